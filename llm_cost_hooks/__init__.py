@@ -1,0 +1,104 @@
+"""llm-cost-hooks: attribute and cut the cost of LangChain and LiteLLM applications.
+
+The framework-free core lives here; the adapters are ``llm_cost_hooks.langchain`` and
+``llm_cost_hooks.litellm``. Public names are loaded on first use, so ``import
+llm_cost_hooks`` stays cheap (no price map, tokenizer, LangChain or LiteLLM import).
+
+>>> import llm_cost_hooks
+>>> llm_cost_hooks.TokenUsage(input_tokens=10, output_tokens=2).total_tokens
+12
+"""
+
+from __future__ import annotations
+
+import importlib as _importlib
+from typing import TYPE_CHECKING as _TYPE_CHECKING
+from typing import Any as _Any
+
+__version__ = "0.1.0"
+
+# name -> private module that defines it
+_EXPORTS: dict[str, str] = {
+    # errors
+    "LLMCostHooksError": "._errors",
+    "ConfigurationError": "._errors",
+    "InvalidUsageError": "._errors",
+    "UnknownModelError": "._errors",
+    "PriceOverrideError": "._errors",
+    "LedgerError": "._errors",
+    "MissingExtraError": "._errors",
+    "BudgetExceeded": "._errors",
+    # records
+    "CacheStatus": "._records",
+    "CostBreakdown": "._records",
+    "CostRecord": "._records",
+    "TokenUsage": "._records",
+    # settings
+    "Settings": "._settings",
+    "get_settings": "._settings",
+    # tracking
+    "CostTracker": "._tracker",
+    "RunInfo": "._tracker",
+    "RunKind": "._tracker",
+    "RunObserver": "._tracker",
+    "TaskState": "._tracker",
+    # ledger
+    "Ledger": ".ledger",
+    "SQLiteLedger": ".ledger",
+    "MemoryLedger": ".ledger",
+    "JSONLLedger": ".ledger",
+    "LedgerReports": ".ledger",
+    "LedgerStats": ".ledger",
+    "TaskOutcome": ".ledger",
+    "open_ledger": ".ledger",
+    # pricing and tokens
+    "PriceBook": ".pricing",
+    "ModelPrice": ".pricing",
+    "TokenCounter": ".tokens",
+    "TokenCount": ".tokens",
+    "count_tokens": ".tokens",
+    "count_message_tokens": ".tokens",
+}
+
+__all__ = sorted([*_EXPORTS, "__version__"])
+
+
+def __getattr__(name: str) -> _Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'llm_cost_hooks' has no attribute {name!r}")
+    value = getattr(_importlib.import_module(module, __name__), name)
+    globals()[name] = value  # later lookups skip __getattr__
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
+
+
+if _TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs
+    from ._errors import (
+        BudgetExceeded,
+        ConfigurationError,
+        InvalidUsageError,
+        LedgerError,
+        LLMCostHooksError,
+        MissingExtraError,
+        PriceOverrideError,
+        UnknownModelError,
+    )
+    from ._records import CacheStatus, CostBreakdown, CostRecord, TokenUsage
+    from ._settings import Settings, get_settings
+    from ._tracker import CostTracker, RunInfo, RunKind, RunObserver, TaskState
+    from .ledger import (
+        JSONLLedger,
+        Ledger,
+        LedgerReports,
+        LedgerStats,
+        MemoryLedger,
+        SQLiteLedger,
+        TaskOutcome,
+        open_ledger,
+    )
+    from .pricing import ModelPrice, PriceBook
+    from .tokens import TokenCount, TokenCounter, count_message_tokens, count_tokens

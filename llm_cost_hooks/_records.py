@@ -1,0 +1,205 @@
+"""Typed records: token usage, cost breakdowns and the per-call cost record.
+
+Token conventions follow the OpenTelemetry GenAI semantic conventions: cache-read and
+cache-write tokens are counted *inside* ``input_tokens``; reasoning tokens are counted
+*inside* ``output_tokens``.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timezone
+from enum import Enum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from ._errors import InvalidUsageError
+
+__all__ = ["CacheStatus", "CostBreakdown", "CostRecord", "TokenUsage"]
+
+
+class CacheStatus(str, Enum):
+    """Where an answer came from."""
+
+    MISS = "miss"
+    EXACT = "exact"
+    SEMANTIC = "semantic"
+    PROVIDER_PREFIX = "provider_prefix"
+    DEDUPLICATED = "deduplicated"
+
+
+def _check_count(name: str, value: Any) -> int:
+    # bool is an int subclass; a True token count is always a bug upstream.
+    if isinstance(value, bool) or not isinstance(value, int):
+        if isinstance(value, float) and value.is_integer() and value >= 0:
+            return int(value)
+        raise InvalidUsageError(
+            f"{name} must be a non-negative integer, got {value!r} "
+            f"({type(value).__name__})."
+        )
+    if value < 0:
+        raise InvalidUsageError(f"{name} must be a non-negative integer, got {value}.")
+    return value
+
+
+_COUNT_FIELDS = (
+    "input_tokens",
+    "output_tokens",
+    "cache_read_tokens",
+    "cache_write_tokens",
+    "reasoning_tokens",
+)
+
+
+class TokenUsage(BaseModel):
+    """Token counts of one model call.
+
+    ``cache_read_tokens`` and ``cache_write_tokens`` are part of ``input_tokens``;
+    ``reasoning_tokens`` are part of ``output_tokens``.
+
+    >>> TokenUsage(input_tokens=1200, output_tokens=300, cache_read_tokens=1000).uncached_input_tokens
+    200
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cache_read_tokens: int = 0
+    cache_write_tokens: int = 0
+    reasoning_tokens: int = 0
+
+    def __init__(self, **data: Any) -> None:
+        # Checked here rather than in pydantic validators so the caller gets our typed
+        # InvalidUsageError, not a pydantic ValidationError wrapping it.
+        for name in _COUNT_FIELDS:
+            if name in data:
+                data[name] = 0 if data[name] is None else _check_count(name, data[name])
+        super().__init__(**data)
+        if self.cache_read_tokens + self.cache_write_tokens > self.input_tokens:
+            raise InvalidUsageError(
+                "cache_read_tokens + cache_write_tokens "
+                f"({self.cache_read_tokens} + {self.cache_write_tokens}) exceed "
+                f"input_tokens ({self.input_tokens}); cached tokens are counted "
+                "inside input_tokens."
+            )
+        if self.reasoning_tokens > self.output_tokens:
+            raise InvalidUsageError(
+                f"reasoning_tokens ({self.reasoning_tokens}) exceed output_tokens "
+                f"({self.output_tokens}); reasoning tokens are counted inside "
+                "output_tokens."
+            )
+
+    @property
+    def uncached_input_tokens(self) -> int:
+        return self.input_tokens - self.cache_read_tokens - self.cache_write_tokens
+
+    @property
+    def total_tokens(self) -> int:
+        return self.input_tokens + self.output_tokens
+
+
+class CostBreakdown(BaseModel):
+    """Dollars of one call, split by token kind. ``total`` is their sum."""
+
+    model_config = ConfigDict(frozen=True)
+
+    input: float = 0.0
+    cache_read: float = 0.0
+    cache_write: float = 0.0
+    output: float = 0.0
+    reasoning: float = 0.0
+    currency: str = "USD"
+
+    @property
+    def total(self) -> float:
+        return self.input + self.cache_read + self.cache_write + self.output + self.reasoning
+
+
+def _utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def _new_id() -> str:
+    return uuid.uuid4().hex
+
+
+class CostRecord(BaseModel):
+    """One model call, priced and attributed.
+
+    ``cost_usd`` is what the call was billed (0 for a cache hit); ``saved_usd`` is
+    what it would have cost without the lever that served it.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    request_id: str = Field(default_factory=_new_id)
+    task_id: str | None = None
+    parent_id: str | None = None
+    timestamp: datetime = Field(default_factory=_utcnow)
+
+    tenant: str | None = None
+    user: str | None = Field(default=None, description="Hashed user id, never raw.")
+    feature: str | None = None
+    route: str | None = None
+    prompt_version: str | None = None
+
+    provider: str | None = None
+    model: str
+
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cache_read_tokens: int = 0
+    cache_write_tokens: int = 0
+    reasoning_tokens: int = 0
+
+    cost_usd: float = 0.0
+    cost_breakdown: CostBreakdown = Field(default_factory=CostBreakdown)
+    saved_usd: float = 0.0
+    cache_status: CacheStatus = CacheStatus.MISS
+
+    latency_ms: float | None = None
+    success: bool = True
+    error_type: str | None = None
+    attempt: int = 1
+    tags: dict[str, str] = Field(default_factory=dict)
+
+    tokens_estimated: bool = False
+    price_estimated: bool = False
+
+    @field_validator("attempt")
+    @classmethod
+    def _attempt_positive(cls, value: int) -> int:
+        if value < 1:
+            raise ValueError("attempt starts at 1")
+        return value
+
+    @classmethod
+    def _trusted(cls, values: dict[str, Any]) -> CostRecord:
+        """Build a record from values the tracker already validated, skipping pydantic.
+
+        The per-call hot path: ~1 µs instead of ~5 µs (validation) or ~8 µs
+        (``model_construct``). ``values`` must hold every field; a test checks the result
+        equals a validated record.
+        """
+        obj = object.__new__(cls)
+        object.__setattr__(obj, "__dict__", values)
+        object.__setattr__(obj, "__pydantic_fields_set__", _ALL_RECORD_FIELDS)
+        object.__setattr__(obj, "__pydantic_extra__", None)
+        object.__setattr__(obj, "__pydantic_private__", None)
+        return obj
+
+    @property
+    def usage(self) -> TokenUsage:
+        """The record's token counts as a :class:`TokenUsage`."""
+        return TokenUsage(
+            input_tokens=self.input_tokens,
+            output_tokens=self.output_tokens,
+            cache_read_tokens=self.cache_read_tokens,
+            cache_write_tokens=self.cache_write_tokens,
+            reasoning_tokens=self.reasoning_tokens,
+        )
+
+
+_ALL_RECORD_FIELDS = frozenset(CostRecord.model_fields)

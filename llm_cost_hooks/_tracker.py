@@ -1,0 +1,596 @@
+"""The framework-free heart of attribution.
+
+Adapters (LangChain callbacks, LiteLLM loggers) translate their events into calls on a
+:class:`CostTracker`: runs start and end, model calls end with a usage or an error. The
+tracker prices each call, attributes it, rolls it up to its task (the root run), writes a
+:class:`CostRecord` to the ledger and tells observers (telemetry) about every run. Every
+downstream view (ledger, spans, metrics) is fed from these same events, so there is one
+token count and one price per call.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from enum import Enum
+from typing import TYPE_CHECKING, Any
+
+from ._errors import ConfigurationError, InvalidUsageError, LLMCostHooksError, UnknownModelError
+from ._records import CacheStatus, CostBreakdown, CostRecord, TokenUsage
+from .ledger import Ledger, TaskOutcome, open_ledger
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ._settings import Settings
+
+__all__ = ["Attribution", "CostTracker", "RunInfo", "RunKind", "RunObserver", "TaskState"]
+
+logger = logging.getLogger("llm_cost_hooks")
+
+# Metadata keys read for attribution, with accepted aliases (first wins).
+_ATTR_KEYS: dict[str, tuple[str, ...]] = {
+    "tenant": ("tenant_id", "tenant"),
+    "user": ("user_id", "user"),
+    "feature": ("feature",),
+    "route": ("route",),
+    "prompt_version": ("prompt_version",),
+    "task_id": ("task_id",),
+}
+_RETRY_TAG = "retry:attempt:"
+
+
+class RunKind(str, Enum):
+    """What kind of LangChain (or LiteLLM) run a :class:`RunInfo` describes."""
+
+    CHAIN = "chain"
+    LLM = "llm"
+    TOOL = "tool"
+    RETRIEVER = "retriever"
+    AGENT = "agent"
+
+
+@dataclass
+class Attribution:
+    """Who and what a call is for, resolved from defaults and run metadata."""
+
+    tenant: str | None = None
+    user: str | None = None  # already hashed
+    feature: str | None = None
+    route: str | None = None
+    prompt_version: str | None = None
+    task_id: str | None = None
+    tags: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class TaskState:
+    """Running totals of one task, kept while its root run is open."""
+
+    task_id: str
+    root_run_id: str
+    cost_usd: float = 0.0
+    saved_usd: float = 0.0
+    calls: int = 0
+    failed_calls: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+
+
+@dataclass
+class RunInfo:
+    """One run (chain, tool, agent, retriever or model call) as the tracker sees it.
+
+    ``observer_data`` lets observers keep per-run state (a span, a token) without a
+    second lookup table.
+    """
+
+    run_id: str
+    parent_id: str | None
+    task_id: str
+    kind: RunKind
+    name: str
+    start_time: datetime
+    start_ns: int
+    metadata: Mapping[str, Any]
+    tags: Sequence[str]
+    attribution: Attribution
+    is_root: bool
+    model: str | None = None
+    provider: str | None = None
+    params: dict[str, Any] = field(default_factory=dict)
+    messages: Any = None  # kept only to count tokens if the provider reports none
+    attempt: int = 1
+    observer_data: dict[str, Any] = field(default_factory=dict)
+    children: int = 0
+
+
+class RunObserver:
+    """Receives every run's start and end. Subclass and override what you need.
+
+    Observers run on the caller's thread, so they must be quick and must not raise
+    (the tracker logs and swallows their errors so a chain never breaks because of one).
+    """
+
+    def on_run_start(self, run: RunInfo) -> None:  # pragma: no cover - default no-op
+        """A run started."""
+
+    def on_run_end(
+        self,
+        run: RunInfo,
+        *,
+        record: CostRecord | None,
+        error: BaseException | None,
+        task: TaskState | None,
+        outputs: Any = None,
+    ) -> None:  # pragma: no cover - default no-op
+        """A run ended. ``record`` is set for model calls; ``task`` for root runs."""
+
+
+def hash_user(user: str, salt: str) -> str:
+    return hashlib.sha256((salt + user).encode()).hexdigest()[:16]
+
+
+class CostTracker:
+    """Prices, attributes and records model calls; rolls them up into tasks.
+
+    >>> from llm_cost_hooks import CostTracker, TokenUsage
+    >>> tracker = CostTracker(ledger="memory://", defaults={"tenant_id": "acme"})
+    >>> run = tracker.start_llm("r1", None, model="gpt-4o-mini", provider="openai")
+    >>> record = tracker.end_llm("r1", TokenUsage(input_tokens=1000, output_tokens=200))
+    >>> round(record.cost_usd, 6), record.tenant
+    (0.00027, 'acme')
+    """
+
+    def __init__(
+        self,
+        *,
+        ledger: str | Ledger | None = None,
+        price_book: Any = None,
+        token_counter: Any = None,
+        defaults: Mapping[str, Any] | None = None,
+        observers: Sequence[RunObserver] = (),
+        settings: Settings | None = None,
+        strict: bool = False,
+    ) -> None:
+        if settings is None:
+            # Imported here: pydantic-settings costs ~25 ms at import time.
+            from ._settings import get_settings
+
+            settings = get_settings()
+        self.settings = settings
+        self.ledger = open_ledger(ledger if ledger is not None else self.settings.ledger)
+        self._price_book = price_book
+        self._token_counter = token_counter
+        self.strict = strict
+        self.defaults = self._attribution({}, dict(defaults or {}), Attribution())
+        self.observers: list[RunObserver] = list(observers)
+        self._runs: dict[str, RunInfo] = {}
+        self._tasks: dict[str, TaskState] = {}
+        # dict operations are atomic under the GIL; the lock only guards compound updates.
+        self._lock = threading.Lock()
+        self._warned_models: set[str] = set()
+        self._prices: dict[tuple[str, str | None], Any] = {}
+
+    # -- lazily built collaborators -------------------------------------------------------
+    @property
+    def price_book(self) -> Any:
+        if self._price_book is None:
+            from .pricing import PriceBook
+
+            self._price_book = PriceBook.default()
+        return self._price_book
+
+    @property
+    def token_counter(self) -> Any:
+        if self._token_counter is None:
+            from .tokens import default_counter
+
+            self._token_counter = default_counter()
+        return self._token_counter
+
+    def add_observer(self, observer: RunObserver) -> None:
+        self.observers.append(observer)
+
+    # -- attribution -------------------------------------------------------------------
+    def _attribution(
+        self, metadata: Mapping[str, Any], defaults: Mapping[str, Any], base: Attribution
+    ) -> Attribution:
+        values: dict[str, Any] = {
+            "tenant": base.tenant,
+            "user": base.user,
+            "feature": base.feature,
+            "route": base.route,
+            "prompt_version": base.prompt_version,
+            "task_id": base.task_id,
+        }
+        tags = dict(base.tags)
+        for source in (defaults, metadata):
+            if not source:
+                continue
+            for attr, keys in _ATTR_KEYS.items():
+                for key in keys:
+                    if key in source and source[key] is not None:
+                        value = source[key]
+                        if isinstance(value, bool) or not isinstance(value, (str, int)):
+                            self._bad_input(
+                                ConfigurationError(
+                                    f"metadata[{key!r}] must be a string, got "
+                                    f"{type(value).__name__} {value!r}; pass e.g. "
+                                    f"metadata={{{key!r}: 'acme'}}."
+                                )
+                            )
+                            break
+                        value = str(value)
+                        if attr == "user":
+                            value = hash_user(value, self.settings.user_hash_salt)
+                        values[attr] = value
+                        break
+            extra = source.get("cost_tags")
+            if extra is not None:
+                if not isinstance(extra, Mapping):
+                    self._bad_input(
+                        ConfigurationError(
+                            "metadata['cost_tags'] must be a dict of str to str, got "
+                            f"{type(extra).__name__}."
+                        )
+                    )
+                else:
+                    tags.update({str(k): str(v) for k, v in extra.items()})
+        return Attribution(tags=tags, **values)
+
+    def _bad_input(self, error: LLMCostHooksError) -> None:
+        if self.strict:
+            raise error
+        logger.warning("llm-cost-hooks: %s", error)
+
+    # -- runs ---------------------------------------------------------------------------
+    def _start(
+        self,
+        run_id: str,
+        parent_id: str | None,
+        kind: RunKind,
+        name: str,
+        metadata: Mapping[str, Any] | None,
+        tags: Sequence[str] | None,
+    ) -> RunInfo:
+        metadata = metadata or {}
+        parent = self._runs.get(parent_id) if parent_id else None
+        base = parent.attribution if parent is not None else self.defaults
+        attribution = self._attribution(metadata, {}, base) if metadata else base
+        if parent is not None:
+            task_id = parent.task_id
+            is_root = False
+            parent.children += 1
+        else:
+            # The root we see: either a true root run, or the first run under a parent we
+            # were not told about (handler attached to a model only) - then the unknown
+            # parent groups its calls into one task.
+            task_id = attribution.task_id or parent_id or run_id
+            is_root = True
+        if attribution.task_id and parent is None:
+            task_id = attribution.task_id
+        attempt = 1
+        for tag in tags or ():
+            if tag.startswith(_RETRY_TAG):
+                try:
+                    attempt = max(attempt, int(tag[len(_RETRY_TAG) :]))
+                except ValueError:
+                    pass
+        if parent is not None:
+            attempt = max(attempt, parent.attempt)
+        run = RunInfo(
+            run_id=run_id,
+            parent_id=parent_id,
+            task_id=task_id,
+            kind=kind,
+            name=name,
+            start_time=datetime.now(timezone.utc),
+            start_ns=time.perf_counter_ns(),
+            metadata=metadata,
+            tags=tags or (),
+            attribution=attribution,
+            is_root=is_root,
+            attempt=attempt,
+        )
+        self._runs[run_id] = run
+        if is_root and task_id not in self._tasks:
+            self._tasks[task_id] = TaskState(task_id=task_id, root_run_id=run_id)
+        for obs in self.observers:
+            try:
+                obs.on_run_start(run)
+            except Exception:  # noqa: BLE001 - an observer never breaks the chain
+                logger.exception("llm-cost-hooks observer %r failed on run start", obs)
+        return run
+
+    def start_run(
+        self,
+        run_id: str,
+        parent_id: str | None,
+        *,
+        kind: RunKind = RunKind.CHAIN,
+        name: str = "chain",
+        metadata: Mapping[str, Any] | None = None,
+        tags: Sequence[str] | None = None,
+    ) -> RunInfo:
+        """A chain, tool, agent or retriever run started."""
+        return self._start(run_id, parent_id, kind, name, metadata, tags)
+
+    def start_llm(
+        self,
+        run_id: str,
+        parent_id: str | None,
+        *,
+        model: str,
+        provider: str | None = None,
+        name: str | None = None,
+        params: Mapping[str, Any] | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        tags: Sequence[str] | None = None,
+        messages: Any = None,
+    ) -> RunInfo:
+        """A model call started. ``messages`` (OpenAI format, or a callable returning
+        them) are kept only to count tokens if the provider reports no usage."""
+        run = self._start(run_id, parent_id, RunKind.LLM, name or model, metadata, tags)
+        run.model = model
+        run.provider = provider
+        run.params = dict(params or {})
+        run.messages = messages
+        return run
+
+    def end_run(self, run_id: str, *, error: BaseException | None = None, outputs: Any = None) -> TaskState | None:
+        """A non-model run ended. Closes its task when it is the root."""
+        run = self._runs.pop(run_id, None)
+        if run is None:
+            return None
+        task = self._finish_task(run, error) if run.is_root else None
+        self._notify_end(run, record=None, error=error, task=task, outputs=outputs)
+        return task
+
+    def _finish_task(self, run: RunInfo, error: BaseException | None) -> TaskState | None:
+        task = self._tasks.pop(run.task_id, None)
+        if task is None or task.root_run_id != run.run_id:
+            if task is not None:
+                self._tasks[run.task_id] = task
+            return None
+        success = error is None
+        if run.kind is RunKind.LLM:
+            # A task that is a single model call: its record already says how it ended.
+            return task
+        self.ledger.write_task(
+            TaskOutcome(
+                task_id=task.task_id,
+                success=success,
+                source="run",
+                reason=type(error).__name__ if error else None,
+            )
+        )
+        return task
+
+    def _notify_end(
+        self,
+        run: RunInfo,
+        *,
+        record: CostRecord | None,
+        error: BaseException | None,
+        task: TaskState | None,
+        outputs: Any = None,
+    ) -> None:
+        for obs in self.observers:
+            try:
+                obs.on_run_end(run, record=record, error=error, task=task, outputs=outputs)
+            except Exception:  # noqa: BLE001
+                logger.exception("llm-cost-hooks observer %r failed on run end", obs)
+
+    # -- pricing ------------------------------------------------------------------------
+    def price(
+        self, usage: TokenUsage, model: str, provider: str | None, *, batch: bool = False
+    ) -> tuple[CostBreakdown, bool]:
+        """Price a usage; returns ``(breakdown, price_estimated)``. Unknown models cost 0
+        and are flagged (and logged once) unless ``strict``."""
+        key = (model, provider)
+        try:
+            resolved = self._prices.get(key)
+            if resolved is None:
+                # Name resolution is the slow part of pricing; models per app are few.
+                resolved = self._prices[key] = self.price_book.resolve(model, provider)
+            return resolved.price.cost(usage, batch=batch), resolved.estimated
+        except UnknownModelError as exc:
+            if self.strict:
+                raise
+            if model not in self._warned_models:
+                self._warned_models.add(model)
+                logger.warning("llm-cost-hooks: %s Recording it at $0, flagged price_estimated.", exc)
+            return CostBreakdown(), True
+        except Exception:  # noqa: BLE001 - a pricing bug must not lose the record
+            if self.strict:
+                raise
+            logger.exception("llm-cost-hooks: pricing %r failed; recorded at $0, flagged", model)
+            return CostBreakdown(), True
+
+    def count_prompt_tokens(self, messages: Any, model: str) -> tuple[int, bool]:
+        if messages is None:
+            return 0, True
+        if callable(messages):
+            messages = messages()
+        try:
+            if isinstance(messages, str):
+                c = self.token_counter.count_text(messages, model)
+            else:
+                c = self.token_counter.count_messages(messages, model)
+            return c.tokens, True
+        except Exception:  # noqa: BLE001 - counting is best effort
+            logger.debug("llm-cost-hooks: could not count prompt tokens", exc_info=True)
+            return 0, True
+
+    # -- model call end -----------------------------------------------------------------
+    def end_llm(
+        self,
+        run_id: str,
+        usage: TokenUsage | None,
+        *,
+        model: str | None = None,
+        cache_status: CacheStatus = CacheStatus.MISS,
+        saved_usd: float | None = None,
+        output_text: str | Callable[[], str] | None = None,
+        outputs: Any = None,
+        batch: bool = False,
+    ) -> CostRecord | None:
+        """A model call succeeded. ``usage`` None means the provider reported none: the
+        tracker counts prompt and ``output_text`` tokens itself and flags them.
+
+        For a cache hit (``cache_status`` not MISS) the call is billed $0 and
+        ``saved_usd`` (by default: the price of ``usage``, the original call's usage) is
+        recorded as saved.
+        """
+        run = self._runs.pop(run_id, None)
+        if run is None:
+            return None
+        model_name = model or run.model or "unknown"
+        tokens_estimated = False
+        if usage is None:
+            in_tok, _ = self.count_prompt_tokens(run.messages, model_name)
+            out_tok = 0
+            text = output_text() if callable(output_text) else output_text
+            if text:
+                try:
+                    out_tok = self.token_counter.count_text(text, model_name).tokens
+                except Exception:  # noqa: BLE001
+                    out_tok = 0
+            usage = TokenUsage(input_tokens=in_tok, output_tokens=out_tok)
+            tokens_estimated = True
+        breakdown, price_estimated = self.price(usage, model_name, run.provider, batch=batch)
+        if cache_status is not CacheStatus.MISS:
+            saved = breakdown.total if saved_usd is None else saved_usd
+            record = self._record(
+                run, model_name, TokenUsage(), CostBreakdown(), success=True,
+                cache_status=cache_status, saved_usd=saved,
+                tokens_estimated=tokens_estimated, price_estimated=price_estimated,
+            )
+        else:
+            record = self._record(
+                run, model_name, usage, breakdown, success=True, cache_status=cache_status,
+                saved_usd=saved_usd or 0.0, tokens_estimated=tokens_estimated,
+                price_estimated=price_estimated,
+            )
+        return self._emit(run, record, None, outputs)
+
+    def error_llm(self, run_id: str, error: BaseException, *, usage: TokenUsage | None = None) -> CostRecord | None:
+        """A model call failed. Recorded as failed, with its prompt tokens (counted here
+        when the provider reported none) and the price of those tokens."""
+        run = self._runs.pop(run_id, None)
+        if run is None:
+            return None
+        model_name = run.model or "unknown"
+        estimated = False
+        if usage is None:
+            in_tok, estimated = self.count_prompt_tokens(run.messages, model_name)
+            usage = TokenUsage(input_tokens=in_tok)
+        breakdown, price_estimated = self.price(usage, model_name, run.provider)
+        record = self._record(
+            run, model_name, usage, breakdown, success=False, cache_status=CacheStatus.MISS,
+            saved_usd=0.0, tokens_estimated=estimated, price_estimated=price_estimated,
+            error_type=type(error).__qualname__,
+        )
+        return self._emit(run, record, error, None)
+
+    def _record(
+        self,
+        run: RunInfo,
+        model: str,
+        usage: TokenUsage,
+        breakdown: CostBreakdown,
+        *,
+        success: bool,
+        cache_status: CacheStatus,
+        saved_usd: float,
+        tokens_estimated: bool,
+        price_estimated: bool,
+        error_type: str | None = None,
+    ) -> CostRecord:
+        a = run.attribution
+        return CostRecord._trusted(
+            {
+                "request_id": run.run_id,
+                "task_id": run.task_id,
+                "parent_id": run.parent_id,
+                "timestamp": run.start_time,
+                "tenant": a.tenant or self.settings.default_tenant,
+                "user": a.user,
+                "feature": a.feature,
+                "route": a.route,
+                "prompt_version": a.prompt_version,
+                "provider": run.provider,
+                "model": model,
+                "input_tokens": usage.input_tokens,
+                "output_tokens": usage.output_tokens,
+                "cache_read_tokens": usage.cache_read_tokens,
+                "cache_write_tokens": usage.cache_write_tokens,
+                "reasoning_tokens": usage.reasoning_tokens,
+                "cost_usd": breakdown.total,
+                "cost_breakdown": breakdown,
+                "saved_usd": float(saved_usd),
+                "cache_status": cache_status,
+                "latency_ms": (time.perf_counter_ns() - run.start_ns) / 1e6,
+                "success": success,
+                "error_type": error_type,
+                "attempt": run.attempt,
+                "tags": dict(a.tags),
+                "tokens_estimated": tokens_estimated,
+                "price_estimated": price_estimated,
+            }
+        )
+
+    def _emit(
+        self, run: RunInfo, record: CostRecord, error: BaseException | None, outputs: Any
+    ) -> CostRecord:
+        with self._lock:
+            task = self._tasks.get(run.task_id)
+            if task is not None:
+                task.cost_usd += record.cost_usd
+                task.saved_usd += record.saved_usd
+                task.calls += 1
+                task.failed_calls += 0 if record.success else 1
+                task.input_tokens += record.input_tokens
+                task.output_tokens += record.output_tokens
+        self.ledger.write(record)
+        finished = self._finish_task(run, error) if run.is_root else None
+        self._notify_end(run, record=record, error=error, task=finished, outputs=outputs)
+        return record
+
+    # -- user API ---------------------------------------------------------------------
+    def mark_task(self, task_id: str, *, success: bool, reason: str | None = None) -> None:
+        """Record the user's verdict on a task (e.g. the answer was rejected)."""
+        if not isinstance(task_id, str) or not task_id:
+            raise ConfigurationError(f"task_id must be a non-empty string, got {task_id!r}.")
+        self.ledger.write_task(
+            TaskOutcome(task_id=task_id, success=bool(success), source="user", reason=reason)
+        )
+
+    def task_of(self, run_id: str) -> str | None:
+        """The task id of an open run."""
+        run = self._runs.get(run_id)
+        return run.task_id if run else None
+
+    @property
+    def open_runs(self) -> int:
+        return len(self._runs)
+
+    def flush(self, timeout: float = 10.0) -> bool:
+        return self.ledger.flush(timeout)
+
+    def close(self) -> None:
+        self.ledger.close()
+
+
+def validate_usage(data: Mapping[str, Any]) -> TokenUsage:
+    """Build a :class:`TokenUsage` from a mapping, with a typed error for bad counts."""
+    try:
+        return TokenUsage(**data)
+    except InvalidUsageError:
+        raise
+    except Exception as exc:  # pydantic wraps validator errors
+        raise InvalidUsageError(str(exc)) from exc

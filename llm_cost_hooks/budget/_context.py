@@ -1,0 +1,503 @@
+"""Context budgets: fit a chat request into per-segment token budgets by transforming it.
+
+A request is a list of OpenAI-format message dicts. Each message belongs to one
+*segment*; the convention, in order of precedence:
+
+1. An explicit annotation: ``message["segment"]`` or ``message["metadata"]["segment"]``,
+   one of ``system``, ``policy``, ``history``, ``retrieved``, ``tools``. A retrieved
+   document's relevance is ``message["score"]`` or ``message["metadata"]["score"]``
+   (higher is better). The annotations are removed from the messages sent on.
+2. Otherwise by role: the first ``system`` message is ``system``; later ``system``
+   messages and ``developer`` messages are ``policy``; ``tool`` / ``function`` results
+   are ``tools``; ``user`` and ``assistant`` messages are ``history``.
+
+The ``output`` segment is the reply: ``max_tokens`` is clamped to it.
+
+Enforcement, per segment:
+
+* ``system`` / ``policy`` are never cut by default (``oversize="raise"`` raises
+  :class:`~llm_cost_hooks.BudgetExceeded` naming the segment; ``"truncate"`` cuts them).
+* ``tools``: long tool results are cut (head kept) with a marker, newest results first
+  get the budget.
+* ``history`` (and ``tools`` if still over): whole turns are dropped oldest-first. A turn
+  starts at a user message and holds the assistant replies, tool calls and tool results
+  that follow it, so a tool call is never separated from its result. The last turn (with
+  the last user message) is always kept; if it alone is too big, its oldest assistant /
+  tool-call groups go first, and only then is the last user message cut with a marker.
+* ``retrieved``: documents are taken best-first by score until the segment is full; the
+  kept ones stay in their original positions.
+
+Token counts use the same recipe as :meth:`TokenCounter.count_messages` (3 tokens of
+framing per message), so the sum of the segments plus 3 is the request's prompt size.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from .._errors import BudgetExceeded, ConfigurationError
+
+__all__ = [
+    "SEGMENTS",
+    "ContextBudget",
+    "SegmentBudgets",
+    "TrimResult",
+    "segment_of",
+]
+
+#: The message segments, in the order they are reported.
+SEGMENTS: tuple[str, ...] = ("system", "policy", "history", "retrieved", "tools")
+_ANNOTATION_KEYS = ("segment", "score", "metadata")
+_MESSAGE_FRAMING = 3  # tokens per message in OpenAI's recipe
+_REPLY_PRIMING = 3
+
+
+class SegmentBudgets(BaseModel):
+    """Token budgets of one route, per segment. ``None`` means unlimited.
+
+    >>> SegmentBudgets(system=400, policy=500, history=1500, retrieved=3500, tools=1000, output=800).history
+    1500
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    system: int | None = Field(None, ge=0)
+    policy: int | None = Field(None, ge=0)
+    history: int | None = Field(None, ge=0)
+    retrieved: int | None = Field(None, ge=0)
+    tools: int | None = Field(None, ge=0)
+    output: int | None = Field(None, ge=1)
+
+    def of(self, segment: str) -> int | None:
+        return getattr(self, segment)
+
+
+@dataclass
+class TrimResult:
+    """What :meth:`ContextBudget.apply` did.
+
+    ``messages`` are the messages to send (annotations removed); ``kept`` the original
+    indices of the kept messages, in order; ``replaced`` maps an original index to its
+    new (cut) content; ``removed`` the tokens removed per segment; ``max_tokens`` the
+    clamped output cap.
+    """
+
+    messages: list[dict[str, Any]]
+    kept: list[int]
+    replaced: dict[int, str]
+    before: dict[str, int]
+    after: dict[str, int]
+    removed: dict[str, int]
+    max_tokens: int | None
+    requested_max_tokens: int | None
+    route: str | None = None
+    dropped_messages: int = 0
+
+    @property
+    def trimmed(self) -> bool:
+        return bool(self.removed) or self.output_clamped
+
+    @property
+    def output_clamped(self) -> bool:
+        return (
+            self.requested_max_tokens is not None
+            and self.max_tokens is not None
+            and self.max_tokens < self.requested_max_tokens
+        )
+
+    @property
+    def prompt_tokens(self) -> int:
+        """Prompt tokens of the trimmed request (same recipe as ``count_messages``)."""
+        return sum(self.after.values()) + _REPLY_PRIMING
+
+    def tags(self) -> dict[str, str]:
+        """Record tags: ``budget.trimmed.<segment>`` = tokens removed, and the output clamp."""
+        tags = {f"budget.trimmed.{seg}": str(n) for seg, n in self.removed.items() if n}
+        if self.output_clamped:
+            tags["budget.output.clamped_from"] = str(self.requested_max_tokens)
+            tags["budget.output.max_tokens"] = str(self.max_tokens)
+        if self.dropped_messages:
+            tags["budget.dropped_messages"] = str(self.dropped_messages)
+        return tags
+
+
+def _annotation(message: Mapping[str, Any], key: str) -> Any:
+    if key in message:
+        return message[key]
+    meta = message.get("metadata")
+    if isinstance(meta, Mapping):
+        return meta.get(key)
+    return None
+
+
+def segment_of(message: Mapping[str, Any], *, first_system: bool = True) -> str:
+    """The segment of one message (see the module docstring for the convention).
+
+    >>> segment_of({"role": "tool", "tool_call_id": "c1", "content": "42"})
+    'tools'
+    """
+    explicit = _annotation(message, "segment")
+    if explicit is not None:
+        if explicit not in SEGMENTS:
+            raise ConfigurationError(
+                f"message segment {explicit!r} is unknown; use one of {', '.join(SEGMENTS)}."
+            )
+        return str(explicit)
+    role = message.get("role")
+    if role == "system":
+        return "system" if first_system else "policy"
+    if role == "developer":
+        return "policy"
+    if role in ("tool", "function"):
+        return "tools"
+    if role in ("user", "assistant", "human", "ai"):
+        return "history"
+    raise ConfigurationError(
+        f"cannot tell the segment of a message with role {role!r}; give it "
+        "message['segment'] (one of " + ", ".join(SEGMENTS) + ")."
+    )
+
+
+@dataclass
+class _Msg:
+    index: int
+    data: dict[str, Any]
+    segment: str
+    tokens: int
+    score: float | None = None
+    content_cut: str | None = None
+    dropped: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class ContextBudget:
+    """Fits chat requests into per-segment token budgets, per route.
+
+    ``budgets`` is one :class:`SegmentBudgets` (or dict) for every route, or a mapping
+    ``route -> budgets`` with an optional ``"default"`` entry.
+
+    >>> budget = ContextBudget(SegmentBudgets(history=60, output=100), model="gpt-4o-mini")
+    >>> msgs = [{"role": "system", "content": "Be brief."}]
+    >>> for i in range(10):
+    ...     msgs += [{"role": "user", "content": f"Question number {i} about hotels?"},
+    ...              {"role": "assistant", "content": f"Answer number {i}."}]
+    >>> msgs.append({"role": "user", "content": "And the last one?"})
+    >>> result = budget.apply(msgs, max_tokens=500)
+    >>> result.messages[0]["role"], result.messages[-1]["content"], result.max_tokens
+    ('system', 'And the last one?', 100)
+    >>> result.after["history"] <= 60
+    True
+    """
+
+    def __init__(
+        self,
+        budgets: SegmentBudgets | Mapping[str, Any],
+        *,
+        model: str = "gpt-4o-mini",
+        counter: Any = None,
+        oversize: Literal["raise", "truncate"] = "raise",
+        marker: str = "\n[... truncated {removed} tokens]",
+        cache_size: int = 4096,
+    ) -> None:
+        self._routes: dict[str, SegmentBudgets] = {}
+        if isinstance(budgets, SegmentBudgets):
+            self._default: SegmentBudgets | None = budgets
+        elif isinstance(budgets, Mapping):
+            if budgets and all(isinstance(v, (SegmentBudgets, Mapping)) for v in budgets.values()) and not (
+                set(budgets) <= set(SegmentBudgets.model_fields)
+            ):
+                for route, value in budgets.items():
+                    self._routes[str(route)] = _coerce_budgets(value, str(route))
+                self._default = self._routes.pop("default", None)
+            else:
+                self._default = _coerce_budgets(budgets, "default")
+        else:
+            raise ConfigurationError(
+                "budgets must be SegmentBudgets, a dict of segment -> tokens, or a dict of "
+                f"route -> SegmentBudgets; got {type(budgets).__name__}."
+            )
+        if oversize not in ("raise", "truncate"):
+            raise ConfigurationError(f"oversize must be 'raise' or 'truncate', got {oversize!r}.")
+        if "{removed}" not in marker:
+            raise ConfigurationError("marker must contain '{removed}', e.g. '[... truncated {removed} tokens]'.")
+        self.model = model
+        self.oversize = oversize
+        self.marker = marker
+        self._counter = counter
+        self._cache: dict[tuple[str, str], int] = {}
+        self._cache_size = cache_size
+        self._lock = threading.Lock()
+
+    # -- configuration -------------------------------------------------------------------
+    @property
+    def counter(self) -> Any:
+        if self._counter is None:
+            from ..tokens import default_counter
+
+            self._counter = default_counter()
+        return self._counter
+
+    def budgets_for(self, route: str | None) -> SegmentBudgets:
+        """The budgets of ``route`` (the default ones when the route has none)."""
+        if route is not None and route in self._routes:
+            return self._routes[route]
+        if self._default is not None:
+            return self._default
+        raise ConfigurationError(
+            f"no context budget for route {route!r} and no 'default'; known routes: "
+            f"{', '.join(sorted(self._routes)) or '(none)'}."
+        )
+
+    # -- counting ------------------------------------------------------------------------
+    def count_message(self, message: Mapping[str, Any], model: str | None = None) -> int:
+        """Tokens of one (clean) message, framing included (``count_messages`` recipe)."""
+        model = model or self.model
+        content = message.get("content")
+        simple = isinstance(content, str) and len(message) == 2 and "role" in message
+        if simple:
+            key = (model + "\x00" + str(message["role"]), content)
+            hit = self._cache.get(key)
+            if hit is not None:
+                return hit
+        n = self.counter.count_messages([message], model).tokens - _REPLY_PRIMING
+        if simple:
+            if len(self._cache) >= self._cache_size:
+                with self._lock:
+                    self._cache.clear()
+            self._cache[key] = n
+        return n
+
+    def _text_tokens(self, text: str, model: str) -> list[int]:
+        name, _ = self.counter.encoding_name_for(model)
+        return self.counter.get_encoding(name).encode(text, disallowed_special=())
+
+    def _decode(self, tokens: list[int], model: str) -> str:
+        name, _ = self.counter.encoding_name_for(model)
+        return self.counter.get_encoding(name).decode(tokens)
+
+    def _cut(self, msg: _Msg, target: int, model: str) -> int:
+        """Cut ``msg``'s text content so the message takes at most ``target`` tokens.
+        Returns its new size (may stay above target when even the marker does not fit)."""
+        content = msg.data.get("content")
+        text = content if isinstance(content, str) else _text_of(content)
+        tokens = self._text_tokens(text, model)
+        overhead = msg.tokens - len(tokens) if isinstance(content, str) else None
+        if overhead is None:
+            probe = dict(msg.data, content="")
+            overhead = self.count_message(probe, model)
+        keep = max(target - overhead - len(self._text_tokens(self.marker.format(removed=len(tokens)), model)), 0)
+        new_size = msg.tokens
+        for _ in range(4):  # re-tokenising the joined text can shift a token or two
+            removed = len(tokens) - keep
+            new_text = self._decode(tokens[:keep], model) + self.marker.format(removed=removed)
+            new_size = self.count_message(dict(msg.data, content=new_text), model)
+            if new_size <= target or keep == 0:
+                break
+            keep = max(keep - (new_size - target), 0)
+        msg.content_cut = new_text
+        msg.tokens = new_size
+        return new_size
+
+    # -- enforcement ---------------------------------------------------------------------
+    def apply(
+        self,
+        messages: Sequence[Mapping[str, Any]],
+        *,
+        route: str | None = None,
+        max_tokens: int | None = None,
+        model: str | None = None,
+    ) -> TrimResult:
+        """Return the request trimmed to the route's budgets (the input is not changed)."""
+        model = model or self.model
+        budgets = self.budgets_for(route)
+        msgs = self._classify(messages, model)
+        before = _totals(msgs)
+
+        for seg in ("system", "policy"):
+            self._enforce_fixed(msgs, seg, budgets.of(seg), model)
+        self._cut_tool_results(msgs, budgets.tools, model)
+        self._drop_turns(msgs, budgets.history, budgets.tools, model)
+        self._fill_retrieved(msgs, budgets.retrieved)
+
+        after = _totals(msgs)
+        removed = {seg: before[seg] - after[seg] for seg in SEGMENTS if before[seg] > after[seg]}
+        kept = [m.index for m in msgs if not m.dropped]
+        replaced = {m.index: m.content_cut for m in msgs if not m.dropped and m.content_cut is not None}
+        out: list[dict[str, Any]] = []
+        for m in msgs:
+            if m.dropped:
+                continue
+            out.append(dict(m.data, content=m.content_cut) if m.content_cut is not None else m.data)
+        cap = budgets.output
+        if max_tokens is not None and (isinstance(max_tokens, bool) or not isinstance(max_tokens, int) or max_tokens < 1):
+            raise ConfigurationError(f"max_tokens must be a positive integer, got {max_tokens!r}.")
+        new_max = max_tokens if cap is None else (cap if max_tokens is None else min(max_tokens, cap))
+        return TrimResult(
+            messages=out,
+            kept=kept,
+            replaced=replaced,
+            before=before,
+            after=after,
+            removed=removed,
+            max_tokens=new_max,
+            requested_max_tokens=max_tokens,
+            route=route,
+            dropped_messages=len(msgs) - len(kept),
+        )
+
+    def apply_request(self, request: Mapping[str, Any], *, route: str | None = None) -> tuple[dict[str, Any], TrimResult]:
+        """Trim an OpenAI/LiteLLM-style request dict (``messages``, ``max_tokens``,
+        ``model``); returns the new request and the result. For LiteLLM hooks."""
+        if "messages" not in request:
+            raise ConfigurationError("request has no 'messages'; pass an OpenAI/LiteLLM chat request dict.")
+        key = "max_completion_tokens" if "max_completion_tokens" in request else "max_tokens"
+        model = str(request.get("model") or self.model)
+        result = self.apply(request["messages"], route=route, max_tokens=request.get(key), model=model)
+        new = dict(request, messages=result.messages)
+        if result.max_tokens is not None:
+            new[key] = result.max_tokens
+        return new, result
+
+    # -- steps ---------------------------------------------------------------------------
+    def _classify(self, messages: Sequence[Mapping[str, Any]], model: str) -> list[_Msg]:
+        out: list[_Msg] = []
+        seen_system = False
+        for i, raw in enumerate(messages):
+            if not isinstance(raw, Mapping) or "role" not in raw:
+                raise ConfigurationError(
+                    f"message {i} must be an OpenAI-format dict with a 'role', got {type(raw).__name__}."
+                )
+            seg = segment_of(raw, first_system=not seen_system)
+            if raw.get("role") == "system" and seg in ("system", "policy"):
+                seen_system = True
+            data = {k: v for k, v in raw.items() if k not in _ANNOTATION_KEYS}
+            score = _annotation(raw, "score")
+            if score is not None and not isinstance(score, (int, float)):
+                raise ConfigurationError(f"message {i}: score must be a number, got {score!r}.")
+            out.append(_Msg(i, data, seg, self.count_message(data, model), None if score is None else float(score)))
+        return out
+
+    def _enforce_fixed(self, msgs: list[_Msg], seg: str, budget: int | None, model: str) -> None:
+        if budget is None:
+            return
+        members = [m for m in msgs if m.segment == seg]
+        total = sum(m.tokens for m in members)
+        if total <= budget:
+            return
+        if self.oversize == "raise":
+            raise BudgetExceeded(f"context.{seg}", limit=budget, spent=0, requested=total, unit="tokens")
+        # Cut the later messages of the segment first; the first one carries the persona.
+        room = budget - sum(m.tokens for m in members[:-1])
+        for m in reversed(members):
+            if total <= budget:
+                break
+            target = max(m.tokens - (total - budget), 0) if room < 0 else room
+            total -= m.tokens - self._cut(m, target, model)
+
+    def _cut_tool_results(self, msgs: list[_Msg], budget: int | None, model: str) -> None:
+        if budget is None:
+            return
+        results = [m for m in msgs if m.segment == "tools"]
+        if sum(m.tokens for m in results) <= budget:
+            return
+        remaining = budget
+        for m in reversed(results):  # newest results get the budget first
+            if m.tokens > remaining:
+                self._cut(m, remaining, model)
+            remaining = max(remaining - m.tokens, 0)
+
+    def _drop_turns(self, msgs: list[_Msg], history: int | None, tools: int | None, model: str) -> None:
+        conv = [m for m in msgs if m.segment in ("history", "tools")]
+        if not conv:
+            return
+
+        def over() -> bool:
+            h = sum(m.tokens for m in conv if m.segment == "history" and not m.dropped)
+            t = sum(m.tokens for m in conv if m.segment == "tools" and not m.dropped)
+            return (history is not None and h > history) or (tools is not None and t > tools)
+
+        if not over():
+            return
+        turns: list[list[_Msg]] = []
+        for m in conv:
+            if not turns or (m.data.get("role") in ("user", "human") and m.segment == "history"):
+                turns.append([m])
+            else:
+                turns[-1].append(m)
+        for turn in turns[:-1]:  # oldest first, always keep the last turn
+            if not over():
+                return
+            for m in turn:
+                m.dropped = True
+        if not over():
+            return
+        # The last turn alone is too big: drop its oldest assistant / tool-call groups.
+        last = turns[-1]
+        head = last[0] if last[0].data.get("role") in ("user", "human") else None
+        groups: list[list[_Msg]] = []
+        for m in last[1 if head else 0 :]:
+            if m.segment == "tools" and groups:
+                groups[-1].append(m)  # a tool result stays with the call before it
+            else:
+                groups.append([m])
+        for group in groups[:-1]:
+            if not over():
+                return
+            for m in group:
+                m.dropped = True
+        if over() and head is not None and history is not None:
+            h_others = sum(m.tokens for m in conv if m.segment == "history" and not m.dropped and m is not head)
+            self._cut(head, max(history - h_others, 0), model)
+
+    def _fill_retrieved(self, msgs: list[_Msg], budget: int | None) -> None:
+        if budget is None:
+            return
+        docs = [m for m in msgs if m.segment == "retrieved"]
+        if sum(m.tokens for m in docs) <= budget:
+            return
+        order = sorted(docs, key=lambda m: -(m.score if m.score is not None else float("-inf")))
+        remaining = budget
+        for m in order:
+            if m.tokens <= remaining:
+                remaining -= m.tokens
+            else:
+                m.dropped = True
+
+
+def _coerce_budgets(value: Any, route: str) -> SegmentBudgets:
+    if isinstance(value, SegmentBudgets):
+        return value
+    try:
+        return SegmentBudgets(**value)
+    except Exception as exc:  # noqa: BLE001 - re-raised with a hint
+        raise ConfigurationError(
+            f"context budgets of route {route!r} are invalid ({exc}); use e.g. "
+            "{'system': 400, 'policy': 500, 'history': 1500, 'retrieved': 3500, 'tools': 1000, 'output': 800}."
+        ) from exc
+
+
+def _text_of(content: Any) -> str:
+    if content is None:
+        return ""
+    if isinstance(content, str):
+        return content
+    parts = []
+    for part in content:
+        if isinstance(part, str):
+            parts.append(part)
+        elif isinstance(part, Mapping) and part.get("type") == "text":
+            parts.append(str(part.get("text", "")))
+    return "".join(parts)
+
+
+def _totals(msgs: list[_Msg]) -> dict[str, int]:
+    totals = dict.fromkeys(SEGMENTS, 0)
+    for m in msgs:
+        if not m.dropped:
+            totals[m.segment] += m.tokens
+    return totals

@@ -1,0 +1,489 @@
+"""Spend guardrails: reserve a call's worst-case cost before it, settle after, release on error."""
+
+from __future__ import annotations
+
+import logging
+import math
+import threading
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from .._errors import BudgetExceeded, ConfigurationError
+from .._records import TokenUsage
+from ._alerts import AlertEvent, AlertManager
+from ._limits import NANO, Downgrade, DowngradeRequired, Limit, SpendRequest, period_bounds
+from ._store import FailoverSpendStore, InProcessSpendStore, RedisSpendStore, ReserveOutcome
+
+__all__ = ["Reservation", "SpendGuard"]
+
+logger = logging.getLogger("llm_cost_hooks.budget")
+
+
+@dataclass
+class _Plan:
+    request: SpendRequest
+    input_usd: float
+    output_rate: float
+    worst_usd: float
+    cap: int
+    keys: list[str] = field(default_factory=list)
+    limits: list[Limit] = field(default_factory=list)
+    limit_units: list[int] = field(default_factory=list)
+    amounts: list[int] = field(default_factory=list)
+    ttls: list[int] = field(default_factory=list)
+    scope_values: list[str] = field(default_factory=list)
+    period_ids: list[str] = field(default_factory=list)
+    resets: list[Any] = field(default_factory=list)
+    shrunk_by: str | None = None
+
+
+class Reservation:
+    """Money held for one call. Settle it with the real cost, or release it on error;
+    as a (async) context manager it is released if the block raises before settling.
+
+    ``max_output_tokens`` is the output cap to send (a ``shrink_output`` policy may have
+    lowered it); ``worst_usd`` what was held.
+    """
+
+    def __init__(self, guard: SpendGuard, plan: _Plan) -> None:
+        self.id = uuid.uuid4().hex
+        self.guard = guard
+        self._plan = plan
+        self.request = plan.request
+        self.max_output_tokens = plan.cap
+        self.worst_usd = plan.worst_usd
+        self.shrunk_by = plan.shrunk_by
+        self.state: Literal["held", "settled", "released"] = "held"
+        self.actual_usd: float | None = None
+
+    @property
+    def model(self) -> str:
+        return self.request.model
+
+    def tags(self) -> dict[str, str]:
+        tags = {"budget.reserved_usd": f"{self.worst_usd:.9f}"}
+        if self.shrunk_by:
+            tags["budget.output.shrunk_by"] = self.shrunk_by
+            tags["budget.output.max_tokens"] = str(self.max_output_tokens)
+        return tags
+
+    def _actual(self, cost_usd: float, input_tokens: int | None, output_tokens: int | None) -> list[int]:
+        if cost_usd < 0 or math.isnan(cost_usd):
+            raise ConfigurationError(f"settled cost must be a non-negative number, got {cost_usd!r}.")
+        tokens = (input_tokens if input_tokens is not None else self.request.input_tokens) + (
+            output_tokens if output_tokens is not None else self.max_output_tokens)
+        return [round(cost_usd * NANO) if lim.metric == "usd" else tokens for lim in self._plan.limits]
+
+    def settle(self, cost_usd: float, *, input_tokens: int | None = None, output_tokens: int | None = None) -> None:
+        """Replace the hold with the real cost of the call."""
+        if self.state != "held":
+            return
+        actual = self._actual(cost_usd, input_tokens, output_tokens)
+        self.state, self.actual_usd = "settled", cost_usd
+        spent = self.guard._store_settle(self, actual) if self._plan.keys else []
+        self.guard._after_settle(self._plan, spent, cost_usd, sync=True)
+
+    async def asettle(self, cost_usd: float, *, input_tokens: int | None = None,
+                      output_tokens: int | None = None) -> None:
+        if self.state != "held":
+            return
+        actual = self._actual(cost_usd, input_tokens, output_tokens)
+        self.state, self.actual_usd = "settled", cost_usd
+        spent = await self.guard._astore_settle(self, actual) if self._plan.keys else []
+        await self.guard._aafter_settle(self._plan, spent, cost_usd)
+
+    def release(self) -> None:
+        """Free the hold (the call failed and was not billed)."""
+        if self.state != "held":
+            return
+        self.state = "released"
+        if self._plan.keys:
+            self.guard._store_release(self)
+
+    async def arelease(self) -> None:
+        if self.state != "held":
+            return
+        self.state = "released"
+        if self._plan.keys:
+            await self.guard._astore_release(self)
+
+    def __enter__(self) -> Reservation:
+        return self
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        if self.state == "held":
+            self.release()
+
+    async def __aenter__(self) -> Reservation:
+        return self
+
+    async def __aexit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        if self.state == "held":
+            await self.arelease()
+
+
+class SpendGuard:
+    """Enforces spend and token limits before model calls, atomically across callers.
+
+    ``store``: ``None`` (this process), a ``redis://`` URL or any :class:`SpendStore`.
+    A shared store is wrapped in :class:`FailoverSpendStore` with ``fail_mode``
+    (``"open"``: local fallback and a logged warning while it is down; ``"closed"``:
+    :class:`SpendStoreUnavailable`). Reservations carry a lease of ``lease_seconds``
+    so a crashed caller never leaks budget.
+
+    >>> guard = SpendGuard([Limit.usd(0.01, per="day", scope="tenant")], alerts=AlertManager(log=False))
+    >>> req = SpendRequest(model="gpt-4o-mini", input_tokens=1000, max_output_tokens=500, tenant="acme")
+    >>> with guard.reserve(req) as r:
+    ...     r.settle(guard.cost_of(TokenUsage(input_tokens=1000, output_tokens=120), "gpt-4o-mini"))
+    >>> round(guard.spent(guard.limits[0], "acme"), 6)
+    0.000222
+    """
+
+    def __init__(
+        self,
+        limits: Sequence[Limit],
+        *,
+        store: Any = None,
+        fail_mode: Literal["open", "closed"] = "open",
+        price_book: Any = None,
+        alerts: AlertManager | None = None,
+        lease_seconds: float = 300.0,
+        default_output_tokens: int = 4096,
+        clock: Callable[[], float] = time.time,
+        key_prefix: str = "llm_cost_hooks",
+    ) -> None:
+        for lim in limits:
+            if not isinstance(lim, Limit):
+                raise ConfigurationError(f"limits must be Limit objects, got {type(lim).__name__}.")
+        names = [lim.name for lim in limits]
+        if len(set(names)) != len(names):
+            raise ConfigurationError(f"limit names must be unique; got {names}. Give each a name=.")
+        self.limits = list(limits)
+        self._request_limits = [lim for lim in self.limits if lim.period == "request"]
+        self._period_limits = [lim for lim in self.limits if lim.period != "request"]
+        if store is None:
+            self.store: Any = InProcessSpendStore()
+        elif isinstance(store, str):
+            if not store.startswith(("redis://", "rediss://", "unix://")):
+                raise ConfigurationError(f"store URL must be redis://..., got {store!r}.")
+            self.store = FailoverSpendStore(RedisSpendStore(store, prefix=key_prefix), fail_mode=fail_mode)
+        elif isinstance(store, (RedisSpendStore,)):
+            self.store = FailoverSpendStore(store, fail_mode=fail_mode)
+        else:
+            self.store = store
+        self._price_book = price_book
+        self._prices: dict[tuple[str, str | None], Any] = {}
+        self.alerts = alerts if alerts is not None else AlertManager()
+        self.lease_seconds = lease_seconds
+        self.default_output_tokens = default_output_tokens
+        self.clock = clock
+        self._fired: set[str] = set()
+        self._anomaly_checked: dict[str, float] = {}
+        self._lock = threading.Lock()
+
+    # -- prices ---------------------------------------------------------------------------
+    @property
+    def price_book(self) -> Any:
+        if self._price_book is None:
+            from ..pricing import PriceBook
+
+            self._price_book = PriceBook.default()
+        return self._price_book
+
+    def _price(self, model: str, provider: str | None) -> Any:
+        key = (model, provider)
+        price = self._prices.get(key)
+        if price is None:
+            price = self._prices[key] = self.price_book.lookup(model, provider)
+        return price
+
+    def estimate(self, request: SpendRequest) -> tuple[float, float, float, int]:
+        """``(input USD, output USD per token, worst-case USD, output cap)`` of a request:
+        counted input x input price + output cap x output price."""
+        price = self._price(request.model, request.provider)
+        rates = price.rates_for(request.input_tokens)
+        out_rate = max(rates.output, rates.reasoning or 0.0)
+        cap = request.max_output_tokens or price.max_output_tokens or self.default_output_tokens
+        input_usd = request.input_tokens * rates.input
+        return input_usd, out_rate, input_usd + cap * out_rate, cap
+
+    def cost_of(self, usage: TokenUsage, model: str, provider: str | None = None) -> float:
+        """The real cost of a finished call (same price book)."""
+        return float(self.price_book.cost(usage, model, provider).total)
+
+    # -- planning (no I/O) ----------------------------------------------------------------
+    def _plan(self, request: SpendRequest, cap: int | None = None, shrunk_by: str | None = None) -> _Plan | Downgrade:
+        if cap is not None:
+            request = request.model_copy(update={"max_output_tokens": cap})
+        input_usd, out_rate, worst, cap = self.estimate(request)
+        for lim in self._request_limits:
+            if not lim.applies_to(request.route):
+                continue
+            if lim.metric == "input_tokens":
+                value, requested = request.input_tokens, request.input_tokens
+            elif lim.metric == "output_tokens":
+                value, requested = cap, cap
+            else:
+                value, requested = worst, worst
+            if value <= lim.amount:
+                continue
+            error = BudgetExceeded(lim.name, limit=lim.amount, spent=0.0, requested=requested, unit=lim.unit)
+            if lim.on_breach == "shrink_output":
+                new_cap = int(lim.amount) if lim.metric == "output_tokens" else (
+                    math.floor((lim.amount - input_usd) / out_rate) if out_rate > 0 else cap)
+                if new_cap >= lim.min_output_tokens and new_cap < cap:
+                    return self._plan(request, new_cap, lim.name)
+                raise error
+            if lim.on_breach == "downgrade":
+                return Downgrade(lim.name, lim.downgrade_to, request.model, error)
+            raise error
+        plan = _Plan(request, input_usd, out_rate, worst, cap, shrunk_by=shrunk_by)
+        now = self.clock()
+        tokens = request.input_tokens + cap
+        for lim in self._period_limits:
+            if not lim.applies_to(request.route):
+                continue
+            value = request.scope_value(lim.scope)  # type: ignore[arg-type]
+            period_id, resets = period_bounds(lim.period, now)  # type: ignore[arg-type]
+            plan.keys.append(f"b:{lim.name}:{lim.scope}:{value}:{period_id}")
+            plan.limits.append(lim)
+            plan.limit_units.append(round(lim.amount * lim.scale))
+            plan.amounts.append(math.ceil(worst * NANO) if lim.metric == "usd" else tokens)
+            # Keep the counters a day past the reset for reports; then Redis drops them.
+            plan.ttls.append(int(resets.timestamp() - now) + 86_400)
+            plan.scope_values.append(value)
+            plan.period_ids.append(period_id)
+            plan.resets.append(resets)
+        return plan
+
+    def _refused(self, plan: _Plan, outcome: ReserveOutcome, attempt: int) -> _Plan | Downgrade:
+        i = outcome.failed
+        assert i is not None
+        lim = plan.limits[i]
+        committed = (outcome.spent + outcome.reserved) / lim.scale
+        requested = plan.amounts[i] / lim.scale
+        error = BudgetExceeded(lim.name, limit=lim.amount, spent=committed, requested=requested,
+                               unit=lim.unit, resets_at=plan.resets[i])
+        if lim.on_breach == "shrink_output" and attempt < 3:
+            left = plan.limit_units[i] - outcome.spent - outcome.reserved
+            if lim.metric == "usd":
+                new_cap = math.floor((left / NANO - plan.input_usd) / plan.output_rate) if plan.output_rate > 0 else -1
+            else:
+                new_cap = left - plan.request.input_tokens
+            new_cap = min(new_cap, plan.cap - 1)
+            if new_cap >= lim.min_output_tokens:
+                new = self._plan(plan.request, new_cap, lim.name)
+                return new
+        if lim.on_breach == "downgrade":
+            return Downgrade(lim.name, lim.downgrade_to, plan.request.model, error)
+        raise error
+
+    def _refusal_alert(self, plan: _Plan, outcome: ReserveOutcome) -> AlertEvent | None:
+        i = outcome.failed
+        assert i is not None
+        lim = plan.limits[i]
+        if 1.0 not in lim.alert_at and not any(t <= 1.0 for t in lim.alert_at):
+            return None
+        top = max(t for t in lim.alert_at if t <= 1.0)
+        return self._event(plan, i, top, (outcome.spent + outcome.reserved) / lim.scale)
+
+    def _event(self, plan: _Plan, i: int, threshold: float, spent: float) -> AlertEvent:
+        lim = plan.limits[i]
+        return AlertEvent(kind="threshold", limit_name=lim.name, scope=lim.scope, scope_value=plan.scope_values[i],
+                          period=lim.period, period_id=plan.period_ids[i], spent=spent, unit=lim.unit,
+                          limit=lim.amount, threshold=threshold, fraction=spent / lim.amount,
+                          resets_at=plan.resets[i])
+
+    # -- reserve --------------------------------------------------------------------------
+    def try_reserve(self, request: SpendRequest) -> Reservation | Downgrade:
+        """Hold the worst-case cost of ``request`` on every applicable limit, or return a
+        :class:`Downgrade` (a limit's policy), or raise :class:`BudgetExceeded`."""
+        plan = self._plan(request)
+        for attempt in range(4):
+            if isinstance(plan, Downgrade):
+                return plan
+            reservation = Reservation(self, plan)
+            if not plan.keys:
+                return reservation
+            outcome = self.store.reserve(reservation.id, plan.keys, plan.limit_units, plan.amounts,
+                                         plan.ttls, self.lease_seconds)
+            if outcome.ok:
+                return reservation
+            event = self._refusal_alert(plan, outcome)
+            if event is not None:
+                self._fire(event, f"{plan.keys[outcome.failed or 0]}:{event.threshold:g}", plan.ttls[0], sync=True)
+            plan = self._refused(plan, outcome, attempt)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def atry_reserve(self, request: SpendRequest) -> Reservation | Downgrade:
+        """Async :meth:`try_reserve`."""
+        plan = self._plan(request)
+        for attempt in range(4):
+            if isinstance(plan, Downgrade):
+                return plan
+            reservation = Reservation(self, plan)
+            if not plan.keys:
+                return reservation
+            outcome = await self.store.areserve(reservation.id, plan.keys, plan.limit_units, plan.amounts,
+                                                plan.ttls, self.lease_seconds)
+            if outcome.ok:
+                return reservation
+            event = self._refusal_alert(plan, outcome)
+            if event is not None:
+                await self._afire(event, f"{plan.keys[outcome.failed or 0]}:{event.threshold:g}", plan.ttls[0])
+            plan = self._refused(plan, outcome, attempt)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def reserve(self, request: SpendRequest) -> Reservation:
+        """Like :meth:`try_reserve` but a downgrade policy raises :class:`DowngradeRequired`."""
+        result = self.try_reserve(request)
+        if isinstance(result, Downgrade):
+            raise DowngradeRequired(result)
+        return result
+
+    async def areserve(self, request: SpendRequest) -> Reservation:
+        result = await self.atry_reserve(request)
+        if isinstance(result, Downgrade):
+            raise DowngradeRequired(result)
+        return result
+
+    # -- store calls used by Reservation ---------------------------------------------------
+    def _store_settle(self, r: Reservation, actual: list[int]) -> list[int]:
+        return self.store.settle(r.id, r._plan.keys, actual, r._plan.ttls)
+
+    async def _astore_settle(self, r: Reservation, actual: list[int]) -> list[int]:
+        return await self.store.asettle(r.id, r._plan.keys, actual, r._plan.ttls)
+
+    def _store_release(self, r: Reservation) -> None:
+        self.store.release(r.id, r._plan.keys)
+
+    async def _astore_release(self, r: Reservation) -> None:
+        await self.store.arelease(r.id, r._plan.keys)
+
+    # -- alerts ---------------------------------------------------------------------------
+    def _threshold_events(self, plan: _Plan, spent: list[int]) -> list[tuple[AlertEvent, str, int]]:
+        out = []
+        for i, units in enumerate(spent):
+            lim = plan.limits[i]
+            value = units / lim.scale
+            fraction = value / lim.amount
+            self.alerts.metric("llm_cost_hooks.budget.utilization", fraction,
+                               {"budget.limit": lim.name, "budget.scope_value": plan.scope_values[i]})
+            for t in lim.alert_at:
+                if fraction >= t:
+                    out.append((self._event(plan, i, t, value), f"{plan.keys[i]}:{t:g}", plan.ttls[i]))
+        return out
+
+    def _fire(self, event: AlertEvent, flag: str, ttl: int, *, sync: bool = True) -> None:
+        if flag in self._fired:
+            return
+        try:
+            first = self.store.once("alert:" + flag, ttl)
+        except Exception:  # noqa: BLE001 - alerts never break a call
+            logger.exception("llm-cost-hooks: alert bookkeeping failed")
+            return
+        self._remember(flag)
+        if first:
+            self.alerts.emit(event)
+
+    async def _afire(self, event: AlertEvent, flag: str, ttl: int) -> None:
+        if flag in self._fired:
+            return
+        try:
+            first = await self.store.aonce("alert:" + flag, ttl)
+        except Exception:  # noqa: BLE001
+            logger.exception("llm-cost-hooks: alert bookkeeping failed")
+            return
+        self._remember(flag)
+        if first:
+            self.alerts.emit(event)
+
+    def _remember(self, flag: str) -> None:
+        if len(self._fired) > 100_000:
+            self._fired.clear()
+        self._fired.add(flag)
+
+    def _anomaly_key(self, plan: _Plan) -> tuple[str, int, list[int]] | None:
+        rule = self.alerts.anomaly
+        if rule is None:
+            return None
+        value = plan.request.scope_value(rule.scope)
+        hour = int(self.clock() // 3600)
+        return f"{rule.scope}:{value}", hour, list(range(hour - rule.trailing_hours, hour + 1))
+
+    def _anomaly_event(self, scope_key: str, hour: int, series: list[int]) -> AlertEvent | None:
+        rule = self.alerts.anomaly
+        assert rule is not None
+        *history, current = series
+        if sum(1 for h in history if h > 0) < rule.min_history_hours:
+            return None
+        mean = sum(history) / len(history)
+        if current <= rule.factor * mean:
+            return None
+        scope, _, value = scope_key.partition(":")
+        return AlertEvent(kind="anomaly", limit_name=f"anomaly_x{rule.factor:g}", scope=scope, scope_value=value,
+                          period="hour", period_id=str(hour), spent=current / NANO, baseline=mean / NANO)
+
+    def _due(self, scope_key: str) -> bool:
+        rule = self.alerts.anomaly
+        assert rule is not None
+        now = time.monotonic()
+        if now - self._anomaly_checked.get(scope_key, -1e18) < rule.check_interval_seconds:
+            return False
+        self._anomaly_checked[scope_key] = now
+        return True
+
+    def _after_settle(self, plan: _Plan, spent: list[int], cost_usd: float, *, sync: bool = True) -> None:
+        try:
+            for event, flag, ttl in self._threshold_events(plan, spent):
+                self._fire(event, flag, ttl)
+            anomaly = self._anomaly_key(plan)
+            if anomaly is not None:
+                scope_key, hour, hours = anomaly
+                rule = self.alerts.anomaly
+                assert rule is not None
+                self.store.add_hourly(scope_key, hour, round(cost_usd * NANO), (rule.trailing_hours + 2) * 3600)
+                if self._due(scope_key):
+                    event = self._anomaly_event(scope_key, hour, self.store.hourly(scope_key, hours))
+                    if event is not None:
+                        self._fire(event, f"anomaly:{scope_key}:{hour}", 3600)
+        except Exception:  # noqa: BLE001 - alerts never break a call
+            logger.exception("llm-cost-hooks: budget alerting failed")
+
+    async def _aafter_settle(self, plan: _Plan, spent: list[int], cost_usd: float) -> None:
+        try:
+            for event, flag, ttl in self._threshold_events(plan, spent):
+                await self._afire(event, flag, ttl)
+            anomaly = self._anomaly_key(plan)
+            if anomaly is not None:
+                scope_key, hour, hours = anomaly
+                rule = self.alerts.anomaly
+                assert rule is not None
+                await self.store.aadd_hourly(scope_key, hour, round(cost_usd * NANO), (rule.trailing_hours + 2) * 3600)
+                if self._due(scope_key):
+                    event = self._anomaly_event(scope_key, hour, await self.store.ahourly(scope_key, hours))
+                    if event is not None:
+                        await self._afire(event, f"anomaly:{scope_key}:{hour}", 3600)
+        except Exception:  # noqa: BLE001
+            logger.exception("llm-cost-hooks: budget alerting failed")
+
+    # -- inspection -----------------------------------------------------------------------
+    def _key(self, limit: Limit | str, scope_value: str | None, at: float | None) -> tuple[Limit, str]:
+        lim = limit if isinstance(limit, Limit) else next((x for x in self.limits if x.name == limit), None)
+        if lim is None or lim.period == "request":
+            raise ConfigurationError(f"{limit!r} is not a period limit of this guard.")
+        period_id, _ = period_bounds(lim.period, self.clock() if at is None else at)  # type: ignore[arg-type]
+        value = "*" if lim.scope == "global" else (scope_value or "_unattributed")
+        return lim, f"b:{lim.name}:{lim.scope}:{value}:{period_id}"
+
+    def usage(self, limit: Limit | str, scope_value: str | None = None, *, at: float | None = None) -> tuple[float, float]:
+        """``(spent, reserved)`` of a period limit for one scope value, in its unit."""
+        lim, key = self._key(limit, scope_value, at)
+        spent, reserved = self.store.usage(key)
+        return spent / lim.scale, reserved / lim.scale
+
+    def spent(self, limit: Limit | str, scope_value: str | None = None, *, at: float | None = None) -> float:
+        return self.usage(limit, scope_value, at=at)[0]

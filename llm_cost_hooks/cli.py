@@ -1,0 +1,211 @@
+"""The ``llm-cost`` command line: estimate, report, and the capability subcommands."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from ._errors import LLMCostHooksError
+
+__all__ = ["main"]
+
+# A spread of popular models across providers, used when --models is not given.
+DEFAULT_ESTIMATE_MODELS = (
+    "gpt-4o",
+    "gpt-4o-mini",
+    "gpt-4.1",
+    "gpt-4.1-mini",
+    "o4-mini",
+    "claude-sonnet-4-5",
+    "claude-haiku-4-5",
+    "gemini/gemini-2.5-pro",
+    "gemini/gemini-2.5-flash",
+    "mistral/mistral-large-latest",
+    "deepseek/deepseek-chat",
+)
+
+# Capability modules that contribute subcommands: (module, function name).
+_PLUGINS = (
+    ("llm_cost_hooks.cache._cli", "add_cache_commands"),
+    ("llm_cost_hooks.routing._cli", "add_route_commands"),
+)
+
+
+def _positive_int(name: str) -> Any:
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{name} must be a whole number, got {text!r}") from None
+        if value < 0:
+            raise argparse.ArgumentTypeError(f"{name} must not be negative, got {value}")
+        return value
+
+    return parse
+
+
+def _fraction(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number between 0 and 1, got {text!r}") from None
+    if not 0 <= value <= 1:
+        raise argparse.ArgumentTypeError(f"expected a number between 0 and 1, got {value}")
+    return value
+
+
+def estimate_rows(
+    *,
+    input_tokens: int,
+    output_tokens: int,
+    requests_per_day: int,
+    models: Sequence[str],
+    cached_fraction: float = 0.0,
+    batch: bool = False,
+    days_per_month: int = 30,
+    price_book: Any = None,
+) -> list[dict[str, Any]]:
+    """Cost per request, day and month of a workload on each model, cheapest first."""
+    from ._records import TokenUsage
+    from .pricing import PriceBook
+
+    book = price_book or PriceBook.default()
+    usage = TokenUsage(
+        input_tokens=input_tokens,
+        output_tokens=output_tokens,
+        cache_read_tokens=int(input_tokens * cached_fraction),
+    )
+    rows = []
+    for model in models:
+        per_request = book.cost(usage, model, batch=batch).total
+        rows.append(
+            {
+                "model": model,
+                "per_request_usd": per_request,
+                "per_day_usd": per_request * requests_per_day,
+                "per_month_usd": per_request * requests_per_day * days_per_month,
+            }
+        )
+    rows.sort(key=lambda r: r["per_month_usd"])
+    return rows
+
+
+def _cmd_estimate(args: argparse.Namespace) -> int:
+    from .ledger import format_rows
+
+    models = [m.strip() for m in args.models.split(",") if m.strip()] if args.models else list(DEFAULT_ESTIMATE_MODELS)
+    rows = estimate_rows(
+        input_tokens=args.input_tokens,
+        output_tokens=args.output_tokens,
+        requests_per_day=args.requests_per_day,
+        models=models,
+        cached_fraction=args.cached_fraction,
+        batch=args.batch,
+    )
+    print(format_rows(rows, args.format))
+    return 0
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    from .ledger import LedgerReports, format_rows
+
+    reports = LedgerReports.open(args.ledger)
+    try:
+        kinds = args.show.split(",") if args.show else ["totals", "tasks"]
+        out: dict[str, Any] = {}
+        for kind in kinds:
+            kind = kind.strip()
+            if kind == "totals":
+                out[kind] = reports.totals(by=args.by, since=args.since, until=args.until)
+            elif kind == "tasks":
+                task_by = [b for b in (args.by.split(",") if args.by else []) if b not in ("cache_status", "success")]
+                out[kind] = reports.tasks(by=task_by, since=args.since, until=args.until,
+                                          failure_policy=args.failure_policy)
+            elif kind == "cache":
+                out[kind] = reports.cache_savings(since=args.since, until=args.until)
+            else:
+                raise argparse.ArgumentTypeError(f"--show takes totals, tasks, cache; got {kind!r}")
+        if args.format == "json":
+            print(json.dumps(out, indent=2, default=str))
+        else:
+            for kind, rows in out.items():
+                if args.format == "table":
+                    title = {"totals": "Cost by " + (args.by or "all"), "tasks": "Tasks (cost per successful task)",
+                             "cache": "Cache savings"}[kind]
+                    print(f"\n{title}\n")
+                print(format_rows(rows, args.format))
+    finally:
+        reports.close()
+    return 0
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from ._demo import run_demo
+
+    return run_demo(ledger_path=args.ledger, data=args.data, limit=args.limit)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="llm-cost",
+        description="Estimate, attribute and cut the cost of LLM calls.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    est = sub.add_parser("estimate", help="cost of a workload on each model, cheapest first")
+    est.add_argument("--input-tokens", type=_positive_int("--input-tokens"), required=True,
+                     help="prompt tokens per request")
+    est.add_argument("--output-tokens", type=_positive_int("--output-tokens"), required=True,
+                     help="completion tokens per request")
+    est.add_argument("--requests-per-day", type=_positive_int("--requests-per-day"), required=True)
+    est.add_argument("--models", help="comma-separated model names (default: popular models)")
+    est.add_argument("--cached-fraction", type=_fraction, default=0.0,
+                     help="share of input tokens served from the provider's prompt cache")
+    est.add_argument("--batch", action="store_true", help="price at batch-API rates")
+    est.add_argument("--format", choices=("table", "csv", "json"), default="table")
+    est.set_defaults(func=_cmd_estimate)
+
+    rep = sub.add_parser("report", help="cost tables from a ledger file")
+    rep.add_argument("ledger", help="ledger file (SQLite .db or .jsonl)")
+    rep.add_argument("--by", default="", help="comma-separated: tenant,user,feature,route,prompt_version,model,provider,day,month,cache_status")
+    rep.add_argument("--since", help="ISO date/time, inclusive")
+    rep.add_argument("--until", help="ISO date/time, exclusive")
+    rep.add_argument("--show", default="totals,tasks", help="which tables: totals,tasks,cache")
+    rep.add_argument("--failure-policy", choices=("any_error", "root_error"), default="any_error")
+    rep.add_argument("--format", choices=("table", "csv", "json"), default="table")
+    rep.set_defaults(func=_cmd_report)
+
+    demo = sub.add_parser("demo", help="replay real Banking77 queries through LangChain chains and print the cost report")
+    demo.add_argument("--ledger", default="demo_out/llm_costs.db", help="SQLite ledger to write")
+    demo.add_argument("--data", help="data folder with semantic_cache/banking77/test.csv.gz (default: ../shared/data)")
+    demo.add_argument("--limit", type=_positive_int("--limit"), default=400, help="number of queries to replay")
+    demo.set_defaults(func=_cmd_demo)
+
+    for module_name, func_name in _PLUGINS:
+        try:
+            module = importlib.import_module(module_name)
+        except ImportError:
+            continue  # capability not installed in this build
+        getattr(module, func_name)(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except LLMCostHooksError as exc:
+        print(f"llm-cost: error: {exc}", file=sys.stderr)
+        return 2
+    except argparse.ArgumentTypeError as exc:
+        parser.error(str(exc))
+        return 2
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())

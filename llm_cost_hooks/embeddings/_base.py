@@ -1,0 +1,89 @@
+"""The embedder interface shared by the semantic cache and the router."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+from .._errors import ConfigurationError, MissingExtraError
+
+if TYPE_CHECKING:  # pragma: no cover
+    import numpy as np
+
+__all__ = ["CallableEmbedder", "Embedder", "normalize_rows"]
+
+
+def _numpy() -> Any:
+    try:
+        import numpy as np
+    except ImportError as exc:  # pragma: no cover - numpy comes with the extra
+        raise MissingExtraError("embed", "numpy", "Embedding text") from exc
+    return np
+
+
+@runtime_checkable
+class Embedder(Protocol):
+    """Turns texts into unit-length float32 vectors.
+
+    ``embed`` returns an array of shape ``(len(texts), dim)``, dtype float32, each row
+    L2-normalised (so a dot product is the cosine similarity). ``name`` identifies the
+    model: vectors of different names are never compared.
+    """
+
+    name: str
+    dim: int
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray: ...
+
+    def embed_one(self, text: str) -> np.ndarray: ...
+
+
+def normalize_rows(vectors: Any) -> np.ndarray:
+    """``vectors`` as a 2-D float32 array with L2-normalised rows (zero rows stay zero)."""
+    np = _numpy()
+    arr = np.asarray(vectors, dtype=np.float32)
+    if arr.ndim == 1:
+        arr = arr[None, :]
+    norms = np.linalg.norm(arr, axis=1, keepdims=True)
+    norms[norms == 0] = 1.0
+    return (arr / norms).astype(np.float32, copy=False)
+
+
+class CallableEmbedder:
+    """An :class:`Embedder` from any function ``texts -> list of vectors``.
+
+    Use it to plug in an online model or a redisvl vectorizer
+    (``CallableEmbedder(vectorizer.embed_many, name="openai/text-embedding-3-small", dim=1536)``).
+
+    >>> import numpy as np
+    >>> e = CallableEmbedder(lambda ts: [[len(t), 1.0] for t in ts], name="len", dim=2)
+    >>> e.embed(["ab"]).shape
+    (1, 2)
+    """
+
+    def __init__(self, fn: Callable[[list[str]], Any], *, name: str, dim: int) -> None:
+        if not name:
+            raise ConfigurationError("CallableEmbedder needs a non-empty name (it scopes cached vectors).")
+        if dim <= 0:
+            raise ConfigurationError(f"CallableEmbedder dim must be positive, got {dim}.")
+        self._fn = fn
+        self.name = name
+        self.dim = dim
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        texts = list(texts)
+        if not texts:
+            return _numpy().zeros((0, self.dim), dtype="float32")
+        out = normalize_rows(self._fn(texts))
+        if out.shape != (len(texts), self.dim):
+            raise ConfigurationError(
+                f"embedder {self.name!r} returned shape {out.shape}, expected ({len(texts)}, {self.dim}); "
+                "check the dim you passed."
+            )
+        return out
+
+    def embed_one(self, text: str) -> np.ndarray:
+        return self.embed([text])[0]
+
+    def __repr__(self) -> str:
+        return f"CallableEmbedder(name={self.name!r}, dim={self.dim})"

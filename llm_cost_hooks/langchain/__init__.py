@@ -1,0 +1,40 @@
+"""LangChain adapter: the cost callback handler, process-wide install, caches, routed and
+test chat models.
+
+Names load on first use so importing this package costs little more than
+``langchain_core`` itself; it never imports litellm.
+"""
+
+from __future__ import annotations
+
+import importlib as _importlib
+from typing import TYPE_CHECKING as _TYPE_CHECKING
+from typing import Any as _Any
+
+_EXPORTS: dict[str, str] = {
+    "CACHE_MARKER_KEY": "._callback",
+    "CostCallbackHandler": "._callback",
+    "install": "._callback",
+    "uninstall": "._callback",
+    "FakeChatModelWithUsage": "._fake",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> _Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'llm_cost_hooks.langchain' has no attribute {name!r}")
+    value = getattr(_importlib.import_module(module, __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
+
+
+if _TYPE_CHECKING:  # pragma: no cover
+    from ._callback import CACHE_MARKER_KEY, CostCallbackHandler, install, uninstall
+    from ._fake import FakeChatModelWithUsage

@@ -1,0 +1,352 @@
+"""LangChain adapter: a callback handler that feeds LangChain runs to a CostTracker."""
+
+from __future__ import annotations
+
+import contextvars
+import logging
+from collections.abc import Mapping, Sequence
+from typing import Any
+from uuid import UUID
+
+from typing import TYPE_CHECKING
+
+from langchain_core.callbacks.base import BaseCallbackHandler
+
+from .._records import CacheStatus, TokenUsage
+from .._tracker import CostTracker, RunKind, RunObserver
+from ..ledger import Ledger
+
+if TYPE_CHECKING:  # pragma: no cover - kept out of the import path (~70 ms)
+    from langchain_core.messages import BaseMessage
+    from langchain_core.outputs import LLMResult
+
+__all__ = ["CACHE_MARKER_KEY", "CostCallbackHandler", "install", "uninstall"]
+
+logger = logging.getLogger("llm_cost_hooks")
+
+#: ``response_metadata`` key by which our caches tell the handler how a hit was served:
+#: ``{"status": "exact" | "semantic", "saved_usd": float | None}``.
+CACHE_MARKER_KEY = "llm_cost_hooks_cache"
+
+_PARAM_KEYS = ("temperature", "max_tokens", "max_completion_tokens", "top_p", "top_k",
+               "frequency_penalty", "presence_penalty", "stop", "seed", "n")
+
+
+def _usage_from_metadata(um: Mapping[str, Any]) -> TokenUsage:
+    inp = um.get("input_token_details") or {}
+    out = um.get("output_token_details") or {}
+    return TokenUsage(
+        input_tokens=um.get("input_tokens") or 0,
+        output_tokens=um.get("output_tokens") or 0,
+        cache_read_tokens=inp.get("cache_read") or 0,
+        cache_write_tokens=inp.get("cache_creation") or 0,
+        reasoning_tokens=out.get("reasoning") or 0,
+    )
+
+
+def _usage_from_llm_output(token_usage: Mapping[str, Any]) -> TokenUsage:
+    prompt_details = token_usage.get("prompt_tokens_details") or {}
+    completion_details = token_usage.get("completion_tokens_details") or {}
+    return TokenUsage(
+        input_tokens=token_usage.get("prompt_tokens") or token_usage.get("input_tokens") or 0,
+        output_tokens=token_usage.get("completion_tokens") or token_usage.get("output_tokens") or 0,
+        cache_read_tokens=(prompt_details or {}).get("cached_tokens") or 0,
+        reasoning_tokens=(completion_details or {}).get("reasoning_tokens") or 0,
+    )
+
+
+def _to_openai(messages: Sequence[BaseMessage]) -> list[dict[str, Any]]:
+    from langchain_core.messages import convert_to_openai_messages
+
+    return convert_to_openai_messages(list(messages))  # type: ignore[return-value]
+
+
+class CostCallbackHandler(BaseCallbackHandler):
+    """Records the tokens, dollars and attribution of every model call in a chain.
+
+    Attribution comes from ``defaults`` and the run's config ``metadata`` (keys
+    ``tenant_id``, ``user_id`` (hashed), ``feature``, ``route``, ``prompt_version``,
+    ``task_id``, ``cost_tags``); child runs inherit from their parents. Every call under
+    one top-level ``invoke`` belongs to one task.
+
+    It runs inline on the caller's thread or event loop (no executor hop) and does no
+    I/O there: records go to the ledger's background writer.
+
+    >>> from langchain_core.language_models import GenericFakeChatModel
+    >>> from langchain_core.messages import AIMessage
+    >>> handler = CostCallbackHandler(ledger="memory://")
+    >>> model = GenericFakeChatModel(messages=iter([AIMessage("hi", usage_metadata={
+    ...     "input_tokens": 12, "output_tokens": 3, "total_tokens": 15})]))
+    >>> _ = model.invoke("hello", config={"callbacks": [handler],
+    ...     "metadata": {"tenant_id": "acme", "ls_model_name": "gpt-4o-mini"}})
+    >>> handler.records()[0].tenant
+    'acme'
+    """
+
+    run_inline = True  # called directly in async code: no thread-pool hop per event
+
+    def __init__(
+        self,
+        ledger: str | Ledger | None = None,
+        *,
+        defaults: Mapping[str, Any] | None = None,
+        price_book: Any = None,
+        token_counter: Any = None,
+        observers: Sequence[RunObserver] = (),
+        strict: bool = False,
+        tracker: CostTracker | None = None,
+        default_model: str | None = None,
+    ) -> None:
+        super().__init__()
+        self.tracker = tracker or CostTracker(
+            ledger=ledger,
+            price_book=price_book,
+            token_counter=token_counter,
+            defaults=defaults,
+            observers=observers,
+            strict=strict,
+        )
+        self.default_model = default_model
+        # strict: our typed errors reach the caller instead of being logged by LangChain.
+        self.raise_error = strict
+
+    # -- conveniences ------------------------------------------------------------------
+    @property
+    def ledger(self) -> Ledger:
+        return self.tracker.ledger
+
+    def records(self) -> list[Any]:
+        """All records so far (flushes the ledger first)."""
+        self.tracker.flush()
+        return list(self.tracker.ledger.records())
+
+    def report(self, by: Sequence[str] | str | None = None, **kwargs: Any) -> list[dict[str, Any]]:
+        """Totals grouped by ``by`` (see :class:`~llm_cost_hooks.ledger.LedgerReports`)."""
+        return self.tracker.ledger.reports().totals(by=by, **kwargs)
+
+    def mark_task(self, task_id: str | UUID, *, success: bool, reason: str | None = None) -> None:
+        """Record that a task (the root ``run_id`` of an invoke) succeeded or failed."""
+        self.tracker.mark_task(str(task_id), success=success, reason=reason)
+
+    def flush(self, timeout: float = 10.0) -> bool:
+        return self.tracker.flush(timeout)
+
+    # -- helpers -----------------------------------------------------------------------
+    def _model_of(
+        self, serialized: Mapping[str, Any] | None, metadata: Mapping[str, Any], kwargs: Mapping[str, Any]
+    ) -> tuple[str, str | None, dict[str, Any]]:
+        inv = kwargs.get("invocation_params") or {}
+        model = (
+            metadata.get("ls_model_name")
+            or inv.get("model")
+            or inv.get("model_name")
+            or inv.get("model_id")
+            or self.default_model
+            or (serialized or {}).get("name")
+            or "unknown"
+        )
+        provider = metadata.get("ls_provider") or inv.get("_type")
+        params: dict[str, Any] = {}
+        for key in _PARAM_KEYS:
+            if key in inv and inv[key] is not None:
+                params[key] = inv[key]
+        if "temperature" not in params and metadata.get("ls_temperature") is not None:
+            params["temperature"] = metadata["ls_temperature"]
+        if "max_tokens" not in params and metadata.get("ls_max_tokens") is not None:
+            params["max_tokens"] = metadata["ls_max_tokens"]
+        return str(model), provider, params
+
+    # -- model events ------------------------------------------------------------------
+    def on_chat_model_start(
+        self,
+        serialized: dict[str, Any],
+        messages: list[list[BaseMessage]],
+        *,
+        run_id: UUID,
+        parent_run_id: UUID | None = None,
+        tags: list[str] | None = None,
+        metadata: dict[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        metadata = metadata or {}
+        model, provider, params = self._model_of(serialized, metadata, kwargs)
+        msgs = messages[0] if messages else []
+        self.tracker.start_llm(
+            str(run_id),
+            str(parent_run_id) if parent_run_id else None,
+            model=model,
+            provider=provider,
+            name=kwargs.get("name") or (serialized or {}).get("name"),
+            params=params,
+            metadata=metadata,
+            tags=tags,
+            messages=lambda: _to_openai(msgs),
+        )
+
+    def on_llm_start(
+        self,
+        serialized: dict[str, Any],
+        prompts: list[str],
+        *,
+        run_id: UUID,
+        parent_run_id: UUID | None = None,
+        tags: list[str] | None = None,
+        metadata: dict[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        metadata = metadata or {}
+        model, provider, params = self._model_of(serialized, metadata, kwargs)
+        prompt = "\n".join(prompts)
+        self.tracker.start_llm(
+            str(run_id),
+            str(parent_run_id) if parent_run_id else None,
+            model=model,
+            provider=provider,
+            name=kwargs.get("name") or (serialized or {}).get("name"),
+            params=params,
+            metadata=metadata,
+            tags=tags,
+            messages=prompt,
+        )
+
+    def on_llm_end(self, response: LLMResult, *, run_id: UUID, **kwargs: Any) -> None:
+        usage: TokenUsage | None = None
+        model: str | None = None
+        cache_status = CacheStatus.MISS
+        saved: float | None = None
+        generation = response.generations[0][0] if response.generations and response.generations[0] else None
+        message = getattr(generation, "message", None)
+        if message is not None:
+            rm = message.response_metadata or {}
+            model = rm.get("model_name") or rm.get("model")
+            marker = rm.get(CACHE_MARKER_KEY)
+            um = getattr(message, "usage_metadata", None)
+            if um:
+                usage = _usage_from_metadata(um)
+                # LangChain's own caches replay the stored usage with total_cost=0 added.
+                if "total_cost" in um and not um["total_cost"]:
+                    cache_status = CacheStatus.EXACT
+            if isinstance(marker, Mapping):
+                cache_status = CacheStatus(marker.get("status", "exact"))
+                saved = marker.get("saved_usd")
+        if usage is None and response.llm_output:
+            token_usage = response.llm_output.get("token_usage") or response.llm_output.get("usage")
+            if isinstance(token_usage, Mapping) and token_usage:
+                usage = _usage_from_llm_output(token_usage)
+            model = model or response.llm_output.get("model_name") or response.llm_output.get("model")
+
+        def output_text() -> str:
+            return "".join(g.text for gens in response.generations for g in gens)
+
+        self.tracker.end_llm(
+            str(run_id),
+            usage,
+            model=model,
+            cache_status=cache_status,
+            saved_usd=saved,
+            output_text=output_text,
+            outputs=response,
+        )
+
+    def on_llm_error(self, error: BaseException, *, run_id: UUID, **kwargs: Any) -> None:
+        self.tracker.error_llm(str(run_id), error)
+
+    # -- other runs --------------------------------------------------------------------
+    def _start_other(
+        self,
+        kind: RunKind,
+        serialized: Mapping[str, Any] | None,
+        run_id: UUID,
+        parent_run_id: UUID | None,
+        tags: list[str] | None,
+        metadata: dict[str, Any] | None,
+        kwargs: Mapping[str, Any],
+    ) -> None:
+        name = kwargs.get("name") or (serialized or {}).get("name") or kind.value
+        if kind is RunKind.CHAIN and "agent" in str(name).lower():
+            kind = RunKind.AGENT
+        self.tracker.start_run(
+            str(run_id),
+            str(parent_run_id) if parent_run_id else None,
+            kind=kind,
+            name=str(name),
+            metadata=metadata,
+            tags=tags,
+        )
+
+    def on_chain_start(self, serialized: dict[str, Any], inputs: dict[str, Any], *, run_id: UUID,
+                       parent_run_id: UUID | None = None, tags: list[str] | None = None,
+                       metadata: dict[str, Any] | None = None, **kwargs: Any) -> None:
+        self._start_other(RunKind.CHAIN, serialized, run_id, parent_run_id, tags, metadata, kwargs)
+
+    def on_chain_end(self, outputs: Any, *, run_id: UUID, **kwargs: Any) -> None:
+        self.tracker.end_run(str(run_id))
+
+    def on_chain_error(self, error: BaseException, *, run_id: UUID, **kwargs: Any) -> None:
+        self.tracker.end_run(str(run_id), error=error)
+
+    def on_tool_start(self, serialized: dict[str, Any], input_str: str, *, run_id: UUID,
+                      parent_run_id: UUID | None = None, tags: list[str] | None = None,
+                      metadata: dict[str, Any] | None = None, **kwargs: Any) -> None:
+        self._start_other(RunKind.TOOL, serialized, run_id, parent_run_id, tags, metadata, kwargs)
+
+    def on_tool_end(self, output: Any, *, run_id: UUID, **kwargs: Any) -> None:
+        self.tracker.end_run(str(run_id))
+
+    def on_tool_error(self, error: BaseException, *, run_id: UUID, **kwargs: Any) -> None:
+        self.tracker.end_run(str(run_id), error=error)
+
+    def on_retriever_start(self, serialized: dict[str, Any], query: str, *, run_id: UUID,
+                           parent_run_id: UUID | None = None, tags: list[str] | None = None,
+                           metadata: dict[str, Any] | None = None, **kwargs: Any) -> None:
+        self._start_other(RunKind.RETRIEVER, serialized, run_id, parent_run_id, tags, metadata, kwargs)
+
+    def on_retriever_end(self, documents: Any, *, run_id: UUID, **kwargs: Any) -> None:
+        self.tracker.end_run(str(run_id))
+
+    def on_retriever_error(self, error: BaseException, *, run_id: UUID, **kwargs: Any) -> None:
+        self.tracker.end_run(str(run_id), error=error)
+
+
+# -- process-wide installation ------------------------------------------------------------
+_installed: list[tuple[contextvars.ContextVar[Any], CostCallbackHandler]] = []
+
+
+def install(handler: CostCallbackHandler | None = None, /, **kwargs: Any) -> CostCallbackHandler:
+    """Measure every chain and model in the process, without touching call sites.
+
+    Uses langchain_core's configure hook (the mechanism its own tracers use): the
+    handler is added to every callback manager LangChain builds, in every thread and task.
+    Returns the handler; ``kwargs`` go to :class:`CostCallbackHandler`.
+
+    >>> import llm_cost_hooks.langchain as lch
+    >>> handler = lch.install(ledger="memory://")
+    >>> lch.uninstall(handler)
+    """
+    from langchain_core.tracers.context import register_configure_hook
+
+    handler = handler or CostCallbackHandler(**kwargs)
+    # A default value (not .set()) so contexts created before or after, in any thread,
+    # see the handler.
+    var: contextvars.ContextVar[Any] = contextvars.ContextVar(
+        f"llm_cost_hooks_handler_{id(handler)}", default=handler
+    )
+    register_configure_hook(var, True)
+    _installed.append((var, handler))
+    return handler
+
+
+def uninstall(handler: CostCallbackHandler | None = None) -> None:
+    """Undo :func:`install` (all installed handlers when ``handler`` is None)."""
+    from langchain_core.tracers import context as lc_context
+
+    hooks = getattr(lc_context, "_configure_hooks", None)
+    for var, h in list(_installed):
+        if handler is not None and h is not handler:
+            continue
+        _installed.remove((var, h))
+        if hooks is not None:
+            hooks[:] = [hook for hook in hooks if hook[0] is not var]
+        else:  # pragma: no cover - private list renamed upstream
+            var.set(None)
+        h.flush()

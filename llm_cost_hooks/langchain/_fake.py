@@ -1,0 +1,168 @@
+"""A fake chat model that reports realistic usage, for tests, demos and benchmarks."""
+
+from __future__ import annotations
+
+import itertools
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
+
+from langchain_core.callbacks import CallbackManagerForLLMRun
+from langchain_core.language_models import BaseChatModel, LanguageModelInput
+from langchain_core.language_models.chat_models import LangSmithParams
+from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
+from langchain_core.messages.ai import UsageMetadata
+from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
+from langchain_core.runnables import Runnable
+from langchain_core.utils.function_calling import convert_to_openai_tool
+from pydantic import Field, PrivateAttr
+
+__all__ = ["FakeChatModelWithUsage"]
+
+Responder = Callable[[Sequence[BaseMessage]], "str | AIMessage"]
+
+
+class FakeChatModelWithUsage(BaseChatModel):
+    """Answers from a script and reports the usage a real provider would.
+
+    Prompt and answer tokens are counted with the model's real tokenizer (offline), so
+    costs look like a real bill. ``cached_fraction`` reports that share of the prompt
+    as cache reads; ``reasoning_tokens`` adds hidden reasoning output. ``errors`` raises
+    the given exceptions on the matching calls (``None`` means succeed).
+
+    >>> model = FakeChatModelWithUsage(model_name="gpt-4o-mini", responses=["Paris."])
+    >>> model.invoke("Capital of France?").usage_metadata["output_tokens"]
+    2
+    """
+
+    model_name: str = "gpt-4o-mini"
+    provider: str = "openai"
+    responses: list[Any] = Field(default_factory=lambda: ["OK."])
+    respond: Responder | None = None
+    cached_fraction: float = 0.0
+    reasoning_tokens: int = 0
+    errors: list[BaseException | None] = Field(default_factory=list)
+    report_usage: bool = True
+    temperature: float | None = None
+    max_tokens: int | None = None
+
+    _cycle: Any = PrivateAttr(default=None)
+    _calls: int = PrivateAttr(default=0)
+    _lock: Any = PrivateAttr(default_factory=threading.Lock)
+
+    @property
+    def _llm_type(self) -> str:
+        return "fake-chat-model-with-usage"
+
+    @property
+    def _identifying_params(self) -> dict[str, Any]:
+        return {"model_name": self.model_name, "temperature": self.temperature,
+                "max_tokens": self.max_tokens}
+
+    def _get_ls_params(self, stop: list[str] | None = None, **kwargs: Any) -> LangSmithParams:
+        params = super()._get_ls_params(stop=stop, **kwargs)
+        params["ls_provider"] = self.provider
+        params["ls_model_name"] = self.model_name
+        if self.temperature is not None:
+            params["ls_temperature"] = self.temperature
+        if self.max_tokens is not None:
+            params["ls_max_tokens"] = self.max_tokens
+        return params
+
+    @property
+    def call_count(self) -> int:
+        return self._calls
+
+    def _next(self, messages: Sequence[BaseMessage]) -> AIMessage:
+        with self._lock:
+            index = self._calls
+            self._calls += 1
+            if index < len(self.errors) and self.errors[index] is not None:
+                raise self.errors[index]  # type: ignore[misc]
+            if self.respond is None:
+                if self._cycle is None:
+                    self._cycle = itertools.cycle(self.responses)
+                reply = next(self._cycle)
+        if self.respond is not None:
+            reply = self.respond(messages)
+        if isinstance(reply, AIMessage):
+            return reply.model_copy()
+        return AIMessage(content=str(reply))
+
+    def _usage(self, messages: Sequence[BaseMessage], reply: AIMessage) -> UsageMetadata:
+        from langchain_core.messages import convert_to_openai_messages
+
+        from ..tokens import default_counter
+
+        counter = default_counter()
+        prompt = counter.count_messages(convert_to_openai_messages(list(messages)), self.model_name).tokens
+        text = reply.text if isinstance(reply.content, (str, list)) else str(reply.content)
+        output = counter.count_text(text, self.model_name).tokens
+        if reply.tool_calls:
+            import json
+
+            output += counter.count_text(json.dumps([dict(tc) for tc in reply.tool_calls], default=str), self.model_name).tokens
+        output += self.reasoning_tokens
+        cached = int(prompt * self.cached_fraction)
+        usage: dict[str, Any] = {
+            "input_tokens": prompt,
+            "output_tokens": output,
+            "total_tokens": prompt + output,
+        }
+        if cached:
+            usage["input_token_details"] = {"cache_read": cached}
+        if self.reasoning_tokens:
+            usage["output_token_details"] = {"reasoning": self.reasoning_tokens}
+        return usage  # type: ignore[return-value]
+
+    def _generate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        reply = self._next(messages)
+        if self.report_usage:
+            reply.usage_metadata = self._usage(messages, reply)
+        reply.response_metadata = {**reply.response_metadata, "model_name": self.model_name,
+                                   "finish_reason": "tool_calls" if reply.tool_calls else "stop"}
+        if reply.id is None:
+            reply.id = f"chatcmpl-fake-{self._calls}"
+        return ChatResult(generations=[ChatGeneration(message=reply)])
+
+    def _stream(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> Iterator[ChatGenerationChunk]:
+        reply = self._next(messages)
+        text = reply.text
+        words = text.split(" ") if text else []
+        for i, word in enumerate(words):
+            piece = word if i == 0 else " " + word
+            chunk = ChatGenerationChunk(message=AIMessageChunk(content=piece, id=reply.id))
+            if run_manager:
+                run_manager.on_llm_new_token(piece, chunk=chunk)
+            yield chunk
+        # Like OpenAI with stream_usage: the last chunk carries the usage, no content.
+        last = AIMessageChunk(
+            content="",
+            id=reply.id,
+            tool_call_chunks=[
+                {"name": tc["name"], "args": __import__("json").dumps(tc["args"]), "id": tc["id"], "index": i}
+                for i, tc in enumerate(reply.tool_calls)
+            ],
+            response_metadata={"model_name": self.model_name,
+                               "finish_reason": "tool_calls" if reply.tool_calls else "stop"},
+        )
+        if self.report_usage:
+            last.usage_metadata = self._usage(messages, reply)
+        last.chunk_position = "last"
+        yield ChatGenerationChunk(message=last)
+
+    def bind_tools(self, tools: Sequence[Any], *, tool_choice: Any = None, **kwargs: Any) -> Runnable[LanguageModelInput, AIMessage]:
+        formatted = [convert_to_openai_tool(t) for t in tools]
+        return self.bind(tools=formatted, **kwargs)

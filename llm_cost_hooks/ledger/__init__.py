@@ -1,0 +1,18 @@
+"""Where cost records go: SQLite (embedded default), in-memory and JSONL, plus reports."""
+
+from ._base import Ledger, LedgerStats, TaskOutcome
+from ._reports import DIMENSIONS, LedgerReports, format_rows
+from ._stores import JSONLLedger, MemoryLedger, SQLiteLedger, open_ledger
+
+__all__ = [
+    "DIMENSIONS",
+    "JSONLLedger",
+    "Ledger",
+    "LedgerReports",
+    "LedgerStats",
+    "MemoryLedger",
+    "SQLiteLedger",
+    "TaskOutcome",
+    "format_rows",
+    "open_ledger",
+]

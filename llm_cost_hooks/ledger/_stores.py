@@ -1,0 +1,254 @@
+"""Ledger stores: SQLite (default), in-memory and JSONL."""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import threading
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+from .._errors import ConfigurationError, LedgerError
+from .._records import CostRecord
+from ._base import RECORD_COLUMNS, Ledger, TaskOutcome, record_to_row, row_to_record
+
+__all__ = ["JSONLLedger", "MemoryLedger", "SQLiteLedger", "open_ledger"]
+
+_SCHEMA_VERSION = 1
+
+_COLUMN_TYPES = {
+    "input_tokens": "INTEGER",
+    "output_tokens": "INTEGER",
+    "cache_read_tokens": "INTEGER",
+    "cache_write_tokens": "INTEGER",
+    "reasoning_tokens": "INTEGER",
+    "cost_usd": "REAL",
+    "cost_input": "REAL",
+    "cost_cache_read": "REAL",
+    "cost_cache_write": "REAL",
+    "cost_output": "REAL",
+    "cost_reasoning": "REAL",
+    "saved_usd": "REAL",
+    "latency_ms": "REAL",
+    "success": "INTEGER",
+    "attempt": "INTEGER",
+    "tokens_estimated": "INTEGER",
+    "price_estimated": "INTEGER",
+}
+
+CREATE_RECORDS = "CREATE TABLE IF NOT EXISTS cost_records ({})".format(
+    ", ".join(
+        f"{c} {_COLUMN_TYPES.get(c, 'TEXT')}" + (" PRIMARY KEY" if c == "request_id" else "")
+        for c in RECORD_COLUMNS
+    )
+)
+CREATE_OUTCOMES = (
+    "CREATE TABLE IF NOT EXISTS task_outcomes (task_id TEXT NOT NULL, success INTEGER NOT NULL, "
+    "source TEXT NOT NULL, reason TEXT, timestamp TEXT NOT NULL)"
+)
+CREATE_INDEXES = (
+    "CREATE INDEX IF NOT EXISTS ix_records_task ON cost_records(task_id)",
+    "CREATE INDEX IF NOT EXISTS ix_records_time ON cost_records(timestamp)",
+    "CREATE INDEX IF NOT EXISTS ix_outcomes_task ON task_outcomes(task_id)",
+)
+INSERT_RECORD = "INSERT OR REPLACE INTO cost_records ({}) VALUES ({})".format(
+    ", ".join(RECORD_COLUMNS), ", ".join("?" for _ in RECORD_COLUMNS)
+)
+INSERT_OUTCOME = (
+    "INSERT INTO task_outcomes (task_id, success, source, reason, timestamp) VALUES (?, ?, ?, ?, ?)"
+)
+
+
+def init_schema(conn: sqlite3.Connection) -> None:
+    conn.execute(CREATE_RECORDS)
+    conn.execute(CREATE_OUTCOMES)
+    for stmt in CREATE_INDEXES:
+        conn.execute(stmt)
+    conn.execute(f"PRAGMA user_version = {_SCHEMA_VERSION}")
+    conn.commit()
+
+
+def outcome_to_row(o: TaskOutcome) -> tuple[object, ...]:
+    return (o.task_id, 1 if o.success else 0, o.source, o.reason, o.timestamp.isoformat())
+
+
+class SQLiteLedger(Ledger):
+    """The embedded default: one SQLite file in WAL mode, written by a background thread.
+
+    >>> import tempfile, os
+    >>> ledger = SQLiteLedger(os.path.join(tempfile.mkdtemp(), "costs.db"))
+    >>> ledger.write(CostRecord(model="gpt-4o-mini", input_tokens=10, output_tokens=5))
+    >>> ledger.flush()
+    True
+    >>> len(list(ledger.records()))
+    1
+    >>> ledger.close()
+    """
+
+    def __init__(self, path: str | os.PathLike[str], **kwargs: object) -> None:
+        self.path = Path(path)
+        try:
+            if self.path.parent and not self.path.parent.exists():
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(self.path)
+            conn.execute("PRAGMA journal_mode=WAL")
+            init_schema(conn)
+            conn.close()
+        except (OSError, sqlite3.Error) as exc:
+            raise LedgerError(
+                f"Cannot open the SQLite ledger at {str(self.path)!r}: {exc}. "
+                "Give a writable file path (e.g. 'sqlite:///./llm_costs.db') or "
+                "ledger='memory://'."
+            ) from exc
+        self._conn: sqlite3.Connection | None = None
+        self._read_lock = threading.Lock()
+        super().__init__(**kwargs)  # type: ignore[arg-type]
+
+    def _writer_conn(self) -> sqlite3.Connection:
+        if self._conn is None:
+            conn = sqlite3.connect(self.path, check_same_thread=False)
+            conn.execute("PRAGMA journal_mode=WAL")
+            # NORMAL is durable across application crashes in WAL mode; only a power
+            # loss can drop the last transactions, which is fine for cost records.
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute("PRAGMA busy_timeout=5000")
+            self._conn = conn
+        return self._conn
+
+    def _write_batch(self, records: Sequence[CostRecord], outcomes: Sequence[TaskOutcome]) -> None:
+        try:
+            conn = self._writer_conn()
+            with conn:
+                if records:
+                    conn.executemany(INSERT_RECORD, [record_to_row(r) for r in records])
+                if outcomes:
+                    conn.executemany(INSERT_OUTCOME, [outcome_to_row(o) for o in outcomes])
+        except sqlite3.Error:
+            # Reopen next time: the file may have been replaced or the disk remounted.
+            if self._conn is not None:
+                try:
+                    self._conn.close()
+                except sqlite3.Error:
+                    pass
+            self._conn = None
+            raise
+
+    def _close_storage(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    def connect(self) -> sqlite3.Connection:
+        """A new read connection (the caller closes it)."""
+        return sqlite3.connect(self.path)
+
+    def records(self) -> Iterable[CostRecord]:
+        with self._read_lock, sqlite3.connect(self.path) as conn:
+            rows = conn.execute(
+                f"SELECT {', '.join(RECORD_COLUMNS)} FROM cost_records ORDER BY timestamp"
+            ).fetchall()
+        return [row_to_record(r) for r in rows]
+
+    def task_outcomes(self) -> Iterable[TaskOutcome]:
+        with self._read_lock, sqlite3.connect(self.path) as conn:
+            rows = conn.execute(
+                "SELECT task_id, success, source, reason, timestamp FROM task_outcomes"
+            ).fetchall()
+        return [
+            TaskOutcome(task_id=t, success=bool(s), source=src, reason=r, timestamp=ts)
+            for t, s, src, r, ts in rows
+        ]
+
+
+class MemoryLedger(Ledger):
+    """Keeps records in a list; for tests and short scripts. Writes synchronously."""
+
+    def __init__(self, **kwargs: object) -> None:
+        self._records: list[CostRecord] = []
+        self._task_outcomes: list[TaskOutcome] = []
+        kwargs.setdefault("background", False)
+        super().__init__(**kwargs)  # type: ignore[arg-type]
+
+    def _write_batch(self, records: Sequence[CostRecord], outcomes: Sequence[TaskOutcome]) -> None:
+        self._records.extend(records)
+        self._task_outcomes.extend(outcomes)
+
+    def records(self) -> list[CostRecord]:
+        return list(self._records)
+
+    def task_outcomes(self) -> list[TaskOutcome]:
+        return list(self._task_outcomes)
+
+
+class JSONLLedger(Ledger):
+    """Appends one JSON object per line (records and ``{"task_outcome": ...}`` lines)."""
+
+    def __init__(self, path: str | os.PathLike[str], **kwargs: object) -> None:
+        self.path = Path(path)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            with open(self.path, "a", encoding="utf-8"):
+                pass
+        except OSError as exc:
+            raise LedgerError(
+                f"Cannot open the JSONL ledger at {str(self.path)!r}: {exc}. "
+                "Give a writable file path."
+            ) from exc
+        super().__init__(**kwargs)  # type: ignore[arg-type]
+
+    def _write_batch(self, records: Sequence[CostRecord], outcomes: Sequence[TaskOutcome]) -> None:
+        lines = [r.model_dump_json() for r in records]
+        lines += [json.dumps({"task_outcome": json.loads(o.model_dump_json())}) for o in outcomes]
+        with open(self.path, "a", encoding="utf-8") as fh:
+            fh.write("\n".join(lines) + "\n")
+
+    def _lines(self) -> Iterable[dict[str, object]]:
+        with open(self.path, encoding="utf-8") as fh:
+            for line in fh:
+                line = line.strip()
+                if line:
+                    yield json.loads(line)
+
+    def records(self) -> list[CostRecord]:
+        return [CostRecord.model_validate(d) for d in self._lines() if "task_outcome" not in d]
+
+    def task_outcomes(self) -> list[TaskOutcome]:
+        return [
+            TaskOutcome.model_validate(d["task_outcome"])
+            for d in self._lines()
+            if "task_outcome" in d
+        ]
+
+
+def open_ledger(target: str | os.PathLike[str] | Ledger | None) -> Ledger:
+    """Open a ledger from a URL or path.
+
+    ``"sqlite:///relative.db"``, ``"sqlite:////abs/path.db"``, a path ending in ``.db``
+    or ``.sqlite``: :class:`SQLiteLedger`; ``"jsonl:///path"`` or a ``.jsonl`` path:
+    :class:`JSONLLedger`; ``"memory://"`` or ``None``: :class:`MemoryLedger`. A
+    :class:`Ledger` instance is returned as is.
+    """
+    if target is None:
+        return MemoryLedger()
+    if isinstance(target, Ledger):
+        return target
+    if not isinstance(target, (str, os.PathLike)):
+        raise ConfigurationError(
+            "ledger must be a URL like 'sqlite:///llm_costs.db', a path, 'memory://' or "
+            f"a Ledger instance; got {type(target).__name__}."
+        )
+    text = os.fspath(target)
+    if text.startswith("memory://"):
+        return MemoryLedger()
+    if text.startswith("sqlite:///"):
+        return SQLiteLedger(text[len("sqlite:///") :])
+    if text.startswith("jsonl:///"):
+        return JSONLLedger(text[len("jsonl:///") :])
+    if "://" in text:
+        raise ConfigurationError(
+            f"Unknown ledger URL {text!r}; use sqlite:///path.db, jsonl:///path.jsonl or memory://."
+        )
+    if text.endswith(".jsonl"):
+        return JSONLLedger(text)
+    return SQLiteLedger(text)

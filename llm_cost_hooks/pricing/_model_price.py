@@ -1,0 +1,620 @@
+"""The price of one model and the arithmetic that turns token usage into dollars.
+
+The rules mirror LiteLLM's cost calculator (``generic_cost_per_token`` and
+``batch_cost_calculator`` in LiteLLM 1.106) for text tokens, so a cost computed here
+equals what ``litellm.cost_per_token`` reports for the same usage. The rules, in short:
+
+* Token conventions: ``input_tokens`` include cache reads and cache writes;
+  ``output_tokens`` include reasoning tokens.
+* Long-context tiers (``*_above_<N>k_tokens`` keys): when the prompt (all input tokens,
+  cached ones included) is *larger than* N tokens, every token of the request is billed
+  at that tier's rates; a rate the tier does not give keeps the lower tier's (or the base)
+  rate. xAI bills the tier from *exactly* N tokens on.
+* Tier tables (``tiered_pricing``, Alibaba/Volcengine): one row is picked by prompt size
+  and bills the whole request ("all-or-nothing").
+* Off-peak schedules (``off_peak_pricing``, DeepSeek/Tencent): inside a window the
+  off-peak rates replace the others; ``at`` picks the billing moment (default: now, UTC).
+* A missing cache-read or cache-write rate bills those tokens at the input rate (Fireworks
+  AI defaults cache reads to half the input rate, as LiteLLM does).
+* Reasoning tokens bill at ``reasoning_per_token`` when the map has it, else at the output
+  rate. xAI bills them as output tokens.
+* Batch: see :meth:`ModelPrice.cost`.
+
+Not modelled: service tiers (``flex``, ``priority``, ...), the 1-hour cache-write rate
+(all cache writes bill at the 5-minute rate), regional uplifts, audio/image/video tokens.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+from datetime import datetime, time, timezone, tzinfo
+from typing import Annotated, Any, Literal, NamedTuple
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from .._errors import InvalidUsageError
+from .._records import CostBreakdown, TokenUsage
+
+__all__ = [
+    "ModelPrice",
+    "OffPeakPricing",
+    "OffPeakWindow",
+    "PriceSource",
+    "RangeTier",
+    "ThresholdTier",
+    "TokenRates",
+    "coerce_usage",
+]
+
+#: A per-token price in USD: finite and non-negative.
+Rate = Annotated[float, Field(ge=0, allow_inf_nan=False)]
+
+#: Where a :class:`ModelPrice` came from.
+PriceSource = Literal["litellm", "override", "fallback"]
+
+# LiteLLM's default for Fireworks AI models whose map entry has no cache-read price
+# (litellm.constants.FIREWORKS_AI_DEFAULT_CACHE_READ_RATE_RATIO).
+_FIREWORKS_CACHE_READ_RATIO = 0.5
+
+_USAGE_FIELDS = frozenset(TokenUsage.model_fields)
+
+
+class ThresholdTier(BaseModel):
+    """Rates that apply once the prompt is larger than ``threshold_tokens``.
+
+    ``None`` means "this tier does not change that rate".
+
+    >>> ThresholdTier(threshold_tokens=200_000, input_per_token=2.5e-6).input_per_token
+    2.5e-06
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    threshold_tokens: int = Field(ge=0)
+    input_per_token: Rate | None = None
+    output_per_token: Rate | None = None
+    cache_read_per_token: Rate | None = None
+    cache_write_per_token: Rate | None = None
+
+
+class RangeTier(BaseModel):
+    """One row of a ``tiered_pricing`` table: it bills requests whose prompt size is in
+    ``(range_start, range_end]``.
+
+    >>> RangeTier(range_start=0, range_end=32_000, input_per_token=4.6e-7).range_end
+    32000.0
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    range_start: float
+    range_end: float
+    input_per_token: Rate | None = None
+    output_per_token: Rate | None = None
+    cache_read_per_token: Rate | None = None
+    cache_write_per_token: Rate | None = None
+    reasoning_per_token: Rate | None = None
+
+
+class OffPeakWindow(BaseModel):
+    """UTC hour ranges, optionally limited to ISO weekdays (1 = Monday ... 7 = Sunday).
+
+    A range whose start is after its end wraps past midnight; equal start and end cover
+    the whole day. ``weekdays=None`` means every day.
+
+    >>> from datetime import time
+    >>> OffPeakWindow(hours_utc=((time(16, 30), time(0, 30)),)).weekdays is None
+    True
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    hours_utc: tuple[tuple[time, time], ...]
+    weekdays: frozenset[int] | None = None
+
+
+class OffPeakPricing(BaseModel):
+    """Rates that replace the standard ones while one of ``windows`` is open.
+
+    Weekdays are read on the calendar of ``weekday_timezone`` (default UTC); hours are
+    always UTC. A rate left ``None`` keeps the standard rate.
+
+    >>> from datetime import datetime, time, timezone
+    >>> night = OffPeakPricing(windows=(OffPeakWindow(hours_utc=((time(16, 30), time(0, 30)),)),),
+    ...                        input_per_token=1e-7)
+    >>> night.is_open(datetime(2025, 1, 6, 17, 0, tzinfo=timezone.utc))
+    True
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    windows: tuple[OffPeakWindow, ...]
+    weekday_timezone: str | None = None
+    input_per_token: Rate | None = None
+    output_per_token: Rate | None = None
+    cache_read_per_token: Rate | None = None
+    cache_write_per_token: Rate | None = None
+    reasoning_per_token: Rate | None = None
+
+    def is_open(self, at: datetime) -> bool:
+        """Whether ``at`` falls in a window. A naive ``at`` is taken as UTC."""
+        moment = at.astimezone(timezone.utc) if at.tzinfo is not None else at.replace(tzinfo=timezone.utc)
+        now = moment.time().replace(tzinfo=None)
+        weekday: int | None = None
+        for window in self.windows:
+            if window.weekdays is not None:
+                if weekday is None:
+                    weekday = moment.astimezone(_calendar(self.weekday_timezone)).isoweekday()
+                if weekday not in window.weekdays:
+                    continue
+            for start, end in window.hours_utc:
+                # start inclusive, end exclusive; start >= end wraps past midnight.
+                if (start <= now < end) if start < end else (now >= start or now < end):
+                    return True
+        return False
+
+
+def _calendar(name: str | None) -> tzinfo:
+    if name:
+        try:
+            return ZoneInfo(name)
+        except (ValueError, ZoneInfoNotFoundError):
+            pass
+    return timezone.utc
+
+
+class TokenRates(NamedTuple):
+    """Per-token USD rates one request pays, after tiers and off-peak windows."""
+
+    input: float
+    output: float
+    cache_read: float
+    cache_write: float
+    reasoning: float
+
+
+def coerce_usage(usage: TokenUsage | Mapping[str, Any]) -> TokenUsage:
+    """Return ``usage`` as a validated :class:`TokenUsage`.
+
+    A mapping may only hold :class:`TokenUsage` field names; anything wrong raises
+    :class:`InvalidUsageError`.
+
+    >>> coerce_usage({"input_tokens": 10, "output_tokens": 2}).total_tokens
+    12
+    """
+    if isinstance(usage, TokenUsage):
+        return usage
+    if not isinstance(usage, Mapping):
+        raise InvalidUsageError(
+            f"usage must be a TokenUsage or a mapping of token counts, got {type(usage).__name__}."
+        )
+    unknown = sorted(str(key) for key in usage if key not in _USAGE_FIELDS)
+    if unknown:
+        # A silently ignored "prompt_tokens" would price a call at zero.
+        raise InvalidUsageError(
+            f"Unknown usage field(s) {', '.join(map(repr, unknown))}; expected some of "
+            f"{', '.join(sorted(_USAGE_FIELDS))} (cache and reasoning tokens are counted "
+            "inside input_tokens and output_tokens)."
+        )
+    try:
+        return TokenUsage(**usage)
+    except ValidationError as exc:
+        # TokenUsage raises InvalidUsageError inside its validators and pydantic wraps it;
+        # hand the caller our own error type back.
+        first = exc.errors()[0]
+        original = (first.get("ctx") or {}).get("error")
+        if isinstance(original, InvalidUsageError):
+            raise original from None
+        raise InvalidUsageError(f"Invalid usage: {first.get('msg', exc)}") from None
+
+
+def _exceeds(prompt_tokens: int, threshold: int, inclusive: bool) -> bool:
+    return prompt_tokens > threshold or (inclusive and prompt_tokens == threshold)
+
+
+class ModelPrice(BaseModel):
+    """Per-token USD prices of one model, as read from the price map or an override.
+
+    Rates are USD per token. ``None`` means the map gives no such rate (see the module
+    docstring for what is billed instead).
+
+    >>> price = ModelPrice(model="demo", input_per_token=2e-6, output_per_token=8e-6,
+    ...                    cache_read_per_token=5e-7)
+    >>> cost = price.cost(TokenUsage(input_tokens=1000, output_tokens=100, cache_read_tokens=400))
+    >>> round(cost.input, 9), round(cost.cache_read, 9), round(cost.output, 9)
+    (0.0012, 0.0002, 0.0008)
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    model: str = Field(description="The price-map key (or override name) this price belongs to.")
+    provider: str | None = Field(default=None, description="LiteLLM provider id (litellm_provider).")
+    mode: str | None = None
+
+    input_per_token: Rate = 0.0
+    output_per_token: Rate = 0.0
+    cache_read_per_token: Rate | None = None
+    cache_write_per_token: Rate | None = None
+    reasoning_per_token: Rate | None = None
+
+    batch_input_per_token: Rate | None = None
+    batch_output_per_token: Rate | None = None
+    batch_cache_read_per_token: Rate | None = None
+    batch_cache_write_per_token: Rate | None = None
+
+    tiers: tuple[ThresholdTier, ...] = Field(default=(), description="Long-context tiers, ascending.")
+    batch_tiers: tuple[ThresholdTier, ...] = Field(default=(), description="Long-context batch tiers.")
+    range_tiers: tuple[RangeTier, ...] = Field(default=(), description="A tiered_pricing table.")
+    off_peak: OffPeakPricing | None = None
+    tier_threshold_inclusive: bool = Field(
+        default=False, description="Tiers start AT the threshold (xAI) instead of above it."
+    )
+
+    max_input_tokens: int | None = None
+    max_output_tokens: int | None = None
+    supports_prompt_caching: bool = False
+    source: PriceSource = "litellm"
+
+    @field_validator("tiers", "batch_tiers")
+    @classmethod
+    def _ascending(cls, tiers: tuple[ThresholdTier, ...]) -> tuple[ThresholdTier, ...]:
+        # The tier walk relies on ascending thresholds (a higher tier overrides a lower one).
+        return tuple(sorted(tiers, key=lambda tier: tier.threshold_tokens))
+
+    # ------------------------------------------------------------------ pricing
+
+    def cost(
+        self,
+        usage: TokenUsage | Mapping[str, Any],
+        *,
+        batch: bool = False,
+        at: datetime | None = None,
+    ) -> CostBreakdown:
+        """Price ``usage`` (a :class:`TokenUsage` or a dict of its fields).
+
+        ``at`` is the billing moment for off-peak schedules (default: now, UTC).
+
+        With ``batch=True`` the rules of LiteLLM's ``batch_cost_calculator`` apply:
+
+        * If the model has a batch input price (``input_cost_per_token_batches``, or a
+          ``..._above_<N>k_tokens_batches`` tier the prompt exceeds), uncached input bills
+          at it; cache reads/writes bill at their batch prices when the map has them,
+          otherwise they count as ordinary batch input.
+        * Otherwise input bills at half the standard input rate, cache writes at half the
+          cache-write rate (or half the input rate) and cache reads at half the cache-read
+          rate -- free if the map has no cache-read rate, as in LiteLLM.
+        * Output and reasoning tokens bill at the batch output price, or half the
+          standard output rate. Long-context tiers without a ``_batches`` price, tier
+          tables and off-peak schedules do not apply to batches.
+
+        >>> price = ModelPrice(model="demo", input_per_token=2e-6, output_per_token=8e-6)
+        >>> price.cost({"input_tokens": 1000, "output_tokens": 100}, batch=True).total
+        0.0014
+        """
+        tokens = coerce_usage(usage)
+        if batch:
+            return self._batch_cost(tokens)
+        rates = self.rates_for(tokens.input_tokens, at=at)
+        return CostBreakdown(
+            input=tokens.uncached_input_tokens * rates.input,
+            cache_read=tokens.cache_read_tokens * rates.cache_read,
+            cache_write=tokens.cache_write_tokens * rates.cache_write,
+            output=(tokens.output_tokens - tokens.reasoning_tokens) * rates.output,
+            reasoning=tokens.reasoning_tokens * rates.reasoning,
+        )
+
+    def rates_for(self, prompt_tokens: int, *, at: datetime | None = None) -> TokenRates:
+        """The per-token rates a realtime request with ``prompt_tokens`` input tokens pays.
+
+        Returns a named tuple ``(input, output, cache_read, cache_write, reasoning)``.
+
+        >>> ModelPrice(model="demo", input_per_token=1e-6, output_per_token=2e-6,
+        ...            tiers=(ThresholdTier(threshold_tokens=200_000, input_per_token=3e-6),)
+        ...            ).rates_for(250_000).input
+        3e-06
+        """
+        off_peak = self.off_peak
+        if off_peak is not None and not off_peak.is_open(at or datetime.now(timezone.utc)):
+            off_peak = None
+
+        base_cache_read = self.cache_read_per_token
+        off_peak_cache_read = off_peak.cache_read_per_token if off_peak else None
+        if base_cache_read is None and (self.provider or "").startswith("fireworks_ai"):
+            # LiteLLM's with_default_cache_read_rate for Fireworks AI.
+            base_cache_read = self.input_per_token * _FIREWORKS_CACHE_READ_RATIO
+            if off_peak is not None and off_peak_cache_read is None:
+                off_peak_cache_read = (
+                    off_peak.input_per_token * _FIREWORKS_CACHE_READ_RATIO
+                    if off_peak.input_per_token is not None
+                    else base_cache_read
+                )
+
+        row = self._range_tier_for(prompt_tokens)
+        if row is not None:
+            assert row.input_per_token is not None  # _range_tier_for only picks priced rows
+            input_rate = row.input_per_token
+            output_rate = row.output_per_token if row.output_per_token is not None else self.output_per_token
+            # A row never mixes tiers: cache rates it does not give bill at its input rate.
+            cache_read = row.cache_read_per_token if row.cache_read_per_token is not None else input_rate
+            cache_write = row.cache_write_per_token if row.cache_write_per_token is not None else input_rate
+        else:
+            input_rate, output_rate = self.input_per_token, self.output_per_token
+            cache_read_opt, cache_write_opt = base_cache_read, self.cache_write_per_token
+            for tier in self.tiers:  # ascending, so the largest exceeded threshold wins
+                if not _exceeds(prompt_tokens, tier.threshold_tokens, self.tier_threshold_inclusive):
+                    continue
+                input_rate = _first(tier.input_per_token, input_rate)
+                output_rate = _first(tier.output_per_token, output_rate)
+                cache_read_opt = _first(tier.cache_read_per_token, cache_read_opt)
+                cache_write_opt = _first(tier.cache_write_per_token, cache_write_opt)
+            # No published cache price: the provider bills those tokens as ordinary input.
+            fill = (
+                off_peak.input_per_token if off_peak and off_peak.input_per_token is not None else input_rate
+            )
+            cache_read = fill if cache_read_opt is None else cache_read_opt
+            cache_write = fill if cache_write_opt is None else cache_write_opt
+
+        if off_peak is not None:
+            input_rate = _first(off_peak.input_per_token, input_rate)
+            output_rate = _first(off_peak.output_per_token, output_rate)
+            cache_read = _first(off_peak_cache_read, cache_read)
+            cache_write = _first(off_peak.cache_write_per_token, cache_write)
+
+        if off_peak is not None and off_peak.reasoning_per_token is not None:
+            reasoning = off_peak.reasoning_per_token
+        elif row is not None and (row.reasoning_per_token is not None or row.output_per_token is not None):
+            reasoning = _first(row.reasoning_per_token, row.output_per_token or 0.0)
+        elif self.reasoning_per_token is not None:
+            reasoning = self.reasoning_per_token
+        else:
+            reasoning = output_rate
+        return TokenRates(input_rate, output_rate, cache_read, cache_write, reasoning)
+
+    def _range_tier_for(self, prompt_tokens: int) -> RangeTier | None:
+        # LiteLLM's select_tier_for_input: the row with start < tokens <= end, else the
+        # last (most expensive) row; a row without an input price means "no table".
+        if not self.range_tiers or prompt_tokens <= 0:
+            return None
+        rows = sorted(self.range_tiers, key=lambda row: row.range_start)
+        chosen = next((row for row in rows if row.range_start < prompt_tokens <= row.range_end), rows[-1])
+        return chosen if chosen.input_per_token is not None else None
+
+    def _batch_rate(self, flat: float | None, field: str, prompt_tokens: int) -> float | None:
+        # Per rate: the largest exceeded batch tier that gives this rate, else the flat
+        # batch rate (LiteLLM's _batch_rate_for_prefix).
+        rate, threshold = flat, -1
+        for tier in self.batch_tiers:
+            tier_rate: float | None = getattr(tier, field)
+            if (
+                tier_rate is not None
+                and tier.threshold_tokens > threshold
+                and _exceeds(prompt_tokens, tier.threshold_tokens, self.tier_threshold_inclusive)
+            ):
+                rate, threshold = tier_rate, tier.threshold_tokens
+        return rate
+
+    def _batch_cost(self, tokens: TokenUsage) -> CostBreakdown:
+        prompt = tokens.input_tokens
+        batch_input = self._batch_rate(self.batch_input_per_token, "input_per_token", prompt)
+        batch_output = self._batch_rate(self.batch_output_per_token, "output_per_token", prompt)
+        batch_read = self._batch_rate(self.batch_cache_read_per_token, "cache_read_per_token", prompt)
+        batch_write = self._batch_rate(self.batch_cache_write_per_token, "cache_write_per_token", prompt)
+
+        input_cost = cache_read_cost = cache_write_cost = 0.0
+        if batch_input is not None:
+            # Cached tokens without a batch cache price are just batch input.
+            read = tokens.cache_read_tokens if batch_read is not None else 0
+            written = tokens.cache_write_tokens if batch_write is not None else 0
+            input_cost = max(prompt - read - written, 0) * batch_input
+            cache_read_cost = read * (batch_read or 0.0)
+            cache_write_cost = written * (batch_write or 0.0)
+        elif self.input_per_token:
+            input_cost = tokens.uncached_input_tokens * self.input_per_token / 2
+            cache_read_cost = tokens.cache_read_tokens * (self.cache_read_per_token or 0.0) / 2
+            cache_write_cost = (
+                tokens.cache_write_tokens * (self.cache_write_per_token or self.input_per_token) / 2
+            )
+
+        output_rate = batch_output if batch_output is not None else self.output_per_token / 2
+        return CostBreakdown(
+            input=input_cost,
+            cache_read=cache_read_cost,
+            cache_write=cache_write_cost,
+            output=(tokens.output_tokens - tokens.reasoning_tokens) * output_rate,
+            reasoning=tokens.reasoning_tokens * output_rate,
+        )
+
+
+def _first(value: float | None, default: Any) -> Any:
+    return default if value is None else value
+
+
+# ---------------------------------------------------------------------- map parsing
+
+
+def parse_rate(value: object) -> float | None:
+    """A price-map number as a float; ``None`` for absent, non-numeric, negative or NaN.
+
+    The map is data we do not control: LiteLLM reads numeric strings too.
+    """
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, (int, float)):
+        number = float(value)
+    elif isinstance(value, str):
+        try:
+            number = float(value.strip())
+        except ValueError:
+            return None
+    else:
+        return None
+    if not math.isfinite(number) or number < 0:
+        return None
+    return number
+
+
+def _parse_int(value: object) -> int | None:
+    number = parse_rate(value)
+    return int(number) if number is not None else None
+
+
+_TIER_FIELDS = {
+    "input_cost_per_token": "input_per_token",
+    "output_cost_per_token": "output_per_token",
+    "cache_read_input_token_cost": "cache_read_per_token",
+    "cache_creation_input_token_cost": "cache_write_per_token",
+}
+
+
+def parse_threshold(text: str) -> int:
+    """``"200k"`` -> 200000, ``"128000"`` -> 128000 (LiteLLM's _parse_token_threshold)."""
+    return int(float(text[:-1]) * 1000) if text.endswith("k") else int(float(text))
+
+
+def _build_tiers(entry: Mapping[str, Any], pattern: Any) -> tuple[ThresholdTier, ...]:
+    by_threshold: dict[int, dict[str, float]] = {}
+    for key, value in entry.items():
+        match = pattern.match(key)
+        if match is None:
+            continue
+        rate = parse_rate(value)
+        if rate is None:
+            continue
+        fields = by_threshold.setdefault(parse_threshold(match.group(2)), {})
+        fields[_TIER_FIELDS[match.group(1)]] = rate
+    return tuple(
+        ThresholdTier(threshold_tokens=threshold, **fields)
+        for threshold, fields in sorted(by_threshold.items())
+    )
+
+
+def _build_range_tiers(raw: object) -> tuple[RangeTier, ...]:
+    if not isinstance(raw, list):
+        return ()
+    rows: list[RangeTier] = []
+    for row in raw:
+        if not isinstance(row, Mapping):
+            continue
+        bounds = row.get("range")
+        if not isinstance(bounds, (list, tuple)) or len(bounds) != 2:
+            continue  # LiteLLM ignores rows without a [start, end] range
+        start, end = parse_rate(bounds[0]), parse_rate(bounds[1])
+        if start is None or end is None:
+            continue
+        rows.append(
+            RangeTier(
+                range_start=start,
+                range_end=end,
+                input_per_token=parse_rate(row.get("input_cost_per_token")),
+                output_per_token=parse_rate(row.get("output_cost_per_token")),
+                cache_read_per_token=parse_rate(row.get("cache_read_input_token_cost")),
+                cache_write_per_token=parse_rate(row.get("cache_creation_input_token_cost")),
+                reasoning_per_token=parse_rate(row.get("output_cost_per_reasoning_token")),
+            )
+        )
+    return tuple(rows)
+
+
+_WEEKDAYS = {
+    "mon": 1, "monday": 1, "tue": 2, "tues": 2, "tuesday": 2, "wed": 3, "wednesday": 3,
+    "thu": 4, "thur": 4, "thurs": 4, "thursday": 4, "fri": 5, "friday": 5,
+    "sat": 6, "saturday": 6, "sun": 7, "sunday": 7,
+}  # fmt: skip
+
+
+def _parse_hours(value: object) -> tuple[tuple[time, time], ...]:
+    texts: Iterable[object] = (value,) if isinstance(value, str) else value if isinstance(value, list) else ()
+    ranges: list[tuple[time, time]] = []
+    for text in texts:
+        if not isinstance(text, str):
+            continue
+        try:
+            start_text, end_text = text.split("-")
+            start = datetime.strptime(start_text.strip(), "%H:%M").time()
+            end = datetime.strptime(end_text.strip(), "%H:%M").time()
+        except ValueError:
+            continue  # LiteLLM skips malformed windows
+        ranges.append((start, end))
+    return tuple(ranges)
+
+
+def _parse_weekdays(value: object) -> frozenset[int] | None:
+    if value is None:
+        return None
+    if not isinstance(value, list):
+        return frozenset()  # LiteLLM: a malformed weekday list never matches
+    days: set[int] = set()
+    for day in value:
+        if isinstance(day, int) and not isinstance(day, bool) and 1 <= day <= 7:
+            days.add(day)
+        elif isinstance(day, str) and day.strip().lower() in _WEEKDAYS:
+            days.add(_WEEKDAYS[day.strip().lower()])
+    return frozenset(days)
+
+
+def _build_off_peak(raw: object) -> OffPeakPricing | None:
+    if not isinstance(raw, Mapping):
+        return None
+    windows: list[OffPeakWindow] = []
+    every_day = _parse_hours(raw.get("hours_utc"))
+    if every_day:
+        windows.append(OffPeakWindow(hours_utc=every_day))
+    rules = raw.get("windows")
+    if isinstance(rules, list):
+        for rule in rules:
+            if not isinstance(rule, Mapping):
+                continue
+            hours = _parse_hours(rule.get("hours_utc"))
+            if hours:
+                windows.append(OffPeakWindow(hours_utc=hours, weekdays=_parse_weekdays(rule.get("weekdays"))))
+    timezone_name = raw.get("weekday_timezone")
+    return OffPeakPricing(
+        windows=tuple(windows),
+        weekday_timezone=timezone_name.strip() if isinstance(timezone_name, str) else None,
+        input_per_token=parse_rate(raw.get("input_cost_per_token")),
+        output_per_token=parse_rate(raw.get("output_cost_per_token")),
+        cache_read_per_token=parse_rate(raw.get("cache_read_input_token_cost")),
+        cache_write_per_token=parse_rate(raw.get("cache_creation_input_token_cost")),
+        reasoning_per_token=parse_rate(raw.get("output_cost_per_reasoning_token")),
+    )
+
+
+def price_from_entry(model: str, entry: Mapping[str, Any], *, source: PriceSource) -> ModelPrice:
+    """Build a :class:`ModelPrice` from a LiteLLM-format price-map entry."""
+    from ._keys import BATCH_TIER_KEY, TIER_KEY  # local: keeps the key regexes in one place
+
+    provider = entry.get("litellm_provider")
+    provider = provider if isinstance(provider, str) and provider else None
+    mode = entry.get("mode")
+    cache_read = parse_rate(entry.get("cache_read_input_token_cost"))
+    caching_flag = entry.get("supports_prompt_caching")
+    reasoning = parse_rate(entry.get("output_cost_per_reasoning_token"))
+    if provider == "xai" and source == "litellm":
+        # LiteLLM's xAI calculator bills reasoning tokens as ordinary completion tokens.
+        reasoning = None
+    return ModelPrice(
+        model=model,
+        provider=provider,
+        mode=mode if isinstance(mode, str) else None,
+        input_per_token=parse_rate(entry.get("input_cost_per_token")) or 0.0,
+        output_per_token=parse_rate(entry.get("output_cost_per_token")) or 0.0,
+        cache_read_per_token=cache_read,
+        cache_write_per_token=parse_rate(entry.get("cache_creation_input_token_cost")),
+        reasoning_per_token=reasoning,
+        batch_input_per_token=parse_rate(entry.get("input_cost_per_token_batches")),
+        batch_output_per_token=parse_rate(entry.get("output_cost_per_token_batches")),
+        batch_cache_read_per_token=parse_rate(entry.get("cache_read_input_token_cost_batches")),
+        batch_cache_write_per_token=parse_rate(entry.get("cache_creation_input_token_cost_batches")),
+        tiers=_build_tiers(entry, TIER_KEY),
+        batch_tiers=_build_tiers(entry, BATCH_TIER_KEY),
+        range_tiers=_build_range_tiers(entry.get("tiered_pricing")),
+        off_peak=_build_off_peak(entry.get("off_peak_pricing")),
+        tier_threshold_inclusive=provider == "xai",
+        max_input_tokens=_parse_int(entry.get("max_input_tokens")),
+        max_output_tokens=_parse_int(entry.get("max_output_tokens")),
+        # The flag when the map has it; otherwise a published cache-read price implies it.
+        supports_prompt_caching=caching_flag if isinstance(caching_flag, bool) else cache_read is not None,
+        source=source,
+    )

@@ -1,0 +1,246 @@
+"""Quality checks and the cascade loop (try a tier, check, escalate). Framework-free.
+
+A check takes an :class:`Answer` and returns ``True`` (pass), ``False`` or a string (fail,
+the string says why), or an awaitable of those. A check that raises counts as failed and
+is logged; it never crashes the call.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import logging
+import re
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from ._strategies import RouteDecision
+
+__all__ = [
+    "Answer",
+    "Attempt",
+    "CascadeOutcome",
+    "Check",
+    "BUILTIN_CHECKS",
+    "arun_cascade",
+    "not_empty",
+    "not_refusal",
+    "not_truncated",
+    "parses",
+    "run_cascade",
+]
+
+logger = logging.getLogger("llm_cost_hooks.routing")
+
+
+@dataclass
+class Answer:
+    """A tier's answer as the checks see it. ``raw`` is the framework's message object."""
+
+    text: str
+    tier: str
+    finish_reason: str | None = None
+    tool_calls: list[Any] = field(default_factory=list)
+    expects_json: bool = False
+    parsed: Any = None
+    parse_error: str | None = None
+    raw: Any = None
+
+
+Check = Callable[[Answer], "bool | str | None | Awaitable[bool | str | None]"]
+
+_REFUSAL = re.compile(
+    r"^\s*(?:I['’]m sorry|I am sorry|Sorry|I apologi[sz]e|Unfortunately)?[,.!]?\s*"
+    r"(?:but\s+)?(?:I|as an AI[^.]*?,\s*I)\s+(?:can(?:not|['’]t)|am (?:not able|unable)|won['’]t|"
+    r"must (?:decline|refuse)|(?:do not|don['’]t) (?:feel comfortable|have the ability))\b",
+    re.IGNORECASE,
+)
+_FENCE = re.compile(r"^\s*```(?:json)?\s*(.*?)\s*```\s*$", re.DOTALL)
+
+
+def not_refusal(answer: Answer) -> bool | str:
+    """Fails when the answer starts by refusing ("I'm sorry, but I can't ...")."""
+    if answer.tool_calls:
+        return True
+    return "refusal" if _REFUSAL.match(answer.text[:300]) else True
+
+
+def not_truncated(answer: Answer) -> bool | str:
+    """Fails when the provider stopped at the token limit."""
+    return f"truncated ({answer.finish_reason})" if (answer.finish_reason or "").lower() in {
+        "length", "max_tokens", "max_output_tokens"} else True
+
+
+def not_empty(answer: Answer) -> bool | str:
+    """Fails on an answer with neither text nor tool calls."""
+    return True if (answer.text.strip() or answer.tool_calls) else "empty"
+
+
+def parses(answer: Answer) -> bool | str:
+    """When JSON/structured output was asked for: it parsed (as the schema, if any)."""
+    if answer.parse_error:
+        return f"parse error: {answer.parse_error[:120]}"
+    if answer.expects_json and answer.parsed is None and not answer.tool_calls:
+        m = _FENCE.match(answer.text)
+        try:
+            answer.parsed = json.loads(m.group(1) if m else answer.text)
+        except (ValueError, TypeError) as exc:
+            return f"not JSON: {str(exc)[:80]}"
+    return True
+
+
+BUILTIN_CHECKS: tuple[Check, ...] = (not_empty, not_truncated, not_refusal, parses)
+
+
+@dataclass
+class Attempt:
+    """One tier tried: its answer passed, failed a check, or the tier errored."""
+
+    tier: str
+    ok: bool
+    reason: str | None = None
+    error: BaseException | None = None
+
+
+@dataclass
+class CascadeOutcome:
+    """What the cascade returned and every attempt it made (all of them were billed)."""
+
+    result: Any
+    answer: Answer | None
+    tier: str
+    attempts: list[Attempt]
+    checks_passed: bool
+
+    def route_reason(self, decision: RouteDecision) -> str:
+        if len(self.attempts) == 1:
+            return decision.reason
+        trail = ",".join(f"{a.tier}:{'ok' if a.ok else (a.reason or 'error')}" for a in self.attempts)
+        return f"{decision.reason};escalated[{trail}]"
+
+
+def _name(check: Any) -> str:
+    return getattr(check, "__name__", type(check).__name__)
+
+
+def _verdict(check: Any, value: Any) -> str | None:
+    if value is True or value is None:
+        return None
+    if value is False:
+        return f"{_name(check)} failed"
+    return str(value)
+
+
+def _run_checks(answer: Answer, checks: Sequence[Check]) -> str | None:
+    for check in checks:
+        try:
+            value = check(answer)
+            if inspect.isawaitable(value):
+                # A sync call path cannot await: close it and treat the check as failed.
+                if hasattr(value, "close"):
+                    value.close()
+                return f"{_name(check)} is async; use ainvoke/astream"
+        except Exception as exc:  # noqa: BLE001 - a check never crashes the call
+            logger.warning("llm-cost-hooks routing: check %s raised %r; counted as failed", _name(check), exc)
+            return f"{_name(check)} raised {type(exc).__name__}"
+        failed = _verdict(check, value)
+        if failed:
+            return failed
+    return None
+
+
+async def _arun_checks(answer: Answer, checks: Sequence[Check]) -> str | None:
+    for check in checks:
+        try:
+            value = check(answer)
+            if inspect.isawaitable(value):
+                value = await value
+        except Exception as exc:  # noqa: BLE001
+            logger.warning("llm-cost-hooks routing: check %s raised %r; counted as failed", _name(check), exc)
+            return f"{_name(check)} raised {type(exc).__name__}"
+        failed = _verdict(check, value)
+        if failed:
+            return failed
+    return None
+
+
+def _plan(decision: RouteDecision, tiers: Sequence[str]) -> tuple[list[str], list[str]]:
+    """(tiers to escalate to on a failed check, extra tiers to fall back to on errors)."""
+    escalate = [decision.tier, *decision.escalation]
+    order = list(tiers)
+    i = order.index(decision.tier)
+    # On errors, also try stronger tiers, then cheaper ones: some answer beats none.
+    rest = [t for t in order[i + 1:] if t not in escalate] + [t for t in reversed(order[:i]) if t not in escalate]
+    return escalate, rest
+
+
+def run_cascade(
+    decision: RouteDecision,
+    tiers: Sequence[str],
+    call: Callable[[str, int], tuple[Any, Answer]],
+    checks: Sequence[Check],
+) -> CascadeOutcome:
+    """Call ``decision.tier``; on a failed check escalate along ``decision.escalation``; on
+    an error also fall back to the other tiers. ``call(tier, attempt)`` returns
+    ``(result, answer)``. If every answer fails its checks, the last one is returned
+    (``checks_passed=False``); if every tier errors, the last error is raised."""
+    escalate, fallback = _plan(decision, tiers)
+    attempts: list[Attempt] = []
+    last: tuple[Any, Answer] | None = None
+    last_error: BaseException | None = None
+    queue = list(escalate)
+    while queue:
+        tier = queue.pop(0)
+        try:
+            result, answer = call(tier, len(attempts) + 1)
+        except Exception as exc:  # noqa: BLE001 - recorded, then escalate or fall back
+            attempts.append(Attempt(tier, False, f"error:{type(exc).__name__}", exc))
+            last_error = exc
+            if not queue:
+                queue = [t for t in fallback if all(a.tier != t for a in attempts)]
+                fallback = []
+            continue
+        failed = _run_checks(answer, checks)
+        attempts.append(Attempt(tier, failed is None, failed))
+        last = (result, answer)
+        if failed is None:
+            return CascadeOutcome(result, answer, tier, attempts, True)
+    if last is not None:
+        return CascadeOutcome(last[0], last[1], last[1].tier, attempts, False)
+    assert last_error is not None
+    raise last_error
+
+
+async def arun_cascade(
+    decision: RouteDecision,
+    tiers: Sequence[str],
+    call: Callable[[str, int], Awaitable[tuple[Any, Answer]]],
+    checks: Sequence[Check],
+) -> CascadeOutcome:
+    """Async :func:`run_cascade` (checks may be async)."""
+    escalate, fallback = _plan(decision, tiers)
+    attempts: list[Attempt] = []
+    last: tuple[Any, Answer] | None = None
+    last_error: BaseException | None = None
+    queue = list(escalate)
+    while queue:
+        tier = queue.pop(0)
+        try:
+            result, answer = await call(tier, len(attempts) + 1)
+        except Exception as exc:  # noqa: BLE001
+            attempts.append(Attempt(tier, False, f"error:{type(exc).__name__}", exc))
+            last_error = exc
+            if not queue:
+                queue = [t for t in fallback if all(a.tier != t for a in attempts)]
+                fallback = []
+            continue
+        failed = await _arun_checks(answer, checks)
+        attempts.append(Attempt(tier, failed is None, failed))
+        last = (result, answer)
+        if failed is None:
+            return CascadeOutcome(result, answer, tier, attempts, True)
+    if last is not None:
+        return CascadeOutcome(last[0], last[1], last[1].tier, attempts, False)
+    assert last_error is not None
+    raise last_error

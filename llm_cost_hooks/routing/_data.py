@@ -1,0 +1,503 @@
+"""Files of real per-model outcomes: load, validate, split.
+
+Two layouts are read:
+
+* **RouterBench** (also the generic layout, CSV or JSONL): one row per prompt with a
+  ``prompt`` column and, per model ``M``, a column ``M`` (correctness 0/1 or a score in
+  [0, 1]), ``M|total_cost`` (dollars of that call) and optionally ``M|model_response``.
+  A directory or several files are concatenated. ``prompt`` may be a Python list literal
+  (as RouterBench ships it).
+* **RouteLLM** two-model responses (``gsm8k_responses.csv``): ``prompt``, per model ``M``
+  a column ``M`` (``True``/``False``) and ``M_response``. The file has no costs: each
+  call is priced from its token counts (offline tokenizer) and the price book, or from
+  ``cost_per_call`` / ``prices`` you give. ``*_contaminated_prompts.jsonl`` next to it
+  lists prompts RouteLLM trained on; ``drop_contaminated=True`` leaves them out.
+"""
+
+from __future__ import annotations
+
+import ast
+import csv
+import gzip
+import io
+import json
+import logging
+import math
+import sys
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+
+from .._errors import ConfigurationError
+
+__all__ = [
+    "OutcomeDataError",
+    "OutcomeDataset",
+    "load_outcomes",
+    "load_routellm",
+    "load_routerbench",
+]
+
+logger = logging.getLogger("llm_cost_hooks.routing")
+
+_COST_SUFFIX = "|total_cost"
+_RESPONSE_SUFFIX = "|model_response"
+_RESERVED = {"", "prompt", "sample_id", "eval_name", "oracle_model_to_route_to", "feature", "id"}
+
+
+class OutcomeDataError(ConfigurationError):
+    """An outcomes file is malformed: names the file, row and column to fix."""
+
+
+@dataclass
+class OutcomeDataset:
+    """Prompts with, per tier (model), the real quality and cost of its answer.
+
+    ``quality[i, t]`` is in [0, 1] (correctness or a normalised score); ``cost[i, t]``
+    is dollars. ``responses[t][i]`` is the recorded answer text (or ``None``).
+    ``features[i]`` is the task type (RouterBench ``eval_name``) when known.
+
+    >>> ds = OutcomeDataset(prompts=["a", "b"], tiers=["small", "large"],
+    ...     quality=np.array([[1, 1], [0, 1.0]]), cost=np.array([[1e-4, 1e-3], [1e-4, 1e-3]]))
+    >>> ds.tier_quality().tolist(), ds.strongest
+    ([0.5, 1.0], 'large')
+    """
+
+    prompts: list[str]
+    tiers: list[str]
+    quality: np.ndarray
+    cost: np.ndarray
+    responses: dict[str, list[str | None]] | None = None
+    features: list[str | None] | None = None
+    ids: list[str] | None = None
+    source: str = ""
+    dropped_rows: int = 0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.quality = np.asarray(self.quality, dtype=np.float64)
+        self.cost = np.asarray(self.cost, dtype=np.float64)
+        n, t = len(self.prompts), len(self.tiers)
+        if t == 0:
+            raise OutcomeDataError(f"{self.source or 'outcomes'}: no tiers (model columns) found.")
+        if len(set(self.tiers)) != t:
+            raise OutcomeDataError(f"{self.source or 'outcomes'}: duplicate tier names {self.tiers}.")
+        for name, arr in (("quality", self.quality), ("cost", self.cost)):
+            if arr.shape != (n, t):
+                raise OutcomeDataError(f"{name} has shape {arr.shape}, expected ({n}, {t}).")
+            if not np.all(np.isfinite(arr)):
+                raise OutcomeDataError(f"{name} contains NaN or infinite values.")
+        if np.any(self.quality < 0) or np.any(self.quality > 1):
+            raise OutcomeDataError("quality values must be in [0, 1] (correctness or a normalised score).")
+        if np.any(self.cost < 0):
+            raise OutcomeDataError("cost values must be non-negative dollars.")
+
+    def __len__(self) -> int:
+        return len(self.prompts)
+
+    # -- summaries -----------------------------------------------------------------
+    def tier_quality(self) -> np.ndarray:
+        """Mean quality of each tier."""
+        return self.quality.mean(axis=0)
+
+    def tier_cost(self) -> np.ndarray:
+        """Mean dollars per request of each tier."""
+        return self.cost.mean(axis=0)
+
+    @property
+    def strongest(self) -> str:
+        """The tier with the best mean quality (ties: the cheaper)."""
+        q, c = self.tier_quality(), self.tier_cost()
+        return self.tiers[max(range(len(self.tiers)), key=lambda t: (q[t], -c[t]))]
+
+    @property
+    def cheapest(self) -> str:
+        return self.tiers[int(np.argmin(self.tier_cost()))]
+
+    def index(self, tier: str) -> int:
+        try:
+            return self.tiers.index(tier)
+        except ValueError:
+            raise ConfigurationError(f"unknown tier {tier!r}; the data has {self.tiers}.") from None
+
+    # -- selection -------------------------------------------------------------------
+    def subset(self, idx: Sequence[int] | np.ndarray) -> OutcomeDataset:
+        idx = np.asarray(idx, dtype=np.int64)
+        return OutcomeDataset(
+            prompts=[self.prompts[i] for i in idx],
+            tiers=list(self.tiers),
+            quality=self.quality[idx],
+            cost=self.cost[idx],
+            responses=None if self.responses is None else {
+                t: [r[i] for i in idx] for t, r in self.responses.items()},
+            features=None if self.features is None else [self.features[i] for i in idx],
+            ids=None if self.ids is None else [self.ids[i] for i in idx],
+            source=self.source,
+            extra=dict(self.extra),
+        )
+
+    def select_tiers(self, tiers: Sequence[str]) -> OutcomeDataset:
+        """Keep only these tiers (in this order)."""
+        cols = [self.index(t) for t in tiers]
+        return OutcomeDataset(
+            prompts=list(self.prompts), tiers=list(tiers),
+            quality=self.quality[:, cols], cost=self.cost[:, cols],
+            responses=None if self.responses is None else {t: self.responses[t] for t in tiers if t in self.responses},
+            features=self.features, ids=self.ids, source=self.source, extra=dict(self.extra),
+        )
+
+    def split(self, test_fraction: float = 0.3, *, seed: int = 0, stratify: bool = True) -> tuple[OutcomeDataset, OutcomeDataset]:
+        """A random train/test split (stratified by feature when known).
+
+        >>> ds = OutcomeDataset(prompts=list("abcdefghij"), tiers=["m"],
+        ...     quality=np.ones((10, 1)), cost=np.ones((10, 1)))
+        >>> [len(p) for p in ds.split(0.3)]
+        [7, 3]
+        """
+        if not 0 < test_fraction < 1:
+            raise ConfigurationError(f"test_fraction must be between 0 and 1, got {test_fraction}.")
+        rng = np.random.default_rng(seed)
+        groups: dict[Any, list[int]] = {}
+        keys = self.features if (stratify and self.features) else [None] * len(self)
+        for i, key in enumerate(keys):
+            groups.setdefault(key, []).append(i)
+        train: list[int] = []
+        test: list[int] = []
+        for key in sorted(groups, key=str):
+            members = np.array(groups[key])
+            rng.shuffle(members)
+            k = int(round(len(members) * test_fraction))
+            test.extend(members[:k].tolist())
+            train.extend(members[k:].tolist())
+        return self.subset(sorted(train)), self.subset(sorted(test))
+
+    def folds(self, k: int = 5, *, seed: int = 0) -> list[tuple[OutcomeDataset, OutcomeDataset]]:
+        """``k`` (train, test) pairs whose tests partition the data (cross-validation)."""
+        if k < 2:
+            raise ConfigurationError(f"k must be at least 2, got {k}.")
+        order = np.random.default_rng(seed).permutation(len(self))
+        parts = np.array_split(order, k)
+        out = []
+        for j in range(k):
+            test = np.sort(parts[j])
+            train = np.sort(np.concatenate([parts[i] for i in range(k) if i != j]))
+            out.append((self.subset(train), self.subset(test)))
+        return out
+
+    @staticmethod
+    def concat(parts: Sequence[OutcomeDataset]) -> OutcomeDataset:
+        if not parts:
+            raise ConfigurationError("nothing to concatenate.")
+        tiers = parts[0].tiers
+        for p in parts[1:]:
+            if p.tiers != tiers:
+                raise OutcomeDataError(f"{p.source}: tiers {p.tiers} differ from {parts[0].source}: {tiers}.")
+        has_resp = all(p.responses is not None for p in parts)
+        has_feat = all(p.features is not None for p in parts)
+        has_ids = all(p.ids is not None for p in parts)
+        return OutcomeDataset(
+            prompts=[x for p in parts for x in p.prompts],
+            tiers=list(tiers),
+            quality=np.concatenate([p.quality for p in parts]),
+            cost=np.concatenate([p.cost for p in parts]),
+            responses={t: [x for p in parts for x in p.responses[t]] for t in tiers  # type: ignore[index]
+                       if all(t in p.responses for p in parts)} if has_resp else None,  # type: ignore[operator]
+            features=[x for p in parts for x in p.features] if has_feat else None,  # type: ignore[union-attr]
+            ids=[x for p in parts for x in p.ids] if has_ids else None,  # type: ignore[union-attr]
+            source=", ".join(p.source for p in parts),
+            dropped_rows=sum(p.dropped_rows for p in parts),
+        )
+
+
+# -- reading files ---------------------------------------------------------------------
+def _open_text(path: Path) -> io.TextIOBase:
+    if path.suffix == ".gz":
+        return gzip.open(path, "rt", encoding="utf-8", newline="")  # type: ignore[return-value]
+    return open(path, encoding="utf-8", newline="")  # noqa: SIM115
+
+
+def _read_rows(path: Path) -> tuple[list[str], list[dict[str, Any]]]:
+    name = path.name.removesuffix(".gz")
+    csv.field_size_limit(sys.maxsize)
+    with _open_text(path) as fh:
+        if name.endswith(".jsonl"):
+            rows = []
+            for lineno, line in enumerate(fh, 1):
+                if not line.strip():
+                    continue
+                try:
+                    obj = json.loads(line)
+                except json.JSONDecodeError as exc:
+                    raise OutcomeDataError(f"{path}: line {lineno} is not valid JSON ({exc.msg}).") from None
+                if not isinstance(obj, dict):
+                    raise OutcomeDataError(f"{path}: line {lineno} must be a JSON object.")
+                rows.append(obj)
+            columns = list(dict.fromkeys(k for r in rows for k in r))
+            return columns, rows
+        if name.endswith(".csv"):
+            reader = csv.DictReader(fh)
+            rows = list(reader)
+            return list(reader.fieldnames or []), rows
+    raise OutcomeDataError(f"{path}: unsupported file type; use .csv, .jsonl (optionally .gz).")
+
+
+def _files(path: str | Path | Sequence[str | Path]) -> list[Path]:
+    if isinstance(path, (str, Path)):
+        paths = [Path(path)]
+    else:
+        paths = [Path(p) for p in path]
+    out: list[Path] = []
+    for p in paths:
+        p = p.expanduser()
+        if p.is_dir():
+            found = sorted(x for x in p.iterdir() if x.name.removesuffix(".gz").endswith((".csv", ".jsonl"))
+                           and "contaminated" not in x.name)
+            if not found:
+                raise OutcomeDataError(f"{p}: no .csv/.jsonl(.gz) outcome files in this directory.")
+            out.extend(found)
+        elif p.is_file():
+            out.append(p)
+        else:
+            raise OutcomeDataError(f"{p}: no such file or directory.")
+    return out
+
+
+def _prompt_text(value: Any) -> str:
+    if isinstance(value, list):
+        return "\n".join(str(v) for v in value)
+    text = "" if value is None else str(value)
+    if text.startswith("[") and text.endswith("]"):
+        try:
+            parsed = ast.literal_eval(text)
+        except (ValueError, SyntaxError, MemoryError, RecursionError):
+            return text
+        if isinstance(parsed, list) and all(isinstance(p, str) for p in parsed):
+            return "\n".join(parsed)
+    return text
+
+
+_TRUE = {"true", "1", "1.0", "yes"}
+_FALSE = {"false", "0", "0.0", "no"}
+
+
+def _number(path: Path, row: int, column: str, value: Any) -> float | None:
+    """A float, ``None`` for an empty cell; a typed error naming the cell otherwise."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return 1.0 if value else 0.0
+    if isinstance(value, (int, float)):
+        f = float(value)
+    else:
+        text = str(value).strip()
+        if text == "":
+            return None
+        low = text.lower()
+        if low in _TRUE:
+            return 1.0
+        if low in _FALSE:
+            return 0.0
+        try:
+            f = float(text)
+        except ValueError:
+            raise OutcomeDataError(
+                f"{path}: row {row}, column {column!r}: {text[:40]!r} is not a number "
+                "(expected correctness 0/1, True/False or a score in [0, 1], or dollars)."
+            ) from None
+    if not math.isfinite(f):
+        return None
+    return f
+
+
+def _response_text(value: Any) -> str | None:
+    if value is None:
+        return None
+    text = str(value)
+    if text.startswith("[") and text.endswith("]"):
+        try:
+            parsed = ast.literal_eval(text)
+        except (ValueError, SyntaxError, MemoryError, RecursionError):
+            return text
+        if isinstance(parsed, list) and len(parsed) == 1 and isinstance(parsed[0], str):
+            return parsed[0]
+    return text
+
+
+def load_routerbench(
+    path: str | Path | Sequence[str | Path],
+    *,
+    tiers: Sequence[str] | None = None,
+    missing: Literal["drop", "error"] = "drop",
+) -> OutcomeDataset:
+    """Read RouterBench-layout outcome files (a file, several, or a directory).
+
+    ``missing="drop"`` skips rows with an empty outcome or cost cell (RouterBench ships
+    a few) and counts them in ``dropped_rows``; ``"error"`` raises naming the cell.
+
+    >>> ds = load_routerbench("../shared/data/routing/routerbench_train")  # doctest: +SKIP
+    >>> len(ds.tiers)  # doctest: +SKIP
+    11
+    """
+    files = _files(path)
+    parts = []
+    for f in files:
+        columns, rows = _read_rows(f)
+        if "prompt" not in columns:
+            raise OutcomeDataError(f"{f}: missing column 'prompt' (columns: {columns[:8]}...).")
+        models = [c for c in columns if c not in _RESERVED and "|" not in c]
+        if tiers is not None:
+            absent = [t for t in tiers if t not in models]
+            if absent:
+                raise OutcomeDataError(f"{f}: missing columns {absent} (model columns found: {models}).")
+            models = list(tiers)
+        if not models:
+            raise OutcomeDataError(f"{f}: no model columns; expected a column per model with its correctness.")
+        for m in models:
+            if m + _COST_SUFFIX not in columns:
+                raise OutcomeDataError(f"{f}: missing column {m + _COST_SUFFIX!r} (the dollars of model {m!r}).")
+        prompts, quality, cost, feats, ids = [], [], [], [], []
+        responses: dict[str, list[str | None]] = {m: [] for m in models}
+        dropped = 0
+        for i, r in enumerate(rows, start=2 if f.name.removesuffix(".gz").endswith(".csv") else 1):
+            q = [_number(f, i, m, r.get(m)) for m in models]
+            c = [_number(f, i, m + _COST_SUFFIX, r.get(m + _COST_SUFFIX)) for m in models]
+            if any(v is None for v in q + c):
+                if missing == "error":
+                    col = next(m for m, v in zip(models + [m + _COST_SUFFIX for m in models], q + c) if v is None)
+                    raise OutcomeDataError(f"{f}: row {i}, column {col!r} is empty; pass missing='drop' to skip such rows.")
+                dropped += 1
+                continue
+            for m, v in zip(models, q):
+                if not 0 <= v <= 1:  # type: ignore[operator]
+                    raise OutcomeDataError(f"{f}: row {i}, column {m!r}: {v} is outside [0, 1]; normalise scores first.")
+            for m, v in zip(models, c):
+                if v < 0:  # type: ignore[operator]
+                    raise OutcomeDataError(f"{f}: row {i}, column {m + _COST_SUFFIX!r}: negative cost {v}.")
+            prompts.append(_prompt_text(r.get("prompt")))
+            quality.append(q)
+            cost.append(c)
+            feats.append(r.get("eval_name") or r.get("feature") or None)
+            ids.append(str(r.get("sample_id") or r.get("id") or f"{f.name}:{i}"))
+            for m in models:
+                responses[m].append(_response_text(r.get(m + _RESPONSE_SUFFIX)))
+        if dropped:
+            logger.info("llm-cost-hooks routing: %s: dropped %d rows with empty outcome cells", f, dropped)
+        if not prompts:
+            raise OutcomeDataError(f"{f}: no usable rows.")
+        parts.append(OutcomeDataset(
+            prompts=prompts, tiers=models, quality=np.array(quality), cost=np.array(cost),
+            responses=responses, features=feats, ids=ids, source=str(f), dropped_rows=dropped,
+        ))
+    return OutcomeDataset.concat(parts) if len(parts) > 1 else parts[0]
+
+
+def _contaminated(path: Path) -> set[str]:
+    stem = path.name.split("_responses")[0]
+    cand = [path.parent / f"{stem}_contaminated_prompts.jsonl.gz", path.parent / f"{stem}_contaminated_prompts.jsonl"]
+    for c in cand:
+        if c.is_file():
+            _, rows = _read_rows(c)
+            return {str(r.get("eval_prompt", "")).strip() for r in rows}
+    return set()
+
+
+def load_routellm(
+    path: str | Path,
+    *,
+    cost_per_call: Mapping[str, float] | None = None,
+    prices: Mapping[str, tuple[float, float]] | None = None,
+    price_models: Mapping[str, str] | None = None,
+    drop_contaminated: bool = True,
+) -> OutcomeDataset:
+    """Read a RouteLLM two-model responses file (``prompt``, ``M``, ``M_response``).
+
+    The file records no costs. Each call is priced, in order of preference, by
+    ``cost_per_call[M]`` (dollars per call), by ``prices[M] = (input, output)`` dollars
+    per token times the tokens of the prompt and the recorded response, or by the price
+    book's price of ``price_models.get(M, M)`` times those tokens. Tokens are counted
+    offline with the GPT-4 tokenizer (an estimate for other models).
+    """
+    f = Path(path).expanduser()
+    if not f.is_file():
+        raise OutcomeDataError(f"{f}: no such file.")
+    columns, rows = _read_rows(f)
+    if "prompt" not in columns:
+        raise OutcomeDataError(f"{f}: missing column 'prompt'.")
+    models = [c for c in columns if c != "prompt" and not c.endswith("_response") and c not in _RESERVED]
+    if len(models) < 2:
+        raise OutcomeDataError(f"{f}: expected at least two model columns, found {models}.")
+    for m in models:
+        if m + "_response" not in columns:
+            raise OutcomeDataError(f"{f}: missing column {m + '_response'!r}.")
+    skip = _contaminated(f) if drop_contaminated else set()
+    prompts, quality, responses = [], [], {m: [] for m in models}  # type: ignore[var-annotated]
+    dropped = 0
+    for i, r in enumerate(rows, start=2):
+        prompt = str(r.get("prompt") or "")
+        if prompt.strip() in skip:
+            dropped += 1
+            continue
+        q = [_number(f, i, m, r.get(m)) for m in models]
+        if any(v is None for v in q):
+            raise OutcomeDataError(f"{f}: row {i}: empty correctness cell.")
+        prompts.append(prompt)
+        quality.append(q)
+        for m in models:
+            responses[m].append(r.get(m + "_response") or "")
+    cost = np.zeros((len(prompts), len(models)))
+    counter = None
+    book = None
+    for t, m in enumerate(models):
+        if cost_per_call and m in cost_per_call:
+            cost[:, t] = float(cost_per_call[m])
+            continue
+        if counter is None:
+            from ..tokens import default_counter
+
+            counter = default_counter()
+        if prices and m in prices:
+            pin, pout = prices[m]
+        else:
+            if book is None:
+                from ..pricing import PriceBook
+
+                book = PriceBook.default()
+            p = book.lookup((price_models or {}).get(m, m))
+            pin, pout = p.input_per_token, p.output_per_token
+        for i, (prompt, resp) in enumerate(zip(prompts, responses[m])):
+            n_in = counter.count_text(prompt, "gpt-4").tokens
+            n_out = counter.count_text(resp, "gpt-4").tokens
+            cost[i, t] = n_in * pin + n_out * pout
+    return OutcomeDataset(
+        prompts=prompts, tiers=models, quality=np.array(quality), cost=cost, responses=responses,
+        features=None, ids=[f"{f.name}:{i}" for i in range(len(prompts))], source=str(f),
+        dropped_rows=dropped, extra={"contaminated_dropped": dropped},
+    )
+
+
+def load_outcomes(
+    path: str | Path | Sequence[str | Path],
+    *,
+    layout: Literal["auto", "routerbench", "routellm"] = "auto",
+    **kwargs: Any,
+) -> OutcomeDataset:
+    """Read outcomes in either layout (``auto`` looks at the columns)."""
+    if layout == "auto":
+        files = _files(path)
+        columns, _ = _read_rows(files[0])
+        layout = "routerbench" if any(c.endswith(_COST_SUFFIX) for c in columns) else (
+            "routellm" if any(c.endswith("_response") for c in columns) else "routerbench")
+    if layout == "routerbench":
+        return load_routerbench(path, **kwargs)
+    if layout == "routellm":
+        if not isinstance(path, (str, Path)):
+            raise ConfigurationError("the RouteLLM layout takes one file.")
+        return load_routellm(path, **kwargs)
+    raise ConfigurationError(f"unknown layout {layout!r}; use 'routerbench', 'routellm' or 'auto'.")
+
+
+def iter_tiers(ds: OutcomeDataset) -> Iterable[tuple[int, str]]:
+    return enumerate(ds.tiers)

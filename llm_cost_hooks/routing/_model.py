@@ -1,0 +1,258 @@
+"""The trained router's classifier: per tier, the chance of a good answer and its cost.
+
+Two numpy-only kinds, both saved as plain arrays (``router.npz``, loaded with
+``allow_pickle=False``) plus ``router.json``; never pickle:
+
+* ``knn`` (default): the ``k`` most similar training prompts (cosine on the embedding)
+  vote, weighted by a softmax of their similarity and smoothed toward each tier's mean
+  (``prior_weight`` pseudo-votes), so a sparse neighbourhood falls back to the average.
+* ``logistic``: one L2-regularised logistic regression per tier (soft labels allowed),
+  fitted by Newton's method; costs by ridge regression.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+import zlib
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+
+from .._errors import ConfigurationError
+from ._data import OutcomeDataset
+
+__all__ = ["HashingEmbedder", "RouterModel", "RouterModelError"]
+
+FORMAT_VERSION = 1
+
+
+class RouterModelError(ConfigurationError):
+    """A saved router cannot be loaded (missing/corrupt files, different embedder)."""
+
+
+class HashingEmbedder:
+    """A tiny dependency-free embedder: hashed word and character-trigram counts.
+
+    Deterministic and fast (no model file); far weaker than MiniLM, meant for tests and
+    as a fallback when ``llm-cost-hooks[embed]`` is not installed.
+
+    >>> e = HashingEmbedder(dim=64)
+    >>> e.embed(["hello world"]).shape
+    (1, 64)
+    """
+
+    def __init__(self, dim: int = 256) -> None:
+        if dim <= 0:
+            raise ConfigurationError(f"dim must be positive, got {dim}.")
+        self.dim = dim
+        self.name = f"hashing-{dim}"
+
+    def _row(self, text: str) -> np.ndarray:
+        v = np.zeros(self.dim, dtype=np.float32)
+        low = text.lower()
+        for w in low.split():
+            v[zlib.crc32(w.encode()) % self.dim] += 1.0
+        for i in range(max(len(low) - 2, 0)):
+            v[zlib.crc32(low[i:i + 3].encode()) % self.dim] += 0.3
+        n = float(np.linalg.norm(v))
+        return v / n if n else v
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        if not len(texts):
+            return np.zeros((0, self.dim), dtype=np.float32)
+        return np.stack([self._row(t) for t in texts])
+
+    def embed_one(self, text: str) -> np.ndarray:
+        return self._row(text)
+
+
+def embed_texts(embedder: Any, texts: Sequence[str], *, max_chars: int = 2000, batch: int = 32) -> np.ndarray:
+    """Embed in small batches (a padded batch of thousands of long prompts exhausts memory)."""
+    texts = [t[:max_chars] for t in texts]
+    out = [np.asarray(embedder.embed(texts[i:i + batch]), dtype=np.float32) for i in range(0, len(texts), batch)]
+    return np.concatenate(out) if out else np.zeros((0, int(embedder.dim)), dtype=np.float32)
+
+
+def _sigmoid(z: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-np.clip(z, -30, 30)))
+
+
+def _fit_logistic(x: np.ndarray, y: np.ndarray, l2: float, iters: int = 25) -> tuple[np.ndarray, float]:
+    """Newton's method for L2 logistic regression with soft labels; returns (w, b)."""
+    n, d = x.shape
+    xb = np.hstack([x, np.ones((n, 1))])
+    w = np.zeros(d + 1)
+    reg = np.full(d + 1, l2)
+    reg[-1] = 1e-6  # do not shrink the intercept
+    for _ in range(iters):
+        p = _sigmoid(xb @ w)
+        grad = xb.T @ (p - y) + reg * w
+        h = (xb * (p * (1 - p))[:, None]).T @ xb + np.diag(reg)
+        step = np.linalg.solve(h, grad)
+        w -= step
+        if float(np.abs(step).max()) < 1e-6:
+            break
+    return w[:-1], float(w[-1])
+
+
+@dataclass
+class RouterModel:
+    """Predicts, per tier, the chance that tier answers well and what it costs.
+
+    Fit from an :class:`OutcomeDataset` and the prompts' embeddings; save/load as
+    ``router.npz`` + ``router.json`` in a directory.
+
+    >>> from llm_cost_hooks.routing import OutcomeDataset, HashingEmbedder
+    >>> ds = OutcomeDataset(prompts=["2+2?", "prove fermat"], tiers=["small", "large"],
+    ...     quality=np.array([[1, 1], [0, 1.0]]), cost=np.array([[1e-4, 1e-3], [1e-4, 1e-3]]))
+    >>> m = RouterModel.fit(ds, HashingEmbedder(64), k=1)
+    >>> q, c = m.predict(HashingEmbedder(64).embed(["2+2?"]))
+    >>> q.shape
+    (1, 2)
+    """
+
+    kind: Literal["knn", "logistic"]
+    tiers: list[str]
+    embedder_name: str
+    dim: int
+    arrays: dict[str, np.ndarray]
+    params: dict[str, Any] = field(default_factory=dict)
+    info: dict[str, Any] = field(default_factory=dict)
+
+    # -- fitting ---------------------------------------------------------------------------
+    @classmethod
+    def fit(
+        cls,
+        data: OutcomeDataset,
+        embedder: Any,
+        *,
+        kind: Literal["knn", "logistic"] = "knn",
+        k: int = 40,
+        temperature: float = 0.05,
+        prior_weight: float = 2.0,
+        l2: float = 1.0,
+        embeddings: np.ndarray | None = None,
+    ) -> RouterModel:
+        """Train on ``data``; ``embeddings`` (n, dim) may be given to skip embedding."""
+        if len(data) < 2:
+            raise ConfigurationError(f"need at least 2 training rows, got {len(data)}.")
+        emb = embeddings if embeddings is not None else embed_texts(embedder, data.prompts)
+        emb = np.asarray(emb, dtype=np.float32)
+        if emb.shape[0] != len(data):
+            raise ConfigurationError(f"embeddings have {emb.shape[0]} rows for {len(data)} prompts.")
+        q = data.quality.astype(np.float32)
+        c = data.cost.astype(np.float32)
+        info = {
+            "trained_rows": len(data),
+            "source": data.source,
+            "tier_mean_quality": data.tier_quality().tolist(),
+            "tier_mean_cost": data.tier_cost().tolist(),
+            "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        }
+        if kind == "knn":
+            if k < 1:
+                raise ConfigurationError(f"k must be at least 1, got {k}.")
+            arrays = {"emb": emb, "quality": q, "cost": c,
+                      "prior_q": q.mean(axis=0), "prior_c": c.mean(axis=0)}
+            params = {"k": int(min(k, len(data))), "temperature": float(temperature),
+                      "prior_weight": float(prior_weight)}
+        elif kind == "logistic":
+            x = emb.astype(np.float64)
+            ws, bs = [], []
+            for t in range(len(data.tiers)):
+                w, b = _fit_logistic(x, q[:, t].astype(np.float64), l2)
+                ws.append(w)
+                bs.append(b)
+            # Ridge regression for costs (closed form).
+            xb = np.hstack([x, np.ones((len(x), 1))])
+            reg = np.eye(xb.shape[1]) * l2
+            reg[-1, -1] = 0.0
+            wc = np.linalg.solve(xb.T @ xb + reg, xb.T @ c.astype(np.float64))
+            arrays = {"w": np.array(ws, dtype=np.float32), "b": np.array(bs, dtype=np.float32),
+                      "wc": wc.astype(np.float32), "prior_c": c.mean(axis=0)}
+            params = {"l2": float(l2)}
+        else:
+            raise ConfigurationError(f"unknown router kind {kind!r}; use 'knn' or 'logistic'.")
+        return cls(kind=kind, tiers=list(data.tiers), embedder_name=str(embedder.name),
+                   dim=int(emb.shape[1]), arrays=arrays, params=params, info=info)
+
+    # -- prediction ------------------------------------------------------------------------
+    def predict(self, emb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``(quality, cost)`` predictions, each (n, tiers), for embeddings (n, dim)."""
+        emb = np.asarray(emb, dtype=np.float32)
+        if emb.ndim == 1:
+            emb = emb[None, :]
+        if emb.shape[1] != self.dim:
+            raise ConfigurationError(f"embedding dim {emb.shape[1]} != router dim {self.dim}.")
+        a = self.arrays
+        if self.kind == "knn":
+            sims = emb @ a["emb"].T  # (n, N)
+            k = self.params["k"]
+            if k < sims.shape[1]:
+                idx = np.argpartition(-sims, k - 1, axis=1)[:, :k]
+            else:
+                idx = np.broadcast_to(np.arange(sims.shape[1]), (len(emb), sims.shape[1]))
+            top = np.take_along_axis(sims, idx, axis=1)
+            w = np.exp((top - top.max(axis=1, keepdims=True)) / self.params["temperature"])
+            alpha = self.params["prior_weight"]
+            # Normalise so the pseudo-count prior competes with a comparable mass.
+            w = w / w.sum(axis=1, keepdims=True) * min(k, 10)
+            den = w.sum(axis=1, keepdims=True) + alpha
+            q = (np.einsum("nk,nkt->nt", w, a["quality"][idx]) + alpha * a["prior_q"]) / den
+            c = (np.einsum("nk,nkt->nt", w, a["cost"][idx]) + alpha * a["prior_c"]) / den
+            return q, c
+        x = emb
+        q = _sigmoid(x @ a["w"].T + a["b"])
+        xb = np.hstack([x, np.ones((len(x), 1), dtype=np.float32)])
+        c = np.maximum(xb @ a["wc"], 0.0)
+        return q, c
+
+    # -- persistence ---------------------------------------------------------------------------
+    def save(self, directory: str | Path) -> Path:
+        """Write ``router.npz`` and ``router.json`` into ``directory`` (created)."""
+        d = Path(directory)
+        d.mkdir(parents=True, exist_ok=True)
+        npz = d / "router.npz"
+        np.savez(npz, **{k: np.ascontiguousarray(v) for k, v in self.arrays.items()})
+        digest = hashlib.sha256(npz.read_bytes()).hexdigest()
+        meta = {
+            "format_version": FORMAT_VERSION, "kind": self.kind, "tiers": self.tiers,
+            "embedder": {"name": self.embedder_name, "dim": self.dim}, "params": self.params,
+            "info": self.info, "arrays_sha256": digest,
+        }
+        (d / "router.json").write_text(json.dumps(meta, indent=2))
+        return d
+
+    @classmethod
+    def load(cls, directory: str | Path, *, embedder: Any = None) -> RouterModel:
+        """Load a saved router; with ``embedder``, check it is the one it was trained with."""
+        d = Path(directory)
+        jpath, npath = d / "router.json", d / "router.npz"
+        for p in (jpath, npath):
+            if not p.is_file():
+                raise RouterModelError(f"{p} is missing; train one with `llm-cost route train DATA --out {d}`.")
+        try:
+            meta = json.loads(jpath.read_text())
+        except json.JSONDecodeError as exc:
+            raise RouterModelError(f"{jpath} is not valid JSON: {exc.msg}.") from None
+        if meta.get("format_version") != FORMAT_VERSION:
+            raise RouterModelError(f"{jpath}: format_version {meta.get('format_version')!r}, expected {FORMAT_VERSION}.")
+        raw = npath.read_bytes()
+        if meta.get("arrays_sha256") and hashlib.sha256(raw).hexdigest() != meta["arrays_sha256"]:
+            raise RouterModelError(f"{npath} does not match the checksum in {jpath}; retrain or restore both files.")
+        with np.load(npath, allow_pickle=False) as z:
+            arrays = {k: z[k] for k in z.files}
+        emb_meta = meta.get("embedder") or {}
+        if embedder is not None and emb_meta.get("name") != embedder.name:
+            raise RouterModelError(
+                f"router in {d} was trained with embedder {emb_meta.get('name')!r} but "
+                f"{embedder.name!r} was given; use the same embedder or retrain."
+            )
+        return cls(kind=meta["kind"], tiers=list(meta["tiers"]), embedder_name=emb_meta.get("name", ""),
+                   dim=int(emb_meta.get("dim", 0)), arrays=arrays, params=dict(meta.get("params") or {}),
+                   info=dict(meta.get("info") or {}))

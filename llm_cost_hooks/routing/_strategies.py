@@ -1,0 +1,462 @@
+"""Routing strategies: which tier answers a request, and why. Framework-free.
+
+A strategy looks at a :class:`RouteRequest` (the request's text, size and run metadata)
+and returns a :class:`RouteDecision`: the tier to call first, the reason, and the tiers
+to escalate to if the answer fails a check or the tier errors (a cascade).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from .._errors import ConfigurationError
+from ._data import OutcomeDataset
+from ._model import RouterModel, embed_texts
+
+__all__ = [
+    "BudgetTarget",
+    "Cascade",
+    "FixedTier",
+    "OperatingPoint",
+    "QualityFloor",
+    "QualityTarget",
+    "RouteDecision",
+    "RouteRequest",
+    "RoutingStrategy",
+    "Rule",
+    "RuleRouter",
+    "TrainedRouter",
+    "choose_tiers",
+]
+
+
+@dataclass(frozen=True)
+class RouteRequest:
+    """What a strategy sees of one request.
+
+    ``text`` is the conversation's text (the router embeds it); ``metadata`` is the run
+    metadata (``feature``, ``tenant_id`` ...); ``structured`` is True when the caller
+    asked for tools or structured output.
+    """
+
+    text: str
+    metadata: Mapping[str, Any] = field(default_factory=dict)
+    structured: bool = False
+
+    @property
+    def feature(self) -> str | None:
+        f = self.metadata.get("feature")
+        return None if f is None else str(f)
+
+
+@dataclass(frozen=True)
+class RouteDecision:
+    """The tier to call, why, and where to go next if it fails (cheap to strong)."""
+
+    tier: str
+    reason: str
+    escalation: tuple[str, ...] = ()
+    scores: Mapping[str, float] | None = None
+
+    def as_metadata(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"tier": self.tier, "reason": self.reason}
+        if self.escalation:
+            out["escalation"] = list(self.escalation)
+        return out
+
+
+class RoutingStrategy:
+    """Base class: override :meth:`route`. ``tiers`` are ordered cheapest first."""
+
+    def route(self, request: RouteRequest, tiers: Sequence[str]) -> RouteDecision:  # pragma: no cover
+        raise NotImplementedError
+
+    def check_tiers(self, tiers: Sequence[str]) -> None:
+        """Raise :class:`ConfigurationError` if this strategy names a tier not in ``tiers``."""
+
+
+def _need(tier: str, tiers: Sequence[str], what: str) -> None:
+    if tier not in tiers:
+        raise ConfigurationError(f"{what} names tier {tier!r}, which is not one of the tiers {list(tiers)}.")
+
+
+class FixedTier(RoutingStrategy):
+    """Always the same tier (a baseline, or the start of a cascade).
+
+    >>> FixedTier("small").route(RouteRequest("hi"), ["small", "large"]).tier
+    'small'
+    """
+
+    def __init__(self, tier: str) -> None:
+        self.tier = tier
+
+    def route(self, request: RouteRequest, tiers: Sequence[str]) -> RouteDecision:
+        return RouteDecision(self.tier, f"fixed:{self.tier}")
+
+    def check_tiers(self, tiers: Sequence[str]) -> None:
+        _need(self.tier, tiers, "FixedTier")
+
+
+class Rule(BaseModel):
+    """One rule: when every given condition holds, use ``tier``.
+
+    Conditions: ``feature`` (run metadata ``feature`` is one of these), ``metadata``
+    (exact key/value matches), ``keywords`` (any word/phrase, case-insensitive, whole
+    words), ``min_chars`` / ``max_chars`` (length of the request text), ``structured``.
+
+    >>> Rule(tier="small", feature=["classification"]).feature
+    ['classification']
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    tier: str
+    name: str | None = None
+    feature: list[str] | None = None
+    metadata: dict[str, str] | None = None
+    keywords: list[str] | None = None
+    min_chars: int | None = Field(default=None, ge=0)
+    max_chars: int | None = Field(default=None, ge=0)
+    structured: bool | None = None
+
+    @model_validator(mode="after")
+    def _some_condition(self) -> Rule:
+        if all(getattr(self, f) is None for f in ("feature", "metadata", "keywords", "min_chars", "max_chars", "structured")):
+            raise ValueError(f"rule for tier {self.tier!r} has no condition; give feature, keywords, min_chars, ...")
+        return self
+
+    def label(self) -> str:
+        if self.name:
+            return self.name
+        parts = []
+        if self.feature is not None:
+            parts.append(f"feature={'|'.join(self.feature)}")
+        if self.metadata:
+            parts.extend(f"{k}={v}" for k, v in self.metadata.items())
+        if self.keywords:
+            parts.append("keyword")
+        if self.min_chars is not None:
+            parts.append(f"chars>={self.min_chars}")
+        if self.max_chars is not None:
+            parts.append(f"chars<={self.max_chars}")
+        if self.structured is not None:
+            parts.append(f"structured={self.structured}")
+        return ",".join(parts)
+
+
+class RuleRouter(RoutingStrategy):
+    """First matching rule wins; otherwise ``default``. Microseconds per decision.
+
+    >>> r = RuleRouter([Rule(tier="small", feature=["classification"]),
+    ...                 Rule(tier="large", keywords=["prove", "step by step"]),
+    ...                 Rule(tier="large", min_chars=4000)], default="small")
+    >>> r.route(RouteRequest("Prove that 2 is prime"), ["small", "large"]).reason
+    'rule:keyword'
+    """
+
+    def __init__(self, rules: Sequence[Rule | Mapping[str, Any]], default: str) -> None:
+        self.rules = [r if isinstance(r, Rule) else Rule(**r) for r in rules]
+        self.default = default
+        self._compiled: list[tuple[Rule, re.Pattern[str] | None, frozenset[str] | None, str]] = []
+        for r in self.rules:
+            pattern = None
+            if r.keywords:
+                words = sorted((re.escape(k.strip()) for k in r.keywords if k.strip()), key=len, reverse=True)
+                if words:
+                    pattern = re.compile(r"(?<!\w)(?:" + "|".join(words) + r")(?!\w)", re.IGNORECASE)
+            self._compiled.append((r, pattern, frozenset(r.feature) if r.feature is not None else None, "rule:" + r.label()))
+
+    def check_tiers(self, tiers: Sequence[str]) -> None:
+        _need(self.default, tiers, "RuleRouter default")
+        for r in self.rules:
+            _need(r.tier, tiers, f"rule {r.label()!r}")
+
+    def route(self, request: RouteRequest, tiers: Sequence[str]) -> RouteDecision:
+        text = request.text
+        n = len(text)
+        md = request.metadata
+        for rule, pattern, features, label in self._compiled:
+            if features is not None and md.get("feature") not in features:
+                continue
+            if rule.metadata and any(str(md.get(k)) != v for k, v in rule.metadata.items()):
+                continue
+            if rule.min_chars is not None and n < rule.min_chars:
+                continue
+            if rule.max_chars is not None and n > rule.max_chars:
+                continue
+            if rule.structured is not None and request.structured != rule.structured:
+                continue
+            if pattern is not None and pattern.search(text) is None:
+                continue
+            return RouteDecision(rule.tier, label)
+        return RouteDecision(self.default, "rule:default")
+
+
+# -- trained router --------------------------------------------------------------------------
+def choose_tiers(q: np.ndarray, c: np.ndarray, knob: float, mode: str = "utility") -> np.ndarray:
+    """Vectorised decision for predictions ``q``/``c`` (n, tiers): column index per row.
+
+    ``utility``: maximise ``q - knob * c`` (``knob`` = quality points one would pay a
+    dollar for; 0 = best quality, large = cheapest). ``threshold``: the cheapest tier
+    whose predicted quality is at least ``knob`` (else the best predicted).
+    """
+    if mode == "utility":
+        return np.argmax(q - knob * c, axis=1)
+    if mode == "threshold":
+        order = np.argsort(c, axis=1, kind="stable")
+        ok = np.take_along_axis(q, order, axis=1) >= knob
+        first = np.argmax(ok, axis=1)
+        pick = np.take_along_axis(order, first[:, None], axis=1)[:, 0]
+        return np.where(ok.any(axis=1), pick, np.argmax(q, axis=1))
+    raise ConfigurationError(f"unknown mode {mode!r}; use 'utility' or 'threshold'.")
+
+
+def knob_grid(c: np.ndarray, mode: str, n: int = 80) -> np.ndarray:
+    """Knob values sweeping from best quality to cheapest for predictions' cost scale."""
+    if mode == "threshold":
+        return np.linspace(1.0, 0.0, n)
+    scale = float(np.median(c[c > 0])) if np.any(c > 0) else 1.0
+    return np.concatenate([[0.0], np.geomspace(1e-3, 1e4, n - 1) / scale])
+
+
+class QualityTarget(BaseModel):
+    """Calibrate to reach ``share`` of the quality of tier ``of`` (default: the strongest)."""
+
+    model_config = ConfigDict(frozen=True)
+    share: float = Field(0.95, gt=0, le=1.5)
+    of: str | None = None
+
+
+class BudgetTarget(BaseModel):
+    """Calibrate to the best quality whose mean cost is at most ``usd_per_request``."""
+
+    model_config = ConfigDict(frozen=True)
+    usd_per_request: float = Field(gt=0)
+
+
+class OperatingPoint(BaseModel):
+    """A chosen knob value and what it achieved on the calibration data."""
+
+    knob: float
+    mode: Literal["utility", "threshold"] = "utility"
+    quality: float
+    cost: float
+    target: str
+    met: bool
+
+
+def calibrate_points(
+    q_true: np.ndarray, c_true: np.ndarray, q_pred: np.ndarray, c_pred: np.ndarray,
+    tiers: Sequence[str], target: QualityTarget | BudgetTarget, mode: str = "utility",
+) -> OperatingPoint:
+    """Pick the operating point on held-out outcomes (any number of tiers)."""
+    rows = np.arange(len(q_true))
+    points = []
+    for knob in knob_grid(c_pred, mode):
+        pick = choose_tiers(q_pred, c_pred, float(knob), mode)
+        points.append((float(knob), float(q_true[rows, pick].mean()), float(c_true[rows, pick].mean())))
+    if isinstance(target, QualityTarget):
+        ref = tiers.index(target.of) if target.of else int(np.argmax(q_true.mean(axis=0)))
+        goal = target.share * float(q_true[:, ref].mean())
+        ok = [p for p in points if p[1] >= goal - 1e-12]
+        label = f"quality>={target.share:g}x{tiers[ref]}"
+        if ok:
+            best = min(ok, key=lambda p: (p[2], -p[1]))
+            return OperatingPoint(knob=best[0], mode=mode, quality=best[1], cost=best[2], target=label, met=True)  # type: ignore[arg-type]
+        best = max(points, key=lambda p: (p[1], -p[2]))
+        return OperatingPoint(knob=best[0], mode=mode, quality=best[1], cost=best[2], target=label, met=False)  # type: ignore[arg-type]
+    ok = [p for p in points if p[2] <= target.usd_per_request]
+    label = f"cost<={target.usd_per_request:g}"
+    if ok:
+        best = max(ok, key=lambda p: (p[1], -p[2]))
+        return OperatingPoint(knob=best[0], mode=mode, quality=best[1], cost=best[2], target=label, met=True)  # type: ignore[arg-type]
+    best = min(points, key=lambda p: (p[2], -p[1]))
+    return OperatingPoint(knob=best[0], mode=mode, quality=best[1], cost=best[2], target=label, met=False)  # type: ignore[arg-type]
+
+
+class TrainedRouter(RoutingStrategy):
+    """Embeds the request and asks a :class:`RouterModel` which tier is worth its price.
+
+    ``tier_map`` maps your tier names to the router's (training data's) model names when
+    they differ. The knob comes from :meth:`calibrate` (or ``knob=``). Only the tiers
+    the chat model has are considered.
+
+    >>> from llm_cost_hooks.routing import OutcomeDataset, HashingEmbedder, RouterModel
+    >>> ds = OutcomeDataset(prompts=["2+2?", "prove fermat"], tiers=["small", "large"],
+    ...     quality=np.array([[1, 1], [0, 1.0]]), cost=np.array([[1e-4, 1e-3], [1e-4, 1e-3]]))
+    >>> emb = HashingEmbedder(64)
+    >>> router = TrainedRouter(RouterModel.fit(ds, emb, k=1), embedder=emb, knob=100.0)
+    >>> router.route(RouteRequest("2+2?"), ["small", "large"]).tier
+    'small'
+    """
+
+    def __init__(
+        self,
+        model: RouterModel,
+        *,
+        embedder: Any = None,
+        knob: float | None = None,
+        mode: Literal["utility", "threshold"] = "utility",
+        tier_map: Mapping[str, str] | None = None,
+        max_chars: int = 2000,
+    ) -> None:
+        if embedder is None:
+            from ..embeddings import default_embedder
+
+            embedder = default_embedder()
+        if model.embedder_name and embedder.name != model.embedder_name:
+            raise ConfigurationError(
+                f"router was trained with embedder {model.embedder_name!r}, got {embedder.name!r}."
+            )
+        self.model = model
+        self.embedder = embedder
+        self.mode = mode
+        self.tier_map = dict(tier_map or {})
+        self.max_chars = max_chars
+        cal = model.info.get("operating_point")
+        if knob is None and cal and cal.get("mode", "utility") == mode:
+            knob = float(cal["knob"])
+        self.knob = 0.0 if knob is None and mode == "utility" else (0.5 if knob is None else float(knob))
+        self.operating_point: OperatingPoint | None = OperatingPoint(**cal) if cal else None
+
+    @classmethod
+    def load(cls, directory: str, *, embedder: Any = None, **kwargs: Any) -> TrainedRouter:
+        if embedder is None:
+            from ..embeddings import default_embedder
+
+            embedder = default_embedder()
+        return cls(RouterModel.load(directory, embedder=embedder), embedder=embedder, **kwargs)
+
+    def _columns(self, tiers: Sequence[str]) -> tuple[list[str], list[int]]:
+        names, cols = [], []
+        for t in tiers:
+            m = self.tier_map.get(t, t)
+            if m in self.model.tiers:
+                names.append(t)
+                cols.append(self.model.tiers.index(m))
+        return names, cols
+
+    def check_tiers(self, tiers: Sequence[str]) -> None:
+        names, _ = self._columns(tiers)
+        if not names:
+            raise ConfigurationError(
+                f"none of the tiers {list(tiers)} is known to the router (it knows {self.model.tiers}); "
+                "pass tier_map={your_tier: router_model_name}."
+            )
+
+    def predict_texts(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+        emb = embed_texts(self.embedder, texts, max_chars=self.max_chars)
+        return self.model.predict(emb)
+
+    def route(self, request: RouteRequest, tiers: Sequence[str]) -> RouteDecision:
+        names, cols = self._columns(tiers)
+        emb = self.embedder.embed_one(request.text[: self.max_chars])
+        q, c = self.model.predict(emb)
+        q, c = q[:, cols], c[:, cols]
+        j = int(choose_tiers(q, c, self.knob, self.mode)[0])
+        scores = {n: round(float(v), 4) for n, v in zip(names, q[0])}
+        return RouteDecision(names[j], f"trained:p={q[0, j]:.2f},knob={self.knob:.4g}", scores=scores)
+
+    def calibrate(self, data: OutcomeDataset, target: QualityTarget | BudgetTarget, *,
+                  embeddings: np.ndarray | None = None) -> OperatingPoint:
+        """Set the knob from held-out outcomes so the target is met at least cost."""
+        cols = [self.model.tiers.index(t) for t in data.tiers if t in self.model.tiers]
+        if len(cols) != len(data.tiers):
+            raise ConfigurationError(f"calibration tiers {data.tiers} must all be router tiers {self.model.tiers}.")
+        emb = embeddings if embeddings is not None else embed_texts(self.embedder, data.prompts, max_chars=self.max_chars)
+        q, c = self.model.predict(emb)
+        point = calibrate_points(data.quality, data.cost, q[:, cols], c[:, cols], data.tiers, target, self.mode)
+        self.knob = point.knob
+        self.operating_point = point
+        self.model.info["operating_point"] = point.model_dump()
+        return point
+
+
+# -- cascade and floor -------------------------------------------------------------------------
+class Cascade(RoutingStrategy):
+    """Start cheap (or where ``start`` says), escalate to the next tier on a failed check.
+
+    ``start`` is a strategy or tier name (default: the cheapest tier); ``max_tiers``
+    bounds how many tiers are tried. The checks themselves run in the chat model.
+
+    >>> Cascade().route(RouteRequest("hi"), ["small", "mid", "large"]).escalation
+    ('mid', 'large')
+    """
+
+    def __init__(self, start: RoutingStrategy | str | None = None, *, max_tiers: int | None = None,
+                 checks: Sequence[Any] = ()) -> None:
+        self.start = FixedTier(start) if isinstance(start, str) else start
+        if max_tiers is not None and max_tiers < 1:
+            raise ConfigurationError(f"max_tiers must be at least 1, got {max_tiers}.")
+        self.max_tiers = max_tiers
+        self.checks = list(checks)
+
+    def check_tiers(self, tiers: Sequence[str]) -> None:
+        if self.start is not None:
+            self.start.check_tiers(tiers)
+
+    def route(self, request: RouteRequest, tiers: Sequence[str]) -> RouteDecision:
+        first = self.start.route(request, tiers) if self.start is not None else RouteDecision(tiers[0], "cheapest")
+        i = list(tiers).index(first.tier)
+        rest = tuple(tiers[i + 1:])
+        if self.max_tiers is not None:
+            rest = rest[: self.max_tiers - 1]
+        return RouteDecision(first.tier, f"cascade:{first.reason}", escalation=rest, scores=first.scores)
+
+
+class QualityFloor:
+    """Per feature, the cheapest tier allowed: requests are never routed below it.
+
+    Give it directly (``QualityFloor({"legal": "large"})``) or compute it from
+    outcomes with :meth:`from_outcomes`: the cheapest tier whose mean quality on that
+    feature's rows reaches the floor.
+
+    >>> f = QualityFloor({"legal": "large"})
+    >>> f.apply(RouteDecision("small", "rule:default"), RouteRequest("x", {"feature": "legal"}), ["small", "large"]).tier
+    'large'
+    """
+
+    def __init__(self, min_tier: Mapping[str, str] | None = None) -> None:
+        self.min_tier = dict(min_tier or {})
+        self.evidence: dict[str, dict[str, float]] = {}
+
+    @classmethod
+    def from_outcomes(cls, data: OutcomeDataset, floors: Mapping[str, float], *,
+                      tier_order: Sequence[str] | None = None) -> QualityFloor:
+        """``floors[feature]`` = minimum mean quality; ``tier_order`` cheapest first
+        (default: by mean cost). A feature no tier satisfies gets the best tier."""
+        if data.features is None:
+            raise ConfigurationError("the calibration data has no feature column (eval_name/feature).")
+        order = list(tier_order) if tier_order else [data.tiers[i] for i in np.argsort(data.tier_cost(), kind="stable")]
+        feats = np.array([f if f is not None else "" for f in data.features], dtype=object)
+        out = cls()
+        for feature, floor in floors.items():
+            mask = feats == feature
+            if not mask.any():
+                raise ConfigurationError(f"no calibration rows for feature {feature!r}.")
+            qs = {t: float(data.quality[mask, data.index(t)].mean()) for t in order}
+            chosen = next((t for t in order if qs[t] >= floor), max(order, key=lambda t: qs[t]))
+            out.min_tier[feature] = chosen
+            out.evidence[feature] = qs
+        return out
+
+    def check_tiers(self, tiers: Sequence[str]) -> None:
+        for feature, tier in self.min_tier.items():
+            _need(tier, tiers, f"quality floor for feature {feature!r}")
+
+    def apply(self, decision: RouteDecision, request: RouteRequest, tiers: Sequence[str]) -> RouteDecision:
+        floor = self.min_tier.get(request.feature or "") if request.feature is not None else None
+        if floor is None:
+            return decision
+        order = list(tiers)
+        if order.index(decision.tier) >= order.index(floor):
+            return decision
+        i = order.index(floor)
+        esc = tuple(t for t in decision.escalation if order.index(t) > i)
+        return RouteDecision(floor, f"{decision.reason}+floor:{request.feature}", escalation=esc, scores=decision.scores)

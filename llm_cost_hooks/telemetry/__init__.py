@@ -1,0 +1,65 @@
+"""OpenTelemetry cost spans and metrics (extra: ``llm-cost-hooks[telemetry]``, OTLP
+export with ``[otlp]`` or ``[otlp-grpc]``).
+
+>>> from llm_cost_hooks.telemetry import OTelObserver, configure_otel
+>>> tp, mp = configure_otel("my-service", exporter=None)
+>>> observer = OTelObserver(tracer_provider=tp, meter_provider=mp)
+
+Names load on first use, so ``import llm_cost_hooks.telemetry`` does not import the
+OpenTelemetry SDK until one is touched.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+_EXPORTS: dict[str, str] = {
+    "OTelObserver": "._observer",
+    "configure_otel": "._setup",
+    "OTelProviders": "._setup",
+    "TelemetryStats": "._stats",
+    "CountingSpanExporter": "._stats",
+    "CountingMetricExporter": "._stats",
+    "CountingBatchSpanProcessor": "._stats",
+    "stats_for": "._stats",
+    "AttributeLimiter": "._limits",
+    "OVERFLOW_VALUE": "._limits",
+    "semconv_mode_from_env": "._semconv",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'llm_cost_hooks.telemetry' has no attribute {name!r}")
+    try:
+        value = getattr(importlib.import_module(module, __name__), name)
+    except ModuleNotFoundError as exc:
+        if exc.name and exc.name.startswith("opentelemetry"):
+            from .._errors import MissingExtraError
+
+            raise MissingExtraError("telemetry", exc.name, "OpenTelemetry cost spans") from exc
+        raise
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
+
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ._limits import OVERFLOW_VALUE, AttributeLimiter
+    from ._observer import OTelObserver
+    from ._semconv import semconv_mode_from_env
+    from ._setup import OTelProviders, configure_otel
+    from ._stats import (
+        CountingBatchSpanProcessor,
+        CountingMetricExporter,
+        CountingSpanExporter,
+        TelemetryStats,
+        stats_for,
+    )

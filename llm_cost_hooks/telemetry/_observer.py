@@ -1,0 +1,533 @@
+"""OpenTelemetry spans and metrics from the tracker's run events.
+
+The observer sees exactly the events the cost records come from (run start, run end
+with its :class:`~llm_cost_hooks.CostRecord`), so a span's token counts and dollars
+are the record's: one count, one price.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Mapping
+from typing import Any
+
+from opentelemetry import context as otel_context
+from opentelemetry import metrics as otel_metrics
+from opentelemetry import trace
+from opentelemetry.trace import SpanKind, Status, StatusCode
+
+from .._records import CacheStatus, CostRecord
+from .._tracker import RunInfo, RunKind, RunObserver, TaskState
+from . import _semconv as sc
+from ._content import input_messages, output_messages, to_json
+from ._limits import OVERFLOW_VALUE, AttributeLimiter
+from ._stats import TelemetryStats, stats_for
+
+__all__ = ["OTelObserver"]
+
+logger = logging.getLogger("llm_cost_hooks.telemetry")
+
+_SCOPE = "llm_cost_hooks"
+_SPAN_KEY = "otel.span"
+_PENDING_KEY = "otel.pending"
+
+# run.params key -> (attribute, type coercion)
+_PARAM_ATTRS: dict[str, tuple[str, type]] = {
+    "temperature": (sc.REQUEST_TEMPERATURE, float),
+    "max_tokens": (sc.REQUEST_MAX_TOKENS, int),
+    "max_completion_tokens": (sc.REQUEST_MAX_TOKENS, int),
+    "top_p": (sc.REQUEST_TOP_P, float),
+    "top_k": (sc.REQUEST_TOP_K, int),
+    "frequency_penalty": (sc.REQUEST_FREQUENCY_PENALTY, float),
+    "presence_penalty": (sc.REQUEST_PRESENCE_PENALTY, float),
+    "seed": (sc.REQUEST_SEED, int),
+}
+
+
+def _version() -> str:
+    from .. import __version__
+
+    return __version__
+
+
+def _operation(run: RunInfo) -> str:
+    # The tracker's contract: a plain-text prompt is a str; chat messages are a list
+    # (or a callable returning one).
+    return "text_completion" if isinstance(run.messages, str) else "chat"
+
+
+class OTelObserver(RunObserver):
+    """Turns every run the :class:`~llm_cost_hooks.CostTracker` sees into an OpenTelemetry
+    span, and every model call into GenAI metrics plus cost and savings counters.
+
+    * Model calls: CLIENT spans named ``"{gen_ai.operation.name} {gen_ai.request.model}"``
+      with GenAI semantic-convention attributes, the call's cost
+      (``gen_ai.usage.cost.amount`` / ``.currency`` / ``.source``, ``gen_ai.usage.cost``)
+      and ``llm_cost_hooks.*`` attribution (tenant, feature, route, prompt version,
+      cache status, dollars saved, estimate flags, attempt, task id, budget tags).
+    * Chains, tools, agents, retrievers: INTERNAL spans (``invoke_agent {name}``,
+      ``execute_tool {name}``, ``retrieval {name}``, ``chain {name}``), nested as
+      LangChain nests its runs. The task's root span carries the task's totals.
+    * A root run's parent is the caller's active OpenTelemetry span (a FastAPI request,
+      say). Contexts are passed explicitly, never attached, so nothing leaks between
+      threads or asyncio tasks.
+
+    Providers: the ones passed in, else the global ones (looked up on each use, so a
+    global provider set later is picked up). Prompts and answers are recorded only when
+    ``capture_content`` is true (default: ``OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT``,
+    else ``Settings.capture_content``). ``semconv`` picks the conventions' vintage
+    (default: ``OTEL_SEMCONV_STABILITY_OPT_IN``; see :mod:`llm_cost_hooks.telemetry._semconv`).
+    Metric attributes tenant / feature / model / route are bounded by ``limiter``.
+
+    >>> from opentelemetry.sdk.trace import TracerProvider
+    >>> from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    >>> from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+    >>> from llm_cost_hooks import CostTracker, TokenUsage
+    >>> exporter = InMemorySpanExporter(); tp = TracerProvider()
+    >>> tp.add_span_processor(SimpleSpanProcessor(exporter))
+    >>> tracker = CostTracker(ledger="memory://", observers=[OTelObserver(tracer_provider=tp)])
+    >>> _ = tracker.start_llm("r1", None, model="gpt-4o-mini", provider="openai", messages=[])
+    >>> _ = tracker.end_llm("r1", TokenUsage(input_tokens=1000, output_tokens=200))
+    >>> span = exporter.get_finished_spans()[0]
+    >>> span.name, round(span.attributes["gen_ai.usage.cost.amount"], 6)
+    ('chat gpt-4o-mini', 0.00027)
+    """
+
+    def __init__(
+        self,
+        *,
+        tracer_provider: Any = None,
+        meter_provider: Any = None,
+        capture_content: bool | None = None,
+        semconv: sc.SemconvMode | None = None,
+        limiter: AttributeLimiter | None = None,
+        metrics: bool = True,
+        price_map_version: str | None = None,
+        stats: TelemetryStats | None = None,
+    ) -> None:
+        self.names = sc.names_for(semconv)
+        if capture_content is None:
+            capture_content = sc.capture_content_from_env()
+        if capture_content is None:
+            try:
+                from .._settings import get_settings
+
+                capture_content = bool(get_settings().capture_content)
+            except Exception:  # noqa: BLE001 - bad settings must not disable tracing
+                capture_content = False
+        self.capture_content = bool(capture_content)
+        self.limiter = limiter or AttributeLimiter()
+        self._tracer_provider = tracer_provider
+        self._meter_provider = meter_provider
+        if tracer_provider is not None:
+            self.tracer = tracer_provider.get_tracer(_SCOPE, _version())
+        else:  # a proxy: follows the global provider, even one set after us
+            self.tracer = trace.get_tracer(_SCOPE, _version())
+        self._stats = stats
+        self._price_version = price_map_version
+        self._price_book: Any = None
+        # run_id -> span of open runs, so a child finds its parent's span. Plain dict:
+        # single get/set/pop operations are atomic under the GIL.
+        self._spans: dict[str, Any] = {}
+        self._pending: dict[str, RunInfo] = {}
+        self._metric_attrs: dict[tuple[Any, ...], tuple[dict[str, Any], dict[str, Any], dict[str, Any]]] = {}
+        self._lock = threading.Lock()
+        self.metrics_enabled = metrics
+        if metrics:
+            meter = (
+                meter_provider.get_meter(_SCOPE, _version())
+                if meter_provider is not None
+                else otel_metrics.get_meter(_SCOPE, _version())
+            )
+            self._make_instruments(meter)
+
+    # -- set-up --------------------------------------------------------------------------
+    def _make_instruments(self, meter: Any) -> None:
+        n = self.names
+        self._duration = meter.create_histogram(
+            n.duration_metric, unit="s", description="GenAI operation duration.",
+            explicit_bucket_boundaries_advisory=sc.DURATION_BUCKETS,
+        )
+        if n.mode == "legacy":
+            self._token_usage = meter.create_histogram(
+                "gen_ai.client.token.usage", unit="{token}",
+                description="Number of input and output tokens used.",
+                explicit_bucket_boundaries_advisory=sc.TOKEN_BUCKETS,
+            )
+        else:
+            self._op_input = meter.create_histogram(
+                "gen_ai.client.inference.operation.input_tokens", unit="{token}",
+                description="Input tokens per inference operation.",
+                explicit_bucket_boundaries_advisory=sc.TOKEN_BUCKETS,
+            )
+            self._op_output = meter.create_histogram(
+                "gen_ai.client.inference.operation.output_tokens", unit="{token}",
+                description="Output tokens per inference operation.",
+                explicit_bucket_boundaries_advisory=sc.TOKEN_BUCKETS,
+            )
+            self._usage_counters = [
+                (meter.create_counter(f"gen_ai.client.inference.usage.{suffix}", unit="{token}",
+                                      description=desc), field)
+                for suffix, field, desc in (
+                    ("input_tokens", "input_tokens", "Input tokens used, including cached tokens."),
+                    ("output_tokens", "output_tokens", "Output tokens used, including reasoning tokens."),
+                    ("cache_read.input_tokens", "cache_read_tokens", "Input tokens served from a provider cache."),
+                    ("cache_write.input_tokens", "cache_write_tokens", "Input tokens written to a provider cache."),
+                    ("reasoning.output_tokens", "reasoning_tokens", "Output tokens used for reasoning."),
+                )
+            ]
+        self._cost = meter.create_counter(
+            sc.METRIC_COST, unit="{USD}", description="Dollars billed for model calls (llm-cost-hooks price book)."
+        )
+        self._saved = meter.create_counter(
+            sc.METRIC_SAVED, unit="{USD}", description="Dollars saved by caches and other levers."
+        )
+
+    @property
+    def stats(self) -> TelemetryStats:
+        """Delivery counters: the ones passed in, else those :func:`configure_otel`
+        attached to the tracer provider, else this observer's own (observer errors only)."""
+        if self._stats is None:
+            provider = self._tracer_provider or trace.get_tracer_provider()
+            self._stats = stats_for(provider) or TelemetryStats()
+        return self._stats
+
+    @property
+    def dropped_spans(self) -> int:
+        """Spans that never reached the backend (failed exports + full queue)."""
+        return self.stats.spans_dropped
+
+    def bind(self, tracker: Any) -> OTelObserver:
+        """Read the price-map version from ``tracker``'s price book (for
+        ``llm_cost_hooks.price_map.version``) and add this observer to it. Returns self."""
+        self._price_book = getattr(tracker, "_price_book", None) or getattr(tracker, "price_book", None)
+        if self not in tracker.observers:
+            tracker.add_observer(self)
+        return self
+
+    def _price_map_version(self) -> str | None:
+        if self._price_version is None:
+            try:
+                book = self._price_book
+                if book is None:
+                    from ..pricing import PriceBook
+
+                    book = PriceBook.default()
+                self._price_version = str(book.version)
+            except Exception:  # noqa: BLE001 - the version is informative only
+                self._price_version = ""
+        return self._price_version or None
+
+    # -- observer hooks --------------------------------------------------------------------
+    def on_run_start(self, run: RunInfo) -> None:
+        try:
+            self._start(run)
+        except Exception:  # noqa: BLE001 - telemetry never breaks the chain
+            self.stats.add("observer_errors")
+            logger.debug("llm-cost-hooks: span start failed", exc_info=True)
+
+    def on_run_end(
+        self,
+        run: RunInfo,
+        *,
+        record: CostRecord | None,
+        error: BaseException | None,
+        task: TaskState | None,
+        outputs: Any = None,
+    ) -> None:
+        span = run.observer_data.pop(_SPAN_KEY, None)
+        self._spans.pop(run.run_id, None)
+        try:
+            if span is None and run.kind is RunKind.LLM:
+                span = self._start_llm_span(run)
+            if span is None:
+                return
+            self._end(span, run, record, error, task, outputs)
+        except Exception:  # noqa: BLE001
+            self.stats.add("observer_errors")
+            logger.debug("llm-cost-hooks: span end failed", exc_info=True)
+            if span is not None:
+                span.end()
+
+    # -- spans -------------------------------------------------------------------------------
+    def _parent_context(self, run: RunInfo) -> Any:
+        parent = self._spans.get(run.parent_id) if run.parent_id else None
+        if parent is None and run.parent_id:
+            pending = self._pending.get(run.parent_id)
+            if pending is not None:  # a model run with children (rare): create it now
+                parent = self._start_llm_span(pending)
+                if parent is not None:
+                    self._spans[run.parent_id] = parent
+        if parent is not None:
+            return trace.set_span_in_context(parent)
+        # A root run (or one whose parent we never saw): the caller's active context.
+        return otel_context.get_current()
+
+    def _attribution(self, run: RunInfo, attrs: dict[str, Any]) -> None:
+        a = run.attribution
+        if a.tenant:
+            attrs[sc.TENANT] = a.tenant
+        if a.feature:
+            attrs[sc.FEATURE] = a.feature
+        if a.route:
+            attrs[sc.ROUTE] = a.route
+        if a.prompt_version:
+            attrs[sc.PROMPT_VERSION] = a.prompt_version
+            if self.names.prompt_version:
+                attrs[self.names.prompt_version] = a.prompt_version
+        if a.user:
+            attrs[sc.USER] = a.user
+        attrs[sc.TASK_ID] = run.task_id
+        if run.attempt != 1:
+            attrs[sc.ATTEMPT] = run.attempt
+
+    def _start(self, run: RunInfo) -> None:
+        if run.kind is RunKind.LLM:
+            # CostTracker.start_llm fills in model, provider, params and messages after
+            # notifying observers, so the model span is created when it ends (with this
+            # start time and parent), or earlier if a child run needs it as a parent.
+            run.observer_data[_PENDING_KEY] = (self._parent_context(run), time.time_ns())
+            self._pending[run.run_id] = run
+            return
+        attrs: dict[str, Any] = {sc.RUN_KIND: run.kind.value}
+        if run.kind is RunKind.TOOL:
+            attrs[sc.OPERATION] = "execute_tool"
+            attrs[sc.TOOL_NAME] = run.name
+            name = f"execute_tool {run.name}"
+        elif run.kind is RunKind.AGENT:
+            attrs[sc.OPERATION] = "invoke_agent"
+            attrs[sc.AGENT_NAME] = run.name
+            name = f"invoke_agent {run.name}"
+        elif run.kind is RunKind.RETRIEVER:
+            attrs[sc.OPERATION] = "retrieval"
+            name = f"retrieval {run.name}"
+        else:
+            name = f"chain {run.name}"
+        self._attribution(run, attrs)
+        span = self.tracer.start_span(
+            name, context=self._parent_context(run), kind=SpanKind.INTERNAL, attributes=attrs
+        )
+        run.observer_data[_SPAN_KEY] = span
+        self._spans[run.run_id] = span
+
+    def _start_llm_span(self, run: RunInfo) -> Any:
+        pending = run.observer_data.pop(_PENDING_KEY, None)
+        self._pending.pop(run.run_id, None)
+        if pending is None:
+            return None
+        parent_ctx, start_ns = pending
+        op = _operation(run)
+        model = run.model or "unknown"
+        attrs: dict[str, Any] = {sc.OPERATION: op, sc.REQUEST_MODEL: model}
+        provider = sc.provider_name(run.provider)
+        if provider:
+            attrs[self.names.provider] = provider
+        if run.params:
+            self._request_params(run.params, attrs)
+        self._attribution(run, attrs)
+        span = self.tracer.start_span(
+            f"{op} {model}", context=parent_ctx, kind=SpanKind.CLIENT, attributes=attrs,
+            start_time=start_ns,
+        )
+        run.observer_data[_SPAN_KEY] = span
+        return span
+
+    @staticmethod
+    def _request_params(params: Mapping[str, Any], attrs: dict[str, Any]) -> None:
+        for key, value in params.items():
+            if value is None:
+                continue
+            spec = _PARAM_ATTRS.get(key)
+            try:
+                if spec is not None:
+                    attrs[spec[0]] = spec[1](value)
+                elif key == "stop":
+                    attrs[sc.REQUEST_STOP] = [value] if isinstance(value, str) else [str(v) for v in value]
+                elif key == "n":
+                    if int(value) != 1:
+                        attrs[sc.REQUEST_CHOICE_COUNT] = int(value)
+                elif key == "stream":
+                    attrs[sc.REQUEST_STREAM] = bool(value)
+            except (TypeError, ValueError):
+                continue
+
+    def _end(
+        self,
+        span: Any,
+        run: RunInfo,
+        record: CostRecord | None,
+        error: BaseException | None,
+        task: TaskState | None,
+        outputs: Any,
+    ) -> None:
+        attrs: dict[str, Any] = {}
+        if record is not None:
+            self._record_attrs(record, attrs)
+            finish = self._response_attrs(outputs, attrs) if outputs is not None else []
+            if self.capture_content:
+                self._content_attrs(run, outputs, finish, attrs)
+            if self.metrics_enabled:
+                self._record_metrics(run, record)
+        if task is not None:
+            attrs[sc.TASK_COST] = task.cost_usd
+            attrs[sc.TASK_SAVED] = task.saved_usd
+            attrs[sc.TASK_CALLS] = task.calls
+            attrs[sc.TASK_FAILED_CALLS] = task.failed_calls
+            attrs[sc.TASK_INPUT_TOKENS] = task.input_tokens
+            attrs[sc.TASK_OUTPUT_TOKENS] = task.output_tokens
+            attrs[sc.TASK_SUCCESS] = error is None
+        if error is not None:
+            etype = type(error).__qualname__
+            attrs[sc.ERROR_TYPE] = etype
+            if self.capture_content:
+                # The message and stack may quote the prompt: only with the content opt-in.
+                span.record_exception(error)
+                span.set_status(Status(StatusCode.ERROR, f"{etype}: {error}"))
+            else:
+                span.add_event("exception", {"exception.type": etype})
+                span.set_status(Status(StatusCode.ERROR, etype))
+        if attrs:
+            span.set_attributes(attrs)
+        span.end()
+
+    def _record_attrs(self, r: CostRecord, attrs: dict[str, Any]) -> None:
+        attrs[sc.USAGE_INPUT] = r.input_tokens
+        attrs[sc.USAGE_OUTPUT] = r.output_tokens
+        if r.cache_read_tokens:
+            attrs[sc.USAGE_CACHE_READ] = r.cache_read_tokens
+        if r.cache_write_tokens:
+            attrs[self.names.cache_write] = r.cache_write_tokens
+        if r.reasoning_tokens:
+            attrs[sc.USAGE_REASONING] = r.reasoning_tokens
+        b = r.cost_breakdown
+        attrs[sc.COST_AMOUNT] = r.cost_usd
+        attrs[sc.COST] = r.cost_usd
+        attrs[sc.COST_CURRENCY] = b.currency
+        attrs[sc.COST_SOURCE] = sc.COST_SOURCE_VALUE
+        version = self._price_map_version()
+        if version:
+            attrs[sc.PRICE_MAP_VERSION] = version
+        if r.cost_usd:
+            attrs[sc.COST_INPUT_USD] = b.input
+            attrs[sc.COST_OUTPUT_USD] = b.output
+            if b.cache_read:
+                attrs[sc.COST_CACHE_READ_USD] = b.cache_read
+            if b.cache_write:
+                attrs[sc.COST_CACHE_WRITE_USD] = b.cache_write
+            if b.reasoning:
+                attrs[sc.COST_REASONING_USD] = b.reasoning
+        attrs[sc.CACHE_STATUS] = r.cache_status.value if isinstance(r.cache_status, CacheStatus) else str(r.cache_status)
+        attrs[sc.SAVED_USD] = r.saved_usd
+        attrs[sc.TOKENS_ESTIMATED] = r.tokens_estimated
+        attrs[sc.PRICE_ESTIMATED] = r.price_estimated
+        for key, value in r.tags.items():
+            if key.startswith("budget."):
+                attrs[sc.BUDGET_PREFIX + key[7:]] = value
+            else:
+                attrs[sc.TAG_PREFIX + key] = value
+
+    @staticmethod
+    def _response_attrs(outputs: Any, attrs: dict[str, Any]) -> list[str | None]:
+        """Response id / model / finish reasons, read duck-typed from an LLMResult-like."""
+        finish: list[str | None] = []
+        response_id = response_model = None
+        streamed = False
+        for group in getattr(outputs, "generations", None) or ():
+            for gen in group:
+                info = getattr(gen, "generation_info", None) or {}
+                message = getattr(gen, "message", None)
+                meta = getattr(message, "response_metadata", None) or {}
+                reason = info.get("finish_reason") or meta.get("finish_reason") or meta.get("stop_reason")
+                finish.append(str(reason) if reason else None)
+                if response_id is None and message is not None:
+                    response_id = getattr(message, "id", None) or meta.get("id")
+                if response_model is None:
+                    response_model = meta.get("model_name") or meta.get("model")
+                if type(gen).__name__.endswith("Chunk"):
+                    streamed = True
+        llm_output = getattr(outputs, "llm_output", None)
+        if isinstance(llm_output, Mapping):
+            response_id = response_id or llm_output.get("id")
+            response_model = response_model or llm_output.get("model_name") or llm_output.get("model")
+        if response_id:
+            attrs[sc.RESPONSE_ID] = str(response_id)
+        if response_model:
+            attrs[sc.RESPONSE_MODEL] = str(response_model)
+        reasons = [f for f in finish if f]
+        if reasons:
+            attrs[sc.RESPONSE_FINISH_REASONS] = reasons
+        if streamed:
+            attrs[sc.REQUEST_STREAM] = True
+        return finish
+
+    def _content_attrs(self, run: RunInfo, outputs: Any, finish: list[str | None], attrs: dict[str, Any]) -> None:
+        messages = run.messages
+        if callable(messages):
+            messages = messages()
+        if messages is not None:
+            attrs[sc.INPUT_MESSAGES] = to_json(input_messages(messages))
+        if outputs is not None:
+            attrs[sc.OUTPUT_MESSAGES] = to_json(output_messages(outputs, finish))
+
+    # -- metrics -----------------------------------------------------------------------------
+    def _attrs_for(self, run: RunInfo, record: CostRecord) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+        """(base, input-token, output-token) metric attributes, cached per combination."""
+        lim = self.limiter.limit
+        key = (record.model, run.provider, record.tenant, record.feature, record.route,
+               record.error_type, _operation(run))
+        cached = self._metric_attrs.get(key)
+        if cached is not None:
+            return cached
+        attrs: dict[str, Any] = {sc.OPERATION: key[6], sc.REQUEST_MODEL: lim("model", record.model)}
+        provider = sc.provider_name(run.provider)
+        if provider:
+            attrs[self.names.provider] = provider
+        if record.tenant:
+            attrs[sc.TENANT] = lim("tenant", record.tenant)
+        if record.feature:
+            attrs[sc.FEATURE] = lim("feature", record.feature)
+        if record.route:
+            attrs[sc.ROUTE] = lim("route", record.route)
+        if record.error_type:
+            attrs[sc.ERROR_TYPE] = record.error_type
+        # Only cache combinations whose values all passed: an "_other" result may be
+        # admitted later for another key, but the cache must stay bounded too.
+        if self.names.mode == "legacy":
+            sets = (attrs, {**attrs, sc.TOKEN_TYPE: "input"}, {**attrs, sc.TOKEN_TYPE: "output"})
+        else:
+            usage = {**attrs, sc.TOKEN_MODALITY: "unknown"}
+            sets = (attrs, usage, usage)
+        if OVERFLOW_VALUE not in attrs.values() and len(self._metric_attrs) < 10_000:
+            self._metric_attrs[key] = sets
+        return sets
+
+    def _record_metrics(self, run: RunInfo, record: CostRecord) -> None:
+        attrs, in_attrs, out_attrs = self._attrs_for(run, record)
+        hit = record.cache_status is not CacheStatus.MISS and record.cache_status != "miss"
+        status = record.cache_status.value if isinstance(record.cache_status, CacheStatus) else str(record.cache_status)
+        money_attrs = {**attrs, sc.CACHE_STATUS: status} if hit else attrs
+        if record.cost_usd:
+            self._cost.add(record.cost_usd, money_attrs)
+        if record.saved_usd:
+            self._saved.add(record.saved_usd, money_attrs)
+        if hit:
+            # Served without a model call: not a GenAI client operation.
+            return
+        if record.latency_ms is not None:
+            self._duration.record(record.latency_ms / 1000.0, attrs)
+        if self.names.mode == "legacy":
+            if record.input_tokens or record.success:
+                self._token_usage.record(record.input_tokens, in_attrs)
+            if record.success:
+                self._token_usage.record(record.output_tokens, out_attrs)
+        else:
+            if record.input_tokens or record.success:
+                self._op_input.record(record.input_tokens, attrs)
+            if record.success:
+                self._op_output.record(record.output_tokens, attrs)
+            for counter, field in self._usage_counters:
+                value = getattr(record, field)
+                if value:
+                    counter.add(value, in_attrs)

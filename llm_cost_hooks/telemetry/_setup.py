@@ -1,0 +1,258 @@
+"""One-call OpenTelemetry set-up from the standard ``OTEL_*`` variables."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Mapping
+from typing import Any, Literal, NamedTuple
+
+from .._errors import ConfigurationError, MissingExtraError
+from ._stats import (
+    CountingBatchSpanProcessor,
+    CountingMetricExporter,
+    CountingSpanExporter,
+    TelemetryStats,
+    register_stats,
+    stats_for,
+)
+
+__all__ = ["OTelProviders", "configure_otel"]
+
+logger = logging.getLogger("llm_cost_hooks.telemetry")
+
+ExporterKind = Literal["otlp", "console"]
+
+
+class OTelProviders(NamedTuple):
+    """What :func:`configure_otel` returns; unpacks as ``(tracer_provider, meter_provider)``."""
+
+    tracer_provider: Any
+    meter_provider: Any
+
+    @property
+    def stats(self) -> TelemetryStats:
+        """Exported / failed / dropped counters of these providers' exporters."""
+        stats = stats_for(self.tracer_provider)
+        assert stats is not None
+        return stats
+
+    def shutdown(self) -> None:
+        """Flush and stop both providers (bounded by the exporters' timeouts)."""
+        self.tracer_provider.shutdown()
+        if self.meter_provider is not None:
+            self.meter_provider.shutdown()
+
+
+def _env(name: str, signal: str) -> str | None:
+    # Signal-specific variables (OTEL_EXPORTER_OTLP_TRACES_*) win over the generic ones.
+    value = os.environ.get(f"OTEL_EXPORTER_OTLP_{signal}_{name}") or os.environ.get(f"OTEL_EXPORTER_OTLP_{name}")
+    return value.strip() if value and value.strip() else None
+
+
+def _parse_headers(headers: Mapping[str, str] | str | None) -> dict[str, str] | None:
+    if headers is None or isinstance(headers, Mapping):
+        return dict(headers) if headers is not None else None
+    from urllib.parse import unquote
+
+    out: dict[str, str] = {}
+    for item in str(headers).split(","):
+        if not item.strip():
+            continue
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise ConfigurationError(
+                f"OTLP headers must look like 'key=value,key2=value2'; got an item {item!r} without '='."
+            )
+        out[unquote(key.strip()).lower()] = unquote(value.strip())
+    return out
+
+
+def _protocol(protocol: str | None, signal: str) -> str:
+    value = (protocol or _env("PROTOCOL", signal) or "http/protobuf").lower()
+    if value not in ("http/protobuf", "grpc"):
+        raise ConfigurationError(
+            f"OTLP protocol must be 'http/protobuf' or 'grpc', got {value!r} "
+            "(set OTEL_EXPORTER_OTLP_PROTOCOL or pass protocol=)."
+        )
+    return value
+
+
+def _http_endpoint(endpoint: str | None, signal: str) -> str | None:
+    # The HTTP exporters take a full URL; a base endpoint gets /v1/<signal> appended,
+    # exactly as the exporters do for OTEL_EXPORTER_OTLP_ENDPOINT.
+    if endpoint is None:
+        return None
+    return endpoint.rstrip("/") + f"/v1/{signal.lower()}"
+
+
+def _otlp_exporters(
+    *,
+    endpoint: str | None,
+    headers: dict[str, str] | None,
+    protocol: str | None,
+    timeout: float | None,
+    metrics: bool,
+) -> tuple[Any, Any]:
+    proto = _protocol(protocol, "TRACES")
+    kwargs: dict[str, Any] = {}
+    if headers is not None:
+        kwargs["headers"] = headers
+    if timeout is not None:
+        kwargs["timeout"] = timeout
+    if proto == "grpc":
+        try:
+            from opentelemetry.exporter.otlp.proto.grpc.metric_exporter import OTLPMetricExporter
+            from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
+        except ImportError as exc:
+            raise MissingExtraError("otlp-grpc", "opentelemetry-exporter-otlp-proto-grpc", "OTLP/gRPC export") from exc
+        if endpoint is not None:
+            kwargs["endpoint"] = endpoint
+            if endpoint.startswith("http://"):
+                kwargs["insecure"] = True
+        span_exporter = OTLPSpanExporter(**kwargs)
+        metric_exporter = OTLPMetricExporter(**kwargs) if metrics else None
+        return span_exporter, metric_exporter
+    try:
+        from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter as HTTPMetricExporter
+        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter as HTTPSpanExporter
+    except ImportError as exc:
+        raise MissingExtraError("otlp", "opentelemetry-exporter-otlp-proto-http", "OTLP/HTTP export") from exc
+    span_exporter = HTTPSpanExporter(endpoint=_http_endpoint(endpoint, "TRACES"), **kwargs)
+    metric_exporter = (
+        HTTPMetricExporter(endpoint=_http_endpoint(endpoint, "METRICS"), **kwargs) if metrics else None
+    )
+    return span_exporter, metric_exporter
+
+
+def configure_otel(
+    service_name: str | None = None,
+    exporter: ExporterKind | None = "otlp",
+    *,
+    endpoint: str | None = None,
+    headers: Mapping[str, str] | str | None = None,
+    protocol: Literal["http/protobuf", "grpc"] | None = None,
+    timeout: float | None = None,
+    metrics: bool = True,
+    metric_export_interval_ms: int = 60_000,
+    max_queue_size: int = 2048,
+    schedule_delay_ms: int = 1000,
+    max_export_batch_size: int = 512,
+    resource_attributes: Mapping[str, Any] | None = None,
+    set_global: bool = False,
+    stats: TelemetryStats | None = None,
+) -> OTelProviders:
+    """Build a tracer provider and a meter provider that export cost telemetry.
+
+    Reads the standard variables: ``OTEL_EXPORTER_OTLP_ENDPOINT`` (and the
+    ``..._TRACES_`` / ``..._METRICS_`` variants), ``OTEL_EXPORTER_OTLP_HEADERS``,
+    ``OTEL_EXPORTER_OTLP_PROTOCOL`` (``http/protobuf`` default, ``grpc`` with the
+    ``otlp-grpc`` extra), ``OTEL_EXPORTER_OTLP_TIMEOUT``, ``OTEL_SERVICE_NAME`` and
+    ``OTEL_RESOURCE_ATTRIBUTES``. Arguments override the variables, except
+    ``service_name``, which is only the default when ``OTEL_SERVICE_NAME`` is unset.
+
+    Spans go through a batch processor with a bounded queue (``max_queue_size``); the
+    exporters have a timeout and are wrapped so failed exports and full-queue drops are
+    counted in ``.stats``. The chain never waits for an exporter.
+
+    ``exporter``: ``"otlp"``, ``"console"`` (prints to stdout, for local runs) or None
+    (no exporter: add your own span processors / metric readers). The global providers
+    are left alone unless ``set_global=True``, and even then a global provider the
+    application already set is never replaced.
+
+    >>> tp, mp = configure_otel("docs-example", exporter=None)
+    >>> tp.resource.attributes["service.name"] in ("docs-example", __import__("os").environ.get("OTEL_SERVICE_NAME"))
+    True
+    """
+    try:
+        from opentelemetry.sdk.metrics import MeterProvider
+        from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
+        from opentelemetry.sdk.resources import Resource
+        from opentelemetry.sdk.trace import TracerProvider
+    except ImportError as exc:  # pragma: no cover - the module import already needs the SDK
+        raise MissingExtraError("telemetry", "opentelemetry-sdk", "OpenTelemetry set-up") from exc
+
+    if exporter not in ("otlp", "console", None):
+        raise ConfigurationError(f"exporter must be 'otlp', 'console' or None, got {exporter!r}.")
+    if max_export_batch_size > max_queue_size:
+        raise ConfigurationError(
+            f"max_export_batch_size ({max_export_batch_size}) must not exceed max_queue_size ({max_queue_size})."
+        )
+    stats = stats or TelemetryStats()
+    attrs: dict[str, Any] = dict(resource_attributes or {})
+    if service_name and not os.environ.get("OTEL_SERVICE_NAME", "").strip():
+        attrs.setdefault("service.name", service_name)
+    resource = Resource.create(attrs)
+
+    tracer_provider = TracerProvider(resource=resource)
+    metric_readers: list[Any] = []
+    span_exporter: Any = None
+    metric_exporter: Any = None
+    if exporter == "otlp":
+        env_timeout = _env("TIMEOUT", "TRACES")
+        if timeout is None and env_timeout is None:
+            timeout = 10.0
+        span_exporter, metric_exporter = _otlp_exporters(
+            endpoint=endpoint, headers=_parse_headers(headers), protocol=protocol,
+            timeout=timeout, metrics=metrics,
+        )
+    elif exporter == "console":
+        from opentelemetry.sdk.metrics.export import ConsoleMetricExporter
+        from opentelemetry.sdk.trace.export import ConsoleSpanExporter
+
+        span_exporter = ConsoleSpanExporter()
+        metric_exporter = ConsoleMetricExporter() if metrics else None
+
+    if span_exporter is not None:
+        tracer_provider.add_span_processor(
+            CountingBatchSpanProcessor(
+                CountingSpanExporter(span_exporter, stats),
+                stats,
+                max_queue_size=max_queue_size,
+                schedule_delay_millis=schedule_delay_ms,
+                max_export_batch_size=max_export_batch_size,
+                export_timeout_millis=(timeout or 10.0) * 1000,
+            )
+        )
+    if metric_exporter is not None:
+        metric_readers.append(
+            PeriodicExportingMetricReader(
+                CountingMetricExporter(metric_exporter, stats),
+                export_interval_millis=metric_export_interval_ms,
+                export_timeout_millis=(timeout or 10.0) * 1000,
+            )
+        )
+    meter_provider = MeterProvider(resource=resource, metric_readers=metric_readers) if metrics else None
+    register_stats(tracer_provider, stats)
+    if meter_provider is not None:
+        register_stats(meter_provider, stats)
+
+    if set_global:
+        _set_global(tracer_provider, meter_provider)
+    return OTelProviders(tracer_provider, meter_provider)
+
+
+def _set_global(tracer_provider: Any, meter_provider: Any) -> None:
+    from opentelemetry import metrics, trace
+
+    current = trace.get_tracer_provider()
+    if isinstance(current, trace.ProxyTracerProvider):
+        trace.set_tracer_provider(tracer_provider)
+    else:
+        logger.warning(
+            "llm-cost-hooks: a global tracer provider is already set (%s); keeping it. "
+            "Pass tracer_provider= to OTelObserver to use the one from configure_otel().",
+            type(current).__name__,
+        )
+    if meter_provider is None:
+        return
+    from opentelemetry.metrics import _internal as metrics_internal
+
+    current_mp = metrics.get_meter_provider()
+    if isinstance(current_mp, metrics_internal._ProxyMeterProvider):
+        metrics.set_meter_provider(meter_provider)
+    else:
+        logger.warning(
+            "llm-cost-hooks: a global meter provider is already set (%s); keeping it.",
+            type(current_mp).__name__,
+        )

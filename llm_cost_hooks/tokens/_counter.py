@@ -1,0 +1,356 @@
+"""Offline token counting.
+
+OpenAI models are counted exactly with tiktoken, from the BPE files that LiteLLM ships
+inside its package (``litellm/litellm_core_utils/tokenizers/``, in tiktoken's cache
+format). They are read as data: neither litellm is imported nor ``TIKTOKEN_CACHE_DIR``
+touched, so a user's own tiktoken cache keeps working and nothing is downloaded.
+
+Other providers publish no offline tokenizer for their current models; their counts are
+an approximation (``o200k_base``) and flagged ``estimated``.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import importlib.util
+import json
+import os
+import threading
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from .._errors import ConfigurationError, LLMCostHooksError
+
+if TYPE_CHECKING:  # pragma: no cover
+    import tiktoken
+
+__all__ = [
+    "TokenCount",
+    "TokenCounter",
+    "count_message_tokens",
+    "count_tokens",
+    "default_counter",
+]
+
+_ENDOFTEXT = "<|endoftext|>"
+_FIM_PREFIX = "<|fim_prefix|>"
+_FIM_MIDDLE = "<|fim_middle|>"
+_FIM_SUFFIX = "<|fim_suffix|>"
+_ENDOFPROMPT = "<|endofprompt|>"
+
+_R50K_PAT = (
+    r"""'(?:[sdmt]|ll|ve|re)| ?\p{L}++| ?\p{N}++| ?[^\s\p{L}\p{N}]++|\s++$|\s+(?!\S)|\s"""
+)
+_CL100K_PAT = (
+    r"""'(?i:[sdmt]|ll|ve|re)|[^\r\n\p{L}\p{N}]?+\p{L}++|\p{N}{1,3}+| ?[^\s\p{L}\p{N}]++[\r\n]*+|\s++$|\s*[\r\n]|\s+(?!\S)|\s"""
+)
+_O200K_PAT = "|".join(
+    [
+        r"""[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]*[\p{Ll}\p{Lm}\p{Lo}\p{M}]+(?i:'s|'t|'re|'ve|'m|'ll|'d)?""",
+        r"""[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]+[\p{Ll}\p{Lm}\p{Lo}\p{M}]*(?i:'s|'t|'re|'ve|'m|'ll|'d)?""",
+        r"""\p{N}{1,3}""",
+        r""" ?[^\s\p{L}\p{N}]+[\r\n/]*""",
+        r"""\s*[\r\n]+""",
+        r"""\s+(?!\S)""",
+        r"""\s+""",
+    ]
+)
+
+# name -> (file name in tiktoken's cache format = sha1 of the blob URL, sha256, pattern,
+# special tokens). Same constants as tiktoken_ext.openai_public.
+_ENCODINGS: dict[str, tuple[str, str, str, dict[str, int]]] = {
+    "cl100k_base": (
+        "9b5ad71b2ce5302211f9c61530b329a4922fc6a4",
+        "223921b76ee99bde995b7ff738513eef100fb51d18c93597a113bcffe865b2a7",
+        _CL100K_PAT,
+        {
+            _ENDOFTEXT: 100257,
+            _FIM_PREFIX: 100258,
+            _FIM_MIDDLE: 100259,
+            _FIM_SUFFIX: 100260,
+            _ENDOFPROMPT: 100276,
+        },
+    ),
+    "o200k_base": (
+        "fb374d419588a4632f3f557e76b4b70aebbca790",
+        "446a9538cb6c348e3516120d7c08b09f57c36495e2acfffe59a5bf8b0cfb1a2d",
+        _O200K_PAT,
+        {_ENDOFTEXT: 199999, _ENDOFPROMPT: 200018},
+    ),
+    "p50k_base": (
+        "ec7223a39ce59f226a68acc30dc1af2788490e15",
+        "94b5ca7dff4d00767bc256fdd1b27e5b17361d7b8a5f968547f9f23eb70d2069",
+        _R50K_PAT,
+        {_ENDOFTEXT: 50256},
+    ),
+}
+
+# The encoding used to approximate models without an offline tokenizer.
+_APPROX_ENCODING = "o200k_base"
+
+# Providers whose models tiktoken counts exactly.
+_OPENAI_PREFIXES = ("openai/", "azure/", "azure_ai/openai/", "text-completion-openai/")
+
+
+class TokenizerUnavailableError(LLMCostHooksError, RuntimeError):
+    """The bundled tokenizer files are missing or damaged."""
+
+
+class TokenCount(BaseModel):
+    """A token count and whether it is exact."""
+
+    model_config = ConfigDict(frozen=True)
+
+    tokens: int
+    estimated: bool
+    encoding: str
+
+
+def _bundled_dir() -> Path | None:
+    override = os.environ.get("LLM_COST_HOOKS_TOKENIZER_DIR")
+    if override:
+        return Path(override)
+    spec = importlib.util.find_spec("litellm")  # finds, does not import
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    return Path(next(iter(spec.submodule_search_locations))) / (
+        "litellm_core_utils/tokenizers"
+    )
+
+
+def _parse_bpe(contents: bytes, source: str) -> dict[bytes, int]:
+    ranks: dict[bytes, int] = {}
+    for line in contents.splitlines():
+        if not line:
+            continue
+        try:
+            token, rank = line.split()
+            ranks[base64.b64decode(token)] = int(rank)
+        except ValueError as exc:
+            raise TokenizerUnavailableError(f"Malformed line in {source}: {line[:60]!r}") from exc
+    return ranks
+
+
+class TokenCounter:
+    """Counts tokens of text and chat messages for a model, offline.
+
+    ``source="bundled"`` (default) reads the BPE files shipped in LiteLLM's package;
+    ``source="tiktoken"`` uses ``tiktoken.get_encoding`` as is (its own cache, or a
+    download when online). Encodings load once, lazily, on first use.
+
+    >>> counter = TokenCounter()
+    >>> counter.count_text("hello world", "gpt-4o")
+    TokenCount(tokens=2, estimated=False, encoding='o200k_base')
+    """
+
+    def __init__(
+        self,
+        source: Literal["bundled", "tiktoken"] = "bundled",
+        *,
+        bundled_dir: str | os.PathLike[str] | None = None,
+    ) -> None:
+        if source not in ("bundled", "tiktoken"):
+            raise ConfigurationError(
+                f"source must be 'bundled' or 'tiktoken', got {source!r}."
+            )
+        self.source = source
+        self._dir = Path(bundled_dir) if bundled_dir is not None else None
+        self._encodings: dict[str, tiktoken.Encoding] = {}
+        self._model_cache: dict[str, tuple[str, bool]] = {}
+        self._lock = threading.Lock()
+
+    # -- encodings -----------------------------------------------------------------
+    def get_encoding(self, name: str) -> tiktoken.Encoding:
+        enc = self._encodings.get(name)
+        if enc is not None:
+            return enc
+        with self._lock:
+            enc = self._encodings.get(name)
+            if enc is None:
+                enc = self._load(name)
+                self._encodings[name] = enc
+        return enc
+
+    def _load(self, name: str) -> tiktoken.Encoding:
+        import tiktoken
+
+        if self.source == "tiktoken":
+            return tiktoken.get_encoding(name)
+        if name not in _ENCODINGS:
+            raise ConfigurationError(
+                f"Encoding {name!r} is not bundled; bundled: {sorted(_ENCODINGS)}. "
+                "Use TokenCounter(source='tiktoken') for other encodings."
+            )
+        file_name, sha256, pattern, special = _ENCODINGS[name]
+        directory = self._dir or _bundled_dir()
+        if directory is None:
+            raise TokenizerUnavailableError(
+                "LiteLLM's package (which carries the tokenizer files) is not installed; "
+                "pip install litellm, set LLM_COST_HOOKS_TOKENIZER_DIR, or use "
+                "TokenCounter(source='tiktoken')."
+            )
+        path = directory / file_name
+        try:
+            contents = path.read_bytes()
+        except OSError as exc:
+            raise TokenizerUnavailableError(
+                f"Tokenizer file for {name} not found at {path}: {exc}"
+            ) from exc
+        if hashlib.sha256(contents).hexdigest() != sha256:
+            raise TokenizerUnavailableError(
+                f"Tokenizer file {path} does not match the published sha256 of {name}."
+            )
+        return tiktoken.Encoding(
+            name=name,
+            pat_str=pattern,
+            mergeable_ranks=_parse_bpe(contents, str(path)),
+            special_tokens=special,
+        )
+
+    # -- models --------------------------------------------------------------------
+    def encoding_name_for(self, model: str) -> tuple[str, bool]:
+        """Return ``(encoding name, exact)`` for a model name."""
+        if not isinstance(model, str) or not model:
+            raise ConfigurationError(f"model must be a non-empty string, got {model!r}.")
+        cached = self._model_cache.get(model)
+        if cached is not None:
+            return cached
+        result = self._resolve(model)
+        self._model_cache[model] = result
+        return result
+
+    @staticmethod
+    def _resolve(model: str) -> tuple[str, bool]:
+        from tiktoken.model import encoding_name_for_model
+
+        name = model
+        lowered = model.lower()
+        is_openai_route = False
+        for prefix in _OPENAI_PREFIXES:
+            if lowered.startswith(prefix):
+                name = model[len(prefix) :]
+                is_openai_route = True
+                break
+        if "/" in name and not is_openai_route:
+            return _APPROX_ENCODING, False
+        try:
+            encoding = encoding_name_for_model(name)
+        except KeyError:
+            return _APPROX_ENCODING, False
+        if encoding not in _ENCODINGS and encoding != "r50k_base":
+            # e.g. o200k_harmony (gpt-oss): same ranks as o200k_base for ordinary text.
+            return ("o200k_base", encoding.startswith("o200k"))
+        if encoding == "r50k_base":
+            # Same merges as p50k_base for text without the few extra whitespace tokens.
+            return "p50k_base", False
+        return encoding, True
+
+    # -- counting ------------------------------------------------------------------
+    def count_text(self, text: str, model: str) -> TokenCount:
+        """Count the tokens of a plain string as the model would."""
+        if not isinstance(text, str):
+            raise ConfigurationError(f"text must be a string, got {type(text).__name__}.")
+        name, exact = self.encoding_name_for(model)
+        enc = self.get_encoding(name)
+        tokens = len(enc.encode(text, disallowed_special=()))
+        return TokenCount(tokens=tokens, estimated=not exact, encoding=name)
+
+    def count_messages(
+        self,
+        messages: Sequence[Mapping[str, Any]],
+        model: str,
+        *,
+        tools: Sequence[Mapping[str, Any]] | None = None,
+    ) -> TokenCount:
+        """Count the prompt tokens of OpenAI-format chat messages.
+
+        Follows OpenAI's published recipe: 3 tokens of framing per message, 1 more for a
+        ``name``, and 3 that prime the reply. Tool calls and tool definitions are counted
+        from their JSON; OpenAI does not publish that recipe, so a request with tools is
+        flagged ``estimated``.
+        """
+        name, exact = self.encoding_name_for(model)
+        enc = self.get_encoding(name)
+        per_message, per_name = 3, 1
+        total = 3
+        estimated = not exact or bool(tools)
+        for message in messages:
+            if not isinstance(message, Mapping):
+                raise ConfigurationError(
+                    "messages must be mappings with 'role' and 'content' (OpenAI format); "
+                    f"got {type(message).__name__}."
+                )
+            total += per_message
+            for key, value in message.items():
+                if value is None:
+                    continue
+                if key == "content":
+                    text, approx = _content_text(value)
+                    estimated = estimated or approx
+                    total += len(enc.encode(text, disallowed_special=()))
+                elif key == "name":
+                    total += per_name + len(enc.encode(str(value), disallowed_special=()))
+                elif key == "role":
+                    total += len(enc.encode(str(value), disallowed_special=()))
+                elif key in ("tool_calls", "function_call"):
+                    estimated = True
+                    total += len(enc.encode(json.dumps(value, default=str), disallowed_special=()))
+                elif key == "tool_call_id":
+                    total += len(enc.encode(str(value), disallowed_special=()))
+        if tools:
+            total += len(enc.encode(json.dumps(list(tools), default=str), disallowed_special=()))
+        return TokenCount(tokens=total, estimated=estimated, encoding=name)
+
+
+def _content_text(content: Any) -> tuple[str, bool]:
+    """Text of a message content; ``True`` when non-text parts were approximated."""
+    if isinstance(content, str):
+        return content, False
+    if isinstance(content, Iterable):
+        parts: list[str] = []
+        approx = False
+        for part in content:
+            if isinstance(part, str):
+                parts.append(part)
+            elif isinstance(part, Mapping):
+                if part.get("type") == "text" and isinstance(part.get("text"), str):
+                    parts.append(part["text"])
+                else:
+                    # Images, audio, files: token cost depends on provider-side resizing.
+                    approx = True
+        return "".join(parts), approx
+    return str(content), True
+
+
+_default_counter: TokenCounter | None = None
+_default_lock = threading.Lock()
+
+
+def default_counter() -> TokenCounter:
+    """The process-wide counter (source from ``LLM_COST_HOOKS_TOKENIZER_SOURCE``)."""
+    global _default_counter
+    if _default_counter is None:
+        with _default_lock:
+            if _default_counter is None:
+                source = os.environ.get("LLM_COST_HOOKS_TOKENIZER_SOURCE", "bundled")
+                _default_counter = TokenCounter(source)  # type: ignore[arg-type]
+    return _default_counter
+
+
+def count_tokens(text: str, model: str = "gpt-4o") -> int:
+    """Tokens of ``text`` for ``model`` (see :class:`TokenCounter`)."""
+    return default_counter().count_text(text, model).tokens
+
+
+def count_message_tokens(
+    messages: Sequence[Mapping[str, Any]],
+    model: str = "gpt-4o",
+    *,
+    tools: Sequence[Mapping[str, Any]] | None = None,
+) -> int:
+    """Prompt tokens of OpenAI-format chat messages for ``model``."""
+    return default_counter().count_messages(messages, model, tools=tools).tokens

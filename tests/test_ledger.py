@@ -1,0 +1,261 @@
+"""Ledger stores, the background writer's failure handling, and reports."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+from collections.abc import Sequence
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+
+from llm_cost_hooks import CacheStatus, ConfigurationError, CostRecord, LedgerError
+from llm_cost_hooks.ledger import (
+    JSONLLedger,
+    LedgerReports,
+    MemoryLedger,
+    SQLiteLedger,
+    TaskOutcome,
+    format_rows,
+    open_ledger,
+)
+
+
+def rec(**kw: object) -> CostRecord:
+    base: dict[str, object] = {"model": "gpt-4o-mini", "input_tokens": 100, "output_tokens": 20, "cost_usd": 0.01}
+    base.update(kw)
+    return CostRecord(**base)  # type: ignore[arg-type]
+
+
+def test_sqlite_roundtrip_and_wal(tmp_path: Path) -> None:
+    path = tmp_path / "costs.db"
+    ledger = SQLiteLedger(path)
+    original = rec(tenant="acme", feature="qa", tags={"k": "v"}, cache_status=CacheStatus.SEMANTIC, saved_usd=0.02)
+    ledger.write(original)
+    assert ledger.flush()
+    (back,) = ledger.records()
+    assert back == original
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    ledger.close()
+
+
+def test_open_ledger_urls(tmp_path: Path) -> None:
+    assert isinstance(open_ledger("memory://"), MemoryLedger)
+    assert isinstance(open_ledger(None), MemoryLedger)
+    s = open_ledger(f"sqlite:///{tmp_path}/a.db")
+    assert isinstance(s, SQLiteLedger) and s.path == tmp_path / "a.db"
+    j = open_ledger(str(tmp_path / "b.jsonl"))
+    assert isinstance(j, JSONLLedger)
+    with pytest.raises(ConfigurationError, match="Unknown ledger URL"):
+        open_ledger("postgres://x")
+    with pytest.raises(ConfigurationError, match="ledger must be"):
+        open_ledger(42)  # type: ignore[arg-type]
+    s.close()
+    j.close()
+
+
+def test_unwritable_path_is_a_typed_error(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    with pytest.raises(LedgerError, match="Cannot open the SQLite ledger"):
+        SQLiteLedger(blocker / "sub" / "costs.db")  # parent is a file
+    with pytest.raises(LedgerError, match="JSONL"):
+        JSONLLedger(blocker / "x.jsonl")
+
+
+def test_jsonl_roundtrip(tmp_path: Path) -> None:
+    ledger = JSONLLedger(tmp_path / "c.jsonl")
+    ledger.write(rec(tenant="t"))
+    ledger.write_task(TaskOutcome(task_id="x", success=False, source="user"))
+    ledger.flush()
+    assert [r.tenant for r in ledger.records()] == ["t"]
+    assert [o.task_id for o in ledger.task_outcomes()] == ["x"]
+    ledger.close()
+    reports = LedgerReports.open(tmp_path / "c.jsonl")
+    assert reports.totals()[0]["calls"] == 1
+
+
+class _SlowLedger(MemoryLedger):
+    def __init__(self) -> None:
+        self.gate = threading.Event()
+        super().__init__(background=True)
+
+    def _write_batch(self, records: Sequence[CostRecord], outcomes: Sequence[TaskOutcome]) -> None:
+        self.gate.wait(10)
+        super()._write_batch(records, outcomes)
+
+
+def test_write_never_blocks_on_storage() -> None:
+    ledger = _SlowLedger()
+    t0 = time.perf_counter()
+    for _ in range(1000):
+        ledger.write(rec())
+    elapsed = time.perf_counter() - t0
+    # Storage is blocked for 10 s; if write waited on it, this would take seconds.
+    assert elapsed < 2.0
+    assert ledger.stats.pending == 1000
+    ledger.gate.set()
+    assert ledger.flush()
+    assert len(ledger.records()) == 1000
+    ledger.close()
+
+
+class _FlakySQLite(SQLiteLedger):
+    """Fails like a full disk for the first ``failures`` batches, then recovers."""
+
+    def __init__(self, path: Path, failures: int, **kw: object) -> None:
+        self.failures = failures
+        super().__init__(path, **kw)  # type: ignore[arg-type]
+
+    def _write_batch(self, records: Sequence[CostRecord], outcomes: Sequence[TaskOutcome]) -> None:
+        if self.failures > 0:
+            self.failures -= 1
+            raise sqlite3.OperationalError("database or disk is full")
+        super()._write_batch(records, outcomes)
+
+
+def test_failed_writes_are_retried_and_nothing_is_dropped(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    ledger = _FlakySQLite(tmp_path / "flaky.db", failures=3, flush_interval=0.01)
+    for i in range(500):
+        ledger.write(rec(request_id=f"r{i}"))
+    assert ledger.flush(timeout=20)
+    stats = ledger.stats
+    assert stats.write_failures == 3
+    assert stats.dropped == 0
+    assert stats.written == 500
+    assert len(list(ledger.records())) == 500
+    assert "ledger write failed" in caplog.text
+    ledger.close()
+
+
+def test_overflow_is_counted_not_raised(tmp_path: Path) -> None:
+    ledger = _FlakySQLite(tmp_path / "full.db", failures=10**9, max_buffer=100, flush_interval=0.01)
+    for i in range(250):
+        ledger.write(rec(request_id=f"r{i}"))  # must not raise
+    time.sleep(0.1)
+    assert ledger.stats.dropped >= 150
+    ledger.failures = 0  # the disk recovers
+    assert ledger.flush(timeout=20)
+    kept = len(list(ledger.records()))
+    assert kept + ledger.stats.dropped == 250
+    ledger.close()
+
+
+def test_close_flushes(tmp_path: Path) -> None:
+    ledger = SQLiteLedger(tmp_path / "c.db")
+    for _ in range(100):
+        ledger.write(rec())
+    ledger.close()
+    ledger.close()  # idempotent
+    assert len(list(SQLiteLedger(tmp_path / "c.db").records())) == 100
+
+
+def test_flush_at_interpreter_exit(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    db = tmp_path / "exit.db"
+    script = (
+        "from llm_cost_hooks.ledger import SQLiteLedger\n"
+        "from llm_cost_hooks import CostRecord\n"
+        f"l = SQLiteLedger({str(db)!r}, flush_interval=60)\n"
+        "for i in range(2000): l.write(CostRecord(model='gpt-4o', request_id=str(i)))\n"
+    )
+    subprocess.run([sys.executable, "-c", script], check=True)
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("SELECT COUNT(*) FROM cost_records").fetchone()[0] == 2000
+
+
+def _workload() -> MemoryLedger:
+    ledger = MemoryLedger()
+    day1 = datetime(2026, 11, 1, 12, tzinfo=timezone.utc)
+    day2 = day1 + timedelta(days=1)
+    # task A (acme/qa): 2 calls ok
+    ledger.write(rec(task_id="A", tenant="acme", feature="qa", cost_usd=0.10, timestamp=day1))
+    ledger.write(rec(task_id="A", tenant="acme", feature="qa", cost_usd=0.05, timestamp=day1))
+    # task B (acme/qa): first call errors, retry (attempt 2) succeeds
+    ledger.write(rec(task_id="B", tenant="acme", feature="qa", cost_usd=0.02, success=False, error_type="Timeout", timestamp=day1))
+    ledger.write(rec(task_id="B", tenant="acme", feature="qa", cost_usd=0.08, attempt=2, timestamp=day1))
+    # task C (globex/summary): ok calls, but the user marks it failed
+    ledger.write(rec(task_id="C", tenant="globex", feature="summary", cost_usd=0.30, timestamp=day2))
+    ledger.write_task(TaskOutcome(task_id="C", success=False, source="user", reason="rejected"))
+    # task D (globex/summary): a cache hit
+    ledger.write(rec(task_id="D", tenant="globex", feature="summary", cost_usd=0.0, saved_usd=0.3,
+                     cache_status=CacheStatus.EXACT, input_tokens=0, output_tokens=0, timestamp=day2))
+    for t in "ABCD":
+        ledger.write_task(TaskOutcome(task_id=t, success=True, source="run"))
+    return ledger
+
+
+def test_totals_by_dimensions() -> None:
+    reports = LedgerReports.from_ledger(_workload())
+    by_tenant = {r["tenant"]: r for r in reports.totals(by=["tenant"])}
+    assert by_tenant["acme"]["calls"] == 4
+    assert by_tenant["acme"]["cost_usd"] == pytest.approx(0.25)
+    assert by_tenant["acme"]["errors"] == 1
+    assert by_tenant["acme"]["retry_cost_usd"] == pytest.approx(0.08)
+    assert by_tenant["globex"]["saved_usd"] == pytest.approx(0.3)
+    assert by_tenant["globex"]["cache_hits"] == 1
+    by_day = {r["day"]: r["cost_usd"] for r in reports.totals(by="day")}
+    assert by_day == {"2026-11-01": pytest.approx(0.25), "2026-11-02": pytest.approx(0.30)}
+    only_day2 = reports.totals(since="2026-11-02")
+    assert only_day2[0]["calls"] == 2
+    with pytest.raises(ConfigurationError, match="Cannot group by 'colour'"):
+        reports.totals(by=["colour"])
+    with pytest.raises(ConfigurationError, match="ISO date"):
+        reports.totals(since="yesterday")
+
+
+def test_cost_per_successful_task_any_error_policy() -> None:
+    (row,) = LedgerReports.from_ledger(_workload()).tasks()
+    # A ok, B failed (a call errored), C failed (user), D ok -> 2 successful of 4.
+    assert row["tasks"] == 4 and row["successful_tasks"] == 2
+    assert row["cost_usd"] == pytest.approx(0.55)
+    assert row["cost_per_successful_task"] == pytest.approx(0.55 / 2)
+    assert row["retry_cost_usd"] == pytest.approx(0.08)
+    assert row["failed_call_cost_usd"] == pytest.approx(0.02)
+
+
+def test_cost_per_successful_task_root_error_policy() -> None:
+    reports = LedgerReports.from_ledger(_workload())
+    (row,) = reports.tasks(failure_policy="root_error")
+    # B recovered by retry -> success; C is still failed by the user's mark.
+    assert row["successful_tasks"] == 3
+    assert row["cost_per_successful_task"] == pytest.approx(0.55 / 3)
+    per_tenant = {r["tenant"]: r for r in reports.tasks(by="tenant")}
+    assert per_tenant["acme"]["tasks"] == 2 and per_tenant["acme"]["successful_tasks"] == 1
+    assert per_tenant["globex"]["cost_per_successful_task"] == pytest.approx(0.30)
+
+
+def test_cache_savings_and_formats() -> None:
+    reports = LedgerReports.from_ledger(_workload())
+    (hit,) = reports.cache_savings()
+    assert hit["cache_status"] == "exact" and hit["saved_usd"] == pytest.approx(0.3)
+    rows = reports.totals(by="tenant")
+    table = format_rows(rows)
+    assert "acme" in table and "globex" in table and "$0.250000" in table
+    assert format_rows(rows, "csv").splitlines()[0].startswith("tenant,calls")
+    assert '"tenant": "acme"' in format_rows(rows, "json")
+    assert format_rows([]) == "(no records)"
+
+
+def test_reports_open_rejects_non_ledger(tmp_path: Path) -> None:
+    with pytest.raises(LedgerError, match="No ledger file"):
+        LedgerReports.open(tmp_path / "missing.db")
+    bad = tmp_path / "other.db"
+    sqlite3.connect(bad).execute("CREATE TABLE x (a)").connection.commit()
+    with pytest.raises(LedgerError, match="not an llm-cost-hooks SQLite ledger"):
+        LedgerReports.open(bad)
+
+
+def test_trusted_record_equals_validated_record() -> None:
+    values = rec(tenant="a", tags={"x": "1"}).model_dump()
+    values["cost_breakdown"] = CostRecord(model="m").cost_breakdown
+    fast = CostRecord._trusted(dict(values))
+    slow = CostRecord(**values)
+    assert fast == slow
+    assert fast.model_dump_json() == slow.model_dump_json()
+    assert set(values) == set(CostRecord.model_fields)
