@@ -387,7 +387,13 @@ class CostTracker:
 
     # -- pricing ------------------------------------------------------------------------
     def price(
-        self, usage: TokenUsage, model: str, provider: str | None, *, batch: bool = False
+        self,
+        usage: TokenUsage,
+        model: str,
+        provider: str | None,
+        *,
+        batch: bool = False,
+        at: datetime | None = None,
     ) -> tuple[CostBreakdown, bool]:
         """Price a usage; returns ``(breakdown, price_estimated)``. Unknown models cost 0
         and are flagged (and logged once) unless ``strict``."""
@@ -397,7 +403,8 @@ class CostTracker:
             if resolved is None:
                 # Name resolution is the slow part of pricing; models per app are few.
                 resolved = self._prices[key] = self.price_book.resolve(model, provider)
-            return resolved.price.cost(usage, batch=batch), resolved.estimated
+            # ``at``: the billing moment, for providers with off-peak prices.
+            return resolved.price.cost(usage, batch=batch, at=at), resolved.estimated
         except UnknownModelError as exc:
             if self.strict:
                 raise
@@ -462,7 +469,7 @@ class CostTracker:
                     out_tok = 0
             usage = TokenUsage(input_tokens=in_tok, output_tokens=out_tok)
             tokens_estimated = True
-        breakdown, price_estimated = self.price(usage, model_name, run.provider, batch=batch)
+        breakdown, price_estimated = self.price(usage, model_name, run.provider, batch=batch, at=run.start_time)
         if cache_status is not CacheStatus.MISS:
             saved = breakdown.total if saved_usd is None else saved_usd
             record = self._record(
@@ -489,7 +496,7 @@ class CostTracker:
         if usage is None:
             in_tok, estimated = self.count_prompt_tokens(run.messages, model_name)
             usage = TokenUsage(input_tokens=in_tok)
-        breakdown, price_estimated = self.price(usage, model_name, run.provider)
+        breakdown, price_estimated = self.price(usage, model_name, run.provider, at=run.start_time)
         record = self._record(
             run, model_name, usage, breakdown, success=False, cache_status=CacheStatus.MISS,
             saved_usd=0.0, tokens_estimated=estimated, price_estimated=price_estimated,

@@ -144,7 +144,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
-    from ._demo import run_demo
+    from .langchain._demo import run_demo
 
     return run_demo(ledger_path=args.ledger, data=args.data, limit=args.limit)
 

@@ -35,7 +35,7 @@ def data_dir(explicit: str | os.PathLike[str] | None = None) -> Path:
     env = os.environ.get("LLM_COST_HOOKS_DATA_DIR")
     if env:
         return Path(env)
-    here = Path(__file__).resolve().parent.parent
+    here = Path(__file__).resolve().parent.parent.parent
     for base in (here, Path.cwd()):
         candidate = base.parent / "shared" / "data"
         if candidate.is_dir():
@@ -73,8 +73,8 @@ def run_demo(
     from langchain_core.output_parsers import StrOutputParser
     from langchain_core.prompts import ChatPromptTemplate
 
-    from .langchain import CostCallbackHandler, FakeChatModelWithUsage
-    from .ledger import format_rows
+    from . import CostCallbackHandler, FakeChatModelWithUsage
+    from ..ledger import format_rows
 
     queries = _load_queries(source, limit)
     ledger_path = Path(ledger_path)

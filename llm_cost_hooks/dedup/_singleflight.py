@@ -1,0 +1,401 @@
+"""Single-flight: concurrent identical requests share one upstream call, and a finished
+result is served again for a TTL. In-process (:class:`SingleFlight`) and across processes
+(:class:`RedisSingleFlight`, which also single-flights locally first)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import threading
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, Generic, Literal, TypeVar
+
+from .._errors import LLMCostHooksError, MissingExtraError
+
+__all__ = ["DeduplicatedCallFailed", "Flight", "RedisSingleFlight", "SingleFlight"]
+
+logger = logging.getLogger("llm_cost_hooks.dedup")
+
+T = TypeVar("T")
+Source = Literal["leader", "inflight", "cached"]
+
+
+class DeduplicatedCallFailed(LLMCostHooksError):
+    """The shared call this request waited on (in another process) failed."""
+
+    def __init__(self, key: str, error_type: str, message: str) -> None:
+        self.key = key
+        self.error_type = error_type
+        super().__init__(f"The deduplicated call {key[:24]!r} failed upstream: {error_type}: {message}")
+
+
+@dataclass(frozen=True)
+class Flight(Generic[T]):
+    """A single-flight result. ``source``: ``leader`` (this caller made the call),
+    ``inflight`` (joined a call in progress) or ``cached`` (a finished result within TTL)."""
+
+    value: T
+    source: Source
+    key: str
+
+    @property
+    def shared(self) -> bool:
+        return self.source != "leader"
+
+
+class _Call:
+    __slots__ = ("done", "error", "value")
+
+    def __init__(self) -> None:
+        self.done = threading.Event()
+        self.value: Any = None
+        self.error: BaseException | None = None
+
+
+class SingleFlight:
+    """In-process single-flight with a result TTL.
+
+    >>> import asyncio
+    >>> sf = SingleFlight(result_ttl=60)
+    >>> calls = []
+    >>> async def upstream():
+    ...     calls.append(1); await asyncio.sleep(0.01); return "answer"
+    >>> async def main():
+    ...     return await asyncio.gather(*(sf.ado("k", upstream) for _ in range(10)))
+    >>> flights = asyncio.run(main())
+    >>> len(calls), {f.value for f in flights}, sum(not f.shared for f in flights)
+    (1, {'answer'}, 1)
+    """
+
+    def __init__(self, *, result_ttl: float = 60.0, max_results: int = 10_000,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.result_ttl = result_ttl
+        self.max_results = max_results
+        self.clock = clock
+        self._results: dict[str, tuple[float, Any]] = {}
+        self._async: dict[tuple[int, str], asyncio.Future[Any]] = {}
+        self._sync: dict[str, _Call] = {}
+        self._lock = threading.Lock()
+
+    def cached(self, key: str) -> tuple[bool, Any]:
+        hit = self._results.get(key)
+        if hit is None:
+            return False, None
+        if hit[0] <= self.clock():
+            self._results.pop(key, None)
+            return False, None
+        return True, hit[1]
+
+    def store(self, key: str, value: Any) -> None:
+        if self.result_ttl <= 0:
+            return
+        if len(self._results) >= self.max_results:
+            now = self.clock()
+            for k in [k for k, (exp, _) in self._results.items() if exp <= now]:
+                self._results.pop(k, None)
+            if len(self._results) >= self.max_results:
+                self._results.pop(next(iter(self._results)))
+        self._results[key] = (self.clock() + self.result_ttl, value)
+
+    def forget(self, key: str) -> None:
+        self._results.pop(key, None)
+
+    async def ado(self, key: str, fn: Callable[[], Awaitable[T]]) -> Flight[T]:
+        """Run ``fn`` once for concurrent callers with the same ``key`` (same event loop)."""
+        hit, value = self.cached(key)
+        if hit:
+            return Flight(value, "cached", key)
+        loop_key = (id(asyncio.get_running_loop()), key)
+        future = self._async.get(loop_key)
+        if future is not None:
+            return Flight(await asyncio.shield(future), "inflight", key)
+        future = asyncio.get_running_loop().create_future()
+        self._async[loop_key] = future
+        try:
+            value = await fn()
+        except BaseException as exc:
+            future.set_exception(exc)
+            future.exception()  # mark retrieved: waiters may be none
+            raise
+        else:
+            self.store(key, value)
+            future.set_result(value)
+            return Flight(value, "leader", key)
+        finally:
+            self._async.pop(loop_key, None)
+
+    def do(self, key: str, fn: Callable[[], T]) -> Flight[T]:
+        """Thread version of :meth:`ado`."""
+        hit, value = self.cached(key)
+        if hit:
+            return Flight(value, "cached", key)
+        with self._lock:
+            call = self._sync.get(key)
+            leader = call is None
+            if leader:
+                call = self._sync[key] = _Call()
+        assert call is not None
+        if not leader:
+            call.done.wait()
+            if call.error is not None:
+                raise call.error
+            return Flight(call.value, "inflight", key)
+        try:
+            call.value = fn()
+        except BaseException as exc:
+            call.error = exc
+            raise
+        else:
+            self.store(key, call.value)
+            return Flight(call.value, "leader", key)
+        finally:
+            with self._lock:
+                self._sync.pop(key, None)
+            call.done.set()
+
+
+_RELEASE_LOCK = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
+
+
+class RedisSingleFlight:
+    """Single-flight across processes through Redis.
+
+    Concurrent callers in one process are first joined locally (:class:`SingleFlight`),
+    then one process wins a lock (``SET NX PX lock_ttl``) and makes the call; it stores
+    the result as JSON (``dumps``/``loads``; never pickle) for ``result_ttl`` seconds and
+    the others poll for it. If the leader fails, the others raise
+    :class:`DeduplicatedCallFailed`; if it dies, its lock expires and a waiter takes
+    over. When Redis is unreachable, calls go ahead with local single-flight only
+    (logged warning): dedup is an optimisation, never a reason to fail a call.
+
+    >>> sf = RedisSingleFlight("redis://127.0.0.1:6379", result_ttl=30)  # connects lazily
+    >>> sf.result_ttl
+    30
+    """
+
+    def __init__(self, url: str, *, result_ttl: float = 60.0, lock_ttl: float = 120.0,
+                 poll_interval: float = 0.005, max_poll_interval: float = 0.1, prefix: str = "llm_cost_hooks",
+                 error_ttl: float = 10.0, connect_timeout: float = 0.25, socket_timeout: float = 2.0,
+                 retry_after: float = 1.0) -> None:
+        self.url = url
+        self.result_ttl = result_ttl
+        self.lock_ttl = lock_ttl
+        self.poll_interval = poll_interval
+        self.max_poll_interval = max_poll_interval
+        self.prefix = prefix
+        self.error_ttl = error_ttl
+        self.retry_after = retry_after
+        self._timeouts = (connect_timeout, socket_timeout)
+        self.local = SingleFlight(result_ttl=0)
+        self._aclients: dict[int, Any] = {}
+        self._client: Any = None
+        self._down_until = 0.0
+        self._warned = False
+
+    def _k(self, kind: str, key: str) -> str:
+        return f"{{{self.prefix}}}:sf:{kind}:{key}"
+
+    def _errors(self) -> tuple[type[BaseException], ...]:
+        import redis
+
+        return (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, OSError)
+
+    def _async_client(self) -> Any:
+        loop = asyncio.get_running_loop()
+        client = self._aclients.get(id(loop))
+        if client is None:
+            try:
+                import redis.asyncio as aredis
+            except ImportError as exc:  # pragma: no cover
+                raise MissingExtraError("redis", "redis", "RedisSingleFlight") from exc
+            client = aredis.Redis.from_url(self.url, socket_connect_timeout=self._timeouts[0],
+                                           socket_timeout=self._timeouts[1], decode_responses=True)
+            self._aclients = {id(loop): client}
+        return client
+
+    def _sync_client(self) -> Any:
+        if self._client is None:
+            try:
+                import redis
+            except ImportError as exc:  # pragma: no cover
+                raise MissingExtraError("redis", "redis", "RedisSingleFlight") from exc
+            self._client = redis.Redis.from_url(self.url, socket_connect_timeout=self._timeouts[0],
+                                                socket_timeout=self._timeouts[1], decode_responses=True)
+        return self._client
+
+    def _down(self, exc: BaseException) -> None:
+        self._down_until = time.monotonic() + self.retry_after
+        if not self._warned:
+            self._warned = True
+            logger.warning("llm-cost-hooks: Redis single-flight at %s unreachable (%s); deduplicating "
+                           "within this process only until it is back.", self.url, type(exc).__name__)
+
+    # -- async ----------------------------------------------------------------------------
+    async def ado(self, key: str, fn: Callable[[], Awaitable[T]], *,
+                  dumps: Callable[[Any], str] = json.dumps, loads: Callable[[str], Any] = json.loads) -> Flight[T]:
+        """Run ``fn`` once across every process sharing this Redis for ``key``."""
+        shared_source: list[Source] = []
+
+        async def cross_process() -> T:
+            if time.monotonic() < self._down_until:
+                return await fn()
+            try:
+                result = await self._aacquire_or_wait(key, fn, dumps, loads, shared_source)
+                if self._warned:
+                    self._warned = False
+                    logger.warning("llm-cost-hooks: Redis single-flight is reachable again.")
+                return result
+            except _RedisDown as down:
+                self._down(down.cause)
+                return await fn()
+
+        flight = await self.local.ado(key, cross_process)
+        if flight.source == "leader" and shared_source:
+            return Flight(flight.value, shared_source[0], key)
+        return flight
+
+    async def _aacquire_or_wait(self, key: str, fn: Callable[[], Awaitable[T]], dumps: Any, loads: Any,
+                                shared_source: list[Source]) -> T:
+        errors = self._errors()
+        client = self._async_client()
+        token = uuid.uuid4().hex
+        interval = self.poll_interval
+        deadline = time.monotonic() + self.lock_ttl + 5
+        while True:
+            try:
+                cached = await client.get(self._k("res", key))
+                if cached is not None:
+                    shared_source.append("cached")
+                    return loads(cached)  # type: ignore[no-any-return]
+                won = await client.set(self._k("lock", key), token, nx=True, px=int(self.lock_ttl * 1000))
+            except errors as exc:
+                raise _RedisDown(exc) from exc
+            if won:
+                return await self._alead(client, key, token, fn, dumps)
+            # Wait for the leader: its result, its error, or its lock expiring.
+            shared_source[:] = ["inflight"]
+            while True:
+                await asyncio.sleep(interval)
+                interval = min(interval * 1.5, self.max_poll_interval)
+                try:
+                    res, err, lock = await client.mget(self._k("res", key), self._k("err", key), self._k("lock", key))
+                except errors as exc:
+                    raise _RedisDown(exc) from exc
+                if res is not None:
+                    return loads(res)  # type: ignore[no-any-return]
+                if err is not None:
+                    info = json.loads(err)
+                    raise DeduplicatedCallFailed(key, info.get("type", "Error"), info.get("message", ""))
+                if lock is None:
+                    shared_source.clear()
+                    break  # leader gone without a result: try to lead
+                if time.monotonic() > deadline:
+                    shared_source.clear()
+                    return await fn()
+
+    async def _alead(self, client: Any, key: str, token: str, fn: Callable[[], Awaitable[T]], dumps: Any) -> T:
+        errors = self._errors()
+        try:
+            value = await fn()
+        except BaseException as exc:
+            try:
+                info = json.dumps({"type": type(exc).__name__, "message": str(exc)[:500]})
+                await client.set(self._k("err", key), info, px=int(self.error_ttl * 1000))
+                await client.eval(_RELEASE_LOCK, 1, self._k("lock", key), token)
+            except errors:
+                pass
+            raise
+        try:
+            await client.set(self._k("res", key), dumps(value), px=max(int(self.result_ttl * 1000), 1))
+            await client.delete(self._k("err", key))
+            await client.eval(_RELEASE_LOCK, 1, self._k("lock", key), token)
+        except errors as exc:
+            self._down(exc)  # the answer is still good; others time out to their own call
+        return value
+
+    # -- sync -----------------------------------------------------------------------------
+    def do(self, key: str, fn: Callable[[], T], *, dumps: Callable[[Any], str] = json.dumps,
+           loads: Callable[[str], Any] = json.loads) -> Flight[T]:
+        """Thread version of :meth:`ado`."""
+        shared_source: list[Source] = []
+
+        def cross_process() -> T:
+            if time.monotonic() < self._down_until:
+                return fn()
+            try:
+                return self._acquire_or_wait(key, fn, dumps, loads, shared_source)
+            except _RedisDown as down:
+                self._down(down.cause)
+                return fn()
+
+        flight = self.local.do(key, cross_process)
+        if flight.source == "leader" and shared_source:
+            return Flight(flight.value, shared_source[0], key)
+        return flight
+
+    def _acquire_or_wait(self, key: str, fn: Callable[[], T], dumps: Any, loads: Any,
+                         shared_source: list[Source]) -> T:
+        errors = self._errors()
+        client = self._sync_client()
+        token = uuid.uuid4().hex
+        interval = self.poll_interval
+        deadline = time.monotonic() + self.lock_ttl + 5
+        while True:
+            try:
+                cached = client.get(self._k("res", key))
+                if cached is not None:
+                    shared_source.append("cached")
+                    return loads(cached)  # type: ignore[no-any-return]
+                won = client.set(self._k("lock", key), token, nx=True, px=int(self.lock_ttl * 1000))
+            except errors as exc:
+                raise _RedisDown(exc) from exc
+            if won:
+                try:
+                    value = fn()
+                except BaseException as exc:
+                    try:
+                        info = json.dumps({"type": type(exc).__name__, "message": str(exc)[:500]})
+                        client.set(self._k("err", key), info, px=int(self.error_ttl * 1000))
+                        client.eval(_RELEASE_LOCK, 1, self._k("lock", key), token)
+                    except errors:
+                        pass
+                    raise
+                try:
+                    client.set(self._k("res", key), dumps(value), px=max(int(self.result_ttl * 1000), 1))
+                    client.delete(self._k("err", key))
+                    client.eval(_RELEASE_LOCK, 1, self._k("lock", key), token)
+                except errors as exc:
+                    self._down(exc)
+                return value
+            shared_source[:] = ["inflight"]
+            while True:
+                time.sleep(interval)
+                interval = min(interval * 1.5, self.max_poll_interval)
+                try:
+                    res, err, lock = client.mget(self._k("res", key), self._k("err", key), self._k("lock", key))
+                except errors as exc:
+                    raise _RedisDown(exc) from exc
+                if res is not None:
+                    return loads(res)  # type: ignore[no-any-return]
+                if err is not None:
+                    info = json.loads(err)
+                    raise DeduplicatedCallFailed(key, info.get("type", "Error"), info.get("message", ""))
+                if lock is None:
+                    shared_source.clear()
+                    break
+                if time.monotonic() > deadline:
+                    shared_source.clear()
+                    return fn()
+
+
+class _RedisDown(Exception):
+    def __init__(self, cause: BaseException) -> None:
+        super().__init__(str(cause))
+        self.cause = cause
