@@ -35,6 +35,10 @@ def _bench_model() -> Any:
             p["ls_model_name"] = "gpt-4o-mini"
             return p
 
+        async def _agenerate(self, messages: Any, stop: Any = None, run_manager: Any = None, **kw: Any) -> ChatResult:
+            # Native async like real provider clients (the default would hop to a thread pool).
+            return self._generate(messages, stop, None, **kw)
+
         def _generate(self, messages: Any, stop: Any = None, run_manager: Any = None, **kw: Any) -> ChatResult:
             msg = AIMessage(
                 content="Your card should arrive within 3 to 5 business days.",

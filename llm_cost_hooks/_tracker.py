@@ -15,7 +15,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from enum import Enum
 from typing import TYPE_CHECKING, Any
@@ -40,6 +40,7 @@ _ATTR_KEYS: dict[str, tuple[str, ...]] = {
     "prompt_version": ("prompt_version",),
     "task_id": ("task_id",),
 }
+_ATTR_KEY_SET = frozenset(k for keys in _ATTR_KEYS.values() for k in keys) | {"cost_tags"}
 _RETRY_TAG = "retry:attempt:"
 
 
@@ -260,7 +261,11 @@ class CostTracker:
         metadata = metadata or {}
         parent = self._runs.get(parent_id) if parent_id else None
         base = parent.attribution if parent is not None else self.defaults
-        attribution = self._attribution(metadata, {}, base) if metadata else base
+        # Most runs carry only LangChain's own metadata (ls_*): skip the merge then.
+        if metadata and not _ATTR_KEY_SET.isdisjoint(metadata):
+            attribution = self._attribution(metadata, {}, base)
+        else:
+            attribution = base
         if parent is not None:
             task_id = parent.task_id
             is_root = False
@@ -576,6 +581,20 @@ class CostTracker:
         self.ledger.write_task(
             TaskOutcome(task_id=task_id, success=bool(success), source="user", reason=reason)
         )
+
+    def annotate(self, run_id: str, tags: Mapping[str, Any]) -> bool:
+        """Add ``tags`` to an open run: they go on its cost record (and span), and on the
+        runs started under it afterwards. Used by in-chain components (context budgets,
+        guards) that learn something about a call after it started. Returns False when
+        the run is not open (e.g. no handler saw it start)."""
+        run = self._runs.get(run_id)
+        if run is None:
+            return False
+        # Copy, never mutate: the attribution object may be shared with the parent/defaults.
+        run.attribution = replace(
+            run.attribution, tags={**run.attribution.tags, **{str(k): str(v) for k, v in tags.items()}}
+        )
+        return True
 
     def task_of(self, run_id: str) -> str | None:
         """The task id of an open run."""
