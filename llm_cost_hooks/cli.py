@@ -115,6 +115,11 @@ def _cmd_report(args: argparse.Namespace) -> int:
 
     reports = LedgerReports.open(args.ledger)
     try:
+        if args.html:
+            from .ledger._html import render_html_report
+
+            path = render_html_report(reports, args.html, title=f"LLM cost report: {args.ledger}")
+            print(f"wrote {path}", file=sys.stderr)
         kinds = args.show.split(",") if args.show else ["totals", "tasks"]
         out: dict[str, Any] = {}
         for kind in kinds:
@@ -127,15 +132,17 @@ def _cmd_report(args: argparse.Namespace) -> int:
                                           failure_policy=args.failure_policy)
             elif kind == "cache":
                 out[kind] = reports.cache_savings(since=args.since, until=args.until)
+            elif kind == "budget":
+                out[kind] = reports.budget_breaches(since=args.since, until=args.until)
             else:
-                raise argparse.ArgumentTypeError(f"--show takes totals, tasks, cache; got {kind!r}")
+                raise argparse.ArgumentTypeError(f"--show takes totals, tasks, cache, budget; got {kind!r}")
         if args.format == "json":
             print(json.dumps(out, indent=2, default=str))
         else:
             for kind, rows in out.items():
                 if args.format == "table":
                     title = {"totals": "Cost by " + (args.by or "all"), "tasks": "Tasks (cost per successful task)",
-                             "cache": "Cache savings"}[kind]
+                             "cache": "Cache savings", "budget": "Budget breaches"}[kind]
                     print(f"\n{title}\n")
                 print(format_rows(rows, args.format))
     finally:
@@ -174,7 +181,8 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--by", default="", help="comma-separated: tenant,user,feature,route,prompt_version,model,provider,day,month,cache_status")
     rep.add_argument("--since", help="ISO date/time, inclusive")
     rep.add_argument("--until", help="ISO date/time, exclusive")
-    rep.add_argument("--show", default="totals,tasks", help="which tables: totals,tasks,cache")
+    rep.add_argument("--show", default="totals,tasks", help="which tables: totals,tasks,cache,budget")
+    rep.add_argument("--html", metavar="OUT.html", help="also write an HTML report with charts (needs the charts extra)")
     rep.add_argument("--failure-policy", choices=("any_error", "root_error"), default="any_error")
     rep.add_argument("--format", choices=("table", "csv", "json"), default="table")
     rep.set_defaults(func=_cmd_report)

@@ -259,3 +259,31 @@ def test_trusted_record_equals_validated_record() -> None:
     assert fast == slow
     assert fast.model_dump_json() == slow.model_dump_json()
     assert set(values) == set(CostRecord.model_fields)
+
+
+def test_timeseries_waterfall_and_html(tmp_path: Path) -> None:
+    from llm_cost_hooks.ledger import render_html_report, savings_waterfall
+
+    reports = LedgerReports.from_ledger(_workload())
+    days = reports.timeseries("day")
+    assert [(d["bucket"], d["calls"]) for d in days] == [("2026-11-01", 4), ("2026-11-02", 2)]
+    per_feature = reports.timeseries("day", by="feature")
+    assert {(r["bucket"], r["feature"]) for r in per_feature} == {("2026-11-01", "qa"), ("2026-11-02", "summary")}
+    steps = savings_waterfall(reports)
+    assert steps[0]["cost_usd"] == pytest.approx(0.55 + 0.3)
+    assert steps[-1] == {"step": "billed", "cost_usd": pytest.approx(0.55), "saving_usd": pytest.approx(0.3)}
+    out = render_html_report(reports, tmp_path / "r.html")
+    text = out.read_text()
+    assert text.count("data:image/png;base64,") == 4  # cost over time, waterfall, hit rate, route mix
+    assert "cost_per_successful_task" in text and "globex" in text
+    with pytest.raises(ConfigurationError):
+        reports.timeseries("week")  # type: ignore[arg-type]
+
+
+def test_budget_breaches_report() -> None:
+    ledger = MemoryLedger()
+    ledger.write(rec(tenant="a", feature="f", success=False, error_type="BudgetExceeded", cost_usd=0.0))
+    ledger.write(rec(tenant="a", feature="f", tags={"budget.trimmed.history": "120"}))
+    ledger.write(rec(tenant="b", feature="f"))
+    (row,) = LedgerReports.from_ledger(ledger).budget_breaches()
+    assert (row["tenant"], row["calls"], row["refused"]) == ("a", 2, 1)

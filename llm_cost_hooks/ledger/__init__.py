@@ -1,6 +1,7 @@
 """Where cost records go: SQLite (embedded default), in-memory and JSONL, plus reports."""
 
 from ._base import Ledger, LedgerStats, TaskOutcome
+from ._html import render_html_report, savings_waterfall
 from ._reports import DIMENSIONS, LedgerReports, format_rows
 from ._stores import JSONLLedger, MemoryLedger, SQLiteLedger, open_ledger
 
@@ -15,4 +16,6 @@ __all__ = [
     "TaskOutcome",
     "format_rows",
     "open_ledger",
+    "render_html_report",
+    "savings_waterfall",
 ]

@@ -284,6 +284,54 @@ class LedgerReports:
         return [r for r in self._rows(sql, params) if r["hits"]]
 
 
+    def timeseries(
+        self,
+        bucket: Literal["hour", "day", "month"] = "day",
+        by: str | None = None,
+        *,
+        since: datetime | date | str | None = None,
+        until: datetime | date | str | None = None,
+    ) -> list[dict[str, Any]]:
+        """Calls, cost, savings and cache hits per time bucket (and per ``by`` value)."""
+        widths = {"hour": 13, "day": 10, "month": 7}
+        if bucket not in widths:
+            raise ConfigurationError("bucket must be 'hour', 'day' or 'month'.")
+        keys = _check_by(by, list(DIMENSIONS))
+        if len(keys) > 1:
+            raise ConfigurationError("timeseries takes at most one 'by' dimension.")
+        where, params = self._where(since, until)
+        t = f"substr(timestamp, 1, {widths[bucket]})"
+        extra = f", {DIMENSIONS[keys[0]]} AS {keys[0]}" if keys else ""
+        group = f"{t}" + (f", {DIMENSIONS[keys[0]]}" if keys else "")
+        sql = (
+            f"SELECT {t} AS bucket{extra}, COUNT(*) AS calls, ROUND(SUM(cost_usd), 10) AS cost_usd, "
+            "ROUND(SUM(saved_usd), 10) AS saved_usd, "
+            "SUM(CASE WHEN cache_status NOT IN ('miss') THEN 1 ELSE 0 END) AS cache_hits, "
+            "SUM(CASE WHEN success = 0 THEN 1 ELSE 0 END) AS errors "
+            f"FROM cost_records{where} GROUP BY {group} ORDER BY bucket"
+        )
+        return self._rows(sql, params)
+
+    def budget_breaches(
+        self,
+        *,
+        since: datetime | date | str | None = None,
+        until: datetime | date | str | None = None,
+    ) -> list[dict[str, Any]]:
+        """Calls refused or changed by a budget: ``error_type`` BudgetExceeded, or a
+        ``budget.*`` tag in the record (trims, downgrades), grouped by tenant and feature."""
+        where, params = self._where(since, until)
+        cond = "(error_type = 'BudgetExceeded' OR tags LIKE '%\"budget.%')"
+        where = (where + " AND " if where else " WHERE ") + cond
+        sql = (
+            "SELECT tenant, feature, COUNT(*) AS calls, "
+            "SUM(CASE WHEN error_type = 'BudgetExceeded' THEN 1 ELSE 0 END) AS refused, "
+            "ROUND(SUM(cost_usd), 10) AS cost_usd "
+            f"FROM cost_records{where} GROUP BY tenant, feature ORDER BY calls DESC"
+        )
+        return self._rows(sql, params)
+
+
 def format_rows(
     rows: Sequence[dict[str, Any]], fmt: Literal["table", "csv", "json"] = "table"
 ) -> str:
