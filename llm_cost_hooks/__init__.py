@@ -58,6 +58,28 @@ _EXPORTS: dict[str, str] = {
     "TokenCount": ".tokens",
     "count_tokens": ".tokens",
     "count_message_tokens": ".tokens",
+    # capabilities (framework-free cores)
+    "OTelObserver": ".telemetry",
+    "configure_otel": ".telemetry",
+    "TelemetryStats": ".telemetry",
+    "CacheConfig": ".cache",
+    "CacheScope": ".cache",
+    "ContextBudget": ".budget",
+    "SegmentBudgets": ".budget",
+    "SpendGuard": ".budget",
+    "Limit": ".budget",
+    "SpendRequest": ".budget",
+    "Downgrade": ".budget",
+    "DowngradeRequired": ".budget",
+    "SpendStoreUnavailable": ".budget",
+    "AlertManager": ".budget",
+    "SingleFlight": ".dedup",
+    "RedisSingleFlight": ".dedup",
+    "RetryBudget": ".dedup",
+    "CircuitBreaker": ".dedup",
+    "CircuitOpenError": ".dedup",
+    "BatchQueue": ".batch",
+    "is_deferrable": ".batch",
 }
 
 __all__ = sorted([*_EXPORTS, "__version__"])

@@ -450,9 +450,15 @@ class CostTracker:
         output_text: str | Callable[[], str] | None = None,
         outputs: Any = None,
         batch: bool = False,
+        billed_usd: float | None = None,
+        tokens_estimated: bool = False,
     ) -> CostRecord | None:
         """A model call succeeded. ``usage`` None means the provider reported none: the
         tracker counts prompt and ``output_text`` tokens itself and flags them.
+
+        ``billed_usd`` is a dollar amount known for this call (e.g. a replayed call's
+        recorded cost): it is recorded as is instead of pricing ``usage``;
+        ``tokens_estimated`` flags a ``usage`` that was counted, not reported.
 
         For a cache hit (``cache_status`` not MISS) the call is billed $0 and
         ``saved_usd`` (by default: the price of ``usage``, the original call's usage) is
@@ -462,7 +468,6 @@ class CostTracker:
         if run is None:
             return None
         model_name = model or run.model or "unknown"
-        tokens_estimated = False
         if usage is None:
             in_tok, _ = self.count_prompt_tokens(run.messages, model_name)
             out_tok = 0
@@ -474,7 +479,10 @@ class CostTracker:
                     out_tok = 0
             usage = TokenUsage(input_tokens=in_tok, output_tokens=out_tok)
             tokens_estimated = True
-        breakdown, price_estimated = self.price(usage, model_name, run.provider, batch=batch, at=run.start_time)
+        if billed_usd is not None:
+            breakdown, price_estimated = _billed_breakdown(float(billed_usd), usage), False
+        else:
+            breakdown, price_estimated = self.price(usage, model_name, run.provider, batch=batch, at=run.start_time)
         if cache_status is not CacheStatus.MISS:
             saved = breakdown.total if saved_usd is None else saved_usd
             record = self._record(
@@ -483,12 +491,45 @@ class CostTracker:
                 tokens_estimated=tokens_estimated, price_estimated=price_estimated,
             )
         else:
+            # Provider prefix caching (issue 8): reads are already priced at the cache-read
+            # rate; record what they saved, and tag what cache writes cost above input.
+            premium: float | None = None
+            resolved = self._prices.get((model_name, run.provider))
+            if (usage.cache_read_tokens or usage.cache_write_tokens) and billed_usd is None and resolved is not None:
+                from .prompt_cache._savings import prefix_cache_savings
+
+                try:
+                    cache_saved, premium = prefix_cache_savings(resolved.price, usage, batch=batch, at=run.start_time)
+                except Exception:  # noqa: BLE001 - savings are a report; never lose the record
+                    logger.exception("llm-cost-hooks: prompt-cache savings of %r failed", model_name)
+                else:
+                    if cache_saved > 0:
+                        cache_status = CacheStatus.PROVIDER_PREFIX
+                        saved_usd = (saved_usd or 0.0) + cache_saved
             record = self._record(
                 run, model_name, usage, breakdown, success=True, cache_status=cache_status,
                 saved_usd=saved_usd or 0.0, tokens_estimated=tokens_estimated,
                 price_estimated=price_estimated,
             )
+            if premium is not None and usage.cache_write_tokens:
+                record.tags["prompt_cache.write_premium_usd"] = f"{premium:.10g}"
         return self._emit(run, record, None, outputs)
+
+    def end_llm_delegated(
+        self, run_id: str, *, error: BaseException | None = None, outputs: Any = None
+    ) -> TaskState | None:
+        """A model run that delegated to child model runs (a router) ended.
+
+        Its children were recorded, each with its own model and price, so this run
+        writes no record (no double counting); observers are still told, and a root
+        run still closes its task.
+        """
+        run = self._runs.pop(run_id, None)
+        if run is None:
+            return None
+        task = self._finish_task(run, error) if run.is_root else None
+        self._notify_end(run, record=None, error=error, task=task, outputs=outputs)
+        return task
 
     def error_llm(self, run_id: str, error: BaseException, *, usage: TokenUsage | None = None) -> CostRecord | None:
         """A model call failed. Recorded as failed, with its prompt tokens (counted here
@@ -610,6 +651,14 @@ class CostTracker:
 
     def close(self) -> None:
         self.ledger.close()
+
+
+def _billed_breakdown(total: float, usage: TokenUsage) -> CostBreakdown:
+    """A known dollar total split between input and output in proportion to tokens
+    (the split is unknown; the total is exact)."""
+    tokens = usage.input_tokens + usage.output_tokens
+    share_in = usage.input_tokens / tokens if tokens else 0.0
+    return CostBreakdown(input=total * share_in, output=total - total * share_in)
 
 
 def validate_usage(data: Mapping[str, Any]) -> TokenUsage:

@@ -32,6 +32,7 @@ DEFAULT_ESTIMATE_MODELS = (
 _PLUGINS = (
     ("llm_cost_hooks.cache._cli", "add_cache_commands"),
     ("llm_cost_hooks.routing._cli", "add_route_commands"),
+    ("llm_cost_hooks.prompt_cache._cli", "add_prompt_cache_commands"),
 )
 
 

@@ -84,3 +84,100 @@ def redis_clean_url(redis_server: RedisServer) -> str:
 
 
 # other fixtures below
+
+
+# --------------------------------------------------------------------------
+# litellm: LiteLLM imported once per session, callbacks restored per test,
+# and the OpenAI-compatible stub server (tests/openai_stub_server.py)
+# --------------------------------------------------------------------------
+
+_LITELLM_CALLBACK_LISTS = ("callbacks", "success_callback", "failure_callback", "_async_success_callback",
+                           "_async_failure_callback", "input_callback", "service_callback")
+
+
+@pytest.fixture(scope="session")
+def litellm_module():  # type: ignore[no-untyped-def]
+    """LiteLLM, imported once (it takes seconds) with the bundled price map only."""
+    import os
+
+    os.environ["LITELLM_LOCAL_MODEL_COST_MAP"] = "True"
+    import litellm
+
+    litellm.telemetry = False
+    return litellm
+
+
+@pytest.fixture
+def litellm_clean(litellm_module):  # type: ignore[no-untyped-def]
+    """LiteLLM with its callback lists and cache restored after the test."""
+    saved = {name: list(getattr(litellm_module, name, []) or []) for name in _LITELLM_CALLBACK_LISTS}
+    saved_cache = getattr(litellm_module, "cache", None)
+    try:
+        yield litellm_module
+    finally:
+        for name, value in saved.items():
+            current = getattr(litellm_module, name, None)
+            if isinstance(current, list):
+                current[:] = value
+            else:
+                setattr(litellm_module, name, value)
+        litellm_module.cache = saved_cache
+
+
+class OpenAIStub:
+    """Handle on the running stub server: ``.base`` (``http://127.0.0.1:PORT/v1``),
+    ``.control(**kw)``, ``.stats()``."""
+
+    def __init__(self, port: int, proc: object) -> None:
+        self.port = port
+        self.proc = proc
+        self.base = f"http://127.0.0.1:{port}/v1"
+
+    def _post(self, path: str, payload: dict) -> dict:  # type: ignore[type-arg]
+        import json
+        import urllib.request
+
+        req = urllib.request.Request(
+            f"http://127.0.0.1:{self.port}{path}", data=json.dumps(payload).encode(),
+            headers={"Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            return json.loads(resp.read())
+
+    def control(self, **kwargs: object) -> None:
+        self._post("/_control", dict(kwargs))
+
+    def stats(self) -> dict:  # type: ignore[type-arg]
+        import json
+        import urllib.request
+
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/_stats", timeout=10) as resp:
+            return json.loads(resp.read())
+
+
+@pytest.fixture(scope="session")
+def openai_stub_server() -> Iterator[OpenAIStub]:
+    """The OpenAI-compatible stub (chat, files, batches) on 127.0.0.1; fails if it cannot start."""
+    from _servers import free_port, start_process, tcp_ready
+
+    port = free_port()
+    script = str(Path(__file__).resolve().parent / "openai_stub_server.py")
+    error = ""
+    proc = None
+    try:
+        proc = start_process([sys.executable, script, str(port)], tcp_ready(port), timeout=20)
+    except ServerStartError as exc:
+        error = str(exc)
+    if error or proc is None:
+        pytest.fail(f"cannot start the OpenAI stub server: {error}", pytrace=False)
+    try:
+        yield OpenAIStub(port, proc)
+    finally:
+        proc.stop()
+
+
+@pytest.fixture
+def openai_stub(openai_stub_server: OpenAIStub) -> OpenAIStub:
+    """The stub server with its scripted behaviour reset for this test."""
+    openai_stub_server.control(batch_modes=[], fail_next=0, reset_stats=True)
+    return openai_stub_server

@@ -23,7 +23,8 @@ Enforcement, per segment:
   starts at a user message and holds the assistant replies, tool calls and tool results
   that follow it, so a tool call is never separated from its result. The last turn (with
   the last user message) is always kept; if it alone is too big, its oldest assistant /
-  tool-call groups go first, and only then is the last user message cut with a marker.
+  tool-call groups go first, then the texts of its remaining assistant messages are cut,
+  and only then is the last user message cut (all cuts end with a marker).
 * ``retrieved``: documents are taken best-first by score until the segment is full; the
   kept ones stay in their original positions.
 
@@ -450,7 +451,17 @@ class ContextBudget:
                 return
             for m in group:
                 m.dropped = True
-        if over() and head is not None and history is not None:
+        if not over() or history is None:
+            return
+        # Still too big: cut the remaining assistant texts of the turn, the user message last.
+        rest = [m for m in last if not m.dropped and m.segment == "history" and m is not head
+                and isinstance(m.data.get("content"), str) and m.data.get("content")]
+        for m in rest:
+            excess = sum(x.tokens for x in conv if x.segment == "history" and not x.dropped) - history
+            if excess <= 0:
+                return
+            self._cut(m, max(m.tokens - excess, 0), model)
+        if over() and head is not None:
             h_others = sum(m.tokens for m in conv if m.segment == "history" and not m.dropped and m is not head)
             self._cut(head, max(history - h_others, 0), model)
 

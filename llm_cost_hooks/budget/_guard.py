@@ -237,7 +237,7 @@ class SpendGuard:
                 if new_cap >= lim.min_output_tokens and new_cap < cap:
                     return self._plan(request, new_cap, lim.name)
                 raise error
-            if lim.on_breach == "downgrade":
+            if lim.on_breach == "downgrade" and lim.downgrade_to != request.model:
                 return Downgrade(lim.name, lim.downgrade_to, request.model, error)
             raise error
         plan = _Plan(request, input_usd, out_rate, worst, cap, shrunk_by=shrunk_by)
@@ -277,7 +277,7 @@ class SpendGuard:
             if new_cap >= lim.min_output_tokens:
                 new = self._plan(plan.request, new_cap, lim.name)
                 return new
-        if lim.on_breach == "downgrade":
+        if lim.on_breach == "downgrade" and lim.downgrade_to != plan.request.model:
             return Downgrade(lim.name, lim.downgrade_to, plan.request.model, error)
         raise error
 

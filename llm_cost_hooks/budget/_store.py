@@ -297,8 +297,8 @@ class RedisSpendStore:
         url: str,
         *,
         prefix: str = "llm_cost_hooks",
-        connect_timeout: float = 0.25,
-        socket_timeout: float = 1.0,
+        connect_timeout: float = 1.0,
+        socket_timeout: float = 2.0,
         client: Any = None,
     ) -> None:
         self.url = url
@@ -504,6 +504,7 @@ class FailoverSpendStore:
         self.retry_after = retry_after
         self._down_until = 0.0
         self._outage = False
+        self.outages = 0  # how many times the primary went down (for tests and metrics)
         self._local: set[str] = set()  # reservations held by the fallback
         self._pending: deque[tuple[str, tuple[Any, ...]]] = deque(maxlen=max_pending)
         self._lock = threading.Lock()
@@ -517,6 +518,7 @@ class FailoverSpendStore:
         self._down_until = time.monotonic() + self.retry_after
         if not self._outage:
             self._outage = True
+            self.outages += 1
             if self.fail_mode == "open":
                 logger.warning(
                     "llm-cost-hooks: %s; budgets fail OPEN: enforcing them per process with a local "

@@ -182,7 +182,7 @@ class RedisSingleFlight:
 
     def __init__(self, url: str, *, result_ttl: float = 60.0, lock_ttl: float = 120.0,
                  poll_interval: float = 0.005, max_poll_interval: float = 0.1, prefix: str = "llm_cost_hooks",
-                 error_ttl: float = 10.0, connect_timeout: float = 0.25, socket_timeout: float = 2.0,
+                 error_ttl: float = 10.0, connect_timeout: float = 1.0, socket_timeout: float = 2.0,
                  retry_after: float = 1.0) -> None:
         self.url = url
         self.result_ttl = result_ttl

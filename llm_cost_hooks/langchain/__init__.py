@@ -17,6 +17,22 @@ _EXPORTS: dict[str, str] = {
     "install": "._callback",
     "uninstall": "._callback",
     "FakeChatModelWithUsage": "._fake",
+    "ROUTE_MARKER_KEY": "._callback",
+    "BILLED_MARKER_KEY": "._callback",
+    "RoutedChatModel": "._routed",
+    "ReplayChatModel": "._replay",
+    "ReplayMissError": "._replay",
+    "REPLAY_MARKER_KEY": "._replay",
+    "GuardedChatModel": "._budget",
+    "ContextBudgetRunnable": "._budget",
+    "trim_messages": "._budget",
+    "annotate_run": "._budget",
+    "SemanticCache": "._cache",
+    "cache_scope": "._cache",
+    "LangChainEmbedder": "._embeddings",
+    "PromptCacheBreakpoints": "._prompt_cache",
+    "add_breakpoints_to_messages": "._prompt_cache",
+    "anthropic_tools_with_cache": "._prompt_cache",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -20,13 +20,20 @@ if TYPE_CHECKING:  # pragma: no cover - kept out of the import path (~70 ms)
     from langchain_core.messages import BaseMessage
     from langchain_core.outputs import LLMResult
 
-__all__ = ["CACHE_MARKER_KEY", "CostCallbackHandler", "install", "uninstall"]
+__all__ = ["BILLED_MARKER_KEY", "CACHE_MARKER_KEY", "ROUTE_MARKER_KEY", "CostCallbackHandler", "install", "uninstall"]
 
 logger = logging.getLogger("llm_cost_hooks")
 
 #: ``response_metadata`` key by which our caches tell the handler how a hit was served:
 #: ``{"status": "exact" | "semantic", "saved_usd": float | None}``.
 CACHE_MARKER_KEY = "llm_cost_hooks_cache"
+#: ``response_metadata`` key by which RoutedChatModel says which tier answered and why;
+#: with ``"delegated": True`` the run wrote no record itself (its tier calls are child
+#: runs with their own records), so the handler skips it instead of counting twice.
+ROUTE_MARKER_KEY = "llm_cost_hooks_route"
+#: ``response_metadata`` key carrying a call's known dollars (ReplayChatModel replays a
+#: recorded call): ``{"cost_usd": float, "tokens_estimated": bool}``; recorded as is.
+BILLED_MARKER_KEY = "llm_cost_hooks_billed"
 
 _PARAM_KEYS = ("temperature", "max_tokens", "max_completion_tokens", "top_p", "top_k",
                "frequency_penalty", "presence_penalty", "stop", "seed", "n")
@@ -214,10 +221,21 @@ class CostCallbackHandler(BaseCallbackHandler):
         model: str | None = None
         cache_status = CacheStatus.MISS
         saved: float | None = None
+        billed: float | None = None
+        billed_estimated = False
         generation = response.generations[0][0] if response.generations and response.generations[0] else None
         message = getattr(generation, "message", None)
         if message is not None:
             rm = message.response_metadata or {}
+            route = rm.get(ROUTE_MARKER_KEY)
+            if isinstance(route, Mapping) and route.get("delegated"):
+                # A router's own run: its tier calls were recorded as child runs.
+                self.tracker.end_llm_delegated(str(run_id), outputs=response)
+                return
+            bill = rm.get(BILLED_MARKER_KEY)
+            if isinstance(bill, Mapping) and isinstance(bill.get("cost_usd"), (int, float)):
+                billed = float(bill["cost_usd"])
+                billed_estimated = bool(bill.get("tokens_estimated"))
             model = rm.get("model_name") or rm.get("model")
             marker = rm.get(CACHE_MARKER_KEY)
             um = getattr(message, "usage_metadata", None)
@@ -246,9 +264,15 @@ class CostCallbackHandler(BaseCallbackHandler):
             saved_usd=saved,
             output_text=output_text,
             outputs=response,
+            billed_usd=billed,
+            tokens_estimated=billed_estimated,
         )
 
     def on_llm_error(self, error: BaseException, *, run_id: UUID, **kwargs: Any) -> None:
+        if getattr(error, "llm_cost_hooks_delegated", False):
+            # A router whose every tier failed: each failed tier call is already recorded.
+            self.tracker.end_llm_delegated(str(run_id), error=error)
+            return
         self.tracker.error_llm(str(run_id), error)
 
     # -- other runs --------------------------------------------------------------------

@@ -11,79 +11,133 @@ extra); importing this package does not load the embedding model.
 'small'
 """
 
-from ._checks import (
-    BUILTIN_CHECKS,
-    Answer,
-    Attempt,
-    CascadeOutcome,
-    Check,
-    arun_cascade,
-    not_empty,
-    not_refusal,
-    not_truncated,
-    parses,
-    run_cascade,
-)
-from ._data import OutcomeDataError, OutcomeDataset, load_outcomes, load_routellm, load_routerbench
-from ._eval import CurvePoint, EvalReport, StrategyResult, evaluate, out_of_fold_predictions
-from ._metrics import aiq, apgr, cpt, nondecreasing_hull
-from ._model import HashingEmbedder, RouterModel, RouterModelError
-from ._strategies import (
-    BudgetTarget,
-    Cascade,
-    FixedTier,
-    OperatingPoint,
-    QualityFloor,
-    QualityTarget,
-    RouteDecision,
-    RouteRequest,
-    RoutingStrategy,
-    Rule,
-    RuleRouter,
-    TrainedRouter,
-    choose_tiers,
-)
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+# Names are loaded on first use (PEP 562): rules and cascades need no numpy, and
+# importing this package stays fast.
+_LOCATIONS = {
+    'BUILTIN_CHECKS': '_checks',
+    'Answer': '_checks',
+    'Attempt': '_checks',
+    'CascadeOutcome': '_checks',
+    'Check': '_checks',
+    'arun_cascade': '_checks',
+    'not_empty': '_checks',
+    'not_refusal': '_checks',
+    'not_truncated': '_checks',
+    'parses': '_checks',
+    'run_cascade': '_checks',
+    'OutcomeDataError': '_data',
+    'OutcomeDataset': '_data',
+    'load_outcomes': '_data',
+    'load_routellm': '_data',
+    'load_routerbench': '_data',
+    'CurvePoint': '_eval',
+    'EvalReport': '_eval',
+    'StrategyResult': '_eval',
+    'evaluate': '_eval',
+    'out_of_fold_predictions': '_eval',
+    'aiq': '_metrics',
+    'apgr': '_metrics',
+    'cpt': '_metrics',
+    'nondecreasing_hull': '_metrics',
+    'HashingEmbedder': '_model',
+    'RouterModel': '_model',
+    'RouterModelError': '_model',
+    'BudgetTarget': '_strategies',
+    'Cascade': '_strategies',
+    'FixedTier': '_strategies',
+    'OperatingPoint': '_strategies',
+    'QualityFloor': '_strategies',
+    'QualityTarget': '_strategies',
+    'RouteDecision': '_strategies',
+    'RouteRequest': '_strategies',
+    'RoutingStrategy': '_strategies',
+    'Rule': '_strategies',
+    'RuleRouter': '_strategies',
+    'TrainedRouter': '_strategies',
+    'choose_tiers': '_strategies',
+    'add_route_commands': '_cli',
+    'route_eval': '_cli',
+    'route_train': '_cli',
+}
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ._checks import BUILTIN_CHECKS, Answer, Attempt, CascadeOutcome, Check, arun_cascade, not_empty, not_refusal, not_truncated, parses, run_cascade
+    from ._data import OutcomeDataError, OutcomeDataset, load_outcomes, load_routellm, load_routerbench
+    from ._eval import CurvePoint, EvalReport, StrategyResult, evaluate, out_of_fold_predictions
+    from ._metrics import aiq, apgr, cpt, nondecreasing_hull
+    from ._model import HashingEmbedder, RouterModel, RouterModelError
+    from ._strategies import BudgetTarget, Cascade, FixedTier, OperatingPoint, QualityFloor, QualityTarget, RouteDecision, RouteRequest, RoutingStrategy, Rule, RuleRouter, TrainedRouter, choose_tiers
+    from ._cli import add_route_commands, route_eval, route_train
+
+
+def __getattr__(name: str) -> Any:
+    module = _LOCATIONS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'llm_cost_hooks.routing' has no attribute {name!r}")
+    try:
+        value = getattr(importlib.import_module(f".{module}", __name__), name)
+    except ModuleNotFoundError as exc:
+        if exc.name == "numpy":
+            from .._errors import MissingExtraError
+
+            raise MissingExtraError("embed", "numpy", f"llm_cost_hooks.routing.{name}") from exc
+        raise
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
+
 
 __all__ = [
-    "BUILTIN_CHECKS",
-    "Answer",
-    "Attempt",
-    "BudgetTarget",
-    "Cascade",
-    "CascadeOutcome",
-    "Check",
-    "CurvePoint",
-    "EvalReport",
-    "FixedTier",
-    "HashingEmbedder",
-    "OperatingPoint",
-    "OutcomeDataError",
-    "OutcomeDataset",
-    "QualityFloor",
-    "QualityTarget",
-    "RouteDecision",
-    "RouteRequest",
-    "RouterModel",
-    "RouterModelError",
-    "RoutingStrategy",
-    "Rule",
-    "RuleRouter",
-    "StrategyResult",
-    "TrainedRouter",
-    "aiq",
-    "apgr",
-    "arun_cascade",
-    "choose_tiers",
-    "cpt",
-    "evaluate",
-    "load_outcomes",
-    "load_routellm",
-    "load_routerbench",
-    "nondecreasing_hull",
-    "not_empty",
-    "not_refusal",
-    "not_truncated",
-    "out_of_fold_predictions",
-    "parses",
-    "run_cascade",
+    'Answer',
+    'Attempt',
+    'BUILTIN_CHECKS',
+    'BudgetTarget',
+    'Cascade',
+    'CascadeOutcome',
+    'Check',
+    'CurvePoint',
+    'EvalReport',
+    'FixedTier',
+    'HashingEmbedder',
+    'OperatingPoint',
+    'OutcomeDataError',
+    'OutcomeDataset',
+    'QualityFloor',
+    'QualityTarget',
+    'RouteDecision',
+    'RouteRequest',
+    'RouterModel',
+    'RouterModelError',
+    'RoutingStrategy',
+    'Rule',
+    'RuleRouter',
+    'StrategyResult',
+    'TrainedRouter',
+    'add_route_commands',
+    'aiq',
+    'apgr',
+    'arun_cascade',
+    'choose_tiers',
+    'cpt',
+    'evaluate',
+    'load_outcomes',
+    'load_routellm',
+    'load_routerbench',
+    'nondecreasing_hull',
+    'not_empty',
+    'not_refusal',
+    'not_truncated',
+    'out_of_fold_predictions',
+    'parses',
+    'route_eval',
+    'route_train',
+    'run_cascade',
 ]

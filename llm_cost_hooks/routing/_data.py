@@ -24,7 +24,7 @@ import json
 import logging
 import math
 import sys
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -497,7 +497,3 @@ def load_outcomes(
             raise ConfigurationError("the RouteLLM layout takes one file.")
         return load_routellm(path, **kwargs)
     raise ConfigurationError(f"unknown layout {layout!r}; use 'routerbench', 'routellm' or 'auto'.")
-
-
-def iter_tiers(ds: OutcomeDataset) -> Iterable[tuple[int, str]]:
-    return enumerate(ds.tiers)

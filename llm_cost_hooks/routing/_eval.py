@@ -38,6 +38,8 @@ __all__ = ["CurvePoint", "EvalReport", "StrategyResult", "evaluate", "out_of_fol
 
 @dataclass
 class CurvePoint:
+    """One operating point: mean quality, mean dollars per request, share of strong-tier calls."""
+
     quality: float
     cost: float
     strong_share: float
@@ -46,6 +48,9 @@ class CurvePoint:
 
 @dataclass
 class StrategyResult:
+    """A strategy's cost-quality curve with its AIQ, APGR, CPT(50%), CPT(80%) and, for a
+    trained router, the calibrated operating point measured on the test rows."""
+
     name: str
     points: list[CurvePoint]
     aiq: float = float("nan")
@@ -64,6 +69,8 @@ class StrategyResult:
 
 @dataclass
 class EvalReport:
+    """Everything :func:`evaluate` measured; ``format()`` prints the table, ``to_json()`` the data."""
+
     tiers: list[str]
     n_train: int
     n_test: int

@@ -132,13 +132,19 @@ class RouterModel:
         embedder: Any,
         *,
         kind: Literal["knn", "logistic"] = "knn",
-        k: int = 40,
-        temperature: float = 0.05,
-        prior_weight: float = 2.0,
+        k: int = 100,
+        temperature: float = 0.3,
+        prior_weight: float = 1.0,
         l2: float = 1.0,
         embeddings: np.ndarray | None = None,
+        prune: Literal["pareto", "none"] = "none",
     ) -> RouterModel:
-        """Train on ``data``; ``embeddings`` (n, dim) may be given to skip embedding."""
+        """Train on ``data``; ``embeddings`` (n, dim) may be given to skip embedding.
+
+        ``prune="pareto"`` never routes to a tier that, on the training data, is both
+        dearer and worse on average than another tier (its per-prompt wins are mostly
+        noise); ``"none"`` keeps every tier.
+        """
         if len(data) < 2:
             raise ConfigurationError(f"need at least 2 training rows, got {len(data)}.")
         emb = embeddings if embeddings is not None else embed_texts(embedder, data.prompts)
@@ -147,8 +153,17 @@ class RouterModel:
             raise ConfigurationError(f"embeddings have {emb.shape[0]} rows for {len(data)} prompts.")
         q = data.quality.astype(np.float32)
         c = data.cost.astype(np.float32)
+        mq, mc = data.tier_quality(), data.tier_cost()
+        if prune == "pareto":
+            active = np.array([not np.any((mq >= mq[t]) & (mc <= mc[t]) & ((mq > mq[t]) | (mc < mc[t])))
+                               for t in range(len(data.tiers))])
+        elif prune == "none":
+            active = np.ones(len(data.tiers), dtype=bool)
+        else:
+            raise ConfigurationError(f"prune must be 'pareto' or 'none', got {prune!r}.")
         info = {
             "trained_rows": len(data),
+            "active_tiers": [t for t, a in zip(data.tiers, active) if a],
             "source": data.source,
             "tier_mean_quality": data.tier_quality().tolist(),
             "tier_mean_cost": data.tier_cost().tolist(),
@@ -157,7 +172,7 @@ class RouterModel:
         if kind == "knn":
             if k < 1:
                 raise ConfigurationError(f"k must be at least 1, got {k}.")
-            arrays = {"emb": emb, "quality": q, "cost": c,
+            arrays = {"emb": emb, "quality": q, "cost": c, "active": active,
                       "prior_q": q.mean(axis=0), "prior_c": c.mean(axis=0)}
             params = {"k": int(min(k, len(data))), "temperature": float(temperature),
                       "prior_weight": float(prior_weight)}
@@ -174,7 +189,7 @@ class RouterModel:
             reg[-1, -1] = 0.0
             wc = np.linalg.solve(xb.T @ xb + reg, xb.T @ c.astype(np.float64))
             arrays = {"w": np.array(ws, dtype=np.float32), "b": np.array(bs, dtype=np.float32),
-                      "wc": wc.astype(np.float32), "prior_c": c.mean(axis=0)}
+                      "wc": wc.astype(np.float32), "prior_c": c.mean(axis=0), "active": active}
             params = {"l2": float(l2)}
         else:
             raise ConfigurationError(f"unknown router kind {kind!r}; use 'knn' or 'logistic'.")
@@ -183,7 +198,8 @@ class RouterModel:
 
     # -- prediction ------------------------------------------------------------------------
     def predict(self, emb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """``(quality, cost)`` predictions, each (n, tiers), for embeddings (n, dim)."""
+        """``(quality, cost)`` predictions, each (n, tiers), for embeddings (n, dim).
+        A pruned tier's quality is -1 (never chosen)."""
         emb = np.asarray(emb, dtype=np.float32)
         if emb.ndim == 1:
             emb = emb[None, :]
@@ -205,11 +221,12 @@ class RouterModel:
             den = w.sum(axis=1, keepdims=True) + alpha
             q = (np.einsum("nk,nkt->nt", w, a["quality"][idx]) + alpha * a["prior_q"]) / den
             c = (np.einsum("nk,nkt->nt", w, a["cost"][idx]) + alpha * a["prior_c"]) / den
-            return q, c
-        x = emb
-        q = _sigmoid(x @ a["w"].T + a["b"])
-        xb = np.hstack([x, np.ones((len(x), 1), dtype=np.float32)])
-        c = np.maximum(xb @ a["wc"], 0.0)
+        else:
+            q = _sigmoid(emb @ a["w"].T + a["b"])
+            xb = np.hstack([emb, np.ones((len(emb), 1), dtype=np.float32)])
+            c = np.maximum(xb @ a["wc"], 0.0)
+        if "active" in a and not a["active"].all():
+            q = np.where(a["active"][None, :], q, -1.0)  # a pruned tier is never worth choosing
         return q, c
 
     # -- persistence ---------------------------------------------------------------------------

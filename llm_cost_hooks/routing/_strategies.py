@@ -10,14 +10,17 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from .._errors import ConfigurationError
-from ._data import OutcomeDataset
-from ._model import RouterModel, embed_texts
+
+if TYPE_CHECKING:  # numpy is imported lazily: RoutedChatModel with rules needs none of it
+    import numpy as np
+
+    from ._data import OutcomeDataset
+    from ._model import RouterModel
 
 __all__ = [
     "BudgetTarget",
@@ -40,14 +43,20 @@ __all__ = [
 class RouteRequest:
     """What a strategy sees of one request.
 
-    ``text`` is the conversation's text (the router embeds it); ``metadata`` is the run
-    metadata (``feature``, ``tenant_id`` ...); ``structured`` is True when the caller
-    asked for tools or structured output.
+    ``text`` is the whole conversation's text (rules measure its length and search it);
+    ``query`` is the last user message (the trained router embeds it; default ``text``);
+    ``metadata`` is the run metadata (``feature``, ``tenant_id`` ...); ``structured`` is
+    True when the caller asked for tools or structured output.
     """
 
     text: str
     metadata: Mapping[str, Any] = field(default_factory=dict)
     structured: bool = False
+    query: str | None = None
+
+    @property
+    def query_text(self) -> str:
+        return self.text if self.query is None else self.query
 
     @property
     def feature(self) -> str | None:
@@ -206,6 +215,8 @@ def choose_tiers(q: np.ndarray, c: np.ndarray, knob: float, mode: str = "utility
     dollar for; 0 = best quality, large = cheapest). ``threshold``: the cheapest tier
     whose predicted quality is at least ``knob`` (else the best predicted).
     """
+    import numpy as np
+
     if mode == "utility":
         return np.argmax(q - knob * c, axis=1)
     if mode == "threshold":
@@ -219,6 +230,8 @@ def choose_tiers(q: np.ndarray, c: np.ndarray, knob: float, mode: str = "utility
 
 def knob_grid(c: np.ndarray, mode: str, n: int = 80) -> np.ndarray:
     """Knob values sweeping from best quality to cheapest for predictions' cost scale."""
+    import numpy as np
+
     if mode == "threshold":
         return np.linspace(1.0, 0.0, n)
     scale = float(np.median(c[c > 0])) if np.any(c > 0) else 1.0
@@ -256,6 +269,8 @@ def calibrate_points(
     tiers: Sequence[str], target: QualityTarget | BudgetTarget, mode: str = "utility",
 ) -> OperatingPoint:
     """Pick the operating point on held-out outcomes (any number of tiers)."""
+    import numpy as np
+
     rows = np.arange(len(q_true))
     points = []
     for knob in knob_grid(c_pred, mode):
@@ -287,11 +302,12 @@ class TrainedRouter(RoutingStrategy):
     they differ. The knob comes from :meth:`calibrate` (or ``knob=``). Only the tiers
     the chat model has are considered.
 
+    >>> import numpy as np
     >>> from llm_cost_hooks.routing import OutcomeDataset, HashingEmbedder, RouterModel
     >>> ds = OutcomeDataset(prompts=["2+2?", "prove fermat"], tiers=["small", "large"],
     ...     quality=np.array([[1, 1], [0, 1.0]]), cost=np.array([[1e-4, 1e-3], [1e-4, 1e-3]]))
     >>> emb = HashingEmbedder(64)
-    >>> router = TrainedRouter(RouterModel.fit(ds, emb, k=1), embedder=emb, knob=100.0)
+    >>> router = TrainedRouter(RouterModel.fit(ds, emb, k=1), embedder=emb, knob=1000.0)
     >>> router.route(RouteRequest("2+2?"), ["small", "large"]).tier
     'small'
     """
@@ -327,6 +343,8 @@ class TrainedRouter(RoutingStrategy):
 
     @classmethod
     def load(cls, directory: str, *, embedder: Any = None, **kwargs: Any) -> TrainedRouter:
+        from ._model import RouterModel
+
         if embedder is None:
             from ..embeddings import default_embedder
 
@@ -351,12 +369,14 @@ class TrainedRouter(RoutingStrategy):
             )
 
     def predict_texts(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+        from ._model import embed_texts
+
         emb = embed_texts(self.embedder, texts, max_chars=self.max_chars)
         return self.model.predict(emb)
 
     def route(self, request: RouteRequest, tiers: Sequence[str]) -> RouteDecision:
         names, cols = self._columns(tiers)
-        emb = self.embedder.embed_one(request.text[: self.max_chars])
+        emb = self.embedder.embed_one(request.query_text[: self.max_chars])
         q, c = self.model.predict(emb)
         q, c = q[:, cols], c[:, cols]
         j = int(choose_tiers(q, c, self.knob, self.mode)[0])
@@ -366,6 +386,8 @@ class TrainedRouter(RoutingStrategy):
     def calibrate(self, data: OutcomeDataset, target: QualityTarget | BudgetTarget, *,
                   embeddings: np.ndarray | None = None) -> OperatingPoint:
         """Set the knob from held-out outcomes so the target is met at least cost."""
+        from ._model import embed_texts
+
         cols = [self.model.tiers.index(t) for t in data.tiers if t in self.model.tiers]
         if len(cols) != len(data.tiers):
             raise ConfigurationError(f"calibration tiers {data.tiers} must all be router tiers {self.model.tiers}.")
@@ -431,6 +453,8 @@ class QualityFloor:
                       tier_order: Sequence[str] | None = None) -> QualityFloor:
         """``floors[feature]`` = minimum mean quality; ``tier_order`` cheapest first
         (default: by mean cost). A feature no tier satisfies gets the best tier."""
+        import numpy as np
+
         if data.features is None:
             raise ConfigurationError("the calibration data has no feature column (eval_name/feature).")
         order = list(tier_order) if tier_order else [data.tiers[i] for i in np.argsort(data.tier_cost(), kind="stable")]

@@ -22,7 +22,8 @@ from .._records import CacheStatus, CostRecord
 from .._tracker import RunInfo, RunKind, RunObserver, TaskState
 from . import _semconv as sc
 from ._content import input_messages, output_messages, to_json
-from ._limits import OVERFLOW_VALUE, AttributeLimiter
+from ._limits import AttributeLimiter
+from ._metrics import _Metrics
 from ._stats import TelemetryStats, stats_for
 
 __all__ = ["OTelObserver"]
@@ -128,62 +129,19 @@ class OTelObserver(RunObserver):
         self._stats = stats
         self._price_version = price_map_version
         self._price_book: Any = None
+        self._source_attrs: dict[str, str] | None = None
         # run_id -> span of open runs, so a child finds its parent's span. Plain dict:
         # single get/set/pop operations are atomic under the GIL.
         self._spans: dict[str, Any] = {}
         self._pending: dict[str, RunInfo] = {}
-        self._metric_attrs: dict[tuple[Any, ...], tuple[dict[str, Any], dict[str, Any], dict[str, Any]]] = {}
-        self._lock = threading.Lock()
-        self.metrics_enabled = metrics
+        self._metrics: _Metrics | None = None
         if metrics:
             meter = (
                 meter_provider.get_meter(_SCOPE, _version())
                 if meter_provider is not None
                 else otel_metrics.get_meter(_SCOPE, _version())
             )
-            self._make_instruments(meter)
-
-    # -- set-up --------------------------------------------------------------------------
-    def _make_instruments(self, meter: Any) -> None:
-        n = self.names
-        self._duration = meter.create_histogram(
-            n.duration_metric, unit="s", description="GenAI operation duration.",
-            explicit_bucket_boundaries_advisory=sc.DURATION_BUCKETS,
-        )
-        if n.mode == "legacy":
-            self._token_usage = meter.create_histogram(
-                "gen_ai.client.token.usage", unit="{token}",
-                description="Number of input and output tokens used.",
-                explicit_bucket_boundaries_advisory=sc.TOKEN_BUCKETS,
-            )
-        else:
-            self._op_input = meter.create_histogram(
-                "gen_ai.client.inference.operation.input_tokens", unit="{token}",
-                description="Input tokens per inference operation.",
-                explicit_bucket_boundaries_advisory=sc.TOKEN_BUCKETS,
-            )
-            self._op_output = meter.create_histogram(
-                "gen_ai.client.inference.operation.output_tokens", unit="{token}",
-                description="Output tokens per inference operation.",
-                explicit_bucket_boundaries_advisory=sc.TOKEN_BUCKETS,
-            )
-            self._usage_counters = [
-                (meter.create_counter(f"gen_ai.client.inference.usage.{suffix}", unit="{token}",
-                                      description=desc), field)
-                for suffix, field, desc in (
-                    ("input_tokens", "input_tokens", "Input tokens used, including cached tokens."),
-                    ("output_tokens", "output_tokens", "Output tokens used, including reasoning tokens."),
-                    ("cache_read.input_tokens", "cache_read_tokens", "Input tokens served from a provider cache."),
-                    ("cache_write.input_tokens", "cache_write_tokens", "Input tokens written to a provider cache."),
-                    ("reasoning.output_tokens", "reasoning_tokens", "Output tokens used for reasoning."),
-                )
-            ]
-        self._cost = meter.create_counter(
-            sc.METRIC_COST, unit="{USD}", description="Dollars billed for model calls (llm-cost-hooks price book)."
-        )
-        self._saved = meter.create_counter(
-            sc.METRIC_SAVED, unit="{USD}", description="Dollars saved by caches and other levers."
-        )
+            self._metrics = _Metrics(meter, self.names, self.limiter, self)
 
     @property
     def stats(self) -> TelemetryStats:
@@ -203,9 +161,21 @@ class OTelObserver(RunObserver):
         """Read the price-map version from ``tracker``'s price book (for
         ``llm_cost_hooks.price_map.version``) and add this observer to it. Returns self."""
         self._price_book = getattr(tracker, "_price_book", None) or getattr(tracker, "price_book", None)
+        self._price_version = None
+        self._source_attrs = None
         if self not in tracker.observers:
             tracker.add_observer(self)
         return self
+
+    def _cost_source(self) -> dict[str, str]:
+        source = self._source_attrs
+        if source is None:
+            source = {sc.COST_SOURCE: sc.COST_SOURCE_VALUE}
+            version = self._price_map_version()
+            if version:
+                source[sc.PRICE_MAP_VERSION] = version
+            self._source_attrs = source
+        return source
 
     def _price_map_version(self) -> str | None:
         if self._price_version is None:
@@ -240,15 +210,11 @@ class OTelObserver(RunObserver):
         span = run.observer_data.pop(_SPAN_KEY, None)
         self._spans.pop(run.run_id, None)
         try:
-            if span is None and run.kind is RunKind.LLM:
-                span = self._start_llm_span(run)
-            if span is None:
-                return
             self._end(span, run, record, error, task, outputs)
         except Exception:  # noqa: BLE001
             self.stats.add("observer_errors")
             logger.debug("llm-cost-hooks: span end failed", exc_info=True)
-            if span is not None:
+            if span is not None and span.is_recording():
                 span.end()
 
     # -- spans -------------------------------------------------------------------------------
@@ -312,24 +278,30 @@ class OTelObserver(RunObserver):
         run.observer_data[_SPAN_KEY] = span
         self._spans[run.run_id] = span
 
-    def _start_llm_span(self, run: RunInfo) -> Any:
-        pending = run.observer_data.pop(_PENDING_KEY, None)
-        self._pending.pop(run.run_id, None)
-        if pending is None:
-            return None
-        parent_ctx, start_ns = pending
+    def _llm_start_attrs(self, run: RunInfo, attrs: dict[str, Any]) -> str:
+        """Fill the attributes known at the start of a model call; return the span name."""
         op = _operation(run)
         model = run.model or "unknown"
-        attrs: dict[str, Any] = {sc.OPERATION: op, sc.REQUEST_MODEL: model}
+        attrs[sc.OPERATION] = op
+        attrs[sc.REQUEST_MODEL] = model
         provider = sc.provider_name(run.provider)
         if provider:
             attrs[self.names.provider] = provider
         if run.params:
             self._request_params(run.params, attrs)
         self._attribution(run, attrs)
+        return f"{op} {model}"
+
+    def _start_llm_span(self, run: RunInfo) -> Any:
+        """Create a model call's span before it ends (only when a child run needs it)."""
+        pending = run.observer_data.pop(_PENDING_KEY, None)
+        self._pending.pop(run.run_id, None)
+        if pending is None:
+            return None
+        attrs: dict[str, Any] = {}
+        name = self._llm_start_attrs(run, attrs)
         span = self.tracer.start_span(
-            f"{op} {model}", context=parent_ctx, kind=SpanKind.CLIENT, attributes=attrs,
-            start_time=start_ns,
+            name, context=pending[0], kind=SpanKind.CLIENT, attributes=attrs, start_time=pending[1]
         )
         run.observer_data[_SPAN_KEY] = span
         return span
@@ -363,24 +335,45 @@ class OTelObserver(RunObserver):
         outputs: Any,
     ) -> None:
         attrs: dict[str, Any] = {}
+        pending = None
+        if span is None:
+            if run.kind is not RunKind.LLM:
+                return
+            pending = run.observer_data.pop(_PENDING_KEY, None)
+            self._pending.pop(run.run_id, None)
+            if pending is None:
+                return
+            # The usual case: the model span is created here, with every attribute in one
+            # pass (the SDK validates each attribute once).
+            name = self._llm_start_attrs(run, attrs)
         if record is not None:
             self._record_attrs(record, attrs)
             finish = self._response_attrs(outputs, attrs) if outputs is not None else []
             if self.capture_content:
                 self._content_attrs(run, outputs, finish, attrs)
-            if self.metrics_enabled:
-                self._record_metrics(run, record)
+            if self._metrics is not None:
+                self._metrics.record(run, record)
         if task is not None:
             attrs[sc.TASK_COST] = task.cost_usd
-            attrs[sc.TASK_SAVED] = task.saved_usd
             attrs[sc.TASK_CALLS] = task.calls
-            attrs[sc.TASK_FAILED_CALLS] = task.failed_calls
-            attrs[sc.TASK_INPUT_TOKENS] = task.input_tokens
-            attrs[sc.TASK_OUTPUT_TOKENS] = task.output_tokens
             attrs[sc.TASK_SUCCESS] = error is None
+            if task.saved_usd:
+                attrs[sc.TASK_SAVED] = task.saved_usd
+            if record is None or task.calls > 1:
+                # A task that is a single model call: its span's own counts are the task's.
+                attrs[sc.TASK_FAILED_CALLS] = task.failed_calls
+                attrs[sc.TASK_INPUT_TOKENS] = task.input_tokens
+                attrs[sc.TASK_OUTPUT_TOKENS] = task.output_tokens
         if error is not None:
-            etype = type(error).__qualname__
-            attrs[sc.ERROR_TYPE] = etype
+            attrs[sc.ERROR_TYPE] = type(error).__qualname__
+        if pending is not None:
+            span = self.tracer.start_span(
+                name, context=pending[0], kind=SpanKind.CLIENT, attributes=attrs, start_time=pending[1]
+            )
+        elif attrs:
+            span.set_attributes(attrs)
+        if error is not None:
+            etype = attrs[sc.ERROR_TYPE]
             if self.capture_content:
                 # The message and stack may quote the prompt: only with the content opt-in.
                 span.record_exception(error)
@@ -388,8 +381,6 @@ class OTelObserver(RunObserver):
             else:
                 span.add_event("exception", {"exception.type": etype})
                 span.set_status(Status(StatusCode.ERROR, etype))
-        if attrs:
-            span.set_attributes(attrs)
         span.end()
 
     def _record_attrs(self, r: CostRecord, attrs: dict[str, Any]) -> None:
@@ -405,10 +396,7 @@ class OTelObserver(RunObserver):
         attrs[sc.COST_AMOUNT] = r.cost_usd
         attrs[sc.COST] = r.cost_usd
         attrs[sc.COST_CURRENCY] = b.currency
-        attrs[sc.COST_SOURCE] = sc.COST_SOURCE_VALUE
-        version = self._price_map_version()
-        if version:
-            attrs[sc.PRICE_MAP_VERSION] = version
+        attrs.update(self._cost_source())
         if r.cost_usd:
             attrs[sc.COST_INPUT_USD] = b.input
             attrs[sc.COST_OUTPUT_USD] = b.output
@@ -418,10 +406,15 @@ class OTelObserver(RunObserver):
                 attrs[sc.COST_CACHE_WRITE_USD] = b.cache_write
             if b.reasoning:
                 attrs[sc.COST_REASONING_USD] = b.reasoning
-        attrs[sc.CACHE_STATUS] = r.cache_status.value if isinstance(r.cache_status, CacheStatus) else str(r.cache_status)
-        attrs[sc.SAVED_USD] = r.saved_usd
-        attrs[sc.TOKENS_ESTIMATED] = r.tokens_estimated
-        attrs[sc.PRICE_ESTIMATED] = r.price_estimated
+        status = r.cache_status
+        attrs[sc.CACHE_STATUS] = status.value if isinstance(status, CacheStatus) else str(status)
+        # Absent means false / zero: fewer attributes per span, same queries.
+        if r.saved_usd:
+            attrs[sc.SAVED_USD] = r.saved_usd
+        if r.tokens_estimated:
+            attrs[sc.TOKENS_ESTIMATED] = True
+        if r.price_estimated:
+            attrs[sc.PRICE_ESTIMATED] = True
         for key, value in r.tags.items():
             if key.startswith("budget."):
                 attrs[sc.BUDGET_PREFIX + key[7:]] = value
@@ -470,64 +463,3 @@ class OTelObserver(RunObserver):
             attrs[sc.INPUT_MESSAGES] = to_json(input_messages(messages))
         if outputs is not None:
             attrs[sc.OUTPUT_MESSAGES] = to_json(output_messages(outputs, finish))
-
-    # -- metrics -----------------------------------------------------------------------------
-    def _attrs_for(self, run: RunInfo, record: CostRecord) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
-        """(base, input-token, output-token) metric attributes, cached per combination."""
-        lim = self.limiter.limit
-        key = (record.model, run.provider, record.tenant, record.feature, record.route,
-               record.error_type, _operation(run))
-        cached = self._metric_attrs.get(key)
-        if cached is not None:
-            return cached
-        attrs: dict[str, Any] = {sc.OPERATION: key[6], sc.REQUEST_MODEL: lim("model", record.model)}
-        provider = sc.provider_name(run.provider)
-        if provider:
-            attrs[self.names.provider] = provider
-        if record.tenant:
-            attrs[sc.TENANT] = lim("tenant", record.tenant)
-        if record.feature:
-            attrs[sc.FEATURE] = lim("feature", record.feature)
-        if record.route:
-            attrs[sc.ROUTE] = lim("route", record.route)
-        if record.error_type:
-            attrs[sc.ERROR_TYPE] = record.error_type
-        # Only cache combinations whose values all passed: an "_other" result may be
-        # admitted later for another key, but the cache must stay bounded too.
-        if self.names.mode == "legacy":
-            sets = (attrs, {**attrs, sc.TOKEN_TYPE: "input"}, {**attrs, sc.TOKEN_TYPE: "output"})
-        else:
-            usage = {**attrs, sc.TOKEN_MODALITY: "unknown"}
-            sets = (attrs, usage, usage)
-        if OVERFLOW_VALUE not in attrs.values() and len(self._metric_attrs) < 10_000:
-            self._metric_attrs[key] = sets
-        return sets
-
-    def _record_metrics(self, run: RunInfo, record: CostRecord) -> None:
-        attrs, in_attrs, out_attrs = self._attrs_for(run, record)
-        hit = record.cache_status is not CacheStatus.MISS and record.cache_status != "miss"
-        status = record.cache_status.value if isinstance(record.cache_status, CacheStatus) else str(record.cache_status)
-        money_attrs = {**attrs, sc.CACHE_STATUS: status} if hit else attrs
-        if record.cost_usd:
-            self._cost.add(record.cost_usd, money_attrs)
-        if record.saved_usd:
-            self._saved.add(record.saved_usd, money_attrs)
-        if hit:
-            # Served without a model call: not a GenAI client operation.
-            return
-        if record.latency_ms is not None:
-            self._duration.record(record.latency_ms / 1000.0, attrs)
-        if self.names.mode == "legacy":
-            if record.input_tokens or record.success:
-                self._token_usage.record(record.input_tokens, in_attrs)
-            if record.success:
-                self._token_usage.record(record.output_tokens, out_attrs)
-        else:
-            if record.input_tokens or record.success:
-                self._op_input.record(record.input_tokens, attrs)
-            if record.success:
-                self._op_output.record(record.output_tokens, attrs)
-            for counter, field in self._usage_counters:
-                value = getattr(record, field)
-                if value:
-                    counter.add(value, in_attrs)

@@ -49,6 +49,7 @@ class TelemetryStats:
     metric_points_exported: int = 0
     metric_points_failed: int = 0
     metric_exports_failed: int = 0
+    metric_measurements_dropped: int = 0
     observer_errors: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 

@@ -1,0 +1,383 @@
+"""Calibration: pick the semantic tier's operating point for a target precision.
+
+Two kinds of labelled data:
+
+* an **intents file** (``text,label``): split per label into cache entries and queries;
+  a hit is correct when the matched entry has the query's label. Fits the combined
+  (neighbourhood) model and its threshold.
+* a **pairs file** (``text_a,text_b,label`` with label 1 = same answer): fits a plain
+  similarity threshold (pairs carry no neighbourhood).
+
+The chosen point is the one with the highest hit rate whose precision's one-sided Wilson
+lower confidence bound is at least the target (``rule="bound"``, the default) or whose
+measured precision is (``rule="point"``).
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+import random
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+from .._errors import ConfigurationError
+from ._signals import FEATURE_NAMES, DecisionPolicy, guard_veto, wilson_lower_bound
+
+__all__ = [
+    "CalibrationPoint",
+    "CalibrationResult",
+    "calibrate_file",
+    "calibrate_intents",
+    "calibrate_pairs",
+    "knn_features",
+    "load_table",
+    "operating_point",
+]
+
+
+class CalibrationPoint(BaseModel):
+    """One operating point of a calibration curve: threshold, precision, hit rate."""
+
+    threshold: float
+    precision: float
+    precision_lower: float
+    hit_rate: float
+    hits: int
+
+
+class CalibrationResult(BaseModel):
+    """The chosen policy and what it achieved on the calibration data."""
+
+    policy: DecisionPolicy
+    target_precision: float
+    confidence: float
+    rule: str
+    met: bool
+    point: CalibrationPoint
+    n_queries: int
+    n_cache: int
+    curve: list[CalibrationPoint] = Field(default_factory=list)
+
+    def summary(self) -> str:
+        p = self.point
+        status = "met" if self.met else "NOT met (no threshold reaches it; semantic tier off)"
+        lines = [
+            f"target precision {self.target_precision:.3f} ({self.rule} rule, {self.confidence:.0%} confidence): {status}",
+            f"threshold {p.threshold:.4f} ({self.policy.kind}); precision {p.precision:.4f} "
+            f"(lower bound {p.precision_lower:.4f}); hit rate {p.hit_rate:.4f} ({p.hits} of {self.n_queries} queries; "
+            f"{self.n_cache} cache entries)",
+            "curve: threshold  precision  lower_bound  hit_rate",
+        ]
+        lines += [f"  {c.threshold:9.4f}  {c.precision:9.4f}  {c.precision_lower:11.4f}  {c.hit_rate:8.4f}" for c in self.curve]
+        return "\n".join(lines)
+
+
+def operating_point(
+    scores: Sequence[float],
+    correct: Sequence[bool],
+    *,
+    target: float,
+    confidence: float = 0.95,
+    rule: Literal["bound", "point"] = "bound",
+    n_total: int | None = None,
+    curve_points: int = 15,
+) -> tuple[CalibrationPoint | None, list[CalibrationPoint]]:
+    """Best threshold on ``scores`` for ``target`` precision, and a coarse curve.
+
+    Queries with no candidate count in ``n_total`` (hit rate denominator) but not here.
+    """
+    n_total = n_total if n_total is not None else len(scores)
+    order = sorted(range(len(scores)), key=lambda i: -scores[i])
+    best: CalibrationPoint | None = None
+    pts: list[CalibrationPoint] = []
+    good = 0
+    for rank, i in enumerate(order, 1):
+        good += bool(correct[i])
+        # Only cut between distinct scores.
+        if rank < len(order) and scores[order[rank]] == scores[i]:
+            continue
+        prec = good / rank
+        low = wilson_lower_bound(good, rank, confidence)
+        pt = CalibrationPoint(threshold=float(scores[i]), precision=prec, precision_lower=low,
+                              hit_rate=rank / max(n_total, 1), hits=rank)
+        pts.append(pt)
+        ok = (low if rule == "bound" else prec) >= target
+        if ok and (best is None or pt.hits > best.hits):
+            best = pt
+    step = max(1, len(pts) // curve_points)
+    curve = pts[::step]
+    if pts and curve[-1] is not pts[-1]:
+        curve.append(pts[-1])
+    return best, curve
+
+
+def _np() -> Any:
+    import numpy as np
+
+    return np
+
+
+def knn_features(
+    query_vecs: Any,
+    cache_vecs: Any,
+    cache_keys: Sequence[Any],
+    *,
+    k: int = 10,
+    block: int = 1024,
+    leave_one_out: bool = False,
+) -> tuple[Any, Any, Any]:
+    """Neighbour features for many queries at once: ``(X, top_index, sims)``.
+
+    ``X`` has one row of :data:`FEATURE_NAMES` per query (same definition as
+    :func:`neighbour_features`).
+    """
+    np = _np()
+    keys = np.asarray(cache_keys)
+    k_eff = min(k, len(keys))
+    tops, simss = [], []
+    for i in range(0, len(query_vecs), block):
+        s = query_vecs[i : i + block] @ cache_vecs.T
+        if leave_one_out:  # queries are the cache: a query may not match itself
+            rows = np.arange(s.shape[0])
+            s[rows, rows + i] = -np.inf
+        idx = np.argpartition(-s, k_eff - 1, axis=1)[:, :k_eff]
+        part = np.take_along_axis(s, idx, 1)
+        o = np.argsort(-part, axis=1)
+        tops.append(np.take_along_axis(idx, o, 1))
+        simss.append(np.take_along_axis(part, o, 1))
+    idx = np.concatenate(tops)
+    sims = np.concatenate(simss).astype(np.float64)
+    if k_eff < k:  # sparse cache: missing neighbours are different answers at similarity 0
+        sims = np.concatenate([sims, np.zeros((len(sims), k - k_eff))], 1)
+    labk = keys[idx]
+    same = labk == labk[:, :1]
+    if k_eff < k:
+        same = np.concatenate([same, np.zeros((len(same), k - k_eff), bool)], 1)
+    s1 = sims[:, 0]
+    diff_best = np.where(~same, sims, -np.inf).max(1)
+    diff_best = np.where(np.isfinite(diff_best), diff_best, 0.0)
+    w = np.exp((sims - s1[:, None]) / 0.05)
+
+    def agree(n: int) -> Any:
+        return (w[:, :n] * same[:, :n]).sum(1) / w[:, :n].sum(1)
+
+    X = np.stack([s1, sims[:, 1], s1 - diff_best, agree(5), agree(10), s1 - sims[:, 4]], 1)
+    assert X.shape[1] == len(FEATURE_NAMES)
+    return X, idx[:, 0], sims
+
+
+def fit_logistic(X: Any, y: Any, *, iters: int = 3000, l2: float = 1e-3) -> list[float]:
+    """Logistic regression by Newton steps; returns weights in raw feature space + bias."""
+    np = _np()
+    mu, sd = X.mean(0), X.std(0)
+    sd[sd == 0] = 1.0
+    Z = np.c_[(X - mu) / sd, np.ones(len(X))]
+    w = np.zeros(Z.shape[1])
+    for _ in range(min(iters, 50)):
+        p = 1 / (1 + np.exp(-np.clip(Z @ w, -50, 50)))
+        g = Z.T @ (p - y) / len(y) + l2 * np.r_[w[:-1], 0]
+        H = (Z * (p * (1 - p))[:, None]).T @ Z / len(y) + l2 * np.eye(len(w))
+        step = np.linalg.solve(H, g)
+        w -= step
+        if np.abs(step).max() < 1e-8:
+            break
+    raw = list(w[:-1] / sd)
+    bias = float(w[-1] - (w[:-1] * mu / sd).sum())
+    return [float(x) for x in raw] + [bias]
+
+
+def _split_intents(texts: Sequence[str], labels: Sequence[str], cache_fraction: float, seed: int) -> tuple[list[int], list[int]]:
+    by: dict[str, list[int]] = defaultdict(list)
+    for i, lab in enumerate(labels):
+        by[lab].append(i)
+    rng = random.Random(seed)
+    cache, queries = [], []
+    for lab in sorted(by):
+        idx = by[lab][:]
+        rng.shuffle(idx)
+        n_cache = max(1, round(len(idx) * cache_fraction)) if len(idx) > 1 else 1
+        cache += idx[:n_cache]
+        queries += idx[n_cache:]
+    return sorted(cache), sorted(queries)
+
+
+def _embed_all(embedder: Any, texts: Sequence[str], batch: int = 64) -> Any:
+    np = _np()
+    if not texts:
+        return np.zeros((0, embedder.dim), np.float32)
+    return np.concatenate([embedder.embed(list(texts[i : i + batch])) for i in range(0, len(texts), batch)])
+
+
+def calibrate_intents(
+    texts: Sequence[str],
+    labels: Sequence[str],
+    *,
+    embedder: Any = None,
+    target_precision: float = 0.99,
+    confidence: float = 0.95,
+    rule: Literal["bound", "point"] = "bound",
+    cache_fraction: float | None = None,
+    seed: int = 0,
+    k: int = 10,
+    guards: bool = False,
+    cache_texts: Sequence[str] | None = None,
+    cache_labels: Sequence[str] | None = None,
+    vectors: tuple[Any, Any] | None = None,
+) -> CalibrationResult:
+    """Fit the combined policy on an intents data set (``text, label``).
+
+    Without ``cache_texts``: by default every row is a query against all the *other*
+    rows as the cache (leave-one-out, which uses all the data and matches a cache that
+    holds them); with ``cache_fraction`` the rows are split per label into cache entries
+    and queries. ``vectors=(query_vecs, cache_vecs)`` skips embedding (benchmarks).
+    """
+    np = _np()
+    if len(texts) != len(labels) or not texts:
+        raise ConfigurationError("calibrate_intents needs equally long, non-empty texts and labels.")
+    loo = cache_texts is None and cache_fraction is None
+    if loo:
+        c_texts, c_labels = list(texts), list(labels)
+        q_texts, q_labels = list(texts), list(labels)
+    elif cache_texts is None:
+        ci, qi = _split_intents(texts, labels, cache_fraction, seed)
+        c_texts, c_labels = [texts[i] for i in ci], [labels[i] for i in ci]
+        q_texts, q_labels = [texts[i] for i in qi], [labels[i] for i in qi]
+    else:
+        c_texts, c_labels = list(cache_texts), list(cache_labels or [])
+        q_texts, q_labels = list(texts), list(labels)
+    if not q_texts or not c_texts:
+        raise ConfigurationError("calibration needs at least one cache entry and one query; give more rows per label.")
+    if vectors is None:
+        if embedder is None:
+            from ..embeddings import default_embedder
+
+            embedder = default_embedder()
+        cv = _embed_all(embedder, c_texts)
+        qv = cv if loo else _embed_all(embedder, q_texts)
+    else:
+        qv, cv = vectors
+    X, top, _ = knn_features(qv, cv, c_labels, k=k, leave_one_out=loo)
+    c_lab = np.asarray(c_labels)
+    correct = c_lab[top] == np.asarray(q_labels)
+    vetoed = np.zeros(len(q_texts), bool)
+    if guards:
+        vetoed = np.array([guard_veto(q, c_texts[t]) is not None for q, t in zip(q_texts, top)])
+    weights = fit_logistic(X, correct.astype(float))
+    policy = DecisionPolicy(kind="combined", weights=weights, k=k, guard_negation=guards, guard_numbers=guards)
+    z = X @ np.asarray(weights[:-1]) + weights[-1]
+    scores = 1 / (1 + np.exp(-np.clip(z, -50, 50)))
+    # The similarity floor: below the lowest similarity any correct hit had, nothing is served.
+    floor = float(max(0.5, X[correct, 0].min() - 0.02)) if correct.any() else 0.7
+    keep = (~vetoed) & (X[:, 0] >= floor)
+    point, curve = operating_point(
+        list(scores[keep]), list(correct[keep]), target=target_precision, confidence=confidence,
+        rule=rule, n_total=len(q_texts),
+    )
+    n_cache = len(c_texts) - 1 if loo else len(c_texts)
+    return _result(policy, point, curve, target_precision, confidence, rule, len(q_texts), n_cache, floor)
+
+
+def _result(policy: DecisionPolicy, point: CalibrationPoint | None, curve: list[CalibrationPoint], target: float,
+            confidence: float, rule: str, n_q: int, n_c: int, floor: float) -> CalibrationResult:
+    met = point is not None
+    if point is None:  # nothing reaches the target: turn the semantic tier off for this route
+        point = CalibrationPoint(threshold=1.01, precision=1.0, precision_lower=0.0, hit_rate=0.0, hits=0)
+    policy = policy.model_copy(update={
+        "threshold": point.threshold, "min_similarity": floor, "enabled": met,
+        "calibration": {"target_precision": target, "confidence": confidence, "rule": rule,
+                        "precision": point.precision, "precision_lower": point.precision_lower,
+                        "hit_rate": point.hit_rate, "n_queries": n_q, "n_cache": n_c},
+    })
+    return CalibrationResult(policy=policy, target_precision=target, confidence=confidence, rule=rule,
+                             met=met, point=point, n_queries=n_q, n_cache=n_c, curve=curve)
+
+
+def calibrate_pairs(
+    text_a: Sequence[str],
+    text_b: Sequence[str],
+    labels: Sequence[Any],
+    *,
+    embedder: Any = None,
+    target_precision: float = 0.99,
+    confidence: float = 0.95,
+    rule: Literal["bound", "point"] = "bound",
+    guards: bool = False,
+) -> CalibrationResult:
+    """Fit a similarity threshold on labelled pairs (label 1/true = same answer)."""
+    np = _np()
+    if not (len(text_a) == len(text_b) == len(labels)) or not text_a:
+        raise ConfigurationError("calibrate_pairs needs equally long, non-empty text_a, text_b and label columns.")
+    y = np.array([str(v).strip().lower() in ("1", "true", "yes", "y", "same") for v in labels])
+    if embedder is None:
+        from ..embeddings import default_embedder
+
+        embedder = default_embedder()
+    a, b = _embed_all(embedder, text_a), _embed_all(embedder, text_b)
+    sims = (a * b).sum(1).astype(float)
+    keep = np.ones(len(sims), bool)
+    if guards:
+        keep = np.array([guard_veto(x, z) is None for x, z in zip(text_a, text_b)])
+    point, curve = operating_point(list(sims[keep]), list(y[keep]), target=target_precision,
+                                   confidence=confidence, rule=rule, n_total=len(sims))
+    policy = DecisionPolicy(kind="similarity", weights=[], guard_negation=guards, guard_numbers=guards)
+    floor = point.threshold if point else 1.0
+    return _result(policy, point, curve, target_precision, confidence, rule, len(sims), 0, floor)
+
+
+def load_table(path: str | Path) -> list[dict[str, str]]:
+    """Rows of a CSV/TSV (optionally .gz) or JSONL file, as dicts of strings."""
+    p = Path(path)
+    if not p.is_file():
+        raise ConfigurationError(f"calibration file {str(p)!r} does not exist.")
+    raw = gzip.open(p, "rt", encoding="utf-8", newline="") if p.suffix == ".gz" else p.open(encoding="utf-8", newline="")
+    with raw as f:
+        text = f.read()
+    stem = p.name[:-3] if p.suffix == ".gz" else p.name
+    if stem.endswith(".jsonl"):
+        import json
+
+        return [{k: str(v) for k, v in json.loads(line).items()} for line in text.splitlines() if line.strip()]
+    dialect = "excel-tab" if stem.endswith(".tsv") else "excel"
+    return [{k.strip(): (v or "") for k, v in row.items() if k} for row in csv.DictReader(io.StringIO(text), dialect=dialect)]
+
+
+def calibrate_file(
+    path: str | Path,
+    *,
+    cache_path: str | Path | None = None,
+    embedder: Any = None,
+    progress: Callable[[str], None] | None = None,
+    **kwargs: Any,
+) -> CalibrationResult:
+    """Calibrate from a pairs file (``text_a,text_b,label``) or an intents file
+    (``text,label``; ``category`` is accepted for ``label``). With ``cache_path`` the
+    intents file gives the queries and ``cache_path`` the cache entries."""
+    rows = load_table(path)
+    if not rows:
+        raise ConfigurationError(f"{path}: no rows.")
+    cols = set(rows[0])
+    if {"text_a", "text_b", "label"} <= cols:
+        if progress:
+            progress(f"pairs file: {len(rows)} pairs")
+        return calibrate_pairs([r["text_a"] for r in rows], [r["text_b"] for r in rows],
+                               [r["label"] for r in rows], embedder=embedder, **kwargs)
+    label_col = "label" if "label" in cols else "category" if "category" in cols else None
+    if "text" not in cols or label_col is None:
+        raise ConfigurationError(
+            f"{path}: columns {sorted(cols)}; expected text_a,text_b,label (pairs) or text,label (intents)."
+        )
+    texts, labels = [r["text"] for r in rows], [r[label_col] for r in rows]
+    extra: dict[str, Any] = {}
+    if cache_path is not None:
+        crow = load_table(cache_path)
+        c_label = "label" if "label" in crow[0] else "category"
+        extra = {"cache_texts": [r["text"] for r in crow], "cache_labels": [r[c_label] for r in crow]}
+    if progress:
+        progress(f"intents file: {len(rows)} rows, {len(set(labels))} labels")
+    return calibrate_intents(texts, labels, embedder=embedder, **extra, **kwargs)

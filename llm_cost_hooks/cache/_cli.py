@@ -1,0 +1,75 @@
+"""``llm-cost cache calibrate``: the argparse wiring (the lead's cli.py calls add_cache_commands)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+__all__ = ["add_cache_commands", "run_calibrate"]
+
+
+def add_cache_commands(subparsers: Any) -> argparse.ArgumentParser:
+    """Register ``cache calibrate`` on an ``argparse`` subparsers object."""
+    cache = subparsers.add_parser("cache", help="semantic cache tools")
+    sub = cache.add_subparsers(dest="cache_command", required=True)
+    cal = sub.add_parser(
+        "calibrate",
+        help="pick the semantic tier's operating point for a target precision on labelled data",
+        description=(
+            "FILE is a pairs file (columns text_a,text_b,label; label 1 = same answer) or an intents file "
+            "(columns text,label or text,category): by default every row is a query against all the other rows as the cache "
+            "(leave-one-out). "
+            "CSV, TSV or JSONL, optionally .gz. Prints precision with its confidence bound, hit rate and the curve."
+        ),
+    )
+    cal.add_argument("file", help="labelled data (pairs or intents)")
+    cal.add_argument("--cache-file", help="intents file of cache entries (then FILE holds only the queries)")
+    cal.add_argument("--target", type=float, default=0.99, help="target precision of semantic hits (default 0.99)")
+    cal.add_argument("--confidence", type=float, default=0.95, help="confidence of the lower bound (default 0.95)")
+    cal.add_argument("--rule", choices=["bound", "point"], default="bound",
+                     help="'bound': the lower confidence bound must reach the target (default); 'point': the measured precision")
+    cal.add_argument("--cache-fraction", type=float, default=None,
+                     help="split each label into this share of cache entries and queries (default: leave-one-out, "
+                          "every row a query against all the others)")
+    cal.add_argument("--seed", type=int, default=0)
+    cal.add_argument("--guards", action="store_true", help="enable the negation/number minimal-pair guards (off by default)")
+    cal.add_argument("--route", help="store the policy for this route (default: the default policy)")
+    cal.add_argument("--config", help="existing cache config JSON to update")
+    cal.add_argument("--out", help="write the resulting cache config JSON here (load with SemanticCache(config=PATH))")
+    cal.add_argument("--json", action="store_true", help="print the result as JSON")
+    cal.set_defaults(func=run_calibrate)
+    return cache
+
+
+def run_calibrate(args: argparse.Namespace) -> int:
+    from ._calibrate import calibrate_file
+    from ._core import CacheConfig
+
+    kwargs: dict[str, Any] = {
+        "target_precision": args.target, "confidence": args.confidence, "rule": args.rule,
+        "guards": args.guards,
+    }
+    rows_are_pairs = False
+    from ._calibrate import load_table
+
+    first = load_table(args.file)[:1]
+    rows_are_pairs = bool(first) and {"text_a", "text_b"} <= set(first[0])
+    if not rows_are_pairs:
+        kwargs.update(cache_fraction=args.cache_fraction, seed=args.seed)
+    result = calibrate_file(args.file, cache_path=args.cache_file,
+                            progress=lambda m: print(m, file=sys.stderr), **kwargs)
+    if args.json:
+        print(json.dumps(result.model_dump(), indent=2))
+    else:
+        print(result.summary())
+    if args.out:
+        cfg = CacheConfig.load(args.config) if args.config else CacheConfig()
+        if args.route:
+            cfg = cfg.model_copy(update={"routes": {**cfg.routes, args.route: result.policy}})
+        else:
+            cfg = cfg.model_copy(update={"default": result.policy})
+        cfg.save(args.out)
+        print(f"wrote {args.out}", file=sys.stderr)
+    return 0 if result.met else 2

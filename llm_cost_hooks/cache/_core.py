@@ -1,0 +1,452 @@
+"""The framework-free cache: scope → exact tier → semantic tier, audit, invalidation."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import random
+import threading
+import time
+import uuid
+from collections import OrderedDict, deque
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from .._errors import ConfigurationError
+from ._entry import CacheEntry, CacheHit
+from ._scope import DEFAULT_TENANT, CacheScope, digest, normalize_query, partition_of
+from ._signals import DecisionPolicy, Neighbor, guard_veto
+
+__all__ = ["AuditLog", "CacheBackend", "CacheConfig", "CacheCore", "CacheRequest", "CacheStats"]
+
+logger = logging.getLogger("llm_cost_hooks.cache")
+
+
+class CacheBackend(Protocol):
+    """Storage of entries, exact keys and vectors. ``EmbeddedBackend`` and ``RedisBackend``."""
+
+    shared: bool
+
+    def get_exact(self, exact_key: str) -> CacheEntry | None: ...
+    def search(self, partition: str, vec: Any, k: int) -> list[Neighbor]: ...
+    def put(self, entry: CacheEntry, vec: Any) -> None: ...
+    def get(self, entry_id: str) -> CacheEntry | None: ...
+    def touch(self, entry_id: str) -> None: ...
+    def delete(self, entry_ids: list[str]) -> int: ...
+    def invalidate(self, **match: str | None) -> int: ...
+    def clear(self) -> None: ...
+    def count(self) -> int: ...
+
+
+class CacheConfig(BaseModel):
+    """Cache settings: the default decision policy, per-route overrides, TTL and audit.
+
+    Save/load with :meth:`save` / :meth:`load` (``llm-cost cache calibrate --out`` writes
+    one).
+
+    >>> cfg = CacheConfig(routes={"faq": DecisionPolicy(threshold=0.995)})
+    >>> cfg.policy_for("faq").threshold, cfg.policy_for("other").threshold == cfg.default.threshold
+    (0.995, True)
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    default: DecisionPolicy = Field(default_factory=DecisionPolicy)
+    routes: dict[str, DecisionPolicy] = Field(default_factory=dict)
+    default_tenant: str = DEFAULT_TENANT
+    ttl_seconds: float | None = Field(None, description="Default entry lifetime; None = until evicted.")
+    semantic: bool = True
+    per_user: bool = False
+    audit_sample_rate: float = Field(0.05, ge=0.0, le=1.0)
+    tighten_step: float = Field(0.005, description="How much report_bad_hit raises a route's threshold.")
+
+    def policy_for(self, route: str | None) -> DecisionPolicy:
+        if route is not None and route in self.routes:
+            return self.routes[route]
+        return self.default
+
+    def save(self, path: str | Path) -> None:
+        Path(path).write_text(self.model_dump_json(indent=2), encoding="utf-8")
+
+    @classmethod
+    def load(cls, path: str | Path) -> CacheConfig:
+        p = Path(path)
+        if not p.is_file():
+            raise ConfigurationError(f"cache config {str(p)!r} does not exist.")
+        return cls.model_validate_json(p.read_text(encoding="utf-8"))
+
+
+@dataclass(slots=True)
+class CacheRequest:
+    """A normalised request: where it may be served from and what is compared."""
+
+    partition: str
+    exact_key: str
+    query: str
+    normalized: str
+    scope: CacheScope
+    tenant: str
+    semantic: bool = True
+
+
+class CacheStats(BaseModel):
+    """Counters of a cache: lookups, hits per tier, misses, skipped corrupt entries."""
+
+    lookups: int = 0
+    exact_hits: int = 0
+    semantic_hits: int = 0
+    misses: int = 0
+    rejected: int = 0
+    vetoed_negation: int = 0
+    vetoed_numbers: int = 0
+    writes: int = 0
+    errors: int = 0
+    corrupt: int = 0
+    skipped_while_open: int = 0
+    saved_usd: float = 0.0
+
+
+class AuditLog:
+    """A sample of served semantic hits, kept for review (and optionally appended to a JSONL file).
+
+    Texts are recorded only with ``capture_text=True`` (else their hashes), following
+    the package rule that prompt text stays out of logs unless the user opts in.
+    """
+
+    def __init__(self, *, sample_rate: float = 0.05, path: str | Path | None = None,
+                 capture_text: bool = False, maxlen: int = 1000, seed: int | None = None) -> None:
+        self.sample_rate = sample_rate
+        self.path = Path(path) if path else None
+        self.capture_text = capture_text
+        self.records: deque[dict[str, Any]] = deque(maxlen=maxlen)
+        self._rng = random.Random(seed)
+        self._lock = threading.Lock()
+
+    def maybe_record(self, hit_id: str, req: CacheRequest, hit: CacheHit) -> None:
+        if self.sample_rate <= 0 or self._rng.random() >= self.sample_rate:
+            return
+
+        def text(t: str) -> str:
+            return t if self.capture_text else "sha256:" + hashlib.sha256(t.encode()).hexdigest()[:16]
+
+        rec = {
+            "hit_id": hit_id, "time": time.time(), "entry_id": hit.entry.id, "route": req.scope.route,
+            "tenant": text(req.tenant), "similarity": round(hit.similarity, 5), "score": round(hit.score, 5),
+            "query": text(req.query), "matched_query": text(hit.entry.query),
+            "answer_key": hit.entry.answer_key, "model": hit.entry.model,
+        }
+        with self._lock:
+            self.records.append(rec)
+            if self.path is not None:
+                try:
+                    with self.path.open("a", encoding="utf-8") as f:
+                        f.write(json.dumps(rec) + "\n")
+                except OSError as exc:  # the audit file must never break a call
+                    logger.warning("cache audit log %s not writable: %s", self.path, exc)
+
+    def find(self, hit_id: str) -> dict[str, Any] | None:
+        with self._lock:
+            return next((r for r in self.records if r["hit_id"] == hit_id), None)
+
+
+class _Breaker:
+    """Opens after ``failures`` consecutive backend errors; retries after ``reset_after`` s."""
+
+    def __init__(self, failures: int = 3, reset_after: float = 10.0) -> None:
+        self.failures = failures
+        self.reset_after = reset_after
+        self._count = 0
+        self._opened_at: float | None = None
+        self._lock = threading.Lock()
+
+    def allow(self) -> bool:
+        with self._lock:
+            if self._opened_at is None:
+                return True
+            if time.monotonic() - self._opened_at >= self.reset_after:
+                self._opened_at = None  # half-open: let one call try
+                self._count = self.failures - 1
+                return True
+            return False
+
+    def ok(self) -> None:
+        with self._lock:
+            self._count = 0
+            self._opened_at = None
+
+    def fail(self) -> bool:
+        with self._lock:
+            self._count += 1
+            if self._count >= self.failures and self._opened_at is None:
+                self._opened_at = time.monotonic()
+                return True
+            return False
+
+    @property
+    def open(self) -> bool:
+        return self._opened_at is not None
+
+
+class CacheCore:
+    """The cache logic every adapter (LangChain, LiteLLM) shares.
+
+    >>> from llm_cost_hooks.cache import CacheCore, CacheScope
+    >>> core = CacheCore(semantic=False)
+    >>> req = core.request("What is 2+2?", llm_string="m", scope=CacheScope(tenant="t"))
+    >>> _ = core.update(req, answer="4")
+    >>> core.lookup(req).status
+    'exact'
+    """
+
+    def __init__(
+        self,
+        backend: CacheBackend | None = None,
+        *,
+        embedder: Any = None,
+        config: CacheConfig | None = None,
+        semantic: bool | None = None,
+        audit: AuditLog | None = None,
+        breaker_failures: int = 3,
+        breaker_reset_s: float = 10.0,
+    ) -> None:
+        if backend is None:
+            from ._embedded import EmbeddedBackend
+
+            backend = EmbeddedBackend()
+        self.backend = backend
+        self.config = config or CacheConfig()
+        if semantic is not None:
+            self.config = self.config.model_copy(update={"semantic": semantic})
+        self._embedder = embedder
+        self._embedder_lock = threading.Lock()
+        self.audit = audit or AuditLog(sample_rate=self.config.audit_sample_rate)
+        self.stats = CacheStats()
+        self._stats_lock = threading.Lock()
+        self._breaker = _Breaker(breaker_failures, breaker_reset_s)
+        self._vec_memo: OrderedDict[tuple[str, str], Any] = OrderedDict()
+        self._last_warning = 0.0
+
+    # ------------------------------------------------------------ helpers
+    @property
+    def embedder(self) -> Any:
+        if self._embedder is None:
+            with self._embedder_lock:
+                if self._embedder is None:
+                    from ..embeddings import default_embedder
+
+                    self._embedder = default_embedder()
+        return self._embedder
+
+    @property
+    def embedder_name(self) -> str:
+        if self._embedder is None and not self.config.semantic:
+            return "none"
+        return str(self.embedder.name)
+
+    def _count(self, **inc: float) -> None:
+        with self._stats_lock:
+            for k, v in inc.items():
+                setattr(self.stats, k, getattr(self.stats, k) + v)
+
+    def _backend_call(self, what: str, fn: Any, *args: Any, default: Any = None) -> Any:
+        """Run a backend call; a failure is a warning and ``default`` (a miss), never an exception."""
+        if not self._breaker.allow():
+            self._count(skipped_while_open=1)
+            return default
+        try:
+            out = fn(*args)
+        except Exception as exc:  # noqa: BLE001 - the cache must never break the chain
+            self._count(errors=1)
+            opened = self._breaker.fail()
+            now = time.monotonic()
+            if opened or now - self._last_warning > 30:
+                self._last_warning = now
+                logger.warning(
+                    "cache backend %s failed (%s: %s); treating as a miss%s", what, type(exc).__name__, exc,
+                    f"; circuit open for {self._breaker.reset_after:g}s" if opened else "",
+                )
+            return default
+        self._breaker.ok()
+        return out
+
+    def _vector(self, req: CacheRequest) -> Any:
+        key = (req.partition, req.normalized)
+        vec = self._vec_memo.get(key)
+        if vec is None:
+            vec = self.embedder.embed_one(req.query)
+            self._vec_memo[key] = vec
+            while len(self._vec_memo) > 512:
+                self._vec_memo.popitem(last=False)
+        return vec
+
+    # --------------------------------------------------------------- API
+    def request(
+        self,
+        query: str,
+        *,
+        llm_string: str = "",
+        context: str = "",
+        scope: CacheScope | None = None,
+        semantic: bool = True,
+    ) -> CacheRequest:
+        """Build the normalised request for ``query`` (the last user message) in its scope.
+
+        ``context`` is everything before it (system prompt, earlier turns, tools): it must
+        match exactly, so it goes into the partition.
+        """
+        scope = scope or CacheScope()
+        if scope.per_user is None and self.config.per_user:
+            scope = scope.model_copy(update={"per_user": True})
+        tenant = scope.tenant or self.config.default_tenant
+        sem = bool(semantic and self.config.semantic)
+        part = partition_of(
+            scope, llm_string=llm_string, context_hash=digest(context),
+            embedder_name=self.embedder_name if sem else "none",
+            default_tenant=self.config.default_tenant,
+        )
+        norm = normalize_query(query)
+        return CacheRequest(partition=part, exact_key=digest(part, norm), query=query, normalized=norm,
+                            scope=scope, tenant=tenant, semantic=sem)
+
+    def lookup(self, req: CacheRequest) -> CacheHit | None:
+        """Exact tier, then the semantic tier. A miss (``None``) on any backend failure."""
+        self._count(lookups=1)
+        if req.scope.bypass:
+            self._count(misses=1)
+            return None
+        entry = self._backend_call("get_exact", self.backend.get_exact, req.exact_key)
+        if entry is not None:
+            hit = CacheHit(status="exact", entry=entry, saved_usd=entry.cost_usd)
+            self._count(exact_hits=1, saved_usd=entry.cost_usd or 0.0)
+            return hit
+        policy = self.config.policy_for(req.scope.route)
+        if not (req.semantic and policy.enabled) or self._breaker.open:
+            self._count(misses=1)
+            return None
+        vec = self._vector(req)
+        neigh: list[Neighbor] = self._backend_call("search", self.backend.search, req.partition, vec, policy.k,
+                                                   default=[])
+        hit = self.decide(req, neigh, policy)
+        if hit is None:
+            self._count(misses=1)
+            return None
+        self._count(semantic_hits=1, saved_usd=hit.entry.cost_usd or 0.0)
+        self._backend_call("touch", self.backend.touch, hit.entry.id)
+        self.audit.maybe_record(uuid.uuid4().hex, req, hit)
+        return hit
+
+    def decide(self, req: CacheRequest, neigh: list[Neighbor], policy: DecisionPolicy) -> CacheHit | None:
+        """Apply the policy and the guards to the nearest neighbours."""
+        if not neigh:
+            return None
+        top = neigh[0]
+        sims = [n.similarity for n in neigh]
+        same = [n.answer_key == top.answer_key for n in neigh]
+        if not policy.accepts(sims, same):
+            self._count(rejected=1)
+            return None
+        veto = guard_veto(req.query, top.query, negation=policy.guard_negation, numbers=policy.guard_numbers)
+        if veto is not None:
+            self._count(**{f"vetoed_{veto}": 1})
+            return None
+        entry = top.payload if isinstance(top.payload, CacheEntry) else self.backend.get(top.entry_id)
+        if entry is None:
+            return None
+        return CacheHit(status="semantic", entry=entry, similarity=top.similarity,
+                        score=policy.score(sims, same), saved_usd=entry.cost_usd)
+
+    def update(
+        self,
+        req: CacheRequest,
+        answer: str,
+        *,
+        answer_key: str | None = None,
+        answer_text: str | None = None,
+        cost_usd: float | None = None,
+        model: str | None = None,
+        evidence_ids: list[str] | None = None,
+    ) -> CacheEntry | None:
+        """Store ``answer`` (the adapter's serialised string) for ``req``.
+
+        ``answer_key`` names answers that are the same (default: a hash of the normalised
+        ``answer_text`` or ``answer``).
+        """
+        if req.scope.bypass:
+            return None
+        scope = req.scope
+        policy = self.config.policy_for(scope.route)
+        ttl = policy.ttl_seconds if policy.ttl_seconds is not None else self.config.ttl_seconds
+        now = time.time()
+        key = answer_key or scope.answer_key or digest("a", normalize_query(answer_text if answer_text is not None else answer))
+        entry = CacheEntry(
+            partition=req.partition, exact_key=req.exact_key, tenant=req.tenant,
+            user=scope.user if scope.per_user else None, route=scope.route, feature=scope.feature,
+            prompt_version=scope.prompt_version, corpus_version=scope.corpus_version,
+            safety_version=scope.safety_version, query=req.query, normalized_query=req.normalized,
+            embedding_model=self.embedder_name if req.semantic else "none", answer=answer, answer_key=key,
+            evidence_ids=list(evidence_ids or scope.evidence_ids or []), model=model, cost_usd=cost_usd,
+            created_at=now, expires_at=(now + ttl) if ttl else None,
+        )
+        vec = None
+        if req.semantic:
+            try:
+                vec = self._vector(req)
+            except Exception as exc:  # noqa: BLE001 - embedding failure: exact tier only
+                logger.warning("cache could not embed a query (%s); stored for exact hits only", exc)
+        self._backend_call("put", self.backend.put, entry, vec)
+        self._count(writes=1)
+        return entry
+
+    def invalidate(self, *, tenant: str | None = None, prompt_version: str | None = None,
+                   corpus_version: str | None = None, route: str | None = None,
+                   entry_id: str | None = None) -> int:
+        """Delete entries by tenant, prompt version, corpus version, route or entry id."""
+        if entry_id is not None:
+            return int(self._backend_call("delete", self.backend.delete, [entry_id], default=0))
+        if tenant is None and prompt_version is None and corpus_version is None and route is None:
+            raise ConfigurationError("invalidate() needs tenant, prompt_version, corpus_version, route or entry_id; use clear() to drop all.")
+        return self._invalidate(tenant=tenant, prompt_version=prompt_version, corpus_version=corpus_version, route=route)
+
+    def _invalidate(self, **match: str | None) -> int:
+        return int(self._backend_call("invalidate", lambda: self.backend.invalidate(**match), default=0))
+
+    def clear(self, **scope: Any) -> int | None:
+        """Drop everything, or only the entries matching ``tenant``/``prompt_version``/... ."""
+        known = {"tenant", "prompt_version", "corpus_version", "route"}
+        if not scope:
+            self._backend_call("clear", self.backend.clear)
+            self._vec_memo.clear()
+            return None
+        bad = set(scope) - known
+        if bad:
+            raise ConfigurationError(f"clear() accepts {sorted(known)}; got {sorted(bad)}.")
+        return self._invalidate(**scope)
+
+    def report_bad_hit(self, hit_or_entry_id: str, *, route: str | None = None) -> DecisionPolicy:
+        """A served semantic hit was wrong: delete its entry and tighten its route's threshold.
+
+        Takes a ``hit_id`` from the audit log or an entry id. Returns the route's new policy.
+        """
+        rec = self.audit.find(hit_or_entry_id)
+        entry_id = rec["entry_id"] if rec else hit_or_entry_id
+        if route is None:
+            route = rec["route"] if rec else None
+            if route is None:
+                entry = self._backend_call("get", self.backend.get, entry_id)
+                route = entry.route if entry is not None else None
+        self._backend_call("delete", self.backend.delete, [entry_id], default=0)
+        current = self.config.policy_for(route)
+        tightened = current.model_copy(update={"threshold": min(1.0, current.threshold + self.config.tighten_step)})
+        if route is None:
+            self.config = self.config.model_copy(update={"default": tightened})
+        else:
+            self.config = self.config.model_copy(update={"routes": {**self.config.routes, route: tightened}})
+        logger.info("cache: bad hit reported on route %r; threshold %.4f -> %.4f", route, current.threshold, tightened.threshold)
+        return tightened
+
+    def count_corrupt(self) -> None:
+        self._count(corrupt=1)

@@ -1,0 +1,271 @@
+"""The shared backend: Redis Stack (RediSearch) through redisvl.
+
+Layout under ``prefix`` (default ``llmch``):
+
+* ``{prefix}:x:{exact_key}`` — the exact tier: a plain string key holding the entry JSON
+  (one GET per exact hit);
+* ``{prefix}:e:{entry_id}`` — a hash per entry, indexed by the redisvl index
+  ``{prefix}-idx``: tag fields for the partition and for invalidation (tenant, route,
+  prompt and corpus version, stored as hashes so any id is a safe tag), and a FLAT
+  (exact) cosine vector field.
+
+Both keys get the entry's expiry as a native Redis TTL (fixed at write). Searches use a
+``@partition:{...}`` tag pre-filter with KNN, so one tenant's request can never reach
+another tenant's vectors.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterable
+from typing import Any
+
+from .._errors import ConfigurationError, MissingExtraError
+from ._entry import CacheEntry
+from ._scope import digest
+from ._signals import Neighbor
+
+__all__ = ["RedisBackend"]
+
+_TAG_FIELDS = ("tenant", "route", "prompt_version", "corpus_version")
+
+
+def _s(x: Any) -> str:
+    return x.decode() if isinstance(x, bytes) else str(x)
+
+
+def _rows(res: Any) -> list[tuple[str, dict[str, str]]]:
+    """``(key, fields)`` of an FT.SEARCH reply, RESP2 (list) or RESP3 (dict)."""
+    if isinstance(res, dict):
+        rows = res.get(b"results", res.get("results")) or []
+        out = []
+        for r in rows:
+            key = _s(r.get(b"id", r.get("id")))
+            extra = r.get(b"extra_attributes", r.get("extra_attributes")) or {}
+            out.append((key, {_s(k): _s(v) for k, v in extra.items()}))
+        return out
+    out = []
+    i = 1
+    while i < len(res):
+        key = _s(res[i])
+        f = res[i + 1] if i + 1 < len(res) and isinstance(res[i + 1], list) else None
+        if f is None:  # NOCONTENT: keys only
+            out.append((key, {}))
+            i += 1
+            continue
+        out.append((key, {_s(f[j]): _s(f[j + 1]) for j in range(0, len(f), 2)}))
+        i += 2
+    return out
+
+
+def _tag(value: str | None) -> str:
+    return digest("t", value)
+
+
+class RedisBackend:
+    """Cache entries in Redis Stack, shared by every process that uses the same ``prefix``.
+
+    ``timeout_s`` bounds every Redis call (a slow or down Redis is a miss, not a hang);
+    the cache core adds a circuit breaker. Size: set ``maxmemory`` with an LRU policy
+    on the server (``allkeys-lru``); entries also expire by their TTL.
+
+    >>> backend = RedisBackend("redis://localhost:6379")  # doctest: +SKIP
+    """
+
+    shared = True
+
+    def __init__(
+        self,
+        redis_url: str = "redis://localhost:6379",
+        *,
+        prefix: str = "llmch",
+        timeout_s: float = 0.25,
+        client: Any = None,
+    ) -> None:
+        try:
+            import redis
+        except ImportError as exc:
+            raise MissingExtraError("redis", "redis", "The Redis cache backend") from exc
+        if not prefix or any(c in prefix for c in " {}*"):
+            raise ConfigurationError(f"invalid Redis key prefix {prefix!r}: use letters, digits, '_', '-' or ':'.")
+        self.prefix = prefix
+        self.index_name = f"{prefix}-idx"
+        self.redis_url = redis_url
+        self.client = client or redis.Redis.from_url(
+            redis_url, socket_timeout=timeout_s, socket_connect_timeout=timeout_s, retry_on_timeout=False,
+        )
+        self._dim: int | None = None
+        self._lock = threading.Lock()
+        self.corrupt = 0
+
+    # ----------------------------------------------------------------- index
+    def _ensure_index(self, dim: int) -> None:
+        if self._dim == dim:
+            return
+        with self._lock:
+            if self._dim == dim:
+                return
+            try:
+                from redisvl.index import SearchIndex
+            except ImportError as exc:
+                raise MissingExtraError("redis", "redisvl", "The Redis cache backend") from exc
+            schema = {
+                "index": {"name": self.index_name, "prefix": f"{self.prefix}:e:", "storage_type": "hash"},
+                "fields": [
+                    {"name": "partition", "type": "tag"},
+                    *({"name": f, "type": "tag"} for f in _TAG_FIELDS),
+                    {"name": "vec", "type": "vector",
+                     "attrs": {"dims": dim, "distance_metric": "cosine", "algorithm": "flat", "datatype": "float32"}},
+                ],
+            }
+            index = SearchIndex.from_dict(schema, redis_client=self.client)
+            if not index.exists():
+                index.create(overwrite=False)
+            self._dim = dim
+
+    def _ekey(self, entry_id: str) -> str:
+        return f"{self.prefix}:e:{entry_id}"
+
+    def _xkey(self, exact_key: str) -> str:
+        return f"{self.prefix}:x:{exact_key}"
+
+    def _parse(self, raw: bytes | str | None, key: str) -> CacheEntry | None:
+        if raw is None:
+            return None
+        try:
+            return CacheEntry.model_validate_json(raw)
+        except Exception:  # noqa: BLE001 - a corrupt entry is a miss, counted and removed
+            self.corrupt += 1
+            self.client.delete(key)
+            return None
+
+    # ------------------------------------------------------------ backend API
+    def get_exact(self, exact_key: str) -> CacheEntry | None:
+        key = self._xkey(exact_key)
+        return self._parse(self.client.get(key), key)
+
+    def search(self, partition: str, vec: Any, k: int) -> list[Neighbor]:
+        self._ensure_index(len(vec))
+        # The partition id is hex, so it needs no tag escaping (same string redisvl's
+        # Tag("partition") == p builds, without its per-call cost). ADHOC_BF: brute force
+        # over the partition's documents only -- exact, and measured ~20% faster than the
+        # default BATCHES policy on a FLAT index (bench_cache).
+        res = self.client.execute_command(
+            "FT.SEARCH", self.index_name,
+            f"(@partition:{{{partition}}})=>[KNN {k} @vec $B HYBRID_POLICY ADHOC_BF AS d]",
+            "PARAMS", "2", "B", vec.astype("float32").tobytes(),
+            "RETURN", "3", "d", "answer_key", "query", "SORTBY", "d", "ASC",
+            "LIMIT", "0", str(k), "DIALECT", "2",
+        )
+        out: list[Neighbor] = []
+        for key, fields in _rows(res):
+            try:
+                sim = 1.0 - float(fields["d"])
+                ak = fields["answer_key"]
+                q = fields["query"]
+            except (KeyError, ValueError):
+                self.corrupt += 1
+                continue
+            out.append(Neighbor(key.rsplit(":", 1)[-1], sim, ak, q, None))
+        return out
+
+    def get(self, entry_id: str) -> CacheEntry | None:
+        key = self._ekey(entry_id)
+        return self._parse(self.client.hget(key, "data"), key)
+
+    def touch(self, entry_id: str) -> None:
+        return None  # recency is Redis's job (maxmemory-policy allkeys-lru)
+
+    def put(self, entry: CacheEntry, vec: Any) -> None:
+        data = entry.model_dump_json()
+        mapping: dict[str, Any] = {
+            "partition": entry.partition, "answer_key": entry.answer_key, "query": entry.query,
+            "data": data, "xk": entry.exact_key,
+            **{f: _tag(getattr(entry, f)) for f in _TAG_FIELDS},
+        }
+        if vec is not None:
+            self._ensure_index(len(vec))
+            mapping["vec"] = vec.astype("float32").tobytes()
+        ekey, xkey = self._ekey(entry.id), self._xkey(entry.exact_key)
+        old = self.client.get(xkey)
+        pipe = self.client.pipeline(transaction=True)
+        if old is not None:  # the same exact request written again replaces the old entry
+            try:
+                pipe.delete(self._ekey(json.loads(old)["id"]))
+            except (ValueError, KeyError, TypeError):
+                pass
+        pipe.hset(ekey, mapping=mapping)
+        pipe.set(xkey, data)
+        if entry.expires_at is not None:
+            ms = int(entry.expires_at * 1000)
+            pipe.pexpireat(ekey, ms)
+            pipe.pexpireat(xkey, ms)
+        pipe.execute()
+
+    def delete(self, entry_ids: Iterable[str]) -> int:
+        ids = list(entry_ids)
+        if not ids:
+            return 0
+        pipe = self.client.pipeline(transaction=False)
+        for i in ids:
+            pipe.hget(self._ekey(i), "xk")
+        xks = pipe.execute()
+        pipe = self.client.pipeline(transaction=False)
+        for i, xk in zip(ids, xks):
+            pipe.delete(self._ekey(i))
+            if xk is not None:
+                pipe.delete(self._xkey(xk.decode() if isinstance(xk, bytes) else xk))
+        pipe.execute()
+        return sum(1 for xk in xks if xk is not None)
+
+    def invalidate(self, **match: str | None) -> int:
+        from redisvl.query.filter import Tag
+
+        want = {k: v for k, v in match.items() if v is not None}
+        bad = set(want) - set(_TAG_FIELDS)
+        if bad:
+            raise ConfigurationError(f"Redis invalidation supports {list(_TAG_FIELDS)}; got {sorted(bad)}.")
+        if not want:
+            return 0
+        if self._dim is None and not self._index_exists():
+            return 0
+        flt = None
+        for k, v in want.items():
+            expr = Tag(k) == _tag(v)
+            flt = expr if flt is None else (flt & expr)
+        total = 0
+        while True:
+            res = self.client.execute_command("FT.SEARCH", self.index_name, str(flt), "NOCONTENT",
+                                              "LIMIT", "0", "1000", "DIALECT", "2")
+            keys = [k for k, _ in _rows(res)]
+            if not keys:
+                return total
+            total += self.delete([k.rsplit(":", 1)[-1] for k in keys])
+
+    def _index_exists(self) -> bool:
+        try:
+            self.client.execute_command("FT.INFO", self.index_name)
+            return True
+        except Exception:  # noqa: BLE001 - "Unknown index name"
+            return False
+
+    def clear(self) -> None:
+        for pattern in (f"{self.prefix}:x:*", f"{self.prefix}:e:*"):
+            batch = []
+            for key in self.client.scan_iter(match=pattern, count=1000):
+                batch.append(key)
+                if len(batch) >= 1000:
+                    self.client.delete(*batch)
+                    batch = []
+            if batch:
+                self.client.delete(*batch)
+
+    def count(self) -> int:
+        return sum(1 for _ in self.client.scan_iter(match=f"{self.prefix}:x:*", count=1000))
+
+    def close(self) -> None:
+        self.client.close()
+
+    def __repr__(self) -> str:
+        return f"RedisBackend({self.redis_url!r}, prefix={self.prefix!r})"

@@ -1,0 +1,505 @@
+"""LangChain adapters for context budgets, spend guardrails, dedup, retry budgets and breakers.
+
+Why a wrapper chat model (:class:`GuardedChatModel`) rather than a callback handler: a
+guard has to act *around* the call - reserve before, settle with the real cost after,
+release on error, share one upstream call between duplicates, skip an open circuit and
+pass a (shrunk) ``max_tokens`` to the provider. A callback can only veto by raising in
+``on_chat_model_start``; it cannot change the request, return a shared answer or see
+the call's end when another handler raised first. The wrapper is still a real
+``BaseChatModel``: it composes in chains (``prompt | guarded | parser``), keeps
+``bind_tools``, and the cost handler records one call per invocation (the deduplicated
+ones as ``CacheStatus.DEDUPLICATED``, cost 0, saved = the shared call's price).
+
+How segments are recognised in LangChain messages: like the core convention
+(:mod:`llm_cost_hooks.budget`), with the annotations read from
+``message.additional_kwargs`` (or ``response_metadata``): e.g.
+``SystemMessage(doc_text, additional_kwargs={"segment": "retrieved", "score": 0.82})``.
+They are removed before the request is sent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
+from langchain_core.language_models import BaseChatModel, LanguageModelInput
+from langchain_core.language_models.chat_models import LangSmithParams
+from langchain_core.messages import AIMessage, BaseMessage, convert_to_messages, convert_to_openai_messages
+from langchain_core.messages import messages_from_dict, message_to_dict
+from langchain_core.outputs import ChatGeneration, ChatResult
+from langchain_core.prompt_values import PromptValue
+from langchain_core.runnables import Runnable, RunnableConfig, RunnableSerializable
+from pydantic import ConfigDict, Field
+
+from .._errors import BudgetExceeded
+from .._records import TokenUsage
+from ..budget import ContextBudget, Downgrade, DowngradeRequired, SpendGuard, SpendRequest, TrimResult
+from ..dedup import (
+    CircuitBreaker,
+    CircuitOpenError,
+    RedisSingleFlight,
+    RetryBudget,
+    SingleFlight,
+    idempotency_key,
+)
+from ._callback import CACHE_MARKER_KEY
+
+__all__ = ["ContextBudgetRunnable", "GuardedChatModel", "annotate_run", "trim_messages"]
+
+_ANNOTATIONS = ("segment", "score")
+
+
+# -- helpers ------------------------------------------------------------------------------
+def annotate_run(run_manager: Any, tags: Mapping[str, Any], run_id: Any = None) -> int:
+    """Put ``tags`` on the cost record (and span) of a run, through every cost handler
+    attached to ``run_manager`` (``CostTracker.annotate``). Returns how many took them."""
+    if not tags or run_manager is None:
+        return 0
+    target = str(run_id if run_id is not None else run_manager.run_id)
+    done = 0
+    seen: set[int] = set()
+    for handler in list(getattr(run_manager, "handlers", []) or []) + list(
+        getattr(run_manager, "inheritable_handlers", []) or []
+    ):
+        tracker = getattr(handler, "tracker", None)
+        if tracker is None or id(tracker) in seen or not hasattr(tracker, "annotate"):
+            continue
+        seen.add(id(tracker))
+        done += bool(tracker.annotate(target, tags))
+    return done
+
+
+def _openai_dicts(messages: Sequence[BaseMessage]) -> list[dict[str, Any]]:
+    dicts = convert_to_openai_messages(list(messages))
+    if len(dicts) != len(messages):  # conversion is 1:1 today; be safe if it ever is not
+        dicts = [convert_to_openai_messages([m])[0] for m in messages]  # type: ignore[index]
+    out: list[dict[str, Any]] = []
+    for message, d in zip(messages, dicts):
+        d = dict(d)  # type: ignore[arg-type]
+        for key in _ANNOTATIONS:
+            value = message.additional_kwargs.get(key, message.response_metadata.get(key))
+            if value is not None:
+                d[key] = value
+        out.append(d)
+    return out
+
+
+def _strip(message: BaseMessage, content: Any = None) -> BaseMessage:
+    update: dict[str, Any] = {}
+    if any(k in message.additional_kwargs for k in _ANNOTATIONS):
+        update["additional_kwargs"] = {k: v for k, v in message.additional_kwargs.items() if k not in _ANNOTATIONS}
+    if content is not None:
+        update["content"] = content
+    return message.model_copy(update=update) if update else message
+
+
+def trim_messages(
+    budget: ContextBudget,
+    messages: Sequence[BaseMessage],
+    *,
+    route: str | None = None,
+    max_tokens: int | None = None,
+    model: str | None = None,
+) -> tuple[list[BaseMessage], TrimResult]:
+    """Apply a :class:`ContextBudget` to LangChain messages; returns the kept messages
+    (cut ones copied with their new content) and the :class:`TrimResult`.
+
+    >>> from langchain_core.messages import HumanMessage, SystemMessage
+    >>> from llm_cost_hooks.budget import SegmentBudgets
+    >>> msgs, result = trim_messages(ContextBudget(SegmentBudgets(output=100)),
+    ...     [SystemMessage("Be brief."), HumanMessage("hi")], max_tokens=900)
+    >>> len(msgs), result.max_tokens
+    (2, 100)
+    """
+    result = budget.apply(_openai_dicts(messages), route=route, max_tokens=max_tokens, model=model)
+    out = [_strip(messages[i], result.replaced.get(i)) for i in result.kept]
+    return out, result
+
+
+def _to_messages(value: LanguageModelInput) -> list[BaseMessage]:
+    if isinstance(value, PromptValue):
+        return value.to_messages()
+    if isinstance(value, str):
+        return convert_to_messages([("human", value)])
+    return convert_to_messages(value)  # type: ignore[arg-type]
+
+
+class ContextBudgetRunnable(RunnableSerializable[LanguageModelInput, list[BaseMessage]]):
+    """A chain step that fits the messages into a :class:`ContextBudget`.
+
+    ``prompt | step | llm``: the step trims and tags the enclosing run, so the next model
+    call's cost record carries ``budget.trimmed.<segment>``. ``step | llm`` (piping
+    straight into a chat model) returns ``GuardedChatModel(llm, context_budget=...)``,
+    which also clamps ``max_tokens`` to the output budget - a plain step cannot change the
+    next model's parameters. The route comes from ``metadata['route']`` or ``route``.
+
+    >>> from llm_cost_hooks.budget import SegmentBudgets
+    >>> step = ContextBudgetRunnable(budget=ContextBudget(SegmentBudgets(history=20)))
+    >>> [m.content for m in step.invoke([("human", "an old question " * 10), ("ai", "ok"), ("human", "new?")])]
+    ['new?']
+    """
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    budget: ContextBudget
+    route: str | None = None
+    model: str | None = None
+
+    def _trim(self, value: LanguageModelInput, run_manager: Any, config: RunnableConfig) -> list[BaseMessage]:
+        route = (config.get("metadata") or {}).get("route") or self.route
+        messages, result = trim_messages(self.budget, _to_messages(value), route=route, model=self.model)
+        tags = result.tags()
+        if tags and run_manager is not None:
+            annotate_run(run_manager, tags)
+            if run_manager.parent_run_id is not None:
+                annotate_run(run_manager, tags, run_manager.parent_run_id)
+        return messages
+
+    def invoke(self, input: LanguageModelInput, config: RunnableConfig | None = None, **kwargs: Any) -> list[BaseMessage]:
+        return self._call_with_config(self._trim, input, config, run_type="chain")  # type: ignore[arg-type]
+
+    async def ainvoke(self, input: LanguageModelInput, config: RunnableConfig | None = None,
+                      **kwargs: Any) -> list[BaseMessage]:
+        return self.invoke(input, config, **kwargs)  # CPU only, well under a millisecond
+
+    def __or__(self, other: Any) -> Any:
+        if isinstance(other, BaseChatModel):
+            return GuardedChatModel(inner=other, context_budget=self.budget, route=self.route)
+        return super().__or__(other)
+
+
+# -- the guarded model --------------------------------------------------------------------
+@dataclass
+class _Ctx:
+    messages: list[BaseMessage]
+    model: str
+    provider: str | None
+    input_tokens: int
+    max_tokens: int | None
+    metadata: Mapping[str, Any]
+    key: str | None
+    task_id: str
+    tags: dict[str, str] = field(default_factory=dict)
+
+
+def _model_of(model: BaseChatModel) -> tuple[str, str | None]:
+    try:
+        params = model._get_ls_params()
+    except Exception:  # noqa: BLE001 - a third-party model may not implement it
+        params = {}
+    name = params.get("ls_model_name") or getattr(model, "model_name", None) or getattr(model, "model", None)
+    return str(name or type(model).__name__), params.get("ls_provider")
+
+
+def _usage_of(message: AIMessage) -> TokenUsage | None:
+    um = getattr(message, "usage_metadata", None)
+    if not um:
+        return None
+    inp = um.get("input_token_details") or {}
+    out = um.get("output_token_details") or {}
+    return TokenUsage(
+        input_tokens=um.get("input_tokens") or 0,
+        output_tokens=um.get("output_tokens") or 0,
+        cache_read_tokens=inp.get("cache_read") or 0,
+        cache_write_tokens=inp.get("cache_creation") or 0,
+        reasoning_tokens=out.get("reasoning") or 0,
+    )
+
+
+def _dump(message: AIMessage) -> str:
+    return json.dumps(message_to_dict(message))
+
+
+def _load(blob: str) -> AIMessage:
+    # messages_from_dict builds messages from plain fields; nothing is unpickled.
+    message = messages_from_dict([json.loads(blob)])[0]
+    if not isinstance(message, AIMessage):
+        raise TypeError("the shared result is not an AI message")
+    return message
+
+
+class GuardedChatModel(BaseChatModel):
+    """Wraps a chat model with context budgets, spend guardrails, dedup, a retry budget
+    and a circuit breaker. Every part is optional.
+
+    Per call: trim to ``context_budget`` (route from ``metadata['route']``); check the
+    breaker; join an identical in-flight call (``dedup``; key from
+    ``metadata['idempotency_key']`` or derived from the exact request when
+    ``derive_dedup_key``); reserve the worst case on ``guard`` (a ``downgrade`` policy
+    switches to ``downgrades[to_model]``); call ``inner`` with the reserved output cap
+    as ``max_tokens``; settle the real cost, or release and retry within ``retry``.
+    Trims, reservations, downgrades, retries and breaker state go on the cost record as
+    tags (``budget.*``, ``dedup.*``, ``retry.*``, ``breaker.state``).
+
+    >>> from llm_cost_hooks.budget import Limit
+    >>> from llm_cost_hooks.langchain import FakeChatModelWithUsage
+    >>> guarded = GuardedChatModel(inner=FakeChatModelWithUsage(responses=["Paris."]),
+    ...                            guard=SpendGuard([Limit.usd_per_request(0.01)]))
+    >>> guarded.invoke("Capital of France?").content
+    'Paris.'
+    """
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    inner: BaseChatModel
+    guard: SpendGuard | None = None
+    context_budget: ContextBudget | None = None
+    dedup: SingleFlight | RedisSingleFlight | None = None
+    derive_dedup_key: bool = True
+    retry: RetryBudget | None = None
+    breaker: CircuitBreaker | None = None
+    downgrades: dict[str, BaseChatModel] = Field(default_factory=dict)
+    route: str | None = None
+
+    # -- identity -------------------------------------------------------------------------
+    @property
+    def _llm_type(self) -> str:
+        return f"guarded-{self.inner._llm_type}"
+
+    @property
+    def _identifying_params(self) -> dict[str, Any]:
+        return {"inner": self.inner._identifying_params}
+
+    def _get_ls_params(self, stop: list[str] | None = None, **kwargs: Any) -> LangSmithParams:
+        return self.inner._get_ls_params(stop=stop, **kwargs)
+
+    def bind_tools(self, tools: Sequence[Any], **kwargs: Any) -> Runnable[LanguageModelInput, AIMessage]:
+        bound = self.inner.bind_tools(tools, **kwargs)
+        return self.bind(**getattr(bound, "kwargs", {}))
+
+    # -- preparation (no I/O) -----------------------------------------------------------------
+    def _prepare(self, messages: list[BaseMessage], run_manager: Any, kwargs: dict[str, Any],
+                 stop: list[str] | None) -> _Ctx:
+        metadata: Mapping[str, Any] = getattr(run_manager, "metadata", None) or {}
+        model, provider = _model_of(self.inner)
+        max_tokens = kwargs.pop("max_tokens", None) or getattr(self.inner, "max_tokens", None)
+        tags: dict[str, str] = {}
+        tools = kwargs.get("tools")
+        input_tokens: int | None = None
+        if self.context_budget is not None:
+            route = metadata.get("route") or self.route
+            messages, result = trim_messages(self.context_budget, messages, route=route,
+                                             max_tokens=max_tokens, model=model)
+            max_tokens = result.max_tokens
+            tags.update(result.tags())
+            dicts = result.messages
+            if not tools:
+                input_tokens = result.prompt_tokens  # already counted, same recipe
+        else:
+            dicts = convert_to_openai_messages(messages)  # type: ignore[assignment]
+        if input_tokens is None:
+            from ..tokens import default_counter
+
+            counter = self.context_budget.counter if self.context_budget is not None else default_counter()
+            input_tokens = counter.count_messages(dicts, model, tools=tools if isinstance(tools, list) else None).tokens
+        key = None
+        if self.dedup is not None:
+            request = {"model": model, "messages": dicts, "stop": stop, "max_tokens": max_tokens,
+                       "params": {k: v for k, v in kwargs.items() if k != "callbacks"}}
+            key = idempotency_key(metadata, request, namespace=f"{model}:", derive=self.derive_dedup_key)
+        task_id = str(metadata.get("task_id") or getattr(run_manager, "run_id", "") or id(messages))
+        return _Ctx(messages, model, provider, input_tokens, max_tokens, metadata, key, task_id, tags)
+
+    def _request(self, ctx: _Ctx, model: str, provider: str | None) -> SpendRequest:
+        md = ctx.metadata
+        return SpendRequest(model=model, provider=provider, input_tokens=ctx.input_tokens,
+                            max_output_tokens=ctx.max_tokens, tenant=md.get("tenant_id") or md.get("tenant"),
+                            feature=md.get("feature"), route=md.get("route") or self.route,
+                            user=md.get("user_id") or md.get("user"))
+
+    def _pick_downgrade(self, d: Downgrade, ctx: _Ctx) -> tuple[BaseChatModel, str, str | None]:
+        target = d.to_model
+        if target is None and len(self.downgrades) == 1:
+            target = next(iter(self.downgrades))
+        model = self.downgrades.get(target) if target else None
+        if model is None or "budget.downgraded_from" in ctx.tags:
+            raise DowngradeRequired(d)
+        name, provider = _model_of(model)
+        ctx.tags["budget.downgraded_from"] = ctx.model
+        ctx.tags["budget.downgrade_limit"] = d.limit_name
+        return model, name, provider
+
+    def _finish(self, ctx: _Ctx, message: AIMessage, model: str, provider: str | None) -> tuple[TokenUsage, float]:
+        usage = _usage_of(message)
+        if usage is None:
+            from ..tokens import default_counter
+
+            out = default_counter().count_text(message.text, model).tokens if message.text else 0
+            usage = TokenUsage(input_tokens=ctx.input_tokens, output_tokens=out)
+        cost = 0.0
+        if self.guard is not None:
+            try:
+                cost = self.guard.cost_of(usage, model, provider)
+            except Exception:  # noqa: BLE001 - settle at the worst case rather than fail the call
+                cost = -1.0
+        return usage, cost
+
+    def _failed_cost(self, model: str, provider: str | None, ctx: _Ctx) -> float:
+        # A failed attempt is counted at its prompt's price, like the tracker records it.
+        if self.guard is None:
+            return 0.0
+        try:
+            return self.guard.cost_of(TokenUsage(input_tokens=ctx.input_tokens), model, provider)
+        except Exception:  # noqa: BLE001
+            return 0.0
+
+    # -- async ----------------------------------------------------------------------------
+    async def _aupstream(self, ctx: _Ctx, stop: list[str] | None, run_manager: Any, kwargs: dict[str, Any]) -> AIMessage:
+        inner, model, provider = self.inner, ctx.model, ctx.provider
+        state = self.retry.state(ctx.task_id) if self.retry is not None else None
+        while True:
+            if self.breaker is not None:
+                try:
+                    ctx.tags["breaker.state"] = self.breaker.check(model).value
+                except CircuitOpenError:
+                    ctx.tags["breaker.state"] = "open"
+                    raise
+            reservation = None
+            if self.guard is not None:
+                decision = await self.guard.atry_reserve(self._request(ctx, model, provider))
+                if isinstance(decision, Downgrade):
+                    inner, model, provider = self._pick_downgrade(decision, ctx)
+                    continue
+                reservation = decision
+            call_kwargs = dict(kwargs)
+            cap = reservation.max_output_tokens if reservation is not None else ctx.max_tokens
+            if cap is not None:
+                call_kwargs["max_tokens"] = cap
+            try:
+                result = await inner._agenerate(ctx.messages, stop=stop, run_manager=run_manager, **call_kwargs)
+            except (BudgetExceeded, CircuitOpenError):
+                raise
+            except Exception:
+                if reservation is not None:
+                    await reservation.arelease()
+                if self.breaker is not None:
+                    self.breaker.record_failure(model)
+                if state is not None and self.retry is not None:
+                    self.retry.record(state, self._failed_cost(model, provider, ctx))
+                    ctx.tags.update(state.tags())
+                    worst = reservation.worst_usd if reservation is not None else 0.0
+                    if self.retry.can_retry(state, worst):
+                        await asyncio.sleep(self.retry.delay(state))
+                        continue
+                raise
+            message = result.generations[0].message
+            assert isinstance(message, AIMessage)
+            usage, cost = self._finish(ctx, message, model, provider)
+            if reservation is not None:
+                if cost < 0:
+                    cost = reservation.worst_usd
+                await reservation.asettle(cost, input_tokens=usage.input_tokens, output_tokens=usage.output_tokens)
+                ctx.tags.update(reservation.tags())
+            if self.breaker is not None:
+                self.breaker.record_success(model)
+                ctx.tags["breaker.state"] = "closed"
+            if state is not None and self.retry is not None:
+                self.retry.record(state, max(cost, 0.0))
+                ctx.tags.update(state.tags())
+            return message
+
+    async def _agenerate(self, messages: list[BaseMessage], stop: list[str] | None = None,
+                         run_manager: AsyncCallbackManagerForLLMRun | None = None, **kwargs: Any) -> ChatResult:
+        ctx = self._prepare(messages, run_manager, kwargs, stop)
+        try:
+            if ctx.key is not None and self.dedup is not None:
+                if isinstance(self.dedup, RedisSingleFlight):
+                    flight = await self.dedup.ado(ctx.key, lambda: self._aupstream(ctx, stop, run_manager, kwargs),
+                                                  dumps=_dump, loads=_load)
+                else:
+                    flight = await self.dedup.ado(ctx.key, lambda: self._aupstream(ctx, stop, run_manager, kwargs))
+                message = self._shared(flight.value, flight.source, ctx)
+            else:
+                message = await self._aupstream(ctx, stop, run_manager, kwargs)
+        finally:
+            annotate_run(run_manager, ctx.tags)
+        return ChatResult(generations=[ChatGeneration(message=message)])
+
+    # -- sync -----------------------------------------------------------------------------
+    def _upstream(self, ctx: _Ctx, stop: list[str] | None, run_manager: Any, kwargs: dict[str, Any]) -> AIMessage:
+        inner, model, provider = self.inner, ctx.model, ctx.provider
+        state = self.retry.state(ctx.task_id) if self.retry is not None else None
+        while True:
+            if self.breaker is not None:
+                try:
+                    ctx.tags["breaker.state"] = self.breaker.check(model).value
+                except CircuitOpenError:
+                    ctx.tags["breaker.state"] = "open"
+                    raise
+            reservation = None
+            if self.guard is not None:
+                decision = self.guard.try_reserve(self._request(ctx, model, provider))
+                if isinstance(decision, Downgrade):
+                    inner, model, provider = self._pick_downgrade(decision, ctx)
+                    continue
+                reservation = decision
+            call_kwargs = dict(kwargs)
+            cap = reservation.max_output_tokens if reservation is not None else ctx.max_tokens
+            if cap is not None:
+                call_kwargs["max_tokens"] = cap
+            try:
+                result = inner._generate(ctx.messages, stop=stop, run_manager=run_manager, **call_kwargs)
+            except (BudgetExceeded, CircuitOpenError):
+                raise
+            except Exception:
+                if reservation is not None:
+                    reservation.release()
+                if self.breaker is not None:
+                    self.breaker.record_failure(model)
+                if state is not None and self.retry is not None:
+                    self.retry.record(state, self._failed_cost(model, provider, ctx))
+                    ctx.tags.update(state.tags())
+                    worst = reservation.worst_usd if reservation is not None else 0.0
+                    if self.retry.can_retry(state, worst):
+                        time.sleep(self.retry.delay(state))
+                        continue
+                raise
+            message = result.generations[0].message
+            assert isinstance(message, AIMessage)
+            usage, cost = self._finish(ctx, message, model, provider)
+            if reservation is not None:
+                if cost < 0:
+                    cost = reservation.worst_usd
+                reservation.settle(cost, input_tokens=usage.input_tokens, output_tokens=usage.output_tokens)
+                ctx.tags.update(reservation.tags())
+            if self.breaker is not None:
+                self.breaker.record_success(model)
+                ctx.tags["breaker.state"] = "closed"
+            if state is not None and self.retry is not None:
+                self.retry.record(state, max(cost, 0.0))
+                ctx.tags.update(state.tags())
+            return message
+
+    def _generate(self, messages: list[BaseMessage], stop: list[str] | None = None,
+                  run_manager: CallbackManagerForLLMRun | None = None, **kwargs: Any) -> ChatResult:
+        ctx = self._prepare(messages, run_manager, kwargs, stop)
+        try:
+            if ctx.key is not None and self.dedup is not None:
+                if isinstance(self.dedup, RedisSingleFlight):
+                    flight = self.dedup.do(ctx.key, lambda: self._upstream(ctx, stop, run_manager, kwargs),
+                                           dumps=_dump, loads=_load)
+                else:
+                    flight = self.dedup.do(ctx.key, lambda: self._upstream(ctx, stop, run_manager, kwargs))
+                message = self._shared(flight.value, flight.source, ctx)
+            else:
+                message = self._upstream(ctx, stop, run_manager, kwargs)
+        finally:
+            annotate_run(run_manager, ctx.tags)
+        return ChatResult(generations=[ChatGeneration(message=message)])
+
+    def _shared(self, message: AIMessage, source: str, ctx: _Ctx) -> AIMessage:
+        ctx.tags["dedup.source"] = source
+        assert ctx.key is not None
+        ctx.tags["dedup.key"] = ctx.key[:40]
+        if source == "leader":
+            return message
+        # Same answer, marked so the cost handler records it as deduplicated: cost 0,
+        # saved = the price of the shared call's usage.
+        copy = message.model_copy(deep=True)
+        copy.response_metadata = {**copy.response_metadata, CACHE_MARKER_KEY: {"status": "deduplicated"}}
+        return copy

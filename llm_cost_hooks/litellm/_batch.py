@@ -1,0 +1,114 @@
+"""The batch queue's backend over LiteLLM's files and batches API."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import litellm
+
+from ..batch import BatchQueue, is_deferrable
+
+__all__ = ["DeferredResponse", "LiteLLMBatchClient", "completion_or_defer"]
+
+
+def _as_dict(obj: Any) -> dict[str, Any]:
+    if isinstance(obj, Mapping):
+        return dict(obj)
+    dump = getattr(obj, "model_dump", None)
+    return dict(dump()) if callable(dump) else dict(vars(obj))
+
+
+class LiteLLMBatchClient:
+    """A :class:`~llm_cost_hooks.batch.BatchBackend` that calls ``litellm.create_file``,
+    ``create_batch``, ``retrieve_batch``, ``list_batches`` and ``file_content``.
+
+    ``api_base`` / ``api_key`` go to every call (``None``: LiteLLM's defaults from the
+    environment, e.g. ``OPENAI_API_KEY``).
+
+    >>> from llm_cost_hooks.litellm import LiteLLMBatchClient
+    >>> client = LiteLLMBatchClient(api_base="http://127.0.0.1:8000/v1", api_key="sk-local")
+    """
+
+    def __init__(
+        self,
+        *,
+        custom_llm_provider: str = "openai",
+        api_base: str | None = None,
+        api_key: str | None = None,
+        completion_window: str = "24h",
+        **extra: Any,
+    ) -> None:
+        self.custom_llm_provider = custom_llm_provider
+        self.completion_window = completion_window
+        self._kw: dict[str, Any] = {"custom_llm_provider": custom_llm_provider, **extra}
+        if api_base is not None:
+            self._kw["api_base"] = api_base
+        if api_key is not None:
+            self._kw["api_key"] = api_key
+
+    def upload(self, data: bytes, filename: str) -> str:
+        f = litellm.create_file(file=(filename, data), purpose="batch", **self._kw)
+        return str(f.id)
+
+    def create(self, input_file_id: str, endpoint: str, metadata: dict[str, str]) -> dict[str, Any]:
+        batch = litellm.create_batch(
+            completion_window=self.completion_window,  # type: ignore[arg-type]
+            endpoint=endpoint,  # type: ignore[arg-type]
+            input_file_id=input_file_id,
+            metadata=metadata,
+            **self._kw,
+        )
+        return _as_dict(batch)
+
+    def retrieve(self, batch_id: str) -> dict[str, Any]:
+        return _as_dict(litellm.retrieve_batch(batch_id=batch_id, **self._kw))
+
+    def content(self, file_id: str) -> bytes:
+        resp = litellm.file_content(file_id=file_id, **self._kw)
+        data = getattr(resp, "content", resp)
+        return data if isinstance(data, bytes) else str(data).encode()
+
+    def find(self, metadata_key: str, value: str) -> dict[str, Any] | None:
+        page = litellm.list_batches(limit=100, **self._kw)
+        for item in getattr(page, "data", None) or _as_dict(page).get("data") or ():
+            batch = _as_dict(item)
+            if (batch.get("metadata") or {}).get(metadata_key) == value:
+                return batch
+        return None
+
+
+class DeferredResponse:
+    """Returned by :func:`completion_or_defer` for a deferred request: the ``custom_id``
+    under which its answer will appear in ``queue.results()``."""
+
+    __slots__ = ("custom_id",)
+
+    def __init__(self, custom_id: str) -> None:
+        self.custom_id = custom_id
+
+    def __repr__(self) -> str:
+        return f"DeferredResponse(custom_id={self.custom_id!r})"
+
+
+def completion_or_defer(queue: BatchQueue, **kwargs: Any) -> Any:
+    """``litellm.completion(**kwargs)``, unless ``kwargs["metadata"]`` marks the request
+    ``deferrable=True``: then it is queued for the batch API and a
+    :class:`DeferredResponse` comes back at once.
+
+    ``model`` may carry a provider prefix (``openai/gpt-4o-mini``); the batch line uses
+    the bare model name.
+    """
+    metadata = kwargs.get("metadata")
+    if not is_deferrable(metadata):
+        return litellm.completion(**kwargs)
+    kw = dict(kwargs)
+    model = str(kw.pop("model"))
+    messages = kw.pop("messages")
+    custom_id = kw.pop("custom_id", None)
+    kw.pop("metadata", None)
+    for key in ("api_base", "api_key", "base_url", "mock_response", "num_retries", "stream", "stream_options"):
+        kw.pop(key, None)
+    if "/" in model and model.split("/", 1)[0] in ("openai", "azure"):
+        model = model.split("/", 1)[1]
+    return DeferredResponse(queue.add(model, messages, custom_id=custom_id, metadata=metadata, **kw))

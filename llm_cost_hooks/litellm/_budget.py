@@ -1,0 +1,131 @@
+"""Spend guardrails around LiteLLM calls: reserve before, settle after, release on error.
+
+Two ways in:
+
+* SDK: :func:`guarded_completion` / :func:`aguarded_completion` wrap
+  ``litellm.completion`` / ``acompletion``. A LiteLLM callback cannot veto an SDK call
+  (LiteLLM swallows exceptions raised in logging hooks), so the guard sits around it.
+* Proxy: :class:`~llm_cost_hooks.litellm.CostHooksLogger` with ``guard=`` reserves in
+  ``async_pre_call_hook`` (an exception there rejects the request with its message) and
+  settles or releases from the success / failure events.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+import litellm
+
+from .._errors import UnknownModelError
+from ..budget import SpendGuard, SpendRequest
+from ._usage import usage_from_litellm
+
+__all__ = ["aguarded_completion", "guarded_completion", "spend_request_for"]
+
+logger = logging.getLogger("llm_cost_hooks")
+
+
+def _count_input(messages: Any, model: str) -> int:
+    from ..tokens import default_counter
+
+    try:
+        return int(default_counter().count_messages(list(messages or []), model).tokens)
+    except Exception:  # noqa: BLE001 - an estimate; never block a call on counting
+        return 0
+
+
+def _split_provider(model: str, provider: str | None) -> tuple[str, str | None]:
+    if provider is None and "/" in model:
+        head, tail = model.split("/", 1)
+        if head in litellm.provider_list:
+            return tail, head
+    return model, provider
+
+
+def spend_request_for(model: str, messages: Any, kwargs: Mapping[str, Any],
+                      metadata: Mapping[str, Any] | None = None) -> SpendRequest:
+    """The :class:`~llm_cost_hooks.budget.SpendRequest` of a LiteLLM call: the prompt's
+    counted tokens, its ``max_tokens`` and the attribution in ``metadata``."""
+    name, provider = _split_provider(model, kwargs.get("custom_llm_provider"))
+    md = metadata or {}
+    max_out = kwargs.get("max_tokens") or kwargs.get("max_completion_tokens")
+    return SpendRequest(
+        model=name,
+        provider=provider,
+        input_tokens=_count_input(messages, name),
+        max_output_tokens=int(max_out) if max_out else None,
+        tenant=_s(md.get("tenant_id") or md.get("tenant")),
+        feature=_s(md.get("feature")),
+        route=_s(md.get("route")),
+        user=_s(md.get("user_id") or md.get("user")),
+    )
+
+
+def _s(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+def _apply_cap(kwargs: dict[str, Any], reservation: Any) -> None:
+    # A shrink_output policy may have lowered the output cap: send the lowered cap.
+    cap = reservation.max_output_tokens
+    current = kwargs.get("max_tokens") or kwargs.get("max_completion_tokens")
+    if cap and (current is None or cap < int(current)):
+        key = "max_completion_tokens" if "max_completion_tokens" in kwargs else "max_tokens"
+        kwargs[key] = int(cap)
+
+
+def _settle(guard: SpendGuard, reservation: Any, response: Any, req: SpendRequest) -> None:
+    usage = usage_from_litellm(getattr(response, "usage", None))
+    if usage is None:  # e.g. a stream: the worst case stays charged, nothing is lost
+        reservation.settle(reservation.worst_usd)
+        return
+    cost = guard.cost_of(usage, req.model, req.provider)
+    reservation.settle(cost, input_tokens=usage.input_tokens, output_tokens=usage.output_tokens)
+
+
+def guarded_completion(guard: SpendGuard, **kwargs: Any) -> Any:
+    """``litellm.completion(**kwargs)`` under ``guard``: raises
+    :class:`~llm_cost_hooks.BudgetExceeded` before any provider call when a limit would be
+    broken; otherwise settles the real cost (or releases the hold if the call fails).
+
+    >>> from llm_cost_hooks.budget import Limit, SpendGuard, AlertManager
+    >>> guard = SpendGuard([Limit.usd(1.0, per="day")], alerts=AlertManager(log=False))
+    >>> r = guarded_completion(guard, model="gpt-4o-mini", max_tokens=50, mock_response="hi",
+    ...     messages=[{"role": "user", "content": "hello"}], metadata={"tenant_id": "acme"})
+    >>> r.choices[0].message.content
+    'hi'
+    """
+    req = spend_request_for(kwargs["model"], kwargs.get("messages"), kwargs, kwargs.get("metadata"))
+    try:
+        reservation = guard.reserve(req)
+    except UnknownModelError:
+        logger.warning("llm-cost-hooks: no price for %r; call not budget-checked", req.model)
+        return litellm.completion(**kwargs)
+    _apply_cap(kwargs, reservation)
+    try:
+        response = litellm.completion(**kwargs)
+    except BaseException:
+        reservation.release()
+        raise
+    _settle(guard, reservation, response, req)
+    return response
+
+
+async def aguarded_completion(guard: SpendGuard, **kwargs: Any) -> Any:
+    """Async :func:`guarded_completion` over ``litellm.acompletion``."""
+    req = spend_request_for(kwargs["model"], kwargs.get("messages"), kwargs, kwargs.get("metadata"))
+    try:
+        reservation = await guard.areserve(req)
+    except UnknownModelError:
+        logger.warning("llm-cost-hooks: no price for %r; call not budget-checked", req.model)
+        return await litellm.acompletion(**kwargs)
+    _apply_cap(kwargs, reservation)
+    try:
+        response = await litellm.acompletion(**kwargs)
+    except BaseException:
+        reservation.release()
+        raise
+    _settle(guard, reservation, response, req)
+    return response

@@ -1,0 +1,78 @@
+"""Deduplicated LiteLLM calls: concurrent identical requests share one upstream call."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Mapping
+from typing import Any
+
+import litellm
+
+from .._records import CacheStatus
+from ..dedup import RedisSingleFlight, idempotency_key
+from ._usage import usage_from_litellm
+
+__all__ = ["adeduplicated_completion", "deduplicated_completion"]
+
+_KEY_FIELDS_SKIP = frozenset({"metadata", "api_key", "mock_response", "num_retries", "timeout", "litellm_call_id"})
+
+
+def _key(kwargs: Mapping[str, Any]) -> str | None:
+    request = {k: v for k, v in kwargs.items() if k not in _KEY_FIELDS_SKIP}
+    md = kwargs.get("metadata")
+    return idempotency_key(md if isinstance(md, Mapping) else None, request, namespace="litellm")
+
+
+def _serde(flight: Any) -> dict[str, Any]:
+    if isinstance(flight, RedisSingleFlight):  # results cross processes as JSON, never pickled
+        return {"dumps": lambda r: r.model_dump_json(), "loads": lambda s: litellm.ModelResponse(**json.loads(s))}
+    return {}
+
+
+def _record_shared(response: Any, kwargs: Mapping[str, Any]) -> None:
+    """A caller served by another caller's call: a $0 record, saved = that call's price,
+    on every installed :class:`CostHooksLogger` (no LiteLLM event exists for it)."""
+    from ._logger import CostHooksLogger, _metadata_of
+
+    for cb in list(litellm.callbacks):
+        if not isinstance(cb, CostHooksLogger):
+            continue
+        model, provider = str(kwargs.get("model")), None
+        if "/" in model and model.split("/", 1)[0] in litellm.provider_list:
+            provider, model = model.split("/", 1)
+        run_id = f"dedup-{uuid.uuid4().hex}"
+        cb.tracker.start_llm(run_id, None, model=model, provider=provider,
+                             metadata=_metadata_of({"metadata": kwargs.get("metadata")}))
+        cb.tracker.end_llm(run_id, usage_from_litellm(getattr(response, "usage", None)), model=model,
+                           cache_status=CacheStatus.DEDUPLICATED)
+
+
+def deduplicated_completion(flight: Any, **kwargs: Any) -> Any:
+    """``litellm.completion(**kwargs)`` through a single-flight (``SingleFlight`` or
+    ``RedisSingleFlight`` from :mod:`llm_cost_hooks.dedup`): identical concurrent requests
+    (or the same ``metadata["idempotency_key"]``) make one upstream call; the others get
+    its response and a ``deduplicated`` cost record ($0, saved = the shared call's price).
+    """
+    key = _key(kwargs)
+    if key is None:
+        return litellm.completion(**kwargs)
+    result = flight.do(key, lambda: litellm.completion(**kwargs), **_serde(flight))
+    if result.shared:
+        _record_shared(result.value, kwargs)
+    return result.value
+
+
+async def adeduplicated_completion(flight: Any, **kwargs: Any) -> Any:
+    """Async :func:`deduplicated_completion` over ``litellm.acompletion``."""
+    key = _key(kwargs)
+    if key is None:
+        return await litellm.acompletion(**kwargs)
+
+    async def call() -> Any:
+        return await litellm.acompletion(**kwargs)
+
+    result = await flight.ado(key, call, **_serde(flight))
+    if result.shared:
+        _record_shared(result.value, kwargs)
+    return result.value

@@ -1,0 +1,142 @@
+"""Read token usage and response details out of LiteLLM objects, duck-typed.
+
+Kept free of any LiteLLM import: the objects are read through ``getattr`` / mapping
+access, so this module also works on the plain dicts of a batch output file.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from .._records import TokenUsage
+
+__all__ = ["LLMResultView", "usage_from_litellm", "output_text"]
+
+
+def _fields(obj: Any) -> Mapping[str, Any]:
+    """The fields of a mapping or a (pydantic) object, without attribute look-ups:
+    a missing name on a LiteLLM pydantic model goes through its slow ``__getattr__``."""
+    if obj is None:
+        return {}
+    if isinstance(obj, Mapping):
+        return obj
+    fields = getattr(obj, "__dict__", None)
+    if not isinstance(fields, dict):
+        return {}
+    extra = getattr(obj, "__pydantic_extra__", None)
+    return {**fields, **extra} if extra else fields
+
+
+def _get(obj: Any, name: str) -> Any:
+    return _fields(obj).get(name)
+
+
+def _int(value: Any) -> int:
+    if isinstance(value, bool) or value is None:
+        return 0
+    if isinstance(value, (int, float)) and value >= 0:
+        return int(value)
+    return 0
+
+
+def usage_from_litellm(usage: Any) -> TokenUsage | None:
+    """A :class:`TokenUsage` from a LiteLLM ``Usage`` (or an OpenAI usage dict).
+
+    Reads chat-completions fields (``prompt_tokens``, ``completion_tokens``,
+    ``prompt_tokens_details.cached_tokens``, ``completion_tokens_details.reasoning_tokens``),
+    Anthropic-style ``cache_read_input_tokens`` / ``cache_creation_input_tokens`` and
+    Responses-API fields (``input_tokens``, ``output_tokens``, ``*_tokens_details``).
+    Returns None when there is no usage at all.
+
+    >>> usage_from_litellm({"prompt_tokens": 1200, "completion_tokens": 30,
+    ...     "prompt_tokens_details": {"cached_tokens": 1000}}).cache_read_tokens
+    1000
+    """
+    if usage is None:
+        return None
+    u = _fields(usage)
+    prompt = u.get("prompt_tokens")
+    if prompt is None:
+        prompt = u.get("input_tokens")
+    completion = u.get("completion_tokens")
+    if completion is None:
+        completion = u.get("output_tokens")
+    if prompt is None and completion is None:
+        return None
+    inp, out = _int(prompt), _int(completion)
+    pdetails = _fields(u.get("prompt_tokens_details") or u.get("input_tokens_details"))
+    cdetails = _fields(u.get("completion_tokens_details") or u.get("output_tokens_details"))
+    # LiteLLM normalises both spellings; prefer the OpenAI one, fall back to Anthropic's.
+    read = _int(pdetails.get("cached_tokens")) or _int(u.get("cache_read_input_tokens"))
+    write = _int(u.get("cache_creation_input_tokens")) or _int(pdetails.get("cache_creation_tokens"))
+    reasoning = _int(cdetails.get("reasoning_tokens"))
+    # Counted inside input/output (OTel convention, as LiteLLM reports them); clamp so a
+    # provider quirk never turns into an InvalidUsageError and a lost record.
+    read = min(read, inp)
+    write = min(write, inp - read)
+    reasoning = min(reasoning, out)
+    return TokenUsage(
+        input_tokens=inp,
+        output_tokens=out,
+        cache_read_tokens=read,
+        cache_write_tokens=write,
+        reasoning_tokens=reasoning,
+    )
+
+
+def output_text(response: Any) -> str:
+    """The text of a chat completion's choices ('' when there is none)."""
+    parts: list[str] = []
+    for choice in _get(response, "choices") or ():
+        message = _get(choice, "message")
+        content = _get(message, "content") if message is not None else _get(choice, "text")
+        if isinstance(content, str):
+            parts.append(content)
+    return "".join(parts)
+
+
+class _Gen:
+    __slots__ = ("generation_info", "text")
+
+    def __init__(self, text: str, finish_reason: str | None) -> None:
+        self.text = text
+        self.generation_info = {"finish_reason": finish_reason} if finish_reason else {}
+
+
+class _GenChunk(_Gen):
+    # The telemetry observer marks a call as streamed when its generations are chunks.
+    __slots__ = ()
+
+
+class LLMResultView:
+    """A LiteLLM response seen through the ``LLMResult`` shape our observers read.
+
+    Observers (the OpenTelemetry one) read ``generations`` (text, finish reason) and
+    ``llm_output`` (response id and model) duck-typed; this lets the same observer serve
+    both adapters. Built lazily: nothing is read unless an observer asks.
+    """
+
+    __slots__ = ("_response", "_generations", "_stream")
+
+    def __init__(self, response: Any, *, stream: bool = False) -> None:
+        self._response = response
+        self._generations: list[list[Any]] | None = None
+        self._stream = stream
+
+    @property
+    def generations(self) -> list[list[Any]]:
+        if self._generations is None:
+            gens: list[Any] = []
+            for choice in _get(self._response, "choices") or ():
+                message = _get(choice, "message")
+                content = _get(message, "content") if message is not None else _get(choice, "text")
+                cls = _GenChunk if self._stream else _Gen
+                gen = cls(content if isinstance(content, str) else "", _get(choice, "finish_reason"))
+                gens.append(gen)
+            self._generations = [gens]
+        return self._generations
+
+    @property
+    def llm_output(self) -> dict[str, Any]:
+        return {"id": _get(self._response, "id"), "model_name": _get(self._response, "model")}

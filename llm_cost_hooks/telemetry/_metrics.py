@@ -1,0 +1,224 @@
+"""GenAI metrics plus cost and savings counters, kept off the caller's hot path.
+
+Recording a measurement with the OpenTelemetry SDK validates and hashes its attributes
+every time (~10 us each here); a model call makes four or more. So:
+
+* counters (dollars, and the ``latest`` token counters) are summed here, per attribute
+  set, and reported through observable counters: a dict update per call;
+* histogram samples (durations, tokens per call) are queued and handed to the SDK
+  histograms when a metric reader collects (inside its collection callback), or by a
+  background thread once the queue passes ``drain_at`` (so it stays bounded even when
+  nothing collects). The SDK does the same aggregation, later and on another thread.
+"""
+
+from __future__ import annotations
+
+import collections
+import threading
+from typing import TYPE_CHECKING, Any
+
+from opentelemetry.metrics import CallbackOptions, Observation
+
+from .._records import CacheStatus, CostRecord
+from . import _semconv as sc
+from ._limits import OVERFLOW_VALUE, AttributeLimiter
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .._tracker import RunInfo
+    from ._observer import OTelObserver
+
+# Statuses under which the model was really called (a provider prefix cache still is).
+_MODEL_CALLED = frozenset({"miss", "provider_prefix"})
+
+
+class _Metrics:
+    def __init__(self, meter: Any, names: sc.Names, limiter: AttributeLimiter, owner: OTelObserver,
+                 *, max_queue: int = 65_536, drain_at: int = 8_192) -> None:
+        self.names = names
+        self.limiter = limiter
+        self.owner = owner
+        self._legacy = names.mode == "legacy"
+        self._queue: collections.deque[tuple[Any, float, dict[str, Any]]] = collections.deque()
+        self._max_queue = max_queue
+        self._drain_at = drain_at
+        self._wake = threading.Event()
+        self._drainer: threading.Thread | None = None
+        self._drain_lock = threading.Lock()
+        self._lock = threading.Lock()
+        # (attribute-set id) -> [attrs, value]; cumulative, as observable counters report.
+        self._cost: dict[tuple[Any, ...], list[Any]] = {}
+        self._saved: dict[tuple[Any, ...], list[Any]] = {}
+        self._usage: dict[str, dict[tuple[Any, ...], list[Any]]] = {}
+        self._attr_cache: dict[tuple[Any, ...], tuple[Any, ...]] = {}
+
+        self.duration = meter.create_histogram(
+            names.duration_metric, unit="s", description="GenAI operation duration.",
+            explicit_bucket_boundaries_advisory=sc.DURATION_BUCKETS,
+        )
+        if self._legacy:
+            self.token_usage = meter.create_histogram(
+                "gen_ai.client.token.usage", unit="{token}", description="Number of input and output tokens used.",
+                explicit_bucket_boundaries_advisory=sc.TOKEN_BUCKETS,
+            )
+        else:
+            self.op_input = meter.create_histogram(
+                "gen_ai.client.inference.operation.input_tokens", unit="{token}",
+                description="Input tokens per inference operation.",
+                explicit_bucket_boundaries_advisory=sc.TOKEN_BUCKETS,
+            )
+            self.op_output = meter.create_histogram(
+                "gen_ai.client.inference.operation.output_tokens", unit="{token}",
+                description="Output tokens per inference operation.",
+                explicit_bucket_boundaries_advisory=sc.TOKEN_BUCKETS,
+            )
+            for suffix, field, desc in (
+                ("input_tokens", "input_tokens", "Input tokens used, including cached tokens."),
+                ("output_tokens", "output_tokens", "Output tokens used, including reasoning tokens."),
+                ("cache_read.input_tokens", "cache_read_tokens", "Input tokens served from a provider cache."),
+                ("cache_write.input_tokens", "cache_write_tokens", "Input tokens written to a provider cache."),
+                ("reasoning.output_tokens", "reasoning_tokens", "Output tokens used for reasoning."),
+            ):
+                totals: dict[tuple[Any, ...], list[Any]] = {}
+                self._usage[field] = totals
+                meter.create_observable_counter(
+                    f"gen_ai.client.inference.usage.{suffix}", callbacks=[self._observe(totals)],
+                    unit="{token}", description=desc,
+                )
+        # The cost counter's callback also drains the histogram queue: it runs at the
+        # start of every collection, before the SDK reads its histograms.
+        meter.create_observable_counter(
+            sc.METRIC_COST, callbacks=[self._observe(self._cost, drain=True)], unit="{USD}",
+            description="Dollars billed for model calls (llm-cost-hooks price book).",
+        )
+        meter.create_observable_counter(
+            sc.METRIC_SAVED, callbacks=[self._observe(self._saved)], unit="{USD}",
+            description="Dollars saved by caches and other levers.",
+        )
+
+    # -- hot path -----------------------------------------------------------------------------
+    def _attrs_for(self, run: RunInfo, record: CostRecord) -> tuple[Any, ...]:
+        """(base, input-token, output-token attribute sets, and the keys of the first two),
+        built once per combination."""
+        op = "text_completion" if isinstance(run.messages, str) else "chat"
+        key = (record.model, run.provider, record.tenant, record.feature, record.route, record.error_type, op)
+        cached = self._attr_cache.get(key)
+        if cached is not None:
+            return cached
+        lim = self.limiter.limit
+        attrs: dict[str, Any] = {sc.OPERATION: op, sc.REQUEST_MODEL: lim("model", record.model)}
+        provider = sc.provider_name(run.provider)
+        if provider:
+            attrs[self.names.provider] = provider
+        if record.tenant:
+            attrs[sc.TENANT] = lim("tenant", record.tenant)
+        if record.feature:
+            attrs[sc.FEATURE] = lim("feature", record.feature)
+        if record.route:
+            attrs[sc.ROUTE] = lim("route", record.route)
+        if record.error_type:
+            attrs[sc.ERROR_TYPE] = record.error_type
+        if self._legacy:
+            in_attrs = {**attrs, sc.TOKEN_TYPE: "input"}
+            out_attrs = {**attrs, sc.TOKEN_TYPE: "output"}
+        else:
+            in_attrs = out_attrs = {**attrs, sc.TOKEN_MODALITY: "unknown"}
+        sets = (attrs, in_attrs, out_attrs, tuple(attrs.items()), tuple(in_attrs.items()))
+        # Combinations with an overflowed value are not cached (their key is unbounded);
+        # the others are bounded by the limiter, the cap is a second guard.
+        if OVERFLOW_VALUE not in attrs.values() and len(self._attr_cache) < 10_000:
+            self._attr_cache[key] = sets
+        return sets
+
+    def _add(self, totals: dict[tuple[Any, ...], list[Any]], attrs: dict[str, Any], value: float,
+             k: tuple[Any, ...] | None = None) -> None:
+        # Keyed by the attribute values so "_other" combinations share one series.
+        if k is None:
+            k = tuple(attrs.items())
+        with self._lock:
+            slot = totals.get(k)
+            if slot is None:
+                totals[k] = [attrs, value]
+            else:
+                slot[1] += value
+
+    def _hist(self, instrument: Any, value: float, attrs: dict[str, Any]) -> None:
+        q = self._queue
+        if len(q) >= self._max_queue:
+            self.owner.stats.add("metric_measurements_dropped")
+            return
+        q.append((instrument, value, attrs))
+        if len(q) >= self._drain_at and not self._wake.is_set():
+            self._start_drainer()
+            self._wake.set()
+
+    def record(self, run: RunInfo, record: CostRecord) -> None:
+        attrs, in_attrs, out_attrs, key, in_key = self._attrs_for(run, record)
+        status = record.cache_status
+        value = status.value if isinstance(status, CacheStatus) else str(status)
+        money, money_key = attrs, key
+        if value != "miss":
+            money, money_key = {**attrs, sc.CACHE_STATUS: value}, None
+        if record.cost_usd:
+            self._add(self._cost, money, record.cost_usd, money_key)
+        if record.saved_usd:
+            self._add(self._saved, money, record.saved_usd, money_key)
+        if value not in _MODEL_CALLED:
+            return  # served from our cache / deduplicated: no model call, not a GenAI operation
+        if record.latency_ms is not None:
+            self._hist(self.duration, record.latency_ms / 1000.0, attrs)
+        if self._legacy:
+            if record.input_tokens or record.success:
+                self._hist(self.token_usage, record.input_tokens, in_attrs)
+            if record.success:
+                self._hist(self.token_usage, record.output_tokens, out_attrs)
+        else:
+            if record.input_tokens or record.success:
+                self._hist(self.op_input, record.input_tokens, attrs)
+            if record.success:
+                self._hist(self.op_output, record.output_tokens, attrs)
+            for field, totals in self._usage.items():
+                value = getattr(record, field)
+                if value:
+                    self._add(totals, in_attrs, value, in_key)
+
+    # -- collection side ----------------------------------------------------------------------
+    def drain(self) -> int:
+        """Hand queued histogram samples to the SDK. Returns how many."""
+        n = 0
+        q = self._queue
+        with self._drain_lock:
+            while True:
+                try:
+                    instrument, value, attrs = q.popleft()
+                except IndexError:
+                    return n
+                try:
+                    instrument.record(value, attrs)
+                    n += 1
+                except Exception:  # noqa: BLE001 - one bad sample must not stop the rest
+                    self.owner.stats.add("observer_errors")
+
+    def _observe(self, totals: dict[tuple[Any, ...], list[Any]], drain: bool = False) -> Any:
+        def callback(options: CallbackOptions) -> list[Observation]:
+            if drain:
+                self.drain()
+            with self._lock:
+                return [Observation(value, attrs) for attrs, value in totals.values()]
+
+        return callback
+
+    def _start_drainer(self) -> None:
+        if self._drainer is not None:
+            return
+        with self._drain_lock:
+            if self._drainer is not None:
+                return
+            thread = threading.Thread(target=self._drain_loop, name="llm-cost-hooks-metrics", daemon=True)
+            self._drainer = thread
+            thread.start()
+
+    def _drain_loop(self) -> None:
+        while True:
+            self._wake.wait()
+            self._wake.clear()
+            self.drain()

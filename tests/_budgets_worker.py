@@ -1,0 +1,129 @@
+"""A worker process for the cross-process budget and dedup tests (run as a script).
+
+    python tests/_budgets_worker.py guard  <redis_url> <reserve|naive> <calls> <budget_usd> <start_at>
+    python tests/_budgets_worker.py dedup  <redis_url> <calls> <idempotency_key> <start_at>
+
+Prints one JSON line with what this process saw. ``start_at`` (a time.time() value) lines
+the processes up so their calls really overlap.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+import time
+from collections import Counter
+
+os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+
+from llm_cost_hooks import BudgetExceeded  # noqa: E402
+from llm_cost_hooks._records import TokenUsage  # noqa: E402
+from llm_cost_hooks.budget import AlertManager, Limit, SpendGuard, SpendRequest  # noqa: E402
+from llm_cost_hooks.tokens import count_message_tokens  # noqa: E402
+from llm_cost_hooks.dedup import RedisSingleFlight  # noqa: E402
+from llm_cost_hooks.langchain import CostCallbackHandler, FakeChatModelWithUsage  # noqa: E402
+from llm_cost_hooks.langchain._budget import GuardedChatModel  # noqa: E402
+
+ANSWER = "The Acorn Guest House is a cheap 4-star guesthouse in the north with free parking and wifi."
+TENANT = "acme"
+MAX_TOKENS = 300
+
+
+def _slow(delay: float):  # noqa: ANN202
+    def respond(messages):  # noqa: ANN001, ANN202
+        time.sleep(delay)  # an upstream call that takes a while
+        return ANSWER
+
+    return respond
+
+
+def _wait(start_at: float) -> None:
+    time.sleep(max(start_at - time.time(), 0))
+
+
+async def guard_worker(url: str, mode: str, calls: int, budget: float, start_at: float) -> dict:
+    limit = Limit.usd(budget, per="day", scope="tenant", name="tenant_daily")
+    fake = FakeChatModelWithUsage(respond=_slow(0.02), max_tokens=MAX_TOKENS)
+    guard = SpendGuard([limit], store=url, alerts=AlertManager(log=False, span_events=False))
+    model = GuardedChatModel(inner=fake, guard=guard)
+    prompt = "Find me a cheap hotel in the north of Cambridge with free parking."
+    costs: list[float] = []
+    refused = 0
+
+    def worst_for(text: str) -> float:
+        tokens = count_message_tokens([{"role": "user", "content": text}], fake.model_name)
+        request = SpendRequest(model=fake.model_name, input_tokens=tokens, max_output_tokens=MAX_TOKENS)
+        return guard.estimate(request)[2]
+
+    async def reserved_call(i: int) -> None:
+        nonlocal refused
+        try:
+            msg = await model.ainvoke(f"{prompt} #{i}", config={"metadata": {"tenant_id": TENANT}})
+        except BudgetExceeded:
+            refused += 1
+            return
+        um = msg.usage_metadata
+        costs.append(guard.cost_of(TokenUsage(input_tokens=um["input_tokens"], output_tokens=um["output_tokens"]),
+                                   fake.model_name))
+
+    import redis.asyncio as aredis
+
+    client = aredis.Redis.from_url(url)
+    key = "naive:spent:" + TENANT
+
+    async def naive_call(i: int) -> None:
+        # Check-then-spend without a reservation: the race the guard exists to prevent.
+        nonlocal refused
+        spent = float(await client.get(key) or 0)
+        if spent + worst_for(f"{prompt} #{i}") > budget:
+            refused += 1
+            return
+        msg = await fake.ainvoke(f"{prompt} #{i}")
+        um = msg.usage_metadata
+        cost = guard.cost_of(TokenUsage(input_tokens=um["input_tokens"], output_tokens=um["output_tokens"]),
+                             fake.model_name)
+        costs.append(cost)
+        await client.incrbyfloat(key, cost)
+
+    _wait(start_at)
+    call = reserved_call if mode == "reserve" else naive_call
+    await asyncio.gather(*(call(i) for i in range(calls)))
+    await client.aclose()
+    worst = max(worst_for(f"{prompt} #{i}") for i in range(calls))
+    return {"ok": len(costs), "refused": refused, "spent": sum(costs), "calls": fake.call_count, "worst": worst,
+            "outages": guard.store.outages}
+
+
+async def dedup_worker(url: str, calls: int, key: str, start_at: float) -> dict:
+    fake = FakeChatModelWithUsage(respond=_slow(0.5))
+    handler = CostCallbackHandler(ledger="memory://")
+    model = GuardedChatModel(inner=fake, dedup=RedisSingleFlight(url, result_ttl=60))
+    _wait(start_at)
+    config = {"callbacks": [handler], "metadata": {"idempotency_key": key}}
+    answers = await asyncio.gather(*(model.ainvoke("Book the Acorn Guest House.", config=config)
+                                     for _ in range(calls)))
+    records = handler.records()
+    return {
+        "calls": fake.call_count,
+        "answers": sorted({a.content for a in answers}),
+        "statuses": dict(Counter(r.cache_status.value for r in records)),
+        "cost": sum(r.cost_usd for r in records),
+        "saved": sum(r.saved_usd for r in records),
+    }
+
+
+def main(argv: list[str]) -> None:
+    kind, url = argv[0], argv[1]
+    if kind == "guard":
+        out = asyncio.run(guard_worker(url, argv[2], int(argv[3]), float(argv[4]), float(argv[5])))
+    elif kind == "dedup":
+        out = asyncio.run(dedup_worker(url, int(argv[2]), argv[3], float(argv[4])))
+    else:
+        raise SystemExit(f"unknown worker kind {kind!r}")
+    print(json.dumps(out), flush=True)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

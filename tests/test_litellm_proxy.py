@@ -1,0 +1,147 @@
+"""The real LiteLLM proxy (``litellm --config``) on loopback, loading the logger from
+integrations/litellm-proxy/: one request end to end lands in the ledger with the
+attribution from the request's metadata."""
+
+from __future__ import annotations
+
+import json
+import secrets
+import shutil
+import sys
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from _servers import ServerStartError, free_port, start_process
+
+from llm_cost_hooks import PriceBook, TokenUsage
+from llm_cost_hooks.ledger import open_ledger
+
+INTEGRATION = Path(__file__).resolve().parent.parent / "integrations" / "litellm-proxy"
+
+
+def http_ready(port: int) -> Any:
+    def check() -> bool:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/health/liveliness", timeout=1) as r:
+            return r.status == 200
+
+    return check
+
+
+@pytest.fixture(scope="module")
+def proxy(tmp_path_factory: pytest.TempPathFactory, openai_stub_server: Any) -> Any:
+    litellm_cli = Path(sys.executable).with_name("litellm")
+    if not litellm_cli.exists():
+        pytest.fail("the `litellm` CLI is missing: pip install 'litellm[proxy]'", pytrace=False)
+    workdir = tmp_path_factory.mktemp("litellm-proxy")
+    # The shipped config, plus one model answered by LiteLLM's mock_response.
+    config = yaml.safe_load((INTEGRATION / "config.yaml").read_text())
+    config["model_list"].append({
+        "model_name": "mock-mini",
+        "litellm_params": {"model": "openai/gpt-4o-mini", "api_key": "sk-fake", "mock_response": "Hello from the mock"},
+    })
+    (workdir / "config.yaml").write_text(yaml.safe_dump(config))
+    shutil.copy(INTEGRATION / "cost_hooks_callback.py", workdir / "cost_hooks_callback.py")
+    ledger = workdir / "ledger.db"
+    key = "sk-" + secrets.token_hex(32)
+    port = free_port()
+    env = {
+        "LITELLM_LOCAL_MODEL_COST_MAP": "True",
+        "LITELLM_MASTER_KEY": key,
+        "LLM_COST_HOOKS_LEDGER": f"sqlite:///{ledger}",
+        "OPENAI_API_KEY": "sk-upstream-test",
+        "OPENAI_API_BASE": openai_stub_server.base,  # the "real" model goes to the local stub
+        "ANTHROPIC_API_KEY": "sk-ant-test",
+        # A budget only for route /budgeted (other tests' requests are not limited).
+        "LLM_COST_HOOKS_PROXY_LIMITS": json.dumps([{"metric": "usd", "amount": 0.00002, "period": "day",
+                                                    "scope": "tenant", "route": "/budgeted"}]),
+    }
+    error = ""
+    proc = None
+    try:
+        proc = start_process([str(litellm_cli), "--config", str(workdir / "config.yaml"), "--host", "127.0.0.1",
+                              "--port", str(port)], http_ready(port), env=env, timeout=90, cwd=str(workdir))
+    except ServerStartError as exc:
+        error = str(exc)
+    if error or proc is None:
+        pytest.fail(f"cannot start the LiteLLM proxy: {error}", pytrace=False)
+    try:
+        yield {"port": port, "key": key, "ledger": ledger}
+    finally:
+        proc.stop()
+
+
+def post(proxy: dict[str, Any], payload: dict[str, Any]) -> dict[str, Any]:
+    req = urllib.request.Request(
+        f"http://127.0.0.1:{proxy['port']}/v1/chat/completions", data=json.dumps(payload).encode(),
+        headers={"Content-Type": "application/json", "Authorization": f"Bearer {proxy['key']}"},
+    )
+    with urllib.request.urlopen(req, timeout=60) as resp:
+        return json.loads(resp.read())
+
+
+def wait_record(ledger: Path, request_filter: Any, timeout: float = 20.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if ledger.exists():
+            led = open_ledger(f"sqlite:///{ledger}")
+            try:
+                found = [r for r in led.records() if request_filter(r)]
+            finally:
+                led.close()
+            if found:
+                return found
+        time.sleep(0.2)
+    raise AssertionError("the proxy wrote no matching record to the ledger")
+
+
+def test_proxy_request_lands_in_the_ledger_with_metadata_attribution(proxy: dict[str, Any]) -> None:
+    body = post(proxy, {"model": "mock-mini", "messages": [{"role": "user", "content": "hi"}],
+                        "metadata": {"tenant_id": "acme", "feature": "faq", "prompt_version": "v7",
+                                     "task_id": "proxy-task-1"}})
+    assert body["choices"][0]["message"]["content"] == "Hello from the mock"
+    [rec] = wait_record(proxy["ledger"], lambda r: r.task_id == "proxy-task-1")
+    assert (rec.tenant, rec.feature, rec.prompt_version) == ("acme", "faq", "v7")
+    assert (rec.model, rec.provider) == ("gpt-4o-mini", "openai")
+    usage = body["usage"]
+    assert (rec.input_tokens, rec.output_tokens) == (usage["prompt_tokens"], usage["completion_tokens"])
+    assert rec.cost_usd == pytest.approx(PriceBook.default().cost(rec.usage, "gpt-4o-mini").total)
+    assert rec.success
+
+
+def test_proxy_to_an_upstream_server_via_the_shipped_model(proxy: dict[str, Any], openai_stub_server: Any) -> None:
+    content = "y" * 200  # stub usage: 200 // 4 + 7 = 57 prompt tokens
+    body = post(proxy, {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": content}],
+                        "max_tokens": 9, "metadata": {"tenant_id": "beta", "task_id": "proxy-task-2"}})
+    assert body["usage"]["prompt_tokens"] == 57
+    [rec] = wait_record(proxy["ledger"], lambda r: r.task_id == "proxy-task-2")
+    assert rec.tenant == "beta"
+    assert (rec.input_tokens, rec.output_tokens) == (57, 9)
+    expected = PriceBook.default().cost(TokenUsage(input_tokens=57, output_tokens=9), "gpt-4o-mini").total
+    assert rec.cost_usd == pytest.approx(expected)
+
+
+def test_proxy_budget_rejects_the_request_that_would_overspend(proxy: dict[str, Any]) -> None:
+    import urllib.error
+
+    payload = {"model": "mock-mini", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 10,
+               "metadata": {"tenant_id": "capped", "route": "/budgeted", "task_id": "budget-1"}}
+    post(proxy, payload)  # fits: the worst case is ~$0.0000075; the mock call costs $0.0000135
+    wait_record(proxy["ledger"], lambda r: r.task_id == "budget-1")
+    with pytest.raises(urllib.error.HTTPError) as info:
+        post(proxy, {**payload, "metadata": {**payload["metadata"], "task_id": "budget-2"}})
+    body = info.value.read().decode()
+    assert info.value.code >= 400
+    assert "Budget 'usd_per_day_per_tenant@/budgeted' exceeded" in body
+    time_limit = time.monotonic() + 2
+    while time.monotonic() < time_limit:  # and nothing was recorded for the refused request
+        time.sleep(0.2)
+    led = open_ledger(f"sqlite:///{proxy['ledger']}")
+    try:
+        assert not [r for r in led.records() if r.task_id == "budget-2"]
+    finally:
+        led.close()

@@ -1,0 +1,98 @@
+"""Our routing strategies on a real litellm.Router: model groups are the tiers, and the
+decision lands on the cost record."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+import pytest
+
+from llm_cost_hooks import ConfigurationError
+from llm_cost_hooks.routing import Rule, RuleRouter
+
+MODELS = [
+    {"model_name": "small", "litellm_params": {"model": "gpt-4o-mini", "mock_response": "small answer"}},
+    {"model_name": "large", "litellm_params": {"model": "gpt-4o", "mock_response": "large answer"}},
+]
+
+
+@pytest.fixture
+def routed(litellm_clean: Any) -> Any:
+    from llm_cost_hooks.litellm import CostAwareRouting, CostHooksLogger
+
+    cl = CostHooksLogger(ledger="memory://")
+    litellm_clean.callbacks = [cl]
+    router = litellm_clean.Router(model_list=[dict(m) for m in MODELS])
+    strategy = RuleRouter([Rule(tier="small", feature=["faq"])], default="large")
+    routing = CostAwareRouting(router, strategy, tiers=["small", "large"])
+    return router, routing, cl
+
+
+def wait(cl: Any, n: int) -> list[Any]:
+    deadline = time.monotonic() + 10
+    while len(cl.records()) < n:
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    return cl.records()
+
+
+def test_rules_pick_the_model_group_and_tag_the_record(routed: Any) -> None:
+    router, routing, cl = routed
+    msgs = [{"role": "user", "content": "How do I reset my password?"}]
+    a = router.completion(model="auto", messages=msgs, metadata={"feature": "faq", "tenant_id": "acme"})
+    b = router.completion(model="auto", messages=msgs, metadata={"feature": "legal", "tenant_id": "acme"})
+    assert (a.choices[0].message.content, b.choices[0].message.content) == ("small answer", "large answer")
+    recs = {r.feature: r for r in wait(cl, 2)}
+    assert recs["faq"].model == "gpt-4o-mini" and recs["faq"].tags["routing.tier"] == "small"
+    assert recs["legal"].model == "gpt-4o" and recs["legal"].tags["routing.tier"] == "large"
+    assert recs["faq"].cost_usd < recs["legal"].cost_usd
+    assert routing.decisions == {"small": 1, "large": 1}
+
+
+def test_a_named_group_is_not_rerouted(routed: Any) -> None:
+    router, routing, cl = routed
+    r = router.completion(model="large", messages=[{"role": "user", "content": "x"}], metadata={"feature": "faq"})
+    assert r.choices[0].message.content == "large answer"
+    assert routing.decisions == {"small": 0, "large": 0}
+
+
+async def test_async_router(routed: Any) -> None:
+    router, routing, cl = routed
+    r = await router.acompletion(model="auto", messages=[{"role": "user", "content": "x"}],
+                                 metadata={"feature": "faq", "tenant_id": "acme"})
+    assert r.choices[0].message.content == "small answer"
+    for _ in range(300):
+        if [r for r in cl.records() if r.tenant == "acme"]:
+            break
+        await asyncio.sleep(0.02)
+    [rec] = [r for r in cl.records() if r.tenant == "acme"]
+    assert rec.tags["routing.tier"] == "small" and rec.tenant == "acme"
+
+
+def test_unknown_tiers_are_a_configuration_error(litellm_clean: Any) -> None:
+    from llm_cost_hooks.litellm import CostAwareRouting
+
+    router = litellm_clean.Router(model_list=[dict(m) for m in MODELS])
+    with pytest.raises(ConfigurationError, match="not model groups"):
+        CostAwareRouting(router, RuleRouter([], default="small"), tiers=["small", "medium"])
+
+
+def test_router_retries_are_attempts_of_one_task(litellm_clean: Any, openai_stub: Any) -> None:
+    from llm_cost_hooks.litellm import CostHooksLogger
+
+    cl = CostHooksLogger(ledger="memory://")
+    litellm_clean.callbacks = [cl]
+    router = litellm_clean.Router(model_list=[{"model_name": "m", "litellm_params": {
+        "model": "openai/gpt-4o-mini", "api_base": openai_stub.base, "api_key": "sk-test"}}],
+        num_retries=3, retry_after=0)
+    openai_stub.control(fail_next=2)
+    r = router.completion(model="m", messages=[{"role": "user", "content": "hello"}], max_tokens=5,
+                          metadata={"tenant_id": "acme"})
+    assert r.choices[0].message.content
+    assert cl.flush()
+    recs = sorted(cl.records(), key=lambda x: x.attempt)
+    assert [(x.attempt, x.success) for x in recs] == [(1, False), (2, False), (3, True)]
+    assert len({x.task_id for x in recs}) == 1  # one Router request = one task
+    assert recs[-1].output_tokens == 5 and all(x.tenant == "acme" for x in recs)

@@ -1,0 +1,351 @@
+"""Routing core (framework-free): data loaders, strategies, trained router, calibration,
+checks and cascade loop, metrics and the evaluation harness."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import gzip
+import json
+import logging
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from llm_cost_hooks._errors import ConfigurationError
+from llm_cost_hooks.routing import (
+    Answer,
+    BudgetTarget,
+    Cascade,
+    HashingEmbedder,
+    OutcomeDataError,
+    OutcomeDataset,
+    QualityFloor,
+    QualityTarget,
+    RouteDecision,
+    RouteRequest,
+    RouterModel,
+    RouterModelError,
+    Rule,
+    RuleRouter,
+    TrainedRouter,
+    aiq,
+    apgr,
+    arun_cascade,
+    cpt,
+    evaluate,
+    load_outcomes,
+    load_routellm,
+    load_routerbench,
+    nondecreasing_hull,
+    not_refusal,
+    not_truncated,
+    parses,
+    run_cascade,
+)
+from llm_cost_hooks.routing._cli import add_route_commands
+
+TIERS = ["small", "large"]
+
+
+def synthetic(n: int = 120, seed: int = 0) -> OutcomeDataset:
+    """Arithmetic prompts: both tiers right. Proof prompts: only the large tier right."""
+    rng = np.random.default_rng(seed)
+    prompts, quality, feats = [], [], []
+    for i in range(n):
+        if i % 2 == 0:
+            prompts.append(f"What is {rng.integers(1, 99)} plus {rng.integers(1, 99)}? Answer with a number.")
+            quality.append([1.0, 1.0])
+            feats.append("arith")
+        else:
+            prompts.append(f"Prove rigorously the theorem about prime gaps number {rng.integers(1, 999)} step by step.")
+            quality.append([0.0, 1.0])
+            feats.append("proof")
+    cost = np.tile([1e-4, 2e-3], (n, 1))
+    return OutcomeDataset(prompts=prompts, tiers=list(TIERS), quality=np.array(quality), cost=cost,
+                          responses={"small": ["ans"] * n, "large": ["ANS"] * n}, features=feats,
+                          ids=[str(i) for i in range(n)], source="synthetic")
+
+
+def write_routerbench(path: Path, rows: list[dict[str, str]]) -> Path:
+    cols = ["", "sample_id", "prompt", "eval_name", "m1", "m2", "m1|model_response", "m2|model_response",
+            "m1|total_cost", "m2|total_cost"]
+    with gzip.open(path, "wt", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=cols)
+        w.writeheader()
+        for r in rows:
+            w.writerow({c: r.get(c, "") for c in cols})
+    return path
+
+
+def rb_row(i: int, **over: str) -> dict[str, str]:
+    row = {"": str(i), "sample_id": f"s{i}", "prompt": repr([f"question {i}"]), "eval_name": "t",
+           "m1": "1.0", "m2": "0.0", "m1|model_response": repr([f"A{i}"]), "m2|model_response": "B",
+           "m1|total_cost": "0.001", "m2|total_cost": "0.01"}
+    row.update(over)
+    return row
+
+
+# -- data ---------------------------------------------------------------------------------
+def test_load_routerbench_parses_layout(tmp_path: Path) -> None:
+    f = write_routerbench(tmp_path / "a.csv.gz", [rb_row(1), rb_row(2, m2="1.0"), rb_row(3, m1="")])
+    ds = load_routerbench(f)
+    assert ds.tiers == ["m1", "m2"]
+    assert ds.prompts == ["question 1", "question 2"]  # list literal unwrapped
+    assert ds.dropped_rows == 1  # the empty cell
+    assert ds.quality.tolist() == [[1.0, 0.0], [1.0, 1.0]]
+    assert ds.cost[0].tolist() == [0.001, 0.01]
+    assert ds.responses is not None and ds.responses["m1"][0] == "A1"
+    assert ds.features == ["t", "t"]
+    assert load_outcomes(tmp_path).tiers == ["m1", "m2"]  # directory + auto layout
+
+
+def test_load_routerbench_bad_input_names_row_and_column(tmp_path: Path) -> None:
+    f = write_routerbench(tmp_path / "a.csv.gz", [rb_row(1), rb_row(2, m2="maybe")])
+    with pytest.raises(OutcomeDataError, match=r"row 3, column 'm2'.*'maybe'"):
+        load_routerbench(f)
+    g = write_routerbench(tmp_path / "b.csv.gz", [rb_row(1, m1="")])
+    with pytest.raises(OutcomeDataError, match=r"row 2, column 'm1' is empty"):
+        load_routerbench(g, missing="error")
+    with pytest.raises(OutcomeDataError, match=r"missing columns \['m9'\]"):
+        load_routerbench(f, tiers=["m1", "m9"])
+    h = tmp_path / "c.jsonl"
+    h.write_text(json.dumps({"prompt": "x", "m1": 1}) + "\n")
+    with pytest.raises(OutcomeDataError, match=r"missing column 'm1\|total_cost'"):
+        load_routerbench(h)
+    k = write_routerbench(tmp_path / "d.csv.gz", [rb_row(1, m1="1.5")])
+    with pytest.raises(OutcomeDataError, match="outside"):
+        load_routerbench(k)
+
+
+def test_load_routellm_costs_and_contamination(tmp_path: Path) -> None:
+    f = tmp_path / "gsm8k_responses.csv"
+    with open(f, "w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["prompt", "weak", "strong", "weak_response", "strong_response"])
+        w.writerow(["What is 2+2?", "True", "True", "4", "4"])
+        w.writerow(["Seen in training", "False", "True", "x", "y"])
+        w.writerow(["Hard one", "False", "True", "wrong", "right answer here"])
+    with gzip.open(tmp_path / "gsm8k_contaminated_prompts.jsonl.gz", "wt") as fh:
+        fh.write(json.dumps({"train_prompt": "seen", "eval_prompt": "Seen in training"}) + "\n")
+    ds = load_routellm(f, cost_per_call={"weak": 0.001, "strong": 0.01})
+    assert ds.prompts == ["What is 2+2?", "Hard one"] and ds.extra["contaminated_dropped"] == 1
+    assert ds.quality.tolist() == [[1.0, 1.0], [0.0, 1.0]]
+    assert ds.cost[:, 1].tolist() == [0.01, 0.01]
+    ds2 = load_routellm(f, prices={"weak": (1e-6, 1e-6), "strong": (1e-5, 3e-5)}, drop_contaminated=False)
+    assert len(ds2) == 3 and ds2.cost[2, 1] > ds2.cost[0, 1] > 0  # longer answer costs more
+    assert load_outcomes(f, cost_per_call={"weak": 0.001, "strong": 0.01}).tiers == ["weak", "strong"]
+
+
+def test_split_is_disjoint_and_stratified() -> None:
+    ds = synthetic(100)
+    tr, te = ds.split(0.3, seed=1)
+    assert len(tr) + len(te) == 100 and not set(tr.ids) & set(te.ids)  # type: ignore[arg-type]
+    assert te.features.count("arith") == te.features.count("proof") == 15  # type: ignore[union-attr]
+    with pytest.raises(ConfigurationError):
+        ds.split(1.5)
+
+
+# -- rules, floor, cascade decision -----------------------------------------------------------
+def test_rule_router() -> None:
+    r = RuleRouter([
+        Rule(tier="small", feature=["classification"]),
+        Rule(tier="large", keywords=["prove", "step by step"]),
+        Rule(tier="large", min_chars=200),
+    ], default="small")
+    tiers = ["small", "large"]
+    assert r.route(RouteRequest("prove it", {"feature": "classification"}), tiers).tier == "small"
+    assert r.route(RouteRequest("Please PROVE this"), tiers).reason == "rule:keyword"
+    assert r.route(RouteRequest("improve this"), tiers).tier == "small"  # whole words only
+    assert r.route(RouteRequest("x" * 300), tiers).reason == "rule:chars>=200"
+    assert r.route(RouteRequest("hello"), tiers).reason == "rule:default"
+    with pytest.raises(ValueError, match="no condition"):
+        Rule(tier="small")
+    with pytest.raises(ConfigurationError, match="'huge'"):
+        RuleRouter([Rule(tier="huge", max_chars=5)], default="small").check_tiers(tiers)
+
+
+def test_quality_floor_from_outcomes() -> None:
+    ds = synthetic(40)
+    floor = QualityFloor.from_outcomes(ds, {"arith": 0.9, "proof": 0.9})
+    assert floor.min_tier == {"arith": "small", "proof": "large"}
+    d = floor.apply(RouteDecision("small", "rule:default"), RouteRequest("x", {"feature": "proof"}), TIERS)
+    assert d.tier == "large" and d.reason.endswith("+floor:proof")
+    same = floor.apply(RouteDecision("small", "r"), RouteRequest("x", {"feature": "arith"}), TIERS)
+    assert same.tier == "small"
+
+
+def test_cascade_decision() -> None:
+    d = Cascade().route(RouteRequest("x"), ["a", "b", "c"])
+    assert (d.tier, d.escalation) == ("a", ("b", "c"))
+    d2 = Cascade("b", max_tiers=1).route(RouteRequest("x"), ["a", "b", "c"])
+    assert (d2.tier, d2.escalation) == ("b", ())
+
+
+# -- trained router ---------------------------------------------------------------------------
+@pytest.mark.parametrize("kind", ["knn", "logistic"])
+def test_trained_router_learns_and_calibrates(kind: str) -> None:
+    emb = HashingEmbedder(128)
+    train, cal = synthetic(160, seed=1), synthetic(80, seed=2)
+    model = RouterModel.fit(train, emb, kind=kind, k=10)  # type: ignore[arg-type]
+    router = TrainedRouter(model, embedder=emb)
+    point = router.calibrate(cal, QualityTarget(share=0.95))
+    assert point.met and point.quality >= 0.95 * 1.0
+    assert point.cost < 0.8 * 2e-3  # cheaper than always-large
+    assert router.route(RouteRequest("What is 3 plus 4? Answer with a number."), TIERS).tier == "small"
+    d = router.route(RouteRequest("Prove rigorously the theorem about prime gaps number 5 step by step."), TIERS)
+    assert d.tier == "large" and d.reason.startswith("trained:") and set(d.scores or {}) == set(TIERS)
+    budget = router.calibrate(cal, BudgetTarget(usd_per_request=1.5e-4))
+    assert budget.met and budget.cost <= 1.5e-4
+
+
+def test_router_model_save_load(tmp_path: Path) -> None:
+    emb = HashingEmbedder(64)
+    m = RouterModel.fit(synthetic(40), emb, kind="knn", k=5)
+    m.save(tmp_path / "r")
+    loaded = RouterModel.load(tmp_path / "r", embedder=emb)
+    x = emb.embed(["Prove this theorem", "What is 1 plus 2?"])
+    assert np.allclose(loaded.predict(x)[0], m.predict(x)[0])
+    with pytest.raises(RouterModelError, match="hashing-32"):
+        RouterModel.load(tmp_path / "r", embedder=HashingEmbedder(32))
+    (tmp_path / "r" / "router.npz").write_bytes(b"garbage")
+    with pytest.raises(RouterModelError, match="checksum"):
+        RouterModel.load(tmp_path / "r")
+    with pytest.raises(RouterModelError, match="missing"):
+        RouterModel.load(tmp_path / "nothing")
+
+
+def test_trained_router_tier_map_and_unknown_tiers() -> None:
+    emb = HashingEmbedder(64)
+    router = TrainedRouter(RouterModel.fit(synthetic(40), emb, k=5), embedder=emb, knob=1e6,
+                           tier_map={"cheap": "small", "pricey": "large"})
+    assert router.route(RouteRequest("Prove it"), ["cheap", "pricey"]).tier == "cheap"  # huge knob: cheapest
+    with pytest.raises(ConfigurationError, match="tier_map"):
+        TrainedRouter(RouterModel.fit(synthetic(40), emb, k=5), embedder=emb).check_tiers(["x", "y"])
+
+
+# -- checks and the cascade loop -------------------------------------------------------------
+def test_builtin_checks() -> None:
+    assert not_refusal(Answer("I'm sorry, but I can't help with that.", "t")) == "refusal"
+    assert not_refusal(Answer("I cannot comply.", "t")) == "refusal"
+    assert not_refusal(Answer("Sorry for the wait: the answer is 4.", "t")) is True
+    assert not_truncated(Answer("abc", "t", finish_reason="length")) != True  # noqa: E712
+    assert parses(Answer('```json\n{"a": 1}\n```', "t", expects_json=True)) is True
+    assert str(parses(Answer("{oops", "t", expects_json=True))).startswith("not JSON")
+    assert parses(Answer("", "t", parse_error="bad")) == "parse error: bad"
+
+
+def _caller(script: dict[str, object]):
+    calls: list[str] = []
+
+    def call(tier: str, attempt: int) -> tuple[str, Answer]:
+        calls.append(tier)
+        out = script[tier]
+        if isinstance(out, Exception):
+            raise out
+        return f"result-{tier}", Answer(str(out), tier)
+
+    return call, calls
+
+
+def test_run_cascade_escalates_and_falls_back(caplog: pytest.LogCaptureFixture) -> None:
+    tiers = ["a", "b", "c"]
+    call, calls = _caller({"a": "I'm sorry, but I can't.", "b": "fine", "c": "best"})
+    out = run_cascade(RouteDecision("a", "r", escalation=("b", "c")), tiers, call, [not_refusal])
+    assert (out.tier, calls, out.checks_passed) == ("b", ["a", "b"], True)
+    assert [a.ok for a in out.attempts] == [False, True]
+    assert "escalated[a:refusal,b:ok]" in out.route_reason(RouteDecision("a", "r"))
+
+    # A tier that errors without escalation falls back to another tier.
+    call, calls = _caller({"a": RuntimeError("down"), "b": "ok", "c": "ok"})
+    out = run_cascade(RouteDecision("b", "r"), tiers, call, [])
+    assert calls == ["b"] and out.tier == "b"
+    call, calls = _caller({"a": "ok", "b": RuntimeError("down"), "c": RuntimeError("down")})
+    out = run_cascade(RouteDecision("b", "r"), tiers, call, [])
+    assert calls == ["b", "c", "a"] and out.tier == "a" and out.attempts[0].reason == "error:RuntimeError"
+
+    # Every tier errors: the last error is raised.
+    call, _ = _caller({t: ValueError(t) for t in tiers})
+    with pytest.raises(ValueError, match="c"):
+        run_cascade(RouteDecision("a", "r", escalation=("b", "c")), tiers, call, [])
+
+    # All answers fail the checks: the last is returned, flagged.
+    call, _ = _caller({t: "I cannot do that." for t in tiers})
+    out = run_cascade(RouteDecision("a", "r", escalation=("b", "c")), tiers, call, [not_refusal])
+    assert out.tier == "c" and not out.checks_passed
+
+    # A check that raises counts as failed and is logged, never a crash.
+    def broken(answer: Answer) -> bool:
+        raise KeyError("boom")
+
+    call, _ = _caller({"a": "x", "b": "y", "c": "z"})
+    with caplog.at_level(logging.WARNING, logger="llm_cost_hooks.routing"):
+        out = run_cascade(RouteDecision("a", "r", escalation=("b",)), tiers, call, [broken])
+    assert out.attempts[0].reason == "broken raised KeyError" and "broken" in caplog.text
+
+
+async def test_arun_cascade_with_async_check() -> None:
+    async def wants_long(answer: Answer) -> bool | str:
+        return True if len(answer.text) > 3 else "too short"
+
+    async def call(tier: str, attempt: int) -> tuple[str, Answer]:
+        return tier, Answer({"a": "no", "b": "long answer"}[tier], tier)
+
+    out = await arun_cascade(RouteDecision("a", "r", escalation=("b",)), ["a", "b"], call, [wants_long])
+    assert out.tier == "b" and out.attempts[0].reason == "too short"
+
+
+# -- metrics and the harness -----------------------------------------------------------------
+def test_metrics() -> None:
+    assert nondecreasing_hull([(0, 0.5), (1, 0.6), (2, 0.9), (3, 0.8)]) == [(0.0, 0.5), (2.0, 0.9)]
+    # A single point at the cheap end scores its quality over the whole range.
+    assert aiq([(0.0, 0.8)], 0.0, 1.0) == pytest.approx(0.8)
+    # Random mixing is the diagonal: APGR 0.5, CPT(50%) = 0.5.
+    diag = [(x, 0.6 + 0.2 * x) for x in np.linspace(0, 1, 11)]
+    assert apgr(diag, 0.6, 0.8) == pytest.approx(0.5, abs=1e-3)
+    assert cpt(diag, 0.6, 0.8, 0.5) == pytest.approx(0.5, abs=2e-3)
+    assert np.isnan(cpt([(0, 0.6), (1, 0.7)], 0.6, 0.8, 0.8))
+
+
+def test_evaluate_harness() -> None:
+    emb = HashingEmbedder(128)
+    train, test = synthetic(200, seed=3), synthetic(100, seed=4)
+    rules = RuleRouter([Rule(tier="large", keywords=["prove"])], default="small")
+    report = evaluate(test, train=train, embedder=emb, kinds=("knn", "logistic"), rules=rules)
+    assert (report.weak, report.strong) == ("small", "large")
+    oracle, rnd = report.result("oracle"), report.result("random(weak,strong)")
+    knn = report.result("trained-knn")
+    assert rnd.apgr == pytest.approx(0.5, abs=0.01)
+    # Half the prompts need the strong tier: a perfect router recovers the whole gap at a
+    # 50% strong share, so the best possible APGR here is 0.75.
+    assert knn.apgr > 0.7 and oracle.apgr == pytest.approx(0.75, abs=0.01) and oracle.apgr >= knn.apgr - 1e-9
+    assert knn.calibrated is not None and knn.calibrated.quality >= 0.95 and knn.calibrated.strong_share < 0.7
+    assert report.result("rules").points[0].quality == 1.0
+    text = report.format()
+    assert "trained-logistic @calibrated" in text and "AIQ" in text
+    assert json.loads(report.to_json())["n_test"] == 100
+    casc = report.result("cascade(weak->strong, built-in checks)")
+    assert casc.points[0].cost >= report.singles["small"].cost  # the weak attempt is always paid
+
+
+def test_cli_commands(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    rows = []
+    for i, ex in enumerate(synthetic(60).prompts):
+        hard = "Prove" in ex
+        rows.append(rb_row(i, prompt=repr([ex]), m1="0.0" if hard else "1.0", m2="1.0"))
+    f = write_routerbench(tmp_path / "d.csv.gz", rows)
+    parser = argparse.ArgumentParser(prog="llm-cost")
+    add_route_commands(parser.add_subparsers(dest="command"))
+    args = parser.parse_args(["route", "eval", str(f), "--embedder", "hashing-64", "--kinds", "knn", "logistic"])
+    assert args.func(args) == 0
+    out = capsys.readouterr().out
+    assert "trained-knn @calibrated" in out and "oracle" in out
+    args = parser.parse_args(["route", "train", str(f), "--embedder", "hashing-64", "--out", str(tmp_path / "r")])
+    assert args.func(args) == 0
+    assert json.loads(capsys.readouterr().out)["operating_point"]["met"] in (True, False)
+    loaded = TrainedRouter.load(str(tmp_path / "r"), embedder=HashingEmbedder(64))
+    assert loaded.operating_point is not None and loaded.knob == loaded.operating_point.knob
+    with pytest.raises(ConfigurationError, match="unknown embedder"):
+        parser.parse_args(["route", "eval", str(f), "--embedder", "nope"]).func(
+            parser.parse_args(["route", "eval", str(f), "--embedder", "nope"]))
