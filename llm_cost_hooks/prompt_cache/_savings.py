@@ -56,6 +56,14 @@ def prefix_cache_savings(
     """
     if not usage.cache_read_tokens and not usage.cache_write_tokens:
         return 0.0, 0.0
+    if not batch:
+        # Realtime cost is linear in the rates of the request's prompt size, and moving
+        # tokens between cache and plain input keeps that size: one rate lookup suffices
+        # (this runs on every call's hot path).
+        rates = price.rates_for(usage.input_tokens, at=at)
+        saved = usage.cache_read_tokens * (rates.input - rates.cache_read)
+        premium = usage.cache_write_tokens * (rates.cache_write - rates.input)
+        return max(saved, 0.0), premium if abs(premium) > 1e-15 else 0.0
     actual = price.cost(usage, batch=batch, at=at).total
     saved = premium = 0.0
     if usage.cache_read_tokens:
