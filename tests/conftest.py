@@ -107,14 +107,30 @@ def litellm_module():  # type: ignore[no-untyped-def]
     return litellm
 
 
+def _drain_litellm_logging(timeout: float = 10.0) -> None:
+    import time
+
+    from litellm.litellm_core_utils.thread_pool_executor import executor
+
+    deadline = time.monotonic() + timeout
+    slots = getattr(executor, "_pending_slots", None)
+    cap = getattr(executor, "_max_pending_tasks", None)
+    while slots is not None and cap is not None and slots._value < cap and time.monotonic() < deadline:
+        time.sleep(0.01)
+
+
 @pytest.fixture
 def litellm_clean(litellm_module):  # type: ignore[no-untyped-def]
     """LiteLLM with its callback lists and cache restored after the test."""
+    # A previous test's sync success events may still sit on LiteLLM's logging thread
+    # pool; delivered late they would reach this test's callbacks. Let them land first.
+    _drain_litellm_logging()
     saved = {name: list(getattr(litellm_module, name, []) or []) for name in _LITELLM_CALLBACK_LISTS}
     saved_cache = getattr(litellm_module, "cache", None)
     try:
         yield litellm_module
     finally:
+        _drain_litellm_logging()
         for name, value in saved.items():
             current = getattr(litellm_module, name, None)
             if isinstance(current, list):
