@@ -11,9 +11,9 @@ llm_cost_hooks`` stays cheap (no price map, tokenizer, LangChain or LiteLLM impo
 
 from __future__ import annotations
 
-import importlib as _importlib
+from ._lazy import install_lazy_exports as _install_lazy_exports
+
 from typing import TYPE_CHECKING as _TYPE_CHECKING
-from typing import Any as _Any
 
 __version__ = "0.1.0"
 
@@ -85,18 +85,12 @@ _EXPORTS: dict[str, str] = {
 __all__ = sorted([*_EXPORTS, "__version__"])
 
 
-def __getattr__(name: str) -> _Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'llm_cost_hooks' has no attribute {name!r}")
-    value = getattr(_importlib.import_module(module, __name__), name)
-    globals()[name] = value  # later lookups skip __getattr__
-    return value
 
 
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
 
+
+
+_install_lazy_exports(globals(), _EXPORTS)
 
 if _TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs
     from ._errors import (

@@ -7,9 +7,9 @@ Names load on first use so importing this package costs little more than
 
 from __future__ import annotations
 
-import importlib as _importlib
+from .._lazy import install_lazy_exports
+
 from typing import TYPE_CHECKING as _TYPE_CHECKING
-from typing import Any as _Any
 
 _EXPORTS: dict[str, str] = {
     "CACHE_MARKER_KEY": "._callback",
@@ -38,18 +38,12 @@ _EXPORTS: dict[str, str] = {
 __all__ = sorted(_EXPORTS)
 
 
-def __getattr__(name: str) -> _Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'llm_cost_hooks.langchain' has no attribute {name!r}")
-    value = getattr(_importlib.import_module(module, __name__), name)
-    globals()[name] = value
-    return value
 
 
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
 
+
+
+install_lazy_exports(globals(), _EXPORTS)
 
 if _TYPE_CHECKING:  # pragma: no cover
     from ._callback import CACHE_MARKER_KEY, CostCallbackHandler, install, uninstall

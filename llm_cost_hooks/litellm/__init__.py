@@ -13,9 +13,10 @@ first touch of a class that needs it does (LiteLLM is then required, see the REA
 
 from __future__ import annotations
 
-import importlib
+from .._lazy import install_lazy_exports
+
 import os
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 # Before anything here imports litellm: use the price map it ships instead of fetching one
 # at import time (fails offline and behind firewalls). Set it to False to fetch.
@@ -44,25 +45,12 @@ _EXPORTS: dict[str, str] = {
 __all__ = sorted(_EXPORTS)
 
 
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'llm_cost_hooks.litellm' has no attribute {name!r}")
-    try:
-        value = getattr(importlib.import_module(module, __name__), name)
-    except ModuleNotFoundError as exc:
-        if exc.name and exc.name.split(".")[0] == "litellm":
-            from .._errors import MissingExtraError
-
-            raise MissingExtraError("litellm", exc.name, "The LiteLLM integration") from exc
-        raise
-    globals()[name] = value
-    return value
 
 
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
 
+
+
+install_lazy_exports(globals(), _EXPORTS, missing_extras=(("litellm", "litellm", "The LiteLLM integration"),))
 
 if TYPE_CHECKING:  # pragma: no cover
     from ._batch import DeferredResponse, LiteLLMBatchClient, completion_or_defer

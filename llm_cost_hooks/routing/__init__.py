@@ -13,8 +13,9 @@ extra); importing this package does not load the embedding model.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from .._lazy import install_lazy_exports
+
+from typing import TYPE_CHECKING
 
 # Names are loaded on first use (PEP 562): rules and cascades need no numpy, and
 # importing this package stays fast.
@@ -65,6 +66,13 @@ _LOCATIONS = {
     'route_train': '_cli',
 }
 
+
+install_lazy_exports(
+    globals(),
+    {name: f".{module}" for name, module in _LOCATIONS.items()},
+    missing_extras=(("numpy", "embed", "The trained router and evaluation harness"),),
+)
+
 if TYPE_CHECKING:  # pragma: no cover
     from ._checks import BUILTIN_CHECKS, Answer, Attempt, CascadeOutcome, Check, arun_cascade, not_empty, not_refusal, not_truncated, parses, run_cascade
     from ._data import OutcomeDataError, OutcomeDataset, load_outcomes, load_routellm, load_routerbench
@@ -75,24 +83,8 @@ if TYPE_CHECKING:  # pragma: no cover
     from ._cli import add_route_commands, route_eval, route_train
 
 
-def __getattr__(name: str) -> Any:
-    module = _LOCATIONS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'llm_cost_hooks.routing' has no attribute {name!r}")
-    try:
-        value = getattr(importlib.import_module(f".{module}", __name__), name)
-    except ModuleNotFoundError as exc:
-        if exc.name == "numpy":
-            from .._errors import MissingExtraError
-
-            raise MissingExtraError("embed", "numpy", f"llm_cost_hooks.routing.{name}") from exc
-        raise
-    globals()[name] = value
-    return value
 
 
-def __dir__() -> list[str]:
-    return sorted(__all__)
 
 
 __all__ = [

@@ -11,8 +11,9 @@ OpenTelemetry SDK until one is touched.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from .._lazy import install_lazy_exports
+
+from typing import TYPE_CHECKING
 
 _EXPORTS: dict[str, str] = {
     "OTelObserver": "._observer",
@@ -31,25 +32,12 @@ _EXPORTS: dict[str, str] = {
 __all__ = sorted(_EXPORTS)
 
 
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'llm_cost_hooks.telemetry' has no attribute {name!r}")
-    try:
-        value = getattr(importlib.import_module(module, __name__), name)
-    except ModuleNotFoundError as exc:
-        if exc.name and exc.name.startswith("opentelemetry"):
-            from .._errors import MissingExtraError
-
-            raise MissingExtraError("telemetry", exc.name, "OpenTelemetry cost spans") from exc
-        raise
-    globals()[name] = value
-    return value
 
 
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
 
+
+
+install_lazy_exports(globals(), _EXPORTS, missing_extras=(("opentelemetry", "telemetry", "OpenTelemetry cost spans"),))
 
 if TYPE_CHECKING:  # pragma: no cover
     from ._limits import OVERFLOW_VALUE, AttributeLimiter
