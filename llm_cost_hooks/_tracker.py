@@ -27,7 +27,7 @@ from .ledger import Ledger, TaskOutcome, open_ledger
 if TYPE_CHECKING:  # pragma: no cover
     from ._settings import Settings
 
-__all__ = ["Attribution", "CostTracker", "RunInfo", "RunKind", "RunObserver", "TaskState"]
+__all__ = ["Attribution", "CostTracker", "RunInfo", "RunKind", "RunObserver", "TaskState", "TrackerAdapterMixin"]
 
 logger = logging.getLogger("llm_cost_hooks")
 
@@ -669,3 +669,26 @@ def validate_usage(data: Mapping[str, Any]) -> TokenUsage:
         raise
     except Exception as exc:  # pydantic wraps validator errors
         raise InvalidUsageError(str(exc)) from exc
+
+
+class TrackerAdapterMixin:
+    """What every adapter (LangChain handler, LiteLLM logger) offers over its tracker."""
+
+    tracker: CostTracker
+
+    @property
+    def ledger(self) -> Ledger:
+        return self.tracker.ledger
+
+    def records(self) -> list[CostRecord]:
+        """All records so far (flushes the ledger first)."""
+        self.tracker.flush()
+        return list(self.tracker.ledger.records())
+
+    def report(self, by: Sequence[str] | str | None = None, **kwargs: Any) -> list[dict[str, Any]]:
+        """Totals grouped by ``by`` (see :class:`~llm_cost_hooks.ledger.LedgerReports`)."""
+        return self.tracker.ledger.reports().totals(by=by, **kwargs)
+
+    def mark_task(self, task_id: Any, *, success: bool, reason: str | None = None) -> None:
+        """Record that a task (its root run id, a str or UUID) succeeded or failed."""
+        self.tracker.mark_task(str(task_id), success=success, reason=reason)

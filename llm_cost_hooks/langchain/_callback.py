@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from langchain_core.callbacks.base import BaseCallbackHandler
 
 from .._records import CacheStatus, TokenUsage
-from .._tracker import CostTracker, RunKind, RunObserver
+from .._tracker import CostTracker, RunKind, RunObserver, TrackerAdapterMixin
 from ..ledger import Ledger
 
 if TYPE_CHECKING:  # pragma: no cover - kept out of the import path (~70 ms)
@@ -68,7 +68,7 @@ def _to_openai(messages: Sequence[BaseMessage]) -> list[dict[str, Any]]:
     return convert_to_openai_messages(list(messages))  # type: ignore[return-value]
 
 
-class CostCallbackHandler(BaseCallbackHandler):
+class CostCallbackHandler(TrackerAdapterMixin, BaseCallbackHandler):
     """Records the tokens, dollars and attribution of every model call in a chain.
 
     Attribution comes from ``defaults`` and the run's config ``metadata`` (keys
@@ -118,23 +118,6 @@ class CostCallbackHandler(BaseCallbackHandler):
         self.raise_error = strict
 
     # -- conveniences ------------------------------------------------------------------
-    @property
-    def ledger(self) -> Ledger:
-        return self.tracker.ledger
-
-    def records(self) -> list[Any]:
-        """All records so far (flushes the ledger first)."""
-        self.tracker.flush()
-        return list(self.tracker.ledger.records())
-
-    def report(self, by: Sequence[str] | str | None = None, **kwargs: Any) -> list[dict[str, Any]]:
-        """Totals grouped by ``by`` (see :class:`~llm_cost_hooks.ledger.LedgerReports`)."""
-        return self.tracker.ledger.reports().totals(by=by, **kwargs)
-
-    def mark_task(self, task_id: str | UUID, *, success: bool, reason: str | None = None) -> None:
-        """Record that a task (the root ``run_id`` of an invoke) succeeded or failed."""
-        self.tracker.mark_task(str(task_id), success=success, reason=reason)
-
     def flush(self, timeout: float = 10.0) -> bool:
         return self.tracker.flush(timeout)
 

@@ -19,8 +19,8 @@ from typing import Any
 
 from litellm.integrations.custom_logger import CustomLogger
 
-from .._records import CacheStatus, CostRecord, TokenUsage
-from .._tracker import CostTracker, RunInfo, RunObserver
+from .._records import CacheStatus, CostRecord
+from .._tracker import CostTracker, RunInfo, RunObserver, TrackerAdapterMixin
 from ..ledger import Ledger
 from ._usage import LLMResultView, output_text, usage_from_litellm
 
@@ -76,7 +76,7 @@ def _metadata_of(kwargs: Mapping[str, Any]) -> dict[str, Any]:
     return merged
 
 
-class CostHooksLogger(CustomLogger):
+class CostHooksLogger(TrackerAdapterMixin, CustomLogger):
     """Records the tokens, dollars and attribution of every LiteLLM call.
 
     Register it once: ``litellm.callbacks = [CostHooksLogger(...)]``. It works for
@@ -152,19 +152,6 @@ class CostHooksLogger(CustomLogger):
         self._tentative: OrderedDict[str, float] = OrderedDict()
 
     # -- conveniences ------------------------------------------------------------------
-    @property
-    def ledger(self) -> Ledger:
-        return self.tracker.ledger
-
-    def records(self) -> list[CostRecord]:
-        """All records so far (flushes the ledger first)."""
-        self.tracker.flush()
-        return list(self.tracker.ledger.records())
-
-    def report(self, by: Sequence[str] | str | None = None, **kwargs: Any) -> list[dict[str, Any]]:
-        """Totals grouped by ``by`` (see :class:`~llm_cost_hooks.ledger.LedgerReports`)."""
-        return self.tracker.ledger.reports().totals(by=by, **kwargs)
-
     def flush(self, timeout: float = 10.0) -> bool:
         """Wait (up to ``timeout`` s) for calls already started to be recorded -- LiteLLM
         delivers sync success events on its logging thread, a little after ``completion``
