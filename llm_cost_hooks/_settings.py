@@ -41,6 +41,18 @@ class Settings(BaseSettings):
     task_failure_policy: Literal["any_error", "root_error"] = Field(
         "any_error", description="How reports decide that a task failed."
     )
+    tokenizer_dir: str | None = Field(
+        None, description="Folder of tiktoken BPE files (named like tiktoken's cache) instead of LiteLLM's bundled ones."
+    )
+    cache_path: str = Field(
+        "llm_cache.db", description="File of the embedded semantic cache when SemanticCache() gets no path."
+    )
+    embedding_model_path: str | None = Field(
+        None, description="An all-MiniLM-L6-v2 int8 model.onnx to use instead of the one from the embed extra."
+    )
+    data_dir: str | None = Field(
+        None, description="Evaluation data for the demo, benchmarks and notebooks (default: ../shared/data)."
+    )
 
 
 _settings: Settings | None = None
