@@ -33,6 +33,7 @@ _PLUGINS = (
     ("llm_cost_hooks.cache._cli", "add_cache_commands"),
     ("llm_cost_hooks.routing._cli", "add_route_commands"),
     ("llm_cost_hooks.prompt_cache._cli", "add_prompt_cache_commands"),
+    ("llm_cost_hooks.prompts._cli", "add_prompts_commands"),
 )
 
 

@@ -7,6 +7,7 @@
 ('faq@v1', ['question'])
 """
 
+from ._pr_estimate import PromptCostChange, PromptCostEstimate, estimate_pr_cost, prompt_tokens, snapshot_prompts
 from ._registry import (
     PromptPart,
     PromptRegistry,
@@ -20,13 +21,18 @@ from ._registry import (
 )
 
 __all__ = [
+    "PromptCostChange",
+    "PromptCostEstimate",
     "PromptPart",
     "PromptRegistry",
     "RegisteredPrompt",
     "default_registry",
     "discover_prompts",
+    "estimate_pr_cost",
     "load_project_config",
+    "prompt_tokens",
     "register_prompt",
+    "snapshot_prompts",
     "template_parts",
     "template_variables",
 ]

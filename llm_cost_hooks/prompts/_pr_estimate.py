@@ -1,0 +1,394 @@
+"""What a change to the project's prompt templates costs per month: the PR cost estimate.
+
+For two git revisions, the prompts the project lists in ``pyproject.toml`` (see
+:mod:`llm_cost_hooks.prompts._registry`) are read at each revision, their tokens counted
+with the model each is used with, and priced at the traffic of each prompt::
+
+    usd_per_month = input price of (template tokens) x calls per month
+
+Template tokens are the chat prompt as the model receives it with every variable empty
+(message framing, static text and tool definitions; what a call's variables add is the
+same before and after). Prices are the price book's list input prices (no cache
+discounts). Calls per month come from the ledger (a prompt's calls under any of its
+versions, scaled to 30 days), from ``calls_per_month={name: n}``, or from a default.
+
+Each revision is read from ``git archive`` into a temporary folder and its prompt modules
+are imported in a child process, so the caller's ``sys.modules`` never sees them.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import subprocess
+import sys
+import tarfile
+import tempfile
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+from .._errors import ConfigurationError
+from ._registry import RegisteredPrompt
+
+__all__ = ["PromptCostChange", "PromptCostEstimate", "estimate_pr_cost", "prompt_tokens", "snapshot_prompts"]
+
+COMMENT_MARKER = "<!-- llm-cost-hooks:pr-estimate -->"
+DEFAULT_MODEL = "gpt-4o"
+_DAYS_PER_MONTH = 30
+
+
+# ------------------------------------------------------------------ revisions
+
+
+def _git(root: Path, *args: str, binary: bool = False) -> Any:
+    try:
+        done = subprocess.run(["git", "-C", str(root), *args], capture_output=True, check=False, text=not binary)
+    except FileNotFoundError as exc:
+        raise ConfigurationError("The PR cost estimate needs git on PATH.") from exc
+    return done
+
+
+def _repo_root(repo: str | os.PathLike[str]) -> Path:
+    done = _git(Path(repo), "rev-parse", "--show-toplevel")
+    if done.returncode != 0:
+        raise ConfigurationError(f"{str(repo)!r} is not inside a git repository: run pr-estimate from your checkout or pass --repo.")
+    return Path(done.stdout.strip())
+
+
+def _resolve_rev(root: Path, rev: str) -> str:
+    if not rev or rev.startswith("-"):
+        raise ConfigurationError(f"{rev!r} is not a git revision; pass a branch, tag or commit such as origin/main.")
+    done = _git(root, "rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}")
+    if done.returncode != 0 or not done.stdout.strip():
+        raise ConfigurationError(
+            f"Unknown git revision {rev!r} in {root}: check the name, and fetch it first "
+            "(in GitHub Actions: actions/checkout with fetch-depth: 0)."
+        )
+    return str(done.stdout.strip())
+
+
+def _extract(root: Path, commit: str, dest: Path) -> None:
+    done = _git(root, "archive", "--format=tar", commit, binary=True)
+    if done.returncode != 0:
+        raise ConfigurationError(f"git archive {commit} failed: {done.stderr.decode(errors='replace').strip()}")
+    with tarfile.open(fileobj=io.BytesIO(done.stdout), mode="r:") as tar:
+        try:
+            tar.extractall(dest, filter="data")
+        except TypeError:  # Python without extraction filters
+            tar.extractall(dest)  # noqa: S202 - our own repository's tree
+
+
+_SNAPSHOT_CODE = "from llm_cost_hooks.prompts._pr_estimate import _snapshot_main; _snapshot_main()"
+
+
+def _snapshot_main() -> None:
+    """Child-process entry: discover the prompts of the tree at ``argv[1]`` (a pyproject)
+    and print them as JSON."""
+    from ._registry import default_registry, discover_prompts
+
+    pyproject = Path(sys.argv[1])
+    src = pyproject.parent / "src"
+    if src.is_dir():
+        sys.path.insert(0, str(src))
+    try:
+        found = discover_prompts(pyproject, registry=default_registry())
+    except Exception as exc:  # noqa: BLE001 - reported to the parent with its message
+        print(json.dumps({"error": f"{type(exc).__name__}: {exc}"}))
+        return
+    # A template registered with register_prompt() is also a module attribute: keep one.
+    explicit = [p for p in found if not (p.source and p.name.startswith(f"{p.source}:"))]
+    kept = explicit + [p for p in found if p not in explicit and all(p.parts != e.parts for e in explicit)]
+    print(json.dumps({"prompts": [p.model_dump(mode="json") for p in kept]}))
+
+
+def snapshot_prompts(
+    rev: str,
+    *,
+    repo: str | os.PathLike[str] = ".",
+    pyproject: str = "pyproject.toml",
+    timeout: float = 120.0,
+) -> list[RegisteredPrompt]:
+    """The prompts listed in ``pyproject`` (a path inside the repository) at git revision
+    ``rev``, read in a child process from a temporary copy of that revision.
+
+    A revision without that ``pyproject.toml`` has no prompts.
+    """
+    root = _repo_root(repo)
+    return _snapshot(root, rev, _resolve_rev(root, rev), pyproject, timeout)
+
+
+def _snapshot(root: Path, rev: str, commit: str, pyproject: str, timeout: float) -> list[RegisteredPrompt]:
+    with tempfile.TemporaryDirectory(prefix="llm-cost-pr-") as tmp:
+        tree, neutral = Path(tmp) / "tree", Path(tmp) / "cwd"
+        tree.mkdir()
+        neutral.mkdir()
+        _extract(root, commit, tree)
+        target = tree / pyproject
+        if not target.is_file():
+            return []
+        env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
+        # cwd is an empty folder so the child imports llm_cost_hooks as installed, not from the tree.
+        done = subprocess.run([sys.executable, "-c", _SNAPSHOT_CODE, str(target)], cwd=neutral, env=env,
+                              capture_output=True, text=True, timeout=timeout, check=False)
+    lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
+    if done.returncode != 0 or not lines:
+        raise ConfigurationError(f"Reading the prompts at {rev!r} ({commit[:12]}) failed: {done.stderr.strip()[-2000:]}")
+    payload = json.loads(lines[-1])
+    if "error" in payload:
+        raise ConfigurationError(f"Reading the prompts at {rev!r} ({commit[:12]}) failed: {payload['error']}")
+    prompts = [RegisteredPrompt.model_validate(p) for p in payload["prompts"]]
+    for p in prompts:  # file sources as paths in the repository, not in the temporary copy
+        if p.source and p.source.startswith(str(tree)):
+            p.source = Path(p.source).relative_to(tree).as_posix()
+    return prompts
+
+
+# ------------------------------------------------------------------ arithmetic
+
+
+def prompt_tokens(prompt: RegisteredPrompt, model: str) -> int:
+    """Tokens of the template as ``model`` receives it with every variable empty
+    (OpenAI's per-message framing and the tool definitions included)."""
+    from ..tokens import count_message_tokens
+
+    messages = prompt.render({var: "" for var in prompt.variables()})
+    return count_message_tokens(messages, model, tools=prompt.tools or None)
+
+
+class PromptCostChange(BaseModel):
+    """One prompt before and after the change: tokens, traffic and dollars per month."""
+
+    name: str
+    status: Literal["changed", "unchanged", "added", "removed"]
+    key_before: str | None = None
+    key_after: str | None = None
+    model_before: str | None = None
+    model_after: str | None = None
+    source: str | None = None
+    calls_per_month: float
+    traffic_source: str
+    tokens_before: int = 0
+    tokens_after: int = 0
+    usd_per_month_before: float = 0.0
+    usd_per_month_after: float = 0.0
+
+    @property
+    def delta_tokens(self) -> int:
+        return self.tokens_after - self.tokens_before
+
+    @property
+    def delta_usd_per_month(self) -> float:
+        return self.usd_per_month_after - self.usd_per_month_before
+
+
+class PromptCostEstimate(BaseModel):
+    """The PR cost estimate: every prompt's change, totals, and the markdown comment."""
+
+    base: str
+    head: str
+    base_commit: str = ""
+    head_commit: str = ""
+    prompts: list[PromptCostChange] = Field(default_factory=list)
+
+    @property
+    def usd_per_month_before(self) -> float:
+        return sum(p.usd_per_month_before for p in self.prompts)
+
+    @property
+    def usd_per_month_after(self) -> float:
+        return sum(p.usd_per_month_after for p in self.prompts)
+
+    @property
+    def delta_usd_per_month(self) -> float:
+        return self.usd_per_month_after - self.usd_per_month_before
+
+    def to_json(self) -> dict[str, Any]:
+        """Plain data with the totals and each prompt's deltas."""
+        return {
+            **self.model_dump(exclude={"prompts"}),
+            "usd_per_month_before": self.usd_per_month_before,
+            "usd_per_month_after": self.usd_per_month_after,
+            "delta_usd_per_month": self.delta_usd_per_month,
+            "prompts": [{**p.model_dump(), "delta_tokens": p.delta_tokens,
+                         "delta_usd_per_month": p.delta_usd_per_month} for p in self.prompts],
+        }
+
+    def markdown(self) -> str:
+        """The pull-request comment (starts with a marker so a bot can update it in place)."""
+        return _markdown(self)
+
+
+def _pair(before: list[RegisteredPrompt], after: list[RegisteredPrompt]) -> list[tuple[RegisteredPrompt | None, RegisteredPrompt | None]]:
+    """Match prompts across revisions: same key, else the one prompt of the same name
+    on each side (a version bump)."""
+    pairs: list[tuple[RegisteredPrompt | None, RegisteredPrompt | None]] = []
+    after_by_key = {p.key: p for p in after}
+    rest_before = []
+    for p in before:
+        if p.key in after_by_key:
+            pairs.append((p, after_by_key.pop(p.key)))
+        else:
+            rest_before.append(p)
+    rest_after = list(after_by_key.values())
+    for p in list(rest_before):
+        same_b = [q for q in rest_before if q.name == p.name]
+        same_a = [q for q in rest_after if q.name == p.name]
+        if len(same_b) == 1 and len(same_a) == 1:
+            pairs.append((p, same_a[0]))
+            rest_before.remove(p)
+            rest_after.remove(same_a[0])
+    pairs.extend((p, None) for p in rest_before)
+    pairs.extend((None, p) for p in rest_after)
+    return pairs
+
+
+def ledger_calls_per_month(records: Iterable[Any], prompts: Iterable[RegisteredPrompt | None]) -> tuple[float, int, float]:
+    """``(calls per month, calls, days)`` of the ledger records that belong to any of
+    ``prompts`` (any version of their names), scaled to 30 days (at least one day spanned)."""
+    names = {p.name for p in prompts if p is not None}
+    live = [p for p in prompts if p is not None]
+    stamps = [
+        r.timestamp for r in records
+        if r.prompt_version and (r.prompt_version.split("@")[0] in names or any(p.matches(r.prompt_version) for p in live))
+    ]  # fmt: skip
+    if not stamps:
+        return 0.0, 0, 0.0
+    days = max((max(stamps) - min(stamps)).total_seconds() / 86400, 1.0)
+    return len(stamps) * _DAYS_PER_MONTH / days, len(stamps), days
+
+
+def estimate_pr_cost(
+    base: str,
+    head: str,
+    *,
+    repo: str | os.PathLike[str] = ".",
+    pyproject: str = "pyproject.toml",
+    records: Iterable[Any] = (),
+    calls_per_month: Mapping[str, float] | None = None,
+    default_calls_per_month: float = 0.0,
+    default_model: str = DEFAULT_MODEL,
+    price_book: Any = None,
+    timeout: float = 120.0,
+) -> PromptCostEstimate:
+    """Tokens and dollars per month of every prompt at ``base`` and ``head``.
+
+    ``calls_per_month`` maps a prompt name or key to its traffic and wins over the
+    ledger ``records``; prompts with neither use ``default_calls_per_month``.
+    """
+    from ..pricing import PriceBook
+
+    book = price_book or PriceBook.default()
+    given = dict(calls_per_month or {})
+    root = _repo_root(repo)
+    base_commit, head_commit = _resolve_rev(root, base), _resolve_rev(root, head)
+    before = _snapshot(root, base, base_commit, pyproject, timeout)
+    after = _snapshot(root, head, head_commit, pyproject, timeout)
+    records = list(records)
+    unused = set(given) - {k for p in before + after for k in (p.name, p.key)}
+    if unused:
+        raise ConfigurationError(
+            f"--calls-per-month names {sorted(unused)} match no prompt; prompts are "
+            f"{sorted({p.key for p in before + after})}."
+        )
+
+    def usd(tokens: int, model: str, calls: float) -> float:
+        return book.cost({"input_tokens": tokens}, model).total * calls if tokens else 0.0
+
+    changes: list[PromptCostChange] = []
+    for old, new in _pair(before, after):
+        ref = new or old
+        assert ref is not None
+        keys = [k for p in (new, old) if p is not None for k in (p.key, p.name)]
+        named = next((given[k] for k in keys if k in given), None)
+        if named is not None:
+            calls, traffic = float(named), "given"
+        else:
+            calls, n, days = ledger_calls_per_month(records, (old, new))
+            traffic = f"ledger: {n} calls in {days:.1f} days" if n else "default"
+            if not n:
+                calls = float(default_calls_per_month)
+        model_old = (old.model or default_model) if old else None
+        model_new = (new.model or default_model) if new else None
+        t_old = prompt_tokens(old, model_old) if old and model_old else 0
+        t_new = prompt_tokens(new, model_new) if new and model_new else 0
+        if old is None:
+            status = "added"
+        elif new is None:
+            status = "removed"
+        else:
+            same = old.parts == new.parts and old.tools == new.tools and model_old == model_new
+            status = "unchanged" if same else "changed"
+        changes.append(PromptCostChange(
+            name=ref.name, status=status, key_before=old.key if old else None, key_after=new.key if new else None,
+            model_before=model_old, model_after=model_new, source=ref.source, calls_per_month=calls,
+            traffic_source=traffic, tokens_before=t_old, tokens_after=t_new,
+            usd_per_month_before=usd(t_old, model_old, calls) if model_old else 0.0,
+            usd_per_month_after=usd(t_new, model_new, calls) if model_new else 0.0,
+        ))  # fmt: skip
+    order = {"changed": 0, "added": 1, "removed": 2, "unchanged": 3}
+    changes.sort(key=lambda c: (order[c.status], -abs(c.delta_usd_per_month), c.name))
+    return PromptCostEstimate(base=base, head=head, base_commit=base_commit, head_commit=head_commit, prompts=changes)
+
+
+# ------------------------------------------------------------------ markdown
+
+
+def format_usd(value: float, *, signed: bool = False) -> str:
+    """Dollars for the comment: cents from $1, else four significant digits."""
+    sign = ("+" if value > 0 else "-" if value < 0 else "") if signed else ("-" if value < 0 else "")
+    v = abs(value)
+    body = f"{v:,.2f}" if v >= 1 or v == 0 else f"{v:#.4g}"
+    return f"{sign}${body}"
+
+
+def _signed_int(value: int) -> str:
+    return f"{value:+,d}" if value else "0"
+
+
+def _markdown(est: PromptCostEstimate) -> str:
+    lines = [
+        COMMENT_MARKER,
+        f"### LLM prompt cost estimate: `{est.base}` → `{est.head}`",
+        "",
+        f"Monthly input cost of the prompt templates: **{format_usd(est.usd_per_month_before)} → "
+        f"{format_usd(est.usd_per_month_after)}** ({format_usd(est.delta_usd_per_month, signed=True)} per month).",
+        "",
+        "| prompt | status | model | calls/month | tokens before | tokens after | Δ tokens | $/month before | $/month after | Δ $/month |",
+        "|---|---|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for c in est.prompts:
+        key = f"`{c.key_after or c.key_before or c.name}`"
+        if c.key_before and c.key_after and c.key_before != c.key_after:
+            key = f"`{c.key_before}` → `{c.key_after}`"
+        model = c.model_after or c.model_before or ""
+        if c.model_before and c.model_after and c.model_before != c.model_after:
+            model = f"{c.model_before} → {c.model_after}"
+        lines.append(
+            f"| {key} | {c.status} | {model} | {c.calls_per_month:,.0f} ({c.traffic_source}) | "
+            f"{c.tokens_before:,} | {c.tokens_after:,} | {_signed_int(c.delta_tokens)} | "
+            f"{format_usd(c.usd_per_month_before)} | {format_usd(c.usd_per_month_after)} | "
+            f"{format_usd(c.delta_usd_per_month, signed=True)} |"
+        )
+    lines.append(
+        f"| **total** | | | | | | | **{format_usd(est.usd_per_month_before)}** | "
+        f"**{format_usd(est.usd_per_month_after)}** | **{format_usd(est.delta_usd_per_month, signed=True)}** |"
+    )
+    added = [c for c in est.prompts if c.status == "added"]
+    removed = [c for c in est.prompts if c.status == "removed"]
+    lines.append("")
+    lines.append("Added prompts: " + (", ".join(f"`{c.key_after}` ({c.source})" for c in added) if added else "none") + ".")
+    lines.append("Removed prompts: " + (", ".join(f"`{c.key_before}`" for c in removed) if removed else "none") + ".")
+    if any(c.traffic_source == "default" for c in est.prompts):
+        lines.append("")
+        lines.append("_Prompts marked `default` have no traffic in the ledger; pass `--ledger` or "
+                     "`--calls-per-month NAME=N` for real numbers._")
+    lines.append("")
+    lines.append("<sub>Tokens: the template as the model receives it with empty variables (framing and tools "
+                 "included). Dollars: list input price × tokens × calls per month. "
+                 f"Commits `{est.base_commit[:12]}` → `{est.head_commit[:12]}`. "
+                 "Generated by `llm-cost pr-estimate`.</sub>")
+    return "\n".join(lines) + "\n"
