@@ -35,6 +35,8 @@ _EXPORTS: dict[str, str] = {
     "LiteLLMSemanticCache": "._cache",
     "canonical_request": "._cache",
     "guarded_completion": "._budget",
+    "PromptCacheOptions": "._prepare",
+    "prepare_request": "._prepare",
     "aguarded_completion": "._budget",
     "spend_request_for": "._budget",
     "LiteLLMBatchClient": "._batch",
@@ -56,6 +58,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from ._batch import DeferredResponse, LiteLLMBatchClient, completion_or_defer
     from ._logger import CACHE_MARKER_KEY, CostComparison, CostHooksLogger, install, uninstall
     from ._budget import aguarded_completion, guarded_completion, spend_request_for
+    from ._prepare import PromptCacheOptions, prepare_request
     from ._cache import LiteLLMSemanticCache, canonical_request
     from ._dedup import adeduplicated_completion, deduplicated_completion
     from ._router import CostAwareRouting

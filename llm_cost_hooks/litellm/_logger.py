@@ -120,6 +120,10 @@ class CostHooksLogger(TrackerAdapterMixin, CustomLogger):
         cost_tolerance: float = 0.01,
         keep_comparisons: int = 1000,
         guard: Any = None,
+        context_budget: Any = None,
+        prompt_cache: Any = False,
+        dedup: Any = None,
+        derive_dedup_key: bool = False,
     ) -> None:
         super().__init__()
         if not isinstance(cost_tolerance, (int, float)) or cost_tolerance < 0 or math.isnan(cost_tolerance):
@@ -144,9 +148,23 @@ class CostHooksLogger(TrackerAdapterMixin, CustomLogger):
         self._attempts: OrderedDict[str, int] = OrderedDict()
         self._done: OrderedDict[str, None] = OrderedDict()
         self._warned: set[str] = set()
-        #: A :class:`~llm_cost_hooks.budget.SpendGuard` enforced in the proxy's pre-call hook.
+        #: A :class:`~llm_cost_hooks.budget.SpendGuard` enforced in the pre-call hooks.
         self.guard = guard
+        #: A :class:`~llm_cost_hooks.budget.ContextBudget` the pre-call hooks fit requests into.
+        self.context_budget = context_budget
+        from ._prepare import coerce_prompt_cache
+
+        #: Prompt-cache breakpoint options (None: off).
+        self.prompt_cache = coerce_prompt_cache(prompt_cache)
+        from ._dedup import HookDedup
+
+        #: Single-flight of identical / same-key requests in the pre-call hooks (None: off).
+        self.dedup = HookDedup(dedup, derive=derive_dedup_key) if dedup is not None else None
         self._reservations: dict[str, Any] = {}
+        self._prepared: OrderedDict[str, None] = OrderedDict()  # call ids a pre-call hook handled
+        self._pending_tags: dict[str, dict[str, str]] = {}  # call id -> tags for its record
+        self._refused: OrderedDict[str, None] = OrderedDict()  # call ids our hook refused
+        self._shared: OrderedDict[str, str] = OrderedDict()  # call id -> dedup source (served, not called)
         # Runs re-opened by a retry after LiteLLM already reported the call's failure: it may
         # report their end or not, so flush() does not wait for them and old ones are dropped.
         self._tentative: OrderedDict[str, float] = OrderedDict()
@@ -223,6 +241,9 @@ class CostHooksLogger(TrackerAdapterMixin, CustomLogger):
             messages=messages if messages is not None else kwargs.get("messages"),
         )
         run.attempt = attempt
+        tags = self._pending_tags.pop(call_id, None)
+        if tags:
+            self.tracker.annotate(run_id, tags)
         return run
 
     def _drop_stale_tentative(self, max_age: float = 600.0) -> None:
@@ -261,6 +282,8 @@ class CostHooksLogger(TrackerAdapterMixin, CustomLogger):
 
     def _finish(self, call_id: str, *, success: bool) -> None:
         with self._lock:
+            self._prepared.pop(call_id, None)
+            self._shared.pop(call_id, None)
             run_id = self._open.pop(call_id, None)
             if run_id is not None:
                 self._tentative.pop(run_id, None)
@@ -343,6 +366,8 @@ class CostHooksLogger(TrackerAdapterMixin, CustomLogger):
             if isinstance(marker, Mapping):
                 cache_status = CacheStatus(marker.get("status", "exact"))
                 saved = marker.get("saved_usd")
+            elif call_id in self._shared:
+                cache_status = CacheStatus.DEDUPLICATED
             elif kwargs.get("cache_hit"):
                 cache_status = CacheStatus.EXACT
                 served = self._our_cache_hit(call_id)
@@ -371,9 +396,17 @@ class CostHooksLogger(TrackerAdapterMixin, CustomLogger):
             logger.exception("llm-cost-hooks: LiteLLM success handling failed")
         finally:
             self._release(call_id)
+            if self.dedup is not None:
+                self.dedup.complete(call_id, complete or response_obj)
             self._finish(call_id, success=True)
 
     def _on_failure(self, kwargs: Mapping[str, Any], response_obj: Any, start_time: Any, end_time: Any) -> None:
+        call_id = str(kwargs.get("litellm_call_id") or "")
+        if call_id and call_id in self._refused:
+            return  # refused by our own pre-call hook: no provider call, nothing to record
+        if self.dedup is not None and call_id:
+            error = kwargs.get("exception")
+            self.dedup.fail(call_id, error if isinstance(error, BaseException) else RuntimeError(str(error)))
         taken = self._take(kwargs)
         if taken is None:
             return
@@ -428,31 +461,204 @@ class CostHooksLogger(TrackerAdapterMixin, CustomLogger):
             pass
         return model_group
 
-    async def async_pre_call_hook(self, user_api_key_dict, cache, data, call_type):  # type: ignore[no-untyped-def]
-        """Proxy only: reserve the request's worst-case cost on ``guard``; a
-        :class:`~llm_cost_hooks.BudgetExceeded` rejects the request with its message."""
-        if self.guard is None or str(call_type) not in _MODEL_CALL_TYPES or not isinstance(data, dict):
-            return data
-        from .._errors import UnknownModelError
-        from ._budget import _apply_cap, spend_request_for
+    # -- pre-call work: context budget, prompt cache, dedup, spend guard ----------------------
+    @property
+    def _has_pre_call_work(self) -> bool:
+        return (self.guard is not None or self.context_budget is not None or self.prompt_cache is not None
+                or self.dedup is not None)
 
+    def _mark_prepared(self, call_id: str, tags: Mapping[str, str]) -> None:
+        with self._lock:
+            self._remember(self._prepared, call_id, None)
+        if tags:
+            self._pending_tags[call_id] = {**self._pending_tags.get(call_id, {}), **tags}
+            run_id = self._open.get(call_id)  # already started (e.g. a hook after the pre-call event)
+            if run_id is not None:
+                self.tracker.annotate(run_id, self._pending_tags.pop(call_id))
+
+    def _prepare(self, data: dict[str, Any], model: str, metadata: Mapping[str, Any]) -> dict[str, str]:
+        from ._prepare import prepare_request
+
+        prepared = prepare_request(data, model=model, metadata=metadata, context_budget=self.context_budget,
+                                   prompt_cache=self.prompt_cache, price_book=self.tracker.price_book)
+        return prepared.tags
+
+    def _refuse(self, call_id: str, error: BaseException) -> None:
+        with self._lock:
+            self._remember(self._refused, call_id, None)
+        self._pending_tags.pop(call_id, None)
+        if self.dedup is not None:
+            self.dedup.fail(call_id, error)
+
+    async def _apre_call(self, data: dict[str, Any], call_id: str, model: str, metadata: Mapping[str, Any],
+                         scope: str = "") -> None:
+        """The pre-call work on one request (``data`` is changed in place): fit it to the
+        context budget, place cache breakpoints, join an identical in-flight request
+        (served from its answer, no upstream call) or reserve its worst-case cost."""
+        from .._errors import BudgetExceeded, UnknownModelError
+
+        tags = self._prepare(data, model, metadata)
+        if self.dedup is not None:
+            key = self.dedup.key_for(data, metadata, scope)
+            if key is not None:
+                flight = await self.dedup.join(key, call_id)
+                tags["dedup.key"] = key[:40]
+                if flight is not None:
+                    from ._dedup import shared_response
+
+                    data["mock_response"] = shared_response(flight.value, flight.source)
+                    tags["dedup.source"] = flight.source
+                    with self._lock:
+                        self._remember(self._shared, call_id, flight.source)
+                    self._mark_prepared(call_id, tags)
+                    return
+                tags["dedup.source"] = "leader"
+        if self.guard is not None:
+            from ._budget import _apply_cap, spend_request_for
+
+            req = spend_request_for(model, data.get("messages"), data, metadata)
+            try:
+                reservation = await self.guard.areserve(req)
+            except UnknownModelError:
+                logger.warning("llm-cost-hooks: no price for %r; request not budget-checked", model)
+            except BudgetExceeded as exc:
+                self._refuse(call_id, exc)
+                raise
+            else:
+                self._reservations[call_id] = reservation
+                _apply_cap(data, reservation)
+        self._mark_prepared(call_id, tags)
+
+    def _pre_call_sync(self, data: dict[str, Any], call_id: str, model: str, metadata: Mapping[str, Any]) -> None:
+        """:meth:`_apre_call` for the sync SDK path, without dedup (see
+        :func:`~llm_cost_hooks.litellm.deduplicated_completion`)."""
+        from .._errors import BudgetExceeded, UnknownModelError
+
+        tags = self._prepare(data, model, metadata)
+        if self.guard is not None:
+            from ._budget import _apply_cap, spend_request_for
+
+            req = spend_request_for(model, data.get("messages"), data, metadata)
+            try:
+                reservation = self.guard.reserve(req)
+            except UnknownModelError:
+                logger.warning("llm-cost-hooks: no price for %r; request not budget-checked", model)
+            except BudgetExceeded as exc:
+                self._refuse(call_id, exc)
+                raise
+            else:
+                self._reservations[call_id] = reservation
+                _apply_cap(data, reservation)
+        self._mark_prepared(call_id, tags)
+
+    @staticmethod
+    def _call_id(data: dict[str, Any]) -> str:
         call_id = data.get("litellm_call_id")
         if not call_id:
             import uuid
 
             call_id = data["litellm_call_id"] = str(uuid.uuid4())
+        return str(call_id)
+
+    async def async_pre_call_hook(self, user_api_key_dict, cache, data, call_type):  # type: ignore[no-untyped-def]
+        """Proxy: fit the request to ``context_budget`` (messages trimmed, ``max_tokens``
+        clamped), place prompt-cache breakpoints (``prompt_cache``), serve a duplicate
+        from its leader's answer (``dedup``) and reserve the worst-case cost on ``guard``;
+        a :class:`~llm_cost_hooks.BudgetExceeded` rejects the request with its message."""
+        if not self._has_pre_call_work or str(call_type) not in _MODEL_CALL_TYPES or not isinstance(data, dict):
+            return data
+        call_id = self._call_id(data)
         metadata = _metadata_of({"litellm_params": {"metadata": data.get("metadata")},
                                  "metadata": data.get("metadata")})
         model = self._deployment_model(str(data.get("model") or ""))
-        req = spend_request_for(model, data.get("messages"), data, metadata)
-        try:
-            reservation = await self.guard.areserve(req)
-        except UnknownModelError:
-            logger.warning("llm-cost-hooks: no price for %r; request not budget-checked", model)
-            return data
-        self._reservations[str(call_id)] = reservation
-        _apply_cap(data, reservation)
+        # Answers are shared only between holders of the same proxy key.
+        scope = str(getattr(user_api_key_dict, "token", None) or getattr(user_api_key_dict, "api_key", None) or "")
+        await self._apre_call(data, call_id, model, metadata, scope=scope)
         return data
+
+    async def async_pre_call_deployment_hook(self, kwargs, call_type):  # type: ignore[no-untyped-def]
+        """SDK ``acompletion`` and ``Router`` calls (LiteLLM runs this before every async
+        call): the same work as :meth:`async_pre_call_hook`, unless that hook already did
+        it for this call. ``BudgetExceeded`` reaches the caller of ``acompletion``."""
+        if not self._has_pre_call_work or not isinstance(kwargs, dict):
+            return None
+        if call_type is not None and str(getattr(call_type, "value", call_type)) not in _MODEL_CALL_TYPES:
+            return None
+        call_id = kwargs.get("litellm_call_id")
+        if not call_id:
+            return None
+        if str(call_id) in self._prepared:
+            if str(call_id) in self._shared:
+                self._mark_served(kwargs)
+            return None
+        metadata = _metadata_of({"litellm_params": {"metadata": kwargs.get("metadata"),
+                                                    "litellm_metadata": kwargs.get("litellm_metadata")},
+                                 "metadata": kwargs.get("metadata")})
+        await self._apre_call(kwargs, str(call_id), str(kwargs.get("model") or ""), metadata)
+        if str(call_id) in self._shared:
+            self._mark_served(kwargs)
+        return kwargs
+
+    @staticmethod
+    def _mark_served(kwargs: Mapping[str, Any]) -> None:
+        # A deduplicated request is answered without a provider call and costs LiteLLM $0
+        # (response_cost 0 on the shared response); its "$0 for billable usage" warning,
+        # once per logging object, does not apply.
+        logging_obj = kwargs.get("litellm_logging_obj")
+        if logging_obj is not None and hasattr(logging_obj, "zero_cost_warned"):
+            logging_obj.zero_cost_warned = True
+
+    async def async_post_call_failure_hook(self, request_data, original_exception, user_api_key_dict,  # type: ignore[no-untyped-def]
+                                           traceback_str=None):
+        """Proxy: a request that failed before reaching the model (e.g. refused by a later
+        hook) gives back its reservation and releases the requests waiting on it."""
+        call_id = request_data.get("litellm_call_id") if isinstance(request_data, Mapping) else None
+        if call_id:
+            self._release(str(call_id))
+            if self.dedup is not None:
+                self.dedup.fail(str(call_id), original_exception)
+        return None
+
+    # -- SDK entry points doing the pre-call work themselves ------------------------------------
+    def completion(self, **kwargs: Any) -> Any:
+        """``litellm.completion(**kwargs)`` with this logger's pre-call work (context
+        budget, prompt cache, spend guard). LiteLLM runs no request-changing hook for sync
+        SDK calls, so this is the sync way in; ``acompletion`` needs no wrapper once the
+        logger is in ``litellm.callbacks``.
+
+        >>> from llm_cost_hooks.budget import ContextBudget, SegmentBudgets
+        >>> cl = CostHooksLogger(ledger="memory://", context_budget=ContextBudget(SegmentBudgets(output=50)))
+        >>> r = cl.completion(model="gpt-4o-mini", mock_response="hi", max_tokens=500,
+        ...                   messages=[{"role": "user", "content": "hello"}])
+        >>> r.choices[0].message.content
+        'hi'
+        """
+        import litellm
+
+        call_id = self._call_id(kwargs)
+        metadata = kwargs.get("metadata") if isinstance(kwargs.get("metadata"), Mapping) else {}
+        self._pre_call_sync(kwargs, call_id, str(kwargs.get("model") or ""), metadata)
+        try:
+            return litellm.completion(**kwargs)
+        except BaseException:
+            self._release(call_id)
+            raise
+
+    async def acompletion(self, **kwargs: Any) -> Any:
+        """``litellm.acompletion(**kwargs)`` with this logger's pre-call work, also when the
+        logger is not in ``litellm.callbacks`` (then no record is written)."""
+        import litellm
+
+        call_id = self._call_id(kwargs)
+        metadata = kwargs.get("metadata") if isinstance(kwargs.get("metadata"), Mapping) else {}
+        await self._apre_call(kwargs, call_id, str(kwargs.get("model") or ""), metadata)
+        try:
+            return await litellm.acompletion(**kwargs)
+        except BaseException as exc:
+            self._release(call_id)
+            if self.dedup is not None:
+                self.dedup.fail(call_id, exc)
+            raise
 
     # -- LiteLLM CustomLogger API (parameter names matter: LiteLLM passes keywords) -----
     def log_pre_api_call(self, model, messages, kwargs):  # type: ignore[no-untyped-def]
