@@ -11,7 +11,7 @@ from langchain_core.output_parsers import StrOutputParser
 from llm_cost_hooks._records import CacheStatus
 from llm_cost_hooks.cache import CacheConfig, DecisionPolicy
 from llm_cost_hooks.langchain import CACHE_MARKER_KEY, CostCallbackHandler, FakeChatModelWithUsage
-from llm_cost_hooks.langchain._cache import SemanticCache, cache_scope, split_prompt
+from llm_cost_hooks.langchain._cache import SemanticCache, cache_scope, chat_key
 
 SIM = CacheConfig(default=DecisionPolicy(kind="similarity", threshold=0.8, min_similarity=0.8))
 PROMPT = ChatPromptTemplate.from_messages([("system", "You are a bank assistant."), ("human", "{q}")])
@@ -94,15 +94,30 @@ def test_multi_turn_context_must_match(cache) -> None:
     assert m.invoke(conv2).content != first  # different history: no hit
 
 
-def test_split_prompt_last_user_message_only() -> None:
+def test_chat_key_last_user_message_only() -> None:
     from langchain_core.load import dumps
 
-    text, ctx, sem = split_prompt(dumps([SystemMessage("s"), HumanMessage("q?")]))
-    assert (text, sem) == ("q?", True) and "SystemMessage" in ctx
+    llm = "[('_type', 'fake'), ('model_name', 'gpt-4o'), ('stop', None), ('temperature', 0.2)]"
+    key = chat_key(dumps([SystemMessage("s"), HumanMessage("q?")]), llm)
+    assert (key.query, key.semantic, key.model) == ("q?", True, "gpt-4o")
+    assert '"system"' in key.context and '"s"' in key.context
     tool = [HumanMessage("q"), AIMessage("", tool_calls=[{"name": "f", "args": {}, "id": "1"}]),
             ToolMessage("42", tool_call_id="1")]
-    assert split_prompt(dumps(tool))[2] is False  # tool result last: exact tier only
-    assert split_prompt("plain LLM prompt") == ("plain LLM prompt", "", True)
+    assert chat_key(dumps(tool), llm).semantic is False  # tool result last: exact tier only
+    plain = chat_key("plain LLM prompt", llm)
+    assert plain.query == "plain LLM prompt" and plain.llm_string != key.llm_string  # never shared with chat
+    # An llm_string we cannot parse is keyed verbatim.
+    assert chat_key(dumps([HumanMessage("q?")]), "opaque").llm_string != chat_key(dumps([HumanMessage("q?")]), llm).llm_string
+
+
+def test_chat_key_unknown_parameters_are_keyed() -> None:
+    from langchain_core.load import dumps
+
+    p = dumps([HumanMessage("q?")])
+    base = chat_key(p, "[('model_name', 'm'), ('temperature', 0.2), ('max_retries', 2)]")
+    assert base == chat_key(p, "[('model_name', 'm'), ('temperature', 0.2), ('max_retries', 5)]")  # transport
+    assert base != chat_key(p, "[('model_name', 'm'), ('temperature', 0.3)]")
+    assert base != chat_key(p, "[('model_name', 'm'), ('temperature', 0.2), ('mirostat', 1)]")  # unknown: keyed
 
 
 def test_bypass_via_metadata(cache) -> None:

@@ -1,7 +1,8 @@
 """The framework-free LLM response cache: exact + semantic tiers, scoped, calibrated.
 
-Adapters (``llm_cost_hooks.langchain.SemanticCache``) turn framework calls into
-:class:`CacheRequest` objects and back. Backends: :class:`EmbeddedBackend` (in-process,
+Adapters (``llm_cost_hooks.langchain.SemanticCache``, ``llm_cost_hooks.litellm.LiteLLMSemanticCache``)
+map framework calls into one neutral key (:func:`canonical_chat`) and answer format
+(:func:`encode_answer`), so they share entries. Backends: :class:`EmbeddedBackend` (in-process,
 persisted to SQLite) and :class:`RedisBackend` (redisvl; many processes and machines).
 
 >>> from llm_cost_hooks.cache import CacheCore, CacheScope
@@ -19,6 +20,7 @@ from ._calibrate import (
     calibrate_pairs,
     operating_point,
 )
+from ._canonical import ChatKey, StoredAnswer, canonical_chat, decode_answer, encode_answer
 from ._core import AuditLog, CacheBackend, CacheConfig, CacheCore, CacheRequest, CacheStats
 from ._embedded import EmbeddedBackend
 from ._entry import CacheEntry, CacheHit
@@ -38,17 +40,22 @@ __all__ = [
     "CacheRequest",
     "CacheScope",
     "CacheStats",
+    "ChatKey",
     "CalibrationPoint",
     "CalibrationResult",
     "DecisionPolicy",
     "EmbeddedBackend",
     "Neighbor",
     "RedisBackend",
+    "StoredAnswer",
     "cache_scope",
     "calibrate_file",
     "calibrate_intents",
     "calibrate_pairs",
+    "canonical_chat",
     "current_scope",
+    "decode_answer",
+    "encode_answer",
     "guard_veto",
     "normalize_query",
     "operating_point",

@@ -10,13 +10,14 @@ whose fields win. A model invoked directly, outside any chain, with ``config={"m
 
 from __future__ import annotations
 
+import ast
 import asyncio
 import json
 import logging
 import os
+import re
 import warnings
 from collections import OrderedDict
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,16 @@ from langchain_core.messages import AIMessage, AIMessageChunk
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, Generation, GenerationChunk
 from langchain_core.runnables.config import var_child_runnable_config
 
+from ..cache._canonical import (
+    ANSWER_ALIASES,
+    ChatKey,
+    StoredAnswer,
+    canonical_chat,
+    decode_answer,
+    encode_answer,
+    hit_marker,
+    price_usage,
+)
 from ..cache._core import AuditLog, CacheConfig, CacheCore, CacheRequest
 from ..cache._embedded import EmbeddedBackend
 from ..cache._entry import CacheHit
@@ -41,72 +52,129 @@ logger = logging.getLogger("llm_cost_hooks.cache")
 _ALLOWED = [Generation, ChatGeneration, GenerationChunk, ChatGenerationChunk, AIMessage, AIMessageChunk]
 _CACHE_PATH_ENV = "LLM_COST_HOOKS_CACHE_PATH"
 _DEFAULT_PATH = "llm_cache.db"
-_HUMAN = ("HumanMessage", "HumanMessageChunk")
 
 
-def _content_text(content: Any) -> str | None:
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):
-        parts = []
-        for block in content:
-            if isinstance(block, str):
-                parts.append(block)
-            elif isinstance(block, dict) and block.get("type") == "text" and isinstance(block.get("text"), str):
-                parts.append(block["text"])
-            else:
-                return None  # images, files, ...: exact tier only
-        return "\n".join(parts)
-    return None
+_ROLES = {"HumanMessage": "user", "HumanMessageChunk": "user", "SystemMessage": "system",
+          "SystemMessageChunk": "system", "AIMessage": "assistant", "AIMessageChunk": "assistant",
+          "ToolMessage": "tool", "ToolMessageChunk": "tool", "FunctionMessage": "function",
+          "FunctionMessageChunk": "function"}
+# Invocation parameters that do not change the answer (transport, client, LangChain
+# plumbing). Anything else that is not a known answer parameter is keyed verbatim, so an
+# unusual setting costs a miss, never a wrong answer.
+_NOT_ANSWER = re.compile(
+    r"^_type$|^name$|api_key|api_base|api_url|base_url|api_version|organization|proxy|timeout|retr(y|ies)|"
+    r"headers|client|stream|verbose|callbacks|^tags$|^metadata$|^cache$|rate_limiter|output_version|"
+    r"endpoint|region|credentials|^model_kwargs$|^model(_name|_id)?$"
+)
 
 
-def split_prompt(prompt: str) -> tuple[str, str, bool]:
-    """``(last user text, everything before it, semantic allowed)`` of a LangChain cache prompt.
-
-    Chat models pass ``dumps(messages)``; LLMs pass the raw prompt string.
-    """
+def _lc_messages(prompt: str) -> list[dict[str, Any]] | None:
+    """Neutral role/content dicts of a chat model's cache prompt (``dumps(messages)``), or
+    ``None`` when ``prompt`` is not one (a plain LLM prompt)."""
     if not prompt.startswith("[{"):
-        return prompt, "", True
+        return None
     try:
-        msgs = json.loads(prompt)
+        raw = json.loads(prompt)
     except ValueError:
-        return prompt, "", True
-    if not isinstance(msgs, list) or not msgs or not isinstance(msgs[-1], dict):
-        return prompt, "", False
-    last = msgs[-1]
-    ident = last.get("id") or []
-    kwargs = dict(last.get("kwargs") or {})
-    text = _content_text(kwargs.pop("content", None))
-    if not ident or ident[-1] not in _HUMAN or text is None:
-        return prompt, "", False  # last turn is not a user message (tool result, ...): exact only
-    # The conversation before the last user message, plus the last message's other fields
-    # (name, additional kwargs), must match exactly.
-    context = json.dumps([msgs[:-1], kwargs], sort_keys=True, separators=(",", ":"))
-    return text, context, True
+        return None
+    if not isinstance(raw, list):
+        return None
+    msgs = []
+    for m in raw:
+        if not isinstance(m, dict) or not isinstance(m.get("kwargs"), dict) or not m.get("id"):
+            return None
+        kw = m["kwargs"]
+        cls = str(m["id"][-1])
+        role = kw.get("role") if cls.startswith("ChatMessage") else _ROLES.get(cls)
+        if role is None:
+            return None
+        msgs.append({"role": role, **{k: kw[k] for k in ("content", "name", "tool_calls", "tool_call_id") if k in kw}})
+    return msgs
 
 
-def _model_from(llm_string: str, generations: Sequence[Generation]) -> str | None:
-    for g in generations:
-        msg = getattr(g, "message", None)
-        if msg is not None:
-            rm = msg.response_metadata or {}
-            name = rm.get("model_name") or rm.get("model")
-            if name:
-                return str(name)
-    for key in ("model_name", "model"):
-        marker = f"('{key}', '"
-        i = llm_string.find(marker)
-        if i >= 0:
-            j = llm_string.find("'", i + len(marker))
-            return llm_string[i + len(marker): j]
+def _lc_params(llm_string: str) -> dict[str, Any] | None:
+    """The invocation parameters in LangChain's ``llm_string``: the model's ``dumps`` JSON
+    (serialisable models) ``---`` ``str(sorted(params.items()))``."""
+    head: dict[str, Any] = {}
+    tail = llm_string
+    if llm_string.startswith("{"):
         try:
-            head = json.loads(llm_string.split("---", 1)[0])
-            val = head.get("kwargs", {}).get(key)
-            if val:
-                return str(val)
-        except (ValueError, AttributeError):
-            pass
-    return None
+            obj, end = json.JSONDecoder().raw_decode(llm_string)
+        except ValueError:
+            return None
+        if not llm_string.startswith("---", end) or not isinstance(obj, dict):
+            return None
+        head = obj.get("kwargs") if isinstance(obj.get("kwargs"), dict) else {}
+        tail = llm_string[end + 3:]
+    try:
+        items = ast.literal_eval(tail) if tail else []
+        params = {**head, **dict(items)}
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+        return None
+    if isinstance(params.get("model_kwargs"), dict):
+        params = {**params["model_kwargs"], **params}
+    return params
+
+
+def chat_key(prompt: str, llm_string: str) -> ChatKey:
+    """The neutral key of a LangChain cache call (what the LiteLLM adapter computes for
+    the same model, parameters and messages).
+
+    When the model name cannot be read from ``llm_string`` the whole ``llm_string`` is the
+    model key (such entries are not shared with other frameworks).
+    """
+    msgs = _lc_messages(prompt)
+    params = _lc_params(llm_string)
+    model = next((str(params[k]) for k in ("model_name", "model", "model_id") if params and params.get(k)), None)
+    extra: dict[str, Any] = {}
+    if model is None or params is None:
+        model, params = llm_string, {}
+    else:
+        extra = {k: v for k, v in params.items()
+                 if k not in ANSWER_ALIASES and not _NOT_ANSWER.search(k)
+                 and not (isinstance(v, dict) and v.get("type") == "secret")}
+    if msgs is None:  # a plain (non-chat) LLM prompt: never shared with chat answers
+        msgs, extra = [{"role": "user", "content": prompt}], {**extra, "prompt": "text"}
+    return canonical_chat(model, msgs, params, extra=extra)
+
+
+def _lc_usage(usage: Any) -> dict[str, int] | None:
+    if not usage:
+        return None
+    din = usage.get("input_token_details") or {}
+    dout = usage.get("output_token_details") or {}
+    return {"input_tokens": usage.get("input_tokens", 0), "output_tokens": usage.get("output_tokens", 0),
+            "total_tokens": usage.get("total_tokens", 0), "cache_read_tokens": din.get("cache_read") or 0,
+            "cache_write_tokens": din.get("cache_creation") or 0, "reasoning_tokens": dout.get("reasoning") or 0}
+
+
+def _from_neutral(answer: StoredAnswer, chat: bool) -> list[Generation]:
+    """Generations rebuilt from an answer another framework wrote."""
+    gens: list[Generation] = []
+    for c in answer.choices:
+        fr = c.get("finish_reason")
+        if not chat:
+            gens.append(Generation(text=str(c.get("text") or ""), generation_info={"finish_reason": fr}))
+            continue
+        kw: dict[str, Any] = {"content": str(c.get("text") or ""),
+                              "response_metadata": {"model_name": answer.model, "finish_reason": fr}}
+        calls = [{"name": t.get("name"), "args": t.get("args") or {}, "id": t.get("id"), "type": "tool_call"}
+                 for t in c.get("tool_calls") or []]
+        if calls:
+            kw["tool_calls"] = calls
+        if answer.usage and not gens:
+            u = answer.usage
+            kw["usage_metadata"] = {
+                "input_tokens": u.get("input_tokens", 0), "output_tokens": u.get("output_tokens", 0),
+                "total_tokens": u.get("total_tokens") or u.get("input_tokens", 0) + u.get("output_tokens", 0),
+                "input_token_details": {"cache_read": u.get("cache_read_tokens", 0),
+                                        "cache_creation": u.get("cache_write_tokens", 0)},
+                "output_token_details": {"reasoning": u.get("reasoning_tokens", 0)},
+            }
+        gens.append(ChatGeneration(message=AIMessage(**kw), generation_info={"finish_reason": fr}))
+    if not gens:
+        raise ValueError("stored answer has no choices")
+    return gens
 
 
 class SemanticCache(BaseCache):
@@ -193,22 +261,29 @@ class SemanticCache(BaseCache):
         explicit = current_scope()
         return scope.merged(explicit) if explicit is not None else scope
 
-    def _request(self, prompt: str, llm_string: str) -> CacheRequest:
-        text, context, semantic = split_prompt(prompt)
-        return self.core.request(text, llm_string=llm_string, context=context, scope=self._scope(), semantic=semantic)
+    def _request(self, prompt: str, llm_string: str) -> tuple[CacheRequest, ChatKey]:
+        key = chat_key(prompt, llm_string)
+        req = self.core.request(key.query, llm_string=key.llm_string, context=key.context, scope=self._scope(),
+                                semantic=key.semantic)
+        return req, key
 
-    def _revive(self, hit: CacheHit) -> list[Generation] | None:
+    def _revive(self, hit: CacheHit, chat: bool) -> list[Generation] | None:
         # Reviving with langchain_core.load is the slowest step of an exact hit (~0.2 ms),
         # so revived answers are memoised per entry (each hit still gets fresh copies).
         memo_key = (hit.entry.id, hash(hit.entry.answer))
         gens = self._revived.get(memo_key)
         try:
             if gens is None:
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore")
-                    gens = loads(hit.entry.answer, allowed_objects=_ALLOWED)
-                if not isinstance(gens, list) or not all(isinstance(g, Generation) for g in gens):
-                    raise TypeError(f"stored answer is {type(gens).__name__}, not a list of generations")
+                answer = decode_answer(hit.entry.answer)
+                native = answer.native.get("langchain")
+                if native is not None:
+                    with warnings.catch_warnings():
+                        warnings.simplefilter("ignore")
+                        gens = loads(native, allowed_objects=_ALLOWED)
+                    if not isinstance(gens, list) or not all(isinstance(g, Generation) for g in gens):
+                        raise TypeError(f"stored answer is {type(gens).__name__}, not a list of generations")
+                else:  # written by another framework (LiteLLM)
+                    gens = _from_neutral(answer, chat)
                 self._revived[memo_key] = gens
                 while len(self._revived) > 2048:
                     self._revived.popitem(last=False)
@@ -217,9 +292,7 @@ class SemanticCache(BaseCache):
             logger.warning("cache entry %s is corrupt (%s); removed", hit.entry.id, exc)
             self.core.invalidate(entry_id=hit.entry.id)
             return None
-        marker = {"status": hit.status, "saved_usd": hit.saved_usd}
-        if hit.status == "semantic":
-            marker.update(similarity=round(hit.similarity, 4), entry_id=hit.entry.id)
+        marker = hit_marker(hit)
         out: list[Generation] = []
         for g in gens:
             msg = getattr(g, "message", None)
@@ -231,60 +304,43 @@ class SemanticCache(BaseCache):
             out.append(g)
         return out
 
-    def _cost(self, llm_string: str, generations: Sequence[Generation]) -> tuple[float | None, str | None]:
-        model = _model_from(llm_string, generations)
-        usage = None
-        for g in generations:
-            msg = getattr(g, "message", None)
-            if msg is not None and getattr(msg, "usage_metadata", None):
-                usage = msg.usage_metadata
-                break
-        if model is None or not usage:
-            return None, model
-        try:
-            from ..pricing import PriceBook
-
-            book = self._price_book or PriceBook.default()
-            details_in = usage.get("input_token_details") or {}
-            details_out = usage.get("output_token_details") or {}
-            cost = book.cost({
-                "input_tokens": usage.get("input_tokens", 0),
-                "output_tokens": usage.get("output_tokens", 0),
-                "cache_read_tokens": details_in.get("cache_read", 0) or 0,
-                "cache_write_tokens": details_in.get("cache_creation", 0) or 0,
-                "reasoning_tokens": details_out.get("reasoning", 0) or 0,
-            }, model)
-            return float(cost.total), model
-        except Exception as exc:  # noqa: BLE001 - an unknown price must not stop caching
-            logger.debug("cache: no price for %s (%s); saved_usd unknown for this entry", model, exc)
-            return None, model
-
     # ------------------------------------------------------------ BaseCache
     def lookup(self, prompt: str, llm_string: str) -> RETURN_VAL_TYPE | None:
         try:
-            req = self._request(prompt, llm_string)
+            req, _ = self._request(prompt, llm_string)
             hit = self.core.lookup(req)
         except Exception as exc:  # noqa: BLE001 - never an exception into the chain
             logger.warning("cache lookup failed (%s: %s); treated as a miss", type(exc).__name__, exc)
             return None
-        return self._revive(hit) if hit is not None else None
+        return self._revive(hit, chat=prompt.startswith("[{")) if hit is not None else None
 
     def update(self, prompt: str, llm_string: str, return_val: RETURN_VAL_TYPE) -> None:
         try:
-            req = self._request(prompt, llm_string)
+            req, key = self._request(prompt, llm_string)
             if req.scope.bypass:
                 return
-            gens = list(return_val)
-            clean = []
-            for g in gens:  # never store our own hit marker
+            clean: list[Generation] = []
+            choices: list[dict[str, Any]] = []
+            usage = None
+            model = None
+            for g in return_val:
                 msg = getattr(g, "message", None)
-                if msg is not None and CACHE_MARKER_KEY in (msg.response_metadata or {}):
-                    rm = {k: v for k, v in msg.response_metadata.items() if k != CACHE_MARKER_KEY}
-                    g = g.model_copy(update={"message": msg.model_copy(update={"response_metadata": rm})})
+                finish = (g.generation_info or {}).get("finish_reason")
+                if msg is not None:
+                    rm = dict(msg.response_metadata or {})
+                    if CACHE_MARKER_KEY in rm:  # never store our own hit marker
+                        del rm[CACHE_MARKER_KEY]
+                        g = g.model_copy(update={"message": msg.model_copy(update={"response_metadata": rm})})
+                    model = model or rm.get("model_name") or rm.get("model")
+                    usage = usage or _lc_usage(getattr(msg, "usage_metadata", None))
+                    finish = finish or rm.get("finish_reason")
+                choices.append({"text": g.text, "tool_calls": getattr(msg, "tool_calls", None),
+                                "finish_reason": finish})
                 clean.append(g)
-            cost, model = self._cost(llm_string, clean)
-            self.core.update(req, dumps(clean), answer_text="".join(g.text for g in clean),
-                             cost_usd=cost, model=model)
+            model = str(model or key.model)
+            answer = encode_answer(choices, model=model, usage=usage, native={"langchain": dumps(clean)})
+            self.core.update(req, answer, answer_text="".join(c["text"] for c in choices),
+                             cost_usd=price_usage(usage, model, self._price_book), model=model)
         except Exception as exc:  # noqa: BLE001
             logger.warning("cache update failed (%s: %s); answer not cached", type(exc).__name__, exc)
 

@@ -3,8 +3,10 @@
 A subclass of ``litellm.caching.Cache`` that answers ``get_cache`` / ``add_cache`` (sync and
 async) from the framework-free :class:`~llm_cost_hooks.cache.CacheCore`, so scoping
 (tenant, route, prompt version, ... from the call's ``metadata``), TTL, audit sampling,
-the circuit breaker and savings accounting are the LangChain cache's. Answers are stored
-as the JSON of LiteLLM's response (never pickled).
+the circuit breaker and savings accounting are the LangChain cache's. Requests are keyed
+and answers stored in the core's framework-neutral form (``llm_cost_hooks.cache._canonical``,
+plain JSON, never pickled), so an entry written through LangChain's ``SemanticCache`` on
+the same backend is served here when scope, model and parameters match, and vice versa.
 
 How a hit is recorded: the cache notes ``{"status": "exact" | "semantic", "saved_usd"}``
 under the call's ``litellm_call_id``; :class:`CostHooksLogger` picks it up on LiteLLM's
@@ -13,6 +15,7 @@ cache-hit success event and writes a $0 record with that saving.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
@@ -25,87 +28,68 @@ from typing import Any
 from litellm.caching.caching import Cache, LiteLLMCacheType
 
 from ..cache import AuditLog, CacheConfig, CacheCore, CacheRequest, scope_from_metadata
+from ..cache._canonical import (
+    ChatKey,
+    StoredAnswer,
+    canonical_chat,
+    decode_answer,
+    encode_answer,
+    hit_marker,
+    message_text,
+    price_usage,
+)
 from ._usage import usage_from_litellm
 
-__all__ = ["LiteLLMSemanticCache", "canonical_request", "from_langchain_answer"]
+__all__ = ["LiteLLMSemanticCache", "canonical_request"]
 
 logger = logging.getLogger("llm_cost_hooks.cache")
 
-# Request fields that change the answer: part of the exact context (not the query).
-_ANSWER_PARAMS = ("temperature", "top_p", "max_tokens", "max_completion_tokens", "stop", "seed", "n",
-                  "tools", "tool_choice", "response_format", "functions", "function_call",
-                  "presence_penalty", "frequency_penalty", "logit_bias", "reasoning_effort")  # fmt: skip
 _MAX_PENDING = 10_000
 
 
-def _text(content: Any) -> str | None:
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):
-        parts = []
-        for block in content:
-            if isinstance(block, Mapping) and block.get("type") == "text" and isinstance(block.get("text"), str):
-                parts.append(block["text"])
-            else:
-                return None  # images, audio, files: exact tier only
-        return "\n".join(parts)
-    return None
+def _bare_model(model: str) -> str:
+    """``openai/gpt-4o-mini`` -> ``gpt-4o-mini``: drop a LiteLLM provider prefix (only a
+    known provider's, so ``meta-llama/Llama-3-8b`` keeps its organisation)."""
+    head, sep, rest = model.partition("/")
+    return rest if sep and head in _providers() else model
+
+
+@functools.cache
+def _providers() -> frozenset[str]:
+    import litellm
+
+    return frozenset(str(getattr(p, "value", p)) for p in litellm.provider_list)
 
 
 def canonical_request(model: str, messages: Sequence[Mapping[str, Any]] | None,
-                      params: Mapping[str, Any]) -> tuple[str, str, str, bool]:
-    """``(llm_string, query, context, semantic allowed)`` of a chat request.
-
-    ``llm_string`` is the bare model name (provider prefix dropped), ``query`` the last
-    user message's text, ``context`` the canonical JSON of everything before it plus the
-    parameters that change the answer.
-    """
-    name = model.split("/", 1)[1] if "/" in model and not model.startswith("ft:") else model
-    msgs = [dict(m) for m in (messages or [])]
-    query = ""
-    semantic = False
-    if msgs and msgs[-1].get("role") == "user":
-        text = _text(msgs[-1].get("content"))
-        if text is not None:
-            query, semantic = text, True
-            last_rest = {k: v for k, v in msgs[-1].items() if k not in ("role", "content")}
-            msgs = [*msgs[:-1], last_rest] if last_rest else msgs[:-1]
-    if not semantic:  # tool results, multimodal input: the whole request is the exact key
-        query = json.dumps(msgs, sort_keys=True, separators=(",", ":"), default=str)
-        msgs = []
-    extra = {k: params[k] for k in _ANSWER_PARAMS if params.get(k) is not None}
-    context = json.dumps([msgs, extra], sort_keys=True, separators=(",", ":"), default=str) if (msgs or extra) else ""
-    return name, query, context, semantic
+                      params: Mapping[str, Any]) -> ChatKey:
+    """The neutral cache key of a LiteLLM chat call: bare model name, the messages and
+    the answer-changing parameters (the LangChain adapter computes the same key for the
+    same request, so entries are shared)."""
+    return canonical_chat(_bare_model(model), list(messages or []), params)
 
 
-def from_langchain_answer(stored: Any) -> dict[str, Any]:
-    """A chat-completion dict from an answer the LangChain cache stored (the JSON of
-    ``langchain_core.load.dumps(generations)``), read as plain JSON: nothing is revived."""
-    if not isinstance(stored, list) or not stored:
-        raise ValueError("not a LangChain generations list")
+def _to_litellm(answer: StoredAnswer) -> dict[str, Any]:
+    """A chat-completion dict rebuilt from an answer another framework (LangChain) wrote."""
     choices = []
-    usage: dict[str, Any] | None = None
-    model = None
-    for i, gen in enumerate(stored):
-        kw = (gen or {}).get("kwargs") or {}
-        msg = (kw.get("message") or {}).get("kwargs") or {}
-        content = msg.get("content", kw.get("text", ""))
-        text = content if isinstance(content, str) else _text(content) or ""
-        rm = msg.get("response_metadata") or {}
-        model = model or rm.get("model_name") or rm.get("model")
-        choices.append({"index": i, "message": {"role": "assistant", "content": text},
-                        "finish_reason": rm.get("finish_reason") or "stop"})
-        um = msg.get("usage_metadata")
-        if usage is None and isinstance(um, Mapping):
-            details = um.get("input_token_details") or {}
-            usage = {"prompt_tokens": um.get("input_tokens", 0), "completion_tokens": um.get("output_tokens", 0),
-                     "total_tokens": um.get("total_tokens") or um.get("input_tokens", 0) + um.get("output_tokens", 0),
-                     "prompt_tokens_details": {"cached_tokens": details.get("cache_read", 0) or 0}}
+    for i, c in enumerate(answer.choices):
+        msg: dict[str, Any] = {"role": "assistant", "content": str(c.get("text") or "")}
+        calls = [{"id": t.get("id"), "type": "function",
+                  "function": {"name": t.get("name"), "arguments": json.dumps(t.get("args") or {})}}
+                 for t in c.get("tool_calls") or []]
+        if calls:
+            msg["tool_calls"] = calls
+        choices.append({"index": i, "message": msg,
+                        "finish_reason": c.get("finish_reason") or ("tool_calls" if calls else "stop")})
     out: dict[str, Any] = {"object": "chat.completion", "choices": choices}
-    if model:
-        out["model"] = model
-    if usage:
-        out["usage"] = usage
+    if answer.model:
+        out["model"] = answer.model
+    u = answer.usage
+    if u:
+        out["usage"] = {"prompt_tokens": u.get("input_tokens", 0), "completion_tokens": u.get("output_tokens", 0),
+                        "total_tokens": u.get("total_tokens") or u.get("input_tokens", 0) + u.get("output_tokens", 0),
+                        "prompt_tokens_details": {"cached_tokens": u.get("cache_read_tokens", 0)},
+                        "completion_tokens_details": {"reasoning_tokens": u.get("reasoning_tokens", 0)}}
     return out
 
 
@@ -175,10 +159,11 @@ class LiteLLMSemanticCache(Cache):
         messages = kwargs.get("messages")
         if not model or not isinstance(messages, list):
             return None  # embeddings, completions without messages: not cached here
-        llm_string, query, context, semantic = canonical_request(str(model), messages, kwargs)
+        key = canonical_request(str(model), messages, kwargs)
         metadata = kwargs.get("metadata") or (kwargs.get("litellm_params") or {}).get("metadata")
         scope = scope_from_metadata(metadata if isinstance(metadata, Mapping) else None)
-        return self.core.request(query, llm_string=llm_string, context=context, scope=scope, semantic=semantic)
+        return self.core.request(key.query, llm_string=key.llm_string, context=key.context, scope=scope,
+                                 semantic=key.semantic)
 
     def _note_hit(self, kwargs: Mapping[str, Any], marker: dict[str, Any]) -> None:
         call_id = kwargs.get("litellm_call_id")
@@ -194,18 +179,6 @@ class LiteLLMSemanticCache(Cache):
         with self._hits_lock:
             return self._hits.pop(str(call_id), None)
 
-    def _cost(self, response: Mapping[str, Any], model: str) -> float | None:
-        usage = usage_from_litellm(response.get("usage"))
-        if usage is None:
-            return None
-        try:
-            from ..pricing import PriceBook
-
-            book = self._price_book or PriceBook.default()
-            return float(book.cost(usage, model.split("/", 1)[-1] if "/" in model else model).total)
-        except Exception:  # noqa: BLE001 - unknown price: saved_usd unknown, still cached
-            return None
-
     # -- LiteLLM Cache API ---------------------------------------------------------------
     def get_cache(self, dynamic_cache_object: Any = None, **kwargs: Any) -> Any:
         hit = None
@@ -218,8 +191,9 @@ class LiteLLMSemanticCache(Cache):
             hit = self.core.lookup(req)
             if hit is None:
                 return None
-            stored = json.loads(hit.entry.answer)
-            response = stored["response"] if isinstance(stored, dict) else from_langchain_answer(stored)
+            answer = decode_answer(hit.entry.answer)
+            native = answer.native.get("litellm")
+            response = native if native is not None else _to_litellm(answer)
             if not isinstance(response, dict) or not response.get("choices"):
                 raise ValueError("stored answer has no choices")
         except Exception as exc:  # noqa: BLE001 - never an exception into the call
@@ -230,10 +204,7 @@ class LiteLLMSemanticCache(Cache):
             else:
                 logger.warning("cache lookup failed (%s: %s); treated as a miss", type(exc).__name__, exc)
             return None
-        marker: dict[str, Any] = {"status": hit.status, "saved_usd": hit.saved_usd}
-        if hit.status == "semantic":
-            marker.update(similarity=round(hit.similarity, 4), entry_id=hit.entry.id)
-        self._note_hit(kwargs, marker)
+        self._note_hit(kwargs, hit_marker(hit))
         return response
 
     async def async_get_cache(self, dynamic_cache_object: Any = None, **kwargs: Any) -> Any:
@@ -262,12 +233,19 @@ class LiteLLMSemanticCache(Cache):
                     response = json.loads(response)
             if not response.get("choices"):
                 return
-            text = "".join(
-                str(((c or {}).get("message") or {}).get("content") or "") for c in response.get("choices") or []
-            )
-            model = str(kwargs.get("model"))
-            self.core.update(req, json.dumps({"response": response}, default=str), answer_text=text,
-                             cost_usd=self._cost(response, model), model=model)
+            choices = []
+            for c in response["choices"]:
+                msg = (c or {}).get("message") or {}
+                choices.append({"text": message_text(msg.get("content")) or "", "tool_calls": msg.get("tool_calls"),
+                                "finish_reason": (c or {}).get("finish_reason")})
+            model = _bare_model(str(response.get("model") or kwargs.get("model")))
+            u = usage_from_litellm(response.get("usage"))
+            usage = u.model_dump() if u is not None else None
+            if usage is not None:
+                usage["total_tokens"] = usage["input_tokens"] + usage["output_tokens"]
+            answer = encode_answer(choices, model=model, usage=usage, native={"litellm": response})
+            self.core.update(req, answer, answer_text="".join(c["text"] for c in choices),
+                             cost_usd=price_usage(usage, model, self._price_book), model=model)
         except Exception as exc:  # noqa: BLE001
             logger.warning("cache update failed (%s: %s); answer not cached", type(exc).__name__, exc)
 

@@ -1,0 +1,265 @@
+"""The framework-neutral request key and answer format every adapter maps into.
+
+One entry written by the LangChain adapter is read by the LiteLLM adapter (and the other
+way round) when scope, model and the answer-changing parameters match, because both turn
+their calls into the same :class:`ChatKey`:
+
+* messages in a neutral shape (``role``, text ``content``, ``name``, assistant
+  ``tool_calls`` as ``{id, name, args}``, tool ``tool_call_id``);
+* the bare model name;
+* only the generation parameters that change the answer (:data:`ANSWER_PARAMS`, with
+  aliases such as ``max_completion_tokens`` -> ``max_tokens``; ``None`` and ``n=1``
+  dropped). An adapter may pass ``extra`` parameters it does not recognise: they go into
+  the key too, so an unknown setting never shares answers (it only costs a miss).
+
+Answers are stored as :func:`encode_answer` JSON: the neutral part (choices' text, tool
+calls and finish reasons, the model, token usage) that every adapter can rebuild its own
+type from, plus each writer's native form (LangChain's ``langchain_core.load`` JSON, the
+LiteLLM response dict) for full fidelity when the same framework reads it back.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = [
+    "ANSWER_ALIASES",
+    "ANSWER_PARAMS",
+    "ChatKey",
+    "StoredAnswer",
+    "answer_params",
+    "canonical_chat",
+    "decode_answer",
+    "encode_answer",
+    "hit_marker",
+    "message_text",
+    "price_usage",
+]
+
+#: Generation parameters that change the answer, with their aliases (key: canonical name).
+ANSWER_PARAMS: dict[str, tuple[str, ...]] = {
+    "temperature": ("temperature",),
+    "top_p": ("top_p",),
+    "top_k": ("top_k",),
+    "max_tokens": ("max_tokens", "max_completion_tokens", "max_output_tokens", "max_new_tokens"),
+    "stop": ("stop", "stop_sequences"),
+    "seed": ("seed",),
+    "n": ("n",),
+    "presence_penalty": ("presence_penalty",),
+    "frequency_penalty": ("frequency_penalty",),
+    "logit_bias": ("logit_bias",),
+    "logprobs": ("logprobs",),
+    "top_logprobs": ("top_logprobs",),
+    "response_format": ("response_format",),
+    "tools": ("tools",),
+    "tool_choice": ("tool_choice",),
+    "functions": ("functions",),
+    "function_call": ("function_call",),
+    "parallel_tool_calls": ("parallel_tool_calls",),
+    "reasoning_effort": ("reasoning_effort",),
+    "thinking": ("thinking",),
+}
+_ALIAS = {alias: name for name, aliases in ANSWER_PARAMS.items() for alias in aliases}
+#: Every parameter name (canonical or alias) :func:`canonical_chat` reads.
+ANSWER_ALIASES = frozenset(_ALIAS)
+
+
+def message_text(content: Any) -> str | None:
+    """The text of a message's content (a string or a list of text blocks); ``None`` when
+    it holds anything else (images, audio, files)."""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        parts = []
+        for block in content:
+            if isinstance(block, str):
+                parts.append(block)
+            elif isinstance(block, Mapping) and block.get("type") == "text" and isinstance(block.get("text"), str):
+                parts.append(block["text"])
+            else:
+                return None
+        return "\n".join(parts)
+    return None
+
+
+def _norm_content(content: Any) -> Any:
+    text = message_text(content)
+    return text if text is not None else content
+
+
+def _norm_tool_calls(calls: Any) -> list[dict[str, Any]]:
+    out = []
+    for call in calls or []:
+        if not isinstance(call, Mapping):
+            continue
+        fn = call.get("function")
+        if isinstance(fn, Mapping):  # OpenAI shape: arguments as a JSON string
+            name, args = fn.get("name"), fn.get("arguments")
+            if isinstance(args, str):
+                try:
+                    args = json.loads(args) if args else {}
+                except ValueError:
+                    pass
+        else:  # LangChain shape
+            name, args = call.get("name"), call.get("args")
+        out.append({"id": call.get("id"), "name": name, "args": args})
+    return out
+
+
+def _norm_message(msg: Mapping[str, Any]) -> dict[str, Any]:
+    role = str(msg.get("role") or "user")
+    out: dict[str, Any] = {"role": role, "content": _norm_content(msg.get("content"))}
+    if out["content"] is None:
+        out["content"] = ""
+    if msg.get("name"):
+        out["name"] = msg["name"]
+    if role == "assistant" and msg.get("tool_calls"):
+        out["tool_calls"] = _norm_tool_calls(msg["tool_calls"])
+    if role == "tool" and msg.get("tool_call_id"):
+        out["tool_call_id"] = msg["tool_call_id"]
+    return out
+
+
+def _norm_param(name: str, value: Any) -> Any:
+    if name == "stop" and isinstance(value, str):
+        return [value]
+    return value
+
+
+def answer_params(params: Mapping[str, Any]) -> dict[str, Any]:
+    """The answer-changing parameters of ``params`` under their canonical names."""
+    out: dict[str, Any] = {}
+    for key, value in params.items():
+        name = _ALIAS.get(key)
+        if name is None or value is None or value == [] or value == "":
+            continue
+        if name == "n" and value == 1:
+            continue
+        out[name] = _norm_param(name, value)
+    return out
+
+
+def _dumps(x: Any) -> str:
+    return json.dumps(x, sort_keys=True, separators=(",", ":"), default=str, ensure_ascii=False)
+
+
+@dataclass(frozen=True, slots=True)
+class ChatKey:
+    """What a chat request is cached under: ``llm_string`` (model + parameters, part of the
+    partition), ``query`` (the last user message, compared exactly and semantically) and
+    ``context`` (everything before it, matched exactly)."""
+
+    model: str
+    llm_string: str
+    query: str
+    context: str
+    semantic: bool
+
+
+def canonical_chat(
+    model: str,
+    messages: Sequence[Mapping[str, Any]],
+    params: Mapping[str, Any] | None = None,
+    *,
+    extra: Mapping[str, Any] | None = None,
+) -> ChatKey:
+    """The neutral cache key of a chat request.
+
+    ``messages`` are role/content dicts (OpenAI shape; adapters convert theirs);
+    ``params`` may hold anything: only :data:`ANSWER_PARAMS` are read. ``extra``
+    parameters are keyed verbatim.
+
+    >>> a = canonical_chat("gpt-4o-mini", [{"role": "user", "content": "Hi"}], {"max_completion_tokens": 5})
+    >>> b = canonical_chat("gpt-4o-mini", [{"role": "user", "content": [{"type": "text", "text": "Hi"}]}],
+    ...                    {"max_tokens": 5, "n": 1, "stop": None})
+    >>> a == b, a.query
+    (True, 'Hi')
+    """
+    msgs = [_norm_message(m) for m in messages]
+    query, semantic = "", False
+    last = msgs[-1] if msgs else None
+    if last is not None and last["role"] == "user" and isinstance(last["content"], str):
+        query, semantic = last["content"], True
+        rest = {k: v for k, v in last.items() if k not in ("role", "content")}
+        msgs = [*msgs[:-1], rest] if rest else msgs[:-1]
+    else:  # a tool result or multimodal input last: the whole conversation is the exact key
+        query, msgs = _dumps(msgs), []
+    key_params = answer_params(params or {})
+    if extra:
+        key_params["extra"] = {k: v for k, v in sorted(extra.items()) if v is not None}
+    llm_string = _dumps({"model": model, "params": key_params})
+    return ChatKey(model=model, llm_string=llm_string, query=query, context=_dumps(msgs) if msgs else "",
+                   semantic=semantic)
+
+
+# ------------------------------------------------------------------------- answers
+@dataclass(slots=True)
+class StoredAnswer:
+    """A decoded answer: the neutral choices/model/usage, and the writers' native forms."""
+
+    choices: list[dict[str, Any]]
+    model: str | None
+    usage: dict[str, int] | None
+    native: dict[str, Any]
+
+    @property
+    def text(self) -> str:
+        return "".join(str(c.get("text") or "") for c in self.choices)
+
+
+_USAGE_KEYS = ("input_tokens", "output_tokens", "total_tokens", "cache_read_tokens", "cache_write_tokens",
+               "reasoning_tokens")
+
+
+def encode_answer(
+    choices: Sequence[Mapping[str, Any]],
+    *,
+    model: str | None = None,
+    usage: Mapping[str, Any] | None = None,
+    native: Mapping[str, Any] | None = None,
+) -> str:
+    """The JSON an entry stores. ``choices``: ``{"text", "tool_calls", "finish_reason"}``;
+    ``usage``: ``input_tokens``, ``output_tokens``, ``cache_read_tokens``, ...;
+    ``native``: ``{"langchain": <load JSON>, "litellm": <response dict>}``."""
+    neutral = [{"text": str(c.get("text") or ""), "tool_calls": _norm_tool_calls(c.get("tool_calls")),
+                "finish_reason": c.get("finish_reason")} for c in choices]
+    u = {k: int(usage[k]) for k in _USAGE_KEYS if usage and usage.get(k) is not None}
+    return _dumps({"v": 1, "choices": neutral, "model": model, "usage": u or None, "native": dict(native or {})})
+
+
+def decode_answer(stored: str) -> StoredAnswer:
+    """Read an entry's answer; raises ``ValueError`` when it is not one of ours."""
+    data = json.loads(stored)
+    if isinstance(data, Mapping) and data.get("v") == 1 and isinstance(data.get("choices"), list):
+        native = data.get("native") or {}
+        if not isinstance(native, Mapping):
+            raise ValueError("stored answer's native part is not an object")
+        usage = data.get("usage")
+        return StoredAnswer(choices=list(data["choices"]), model=data.get("model"),
+                            usage=dict(usage) if isinstance(usage, Mapping) else None, native=dict(native))
+    raise ValueError("not a stored answer (format v1)")
+
+
+def price_usage(usage: Mapping[str, Any] | None, model: str | None, price_book: Any = None) -> float | None:
+    """What a call with ``usage`` (neutral token counts) cost on ``model``: the saving a
+    hit on its entry records. ``None`` when usage or the model's price is unknown."""
+    if not usage or not model:
+        return None
+    try:
+        from ..pricing import PriceBook
+
+        book = price_book or PriceBook.default()
+        return float(book.cost({k: int(usage.get(k) or 0) for k in _USAGE_KEYS if k != "total_tokens"}, model).total)
+    except Exception:  # noqa: BLE001 - an unknown price must not stop caching
+        return None
+
+
+def hit_marker(hit: Any) -> dict[str, Any]:
+    """What an adapter attaches to a served answer so the cost records show the hit."""
+    marker: dict[str, Any] = {"status": hit.status, "saved_usd": hit.saved_usd}
+    if hit.status == "semantic":
+        marker.update(similarity=round(hit.similarity, 4), entry_id=hit.entry.id)
+    return marker
