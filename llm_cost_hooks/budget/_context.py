@@ -243,6 +243,14 @@ class ContextBudget:
             self._counter = default_counter()
         return self._counter
 
+    def covers(self, route: str | None) -> bool:
+        """Whether ``route`` has budgets (its own or the default ones).
+
+        >>> ContextBudget({"/support": SegmentBudgets(history=100)}).covers("/billing")
+        False
+        """
+        return (route is not None and route in self._routes) or self._default is not None
+
     def budgets_for(self, route: str | None) -> SegmentBudgets:
         """The budgets of ``route`` (the default ones when the route has none)."""
         if route is not None and route in self._routes:

@@ -608,6 +608,15 @@ class CostHooksLogger(TrackerAdapterMixin, CustomLogger):
         if logging_obj is not None and hasattr(logging_obj, "zero_cost_warned"):
             logging_obj.zero_cost_warned = True
 
+    async def async_post_call_success_deployment_hook(self, request_data, response, call_type):  # type: ignore[no-untyped-def]
+        """Hand a leader's response to the requests waiting on it as soon as LiteLLM has it
+        (inline, before the logging events, which may come later on a worker)."""
+        if self.dedup is not None and isinstance(request_data, Mapping):
+            call_id = request_data.get("litellm_call_id")
+            if call_id and not request_data.get("stream"):
+                self.dedup.complete(str(call_id), response)
+        return None
+
     async def async_post_call_failure_hook(self, request_data, original_exception, user_api_key_dict,  # type: ignore[no-untyped-def]
                                            traceback_str=None):
         """Proxy: a request that failed before reaching the model (e.g. refused by a later

@@ -111,7 +111,8 @@ def prepare_request(
 
     ``model`` is the model the request goes to (the proxy's deployment model, which may
     differ from ``kwargs["model"]``, a model-group name); the route comes from
-    ``metadata["route"]``. Context-budget errors (``oversize="raise"``) propagate; a
+    ``metadata["route"]``; a route without budgets (and no default) is left alone.
+    Context-budget errors (``oversize="raise"``) propagate; a
     failure of the breakpoint placement is logged and the request goes out unmarked.
 
     >>> from llm_cost_hooks.budget import ContextBudget, SegmentBudgets
@@ -126,11 +127,13 @@ def prepare_request(
     if not isinstance(messages, list) or not messages:
         return out
     name, provider = split_model(str(model or kwargs.get("model") or ""), kwargs.get("custom_llm_provider"))
-    if context_budget is not None:
+    route = _route(metadata)
+    covers = getattr(context_budget, "covers", None)
+    if context_budget is not None and (covers is None or covers(route)):
         key = "max_completion_tokens" if kwargs.get("max_completion_tokens") is not None else "max_tokens"
         requested = kwargs.get(key)
         try:
-            result = context_budget.apply(messages, route=_route(metadata),
+            result = context_budget.apply(messages, route=route,
                                           max_tokens=int(requested) if requested is not None else None,
                                           model=name or None)
         except BudgetExceeded:
