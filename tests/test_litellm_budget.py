@@ -111,3 +111,137 @@ async def test_concurrent_duplicates_share_one_upstream_call(litellm_clean: Any,
     for r in mine:
         if r.cache_status is CacheStatus.DEDUPLICATED:
             assert r.cost_usd == 0 and r.saved_usd == pytest.approx(leader.cost_usd) and r.tenant == "acme"
+
+
+# -- the logger's pre-call hooks (no wrapper): acompletion, Router, sync completion --------------
+def long_conversation(turns: int = 12) -> list[dict[str, Any]]:
+    msgs: list[dict[str, Any]] = [{"role": "system", "content": "You are a hotel booking assistant. Be brief."}]
+    for i in range(turns):
+        msgs += [{"role": "user", "content": f"Turn {i}: I need a cheap hotel in the north with free parking."},
+                 {"role": "assistant", "content": f"Turn {i}: I found {i + 2} guesthouses; which area do you prefer?"}]
+    msgs.append({"role": "user", "content": "Book the cheapest one for two nights, please."})
+    return msgs
+
+
+async def wait_records(cl: Any, predicate: Any, n: int) -> list[Any]:
+    import asyncio
+
+    for _ in range(500):  # async success events run on LiteLLM's logging worker
+        found = [r for r in cl.records() if predicate(r)]
+        if len(found) >= n:
+            return found
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"expected {n} records, got {[r for r in cl.records() if predicate(r)]}")
+
+
+async def test_acompletion_hook_trims_to_the_route_budget_and_clamps_max_tokens(litellm_clean: Any,
+                                                                                 openai_stub: Any) -> None:
+    from llm_cost_hooks.budget import ContextBudget, SegmentBudgets
+    from llm_cost_hooks.litellm import CostHooksLogger
+
+    budget = ContextBudget({"/support": SegmentBudgets(history=120, output=64)})
+    cl = CostHooksLogger(ledger="memory://", context_budget=budget)
+    litellm_clean.callbacks = [cl]
+    msgs = long_conversation()
+    expected = budget.apply(msgs, route="/support", max_tokens=1000, model="gpt-4o-mini")
+    r = await litellm_clean.acompletion(model="openai/gpt-4o-mini", api_base=openai_stub.base, api_key="sk-test",
+                                        messages=msgs, max_tokens=1000,
+                                        metadata={"route": "/support", "task_id": "trim-1"})
+    # The stub bills chars // 4 + 7 prompt tokens of what it received and exactly max_tokens out.
+    sent_chars = sum(len(m["content"]) for m in expected.messages)
+    assert r.usage.prompt_tokens == sent_chars // 4 + 7 < sum(len(m["content"]) for m in msgs) // 4 + 7
+    assert r.usage.completion_tokens == 64
+    assert expected.messages[0]["role"] == "system" and expected.messages[-1] == msgs[-1]
+    assert expected.after["history"] <= 120
+    [rec] = await wait_records(cl, lambda r: r.task_id == "trim-1", 1)
+    assert rec.tags["budget.trimmed.history"] == str(expected.removed["history"]) != "0"
+    assert rec.tags["budget.output.clamped_from"] == "1000" and rec.tags["budget.output.max_tokens"] == "64"
+    # A route without budgets (and no default) goes out untouched.
+    r2 = await litellm_clean.acompletion(model="openai/gpt-4o-mini", api_base=openai_stub.base, api_key="sk-test",
+                                         messages=msgs, max_tokens=1000, metadata={"route": "/other"})
+    assert r2.usage.completion_tokens == 1000
+
+
+def test_sync_completion_through_the_logger_trims_and_reserves(litellm_clean: Any, openai_stub: Any) -> None:
+    from llm_cost_hooks.budget import ContextBudget, SegmentBudgets
+    from llm_cost_hooks.litellm import CostHooksLogger
+
+    g = guard(Limit.usd(1.0, per="day", scope="tenant"))
+    cl = CostHooksLogger(ledger="memory://", guard=g, context_budget=ContextBudget(SegmentBudgets(history=80, output=30)))
+    litellm_clean.callbacks = [cl]
+    r = cl.completion(model="openai/gpt-4o-mini", api_base=openai_stub.base, api_key="sk-test",
+                      messages=long_conversation(), max_tokens=500, metadata={"tenant_id": "acme", "task_id": "s-1"})
+    assert r.usage.completion_tokens == 30
+    assert cl.flush()
+    [rec] = [x for x in cl.records() if x.task_id == "s-1"]
+    assert int(rec.tags["budget.trimmed.history"]) > 0
+    # Settled to the real cost of the trimmed call (not its worst case).
+    assert g.spent(g.limits[0], "acme") == pytest.approx(rec.cost_usd, abs=1e-12)
+
+
+async def test_budget_exceeded_from_plain_acompletion_before_any_request(litellm_clean: Any,
+                                                                          openai_stub: Any) -> None:
+    from llm_cost_hooks.litellm import CostHooksLogger
+
+    g = guard(Limit.usd(0.001, per="day", scope="tenant"))
+    cl = CostHooksLogger(ledger="memory://", guard=g)
+    litellm_clean.callbacks = [cl]
+    kw = dict(model="openai/gpt-4o-mini", api_base=openai_stub.base, api_key="sk-test", messages=MSG)
+    with pytest.raises(BudgetExceeded) as info:
+        await litellm_clean.acompletion(max_tokens=4000, metadata={"tenant_id": "acme", "task_id": "b-1"}, **kw)
+    assert "usd_per_day_per_tenant" in str(info.value)
+    assert openai_stub.stats()["chat"] == 0
+    r = await litellm_clean.acompletion(max_tokens=40, metadata={"tenant_id": "acme", "task_id": "b-2"}, **kw)
+    assert openai_stub.stats()["chat"] == 1
+    [rec] = await wait_records(cl, lambda x: x.task_id in ("b-1", "b-2"), 1)
+    assert rec.task_id == "b-2"  # the refused call left no record
+    assert g.spent(g.limits[0], "acme") == pytest.approx(rec.cost_usd, abs=1e-12) and r.usage.completion_tokens == 40
+
+
+async def test_one_idempotency_key_100_concurrent_acompletions_one_upstream_call(litellm_clean: Any,
+                                                                                 openai_stub: Any) -> None:
+    import asyncio
+
+    from llm_cost_hooks import CacheStatus
+    from llm_cost_hooks.dedup import SingleFlight
+    from llm_cost_hooks.litellm import CostHooksLogger
+
+    cl = CostHooksLogger(ledger="memory://", dedup=SingleFlight(result_ttl=30))
+    litellm_clean.callbacks = [cl]
+    kw = dict(model="openai/gpt-4o-mini", api_base=openai_stub.base, api_key="sk-test", messages=MSG, max_tokens=9)
+    responses = await asyncio.gather(*(
+        litellm_clean.acompletion(metadata={"tenant_id": "acme", "idempotency_key": "order-7", "task_id": f"dd-{i}"},
+                                  **kw)
+        for i in range(100)))
+    assert openai_stub.stats()["chat"] == 1
+    assert len({(r.id, r.choices[0].message.content) for r in responses}) == 1
+    mine = await wait_records(cl, lambda r: (r.task_id or "").startswith("dd-"), 100)
+    statuses = [r.cache_status for r in mine]
+    assert statuses.count(CacheStatus.MISS) == 1 and statuses.count(CacheStatus.DEDUPLICATED) == 99
+    leader = next(r for r in mine if r.cache_status is CacheStatus.MISS)
+    assert leader.cost_usd > 0
+    for r in mine:
+        if r.cache_status is CacheStatus.DEDUPLICATED:
+            assert r.cost_usd == 0 and r.saved_usd == pytest.approx(leader.cost_usd)
+    # A different key is a different request; no key and no derive: no dedup.
+    await litellm_clean.acompletion(metadata={"idempotency_key": "order-8"}, **kw)
+    await asyncio.gather(*(litellm_clean.acompletion(**kw) for _ in range(2)))
+    assert openai_stub.stats()["chat"] == 4
+
+
+async def test_a_failed_leader_fails_its_followers_and_the_key_is_free_again(litellm_clean: Any,
+                                                                            openai_stub: Any) -> None:
+    import asyncio
+
+    from llm_cost_hooks.dedup import SingleFlight
+    from llm_cost_hooks.litellm import CostHooksLogger
+
+    litellm_clean.callbacks = [CostHooksLogger(ledger="memory://", dedup=SingleFlight(result_ttl=30))]
+    openai_stub.control(fail_next=1)
+    kw = dict(model="openai/gpt-4o-mini", api_base=openai_stub.base, api_key="sk-test", messages=MSG, max_tokens=5,
+              metadata={"idempotency_key": "flaky"}, num_retries=0)
+    results = await asyncio.gather(*(litellm_clean.acompletion(**kw) for _ in range(5)), return_exceptions=True)
+    assert openai_stub.stats()["chat"] == 1
+    assert all(isinstance(r, Exception) for r in results)
+    ok = await litellm_clean.acompletion(**kw)  # nothing cached from a failure
+    assert ok.usage.completion_tokens == 5 and openai_stub.stats()["chat"] == 2
