@@ -33,7 +33,16 @@ def http_ready(port: int) -> Any:
 
 
 @pytest.fixture(scope="module")
-def proxy(tmp_path_factory: pytest.TempPathFactory, openai_stub_server: Any) -> Any:
+def anthropic_endpoint() -> Any:
+    from test_prompt_cache_litellm import AnthropicCapture
+
+    capture = AnthropicCapture([{"input_tokens": 20, "output_tokens": 5, "cache_read_input_tokens": 2900}])
+    yield capture
+    capture.close()
+
+
+@pytest.fixture(scope="module")
+def proxy(tmp_path_factory: pytest.TempPathFactory, openai_stub_server: Any, anthropic_endpoint: Any) -> Any:
     litellm_cli = Path(sys.executable).with_name("litellm")
     if not litellm_cli.exists():
         pytest.fail("the `litellm` CLI is missing: pip install 'litellm[proxy]'", pytrace=False)
@@ -43,6 +52,12 @@ def proxy(tmp_path_factory: pytest.TempPathFactory, openai_stub_server: Any) -> 
     config["model_list"].append({
         "model_name": "mock-mini",
         "litellm_params": {"model": "openai/gpt-4o-mini", "api_key": "sk-fake", "mock_response": "Hello from the mock"},
+    })
+    # A Claude model answered by a local Anthropic-format endpoint that keeps the bodies.
+    config["model_list"].append({
+        "model_name": "claude-local",
+        "litellm_params": {"model": "anthropic/claude-sonnet-4-5", "api_key": "sk-ant-test",
+                           "api_base": anthropic_endpoint.base},
     })
     (workdir / "config.yaml").write_text(yaml.safe_dump(config))
     shutil.copy(INTEGRATION / "cost_hooks_callback.py", workdir / "cost_hooks_callback.py")
@@ -145,3 +160,69 @@ def test_proxy_budget_rejects_the_request_that_would_overspend(proxy: dict[str, 
         assert not [r for r in led.records() if r.task_id == "budget-2"]
     finally:
         led.close()
+
+
+def test_proxy_dedup_one_idempotency_key_one_upstream_call(proxy: dict[str, Any], openai_stub_server: Any) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from llm_cost_hooks import CacheStatus
+
+    before = openai_stub_server.stats()["chat"]
+    payload = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "Refund order 991?"}], "max_tokens": 7}
+
+    def one(i: int) -> dict[str, Any]:
+        return post(proxy, {**payload, "metadata": {"tenant_id": "dd", "idempotency_key": "refund-991",
+                                                    "task_id": f"proxy-dd-{i}"}})
+
+    with ThreadPoolExecutor(max_workers=12) as pool:
+        bodies = list(pool.map(one, range(24)))
+    assert openai_stub_server.stats()["chat"] - before == 1
+    assert len({(b["id"], b["choices"][0]["message"]["content"]) for b in bodies}) == 1
+    recs = wait_record(proxy["ledger"], lambda r: (r.task_id or "").startswith("proxy-dd-"))
+    deadline = time.monotonic() + 20
+    while len(recs) < 24 and time.monotonic() < deadline:
+        time.sleep(0.2)
+        recs = wait_record(proxy["ledger"], lambda r: (r.task_id or "").startswith("proxy-dd-"))
+    statuses = [r.cache_status for r in recs]
+    assert len(recs) == 24
+    assert statuses.count(CacheStatus.MISS) == 1 and statuses.count(CacheStatus.DEDUPLICATED) == 23
+    paid = next(r for r in recs if r.cache_status is CacheStatus.MISS)
+    assert all(r.cost_usd == 0 and r.saved_usd == pytest.approx(paid.cost_usd)
+               for r in recs if r.cache_status is CacheStatus.DEDUPLICATED)
+
+
+def test_proxy_trims_to_the_route_context_budget(proxy: dict[str, Any]) -> None:
+    from llm_cost_hooks.budget import ContextBudget
+
+    budgets = json.loads(yaml.safe_load((INTEGRATION / "config.yaml").read_text())
+                         ["environment_variables"]["LLM_COST_HOOKS_PROXY_CONTEXT_BUDGETS"])
+    history = [{"role": "system", "content": "You are a support agent."}]
+    for i in range(60):
+        history += [{"role": "user", "content": f"Question {i}: " + "where is my parcel? " * 8},
+                    {"role": "assistant", "content": f"Answer {i}: " + "it is on its way. " * 8}]
+    history.append({"role": "user", "content": "And the refund?"})
+    expected = ContextBudget(budgets).apply(history, route="/support", max_tokens=4000, model="gpt-4o-mini")
+    body = post(proxy, {"model": "gpt-4o-mini", "messages": history, "max_tokens": 4000,
+                        "metadata": {"route": "/support", "task_id": "proxy-trim"}})
+    # The upstream stub bills exactly max_tokens out and chars // 4 + 7 in: what it got.
+    assert body["usage"]["completion_tokens"] == budgets["/support"]["output"]
+    assert body["usage"]["prompt_tokens"] == sum(len(m["content"]) for m in expected.messages) // 4 + 7
+    [rec] = wait_record(proxy["ledger"], lambda r: r.task_id == "proxy-trim")
+    assert rec.tags["budget.trimmed.history"] == str(expected.removed["history"])
+    assert int(rec.tags["budget.trimmed.history"]) > 1000
+
+
+def test_proxy_places_prompt_cache_breakpoints_for_claude(proxy: dict[str, Any], anthropic_endpoint: Any) -> None:
+    from test_prompt_cache_litellm import POLICY, cache_marks
+
+    body = post(proxy, {"model": "claude-local", "max_tokens": 50,
+                        "messages": [{"role": "system", "content": POLICY}, {"role": "user", "content": "hi"}],
+                        "metadata": {"task_id": "proxy-pc"}})
+    assert body["choices"][0]["message"]["content"]
+    sent = anthropic_endpoint.bodies[-1]
+    assert sent["system"][-1]["cache_control"] == {"type": "ephemeral"} and len(cache_marks(sent)) == 1
+    [rec] = wait_record(proxy["ledger"], lambda r: r.task_id == "proxy-pc")
+    assert rec.tags["prompt_cache.breakpoints"] == "system"
+    price = PriceBook.default().lookup("claude-sonnet-4-5")
+    assert rec.cache_read_tokens == 2900
+    assert rec.saved_usd == pytest.approx(2900 * (price.input_per_token - price.cache_read_per_token), rel=1e-9)
