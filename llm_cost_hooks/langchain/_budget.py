@@ -22,16 +22,22 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
 from langchain_core.language_models import BaseChatModel, LanguageModelInput
 from langchain_core.language_models.chat_models import LangSmithParams
-from langchain_core.messages import AIMessage, BaseMessage, convert_to_messages, convert_to_openai_messages
+from langchain_core.messages import (
+    AIMessage,
+    AIMessageChunk,
+    BaseMessage,
+    convert_to_messages,
+    convert_to_openai_messages,
+)
 from langchain_core.messages import messages_from_dict, message_to_dict
-from langchain_core.outputs import ChatGeneration, ChatResult
+from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 from langchain_core.prompt_values import PromptValue
 from langchain_core.runnables import Runnable, RunnableConfig, RunnableSerializable
 from pydantic import ConfigDict, Field
@@ -174,6 +180,41 @@ class ContextBudgetRunnable(RunnableSerializable[LanguageModelInput, list[BaseMe
 
 
 # -- the guarded model --------------------------------------------------------------------
+_STREAM_KEY = "_llm_cost_hooks_stream_run"
+
+
+class _StreamRun:
+    """What ``_stream`` needs of the run when LangChain's ``stream()`` does not pass it a
+    run manager: the run's metadata, its id and the handlers (for record tags)."""
+
+    __slots__ = ("handlers", "inheritable_handlers", "metadata", "parent_run_id", "run_id")
+
+    def __init__(self, run_id: Any, metadata: Mapping[str, Any], handlers: list[Any]) -> None:
+        self.run_id = run_id
+        self.metadata = metadata
+        self.handlers = handlers
+        self.inheritable_handlers: list[Any] = []
+        self.parent_run_id = None
+
+    def __repr__(self) -> str:  # it travels in the call's kwargs (and so its invocation params)
+        return f"<stream run {self.run_id}>"
+
+
+def _stream_run(model: BaseChatModel, config: RunnableConfig | None) -> tuple[RunnableConfig, _StreamRun]:
+    import uuid
+
+    from langchain_core.runnables.config import ensure_config
+
+    config = dict(ensure_config(config))  # type: ignore[assignment]
+    run_id = config.get("run_id") or uuid.uuid4()
+    config["run_id"] = run_id  # the run LangChain starts gets this id: the tags find its record
+    callbacks = config.get("callbacks")
+    handlers = list(callbacks) if isinstance(callbacks, list) else [
+        *(getattr(callbacks, "handlers", None) or []), *(getattr(callbacks, "inheritable_handlers", None) or [])]
+    if isinstance(model.callbacks, list):
+        handlers += model.callbacks
+    metadata = {**(model.metadata or {}), **(config.get("metadata") or {})}
+    return config, _StreamRun(run_id, metadata, handlers)  # type: ignore[return-value]
 @dataclass
 class _Ctx:
     messages: list[BaseMessage]
@@ -491,6 +532,177 @@ class GuardedChatModel(BaseChatModel):
         finally:
             annotate_run(run_manager, ctx.tags)
         return ChatResult(generations=[ChatGeneration(message=message)])
+
+    # -- streaming ------------------------------------------------------------------------
+    # stream() / astream(): trim, breaker, reserve before the first chunk; settle on the
+    # usage aggregated from the chunks (usage_metadata, usually on the last one); on an
+    # error or a consumer that stops early, settle what was streamed so far (counted) or
+    # release the hold if nothing was. A failure before the first chunk is retried within
+    # ``retry``. Streams are not deduplicated (each caller wants its own token stream).
+    def stream(self, input: LanguageModelInput, config: RunnableConfig | None = None, *,
+               stop: list[str] | None = None, **kwargs: Any) -> Iterator[AIMessageChunk]:  # type: ignore[override]
+        config, kwargs[_STREAM_KEY] = _stream_run(self, config)
+        yield from super().stream(input, config, stop=stop, **kwargs)
+
+    async def astream(self, input: LanguageModelInput, config: RunnableConfig | None = None, *,
+                      stop: list[str] | None = None, **kwargs: Any) -> AsyncIterator[AIMessageChunk]:  # type: ignore[override]
+        config, kwargs[_STREAM_KEY] = _stream_run(self, config)
+        async for chunk in super().astream(input, config, stop=stop, **kwargs):
+            yield chunk
+
+    def _should_stream(self, *, async_api: bool, run_manager: Any = None, **kwargs: Any) -> bool:
+        # Only an explicit stream()/astream() streams: invoke() keeps dedup and retries even
+        # when a streaming callback handler is attached.
+        if not kwargs.get("stream"):
+            return False
+        inner_sync = type(self.inner)._stream is not BaseChatModel._stream
+        inner_async = type(self.inner)._astream is not BaseChatModel._astream
+        return (inner_sync or inner_async) if async_api else inner_sync
+
+    def _breaker_check(self, ctx: _Ctx, model: str) -> None:
+        if self.breaker is None:
+            return
+        try:
+            ctx.tags["breaker.state"] = self.breaker.check(model).value
+        except CircuitOpenError:
+            ctx.tags["breaker.state"] = "open"
+            raise
+
+    def _partial_usage(self, ctx: _Ctx, aggregate: AIMessageChunk | None, model: str) -> TokenUsage | None:
+        if aggregate is None:
+            return None
+        usage = _usage_of(aggregate)  # type: ignore[arg-type]
+        if usage is not None:
+            return usage
+        from ..tokens import default_counter
+
+        text = aggregate.text
+        out = default_counter().count_text(text, model).tokens if text else 0
+        return TokenUsage(input_tokens=ctx.input_tokens, output_tokens=out)
+
+    def _stream_ended(self, ctx: _Ctx, reservation: Any, aggregate: AIMessageChunk | None, model: str,
+                      provider: str | None, error: BaseException | None) -> None:
+        """Settle (or release) a stream's reservation and record the outcome on the breaker."""
+        if error is None:
+            assert aggregate is not None
+            usage, cost = self._finish(ctx, aggregate, model, provider)  # type: ignore[arg-type]
+            if reservation is not None:
+                reservation.settle(reservation.worst_usd if cost < 0 else cost,
+                                   input_tokens=usage.input_tokens, output_tokens=usage.output_tokens)
+                ctx.tags.update(reservation.tags())
+            if self.breaker is not None:
+                self.breaker.record_success(model)
+                ctx.tags["breaker.state"] = "closed"
+            return
+        cancelled = isinstance(error, (GeneratorExit, asyncio.CancelledError, KeyboardInterrupt))
+        ctx.tags["stream.outcome"] = "cancelled" if cancelled else "error"
+        usage = self._partial_usage(ctx, aggregate, model)
+        if reservation is not None:
+            if usage is None:
+                reservation.release()
+            else:
+                # Tokens already streamed are billed by the provider: keep them, free the rest.
+                try:
+                    cost = self.guard.cost_of(usage, model, provider) if self.guard is not None else 0.0
+                except Exception:  # noqa: BLE001
+                    cost = reservation.worst_usd
+                reservation.settle(cost, input_tokens=usage.input_tokens, output_tokens=usage.output_tokens)
+                ctx.tags["stream.partial_output_tokens"] = str(usage.output_tokens)
+            ctx.tags.update(reservation.tags())
+        if self.breaker is not None and not cancelled:
+            self.breaker.record_failure(model)
+
+    def _stream(self, messages: list[BaseMessage], stop: list[str] | None = None,
+                run_manager: CallbackManagerForLLMRun | None = None, **kwargs: Any) -> Iterator[ChatGenerationChunk]:
+        shim = kwargs.pop(_STREAM_KEY, None)
+        run = run_manager if run_manager is not None else shim  # metadata, run id, handlers
+        ctx = self._prepare(messages, run, kwargs, stop)
+        inner, model, provider = self.inner, ctx.model, ctx.provider
+        state = self.retry.state(ctx.task_id) if self.retry is not None else None
+        try:
+            while True:
+                self._breaker_check(ctx, model)
+                reservation = None
+                if self.guard is not None:
+                    decision = self.guard.try_reserve(self._request(ctx, model, provider))
+                    if isinstance(decision, Downgrade):
+                        inner, model, provider = self._pick_downgrade(decision, ctx)
+                        continue
+                    reservation = decision
+                call_kwargs = dict(kwargs)
+                cap = reservation.max_output_tokens if reservation is not None else ctx.max_tokens
+                if cap is not None:
+                    call_kwargs["max_tokens"] = cap
+                aggregate: AIMessageChunk | None = None
+                try:
+                    for chunk in inner._stream(ctx.messages, stop=stop, run_manager=run_manager, **call_kwargs):
+                        message = chunk.message
+                        if isinstance(message, AIMessageChunk):
+                            aggregate = message if aggregate is None else aggregate + message
+                        yield chunk
+                except BaseException as exc:
+                    self._stream_ended(ctx, reservation, aggregate, model, provider, exc)
+                    if (aggregate is None and state is not None and self.retry is not None
+                            and isinstance(exc, Exception) and not isinstance(exc, (BudgetExceeded, CircuitOpenError))):
+                        self.retry.record(state, self._failed_cost(model, provider, ctx))
+                        ctx.tags.update(state.tags())
+                        if self.retry.can_retry(state, reservation.worst_usd if reservation is not None else 0.0):
+                            time.sleep(self.retry.delay(state))
+                            continue
+                    raise
+                if aggregate is None:
+                    aggregate = AIMessageChunk(content="")
+                self._stream_ended(ctx, reservation, aggregate, model, provider, None)
+                return
+        finally:
+            annotate_run(run, ctx.tags)
+
+    async def _astream(self, messages: list[BaseMessage], stop: list[str] | None = None,
+                       run_manager: AsyncCallbackManagerForLLMRun | None = None,
+                       **kwargs: Any) -> AsyncIterator[ChatGenerationChunk]:
+        shim = kwargs.pop(_STREAM_KEY, None)
+        run = run_manager if run_manager is not None else shim  # metadata, run id, handlers
+        ctx = self._prepare(messages, run, kwargs, stop)
+        inner, model, provider = self.inner, ctx.model, ctx.provider
+        state = self.retry.state(ctx.task_id) if self.retry is not None else None
+        try:
+            while True:
+                self._breaker_check(ctx, model)
+                reservation = None
+                if self.guard is not None:
+                    decision = await self.guard.atry_reserve(self._request(ctx, model, provider))
+                    if isinstance(decision, Downgrade):
+                        inner, model, provider = self._pick_downgrade(decision, ctx)
+                        continue
+                    reservation = decision
+                call_kwargs = dict(kwargs)
+                cap = reservation.max_output_tokens if reservation is not None else ctx.max_tokens
+                if cap is not None:
+                    call_kwargs["max_tokens"] = cap
+                aggregate: AIMessageChunk | None = None
+                try:
+                    async for chunk in inner._astream(ctx.messages, stop=stop, run_manager=run_manager, **call_kwargs):
+                        message = chunk.message
+                        if isinstance(message, AIMessageChunk):
+                            aggregate = message if aggregate is None else aggregate + message
+                        yield chunk
+                except BaseException as exc:
+                    # Sync settle/release: no await while the generator is being closed or cancelled.
+                    self._stream_ended(ctx, reservation, aggregate, model, provider, exc)
+                    if (aggregate is None and state is not None and self.retry is not None
+                            and isinstance(exc, Exception) and not isinstance(exc, (BudgetExceeded, CircuitOpenError))):
+                        self.retry.record(state, self._failed_cost(model, provider, ctx))
+                        ctx.tags.update(state.tags())
+                        if self.retry.can_retry(state, reservation.worst_usd if reservation is not None else 0.0):
+                            await asyncio.sleep(self.retry.delay(state))
+                            continue
+                    raise
+                if aggregate is None:
+                    aggregate = AIMessageChunk(content="")
+                self._stream_ended(ctx, reservation, aggregate, model, provider, None)
+                return
+        finally:
+            annotate_run(run, ctx.tags)
 
     def _shared(self, message: AIMessage, source: str, ctx: _Ctx) -> AIMessage:
         ctx.tags["dedup.source"] = source
