@@ -155,7 +155,8 @@ def _cmd_report(args: argparse.Namespace) -> int:
 def _cmd_demo(args: argparse.Namespace) -> int:
     from .langchain._demo import run_demo
 
-    return run_demo(ledger_path=args.ledger, data=args.data, limit=args.limit)
+    return run_demo(ledger_path=args.ledger, data=args.data, limit=args.limit, chart=args.chart,
+                    otlp=args.otlp, quiet=args.quiet)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -189,10 +190,17 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--format", choices=("table", "csv", "json"), default="table")
     rep.set_defaults(func=_cmd_report)
 
-    demo = sub.add_parser("demo", help="replay real Banking77 queries through LangChain chains and print the cost report")
+    demo = sub.add_parser("demo", help="replay a real workload with each cost lever switched on in turn; "
+                                       "print the savings waterfall")
     demo.add_argument("--ledger", default="demo_out/llm_costs.db", help="SQLite ledger to write")
-    demo.add_argument("--data", help="data folder with semantic_cache/banking77/test.csv.gz (default: ../shared/data)")
-    demo.add_argument("--limit", type=_positive_int("--limit"), default=400, help="number of queries to replay")
+    demo.add_argument("--data", help="data folder with semantic_cache/banking77/{test,train}.csv.gz and "
+                                     "routing/routerbench_train/*.csv.gz (default: ../shared/data)")
+    demo.add_argument("--limit", type=_positive_int("--limit"), default=1000,
+                      help="distinct requests to replay (half support tickets, half assistant prompts)")
+    demo.add_argument("--chart", help="waterfall PNG to write (default: savings_waterfall.png beside the ledger)")
+    demo.add_argument("--otlp", nargs="?", const="", default=None, metavar="URL",
+                      help="send traces and metrics over OTLP/HTTP to URL (default: OTEL_EXPORTER_OTLP_ENDPOINT)")
+    demo.add_argument("--quiet", action="store_true", help="no progress bar")
     demo.set_defaults(func=_cmd_demo)
 
     for module_name, func_name in _PLUGINS:
