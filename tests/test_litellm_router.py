@@ -96,3 +96,35 @@ def test_router_retries_are_attempts_of_one_task(litellm_clean: Any, openai_stub
     assert [(x.attempt, x.success) for x in recs] == [(1, False), (2, False), (3, True)]
     assert len({x.task_id for x in recs}) == 1  # one Router request = one task
     assert recs[-1].output_tokens == 5 and all(x.tenant == "acme" for x in recs)
+
+
+async def test_router_calls_go_through_the_logger_pre_call_hook(litellm_clean: Any, openai_stub: Any) -> None:
+    """A Router's acompletion runs the logger's deployment hook: the request the chosen
+    deployment receives is trimmed to the route's budget, max_tokens clamped, and the
+    Router retries nothing when the hook refuses over budget."""
+    from llm_cost_hooks import BudgetExceeded
+    from llm_cost_hooks.budget import AlertManager, ContextBudget, Limit, SegmentBudgets, SpendGuard
+    from llm_cost_hooks.litellm import CostHooksLogger
+
+    g = SpendGuard([Limit.usd(0.001, per="day", scope="tenant")], alerts=AlertManager(log=False))
+    cl = CostHooksLogger(ledger="memory://", guard=g,
+                         context_budget=ContextBudget({"chat": SegmentBudgets(history=50, output=32)}))
+    litellm_clean.callbacks = [cl]
+    router = litellm_clean.Router(model_list=[{"model_name": "mini", "litellm_params": {
+        "model": "openai/gpt-4o-mini", "api_base": openai_stub.base, "api_key": "sk-test"}}], num_retries=0)
+    msgs = [{"role": "user", "content": f"question {i} about my booking " * 3} for i in range(20)]
+    r = await router.acompletion(model="mini", messages=msgs, max_tokens=900,
+                                 metadata={"route": "chat", "tenant_id": "acme", "task_id": "rt-1"})
+    assert r.usage.completion_tokens == 32 and r.usage.prompt_tokens < sum(len(m["content"]) for m in msgs) // 4
+    for _ in range(500):
+        mine = [x for x in cl.records() if x.task_id == "rt-1"]
+        if mine:
+            break
+        await asyncio.sleep(0.02)
+    assert int(mine[0].tags["budget.trimmed.history"]) > 0
+    assert g.spent(g.limits[0], "acme") == pytest.approx(mine[0].cost_usd, abs=1e-12)
+    calls = openai_stub.stats()["chat"]
+    with pytest.raises(BudgetExceeded):
+        await router.acompletion(model="mini", messages=msgs[-1:], max_tokens=4000,  # worst case > $0.001
+                                 metadata={"route": "other", "tenant_id": "acme"})
+    assert openai_stub.stats()["chat"] == calls

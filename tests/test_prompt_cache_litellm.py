@@ -182,3 +182,27 @@ def test_savings_in_the_ledger_equal_price_book_arithmetic(litellm_clean: Any) -
     # The write premium of the first call is tagged, priced the same way.
     premium = float(write.tags["prompt_cache.write_premium_usd"])
     assert premium == pytest.approx(2900 * (price.cache_write_per_token - price.input_per_token), rel=1e-9)
+
+
+@pytest.mark.parametrize("model", ["bedrock/anthropic.claude-3-5-sonnet-20241022-v2:0",
+                                   "bedrock/us.anthropic.claude-sonnet-4-5-20250929-v1:0",
+                                   "vertex_ai/claude-sonnet-4-5"])
+def test_bedrock_and_vertex_claude_get_breakpoints_in_the_hook(model: str) -> None:
+    from llm_cost_hooks.litellm import PromptCacheOptions, prepare_request
+
+    req = {"model": model, "messages": [{"role": "system", "content": POLICY}, {"role": "user", "content": "hi"}]}
+    prepared = prepare_request(req, prompt_cache=PromptCacheOptions())
+    assert prepared.tags["prompt_cache.breakpoints"] == "system"
+    assert req["messages"][0]["content"][0]["cache_control"] == {"type": "ephemeral"}
+    assert req["messages"][1]["content"] == "hi"
+
+
+def test_a_prompt_below_the_model_minimum_gets_no_breakpoint() -> None:
+    from llm_cost_hooks.litellm import PromptCacheOptions, prepare_request
+
+    # ~2,900 tokens is below Claude Haiku 4.5's 4,096-token minimum: a mark would be useless.
+    req = {"model": "anthropic/claude-haiku-4-5",
+           "messages": [{"role": "system", "content": POLICY}, {"role": "user", "content": "hi"}]}
+    prepared = prepare_request(req, prompt_cache=PromptCacheOptions())
+    assert cache_marks(req) == [] and "prompt_cache.breakpoints" not in prepared.tags
+    assert any("minimum 4096" in s for s in prepared.breakpoints.skipped)

@@ -20,6 +20,7 @@ import litellm
 
 from .._errors import UnknownModelError
 from ..budget import SpendGuard, SpendRequest
+from ._prepare import split_model
 from ._usage import usage_from_litellm
 
 __all__ = ["aguarded_completion", "guarded_completion", "spend_request_for"]
@@ -36,19 +37,11 @@ def _count_input(messages: Any, model: str) -> int:
         return 0
 
 
-def _split_provider(model: str, provider: str | None) -> tuple[str, str | None]:
-    if provider is None and "/" in model:
-        head, tail = model.split("/", 1)
-        if head in litellm.provider_list:
-            return tail, head
-    return model, provider
-
-
 def spend_request_for(model: str, messages: Any, kwargs: Mapping[str, Any],
                       metadata: Mapping[str, Any] | None = None) -> SpendRequest:
     """The :class:`~llm_cost_hooks.budget.SpendRequest` of a LiteLLM call: the prompt's
     counted tokens, its ``max_tokens`` and the attribution in ``metadata``."""
-    name, provider = _split_provider(model, kwargs.get("custom_llm_provider"))
+    name, provider = split_model(model, kwargs.get("custom_llm_provider"))
     md = metadata or {}
     max_out = kwargs.get("max_tokens") or kwargs.get("max_completion_tokens")
     return SpendRequest(

@@ -11,9 +11,10 @@ import litellm
 
 from .._records import CacheStatus
 from ..dedup import RedisSingleFlight, idempotency_key
+from ._prepare import split_model
 from ._usage import usage_from_litellm
 
-__all__ = ["adeduplicated_completion", "deduplicated_completion"]
+__all__ = ["HookDedup", "adeduplicated_completion", "deduplicated_completion", "shared_response"]
 
 _KEY_FIELDS_SKIP = frozenset({"metadata", "api_key", "mock_response", "num_retries", "timeout", "litellm_call_id"})
 
@@ -38,9 +39,7 @@ def _record_shared(response: Any, kwargs: Mapping[str, Any]) -> None:
     for cb in list(litellm.callbacks):
         if not isinstance(cb, CostHooksLogger):
             continue
-        model, provider = str(kwargs.get("model")), None
-        if "/" in model and model.split("/", 1)[0] in litellm.provider_list:
-            provider, model = model.split("/", 1)
+        model, provider = split_model(str(kwargs.get("model")))
         run_id = f"dedup-{uuid.uuid4().hex}"
         cb.tracker.start_llm(run_id, None, model=model, provider=provider,
                              metadata=_metadata_of({"metadata": kwargs.get("metadata")}))

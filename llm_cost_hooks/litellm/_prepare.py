@@ -5,7 +5,7 @@ Both hooks of :class:`~llm_cost_hooks.litellm.CostHooksLogger` (the proxy's
 ``async_pre_call_hook`` and ``async_pre_call_deployment_hook``, which LiteLLM runs for
 every ``acompletion`` and ``Router`` call) and the sync wrapper
 (:func:`~llm_cost_hooks.litellm.prepared_completion`) call :func:`prepare_request`, so the
-three entry points change a request the same way. Nothing here imports LiteLLM.
+three entry points change a request the same way.
 """
 
 from __future__ import annotations
@@ -22,15 +22,6 @@ from .._errors import BudgetExceeded, ConfigurationError
 __all__ = ["PreparedRequest", "PromptCacheOptions", "prepare_request", "split_model"]
 
 logger = logging.getLogger("llm_cost_hooks")
-
-# LiteLLM provider prefixes whose models we may see in ``model="<provider>/<name>"``;
-# the name after the prefix is what the price book and the cache rules know.
-_PROVIDER_PREFIXES = frozenset({
-    "anthropic", "bedrock", "bedrock_converse", "vertex_ai", "vertex_ai_beta", "openai", "azure", "azure_ai",
-    "gemini", "deepseek", "xai", "mistral", "groq", "together_ai", "fireworks_ai", "openrouter", "databricks",
-    "github_copilot", "text-completion-openai", "cohere", "cohere_chat",
-})  # fmt: skip
-
 
 class PromptCacheOptions(BaseModel):
     """How the LiteLLM hooks place ``cache_control`` breakpoints
@@ -70,8 +61,13 @@ def split_model(model: str, provider: str | None = None) -> tuple[str, str | Non
     """
     if "/" in model:
         head, tail = model.split("/", 1)
-        if head in _PROVIDER_PREFIXES or head == provider:
-            return tail, provider or head
+        if head == provider:
+            return tail, provider
+        if provider is None:
+            import litellm
+
+            if head in litellm.provider_list:
+                return tail, head
     return model, provider
 
 
