@@ -269,6 +269,65 @@ def _batch_vs_realtime(quick: bool) -> list[Row]:
     ]
 
 
+def _pre_call_hook(quick: bool) -> list[Row]:
+    """The logger's pre-call hook on a realistic request (40-turn conversation, a long
+    Claude system prompt): context budget + prompt-cache breakpoints + spend guard, and the
+    hook with nothing configured, next to a bare ``acompletion`` (mock) in the same run."""
+    import asyncio
+
+    import litellm
+
+    from llm_cost_hooks.budget import AlertManager, ContextBudget, Limit, SegmentBudgets, SpendGuard
+    from llm_cost_hooks.litellm import CostHooksLogger
+
+    system = " ".join(f"Rule {i}: check the account, quote policy {i}, never promise refunds." for i in range(150))
+    msgs = [{"role": "system", "content": system}]
+    for i in range(40):
+        msgs += [{"role": "user", "content": f"Turn {i}: where is my parcel number {1000 + i}?"},
+                 {"role": "assistant", "content": f"Turn {i}: it left the depot and arrives in {i % 5 + 1} days."}]
+    msgs.append({"role": "user", "content": "And the refund for the broken one?"})
+    base = {"model": "anthropic/claude-sonnet-4-5", "max_tokens": 2000,
+            "metadata": {"route": "support", "tenant_id": "acme"}, "litellm_call_id": "x"}
+    full = CostHooksLogger(
+        ledger="memory://", prompt_cache=True,
+        context_budget=ContextBudget({"support": SegmentBudgets(history=800, output=800)}),
+        guard=SpendGuard([Limit.usd(1e6, per="day", scope="tenant")], alerts=AlertManager(log=False)))
+    idle = CostHooksLogger(ledger="memory://")
+    loop = asyncio.new_event_loop()
+    counter = iter(range(10**9))
+
+    def hook(cl: Any) -> Any:
+        def call() -> None:
+            kw = {**base, "messages": msgs, "litellm_call_id": f"b{next(counter)}"}
+            loop.run_until_complete(cl.async_pre_call_deployment_hook(kw, "acompletion"))
+            cl._release(kw["litellm_call_id"])  # a call that never happens gives its hold back
+            cl._prepared.clear()
+        return call
+
+    def bare() -> None:
+        loop.run_until_complete(litellm.acompletion(model="gpt-4o-mini", messages=msgs[-1:], mock_response="ok"))
+
+    n = 50 if quick else 300
+    try:
+        full_us = time_per_call(hook(full), number=n, warmup=20) * 1e6
+        idle_us = time_per_call(hook(idle), number=n, warmup=20) * 1e6
+        saved_callbacks = list(litellm.callbacks)
+        litellm.callbacks = []
+        try:
+            bare_us = time_per_call(bare, number=n // 5 or 1, warmup=5) * 1e6
+        finally:
+            litellm.callbacks = saved_callbacks
+    finally:
+        loop.close()
+    return [
+        Row("litellm", "pre-call hook: trim 83 msgs + breakpoints + reserve", full_us, "us/call",
+            anchor_name="bare acompletion (mock, no callback)", anchor_value=bare_us,
+            note="40-turn conversation trimmed to an 800-token history, ~2,000-token system prompt marked"),
+        Row("litellm", "pre-call hook with nothing configured", idle_us, "us/call",
+            anchor_name="bare acompletion (mock, no callback)", anchor_value=bare_us),
+    ]
+
+
 def run(quick: bool) -> list[Row]:
     os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
-    return _overhead(quick) + _batch_vs_realtime(quick)
+    return _overhead(quick) + _pre_call_hook(quick) + _batch_vs_realtime(quick)

@@ -425,10 +425,19 @@ class ContextBudget:
         if not conv:
             return
 
+        # Running totals (kept while whole messages are dropped; cuts below recount).
+        live = {"history": 0, "tools": 0}
+        for m in conv:
+            if not m.dropped:
+                live[m.segment] += m.tokens
+
         def over() -> bool:
-            h = sum(m.tokens for m in conv if m.segment == "history" and not m.dropped)
-            t = sum(m.tokens for m in conv if m.segment == "tools" and not m.dropped)
-            return (history is not None and h > history) or (tools is not None and t > tools)
+            return (history is not None and live["history"] > history) or (tools is not None and live["tools"] > tools)
+
+        def drop(m: _Msg) -> None:
+            if not m.dropped:
+                m.dropped = True
+                live[m.segment] -= m.tokens
 
         if not over():
             return
@@ -442,7 +451,7 @@ class ContextBudget:
             if not over():
                 return
             for m in turn:
-                m.dropped = True
+                drop(m)
         if not over():
             return
         # The last turn alone is too big: drop its oldest assistant / tool-call groups.
@@ -458,7 +467,7 @@ class ContextBudget:
             if not over():
                 return
             for m in group:
-                m.dropped = True
+                drop(m)
         if not over() or history is None:
             return
         # Still too big: cut the remaining assistant texts of the turn, the user message last.
@@ -469,6 +478,7 @@ class ContextBudget:
             if excess <= 0:
                 return
             self._cut(m, max(m.tokens - excess, 0), model)
+        live["history"] = sum(m.tokens for m in conv if m.segment == "history" and not m.dropped)
         if over() and head is not None:
             h_others = sum(m.tokens for m in conv if m.segment == "history" and not m.dropped and m is not head)
             self._cut(head, max(history - h_others, 0), model)

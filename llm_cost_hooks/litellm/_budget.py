@@ -38,16 +38,17 @@ def _count_input(messages: Any, model: str) -> int:
 
 
 def spend_request_for(model: str, messages: Any, kwargs: Mapping[str, Any],
-                      metadata: Mapping[str, Any] | None = None) -> SpendRequest:
+                      metadata: Mapping[str, Any] | None = None, *, input_tokens: int | None = None) -> SpendRequest:
     """The :class:`~llm_cost_hooks.budget.SpendRequest` of a LiteLLM call: the prompt's
-    counted tokens, its ``max_tokens`` and the attribution in ``metadata``."""
+    counted tokens (``input_tokens`` when already counted), its ``max_tokens`` and the
+    attribution in ``metadata``."""
     name, provider = split_model(model, kwargs.get("custom_llm_provider"))
     md = metadata or {}
     max_out = kwargs.get("max_tokens") or kwargs.get("max_completion_tokens")
     return SpendRequest(
         model=name,
         provider=provider,
-        input_tokens=_count_input(messages, name),
+        input_tokens=_count_input(messages, name) if input_tokens is None else int(input_tokens),
         max_output_tokens=int(max_out) if max_out else None,
         tenant=_s(md.get("tenant_id") or md.get("tenant")),
         feature=_s(md.get("feature")),

@@ -476,12 +476,15 @@ class CostHooksLogger(TrackerAdapterMixin, CustomLogger):
             if run_id is not None:
                 self.tracker.annotate(run_id, self._pending_tags.pop(call_id))
 
-    def _prepare(self, data: dict[str, Any], model: str, metadata: Mapping[str, Any]) -> dict[str, str]:
+    def _prepare(self, data: dict[str, Any], model: str, metadata: Mapping[str, Any]) -> tuple[dict[str, str], Any]:
+        """Tags for the record, and the prompt tokens of the prepared request when the
+        trim counted them (same recipe as the guard's count; None: count again)."""
         from ._prepare import prepare_request
 
         prepared = prepare_request(data, model=model, metadata=metadata, context_budget=self.context_budget,
                                    prompt_cache=self.prompt_cache, price_book=self.tracker.price_book)
-        return prepared.tags
+        counted = prepared.trim.prompt_tokens if prepared.trim is not None and not data.get("tools") else None
+        return prepared.tags, counted
 
     def _refuse(self, call_id: str, error: BaseException) -> None:
         with self._lock:
@@ -497,7 +500,7 @@ class CostHooksLogger(TrackerAdapterMixin, CustomLogger):
         (served from its answer, no upstream call) or reserve its worst-case cost."""
         from .._errors import BudgetExceeded, UnknownModelError
 
-        tags = self._prepare(data, model, metadata)
+        tags, counted = self._prepare(data, model, metadata)
         if self.dedup is not None:
             key = self.dedup.key_for(data, metadata, scope)
             if key is not None:
@@ -516,7 +519,7 @@ class CostHooksLogger(TrackerAdapterMixin, CustomLogger):
         if self.guard is not None:
             from ._budget import _apply_cap, spend_request_for
 
-            req = spend_request_for(model, data.get("messages"), data, metadata)
+            req = spend_request_for(model, data.get("messages"), data, metadata, input_tokens=counted)
             try:
                 reservation = await self.guard.areserve(req)
             except UnknownModelError:
@@ -534,11 +537,11 @@ class CostHooksLogger(TrackerAdapterMixin, CustomLogger):
         :func:`~llm_cost_hooks.litellm.deduplicated_completion`)."""
         from .._errors import BudgetExceeded, UnknownModelError
 
-        tags = self._prepare(data, model, metadata)
+        tags, counted = self._prepare(data, model, metadata)
         if self.guard is not None:
             from ._budget import _apply_cap, spend_request_for
 
-            req = spend_request_for(model, data.get("messages"), data, metadata)
+            req = spend_request_for(model, data.get("messages"), data, metadata, input_tokens=counted)
             try:
                 reservation = self.guard.reserve(req)
             except UnknownModelError:
