@@ -30,7 +30,7 @@ from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResu
 from langchain_core.runnables import Runnable, RunnableConfig, RunnableLambda, ensure_config
 from pydantic import ConfigDict, Field, PrivateAttr
 
-from .._errors import ConfigurationError, UnknownModelError
+from .._errors import BudgetExceeded, ConfigurationError, UnknownModelError
 from ..routing._checks import BUILTIN_CHECKS, Answer, Check, arun_cascade, run_cascade
 from ..routing._strategies import Cascade, QualityFloor, RouteDecision, RouteRequest, RoutingStrategy
 from ._callback import ROUTE_MARKER_KEY
@@ -42,6 +42,7 @@ logger = logging.getLogger("llm_cost_hooks.routing")
 _TOOLS_KW = "_llm_cost_hooks_tools"
 _STRUCT_KW = "_llm_cost_hooks_structured"
 _PARSED_KEY = "llm_cost_hooks_parsed"
+_PROMPT_CACHE_OPTIONS = frozenset({"ttl", "max_breakpoints", "min_tokens", "cache_documents", "price_book"})
 
 
 def _tier_model_name(model: BaseChatModel) -> tuple[str, str | None]:
@@ -125,6 +126,54 @@ def _with_capture(config: RunnableConfig) -> tuple[RunnableConfig, _RunCapture]:
     return {**config, "callbacks": new}, capture
 
 
+class _StreamPlan:
+    """Which tier streams next: the decision's tier, then (on an error before the
+    first chunk) the others; a spend-limit downgrade moves to a cheaper tier."""
+
+    def __init__(self, owner: RoutedChatModel, decision: RouteDecision, stop: list[str] | None) -> None:
+        self.owner = owner
+        self.decision = decision
+        self.stop = owner._stop(stop)
+        self.pending = [decision.tier] + [t for t in owner._order if t != decision.tier]
+        self.attempts: list[dict[str, Any]] = []
+        self.extra: dict[str, Any] = {"prompt_cache": {}, "downgrades": []}
+        self.attempt = 0
+
+    def next(self) -> str | None:
+        if not self.pending:
+            return None
+        self.attempt += 1
+        return self.pending.pop(0)
+
+    def first_chunk(self, tier: str, piece: AIMessageChunk) -> AIMessageChunk:
+        self.attempts.append({"tier": tier, "ok": True})
+        failed = [a for a in self.attempts if not a["ok"]]
+        route = {"tier": tier, "reason": self.decision.reason if not failed else
+                 f"{self.decision.reason};fallback after {failed[0]['tier']} errored",
+                 "attempts": list(self.attempts), "checks_passed": True, "delegated": True,
+                 **self.owner._extra_route(tier, self.extra)}
+        piece = piece.model_copy()
+        piece.response_metadata = {**(piece.response_metadata or {}), ROUTE_MARKER_KEY: route}
+        return piece
+
+    def failed(self, tier: str, exc: Exception, started: bool) -> BaseException | None:
+        """None to try the next tier, else the error to raise."""
+        if started:
+            return self.owner._mark_delegated(exc)
+        if isinstance(exc, BudgetExceeded):
+            try:
+                cheaper = self.owner._downgrade(tier, exc, self.extra)
+            except BudgetExceeded as breach:
+                return self.owner._mark_delegated(breach)
+            self.pending = [cheaper] + [t for t in self.pending if t != cheaper]
+            self.attempt -= 1  # a downgrade is the same attempt on a cheaper tier
+            return None
+        if not self.pending:
+            return self.owner._mark_delegated(exc)
+        self.attempts.append({"tier": tier, "ok": False, "reason": f"error:{type(exc).__name__}"})
+        return None
+
+
 class RoutedChatModel(BaseChatModel):
     """Sends each request to the cheapest tier that will answer it well enough.
 
@@ -159,18 +208,23 @@ class RoutedChatModel(BaseChatModel):
     prices: dict[str, Any] | None = None
     price_book: Any = None
     model_name: str = "routed"
-    # Standard chat-model parameters: accepted and reported in traces; each tier keeps its
-    # own settings (they are not forwarded).
+    # Standard chat-model parameters. temperature, max_tokens and stop are forwarded to
+    # the chosen tier as call defaults (call-time kwargs win); timeout and max_retries
+    # are client settings each tier keeps (accepted and reported in traces only).
     temperature: float | None = None
     max_tokens: int | None = None
     stop: list[str] | None = None
     timeout: float | None = None
     max_retries: int | None = None
     streaming: bool = False
+    prompt_cache: bool | dict[str, Any] = False
+    context_budget: Any = None
+    guard: Any = None
 
     _order: list[str] = PrivateAttr(default_factory=list)
     _tier_prices: dict[str, Any] = PrivateAttr(default_factory=dict)
     _floor: QualityFloor | None = PrivateAttr(default=None)
+    _guarded: dict[str, BaseChatModel] = PrivateAttr(default_factory=dict)
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -216,7 +270,33 @@ class RoutedChatModel(BaseChatModel):
         for check in self.checks:
             if not callable(check):
                 raise ConfigurationError(f"checks must be callables taking an Answer, got {check!r}.")
+        if isinstance(self.prompt_cache, Mapping):
+            unknown = set(self.prompt_cache) - _PROMPT_CACHE_OPTIONS
+            if unknown:
+                raise ConfigurationError(
+                    f"prompt_cache options {sorted(unknown)} are unknown; use {sorted(_PROMPT_CACHE_OPTIONS)}.")
+        self._guarded = {}
+        if self.context_budget is not None or self.guard is not None:
+            from ..budget import ContextBudget, SpendGuard
+
+            if self.context_budget is not None and not isinstance(self.context_budget, ContextBudget):
+                raise ConfigurationError(
+                    f"context_budget must be a llm_cost_hooks.budget.ContextBudget, got {type(self.context_budget).__name__}.")
+            if self.guard is not None and not isinstance(self.guard, SpendGuard):
+                raise ConfigurationError(
+                    f"guard must be a llm_cost_hooks.budget.SpendGuard, got {type(self.guard).__name__}.")
+            self._guarded = {name: self._wrap(name, model) for name, model in self.tiers.items()}
         return self
+
+    def _wrap(self, tier: str, model: BaseChatModel) -> BaseChatModel:
+        """The tier behind the context budget and spend guard, with the route = tier
+        (GuardedChatModel trims, clamps max_tokens, reserves and settles; its downgrade
+        requests reach us as DowngradeRequired and move the call to a cheaper tier)."""
+        if self.context_budget is None and self.guard is None:
+            return model
+        from ._budget import GuardedChatModel
+
+        return GuardedChatModel(inner=model, guard=self.guard, context_budget=self.context_budget, route=tier)
 
     def _price_of(self, tier: str, model: BaseChatModel) -> Any:
         from ..pricing import PriceBook
@@ -331,18 +411,80 @@ class RoutedChatModel(BaseChatModel):
     def _all_checks(self) -> list[Check]:
         return [*(BUILTIN_CHECKS if self.builtin_checks else ()), *self.checks]
 
-    def _prepare(self, tier: str, kwargs: dict[str, Any]) -> tuple[Runnable[Any, Any], dict[str, Any], Any]:
+    def _params(self, kwargs: Mapping[str, Any]) -> dict[str, Any]:
+        """Call parameters for the tier: this model's defaults, then call-time kwargs."""
+        params: dict[str, Any] = {}
+        if self.temperature is not None:
+            params["temperature"] = self.temperature
+        if self.max_tokens is not None:
+            params["max_tokens"] = self.max_tokens
+        params.update(kwargs)
+        return params
+
+    def _stop(self, stop: list[str] | None) -> list[str] | None:
+        return stop if stop is not None else self.stop
+
+    def _prepare(self, tier: str, kwargs: dict[str, Any], messages: list[BaseMessage],
+                 cache_info: dict[str, Any]) -> tuple[Runnable[Any, Any], list[BaseMessage], dict[str, Any], Any]:
+        """(runnable to call, messages to send, call kwargs, structured-output schema)."""
         kwargs = dict(kwargs)
         tools = kwargs.pop(_TOOLS_KW, None)
         structured = kwargs.pop(_STRUCT_KW, None)
-        model: Runnable[Any, Any] = self.tiers[tier]
+        params = self._params(kwargs)
+        base = self.tiers[tier]
+        if structured is not None and params:
+            # with_structured_output returns a chain that takes no call kwargs: set the
+            # parameters the tier declares as fields on a copy of it instead.
+            fields = type(base).model_fields
+            base = base.model_copy(update={k: v for k, v in params.items() if k in fields})
+            model: Runnable[Any, Any] = self._wrap(tier, base)
+        else:
+            model = self._guarded.get(tier, base)
+        chat = model
         if tools is not None:
-            model = self.tiers[tier].bind_tools(tools[0], **tools[1])
+            model = chat.bind_tools(tools[0], **tools[1])  # type: ignore[attr-defined]
         schema = None
         if structured is not None:
             schema = structured[0]
-            model = self.tiers[tier].with_structured_output(structured[0], include_raw=True, **structured[1])
-        return model, kwargs, schema
+            model = chat.with_structured_output(structured[0], include_raw=True, **structured[1])  # type: ignore[attr-defined]
+            params = {}
+        messages = self._place_breakpoints(tier, messages, tools, cache_info)
+        return model, messages, params, schema
+
+    def _place_breakpoints(self, tier: str, messages: list[BaseMessage], tools: Any,
+                           cache_info: dict[str, Any]) -> list[BaseMessage]:
+        """Provider prompt-cache breakpoints for the chosen tier's model (none for
+        providers that cache implicitly). A failure here never breaks the call."""
+        if not self.prompt_cache:
+            return messages
+        options = dict(self.prompt_cache) if isinstance(self.prompt_cache, Mapping) else {}
+        name, provider = _tier_model_name(self.tiers[tier])
+        try:
+            from ._prompt_cache import add_breakpoints_to_messages, anthropic_tools_with_cache
+
+            tool_dicts = anthropic_tools_with_cache(tools[0], mark=False) if tools else None
+            placed, report = add_breakpoints_to_messages(messages, name, provider=provider, tools=tool_dicts, **options)
+        except Exception as exc:  # noqa: BLE001 - the request still goes out, uncached
+            logger.warning("llm-cost-hooks routing: no prompt-cache breakpoints for tier %r (%s): %r", tier, name, exc)
+            cache_info[tier] = {"breakpoints": 0, "error": type(exc).__name__}
+            return messages
+        cache_info[tier] = {"breakpoints": len(report.breakpoints), "cacheable_tokens": report.cacheable_tokens,
+                            "mode": str(getattr(report.mode, "value", report.mode))}
+        return placed
+
+    def _cheaper(self, tier: str, error: BudgetExceeded) -> str:
+        """The tier a spend guard's ``downgrade`` policy moves a call to: the limit's
+        ``downgrade_to`` (a tier or its model name) when cheaper, else the next cheaper
+        tier. Re-raises the breach when there is none."""
+        i = self._order.index(tier)
+        target = getattr(getattr(error, "downgrade", None), "to_model", None)
+        if target:
+            for j, name in enumerate(self._order[:i]):
+                if target in (name, _tier_model_name(self.tiers[name])[0]):
+                    return self._order[j]
+        if i == 0:
+            raise error
+        return self._order[i - 1]
 
     def _config(self, tier: str, attempt: int, run_manager: Any) -> dict[str, Any]:
         config: dict[str, Any] = {"metadata": {"route": tier, "llm_cost_hooks_attempt": attempt},
@@ -378,7 +520,7 @@ class RoutedChatModel(BaseChatModel):
         )
         return message, answer
 
-    def _finish(self, decision: RouteDecision, outcome: Any) -> ChatResult:
+    def _finish(self, decision: RouteDecision, outcome: Any, extra: Mapping[str, Any]) -> ChatResult:
         message: AIMessage = outcome.result
         route = {
             "tier": outcome.tier,
@@ -387,9 +529,20 @@ class RoutedChatModel(BaseChatModel):
             "checks_passed": outcome.checks_passed,
             "delegated": True,
         }
+        route.update(self._extra_route(outcome.tier, extra))
         message = message.model_copy()
         message.response_metadata = {**(message.response_metadata or {}), ROUTE_MARKER_KEY: route}
         return ChatResult(generations=[ChatGeneration(message=message)])
+
+    @staticmethod
+    def _extra_route(tier: str, extra: Mapping[str, Any]) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        if extra.get("downgrades"):
+            out["downgrades"] = list(extra["downgrades"])
+        cache = (extra.get("prompt_cache") or {}).get(tier)
+        if cache is not None:
+            out["prompt_cache"] = cache
+        return out
 
     @staticmethod
     def _mark_delegated(error: BaseException) -> BaseException:
@@ -443,37 +596,61 @@ class RoutedChatModel(BaseChatModel):
         structured = _STRUCT_KW in kwargs
         decision = self.route(messages, self._metadata(run_manager), structured=structured or _TOOLS_KW in kwargs)
         checks = self._all_checks() if decision.escalation else [c for c in self._all_checks() if c in self.checks]
+        extra: dict[str, Any] = {"prompt_cache": {}, "downgrades": []}
+        stop = self._stop(stop)
 
         def call(tier: str, attempt: int) -> tuple[AIMessage, Answer]:
-            model, rest, _ = self._prepare(tier, kwargs)
-            cfg = self._config(tier, attempt, run_manager)
-            out = model.invoke(messages, config=cfg, stop=stop, **rest) if not structured else model.invoke(messages, config=cfg)
-            return self._answer(tier, out, structured, rest)
+            while True:
+                model, msgs, params, schema = self._prepare(tier, kwargs, messages, extra["prompt_cache"])
+                cfg = self._config(tier, attempt, run_manager)
+                try:
+                    out = model.invoke(msgs, config=cfg) if schema is not None else \
+                        model.invoke(msgs, config=cfg, stop=stop, **params)
+                except BudgetExceeded as exc:
+                    tier = self._downgrade(tier, exc, extra)
+                    continue
+                return self._answer(tier, out, schema is not None, params)
 
         try:
             outcome = run_cascade(decision, self._order, call, checks)
         except Exception as exc:
             raise self._mark_delegated(exc) from None
-        return self._finish(decision, outcome)
+        return self._finish(decision, outcome, extra)
 
     async def _agenerate(self, messages: list[BaseMessage], stop: list[str] | None = None,
                          run_manager: AsyncCallbackManagerForLLMRun | None = None, **kwargs: Any) -> ChatResult:
         structured = _STRUCT_KW in kwargs
         decision = self.route(messages, self._metadata(run_manager), structured=structured or _TOOLS_KW in kwargs)
         checks = self._all_checks() if decision.escalation else [c for c in self._all_checks() if c in self.checks]
+        extra: dict[str, Any] = {"prompt_cache": {}, "downgrades": []}
+        stop = self._stop(stop)
 
         async def call(tier: str, attempt: int) -> tuple[AIMessage, Answer]:
-            model, rest, _ = self._prepare(tier, kwargs)
-            cfg = self._config(tier, attempt, run_manager)
-            out = await (model.ainvoke(messages, config=cfg, stop=stop, **rest) if not structured
-                         else model.ainvoke(messages, config=cfg))
-            return self._answer(tier, out, structured, rest)
+            while True:
+                model, msgs, params, schema = self._prepare(tier, kwargs, messages, extra["prompt_cache"])
+                cfg = self._config(tier, attempt, run_manager)
+                try:
+                    out = await (model.ainvoke(msgs, config=cfg) if schema is not None
+                                 else model.ainvoke(msgs, config=cfg, stop=stop, **params))
+                except BudgetExceeded as exc:
+                    tier = self._downgrade(tier, exc, extra)
+                    continue
+                return self._answer(tier, out, schema is not None, params)
 
         try:
             outcome = await arun_cascade(decision, self._order, call, checks)
         except Exception as exc:
             raise self._mark_delegated(exc) from None
-        return self._finish(decision, outcome)
+        return self._finish(decision, outcome, extra)
+
+    def _downgrade(self, tier: str, error: BudgetExceeded, extra: dict[str, Any]) -> str:
+        """Next tier after a spend-limit breach: only a ``downgrade`` policy moves the
+        call (to a cheaper tier); any other breach is raised."""
+        if not hasattr(error, "downgrade"):
+            raise error
+        cheaper = self._cheaper(tier, error)
+        extra["downgrades"].append({"from": tier, "to": cheaper, "limit": error.downgrade.limit_name})  # type: ignore[attr-defined]
+        return cheaper
 
     # -- streaming ----------------------------------------------------------------------------
     # Without escalation the chosen tier's chunks stream straight through. With a cascade
@@ -507,30 +684,25 @@ class RoutedChatModel(BaseChatModel):
 
     def _stream_tier(self, decision: RouteDecision, messages: list[BaseMessage], stop: list[str] | None,
                      run_manager: Any, notify: Any, kwargs: dict[str, Any]) -> Iterator[ChatGenerationChunk]:
-        tiers = [decision.tier] + [t for t in self._order if t != decision.tier]
-        attempts: list[dict[str, Any]] = []
-        for attempt, tier in enumerate(tiers, 1):
-            model, rest, _ = self._prepare(tier, kwargs)
+        plan = _StreamPlan(self, decision, stop)
+        while (tier := plan.next()) is not None:
+            model, msgs, params, _ = self._prepare(tier, kwargs, messages, plan.extra["prompt_cache"])
             started = False
             try:
-                for piece in model.stream(messages, config=self._config(tier, attempt, run_manager), stop=stop, **rest):
+                for piece in model.stream(msgs, config=self._config(tier, plan.attempt, run_manager),
+                                          stop=plan.stop, **params):
                     if not started:
                         started = True
-                        attempts.append({"tier": tier, "ok": True})
-                        route = {"tier": tier, "reason": decision.reason if attempt == 1 else
-                                 f"{decision.reason};fallback after {attempts[0]['tier']} errored",
-                                 "attempts": list(attempts), "checks_passed": True, "delegated": True}
-                        piece = piece.model_copy()
-                        piece.response_metadata = {**(piece.response_metadata or {}), ROUTE_MARKER_KEY: route}
+                        piece = plan.first_chunk(tier, piece)
                     chunk = ChatGenerationChunk(message=piece)
                     if notify:
                         notify.on_llm_new_token(chunk.text, chunk=chunk)
                     yield chunk
                 return
             except Exception as exc:
-                if started or attempt == len(tiers):
-                    raise self._mark_delegated(exc) from None
-                attempts.append({"tier": tier, "ok": False, "reason": f"error:{type(exc).__name__}"})
+                error = plan.failed(tier, exc, started)
+                if error is not None:
+                    raise error from None
 
     async def _astream(self, messages: list[BaseMessage], stop: list[str] | None = None,
                        run_manager: AsyncCallbackManagerForLLMRun | None = None, **kwargs: Any) -> AsyncIterator[ChatGenerationChunk]:
@@ -545,27 +717,22 @@ class RoutedChatModel(BaseChatModel):
                     await notify.on_llm_new_token(chunk.text, chunk=chunk)
                 yield chunk
             return
-        tiers = [decision.tier] + [t for t in self._order if t != decision.tier]
-        attempts: list[dict[str, Any]] = []
-        for attempt, tier in enumerate(tiers, 1):
-            model, rest, _ = self._prepare(tier, kwargs)
+        plan = _StreamPlan(self, decision, stop)
+        while (tier := plan.next()) is not None:
+            model, msgs, params, _ = self._prepare(tier, kwargs, messages, plan.extra["prompt_cache"])
             started = False
             try:
-                async for piece in model.astream(messages, config=self._config(tier, attempt, run_manager), stop=stop, **rest):
+                async for piece in model.astream(msgs, config=self._config(tier, plan.attempt, run_manager),
+                                                 stop=plan.stop, **params):
                     if not started:
                         started = True
-                        attempts.append({"tier": tier, "ok": True})
-                        route = {"tier": tier, "reason": decision.reason if attempt == 1 else
-                                 f"{decision.reason};fallback after {attempts[0]['tier']} errored",
-                                 "attempts": list(attempts), "checks_passed": True, "delegated": True}
-                        piece = piece.model_copy()
-                        piece.response_metadata = {**(piece.response_metadata or {}), ROUTE_MARKER_KEY: route}
+                        piece = plan.first_chunk(tier, piece)
                     chunk = ChatGenerationChunk(message=piece)
                     if notify:
                         await notify.on_llm_new_token(chunk.text, chunk=chunk)
                     yield chunk
                 return
             except Exception as exc:
-                if started or attempt == len(tiers):
-                    raise self._mark_delegated(exc) from None
-                attempts.append({"tier": tier, "ok": False, "reason": f"error:{type(exc).__name__}"})
+                error = plan.failed(tier, exc, started)
+                if error is not None:
+                    raise error from None

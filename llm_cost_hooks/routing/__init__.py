@@ -33,6 +33,7 @@ _LOCATIONS = {
     'run_cascade': '_checks',
     'OutcomeDataError': '_data',
     'OutcomeDataset': '_data',
+    'load_mtbench': '_data',
     'load_outcomes': '_data',
     'load_routellm': '_data',
     'load_routerbench': '_data',
@@ -75,7 +76,7 @@ install_lazy_exports(
 
 if TYPE_CHECKING:  # pragma: no cover
     from ._checks import BUILTIN_CHECKS, Answer, Attempt, CascadeOutcome, Check, arun_cascade, not_empty, not_refusal, not_truncated, parses, run_cascade
-    from ._data import OutcomeDataError, OutcomeDataset, load_outcomes, load_routellm, load_routerbench
+    from ._data import OutcomeDataError, OutcomeDataset, load_mtbench, load_outcomes, load_routellm, load_routerbench
     from ._eval import CurvePoint, EvalReport, StrategyResult, evaluate, out_of_fold_predictions
     from ._metrics import aiq, apgr, cpt, nondecreasing_hull
     from ._model import HashingEmbedder, RouterModel, RouterModelError
@@ -120,6 +121,7 @@ __all__ = [
     'choose_tiers',
     'cpt',
     'evaluate',
+    'load_mtbench',
     'load_outcomes',
     'load_routellm',
     'load_routerbench',

@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from .._errors import BudgetExceeded
 from ._strategies import RouteDecision
 
 __all__ = [
@@ -184,7 +185,8 @@ def run_cascade(
     """Call ``decision.tier``; on a failed check escalate along ``decision.escalation``; on
     an error also fall back to the other tiers. ``call(tier, attempt)`` returns
     ``(result, answer)``. If every answer fails its checks, the last one is returned
-    (``checks_passed=False``); if every tier errors, the last error is raised."""
+    (``checks_passed=False``); if every tier errors, the last error is raised. A
+    :class:`~llm_cost_hooks.BudgetExceeded` is raised at once (no dearer tier is tried)."""
     escalate, fallback = _plan(decision, tiers)
     attempts: list[Attempt] = []
     last: tuple[Any, Answer] | None = None
@@ -194,6 +196,8 @@ def run_cascade(
         tier = queue.pop(0)
         try:
             result, answer = call(tier, len(attempts) + 1)
+        except BudgetExceeded:
+            raise  # a spend limit refused the call: never escalate to a dearer tier
         except Exception as exc:  # noqa: BLE001 - recorded, then escalate or fall back
             attempts.append(Attempt(tier, False, f"error:{type(exc).__name__}", exc))
             last_error = exc
@@ -202,10 +206,11 @@ def run_cascade(
                 fallback = []
             continue
         failed = _run_checks(answer, checks)
-        attempts.append(Attempt(tier, failed is None, failed))
+        # answer.tier: the tier that answered (a spend guard may have downgraded the call)
+        attempts.append(Attempt(answer.tier, failed is None, failed))
         last = (result, answer)
         if failed is None:
-            return CascadeOutcome(result, answer, tier, attempts, True)
+            return CascadeOutcome(result, answer, answer.tier, attempts, True)
     if last is not None:
         return CascadeOutcome(last[0], last[1], last[1].tier, attempts, False)
     assert last_error is not None
@@ -228,6 +233,8 @@ async def arun_cascade(
         tier = queue.pop(0)
         try:
             result, answer = await call(tier, len(attempts) + 1)
+        except BudgetExceeded:
+            raise  # a spend limit refused the call: never escalate to a dearer tier
         except Exception as exc:  # noqa: BLE001
             attempts.append(Attempt(tier, False, f"error:{type(exc).__name__}", exc))
             last_error = exc
@@ -236,10 +243,10 @@ async def arun_cascade(
                 fallback = []
             continue
         failed = await _arun_checks(answer, checks)
-        attempts.append(Attempt(tier, failed is None, failed))
+        attempts.append(Attempt(answer.tier, failed is None, failed))
         last = (result, answer)
         if failed is None:
-            return CascadeOutcome(result, answer, tier, attempts, True)
+            return CascadeOutcome(result, answer, answer.tier, attempts, True)
     if last is not None:
         return CascadeOutcome(last[0], last[1], last[1].tier, attempts, False)
     assert last_error is not None

@@ -12,6 +12,9 @@ Two layouts are read:
   call is priced from its token counts (offline tokenizer) and the price book, or from
   ``cost_per_call`` / ``prices`` you give. ``*_contaminated_prompts.jsonl`` next to it
   lists prompts RouteLLM trained on; ``drop_contaminated=True`` leaves them out.
+* **MT-Bench** (RouteLLM's ``mt_bench_question.jsonl`` + ``mt_bench_judgements.jsonl``):
+  two-turn questions with GPT-4-judge scores 1-10 per model and turn; see
+  :func:`load_mtbench` for how scores become quality.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ import io
 import json
 import logging
 import math
+import re
 import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -37,6 +41,7 @@ __all__ = [
     "OutcomeDataError",
     "OutcomeDataset",
     "load_outcomes",
+    "load_mtbench",
     "load_routellm",
     "load_routerbench",
 ]
@@ -394,14 +399,58 @@ def load_routerbench(
     return OutcomeDataset.concat(parts) if len(parts) > 1 else parts[0]
 
 
-def _contaminated(path: Path) -> set[str]:
-    stem = path.name.split("_responses")[0]
+def _contaminated(path: Path, stem: str | None = None) -> set[str]:
+    stem = stem or path.name.split("_responses")[0]
     cand = [path.parent / f"{stem}_contaminated_prompts.jsonl.gz", path.parent / f"{stem}_contaminated_prompts.jsonl"]
     for c in cand:
         if c.is_file():
             _, rows = _read_rows(c)
             return {str(r.get("eval_prompt", "")).strip() for r in rows}
     return set()
+
+
+def _price_calls(
+    models: Sequence[str],
+    calls: Sequence[Sequence[Sequence[tuple[str, str]]]],
+    *,
+    cost_per_call: Mapping[str, float] | None,
+    prices: Mapping[str, tuple[float, float]] | None,
+    price_models: Mapping[str, str] | None,
+) -> np.ndarray:
+    """Dollars per row and model for files that record no costs.
+
+    ``calls[t][i]`` lists the (input text, output text) of each model call row ``i`` made
+    with model ``t`` (two for a two-turn conversation). Priced by ``cost_per_call[M]``
+    (dollars per row), ``prices[M] = (input, output)`` dollars per token, or the price
+    book's price of ``price_models.get(M, M)``; tokens counted offline with the GPT-4
+    tokenizer (an estimate for other models).
+    """
+    n = len(calls[0]) if calls else 0
+    cost = np.zeros((n, len(models)))
+    counter = None
+    book = None
+    for t, m in enumerate(models):
+        if cost_per_call and m in cost_per_call:
+            cost[:, t] = float(cost_per_call[m])
+            continue
+        if counter is None:
+            from ..tokens import default_counter
+
+            counter = default_counter()
+        if prices and m in prices:
+            pin, pout = prices[m]
+        else:
+            if book is None:
+                from ..pricing import PriceBook
+
+                book = PriceBook.default()
+            p = book.lookup((price_models or {}).get(m, m))
+            pin, pout = p.input_per_token, p.output_per_token
+        for i, row_calls in enumerate(calls[t]):
+            for text_in, text_out in row_calls:
+                cost[i, t] += (counter.count_text(text_in, "gpt-4").tokens * pin
+                               + counter.count_text(text_out or "", "gpt-4").tokens * pout)
+    return cost
 
 
 def load_routellm(
@@ -447,53 +496,174 @@ def load_routellm(
         quality.append(q)
         for m in models:
             responses[m].append(r.get(m + "_response") or "")
-    cost = np.zeros((len(prompts), len(models)))
-    counter = None
-    book = None
-    for t, m in enumerate(models):
-        if cost_per_call and m in cost_per_call:
-            cost[:, t] = float(cost_per_call[m])
-            continue
-        if counter is None:
-            from ..tokens import default_counter
-
-            counter = default_counter()
-        if prices and m in prices:
-            pin, pout = prices[m]
-        else:
-            if book is None:
-                from ..pricing import PriceBook
-
-                book = PriceBook.default()
-            p = book.lookup((price_models or {}).get(m, m))
-            pin, pout = p.input_per_token, p.output_per_token
-        for i, (prompt, resp) in enumerate(zip(prompts, responses[m])):
-            n_in = counter.count_text(prompt, "gpt-4").tokens
-            n_out = counter.count_text(resp, "gpt-4").tokens
-            cost[i, t] = n_in * pin + n_out * pout
+    calls = [[[(p, responses[m][i])] for i, p in enumerate(prompts)] for m in models]
+    cost = _price_calls(models, calls, cost_per_call=cost_per_call, prices=prices, price_models=price_models)
     return OutcomeDataset(
         prompts=prompts, tiers=models, quality=np.array(quality), cost=cost, responses=responses,
         features=None, ids=[f"{f.name}:{i}" for i in range(len(prompts))], source=str(f),
         dropped_rows=dropped, extra={"contaminated_dropped": dropped},
     )
 
+_MTB_QUESTIONS = "mt_bench_question.jsonl"
+_MTB_JUDGEMENTS = "mt_bench_judgements.jsonl"
+_CONV_START = "<|The Start of Assistant A's Conversation with User|>"
+_CONV_END = "<|The End of Assistant A's Conversation with User|>"
+_ANSWER = re.compile(r"\[The Start of Assistant's Answer\]\n(.*)\n\[The End of Assistant's Answer\]", re.S)
+
+
+def _mtbench_answers(judge_prompt: str) -> list[str]:
+    """The assistant's answers quoted in a judge prompt (one for turn 1, two for turn 2)."""
+    if _CONV_START in judge_prompt:
+        conv = judge_prompt.split(_CONV_START, 1)[1].split(_CONV_END, 1)[0]
+        parts = conv.split("### Assistant A:\n")[1:]
+        return [p.split("\n\n### User:\n", 1)[0].strip() for p in parts]
+    m = _ANSWER.search(judge_prompt)
+    return [m.group(1).strip()] if m else []
+
+
+def _find(directory: Path, name: str) -> Path | None:
+    for cand in (directory / (name + ".gz"), directory / name):
+        if cand.is_file():
+            return cand
+    return None
+
+
+def load_mtbench(
+    path: str | Path,
+    *,
+    judgements: str | Path | None = None,
+    success_threshold: float | None = None,
+    cost_per_call: Mapping[str, float] | None = None,
+    prices: Mapping[str, tuple[float, float]] | None = None,
+    price_models: Mapping[str, str] | None = None,
+    drop_contaminated: bool = True,
+) -> OutcomeDataset:
+    """Read RouteLLM's MT-Bench layout: two-turn questions and GPT-4-judge scores (1-10).
+
+    ``path`` is the directory holding ``mt_bench_question.jsonl(.gz)`` and
+    ``mt_bench_judgements.jsonl(.gz)``, or the questions file (``judgements`` then
+    defaults to the file next to it). One row per question, for every model judged on
+    both turns of it. Quality is the mean of the two turns' scores divided by 10 (so a
+    share of a model's quality is a share of its MT-Bench score); with
+    ``success_threshold`` it is 1 when that mean reaches the threshold, else 0. The
+    prompt is the first turn (what a router sees first); ``extra["turns"]`` has both.
+    Costs are priced like :func:`load_routellm`'s, for both calls of the conversation
+    (the second call re-sends turn 1 and its answer). Answers are taken from the judge
+    prompts. ``mt_bench_contaminated_prompts.jsonl`` lists questions RouteLLM trained on;
+    ``drop_contaminated=True`` leaves them out. ``features`` is the MT-Bench category.
+    """
+    p = Path(path).expanduser()
+    directory = p if p.is_dir() else p.parent
+    qfile = _find(p, _MTB_QUESTIONS) if p.is_dir() else p
+    jfile = Path(judgements).expanduser() if judgements is not None else _find(directory, _MTB_JUDGEMENTS)
+    if qfile is None or not qfile.is_file():
+        raise OutcomeDataError(f"{p}: no {_MTB_QUESTIONS}(.gz) here (RouteLLM's MT-Bench questions).")
+    if jfile is None or not jfile.is_file():
+        raise OutcomeDataError(f"{directory}: no {_MTB_JUDGEMENTS}(.gz) next to the questions; pass judgements=PATH.")
+    if success_threshold is not None and not 1 <= success_threshold <= 10:
+        raise ConfigurationError(f"success_threshold is on the judge's 1-10 scale, got {success_threshold}.")
+    _, qrows = _read_rows(qfile)
+    _, jrows = _read_rows(jfile)
+    questions: dict[str, dict[str, Any]] = {}
+    for i, r in enumerate(qrows, 1):
+        turns = r.get("turns")
+        if "question_id" not in r or not isinstance(turns, list) or not turns:
+            raise OutcomeDataError(f"{qfile}: line {i} needs 'question_id' and a non-empty 'turns' list.")
+        questions[str(r["question_id"])] = r
+    scores: dict[tuple[str, str], dict[int, float]] = {}
+    answers: dict[tuple[str, str], list[str]] = {}
+    models: list[str] = []
+    for i, r in enumerate(jrows, 1):
+        missing = [k for k in ("question_id", "model", "turn", "score") if k not in r]
+        if missing:
+            raise OutcomeDataError(f"{jfile}: line {i} is missing {missing}.")
+        score = _number(jfile, i, "score", r["score"])
+        if score is None or not 1 <= score <= 10:
+            continue  # the judge gave no valid rating (RouteLLM's files use -1 for that)
+        key = (str(r["question_id"]), str(r["model"]))
+        if key[1] not in models:
+            models.append(key[1])
+        turn = int(r["turn"])
+        scores.setdefault(key, {})[turn] = score
+        quoted = _mtbench_answers(str(r.get("user_prompt") or ""))
+        if len(quoted) >= len(answers.get(key, [])):
+            answers[key] = quoted
+    if len(models) < 2:
+        raise OutcomeDataError(f"{jfile}: expected judgements of at least two models, found {models}.")
+    skip = _contaminated(qfile, "mt_bench") if drop_contaminated else set()
+    prompts, quality, feats, ids, turns_all = [], [], [], [], []
+    responses: dict[str, list[str | None]] = {m: [] for m in models}
+    calls: list[list[list[tuple[str, str]]]] = [[] for _ in models]
+    dropped = contaminated = 0
+    for qid, q in questions.items():
+        turns = [str(t) for t in q["turns"]]
+        if turns[0].strip() in skip:
+            contaminated += 1
+            continue
+        per_model = [scores.get((qid, m), {}) for m in models]
+        if any(len(s) < len(turns) for s in per_model):
+            dropped += 1  # a model lacks a valid score for some turn
+            continue
+        means = [sum(s.values()) / len(s) for s in per_model]
+        if success_threshold is None:
+            quality.append([v / 10.0 for v in means])
+        else:
+            quality.append([1.0 if v >= success_threshold else 0.0 for v in means])
+        prompts.append(turns[0])
+        turns_all.append(turns)
+        feats.append(str(q.get("category") or "") or None)
+        ids.append(qid)
+        for t, m in enumerate(models):
+            said = answers.get((qid, m), [])
+            responses[m].append(said[0] if said else None)
+            history, row_calls = "", []
+            for k, turn in enumerate(turns):
+                out = said[k] if k < len(said) else ""
+                history = f"{history}\n{turn}" if history else turn
+                row_calls.append((history, out))
+                history = f"{history}\n{out}"
+            calls[t].append(row_calls)
+    if not prompts:
+        raise OutcomeDataError(f"{jfile}: no question has valid scores of every model on every turn.")
+    cost = _price_calls(models, calls, cost_per_call=cost_per_call, prices=prices, price_models=price_models)
+    return OutcomeDataset(
+        prompts=prompts, tiers=models, quality=np.array(quality), cost=cost, responses=responses,
+        features=feats, ids=ids, source=str(jfile), dropped_rows=dropped + contaminated,
+        extra={"contaminated_dropped": contaminated, "incomplete_dropped": dropped, "turns": turns_all,
+               "quality": "mean judge score / 10" if success_threshold is None
+               else f"mean judge score >= {success_threshold:g}"},
+    )
+
 
 def load_outcomes(
     path: str | Path | Sequence[str | Path],
     *,
-    layout: Literal["auto", "routerbench", "routellm"] = "auto",
+    layout: Literal["auto", "routerbench", "routellm", "mtbench"] = "auto",
     **kwargs: Any,
 ) -> OutcomeDataset:
-    """Read outcomes in either layout (``auto`` looks at the columns)."""
+    """Read outcomes in any layout (``auto`` looks at the file names and columns; a
+    directory with ``mt_bench_question.jsonl(.gz)`` is the MT-Bench layout)."""
     if layout == "auto":
+        if isinstance(path, (str, Path)) and _is_mtbench(Path(path).expanduser()):
+            return load_mtbench(path, **kwargs)
         files = _files(path)
         columns, _ = _read_rows(files[0])
         layout = "routerbench" if any(c.endswith(_COST_SUFFIX) for c in columns) else (
             "routellm" if any(c.endswith("_response") for c in columns) else "routerbench")
     if layout == "routerbench":
         return load_routerbench(path, **kwargs)
+    if layout == "mtbench":
+        if not isinstance(path, (str, Path)):
+            raise ConfigurationError("the MT-Bench layout takes one directory or questions file.")
+        return load_mtbench(path, **kwargs)
     if layout == "routellm":
         if not isinstance(path, (str, Path)):
             raise ConfigurationError("the RouteLLM layout takes one file.")
         return load_routellm(path, **kwargs)
-    raise ConfigurationError(f"unknown layout {layout!r}; use 'routerbench', 'routellm' or 'auto'.")
+    raise ConfigurationError(f"unknown layout {layout!r}; use 'routerbench', 'routellm', 'mtbench' or 'auto'.")
+
+
+def _is_mtbench(p: Path) -> bool:
+    if p.is_dir():
+        return _find(p, _MTB_QUESTIONS) is not None
+    return p.name.removesuffix(".gz") == _MTB_QUESTIONS
