@@ -1,4 +1,4 @@
-"""The framework-free cache core: scope, exact and semantic tiers, guards, TTL, LRU,
+"""The framework-free cache core: scope, exact and semantic tiers, TTL, LRU,
 persistence, invalidation, audit, calibration and the CLI."""
 
 from __future__ import annotations
@@ -19,7 +19,6 @@ from llm_cost_hooks.cache import (
     EmbeddedBackend,
     calibrate_intents,
     calibrate_pairs,
-    guard_veto,
     normalize_query,
     operating_point,
     wilson_lower_bound,
@@ -27,7 +26,7 @@ from llm_cost_hooks.cache import (
 from llm_cost_hooks.cache._cli import add_cache_commands
 from llm_cost_hooks.embeddings import default_embedder
 
-SIM = DecisionPolicy(kind="similarity", threshold=0.8, min_similarity=0.8, guard_negation=True, guard_numbers=True)
+SIM = DecisionPolicy(kind="similarity", threshold=0.8, min_similarity=0.8)
 
 
 def core_with(policy: DecisionPolicy | None = None, backend=None, **cfg) -> CacheCore:
@@ -87,28 +86,14 @@ def test_model_params_and_conversation_are_scope() -> None:
     assert get(core, "How do I reset my PIN?", llm="model=x,temperature=0", ctx="system: pirate bot") is None
 
 
-def test_semantic_hit_and_guards() -> None:
+def test_semantic_hit() -> None:
     core = core_with()
     put(core, "How do I reset my PIN?", "reset-pin")
     hit = get(core, "How can I reset my PIN?")
     assert hit is not None and hit.status == "semantic" and hit.entry.answer == "reset-pin"
     assert 0.8 <= hit.similarity < 1.0
-    put(core, "Can I pay by card in the shop?", "yes")
-    assert get(core, "Can't I pay by card in the shop?") is None
-    assert core.stats.vetoed_negation == 1
-    put(core, "I want to send 100 dollars to my savings account", "t100")
-    assert get(core, "I want to send 200 dollars to my savings account") is None
-    assert core.stats.vetoed_numbers == 1
-
-
-def test_guard_veto_unit() -> None:
-    assert guard_veto("is it open", "is it not open") == "negation"
-    assert guard_veto("it isn't open", "it's not open") is None
-    assert guard_veto("order 2 pizzas", "order 3 pizzas") == "numbers"
-    assert guard_veto("pay 1,000 now", "pay 1000 now") is None
-    # incidental negation in a differently worded query is not a minimal pair
-    assert guard_veto("my card still hasn't arrived, is it lost?", "where is my new card") is None
-    assert DecisionPolicy().guard_negation is False  # opt-in
+    assert get(core, "What are your opening hours on Sunday?") is None
+    assert (core.stats.semantic_hits, core.stats.misses, core.stats.rejected) == (1, 1, 1)
 
 
 def test_combined_policy_uses_neighbourhood_agreement() -> None:

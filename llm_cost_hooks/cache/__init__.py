@@ -26,7 +26,7 @@ from ._embedded import EmbeddedBackend
 from ._entry import CacheEntry, CacheHit
 from ._redis import RedisBackend
 from ._scope import DEFAULT_TENANT, CacheScope, cache_scope, current_scope, normalize_query, scope_from_metadata
-from ._signals import FEATURE_NAMES, DecisionPolicy, Neighbor, guard_veto, wilson_lower_bound
+from ._signals import FEATURE_NAMES, DecisionPolicy, Neighbor, wilson_lower_bound
 
 __all__ = [
     "DEFAULT_TENANT",
@@ -56,7 +56,6 @@ __all__ = [
     "current_scope",
     "decode_answer",
     "encode_answer",
-    "guard_veto",
     "normalize_query",
     "operating_point",
     "scope_from_metadata",

@@ -27,7 +27,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from .._errors import ConfigurationError
-from ._signals import FEATURE_NAMES, DecisionPolicy, guard_veto, wilson_lower_bound
+from ._signals import FEATURE_NAMES, DecisionPolicy, wilson_lower_bound
 
 __all__ = [
     "CalibrationPoint",
@@ -225,7 +225,6 @@ def calibrate_intents(
     cache_fraction: float | None = None,
     seed: int = 0,
     k: int = 10,
-    guards: bool = False,
     cache_texts: Sequence[str] | None = None,
     cache_labels: Sequence[str] | None = None,
     vectors: tuple[Any, Any] | None = None,
@@ -265,16 +264,13 @@ def calibrate_intents(
     X, top, _ = knn_features(qv, cv, c_labels, k=k, leave_one_out=loo)
     c_lab = np.asarray(c_labels)
     correct = c_lab[top] == np.asarray(q_labels)
-    vetoed = np.zeros(len(q_texts), bool)
-    if guards:
-        vetoed = np.array([guard_veto(q, c_texts[t]) is not None for q, t in zip(q_texts, top)])
     weights = fit_logistic(X, correct.astype(float))
-    policy = DecisionPolicy(kind="combined", weights=weights, k=k, guard_negation=guards, guard_numbers=guards)
+    policy = DecisionPolicy(kind="combined", weights=weights, k=k)
     z = X @ np.asarray(weights[:-1]) + weights[-1]
     scores = 1 / (1 + np.exp(-np.clip(z, -50, 50)))
     # The similarity floor: below the lowest similarity any correct hit had, nothing is served.
     floor = float(max(0.5, X[correct, 0].min() - 0.02)) if correct.any() else 0.7
-    keep = (~vetoed) & (X[:, 0] >= floor)
+    keep = X[:, 0] >= floor
     point, curve = operating_point(
         list(scores[keep]), list(correct[keep]), target=target_precision, confidence=confidence,
         rule=rule, n_total=len(q_texts),
@@ -307,7 +303,6 @@ def calibrate_pairs(
     target_precision: float = 0.99,
     confidence: float = 0.95,
     rule: Literal["bound", "point"] = "bound",
-    guards: bool = False,
 ) -> CalibrationResult:
     """Fit a similarity threshold on labelled pairs (label 1/true = same answer)."""
     np = _np()
@@ -320,12 +315,9 @@ def calibrate_pairs(
         embedder = default_embedder()
     a, b = _embed_all(embedder, text_a), _embed_all(embedder, text_b)
     sims = (a * b).sum(1).astype(float)
-    keep = np.ones(len(sims), bool)
-    if guards:
-        keep = np.array([guard_veto(x, z) is None for x, z in zip(text_a, text_b)])
-    point, curve = operating_point(list(sims[keep]), list(y[keep]), target=target_precision,
+    point, curve = operating_point(list(sims), list(y), target=target_precision,
                                    confidence=confidence, rule=rule, n_total=len(sims))
-    policy = DecisionPolicy(kind="similarity", weights=[], guard_negation=guards, guard_numbers=guards)
+    policy = DecisionPolicy(kind="similarity", weights=[])
     floor = point.threshold if point else 1.0
     return _result(policy, point, curve, target_precision, confidence, rule, len(sims), 0, floor)
 

@@ -34,7 +34,6 @@ def add_cache_commands(subparsers: Any) -> argparse.ArgumentParser:
                      help="split each label into this share of cache entries and queries (default: leave-one-out, "
                           "every row a query against all the others)")
     cal.add_argument("--seed", type=int, default=0)
-    cal.add_argument("--guards", action="store_true", help="enable the negation/number minimal-pair guards (off by default)")
     cal.add_argument("--route", help="store the policy for this route (default: the default policy)")
     cal.add_argument("--config", help="existing cache config JSON to update")
     cal.add_argument("--out", help="write the resulting cache config JSON here (load with SemanticCache(config=PATH))")
@@ -49,7 +48,6 @@ def run_calibrate(args: argparse.Namespace) -> int:
 
     kwargs: dict[str, Any] = {
         "target_precision": args.target, "confidence": args.confidence, "rule": args.rule,
-        "guards": args.guards,
     }
     rows_are_pairs = False
     from ._calibrate import load_table

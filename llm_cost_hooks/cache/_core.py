@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from .._errors import ConfigurationError
 from ._entry import CacheEntry, CacheHit
 from ._scope import DEFAULT_TENANT, CacheScope, digest, normalize_query, partition_of
-from ._signals import DecisionPolicy, Neighbor, guard_veto
+from ._signals import DecisionPolicy, Neighbor
 
 __all__ = ["AuditLog", "CacheBackend", "CacheConfig", "CacheCore", "CacheRequest", "CacheStats"]
 
@@ -101,8 +101,6 @@ class CacheStats(BaseModel):
     semantic_hits: int = 0
     misses: int = 0
     rejected: int = 0
-    vetoed_negation: int = 0
-    vetoed_numbers: int = 0
     writes: int = 0
     errors: int = 0
     corrupt: int = 0
@@ -340,7 +338,7 @@ class CacheCore:
         return hit
 
     def decide(self, req: CacheRequest, neigh: list[Neighbor], policy: DecisionPolicy) -> CacheHit | None:
-        """Apply the policy and the guards to the nearest neighbours."""
+        """Apply the policy to the nearest neighbours."""
         if not neigh:
             return None
         top = neigh[0]
@@ -348,10 +346,6 @@ class CacheCore:
         same = [n.answer_key == top.answer_key for n in neigh]
         if not policy.accepts(sims, same):
             self._count(rejected=1)
-            return None
-        veto = guard_veto(req.query, top.query, negation=policy.guard_negation, numbers=policy.guard_numbers)
-        if veto is not None:
-            self._count(**{f"vetoed_{veto}": 1})
             return None
         entry = top.payload if isinstance(top.payload, CacheEntry) else self.backend.get(top.entry_id)
         if entry is None:

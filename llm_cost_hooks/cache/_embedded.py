@@ -65,13 +65,24 @@ class _Partition:
     def top(self, vec: Any, k: int) -> tuple[Any, Any]:
         import numpy as np
 
-        sims = self.vecs[: self.n] @ vec
+        sims = _row_dots(self.vecs[: self.n], np.asarray(vec, dtype=np.float32))
         if self.n > k:
-            idx = np.argpartition(-sims, k - 1)[:k]
+            idx = np.argpartition(sims, self.n - k)[self.n - k:]
             idx = idx[np.argsort(-sims[idx])]
         else:
             idx = np.argsort(-sims)
         return idx, sims[idx]
+
+
+def _row_dots(mat: Any, vec: Any) -> Any:
+    """``mat @ vec`` on the calling thread. A BLAS matrix-vector product fans out to the
+    BLAS thread pool; on a busy machine waiting for those threads costs a scheduler slice
+    (bench_cache measured 10k rows: ~20 ms through BLAS vs ~0.6 ms here), while the
+    product itself is memory-bound and gains little from a second thread."""
+    import numpy as np
+
+    vecdot = getattr(np, "vecdot", None)  # numpy >= 2
+    return vecdot(mat, vec) if vecdot is not None else np.einsum("ij,j->i", mat, vec)
 
 
 class EmbeddedBackend:
@@ -214,7 +225,7 @@ class EmbeddedBackend:
                 if entry.expired(now):
                     stale.append(entry.id)
                     continue
-                out.append(Neighbor(entry.id, float(s), entry.answer_key, entry.query, entry))
+                out.append(Neighbor(entry.id, float(s), entry.answer_key, entry))
         if stale:
             self.delete(stale)
         return out

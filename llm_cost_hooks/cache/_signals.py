@@ -12,16 +12,15 @@ good from bad hits much better is the *neighbourhood* of the query:
 These, with the top similarities, go into a logistic model whose output is the estimated
 probability that serving the nearest entry is correct; calibration (``calibrate``) fits the
 weights and picks the threshold for a target precision on labelled data. ``bench/bench_cache.py``
-measures each signal's contribution. Opt-in guards veto a hit whose query and matched
-query are a minimal pair differing in negation or in the numbers they contain (the classic
-wrong hits of semantic caches); on banking77 they vetoed mostly correct matches, so they are
-off by default.
+measures each signal's contribution. Negation/number "minimal pair" guards were measured
+there too and removed: on banking77 they vetoed 48 top-1 matches of which 44 were right, and
+at precision >= 0.99 they lowered the hit rate (65.4% -> 64.3%) without lowering the number
+of wrong hits.
 """
 
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -32,7 +31,6 @@ __all__ = [
     "FEATURE_NAMES",
     "DecisionPolicy",
     "Neighbor",
-    "guard_veto",
     "neighbour_features",
     "wilson_lower_bound",
 ]
@@ -43,12 +41,12 @@ _TAU = 0.05  # softness of the similarity weighting in agreement
 
 @dataclass(slots=True)
 class Neighbor:
-    """One search result: entry id, cosine similarity, answer key, original query."""
+    """One search result: entry id, cosine similarity, answer key, and the entry itself when
+    the backend has it at hand (``payload``; else the core fetches it for a hit)."""
 
     entry_id: str
     similarity: float
     answer_key: str
-    query: str
     payload: Any = None  # backend-specific (the full entry when cheap to carry)
 
 
@@ -73,58 +71,6 @@ def neighbour_features(sims: Sequence[float], same_as_top: Sequence[bool], k: in
     return [s1, s[1], margin, agree(5), agree(10), s1 - s[4]]
 
 
-_NEG = re.compile(
-    r"\b(?:not|no|never|none|nobody|nothing|neither|nor|without|cannot|can't|won't|don't|doesn't|"
-    r"didn't|isn't|aren't|wasn't|weren't|haven't|hasn't|hadn't|shouldn't|wouldn't|couldn't|mustn't|"
-    r"cant|wont|dont|doesnt|didnt|isnt|arent|havent|hasnt)\b|n't\b",
-    re.IGNORECASE,
-)
-_NUM = re.compile(r"\d+(?:[.,]\d+)*")
-
-
-def _negated(text: str) -> bool:
-    return len(_NEG.findall(text)) % 2 == 1
-
-
-def _numbers(text: str) -> frozenset[str]:
-    return frozenset(n.replace(",", "") for n in _NUM.findall(text))
-
-
-_WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
-
-
-def _content_words(text: str) -> set[str]:
-    words = _WORD.findall(text.lower())
-    return {w for w in words if not _NEG.fullmatch(w) and not _NUM.fullmatch(w) and not w.endswith("n't")}
-
-
-def guard_veto(
-    query: str, matched: str, *, negation: bool = True, numbers: bool = True, overlap: float = 0.6
-) -> str | None:
-    """Why ``matched`` must not answer ``query`` (``"negation"``/``"numbers"``), or ``None``.
-
-    A *minimal-pair* guard: it vetoes only when the two texts share most of their other
-    words (Jaccard >= ``overlap``) and differ in negation or in the numbers they contain
-    -- "Can I pay by card?" vs "Can't I pay by card?". Incidental negation in a differently
-    worded query ("my card still hasn't arrived" vs "where is my card") is left to the
-    similarity model: on banking77 a plain negation-parity guard vetoed 322 top-1 matches
-    of which 288 were right.
-
-    >>> guard_veto("Can I pay by card?", "Can't I pay by card?")
-    'negation'
-    >>> guard_veto("Transfer 100 dollars", "Transfer 200 dollars")
-    'numbers'
-    """
-    a, b = _content_words(query), _content_words(matched)
-    if not a or not b or len(a & b) / len(a | b) < overlap:
-        return None
-    if negation and _negated(query) != _negated(matched):
-        return "negation"
-    if numbers and _numbers(query) != _numbers(matched):
-        return "numbers"
-    return None
-
-
 # Fitted by ``calibrate_intents`` on banking77 *train* only (leave-one-out: each train query
 # against the other 10,002 as the cache; target precision 0.99, 95% Wilson lower bound).
 # The benchmark evaluates on the separate test split. Recalibrate on your own data with
@@ -142,8 +88,7 @@ class DecisionPolicy(BaseModel):
     ``kind="combined"``: logistic model on the neighbour features, serve when the
     estimated probability of a correct answer is at least ``threshold``.
     ``kind="similarity"``: plain cosine threshold (what pairs-file calibration can fit).
-    Any hit also needs ``similarity >= min_similarity``; the negation/number guards are
-    opt-in (``guard_negation``/``guard_numbers``).
+    Any hit also needs ``similarity >= min_similarity``.
 
     >>> DecisionPolicy(kind="similarity", threshold=0.9).accepts([0.95, 0.5], [True, False])
     True
@@ -156,9 +101,6 @@ class DecisionPolicy(BaseModel):
     threshold: float = _DEFAULT_THRESHOLD
     min_similarity: float = 0.5
     k: int = 10
-    # Off by default: on banking77 the guards vetoed mostly correct matches (see bench_cache).
-    guard_negation: bool = False
-    guard_numbers: bool = False
     ttl_seconds: float | None = None
     enabled: bool = True
     calibration: dict[str, Any] | None = None  # what calibrate measured, for the record
@@ -186,7 +128,7 @@ def wilson_lower_bound(successes: int, n: int, confidence: float = 0.95) -> floa
     """One-sided Wilson score lower confidence bound of a proportion.
 
     >>> round(wilson_lower_bound(99, 100), 3)
-    0.953
+    0.956
     """
     if n <= 0:
         return 0.0
