@@ -184,6 +184,22 @@ class CostHooksLogger(TrackerAdapterMixin, CustomLogger):
             waiting = {rid for rid in waiting if rid in self.tracker._runs}
         return self.tracker.flush(max(deadline - time.monotonic(), 0.1)) and not waiting
 
+    async def aflush(self, timeout: float = 10.0) -> bool:
+        """:meth:`flush` for async code: first let LiteLLM's async logging worker deliver
+        the events it queued on this event loop (they are lost if the loop closes first,
+        e.g. at the end of ``asyncio.run``), then flush without blocking the loop."""
+        import asyncio
+
+        try:
+            from litellm.litellm_core_utils.logging_worker import GLOBAL_LOGGING_WORKER
+
+            await asyncio.wait_for(GLOBAL_LOGGING_WORKER.flush(), timeout)
+        except (ImportError, AttributeError):  # an older LiteLLM without the worker
+            pass
+        except asyncio.TimeoutError:
+            return False
+        return await asyncio.to_thread(self.flush, timeout)
+
     # -- run bookkeeping ---------------------------------------------------------------
     def _remember(self, table: OrderedDict[str, Any], key: str, value: Any) -> None:
         table[key] = value
