@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ast
 import asyncio
+import functools
 import json
 import logging
 import os
@@ -92,9 +93,10 @@ def _lc_messages(prompt: str) -> list[dict[str, Any]] | None:
     return msgs
 
 
+@functools.lru_cache(maxsize=256)  # an app has few distinct llm_strings; parsing one costs ~0.1 ms
 def _lc_params(llm_string: str) -> dict[str, Any] | None:
     """The invocation parameters in LangChain's ``llm_string``: the model's ``dumps`` JSON
-    (serialisable models) ``---`` ``str(sorted(params.items()))``."""
+    (serialisable models) ``---`` ``str(sorted(params.items()))``. Memoised: read-only."""
     head: dict[str, Any] = {}
     tail = llm_string
     if llm_string.startswith("{"):
@@ -116,6 +118,7 @@ def _lc_params(llm_string: str) -> dict[str, Any] | None:
     return params
 
 
+@functools.lru_cache(maxsize=512)  # lookup and update of one call, and repeated (hit) prompts, parse once
 def chat_key(prompt: str, llm_string: str) -> ChatKey:
     """The neutral key of a LangChain cache call (what the LiteLLM adapter computes for
     the same model, parameters and messages).
