@@ -245,3 +245,41 @@ async def test_a_failed_leader_fails_its_followers_and_the_key_is_free_again(lit
     assert all(isinstance(r, Exception) for r in results)
     ok = await litellm_clean.acompletion(**kw)  # nothing cached from a failure
     assert ok.usage.completion_tokens == 5 and openai_stub.stats()["chat"] == 2
+
+
+async def test_two_replicas_share_one_upstream_call_through_redis(litellm_clean: Any, openai_stub: Any,
+                                                                   redis_clean_url: str) -> None:
+    """Two loggers (two proxy replicas) with RedisSingleFlight on one Redis: the requests of
+    both with one idempotency key make one upstream call; the answer crosses as JSON."""
+    import asyncio
+
+    from llm_cost_hooks.dedup import RedisSingleFlight
+    from llm_cost_hooks.litellm import CostHooksLogger
+
+    litellm_clean.callbacks = []
+    replicas = [CostHooksLogger(ledger="memory://", dedup=RedisSingleFlight(redis_clean_url, result_ttl=30))
+                for _ in range(2)]
+    kw = dict(model="openai/gpt-4o-mini", api_base=openai_stub.base, api_key="sk-test", messages=MSG, max_tokens=11,
+              metadata={"tenant_id": "acme", "idempotency_key": "invoice-3"})
+    responses = await asyncio.gather(*(replicas[i % 2].acompletion(**kw) for i in range(20)))
+    assert openai_stub.stats()["chat"] == 1
+    assert {(r.id, r.choices[0].message.content, r.usage.completion_tokens) for r in responses} == {
+        (responses[0].id, responses[0].choices[0].message.content, 11)}
+
+
+async def test_streamed_acompletion_settles_from_the_final_usage(litellm_clean: Any, openai_stub: Any) -> None:
+    from llm_cost_hooks.litellm import CostHooksLogger
+
+    g = guard(Limit.usd(1.0, per="day", scope="tenant"))
+    cl = CostHooksLogger(ledger="memory://", guard=g)
+    litellm_clean.callbacks = [cl]
+    stream = await litellm_clean.acompletion(model="openai/gpt-4o-mini", api_base=openai_stub.base, api_key="sk-test",
+                                             messages=MSG, max_tokens=12, stream=True,
+                                             stream_options={"include_usage": True},
+                                             metadata={"tenant_id": "acme", "task_id": "st-1"})
+    async for _ in stream:
+        pass
+    await cl.aflush()
+    [rec] = await wait_records(cl, lambda r: r.task_id == "st-1", 1)
+    assert rec.output_tokens == 12
+    assert g.usage(g.limits[0], "acme") == (pytest.approx(rec.cost_usd, abs=1e-12), 0)

@@ -681,12 +681,15 @@ class CostHooksLogger(TrackerAdapterMixin, CustomLogger):
         metadata = kwargs.get("metadata") if isinstance(kwargs.get("metadata"), Mapping) else {}
         await self._apre_call(kwargs, call_id, str(kwargs.get("model") or ""), metadata)
         try:
-            return await litellm.acompletion(**kwargs)
+            response = await litellm.acompletion(**kwargs)
         except BaseException as exc:
             self._release(call_id)
             if self.dedup is not None:
                 self.dedup.fail(call_id, exc)
             raise
+        if self.dedup is not None and not kwargs.get("stream"):
+            self.dedup.complete(call_id, response)  # no-op if the success hook already did
+        return response
 
     # -- LiteLLM CustomLogger API (parameter names matter: LiteLLM passes keywords) -----
     def log_pre_api_call(self, model, messages, kwargs):  # type: ignore[no-untyped-def]
