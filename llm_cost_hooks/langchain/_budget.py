@@ -252,6 +252,13 @@ def _usage_of(message: AIMessage) -> TokenUsage | None:
     )
 
 
+def _add_chunk(aggregate: AIMessageChunk | None, chunk: ChatGenerationChunk) -> AIMessageChunk | None:
+    message = chunk.message
+    if not isinstance(message, AIMessageChunk):
+        return aggregate
+    return message if aggregate is None else aggregate + message
+
+
 def _dump(message: AIMessage) -> str:
     return json.dumps(message_to_dict(message))
 
@@ -612,47 +619,66 @@ class GuardedChatModel(BaseChatModel):
         if self.breaker is not None and not cancelled:
             self.breaker.record_failure(model)
 
-    def _stream(self, messages: list[BaseMessage], stop: list[str] | None = None,
-                run_manager: CallbackManagerForLLMRun | None = None, **kwargs: Any) -> Iterator[ChatGenerationChunk]:
+    def _stream_hold(self, ctx: _Ctx, decision: Any, inner: BaseChatModel, model: str,
+                     provider: str | None) -> tuple[BaseChatModel, str, str | None, Any, bool]:
+        """``(inner, model, provider, reservation, again)`` after a reserve attempt;
+        ``again`` when a downgrade switched the model and the reserve must be redone."""
+        if isinstance(decision, Downgrade):
+            inner, model, provider = self._pick_downgrade(decision, ctx)
+            return inner, model, provider, None, True
+        return inner, model, provider, decision, False
+
+    def _stream_start(self, messages: list[BaseMessage], run_manager: Any, kwargs: dict[str, Any],
+                      stop: list[str] | None) -> tuple[Any, _Ctx, Any]:
         shim = kwargs.pop(_STREAM_KEY, None)
         run = run_manager if run_manager is not None else shim  # metadata, run id, handlers
         ctx = self._prepare(messages, run, kwargs, stop)
+        return run, ctx, self.retry.state(ctx.task_id) if self.retry is not None else None
+
+    def _stream_kwargs(self, ctx: _Ctx, reservation: Any, kwargs: dict[str, Any]) -> dict[str, Any]:
+        call_kwargs = dict(kwargs)
+        cap = reservation.max_output_tokens if reservation is not None else ctx.max_tokens
+        if cap is not None:
+            call_kwargs["max_tokens"] = cap
+        return call_kwargs
+
+    def _stream_failed(self, ctx: _Ctx, state: Any, reservation: Any, aggregate: AIMessageChunk | None, model: str,
+                       provider: str | None, error: BaseException) -> float | None:
+        """Settle / release after a failed stream; the delay before a retry, or None to raise."""
+        self._stream_ended(ctx, reservation, aggregate, model, provider, error)
+        if (aggregate is not None or state is None or self.retry is None or not isinstance(error, Exception)
+                or isinstance(error, (BudgetExceeded, CircuitOpenError))):
+            return None  # chunks already reached the caller: a retry would repeat them
+        self.retry.record(state, self._failed_cost(model, provider, ctx))
+        ctx.tags.update(state.tags())
+        if self.retry.can_retry(state, reservation.worst_usd if reservation is not None else 0.0):
+            return self.retry.delay(state)
+        return None
+
+    def _stream(self, messages: list[BaseMessage], stop: list[str] | None = None,
+                run_manager: CallbackManagerForLLMRun | None = None, **kwargs: Any) -> Iterator[ChatGenerationChunk]:
+        run, ctx, state = self._stream_start(messages, run_manager, kwargs, stop)
         inner, model, provider = self.inner, ctx.model, ctx.provider
-        state = self.retry.state(ctx.task_id) if self.retry is not None else None
         try:
             while True:
                 self._breaker_check(ctx, model)
-                reservation = None
-                if self.guard is not None:
-                    decision = self.guard.try_reserve(self._request(ctx, model, provider))
-                    if isinstance(decision, Downgrade):
-                        inner, model, provider = self._pick_downgrade(decision, ctx)
-                        continue
-                    reservation = decision
-                call_kwargs = dict(kwargs)
-                cap = reservation.max_output_tokens if reservation is not None else ctx.max_tokens
-                if cap is not None:
-                    call_kwargs["max_tokens"] = cap
+                decision = self.guard.try_reserve(self._request(ctx, model, provider)) if self.guard else None
+                inner, model, provider, reservation, again = self._stream_hold(ctx, decision, inner, model, provider)
+                if again:
+                    continue
                 aggregate: AIMessageChunk | None = None
                 try:
-                    for chunk in inner._stream(ctx.messages, stop=stop, run_manager=run_manager, **call_kwargs):
-                        message = chunk.message
-                        if isinstance(message, AIMessageChunk):
-                            aggregate = message if aggregate is None else aggregate + message
+                    for chunk in inner._stream(ctx.messages, stop=stop, run_manager=run_manager,
+                                               **self._stream_kwargs(ctx, reservation, kwargs)):
+                        aggregate = _add_chunk(aggregate, chunk)
                         yield chunk
                 except BaseException as exc:
-                    self._stream_ended(ctx, reservation, aggregate, model, provider, exc)
-                    if (aggregate is None and state is not None and self.retry is not None
-                            and isinstance(exc, Exception) and not isinstance(exc, (BudgetExceeded, CircuitOpenError))):
-                        self.retry.record(state, self._failed_cost(model, provider, ctx))
-                        ctx.tags.update(state.tags())
-                        if self.retry.can_retry(state, reservation.worst_usd if reservation is not None else 0.0):
-                            time.sleep(self.retry.delay(state))
-                            continue
-                    raise
-                if aggregate is None:
-                    aggregate = AIMessageChunk(content="")
-                self._stream_ended(ctx, reservation, aggregate, model, provider, None)
+                    delay = self._stream_failed(ctx, state, reservation, aggregate, model, provider, exc)
+                    if delay is None:
+                        raise
+                    time.sleep(delay)
+                    continue
+                self._stream_ended(ctx, reservation, aggregate or AIMessageChunk(content=""), model, provider, None)
                 return
         finally:
             annotate_run(run, ctx.tags)
@@ -660,46 +686,29 @@ class GuardedChatModel(BaseChatModel):
     async def _astream(self, messages: list[BaseMessage], stop: list[str] | None = None,
                        run_manager: AsyncCallbackManagerForLLMRun | None = None,
                        **kwargs: Any) -> AsyncIterator[ChatGenerationChunk]:
-        shim = kwargs.pop(_STREAM_KEY, None)
-        run = run_manager if run_manager is not None else shim  # metadata, run id, handlers
-        ctx = self._prepare(messages, run, kwargs, stop)
+        run, ctx, state = self._stream_start(messages, run_manager, kwargs, stop)
         inner, model, provider = self.inner, ctx.model, ctx.provider
-        state = self.retry.state(ctx.task_id) if self.retry is not None else None
         try:
             while True:
                 self._breaker_check(ctx, model)
-                reservation = None
-                if self.guard is not None:
-                    decision = await self.guard.atry_reserve(self._request(ctx, model, provider))
-                    if isinstance(decision, Downgrade):
-                        inner, model, provider = self._pick_downgrade(decision, ctx)
-                        continue
-                    reservation = decision
-                call_kwargs = dict(kwargs)
-                cap = reservation.max_output_tokens if reservation is not None else ctx.max_tokens
-                if cap is not None:
-                    call_kwargs["max_tokens"] = cap
+                decision = await self.guard.atry_reserve(self._request(ctx, model, provider)) if self.guard else None
+                inner, model, provider, reservation, again = self._stream_hold(ctx, decision, inner, model, provider)
+                if again:
+                    continue
                 aggregate: AIMessageChunk | None = None
                 try:
-                    async for chunk in inner._astream(ctx.messages, stop=stop, run_manager=run_manager, **call_kwargs):
-                        message = chunk.message
-                        if isinstance(message, AIMessageChunk):
-                            aggregate = message if aggregate is None else aggregate + message
+                    async for chunk in inner._astream(ctx.messages, stop=stop, run_manager=run_manager,
+                                                      **self._stream_kwargs(ctx, reservation, kwargs)):
+                        aggregate = _add_chunk(aggregate, chunk)
                         yield chunk
                 except BaseException as exc:
-                    # Sync settle/release: no await while the generator is being closed or cancelled.
-                    self._stream_ended(ctx, reservation, aggregate, model, provider, exc)
-                    if (aggregate is None and state is not None and self.retry is not None
-                            and isinstance(exc, Exception) and not isinstance(exc, (BudgetExceeded, CircuitOpenError))):
-                        self.retry.record(state, self._failed_cost(model, provider, ctx))
-                        ctx.tags.update(state.tags())
-                        if self.retry.can_retry(state, reservation.worst_usd if reservation is not None else 0.0):
-                            await asyncio.sleep(self.retry.delay(state))
-                            continue
-                    raise
-                if aggregate is None:
-                    aggregate = AIMessageChunk(content="")
-                self._stream_ended(ctx, reservation, aggregate, model, provider, None)
+                    # Settled / released synchronously: no await while being closed or cancelled.
+                    delay = self._stream_failed(ctx, state, reservation, aggregate, model, provider, exc)
+                    if delay is None:
+                        raise
+                    await asyncio.sleep(delay)
+                    continue
+                self._stream_ended(ctx, reservation, aggregate or AIMessageChunk(content=""), model, provider, None)
                 return
         finally:
             annotate_run(run, ctx.tags)

@@ -7,12 +7,13 @@ llm_cost_hooks``.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import threading
 import time
 from collections import OrderedDict, deque
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -509,13 +510,37 @@ class CostHooksLogger(TrackerAdapterMixin, CustomLogger):
         if self.dedup is not None:
             self.dedup.fail(call_id, error)
 
+    @contextlib.contextmanager
+    def _reserving(self, call_id: str, model: str) -> Iterator[None]:
+        """Around a reserve: an unpriced model is let through (warned), a refusal is
+        remembered (no failure record for a call that never went out) and raised."""
+        from .._errors import BudgetExceeded, UnknownModelError
+
+        try:
+            yield
+        except UnknownModelError:
+            logger.warning("llm-cost-hooks: no price for %r; request not budget-checked", model)
+        except BudgetExceeded as exc:
+            self._refuse(call_id, exc)
+            raise
+
+    @staticmethod
+    def _spend_request(data: Mapping[str, Any], model: str, metadata: Mapping[str, Any], counted: Any) -> Any:
+        from ._budget import spend_request_for
+
+        return spend_request_for(model, data.get("messages"), data, metadata, input_tokens=counted)
+
+    def _hold(self, call_id: str, data: dict[str, Any], reservation: Any) -> None:
+        from ._budget import _apply_cap
+
+        self._reservations[call_id] = reservation
+        _apply_cap(data, reservation)  # a shrink_output policy may have lowered the cap
+
     async def _apre_call(self, data: dict[str, Any], call_id: str, model: str, metadata: Mapping[str, Any],
                          scope: str = "") -> None:
         """The pre-call work on one request (``data`` is changed in place): fit it to the
         context budget, place cache breakpoints, join an identical in-flight request
         (served from its answer, no upstream call) or reserve its worst-case cost."""
-        from .._errors import BudgetExceeded, UnknownModelError
-
         tags, counted = self._prepare(data, model, metadata)
         if self.dedup is not None:
             key = self.dedup.key_for(data, metadata, scope)
@@ -533,41 +558,18 @@ class CostHooksLogger(TrackerAdapterMixin, CustomLogger):
                     return
                 tags["dedup.source"] = "leader"
         if self.guard is not None:
-            from ._budget import _apply_cap, spend_request_for
-
-            req = spend_request_for(model, data.get("messages"), data, metadata, input_tokens=counted)
-            try:
-                reservation = await self.guard.areserve(req)
-            except UnknownModelError:
-                logger.warning("llm-cost-hooks: no price for %r; request not budget-checked", model)
-            except BudgetExceeded as exc:
-                self._refuse(call_id, exc)
-                raise
-            else:
-                self._reservations[call_id] = reservation
-                _apply_cap(data, reservation)
+            with self._reserving(call_id, model):
+                reservation = await self.guard.areserve(self._spend_request(data, model, metadata, counted))
+                self._hold(call_id, data, reservation)
         self._mark_prepared(call_id, tags)
 
     def _pre_call_sync(self, data: dict[str, Any], call_id: str, model: str, metadata: Mapping[str, Any]) -> None:
         """:meth:`_apre_call` for the sync SDK path, without dedup (see
         :func:`~llm_cost_hooks.litellm.deduplicated_completion`)."""
-        from .._errors import BudgetExceeded, UnknownModelError
-
         tags, counted = self._prepare(data, model, metadata)
         if self.guard is not None:
-            from ._budget import _apply_cap, spend_request_for
-
-            req = spend_request_for(model, data.get("messages"), data, metadata, input_tokens=counted)
-            try:
-                reservation = self.guard.reserve(req)
-            except UnknownModelError:
-                logger.warning("llm-cost-hooks: no price for %r; request not budget-checked", model)
-            except BudgetExceeded as exc:
-                self._refuse(call_id, exc)
-                raise
-            else:
-                self._reservations[call_id] = reservation
-                _apply_cap(data, reservation)
+            with self._reserving(call_id, model):
+                self._hold(call_id, data, self.guard.reserve(self._spend_request(data, model, metadata, counted)))
         self._mark_prepared(call_id, tags)
 
     @staticmethod
