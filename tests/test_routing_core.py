@@ -320,7 +320,10 @@ def test_evaluate_harness() -> None:
     # Half the prompts need the strong tier: a perfect router recovers the whole gap at a
     # 50% strong share, so the best possible APGR here is 0.75.
     assert knn.apgr > 0.7 and oracle.apgr == pytest.approx(0.75, abs=0.01) and oracle.apgr >= knn.apgr - 1e-9
-    assert knn.calibrated is not None and knn.calibrated.quality >= 0.95 and knn.calibrated.strong_share < 0.7
+    # Calibrated on the convex hull: exactly the 95% target on the training rows (two
+    # knobs mixed by a stable per-request hash), so held-out quality is ~95% +- noise.
+    assert knn.calibration is not None and knn.calibration["train_quality"] == pytest.approx(0.95)
+    assert knn.calibrated is not None and knn.calibrated.quality >= 0.9 and knn.calibrated.strong_share < 0.7
     assert report.result("rules").points[0].quality == 1.0
     text = report.format()
     assert "trained-logistic @calibrated" in text and "AIQ" in text

@@ -62,6 +62,7 @@ _LOCATIONS = {
     'RuleRouter': '_strategies',
     'TrainedRouter': '_strategies',
     'choose_tiers': '_strategies',
+    'pick_tiers': '_strategies',
     'add_route_commands': '_cli',
     'route_eval': '_cli',
     'route_train': '_cli',
@@ -80,7 +81,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from ._eval import CurvePoint, EvalReport, StrategyResult, evaluate, out_of_fold_predictions
     from ._metrics import aiq, apgr, cpt, nondecreasing_hull
     from ._model import HashingEmbedder, RouterModel, RouterModelError
-    from ._strategies import BudgetTarget, Cascade, FixedTier, OperatingPoint, QualityFloor, QualityTarget, RouteDecision, RouteRequest, RoutingStrategy, Rule, RuleRouter, TrainedRouter, choose_tiers
+    from ._strategies import BudgetTarget, Cascade, FixedTier, OperatingPoint, QualityFloor, QualityTarget, RouteDecision, RouteRequest, RoutingStrategy, Rule, RuleRouter, TrainedRouter, choose_tiers, pick_tiers
     from ._cli import add_route_commands, route_eval, route_train
 
 
@@ -131,6 +132,7 @@ __all__ = [
     'not_truncated',
     'out_of_fold_predictions',
     'parses',
+    'pick_tiers',
     'route_eval',
     'route_train',
     'run_cascade',

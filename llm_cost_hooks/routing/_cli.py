@@ -38,7 +38,7 @@ def _load(paths: Sequence[str], layout: str, tiers: Sequence[str] | None, drop_c
     kwargs: dict[str, Any] = {}
     if layout in ("routerbench", "auto") and tiers:
         kwargs["tiers"] = list(tiers)
-    if layout == "routellm":
+    if layout in ("routellm", "mtbench"):
         kwargs["drop_contaminated"] = drop_contaminated
     path: Any = paths[0] if len(paths) == 1 else list(paths)
     data = load_outcomes(path, layout=layout, **kwargs)  # type: ignore[arg-type]
@@ -57,7 +57,7 @@ def _target(args: argparse.Namespace) -> Any:
 
 def route_eval(
     data: Sequence[str], *, test: Sequence[str] | None = None, layout: str = "auto", test_fraction: float = 0.3,
-    seed: int = 0, tiers: Sequence[str] | None = None, embedder: str = "default", kinds: Sequence[str] = ("knn",),
+    seed: int = 0, tiers: Sequence[str] | None = None, embedder: str = "default", kinds: Sequence[str] = ("ridge", "knn"),
     quality_share: float = 0.95, strong: str | None = None, budget: float | None = None,
     drop_contaminated: bool = True, as_json: bool = False,
 ) -> Any:
@@ -76,7 +76,7 @@ def route_eval(
 
 def route_train(
     data: Sequence[str], *, out: str, layout: str = "auto", tiers: Sequence[str] | None = None,
-    embedder: str = "default", kind: str = "knn", quality_share: float = 0.95, strong: str | None = None,
+    embedder: str = "default", kind: str = "ridge", quality_share: float = 0.95, strong: str | None = None,
     budget: float | None = None, calibration_fraction: float = 0.3, seed: int = 0, drop_contaminated: bool = True,
 ) -> dict[str, Any]:
     """Train a router on outcome files, calibrate it on a held-out part, save it to ``out``."""
@@ -97,8 +97,9 @@ def route_train(
 
 
 def _add_common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("data", nargs="+", help="outcome files or directories (RouterBench CSV/JSONL or RouteLLM CSV)")
-    p.add_argument("--layout", choices=["auto", "routerbench", "routellm"], default="auto")
+    p.add_argument("data", nargs="+", help="outcome files or directories (RouterBench CSV/JSONL, RouteLLM CSV, "
+                   "or a directory with RouteLLM's MT-Bench questions + judgements)")
+    p.add_argument("--layout", choices=["auto", "routerbench", "routellm", "mtbench"], default="auto")
     p.add_argument("--tiers", nargs="+", help="models (columns) to route between; default all")
     p.add_argument("--embedder", default="default", help="'default' (MiniLM int8 ONNX, offline) or 'hashing-256'")
     p.add_argument("--quality-share", type=float, default=0.95, help="calibration target: share of the strong tier's quality")
@@ -116,13 +117,13 @@ def add_route_commands(subparsers: Any) -> argparse.ArgumentParser:
     _add_common(ev)
     ev.add_argument("--test", nargs="+", help="separate test files (default: a random split of DATA)")
     ev.add_argument("--test-fraction", type=float, default=0.3)
-    ev.add_argument("--kinds", nargs="+", default=["knn"], choices=["knn", "logistic"])
+    ev.add_argument("--kinds", nargs="+", default=["ridge", "knn"], choices=["ridge", "knn", "logistic"])
     ev.add_argument("--json", action="store_true", help="print the report as JSON")
     ev.set_defaults(func=_run_eval)
     tr = sub.add_parser("train", help="train + calibrate a router; saves router.npz + router.json")
     _add_common(tr)
     tr.add_argument("--out", required=True, help="directory to write the router to")
-    tr.add_argument("--kind", default="knn", choices=["knn", "logistic"])
+    tr.add_argument("--kind", default="ridge", choices=["ridge", "knn", "logistic"])
     tr.add_argument("--calibration-fraction", type=float, default=0.3)
     tr.set_defaults(func=_run_train)
     return route

@@ -31,6 +31,7 @@ from ._strategies import (
     calibrate_points,
     choose_tiers,
     knob_grid,
+    pick_tiers,
 )
 
 __all__ = ["CurvePoint", "EvalReport", "StrategyResult", "evaluate", "out_of_fold_predictions"]
@@ -178,7 +179,7 @@ def evaluate(
     *,
     train: OutcomeDataset | None = None,
     embedder: Any = None,
-    kinds: Sequence[Literal["knn", "logistic"]] = ("knn",),
+    kinds: Sequence[Literal["knn", "logistic", "ridge"]] = ("ridge", "knn"),
     mode: Literal["utility", "threshold"] = "utility",
     target: QualityTarget | BudgetTarget | None = None,
     rules: RuleRouter | None = None,
@@ -269,9 +270,11 @@ def evaluate(
             q, c = model.predict(test_embeddings)
             points = [_point(test, choose_tiers(q, c, float(k), mode), strong, float(k)) for k in knob_grid(c, mode)]
             res = finish(f"trained-{kind}", points)
-            res.calibrated = _point(test, choose_tiers(q, c, op.knob, mode), strong, op.knob)
+            res.calibrated = _point(test, pick_tiers(q, c, op, test.prompts), strong, op.knob)
             res.calibration = {"knob": round(op.knob, 6), "train_quality": round(op.quality, 4),
                                "train_cost": round(op.cost, 8), "met_on_train": op.met}
+            if op.knob_b is not None:
+                res.calibration.update(knob_b=round(op.knob_b, 6), mix=round(op.mix, 4))
             results.append(res)
     return EvalReport(tiers=list(tiers), n_train=len(train) if train is not None else 0, n_test=len(test),
                       weak=tiers[weak], strong=tiers[strong], singles=singles, results=results,

@@ -8,6 +8,10 @@ Two numpy-only kinds, both saved as plain arrays (``router.npz``, loaded with
   (``prior_weight`` pseudo-votes), so a sparse neighbourhood falls back to the average.
 * ``logistic``: one L2-regularised logistic regression per tier (soft labels allowed),
   fitted by Newton's method; costs by ridge regression.
+* ``ridge``: a linear model of every tier's quality and cost on the embedding (ridge
+  regression, quality clipped to [0, 1]); the L2 strength is chosen per fit from
+  ``l2_grid`` by exact leave-one-out error on the training rows (closed form from one
+  SVD), so nothing is tuned by hand. Fast to fit and to apply (one matrix product).
 """
 
 from __future__ import annotations
@@ -78,6 +82,33 @@ def embed_texts(embedder: Any, texts: Sequence[str], *, max_chars: int = 2000, b
     return np.concatenate(out) if out else np.zeros((0, int(embedder.dim)), dtype=np.float32)
 
 
+L2_GRID = (0.1, 0.3, 1.0, 3.0, 10.0, 30.0, 100.0)
+
+
+def _fit_ridge_loo(x: np.ndarray, y: np.ndarray, grid: Sequence[float]) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+    """Ridge regression of every column of ``y`` on ``x`` (centred), with the L2 strength
+    picked from ``grid`` by exact leave-one-out squared error (``(y - yhat) / (1 - h)``).
+    Returns (weights (d, k), x mean, y mean, chosen l2)."""
+    mu, ym = x.mean(axis=0), y.mean(axis=0)
+    xc, yc = x - mu, y - ym
+    u, sv, vt = np.linalg.svd(xc, full_matrices=False)
+    uty = u.T @ yc
+    scale = np.maximum(yc.std(axis=0), 1e-12)  # every column counts equally in the LOO error
+    best: tuple[float, float] | None = None
+    for l2 in grid:
+        shrink = sv**2 / (sv**2 + l2)
+        leverage = (u**2) @ shrink
+        fitted = u @ (shrink[:, None] * uty)
+        loo = (yc - fitted) / np.maximum(1.0 - leverage, 1e-9)[:, None] / scale
+        err = float(np.mean(loo**2))
+        if best is None or err < best[0]:
+            best = (err, float(l2))
+    assert best is not None
+    l2 = best[1]
+    w = vt.T @ ((sv / (sv**2 + l2))[:, None] * uty)
+    return w, mu, ym, l2
+
+
 def _sigmoid(z: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-np.clip(z, -30, 30)))
 
@@ -116,7 +147,7 @@ class RouterModel:
     (1, 2)
     """
 
-    kind: Literal["knn", "logistic"]
+    kind: Literal["knn", "logistic", "ridge"]
     tiers: list[str]
     embedder_name: str
     dim: int
@@ -131,13 +162,14 @@ class RouterModel:
         data: OutcomeDataset,
         embedder: Any,
         *,
-        kind: Literal["knn", "logistic"] = "knn",
+        kind: Literal["knn", "logistic", "ridge"] = "knn",
         k: int = 100,
         temperature: float = 0.3,
         prior_weight: float = 1.0,
         l2: float = 1.0,
         embeddings: np.ndarray | None = None,
         prune: Literal["pareto", "none"] = "none",
+        l2_grid: Sequence[float] = L2_GRID,
     ) -> RouterModel:
         """Train on ``data``; ``embeddings`` (n, dim) may be given to skip embedding.
 
@@ -191,8 +223,17 @@ class RouterModel:
             arrays = {"w": np.array(ws, dtype=np.float32), "b": np.array(bs, dtype=np.float32),
                       "wc": wc.astype(np.float32), "prior_c": c.mean(axis=0), "active": active}
             params = {"l2": float(l2)}
+        elif kind == "ridge":
+            if not l2_grid or any(v <= 0 for v in l2_grid):
+                raise ConfigurationError(f"l2_grid must hold positive values, got {list(l2_grid)}.")
+            x = emb.astype(np.float64)
+            wq, mu, qm, l2q = _fit_ridge_loo(x, q.astype(np.float64), l2_grid)
+            wc, _, cm, l2c = _fit_ridge_loo(x, c.astype(np.float64), l2_grid)
+            arrays = {"mu": mu.astype(np.float32), "wq": wq.astype(np.float32), "bq": qm.astype(np.float32),
+                      "wc": wc.astype(np.float32), "bc": cm.astype(np.float32), "active": active}
+            params = {"l2_quality": l2q, "l2_cost": l2c}
         else:
-            raise ConfigurationError(f"unknown router kind {kind!r}; use 'knn' or 'logistic'.")
+            raise ConfigurationError(f"unknown router kind {kind!r}; use 'knn', 'logistic' or 'ridge'.")
         return cls(kind=kind, tiers=list(data.tiers), embedder_name=str(embedder.name),
                    dim=int(emb.shape[1]), arrays=arrays, params=params, info=info)
 
@@ -221,6 +262,10 @@ class RouterModel:
             den = w.sum(axis=1, keepdims=True) + alpha
             q = (np.einsum("nk,nkt->nt", w, a["quality"][idx]) + alpha * a["prior_q"]) / den
             c = (np.einsum("nk,nkt->nt", w, a["cost"][idx]) + alpha * a["prior_c"]) / den
+        elif self.kind == "ridge":
+            x = emb - a["mu"]
+            q = np.clip(x @ a["wq"] + a["bq"], 0.0, 1.0)
+            c = np.maximum(x @ a["wc"] + a["bc"], 0.0)
         else:
             q = _sigmoid(emb @ a["w"].T + a["b"])
             xb = np.hstack([emb, np.ones((len(emb), 1), dtype=np.float32)])

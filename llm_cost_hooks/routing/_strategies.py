@@ -36,6 +36,7 @@ __all__ = [
     "RuleRouter",
     "TrainedRouter",
     "choose_tiers",
+    "pick_tiers",
 ]
 
 
@@ -254,7 +255,13 @@ class BudgetTarget(BaseModel):
 
 
 class OperatingPoint(BaseModel):
-    """A chosen knob value and what it achieved on the calibration data."""
+    """A chosen knob value and what it achieved on the calibration data.
+
+    With ``knob_b``, the point lies on the convex hull between two knobs (RouterBench's
+    hull is reachable by mixing): a request uses ``knob_b`` when a stable hash of its
+    text falls below ``mix`` (so the same request always routes the same way), else
+    ``knob``.
+    """
 
     knob: float
     mode: Literal["utility", "threshold"] = "utility"
@@ -262,14 +269,50 @@ class OperatingPoint(BaseModel):
     cost: float
     target: str
     met: bool
+    knob_b: float | None = None
+    mix: float = Field(0.0, ge=0.0, le=1.0)
+
+    def knob_for(self, text: str) -> float:
+        """The knob this request uses."""
+        if self.knob_b is None or self.mix <= 0.0:
+            return self.knob
+        return self.knob_b if request_hash(text) < self.mix else self.knob
+
+
+def request_hash(text: str) -> float:
+    """A stable number in [0, 1) per request text (for hull mixing)."""
+    import zlib
+
+    return zlib.crc32(text.encode("utf-8", "surrogatepass")) / 4294967296.0
+
+
+def pick_tiers(q: np.ndarray, c: np.ndarray, point: OperatingPoint, texts: Sequence[str]) -> np.ndarray:
+    """Column index per row at an operating point (with its hull mixing)."""
+    import numpy as np
+
+    pick = choose_tiers(q, c, point.knob, point.mode)
+    if point.knob_b is not None and point.mix > 0.0:
+        other = choose_tiers(q, c, point.knob_b, point.mode)
+        use_b = np.array([request_hash(t) < point.mix for t in texts], dtype=bool)
+        pick = np.where(use_b, other, pick)
+    return pick
 
 
 def calibrate_points(
     q_true: np.ndarray, c_true: np.ndarray, q_pred: np.ndarray, c_pred: np.ndarray,
-    tiers: Sequence[str], target: QualityTarget | BudgetTarget, mode: str = "utility",
+    tiers: Sequence[str], target: QualityTarget | BudgetTarget, mode: str = "utility", *,
+    mix: bool = True,
 ) -> OperatingPoint:
-    """Pick the operating point on held-out outcomes (any number of tiers)."""
+    """Pick the operating point on held-out outcomes (any number of tiers).
+
+    The knob is swept over the predictions; with ``mix`` the target is met on the
+    upper convex hull of the swept (cost, quality) points by mixing the two hull
+    points around it (cheaper than the first single knob that reaches it), else the
+    single knob is used.
+    """
     import numpy as np
+
+    from ._metrics import nondecreasing_hull
 
     rows = np.arange(len(q_true))
     points = []
@@ -279,20 +322,38 @@ def calibrate_points(
     if isinstance(target, QualityTarget):
         ref = tiers.index(target.of) if target.of else int(np.argmax(q_true.mean(axis=0)))
         goal = target.share * float(q_true[:, ref].mean())
-        ok = [p for p in points if p[1] >= goal - 1e-12]
         label = f"quality>={target.share:g}x{tiers[ref]}"
-        if ok:
-            best = min(ok, key=lambda p: (p[2], -p[1]))
-            return OperatingPoint(knob=best[0], mode=mode, quality=best[1], cost=best[2], target=label, met=True)  # type: ignore[arg-type]
-        best = max(points, key=lambda p: (p[1], -p[2]))
-        return OperatingPoint(knob=best[0], mode=mode, quality=best[1], cost=best[2], target=label, met=False)  # type: ignore[arg-type]
-    ok = [p for p in points if p[2] <= target.usd_per_request]
-    label = f"cost<={target.usd_per_request:g}"
-    if ok:
-        best = max(ok, key=lambda p: (p[1], -p[2]))
-        return OperatingPoint(knob=best[0], mode=mode, quality=best[1], cost=best[2], target=label, met=True)  # type: ignore[arg-type]
-    best = min(points, key=lambda p: (p[2], -p[1]))
-    return OperatingPoint(knob=best[0], mode=mode, quality=best[1], cost=best[2], target=label, met=False)  # type: ignore[arg-type]
+        ok = [p for p in points if p[1] >= goal - 1e-12]
+        single = min(ok, key=lambda p: (p[2], -p[1])) if ok else max(points, key=lambda p: (p[1], -p[2]))
+        met = bool(ok)
+    else:
+        label = f"cost<={target.usd_per_request:g}"
+        ok = [p for p in points if p[2] <= target.usd_per_request]
+        single = max(ok, key=lambda p: (p[1], -p[2])) if ok else min(points, key=lambda p: (p[2], -p[1]))
+        met = bool(ok)
+    best = OperatingPoint(knob=single[0], mode=mode, quality=single[1], cost=single[2], target=label, met=met)  # type: ignore[arg-type]
+    if not mix or not met:
+        return best
+    knob_at = {}
+    for k, qq, cc in points:
+        knob_at.setdefault((cc, qq), k)
+    hull = nondecreasing_hull([(cc, qq) for _, qq, cc in points])
+    for (c0, q0), (c1, q1) in zip(hull, hull[1:]):
+        if isinstance(target, QualityTarget):
+            if not q0 < goal <= q1:
+                continue
+            share = (goal - q0) / (q1 - q0)
+        else:
+            if not c0 < target.usd_per_request <= c1:
+                continue
+            share = (target.usd_per_request - c0) / (c1 - c0)
+        quality, cost = q0 + share * (q1 - q0), c0 + share * (c1 - c0)
+        better = cost < best.cost if isinstance(target, QualityTarget) else quality > best.quality
+        if better:
+            return OperatingPoint(knob=knob_at[(c0, q0)], knob_b=knob_at[(c1, q1)], mix=float(share), mode=mode,  # type: ignore[arg-type]
+                                  quality=quality, cost=cost, target=label, met=True)
+        break
+    return best
 
 
 class TrainedRouter(RoutingStrategy):
@@ -379,9 +440,13 @@ class TrainedRouter(RoutingStrategy):
         emb = self.embedder.embed_one(request.query_text[: self.max_chars])
         q, c = self.model.predict(emb)
         q, c = q[:, cols], c[:, cols]
-        j = int(choose_tiers(q, c, self.knob, self.mode)[0])
+        knob = self.knob
+        op = self.operating_point
+        if op is not None and op.knob_b is not None and op.mode == self.mode and op.knob == self.knob:
+            knob = op.knob_for(request.query_text[: self.max_chars])
+        j = int(choose_tiers(q, c, knob, self.mode)[0])
         scores = {n: round(float(v), 4) for n, v in zip(names, q[0])}
-        return RouteDecision(names[j], f"trained:p={q[0, j]:.2f},knob={self.knob:.4g}", scores=scores)
+        return RouteDecision(names[j], f"trained:p={q[0, j]:.2f},knob={knob:.4g}", scores=scores)
 
     def calibrate(self, data: OutcomeDataset, target: QualityTarget | BudgetTarget, *,
                   embeddings: np.ndarray | None = None) -> OperatingPoint:
