@@ -283,3 +283,29 @@ async def test_streamed_acompletion_settles_from_the_final_usage(litellm_clean: 
     [rec] = await wait_records(cl, lambda r: r.task_id == "st-1", 1)
     assert rec.output_tokens == 12
     assert g.usage(g.limits[0], "acme") == (pytest.approx(rec.cost_usd, abs=1e-12), 0)
+
+
+async def test_an_oversized_system_prompt_is_refused_with_the_segment_named(litellm_clean: Any) -> None:
+    from llm_cost_hooks.budget import ContextBudget, SegmentBudgets
+    from llm_cost_hooks.litellm import CostHooksLogger
+
+    cl = CostHooksLogger(ledger="memory://", context_budget=ContextBudget(SegmentBudgets(system=20)))
+    litellm_clean.callbacks = [cl]
+    with pytest.raises(BudgetExceeded) as info:
+        await litellm_clean.acompletion(model="gpt-4o-mini", mock_response="x", metadata={"task_id": "big-sys"},
+                                        messages=[{"role": "system", "content": "Follow the policy. " * 50},
+                                                  {"role": "user", "content": "hi"}])
+    assert "context.system" in str(info.value)
+    await cl.aflush()
+    assert [r for r in cl.records() if r.task_id == "big-sys"] == []  # nothing was sent, nothing billed
+
+
+async def test_embeddings_pass_the_hook_untouched_even_with_an_idempotency_key(litellm_clean: Any) -> None:
+    from llm_cost_hooks.dedup import SingleFlight
+    from llm_cost_hooks.litellm import CostHooksLogger
+
+    litellm_clean.callbacks = [CostHooksLogger(ledger="memory://", dedup=SingleFlight(result_ttl=30))]
+    for _ in range(2):
+        r = await litellm_clean.aembedding(model="text-embedding-3-small", input=["hello"], mock_response=[0.1, 0.2],
+                                           metadata={"idempotency_key": "emb-1"})
+        assert r.data[0]["embedding"] == [0.1, 0.2]

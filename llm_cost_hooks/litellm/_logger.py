@@ -42,6 +42,8 @@ _MODEL_CALL_TYPES = frozenset({
     "completion", "acompletion", "text_completion", "atext_completion", "embedding", "aembedding",
     "responses", "aresponses", "anthropic_messages", "generate_content", "agenerate_content",
 })  # fmt: skip
+# Chat calls: the only ones whose answers can be shared between deduplicated requests.
+_CHAT_CALL_TYPES = frozenset({"completion", "acompletion"})
 _MAX_REMEMBERED = 20_000
 _MISSING = object()  # call ids kept to number retries and drop duplicate events
 
@@ -213,7 +215,8 @@ class CostHooksLogger(TrackerAdapterMixin, CustomLogger):
         if not call_id:
             return None
         call_type = kwargs.get("call_type")
-        if call_type is not None and str(getattr(call_type, "value", call_type)) not in _MODEL_CALL_TYPES:
+        kind = str(getattr(call_type, "value", call_type)) if call_type is not None else "acompletion"
+        if kind not in _MODEL_CALL_TYPES:
             return None
         call_id = str(call_id)
         with self._lock:
@@ -493,13 +496,19 @@ class CostHooksLogger(TrackerAdapterMixin, CustomLogger):
             if run_id is not None:
                 self.tracker.annotate(run_id, self._pending_tags.pop(call_id))
 
-    def _prepare(self, data: dict[str, Any], model: str, metadata: Mapping[str, Any]) -> tuple[dict[str, str], Any]:
+    def _prepare(self, data: dict[str, Any], model: str, metadata: Mapping[str, Any],
+                 call_id: str) -> tuple[dict[str, str], Any]:
         """Tags for the record, and the prompt tokens of the prepared request when the
         trim counted them (same recipe as the guard's count; None: count again)."""
+        from .._errors import BudgetExceeded
         from ._prepare import prepare_request
 
-        prepared = prepare_request(data, model=model, metadata=metadata, context_budget=self.context_budget,
-                                   prompt_cache=self.prompt_cache, price_book=self.tracker.price_book)
+        try:
+            prepared = prepare_request(data, model=model, metadata=metadata, context_budget=self.context_budget,
+                                       prompt_cache=self.prompt_cache, price_book=self.tracker.price_book)
+        except BudgetExceeded as exc:  # a segment over budget with oversize="raise"
+            self._refuse(call_id, exc)
+            raise
         counted = prepared.trim.prompt_tokens if prepared.trim is not None and not data.get("tools") else None
         return prepared.tags, counted
 
@@ -537,12 +546,12 @@ class CostHooksLogger(TrackerAdapterMixin, CustomLogger):
         _apply_cap(data, reservation)  # a shrink_output policy may have lowered the cap
 
     async def _apre_call(self, data: dict[str, Any], call_id: str, model: str, metadata: Mapping[str, Any],
-                         scope: str = "") -> None:
+                         scope: str = "", *, chat: bool = True) -> None:
         """The pre-call work on one request (``data`` is changed in place): fit it to the
         context budget, place cache breakpoints, join an identical in-flight request
         (served from its answer, no upstream call) or reserve its worst-case cost."""
-        tags, counted = self._prepare(data, model, metadata)
-        if self.dedup is not None:
+        tags, counted = self._prepare(data, model, metadata, call_id)
+        if self.dedup is not None and chat:
             key = self.dedup.key_for(data, metadata, scope)
             if key is not None:
                 flight = await self.dedup.join(key, call_id)
@@ -566,7 +575,7 @@ class CostHooksLogger(TrackerAdapterMixin, CustomLogger):
     def _pre_call_sync(self, data: dict[str, Any], call_id: str, model: str, metadata: Mapping[str, Any]) -> None:
         """:meth:`_apre_call` for the sync SDK path, without dedup (see
         :func:`~llm_cost_hooks.litellm.deduplicated_completion`)."""
-        tags, counted = self._prepare(data, model, metadata)
+        tags, counted = self._prepare(data, model, metadata, call_id)
         if self.guard is not None:
             with self._reserving(call_id, model):
                 self._hold(call_id, data, self.guard.reserve(self._spend_request(data, model, metadata, counted)))
@@ -594,7 +603,7 @@ class CostHooksLogger(TrackerAdapterMixin, CustomLogger):
         model = self._deployment_model(str(data.get("model") or ""))
         # Answers are shared only between holders of the same proxy key.
         scope = str(getattr(user_api_key_dict, "token", None) or getattr(user_api_key_dict, "api_key", None) or "")
-        await self._apre_call(data, call_id, model, metadata, scope=scope)
+        await self._apre_call(data, call_id, model, metadata, scope=scope, chat=str(call_type) in _CHAT_CALL_TYPES)
         return data
 
     async def async_pre_call_deployment_hook(self, kwargs, call_type):  # type: ignore[no-untyped-def]
@@ -603,7 +612,8 @@ class CostHooksLogger(TrackerAdapterMixin, CustomLogger):
         it for this call. ``BudgetExceeded`` reaches the caller of ``acompletion``."""
         if not self._has_pre_call_work or not isinstance(kwargs, dict):
             return None
-        if call_type is not None and str(getattr(call_type, "value", call_type)) not in _MODEL_CALL_TYPES:
+        kind = str(getattr(call_type, "value", call_type)) if call_type is not None else "acompletion"
+        if kind not in _MODEL_CALL_TYPES:
             return None
         call_id = kwargs.get("litellm_call_id")
         if not call_id:
@@ -615,7 +625,8 @@ class CostHooksLogger(TrackerAdapterMixin, CustomLogger):
         metadata = _metadata_of({"litellm_params": {"metadata": kwargs.get("metadata"),
                                                     "litellm_metadata": kwargs.get("litellm_metadata")},
                                  "metadata": kwargs.get("metadata")})
-        await self._apre_call(kwargs, str(call_id), str(kwargs.get("model") or ""), metadata)
+        await self._apre_call(kwargs, str(call_id), str(kwargs.get("model") or ""), metadata,
+                              chat=kind in _CHAT_CALL_TYPES)
         if str(call_id) in self._shared:
             self._mark_served(kwargs)
         return kwargs
