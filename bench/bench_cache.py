@@ -413,21 +413,23 @@ class _FixedEmbedder:
         raise RuntimeError("the latency benchmark passes vectors directly")
 
 
+def _gptcache_no_installs() -> None:
+    """GPTCache pip-installs missing modules at import time (a subprocess ``pip install``
+    into whatever ``pip`` is on PATH); a benchmark must never do that, so make it fail."""
+    import gptcache.utils as gu
+    import gptcache.utils.dependency_control as dc
+
+    def _refuse(package: str, warn: bool = False) -> None:
+        raise ModuleNotFoundError(f"GPTCache wanted to pip-install {package!r} at run time (refused)")
+
+    dc.prompt_install = gu.prompt_install = _refuse
+
+
 def _gptcache_latency(vecs: np.ndarray, probes: np.ndarray, number: int) -> float | str:
     """GPTCache's own vector store (faiss ``IDMap,Flat``, what ``VectorBase("faiss")`` builds)
     on the same vectors: only its search, not its SQL scalar store or evaluation."""
     try:
-        # GPTCache pip-installs missing modules at import time (subprocess "pip install");
-        # a benchmark must never do that, so any such attempt fails instead.
-        import gptcache.utils.dependency_control as dc
-
-        def _refuse(package: str, warn: bool = False) -> None:
-            raise ModuleNotFoundError(f"GPTCache wanted to pip-install {package!r} at run time; refused")
-
-        dc.prompt_install = _refuse
-        import gptcache.utils as gu
-
-        gu.prompt_install = _refuse
+        _gptcache_no_installs()
         from gptcache.manager.vector_data.base import VectorData
         from gptcache.manager.vector_data.faiss import Faiss
     except Exception as exc:  # noqa: BLE001
@@ -444,18 +446,17 @@ def _gptcache_latency(vecs: np.ndarray, probes: np.ndarray, number: int) -> floa
 
 def _gptcache_redis_note() -> str:
     try:
-        import gptcache.utils as gu
-
-        def _refuse(package: str, warn: bool = False) -> None:
-            raise ModuleNotFoundError(f"it pip-installs {package!r} at import time (refused)")
-
-        gu.prompt_install = _refuse
-        import gptcache.utils.dependency_control as dc
-
-        dc.prompt_install = _refuse
+        _gptcache_no_installs()
         from gptcache.manager.vector_data.redis_vectorstore import RedisVectorStore  # noqa: F401
     except Exception as exc:  # noqa: BLE001
-        return f"GPTCache's Redis vector store cannot run here: {type(exc).__name__}: {exc}"
+        import importlib.util
+
+        import redis
+
+        old_api = importlib.util.find_spec("redis.commands.search.indexDefinition") is not None
+        return (f"GPTCache's Redis vector store cannot run here: {type(exc).__name__}: {exc}"
+                + ("" if old_api else f"; and it imports redis.commands.search.indexDefinition, which "
+                   f"redis-py {redis.__version__} no longer has (renamed index_definition)"))
     return "GPTCache's Redis vector store imports, but is not benchmarked"
 
 

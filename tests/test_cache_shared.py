@@ -4,6 +4,7 @@ when scope, model and the answer-changing parameters match -- and only then."""
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
 from typing import Any
@@ -13,7 +14,7 @@ from langchain_core.globals import set_llm_cache
 from langchain_core.prompts import ChatPromptTemplate
 
 from llm_cost_hooks import CacheStatus, PriceBook
-from llm_cost_hooks.cache import CacheConfig, DecisionPolicy, EmbeddedBackend, RedisBackend
+from llm_cost_hooks.cache import CacheConfig, DecisionPolicy, EmbeddedBackend, RedisBackend, cache_scope
 from llm_cost_hooks.cache._canonical import decode_answer
 from llm_cost_hooks.langchain import CostCallbackHandler, FakeChatModelWithUsage
 from llm_cost_hooks.langchain._cache import SemanticCache
@@ -151,3 +152,26 @@ def test_semantic_hit_across_frameworks(litellm_clean: Any) -> None:
         assert ll_ask(litellm_clean, q="how can I reset the PIN of my card", tenant="globex") == "from the model"
     finally:
         set_llm_cache(None)
+
+
+def test_tool_call_answer_and_multi_turn_context_cross_over(caches: Any) -> None:
+    """A tool-call answer written by LangChain reaches LiteLLM as OpenAI tool_calls, and the
+    conversation before the last user message must match across the two message shapes."""
+    from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
+
+    litellm, lc, ll, _ = caches
+    call = AIMessage("", tool_calls=[{"name": "get_balance", "args": {"account": "main"}, "id": "call_1"}])
+    m = FakeChatModelWithUsage(model_name="gpt-4o-mini", responses=[call])
+    history = [SystemMessage(SYSTEM), HumanMessage("hi"), AIMessage("Hello! How can I help?")]
+    with cache_scope(tenant="acme"):
+        m.invoke([*history, HumanMessage("What is my balance?")])
+    msgs = [{"role": "system", "content": SYSTEM}, {"role": "user", "content": "hi"},
+            {"role": "assistant", "content": "Hello! How can I help?"}, {"role": "user", "content": "What is my balance?"}]
+    r = litellm.completion(model="gpt-4o-mini", messages=msgs, mock_response="unused", metadata={"tenant_id": "acme"})
+    (tc,) = r.choices[0].message.tool_calls
+    assert tc.function.name == "get_balance" and json.loads(tc.function.arguments) == {"account": "main"}
+    assert r.choices[0].finish_reason == "tool_calls"
+    # Another earlier turn: a different conversation, no hit.
+    other = [*msgs[:2], {"role": "assistant", "content": "Hi there."}, msgs[3]]
+    r = litellm.completion(model="gpt-4o-mini", messages=other, mock_response="fresh", metadata={"tenant_id": "acme"})
+    assert r.choices[0].message.content == "fresh"
