@@ -122,7 +122,8 @@ def _rows(markdown: str) -> dict[str, list[str]]:
 def test_markdown_numbers_are_token_counts_times_prices(fixture_repo: Path, ledger_path: Path,
                                                         capsys: pytest.CaptureFixture[str]) -> None:
     code = main(["pr-estimate", "--base", "base", "--head", "HEAD", "--repo", str(fixture_repo),
-                 "--ledger", str(ledger_path), "--calls-per-month", "refund=1000", "--calls-per-month", "500"])
+                 "--ledger", str(ledger_path), "--calls-per-month", "refund=1000", "--calls-per-month", "500",
+                 "--fail-above", "1000000"])  # under the gate: exit 0
     assert code == 0
     out = capsys.readouterr().out
     rows = _rows(out)
@@ -184,10 +185,9 @@ def test_json_totals_and_isolated_imports(fixture_repo: Path, ledger_path: Path)
 def test_fail_above_gates_ci(fixture_repo: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     args = ["pr-estimate", "--base", "base", "--repo", str(fixture_repo), "--calls-per-month", "support=100000",
             "--format", "json", "--output", str(tmp_path / "est.json")]
-    assert main([*args, "--fail-above", "1000000"]) == 0
-    delta = json.loads((tmp_path / "est.json").read_text())["delta_usd_per_month"]
-    assert delta > 0.01
     assert main([*args, "--fail-above", "0.01"]) == 1
+    delta = json.loads((tmp_path / "est.json").read_text())["delta_usd_per_month"]
+    assert delta > 0.01  # the comment is still written when the gate fails
     assert "above --fail-above $0.01" in capsys.readouterr().err
 
 

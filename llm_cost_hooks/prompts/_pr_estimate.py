@@ -18,7 +18,6 @@ are imported in a child process, so the caller's ``sys.modules`` never sees them
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import subprocess
@@ -72,14 +71,21 @@ def _resolve_rev(root: Path, rev: str) -> str:
 
 
 def _extract(root: Path, commit: str, dest: Path) -> None:
-    done = _git(root, "archive", "--format=tar", commit, binary=True)
-    if done.returncode != 0:
-        raise ConfigurationError(f"git archive {commit} failed: {done.stderr.decode(errors='replace').strip()}")
-    with tarfile.open(fileobj=io.BytesIO(done.stdout), mode="r:") as tar:
+    # Streamed: a large repository's tree never sits in memory as one tar.
+    with subprocess.Popen(["git", "-C", str(root), "archive", "--format=tar", commit],
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE) as proc:
+        assert proc.stdout is not None and proc.stderr is not None
         try:
-            tar.extractall(dest, filter="data")
-        except TypeError:  # Python without extraction filters
-            tar.extractall(dest)  # noqa: S202 - our own repository's tree
+            with tarfile.open(fileobj=proc.stdout, mode="r|") as tar:
+                try:
+                    tar.extractall(dest, filter="data")
+                except TypeError:  # Python without extraction filters
+                    tar.extractall(dest)  # noqa: S202 - our own repository's tree
+        except tarfile.TarError as exc:
+            raise ConfigurationError(f"git archive {commit} failed: {proc.stderr.read().decode(errors='replace').strip() or exc}") from exc
+        err = proc.stderr.read().decode(errors="replace").strip()
+    if proc.returncode != 0:
+        raise ConfigurationError(f"git archive {commit} failed: {err}")
 
 
 _SNAPSHOT_CODE = "from llm_cost_hooks.prompts._pr_estimate import _snapshot_main; _snapshot_main()"
@@ -285,8 +291,12 @@ def estimate_pr_cost(
     given = dict(calls_per_month or {})
     root = _repo_root(repo)
     base_commit, head_commit = _resolve_rev(root, base), _resolve_rev(root, head)
-    before = _snapshot(root, base, base_commit, pyproject, timeout)
-    after = _snapshot(root, head, head_commit, pyproject, timeout)
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(2) as pool:  # two child processes at once
+        before_f = pool.submit(_snapshot, root, base, base_commit, pyproject, timeout)
+        after_f = pool.submit(_snapshot, root, head, head_commit, pyproject, timeout)
+        before, after = before_f.result(), after_f.result()
     records = list(records)
     unused = set(given) - {k for p in before + after for k in (p.name, p.key)}
     if unused:
