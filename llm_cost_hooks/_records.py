@@ -50,6 +50,9 @@ _COUNT_FIELDS = (
     "cache_write_tokens",
     "reasoning_tokens",
 )
+_COUNT_FIELD_SET = frozenset(_COUNT_FIELDS)
+_ZERO_COUNTS = dict.fromkeys(_COUNT_FIELDS, 0)
+_setattr = object.__setattr__
 
 
 class TokenUsage(BaseModel):
@@ -73,10 +76,22 @@ class TokenUsage(BaseModel):
     def __init__(self, **data: Any) -> None:
         # Checked here rather than in pydantic validators so the caller gets our typed
         # InvalidUsageError, not a pydantic ValidationError wrapping it.
-        for name in _COUNT_FIELDS:
-            if name in data:
-                data[name] = 0 if data[name] is None else _check_count(name, data[name])
-        super().__init__(**data)
+        if data.keys() <= _COUNT_FIELD_SET:
+            # Only counts: fill the model the way pydantic would, without its validation
+            # round (a model per model call, on the callback's hot path).
+            values = {**_ZERO_COUNTS, **data}
+            for name, value in data.items():
+                if type(value) is not int or value < 0:
+                    values[name] = 0 if value is None else _check_count(name, value)
+            _setattr(self, "__dict__", values)
+            _setattr(self, "__pydantic_fields_set__", set(data))
+            _setattr(self, "__pydantic_extra__", None)
+            _setattr(self, "__pydantic_private__", None)
+        else:
+            for name in _COUNT_FIELDS:
+                if name in data:
+                    data[name] = 0 if data[name] is None else _check_count(name, data[name])
+            super().__init__(**data)
         if self.cache_read_tokens + self.cache_write_tokens > self.input_tokens:
             raise InvalidUsageError(
                 "cache_read_tokens + cache_write_tokens "

@@ -42,6 +42,9 @@ _ATTR_KEYS: dict[str, tuple[str, ...]] = {
 }
 _ATTR_KEY_SET = frozenset(k for keys in _ATTR_KEYS.values() for k in keys) | {"cost_tags"}
 _RETRY_TAG = "retry:attempt:"
+# Attribution memo: metadata keys it is keyed by (every key _attribution reads), and a cap.
+_ATTR_KEY_ORDER = tuple(sorted(_ATTR_KEY_SET))
+_ATTR_MEMO_MAX = 4096
 
 
 class RunKind(str, Enum):
@@ -81,7 +84,7 @@ class TaskState:
     output_tokens: int = 0
 
 
-@dataclass
+@dataclass(slots=True)
 class RunInfo:
     """One run (chain, tool, agent, retriever or model call) as the tracker sees it.
 
@@ -175,6 +178,7 @@ class CostTracker:
         self._lock = threading.Lock()
         self._warned_models: set[str] = set()
         self._prices: dict[tuple[str, str | None], Any] = {}
+        self._attr_memo: dict[tuple[Any, ...], tuple[Attribution, Attribution]] = {}
 
     # -- lazily built collaborators -------------------------------------------------------
     @property
@@ -257,13 +261,17 @@ class CostTracker:
         name: str,
         metadata: Mapping[str, Any] | None,
         tags: Sequence[str] | None,
+        model: str | None = None,
+        provider: str | None = None,
+        params: dict[str, Any] | None = None,
+        messages: Any = None,
     ) -> RunInfo:
         metadata = metadata or {}
         parent = self._runs.get(parent_id) if parent_id else None
         base = parent.attribution if parent is not None else self.defaults
         # Most runs carry only LangChain's own metadata (ls_*): skip the merge then.
         if metadata and not _ATTR_KEY_SET.isdisjoint(metadata):
-            attribution = self._attribution(metadata, {}, base)
+            attribution = self._attribution_cached(metadata, base)
         else:
             attribution = base
         if parent is not None:
@@ -276,8 +284,6 @@ class CostTracker:
             # parent groups its calls into one task.
             task_id = attribution.task_id or parent_id or run_id
             is_root = True
-        if attribution.task_id and parent is None:
-            task_id = attribution.task_id
         attempt = 1
         for tag in tags or ():
             if tag.startswith(_RETRY_TAG):
@@ -288,28 +294,53 @@ class CostTracker:
         if parent is not None:
             attempt = max(attempt, parent.attempt)
         run = RunInfo(
-            run_id=run_id,
-            parent_id=parent_id,
-            task_id=task_id,
-            kind=kind,
-            name=name,
-            start_time=datetime.now(timezone.utc),
-            start_ns=time.perf_counter_ns(),
-            metadata=metadata,
-            tags=tags or (),
-            attribution=attribution,
-            is_root=is_root,
-            attempt=attempt,
+            run_id,
+            parent_id,
+            task_id,
+            kind,
+            name,
+            datetime.now(timezone.utc),
+            time.perf_counter_ns(),
+            metadata,
+            tags or (),
+            attribution,
+            is_root,
+            model,
+            provider,
+            {} if params is None else params,
+            messages,
+            attempt,
         )
         self._runs[run_id] = run
         if is_root and task_id not in self._tasks:
             self._tasks[task_id] = TaskState(task_id=task_id, root_run_id=run_id)
+        # Observers see the run complete (a model run with its model, provider and params).
         for obs in self.observers:
             try:
                 obs.on_run_start(run)
             except Exception:  # noqa: BLE001 - an observer never breaks the chain
                 logger.exception("llm-cost-hooks observer %r failed on run start", obs)
         return run
+
+    def _attribution_cached(self, metadata: Mapping[str, Any], base: Attribution) -> Attribution:
+        """The attribution of ``metadata`` over ``base``, memoised: requests repeat the same
+        few tenants and features, and resolving one (hashing the user id) costs ~5 us."""
+        values = [metadata.get(k) for k in _ATTR_KEY_ORDER]
+        for value in values:
+            # Only plain strings are memoised: other values (cost_tags dicts, ints that
+            # compare equal to bools, bad types that must be reported) resolve every time.
+            if value is not None and type(value) is not str:
+                return self._attribution(metadata, {}, base)
+        key = (id(base), *values)
+        hit = self._attr_memo.get(key)
+        if hit is not None and hit[0] is base:
+            return hit[1]
+        attribution = self._attribution(metadata, {}, base)
+        if len(self._attr_memo) >= _ATTR_MEMO_MAX:
+            self._attr_memo.clear()
+        # ``base`` is kept in the value so its id cannot be reused while the entry lives.
+        self._attr_memo[key] = (base, attribution)
+        return attribution
 
     def start_run(
         self,
@@ -339,12 +370,10 @@ class CostTracker:
     ) -> RunInfo:
         """A model call started. ``messages`` (OpenAI format, or a callable returning
         them) are kept only to count tokens if the provider reports no usage."""
-        run = self._start(run_id, parent_id, RunKind.LLM, name or model, metadata, tags)
-        run.model = model
-        run.provider = provider
-        run.params = dict(params or {})
-        run.messages = messages
-        return run
+        return self._start(
+            run_id, parent_id, RunKind.LLM, name or model, metadata, tags,
+            model, provider, dict(params) if params else {}, messages,
+        )
 
     def end_run(self, run_id: str, *, error: BaseException | None = None, outputs: Any = None) -> TaskState | None:
         """A non-model run ended. Closes its task when it is the root."""
@@ -452,6 +481,7 @@ class CostTracker:
         batch: bool = False,
         billed_usd: float | None = None,
         tokens_estimated: bool = False,
+        defer: bool = False,
     ) -> CostRecord | None:
         """A model call succeeded. ``usage`` None means the provider reported none: the
         tracker counts prompt and ``output_text`` tokens itself and flags them.
@@ -463,10 +493,17 @@ class CostTracker:
         For a cache hit (``cache_status`` not MISS) the call is billed $0 and
         ``saved_usd`` (by default: the price of ``usage``, the original call's usage) is
         recorded as saved.
+
+        ``defer=True`` (adapters that do not need the record back): when no observer
+        needs the record now, the tracker is not strict and the ledger has a background
+        writer, the call's raw numbers are queued and the writer prices and records them
+        (the same record, complete after :meth:`flush`); returns None then. The task's
+        dollar totals then also fill in on the writer.
         """
         run = self._runs.pop(run_id, None)
         if run is None:
             return None
+        end_ns = time.perf_counter_ns()
         model_name = model or run.model or "unknown"
         if usage is None:
             in_tok, _ = self.count_prompt_tokens(run.messages, model_name)
@@ -479,41 +516,67 @@ class CostTracker:
                     out_tok = 0
             usage = TokenUsage(input_tokens=in_tok, output_tokens=out_tok)
             tokens_estimated = True
+        if defer and not self.observers and not self.strict and self.ledger.defers_writes:
+            call = _DeferredCall(
+                self, run, self._tasks.get(run.task_id), usage, model_name, cache_status,
+                saved_usd, batch, billed_usd, tokens_estimated, end_ns,
+            )
+            self.ledger.write_deferred(call)
+            if run.is_root:
+                self._finish_task(run, None)
+            return None
+        record = self._success_record(
+            run, usage, model_name, cache_status, saved_usd, batch, billed_usd, tokens_estimated, end_ns
+        )
+        return self._emit(run, record, None, outputs)
+
+    def _success_record(
+        self,
+        run: RunInfo,
+        usage: TokenUsage,
+        model_name: str,
+        cache_status: CacheStatus,
+        saved_usd: float | None,
+        batch: bool,
+        billed_usd: float | None,
+        tokens_estimated: bool,
+        end_ns: int,
+    ) -> CostRecord:
+        """Price a successful call and build its record (on the caller, or on the
+        ledger's writer for a deferred call)."""
         if billed_usd is not None:
             breakdown, price_estimated = _billed_breakdown(float(billed_usd), usage), False
         else:
             breakdown, price_estimated = self.price(usage, model_name, run.provider, batch=batch, at=run.start_time)
         if cache_status is not CacheStatus.MISS:
             saved = breakdown.total if saved_usd is None else saved_usd
-            record = self._record(
-                run, model_name, TokenUsage(), CostBreakdown(), success=True,
+            return self._record(
+                run, model_name, _NO_USAGE, _NO_COST, success=True,
                 cache_status=cache_status, saved_usd=saved,
-                tokens_estimated=tokens_estimated, price_estimated=price_estimated,
+                tokens_estimated=tokens_estimated, price_estimated=price_estimated, end_ns=end_ns,
             )
-        else:
-            # Provider prefix caching (issue 8): reads are already priced at the cache-read
-            # rate; record what they saved, and tag what cache writes cost above input.
-            premium: float | None = None
-            resolved = self._prices.get((model_name, run.provider))
-            if (usage.cache_read_tokens or usage.cache_write_tokens) and billed_usd is None and resolved is not None:
-                from .prompt_cache._savings import prefix_cache_savings
-
-                try:
-                    cache_saved, premium = prefix_cache_savings(resolved.price, usage, batch=batch, at=run.start_time)
-                except Exception:  # noqa: BLE001 - savings are a report; never lose the record
-                    logger.exception("llm-cost-hooks: prompt-cache savings of %r failed", model_name)
-                else:
-                    if cache_saved > 0:
-                        cache_status = CacheStatus.PROVIDER_PREFIX
-                        saved_usd = (saved_usd or 0.0) + cache_saved
-            record = self._record(
-                run, model_name, usage, breakdown, success=True, cache_status=cache_status,
-                saved_usd=saved_usd or 0.0, tokens_estimated=tokens_estimated,
-                price_estimated=price_estimated,
-            )
-            if premium is not None and usage.cache_write_tokens:
-                record.tags["prompt_cache.write_premium_usd"] = f"{premium:.10g}"
-        return self._emit(run, record, None, outputs)
+        # Provider prefix caching (issue 8): reads are already priced at the cache-read
+        # rate; record what they saved, and tag what cache writes cost above input.
+        premium: float | None = None
+        if (usage.cache_read_tokens or usage.cache_write_tokens) and billed_usd is None and (
+            resolved := self._prices.get((model_name, run.provider))
+        ) is not None:
+            try:
+                cache_saved, premium = _prefix_cache_savings()(resolved.price, usage, batch=batch, at=run.start_time)
+            except Exception:  # noqa: BLE001 - savings are a report; never lose the record
+                logger.exception("llm-cost-hooks: prompt-cache savings of %r failed", model_name)
+            else:
+                if cache_saved > 0:
+                    cache_status = CacheStatus.PROVIDER_PREFIX
+                    saved_usd = (saved_usd or 0.0) + cache_saved
+        record = self._record(
+            run, model_name, usage, breakdown, success=True, cache_status=cache_status,
+            saved_usd=saved_usd or 0.0, tokens_estimated=tokens_estimated,
+            price_estimated=price_estimated, end_ns=end_ns,
+        )
+        if premium is not None and usage.cache_write_tokens:
+            record.tags["prompt_cache.write_premium_usd"] = f"{premium:.10g}"
+        return record
 
     def end_llm_delegated(
         self, run_id: str, *, error: BaseException | None = None, outputs: Any = None
@@ -563,8 +626,11 @@ class CostTracker:
         tokens_estimated: bool,
         price_estimated: bool,
         error_type: str | None = None,
+        end_ns: int | None = None,
     ) -> CostRecord:
         a = run.attribution
+        if end_ns is None:
+            end_ns = time.perf_counter_ns()
         return CostRecord._trusted(
             {
                 "request_id": run.run_id,
@@ -587,7 +653,7 @@ class CostTracker:
                 "cost_breakdown": breakdown,
                 "saved_usd": float(saved_usd),
                 "cache_status": cache_status,
-                "latency_ms": (time.perf_counter_ns() - run.start_ns) / 1e6,
+                "latency_ms": (end_ns - run.start_ns) / 1e6,
                 "success": success,
                 "error_type": error_type,
                 "attempt": run.attempt,
@@ -600,19 +666,22 @@ class CostTracker:
     def _emit(
         self, run: RunInfo, record: CostRecord, error: BaseException | None, outputs: Any
     ) -> CostRecord:
-        with self._lock:
-            task = self._tasks.get(run.task_id)
-            if task is not None:
-                task.cost_usd += record.cost_usd
-                task.saved_usd += record.saved_usd
-                task.calls += 1
-                task.failed_calls += 0 if record.success else 1
-                task.input_tokens += record.input_tokens
-                task.output_tokens += record.output_tokens
+        self._roll_up(self._tasks.get(run.task_id), record)
         self.ledger.write(record)
         finished = self._finish_task(run, error) if run.is_root else None
         self._notify_end(run, record=record, error=error, task=finished, outputs=outputs)
         return record
+
+    def _roll_up(self, task: TaskState | None, record: CostRecord) -> None:
+        if task is None:
+            return
+        with self._lock:
+            task.cost_usd += record.cost_usd
+            task.saved_usd += record.saved_usd
+            task.calls += 1
+            task.failed_calls += 0 if record.success else 1
+            task.input_tokens += record.input_tokens
+            task.output_tokens += record.output_tokens
 
     # -- user API ---------------------------------------------------------------------
     def mark_task(self, task_id: str, *, success: bool, reason: str | None = None) -> None:
@@ -651,6 +720,54 @@ class CostTracker:
 
     def close(self) -> None:
         self.ledger.close()
+
+
+_NO_USAGE = TokenUsage()
+_NO_COST = CostBreakdown()
+
+
+class _DeferredCall:
+    """A successful model call's raw numbers, priced and recorded by the ledger's writer."""
+
+    __slots__ = ("tracker", "run", "task", "usage", "model", "cache_status", "saved_usd", "batch",
+                 "billed_usd", "tokens_estimated", "end_ns")
+
+    def __init__(self, tracker: CostTracker, run: RunInfo, task: TaskState | None, usage: TokenUsage,
+                 model: str, cache_status: CacheStatus, saved_usd: float | None, batch: bool,
+                 billed_usd: float | None, tokens_estimated: bool, end_ns: int) -> None:
+        self.tracker = tracker
+        self.run = run
+        self.task = task
+        self.usage = usage
+        self.model = model
+        self.cache_status = cache_status
+        self.saved_usd = saved_usd
+        self.batch = batch
+        self.billed_usd = billed_usd
+        self.tokens_estimated = tokens_estimated
+        self.end_ns = end_ns
+
+    def __call__(self) -> CostRecord:
+        t = self.tracker
+        record = t._success_record(
+            self.run, self.usage, self.model, self.cache_status, self.saved_usd, self.batch,
+            self.billed_usd, self.tokens_estimated, self.end_ns,
+        )
+        t._roll_up(self.task, record)
+        return record
+
+
+_prefix_savings_fn: Any = None
+
+
+def _prefix_cache_savings() -> Any:
+    # Imported on first use (not per call: an import statement costs ~1 us on the hot path).
+    global _prefix_savings_fn
+    if _prefix_savings_fn is None:
+        from .prompt_cache._savings import prefix_cache_savings
+
+        _prefix_savings_fn = prefix_cache_savings
+    return _prefix_savings_fn
 
 
 def _billed_breakdown(total: float, usage: TokenUsage) -> CostBreakdown:

@@ -165,9 +165,11 @@ class BlockingExporter(SpanExporter):
 
     def __init__(self) -> None:
         self.release = threading.Event()
+        self.entered = threading.Event()
         self.exported = 0
 
     def export(self, spans: Any) -> SpanExportResult:
+        self.entered.set()
         self.release.wait(30)
         self.exported += len(spans)
         return SpanExportResult.SUCCESS
@@ -189,7 +191,11 @@ def test_stuck_exporter_does_not_block_the_chain_and_full_queue_is_counted() -> 
     handler = CostCallbackHandler(ledger="memory://", observers=[OTelObserver(tracer_provider=tp, metrics=False)])
     chain = qa_chain()
     # If the chain waited for the exporter this loop would hang (the export blocks for 30 s).
-    for _ in range(10):
+    assert chain.invoke({"q": "hi"}, config={"callbacks": [handler]}) == ANSWER
+    # Once the worker holds its first batch and is stuck, the queue only fills: whether it
+    # is full when a span ends no longer depends on when the worker thread got the GIL.
+    assert exporter.entered.wait(10)
+    for _ in range(9):
         assert chain.invoke({"q": "hi"}, config={"callbacks": [handler]}) == ANSWER
     assert len(handler.records()) == 10
     assert exporter.exported == 0  # still stuck

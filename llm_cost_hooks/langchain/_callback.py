@@ -210,13 +210,14 @@ class CostCallbackHandler(TrackerAdapterMixin, BaseCallbackHandler):
         message = getattr(generation, "message", None)
         if message is not None:
             rm = message.response_metadata or {}
+            # Markers are rare: test for None first (an ABC isinstance check costs ~0.3 us).
             route = rm.get(ROUTE_MARKER_KEY)
-            if isinstance(route, Mapping) and route.get("delegated"):
+            if route is not None and isinstance(route, Mapping) and route.get("delegated"):
                 # A router's own run: its tier calls were recorded as child runs.
                 self.tracker.end_llm_delegated(str(run_id), outputs=response)
                 return
             bill = rm.get(BILLED_MARKER_KEY)
-            if isinstance(bill, Mapping) and isinstance(bill.get("cost_usd"), (int, float)):
+            if bill is not None and isinstance(bill, Mapping) and isinstance(bill.get("cost_usd"), (int, float)):
                 billed = float(bill["cost_usd"])
                 billed_estimated = bool(bill.get("tokens_estimated"))
             model = rm.get("model_name") or rm.get("model")
@@ -227,7 +228,7 @@ class CostCallbackHandler(TrackerAdapterMixin, BaseCallbackHandler):
                 # LangChain's own caches replay the stored usage with total_cost=0 added.
                 if "total_cost" in um and not um["total_cost"]:
                     cache_status = CacheStatus.EXACT
-            if isinstance(marker, Mapping):
+            if marker is not None and isinstance(marker, Mapping):
                 cache_status = CacheStatus(marker.get("status", "exact"))
                 saved = marker.get("saved_usd")
         if usage is None and response.llm_output:
@@ -249,6 +250,8 @@ class CostCallbackHandler(TrackerAdapterMixin, BaseCallbackHandler):
             outputs=response,
             billed_usd=billed,
             tokens_estimated=billed_estimated,
+            # The record is not needed here: priced on the ledger's writer when possible.
+            defer=True,
         )
 
     def on_llm_error(self, error: BaseException, *, run_id: UUID, **kwargs: Any) -> None:

@@ -9,7 +9,7 @@ import threading
 import time
 import weakref
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timezone
 from typing import Any
 
@@ -180,7 +180,10 @@ class Ledger(ABC):
         self._max_buffer = max_buffer
         self._flush_interval = flush_interval
         self._batch_size = batch_size
-        self._buffer: list[CostRecord] = []
+        # Records queued before the writer is woken early (it wakes every flush_interval anyway).
+        self._wake_at = max(1, min(batch_size // 4, 256))
+        # CostRecords, and builders of deferred ones (see write_deferred).
+        self._buffer: list[Any] = []
         self._outcomes: list[TaskOutcome] = []
         self._lock = threading.Lock()
         self._wake = threading.Event()
@@ -201,15 +204,56 @@ class Ledger(ABC):
     # -- request path ----------------------------------------------------------------
     def write(self, record: CostRecord) -> None:
         """Queue a record. Cheap; never raises, never does I/O on the caller's thread."""
+        buffer = self._buffer
         with self._lock:
-            if len(self._buffer) >= self._max_buffer:
+            if len(buffer) >= self._max_buffer:
                 self._stats.dropped += 1
                 return
-            self._buffer.append(record)
+            buffer.append(record)
         if not self._background:
             self._drain_once()
-        elif not self._wake.is_set():
+        elif len(buffer) >= self._wake_at and not self._wake.is_set():
+            # The writer also wakes every ``flush_interval`` on its own: waking it per
+            # record made it write one-record transactions and take the GIL from the
+            # caller once per model call.
             self._wake.set()
+
+    @property
+    def defers_writes(self) -> bool:
+        """Whether :meth:`write_deferred` builds records on the background writer (a
+        background ledger whose ``write`` is not overridden)."""
+        return self._background and type(self).write is Ledger.write
+
+    def write_deferred(self, build: Callable[[], CostRecord]) -> None:
+        """Queue a record that ``build()`` makes on the writer thread, just before it is
+        written (a tracker defers pricing off the caller's thread this way). Without a
+        background writer it is built here. Never raises."""
+        if not self.defers_writes:
+            try:
+                record = build()
+            except Exception:  # noqa: BLE001 - a builder bug must not break the caller
+                logger.exception("llm-cost-hooks: building a cost record failed; record lost")
+                with self._lock:
+                    self._stats.dropped += 1
+                return
+            self.write(record)
+            return
+        self.write(build)  # type: ignore[arg-type] - built in _drain_once
+
+    def _materialize(self, records: list[Any]) -> list[CostRecord]:
+        """Build the deferred records of a batch (on the writer thread)."""
+        out: list[CostRecord] = []
+        for r in records:
+            if not isinstance(r, CostRecord):
+                try:
+                    r = r()
+                except Exception:  # noqa: BLE001 - counted, never kills the writer
+                    logger.exception("llm-cost-hooks: building a cost record failed; record lost")
+                    with self._lock:
+                        self._stats.dropped += 1
+                    continue
+            out.append(r)
+        return out
 
     def write_task(self, outcome: TaskOutcome) -> None:
         """Queue a task outcome (root run ended, or marked by the user)."""
@@ -220,7 +264,7 @@ class Ledger(ABC):
             self._outcomes.append(outcome)
         if not self._background:
             self._drain_once()
-        elif not self._wake.is_set():
+        elif len(self._outcomes) >= self._wake_at and not self._wake.is_set():
             self._wake.set()
 
     @property
@@ -250,6 +294,8 @@ class Ledger(ABC):
             self._in_flight = len(records) + len(outcomes)
         if not records and not outcomes:
             return True
+        # Deferred records are built here, once: a failed batch goes back built.
+        records = self._materialize(records)
         try:
             self._write_batch(records, outcomes)
         except Exception as exc:  # noqa: BLE001 - any storage failure is retried

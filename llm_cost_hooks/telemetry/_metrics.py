@@ -1,14 +1,15 @@
 """GenAI metrics plus cost and savings counters, kept off the caller's hot path.
 
 Recording a measurement with the OpenTelemetry SDK validates and hashes its attributes
-every time (~10 us each here); a model call makes four or more. So:
+every time (~10 us each here); a model call makes four or more. So a model call only
+queues its record (one deque append); the queue is turned into measurements when a metric
+reader collects (first thing in every observable counter's callback), or by a background
+thread once the queue passes ``drain_at`` (so it stays bounded even when nothing collects):
 
 * counters (dollars, and the ``latest`` token counters) are summed here, per attribute
-  set, and reported through observable counters: a dict update per call;
-* histogram samples (durations, tokens per call) are queued and handed to the SDK
-  histograms when a metric reader collects (inside its collection callback), or by a
-  background thread once the queue passes ``drain_at`` (so it stays bounded even when
-  nothing collects). The SDK does the same aggregation, later and on another thread.
+  set (built once per combination), and reported through observable counters;
+* histogram samples (durations, tokens per call) are handed to the SDK histograms, which
+  aggregate them as if recorded at call time.
 """
 
 from __future__ import annotations
@@ -38,7 +39,8 @@ class _Metrics:
         self.limiter = limiter
         self.owner = owner
         self._legacy = names.mode == "legacy"
-        self._queue: collections.deque[tuple[Any, float, dict[str, Any]]] = collections.deque()
+        # (provider, operation, record) of model calls not yet turned into measurements.
+        self._queue: collections.deque[tuple[str | None, str, CostRecord]] = collections.deque()
         self._max_queue = max_queue
         self._drain_at = drain_at
         self._wake = threading.Event()
@@ -84,10 +86,10 @@ class _Metrics:
                     f"gen_ai.client.inference.usage.{suffix}", callbacks=[self._observe(totals)],
                     unit="{token}", description=desc,
                 )
-        # The cost counter's callback also drains the histogram queue: it runs at the
-        # start of every collection, before the SDK reads its histograms.
+        # Every counter's callback drains the queue first: the first one runs at the start
+        # of a collection, before the SDK reads its histograms.
         meter.create_observable_counter(
-            sc.METRIC_COST, callbacks=[self._observe(self._cost, drain=True)], unit="{USD}",
+            sc.METRIC_COST, callbacks=[self._observe(self._cost)], unit="{USD}",
             description="Dollars billed for model calls (llm-cost-hooks price book).",
         )
         meter.create_observable_counter(
@@ -96,19 +98,30 @@ class _Metrics:
         )
 
     # -- hot path -----------------------------------------------------------------------------
-    def _attrs_for(self, run: RunInfo, record: CostRecord) -> tuple[Any, ...]:
+    def record(self, run: RunInfo, record: CostRecord) -> None:
+        """Queue a model call's measurements (the caller's only metric work)."""
+        q = self._queue
+        if len(q) >= self._max_queue:
+            self.owner.stats.add("metric_measurements_dropped")
+            return
+        q.append((run.provider, "text_completion" if isinstance(run.messages, str) else "chat", record))
+        if len(q) >= self._drain_at and not self._wake.is_set():
+            self._start_drainer()
+            self._wake.set()
+
+    # -- turning queued calls into measurements (collection / drainer thread) -----------------
+    def _attrs_for(self, provider: str | None, op: str, record: CostRecord) -> tuple[Any, ...]:
         """(base, input-token, output-token attribute sets, and the keys of the first two),
         built once per combination."""
-        op = "text_completion" if isinstance(run.messages, str) else "chat"
-        key = (record.model, run.provider, record.tenant, record.feature, record.route, record.error_type, op)
+        key = (record.model, provider, record.tenant, record.feature, record.route, record.error_type, op)
         cached = self._attr_cache.get(key)
         if cached is not None:
             return cached
         lim = self.limiter.limit
         attrs: dict[str, Any] = {sc.OPERATION: op, sc.REQUEST_MODEL: lim("model", record.model)}
-        provider = sc.provider_name(run.provider)
-        if provider:
-            attrs[self.names.provider] = provider
+        provider_name = sc.provider_name(provider)
+        if provider_name:
+            attrs[self.names.provider] = provider_name
         if record.tenant:
             attrs[sc.TENANT] = lim("tenant", record.tenant)
         if record.feature:
@@ -132,76 +145,68 @@ class _Metrics:
     def _add(self, totals: dict[tuple[Any, ...], list[Any]], attrs: dict[str, Any], value: float,
              k: tuple[Any, ...] | None = None) -> None:
         # Keyed by the attribute values so "_other" combinations share one series.
+        # Called with self._lock held.
         if k is None:
             k = tuple(attrs.items())
-        with self._lock:
-            slot = totals.get(k)
-            if slot is None:
-                totals[k] = [attrs, value]
-            else:
-                slot[1] += value
+        slot = totals.get(k)
+        if slot is None:
+            totals[k] = [attrs, value]
+        else:
+            slot[1] += value
 
-    def _hist(self, instrument: Any, value: float, attrs: dict[str, Any]) -> None:
-        q = self._queue
-        if len(q) >= self._max_queue:
-            self.owner.stats.add("metric_measurements_dropped")
-            return
-        q.append((instrument, value, attrs))
-        if len(q) >= self._drain_at and not self._wake.is_set():
-            self._start_drainer()
-            self._wake.set()
-
-    def record(self, run: RunInfo, record: CostRecord) -> None:
-        attrs, in_attrs, out_attrs, key, in_key = self._attrs_for(run, record)
+    def _measure(self, provider: str | None, op: str, record: CostRecord) -> None:
+        attrs, in_attrs, out_attrs, key, in_key = self._attrs_for(provider, op, record)
         status = record.cache_status
         value = status.value if isinstance(status, CacheStatus) else str(status)
         money, money_key = attrs, key
         if value != "miss":
             money, money_key = {**attrs, sc.CACHE_STATUS: value}, None
-        if record.cost_usd:
-            self._add(self._cost, money, record.cost_usd, money_key)
-        if record.saved_usd:
-            self._add(self._saved, money, record.saved_usd, money_key)
-        if value not in _MODEL_CALLED:
+        model_called = value in _MODEL_CALLED
+        with self._lock:
+            if record.cost_usd:
+                self._add(self._cost, money, record.cost_usd, money_key)
+            if record.saved_usd:
+                self._add(self._saved, money, record.saved_usd, money_key)
+            if model_called and not self._legacy:
+                for field, totals in self._usage.items():
+                    count = getattr(record, field)
+                    if count:
+                        self._add(totals, in_attrs, count, in_key)
+        if not model_called:
             return  # served from our cache / deduplicated: no model call, not a GenAI operation
         if record.latency_ms is not None:
-            self._hist(self.duration, record.latency_ms / 1000.0, attrs)
+            self.duration.record(record.latency_ms / 1000.0, attrs)
         if self._legacy:
             if record.input_tokens or record.success:
-                self._hist(self.token_usage, record.input_tokens, in_attrs)
+                self.token_usage.record(record.input_tokens, in_attrs)
             if record.success:
-                self._hist(self.token_usage, record.output_tokens, out_attrs)
+                self.token_usage.record(record.output_tokens, out_attrs)
         else:
             if record.input_tokens or record.success:
-                self._hist(self.op_input, record.input_tokens, attrs)
+                self.op_input.record(record.input_tokens, attrs)
             if record.success:
-                self._hist(self.op_output, record.output_tokens, attrs)
-            for field, totals in self._usage.items():
-                value = getattr(record, field)
-                if value:
-                    self._add(totals, in_attrs, value, in_key)
+                self.op_output.record(record.output_tokens, attrs)
 
     # -- collection side ----------------------------------------------------------------------
     def drain(self) -> int:
-        """Hand queued histogram samples to the SDK. Returns how many."""
+        """Turn queued model calls into measurements. Returns how many calls."""
         n = 0
         q = self._queue
         with self._drain_lock:
             while True:
                 try:
-                    instrument, value, attrs = q.popleft()
+                    provider, op, record = q.popleft()
                 except IndexError:
                     return n
                 try:
-                    instrument.record(value, attrs)
+                    self._measure(provider, op, record)
                     n += 1
-                except Exception:  # noqa: BLE001 - one bad sample must not stop the rest
+                except Exception:  # noqa: BLE001 - one bad call must not stop the rest
                     self.owner.stats.add("observer_errors")
 
-    def _observe(self, totals: dict[tuple[Any, ...], list[Any]], drain: bool = False) -> Any:
+    def _observe(self, totals: dict[tuple[Any, ...], list[Any]]) -> Any:
         def callback(options: CallbackOptions) -> list[Observation]:
-            if drain:
-                self.drain()
+            self.drain()
             with self._lock:
                 return [Observation(value, attrs) for attrs, value in totals.values()]
 

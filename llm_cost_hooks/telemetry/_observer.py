@@ -33,6 +33,7 @@ logger = logging.getLogger("llm_cost_hooks.telemetry")
 _SCOPE = "llm_cost_hooks"
 _SPAN_KEY = "otel.span"
 _PENDING_KEY = "otel.pending"
+_STATIC_ATTRS_MAX = 4096
 
 # run.params key -> (attribute, type coercion)
 _PARAM_ATTRS: dict[str, tuple[str, type]] = {
@@ -45,6 +46,36 @@ _PARAM_ATTRS: dict[str, tuple[str, type]] = {
     "presence_penalty": (sc.REQUEST_PRESENCE_PENALTY, float),
     "seed": (sc.REQUEST_SEED, int),
 }
+
+
+try:  # The SDK's attribute container: values we built are added without a second check.
+    from opentelemetry.attributes import BoundedAttributes as _BoundedAttributes
+
+    _FAST_ATTRS_OK = isinstance(getattr(_BoundedAttributes(), "_dict", None), dict)
+except Exception:  # noqa: BLE001 - another SDK layout: always the public path
+    _BoundedAttributes = None
+    _FAST_ATTRS_OK = False
+
+
+def _add_clean_attributes(span: Any, attrs: dict[str, Any]) -> None:
+    """``span.set_attributes(attrs)`` for values this module built (str, bool, int, float,
+    lists of str): the SDK re-checks every value (~0.5 us each, two dozen per model span),
+    so they go straight into its attribute map when it is the SDK's own, unshared yet
+    (the span was just started on this thread), with no length limit to apply and room for
+    them all. Anything else takes the public path."""
+    store = getattr(span, "_attributes", None)
+    if (
+        type(store) is not _BoundedAttributes
+        or store.max_value_len is not None
+        or store._immutable
+        or (store.maxlen is not None and len(store._dict) + len(attrs) > store.maxlen)
+    ):
+        span.set_attributes(attrs)
+        return
+    d = store._dict
+    for key, value in attrs.items():
+        # The SDK stores sequences as tuples (immutable); everything else as is.
+        d[key] = tuple(value) if type(value) is list else value
 
 
 def _version() -> str:
@@ -134,6 +165,8 @@ class OTelObserver(RunObserver):
         # single get/set/pop operations are atomic under the GIL.
         self._spans: dict[str, Any] = {}
         self._pending: dict[str, RunInfo] = {}
+        self._static_attrs: dict[Any, tuple[Any, str, dict[str, Any]]] = {}
+        self._fast_attrs = _FAST_ATTRS_OK
         self._metrics: _Metrics | None = None
         if metrics:
             meter = (
@@ -232,7 +265,12 @@ class OTelObserver(RunObserver):
         return otel_context.get_current()
 
     def _attribution(self, run: RunInfo, attrs: dict[str, Any]) -> None:
-        a = run.attribution
+        self._attribution_static(run.attribution, attrs)
+        attrs[sc.TASK_ID] = run.task_id
+        if run.attempt != 1:
+            attrs[sc.ATTEMPT] = run.attempt
+
+    def _attribution_static(self, a: Any, attrs: dict[str, Any]) -> None:
         if a.tenant:
             attrs[sc.TENANT] = a.tenant
         if a.feature:
@@ -245,15 +283,12 @@ class OTelObserver(RunObserver):
                 attrs[self.names.prompt_version] = a.prompt_version
         if a.user:
             attrs[sc.USER] = a.user
-        attrs[sc.TASK_ID] = run.task_id
-        if run.attempt != 1:
-            attrs[sc.ATTEMPT] = run.attempt
 
     def _start(self, run: RunInfo) -> None:
         if run.kind is RunKind.LLM:
-            # CostTracker.start_llm fills in model, provider, params and messages after
-            # notifying observers, so the model span is created when it ends (with this
-            # start time and parent), or earlier if a child run needs it as a parent.
+            # The model span is created when the call ends, with every attribute in one
+            # pass and this start time and parent (or earlier, if a child run needs it as
+            # a parent): one attribute validation round in the SDK instead of two.
             run.observer_data[_PENDING_KEY] = (self._parent_context(run), time.time_ns())
             self._pending[run.run_id] = run
             return
@@ -280,17 +315,40 @@ class OTelObserver(RunObserver):
 
     def _llm_start_attrs(self, run: RunInfo, attrs: dict[str, Any]) -> str:
         """Fill the attributes known at the start of a model call; return the span name."""
+        name, static = self._llm_static_attrs(run)
+        attrs.update(static)
+        attrs[sc.TASK_ID] = run.task_id
+        if run.attempt != 1:
+            attrs[sc.ATTEMPT] = run.attempt
+        return name
+
+    def _llm_static_attrs(self, run: RunInfo) -> tuple[str, dict[str, Any]]:
+        """Span name and the attributes shared by every call with the same operation,
+        model, provider, parameters and attribution: built once, then copied."""
         op = _operation(run)
+        a = run.attribution
+        try:
+            key: Any = (op, run.model, run.provider, id(a), tuple(run.params.items()) if run.params else ())
+            hit = self._static_attrs.get(key)
+        except TypeError:  # an unhashable parameter (a list of stop sequences)
+            key, hit = None, None
+        if hit is not None and hit[0] is a:
+            return hit[1], hit[2]
         model = run.model or "unknown"
-        attrs[sc.OPERATION] = op
-        attrs[sc.REQUEST_MODEL] = model
+        attrs: dict[str, Any] = {sc.OPERATION: op, sc.REQUEST_MODEL: model}
         provider = sc.provider_name(run.provider)
         if provider:
             attrs[self.names.provider] = provider
         if run.params:
             self._request_params(run.params, attrs)
-        self._attribution(run, attrs)
-        return f"{op} {model}"
+        self._attribution_static(a, attrs)
+        name = f"{op} {model}"
+        if key is not None:
+            if len(self._static_attrs) >= _STATIC_ATTRS_MAX:
+                self._static_attrs.clear()
+            # The attribution is kept in the entry so its id is not reused while it lives.
+            self._static_attrs[key] = (a, name, attrs)
+        return name, attrs
 
     def _start_llm_span(self, run: RunInfo) -> Any:
         """Create a model call's span before it ends (only when a child run needs it)."""
@@ -343,9 +401,11 @@ class OTelObserver(RunObserver):
             self._pending.pop(run.run_id, None)
             if pending is None:
                 return
-            # The usual case: the model span is created here, with every attribute in one
-            # pass (the SDK validates each attribute once).
-            name = self._llm_start_attrs(run, attrs)
+            # The usual case: the model span is created here, when every attribute is known.
+            name, static = self._llm_static_attrs(run)
+            attrs[sc.TASK_ID] = run.task_id
+            if run.attempt != 1:
+                attrs[sc.ATTEMPT] = run.attempt
         if record is not None:
             self._record_attrs(record, attrs)
             finish = self._response_attrs(outputs, attrs) if outputs is not None else []
@@ -367,9 +427,15 @@ class OTelObserver(RunObserver):
         if error is not None:
             attrs[sc.ERROR_TYPE] = type(error).__qualname__
         if pending is not None:
+            # The sampler and span processors see the call's identity (operation, model,
+            # provider, attribution) at start; the per-call numbers are added after.
             span = self.tracer.start_span(
-                name, context=pending[0], kind=SpanKind.CLIENT, attributes=attrs, start_time=pending[1]
+                name, context=pending[0], kind=SpanKind.CLIENT, attributes=static, start_time=pending[1]
             )
+            if self._fast_attrs:
+                _add_clean_attributes(span, attrs)
+            else:
+                span.set_attributes(attrs)
         elif attrs:
             span.set_attributes(attrs)
         if error is not None:
@@ -384,20 +450,25 @@ class OTelObserver(RunObserver):
         span.end()
 
     def _record_attrs(self, r: CostRecord, attrs: dict[str, Any]) -> None:
-        attrs[sc.USAGE_INPUT] = r.input_tokens
-        attrs[sc.USAGE_OUTPUT] = r.output_tokens
-        if r.cache_read_tokens:
-            attrs[sc.USAGE_CACHE_READ] = r.cache_read_tokens
-        if r.cache_write_tokens:
-            attrs[self.names.cache_write] = r.cache_write_tokens
-        if r.reasoning_tokens:
-            attrs[sc.USAGE_REASONING] = r.reasoning_tokens
-        b = r.cost_breakdown
-        attrs[sc.COST_AMOUNT] = r.cost_usd
-        attrs[sc.COST] = r.cost_usd
+        # Read the record's fields once (a pydantic attribute read is a dict lookup
+        # behind __getattr__ machinery); absent means false / zero: fewer attributes per
+        # span, same queries.
+        v = r.__dict__
+        cost = v["cost_usd"]
+        b = v["cost_breakdown"]
+        attrs[sc.USAGE_INPUT] = v["input_tokens"]
+        attrs[sc.USAGE_OUTPUT] = v["output_tokens"]
+        if v["cache_read_tokens"]:
+            attrs[sc.USAGE_CACHE_READ] = v["cache_read_tokens"]
+        if v["cache_write_tokens"]:
+            attrs[self.names.cache_write] = v["cache_write_tokens"]
+        if v["reasoning_tokens"]:
+            attrs[sc.USAGE_REASONING] = v["reasoning_tokens"]
+        attrs[sc.COST_AMOUNT] = cost
+        attrs[sc.COST] = cost
         attrs[sc.COST_CURRENCY] = b.currency
-        attrs.update(self._cost_source())
-        if r.cost_usd:
+        attrs.update(self._source_attrs or self._cost_source())
+        if cost:
             attrs[sc.COST_INPUT_USD] = b.input
             attrs[sc.COST_OUTPUT_USD] = b.output
             if b.cache_read:
@@ -406,20 +477,21 @@ class OTelObserver(RunObserver):
                 attrs[sc.COST_CACHE_WRITE_USD] = b.cache_write
             if b.reasoning:
                 attrs[sc.COST_REASONING_USD] = b.reasoning
-        status = r.cache_status
+        status = v["cache_status"]
         attrs[sc.CACHE_STATUS] = status.value if isinstance(status, CacheStatus) else str(status)
-        # Absent means false / zero: fewer attributes per span, same queries.
-        if r.saved_usd:
-            attrs[sc.SAVED_USD] = r.saved_usd
-        if r.tokens_estimated:
+        if v["saved_usd"]:
+            attrs[sc.SAVED_USD] = v["saved_usd"]
+        if v["tokens_estimated"]:
             attrs[sc.TOKENS_ESTIMATED] = True
-        if r.price_estimated:
+        if v["price_estimated"]:
             attrs[sc.PRICE_ESTIMATED] = True
-        for key, value in r.tags.items():
-            if key.startswith("budget."):
-                attrs[sc.BUDGET_PREFIX + key[7:]] = value
-            else:
-                attrs[sc.TAG_PREFIX + key] = value
+        tags = v["tags"]
+        if tags:
+            for key, value in tags.items():
+                if key.startswith("budget."):
+                    attrs[sc.BUDGET_PREFIX + key[7:]] = value
+                else:
+                    attrs[sc.TAG_PREFIX + key] = value
 
     @staticmethod
     def _response_attrs(outputs: Any, attrs: dict[str, Any]) -> list[str | None]:
@@ -441,7 +513,7 @@ class OTelObserver(RunObserver):
                 if type(gen).__name__.endswith("Chunk"):
                     streamed = True
         llm_output = getattr(outputs, "llm_output", None)
-        if isinstance(llm_output, Mapping):
+        if llm_output is not None and isinstance(llm_output, Mapping):
             response_id = response_id or llm_output.get("id")
             response_model = response_model or llm_output.get("model_name") or llm_output.get("model")
         if response_id:

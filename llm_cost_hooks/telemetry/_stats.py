@@ -35,7 +35,8 @@ class TelemetryStats:
     """Counters of telemetry delivery. Thread-safe; read them any time.
 
     ``spans_dropped`` is what never reached the backend: spans whose export failed
-    plus spans dropped because the queue was full.
+    plus spans dropped because the queue was full. ``metric_measurements_dropped``
+    counts model calls whose metric measurements were dropped (the metric queue was full).
 
     >>> stats = TelemetryStats()
     >>> stats.add("spans_failed", 3); stats.spans_dropped
@@ -124,7 +125,13 @@ class CountingSpanExporter(SpanExporter):
 
 
 class CountingBatchSpanProcessor(BatchSpanProcessor):
-    """A :class:`BatchSpanProcessor` that also counts spans dropped because its queue was full."""
+    """A :class:`BatchSpanProcessor` that also counts spans dropped because its queue was full.
+
+    Like the SDK's own drop count, it reads the queue's length just before the span is
+    queued, without a lock (taking the worker's lock could block the chain behind an
+    export): if the worker takes a batch from a full queue in that instant, the span is
+    counted as dropped although it was queued.
+    """
 
     def __init__(self, span_exporter: SpanExporter, stats: TelemetryStats, **kwargs: Any) -> None:
         super().__init__(span_exporter, **kwargs)
