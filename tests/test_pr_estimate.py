@@ -229,3 +229,15 @@ def test_workflow_runs_the_command() -> None:
     script = "\n".join(str(s.get("run", "")) + str(s.get("with", "")) for s in steps)
     assert "llm-cost pr-estimate" in script and "--base" in script
     assert any(s.get("uses", "").startswith("actions/checkout") and s.get("with", {}).get("fetch-depth") == 0 for s in steps)
+
+
+def test_repository_without_prompt_config_says_how_to_list_them(tmp_path: Path) -> None:
+    repo = tmp_path / "plain"
+    repo.mkdir()
+    _git(repo, "init", "-q", "-b", "main")
+    _write(repo / "README.md", "no pyproject here\n")
+    _git(repo, "add", "-A")
+    _git(repo, "commit", "-q", "-m", "one")
+    est = estimate_pr_cost("HEAD", "HEAD", repo=repo)
+    assert est.prompts == [] and est.delta_usd_per_month == 0
+    assert "No prompt templates found" in est.markdown() and "[tool.llm-cost-hooks]" in est.markdown()

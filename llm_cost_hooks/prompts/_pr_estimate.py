@@ -392,6 +392,10 @@ def _markdown(est: PromptCostEstimate) -> str:
     lines.append("")
     lines.append("Added prompts: " + (", ".join(f"`{c.key_after}` ({c.source})" for c in added) if added else "none") + ".")
     lines.append("Removed prompts: " + (", ".join(f"`{c.key_before}`" for c in removed) if removed else "none") + ".")
+    if not est.prompts:
+        lines.append("")
+        lines.append("_No prompt templates found at either revision: list them in `pyproject.toml` under "
+                     "`[tool.llm-cost-hooks]` (`prompt_modules = [...]`, `prompt_files = [...]`)._")
     if any(c.traffic_source == "default" for c in est.prompts):
         lines.append("")
         lines.append("_Prompts marked `default` have no traffic in the ledger; pass `--ledger` or "
