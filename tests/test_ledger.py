@@ -8,6 +8,7 @@ import time
 from collections.abc import Sequence
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -287,3 +288,34 @@ def test_budget_breaches_report() -> None:
     ledger.write(rec(tenant="b", feature="f"))
     (row,) = LedgerReports.from_ledger(ledger).budget_breaches()
     assert (row["tenant"], row["calls"], row["refused"]) == ("a", 2, 1)
+
+
+def test_deferred_records_are_built_once_on_the_writer_even_across_retries(tmp_path: Path) -> None:
+    ledger = _FlakySQLite(tmp_path / "d.db", failures=2, flush_interval=0.01)
+    built: list[str] = []
+    writer_threads: set[str] = set()
+
+    def builder(i: int) -> Any:
+        def build() -> CostRecord:
+            built.append(f"r{i}")
+            writer_threads.add(threading.current_thread().name)
+            return rec(request_id=f"r{i}")
+        return build
+
+    assert ledger.defers_writes
+    for i in range(50):
+        ledger.write_deferred(builder(i))
+    ledger.write_deferred(lambda: 1 / 0)  # a builder bug: counted, never kills the writer
+    assert ledger.flush(timeout=20)
+    assert sorted(built) == sorted(f"r{i}" for i in range(50))  # each once, despite 2 failed batches
+    assert writer_threads == {"llm-cost-hooks-_FlakySQLite"}
+    assert len(list(ledger.records())) == 50
+    assert ledger.stats.dropped == 1 and ledger.stats.write_failures == 2
+    ledger.close()
+
+
+def test_deferred_records_without_a_writer_thread_are_built_inline() -> None:
+    ledger = MemoryLedger()
+    assert not ledger.defers_writes
+    ledger.write_deferred(lambda: rec(request_id="x"))
+    assert [r.request_id for r in ledger.records()] == ["x"]

@@ -91,3 +91,107 @@ def test_settings_from_env(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("LLM_COST_HOOKS_TASK_FAILURE_POLICY", "sometimes")
     with pytest.raises(ValueError, match="task_failure_policy"):
         Settings()
+
+
+def test_usage_built_without_pydantic_equals_validated() -> None:
+    fast = TokenUsage(input_tokens=412, output_tokens=14, cache_read_tokens=256)
+    slow = TokenUsage.model_validate({"input_tokens": 412, "output_tokens": 14, "cache_read_tokens": 256})
+    assert fast == slow and fast.model_dump() == slow.model_dump()
+    assert fast.model_fields_set == {"input_tokens", "output_tokens", "cache_read_tokens"}
+    assert fast.model_copy(update={"output_tokens": 20}).output_tokens == 20
+    with pytest.raises(ValueError):
+        fast.input_tokens = 1  # type: ignore[misc] - still frozen
+    assert TokenUsage(input_tokens=3, unknown=1).input_tokens == 3  # type: ignore[call-arg] - extra keys ignored, as before
+
+
+class SeeStart(RunObserver):
+    def __init__(self) -> None:
+        self.seen: list[tuple[object, ...]] = []
+
+    def on_run_start(self, run):  # type: ignore[no-untyped-def]
+        self.seen.append((run.kind, run.model, run.provider, dict(run.params), run.messages))
+
+
+def test_observers_see_model_provider_and_params_at_start() -> None:
+    obs = SeeStart()
+    tracker = CostTracker(ledger="memory://", observers=[obs])
+    tracker.start_run("root", None)
+    tracker.start_llm("c1", "root", model="gpt-4o-mini", provider="openai", params={"temperature": 0.1},
+                      messages="Say hi")
+    assert obs.seen == [(RunKind.CHAIN, None, None, {}, None),
+                        (RunKind.LLM, "gpt-4o-mini", "openai", {"temperature": 0.1}, "Say hi")]
+
+
+def test_attribution_is_reused_only_for_equal_metadata(caplog: pytest.LogCaptureFixture) -> None:
+    tracker = CostTracker(ledger="memory://", defaults={"feature": "qa"})
+    records = []
+    for i, meta in enumerate([{"tenant_id": "a", "user_id": "u1"}, {"tenant_id": "b", "user_id": "u1"},
+                              {"tenant_id": "a", "user_id": "u1"}, {"tenant_id": "a", "user_id": "u2"},
+                              {"tenant_id": "a", "cost_tags": {"team": "x"}}]):
+        tracker.start_llm(f"r{i}", None, model="gpt-4o-mini", metadata=meta)
+        records.append(tracker.end_llm(f"r{i}", TokenUsage(input_tokens=10)))
+    assert [r.tenant for r in records] == ["a", "b", "a", "a", "a"]  # type: ignore[union-attr]
+    users = [r.user for r in records]  # type: ignore[union-attr]
+    assert users[0] == users[1] == users[2] != users[3] and users[4] is None
+    assert records[4].tags == {"team": "x"} and records[0].tags == {}  # type: ignore[union-attr]
+    assert all(r.feature == "qa" for r in records)  # type: ignore[union-attr]
+    # A bad value is reported on every call, never served from the memo.
+    for i in range(2):
+        tracker.start_llm(f"b{i}", None, model="gpt-4o-mini", metadata={"tenant_id": True})
+        tracker.end_llm(f"b{i}", TokenUsage(input_tokens=1))
+    assert caplog.text.count("must be a string") == 2
+
+
+def test_deferred_call_is_priced_by_the_writer_like_an_inline_one(tmp_path: object) -> None:
+    from llm_cost_hooks.ledger import SQLiteLedger
+
+    usage = TokenUsage(input_tokens=1200, output_tokens=80, cache_read_tokens=1024)
+    inline = CostTracker(ledger="memory://", defaults={"tenant_id": "acme"})
+    deferred = CostTracker(ledger=SQLiteLedger(f"{tmp_path}/d.db"), defaults={"tenant_id": "acme"})
+    for tracker in (inline, deferred):
+        tracker.start_run("root", None, metadata={"feature": "qa"})
+        tracker.start_llm("c1", "root", model="gpt-4o", provider="openai")
+        tracker.end_llm("c1", usage, defer=True)
+        tracker.start_llm("c2", "root", model="gpt-4o", provider="openai")
+        tracker.end_llm("c2", usage, cache_status=CacheStatus.EXACT, defer=True)
+        tracker.end_run("root")
+    assert inline.ledger.defers_writes is False and deferred.ledger.defers_writes is True
+    deferred.flush()
+    a = sorted(inline.ledger.records(), key=lambda r: r.request_id)
+    b = sorted(deferred.ledger.records(), key=lambda r: r.request_id)
+    volatile = {"timestamp", "latency_ms"}
+    assert [r.model_dump(exclude=volatile) for r in a] == [r.model_dump(exclude=volatile) for r in b]
+    assert b[0].cache_status is CacheStatus.PROVIDER_PREFIX and b[0].saved_usd > 0 and b[0].cost_usd > 0
+    assert b[1].cost_usd == 0 and b[1].saved_usd > 0 and b[0].latency_ms is not None
+    deferred.close()
+
+
+def test_deferred_records_survive_interpreter_exit(tmp_path: object) -> None:
+    import sqlite3
+    import subprocess
+    import sys
+
+    db = f"{tmp_path}/exit.db"
+    script = (
+        "from llm_cost_hooks import CostTracker, TokenUsage\n"
+        "from llm_cost_hooks.ledger import SQLiteLedger\n"
+        f"t = CostTracker(ledger=SQLiteLedger({db!r}, flush_interval=60))\n"
+        "for i in range(300):\n"
+        "    t.start_llm(str(i), None, model='gpt-4o-mini', provider='openai')\n"
+        "    assert t.end_llm(str(i), TokenUsage(input_tokens=100, output_tokens=10), defer=True) is None\n"
+    )
+    subprocess.run([sys.executable, "-c", script], check=True)
+    with sqlite3.connect(db) as conn:
+        n, cost = conn.execute("SELECT COUNT(*), SUM(cost_usd) FROM cost_records").fetchone()
+    assert n == 300 and cost == pytest.approx(300 * (100 * 0.15e-6 + 10 * 0.6e-6))
+
+
+def test_strict_tracker_or_observers_price_on_the_caller() -> None:
+    from llm_cost_hooks.ledger import MemoryLedger
+
+    for kwargs in ({"strict": True}, {"observers": [RunObserver()]}):
+        tracker = CostTracker(ledger=MemoryLedger(background=True), **kwargs)  # type: ignore[arg-type]
+        tracker.start_llm("r", None, model="gpt-4o-mini")
+        record = tracker.end_llm("r", TokenUsage(input_tokens=10), defer=True)
+        assert record is not None and record.cost_usd > 0
+        tracker.close()

@@ -522,3 +522,53 @@ def test_model_run_with_child_model_runs(otel: OTel) -> None:
     assert "gen_ai.usage.cost.amount" not in router.attributes
     assert router.attributes["llm_cost_hooks.task.cost_usd"] == pytest.approx(child_record.cost_usd)
     assert router.start_time <= child.start_time and child.end_time <= router.end_time
+
+
+class _SeeAttributesSampler:
+    """ALWAYS_ON, remembering the attributes each span was sampled with."""
+
+    def __init__(self) -> None:
+        from opentelemetry.sdk.trace.sampling import ALWAYS_ON
+
+        self.inner = ALWAYS_ON
+        self.seen: list[dict[str, Any]] = []
+
+    def should_sample(self, context: Any, trace_id: int, name: str, kind: Any = None, attributes: Any = None,
+                      links: Any = None, trace_state: Any = None) -> Any:
+        self.seen.append(dict(attributes or {}))
+        return self.inner.should_sample(context, trace_id, name, kind, attributes, links, trace_state)
+
+    def get_description(self) -> str:
+        return "see-attributes"
+
+
+def test_unchecked_attribute_path_equals_public_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    from opentelemetry.sdk.trace import SpanLimits
+
+    def one_call(fast: bool, limits: SpanLimits | None = None) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        sampler = _SeeAttributesSampler()
+        exporter = InMemorySpanExporter()
+        tp = TracerProvider(sampler=sampler, span_limits=limits)  # type: ignore[arg-type]
+        tp.add_span_processor(SimpleSpanProcessor(exporter))
+        observer = OTelObserver(tracer_provider=tp, metrics=False)
+        observer._fast_attrs = fast
+        model = FakeChatModelWithUsage(model_name="gpt-4o-mini", responses=[ANSWER], cached_fraction=0.5, stop=["\n"])
+        qa_chain(model).invoke({"q": QUESTION}, config={"callbacks": [CostCallbackHandler(
+            ledger="memory://", observers=[observer])], "metadata": META})
+        [llm] = [s for s in exporter.get_finished_spans() if s.name == "chat gpt-4o-mini"]
+        return dict(llm.attributes), sampler.seen
+
+    fast, fast_sampled = one_call(True)
+    public, public_sampled = one_call(False)
+    volatile = {"llm_cost_hooks.task_id", "gen_ai.response.id"}
+    assert {k: v for k, v in fast.items() if k not in volatile} == {k: v for k, v in public.items() if k not in volatile}
+    assert isinstance(fast["gen_ai.response.finish_reasons"], tuple)  # stored as the SDK stores sequences
+    assert fast["gen_ai.usage.cost.amount"] > 0 and len(fast) > 20
+    # The sampler saw the call's identity (not its numbers) on both paths.
+    [sampled] = [a for a in fast_sampled if a.get("gen_ai.operation.name") == "chat"]
+    assert sampled["gen_ai.request.model"] == "gpt-4o-mini" and sampled["llm_cost_hooks.tenant"] == "acme"
+    strip = lambda seen: [{k: v for k, v in a.items() if k != "llm_cost_hooks.task_id"} for a in seen]  # noqa: E731
+    assert "gen_ai.usage.cost.amount" not in sampled and strip(fast_sampled) == strip(public_sampled)
+    # With a value length limit the SDK must truncate: the public path is taken.
+    limited, _ = one_call(True, SpanLimits(max_span_attribute_length=8))
+    assert limited["gen_ai.request.model"] == "gpt-4o-m" and len(limited["llm_cost_hooks.price_map.version"]) == 8
