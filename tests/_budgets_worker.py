@@ -20,7 +20,7 @@ os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
 from llm_cost_hooks import BudgetExceeded  # noqa: E402
 from llm_cost_hooks._records import TokenUsage  # noqa: E402
-from llm_cost_hooks.budget import AlertManager, Limit, SpendGuard, SpendRequest  # noqa: E402
+from llm_cost_hooks.budget import AlertManager, Limit, RedisSpendStore, SpendGuard, SpendRequest  # noqa: E402
 from llm_cost_hooks.tokens import count_message_tokens  # noqa: E402
 from llm_cost_hooks.dedup import RedisSingleFlight  # noqa: E402
 from llm_cost_hooks.langchain import CostCallbackHandler, FakeChatModelWithUsage  # noqa: E402
@@ -46,7 +46,10 @@ def _wait(start_at: float) -> None:
 async def guard_worker(url: str, mode: str, calls: int, budget: float, start_at: float) -> dict:
     limit = Limit.usd(budget, per="day", scope="tenant", name="tenant_daily")
     fake = FakeChatModelWithUsage(respond=_slow(0.02), max_tokens=MAX_TOKENS)
-    guard = SpendGuard([limit], store=url, alerts=AlertManager(log=False, span_events=False))
+    # A generous socket timeout: on a loaded CI box a 2 s stall would be a fail-open
+    # "outage", which is not what this test is about (test_redis_down_* covers outages).
+    store = RedisSpendStore(url, socket_timeout=15.0, connect_timeout=5.0)
+    guard = SpendGuard([limit], store=store, alerts=AlertManager(log=False, span_events=False))
     model = GuardedChatModel(inner=fake, guard=guard)
     prompt = "Find me a cheap hotel in the north of Cambridge with free parking."
     costs: list[float] = []
