@@ -12,7 +12,7 @@ import pytest
 from langchain_core.messages import AIMessage
 from langchain_core.output_parsers import StrOutputParser
 from langchain_core.prompts import ChatPromptTemplate
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from llm_cost_hooks._errors import ConfigurationError
 from llm_cost_hooks.langchain import CostCallbackHandler, FakeChatModelWithUsage
@@ -272,3 +272,134 @@ def test_trained_router_on_real_routerbench_outcomes() -> None:
     recs = h.records()
     assert len(recs) == 20 and {r.route for r in recs} <= set(tiers)
     assert sum(r.cost_usd for r in recs) == pytest.approx(recorded)
+
+
+# -- call parameters, prompt caching, context budgets and spend guardrails -----------------
+class Recording(FakeChatModelWithUsage):
+    """A fake tier that records what each call received."""
+
+    temperature: float | None = None
+    seen: list[Any] = Field(default_factory=list)
+
+    def _generate(self, messages: Any, stop: Any = None, run_manager: Any = None, **kwargs: Any) -> Any:
+        self.seen.append({"messages": list(messages), "stop": stop, "temperature_field": self.temperature, **kwargs})
+        return super()._generate(messages, stop=stop, run_manager=run_manager, **kwargs)
+
+    def _stream(self, messages: Any, stop: Any = None, run_manager: Any = None, **kwargs: Any) -> Any:
+        self.seen.append({"messages": list(messages), "stop": stop, "temperature_field": self.temperature, **kwargs})
+        return super()._stream(messages, stop=stop, run_manager=run_manager, **kwargs)
+
+
+def recording(name: str, *responses: Any) -> Recording:
+    return Recording(model_name=name, responses=list(responses) or ["OK."])
+
+
+def test_call_params_forwarded_to_the_chosen_tier() -> None:
+    small, large = recording("gpt-4o-mini"), recording("gpt-4o")
+    llm = RoutedChatModel(tiers={"small": small, "large": large}, strategy=RuleRouter([], default="small"),
+                          temperature=0.1, max_tokens=50, stop=["END"])
+    llm.invoke("hi", stop=["\n"], max_tokens=20, top_p=0.5)
+    (call,) = small.seen
+    assert (call["stop"], call["temperature"], call["max_tokens"], call["top_p"]) == (["\n"], 0.1, 20, 0.5)
+    assert large.seen == []
+    # The model's own defaults when the call gives none; streaming and async forward too.
+    "".join(c.content for c in llm.stream("hi"))  # type: ignore[misc]
+    assert (small.seen[-1]["stop"], small.seen[-1]["max_tokens"], small.seen[-1]["temperature"]) == (["END"], 50, 0.1)
+
+
+async def test_call_params_forwarded_async_and_through_a_cascade() -> None:
+    small, large = recording("gpt-4o-mini", REFUSAL), recording("gpt-4o", "Sure.")
+    llm = RoutedChatModel(tiers={"small": small, "large": large})  # cascade: small refuses, large answers
+    msg = await llm.ainvoke("hi", temperature=0.7, seed=3)
+    assert msg.content == "Sure."
+    assert [(c["temperature"], c["seed"]) for c in small.seen + large.seen] == [(0.7, 3), (0.7, 3)]
+
+
+def test_structured_output_gets_params_as_tier_fields() -> None:
+    call = AIMessage("", tool_calls=[{"name": "City", "args": {"city": "Paris"}, "id": "1"}])
+    small = recording("gpt-4o-mini", call)
+    llm = RoutedChatModel(tiers={"small": small}, temperature=0.2)
+    assert llm.with_structured_output(City).invoke("where?") == City(city="Paris")
+    assert small.seen[-1]["temperature_field"] == 0.2 and small.temperature is None  # a copy, not the user's tier
+
+
+def test_prompt_cache_breakpoints_for_the_chosen_tier_only() -> None:
+    from langchain_core.messages import HumanMessage, SystemMessage
+
+    claude, gpt = recording("claude-sonnet-4-5", "ok"), recording("gpt-4o", "ok")
+    tiers = {"claude": claude, "gpt": gpt}
+    policy = SystemMessage("Follow the support policy carefully. " * 400)
+    for default, model in (("claude", claude), ("gpt", gpt)):
+        llm = RoutedChatModel(tiers=tiers, strategy=RuleRouter([], default=default), prompt_cache=True)
+        msg = llm.invoke([policy, HumanMessage("Where is my order?")])
+        sent = model.seen[-1]["messages"]
+        route = msg.response_metadata["llm_cost_hooks_route"]
+        if default == "claude":  # explicit breakpoints: the long stable system prompt is marked
+            assert sent[0].content[-1]["cache_control"] == {"type": "ephemeral"}
+            assert sent[-1].content == "Where is my order?" and route["prompt_cache"]["breakpoints"] >= 1
+        else:  # OpenAI caches implicitly: nothing added
+            assert sent[0].content == policy.content and route["prompt_cache"]["breakpoints"] == 0
+    # The caller's messages are never modified; options are checked.
+    assert isinstance(policy.content, str)
+    with pytest.raises(ConfigurationError, match="prompt_cache options"):
+        RoutedChatModel(tiers=tiers, prompt_cache={"nope": 1})
+
+
+def test_context_budget_trims_per_route_and_clamps_max_tokens() -> None:
+    from llm_cost_hooks.budget import ContextBudget, SegmentBudgets
+
+    small, large = recording("gpt-4o-mini"), recording("gpt-4o")
+    budget = ContextBudget({"small": SegmentBudgets(history=30, output=64), "large": SegmentBudgets(output=500)})
+    history = [("human", "an old question about invoices " * 6), ("ai", "an old answer " * 6), ("human", "new question?")]
+    llm = RoutedChatModel(tiers={"small": small, "large": large}, context_budget=budget,
+                          strategy=RuleRouter([Rule(tier="large", keywords=["prove"])], default="small"))
+    h = handler()
+    llm.invoke(history, max_tokens=1000, config={"callbacks": [h]})
+    sent = small.seen[-1]
+    assert [m.content for m in sent["messages"]] == ["new question?"] and sent["max_tokens"] == 64
+    (rec,) = h.records()
+    assert rec.route == "small" and any(k.startswith("budget.trimmed") for k in rec.tags)
+    llm.invoke([*history[:2], ("human", "prove it")], max_tokens=1000)
+    assert len(large.seen[-1]["messages"]) == 3 and large.seen[-1]["max_tokens"] == 500  # the large route's budget
+    with pytest.raises(ConfigurationError, match="ContextBudget"):
+        RoutedChatModel(tiers={"small": small}, context_budget={"history": 10})
+
+
+def test_guard_downgrade_moves_to_the_next_cheaper_tier() -> None:
+    from llm_cost_hooks.budget import Limit, SpendGuard
+
+    small, mid, large = recording("gpt-4o-mini", "s"), recording("gpt-4.1-mini", "m"), recording("gpt-4o", "L")
+    tiers = {"small": small, "mid": mid, "large": large}
+    # Worst case of a gpt-4o call (1000 output tokens) breaks the limit; gpt-4.1-mini's fits.
+    guard = SpendGuard([Limit.usd_per_request(0.003, on_breach="downgrade")])
+    llm = RoutedChatModel(tiers=tiers, guard=guard, strategy=RuleRouter([], default="large"))
+    assert llm.tier_order == ["small", "mid", "large"]
+    h = handler()
+    msg = llm.invoke("hi", max_tokens=1000, config={"callbacks": [h]})
+    route = msg.response_metadata["llm_cost_hooks_route"]
+    assert msg.content == "m" and route["tier"] == "mid" and large.seen == []
+    assert route["downgrades"] == [{"from": "large", "to": "mid", "limit": "usd_per_request"}]
+    # Only the call that was sent is recorded (the refused tier was never called), and it
+    # settled its reservation on the guard.
+    (rec,) = h.records()
+    assert (rec.model, rec.route, rec.success) == ("gpt-4.1-mini", "mid", True) and "budget.reserved_usd" in rec.tags
+    streamed = list(llm.stream("hi", max_tokens=1000))
+    assert "".join(str(c.content) for c in streamed) == "m"
+    assert streamed[0].response_metadata["llm_cost_hooks_route"]["downgrades"][0]["to"] == "mid"
+
+
+def test_guard_raise_policy_never_escalates_to_a_dearer_tier() -> None:
+    from llm_cost_hooks import BudgetExceeded
+    from llm_cost_hooks.budget import Limit, SpendGuard
+
+    small, large = recording("gpt-4o-mini", REFUSAL), recording("gpt-4o", "L")
+    guard = SpendGuard([Limit.usd_per_request(1e-9)])  # refuses everything
+    llm = RoutedChatModel(tiers={"small": small, "large": large}, guard=guard)
+    with pytest.raises(BudgetExceeded):
+        llm.invoke("hi", max_tokens=100)
+    assert small.seen == [] and large.seen == []
+    # downgrade with no cheaper tier left: the breach is raised
+    cheap_only = RoutedChatModel(tiers={"small": recording("gpt-4o-mini")},
+                                 guard=SpendGuard([Limit.usd_per_request(1e-9, on_breach="downgrade")]))
+    with pytest.raises(BudgetExceeded):
+        cheap_only.invoke("hi", max_tokens=100)

@@ -174,6 +174,27 @@ class _StreamPlan:
         return None
 
 
+_TIER_GUARD: type | None = None
+
+
+def _tier_guard_class() -> type:
+    """GuardedChatModel whose downgrade requests are marked as not sent: the router moves
+    the call to a cheaper tier, so the refused tier's run must write no (failed) cost record."""
+    global _TIER_GUARD
+    if _TIER_GUARD is None:
+        from ..budget import DowngradeRequired
+        from ._budget import GuardedChatModel
+
+        class _TierGuard(GuardedChatModel):
+            def _pick_downgrade(self, d: Any, ctx: Any) -> Any:
+                error = DowngradeRequired(d)
+                error.llm_cost_hooks_delegated = True  # type: ignore[attr-defined]
+                raise error
+
+        _TIER_GUARD = _TierGuard
+    return _TIER_GUARD
+
+
 class RoutedChatModel(BaseChatModel):
     """Sends each request to the cheapest tier that will answer it well enough.
 
@@ -294,9 +315,7 @@ class RoutedChatModel(BaseChatModel):
         requests reach us as DowngradeRequired and move the call to a cheaper tier)."""
         if self.context_budget is None and self.guard is None:
             return model
-        from ._budget import GuardedChatModel
-
-        return GuardedChatModel(inner=model, guard=self.guard, context_budget=self.context_budget, route=tier)
+        return _tier_guard_class()(inner=model, guard=self.guard, context_budget=self.context_budget, route=tier)
 
     def _price_of(self, tier: str, model: BaseChatModel) -> Any:
         from ..pricing import PriceBook
