@@ -19,7 +19,7 @@ class StepResult:
     lever: str
     cost_usd: float
     calls: int
-    cache_hits: int
+    hits: dict[str, int]  # records per cache status other than miss
     tasks: int
     successful_tasks: int
     false_cache_hits: int
@@ -42,7 +42,8 @@ def format_waterfall(steps: list[StepResult]) -> str:
     """The waterfall table: cost after each lever, what it saved, cumulative saving,
     accuracy, false cache hits and cost per successful task."""
     base = steps[0].cost_usd if steps else 0.0
-    head = ["step", "cost", "lever saved", "cumulative", "accuracy", "false hits", "$/successful task", "calls", "cache hits"]
+    head = ["step", "cost", "lever saved", "cumulative", "accuracy", "false hits", "$/successful task", "calls",
+            "dedup/exact/semantic/prefix"]
     rows = []
     prev = base
     for s in steps:
@@ -51,7 +52,7 @@ def format_waterfall(steps: list[StepResult]) -> str:
         rows.append([
             s.step, _usd(s.cost_usd), "-" if s is steps[0] else _usd(saved), f"{cumulative:.1%}",
             f"{s.accuracy:.1%}", str(s.false_cache_hits), _usd(s.cost_per_successful_task),
-            str(s.calls), str(s.cache_hits),
+            str(s.calls), "/".join(str(s.hits.get(k, 0)) for k in ("deduplicated", "exact", "semantic", "provider_prefix")),
         ])
         prev = s.cost_usd
     widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(head)]

@@ -71,6 +71,10 @@ STEPS: list[tuple[str, str]] = [
 ]
 BUDGET = {"system": None, "history": 300, "retrieved": 350, "output": 400}
 RETRIEVED_TICKETS = 8
+CACHE_TARGET_PRECISION = 0.98  # semantic hits must be right this often (95% lower bound on calibration data)
+CALIBRATION_QUERIES = 600
+PREFILL_MIN = 200
+PROMPT_VERSION = "support_v1"
 _NS = uuid.UUID("6f1c2a0e-3b7d-4c55-9e61-2d4f6a8b9c10")
 
 
@@ -118,6 +122,9 @@ def _blocks(messages: Sequence[Any]) -> list[tuple[str, bool]]:
     return out
 
 
+_TOKENS: dict[tuple[str, str], int] = {}  # the prompts repeat across steps: count each text once
+
+
 class _AnthropicPrefixCache:
     """Anthropic's prompt-cache rules, applied to the requests one provider account sees:
     a prefix ending at a ``cache_control`` breakpoint is written (billed as a cache write)
@@ -134,9 +141,16 @@ class _AnthropicPrefixCache:
         self.counter = default_counter()
         self.seen: set[str] = set()
 
+    def tokens(self, text: str) -> int:
+        key = (self.model, text)
+        n = _TOKENS.get(key)
+        if n is None:
+            n = _TOKENS[key] = self.counter.count_text(text, self.model).tokens
+        return n
+
     def usage(self, messages: Sequence[Any], answer: str) -> dict[str, Any]:
         blocks = _blocks(messages)
-        tokens = [self.counter.count_text(text, self.model).tokens for text, _ in blocks]
+        tokens = [self.tokens(text) for text, _ in blocks]
         total = sum(tokens) + 3 * len(messages) + 3
         read = write = 0
         prefix = 0
@@ -156,7 +170,7 @@ class _AnthropicPrefixCache:
             write = max(last_size - read, 0)
             for _, k in marks:
                 self.seen.add(k)
-        output = self.counter.count_text(answer, self.model).tokens
+        output = self.tokens(answer)
         details = {k: v for k, v in (("cache_read", read), ("cache_creation", write)) if v}
         usage: dict[str, Any] = {"input_tokens": total, "output_tokens": output, "total_tokens": total + output}
         if details:
@@ -255,8 +269,11 @@ class _BatchedSupportBot(BaseChatModel):
         from ..batch import BatchQueue
 
         # The queue's own ledger is private: the chain's cost handler records the call once.
+        # Simulated time: the in-process batch is done at once, so polling must not wait.
+        now = [0.0]
         self._queue = BatchQueue(_InProcessBatchAPI(self.bot), state_path=None, ledger="memory://",
-                                 provider=SUPPORT_PROVIDER, sleep=lambda s: None)
+                                 provider=SUPPORT_PROVIDER, clock=lambda: now[0],
+                                 sleep=lambda s: now.__setitem__(0, now[0] + s))
 
     @property
     def _llm_type(self) -> str:
@@ -305,15 +322,21 @@ class _ServedAnswer(BaseGenerationOutputParser[dict]):
                 "cache": (rm.get(CACHE_MARKER_KEY) or {}).get("status", "miss")}
 
 
+_VECTORS: dict[tuple[str, str], Any] = {}  # (embedder, text) -> vector, shared by runs in one process
+
+
 class _MemoEmbedder:
-    """The offline embedder with a memo: each distinct text is embedded once per run
-    (calibration, retrieval and every replay use the same vectors)."""
+    """The offline embedder with a memo: each distinct text is embedded once (calibration,
+    retrieval and every replay use the same vectors; a deterministic function, so
+    memoising changes no result)."""
 
     def __init__(self, inner: Any) -> None:
         self.inner = inner
         self.name = inner.name
         self.dim = inner.dim
-        self._memo: dict[str, Any] = {}
+        if len(_VECTORS) > 50_000:
+            _VECTORS.clear()
+        self._memo = _MemoView(inner.name)
 
     def embed(self, texts: Sequence[str]) -> Any:
         import numpy as np
@@ -331,6 +354,39 @@ class _MemoEmbedder:
         return self.embed([text])[0]
 
 
+class _MemoView:
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __contains__(self, text: str) -> bool:
+        return (self.name, text) in _VECTORS
+
+    def __getitem__(self, text: str) -> Any:
+        return _VECTORS[(self.name, text)]
+
+    def __setitem__(self, text: str, vec: Any) -> None:
+        _VECTORS[(self.name, text)] = vec
+
+
+class _Outcomes:
+    """Builds an OutcomeDataset whose repr is one line: LangChain puts a model's fields
+    into its cache key with ``str()``, and the dataclass repr of thousands of prompts made
+    every cached call of a replayed model slow (ReplayChatModel keeps the dataset as a field)."""
+
+    @staticmethod
+    def of(data: Any) -> Any:
+        import dataclasses
+
+        from ..routing import OutcomeDataset
+
+        class _Short(OutcomeDataset):
+            def __repr__(self) -> str:
+                return f"OutcomeDataset(source={self.source!r}, rows={len(self)}, tiers={self.tiers})"
+
+        _Short.__name__ = _Short.__qualname__ = "OutcomeDataset"
+        return _Short(**{f.name: getattr(data, f.name) for f in dataclasses.fields(data)})
+
+
 # -- building the replay ---------------------------------------------------------------------------
 class _Replay:
     """Everything prepared once per run: prompts, router, calibrated cache policy, retrieval."""
@@ -346,13 +402,24 @@ class _Replay:
         self.system = _system_prompt(data.banking_train)
         self.embedder = _MemoEmbedder(default_embedder())
 
-        # Semantic cache policy: calibrated on a train sample about as dense as the replay's cache.
+        # The caches start warm with earlier traffic (train queries, answered before the
+        # replay and not billed in it). The semantic policy is calibrated on other train
+        # queries looked up in exactly those entries: the neighbourhoods it learns from are
+        # the ones it will see.
         n_chat = sum(1 for r in support if r.kind == "support_chat")
         train = data.banking_train
-        n_cal = min(len(train), max(300, 2 * n_chat))
-        sample = [train[int(i * len(train) / n_cal)] for i in range(n_cal)]
+        n_entries = max(1, min(len(train) // 2, max(PREFILL_MIN, 2 * n_chat)))
+        n_queries = min(len(train) - n_entries, CALIBRATION_QUERIES, max(PREFILL_MIN, 2 * n_chat))
+        picked = [train[int(i * len(train) / (n_entries + n_queries))] for i in range(n_entries + n_queries)]
+        entries, queries = picked[::2][:n_entries], (picked[1::2] + picked[::2][n_entries:])[:n_queries]
+        sample = entries + queries
+        self.prefill = entries  # "yesterday's" chat traffic: the caches start warm with it
+        self.intents = {**{t: c for t, c in entries}, **self.intents}
         progress.advance("calibrating semantic cache", 0)
-        self.calibration = calibrate_intents([t for t, _ in sample], [c for _, c in sample], embedder=self.embedder)
+        self.calibration = calibrate_intents(
+            [t for t, _ in queries], [c for _, c in queries], embedder=self.embedder,
+            cache_texts=[t for t, _ in entries], cache_labels=[c for _, c in entries],
+            target_precision=CACHE_TARGET_PRECISION)
         self.policy = self.calibration.policy
 
         # Retrieval for e-mails: the most similar resolved tickets of the calibration sample.
@@ -372,12 +439,22 @@ class _Replay:
 
         # Router: trained on one RouterBench split, calibrated on another, replayed on a third.
         progress.advance("training the router", 0)
-        self.router_embedder = HashingEmbedder(256)
+        self.router_embedder = _MemoEmbedder(HashingEmbedder(256))
         model = RouterModel.fit(workload.routerbench_train, self.router_embedder)
         self.router = TrainedRouter(model, embedder=self.router_embedder)
         self.router_point = self.router.calibrate(workload.routerbench_calibration, QualityTarget(share=0.95))
-        self.replay_data = workload.routerbench_replay
+        self.replay_data = _Outcomes.of(workload.routerbench_replay)
         self.strongest = workload.routerbench_train.strongest  # judged on training rows only
+        from ..pricing import PriceBook
+        from ._replay import ReplayChatModel
+
+        # Replayed models bill their recorded dollars; the caches price what a hit saved with
+        # the same per-token blend (most RouterBench models are not in LiteLLM's map).
+        self.replay_models = ReplayChatModel.tiers_from(self.replay_data)
+        self.blended = {t: m.blended_price() for t, m in self.replay_models.items()}
+        self.replay_book = PriceBook(overrides={
+            t: {"input_per_million": p.input_per_token * 1e6, "output_per_million": p.output_per_token * 1e6,
+                "replace": True} for t, p in self.blended.items()})
 
         self.chat_prompt = ChatPromptTemplate.from_messages(
             [SystemMessage(content=self.system), ("human", "{question}")])
@@ -403,7 +480,6 @@ class _Replay:
         from ._budget import GuardedChatModel
         from ._cache import SemanticCache
         from ._prompt_cache import PromptCacheBreakpoints
-        from ._replay import ReplayChatModel
         from ._routed import RoutedChatModel
 
         flight = SingleFlight(result_ttl=3600) if "dedup" in levers else None
@@ -417,8 +493,8 @@ class _Replay:
                 model.cache = cache
             return model
 
-        def exact_cache() -> Any:
-            return SemanticCache(path=":memory:", semantic=False) if "exact" in levers else None
+        def exact_cache(book: Any = None) -> Any:
+            return SemanticCache(path=":memory:", semantic=False, price_book=book) if "exact" in levers else None
 
         chat_cache = exact_cache()
         if "semantic" in levers:
@@ -437,20 +513,40 @@ class _Replay:
                 out = out | step
             return out | model | parser
 
-        rb_cache = exact_cache()
-        replay_models = ReplayChatModel.tiers_from(self.replay_data)
+        rb_cache = exact_cache(self.replay_book)
+        replay_models = {t: m.model_copy() for t, m in self.replay_models.items()}
         if "routing" in levers:
             assistant_model: BaseChatModel = RoutedChatModel(
                 tiers={t: wrap(m, cache=rb_cache) for t, m in replay_models.items()},
-                strategy=self.router, prices={t: m.blended_price() for t, m in replay_models.items()},
-                builtin_checks=False)
+                strategy=self.router, prices=self.blended, builtin_checks=False)
         else:
             assistant_model = wrap(replay_models[self.strongest], cache=rb_cache)
+        chat_model = wrap(bot, cache=chat_cache)
+        if chat_cache is not None:
+            self._prefill(chat_model, bot, head)
         return {
-            "support_chat": chain(self.chat_prompt, wrap(bot, cache=chat_cache)),
+            "support_chat": chain(self.chat_prompt, chat_model),
             "support_email": chain(self.email_prompt, wrap(email_bot, trim=True)),
             "assistant": self.assistant_prompt | assistant_model | parser,
         }
+
+
+    def _prefill(self, model: BaseChatModel, bot: _SupportBot, head: list[Any]) -> None:
+        """Answer the earlier traffic through the cached model, outside the ledger (no cost
+        handler) and on its own provider cache (it was yesterday)."""
+        from ._cache import cache_scope
+
+        today = bot.provider_cache
+        bot.provider_cache = _AnthropicPrefixCache(SUPPORT_MODEL)
+        try:
+            with cache_scope(tenant=TENANT, feature="support_chat", prompt_version=PROMPT_VERSION):
+                for text, _ in self.prefill:
+                    messages: Any = self.chat_prompt.invoke({"question": text})
+                    for step in head:
+                        messages = step.invoke(messages)
+                    model.invoke(messages)
+        finally:
+            bot.provider_cache = today
 
 
 def _run_step(replay: _Replay, step: str, levers: set[str], handler: CostCallbackHandler,
@@ -466,7 +562,7 @@ def _run_step(replay: _Replay, step: str, levers: set[str], handler: CostCallbac
             "callbacks": [handler],
             "run_id": uuid.uuid5(_NS, f"{step}/{n}"),
             "metadata": {"tenant_id": TENANT, "feature": req.kind, "task_id": task,
-                         "idempotency_key": sub.idempotency_key, "prompt_version": "v1",
+                         "idempotency_key": sub.idempotency_key, "prompt_version": PROMPT_VERSION,
                          "user_id": req.customer or "assistant-user",
                          "cost_tags": {STEP_TAG: step, "demo.submission": sub.how}},
         }
@@ -501,6 +597,7 @@ def _step_result(ledger: Any, step: str, lever: str, seconds: float) -> StepResu
     reports = LedgerReports.from_records(records, outcomes)
     totals = (reports.totals() or [{}])[0]
     tasks = (reports.tasks() or [{}])[0]
+    hits = {row["cache_status"]: int(row["hits"]) for row in reports.cache_savings()}
     # The last verdict per task (a user mark wins over the run's own outcome).
     last: dict[str, Any] = {}
     for o in sorted((o for o in outcomes if o.source == "user"), key=lambda o: o.timestamp):
@@ -509,7 +606,7 @@ def _step_result(ledger: Any, step: str, lever: str, seconds: float) -> StepResu
     reports.close()
     return StepResult(
         step=step, lever=lever, cost_usd=float(totals.get("cost_usd") or 0.0), calls=int(totals.get("calls") or 0),
-        cache_hits=int(totals.get("cache_hits") or 0), tasks=int(tasks.get("tasks") or 0),
+        hits=hits, tasks=int(tasks.get("tasks") or 0),
         successful_tasks=int(tasks.get("successful_tasks") or 0), false_cache_hits=false_hits,
         cost_per_successful_task=tasks.get("cost_per_successful_task"),
         saved_usd_recorded=float(totals.get("saved_usd") or 0.0), seconds=seconds,
