@@ -149,4 +149,7 @@ def test_otlp_sends_the_demo_traces_to_a_collector(tmp_path: Path, monkeypatch: 
     models = [s for s in spans if s["name"].startswith("chat ")]
     assert models, f"no model spans received ({len(spans)} spans)"
     assert {s["attributes"].get("llm_cost_hooks.feature") for s in models} >= {"support_chat", "assistant"}
-    assert all("gen_ai.usage.cost.amount" in s["attributes"] or "gen_ai.usage.cost" in s["attributes"] for s in models)
+    # Every model call carries its cost; the router's own span delegates to its tier's span.
+    missing = [(s["name"], s["attributes"]) for s in models
+               if s["name"] != "chat routed" and "gen_ai.usage.cost.amount" not in s["attributes"]]
+    assert not missing, missing[:2]
