@@ -309,3 +309,29 @@ async def test_embeddings_pass_the_hook_untouched_even_with_an_idempotency_key(l
         r = await litellm_clean.aembedding(model="text-embedding-3-small", input=["hello"], mock_response=[0.1, 0.2],
                                            metadata={"idempotency_key": "emb-1"})
         assert r.data[0]["embedding"] == [0.1, 0.2]
+
+
+def test_trims_reach_the_span_of_the_call(litellm_clean: Any) -> None:
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    from llm_cost_hooks.budget import ContextBudget, SegmentBudgets
+    from llm_cost_hooks.litellm import CostHooksLogger
+    from llm_cost_hooks.telemetry import OTelObserver
+
+    exporter = InMemorySpanExporter()
+    tp = TracerProvider()
+    tp.add_span_processor(SimpleSpanProcessor(exporter))
+    cl = CostHooksLogger(ledger="memory://", observers=[OTelObserver(tracer_provider=tp, metrics=False)],
+                         context_budget=ContextBudget(SegmentBudgets(history=60, output=50)))
+    litellm_clean.callbacks = [cl]
+    cl.completion(model="gpt-4o-mini", mock_response="ok", max_tokens=300, messages=long_conversation(),
+                  metadata={"task_id": "span-1"})
+    assert cl.flush()
+    [rec] = [r for r in cl.records() if r.task_id == "span-1"]
+    [span] = [s for s in exporter.get_finished_spans() if s.name.startswith("chat ")]
+    attrs = dict(span.attributes)
+    removed = {k: v for k, v in attrs.items() if k.endswith("budget.trimmed.history")}
+    assert list(removed.values()) == [rec.tags["budget.trimmed.history"]] and int(rec.tags["budget.trimmed.history"]) > 0
+    assert any(k.endswith("budget.output.max_tokens") and v == "50" for k, v in attrs.items())
