@@ -127,9 +127,28 @@ class CostBreakdown(BaseModel):
     reasoning: float = 0.0
     currency: str = "USD"
 
+    def __init__(self, **data: Any) -> None:
+        # The price book builds one or two per model call, always from floats: those are
+        # filled in directly (what validation would store); anything else is validated.
+        if data.keys() <= _BREAKDOWN_FIELDS and all(
+            type(v) is float for k, v in data.items() if k != "currency"
+        ) and type(data.get("currency", "USD")) is str:
+            _setattr(self, "__dict__", {**_ZERO_BREAKDOWN, **data})
+            _setattr(self, "__pydantic_fields_set__", set(data))
+            _setattr(self, "__pydantic_extra__", None)
+            _setattr(self, "__pydantic_private__", None)
+        else:
+            super().__init__(**data)
+
     @property
     def total(self) -> float:
         return self.input + self.cache_read + self.cache_write + self.output + self.reasoning
+
+
+_BREAKDOWN_FIELDS = frozenset(CostBreakdown.model_fields)
+_ZERO_BREAKDOWN: dict[str, Any] = {
+    name: f.default for name, f in CostBreakdown.model_fields.items()
+}
 
 
 def _utcnow() -> datetime:

@@ -77,7 +77,10 @@ class CostCallbackHandler(TrackerAdapterMixin, BaseCallbackHandler):
     one top-level ``invoke`` belongs to one task.
 
     It runs inline on the caller's thread or event loop (no executor hop) and does no
-    I/O there: records go to the ledger's background writer.
+    I/O there: records go to the ledger's background writer. With a background ledger
+    (SQLite, JSONL) and no observer, a call's end only queues its raw numbers: the writer
+    prices it and builds its record (the same record; :meth:`records` and :meth:`flush`
+    wait for it, and the ledger flushes at interpreter exit).
 
     >>> from langchain_core.language_models import GenericFakeChatModel
     >>> from langchain_core.messages import AIMessage
