@@ -23,15 +23,29 @@ _LEVER_LABELS = {
 }
 
 
-def _plt() -> Any:
-    try:
-        import matplotlib
+class _Figures:
+    """The two pyplot calls we use, on bare ``Figure`` objects: no global backend switch
+    (``matplotlib.use("Agg")`` would stop ``plt.show()`` in the user's notebook) and no
+    pyplot figure registry to leak into."""
 
-        matplotlib.use("Agg")  # no display: render to PNG bytes
-        import matplotlib.pyplot as plt
+    def __init__(self) -> None:
+        from matplotlib.figure import Figure
+
+        self._figure = Figure
+
+    def subplots(self, nrows: int = 1, ncols: int = 1, *, figsize: Any = None, **kwargs: Any) -> Any:
+        fig = self._figure(figsize=figsize)
+        return fig, fig.subplots(nrows, ncols, **kwargs)
+
+    def close(self, fig: Any) -> None:
+        fig.clear()
+
+
+def _plt() -> _Figures:
+    try:
+        return _Figures()
     except ImportError as exc:  # pragma: no cover - depends on the environment
         raise MissingExtraError("charts", "matplotlib", "The HTML report's charts") from exc
-    return plt
 
 
 def _png(fig: Any) -> str:
