@@ -55,6 +55,14 @@ _ZERO_COUNTS = dict.fromkeys(_COUNT_FIELDS, 0)
 _setattr = object.__setattr__
 
 
+def _fill(model: BaseModel, values: dict[str, Any], fields_set: set[str] | frozenset[str]) -> None:
+    """Give ``model`` the state pydantic would after validating ``values`` (already valid)."""
+    _setattr(model, "__dict__", values)
+    _setattr(model, "__pydantic_fields_set__", fields_set)
+    _setattr(model, "__pydantic_extra__", None)
+    _setattr(model, "__pydantic_private__", None)
+
+
 class TokenUsage(BaseModel):
     """Token counts of one model call.
 
@@ -83,10 +91,7 @@ class TokenUsage(BaseModel):
             for name, value in data.items():
                 if type(value) is not int or value < 0:
                     values[name] = 0 if value is None else _check_count(name, value)
-            _setattr(self, "__dict__", values)
-            _setattr(self, "__pydantic_fields_set__", set(data))
-            _setattr(self, "__pydantic_extra__", None)
-            _setattr(self, "__pydantic_private__", None)
+            _fill(self, values, set(data))
         else:
             for name in _COUNT_FIELDS:
                 if name in data:
@@ -133,10 +138,7 @@ class CostBreakdown(BaseModel):
         if data.keys() <= _BREAKDOWN_FIELDS and all(
             type(v) is float for k, v in data.items() if k != "currency"
         ) and type(data.get("currency", "USD")) is str:
-            _setattr(self, "__dict__", {**_ZERO_BREAKDOWN, **data})
-            _setattr(self, "__pydantic_fields_set__", set(data))
-            _setattr(self, "__pydantic_extra__", None)
-            _setattr(self, "__pydantic_private__", None)
+            _fill(self, {**_ZERO_BREAKDOWN, **data}, set(data))
         else:
             super().__init__(**data)
 
@@ -218,10 +220,7 @@ class CostRecord(BaseModel):
         equals a validated record.
         """
         obj = object.__new__(cls)
-        object.__setattr__(obj, "__dict__", values)
-        object.__setattr__(obj, "__pydantic_fields_set__", _ALL_RECORD_FIELDS)
-        object.__setattr__(obj, "__pydantic_extra__", None)
-        object.__setattr__(obj, "__pydantic_private__", None)
+        _fill(obj, values, _ALL_RECORD_FIELDS)
         return obj
 
     @property
