@@ -42,11 +42,23 @@ class AnthropicCapture:
                 capture.paths.append(self.path)
                 i = min(len(capture.bodies) - 1, len(capture.usages) - 1)
                 usage = {"cache_read_input_tokens": 0, "cache_creation_input_tokens": 0, **capture.usages[i]}
-                out = json.dumps({
-                    "id": f"msg_{len(capture.bodies)}", "type": "message", "role": "assistant",
-                    "model": body["model"], "content": [{"type": "text", "text": "Your card ships in 3 days."}],
-                    "stop_reason": "end_turn", "stop_sequence": None, "usage": usage,
-                }).encode()
+                if self.path.endswith("/converse"):  # Bedrock's Converse API
+                    answer: dict[str, Any] = {
+                        "output": {"message": {"role": "assistant", "content": [{"text": "Ships in 3 days."}]}},
+                        "stopReason": "end_turn",
+                        "usage": {"inputTokens": usage["input_tokens"], "outputTokens": usage["output_tokens"],
+                                  "totalTokens": usage["input_tokens"] + usage["output_tokens"],
+                                  "cacheReadInputTokens": usage["cache_read_input_tokens"],
+                                  "cacheWriteInputTokens": usage["cache_creation_input_tokens"]},
+                    }
+                else:  # Anthropic's Messages API (also Bedrock's invoke for Claude)
+                    answer = {
+                        "id": f"msg_{len(capture.bodies)}", "type": "message", "role": "assistant",
+                        "model": body.get("model", "claude"),
+                        "content": [{"type": "text", "text": "Your card ships in 3 days."}],
+                        "stop_reason": "end_turn", "stop_sequence": None, "usage": usage,
+                    }
+                out = json.dumps(answer).encode()
                 self.send_response(200)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(out)))
@@ -64,10 +76,11 @@ class AnthropicCapture:
 
 
 def cache_marks(obj: Any) -> list[Any]:
-    """Every cache_control value anywhere in a request body."""
+    """Every cache_control value (Anthropic format) or cachePoint block (Bedrock Converse)
+    anywhere in a request body."""
     if isinstance(obj, dict):
-        return [v for k, v in obj.items() if k == "cache_control"] + [
-            m for k, v in obj.items() if k != "cache_control" for m in cache_marks(v)]
+        return [v for k, v in obj.items() if k in ("cache_control", "cachePoint")] + [
+            m for k, v in obj.items() if k not in ("cache_control", "cachePoint") for m in cache_marks(v)]
     if isinstance(obj, list):
         return [m for item in obj for m in cache_marks(item)]
     return []
@@ -182,6 +195,32 @@ def test_savings_in_the_ledger_equal_price_book_arithmetic(litellm_clean: Any) -
     # The write premium of the first call is tagged, priced the same way.
     premium = float(write.tags["prompt_cache.write_premium_usd"])
     assert premium == pytest.approx(2900 * (price.cache_write_per_token - price.input_per_token), rel=1e-9)
+
+
+@pytest.mark.parametrize("model", ["bedrock/invoke/anthropic.claude-3-5-sonnet-20241022-v2:0",
+                                   "bedrock/anthropic.claude-3-5-sonnet-20241022-v2:0"])
+def test_bedrock_claude_request_litellm_sends_carries_the_breakpoint(litellm_clean: Any, model: str) -> None:
+    """Through Bedrock (invoke: Anthropic's format; Converse: a cachePoint block after the
+    system text), signed with throwaway credentials, to the local endpoint."""
+    from llm_cost_hooks.litellm import CostHooksLogger
+
+    capture = AnthropicCapture([{"input_tokens": 20, "output_tokens": 5, "cache_read_input_tokens": 2900}])
+    try:
+        cl = CostHooksLogger(ledger="memory://", prompt_cache=True)
+        litellm_clean.callbacks = [cl]
+        cl.completion(model=model, aws_access_key_id="AKIATESTTESTTEST", aws_secret_access_key="test",
+                      aws_region_name="us-east-1", api_base=capture.base, max_tokens=50,
+                      messages=[{"role": "system", "content": POLICY}, {"role": "user", "content": "hi"}],
+                      metadata={"task_id": f"br-{model}"})
+        [body] = capture.bodies
+        assert len(cache_marks(body)) == 1 and cache_marks(body["messages"]) == []
+        assert cache_marks(body["system"][-1]) or cache_marks(body["system"])  # on the system prompt
+        assert cl.flush()
+        [rec] = [r for r in cl.records() if r.task_id == f"br-{model}"]
+        assert rec.tags["prompt_cache.breakpoints"] == "system" and rec.cache_read_tokens == 2900
+        assert rec.saved_usd > 0
+    finally:
+        capture.close()
 
 
 @pytest.mark.parametrize("model", ["bedrock/anthropic.claude-3-5-sonnet-20241022-v2:0",
