@@ -135,12 +135,14 @@ class CostBreakdown(BaseModel):
     def __init__(self, **data: Any) -> None:
         # The price book builds one or two per model call, always from floats: those are
         # filled in directly (what validation would store); anything else is validated.
-        if data.keys() <= _BREAKDOWN_FIELDS and all(
-            type(v) is float for k, v in data.items() if k != "currency"
-        ) and type(data.get("currency", "USD")) is str:
-            _fill(self, {**_ZERO_BREAKDOWN, **data}, set(data))
-        else:
-            super().__init__(**data)
+        if data.keys() <= _BREAKDOWN_FIELDS:
+            for key, value in data.items():
+                if type(value) is not float and (key != "currency" or type(value) is not str):
+                    break
+            else:
+                _fill(self, {**_ZERO_BREAKDOWN, **data}, set(data))
+                return
+        super().__init__(**data)
 
     @property
     def total(self) -> float:

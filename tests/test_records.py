@@ -195,3 +195,14 @@ def test_strict_tracker_or_observers_price_on_the_caller() -> None:
         record = tracker.end_llm("r", TokenUsage(input_tokens=10), defer=True)
         assert record is not None and record.cost_usd > 0
         tracker.close()
+
+
+def test_breakdown_built_without_pydantic_equals_validated() -> None:
+    from llm_cost_hooks import CostBreakdown
+
+    fast = CostBreakdown(input=1.5e-4, output=2.0e-5, currency="EUR")
+    assert fast == CostBreakdown.model_validate({"input": 1.5e-4, "output": 2.0e-5, "currency": "EUR"})
+    assert fast.total == pytest.approx(1.7e-4) and fast.model_fields_set == {"input", "output", "currency"}
+    assert CostBreakdown(input=1).input == 1.0 and isinstance(CostBreakdown(input=1).input, float)  # validated path
+    with pytest.raises(ValueError):
+        CostBreakdown(input="much")  # type: ignore[arg-type]
