@@ -73,7 +73,7 @@ BUDGET = {"system": None, "history": 300, "retrieved": 350, "output": 400}
 RETRIEVED_TICKETS = 8
 CACHE_TARGET_PRECISION = 0.98  # semantic hits must be right this often (95% lower bound on calibration data)
 CALIBRATION_QUERIES = 600
-PREFILL_MIN = 200
+PREFILL_MIN = 100
 PROMPT_VERSION = "support_v1"
 _NS = uuid.UUID("6f1c2a0e-3b7d-4c55-9e61-2d4f6a8b9c10")
 
