@@ -53,7 +53,9 @@ __all__ = [
 
 #: The message segments, in the order they are reported.
 SEGMENTS: tuple[str, ...] = ("system", "policy", "history", "retrieved", "tools")
-_ANNOTATION_KEYS = ("segment", "score", "metadata")
+_ANNOTATION_KEYS = frozenset({"segment", "score", "metadata"})
+_ROLE_SEGMENTS = {"user": "history", "assistant": "history", "human": "history", "ai": "history",
+                  "tool": "tools", "function": "tools", "developer": "policy"}
 _MESSAGE_FRAMING = 3  # tokens per message in OpenAI's recipe
 _REPLY_PRIMING = 3
 
@@ -377,6 +379,17 @@ class ContextBudget:
         out: list[_Msg] = []
         seen_system = False
         for i, raw in enumerate(messages):
+            if type(raw) is dict and "role" in raw and not (raw.keys() & _ANNOTATION_KEYS):
+                # The common case, kept cheap: a plain message, segment from its role, sent
+                # as it is (never changed in place: a cut message is a new dict).
+                role = raw["role"]
+                if role == "system":
+                    seg = "policy" if seen_system else "system"
+                    seen_system = True
+                else:
+                    seg = _ROLE_SEGMENTS.get(role) or segment_of(raw)
+                out.append(_Msg(i, raw, seg, self.count_message(raw, model)))
+                continue
             if not isinstance(raw, Mapping) or "role" not in raw:
                 raise ConfigurationError(
                     f"message {i} must be an OpenAI-format dict with a 'role', got {type(raw).__name__}."
