@@ -24,16 +24,22 @@ PROBES = ["How can I reset my PIN?", "Where is my new card?", "What exchange rat
           "My card is lost", "Can't I pay by card in the shop?", "Close my account please", "Weather in Paris?"]
 
 
-def cores(url: str, policy: DecisionPolicy | None = None) -> tuple[CacheCore, CacheCore]:
+def cores(url: str, policy: DecisionPolicy | None = None, **redis_kw) -> tuple[CacheCore, CacheCore]:
     cfg = CacheConfig(default=policy, audit_sample_rate=0) if policy else SIM
     emb = default_embedder()
     return (CacheCore(EmbeddedBackend(), embedder=emb, config=cfg),
-            CacheCore(RedisBackend(url, prefix=f"t{uuid.uuid4().hex[:8]}"), embedder=emb, config=cfg))
+            CacheCore(RedisBackend(url, prefix=f"t{uuid.uuid4().hex[:8]}", **redis_kw), embedder=emb, config=cfg))
 
 
+# Search paths: HNSW index with an exact scan of a small partition (default), HNSW graph
+# walk (forced for this small partition), FLAT index.
+PATHS = {"hnsw-scan": {}, "hnsw-graph": {"graph_min_entries": 1}, "flat": {"algorithm": "flat"}}
+
+
+@pytest.mark.parametrize("path", list(PATHS))
 @pytest.mark.parametrize("policy", [None, DecisionPolicy()])
-def test_same_results_as_embedded(redis_clean_url: str, policy) -> None:
-    emb_core, red_core = cores(redis_clean_url, policy)
+def test_same_results_as_embedded(redis_clean_url: str, policy, path: str) -> None:
+    emb_core, red_core = cores(redis_clean_url, policy, **PATHS[path])
     for core in (emb_core, red_core):
         for i, q in enumerate(QUERIES):
             core.update(core.request(q, llm_string="m", scope=CacheScope(tenant="t")), f"A{i}", answer_key=f"k{i % 3}")
@@ -45,6 +51,8 @@ def test_same_results_as_embedded(redis_clean_url: str, policy) -> None:
             assert (a.status, a.entry.answer) == (b.status, b.entry.answer)
             assert a.similarity == pytest.approx(b.similarity, abs=1e-4)
     assert emb_core.stats.model_dump() == red_core.stats.model_dump()
+    part = emb_core.request("x", llm_string="m", scope=CacheScope(tenant="t")).partition
+    assert red_core.backend._use_graph(part) is (path == "hnsw-graph")
 
 
 def test_native_ttl_and_invalidation(redis_clean_url: str) -> None:
