@@ -35,7 +35,8 @@ class StepResult:
 def _usd(v: float | None) -> str:
     if v is None:
         return "-"
-    return f"${v:,.4f}" if abs(v) >= 0.01 else f"${v:,.6f}"
+    sign = "-" if v < 0 else ""
+    return f"{sign}${abs(v):,.4f}" if abs(v) >= 0.01 else f"{sign}${abs(v):,.6f}"
 
 
 def format_waterfall(steps: list[StepResult]) -> str:

@@ -550,10 +550,9 @@ class _Replay:
 
 
 def _run_step(replay: _Replay, step: str, levers: set[str], handler: CostCallbackHandler,
-              progress: Progress) -> tuple[int, int]:
-    """Replay every submission; returns (false cache hits, failed tasks seen)."""
+              progress: Progress) -> None:
+    """Replay every submission and record each task's verdict in the ledger."""
     chains = replay.chains(levers)
-    false_hits = 0
     verdicts: dict[str, tuple[bool, str | None]] = {}
     for n, sub in enumerate(replay.workload.submissions):
         req = sub.request
@@ -578,14 +577,11 @@ def _run_step(replay: _Replay, step: str, levers: set[str], handler: CostCallbac
             ok = out["intent"] == req.intent
             reason = None
             if not ok:
-                hit = out["cache"] in ("exact", "semantic")
-                false_hits += hit
-                reason = "false cache hit" if hit else "wrong answer"
+                reason = "false cache hit" if out["cache"] in ("exact", "semantic") else "wrong answer"
         verdicts[task] = (ok, reason)
         progress.advance(f"{step}")
     for task, (ok, reason) in verdicts.items():
         handler.mark_task(task, success=ok, reason=reason)
-    return false_hits, sum(1 for ok, _ in verdicts.values() if not ok)
 
 
 def _step_result(ledger: Any, step: str, lever: str, seconds: float) -> StepResult:
