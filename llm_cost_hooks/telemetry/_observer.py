@@ -51,7 +51,11 @@ _PARAM_ATTRS: dict[str, tuple[str, type]] = {
 try:  # The SDK's attribute container: values we built are added without a second check.
     from opentelemetry.attributes import BoundedAttributes as _BoundedAttributes
 
-    _FAST_ATTRS_OK = isinstance(getattr(_BoundedAttributes(), "_dict", None), dict)
+    _probe = _BoundedAttributes()
+    _FAST_ATTRS_OK = isinstance(getattr(_probe, "_dict", None), dict) and all(
+        hasattr(_probe, name) for name in ("_lock", "_immutable", "maxlen", "max_value_len")
+    )
+    del _probe
 except Exception:  # noqa: BLE001 - another SDK layout: always the public path
     _BoundedAttributes = None
     _FAST_ATTRS_OK = False
@@ -60,9 +64,9 @@ except Exception:  # noqa: BLE001 - another SDK layout: always the public path
 def _add_clean_attributes(span: Any, attrs: dict[str, Any]) -> None:
     """``span.set_attributes(attrs)`` for values this module built (str, bool, int, float,
     lists of str): the SDK re-checks every value (~0.5 us each, two dozen per model span),
-    so they go straight into its attribute map when it is the SDK's own, unshared yet
-    (the span was just started on this thread), with no length limit to apply and room for
-    them all. Anything else takes the public path."""
+    so they go straight into its attribute map when it is the SDK's own, mutable, with no
+    length limit to apply and room for them all (the SDK would drop the oldest past its
+    limit). Anything else takes the public path."""
     store = getattr(span, "_attributes", None)
     if (
         type(store) is not _BoundedAttributes
@@ -73,9 +77,10 @@ def _add_clean_attributes(span: Any, attrs: dict[str, Any]) -> None:
         span.set_attributes(attrs)
         return
     d = store._dict
-    for key, value in attrs.items():
-        # The SDK stores sequences as tuples (immutable); everything else as is.
-        d[key] = tuple(value) if type(value) is list else value
+    with store._lock:  # a span processor may already hold the span (on_start)
+        for key, value in attrs.items():
+            # The SDK stores sequences as tuples (immutable); everything else as is.
+            d[key] = tuple(value) if type(value) is list else value
 
 
 def _version() -> str:
