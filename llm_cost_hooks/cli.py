@@ -196,7 +196,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--data", help="data folder with semantic_cache/banking77/{test,train}.csv.gz and "
                                      "routing/routerbench_train/*.csv.gz (default: ../shared/data)")
     demo.add_argument("--limit", type=_positive_int("--limit"), default=1000,
-                      help="distinct requests to replay (half support tickets, half assistant prompts)")
+                      help="distinct requests to replay, half support tickets, half assistant prompts (default: 1000)")
     demo.add_argument("--chart", help="waterfall PNG to write (default: savings_waterfall.png beside the ledger)")
     demo.add_argument("--otlp", nargs="?", const="", default=None, metavar="URL",
                       help="send traces and metrics over OTLP/HTTP to URL (default: OTEL_EXPORTER_OTLP_ENDPOINT)")

@@ -681,7 +681,7 @@ def run_demo(
         print(f"Chart:  {chart_file}", file=out)
     except ImportError as exc:  # MissingExtraError: the table is still the result
         print(f"Chart not written: {exc}", file=out)
-    print(f"Ledger: {ledger_file}  (llm-cost report {ledger_file} --by feature,model)", file=out)
+    print(f"Ledger: {ledger_file}  (all {len(STEPS)} replays; each record tagged {STEP_TAG})", file=out)
     print(f"Took {time.perf_counter() - started:.1f}s.", file=out)
     handler.tracker.close()
     return 0
@@ -699,7 +699,8 @@ def _print_report(out: Any, workload: Workload, replay: _Replay, results: list[S
     print(
         f"Replayed {len(w.requests):,} real requests ({chat + email:,} Banking77 support tickets: {chat:,} chat, "
         f"{email:,} e-mails in threads; {asst:,} RouterBench prompts) as {len(w.submissions):,} submissions "
-        f"({w.count(how='retry'):,} retries with the same idempotency key, {w.count(how='reask'):,} asked again later),\n"
+        f"({w.count(how='retry'):,} retries with the same idempotency key, {w.count(how='reask'):,} asked again later; "
+        f"chosen by a hash of each text),\n"
         f"through LangChain chains (prompt | chat model | parser), once per step; every number below is read back "
         f"from the ledger.\n"
         f"Support: {SUPPORT_MODEL} stand-in priced by the price book; assistant: RouterBench's recorded answers and "
