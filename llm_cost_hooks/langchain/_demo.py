@@ -532,21 +532,22 @@ class _Replay:
 
 
     def _prefill(self, model: BaseChatModel, bot: _SupportBot, head: list[Any]) -> None:
-        """Answer the earlier traffic through the cached model, outside the ledger (no cost
-        handler) and on its own provider cache (it was yesterday)."""
+        """Store the earlier traffic's answers in ``model``'s cache under the keys the chain's
+        calls use (LangChain's own: the serialised messages and the model's llm string),
+        outside the ledger and on its own provider cache (it was yesterday)."""
+        from langchain_core.load import dumps
+
         from ._cache import cache_scope
 
-        today = bot.provider_cache
-        bot.provider_cache = _AnthropicPrefixCache(SUPPORT_MODEL)
-        try:
-            with cache_scope(tenant=TENANT, feature="support_chat", prompt_version=PROMPT_VERSION):
-                for text, _ in self.prefill:
-                    messages: Any = self.chat_prompt.invoke({"question": text})
-                    for step in head:
-                        messages = step.invoke(messages)
-                    model.invoke(messages)
-        finally:
-            bot.provider_cache = today
+        llm_string = model._get_llm_string()
+        earlier = _SupportBot(intents=bot.intents, provider_cache=_AnthropicPrefixCache(SUPPORT_MODEL))
+        with cache_scope(tenant=TENANT, feature="support_chat", prompt_version=PROMPT_VERSION):
+            for text, _ in self.prefill:
+                messages: Any = self.chat_prompt.invoke({"question": text})
+                for step in head:
+                    messages = step.invoke(messages)
+                messages = messages.to_messages() if hasattr(messages, "to_messages") else messages
+                model.cache.update(dumps(messages), llm_string, earlier._generate(messages).generations)
 
 
 def _run_step(replay: _Replay, step: str, levers: set[str], handler: CostCallbackHandler,
@@ -584,12 +585,19 @@ def _run_step(replay: _Replay, step: str, levers: set[str], handler: CostCallbac
         handler.mark_task(task, success=ok, reason=reason)
 
 
-def _step_result(ledger: Any, step: str, lever: str, seconds: float) -> StepResult:
+def _by_step(ledger: Any) -> tuple[dict[str, list[Any]], list[Any]]:
+    """The ledger's records grouped by their step tag, and all task outcomes (read once)."""
+    records: dict[str, list[Any]] = {}
+    for r in ledger.records():
+        records.setdefault(r.tags.get(STEP_TAG, ""), []).append(r)
+    return records, list(ledger.task_outcomes())
+
+
+def _step_result(records: list[Any], all_outcomes: list[Any], step: str, lever: str, seconds: float) -> StepResult:
     from ..ledger import LedgerReports
 
-    records = [r for r in ledger.records() if r.tags.get(STEP_TAG) == step]
     task_ids = {r.task_id for r in records}
-    outcomes = [o for o in ledger.task_outcomes() if o.task_id in task_ids]
+    outcomes = [o for o in all_outcomes if o.task_id in task_ids]
     reports = LedgerReports.from_records(records, outcomes)
     totals = (reports.totals() or [{}])[0]
     tasks = (reports.tasks() or [{}])[0]
@@ -666,14 +674,15 @@ def run_demo(
             timings[step] = time.perf_counter() - t0
         progress.close()
         handler.flush()
-        results = [_step_result(handler.ledger, step, lever, timings[step]) for step, lever in STEPS]
+        by_step, outcomes = _by_step(handler.ledger)
+        results = [_step_result(by_step.get(step, []), outcomes, step, lever, timings[step]) for step, lever in STEPS]
     finally:
         if otel is not None:
             otel[1].force_flush()
             otel[1].shutdown()
             otel[2].shutdown()
 
-    _print_report(out, workload, replay, results, ledger_file, handler)
+    _print_report(out, workload, replay, results, by_step.get(STEPS[-1][0], []))
     try:
         write_waterfall_png(results, chart_file, title=(
             f"Savings waterfall: {len(workload.requests):,} real requests replayed "
@@ -688,7 +697,7 @@ def run_demo(
 
 
 def _print_report(out: Any, workload: Workload, replay: _Replay, results: list[StepResult],
-                  ledger_file: Path, handler: CostCallbackHandler) -> None:
+                  last_records: list[Any]) -> None:
     from ..ledger import LedgerReports
     from ..ledger._html import savings_waterfall
 
@@ -722,8 +731,7 @@ def _print_report(out: Any, workload: Workload, replay: _Replay, results: list[S
     )
     # Cross-check with the ledger's own savings view of the last step.
     last = results[-1].step
-    records = [r for r in handler.ledger.records() if r.tags.get(STEP_TAG) == last]
-    reports = LedgerReports.from_records(records)
+    reports = LedgerReports.from_records(last_records)
     ledger_steps = savings_waterfall(reports)
     reports.close()
     parts = ", ".join(f"{s['step']} ${s['saving_usd']:.4f}" for s in ledger_steps[1:-1])
