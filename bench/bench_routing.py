@@ -186,10 +186,14 @@ def _gsm8k(embedder: Any, quick: bool, rows: list[Row]) -> None:
     # format the task asks for ("#### <n>", GSM8K's own format); ~10% of Mixtral's answers do
     # not (cut off or rambling), and those are mostly wrong.
     fails = np.array([not re.search(r"####\s*-?[\d,.$]+", t or "") for t in data.responses[mixtral]])  # type: ignore[index]
-    variants = [("ridge", None), ("knn", None), ("ridge+format-check cascade", fails)]
+    variants = [("ridge", None), ("knn", None), ("ridge+format-check cascade", fails),
+                ("learned answer-check cascade", None)]
     for label, f in variants:
         kind = label.split("+")[0]
-        res = _cv_route(data, emb, seed=7, kind=kind, fails=f, weak=weak, strong=strong)
+        if label.startswith("learned"):
+            res = _cv_scorer_cascade(data, weak=weak, strong=strong)
+        else:
+            res = _cv_route(data, emb, seed=7, kind=kind, fails=f, weak=weak, strong=strong)
         q_cal, c_cal, share_cal = res["cal"]
         xq = [(float(sc.mean()), q) for _, q, sc in res["curve"]]
         a = apgr(xq, q_w, q_s)
@@ -207,6 +211,52 @@ def _gsm8k(embedder: Any, quick: bool, rows: list[Row]) -> None:
             rows.append(Row(BENCH, f"gsm8k {label}: curve saving at 95%", 100 * (1 - min(reach)), "% saved",
                             "RouteLLM published", 35.0, ">35%", ok=bool(1 - min(reach) > 0.35),
                             note="cheapest held-out curve point reaching 95% (hindsight)"))
+
+
+def _cv_scorer_cascade(data: Any, *, weak: int, strong: int, folds: int = 5, seed: int = 7) -> dict[str, Any]:
+    """Cascade weak -> strong with a learned answer check (AnswerScorer on the weak tier's
+    recorded answers): nested CV like :func:`_cv_route`; the escalation threshold is
+    calibrated on inner out-of-fold scores of the training rows (convex hull, two
+    thresholds mixed). The weak call is always paid."""
+    from llm_cost_hooks.routing import AnswerScorer, QualityTarget, pick_tiers
+    from llm_cost_hooks.routing._strategies import calibrate_points
+
+    weak_name = data.tiers[weak]
+    responses = data.responses[weak_name]
+    q_true = np.stack([data.quality[:, weak], data.quality[:, strong]], axis=1)
+    c_true = np.stack([data.cost[:, weak], data.cost[:, weak] + data.cost[:, strong]], axis=1)
+    target = QualityTarget(share=QUALITY_SHARE, of="escalate")
+
+    def scores(tr: np.ndarray, te: np.ndarray) -> np.ndarray:
+        scorer = AnswerScorer.fit([data.prompts[i] for i in tr], [responses[i] for i in tr], data.quality[tr, weak])
+        return scorer.scores([data.prompts[i] for i in te], [responses[i] for i in te])
+
+    def as_pred(s: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        # "threshold" mode: accept the weak answer when its score reaches the knob.
+        return np.stack([s, np.ones_like(s)], axis=1), np.tile([0.0, 1.0], (len(s), 1))
+
+    n = len(data)
+    parts = np.array_split(np.random.default_rng(seed).permutation(n), folds)
+    held = np.zeros(n)
+    pick = np.zeros(n, dtype=np.int64)
+    for j in range(folds):
+        te = np.sort(parts[j])
+        tr = np.sort(np.concatenate([parts[i] for i in range(folds) if i != j]))
+        inner = np.array_split(np.random.default_rng(seed + 1).permutation(len(tr)), folds)
+        oof = np.zeros(len(tr))
+        for part in inner:
+            rest = np.setdiff1d(np.arange(len(tr)), part)
+            oof[part] = scores(tr[rest], tr[part])
+        op = calibrate_points(q_true[tr], c_true[tr], *as_pred(oof), ["weak", "escalate"], target, "threshold")
+        held[te] = scores(tr, te)
+        pick[te] = pick_tiers(*as_pred(held[te]), op, [data.prompts[i] for i in te])
+    rows = np.arange(n)
+    curve = []
+    for t in np.linspace(1.0, 0.0, 201):
+        p = (held < t).astype(np.int64)
+        curve.append((float(c_true[rows, p].mean()), float(q_true[rows, p].mean()), p == 1))
+    return {"curve": curve, "cal": (float(q_true[rows, pick].mean()), float(c_true[rows, pick].mean()),
+                                    float(np.mean(pick == 1)))}
 
 
 def _mtbench(embedder: Any, quick: bool, rows: list[Row]) -> None:

@@ -352,3 +352,106 @@ def test_cli_commands(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Non
     with pytest.raises(ConfigurationError, match="unknown embedder"):
         parser.parse_args(["route", "eval", str(f), "--embedder", "nope"]).func(
             parser.parse_args(["route", "eval", str(f), "--embedder", "nope"]))
+
+
+# -- MT-Bench layout ---------------------------------------------------------------------------
+def _write_jsonl(path: Path, rows: list[dict[str, object]]) -> None:
+    with gzip.open(path, "wt") as fh:
+        for r in rows:
+            fh.write(json.dumps(r) + "\n")
+
+
+def _judge_prompt(turn: int, q1: str, a1: str, q2: str = "", a2: str = "") -> str:
+    if turn == 1:
+        return f"[Question]\n{q1}\n\n[The Start of Assistant's Answer]\n{a1}\n[The End of Assistant's Answer]"
+    return ("<|The Start of Assistant A's Conversation with User|>\n\n### User:\n" + q1 + "\n\n### Assistant A:\n" + a1
+            + "\n\n### User:\n" + q2 + "\n\n### Assistant A:\n" + a2
+            + "\n\n<|The End of Assistant A's Conversation with User|>")
+
+
+def test_load_mtbench_layout(tmp_path: Path) -> None:
+    from llm_cost_hooks.routing import load_mtbench
+
+    qs = [{"question_id": i, "category": "math" if i == 1 else "writing", "turns": [f"Question {i}?", f"Follow-up {i}?"]}
+          for i in (1, 2, 3, 4)]
+    _write_jsonl(tmp_path / "mt_bench_question.jsonl.gz", qs)
+    scores = {("big", 1): (9, 7), ("small", 1): (5, 8), ("big", 2): (10, 10), ("small", 2): (6, -1),
+              ("big", 3): (8, 8), ("small", 3): (8, 6), ("big", 4): (9, 9), ("small", 4): (9, 9)}
+    judgements = []
+    for (model, qid), (s1, s2) in scores.items():
+        a1, a2 = f"{model} answer {qid}", f"{model} second answer {qid}"
+        judgements.append({"question_id": qid, "model": model, "turn": 1, "score": s1,
+                           "user_prompt": _judge_prompt(1, f"Question {qid}?", a1)})
+        judgements.append({"question_id": qid, "model": model, "turn": 2, "score": s2,
+                           "user_prompt": _judge_prompt(2, f"Question {qid}?", a1, f"Follow-up {qid}?", a2)})
+    _write_jsonl(tmp_path / "mt_bench_judgements.jsonl.gz", judgements)
+    _write_jsonl(tmp_path / "mt_bench_contaminated_prompts.jsonl.gz", [{"eval_prompt": "Question 4?"}])
+    costs = {"big": 0.01, "small": 0.001}
+    ds = load_mtbench(tmp_path, cost_per_call=costs)
+    # Question 2 lacks a valid turn-2 score for "small" (-1: no rating); question 4 is contaminated.
+    assert ds.ids == ["1", "3"] and ds.extra["contaminated_dropped"] == 1 and ds.extra["incomplete_dropped"] == 1
+    assert ds.quality[:, ds.index("big")].tolist() == pytest.approx([0.8, 0.8])
+    assert ds.quality[:, ds.index("small")].tolist() == pytest.approx([0.65, 0.7])
+    assert ds.responses["small"][0] == "small answer 1" and ds.features == ["math", "writing"]
+    assert ds.extra["turns"][0] == ["Question 1?", "Follow-up 1?"] and ds.cost[0, ds.index("big")] == 0.01
+    wins = load_mtbench(tmp_path / "mt_bench_question.jsonl.gz", cost_per_call=costs, success_threshold=7)
+    assert wins.quality[:, wins.index("small")].tolist() == [0.0, 1.0]
+    assert load_outcomes(tmp_path, cost_per_call=costs).ids == ["1", "3"]  # auto-detected layout
+    # Priced from tokens: the second call re-sends turn 1 and its answer, so it costs more.
+    priced = load_mtbench(tmp_path, prices={"big": (1e-5, 3e-5), "small": (1e-7, 1e-7)})
+    assert priced.cost[0, priced.index("big")] > 30 * priced.cost[0, priced.index("small")] > 0
+    (tmp_path / "mt_bench_judgements.jsonl.gz").unlink()
+    with pytest.raises(OutcomeDataError, match="judgements"):
+        load_mtbench(tmp_path)
+
+
+def test_load_mtbench_real_files() -> None:
+    from llm_cost_hooks.routing import load_mtbench
+
+    path = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "routing" / "routellm_gsm8k_mtbench"
+    if not (path / "mt_bench_question.jsonl.gz").is_file():
+        pytest.fail(f"real MT-Bench data missing at {path}", pytrace=False)
+    ds = load_mtbench(path, cost_per_call={"gpt-4-1106-preview": 0.03, "mistralai/Mixtral-8x7B-Instruct-v0.1": 0.001})
+    assert len(ds) + ds.extra["contaminated_dropped"] + ds.extra["incomplete_dropped"] == 80
+    assert ds.extra["contaminated_dropped"] > 0 and set(ds.tiers) == {"gpt-4-1106-preview", "mistralai/Mixtral-8x7B-Instruct-v0.1"}
+    assert all(r for t in ds.tiers for r in ds.responses[t])  # every answer recovered from the judge prompts
+    assert ds.strongest == "gpt-4-1106-preview" and 0.1 <= ds.quality.min() and ds.quality.max() <= 1.0
+
+
+# -- learned answer check ------------------------------------------------------------------------
+def _sums(n: int, seed: int) -> tuple[list[str], list[str], list[float]]:
+    rng = np.random.default_rng(seed)
+    reqs, resps, ok = [], [], []
+    for i in range(n):
+        a, b = int(rng.integers(10, 99)), int(rng.integers(10, 99))
+        reqs.append(f"Tom has {a} apples and buys {b} more. How many apples now?")
+        if i % 3 == 0:  # a wrong answer that copies a number of the question
+            resps.append(f"He has {a} apples.\nThe answer is {b}.")
+            ok.append(0.0)
+        else:
+            resps.append(f"{a} + {b} = {a + b}\nThe answer is {a + b}.")
+            ok.append(1.0)
+    return reqs, resps, ok
+
+
+def test_answer_scorer_learns_and_checks(tmp_path: Path) -> None:
+    from llm_cost_hooks.routing import AnswerScorer
+
+    scorer = AnswerScorer.fit(*_sums(90, 0))
+    reqs, resps, ok = _sums(30, 1)
+    s = scorer.scores(reqs, resps)
+    assert s[np.array(ok) == 1].min() > s[np.array(ok) == 0].max()
+    loaded = AnswerScorer.load(scorer.save(tmp_path / "scorer.json"))
+    assert np.allclose(loaded.scores(reqs, resps), s)
+    check = scorer.check(0.5)
+
+    def call(tier: str, attempt: int) -> tuple[str, Answer]:
+        text = resps[0] if tier == "small" else "Fine."
+        return tier, Answer(text, tier, request=reqs[0])
+
+    out = run_cascade(RouteDecision("small", "r", escalation=("large",)), TIERS, call, [check])
+    assert out.tier == "large" and out.attempts[0].reason.startswith("scorer")  # resps[0] copies a number
+    with pytest.raises(ConfigurationError, match="same length"):
+        AnswerScorer.fit(["a"] * 5, ["b"] * 4, [1.0] * 5)
+    with pytest.raises(ConfigurationError, match="threshold"):
+        scorer.check()

@@ -414,11 +414,16 @@ class RoutedChatModel(BaseChatModel):
         return bound | RunnableLambda(extract, name="RoutedStructuredOutput")
 
     # -- routing ---------------------------------------------------------------------------
+    @staticmethod
+    def _query(messages: Sequence[BaseMessage], texts: Sequence[str] | None = None) -> str | None:
+        texts = [_text(m) for m in messages] if texts is None else texts
+        return next((t for m, t in zip(reversed(messages), reversed(texts)) if isinstance(m, HumanMessage)), None)
+
     def route(self, messages: Sequence[BaseMessage], metadata: Mapping[str, Any] | None = None,
               *, structured: bool = False) -> RouteDecision:
         """The decision for these messages (without calling any tier)."""
         texts = [_text(m) for m in messages]
-        query = next((t for m, t in zip(reversed(messages), reversed(texts)) if isinstance(m, HumanMessage)), None)
+        query = self._query(messages, texts)
         request = RouteRequest(text="\n".join(texts), metadata=dict(metadata or {}), structured=structured, query=query)
         decision = self.strategy.route(request, self._order)
         if decision.tier not in self.tiers:
@@ -515,7 +520,8 @@ class RoutedChatModel(BaseChatModel):
         return config
 
     @staticmethod
-    def _answer(tier: str, out: Any, structured: bool, kwargs: Mapping[str, Any]) -> tuple[AIMessage, Answer]:
+    def _answer(tier: str, out: Any, structured: bool, kwargs: Mapping[str, Any],
+                request: str | None = None) -> tuple[AIMessage, Answer]:
         parsed = error = None
         if structured:
             message = out["raw"]
@@ -535,7 +541,7 @@ class RoutedChatModel(BaseChatModel):
             finish_reason=rm.get("finish_reason") or rm.get("stop_reason"),
             tool_calls=list(getattr(message, "tool_calls", None) or []),
             expects_json=expects_json or structured, parsed=parsed,
-            parse_error=None if error is None else str(error), raw=message,
+            parse_error=None if error is None else str(error), raw=message, request=request,
         )
         return message, answer
 
@@ -628,7 +634,7 @@ class RoutedChatModel(BaseChatModel):
                 except BudgetExceeded as exc:
                     tier = self._downgrade(tier, exc, extra)
                     continue
-                return self._answer(tier, out, schema is not None, params)
+                return self._answer(tier, out, schema is not None, params, self._query(messages))
 
         try:
             outcome = run_cascade(decision, self._order, call, checks)
@@ -654,7 +660,7 @@ class RoutedChatModel(BaseChatModel):
                 except BudgetExceeded as exc:
                     tier = self._downgrade(tier, exc, extra)
                     continue
-                return self._answer(tier, out, schema is not None, params)
+                return self._answer(tier, out, schema is not None, params, self._query(messages))
 
         try:
             outcome = await arun_cascade(decision, self._order, call, checks)

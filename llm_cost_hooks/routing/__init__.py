@@ -46,6 +46,8 @@ _LOCATIONS = {
     'apgr': '_metrics',
     'cpt': '_metrics',
     'nondecreasing_hull': '_metrics',
+    'AnswerScorer': '_scorer',
+    'answer_features': '_scorer',
     'HashingEmbedder': '_model',
     'RouterModel': '_model',
     'RouterModelError': '_model',
@@ -80,6 +82,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from ._data import OutcomeDataError, OutcomeDataset, load_mtbench, load_outcomes, load_routellm, load_routerbench
     from ._eval import CurvePoint, EvalReport, StrategyResult, evaluate, out_of_fold_predictions
     from ._metrics import aiq, apgr, cpt, nondecreasing_hull
+    from ._scorer import AnswerScorer, answer_features
     from ._model import HashingEmbedder, RouterModel, RouterModelError
     from ._strategies import BudgetTarget, Cascade, FixedTier, OperatingPoint, QualityFloor, QualityTarget, RouteDecision, RouteRequest, RoutingStrategy, Rule, RuleRouter, TrainedRouter, choose_tiers, pick_tiers
     from ._cli import add_route_commands, route_eval, route_train
@@ -91,6 +94,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = [
     'Answer',
+    'AnswerScorer',
     'Attempt',
     'BUILTIN_CHECKS',
     'BudgetTarget',
@@ -117,6 +121,7 @@ __all__ = [
     'TrainedRouter',
     'add_route_commands',
     'aiq',
+    'answer_features',
     'apgr',
     'arun_cascade',
     'choose_tiers',

@@ -37,7 +37,8 @@ logger = logging.getLogger("llm_cost_hooks.routing")
 
 @dataclass
 class Answer:
-    """A tier's answer as the checks see it. ``raw`` is the framework's message object."""
+    """A tier's answer as the checks see it. ``raw`` is the framework's message object;
+    ``request`` the last user message it answers (when the caller knows it)."""
 
     text: str
     tier: str
@@ -47,6 +48,7 @@ class Answer:
     parsed: Any = None
     parse_error: str | None = None
     raw: Any = None
+    request: str | None = None
 
 
 Check = Callable[[Answer], "bool | str | None | Awaitable[bool | str | None]"]

@@ -1,0 +1,149 @@
+"""A learned answer check for cascades: from the cheap tier's answer (and the request),
+the chance that the answer is right, trained on recorded outcomes (FrugalGPT's scorer).
+
+Features are generic and cheap (no model call, no embedding): the answer's length, lines,
+numbers and equations; whether its last number is the result of its last equation and an
+integer; hedging words; whether it ends cleanly; the share of repeated lines (rambling);
+the request's length and count of numbers; and whether the answer's final number is one
+already given in the request (a copied number is rarely the result). A ridge regression
+(L2 chosen by exact leave-one-out on the training rows) maps them to P(correct). Saved as
+JSON (never pickle).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .._errors import ConfigurationError
+from ._checks import Answer
+from ._model import L2_GRID, _fit_ridge_loo
+
+__all__ = ["AnswerScorer", "answer_features"]
+
+_NUM = re.compile(r"-?\d[\d,]*\.?\d*")
+_EQ = re.compile(r"=\s*\$?\s*(-?[\d,]*\.?\d+)")
+_HEDGE = re.compile(r"\b(approximately|assum\w*|cannot|can't|not possible|unclear|however|round\w*|estimat\w*|sorry)\b",
+                    re.IGNORECASE)
+FEATURES = ("log_chars", "log_lines", "log_numbers", "log_equations", "last_line_has_number",
+            "last_number_is_last_result", "last_number_integer", "hedges", "ends_cleanly", "unique_line_share",
+            "request_log_chars", "request_log_numbers", "final_number_copied_from_request")
+
+
+def _float(text: str) -> float | None:
+    try:
+        return float(text.replace(",", "").rstrip("."))
+    except ValueError:
+        return None
+
+
+def answer_features(response: str, request: str | None = None) -> list[float]:
+    """The scorer's features of one answer (see the module docstring), in ``FEATURES`` order.
+
+    >>> answer_features("2 + 2 = 4\\nThe answer is 4.", "What is 2 + 2?")[-1]
+    0.0
+    """
+    r = response or ""
+    lines = [line for line in r.splitlines() if line.strip()]
+    nums = [n.replace(",", "").rstrip(".") for n in _NUM.findall(r)]
+    eqs = _EQ.findall(r)
+    last = _float(nums[-1]) if nums else None
+    last_eq = _float(eqs[-1]) if eqs else None
+    p = request or ""
+    request_nums = {n.replace(",", "").rstrip(".") for n in _NUM.findall(p)}
+    return [
+        math.log1p(len(r)), math.log1p(len(lines)), math.log1p(len(nums)), math.log1p(len(eqs)),
+        1.0 if lines and _NUM.search(lines[-1]) else 0.0,
+        1.0 if last is not None and last_eq is not None and abs(last - last_eq) < 1e-9 else 0.0,
+        1.0 if last is not None and abs(last - round(last)) < 1e-9 else 0.0,
+        1.0 if _HEDGE.search(r) else 0.0,
+        1.0 if r.rstrip()[-1:] in ".!?)0123456789" and r.strip() else 0.0,
+        len(set(lines)) / len(lines) if lines else 0.0,
+        math.log1p(len(p)), math.log1p(len(request_nums)),
+        1.0 if nums and nums[-1] in request_nums else 0.0,
+    ]
+
+
+@dataclass
+class AnswerScorer:
+    """Predicts whether a (cheap tier's) answer is right; use :meth:`check` in a cascade.
+
+    >>> s = AnswerScorer.fit(["1+1?", "2+2?"] * 10, ["2", "2"] * 10, [1.0, 0.0] * 10)
+    >>> round(s.score("1+1?", "2"), 2) > round(s.score("2+2?", "2"), 2)
+    True
+    """
+
+    mean: np.ndarray
+    scale: np.ndarray
+    weights: np.ndarray
+    bias: float
+    l2: float
+    threshold: float | None = None
+
+    @classmethod
+    def fit(cls, requests: Sequence[str], responses: Sequence[str | None], correct: Sequence[float] | np.ndarray,
+            *, l2_grid: Sequence[float] = (*L2_GRID, 300.0, 1000.0)) -> AnswerScorer:
+        """Train on past answers of one tier and their correctness (0/1 or a score in [0, 1])."""
+        y = np.asarray(correct, dtype=np.float64)
+        if not len(requests) == len(responses) == len(y):
+            raise ConfigurationError(f"requests ({len(requests)}), responses ({len(responses)}) and correct "
+                                     f"({len(y)}) must have the same length.")
+        if len(y) < 5:
+            raise ConfigurationError(f"need at least 5 scored answers to train a scorer, got {len(y)}.")
+        x = np.array([answer_features(r or "", p) for p, r in zip(requests, responses)])
+        mean, scale = x.mean(axis=0), x.std(axis=0) + 1e-9
+        w, mu, ym, l2 = _fit_ridge_loo((x - mean) / scale, y[:, None], l2_grid)
+        return cls(mean=mean, scale=scale, weights=w[:, 0], bias=float(ym[0] - mu @ w[:, 0]), l2=l2)
+
+    def scores(self, requests: Sequence[str | None], responses: Sequence[str | None]) -> np.ndarray:
+        """Predicted chance of a right answer, per (request, response)."""
+        x = np.array([answer_features(r or "", p) for p, r in zip(requests, responses)])
+        return np.clip(((x - self.mean) / self.scale) @ self.weights + self.bias, 0.0, 1.0)
+
+    def score(self, request: str | None, response: str | None) -> float:
+        """:meth:`scores` of one answer."""
+        return float(self.scores([request], [response])[0])
+
+    def check(self, threshold: float | None = None) -> Any:
+        """A cascade check: passes when the answer's score reaches ``threshold`` (default:
+        the calibrated one). The request is ``Answer.request`` when the caller set it."""
+        t = self.threshold if threshold is None else threshold
+        if t is None:
+            raise ConfigurationError("no threshold: pass one or set AnswerScorer.threshold from a calibration.")
+
+        def learned_answer_check(answer: Answer) -> bool | str:
+            s = self.score(answer.request, answer.text)
+            return True if s >= t else f"scorer {s:.2f} < {t:.2f}"
+
+        return learned_answer_check
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-able data (weights and feature names)."""
+        return {"features": list(FEATURES), "mean": self.mean.tolist(), "scale": self.scale.tolist(),
+                "weights": self.weights.tolist(), "bias": self.bias, "l2": self.l2, "threshold": self.threshold}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> AnswerScorer:
+        """Inverse of :meth:`to_dict` (checks the feature set matches this version)."""
+        if list(d.get("features") or []) != list(FEATURES):
+            raise ConfigurationError("the saved scorer was trained on other features; retrain it.")
+        return cls(mean=np.array(d["mean"]), scale=np.array(d["scale"]), weights=np.array(d["weights"]),
+                   bias=float(d["bias"]), l2=float(d["l2"]), threshold=d.get("threshold"))
+
+    def save(self, path: str | Path) -> Path:
+        """Write the scorer as JSON."""
+        p = Path(path)
+        p.write_text(json.dumps(self.to_dict()))
+        return p
+
+    @classmethod
+    def load(cls, path: str | Path) -> AnswerScorer:
+        """Read a scorer written by :meth:`save`."""
+        return cls.from_dict(json.loads(Path(path).read_text()))
