@@ -7,7 +7,6 @@ import argparse
 import sqlite3
 import time
 
-import numpy as np
 import pytest
 
 from llm_cost_hooks.cache import (

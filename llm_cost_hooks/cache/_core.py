@@ -226,6 +226,7 @@ class CacheCore:
         self._stats_lock = threading.Lock()
         self._breaker = _Breaker(breaker_failures, breaker_reset_s)
         self._vec_memo: OrderedDict[tuple[str, str], Any] = OrderedDict()
+        self._part_memo: dict[tuple[Any, ...], str] = {}
         self._last_warning = 0.0
 
     # ------------------------------------------------------------ helpers
@@ -301,11 +302,19 @@ class CacheCore:
             scope = scope.model_copy(update={"per_user": True})
         tenant = scope.tenant or self.config.default_tenant
         sem = bool(semantic and self.config.semantic)
-        part = partition_of(
-            scope, llm_string=llm_string, context_hash=digest(context),
-            embedder_name=self.embedder_name if sem else "none",
-            default_tenant=self.config.default_tenant,
-        )
+        # The partition hash is the costliest step of an exact hit; calls of one app repeat
+        # few (scope, model, context) combinations, so it is memoised.
+        memo_key = (scope, llm_string, context, sem, self.config.default_tenant)
+        part = self._part_memo.get(memo_key)
+        if part is None:
+            part = partition_of(
+                scope, llm_string=llm_string, context_hash=digest(context),
+                embedder_name=self.embedder_name if sem else "none",
+                default_tenant=self.config.default_tenant,
+            )
+            if len(self._part_memo) >= 1024:
+                self._part_memo.clear()
+            self._part_memo[memo_key] = part
         norm = normalize_query(query)
         return CacheRequest(partition=part, exact_key=digest(part, norm), query=query, normalized=norm,
                             scope=scope, tenant=tenant, semantic=sem)
