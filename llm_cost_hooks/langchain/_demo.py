@@ -717,7 +717,7 @@ def _print_report(out: Any, workload: Workload, replay: _Replay, results: list[S
         f"Router: kNN on hashed prompts, {len(w.routerbench_train):,} training rows, calibrated on "
         f"{len(w.routerbench_calibration):,} other rows to 95% of the best model's quality "
         f"(there: {point.quality:.3f} at ${point.cost:.5f}/prompt). Semantic cache: calibrated on {cal.n_queries:,} "
-        f"Banking77 train queries for precision {cal.target_precision:.2f} "
+        f"Banking77 train queries looked up in the {cal.n_cache:,} warm entries, for precision {cal.target_precision:.2f} "
         f"({'met' if cal.met else 'not reachable: semantic tier off'}; there {cal.point.precision:.3f} at "
         f"{cal.point.hit_rate:.1%} hits).\n",
         file=out,
