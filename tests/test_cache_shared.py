@@ -5,7 +5,6 @@ when scope, model and the answer-changing parameters match -- and only then."""
 from __future__ import annotations
 
 import json
-import time
 import uuid
 from typing import Any
 
@@ -18,6 +17,7 @@ from llm_cost_hooks.cache import CacheConfig, DecisionPolicy, EmbeddedBackend, R
 from llm_cost_hooks.cache._canonical import decode_answer
 from llm_cost_hooks.langchain import CostCallbackHandler, FakeChatModelWithUsage
 from llm_cost_hooks.langchain._cache import SemanticCache
+from test_litellm_cache import wait_records
 
 SYSTEM = "Be brief."
 Q = "How do I reset my card PIN?"
@@ -61,14 +61,6 @@ def ll_ask(litellm: Any, q: str = Q, *, tenant: str = "acme", model: str = "open
     r = litellm.completion(model=model, messages=[{"role": "system", "content": SYSTEM}, {"role": "user", "content": q}],
                            mock_response=answer, metadata={"tenant_id": tenant}, **kw)
     return r.choices[0].message.content
-
-
-def wait_records(logger: Any, n: int) -> list[Any]:
-    deadline = time.monotonic() + 10
-    while len(logger.records()) < n:
-        assert time.monotonic() < deadline, "timed out waiting for records"
-        time.sleep(0.02)
-    return sorted(logger.records(), key=lambda r: r.timestamp)
 
 
 def test_langchain_entry_is_served_to_litellm(caches: Any) -> None:
