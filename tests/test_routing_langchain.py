@@ -403,3 +403,15 @@ def test_guard_raise_policy_never_escalates_to_a_dearer_tier() -> None:
                                  guard=SpendGuard([Limit.usd_per_request(1e-9, on_breach="downgrade")]))
     with pytest.raises(BudgetExceeded):
         cheap_only.invoke("hi", max_tokens=100)
+
+
+def test_checks_see_the_request_text() -> None:
+    seen: list[Any] = []
+
+    def remember(answer: Answer) -> bool:
+        seen.append((answer.tier, answer.request))
+        return True
+
+    llm = RoutedChatModel(tiers={"small": fake("gpt-4o-mini", "4"), "large": fake("gpt-4o")}, checks=[remember])
+    (PROMPT | llm).invoke({"q": "What is 2+2?"})
+    assert seen == [("small", "What is 2+2?")]  # the last user message, for learned answer checks
