@@ -410,8 +410,15 @@ class _Replay:
         train = data.banking_train
         n_entries = max(1, min(len(train) // 2, max(PREFILL_MIN, 2 * n_chat)))
         n_queries = min(len(train) - n_entries, CALIBRATION_QUERIES, max(PREFILL_MIN, 2 * n_chat))
-        picked = [train[int(i * len(train) / (n_entries + n_queries))] for i in range(n_entries + n_queries)]
-        entries, queries = picked[::2][:n_entries], (picked[1::2] + picked[::2][n_entries:])[:n_queries]
+        total = n_entries + n_queries
+        picked = [train[int(i * len(train) / total)] for i in range(total)]
+
+        def entries_before(i: int) -> int:  # ceil(i * n_entries / total): entries spread evenly
+            return -(-i * n_entries // total)
+
+        entry = [entries_before(i + 1) > entries_before(i) for i in range(total)]
+        entries = [row for row, e in zip(picked, entry) if e]
+        queries = [row for row, e in zip(picked, entry) if not e]
         sample = entries + queries
         self.prefill = entries  # "yesterday's" chat traffic: the caches start warm with it
         self.intents = {**{t: c for t, c in entries}, **self.intents}
