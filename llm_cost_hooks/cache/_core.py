@@ -312,7 +312,7 @@ class CacheCore:
                 embedder_name=self.embedder_name if sem else "none",
                 default_tenant=self.config.default_tenant,
             )
-            if len(self._part_memo) >= 1024:
+            if len(self._part_memo) >= 256:  # keys hold whole contexts: keep it small
                 self._part_memo.clear()
             self._part_memo[memo_key] = part
         norm = normalize_query(query)

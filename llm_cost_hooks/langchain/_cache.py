@@ -118,7 +118,7 @@ def _lc_params(llm_string: str) -> dict[str, Any] | None:
     return params
 
 
-@functools.lru_cache(maxsize=512)  # lookup and update of one call, and repeated (hit) prompts, parse once
+@functools.lru_cache(maxsize=256)  # lookup and update of one call, and repeated (hit) prompts, parse once
 def chat_key(prompt: str, llm_string: str) -> ChatKey:
     """The neutral key of a LangChain cache call (what the LiteLLM adapter computes for
     the same model, parameters and messages).
