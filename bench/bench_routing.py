@@ -348,6 +348,12 @@ def _overhead(embedder: Any, quick: bool, rows: list[Row]) -> None:
     rows.append(Row(BENCH, "trained router decision p50 (embed+ridge)", p50 * 1e3, "ms/request", "bare wrapped model call",
                     t_bare * 1e3, "<10 ms", ok=bool(p50 * 1e3 < 10),
                     note=f"{len(samples)} real GSM8K prompts, {embedder.name}, router of {train_n} rows; p95 {p95 * 1e3:.2f} ms"))
+    one = embedder.embed_one(samples[0])
+    t_embed = time_per_call(lambda: embedder.embed_one(samples[0]), number=max(number // 20, 20), warmup=5)
+    t_model = time_per_call(lambda: model.predict(one), number=number, warmup=20)
+    rows.append(Row(BENCH, "trained router: ridge prediction alone", t_model * 1e6, "us/request", "MiniLM embed of the same prompt",
+                    t_embed * 1e6, "", note="the decision is the embedding plus this; the embedder is the shared "
+                    "offline MiniLM of the semantic cache"))
     fast = HashingEmbedder(256)
     fmodel = RouterModel.fit(data.subset(np.arange(train_n)), fast, kind="ridge")
     frouter = TrainedRouter(fmodel, embedder=fast, tier_map=tmap)

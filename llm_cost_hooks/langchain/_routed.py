@@ -208,8 +208,21 @@ class RoutedChatModel(BaseChatModel):
     a decision has tiers to escalate to. Tool binding and structured output are
     delegated to the chosen tier at call time.
 
+    Call parameters (``temperature``, ``max_tokens``, ``stop``, any other kwargs) are
+    forwarded to the chosen tier; this model's own ``temperature`` / ``max_tokens`` /
+    ``stop`` are defaults that call-time values override. Once the tier is chosen:
+    ``prompt_cache=True`` (or a dict of ``ttl``, ``max_breakpoints``, ``min_tokens``,
+    ``cache_documents``, ``price_book``) places provider prompt-cache breakpoints for
+    that tier's model; ``context_budget`` (a :class:`~llm_cost_hooks.budget.ContextBudget`)
+    trims the request to the route's budgets and clamps ``max_tokens``; ``guard`` (a
+    :class:`~llm_cost_hooks.budget.SpendGuard`) reserves and settles the call, and a
+    limit with ``on_breach="downgrade"`` moves it to the next cheaper tier (or the
+    limit's ``downgrade_to``) instead of raising. Both run through
+    :class:`~llm_cost_hooks.langchain.GuardedChatModel` with route = tier.
+
     Every answer carries ``response_metadata["llm_cost_hooks_route"]``:
-    ``{"tier", "reason", "attempts", "checks_passed", "delegated": True}``.
+    ``{"tier", "reason", "attempts", "checks_passed", "delegated": True}`` plus
+    ``downgrades`` and ``prompt_cache`` when those were used.
 
     >>> from llm_cost_hooks.langchain import FakeChatModelWithUsage
     >>> llm = RoutedChatModel(tiers={
