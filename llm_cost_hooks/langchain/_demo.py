@@ -20,6 +20,7 @@ replay through ``prompt | chat model | parser`` chains with a
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import sys
@@ -32,7 +33,7 @@ from typing import Any
 from langchain_core.callbacks import CallbackManagerForLLMRun
 from langchain_core.language_models import BaseChatModel
 from langchain_core.language_models.chat_models import LangSmithParams
-from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage, convert_to_openai_messages
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
 from langchain_core.output_parsers import BaseGenerationOutputParser
 from langchain_core.outputs import ChatGeneration, ChatResult, Generation
 from langchain_core.prompts import ChatPromptTemplate, MessagesPlaceholder
@@ -127,10 +128,13 @@ _TOKENS: dict[tuple[str, str], int] = {}  # the prompts repeat across steps: cou
 
 class _AnthropicPrefixCache:
     """Anthropic's prompt-cache rules, applied to the requests one provider account sees:
-    a prefix ending at a ``cache_control`` breakpoint is written (billed as a cache write)
-    the first time and read afterwards; the longest earlier-cached breakpoint prefix is
-    read; prefixes below the model's minimum are not cached. Requests of a replay arrive
-    within the 5-minute TTL (each read refreshes it)."""
+    the prefix up to the last ``cache_control`` breakpoint is written (billed as a cache
+    write) unless it was cached before; the longest earlier-cached prefix that ends at a
+    block boundary up to 20 blocks before a breakpoint is read; prefixes below the model's
+    minimum are not cached. Requests of a replay arrive within the 5-minute TTL (each read
+    refreshes it)."""
+
+    LOOKBACK = 20
 
     def __init__(self, model: str) -> None:
         from ..prompt_cache import resolve_cache_rule
@@ -152,24 +156,25 @@ class _AnthropicPrefixCache:
         blocks = _blocks(messages)
         tokens = [self.tokens(text) for text, _ in blocks]
         total = sum(tokens) + 3 * len(messages) + 3
-        read = write = 0
-        prefix = 0
-        key = ""
-        marks: list[tuple[int, str]] = []
-        for (text, marked), n in zip(blocks, tokens):
+        sizes: list[int] = []
+        keys: list[str] = []
+        prefix, key = 0, ""
+        for (text, _), n in zip(blocks, tokens):
             prefix += n
-            key += "\x00" + text
-            if marked and prefix >= self.minimum:
-                marks.append((prefix, key))
-        for size, k in reversed(marks):
-            if k in self.seen:
-                read = size
-                break
+            key = hashlib.sha256((key + "\x00" + text).encode()).hexdigest()
+            sizes.append(prefix)
+            keys.append(key)
+        marks = [i for i, (_, marked) in enumerate(blocks) if marked and sizes[i] >= self.minimum]
+        read = 0
+        for i in marks:
+            for j in range(i, max(-1, i - self.LOOKBACK - 1), -1):
+                if keys[j] in self.seen:
+                    read = max(read, sizes[j])
+                    break
+        write = 0
         if marks:
-            last_size, last_key = marks[-1]
-            write = max(last_size - read, 0)
-            for _, k in marks:
-                self.seen.add(k)
+            write = max(sizes[marks[-1]] - read, 0)
+            self.seen.update(keys[i] for i in marks)
         output = self.tokens(answer)
         details = {k: v for k, v in (("cache_read", read), ("cache_creation", write)) if v}
         usage: dict[str, Any] = {"input_tokens": total, "output_tokens": output, "total_tokens": total + output}
@@ -254,6 +259,13 @@ class _InProcessBatchAPI:
         return next((b for b in self.batches.values() if (b.get("metadata") or {}).get(metadata_key) == value), None)
 
 
+def _batch_messages(messages: Sequence[BaseMessage]) -> list[dict[str, Any]]:
+    """Messages for the batch body with their content blocks as they are (the
+    ``cache_control`` breakpoints included: Anthropic's batch API caches prompts too)."""
+    roles = {"system": "system", "human": "user", "ai": "assistant"}
+    return [{"role": roles.get(m.type, m.type), "content": m.content} for m in messages]
+
+
 class _BatchedSupportBot(BaseChatModel):
     """Sends the request through :class:`~llm_cost_hooks.batch.BatchQueue` and returns the
     batch's answer, billed at what the queue recorded: the price book's batch price."""
@@ -289,7 +301,7 @@ class _BatchedSupportBot(BaseChatModel):
     def _generate(self, messages: list[BaseMessage], stop: list[str] | None = None,
                   run_manager: CallbackManagerForLLMRun | None = None, **kwargs: Any) -> ChatResult:
         custom_id = str(run_manager.run_id) if run_manager is not None else uuid.uuid4().hex
-        self._queue.add(self.model_name, convert_to_openai_messages(messages), custom_id=custom_id)
+        self._queue.add(self.model_name, _batch_messages(messages), custom_id=custom_id)
         self._queue.submit()
         result = self._queue.run(timeout=60)[custom_id]
         body = result.response or {}
@@ -475,8 +487,11 @@ class _Replay:
         for earlier in req.history:
             prev = self.workload.requests[earlier]
             msgs += [HumanMessage(prev.text), AIMessage(_answer_text(str(prev.intent)))]
+        # Retrieved tickets go after the thread, in user turns: Anthropic hoists system
+        # messages into the system prompt, where per-request text would end the cacheable prefix.
         for doc, score in self.retrieved.get(key, []):
-            msgs.append(SystemMessage(doc, additional_kwargs={"segment": "retrieved", "score": round(score, 6)}))
+            msgs.append(HumanMessage(f"Reference: {doc}",
+                                     additional_kwargs={"segment": "retrieved", "score": round(score, 6)}))
         return msgs
 
     # One set of chains per step, all levers up to the step switched on.
