@@ -312,7 +312,7 @@ def test_evaluate_harness() -> None:
     emb = HashingEmbedder(128)
     train, test = synthetic(200, seed=3), synthetic(100, seed=4)
     rules = RuleRouter([Rule(tier="large", keywords=["prove"])], default="small")
-    report = evaluate(test, train=train, embedder=emb, kinds=("knn", "logistic"), rules=rules)
+    report = evaluate(test, train=train, embedder=emb, kinds=("knn", "ridge"), rules=rules)
     assert (report.weak, report.strong) == ("small", "large")
     oracle, rnd = report.result("oracle"), report.result("random(weak,strong)")
     knn = report.result("trained-knn")
@@ -326,7 +326,8 @@ def test_evaluate_harness() -> None:
     assert knn.calibrated is not None and knn.calibrated.quality >= 0.9 and knn.calibrated.strong_share < 0.7
     assert report.result("rules").points[0].quality == 1.0
     text = report.format()
-    assert "trained-logistic @calibrated" in text and "AIQ" in text
+    assert "trained-ridge @calibrated" in text and "AIQ" in text
+    assert report.result("trained-ridge").apgr > 0.6
     assert json.loads(report.to_json())["n_test"] == 100
     casc = report.result("cascade(weak->strong, built-in checks)")
     assert casc.points[0].cost >= report.singles["small"].cost  # the weak attempt is always paid
