@@ -355,3 +355,33 @@ def test_sqlite_ledger_from_url_and_cli_report(tmp_path: Any, capsys: pytest.Cap
     calls = {(r["tenant"], r["feature"]): r["calls"] for r in out["totals"]}
     assert calls == {("acme", "support_answer"): 2, ("globex", "support_answer"): 1}
     assert out["tasks"][0]["tasks"] in (1, 2)
+
+
+def test_cache_hit_on_a_routed_model_is_recorded_as_a_hit() -> None:
+    # A global LangChain cache in front of RoutedChatModel: a hit runs no tier, so the
+    # router's (delegated) run is the only place the call can be recorded.
+    from langchain_core.caches import InMemoryCache
+    from langchain_core.globals import get_llm_cache, set_llm_cache
+
+    from llm_cost_hooks.langchain import FakeChatModelWithUsage, RoutedChatModel
+
+    routed = RoutedChatModel(tiers={
+        "small": FakeChatModelWithUsage(model_name="gpt-4o-mini", responses=["Paris."]),
+        "large": FakeChatModelWithUsage(model_name="gpt-4o", responses=["Paris."]),
+    })
+    handler = CostCallbackHandler(ledger="memory://")
+    previous = get_llm_cache()
+    set_llm_cache(InMemoryCache())
+    try:
+        for _ in range(3):
+            routed.invoke("Capital of France?", config={"callbacks": [handler]})
+    finally:
+        set_llm_cache(previous)
+    handler.flush()
+    recs = sorted(handler.records(), key=lambda r: r.timestamp)
+    assert [r.cache_status.value for r in recs] == ["miss", "exact", "exact"]
+    paid = recs[0]
+    assert paid.cost_usd > 0
+    for hit in recs[1:]:
+        assert hit.cost_usd == 0 and hit.model == paid.model
+        assert hit.saved_usd == pytest.approx(paid.cost_usd, rel=1e-6)

@@ -39,6 +39,14 @@ _PARAM_KEYS = ("temperature", "max_tokens", "max_completion_tokens", "top_p", "t
                "frequency_penalty", "presence_penalty", "stop", "seed", "n")
 
 
+def _is_cache_hit(message: Any) -> bool:
+    """LangChain's cache path adds ``total_cost: 0`` to replayed usage; ours adds a marker."""
+    if (message.response_metadata or {}).get(CACHE_MARKER_KEY) is not None:
+        return True
+    um = getattr(message, "usage_metadata", None)
+    return bool(um) and "total_cost" in um and not um["total_cost"]
+
+
 def _usage_from_metadata(um: Mapping[str, Any]) -> TokenUsage:
     inp = um.get("input_token_details") or {}
     out = um.get("output_token_details") or {}
@@ -215,8 +223,9 @@ class CostCallbackHandler(TrackerAdapterMixin, BaseCallbackHandler):
             rm = message.response_metadata or {}
             # Markers are rare: test for None first (an ABC isinstance check costs ~0.3 us).
             route = rm.get(ROUTE_MARKER_KEY)
-            if route is not None and isinstance(route, Mapping) and route.get("delegated"):
-                # A router's own run: its tier calls were recorded as child runs.
+            if route is not None and isinstance(route, Mapping) and route.get("delegated") and not _is_cache_hit(message):
+                # A router's own run: its tier calls were recorded as child runs. A cache
+                # hit at the router's level ran no tier, so it is recorded below as a hit.
                 self.tracker.end_llm_delegated(str(run_id), outputs=response)
                 return
             bill = rm.get(BILLED_MARKER_KEY)
