@@ -248,6 +248,9 @@ class PriceBook:
         self._lock = threading.Lock()
         self._state: _State | None = None
         self._resolved: dict[tuple[str, str | None], str | None] = {}
+        # Suggestions for unknown names: difflib over every key takes ~0.1-0.4 s, and a
+        # caller may ask about the same unknown model on every call.
+        self._suggestions: dict[tuple[str, str | None], list[str]] = {}
         self._prices: dict[str, ModelPrice] = {}
 
         if self._overrides is not None and any(not e.has_input_and_output for e in self._overrides.entries):
@@ -346,7 +349,12 @@ class PriceBook:
         if key is None:
             if self._fallback is not None:
                 return ResolvedPrice(self._fallback, True)
-            raise UnknownModelError(model, suggestions=self._suggest(state, name, wanted))
+            suggestions = self._suggestions.get(cache_key)
+            if suggestions is None:
+                if len(self._suggestions) > 1024:  # bounded: names may come from user input
+                    self._suggestions.clear()
+                suggestions = self._suggestions[cache_key] = self._suggest(state, name, wanted)
+            raise UnknownModelError(model, suggestions=list(suggestions))
         return ResolvedPrice(self._price_for(state, key), False)
 
     # -------------------------------------------------------------------- costing
