@@ -24,7 +24,7 @@ import json
 import time
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
 from langchain_core.language_models import BaseChatModel, LanguageModelInput
@@ -220,12 +220,21 @@ class _Ctx:
     messages: list[BaseMessage]
     model: str
     provider: str | None
-    input_tokens: int
+    counted_input_tokens: int | None
     max_tokens: int | None
     metadata: Mapping[str, Any]
     key: str | None
     task_id: str
     tags: dict[str, str] = field(default_factory=dict)
+    count_input: Callable[[], int] | None = None
+
+    @property
+    def input_tokens(self) -> int:
+        # Counted on first use: without a spend guard only a reply without usage needs it,
+        # and counting a long prompt costs more than the rest of the wrapper.
+        if self.counted_input_tokens is None:
+            self.counted_input_tokens = self.count_input() if self.count_input is not None else 0
+        return self.counted_input_tokens
 
 
 def _model_of(model: BaseChatModel) -> tuple[str, str | None]:
@@ -340,18 +349,25 @@ class GuardedChatModel(BaseChatModel):
                 input_tokens = result.prompt_tokens  # already counted, same recipe
         else:
             dicts = convert_to_openai_messages(messages)  # type: ignore[assignment]
+        count_input = None
         if input_tokens is None:
             from ..tokens import default_counter
 
             counter = self.context_budget.counter if self.context_budget is not None else default_counter()
-            input_tokens = counter.count_messages(dicts, model, tools=tools if isinstance(tools, list) else None).tokens
+            tool_list = tools if isinstance(tools, list) else None
+
+            def count_input() -> int:
+                return counter.count_messages(dicts, model, tools=tool_list).tokens
+
+            if self.guard is not None:
+                input_tokens = count_input()
         key = None
         if self.dedup is not None:
             request = {"model": model, "messages": dicts, "stop": stop, "max_tokens": max_tokens,
                        "params": {k: v for k, v in kwargs.items() if k != "callbacks"}}
             key = idempotency_key(metadata, request, namespace=f"{model}:", derive=self.derive_dedup_key)
         task_id = str(metadata.get("task_id") or getattr(run_manager, "run_id", "") or id(messages))
-        return _Ctx(messages, model, provider, input_tokens, max_tokens, metadata, key, task_id, tags)
+        return _Ctx(messages, model, provider, input_tokens, max_tokens, metadata, key, task_id, tags, count_input)
 
     def _request(self, ctx: _Ctx, model: str, provider: str | None) -> SpendRequest:
         md = ctx.metadata
