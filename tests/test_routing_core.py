@@ -456,3 +456,20 @@ def test_answer_scorer_learns_and_checks(tmp_path: Path) -> None:
         AnswerScorer.fit(["a"] * 5, ["b"] * 4, [1.0] * 5)
     with pytest.raises(ConfigurationError, match="threshold"):
         scorer.check()
+
+
+def test_calibration_confidence_aims_above_the_share() -> None:
+    from llm_cost_hooks.routing._strategies import calibrate_points
+
+    rng = np.random.default_rng(0)
+    n = 400
+    q_true = np.stack([rng.random(n) < 0.6, rng.random(n) < 0.9], axis=1).astype(float)
+    cost = np.tile([1e-4, 1e-3], (n, 1))
+    q_pred = q_true * 0.6 + 0.2 + rng.normal(0, 0.2, (n, 2))
+    goal = 0.95 * q_true[:, 1].mean()
+    exact = calibrate_points(q_true, cost, q_pred, cost, TIERS, QualityTarget(share=0.95))
+    sure = calibrate_points(q_true, cost, q_pred, cost, TIERS, QualityTarget(share=0.95, confidence=0.8))
+    se = q_true[:, 1].std() / np.sqrt(n)
+    assert exact.quality == pytest.approx(goal) and exact.knob_b is not None  # on the hull, mixed
+    assert sure.quality == pytest.approx(goal + 0.8416 * se, abs=1e-4) and sure.cost > exact.cost
+    assert sure.target.endswith("@0.8")

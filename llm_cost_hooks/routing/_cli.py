@@ -52,19 +52,19 @@ def _target(args: argparse.Namespace) -> Any:
 
     if args.budget is not None:
         return BudgetTarget(usd_per_request=args.budget)
-    return QualityTarget(share=args.quality_share, of=args.strong)
+    return QualityTarget(share=args.quality_share, of=args.strong, confidence=getattr(args, "confidence", 0.5))
 
 
 def route_eval(
     data: Sequence[str], *, test: Sequence[str] | None = None, layout: str = "auto", test_fraction: float = 0.3,
     seed: int = 0, tiers: Sequence[str] | None = None, embedder: str = "default", kinds: Sequence[str] = ("ridge", "knn"),
     quality_share: float = 0.95, strong: str | None = None, budget: float | None = None,
-    drop_contaminated: bool = True, as_json: bool = False,
+    drop_contaminated: bool = True, as_json: bool = False, confidence: float = 0.5,
 ) -> Any:
     """Evaluate routing strategies on outcome files; returns the :class:`EvalReport`."""
     from ._eval import evaluate
 
-    ns = argparse.Namespace(quality_share=quality_share, strong=strong, budget=budget)
+    ns = argparse.Namespace(quality_share=quality_share, strong=strong, budget=budget, confidence=confidence)
     full = _load(data, layout, tiers, drop_contaminated)
     if test:
         train, test_ds = full, _load(test, layout, tiers, drop_contaminated)
@@ -78,12 +78,13 @@ def route_train(
     data: Sequence[str], *, out: str, layout: str = "auto", tiers: Sequence[str] | None = None,
     embedder: str = "default", kind: str = "ridge", quality_share: float = 0.95, strong: str | None = None,
     budget: float | None = None, calibration_fraction: float = 0.3, seed: int = 0, drop_contaminated: bool = True,
+    confidence: float = 0.5,
 ) -> dict[str, Any]:
     """Train a router on outcome files, calibrate it on a held-out part, save it to ``out``."""
     from ._model import RouterModel
     from ._strategies import TrainedRouter
 
-    ns = argparse.Namespace(quality_share=quality_share, strong=strong, budget=budget)
+    ns = argparse.Namespace(quality_share=quality_share, strong=strong, budget=budget, confidence=confidence)
     full = _load(data, layout, tiers, drop_contaminated)
     emb = _embedder(embedder)
     fit_part, cal_part = full.split(calibration_fraction, seed=seed)
@@ -104,6 +105,8 @@ def _add_common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--embedder", default="default", help="'default' (MiniLM int8 ONNX, offline) or 'hashing-256'")
     p.add_argument("--quality-share", type=float, default=0.95, help="calibration target: share of the strong tier's quality")
     p.add_argument("--strong", help="the reference tier for --quality-share (default: the best)")
+    p.add_argument("--confidence", type=float, default=0.5,
+                   help="aim above --quality-share by this one-sided confidence (0.5: exactly at it)")
     p.add_argument("--budget", type=float, help="calibrate to a budget in USD per request instead")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--keep-contaminated", action="store_true", help="RouteLLM layout: keep prompts RouteLLM trained on")
@@ -134,6 +137,7 @@ def _run_eval(args: argparse.Namespace) -> int:
         args.data, test=args.test, layout=args.layout, test_fraction=args.test_fraction, seed=args.seed,
         tiers=args.tiers, embedder=args.embedder, kinds=args.kinds, quality_share=args.quality_share,
         strong=args.strong, budget=args.budget, drop_contaminated=not args.keep_contaminated,
+        confidence=args.confidence,
     )
     print(report.to_json() if args.json else report.format())
     return 0
@@ -144,6 +148,7 @@ def _run_train(args: argparse.Namespace) -> int:
         args.data, out=args.out, layout=args.layout, tiers=args.tiers, embedder=args.embedder, kind=args.kind,
         quality_share=args.quality_share, strong=args.strong, budget=args.budget,
         calibration_fraction=args.calibration_fraction, seed=args.seed, drop_contaminated=not args.keep_contaminated,
+        confidence=args.confidence,
     )
     print(json.dumps(result, indent=2))
     return 0
