@@ -123,3 +123,16 @@ def test_corrupt_redis_entry_is_skipped(redis_clean_url: str) -> None:
     r.set(f"{core.backend.prefix}:x:{req.exact_key}", b"{not json")
     assert core.lookup(core.request("hello there", llm_string="m", scope=CacheScope(tenant="t"))).status == "semantic"
     assert core.backend.corrupt == 1
+
+
+def test_existing_index_algorithm_is_used(redis_clean_url: str) -> None:
+    """An index created FLAT (an earlier version, another setting) keeps serving when a
+    backend asks for HNSW on the same prefix: it adopts the existing algorithm."""
+    prefix = f"t{uuid.uuid4().hex[:8]}"
+    emb = default_embedder()
+    flat = CacheCore(RedisBackend(redis_clean_url, prefix=prefix, algorithm="flat"), embedder=emb, config=SIM)
+    flat.update(flat.request("How do I reset my PIN?", llm_string="m", scope=CacheScope(tenant="t")), "A")
+    hnsw = CacheCore(RedisBackend(redis_clean_url, prefix=prefix, graph_min_entries=1), embedder=emb, config=SIM)
+    hit = hnsw.lookup(hnsw.request("How can I reset my PIN?", llm_string="m", scope=CacheScope(tenant="t")))
+    assert hit is not None and hit.status == "semantic" and hnsw.backend.algorithm == "flat"
+    assert hnsw.stats.errors == 0

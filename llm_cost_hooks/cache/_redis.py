@@ -19,6 +19,7 @@ measures its recall against exact search at 10k and 100k entries).
 from __future__ import annotations
 
 import json
+import logging
 import threading
 import time
 from collections.abc import Iterable
@@ -30,6 +31,8 @@ from ._scope import digest
 from ._signals import Neighbor
 
 __all__ = ["RedisBackend"]
+
+logger = logging.getLogger("llm_cost_hooks.cache")
 
 _TAG_FIELDS = ("tenant", "route", "prompt_version", "corpus_version")
 
@@ -67,6 +70,29 @@ def _total(res: Any) -> int:
     if isinstance(res, dict):
         return int(res.get(b"total_results", res.get("total_results", 0)))
     return int(res[0])
+
+
+def _vector_algorithm(info: Any) -> str | None:
+    """``"hnsw"`` / ``"flat"``: the vector field's algorithm in an FT.INFO reply (RESP2 or 3)."""
+    if isinstance(info, dict):
+        items = list(info.items())
+    elif isinstance(info, list):
+        items = list(zip(info[::2], info[1::2]))
+        for x in info:  # RESP2 nests attributes as flat lists inside lists
+            if isinstance(x, list):
+                found = _vector_algorithm(x)
+                if found:
+                    return found
+    else:
+        return None
+    for key, value in items:
+        if _s(key).lower() == "algorithm" and isinstance(value, (bytes, str)):
+            return _s(value).lower()
+        if isinstance(value, (dict, list)):
+            found = _vector_algorithm(value)
+            if found:
+                return found
+    return None
 
 
 def _tag(value: str | None) -> str:
@@ -152,6 +178,12 @@ class RedisBackend:
             index = SearchIndex.from_dict(schema, redis_client=self.client)
             if not index.exists():
                 index.create(overwrite=False)
+            else:  # created earlier, maybe by another version or setting: query it as it is
+                existing = _vector_algorithm(self.client.execute_command("FT.INFO", self.index_name))
+                if existing in ("hnsw", "flat") and existing != self.algorithm:
+                    logger.warning("Redis index %s exists with a %s vector field; using it (asked for %s)",
+                                   self.index_name, existing.upper(), self.algorithm.upper())
+                    self.algorithm = existing
             self._dim = dim
 
     def _ekey(self, entry_id: str) -> str:
