@@ -20,7 +20,7 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.language_models.chat_models import LangSmithParams
 from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage, HumanMessage
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
-from pydantic import ConfigDict, PrivateAttr
+from pydantic import ConfigDict, Field, PrivateAttr
 
 from .._errors import ConfigurationError, LLMCostHooksError
 from ._callback import BILLED_MARKER_KEY
@@ -59,7 +59,9 @@ class ReplayChatModel(BaseChatModel):
 
     model_config = ConfigDict(arbitrary_types_allowed=True)
 
-    data: Any  # an llm_cost_hooks.routing.OutcomeDataset (imported lazily: it needs numpy)
+    # An llm_cost_hooks.routing.OutcomeDataset (imported lazily: it needs numpy). Kept out of
+    # repr: LangChain reprs models (e.g. a router's tiers) and the data runs to megabytes.
+    data: Any = Field(repr=False)
     tier: str
     model_name: str | None = None
     provider: str = "replay"
