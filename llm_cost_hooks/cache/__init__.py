@@ -22,7 +22,7 @@ from ._calibrate import (
 )
 from ._canonical import ChatKey, StoredAnswer, canonical_chat, decode_answer, encode_answer
 from ._core import AuditLog, CacheBackend, CacheConfig, CacheCore, CacheRequest, CacheStats
-from ._embedded import EmbeddedBackend
+from ._embedded import AnnIndexConfig, EmbeddedBackend
 from ._entry import CacheEntry, CacheHit
 from ._redis import RedisBackend
 from ._scope import DEFAULT_TENANT, CacheScope, cache_scope, current_scope, normalize_query, scope_from_metadata
@@ -31,6 +31,7 @@ from ._signals import FEATURE_NAMES, DecisionPolicy, Neighbor, wilson_lower_boun
 __all__ = [
     "DEFAULT_TENANT",
     "FEATURE_NAMES",
+    "AnnIndexConfig",
     "AuditLog",
     "CacheBackend",
     "CacheConfig",
