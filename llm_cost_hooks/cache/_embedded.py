@@ -28,12 +28,18 @@ from ._signals import Neighbor
 __all__ = ["AnnIndexConfig", "EmbeddedBackend"]
 
 
+# Default list count: 2 sqrt(n). Against 1 sqrt(n) with fewer probes it reached higher
+# recall in less time (banking77 10k real queries, and 100k noisy copies: recall@10
+# 0.997 / 1.000 at nprobe 16 vs 0.995 / 1.000 at 1 sqrt(n) and nprobe 12, 0.53 vs 0.68 ms).
+_LISTS_PER_SQRT = 2.0
+
+
 class AnnIndexConfig(BaseModel):
     """When and how the embedded backend indexes a large partition (IVF, approximate).
 
     Below ``min_entries`` vectors a partition is searched exactly. From there on, k-means
     (``kmeans_iters`` Lloyd iterations on at most ``train_per_list`` sampled vectors per
-    list, seeded by ``seed``) splits it into ``lists`` blocks (default: sqrt of the size);
+    list, seeded by ``seed``) splits it into ``lists`` blocks (default: 2 sqrt(size));
     a search scans the ``nprobe`` blocks whose centroids are nearest to the query and ranks
     those candidates by their exact similarity. New vectors join their nearest block; the
     index is rebuilt once as many vectors were added as it was built with (so on doubling),
@@ -42,17 +48,17 @@ class AnnIndexConfig(BaseModel):
     search 0.99+ at the default).
 
     >>> AnnIndexConfig(min_entries=5_000).nprobe
-    8
+    16
     """
 
     model_config = ConfigDict(extra="forbid")
 
     enabled: bool = True
     min_entries: int = Field(20_000, ge=2, description="Partition size from which the IVF index is used.")
-    nprobe: int = Field(8, ge=1, description="Lists scanned per query.")
-    lists: int | None = Field(None, ge=1, description="Number of lists; None = round(sqrt(partition size)).")
+    nprobe: int = Field(16, ge=1, description="Lists scanned per query.")
+    lists: int | None = Field(None, ge=1, description="Number of lists; None = round(2 sqrt(partition size)).")
     kmeans_iters: int = Field(10, ge=1)
-    train_per_list: int = Field(64, ge=1, description="k-means sample size per list (capped at the partition).")
+    train_per_list: int = Field(40, ge=1, description="k-means sample size per list (capped at the partition).")
     seed: int = 0
 
 
@@ -276,7 +282,7 @@ class _Partition:
         """(Re)build the index, with new k-means centroids or the given (persisted) ones."""
         ids, mat = self.all()
         if centroids is None:
-            nlist = max(1, min(self.n, self.cfg.lists or round(math.sqrt(self.n))))
+            nlist = max(1, min(self.n, self.cfg.lists or round(_LISTS_PER_SQRT * math.sqrt(self.n))))
             centroids = _kmeans(mat, nlist, self.cfg)
         self.ivf, self.flat = _Ivf(centroids, ids, mat), None
         self.built_n = self.n if built_n is None else built_n
