@@ -188,3 +188,29 @@ def test_partitions_stay_isolated_when_indexed() -> None:
         assert a and all(n.payload.partition == "tenant-a" and int(n.entry_id[1:]) < 100_000 for n in a)
         assert b and all(n.payload.partition == "tenant-b" and int(n.entry_id[1:]) >= 100_000 for n in b)
     assert backend.search("tenant-c", vecs[0], 10) == []
+
+
+def test_restart_with_a_broken_or_unwanted_saved_index(tmp_path) -> None:
+    path = tmp_path / "cache.db"
+    vecs = clustered(2_500, seed=12)
+    backend = EmbeddedBackend(path, ann=ANN)
+    fill(backend, vecs)
+    backend.close()
+    db = sqlite3.connect(path)
+    db.execute("UPDATE ann_index SET centroids = x'0102'")  # truncated: not a float32 matrix
+    db.commit()
+    db.close()
+    rebuilt = EmbeddedBackend(path, ann=ANN)
+    part = rebuilt._parts["p"]
+    assert part.ivf is not None and part.ivf.centroids.shape[1] == DIM
+    check_consistent(rebuilt)
+    rebuilt.close()
+    off = EmbeddedBackend(path, ann=AnnIndexConfig(enabled=False))  # index switched off: exact, row dropped
+    assert off._parts["p"].ivf is None
+    ids = [f"e{i}" for i in range(len(vecs))]
+    q = clustered(1, seed=13)[0]
+    assert [n.entry_id for n in off.search("p", q, 10)] == exact_top(vecs, ids, q, 10)
+    off.close()
+    db = sqlite3.connect(path)
+    assert db.execute("SELECT COUNT(*) FROM ann_index").fetchone()[0] == 0
+    db.close()

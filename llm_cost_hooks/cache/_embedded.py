@@ -406,15 +406,15 @@ class EmbeddedBackend:
             saved = {}
         for name, part in self._parts.items():
             row = saved.pop(name, None)
-            cfg = part.cfg
-            if not cfg.enabled or part.n < max(1, cfg.min_entries // 2):
-                continue
-            if row is not None and row[0] == part.dim and row[2] and len(row[2]) % (4 * part.dim) == 0:
+            usable = (row is not None and row[0] == part.dim and bool(row[2]) and len(row[2]) % (4 * part.dim) == 0
+                      and part.cfg.enabled and part.n >= part.cfg.min_entries // 2)
+            if usable:
                 part.build(np.frombuffer(row[2], dtype=np.float32).reshape(-1, part.dim), built_n=row[1])
                 part.reindex()  # grown past the rebuild point while away
-            elif not part.reindex():
-                continue
-            self._persist_index(name, part)
+            else:
+                part.reindex()
+            if usable or part.ivf is not None or row is not None:
+                self._persist_index(name, part)  # deletes the row when not indexed
         if saved:  # indexes of partitions that no longer exist
             db.executemany("DELETE FROM ann_index WHERE partition = ?", [(p,) for p in saved])
 
