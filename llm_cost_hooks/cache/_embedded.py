@@ -424,8 +424,10 @@ class EmbeddedBackend:
         if part is None or part.ivf is None:
             self._db.execute("DELETE FROM ann_index WHERE partition = ?", (partition,))
         else:
-            self._db.execute("INSERT OR REPLACE INTO ann_index (partition, dim, built_n, centroids) VALUES (?, ?, ?, ?)",
-                             (partition, part.dim, part.built_n, part.ivf.centroids.astype("float32").tobytes()))
+            self._db.execute(
+                "INSERT OR REPLACE INTO ann_index (partition, dim, built_n, centroids) VALUES (?, ?, ?, ?)",
+                (partition, part.dim, part.built_n, part.ivf.centroids.astype("float32").tobytes()),
+            )
 
     def _persist(self, entry: CacheEntry, vec: Any) -> None:
         if self._db is not None:
