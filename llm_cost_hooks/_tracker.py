@@ -706,6 +706,12 @@ class CostTracker:
         )
         return True
 
+    def child_runs(self, run_id: str) -> int:
+        """How many runs have started under an open run (0 when it is not open). A router
+        whose answer came from a cache in front of it started none."""
+        run = self._runs.get(run_id)
+        return run.children if run else 0
+
     def task_of(self, run_id: str) -> str | None:
         """The task id of an open run."""
         run = self._runs.get(run_id)

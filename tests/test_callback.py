@@ -385,3 +385,23 @@ def test_cache_hit_on_a_routed_model_is_recorded_as_a_hit() -> None:
     for hit in recs[1:]:
         assert hit.cost_usd == 0 and hit.model == paid.model
         assert hit.saved_usd == pytest.approx(paid.cost_usd, rel=1e-6)
+
+
+def test_cache_hit_inside_a_routed_tier_is_recorded_once() -> None:
+    # The cache below the router: the tier's run records the hit; the router's run, which
+    # passes the tier's (marked) message up, must not record it a second time.
+    from langchain_core.caches import InMemoryCache
+
+    from llm_cost_hooks.langchain import FakeChatModelWithUsage, RoutedChatModel
+
+    cache = InMemoryCache()
+    routed = RoutedChatModel(tiers={
+        "small": FakeChatModelWithUsage(model_name="gpt-4o-mini", responses=["Paris."], cache=cache),
+        "large": FakeChatModelWithUsage(model_name="gpt-4o", responses=["Paris."], cache=cache),
+    })
+    handler = CostCallbackHandler(ledger="memory://")
+    for _ in range(3):
+        routed.invoke("Capital of France?", config={"callbacks": [handler]})
+    handler.flush()
+    recs = sorted(handler.records(), key=lambda r: r.timestamp)
+    assert [r.cache_status.value for r in recs] == ["miss", "exact", "exact"]

@@ -223,9 +223,11 @@ class CostCallbackHandler(TrackerAdapterMixin, BaseCallbackHandler):
             rm = message.response_metadata or {}
             # Markers are rare: test for None first (an ABC isinstance check costs ~0.3 us).
             route = rm.get(ROUTE_MARKER_KEY)
-            if route is not None and isinstance(route, Mapping) and route.get("delegated") and not _is_cache_hit(message):
-                # A router's own run: its tier calls were recorded as child runs. A cache
-                # hit at the router's level ran no tier, so it is recorded below as a hit.
+            if (route is not None and isinstance(route, Mapping) and route.get("delegated")
+                    and (self.tracker.child_runs(str(run_id)) or not _is_cache_hit(message))):
+                # A router's own run: its tier calls were recorded as child runs. A cache hit
+                # in front of the router ran no tier (no child runs), so it is recorded below
+                # as a hit; a hit inside a tier was recorded by that tier's run.
                 self.tracker.end_llm_delegated(str(run_id), outputs=response)
                 return
             bill = rm.get(BILLED_MARKER_KEY)
