@@ -53,7 +53,7 @@ from ..dedup import (
     SingleFlight,
     idempotency_key,
 )
-from ._callback import CACHE_MARKER_KEY
+from ._callback import CACHE_MARKER_KEY, _usage_from_metadata
 
 __all__ = ["ContextBudgetRunnable", "GuardedChatModel", "annotate_run", "trim_messages"]
 
@@ -248,17 +248,7 @@ def _model_of(model: BaseChatModel) -> tuple[str, str | None]:
 
 def _usage_of(message: AIMessage) -> TokenUsage | None:
     um = getattr(message, "usage_metadata", None)
-    if not um:
-        return None
-    inp = um.get("input_token_details") or {}
-    out = um.get("output_token_details") or {}
-    return TokenUsage(
-        input_tokens=um.get("input_tokens") or 0,
-        output_tokens=um.get("output_tokens") or 0,
-        cache_read_tokens=inp.get("cache_read") or 0,
-        cache_write_tokens=inp.get("cache_creation") or 0,
-        reasoning_tokens=out.get("reasoning") or 0,
-    )
+    return _usage_from_metadata(um) if um else None
 
 
 def _add_chunk(aggregate: AIMessageChunk | None, chunk: ChatGenerationChunk) -> AIMessageChunk | None:
