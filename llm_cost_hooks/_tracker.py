@@ -585,14 +585,9 @@ class CostTracker:
 
         Its children were recorded, each with its own model and price, so this run
         writes no record (no double counting); observers are still told, and a root
-        run still closes its task.
+        run still closes its task: the same ending as a chain's.
         """
-        run = self._runs.pop(run_id, None)
-        if run is None:
-            return None
-        task = self._finish_task(run, error) if run.is_root else None
-        self._notify_end(run, record=None, error=error, task=task, outputs=outputs)
-        return task
+        return self.end_run(run_id, error=error, outputs=outputs)
 
     def error_llm(self, run_id: str, error: BaseException, *, usage: TokenUsage | None = None) -> CostRecord | None:
         """A model call failed. Recorded as failed, with its prompt tokens (counted here
