@@ -110,6 +110,7 @@ class RunInfo:
     attempt: int = 1
     observer_data: dict[str, Any] = field(default_factory=dict)
     children: int = 0
+    end_ns: int = 0  # time.perf_counter_ns() when the run ended (0 while open)
 
 
 class RunObserver:
@@ -117,7 +118,15 @@ class RunObserver:
 
     Observers run on the caller's thread, so they must be quick and must not raise
     (the tracker logs and swallows their errors so a chain never breaks because of one).
+
+    ``deferrable = True`` lets the tracker call :meth:`on_run_end` later, on the
+    ledger's writer thread, in the order the runs ended (``run.end_ns`` says when), so
+    that pricing and the observer's work leave the caller's thread. The tracker does so
+    only when every observer is deferrable, the caller does not need the record back and
+    the ledger has a background writer; ``tracker.flush()`` waits for those calls.
     """
+
+    deferrable: bool = False
 
     def on_run_start(self, run: RunInfo) -> None:  # pragma: no cover - default no-op
         """A run started."""
@@ -380,9 +389,24 @@ class CostTracker:
         run = self._runs.pop(run_id, None)
         if run is None:
             return None
+        run.end_ns = time.perf_counter_ns()
         task = self._finish_task(run, error) if run.is_root else None
-        self._notify_end(run, record=None, error=error, task=task, outputs=outputs)
+        if self.observers:
+            if self._defers_observers():
+                # After the deferred model calls queued before it: the task's totals are
+                # complete when the observers see them.
+                self.ledger.run_deferred(_DeferredEnd(self, run, error, task, outputs))
+            else:
+                self._notify_end(run, record=None, error=error, task=task, outputs=outputs)
         return task
+
+    def _defers_observers(self) -> bool:
+        """Whether observers' run ends go through the ledger's writer (see RunObserver)."""
+        return (
+            not self.strict
+            and self.ledger.defers_writes
+            and all(getattr(o, "deferrable", False) for o in self.observers)
+        )
 
     def _finish_task(self, run: RunInfo, error: BaseException | None) -> TaskState | None:
         task = self._tasks.pop(run.task_id, None)
@@ -503,7 +527,7 @@ class CostTracker:
         run = self._runs.pop(run_id, None)
         if run is None:
             return None
-        end_ns = time.perf_counter_ns()
+        end_ns = run.end_ns = time.perf_counter_ns()
         model_name = model or run.model or "unknown"
         if usage is None:
             in_tok, _ = self.count_prompt_tokens(run.messages, model_name)
@@ -516,14 +540,14 @@ class CostTracker:
                     out_tok = 0
             usage = TokenUsage(input_tokens=in_tok, output_tokens=out_tok)
             tokens_estimated = True
-        if defer and not self.observers and not self.strict and self.ledger.defers_writes:
-            call = _DeferredCall(
-                self, run, self._tasks.get(run.task_id), usage, model_name, cache_status,
-                saved_usd, batch, billed_usd, tokens_estimated, end_ns,
-            )
-            self.ledger.write_deferred(call)
-            if run.is_root:
-                self._finish_task(run, None)
+        if defer and (not self.observers or self._defers_observers()) and not self.strict \
+                and self.ledger.defers_writes:
+            task = self._tasks.get(run.task_id)
+            finished = self._finish_task(run, None) if run.is_root else None
+            self.ledger.write_deferred(_DeferredCall(
+                self, run, task, usage, model_name, cache_status, saved_usd, batch, billed_usd,
+                tokens_estimated, end_ns, finished, outputs,
+            ))
             return None
         record = self._success_record(
             run, usage, model_name, cache_status, saved_usd, batch, billed_usd, tokens_estimated, end_ns
@@ -595,6 +619,7 @@ class CostTracker:
         run = self._runs.pop(run_id, None)
         if run is None:
             return None
+        run.end_ns = time.perf_counter_ns()
         model_name = run.model or "unknown"
         estimated = False
         if usage is None:
@@ -604,7 +629,7 @@ class CostTracker:
         record = self._record(
             run, model_name, usage, breakdown, success=False, cache_status=CacheStatus.MISS,
             saved_usd=0.0, tokens_estimated=estimated, price_estimated=price_estimated,
-            error_type=type(error).__qualname__,
+            error_type=type(error).__qualname__, end_ns=run.end_ns,
         )
         return self._emit(run, record, error, None)
 
@@ -731,11 +756,12 @@ class _DeferredCall:
     """A successful model call's raw numbers, priced and recorded by the ledger's writer."""
 
     __slots__ = ("tracker", "run", "task", "usage", "model", "cache_status", "saved_usd", "batch",
-                 "billed_usd", "tokens_estimated", "end_ns")
+                 "billed_usd", "tokens_estimated", "end_ns", "finished", "outputs")
 
     def __init__(self, tracker: CostTracker, run: RunInfo, task: TaskState | None, usage: TokenUsage,
                  model: str, cache_status: CacheStatus, saved_usd: float | None, batch: bool,
-                 billed_usd: float | None, tokens_estimated: bool, end_ns: int) -> None:
+                 billed_usd: float | None, tokens_estimated: bool, end_ns: int,
+                 finished: TaskState | None = None, outputs: Any = None) -> None:
         self.tracker = tracker
         self.run = run
         self.task = task
@@ -747,6 +773,8 @@ class _DeferredCall:
         self.billed_usd = billed_usd
         self.tokens_estimated = tokens_estimated
         self.end_ns = end_ns
+        self.finished = finished  # the task, when this run was its root
+        self.outputs = outputs
 
     def __call__(self) -> CostRecord:
         t = self.tracker
@@ -755,7 +783,23 @@ class _DeferredCall:
             self.billed_usd, self.tokens_estimated, self.end_ns,
         )
         t._roll_up(self.task, record)
+        if t.observers:  # deferrable ones (end_llm checked): told here, on the writer
+            t._notify_end(self.run, record=record, error=None, task=self.finished, outputs=self.outputs)
+        self.outputs = None
         return record
+
+
+class _DeferredEnd:
+    """A non-model run's end, told to deferrable observers on the ledger's writer."""
+
+    __slots__ = ("tracker", "run", "error", "task", "outputs")
+
+    def __init__(self, tracker: CostTracker, run: RunInfo, error: BaseException | None,
+                 task: TaskState | None, outputs: Any) -> None:
+        self.tracker, self.run, self.error, self.task, self.outputs = tracker, run, error, task, outputs
+
+    def __call__(self) -> None:
+        self.tracker._notify_end(self.run, record=None, error=self.error, task=self.task, outputs=self.outputs)
 
 
 _prefix_savings_fn: Any = None

@@ -16,7 +16,7 @@ from langchain_core.tools import tool
 from opentelemetry import trace
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
-from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind, StatusCode
@@ -37,7 +37,12 @@ def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 class OTel:
-    def __init__(self) -> None:
+    """In-memory span exporter and metric reader, and handlers on ``ledger``: ``memory://``
+    (no writer thread: spans end on the caller) or SQLite (spans end on the ledger's writer)."""
+
+    def __init__(self, ledger: str = "memory://") -> None:
+        self.ledger = ledger
+        self.handlers: list[CostCallbackHandler] = []
         self.exporter = InMemorySpanExporter()
         self.tp = TracerProvider()
         self.tp.add_span_processor(SimpleSpanProcessor(self.exporter))
@@ -48,15 +53,21 @@ class OTel:
         return OTelObserver(tracer_provider=self.tp, meter_provider=self.mp, **kwargs)
 
     def handler(self, observer: OTelObserver | None = None, **kwargs: Any) -> CostCallbackHandler:
-        return CostCallbackHandler(ledger="memory://", observers=[observer or self.observer(**kwargs)])
+        handler = CostCallbackHandler(ledger=self.ledger, observers=[observer or self.observer(**kwargs)])
+        self.handlers.append(handler)
+        return handler
 
     def spans(self) -> list[Any]:
+        for handler in self.handlers:  # deferred span ends are done when the ledger is flushed
+            assert handler.tracker.flush()
         return list(self.exporter.get_finished_spans())
 
     def by_name(self, name: str) -> list[Any]:
         return [s for s in self.spans() if s.name == name]
 
     def metrics(self) -> dict[str, list[tuple[dict[str, Any], Any]]]:
+        for handler in self.handlers:
+            assert handler.tracker.flush()
         out: dict[str, list[tuple[dict[str, Any], Any]]] = {}
         data = self.reader.get_metrics_data()
         for rm in data.resource_metrics if data else ():
@@ -68,9 +79,12 @@ class OTel:
         return out
 
 
-@pytest.fixture
-def otel() -> OTel:
-    return OTel()
+@pytest.fixture(params=["memory", "sqlite"])
+def otel(request: pytest.FixtureRequest, tmp_path: Any) -> Any:
+    o = OTel("memory://" if request.param == "memory" else f"sqlite:///{tmp_path / 'ledger.db'}")
+    yield o
+    for handler in o.handlers:
+        handler.tracker.close()
 
 
 def qa_chain(model: FakeChatModelWithUsage) -> Any:
@@ -572,3 +586,103 @@ def test_unchecked_attribute_path_equals_public_path(monkeypatch: pytest.MonkeyP
     # With a value length limit the SDK must truncate: the public path is taken.
     limited, _ = one_call(True, SpanLimits(max_span_attribute_length=8))
     assert limited["gen_ai.request.model"] == "gpt-4o-m" and len(limited["llm_cost_hooks.price_map.version"]) == 8
+
+
+class _ThreadOfEnd(SpanProcessor):
+    """A span processor noting the thread each span ended on."""
+
+    def __init__(self) -> None:
+        self.threads: dict[str, str] = {}
+
+    def on_end(self, span: Any) -> None:
+        import threading
+
+        self.threads[span.name] = threading.current_thread().name
+
+
+def test_deferred_span_ends_run_on_the_ledger_writer_with_real_times(tmp_path: Any) -> None:
+    otel = OTel(f"sqlite:///{tmp_path / 'ledger.db'}")
+    where = _ThreadOfEnd()
+    otel.tp.add_span_processor(where)
+    model = FakeChatModelWithUsage(model_name="gpt-4o-mini", responses=[
+        AIMessage("", tool_calls=[{"name": "get_weather", "args": {"city": "Paris"}, "id": "call_1"}]),
+        "It is rainy in Paris.",
+    ])
+    handler = otel.handler()
+    assert handler.tracker._defers_observers()
+    build_agent(model).invoke("Weather in Paris?", config={"callbacks": [handler]})
+    spans = otel.spans()  # flushes the ledger first
+    records = handler.records()
+    assert len(records) == 2 and len(spans) == 6  # pipeline, prepare, agent, tool, 2 model calls
+    # Every span ended on the ledger's writer thread, not the caller's.
+    assert set(where.threads.values()) == {"llm-cost-hooks-SQLiteLedger"}
+    # ... with the run's own end time: a model span lasts what its record says, not until
+    # the writer got to it (the writer wakes every 50 ms).
+    by_start = sorted(otel.by_name("chat gpt-4o-mini"), key=lambda sp: sp.start_time)
+    for span, record in zip(by_start, sorted(records, key=lambda r: r.timestamp)):
+        assert abs((span.end_time - span.start_time) / 1e6 - record.latency_ms) < 2.0
+    [pipeline] = otel.by_name("chain support_pipeline")
+    [tool_span] = otel.by_name("execute_tool get_weather")
+    assert by_start[0].end_time <= tool_span.start_time and tool_span.end_time <= by_start[1].start_time
+    assert by_start[1].end_time <= pipeline.end_time
+    # The task's totals were rolled up on the writer before the root span ended.
+    assert pipeline.attributes["llm_cost_hooks.task.cost_usd"] == pytest.approx(sum(r.cost_usd for r in records))
+    assert pipeline.attributes["llm_cost_hooks.task.calls"] == 2
+    handler.tracker.close()
+
+
+def test_non_deferrable_observer_keeps_span_ends_on_the_caller(tmp_path: Any) -> None:
+    otel = OTel(f"sqlite:///{tmp_path / 'ledger.db'}")
+    where = _ThreadOfEnd()
+    otel.tp.add_span_processor(where)
+    handler = otel.handler(deferred=False)
+    assert not handler.tracker._defers_observers()
+    qa_chain(FakeChatModelWithUsage(model_name="gpt-4o-mini", responses=[ANSWER])).invoke(
+        {"q": QUESTION}, config={"callbacks": [handler]})
+    # Ended synchronously: visible before any flush.
+    assert {s.name for s in otel.exporter.get_finished_spans()} >= {"chat gpt-4o-mini", "chain RunnableSequence"}
+    assert set(where.threads.values()) == {"MainThread"}
+    handler.tracker.close()
+
+
+class _ReadsAttributesOnStart(_ThreadOfEnd):
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen: list[dict[str, Any]] = []
+
+    def on_start(self, span: Any, parent_context: Any = None) -> None:
+        self.seen.append(dict(span.attributes or {}))
+
+
+def test_bare_start_only_when_nothing_reads_start_attributes() -> None:
+    from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
+
+    def one_call(tp: TracerProvider, fast: bool = True) -> dict[str, Any]:
+        exporter = InMemorySpanExporter()
+        tp.add_span_processor(SimpleSpanProcessor(exporter))
+        observer = OTelObserver(tracer_provider=tp, metrics=False)
+        observer._fast_attrs = fast
+        model = FakeChatModelWithUsage(model_name="gpt-4o-mini", responses=[ANSWER], cached_fraction=0.5, stop=["\n"])
+        qa_chain(model).invoke({"q": QUESTION}, config={"callbacks": [CostCallbackHandler(
+            ledger="memory://", observers=[observer])], "metadata": META})
+        [llm] = [s for s in exporter.get_finished_spans() if s.name == "chat gpt-4o-mini"]
+        one_call.observer = observer  # type: ignore[attr-defined]
+        return dict(llm.attributes)
+
+    bare = one_call(TracerProvider(sampler=ParentBased(TraceIdRatioBased(1.0))))
+    assert one_call.observer._start_blind()  # type: ignore[attr-defined]
+    public = one_call(TracerProvider(), fast=False)
+    volatile = {"llm_cost_hooks.task_id", "gen_ai.response.id"}
+    assert {k: v for k, v in bare.items() if k not in volatile} == {k: v for k, v in public.items() if k not in volatile}
+    assert bare["gen_ai.usage.cost.amount"] > 0 and bare["llm_cost_hooks.tenant"] == "acme"
+    # A processor that reads attributes on start: the model span starts with its identity.
+    tp = TracerProvider()
+    reader = _ReadsAttributesOnStart()
+    tp.add_span_processor(reader)
+    one_call(tp)
+    assert not one_call.observer._start_blind()  # type: ignore[attr-defined]
+    [seen] = [a for a in reader.seen if a.get("gen_ai.operation.name") == "chat"]
+    assert seen["gen_ai.request.model"] == "gpt-4o-mini" and "gen_ai.usage.cost.amount" not in seen
+    # A custom sampler (it may sample on attributes): not blind either.
+    assert not OTelObserver(tracer_provider=TracerProvider(sampler=_SeeAttributesSampler()),  # type: ignore[arg-type]
+                            metrics=False)._start_blind()

@@ -240,11 +240,31 @@ class Ledger(ABC):
             return
         self.write(build)  # type: ignore[arg-type] - built in _drain_once
 
+    def run_deferred(self, fn: Callable[[], None]) -> None:
+        """Run ``fn()`` on the writer thread, after everything queued before it (a
+        tracker tells deferrable observers that a run ended this way). Runs it here when
+        there is no background writer or the buffer is full. Never raises."""
+        if self.defers_writes:
+            with self._lock:
+                if len(self._buffer) < self._max_buffer:
+                    self._buffer.append(_Task(fn))
+                    return
+        try:
+            fn()
+        except Exception:  # noqa: BLE001
+            logger.exception("llm-cost-hooks: a deferred observer call failed")
+
     def _materialize(self, records: list[Any]) -> list[CostRecord]:
         """Build the deferred records of a batch (on the writer thread)."""
         out: list[CostRecord] = []
         for r in records:
             if not isinstance(r, CostRecord):
+                if type(r) is _Task:
+                    try:
+                        r.fn()
+                    except Exception:  # noqa: BLE001 - never kills the writer
+                        logger.exception("llm-cost-hooks: a deferred observer call failed")
+                    continue
                 try:
                     r = r()
                 except Exception:  # noqa: BLE001 - counted, never kills the writer
@@ -397,6 +417,15 @@ class Ledger(ABC):
 
         self.flush()
         return LedgerReports.from_ledger(self)
+
+
+class _Task:
+    """A call queued among the records that makes no record (see Ledger.run_deferred)."""
+
+    __slots__ = ("fn",)
+
+    def __init__(self, fn: Callable[[], None]) -> None:
+        self.fn = fn
 
 
 def _close_ref(ref: weakref.ReferenceType[Ledger]) -> None:

@@ -83,10 +83,67 @@ def _add_clean_attributes(span: Any, attrs: dict[str, Any]) -> None:
             d[key] = tuple(value) if type(value) is list else value
 
 
+def _attribute_blind_sdk_parts() -> tuple[tuple[type, ...], tuple[Any, ...]]:
+    """The SDK samplers that decide without reading attributes, and the ``on_start``
+    methods that do nothing (span processors that first look at a span when it ends)."""
+    try:
+        from opentelemetry.sdk.trace import SpanProcessor
+        from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor
+        from opentelemetry.sdk.trace.sampling import ParentBased, StaticSampler, TraceIdRatioBased
+    except Exception:  # noqa: BLE001 - another SDK layout: always pass attributes at start
+        return (), ()
+    return (
+        (StaticSampler, TraceIdRatioBased, ParentBased),
+        (SpanProcessor.on_start, BatchSpanProcessor.on_start, SimpleSpanProcessor.on_start),
+    )
+
+
+_BLIND_SAMPLERS, _NOOP_ON_START = _attribute_blind_sdk_parts()
+_PARENT_BASED_DELEGATES = (
+    "_root", "_remote_parent_sampled", "_remote_parent_not_sampled", "_local_parent_sampled",
+    "_local_parent_not_sampled",
+)
+
+
+def _sampler_is_attribute_blind(sampler: Any) -> bool:
+    if type(sampler) not in _BLIND_SAMPLERS:
+        return False
+    if hasattr(sampler, "_root"):  # ParentBased: so must every delegate be
+        for name in _PARENT_BASED_DELEGATES:
+            delegate = getattr(sampler, name, None)
+            if delegate is None or not _sampler_is_attribute_blind(delegate):
+                return False
+    return True
+
+
+def _start_attributes_unread(tracer: Any) -> bool:
+    """Whether nothing reads a span's attributes before it ends: an SDK tracer whose
+    sampler ignores attributes and whose span processors do nothing on start. Then a
+    model span can start bare and get every attribute at once, unchecked (see
+    ``_add_clean_attributes``): the SDK's check of the start attributes is a third of
+    the span's cost."""
+    try:
+        sampler = tracer.sampler
+        processors = tracer.span_processor._span_processors
+    except AttributeError:  # a proxy or another SDK
+        return False
+    return _sampler_is_attribute_blind(sampler) and all(
+        type(p).on_start in _NOOP_ON_START for p in processors
+    )
+
+
 def _version() -> str:
     from .. import __version__
 
     return __version__
+
+
+def _end_time(run: RunInfo) -> int | None:
+    """The run's end as epoch nanoseconds: the tracker's monotonic end moment, moved to
+    the wall clock now (the span may be ended later, on the ledger's writer)."""
+    if not run.end_ns:
+        return None
+    return time.time_ns() - (time.perf_counter_ns() - run.end_ns)
 
 
 def _operation(run: RunInfo) -> str:
@@ -118,6 +175,12 @@ class OTelObserver(RunObserver):
     (default: ``OTEL_SEMCONV_STABILITY_OPT_IN``; see :mod:`llm_cost_hooks.telemetry._semconv`).
     Metric attributes tenant / feature / model / route are bounded by ``limiter``.
 
+    ``deferred=True`` (default): where the tracker can (see
+    :class:`~llm_cost_hooks.RunObserver`), spans are ended with their real end times on
+    the ledger's writer thread, off the request path; ``handler.flush()`` /
+    ``tracker.flush()`` waits for them (do so before reading an in-memory exporter).
+    ``deferred=False`` ends every span on the caller's thread.
+
     >>> from opentelemetry.sdk.trace import TracerProvider
     >>> from opentelemetry.sdk.trace.export import SimpleSpanProcessor
     >>> from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
@@ -143,7 +206,11 @@ class OTelObserver(RunObserver):
         metrics: bool = True,
         price_map_version: str | None = None,
         stats: TelemetryStats | None = None,
+        deferred: bool = True,
     ) -> None:
+        # Span ends (and model spans, built when the call ends) on the ledger's writer
+        # thread: the caller pays for two dict operations per run instead of the SDK span.
+        self.deferrable = bool(deferred)
         self.names = sc.names_for(semconv)
         if capture_content is None:
             capture_content = sc.capture_content_from_env()
@@ -172,6 +239,9 @@ class OTelObserver(RunObserver):
         self._pending: dict[str, RunInfo] = {}
         self._static_attrs: dict[Any, tuple[Any, str, dict[str, Any]]] = {}
         self._fast_attrs = _FAST_ATTRS_OK
+        # (sampler, processors) the last start-attributes verdict was for, and the verdict
+        self._blind_key: tuple[Any, Any] | None = None
+        self._blind = False
         self._metrics: _Metrics | None = None
         if metrics:
             meter = (
@@ -253,7 +323,7 @@ class OTelObserver(RunObserver):
             self.stats.add("observer_errors")
             logger.debug("llm-cost-hooks: span end failed", exc_info=True)
             if span is not None and span.is_recording():
-                span.end()
+                span.end(end_time=_end_time(run))
 
     # -- spans -------------------------------------------------------------------------------
     def _parent_context(self, run: RunInfo) -> Any:
@@ -317,6 +387,17 @@ class OTelObserver(RunObserver):
         )
         run.observer_data[_SPAN_KEY] = span
         self._spans[run.run_id] = span
+
+    def _start_blind(self) -> bool:
+        """:func:`_start_attributes_unread` for the current tracer, re-checked only when its
+        sampler or span processors change (adding a processor makes a new tuple)."""
+        tracer = self.tracer
+        key = (getattr(tracer, "sampler", None), getattr(getattr(tracer, "span_processor", None),
+                                                          "_span_processors", None))
+        if self._blind_key is None or key[0] is not self._blind_key[0] or key[1] is not self._blind_key[1]:
+            self._blind = _start_attributes_unread(tracer)
+            self._blind_key = key
+        return self._blind
 
     def _llm_start_attrs(self, run: RunInfo, attrs: dict[str, Any]) -> str:
         """Fill the attributes known at the start of a model call; return the span name."""
@@ -432,27 +513,32 @@ class OTelObserver(RunObserver):
         if error is not None:
             attrs[sc.ERROR_TYPE] = type(error).__qualname__
         if pending is not None:
-            # The sampler and span processors see the call's identity (operation, model,
-            # provider, attribution) at start; the per-call numbers are added after.
-            span = self.tracer.start_span(
-                name, context=pending[0], kind=SpanKind.CLIENT, attributes=static, start_time=pending[1]
-            )
-            if self._fast_attrs:
-                _add_clean_attributes(span, attrs)
+            if self._fast_attrs and self._start_blind():
+                span = self.tracer.start_span(name, context=pending[0], kind=SpanKind.CLIENT, start_time=pending[1])
+                _add_clean_attributes(span, {**static, **attrs})
             else:
-                span.set_attributes(attrs)
+                # The sampler and span processors see the call's identity (operation, model,
+                # provider, attribution) at start; the per-call numbers are added after.
+                span = self.tracer.start_span(
+                    name, context=pending[0], kind=SpanKind.CLIENT, attributes=static, start_time=pending[1]
+                )
+                if self._fast_attrs:
+                    _add_clean_attributes(span, attrs)
+                else:
+                    span.set_attributes(attrs)
         elif attrs:
             span.set_attributes(attrs)
+        end_time = _end_time(run)
         if error is not None:
             etype = attrs[sc.ERROR_TYPE]
             if self.capture_content:
                 # The message and stack may quote the prompt: only with the content opt-in.
-                span.record_exception(error)
+                span.record_exception(error, timestamp=end_time)
                 span.set_status(Status(StatusCode.ERROR, f"{etype}: {error}"))
             else:
-                span.add_event("exception", {"exception.type": etype})
+                span.add_event("exception", {"exception.type": etype}, timestamp=end_time)
                 span.set_status(Status(StatusCode.ERROR, etype))
-        span.end()
+        span.end(end_time=end_time)
 
     def _record_attrs(self, r: CostRecord, attrs: dict[str, Any]) -> None:
         # Read the record's fields once (a pydantic attribute read is a dict lookup
