@@ -401,7 +401,9 @@ class CostTracker:
         return task
 
     def _defers_observers(self) -> bool:
-        """Whether observers' run ends go through the ledger's writer (see RunObserver)."""
+        """Whether run ends (records and observers) can go through the ledger's writer:
+        not strict (errors would surface later), a background writer, and every observer
+        deferrable (see RunObserver)."""
         return (
             not self.strict
             and self.ledger.defers_writes
@@ -518,11 +520,12 @@ class CostTracker:
         ``saved_usd`` (by default: the price of ``usage``, the original call's usage) is
         recorded as saved.
 
-        ``defer=True`` (adapters that do not need the record back): when no observer
-        needs the record now, the tracker is not strict and the ledger has a background
-        writer, the call's raw numbers are queued and the writer prices and records them
-        (the same record, complete after :meth:`flush`); returns None then. The task's
-        dollar totals then also fill in on the writer.
+        ``defer=True`` (adapters that do not need the record back): when every observer
+        is deferrable (or there is none), the tracker is not strict and the ledger has a
+        background writer, the call's raw numbers are queued and the writer prices and
+        records them and tells the observers (the same record, complete after
+        :meth:`flush`); returns None then. The task's dollar totals then also fill in on
+        the writer.
         """
         run = self._runs.pop(run_id, None)
         if run is None:
@@ -540,8 +543,7 @@ class CostTracker:
                     out_tok = 0
             usage = TokenUsage(input_tokens=in_tok, output_tokens=out_tok)
             tokens_estimated = True
-        if defer and (not self.observers or self._defers_observers()) and not self.strict \
-                and self.ledger.defers_writes:
+        if defer and self._defers_observers():
             task = self._tasks.get(run.task_id)
             finished = self._finish_task(run, None) if run.is_root else None
             self.ledger.write_deferred(_DeferredCall(
