@@ -319,3 +319,32 @@ def test_deferred_records_without_a_writer_thread_are_built_inline() -> None:
     assert not ledger.defers_writes
     ledger.write_deferred(lambda: rec(request_id="x"))
     assert [r.request_id for r in ledger.records()] == ["x"]
+
+
+def test_run_deferred_runs_in_order_on_the_writer(tmp_path: Path) -> None:
+    seen: list[tuple[str, str]] = []
+    ledger = SQLiteLedger(tmp_path / "costs.db")
+
+    def build(i: int) -> Any:
+        def make() -> CostRecord:
+            seen.append((f"record {i}", threading.current_thread().name))
+            return rec(request_id=f"r{i}")
+        return make
+
+    def boom() -> None:
+        raise RuntimeError("observer bug")
+
+    ledger.write_deferred(build(1))
+    ledger.run_deferred(lambda: seen.append(("after 1", threading.current_thread().name)))
+    ledger.run_deferred(boom)  # logged, neither a record nor a drop, the writer lives on
+    ledger.write_deferred(build(2))
+    assert ledger.flush()
+    assert [what for what, _ in seen] == ["record 1", "after 1", "record 2"]
+    assert {thread for _, thread in seen} == {"llm-cost-hooks-SQLiteLedger"}
+    stats = ledger.stats
+    assert stats.written == 2 and stats.dropped == 0
+    ledger.close()
+    # Without a writer thread the call runs at once, on the caller.
+    memory = MemoryLedger()
+    memory.run_deferred(lambda: seen.append(("inline", threading.current_thread().name)))
+    assert seen[-1] == ("inline", threading.current_thread().name)
