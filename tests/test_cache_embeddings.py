@@ -96,3 +96,86 @@ def test_langchain_embedder_adapter() -> None:
     np.testing.assert_allclose(e.embed_one("a"), v[0], atol=1e-6)
     with pytest.raises(ValueError, match="Embeddings"):
         LangChainEmbedder(object())  # type: ignore[arg-type]
+
+
+# --- the fused graph (llm_cost_hooks/embeddings/_fused.py) -----------------------------------
+
+_AGREEMENT_TEXTS = [
+    "",
+    "hi",
+    "Has my card arrived yet?",
+    "I was charged twice for the same coffee this morning, can you refund one of them?",
+    "Natalia sold clips to 48 of her friends in April, and then she sold half as many clips in May. "
+    "How many clips did Natalia sell altogether in April and May?",
+    "Ünïcödé façade — naïve café, 東京, emoji 🙂 and numbers 3.14159e-10",
+    "word " * 400,  # truncated at 256 tokens
+]
+
+
+@pytest.fixture(scope="module")
+def plain_embedder() -> OnnxEmbedder:
+    return OnnxEmbedder(fused=False)
+
+
+def test_default_embedder_runs_the_fused_graph(plain_embedder: OnnxEmbedder) -> None:
+    assert default_embedder().fused is True
+    assert plain_embedder.fused is False
+    assert plain_embedder.name == default_embedder().name  # same model: cached vectors stay valid
+
+
+def test_fused_graph_gives_the_export_graphs_vectors(plain_embedder: OnnxEmbedder) -> None:
+    fused = default_embedder()
+    for t in _AGREEMENT_TEXTS:
+        a, b = fused.embed_one(t), plain_embedder.embed_one(t)
+        assert float(a @ b) > 1 - 1e-5, t[:40]
+        np.testing.assert_allclose(a, b, atol=1e-4)
+    # Padded batches: the fused Attention's key mask must hide the padding like the export's.
+    a, b = fused.embed(_AGREEMENT_TEXTS), plain_embedder.embed(_AGREEMENT_TEXTS)
+    assert float((a * b).sum(axis=1).min()) > 1 - 1e-5
+    np.testing.assert_allclose(a, np.stack([fused.embed_one(t) for t in _AGREEMENT_TEXTS]), atol=1e-4)
+
+
+def test_fused_graph_agrees_on_real_banking77_queries(plain_embedder: OnnxEmbedder) -> None:
+    import csv
+    import gzip
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[2] / "shared" / "data" / "semantic_cache" / "banking77" / "test.csv.gz"
+    if not path.is_file():
+        pytest.skip(f"{path} absent")
+    with gzip.open(path, "rt", newline="") as f:
+        rows = [r["text"] for r in csv.DictReader(f)]
+    texts = rows[:: max(1, len(rows) // 100)][:100]
+    cos = (default_embedder().embed(texts) * plain_embedder.embed(texts)).sum(axis=1)
+    assert float(cos.min()) > 0.999 and float(cos.mean()) > 1 - 1e-6
+
+
+def test_fused_graph_failure_falls_back_to_the_export_graph(monkeypatch, caplog) -> None:
+    from llm_cost_hooks.embeddings import _fused
+
+    def broken(data: bytes) -> bytes:
+        raise _fused.FusedGraphError("layout changed")
+
+    monkeypatch.setattr(_fused, "build_fused_minilm", broken)
+    with caplog.at_level("WARNING"):
+        e = OnnxEmbedder()
+    assert e.fused is False and "layout changed" in caplog.text
+    assert float(e.embed_one("Has my card arrived yet?") @ default_embedder().embed_one("Has my card arrived yet?")) > 0.99999
+
+
+def test_fused_builder_rejects_other_files() -> None:
+    from llm_cost_hooks.embeddings._fused import FusedGraphError, build_fused_minilm
+
+    with pytest.raises(FusedGraphError):
+        build_fused_minilm(b"")  # no graph
+    with pytest.raises(FusedGraphError):
+        build_fused_minilm(b"\x3a\x00")  # an empty graph: no MiniLM weights in it
+
+
+def test_a_users_own_model_file_runs_unfused(tmp_path) -> None:
+    from llm_cost_hooks.embeddings._onnx import _default_model_path
+
+    own = tmp_path / "model.onnx"
+    own.write_bytes(_default_model_path().read_bytes())
+    e = OnnxEmbedder(own)  # a user's file: not hash-checked, so not rebuilt either
+    assert e.fused is False and e.name == "model"
