@@ -91,8 +91,12 @@ def _enc_varint(v: int) -> bytes:
             return bytes(out)
 
 
-def _ld(num: int, payload: bytes | memoryview) -> bytes:
-    return _enc_varint(num << 3 | 2) + _enc_varint(len(payload)) + bytes(payload)
+def _ld_head(num: int, length: int) -> bytes:
+    return _enc_varint(num << 3 | 2) + _enc_varint(length)
+
+
+def _ld(num: int, payload: bytes) -> bytes:
+    return _ld_head(num, len(payload)) + payload
 
 
 def _vi(num: int, v: int) -> bytes:
@@ -196,8 +200,14 @@ class _Builder:
     def __init__(self, export: _Export) -> None:
         self.x = export
         self.nodes: list[bytes] = []
-        self.inits: list[bytes] = []
+        # Initializers as (field header, view into the file) pairs: the weights are copied
+        # once, into the final model bytes.
+        self.inits: list[bytes | memoryview] = []
         self._have: set[str] = set()
+
+    def copy(self, name: str) -> None:
+        view = self.x.initializers[name]
+        self.inits += [_ld_head(5, len(view)), view]
 
     def const(self, name: str) -> str:
         """Make ``name`` available: a copied initializer, or the export's int8 dequantisation of it."""
@@ -205,7 +215,7 @@ class _Builder:
             return name
         self._have.add(name)
         if name in self.x.initializers:
-            self.inits.append(_ld(5, self.x.initializers[name]))
+            self.copy(name)
             return name
         # name = Mul(Cast(q), scale): the export's weight-only int8 storage; copy both nodes.
         mul = self.x.producer.get(name)
@@ -214,8 +224,8 @@ class _Builder:
         cast = self.x.producer.get(mul[1][0])
         if cast is None or cast[0] != "Cast" or cast[1][0] not in self.x.initializers or mul[1][1] not in self.x.initializers:
             raise FusedGraphError(f"weight {name!r} is not Cast(int8 initializer) * scale")
-        self.inits.append(_ld(5, self.x.initializers[cast[1][0]]))
-        self.inits.append(_ld(5, self.x.initializers[mul[1][1]]))
+        self.copy(cast[1][0])
+        self.copy(mul[1][1])
         self.nodes.append(_node("Cast", [cast[1][0]], [mul[1][0]], to=_FLOAT))
         self.nodes.append(_node("Mul", [mul[1][0], mul[1][1]], [name]))
         return name
@@ -274,9 +284,11 @@ def build_fused_minilm(data: bytes) -> bytes:
                                             b.const(q + "output.LayerNorm.bias"), b.const(d_bias)], out, ms, epsilon=_EPS)
 
     dims: list[str | int] = ["batch", "sequence"]
-    graph = b"".join(b.nodes) + _s(2, "minilm_fused") + b"".join(b.inits)
-    graph += b"".join(_ld(11, _value_info(n, _INT64, dims)) for n in ("input_ids", "attention_mask", "token_type_ids"))
-    graph += _ld(12, _value_info("last_hidden_state", _FLOAT, ["batch", "sequence", 384]))
+    # GraphProto: node=1, name=2, initializer=5, input=11, output=12
+    graph: list[bytes | memoryview] = [*b.nodes, _s(2, "minilm_fused"), *b.inits]
+    graph += [_ld(11, _value_info(n, _INT64, dims)) for n in ("input_ids", "attention_mask", "token_type_ids")]
+    graph.append(_ld(12, _value_info("last_hidden_state", _FLOAT, ["batch", "sequence", 384])))
     opsets = _ld(8, _s(1, "") + _vi(2, 17)) + _ld(8, _s(1, ms) + _vi(2, 1))
     # ModelProto: ir_version=1, producer_name=2, graph=7, opset_import=8
-    return _vi(1, 8) + _s(2, "llm_cost_hooks.embeddings._fused") + _ld(7, graph) + opsets
+    head = _vi(1, 8) + _s(2, "llm_cost_hooks.embeddings._fused") + _ld_head(7, sum(len(p) for p in graph))
+    return b"".join([head, *graph, opsets])

@@ -8,9 +8,11 @@ matching WordPiece tokenizer (``tokenizer.json`` of all-MiniLM-L6-v2, Apache-2.0
 
 from __future__ import annotations
 
+import ctypes
 import hashlib
 import logging
 import os
+import sys
 import threading
 from collections.abc import Sequence
 from pathlib import Path
@@ -45,6 +47,18 @@ class EmbeddingModelError(LLMCostHooksError):
 
 def _sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
+
+
+def _release_freed_heap() -> None:
+    # Loading folds the int8 weights to fp32 and frees the temporaries (and the file bytes),
+    # but glibc keeps the freed pages: process RSS after loading measured 275 -> 181 MB with
+    # this call (fused graph), 217 -> 160 MB (the file's own graph). No-op off glibc.
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        ctypes.CDLL(None).malloc_trim(0)
+    except (OSError, AttributeError):  # musl and others have no malloc_trim
+        pass
 
 
 def _default_model_path() -> Path:
@@ -161,6 +175,8 @@ class OnnxEmbedder:
         self.dim: int = int(dim)
         self.name: str = name or (DEFAULT_MODEL_NAME if not custom_model else path.stem)
         self._check_vocab_matches()
+        del data
+        _release_freed_heap()
 
     def _fused_session(self, ort: Any, data: bytes, opts: Any) -> Any:
         from ._fused import build_fused_minilm
