@@ -9,8 +9,8 @@ export still runs ~280 nodes, each a thread-pool round trip on 2 intra-op thread
 builds the same BERT as 50 nodes (after onnxruntime folds the dequantisation) on onnxruntime's
 CPU contrib kernels: ``Attention`` with one packed QKV GEMM, ``BiasGelu``, ``SkipLayerNormalization``.
 Measured on real GSM8K and Banking77 texts, interleaved in one process: 0.85x the export's
-time per query (2 threads, run at real-time priority as a stand-in for an idle box), 0.89-0.91x
-at load 4-6 on the shared 2-core box (``bench/embedder_speed.py``). MatMul is ~70 % of the
+time per query (2 threads, run at real-time priority as a stand-in for an idle box), 0.89-0.94x
+in most runs at load 4-8 on the shared 2-core box (``bench/embedder_speed.py``). MatMul is ~70 % of the
 time in both graphs, so fp32 math leaves no more than that.
 
 The weights are not converted: their int8 ``TensorProto`` bytes and float scales are copied

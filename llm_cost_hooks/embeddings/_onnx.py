@@ -93,7 +93,7 @@ class OnnxEmbedder:
     ``tokenizer_path`` and ``sha256`` for another BERT-family ONNX export.
 
     ``fused=True`` (the default) runs the sha256-verified default file through a fused
-    graph of the same weights (see ``_fused.py``: 50 nodes instead of ~280, 10-15 % less
+    graph of the same weights (see ``_fused.py``: 50 nodes instead of ~280, 6-15 % less
     time per query, vectors equal to float rounding: cosine >= 0.9999998 on real texts);
     ``fused=False`` runs the file's own graph. ``self.fused`` says which one is in use.
     Other model files always run as they are.
