@@ -473,3 +473,158 @@ def test_calibration_confidence_aims_above_the_share() -> None:
     assert exact.quality == pytest.approx(goal) and exact.knob_b is not None  # on the hull, mixed
     assert sure.quality == pytest.approx(goal + 0.8416 * se, abs=1e-4) and sure.cost > exact.cost
     assert sure.target.endswith("@0.8")
+
+
+# -- arithmetic check, router + cascade --------------------------------------------------------
+def test_check_arithmetic_catches_wrong_lines() -> None:
+    from llm_cost_hooks.routing._checks import arithmetic_consistent, check_arithmetic
+
+    text = ("He runs 3 x 60 = <<3*60=180>>180 meters a session, so 180 x 3 = 530 meters a week.\n"
+            "The discount is 8 x $5 x 60% = $24 and 10 / 3 = 3.33 each; 2^10 = 1024.")
+    checked, wrong = check_arithmetic(text)
+    assert checked == 6 and wrong == ["180 x 3 = 530 (is 540)"]  # the annotated line counts twice
+    assert check_arithmetic("<<15+25=45>>45 cups")[1] == ["15+25 = 45 (is 40)"]  # calculator annotations
+    assert check_arithmetic("12 x 34 = 409 pens")[1]  # a whole-number result must be exact ...
+    assert not check_arithmetic("100 / 3 = 33.3, 2 / 3 = 0.67 and 7 / 3 = 2 each")[1]  # ... others may be rounded
+    # Not arithmetic: words, variables, a huge power or code are never evaluated or counted.
+    assert check_arithmetic("x = 5, 3x + 2 = 11, 9^999999 = 1, __import__('os') = 2") == (0, [])
+    assert arithmetic_consistent(Answer("2 + 2 = 5\nSo 5.", "small")) == "arithmetic: 2 + 2 = 5 (is 4)"
+    assert arithmetic_consistent(Answer("2 + 2 = 4\nSo 4.", "small")) is True
+    assert arithmetic_consistent(Answer("No numbers here.", "small")) is True
+
+    def call(tier: str, attempt: int) -> tuple[str, Answer]:
+        return tier, Answer("12 x 12 = 124" if tier == "small" else "12 x 12 = 144", tier)
+
+    out = run_cascade(RouteDecision("small", "r", escalation=("large",)), TIERS, call, [arithmetic_consistent])
+    assert out.tier == "large" and out.attempts[0].reason == "arithmetic: 12 x 12 = 124 (is 144)"
+
+
+def _slips(n: int, seed: int) -> tuple[list[str], list[str], list[float]]:
+    """Worked answers of the same shape; the wrong ones slip in one line of arithmetic."""
+    rng = np.random.default_rng(seed)
+    reqs, resps, ok = [], [], []
+    for i in range(n):
+        a, b, c = (int(v) for v in rng.integers(10, 99, 3))
+        slip = int(i % 3 == 0)
+        reqs.append(f"A box holds {a} pens, {b} boxes arrive and {c} pens break. How many pens are left?")
+        total = a * b + slip
+        resps.append(f"{a} x {b} = {total} pens arrive.\n{total} - {c} = {total - c} pens are left.\n#### {total - c}")
+        ok.append(float(not slip))
+    return reqs, resps, ok
+
+
+def test_answer_scorer_sees_arithmetic_slips() -> None:
+    from llm_cost_hooks.routing import AnswerScorer
+    from llm_cost_hooks.routing._scorer import FEATURES, answer_features
+
+    f = dict(zip(FEATURES, answer_features("12 x 3 = 35\n#### 35", "12 boxes of 3. How many?")))
+    assert f["any_wrong_equation"] == 1.0 and f["has_final_marker"] == 1.0 and f["request_numbers_used"] == 1.0
+    cut = dict(zip(FEATURES, answer_features("So 15 + 25 = <<15+2", "15 and 25")))
+    assert cut["looks_cut_off"] == 1.0
+    scorer = AnswerScorer.fit(*_slips(120, 0))
+    reqs, resps, ok = _slips(60, 1)
+    s = scorer.scores(reqs, resps)
+    assert s[np.array(ok) == 1].min() > s[np.array(ok) == 0].max()  # the slip is the only difference
+    check = scorer.check(0.5, tiers=["small"])
+    assert check(Answer(resps[0], "small", request=reqs[0])) != True  # noqa: E712 - a slip fails ...
+    assert check(Answer(resps[0], "large", request=reqs[0])) is True  # ... but only on the tier it judges
+    assert check(Answer(resps[1], "small", request=reqs[1])) is True
+
+
+def _router_cascade_data(n: int, seed: int) -> tuple[np.ndarray, ...]:
+    """A hidden difficulty drives both tiers' correctness; the router sees it before any
+    call (noisy), the answer check sees the cheap answer's correctness (noisy)."""
+    rng = np.random.default_rng(seed)
+    hard = rng.random(n)
+    qw = (rng.random(n) > 0.15 + 0.8 * hard).astype(float)
+    qs = (rng.random(n) > 0.05 + 0.2 * hard).astype(float)
+    cw = np.full(n, 1e-4) * rng.uniform(0.5, 1.5, n)
+    cs = np.full(n, 3e-3) * rng.uniform(0.5, 1.5, n)
+    router = 1 - hard + rng.normal(0, 0.15, n)
+    answer = qw + rng.normal(0, 0.6, n)
+    return qw, qs, cw, cs, router, answer
+
+
+def test_calibrate_router_cascade_meets_its_target() -> None:
+    from llm_cost_hooks.routing._strategies import _cuts, calibrate_router_cascade, replay_router_cascade
+
+    qw, qs, cw, cs, router, answer = _router_cascade_data(4000, 0)
+    cal, test = slice(0, 2000), slice(2000, 4000)
+    target = QualityTarget(share=0.95, confidence=0.8)
+    point = calibrate_router_cascade(qw[cal], qs[cal], cw[cal], cs[cal], router[cal], answer[cal], target)
+    goal = 0.95 * qs[cal].mean() + 0.8416 * qs[cal].std() / np.sqrt(2000)
+    assert point.met and point.quality >= goal and point.target == "quality>=0.95xstrong@0.8"
+    assert 0 < point.direct_share < point.strong_share < 1  # both knobs are used
+
+    def replay(sl: slice, p) -> tuple[float, float, float]:  # noqa: ANN001
+        direct = router[sl] < p.direct_below
+        esc = ~direct & (answer[sl] < p.accept_at)
+        q = np.where(direct | esc, qs[sl], qw[sl])
+        c = np.where(direct, cs[sl], np.where(esc, cw[sl] + cs[sl], cw[sl]))
+        return float(q.mean()), float(c.mean()), float((direct | esc).mean())
+
+    q_cal, c_cal, s_cal = replay(cal, point)
+    assert (q_cal, c_cal, s_cal) == pytest.approx((point.quality, point.cost, point.strong_share))
+    q_new, c_new, _ = replay(test, point)  # fresh rows of the same kind
+    assert q_new >= 0.95 * qs[test].mean() - 0.01 and c_new < 0.7 * cs[test].mean()
+    # Cheaper than the best cascade without the router at the same target (the router
+    # saves the cheap call on hopeless requests and escalates fewer).
+    alone = calibrate_router_cascade(qw[cal], qs[cal], cw[cal], cs[cal], np.ones(2000), answer[cal], target,
+                                     router_grid=1)
+    assert alone.direct_share == 0 and point.cost < alone.cost
+    # The vectorised replay equals a row-by-row replay at every grid point.
+    grid = replay_router_cascade(qw[cal], qs[cal], cw[cal], cs[cal], router[cal], answer[cal],
+                                 _cuts(router[cal], 5), _cuts(answer[cal], 7))
+    for a, t, qq, cc, ss, dd in grid[::3]:
+        p = type(point)(direct_below=a, accept_at=t, quality=0, cost=0, strong_share=0, direct_share=0, target="", met=True)
+        assert (qq, cc, ss) == pytest.approx(replay(cal, p))
+        assert dd == pytest.approx(float((router[cal] < a).mean()))
+    budget = calibrate_router_cascade(qw[cal], qs[cal], cw[cal], cs[cal], router[cal], answer[cal],
+                                      BudgetTarget(usd_per_request=1e-3))
+    assert budget.met and budget.cost <= 1e-3 and budget.quality > qw[cal].mean()
+    with pytest.raises(ConfigurationError, match="same non-zero length"):
+        calibrate_router_cascade(qw, qs, cw, cs, router, answer[:10], target)
+    with pytest.raises(ConfigurationError, match="NaN"):
+        calibrate_router_cascade(qw, qs, cw, cs, router * np.nan, answer, target)
+
+
+def test_router_cascade_strategy() -> None:
+    from llm_cost_hooks.routing import AnswerScorer
+    from llm_cost_hooks.routing._strategies import CascadePoint, RouterCascade
+
+    ds = OutcomeDataset(prompts=["2+2?", "3+5?", "prove the Riemann hypothesis", "prove Fermat's last theorem"] * 3,
+                        tiers=["small", "large"], quality=np.array([[1, 1], [1, 1], [0, 1], [0, 1.0]] * 3),
+                        cost=np.tile([1e-4, 1e-3], (12, 1)))
+    emb = HashingEmbedder(64)
+    router = TrainedRouter(RouterModel.fit(ds, emb, k=1), embedder=emb, knob=0.0)
+    scorer = AnswerScorer.fit(*_slips(60, 2))
+    point = CascadePoint(direct_below=0.5, accept_at=0.5, quality=1, cost=0, strong_share=0, direct_share=0,
+                         target="t", met=True)
+    rc = RouterCascade.from_point(router, scorer, point, weak="small", strong="large")
+    rc.check_tiers(TIERS)
+    hard = rc.route(RouteRequest("prove the Riemann hypothesis"), TIERS)
+    assert hard.tier == "large" and not hard.escalation and hard.reason.startswith("router-cascade:direct")
+    easy = rc.route(RouteRequest("2+2?"), TIERS)
+    assert easy.tier == "small" and easy.escalation == ("large",)
+    reqs, resps, ok = _slips(3, 3)  # resps[0] slips
+
+    def call(tier: str, attempt: int) -> tuple[str, Answer]:
+        return tier, Answer(resps[0] if tier == "small" else "fine", tier, request=reqs[0])
+
+    out = run_cascade(easy, TIERS, call, rc.checks)
+    assert out.tier == "large" and out.attempts[0].reason.startswith("scorer") and out.checks_passed
+    with pytest.raises(ConfigurationError, match="cheaper"):
+        RouterCascade(router, weak="large", strong="small", direct_below=0.5).check_tiers(TIERS)
+    with pytest.raises(ConfigurationError, match="no score"):
+        RouterCascade(FixedTierStub(), weak="small", strong="large", direct_below=0.5).route(RouteRequest("x"), TIERS)
+    assert RouterCascade(router, weak="small", strong="large", direct_below=0.5).checks == []
+
+
+class FixedTierStub:
+    """A strategy whose decisions carry no scores."""
+
+    def route(self, request: RouteRequest, tiers: list[str]) -> RouteDecision:
+        return RouteDecision(tiers[0], "fixed")
+
+    def check_tiers(self, tiers: list[str]) -> None:
+        pass

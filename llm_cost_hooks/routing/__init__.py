@@ -25,7 +25,9 @@ _LOCATIONS = {
     'Attempt': '_checks',
     'CascadeOutcome': '_checks',
     'Check': '_checks',
+    'arithmetic_consistent': '_checks',
     'arun_cascade': '_checks',
+    'check_arithmetic': '_checks',
     'not_empty': '_checks',
     'not_refusal': '_checks',
     'not_truncated': '_checks',
@@ -53,16 +55,19 @@ _LOCATIONS = {
     'RouterModelError': '_model',
     'BudgetTarget': '_strategies',
     'Cascade': '_strategies',
+    'CascadePoint': '_strategies',
     'FixedTier': '_strategies',
     'OperatingPoint': '_strategies',
     'QualityFloor': '_strategies',
     'QualityTarget': '_strategies',
     'RouteDecision': '_strategies',
     'RouteRequest': '_strategies',
+    'RouterCascade': '_strategies',
     'RoutingStrategy': '_strategies',
     'Rule': '_strategies',
     'RuleRouter': '_strategies',
     'TrainedRouter': '_strategies',
+    'calibrate_router_cascade': '_strategies',
     'choose_tiers': '_strategies',
     'pick_tiers': '_strategies',
     'add_route_commands': '_cli',
@@ -78,13 +83,13 @@ install_lazy_exports(
 )
 
 if TYPE_CHECKING:  # pragma: no cover
-    from ._checks import BUILTIN_CHECKS, Answer, Attempt, CascadeOutcome, Check, arun_cascade, not_empty, not_refusal, not_truncated, parses, run_cascade
+    from ._checks import BUILTIN_CHECKS, Answer, Attempt, CascadeOutcome, Check, arithmetic_consistent, arun_cascade, check_arithmetic, not_empty, not_refusal, not_truncated, parses, run_cascade
     from ._data import OutcomeDataError, OutcomeDataset, load_mtbench, load_outcomes, load_routellm, load_routerbench
     from ._eval import CurvePoint, EvalReport, StrategyResult, evaluate, out_of_fold_predictions
     from ._metrics import aiq, apgr, cpt, nondecreasing_hull
     from ._scorer import AnswerScorer, answer_features
     from ._model import HashingEmbedder, RouterModel, RouterModelError
-    from ._strategies import BudgetTarget, Cascade, FixedTier, OperatingPoint, QualityFloor, QualityTarget, RouteDecision, RouteRequest, RoutingStrategy, Rule, RuleRouter, TrainedRouter, choose_tiers, pick_tiers
+    from ._strategies import BudgetTarget, Cascade, CascadePoint, FixedTier, OperatingPoint, QualityFloor, QualityTarget, RouteDecision, RouteRequest, RouterCascade, RoutingStrategy, Rule, RuleRouter, TrainedRouter, calibrate_router_cascade, choose_tiers, pick_tiers
     from ._cli import add_route_commands, route_eval, route_train
 
 
@@ -100,6 +105,7 @@ __all__ = [
     'BudgetTarget',
     'Cascade',
     'CascadeOutcome',
+    'CascadePoint',
     'Check',
     'CurvePoint',
     'EvalReport',
@@ -112,6 +118,7 @@ __all__ = [
     'QualityTarget',
     'RouteDecision',
     'RouteRequest',
+    'RouterCascade',
     'RouterModel',
     'RouterModelError',
     'RoutingStrategy',
@@ -123,7 +130,10 @@ __all__ = [
     'aiq',
     'answer_features',
     'apgr',
+    'arithmetic_consistent',
     'arun_cascade',
+    'calibrate_router_cascade',
+    'check_arithmetic',
     'choose_tiers',
     'cpt',
     'evaluate',

@@ -7,9 +7,11 @@ is logged; it never crashes the call.
 
 from __future__ import annotations
 
+import ast
 import inspect
 import json
 import logging
+import math
 import re
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -24,7 +26,9 @@ __all__ = [
     "CascadeOutcome",
     "Check",
     "BUILTIN_CHECKS",
+    "arithmetic_consistent",
     "arun_cascade",
+    "check_arithmetic",
     "not_empty",
     "not_refusal",
     "not_truncated",
@@ -94,6 +98,108 @@ def parses(answer: Answer) -> bool | str:
 
 
 BUILTIN_CHECKS: tuple[Check, ...] = (not_empty, not_truncated, not_refusal, parses)
+
+
+# -- arithmetic consistency -------------------------------------------------------------------
+# A worked answer's own arithmetic ("3 x 60 = 180", calculator annotations "<<3*60=180>>") can
+# be re-computed exactly; a wrong line is a strong sign of a wrong answer, at no model cost.
+_NUMBER = r"\$?-?\d[\d,]*(?:\.\d+)?%?"
+_OPERATOR = r"(?:[-+*/x×÷^·⋅]|\\\*)"
+_EQUATION = re.compile(
+    rf"((?:\(?\s*{_NUMBER}\s*\)?\s*{_OPERATOR}\s*)+\(?\s*{_NUMBER}\s*\)?)\s*=\s*\$?\s*(-?\d[\d,]*(?:\.\d+)?(?:/\d+)?)")
+_ANNOTATION = re.compile(r"<<([^<>=]{1,200})=([^<>]{1,40})>>")
+_BINOPS: dict[type, Callable[[float, float], float]] = {
+    ast.Add: lambda a, b: a + b, ast.Sub: lambda a, b: a - b, ast.Mult: lambda a, b: a * b,
+    ast.Div: lambda a, b: a / b, ast.Mod: lambda a, b: a % b,
+    ast.Pow: lambda a, b: a ** b if abs(b) <= 12 and abs(a) <= 1e6 else math.nan,  # no huge powers
+}
+
+
+def _arith(node: ast.AST) -> float | None:
+    """Evaluate a parsed expression of numbers and + - * / % ** only (never ``eval``)."""
+    if isinstance(node, ast.Constant) and isinstance(node.value, (int, float)) and not isinstance(node.value, bool):
+        return float(node.value)
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
+        v = _arith(node.operand)
+        return None if v is None else (-v if isinstance(node.op, ast.USub) else v)
+    if isinstance(node, ast.BinOp) and type(node.op) in _BINOPS:
+        a, b = _arith(node.left), _arith(node.right)
+        if a is None or b is None:
+            return None
+        try:
+            v = _BINOPS[type(node.op)](a, b)
+        except (ZeroDivisionError, OverflowError):
+            return None
+        return v if math.isfinite(v) else None
+    return None
+
+
+def _normalise(expr: str) -> str:
+    e = (expr.replace("\\*", "*").replace("×", "*").replace("·", "*").replace("⋅", "*").replace("÷", "/")
+         .replace("^", "**").replace("$", "").replace(",", ""))
+    e = re.sub(r"(?<=[\d)\s])x(?=[\s\d(])", "*", e)  # "3 x 4": x as a times sign
+    return re.sub(r"(\d+(?:\.\d+)?)\s*%", r"(\1/100)", e).strip()  # 60% = 0.6
+
+
+def _value(expr: str, *, needs_operator: bool) -> float | None:
+    e = _normalise(expr).rstrip(".")
+    if not e or len(e) > 200 or not re.fullmatch(r"[\d.\s()+\-*/]+", e):
+        return None
+    if needs_operator and not re.search(r"\d\s*\)?\s*[-+*/]", e):
+        return None
+    try:
+        return _arith(ast.parse(e, mode="eval").body)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return None
+
+
+def _agrees(actual: float, claimed: str) -> bool:
+    c = _value(claimed, needs_operator=False)
+    if c is None:
+        return True  # not a number we can read: no verdict
+    if abs(actual - c) <= 1e-9 * max(1.0, abs(actual)):
+        return True
+    if abs(actual - round(actual)) <= 1e-9 * max(1.0, abs(actual)):
+        return False  # a whole-number result must be shown exactly ("12 x 34 = 409" is wrong)
+    # otherwise the result may be rounded to the decimals it shows ("10 / 3 = 3.33")
+    decimals = len(claimed.split(".", 1)[1].rstrip("%")) if "." in claimed and "/" not in claimed else 0
+    return abs(actual - c) <= max(0.5 * 10.0 ** -decimals, 0.005 * abs(actual)) + 1e-9
+
+
+def check_arithmetic(text: str) -> tuple[int, list[str]]:
+    """Re-compute the answer's own arithmetic: ``(equations checked, wrong ones)``.
+
+    Reads calculator annotations (``<<3*60=180>>``) and plain ``a op b = c`` equations
+    (``x``/``×``/``÷``/``^``, ``$`` and ``%`` understood, ``60%`` = 0.6). A whole-number
+    result must be exact; another may be rounded to the decimals it shows. The plain text
+    around an annotation (``3 x 60 = <<3*60=180>>180``) counts as its own equation.
+    Expressions are parsed, never ``eval``-ed.
+
+    >>> check_arithmetic("3 x 60 = 180 meters, then 180 x 3 = 530.")
+    (2, ['180 x 3 = 530 (is 540)'])
+    """
+    checked, wrong = 0, []
+    for expr, result in _ANNOTATION.findall(text or ""):
+        actual = _value(expr, needs_operator=False)
+        if actual is not None and _value(result, needs_operator=False) is not None:
+            checked += 1
+            if not _agrees(actual, result.strip()):
+                wrong.append(f"{expr.strip()} = {result.strip()} (is {actual:g})")
+    for expr, result in _EQUATION.findall(_ANNOTATION.sub(" ", text or "")):
+        result = result.rstrip(",")  # "= 33, then ...": the comma ends the sentence
+        actual = _value(expr, needs_operator=True)
+        if actual is not None:
+            checked += 1
+            if not _agrees(actual, result):
+                wrong.append(f"{expr.strip()} = {result} (is {actual:g})")
+    return checked, wrong
+
+
+def arithmetic_consistent(answer: Answer) -> bool | str:
+    """A cascade check: fails when a line of the answer's arithmetic is wrong
+    (:func:`check_arithmetic`); an answer with no arithmetic passes."""
+    _, wrong = check_arithmetic(answer.text)
+    return f"arithmetic: {wrong[0]}" + (f" (+{len(wrong) - 1} more)" if len(wrong) > 1 else "") if wrong else True
 
 
 @dataclass

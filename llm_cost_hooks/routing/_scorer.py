@@ -1,13 +1,17 @@
 """A learned answer check for cascades: from the cheap tier's answer (and the request),
 the chance that the answer is right, trained on recorded outcomes (FrugalGPT's scorer).
 
-Features are generic and cheap (no model call, no embedding): the answer's length, lines,
-numbers and equations; whether its last number is the result of its last equation and an
-integer; hedging words; whether it ends cleanly; the share of repeated lines (rambling);
-the request's length and count of numbers; and whether the answer's final number is one
-already given in the request (a copied number is rarely the result). A ridge regression
-(L2 chosen by exact leave-one-out on the training rows) maps them to P(correct). Saved as
-JSON (never pickle).
+Features are generic and cheap (no model call, no embedding): the answer's length, lines
+and numbers; its own arithmetic re-computed (:func:`~._checks.check_arithmetic`: how many
+equations, how many wrong); its final answer (an explicit marker such as ``####``,
+``answer is``, ``\\boxed{``, else the last number): present, the result of its last
+equation, an integer, or a number copied from the request (a copied number is rarely the
+result); the share of the request's numbers the answer uses (a solution that ignores a
+given quantity is often wrong); hedging or self-correcting words; signs of a cut-off
+answer (unbalanced brackets, ending on an operator); the share of repeated lines
+(rambling); the request's length and count of numbers. A ridge regression (L2 chosen by
+exact leave-one-out on the training rows) maps them to P(correct). Saved as JSON (never
+pickle).
 """
 
 from __future__ import annotations
@@ -23,51 +27,73 @@ from typing import Any
 import numpy as np
 
 from .._errors import ConfigurationError
-from ._checks import Answer
+from ._checks import Answer, _value, check_arithmetic
 from ._model import L2_GRID, _fit_ridge_loo
 
 __all__ = ["AnswerScorer", "answer_features"]
 
-_NUM = re.compile(r"-?\d[\d,]*\.?\d*")
-_EQ = re.compile(r"=\s*\$?\s*(-?[\d,]*\.?\d+)")
-_HEDGE = re.compile(r"\b(approximately|assum\w*|cannot|can't|not possible|unclear|however|round\w*|estimat\w*|sorry)\b",
-                    re.IGNORECASE)
-FEATURES = ("log_chars", "log_lines", "log_numbers", "log_equations", "last_line_has_number",
-            "last_number_is_last_result", "last_number_integer", "hedges", "ends_cleanly", "unique_line_share",
-            "request_log_chars", "request_log_numbers", "final_number_copied_from_request")
+_NUM = re.compile(r"(?<![\w.])-?\d[\d,]*(?:\.\d+)?")
+_FINAL = re.compile(r"(?:####|answer is|answer:|\\boxed\{)\s*\$?\s*(-?\d[\d,]*(?:\.\d+)?)", re.IGNORECASE)
+_HEDGE = re.compile(r"\b(approximately|assum\w*|cannot|can't|not possible|unclear|however|round\w*|estimat\w*|sorry|"
+                    r"mistake|actually|wait|let me|re-?evaluat\w*|incorrect|error)\b", re.IGNORECASE)
+FEATURES = ("log_chars", "log_lines", "log_numbers", "log_equations", "has_final_marker", "final_is_last_result",
+            "final_integer", "final_copied_from_request", "hedges", "ends_cleanly", "unique_line_share",
+            "request_log_chars", "request_log_numbers", "log_wrong_equations", "any_wrong_equation",
+            "request_numbers_used", "looks_cut_off")
 
 
-def _float(text: str) -> float | None:
-    try:
-        return float(text.replace(",", "").rstrip("."))
-    except ValueError:
-        return None
+def _numbers(text: str) -> list[float]:
+    out = []
+    for n in _NUM.findall(text):
+        v = _value(n, needs_operator=False)
+        if v is not None:
+            out.append(v)
+    return out
+
+
+def _results(text: str) -> list[float]:
+    """The right-hand sides of the answer's equations, in order."""
+    out = []
+    for m in re.finditer(r"=\s*\$?\s*(-?\d[\d,]*(?:\.\d+)?)", text):
+        v = _value(m.group(1), needs_operator=False)
+        if v is not None:
+            out.append(v)
+    return out
 
 
 def answer_features(response: str, request: str | None = None) -> list[float]:
     """The scorer's features of one answer (see the module docstring), in ``FEATURES`` order.
 
-    >>> answer_features("2 + 2 = 4\\nThe answer is 4.", "What is 2 + 2?")[-1]
-    0.0
+    >>> f = dict(zip(FEATURES, answer_features("2 + 2 = 5\\nThe answer is 5.", "What is 2 + 2?")))
+    >>> f["any_wrong_equation"], f["final_is_last_result"], f["request_numbers_used"]
+    (1.0, 1.0, 1.0)
     """
     r = response or ""
-    lines = [line for line in r.splitlines() if line.strip()]
-    nums = [n.replace(",", "").rstrip(".") for n in _NUM.findall(r)]
-    eqs = _EQ.findall(r)
-    last = _float(nums[-1]) if nums else None
-    last_eq = _float(eqs[-1]) if eqs else None
     p = request or ""
-    request_nums = {n.replace(",", "").rstrip(".") for n in _NUM.findall(p)}
+    lines = [line for line in r.splitlines() if line.strip()]
+    nums = _numbers(r)
+    given = set(_numbers(p))
+    checked, wrong = check_arithmetic(r)
+    results = _results(r)
+    marked = _FINAL.findall(r)
+    final = _value(marked[-1], needs_operator=False) if marked else (nums[-1] if nums else None)
+    from_result = final is not None and any(abs(final - x) < 1e-9 for x in results)
+    used = sum(1 for g in given if any(abs(g - v) < 1e-9 for v in nums)) / len(given) if given else 1.0
+    tail = r.rstrip()[-1:]
+    cut = r.count("<<") != r.count(">>") or r.count("(") != r.count(")") or tail in tuple(":,=+-*/(\\")
     return [
-        math.log1p(len(r)), math.log1p(len(lines)), math.log1p(len(nums)), math.log1p(len(eqs)),
-        1.0 if lines and _NUM.search(lines[-1]) else 0.0,
-        1.0 if last is not None and last_eq is not None and abs(last - last_eq) < 1e-9 else 0.0,
-        1.0 if last is not None and abs(last - round(last)) < 1e-9 else 0.0,
-        1.0 if _HEDGE.search(r) else 0.0,
-        1.0 if r.rstrip()[-1:] in ".!?)0123456789" and r.strip() else 0.0,
+        math.log1p(len(r)), math.log1p(len(lines)), math.log1p(len(nums)), math.log1p(checked),
+        1.0 if marked else 0.0,
+        1.0 if final is not None and results and abs(final - results[-1]) < 1e-9 else 0.0,
+        1.0 if final is not None and abs(final - round(final)) < 1e-9 else 0.0,
+        1.0 if final is not None and final in given and not from_result else 0.0,
+        min(len(_HEDGE.findall(r)), 3) / 3.0,
+        1.0 if r.strip() and tail in ".!?)0123456789" else 0.0,
         len(set(lines)) / len(lines) if lines else 0.0,
-        math.log1p(len(p)), math.log1p(len(request_nums)),
-        1.0 if nums and nums[-1] in request_nums else 0.0,
+        math.log1p(len(p)), math.log1p(len(given)),
+        math.log1p(len(wrong)), 1.0 if wrong else 0.0,
+        float(used),
+        1.0 if cut else 0.0,
     ]
 
 
@@ -111,14 +137,19 @@ class AnswerScorer:
         """:meth:`scores` of one answer."""
         return float(self.scores([request], [response])[0])
 
-    def check(self, threshold: float | None = None) -> Any:
+    def check(self, threshold: float | None = None, *, tiers: Sequence[str] | None = None) -> Any:
         """A cascade check: passes when the answer's score reaches ``threshold`` (default:
-        the calibrated one). The request is ``Answer.request`` when the caller set it."""
+        the calibrated one). The request is ``Answer.request`` when the caller set it.
+        With ``tiers``, only answers of those tiers are judged (the scorer was trained on
+        one tier's answers; a stronger tier's answer passes)."""
         t = self.threshold if threshold is None else threshold
         if t is None:
             raise ConfigurationError("no threshold: pass one or set AnswerScorer.threshold from a calibration.")
+        only = None if tiers is None else frozenset(tiers)
 
         def learned_answer_check(answer: Answer) -> bool | str:
+            if only is not None and answer.tier not in only:
+                return True
             s = self.score(answer.request, answer.text)
             return True if s >= t else f"scorer {s:.2f} < {t:.2f}"
 

@@ -21,20 +21,24 @@ if TYPE_CHECKING:  # numpy is imported lazily: RoutedChatModel with rules needs 
 
     from ._data import OutcomeDataset
     from ._model import RouterModel
+    from ._scorer import AnswerScorer
 
 __all__ = [
     "BudgetTarget",
     "Cascade",
+    "CascadePoint",
     "FixedTier",
     "OperatingPoint",
     "QualityFloor",
     "QualityTarget",
     "RouteDecision",
     "RouteRequest",
+    "RouterCascade",
     "RoutingStrategy",
     "Rule",
     "RuleRouter",
     "TrainedRouter",
+    "calibrate_router_cascade",
     "choose_tiers",
     "pick_tiers",
 ]
@@ -562,3 +566,188 @@ class QualityFloor:
         i = order.index(floor)
         esc = tuple(t for t in decision.escalation if order.index(t) > i)
         return RouteDecision(floor, f"{decision.reason}+floor:{request.feature}", escalation=esc, scores=decision.scores)
+
+
+# -- router + cascade ----------------------------------------------------------------------------
+class CascadePoint(BaseModel):
+    """The two knobs of a :class:`RouterCascade` and what they achieved on the calibration data.
+
+    A request whose router score (predicted chance the cheap tier answers it right) is
+    below ``direct_below`` goes straight to the strong tier; the others start on the cheap
+    tier, whose answer is kept when the answer check's score reaches ``accept_at`` and
+    escalated otherwise. ``strong_share`` is the share of requests that call the strong
+    tier (directly or escalated), ``direct_share`` those sent to it directly.
+    """
+
+    direct_below: float
+    accept_at: float
+    quality: float
+    cost: float
+    strong_share: float
+    direct_share: float
+    target: str
+    met: bool
+
+
+def _quality_goal(reference: np.ndarray, target: QualityTarget) -> float:
+    from statistics import NormalDist
+
+    goal = target.share * float(reference.mean())
+    if target.confidence > 0.5:
+        goal += NormalDist().inv_cdf(target.confidence) * float(reference.std()) / max(len(reference), 1) ** 0.5
+    return goal
+
+
+def _cuts(scores: np.ndarray, n: int) -> np.ndarray:
+    """Candidate thresholds: ``n`` quantiles of the scores, plus one below and one above all."""
+    import numpy as np
+
+    lo, hi = float(scores.min()), float(scores.max())
+    inner = np.quantile(scores, np.linspace(0.0, 1.0, n)) if len(scores) else np.zeros(0)
+    return np.unique(np.concatenate([[lo - 1.0], inner, [hi + 1.0]]))
+
+
+def replay_router_cascade(
+    qw: np.ndarray, qs: np.ndarray, cw: np.ndarray, cs: np.ndarray, router_score: np.ndarray,
+    answer_score: np.ndarray, direct_cuts: Sequence[float] | np.ndarray, accept_cuts: Sequence[float] | np.ndarray,
+) -> np.ndarray:
+    """Replay every (``direct_below``, ``accept_at``) pair on recorded outcomes: rows of
+    ``(direct_below, accept_at, quality, cost, strong_share, direct_share)`` (means per request)."""
+    import numpy as np
+
+    n = len(qw)
+    accept_cuts = np.asarray(accept_cuts, dtype=np.float64)
+    # Sorted by the answer score, the escalated rows for any accept threshold are a prefix:
+    # one cumulative sum per direct threshold replays every accept threshold at once.
+    order = np.argsort(answer_score, kind="stable")
+    k = np.searchsorted(answer_score[order], accept_cuts, side="left")
+    qw, qs, cw, cs, rs = qw[order], qs[order], cw[order], cs[order], router_score[order]
+    out = []
+    for a in np.asarray(direct_cuts, dtype=np.float64):
+        direct = rs < a
+        keep_q, keep_c = np.where(direct, qs, qw), np.where(direct, cs, cw)
+        gain_q = np.where(direct, 0.0, qs - qw)  # escalating a non-direct row: the strong answer,
+        gain_c = np.where(direct, 0.0, cs)       # and the strong call on top of the cheap one
+        gain_n = (~direct).astype(np.float64)
+        cq, cc, cn = (np.concatenate([[0.0], np.cumsum(g)]) for g in (gain_q, gain_c, gain_n))
+        block = np.empty((len(accept_cuts), 6))
+        block[:, 0], block[:, 1] = a, accept_cuts
+        block[:, 2] = (keep_q.sum() + cq[k]) / n
+        block[:, 3] = (keep_c.sum() + cc[k]) / n
+        block[:, 4] = (direct.sum() + cn[k]) / n
+        block[:, 5] = direct.mean()
+        out.append(block)
+    return np.concatenate(out)
+
+
+def calibrate_router_cascade(
+    q_weak: Sequence[float] | np.ndarray, q_strong: Sequence[float] | np.ndarray,
+    c_weak: Sequence[float] | np.ndarray, c_strong: Sequence[float] | np.ndarray,
+    router_score: Sequence[float] | np.ndarray, answer_score: Sequence[float] | np.ndarray,
+    target: QualityTarget | BudgetTarget, *, router_grid: int = 41, answer_grid: int = 101,
+) -> CascadePoint:
+    """Choose :class:`RouterCascade`'s two knobs jointly on held-out outcomes.
+
+    Per calibration request: the recorded quality and cost of the cheap (``weak``) and the
+    strong tier, the router's score (out-of-fold: from a router that did not see the row)
+    and the answer check's score of the cheap tier's recorded answer (also out-of-fold).
+    Every pair of thresholds on a grid of the scores' quantiles is replayed (a direct
+    request costs the strong call; an escalated one both calls; the cheap call is paid
+    whenever it is made). For a :class:`QualityTarget` (a share of the strong tier's
+    quality; its ``of`` is not used) the cheapest pair that reaches it is chosen; for a :class:`BudgetTarget`
+    the best quality within the budget. No target reachable: the best-quality point
+    (or, for a budget, the cheapest), with ``met=False``.
+
+    >>> p = calibrate_router_cascade([1, 0, 1, 0], [1, 1, 1, 1], [0.1] * 4, [1.0] * 4,
+    ...     [0.9, 0.1, 0.8, 0.85], [0.9, 0.1, 0.9, 0.2], QualityTarget(share=1.0))
+    >>> p.quality, p.strong_share, p.direct_share, p.met
+    (1.0, 0.5, 0.25, True)
+    """
+    import numpy as np
+
+    arrays = [np.asarray(a, dtype=np.float64) for a in (q_weak, q_strong, c_weak, c_strong, router_score, answer_score)]
+    n = len(arrays[0])
+    if n == 0 or any(a.shape != (n,) for a in arrays):
+        raise ConfigurationError("calibrate_router_cascade needs six 1-d arrays of the same non-zero length, got "
+                                 f"shapes {[a.shape for a in arrays]}.")
+    if not all(np.isfinite(a).all() for a in arrays):
+        raise ConfigurationError("calibrate_router_cascade: NaN or infinite values in the inputs.")
+    qw, qs, cw, cs, rs, ans = arrays
+    grid = replay_router_cascade(qw, qs, cw, cs, rs, ans, _cuts(rs, router_grid), _cuts(ans, answer_grid))
+    rows = [tuple(float(v) for v in r) for r in grid]
+    if isinstance(target, QualityTarget):
+        goal = _quality_goal(qs, target)
+        label = f"quality>={target.share:g}xstrong" + (
+            f"@{target.confidence:g}" if target.confidence > 0.5 else "")
+        ok = [r for r in rows if r[2] >= goal - 1e-12]
+        best = min(ok, key=lambda r: (r[3], -r[2])) if ok else max(rows, key=lambda r: (r[2], -r[3]))
+    else:
+        label = f"cost<={target.usd_per_request:g}"
+        ok = [r for r in rows if r[3] <= target.usd_per_request]
+        best = max(ok, key=lambda r: (r[2], -r[3])) if ok else min(rows, key=lambda r: (r[3], -r[2]))
+    return CascadePoint(direct_below=best[0], accept_at=best[1], quality=best[2], cost=best[3], strong_share=best[4],
+                        direct_share=best[5], target=label, met=bool(ok))
+
+
+class RouterCascade(RoutingStrategy):
+    """A pre-call router and a cascade in one: requests the router is confident the cheap
+    tier would get wrong go straight to the strong tier (no cheap call paid); the others
+    start on the cheap tier and escalate when its answer fails the learned answer check.
+
+    ``router`` is any strategy whose decisions carry per-tier ``scores`` (a
+    :class:`TrainedRouter`: predicted chance of a good answer); its score for ``weak``
+    below ``direct_below`` sends the request to ``strong``. The answer check is
+    :attr:`checks` (pass it to ``RoutedChatModel(checks=...)``): ``scorer.check(accept_at)``
+    judging only the ``weak`` tier's answers. Both knobs come from
+    :func:`calibrate_router_cascade` (:meth:`from_point`).
+
+    >>> class Scores(RoutingStrategy):
+    ...     def route(self, request, tiers):
+    ...         return RouteDecision(tiers[0], "x", scores={"small": 0.2 if "prove" in request.text else 0.9})
+    >>> rc = RouterCascade(Scores(), weak="small", strong="large", direct_below=0.5)
+    >>> [rc.route(RouteRequest(t), ["small", "large"]).tier for t in ("2+2?", "prove it")]
+    ['small', 'large']
+    """
+
+    def __init__(self, router: RoutingStrategy, scorer: AnswerScorer | None = None, *, weak: str, strong: str,
+                 direct_below: float, accept_at: float | None = None) -> None:
+        if weak == strong:
+            raise ConfigurationError(f"weak and strong must be different tiers, got {weak!r} twice.")
+        self.router = router
+        self.scorer = scorer
+        self.weak, self.strong = weak, strong
+        self.direct_below = float(direct_below)
+        self.accept_at = accept_at if accept_at is None else float(accept_at)
+
+    @classmethod
+    def from_point(cls, router: RoutingStrategy, scorer: AnswerScorer | None, point: CascadePoint, *, weak: str,
+                   strong: str) -> RouterCascade:
+        """The strategy at a calibrated :class:`CascadePoint`."""
+        return cls(router, scorer, weak=weak, strong=strong, direct_below=point.direct_below,
+                   accept_at=point.accept_at)
+
+    @property
+    def checks(self) -> list[Any]:
+        """The learned answer check on the cheap tier's answers (empty without a scorer)."""
+        if self.scorer is None:
+            return []
+        return [self.scorer.check(self.accept_at, tiers=[self.weak])]
+
+    def check_tiers(self, tiers: Sequence[str]) -> None:
+        _need(self.weak, tiers, "RouterCascade weak")
+        _need(self.strong, tiers, "RouterCascade strong")
+        if list(tiers).index(self.weak) >= list(tiers).index(self.strong):
+            raise ConfigurationError(f"RouterCascade: weak tier {self.weak!r} must be cheaper than {self.strong!r}.")
+        self.router.check_tiers(tiers)
+
+    def route(self, request: RouteRequest, tiers: Sequence[str]) -> RouteDecision:
+        d = self.router.route(request, tiers)
+        p = (d.scores or {}).get(self.weak)
+        if p is None:
+            raise ConfigurationError(f"RouterCascade: the router's decision has no score for tier {self.weak!r} "
+                                     f"(scores: {d.scores}); use a TrainedRouter (tier_map=...).")
+        if p < self.direct_below:
+            return RouteDecision(self.strong, f"router-cascade:direct,p={p:.2f}<{self.direct_below:.2f}",
+                                 scores=d.scores)
+        return RouteDecision(self.weak, f"router-cascade:cheap-first,p={p:.2f}", escalation=(self.strong,),
+                             scores=d.scores)
