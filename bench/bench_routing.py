@@ -5,7 +5,9 @@ routing decision overhead.
   cross-validation; in each fold the router is fitted on 4/5 of the prompts, its knob is
   calibrated (target: 95% of gpt-4-1106-preview's accuracy) on out-of-fold predictions
   of those same 4/5 (on the convex hull: two knobs mixed by a stable per-request hash), and
-  it routes the held-out 1/5. Router kinds: ridge (L2 by leave-one-out) and knn. Targets: 95% of gpt-4's accuracy at
+  it routes the held-out 1/5. Router kinds: ridge_guarded (ridge, L2 by leave-one-out, each
+  tier's predicted advantage over the best-on-average tier capped at what it proved out of
+  sample) and knn. Targets: 95% of gpt-4's accuracy at
   <= 30% of its cost; the router's cost-quality curve above every single model's point.
 * RouteLLM layout (GSM8K, Mixtral-8x7B vs GPT-4-1106, the 12 prompts RouteLLM trained on
   removed): the same protocol, target 95% of GPT-4's quality; savings against RouteLLM's
@@ -124,7 +126,7 @@ def _routerbench(embedder: Any, quick: bool, rows: list[Row]) -> None:
     emb, secs = _embed(embedder, data.prompts)
     strong = data.index("gpt-4-1106-preview")
     q_s, c_s = float(data.quality[:, strong].mean()), float(data.cost[:, strong].mean())
-    for kind, confidence in (("ridge", CONFIDENCE), ("ridge", 0.5), ("knn", CONFIDENCE)):
+    for kind, confidence in (("ridge_guarded", CONFIDENCE), ("ridge_guarded", 0.5), ("knn", CONFIDENCE)):
         _routerbench_kind(data, emb, kind, strong, q_s, c_s, f"embedder {embedder.name} ({secs:.0f}s for all prompts)",
                           rows, confidence)
 

@@ -628,3 +628,74 @@ class FixedTierStub:
 
     def check_tiers(self, tiers: list[str]) -> None:
         pass
+
+
+# -- ridge_guarded: no winner's curse at a high willingness to pay -------------------------------
+def _guard_data(n: int, seed: int, special: bool) -> tuple[OutcomeDataset, np.ndarray]:
+    """Five cheap tiers whose per-prompt outcomes are pure noise and a dear reference better on
+    average; with ``special`` the cheap tier "s0" is right on one region of the embedding,
+    where it beats the reference."""
+    rng = np.random.default_rng(seed)
+    emb = rng.normal(size=(n, 24))
+    emb /= np.linalg.norm(emb, axis=1, keepdims=True)
+    region = emb[:, 0] > 0
+    q = np.column_stack([rng.random(n) < 0.6 for _ in range(5)] + [rng.random(n) < 0.8]).astype(float)
+    if special:
+        q[:, 0] = np.where(region, 1.0, rng.random(n) < 0.2)
+        q[:, 5] = np.where(region, rng.random(n) < 0.6, rng.random(n) < 0.9)
+    c = np.tile([1e-4, 1e-4, 1e-4, 1e-4, 1e-4, 1e-2], (n, 1))
+    tiers = [f"s{i}" for i in range(5)] + ["large"]
+    return OutcomeDataset(prompts=[f"p{i}" for i in range(n)], tiers=tiers, quality=q, cost=c), emb
+
+
+def test_ridge_guarded_keeps_the_reference_against_noise() -> None:
+    from llm_cost_hooks.routing import choose_tiers
+
+    class _E:
+        name = "test"
+
+    data, emb = _guard_data(600, 1, special=False)
+    tr, te = np.arange(400), np.arange(400, 600)
+    grid = (0.3,)  # weak L2: the plain ridge's per-prompt predictions are noisy
+    plain = RouterModel.fit(data.subset(tr), _E(), kind="ridge", embeddings=emb[tr], l2_grid=grid)
+    guarded = RouterModel.fit(data.subset(tr), _E(), kind="ridge_guarded", embeddings=emb[tr], l2_grid=grid)
+    assert guarded.params["reference"] == 5 and guarded.info["proven_advantage"] == {}
+    qp, cp = plain.predict(emb[te])
+    qg, cg = guarded.predict(emb[te])
+    # Plain ridge: some noise tier looks better than the reference on some held-out prompts.
+    assert np.any(choose_tiers(qp, cp, 0.0) != 5)
+    # Guarded: at any price the reference answers; where the noise said otherwise, the cheap
+    # tier stays just below it, so the least price weight picks it.
+    assert np.all(choose_tiers(qg, cg, 0.0) == 5)
+    noisy = choose_tiers(qp, cp, 0.0) != 5
+    assert np.all(choose_tiers(qg, cg, 1e-3)[noisy] != 5)
+    assert np.allclose(qg[:, 5], qp[:, 5]) and np.all(qg <= qp + 1e-7) and np.allclose(cg, cp)
+    with pytest.raises(ConfigurationError, match="guard_z"):
+        RouterModel.fit(data.subset(tr), _E(), kind="ridge_guarded", embeddings=emb[tr], guard_z=-1.0)
+
+
+def test_ridge_guarded_keeps_a_proven_advantage(tmp_path: Path) -> None:
+    from llm_cost_hooks.routing import choose_tiers
+
+    class _E:
+        name = "test"
+
+    data, emb = _guard_data(900, 2, special=True)
+    tr, te = np.arange(600), np.arange(600, 900)
+    model = RouterModel.fit(data.subset(tr), _E(), kind="ridge_guarded", embeddings=emb[tr])
+    assert model.params["reference"] == 5 and model.info["proven_advantage"].get("s0", 0.0) > 0.1
+    q, c = model.predict(emb[te])
+    pick = choose_tiers(q, c, 0.0)
+    region = emb[te, 0] > 0
+    assert np.mean(pick[region] == 0) > 0.6 and np.mean(pick[~region] == 5) > 0.9
+    # Held-out accuracy at knob 0 beats always-the-reference.
+    assert data.quality[te, pick].mean() > data.quality[te, 5].mean() + 0.1
+    # Saved as plain arrays + JSON and loaded back to the same predictions.
+    model.save(tmp_path / "r")
+    meta = json.loads((tmp_path / "r" / "router.json").read_text())
+    assert meta["kind"] == "ridge_guarded" and meta["params"]["reference"] == 5
+    with np.load(tmp_path / "r" / "router.npz", allow_pickle=False) as z:
+        assert z["cap"].shape == (6,)
+    back = RouterModel.load(tmp_path / "r")
+    q2, c2 = back.predict(emb[te])
+    assert np.allclose(q, q2) and np.allclose(c, c2)

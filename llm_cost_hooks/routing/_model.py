@@ -12,6 +12,14 @@ Two numpy-only kinds, both saved as plain arrays (``router.npz``, loaded with
   regression, quality clipped to [0, 1]); the L2 strength is chosen per fit from
   ``l2_grid`` by exact leave-one-out error on the training rows (closed form from one
   SVD), so nothing is tuned by hand. Fast to fit and to apply (one matrix product).
+* ``ridge_guarded``: ``ridge`` plus a guard against the winner's curse of taking the best of
+  many noisy per-tier predictions. The reference is the tier best on average in training.
+  A tier's predicted advantage over it is believed only as far as it was realised: on the
+  training rows where the tier's exact leave-one-out prediction beat the reference (the rows
+  it would win at any price), the lower confidence bound (``guard_z`` standard errors) of its
+  real advantage caps its predicted advantage; with no proven advantage the tier stays just
+  below the reference (cost then decides). So at a high willingness to pay the router answers
+  like the reference unless another tier has shown it does better on such prompts.
 """
 
 from __future__ import annotations
@@ -89,24 +97,53 @@ def _fit_ridge_loo(x: np.ndarray, y: np.ndarray, grid: Sequence[float]) -> tuple
     """Ridge regression of every column of ``y`` on ``x`` (centred), with the L2 strength
     picked from ``grid`` by exact leave-one-out squared error (``(y - yhat) / (1 - h)``).
     Returns (weights (d, k), x mean, y mean, chosen l2)."""
+    w, mu, ym, l2, _ = _fit_ridge_loo_preds(x, y, grid)
+    return w, mu, ym, l2
+
+
+def _fit_ridge_loo_preds(
+    x: np.ndarray, y: np.ndarray, grid: Sequence[float]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, float, np.ndarray]:
+    """:func:`_fit_ridge_loo` plus the exact leave-one-out predictions (n, k) at the chosen L2."""
     mu, ym = x.mean(axis=0), y.mean(axis=0)
     xc, yc = x - mu, y - ym
     u, sv, vt = np.linalg.svd(xc, full_matrices=False)
     uty = u.T @ yc
     scale = np.maximum(yc.std(axis=0), 1e-12)  # every column counts equally in the LOO error
-    best: tuple[float, float] | None = None
+    best: tuple[float, float, np.ndarray] | None = None
     for l2 in grid:
         shrink = sv**2 / (sv**2 + l2)
         leverage = (u**2) @ shrink
         fitted = u @ (shrink[:, None] * uty)
-        loo = (yc - fitted) / np.maximum(1.0 - leverage, 1e-9)[:, None] / scale
-        err = float(np.mean(loo**2))
+        resid = (yc - fitted) / np.maximum(1.0 - leverage, 1e-9)[:, None]
+        err = float(np.mean((resid / scale) ** 2))
         if best is None or err < best[0]:
-            best = (err, float(l2))
+            best = (err, float(l2), resid)
     assert best is not None
-    l2 = best[1]
+    _, l2, resid = best
     w = vt.T @ ((sv / (sv**2 + l2))[:, None] * uty)
-    return w, mu, ym, l2
+    return w, mu, ym, l2, y - resid
+
+
+def _advantage_caps(q_true: np.ndarray, q_loo: np.ndarray, ref: int, active: np.ndarray, z: float) -> np.ndarray:
+    """Per tier, the advantage over tier ``ref`` it proved on held-out rows: on the rows
+    where its leave-one-out prediction is the best and above the reference's, the lower
+    bound ``mean - z * standard error`` of its real advantage, floored at 0 (0 = none)."""
+    adv = np.where(active[None, :], q_loo - q_loo[:, [ref]], -np.inf)
+    win = np.argmax(adv, axis=1)
+    caps = np.zeros(q_true.shape[1])
+    for t in range(q_true.shape[1]):
+        rows = (win == t) & (adv[:, t] > 0)
+        if t == ref or int(rows.sum()) < 2:
+            continue
+        gain = q_true[rows, t] - q_true[rows, ref]
+        caps[t] = max(float(gain.mean() - z * gain.std(ddof=1) / np.sqrt(rows.sum())), 0.0)
+    return caps
+
+
+# A tier with no proven advantage is held this far below the reference: at the same
+# predicted quality the reference wins a pure-quality decision, any price weight the cheaper.
+_BELOW_REFERENCE = 1e-6
 
 
 def _sigmoid(z: np.ndarray) -> np.ndarray:
@@ -147,7 +184,7 @@ class RouterModel:
     (1, 2)
     """
 
-    kind: Literal["knn", "logistic", "ridge"]
+    kind: Literal["knn", "logistic", "ridge", "ridge_guarded"]
     tiers: list[str]
     embedder_name: str
     dim: int
@@ -162,7 +199,7 @@ class RouterModel:
         data: OutcomeDataset,
         embedder: Any,
         *,
-        kind: Literal["knn", "logistic", "ridge"] = "knn",
+        kind: Literal["knn", "logistic", "ridge", "ridge_guarded"] = "knn",
         k: int = 100,
         temperature: float = 0.3,
         prior_weight: float = 1.0,
@@ -170,12 +207,15 @@ class RouterModel:
         embeddings: np.ndarray | None = None,
         prune: Literal["pareto", "none"] = "none",
         l2_grid: Sequence[float] = L2_GRID,
+        guard_z: float = 1.2816,
     ) -> RouterModel:
         """Train on ``data``; ``embeddings`` (n, dim) may be given to skip embedding.
 
         ``prune="pareto"`` never routes to a tier that, on the training data, is both
         dearer and worse on average than another tier (its per-prompt wins are mostly
-        noise); ``"none"`` keeps every tier.
+        noise); ``"none"`` keeps every tier. ``guard_z`` (``ridge_guarded``): how many
+        standard errors below its measured advantage a tier's advantage is capped (1.2816:
+        a one-sided 90% lower bound).
         """
         if len(data) < 2:
             raise ConfigurationError(f"need at least 2 training rows, got {len(data)}.")
@@ -223,17 +263,26 @@ class RouterModel:
             arrays = {"w": np.array(ws, dtype=np.float32), "b": np.array(bs, dtype=np.float32),
                       "wc": wc.astype(np.float32), "prior_c": c.mean(axis=0), "active": active}
             params = {"l2": float(l2)}
-        elif kind == "ridge":
+        elif kind in ("ridge", "ridge_guarded"):
             if not l2_grid or any(v <= 0 for v in l2_grid):
                 raise ConfigurationError(f"l2_grid must hold positive values, got {list(l2_grid)}.")
             x = emb.astype(np.float64)
-            wq, mu, qm, l2q = _fit_ridge_loo(x, q.astype(np.float64), l2_grid)
+            wq, mu, qm, l2q, q_loo = _fit_ridge_loo_preds(x, q.astype(np.float64), l2_grid)
             wc, _, cm, l2c = _fit_ridge_loo(x, c.astype(np.float64), l2_grid)
             arrays = {"mu": mu.astype(np.float32), "wq": wq.astype(np.float32), "bq": qm.astype(np.float32),
                       "wc": wc.astype(np.float32), "bc": cm.astype(np.float32), "active": active}
             params = {"l2_quality": l2q, "l2_cost": l2c}
+            if kind == "ridge_guarded":
+                if not guard_z >= 0:
+                    raise ConfigurationError(f"guard_z must be >= 0, got {guard_z}.")
+                # The reference: best mean quality among the routable tiers (ties: cheaper).
+                ref = max((t for t in range(len(data.tiers)) if active[t]), key=lambda t: (mq[t], -mc[t]))
+                caps = _advantage_caps(q.astype(np.float64), np.clip(q_loo, 0.0, 1.0), ref, active, guard_z)
+                arrays["cap"] = caps.astype(np.float32)
+                params.update(reference=int(ref), guard_z=float(guard_z))
+                info["proven_advantage"] = {data.tiers[t]: float(caps[t]) for t in range(len(caps)) if caps[t] > 0}
         else:
-            raise ConfigurationError(f"unknown router kind {kind!r}; use 'knn', 'logistic' or 'ridge'.")
+            raise ConfigurationError(f"unknown router kind {kind!r}; use 'knn', 'logistic', 'ridge' or 'ridge_guarded'.")
         return cls(kind=kind, tiers=list(data.tiers), embedder_name=str(embedder.name),
                    dim=int(emb.shape[1]), arrays=arrays, params=params, info=info)
 
@@ -262,10 +311,16 @@ class RouterModel:
             den = w.sum(axis=1, keepdims=True) + alpha
             q = (np.einsum("nk,nkt->nt", w, a["quality"][idx]) + alpha * a["prior_q"]) / den
             c = (np.einsum("nk,nkt->nt", w, a["cost"][idx]) + alpha * a["prior_c"]) / den
-        elif self.kind == "ridge":
+        elif self.kind in ("ridge", "ridge_guarded"):
             x = emb - a["mu"]
             q = np.clip(x @ a["wq"] + a["bq"], 0.0, 1.0)
             c = np.maximum(x @ a["wc"] + a["bc"], 0.0)
+            if self.kind == "ridge_guarded":
+                ref = int(self.params["reference"])
+                cap = np.where(a["cap"] > 0, a["cap"], -_BELOW_REFERENCE)
+                limit = q[:, ref:ref + 1] + cap[None, :]
+                limit[:, ref] = q[:, ref]
+                q = np.minimum(q, limit)
         else:
             q = _sigmoid(emb @ a["w"].T + a["b"])
             xb = np.hstack([emb, np.ones((len(emb), 1), dtype=np.float32)])
