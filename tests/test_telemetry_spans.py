@@ -556,21 +556,26 @@ class _SeeAttributesSampler:
         return "see-attributes"
 
 
+def _one_model_span(tp: TracerProvider, fast: bool) -> tuple[dict[str, Any], OTelObserver]:
+    """One chain call through ``tp``: the model span's attributes, and the observer."""
+    exporter = InMemorySpanExporter()
+    tp.add_span_processor(SimpleSpanProcessor(exporter))
+    observer = OTelObserver(tracer_provider=tp, metrics=False)
+    observer._fast_attrs = fast
+    model = FakeChatModelWithUsage(model_name="gpt-4o-mini", responses=[ANSWER], cached_fraction=0.5, stop=["\n"])
+    qa_chain(model).invoke({"q": QUESTION}, config={"callbacks": [CostCallbackHandler(
+        ledger="memory://", observers=[observer])], "metadata": META})
+    [llm] = [s for s in exporter.get_finished_spans() if s.name == "chat gpt-4o-mini"]
+    return dict(llm.attributes), observer
+
+
 def test_unchecked_attribute_path_equals_public_path(monkeypatch: pytest.MonkeyPatch) -> None:
     from opentelemetry.sdk.trace import SpanLimits
 
     def one_call(fast: bool, limits: SpanLimits | None = None) -> tuple[dict[str, Any], list[dict[str, Any]]]:
         sampler = _SeeAttributesSampler()
-        exporter = InMemorySpanExporter()
         tp = TracerProvider(sampler=sampler, span_limits=limits)  # type: ignore[arg-type]
-        tp.add_span_processor(SimpleSpanProcessor(exporter))
-        observer = OTelObserver(tracer_provider=tp, metrics=False)
-        observer._fast_attrs = fast
-        model = FakeChatModelWithUsage(model_name="gpt-4o-mini", responses=[ANSWER], cached_fraction=0.5, stop=["\n"])
-        qa_chain(model).invoke({"q": QUESTION}, config={"callbacks": [CostCallbackHandler(
-            ledger="memory://", observers=[observer])], "metadata": META})
-        [llm] = [s for s in exporter.get_finished_spans() if s.name == "chat gpt-4o-mini"]
-        return dict(llm.attributes), sampler.seen
+        return _one_model_span(tp, fast)[0], sampler.seen
 
     fast, fast_sampled = one_call(True)
     public, public_sampled = one_call(False)
@@ -658,16 +663,8 @@ def test_bare_start_only_when_nothing_reads_start_attributes() -> None:
     from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
 
     def one_call(tp: TracerProvider, fast: bool = True) -> dict[str, Any]:
-        exporter = InMemorySpanExporter()
-        tp.add_span_processor(SimpleSpanProcessor(exporter))
-        observer = OTelObserver(tracer_provider=tp, metrics=False)
-        observer._fast_attrs = fast
-        model = FakeChatModelWithUsage(model_name="gpt-4o-mini", responses=[ANSWER], cached_fraction=0.5, stop=["\n"])
-        qa_chain(model).invoke({"q": QUESTION}, config={"callbacks": [CostCallbackHandler(
-            ledger="memory://", observers=[observer])], "metadata": META})
-        [llm] = [s for s in exporter.get_finished_spans() if s.name == "chat gpt-4o-mini"]
-        one_call.observer = observer  # type: ignore[attr-defined]
-        return dict(llm.attributes)
+        attrs, one_call.observer = _one_model_span(tp, fast)  # type: ignore[attr-defined]
+        return attrs
 
     bare = one_call(TracerProvider(sampler=ParentBased(TraceIdRatioBased(1.0))))
     assert one_call.observer._start_blind()  # type: ignore[attr-defined]
