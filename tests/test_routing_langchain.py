@@ -415,3 +415,50 @@ def test_checks_see_the_request_text() -> None:
     llm = RoutedChatModel(tiers={"small": fake("gpt-4o-mini", "4"), "large": fake("gpt-4o")}, checks=[remember])
     (PROMPT | llm).invoke({"q": "What is 2+2?"})
     assert seen == [("small", "What is 2+2?")]  # the last user message, for learned answer checks
+
+
+def test_router_cascade_in_a_chain_direct_cheap_first_and_escalation() -> None:
+    """RouterCascade through RoutedChatModel: a request the router scores as hard goes
+    straight to the strong tier (no cheap call paid); the others try the cheap tier, whose
+    answer the learned check judges (a wrong arithmetic line fails it) before escalating."""
+    from llm_cost_hooks.routing import AnswerScorer, RouteDecision, RouterCascade, RoutingStrategy
+
+    class Scores(RoutingStrategy):
+        def route(self, request: Any, tiers: Any) -> Any:
+            return RouteDecision(tiers[0], "scores", scores={"small": 0.1 if "prove" in request.text else 0.9})
+
+    rng = np.random.default_rng(0)
+    prompts, answers, right = [], [], []
+    for _ in range(60):
+        a, b = (int(v) for v in rng.integers(2, 40, size=2))
+        ok = bool(rng.random() < 0.5)
+        c = a * b if ok else a * b + int(rng.integers(1, 9))
+        prompts.append(f"Each box holds {a} pens. How many pens are in {b} boxes?")
+        answers.append(f"{a} * {b} = {c}\n#### {c}")
+        right.append(1.0 if ok else 0.0)
+    scorer = AnswerScorer.fit(prompts, answers, right)
+    rc = RouterCascade(Scores(), scorer, weak="small", strong="large", direct_below=0.5, accept_at=0.5)
+
+    def run(question: str, small_answer: str) -> tuple[Any, list[Any], FakeChatModelWithUsage]:
+        small = fake("gpt-4o-mini", small_answer)
+        llm = RoutedChatModel(tiers={"small": small, "large": fake("gpt-4o", "7 * 6 = 42\n#### 42")},
+                              strategy=rc, checks=rc.checks)
+        h = handler()
+        msg = (PROMPT | llm).invoke({"q": question}, config={"callbacks": [h]})
+        return msg, records(h), small
+
+    question = "Each box holds 7 pens. How many pens are in 6 boxes?"
+    msg, recs, small = run("prove it: " + question, "7 * 6 = 42\n#### 42")
+    assert msg.response_metadata["llm_cost_hooks_route"]["tier"] == "large"
+    assert "router-cascade:direct" in msg.response_metadata["llm_cost_hooks_route"]["reason"]
+    assert small.call_count == 0 and [r.model for r in recs] == ["gpt-4o"]
+
+    msg, recs, _ = run(question, "7 * 6 = 42\n#### 42")
+    assert msg.content.endswith("#### 42") and msg.response_metadata["llm_cost_hooks_route"]["tier"] == "small"
+    assert [r.model for r in recs] == ["gpt-4o-mini"]
+
+    msg, recs, _ = run(question, "7 * 6 = 48\n#### 48")  # a wrong line: the check fails, escalate
+    route = msg.response_metadata["llm_cost_hooks_route"]
+    assert route["tier"] == "large" and [a["tier"] for a in route["attempts"]] == ["small", "large"]
+    assert route["attempts"][0]["ok"] is False
+    assert [(r.model, r.attempt) for r in recs] == [("gpt-4o-mini", 1), ("gpt-4o", 2)]
