@@ -61,26 +61,26 @@ except Exception:  # noqa: BLE001 - another SDK layout: always the public path
     _FAST_ATTRS_OK = False
 
 
-def _add_clean_attributes(span: Any, attrs: dict[str, Any]) -> None:
-    """``span.set_attributes(attrs)`` for values this module built (str, bool, int, float,
-    lists of str): the SDK re-checks every value (~0.5 us each, two dozen per model span),
-    so they go straight into its attribute map when it is the SDK's own, mutable, with no
-    length limit to apply and room for them all (the SDK would drop the oldest past its
-    limit). Anything else takes the public path."""
+def _add_clean_attributes(span: Any, *parts: dict[str, Any]) -> None:
+    """``span.set_attributes(part)`` for each part, for values this module built (str,
+    bool, int, float, tuples of str): the SDK re-checks every value (~0.5 us each, two
+    dozen per model span), so they go straight into its attribute map when it is the SDK's
+    own, mutable, with no length limit to apply and room for them all (the SDK would drop
+    the oldest past its limit). Anything else takes the public path."""
     store = getattr(span, "_attributes", None)
     if (
         type(store) is not _BoundedAttributes
         or store.max_value_len is not None
         or store._immutable
-        or (store.maxlen is not None and len(store._dict) + len(attrs) > store.maxlen)
+        or (store.maxlen is not None and len(store._dict) + sum(map(len, parts)) > store.maxlen)
     ):
-        span.set_attributes(attrs)
+        for attrs in parts:
+            span.set_attributes(attrs)
         return
     d = store._dict
     with store._lock:  # a span processor may already hold the span (on_start)
-        for key, value in attrs.items():
-            # The SDK stores sequences as tuples (immutable); everything else as is.
-            d[key] = tuple(value) if type(value) is list else value
+        for attrs in parts:
+            d.update(attrs)  # sequences are built as tuples, as the SDK stores them
 
 
 def _attribute_blind_sdk_parts() -> tuple[tuple[type, ...], tuple[Any, ...]]:
@@ -460,7 +460,7 @@ class OTelObserver(RunObserver):
                 if spec is not None:
                     attrs[spec[0]] = spec[1](value)
                 elif key == "stop":
-                    attrs[sc.REQUEST_STOP] = [value] if isinstance(value, str) else [str(v) for v in value]
+                    attrs[sc.REQUEST_STOP] = (value,) if isinstance(value, str) else tuple(str(v) for v in value)
                 elif key == "n":
                     if int(value) != 1:
                         attrs[sc.REQUEST_CHOICE_COUNT] = int(value)
@@ -515,7 +515,7 @@ class OTelObserver(RunObserver):
         if pending is not None:
             if self._fast_attrs and self._start_blind():
                 span = self.tracer.start_span(name, context=pending[0], kind=SpanKind.CLIENT, start_time=pending[1])
-                _add_clean_attributes(span, {**static, **attrs})
+                _add_clean_attributes(span, static, attrs)
             else:
                 # The sampler and span processors see the call's identity (operation, model,
                 # provider, attribution) at start; the per-call numbers are added after.
@@ -613,7 +613,7 @@ class OTelObserver(RunObserver):
             attrs[sc.RESPONSE_MODEL] = str(response_model)
         reasons = [f for f in finish if f]
         if reasons:
-            attrs[sc.RESPONSE_FINISH_REASONS] = reasons
+            attrs[sc.RESPONSE_FINISH_REASONS] = tuple(reasons)
         if streamed:
             attrs[sc.REQUEST_STREAM] = True
         return finish
