@@ -128,6 +128,9 @@ class RunObserver:
 
     deferrable: bool = False
 
+    def attach(self, tracker: CostTracker) -> None:  # pragma: no cover - default no-op
+        """This observer was added to ``tracker`` (e.g. to flush it at exit)."""
+
     def on_run_start(self, run: RunInfo) -> None:  # pragma: no cover - default no-op
         """A run started."""
 
@@ -141,6 +144,15 @@ class RunObserver:
         outputs: Any = None,
     ) -> None:  # pragma: no cover - default no-op
         """A run ended. ``record`` is set for model calls; ``task`` for root runs."""
+
+
+def _attach(observer: RunObserver, tracker: CostTracker) -> None:
+    attach = getattr(observer, "attach", None)
+    if attach is not None:
+        try:
+            attach(tracker)
+        except Exception:  # noqa: BLE001 - an observer bug must not break the tracker
+            logger.exception("llm-cost-hooks observer %r failed to attach", observer)
 
 
 def hash_user(user: str, salt: str) -> str:
@@ -181,6 +193,8 @@ class CostTracker:
         self.strict = strict
         self.defaults = self._attribution({}, dict(defaults or {}), Attribution())
         self.observers: list[RunObserver] = list(observers)
+        for observer in self.observers:
+            _attach(observer, self)
         self._runs: dict[str, RunInfo] = {}
         self._tasks: dict[str, TaskState] = {}
         # dict operations are atomic under the GIL; the lock only guards compound updates.
@@ -208,6 +222,7 @@ class CostTracker:
 
     def add_observer(self, observer: RunObserver) -> None:
         self.observers.append(observer)
+        _attach(observer, self)
 
     # -- attribution -------------------------------------------------------------------
     def _attribution(

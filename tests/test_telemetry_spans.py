@@ -683,3 +683,36 @@ def test_bare_start_only_when_nothing_reads_start_attributes() -> None:
     # A custom sampler (it may sample on attributes): not blind either.
     assert not OTelObserver(tracer_provider=TracerProvider(sampler=_SeeAttributesSampler()),  # type: ignore[arg-type]
                             metrics=False)._start_blind()
+
+
+_EXIT_SCRIPT = """
+import os, sys
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
+from llm_cost_hooks.langchain import CostCallbackHandler, FakeChatModelWithUsage
+from llm_cost_hooks.telemetry import OTelObserver
+
+class Print(SpanExporter):
+    def export(self, spans):
+        for s in spans:
+            os.write(1, ("EXPORTED " + s.name + "\\n").encode())
+        return SpanExportResult.SUCCESS
+
+# The handler (and its ledger's exit hook) first, the provider after: without the
+# observer's own exit hook the provider would shut down before the ledger ends the span.
+handler = CostCallbackHandler(ledger="sqlite:///" + sys.argv[1])
+tp = TracerProvider()
+tp.add_span_processor(BatchSpanProcessor(Print(), schedule_delay_millis=60000))
+handler.tracker.add_observer(OTelObserver(tracer_provider=tp, metrics=False))
+FakeChatModelWithUsage(responses=["hi"]).invoke("x", config={"callbacks": [handler]})
+print("exiting", flush=True)
+"""
+
+
+def test_deferred_spans_are_exported_at_interpreter_exit(tmp_path: Any) -> None:
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-c", _EXIT_SCRIPT, str(tmp_path / "ledger.db")],
+                         capture_output=True, text=True, timeout=120, check=True).stdout
+    assert out.split() == ["exiting", "EXPORTED", "chat", "gpt-4o-mini"]

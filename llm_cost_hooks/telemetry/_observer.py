@@ -7,9 +7,11 @@ are the record's: one count, one price.
 
 from __future__ import annotations
 
+import atexit
 import logging
 import threading
 import time
+import weakref
 from collections.abc import Mapping
 from typing import Any
 
@@ -138,6 +140,17 @@ def _version() -> str:
     return __version__
 
 
+def _flush_trackers_at_exit(ref: weakref.ReferenceType[OTelObserver]) -> None:
+    observer = ref()
+    if observer is None:
+        return
+    for tracker in list(observer._trackers):
+        try:
+            tracker.flush(5.0)
+        except Exception:  # noqa: BLE001 - never fail interpreter exit
+            logger.debug("llm-cost-hooks: flushing a tracker at exit failed", exc_info=True)
+
+
 def _end_time(run: RunInfo) -> int | None:
     """The run's end as epoch nanoseconds: the tracker's monotonic end moment, moved to
     the wall clock now (the span may be ended later, on the ledger's writer)."""
@@ -211,6 +224,12 @@ class OTelObserver(RunObserver):
         # Span ends (and model spans, built when the call ends) on the ledger's writer
         # thread: the caller pays for two dict operations per run instead of the SDK span.
         self.deferrable = bool(deferred)
+        # Trackers this observer is on: flushed at exit by a hook registered now, after the
+        # tracer provider it was given (exit hooks run last-in first-out), so the spans their
+        # ledgers end at exit still reach the provider before it shuts down.
+        self._trackers: weakref.WeakSet[Any] = weakref.WeakSet()
+        if self.deferrable:
+            atexit.register(_flush_trackers_at_exit, weakref.ref(self))
         self.names = sc.names_for(semconv)
         if capture_content is None:
             capture_content = sc.capture_content_from_env()
@@ -264,6 +283,10 @@ class OTelObserver(RunObserver):
     def dropped_spans(self) -> int:
         """Spans that never reached the backend (failed exports + full queue)."""
         return self.stats.spans_dropped
+
+    def attach(self, tracker: Any) -> None:
+        """Called by the tracker this observer is added to (see ``RunObserver.attach``)."""
+        self._trackers.add(tracker)
 
     def bind(self, tracker: Any) -> OTelObserver:
         """Read the price-map version from ``tracker``'s price book (for
