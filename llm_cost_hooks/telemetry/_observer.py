@@ -224,12 +224,11 @@ class OTelObserver(RunObserver):
         # Span ends (and model spans, built when the call ends) on the ledger's writer
         # thread: the caller pays for two dict operations per run instead of the SDK span.
         self.deferrable = bool(deferred)
-        # Trackers this observer is on: flushed at exit by a hook registered now, after the
-        # tracer provider it was given (exit hooks run last-in first-out), so the spans their
-        # ledgers end at exit still reach the provider before it shuts down.
+        # Trackers this observer is on: flushed at exit by a hook registered when the first
+        # one attaches, after the tracer provider the observer was given (exit hooks run
+        # last-in first-out), so the spans their ledgers end at exit still reach the
+        # provider before it shuts down.
         self._trackers: weakref.WeakSet[Any] = weakref.WeakSet()
-        if self.deferrable:
-            atexit.register(_flush_trackers_at_exit, weakref.ref(self))
         self.names = sc.names_for(semconv)
         if capture_content is None:
             capture_content = sc.capture_content_from_env()
@@ -286,6 +285,8 @@ class OTelObserver(RunObserver):
 
     def attach(self, tracker: Any) -> None:
         """Called by the tracker this observer is added to (see ``RunObserver.attach``)."""
+        if self.deferrable and not self._trackers:
+            atexit.register(_flush_trackers_at_exit, weakref.ref(self))
         self._trackers.add(tracker)
 
     def bind(self, tracker: Any) -> OTelObserver:
