@@ -196,6 +196,10 @@ class CostTracker:
         for observer in self.observers:
             _attach(observer, self)
         self._runs: dict[str, RunInfo] = {}
+        # Runs being ended right now (popped from _runs, record/observers not done yet):
+        # flush() waits for them, so a flush right after another thread ended a run sees
+        # its record *and* its observers' work (e.g. the span ended).
+        self._ending: dict[str, int] = {}  # run id -> the ending thread's ident
         self._tasks: dict[str, TaskState] = {}
         # dict operations are atomic under the GIL; the lock only guards compound updates.
         self._lock = threading.Lock()
@@ -401,19 +405,23 @@ class CostTracker:
 
     def end_run(self, run_id: str, *, error: BaseException | None = None, outputs: Any = None) -> TaskState | None:
         """A non-model run ended. Closes its task when it is the root."""
-        run = self._runs.pop(run_id, None)
-        if run is None:
-            return None
-        run.end_ns = time.perf_counter_ns()
-        task = self._finish_task(run, error) if run.is_root else None
-        if self.observers:
-            if self._defers_observers():
-                # After the deferred model calls queued before it: the task's totals are
-                # complete when the observers see them.
-                self.ledger.run_deferred(_DeferredEnd(self, run, error, task, outputs))
-            else:
-                self._notify_end(run, record=None, error=error, task=task, outputs=outputs)
-        return task
+        self._ending[run_id] = threading.get_ident()
+        try:
+            run = self._runs.pop(run_id, None)
+            if run is None:
+                return None
+            run.end_ns = time.perf_counter_ns()
+            task = self._finish_task(run, error) if run.is_root else None
+            if self.observers:
+                if self._defers_observers():
+                    # After the deferred model calls queued before it: the task's totals are
+                    # complete when the observers see them.
+                    self.ledger.run_deferred(_DeferredEnd(self, run, error, task, outputs))
+                else:
+                    self._notify_end(run, record=None, error=error, task=task, outputs=outputs)
+            return task
+        finally:
+            self._ending.pop(run_id, None)
 
     def _defers_observers(self) -> bool:
         """Whether run ends (records and observers) can go through the ledger's writer:
@@ -542,6 +550,18 @@ class CostTracker:
         :meth:`flush`); returns None then. The task's dollar totals then also fill in on
         the writer.
         """
+        self._ending[run_id] = threading.get_ident()
+        try:
+            return self._end_llm(run_id, usage, model, cache_status, saved_usd, output_text, outputs,
+                                 batch, billed_usd, tokens_estimated, defer)
+        finally:
+            self._ending.pop(run_id, None)
+
+    def _end_llm(
+        self, run_id: str, usage: TokenUsage | None, model: str | None, cache_status: CacheStatus,
+        saved_usd: float | None, output_text: str | Callable[[], str] | None, outputs: Any,
+        batch: bool, billed_usd: float | None, tokens_estimated: bool, defer: bool,
+    ) -> CostRecord | None:
         run = self._runs.pop(run_id, None)
         if run is None:
             return None
@@ -633,6 +653,13 @@ class CostTracker:
     def error_llm(self, run_id: str, error: BaseException, *, usage: TokenUsage | None = None) -> CostRecord | None:
         """A model call failed. Recorded as failed, with its prompt tokens (counted here
         when the provider reported none) and the price of those tokens."""
+        self._ending[run_id] = threading.get_ident()
+        try:
+            return self._error_llm(run_id, error, usage)
+        finally:
+            self._ending.pop(run_id, None)
+
+    def _error_llm(self, run_id: str, error: BaseException, usage: TokenUsage | None) -> CostRecord | None:
         run = self._runs.pop(run_id, None)
         if run is None:
             return None
@@ -759,7 +786,18 @@ class CostTracker:
         return len(self._runs)
 
     def flush(self, timeout: float = 10.0) -> bool:
-        return self.ledger.flush(timeout)
+        """Wait (up to ``timeout`` s) until the runs other threads are ending right now
+        are recorded and observed, then until the ledger has written everything queued.
+        Returns False on timeout."""
+        deadline = time.monotonic() + timeout
+        me = threading.get_ident()  # an observer flushing from inside a run's end: not waited for
+
+        def others() -> bool:
+            return any(ident != me for ident in list(self._ending.values()))
+
+        while self._ending and others() and time.monotonic() < deadline:
+            time.sleep(0.001)
+        return self.ledger.flush(max(deadline - time.monotonic(), 0.1)) and not (self._ending and others())
 
     def close(self) -> None:
         self.ledger.close()

@@ -206,3 +206,48 @@ def test_breakdown_built_without_pydantic_equals_validated() -> None:
     assert CostBreakdown(input=1).input == 1.0 and isinstance(CostBreakdown(input=1).input, float)  # validated path
     with pytest.raises(ValueError):
         CostBreakdown(input="much")  # type: ignore[arg-type]
+
+
+class SlowEnd(RunObserver):
+    """An observer whose end work is slow (an exporter, a span processor)."""
+
+    def __init__(self) -> None:
+        self.ended: list[str] = []
+        self.flushed_inside: bool | None = None
+        self.tracker: CostTracker | None = None
+
+    def on_run_end(self, run, *, record, error, task, outputs=None):  # type: ignore[no-untyped-def]
+        import time as _time
+
+        _time.sleep(0.3)
+        self.ended.append(run.run_id)
+        if self.tracker is not None and run.run_id == "inner":
+            # flushing from inside a run's end does not wait for that very run
+            self.flushed_inside = self.tracker.flush(timeout=2.0)
+
+
+@pytest.mark.parametrize("ledger", ["memory://", "sqlite"])
+def test_flush_waits_for_runs_other_threads_are_ending(ledger: str, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """A run another thread (LiteLLM's logging thread) is ending -- already gone from the
+    open runs, its record perhaps written -- is recorded *and observed* when flush returns
+    (CI caught a span missing right after flush, from this race)."""
+    import threading
+    import time as _time
+
+    obs = SlowEnd()
+    url = "memory://" if ledger == "memory://" else f"sqlite:///{tmp_path / 'l.db'}"
+    tracker = CostTracker(ledger=url, observers=[obs])
+    obs.tracker = tracker
+    tracker.start_llm("c1", None, model="gpt-4o-mini", provider="openai")
+    ender = threading.Thread(target=tracker.end_llm, args=("c1", TokenUsage(input_tokens=5, output_tokens=2)))
+    ender.start()
+    while tracker.open_runs:  # what an adapter's flush waits for
+        _time.sleep(0.001)
+    assert tracker.flush(timeout=5.0)
+    assert obs.ended == ["c1"] and [r.request_id for r in tracker.ledger.records()] == ["c1"]
+    ender.join()
+    tracker.start_llm("inner", None, model="gpt-4o-mini", provider="openai")
+    t0 = _time.monotonic()
+    tracker.end_llm("inner", TokenUsage(input_tokens=5, output_tokens=2))
+    assert obs.flushed_inside is True and _time.monotonic() - t0 < 1.5
+    tracker.close()
