@@ -153,7 +153,7 @@ def test_fused_graph_agrees_on_real_banking77_queries(plain_embedder: OnnxEmbedd
 def test_fused_graph_failure_falls_back_to_the_export_graph(monkeypatch, caplog) -> None:
     from llm_cost_hooks.embeddings import _fused
 
-    def broken(data: bytes) -> bytes:
+    def broken(data: bytes, **kwargs: object) -> bytes:
         raise _fused.FusedGraphError("layout changed")
 
     monkeypatch.setattr(_fused, "build_fused_minilm", broken)
@@ -179,3 +179,52 @@ def test_a_users_own_model_file_runs_unfused(tmp_path) -> None:
     own.write_bytes(_default_model_path().read_bytes())
     e = OnnxEmbedder(own)  # a user's file: not hash-checked, so not rebuilt either
     assert e.fused is False and e.name == "model"
+
+
+# --- int8 matmuls (the trained router's default) ---------------------------------------------
+
+
+def test_int8_matmul_embedder_is_close_to_but_not_the_fp32_one() -> None:
+    fp32, int8 = default_embedder(), default_embedder(int8_matmul=True)
+    assert int8 is default_embedder(int8_matmul=True) and int8 is not fp32
+    assert int8.int8_matmul is True and fp32.int8_matmul is False and int8.fused is True
+    # Other vectors, so another name: a router trained on one refuses the other.
+    assert int8.name == DEFAULT_MODEL_NAME + "-int8mm" and fp32.name == DEFAULT_MODEL_NAME
+    texts = _AGREEMENT_TEXTS[1:6]
+    a, b = int8.embed(texts), fp32.embed(texts)
+    cos = (a * b).sum(axis=1)
+    assert float(cos.min()) > 0.98, cos  # measured: GSM8K 0.993-0.999, Banking77 0.990-0.999, "ok" 0.986
+    assert float(cos.min()) < 0.99999, cos  # really int8 arithmetic, not the fp32 graph again
+    np.testing.assert_allclose(np.linalg.norm(a, axis=1), 1.0, atol=1e-5)
+    # A text's vector does not depend on the batch it came in (the quantisation range is
+    # per call and would include the neighbours' activations and the padding).
+    np.testing.assert_array_equal(a, np.stack([int8.embed_one(t) for t in texts]))
+    np.testing.assert_array_equal(int8.embed(texts[::-1])[::-1], a)
+    # Still semantic: a paraphrase is nearer than an unrelated sentence.
+    q = int8.embed_one("Has my card arrived yet?")
+    assert float(q @ int8.embed_one("has my card been delivered")) > float(q @ int8.embed_one("what is 48 / 2"))
+
+
+def test_int8_matmul_needs_the_default_files_fused_graph(tmp_path) -> None:
+    from llm_cost_hooks import ConfigurationError
+    from llm_cost_hooks.embeddings._onnx import _default_model_path
+
+    with pytest.raises(ConfigurationError, match="int8_matmul"):
+        OnnxEmbedder(fused=False, int8_matmul=True)
+    own = tmp_path / "model.onnx"
+    own.write_bytes(_default_model_path().read_bytes())
+    with pytest.raises(ConfigurationError, match="drop int8_matmul"):
+        OnnxEmbedder(own, int8_matmul=True)
+
+
+def test_int8_matmul_graph_failure_falls_back_under_the_fp32_name(monkeypatch, caplog) -> None:
+    from llm_cost_hooks.embeddings import _fused
+
+    def no_int8(data: bytes, *, int8_matmul: bool = False) -> bytes:
+        raise _fused.FusedGraphError("no DynamicQuantizeMatMul here")
+
+    monkeypatch.setattr(_fused, "build_fused_minilm", no_int8)
+    with caplog.at_level("WARNING"):
+        e = OnnxEmbedder(int8_matmul=True)
+    # The vectors it gives are the fp32 ones, and its name says so.
+    assert e.int8_matmul is False and e.name == DEFAULT_MODEL_NAME and "DynamicQuantizeMatMul" in caplog.text

@@ -699,3 +699,29 @@ def test_ridge_guarded_keeps_a_proven_advantage(tmp_path: Path) -> None:
     back = RouterModel.load(tmp_path / "r")
     q2, c2 = back.predict(emb[te])
     assert np.allclose(q, q2) and np.allclose(c, c2)
+
+
+def test_trained_router_defaults_to_int8_minilm_and_loads_with_the_embedder_it_was_trained_with(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pytest.importorskip("onnxruntime")
+    from llm_cost_hooks.embeddings import DEFAULT_MODEL_NAME, default_embedder
+
+    ds = synthetic(40)
+    fp32, int8 = default_embedder(), default_embedder(int8_matmul=True)
+    for emb in (fp32, int8):
+        model = RouterModel.fit(ds, emb, kind="ridge")
+        assert model.embedder_name == emb.name
+        # No embedder given: the one named in the model (not merely "the default").
+        assert TrainedRouter(model).embedder is emb
+        model.save(tmp_path / emb.name)
+        loaded = TrainedRouter.load(str(tmp_path / emb.name))
+        assert loaded.embedder is emb
+        assert loaded.route(RouteRequest(ds.prompts[0]), ["small", "large"]).tier in ("small", "large")
+    # The other embedder is refused with a message that says what to do.
+    with pytest.raises(RouterModelError, match="same embedder or retrain"):
+        TrainedRouter.load(str(tmp_path / DEFAULT_MODEL_NAME), embedder=int8)
+    # The CLI's default is the router's default; minilm-fp32 gives the cache's vectors.
+    from llm_cost_hooks.routing._cli import _embedder
+
+    assert _embedder("default") is int8 and _embedder("minilm-fp32") is fp32

@@ -20,16 +20,21 @@ __all__ = ["add_route_commands", "route_eval", "route_train"]
 
 
 def _embedder(name: str) -> Any:
-    if name == "default":
+    if name in ("default", "minilm-fp32"):
         from ..embeddings import default_embedder
 
-        return default_embedder()
+        # The router's default runs MiniLM's matmuls in int8 (faster per request);
+        # minilm-fp32 gives the semantic cache's exact vectors.
+        return default_embedder(int8_matmul=name == "default")
     if name.startswith("hashing"):
         from ._model import HashingEmbedder
 
         dim = int(name.split("-", 1)[1]) if "-" in name else 256
         return HashingEmbedder(dim)
-    raise ConfigurationError(f"unknown embedder {name!r}; use 'default' (MiniLM, offline) or 'hashing-256'.")
+    raise ConfigurationError(
+        f"unknown embedder {name!r}; use 'default' (MiniLM, int8 matmuls, offline), 'minilm-fp32' "
+        "(the semantic cache's vectors) or 'hashing-256'."
+    )
 
 
 def _load(paths: Sequence[str], layout: str, tiers: Sequence[str] | None, drop_contaminated: bool) -> Any:
@@ -102,7 +107,8 @@ def _add_common(p: argparse.ArgumentParser) -> None:
                    "or a directory with RouteLLM's MT-Bench questions + judgements)")
     p.add_argument("--layout", choices=["auto", "routerbench", "routellm", "mtbench"], default="auto")
     p.add_argument("--tiers", nargs="+", help="models (columns) to route between; default all")
-    p.add_argument("--embedder", default="default", help="'default' (MiniLM int8 ONNX, offline) or 'hashing-256'")
+    p.add_argument("--embedder", default="default", help="'default' (MiniLM int8 ONNX with int8 matmuls, offline), 'minilm-fp32' (the semantic "
+                   "cache's exact vectors, slower) or 'hashing-256'")
     p.add_argument("--quality-share", type=float, default=0.95, help="calibration target: share of the strong tier's quality")
     p.add_argument("--strong", help="the reference tier for --quality-share (default: the best)")
     p.add_argument("--confidence", type=float, default=0.5,

@@ -373,6 +373,15 @@ def calibrate_points(
     return best
 
 
+def _router_embedder(trained_with: str) -> Any:
+    """The shipped embedder a router was trained with (by its saved name), else the
+    router's default: MiniLM with int8 matmuls (0.66x the time of the cache's fp32 one)."""
+    from ..embeddings import default_embedder
+    from ..embeddings._onnx import embedder_named
+
+    return (embedder_named(trained_with) if trained_with else None) or default_embedder(int8_matmul=True)
+
+
 class TrainedRouter(RoutingStrategy):
     """Embeds the request and asks a :class:`RouterModel` which tier is worth its price.
 
@@ -401,9 +410,7 @@ class TrainedRouter(RoutingStrategy):
         max_chars: int = 2000,
     ) -> None:
         if embedder is None:
-            from ..embeddings import default_embedder
-
-            embedder = default_embedder()
+            embedder = _router_embedder(model.embedder_name)
         if model.embedder_name and embedder.name != model.embedder_name:
             raise ConfigurationError(
                 f"router was trained with embedder {model.embedder_name!r}, got {embedder.name!r}."
@@ -423,11 +430,8 @@ class TrainedRouter(RoutingStrategy):
     def load(cls, directory: str, *, embedder: Any = None, **kwargs: Any) -> TrainedRouter:
         from ._model import RouterModel
 
-        if embedder is None:
-            from ..embeddings import default_embedder
-
-            embedder = default_embedder()
-        return cls(RouterModel.load(directory, embedder=embedder), embedder=embedder, **kwargs)
+        model = RouterModel.load(directory, embedder=embedder)
+        return cls(model, embedder=embedder if embedder is not None else _router_embedder(model.embedder_name), **kwargs)
 
     def _columns(self, tiers: Sequence[str]) -> tuple[list[str], list[int]]:
         names, cols = [], []
