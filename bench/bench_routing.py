@@ -453,7 +453,8 @@ def _overhead(embedder: Any, quick: bool, rows: list[Row]) -> None:
     t_model = time_per_call(lambda: model.predict(one), number=number, warmup=20)
     rows.append(Row(BENCH, "trained router: ridge prediction alone", t_model * 1e6, "us/request", "MiniLM embed of the same prompt",
                     t_embed * 1e6, "", note="the decision is the embedding plus this; the embedder is the semantic "
-                    "cache's offline MiniLM file (int8 matmuls by default for the router)"))
+                    "cache's offline MiniLM file (int8 matmuls by default for the router); anchor: one "
+                    f"prompt of {embedder.count_tokens(samples[0]) if hasattr(embedder, 'count_tokens') else '?'} tokens"))
     fast = HashingEmbedder(256)
     fmodel = RouterModel.fit(data.subset(np.arange(train_n)), fast, kind="ridge")
     frouter = TrainedRouter(fmodel, embedder=fast, tier_map=tmap)
