@@ -791,13 +791,9 @@ class CostTracker:
         Returns False on timeout."""
         deadline = time.monotonic() + timeout
         me = threading.get_ident()  # an observer flushing from inside a run's end: not waited for
-
-        def others() -> bool:
-            return any(ident != me for ident in list(self._ending.values()))
-
-        while self._ending and others() and time.monotonic() < deadline:
+        while (busy := any(i != me for i in list(self._ending.values()))) and time.monotonic() < deadline:
             time.sleep(0.001)
-        return self.ledger.flush(max(deadline - time.monotonic(), 0.1)) and not (self._ending and others())
+        return self.ledger.flush(max(deadline - time.monotonic(), 0.1)) and not busy
 
     def close(self) -> None:
         self.ledger.close()

@@ -331,13 +331,8 @@ def calibrate_points(
         pick = choose_tiers(q_pred, c_pred, float(knob), mode)
         points.append((float(knob), float(q_true[rows, pick].mean()), float(c_true[rows, pick].mean())))
     if isinstance(target, QualityTarget):
-        from statistics import NormalDist
-
         ref = tiers.index(target.of) if target.of else int(np.argmax(q_true.mean(axis=0)))
-        goal = target.share * float(q_true[:, ref].mean())
-        if target.confidence > 0.5:
-            z = NormalDist().inv_cdf(target.confidence)
-            goal += z * float(q_true[:, ref].std()) / max(len(q_true), 1) ** 0.5
+        goal = _quality_goal(q_true[:, ref], target)
         label = f"quality>={target.share:g}x{tiers[ref]}" + (
             f"@{target.confidence:g}" if target.confidence > 0.5 else "")
         ok = [p for p in points if p[1] >= goal - 1e-12]
@@ -594,6 +589,8 @@ class CascadePoint(BaseModel):
 
 
 def _quality_goal(reference: np.ndarray, target: QualityTarget) -> float:
+    """The quality to reach: ``share`` of the reference tier's mean, raised by the
+    confidence's number of standard errors of that mean."""
     from statistics import NormalDist
 
     goal = target.share * float(reference.mean())
