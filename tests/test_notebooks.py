@@ -16,7 +16,8 @@ nbclient = pytest.importorskip("nbclient", reason="pip install -e '.[dev]' (nbfo
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ROOT / "notebooks"
-DATA = ROOT.parent / "shared" / "data"
+from _shared_data import SHARED_DATA as DATA  # noqa: E402
+
 CELL_TIMEOUT = 120
 MARKER = "NOTEBOOK_RESULT "
 

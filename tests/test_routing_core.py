@@ -409,9 +409,9 @@ def test_load_mtbench_layout(tmp_path: Path) -> None:
 def test_load_mtbench_real_files() -> None:
     from llm_cost_hooks.routing import load_mtbench
 
-    path = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "routing" / "routellm_gsm8k_mtbench"
-    if not (path / "mt_bench_question.jsonl.gz").is_file():
-        pytest.fail(f"real MT-Bench data missing at {path}", pytrace=False)
+    from _shared_data import need_shared
+
+    path = need_shared("routing", "routellm_gsm8k_mtbench", "mt_bench_question.jsonl.gz").parent
     ds = load_mtbench(path, cost_per_call={"gpt-4-1106-preview": 0.03, "mistralai/Mixtral-8x7B-Instruct-v0.1": 0.001})
     assert len(ds) + ds.extra["contaminated_dropped"] + ds.extra["incomplete_dropped"] == 80
     assert ds.extra["contaminated_dropped"] > 0 and set(ds.tiers) == {"gpt-4-1106-preview", "mistralai/Mixtral-8x7B-Instruct-v0.1"}

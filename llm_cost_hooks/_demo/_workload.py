@@ -1,6 +1,7 @@
 """The demo's data and the workload built from it, deterministically.
 
-Two real sources (read, never copied or invented):
+Two real sources (rows copied as published, nothing invented; a compact subset ships in
+``data/``, see its README.md):
 
 * Banking77 (PolyAI, CC BY 4.0): real online-banking customer queries with their intent.
   The test split is the replayed support traffic; the train split gives the support
@@ -27,11 +28,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-__all__ = ["DATA_HINT", "DemoData", "Request", "Submission", "Workload", "build_workload", "data_dir", "load_demo_data"]
+__all__ = ["BUNDLED_DATA", "DATA_HINT", "DemoData", "Request", "Submission", "Workload", "build_workload", "data_dir", "load_demo_data"]
 
 DATA_HINT = (
-    "The demo replays two real data sets; give a folder (--data DIR or LLM_COST_HOOKS_DATA_DIR, default\n"
-    "../shared/data next to the repository) laid out like this:\n"
+    "The demo replays two real data sets. A compact subset ships with the package (used when no\n"
+    "folder is given); --data DIR or LLM_COST_HOOKS_DATA_DIR takes the full sets, laid out like this:\n"
     "  DIR/semantic_cache/banking77/test.csv.gz and train.csv.gz  (columns text, category)\n"
     "      Banking77, PolyAI, CC BY 4.0: https://github.com/PolyAI-LDN/task-specific-datasets\n"
     "      (banking_data/test.csv and train.csv, gzip-compressed)\n"
@@ -39,7 +40,7 @@ DATA_HINT = (
     "      <model>|model_response, eval_name), e.g. arc_challenge_train.csv.gz, mbpp_train.csv.gz,\n"
     "      winograde_train.csv.gz from https://github.com/shuhao02/RouterDC (datasets/routerbench_zs/),\n"
     "      a subset of RouterBench (MIT): https://huggingface.co/datasets/withmartian/routerbench\n"
-    "  The shared data folder's PROVENANCE.tsv lists the exact commits and sha256 of each file.\n"
+    "  The shipped subset's README.md (llm_cost_hooks/_demo/data/) lists the exact source commits.\n"
     "Nothing is downloaded and no data is made up: without these files the demo does not run."
 )
 
@@ -51,20 +52,18 @@ EMAIL_CUSTOMER_SHARE = 3  # one customer in 3 writes e-mails instead of chatting
 TICKETS_PER_CUSTOMER = 3
 
 
+BUNDLED_DATA = Path(__file__).resolve().parent / "data"
+
+
 def data_dir(explicit: str | os.PathLike[str] | None = None) -> Path:
-    """Where the evaluation data lives: ``--data``, ``$LLM_COST_HOOKS_DATA_DIR``, or
-    ``../shared/data`` next to the repository (or the current directory)."""
+    """Where the demo's data lives: ``--data``, ``$LLM_COST_HOOKS_DATA_DIR``, or the
+    compact subset shipped in the package."""
     if explicit:
         return Path(explicit)
     env = os.environ.get("LLM_COST_HOOKS_DATA_DIR")
     if env:
         return Path(env)
-    here = Path(__file__).resolve().parent.parent.parent
-    for base in (here, Path.cwd()):
-        candidate = base.parent / "shared" / "data"
-        if candidate.is_dir():
-            return candidate
-    return here.parent / "shared" / "data"
+    return BUNDLED_DATA
 
 
 def _h(*parts: Any) -> int:

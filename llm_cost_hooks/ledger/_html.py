@@ -172,6 +172,8 @@ def render_html_report(reports: LedgerReports, path: str | Path, *, title: str =
     >>> out.exists()
     True
     """
+    from ..pricing._map_source import price_map_version
+
     span = reports.timeseries("day")
     bucket = "hour" if len(span) <= 2 else "day"
     charts = _charts(reports, bucket)
@@ -203,7 +205,8 @@ th, td {{ border: 1px solid #ddd; padding: 4px 8px; text-align: right; }}
 th {{ background: #f3f3f3; }} td:first-child, th:first-child {{ text-align: left; }}
 figure {{ display: inline-block; margin: 0 1rem 1rem 0; }} img {{ max-width: 100%; }}
 </style></head><body>
-<h1>{html.escape(title)}</h1><p>Generated {generated} by llm-cost-hooks.</p>
+<h1>{html.escape(title)}</h1><p>Generated {generated} by llm-cost-hooks; price map in use:
+<code class="price-map">{html.escape(price_map_version())}</code> (each record keeps the cost it was written with).</p>
 <section class="charts">{images}</section>
 {tables}
 </body></html>"""

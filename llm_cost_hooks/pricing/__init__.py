@@ -1,7 +1,9 @@
-"""Model prices: LiteLLM's bundled price map read as data, plus your overrides.
+"""Model prices: LiteLLM's price map read as data, plus your overrides.
 
-Importing this package imports neither LiteLLM nor the price map, and nothing here ever
-touches the network: the map is read from the installed ``litellm`` package on first use.
+Importing this package imports neither LiteLLM nor the price map, and pricing never
+touches the network. The map is read on first use: one fetched by ``llm-cost prices
+update`` (the only network call, opt-in), else an installed ``litellm``'s when at least as
+new as the snapshot shipped in this package, else that snapshot.
 
 >>> from llm_cost_hooks.pricing import PriceBook
 >>> book = PriceBook.default()

@@ -1,10 +1,10 @@
-"""The price book: LiteLLM's bundled price map, read as data, plus your overrides.
+"""The price book: LiteLLM's price map, read as data, plus your overrides.
 
-LiteLLM ships its price map inside the package
-(``litellm/model_prices_and_context_window_backup.json``). We read that file directly:
+The map is LiteLLM's ``model_prices_and_context_window.json``: a snapshot ships in this
+package, an installed ``litellm`` at least as new is preferred, and a map fetched with
+``llm-cost prices update`` beats both (see :mod:`._map_source`). We read the file directly:
 importing LiteLLM takes seconds and fetches a newer map from the network, and pricing
-must do neither. The file is located with ``importlib.util.find_spec("litellm")``, which
-does not execute LiteLLM, parsed on first use (not at import) and cached per process.
+must do neither. The file is parsed on first use (not at import) and cached per process.
 
 To use another map -- for instance a newer one downloaded from
 https://raw.githubusercontent.com/BerriAI/litellm/main/model_prices_and_context_window.json
@@ -18,8 +18,6 @@ from __future__ import annotations
 
 import difflib
 import hashlib
-import importlib.metadata
-import importlib.util
 import json
 import os
 import threading
@@ -41,6 +39,7 @@ from ._names import (
     provider_family,
     providers_compatible,
 )
+from ._map_source import default_map_source
 from ._overrides import OverrideEntry, OverrideSet, load_overrides
 
 __all__ = ["PRICE_MAP_ENV", "PRICE_OVERRIDES_ENV", "PriceBook", "PricedCost", "ResolvedPrice"]
@@ -84,23 +83,7 @@ class _PriceMap:
 
 
 def _bundled_map_path() -> Path:
-    # find_spec on a top-level package locates it without executing its __init__.
-    spec = importlib.util.find_spec("litellm")
-    for location in (spec.submodule_search_locations or []) if spec else []:
-        candidate = Path(location) / _BUNDLED_MAP_FILE
-        if candidate.is_file():
-            return candidate
-    raise ConfigurationError(
-        f"Cannot find LiteLLM's bundled price map ({_BUNDLED_MAP_FILE}): is litellm installed? "
-        f"Install it (pip install litellm) or point {PRICE_MAP_ENV} at a price-map JSON file."
-    )
-
-
-def _litellm_version() -> str:
-    try:
-        return importlib.metadata.version("litellm")
-    except importlib.metadata.PackageNotFoundError:
-        return "unknown"
+    return default_map_source().path
 
 
 @lru_cache(maxsize=4)
@@ -120,7 +103,7 @@ def _read_map(path: str, mtime_ns: int, size: int, bundled: bool) -> _PriceMap:
         key: value for key, value in data.items() if isinstance(value, dict) and key not in _NOT_MODELS
     }
     digest = hashlib.sha256(raw).hexdigest()[:12]
-    version = f"litellm-{_litellm_version()}+{digest}" if bundled else f"override:{path}+{digest}"
+    version = f"{default_map_source().label}+{digest}" if bundled else f"override:{path}+{digest}"
     lower: dict[str, str] = {}
     for key in entries:
         lower.setdefault(key.lower(), key)  # first spelling wins, as in LiteLLM
@@ -232,7 +215,7 @@ class PriceBook:
             self._map_path = Path(os.environ[PRICE_MAP_ENV].strip()).expanduser()
             self._map_origin = f"from {PRICE_MAP_ENV}"
         else:
-            self._map_path, self._map_origin = None, "bundled with litellm"
+            self._map_path, self._map_origin = None, "default price map"
 
         self._overrides: OverrideSet | None
         if overrides is not None:
@@ -414,7 +397,8 @@ class PriceBook:
 
     def _build_state(self) -> _State:
         if self._map_path is None:
-            base = _load_map(_bundled_map_path(), bundled=True, origin=self._map_origin)
+            source = default_map_source()
+            base = _load_map(source.path, bundled=True, origin=source.origin)
         else:
             base = _load_map(self._map_path, bundled=False, origin=self._map_origin)
         providers: set[str] = set(PROVIDER_ALIASES.values())

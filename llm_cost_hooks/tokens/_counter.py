@@ -1,9 +1,9 @@
 """Offline token counting.
 
-OpenAI models are counted exactly with tiktoken, from the BPE files that LiteLLM ships
-inside its package (``litellm/litellm_core_utils/tokenizers/``, in tiktoken's cache
-format). They are read as data: neither litellm is imported nor ``TIKTOKEN_CACHE_DIR``
-touched, so a user's own tiktoken cache keeps working and nothing is downloaded.
+OpenAI models are counted exactly with tiktoken, from the BPE files shipped in this
+package (``tokens/data/``, in tiktoken's cache format, copied from LiteLLM's package). They
+are read as data: ``TIKTOKEN_CACHE_DIR`` is not touched, so a user's own tiktoken cache
+keeps working and nothing is downloaded.
 
 Other providers publish no offline tokenizer for their current models; their counts are
 an approximation (``o200k_base``) and flagged ``estimated``.
@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import importlib.util
 import json
 import os
 import threading
@@ -110,16 +109,14 @@ class TokenCount(BaseModel):
     encoding: str
 
 
-def _bundled_dir() -> Path | None:
+_PACKAGED_DIR = Path(__file__).resolve().parent / "data"
+
+
+def _bundled_dir() -> Path:
     override = os.environ.get("LLM_COST_HOOKS_TOKENIZER_DIR")
     if override:
         return Path(override)
-    spec = importlib.util.find_spec("litellm")  # finds, does not import
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    return Path(next(iter(spec.submodule_search_locations))) / (
-        "litellm_core_utils/tokenizers"
-    )
+    return _PACKAGED_DIR
 
 
 def _parse_bpe(contents: bytes, source: str) -> dict[bytes, int]:
@@ -138,7 +135,7 @@ def _parse_bpe(contents: bytes, source: str) -> dict[bytes, int]:
 class TokenCounter:
     """Counts tokens of text and chat messages for a model, offline.
 
-    ``source="bundled"`` (default) reads the BPE files shipped in LiteLLM's package;
+    ``source="bundled"`` (default) reads the BPE files shipped in this package;
     ``source="tiktoken"`` uses ``tiktoken.get_encoding`` as is (its own cache, or a
     download when online). Encodings load once, lazily, on first use.
 
@@ -187,12 +184,6 @@ class TokenCounter:
             )
         file_name, sha256, pattern, special = _ENCODINGS[name]
         directory = self._dir or _bundled_dir()
-        if directory is None:
-            raise TokenizerUnavailableError(
-                "LiteLLM's package (which carries the tokenizer files) is not installed; "
-                "pip install litellm, set LLM_COST_HOOKS_TOKENIZER_DIR, or use "
-                "TokenCounter(source='tiktoken')."
-            )
         path = directory / file_name
         try:
             contents = path.read_bytes()
