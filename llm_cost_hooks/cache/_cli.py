@@ -1,4 +1,4 @@
-"""``llm-cost cache calibrate``: the argparse wiring (the lead's cli.py calls add_cache_commands)."""
+"""``llm-cost cache calibrate``: the argparse wiring (llm_cost_hooks/cli.py calls add_cache_commands)."""
 
 from __future__ import annotations
 

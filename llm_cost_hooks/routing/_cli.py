@@ -1,6 +1,6 @@
 """``llm-cost route eval DATA`` and ``llm-cost route train DATA`` (argparse).
 
-The lead's ``llm_cost_hooks/cli.py`` calls :func:`add_route_commands` on its
+``llm_cost_hooks/cli.py`` calls :func:`add_route_commands` on its
 subparsers; every command is also an importable function (:func:`route_eval`,
 :func:`route_train`).
 """
@@ -160,7 +160,7 @@ def _run_train(args: argparse.Namespace) -> int:
     return 0
 
 
-def main(argv: Sequence[str] | None = None) -> int:  # pragma: no cover - used until the lead wires cli.py
+def main(argv: Sequence[str] | None = None) -> int:  # pragma: no cover - standalone entry point
     parser = argparse.ArgumentParser(prog="llm-cost")
     add_route_commands(parser.add_subparsers(dest="command", required=True))
     args = parser.parse_args(argv)
