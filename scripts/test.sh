@@ -26,7 +26,8 @@ apt permissions); elsewhere, provide these yourself before running it:
     (scripts/provide_libssl11.sh fetches Debian 11's package with apt);
   * Chromium or Google Chrome on PATH as `chromium` (or CHROMIUM=/path/to/chrome) for
     tests/test_report_browser.py;
-  * ../shared/data (the full development data sets) is optional: tests that need it skip.
+  * ../shared/data (the full development data sets) is optional: tests that need it skip;
+  * about 2 GB of disk: .venv (~1 GB) and Phoenix's own venv in .test-servers/ (~0.9 GB).
 NEEDS
 fi
 
@@ -51,6 +52,9 @@ elif command -v apt-get >/dev/null 2>&1; then
 else
     echo "WARNING: no chromium on PATH; tests/test_report_browser.py will fail" >&2
 fi
+
+say "Arize Phoenix in its own venv (.test-servers/phoenix-venv) for tests/test_phoenix.py"
+bash integrations/phoenix/install_phoenix.sh .test-servers/phoenix-venv
 
 say "key package versions"
 python --version
