@@ -199,13 +199,13 @@ def build_parser() -> argparse.ArgumentParser:
                                        "print the savings waterfall")
     demo.add_argument("--ledger", default="demo_out/llm_costs.db", help="SQLite ledger to write")
     demo.add_argument("--data", help="data folder with semantic_cache/banking77/{test,train}.csv.gz and "
-                                     "routing/routerbench_train/*.csv.gz (default: ../shared/data)")
+                                     "routing/routerbench_train/*.csv.gz (default: the subset shipped in the package)")
     demo.add_argument("--limit", type=_positive_int("--limit"), default=1000,
                       help="distinct requests to replay, half support tickets, half assistant prompts (default: 1000)")
     demo.add_argument("--chart", help="waterfall PNG to write (default: savings_waterfall.png beside the ledger)")
     demo.add_argument("--otlp", nargs="?", const="", default=None, metavar="URL",
                       help="send traces and metrics over OTLP/HTTP to URL (default: OTEL_EXPORTER_OTLP_ENDPOINT)")
-    demo.add_argument("--quiet", action="store_true", help="no progress bar")
+    demo.add_argument("--quiet", action="store_true", help="no progress (a bar on a terminal, a line per step otherwise)")
     demo.set_defaults(func=_cmd_demo)
 
     for module_name, func_name in _PLUGINS:
