@@ -51,7 +51,9 @@ class Settings(BaseSettings):
         None, description="An all-MiniLM-L6-v2 int8 model.onnx to use instead of the one from the embed extra."
     )
     data_dir: str | None = Field(
-        None, description="Evaluation data for the demo, benchmarks and notebooks (default: ../shared/data)."
+        None,
+        description="Data folder the demo replays (default: the subset shipped in the package); the "
+        "notebooks and benchmarks read the full sets from it (default: ../shared/data).",
     )
 
 
