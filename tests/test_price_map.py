@@ -52,7 +52,7 @@ def test_without_litellm_the_snapshot_prices(no_litellm: None) -> None:
     assert book.cost(USAGE, "claude-sonnet-4-5").total > 0
 
 
-def test_snapshot_prices_equal_litellm_cost_per_token(no_litellm: None) -> None:
+def test_snapshot_prices_equal_litellm_completion_cost(no_litellm: None) -> None:
     litellm = pytest.importorskip("litellm", reason="litellm (the dev extra) is the reference for price parity")
     book = PriceBook()
     assert book.price_map_path == SNAPSHOT
@@ -60,6 +60,9 @@ def test_snapshot_prices_equal_litellm_cost_per_token(no_litellm: None) -> None:
         prompt, completion = litellm.cost_per_token(model=model, prompt_tokens=12_000, completion_tokens=900)
         ours = book.cost({"input_tokens": 12_000, "output_tokens": 900}, model).total
         assert ours == pytest.approx(prompt + completion, rel=1e-9), model
+        response = litellm.ModelResponse(model=model, usage=litellm.Usage(prompt_tokens=12_000, completion_tokens=900,
+                                                                          total_tokens=12_900))
+        assert ours == pytest.approx(litellm.completion_cost(completion_response=response, model=model), rel=1e-9)
 
 
 def test_an_older_installed_litellm_loses_to_the_snapshot(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
