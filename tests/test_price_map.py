@@ -149,3 +149,16 @@ def test_unreachable_server_is_a_clear_cli_error(capsys: pytest.CaptureFixture[s
         port = s.getsockname()[1]  # closed again: nothing listens there
     assert main(["prices", "update", "--url", f"http://127.0.0.1:{port}/map.json", "--timeout", "5"]) == 1
     assert "Cannot fetch" in capsys.readouterr().err
+
+
+def test_report_names_the_price_map_in_use(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from llm_cost_hooks import CostRecord
+    from llm_cost_hooks.ledger import open_ledger
+
+    ledger = open_ledger(f"sqlite:///{tmp_path / 'l.db'}")
+    ledger.write(CostRecord(model="gpt-4o", cost_usd=0.01, tenant="acme"))
+    ledger.close()
+    assert main(["report", str(tmp_path / "l.db"), "--by", "tenant"]) == 0
+    out = capsys.readouterr().out
+    version = PriceBook.default().version
+    assert version.startswith(("litellm-", "fetched-")) and f"Price map in use: {version} " in out
