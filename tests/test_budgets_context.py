@@ -217,7 +217,7 @@ def test_langchain_step_trims_and_tags_the_record(dialogues) -> None:
 
 
 def test_budget_pipe_model_clamps_output_and_keeps_tool_pairs() -> None:
-    budget = ContextBudget(SegmentBudgets(history=40, tools=30, output=64), model=MODEL)
+    budget = ContextBudget(SegmentBudgets(history=60, tools=30, output=64), model=MODEL)
     model = FakeChatModelWithUsage(responses=["Done."])
     guarded = ContextBudgetRunnable(budget=budget) | model
     assert isinstance(guarded, GuardedChatModel)
