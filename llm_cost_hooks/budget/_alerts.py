@@ -50,6 +50,7 @@ __all__ = [
     "MetricHook",
     "SpanEventSink",
     "WebhookSink",
+    "anomaly_baseline",
 ]
 
 logger = logging.getLogger("llm_cost_hooks.budget")

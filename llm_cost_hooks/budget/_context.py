@@ -561,42 +561,58 @@ class ContextBudget:
         """Put the fact clauses of the dropped user messages into one compact message.
 
         When the whole line does not fit, older turns are folded in too (their user
-        messages become clauses, their assistant replies go), but never the turn just
-        before the last one (the last user message often answers its question) nor a
-        turn with tool results (their data has no place in the line).
+        messages become clauses, their assistant replies go), up to a turn with tool
+        results (their data has no place in the line); of the turn just before the last
+        only the user message can be folded: its assistant reply stays, as the last user
+        message often answers it.
         """
 
-        def clauses_of(turn_list: list[list[_Msg]]) -> list[tuple[str, bool]]:
-            out: list[tuple[str, bool]] = []
-            for turn in turn_list:
-                for m in turn:
-                    if m.segment == "history" and m.data.get("role") in ("user", "human"):
-                        out.extend((f.text, f.strong) for f in fact_clauses(_text_of(m.data.get("content"))))
+        def is_user(m: _Msg) -> bool:
+            return m.segment == "history" and m.data.get("role") in ("user", "human")
+
+        def clauses_now() -> list[tuple[str, bool]]:
             seen: set[str] = set()
-            return [c for c in out if not (c[0].lower() in seen or seen.add(c[0].lower()))]  # type: ignore[func-returns-value]
+            out: list[tuple[str, bool]] = []
+            for turn in turns[:-1]:
+                for m in turn:
+                    if m.dropped and is_user(m):
+                        for f in fact_clauses(_text_of(m.data.get("content"))):
+                            if f.text.lower() not in seen:
+                                seen.add(f.text.lower())
+                                out.append((f.text, f.strong))
+            return out
 
         def size(texts: list[str]) -> int:
             return self.count_message(self._facts_message(texts), model) if texts else 0
 
-        room = float("inf") if history is None else history - live["history"]
-        clauses = clauses_of(turns[:gone])
-        foldable = len(turns) - 2 if self._fold_turns else 0  # the turn before the last stays
-        while (clauses and size([c for c, _ in clauses]) > room and gone < foldable
-               and not any(m.segment == "tools" for m in turns[gone])):
-            for m in turns[gone]:
+        def room() -> float:
+            return float("inf") if history is None else history - live["history"]
+
+        steps: list[list[_Msg]] = []
+        if self._fold_turns:
+            for turn in turns[gone:-2]:
+                if any(m.segment == "tools" for m in turn):
+                    break
+                steps.append(turn)
+            else:
+                if len(turns) >= 2 and gone <= len(turns) - 2 and is_user(turns[-2][0]):
+                    steps.append(turns[-2][:1])
+        clauses = clauses_now()
+        for step in steps:
+            if not clauses or size([c for c, _ in clauses]) <= room():
+                break
+            for m in step:
                 if not m.dropped:
                     m.dropped = True
                     live[m.segment] -= m.tokens
-            gone += 1
-            room = float("inf") if history is None else history - live["history"]
-            clauses = clauses_of(turns[:gone])
+            clauses = clauses_now()
         keep = [True] * len(clauses)
-        if size([c for c, _ in clauses]) > room:
+        if size([c for c, _ in clauses]) > room():
             # Clauses without a value go first, then the oldest ones.
             order = sorted(range(len(clauses)), key=lambda i: (clauses[i][1], i))
             for i in order:
                 keep[i] = False
-                if size([c for (c, _), k in zip(clauses, keep) if k]) <= room:
+                if size([c for (c, _), k in zip(clauses, keep) if k]) <= room():
                     break
         outcome.facts_kept = [c for (c, _), k in zip(clauses, keep) if k]
         outcome.facts_dropped = [c for (c, _), k in zip(clauses, keep) if not k]

@@ -33,9 +33,9 @@ bye goodbye welcome sorry excuse perfect excellent wonderful lovely nice sounds 
 need needs want wants wanted like liked looking look find get got help let lets let's tell know think guess
 wondering wonder interested trying try going gonna able
 what which who whom whose when where why how whether if as than too
-some any anything something everything nothing all
+some any anything something everything all
 """.split())
-_NEGATIONS = frozenset({"not", "no", "never", "without", "none", "nor", "n't"})
+_NEGATIONS = frozenset({"not", "no", "never", "without", "none", "nor", "nothing", "n't"})
 _NEGATED = re.compile(r"^(?:do|does|did|is|are|was|were|can|could|would|should|won|wo|have|has|had|ai)n[’']t$", re.I)
 _LINKS = frozenset("""
 in at on for from to after before by near around between under over until till within within per with
@@ -85,7 +85,7 @@ def fact_clauses(text: str) -> list[Fact]:
     """The clauses of ``text`` with their filler removed, in order; empty clauses go.
 
     >>> [f.text for f in fact_clauses("Thanks! That doesn't matter, as long as it has free wifi.")]
-    ['not matter', 'long free wifi']
+    ['not matter', 'free wifi']
     """
     out: list[Fact] = []
     for clause in _CLAUSE.split(_PHRASES.sub(" ", text)):
