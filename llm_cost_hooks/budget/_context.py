@@ -301,6 +301,7 @@ class ContextBudget:
         self.marker = marker
         self._counter = counter
         self._cache: dict[tuple[str, str], int] = {}
+        self._facts_cache: dict[tuple[str, str], list[tuple[str, bool, int]]] = {}
         self._cache_size = cache_size
         # Fold older turns into the facts line when it does not fit (measured in bench/bench_context.py).
         self._fold_turns = True
@@ -570,20 +571,28 @@ class ContextBudget:
         def is_user(m: _Msg) -> bool:
             return m.segment == "history" and m.data.get("role") in ("user", "human")
 
-        def clauses_now() -> list[tuple[str, bool]]:
+        per_message: dict[int, list[tuple[str, bool, int]]] = {}
+
+        def clauses_now() -> list[tuple[str, bool, int]]:
             seen: set[str] = set()
-            out: list[tuple[str, bool]] = []
+            out: list[tuple[str, bool, int]] = []
             for turn in turns[:-1]:
                 for m in turn:
-                    if m.dropped and is_user(m):
-                        for f in fact_clauses(_text_of(m.data.get("content"))):
-                            if f.text.lower() not in seen:
-                                seen.add(f.text.lower())
-                                out.append((f.text, f.strong))
+                    if not (m.dropped and is_user(m)):
+                        continue
+                    if m.index not in per_message:
+                        per_message[m.index] = self._clauses(_text_of(m.data.get("content")), model)
+                    for clause in per_message[m.index]:
+                        if clause[0].lower() not in seen:
+                            seen.add(clause[0].lower())
+                            out.append(clause)
             return out
 
-        def size(texts: list[str]) -> int:
-            return self.count_message(self._facts_message(texts), model) if texts else 0
+        base = self._count_uncached(self._facts_message([]), model)
+
+        def estimate(clauses: list[tuple[str, bool, int]]) -> int:
+            # Clause tokens plus one per "; " separator; checked exactly below.
+            return base + sum(c[2] for c in clauses) + max(len(clauses) - 1, 0) if clauses else 0
 
         def room() -> float:
             return float("inf") if history is None else history - live["history"]
@@ -599,28 +608,54 @@ class ContextBudget:
                     steps.append(turns[-2][:1])
         clauses = clauses_now()
         for step in steps:
-            if not clauses or size([c for c, _ in clauses]) <= room():
+            if not clauses or estimate(clauses) <= room():
                 break
             for m in step:
                 if not m.dropped:
                     m.dropped = True
                     live[m.segment] -= m.tokens
             clauses = clauses_now()
+        # Clauses without a value leave first, then the oldest ones.
+        order = sorted(range(len(clauses)), key=lambda i: (clauses[i][1], i))
         keep = [True] * len(clauses)
-        if size([c for c, _ in clauses]) > room():
-            # Clauses without a value go first, then the oldest ones.
-            order = sorted(range(len(clauses)), key=lambda i: (clauses[i][1], i))
-            for i in order:
+        kept = clauses
+        exact = 0
+        for i in [-1, *order]:
+            if i >= 0:
                 keep[i] = False
-                if size([c for (c, _), k in zip(clauses, keep) if k]) <= room():
-                    break
-        outcome.facts_kept = [c for (c, _), k in zip(clauses, keep) if k]
-        outcome.facts_dropped = [c for (c, _), k in zip(clauses, keep) if not k]
+                kept = [c for c, k in zip(clauses, keep) if k]
+            if not kept or estimate(kept) > room():
+                continue
+            exact = self._count_uncached(self._facts_message([c[0] for c in kept]), model)
+            if exact <= room():
+                break
+        else:
+            kept = []
+        outcome.facts_kept = [c[0] for c in kept]
+        outcome.facts_dropped = [c[0] for c, k in zip(clauses, keep) if not k] if kept else [c[0] for c in clauses]
         if outcome.facts_kept:
             outcome.facts_message = self._facts_message(outcome.facts_kept)
-            outcome.facts_tokens = size(outcome.facts_kept)
+            outcome.facts_tokens = exact
             first_dropped = next(i for i, turn in enumerate(turns) if any(m.dropped for m in turn))
             outcome.insert_before = next(m.index for turn in turns[first_dropped:] for m in turn if not m.dropped)
+
+    def _clauses(self, text: str, model: str) -> list[tuple[str, bool, int]]:
+        """Fact clauses of one message with their token counts (cached: a conversation
+        sends the same old messages again on every turn)."""
+        key = (model, text)
+        hit = self._facts_cache.get(key)
+        if hit is None:
+            hit = [(f.text, f.strong, len(self._text_tokens(f.text, model))) for f in fact_clauses(text)]
+            if len(self._facts_cache) >= self._cache_size:
+                with self._lock:
+                    self._facts_cache.clear()
+            if self._cache_size:
+                self._facts_cache[key] = hit
+        return hit
+
+    def _count_uncached(self, message: Mapping[str, Any], model: str) -> int:
+        # Compact messages differ on every request: counting them must not churn the cache.
+        return self.counter.count_messages([message], model).tokens - _REPLY_PRIMING
 
     def _facts_message(self, clauses: list[str]) -> dict[str, Any]:
         return {"role": "user", "content": self.facts_prefix + "; ".join(clauses) + "."}
