@@ -39,6 +39,7 @@ MULTIWOZ = DATA / "conversations" / "multiwoz21_val" / "val.json.zip"
 SYSTEM = "You are a helpful travel desk assistant for Cambridge. Answer briefly and book only when asked."
 MODEL = "gpt-4o-mini"
 BUDGETS = (150, 300)
+FACTS_PREFIX = "Earlier in this conversation I said: "
 
 
 def _contains(haystack: str, value: str) -> bool:
@@ -135,7 +136,7 @@ def _ours(history: int, **options: Any) -> Callable[[list[dict[str, str]]], list
 
 def evaluate(trim: Callable[[list[dict[str, str]]], list[dict[str, str]]], data: list[Any], history: int,
              budget: Any) -> dict[str, float]:
-    kept = total = over = system_lost = last_lost = prev_lost = 0
+    kept = total = over = system_lost = last_lost = prev_lost = line_tokens = folded_tokens = 0
     t0 = time.perf_counter()
     outputs = [trim(messages) for messages, _ in data]
     seconds = (time.perf_counter() - t0) / max(len(data), 1)
@@ -148,8 +149,14 @@ def evaluate(trim: Callable[[list[dict[str, str]]], list[dict[str, str]]], data:
         system_lost += not out or out[0] != messages[0]
         last_lost += not out or out[-1] != messages[-1]
         prev_lost += len(messages) > 2 and messages[-2] not in out
+        line = [m for m in out if str(m.get("content") or "").startswith(FACTS_PREFIX)]
+        if line:
+            line_tokens += budget.count_message(line[0], MODEL)
+            folded_tokens += sum(budget.count_message(m, MODEL) for m in messages
+                                 if m["role"] == "user" and m not in out)
     return {"kept": kept / max(total, 1), "over": over, "system_lost": system_lost, "last_lost": last_lost,
-            "prev_kept": 1 - prev_lost / max(len(data), 1), "seconds": seconds, "constraints": total}
+            "prev_kept": 1 - prev_lost / max(len(data), 1), "seconds": seconds, "constraints": total,
+            "compression": line_tokens / folded_tokens if folded_tokens else None}
 
 
 def run(quick: bool = False) -> list[Row]:
@@ -187,6 +194,9 @@ def run(quick: bool = False) -> list[Row]:
                 if default and history == 150 else None,
                 note=(f"over budget {r['over']}, system lost {r['system_lost']}, last user lost {r['last_lost']}, "
                       f"reply before the last user turn kept {r['prev_kept']:.1%}, "
-                      f"{r['seconds'] * 1e3:.2f} ms/request" + (f"; {note_base}" if default else "")),
+                      f"{r['seconds'] * 1e3:.2f} ms/request"
+                      + (f", compact message = {r['compression']:.0%} of the user messages it replaces"
+                         if r["compression"] else "")
+                      + (f"; {note_base}" if default else "")),
             ))
     return rows

@@ -102,6 +102,7 @@ def test_spike_then_silence_raises_exactly_one_anomaly() -> None:
     assert len(timer.pending) == 1  # one timer for the whole burst
     clock.t += 5
     assert timer.run_due() == 1
+    assert guard.check_anomalies() == 0  # nothing left for later
     anomalies = [e for e in events if e.kind == "anomaly"]
     assert len(anomalies) == 1
     assert anomalies[0].spent == pytest.approx(5.0) and anomalies[0].baseline == pytest.approx(1.0)

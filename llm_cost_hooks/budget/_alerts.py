@@ -287,7 +287,8 @@ class AlertManager:
         self.anomaly = anomaly
         self.metric_hooks: list[MetricHook] = list(metric_hooks)
         #: ``timer(delay_seconds, fn)`` runs ``fn`` later (anomaly checks after a burst);
-        #: a daemon :class:`threading.Timer` by default.
+        #: a daemon :class:`threading.Timer` by default. A replacement may instead call
+        #: ``SpendGuard.check_anomalies()`` from its own scheduler.
         self.timer: Timer = timer or _thread_timer
 
     def add_sink(self, sink: AlertSink | Callable[[AlertEvent], Any]) -> None:

@@ -430,6 +430,11 @@ class SpendGuard:
         except Exception:  # noqa: BLE001
             logger.exception("llm-cost-hooks: budget alerting failed")
 
+    def check_anomalies(self) -> int:
+        """Run the anomaly checks left for later (spend between two checks); the alert
+        manager's timer calls this. Returns the number of scope values checked."""
+        return self._anomalies.check_pending()
+
     # -- inspection -----------------------------------------------------------------------
     def _key(self, limit: Limit | str, scope_value: str | None, at: float | None) -> tuple[Limit, str]:
         lim = limit if isinstance(limit, Limit) else next((x for x in self.limits if x.name == limit), None)
