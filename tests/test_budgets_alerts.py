@@ -47,6 +47,13 @@ def _guard(events: list, clock: Clock, timer: FakeTimer | None = None, limits=()
     return SpendGuard(list(limits), clock=clock, alerts=alerts)
 
 
+def _setup(**rule) -> tuple[list, Clock, FakeTimer, SpendGuard]:
+    events: list = []
+    clock = Clock(HOUR0)
+    timer = FakeTimer(clock)
+    return events, clock, timer, _guard(events, clock, timer, **rule)
+
+
 def _steady(guard: SpendGuard, clock: Clock, timer: FakeTimer, hours: range, per_hour: float = 1.0) -> None:
     """Six calls an hour, one every 10 minutes starting at minute 7 (a new tenant's
     first hour is partial)."""
@@ -58,10 +65,7 @@ def _steady(guard: SpendGuard, clock: Clock, timer: FakeTimer, hours: range, per
 
 
 def test_steady_new_tenant_for_48_hours_raises_no_anomaly() -> None:
-    events: list = []
-    clock = Clock(HOUR0)
-    timer = FakeTimer(clock)
-    guard = _guard(events, clock, timer)
+    events, clock, timer, guard = _setup()
     _steady(guard, clock, timer, range(48))
     clock.t += 3600
     timer.run_due()
@@ -72,10 +76,7 @@ def test_steady_new_tenant_for_48_hours_raises_no_anomaly() -> None:
 def test_new_tenant_partial_first_hour_is_not_a_baseline(min_history: int) -> None:
     """A tenant that starts at minute 55 spends 1/12 of a normal hour in its first hour;
     counting that hour (or the empty hours before it) made a steady second hour an anomaly."""
-    events: list = []
-    clock = Clock(HOUR0)
-    timer = FakeTimer(clock)
-    guard = _guard(events, clock, timer, min_history_hours=min_history, check_interval_seconds=0)
+    events, clock, timer, guard = _setup(min_history_hours=min_history, check_interval_seconds=0)
     clock.t = HOUR0 + 55 * 60
     guard.reserve(REQ).settle(1 / 12)
     for h in range(1, 6):
@@ -86,10 +87,7 @@ def test_new_tenant_partial_first_hour_is_not_a_baseline(min_history: int) -> No
 
 
 def test_spike_then_silence_raises_exactly_one_anomaly() -> None:
-    events: list = []
-    clock = Clock(HOUR0)
-    timer = FakeTimer(clock)
-    guard = _guard(events, clock, timer)
+    events, clock, timer, guard = _setup()
     _steady(guard, clock, timer, range(24))
     assert events == []
     # Hour 24: a 5x burst in one second, right after a check, then nothing at all.
@@ -117,10 +115,7 @@ def test_spike_then_silence_raises_exactly_one_anomaly() -> None:
 def test_spike_checks_follow_the_guard_clock_not_the_wall_clock() -> None:
     """Calls a simulated minute apart are each checked, though the test runs in
     microseconds of real time."""
-    events: list = []
-    clock = Clock(HOUR0)
-    timer = FakeTimer(clock)
-    guard = _guard(events, clock, timer)
+    events, clock, timer, guard = _setup()
     _steady(guard, clock, timer, range(6))
     for k in range(11):  # 11 x 0.2 = 2.2 > 2 x 1.0
         clock.t = HOUR0 + 6 * 3600 + 60 * (k + 1)
@@ -184,10 +179,7 @@ def test_threshold_100_fires_when_real_spend_reaches_the_limit() -> None:
 
 
 def test_async_settle_uses_the_same_anomaly_rules() -> None:
-    events: list = []
-    clock = Clock(HOUR0)
-    timer = FakeTimer(clock)
-    guard = _guard(events, clock, timer, check_interval_seconds=0)
+    events, clock, timer, guard = _setup(check_interval_seconds=0)
 
     async def main() -> None:
         for h in range(30):
