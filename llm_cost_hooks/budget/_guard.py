@@ -412,7 +412,8 @@ class SpendGuard:
             for event, flag, ttl in self._threshold_events(plan, spent):
                 self._fire(event, flag, ttl)
             if self.alerts.anomaly is not None:
-                found = self._anomalies.record(plan.request.scope_value(self.alerts.anomaly.scope), round(cost_usd * NANO))
+                found = self._anomalies.record(plan.request.scope_value(self.alerts.anomaly.scope),
+                                               round(cost_usd * NANO))
                 if found is not None:
                     self._fire(*found)
         except Exception:  # noqa: BLE001 - alerts never break a call
