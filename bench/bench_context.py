@@ -31,7 +31,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bench._common import Row
+from bench._common import Row, time_per_call
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = Path(os.environ.get("LLM_COST_HOOKS_DATA_DIR", REPO / ".." / "shared" / "data"))
@@ -199,4 +199,31 @@ def run(quick: bool = False) -> list[Row]:
                          if r["compression"] else "")
                       + (f"; {note_base}" if default else "")),
             ))
+    rows += _speed_rows(quick)
+    return rows
+
+
+def _speed_rows(quick: bool) -> list[Row]:
+    """Time of the compact message: the 100-turn conversation of ``bench budgets``, default
+    vs ``keep_facts=False`` (the anchor), interleaved, with and without the count cache."""
+    from bench.bench_budgets import _conversation
+    from llm_cost_hooks.budget import ContextBudget, SegmentBudgets
+
+    messages = _conversation(100)
+    assert messages is not None
+    budgets = SegmentBudgets(system=400, policy=500, history=1500, retrieved=3500, tools=1000, output=800)
+    number = 20 if quick else 200
+    rows = []
+    for cache, label in ((4096, "token counts cached"), (0, "no caches")):
+        on = ContextBudget(budgets, model=MODEL, cache_size=cache)
+        off = ContextBudget(budgets, model=MODEL, cache_size=cache, keep_facts=False)
+        t_on, t_off = [], []
+        for _ in range(3):
+            t_off.append(time_per_call(lambda: off.apply(messages, max_tokens=2000), number=number, warmup=3))
+            t_on.append(time_per_call(lambda: on.apply(messages, max_tokens=2000), number=number, warmup=3))
+        result = on.apply(messages, max_tokens=2000)
+        rows.append(Row("context", f"trim 100-turn conversation, {label}", 1e3 * min(t_on), "ms",
+                        "same without keep_facts", 1e3 * min(t_off),
+                        note=(f"{result.report()['history']['facts_kept']} clauses kept from "
+                              f"{result.dropped_messages} dropped messages; best of 3 interleaved rounds")))
     return rows
