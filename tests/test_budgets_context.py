@@ -286,7 +286,7 @@ def test_dropped_turns_leave_their_facts_in_one_compact_message(turns, facts) ->
     result = budget.apply(messages)
     assert result.after["history"] <= 110 and _segment_tokens(result.messages) == result.after
     assert result.messages[0] == messages[0] and result.messages[-1] == messages[-1]
-    assert result.dropped_messages > plain.dropped_messages - 1 and result.dropped_messages >= 4
+    assert result.dropped_messages >= max(plain.dropped_messages, 4)
     (position, added), = result.inserted.items()
     assert result.messages[position] is added and added["role"] == "user"
     assert added["content"].startswith("Earlier in this conversation I said: ")
