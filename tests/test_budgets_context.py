@@ -12,7 +12,7 @@ from langchain_core.messages import AIMessage, HumanMessage, SystemMessage, Tool
 from langchain_core.prompts import ChatPromptTemplate, MessagesPlaceholder
 
 from llm_cost_hooks import BudgetExceeded
-from llm_cost_hooks.budget import SEGMENTS, ContextBudget, SegmentBudgets, segment_of
+from llm_cost_hooks.budget import SEGMENTS, ContextBudget, SegmentBudgets, fact_clauses, segment_of
 from llm_cost_hooks.langchain import CostCallbackHandler, FakeChatModelWithUsage
 from llm_cost_hooks.langchain._budget import ContextBudgetRunnable, GuardedChatModel, trim_messages
 from llm_cost_hooks.tokens import default_counter
@@ -216,7 +216,7 @@ def test_langchain_step_trims_and_tags_the_record(dialogues) -> None:
 
 
 def test_budget_pipe_model_clamps_output_and_keeps_tool_pairs() -> None:
-    budget = ContextBudget(SegmentBudgets(history=40, tools=30, output=64), model=MODEL)
+    budget = ContextBudget(SegmentBudgets(history=60, tools=30, output=64), model=MODEL)
     model = FakeChatModelWithUsage(responses=["Done."])
     guarded = ContextBudgetRunnable(budget=budget) | model
     assert isinstance(guarded, GuardedChatModel)
@@ -232,3 +232,113 @@ def test_budget_pipe_model_clamps_output_and_keeps_tool_pairs() -> None:
     sent, result = trim_messages(budget, messages, max_tokens=None)
     assert [type(m).__name__ for m in sent] == ["SystemMessage", "HumanMessage", "AIMessage", "ToolMessage"]
     assert result.max_tokens == 64
+
+
+# -- facts of dropped turns, on generic chats (not MultiWOZ) -------------------------------
+
+SUPPORT = [
+    ("user", "Hi, my order #A-7731 arrived with a cracked screen. I paid $249.99 with my Visa ending 4421."),
+    ("assistant", "I'm sorry to hear that! I can help with a replacement or a refund. Which would you prefer?"),
+    ("user", "A refund please, not store credit. I also need it before March 3 because I'm travelling."),
+    ("assistant", "Understood. I'll start the refund to the original payment method. Anything else I can do?"),
+    ("user", "Can you send the return label to jane.doe@example.com instead of my old address?"),
+    ("assistant", "Of course, the return label will go to that address within the next hour or so."),
+    ("user", "How long will the refund take once you receive the phone?"),
+]
+TRAVEL = [
+    ("user", "I want to fly from Lisbon to Tokyo on 14 June, economy, for 2 adults and 1 child."),
+    ("assistant", "Great choice! There are several options. Do you have a preferred airline or time of day?"),
+    ("user", "No red-eye flights, and we'd prefer a stopover under 3 hours, ideally in Istanbul."),
+    ("assistant", "Noted. I found a few itineraries that match. Would you like the cheapest or the fastest?"),
+    ("user", "The cheapest one, but our budget is 2,400 euros in total."),
+    ("assistant", "The cheapest itinerary is 2,310 euros for all three of you. Shall I hold it?"),
+    ("user", "Yes, and add a window seat for the child."),
+]
+SHOPPING = [
+    ("user", "I'm looking for running shoes, size 42, for trail running."),
+    ("assistant", "We have several trail models in size 42. Do you have a brand or color preference?"),
+    ("user", "Salomon or Hoka, in blue or black, nothing white."),
+    ("assistant", "Got it. There are four pairs that fit. What is your budget for these?"),
+    ("user", "Under 150 dollars, and I need them delivered to Berlin by Friday."),
+    ("assistant", "Three of them ship to Berlin by Friday. Would you like me to compare their grip?"),
+    ("user", "Which one has the best grip on wet rocks?"),
+]
+
+
+def _chat(turns: list[tuple[str, str]]) -> list[dict[str, str]]:
+    return [{"role": "system", "content": "You are a helpful assistant."}] + [
+        {"role": role, "content": text} for role, text in turns]
+
+
+@pytest.mark.parametrize(("turns", "facts"), [
+    (SUPPORT, ["A-7731", "$249.99", "Visa", "4421", "refund", "not store credit", "March 3",
+               "jane.doe@example.com"]),
+    (TRAVEL, ["Lisbon", "Tokyo", "14 June", "economy", "2 adults", "1 child", "not red-eye", "under 3 hours",
+              "Istanbul", "cheapest", "2,400 euros"]),
+    (SHOPPING, ["running shoes", "size 42", "trail", "Salomon", "Hoka", "blue or black", "not white",
+                "Under 150 dollars", "Berlin by Friday"]),
+], ids=["support", "travel", "shopping"])
+def test_dropped_turns_leave_their_facts_in_one_compact_message(turns, facts) -> None:
+    messages = _chat(turns)
+    budget = ContextBudget(SegmentBudgets(history=110), model=MODEL)
+    plain = ContextBudget(SegmentBudgets(history=110), model=MODEL, keep_facts=False).apply(messages)
+    result = budget.apply(messages)
+    assert result.after["history"] <= 110 and _segment_tokens(result.messages) == result.after
+    assert result.messages[0] == messages[0] and result.messages[-1] == messages[-1]
+    assert result.dropped_messages >= max(plain.dropped_messages, 4)
+    (position, added), = result.inserted.items()
+    assert result.messages[position] is added and added["role"] == "user"
+    assert added["content"].startswith("Earlier in this conversation I said: ")
+    text = "\n".join(m["content"] for m in result.messages)
+    plain_text = "\n".join(m["content"] for m in plain.messages)
+    missing = [f for f in facts if f.lower() not in text.lower()]
+    assert missing == []
+    assert any(f.lower() not in plain_text.lower() for f in facts)  # dropping alone loses some
+    report = result.report()["history"]
+    assert report["facts_kept"] == len(result.facts_kept) > 0 and report["messages_dropped"] == result.dropped_messages
+    tags = result.tags()
+    assert tags["budget.history.facts_kept"] == str(len(result.facts_kept))
+    assert not any(f.lower() in " ".join(tags.values()).lower() for f in facts)  # counts only, no prompt text
+
+
+def test_facts_line_shrinks_to_values_when_room_is_short() -> None:
+    messages = _chat(TRAVEL)
+    result = ContextBudget(SegmentBudgets(history=70), model=MODEL).apply(messages)
+    assert result.after["history"] <= 70 and result.messages[-1] == messages[-1]
+    assert result.facts_dropped and result.facts_kept, "the budget holds some clauses, not all"
+    strong = {f.text: f.strong for role, text in TRAVEL if role == "user" for f in fact_clauses(text)}
+    # Clauses without a value leave first: none is kept while one with a value is dropped.
+    assert not (any(strong[c] for c in result.facts_dropped) and not all(strong[c] for c in result.facts_kept))
+    assert "2,400 euros" in " ".join(result.facts_kept)
+    added = next(iter(result.inserted.values()))["content"]
+    assert all(c in added for c in result.facts_kept)
+
+
+def test_facts_reach_the_model_through_the_langchain_step() -> None:
+    history = [SystemMessage("You are a helpful assistant.")] + [
+        (HumanMessage if role == "user" else AIMessage)(text) for role, text in SHOPPING]
+    sent, result = trim_messages(ContextBudget(SegmentBudgets(history=110), model=MODEL), history)
+    assert len(sent) == len(result.messages)
+    assert [m.content for m in sent] == [m["content"] for m in result.messages]
+    (position, _), = result.inserted.items()
+    assert isinstance(sent[position], HumanMessage) and "Salomon" in sent[position].content
+
+
+def test_last_user_turn_alone_over_budget_keeps_head_and_tail() -> None:
+    long_question = ("My flight AB123 from Oslo was cancelled. " + "Some details about my trip. " * 60
+                     + "Can I get a refund of 420 euros to my card?")
+    messages = [{"role": "system", "content": "Be brief."},
+                {"role": "user", "content": "hello"}, {"role": "assistant", "content": "Hi! How can I help?"},
+                {"role": "user", "content": long_question}]
+    budget = ContextBudget(SegmentBudgets(history=60), model=MODEL)
+    result = budget.apply(messages)
+    assert result.after["history"] <= 60 and _segment_tokens(result.messages) == result.after
+    last = result.messages[-1]["content"]
+    assert last.startswith("My flight AB123") and last.endswith("420 euros to my card?")
+    assert "truncated" in last and result.last_user_cut > 0
+    assert result.tags()["budget.history.last_user_cut"] == str(result.last_user_cut)
+    with pytest.raises(BudgetExceeded, match="context.history"):
+        ContextBudget(SegmentBudgets(history=60), model=MODEL, strict=True).apply(messages)
+    # Too small for even the marker: a clear error, never a request over budget.
+    with pytest.raises(BudgetExceeded, match="context.history"):
+        ContextBudget(SegmentBudgets(history=8), model=MODEL).apply(messages)

@@ -1,10 +1,11 @@
 """Context budgets and spend guardrails (framework-free).
 
 * :class:`ContextBudget` fits a chat request (OpenAI-format dicts) into per-segment token
-  budgets by transforming it; :class:`TrimResult` says what was removed.
+  budgets by transforming it, keeping the facts of dropped user turns
+  (:func:`extract_facts`); :class:`TrimResult` says what was dropped and kept.
 * :class:`SpendGuard` reserves a call's worst-case cost on :class:`Limit` s before it,
   settles the real cost after, releases on error; in-process or on Redis (Lua, atomic).
-* :class:`AlertManager` delivers threshold and anomaly :class:`AlertEvent` s to sinks.
+* :class:`AlertManager` delivers threshold, refused and anomaly :class:`AlertEvent` s to sinks.
 
 >>> from llm_cost_hooks.budget import ContextBudget, SegmentBudgets
 >>> ContextBudget(SegmentBudgets(output=800)).apply([{"role": "user", "content": "hi"}], max_tokens=2000).max_tokens
@@ -14,6 +15,7 @@
 from .._errors import BudgetExceeded
 from ._alerts import (
     AlertEvent,
+    AlertKind,
     AlertManager,
     AlertSink,
     AnomalyRule,
@@ -22,8 +24,10 @@ from ._alerts import (
     MetricHook,
     SpanEventSink,
     WebhookSink,
+    anomaly_baseline,
 )
 from ._context import SEGMENTS, ContextBudget, SegmentBudgets, TrimResult, segment_of
+from ._facts import Fact, extract_facts, fact_clauses
 from ._guard import Reservation, SpendGuard
 from ._limits import Downgrade, DowngradeRequired, Limit, SpendRequest, period_bounds
 from ._store import (
@@ -38,6 +42,7 @@ from ._store import (
 __all__ = [
     "SEGMENTS",
     "AlertEvent",
+    "AlertKind",
     "AlertManager",
     "AlertSink",
     "AnomalyRule",
@@ -46,6 +51,7 @@ __all__ = [
     "ContextBudget",
     "Downgrade",
     "DowngradeRequired",
+    "Fact",
     "FailoverSpendStore",
     "InProcessSpendStore",
     "Limit",
@@ -62,6 +68,9 @@ __all__ = [
     "SpendStoreUnavailable",
     "TrimResult",
     "WebhookSink",
+    "anomaly_baseline",
+    "extract_facts",
+    "fact_clauses",
     "period_bounds",
     "segment_of",
 ]

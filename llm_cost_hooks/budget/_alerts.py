@@ -1,4 +1,15 @@
-"""Budget alerts: thresholds once per period, spend anomalies, and where they go.
+"""Budget alerts: thresholds once per period, refusals, spend anomalies, and where they go.
+
+Event kinds (:attr:`AlertEvent.kind`):
+
+* ``threshold``: settled (real) spend of a period limit reached a fraction in
+  ``Limit.alert_at`` (50 / 80 / 100 % by default); once per limit, scope value, period
+  and fraction. Holds of calls in flight never count.
+* ``refused``: the store refused a reservation (the call's worst case does not fit what
+  is left); once per limit, scope value and period, and every refusal also adds 1 to the
+  ``llm_cost_hooks.budget.refused`` metric.
+* ``anomaly``: spend of a scope value in the current clock hour is above ``factor`` x
+  its mean hourly spend (:class:`AnomalyRule`); once per scope value and hour.
 
 Sinks receive :class:`AlertEvent` objects: user callbacks (:class:`CallbackSink`), the
 Python log (:class:`LoggingSink`, always on unless disabled), the current OpenTelemetry
@@ -26,9 +37,11 @@ from typing import Any, Literal, Protocol, runtime_checkable
 from pydantic import BaseModel, ConfigDict, Field
 
 from .._errors import ConfigurationError
+from ._limits import NANO
 
 __all__ = [
     "AlertEvent",
+    "AlertKind",
     "AlertManager",
     "AlertSink",
     "AnomalyRule",
@@ -37,6 +50,7 @@ __all__ = [
     "MetricHook",
     "SpanEventSink",
     "WebhookSink",
+    "anomaly_baseline",
 ]
 
 logger = logging.getLogger("llm_cost_hooks.budget")
@@ -44,13 +58,19 @@ logger = logging.getLogger("llm_cost_hooks.budget")
 MetricHook = Callable[[str, float, Mapping[str, str]], None]
 
 
+#: The kinds of :class:`AlertEvent`, each with its own message (see the module docstring).
+AlertKind = Literal["threshold", "anomaly", "refused"]
+
+
 class AlertEvent(BaseModel):
-    """One alert. ``kind`` is ``threshold`` (``fraction`` of ``limit`` reached) or
-    ``anomaly`` (``spent`` in the current hour vs ``baseline``, the trailing hourly mean)."""
+    """One alert. ``kind`` is ``threshold`` (``fraction`` of ``limit`` reached by settled
+    spend), ``refused`` (a reservation of ``requested`` did not fit: ``spent`` is what was
+    settled or held) or ``anomaly`` (``spent`` in the current hour vs ``baseline``, the
+    mean hourly spend)."""
 
     model_config = ConfigDict(frozen=True)
 
-    kind: Literal["threshold", "anomaly"]
+    kind: AlertKind
     limit_name: str
     scope: str
     scope_value: str
@@ -62,18 +82,23 @@ class AlertEvent(BaseModel):
     threshold: float | None = None
     fraction: float | None = None
     baseline: float | None = None
+    requested: float | None = None
     resets_at: datetime | None = None
     at: datetime = Field(default_factory=lambda: datetime.now(timezone.utc))
 
     @property
     def message(self) -> str:
         who = f"{self.scope}={self.scope_value}"
+        reset = f"; resets at {self.resets_at.isoformat()}" if self.resets_at else ""
         if self.kind == "anomaly":
             return (f"Spend anomaly for {who}: {self.spent:.6g} {self.unit} this hour vs a trailing "
                     f"hourly mean of {self.baseline:.6g} {self.unit}.")
-        reset = f"; resets at {self.resets_at.isoformat()}" if self.resets_at else ""
-        return (f"Budget {self.limit_name!r} for {who} reached {self.threshold:.0%}: "
-                f"{self.spent:.6g} of {self.limit:.6g} {self.unit} ({self.period} {self.period_id}){reset}.")
+        if self.kind == "refused":
+            return (f"Budget {self.limit_name!r} for {who} refused a call needing {self.requested or 0:.6g} "
+                    f"{self.unit}: {self.spent:.6g} of {self.limit or 0:.6g} {self.unit} spent or held "
+                    f"({self.period} {self.period_id}){reset}.")
+        return (f"Budget {self.limit_name!r} for {who} reached {self.threshold or 0:.0%}: "
+                f"{self.spent:.6g} of {self.limit or 0:.6g} {self.unit} ({self.period} {self.period_id}){reset}.")
 
     def attributes(self) -> dict[str, str]:
         attrs = {"alert.kind": self.kind, "budget.limit": self.limit_name, "budget.scope": self.scope,
@@ -207,9 +232,15 @@ class WebhookSink:
 
 
 class AnomalyRule(BaseModel):
-    """Alert when spend in the current clock hour exceeds ``factor`` x the mean of the
-    ``trailing_hours`` before it, for each value of ``scope``. Needs at least
-    ``min_history_hours`` hours with spend before it fires (no cold-start noise).
+    """Alert when spend in the current clock hour exceeds ``factor`` x the mean hourly
+    spend of the ``trailing_hours`` before it, for each value of ``scope``.
+
+    The mean covers only hours the scope value has existed: a new tenant's baseline
+    starts after its first hour with spend (that hour is partial), and no alert fires
+    before ``min_history_hours`` such hours have passed. Checks run on the guard's
+    clock, at most every ``check_interval_seconds`` per scope value; spend that arrives
+    between checks is checked by a timer when the interval is over, so a burst followed
+    by silence is still alerted.
 
     >>> AnomalyRule(scope="tenant", factor=2.0).trailing_hours
     24
@@ -224,6 +255,16 @@ class AnomalyRule(BaseModel):
     check_interval_seconds: float = Field(5.0, ge=0)
 
 
+Timer = Callable[[float, Callable[[], None]], Any]
+
+
+def _thread_timer(delay: float, fn: Callable[[], None]) -> threading.Timer:
+    timer = threading.Timer(max(delay, 0.0), fn)
+    timer.daemon = True
+    timer.start()
+    return timer
+
+
 class AlertManager:
     """Fans alerts out to sinks and metric hooks; a failing sink never breaks a call.
 
@@ -235,7 +276,7 @@ class AlertManager:
 
     def __init__(self, sinks: Sequence[AlertSink | Callable[[AlertEvent], Any]] = (), *, log: bool = True,
                  span_events: bool = True, anomaly: AnomalyRule | None = None,
-                 metric_hooks: Sequence[MetricHook] = ()) -> None:
+                 metric_hooks: Sequence[MetricHook] = (), timer: Timer | None = None) -> None:
         self.sinks: list[AlertSink] = []
         for sink in sinks:
             self.add_sink(sink)
@@ -245,6 +286,10 @@ class AlertManager:
             self.sinks.append(SpanEventSink())
         self.anomaly = anomaly
         self.metric_hooks: list[MetricHook] = list(metric_hooks)
+        #: ``timer(delay_seconds, fn)`` runs ``fn`` later (anomaly checks after a burst);
+        #: a daemon :class:`threading.Timer` by default. A replacement may instead call
+        #: ``SpendGuard.check_anomalies()`` from its own scheduler.
+        self.timer: Timer = timer or _thread_timer
 
     def add_sink(self, sink: AlertSink | Callable[[AlertEvent], Any]) -> None:
         if isinstance(sink, AlertSink):
@@ -271,3 +316,134 @@ class AlertManager:
                 hook(name, value, attributes)
             except Exception:  # noqa: BLE001
                 logger.exception("llm-cost-hooks: metric hook %r failed", hook)
+
+
+def anomaly_baseline(history: Sequence[int], rule: AnomalyRule) -> float | None:
+    """The mean hourly spend to compare the current hour with, or ``None`` when the scope
+    value has not existed long enough. ``history`` holds the ``trailing_hours + 1`` hours
+    before the current one, oldest first: the extra first hour tells a scope value older
+    than the window (its silent hours count) from a new one (its first, partial, hour
+    and the hours before it do not count).
+
+    >>> rule = AnomalyRule(trailing_hours=6, min_history_hours=3)
+    >>> anomaly_baseline([0, 0, 0, 40, 100, 100], rule) is None  # 2 full hours so far
+    True
+    >>> anomaly_baseline([0, 0, 40, 100, 100, 100, 100], rule)
+    100.0
+    >>> anomaly_baseline([5, 0, 0, 0, 0, 60, 60], rule)  # older than the window
+    20.0
+    """
+    first = next((i for i, v in enumerate(history) if v > 0), None)
+    if first is None:
+        return None
+    hours = list(history[1:]) if first == 0 else list(history[first + 1 :])
+    if len(hours) < rule.min_history_hours:
+        return None
+    mean = sum(hours) / len(hours)
+    return mean if mean > 0 else None
+
+
+class AnomalyMonitor:
+    """Hourly spend per scope value and the anomaly checks of one guard.
+
+    ``store`` keeps the hourly sums (shared across processes with Redis); ``fire(event,
+    flag, ttl)`` delivers an event once per flag. Time is ``clock()`` (the guard's).
+    """
+
+    def __init__(self, manager: AlertManager, store: Any, clock: Callable[[], float],
+                 fire: Callable[[AlertEvent, str, int], None]) -> None:
+        self.manager = manager
+        self.store = store
+        self.clock = clock
+        self.fire = fire
+        self._last_check: dict[str, float] = {}
+        self._pending: dict[str, int] = {}  # scope key -> hour with spend not yet checked
+        self._timer_set = False
+        self._lock = threading.Lock()
+
+    def _scope_key(self, scope_value: str) -> str:
+        rule = self.manager.anomaly
+        assert rule is not None
+        return f"{rule.scope}:{scope_value}"
+
+    def _plan(self, scope_key: str, now: float) -> tuple[int, bool]:
+        """(hour, check now?); when not now, the hour waits for the timer."""
+        rule = self.manager.anomaly
+        assert rule is not None
+        hour = int(now // 3600)
+        with self._lock:
+            last = self._last_check.get(scope_key)
+            if last is None or now - last >= rule.check_interval_seconds or now < last:
+                self._last_check[scope_key] = now
+                self._pending.pop(scope_key, None)
+                return hour, True
+            self._pending[scope_key] = hour
+            if self._timer_set:
+                return hour, False
+            self._timer_set = True
+            delay = last + rule.check_interval_seconds - now
+        try:
+            self.manager.timer(delay, self.check_pending)
+        except Exception:  # noqa: BLE001 - the next call checks instead
+            logger.exception("llm-cost-hooks: cannot start the anomaly check timer")
+            with self._lock:
+                self._timer_set = False
+        return hour, False
+
+    def _hours(self, hour: int) -> list[int]:
+        rule = self.manager.anomaly
+        assert rule is not None
+        return list(range(hour - rule.trailing_hours - 1, hour + 1))
+
+    def _event(self, scope_key: str, hour: int, series: Sequence[int]) -> tuple[AlertEvent, str, int] | None:
+        rule = self.manager.anomaly
+        assert rule is not None
+        *history, current = series
+        mean = anomaly_baseline(history, rule)
+        if mean is None or current <= rule.factor * mean:
+            return None
+        scope, _, value = scope_key.partition(":")
+        event = AlertEvent(kind="anomaly", limit_name=f"anomaly_x{rule.factor:g}", scope=scope, scope_value=value,
+                           period="hour", period_id=str(hour), spent=current / NANO, baseline=mean / NANO)
+        return event, f"anomaly:{scope_key}:{hour}", 3600
+
+    def record(self, scope_value: str, amount: int) -> tuple[AlertEvent, str, int] | None:
+        """Add ``amount`` (nano-dollars) to the current hour; returns an event to fire
+        (with its flag and ttl) when a check is due and finds an anomaly."""
+        rule = self.manager.anomaly
+        if rule is None:
+            return None
+        key = self._scope_key(scope_value)
+        now = self.clock()
+        self.store.add_hourly(key, int(now // 3600), amount, (rule.trailing_hours + 3) * 3600)
+        hour, due = self._plan(key, now)
+        return self._event(key, hour, self.store.hourly(key, self._hours(hour))) if due else None
+
+    async def arecord(self, scope_value: str, amount: int) -> tuple[AlertEvent, str, int] | None:
+        rule = self.manager.anomaly
+        if rule is None:
+            return None
+        key = self._scope_key(scope_value)
+        now = self.clock()
+        await self.store.aadd_hourly(key, int(now // 3600), amount, (rule.trailing_hours + 3) * 3600)
+        hour, due = self._plan(key, now)
+        return self._event(key, hour, await self.store.ahourly(key, self._hours(hour))) if due else None
+
+    def check_pending(self) -> int:
+        """Check every scope value with spend since its last check (the timer calls this;
+        call it from your own scheduler if you replace the timer). Returns the number
+        of scope values checked."""
+        with self._lock:
+            pending, self._pending = self._pending, {}
+            self._timer_set = False
+            now = self.clock()
+            for key in pending:
+                self._last_check[key] = now
+        for key, hour in pending.items():
+            try:
+                found = self._event(key, hour, self.store.hourly(key, self._hours(hour)))
+                if found is not None:
+                    self.fire(*found)
+            except Exception:  # noqa: BLE001 - alerts never break anything
+                logger.exception("llm-cost-hooks: anomaly check failed for %s", key)
+        return len(pending)

@@ -21,10 +21,18 @@ Enforcement, per segment:
   get the budget.
 * ``history`` (and ``tools`` if still over): whole turns are dropped oldest-first. A turn
   starts at a user message and holds the assistant replies, tool calls and tool results
-  that follow it, so a tool call is never separated from its result. The last turn (with
-  the last user message) is always kept; if it alone is too big, its oldest assistant /
-  tool-call groups go first, then the texts of its remaining assistant messages are cut,
-  and only then is the last user message cut (all cuts end with a marker).
+  that follow it, so a tool call is never separated from its result. What the user said
+  in dropped turns is kept (``keep_facts``, on by default): their fact clauses (numbers,
+  dates, names, places, amounts, choices and the words that say what they refer to, see
+  :func:`~llm_cost_hooks.budget.extract_facts`) go into one compact user message where
+  the dropped turns were, inside the same history budget; when the whole line does not
+  fit, a few more old turns are folded into it, then the clauses without values go first.
+* The last turn (with the last user message) is always kept; if it alone is too big, its
+  oldest assistant / tool-call groups go first, then the texts of its remaining assistant
+  messages are cut, and only then is the last user message cut: its head and tail are
+  kept with a marker in the middle (``strict=True`` raises
+  :class:`~llm_cost_hooks.BudgetExceeded` instead). :attr:`TrimResult.last_user_cut` and
+  the record tag ``budget.history.last_user_cut`` say how many tokens went.
 * ``retrieved``: documents are taken best-first by score until the segment is full; the
   kept ones stay in their original positions.
 
@@ -42,6 +50,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from .._errors import BudgetExceeded, ConfigurationError
+from ._facts import fact_clauses
 
 __all__ = [
     "SEGMENTS",
@@ -86,13 +95,14 @@ class TrimResult:
 
     ``messages`` are the messages to send (annotations removed); ``kept`` the original
     indices of the kept messages, in order; ``replaced`` maps an original index to its
-    new (cut) content; ``removed`` the tokens removed per segment; ``max_tokens`` the
-    clamped output cap.
+    new (cut) content; ``inserted`` the added compact facts message by its position in
+    ``messages``; ``removed`` the net tokens removed per segment; ``max_tokens`` the
+    clamped output cap. :meth:`report` says per segment what was dropped and kept.
     """
 
     messages: list[dict[str, Any]]
     kept: list[int]
-    replaced: dict[int, str]
+    replaced: dict[int, Any]
     before: dict[str, int]
     after: dict[str, int]
     removed: dict[str, int]
@@ -100,6 +110,15 @@ class TrimResult:
     requested_max_tokens: int | None
     route: str | None = None
     dropped_messages: int = 0
+    #: Fact clauses of dropped user messages kept in the compact message, oldest first.
+    facts_kept: list[str] = field(default_factory=list)
+    #: Fact clauses of dropped user messages that did not fit the history budget.
+    facts_dropped: list[str] = field(default_factory=list)
+    #: Messages added to the request, by position in ``messages`` (the compact facts message).
+    inserted: dict[int, dict[str, Any]] = field(default_factory=dict)
+    #: Tokens cut from the middle of the last user message (it alone exceeded the budget).
+    last_user_cut: int = 0
+    _dropped_by_segment: dict[str, int] = field(default_factory=dict, repr=False)
 
     @property
     def trimmed(self) -> bool:
@@ -126,7 +145,36 @@ class TrimResult:
             tags["budget.output.max_tokens"] = str(self.max_tokens)
         if self.dropped_messages:
             tags["budget.dropped_messages"] = str(self.dropped_messages)
+        # Counts only: fact texts are prompt text and stay out of records and spans.
+        if self.facts_kept or self.facts_dropped:
+            tags["budget.history.facts_kept"] = str(len(self.facts_kept))
+            tags["budget.history.facts_dropped"] = str(len(self.facts_dropped))
+        if self.last_user_cut:
+            tags["budget.history.last_user_cut"] = str(self.last_user_cut)
         return tags
+
+    def report(self) -> dict[str, dict[str, int]]:
+        """Per segment: tokens ``before`` / ``after``, ``messages_dropped`` and, for
+        ``history``, ``facts_kept`` / ``facts_dropped`` and ``last_user_cut``.
+
+        >>> budget = ContextBudget(SegmentBudgets(history=40))
+        >>> msgs = [{"role": "user", "content": "Book a table for 4 at 19:30 on Friday."},
+        ...         {"role": "assistant", "content": "Which area of town would you like to eat in today?"},
+        ...         {"role": "user", "content": "The centre. Is there anything with a vegan menu?"}]
+        >>> budget.apply(msgs).report()["history"]
+        {'before': 49, 'after': 39, 'messages_dropped': 2, 'facts_kept': 1, 'facts_dropped': 0, 'last_user_cut': 0}
+        """
+        out: dict[str, dict[str, int]] = {}
+        for seg in SEGMENTS:
+            if not self.before[seg] and not self.after[seg]:
+                continue
+            row = {"before": self.before[seg], "after": self.after[seg],
+                   "messages_dropped": self._dropped_by_segment.get(seg, 0)}
+            if seg == "history":
+                row.update(facts_kept=len(self.facts_kept), facts_dropped=len(self.facts_dropped),
+                           last_user_cut=self.last_user_cut)
+            out[seg] = row
+        return out
 
 
 def _annotation(message: Mapping[str, Any], key: str) -> Any:
@@ -167,13 +215,23 @@ def segment_of(message: Mapping[str, Any], *, first_system: bool = True) -> str:
 
 
 @dataclass
+class _HistoryOutcome:
+    facts_kept: list[str] = field(default_factory=list)
+    facts_dropped: list[str] = field(default_factory=list)
+    facts_message: dict[str, Any] | None = None
+    facts_tokens: int = 0
+    insert_before: int = -1
+    last_user_cut: int = 0
+
+
+@dataclass
 class _Msg:
     index: int
     data: dict[str, Any]
     segment: str
     tokens: int
     score: float | None = None
-    content_cut: str | None = None
+    content_cut: Any = None
     dropped: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -182,7 +240,11 @@ class ContextBudget:
     """Fits chat requests into per-segment token budgets, per route.
 
     ``budgets`` is one :class:`SegmentBudgets` (or dict) for every route, or a mapping
-    ``route -> budgets`` with an optional ``"default"`` entry.
+    ``route -> budgets`` with an optional ``"default"`` entry. ``keep_facts`` keeps the
+    facts of dropped user turns in one compact message (``facts_prefix`` + clauses);
+    ``strict`` raises :class:`~llm_cost_hooks.BudgetExceeded` rather than cut the last
+    user message; ``oversize`` says whether system / policy messages over budget raise
+    or are cut.
 
     >>> budget = ContextBudget(SegmentBudgets(history=60, output=100), model="gpt-4o-mini")
     >>> msgs = [{"role": "system", "content": "Be brief."}]
@@ -206,6 +268,9 @@ class ContextBudget:
         oversize: Literal["raise", "truncate"] = "raise",
         marker: str = "\n[... truncated {removed} tokens]",
         cache_size: int = 4096,
+        keep_facts: bool = True,
+        facts_prefix: str = "Earlier in this conversation I said: ",
+        strict: bool = False,
     ) -> None:
         self._routes: dict[str, SegmentBudgets] = {}
         if isinstance(budgets, SegmentBudgets):
@@ -229,11 +294,17 @@ class ContextBudget:
         if "{removed}" not in marker:
             raise ConfigurationError("marker must contain '{removed}', e.g. '[... truncated {removed} tokens]'.")
         self.model = model
+        self.keep_facts = keep_facts
+        self.facts_prefix = facts_prefix
+        self.strict = strict
         self.oversize = oversize
         self.marker = marker
         self._counter = counter
         self._cache: dict[tuple[str, str], int] = {}
+        self._facts_cache: dict[tuple[str, str], list[tuple[str, bool, int]]] = {}
         self._cache_size = cache_size
+        # Fold older turns into the facts line when it does not fit (measured in bench/bench_context.py).
+        self._fold_turns = True
         self._lock = threading.Lock()
 
     # -- configuration -------------------------------------------------------------------
@@ -332,17 +403,24 @@ class ContextBudget:
         for seg in ("system", "policy"):
             self._enforce_fixed(msgs, seg, budgets.of(seg), model)
         self._cut_tool_results(msgs, budgets.tools, model)
-        self._drop_turns(msgs, budgets.history, budgets.tools, model)
+        hist = self._drop_turns(msgs, budgets.history, budgets.tools, model)
         self._fill_retrieved(msgs, budgets.retrieved)
 
         after = _totals(msgs)
+        after["history"] += hist.facts_tokens
         removed = {seg: before[seg] - after[seg] for seg in SEGMENTS if before[seg] > after[seg]}
         kept = [m.index for m in msgs if not m.dropped]
         replaced = {m.index: m.content_cut for m in msgs if not m.dropped and m.content_cut is not None}
         out: list[dict[str, Any]] = []
+        inserted: dict[int, dict[str, Any]] = {}
+        dropped_by_segment: dict[str, int] = {}
         for m in msgs:
             if m.dropped:
+                dropped_by_segment[m.segment] = dropped_by_segment.get(m.segment, 0) + 1
                 continue
+            if hist.facts_message is not None and m.index == hist.insert_before:
+                inserted[len(out)] = hist.facts_message
+                out.append(hist.facts_message)
             out.append(dict(m.data, content=m.content_cut) if m.content_cut is not None else m.data)
         cap = budgets.output
         if max_tokens is not None and (isinstance(max_tokens, bool) or not isinstance(max_tokens, int) or max_tokens < 1):
@@ -359,6 +437,11 @@ class ContextBudget:
             requested_max_tokens=max_tokens,
             route=route,
             dropped_messages=len(msgs) - len(kept),
+            facts_kept=hist.facts_kept,
+            facts_dropped=hist.facts_dropped,
+            inserted=inserted,
+            last_user_cut=hist.last_user_cut,
+            _dropped_by_segment=dropped_by_segment,
         )
 
     def apply_request(self, request: Mapping[str, Any], *, route: str | None = None) -> tuple[dict[str, Any], TrimResult]:
@@ -433,10 +516,11 @@ class ContextBudget:
                 self._cut(m, remaining, model)
             remaining = max(remaining - m.tokens, 0)
 
-    def _drop_turns(self, msgs: list[_Msg], history: int | None, tools: int | None, model: str) -> None:
+    def _drop_turns(self, msgs: list[_Msg], history: int | None, tools: int | None, model: str) -> _HistoryOutcome:
+        outcome = _HistoryOutcome()
         conv = [m for m in msgs if m.segment in ("history", "tools")]
         if not conv:
-            return
+            return outcome
 
         # Running totals (kept while whole messages are dropped; cuts below recount).
         live = {"history": 0, "tools": 0}
@@ -453,22 +537,132 @@ class ContextBudget:
                 live[m.segment] -= m.tokens
 
         if not over():
-            return
+            return outcome
         turns: list[list[_Msg]] = []
         for m in conv:
             if not turns or (m.data.get("role") in ("user", "human") and m.segment == "history"):
                 turns.append([m])
             else:
                 turns[-1].append(m)
+        gone = 0
         for turn in turns[:-1]:  # oldest first, always keep the last turn
             if not over():
-                return
+                break
             for m in turn:
                 drop(m)
-        if not over():
-            return
+            gone += 1
+        if over():
+            self._shrink_last_turn(turns[-1], conv, live, over, drop, history, model, outcome)
+        if self.keep_facts and gone:
+            self._keep_facts(turns, gone, live, history, model, outcome)
+        return outcome
+
+    def _keep_facts(self, turns: list[list[_Msg]], gone: int, live: dict[str, int], history: int | None,
+                    model: str, outcome: _HistoryOutcome) -> None:
+        """Put the fact clauses of the dropped user messages into one compact message.
+
+        When the whole line does not fit, older turns are folded in too (their user
+        messages become clauses, their assistant replies go), up to a turn with tool
+        results (their data has no place in the line); of the turn just before the last
+        only the user message can be folded: its assistant reply stays, as the last user
+        message often answers it.
+        """
+
+        def is_user(m: _Msg) -> bool:
+            return m.segment == "history" and m.data.get("role") in ("user", "human")
+
+        per_message: dict[int, list[tuple[str, bool, int]]] = {}
+
+        def clauses_now() -> list[tuple[str, bool, int]]:
+            seen: set[str] = set()
+            out: list[tuple[str, bool, int]] = []
+            for turn in turns[:-1]:
+                for m in turn:
+                    if not (m.dropped and is_user(m)):
+                        continue
+                    if m.index not in per_message:
+                        per_message[m.index] = self._clauses(_text_of(m.data.get("content")), model)
+                    for clause in per_message[m.index]:
+                        if clause[0].lower() not in seen:
+                            seen.add(clause[0].lower())
+                            out.append(clause)
+            return out
+
+        base = self._count_uncached(self._facts_message([]), model)
+
+        def estimate(clauses: list[tuple[str, bool, int]]) -> int:
+            # Clause tokens plus one per "; " separator; checked exactly below.
+            return base + sum(c[2] for c in clauses) + max(len(clauses) - 1, 0) if clauses else 0
+
+        def room() -> float:
+            return float("inf") if history is None else history - live["history"]
+
+        steps: list[list[_Msg]] = []
+        if self._fold_turns:
+            for turn in turns[gone:-2]:
+                if any(m.segment == "tools" for m in turn):
+                    break
+                steps.append(turn)
+            else:
+                if len(turns) >= 2 and gone <= len(turns) - 2 and is_user(turns[-2][0]):
+                    steps.append(turns[-2][:1])
+        clauses = clauses_now()
+        for step in steps:
+            if not clauses or estimate(clauses) <= room():
+                break
+            for m in step:
+                if not m.dropped:
+                    m.dropped = True
+                    live[m.segment] -= m.tokens
+            clauses = clauses_now()
+        # Clauses without a value leave first, then the oldest ones.
+        order = sorted(range(len(clauses)), key=lambda i: (clauses[i][1], i))
+        keep = [True] * len(clauses)
+        kept = clauses
+        exact = 0
+        for i in [-1, *order]:
+            if i >= 0:
+                keep[i] = False
+                kept = [c for c, k in zip(clauses, keep) if k]
+            if not kept or estimate(kept) > room():
+                continue
+            exact = self._count_uncached(self._facts_message([c[0] for c in kept]), model)
+            if exact <= room():
+                break
+        else:
+            kept = []
+        outcome.facts_kept = [c[0] for c in kept]
+        outcome.facts_dropped = [c[0] for c, k in zip(clauses, keep) if not k] if kept else [c[0] for c in clauses]
+        if outcome.facts_kept:
+            outcome.facts_message = self._facts_message(outcome.facts_kept)
+            outcome.facts_tokens = exact
+            first_dropped = next(i for i, turn in enumerate(turns) if any(m.dropped for m in turn))
+            outcome.insert_before = next(m.index for turn in turns[first_dropped:] for m in turn if not m.dropped)
+
+    def _clauses(self, text: str, model: str) -> list[tuple[str, bool, int]]:
+        """Fact clauses of one message with their token counts (cached: a conversation
+        sends the same old messages again on every turn)."""
+        key = (model, text)
+        hit = self._facts_cache.get(key)
+        if hit is None:
+            hit = [(f.text, f.strong, len(self._text_tokens(f.text, model))) for f in fact_clauses(text)]
+            if len(self._facts_cache) >= self._cache_size:
+                with self._lock:
+                    self._facts_cache.clear()
+            if self._cache_size:
+                self._facts_cache[key] = hit
+        return hit
+
+    def _count_uncached(self, message: Mapping[str, Any], model: str) -> int:
+        # Compact messages differ on every request: counting them must not churn the cache.
+        return self.counter.count_messages([message], model).tokens - _REPLY_PRIMING
+
+    def _facts_message(self, clauses: list[str]) -> dict[str, Any]:
+        return {"role": "user", "content": self.facts_prefix + "; ".join(clauses) + "."}
+
+    def _shrink_last_turn(self, last: list[_Msg], conv: list[_Msg], live: dict[str, int], over: Any, drop: Any,
+                          history: int | None, model: str, outcome: _HistoryOutcome) -> None:
         # The last turn alone is too big: drop its oldest assistant / tool-call groups.
-        last = turns[-1]
         head = last[0] if last[0].data.get("role") in ("user", "human") else None
         groups: list[list[_Msg]] = []
         for m in last[1 if head else 0 :]:
@@ -492,9 +686,40 @@ class ContextBudget:
                 return
             self._cut(m, max(m.tokens - excess, 0), model)
         live["history"] = sum(m.tokens for m in conv if m.segment == "history" and not m.dropped)
-        if over() and head is not None:
-            h_others = sum(m.tokens for m in conv if m.segment == "history" and not m.dropped and m is not head)
-            self._cut(head, max(history - h_others, 0), model)
+        if over() and head is not None and live["history"] > history:
+            others = live["history"] - head.tokens
+            if self.strict:
+                raise BudgetExceeded("context.history", limit=history, spent=others, requested=head.tokens,
+                                     unit="tokens")
+            before = head.tokens
+            self._cut_middle(head, history - others, model, history)
+            outcome.last_user_cut = before - head.tokens
+            live["history"] = others + head.tokens
+
+    def _cut_middle(self, msg: _Msg, target: int, model: str, history: int) -> None:
+        """Keep the head and the tail of ``msg``'s text with a marker between them, in at
+        most ``target`` tokens; the request is refused when not even the marker fits."""
+        content = msg.data.get("content")
+        text = content if isinstance(content, str) else _text_of(content)
+        tokens = self._text_tokens(text, model)
+        overhead = self.count_message(dict(msg.data, content=""), model)
+        keep = target - overhead - len(self._text_tokens(self.marker.format(removed=len(tokens)) + "\n", model))
+        for _ in range(6):  # re-tokenising the joined text can shift a token or two
+            if keep < 0:
+                break
+            head_n = (keep + 1) // 2
+            tail = tokens[len(tokens) - (keep - head_n):] if keep - head_n else []
+            new_text = (self._decode(tokens[:head_n], model) + self.marker.format(removed=len(tokens) - keep)
+                        + "\n" + self._decode(tail, model))
+            new_size = self.count_message(dict(msg.data, content=new_text), model)
+            if new_size <= target:
+                msg.content_cut = new_text if isinstance(content, str) else _replace_text(content, new_text)
+                msg.tokens = (new_size if isinstance(content, str)
+                              else self.count_message(dict(msg.data, content=msg.content_cut), model))
+                return
+            keep -= max(new_size - target, 1)
+        raise BudgetExceeded("context.history", limit=history, spent=history - target,
+                             requested=msg.tokens, unit="tokens")
 
     def _fill_retrieved(self, msgs: list[_Msg], budget: int | None) -> None:
         if budget is None:
@@ -535,6 +760,12 @@ def _text_of(content: Any) -> str:
         elif isinstance(part, Mapping) and part.get("type") == "text":
             parts.append(str(part.get("text", "")))
     return "".join(parts)
+
+
+def _replace_text(content: Any, text: str) -> list[Any]:
+    """Multi-part content with its text parts replaced by one text part (images etc. stay)."""
+    others = [p for p in content if not (isinstance(p, str) or (isinstance(p, Mapping) and p.get("type") == "text"))]
+    return [{"type": "text", "text": text}, *others]
 
 
 def _totals(msgs: list[_Msg]) -> dict[str, int]:

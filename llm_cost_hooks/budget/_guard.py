@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 from .._errors import BudgetExceeded, ConfigurationError
 from .._records import TokenUsage
-from ._alerts import AlertEvent, AlertManager
+from ._alerts import AlertEvent, AlertManager, AnomalyMonitor
 from ._limits import NANO, Downgrade, DowngradeRequired, Limit, SpendRequest, period_bounds
 from ._store import FailoverSpendStore, InProcessSpendStore, RedisSpendStore, ReserveOutcome
 
@@ -181,7 +181,7 @@ class SpendGuard:
         self.default_output_tokens = default_output_tokens
         self.clock = clock
         self._fired: set[str] = set()
-        self._anomaly_checked: dict[str, float] = {}
+        self._anomalies = AnomalyMonitor(self.alerts, self.store, clock, self._fire)
         self._lock = threading.Lock()
 
     # -- prices ---------------------------------------------------------------------------
@@ -281,14 +281,17 @@ class SpendGuard:
             return Downgrade(lim.name, lim.downgrade_to, plan.request.model, error)
         raise error
 
-    def _refusal_alert(self, plan: _Plan, outcome: ReserveOutcome) -> AlertEvent | None:
+    def _refusal_alert(self, plan: _Plan, outcome: ReserveOutcome) -> AlertEvent:
+        # Its own kind: holds are not spend, so a refusal never stands in for a threshold.
         i = outcome.failed
         assert i is not None
         lim = plan.limits[i]
-        if 1.0 not in lim.alert_at and not any(t <= 1.0 for t in lim.alert_at):
-            return None
-        top = max(t for t in lim.alert_at if t <= 1.0)
-        return self._event(plan, i, top, (outcome.spent + outcome.reserved) / lim.scale)
+        event = AlertEvent(kind="refused", limit_name=lim.name, scope=lim.scope, scope_value=plan.scope_values[i],
+                           period=lim.period, period_id=plan.period_ids[i],
+                           spent=(outcome.spent + outcome.reserved) / lim.scale, unit=lim.unit, limit=lim.amount,
+                           requested=plan.amounts[i] / lim.scale, resets_at=plan.resets[i])
+        self.alerts.metric("llm_cost_hooks.budget.refused", 1.0, event.attributes())
+        return event
 
     def _event(self, plan: _Plan, i: int, threshold: float, spent: float) -> AlertEvent:
         lim = plan.limits[i]
@@ -313,8 +316,7 @@ class SpendGuard:
             if outcome.ok:
                 return reservation
             event = self._refusal_alert(plan, outcome)
-            if event is not None:
-                self._fire(event, f"{plan.keys[outcome.failed or 0]}:{event.threshold:g}", plan.ttls[0], sync=True)
+            self._fire(event, f"refused:{plan.keys[outcome.failed or 0]}", plan.ttls[0], sync=True)
             plan = self._refused(plan, outcome, attempt)
         raise AssertionError("unreachable")  # pragma: no cover
 
@@ -332,8 +334,7 @@ class SpendGuard:
             if outcome.ok:
                 return reservation
             event = self._refusal_alert(plan, outcome)
-            if event is not None:
-                await self._afire(event, f"{plan.keys[outcome.failed or 0]}:{event.threshold:g}", plan.ttls[0])
+            await self._afire(event, f"refused:{plan.keys[outcome.failed or 0]}", plan.ttls[0])
             plan = self._refused(plan, outcome, attempt)
         raise AssertionError("unreachable")  # pragma: no cover
 
@@ -406,50 +407,15 @@ class SpendGuard:
             self._fired.clear()
         self._fired.add(flag)
 
-    def _anomaly_key(self, plan: _Plan) -> tuple[str, int, list[int]] | None:
-        rule = self.alerts.anomaly
-        if rule is None:
-            return None
-        value = plan.request.scope_value(rule.scope)
-        hour = int(self.clock() // 3600)
-        return f"{rule.scope}:{value}", hour, list(range(hour - rule.trailing_hours, hour + 1))
-
-    def _anomaly_event(self, scope_key: str, hour: int, series: list[int]) -> AlertEvent | None:
-        rule = self.alerts.anomaly
-        assert rule is not None
-        *history, current = series
-        if sum(1 for h in history if h > 0) < rule.min_history_hours:
-            return None
-        mean = sum(history) / len(history)
-        if current <= rule.factor * mean:
-            return None
-        scope, _, value = scope_key.partition(":")
-        return AlertEvent(kind="anomaly", limit_name=f"anomaly_x{rule.factor:g}", scope=scope, scope_value=value,
-                          period="hour", period_id=str(hour), spent=current / NANO, baseline=mean / NANO)
-
-    def _due(self, scope_key: str) -> bool:
-        rule = self.alerts.anomaly
-        assert rule is not None
-        now = time.monotonic()
-        if now - self._anomaly_checked.get(scope_key, -1e18) < rule.check_interval_seconds:
-            return False
-        self._anomaly_checked[scope_key] = now
-        return True
-
     def _after_settle(self, plan: _Plan, spent: list[int], cost_usd: float, *, sync: bool = True) -> None:
         try:
             for event, flag, ttl in self._threshold_events(plan, spent):
                 self._fire(event, flag, ttl)
-            anomaly = self._anomaly_key(plan)
-            if anomaly is not None:
-                scope_key, hour, hours = anomaly
-                rule = self.alerts.anomaly
-                assert rule is not None
-                self.store.add_hourly(scope_key, hour, round(cost_usd * NANO), (rule.trailing_hours + 2) * 3600)
-                if self._due(scope_key):
-                    event = self._anomaly_event(scope_key, hour, self.store.hourly(scope_key, hours))
-                    if event is not None:
-                        self._fire(event, f"anomaly:{scope_key}:{hour}", 3600)
+            if self.alerts.anomaly is not None:
+                found = self._anomalies.record(plan.request.scope_value(self.alerts.anomaly.scope),
+                                               round(cost_usd * NANO))
+                if found is not None:
+                    self._fire(*found)
         except Exception:  # noqa: BLE001 - alerts never break a call
             logger.exception("llm-cost-hooks: budget alerting failed")
 
@@ -457,18 +423,18 @@ class SpendGuard:
         try:
             for event, flag, ttl in self._threshold_events(plan, spent):
                 await self._afire(event, flag, ttl)
-            anomaly = self._anomaly_key(plan)
-            if anomaly is not None:
-                scope_key, hour, hours = anomaly
-                rule = self.alerts.anomaly
-                assert rule is not None
-                await self.store.aadd_hourly(scope_key, hour, round(cost_usd * NANO), (rule.trailing_hours + 2) * 3600)
-                if self._due(scope_key):
-                    event = self._anomaly_event(scope_key, hour, await self.store.ahourly(scope_key, hours))
-                    if event is not None:
-                        await self._afire(event, f"anomaly:{scope_key}:{hour}", 3600)
+            if self.alerts.anomaly is not None:
+                found = await self._anomalies.arecord(plan.request.scope_value(self.alerts.anomaly.scope),
+                                                      round(cost_usd * NANO))
+                if found is not None:
+                    await self._afire(*found)
         except Exception:  # noqa: BLE001
             logger.exception("llm-cost-hooks: budget alerting failed")
+
+    def check_anomalies(self) -> int:
+        """Run the anomaly checks left for later (spend between two checks); the alert
+        manager's timer calls this. Returns the number of scope values checked."""
+        return self._anomalies.check_pending()
 
     # -- inspection -----------------------------------------------------------------------
     def _key(self, limit: Limit | str, scope_value: str | None, at: float | None) -> tuple[Limit, str]:

@@ -124,6 +124,8 @@ def trim_messages(
     """
     result = budget.apply(_openai_dicts(messages), route=route, max_tokens=max_tokens, model=model)
     out = [_strip(messages[i], result.replaced.get(i)) for i in result.kept]
+    for position, added in sorted(result.inserted.items()):  # the compact facts message
+        out.insert(position, convert_to_messages([added])[0])
     return out, result
 
 
