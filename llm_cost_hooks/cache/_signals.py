@@ -103,6 +103,11 @@ class DecisionPolicy(BaseModel):
     threshold: float = _DEFAULT_THRESHOLD
     pair_threshold: float = Field(_DEFAULT_PAIR_THRESHOLD, description="Pair verifier probability needed to serve (kind 'verified').")
     contrast: bool = Field(True, description="Veto candidates that a contrast check tells apart from the request.")
+    min_agreeing: int = Field(
+        2, ge=1,
+        description="Kind 'verified': the neighbourhood path needs at least this many other near entries "
+                    "(similarity >= min_similarity) with the nearest one's answer; a sparse cache never has them.",
+    )
     min_similarity: float = 0.5
     k: int = 10
     ttl_seconds: float | None = None
