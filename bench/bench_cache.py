@@ -1,12 +1,20 @@
-"""Semantic cache: quality at a precision bound, latency, isolation.
+"""Semantic cache: decision quality, calibration, latency, isolation.
 
-Quality (banking77, or LLM_COST_HOOKS_CACHE_BENCH_DIR with train.csv[.gz]/test.csv[.gz] of
-``text,category|label``): the train queries fill the cache (the intent stands for the
-answer) and every test query is looked up. Ours is calibrated on the cache's own entries
-only (leave-one-out on train) and evaluated on test; redisvl ``SemanticCache`` and
-langchain-redis ``RedisSemanticCache`` run for real at their default thresholds, and the
-*best single threshold* is picked on the test set itself (an oracle choice, generous to
-them). Every system gets the same vectors (our int8 MiniLM).
+Decision quality, through ``CacheCore`` with its default configuration (what a user deploys):
+
+* near-misses (``bench/data/cache_near_misses.tsv`` and ``minimal_pairs_dev``): every query
+  must miss, in a one-entry cache and in a cache holding all stored questions;
+* intent sets (Banking77, HWU64) with free-text answers (each entry its own answer; a hit is
+  correct iff the intents match) and with keyed answers (answer = intent), against the best
+  single cosine threshold picked on the test set itself (an oracle, generous to it);
+* MRPC test pairs, one entry per partition: false-hit rate, and recall against the cosine
+  threshold that makes as many false hits;
+* ``calibrate`` with off-topic traffic mixed in: the held-out check, and the saved policy on
+  the unseen test split.
+
+Baselines (banking77, or LLM_COST_HOOKS_CACHE_BENCH_DIR with train.csv[.gz]/test.csv[.gz]):
+redisvl ``SemanticCache`` and langchain-redis ``RedisSemanticCache`` run for real at their
+default thresholds. Every system gets the same vectors (our int8 MiniLM).
 
 Latency: exact hit end to end through a LangChain chat model vs. a no-cache invoke;
 semantic lookup excluding embedding at 10k and 100k entries (vectors: banking77 vectors
@@ -84,34 +92,6 @@ def _best_single(dist_or_neg_sim: np.ndarray, correct: np.ndarray, target: float
     return n / len(c), float(cum[n - 1]), float(dist_or_neg_sim[o][n - 1])
 
 
-# The negation/number "minimal pair" guard that was measured here and removed from the
-# library (it lowered the hit rate at precision >= 0.99 without removing wrong hits on
-# banking77). Kept in the benchmark so that decision can be re-checked on other data.
-_NEG = re.compile(
-    r"\b(?:not|no|never|none|nobody|nothing|neither|nor|without|cannot|can't|won't|don't|doesn't|"
-    r"didn't|isn't|aren't|wasn't|weren't|haven't|hasn't|hadn't|shouldn't|wouldn't|couldn't|mustn't|"
-    r"cant|wont|dont|doesnt|didnt|isnt|arent|havent|hasnt)\b|n't\b",
-    re.IGNORECASE,
-)
-_NUM = re.compile(r"\d+(?:[.,]\d+)*")
-_WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
-
-
-def _minimal_pair_veto(query: str, matched: str, overlap: float = 0.6) -> bool:
-    """True when the two texts share most words (Jaccard >= overlap) but differ in
-    negation parity or in the numbers they contain."""
-    def words(t: str) -> set[str]:
-        return {w for w in _WORD.findall(t.lower())
-                if not _NEG.fullmatch(w) and not _NUM.fullmatch(w) and not w.endswith("n't")}
-
-    a, b = words(query), words(matched)
-    if not a or not b or len(a & b) / len(a | b) < overlap:
-        return False
-    negated = [len(_NEG.findall(t)) % 2 for t in (query, matched)]
-    numbers = [frozenset(n.replace(",", "") for n in _NUM.findall(t)) for t in (query, matched)]
-    return negated[0] != negated[1] or numbers[0] != numbers[1]
-
-
 # --------------------------------------------------------------------------- quality
 def quality_rows(quick: bool, redis_url: str | None) -> list[Row]:
     d = _data_dir()
@@ -130,14 +110,14 @@ def quality_rows(quick: bool, redis_url: str | None) -> list[Row]:
     TR, TE = _embed_cached(tr), _embed_cached(te)
     trl_a, tel_a = np.asarray(trl), np.asarray(tel)
 
-    from llm_cost_hooks.cache._calibrate import calibrate_intents, knn_features
-
     rows: list[Row] = []
-    # Every test query against the full train cache.
-    X, top, _ = knn_features(TE, TR, trl)
+    # Every test query against the full train cache: the best single cosine threshold (an
+    # oracle choice on test) is the anchor for redisvl / langchain-redis below; our decision's
+    # rows are free_text_rows.
+    s = TE @ TR.T
+    top = s.argmax(1)
     correct = trl_a[top] == tel_a
-    s1 = X[:, 0]
-    veto = np.array([_minimal_pair_veto(q, tr[t]) for q, t in zip(te, top)])
+    s1 = s.max(1)
     name = d.name
     single: dict[float, float] = {}
     for target in (0.99, 0.95):
@@ -145,65 +125,11 @@ def quality_rows(quick: bool, redis_url: str | None) -> list[Row]:
         single[target] = hr
         rows.append(Row(B, f"{name} single cosine threshold (oracle on test) hit@p>={target}", hr, "hit rate",
                         note=f"precision {prec:.4f} at cosine {-thr:.4f}; the best any top-1 threshold cache can do"))
-        for rule in ("bound", "point"):
-            # Calibrated on the cache's own labelled entries (leave-one-out on train); test unseen.
-            res = calibrate_intents(tr, trl, vectors=(TR, TR), target_precision=target, rule=rule)
-            pol = res.policy
-            w = np.asarray(pol.weights)
-            score = 1 / (1 + np.exp(-np.clip(X @ w[:-1] + w[-1], -50, 50)))
-            acc = (score >= pol.threshold) & (s1 >= pol.min_similarity) & pol.enabled
-            hr = float(acc.mean())
-            prec = float(correct[acc].mean()) if acc.any() else float("nan")
-            rows.append(Row(
-                B, f"{name} ours (calibrated, {rule} rule) hit@p>={target}", hr, "hit rate",
-                anchor_name="best single threshold", anchor_value=single[target] or None,
-                target=f"precision>={target} on test; >= 3x single" if target == 0.99 else f"precision>={target} on test",
-                ok=bool(acc.any() and prec >= target and (target != 0.99 or hr >= 3 * single[target])),
-                note=f"test precision {prec:.4f} on {int(acc.sum())} hits of {len(te)}; calibration (leave-one-out on "
-                     f"train) said precision {res.point.precision:.4f} (95% lower bound {res.point.precision_lower:.4f})",
-            ))
-            if rule == "bound":
-                # The negation/number guards on top of the served hits: do they remove wrong ones?
-                g = acc & ~veto
-                gp = float(correct[g].mean()) if g.any() else float("nan")
-                rows.append(Row(
-                    B, f"{name} ours + negation/number guards hit@p>={target}", float(g.mean()), "hit rate",
-                    anchor_name="ours without guards", anchor_value=hr or None,
-                    note=f"test precision {gp:.4f} (without guards {prec:.4f}); vetoed {int((acc & veto).sum())} served "
-                         f"hits, {int((acc & veto & correct).sum())} of them correct",
-                ))
-        if target == 0.99:
-            rows += _ablation(X, correct, veto, TR, trl, target, name)
     if redis_url is None:
         rows.append(Row(B, "redisvl / langchain-redis quality", float("nan"), "", note="Redis unavailable; skipped"))
         return rows
     rows += _redis_baselines(redis_url, tr, TR, te, TE, trl_a, tel_a, name, single)
     return rows
-
-
-def _ablation(X, correct_ev, veto, TR, trl, target, name) -> list[Row]:
-    from llm_cost_hooks.cache._calibrate import fit_logistic, knn_features, operating_point
-
-    Xc, topc, _ = knn_features(TR, TR, trl, leave_one_out=True)
-    cc = np.asarray(trl)[topc] == np.asarray(trl)
-    out = []
-    sets = {"s1+s2": [0, 1], "margin only": [2], "agreement10 only": [4]}
-    for label, cols in sets.items():
-        w = np.asarray(fit_logistic(Xc[:, cols], cc.astype(float)))
-        sc = 1 / (1 + np.exp(-(Xc[:, cols] @ w[:-1] + w[-1])))
-        pt, _ = operating_point(list(sc), list(cc), target=target, rule="bound")
-        if pt is None:
-            out.append(Row(B, f"{name} ablation {label} hit@p>={target}", 0.0, "hit rate", note="target not reachable"))
-            continue
-        se = 1 / (1 + np.exp(-(X[:, cols] @ w[:-1] + w[-1])))
-        acc = se >= pt.threshold
-        prec = float(correct_ev[acc].mean()) if acc.any() else float("nan")
-        out.append(Row(B, f"{name} ablation {label} hit@p>={target}", float(acc.mean()), "hit rate",
-                       note=f"eval precision {prec:.4f}"))
-    vetoed_correct = int((veto & correct_ev).sum())
-    out.append(Row(B, f"{name} minimal-pair guards veto rate (top-1)", float(veto.mean()), "share",
-                   note=f"{int(veto.sum())} of {len(veto)} top-1 matches vetoed; {vetoed_correct} of them were correct"))
-    return out
 
 
 def _lc_embeddings(table):
@@ -845,7 +771,8 @@ def mrpc_rows(quick: bool) -> list[Row]:
     fhr, rec = float((served_a & ~y).sum() / (~y).sum()), float((served_a & y).sum() / y.sum())
     cos = (A * Bv).sum(1)
     neg = np.sort(cos[~y])[::-1]
-    k = int(np.floor(max(fhr, 0.01) * len(neg)))
+    # The cosine threshold that serves as many non-paraphrases as ours did (at least 1%).
+    k = max(int((served_a & ~y).sum()), int(np.floor(0.01 * len(neg))) if fhr == 0 else 0)
     thr = neg[k] if k < len(neg) else -1.0
     cos_rec = float((cos[y] > thr).mean())
     return [
@@ -855,7 +782,7 @@ def mrpc_rows(quick: bool) -> list[Row]:
             anchor_name="single cosine at the same false-hit rate", anchor_value=cos_rec or None,
             target=">= 2x single cosine", ok=bool(cos_rec and rec >= 2 * cos_rec) or (cos_rec == 0 and rec > 0),
             note=f"{int((served_a & y).sum())} of {int(y.sum())} paraphrases served; cosine > {thr:.4f} serves {cos_rec:.4f} "
-                 f"at false-hit rate {max(fhr, 0.01):.4f}"),
+                 f"with {k} false hits (false-hit rate {k / len(neg):.4f})"),
     ]
 
 
@@ -897,11 +824,10 @@ def calibration_rows(quick: bool) -> list[Row]:
     from llm_cost_hooks.cache._calibrate import calibrate_intents, calibrate_pairs
 
     rows: list[Row] = []
-    target = 0.99
     sets = _intent_sets(quick)
     base = Path(os.environ.get("LLM_COST_HOOKS_DATA_DIR", ROOT / ".." / "shared" / "data")) / "semantic_cache"
     names = list(sets)
-    for name in names:
+    for name, target in ((n, t) for n in names for t in (0.99, 0.95)):
         tr, trl, te, tel = sets[name]
         # Real traffic mixes in messages no stored answer fits: the other set's queries, unlabelled.
         other = sets[[n for n in names if n != name][0]] if len(names) > 1 else None
@@ -913,7 +839,7 @@ def calibration_rows(quick: bool) -> list[Row]:
         ev = _eval_policy_on_intents(res.policy, tr, trl, te, tel, (other[2][300:600] if other else []))
         h = res.holdout
         rows.append(Row(
-            B, f"calibrate {name} (+{len(off)} off-topic) @0.99: held-out precision",
+            B, f"calibrate {name} (+{len(off)} off-topic) @{target}: held-out precision",
             h.precision if h and h.precision is not None else float("nan"), "precision", target="met or says not",
             ok=(res.met and h is not None and (h.precision or 0) >= target) or (not res.met and bool(res.reason)),
             note=("met" if res.met else f"NOT met: {res.reason}") + (f"; held-out {h.correct}/{h.hits} hits, hit rate {h.hit_rate:.4f}" if h else "")

@@ -14,7 +14,8 @@ The queries are split into a fitting slice and a held-out slice (``holdout``). T
 the one with the highest hit rate on the fitting slice whose precision's one-sided Wilson lower
 bound reaches the target (``rule="bound"``, the default) or whose measured precision does
 (``rule="point"``). It is claimed only if the held-out slice, which took no part in choosing
-it, also reaches the target; otherwise the result says so and the semantic tier stays off.
+it, reaches the target by the same rule; otherwise the result says so and the policy it
+returns has the semantic tier off.
 """
 
 from __future__ import annotations
@@ -284,9 +285,12 @@ def _check(
                              precision_lower=wilson_lower_bound(good, hits, confidence),
                              precision_upper=1.0 - wilson_lower_bound(hits - good, hits, confidence) if hits else 1.0,
                              hit_rate=hits / int(held.sum()))
-        if point is not None and prec is not None and prec < target:
-            reason = (f"the held-out slice got precision {prec:.4f} ({good} of {hits} hits correct), below the target "
-                      f"{target}; the bound does not hold on unseen traffic")
+        held_value = check.precision_lower if rule == "bound" else prec
+        if point is not None and (held_value is None or held_value < target):
+            what = "lower bound" if rule == "bound" else "precision"
+            reason = (f"on the held-out slice {good} of {hits} hits were correct ({what} {held_value or 0.0:.4f}), "
+                      f"short of the target {target}; the bound is not confirmed on unseen traffic "
+                      "(more labelled rows, a lower target, or rule 'point')")
             point = None
     res = _result(policy, point, curve, target, confidence, rule, len(scores), n_cache, policy.min_similarity)
     return res.model_copy(update={"holdout": check, "n_off_topic": n_off, "reason": reason})

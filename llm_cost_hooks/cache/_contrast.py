@@ -304,7 +304,7 @@ def contrast_flags(query: str, stored: str) -> list[str]:
         flags.append("number")
     if a.dates != b.dates:
         flags.append("date")
-    if (a.names - b.stems) or (b.names - a.stems) or _slot_swapped(a, b):
+    if (a.names - b.stems) or (b.names - a.stems):
         flags.append("entity")
     if a.units and b.units and a.units != b.units:
         flags.append("unit")
@@ -319,4 +319,6 @@ def contrast_flags(query: str, stored: str) -> list[str]:
     extra_a, extra_b = a.content - b.content, b.content - a.content
     if (len(extra_a) >= 3 and not extra_b) or (len(extra_b) >= 3 and not extra_a):
         flags.append("scope")
+    if not flags and _slot_swapped(a, b):  # nothing more specific explains the swap
+        flags.append("entity")
     return flags
