@@ -274,3 +274,26 @@ def test_calibration_says_when_target_is_out_of_reach() -> None:
     pairs = calibrate_pairs(["When will my card arrive?", "I lost my card"] * 5,
                             ["Where is my new card?", "My card is lost"] * 5, [0, 0] * 5, target_precision=0.9)
     assert not pairs.met and pairs.reason
+
+
+def test_neighbourhood_path_needs_repeated_answers(embedder) -> None:
+    """A lone entry above the neighbourhood model's threshold is not served on that model's
+    say-so (the one-entry cache that served anything above cosine 0.66); with the same answer
+    repeated by near entries it is."""
+    from llm_cost_hooks.cache import CacheEntry, Neighbor
+
+    core = _core(embedder)
+    req = core.request("Where can I see my card's PIN?", llm_string="m", scope=CacheScope(tenant="t"))
+
+    def entry(i: int, q: str, key: str) -> CacheEntry:
+        return CacheEntry(id=f"e{i}", partition=req.partition, exact_key=f"x{i}", tenant="t", query=q,
+                          normalized_query=q.lower(), embedding_model="e", answer="a", answer_key=key)
+
+    lone = [Neighbor("e0", 0.70, "k", entry(0, "How do I change my card's PIN?", "k"))]
+    policy = core.config.default
+    assert policy.score([0.70], [True]) >= policy.threshold  # the neighbourhood model alone would serve it
+    assert core.verifier.probability(req.query, lone[0].payload.query, 0.70) < policy.pair_threshold
+    assert core.decide(req, lone, policy) is None
+    repeated = lone + [Neighbor(f"e{i}", 0.69, "k", entry(i, f"PIN question {i}", "k")) for i in (1, 2)]
+    hit = core.decide(req, repeated, policy)
+    assert hit is not None and hit.entry.id == "e0"

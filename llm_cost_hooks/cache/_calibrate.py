@@ -312,8 +312,12 @@ def calibrate_intents(
     vectors: tuple[Any, Any] | None = None,
     holdout: float = 0.3,
     verifier: Any = None,
+    kind: Literal["verified", "combined"] = "verified",
 ) -> CalibrationResult:
     """Fit the default (``verified``) policy's threshold on an intents data set (``text, label``).
+
+    ``kind="combined"`` fits the neighbourhood model instead (weights and threshold), for
+    caches whose answers repeat (keyed answers: the label stands for the answer).
 
     Rows with an empty label are off-topic traffic: queries only, any hit on them is false.
     Without ``cache_texts``, every labelled row is a query against all the *other* labelled
@@ -353,6 +357,12 @@ def calibrate_intents(
         if loo:
             qv = np.concatenate([qv[on], qv[off]]) if off else qv[on]
             cv = cv[on]
+    held = _holdout_mask(len(q_texts), holdout, seed)
+    n_cache = len(c_texts) - (1 if loo else 0)
+    if kind == "combined":
+        return _calibrate_combined(qv, cv, q_texts, q_labels, c_texts, c_labels, loo, len(on), held, k=k,
+                                   target=target_precision, confidence=confidence, rule=rule, n_cache=n_cache,
+                                   n_off=len(off))
     block_self = np.arange(len(q_texts)) if loo else None
     top, top_sim = _nearest(qv, cv, block_self, n_self=len(on) if loo else 0)
     if verifier is None:
@@ -361,10 +371,39 @@ def calibrate_intents(
         verifier = PairVerifier.default()
     scores = _verified_scores(q_texts, [c_texts[t] for t in top], top_sim, verifier)
     correct = np.array([bool(q) and c_labels[t] == q for q, t in zip(q_labels, top)])
-    held = _holdout_mask(len(q_texts), holdout, seed)
     policy = DecisionPolicy(kind="verified", k=k, threshold=1.0)
     return _check(scores, correct, held, target=target_precision, confidence=confidence, rule=rule,
-                  policy=policy, n_cache=len(c_texts) - (1 if loo else 0), n_off=len(off))
+                  policy=policy, n_cache=n_cache, n_off=len(off))
+
+
+def _calibrate_combined(qv: Any, cv: Any, q_texts: list[str], q_labels: list[str], c_texts: list[str],
+                        c_labels: list[str], loo: bool, n_on: int, held: Any, *, k: int, target: float,
+                        confidence: float, rule: Literal["bound", "point"], n_cache: int, n_off: int) -> CalibrationResult:
+    """The neighbourhood model: weights fitted on the fitting slice only, contrast vetoes applied."""
+    np = _np()
+    from ._contrast import contrast_flags
+
+    if loo:
+        X1, t1, _ = knn_features(qv[:n_on], cv, c_labels, k=k, leave_one_out=True)
+        parts = [(X1, t1)]
+        if len(qv) > n_on:
+            parts.append(knn_features(qv[n_on:], cv, c_labels, k=k)[:2])
+        X, top = np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
+    else:
+        X, top, _ = knn_features(qv, cv, c_labels, k=k)
+    correct = np.array([bool(q) and c_labels[t] == q for q, t in zip(q_labels, top)])
+    fit = ~held if held.any() else np.ones(len(X), bool)
+    weights = fit_logistic(X[fit], correct[fit].astype(float))
+    z = X @ np.asarray(weights[:-1]) + weights[-1]
+    scores = 1 / (1 + np.exp(-np.clip(z, -50, 50)))
+    # The similarity floor: below the lowest similarity any correct hit had, nothing is served.
+    good = correct & fit
+    floor = float(max(0.5, X[good, 0].min() - 0.02)) if good.any() else 0.7
+    vetoed = np.array([bool(contrast_flags(q, c_texts[t])) for q, t in zip(q_texts, top)])
+    scores = np.where((X[:, 0] >= floor) & ~vetoed, scores, 0.0)
+    policy = DecisionPolicy(kind="combined", weights=weights, k=k, min_similarity=floor)
+    return _check(scores, correct, held, target=target, confidence=confidence, rule=rule, policy=policy,
+                  n_cache=n_cache, n_off=n_off)
 
 
 def _nearest(qv: Any, cv: Any, block_self: Any, n_self: int, block: int = 1024) -> tuple[Any, Any]:

@@ -35,6 +35,9 @@ def add_cache_commands(subparsers: Any) -> argparse.ArgumentParser:
     cal.add_argument("--cache-fraction", type=float, default=None,
                      help="split each label into this share of cache entries and queries (default: leave-one-out, "
                           "every row a query against all the others)")
+    cal.add_argument("--kind", choices=["verified", "combined"], default="verified",
+                     help="intents files: 'verified' (default) fits the pair verifier's threshold, right for free-text "
+                          "answers; 'combined' fits the neighbourhood model, for caches whose answers repeat (keyed)")
     cal.add_argument("--holdout", type=float, default=0.3,
                      help="share of the queries set aside to check the chosen threshold (default 0.3)")
     cal.add_argument("--seed", type=int, default=0)
@@ -60,7 +63,7 @@ def run_calibrate(args: argparse.Namespace) -> int:
     rows_are_pairs = bool(first) and {"text_a", "text_b"} <= set(first[0])
     kwargs.update(seed=args.seed)
     if not rows_are_pairs:
-        kwargs.update(cache_fraction=args.cache_fraction)
+        kwargs.update(cache_fraction=args.cache_fraction, kind=args.kind)
     result = calibrate_file(args.file, cache_path=args.cache_file,
                             progress=lambda m: print(m, file=sys.stderr), **kwargs)
     if args.json:
