@@ -637,7 +637,7 @@ def _default_core(embedder: Any) -> Any:
 def _near_miss_sets() -> dict[str, list[tuple[str, str, str]]]:
     out = {"near-miss fixture (bench/data)": [(r["kind"], r["stored"], r["query"])
                                               for r in _tsv(_FIXTURES / "cache_near_misses.tsv")]}
-    dev = Path(os.environ.get("LLM_COST_HOOKS_DATA_DIR", ROOT / ".." / "shared" / "data")) / "semantic_cache" / "minimal_pairs_dev" / "pairs.tsv"
+    dev = _semantic_cache_dir() / "minimal_pairs_dev" / "pairs.tsv"
     if dev.is_file():
         out["minimal_pairs_dev"] = [(r["kind"], r["stored"], r["query"]) for r in _tsv(dev)]
     return out
@@ -682,7 +682,7 @@ def near_miss_rows() -> list[Row]:
 
 
 def _intent_sets(quick: bool) -> dict[str, tuple[list[str], list[str], list[str], list[str]]]:
-    base = Path(os.environ.get("LLM_COST_HOOKS_DATA_DIR", ROOT / ".." / "shared" / "data")) / "semantic_cache"
+    base = _semantic_cache_dir()
     out = {}
     b = base / "banking77"
     if (b / "train.csv.gz").is_file():
@@ -743,20 +743,30 @@ def free_text_rows(quick: bool) -> list[Row]:
     return rows
 
 
-def mrpc_rows(quick: bool) -> list[Row]:
-    """MRPC test pairs, one entry per partition: store s1, look up s2."""
-    from llm_cost_hooks.cache import CacheScope
+def _semantic_cache_dir() -> Path:
+    return Path(os.environ.get("LLM_COST_HOOKS_DATA_DIR", ROOT / ".." / "shared" / "data")) / "semantic_cache"
 
-    p = Path(os.environ.get("LLM_COST_HOOKS_DATA_DIR", ROOT / ".." / "shared" / "data")) / "semantic_cache" / "mrpc" / "msr_paraphrase_test.txt.gz"
-    if not p.is_file():
-        return [Row(B, "MRPC one entry per partition", float("nan"), "", note=f"{p} missing; skipped")]
-    pairs = []
-    with gzip.open(p, "rt", encoding="utf-8-sig") as f:
+
+def _read_mrpc(path: Path) -> list[tuple[str, str, str]]:
+    """(s1, s2, quality) rows of an MRPC file (tab-separated, optional header, UTF-8 BOM)."""
+    rows = []
+    with gzip.open(path, "rt", encoding="utf-8-sig") as f:
         for i, line in enumerate(f):
             c = line.rstrip("\n").split("\t")
             if i == 0 and c[0].lower().startswith("quality"):
                 continue
-            pairs.append((c[3], c[4], c[0] == "1"))
+            rows.append((c[3], c[4], c[0]))
+    return rows
+
+
+def mrpc_rows(quick: bool) -> list[Row]:
+    """MRPC test pairs, one entry per partition: store s1, look up s2."""
+    from llm_cost_hooks.cache import CacheScope
+
+    p = _semantic_cache_dir() / "mrpc" / "msr_paraphrase_test.txt.gz"
+    if not p.is_file():
+        return [Row(B, "MRPC one entry per partition", float("nan"), "", note=f"{p} missing; skipped")]
+    pairs = [(a, b, q == "1") for a, b, q in _read_mrpc(p)]
     if quick:
         pairs = pairs[:500]
     A, Bv = _embed_cached([x[0] for x in pairs]), _embed_cached([x[1] for x in pairs])
@@ -835,7 +845,7 @@ def calibration_rows(quick: bool) -> list[Row]:
 
     rows: list[Row] = []
     sets = _intent_sets(quick)
-    base = Path(os.environ.get("LLM_COST_HOOKS_DATA_DIR", ROOT / ".." / "shared" / "data")) / "semantic_cache"
+    base = _semantic_cache_dir()
     names = list(sets)
     for name, target in ((n, t) for n in names for t in (0.99, 0.95)):
         tr, trl, te, tel = sets[name]
@@ -857,13 +867,7 @@ def calibration_rows(quick: bool) -> list[Row]:
         ))
     mr = base / "mrpc" / "msr_paraphrase_train.txt.gz"
     if mr.is_file():
-        pairs = []
-        with gzip.open(mr, "rt", encoding="utf-8-sig") as f:
-            for i, line in enumerate(f):
-                c = line.rstrip("\n").split("\t")
-                if i == 0 and c[0].lower().startswith("quality"):
-                    continue
-                pairs.append((c[3], c[4], c[0]))
+        pairs = _read_mrpc(mr)
         A, Bv = _embed_cached([p[0] for p in pairs]), _embed_cached([p[1] for p in pairs])
         for tgt in (0.99, 0.95):
             res = calibrate_pairs([p[0] for p in pairs], [p[1] for p in pairs], [p[2] for p in pairs],
