@@ -297,3 +297,26 @@ def test_neighbourhood_path_needs_repeated_answers(embedder) -> None:
     repeated = lone + [Neighbor(f"e{i}", 0.69, "k", entry(i, f"PIN question {i}", "k")) for i in (1, 2)]
     hit = core.decide(req, repeated, policy)
     assert hit is not None and hit.entry.id == "e0"
+
+
+def test_cli_says_plainly_when_the_target_is_out_of_reach(tmp_path, capsys) -> None:
+    import argparse
+
+    from llm_cost_hooks.cache._cli import add_cache_commands
+
+    texts, labels = _intents()
+    f = tmp_path / "traffic.csv"
+    with f.open("w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["text", "label"])
+        w.writerows(zip(texts + ["Tell me a joke", "What's the weather?"], labels[1:] + labels[:1] + ["", ""]))
+    parser = argparse.ArgumentParser(prog="llm-cost")
+    add_cache_commands(parser.add_subparsers(dest="command"))
+    out = tmp_path / "cfg.json"
+    args = parser.parse_args(["cache", "calibrate", str(f), "--target", "0.99", "--holdout", "0.3", "--out", str(out)])
+    assert args.func(args) == 2
+    printed = capsys.readouterr().out
+    assert "NOT met" in printed and "held-out slice" in printed
+    assert CacheConfig.load(out).default.enabled is False
+    args = parser.parse_args(["cache", "calibrate", str(f), "--kind", "combined", "--target", "0.99"])
+    assert args.func(args) == 2
