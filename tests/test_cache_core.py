@@ -96,9 +96,9 @@ def test_semantic_hit() -> None:
 
 
 def test_combined_policy_uses_neighbourhood_agreement() -> None:
-    """The default (calibrated) policy serves a paraphrase when the neighbourhood agrees on
-    one answer, and refuses the same similarity when near neighbours disagree."""
-    core = core_with(DecisionPolicy())
+    """The neighbourhood model serves a paraphrase when the neighbourhood agrees on one
+    answer, and refuses the same similarity when near neighbours disagree."""
+    core = core_with(DecisionPolicy(kind="combined"))
     agree = ["When will my new card arrive?", "How long until my card arrives?", "My card has not arrived yet",
              "When should I expect my card?", "Is my card on its way?", "Where is my new card?",
              "How long does card delivery take?", "I am still waiting for my card"]
@@ -107,7 +107,7 @@ def test_combined_policy_uses_neighbourhood_agreement() -> None:
     hit = get(core, "When does my new card arrive?")
     assert hit is not None and hit.status == "semantic" and hit.entry.answer_key == "card_arrival"
 
-    core2 = core_with(DecisionPolicy())
+    core2 = core_with(DecisionPolicy(kind="combined"))
     for i, q in enumerate(agree):
         put(core2, q, f"answer-{i}", answer_key=f"k{i}")  # every neighbour a different answer
     assert get(core2, "When does my new card arrive?") is None
@@ -262,7 +262,7 @@ def test_calibrate_intents_and_pairs() -> None:
     assert split.n_cache == 12 and split.n_queries == 12
     res = calibrate_intents(texts, labels, target_precision=0.9, rule="point")  # leave-one-out
     assert res.n_queries == 24 and res.n_cache == 23
-    assert res.policy.kind == "combined" and len(res.policy.weights) == 7
+    assert res.policy.kind == "verified" and res.holdout is not None
     assert res.curve and 0.0 <= res.point.hit_rate <= 1.0
     if res.met:
         assert res.point.precision >= 0.9
@@ -271,8 +271,8 @@ def test_calibrate_intents_and_pairs() -> None:
         ["Where is my new card?", "How much is a euro in dollars?", "What is the exchange rate?", "I lost my card"],
         [1, 1, 0, 0], target_precision=0.9, rule="point",
     )
-    assert pairs.policy.kind == "similarity"
-    assert "threshold" in pairs.summary()
+    assert pairs.policy.kind == "verified"
+    assert "threshold" in pairs.summary() and "held-out" in pairs.summary()
 
 
 def test_cli_calibrate(tmp_path, capsys) -> None:

@@ -15,20 +15,24 @@ True
 from ._calibrate import (
     CalibrationPoint,
     CalibrationResult,
+    HoldoutCheck,
     calibrate_file,
     calibrate_intents,
     calibrate_pairs,
     operating_point,
 )
 from ._canonical import ChatKey, StoredAnswer, canonical_chat, decode_answer, encode_answer
-from ._core import AuditLog, CacheBackend, CacheConfig, CacheCore, CacheRequest, CacheStats
+from ._contrast import CONTRAST_KINDS, contrast_flags
+from ._core import AuditLog, CacheBackend, CacheConfig, CacheCore, CacheRequest, CacheStats, answers_equivalent
 from ._embedded import AnnIndexConfig, EmbeddedBackend
 from ._entry import CacheEntry, CacheHit
 from ._redis import RedisBackend
 from ._scope import DEFAULT_TENANT, CacheScope, cache_scope, current_scope, normalize_query, scope_from_metadata
 from ._signals import FEATURE_NAMES, DecisionPolicy, Neighbor, wilson_lower_bound
+from ._verifier import PairVerifier
 
 __all__ = [
+    "CONTRAST_KINDS",
     "DEFAULT_TENANT",
     "FEATURE_NAMES",
     "AnnIndexConfig",
@@ -46,14 +50,18 @@ __all__ = [
     "CalibrationResult",
     "DecisionPolicy",
     "EmbeddedBackend",
+    "HoldoutCheck",
     "Neighbor",
+    "PairVerifier",
     "RedisBackend",
     "StoredAnswer",
+    "answers_equivalent",
     "cache_scope",
     "calibrate_file",
     "calibrate_intents",
     "calibrate_pairs",
     "canonical_chat",
+    "contrast_flags",
     "current_scope",
     "decode_answer",
     "encode_answer",

@@ -1,16 +1,21 @@
-"""Calibration: pick the semantic tier's operating point for a target precision.
+"""Calibration: pick the semantic tier's operating point for a target precision, and check it.
 
-Two kinds of labelled data:
+Two kinds of labelled data, both scored with the decision the cache really runs (contrast
+checks, then the pair verifier on the nearest stored question):
 
-* an **intents file** (``text,label``): split per label into cache entries and queries;
-  a hit is correct when the matched entry has the query's label. Fits the combined
-  (neighbourhood) model and its threshold.
-* a **pairs file** (``text_a,text_b,label`` with label 1 = same answer): fits a plain
-  similarity threshold (pairs carry no neighbourhood).
+* an **intents file** (``text,label``): rows with a label are cache entries (each one a query
+  against all the others, or split per label with ``cache_fraction``); rows with an empty label
+  are traffic that no stored answer fits (off-topic messages), so any hit on them is false.
+  Keep them in: they are what makes false hits in real traffic.
+* a **pairs file** (``text_a,text_b,label`` with label 1 = same answer): ``text_a`` is stored,
+  ``text_b`` looked up.
 
-The chosen point is the one with the highest hit rate whose precision's one-sided Wilson
-lower confidence bound is at least the target (``rule="bound"``, the default) or whose
-measured precision is (``rule="point"``).
+The queries are split into a fitting slice and a held-out slice (``holdout``). The threshold is
+the one with the highest hit rate on the fitting slice whose precision's one-sided Wilson lower
+bound reaches the target (``rule="bound"``, the default) or whose measured precision does
+(``rule="point"``). It is claimed only if the held-out slice, which took no part in choosing
+it, reaches the target by the same rule; otherwise the result says so and the policy it
+returns has the semantic tier off.
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ from ._signals import FEATURE_NAMES, DecisionPolicy, wilson_lower_bound
 __all__ = [
     "CalibrationPoint",
     "CalibrationResult",
+    "HoldoutCheck",
     "calibrate_file",
     "calibrate_intents",
     "calibrate_pairs",
@@ -51,8 +57,20 @@ class CalibrationPoint(BaseModel):
     hits: int
 
 
+class HoldoutCheck(BaseModel):
+    """What the chosen threshold did on the held-out slice."""
+
+    n_queries: int
+    hits: int
+    correct: int
+    precision: float | None
+    precision_lower: float
+    precision_upper: float
+    hit_rate: float
+
+
 class CalibrationResult(BaseModel):
-    """The chosen policy and what it achieved on the calibration data."""
+    """The chosen policy, what it achieved on the fitting slice and on the held-out slice."""
 
     policy: DecisionPolicy
     target_precision: float
@@ -63,17 +81,25 @@ class CalibrationResult(BaseModel):
     n_queries: int
     n_cache: int
     curve: list[CalibrationPoint] = Field(default_factory=list)
+    holdout: HoldoutCheck | None = None
+    n_off_topic: int = 0
+    reason: str = ""
 
     def summary(self) -> str:
         p = self.point
-        status = "met" if self.met else "NOT met (no threshold reaches it; semantic tier off)"
+        status = "met" if self.met else f"NOT met: {self.reason}; semantic tier off for this policy"
         lines = [
             f"target precision {self.target_precision:.3f} ({self.rule} rule, {self.confidence:.0%} confidence): {status}",
-            f"threshold {p.threshold:.4f} ({self.policy.kind}); precision {p.precision:.4f} "
-            f"(lower bound {p.precision_lower:.4f}); hit rate {p.hit_rate:.4f} ({p.hits} of {self.n_queries} queries; "
-            f"{self.n_cache} cache entries)",
-            "curve: threshold  precision  lower_bound  hit_rate",
+            f"fitting slice: threshold {p.threshold:.4f} ({self.policy.kind}); precision {p.precision:.4f} "
+            f"(lower bound {p.precision_lower:.4f}); hit rate {p.hit_rate:.4f} ({p.hits} hits; "
+            f"{self.n_queries} queries of which {self.n_off_topic} off-topic; {self.n_cache} cache entries)",
         ]
+        h = self.holdout
+        if h is not None:
+            prec = "n/a (no hits)" if h.precision is None else f"{h.precision:.4f}"
+            lines.append(f"held-out slice: precision {prec} (interval {h.precision_lower:.4f}-{h.precision_upper:.4f}); "
+                         f"hit rate {h.hit_rate:.4f} ({h.correct} of {h.hits} hits correct, {h.n_queries} queries)")
+        lines += ["curve (fitting slice): threshold  precision  lower_bound  hit_rate"]
         lines += [f"  {c.threshold:9.4f}  {c.precision:9.4f}  {c.precision_lower:11.4f}  {c.hit_rate:8.4f}" for c in self.curve]
         return "\n".join(lines)
 
@@ -214,6 +240,62 @@ def _embed_all(embedder: Any, texts: Sequence[str], batch: int = 64) -> Any:
     return np.concatenate([embedder.embed(list(texts[i : i + batch])) for i in range(0, len(texts), batch)])
 
 
+def _verified_scores(queries: Sequence[str], stored: Sequence[str], sims: Any, verifier: Any) -> Any:
+    """The default decision's score of each (query, nearest stored question): the pair
+    verifier's probability, 0 where a contrast check vetoes."""
+    np = _np()
+    from ._contrast import contrast_flags
+
+    out = np.zeros(len(queries))
+    for i, (q, c, s) in enumerate(zip(queries, stored, sims)):
+        if not contrast_flags(q, c):
+            out[i] = verifier.probability(q, c, float(s))
+    return out
+
+
+def _holdout_mask(n: int, share: float, seed: int) -> Any:
+    np = _np()
+    rng = np.random.default_rng(seed)
+    mask = np.zeros(n, bool)
+    if share > 0 and n >= 2:
+        mask[rng.permutation(n)[: max(1, round(n * share))]] = True
+    return mask
+
+
+def _check(
+    scores: Any, correct: Any, held: Any, *, target: float, confidence: float, rule: Literal["bound", "point"],
+    policy: DecisionPolicy, n_cache: int, n_off: int,
+) -> CalibrationResult:
+    """Choose the threshold on the fitting slice, then check it on the held-out slice."""
+    np = _np()
+    fit = ~held if held.any() else np.ones(len(scores), bool)
+    point, curve = operating_point(list(scores[fit]), list(correct[fit]), target=target, confidence=confidence,
+                                   rule=rule, n_total=int(fit.sum()))
+    reason = ""
+    check: HoldoutCheck | None = None
+    if point is None:
+        reason = (f"no threshold reaches precision {target} on the fitting slice ({int(fit.sum())} queries); "
+                  "the target is out of reach with this embedder and data")
+    if held.any():
+        t = point.threshold if point is not None else float("inf")
+        served = held & (scores >= t)
+        hits, good = int(served.sum()), int((served & correct).sum())
+        prec = good / hits if hits else None
+        check = HoldoutCheck(n_queries=int(held.sum()), hits=hits, correct=good, precision=prec,
+                             precision_lower=wilson_lower_bound(good, hits, confidence),
+                             precision_upper=1.0 - wilson_lower_bound(hits - good, hits, confidence) if hits else 1.0,
+                             hit_rate=hits / int(held.sum()))
+        held_value = check.precision_lower if rule == "bound" else prec
+        if point is not None and (held_value is None or held_value < target):
+            what = "lower bound" if rule == "bound" else "precision"
+            reason = (f"on the held-out slice {good} of {hits} hits were correct ({what} {held_value or 0.0:.4f}), "
+                      f"short of the target {target}; the bound is not confirmed on unseen traffic "
+                      "(more labelled rows, a lower target, or rule 'point')")
+            point = None
+    res = _result(policy, point, curve, target, confidence, rule, len(scores), n_cache, policy.min_similarity)
+    return res.model_copy(update={"holdout": check, "n_off_topic": n_off, "reason": reason})
+
+
 def calibrate_intents(
     texts: Sequence[str],
     labels: Sequence[str],
@@ -228,28 +310,39 @@ def calibrate_intents(
     cache_texts: Sequence[str] | None = None,
     cache_labels: Sequence[str] | None = None,
     vectors: tuple[Any, Any] | None = None,
+    holdout: float = 0.3,
+    verifier: Any = None,
+    kind: Literal["verified", "combined"] = "verified",
 ) -> CalibrationResult:
-    """Fit the combined policy on an intents data set (``text, label``).
+    """Fit the default (``verified``) policy's threshold on an intents data set (``text, label``).
 
-    Without ``cache_texts``: by default every row is a query against all the *other*
-    rows as the cache (leave-one-out, which uses all the data and matches a cache that
-    holds them); with ``cache_fraction`` the rows are split per label into cache entries
-    and queries. ``vectors=(query_vecs, cache_vecs)`` skips embedding (benchmarks).
+    ``kind="combined"`` fits the neighbourhood model instead (weights and threshold), for
+    caches whose answers repeat (keyed answers: the label stands for the answer).
+
+    Rows with an empty label are off-topic traffic: queries only, any hit on them is false.
+    Without ``cache_texts``, every labelled row is a query against all the *other* labelled
+    rows as the cache (leave-one-out); with ``cache_fraction`` the labelled rows are split per
+    label into cache entries and queries. A ``holdout`` share of the queries is set aside to
+    check the chosen threshold. ``vectors=(query_vecs, cache_vecs)`` skips embedding.
     """
     np = _np()
     if len(texts) != len(labels) or not texts:
         raise ConfigurationError("calibrate_intents needs equally long, non-empty texts and labels.")
+    labels = [str(x).strip() for x in labels]
+    on = [i for i, lab in enumerate(labels) if lab]
+    off = [i for i, lab in enumerate(labels) if not lab]
     loo = cache_texts is None and cache_fraction is None
-    if loo:
-        c_texts, c_labels = list(texts), list(labels)
-        q_texts, q_labels = list(texts), list(labels)
-    elif cache_texts is None:
-        ci, qi = _split_intents(texts, labels, cache_fraction, seed)
-        c_texts, c_labels = [texts[i] for i in ci], [labels[i] for i in ci]
-        q_texts, q_labels = [texts[i] for i in qi], [labels[i] for i in qi]
+    if cache_texts is not None:
+        c_texts, c_labels = list(cache_texts), [str(x).strip() for x in (cache_labels or [])]
+        qi = list(range(len(texts)))
+    elif loo:
+        c_texts, c_labels = [texts[i] for i in on], [labels[i] for i in on]
+        qi = on + off
     else:
-        c_texts, c_labels = list(cache_texts), list(cache_labels or [])
-        q_texts, q_labels = list(texts), list(labels)
+        ci, qon = _split_intents([texts[i] for i in on], [labels[i] for i in on], cache_fraction, seed)
+        c_texts, c_labels = [texts[on[i]] for i in ci], [labels[on[i]] for i in ci]
+        qi = [on[i] for i in qon] + off
+    q_texts, q_labels = [texts[i] for i in qi], [labels[i] for i in qi]
     if not q_texts or not c_texts:
         raise ConfigurationError("calibration needs at least one cache entry and one query; give more rows per label.")
     if vectors is None:
@@ -258,25 +351,76 @@ def calibrate_intents(
 
             embedder = default_embedder()
         cv = _embed_all(embedder, c_texts)
-        qv = cv if loo else _embed_all(embedder, q_texts)
+        qv = cv if loo and not off else _embed_all(embedder, q_texts)
     else:
         qv, cv = vectors
-    X, top, _ = knn_features(qv, cv, c_labels, k=k, leave_one_out=loo)
-    c_lab = np.asarray(c_labels)
-    correct = c_lab[top] == np.asarray(q_labels)
-    weights = fit_logistic(X, correct.astype(float))
-    policy = DecisionPolicy(kind="combined", weights=weights, k=k)
+        if loo:
+            qv = np.concatenate([qv[on], qv[off]]) if off else qv[on]
+            cv = cv[on]
+    held = _holdout_mask(len(q_texts), holdout, seed)
+    n_cache = len(c_texts) - (1 if loo else 0)
+    if kind == "combined":
+        return _calibrate_combined(qv, cv, q_texts, q_labels, c_texts, c_labels, loo, len(on), held, k=k,
+                                   target=target_precision, confidence=confidence, rule=rule, n_cache=n_cache,
+                                   n_off=len(off))
+    block_self = np.arange(len(q_texts)) if loo else None
+    top, top_sim = _nearest(qv, cv, block_self, n_self=len(on) if loo else 0)
+    if verifier is None:
+        from ._verifier import PairVerifier
+
+        verifier = PairVerifier.default()
+    scores = _verified_scores(q_texts, [c_texts[t] for t in top], top_sim, verifier)
+    correct = np.array([bool(q) and c_labels[t] == q for q, t in zip(q_labels, top)])
+    policy = DecisionPolicy(kind="verified", k=k, threshold=1.0)
+    return _check(scores, correct, held, target=target_precision, confidence=confidence, rule=rule,
+                  policy=policy, n_cache=n_cache, n_off=len(off))
+
+
+def _calibrate_combined(qv: Any, cv: Any, q_texts: list[str], q_labels: list[str], c_texts: list[str],
+                        c_labels: list[str], loo: bool, n_on: int, held: Any, *, k: int, target: float,
+                        confidence: float, rule: Literal["bound", "point"], n_cache: int, n_off: int) -> CalibrationResult:
+    """The neighbourhood model: weights fitted on the fitting slice only, contrast vetoes applied."""
+    np = _np()
+    from ._contrast import contrast_flags
+
+    if loo:
+        X1, t1, _ = knn_features(qv[:n_on], cv, c_labels, k=k, leave_one_out=True)
+        parts = [(X1, t1)]
+        if len(qv) > n_on:
+            parts.append(knn_features(qv[n_on:], cv, c_labels, k=k)[:2])
+        X, top = np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
+    else:
+        X, top, _ = knn_features(qv, cv, c_labels, k=k)
+    correct = np.array([bool(q) and c_labels[t] == q for q, t in zip(q_labels, top)])
+    fit = ~held if held.any() else np.ones(len(X), bool)
+    weights = fit_logistic(X[fit], correct[fit].astype(float))
     z = X @ np.asarray(weights[:-1]) + weights[-1]
     scores = 1 / (1 + np.exp(-np.clip(z, -50, 50)))
     # The similarity floor: below the lowest similarity any correct hit had, nothing is served.
-    floor = float(max(0.5, X[correct, 0].min() - 0.02)) if correct.any() else 0.7
-    keep = X[:, 0] >= floor
-    point, curve = operating_point(
-        list(scores[keep]), list(correct[keep]), target=target_precision, confidence=confidence,
-        rule=rule, n_total=len(q_texts),
-    )
-    n_cache = len(c_texts) - 1 if loo else len(c_texts)
-    return _result(policy, point, curve, target_precision, confidence, rule, len(q_texts), n_cache, floor)
+    good = correct & fit
+    floor = float(max(0.5, X[good, 0].min() - 0.02)) if good.any() else 0.7
+    vetoed = np.array([bool(contrast_flags(q, c_texts[t])) for q, t in zip(q_texts, top)])
+    scores = np.where((X[:, 0] >= floor) & ~vetoed, scores, 0.0)
+    policy = DecisionPolicy(kind="combined", weights=weights, k=k, min_similarity=floor)
+    return _check(scores, correct, held, target=target, confidence=confidence, rule=rule, policy=policy,
+                  n_cache=n_cache, n_off=n_off)
+
+
+def _nearest(qv: Any, cv: Any, block_self: Any, n_self: int, block: int = 1024) -> tuple[Any, Any]:
+    """Index and cosine of each query's nearest cache row; query i < n_self may not match row i."""
+    np = _np()
+    tops, sims = [], []
+    for i in range(0, len(qv), block):
+        s = qv[i : i + block] @ cv.T
+        if block_self is not None:
+            rows = np.arange(s.shape[0])
+            own = rows + i
+            ok = own < n_self
+            s[rows[ok], own[ok]] = -np.inf
+        t = s.argmax(1)
+        tops.append(t)
+        sims.append(s[np.arange(len(t)), t])
+    return np.concatenate(tops), np.concatenate(sims).astype(np.float64)
 
 
 def _result(policy: DecisionPolicy, point: CalibrationPoint | None, curve: list[CalibrationPoint], target: float,
@@ -284,12 +428,16 @@ def _result(policy: DecisionPolicy, point: CalibrationPoint | None, curve: list[
     met = point is not None
     if point is None:  # nothing reaches the target: turn the semantic tier off for this route
         point = CalibrationPoint(threshold=1.01, precision=1.0, precision_lower=0.0, hit_rate=0.0, hits=0)
-    policy = policy.model_copy(update={
+    update: dict[str, Any] = {
         "threshold": point.threshold, "min_similarity": floor, "enabled": met,
         "calibration": {"target_precision": target, "confidence": confidence, "rule": rule,
                         "precision": point.precision, "precision_lower": point.precision_lower,
                         "hit_rate": point.hit_rate, "n_queries": n_q, "n_cache": n_c},
-    })
+    }
+    if policy.kind == "verified":
+        # The neighbourhood path was not part of what was measured: it stays off.
+        update.update(pair_threshold=point.threshold, threshold=1.0, min_similarity=policy.min_similarity)
+    policy = policy.model_copy(update=update)
     return CalibrationResult(policy=policy, target_precision=target, confidence=confidence, rule=rule,
                              met=met, point=point, n_queries=n_q, n_cache=n_c, curve=curve)
 
@@ -303,23 +451,34 @@ def calibrate_pairs(
     target_precision: float = 0.99,
     confidence: float = 0.95,
     rule: Literal["bound", "point"] = "bound",
+    holdout: float = 0.3,
+    seed: int = 0,
+    verifier: Any = None,
+    vectors: tuple[Any, Any] | None = None,
 ) -> CalibrationResult:
-    """Fit a similarity threshold on labelled pairs (label 1/true = same answer)."""
+    """Fit the ``verified`` policy's threshold on labelled pairs (label 1/true = same answer):
+    ``text_a`` stored, ``text_b`` looked up; checked on a held-out share of the pairs."""
     np = _np()
     if not (len(text_a) == len(text_b) == len(labels)) or not text_a:
         raise ConfigurationError("calibrate_pairs needs equally long, non-empty text_a, text_b and label columns.")
     y = np.array([str(v).strip().lower() in ("1", "true", "yes", "y", "same") for v in labels])
-    if embedder is None:
-        from ..embeddings import default_embedder
+    if vectors is None:
+        if embedder is None:
+            from ..embeddings import default_embedder
 
-        embedder = default_embedder()
-    a, b = _embed_all(embedder, text_a), _embed_all(embedder, text_b)
+            embedder = default_embedder()
+        a, b = _embed_all(embedder, text_a), _embed_all(embedder, text_b)
+    else:
+        a, b = vectors
     sims = (a * b).sum(1).astype(float)
-    point, curve = operating_point(list(sims), list(y), target=target_precision,
-                                   confidence=confidence, rule=rule, n_total=len(sims))
-    policy = DecisionPolicy(kind="similarity", weights=[])
-    floor = point.threshold if point else 1.0
-    return _result(policy, point, curve, target_precision, confidence, rule, len(sims), 0, floor)
+    if verifier is None:
+        from ._verifier import PairVerifier
+
+        verifier = PairVerifier.default()
+    scores = _verified_scores(text_b, text_a, sims, verifier)
+    held = _holdout_mask(len(scores), holdout, seed)
+    return _check(scores, y, held, target=target_precision, confidence=confidence, rule=rule,
+                  policy=DecisionPolicy(kind="verified", threshold=1.0), n_cache=len(scores), n_off=0)
 
 
 def load_table(path: str | Path) -> list[dict[str, str]]:

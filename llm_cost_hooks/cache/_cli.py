@@ -19,9 +19,11 @@ def add_cache_commands(subparsers: Any) -> argparse.ArgumentParser:
         help="pick the semantic tier's operating point for a target precision on labelled data",
         description=(
             "FILE is a pairs file (columns text_a,text_b,label; label 1 = same answer) or an intents file "
-            "(columns text,label or text,category): by default every row is a query against all the other rows as the cache "
-            "(leave-one-out). "
-            "CSV, TSV or JSONL, optionally .gz. Prints precision with its confidence bound, hit rate and the curve."
+            "(columns text,label or text,category): by default every labelled row is a query against all the other "
+            "labelled rows as the cache (leave-one-out); rows with an EMPTY label are traffic no stored answer fits "
+            "(off-topic messages; include them, they are what makes false hits). "
+            "CSV, TSV or JSONL, optionally .gz. The threshold is chosen on a fitting slice and claimed only if a "
+            "held-out slice reaches the target too; otherwise it says so, writes the policy disabled and exits 2."
         ),
     )
     cal.add_argument("file", help="labelled data (pairs or intents)")
@@ -33,6 +35,11 @@ def add_cache_commands(subparsers: Any) -> argparse.ArgumentParser:
     cal.add_argument("--cache-fraction", type=float, default=None,
                      help="split each label into this share of cache entries and queries (default: leave-one-out, "
                           "every row a query against all the others)")
+    cal.add_argument("--kind", choices=["verified", "combined"], default="verified",
+                     help="intents files: 'verified' (default) fits the pair verifier's threshold, right for free-text "
+                          "answers; 'combined' fits the neighbourhood model, for caches whose answers repeat (keyed)")
+    cal.add_argument("--holdout", type=float, default=0.3,
+                     help="share of the queries set aside to check the chosen threshold (default 0.3)")
     cal.add_argument("--seed", type=int, default=0)
     cal.add_argument("--route", help="store the policy for this route (default: the default policy)")
     cal.add_argument("--config", help="existing cache config JSON to update")
@@ -47,15 +54,16 @@ def run_calibrate(args: argparse.Namespace) -> int:
     from ._core import CacheConfig
 
     kwargs: dict[str, Any] = {
-        "target_precision": args.target, "confidence": args.confidence, "rule": args.rule,
+        "target_precision": args.target, "confidence": args.confidence, "rule": args.rule, "holdout": args.holdout,
     }
     rows_are_pairs = False
     from ._calibrate import load_table
 
     first = load_table(args.file)[:1]
     rows_are_pairs = bool(first) and {"text_a", "text_b"} <= set(first[0])
+    kwargs.update(seed=args.seed)
     if not rows_are_pairs:
-        kwargs.update(cache_fraction=args.cache_fraction, seed=args.seed)
+        kwargs.update(cache_fraction=args.cache_fraction, kind=args.kind)
     result = calibrate_file(args.file, cache_path=args.cache_file,
                             progress=lambda m: print(m, file=sys.stderr), **kwargs)
     if args.json:

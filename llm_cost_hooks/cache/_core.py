@@ -19,9 +19,10 @@ from pydantic import BaseModel, ConfigDict, Field
 from .._errors import ConfigurationError
 from ._entry import CacheEntry, CacheHit
 from ._scope import DEFAULT_TENANT, CacheScope, digest, normalize_query, partition_of
-from ._signals import DecisionPolicy, Neighbor
+from ._contrast import contrast_flags, view
+from ._signals import DecisionPolicy, Neighbor, wilson_lower_bound
 
-__all__ = ["AuditLog", "CacheBackend", "CacheConfig", "CacheCore", "CacheRequest", "CacheStats"]
+__all__ = ["AuditLog", "CacheBackend", "CacheConfig", "CacheCore", "CacheRequest", "CacheStats", "answers_equivalent"]
 
 logger = logging.getLogger("llm_cost_hooks.cache")
 
@@ -62,7 +63,12 @@ class CacheConfig(BaseModel):
     semantic: bool = True
     per_user: bool = False
     audit_sample_rate: float = Field(0.05, ge=0.0, le=1.0)
-    tighten_step: float = Field(0.005, description="How much report_bad_hit raises a route's threshold.")
+    tighten_step: float = Field(0.005, description="How much a bad hit raises a route's thresholds.")
+    verify_share: float = Field(
+        0.0, ge=0.0, le=1.0,
+        description="Share of would-be semantic hits answered by the model anyway and compared with the "
+                    "stored answer (online verification); disagreements tighten the decision.",
+    )
 
     def policy_for(self, route: str | None) -> DecisionPolicy:
         if route is not None and route in self.routes:
@@ -105,6 +111,10 @@ class CacheStats(BaseModel):
     errors: int = 0
     corrupt: int = 0
     skipped_while_open: int = 0
+    contrast_vetoes: int = 0
+    verifications: int = 0
+    verified_agree: int = 0
+    verified_disagree: int = 0
     saved_usd: float = 0.0
 
 
@@ -210,6 +220,9 @@ class CacheCore:
         audit: AuditLog | None = None,
         breaker_failures: int = 3,
         breaker_reset_s: float = 10.0,
+        verifier: Any = None,
+        equivalence: Any = None,
+        seed: int | None = None,
     ) -> None:
         if backend is None:
             from ._embedded import EmbeddedBackend
@@ -228,8 +241,24 @@ class CacheCore:
         self._vec_memo: OrderedDict[tuple[str, str], Any] = OrderedDict()
         self._part_memo: dict[tuple[Any, ...], str] = {}
         self._last_warning = 0.0
+        self._verifier = verifier
+        self.equivalence = equivalence or answers_equivalent
+        self._rng = random.Random(seed)
+        # Online verification: would-be hits sent to the model, waiting for its answer.
+        self._pending: OrderedDict[str, tuple[CacheEntry, float, str | None]] = OrderedDict()
+        # Per-entry similarity floors learned from verified disagreements.
+        self._entry_floor: dict[str, float] = {}
+        self._verify_lock = threading.Lock()
 
     # ------------------------------------------------------------ helpers
+    @property
+    def verifier(self) -> Any:
+        if self._verifier is None:
+            from ._verifier import PairVerifier
+
+            self._verifier = PairVerifier.default()
+        return self._verifier
+
     @property
     def embedder(self) -> Any:
         if self._embedder is None:
@@ -341,26 +370,87 @@ class CacheCore:
         if hit is None:
             self._count(misses=1)
             return None
+        if self.config.verify_share > 0 and self._rng.random() < self.config.verify_share:
+            # Answer this one with the model; ``update`` compares its answer with the entry's.
+            with self._verify_lock:
+                self._pending[req.exact_key] = (hit.entry, hit.similarity, req.scope.route)
+                while len(self._pending) > 1024:
+                    self._pending.popitem(last=False)
+            self._count(verifications=1, misses=1)
+            return None
         self._count(semantic_hits=1, saved_usd=hit.entry.cost_usd or 0.0)
         self._backend_call("touch", self.backend.touch, hit.entry.id)
         self.audit.maybe_record(uuid.uuid4().hex, req, hit)
         return hit
 
     def decide(self, req: CacheRequest, neigh: list[Neighbor], policy: DecisionPolicy) -> CacheHit | None:
-        """Apply the policy to the nearest neighbours."""
+        """Apply the policy to the nearest neighbours: serve the nearest stored question or nothing."""
         if not neigh:
             return None
         top = neigh[0]
         sims = [n.similarity for n in neigh]
         same = [n.answer_key == top.answer_key for n in neigh]
-        if not policy.accepts(sims, same):
+        if not sims or sims[0] < policy.min_similarity or sims[0] < self._entry_floor.get(top.entry_id, -1.0):
             self._count(rejected=1)
             return None
-        entry = top.payload if isinstance(top.payload, CacheEntry) else self.backend.get(top.entry_id)
+        if policy.kind != "verified" and not policy.accepts(sims, same):
+            self._count(rejected=1)
+            return None
+        entry = top.payload if isinstance(top.payload, CacheEntry) else self._backend_call("get", self.backend.get, top.entry_id)
         if entry is None:
             return None
-        return CacheHit(status="semantic", entry=entry, similarity=top.similarity,
-                        score=policy.score(sims, same), saved_usd=entry.cost_usd)
+        if policy.contrast and contrast_flags(req.query, entry.query):
+            self._count(rejected=1, contrast_vetoes=1)
+            return None
+        score = policy.score(sims, same)
+        if policy.kind == "verified":
+            p = self.verifier.probability(req.query, entry.query, top.similarity)
+            agreeing = sum(1 for n in neigh[1:] if n.answer_key == top.answer_key and n.similarity >= policy.min_similarity)
+            if agreeing < policy.min_agreeing:
+                score = 0.0  # no repeated answer to lean on: the pair alone decides
+            if p < policy.pair_threshold and score < policy.threshold:
+                self._count(rejected=1)
+                return None
+            score = max(p, score)
+        return CacheHit(status="semantic", entry=entry, similarity=top.similarity, score=score,
+                        saved_usd=entry.cost_usd)
+
+    def _check_pending(self, req: CacheRequest, answer: str, answer_text: str | None) -> None:
+        with self._verify_lock:
+            pending = self._pending.pop(req.exact_key, None)
+        if pending is None:
+            return
+        entry, similarity, route = pending
+        try:
+            from ._canonical import decode_answer
+
+            old = decode_answer(entry.answer).text
+        except (ValueError, TypeError):
+            old = entry.answer
+        new = answer_text if answer_text is not None else answer
+        try:
+            agree = bool(self.equivalence(new, old))
+        except Exception as exc:  # noqa: BLE001 - a failing user check counts as a disagreement
+            logger.warning("cache equivalence check failed (%s: %s); counted as a disagreement", type(exc).__name__, exc)
+            agree = False
+        if agree:
+            self._count(verified_agree=1)
+            return
+        self._count(verified_disagree=1)
+        with self._verify_lock:  # this entry serves only nearer requests from now on
+            self._entry_floor[entry.id] = max(self._entry_floor.get(entry.id, -1.0), similarity + 1e-6)
+        self._tighten(route)
+        logger.info("cache: verified answer disagreed with entry %s (similarity %.4f); decision tightened",
+                    entry.id, similarity)
+
+    def verified_precision(self, confidence: float = 0.95) -> tuple[float | None, float, float]:
+        """Precision of would-be semantic hits checked by online verification:
+        ``(estimate, lower, upper)`` (Wilson interval; ``None`` estimate before any check)."""
+        ok, bad = self.stats.verified_agree, self.stats.verified_disagree
+        n = ok + bad
+        if n == 0:
+            return None, 0.0, 1.0
+        return ok / n, wilson_lower_bound(ok, n, confidence), 1.0 - wilson_lower_bound(bad, n, confidence)
 
     def update(
         self,
@@ -380,6 +470,8 @@ class CacheCore:
         """
         if req.scope.bypass:
             return None
+        if self._pending:
+            self._check_pending(req, answer, answer_text)
         scope = req.scope
         policy = self.config.policy_for(scope.route)
         ttl = policy.ttl_seconds if policy.ttl_seconds is not None else self.config.ttl_seconds
@@ -442,14 +534,40 @@ class CacheCore:
                 entry = self._backend_call("get", self.backend.get, entry_id)
                 route = entry.route if entry is not None else None
         self._backend_call("delete", self.backend.delete, [entry_id], default=0)
+        return self._tighten(route)
+
+    def _tighten(self, route: str | None) -> DecisionPolicy:
         current = self.config.policy_for(route)
-        tightened = current.model_copy(update={"threshold": min(1.0, current.threshold + self.config.tighten_step)})
+        step = self.config.tighten_step
+        tightened = current.model_copy(update={"threshold": min(1.0, current.threshold + step),
+                                               "pair_threshold": min(1.0, current.pair_threshold + step)})
         if route is None:
             self.config = self.config.model_copy(update={"default": tightened})
         else:
             self.config = self.config.model_copy(update={"routes": {**self.config.routes, route: tightened}})
-        logger.info("cache: bad hit reported on route %r; threshold %.4f -> %.4f", route, current.threshold, tightened.threshold)
+        logger.info("cache: decision tightened on route %r; threshold %.4f -> %.4f, pair threshold %.4f -> %.4f",
+                    route, current.threshold, tightened.threshold, current.pair_threshold, tightened.pair_threshold)
         return tightened
 
     def count_corrupt(self) -> None:
         self._count(corrupt=1)
+
+
+def answers_equivalent(new: str, old: str) -> bool:
+    """Default check of online verification: do two answers say the same thing?
+
+    Equal after normalisation, or sharing most content words with no contrast between them
+    (another number, date, name, negation...). Replace it with ``CacheCore(equivalence=...)``
+    (e.g. an LLM judge) when answers are long and worded freely.
+
+    >>> answers_equivalent("Your card arrives in 3 days.", "Your card arrives in 3 days")
+    True
+    >>> answers_equivalent("Your card arrives in 3 days.", "Your card arrives in 7 days.")
+    False
+    """
+    if normalize_query(new) == normalize_query(old):
+        return True
+    if contrast_flags(new, old):
+        return False
+    a, b = view(new).content, view(old).content
+    return bool(a | b) and len(a & b) / len(a | b) >= 0.6

@@ -1,21 +1,19 @@
 """Deciding whether a semantic neighbour may be served.
 
-A single similarity threshold is a poor decision rule: on banking77 (many near-twin
-intents) the threshold that keeps precision at 0.99 serves ~4% of queries. What separates
-good from bad hits much better is the *neighbourhood* of the query:
+The question is "does this request ask the same thing as that stored question?", not "do
+nearby entries share an answer": an LLM app stores free text, each answer its own. So the
+default policy (``kind="verified"``) serves the nearest stored question only when
 
-* ``agreement``: the similarity-weighted share of the k nearest entries whose answer is
-  the same as the nearest one's (many near entries agreeing = a settled answer);
-* ``margin``: how much nearer the nearest entry is than the nearest entry with a
-  *different* answer.
+1. no contrast check fires (:func:`~llm_cost_hooks.cache._contrast.contrast_flags`: negation,
+   numbers, dates, names, units, direction, antonyms, roles, added scope), and
+2. the pair verifier (:class:`~llm_cost_hooks.cache._verifier.PairVerifier`) puts the
+   probability that the two ask the same thing at ``pair_threshold`` or more, or, where
+   answers repeat, the neighbourhood model (``weights``/``threshold``: how many near entries
+   share the nearest one's answer, and by what margin) is confident.
 
-These, with the top similarities, go into a logistic model whose output is the estimated
-probability that serving the nearest entry is correct; calibration (``calibrate``) fits the
-weights and picks the threshold for a target precision on labelled data. ``bench/bench_cache.py``
-measures each signal's contribution. Negation/number "minimal pair" guards were measured
-there too and removed: on banking77 they vetoed 48 top-1 matches of which 44 were right, and
-at precision >= 0.99 they lowered the hit rate (65.4% -> 64.3%) without lowering the number
-of wrong hits.
+Both paths only get *stricter* as the cache gets sparser: the pair verifier looks at the pair
+alone, and missing neighbours count as disagreeing, so a one-entry cache is the most careful
+case. ``bench/bench_cache.py`` measures each part.
 """
 
 from __future__ import annotations
@@ -80,13 +78,17 @@ _DEFAULT_WEIGHTS: tuple[float, ...] = (
     5.056277565634935, 1.0217252275998265, -5.492618444271398,
 )
 _DEFAULT_THRESHOLD = 0.9736
+# The pair verifier's default operating point; see data/pair_verifier.json ("operating_point").
+_DEFAULT_PAIR_THRESHOLD = 0.95
 
 
 class DecisionPolicy(BaseModel):
     """How the semantic tier decides, for one route or as the default.
 
-    ``kind="combined"``: logistic model on the neighbour features, serve when the
-    estimated probability of a correct answer is at least ``threshold``.
+    ``kind="verified"`` (default): contrast checks, then the pair verifier at
+    ``pair_threshold``, or the neighbourhood model at ``threshold`` where answers repeat.
+    ``kind="combined"``: the neighbourhood model alone (logistic on the neighbour features),
+    serve when the estimated probability of a correct answer is at least ``threshold``.
     ``kind="similarity"``: plain cosine threshold (what pairs-file calibration can fit).
     Any hit also needs ``similarity >= min_similarity``.
 
@@ -96,9 +98,16 @@ class DecisionPolicy(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    kind: Literal["combined", "similarity"] = "combined"
+    kind: Literal["verified", "combined", "similarity"] = "verified"
     weights: list[float] = Field(default_factory=lambda: list(_DEFAULT_WEIGHTS))
     threshold: float = _DEFAULT_THRESHOLD
+    pair_threshold: float = Field(_DEFAULT_PAIR_THRESHOLD, description="Pair verifier probability needed to serve (kind 'verified').")
+    contrast: bool = Field(True, description="Veto candidates that a contrast check tells apart from the request.")
+    min_agreeing: int = Field(
+        2, ge=1,
+        description="Kind 'verified': the neighbourhood path needs at least this many other near entries "
+                    "(similarity >= min_similarity) with the nearest one's answer; a sparse cache never has them.",
+    )
     min_similarity: float = 0.5
     k: int = 10
     ttl_seconds: float | None = None

@@ -438,7 +438,7 @@ class _Replay:
         self.calibration = calibrate_intents(
             [t for t, _ in queries], [c for _, c in queries], embedder=self.embedder,
             cache_texts=[t for t, _ in entries], cache_labels=[c for _, c in entries],
-            target_precision=CACHE_TARGET_PRECISION)
+            target_precision=CACHE_TARGET_PRECISION, kind="combined", holdout=0.0)  # the replay is the held-out check
         self.policy = self.calibration.policy
 
         # Retrieval for e-mails: the most similar resolved tickets of the calibration sample.

@@ -1,0 +1,324 @@
+"""Contrast checks: does a query differ from a stored question in a way that changes the answer?
+
+Two questions can be almost the same sentence and still need different answers ("block" vs
+"unblock" a card, order 1234 vs 5678, Saturday vs Sunday). Sentence embeddings put such
+pairs very close together, so the semantic tier checks them explicitly before serving:
+
+* ``negation``: a negation word on one side only of otherwise similar wording, or a negating
+  prefix (``unblock``/``block``, ``illegal``/``legal``);
+* ``number``: the numbers differ (digits and number words, so "2" and "two" agree);
+* ``date``: weekdays, months, holidays, relative days, years or parts of the day differ;
+* ``entity``: a name (a capitalised word inside the sentence) on one side is absent from the
+  other, or the same sentence has one slot filled with other words ("side effects of X / of Y");
+* ``unit``: both name a currency or unit, and not the same;
+* ``direction``: the words on either side of "to"/"from"/"into"/... trade places, or opposite
+  direction words (up/down, upload/download, before/after);
+* ``antonym``: opposite words (increase/decrease, cheapest/most expensive, buy/sell);
+* ``role``: the parties differ (buyer/seller, tenant/landlord) or trade places;
+* ``scope``: one question is the other plus a qualifier of three or more content words.
+
+Each check is a flag; a flagged candidate is not served. The checks look only at the two
+texts (no model), take microseconds, and never look at answers.
+
+>>> contrast_flags("How do I block my card?", "How do I unblock my card?")
+['negation']
+>>> contrast_flags("How do I reset my PIN?", "How can I reset my PIN?")
+[]
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+__all__ = ["CONTRAST_KINDS", "TextView", "contrast_flags", "content_words", "view"]
+
+CONTRAST_KINDS = ("negation", "number", "date", "entity", "unit", "direction", "antonym", "role", "scope")
+
+_TOKEN = re.compile(r"[A-Za-z]+(?:['’][A-Za-z]+)*|\d+(?:[.,:]\d+)*[A-Za-z]*|[$€£¥%]")
+_NEG_WORDS = frozenset("""
+not no never none nobody nothing neither nor without cannot cant wont dont doesnt didnt isnt arent wasnt
+werent havent hasnt hadnt shouldnt wouldnt couldnt mustnt aint nowhere
+""".split())
+_NEG_PREFIXES = ("un", "dis", "de", "in", "im", "il", "ir", "non", "mis", "anti")
+_NUMBER_WORDS = {w: str(i) for i, w in enumerate(
+    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen "
+    "seventeen eighteen nineteen twenty".split())}
+_NUMBER_WORDS.update({"thirty": "30", "forty": "40", "fifty": "50", "sixty": "60", "seventy": "70", "eighty": "80",
+                      "ninety": "90", "hundred": "100", "thousand": "1000", "million": "1000000", "billion": "1e9",
+                      "once": "1", "twice": "2", "single": "1", "double": "2", "triple": "3", "half": "0.5",
+                      "dozen": "12", "first": "1st", "second": "2nd", "third": "3rd", "fourth": "4th", "fifth": "5th"})
+_DATE_WORDS = frozenset("""
+monday tuesday wednesday thursday friday saturday sunday mon tue tues wed thu thur thurs fri sat sun
+january february march april may june july august september october november december jan feb mar apr jun jul
+aug sep sept oct nov dec today tomorrow yesterday tonight morning afternoon evening night noon midnight weekend
+weekday weekdays weekends week month year quarter spring summer autumn fall winter christmas easter halloween
+thanksgiving eve hanukkah ramadan diwali new last next previous this coming past daily weekly monthly yearly annual
+annually hourly
+""".split())
+# "may", "new", "this", "last", "next", "past", "second" etc. are dates only beside another date word.
+_DATE_CONTEXT_ONLY = frozenset("may new last next previous this coming past eve sun sat wed mar fall".split())
+_UNIT_WORDS = {
+    "$": "usd", "dollar": "usd", "dollars": "usd", "usd": "usd", "€": "eur", "euro": "eur", "euros": "eur",
+    "eur": "eur", "£": "gbp", "pound": "gbp", "pounds": "gbp", "gbp": "gbp", "sterling": "gbp", "¥": "jpy",
+    "yen": "jpy", "jpy": "jpy", "franc": "chf", "francs": "chf", "chf": "chf", "rupee": "inr", "rupees": "inr",
+    "peso": "mxn", "pesos": "mxn", "yuan": "cny", "bitcoin": "btc", "btc": "btc", "crypto": "crypto",
+    "kg": "kg", "kilogram": "kg", "kilograms": "kg", "kilo": "kg", "kilos": "kg", "lb": "lb", "lbs": "lb",
+    "g": "g", "gram": "g", "grams": "g", "ounce": "oz", "ounces": "oz", "oz": "oz", "stone": "st",
+    "km": "km", "kilometer": "km", "kilometers": "km", "kilometre": "km", "kilometres": "km", "mile": "mi",
+    "miles": "mi", "mi": "mi", "meter": "m", "meters": "m", "metre": "m", "metres": "m", "foot": "ft",
+    "feet": "ft", "ft": "ft", "inch": "in", "inches": "in", "cm": "cm", "centimeter": "cm", "centimeters": "cm",
+    "mm": "mm", "celsius": "c", "centigrade": "c", "fahrenheit": "f", "kelvin": "k", "liter": "l", "liters": "l",
+    "litre": "l", "litres": "l", "gallon": "gal", "gallons": "gal", "ml": "ml", "cup": "cup", "cups": "cup",
+    "tablespoon": "tbsp", "teaspoon": "tsp", "percent": "%", "%": "%", "second": "s", "seconds": "s",
+    "minute": "min", "minutes": "min", "hour": "h", "hours": "h", "day": "d", "days": "d", "mb": "mb", "gb": "gb",
+    "tb": "tb", "kb": "kb", "mph": "mph", "kmh": "kmh", "watt": "w", "watts": "w", "calorie": "kcal",
+    "calories": "kcal", "kcal": "kcal", "acre": "acre", "acres": "acre", "hectare": "ha", "hectares": "ha",
+}
+# Opposites. Direction words and antonyms are kept apart only to name the flag.
+_DIRECTION_PAIRS = [
+    ("up", "down"), ("in", "out"), ("on", "off"), ("into", "out"), ("upload", "download"), ("uploading", "downloading"),
+    ("import", "export"), ("importing", "exporting"), ("incoming", "outgoing"), ("inbound", "outbound"),
+    ("before", "after"), ("above", "below"), ("over", "under"), ("left", "right"), ("north", "south"),
+    ("east", "west"), ("forward", "backward"), ("forwards", "backwards"), ("push", "pull"), ("send", "receive"),
+    ("sent", "received"), ("sending", "receiving"), ("deposit", "withdraw"), ("deposits", "withdrawals"),
+    ("deposit", "withdrawal"), ("credit", "debit"), ("inside", "outside"), ("top", "bottom"), ("front", "back"),
+    ("arrive", "depart"), ("arrival", "departure"), ("arrivals", "departures"), ("arriving", "departing"),
+    ("check-in", "check-out"), ("checkin", "checkout"), ("upstairs", "downstairs"), ("uphill", "downhill"),
+    ("upstream", "downstream"), ("higher", "lower"), ("rise", "fall"), ("ascending", "descending"),
+    ("enter", "exit"), ("entrance", "exit"), ("zoom-in", "zoom-out"),
+]
+_ANTONYM_PAIRS = [
+    ("increase", "decrease"), ("increase", "reduce"), ("raise", "lower"), ("more", "less"), ("more", "fewer"),
+    ("most", "least"), ("maximum", "minimum"), ("max", "min"), ("highest", "lowest"), ("high", "low"),
+    ("cheap", "expensive"), ("cheapest", "expensive"), ("cheaper", "expensive"), ("fast", "slow"),
+    ("faster", "slower"), ("fastest", "slowest"), ("quick", "slow"), ("hot", "cold"), ("warm", "cold"),
+    ("hotter", "colder"), ("warmer", "colder"), ("add", "remove"), ("add", "delete"), ("added", "removed"),
+    ("accept", "decline"), ("accept", "reject"), ("accepted", "rejected"), ("accepted", "declined"),
+    ("approve", "reject"), ("approved", "rejected"), ("approve", "deny"), ("approved", "denied"),
+    ("allow", "block"), ("allowed", "blocked"), ("allow", "forbid"), ("start", "stop"), ("start", "end"),
+    ("begin", "end"), ("started", "stopped"), ("starting", "stopping"), ("open", "close"), ("open", "closed"),
+    ("opened", "closed"), ("opening", "closing"), ("join", "leave"), ("joined", "left"), ("invite", "remove"),
+    ("invite", "leave"), ("buy", "sell"), ("buying", "selling"), ("bought", "sold"), ("buyer", "seller"),
+    ("lend", "borrow"), ("lent", "borrowed"), ("income", "expense"), ("income", "expenses"), ("profit", "loss"),
+    ("gain", "loss"), ("win", "lose"), ("won", "lost"), ("include", "exclude"), ("included", "excluded"),
+    ("upgrade", "downgrade"), ("benefit", "risk"), ("benefits", "risks"), ("advantage", "disadvantage"),
+    ("advantages", "disadvantages"), ("pros", "cons"), ("strong", "weak"), ("stronger", "weaker"),
+    ("strongest", "weakest"), ("early", "late"), ("earlier", "later"), ("earliest", "latest"), ("first", "last"),
+    ("bright", "dim"), ("brighter", "dimmer"), ("brighter", "darker"), ("light", "dark"), ("loud", "quiet"),
+    ("louder", "quieter"), ("big", "small"), ("bigger", "smaller"), ("biggest", "smallest"), ("large", "small"),
+    ("larger", "smaller"), ("largest", "smallest"), ("long", "short"), ("longer", "shorter"), ("heavy", "light"),
+    ("good", "bad"), ("better", "worse"), ("best", "worst"), ("safe", "dangerous"), ("safe", "unsafe"),
+    ("healthy", "unhealthy"), ("wet", "dry"), ("full", "empty"), ("old", "new"), ("older", "newer"),
+    ("oldest", "newest"), ("young", "old"), ("younger", "older"), ("easy", "hard"), ("easy", "difficult"),
+    ("easiest", "hardest"), ("true", "false"), ("right", "wrong"), ("correct", "wrong"), ("correct", "incorrect"),
+    ("pass", "fail"), ("passed", "failed"), ("success", "failure"), ("successful", "failed"), ("always", "never"),
+    ("everyone", "nobody"), ("all", "none"), ("public", "private"), ("online", "offline"), ("mute", "unmute"),
+    ("on", "off"), ("yes", "no"), ("hire", "fire"), ("hired", "fired"), ("lock", "unlock"), ("show", "hide"),
+    ("expand", "collapse"), ("attach", "detach"), ("connect", "disconnect"), ("plus", "minus"), ("gross", "net"),
+    ("positive", "negative"), ("rich", "poor"), ("thick", "thin"), ("deep", "shallow"), ("wide", "narrow"),
+    ("tight", "loose"), ("sweet", "sour"), ("sweeter", "sourer"), ("male", "female"), ("men", "women"),
+    ("man", "woman"), ("boy", "girl"), ("husband", "wife"), ("inhale", "exhale"), ("freeze", "thaw"),
+    ("asleep", "awake"), ("sleep", "wake"), ("lowest", "highest"), ("raise", "cut"), ("hike", "cut"),
+    ("save", "spend"), ("saving", "spending"), ("overpaid", "underpaid"), ("overcharged", "undercharged"),
+    ("subscribe", "unsubscribe"), ("follow", "unfollow"), ("pin", "unpin"), ("enable", "disable"),
+    ("enabled", "disabled"), ("activate", "deactivate"), ("activated", "deactivated"), ("before", "after"),
+]
+_ROLE_GROUPS = [
+    "tenant landlord renter lessee lessor", "buyer seller purchaser vendor", "employer employee worker boss staff",
+    "lender borrower guarantor cosigner debtor creditor", "driver passenger rider", "host guest visitor",
+    "parent child student teacher kid kids children", "doctor patient nurse", "sender recipient receiver payee payer",
+    "admin administrator member owner editor viewer moderator user guest", "customer merchant seller",
+    "husband wife partner spouse", "landlord tenant", "manager employee", "plaintiff defendant",
+    "insurer insured policyholder beneficiary", "seller buyer agent", "coach player", "pilot passenger",
+]
+_ROLE_OF: dict[str, str] = {}
+for _g, _words in enumerate(_ROLE_GROUPS):
+    for _w in _words.split():
+        _ROLE_OF.setdefault(_w, f"g{_g}")
+_ROLE_WORDS = frozenset(_ROLE_OF)
+# Subject and object forms: "I paid him" and "he paid me" use different ones.
+_PERSONS = frozenset("i me we us he him she her they them".split())
+_ORDER_WORDS = frozenset("to from into onto than vs versus over by for with against".split())
+
+_OPPOSITE: dict[str, set[tuple[str, str]]] = {}
+for _kind, _pairs in (("direction", _DIRECTION_PAIRS), ("antonym", _ANTONYM_PAIRS)):
+    for _a, _b in _pairs:
+        _OPPOSITE.setdefault(_a, set()).add((_b, _kind))
+        _OPPOSITE.setdefault(_b, set()).add((_a, _kind))
+
+_STOP = frozenset("""
+a an the i me my mine we us our you your he him his she her it its they them their this that these those
+is am are was were be been being do does did done doing have has had having can could will would shall should
+may might must of in on at to for from by with about as into onto over under up down out off
+and or but if then so than too very just also please thanks thank hi hello hey there here what which who whom
+whose when where why how any some all each every much many more most other such own same again still yet
+get got getting go going want wanted need needed like would'd i'm i've i'd it's what's how's there's
+let let's tell know okay ok
+""".split())
+
+
+def _norm(tok: str) -> str:
+    t = tok.lower().replace("’", "'")
+    return t[:-2] if t.endswith("'s") and len(t) > 3 else t
+
+
+def _stem(w: str) -> str:
+    if w.endswith(("sses", "ches", "shes", "xes")) and len(w) > 5:
+        return w[:-2]
+    for suf in ("ing", "ed", "s", "ly"):
+        if len(w) > len(suf) + 2 and w.endswith(suf) and not w.endswith("ss"):
+            return w[: -len(suf)]
+    return w
+
+
+class TextView:
+    """The parts of a text the checks compare, computed once per text."""
+
+    __slots__ = ("tokens", "lower", "words", "stems", "negation", "numbers", "dates", "names", "units", "content",
+                 "roles", "order", "persons")
+
+    def __init__(self, text: str) -> None:
+        toks = _TOKEN.findall(text)
+        self.tokens = toks
+        low = [_norm(t) for t in toks]
+        self.lower = low
+        self.words = frozenset(low)
+        self.stems = frozenset(_stem(t) for t in low)
+        neg = 0
+        for t in low:
+            if t in _NEG_WORDS or t.endswith("n't"):
+                neg += 1
+        self.negation = neg % 2
+        nums: set[str] = set()
+        for t in low:
+            if t[0].isdigit():
+                nums.add(t.replace(",", ""))
+            elif t in _NUMBER_WORDS and t not in ("second", "single", "double", "half", "first"):
+                nums.add(_NUMBER_WORDS[t])
+        self.numbers = frozenset(nums)
+        dates = {t for t in low if t in _DATE_WORDS and t not in _DATE_CONTEXT_ONLY}
+        for i, t in enumerate(low):  # "next week", "last month", "this evening", "New Year's"
+            nxt = low[i + 1] if i + 1 < len(low) else ""
+            if t in _DATE_CONTEXT_ONLY and nxt in _DATE_WORDS and nxt not in _DATE_CONTEXT_ONLY:
+                dates.add(f"{t} {low[i + 1]}")
+        dates |= {t for t in low if t.isdigit() and len(t) == 4 and t[:2] in ("19", "20")}
+        self.dates = frozenset(dates)
+        names: set[str] = set()
+        for i, t in enumerate(toks):
+            if i == 0 or not t[0].isalpha() or t.lower() in ("i", "i'm", "i've", "i'd", "i'll"):
+                continue
+            name = _norm(t)
+            if any(c.isupper() for c in t) and name not in _STOP and name not in _DATE_WORDS:
+                names.add(_stem(name))
+        self.names = frozenset(names)
+        self.units = frozenset(_UNIT_WORDS[t] for t in low if t in _UNIT_WORDS)
+        self.content = frozenset(_stem(t) for t in low if t not in _STOP and not t[0].isdigit() and len(t) > 1)
+        self.roles = frozenset(_ROLE_OF[t] + ":" + t for t in low if t in _ROLE_WORDS)
+        self.persons = frozenset(t for t in low if t in _PERSONS)
+        # (word before, order word, word after) around "to"/"from"/...: "euros to dollars".
+        kept = [t for t in low if t not in _STOP or t in _ORDER_WORDS]
+        self.order = frozenset(
+            (kept[i - 1], t, kept[i + 1]) for i, t in enumerate(kept)
+            if t in _ORDER_WORDS and 0 < i < len(kept) - 1
+            and kept[i - 1] not in _ORDER_WORDS and kept[i + 1] not in _ORDER_WORDS
+        )
+
+
+@lru_cache(maxsize=4096)
+def view(text: str) -> TextView:
+    """The cached :class:`TextView` of ``text``."""
+    return TextView(text)
+
+
+def content_words(text: str) -> frozenset[str]:
+    """Stemmed content words (no stop words, numbers or one-letter tokens)."""
+    return view(text).content
+
+
+def _prefix_negated(a: frozenset[str], b: frozenset[str]) -> bool:
+    for w in a - b:
+        for p in _NEG_PREFIXES:
+            if w.startswith(p) and len(w) - len(p) >= 3 and w[len(p):] in b and w[len(p):] not in a:
+                return True
+    return False
+
+
+def _opposite(a: TextView, b: TextView) -> str | None:
+    only_a, only_b = a.words - b.words, b.words - a.words
+    for w in only_a:
+        for other, kind in _OPPOSITE.get(w, ()):
+            if other in only_b:
+                return kind
+    return None
+
+
+def _order_swapped(a: TextView, b: TextView) -> bool:
+    """The two sides of an order word trade places ("euros to dollars" / "dollars to euros")."""
+    return any((y, w, x) in b.order for x, w, y in a.order if x != y)
+
+
+def _actors_swapped(a: TextView, b: TextView) -> bool:
+    """Same content words in another order with a party named ("the owner sees my..." vs "I see the owner's...")."""
+    if a.content != b.content or not a.roles:
+        return False
+    ca = [_stem(t) for t in a.lower if _stem(t) in a.content]
+    cb = [_stem(t) for t in b.lower if _stem(t) in b.content]
+    return ca != cb
+
+
+def _slot_swapped(a: TextView, b: TextView) -> bool:
+    """The same sentence with one slot filled differently ("side effects of ibuprofen" /
+    "... of paracetamol"): a changed subject, not a rewording."""
+    x, y = a.lower, b.lower
+    if min(len(x), len(y)) < 4:
+        return False
+    i = 0
+    while i < min(len(x), len(y)) and x[i] == y[i]:
+        i += 1
+    j = 0
+    while j < min(len(x), len(y)) - i and x[-1 - j] == y[-1 - j]:
+        j += 1
+    mid_a, mid_b = x[i : len(x) - j], y[i : len(y) - j]
+    if not (1 <= len(mid_a) <= 3 and 1 <= len(mid_b) <= 3) or i + j < 3:
+        return False
+    def slot(ts: list[str]) -> set[str]:  # negation and numbers have their own checks
+        return {_stem(t) for t in ts if t not in _STOP and not t[0].isdigit() and t not in _NEG_WORDS
+                and not t.endswith("n't")}
+
+    ca, cb = slot(mid_a), slot(mid_b)
+    return bool(ca) and bool(cb) and not (ca & cb)
+
+
+def contrast_flags(query: str, stored: str) -> list[str]:
+    """The contrast kinds that tell ``query`` and ``stored`` apart (empty: none found)."""
+    a, b = view(query), view(stored)
+    flags: list[str] = []
+    union = a.content | b.content
+    overlap = len(a.content & b.content) / len(union) if union else 1.0
+    # A negation word on one side matters when the rest says the same ("arrived" / "never
+    # arrived"); between loosely worded paraphrases ("isn't working" / "stopped") it does not.
+    if (a.negation != b.negation and overlap >= 0.5) or _prefix_negated(a.words, b.words) or _prefix_negated(b.words, a.words):
+        flags.append("negation")
+    if a.numbers != b.numbers:
+        flags.append("number")
+    if a.dates != b.dates:
+        flags.append("date")
+    if (a.names - b.stems) or (b.names - a.stems):
+        flags.append("entity")
+    if a.units and b.units and a.units != b.units:
+        flags.append("unit")
+    opp = _opposite(a, b)
+    if _order_swapped(a, b):
+        flags.append("direction")
+    elif opp is not None:
+        flags.append(opp)
+    if (a.roles and b.roles and a.roles != b.roles) or _actors_swapped(a, b) or (
+            a.content == b.content and a.persons and b.persons and a.persons != b.persons):
+        flags.append("role")
+    extra_a, extra_b = a.content - b.content, b.content - a.content
+    if (len(extra_a) >= 3 and not extra_b) or (len(extra_b) >= 3 and not extra_a):
+        flags.append("scope")
+    if not flags and _slot_swapped(a, b):  # nothing more specific explains the swap
+        flags.append("entity")
+    return flags

@@ -1,0 +1,91 @@
+"""The pair verifier: does this request ask the same thing as that stored question?
+
+The semantic tier serves a stored answer only when the request and the stored question are
+equivalent, whatever the answers look like (free text, each its own). The verifier is a
+small logistic model on features of the *pair* (cosine of the embeddings, shared and
+unshared content words, length ratio, character-level similarity), applied after the
+contrast checks (:mod:`._contrast`) have vetoed the near-misses that embeddings cannot see.
+
+Its weights ship in ``data/pair_verifier.json`` (plain numbers; no pickle). They were fitted
+on nearest-neighbour pairs of two intent sets and on a paraphrase-pair set (see the
+``trained_on`` field); ``llm-cost cache calibrate`` moves the threshold for your traffic.
+
+>>> v = PairVerifier.default()
+>>> v.probability("How do I reset my PIN?", "How can I reset my PIN?", 0.97) > 0.5
+True
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import math
+from collections.abc import Sequence
+from functools import lru_cache
+from importlib import resources
+from typing import Any
+
+from .._errors import ConfigurationError
+from ._contrast import view
+
+__all__ = ["PAIR_FEATURE_NAMES", "PairVerifier", "pair_features"]
+
+PAIR_FEATURE_NAMES = (
+    "cosine", "cosine_sq", "jaccard", "extra_query", "extra_stored", "extra_min", "length_ratio", "chars",
+    "cosine_x_jaccard",
+)
+
+
+def pair_features(query: str, stored: str, cosine: float) -> list[float]:
+    """The feature vector of one (request, stored question) pair, in :data:`PAIR_FEATURE_NAMES` order."""
+    a, b = view(query), view(stored)
+    union = a.content | b.content
+    jac = len(a.content & b.content) / len(union) if union else 1.0
+    ea, eb = len(a.content - b.content), len(b.content - a.content)
+    la, lb = len(a.tokens), len(b.tokens)
+    ratio = min(la, lb) / max(la, lb) if max(la, lb) else 1.0
+    chars = difflib.SequenceMatcher(None, " ".join(a.lower), " ".join(b.lower), autojunk=False).ratio()
+    c = float(cosine)
+    return [c, c * c, jac, min(ea, 6) / 6, min(eb, 6) / 6, min(ea, eb, 6) / 6, ratio, chars, c * jac]
+
+
+class PairVerifier:
+    """Logistic model over :func:`pair_features`; ``probability`` is P(the pair asks the same thing)."""
+
+    def __init__(self, weights: Sequence[float], bias: float, *, meta: dict[str, Any] | None = None) -> None:
+        if len(weights) != len(PAIR_FEATURE_NAMES):
+            raise ConfigurationError(
+                f"pair verifier needs {len(PAIR_FEATURE_NAMES)} weights ({', '.join(PAIR_FEATURE_NAMES)}); got {len(weights)}."
+            )
+        self.weights = [float(w) for w in weights]
+        self.bias = float(bias)
+        self.meta = dict(meta or {})
+
+    @classmethod
+    def default(cls) -> PairVerifier:
+        """The verifier shipped with the package."""
+        return _default_verifier()
+
+    @classmethod
+    def from_json(cls, text: str) -> PairVerifier:
+        d = json.loads(text)
+        if d.get("features") != list(PAIR_FEATURE_NAMES):
+            raise ConfigurationError(f"pair verifier file lists features {d.get('features')}; expected {list(PAIR_FEATURE_NAMES)}.")
+        return cls(d["weights"], d["bias"], meta={k: v for k, v in d.items() if k not in ("weights", "bias")})
+
+    def to_json(self) -> str:
+        return json.dumps({**self.meta, "features": list(PAIR_FEATURE_NAMES), "weights": self.weights,
+                           "bias": self.bias}, indent=2)
+
+    def logit(self, features: Sequence[float]) -> float:
+        return self.bias + sum(w * x for w, x in zip(self.weights, features))
+
+    def probability(self, query: str, stored: str, cosine: float) -> float:
+        z = self.logit(pair_features(query, stored, cosine))
+        return 1.0 / (1.0 + math.exp(-max(min(z, 50.0), -50.0)))
+
+
+@lru_cache(maxsize=1)
+def _default_verifier() -> PairVerifier:
+    text = resources.files("llm_cost_hooks.cache").joinpath("data/pair_verifier.json").read_text(encoding="utf-8")
+    return PairVerifier.from_json(text)

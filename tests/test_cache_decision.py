@@ -1,0 +1,322 @@
+"""The semantic tier's decision: contrast checks, the pair verifier, cold start, online
+verification and calibration with a held-out check."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+
+from llm_cost_hooks.cache import CacheConfig, CacheCore, CacheScope, DecisionPolicy, EmbeddedBackend
+from llm_cost_hooks.cache._calibrate import calibrate_intents, calibrate_pairs
+from llm_cost_hooks.cache._contrast import CONTRAST_KINDS, contrast_flags
+from llm_cost_hooks.cache._core import answers_equivalent
+from llm_cost_hooks.cache._verifier import PAIR_FEATURE_NAMES, PairVerifier, pair_features
+from llm_cost_hooks.embeddings import default_embedder
+
+FIXTURES = Path(__file__).resolve().parents[1] / "bench" / "data"
+DEV_PAIRS = Path(__file__).resolve().parents[2] / "shared" / "data" / "semantic_cache" / "minimal_pairs_dev" / "pairs.tsv"
+
+
+def _tsv(path: Path) -> list[dict[str, str]]:
+    with path.open(encoding="utf-8", newline="") as f:
+        return list(csv.DictReader(f, dialect="excel-tab"))
+
+
+NEAR_MISSES = [(r["kind"], r["stored"], r["query"]) for r in _tsv(FIXTURES / "cache_near_misses.tsv")]
+PARAPHRASES = [(r["stored"], r["query"]) for r in _tsv(FIXTURES / "cache_paraphrases.tsv")]
+
+
+@pytest.fixture(scope="module")
+def embedder():
+    return default_embedder()
+
+
+def _core(embedder, **cfg) -> CacheCore:
+    return CacheCore(EmbeddedBackend(), embedder=embedder, config=CacheConfig(audit_sample_rate=0.0, **cfg), seed=0)
+
+
+def _put(core: CacheCore, q: str, answer: str, tenant: str = "t", **kw):
+    return core.update(core.request(q, llm_string="m", scope=CacheScope(tenant=tenant)), answer, **kw)
+
+
+def _get(core: CacheCore, q: str, tenant: str = "t"):
+    return core.lookup(core.request(q, llm_string="m", scope=CacheScope(tenant=tenant)))
+
+
+def test_fixture_has_every_kind() -> None:
+    kinds = {k for k, _, _ in NEAR_MISSES}
+    assert len(NEAR_MISSES) >= 100
+    assert {"negation", "number", "entity", "date", "direction", "antonym", "role", "scope"} <= kinds
+
+
+@pytest.mark.parametrize(("query", "stored", "kind"), [
+    ("How do I unblock my card?", "How do I block my card?", "negation"),
+    ("Why hasn't my refund arrived?", "Why has my refund arrived?", "negation"),
+    ("What is the status of order 5678?", "What is the status of order 1234?", "number"),
+    ("Book a table for two.", "Book a table for 4.", "number"),
+    ("Transfer $5000 to savings.", "Transfer $100 to savings.", "number"),
+    ("Am I free on Sunday?", "Am I free on Saturday?", "date"),
+    ("What is the population of Norway?", "What is the population of Denmark?", "entity"),
+    ("Withdraw 50 euros.", "Withdraw 50 dollars.", "unit"),
+    ("Convert miles to kilometers.", "Convert kilometers to miles.", "direction"),
+    ("How do I increase my limit?", "How do I decrease my limit?", "antonym"),
+    ("What does the tenant pay?", "What does the landlord pay?", "role"),
+    ("What is the fee?", "What is the fee for express delivery to Hawaii on holidays?", "scope"),
+])
+def test_contrast_flags_each_kind(query: str, stored: str, kind: str) -> None:
+    assert kind in contrast_flags(query, stored)
+    assert kind in CONTRAST_KINDS
+
+
+@pytest.mark.parametrize(("query", "stored"), [
+    ("How can I reset my PIN?", "How do I reset my PIN?"),
+    ("Reserve a table for two tonight.", "Book a table for 2 people tonight."),
+    ("I lost my card, how do I report it?", "How do I report a lost card?"),
+    ("My contactless payments don't work.", "I'm unable to use contactless payments for purchases."),
+    ("Where are you getting your exchange rates from?", "From where are you getting your exchange rates?"),
+])
+def test_paraphrases_raise_no_flag(query: str, stored: str) -> None:
+    assert contrast_flags(query, stored) == []
+
+
+def test_near_misses_never_served_one_entry_cache(embedder) -> None:
+    """The most careful case: one stored question per partition, the default policy."""
+    core = _core(embedder)
+    served = []
+    for i, (kind, stored, query) in enumerate(NEAR_MISSES):
+        _put(core, stored, f"answer to {stored}", tenant=f"p{i}")
+        if _get(core, query, tenant=f"p{i}") is not None:
+            served.append((kind, query))
+    assert served == []
+    assert core.stats.semantic_hits == 0
+
+
+def test_near_misses_never_served_full_cache(embedder) -> None:
+    core = _core(embedder)
+    for _, stored, _ in NEAR_MISSES:
+        _put(core, stored, f"answer to {stored}")
+    served = [(k, q) for k, _, q in NEAR_MISSES if _get(core, q) is not None]
+    assert served == []
+
+
+@pytest.mark.skipif(not DEV_PAIRS.is_file(), reason=f"dev data {DEV_PAIRS} absent")
+def test_dev_minimal_pairs_never_served(embedder) -> None:
+    rows = _tsv(DEV_PAIRS)
+    core = _core(embedder)
+    for i, r in enumerate(rows):
+        _put(core, r["stored"], "a", tenant=f"p{i}")
+        assert _get(core, r["query"], tenant=f"p{i}") is None, r
+
+
+def test_free_text_paraphrase_is_served_with_one_entry(embedder) -> None:
+    """Equivalence of the questions decides, not answers shared by neighbours."""
+    core = _core(embedder)
+    _put(core, "How do I reset my password?", "Open Settings, then Security, then Reset password.")
+    hit = _get(core, "I forgot my password, how can I reset it?")
+    assert hit is not None and hit.status == "semantic"
+    assert hit.entry.answer.startswith("Open Settings")
+
+
+def test_paraphrase_fixture_recall(embedder) -> None:
+    """Not a precision claim: most of these paraphrases are served from one entry."""
+    core = _core(embedder)
+    hits = 0
+    for i, (stored, query) in enumerate(PARAPHRASES):
+        _put(core, stored, f"answer-{i}", tenant=f"p{i}")
+        hits += _get(core, query, tenant=f"p{i}") is not None
+    assert hits >= len(PARAPHRASES) // 3
+
+
+def test_cold_start_never_more_permissive(embedder) -> None:
+    """With the same nearest stored question, a sparse partition serves nothing that a
+    fuller one (more entries, other answers) would refuse."""
+    queries = [q for _, q in PARAPHRASES] + [q for _, _, q in NEAR_MISSES[:40]]
+    stored = [s for s, _ in PARAPHRASES] + [s for _, s, _ in NEAR_MISSES[:40]]
+    fillers = ["Recommend a novel about dragons", "What is the tallest mountain in Peru?", "How do bees make honey?",
+               "Explain the offside rule in football", "Which wine goes with fish?"]
+    sparse, full = _core(embedder), _core(embedder)
+    compared = 0
+    for i, s in enumerate(stored):
+        _put(sparse, s, f"a{i}", tenant=f"p{i}")
+        _put(full, s, f"a{i}", tenant=f"p{i}")
+        for j, f in enumerate(fillers):
+            _put(full, f, f"f{i}-{j}", tenant=f"p{i}")
+    for i, q in enumerate(queries):
+        req = full.request(q, llm_string="m", scope=CacheScope(tenant=f"p{i}"))
+        nearest = full.backend.search(req.partition, full._vector(req), 1)[0]
+        if nearest.payload.query != stored[i]:
+            continue
+        compared += 1
+        s_hit, f_hit = _get(sparse, q, tenant=f"p{i}"), full.lookup(req)
+        assert not (s_hit is not None and f_hit is None), q
+    assert compared >= len(queries) - 5
+
+
+def test_empty_partition_misses(embedder) -> None:
+    core = _core(embedder)
+    assert _get(core, "How do I reset my password?") is None
+
+
+def test_contrast_veto_applies_to_other_kinds_too(embedder) -> None:
+    lenient = DecisionPolicy(kind="similarity", threshold=0.5, min_similarity=0.5)
+    core = CacheCore(EmbeddedBackend(), embedder=embedder, config=CacheConfig(default=lenient, audit_sample_rate=0))
+    _put(core, "How do I block my card?", "block it")
+    assert _get(core, "How do I unblock my card?") is None
+    assert core.stats.contrast_vetoes == 1
+    off = lenient.model_copy(update={"contrast": False})
+    core.config = core.config.model_copy(update={"default": off})
+    assert _get(core, "How do I unblock my card?") is not None  # what the veto prevented
+
+
+def test_verifier_features_and_json_round_trip() -> None:
+    v = PairVerifier.default()
+    f = pair_features("How do I reset my PIN?", "How can I reset my PIN?", 0.97)
+    assert len(f) == len(PAIR_FEATURE_NAMES)
+    again = PairVerifier.from_json(v.to_json())
+    assert again.weights == v.weights and again.bias == v.bias
+    same = v.probability("How do I reset my PIN?", "How can I reset my PIN?", 0.97)
+    far = v.probability("How do I reset my PIN?", "What is the weather in Paris?", 0.2)
+    assert same > 0.5 > far
+    with pytest.raises(ValueError, match="weights"):
+        PairVerifier([1.0], 0.0)
+    meta = json.loads(v.to_json())
+    assert meta["features"] == list(PAIR_FEATURE_NAMES) and "trained_on" in meta
+
+
+def test_answers_equivalent_default() -> None:
+    assert answers_equivalent("Your card arrives in 3 days.", "your card arrives in 3 days")
+    assert not answers_equivalent("Your card arrives in 3 days.", "Your card arrives in 7 days.")
+    assert not answers_equivalent("Yes, it is open on Sunday.", "No, it is closed on Sunday.")
+
+
+def test_online_verification_counts_and_tightens(embedder) -> None:
+    """verify_share=1: every would-be hit goes to the model; a disagreeing answer raises the
+    entry's similarity floor so the same request is not served from it afterwards."""
+    core = _core(embedder, verify_share=1.0)
+    _put(core, "How do I reset my password?", "Open Settings and choose Reset password.")
+    q = "I forgot my password, how can I reset it?"
+    assert _get(core, q) is None and core.stats.verifications == 1
+    _put(core, q, "Open Settings and choose Reset password.")  # the model's answer agrees
+    assert core.stats.verified_agree == 1
+    est, low, high = core.verified_precision()
+    assert est == 1.0 and 0.0 < low <= 1.0 == high
+
+    core2 = _core(embedder, verify_share=1.0)
+    _put(core2, "How do I reset my password?", "Open Settings and choose Reset password.")
+    before = core2.config.default.pair_threshold
+    assert _get(core2, q) is None
+    _put(core2, q, "Call support on 0800 123 456 and ask for a reset link.")  # disagrees
+    assert core2.stats.verified_disagree == 1
+    assert core2.config.default.pair_threshold > before
+    core2.config = core2.config.model_copy(update={"verify_share": 0.0})
+    core2.clear()
+    _put(core2, "How do I reset my password?", "Open Settings and choose Reset password.")
+    assert core2.verified_precision()[0] == 0.0
+
+
+def test_replaceable_equivalence_check(embedder) -> None:
+    seen = []
+
+    def judge(new: str, old: str) -> bool:
+        seen.append((new, old))
+        raise RuntimeError("judge down")
+
+    core = CacheCore(EmbeddedBackend(), embedder=embedder, equivalence=judge,
+                     config=CacheConfig(audit_sample_rate=0, verify_share=1.0))
+    _put(core, "How do I reset my password?", "A")
+    q = "I forgot my password, how can I reset it?"
+    assert _get(core, q) is None
+    _put(core, q, "B")
+    assert seen == [("B", "A")] and core.stats.verified_disagree == 1  # a failing check counts as a disagreement
+
+
+def _intents() -> tuple[list[str], list[str]]:
+    data = {
+        "card_arrival": ["When will my card arrive?", "How long until my card arrives?", "Where is my new card?",
+                         "My card has not arrived yet", "When should I expect my card?", "Is my card on its way?"],
+        "lost_card": ["I lost my card", "My card is lost", "I can't find my card anywhere", "I misplaced my card",
+                      "What do I do if I lose my card?", "My card went missing"],
+        "exchange_rate": ["What is the exchange rate?", "How much is a euro in dollars?", "Which rate do you use?",
+                          "What rate do you apply for currency exchange?", "Exchange rate for pounds?",
+                          "How are exchange rates calculated?"],
+        "pin": ["How do I change my PIN?", "I want a new PIN", "Can I reset my PIN?", "How to set a PIN?",
+                "Where do I change the PIN of my card?", "I forgot my PIN"],
+    }
+    texts = [t for v in data.values() for t in v]
+    labels = [k for k, v in data.items() for _ in v]
+    return texts, labels
+
+
+def test_calibration_checks_a_held_out_slice() -> None:
+    texts, labels = _intents()
+    off = ["What's the weather tomorrow?", "Tell me a joke", "Who won the game last night?", "Play some music"]
+    res = calibrate_intents(texts + off, labels + [""] * len(off), target_precision=0.9, rule="point", holdout=0.4)
+    assert res.n_off_topic == 4 and res.holdout is not None
+    assert res.holdout.n_queries == round(len(texts + off) * 0.4)
+    assert res.policy.kind == "verified"
+    if res.met:
+        assert res.holdout.precision is None or res.holdout.precision >= 0.9
+        assert res.policy.pair_threshold == res.point.threshold
+    else:
+        assert res.reason and not res.policy.enabled and "NOT met" in res.summary()
+
+
+def test_calibration_says_when_target_is_out_of_reach() -> None:
+    """Labels that contradict the texts: no threshold can be precise; the tool says so."""
+    texts, labels = _intents()
+    shuffled = labels[1:] + labels[:1]
+    res = calibrate_intents(texts, shuffled, target_precision=0.99)
+    assert not res.met and not res.policy.enabled
+    assert "out of reach" in res.reason or "does not hold" in res.reason
+    pairs = calibrate_pairs(["When will my card arrive?", "I lost my card"] * 5,
+                            ["Where is my new card?", "My card is lost"] * 5, [0, 0] * 5, target_precision=0.9)
+    assert not pairs.met and pairs.reason
+
+
+def test_neighbourhood_path_needs_repeated_answers(embedder) -> None:
+    """A lone entry above the neighbourhood model's threshold is not served on that model's
+    say-so (the one-entry cache that served anything above cosine 0.66); with the same answer
+    repeated by near entries it is."""
+    from llm_cost_hooks.cache import CacheEntry, Neighbor
+
+    core = _core(embedder)
+    req = core.request("Where can I see my card's PIN?", llm_string="m", scope=CacheScope(tenant="t"))
+
+    def entry(i: int, q: str, key: str) -> CacheEntry:
+        return CacheEntry(id=f"e{i}", partition=req.partition, exact_key=f"x{i}", tenant="t", query=q,
+                          normalized_query=q.lower(), embedding_model="e", answer="a", answer_key=key)
+
+    lone = [Neighbor("e0", 0.70, "k", entry(0, "How do I change my card's PIN?", "k"))]
+    policy = core.config.default
+    assert policy.score([0.70], [True]) >= policy.threshold  # the neighbourhood model alone would serve it
+    assert core.verifier.probability(req.query, lone[0].payload.query, 0.70) < policy.pair_threshold
+    assert core.decide(req, lone, policy) is None
+    repeated = lone + [Neighbor(f"e{i}", 0.69, "k", entry(i, f"PIN question {i}", "k")) for i in (1, 2)]
+    hit = core.decide(req, repeated, policy)
+    assert hit is not None and hit.entry.id == "e0"
+
+
+def test_cli_says_plainly_when_the_target_is_out_of_reach(tmp_path, capsys) -> None:
+    import argparse
+
+    from llm_cost_hooks.cache._cli import add_cache_commands
+
+    texts, labels = _intents()
+    f = tmp_path / "traffic.csv"
+    with f.open("w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["text", "label"])
+        w.writerows(zip(texts + ["Tell me a joke", "What's the weather?"], labels[1:] + labels[:1] + ["", ""]))
+    parser = argparse.ArgumentParser(prog="llm-cost")
+    add_cache_commands(parser.add_subparsers(dest="command"))
+    out = tmp_path / "cfg.json"
+    args = parser.parse_args(["cache", "calibrate", str(f), "--target", "0.99", "--holdout", "0.3", "--out", str(out)])
+    assert args.func(args) == 2
+    printed = capsys.readouterr().out
+    assert "NOT met" in printed and "held-out slice" in printed
+    assert CacheConfig.load(out).default.enabled is False
+    args = parser.parse_args(["cache", "calibrate", str(f), "--kind", "combined", "--target", "0.99"])
+    assert args.func(args) == 2
