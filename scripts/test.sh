@@ -6,7 +6,8 @@
 #   bash scripts/test.sh tests/test_x.py -k foo -x   # args go to pytest
 #
 # Steps: create .venv (python3 >= 3.10) if missing, pip install -e '.[dev]',
-# provide OpenSSL 1.1 for the Redis Stack test server, run pytest. The tests
+# provide OpenSSL 1.1 for the Redis Stack test server, install PostgreSQL's server
+# binaries with apt when missing, run pytest. The tests
 # start the servers they need themselves (tests/conftest.py, tests/_servers.py).
 # Exits non-zero on any failure, including pytest collecting no tests (exit 5).
 set -euo pipefail
@@ -26,10 +27,22 @@ python -m pip install --disable-pip-version-check --progress-bar off -q -e '.[de
 say "OpenSSL 1.1 for the Redis Stack server"
 bash scripts/provide_libssl11.sh
 
+say "PostgreSQL server binaries for the fleet-ledger tests"
+if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && ! command -v initdb >/dev/null 2>&1; then
+    if command -v apt-get >/dev/null 2>&1; then
+        SUDO=""
+        [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+        $SUDO apt-get update -q
+        DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q postgresql
+    else
+        echo "WARNING: no initdb found and no apt-get; install PostgreSQL server binaries" >&2
+    fi
+fi
+
 say "key package versions"
 python --version
 # grep exits 1 when nothing matches; that must not stop the run.
-python -m pip freeze --disable-pip-version-check | grep -iE 'langchain-core|litellm|redisvl|opentelemetry-sdk' || true
+python -m pip freeze --disable-pip-version-check | grep -iE 'langchain-core|litellm|redisvl|opentelemetry-sdk|psycopg' || true
 
 # --- tests ----------------------------------------------------------------
 # Offline, deterministic test runs: litellm reads its bundled price map

@@ -193,14 +193,27 @@ def migrate(conn: Any, target: int | None = None) -> tuple[int, int]:
     return before, max(before, target)
 
 
-def connect_for_reports(url: str) -> Any:
-    """An autocommit connection for reports, with the schema brought up to date."""
+def migrate_url(url: str) -> tuple[int, int]:
+    """Bring the database at ``url`` to the latest schema (``llm-cost ledger migrate``)."""
+    conn = _connect(url, "llm-cost-hooks-migrate")
+    try:
+        return migrate(conn)
+    finally:
+        conn.close()
+
+
+def _connect(url: str, application_name: str) -> Any:
     psycopg = _psycopg()
     try:
-        conn = psycopg.connect(_conninfo(url), autocommit=True, connect_timeout=10,
-                               application_name="llm-cost-hooks-report")
+        return psycopg.connect(_conninfo(url), autocommit=True, connect_timeout=10,
+                               application_name=application_name)
     except psycopg.Error as exc:
         raise LedgerError(f"Cannot connect to the PostgreSQL ledger {redact(url)}: {exc}") from exc
+
+
+def connect_for_reports(url: str) -> Any:
+    """An autocommit connection for reports, with the schema brought up to date."""
+    conn = _connect(url, "llm-cost-hooks-report")
     if schema_version(conn) < SCHEMA_VERSION:
         migrate(conn)
     return conn
