@@ -428,12 +428,13 @@ class PostgresServer:
 
     ``initdb`` and ``postgres`` refuse to run as root: when the tests run as root the
     server runs as the ``postgres`` user (``LLM_COST_HOOKS_PG_USER`` to change it).
-    Trust authentication on 127.0.0.1 only; superuser ``postgres``. ``stop()`` (a fast
+    Trust authentication on 127.0.0.1 only; superuser ``postgres``. ``durable=False``
+    (tests) turns fsync off; benchmarks pass ``durable=True``. ``stop()`` (a fast
     shutdown, SIGINT to the postmaster's PID) then ``start()`` brings the same data
     back on the same port, so a test can take the server away mid-run.
     """
 
-    def __init__(self, port: int | None = None, timeout: float = 60.0) -> None:
+    def __init__(self, port: int | None = None, timeout: float = 60.0, durable: bool = False) -> None:
         self.bin = postgres_bin_dir()
         self.port = port or free_port()
         self.user = "postgres"
@@ -452,9 +453,10 @@ class PostgresServer:
         cmd = [
             str(self.bin / "postgres"), "-D", str(self.data_dir), "-p", str(self.port),
             "-h", "127.0.0.1", "-k", str(self.socket_dir),
-            "-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off",
             "-c", "max_connections=60", "-c", "shared_buffers=128MB",
         ]  # fmt: skip
+        if not durable:  # tests: nothing to keep after a crash, so skip the disk flushes
+            cmd += ["-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off"]
         self.process = ManagedProcess(cmd, pg_ready(self.port), timeout=timeout, name="postgres")
         self.process.user = self.os_user  # type: ignore[attr-defined]
 
