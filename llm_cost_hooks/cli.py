@@ -228,7 +228,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = sub.add_parser("demo", help="replay a real workload with each cost lever switched on in turn; "
                                        "print the savings waterfall")
-    demo.add_argument("--ledger", default="demo_out/llm_costs.db", help="SQLite ledger to write")
+    demo.add_argument("--ledger", default="demo_out/llm_costs.db",
+                      help="SQLite file to write, or the URL of an empty PostgreSQL database")
     demo.add_argument("--data", help="data folder with semantic_cache/banking77/{test,train}.csv.gz and "
                                      "routing/routerbench_train/*.csv.gz (default: ../shared/data)")
     demo.add_argument("--limit", type=_positive_int("--limit"), default=1000,

@@ -428,3 +428,30 @@ def test_bad_urls_and_a_missing_extra_are_typed_errors(monkeypatch: pytest.Monke
     monkeypatch.setitem(sys.modules, "psycopg", None)
     with pytest.raises(MissingExtraError, match=r"llm-cost-hooks\[postgres\]"):
         open_ledger("postgresql://u@127.0.0.1/db")
+
+
+@pytest.mark.slow
+def test_the_demo_runs_on_a_postgresql_ledger_and_prints_the_sqlite_table(
+        pg_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import io
+
+    from llm_cost_hooks.langchain._demo import data_dir, run_demo
+
+    if not (data_dir() / "semantic_cache" / "banking77" / "test.csv.gz").is_file():
+        pytest.skip(f"the demo needs the evaluation data at {data_dir()} (see its README.md)")
+    outputs = {}
+    for name, target in (("postgres", pg_url), ("sqlite", tmp_path / "demo.db")):
+        out = io.StringIO()
+        assert run_demo(ledger_path=target, limit=10, quiet=True, out=out, chart=tmp_path / f"{name}.png") == 0
+        outputs[name] = out.getvalue()
+
+    def table(text: str) -> list[str]:
+        lines = text.splitlines()
+        start = next(i for i, line in enumerate(lines) if line.startswith("step "))
+        return [line for line in lines[start:] if line.strip()][:12]
+
+    assert table(outputs["postgres"]) == table(outputs["sqlite"])
+    assert "postgresql://postgres@127.0.0.1" in outputs["postgres"]
+    # A second run into the same (now non-empty) database is refused, not mixed in.
+    assert run_demo(ledger_path=pg_url, limit=10, quiet=True, out=io.StringIO()) == 2
+    assert "needs an empty PostgreSQL database" in capsys.readouterr().err
