@@ -295,7 +295,37 @@ def libssl11_dir() -> Path | None:
     return None
 
 
-class RedisServer:
+class _ServerHandle:
+    """A test server run by one ManagedProcess (``self.process``)."""
+
+    process: ManagedProcess
+
+    @property
+    def running(self) -> bool:
+        return self.process.running
+
+    @property
+    def pid(self) -> int | None:
+        return self.process.pid
+
+    def start(self) -> object:
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        raise NotImplementedError
+
+    @contextlib.contextmanager
+    def down(self) -> Iterator[None]:
+        """``with server.down(): ...`` -- the server is stopped inside, started again after
+        (even if the block fails)."""
+        self.stop()
+        try:
+            yield
+        finally:
+            self.start()
+
+
+class RedisServer(_ServerHandle):
     """Redis Stack server (RediSearch + RedisJSON) on a fixed local port.
 
     ``stop()`` then ``start()`` brings it back on the same port (and URL),
@@ -335,14 +365,6 @@ class RedisServer:
             env["LD_LIBRARY_PATH"] = str(self.libssl_dir) + (os.pathsep + old if old else "")
         self.process = ManagedProcess(cmd, redis_ping(self.port), env=env, timeout=timeout, name="redis-server")
 
-    @property
-    def running(self) -> bool:
-        return self.process.running
-
-    @property
-    def pid(self) -> int | None:
-        return self.process.pid
-
     def start(self) -> "RedisServer":
         try:
             self.process.start()
@@ -358,15 +380,6 @@ class RedisServer:
 
     def stop(self) -> None:
         self.process.stop()
-
-    @contextlib.contextmanager
-    def down(self) -> Iterator[None]:
-        """``with redis_server.down(): ...`` -- Redis is stopped inside, restarted after."""
-        self.stop()
-        try:
-            yield
-        finally:
-            self.start()
 
     def close(self) -> None:
         self.process.close()
@@ -423,7 +436,7 @@ def pg_ready(port: int, host: str = "127.0.0.1") -> Callable[[], bool]:
     return check
 
 
-class PostgresServer:
+class PostgresServer(_ServerHandle):
     """A throwaway PostgreSQL cluster on a free loopback port, in a temporary directory.
 
     ``initdb`` and ``postgres`` refuse to run as root: when the tests run as root the
@@ -467,14 +480,6 @@ class PostgresServer:
         if done.returncode != 0:
             raise ServerStartError(f"initdb failed ({done.returncode}):\n{done.stdout}\n{done.stderr}")
 
-    @property
-    def running(self) -> bool:
-        return self.process.running
-
-    @property
-    def pid(self) -> int | None:
-        return self.process.pid
-
     def start(self) -> "PostgresServer":
         self.process.start()
         return self
@@ -491,15 +496,6 @@ class PostgresServer:
                 proc.kill()
                 proc.wait(timeout=timeout)
         _live.discard(self.process)
-
-    @contextlib.contextmanager
-    def down(self) -> Iterator[None]:
-        """``with pg.down(): ...`` -- the server is stopped inside, started again after."""
-        self.stop()
-        try:
-            yield
-        finally:
-            self.start()
 
     def create_database(self, name: str) -> str:
         """Create an empty database; returns its URL."""

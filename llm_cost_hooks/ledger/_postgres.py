@@ -247,6 +247,13 @@ class PostgresLedger(Ledger):
 
     ``ledger="postgresql://user:password@host:5432/db"`` selects it everywhere a ledger
     is accepted (or ``LLM_COST_HOOKS_LEDGER``). Needs ``pip install 'llm-cost-hooks[postgres]'``.
+
+    Example (needs a running server)::
+
+        ledger = PostgresLedger("postgresql://app@db.internal/llm_costs")
+        ledger.write(CostRecord(model="gpt-4o-mini", tenant="acme", cost_usd=0.0004))
+        ledger.flush()
+        print(ledger.reports().totals(by="tenant,day"))
     """
 
     def __init__(

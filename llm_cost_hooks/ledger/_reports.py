@@ -240,10 +240,26 @@ class LedgerReports:
                     return False
         return True
 
-    def _rollup_where(self, since: Any, until: Any) -> tuple[str, list[Any]]:
-        # The rollups' hour is a UTC timestamp without zone: compare with naive UTC.
-        where, params = self._where(since, until, column="hour")
-        return where, [datetime.fromisoformat(p).replace(tzinfo=None) for p in params]
+    def _source(
+        self, keys: Sequence[str], since: Any, until: Any
+    ) -> tuple[bool, str, str, list[Any], dict[str, str]]:
+        """Where totals and time series read from: (from the rollups?, table, WHERE,
+        parameters, the SQL of the counted measures)."""
+        d = self._dialect
+        if self._use_rollups(keys, since, until):
+            # The rollups' hour is a UTC timestamp without zone: compare with naive UTC.
+            where, params = self._where(since, until, column="hour")
+            naive = [datetime.fromisoformat(p).replace(tzinfo=None) for p in params]
+            measures = {m: d.int_sum(m) for m in ("calls", "errors", "cache_hits")}
+            measures["retry_cost_usd"] = "SUM(retry_cost_usd)"
+            return True, str(d.rollup_table), where, naive, measures
+        where, params = self._where(since, until)
+        return False, "cost_records", where, params, {
+            "calls": "COUNT(*)",
+            "errors": "SUM(CASE WHEN success = 0 THEN 1 ELSE 0 END)",
+            "cache_hits": "SUM(CASE WHEN cache_status NOT IN ('miss') THEN 1 ELSE 0 END)",
+            "retry_cost_usd": "SUM(CASE WHEN attempt > 1 THEN cost_usd ELSE 0 END)",
+        }
 
     def _order(self, first: str, keys: Sequence[str]) -> str:
         # Ties broken by the keys, NULLs last: the same order on every store.
@@ -259,19 +275,8 @@ class LedgerReports:
         """Calls, tokens, dollars, savings, errors and cache hits, grouped by ``by``."""
         keys = _check_by(by, list(DIMENSIONS))
         d = self._dialect
-        rollup = self._use_rollups(keys, since, until)
-        if rollup:
-            where, params = self._rollup_where(since, until)
-            source = d.rollup_table
-            calls, errors, hits = d.int_sum("calls"), d.int_sum("errors"), d.int_sum("cache_hits")
-            retry = "SUM(retry_cost_usd)"
-        else:
-            where, params = self._where(since, until)
-            source = "cost_records"
-            calls = "COUNT(*)"
-            errors = "SUM(CASE WHEN success = 0 THEN 1 ELSE 0 END)"
-            hits = "SUM(CASE WHEN cache_status NOT IN ('miss') THEN 1 ELSE 0 END)"
-            retry = "SUM(CASE WHEN attempt > 1 THEN cost_usd ELSE 0 END)"
+        rollup, source, where, params, m = self._source(keys, since, until)
+        calls, errors, hits, retry = m["calls"], m["errors"], m["cache_hits"], m["retry_cost_usd"]
         exprs = [self._dim(k, rollup) for k in keys]
         select_keys = [f'{e} AS "{k}"' for e, k in zip(exprs, keys)]
         group = f" GROUP BY {', '.join(exprs)}" if keys else ""
@@ -420,17 +425,8 @@ class LedgerReports:
         if len(keys) > 1:
             raise ConfigurationError("timeseries takes at most one 'by' dimension.")
         d = self._dialect
-        rollup = self._use_rollups(keys, since, until)
-        if rollup:
-            where, params = self._rollup_where(since, until)
-            source = d.rollup_table
-            calls, hits, errors = d.int_sum("calls"), d.int_sum("cache_hits"), d.int_sum("errors")
-        else:
-            where, params = self._where(since, until)
-            source = "cost_records"
-            calls = "COUNT(*)"
-            hits = "SUM(CASE WHEN cache_status NOT IN ('miss') THEN 1 ELSE 0 END)"
-            errors = "SUM(CASE WHEN success = 0 THEN 1 ELSE 0 END)"
+        rollup, source, where, params, m = self._source(keys, since, until)
+        calls, hits, errors = m["calls"], m["cache_hits"], m["errors"]
         t = d.bucket(bucket, "hour" if rollup else "timestamp")
         extra = f', {self._dim(keys[0], rollup)} AS "{keys[0]}"' if keys else ""
         group = t + (f", {self._dim(keys[0], rollup)}" if keys else "")
