@@ -219,6 +219,10 @@ def connect_for_reports(url: str) -> Any:
     return conn
 
 
+# Databases this process has brought to the latest schema (a ledger made per request
+# must not open a connection each time just to check it).
+_migrated_databases: set[str] = set()
+
 # Connections a forked child inherited: kept referenced so that their finalizers never
 # run in the child (closing one would end the parent's session on the shared socket).
 _inherited: list[Any] = []
@@ -300,14 +304,6 @@ class PostgresLedger(Ledger):
             )
 
     # -- connections -------------------------------------------------------------------
-    def _configure(self, conn: Any) -> None:
-        # Staging for COPY: private to the session, emptied at each commit.
-        conn.execute(
-            "CREATE TEMP TABLE IF NOT EXISTS llm_cost_staging "
-            "(LIKE cost_records INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
-        )
-        conn.commit()
-
     def _get_pool(self) -> Any:
         with self._pool_lock:
             if self._pool is None:
@@ -315,9 +311,11 @@ class PostgresLedger(Ledger):
                     self._conninfo,
                     min_size=1,
                     max_size=self._pool_size,
+                    # No server-side prepared statements: they break behind PgBouncer
+                    # in transaction mode, a common fleet set-up.
                     kwargs={"connect_timeout": max(1, int(self._connect_timeout)),
-                            "application_name": "llm-cost-hooks"},
-                    configure=self._configure_after_schema,
+                            "application_name": "llm-cost-hooks", "prepare_threshold": None},
+                    configure=self._configure,
                     # A connection that died with a restarted server is replaced, not used.
                     check=self._pool_mod.ConnectionPool.check_connection,
                     timeout=self._connect_timeout,
@@ -328,18 +326,22 @@ class PostgresLedger(Ledger):
                 self._pool = pool
             return self._pool
 
-    def _configure_after_schema(self, conn: Any) -> None:
+    def _configure(self, conn: Any) -> None:
         if not self._migrated:
-            migrate(conn)
+            if self._conninfo not in _migrated_databases:
+                migrate(conn)
+                _migrated_databases.add(self._conninfo)
             self._migrated = True
-        self._configure(conn)
+        conn.commit()
 
     def _ensure_schema(self) -> None:
         if self._migrated:
             return
-        with self._psycopg.connect(self._conninfo, connect_timeout=max(1, int(self._connect_timeout)),
-                                   autocommit=True) as conn:
-            migrate(conn)
+        if self._conninfo not in _migrated_databases:
+            with self._psycopg.connect(self._conninfo, connect_timeout=max(1, int(self._connect_timeout)),
+                                       autocommit=True) as conn:
+                migrate(conn)
+            _migrated_databases.add(self._conninfo)
         self._migrated = True
 
     def _forget_connections(self) -> None:
@@ -362,6 +364,13 @@ class PostgresLedger(Ledger):
             with pool.connection(timeout=self._connect_timeout) as conn:
                 with conn.transaction(), conn.cursor() as cur:
                     if records:
+                        # Staging for COPY, private to the session and emptied at commit;
+                        # created in the same transaction, so it also works behind a
+                        # transaction-mode pooler that changes sessions between transactions.
+                        cur.execute(
+                            "CREATE TEMP TABLE IF NOT EXISTS llm_cost_staging "
+                            "(LIKE cost_records INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
+                        )
                         with cur.copy(f"COPY llm_cost_staging ({_COLS}) FROM STDIN") as copy:
                             for r in records:
                                 copy.write_row(record_to_row(r))
