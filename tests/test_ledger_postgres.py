@@ -455,3 +455,20 @@ def test_the_demo_runs_on_a_postgresql_ledger_and_prints_the_sqlite_table(
     # A second run into the same (now non-empty) database is refused, not mixed in.
     assert run_demo(ledger_path=pg_url, limit=10, quiet=True, out=io.StringIO()) == 2
     assert "needs an empty PostgreSQL database" in capsys.readouterr().err
+
+
+def test_text_postgresql_cannot_store_is_written_replaced_not_retried_forever(
+        pg_url: str, caplog: pytest.LogCaptureFixture) -> None:
+    ledger = PostgresLedger(pg_url)
+    good = [CostRecord(model="gpt-4o-mini", tenant="acme") for _ in range(20)]
+    bad = CostRecord(model="gpt-4o-mini", tenant="ac\x00me", feature="x\ud800y", input_tokens=3_000_000_000)
+    for r in good[:10] + [bad] + good[10:]:
+        ledger.write(r)
+    with caplog.at_level("WARNING", logger="llm_cost_hooks.ledger"):
+        assert ledger.flush(timeout=30), ledger.stats
+    assert ledger.stats.written == 21 and ledger.stats.dropped == 0
+    assert "written with those characters replaced" in caplog.text
+    stored = {r.request_id: r for r in ledger.records()}
+    assert stored[bad.request_id].tenant == "ac\ufffdme" and stored[bad.request_id].feature == "x\ufffdy"
+    assert stored[bad.request_id].input_tokens == 3_000_000_000  # beyond a 32-bit column
+    ledger.close()

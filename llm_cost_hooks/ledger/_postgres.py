@@ -38,8 +38,9 @@ _PG_TYPES = {
     "saved_usd": "DOUBLE PRECISION",
     "latency_ms": "DOUBLE PRECISION",
 }
-_INT_COLUMNS = {"input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens",
-                "reasoning_tokens", "success", "attempt", "tokens_estimated", "price_estimated"}
+_INT_COLUMNS = {"success", "attempt", "tokens_estimated", "price_estimated"}
+_BIGINT_COLUMNS = {"input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens",
+                   "reasoning_tokens"}
 
 ROLLUP_TABLE = "cost_rollup_hour"
 # Rollup dimensions: stored as '' for "none" so they can be part of the primary key on
@@ -90,7 +91,9 @@ def _rollup_upsert(source: str) -> str:
 _V1 = (
     "CREATE TABLE IF NOT EXISTS cost_records ({})".format(
         ", ".join(
-            f'"{c}" ' + _PG_TYPES.get(c, "INTEGER" if c in _INT_COLUMNS else "TEXT")
+            f'"{c}" ' + _PG_TYPES.get(
+                c, "BIGINT" if c in _BIGINT_COLUMNS else "INTEGER" if c in _INT_COLUMNS else "TEXT"
+            )
             for c in RECORD_COLUMNS
         )
     ),
@@ -359,11 +362,32 @@ class PostgresLedger(Ledger):
 
     # -- writing -----------------------------------------------------------------------
     def _write_batch(self, records: Sequence[CostRecord], outcomes: Sequence[TaskOutcome]) -> None:
+        rows = [record_to_row(r) for r in records]
+        outcome_rows = [(o.task_id, 1 if o.success else 0, o.source, o.reason, o.timestamp.isoformat())
+                        for o in outcomes]
+        try:
+            self._send(rows, outcome_rows)
+        except (self._psycopg.DataError, UnicodeError) as exc:
+            # Text PostgreSQL cannot store (a NUL character, an unpaired surrogate) would
+            # fail this batch on every retry: store those values with the characters
+            # replaced, and say so.
+            clean = [_storable(row) for row in rows]
+            clean_outcomes = [_storable(row) for row in outcome_rows]
+            changed = sum(a != b for a, b in zip(rows + outcome_rows, clean + clean_outcomes))
+            if not changed:
+                raise
+            self._send(clean, clean_outcomes)
+            logger.warning(
+                "llm-cost-hooks: %d cost records or task outcomes held text PostgreSQL cannot "
+                "store (%s); written with those characters replaced by U+FFFD", changed, exc,
+            )
+
+    def _send(self, rows: Sequence[Sequence[Any]], outcome_rows: Sequence[Sequence[Any]]) -> None:
         pool = self._get_pool()
         try:
             with pool.connection(timeout=self._connect_timeout) as conn:
                 with conn.transaction(), conn.cursor() as cur:
-                    if records:
+                    if rows:
                         # Staging for COPY, private to the session and emptied at commit;
                         # created in the same transaction, so it also works behind a
                         # transaction-mode pooler that changes sessions between transactions.
@@ -372,19 +396,18 @@ class PostgresLedger(Ledger):
                             "(LIKE cost_records INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
                         )
                         with cur.copy(f"COPY llm_cost_staging ({_COLS}) FROM STDIN") as copy:
-                            for r in records:
-                                copy.write_row(record_to_row(r))
+                            for row in rows:
+                                copy.write_row(row)
                         cur.execute(
                             f"INSERT INTO cost_records ({_COLS}) SELECT {_COLS} FROM llm_cost_staging "
                             "ON CONFLICT (request_id) DO NOTHING"
                         )
-                    if outcomes:
+                    if outcome_rows:
                         with cur.copy(
                             'COPY task_outcomes (task_id, success, source, reason, "timestamp") FROM STDIN'
                         ) as copy:
-                            for o in outcomes:
-                                copy.write_row((o.task_id, 1 if o.success else 0, o.source, o.reason,
-                                                o.timestamp.isoformat()))
+                            for row in outcome_rows:
+                                copy.write_row(row)
         except self._pool_mod.PoolTimeout as exc:
             raise LedgerError(f"PostgreSQL ledger {redact(self.url)} unreachable: {exc}") from exc
 
@@ -425,6 +448,17 @@ class PostgresLedger(Ledger):
 
 
 _TS_INDEX = RECORD_COLUMNS.index("timestamp")
+
+
+def _storable(row: Sequence[Any]) -> tuple[Any, ...]:
+    """The row with text PostgreSQL rejects replaced: NUL characters and unpaired
+    surrogates become U+FFFD."""
+    out = []
+    for v in row:
+        if type(v) is str:
+            v = v.replace("\x00", "\ufffd").encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
+        out.append(v)
+    return tuple(out)
 
 
 def _iso_row(row: Sequence[Any]) -> list[Any]:
