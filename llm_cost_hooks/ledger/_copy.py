@@ -22,8 +22,11 @@ def _open(target: str | os.PathLike[str], *, role: str) -> Ledger:
     text = os.fspath(target)
     if is_postgres_url(text):
         return PostgresLedger(text, background=False)
+    path = text[len("sqlite:///") :] if text.startswith("sqlite:///") else text
+    if role == "source" and "://" not in path and not os.path.exists(path):
+        raise ConfigurationError(f"No ledger file at {path!r}.")
     if text.startswith("sqlite:///"):
-        return SQLiteLedger(text[len("sqlite:///") :], background=False)
+        return SQLiteLedger(path, background=False)
     if text.startswith("jsonl:///") or text.endswith(".jsonl"):
         if role == "destination":
             raise ConfigurationError(
@@ -36,8 +39,6 @@ def _open(target: str | os.PathLike[str], *, role: str) -> Ledger:
             f"Unknown ledger URL {text.split('://')[0]}://...; use sqlite:///path.db, "
             "jsonl:///path.jsonl or postgresql://user@host/db."
         )
-    if role == "source" and not os.path.exists(text):
-        raise ConfigurationError(f"No ledger file at {text!r}.")
     return SQLiteLedger(text, background=False)
 
 

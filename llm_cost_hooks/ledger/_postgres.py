@@ -356,9 +356,11 @@ class PostgresLedger(Ledger):
 
     def connect(self) -> Any:
         """A new autocommit connection to the ledger's database (the caller closes it)."""
-        self._ensure_schema()
-        return self._psycopg.connect(self._conninfo, autocommit=True,
-                                     connect_timeout=max(1, int(self._connect_timeout)))
+        try:
+            self._ensure_schema()
+        except self._psycopg.Error as exc:
+            raise LedgerError(f"Cannot connect to the PostgreSQL ledger {redact(self.url)}: {exc}") from exc
+        return _connect(self.url, "llm-cost-hooks")
 
     # -- writing -----------------------------------------------------------------------
     def _write_batch(self, records: Sequence[CostRecord], outcomes: Sequence[TaskOutcome]) -> None:
