@@ -13,11 +13,11 @@ import time
 import uuid
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 
-from _servers import PostgresServer, ServerStartError
+from _servers import PostgresServer
 from llm_cost_hooks import CacheStatus, CostRecord
 from llm_cost_hooks._errors import ConfigurationError, MissingExtraError
 from llm_cost_hooks.ledger import LedgerReports, SQLiteLedger, TaskOutcome, open_ledger
@@ -34,29 +34,14 @@ from llm_cost_hooks.ledger._postgres import (  # noqa: E402
 TESTS = Path(__file__).resolve().parent
 
 
-@pytest.fixture(scope="module")
-def pg() -> Iterator[PostgresServer]:
-    server: PostgresServer | None = None
-    error = ""
-    try:
-        server = PostgresServer()
-        server.start()
-    except ServerStartError as exc:
-        error = str(exc)
-    if error:
-        if server is not None:
-            server.close()
-        pytest.fail(f"cannot start PostgreSQL: {error}", pytrace=False)
-    assert server is not None
-    try:
-        yield server
-    finally:
-        server.close()
+@pytest.fixture
+def pg(postgres_server: PostgresServer) -> PostgresServer:
+    return postgres_server
 
 
 @pytest.fixture
 def pg_url(pg: PostgresServer) -> str:
-    """A fresh, empty database on the module's server (started again if a test stopped it)."""
+    """A fresh, empty database on the session's server (started again if a test stopped it)."""
     if not pg.running:
         pg.start()
     return pg.create_database("t_" + uuid.uuid4().hex[:12])
