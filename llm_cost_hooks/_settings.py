@@ -21,7 +21,10 @@ class Settings(BaseSettings):
 
     ledger: str = Field(
         "sqlite:///llm_costs.db",
-        description="Where records go: sqlite:///path.db, jsonl:///path.jsonl or memory://.",
+        description=(
+            "Where records go: sqlite:///path.db, postgresql://user@host/db (the postgres extra), "
+            "jsonl:///path.jsonl or memory://."
+        ),
     )
     price_map: str | None = Field(
         None, description="Path of a LiteLLM-format price map JSON to use instead of the bundled one."

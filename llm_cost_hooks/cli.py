@@ -157,6 +157,30 @@ def _cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_ledger_migrate(args: argparse.Namespace) -> int:
+    from .ledger._postgres import SCHEMA_VERSION, is_postgres_url, migrate_url
+
+    if not is_postgres_url(args.url):
+        raise argparse.ArgumentTypeError("ledger migrate takes a postgresql://user@host/db URL")
+    before, after = migrate_url(args.url)
+    if before == after:
+        print(f"schema at version {after} (latest: {SCHEMA_VERSION}); nothing to do")
+    else:
+        print(f"schema migrated from version {before} to {after}")
+    return 0
+
+
+def _cmd_ledger_copy(args: argparse.Namespace) -> int:
+    from .ledger._copy import copy_ledger
+
+    counts = copy_ledger(args.source, args.destination, batch_size=args.batch_size)
+    print(
+        f"copied {counts['records']:,} records ({counts['records_added']:,} new) and "
+        f"{counts['outcomes']:,} task outcomes ({counts['outcomes_added']:,} new)"
+    )
+    return 0
+
+
 def _cmd_demo(args: argparse.Namespace) -> int:
     from .langchain._demo import run_demo
 
@@ -184,8 +208,8 @@ def build_parser() -> argparse.ArgumentParser:
     est.add_argument("--format", choices=("table", "csv", "json"), default="table")
     est.set_defaults(func=_cmd_estimate)
 
-    rep = sub.add_parser("report", help="cost tables from a ledger file")
-    rep.add_argument("ledger", help="ledger file (SQLite .db or .jsonl)")
+    rep = sub.add_parser("report", help="cost tables from a ledger")
+    rep.add_argument("ledger", help="ledger file (SQLite .db or .jsonl) or postgresql://user@host/db URL")
     rep.add_argument("--by", default="", help="comma-separated: tenant,user,feature,route,prompt_version,model,provider,day,month,cache_status")
     rep.add_argument("--since", help="ISO date/time, inclusive")
     rep.add_argument("--until", help="ISO date/time, exclusive")
@@ -195,9 +219,22 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--format", choices=("table", "csv", "json"), default="table")
     rep.set_defaults(func=_cmd_report)
 
+    led = sub.add_parser("ledger", help="manage a ledger: migrate a PostgreSQL schema, copy records")
+    led_sub = led.add_subparsers(dest="ledger_command", required=True, metavar="ACTION")
+    mig = led_sub.add_parser("migrate", help="create or upgrade the schema of a PostgreSQL ledger")
+    mig.add_argument("url", help="postgresql://user:password@host:5432/db")
+    mig.set_defaults(func=_cmd_ledger_migrate)
+    cp = led_sub.add_parser("copy", help="copy records and task outcomes from one ledger into another; "
+                                          "records already there (same id) are skipped, so it can be rerun")
+    cp.add_argument("source", help="ledger to read: SQLite .db, .jsonl or postgresql:// URL")
+    cp.add_argument("destination", help="ledger to write: SQLite .db or postgresql:// URL")
+    cp.add_argument("--batch-size", type=_positive_int("--batch-size"), default=5000)
+    cp.set_defaults(func=_cmd_ledger_copy)
+
     demo = sub.add_parser("demo", help="replay a real workload with each cost lever switched on in turn; "
                                        "print the savings waterfall")
-    demo.add_argument("--ledger", default="demo_out/llm_costs.db", help="SQLite ledger to write")
+    demo.add_argument("--ledger", default="demo_out/llm_costs.db",
+                      help="SQLite file to write, or the URL of an empty PostgreSQL database")
     demo.add_argument("--data", help="data folder with semantic_cache/banking77/{test,train}.csv.gz and "
                                      "routing/routerbench_train/*.csv.gz (default: the subset shipped in the package)")
     demo.add_argument("--limit", type=_positive_int("--limit"), default=1000,

@@ -6,9 +6,9 @@
 #   bash scripts/test.sh tests/test_x.py -k foo -x   # args go to pytest
 #
 # Steps: create .venv (python3 >= 3.10) if missing, pip install -e '.[dev]',
-# provide OpenSSL 1.1 for the Redis Stack test server, install Chromium for the
-# HTML-report check when missing, run pytest. The tests start the servers they
-# need themselves (tests/conftest.py, tests/_servers.py).
+# provide OpenSSL 1.1 for the Redis Stack test server, install PostgreSQL's server
+# binaries and Chromium (HTML-report check) with apt when missing, run pytest.
+# The tests start the servers they need themselves (tests/conftest.py, tests/_servers.py).
 # Exits non-zero on any failure, including pytest collecting no tests (exit 5).
 set -euo pipefail
 
@@ -26,6 +26,7 @@ apt permissions); elsewhere, provide these yourself before running it:
     (scripts/provide_libssl11.sh fetches Debian 11's package with apt);
   * Chromium or Google Chrome on PATH as `chromium` (or CHROMIUM=/path/to/chrome) for
     tests/test_report_browser.py;
+  * PostgreSQL 15 server binaries (initdb, pg_ctl) for the fleet-ledger tests;
   * ../shared/data (the full development data sets) is optional: tests that need it skip;
   * about 2 GB of disk: .venv (~1 GB) and Phoenix's own venv in .test-servers/ (~0.9 GB).
 NEEDS
@@ -56,10 +57,22 @@ fi
 say "Arize Phoenix in its own venv (.test-servers/phoenix-venv) for tests/test_phoenix.py"
 bash integrations/phoenix/install_phoenix.sh .test-servers/phoenix-venv
 
+say "PostgreSQL server binaries for the fleet-ledger tests"
+if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && ! command -v initdb >/dev/null 2>&1; then
+    if command -v apt-get >/dev/null 2>&1; then
+        SUDO=""
+        [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+        $SUDO apt-get update -q
+        DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q postgresql
+    else
+        echo "WARNING: no initdb found and no apt-get; install PostgreSQL server binaries" >&2
+    fi
+fi
+
 say "key package versions"
 python --version
 # grep exits 1 when nothing matches; that must not stop the run.
-python -m pip freeze --disable-pip-version-check | grep -iE 'langchain-core|litellm|redisvl|opentelemetry-sdk' || true
+python -m pip freeze --disable-pip-version-check | grep -iE 'langchain-core|litellm|redisvl|opentelemetry-sdk|psycopg' || true
 
 # --- tests ----------------------------------------------------------------
 # Offline, deterministic test runs: litellm reads its bundled price map

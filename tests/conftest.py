@@ -7,7 +7,7 @@ import socket
 import sys
 import tempfile
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Callable, Iterator
 
 import pytest
 
@@ -17,7 +17,7 @@ _TESTS_DIR = str(Path(__file__).resolve().parent)
 if _TESTS_DIR not in sys.path:
     sys.path.insert(0, _TESTS_DIR)
 
-from _servers import RedisServer, ServerStartError  # noqa: E402
+from _servers import PostgresServer, RedisServer, ServerStartError  # noqa: E402
 
 # A price map the developer fetched with `llm-cost prices update` must not change what
 # the tests price: they read litellm's map or the shipped snapshot.
@@ -36,24 +36,36 @@ def redis_server() -> Iterator[RedisServer]:
     does that even on failure); ``redis_clean_url`` also restarts it if needed.
     Failing to start is a test failure, never a skip: the suite needs Redis.
     """
+    yield from _serve(RedisServer, "the Redis Stack server")
+
+
+def _serve(make: Callable[[], Any], what: str) -> Iterator[Any]:
+    """Start a test server for a fixture and close it after; failing to start fails the test."""
     # pytest.fail is called outside the except blocks so the report shows
-    # only the reason (redis-server's output tail), not a chained traceback.
-    server: RedisServer | None = None
+    # only the reason (the server's output tail), not a chained traceback.
+    server = None
     error = ""
     try:
-        server = RedisServer()
+        server = make()
         server.start()
     except ServerStartError as exc:
         error = str(exc)
     if error:
         if server is not None:
             server.close()
-        pytest.fail(f"cannot start the Redis Stack server: {error}", pytrace=False)
+        pytest.fail(f"cannot start {what}: {error}", pytrace=False)
     assert server is not None
     try:
         yield server
     finally:
         server.close()
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """The session's PostgreSQL server (Debian's binaries, see ``_servers.PostgresServer``):
+    ``.url``, ``.create_database(name)``, ``.stop()``, ``.start()``, ``.down()``."""
+    yield from _serve(PostgresServer, "PostgreSQL")
 
 
 @pytest.fixture(scope="session")

@@ -51,7 +51,7 @@ def test_open_ledger_urls(tmp_path: Path) -> None:
     j = open_ledger(str(tmp_path / "b.jsonl"))
     assert isinstance(j, JSONLLedger)
     with pytest.raises(ConfigurationError, match="Unknown ledger URL"):
-        open_ledger("postgres://x")
+        open_ledger("mysql://x")
     with pytest.raises(ConfigurationError, match="ledger must be"):
         open_ledger(42)  # type: ignore[arg-type]
     s.close()

@@ -647,6 +647,16 @@ def _otel(target: str | None) -> tuple[Any, Any, Any]:
     return OTelObserver(tracer_provider=tp, meter_provider=mp), tp, mp
 
 
+def _postgres_has_records(url: str) -> bool:
+    from ..ledger._postgres import connect_for_reports
+
+    conn = connect_for_reports(url)
+    try:
+        return conn.execute("SELECT EXISTS (SELECT 1 FROM cost_records)").fetchone()[0]
+    finally:
+        conn.close()
+
+
 def run_demo(
     *,
     ledger_path: str | os.PathLike[str] = "demo_out/llm_costs.db",
@@ -670,18 +680,32 @@ def run_demo(
     n_subs = len(workload.submissions)
     progress = Progress(n_subs * len(STEPS), enabled=False if quiet else None)
 
-    ledger_file = Path(ledger_path)
-    ledger_file.parent.mkdir(parents=True, exist_ok=True)
-    for suffix in ("", "-wal", "-shm"):
-        Path(f"{ledger_file}{suffix}").unlink(missing_ok=True)
-    chart_file = Path(chart) if chart else ledger_file.with_name("savings_waterfall.png")
+    from ..ledger._postgres import is_postgres_url, redact
+
+    if is_postgres_url(os.fspath(ledger_path)):
+        # The report reads every record back: a database holding other records would mix in.
+        ledger_url = os.fspath(ledger_path)
+        if _postgres_has_records(ledger_url):
+            print(f"The demo needs an empty PostgreSQL database; {redact(ledger_url)} already holds cost "
+                  "records. Create one (e.g. `createdb llm_cost_demo`) and pass its URL.", file=sys.stderr)
+            return 2
+        ledger_label = redact(ledger_url)
+        chart_file = Path(chart) if chart else Path("demo_out/savings_waterfall.png")
+        chart_file.parent.mkdir(parents=True, exist_ok=True)
+    else:
+        ledger_file = Path(ledger_path)
+        ledger_file.parent.mkdir(parents=True, exist_ok=True)
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{ledger_file}{suffix}").unlink(missing_ok=True)
+        chart_file = Path(chart) if chart else ledger_file.with_name("savings_waterfall.png")
+        ledger_url, ledger_label = f"sqlite:///{ledger_file}", str(ledger_file)
 
     observers: list[Any] = []
     otel = None
     if otlp is not None:
         otel = _otel(otlp)
         observers.append(otel[0])
-    handler = CostCallbackHandler(ledger=f"sqlite:///{ledger_file}", observers=observers)
+    handler = CostCallbackHandler(ledger=ledger_url, observers=observers)
     try:
         replay = _Replay(workload, loaded, progress)
         levers: set[str] = set()
@@ -712,7 +736,7 @@ def run_demo(
         print(f"Chart:  {chart_file}", file=out)
     except ImportError as exc:  # MissingExtraError: the table is still the result
         print(f"Chart not written: {exc}", file=out)
-    print(f"Ledger: {ledger_file}  (all {len(STEPS)} replays; each record tagged {STEP_TAG})", file=out)
+    print(f"Ledger: {ledger_label}  (all {len(STEPS)} replays; each record tagged {STEP_TAG})", file=out)
     print(f"Took {time.perf_counter() - started:.1f}s.", file=out)
     handler.tracker.close()
     return 0

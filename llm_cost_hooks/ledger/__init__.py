@@ -1,7 +1,10 @@
-"""Where cost records go: SQLite (embedded default), in-memory and JSONL, plus reports."""
+"""Where cost records go: SQLite (embedded default), PostgreSQL (a fleet), in-memory and
+JSONL, plus reports."""
 
 from ._base import Ledger, LedgerStats, TaskOutcome
+from ._copy import copy_ledger
 from ._html import render_html_report, savings_waterfall
+from ._postgres import PostgresLedger
 from ._reports import DIMENSIONS, LedgerReports, format_rows
 from ._stores import JSONLLedger, MemoryLedger, SQLiteLedger, open_ledger
 
@@ -12,8 +15,10 @@ __all__ = [
     "LedgerReports",
     "LedgerStats",
     "MemoryLedger",
+    "PostgresLedger",
     "SQLiteLedger",
     "TaskOutcome",
+    "copy_ledger",
     "format_rows",
     "open_ledger",
     "render_html_report",

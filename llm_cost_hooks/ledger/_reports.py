@@ -1,8 +1,11 @@
 """Reports over a ledger: totals by dimension, tasks and cost per successful task.
 
-All reports are SQL over the ``cost_records`` / ``task_outcomes`` schema; non-SQLite
-ledgers are loaded into an in-memory SQLite database first, so every store reports
-the same way.
+All reports are one set of SQL over the ``cost_records`` / ``task_outcomes`` schema,
+written for SQLite and PostgreSQL alike; a :class:`SQLDialect` supplies the few
+expressions that differ (time buckets, rounding, placeholders) and says whether the
+store keeps hourly rollups, which totals and time series read when the grouping allows.
+Other ledgers are loaded into an in-memory SQLite database first, so every store
+reports the same way.
 """
 
 from __future__ import annotations
@@ -12,7 +15,9 @@ import io
 import json
 import sqlite3
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import date, datetime, timezone
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
 
@@ -21,18 +26,18 @@ from .._records import CostRecord
 from ._base import Ledger, TaskOutcome, record_to_row
 from ._stores import INSERT_OUTCOME, INSERT_RECORD, SQLiteLedger, init_schema, outcome_to_row
 
-__all__ = ["DIMENSIONS", "LedgerReports", "format_rows"]
+__all__ = ["DIMENSIONS", "LedgerReports", "SQLDialect", "format_rows"]
 
 # Report dimension -> SQL expression over cost_records.
 DIMENSIONS: dict[str, str] = {
     "tenant": "tenant",
-    "user": "user",
+    "user": '"user"',
     "feature": "feature",
     "route": "route",
     "prompt_version": "prompt_version",
     "model": "model",
     "provider": "provider",
-    "day": "substr(timestamp, 1, 10)",
+    "day": "substr(timestamp, 1, 10)",  # SQLite's; see SQLDialect.bucket
     "month": "substr(timestamp, 1, 7)",
     "cache_status": "cache_status",
     "success": "success",
@@ -41,6 +46,55 @@ DIMENSIONS: dict[str, str] = {
 _TASK_DIMENSIONS = ("tenant", "user", "feature", "route", "prompt_version", "model", "provider", "day", "month")
 
 FailurePolicy = Literal["any_error", "root_error"]
+
+_TIME_DIMENSIONS = ("hour", "day", "month")
+
+
+@dataclass(frozen=True)
+class SQLDialect:
+    """What differs between the SQL of the stores the reports run on."""
+
+    name: str
+    placeholder: str = "?"
+    # Table of hourly rollups (hour x tenant x feature x model), if the store keeps one.
+    rollup_table: str | None = None
+    rollup_keys: tuple[str, ...] = ()
+
+    def bucket(self, unit: str, column: str = "timestamp") -> str:
+        """A text expression of the UTC hour/day/month of ``column`` (2026-11-05T13,
+        2026-11-05, 2026-11)."""
+        if self.name == "sqlite":
+            return f"substr({column}, 1, {dict(hour=13, day=10, month=7)[unit]})"
+        fmt = {"hour": 'YYYY-MM-DD"T"HH24', "day": "YYYY-MM-DD", "month": "YYYY-MM"}[unit]
+        if column == "hour":  # the rollups' hour is a UTC timestamp already
+            return f"to_char(hour, '{fmt}')"
+        return f"to_char({column} AT TIME ZONE 'UTC', '{fmt}')"
+
+    def round(self, expr: str, digits: int = 10) -> str:
+        if self.name == "sqlite":
+            return f"ROUND({expr}, {digits})"
+        return f"CAST(ROUND(CAST({expr} AS NUMERIC), {digits}) AS DOUBLE PRECISION)"
+
+    def int_sum(self, expr: str) -> str:
+        # PostgreSQL sums BIGINT into NUMERIC; reports give whole numbers as int.
+        return f"SUM({expr})" if self.name == "sqlite" else f"CAST(SUM({expr}) AS BIGINT)"
+
+    def prepare(self, sql: str) -> str:
+        if self.placeholder == "?":
+            return sql
+        return sql.replace("%", "%%").replace("?", self.placeholder)
+
+
+SQLITE = SQLDialect("sqlite")
+POSTGRES = SQLDialect("postgresql", placeholder="%s", rollup_table="cost_rollup_hour",
+                      rollup_keys=("tenant", "feature", "model"))
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    return value
+
 
 
 def _check_by(by: Sequence[str] | str | None, allowed: Sequence[str]) -> list[str]:
@@ -85,8 +139,9 @@ class LedgerReports:
     0.5
     """
 
-    def __init__(self, conn: sqlite3.Connection) -> None:
+    def __init__(self, conn: Any, dialect: SQLDialect = SQLITE) -> None:
         self._conn = conn
+        self._dialect = dialect
 
     # -- construction ------------------------------------------------------------------
     @classmethod
@@ -94,6 +149,11 @@ class LedgerReports:
         if isinstance(ledger, SQLiteLedger):
             ledger.flush()
             return cls(ledger.connect())
+        from ._postgres import PostgresLedger
+
+        if isinstance(ledger, PostgresLedger):
+            ledger.flush()
+            return cls(ledger.connect(), POSTGRES)
         return cls.from_records(ledger.records(), ledger.task_outcomes())
 
     @classmethod
@@ -109,8 +169,15 @@ class LedgerReports:
 
     @classmethod
     def open(cls, path: str | Path) -> LedgerReports:
-        """Open a ledger file (SQLite or JSONL) read-only for reporting."""
+        """Open a ledger read-only for reporting: a SQLite or JSONL file, or a
+        ``postgresql://`` URL (migrated to the current schema first)."""
         text = str(path)
+        from ._postgres import is_postgres_url
+
+        if is_postgres_url(text):
+            from ._postgres import connect_for_reports
+
+            return cls(connect_for_reports(text), POSTGRES)
         for prefix in ("sqlite:///", "jsonl:///"):
             if text.startswith(prefix):
                 text = text[len(prefix) :]
@@ -133,21 +200,70 @@ class LedgerReports:
         self._conn.close()
 
     # -- queries -----------------------------------------------------------------------
-    def _where(self, since: Any, until: Any, alias: str = "") -> tuple[str, list[Any]]:
+    def _where(self, since: Any, until: Any, column: str = "timestamp") -> tuple[str, list[Any]]:
         clauses, params = [], []
         s, u = _ts(since, "since"), _ts(until, "until")
         if s:
-            clauses.append(f"{alias}timestamp >= ?")
+            clauses.append(f"{column} >= ?")
             params.append(s)
         if u:
-            clauses.append(f"{alias}timestamp < ?")
+            clauses.append(f"{column} < ?")
             params.append(u)
         return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
 
     def _rows(self, sql: str, params: Sequence[Any]) -> list[dict[str, Any]]:
-        cur = self._conn.execute(sql, params)
+        cur = self._conn.execute(self._dialect.prepare(sql), params)
         cols = [d[0] for d in cur.description]
-        return [dict(zip(cols, row)) for row in cur.fetchall()]
+        return [{c: _plain(v) for c, v in zip(cols, row)} for row in cur.fetchall()]
+
+    def _dim(self, key: str, rollup: bool = False) -> str:
+        """The SQL expression of a report dimension, over records or over the rollups."""
+        if key in _TIME_DIMENSIONS:
+            return self._dialect.bucket(key, "hour" if rollup else "timestamp")
+        if rollup:
+            return f"NULLIF({key}, '')"  # the rollups store "none" as ''
+        return DIMENSIONS[key]
+
+    def _use_rollups(self, keys: Sequence[str], since: Any, until: Any) -> bool:
+        """Whether the rollups answer exactly: every key is one of theirs or a time
+        bucket, and the time bounds fall on whole hours."""
+        d = self._dialect
+        if d.rollup_table is None:
+            return False
+        if any(k not in d.rollup_keys and k not in _TIME_DIMENSIONS for k in keys):
+            return False
+        for bound in (since, until):
+            text = _ts(bound, "since")
+            if text is not None:
+                t = datetime.fromisoformat(text)
+                if (t.minute, t.second, t.microsecond) != (0, 0, 0):
+                    return False
+        return True
+
+    def _source(
+        self, keys: Sequence[str], since: Any, until: Any
+    ) -> tuple[bool, str, str, list[Any], dict[str, str]]:
+        """Where totals and time series read from: (from the rollups?, table, WHERE,
+        parameters, the SQL of the counted measures)."""
+        d = self._dialect
+        if self._use_rollups(keys, since, until):
+            # The rollups' hour is a UTC timestamp without zone: compare with naive UTC.
+            where, params = self._where(since, until, column="hour")
+            naive = [datetime.fromisoformat(p).replace(tzinfo=None) for p in params]
+            measures = {m: d.int_sum(m) for m in ("calls", "errors", "cache_hits")}
+            measures["retry_cost_usd"] = "SUM(retry_cost_usd)"
+            return True, str(d.rollup_table), where, naive, measures
+        where, params = self._where(since, until)
+        return False, "cost_records", where, params, {
+            "calls": "COUNT(*)",
+            "errors": "SUM(CASE WHEN success = 0 THEN 1 ELSE 0 END)",
+            "cache_hits": "SUM(CASE WHEN cache_status NOT IN ('miss') THEN 1 ELSE 0 END)",
+            "retry_cost_usd": "SUM(CASE WHEN attempt > 1 THEN cost_usd ELSE 0 END)",
+        }
+
+    def _order(self, first: str, keys: Sequence[str]) -> str:
+        # Ties broken by the keys, NULLs last: the same order on every store.
+        return " ORDER BY " + ", ".join([f"{first} DESC NULLS LAST"] + [f'"{k}" NULLS LAST' for k in keys])
 
     def totals(
         self,
@@ -158,32 +274,35 @@ class LedgerReports:
     ) -> list[dict[str, Any]]:
         """Calls, tokens, dollars, savings, errors and cache hits, grouped by ``by``."""
         keys = _check_by(by, list(DIMENSIONS))
-        where, params = self._where(since, until)
-        select_keys = [f"{DIMENSIONS[k]} AS {k}" for k in keys]
-        group = f" GROUP BY {', '.join(DIMENSIONS[k] for k in keys)}" if keys else ""
+        d = self._dialect
+        rollup, source, where, params, m = self._source(keys, since, until)
+        calls, errors, hits, retry = m["calls"], m["errors"], m["cache_hits"], m["retry_cost_usd"]
+        exprs = [self._dim(k, rollup) for k in keys]
+        select_keys = [f'{e} AS "{k}"' for e, k in zip(exprs, keys)]
+        group = f" GROUP BY {', '.join(exprs)}" if keys else ""
         sql = (
             "SELECT "
             + ", ".join(
                 select_keys
                 + [
-                    "COUNT(*) AS calls",
-                    "SUM(input_tokens) AS input_tokens",
-                    "SUM(output_tokens) AS output_tokens",
-                    "SUM(cache_read_tokens) AS cache_read_tokens",
-                    "SUM(reasoning_tokens) AS reasoning_tokens",
-                    "ROUND(SUM(cost_usd), 10) AS cost_usd",
-                    "ROUND(SUM(saved_usd), 10) AS saved_usd",
-                    "SUM(CASE WHEN success = 0 THEN 1 ELSE 0 END) AS errors",
-                    "SUM(CASE WHEN cache_status NOT IN ('miss') THEN 1 ELSE 0 END) AS cache_hits",
-                    "SUM(CASE WHEN attempt > 1 THEN cost_usd ELSE 0 END) AS retry_cost_usd",
+                    f"{calls} AS calls",
+                    f"{d.int_sum('input_tokens')} AS input_tokens",
+                    f"{d.int_sum('output_tokens')} AS output_tokens",
+                    f"{d.int_sum('cache_read_tokens')} AS cache_read_tokens",
+                    f"{d.int_sum('reasoning_tokens')} AS reasoning_tokens",
+                    f"{d.round('SUM(cost_usd)')} AS cost_usd",
+                    f"{d.round('SUM(saved_usd)')} AS saved_usd",
+                    f"{errors} AS errors",
+                    f"{hits} AS cache_hits",
+                    f"{d.round(retry)} AS retry_cost_usd",
                     "MAX(tokens_estimated) AS tokens_estimated",
                     "MAX(price_estimated) AS price_estimated",
                 ]
             )
-            + f" FROM cost_records{where}{group} ORDER BY cost_usd DESC"
+            + f" FROM {source}{where}{group}" + self._order("cost_usd", keys)
         )
         rows = self._rows(sql, params)
-        if not keys and rows and rows[0]["calls"] == 0:
+        if not keys and rows and not rows[0]["calls"]:
             return []
         return rows
 
@@ -207,27 +326,32 @@ class LedgerReports:
         if failure_policy not in ("any_error", "root_error"):
             raise ConfigurationError("failure_policy must be 'any_error' or 'root_error'.")
         keys = _check_by(by, list(_TASK_DIMENSIONS))
-        where, params = self._where(since, until)
-        # A task takes its dimensions from its first call.
-        first = ", ".join(
-            f"(SELECT {DIMENSIONS[k]} FROM cost_records f WHERE COALESCE(f.task_id, f.request_id) = "
-            f"COALESCE(r.task_id, r.request_id) ORDER BY f.timestamp LIMIT 1) AS {k}"
-            for k in keys
+        d = self._dialect
+        where, params = self._where(since, until, column="r.timestamp")
+        # A task takes its dimensions from its first call (over all its calls, in or out
+        # of the time window; ties broken by request id).
+        first_cols = "".join(f', {self._dim(k)} AS "{k}"' for k in keys)
+        first_join = (
+            "LEFT JOIN (SELECT * FROM (SELECT COALESCE(task_id, request_id) AS task_id"
+            f"{first_cols}, ROW_NUMBER() OVER (PARTITION BY COALESCE(task_id, request_id) "
+            "ORDER BY timestamp, request_id) AS rn FROM cost_records) ranked WHERE rn = 1) f "
+            "ON f.task_id = t.task_id"
+            if keys else ""
         )
         ok_expr = (
             "(t.all_ok = 1 AND COALESCE(o.run_failed, 0) = 0)"
             if failure_policy == "any_error"
             else "(CASE WHEN o.run_seen = 1 THEN 1 - o.run_failed ELSE t.all_ok END)"
         )
+        ok_int = f"CASE WHEN {ok_expr} THEN 1 ELSE 0 END" if failure_policy == "any_error" else ok_expr
         sql = f"""
         WITH t AS (
             SELECT COALESCE(r.task_id, r.request_id) AS task_id,
-                   {first + ',' if first else ''}
                    SUM(r.cost_usd) AS cost, SUM(r.saved_usd) AS saved, COUNT(*) AS calls,
                    MIN(r.success) AS all_ok,
                    SUM(CASE WHEN r.attempt > 1 THEN r.cost_usd ELSE 0 END) AS retry_cost,
                    SUM(CASE WHEN r.success = 0 THEN r.cost_usd ELSE 0 END) AS failed_cost
-            FROM cost_records r{where.replace('timestamp', 'r.timestamp')}
+            FROM cost_records r{where}
             GROUP BY COALESCE(r.task_id, r.request_id)
         ),
         o AS (
@@ -239,24 +363,25 @@ class LedgerReports:
             FROM task_outcomes x GROUP BY task_id
         ),
         s AS (
-            SELECT t.*, CASE WHEN o.user_mark IS NOT NULL THEN o.user_mark
-                             ELSE {ok_expr} END AS ok
-            FROM t LEFT JOIN o ON o.task_id = t.task_id
+            SELECT t.*{''.join(f', f."{k}"' for k in keys)},
+                   CASE WHEN o.user_mark IS NOT NULL THEN o.user_mark
+                        ELSE {ok_int} END AS ok
+            FROM t LEFT JOIN o ON o.task_id = t.task_id {first_join}
         )
-        SELECT {''.join(k + ', ' for k in keys)}
+        SELECT {''.join(f'"{k}", ' for k in keys)}
                COUNT(*) AS tasks,
-               SUM(ok) AS successful_tasks,
-               COUNT(*) - SUM(ok) AS failed_tasks,
-               SUM(calls) AS calls,
-               ROUND(SUM(cost), 10) AS cost_usd,
-               ROUND(SUM(cost) / COUNT(*), 10) AS cost_per_task,
-               ROUND(SUM(cost) / NULLIF(SUM(ok), 0), 10) AS cost_per_successful_task,
-               ROUND(SUM(retry_cost), 10) AS retry_cost_usd,
-               ROUND(SUM(failed_cost), 10) AS failed_call_cost_usd,
-               ROUND(SUM(saved), 10) AS saved_usd
+               {d.int_sum('ok')} AS successful_tasks,
+               COUNT(*) - {d.int_sum('ok')} AS failed_tasks,
+               {d.int_sum('calls')} AS calls,
+               {d.round('SUM(cost)')} AS cost_usd,
+               {d.round('SUM(cost) / COUNT(*)')} AS cost_per_task,
+               {d.round('SUM(cost) / NULLIF(SUM(ok), 0)')} AS cost_per_successful_task,
+               {d.round('SUM(retry_cost)')} AS retry_cost_usd,
+               {d.round('SUM(failed_cost)')} AS failed_call_cost_usd,
+               {d.round('SUM(saved)')} AS saved_usd
         FROM s
-        {('GROUP BY ' + ', '.join(keys)) if keys else ''}
-        ORDER BY cost_usd DESC
+        {('GROUP BY ' + ', '.join(f'"{k}"' for k in keys)) if keys else ''}
+        {self._order('cost_usd', keys)}
         """
         rows = self._rows(sql, params)
         if not keys and rows and rows[0]["tasks"] == 0:
@@ -272,17 +397,18 @@ class LedgerReports:
     ) -> list[dict[str, Any]]:
         """Hits and dollars saved per cache status (and any other dimensions)."""
         keys = _check_by(by, list(DIMENSIONS))
+        d = self._dialect
         where, params = self._where(since, until)
         where = (where + " AND " if where else " WHERE ") + "cache_status != 'miss'"
-        select_keys = [f"{DIMENSIONS[k]} AS {k}" for k in keys]
-        group = f" GROUP BY {', '.join(DIMENSIONS[k] for k in keys)}" if keys else ""
+        exprs = [self._dim(k) for k in keys]
+        select_keys = [f'{e} AS "{k}"' for e, k in zip(exprs, keys)]
+        group = f" GROUP BY {', '.join(exprs)}" if keys else ""
         sql = (
             "SELECT "
-            + ", ".join(select_keys + ["COUNT(*) AS hits", "ROUND(SUM(saved_usd), 10) AS saved_usd"])
-            + f" FROM cost_records{where}{group} ORDER BY saved_usd DESC"
+            + ", ".join(select_keys + ["COUNT(*) AS hits", f"{d.round('SUM(saved_usd)')} AS saved_usd"])
+            + f" FROM cost_records{where}{group}" + self._order("saved_usd", keys)
         )
         return [r for r in self._rows(sql, params) if r["hits"]]
-
 
     def timeseries(
         self,
@@ -293,22 +419,22 @@ class LedgerReports:
         until: datetime | date | str | None = None,
     ) -> list[dict[str, Any]]:
         """Calls, cost, savings and cache hits per time bucket (and per ``by`` value)."""
-        widths = {"hour": 13, "day": 10, "month": 7}
-        if bucket not in widths:
+        if bucket not in _TIME_DIMENSIONS:
             raise ConfigurationError("bucket must be 'hour', 'day' or 'month'.")
         keys = _check_by(by, list(DIMENSIONS))
         if len(keys) > 1:
             raise ConfigurationError("timeseries takes at most one 'by' dimension.")
-        where, params = self._where(since, until)
-        t = f"substr(timestamp, 1, {widths[bucket]})"
-        extra = f", {DIMENSIONS[keys[0]]} AS {keys[0]}" if keys else ""
-        group = f"{t}" + (f", {DIMENSIONS[keys[0]]}" if keys else "")
+        d = self._dialect
+        rollup, source, where, params, m = self._source(keys, since, until)
+        calls, hits, errors = m["calls"], m["cache_hits"], m["errors"]
+        t = d.bucket(bucket, "hour" if rollup else "timestamp")
+        extra = f', {self._dim(keys[0], rollup)} AS "{keys[0]}"' if keys else ""
+        group = t + (f", {self._dim(keys[0], rollup)}" if keys else "")
+        order = "bucket" + (f', "{keys[0]}" NULLS LAST' if keys else "")
         sql = (
-            f"SELECT {t} AS bucket{extra}, COUNT(*) AS calls, ROUND(SUM(cost_usd), 10) AS cost_usd, "
-            "ROUND(SUM(saved_usd), 10) AS saved_usd, "
-            "SUM(CASE WHEN cache_status NOT IN ('miss') THEN 1 ELSE 0 END) AS cache_hits, "
-            "SUM(CASE WHEN success = 0 THEN 1 ELSE 0 END) AS errors "
-            f"FROM cost_records{where} GROUP BY {group} ORDER BY bucket"
+            f"SELECT {t} AS bucket{extra}, {calls} AS calls, {d.round('SUM(cost_usd)')} AS cost_usd, "
+            f"{d.round('SUM(saved_usd)')} AS saved_usd, {hits} AS cache_hits, {errors} AS errors "
+            f"FROM {source}{where} GROUP BY {group} ORDER BY {order}"
         )
         return self._rows(sql, params)
 
@@ -320,14 +446,16 @@ class LedgerReports:
     ) -> list[dict[str, Any]]:
         """Calls refused or changed by a budget: ``error_type`` BudgetExceeded, or a
         ``budget.*`` tag in the record (trims, downgrades), grouped by tenant and feature."""
+        d = self._dialect
         where, params = self._where(since, until)
         cond = "(error_type = 'BudgetExceeded' OR tags LIKE '%\"budget.%')"
         where = (where + " AND " if where else " WHERE ") + cond
         sql = (
             "SELECT tenant, feature, COUNT(*) AS calls, "
             "SUM(CASE WHEN error_type = 'BudgetExceeded' THEN 1 ELSE 0 END) AS refused, "
-            "ROUND(SUM(cost_usd), 10) AS cost_usd "
-            f"FROM cost_records{where} GROUP BY tenant, feature ORDER BY calls DESC"
+            f"{d.round('SUM(cost_usd)')} AS cost_usd "
+            f"FROM cost_records{where} GROUP BY tenant, feature"
+            " ORDER BY calls DESC, tenant NULLS LAST, feature NULLS LAST"
         )
         return self._rows(sql, params)
 

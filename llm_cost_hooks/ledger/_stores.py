@@ -226,7 +226,8 @@ def open_ledger(target: str | os.PathLike[str] | Ledger | None) -> Ledger:
 
     ``"sqlite:///relative.db"``, ``"sqlite:////abs/path.db"``, a path ending in ``.db``
     or ``.sqlite``: :class:`SQLiteLedger`; ``"jsonl:///path"`` or a ``.jsonl`` path:
-    :class:`JSONLLedger`; ``"memory://"`` or ``None``: :class:`MemoryLedger`. A
+    :class:`JSONLLedger`; ``"postgresql://user@host/db"``: ``PostgresLedger`` (the
+    ``postgres`` extra); ``"memory://"`` or ``None``: :class:`MemoryLedger`. A
     :class:`Ledger` instance is returned as is.
     """
     if target is None:
@@ -245,9 +246,14 @@ def open_ledger(target: str | os.PathLike[str] | Ledger | None) -> Ledger:
         return SQLiteLedger(text[len("sqlite:///") :])
     if text.startswith("jsonl:///"):
         return JSONLLedger(text[len("jsonl:///") :])
+    if text.startswith(("postgresql://", "postgres://", "postgresql+psycopg://")):
+        from ._postgres import PostgresLedger
+
+        return PostgresLedger(text)
     if "://" in text:
         raise ConfigurationError(
-            f"Unknown ledger URL {text!r}; use sqlite:///path.db, jsonl:///path.jsonl or memory://."
+            f"Unknown ledger URL {text.split('://')[0]}://...; use sqlite:///path.db, "
+            "jsonl:///path.jsonl, postgresql://user@host/db or memory://."
         )
     if text.endswith(".jsonl"):
         return JSONLLedger(text)

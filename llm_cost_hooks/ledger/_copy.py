@@ -1,0 +1,133 @@
+"""Copy cost records between ledgers (SQLite or JSONL -> PostgreSQL, and back)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from typing import Any
+
+from .._errors import ConfigurationError
+from .._records import CostRecord
+from ._base import RECORD_COLUMNS, Ledger, TaskOutcome, row_to_record
+from ._stores import JSONLLedger, SQLiteLedger
+
+__all__ = ["copy_ledger"]
+
+
+def _open(target: str | os.PathLike[str], *, role: str) -> Ledger:
+    """A ledger without a background writer: the copy writes each batch itself and
+    stops at the first error it cannot get past."""
+    from ._postgres import PostgresLedger, is_postgres_url
+
+    text = os.fspath(target)
+    if is_postgres_url(text):
+        return PostgresLedger(text, background=False)
+    path = text[len("sqlite:///") :] if text.startswith("sqlite:///") else text
+    if role == "source" and "://" not in path and not os.path.exists(path):
+        raise ConfigurationError(f"No ledger file at {path!r}.")
+    if text.startswith("sqlite:///"):
+        return SQLiteLedger(path, background=False)
+    if text.startswith("jsonl:///") or text.endswith(".jsonl"):
+        if role == "destination":
+            raise ConfigurationError(
+                "A JSONL file cannot be a copy destination (it has no record ids to skip "
+                "duplicates by); copy into sqlite:///path.db or postgresql://..."
+            )
+        return JSONLLedger(text.removeprefix("jsonl:///"), background=False)
+    if "://" in text:
+        raise ConfigurationError(
+            f"Unknown ledger URL {text.split('://')[0]}://...; use sqlite:///path.db, "
+            "jsonl:///path.jsonl or postgresql://user@host/db."
+        )
+    return SQLiteLedger(text, background=False)
+
+
+def _record_batches(ledger: Ledger, size: int) -> Iterator[list[CostRecord]]:
+    """The source's records in batches, streamed from SQL stores (not all in memory)."""
+    from ._postgres import PostgresLedger, _iso_row
+
+    columns = ", ".join(f'"{c}"' for c in RECORD_COLUMNS)
+    if isinstance(ledger, SQLiteLedger):
+        conn: Any = ledger.connect()
+        cur = conn.execute(f"SELECT {columns} FROM cost_records ORDER BY rowid")
+    elif isinstance(ledger, PostgresLedger):
+        conn = ledger.connect()
+        conn.autocommit = False  # a named (server-side) cursor lives in a transaction
+        cur = conn.cursor(name="llm_cost_copy")
+        cur.execute(f'SELECT {columns} FROM cost_records ORDER BY "timestamp", request_id')
+    else:
+        records = list(ledger.records())
+        for i in range(0, len(records), size):
+            yield records[i : i + size]
+        return
+    try:
+        while True:
+            rows = cur.fetchmany(size)
+            if not rows:
+                return
+            yield [row_to_record(_iso_row(r)) for r in rows]
+    finally:
+        conn.close()
+
+
+def _outcome_key(o: TaskOutcome) -> tuple[Any, ...]:
+    return (o.task_id, o.success, o.source, o.reason, o.timestamp.timestamp())
+
+
+def copy_ledger(
+    source: str | os.PathLike[str], destination: str | os.PathLike[str], *, batch_size: int = 5_000
+) -> dict[str, int]:
+    """Copy every record and task outcome of ``source`` into ``destination``.
+
+    Idempotent: a record whose ``request_id`` the destination holds already is skipped
+    (PostgreSQL) or rewritten with the same values (SQLite), and task outcomes already
+    there are not added again, so an interrupted copy can simply be run again. Returns
+    counts: ``records`` read, ``records_added``, ``outcomes`` read, ``outcomes_added``.
+
+    >>> import os, tempfile
+    >>> from llm_cost_hooks.ledger import SQLiteLedger
+    >>> d = tempfile.mkdtemp()
+    >>> src = SQLiteLedger(os.path.join(d, "a.db"))
+    >>> src.write(CostRecord(model="gpt-4o-mini", cost_usd=0.01)); src.close()
+    >>> copy_ledger(os.path.join(d, "a.db"), os.path.join(d, "b.db"))["records_added"]
+    1
+    >>> copy_ledger(os.path.join(d, "a.db"), os.path.join(d, "b.db"))["records_added"]
+    0
+    """
+    if batch_size < 1:
+        raise ConfigurationError("batch_size must be at least 1.")
+    src = _open(source, role="source")
+    dst = _open(destination, role="destination")
+    try:
+        before = _count(dst)
+        read = 0
+        for batch in _record_batches(src, batch_size):
+            dst._write_batch(batch, ())
+            read += len(batch)
+        seen = {_outcome_key(o) for o in dst.task_outcomes()}
+        new_outcomes: list[TaskOutcome] = []
+        outcomes = list(src.task_outcomes())
+        for o in outcomes:
+            key = _outcome_key(o)
+            if key not in seen:
+                seen.add(key)
+                new_outcomes.append(o)
+        for i in range(0, len(new_outcomes), batch_size):
+            dst._write_batch((), new_outcomes[i : i + batch_size])
+        return {
+            "records": read,
+            "records_added": _count(dst) - before,
+            "outcomes": len(outcomes),
+            "outcomes_added": len(new_outcomes),
+        }
+    finally:
+        src.close()
+        dst.close()
+
+
+def _count(ledger: Ledger) -> int:
+    conn = ledger.connect()  # type: ignore[attr-defined] - SQL stores only (see _open)
+    try:
+        return int(conn.execute("SELECT COUNT(*) FROM cost_records").fetchone()[0])
+    finally:
+        conn.close()

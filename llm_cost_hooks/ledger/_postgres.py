@@ -1,0 +1,472 @@
+"""The fleet ledger: cost records from many processes and machines in one PostgreSQL
+database, written with COPY by the background writer, with hourly rollups for reports."""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import threading
+import weakref
+from collections.abc import Iterable, Sequence
+from datetime import datetime, timezone
+from typing import Any
+
+from .._errors import ConfigurationError, LedgerError, MissingExtraError
+from .._records import CostRecord
+from ._base import RECORD_COLUMNS, Ledger, TaskOutcome, record_to_row, row_to_record
+
+__all__ = ["MIGRATIONS", "PostgresLedger", "connect_for_reports", "is_postgres_url", "migrate", "schema_version"]
+
+logger = logging.getLogger("llm_cost_hooks.ledger")
+
+_URL_PREFIXES = ("postgresql://", "postgres://", "postgresql+psycopg://")
+
+# Every column is quoted: "user" is a reserved word in PostgreSQL.
+_COLS = ", ".join(f'"{c}"' for c in RECORD_COLUMNS)
+
+_PG_TYPES = {
+    "timestamp": "TIMESTAMPTZ NOT NULL",
+    "request_id": "TEXT PRIMARY KEY",
+    "model": "TEXT NOT NULL",
+    "cost_usd": "DOUBLE PRECISION",
+    "cost_input": "DOUBLE PRECISION",
+    "cost_cache_read": "DOUBLE PRECISION",
+    "cost_cache_write": "DOUBLE PRECISION",
+    "cost_output": "DOUBLE PRECISION",
+    "cost_reasoning": "DOUBLE PRECISION",
+    "saved_usd": "DOUBLE PRECISION",
+    "latency_ms": "DOUBLE PRECISION",
+}
+_INT_COLUMNS = {"success", "attempt", "tokens_estimated", "price_estimated"}
+_BIGINT_COLUMNS = {"input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens",
+                   "reasoning_tokens"}
+
+ROLLUP_TABLE = "cost_rollup_hour"
+# Rollup dimensions: stored as '' for "none" so they can be part of the primary key on
+# any PostgreSQL version (reports map '' back to NULL).
+ROLLUP_KEYS = ("tenant", "feature", "model")
+# (rollup column, its aggregate over cost_records rows, how two partial values combine)
+ROLLUP_MEASURES: tuple[tuple[str, str, str], ...] = (
+    ("calls", "COUNT(*)", "sum"),
+    ("input_tokens", "SUM(input_tokens)", "sum"),
+    ("output_tokens", "SUM(output_tokens)", "sum"),
+    ("cache_read_tokens", "SUM(cache_read_tokens)", "sum"),
+    ("reasoning_tokens", "SUM(reasoning_tokens)", "sum"),
+    ("cost_usd", "SUM(cost_usd)", "sum"),
+    ("saved_usd", "SUM(saved_usd)", "sum"),
+    ("errors", "SUM(CASE WHEN success = 0 THEN 1 ELSE 0 END)", "sum"),
+    ("cache_hits", "SUM(CASE WHEN cache_status <> 'miss' THEN 1 ELSE 0 END)", "sum"),
+    ("retry_cost_usd", "SUM(CASE WHEN attempt > 1 THEN cost_usd ELSE 0 END)", "sum"),
+    ("tokens_estimated", "MAX(tokens_estimated)", "max"),
+    ("price_estimated", "MAX(price_estimated)", "max"),
+)
+_ROLLUP_TYPES = {"cost_usd": "DOUBLE PRECISION", "saved_usd": "DOUBLE PRECISION",
+                 "retry_cost_usd": "DOUBLE PRECISION", "tokens_estimated": "INTEGER",
+                 "price_estimated": "INTEGER"}
+
+
+def _rollup_upsert(source: str) -> str:
+    """Add the rows of ``source`` (a table with cost_records' columns) to the rollups.
+
+    Rows are upserted in key order, so concurrent writers lock rollup rows in the same
+    order and never deadlock each other."""
+    keys = ", ".join(ROLLUP_KEYS)
+    measures = ", ".join(m for m, _, _ in ROLLUP_MEASURES)
+    aggs = ", ".join(agg for _, agg, _ in ROLLUP_MEASURES)
+    key_exprs = ", ".join(f"COALESCE({k}, '')" for k in ROLLUP_KEYS)
+    sets = ", ".join(
+        f"{m} = COALESCE(r.{m}, 0) + COALESCE(EXCLUDED.{m}, 0)" if how == "sum"
+        else f"{m} = GREATEST(r.{m}, EXCLUDED.{m})"
+        for m, _, how in ROLLUP_MEASURES
+    )
+    return (
+        f"INSERT INTO {ROLLUP_TABLE} AS r (hour, {keys}, {measures}) "
+        f"SELECT date_trunc('hour', \"timestamp\" AT TIME ZONE 'UTC'), {key_exprs}, {aggs} "
+        f"FROM {source} GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4 "
+        f"ON CONFLICT (hour, {keys}) DO UPDATE SET {sets}"
+    )
+
+
+_V1 = (
+    "CREATE TABLE IF NOT EXISTS cost_records ({})".format(
+        ", ".join(
+            f'"{c}" ' + _PG_TYPES.get(
+                c, "BIGINT" if c in _BIGINT_COLUMNS else "INTEGER" if c in _INT_COLUMNS else "TEXT"
+            )
+            for c in RECORD_COLUMNS
+        )
+    ),
+    "CREATE TABLE IF NOT EXISTS task_outcomes (task_id TEXT NOT NULL, success INTEGER NOT NULL, "
+    "source TEXT NOT NULL, reason TEXT, \"timestamp\" TIMESTAMPTZ NOT NULL)",
+    "CREATE INDEX IF NOT EXISTS ix_records_task ON cost_records (task_id)",
+    'CREATE INDEX IF NOT EXISTS ix_records_time ON cost_records ("timestamp")',
+    "CREATE INDEX IF NOT EXISTS ix_outcomes_task ON task_outcomes (task_id)",
+)
+
+_V2 = (
+    "CREATE TABLE IF NOT EXISTS {t} (hour TIMESTAMP NOT NULL, {keys}, {measures}, "
+    "PRIMARY KEY (hour, {pk}))".format(
+        t=ROLLUP_TABLE,
+        keys=", ".join(f"{k} TEXT NOT NULL" for k in ROLLUP_KEYS),
+        measures=", ".join(f"{m} {_ROLLUP_TYPES.get(m, 'BIGINT')}" for m, _, _ in ROLLUP_MEASURES),
+        pk=", ".join(ROLLUP_KEYS),
+    ),
+    # A statement-level trigger sees the rows one INSERT really added (ON CONFLICT DO
+    # NOTHING skips duplicates), so records written by any client keep the rollups right.
+    "CREATE OR REPLACE FUNCTION llm_cost_rollup_insert() RETURNS trigger LANGUAGE plpgsql AS $$ "
+    "BEGIN " + _rollup_upsert("new_rows") + "; RETURN NULL; END $$",
+    "DROP TRIGGER IF EXISTS llm_cost_rollup_insert ON cost_records",
+    "CREATE TRIGGER llm_cost_rollup_insert AFTER INSERT ON cost_records "
+    "REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION llm_cost_rollup_insert()",
+    f"DELETE FROM {ROLLUP_TABLE}",
+    _rollup_upsert("cost_records"),
+)
+
+# Forward migrations: MIGRATIONS[i] takes a database from version i to i + 1.
+MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1, _V2)
+SCHEMA_VERSION = len(MIGRATIONS)
+# Serializes migrations of concurrent first connects (any fixed 64-bit key).
+_MIGRATION_LOCK = 7_243_190_551
+
+_VERSION_TABLE = (
+    "CREATE TABLE IF NOT EXISTS llm_cost_schema (version INTEGER NOT NULL, "
+    "applied_at TIMESTAMPTZ NOT NULL DEFAULT now())"
+)
+
+
+def is_postgres_url(text: str) -> bool:
+    return text.startswith(_URL_PREFIXES)
+
+
+def _psycopg() -> Any:
+    try:
+        import psycopg
+    except ImportError as exc:
+        raise MissingExtraError("postgres", "psycopg", "The PostgreSQL ledger") from exc
+    return psycopg
+
+
+def _pool_module() -> Any:
+    try:
+        import psycopg_pool
+    except ImportError as exc:
+        raise MissingExtraError("postgres", "psycopg-pool", "The PostgreSQL ledger") from exc
+    return psycopg_pool
+
+
+def _conninfo(url: str) -> str:
+    if url.startswith("postgresql+psycopg://"):
+        url = "postgresql://" + url[len("postgresql+psycopg://") :]
+    return url
+
+
+def redact(url: str) -> str:
+    """The URL without its password (for logs and errors)."""
+    return re.sub(r"(://[^:/@]+):[^@]*@", r"\1:***@", url)
+
+
+def schema_version(conn: Any) -> int:
+    """The schema version of the database behind ``conn`` (0: no ledger tables yet)."""
+    row = conn.execute("SELECT to_regclass('llm_cost_schema')").fetchone()
+    if row[0] is None:
+        return 0
+    row = conn.execute("SELECT MAX(version) FROM llm_cost_schema").fetchone()
+    return int(row[0] or 0)
+
+
+def migrate(conn: Any, target: int | None = None) -> tuple[int, int]:
+    """Apply the forward migrations up to ``target`` (default: the latest) in one
+    transaction, under an advisory lock so concurrent first connects do it once.
+    Returns (version before, version after)."""
+    target = SCHEMA_VERSION if target is None else target
+    with conn.transaction():
+        conn.execute("SELECT pg_advisory_xact_lock(%s)", (_MIGRATION_LOCK,))
+        conn.execute(_VERSION_TABLE)
+        before = schema_version(conn)
+        if before > SCHEMA_VERSION:
+            raise LedgerError(
+                f"The PostgreSQL ledger has schema version {before}, newer than this "
+                f"llm-cost-hooks knows ({SCHEMA_VERSION}); upgrade llm-cost-hooks."
+            )
+        for version in range(before, target):
+            for stmt in MIGRATIONS[version]:
+                conn.execute(stmt)
+            conn.execute("INSERT INTO llm_cost_schema (version) VALUES (%s)", (version + 1,))
+    return before, max(before, target)
+
+
+def migrate_url(url: str) -> tuple[int, int]:
+    """Bring the database at ``url`` to the latest schema (``llm-cost ledger migrate``)."""
+    conn = _connect(url, "llm-cost-hooks-migrate")
+    try:
+        return migrate(conn)
+    finally:
+        conn.close()
+
+
+def _connect(url: str, application_name: str) -> Any:
+    psycopg = _psycopg()
+    try:
+        return psycopg.connect(_conninfo(url), autocommit=True, connect_timeout=10,
+                               application_name=application_name)
+    except psycopg.Error as exc:
+        raise LedgerError(f"Cannot connect to the PostgreSQL ledger {redact(url)}: {exc}") from exc
+
+
+def connect_for_reports(url: str) -> Any:
+    """An autocommit connection for reports, with the schema brought up to date."""
+    conn = _connect(url, "llm-cost-hooks-report")
+    if schema_version(conn) < SCHEMA_VERSION:
+        migrate(conn)
+    return conn
+
+
+# Databases this process has brought to the latest schema (a ledger made per request
+# must not open a connection each time just to check it).
+_migrated_databases: set[str] = set()
+
+# Connections a forked child inherited: kept referenced so that their finalizers never
+# run in the child (closing one would end the parent's session on the shared socket).
+_inherited: list[Any] = []
+_live_ledgers: weakref.WeakSet[PostgresLedger] = weakref.WeakSet()
+
+
+def _after_fork_in_child() -> None:
+    for ledger in list(_live_ledgers):
+        ledger._forget_connections()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+class PostgresLedger(Ledger):
+    """Cost records in a PostgreSQL database shared by every process of a fleet.
+
+    The background writer sends each batch with ``COPY`` into a per-connection staging
+    table and moves it into ``cost_records`` with ``ON CONFLICT (request_id) DO NOTHING``,
+    so a batch retried after a lost commit acknowledgement is never counted twice. A
+    statement trigger keeps the hourly rollups (``cost_rollup_hour``: hour x tenant x
+    feature x model) that reports read. The schema is created or migrated on the first
+    connection. While the server is unreachable, records stay in the bounded buffer and
+    are retried with back-off; ``write`` never touches the network.
+
+    ``ledger="postgresql://user:password@host:5432/db"`` selects it everywhere a ledger
+    is accepted (or ``LLM_COST_HOOKS_LEDGER``). Needs ``pip install 'llm-cost-hooks[postgres]'``.
+
+    Example (needs a running server)::
+
+        ledger = PostgresLedger("postgresql://app@db.internal/llm_costs")
+        ledger.write(CostRecord(model="gpt-4o-mini", tenant="acme", cost_usd=0.0004))
+        ledger.flush()
+        print(ledger.reports().totals(by="tenant,day"))
+    """
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        pool_size: int = 2,
+        connect_timeout: float = 5.0,
+        **kwargs: Any,
+    ) -> None:
+        if not isinstance(url, str) or not is_postgres_url(url):
+            raise ConfigurationError(
+                f"A PostgreSQL ledger URL looks like postgresql://user:password@host:5432/db; got {url!r}."
+            )
+        if pool_size < 1:
+            raise ConfigurationError("pool_size must be at least 1.")
+        self._psycopg = _psycopg()
+        self._pool_mod = _pool_module()
+        self.url = url
+        self._conninfo = _conninfo(url)
+        self._pool_size = pool_size
+        self._connect_timeout = connect_timeout
+        self._pool: Any = None
+        self._pool_lock = threading.Lock()
+        self._migrated = False
+        try:
+            # Parse now: a malformed URL is a configuration error, not a retryable outage.
+            self._psycopg.conninfo.conninfo_to_dict(self._conninfo)
+        except self._psycopg.ProgrammingError as exc:
+            raise ConfigurationError(f"Invalid PostgreSQL ledger URL {redact(url)!r}: {exc}") from exc
+        _live_ledgers.add(self)
+        super().__init__(**kwargs)
+        # Create or migrate the schema now if the server answers; if it does not, the
+        # writer does it on its first successful connection and keeps records meanwhile.
+        try:
+            self._ensure_schema()
+        except Exception as exc:  # noqa: BLE001 - an outage at start-up is retried later
+            if isinstance(exc, LedgerError):
+                raise
+            logger.warning(
+                "llm-cost-hooks: PostgreSQL ledger %s not reachable at start-up (%s); records "
+                "are kept in memory and written when it answers",
+                redact(url), exc,
+            )
+
+    # -- connections -------------------------------------------------------------------
+    def _get_pool(self) -> Any:
+        with self._pool_lock:
+            if self._pool is None:
+                pool = self._pool_mod.ConnectionPool(
+                    self._conninfo,
+                    min_size=1,
+                    max_size=self._pool_size,
+                    # No server-side prepared statements: they break behind PgBouncer
+                    # in transaction mode, a common fleet set-up.
+                    kwargs={"connect_timeout": max(1, int(self._connect_timeout)),
+                            "application_name": "llm-cost-hooks", "prepare_threshold": None},
+                    configure=self._configure,
+                    # A connection that died with a restarted server is replaced, not used.
+                    check=self._pool_mod.ConnectionPool.check_connection,
+                    timeout=self._connect_timeout,
+                    open=False,
+                    name="llm-cost-hooks-ledger",
+                )
+                pool.open(wait=False)
+                self._pool = pool
+            return self._pool
+
+    def _configure(self, conn: Any) -> None:
+        if not self._migrated:
+            if self._conninfo not in _migrated_databases:
+                migrate(conn)
+                _migrated_databases.add(self._conninfo)
+            self._migrated = True
+        conn.commit()
+
+    def _ensure_schema(self) -> None:
+        if self._migrated:
+            return
+        if self._conninfo not in _migrated_databases:
+            with self._psycopg.connect(self._conninfo, connect_timeout=max(1, int(self._connect_timeout)),
+                                       autocommit=True) as conn:
+                migrate(conn)
+            _migrated_databases.add(self._conninfo)
+        self._migrated = True
+
+    def _forget_connections(self) -> None:
+        """In a forked child: drop the parent's pool without closing its sockets."""
+        if self._pool is not None:
+            _inherited.append(self._pool)
+        self._pool = None
+        self._pool_lock = threading.Lock()
+
+    def connect(self) -> Any:
+        """A new autocommit connection to the ledger's database (the caller closes it)."""
+        try:
+            self._ensure_schema()
+        except self._psycopg.Error as exc:
+            raise LedgerError(f"Cannot connect to the PostgreSQL ledger {redact(self.url)}: {exc}") from exc
+        return _connect(self.url, "llm-cost-hooks")
+
+    # -- writing -----------------------------------------------------------------------
+    def _write_batch(self, records: Sequence[CostRecord], outcomes: Sequence[TaskOutcome]) -> None:
+        rows = [record_to_row(r) for r in records]
+        outcome_rows = [(o.task_id, 1 if o.success else 0, o.source, o.reason, o.timestamp.isoformat())
+                        for o in outcomes]
+        try:
+            self._send(rows, outcome_rows)
+        except (self._psycopg.DataError, UnicodeError) as exc:
+            # Text PostgreSQL cannot store (a NUL character, an unpaired surrogate) would
+            # fail this batch on every retry: store those values with the characters
+            # replaced, and say so.
+            clean = [_storable(row) for row in rows]
+            clean_outcomes = [_storable(row) for row in outcome_rows]
+            changed = sum(a != b for a, b in zip(rows + outcome_rows, clean + clean_outcomes))
+            if not changed:
+                raise
+            self._send(clean, clean_outcomes)
+            logger.warning(
+                "llm-cost-hooks: %d cost records or task outcomes held text PostgreSQL cannot "
+                "store (%s); written with those characters replaced by U+FFFD", changed, exc,
+            )
+
+    def _send(self, rows: Sequence[Sequence[Any]], outcome_rows: Sequence[Sequence[Any]]) -> None:
+        pool = self._get_pool()
+        try:
+            with pool.connection(timeout=self._connect_timeout) as conn:
+                with conn.transaction(), conn.cursor() as cur:
+                    if rows:
+                        # Staging for COPY, private to the session and emptied at commit;
+                        # created in the same transaction, so it also works behind a
+                        # transaction-mode pooler that changes sessions between transactions.
+                        cur.execute(
+                            "CREATE TEMP TABLE IF NOT EXISTS llm_cost_staging "
+                            "(LIKE cost_records INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
+                        )
+                        with cur.copy(f"COPY llm_cost_staging ({_COLS}) FROM STDIN") as copy:
+                            for row in rows:
+                                copy.write_row(row)
+                        cur.execute(
+                            f"INSERT INTO cost_records ({_COLS}) SELECT {_COLS} FROM llm_cost_staging "
+                            "ON CONFLICT (request_id) DO NOTHING"
+                        )
+                    if outcome_rows:
+                        with cur.copy(
+                            'COPY task_outcomes (task_id, success, source, reason, "timestamp") FROM STDIN'
+                        ) as copy:
+                            for row in outcome_rows:
+                                copy.write_row(row)
+        except self._pool_mod.PoolTimeout as exc:
+            raise LedgerError(f"PostgreSQL ledger {redact(self.url)} unreachable: {exc}") from exc
+
+    def _close_storage(self) -> None:
+        _live_ledgers.discard(self)
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.close(timeout=5.0)
+
+    # -- reading -----------------------------------------------------------------------
+    def records(self) -> Iterable[CostRecord]:
+        with self.connect() as conn:
+            rows = conn.execute(
+                f"SELECT {_COLS} FROM cost_records ORDER BY \"timestamp\", request_id"
+            ).fetchall()
+        return [row_to_record(_iso_row(r)) for r in rows]
+
+    def task_outcomes(self) -> Iterable[TaskOutcome]:
+        with self.connect() as conn:
+            rows = conn.execute(
+                'SELECT task_id, success, source, reason, "timestamp" FROM task_outcomes'
+            ).fetchall()
+        return [
+            TaskOutcome(task_id=t, success=bool(s), source=src, reason=r, timestamp=ts)
+            for t, s, src, r, ts in rows
+        ]
+
+    def rebuild_rollups(self) -> None:
+        """Recompute the hourly rollups from ``cost_records`` (after deleting records by
+        hand, for instance: the trigger only follows inserts)."""
+        with self.connect() as conn, conn.transaction():
+            conn.execute(f"LOCK TABLE {ROLLUP_TABLE} IN EXCLUSIVE MODE")
+            conn.execute(f"DELETE FROM {ROLLUP_TABLE}")
+            conn.execute(_rollup_upsert("cost_records"))
+
+    def __repr__(self) -> str:
+        return f"PostgresLedger({redact(self.url)!r})"
+
+
+_TS_INDEX = RECORD_COLUMNS.index("timestamp")
+
+
+def _storable(row: Sequence[Any]) -> tuple[Any, ...]:
+    """The row with text PostgreSQL rejects replaced: NUL characters and unpaired
+    surrogates become U+FFFD."""
+    out = []
+    for v in row:
+        if type(v) is str:
+            v = v.replace("\x00", "\ufffd").encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
+        out.append(v)
+    return tuple(out)
+
+
+def _iso_row(row: Sequence[Any]) -> list[Any]:
+    out = list(row)
+    ts = out[_TS_INDEX]
+    if isinstance(ts, datetime):
+        out[_TS_INDEX] = ts.astimezone(timezone.utc).isoformat()
+    return out
+
