@@ -1,6 +1,6 @@
 """Where cost records go: SQLite (embedded default), in-memory and JSONL, plus reports."""
 
-from ._base import Ledger, LedgerStats, TaskOutcome
+from ._base import Ledger, LedgerStats, TaskOutcome, replay_dead_letters
 from ._html import render_html_report, savings_waterfall
 from ._reports import DIMENSIONS, LedgerReports, format_rows
 from ._stores import JSONLLedger, MemoryLedger, SQLiteLedger, open_ledger
@@ -17,5 +17,6 @@ __all__ = [
     "format_rows",
     "open_ledger",
     "render_html_report",
+    "replay_dead_letters",
     "savings_waterfall",
 ]

@@ -1,0 +1,129 @@
+"""One bounded exit for the whole package.
+
+Trackers, ledgers and telemetry exporters all flush at interpreter exit. Each used to wait
+on its own timeout, so a collector that did not answer could hold the process past a
+container's grace period. Here they share one deadline (``LLM_COST_HOOKS_EXIT_TIMEOUT``,
+5 s by default): trackers first, then ledgers (records outrank spans), then exporters.
+What a ledger cannot write by then goes to its dead-letter file.
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import os
+import threading
+import time
+import weakref
+from collections.abc import Callable
+from typing import Any
+
+__all__ = ["DEFAULT_EXIT_TIMEOUT", "exit_timeout", "register", "run_exit_hooks"]
+
+logger = logging.getLogger("llm_cost_hooks")
+
+DEFAULT_EXIT_TIMEOUT = 5.0
+
+#: Phases, run in this order: a tracker flush ends the spans of deferred calls before the
+#: exporters shut down; ledgers go before exporters so records get the time first.
+TRACKERS, LEDGERS, TELEMETRY = 0, 1, 2
+# Share of the deadline the ledgers may use when exporters also wait their turn.
+_LEDGER_SHARE = 0.7
+
+_hooks: list[tuple[int, weakref.ReferenceType[Any] | None, Callable[..., None]]] = []
+_lock = threading.Lock()
+_ran_in: int | None = None  # pid of the process that already ran the hooks
+
+
+def exit_timeout() -> float:
+    """The total seconds the exit may take (``LLM_COST_HOOKS_EXIT_TIMEOUT``, default 5)."""
+    if "LLM_COST_HOOKS_EXIT_TIMEOUT" not in os.environ:
+        return DEFAULT_EXIT_TIMEOUT
+    from ._settings import get_settings
+
+    return float(get_settings().exit_timeout)
+
+
+def register(phase: int, owner: Any, fn: Callable[[Any, float], None]) -> None:
+    """Call ``fn(owner, deadline)`` at exit while ``owner`` is alive (``deadline`` is a
+    ``time.monotonic()`` moment). ``owner`` None: ``fn(None, deadline)`` always runs."""
+    ref = weakref.ref(owner) if owner is not None else None
+    with _lock:
+        _hooks.append((phase, ref, fn))
+
+
+def run_exit_hooks(total: float | None = None) -> None:
+    """Run every registered hook once per process, within ``total`` seconds altogether."""
+    global _ran_in
+    with _lock:
+        if _ran_in == os.getpid():
+            return
+        _ran_in = os.getpid()
+        hooks = sorted(_hooks, key=lambda h: h[0])
+    try:
+        budget = exit_timeout() if total is None else total
+    except Exception:  # noqa: BLE001 - a bad variable must not cost the records at exit
+        logger.exception("llm-cost-hooks: reading LLM_COST_HOOKS_EXIT_TIMEOUT failed; using %ss",
+                         DEFAULT_EXIT_TIMEOUT)
+        budget = DEFAULT_EXIT_TIMEOUT
+    start = time.monotonic()
+    end = start + budget
+    has_telemetry = any(phase == TELEMETRY for phase, _, _ in hooks)
+    for phase, ref, fn in hooks:
+        owner = ref() if ref is not None else None
+        if ref is not None and owner is None:
+            continue
+        deadline = start + budget * _LEDGER_SHARE if phase < TELEMETRY and has_telemetry else end
+        try:
+            fn(owner, deadline)
+        except Exception:  # noqa: BLE001 - never fail interpreter exit
+            logger.exception("llm-cost-hooks: an exit hook failed")
+
+
+def _after_fork_in_child() -> None:
+    global _lock
+    _lock = threading.Lock()
+
+
+atexit.register(run_exit_hooks)
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+def _multiprocessing_child_exit() -> None:
+    # multiprocessing ends its children with os._exit(): atexit never runs there, but its
+    # own finalizers do.
+    run_exit_hooks()
+
+
+def watch_multiprocessing_children() -> None:
+    """Make multiprocessing children (fork, spawn, forkserver) run the exit hooks too."""
+    try:
+        import multiprocessing.util as mp_util
+    except ImportError:  # pragma: no cover - platforms without multiprocessing
+        return
+    if getattr(watch_multiprocessing_children, "_done", False):
+        return
+    watch_multiprocessing_children._done = True  # type: ignore[attr-defined]
+    mp_util.register_after_fork(_REGISTRY_KEY, _on_mp_child)
+    if _in_mp_child():
+        _on_mp_child(_REGISTRY_KEY)
+
+
+class _Key:
+    """A weak-referenceable key for multiprocessing's after-fork registry."""
+
+
+_REGISTRY_KEY = _Key()
+
+
+def _in_mp_child() -> bool:
+    import multiprocessing
+
+    return multiprocessing.parent_process() is not None
+
+
+def _on_mp_child(_: object) -> None:
+    import multiprocessing.util as mp_util
+
+    mp_util.Finalize(None, _multiprocessing_child_exit, exitpriority=100)
