@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-from llm_cost_hooks._errors import SettingsError
 
 from llm_cost_hooks import (
     CacheStatus,
@@ -15,6 +14,7 @@ from llm_cost_hooks import (
     Settings,
     TokenUsage,
 )
+from llm_cost_hooks._errors import SettingsError
 
 
 @pytest.mark.parametrize(
