@@ -50,6 +50,11 @@ def register(phase: int, owner: Any, fn: Callable[[Any, float], None]) -> None:
     ref = weakref.ref(owner) if owner is not None else None
     with _lock:
         _hooks.append((phase, ref, fn))
+    # atexit runs the newest registration first: moving ours to the end makes it run
+    # before the exit hooks of whatever was set up earlier (an OpenTelemetry provider
+    # created before our observer must still be up when the tracker flush ends spans).
+    atexit.unregister(run_exit_hooks)
+    atexit.register(run_exit_hooks)
 
 
 def run_exit_hooks(total: float | None = None) -> None:

@@ -15,7 +15,9 @@ thread once the queue passes ``drain_at`` (so it stays bounded even when nothing
 from __future__ import annotations
 
 import collections
+import os
 import threading
+import weakref
 from typing import TYPE_CHECKING, Any
 
 from opentelemetry.metrics import CallbackOptions, Observation
@@ -52,6 +54,7 @@ class _Metrics:
         self._saved: dict[tuple[Any, ...], list[Any]] = {}
         self._usage: dict[str, dict[tuple[Any, ...], list[Any]]] = {}
         self._attr_cache: dict[tuple[Any, ...], tuple[Any, ...]] = {}
+        _LIVE_METRICS.add(self)
 
         self.duration = meter.create_histogram(
             names.duration_metric, unit="s", description="GenAI operation duration.",
@@ -212,6 +215,14 @@ class _Metrics:
 
         return callback
 
+    def _after_fork_in_child(self) -> None:
+        # The parent's drainer thread does not exist in a forked child: start a new one
+        # on demand, with locks no parent thread can be holding.
+        self._drainer = None
+        self._wake = threading.Event()
+        self._drain_lock = threading.Lock()
+        self._lock = threading.Lock()
+
     def _start_drainer(self) -> None:
         if self._drainer is not None:
             return
@@ -227,3 +238,15 @@ class _Metrics:
             self._wake.wait()
             self._wake.clear()
             self.drain()
+
+
+_LIVE_METRICS: weakref.WeakSet[_Metrics] = weakref.WeakSet()
+
+
+def _metrics_after_fork() -> None:
+    for metrics in list(_LIVE_METRICS):
+        metrics._after_fork_in_child()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_metrics_after_fork)
