@@ -63,6 +63,12 @@ class Settings(BaseSettings):
         "telemetry, all together; what is not written by then goes to the dead-letter file.",
     )
 
+    handle_sigterm: bool = Field(
+        True,
+        description="Turn SIGTERM into a normal exit (when nothing else handles it) so queued "
+        "records are written before the process ends.",
+    )
+
     def __init__(self, **values: Any) -> None:
         try:
             super().__init__(**values)

@@ -95,6 +95,41 @@ if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
+def install_sigterm_handler() -> None:
+    """Turn SIGTERM into a normal exit (``SystemExit(143)``) so the exit hooks run.
+
+    Python's default SIGTERM action ends the process on the spot, without ``atexit``: every
+    queued record would be lost on ``docker stop`` or a Kubernetes pod shutdown. Installed
+    only from the main thread and only while SIGTERM has its default action (a server
+    that handles SIGTERM itself keeps its handler); ``LLM_COST_HOOKS_HANDLE_SIGTERM=false``
+    turns it off.
+    """
+    import signal
+
+    if threading.current_thread() is not threading.main_thread() or not hasattr(signal, "SIGTERM"):
+        return
+    if "LLM_COST_HOOKS_HANDLE_SIGTERM" in os.environ:
+        from ._settings import get_settings
+
+        if not get_settings().handle_sigterm:
+            return
+    try:
+        if signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
+            return
+        signal.signal(signal.SIGTERM, _on_sigterm)
+    except (ValueError, OSError):  # pragma: no cover - not allowed here (embedded interpreter)
+        return
+
+
+def _on_sigterm(signum: int, frame: Any) -> None:
+    # Raised rather than flushing here: the handler may run inside our own locked section
+    # on this thread. Unwinding releases it, then atexit runs the hooks.
+    import signal
+
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # a second SIGTERM ends the process at once
+    raise SystemExit(128 + signum)
+
+
 def _multiprocessing_child_exit() -> None:
     # multiprocessing ends its children with os._exit(): atexit never runs there, but its
     # own finalizers do.

@@ -217,6 +217,7 @@ class Ledger(ABC):
             self._start_thread()
             _shutdown.register(_shutdown.LEDGERS, self, Ledger._close_until)
             _shutdown.watch_multiprocessing_children()
+            _shutdown.install_sigterm_handler()
 
     def _init_writer_state(self) -> None:
         # CostRecords, and builders of deferred ones (see write_deferred).
