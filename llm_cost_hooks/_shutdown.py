@@ -49,6 +49,8 @@ def register(phase: int, owner: Any, fn: Callable[[Any, float], None]) -> None:
     ``time.monotonic()`` moment). ``owner`` None: ``fn(None, deadline)`` always runs."""
     ref = weakref.ref(owner) if owner is not None else None
     with _lock:
+        if len(_hooks) >= 256 and len(_hooks) & (len(_hooks) - 1) == 0:
+            _hooks[:] = [h for h in _hooks if h[1] is None or h[1]() is not None]
         _hooks.append((phase, ref, fn))
     # atexit runs the newest registration first: moving ours to the end makes it run
     # before the exit hooks of whatever was set up earlier (an OpenTelemetry provider

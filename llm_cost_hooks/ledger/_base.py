@@ -250,7 +250,11 @@ class Ledger(ABC):
 
     # -- request path ----------------------------------------------------------------
     def write(self, record: CostRecord) -> None:
-        """Queue a record. Cheap; never raises, never does I/O on the caller's thread."""
+        """Queue a record. Cheap; never raises, never does I/O on the caller's thread
+        (except after :meth:`close`, when the record goes straight to the dead-letter file)."""
+        if self._closed and self._background:
+            self._set_aside(self._materialize([record]), [], reason="written after the ledger was closed")
+            return
         buffer = self._buffer
         with self._lock:
             if len(buffer) >= self._max_buffer:
@@ -564,7 +568,8 @@ class Ledger(ABC):
         self._wake.set()
         thread = self._thread
         if thread is not None and thread is not threading.current_thread():
-            thread.join(max(deadline - time.monotonic(), 0.0))
+            # A little past the deadline if need be: a writer ending its last loop is not stuck.
+            thread.join(max(deadline - time.monotonic(), 0.1))
         stuck = thread is not None and thread.is_alive()
         with self._lock:
             records, outcomes = self._buffer, self._outcomes

@@ -249,8 +249,25 @@ class JSONLLedger(Ledger):
     def _write_batch(self, records: Sequence[CostRecord], outcomes: Sequence[TaskOutcome]) -> None:
         lines = [r.model_dump_json() for r in records]
         lines += [json.dumps({"task_outcome": json.loads(o.model_dump_json())}) for o in outcomes]
-        with open(self.path, "a", encoding="utf-8") as fh:
-            fh.write("\n".join(lines) + "\n")
+        data = ("\n".join(lines) + "\n").encode("utf-8")
+        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            start = os.fstat(fd).st_size
+            done = 0
+            try:
+                while done < len(data):
+                    done += os.write(fd, data[done:])
+            except BaseException:
+                # No half-written batch (it is retried or set aside whole), unless another
+                # process appended meanwhile: its lines are not ours to cut.
+                try:
+                    if os.fstat(fd).st_size == start + done:
+                        os.ftruncate(fd, start)
+                except OSError:
+                    pass
+                raise
+        finally:
+            os.close(fd)
 
     def _lines(self) -> Iterable[dict[str, object]]:
         with open(self.path, encoding="utf-8") as fh:

@@ -202,3 +202,13 @@ def test_failing_store_is_retried_with_back_off_not_a_busy_loop(tmp_path: Path,
     ledger.close(timeout=0.2)
     assert ledger.stats.dead_lettered == 300 and ledger.stats.dropped == 0
     assert sorted(dead_letter_ids(ledger.dead_letter_path)) == sorted(f"r{i}" for i in range(300))
+
+
+def test_a_record_written_after_close_is_set_aside(tmp_path: Path) -> None:
+    ledger = SQLiteLedger(tmp_path / "costs.db")
+    ledger.write(rec(1))
+    ledger.close(timeout=5)
+    ledger.write(rec(2))  # e.g. from an exit hook that runs after ours
+    assert dead_letter_ids(ledger.dead_letter_path) == ["r2"]
+    s = ledger.stats
+    assert (s.written, s.dead_lettered, s.dropped) == (1, 1, 0)
