@@ -224,6 +224,9 @@ class Ledger(ABC):
         self._buffer: list[Any] = []
         self._outcomes: list[TaskOutcome] = []
         self._lock = threading.Lock()
+        # Held while the writer is inside the store: a fork waits for it, so no child
+        # inherits a store library (SQLite) locked mid-call by a thread it does not have.
+        self._io_lock = threading.Lock()
         self._wake = threading.Event()
         self._idle = threading.Condition(self._lock)
         self._in_flight = 0
@@ -385,13 +388,14 @@ class Ledger(ABC):
             self._in_flight = sum(1 for r in records if type(r) is not _Task)
         if not records and not outcomes:
             return True
-        # Deferred records are built here, once: a failed batch goes back built.
-        records = self._materialize(records)
-        self._in_flight_batch = (records, outcomes)
-        try:
-            written, rejected, kept, exc = self._write_splitting(records, outcomes)
-        finally:
-            self._in_flight_batch = None
+        with self._io_lock:
+            # Deferred records are built here, once: a failed batch goes back built.
+            records = self._materialize(records)
+            self._in_flight_batch = (records, outcomes)
+            try:
+                written, rejected, kept, exc = self._write_splitting(records, outcomes)
+            finally:
+                self._in_flight_batch = None
         if rejected:
             self._set_aside(
                 [r for r, _ in rejected if isinstance(r, CostRecord)],
@@ -709,7 +713,24 @@ def replay_dead_letters(path: str | os.PathLike[str], ledger: Ledger) -> int:
 _LIVE_LEDGERS: weakref.WeakSet[Ledger] = weakref.WeakSet()
 
 
+_held_for_fork: list[threading.Lock] = []
+
+
+def _quiesce_writers_before_fork() -> None:
+    for ledger in list(_LIVE_LEDGERS):
+        lock = ledger._io_lock
+        # Bounded: a store call stuck longer than this is not worth hanging the fork for.
+        if lock.acquire(timeout=10.0):
+            _held_for_fork.append(lock)
+
+
+def _resume_writers_after_fork() -> None:
+    while _held_for_fork:
+        _held_for_fork.pop().release()
+
+
 def _restart_ledgers_after_fork() -> None:
+    _held_for_fork.clear()
     for ledger in list(_LIVE_LEDGERS):
         try:
             ledger._restart_after_fork()
@@ -718,4 +739,8 @@ def _restart_ledgers_after_fork() -> None:
 
 
 if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_restart_ledgers_after_fork)
+    os.register_at_fork(
+        before=_quiesce_writers_before_fork,
+        after_in_parent=_resume_writers_after_fork,
+        after_in_child=_restart_ledgers_after_fork,
+    )

@@ -140,3 +140,52 @@ def test_four_processes_into_one_ledger(tmp_path: Path) -> None:
     assert [closed_counts(o)[:2] for o in outs] == [(500, 0)] * 4
     ids = ledger_ids(db)
     assert len(ids) == len(set(ids)) == 2000
+
+
+def _child_writes(tracker: CostTracker, name: str) -> None:
+    for i in range(50):
+        _call(tracker, f"{name}-{i}")
+
+
+def test_fork_while_the_writer_is_inside_sqlite(tmp_path: Path) -> None:
+    # A child forked while the parent's writer is in the middle of a SQLite call would
+    # inherit SQLite's locks held by a thread it does not have, and hang on its first write.
+    import threading
+
+    db = tmp_path / "costs.db"
+    tracker = CostTracker(ledger=f"sqlite:///{db}")
+    # Priced once first: a thread importing a module (the price book is imported on first
+    # use) while another forks leaves the child waiting on that import forever, a limit of
+    # Python's fork, not of the ledger.
+    _call(tracker, "warm-up")
+    stop = threading.Event()
+
+    def busy_parent() -> None:
+        i = 0
+        while not stop.is_set():
+            _call(tracker, f"parent-{i}")
+            i += 1
+            if i % 50 == 0:
+                time.sleep(0.001)
+
+    writer = threading.Thread(target=busy_parent)
+    writer.start()
+    ctx = multiprocessing.get_context("fork")
+    try:
+        exit_codes = []
+        for k in range(12):
+            p = ctx.Process(target=_child_writes, args=(tracker, f"child{k}"))
+            p.start()
+            p.join(30)
+            if p.is_alive():
+                p.kill()
+            exit_codes.append(p.exitcode)
+    finally:
+        stop.set()
+        writer.join()
+    assert exit_codes == [0] * 12
+    assert tracker.flush(30)
+    ids = ledger_ids(db)
+    assert len(ids) == len(set(ids))
+    assert sum(1 for i in ids if i.startswith("child")) == 12 * 50
+    tracker.close()
