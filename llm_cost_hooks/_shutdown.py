@@ -87,9 +87,27 @@ def run_exit_hooks(total: float | None = None) -> None:
             logger.exception("llm-cost-hooks: an exit hook failed")
 
 
+_fork_children: list[tuple[weakref.ReferenceType[Any], Callable[[Any], None]]] = []
+
+
+def after_fork_in_child(owner: Any, fn: Callable[[Any], None]) -> None:
+    """Call ``fn(owner)`` in a forked child while ``owner`` is alive (to replace the locks
+    and threads the child inherited but cannot use)."""
+    if len(_fork_children) >= 256 and len(_fork_children) & (len(_fork_children) - 1) == 0:
+        _fork_children[:] = [(r, f) for r, f in _fork_children if r() is not None]
+    _fork_children.append((weakref.ref(owner), fn))
+
+
 def _after_fork_in_child() -> None:
     global _lock
     _lock = threading.Lock()
+    for ref, fn in list(_fork_children):
+        owner = ref()
+        if owner is not None:
+            try:
+                fn(owner)
+            except Exception:  # noqa: BLE001 - a fork must not fail because of us
+                logger.exception("llm-cost-hooks: resetting %r after fork failed", owner)
 
 
 atexit.register(run_exit_hooks)

@@ -15,7 +15,6 @@ import json
 import logging
 import os
 import threading
-import weakref
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -23,6 +22,7 @@ from datetime import datetime, timezone
 from enum import Enum
 from typing import TYPE_CHECKING, Any
 
+from . import _shutdown
 from ._errors import ConfigurationError, InvalidUsageError, LLMCostHooksError, UnknownModelError
 from ._records import CacheStatus, CostBreakdown, CostRecord, TokenUsage, storable_text, usage_invalid
 from .ledger import Ledger, TaskOutcome, open_ledger
@@ -226,7 +226,7 @@ class CostTracker:
         self._prices: dict[tuple[str, str | None], Any] = {}
         self._attr_memo: dict[tuple[Any, ...], tuple[Attribution, Attribution]] = {}
         self._warned_implausible: set[Any] = set()
-        _LIVE_TRACKERS.add(self)
+        _shutdown.after_fork_in_child(self, CostTracker._after_fork_in_child)
 
     def _after_fork_in_child(self) -> None:
         # Threads that were ending runs in the parent do not exist here; a lock one of
@@ -875,17 +875,6 @@ class CostTracker:
 
 _NO_USAGE = TokenUsage()
 _NO_COST = CostBreakdown()
-
-_LIVE_TRACKERS: weakref.WeakSet[CostTracker] = weakref.WeakSet()
-
-
-def _trackers_after_fork() -> None:
-    for tracker in list(_LIVE_TRACKERS):
-        tracker._after_fork_in_child()
-
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_trackers_after_fork)
 
 
 class _DeferredCall:

@@ -255,24 +255,16 @@ class Ledger(ABC):
     def write(self, record: CostRecord) -> None:
         """Queue a record. Cheap; never raises, never does I/O on the caller's thread
         (except after :meth:`close`, when the record goes straight to the dead-letter file)."""
-        if self._closed and self._background:
-            self._set_aside(self._materialize([record]), [], reason="written after the ledger was closed")
-            return
         buffer = self._buffer
         with self._lock:
             if len(buffer) >= self._max_buffer:
                 self._stats.dropped += 1
-                dropped = self._stats.dropped
+                overflow = True
             else:
                 buffer.append(record)
-                dropped = 0
-        if dropped:
-            if dropped in (1, 100, 10_000) or dropped % 100_000 == 0:
-                logger.error(
-                    "llm-cost-hooks ledger: the queue is full (%d records; the store is failing: "
-                    "%s); %d record(s) lost so far. Fix the store or raise max_buffer.",
-                    self._max_buffer, self._stats.last_error, dropped,
-                )
+                overflow = False
+        if overflow:
+            self._report_overflow()
             return
         if not self._background:
             self._drain_once()
@@ -281,6 +273,19 @@ class Ledger(ABC):
             # record made it write one-record transactions and take the GIL from the
             # caller once per model call.
             self._wake.set()
+
+    def _report_overflow(self) -> None:
+        dropped = self._stats.dropped
+        if dropped in (1, 100, 10_000) or dropped % 100_000 == 0:
+            logger.error(
+                "llm-cost-hooks ledger: the queue is full (%d records; the store is failing: "
+                "%s); %d record(s) lost so far. Fix the store or raise max_buffer.",
+                self._max_buffer, self._stats.last_error, dropped,
+            )
+
+    def _write_after_close(self, record: CostRecord) -> None:
+        # Installed as ``self.write`` by close(): no writer is left to take the record.
+        self._set_aside(self._materialize([record]), [], reason="written after the ledger was closed")
 
     @property
     def defers_writes(self) -> bool:
@@ -569,6 +574,9 @@ class Ledger(ABC):
             return
         self.flush(max(deadline - time.monotonic(), 0.0))
         self._closed = True
+        if self._background:
+            # An instance attribute, so the open ledger's write() pays no "closed?" check.
+            self.write = self._write_after_close  # type: ignore[method-assign]
         self._wake.set()
         thread = self._thread
         if thread is not None and thread is not threading.current_thread():

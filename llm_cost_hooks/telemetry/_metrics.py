@@ -15,13 +15,12 @@ thread once the queue passes ``drain_at`` (so it stays bounded even when nothing
 from __future__ import annotations
 
 import collections
-import os
 import threading
-import weakref
 from typing import TYPE_CHECKING, Any
 
 from opentelemetry.metrics import CallbackOptions, Observation
 
+from .. import _shutdown
 from .._records import CacheStatus, CostRecord
 from . import _semconv as sc
 from ._limits import OVERFLOW_VALUE, AttributeLimiter
@@ -54,7 +53,7 @@ class _Metrics:
         self._saved: dict[tuple[Any, ...], list[Any]] = {}
         self._usage: dict[str, dict[tuple[Any, ...], list[Any]]] = {}
         self._attr_cache: dict[tuple[Any, ...], tuple[Any, ...]] = {}
-        _LIVE_METRICS.add(self)
+        _shutdown.after_fork_in_child(self, _Metrics._after_fork_in_child)
 
         self.duration = meter.create_histogram(
             names.duration_metric, unit="s", description="GenAI operation duration.",
@@ -239,14 +238,3 @@ class _Metrics:
             self._wake.clear()
             self.drain()
 
-
-_LIVE_METRICS: weakref.WeakSet[_Metrics] = weakref.WeakSet()
-
-
-def _metrics_after_fork() -> None:
-    for metrics in list(_LIVE_METRICS):
-        metrics._after_fork_in_child()
-
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_metrics_after_fork)

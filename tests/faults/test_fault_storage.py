@@ -120,29 +120,31 @@ def test_read_only_file_at_start_is_an_error_the_user_sees(tmp_path: Path) -> No
     assert proc.stdout.startswith("LedgerError Cannot open the SQLite ledger"), proc.stdout + proc.stderr
 
 
-def test_corrupted_database_mid_run(tmp_path: Path) -> None:
-    db = str(tmp_path / "costs.db")
-    n = 400
-    proc = run_child("corrupted", db, n)
+def _mid_run(mode: str, db: str, n: int) -> tuple[str, int, int, str, int]:
+    """Run the child with the fault ``mode`` after half of ``n`` records; its stderr and counts."""
+    proc = run_child(mode, db, n)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    written, aside, path, lost = closed_counts(proc.stderr)
+    return (proc.stderr, *closed_counts(proc.stderr))
+
+
+def test_corrupted_database_mid_run(tmp_path: Path) -> None:
+    n = 400
+    stderr, written, aside, path, lost = _mid_run("corrupted", str(tmp_path / "costs.db"), n)
     # The first half was written into the file that was then destroyed; the rest is set
     # aside: the replaced file is not a database.
     assert (written, aside, lost) == (n // 2, n - n // 2, 0)
     assert sorted(dead_letter_ids(path)) == sorted(f"r{i}" for i in range(n // 2, n))
-    assert "not a database" in proc.stderr
+    assert "not a database" in stderr
 
 
 def test_deleted_file_mid_run_is_recreated(tmp_path: Path) -> None:
     db = str(tmp_path / "costs.db")
     n = 400
-    proc = run_child("deleted", db, n)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    written, aside, path, lost = closed_counts(proc.stderr)
+    stderr, written, aside, path, lost = _mid_run("deleted", db, n)
     assert (written, aside, lost) == (n, 0, 0)
     # What was queued after the file was deleted is in the new file at the same path.
     assert sorted(ledger_ids(db)) == sorted(f"r{i}" for i in range(n // 2, n))
-    assert "deleted or replaced" in proc.stderr
+    assert "deleted or replaced" in stderr
 
 
 def test_sigterm_during_a_burst(tmp_path: Path) -> None:
