@@ -25,6 +25,7 @@ _EXPORTS: dict[str, str] = {
     "InvalidUsageError": "._errors",
     "UnknownModelError": "._errors",
     "PriceOverrideError": "._errors",
+    "SettingsError": "._errors",
     "LedgerError": "._errors",
     "MissingExtraError": "._errors",
     "BudgetExceeded": "._errors",
@@ -101,6 +102,7 @@ if _TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs
         LLMCostHooksError,
         MissingExtraError,
         PriceOverrideError,
+        SettingsError,
         UnknownModelError,
     )
     from ._records import CacheStatus, CostBreakdown, CostRecord, TokenUsage

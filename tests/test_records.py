@@ -12,9 +12,9 @@ from llm_cost_hooks import (
     RunKind,
     RunObserver,
     Settings,
+    SettingsError,
     TokenUsage,
 )
-from llm_cost_hooks._errors import SettingsError
 
 
 @pytest.mark.parametrize(

@@ -14,8 +14,15 @@ from typing import Any
 import pytest
 from fault_tools import child_env, dead_letter_ids, ledger_ids
 
-from llm_cost_hooks import ConfigurationError, CostRecord, CostTracker, PriceOverrideError, TokenUsage
-from llm_cost_hooks._errors import SettingsError
+from llm_cost_hooks import (
+    ConfigurationError,
+    CostRecord,
+    CostTracker,
+    PriceOverrideError,
+    SettingsError,
+    TokenUsage,
+)
+
 from llm_cost_hooks.ledger import JSONLLedger, SQLiteLedger, replay_dead_letters
 
 
