@@ -26,6 +26,7 @@ _EXPORTS: dict[str, str] = {
     "UnknownModelError": "._errors",
     "PriceOverrideError": "._errors",
     "PriceMapUpdateError": "._errors",
+    "SettingsError": "._errors",
     "LedgerError": "._errors",
     "MissingExtraError": "._errors",
     "BudgetExceeded": "._errors",
@@ -102,6 +103,7 @@ if _TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs
         LLMCostHooksError,
         MissingExtraError,
         PriceOverrideError,
+        SettingsError,
         UnknownModelError,
     )
     from ._records import CacheStatus, CostBreakdown, CostRecord, TokenUsage

@@ -20,6 +20,7 @@ __all__ = [
     "MissingExtraError",
     "PriceMapUpdateError",
     "PriceOverrideError",
+    "SettingsError",
     "UnknownModelError",
 ]
 
@@ -114,3 +115,12 @@ class BudgetExceeded(LLMCostHooksError):
             f"Budget {limit_name!r} exceeded: this request needs {requested:g} {unit} "
             f"but only {left:g} of {limit:g} {unit} is left{reset}."
         )
+
+
+class SettingsError(ConfigurationError):
+    """An ``LLM_COST_HOOKS_*`` environment variable (or a :class:`Settings` argument) has a
+    value that cannot be used. ``variable`` names it; the message gives the expected form."""
+
+    def __init__(self, message: str, *, variable: str) -> None:
+        self.variable = variable
+        super().__init__(message)

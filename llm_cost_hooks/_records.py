@@ -7,6 +7,7 @@ cache-write tokens are counted *inside* ``input_tokens``; reasoning tokens are c
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import datetime, timezone
 from enum import Enum
@@ -16,7 +17,23 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from ._errors import InvalidUsageError
 
-__all__ = ["CacheStatus", "CostBreakdown", "CostRecord", "TokenUsage"]
+__all__ = ["CacheStatus", "CostBreakdown", "CostRecord", "TokenUsage", "storable_text", "usage_invalid"]
+
+#: Longest attribution value, tag or model name a record keeps (characters).
+MAX_TEXT = 512
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+def storable_text(value: str, limit: int = MAX_TEXT) -> str:
+    """``value`` as every store can hold it: lone surrogates (text decoded with
+    ``surrogateescape``) and NUL characters replaced by U+FFFD, cut to ``limit`` characters.
+
+    >>> storable_text("acme" + chr(0xDCFF)) == "acme" + chr(0xFFFD)
+    True
+    """
+    if value.isascii() and "\x00" not in value:
+        return value if len(value) <= limit else value[:limit]
+    return _UNSTORABLE.sub("\ufffd", value)[:limit]
 
 
 class CacheStatus(str, Enum):
@@ -111,6 +128,59 @@ class TokenUsage(BaseModel):
                 "output_tokens."
             )
 
+    @classmethod
+    def from_reported(
+        cls,
+        input_tokens: Any = 0,
+        output_tokens: Any = 0,
+        cache_read_tokens: Any = 0,
+        cache_write_tokens: Any = 0,
+        reasoning_tokens: Any = 0,
+    ) -> TokenUsage:
+        """The usage a provider reported, never raising: counts that are negative, not
+        whole numbers, or inconsistent (cached tokens above input, reasoning above output)
+        are repaired (a bad count becomes 0; a part is cut to its whole) and the usage
+        remembers the original values, which the tracker records in the
+        ``usage_invalid`` tag (see :func:`usage_invalid`).
+
+        >>> u = TokenUsage.from_reported(input_tokens=100, output_tokens=-5)
+        >>> u.output_tokens, usage_invalid(u)
+        (0, {'input_tokens': 100, 'output_tokens': -5, 'cache_read_tokens': 0, 'cache_write_tokens': 0, 'reasoning_tokens': 0})
+        """
+        raw = {
+            "input_tokens": input_tokens,
+            "output_tokens": output_tokens,
+            "cache_read_tokens": cache_read_tokens,
+            "cache_write_tokens": cache_write_tokens,
+            "reasoning_tokens": reasoning_tokens,
+        }
+        values = {}
+        bad = False
+        for name, value in raw.items():
+            if value is None:
+                value = 0
+            if type(value) is not int or value < 0:
+                try:
+                    value = _check_count(name, value)
+                except InvalidUsageError:
+                    bad = True
+                    value = 0
+            values[name] = value
+        inp, out = values["input_tokens"], values["output_tokens"]
+        if values["cache_read_tokens"] + values["cache_write_tokens"] > inp:
+            bad = True
+            values["cache_read_tokens"] = min(values["cache_read_tokens"], inp)
+            values["cache_write_tokens"] = min(values["cache_write_tokens"], inp - values["cache_read_tokens"])
+        if values["reasoning_tokens"] > out:
+            bad = True
+            values["reasoning_tokens"] = out
+        usage = object.__new__(cls)
+        _fill(usage, values, set(values))
+        if bad:
+            original = {k: v if isinstance(v, (int, float, str)) or v is None else repr(v) for k, v in raw.items()}
+            _setattr(usage, "__pydantic_private__", {"usage_invalid": original})
+        return usage
+
     @property
     def uncached_input_tokens(self) -> int:
         return self.input_tokens - self.cache_read_tokens - self.cache_write_tokens
@@ -118,6 +188,12 @@ class TokenUsage(BaseModel):
     @property
     def total_tokens(self) -> int:
         return self.input_tokens + self.output_tokens
+
+
+def usage_invalid(usage: TokenUsage) -> dict[str, Any] | None:
+    """The original counts of a usage :meth:`TokenUsage.from_reported` had to repair, else None."""
+    private = usage.__pydantic_private__
+    return private.get("usage_invalid") if private else None
 
 
 class CostBreakdown(BaseModel):
@@ -205,6 +281,16 @@ class CostRecord(BaseModel):
 
     tokens_estimated: bool = False
     price_estimated: bool = False
+
+    @field_validator("tenant", "user", "feature", "route", "prompt_version", "provider", "model", "error_type")
+    @classmethod
+    def _storable(cls, value: str | None) -> str | None:
+        return None if value is None else storable_text(value)
+
+    @field_validator("tags")
+    @classmethod
+    def _storable_tags(cls, value: dict[str, str]) -> dict[str, str]:
+        return {storable_text(k): storable_text(v) for k, v in value.items()}
 
     @field_validator("attempt")
     @classmethod

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Literal
+import typing
+from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from ._errors import SettingsError
 
 __all__ = ["Settings", "get_settings"]
 
@@ -58,6 +61,54 @@ class Settings(BaseSettings):
         description="Data folder the demo replays (default: the subset shipped in the package); the "
         "notebooks and benchmarks read the full sets from it (default: ../shared/data).",
     )
+    exit_timeout: float = Field(
+        5.0,
+        ge=0,
+        description="Seconds the process may spend at exit writing queued records and exporting "
+        "telemetry, all together; what is not written by then goes to the dead-letter file.",
+    )
+
+    handle_sigterm: bool = Field(
+        True,
+        description="Turn SIGTERM into a normal exit (when nothing else handles it) so queued "
+        "records are written before the process ends.",
+    )
+
+    def __init__(self, **values: Any) -> None:
+        try:
+            super().__init__(**values)
+        except ValidationError as exc:
+            raise _settings_error(exc, values) from None
+
+
+def _expected(name: str) -> str:
+    """The form a setting takes, said for a person editing an environment variable."""
+    annotation = Settings.model_fields[name].annotation
+    args = [a for a in typing.get_args(annotation) if a is not type(None)]
+    if typing.get_origin(annotation) is Literal:
+        return "one of " + ", ".join(repr(a) for a in typing.get_args(annotation))
+    if annotation is bool:
+        return "true or false (also 1/0, yes/no, on/off)"
+    if annotation is float:
+        return "a number of seconds, 0 or more (e.g. 5 or 2.5)"
+    if annotation is int:
+        return "a whole number"
+    if args and typing.get_origin(args[0]) is Literal:
+        return "one of " + ", ".join(repr(a) for a in typing.get_args(args[0]))
+    return "a string"
+
+
+def _settings_error(exc: ValidationError, values: dict[str, Any]) -> SettingsError:
+    lines = []
+    variable = ""
+    for error in exc.errors():
+        name = str(error["loc"][0]) if error["loc"] else ""
+        env = f"LLM_COST_HOOKS_{name.upper()}"
+        where = f"Settings({name}=...)" if name in values else env
+        variable = variable or (name if name in values else env)
+        fix = f" Expected {_expected(name)}." if name in Settings.model_fields else ""
+        lines.append(f"{where}={error.get('input')!r} is not valid: {error['msg']}.{fix}")
+    return SettingsError(" ".join(lines), variable=variable)
 
 
 _settings: Settings | None = None

@@ -11,7 +11,9 @@ token count and one price per call.
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -20,8 +22,9 @@ from datetime import datetime, timezone
 from enum import Enum
 from typing import TYPE_CHECKING, Any
 
+from . import _shutdown
 from ._errors import ConfigurationError, InvalidUsageError, LLMCostHooksError, UnknownModelError
-from ._records import CacheStatus, CostBreakdown, CostRecord, TokenUsage
+from ._records import CacheStatus, CostBreakdown, CostRecord, TokenUsage, storable_text, usage_invalid
 from .ledger import Ledger, TaskOutcome, open_ledger
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -45,6 +48,12 @@ _RETRY_TAG = "retry:attempt:"
 # Attribution memo: metadata keys it is keyed by (every key _attribution reads), and a cap.
 _ATTR_KEY_ORDER = tuple(sorted(_ATTR_KEY_SET))
 _ATTR_MEMO_MAX = 4096
+# Token counts this many times the model's context window (or output limit) are flagged
+# ``usage_implausible``; without a known window, counts above _IMPLAUSIBLE_TOKENS are.
+_IMPLAUSIBLE_FACTOR = 10
+_IMPLAUSIBLE_TOKENS = 20_000_000
+# Below this many tokens a call is never implausible (skips the check on the hot path).
+_PLAUSIBLE_TOKENS = 100_000
 
 
 class RunKind(str, Enum):
@@ -187,6 +196,16 @@ class CostTracker:
 
             settings = get_settings()
         self.settings = settings
+        if price_book is None and (
+            os.environ.get("LLM_COST_HOOKS_PRICE_MAP", "").strip()
+            or os.environ.get("LLM_COST_HOOKS_PRICE_OVERRIDES", "").strip()
+        ):
+            # Configured prices are checked now: a bad file fails here with its line and
+            # fix, not as a $0 price on every call later.
+            from .pricing import PriceBook
+
+            price_book = PriceBook.default()
+            price_book.version  # noqa: B018 - loads the map and applies the overrides
         self.ledger = open_ledger(ledger if ledger is not None else self.settings.ledger)
         self._price_book = price_book
         self._token_counter = token_counter
@@ -206,6 +225,14 @@ class CostTracker:
         self._warned_models: set[str] = set()
         self._prices: dict[tuple[str, str | None], Any] = {}
         self._attr_memo: dict[tuple[Any, ...], tuple[Attribution, Attribution]] = {}
+        self._warned_implausible: set[Any] = set()
+        _shutdown.after_fork_in_child(self, CostTracker._after_fork_in_child)
+
+    def _after_fork_in_child(self) -> None:
+        # Threads that were ending runs in the parent do not exist here; a lock one of
+        # them held would never be released.
+        self._lock = threading.Lock()
+        self._ending = {}
 
     # -- lazily built collaborators -------------------------------------------------------
     @property
@@ -257,7 +284,7 @@ class CostTracker:
                                 )
                             )
                             break
-                        value = str(value)
+                        value = storable_text(str(value))
                         if attr == "user":
                             value = hash_user(value, self.settings.user_hash_salt)
                         values[attr] = value
@@ -272,7 +299,7 @@ class CostTracker:
                         )
                     )
                 else:
-                    tags.update({str(k): str(v) for k, v in extra.items()})
+                    tags.update({storable_text(str(k)): storable_text(str(v)) for k, v in extra.items()})
         return Attribution(tags=tags, **values)
 
     def _bad_input(self, error: LLMCostHooksError) -> None:
@@ -495,10 +522,14 @@ class CostTracker:
                 self._warned_models.add(model)
                 logger.warning("llm-cost-hooks: %s Recording it at $0, flagged price_estimated.", exc)
             return CostBreakdown(), True
-        except Exception:  # noqa: BLE001 - a pricing bug must not lose the record
+        except Exception as exc:  # noqa: BLE001 - a pricing bug must not lose the record
             if self.strict:
                 raise
-            logger.exception("llm-cost-hooks: pricing %r failed; recorded at $0, flagged", model)
+            if ("pricing", model, type(exc)) not in self._warned_implausible:
+                # Once per model and kind of failure: a broken price book fails every call.
+                self._warned_implausible.add(("pricing", model, type(exc)))
+                logger.exception("llm-cost-hooks: pricing %r failed; recorded at $0, flagged "
+                                 "price_estimated (logged once per model)", model)
             return CostBreakdown(), True
 
     def count_prompt_tokens(self, messages: Any, model: str) -> tuple[int, bool]:
@@ -695,6 +726,10 @@ class CostTracker:
         a = run.attribution
         if end_ns is None:
             end_ns = time.perf_counter_ns()
+        tags = dict(a.tags)
+        if usage.__pydantic_private__ is not None or usage.input_tokens + usage.output_tokens > _PLAUSIBLE_TOKENS:
+            self._flag_usage(tags, usage, model, run.provider)
+        provider = run.provider
         return CostRecord._trusted(
             {
                 "request_id": run.run_id,
@@ -706,8 +741,8 @@ class CostTracker:
                 "feature": a.feature,
                 "route": a.route,
                 "prompt_version": a.prompt_version,
-                "provider": run.provider,
-                "model": model,
+                "provider": provider if provider is None or provider.isascii() else storable_text(provider),
+                "model": model if model.isascii() and len(model) <= 512 else storable_text(model),
                 "input_tokens": usage.input_tokens,
                 "output_tokens": usage.output_tokens,
                 "cache_read_tokens": usage.cache_read_tokens,
@@ -719,13 +754,51 @@ class CostTracker:
                 "cache_status": cache_status,
                 "latency_ms": (end_ns - run.start_ns) / 1e6,
                 "success": success,
-                "error_type": error_type,
+                "error_type": None if error_type is None else storable_text(error_type),
                 "attempt": run.attempt,
-                "tags": dict(a.tags),
+                "tags": tags,
                 "tokens_estimated": tokens_estimated,
                 "price_estimated": price_estimated,
             }
         )
+
+    def _flag_usage(self, tags: dict[str, str], usage: TokenUsage, model: str, provider: str | None) -> None:
+        """Tag a record whose counts the provider reported broken (``usage_invalid``: the
+        original values) or beyond belief (``usage_implausible``: why)."""
+        original = usage_invalid(usage)
+        if original is not None:
+            tags["usage_invalid"] = json.dumps(original, sort_keys=True)
+            if ("invalid", model) not in self._warned_implausible:
+                self._warned_implausible.add(("invalid", model))
+                logger.warning(
+                    "llm-cost-hooks: %r reported invalid token usage %s; recorded the repaired "
+                    "counts, flagged with the usage_invalid tag.", model, original,
+                )
+        limits: list[tuple[str, int, int | None]] = [
+            ("input_tokens", usage.input_tokens, None), ("output_tokens", usage.output_tokens, None)
+        ]
+        resolved = self._prices.get((model, provider))
+        if resolved is not None:
+            limits = [
+                ("input_tokens", usage.input_tokens, resolved.price.max_input_tokens),
+                ("output_tokens", usage.output_tokens, resolved.price.max_output_tokens),
+            ]
+        for name, count, window in limits:
+            ceiling = window * _IMPLAUSIBLE_FACTOR if window else _IMPLAUSIBLE_TOKENS
+            if count > ceiling:
+                why = (
+                    f"{name}={count} is over {_IMPLAUSIBLE_FACTOR}x the model's limit of {window}"
+                    if window else f"{name}={count} is over {_IMPLAUSIBLE_TOKENS}"
+                )
+                tags["usage_implausible"] = why
+                if model not in self._warned_implausible:
+                    self._warned_implausible.add(model)
+                    logger.warning(
+                        "llm-cost-hooks: implausible usage for %r (%s); recorded as reported and "
+                        "flagged with the usage_implausible tag. Check the provider's usage data.",
+                        model, why,
+                    )
+                break
 
     def _emit(
         self, run: RunInfo, record: CostRecord, error: BaseException | None, outputs: Any
@@ -766,7 +839,8 @@ class CostTracker:
             return False
         # Copy, never mutate: the attribution object may be shared with the parent/defaults.
         run.attribution = replace(
-            run.attribution, tags={**run.attribution.tags, **{str(k): str(v) for k, v in tags.items()}}
+            run.attribution,
+            tags={**run.attribution.tags, **{storable_text(str(k)): storable_text(str(v)) for k, v in tags.items()}},
         )
         return True
 

@@ -141,7 +141,10 @@ def test_overflow_is_counted_not_raised(tmp_path: Path) -> None:
     ledger.failures = 0  # the disk recovers
     assert ledger.flush(timeout=20)
     kept = len(list(ledger.records()))
-    assert kept + ledger.stats.dropped == 250
+    stats = ledger.stats
+    assert stats.dead_lettered > 0  # set aside while the store failed, not lost
+    assert kept + stats.dead_lettered + stats.dropped == 250
+    assert len((tmp_path / "full.db.dead-letter.jsonl").read_text().splitlines()) == stats.dead_lettered
     ledger.close()
 
 

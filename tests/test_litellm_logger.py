@@ -324,3 +324,17 @@ def test_install_and_uninstall(litellm_clean: Any) -> None:
     litellm_clean.completion(model="gpt-4o-mini", messages=MSG, mock_response="hi")
     time.sleep(0.3)
     assert len(cl.records()) == 1
+
+
+def test_stream_without_include_usage_is_counted_and_flagged_estimated(litellm_clean: Any, cost_logger: Any,
+                                                                      openai_stub: Any) -> None:
+    # Without stream_options={"include_usage": True} the provider sends no counts.
+    stream = litellm_clean.completion(model="openai/gpt-4o-mini", api_base=openai_stub.base, api_key="sk-test",
+                                      messages=[{"role": "user", "content": "x" * 400}], max_tokens=12,
+                                      stream=True, metadata={"tenant_id": "beta"})
+    text = "".join((c.choices[0].delta.content or "") for c in stream if c.choices)
+    assert text.strip()
+    [rec] = records_for(cost_logger, 1)
+    assert rec.tokens_estimated is True
+    assert rec.input_tokens > 0 and rec.output_tokens > 0
+    assert rec.cost_usd == pytest.approx(PriceBook.default().cost(rec.usage, "gpt-4o-mini").total)

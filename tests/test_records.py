@@ -12,6 +12,7 @@ from llm_cost_hooks import (
     RunKind,
     RunObserver,
     Settings,
+    SettingsError,
     TokenUsage,
 )
 
@@ -89,7 +90,7 @@ def test_settings_from_env(monkeypatch: pytest.MonkeyPatch) -> None:
     s = Settings()
     assert s.ledger == "memory://" and s.task_failure_policy == "root_error"
     monkeypatch.setenv("LLM_COST_HOOKS_TASK_FAILURE_POLICY", "sometimes")
-    with pytest.raises(ValueError, match="task_failure_policy"):
+    with pytest.raises(SettingsError, match="LLM_COST_HOOKS_TASK_FAILURE_POLICY=.sometimes. is not valid.*Expected one of .any_error., .root_error."):
         Settings()
 
 

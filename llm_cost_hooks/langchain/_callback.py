@@ -50,7 +50,7 @@ def _is_cache_hit(message: Any) -> bool:
 def _usage_from_metadata(um: Mapping[str, Any]) -> TokenUsage:
     inp = um.get("input_token_details") or {}
     out = um.get("output_token_details") or {}
-    return TokenUsage(
+    return TokenUsage.from_reported(
         input_tokens=um.get("input_tokens") or 0,
         output_tokens=um.get("output_tokens") or 0,
         cache_read_tokens=inp.get("cache_read") or 0,
@@ -62,7 +62,7 @@ def _usage_from_metadata(um: Mapping[str, Any]) -> TokenUsage:
 def _usage_from_llm_output(token_usage: Mapping[str, Any]) -> TokenUsage:
     prompt_details = token_usage.get("prompt_tokens_details") or {}
     completion_details = token_usage.get("completion_tokens_details") or {}
-    return TokenUsage(
+    return TokenUsage.from_reported(
         input_tokens=token_usage.get("prompt_tokens") or token_usage.get("input_tokens") or 0,
         output_tokens=token_usage.get("completion_tokens") or token_usage.get("output_tokens") or 0,
         cache_read_tokens=(prompt_details or {}).get("cached_tokens") or 0,

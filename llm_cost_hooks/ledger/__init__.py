@@ -1,7 +1,7 @@
 """Where cost records go: SQLite (embedded default), PostgreSQL (a fleet), in-memory and
 JSONL, plus reports."""
 
-from ._base import Ledger, LedgerStats, TaskOutcome
+from ._base import Ledger, LedgerStats, TaskOutcome, replay_dead_letters
 from ._copy import copy_ledger
 from ._html import render_html_report, savings_waterfall
 from ._postgres import PostgresLedger
@@ -22,5 +22,6 @@ __all__ = [
     "format_rows",
     "open_ledger",
     "render_html_report",
+    "replay_dead_letters",
     "savings_waterfall",
 ]

@@ -2,22 +2,26 @@
 
 from __future__ import annotations
 
-import atexit
 import json
 import logging
+import os
+import tempfile
 import threading
 import time
 import weakref
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from .. import _shutdown
+from .._errors import LedgerError
 from .._records import CacheStatus, CostBreakdown, CostRecord
 
-__all__ = ["Ledger", "LedgerStats", "TaskOutcome"]
+__all__ = ["Ledger", "LedgerStats", "TaskOutcome", "replay_dead_letters"]
 
 logger = logging.getLogger("llm_cost_hooks.ledger")
 
@@ -37,13 +41,20 @@ class TaskOutcome(BaseModel):
 
 
 class LedgerStats(BaseModel):
-    """Counters of a ledger's writer. ``dropped`` stays 0 unless the buffer overflowed."""
+    """Counters of a ledger's writer. Every record queued is ``written``, ``pending``,
+    ``dead_lettered`` (set aside in the file at ``dead_letter_path``) or ``dropped``
+    (lost; logged as an error; 0 unless the dead-letter file failed too or the queue
+    overflowed)."""
 
     written: int = 0
     pending: int = 0
+    dead_lettered: int = 0
     dropped: int = 0
+    dead_lettered_outcomes: int = 0
+    dropped_outcomes: int = 0
     write_failures: int = 0
     last_error: str | None = None
+    dead_letter_path: str | None = None
 
 
 RECORD_COLUMNS: tuple[str, ...] = (
@@ -163,11 +174,23 @@ def row_to_record(row: Sequence[Any]) -> CostRecord:
 class Ledger(ABC):
     """Where cost records go. ``write`` never blocks on I/O and never raises.
 
-    Subclasses implement :meth:`_write_batch`; a background thread calls it with
-    batches of records and task outcomes. A failed batch is kept and retried with
-    back-off; only when the bounded buffer is full are new records dropped (counted in
-    :attr:`stats`).
+    Subclasses implement :meth:`_write_batch`; a background thread calls it with batches
+    of records and task outcomes. Every record queued ends up written, set aside in the
+    dead-letter file (a JSON line per record, beside the ledger; see
+    :func:`replay_dead_letters`), or counted as ``dropped`` and logged as an error:
+
+    - a batch the store rejects because of a value in it (:meth:`_is_record_error`) is
+      split until only the records it rejects are left; those are set aside;
+    - any other failure (disk full, file read-only, database locked or corrupt) keeps the
+      batch and retries it with exponential back-off;
+    - at exit (or :meth:`close`) the writer has until ``LLM_COST_HOOKS_EXIT_TIMEOUT``
+      (5 s by default); what is still queued then is set aside;
+    - after ``os.fork()`` the child gets its own writer thread and storage connection.
     """
+
+    #: Back-off of a failing store: the first retry after this many seconds, doubling.
+    retry_initial = 0.1
+    retry_max = 2.0
 
     def __init__(
         self,
@@ -176,40 +199,73 @@ class Ledger(ABC):
         flush_interval: float = 0.05,
         batch_size: int = 5_000,
         background: bool = True,
+        dead_letter: str | os.PathLike[str] | None = None,
     ) -> None:
         self._max_buffer = max_buffer
         self._flush_interval = flush_interval
         self._batch_size = batch_size
         # Records queued before the writer is woken early (it wakes every flush_interval anyway).
         self._wake_at = max(1, min(batch_size // 4, 256))
+        self.dead_letter_path: Path = (
+            Path(dead_letter) if dead_letter is not None else self._default_dead_letter_path()
+        ).absolute()
+        self._background = background
+        self._closed = False
+        self._init_writer_state()
+        _LIVE_LEDGERS.add(self)
+        if background:
+            self._start_thread()
+            _shutdown.register(_shutdown.LEDGERS, self, Ledger._close_until)
+            _shutdown.watch_multiprocessing_children()
+            _shutdown.install_sigterm_handler()
+
+    def _init_writer_state(self) -> None:
         # CostRecords, and builders of deferred ones (see write_deferred).
         self._buffer: list[Any] = []
         self._outcomes: list[TaskOutcome] = []
         self._lock = threading.Lock()
+        # Held while the writer is inside the store: a fork waits for it, so no child
+        # inherits a store library (SQLite) locked mid-call by a thread it does not have.
+        self._io_lock = threading.Lock()
         self._wake = threading.Event()
         self._idle = threading.Condition(self._lock)
         self._in_flight = 0
-        self._stats = LedgerStats()
-        self._closed = False
+        # The batch the writer holds right now (set aside at close if the writer is stuck).
+        self._in_flight_batch: tuple[list[CostRecord], list[TaskOutcome]] | None = None
+        self._stats = LedgerStats(dead_letter_path=str(self.dead_letter_path))
+        self._retry_at = 0.0
+        self._backoff = self.retry_initial
+        self._warned_dead_letter = False
         self._thread: threading.Thread | None = None
-        self._background = background
-        if background:
-            self._thread = threading.Thread(
-                target=self._run, name=f"llm-cost-hooks-{type(self).__name__}", daemon=True
-            )
-            self._thread.start()
-            ref = weakref.ref(self)
-            atexit.register(_close_ref, ref)
+
+    def _start_thread(self) -> None:
+        self._thread = threading.Thread(
+            target=self._run, name=f"llm-cost-hooks-{type(self).__name__}", daemon=True
+        )
+        self._thread.start()
+
+    def _default_dead_letter_path(self) -> Path:
+        """Where records that cannot be written go: beside the store's file, or here."""
+        path = getattr(self, "path", None)
+        if isinstance(path, Path):
+            return path.with_name(path.name + ".dead-letter.jsonl")
+        return Path("llm_costs.dead-letter.jsonl")
 
     # -- request path ----------------------------------------------------------------
     def write(self, record: CostRecord) -> None:
-        """Queue a record. Cheap; never raises, never does I/O on the caller's thread."""
+        """Queue a record. Cheap; never raises, never does I/O on the caller's thread
+        (except after :meth:`close`, when the record goes straight to the dead-letter file)."""
         buffer = self._buffer
         with self._lock:
             if len(buffer) >= self._max_buffer:
                 self._stats.dropped += 1
-                return
-            buffer.append(record)
+                overflow = True
+            else:
+                buffer.append(record)
+                overflow = False
+        if overflow:
+            self._report_overflow()
+            return
         if not self._background:
             self._drain_once()
         elif len(buffer) >= self._wake_at and not self._wake.is_set():
@@ -217,6 +273,19 @@ class Ledger(ABC):
             # record made it write one-record transactions and take the GIL from the
             # caller once per model call.
             self._wake.set()
+
+    def _report_overflow(self) -> None:
+        dropped = self._stats.dropped
+        if dropped in (1, 100, 10_000) or dropped % 100_000 == 0:
+            logger.error(
+                "llm-cost-hooks ledger: the queue is full (%d records; the store is failing: "
+                "%s); %d record(s) lost so far. Fix the store or raise max_buffer.",
+                self._max_buffer, self._stats.last_error, dropped,
+            )
+
+    def _write_after_close(self, record: CostRecord) -> None:
+        # Installed as ``self.write`` by close(): no writer is left to take the record.
+        self._set_aside(self._materialize([record]), [], reason="written after the ledger was closed")
 
     @property
     def defers_writes(self) -> bool:
@@ -279,7 +348,7 @@ class Ledger(ABC):
         """Queue a task outcome (root run ended, or marked by the user)."""
         with self._lock:
             if len(self._outcomes) >= self._max_buffer:
-                self._stats.dropped += 1
+                self._stats.dropped_outcomes += 1
                 return
             self._outcomes.append(outcome)
         if not self._background:
@@ -291,79 +360,184 @@ class Ledger(ABC):
     def stats(self) -> LedgerStats:
         with self._lock:
             s = self._stats.model_copy()
-            s.pending = len(self._buffer) + len(self._outcomes) + self._in_flight
+            s.pending = sum(1 for r in self._buffer if type(r) is not _Task) + self._in_flight
         return s
 
     @property
     def dropped(self) -> int:
-        """Records lost because the buffer was full (0 in a healthy system)."""
+        """Records lost: neither written nor set aside (0 unless the queue overflowed or
+        the dead-letter file could not be written either; each case is logged)."""
         return self._stats.dropped
 
     # -- writer ------------------------------------------------------------------------
     @abstractmethod
     def _write_batch(self, records: Sequence[CostRecord], outcomes: Sequence[TaskOutcome]) -> None:
-        """Persist a batch; raise on failure (the batch is retried)."""
+        """Persist a batch, all or nothing; raise on failure.
+
+        A batch that raises an error :meth:`_is_record_error` accepts is split and its
+        halves written again, down to single records; any other error keeps the whole
+        batch queued and retries it later with back-off."""
+
+    def _is_record_error(self, exc: BaseException) -> bool:
+        """Whether ``exc`` is about a value in the batch (the batch is split to set only
+        the bad records aside) rather than about the store (the batch is retried)."""
+        return isinstance(exc, (ValueError, TypeError, OverflowError)) and not isinstance(exc, OSError)
 
     def _drain_once(self) -> bool:
-        """Write one batch. Returns False when a write failed."""
+        """Write one batch. Returns False when the store failed (the batch is kept)."""
         with self._lock:
             records = self._buffer[: self._batch_size]
             del self._buffer[: self._batch_size]
             outcomes = self._outcomes[: self._batch_size]
             del self._outcomes[: self._batch_size]
-            self._in_flight = len(records) + len(outcomes)
+            self._in_flight = sum(1 for r in records if type(r) is not _Task)
         if not records and not outcomes:
             return True
-        # Deferred records are built here, once: a failed batch goes back built.
-        records = self._materialize(records)
-        try:
-            self._write_batch(records, outcomes)
-        except Exception as exc:  # noqa: BLE001 - any storage failure is retried
-            with self._lock:
-                # Put the batch back in front; the newest records are the ones dropped
-                # if the buffer overflows meanwhile.
-                self._buffer[:0] = records
-                self._outcomes[:0] = outcomes
-                overflow = len(self._buffer) - self._max_buffer
-                if overflow > 0:
-                    del self._buffer[-overflow:]
-                    self._stats.dropped += overflow
-                self._in_flight = 0
-                self._stats.write_failures += 1
-                self._stats.last_error = f"{type(exc).__name__}: {exc}"
-                self._idle.notify_all()
-            if self._stats.write_failures in (1, 10, 100) or self._stats.write_failures % 1000 == 0:
-                logger.warning(
-                    "llm-cost-hooks ledger write failed (%s); %d records kept for retry",
-                    exc,
-                    len(records),
-                )
-            return False
+        with self._io_lock:
+            # Deferred records are built here, once: a failed batch goes back built.
+            records = self._materialize(records)
+            self._in_flight_batch = (records, outcomes)
+            try:
+                written, rejected, kept, exc = self._write_splitting(records, outcomes)
+            finally:
+                self._in_flight_batch = None
+        if rejected:
+            self._set_aside(
+                [r for r, _ in rejected if isinstance(r, CostRecord)],
+                [o for o, _ in rejected if isinstance(o, TaskOutcome)],
+                reason=f"rejected by the store: {type(rejected[0][1]).__name__}: {rejected[0][1]}",
+            )
         with self._lock:
-            self._stats.written += len(records)
+            self._stats.written += written
             self._in_flight = 0
+            if exc is None:
+                self._backoff = self.retry_initial
+                self._retry_at = 0.0
+                self._idle.notify_all()
+                return True
+            kept_records, kept_outcomes = kept
+            # Back in front, in order; the store is failing, so wait before the next try.
+            self._buffer[:0] = kept_records
+            self._outcomes[:0] = kept_outcomes
+            self._stats.write_failures += 1
+            self._stats.last_error = f"{type(exc).__name__}: {exc}"
+            self._retry_at = time.monotonic() + self._backoff
+            self._backoff = min(self._backoff * 2, self.retry_max)
+            failures = self._stats.write_failures
+            # Past half the queue, the oldest records go to the dead-letter file rather
+            # than let the queue fill up and new records be lost.
+            spill = len(self._buffer) - self._max_buffer // 2
+            spilled = self._buffer[:spill] if spill > 0 else []
+            if spilled:
+                del self._buffer[:spill]
             self._idle.notify_all()
-        return True
+        if failures in (1, 10, 100) or failures % 1000 == 0:
+            logger.warning(
+                "llm-cost-hooks ledger write failed (%s: %s); %d records queued, retrying with "
+                "back-off (failure %d)",
+                type(exc).__name__, exc, len(kept_records), failures,
+            )
+        if spilled:
+            self._set_aside(self._materialize(spilled), [], reason=f"queue full while the store failed: {exc}")
+        return False
+
+    def _write_splitting(
+        self, records: list[CostRecord], outcomes: list[TaskOutcome]
+    ) -> tuple[int, list[tuple[Any, BaseException]], tuple[list[CostRecord], list[TaskOutcome]], BaseException | None]:
+        """Write a batch, splitting it when the store rejects a value in it.
+
+        Returns (records written, rejected items with their error, items kept for a retry,
+        the store error that stopped the writing or None)."""
+        written = 0
+        rejected: list[tuple[Any, BaseException]] = []
+        todo: list[tuple[list[CostRecord], list[TaskOutcome]]] = [(records, outcomes)]
+        while todo:
+            recs, outs = todo.pop()
+            if not recs and not outs:
+                continue
+            try:
+                self._write_batch(recs, outs)
+            except Exception as exc:  # noqa: BLE001 - classified below
+                if not self._is_record_error(exc):
+                    kept_r = list(recs) + [r for part, _ in reversed(todo) for r in part]
+                    kept_o = list(outs) + [o for _, part in reversed(todo) for o in part]
+                    return written, rejected, (kept_r, kept_o), exc
+                if len(recs) + len(outs) == 1:
+                    rejected.append(((recs or outs)[0], exc))
+                    continue
+                # Second halves pushed first: the batch is written in its order.
+                hr, ho = len(recs) // 2, len(outs) // 2
+                if outs:
+                    todo.append(([], outs[ho:]))
+                    todo.append(([], outs[:ho]))
+                todo.append((recs[hr:], []))
+                todo.append((recs[:hr], []))
+                continue
+            written += len(recs)
+        return written, rejected, ([], []), None
+
+    def _set_aside(self, records: Sequence[CostRecord], outcomes: Sequence[TaskOutcome], *, reason: str) -> None:
+        """Append records and outcomes to the dead-letter file (a JSON object per line);
+        if that fails too, to one in the temp folder; if both fail they are counted as
+        dropped and logged as an error."""
+        if not records and not outcomes:
+            return
+        at = datetime.now(timezone.utc).isoformat()
+        lines = [_dead_letter_line("record", r, reason, at) for r in records]
+        lines += [_dead_letter_line("task_outcome", o, reason, at) for o in outcomes]
+        text = "".join(line + "\n" for line in lines)
+        errors: list[str] = []
+        for path in (self.dead_letter_path, _fallback_dead_letter_path()):
+            try:
+                _append_durably(path, text)
+            except OSError as exc:
+                errors.append(f"{path}: {exc.strerror or exc}")
+                continue
+            with self._lock:
+                self._stats.dead_lettered += len(records)
+                self._stats.dead_lettered_outcomes += len(outcomes)
+                self._stats.dead_letter_path = str(path)
+                first = not self._warned_dead_letter
+                self._warned_dead_letter = True
+            if first:
+                logger.warning(
+                    "llm-cost-hooks ledger: %d record(s) and %d task outcome(s) could not be written "
+                    "to the ledger (%s); they were set aside in %s. Fix the cause, then load them "
+                    "with llm_cost_hooks.ledger.replay_dead_letters(%r, ledger). Further records "
+                    "set aside are counted in ledger.stats.dead_lettered.",
+                    len(records), len(outcomes), reason, path, str(path),
+                )
+            return
+        with self._lock:
+            self._stats.dropped += len(records)
+            self._stats.dropped_outcomes += len(outcomes)
+        logger.error(
+            "llm-cost-hooks ledger: %d record(s) and %d task outcome(s) LOST: the ledger failed "
+            "(%s) and no dead-letter file could be written (%s).",
+            len(records), len(outcomes), reason, "; ".join(errors),
+        )
 
     def _run(self) -> None:
-        backoff = self._flush_interval
         while True:
-            self._wake.wait(timeout=backoff)
+            now = time.monotonic()
+            self._wake.wait(timeout=max(self._retry_at - now, self._flush_interval))
             self._wake.clear()
             closing = self._closed
-            ok = True
-            while ok:
+            # A failing store is retried on its back-off schedule, not on every wake-up
+            # (a flush waiting on it wakes the writer every few milliseconds).
+            if not closing and time.monotonic() < self._retry_at:
+                continue
+            while True:
                 with self._lock:
                     has_work = bool(self._buffer or self._outcomes)
-                if not has_work:
+                if not has_work or not self._drain_once():
                     break
-                ok = self._drain_once()
-            backoff = self._flush_interval if ok else min(max(backoff * 2, 0.05), 5.0)
             if closing:
                 return
 
     def flush(self, timeout: float = 10.0) -> bool:
-        """Wait until everything queued so far is written. Returns False on timeout."""
+        """Wait until everything queued so far is written. Returns False on timeout (the
+        records stay queued; a failing store is retried with back-off)."""
         if not self._background:
             while True:
                 with self._lock:
@@ -371,6 +545,9 @@ class Ledger(ABC):
                         return True
                 if not self._drain_once():
                     return False
+        if self._thread is None or not self._thread.is_alive():
+            with self._lock:
+                return not (self._buffer or self._outcomes or self._in_flight)
         deadline = time.monotonic() + timeout
         self._wake.set()
         with self._lock:
@@ -382,19 +559,77 @@ class Ledger(ABC):
                 self._idle.wait(timeout=min(remaining, 0.05))
         return True
 
-    def close(self, timeout: float = 10.0) -> None:
-        """Flush and stop the writer thread. Safe to call twice."""
+    def close(self, timeout: float | None = None) -> None:
+        """Write what is queued (within ``timeout`` seconds; default
+        ``LLM_COST_HOOKS_EXIT_TIMEOUT``, 5 s), set aside what could not be written, stop
+        the writer. Safe to call twice. Logs where every record went."""
         if self._closed:
             return
-        self.flush(timeout)
+        if timeout is None:
+            timeout = _shutdown.exit_timeout()
+        self._close_until(time.monotonic() + timeout)
+
+    def _close_until(self, deadline: float) -> None:
+        if self._closed:
+            return
+        self.flush(max(deadline - time.monotonic(), 0.0))
         self._closed = True
+        if self._background:
+            # An instance attribute, so the open ledger's write() pays no "closed?" check.
+            self.write = self._write_after_close  # type: ignore[method-assign]
         self._wake.set()
-        if self._thread is not None and self._thread is not threading.current_thread():
-            self._thread.join(timeout)
-        self._close_storage()
+        thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            # A little past the deadline if need be: a writer ending its last loop is not stuck.
+            thread.join(max(deadline - time.monotonic(), 0.1))
+        stuck = thread is not None and thread.is_alive()
+        with self._lock:
+            records, outcomes = self._buffer, self._outcomes
+            self._buffer, self._outcomes = [], []
+            in_flight = self._in_flight_batch if stuck else None
+        if in_flight is not None:
+            # Still being written: it may also land in the ledger (replaying it is
+            # idempotent by request_id for the SQLite store).
+            records = list(in_flight[0]) + records
+            outcomes = list(in_flight[1]) + outcomes
+        built = self._materialize(records) if records else []
+        if built or outcomes:
+            self._set_aside(
+                built, outcomes,
+                reason=f"not written by the exit deadline (last error: {self._stats.last_error})",
+            )
+        if not stuck:
+            try:
+                self._close_storage()
+            except Exception:  # noqa: BLE001 - closing must not raise at exit
+                logger.debug("llm-cost-hooks: closing the ledger store failed", exc_info=True)
+        s = self.stats
+        level = logging.ERROR if s.dropped else logging.WARNING if s.dead_lettered else logging.INFO
+        logger.log(
+            level,
+            "llm-cost-hooks ledger %s closed: %d records written, %d set aside in %s, %d lost",
+            self._describe(), s.written, s.dead_lettered, s.dead_letter_path, s.dropped,
+        )
+
+    def _describe(self) -> str:
+        path = getattr(self, "path", None)
+        return f"{type(self).__name__}({str(path)!r})" if path is not None else type(self).__name__
 
     def _close_storage(self) -> None:  # noqa: B027 - optional hook
         """Release files or connections."""
+
+    def _after_fork_in_child(self) -> None:  # noqa: B027 - optional hook
+        """Drop connections inherited from the parent (never close them: the parent owns
+        them); the child opens its own on its next write."""
+
+    def _restart_after_fork(self) -> None:
+        # The parent's queue is the parent's to write; the child starts empty, with its
+        # own locks (a lock held by a parent thread at fork time would never be released)
+        # and its own writer thread.
+        self._init_writer_state()
+        self._after_fork_in_child()
+        if self._background and not self._closed:
+            self._start_thread()
 
     def __enter__(self) -> Ledger:
         return self
@@ -428,10 +663,92 @@ class _Task:
         self.fn = fn
 
 
-def _close_ref(ref: weakref.ReferenceType[Ledger]) -> None:
-    ledger = ref()
-    if ledger is not None:
+def _dead_letter_line(kind: str, item: Any, reason: str, at: str) -> str:
+    try:
+        body: Any = item.model_dump(mode="json")
+    except Exception:  # noqa: BLE001 - keep what can be kept
+        body = {"repr": repr(item)}
+    # ensure_ascii: a value the store rejected (e.g. a lone surrogate) still makes a line.
+    return json.dumps({kind: body, "reason": reason, "set_aside_at": at}, ensure_ascii=True, default=str)
+
+
+def _append_durably(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+    try:
+        data = text.encode("ascii")
+        view = memoryview(data)
+        while view:
+            n = os.write(fd, view)
+            view = view[n:]
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _fallback_dead_letter_path() -> Path:
+    return Path(tempfile.gettempdir()) / f"llm-cost-hooks-dead-letter-{os.getuid() if hasattr(os, 'getuid') else 0}.jsonl"
+
+
+def replay_dead_letters(path: str | os.PathLike[str], ledger: Ledger) -> int:
+    """Write the records and task outcomes of a dead-letter file into ``ledger``; returns
+    how many records were queued. The file is renamed ``*.replayed`` once the ledger has
+    written them (left in place if the flush times out, so it can be replayed again)."""
+    source = Path(path)
+    records = 0
+    with open(source, encoding="utf-8") as fh:
+        for number, line in enumerate(fh, 1):
+            line = line.strip()
+            if not line:
+                continue
+            try:
+                data = json.loads(line)
+                if "record" in data:
+                    ledger.write(CostRecord.model_validate(data["record"]))
+                    records += 1
+                elif "task_outcome" in data:
+                    ledger.write_task(TaskOutcome.model_validate(data["task_outcome"]))
+            except Exception as exc:  # noqa: BLE001 - says which line to fix
+                raise LedgerError(
+                    f"{source}:{number}: not a dead-letter line ({exc}); fix or delete the line "
+                    "and replay again."
+                ) from None
+    if ledger.flush(60.0):
+        source.rename(source.with_name(source.name + ".replayed"))
+    return records
+
+
+_LIVE_LEDGERS: weakref.WeakSet[Ledger] = weakref.WeakSet()
+
+
+_held_for_fork: list[threading.Lock] = []
+
+
+def _quiesce_writers_before_fork() -> None:
+    for ledger in list(_LIVE_LEDGERS):
+        lock = ledger._io_lock
+        # Bounded: a store call stuck longer than this is not worth hanging the fork for.
+        if lock.acquire(timeout=10.0):
+            _held_for_fork.append(lock)
+
+
+def _resume_writers_after_fork() -> None:
+    while _held_for_fork:
+        _held_for_fork.pop().release()
+
+
+def _restart_ledgers_after_fork() -> None:
+    _held_for_fork.clear()
+    for ledger in list(_LIVE_LEDGERS):
         try:
-            ledger.close(timeout=5.0)
-        except Exception:  # noqa: BLE001 - never fail interpreter exit
-            logger.exception("llm-cost-hooks ledger failed to flush at exit")
+            ledger._restart_after_fork()
+        except Exception:  # noqa: BLE001 - a fork must not fail because of us
+            logger.exception("llm-cost-hooks: restarting a ledger writer after fork failed")
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(
+        before=_quiesce_writers_before_fork,
+        after_in_parent=_resume_writers_after_fork,
+        after_in_child=_restart_ledgers_after_fork,
+    )

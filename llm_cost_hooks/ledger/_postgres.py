@@ -354,6 +354,16 @@ class PostgresLedger(Ledger):
         self._pool = None
         self._pool_lock = threading.Lock()
 
+    def _after_fork_in_child(self) -> None:
+        self._forget_connections()
+
+    def _is_record_error(self, exc: BaseException) -> bool:
+        # A value the server rejects (bad data, a constraint) is about the batch: it is split
+        # so only the bad records are set aside. Connection and server faults are retried.
+        return super()._is_record_error(exc) or isinstance(
+            exc, (self._psycopg.DataError, self._psycopg.IntegrityError, UnicodeError)
+        )
+
     def connect(self) -> Any:
         """A new autocommit connection to the ledger's database (the caller closes it)."""
         try:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import sqlite3
 import threading
@@ -12,6 +13,8 @@ from pathlib import Path
 from .._errors import ConfigurationError, LedgerError
 from .._records import CostRecord
 from ._base import RECORD_COLUMNS, Ledger, TaskOutcome, record_to_row, row_to_record
+
+logger = logging.getLogger("llm_cost_hooks.ledger")
 
 __all__ = ["JSONLLedger", "MemoryLedger", "SQLiteLedger", "open_ledger"]
 
@@ -60,6 +63,10 @@ INSERT_OUTCOME = (
 )
 
 
+# Connections a forked child inherited: kept referenced so they are never closed there.
+_INHERITED_CONNECTIONS: list[sqlite3.Connection] = []
+
+
 def init_schema(conn: sqlite3.Connection) -> None:
     conn.execute(CREATE_RECORDS)
     conn.execute(CREATE_OUTCOMES)
@@ -102,19 +109,65 @@ class SQLiteLedger(Ledger):
                 "ledger='memory://'."
             ) from exc
         self._conn: sqlite3.Connection | None = None
+        self._inode: tuple[int, int] | None = None
         self._read_lock = threading.Lock()
         super().__init__(**kwargs)  # type: ignore[arg-type]
 
     def _writer_conn(self) -> sqlite3.Connection:
+        if self._conn is not None:
+            # A connection keeps writing into a file deleted or replaced under it, where
+            # nobody will read the records again: reopen the path instead.
+            try:
+                st = self.path.stat()
+                same = (st.st_dev, st.st_ino) == self._inode
+            except OSError:
+                same = False
+            if not same:
+                logger.warning(
+                    "llm-cost-hooks ledger: %s was deleted or replaced while open; writing to a "
+                    "new file at that path.", self.path,
+                )
+                self._drop_conn()
         if self._conn is None:
             conn = sqlite3.connect(self.path, check_same_thread=False)
-            conn.execute("PRAGMA journal_mode=WAL")
-            # NORMAL is durable across application crashes in WAL mode; only a power
-            # loss can drop the last transactions, which is fine for cost records.
-            conn.execute("PRAGMA synchronous=NORMAL")
-            conn.execute("PRAGMA busy_timeout=5000")
+            try:
+                conn.execute("PRAGMA journal_mode=WAL")
+                # NORMAL is durable across application crashes in WAL mode; only a power
+                # loss can drop the last transactions, which is fine for cost records.
+                conn.execute("PRAGMA synchronous=NORMAL")
+                conn.execute("PRAGMA busy_timeout=5000")
+                init_schema(conn)
+                st = self.path.stat()
+            except BaseException:
+                conn.close()
+                raise
+            self._inode = (st.st_dev, st.st_ino)
             self._conn = conn
         return self._conn
+
+    def _drop_conn(self) -> None:
+        if self._conn is not None:
+            try:
+                self._conn.close()
+            except sqlite3.Error:
+                pass
+        self._conn = None
+
+    def _is_record_error(self, exc: BaseException) -> bool:
+        # Binding errors (a value SQLite cannot store) and constraint violations are about
+        # the batch; OperationalError/DatabaseError (full, read-only, locked, corrupt) are not.
+        return super()._is_record_error(exc) or isinstance(
+            exc, (sqlite3.InterfaceError, sqlite3.IntegrityError, sqlite3.DataError, sqlite3.ProgrammingError)
+        )
+
+    def _after_fork_in_child(self) -> None:
+        # The parent's connection stays open and unused here: closing it in the child
+        # could checkpoint or release locks of a database the parent is writing.
+        if self._conn is not None:
+            _INHERITED_CONNECTIONS.append(self._conn)
+        self._conn = None
+        self._inode = None
+        self._read_lock = threading.Lock()
 
     def _write_batch(self, records: Sequence[CostRecord], outcomes: Sequence[TaskOutcome]) -> None:
         try:
@@ -124,14 +177,10 @@ class SQLiteLedger(Ledger):
                     conn.executemany(INSERT_RECORD, [record_to_row(r) for r in records])
                 if outcomes:
                     conn.executemany(INSERT_OUTCOME, [outcome_to_row(o) for o in outcomes])
-        except sqlite3.Error:
-            # Reopen next time: the file may have been replaced or the disk remounted.
-            if self._conn is not None:
-                try:
-                    self._conn.close()
-                except sqlite3.Error:
-                    pass
-            self._conn = None
+        except sqlite3.Error as exc:
+            if not self._is_record_error(exc):
+                # Reopen next time: the file may have been replaced or the disk remounted.
+                self._drop_conn()
             raise
 
     def _close_storage(self) -> None:
@@ -200,8 +249,25 @@ class JSONLLedger(Ledger):
     def _write_batch(self, records: Sequence[CostRecord], outcomes: Sequence[TaskOutcome]) -> None:
         lines = [r.model_dump_json() for r in records]
         lines += [json.dumps({"task_outcome": json.loads(o.model_dump_json())}) for o in outcomes]
-        with open(self.path, "a", encoding="utf-8") as fh:
-            fh.write("\n".join(lines) + "\n")
+        data = ("\n".join(lines) + "\n").encode("utf-8")
+        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            start = os.fstat(fd).st_size
+            done = 0
+            try:
+                while done < len(data):
+                    done += os.write(fd, data[done:])
+            except BaseException:
+                # No half-written batch (it is retried or set aside whole), unless another
+                # process appended meanwhile: its lines are not ours to cut.
+                try:
+                    if os.fstat(fd).st_size == start + done:
+                        os.ftruncate(fd, start)
+                except OSError:
+                    pass
+                raise
+        finally:
+            os.close(fd)
 
     def _lines(self) -> Iterable[dict[str, object]]:
         with open(self.path, encoding="utf-8") as fh:

@@ -378,6 +378,12 @@ class CostHooksLogger(TrackerAdapterMixin, CustomLogger):
         try:
             response = complete or response_obj
             usage = usage_from_litellm(getattr(response, "usage", None) if not isinstance(response, Mapping) else response.get("usage"))
+            if kwargs.get("stream") and usage is not None and not usage.input_tokens and not usage.output_tokens:
+                # A stream without stream_options={"include_usage": True}: the provider sent
+                # no counts and LiteLLM reports zeros. None makes the tracker count the
+                # prompt and the streamed text and flag them tokens_estimated (budgets
+                # settle on that estimate), as on the LangChain path.
+                usage = None
             model = run.model or str(kwargs.get("model") or "unknown")
             cache_status = CacheStatus.MISS
             saved: float | None = None

@@ -32,14 +32,6 @@ def _get(obj: Any, name: str) -> Any:
     return _fields(obj).get(name)
 
 
-def _int(value: Any) -> int:
-    if isinstance(value, bool) or value is None:
-        return 0
-    if isinstance(value, (int, float)) and value >= 0:
-        return int(value)
-    return 0
-
-
 def usage_from_litellm(usage: Any) -> TokenUsage | None:
     """A :class:`TokenUsage` from a LiteLLM ``Usage`` (or an OpenAI usage dict).
 
@@ -64,24 +56,19 @@ def usage_from_litellm(usage: Any) -> TokenUsage | None:
         completion = u.get("output_tokens")
     if prompt is None and completion is None:
         return None
-    inp, out = _int(prompt), _int(completion)
     pdetails = _fields(u.get("prompt_tokens_details") or u.get("input_tokens_details"))
     cdetails = _fields(u.get("completion_tokens_details") or u.get("output_tokens_details"))
     # LiteLLM normalises both spellings; prefer the OpenAI one, fall back to Anthropic's.
-    read = _int(pdetails.get("cached_tokens")) or _int(u.get("cache_read_input_tokens"))
-    write = _int(u.get("cache_creation_input_tokens")) or _int(pdetails.get("cache_creation_tokens"))
-    reasoning = _int(cdetails.get("reasoning_tokens"))
-    # Counted inside input/output (OTel convention, as LiteLLM reports them); clamp so a
-    # provider quirk never turns into an InvalidUsageError and a lost record.
-    read = min(read, inp)
-    write = min(write, inp - read)
-    reasoning = min(reasoning, out)
-    return TokenUsage(
-        input_tokens=inp,
-        output_tokens=out,
+    read = pdetails.get("cached_tokens") or u.get("cache_read_input_tokens") or 0
+    write = u.get("cache_creation_input_tokens") or pdetails.get("cache_creation_tokens") or 0
+    # Counted inside input/output (OTel convention, as LiteLLM reports them). Broken
+    # counts are repaired and flagged (usage_invalid), never a lost record.
+    return TokenUsage.from_reported(
+        input_tokens=prompt,
+        output_tokens=completion,
         cache_read_tokens=read,
         cache_write_tokens=write,
-        reasoning_tokens=reasoning,
+        reasoning_tokens=cdetails.get("reasoning_tokens") or 0,
     )
 
 

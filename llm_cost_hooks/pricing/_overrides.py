@@ -114,20 +114,49 @@ class OverrideSet:
     origin: str
     entries: tuple[OverrideEntry, ...] = ()
     digest: str = field(default="")
+    source_text: str | None = field(default=None, repr=False, compare=False)
 
     def error(self, model: str, field_name: str | None, problem: str, fix: str) -> PriceOverrideError:
-        return _error(self.origin, model, field_name, problem, fix)
+        return _error(self.origin, model, field_name, problem, fix, text=self.source_text)
 
 
 def _error(
-    origin: str, model: str | None, field_name: str | None, problem: str, fix: str
+    origin: str, model: str | None, field_name: str | None, problem: str, fix: str,
+    *, text: str | None = None,
 ) -> PriceOverrideError:
     where = origin
+    line = _locate(text, model, field_name) if text is not None and model is not None else None
+    if line is not None:
+        where += f", line {line}"
     if model is not None:
         where += f", model {model!r}"
     if field_name is not None:
         where += f", field {field_name!r}"
-    return PriceOverrideError(f"{where}: {problem} Fix: {fix}")
+    error = PriceOverrideError(f"{where}: {problem} Fix: {fix}")
+    error.model, error.field_name = model, field_name  # type: ignore[attr-defined]
+    return error
+
+
+def _locate(text: str, model: str, field_name: str | None) -> int | None:
+    """The 1-based line of ``model``'s key in a YAML/JSON file (of ``field_name`` under it
+    when given), found by reading the keys as written; None when not found."""
+    def key_at(line: str, key: str) -> bool:
+        stripped = line.strip().lstrip("{,").strip()
+        return any(stripped.startswith(f"{q}{key}{q}:") or stripped.startswith(f"{q}{key}{q} :")
+                   for q in ("", '"', "'"))
+
+    lines = text.splitlines()
+    for i, line in enumerate(lines):
+        if key_at(line, model) or (f'"{model}"' in line and ":" in line.split(f'"{model}"', 1)[1][:3]):
+            if field_name is None:
+                return i + 1
+            for j in range(i, len(lines)):
+                if j > i and key_at(lines[j], model):
+                    break
+                if f"{field_name}" in lines[j] and (j > i or lines[j].count(":") > 1):
+                    return j + 1
+            return i + 1
+    return None
 
 
 def load_overrides(
@@ -144,13 +173,15 @@ def load_overrides(
     >>> load_overrides({"m": {"input_per_million": 1, "output_per_million": 2}}).entries[0].fields
     {'input_cost_per_token': 1e-06, 'output_cost_per_token': 2e-06}
     """
+    text: str | None = None
     if isinstance(source, Mapping):
         origin = origin or "price overrides (dict)"
         data: object = source
     elif isinstance(source, (str, os.PathLike)):
         path = Path(source).expanduser()
         origin = origin or f"price overrides file {str(path)!r}" + (f" (from {env_var})" if env_var else "")
-        data = _read_file(path, origin)
+        text = _read_text(path, origin)
+        data = _parse(path, text, origin)
     else:
         raise _error(
             "price overrides",
@@ -174,24 +205,34 @@ def load_overrides(
             "write 'my-model: {input_per_million: 1.0, output_per_million: 2.0}' (one model per key).",
         )
 
-    entries = tuple(_normalize_entry(origin, name, raw) for name, raw in data.items())
+    try:
+        entries = tuple(_normalize_entry(origin, name, raw) for name, raw in data.items())
+    except PriceOverrideError as exc:
+        line = _locate(text, str(getattr(exc, "model", "")), getattr(exc, "field_name", None)) if text else None
+        if line is None:
+            raise
+        raise PriceOverrideError(str(exc).replace(f"{origin}, ", f"{origin}, line {line}, ", 1)) from None
     digest_source = json.dumps(
         [[entry.name, entry.fields, entry.replace] for entry in entries], sort_keys=True, default=str
     )
     return OverrideSet(
-        origin=origin, entries=entries, digest=hashlib.sha256(digest_source.encode()).hexdigest()[:12]
+        origin=origin, entries=entries, digest=hashlib.sha256(digest_source.encode()).hexdigest()[:12],
+        source_text=text,
     )
 
 
-def _read_file(path: Path, origin: str) -> object:
+def _read_text(path: Path, origin: str) -> str:
     try:
-        text = path.read_text(encoding="utf-8")
+        return path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise _error(origin, None, None, "the file does not exist.", "check the path.") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise _error(
             origin, None, None, f"cannot read the file ({exc}).", "check the path and permissions."
         ) from None
+
+
+def _parse(path: Path, text: str, origin: str) -> object:
     if path.suffix.lower() == ".json":
         try:
             return json.loads(text)

@@ -94,7 +94,10 @@ def _read_map(path: str, mtime_ns: int, size: int, bundled: bool) -> _PriceMap:
     try:
         data = json.loads(raw)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ConfigurationError(f"Price map {path!r} is not valid JSON: {exc}.") from None
+        raise ConfigurationError(
+            f"Price map {path!r} is not valid JSON: {exc}. Fix the JSON at that line, or unset "
+            f"{PRICE_MAP_ENV} / price_map_path to use the map bundled with litellm."
+        ) from None
     if not isinstance(data, dict):
         raise ConfigurationError(
             f"Price map {path!r} must be a JSON object of model name -> prices, got {type(data).__name__}."
@@ -236,9 +239,12 @@ class PriceBook:
         self._suggestions: dict[tuple[str, str | None], list[str]] = {}
         self._prices: dict[str, ModelPrice] = {}
 
-        if self._overrides is not None and any(not e.has_input_and_output for e in self._overrides.entries):
-            # A partial override is only valid for a model the map knows: check it now,
-            # so a typo fails at start-up rather than on the first priced call.
+        if self._map_path is not None or (
+            self._overrides is not None and any(not e.has_input_and_output for e in self._overrides.entries)
+        ):
+            # A price map you chose, and partial overrides (valid only for a model the map
+            # knows), are checked now: a bad file fails at start-up with what to fix, never
+            # as a $0 price on every call.
             self._loaded()
 
     # -------------------------------------------------------------- default book

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from opentelemetry.metrics import CallbackOptions, Observation
 
+from .. import _shutdown
 from .._records import CacheStatus, CostRecord
 from . import _semconv as sc
 from ._limits import OVERFLOW_VALUE, AttributeLimiter
@@ -52,6 +53,7 @@ class _Metrics:
         self._saved: dict[tuple[Any, ...], list[Any]] = {}
         self._usage: dict[str, dict[tuple[Any, ...], list[Any]]] = {}
         self._attr_cache: dict[tuple[Any, ...], tuple[Any, ...]] = {}
+        _shutdown.after_fork_in_child(self, _Metrics._after_fork_in_child)
 
         self.duration = meter.create_histogram(
             names.duration_metric, unit="s", description="GenAI operation duration.",
@@ -212,6 +214,14 @@ class _Metrics:
 
         return callback
 
+    def _after_fork_in_child(self) -> None:
+        # The parent's drainer thread does not exist in a forked child: start a new one
+        # on demand, with locks no parent thread can be holding.
+        self._drainer = None
+        self._wake = threading.Event()
+        self._drain_lock = threading.Lock()
+        self._lock = threading.Lock()
+
     def _start_drainer(self) -> None:
         if self._drainer is not None:
             return
@@ -227,3 +237,4 @@ class _Metrics:
             self._wake.wait()
             self._wake.clear()
             self.drain()
+

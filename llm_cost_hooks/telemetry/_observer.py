@@ -7,7 +7,6 @@ are the record's: one count, one price.
 
 from __future__ import annotations
 
-import atexit
 import logging
 import threading
 import time
@@ -20,6 +19,7 @@ from opentelemetry import metrics as otel_metrics
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
+from .. import _shutdown
 from .._records import CacheStatus, CostRecord
 from .._tracker import RunInfo, RunKind, RunObserver, TaskState
 from . import _semconv as sc
@@ -140,13 +140,12 @@ def _version() -> str:
     return __version__
 
 
-def _flush_trackers_at_exit(ref: weakref.ReferenceType[OTelObserver]) -> None:
-    observer = ref()
-    if observer is None:
-        return
+def _flush_trackers_at_exit(observer: OTelObserver, deadline: float) -> None:
+    # Deferred calls end their spans on the ledger's writer: flushed before the exporters
+    # shut down, within the package's exit deadline.
     for tracker in list(observer._trackers):
         try:
-            tracker.flush(5.0)
+            tracker.flush(max(deadline - time.monotonic(), 0.0))
         except Exception:  # noqa: BLE001 - never fail interpreter exit
             logger.debug("llm-cost-hooks: flushing a tracker at exit failed", exc_info=True)
 
@@ -286,7 +285,7 @@ class OTelObserver(RunObserver):
     def attach(self, tracker: Any) -> None:
         """Called by the tracker this observer is added to (see ``RunObserver.attach``)."""
         if self.deferrable and not self._trackers:
-            atexit.register(_flush_trackers_at_exit, weakref.ref(self))
+            _shutdown.register(_shutdown.TRACKERS, self, _flush_trackers_at_exit)
         self._trackers.add(tracker)
 
     def bind(self, tracker: Any) -> OTelObserver:

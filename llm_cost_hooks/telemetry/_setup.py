@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
+import time
 from collections.abc import Mapping
 from typing import Any, Literal, NamedTuple
 
+from .. import _shutdown
 from .._errors import ConfigurationError, MissingExtraError
 from ._stats import (
     CountingBatchSpanProcessor,
@@ -37,11 +40,60 @@ class OTelProviders(NamedTuple):
         assert stats is not None
         return stats
 
-    def shutdown(self) -> None:
-        """Flush and stop both providers (bounded by the exporters' timeouts)."""
-        self.tracer_provider.shutdown()
-        if self.meter_provider is not None:
-            self.meter_provider.shutdown()
+    def shutdown(self, timeout: float | None = None) -> bool:
+        """Flush and stop both providers, waiting at most ``timeout`` seconds (default
+        ``LLM_COST_HOOKS_EXIT_TIMEOUT``, 5 s) even if the collector does not answer.
+        Returns False when the exporters were still busy at the deadline (the spans still
+        queued then are counted in ``stats.spans_unexported_at_exit``)."""
+        if timeout is None:
+            timeout = _shutdown.exit_timeout()
+        return _bounded_shutdown(self, time.monotonic() + timeout)
+
+    def _shutdown_now(self) -> None:
+        try:
+            self.tracer_provider.shutdown()
+        finally:
+            if self.meter_provider is not None:
+                self.meter_provider.shutdown()
+
+
+def _queued_spans(tracer_provider: Any) -> int:
+    n = 0
+    for processor in getattr(getattr(tracer_provider, "_active_span_processor", None), "_span_processors", ()):
+        queue = getattr(processor, "_queue", None)
+        if queue is not None:
+            n += len(queue)
+    return n
+
+
+_done_shutdowns: set[int] = set()
+
+
+def _bounded_shutdown(providers: OTelProviders, deadline: float) -> bool:
+    """Shut the providers down on a helper thread; give up waiting at ``deadline``."""
+    key = id(providers.tracer_provider)
+    if key in _done_shutdowns:
+        return True
+    _done_shutdowns.add(key)
+    # Exporters retry with back-off and a black-holed collector answers nothing: only a
+    # thread that can be left behind keeps the exit within the deadline.
+    worker = threading.Thread(target=providers._shutdown_now, name="llm-cost-hooks-otel-shutdown", daemon=True)
+    worker.start()
+    worker.join(max(deadline - time.monotonic(), 0.0))
+    if not worker.is_alive():
+        return True
+    queued = _queued_spans(providers.tracer_provider)
+    stats = stats_for(providers.tracer_provider)
+    if stats is not None and queued:
+        stats.add("spans_unexported_at_exit", queued)
+    logger.warning(
+        "llm-cost-hooks telemetry: the exporters did not finish by the exit deadline "
+        "(LLM_COST_HOOKS_EXIT_TIMEOUT); %d span(s) still queued were not exported. Is the "
+        "collector at the OTLP endpoint up?", queued,
+    )
+    return False
+
+
 
 
 def _env(name: str, signal: str) -> str | None:
@@ -184,7 +236,10 @@ def configure_otel(
         attrs.setdefault("service.name", service_name)
     resource = Resource.create(attrs)
 
-    tracer_provider = TracerProvider(resource=resource)
+    # Shut down by our own exit hook, within the package's exit deadline: the SDK's own
+    # hooks wait on the exporters' timeouts and retries (tens of seconds when the
+    # collector is down).
+    tracer_provider = TracerProvider(resource=resource, shutdown_on_exit=False)
     metric_readers: list[Any] = []
     span_exporter: Any = None
     metric_exporter: Any = None
@@ -222,14 +277,33 @@ def configure_otel(
                 export_timeout_millis=(timeout or 10.0) * 1000,
             )
         )
-    meter_provider = MeterProvider(resource=resource, metric_readers=metric_readers) if metrics else None
+    meter_provider = (
+        MeterProvider(resource=resource, metric_readers=metric_readers, shutdown_on_exit=False)
+        if metrics
+        else None
+    )
     register_stats(tracer_provider, stats)
     if meter_provider is not None:
         register_stats(meter_provider, stats)
 
     if set_global:
         _set_global(tracer_provider, meter_provider)
-    return OTelProviders(tracer_provider, meter_provider)
+    providers = OTelProviders(tracer_provider, meter_provider)
+    _shutdown.register(_shutdown.TELEMETRY, tracer_provider, _provider_exit_hook(meter_provider))
+    return providers
+
+
+def _provider_exit_hook(meter_provider: Any) -> Any:
+    # The meter provider is held weakly too: a dropped pair is not kept alive by the hook.
+    import weakref
+
+    meter_ref = weakref.ref(meter_provider) if meter_provider is not None else None
+
+    def hook(tracer_provider: Any, deadline: float) -> None:
+        meter = meter_ref() if meter_ref is not None else None
+        _bounded_shutdown(OTelProviders(tracer_provider, meter), deadline)
+
+    return hook
 
 
 def _set_global(tracer_provider: Any, meter_provider: Any) -> None:

@@ -34,8 +34,9 @@ logger = logging.getLogger("llm_cost_hooks.telemetry")
 class TelemetryStats:
     """Counters of telemetry delivery. Thread-safe; read them any time.
 
-    ``spans_dropped`` is what never reached the backend: spans whose export failed
-    plus spans dropped because the queue was full. ``metric_measurements_dropped``
+    ``spans_dropped`` is what never reached the backend: spans whose export failed,
+    spans dropped because the queue was full, and spans still queued when the exit
+    deadline (``LLM_COST_HOOKS_EXIT_TIMEOUT``) ran out. ``metric_measurements_dropped``
     counts model calls whose metric measurements were dropped (the metric queue was full).
 
     >>> stats = TelemetryStats()
@@ -46,6 +47,7 @@ class TelemetryStats:
     spans_exported: int = 0
     spans_failed: int = 0
     spans_dropped_queue_full: int = 0
+    spans_unexported_at_exit: int = 0
     span_exports_failed: int = 0
     metric_points_exported: int = 0
     metric_points_failed: int = 0
@@ -60,12 +62,14 @@ class TelemetryStats:
 
     @property
     def spans_dropped(self) -> int:
-        return self.spans_failed + self.spans_dropped_queue_full
+        return self.spans_failed + self.spans_dropped_queue_full + self.spans_unexported_at_exit
 
     def snapshot(self) -> dict[str, int]:
         with self._lock:
             data = {f.name: getattr(self, f.name) for f in fields(self) if not f.name.startswith("_")}
-        data["spans_dropped"] = data["spans_failed"] + data["spans_dropped_queue_full"]
+        data["spans_dropped"] = (
+            data["spans_failed"] + data["spans_dropped_queue_full"] + data["spans_unexported_at_exit"]
+        )
         return data
 
 

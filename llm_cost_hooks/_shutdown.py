@@ -1,0 +1,189 @@
+"""One bounded exit for the whole package.
+
+Trackers, ledgers and telemetry exporters all flush at interpreter exit. Each used to wait
+on its own timeout, so a collector that did not answer could hold the process past a
+container's grace period. Here they share one deadline (``LLM_COST_HOOKS_EXIT_TIMEOUT``,
+5 s by default): trackers first, then ledgers (records outrank spans), then exporters.
+What a ledger cannot write by then goes to its dead-letter file.
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import os
+import threading
+import time
+import weakref
+from collections.abc import Callable
+from typing import Any
+
+__all__ = ["DEFAULT_EXIT_TIMEOUT", "exit_timeout", "register", "run_exit_hooks"]
+
+logger = logging.getLogger("llm_cost_hooks")
+
+DEFAULT_EXIT_TIMEOUT = 5.0
+
+#: Phases, run in this order: a tracker flush ends the spans of deferred calls before the
+#: exporters shut down; ledgers go before exporters so records get the time first.
+TRACKERS, LEDGERS, TELEMETRY = 0, 1, 2
+# Share of the deadline the ledgers may use when exporters also wait their turn.
+_LEDGER_SHARE = 0.7
+
+_hooks: list[tuple[int, weakref.ReferenceType[Any] | None, Callable[..., None]]] = []
+_lock = threading.Lock()
+_ran_in: int | None = None  # pid of the process that already ran the hooks
+
+
+def exit_timeout() -> float:
+    """The total seconds the exit may take (``LLM_COST_HOOKS_EXIT_TIMEOUT``, default 5)."""
+    if "LLM_COST_HOOKS_EXIT_TIMEOUT" not in os.environ:
+        return DEFAULT_EXIT_TIMEOUT
+    from ._settings import get_settings
+
+    return float(get_settings().exit_timeout)
+
+
+def register(phase: int, owner: Any, fn: Callable[[Any, float], None]) -> None:
+    """Call ``fn(owner, deadline)`` at exit while ``owner`` is alive (``deadline`` is a
+    ``time.monotonic()`` moment). ``owner`` None: ``fn(None, deadline)`` always runs."""
+    ref = weakref.ref(owner) if owner is not None else None
+    with _lock:
+        if len(_hooks) >= 256 and len(_hooks) & (len(_hooks) - 1) == 0:
+            _hooks[:] = [h for h in _hooks if h[1] is None or h[1]() is not None]
+        _hooks.append((phase, ref, fn))
+    # atexit runs the newest registration first: moving ours to the end makes it run
+    # before the exit hooks of whatever was set up earlier (an OpenTelemetry provider
+    # created before our observer must still be up when the tracker flush ends spans).
+    atexit.unregister(run_exit_hooks)
+    atexit.register(run_exit_hooks)
+
+
+def run_exit_hooks(total: float | None = None) -> None:
+    """Run every registered hook once per process, within ``total`` seconds altogether."""
+    global _ran_in
+    with _lock:
+        if _ran_in == os.getpid():
+            return
+        _ran_in = os.getpid()
+        hooks = sorted(_hooks, key=lambda h: h[0])
+    try:
+        budget = exit_timeout() if total is None else total
+    except Exception:  # noqa: BLE001 - a bad variable must not cost the records at exit
+        logger.exception("llm-cost-hooks: reading LLM_COST_HOOKS_EXIT_TIMEOUT failed; using %ss",
+                         DEFAULT_EXIT_TIMEOUT)
+        budget = DEFAULT_EXIT_TIMEOUT
+    start = time.monotonic()
+    end = start + budget
+    has_telemetry = any(phase == TELEMETRY for phase, _, _ in hooks)
+    for phase, ref, fn in hooks:
+        owner = ref() if ref is not None else None
+        if ref is not None and owner is None:
+            continue
+        deadline = start + budget * _LEDGER_SHARE if phase < TELEMETRY and has_telemetry else end
+        try:
+            fn(owner, deadline)
+        except Exception:  # noqa: BLE001 - never fail interpreter exit
+            logger.exception("llm-cost-hooks: an exit hook failed")
+
+
+_fork_children: list[tuple[weakref.ReferenceType[Any], Callable[[Any], None]]] = []
+
+
+def after_fork_in_child(owner: Any, fn: Callable[[Any], None]) -> None:
+    """Call ``fn(owner)`` in a forked child while ``owner`` is alive (to replace the locks
+    and threads the child inherited but cannot use)."""
+    if len(_fork_children) >= 256 and len(_fork_children) & (len(_fork_children) - 1) == 0:
+        _fork_children[:] = [(r, f) for r, f in _fork_children if r() is not None]
+    _fork_children.append((weakref.ref(owner), fn))
+
+
+def _after_fork_in_child() -> None:
+    global _lock
+    _lock = threading.Lock()
+    for ref, fn in list(_fork_children):
+        owner = ref()
+        if owner is not None:
+            try:
+                fn(owner)
+            except Exception:  # noqa: BLE001 - a fork must not fail because of us
+                logger.exception("llm-cost-hooks: resetting %r after fork failed", owner)
+
+
+atexit.register(run_exit_hooks)
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+def install_sigterm_handler() -> None:
+    """Turn SIGTERM into a normal exit (``SystemExit(143)``) so the exit hooks run.
+
+    Python's default SIGTERM action ends the process on the spot, without ``atexit``: every
+    queued record would be lost on ``docker stop`` or a Kubernetes pod shutdown. Installed
+    only from the main thread and only while SIGTERM has its default action (a server
+    that handles SIGTERM itself keeps its handler); ``LLM_COST_HOOKS_HANDLE_SIGTERM=false``
+    turns it off.
+    """
+    import signal
+
+    if threading.current_thread() is not threading.main_thread() or not hasattr(signal, "SIGTERM"):
+        return
+    if "LLM_COST_HOOKS_HANDLE_SIGTERM" in os.environ:
+        from ._settings import get_settings
+
+        if not get_settings().handle_sigterm:
+            return
+    try:
+        if signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
+            return
+        signal.signal(signal.SIGTERM, _on_sigterm)
+    except (ValueError, OSError):  # pragma: no cover - not allowed here (embedded interpreter)
+        return
+
+
+def _on_sigterm(signum: int, frame: Any) -> None:
+    # Raised rather than flushing here: the handler may run inside our own locked section
+    # on this thread. Unwinding releases it, then atexit runs the hooks.
+    import signal
+
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # a second SIGTERM ends the process at once
+    raise SystemExit(128 + signum)
+
+
+def _multiprocessing_child_exit() -> None:
+    # multiprocessing ends its children with os._exit(): atexit never runs there, but its
+    # own finalizers do.
+    run_exit_hooks()
+
+
+def watch_multiprocessing_children() -> None:
+    """Make multiprocessing children (fork, spawn, forkserver) run the exit hooks too."""
+    try:
+        import multiprocessing.util as mp_util
+    except ImportError:  # pragma: no cover - platforms without multiprocessing
+        return
+    if getattr(watch_multiprocessing_children, "_done", False):
+        return
+    watch_multiprocessing_children._done = True  # type: ignore[attr-defined]
+    mp_util.register_after_fork(_REGISTRY_KEY, _on_mp_child)
+    if _in_mp_child():
+        _on_mp_child(_REGISTRY_KEY)
+
+
+class _Key:
+    """A weak-referenceable key for multiprocessing's after-fork registry."""
+
+
+_REGISTRY_KEY = _Key()
+
+
+def _in_mp_child() -> bool:
+    import multiprocessing
+
+    return multiprocessing.parent_process() is not None
+
+
+def _on_mp_child(_: object) -> None:
+    import multiprocessing.util as mp_util
+
+    mp_util.Finalize(None, _multiprocessing_child_exit, exitpriority=100)
