@@ -261,3 +261,119 @@ def test_native_streaming_does_not_touch_the_cache(scoped_cache) -> None:
     for tenant in ("A", "B"):
         list(m.stream(QUESTIONS[0], config={"metadata": {"tenant_id": tenant}}))
     assert scoped_cache.stats.lookups == 0 and scoped_cache.backend.count() == 0
+
+
+# --------------------------------------------------------------------------- LiteLLM
+_counter = iter(range(10**9))
+
+
+def _ll_answer() -> str:
+    return f"litellm answer {next(_counter)}"
+
+
+def _ll_call(litellm, q: str, meta_key: str = "metadata", **meta: Any) -> Any:
+    extra = {meta_key: meta} if meta else {}
+    return litellm.completion(model="gpt-4o-mini", messages=[{"role": "user", "content": q}],
+                              mock_response=_ll_answer(), **extra)
+
+
+def l_completion(litellm, tenant, qs, **kw):
+    meta = {} if tenant is None else {"tenant_id": tenant}
+    return [(tenant, _ll_call(litellm, q, **meta, **kw).choices[0].message.content) for q in qs]
+
+
+def l_acompletion(litellm, tenant, qs, **kw):
+    meta = {} if tenant is None else {"metadata": {"tenant_id": tenant}}
+
+    async def go():
+        out = []
+        for q in qs:
+            r = await litellm.acompletion(model="gpt-4o-mini", messages=[{"role": "user", "content": q}],
+                                          mock_response=_ll_answer(), **meta)
+            out.append((tenant, r.choices[0].message.content))
+        return out
+    return _run(go())
+
+
+def l_litellm_metadata(litellm, tenant, qs, **kw):  # the proxy's name for it on some routes
+    meta = {} if tenant is None else {"tenant_id": tenant}
+    return [(tenant, _ll_call(litellm, q, meta_key="litellm_metadata", **meta).choices[0].message.content)
+            for q in qs]
+
+
+def l_cache_scope(litellm, tenant, qs, **kw):
+    if tenant is None:
+        return l_completion(litellm, None, qs)
+    with cache_scope(tenant=tenant):
+        return [(tenant, _ll_call(litellm, q).choices[0].message.content) for q in qs]
+
+
+def l_router(litellm, tenant, qs, **kw):
+    router = litellm.Router(model_list=[{"model_name": "chat", "litellm_params": {"model": "gpt-4o-mini"}}],
+                            cache_responses=True)
+    meta = {} if tenant is None else {"metadata": {"tenant_id": tenant}}
+    return [(tenant, router.completion(model="chat", messages=[{"role": "user", "content": q}],
+                                       mock_response=_ll_answer(), **meta).choices[0].message.content)
+            for q in qs]
+
+
+LITELLM_PATHS = {f.__name__[2:]: f for f in (l_completion, l_acompletion, l_litellm_metadata, l_cache_scope,
+                                             l_router)}
+
+
+@pytest.fixture(params=["embedded", "redis"])
+def litellm_cache(request, litellm_clean):
+    from llm_cost_hooks.litellm import LiteLLMSemanticCache
+
+    if request.param == "redis":
+        url = request.getfixturevalue("redis_clean_url")
+        cache = LiteLLMSemanticCache(redis_url=url, redis_prefix=f"l{uuid.uuid4().hex[:8]}", embedder=OneVector(),
+                                     config=SIM)
+    else:
+        cache = LiteLLMSemanticCache(path=":memory:", embedder=OneVector(), config=SIM)
+    litellm_clean.cache = cache
+    return litellm_clean, cache
+
+
+@pytest.mark.parametrize("path", list(LITELLM_PATHS))
+def test_litellm_no_cross_tenant_hit_on_any_call_path(litellm_cache, path: str) -> None:
+    litellm, cache = litellm_cache
+    run = LITELLM_PATHS[path]
+    written: dict[str, str | None] = {}
+
+    def ask(tenant, qs):
+        for t, answer in run(litellm, tenant, qs):
+            first = written.setdefault(answer, t)
+            assert first == t, f"{path}: tenant {t!r} was served an answer written for tenant {first!r}"
+
+    ask("A", QUESTIONS[:6])
+    before = _hits(cache)
+    ask("A", QUESTIONS[:6])
+    assert _hits(cache) - before >= 6
+    for other in ("B", "", None):
+        ask(other, QUESTIONS[:6])
+        ask(other, QUESTIONS[6:])
+    assert len(set(written.values())) >= 4
+
+
+def test_litellm_proxy_key_bounds_the_tenant(litellm_cache) -> None:
+    """Behind a proxy, a client naming another team's tenant still gets only its own key's
+    entries: the key, team and organisation the proxy recorded wrap the tenant."""
+    litellm, cache = litellm_cache
+    team_a = {"user_api_key_hash": "hash-a", "user_api_key_team_id": "team-a"}
+    team_b = {"user_api_key_hash": "hash-b", "user_api_key_team_id": "team-b"}
+    a = _ll_call(litellm, QUESTIONS[0], tenant_id="acme", **team_a).choices[0].message.content
+    assert _ll_call(litellm, QUESTIONS[0], tenant_id="acme", **team_a).choices[0].message.content == a
+    assert _ll_call(litellm, QUESTIONS[1], tenant_id="acme", **team_a).choices[0].message.content == a
+    for meta in ({"tenant_id": "acme", **team_b}, {**team_b}, {"tenant_id": "acme"},
+                 {"tenant_id": "acme", "user_api_key_hash": "hash-a", "user_api_key_team_id": "team-b"}):
+        for q in QUESTIONS[:2]:
+            assert _ll_call(litellm, q, **meta).choices[0].message.content != a, meta
+
+
+def test_litellm_unreadable_metadata_bypasses_the_cache(litellm_cache, caplog) -> None:
+    litellm, cache = litellm_cache
+    first = _ll_call(litellm, QUESTIONS[0], tenant_id={"id": "A"}).choices[0].message.content
+    second = _ll_call(litellm, QUESTIONS[0], tenant_id={"id": "A"}).choices[0].message.content
+    assert first != second and _hits(cache) == 0 and cache.core.backend.count() == 0
+    assert "bypasses the cache" in caplog.text
