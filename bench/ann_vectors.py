@@ -158,9 +158,10 @@ def texts(target: int = TARGET) -> tuple[list[str], list[str]]:
     return out, src
 
 
-def load(target: int = TARGET, *, build: bool = False) -> tuple[np.ndarray, list[str]] | None:
+def load(target: int = TARGET, *, build: bool = False, partial: bool = False) -> tuple[np.ndarray, list[str]] | None:
     """The embedded vectors (float32, unit rows) and their sources; ``None`` when the data
-    is absent or (unless ``build``) the cache has not been built yet."""
+    is absent or (unless ``build``) the cache has not been built yet. ``partial=True``
+    returns what an interrupted build embedded so far (fewer rows, same order)."""
     from llm_cost_hooks.embeddings import default_embedder
 
     items, src = texts(target)
@@ -172,10 +173,13 @@ def load(target: int = TARGET, *, build: bool = False) -> tuple[np.ndarray, list
     final = CACHE_DIR / f"ann_real_{h}.npy"
     if final.is_file():
         return np.load(final), src
+    part_file = CACHE_DIR / f"ann_real_{h}.partial.npy"
     if not build:
+        if partial and part_file.is_file():
+            done = np.load(part_file)
+            return done, src[: len(done)]
         return None
-    partial = CACHE_DIR / f"ann_real_{h}.partial.npy"
-    done = np.load(partial) if partial.is_file() else np.zeros((0, emb.dim), np.float32)
+    done = np.load(part_file) if part_file.is_file() else np.zeros((0, emb.dim), np.float32)
     for start in range(len(done), len(items), _CHUNK):
         chunk = items[start : start + _CHUNK]
         order = np.argsort([len(t) for t in chunk], kind="stable")  # similar lengths pad less
@@ -184,10 +188,10 @@ def load(target: int = TARGET, *, build: bool = False) -> tuple[np.ndarray, list
             idx = order[i : i + 64]
             vecs[idx] = emb.embed([chunk[j] for j in idx])
         done = np.concatenate([done, vecs.astype(np.float32)])
-        np.save(partial, done)
+        np.save(part_file, done)
         print(f"[ann_vectors] {len(done):,}/{len(items):,}", file=sys.stderr, flush=True)
     np.save(final, done)
-    partial.unlink(missing_ok=True)
+    part_file.unlink(missing_ok=True)
     return done, src
 
 
