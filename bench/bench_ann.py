@@ -83,6 +83,23 @@ class _Usearch:
         self.index.add(key, vec)
 
 
+class _UsearchAt:
+    """The shipped graph searched with another ``expansion_search`` (the recall/latency curve)."""
+
+    def __init__(self, shipped: _Usearch, ef: int) -> None:
+        self.shipped, self.ef = shipped, ef
+        self.name = f"usearch HNSW, expansion_search {ef}"
+
+    def search(self, q: np.ndarray, k: int) -> np.ndarray:
+        index = self.shipped.index
+        default = index.expansion_search
+        index.expansion_search = self.ef
+        try:
+            return index.search(q, k).keys.astype(np.int64)
+        finally:
+            index.expansion_search = default
+
+
 class _Faiss:
     name = "faiss HNSW (M 16, efSearch 64)"
 
@@ -211,6 +228,9 @@ def rows(quick: bool) -> list[Row]:
             notes[cls.name] = f"cannot run here: {type(exc).__name__}: {exc}"
             continue
         notes[cls.name] = f"built in {time.perf_counter() - t0:.0f} s"
+    shipped = next((b for b in built if isinstance(b, _Usearch)), None)
+    if shipped is not None:
+        built += [_UsearchAt(shipped, ef) for ef in (64, 128) if ef != shipped.index.expansion_search]
     times, found = _measure(built, queries, 1 if quick else 3)
     out: list[Row] = []
     anchor = statistics.median(times[built[0].name]) * 1e3
@@ -218,7 +238,7 @@ def rows(quick: bool) -> list[Row]:
         p50 = statistics.median(times[b.name]) * 1e3
         rec = _recall(found[b.name], truth)
         note = notes[b.name]
-        if hasattr(b, "add"):
+        if hasattr(b, "add") and not isinstance(b, _UsearchAt):
             more = _fill(real, 1_000, seed=2)
             pauses = []
             for i, v in enumerate(more):
@@ -227,13 +247,13 @@ def rows(quick: bool) -> list[Row]:
                 pauses.append(time.perf_counter() - t0)
             note += (f"; {len(pauses):,} single inserts into the built index: p50 "
                      f"{statistics.median(pauses) * 1e3:.2f} ms, worst {max(pauses) * 1e3:.1f} ms")
-        shipped = isinstance(b, _Usearch)
+        is_shipped = isinstance(b, _Usearch)
         out.append(Row(B, f"ANN recall@10 vs exact, {len(base):,} vectors: {b.name}", rec, "",
-                       target=">= 0.99" if shipped else "", ok=(rec >= 0.99) if shipped else None,
+                       target=">= 0.99" if is_shipped else "", ok=(rec >= 0.99) if is_shipped else None,
                        note=f"{made}; {N_QUERIES} held-out real queries; {note}"))
         out.append(Row(B, f"ANN search p50 excl. embedding, {len(base):,} vectors: {b.name}", p50, "ms",
-                       built[0].name, anchor, target="<= 1 ms" if shipped else "",
-                       ok=(p50 <= 1.0) if shipped else None))
+                       built[0].name, anchor, target="<= 1 ms" if is_shipped else "",
+                       ok=(p50 <= 1.0) if is_shipped else None))
     if fill > 0:  # the shipped index on the real vectors alone
         real_truth = _exact_top(real, queries, 10)
         ex, us = _Exact(real), _Usearch(real)

@@ -85,6 +85,8 @@ def test_below_threshold_search_is_exact() -> None:
     ids = [f"e{i}" for i in range(len(vecs))]
     for q in clustered(20, seed=2):
         assert [n.entry_id for n in small.search("p", q, 10)] == exact_top(vecs, ids, q, 10)
+    fill(small, vecs[:150], partition="tiny")  # below a tenth of exact_below: no graph at all
+    assert small._parts["tiny"].graph is None and small._parts["tiny"].n == 150
 
 
 def test_inserts_go_into_the_graph_one_by_one() -> None:

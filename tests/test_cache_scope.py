@@ -162,14 +162,38 @@ def _hits(cache: SemanticCache) -> int:
     return s.exact_hits + s.semantic_hits
 
 
-@pytest.fixture(params=["embedded", "redis"])
-def scoped_cache(request):
+def _cache_on(cls: Any, request: Any) -> Any:
+    """``cls`` (either adapter) on the backend the test is parametrised with."""
     if request.param == "redis":
         url = request.getfixturevalue("redis_clean_url")
-        cache = SemanticCache(redis_url=url, redis_prefix=f"s{uuid.uuid4().hex[:8]}", embedder=OneVector(),
-                              config=SIM)
-    else:
-        cache = SemanticCache(path=":memory:", embedder=OneVector(), config=SIM)
+        return cls(redis_url=url, redis_prefix=f"s{uuid.uuid4().hex[:8]}", embedder=OneVector(), config=SIM)
+    return cls(path=":memory:", embedder=OneVector(), config=SIM)
+
+
+def _assert_isolated(run: Callable[..., Any], client: Any, cache: Any, path: str) -> None:
+    """Tenant A writes and is served its own entries; then B, the empty tenant and no tenant
+    ask the same questions (exact tier) and others (perfect semantic neighbours of A's):
+    nobody is ever served an answer written for someone else."""
+    written: dict[str, str | None] = {}  # answer -> the tenant it was first served to
+
+    def ask(tenant: str | None, qs: list[str]) -> None:
+        for t, answer in run(client, tenant, qs):
+            first = written.setdefault(answer, t)
+            assert first == t, f"{path}: tenant {t!r} was served an answer written for tenant {first!r}"
+
+    ask("A", QUESTIONS[:6])
+    before = _hits(cache)
+    ask("A", QUESTIONS[:6])  # the path reaches the cache at all
+    assert _hits(cache) - before >= 6
+    for other in ("B", "", None):
+        ask(other, QUESTIONS[:6])
+        ask(other, QUESTIONS[6:])
+    assert len(set(written.values())) >= 4
+
+
+@pytest.fixture(params=["embedded", "redis"])
+def scoped_cache(request):
+    cache = _cache_on(SemanticCache, request)
     set_llm_cache(cache)
     yield cache
     set_llm_cache(None)
@@ -177,26 +201,9 @@ def scoped_cache(request):
 
 @pytest.mark.parametrize("path", list(PATHS))
 def test_no_cross_tenant_hit_on_any_call_path(scoped_cache, path: str) -> None:
-    run = PATHS[path]
     # LangChain reads the cache on stream() only when the model does not stream natively.
     m = _model(disable_streaming=path in ("stream", "astream"))
-    written: dict[str, str | None] = {}  # answer -> the tenant it was first served to
-
-    def ask(tenant, qs):
-        served = run(m, tenant, qs)
-        for t, answer in served:
-            first = written.setdefault(answer, t)
-            assert first == t, f"{path}: tenant {t!r} was served an answer written for tenant {first!r}"
-        return served
-
-    ask("A", QUESTIONS[:6])
-    before = _hits(scoped_cache)
-    ask("A", QUESTIONS[:6])  # the path reaches the cache: tenant A is served its own entries
-    assert _hits(scoped_cache) - before >= 6
-    for other in ("B", "", None):  # another tenant, the empty tenant, no tenant
-        ask(other, QUESTIONS[:6])  # the same questions (exact tier)
-        ask(other, QUESTIONS[6:])  # other questions: perfect semantic neighbours of A's
-    assert len(set(written.values())) >= 4
+    _assert_isolated(PATHS[path], m, scoped_cache, path)
     assert run_scope() is None  # no run scope is left behind in this context
 
 
@@ -325,12 +332,7 @@ LITELLM_PATHS = {f.__name__[2:]: f for f in (l_completion, l_acompletion, l_lite
 def litellm_cache(request, litellm_clean):
     from llm_cost_hooks.litellm import LiteLLMSemanticCache
 
-    if request.param == "redis":
-        url = request.getfixturevalue("redis_clean_url")
-        cache = LiteLLMSemanticCache(redis_url=url, redis_prefix=f"l{uuid.uuid4().hex[:8]}", embedder=OneVector(),
-                                     config=SIM)
-    else:
-        cache = LiteLLMSemanticCache(path=":memory:", embedder=OneVector(), config=SIM)
+    cache = _cache_on(LiteLLMSemanticCache, request)
     litellm_clean.cache = cache
     return litellm_clean, cache
 
@@ -338,22 +340,7 @@ def litellm_cache(request, litellm_clean):
 @pytest.mark.parametrize("path", list(LITELLM_PATHS))
 def test_litellm_no_cross_tenant_hit_on_any_call_path(litellm_cache, path: str) -> None:
     litellm, cache = litellm_cache
-    run = LITELLM_PATHS[path]
-    written: dict[str, str | None] = {}
-
-    def ask(tenant, qs):
-        for t, answer in run(litellm, tenant, qs):
-            first = written.setdefault(answer, t)
-            assert first == t, f"{path}: tenant {t!r} was served an answer written for tenant {first!r}"
-
-    ask("A", QUESTIONS[:6])
-    before = _hits(cache)
-    ask("A", QUESTIONS[:6])
-    assert _hits(cache) - before >= 6
-    for other in ("B", "", None):
-        ask(other, QUESTIONS[:6])
-        ask(other, QUESTIONS[6:])
-    assert len(set(written.values())) >= 4
+    _assert_isolated(LITELLM_PATHS[path], litellm, cache, path)
 
 
 def test_litellm_proxy_key_bounds_the_tenant(litellm_cache) -> None:

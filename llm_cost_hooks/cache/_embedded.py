@@ -1,9 +1,10 @@
 """The embedded backend: in-process nearest-neighbour search, persisted to SQLite.
 
-Each partition's vectors go into a usearch HNSW graph as they arrive (one insert at a
-time: no rebuild, no pause when a partition grows). Partitions smaller than
-``AnnIndexConfig.exact_below`` are also kept as a plain float32 matrix and searched exactly
-(faster there, and exact); from that size on, searches walk the graph. The graphs are
+Partitions smaller than ``AnnIndexConfig.exact_below`` are a plain float32 matrix searched
+exactly (faster there, and exact). From a tenth of that size a partition also gets a
+usearch HNSW graph, built once from the matrix and then kept up to date one insert per
+write (no rebuilds later); from ``exact_below`` on, searches walk the graph and the matrix
+is dropped. The graphs are
 saved to the cache file on :meth:`EmbeddedBackend.close` (and at interpreter exit) and
 restored on open, then brought up to date with the entries written since.
 """
@@ -35,9 +36,10 @@ logger = logging.getLogger("llm_cost_hooks.cache")
 class AnnIndexConfig(BaseModel):
     """How the embedded backend searches a partition.
 
-    Below ``exact_below`` vectors a partition is searched exactly (brute force). Every
-    vector also goes into a usearch HNSW graph (``connectivity`` links per node,
-    ``expansion_add`` candidates while inserting), searched from ``exact_below`` on with
+    Below ``exact_below`` vectors a partition is searched exactly (brute force). From a
+    tenth of that, its vectors also go into a usearch HNSW graph (``connectivity`` links
+    per node, ``expansion_add`` candidates while inserting; built once from the vectors at
+    that point, then one insert per write), searched from ``exact_below`` on with
     ``expansion_search`` candidates: higher finds more of the true neighbours, slower.
     bench ``cache`` measures recall@10 against exact search on 100k real text vectors.
     ``enabled=False`` searches every partition exactly.
@@ -139,8 +141,11 @@ def _top_k(sims: Any, k: int) -> Any:
 
 
 class _Partition:
-    """The vectors of one partition: a usearch HNSW graph of all of them, plus a plain
-    matrix for exact search while the partition is smaller than ``exact_below``."""
+    """The vectors of one partition. Small: a plain matrix, searched exactly. From
+    ``exact_below // 10`` vectors also a usearch HNSW graph (built once from the matrix,
+    then one insert per write), searched instead of the matrix from ``exact_below`` on,
+    when the matrix is dropped. Tiny partitions (most tenants of a multi-tenant app) so
+    carry no graph (~60 KB each)."""
 
     __slots__ = ("cfg", "dim", "flat", "graph", "ids", "keys", "n", "next_key")
 
@@ -148,32 +153,47 @@ class _Partition:
                  keys: dict[str, int] | None = None) -> None:
         self.dim = dim
         self.cfg = cfg or AnnIndexConfig()
-        self.graph = graph if graph is not None else (
-            _new_usearch_index(dim, self.cfg) if self.cfg.enabled and _usearch_available() else None)
+        self.graph = graph
         self.keys: dict[str, int] = dict(keys or {})  # entry id -> graph key
         self.ids: dict[int, str] = {k: i for i, k in self.keys.items()}
         self.next_key = max(self.ids, default=-1) + 1
         self.n = len(self.keys)
-        self.flat: _Slab | None = None
-        if self.graph is None or self.n < self.cfg.exact_below:
-            self.flat = _Slab(dim)
-            if self.n:
-                import numpy as np
+        self.flat: _Slab | None = _Slab(dim)
+        if graph is not None and self.n < self.cfg.exact_below:
+            order = list(self.keys)
+            if order:
+                self.flat = _Slab(dim, self._graph_vectors(order), order)
+        elif graph is not None:
+            self.flat = None
 
-                order = list(self.keys)
-                self.flat = _Slab(dim, np.stack(self._graph_vectors(order)), order)
+    @property
+    def graph_from(self) -> int:
+        return max(1, self.cfg.exact_below // 10)
 
-    def _graph_vectors(self, entry_ids: list[str]) -> list[Any]:
+    def _graph_vectors(self, entry_ids: list[str]) -> Any:
         import numpy as np
 
         got = self.graph.get(np.array([self.keys[i] for i in entry_ids], np.uint64))
-        return list(got) if isinstance(got, (tuple, list)) else [got]
+        return np.stack(got) if isinstance(got, (tuple, list)) else np.asarray(got).reshape(len(entry_ids), -1)
+
+    def _graph_add(self, entry_ids: list[str], mat: Any) -> None:
+        import numpy as np
+
+        keys = np.arange(self.next_key, self.next_key + len(entry_ids), dtype=np.uint64)
+        self.graph.add(keys, np.ascontiguousarray(mat, dtype=np.float32), threads=0)
+        for entry_id, key in zip(entry_ids, keys.tolist()):
+            self.keys[entry_id] = key
+            self.ids[key] = entry_id
+        self.next_key += len(entry_ids)
+
+    def _want_graph(self, size: int) -> bool:
+        return self.graph is None and self.cfg.enabled and size >= self.graph_from and _usearch_available()
 
     def __contains__(self, entry_id: str) -> bool:
         return entry_id in self.keys if self.graph is not None else entry_id in self.flat.rows  # type: ignore[union-attr]
 
     def add(self, entry_id: str, vec: Any) -> None:
-        """Add or replace a vector (one graph insert; never a rebuild)."""
+        """Add or replace a vector (one graph insert once the partition has a graph)."""
         new = entry_id not in self
         if self.graph is not None:
             old = self.keys.pop(entry_id, None)
@@ -185,32 +205,35 @@ class _Partition:
             self.graph.add(key, vec)
             self.keys[entry_id] = key
             self.ids[key] = entry_id
+        if self.flat is not None:
+            self.flat.add(entry_id, vec)
         if new:
             self.n += 1
-        if self.flat is not None:
-            if self.graph is not None and self.n >= self.cfg.exact_below:
-                self.flat = None  # large enough: the graph answers from now on
-            else:
-                self.flat.add(entry_id, vec)
+        self._grow()
 
     def add_many(self, entry_ids: list[str], mat: Any) -> None:
-        """Bulk insert of new entries (opening a cache without a saved graph)."""
-        import numpy as np
+        """Bulk insert of new entries (opening a cache)."""
+        if not entry_ids:
+            return
+        final = self.n + len(entry_ids)
+        if self._want_graph(final):
+            self.graph = _new_usearch_index(self.dim, self.cfg)
+            if self.flat is not None and self.flat.n:
+                self._graph_add(list(self.flat.ids), self.flat.view())
+        if self.graph is not None:
+            self._graph_add(entry_ids, mat)
+        if self.flat is not None and not (self.graph is not None and final >= self.cfg.exact_below):
+            for entry_id, vec in zip(entry_ids, mat):
+                self.flat.add(entry_id, vec)
+        self.n = final
+        self._grow()
 
-        if self.graph is not None and entry_ids:
-            keys = np.arange(self.next_key, self.next_key + len(entry_ids), dtype=np.uint64)
-            self.graph.add(keys, mat, threads=0)
-            for entry_id, key in zip(entry_ids, keys.tolist()):
-                self.keys[entry_id] = key
-                self.ids[key] = entry_id
-            self.next_key += len(entry_ids)
-        self.n += len(entry_ids)
-        if self.flat is not None:
-            if self.graph is not None and self.n >= self.cfg.exact_below:
-                self.flat = None
-            else:
-                for entry_id, vec in zip(entry_ids, mat):
-                    self.flat.add(entry_id, vec)
+    def _grow(self) -> None:
+        if self._want_graph(self.n):  # once: the graph is built from the matrix, then kept up to date
+            self.graph = _new_usearch_index(self.dim, self.cfg)
+            self._graph_add(list(self.flat.ids), self.flat.view())  # type: ignore[union-attr]
+        if self.flat is not None and self.graph is not None and self.n >= self.cfg.exact_below:
+            self.flat = None  # large: the graph answers from now on
 
     def remove(self, entry_id: str) -> bool:
         """Remove a vector; False if it was not there."""
@@ -224,10 +247,8 @@ class _Partition:
             self.flat.remove(entry_id)
         self.n -= 1
         if self.flat is None and self.n < self.cfg.exact_below // 2 and self.n:
-            import numpy as np
-
             order = list(self.keys)  # small again: exact search is faster
-            self.flat = _Slab(self.dim, np.stack(self._graph_vectors(order)), order)
+            self.flat = _Slab(self.dim, self._graph_vectors(order), order)
         return True
 
     def top(self, vec: Any, k: int) -> tuple[list[str], Any]:
