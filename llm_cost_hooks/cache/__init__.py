@@ -25,12 +25,22 @@ from ._core import AuditLog, CacheBackend, CacheConfig, CacheCore, CacheRequest,
 from ._embedded import AnnIndexConfig, EmbeddedBackend
 from ._entry import CacheEntry, CacheHit
 from ._redis import RedisBackend
-from ._scope import DEFAULT_TENANT, CacheScope, cache_scope, current_scope, normalize_query, scope_from_metadata
+from ._scope import (
+    DEFAULT_TENANT,
+    UNKNOWN_SCOPE,
+    CacheScope,
+    CacheScopeError,
+    cache_scope,
+    current_scope,
+    normalize_query,
+    scope_from_metadata,
+)
 from ._signals import FEATURE_NAMES, DecisionPolicy, Neighbor, wilson_lower_bound
 
 __all__ = [
     "DEFAULT_TENANT",
     "FEATURE_NAMES",
+    "UNKNOWN_SCOPE",
     "AnnIndexConfig",
     "AuditLog",
     "CacheBackend",
@@ -40,6 +50,7 @@ __all__ = [
     "CacheHit",
     "CacheRequest",
     "CacheScope",
+    "CacheScopeError",
     "CacheStats",
     "ChatKey",
     "CalibrationPoint",
