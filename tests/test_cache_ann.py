@@ -210,3 +210,18 @@ def test_restart_with_a_broken_or_unwanted_saved_graph(tmp_path, caplog) -> None
     db = sqlite3.connect(path)
     assert db.execute("SELECT COUNT(*) FROM ann_graph").fetchone()[0] == 0
     db.close()
+
+
+def test_many_small_partitions_reopen(tmp_path) -> None:
+    """A multi-tenant file with more partitions than SQLite allows variables in one
+    statement opens and closes cleanly, and tiny partitions carry no graph."""
+    path = tmp_path / "cache.db"
+    backend = EmbeddedBackend(path, ann=ANN)
+    vecs = clustered(1_200, seed=14)
+    for i, v in enumerate(vecs):
+        backend.put(entry(i, partition=f"tenant-{i}"), v)
+    backend.close()
+    again = EmbeddedBackend(path, ann=ANN)
+    assert len(again._parts) == 1_200 and all(p.graph is None for p in again._parts.values())
+    assert again.search("tenant-7", vecs[7], 1)[0].entry_id == "e7"
+    again.close()

@@ -374,8 +374,7 @@ class EmbeddedBackend:
             self._load_partition(db, partition, items)
         if dropped:
             db.executemany("DELETE FROM entries WHERE id = ?", [(i,) for i in dropped])
-        db.execute(f"DELETE FROM ann_graph WHERE partition NOT IN ({','.join('?' * len(self._parts))})",
-                   list(self._parts))
+        self._drop_saved_graphs(keep=set(self._parts))
 
     def _load_partition(self, db: sqlite3.Connection, partition: str, items: list[tuple[str, Any]]) -> None:
         """A partition's search structure: its saved graph brought up to date with the
@@ -429,8 +428,16 @@ class EmbeddedBackend:
                     "INSERT OR REPLACE INTO ann_graph (partition, dim, graph, keys) VALUES (?, ?, ?, ?)",
                     (name, part.dim, bytes(part.graph.save()), json.dumps(part.keys)))
                 saved.append(name)
-            self._db.execute(f"DELETE FROM ann_graph WHERE partition NOT IN ({','.join('?' * len(saved))})", saved)
+            self._drop_saved_graphs(keep=set(saved))
             return len(saved)
+
+    def _drop_saved_graphs(self, keep: set[str]) -> None:
+        """Delete saved graphs of partitions not in ``keep`` (one statement per row: any
+        number of partitions, no SQL variable limit)."""
+        assert self._db is not None
+        stale = [(p,) for (p,) in self._db.execute("SELECT partition FROM ann_graph") if p not in keep]
+        if stale:
+            self._db.executemany("DELETE FROM ann_graph WHERE partition = ?", stale)
 
     def _persist(self, entry: CacheEntry, vec: Any) -> None:
         if self._db is not None:
