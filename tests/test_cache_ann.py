@@ -225,3 +225,15 @@ def test_many_small_partitions_reopen(tmp_path) -> None:
     assert len(again._parts) == 1_200 and all(p.graph is None for p in again._parts.values())
     assert again.search("tenant-7", vecs[7], 1)[0].entry_id == "e7"
     again.close()
+
+
+def test_usearch_imported_before_onnxruntime_does_not_crash() -> None:
+    """usearch 2.26 crashed the interpreter when imported before onnxruntime (the cache
+    imports both); the pinned range must not."""
+    import subprocess
+    import sys
+
+    pytest.importorskip("onnxruntime")
+    run = subprocess.run([sys.executable, "-c", "import usearch.index, onnxruntime; print('ok')"],
+                         capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0 and run.stdout.strip() == "ok", run.stderr[-500:]
