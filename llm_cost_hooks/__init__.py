@@ -30,6 +30,7 @@ _EXPORTS: dict[str, str] = {
     "LedgerError": "._errors",
     "MissingExtraError": "._errors",
     "BudgetExceeded": "._errors",
+    "CacheScopeError": "._errors",
     # records
     "CacheStatus": "._records",
     "CostBreakdown": "._records",
@@ -97,6 +98,7 @@ _install_lazy_exports(globals(), _EXPORTS)
 if _TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs
     from ._errors import (
         BudgetExceeded,
+        CacheScopeError,
         ConfigurationError,
         InvalidUsageError,
         LedgerError,

@@ -13,6 +13,7 @@ from datetime import datetime
 
 __all__ = [
     "BudgetExceeded",
+    "CacheScopeError",
     "ConfigurationError",
     "InvalidUsageError",
     "LLMCostHooksError",
@@ -31,6 +32,11 @@ class LLMCostHooksError(Exception):
 
 class ConfigurationError(LLMCostHooksError, ValueError):
     """A setting, argument or metadata value has the wrong type or value."""
+
+
+class CacheScopeError(ConfigurationError):
+    """A cache scope value the cache cannot partition by (e.g. a tenant id given as a
+    dict): pass a string or a number."""
 
 
 class InvalidUsageError(LLMCostHooksError, ValueError):

@@ -27,7 +27,16 @@ from ._core import AuditLog, CacheBackend, CacheConfig, CacheCore, CacheRequest,
 from ._embedded import AnnIndexConfig, EmbeddedBackend
 from ._entry import CacheEntry, CacheHit
 from ._redis import RedisBackend
-from ._scope import DEFAULT_TENANT, CacheScope, cache_scope, current_scope, normalize_query, scope_from_metadata
+from ._scope import (
+    DEFAULT_TENANT,
+    UNKNOWN_SCOPE,
+    CacheScope,
+    CacheScopeError,
+    cache_scope,
+    current_scope,
+    normalize_query,
+    scope_from_metadata,
+)
 from ._signals import FEATURE_NAMES, DecisionPolicy, Neighbor, wilson_lower_bound
 from ._verifier import PairVerifier
 
@@ -35,6 +44,7 @@ __all__ = [
     "CONTRAST_KINDS",
     "DEFAULT_TENANT",
     "FEATURE_NAMES",
+    "UNKNOWN_SCOPE",
     "AnnIndexConfig",
     "AuditLog",
     "CacheBackend",
@@ -44,6 +54,7 @@ __all__ = [
     "CacheHit",
     "CacheRequest",
     "CacheScope",
+    "CacheScopeError",
     "CacheStats",
     "ChatKey",
     "CalibrationPoint",

@@ -329,7 +329,7 @@ class CacheCore:
         scope = scope or CacheScope()
         if scope.per_user is None and self.config.per_user:
             scope = scope.model_copy(update={"per_user": True})
-        tenant = scope.tenant or self.config.default_tenant
+        tenant = scope.tenant if scope.tenant is not None else self.config.default_tenant
         sem = bool(semantic and self.config.semantic)
         # The partition hash is the costliest step of an exact hit; calls of one app repeat
         # few (scope, model, context) combinations, so it is memoised.

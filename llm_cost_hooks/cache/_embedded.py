@@ -1,19 +1,22 @@
 """The embedded backend: in-process nearest-neighbour search, persisted to SQLite.
 
-Small partitions are searched exactly. A partition of ``AnnIndexConfig.min_entries``
-vectors or more gets an inverted-file index (IVF, pure numpy): k-means centroids, each
-vector stored in the contiguous block of its nearest centroid, and a query scans only the
-``nprobe`` blocks nearest to it, scoring those candidates exactly in float32. An exact
-scan of 100k x 384 float32 rows reads 154 MB per query (memory-bound, 15-30 ms here);
-the probed blocks are ~3 % of that.
+Partitions smaller than ``AnnIndexConfig.exact_below`` are a plain float32 matrix searched
+exactly (faster there, and exact). From a tenth of that size a partition also gets a
+usearch HNSW graph, built once from the matrix and then kept up to date one insert per
+write (no rebuilds later); from ``exact_below`` on, searches walk the graph and the matrix
+is dropped. The graphs are
+saved to the cache file on :meth:`EmbeddedBackend.close` (and at interpreter exit) and
+restored on open, then brought up to date with the entries written since.
 """
 
 from __future__ import annotations
 
-import math
+import atexit
+import logging
 import sqlite3
 import threading
 import time
+import weakref
 from collections import OrderedDict
 from collections.abc import Iterable
 from pathlib import Path
@@ -27,39 +30,54 @@ from ._signals import Neighbor
 
 __all__ = ["AnnIndexConfig", "EmbeddedBackend"]
 
-
-# Default list count: 2 sqrt(n). Against 1 sqrt(n) with fewer probes it reached higher
-# recall in less time (banking77 10k real queries, and 100k noisy copies: recall@10
-# 0.997 / 1.000 at nprobe 16 vs 0.995 / 1.000 at 1 sqrt(n) and nprobe 12, 0.53 vs 0.68 ms).
-_LISTS_PER_SQRT = 2.0
+logger = logging.getLogger("llm_cost_hooks.cache")
 
 
 class AnnIndexConfig(BaseModel):
-    """When and how the embedded backend indexes a large partition (IVF, approximate).
+    """How the embedded backend searches a partition.
 
-    Below ``min_entries`` vectors a partition is searched exactly. From there on, k-means
-    (``kmeans_iters`` Lloyd iterations on at most ``train_per_list`` sampled vectors per
-    list, seeded by ``seed``) splits it into ``lists`` blocks (default: 2 sqrt(size));
-    a search scans the ``nprobe`` blocks whose centroids are nearest to the query and ranks
-    those candidates by their exact similarity. New vectors join their nearest block; the
-    index is rebuilt once as many vectors were added as it was built with (so on doubling),
-    and dropped when the partition shrinks below half of ``min_entries``. Larger ``nprobe``:
-    higher recall, slower (bench_cache, 100k banking77-like vectors: recall@10 vs exact
-    search 0.99+ at the default).
+    Below ``exact_below`` vectors a partition is searched exactly (brute force). From a
+    tenth of that, its vectors also go into a usearch HNSW graph (``connectivity`` links
+    per node, ``expansion_add`` candidates while inserting; built once from the vectors at
+    that point, then one insert per write), searched from ``exact_below`` on with
+    ``expansion_search`` candidates: higher finds more of the true neighbours, slower.
+    bench ``cache`` measures recall@10 against exact search on 100k real text vectors.
+    ``enabled=False`` searches every partition exactly.
 
-    >>> AnnIndexConfig(min_entries=5_000).nprobe
-    16
+    >>> AnnIndexConfig().expansion_search
+    256
     """
 
     model_config = ConfigDict(extra="forbid")
 
     enabled: bool = True
-    min_entries: int = Field(20_000, ge=2, description="Partition size from which the IVF index is used.")
-    nprobe: int = Field(16, ge=1, description="Lists scanned per query.")
-    lists: int | None = Field(None, ge=1, description="Number of lists; None = round(2 sqrt(partition size)).")
-    kmeans_iters: int = Field(10, ge=1)
-    train_per_list: int = Field(40, ge=1, description="k-means sample size per list (capped at the partition).")
-    seed: int = 0
+    exact_below: int = Field(10_000, ge=1, description="Partition size from which the HNSW graph is searched.")
+    connectivity: int = Field(16, ge=2, le=256)
+    expansion_add: int = Field(128, ge=1)
+    expansion_search: int = Field(256, ge=1)
+
+
+def _new_usearch_index(dim: int, cfg: AnnIndexConfig) -> Any:
+    from usearch.index import Index
+
+    return Index(ndim=dim, metric="ip", dtype="f32", connectivity=cfg.connectivity,
+                 expansion_add=cfg.expansion_add, expansion_search=cfg.expansion_search)
+
+
+_warned_no_usearch = False
+
+
+def _usearch_available() -> bool:
+    global _warned_no_usearch
+    try:
+        import usearch.index  # noqa: F401
+    except ImportError:
+        if not _warned_no_usearch:
+            _warned_no_usearch = True
+            logger.warning("usearch is not installed (pip install 'llm-cost-hooks[embed]'): the embedded cache "
+                           "searches every partition exactly, which is slow for large partitions")
+        return False
+    return True
 
 
 class _Slab:
@@ -122,190 +140,130 @@ def _top_k(sims: Any, k: int) -> Any:
     return np.argsort(-sims, kind="stable")
 
 
-def _nearest_centroid(mat: Any, centroids: Any) -> Any:
-    """For each row of ``mat`` the index of its most similar centroid (chunked: the
-    similarity block of 100k rows x 316 lists would otherwise be 126 MB)."""
-    import numpy as np
-
-    out = np.empty(len(mat), np.int64)
-    for i in range(0, len(mat), 8192):
-        out[i : i + 8192] = np.argmax(mat[i : i + 8192] @ centroids.T, axis=1)
-    return out
-
-
-def _kmeans(mat: Any, nlist: int, cfg: AnnIndexConfig) -> Any:
-    """Spherical k-means (unit centroids, dot-product assignment) on a seeded sample."""
-    import numpy as np
-
-    rng = np.random.default_rng(cfg.seed)
-    size = min(len(mat), nlist * cfg.train_per_list)
-    sample = mat[np.sort(rng.choice(len(mat), size, replace=False))] if size < len(mat) else mat
-    centroids = sample[rng.choice(len(sample), nlist, replace=False)].astype(np.float32)
-    for _ in range(cfg.kmeans_iters):
-        assign = _nearest_centroid(sample, centroids)
-        order = np.argsort(assign, kind="stable")
-        counts = np.bincount(assign, minlength=nlist)
-        starts = np.concatenate(([0], np.cumsum(counts)[:-1]))
-        used = counts > 0  # an empty list keeps its previous centroid
-        sums = np.add.reduceat(sample[order], starts[used], axis=0)
-        norms = np.linalg.norm(sums, axis=1, keepdims=True)
-        centroids[used] = sums / np.maximum(norms, 1e-12)
-    return centroids
-
-
-class _Ivf:
-    """Inverted file: centroids and, per centroid, a slab of the vectors nearest to it."""
-
-    __slots__ = ("centroids", "lists", "where")
-
-    def __init__(self, centroids: Any, ids: list[str], mat: Any) -> None:
-        import numpy as np
-
-        self.centroids = np.ascontiguousarray(centroids, dtype=np.float32)
-        dim = self.centroids.shape[1]
-        assign = _nearest_centroid(mat, self.centroids) if len(mat) else np.zeros(0, np.int64)
-        order = np.argsort(assign, kind="stable")
-        bounds = np.searchsorted(assign[order], np.arange(len(self.centroids) + 1))
-        self.lists: list[_Slab] = []
-        for j in range(len(self.centroids)):
-            members = order[bounds[j] : bounds[j + 1]]
-            self.lists.append(_Slab(dim, mat[members], [ids[i] for i in members.tolist()]))
-        self.where: dict[str, int] = {ids[i]: int(assign[i]) for i in range(len(ids))}
-
-    def add(self, entry_id: str, vec: Any) -> None:
-        import numpy as np
-
-        j = int(np.argmax(_row_dots(self.centroids, vec)))
-        old = self.where.get(entry_id)
-        if old is not None and old != j:
-            self.lists[old].remove(entry_id)
-        self.where[entry_id] = j
-        self.lists[j].add(entry_id, vec)
-
-    def remove(self, entry_id: str) -> None:
-        j = self.where.pop(entry_id, None)
-        if j is not None:
-            self.lists[j].remove(entry_id)
-
-    def top(self, vec: Any, k: int, nprobe: int) -> tuple[list[str], Any]:
-        """The ``nprobe`` nearest non-empty lists (more if they hold fewer than ``k``
-        vectors), each scored exactly; the best ``k`` of those candidates."""
-        import numpy as np
-
-        order = np.argsort(-_row_dots(self.centroids, vec))
-        probed: list[_Slab] = []
-        scores = []
-        total = 0
-        for j in order.tolist():
-            slab = self.lists[j]
-            if slab.n == 0:
-                continue
-            probed.append(slab)
-            scores.append(_row_dots(slab.view(), vec))
-            total += slab.n
-            if len(probed) >= nprobe and total >= k:
-                break
-        if not probed:
-            return [], np.zeros(0, np.float32)
-        sims = np.concatenate(scores)
-        idx = _top_k(sims, k)
-        offsets = np.cumsum([0] + [s.n for s in probed])
-        which = np.searchsorted(offsets, idx, side="right") - 1
-        ids = [probed[w].ids[i - offsets[w]] for w, i in zip(which.tolist(), idx.tolist())]
-        return ids, sims[idx]
-
-    def all(self) -> tuple[list[str], Any]:
-        import numpy as np
-
-        ids = [i for slab in self.lists for i in slab.ids]
-        return ids, np.concatenate([slab.view() for slab in self.lists])
-
-
 class _Partition:
-    """The vectors of one partition: one exact-search slab, or an IVF index once large."""
+    """The vectors of one partition. Small: a plain matrix, searched exactly. From
+    ``exact_below // 10`` vectors also a usearch HNSW graph (built once from the matrix,
+    then one insert per write), searched instead of the matrix from ``exact_below`` on,
+    when the matrix is dropped. Tiny partitions (most tenants of a multi-tenant app) so
+    carry no graph (~60 KB each)."""
 
-    __slots__ = ("built_n", "cfg", "dim", "flat", "inserted", "ivf", "n")
+    __slots__ = ("cfg", "dim", "flat", "graph", "ids", "keys", "n", "next_key")
 
-    def __init__(self, dim: int, cfg: AnnIndexConfig | None = None) -> None:
+    def __init__(self, dim: int, cfg: AnnIndexConfig | None = None, graph: Any = None,
+                 keys: dict[str, int] | None = None) -> None:
         self.dim = dim
         self.cfg = cfg or AnnIndexConfig()
+        self.graph = graph
+        self.keys: dict[str, int] = dict(keys or {})  # entry id -> graph key
+        self.ids: dict[int, str] = {k: i for i, k in self.keys.items()}
+        self.next_key = max(self.ids, default=-1) + 1
+        self.n = len(self.keys)
         self.flat: _Slab | None = _Slab(dim)
-        self.ivf: _Ivf | None = None
-        self.n = 0
-        self.built_n = 0  # size when the index was (re)built
-        self.inserted = 0  # vectors added since then
+        if graph is not None and self.n < self.cfg.exact_below:
+            order = list(self.keys)
+            if order:
+                self.flat = _Slab(dim, self._graph_vectors(order), order)
+        elif graph is not None:
+            self.flat = None
+
+    @property
+    def graph_from(self) -> int:
+        return max(1, self.cfg.exact_below // 10)
+
+    def _graph_vectors(self, entry_ids: list[str]) -> Any:
+        import numpy as np
+
+        got = self.graph.get(np.array([self.keys[i] for i in entry_ids], np.uint64))
+        return np.stack(got) if isinstance(got, (tuple, list)) else np.asarray(got).reshape(len(entry_ids), -1)
+
+    def _graph_add(self, entry_ids: list[str], mat: Any) -> None:
+        import numpy as np
+
+        keys = np.arange(self.next_key, self.next_key + len(entry_ids), dtype=np.uint64)
+        self.graph.add(keys, np.ascontiguousarray(mat, dtype=np.float32), threads=0)
+        for entry_id, key in zip(entry_ids, keys.tolist()):
+            self.keys[entry_id] = key
+            self.ids[key] = entry_id
+        self.next_key += len(entry_ids)
+
+    def _want_graph(self, size: int) -> bool:
+        return self.graph is None and self.cfg.enabled and size >= self.graph_from and _usearch_available()
 
     def __contains__(self, entry_id: str) -> bool:
-        return entry_id in (self.flat.rows if self.flat is not None else self.ivf.where)  # type: ignore[union-attr]
+        return entry_id in self.keys if self.graph is not None else entry_id in self.flat.rows  # type: ignore[union-attr]
 
-    def add(self, entry_id: str, vec: Any, *, index: bool = True) -> bool:
-        """Add or replace a vector; True when the index was (re)built (its centroids changed).
-        ``index=False`` defers building (bulk loads call :meth:`reindex` after)."""
+    def add(self, entry_id: str, vec: Any) -> None:
+        """Add or replace a vector (one graph insert once the partition has a graph)."""
         new = entry_id not in self
+        if self.graph is not None:
+            old = self.keys.pop(entry_id, None)
+            if old is not None:
+                self.graph.remove(old)
+                del self.ids[old]
+            key = self.next_key
+            self.next_key += 1
+            self.graph.add(key, vec)
+            self.keys[entry_id] = key
+            self.ids[key] = entry_id
         if self.flat is not None:
             self.flat.add(entry_id, vec)
-        else:
-            self.ivf.add(entry_id, vec)  # type: ignore[union-attr]
-        if not new:
-            return False
-        self.n += 1
-        self.inserted += 1
-        return index and self.reindex()
+        if new:
+            self.n += 1
+        self._grow()
+
+    def add_many(self, entry_ids: list[str], mat: Any) -> None:
+        """Bulk insert of new entries (opening a cache)."""
+        if not entry_ids:
+            return
+        final = self.n + len(entry_ids)
+        if self._want_graph(final):
+            self.graph = _new_usearch_index(self.dim, self.cfg)
+            if self.flat is not None and self.flat.n:
+                self._graph_add(list(self.flat.ids), self.flat.view())
+        if self.graph is not None:
+            self._graph_add(entry_ids, mat)
+        if self.flat is not None and not (self.graph is not None and final >= self.cfg.exact_below):
+            for entry_id, vec in zip(entry_ids, mat):
+                self.flat.add(entry_id, vec)
+        self.n = final
+        self._grow()
+
+    def _grow(self) -> None:
+        if self._want_graph(self.n):  # once: the graph is built from the matrix, then kept up to date
+            self.graph = _new_usearch_index(self.dim, self.cfg)
+            self._graph_add(list(self.flat.ids), self.flat.view())  # type: ignore[union-attr]
+        if self.flat is not None and self.graph is not None and self.n >= self.cfg.exact_below:
+            self.flat = None  # large: the graph answers from now on
 
     def remove(self, entry_id: str) -> bool:
-        """Remove a vector; True when the index was dropped (back to exact search)."""
+        """Remove a vector; False if it was not there."""
         if entry_id not in self:
             return False
+        if self.graph is not None:
+            key = self.keys.pop(entry_id)
+            self.graph.remove(key)  # usearch reuses the freed slot for a later insert
+            del self.ids[key]
         if self.flat is not None:
             self.flat.remove(entry_id)
-        else:
-            self.ivf.remove(entry_id)  # type: ignore[union-attr]
         self.n -= 1
-        if self.ivf is not None and self.n < self.cfg.min_entries // 2:
-            ids, mat = self.ivf.all()
-            self.flat, self.ivf = _Slab(self.dim, mat, ids), None
-            return True
-        return False
-
-    def reindex(self) -> bool:
-        """Build the index if the partition is large enough and has none, or rebuild it once
-        it has taken in as many vectors as it was built with. True when it did."""
-        cfg = self.cfg
-        if not cfg.enabled or self.n < cfg.min_entries:
-            return False
-        if self.ivf is not None and self.inserted < self.built_n:
-            return False
-        self.build()
+        if self.flat is None and self.n < self.cfg.exact_below // 2 and self.n:
+            order = list(self.keys)  # small again: exact search is faster
+            self.flat = _Slab(self.dim, self._graph_vectors(order), order)
         return True
 
-    def build(self, centroids: Any = None, built_n: int | None = None) -> None:
-        """(Re)build the index, with new k-means centroids or the given (persisted) ones."""
-        ids, mat = self.all()
-        if centroids is None:
-            nlist = max(1, min(self.n, self.cfg.lists or round(_LISTS_PER_SQRT * math.sqrt(self.n))))
-            centroids = _kmeans(mat, nlist, self.cfg)
-        self.ivf, self.flat = _Ivf(centroids, ids, mat), None
-        self.built_n = self.n if built_n is None else built_n
-        self.inserted = max(0, self.n - self.built_n)
-
-    def all(self) -> tuple[list[str], Any]:
-        """Every entry id and its vector (a copy when indexed)."""
-        if self.flat is not None:
-            return list(self.flat.ids), self.flat.view()
-        return self.ivf.all()  # type: ignore[union-attr]
-
     def top(self, vec: Any, k: int) -> tuple[list[str], Any]:
-        """The ``k`` most similar entries (ids, similarities), most similar first: exact
-        below the index threshold, IVF candidates ranked exactly above it."""
+        """The ``k`` most similar entries (ids, similarities), most similar first."""
         import numpy as np
 
         q = np.asarray(vec, dtype=np.float32)
-        if self.ivf is not None:
-            return self.ivf.top(q, k, self.cfg.nprobe)
-        sims = _row_dots(self.flat.view(), q)  # type: ignore[union-attr]
+        if self.flat is None:
+            found = self.graph.search(q, k)
+            ids = [self.ids[key] for key in found.keys.tolist()]
+            return ids, (1.0 - found.distances).astype(np.float32)
+        sims = _row_dots(self.flat.view(), q)
         idx = _top_k(sims, k)
-        ids = self.flat.ids  # type: ignore[union-attr]
-        return [ids[i] for i in idx.tolist()], sims[idx]
+        flat_ids = self.flat.ids
+        return [flat_ids[i] for i in idx.tolist()], sims[idx]
 
 
 def _row_dots(mat: Any, vec: Any) -> Any:
@@ -326,20 +284,24 @@ _BLAS_MIN_ROWS = 50_000
 
 
 class EmbeddedBackend:
-    """In-process store: exact tier in a dict, semantic tier as cosine search over float32
-    matrices per partition (exact; IVF-indexed from ``ann.min_entries`` vectors, see
+    """In-process store: exact tier in a dict, semantic tier as cosine search per partition
+    (exact while small, a usearch HNSW graph from ``ann.exact_below`` vectors, see
     :class:`AnnIndexConfig`), LRU-bounded, optionally persisted.
 
     ``path=None`` keeps it in memory; a file path persists every write to SQLite (WAL) so
     a restart keeps the cache. Answers are stored as the adapter's JSON string (no pickle);
-    index centroids as raw float32 bytes.
+    vectors as raw float32 bytes; the graphs of large partitions as usearch's own file
+    format, saved by :meth:`close` and at interpreter exit (a graph that was not saved is
+    rebuilt from the stored vectors on open).
 
-    >>> b = EmbeddedBackend(ann=AnnIndexConfig(min_entries=50_000))
+    >>> b = EmbeddedBackend(ann=AnnIndexConfig(exact_below=5_000))
     >>> b.count()
     0
     """
 
     shared = False
+    #: Partitions at least this large have their graph saved (smaller ones rebuild fast).
+    save_graph_from = 2_000
 
     def __init__(self, path: str | Path | None = None, *, max_entries: int = 100_000,
                  ann: AnnIndexConfig | None = None) -> None:
@@ -349,7 +311,7 @@ class EmbeddedBackend:
         self.ann = ann or AnnIndexConfig()
         self._lock = threading.RLock()
         self._entries: OrderedDict[str, CacheEntry] = OrderedDict()  # LRU order, oldest first
-        self._vecs: dict[str, Any] = {}
+        self._with_vec: set[str] = set()
         self._exact: dict[str, str] = {}
         self._parts: dict[str, _Partition] = {}
         self.corrupt = 0
@@ -357,6 +319,8 @@ class EmbeddedBackend:
         self.path = None if path in (None, "", ":memory:") else Path(path)
         if self.path is not None:
             self._open()
+            ref = weakref.ref(self)
+            atexit.register(lambda: (b := ref()) is not None and b.close())
 
     # ------------------------------------------------------------ persistence
     def _open(self) -> None:
@@ -367,67 +331,113 @@ class EmbeddedBackend:
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=NORMAL")
             db.execute("CREATE TABLE IF NOT EXISTS entries (id TEXT PRIMARY KEY, data TEXT NOT NULL, vec BLOB)")
-            db.execute("CREATE TABLE IF NOT EXISTS ann_index "
-                       "(partition TEXT PRIMARY KEY, dim INTEGER NOT NULL, built_n INTEGER NOT NULL, centroids BLOB)")
+            db.execute("CREATE TABLE IF NOT EXISTS ann_graph "
+                       "(partition TEXT PRIMARY KEY, dim INTEGER NOT NULL, graph BLOB NOT NULL, keys TEXT NOT NULL)")
+            db.execute("DROP TABLE IF EXISTS ann_index")  # the previous (IVF) index's centroids
         except sqlite3.Error as exc:
             raise ConfigurationError(f"cannot open the cache file {str(self.path)!r}: {exc}") from exc
         self._db = db
         import numpy as np
 
         now = time.time()
-        expired: list[str] = []
+        dropped: list[str] = []
+        rows: list[tuple[CacheEntry, Any]] = []
         for entry_id, data, vec in db.execute("SELECT id, data, vec FROM entries ORDER BY rowid"):
             try:
                 entry = CacheEntry.model_validate_json(data)
                 v = np.frombuffer(vec, dtype=np.float32).copy() if vec is not None else None
             except Exception:  # noqa: BLE001 - a corrupt row is skipped and counted, never fatal
                 self.corrupt += 1
-                expired.append(entry_id)
+                dropped.append(entry_id)
                 continue
             if entry.expired(now):
-                expired.append(entry_id)
+                dropped.append(entry_id)
                 continue
-            self._insert(entry, v, index=False)
-        if expired:
-            db.executemany("DELETE FROM entries WHERE id = ?", [(i,) for i in expired])
-        self._evict()
-        self._load_indexes(db)
+            rows.append((entry, v))
+        if len(rows) > self.max_entries:  # oldest first: keep the newest
+            dropped += [e.id for e, _ in rows[: len(rows) - self.max_entries]]
+            rows = rows[len(rows) - self.max_entries:]
+        pending: dict[str, list[tuple[str, Any]]] = {}
+        for entry, v in rows:
+            self._insert(entry, None)
+            if v is not None:
+                pending.setdefault(entry.partition, []).append((entry.id, v))
+        for partition, items in pending.items():
+            dims = {len(v) for _, v in items}
+            if len(dims) != 1:  # vectors of another embedder in the same partition: keep the newest size
+                dim = len(items[-1][1])
+                dropped += [i for i, v in items if len(v) != dim]
+                for i, v in items:
+                    if len(v) != dim:
+                        self._remove_one(i)
+                items = [(i, v) for i, v in items if len(v) == dim]
+            self._load_partition(db, partition, items)
+        if dropped:
+            db.executemany("DELETE FROM entries WHERE id = ?", [(i,) for i in dropped])
+        self._drop_saved_graphs(keep=set(self._parts))
 
-    def _load_indexes(self, db: sqlite3.Connection) -> None:
-        """Rebuild each large partition's index around its persisted centroids (so a restart
-        serves the same neighbours), or with fresh k-means where none fits."""
+    def _load_partition(self, db: sqlite3.Connection, partition: str, items: list[tuple[str, Any]]) -> None:
+        """A partition's search structure: its saved graph brought up to date with the
+        entries (written or removed since it was saved), or a new one."""
+        import json
+
         import numpy as np
 
-        saved: dict[str, tuple[int, int, bytes]] = {}
-        try:
-            for partition, dim, built_n, blob in db.execute("SELECT partition, dim, built_n, centroids FROM ann_index"):
-                saved[partition] = (dim, built_n, blob)
-        except sqlite3.Error:
-            saved = {}
-        for name, part in self._parts.items():
-            row = saved.pop(name, None)
-            usable = (row is not None and row[0] == part.dim and bool(row[2]) and len(row[2]) % (4 * part.dim) == 0
-                      and part.cfg.enabled and part.n >= part.cfg.min_entries // 2)
-            if usable:
-                part.build(np.frombuffer(row[2], dtype=np.float32).reshape(-1, part.dim), built_n=row[1])
-                part.reindex()  # grown past the rebuild point while away
-            else:
-                part.reindex()
-            if usable or part.ivf is not None or row is not None:
-                self._persist_index(name, part)  # deletes the row when not indexed
-        if saved:  # indexes of partitions that no longer exist
-            db.executemany("DELETE FROM ann_index WHERE partition = ?", [(p,) for p in saved])
+        dim = len(items[0][1])
+        graph = None
+        keys: dict[str, int] = {}
+        row = db.execute("SELECT dim, graph, keys FROM ann_graph WHERE partition = ?", (partition,)).fetchone()
+        if row is not None and row[0] == dim and self.ann.enabled and _usearch_available():
+            try:
+                from usearch.index import Index
 
-    def _persist_index(self, partition: str, part: _Partition | None) -> None:
-        if self._db is None:
-            return
-        if part is None or part.ivf is None:
-            self._db.execute("DELETE FROM ann_index WHERE partition = ?", (partition,))
-        else:
-            self._db.execute(
-                "INSERT OR REPLACE INTO ann_index (partition, dim, built_n, centroids) VALUES (?, ?, ?, ?)",
-                (partition, part.dim, part.built_n, part.ivf.centroids.astype("float32").tobytes()),
-            )
+                graph = Index.restore(bytes(row[1]))
+                keys = {str(k): int(v) for k, v in json.loads(row[2]).items()}
+                if graph is None or graph.ndim != dim or len(graph) != len(keys):
+                    raise ValueError("graph and key map disagree")
+                graph.expansion_search = self.ann.expansion_search
+            except Exception as exc:  # noqa: BLE001 - rebuilt from the stored vectors instead
+                logger.warning("saved vector index of a cache partition unusable (%s); rebuilding it", exc)
+                graph, keys = None, {}
+        present = {i for i, _ in items}
+        if graph is not None:
+            stale = [k for i, k in keys.items() if i not in present]
+            if stale:
+                graph.remove(np.array(stale, np.uint64))
+            keys = {i: k for i, k in keys.items() if i in present}
+        part = _Partition(dim, self.ann, graph=graph, keys=keys)
+        missing = [(i, v) for i, v in items if i not in keys]
+        if missing:
+            part.add_many([i for i, _ in missing], np.stack([v for _, v in missing]).astype(np.float32))
+        self._parts[partition] = part
+        self._with_vec.update(present)
+
+    def save_index(self) -> int:
+        """Save the graphs of the large partitions into the cache file (done by
+        :meth:`close` and at exit); the number saved. In-memory caches: 0."""
+        import json
+
+        with self._lock:
+            if self._db is None:
+                return 0
+            saved = []
+            for name, part in self._parts.items():
+                if part.graph is None or part.n < self.save_graph_from:
+                    continue
+                self._db.execute(
+                    "INSERT OR REPLACE INTO ann_graph (partition, dim, graph, keys) VALUES (?, ?, ?, ?)",
+                    (name, part.dim, bytes(part.graph.save()), json.dumps(part.keys)))
+                saved.append(name)
+            self._drop_saved_graphs(keep=set(saved))
+            return len(saved)
+
+    def _drop_saved_graphs(self, keep: set[str]) -> None:
+        """Delete saved graphs of partitions not in ``keep`` (one statement per row: any
+        number of partitions, no SQL variable limit)."""
+        assert self._db is not None
+        stale = [(p,) for (p,) in self._db.execute("SELECT partition FROM ann_graph") if p not in keep]
+        if stale:
+            self._db.executemany("DELETE FROM ann_graph WHERE partition = ?", stale)
 
     def _persist(self, entry: CacheEntry, vec: Any) -> None:
         if self._db is not None:
@@ -441,7 +451,7 @@ class EmbeddedBackend:
             self._db.executemany("DELETE FROM entries WHERE id = ?", [(i,) for i in ids])
 
     # ------------------------------------------------------------------- core
-    def _insert(self, entry: CacheEntry, vec: Any, *, index: bool = True) -> None:
+    def _insert(self, entry: CacheEntry, vec: Any) -> None:
         old = self._entries.get(entry.id)
         if old is not None:
             self._remove_one(old.id)
@@ -454,9 +464,8 @@ class EmbeddedBackend:
             part = self._parts.get(entry.partition)
             if part is None:
                 part = self._parts[entry.partition] = _Partition(len(vec), self.ann)
-            if part.add(entry.id, vec, index=index):
-                self._persist_index(entry.partition, part)
-            self._vecs[entry.id] = vec
+            part.add(entry.id, vec)
+            self._with_vec.add(entry.id)
 
     def _remove_one(self, entry_id: str) -> CacheEntry | None:
         entry = self._entries.pop(entry_id, None)
@@ -464,11 +473,11 @@ class EmbeddedBackend:
             return None
         if self._exact.get(entry.exact_key) == entry_id:
             del self._exact[entry.exact_key]
-        if self._vecs.pop(entry_id, None) is not None:
+        if entry_id in self._with_vec:
+            self._with_vec.discard(entry_id)
             part = self._parts.get(entry.partition)
             if part is not None:
-                if part.remove(entry_id):
-                    self._persist_index(entry.partition, part)
+                part.remove(entry_id)
                 if part.n == 0:
                     del self._parts[entry.partition]
         return entry
@@ -546,12 +555,12 @@ class EmbeddedBackend:
     def clear(self) -> None:
         with self._lock:
             self._entries.clear()
-            self._vecs.clear()
+            self._with_vec.clear()
             self._exact.clear()
             self._parts.clear()
             if self._db is not None:
                 self._db.execute("DELETE FROM entries")
-                self._db.execute("DELETE FROM ann_index")
+                self._db.execute("DELETE FROM ann_graph")
 
     def count(self) -> int:
         return len(self._entries)
@@ -561,8 +570,13 @@ class EmbeddedBackend:
             return list(self._entries.values())
 
     def close(self) -> None:
+        """Save the large partitions' graphs and close the file (idempotent)."""
         with self._lock:
             if self._db is not None:
+                try:
+                    self.save_index()
+                except Exception as exc:  # noqa: BLE001 - the entries are safe; the graph is rebuilt on open
+                    logger.warning("could not save the cache's vector index (%s); it is rebuilt on next open", exc)
                 self._db.close()
                 self._db = None
 

@@ -95,6 +95,13 @@ def _vector_algorithm(info: Any) -> str | None:
     return None
 
 
+def _index_missing(exc: BaseException) -> bool:
+    """True for RediSearch's "the index does not exist" reply (after FLUSHALL, FT.DROPINDEX
+    or a restart without persistence)."""
+    msg = str(exc).lower()
+    return "no such index" in msg or "unknown index name" in msg
+
+
 def _tag(value: str | None) -> str:
     return digest("t", value)
 
@@ -153,6 +160,7 @@ class RedisBackend:
         self._dim: int | None = None
         self._lock = threading.Lock()
         self.corrupt = 0
+        self.recreated = 0  # times the index was found missing and created again
 
     # ----------------------------------------------------------------- index
     def _ensure_index(self, dim: int) -> None:
@@ -239,13 +247,26 @@ class RedisBackend:
                 self._sizes.clear()
         return cached[1]
 
+    def _recreate_index(self, dim: int) -> None:
+        """The index vanished (FLUSHALL, restart without persistence): create it again.
+        RediSearch then indexes the entry hashes still under the prefix in the background."""
+        with self._lock:
+            self._dim = None
+            self._sizes.clear()
+        self.recreated += 1
+        logger.warning("Redis index %s is gone (server flushed or restarted); recreating it", self.index_name)
+        self._ensure_index(dim)
+
     def search(self, partition: str, vec: Any, k: int) -> list[Neighbor]:
         self._ensure_index(len(vec))
         blob = vec.tobytes() if vec.dtype == "float32" else vec.astype("float32").tobytes()
-        res = self.client.execute_command(
-            "FT.SEARCH", self.index_name, f"(@partition:{{{partition}}})" + self._query(k, self._use_graph(partition)),
-            "PARAMS", "2", "B", blob, "RETURN", "2", "d", "answer_key", "LIMIT", "0", str(k), "DIALECT", "2",
-        )
+        try:
+            res = self._search(partition, blob, k)
+        except Exception as exc:
+            if not _index_missing(exc):
+                raise
+            self._recreate_index(len(vec))
+            res = self._search(partition, blob, k)
         out: list[Neighbor] = []
         for key, fields in _rows(res):
             try:
@@ -257,6 +278,12 @@ class RedisBackend:
             out.append(Neighbor(key.rsplit(":", 1)[-1], sim, ak))
         out.sort(key=lambda n: -n.similarity)
         return out
+
+    def _search(self, partition: str, blob: bytes, k: int) -> Any:
+        return self.client.execute_command(
+            "FT.SEARCH", self.index_name, f"(@partition:{{{partition}}})" + self._query(k, self._use_graph(partition)),
+            "PARAMS", "2", "B", blob, "RETURN", "2", "d", "answer_key", "LIMIT", "0", str(k), "DIALECT", "2",
+        )
 
     def get(self, entry_id: str) -> CacheEntry | None:
         key = self._ekey(entry_id)
@@ -324,12 +351,29 @@ class RedisBackend:
             flt = expr if flt is None else (flt & expr)
         total = 0
         while True:
-            res = self.client.execute_command("FT.SEARCH", self.index_name, str(flt), "NOCONTENT",
-                                              "LIMIT", "0", "1000", "DIALECT", "2")
+            try:
+                res = self.client.execute_command("FT.SEARCH", self.index_name, str(flt), "NOCONTENT",
+                                                  "LIMIT", "0", "1000", "DIALECT", "2")
+            except Exception as exc:
+                if not _index_missing(exc) or self._dim is None:
+                    raise
+                self._recreate_index(self._dim)
+                self._wait_indexed()
+                continue
             keys = [k for k, _ in _rows(res)]
             if not keys:
                 return total
             total += self.delete([k.rsplit(":", 1)[-1] for k in keys])
+
+    def _wait_indexed(self, timeout_s: float = 10.0) -> None:
+        """Wait (bounded) until a freshly created index has taken in the existing hashes."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            info = self.client.execute_command("FT.INFO", self.index_name)
+            items = dict(zip(info[::2], info[1::2])) if isinstance(info, list) else dict(info)
+            if str(_s(items.get(b"indexing", items.get("indexing", 0)))) in ("0", "0.0"):
+                return
+            time.sleep(0.05)
 
     def _index_exists(self) -> bool:
         try:

@@ -15,14 +15,19 @@ import hashlib
 import json
 import re
 import unicodedata
+import uuid
 from collections.abc import Iterator, Mapping
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
+from .._errors import CacheScopeError
+
 __all__ = [
     "DEFAULT_TENANT",
+    "UNKNOWN_SCOPE",
     "CacheScope",
+    "CacheScopeError",
     "cache_scope",
     "current_scope",
     "normalize_query",
@@ -109,17 +114,34 @@ def current_scope() -> CacheScope | None:
     return _scope_var.get()
 
 
+#: The scope of a request whose scope could not be read: it bypasses the cache (no lookup,
+#: no write), so it can never be served another partition's entry.
+UNKNOWN_SCOPE = CacheScope(bypass=True)
+
+_SCALARS = (str, int, float, bool, uuid.UUID)
+
+
 def scope_from_metadata(metadata: Mapping[str, Any] | None) -> CacheScope:
-    """Scope fields found in a run's metadata (``tenant_id``, ``route``, ``prompt_version`` ...)."""
+    """Scope fields found in a run's metadata (``tenant_id``, ``route``, ``prompt_version`` ...).
+
+    The first key present wins for each field. An empty string is a value of its own: the
+    empty tenant ``""`` never shares a partition with requests that name no tenant.
+    A value that is not a string, number or UUID raises :class:`CacheScopeError` (callers
+    then bypass the cache rather than guess a partition).
+    """
     if not metadata:
         return CacheScope()
     data: dict[str, Any] = {}
     for field, keys in _META_KEYS.items():
         for key in keys:
             value = metadata.get(key)
-            if value is not None and value != "":
-                data[field] = str(value)
-                break
+            if value is None:
+                continue
+            if not isinstance(value, _SCALARS):
+                raise CacheScopeError(
+                    f"metadata[{key!r}] is a {type(value).__name__}; the cache scope needs a string or number.")
+            data[field] = str(value)
+            break
     if metadata.get("cache_per_user") is not None:
         data["per_user"] = bool(metadata["cache_per_user"])
     if metadata.get("cache_bypass") is not None:
@@ -159,9 +181,11 @@ def partition_of(
 ) -> str:
     """The partition id (hash) a request belongs to."""
     per_user = bool(scope.per_user)
+    # Tagged, so no tenant id (not even "" or the default tenant's name) equals "no tenant".
+    tenant = ["tenant", scope.tenant] if scope.tenant is not None else ["default", default_tenant]
     return digest(
-        "p1",
-        scope.tenant or default_tenant,
+        "p2",
+        tenant,
         scope.user if per_user else None,
         scope.feature,
         scope.route,

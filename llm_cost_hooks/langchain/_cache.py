@@ -1,11 +1,13 @@
 """LangChain adapter of the cache: ``set_llm_cache(SemanticCache())``.
 
-``BaseCache.lookup`` only receives ``(prompt, llm_string)``. The scope (tenant, route,
-prompt version, ...) comes from the running chain's config metadata — LangChain keeps the
-config of the runnable being run in the context variable ``var_child_runnable_config``,
-which is set while a chain step (the chat model) runs — and from :func:`cache_scope`,
-whose fields win. A model invoked directly, outside any chain, with ``config={"metadata":
-...}`` does not expose that metadata to caches: use ``cache_scope`` there.
+``BaseCache.lookup`` only receives ``(prompt, llm_string)``: no config, no metadata. The
+scope (tenant, route, prompt version, ...) is therefore taken from the model run itself:
+creating a :class:`SemanticCache` registers a LangChain configure hook that adds one
+light callback handler to every callback manager. Its ``on_chat_model_start`` /
+``on_llm_start`` sees the run's metadata (the call's own ``config``, ``with_config``, and
+everything inherited from enclosing chains, tools and agents) and records the run's scope
+in a context variable that ``lookup`` and ``update`` read; ``on_llm_end`` /
+``on_llm_error`` remove it. :func:`cache_scope` fields win over metadata.
 """
 
 from __future__ import annotations
@@ -17,11 +19,15 @@ import json
 import logging
 import os
 import re
+import threading
 import warnings
 from collections import OrderedDict
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
+from uuid import UUID
 
+from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.caches import RETURN_VAL_TYPE, BaseCache
 from langchain_core.load import dumps, loads
 from langchain_core.messages import AIMessage, AIMessageChunk
@@ -41,7 +47,7 @@ from ..cache._canonical import (
 from ..cache._core import AuditLog, CacheConfig, CacheCore, CacheRequest
 from ..cache._embedded import EmbeddedBackend
 from ..cache._entry import CacheHit
-from ..cache._scope import CacheScope, cache_scope, current_scope, scope_from_metadata
+from ..cache._scope import UNKNOWN_SCOPE, CacheScope, cache_scope, current_scope, scope_from_metadata
 from ._callback import CACHE_MARKER_KEY
 
 __all__ = ["SemanticCache", "cache_scope"]
@@ -67,6 +73,84 @@ _NOT_ANSWER = re.compile(
     r"headers|client|stream|verbose|callbacks|^tags$|^metadata$|^cache$|rate_limiter|output_version|"
     r"endpoint|region|credentials|^model_kwargs$|^model(_name|_id)?$"
 )
+
+
+# Scopes of the model runs in progress in this context, innermost last. A run start
+# stores a new dict (copy on write), so concurrent tasks and threads never see each
+# other's runs; a run end removes its id from the dict it finds, which is the one its
+# caller sees too (LangChain ends async runs in gathered tasks, i.e. in context copies).
+_run_scopes: ContextVar[dict[UUID, CacheScope] | None] = ContextVar("llm_cost_hooks_cache_runs", default=None)
+
+
+class _RunScopeTracker(BaseCallbackHandler):
+    """Records the scope of each LLM / chat model run while it runs (see module doc)."""
+
+    run_inline = True  # in the caller's context, before the model's cache lookup
+    ignore_chain = True
+    ignore_agent = True
+    ignore_retriever = True
+    ignore_retry = True
+    ignore_custom_event = True
+
+    def _start(self, run_id: UUID, metadata: dict[str, Any] | None) -> None:
+        try:
+            scope = scope_from_metadata(metadata)
+        except Exception as exc:  # noqa: BLE001 - unreadable scope: no cache for this run
+            logger.warning("cache scope unreadable from run metadata (%s); this call bypasses the cache", exc)
+            scope = UNKNOWN_SCOPE
+        runs = _run_scopes.get()
+        fresh = dict(runs) if runs else {}
+        fresh[run_id] = scope
+        _run_scopes.set(fresh)
+
+    def _end(self, run_id: UUID) -> None:
+        runs = _run_scopes.get()
+        if runs:
+            runs.pop(run_id, None)
+
+    def on_chat_model_start(self, serialized: Any, messages: Any, *, run_id: UUID,
+                            metadata: dict[str, Any] | None = None, **kwargs: Any) -> None:
+        self._start(run_id, metadata)
+
+    def on_llm_start(self, serialized: Any, prompts: Any, *, run_id: UUID,
+                     metadata: dict[str, Any] | None = None, **kwargs: Any) -> None:
+        self._start(run_id, metadata)
+
+    def on_llm_end(self, response: Any, *, run_id: UUID, **kwargs: Any) -> None:
+        self._end(run_id)
+
+    def on_llm_error(self, error: BaseException, *, run_id: UUID, **kwargs: Any) -> None:
+        self._end(run_id)
+
+
+_hook_lock = threading.Lock()
+_hook_installed = False
+
+
+def _install_scope_hook() -> None:
+    """Add the tracker to every LangChain callback manager from now on (once per process)."""
+    global _hook_installed
+    if _hook_installed:
+        return
+    with _hook_lock:
+        if _hook_installed:
+            return
+        from langchain_core.tracers.context import register_configure_hook
+
+        # The default value is seen by every context, including ones created earlier.
+        tracker: ContextVar[BaseCallbackHandler | None] = ContextVar(
+            "llm_cost_hooks_cache_tracker", default=_RunScopeTracker())
+        register_configure_hook(tracker, inheritable=False)
+        _hook_installed = True
+
+
+def run_scope() -> CacheScope | None:
+    """The scope of the innermost LLM run in progress in this context, if any."""
+    runs = _run_scopes.get()
+    if not runs:
+        return None
+    scopes = list(runs.values())  # one C-level copy: safe while another thread ends a run
+    return scopes[-1] if scopes else None
 
 
 def _lc_messages(prompt: str) -> list[dict[str, Any]] | None:
@@ -241,6 +325,7 @@ class SemanticCache(BaseCache):
             audit_capture_text = get_settings().capture_content
         audit = AuditLog(sample_rate=cfg.audit_sample_rate, path=audit_path, capture_text=audit_capture_text)
         self.core = CacheCore(backend, embedder=embedder, config=cfg, semantic=semantic, audit=audit)
+        _install_scope_hook()
         self._price_book = price_book
         self._revived: OrderedDict[tuple[str, int], list[Generation]] = OrderedDict()
 
@@ -259,8 +344,10 @@ class SemanticCache(BaseCache):
         return self.core.backend
 
     def _scope(self) -> CacheScope:
-        cfg = var_child_runnable_config.get()
-        scope = scope_from_metadata(cfg.get("metadata") if cfg else None)
+        scope = run_scope()
+        if scope is None:  # called outside a model run (directly): the enclosing chain's config
+            cfg = var_child_runnable_config.get()
+            scope = scope_from_metadata(cfg.get("metadata") if cfg else None)
         explicit = current_scope()
         return scope.merged(explicit) if explicit is not None else scope
 

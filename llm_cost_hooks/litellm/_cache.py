@@ -2,7 +2,9 @@
 
 A subclass of ``litellm.caching.Cache`` that answers ``get_cache`` / ``add_cache`` (sync and
 async) from the framework-free :class:`~llm_cost_hooks.cache.CacheCore`, so scoping
-(tenant, route, prompt version, ... from the call's ``metadata``), TTL, audit sampling,
+(tenant, route, prompt version, ... from the call's ``metadata`` or ``litellm_metadata``, and
+:func:`~llm_cost_hooks.cache.cache_scope`; behind a LiteLLM proxy also the caller's virtual
+key, team and organisation), TTL, audit sampling,
 the circuit breaker and savings accounting are the LangChain cache's. Requests are keyed
 and answers stored in the core's framework-neutral form (``llm_cost_hooks.cache._canonical``,
 plain JSON, never pickled), so an entry written through LangChain's ``SemanticCache`` on
@@ -27,7 +29,8 @@ from typing import Any
 
 from litellm.caching.caching import Cache, LiteLLMCacheType
 
-from ..cache import AuditLog, CacheConfig, CacheCore, CacheRequest, scope_from_metadata
+from .._errors import CacheScopeError
+from ..cache import AuditLog, CacheConfig, CacheCore, CacheRequest, CacheScope, current_scope, scope_from_metadata
 from ..cache._canonical import (
     ChatKey,
     StoredAnswer,
@@ -38,6 +41,7 @@ from ..cache._canonical import (
     message_text,
     price_usage,
 )
+from ..cache._scope import UNKNOWN_SCOPE
 from ._usage import usage_from_litellm
 
 __all__ = ["LiteLLMSemanticCache", "canonical_request"]
@@ -45,6 +49,13 @@ __all__ = ["LiteLLMSemanticCache", "canonical_request"]
 logger = logging.getLogger("llm_cost_hooks.cache")
 
 _MAX_PENDING = 10_000
+# Who is calling, as a LiteLLM proxy records it in the call's metadata (the fields LiteLLM's
+# own semantic cache scopes by): organisation, team and virtual key.
+_PROXY_IDENTITY = ("user_api_key_org_id", "user_api_key_team_id", "user_api_key_hash", "user_api_key")
+
+
+def _str_or_none(value: Any) -> str | None:
+    return None if value is None else str(value)
 
 
 def _bare_model(model: str) -> str:
@@ -147,6 +158,7 @@ class LiteLLMSemanticCache(Cache):
         self.core = core
         self._price_book = price_book
         self._hits: OrderedDict[str, dict[str, Any]] = OrderedDict()
+        self._scopes: OrderedDict[str, CacheScope] = OrderedDict()  # call id -> scope read at lookup
         self._hits_lock = threading.Lock()
 
     @property
@@ -154,16 +166,55 @@ class LiteLLMSemanticCache(Cache):
         return self.core.stats
 
     # -- helpers -------------------------------------------------------------------------
+    def _scope(self, kwargs: Mapping[str, Any]) -> CacheScope:
+        """The call's scope: its metadata (``metadata`` / ``litellm_metadata``, top level or
+        in ``litellm_params``), then :func:`cache_scope` fields, then, behind a LiteLLM proxy,
+        the caller's virtual key, team and organisation around the tenant (a client cannot
+        name its way into another key's entries). Unreadable: :data:`UNKNOWN_SCOPE`."""
+        call_id = kwargs.get("litellm_call_id")
+        if call_id:
+            with self._hits_lock:
+                known = self._scopes.get(str(call_id))
+            if known is not None:  # the write of a call whose lookup read the scope
+                return known
+        try:
+            merged: dict[str, Any] = {}
+            params = kwargs.get("litellm_params") or {}
+            for source in (params.get("litellm_metadata"), params.get("metadata"),
+                           kwargs.get("litellm_metadata"), kwargs.get("metadata")):
+                if source is None:
+                    continue
+                if not isinstance(source, Mapping):
+                    raise CacheScopeError(f"call metadata is a {type(source).__name__}, not a mapping.")
+                merged.update({k: v for k, v in source.items() if v is not None})
+            scope = scope_from_metadata(merged)
+            if scope.user is None and isinstance(kwargs.get("user"), str):
+                scope = scope.model_copy(update={"user": kwargs["user"]})
+            explicit = current_scope()
+            if explicit is not None:
+                scope = scope.merged(explicit)
+            proxy = [merged.get(f) for f in _PROXY_IDENTITY]
+            if any(v is not None for v in proxy):
+                scope = scope.model_copy(update={"tenant": json.dumps(["proxy", *map(_str_or_none, proxy),
+                                                                       scope.tenant])})
+        except Exception as exc:  # noqa: BLE001 - unknown scope: no lookup, no write
+            logger.warning("cache scope unreadable (%s); this call bypasses the cache", exc)
+            scope = UNKNOWN_SCOPE
+        if call_id:
+            with self._hits_lock:
+                self._scopes[str(call_id)] = scope
+                while len(self._scopes) > _MAX_PENDING:
+                    self._scopes.popitem(last=False)
+        return scope
+
     def _request(self, kwargs: Mapping[str, Any]) -> CacheRequest | None:
         model = kwargs.get("model")
         messages = kwargs.get("messages")
         if not model or not isinstance(messages, list):
             return None  # embeddings, completions without messages: not cached here
         key = canonical_request(str(model), messages, kwargs)
-        metadata = kwargs.get("metadata") or (kwargs.get("litellm_params") or {}).get("metadata")
-        scope = scope_from_metadata(metadata if isinstance(metadata, Mapping) else None)
-        return self.core.request(key.query, llm_string=key.llm_string, context=key.context, scope=scope,
-                                 semantic=key.semantic)
+        return self.core.request(key.query, llm_string=key.llm_string, context=key.context,
+                                 scope=self._scope(kwargs), semantic=key.semantic)
 
     def _note_hit(self, kwargs: Mapping[str, Any], marker: dict[str, Any]) -> None:
         call_id = kwargs.get("litellm_call_id")
@@ -248,6 +299,10 @@ class LiteLLMSemanticCache(Cache):
                              cost_usd=price_usage(usage, model, self._price_book), model=model)
         except Exception as exc:  # noqa: BLE001
             logger.warning("cache update failed (%s: %s); answer not cached", type(exc).__name__, exc)
+        finally:
+            if kwargs.get("litellm_call_id"):
+                with self._hits_lock:
+                    self._scopes.pop(str(kwargs["litellm_call_id"]), None)
 
     async def async_add_cache(self, result: Any, dynamic_cache_object: Any = None, **kwargs: Any) -> None:
         if not self.core.backend.shared:
