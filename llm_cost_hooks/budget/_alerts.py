@@ -45,12 +45,14 @@ MetricHook = Callable[[str, float, Mapping[str, str]], None]
 
 
 class AlertEvent(BaseModel):
-    """One alert. ``kind`` is ``threshold`` (``fraction`` of ``limit`` reached) or
-    ``anomaly`` (``spent`` in the current hour vs ``baseline``, the trailing hourly mean)."""
+    """One alert. ``kind`` is ``threshold`` (``fraction`` of ``limit`` reached),
+    ``anomaly`` (``spent`` in the current hour vs ``baseline``, the trailing hourly mean) or
+    ``overspend`` (spend counted beyond what was reserved: ``reason`` is
+    ``above_reservation``, ``lease_expired`` or ``replayed``, ``excess`` how much)."""
 
     model_config = ConfigDict(frozen=True)
 
-    kind: Literal["threshold", "anomaly"]
+    kind: Literal["threshold", "anomaly", "overspend"]
     limit_name: str
     scope: str
     scope_value: str
@@ -63,6 +65,8 @@ class AlertEvent(BaseModel):
     fraction: float | None = None
     baseline: float | None = None
     resets_at: datetime | None = None
+    reason: str | None = None
+    excess: float | None = None
     at: datetime = Field(default_factory=lambda: datetime.now(timezone.utc))
 
     @property
@@ -71,6 +75,10 @@ class AlertEvent(BaseModel):
         if self.kind == "anomaly":
             return (f"Spend anomaly for {who}: {self.spent:.6g} {self.unit} this hour vs a trailing "
                     f"hourly mean of {self.baseline:.6g} {self.unit}.")
+        if self.kind == "overspend":
+            return (f"Budget {self.limit_name!r} for {who}: {self.excess or 0:.6g} {self.unit} counted beyond the "
+                    f"reservation ({self.reason}); {self.spent:.6g} of {self.limit or 0:.6g} {self.unit} spent "
+                    f"({self.period} {self.period_id}).")
         reset = f"; resets at {self.resets_at.isoformat()}" if self.resets_at else ""
         return (f"Budget {self.limit_name!r} for {who} reached {self.threshold:.0%}: "
                 f"{self.spent:.6g} of {self.limit:.6g} {self.unit} ({self.period} {self.period_id}){reset}.")
@@ -80,6 +88,8 @@ class AlertEvent(BaseModel):
                  "budget.scope_value": self.scope_value, "budget.period": self.period_id}
         if self.threshold is not None:
             attrs["budget.threshold"] = f"{self.threshold:g}"
+        if self.reason is not None:
+            attrs["budget.overspend.reason"] = self.reason
         return attrs
 
 
