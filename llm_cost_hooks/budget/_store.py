@@ -463,9 +463,14 @@ class RedisSpendStore:
     def _sync(self) -> Any:
         if self._client is None:
             redis = _redis_module()
+            from redis.backoff import NoBackoff
+            from redis.retry import Retry
+
+            # No silent retries: a timed-out script may still run, and the failover policy
+            # (journal, replay) is what handles an unreachable server.
             self._client = redis.Redis.from_url(
                 self.url, socket_connect_timeout=self._connect_timeout,
-                socket_timeout=self._socket_timeout, decode_responses=True,
+                socket_timeout=self._socket_timeout, decode_responses=True, retry=Retry(NoBackoff(), 0),
             )
         return self._client
 
@@ -475,10 +480,12 @@ class RedisSpendStore:
         if client is None:
             _redis_module()
             import redis.asyncio as aredis
+            from redis.asyncio.retry import Retry as AsyncRetry
+            from redis.backoff import NoBackoff
 
             client = aredis.Redis.from_url(
                 self.url, socket_connect_timeout=self._connect_timeout,
-                socket_timeout=self._socket_timeout, decode_responses=True,
+                socket_timeout=self._socket_timeout, decode_responses=True, retry=AsyncRetry(NoBackoff(), 0),
             )
             # One client per event loop: asyncio connections cannot cross loops.
             self._aclients = {k: v for k, v in self._aclients.items() if k == id(loop)}

@@ -1,0 +1,103 @@
+"""Shared budgets through Redis outages: 4 processes spend while the real Redis server is
+paused (SIGSTOP) and then killed and restarted empty. Afterwards the total Redis reports
+must equal the spend made (within one request's worst case), and over-spend during the
+outage must stay within the documented bound and be alerted."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from llm_cost_hooks.budget import AlertManager, Limit, SpendGuard
+
+WORKER = str(Path(__file__).resolve().parent / "_budgets_worker.py")
+PROCESSES = 4
+RUN_SECONDS = 9.0
+
+
+def _outage_run(redis_server: Any, url: str, budget: float, journal: Path) -> list[dict]:
+    sync = journal.parent / "sync"
+    sync.mkdir()
+    procs = [subprocess.Popen([sys.executable, WORKER, "outage", url, str(RUN_SECONDS), str(budget), str(journal),
+                               str(sync)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for _ in range(PROCESSES)]
+    try:
+        deadline = time.monotonic() + 120
+        while len(list(sync.glob("ready-*"))) < PROCESSES:  # all imported: start together
+            assert time.monotonic() < deadline and all(p.poll() is None for p in procs), "workers did not start"
+            time.sleep(0.05)
+        start_at = time.time() + 0.5
+        (sync / "go.tmp").write_text(repr(start_at))
+        (sync / "go.tmp").rename(sync / "go")
+        time.sleep(max(start_at + 1.5 - time.time(), 0))
+        pid = redis_server.pid
+        os.kill(pid, signal.SIGSTOP)  # paused: connections hang, replies come late
+        time.sleep(2.0)
+        os.kill(pid, signal.SIGCONT)
+        time.sleep(1.5)
+        os.kill(pid, signal.SIGKILL)  # killed: everything Redis held is gone
+        time.sleep(0.3)
+        redis_server.stop()
+        time.sleep(1.0)
+        redis_server.start()  # back, empty, same port
+        results = []
+        for p in procs:
+            out, err = p.communicate(timeout=120)
+            assert p.returncode == 0, f"worker failed:\n{err[-3000:]}"
+            results.append({**json.loads(out.strip().splitlines()[-1]), "log": err[-1500:]})
+        return results
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+        if not redis_server.running:
+            redis_server.start()
+
+
+def _redis_usage(url: str, budget: float) -> tuple[float, float]:
+    guard = SpendGuard([Limit.usd(budget, per="day", scope="tenant", name="tenant_daily")], store=url,
+                       alerts=AlertManager(log=False, span_events=False))
+    return guard.usage("tenant_daily", "acme")
+
+
+def test_spend_made_through_pause_and_kill_is_the_spend_redis_reports(redis_server, redis_clean_url, tmp_path):
+    budget = 1000.0  # never binds: this test is about counting
+    results = _outage_run(redis_server, redis_clean_url, budget, tmp_path / "journal")
+    made = sum(r["spent"] for r in results)
+    worst = max(r["worst"] for r in results)
+    assert all(r["outages"] >= 1 for r in results), [r["log"] for r in results]  # every process lived through the outage
+    assert sum(r["replayed"] for r in results) > 0  # and journalled spend that was replayed
+    assert all(r["pending"] == 0 and r["set_aside"] == 0 for r in results)
+    assert sum(r["restarts"] for r in results) >= 1  # the kill was seen as Redis coming back empty
+    assert sum(r["calls"] for r in results) == sum(r["ok"] for r in results) > 100
+    spent, reserved = _redis_usage(redis_clean_url, budget)
+    assert abs(spent - made) <= worst, f"Redis reports {spent}, the processes spent {made} (worst call {worst})"
+    assert reserved == pytest.approx(0, abs=worst)  # at most one lost hold, freed by its lease
+    assert not list((tmp_path / "journal").glob("*.jsonl")) or all(
+        p.stat().st_size == 0 for p in (tmp_path / "journal").glob("*.jsonl"))
+
+
+def test_overspend_through_an_outage_is_bounded_and_alerted(redis_server, redis_clean_url, tmp_path):
+    budget = 0.004  # binds within the run
+    results = _outage_run(redis_server, redis_clean_url, budget, tmp_path / "journal")
+    made = sum(r["spent"] for r in results)
+    worst = max(r["worst"] for r in results)
+    assert sum(r["refused"] for r in results) > 0  # the budget was the constraint
+    # The documented bound: during an outage each process may spend what was left of the
+    # budget when it last saw the shared total (its seed), plus one call in flight.
+    headroom = sum(max(budget * 1e9 - min(r["seeded"]), 0) / 1e9 if r["seeded"] else budget for r in results)
+    assert made <= budget + headroom + PROCESSES * worst, (made, headroom)
+    spent, _ = _redis_usage(redis_clean_url, budget)
+    assert abs(spent - made) <= worst
+    kinds = [tuple(a) for r in results for a in r["alerts"]]
+    assert ("threshold", 1.0, None) in kinds
+    if made > budget + worst:  # the shared total went past the limit: someone was told
+        assert any(k[0] == "overspend" for k in kinds), kinds
