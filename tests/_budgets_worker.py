@@ -156,6 +156,10 @@ async def outage_worker(url: str, seconds: float, budget: float, journal: str, s
         costs.append(guard.cost_of(TokenUsage(input_tokens=um["input_tokens"], output_tokens=um["output_tokens"]),
                                    fake.model_name))
 
+    # Warm up (tokenizer load, first LangChain call) so every call in the window is real work.
+    count_message_tokens([{"role": "user", "content": "warm up"}], fake.model_name)
+    await GuardedChatModel(inner=fake).ainvoke("warm up")
+    warm_calls = fake.call_count
     open(os.path.join(sync_dir, f"ready-{os.getpid()}"), "w").close()
     go = os.path.join(sync_dir, "go")
     while not os.path.exists(go):
@@ -164,6 +168,11 @@ async def outage_worker(url: str, seconds: float, budget: float, journal: str, s
     with open(go) as f:
         start_at = float(f.read())
     _wait(start_at)
+    if os.environ.get("BUDGETS_WORKER_TRACE"):
+        import faulthandler
+
+        faulthandler.dump_traceback_later(float(os.environ["BUDGETS_WORKER_TRACE"]), exit=False)
+    began = time.time()
     i = 0
     while time.time() < start_at + seconds:
         await asyncio.gather(*(one(i + j) for j in range(4)))
@@ -177,7 +186,8 @@ async def outage_worker(url: str, seconds: float, budget: float, journal: str, s
     worst = guard.estimate(SpendRequest(model=fake.model_name, input_tokens=tokens, max_output_tokens=MAX_TOKENS))[2]
     return {"ok": len(costs), "refused": refused, "spent": sum(costs), "worst": worst, "outages": store.outages,
             "replayed": store.replayed, "pending": store.journal.pending, "set_aside": store.journal.set_aside,
-            "restarts": store.primary.restarts, "seeded": seeded, "calls": fake.call_count,
+            "restarts": store.primary.restarts, "seeded": seeded, "calls": fake.call_count - warm_calls,
+            "ran": [began, time.time()],
             "alerts": [[e.kind, e.threshold, e.reason] for e in events],
             "overspend": {k: v for k, v in guard.overspend.items()}}
 

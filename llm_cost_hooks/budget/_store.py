@@ -404,6 +404,9 @@ class _Expiring:
         return item[0] if item is not None and item[1] > now else None
 
 
+_asyncio_timeout = getattr(asyncio, "timeout", None)  # Python 3.11+: cheaper than wait_for
+
+
 def _redis_module() -> Any:
     try:
         import redis
@@ -685,9 +688,15 @@ class RedisSpendStore:
 
     # -- async ----------------------------------------------------------------------------
     async def _acall(self, coro_fn: Any) -> Any:
+        # A bound on the whole call: redis-py's asyncio handshake with a server that
+        # accepted the connection but is paused would otherwise wait for it forever.
+        limit = self._connect_timeout + self._socket_timeout
         try:
-            return await coro_fn()
-        except self._errors() as exc:
+            if _asyncio_timeout is not None:
+                async with _asyncio_timeout(limit):
+                    return await coro_fn()
+            return await asyncio.wait_for(coro_fn(), limit)
+        except (*self._errors(), asyncio.TimeoutError) as exc:
             raise self._unavailable(exc) from exc
 
     async def areserve(self, res_id: str, keys: Sequence[str], limits: Sequence[int], amounts: Sequence[int],
