@@ -31,6 +31,7 @@ from ._store import (
     InProcessSpendStore,
     RedisSpendStore,
     ReserveOutcome,
+    SpendJournal,
     SpendStore,
     SpendStoreUnavailable,
 )
@@ -57,6 +58,7 @@ __all__ = [
     "SegmentBudgets",
     "SpanEventSink",
     "SpendGuard",
+    "SpendJournal",
     "SpendRequest",
     "SpendStore",
     "SpendStoreUnavailable",

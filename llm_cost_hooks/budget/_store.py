@@ -1047,7 +1047,7 @@ class FailoverSpendStore:
         # Start the local view of a key from the shared total this process last saw.
         seen = getattr(self.primary, "seen", None)
         seed = getattr(self.fallback, "seed", None)
-        if seen is None or seed is None:
+        if not isinstance(seen, _Expiring) or seed is None:
             return
         now = time.monotonic()
         for key, ttl in zip(keys, ttls):
