@@ -130,3 +130,75 @@ def test_overspend_through_an_outage_is_bounded_and_alerted(redis_to_break, tmp_
     assert ("threshold", 1.0, None) in kinds
     if made > budget + worst:  # the shared total went past the limit: someone was told
         assert any(k[0] == "overspend" for k in kinds), kinds
+
+
+async def _leader_and_waiter(url: str, leader_fn: Any, wait_timeout: float) -> tuple[list, list, float]:
+    """Two single-flights (two processes' views) on one key: A leads, B waits on Redis."""
+    import asyncio
+
+    from llm_cost_hooks.dedup import RedisSingleFlight
+
+    calls: list[str] = []
+    leading = asyncio.Event()
+    key = f"order-{time.time_ns()}"
+    a = RedisSingleFlight(url, socket_timeout=0.3, connect_timeout=0.3, wait_timeout=wait_timeout, retry_after=0.2)
+    b = RedisSingleFlight(url, socket_timeout=0.3, connect_timeout=0.3, wait_timeout=wait_timeout, retry_after=0.2)
+
+    async def paid(who: str) -> str:
+        calls.append(who)
+        if who == "a":
+            leading.set()
+            await leader_fn()
+        return f"answer from {who}"
+
+    first = asyncio.ensure_future(a.ado(key, lambda: paid("a")))
+    await asyncio.wait_for(leading.wait(), 30)  # A holds the lock and is calling
+    started = time.monotonic()
+    second = await b.ado(key, lambda: paid("b"))
+    waited = time.monotonic() - started
+    return calls, [(await first).value, second.value, second.source], waited
+
+
+async def test_dedup_waiter_rides_out_a_paused_redis_without_a_second_paid_call(redis_to_break) -> None:
+    import asyncio
+
+    async def leader() -> None:
+        await asyncio.sleep(0.5)
+        os.kill(redis_to_break.pid, signal.SIGSTOP)  # paused while B is waiting
+        await asyncio.sleep(1.5)
+        os.kill(redis_to_break.pid, signal.SIGCONT)
+        await asyncio.sleep(0.3)
+
+    calls, values, waited = await _leader_and_waiter(redis_to_break.url, leader, wait_timeout=20)
+    assert calls == ["a"]  # one paid call
+    assert values == ["answer from a", "answer from a", "inflight"]
+    assert waited < 20
+
+
+async def test_dedup_waiter_through_a_killed_redis_gets_the_answer_or_its_own_within_its_timeout(
+        redis_to_break) -> None:
+    import asyncio
+
+    async def leader() -> None:
+        await asyncio.sleep(0.5)
+        os.kill(redis_to_break.pid, signal.SIGKILL)  # gone while B is waiting, back empty
+        await asyncio.sleep(0.3)
+        await asyncio.to_thread(redis_to_break.stop)
+        await asyncio.to_thread(redis_to_break.start)
+
+    calls, values, waited = await _leader_and_waiter(redis_to_break.url, leader, wait_timeout=30)
+    # The leader publishes its answer once Redis is back; the waiter, having seen the
+    # outage, waits for it instead of taking the now-missing lock and paying again.
+    assert calls == ["a"] and values[1] == "answer from a"
+    assert waited < 30
+
+    async def dead_leader() -> None:
+        await asyncio.sleep(0.3)
+        os.kill(redis_to_break.pid, signal.SIGKILL)
+        await asyncio.to_thread(redis_to_break.stop)
+        await asyncio.sleep(6)  # Redis stays down past the waiter's timeout
+
+    calls, values, waited = await _leader_and_waiter(redis_to_break.url, dead_leader, wait_timeout=2)
+    assert calls == ["a", "b"] and values[1] == "answer from b"  # never stuck: its own call
+    assert waited < 2 + 1.5
+    redis_to_break.start()
