@@ -46,6 +46,18 @@ def _wait(start_at: float) -> None:
     time.sleep(max(start_at - time.time(), 0))
 
 
+async def _guarded_call(model, guard, text: str, costs: list[float]) -> bool:  # noqa: ANN001
+    """One call for the tenant through ``model``; its real cost goes to ``costs``. False if refused."""
+    try:
+        msg = await model.ainvoke(text, config={"metadata": {"tenant_id": TENANT}})
+    except BudgetExceeded:
+        return False
+    um = msg.usage_metadata
+    costs.append(guard.cost_of(TokenUsage(input_tokens=um["input_tokens"], output_tokens=um["output_tokens"]),
+                               model.inner.model_name))
+    return True
+
+
 async def guard_worker(url: str, mode: str, calls: int, budget: float, start_at: float) -> dict:
     limit = Limit.usd(budget, per="day", scope="tenant", name="tenant_daily")
     fake = FakeChatModelWithUsage(respond=_slow(0.02), max_tokens=MAX_TOKENS)
@@ -65,14 +77,7 @@ async def guard_worker(url: str, mode: str, calls: int, budget: float, start_at:
 
     async def reserved_call(i: int) -> None:
         nonlocal refused
-        try:
-            msg = await model.ainvoke(f"{prompt} #{i}", config={"metadata": {"tenant_id": TENANT}})
-        except BudgetExceeded:
-            refused += 1
-            return
-        um = msg.usage_metadata
-        costs.append(guard.cost_of(TokenUsage(input_tokens=um["input_tokens"], output_tokens=um["output_tokens"]),
-                                   fake.model_name))
+        refused += not await _guarded_call(model, guard, f"{prompt} #{i}", costs)
 
     import redis.asyncio as aredis
 
@@ -146,15 +151,7 @@ async def outage_worker(url: str, seconds: float, budget: float, journal: str, s
 
     async def one(i: int) -> None:
         nonlocal refused
-        try:
-            msg = await model.ainvoke(f"Find me a cheap hotel in the north, #{i}",
-                                      config={"metadata": {"tenant_id": TENANT}})
-        except BudgetExceeded:
-            refused += 1
-            return
-        um = msg.usage_metadata
-        costs.append(guard.cost_of(TokenUsage(input_tokens=um["input_tokens"], output_tokens=um["output_tokens"]),
-                                   fake.model_name))
+        refused += not await _guarded_call(model, guard, f"Find me a cheap hotel in the north, #{i}", costs)
 
     # Warm up (tokenizer load, first LangChain call) so every call in the window is real work.
     count_message_tokens([{"role": "user", "content": "warm up"}], fake.model_name)

@@ -7,7 +7,6 @@ import json
 import multiprocessing
 import time
 from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
 
@@ -21,6 +20,8 @@ from llm_cost_hooks.budget import (
     SpendRequest,
     SpendStoreUnavailable,
 )
+
+from llm_cost_hooks.budget._guard import _PID  # noqa: E402
 
 REQ = SpendRequest(model="gpt-4o-mini", input_tokens=1000, max_output_tokens=500, tenant="acme")
 
@@ -53,8 +54,7 @@ def test_settling_above_the_reservation_is_counted_tagged_and_alerted_once_per_p
 def test_a_settlement_after_the_lease_ended_is_counted_as_late() -> None:
     events: list = []
     guard = _guard(events, lease_seconds=0.05)
-    guard._renewer = SimpleNamespace(is_alive=lambda: True)  # no renewer thread: the lease lapses
-    guard._renewer_pid = __import__("os").getpid()
+    guard._renewer_pid = _PID[0]  # no renewer thread: the lease lapses
     r = guard.reserve(REQ)
     time.sleep(0.1)
     assert guard.usage("daily", "acme")[1] == 0  # the hold was freed when the lease ended
@@ -84,7 +84,7 @@ def test_in_process_store_drops_keys_whose_period_ended() -> None:
         store.settle(f"r{user}", [f"b:daily:user:{user}:20260101"], [5], [3600])
     assert len(store) == 5000
     now[0] = 3601.0
-    store.settle("late", ["b:daily:user:x:20260102"], [1], [3600])  # any write sweeps
+    store.reserve("next", ["b:daily:user:x:20260102"], [100], [1], [3600], 30)  # a reservation sweeps
     assert len(store) == 1
     assert store.usage("b:daily:user:1:20260101") == (0, 0)
 

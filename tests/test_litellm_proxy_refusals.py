@@ -7,17 +7,13 @@ serves a repeated request without an upstream call."""
 from __future__ import annotations
 
 import json
-import secrets
-import shutil
-import sys
-from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
-from _servers import ServerStartError, free_port, start_process
-from test_litellm_proxy import INTEGRATION, http_ready
+from _servers import free_port
+from test_litellm_proxy import INTEGRATION, start_proxy
 
 openai = pytest.importorskip("openai")
 httpx = pytest.importorskip("httpx")
@@ -25,9 +21,6 @@ httpx = pytest.importorskip("httpx")
 
 @pytest.fixture(scope="module")
 def refusing_proxy(tmp_path_factory: pytest.TempPathFactory, openai_stub_server: Any) -> Any:
-    litellm_cli = Path(sys.executable).with_name("litellm")
-    if not litellm_cli.exists():
-        pytest.fail("the `litellm` CLI is missing: pip install 'litellm[proxy]'", pytrace=False)
     workdir = tmp_path_factory.mktemp("litellm-proxy-refusals")
     config = yaml.safe_load((INTEGRATION / "config.yaml").read_text())
     config["model_list"] += [
@@ -39,31 +32,15 @@ def refusing_proxy(tmp_path_factory: pytest.TempPathFactory, openai_stub_server:
     ]
     config["environment_variables"]["LLM_COST_HOOKS_PROXY_CACHE"] = "exact"  # the documented switch
     config["environment_variables"]["LLM_COST_HOOKS_PROXY_CACHE_STORE"] = str(workdir / "cache.db")
-    (workdir / "config.yaml").write_text(yaml.safe_dump(config))
-    shutil.copy(INTEGRATION / "cost_hooks_callback.py", workdir / "cost_hooks_callback.py")
-    key = "sk-" + secrets.token_hex(32)
-    port = free_port()
     env = {
-        "LITELLM_LOCAL_MODEL_COST_MAP": "True",
-        "LITELLM_MASTER_KEY": key,
         "LLM_COST_HOOKS_LEDGER": f"sqlite:///{workdir / 'ledger.db'}",
-        "OPENAI_API_KEY": "sk-upstream-test",
         "OPENAI_API_BASE": openai_stub_server.base,
-        "ANTHROPIC_API_KEY": "sk-ant-test",
         "LLM_COST_HOOKS_PROXY_LIMITS": json.dumps([{"metric": "usd", "amount": 0.00002, "period": "day",
                                                     "scope": "tenant", "route": "/budgeted"}]),
         "LLM_COST_HOOKS_PROXY_BREAKER": json.dumps({"failure_threshold": 1, "reset_seconds": 120}),
         "PYTHONPATH": str(INTEGRATION.parent.parent),  # the checkout under test, not an installed copy
     }
-    proc = None
-    error = ""
-    try:
-        proc = start_process([str(litellm_cli), "--config", str(workdir / "config.yaml"), "--host", "127.0.0.1",
-                              "--port", str(port)], http_ready(port), env=env, timeout=120, cwd=str(workdir))
-    except ServerStartError as exc:
-        error = str(exc)
-    if error or proc is None:
-        pytest.fail(f"cannot start the LiteLLM proxy: {error}", pytrace=False)
+    proc, port, key = start_proxy(workdir, config, env, timeout=120)
     try:
         yield {"port": port, "key": key}
     finally:

@@ -207,7 +207,7 @@ class SpendGuard:
         self.lease_seconds = lease_seconds
         self.max_hold_seconds = max_hold_seconds
         self.overspend: dict[str, list[int]] = {}  # limit name -> [events, units]
-        self._held: weakref.WeakValueDictionary[str, Reservation] = weakref.WeakValueDictionary()
+        self._held: dict[str, weakref.ref[Reservation]] = {}
         self._renewer: threading.Thread | None = None
         self._renewer_pid = 0
         if isinstance(self.store, FailoverSpendStore) and self.store.on_replay is None:
@@ -401,15 +401,15 @@ class SpendGuard:
 
     # -- leases ---------------------------------------------------------------------------
     def _hold(self, r: Reservation) -> None:
-        r.lease_until = time.monotonic() + self.lease_seconds
-        self._held[r.id] = r
-        if self._renewer is None or self._renewer_pid != os.getpid() or not self._renewer.is_alive():
+        # A plain weak reference: a reservation dropped without settling is not renewed.
+        self._held[r.id] = weakref.ref(r)
+        if self._renewer_pid != _PID[0]:  # first hold, or in a forked child
             with self._lock:
-                if self._renewer is None or self._renewer_pid != os.getpid() or not self._renewer.is_alive():
-                    self._renewer_pid = os.getpid()
+                if self._renewer_pid != _PID[0]:
                     self._renewer = threading.Thread(target=_renew_loop, args=(weakref.ref(self),),
                                                      name="llm-cost-hooks-lease-renewer", daemon=True)
                     self._renewer.start()
+                    self._renewer_pid = _PID[0]
 
     def _unhold(self, r: Reservation) -> None:
         self._held.pop(r.id, None)
@@ -418,8 +418,13 @@ class SpendGuard:
         """Extend the lease of every held reservation (the renewer thread calls this every
         third of ``lease_seconds``); holds older than ``max_hold_seconds`` are left to lapse."""
         now = time.monotonic()
-        live = [r for r in list(self._held.values())
-                if r.state == "held" and r._created + self.max_hold_seconds > now]
+        live = []
+        for rid, ref in list(self._held.items()):
+            r = ref()
+            if r is None or r.state != "held" or r._created + self.max_hold_seconds <= now:
+                self._held.pop(rid, None)
+            else:
+                live.append(r)
         if not live:
             return 0
         renew = getattr(self.store, "renew", None)
@@ -623,6 +628,12 @@ class SpendGuard:
 
     def spent(self, limit: Limit | str, scope_value: str | None = None, *, at: float | None = None) -> float:
         return self.usage(limit, scope_value, at=at)[0]
+
+
+# This process's id, kept current across forks without a system call per reservation.
+_PID = [os.getpid()]
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=lambda: _PID.__setitem__(0, os.getpid()))
 
 
 def _renew_loop(guard_ref: weakref.ref[SpendGuard]) -> None:

@@ -145,12 +145,6 @@ class InProcessSpendStore(_AsyncFromSync):
             amount, _ = holds.pop(rid)
             self._reserved[key] = self._reserved.get(key, 0) - amount
 
-    def _touch(self, key: str, ttl: int, now: float) -> None:
-        exp = now + ttl
-        if self._expires.get(key, 0.0) < exp:
-            self._expires[key] = exp
-        if now >= self._next_sweep:
-            self._sweep(now)
 
     def _sweep(self, now: float) -> None:
         self._next_sweep = now + self.sweep_interval
@@ -172,7 +166,7 @@ class InProcessSpendStore(_AsyncFromSync):
         """Start ``key`` at ``spent`` units (the shared total last seen), keeping holds."""
         with self._lock:
             self._spent[key] = int(spent)
-            self._touch(key, ttl, self._clock())
+            self._expires.setdefault(key, self._clock() + ttl)
 
     def reserve(self, res_id: str, keys: Sequence[str], limits: Sequence[int], amounts: Sequence[int],
                 ttls: Sequence[int], lease_seconds: float) -> ReserveOutcome:
@@ -187,11 +181,13 @@ class InProcessSpendStore(_AsyncFromSync):
             for i, key in enumerate(keys):
                 self._reserved[key] = self._reserved.get(key, 0) + amounts[i]
                 self._holds.setdefault(key, {})[res_id] = (amounts[i], now + lease_seconds)
-                self._touch(key, ttls[i], now)
+                # A key's period ends at a fixed time: its expiry is set once.
+                self._expires.setdefault(key, now + ttls[i])
+            if now >= self._next_sweep:
+                self._sweep(now)
         return ReserveOutcome(True)
 
     def settle(self, res_id: str, keys: Sequence[str], actual: Sequence[int], ttls: Sequence[int]) -> list[int]:
-        now = self._clock()
         with self._lock:
             out = []
             for i, key in enumerate(keys):
@@ -199,7 +195,8 @@ class InProcessSpendStore(_AsyncFromSync):
                 if hold is not None:
                     self._reserved[key] -= hold[0]
                 self._spent[key] = self._spent.get(key, 0) + actual[i]
-                self._touch(key, ttls[i], now)
+                if key not in self._expires:
+                    self._expires[key] = self._clock() + ttls[i]
                 out.append(self._spent[key])
             return out
 
