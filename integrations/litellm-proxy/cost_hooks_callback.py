@@ -119,14 +119,18 @@ class ProxyCostHooksLogger(CostHooksLogger):
         self.breaker = breaker
 
     async def async_pre_call_hook(self, user_api_key_dict, cache, data, call_type):
+        model = str(data.get("model") or "") if self.breaker is not None and isinstance(data, dict) else ""
+        probing = False
         try:
-            if self.breaker is not None and isinstance(data, dict) and data.get("model"):
-                self.breaker.check(str(data["model"]))
+            if model:
+                probing = self.breaker.check(model).value == "half_open"
             return await super().async_pre_call_hook(user_api_key_dict, cache, data, call_type)
         except Exception as exc:
             refusal = proxy_refusal(exc)
             if refusal is None:
                 raise
+            if probing:  # refused before reaching the model: the probe is still owed
+                self.breaker.release_probe(model)
             raise refusal from exc
 
     def _model_group(self, kwargs):

@@ -1100,9 +1100,9 @@ class FailoverSpendStore:
     def renew(self, holds: Sequence[tuple[str, Sequence[str]]], lease_seconds: float) -> None:
         local = [h for h in holds if h[0] in self._local]
         shared = [h for h in holds if h[0] not in self._local]
-        if local:
+        if local and hasattr(self.fallback, "renew"):
             self.fallback.renew(local, lease_seconds)
-        if shared and self._primary_ok():
+        if shared and self._primary_ok() and hasattr(self.primary, "renew"):
             try:
                 self.primary.renew(shared, lease_seconds)
             except SpendStoreUnavailable as exc:
