@@ -165,10 +165,6 @@ async def outage_worker(url: str, seconds: float, budget: float, journal: str, s
     with open(go) as f:
         start_at = float(f.read())
     _wait(start_at)
-    if os.environ.get("BUDGETS_WORKER_TRACE"):
-        import faulthandler
-
-        faulthandler.dump_traceback_later(float(os.environ["BUDGETS_WORKER_TRACE"]), exit=False)
     began = time.time()
     i = 0
     while time.time() < start_at + seconds:

@@ -9,14 +9,13 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import httpx  # both come with litellm
+import openai
 import pytest
 import yaml
 
 from _servers import free_port
 from test_litellm_proxy import INTEGRATION, start_proxy
-
-openai = pytest.importorskip("openai")
-httpx = pytest.importorskip("httpx")
 
 
 @pytest.fixture(scope="module")
