@@ -77,7 +77,8 @@ async def guard_worker(url: str, mode: str, calls: int, budget: float, start_at:
 
     async def reserved_call(i: int) -> None:
         nonlocal refused
-        refused += not await _guarded_call(model, guard, f"{prompt} #{i}", costs)
+        if not await _guarded_call(model, guard, f"{prompt} #{i}", costs):
+            refused += 1  # counted after the await: concurrent calls never lose an update
 
     import redis.asyncio as aredis
 
@@ -151,7 +152,8 @@ async def outage_worker(url: str, seconds: float, budget: float, journal: str, s
 
     async def one(i: int) -> None:
         nonlocal refused
-        refused += not await _guarded_call(model, guard, f"Find me a cheap hotel in the north, #{i}", costs)
+        if not await _guarded_call(model, guard, f"Find me a cheap hotel in the north, #{i}", costs):
+            refused += 1
 
     # Warm up (tokenizer load, first LangChain call) so every call in the window is real work.
     count_message_tokens([{"role": "user", "content": "warm up"}], fake.model_name)
