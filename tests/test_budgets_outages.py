@@ -123,9 +123,10 @@ def test_overspend_through_an_outage_is_bounded_and_alerted(redis_to_break, tmp_
     worst = max(r["worst"] for r in results)
     assert sum(r["refused"] for r in results) > 0, _summary(results)  # the budget was the constraint
     # The documented bound: during an outage each process may spend what was left of the
-    # budget when it last saw the shared total (its seed), plus one call in flight.
+    # budget when it last saw the shared total (its seed), plus what it had in flight
+    # (a batch of 4 calls).
     headroom = sum(max(budget * 1e9 - min(r["seeded"]), 0) / 1e9 if r["seeded"] else budget for r in results)
-    assert made <= budget + headroom + PROCESSES * worst, (made, headroom)
+    assert made <= budget + headroom + PROCESSES * 4 * worst, (made, headroom, _summary(results))
     spent, _ = _redis_usage(redis_to_break.url, budget)
     assert abs(spent - made) <= worst
     kinds = [tuple(a) for r in results for a in r["alerts"]]

@@ -277,12 +277,14 @@ local n = (#KEYS - 1) / 3
 local res_id = ARGV[1]
 local lease = tonumber(ARGV[2])
 local ep = epoch(ARGV[3])
+-- A client that knew another epoch puts its spend back before it may reserve.
+if ARGV[4] ~= '' and ARGV[4] ~= ep then return {-1, ep} end
 for i = 1, n do purge(KEYS[3*i-2], KEYS[3*i-1], KEYS[3*i], now) end
 local seen = {0, ep}
 for i = 1, n do
   local k = KEYS[3*i-2]
-  local limit = tonumber(ARGV[3*i+1])
-  local amount = tonumber(ARGV[3*i+2])
+  local limit = tonumber(ARGV[3*i+2])
+  local amount = tonumber(ARGV[3*i+3])
   local spent = redis.call('HGET', k, 'spent') or '0'
   local reserved = redis.call('HGET', k, 'reserved') or '0'
   if tonumber(spent) + tonumber(reserved) + amount > limit then
@@ -293,9 +295,9 @@ for i = 1, n do
 end
 for i = 1, n do
   local k, kr, ke = KEYS[3*i-2], KEYS[3*i-1], KEYS[3*i]
-  local ttl = tonumber(ARGV[3*i+3])
-  redis.call('HINCRBY', k, 'reserved', ARGV[3*i+2])
-  redis.call('HSET', kr, res_id, ARGV[3*i+2])
+  local ttl = tonumber(ARGV[3*i+4])
+  redis.call('HINCRBY', k, 'reserved', ARGV[3*i+3])
+  redis.call('HSET', kr, res_id, ARGV[3*i+3])
   redis.call('ZADD', ke, now + lease, res_id)
   redis.call('EXPIRE', k, ttl)
   redis.call('EXPIRE', kr, ttl)
@@ -529,16 +531,20 @@ class RedisSpendStore:
     # -- argument packing and replies -----------------------------------------------------
     def _reserve_args(self, res_id: str, limits: Sequence[int], amounts: Sequence[int], ttls: Sequence[int],
                       lease_seconds: float) -> list[str]:
-        args = [res_id, str(int(lease_seconds * 1000)), f"{self._client_id}-{time.time_ns()}"]
+        args = [res_id, str(int(lease_seconds * 1000)), f"{self._client_id}-{time.time_ns()}", self._epoch or ""]
         for limit, amount, ttl in zip(limits, amounts, ttls):
             args += [str(int(limit)), str(int(amount)), str(int(ttl))]
         return args
 
-    def _reserve_reply(self, keys: Sequence[str], ttls: Sequence[int], reply: Sequence[Any]) -> tuple[ReserveOutcome, bool]:
+    def _reserve_reply(self, keys: Sequence[str], ttls: Sequence[int],
+                       reply: Sequence[Any]) -> tuple[ReserveOutcome | None, bool]:
+        """``(outcome, restarted)``; outcome None: not reserved, Redis came back empty."""
         if os.getpid() != self._pid:
             self._fork_reset()
         index = int(reply[0])
         restarted = self._new_epoch(str(reply[1]))
+        if index < 0:
+            return None, restarted
         if index:
             return ReserveOutcome(False, index - 1, int(reply[2]), int(reply[3])), restarted
         now = time.monotonic()
@@ -629,12 +635,15 @@ class RedisSpendStore:
     def reserve(self, res_id: str, keys: Sequence[str], limits: Sequence[int], amounts: Sequence[int],
                 ttls: Sequence[int], lease_seconds: float) -> ReserveOutcome:
         script = self._script("reserve", _RESERVE)
-        args = self._reserve_args(res_id, limits, amounts, ttls, lease_seconds)
-        outcome, restarted = self._reserve_reply(
-            keys, ttls, self._call(lambda: script(keys=self._triples(keys), args=args)))
-        if restarted:
-            self._after_restart([], [], [])
-        return outcome
+        for _ in range(2):
+            args = self._reserve_args(res_id, limits, amounts, ttls, lease_seconds)
+            outcome, restarted = self._reserve_reply(
+                keys, ttls, self._call(lambda: script(keys=self._triples(keys), args=args)))
+            if restarted:
+                self._after_restart([], [], [])
+            if outcome is not None:
+                return outcome
+        raise self._unavailable(RuntimeError("Redis restarted twice during one reservation"))
 
     def settle(self, res_id: str, keys: Sequence[str], actual: Sequence[int], ttls: Sequence[int], *,
                bucket: int | None = None) -> list[int]:
@@ -698,12 +707,15 @@ class RedisSpendStore:
 
     async def areserve(self, res_id: str, keys: Sequence[str], limits: Sequence[int], amounts: Sequence[int],
                        ttls: Sequence[int], lease_seconds: float) -> ReserveOutcome:
-        args = self._reserve_args(res_id, limits, amounts, ttls, lease_seconds)
-        reply = await self._acall(lambda: self._ascript("reserve", _RESERVE)(keys=self._triples(keys), args=args))
-        outcome, restarted = self._reserve_reply(keys, ttls, reply)
-        if restarted:
-            await self._aafter_restart([], [], [])
-        return outcome
+        for _ in range(2):
+            args = self._reserve_args(res_id, limits, amounts, ttls, lease_seconds)
+            reply = await self._acall(lambda: self._ascript("reserve", _RESERVE)(keys=self._triples(keys), args=args))
+            outcome, restarted = self._reserve_reply(keys, ttls, reply)
+            if restarted:
+                await self._aafter_restart([], [], [])
+            if outcome is not None:
+                return outcome
+        raise self._unavailable(RuntimeError("Redis restarted twice during one reservation"))
 
     async def asettle(self, res_id: str, keys: Sequence[str], actual: Sequence[int], ttls: Sequence[int], *,
                       bucket: int | None = None) -> list[int]:
