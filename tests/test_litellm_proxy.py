@@ -52,7 +52,9 @@ def start_proxy(workdir: Path, config: dict[str, Any], env: dict[str, str], *, t
     key = "sk-" + secrets.token_hex(32)
     port = free_port()
     env = {"LITELLM_LOCAL_MODEL_COST_MAP": "True", "LITELLM_MASTER_KEY": key, "OPENAI_API_KEY": "sk-upstream-test",
-           "ANTHROPIC_API_KEY": "sk-ant-test", **env}
+           "ANTHROPIC_API_KEY": "sk-ant-test",
+           "PYTHONPATH": str(INTEGRATION.parent.parent),  # the checkout under test, not an installed copy
+           **env}
     error = ""
     proc = None
     try:

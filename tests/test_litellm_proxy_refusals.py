@@ -37,7 +37,6 @@ def refusing_proxy(tmp_path_factory: pytest.TempPathFactory, openai_stub_server:
         "LLM_COST_HOOKS_PROXY_LIMITS": json.dumps([{"metric": "usd", "amount": 0.00002, "period": "day",
                                                     "scope": "tenant", "route": "/budgeted"}]),
         "LLM_COST_HOOKS_PROXY_BREAKER": json.dumps({"failure_threshold": 1, "reset_seconds": 120}),
-        "PYTHONPATH": str(INTEGRATION.parent.parent),  # the checkout under test, not an installed copy
     }
     proc, port, key = start_proxy(workdir, config, env, timeout=120)
     try:
