@@ -118,6 +118,72 @@ def _redis_rows(quick: bool) -> list[Row]:
         server.close()
 
 
+# One round of the comparison against another checkout: run with that checkout first on
+# sys.path, print in-process us/call and Redis ms/call (median of batches).
+_ROUND = r"""
+import json, os, sys, time
+os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+from llm_cost_hooks.budget import AlertManager, Limit, SpendGuard, SpendRequest
+req = SpendRequest(model="gpt-4o-mini", input_tokens=412, max_output_tokens=300, tenant="acme")
+limits = [Limit.usd(1e9, per="day", scope="tenant"), Limit.usd_per_request(1.0), Limit.input_tokens(100_000)]
+def per_call(guard, n, batches):
+    for _ in range(n // 10):
+        guard.reserve(req).settle(0.0001)
+    out = []
+    for _ in range(batches):
+        t = time.perf_counter()
+        for _ in range(n):
+            guard.reserve(req).settle(0.0001)
+        out.append((time.perf_counter() - t) / n)
+    return sorted(out)[len(out) // 2]
+local = SpendGuard(limits, alerts=AlertManager(log=False, span_events=False))
+shared = SpendGuard(limits[:2], store=sys.argv[1], alerts=AlertManager(log=False, span_events=False),
+                    key_prefix="bench%d" % os.getpid())
+print(json.dumps({"inproc_us": per_call(local, int(sys.argv[2]), 5) * 1e6,
+                  "redis_ms": per_call(shared, int(sys.argv[3]), 5) * 1e3}))
+"""
+
+
+def _base_rows(quick: bool) -> list[Row]:
+    """``LLM_COST_HOOKS_BENCH_BASE=<checkout>``: reserve+settle of this code vs that
+    checkout, in alternating subprocesses against one Redis (same-run ratios)."""
+    import subprocess
+
+    base = os.environ.get("LLM_COST_HOOKS_BENCH_BASE")
+    if not base:
+        return []
+    try:
+        server = _redis_server()
+        server.start()
+    except Exception as exc:  # noqa: BLE001
+        print(f"budgets: Redis unavailable, skipping the comparison: {exc}", file=sys.stderr)
+        return []
+    rounds = 2 if quick else 4
+    n_local, n_redis = (2_000, 300) if quick else (10_000, 1_000)
+    runs: dict[str, list[dict[str, float]]] = {"this": [], "base": []}
+    try:
+        for _ in range(rounds):
+            for name, root in (("this", str(REPO)), ("base", base)):
+                env = {**os.environ, "PYTHONPATH": root}
+                out = subprocess.run([sys.executable, "-c", _ROUND, server.url, str(n_local), str(n_redis)],
+                                     env=env, capture_output=True, text=True, check=True, cwd=root)
+                runs[name].append(json.loads(out.stdout.strip().splitlines()[-1]))
+    finally:
+        server.close()
+
+    def med(name: str, field: str) -> float:
+        values = sorted(r[field] for r in runs[name])
+        return values[len(values) // 2]
+
+    rows = []
+    for field, label, unit in (("inproc_us", "in-process", "us"), ("redis_ms", "Redis loopback", "ms")):
+        this, anchor = med("this", field), med("base", field)
+        rows.append(Row("budgets", f"reserve+settle {label}, this code", this, unit, f"same at {Path(base).name}",
+                        anchor, "ratio <= 1.10", this / anchor <= 1.10,
+                        f"ratio {this / anchor:.2f}; {rounds} alternating rounds x 5 batches, medians"))
+    return rows
+
+
 def _conversation(turns: int) -> list[dict[str, Any]] | None:
     if not MULTIWOZ.exists():
         return None
@@ -184,6 +250,7 @@ def run(quick: bool) -> list[Row]:
     rows: list[Row] = []
     rows += _guard_rows(quick)
     rows += _redis_rows(quick)
+    rows += _base_rows(quick)
     rows += _trim_rows(quick)
     rows += _guarded_model_rows(quick)
     return rows

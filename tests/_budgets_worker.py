@@ -2,6 +2,7 @@
 
     python tests/_budgets_worker.py guard  <redis_url> <reserve|naive> <calls> <budget_usd> <start_at>
     python tests/_budgets_worker.py dedup  <redis_url> <calls> <idempotency_key> <start_at>
+    python tests/_budgets_worker.py outage <redis_url> <seconds> <budget_usd> <journal_dir> <sync_dir>
 
 Prints one JSON line with what this process saw. ``start_at`` (a time.time() value) lines
 the processes up so their calls really overlap.
@@ -17,6 +18,8 @@ import time
 from collections import Counter
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+# The checkout under test, not whatever copy is installed.
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from llm_cost_hooks import BudgetExceeded  # noqa: E402
 from llm_cost_hooks._records import TokenUsage  # noqa: E402
@@ -43,6 +46,18 @@ def _wait(start_at: float) -> None:
     time.sleep(max(start_at - time.time(), 0))
 
 
+async def _guarded_call(model, guard, text: str, costs: list[float]) -> bool:  # noqa: ANN001
+    """One call for the tenant through ``model``; its real cost goes to ``costs``. False if refused."""
+    try:
+        msg = await model.ainvoke(text, config={"metadata": {"tenant_id": TENANT}})
+    except BudgetExceeded:
+        return False
+    um = msg.usage_metadata
+    costs.append(guard.cost_of(TokenUsage(input_tokens=um["input_tokens"], output_tokens=um["output_tokens"]),
+                               model.inner.model_name))
+    return True
+
+
 async def guard_worker(url: str, mode: str, calls: int, budget: float, start_at: float) -> dict:
     limit = Limit.usd(budget, per="day", scope="tenant", name="tenant_daily")
     fake = FakeChatModelWithUsage(respond=_slow(0.02), max_tokens=MAX_TOKENS)
@@ -62,14 +77,8 @@ async def guard_worker(url: str, mode: str, calls: int, budget: float, start_at:
 
     async def reserved_call(i: int) -> None:
         nonlocal refused
-        try:
-            msg = await model.ainvoke(f"{prompt} #{i}", config={"metadata": {"tenant_id": TENANT}})
-        except BudgetExceeded:
-            refused += 1
-            return
-        um = msg.usage_metadata
-        costs.append(guard.cost_of(TokenUsage(input_tokens=um["input_tokens"], output_tokens=um["output_tokens"]),
-                                   fake.model_name))
+        if not await _guarded_call(model, guard, f"{prompt} #{i}", costs):
+            refused += 1  # counted after the await: concurrent calls never lose an update
 
     import redis.asyncio as aredis
 
@@ -117,10 +126,76 @@ async def dedup_worker(url: str, calls: int, key: str, start_at: float) -> dict:
     }
 
 
+async def outage_worker(url: str, seconds: float, budget: float, journal: str, sync_dir: str) -> dict:
+    """Calls in batches of 4 for ``seconds`` while the test pauses / kills Redis; then waits
+    until everything journalled meanwhile is replayed. Says it is ready by a file in
+    ``sync_dir`` and starts at the time the test writes to ``sync_dir/go``."""
+    from llm_cost_hooks.budget import FailoverSpendStore
+
+    limit = Limit.usd(budget, per="day", scope="tenant", name="tenant_daily", alert_at=(0.8, 1.0))
+    fake = FakeChatModelWithUsage(respond=_slow(0.02), max_tokens=MAX_TOKENS)
+    store = FailoverSpendStore(RedisSpendStore(url, socket_timeout=0.3, connect_timeout=0.3), retry_after=0.2,
+                               journal=journal)
+    events: list = []
+    guard = SpendGuard([limit], store=store, alerts=AlertManager([events.append], log=False, span_events=False))
+    model = GuardedChatModel(inner=fake, guard=guard)
+    costs: list[float] = []
+    refused = 0
+    seeded: list[int] = []
+    original_seed = store.fallback.seed
+
+    def seed(key: str, units: int, ttl: int) -> None:
+        seeded.append(units)
+        original_seed(key, units, ttl)
+
+    store.fallback.seed = seed
+
+    async def one(i: int) -> None:
+        nonlocal refused
+        if not await _guarded_call(model, guard, f"Find me a cheap hotel in the north, #{i}", costs):
+            refused += 1
+
+    # Warm up (tokenizer load, first LangChain call) so every call in the window is real work.
+    count_message_tokens([{"role": "user", "content": "warm up"}], fake.model_name)
+    await GuardedChatModel(inner=fake).ainvoke("warm up")
+    warm_calls = fake.call_count
+    open(os.path.join(sync_dir, f"ready-{os.getpid()}"), "w").close()
+    go = os.path.join(sync_dir, "go")
+    while not os.path.exists(go):
+        time.sleep(0.02)
+    time.sleep(0.05)
+    with open(go) as f:
+        start_at = float(f.read())
+    _wait(start_at)
+    began = time.time()
+    i = 0
+    while time.time() < start_at + seconds:
+        await asyncio.gather(*(one(i + j) for j in range(4)))
+        i += 4
+    deadline = time.monotonic() + 60
+    while (store.journal.pending or store.degraded) and time.monotonic() < deadline:
+        await asyncio.sleep(0.2)
+        guard.usage(limit, TENANT)  # any shared-store call replays the journal first
+    tokens = count_message_tokens([{"role": "user", "content": "Find me a cheap hotel in the north, #100"}],
+                                  fake.model_name)
+    worst = guard.estimate(SpendRequest(model=fake.model_name, input_tokens=tokens, max_output_tokens=MAX_TOKENS))[2]
+    return {"ok": len(costs), "refused": refused, "spent": sum(costs), "worst": worst, "outages": store.outages,
+            "replayed": store.replayed, "pending": store.journal.pending, "set_aside": store.journal.set_aside,
+            "restarts": store.primary.restarts, "seeded": seeded, "calls": fake.call_count - warm_calls,
+            "ran": [began, time.time()],
+            "alerts": [[e.kind, e.threshold, e.reason] for e in events],
+            "overspend": {k: v for k, v in guard.overspend.items()}}
+
+
 def main(argv: list[str]) -> None:
+    import logging
+
+    logging.basicConfig(level=logging.WARNING, stream=sys.stderr)  # the test shows it on failure
     kind, url = argv[0], argv[1]
     if kind == "guard":
         out = asyncio.run(guard_worker(url, argv[2], int(argv[3]), float(argv[4]), float(argv[5])))
+    elif kind == "outage":
+        out = asyncio.run(outage_worker(url, float(argv[2]), float(argv[3]), argv[4], argv[5]))
     elif kind == "dedup":
         out = asyncio.run(dedup_worker(url, int(argv[2]), argv[3], float(argv[4])))
     else:

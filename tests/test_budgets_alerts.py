@@ -166,9 +166,11 @@ def test_threshold_100_fires_when_real_spend_reaches_the_limit() -> None:
     clock = Clock(HOUR0)
     guard = SpendGuard([Limit.usd(1.0, per="day", scope="tenant")], clock=clock,
                        alerts=AlertManager([events.append], log=False, span_events=False))
-    small = REQ.model_copy(update={"max_output_tokens": 10})
+    # The 24 calls' worst case covers what they settle; the last one settles a hair above it.
+    big = REQ.model_copy(update={"max_output_tokens": 100_000})
+    small = REQ.model_copy(update={"max_output_tokens": 66_400})
     for _ in range(24):
-        guard.reserve(REQ).settle(0.04)  # 0.96 of 1.0
+        guard.reserve(big).settle(0.04)  # 0.96 of 1.0
     with pytest.raises(BudgetExceeded):
         guard.reserve(REQ.model_copy(update={"input_tokens": 400_000}))  # worst case 0.06 > 0.04 left
     assert [(e.kind, e.threshold) for e in events] == [("threshold", 0.5), ("threshold", 0.8), ("refused", None)]

@@ -193,3 +193,14 @@ def test_circuit_breaker_opens_skips_and_probes() -> None:
     now[0] += 11
     slow.record_failure("m")
     assert slow.allow("m")
+
+
+def test_a_probe_given_back_can_be_taken_again() -> None:
+    now = [0.0]
+    breaker = CircuitBreaker(failure_threshold=1, reset_seconds=10, clock=lambda: now[0])
+    breaker.record_failure("m")
+    now[0] = 11
+    assert breaker.check("m") is BreakerState.HALF_OPEN  # takes the one probe
+    assert not breaker.allow("m")
+    breaker.release_probe("m")  # that request was refused before reaching the model
+    assert breaker.allow("m")

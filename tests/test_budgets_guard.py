@@ -28,6 +28,8 @@ from llm_cost_hooks.langchain import CostCallbackHandler, FakeChatModelWithUsage
 from llm_cost_hooks.langchain._budget import GuardedChatModel
 
 REQ = SpendRequest(model="gpt-4o-mini", input_tokens=1000, max_output_tokens=500, tenant="acme", feature="chat")
+# Its worst case ($0.00075) covers the $0.0006 these tests settle: no over-spend.
+REQ_LONG = REQ.model_copy(update={"max_output_tokens": 1000})
 
 
 class Clock:
@@ -127,7 +129,7 @@ def test_threshold_alerts_once_per_period_and_again_next_period() -> None:
     guard = SpendGuard([Limit.usd(0.01, per="day", scope="tenant")], clock=clock, alerts=alerts)
     for _ in range(30):
         try:
-            guard.reserve(REQ).settle(0.0006)
+            guard.reserve(REQ_LONG).settle(0.0006)
         except BudgetExceeded:
             pass
     # Real spend stops at 96 %: the refused call raises its own event, never the 100 % one.
@@ -137,7 +139,7 @@ def test_threshold_alerts_once_per_period_and_again_next_period() -> None:
     assert any(name == "llm_cost_hooks.budget.utilization" and v >= 0.5 for name, v in metrics)
     clock.t += 86_400
     for _ in range(10):
-        guard.reserve(REQ).settle(0.0006)
+        guard.reserve(REQ_LONG).settle(0.0006)
     assert [e.threshold for e in events] == [0.5, 0.8, None, 0.5]
 
 
@@ -186,7 +188,7 @@ def test_webhook_sink_retries_until_delivered() -> None:
         sink = WebhookSink(f"http://127.0.0.1:{server.server_port}/alerts", retries=3, backoff=0.01)
         guard = SpendGuard([Limit.usd(0.001, per="day", scope="tenant", alert_at=(0.5,))],
                            alerts=AlertManager([sink], log=False, span_events=False))
-        guard.reserve(REQ).settle(0.0006)
+        guard.reserve(REQ_LONG).settle(0.0006)
         assert sink.flush(10)
         sink.close()
     finally:
@@ -199,7 +201,7 @@ def test_webhook_sink_retries_until_delivered() -> None:
 def test_alerts_go_to_the_python_log(caplog) -> None:
     guard = SpendGuard([Limit.usd(0.001, per="day", scope="tenant", alert_at=(0.5,))])
     with caplog.at_level("WARNING", logger="llm_cost_hooks.budget"):
-        guard.reserve(REQ).settle(0.0006)
+        guard.reserve(REQ_LONG).settle(0.0006)
     assert any("reached 50%" in r.getMessage() for r in caplog.records)
 
 
@@ -214,7 +216,7 @@ def test_span_event_sink_adds_event_to_current_span() -> None:
     guard = SpendGuard([Limit.usd(0.001, per="day", scope="tenant", alert_at=(0.5,))],
                        alerts=AlertManager(log=False))
     with provider.get_tracer("t").start_as_current_span("call"):
-        guard.reserve(REQ).settle(0.0006)
+        guard.reserve(REQ_LONG).settle(0.0006)
     (span,) = exporter.get_finished_spans()
     assert [e.name for e in span.events] == ["llm_cost_hooks.budget.alert"]
     assert span.events[0].attributes["budget.threshold"] == "0.5"

@@ -105,7 +105,7 @@ def test_redis_store_reserve_settle_release_and_lease_expiry(redis_clean_url: st
 async def test_redis_down_fail_open_uses_local_fallback_and_leaks_nothing(redis_server, redis_clean_url, caplog) -> None:
     limit = Limit.usd(1.0, per="day", scope="tenant", name="daily")
     store = FailoverSpendStore(RedisSpendStore(redis_clean_url, connect_timeout=0.2, socket_timeout=0.5),
-                               fail_mode="open", retry_after=0.2)
+                               fail_mode="open", retry_after=0.2, journal=None)
     guard = SpendGuard([limit], store=store, alerts=_no_alerts())
     closed = SpendGuard([limit], alerts=_no_alerts(), store=FailoverSpendStore(
         RedisSpendStore(redis_clean_url, connect_timeout=0.2, socket_timeout=0.5), fail_mode="closed", retry_after=0.2))
@@ -134,11 +134,13 @@ async def test_redis_down_fail_open_uses_local_fallback_and_leaks_nothing(redis_
     after = await guard.areserve(req)
     assert not store.degraded
     await after.asettle(0.004)
-    # Redis restarted empty; the queued settlement was replayed, nothing is reserved,
-    # and the fallback holds no reservation either.
+    # Redis restarted empty: the spend settled before the outage was put back, both
+    # journalled settlements (one of a fallback reservation) were replayed, nothing is
+    # reserved, and the fallback holds no reservation either.
     spent, reserved = guard.usage(limit, "acme")
     assert reserved == 0
-    assert spent == pytest.approx(0.003 + 0.004)
+    assert spent == pytest.approx(0.001 + 0.002 + 0.003 + 0.004)
+    assert store.replayed == 2 and store.journal.pending == 0
     assert store.fallback.usage(f"b:daily:tenant:acme:{guard._plan(req).period_ids[0]}")[1] == 0
     closed_res = await closed.areserve(req)  # fail-closed works again once Redis is back
     await closed_res.arelease()

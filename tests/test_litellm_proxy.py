@@ -41,11 +41,34 @@ def anthropic_endpoint() -> Any:
     capture.close()
 
 
-@pytest.fixture(scope="module")
-def proxy(tmp_path_factory: pytest.TempPathFactory, openai_stub_server: Any, anthropic_endpoint: Any) -> Any:
+def start_proxy(workdir: Path, config: dict[str, Any], env: dict[str, str], *, timeout: float) -> tuple[Any, int, str]:
+    """``litellm --config`` with ``config`` and the shipped callback module in ``workdir``,
+    on loopback, ready: ``(process, port, master key)``. A test failure if it cannot start."""
     litellm_cli = Path(sys.executable).with_name("litellm")
     if not litellm_cli.exists():
         pytest.fail("the `litellm` CLI is missing: pip install 'litellm[proxy]'", pytrace=False)
+    (workdir / "config.yaml").write_text(yaml.safe_dump(config))
+    shutil.copy(INTEGRATION / "cost_hooks_callback.py", workdir / "cost_hooks_callback.py")
+    key = "sk-" + secrets.token_hex(32)
+    port = free_port()
+    env = {"LITELLM_LOCAL_MODEL_COST_MAP": "True", "LITELLM_MASTER_KEY": key, "OPENAI_API_KEY": "sk-upstream-test",
+           "ANTHROPIC_API_KEY": "sk-ant-test",
+           "PYTHONPATH": str(INTEGRATION.parent.parent),  # the checkout under test, not an installed copy
+           **env}
+    error = ""
+    proc = None
+    try:
+        proc = start_process([str(litellm_cli), "--config", str(workdir / "config.yaml"), "--host", "127.0.0.1",
+                              "--port", str(port)], http_ready(port), env=env, timeout=timeout, cwd=str(workdir))
+    except ServerStartError as exc:
+        error = str(exc)
+    if error or proc is None:
+        pytest.fail(f"cannot start the LiteLLM proxy: {error}", pytrace=False)
+    return proc, port, key
+
+
+@pytest.fixture(scope="module")
+def proxy(tmp_path_factory: pytest.TempPathFactory, openai_stub_server: Any, anthropic_endpoint: Any) -> Any:
     workdir = tmp_path_factory.mktemp("litellm-proxy")
     # The shipped config, plus one model answered by LiteLLM's mock_response.
     config = yaml.safe_load((INTEGRATION / "config.yaml").read_text())
@@ -59,31 +82,15 @@ def proxy(tmp_path_factory: pytest.TempPathFactory, openai_stub_server: Any, ant
         "litellm_params": {"model": "anthropic/claude-sonnet-4-5", "api_key": "sk-ant-test",
                            "api_base": anthropic_endpoint.base},
     })
-    (workdir / "config.yaml").write_text(yaml.safe_dump(config))
-    shutil.copy(INTEGRATION / "cost_hooks_callback.py", workdir / "cost_hooks_callback.py")
     ledger = workdir / "ledger.db"
-    key = "sk-" + secrets.token_hex(32)
-    port = free_port()
     env = {
-        "LITELLM_LOCAL_MODEL_COST_MAP": "True",
-        "LITELLM_MASTER_KEY": key,
         "LLM_COST_HOOKS_LEDGER": f"sqlite:///{ledger}",
-        "OPENAI_API_KEY": "sk-upstream-test",
         "OPENAI_API_BASE": openai_stub_server.base,  # the "real" model goes to the local stub
-        "ANTHROPIC_API_KEY": "sk-ant-test",
         # A budget only for route /budgeted (other tests' requests are not limited).
         "LLM_COST_HOOKS_PROXY_LIMITS": json.dumps([{"metric": "usd", "amount": 0.00002, "period": "day",
                                                     "scope": "tenant", "route": "/budgeted"}]),
     }
-    error = ""
-    proc = None
-    try:
-        proc = start_process([str(litellm_cli), "--config", str(workdir / "config.yaml"), "--host", "127.0.0.1",
-                              "--port", str(port)], http_ready(port), env=env, timeout=90, cwd=str(workdir))
-    except ServerStartError as exc:
-        error = str(exc)
-    if error or proc is None:
-        pytest.fail(f"cannot start the LiteLLM proxy: {error}", pytrace=False)
+    proc, port, key = start_proxy(workdir, config, env, timeout=90)
     try:
         yield {"port": port, "key": key, "ledger": ledger}
     finally:

@@ -7,10 +7,21 @@ config's ``environment_variables:`` block, which the proxy applies before loadin
 * ``LLM_COST_HOOKS_LEDGER`` (and every other ``LLM_COST_HOOKS_*`` setting): where records go.
 * ``LLM_COST_HOOKS_PROXY_LIMITS``: optional JSON list of spend limits enforced before each
   request, e.g. ``[{"metric": "usd", "amount": 25, "period": "day", "scope": "tenant"}]``
-  (fields of ``llm_cost_hooks.budget.Limit``). A request over budget is rejected with the
-  ``BudgetExceeded`` message.
+  (fields of ``llm_cost_hooks.budget.Limit``). A request over budget is refused the way
+  LiteLLM refuses its own budgets: HTTP 422 (``litellm.budget_exceeded_status_code``),
+  error type ``budget_exceeded``, ``Retry-After`` until the period resets.
 * ``LLM_COST_HOOKS_PROXY_BUDGET_STORE``: ``redis://...`` to share budgets between proxy
-  replicas (default: in this process).
+  replicas (default: in this process); ``LLM_COST_HOOKS_PROXY_BUDGET_FAIL_MODE``: ``open``
+  (default: while Redis is unreachable each replica enforces the budgets from the last
+  totals it saw and journals its spend for replay) or ``closed`` (refuse with 503).
+* ``LLM_COST_HOOKS_PROXY_BREAKER``: JSON options of ``llm_cost_hooks.dedup.CircuitBreaker``
+  (e.g. ``{"failure_threshold": 5, "reset_seconds": 30}``): after repeated failures of a
+  model, its requests are refused with 429 and ``Retry-After`` instead of being sent.
+* ``LLM_COST_HOOKS_PROXY_CACHE``: ``off`` (default), ``exact`` or ``semantic``: answer
+  repeated (or, with ``semantic``, paraphrased) requests from our cache
+  (``LiteLLMSemanticCache``), scoped by the request's metadata; stored in
+  ``LLM_COST_HOOKS_PROXY_CACHE_STORE`` (a SQLite path, default ``llm_cache.db``, or
+  ``redis://...`` shared by replicas).
 * ``LLM_COST_HOOKS_PROXY_CONTEXT_BUDGETS``: optional JSON ``{route: {segment: tokens}}``
   (``"default"`` for every other route; segments ``system``, ``policy``, ``history``,
   ``retrieved``, ``tools``, ``output``): requests are trimmed to their route's budgets
@@ -27,7 +38,7 @@ config's ``environment_variables:`` block, which the proxy applies before loadin
 import json
 import os
 
-from llm_cost_hooks.litellm import CostHooksLogger
+from llm_cost_hooks.litellm import CostHooksLogger, proxy_refusal
 
 
 def _env(name):
@@ -41,7 +52,8 @@ def _guard():
     from llm_cost_hooks.budget import Limit, SpendGuard
 
     limits = [Limit(**item) for item in json.loads(raw)]
-    return SpendGuard(limits, store=_env("LLM_COST_HOOKS_PROXY_BUDGET_STORE") or None)
+    return SpendGuard(limits, store=_env("LLM_COST_HOOKS_PROXY_BUDGET_STORE") or None,
+                      fail_mode=_env("LLM_COST_HOOKS_PROXY_BUDGET_FAIL_MODE") or "open")
 
 
 def _context_budget():
@@ -76,7 +88,86 @@ def _dedup():
     return SingleFlight(result_ttl=ttl)
 
 
-proxy_handler_instance = CostHooksLogger(
+def _breaker():
+    raw = _env("LLM_COST_HOOKS_PROXY_BREAKER")
+    if raw.lower() in ("", "0", "false", "no", "off"):
+        return None
+    from llm_cost_hooks.dedup import CircuitBreaker
+
+    return CircuitBreaker(**({} if raw.lower() in ("1", "true", "yes", "on") else json.loads(raw)))
+
+
+def _cache():
+    mode = _env("LLM_COST_HOOKS_PROXY_CACHE").lower()
+    if mode in ("", "0", "false", "no", "off"):
+        return None
+    if mode not in ("exact", "semantic"):
+        raise ValueError(f"LLM_COST_HOOKS_PROXY_CACHE must be off, exact or semantic, got {mode!r}")
+    from llm_cost_hooks.litellm import LiteLLMSemanticCache
+
+    where = _env("LLM_COST_HOOKS_PROXY_CACHE_STORE")
+    place = {"redis_url": where} if where.startswith(("redis://", "rediss://")) else {"path": where or None}
+    return LiteLLMSemanticCache(semantic=mode == "semantic", **place)
+
+
+class ProxyCostHooksLogger(CostHooksLogger):
+    """The logger, plus what only the proxy needs: refusals answered as LiteLLM answers its
+    own (status, error body, Retry-After; never a 500) and an optional circuit breaker."""
+
+    def __init__(self, *, breaker=None, **kwargs):
+        super().__init__(**kwargs)
+        self.breaker = breaker
+
+    async def async_pre_call_hook(self, user_api_key_dict, cache, data, call_type):
+        model = str(data.get("model") or "") if self.breaker is not None and isinstance(data, dict) else ""
+        probing = False
+        try:
+            if model:
+                probing = self.breaker.check(model).value == "half_open"
+            return await super().async_pre_call_hook(user_api_key_dict, cache, data, call_type)
+        except Exception as exc:
+            refusal = proxy_refusal(exc)
+            if refusal is None:
+                raise
+            if probing:  # refused before reaching the model: the probe is still owed
+                self.breaker.release_probe(model)
+            raise refusal from exc
+
+    def _model_group(self, kwargs):
+        params = kwargs.get("litellm_params") or {}
+        md = params.get("metadata") or kwargs.get("metadata") or {}
+        return md.get("model_group") or kwargs.get("model")
+
+    async def async_log_success_event(self, kwargs, response_obj, start_time, end_time):
+        if self.breaker is not None and self._model_group(kwargs):
+            self.breaker.record_success(str(self._model_group(kwargs)))
+        await super().async_log_success_event(kwargs, response_obj, start_time, end_time)
+
+    @staticmethod
+    def _upstream_failure(kwargs, response_obj):
+        # Only the model's own faults open its circuit: not our refusals, not bad requests.
+        from llm_cost_hooks import LLMCostHooksError
+
+        error = kwargs.get("exception") or response_obj
+        if isinstance(error, LLMCostHooksError) or isinstance(getattr(error, "__cause__", None), LLMCostHooksError):
+            return False
+        status = getattr(error, "status_code", None)
+        return not isinstance(status, int) or status >= 500 or status in (408, 429)
+
+    async def async_log_failure_event(self, kwargs, response_obj, start_time, end_time):
+        if self.breaker is not None and self._model_group(kwargs) and self._upstream_failure(kwargs, response_obj):
+            self.breaker.record_failure(str(self._model_group(kwargs)))
+        await super().async_log_failure_event(kwargs, response_obj, start_time, end_time)
+
+
+_semantic_cache = _cache()
+if _semantic_cache is not None:
+    import litellm
+
+    litellm.cache = _semantic_cache
+
+proxy_handler_instance = ProxyCostHooksLogger(
+    breaker=_breaker(),
     guard=_guard(),
     context_budget=_context_budget(),
     prompt_cache=_prompt_cache(),

@@ -35,6 +35,7 @@ from ._store import (
     InProcessSpendStore,
     RedisSpendStore,
     ReserveOutcome,
+    SpendJournal,
     SpendStore,
     SpendStoreUnavailable,
 )
@@ -63,6 +64,7 @@ __all__ = [
     "SegmentBudgets",
     "SpanEventSink",
     "SpendGuard",
+    "SpendJournal",
     "SpendRequest",
     "SpendStore",
     "SpendStoreUnavailable",

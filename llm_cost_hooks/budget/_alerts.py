@@ -59,14 +59,15 @@ MetricHook = Callable[[str, float, Mapping[str, str]], None]
 
 
 #: The kinds of :class:`AlertEvent`, each with its own message (see the module docstring).
-AlertKind = Literal["threshold", "anomaly", "refused"]
+AlertKind = Literal["threshold", "anomaly", "refused", "overspend"]
 
 
 class AlertEvent(BaseModel):
     """One alert. ``kind`` is ``threshold`` (``fraction`` of ``limit`` reached by settled
     spend), ``refused`` (a reservation of ``requested`` did not fit: ``spent`` is what was
-    settled or held) or ``anomaly`` (``spent`` in the current hour vs ``baseline``, the
-    mean hourly spend)."""
+    settled or held), ``anomaly`` (``spent`` in the current hour vs ``baseline``, the
+    mean hourly spend) or ``overspend`` (spend counted beyond what was reserved: ``reason``
+    is ``above_reservation``, ``lease_expired`` or ``replayed``, ``excess`` how much)."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -84,6 +85,8 @@ class AlertEvent(BaseModel):
     baseline: float | None = None
     requested: float | None = None
     resets_at: datetime | None = None
+    reason: str | None = None
+    excess: float | None = None
     at: datetime = Field(default_factory=lambda: datetime.now(timezone.utc))
 
     @property
@@ -97,6 +100,10 @@ class AlertEvent(BaseModel):
             return (f"Budget {self.limit_name!r} for {who} refused a call needing {self.requested or 0:.6g} "
                     f"{self.unit}: {self.spent:.6g} of {self.limit or 0:.6g} {self.unit} spent or held "
                     f"({self.period} {self.period_id}){reset}.")
+        if self.kind == "overspend":
+            return (f"Budget {self.limit_name!r} for {who}: {self.excess or 0:.6g} {self.unit} counted beyond the "
+                    f"reservation ({self.reason}); {self.spent:.6g} of {self.limit or 0:.6g} {self.unit} spent "
+                    f"({self.period} {self.period_id}).")
         return (f"Budget {self.limit_name!r} for {who} reached {self.threshold or 0:.0%}: "
                 f"{self.spent:.6g} of {self.limit or 0:.6g} {self.unit} ({self.period} {self.period_id}){reset}.")
 
@@ -105,6 +112,8 @@ class AlertEvent(BaseModel):
                  "budget.scope_value": self.scope_value, "budget.period": self.period_id}
         if self.threshold is not None:
             attrs["budget.threshold"] = f"{self.threshold:g}"
+        if self.reason is not None:
+            attrs["budget.overspend.reason"] = self.reason
         return attrs
 
 

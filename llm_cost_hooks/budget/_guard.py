@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 import threading
 import time
 import uuid
+import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -16,6 +18,9 @@ from .._records import TokenUsage
 from ._alerts import AlertEvent, AlertManager, AnomalyMonitor
 from ._limits import NANO, Downgrade, DowngradeRequired, Limit, SpendRequest, period_bounds
 from ._store import FailoverSpendStore, InProcessSpendStore, RedisSpendStore, ReserveOutcome
+
+#: Over-reservation and late settlement reasons (tagged ``budget.overspend.reason``).
+ABOVE_RESERVATION, LEASE_EXPIRED = "above_reservation", "lease_expired"
 
 __all__ = ["Reservation", "SpendGuard"]
 
@@ -45,7 +50,10 @@ class Reservation:
     as a (async) context manager it is released if the block raises before settling.
 
     ``max_output_tokens`` is the output cap to send (a ``shrink_output`` policy may have
-    lowered it); ``worst_usd`` what was held.
+    lowered it); ``worst_usd`` what was held. While it is held, the guard renews its lease
+    (every third of ``lease_seconds``), so a long call or stream keeps its hold and a
+    crashed process's hold ends within one lease. ``overspend`` lists what settling
+    counted beyond the hold, per limit: ``(limit name, excess, reason)``.
     """
 
     def __init__(self, guard: SpendGuard, plan: _Plan) -> None:
@@ -58,6 +66,9 @@ class Reservation:
         self.shrunk_by = plan.shrunk_by
         self.state: Literal["held", "settled", "released"] = "held"
         self.actual_usd: float | None = None
+        self._created = time.monotonic()
+        self.lease_until = self._created + guard.lease_seconds
+        self.overspend: list[tuple[str, float, str]] = []
 
     @property
     def model(self) -> str:
@@ -68,6 +79,12 @@ class Reservation:
         if self.shrunk_by:
             tags["budget.output.shrunk_by"] = self.shrunk_by
             tags["budget.output.max_tokens"] = str(self.max_output_tokens)
+        if self.overspend:
+            tags["budget.overspend.reason"] = ",".join(sorted({r for _, _, r in self.overspend}))
+            tags["budget.overspend.limits"] = ",".join(name for name, _, _ in self.overspend)
+            usd = [x for name, x, _ in self.overspend if self.guard._limit_unit(name) == "USD"]
+            if usd:
+                tags["budget.overspend_usd"] = f"{max(usd):.9f}"
         return tags
 
     def _actual(self, cost_usd: float, input_tokens: int | None, output_tokens: int | None) -> list[int]:
@@ -83,8 +100,10 @@ class Reservation:
             return
         actual = self._actual(cost_usd, input_tokens, output_tokens)
         self.state, self.actual_usd = "settled", cost_usd
+        self.guard._unhold(self)
         spent = self.guard._store_settle(self, actual) if self._plan.keys else []
-        self.guard._after_settle(self._plan, spent, cost_usd, sync=True)
+        events = self.guard._overspent(self, actual, spent)
+        self.guard._after_settle(self._plan, spent, cost_usd, sync=True, extra=events)
 
     async def asettle(self, cost_usd: float, *, input_tokens: int | None = None,
                       output_tokens: int | None = None) -> None:
@@ -92,14 +111,17 @@ class Reservation:
             return
         actual = self._actual(cost_usd, input_tokens, output_tokens)
         self.state, self.actual_usd = "settled", cost_usd
+        self.guard._unhold(self)
         spent = await self.guard._astore_settle(self, actual) if self._plan.keys else []
-        await self.guard._aafter_settle(self._plan, spent, cost_usd)
+        events = self.guard._overspent(self, actual, spent)
+        await self.guard._aafter_settle(self._plan, spent, cost_usd, extra=events)
 
     def release(self) -> None:
         """Free the hold (the call failed and was not billed)."""
         if self.state != "held":
             return
         self.state = "released"
+        self.guard._unhold(self)
         if self._plan.keys:
             self.guard._store_release(self)
 
@@ -107,6 +129,7 @@ class Reservation:
         if self.state != "held":
             return
         self.state = "released"
+        self.guard._unhold(self)
         if self._plan.keys:
             await self.guard._astore_release(self)
 
@@ -132,7 +155,10 @@ class SpendGuard:
     A shared store is wrapped in :class:`FailoverSpendStore` with ``fail_mode``
     (``"open"``: local fallback and a logged warning while it is down; ``"closed"``:
     :class:`SpendStoreUnavailable`). Reservations carry a lease of ``lease_seconds``
-    so a crashed caller never leaks budget.
+    (renewed while held, so only a crashed caller's hold lapses, within one lease) and
+    settling beyond the hold is counted in ``overspend`` (per limit name: events, units),
+    tagged on the reservation, logged and alerted (``kind="overspend"``) once per limit,
+    scope value and period.
 
     >>> guard = SpendGuard([Limit.usd(0.01, per="day", scope="tenant")], alerts=AlertManager(log=False))
     >>> req = SpendRequest(model="gpt-4o-mini", input_tokens=1000, max_output_tokens=500, tenant="acme")
@@ -150,7 +176,8 @@ class SpendGuard:
         fail_mode: Literal["open", "closed"] = "open",
         price_book: Any = None,
         alerts: AlertManager | None = None,
-        lease_seconds: float = 300.0,
+        lease_seconds: float = 30.0,
+        max_hold_seconds: float = 3600.0,
         default_output_tokens: int = 4096,
         clock: Callable[[], float] = time.time,
         key_prefix: str = "llm_cost_hooks",
@@ -178,6 +205,13 @@ class SpendGuard:
         self._prices: dict[tuple[str, str | None], Any] = {}
         self.alerts = alerts if alerts is not None else AlertManager()
         self.lease_seconds = lease_seconds
+        self.max_hold_seconds = max_hold_seconds
+        self.overspend: dict[str, list[int]] = {}  # limit name -> [events, units]
+        self._held: dict[str, weakref.ref[Reservation]] = {}
+        self._renewer: threading.Thread | None = None
+        self._renewer_pid = 0
+        if isinstance(self.store, FailoverSpendStore) and self.store.on_replay is None:
+            self.store.on_replay = self._on_replay
         self.default_output_tokens = default_output_tokens
         self.clock = clock
         self._fired: set[str] = set()
@@ -314,6 +348,7 @@ class SpendGuard:
             outcome = self.store.reserve(reservation.id, plan.keys, plan.limit_units, plan.amounts,
                                          plan.ttls, self.lease_seconds)
             if outcome.ok:
+                self._hold(reservation)
                 return reservation
             event = self._refusal_alert(plan, outcome)
             self._fire(event, f"refused:{plan.keys[outcome.failed or 0]}", plan.ttls[0], sync=True)
@@ -332,6 +367,7 @@ class SpendGuard:
             outcome = await self.store.areserve(reservation.id, plan.keys, plan.limit_units, plan.amounts,
                                                 plan.ttls, self.lease_seconds)
             if outcome.ok:
+                self._hold(reservation)
                 return reservation
             event = self._refusal_alert(plan, outcome)
             await self._afire(event, f"refused:{plan.keys[outcome.failed or 0]}", plan.ttls[0])
@@ -363,6 +399,109 @@ class SpendGuard:
 
     async def _astore_release(self, r: Reservation) -> None:
         await self.store.arelease(r.id, r._plan.keys)
+
+    # -- leases ---------------------------------------------------------------------------
+    def _hold(self, r: Reservation) -> None:
+        # A plain weak reference: a reservation dropped without settling is not renewed.
+        self._held[r.id] = weakref.ref(r)
+        if self._renewer_pid != _PID[0]:  # first hold, or in a forked child
+            with self._lock:
+                if self._renewer_pid != _PID[0]:
+                    self._renewer = threading.Thread(target=_renew_loop, args=(weakref.ref(self),),
+                                                     name="llm-cost-hooks-lease-renewer", daemon=True)
+                    self._renewer.start()
+                    self._renewer_pid = _PID[0]
+
+    def _unhold(self, r: Reservation) -> None:
+        self._held.pop(r.id, None)
+
+    def renew_leases(self) -> int:
+        """Extend the lease of every held reservation (the renewer thread calls this every
+        third of ``lease_seconds``); holds older than ``max_hold_seconds`` are left to lapse."""
+        now = time.monotonic()
+        live = []
+        for rid, ref in list(self._held.items()):
+            r = ref()
+            if r is None or r.state != "held" or r._created + self.max_hold_seconds <= now:
+                self._held.pop(rid, None)
+            else:
+                live.append(r)
+        if not live:
+            return 0
+        renew = getattr(self.store, "renew", None)
+        if renew is None:
+            return 0
+        try:
+            renew([(r.id, r._plan.keys) for r in live], self.lease_seconds)
+        except Exception:  # noqa: BLE001 - a lapsed lease is flagged at settle, never a failed call
+            logger.warning("llm-cost-hooks: could not renew %d budget lease(s)", len(live), exc_info=True)
+            return 0
+        until = now + self.lease_seconds
+        for r in live:
+            r.lease_until = until
+        return len(live)
+
+    # -- over-spend -----------------------------------------------------------------------
+    def _limit_unit(self, name: str) -> str:
+        return next((lim.unit for lim in self.limits if lim.name == name), "USD")
+
+    def _overspent(self, r: Reservation, actual: list[int], spent: list[int]) -> list[tuple[AlertEvent, str, int]]:
+        plan = r._plan
+        if not plan.keys:
+            return []
+        late = time.monotonic() > r.lease_until
+        events = []
+        for i, lim in enumerate(plan.limits):
+            excess = actual[i] - plan.amounts[i]
+            if excess <= 0 and not late:
+                continue
+            reason = LEASE_EXPIRED if late else ABOVE_RESERVATION
+            units = max(excess, 0) if not late else actual[i]
+            r.overspend.append((lim.name, units / lim.scale, reason))
+            count = self.overspend.setdefault(lim.name, [0, 0])
+            count[0] += 1
+            count[1] += units
+            total = (spent[i] if i < len(spent) else 0) / lim.scale
+            events.append((self._overspend_event(plan, i, total, units / lim.scale, reason),
+                           f"overspend:{plan.keys[i]}", plan.ttls[i]))
+        return events
+
+    def _overspend_event(self, plan: _Plan, i: int, spent: float, excess: float, reason: str) -> AlertEvent:
+        lim = plan.limits[i]
+        return AlertEvent(kind="overspend", limit_name=lim.name, scope=lim.scope, scope_value=plan.scope_values[i],
+                          period=lim.period, period_id=plan.period_ids[i], spent=spent, unit=lim.unit,
+                          limit=lim.amount, fraction=spent / lim.amount, resets_at=plan.resets[i],
+                          reason=reason, excess=excess)
+
+    def _on_replay(self, keys: Sequence[str], spent: Sequence[int] | None) -> None:
+        """Alerts for spend replayed from the outage journal: thresholds it crossed, and an
+        ``overspend`` event (reason ``replayed``) when the shared total went past a limit."""
+        if not spent:
+            return
+        for key, units in zip(keys, spent):
+            found = self._limit_of_key(key)
+            if found is None:
+                continue
+            lim, value, period_id = found
+            resets = period_bounds(lim.period, self.clock())[1]  # type: ignore[arg-type]
+            plan = _Plan(SpendRequest(model="-", input_tokens=0), 0.0, 0.0, 0.0, 0, keys=[key], limits=[lim],
+                         limit_units=[round(lim.amount * lim.scale)], amounts=[0],
+                         ttls=[int(resets.timestamp() - self.clock()) + 86_400], scope_values=[value],
+                         period_ids=[period_id], resets=[resets])
+            for event, flag, ttl in self._threshold_events(plan, [units]):
+                self._fire(event, flag, ttl)
+            if units > plan.limit_units[0]:
+                excess = (units - plan.limit_units[0]) / lim.scale
+                self._fire(self._overspend_event(plan, 0, units / lim.scale, excess, "replayed"),
+                           f"overspend:{key}", plan.ttls[0])
+
+    def _limit_of_key(self, key: str) -> tuple[Limit, str, str] | None:
+        for lim in self._period_limits:
+            head = f"b:{lim.name}:{lim.scope}:"
+            if key.startswith(head):
+                value, _, period_id = key[len(head):].rpartition(":")
+                return lim, value, period_id
+        return None
 
     # -- alerts ---------------------------------------------------------------------------
     def _threshold_events(self, plan: _Plan, spent: list[int]) -> list[tuple[AlertEvent, str, int]]:
@@ -407,9 +546,10 @@ class SpendGuard:
             self._fired.clear()
         self._fired.add(flag)
 
-    def _after_settle(self, plan: _Plan, spent: list[int], cost_usd: float, *, sync: bool = True) -> None:
+    def _after_settle(self, plan: _Plan, spent: list[int], cost_usd: float, *, sync: bool = True,
+                      extra: Sequence[tuple[AlertEvent, str, int]] = ()) -> None:
         try:
-            for event, flag, ttl in self._threshold_events(plan, spent):
+            for event, flag, ttl in [*extra, *self._threshold_events(plan, spent)]:
                 self._fire(event, flag, ttl)
             if self.alerts.anomaly is not None:
                 found = self._anomalies.record(plan.request.scope_value(self.alerts.anomaly.scope),
@@ -419,9 +559,10 @@ class SpendGuard:
         except Exception:  # noqa: BLE001 - alerts never break a call
             logger.exception("llm-cost-hooks: budget alerting failed")
 
-    async def _aafter_settle(self, plan: _Plan, spent: list[int], cost_usd: float) -> None:
+    async def _aafter_settle(self, plan: _Plan, spent: list[int], cost_usd: float,
+                             extra: Sequence[tuple[AlertEvent, str, int]] = ()) -> None:
         try:
-            for event, flag, ttl in self._threshold_events(plan, spent):
+            for event, flag, ttl in [*extra, *self._threshold_events(plan, spent)]:
                 await self._afire(event, flag, ttl)
             if self.alerts.anomaly is not None:
                 found = await self._anomalies.arecord(plan.request.scope_value(self.alerts.anomaly.scope),
@@ -453,3 +594,24 @@ class SpendGuard:
 
     def spent(self, limit: Limit | str, scope_value: str | None = None, *, at: float | None = None) -> float:
         return self.usage(limit, scope_value, at=at)[0]
+
+
+# This process's id, kept current across forks without a system call per reservation.
+_PID = [os.getpid()]
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=lambda: _PID.__setitem__(0, os.getpid()))
+
+
+def _renew_loop(guard_ref: weakref.ref[SpendGuard]) -> None:
+    # Holds a weak reference: the thread ends when its guard is gone.
+    while True:
+        guard = guard_ref()
+        if guard is None:
+            return
+        interval = max(guard.lease_seconds / 3, 0.05)
+        try:
+            guard.renew_leases()
+        except Exception:  # noqa: BLE001
+            logger.exception("llm-cost-hooks: budget lease renewal failed")
+        del guard
+        time.sleep(interval)

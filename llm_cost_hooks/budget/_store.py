@@ -16,12 +16,17 @@ died) expires after ``lease_seconds`` and its amount is freed, so nothing leaks.
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import json
 import logging
+import os
 import threading
 import time
+import uuid
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Literal, Protocol, runtime_checkable
 
 from .._errors import LLMCostHooksError, MissingExtraError
@@ -31,6 +36,7 @@ __all__ = [
     "InProcessSpendStore",
     "RedisSpendStore",
     "ReserveOutcome",
+    "SpendJournal",
     "SpendStore",
     "SpendStoreUnavailable",
 ]
@@ -104,6 +110,9 @@ class _AsyncFromSync:
 class InProcessSpendStore(_AsyncFromSync):
     """Budgets of one process, in memory.
 
+    A key is dropped once its ``ttl`` has passed (the period is over), so memory stays
+    bounded by the keys of live periods.
+
     >>> store = InProcessSpendStore()
     >>> store.reserve("r1", ["k"], [100], [60], [3600], 60).ok
     True
@@ -113,14 +122,19 @@ class InProcessSpendStore(_AsyncFromSync):
     ([50], (50, 0))
     """
 
+    #: Expired keys are swept at most this often (seconds).
+    sweep_interval = 60.0
+
     def __init__(self, clock: Any = time.monotonic) -> None:
         self._clock = clock
         self._lock = threading.Lock()
         self._spent: dict[str, int] = {}
         self._reserved: dict[str, int] = {}
         self._holds: dict[str, dict[str, tuple[int, float]]] = {}  # key -> res_id -> (amount, expiry)
+        self._expires: dict[str, float] = {}  # key -> when its period's counters may go
         self._flags: dict[str, float] = {}
-        self._hours: dict[tuple[str, int], int] = {}
+        self._hours: dict[tuple[str, int], tuple[int, float]] = {}
+        self._next_sweep = clock() + self.sweep_interval
 
     def _purge(self, key: str, now: float) -> None:
         holds = self._holds.get(key)
@@ -130,6 +144,29 @@ class InProcessSpendStore(_AsyncFromSync):
         for rid in expired:
             amount, _ = holds.pop(rid)
             self._reserved[key] = self._reserved.get(key, 0) - amount
+
+
+    def _sweep(self, now: float) -> None:
+        self._next_sweep = now + self.sweep_interval
+        for key in [k for k, exp in self._expires.items() if exp <= now]:
+            if any(e > now for _, e in self._holds.get(key, {}).values()):
+                continue  # a live hold keeps its key
+            for table in (self._expires, self._spent, self._reserved, self._holds):
+                table.pop(key, None)  # type: ignore[attr-defined]
+        for flag in [f for f, exp in self._flags.items() if exp <= now]:
+            del self._flags[flag]
+        for hk in [h for h, (_, exp) in self._hours.items() if exp <= now]:
+            del self._hours[hk]
+
+    def __len__(self) -> int:
+        """Budget keys held in memory."""
+        return len(self._spent.keys() | self._reserved.keys())
+
+    def seed(self, key: str, spent: int, ttl: int) -> None:
+        """Start ``key`` at ``spent`` units (the shared total last seen), keeping holds."""
+        with self._lock:
+            self._spent[key] = int(spent)
+            self._expires.setdefault(key, self._clock() + ttl)
 
     def reserve(self, res_id: str, keys: Sequence[str], limits: Sequence[int], amounts: Sequence[int],
                 ttls: Sequence[int], lease_seconds: float) -> ReserveOutcome:
@@ -144,6 +181,10 @@ class InProcessSpendStore(_AsyncFromSync):
             for i, key in enumerate(keys):
                 self._reserved[key] = self._reserved.get(key, 0) + amounts[i]
                 self._holds.setdefault(key, {})[res_id] = (amounts[i], now + lease_seconds)
+                # A key's period ends at a fixed time: its expiry is set once.
+                self._expires.setdefault(key, now + ttls[i])
+            if now >= self._next_sweep:
+                self._sweep(now)
         return ReserveOutcome(True)
 
     def settle(self, res_id: str, keys: Sequence[str], actual: Sequence[int], ttls: Sequence[int]) -> list[int]:
@@ -154,6 +195,8 @@ class InProcessSpendStore(_AsyncFromSync):
                 if hold is not None:
                     self._reserved[key] -= hold[0]
                 self._spent[key] = self._spent.get(key, 0) + actual[i]
+                if key not in self._expires:
+                    self._expires[key] = self._clock() + ttls[i]
                 out.append(self._spent[key])
             return out
 
@@ -163,6 +206,16 @@ class InProcessSpendStore(_AsyncFromSync):
                 hold = self._holds.get(key, {}).pop(res_id, None)
                 if hold is not None:
                     self._reserved[key] -= hold[0]
+
+    def renew(self, holds: Sequence[tuple[str, Sequence[str]]], lease_seconds: float) -> None:
+        """Extend the lease of live reservations ``[(res_id, keys), ...]``."""
+        now = self._clock()
+        with self._lock:
+            for res_id, keys in holds:
+                for key in keys:
+                    hold = self._holds.get(key, {}).get(res_id)
+                    if hold is not None and hold[1] > now:
+                        self._holds[key][res_id] = (hold[0], now + lease_seconds)
 
     def usage(self, key: str) -> tuple[int, int]:
         with self._lock:
@@ -179,15 +232,19 @@ class InProcessSpendStore(_AsyncFromSync):
 
     def add_hourly(self, key: str, hour: int, amount: int, ttl: int) -> None:
         with self._lock:
-            self._hours[(key, hour)] = self._hours.get((key, hour), 0) + amount
+            old = self._hours.get((key, hour), (0, 0.0))[0]
+            self._hours[(key, hour)] = (old + amount, self._clock() + ttl)
 
     def hourly(self, key: str, hours: Sequence[int]) -> list[int]:
-        return [self._hours.get((key, h), 0) for h in hours]
+        return [self._hours.get((key, h), (0, 0.0))[0] for h in hours]
 
 
 # -- Redis ---------------------------------------------------------------------------------
 # KEYS come in triples per budget: <key> (hash: spent, reserved), <key>:r (hash res->amount),
-# <key>:e (zset res->expiry ms). Amounts travel as decimal strings (HINCRBY is exact).
+# <key>:e (zset res->expiry ms), then one last key: the server's epoch (a random id set on
+# first use; a new one means Redis lost its data). Amounts travel as decimal strings
+# (HINCRBY is exact). <key>:d:<bucket> (a set with a TTL) holds the reservations settled
+# in that time bucket, so a settlement replayed after an outage is counted once.
 _PURGE = """
 local function now_ms()
   local t = redis.call('TIME')
@@ -204,57 +261,82 @@ local function purge(k, kr, ke, now)
   end
   if #expired > 0 then redis.call('ZREMRANGEBYSCORE', ke, '-inf', now) end
 end
+local function epoch(candidate)
+  local ep = redis.call('GET', KEYS[#KEYS])
+  if not ep then
+    redis.call('SET', KEYS[#KEYS], candidate)
+    ep = candidate
+  end
+  return ep
+end
 """
 
 _RESERVE = _PURGE + """
 local now = now_ms()
-local n = #KEYS / 3
+local n = (#KEYS - 1) / 3
 local res_id = ARGV[1]
 local lease = tonumber(ARGV[2])
+local ep = epoch(ARGV[3])
+-- A client that knew another epoch puts its spend back before it may reserve.
+if ARGV[4] ~= '' and ARGV[4] ~= ep then return {-1, ep} end
 for i = 1, n do purge(KEYS[3*i-2], KEYS[3*i-1], KEYS[3*i], now) end
+local seen = {0, ep}
 for i = 1, n do
   local k = KEYS[3*i-2]
-  local limit = tonumber(ARGV[3*i])
-  local amount = tonumber(ARGV[3*i+1])
-  local spent = tonumber(redis.call('HGET', k, 'spent') or '0')
-  local reserved = tonumber(redis.call('HGET', k, 'reserved') or '0')
-  if spent + reserved + amount > limit then
-    return {i, tostring(spent), tostring(reserved)}
+  local limit = tonumber(ARGV[3*i+2])
+  local amount = tonumber(ARGV[3*i+3])
+  local spent = redis.call('HGET', k, 'spent') or '0'
+  local reserved = redis.call('HGET', k, 'reserved') or '0'
+  if tonumber(spent) + tonumber(reserved) + amount > limit then
+    return {i, ep, spent, reserved}
   end
+  seen[2*i+1] = spent
+  seen[2*i+2] = reserved
 end
 for i = 1, n do
   local k, kr, ke = KEYS[3*i-2], KEYS[3*i-1], KEYS[3*i]
-  local ttl = tonumber(ARGV[3*i+2])
-  redis.call('HINCRBY', k, 'reserved', ARGV[3*i+1])
-  redis.call('HSET', kr, res_id, ARGV[3*i+1])
+  local ttl = tonumber(ARGV[3*i+4])
+  redis.call('HINCRBY', k, 'reserved', ARGV[3*i+3])
+  redis.call('HSET', kr, res_id, ARGV[3*i+3])
   redis.call('ZADD', ke, now + lease, res_id)
   redis.call('EXPIRE', k, ttl)
   redis.call('EXPIRE', kr, ttl)
   redis.call('EXPIRE', ke, ttl)
 end
-return {0, '0', '0'}
+return seen
 """
 
-_SETTLE = """
-local n = #KEYS / 3
+_SETTLE = _PURGE + """
+local n = (#KEYS - 1) / 3
 local res_id = ARGV[1]
+local ep = epoch(ARGV[4])
 local out = {}
+local dup = 0
 for i = 1, n do
   local k, kr, ke = KEYS[3*i-2], KEYS[3*i-1], KEYS[3*i]
-  local amt = redis.call('HGET', kr, res_id)
-  if amt then
-    redis.call('HINCRBY', k, 'reserved', -tonumber(amt))
-    redis.call('HDEL', kr, res_id)
-    redis.call('ZREM', ke, res_id)
+  local kd = k .. ':d:' .. ARGV[2]
+  if redis.call('SADD', kd, res_id) == 0 then
+    dup = 1
+    out[i] = redis.call('HGET', k, 'spent') or '0'
+  else
+    redis.call('EXPIRE', kd, ARGV[3])
+    local amt = redis.call('HGET', kr, res_id)
+    if amt then
+      redis.call('HINCRBY', k, 'reserved', -tonumber(amt))
+      redis.call('HDEL', kr, res_id)
+      redis.call('ZREM', ke, res_id)
+    end
+    out[i] = redis.call('HINCRBY', k, 'spent', ARGV[2*i+3])
+    redis.call('EXPIRE', k, tonumber(ARGV[2*i+4]))
   end
-  out[i] = redis.call('HINCRBY', k, 'spent', ARGV[2*i])
-  redis.call('EXPIRE', k, tonumber(ARGV[2*i+1]))
 end
+out[n+1] = ep
+out[n+2] = dup
 return out
 """
 
 _RELEASE = """
-local n = #KEYS / 3
+local n = (#KEYS - 1) / 3
 for i = 1, n do
   local k, kr, ke = KEYS[3*i-2], KEYS[3*i-1], KEYS[3*i]
   local amt = redis.call('HGET', kr, ARGV[1])
@@ -267,10 +349,61 @@ end
 return 1
 """
 
+# KEYS: <key>:e of each hold; ARGV: lease ms, then one res_id per key.
+_RENEW = _PURGE + """
+local until_ms = now_ms() + tonumber(ARGV[1])
+local renewed = 0
+for i = 1, #KEYS do
+  if redis.call('ZSCORE', KEYS[i], ARGV[i+1]) then
+    redis.call('ZADD', KEYS[i], 'XX', until_ms, ARGV[i+1])
+    renewed = renewed + 1
+  end
+end
+return renewed
+"""
+
+# After Redis came back empty: put back this client's settled spend of live periods,
+# once per client and epoch. KEYS: budget keys, then the marker; ARGV: marker ttl, then
+# (units, ttl) per key.
+_RESTORE = """
+local marker = KEYS[#KEYS]
+if not redis.call('SET', marker, '1', 'NX', 'EX', tonumber(ARGV[1])) then return 0 end
+for i = 1, #KEYS - 1 do
+  redis.call('HINCRBY', KEYS[i], 'spent', ARGV[2*i])
+  redis.call('EXPIRE', KEYS[i], tonumber(ARGV[2*i+1]))
+end
+return 1
+"""
+
 _USAGE = _PURGE + """
 purge(KEYS[1], KEYS[2], KEYS[3], now_ms())
 return {redis.call('HGET', KEYS[1], 'spent') or '0', redis.call('HGET', KEYS[1], 'reserved') or '0'}
 """
+
+
+class _Expiring:
+    """``key -> (units, expiry)`` that forgets a key when its period's counters expire."""
+
+    def __init__(self) -> None:
+        self.items: dict[str, tuple[int, float]] = {}
+        self._next_sweep = 0.0
+
+    def set(self, key: str, units: int, ttl: int, now: float) -> None:
+        self.items[key] = (units, now + ttl)
+        if now >= self._next_sweep:
+            self._next_sweep = now + 60.0
+            for k in [k for k, (_, exp) in self.items.items() if exp <= now]:
+                del self.items[k]
+
+    def add(self, key: str, units: int, ttl: int, now: float) -> None:
+        self.set(key, self.items.get(key, (0, 0.0))[0] + units, ttl, now)
+
+    def get(self, key: str, now: float) -> int | None:
+        item = self.items.get(key)
+        return item[0] if item is not None and item[1] > now else None
+
+
+_asyncio_timeout = getattr(asyncio, "timeout", None)  # Python 3.11+: cheaper than wait_for
 
 
 def _redis_module() -> Any:
@@ -287,6 +420,12 @@ class RedisSpendStore:
     Raises :class:`SpendStoreUnavailable` when Redis cannot be reached; wrap it in
     :class:`FailoverSpendStore` (``SpendGuard`` does) for the fail-open policy.
 
+    Every key carries a TTL (its period plus a day). Each settlement is marked for
+    ``replay_window`` seconds, so replaying it (after a timeout whose reply was lost) never
+    counts it twice. If Redis comes back empty (restarted without persistence), the store
+    notices (a new server epoch) and puts back the spend this process settled in the live
+    periods, once.
+
     >>> store = RedisSpendStore("redis://127.0.0.1:6379", prefix="myapp")  # connects lazily
     >>> store.prefix
     'myapp'
@@ -299,24 +438,41 @@ class RedisSpendStore:
         prefix: str = "llm_cost_hooks",
         connect_timeout: float = 1.0,
         socket_timeout: float = 2.0,
+        replay_window: float = 6 * 3600.0,
         client: Any = None,
     ) -> None:
         self.url = url
         self.prefix = prefix
+        self.replay_window = replay_window
         self._connect_timeout = connect_timeout
         self._socket_timeout = socket_timeout
         self._client = client
         self._aclients: dict[int, Any] = {}
         self._scripts: dict[str, Any] = {}
         self._ascripts: dict[tuple[int, str], Any] = {}
+        self.restarts = 0  # times Redis was seen to come back empty
+        self._fork_reset()
+
+    def _fork_reset(self) -> None:
+        # Per process: what it settled (put back if Redis loses it) and last seen totals.
+        self._pid = os.getpid()
+        self._client_id = uuid.uuid4().hex
+        self._epoch: str | None = None
+        self.mine = _Expiring()
+        self.seen = _Expiring()
 
     # -- clients ------------------------------------------------------------------------
     def _sync(self) -> Any:
         if self._client is None:
             redis = _redis_module()
+            from redis.backoff import NoBackoff
+            from redis.retry import Retry
+
+            # No silent retries: a timed-out script may still run, and the failover policy
+            # (journal, replay) is what handles an unreachable server.
             self._client = redis.Redis.from_url(
                 self.url, socket_connect_timeout=self._connect_timeout,
-                socket_timeout=self._socket_timeout, decode_responses=True,
+                socket_timeout=self._socket_timeout, decode_responses=True, retry=Retry(NoBackoff(), 0),
             )
         return self._client
 
@@ -326,10 +482,12 @@ class RedisSpendStore:
         if client is None:
             _redis_module()
             import redis.asyncio as aredis
+            from redis.asyncio.retry import Retry as AsyncRetry
+            from redis.backoff import NoBackoff
 
             client = aredis.Redis.from_url(
                 self.url, socket_connect_timeout=self._connect_timeout,
-                socket_timeout=self._socket_timeout, decode_responses=True,
+                socket_timeout=self._socket_timeout, decode_responses=True, retry=AsyncRetry(NoBackoff(), 0),
             )
             # One client per event loop: asyncio connections cannot cross loops.
             self._aclients = {k: v for k, v in self._aclients.items() if k == id(loop)}
@@ -354,11 +512,13 @@ class RedisSpendStore:
     def _k(self, key: str) -> str:
         return f"{{{self.prefix}}}:{key}"
 
-    def _triples(self, keys: Sequence[str]) -> list[str]:
+    def _triples(self, keys: Sequence[str], epoch: bool = True) -> list[str]:
         out: list[str] = []
         for key in keys:
             k = self._k(key)
             out += [k, k + ":r", k + ":e"]
+        if epoch:
+            out.append(self._k("epoch"))
         return out
 
     def _errors(self) -> tuple[type[BaseException], ...]:
@@ -368,28 +528,102 @@ class RedisSpendStore:
     def _unavailable(self, exc: BaseException) -> SpendStoreUnavailable:
         return SpendStoreUnavailable(f"Redis spend store at {self.url} is unreachable: {type(exc).__name__}: {exc}")
 
-    # -- argument packing -----------------------------------------------------------------
-    @staticmethod
-    def _reserve_args(res_id: str, limits: Sequence[int], amounts: Sequence[int], ttls: Sequence[int],
+    # -- argument packing and replies -----------------------------------------------------
+    def _reserve_args(self, res_id: str, limits: Sequence[int], amounts: Sequence[int], ttls: Sequence[int],
                       lease_seconds: float) -> list[str]:
-        args = [res_id, str(int(lease_seconds * 1000))]
+        args = [res_id, str(int(lease_seconds * 1000)), f"{self._client_id}-{time.time_ns()}", self._epoch or ""]
         for limit, amount, ttl in zip(limits, amounts, ttls):
             args += [str(int(limit)), str(int(amount)), str(int(ttl))]
         return args
 
-    @staticmethod
-    def _outcome(reply: Sequence[Any]) -> ReserveOutcome:
+    def _reserve_reply(self, keys: Sequence[str], ttls: Sequence[int],
+                       reply: Sequence[Any]) -> tuple[ReserveOutcome | None, bool]:
+        """``(outcome, restarted)``; outcome None: not reserved, Redis came back empty."""
+        if os.getpid() != self._pid:
+            self._fork_reset()
         index = int(reply[0])
-        if index == 0:
-            return ReserveOutcome(True)
-        return ReserveOutcome(False, index - 1, int(float(reply[1])), int(float(reply[2])))
+        restarted = self._new_epoch(str(reply[1]))
+        if index < 0:
+            return None, restarted
+        if index:
+            return ReserveOutcome(False, index - 1, int(reply[2]), int(reply[3])), restarted
+        now = time.monotonic()
+        for i, key in enumerate(keys):
+            self.seen.set(key, int(reply[2 * i + 2]), ttls[i], now)
+        return ReserveOutcome(True), restarted
 
-    @staticmethod
-    def _settle_args(res_id: str, actual: Sequence[int], ttls: Sequence[int]) -> list[str]:
-        args = [res_id]
+    def bucket(self) -> int:
+        """The settlement-marker bucket of now (journalled with each fallback settlement)."""
+        return int(time.time() // self.replay_window)
+
+    def _settle_args(self, res_id: str, actual: Sequence[int], ttls: Sequence[int], bucket: int | None) -> list[str]:
+        args = [res_id, str(self.bucket() if bucket is None else bucket), str(int(2 * self.replay_window)),
+                f"{self._client_id}-{time.time_ns()}"]
         for amount, ttl in zip(actual, ttls):
             args += [str(int(amount)), str(int(ttl))]
         return args
+
+    def _settle_reply(self, keys: Sequence[str], actual: Sequence[int], ttls: Sequence[int],
+                      reply: Sequence[Any]) -> tuple[list[int], bool]:
+        if os.getpid() != self._pid:
+            self._fork_reset()
+        n = len(keys)
+        spent = [int(x) for x in reply[:n]]
+        restarted = self._new_epoch(str(reply[n]))
+        if not int(reply[n + 1]):
+            now = time.monotonic()
+            for i, key in enumerate(keys):
+                if not restarted:
+                    self.mine.add(key, int(actual[i]), ttls[i], now)
+                self.seen.set(key, spent[i], ttls[i], now)
+        return spent, restarted
+
+    def _new_epoch(self, epoch: str) -> bool:
+        if self._epoch is None or epoch == self._epoch:
+            self._epoch = epoch
+            return False
+        self._epoch = epoch
+        self.restarts += 1
+        return True
+
+    def _restore_plan(self) -> tuple[list[str], list[str]] | None:
+        now = time.monotonic()
+        live = [(k, units, int(exp - now)) for k, (units, exp) in self.mine.items.items() if exp > now and units]
+        logger.warning("llm-cost-hooks: Redis at %s came back without its budget counters; putting back the "
+                       "spend this process settled on %d live budget key(s).", self.url, len(live))
+        if not live:
+            return None
+        keys = [self._k(k) for k, _, _ in live] + [self._k(f"restored:{self._epoch}:{self._client_id}")]
+        args = [str(int(2 * self.replay_window))]
+        for _, units, ttl in live:
+            args += [str(units), str(max(ttl, 1))]
+        return keys, args
+
+    def _after_restart(self, keys: Sequence[str], actual: Sequence[int], ttls: Sequence[int]) -> None:
+        # The op that saw the new epoch already counted ``actual`` there: count it as
+        # this process's spend of the new epoch only after putting back the old one.
+        plan = self._restore_plan()
+        if plan is not None:
+            self._call(lambda: self._script("restore", _RESTORE)(keys=plan[0], args=plan[1]))
+        now = time.monotonic()
+        for i, key in enumerate(keys):
+            self.mine.add(key, int(actual[i]), ttls[i], now)
+
+    async def _aafter_restart(self, keys: Sequence[str], actual: Sequence[int], ttls: Sequence[int]) -> None:
+        plan = self._restore_plan()
+        if plan is not None:
+            await self._acall(lambda: self._ascript("restore", _RESTORE)(keys=plan[0], args=plan[1]))
+        now = time.monotonic()
+        for i, key in enumerate(keys):
+            self.mine.add(key, int(actual[i]), ttls[i], now)
+
+    def _renew_args(self, holds: Sequence[tuple[str, Sequence[str]]], lease_seconds: float) -> tuple[list[str], list[str]]:
+        keys, args = [], [str(int(lease_seconds * 1000))]
+        for res_id, budget_keys in holds:
+            for key in budget_keys:
+                keys.append(self._k(key) + ":e")
+                args.append(res_id)
+        return keys, args
 
     # -- sync -----------------------------------------------------------------------------
     def _call(self, fn: Any) -> Any:
@@ -401,21 +635,43 @@ class RedisSpendStore:
     def reserve(self, res_id: str, keys: Sequence[str], limits: Sequence[int], amounts: Sequence[int],
                 ttls: Sequence[int], lease_seconds: float) -> ReserveOutcome:
         script = self._script("reserve", _RESERVE)
-        args = self._reserve_args(res_id, limits, amounts, ttls, lease_seconds)
-        return self._outcome(self._call(lambda: script(keys=self._triples(keys), args=args)))
+        for _ in range(2):
+            args = self._reserve_args(res_id, limits, amounts, ttls, lease_seconds)
+            outcome, restarted = self._reserve_reply(
+                keys, ttls, self._call(lambda: script(keys=self._triples(keys), args=args)))
+            if restarted:
+                self._after_restart([], [], [])
+            if outcome is not None:
+                return outcome
+        raise self._unavailable(RuntimeError("Redis restarted twice during one reservation"))
 
-    def settle(self, res_id: str, keys: Sequence[str], actual: Sequence[int], ttls: Sequence[int]) -> list[int]:
+    def settle(self, res_id: str, keys: Sequence[str], actual: Sequence[int], ttls: Sequence[int], *,
+               bucket: int | None = None) -> list[int]:
+        """Count ``actual`` on each key and drop the hold; ``bucket`` (a replay) is the
+        marker bucket of the first attempt, so a settlement already counted is skipped."""
         script = self._script("settle", _SETTLE)
-        reply = self._call(lambda: script(keys=self._triples(keys), args=self._settle_args(res_id, actual, ttls)))
-        return [int(x) for x in reply]
+        args = self._settle_args(res_id, actual, ttls, bucket)
+        spent, restarted = self._settle_reply(
+            keys, actual, ttls, self._call(lambda: script(keys=self._triples(keys), args=args)))
+        if restarted:
+            self._after_restart(keys, actual, ttls)
+        return spent
 
     def release(self, res_id: str, keys: Sequence[str]) -> None:
         script = self._script("release", _RELEASE)
         self._call(lambda: script(keys=self._triples(keys), args=[res_id]))
 
+    def renew(self, holds: Sequence[tuple[str, Sequence[str]]], lease_seconds: float) -> None:
+        """Extend the lease of live reservations ``[(res_id, keys), ...]`` (one round trip)."""
+        if not holds:
+            return
+        keys, args = self._renew_args(holds, lease_seconds)
+        script = self._script("renew", _RENEW)
+        self._call(lambda: script(keys=keys, args=args))
+
     def usage(self, key: str) -> tuple[int, int]:
         script = self._script("usage", _USAGE)
-        reply = self._call(lambda: script(keys=self._triples([key]), args=[]))
+        reply = self._call(lambda: script(keys=self._triples([key], epoch=False), args=[]))
         return int(reply[0]), int(reply[1])
 
     def once(self, flag: str, ttl: int) -> bool:
@@ -438,21 +694,37 @@ class RedisSpendStore:
 
     # -- async ----------------------------------------------------------------------------
     async def _acall(self, coro_fn: Any) -> Any:
+        # A bound on the whole call: redis-py's asyncio handshake with a server that
+        # accepted the connection but is paused would otherwise wait for it forever.
+        limit = self._connect_timeout + self._socket_timeout
         try:
-            return await coro_fn()
-        except self._errors() as exc:
+            if _asyncio_timeout is not None:
+                async with _asyncio_timeout(limit):
+                    return await coro_fn()
+            return await asyncio.wait_for(coro_fn(), limit)
+        except (*self._errors(), asyncio.TimeoutError) as exc:
             raise self._unavailable(exc) from exc
 
     async def areserve(self, res_id: str, keys: Sequence[str], limits: Sequence[int], amounts: Sequence[int],
                        ttls: Sequence[int], lease_seconds: float) -> ReserveOutcome:
-        args = self._reserve_args(res_id, limits, amounts, ttls, lease_seconds)
-        reply = await self._acall(lambda: self._ascript("reserve", _RESERVE)(keys=self._triples(keys), args=args))
-        return self._outcome(reply)
+        for _ in range(2):
+            args = self._reserve_args(res_id, limits, amounts, ttls, lease_seconds)
+            reply = await self._acall(lambda: self._ascript("reserve", _RESERVE)(keys=self._triples(keys), args=args))
+            outcome, restarted = self._reserve_reply(keys, ttls, reply)
+            if restarted:
+                await self._aafter_restart([], [], [])
+            if outcome is not None:
+                return outcome
+        raise self._unavailable(RuntimeError("Redis restarted twice during one reservation"))
 
-    async def asettle(self, res_id: str, keys: Sequence[str], actual: Sequence[int], ttls: Sequence[int]) -> list[int]:
-        args = self._settle_args(res_id, actual, ttls)
+    async def asettle(self, res_id: str, keys: Sequence[str], actual: Sequence[int], ttls: Sequence[int], *,
+                      bucket: int | None = None) -> list[int]:
+        args = self._settle_args(res_id, actual, ttls, bucket)
         reply = await self._acall(lambda: self._ascript("settle", _SETTLE)(keys=self._triples(keys), args=args))
-        return [int(x) for x in reply]
+        spent, restarted = self._settle_reply(keys, actual, ttls, reply)
+        if restarted:
+            await self._aafter_restart(keys, actual, ttls)
+        return spent
 
     async def arelease(self, res_id: str, keys: Sequence[str]) -> None:
         await self._acall(lambda: self._ascript("release", _RELEASE)(keys=self._triples(keys), args=[res_id]))
@@ -481,19 +753,169 @@ class RedisSpendStore:
             self._client.close()
 
 
+def _default_journal_dir() -> Path:
+    env = os.environ.get("LLM_COST_HOOKS_SPEND_JOURNAL", "").strip()
+    return Path(env).expanduser() if env else Path.home() / ".cache" / "llm_cost_hooks" / "spend-journal"
+
+
+class SpendJournal:
+    """What a process did on the local fallback while the shared store was unreachable.
+
+    Each fallback reservation, settlement and release is appended to a file of its own
+    (one JSON line, flushed: it survives a crash of the process) and settlements are kept
+    in memory until :class:`FailoverSpendStore` has replayed them. At most
+    ``max_entries`` settlements wait; beyond that the oldest is set aside: counted in
+    ``set_aside`` / ``set_aside_units`` and logged. A file left by a process that died
+    (its lock is free) is adopted by the next store that uses the same directory and
+    namespace; its unsettled reservations are counted in ``orphaned_holds`` (their lease
+    has ended, as it would have on Redis).
+
+    ``directory=None``: memory only (lost if the process dies).
+
+    >>> journal = SpendJournal(None)
+    >>> journal.append({"op": "settle", "id": "r1", "keys": ["k"], "actual": [5], "ttls": [60], "bucket": 0})
+    >>> journal.pending
+    1
+    """
+
+    def __init__(self, directory: str | os.PathLike[str] | None, *, namespace: str = "spend",
+                 max_entries: int = 100_000) -> None:
+        self.directory = Path(directory) if directory is not None else None
+        self.namespace = namespace
+        self.max_entries = max_entries
+        self.set_aside = 0
+        self.set_aside_units = 0
+        self.orphaned_holds = 0
+        self.adopted = 0
+        self._entries: deque[dict[str, Any]] = deque()
+        self._file: Any = None
+        self._path: Path | None = None
+        self._pid = 0
+        self._lock = threading.Lock()
+        self._warned = False
+
+    @property
+    def pending(self) -> int:
+        """Settlements and releases not yet replayed."""
+        return len(self._entries)
+
+    @property
+    def path(self) -> Path | None:
+        """This process's journal file (created at the first entry)."""
+        return self._path
+
+    def _open(self) -> Any:
+        if self.directory is None:
+            return None
+        if self._file is not None and self._pid == os.getpid():
+            return self._file
+        try:
+            import fcntl
+
+            self.directory.mkdir(parents=True, exist_ok=True)
+            self._pid = os.getpid()
+            self._path = self.directory / f"{self.namespace}-{self._pid}-{uuid.uuid4().hex[:8]}.jsonl"
+            self._file = open(self._path, "a", encoding="utf-8")  # noqa: SIM115 - held for the process
+            fcntl.flock(self._file.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            if not self._warned:
+                self._warned = True
+                logger.error("llm-cost-hooks: cannot write the spend journal in %s (%s); fallback settlements "
+                             "are kept in memory only until the shared store is back.", self.directory, exc)
+            self.directory, self._file = None, None
+        return self._file
+
+    def append(self, entry: dict[str, Any]) -> None:
+        """Record one fallback operation (``op`` = ``reserve``, ``settle`` or ``release``)."""
+        with self._lock:
+            f = self._open()
+            if f is not None:
+                f.write(json.dumps(entry, separators=(",", ":")) + "\n")
+                f.flush()
+            if entry["op"] == "reserve":
+                return
+            if len(self._entries) >= self.max_entries:
+                dropped = self._entries.popleft()
+                self.set_aside += 1
+                self.set_aside_units += sum(dropped.get("actual", ()))
+                logger.error("llm-cost-hooks: spend journal full (%d entries); set aside a settlement of %s "
+                             "units (%d set aside so far): the shared total will miss it.",
+                             self.max_entries, dropped.get("actual"), self.set_aside)
+            self._entries.append(entry)
+
+    def peek(self) -> dict[str, Any] | None:
+        return self._entries[0] if self._entries else None
+
+    def done(self, entry: dict[str, Any]) -> None:
+        """``entry`` was replayed; once nothing waits, the file is emptied."""
+        with self._lock:
+            if self._entries and self._entries[0] is entry:
+                self._entries.popleft()
+            if not self._entries and self._file is not None and self._pid == os.getpid():
+                self._file.truncate(0)
+                self._file.flush()
+
+    def adopt_orphans(self) -> int:
+        """Take over the files of dead processes in this namespace; returns entries adopted."""
+        if self.directory is None or not self.directory.is_dir():
+            return 0
+        import fcntl
+
+        adopted = 0
+        for path in sorted(self.directory.glob(f"{self.namespace}-*.jsonl")):
+            if path == self._path:
+                continue
+            try:
+                with open(path, encoding="utf-8") as f:
+                    try:
+                        fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    except OSError:
+                        continue  # its process is alive
+                    lines = f.read().splitlines()
+                    entries = []
+                    for line in lines:
+                        try:
+                            entries.append(json.loads(line))
+                        except ValueError:
+                            continue  # a line cut short by the crash
+                    held = {e["id"] for e in entries if e.get("op") == "reserve"}
+                    for e in entries:
+                        if e.get("op") in ("settle", "release"):
+                            held.discard(e["id"])
+                            self.append(e)
+                            adopted += 1
+                    self.orphaned_holds += len(held)
+                    path.unlink()
+                    if entries:
+                        logger.warning("llm-cost-hooks: adopted the spend journal of a dead process (%s): %d "
+                                       "settlement(s) to replay, %d reservation(s) never settled.",
+                                       path.name, adopted, len(held))
+            except OSError:
+                continue
+        self.adopted += adopted
+        return adopted
+
+
 class FailoverSpendStore:
     """A shared store with a documented policy for when it is unreachable.
 
     ``fail_mode="open"`` (default): the request goes on against a local
-    :class:`InProcessSpendStore` (same limits, this process's view only) and a warning is
-    logged once per outage; Redis is tried again after ``retry_after`` seconds.
-    Settlements of reservations made on Redis that fail during the outage are queued
-    (bounded) and replayed when Redis is back; unreplayed ones expire by their lease.
-    ``fail_mode="closed"``: :class:`SpendStoreUnavailable` is raised, the call is not made.
+    :class:`InProcessSpendStore` and a warning is logged once per outage; Redis is tried
+    again after ``retry_after`` seconds. The local store starts each key at the shared
+    total this process last saw, so a process never spends more than what was left when
+    it lost Redis (plus what it had in flight). Every operation made meanwhile is written
+    to the :class:`SpendJournal` (``journal``: a directory, ``None`` for memory only, or
+    a ``SpendJournal``; default ``$LLM_COST_HOOKS_SPEND_JOURNAL`` or
+    ``~/.cache/llm_cost_hooks/spend-journal``) and replayed to Redis, idempotently, as
+    soon as it answers again: the shared total is right afterwards. ``on_replay(keys,
+    spent)`` is called after each replayed settlement (the guard raises its alerts).
+    ``fail_mode="closed"``: :class:`SpendStoreUnavailable` is raised, the call is not made;
+    settlements of calls already made are still journalled and replayed.
     """
 
     def __init__(self, primary: Any, *, fail_mode: Literal["open", "closed"] = "open",
-                 fallback: Any = None, retry_after: float = 1.0, max_pending: int = 10_000) -> None:
+                 fallback: Any = None, retry_after: float = 1.0, max_pending: int = 100_000,
+                 journal: Any = "auto") -> None:
         if fail_mode not in ("open", "closed"):
             from .._errors import ConfigurationError
 
@@ -505,8 +927,19 @@ class FailoverSpendStore:
         self._down_until = 0.0
         self._outage = False
         self.outages = 0  # how many times the primary went down (for tests and metrics)
+        self.replayed = 0  # journal entries replayed to the primary
         self._local: set[str] = set()  # reservations held by the fallback
-        self._pending: deque[tuple[str, tuple[Any, ...]]] = deque(maxlen=max_pending)
+        self._seeded: set[str] = set()  # keys the fallback started from the shared total, this outage
+        if isinstance(journal, SpendJournal):
+            self.journal = journal
+        else:
+            namespace = "spend-" + hashlib.sha1(
+                f"{getattr(primary, 'url', '')}|{getattr(primary, 'prefix', '')}".encode()).hexdigest()[:12]
+            directory = _default_journal_dir() if journal == "auto" else journal
+            self.journal = SpendJournal(directory, namespace=namespace, max_entries=max_pending)
+        self._orphans_checked = False
+        self._replaying = False
+        self.on_replay: Any = None
         self._lock = threading.Lock()
 
     @property
@@ -519,17 +952,20 @@ class FailoverSpendStore:
         if not self._outage:
             self._outage = True
             self.outages += 1
+            self._seeded.clear()
             if self.fail_mode == "open":
                 logger.warning(
                     "llm-cost-hooks: %s; budgets fail OPEN: enforcing them per process with a local "
-                    "store until it is back (fail_mode='closed' refuses calls instead).", exc)
+                    "store from the last shared totals seen, journalling every settlement for replay "
+                    "(fail_mode='closed' refuses calls instead).", exc)
             else:
                 logger.warning("llm-cost-hooks: %s; budgets fail CLOSED: refusing calls.", exc)
 
     def _mark_up(self) -> None:
         if self._outage:
             self._outage = False
-            logger.warning("llm-cost-hooks: the spend store is reachable again; shared budgets resumed.")
+            logger.warning("llm-cost-hooks: the spend store is reachable again; shared budgets resumed "
+                           "(%d journalled operation(s) replayed so far).", self.replayed)
 
     def _primary_ok(self) -> bool:
         return time.monotonic() >= self._down_until
@@ -538,33 +974,62 @@ class FailoverSpendStore:
         return SpendStoreUnavailable(
             "the shared spend store is unreachable and fail_mode='closed'; no call is made.")
 
-    def _replay(self) -> None:
-        while self._pending:
-            op, args = self._pending.popleft()
+    def _needs_replay(self) -> bool:
+        if not self._orphans_checked:
+            self._orphans_checked = True
+            self.journal.adopt_orphans()
+        return self.journal.pending > 0 and not self._replaying
+
+    def _replayed_one(self, entry: dict[str, Any], spent: Any) -> None:
+        self.journal.done(entry)
+        self.replayed += 1
+        if entry["op"] == "settle" and self.on_replay is not None:
             try:
-                getattr(self.primary, op)(*args)
-            except SpendStoreUnavailable:
-                self._pending.appendleft((op, args))
-                raise
+                self.on_replay(entry["keys"], spent)
+            except Exception:  # noqa: BLE001 - alerts never stop a replay
+                logger.exception("llm-cost-hooks: alerting on replayed spend failed")
+
+    def _replay(self) -> None:
+        self._replaying = True
+        try:
+            while (entry := self.journal.peek()) is not None:
+                if entry["op"] == "settle":
+                    spent = self._primary_settle(entry)
+                else:
+                    spent = self.primary.release(entry["id"], entry["keys"])
+                self._replayed_one(entry, spent)
+        finally:
+            self._replaying = False
 
     async def _areplay(self) -> None:
-        while self._pending:
-            op, args = self._pending.popleft()
-            try:
-                await getattr(self.primary, "a" + op)(*args)
-            except SpendStoreUnavailable:
-                self._pending.appendleft((op, args))
-                raise
+        self._replaying = True
+        try:
+            while (entry := self.journal.peek()) is not None:
+                if entry["op"] == "settle":
+                    spent = await self._aprimary_settle(entry)
+                else:
+                    spent = await self.primary.arelease(entry["id"], entry["keys"])
+                self._replayed_one(entry, spent)
+        finally:
+            self._replaying = False
 
-    # Generic routing: ``op`` is the sync method name; ``is_async`` picks the a-variant.
+    def _primary_settle(self, e: dict[str, Any]) -> Any:
+        if isinstance(self.primary, RedisSpendStore):
+            return self.primary.settle(e["id"], e["keys"], e["actual"], e["ttls"], bucket=e["bucket"])
+        return self.primary.settle(e["id"], e["keys"], e["actual"], e["ttls"])
+
+    async def _aprimary_settle(self, e: dict[str, Any]) -> Any:
+        if isinstance(self.primary, RedisSpendStore):
+            return await self.primary.asettle(e["id"], e["keys"], e["actual"], e["ttls"], bucket=e["bucket"])
+        return await self.primary.asettle(e["id"], e["keys"], e["actual"], e["ttls"])
+
+    # Generic routing: ``op`` is the sync method name; the a-variant is used when async.
     def _run(self, op: str, args: tuple[Any, ...], res_id: str | None = None) -> Any:
-        if res_id is not None and res_id in self._local:
-            if op != "reserve":
-                self._local.discard(res_id)
-            return getattr(self.fallback, op)(*args)
+        if res_id is not None and res_id in self._local and op != "reserve":
+            return self._degraded(op, args, res_id)
         if self._primary_ok():
             try:
-                if self._pending:
+                if self._needs_replay():
                     self._replay()
                 result = getattr(self.primary, op)(*args)
                 self._mark_up()
@@ -574,13 +1039,11 @@ class FailoverSpendStore:
         return self._degraded(op, args, res_id)
 
     async def _arun(self, op: str, args: tuple[Any, ...], res_id: str | None = None) -> Any:
-        if res_id is not None and res_id in self._local:
-            if op != "reserve":
-                self._local.discard(res_id)
-            return await getattr(self.fallback, "a" + op)(*args)
+        if res_id is not None and res_id in self._local and op != "reserve":
+            return self._degraded(op, args, res_id)
         if self._primary_ok():
             try:
-                if self._pending:
+                if self._needs_replay():
                     await self._areplay()
                 result = await getattr(self.primary, "a" + op)(*args)
                 self._mark_up()
@@ -589,16 +1052,51 @@ class FailoverSpendStore:
                 self._mark_down(exc)
         return self._degraded(op, args, res_id)
 
+    def _seed(self, keys: Sequence[str], ttls: Sequence[int]) -> None:
+        # Start the local view of a key from the shared total this process last saw.
+        seen = getattr(self.primary, "seen", None)
+        seed = getattr(self.fallback, "seed", None)
+        if not isinstance(seen, _Expiring) or seed is None:
+            return
+        now = time.monotonic()
+        for key, ttl in zip(keys, ttls):
+            if key in self._seeded:
+                continue
+            self._seeded.add(key)
+            units = seen.get(key, now)
+            if units is not None:
+                seed(key, units, ttl)
+
     def _degraded(self, op: str, args: tuple[Any, ...], res_id: str | None) -> Any:
-        if op in ("settle", "release"):
-            # A reservation made on the primary: replay later; its lease covers a loss.
-            self._pending.append((op, args))
-            return [0] * len(args[1]) if op == "settle" else None
+        bucket = self.primary.bucket() if isinstance(self.primary, RedisSpendStore) else 0
+        if op == "settle":
+            # Counted locally (this process's limits) and journalled for the shared total.
+            rid, keys, actual, ttls = args
+            self._local.discard(rid)
+            self._seed(keys, ttls)
+            self.journal.append({"op": "settle", "id": rid, "keys": list(keys), "actual": [int(a) for a in actual],
+                                 "ttls": [int(t) for t in ttls], "bucket": bucket, "at": time.time()})
+            return self.fallback.settle(*args)
+        if op == "release":
+            rid, keys = args
+            self._local.discard(rid)
+            # A reserve that timed out may still have reached Redis: release it there too.
+            self.journal.append({"op": "release", "id": rid, "keys": list(keys), "at": time.time()})
+            return self.fallback.release(*args)
         if self.fail_mode == "closed":
             raise self._refuse()
         if op == "reserve":
             assert res_id is not None
-            self._local.add(res_id)
+            rid, keys, limits, amounts, ttls, lease = args
+            self._seed(keys, ttls)
+            outcome = self.fallback.reserve(*args)
+            if outcome.ok:
+                self._local.add(res_id)
+                self.journal.append({"op": "reserve", "id": rid, "keys": list(keys),
+                                     "amounts": [int(a) for a in amounts], "at": time.time()})
+            return outcome
+        if op == "usage":
+            self._seed(args[:1], [86_400])
         return getattr(self.fallback, op)(*args)
 
     # -- SpendStore -----------------------------------------------------------------------
@@ -610,6 +1108,17 @@ class FailoverSpendStore:
 
     def release(self, res_id, keys):  # type: ignore[no-untyped-def]
         return self._run("release", (res_id, keys), res_id)
+
+    def renew(self, holds: Sequence[tuple[str, Sequence[str]]], lease_seconds: float) -> None:
+        local = [h for h in holds if h[0] in self._local]
+        shared = [h for h in holds if h[0] not in self._local]
+        if local and hasattr(self.fallback, "renew"):
+            self.fallback.renew(local, lease_seconds)
+        if shared and self._primary_ok() and hasattr(self.primary, "renew"):
+            try:
+                self.primary.renew(shared, lease_seconds)
+            except SpendStoreUnavailable as exc:
+                self._mark_down(exc)
 
     def usage(self, key):  # type: ignore[no-untyped-def]
         return self._run("usage", (key,))

@@ -100,6 +100,14 @@ class CircuitBreaker:
             raise CircuitOpenError(model, retry_in)
         return self.state(model)
 
+    def release_probe(self, model: str) -> None:
+        """Give back a half-open probe slot taken by :meth:`check` for a call that was
+        then not made (refused for another reason), so the circuit can still be probed."""
+        with self._lock:
+            circuit = self._get(model)
+            if circuit.state is BreakerState.HALF_OPEN and circuit.probes > 0:
+                circuit.probes -= 1
+
     def record_success(self, model: str) -> None:
         with self._lock:
             circuit = self._get(model)

@@ -175,6 +175,10 @@ class RedisSingleFlight:
     over. When Redis is unreachable, calls go ahead with local single-flight only
     (logged warning): dedup is an optimisation, never a reason to fail a call.
 
+    A waiter rides out a Redis outage (paused, restarted empty) instead of paying for a
+    second call: it keeps polling for the leader's result, and never waits longer than
+    ``wait_timeout`` seconds (default ``lock_ttl + 5``), after which it makes its own call.
+
     >>> sf = RedisSingleFlight("redis://127.0.0.1:6379", result_ttl=30)  # connects lazily
     >>> sf.result_ttl
     30
@@ -183,7 +187,7 @@ class RedisSingleFlight:
     def __init__(self, url: str, *, result_ttl: float = 60.0, lock_ttl: float = 120.0,
                  poll_interval: float = 0.005, max_poll_interval: float = 0.1, prefix: str = "llm_cost_hooks",
                  error_ttl: float = 10.0, connect_timeout: float = 1.0, socket_timeout: float = 2.0,
-                 retry_after: float = 1.0) -> None:
+                 retry_after: float = 1.0, wait_timeout: float | None = None) -> None:
         self.url = url
         self.result_ttl = result_ttl
         self.lock_ttl = lock_ttl
@@ -192,12 +196,14 @@ class RedisSingleFlight:
         self.prefix = prefix
         self.error_ttl = error_ttl
         self.retry_after = retry_after
+        self.wait_timeout = lock_ttl + 5 if wait_timeout is None else wait_timeout
         self._timeouts = (connect_timeout, socket_timeout)
         self.local = SingleFlight(result_ttl=0)
         self._aclients: dict[int, Any] = {}
         self._client: Any = None
         self._down_until = 0.0
         self._warned = False
+        self._publishing: set[Any] = set()
 
     def _k(self, kind: str, key: str) -> str:
         return f"{{{self.prefix}}}:sf:{kind}:{key}"
@@ -215,8 +221,12 @@ class RedisSingleFlight:
                 import redis.asyncio as aredis
             except ImportError as exc:  # pragma: no cover
                 raise MissingExtraError("redis", "redis", "RedisSingleFlight") from exc
+            from redis.asyncio.retry import Retry
+            from redis.backoff import NoBackoff
+
             client = aredis.Redis.from_url(self.url, socket_connect_timeout=self._timeouts[0],
-                                           socket_timeout=self._timeouts[1], decode_responses=True)
+                                           socket_timeout=self._timeouts[1], decode_responses=True,
+                                           retry=Retry(NoBackoff(), 0))
             self._aclients = {id(loop): client}
         return client
 
@@ -226,8 +236,12 @@ class RedisSingleFlight:
                 import redis
             except ImportError as exc:  # pragma: no cover
                 raise MissingExtraError("redis", "redis", "RedisSingleFlight") from exc
+            from redis.backoff import NoBackoff
+            from redis.retry import Retry
+
             self._client = redis.Redis.from_url(self.url, socket_connect_timeout=self._timeouts[0],
-                                                socket_timeout=self._timeouts[1], decode_responses=True)
+                                                socket_timeout=self._timeouts[1], decode_responses=True,
+                                                retry=Retry(NoBackoff(), 0))
         return self._client
 
     def _down(self, exc: BaseException) -> None:
@@ -263,42 +277,51 @@ class RedisSingleFlight:
 
     async def _aacquire_or_wait(self, key: str, fn: Callable[[], Awaitable[T]], dumps: Any, loads: Any,
                                 shared_source: list[Source]) -> T:
-        errors = self._errors()
+        errors = (*self._errors(), asyncio.TimeoutError)
         client = self._async_client()
         token = uuid.uuid4().hex
         interval = self.poll_interval
-        deadline = time.monotonic() + self.lock_ttl + 5
+        deadline = time.monotonic() + self.wait_timeout
+        bound = self._timeouts[0] + self._timeouts[1]
+        outage = False
         while True:
             try:
-                cached = await client.get(self._k("res", key))
+                cached = await asyncio.wait_for(client.get(self._k("res", key)), bound)
                 if cached is not None:
                     shared_source.append("cached")
                     return loads(cached)  # type: ignore[no-any-return]
-                won = await client.set(self._k("lock", key), token, nx=True, px=int(self.lock_ttl * 1000))
+                won = await asyncio.wait_for(
+                    client.set(self._k("lock", key), token, nx=True, px=int(self.lock_ttl * 1000)), bound)
             except errors as exc:
-                raise _RedisDown(exc) from exc
+                if not outage:
+                    raise _RedisDown(exc) from exc
+                won = False  # still down while waiting: keep waiting (below)
             if won:
                 return await self._alead(client, key, token, fn, dumps)
             # Wait for the leader: its result, its error, or its lock expiring.
             shared_source[:] = ["inflight"]
             while True:
+                if time.monotonic() > deadline:
+                    shared_source.clear()
+                    return await fn()
                 await asyncio.sleep(interval)
                 interval = min(interval * 1.5, self.max_poll_interval)
                 try:
-                    res, err, lock = await client.mget(self._k("res", key), self._k("err", key), self._k("lock", key))
-                except errors as exc:
-                    raise _RedisDown(exc) from exc
+                    res, err, lock = await asyncio.wait_for(
+                        client.mget(self._k("res", key), self._k("err", key), self._k("lock", key)), bound)
+                except errors:
+                    outage = True  # the leader may still deliver once Redis answers again
+                    continue
                 if res is not None:
                     return loads(res)  # type: ignore[no-any-return]
                 if err is not None:
                     info = json.loads(err)
                     raise DeduplicatedCallFailed(key, info.get("type", "Error"), info.get("message", ""))
                 if lock is None:
+                    if outage:
+                        continue  # Redis came back empty: the leader may be alive; wait for it
                     shared_source.clear()
                     break  # leader gone without a result: try to lead
-                if time.monotonic() > deadline:
-                    shared_source.clear()
-                    return await fn()
 
     async def _alead(self, client: Any, key: str, token: str, fn: Callable[[], Awaitable[T]], dumps: Any) -> T:
         errors = self._errors()
@@ -313,12 +336,32 @@ class RedisSingleFlight:
                 pass
             raise
         try:
-            await client.set(self._k("res", key), dumps(value), px=max(int(self.result_ttl * 1000), 1))
-            await client.delete(self._k("err", key))
-            await client.eval(_RELEASE_LOCK, 1, self._k("lock", key), token)
-        except errors as exc:
-            self._down(exc)  # the answer is still good; others time out to their own call
+            await self._apublish(client, key, token, dumps(value))
+        except (*errors, asyncio.TimeoutError) as exc:
+            self._down(exc)  # the answer is still good; keep offering it to the waiters
+            task = asyncio.ensure_future(self._apublish_later(client, key, token, dumps(value)))
+            self._publishing.add(task)
+            task.add_done_callback(self._publishing.discard)
         return value
+
+    async def _apublish(self, client: Any, key: str, token: str, payload: str) -> None:
+        bound = self._timeouts[0] + self._timeouts[1]
+        await asyncio.wait_for(client.set(self._k("res", key), payload, px=max(int(self.result_ttl * 1000), 1)),
+                               bound)
+        await asyncio.wait_for(client.delete(self._k("err", key)), bound)
+        await asyncio.wait_for(client.eval(_RELEASE_LOCK, 1, self._k("lock", key), token), bound)
+
+    async def _apublish_later(self, client: Any, key: str, token: str, payload: str) -> None:
+        # Waiters in other processes poll until their wait_timeout: a result published
+        # once Redis is back saves them a second paid call.
+        deadline = time.monotonic() + self.wait_timeout
+        while time.monotonic() < deadline:
+            await asyncio.sleep(0.2)
+            try:
+                await self._apublish(client, key, token, payload)
+                return
+            except (*self._errors(), asyncio.TimeoutError):
+                continue
 
     # -- sync -----------------------------------------------------------------------------
     def do(self, key: str, fn: Callable[[], T], *, dumps: Callable[[Any], str] = json.dumps,
@@ -346,7 +389,8 @@ class RedisSingleFlight:
         client = self._sync_client()
         token = uuid.uuid4().hex
         interval = self.poll_interval
-        deadline = time.monotonic() + self.lock_ttl + 5
+        deadline = time.monotonic() + self.wait_timeout
+        outage = False
         while True:
             try:
                 cached = client.get(self._k("res", key))
@@ -355,7 +399,9 @@ class RedisSingleFlight:
                     return loads(cached)  # type: ignore[no-any-return]
                 won = client.set(self._k("lock", key), token, nx=True, px=int(self.lock_ttl * 1000))
             except errors as exc:
-                raise _RedisDown(exc) from exc
+                if not outage:
+                    raise _RedisDown(exc) from exc
+                won = False
             if won:
                 try:
                     value = fn()
@@ -376,23 +422,26 @@ class RedisSingleFlight:
                 return value
             shared_source[:] = ["inflight"]
             while True:
+                if time.monotonic() > deadline:
+                    shared_source.clear()
+                    return fn()
                 time.sleep(interval)
                 interval = min(interval * 1.5, self.max_poll_interval)
                 try:
                     res, err, lock = client.mget(self._k("res", key), self._k("err", key), self._k("lock", key))
-                except errors as exc:
-                    raise _RedisDown(exc) from exc
+                except errors:
+                    outage = True
+                    continue
                 if res is not None:
                     return loads(res)  # type: ignore[no-any-return]
                 if err is not None:
                     info = json.loads(err)
                     raise DeduplicatedCallFailed(key, info.get("type", "Error"), info.get("message", ""))
                 if lock is None:
+                    if outage:
+                        continue
                     shared_source.clear()
                     break
-                if time.monotonic() > deadline:
-                    shared_source.clear()
-                    return fn()
 
 
 class _RedisDown(Exception):

@@ -39,6 +39,7 @@ _EXPORTS: dict[str, str] = {
     "prepare_request": "._prepare",
     "aguarded_completion": "._budget",
     "spend_request_for": "._budget",
+    "proxy_refusal": "._budget",
     "LiteLLMBatchClient": "._batch",
     "DeferredResponse": "._batch",
     "completion_or_defer": "._batch",
@@ -57,7 +58,7 @@ install_lazy_exports(globals(), _EXPORTS, missing_extras=(("litellm", "litellm",
 if TYPE_CHECKING:  # pragma: no cover
     from ._batch import DeferredResponse, LiteLLMBatchClient, completion_or_defer
     from ._logger import CACHE_MARKER_KEY, CostComparison, CostHooksLogger, install, uninstall
-    from ._budget import aguarded_completion, guarded_completion, spend_request_for
+    from ._budget import aguarded_completion, guarded_completion, proxy_refusal, spend_request_for
     from ._prepare import PromptCacheOptions, prepare_request
     from ._cache import LiteLLMSemanticCache, canonical_request
     from ._dedup import adeduplicated_completion, deduplicated_completion

@@ -23,7 +23,7 @@ from ..budget import SpendGuard, SpendRequest
 from ._prepare import split_model
 from ._usage import usage_from_litellm
 
-__all__ = ["aguarded_completion", "guarded_completion", "spend_request_for"]
+__all__ = ["aguarded_completion", "guarded_completion", "proxy_refusal", "spend_request_for"]
 
 logger = logging.getLogger("llm_cost_hooks")
 
@@ -123,3 +123,51 @@ async def aguarded_completion(guard: SpendGuard, **kwargs: Any) -> Any:
         raise
     _settle(guard, reservation, response, req)
     return response
+
+
+def proxy_refusal(error: BaseException, *, now: float | None = None) -> Exception | None:
+    """The LiteLLM proxy error for one of our refusals, answered the way LiteLLM answers
+    its own: a ``ProxyException`` with the OpenAI error body (``message``, ``type``,
+    ``param``, ``code``) and the HTTP status in ``code``. ``None`` for anything else.
+
+    * a spend or token limit (:class:`~llm_cost_hooks.BudgetExceeded`): LiteLLM's budget
+      status (``litellm.budget_exceeded_status_code``, 422 unless configured), type
+      ``budget_exceeded``, ``Retry-After`` = seconds until the period resets;
+    * a context budget that cannot be met (a segment over budget with ``oversize="raise"``):
+      400, type ``invalid_request_error``, ``param`` ``messages`` (waiting does not help);
+    * an open circuit (:class:`~llm_cost_hooks.dedup.CircuitOpenError`): 429, type
+      ``rate_limit_error``, ``Retry-After`` = seconds until a probe is allowed;
+    * an unreachable spend store with ``fail_mode="closed"``: 503, ``Retry-After: 1``.
+
+    Every refusal carries ``x-should-retry: false``: the OpenAI client would otherwise
+    repeat it at once; ``Retry-After`` says when trying again can help.
+
+    >>> from llm_cost_hooks import BudgetExceeded
+    >>> proxy_refusal(BudgetExceeded("daily", limit=1.0, spent=1.0, requested=0.1)).type
+    'budget_exceeded'
+    """
+    import time
+
+    from litellm.proxy._types import ProxyException
+
+    from .._errors import BudgetExceeded
+    from ..budget import SpendStoreUnavailable
+    from ..dedup import CircuitOpenError
+
+    headers = {"x-should-retry": "false"}
+    if isinstance(error, BudgetExceeded):
+        if error.limit_name.startswith("context."):
+            return ProxyException(message=str(error), type="invalid_request_error", param="messages", code=400,
+                                  headers=headers, openai_code="context_budget_exceeded")
+        if error.resets_at is not None:
+            wait = error.resets_at.timestamp() - (time.time() if now is None else now)
+            headers["retry-after"] = str(max(int(wait) + 1, 1))
+        return ProxyException(message=str(error), type="budget_exceeded", param=None,
+                              code=int(getattr(litellm, "budget_exceeded_status_code", 429)), headers=headers)
+    if isinstance(error, CircuitOpenError):
+        headers["retry-after"] = str(max(int(error.retry_in) + 1, 1))
+        return ProxyException(message=str(error), type="rate_limit_error", param=None, code=429, headers=headers)
+    if isinstance(error, SpendStoreUnavailable):
+        headers["retry-after"] = "1"
+        return ProxyException(message=str(error), type="service_unavailable", param=None, code=503, headers=headers)
+    return None

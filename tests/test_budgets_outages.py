@@ -1,0 +1,207 @@
+"""Shared budgets through Redis outages: 4 processes spend while the real Redis server is
+paused (SIGSTOP) and then killed and restarted empty. Afterwards the total Redis reports
+must equal the spend made (within one request's worst case), and over-spend during the
+outage must stay within the documented bound and be alerted."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from _servers import RedisServer, ServerStartError
+
+from llm_cost_hooks.budget import AlertManager, Limit, SpendGuard
+
+WORKER = str(Path(__file__).resolve().parent / "_budgets_worker.py")
+PROCESSES = 4
+RUN_SECONDS = 9.0
+
+
+def _outage_run(redis_server: Any, url: str, budget: float, journal: Path) -> list[dict]:
+    sync = journal.parent / "sync"
+    sync.mkdir()
+    procs = [subprocess.Popen([sys.executable, WORKER, "outage", url, str(RUN_SECONDS), str(budget), str(journal),
+                               str(sync)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for _ in range(PROCESSES)]
+    try:
+        deadline = time.monotonic() + 120
+        while len(list(sync.glob("ready-*"))) < PROCESSES:  # all imported: start together
+            assert time.monotonic() < deadline and all(p.poll() is None for p in procs), "workers did not start"
+            time.sleep(0.05)
+        start_at = time.time() + 0.5
+        (sync / "go.tmp").write_text(repr(start_at))
+        (sync / "go.tmp").rename(sync / "go")
+        time.sleep(max(start_at + 1.5 - time.time(), 0))
+        pid = redis_server.pid
+        faults = [time.time()]
+        os.kill(pid, signal.SIGSTOP)  # paused: connections hang, replies come late
+        import redis
+
+        try:
+            redis.Redis.from_url(url, socket_timeout=0.3).ping()
+            faults.append("ping answered while paused")
+        except redis.exceptions.TimeoutError:
+            faults.append("paused")
+        time.sleep(1.7)
+        os.kill(pid, signal.SIGCONT)
+        time.sleep(1.5)
+        os.kill(pid, signal.SIGKILL)  # killed: everything Redis held is gone
+        time.sleep(0.3)
+        redis_server.stop()
+        time.sleep(1.0)
+        redis_server.start()  # back, empty, same port
+        faults.append(time.time())
+        results = []
+        for p in procs:
+            out, err = p.communicate(timeout=120)
+            assert p.returncode == 0, f"worker failed:\n{err[-3000:]}"
+            results.append({**json.loads(out.strip().splitlines()[-1]), "log": err[-1500:], "faults": faults,
+                            "pid": pid})
+        return results
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+        if not redis_server.running:
+            redis_server.start()
+
+
+@pytest.fixture
+def redis_to_break() -> Any:
+    """A Redis Stack server of this test's own: it is paused, killed and restarted."""
+    server = RedisServer()
+    try:
+        server.start()
+    except ServerStartError as exc:
+        pytest.fail(f"cannot start the Redis Stack server: {exc}", pytrace=False)
+    try:
+        yield server
+    finally:
+        server.close()
+
+
+def _summary(results: list[dict]) -> list[dict]:
+    keep = ("ok", "refused", "spent", "outages", "replayed", "restarts", "seeded", "alerts", "ran", "faults")
+    return [{k: r[k] for k in keep} for r in results]
+
+
+def _redis_usage(url: str, budget: float) -> tuple[float, float]:
+    guard = SpendGuard([Limit.usd(budget, per="day", scope="tenant", name="tenant_daily")], store=url,
+                       alerts=AlertManager(log=False, span_events=False))
+    return guard.usage("tenant_daily", "acme")
+
+
+def test_spend_made_through_pause_and_kill_is_the_spend_redis_reports(redis_to_break, tmp_path):
+    budget = 1000.0  # never binds: this test is about counting
+    results = _outage_run(redis_to_break, redis_to_break.url, budget, tmp_path / "journal")
+    made = sum(r["spent"] for r in results)
+    worst = max(r["worst"] for r in results)
+    assert results[0]["faults"][1] == "paused"  # the pause was real: Redis did not answer
+    # Every process lived through the outage (the log says what each one saw).
+    assert all(r["outages"] >= 1 for r in results), [(r["log"], r["ran"], r["faults"]) for r in results]
+    assert sum(r["replayed"] for r in results) > 0  # and journalled spend that was replayed
+    assert all(r["pending"] == 0 and r["set_aside"] == 0 for r in results)
+    assert sum(r["calls"] for r in results) == sum(r["ok"] for r in results) > 100
+    spent, reserved = _redis_usage(redis_to_break.url, budget)
+    assert abs(spent - made) <= worst, f"Redis reports {spent}, the processes spent {made} (worst call {worst})"
+    assert reserved == pytest.approx(0, abs=worst)  # at most one lost hold, freed by its lease
+    assert not list((tmp_path / "journal").glob("*.jsonl")) or all(
+        p.stat().st_size == 0 for p in (tmp_path / "journal").glob("*.jsonl"))
+
+
+def test_overspend_through_an_outage_is_bounded_and_alerted(redis_to_break, tmp_path):
+    budget = 0.004  # binds within the run
+    results = _outage_run(redis_to_break, redis_to_break.url, budget, tmp_path / "journal")
+    made = sum(r["spent"] for r in results)
+    worst = max(r["worst"] for r in results)
+    assert sum(r["refused"] for r in results) > 0, _summary(results)  # the budget was the constraint
+    # The documented bound: during an outage each process may spend what was left of the
+    # budget when it last saw the shared total (its seed), plus what it had in flight
+    # (a batch of 4 calls).
+    headroom = sum(max(budget * 1e9 - min(r["seeded"]), 0) / 1e9 if r["seeded"] else budget for r in results)
+    assert made <= budget + headroom + PROCESSES * 4 * worst, (made, headroom, _summary(results))
+    spent, _ = _redis_usage(redis_to_break.url, budget)
+    assert abs(spent - made) <= worst
+    kinds = [tuple(a) for r in results for a in r["alerts"]]
+    assert ("threshold", 1.0, None) in kinds
+    if made > budget + worst:  # the shared total went past the limit: someone was told
+        assert any(k[0] == "overspend" for k in kinds), kinds
+
+
+async def _leader_and_waiter(url: str, leader_fn: Any, wait_timeout: float) -> tuple[list, list, float]:
+    """Two single-flights (two processes' views) on one key: A leads, B waits on Redis."""
+    import asyncio
+
+    from llm_cost_hooks.dedup import RedisSingleFlight
+
+    calls: list[str] = []
+    leading = asyncio.Event()
+    key = f"order-{time.time_ns()}"
+    a = RedisSingleFlight(url, socket_timeout=0.3, connect_timeout=0.3, wait_timeout=wait_timeout, retry_after=0.2)
+    b = RedisSingleFlight(url, socket_timeout=0.3, connect_timeout=0.3, wait_timeout=wait_timeout, retry_after=0.2)
+
+    async def paid(who: str) -> str:
+        calls.append(who)
+        if who == "a":
+            leading.set()
+            await leader_fn()
+        return f"answer from {who}"
+
+    first = asyncio.ensure_future(a.ado(key, lambda: paid("a")))
+    await asyncio.wait_for(leading.wait(), 30)  # A holds the lock and is calling
+    started = time.monotonic()
+    second = await b.ado(key, lambda: paid("b"))
+    waited = time.monotonic() - started
+    return calls, [(await first).value, second.value, second.source], waited
+
+
+async def test_dedup_waiter_rides_out_a_paused_redis_without_a_second_paid_call(redis_to_break) -> None:
+    import asyncio
+
+    async def leader() -> None:
+        await asyncio.sleep(0.5)
+        os.kill(redis_to_break.pid, signal.SIGSTOP)  # paused while B is waiting
+        await asyncio.sleep(1.5)
+        os.kill(redis_to_break.pid, signal.SIGCONT)
+        await asyncio.sleep(0.3)
+
+    calls, values, waited = await _leader_and_waiter(redis_to_break.url, leader, wait_timeout=20)
+    assert calls == ["a"]  # one paid call
+    assert values == ["answer from a", "answer from a", "inflight"]
+    assert waited < 20
+
+
+async def test_dedup_waiter_through_a_killed_redis_gets_the_answer_or_its_own_within_its_timeout(
+        redis_to_break) -> None:
+    import asyncio
+
+    async def leader() -> None:
+        await asyncio.sleep(0.5)
+        os.kill(redis_to_break.pid, signal.SIGKILL)  # gone while B is waiting, back empty
+        await asyncio.sleep(0.3)
+        await asyncio.to_thread(redis_to_break.stop)
+        await asyncio.to_thread(redis_to_break.start)
+
+    calls, values, waited = await _leader_and_waiter(redis_to_break.url, leader, wait_timeout=30)
+    # The leader publishes its answer once Redis is back; the waiter, having seen the
+    # outage, waits for it instead of taking the now-missing lock and paying again.
+    assert calls == ["a"] and values[1] == "answer from a"
+    assert waited < 30
+
+    async def dead_leader() -> None:
+        await asyncio.sleep(0.3)
+        os.kill(redis_to_break.pid, signal.SIGKILL)
+        await asyncio.to_thread(redis_to_break.stop)
+        await asyncio.sleep(6)  # Redis stays down past the waiter's timeout
+
+    calls, values, waited = await _leader_and_waiter(redis_to_break.url, dead_leader, wait_timeout=2)
+    assert calls == ["a", "b"] and values[1] == "answer from b"  # never stuck: its own call
+    assert waited < 2 + 1.5
+    redis_to_break.start()
