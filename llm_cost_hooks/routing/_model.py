@@ -1,14 +1,11 @@
 """The trained router's classifier: per tier, the chance of a good answer and its cost.
 
-Two numpy-only kinds, both saved as plain arrays (``router.npz``, loaded with
+Numpy-only kinds, saved as plain arrays (``router.npz``, loaded with
 ``allow_pickle=False``) plus ``router.json``; never pickle:
 
-* ``knn`` (default): the ``k`` most similar training prompts (cosine on the embedding)
-  vote, weighted by a softmax of their similarity and smoothed toward each tier's mean
-  (``prior_weight`` pseudo-votes), so a sparse neighbourhood falls back to the average.
 * ``logistic``: one L2-regularised logistic regression per tier (soft labels allowed),
   fitted by Newton's method; costs by ridge regression.
-* ``ridge``: a linear model of every tier's quality and cost on the embedding (ridge
+* ``ridge`` (default): a linear model of every tier's quality and cost on the embedding (ridge
   regression, quality clipped to [0, 1]); the L2 strength is chosen per fit from
   ``l2_grid`` by exact leave-one-out error on the training rows (closed form from one
   SVD), so nothing is tuned by hand. Fast to fit and to apply (one matrix product).
@@ -189,13 +186,13 @@ class RouterModel:
     >>> from llm_cost_hooks.routing import OutcomeDataset, HashingEmbedder
     >>> ds = OutcomeDataset(prompts=["2+2?", "prove fermat"], tiers=["small", "large"],
     ...     quality=np.array([[1, 1], [0, 1.0]]), cost=np.array([[1e-4, 1e-3], [1e-4, 1e-3]]))
-    >>> m = RouterModel.fit(ds, HashingEmbedder(64), k=1)
+    >>> m = RouterModel.fit(ds, HashingEmbedder(64))
     >>> q, c = m.predict(HashingEmbedder(64).embed(["2+2?"]))
     >>> q.shape
     (1, 2)
     """
 
-    kind: Literal["knn", "logistic", "ridge", "ridge_guarded"]
+    kind: Literal["logistic", "ridge", "ridge_guarded"]
     tiers: list[str]
     embedder_name: str
     dim: int
@@ -226,10 +223,7 @@ class RouterModel:
         data: OutcomeDataset,
         embedder: Any,
         *,
-        kind: Literal["knn", "logistic", "ridge", "ridge_guarded"] = "knn",
-        k: int = 100,
-        temperature: float = 0.3,
-        prior_weight: float = 1.0,
+        kind: Literal["logistic", "ridge", "ridge_guarded"] = "ridge",
         l2: float = 1.0,
         embeddings: np.ndarray | None = None,
         prune: Literal["pareto", "none"] = "none",
@@ -268,14 +262,7 @@ class RouterModel:
             "tier_mean_cost": data.tier_cost().tolist(),
             "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         }
-        if kind == "knn":
-            if k < 1:
-                raise ConfigurationError(f"k must be at least 1, got {k}.")
-            arrays = {"emb": emb, "quality": q, "cost": c, "active": active,
-                      "prior_q": q.mean(axis=0), "prior_c": c.mean(axis=0)}
-            params = {"k": int(min(k, len(data))), "temperature": float(temperature),
-                      "prior_weight": float(prior_weight)}
-        elif kind == "logistic":
+        if kind == "logistic":
             x = emb.astype(np.float64)
             ws, bs = [], []
             for t in range(len(data.tiers)):
@@ -309,7 +296,7 @@ class RouterModel:
                 params.update(reference=int(ref), guard_z=float(guard_z))
                 info["proven_advantage"] = {data.tiers[t]: float(caps[t]) for t in range(len(caps)) if caps[t] > 0}
         else:
-            raise ConfigurationError(f"unknown router kind {kind!r}; use 'knn', 'logistic', 'ridge' or 'ridge_guarded'.")
+            raise ConfigurationError(f"unknown router kind {kind!r}; use 'ridge', 'ridge_guarded' or 'logistic'.")
         return cls(kind=kind, tiers=list(data.tiers), embedder_name=str(embedder.name),
                    dim=int(emb.shape[1]), arrays=arrays, params=params, info=info)
 
@@ -390,22 +377,7 @@ class RouterModel:
                 q[rows], c[rows] = outs[int(k)].predict(emb[rows])
             return q, c
         a = self.arrays
-        if self.kind == "knn":
-            sims = emb @ a["emb"].T  # (n, N)
-            k = self.params["k"]
-            if k < sims.shape[1]:
-                idx = np.argpartition(-sims, k - 1, axis=1)[:, :k]
-            else:
-                idx = np.broadcast_to(np.arange(sims.shape[1]), (len(emb), sims.shape[1]))
-            top = np.take_along_axis(sims, idx, axis=1)
-            w = np.exp((top - top.max(axis=1, keepdims=True)) / self.params["temperature"])
-            alpha = self.params["prior_weight"]
-            # Normalise so the pseudo-count prior competes with a comparable mass.
-            w = w / w.sum(axis=1, keepdims=True) * min(k, 10)
-            den = w.sum(axis=1, keepdims=True) + alpha
-            q = (np.einsum("nk,nkt->nt", w, a["quality"][idx]) + alpha * a["prior_q"]) / den
-            c = (np.einsum("nk,nkt->nt", w, a["cost"][idx]) + alpha * a["prior_c"]) / den
-        elif self.kind in ("ridge", "ridge_guarded"):
+        if self.kind in ("ridge", "ridge_guarded"):
             x = emb - a["mu"]
             q = np.clip(x @ a["wq"] + a["bq"], 0.0, 1.0)
             c = np.maximum(x @ a["wc"] + a["bc"], 0.0)
@@ -457,6 +429,9 @@ class RouterModel:
         raw = npath.read_bytes()
         if meta.get("arrays_sha256") and hashlib.sha256(raw).hexdigest() != meta["arrays_sha256"]:
             raise RouterModelError(f"{npath} does not match the checksum in {jpath}; retrain or restore both files.")
+        if meta.get("kind") not in ("logistic", "ridge", "ridge_guarded"):
+            raise RouterModelError(f"{jpath}: router kind {meta.get('kind')!r} is not supported by this version "
+                                   "(kNN routers were removed); retrain with `llm-cost route train`.")
         with np.load(npath, allow_pickle=False) as z:
             arrays = {k: z[k] for k in z.files}
         emb_meta = meta.get("embedder") or {}

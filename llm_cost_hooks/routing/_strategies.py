@@ -376,6 +376,10 @@ def _router_embedder(trained_with: str) -> Any:
     from ..embeddings import default_embedder
     from ..embeddings._onnx import embedder_named
 
+    if trained_with.startswith("hashing-") and trained_with[8:].isdigit():
+        from ._model import HashingEmbedder
+
+        return HashingEmbedder(int(trained_with[8:]))
     return (embedder_named(trained_with) if trained_with else None) or default_embedder(int8_matmul=True)
 
 
@@ -391,7 +395,7 @@ class TrainedRouter(RoutingStrategy):
     >>> ds = OutcomeDataset(prompts=["2+2?", "prove fermat"], tiers=["small", "large"],
     ...     quality=np.array([[1, 1], [0, 1.0]]), cost=np.array([[1e-4, 1e-3], [1e-4, 1e-3]]))
     >>> emb = HashingEmbedder(64)
-    >>> router = TrainedRouter(RouterModel.fit(ds, emb, k=1), embedder=emb, knob=1000.0)
+    >>> router = TrainedRouter(RouterModel.fit(ds, emb), embedder=emb, knob=1000.0)
     >>> router.route(RouteRequest("2+2?"), ["small", "large"]).tier
     'small'
     """
