@@ -586,11 +586,21 @@ def load_long(
     (['small', 'large'], [[1.0, 1.0], [0.0, 1.0]])
     """
     files = _files(path)
+    return _long_from_rows([(f, *_read_rows(f)) for f in files], prices=prices, price_models=price_models,
+                           missing=missing)
+
+
+def _long_from_rows(
+    parts: Sequence[tuple[Any, list[str], list[dict[str, Any]]]], *,
+    prices: Mapping[str, tuple[float, float]] | None = None, price_models: Mapping[str, str] | None = None,
+    missing: Literal["drop", "error"] = "drop",
+) -> OutcomeDataset:
+    """:func:`load_long` on rows already read: ``(source, columns, rows)`` per file."""
+    files = [f for f, _, _ in parts]
     by_prompt: dict[str, dict[str, Any]] = {}
     models: list[str] = []
-    book = counter = None
-    for f in files:
-        columns, rows = _read_rows(f)
+    book = None
+    for f, columns, rows in parts:
         absent = [c for c in _LONG_REQUIRED if c not in columns]
         if absent or ("prompt" not in columns and "prompt_id" not in columns):
             raise OutcomeDataError(f"{f}: the long form needs columns prompt_id, prompt, model, quality and cost "
@@ -599,7 +609,7 @@ def load_long(
         if priced_by_tokens and not {"input_tokens", "output_tokens"} <= set(columns):
             raise OutcomeDataError(f"{f}: give each call's dollars in 'cost', or 'input_tokens' and 'output_tokens' "
                                    "to price it.")
-        for i, r in enumerate(rows, start=2 if f.name.removesuffix(".gz").endswith(".csv") else 1):
+        for i, r in enumerate(rows, start=2 if str(f).removesuffix(".gz").endswith(".csv") else 1):
             model = str(r.get("model") or "").strip()
             if not model:
                 raise OutcomeDataError(f"{f}: row {i}: empty 'model'.")
@@ -686,7 +696,7 @@ def write_long(data: OutcomeDataset, path: str | Path) -> Path:
     with opener as fh:
         w = csv.writer(fh)
         w.writerow(["prompt_id", "prompt", "model", "quality", "cost", "task"])
-        ids = data.ids or [str(i) for i in range(len(data))]
+        ids = data.ids if data.ids and len(set(data.ids)) == len(data) else [str(i) for i in range(len(data))]
         for i, prompt in enumerate(data.prompts):
             task = (data.features or [None] * len(data))[i] or ""
             for t, m in enumerate(data.tiers):
