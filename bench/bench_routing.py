@@ -304,6 +304,46 @@ def _overhead(embedder: Any, quick: bool, rows: list[Row]) -> None:
                     t_bare * 1e3, "<10 ms", ok=bool(ft * 1e3 < 10), note="dependency-free fallback embedder (weaker)"))
 
 
+def _long_prompt_decision(embedder: Any, quick: bool, rows: list[Row]) -> None:
+    """Decision time on long templated prompts (ARC-Challenge: a ~2,000-character few-shot
+    block, then the question): the saved router (template lines dropped, head and tail
+    kept) against a router embedding the raw text, interleaved in blocks in this run."""
+    from llm_cost_hooks.routing import RouteRequest, RouterModel, TrainedRouter, load_routerbench, train_router
+    from llm_cost_hooks.routing._model import embed_texts
+
+    path = _data_dir() / "routing" / "routerbench_train" / "arc_challenge_train.csv.gz"
+    if not path.is_file():
+        print(f"[routing] {path} not found; skipping the long-prompt decision rows", file=sys.stderr)
+        return
+    data = load_routerbench(path)
+    n_train = 150 if quick else 400
+    train = data.subset(np.arange(n_train))
+    samples = data.prompts[n_train:n_train + (40 if quick else 150)]
+    tiers = data.tiers
+    saved = train_router(train, embedder)
+    raw = TrainedRouter(RouterModel.fit(train, embedder, embeddings=embed_texts(embedder, train.prompts)),
+                        embedder=embedder, knob=0.0)
+    best = np.full((2, len(samples)), np.inf)
+    block = 25
+    for rnd in range(2):
+        for b0 in range(0, len(samples), block):
+            for k in ((0, 1) if (b0 // block + rnd) % 2 == 0 else (1, 0)):
+                router = (saved, raw)[k]
+                router.route(RouteRequest(samples[b0]), tiers)
+                for i in range(b0, min(b0 + block, len(samples))):
+                    t0 = time.perf_counter()
+                    router.route(RouteRequest(samples[i]), tiers)
+                    best[k, i] = min(best[k, i], time.perf_counter() - t0)
+    p50, raw50 = float(np.median(best[0])), float(np.median(best[1]))
+    chars = float(np.median([len(p) for p in samples]))
+    load = "load average %.2f %.2f %.2f" % os.getloadavg() if hasattr(os, "getloadavg") else "load unknown"
+    rows.append(Row(BENCH, "saved router decision p50, long templated prompts", p50 * 1e3, "ms/request",
+                    "raw-text router decision", raw50 * 1e3, "<=10 ms", ok=bool(p50 * 1e3 <= 10),
+                    note=f"{len(samples)} ARC-Challenge prompts (median {chars:.0f} chars), router of {n_train} rows, "
+                         f"{saved.model.info.get('template_lines')} template lines learned; best of 2 interleaved rounds; "
+                         f"p95 {float(np.quantile(best[0], 0.95)) * 1e3:.2f} ms; {load}"))
+
+
 def _interleaved(a: Any, b: Any, samples: list[str], rows: list[Row], name: str, anchor: str) -> None:
     """Embedder ``a`` against ``b``, same prompts, interleaved in this process in blocks of
     25 prompts (order alternating, 3 rounds, the best per prompt): the box is shared, so the
@@ -351,5 +391,6 @@ def run(quick: bool) -> list[Row]:
         if gsm8k is not None and "shadow" in parts:
             _shadow(gsm8k, embedder, quick, rows)
     if "overhead" in parts:
+        _long_prompt_decision(base, quick, rows)
         _overhead(base, quick, rows)
     return rows

@@ -411,6 +411,24 @@ def _contaminated(path: Path, stem: str | None = None) -> set[str]:
     return set()
 
 
+def _token_prices(model: str, book_name: str, prices: Mapping[str, tuple[float, float]] | None,
+                  where: str) -> tuple[float, float]:
+    """Dollars per input and output token of ``model``: from ``prices``, else the price
+    book's entry for ``book_name``; a typed error saying how to give a price otherwise."""
+    if prices and model in prices:
+        return prices[model]
+    from ..pricing import PriceBook
+
+    try:
+        p = PriceBook.default().lookup(book_name)
+    except UnknownModelError as exc:
+        raise OutcomeDataError(
+            f"{where}no price for model {book_name!r}: {exc} Give one with --price '{model}=INPUT,OUTPUT' (dollars "
+            f"per million tokens) or name its price-book model (--price-model '{model}=NAME', or a 'price_model' "
+            "column in the long form).") from None
+    return p.input_per_token, p.output_per_token
+
+
 def _price_calls(
     models: Sequence[str],
     calls: Sequence[Sequence[Sequence[tuple[str, str]]]],
@@ -431,7 +449,6 @@ def _price_calls(
     n = len(calls[0]) if calls else 0
     cost = np.zeros((n, len(models)))
     counter = None
-    book = None
     for t, m in enumerate(models):
         if cost_per_call and m in cost_per_call:
             cost[:, t] = float(cost_per_call[m])
@@ -440,21 +457,7 @@ def _price_calls(
             from ..tokens import default_counter
 
             counter = default_counter()
-        if prices and m in prices:
-            pin, pout = prices[m]
-        else:
-            if book is None:
-                from ..pricing import PriceBook
-
-                book = PriceBook.default()
-            name = (price_models or {}).get(m, m)
-            try:
-                p = book.lookup(name)
-            except UnknownModelError as exc:
-                raise OutcomeDataError(
-                    f"no price for model {name!r}: {exc} Give one with --price '{m}=INPUT,OUTPUT' (dollars per "
-                    f"million tokens) or map it to a price-book name with --price-model '{m}=NAME'.") from None
-            pin, pout = p.input_per_token, p.output_per_token
+        pin, pout = _token_prices(m, (price_models or {}).get(m, m), prices, "")
         for i, row_calls in enumerate(calls[t]):
             for text_in, text_out in row_calls:
                 cost[i, t] += (counter.count_text(text_in, "gpt-4").tokens * pin
@@ -599,7 +602,6 @@ def _long_from_rows(
     files = [f for f, _, _ in parts]
     by_prompt: dict[str, dict[str, Any]] = {}
     models: list[str] = []
-    book = None
     for f, columns, rows in parts:
         absent = [c for c in _LONG_REQUIRED if c not in columns]
         if absent or ("prompt" not in columns and "prompt_id" not in columns):
@@ -622,21 +624,8 @@ def _long_from_rows(
                 tout = _number(f, i, "output_tokens", r.get("output_tokens"))
                 if tin is None or tout is None or tin < 0 or tout < 0:
                     raise OutcomeDataError(f"{f}: row {i}: input_tokens/output_tokens must be non-negative numbers.")
-                if prices and model in prices:
-                    pin, pout = prices[model]
-                else:
-                    if book is None:
-                        from ..pricing import PriceBook
-
-                        book = PriceBook.default()
-                    name = str(r.get("price_model") or "") or (price_models or {}).get(model, model)
-                    try:
-                        p = book.lookup(name)
-                    except UnknownModelError as exc:
-                        raise OutcomeDataError(
-                            f"{f}: row {i}: no price for model {name!r}: {exc} Give one with --price "
-                            f"'{model}=INPUT,OUTPUT' (dollars per million tokens) or a 'price_model' column.") from None
-                    pin, pout = p.input_per_token, p.output_per_token
+                name = str(r.get("price_model") or "") or (price_models or {}).get(model, model)
+                pin, pout = _token_prices(model, name, prices, f"{f}: row {i}: ")
                 cost = tin * pin + tout * pout
             else:
                 cost = _number(f, i, "cost", r.get("cost"))
