@@ -184,11 +184,11 @@ def test_cascade_decision() -> None:
 
 
 # -- trained router ---------------------------------------------------------------------------
-@pytest.mark.parametrize("kind", ["knn", "logistic"])
+@pytest.mark.parametrize("kind", ["ridge", "logistic"])
 def test_trained_router_learns_and_calibrates(kind: str) -> None:
     emb = HashingEmbedder(128)
     train, cal = synthetic(160, seed=1), synthetic(80, seed=2)
-    model = RouterModel.fit(train, emb, kind=kind, k=10)  # type: ignore[arg-type]
+    model = RouterModel.fit(train, emb, kind=kind)  # type: ignore[arg-type]
     router = TrainedRouter(model, embedder=emb)
     point = router.calibrate(cal, QualityTarget(share=0.95))
     assert point.met and point.quality >= 0.95 * 1.0
@@ -202,7 +202,7 @@ def test_trained_router_learns_and_calibrates(kind: str) -> None:
 
 def test_router_model_save_load(tmp_path: Path) -> None:
     emb = HashingEmbedder(64)
-    m = RouterModel.fit(synthetic(40), emb, kind="knn", k=5)
+    m = RouterModel.fit(synthetic(40), emb, kind="ridge")
     m.save(tmp_path / "r")
     loaded = RouterModel.load(tmp_path / "r", embedder=emb)
     x = emb.embed(["Prove this theorem", "What is 1 plus 2?"])
@@ -218,11 +218,11 @@ def test_router_model_save_load(tmp_path: Path) -> None:
 
 def test_trained_router_tier_map_and_unknown_tiers() -> None:
     emb = HashingEmbedder(64)
-    router = TrainedRouter(RouterModel.fit(synthetic(40), emb, k=5), embedder=emb, knob=1e6,
+    router = TrainedRouter(RouterModel.fit(synthetic(40), emb), embedder=emb, knob=1e6,
                            tier_map={"cheap": "small", "pricey": "large"})
     assert router.route(RouteRequest("Prove it"), ["cheap", "pricey"]).tier == "cheap"  # huge knob: cheapest
     with pytest.raises(ConfigurationError, match="tier_map"):
-        TrainedRouter(RouterModel.fit(synthetic(40), emb, k=5), embedder=emb).check_tiers(["x", "y"])
+        TrainedRouter(RouterModel.fit(synthetic(40), emb), embedder=emb).check_tiers(["x", "y"])
 
 
 # -- checks and the cascade loop -------------------------------------------------------------
@@ -312,18 +312,18 @@ def test_evaluate_harness() -> None:
     emb = HashingEmbedder(128)
     train, test = synthetic(200, seed=3), synthetic(100, seed=4)
     rules = RuleRouter([Rule(tier="large", keywords=["prove"])], default="small")
-    report = evaluate(test, train=train, embedder=emb, kinds=("knn", "ridge"), rules=rules)
+    report = evaluate(test, train=train, embedder=emb, kinds=("logistic", "ridge"), rules=rules)
     assert (report.weak, report.strong) == ("small", "large")
     oracle, rnd = report.result("oracle"), report.result("random(weak,strong)")
-    knn = report.result("trained-knn")
+    logit = report.result("trained-logistic")
     assert rnd.apgr == pytest.approx(0.5, abs=0.01)
     # Half the prompts need the strong tier: a perfect router recovers the whole gap at a
     # 50% strong share, so the best possible APGR here is 0.75.
-    assert knn.apgr > 0.7 and oracle.apgr == pytest.approx(0.75, abs=0.01) and oracle.apgr >= knn.apgr - 1e-9
+    assert logit.apgr > 0.7 and oracle.apgr == pytest.approx(0.75, abs=0.01) and oracle.apgr >= logit.apgr - 1e-9
     # Calibrated on the convex hull: exactly the 95% target on the training rows (two
     # knobs mixed by a stable per-request hash), so held-out quality is ~95% +- noise.
-    assert knn.calibration is not None and knn.calibration["train_quality"] == pytest.approx(0.95)
-    assert knn.calibrated is not None and knn.calibrated.quality >= 0.9 and knn.calibrated.strong_share < 0.7
+    assert logit.calibration is not None and logit.calibration["train_quality"] == pytest.approx(0.95)
+    assert logit.calibrated is not None and logit.calibrated.quality >= 0.9 and logit.calibrated.strong_share < 0.7
     assert report.result("rules").points[0].quality == 1.0
     text = report.format()
     assert "trained-ridge @calibrated" in text and "AIQ" in text
@@ -341,10 +341,10 @@ def test_cli_commands(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Non
     f = write_routerbench(tmp_path / "d.csv.gz", rows)
     parser = argparse.ArgumentParser(prog="llm-cost")
     add_route_commands(parser.add_subparsers(dest="command"))
-    args = parser.parse_args(["route", "eval", str(f), "--embedder", "hashing-64", "--kinds", "knn", "logistic"])
+    args = parser.parse_args(["route", "eval", str(f), "--embedder", "hashing-64", "--kinds", "ridge", "logistic"])
     assert args.func(args) == 0
     out = capsys.readouterr().out
-    assert "trained-knn @calibrated" in out and "oracle" in out
+    assert "trained-logistic @calibrated" in out and "oracle" in out
     args = parser.parse_args(["route", "train", str(f), "--embedder", "hashing-64", "--out", str(tmp_path / "r")])
     assert args.func(args) == 0
     assert json.loads(capsys.readouterr().out)["operating_point"]["met"] in (True, False)
@@ -596,7 +596,7 @@ def test_router_cascade_strategy() -> None:
                         tiers=["small", "large"], quality=np.array([[1, 1], [1, 1], [0, 1], [0, 1.0]] * 3),
                         cost=np.tile([1e-4, 1e-3], (12, 1)))
     emb = HashingEmbedder(64)
-    router = TrainedRouter(RouterModel.fit(ds, emb, k=1), embedder=emb, knob=0.0)
+    router = TrainedRouter(RouterModel.fit(ds, emb), embedder=emb, knob=0.0)
     scorer = AnswerScorer.fit(*_slips(60, 2))
     point = CascadePoint(direct_below=0.5, accept_at=0.5, quality=1, cost=0, strong_share=0, direct_share=0,
                          target="t", met=True)

@@ -263,7 +263,7 @@ def test_trained_router_on_real_routerbench_outcomes() -> None:
     data = load_routerbench(path, tiers=tiers)
     train, test = data.split(0.2, seed=0)
     emb = HashingEmbedder(256)
-    router = TrainedRouter(RouterModel.fit(train, emb, k=50), embedder=emb, knob=0.0)
+    router = TrainedRouter(RouterModel.fit(train, emb), embedder=emb, knob=0.0)
     llm = RoutedChatModel(tiers=ReplayChatModel.tiers_from(data), strategy=router)
     h = handler()
     msgs = llm.batch(test.prompts[:20], config={"callbacks": [h]})

@@ -224,6 +224,11 @@ class RoutedChatModel(BaseChatModel):
     ``{"tier", "reason", "attempts", "checks_passed", "delegated": True}`` plus
     ``downgrades`` and ``prompt_cache`` when those were used.
 
+    ``shadow`` (a :class:`~llm_cost_hooks.routing.ShadowMode`) also asks another tier for
+    a budgeted share of plain chat requests, after the answer is ready (the caller waits
+    for that second call), judges the pair and records it for ``llm-cost route train
+    --from-ledger``; that call runs as route ``shadow:<tier>``.
+
     >>> from llm_cost_hooks.langchain import FakeChatModelWithUsage
     >>> llm = RoutedChatModel(tiers={
     ...     "small": FakeChatModelWithUsage(model_name="gpt-4o-mini", responses=["Paris."]),
@@ -254,6 +259,7 @@ class RoutedChatModel(BaseChatModel):
     prompt_cache: bool | dict[str, Any] = False
     context_budget: Any = None
     guard: Any = None
+    shadow: Any = None
 
     _order: list[str] = PrivateAttr(default_factory=list)
     _tier_prices: dict[str, Any] = PrivateAttr(default_factory=dict)
@@ -301,6 +307,13 @@ class RoutedChatModel(BaseChatModel):
             raise ConfigurationError("quality_floor must be a QualityFloor or a dict {feature: tier}.")
         if self._floor is not None:
             self._floor.check_tiers(self._order)
+        if self.shadow is not None:
+            from ..routing._shadow import ShadowMode
+
+            if not isinstance(self.shadow, ShadowMode):
+                raise ConfigurationError(f"shadow must be a llm_cost_hooks.routing.ShadowMode, got {type(self.shadow).__name__}.")
+            if self.shadow.tier is not None and self.shadow.tier not in self.tiers:
+                raise ConfigurationError(f"ShadowMode tier {self.shadow.tier!r} is not one of the tiers {self._order}.")
         for check in self.checks:
             if not callable(check):
                 raise ConfigurationError(f"checks must be callables taking an Answer, got {check!r}.")
@@ -432,12 +445,19 @@ class RoutedChatModel(BaseChatModel):
         texts = [_text(m) for m in messages] if texts is None else texts
         return next((t for m, t in zip(reversed(messages), reversed(texts)) if isinstance(m, HumanMessage)), None)
 
+    @staticmethod
+    def _context(messages: Sequence[BaseMessage], texts: Sequence[str]) -> str | None:
+        """The turn before the last user message (what a short follow-up refers to)."""
+        last = next((i for i in range(len(messages) - 1, -1, -1) if isinstance(messages[i], HumanMessage)), None)
+        return texts[last - 1] if last is not None and last > 0 else None
+
     def route(self, messages: Sequence[BaseMessage], metadata: Mapping[str, Any] | None = None,
               *, structured: bool = False) -> RouteDecision:
         """The decision for these messages (without calling any tier)."""
         texts = [_text(m) for m in messages]
         query = self._query(messages, texts)
-        request = RouteRequest(text="\n".join(texts), metadata=dict(metadata or {}), structured=structured, query=query)
+        request = RouteRequest(text="\n".join(texts), metadata=dict(metadata or {}), structured=structured, query=query,
+                               context=self._context(messages, texts))
         decision = self.strategy.route(request, self._order)
         if decision.tier not in self.tiers:
             raise ConfigurationError(f"strategy chose unknown tier {decision.tier!r}; tiers are {self._order}.")
@@ -653,6 +673,14 @@ class RoutedChatModel(BaseChatModel):
             outcome = run_cascade(decision, self._order, call, checks)
         except Exception as exc:
             raise self._mark_delegated(exc) from None
+        other = self._shadow_tier(outcome, kwargs)
+        if other is not None:
+            try:
+                out = self.tiers[other].invoke(messages, config=self._shadow_config(other, run_manager), stop=stop)
+            except Exception as exc:  # noqa: BLE001 - exploration never fails the user's request
+                self.shadow.call_failed(other, exc)
+            else:
+                self._shadow_record(messages, outcome, other, out)
         return self._finish(decision, outcome, extra)
 
     async def _agenerate(self, messages: list[BaseMessage], stop: list[str] | None = None,
@@ -679,7 +707,49 @@ class RoutedChatModel(BaseChatModel):
             outcome = await arun_cascade(decision, self._order, call, checks)
         except Exception as exc:
             raise self._mark_delegated(exc) from None
+        other = self._shadow_tier(outcome, kwargs)
+        if other is not None:
+            try:
+                out = await self.tiers[other].ainvoke(messages, config=self._shadow_config(other, run_manager), stop=stop)
+            except Exception as exc:  # noqa: BLE001 - exploration never fails the user's request
+                self.shadow.call_failed(other, exc)
+            else:
+                self._shadow_record(messages, outcome, other, out)
         return self._finish(decision, outcome, extra)
+
+    # -- shadow mode ------------------------------------------------------------------------
+    def _shadow_tier(self, outcome: Any, kwargs: Mapping[str, Any]) -> str | None:
+        if self.shadow is None or _STRUCT_KW in kwargs or _TOOLS_KW in kwargs:
+            return None
+        return self.shadow.pick(outcome.tier, self._order)  # type: ignore[no-any-return]
+
+    def _shadow_config(self, tier: str, run_manager: Any) -> dict[str, Any]:
+        config: dict[str, Any] = {"metadata": {"route": f"shadow:{tier}"}, "run_name": f"shadow:{tier}"}
+        if run_manager is not None:
+            config["callbacks"] = _child_manager(run_manager)
+        return config
+
+    def _call_cost(self, tier: str, message: Any) -> float:
+        usage = getattr(message, "usage_metadata", None) or {}
+        price = self._tier_prices[tier]
+        return (int(usage.get("input_tokens", 0)) * price.input_per_token
+                + int(usage.get("output_tokens", 0)) * price.output_per_token)
+
+    def _shadow_record(self, messages: Sequence[BaseMessage], outcome: Any, other: str, out: Any) -> None:
+        try:
+            self._shadow_record_unsafe(messages, outcome, other, out)
+        except Exception as exc:  # noqa: BLE001 - exploration never fails the user's request
+            self.shadow.call_failed(other, exc)
+
+    def _shadow_record_unsafe(self, messages: Sequence[BaseMessage], outcome: Any, other: str, out: Any) -> None:
+        texts = [_text(m) for m in messages]
+        query = self._query(messages, texts) or "\n".join(texts)
+        chosen = outcome.tier
+        answers = {chosen: _text(outcome.result), other: _text(out)}
+        # The chosen tier's cost counts every attempt of the cascade that reached it.
+        costs = {chosen: self._call_cost(chosen, outcome.result), other: self._call_cost(other, out)}
+        models = {t: _tier_model_name(self.tiers[t])[0] for t in answers}
+        self.shadow.record(query, self._context(messages, texts), answers, costs, models, explored=other)
 
     def _downgrade(self, tier: str, error: BudgetExceeded, extra: dict[str, Any]) -> str:
         """Next tier after a spend-limit breach: only a ``downgrade`` policy moves the

@@ -35,7 +35,17 @@ _LOCATIONS = {
     'run_cascade': '_checks',
     'OutcomeDataError': '_data',
     'OutcomeDataset': '_data',
+    'load_long': '_data',
     'load_mtbench': '_data',
+    'write_long': '_data',
+    'ShadowMode': '_shadow',
+    'ShadowStore': '_shadow',
+    'outcomes_from_ledger': '_shadow',
+    'simulate_shadow': '_shadow',
+    'TextSelector': '_text',
+    'TaskTable': '_train',
+    'evaluate_router': '_train',
+    'train_router': '_train',
     'load_outcomes': '_data',
     'load_routellm': '_data',
     'load_routerbench': '_data',
@@ -84,7 +94,10 @@ install_lazy_exports(
 
 if TYPE_CHECKING:  # pragma: no cover
     from ._checks import BUILTIN_CHECKS, Answer, Attempt, CascadeOutcome, Check, arithmetic_consistent, arun_cascade, check_arithmetic, not_empty, not_refusal, not_truncated, parses, run_cascade
-    from ._data import OutcomeDataError, OutcomeDataset, load_mtbench, load_outcomes, load_routellm, load_routerbench
+    from ._data import OutcomeDataError, OutcomeDataset, load_long, load_mtbench, load_outcomes, load_routellm, load_routerbench, write_long
+    from ._shadow import ShadowMode, ShadowStore, outcomes_from_ledger, simulate_shadow
+    from ._text import TextSelector
+    from ._train import TaskTable, evaluate_router, train_router
     from ._eval import CurvePoint, EvalReport, StrategyResult, evaluate, out_of_fold_predictions
     from ._metrics import aiq, apgr, cpt, nondecreasing_hull
     from ._scorer import AnswerScorer, answer_features
@@ -124,7 +137,11 @@ __all__ = [
     'RoutingStrategy',
     'Rule',
     'RuleRouter',
+    'ShadowMode',
+    'ShadowStore',
     'StrategyResult',
+    'TaskTable',
+    'TextSelector',
     'TrainedRouter',
     'add_route_commands',
     'aiq',
@@ -137,6 +154,8 @@ __all__ = [
     'choose_tiers',
     'cpt',
     'evaluate',
+    'evaluate_router',
+    'load_long',
     'load_mtbench',
     'load_outcomes',
     'load_routellm',
@@ -146,9 +165,13 @@ __all__ = [
     'not_refusal',
     'not_truncated',
     'out_of_fold_predictions',
+    'outcomes_from_ledger',
     'parses',
     'pick_tiers',
     'route_eval',
     'route_train',
     'run_cascade',
+    'simulate_shadow',
+    'train_router',
+    'write_long',
 ]

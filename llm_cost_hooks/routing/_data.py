@@ -35,11 +35,12 @@ from typing import Any, Literal
 
 import numpy as np
 
-from .._errors import ConfigurationError
+from .._errors import ConfigurationError, UnknownModelError
 
 __all__ = [
     "OutcomeDataError",
     "OutcomeDataset",
+    "load_long",
     "load_outcomes",
     "load_mtbench",
     "load_routellm",
@@ -141,7 +142,8 @@ class OutcomeDataset:
             features=None if self.features is None else [self.features[i] for i in idx],
             ids=None if self.ids is None else [self.ids[i] for i in idx],
             source=self.source,
-            extra=dict(self.extra),
+            extra={k: [v[i] for i in idx] if isinstance(v, list) and len(v) == len(self) else v
+                   for k, v in self.extra.items()},
         )
 
     def select_tiers(self, tiers: Sequence[str]) -> OutcomeDataset:
@@ -409,6 +411,24 @@ def _contaminated(path: Path, stem: str | None = None) -> set[str]:
     return set()
 
 
+def _token_prices(model: str, book_name: str, prices: Mapping[str, tuple[float, float]] | None,
+                  where: str) -> tuple[float, float]:
+    """Dollars per input and output token of ``model``: from ``prices``, else the price
+    book's entry for ``book_name``; a typed error saying how to give a price otherwise."""
+    if prices and model in prices:
+        return prices[model]
+    from ..pricing import PriceBook
+
+    try:
+        p = PriceBook.default().lookup(book_name)
+    except UnknownModelError as exc:
+        raise OutcomeDataError(
+            f"{where}no price for model {book_name!r}: {exc} Give one with --price '{model}=INPUT,OUTPUT' (dollars "
+            f"per million tokens) or name its price-book model (--price-model '{model}=NAME', or a 'price_model' "
+            "column in the long form).") from None
+    return p.input_per_token, p.output_per_token
+
+
 def _price_calls(
     models: Sequence[str],
     calls: Sequence[Sequence[Sequence[tuple[str, str]]]],
@@ -416,6 +436,7 @@ def _price_calls(
     cost_per_call: Mapping[str, float] | None,
     prices: Mapping[str, tuple[float, float]] | None,
     price_models: Mapping[str, str] | None,
+    extra_output_tokens: int = 0,
 ) -> np.ndarray:
     """Dollars per row and model for files that record no costs.
 
@@ -428,7 +449,6 @@ def _price_calls(
     n = len(calls[0]) if calls else 0
     cost = np.zeros((n, len(models)))
     counter = None
-    book = None
     for t, m in enumerate(models):
         if cost_per_call and m in cost_per_call:
             cost[:, t] = float(cost_per_call[m])
@@ -437,52 +457,74 @@ def _price_calls(
             from ..tokens import default_counter
 
             counter = default_counter()
-        if prices and m in prices:
-            pin, pout = prices[m]
-        else:
-            if book is None:
-                from ..pricing import PriceBook
-
-                book = PriceBook.default()
-            p = book.lookup((price_models or {}).get(m, m))
-            pin, pout = p.input_per_token, p.output_per_token
+        pin, pout = _token_prices(m, (price_models or {}).get(m, m), prices, "")
         for i, row_calls in enumerate(calls[t]):
             for text_in, text_out in row_calls:
                 cost[i, t] += (counter.count_text(text_in, "gpt-4").tokens * pin
-                               + counter.count_text(text_out or "", "gpt-4").tokens * pout)
+                               + (counter.count_text(text_out or "", "gpt-4").tokens + extra_output_tokens) * pout)
     return cost
 
 
 def load_routellm(
-    path: str | Path,
+    path: str | Path | Sequence[str | Path],
     *,
     cost_per_call: Mapping[str, float] | None = None,
     prices: Mapping[str, tuple[float, float]] | None = None,
     price_models: Mapping[str, str] | None = None,
     drop_contaminated: bool = True,
+    assumed_output_tokens: int = 1,
 ) -> OutcomeDataset:
-    """Read a RouteLLM two-model responses file (``prompt``, ``M``, ``M_response``).
+    """Read RouteLLM response files: ``prompt``, per model ``M`` a column ``M``
+    (``True``/``False``) and, in the GSM8K layout, ``M_response``; the MMLU layout has no
+    responses (and some copies a ``subject`` column, kept as the task name). A directory
+    or several files (one per MMLU subject) are concatenated; a file's name after
+    ``mmlu_`` is its task name when no column gives one.
 
-    The file records no costs. Each call is priced, in order of preference, by
+    The files record no costs. Each call is priced, in order of preference, by
     ``cost_per_call[M]`` (dollars per call), by ``prices[M] = (input, output)`` dollars
     per token times the tokens of the prompt and the recorded response, or by the price
     book's price of ``price_models.get(M, M)`` times those tokens. Tokens are counted
-    offline with the GPT-4 tokenizer (an estimate for other models).
+    offline with the GPT-4 tokenizer (an estimate for other models). Without recorded
+    responses each answer is priced as ``assumed_output_tokens`` tokens (1: a
+    multiple-choice letter) and ``responses`` is None (no cascade can be replayed).
     """
-    f = Path(path).expanduser()
-    if not f.is_file():
-        raise OutcomeDataError(f"{f}: no such file.")
+    files = _files(path)
+    parts = [_load_routellm_file(f, cost_per_call=cost_per_call, prices=prices, price_models=price_models,
+                                 drop_contaminated=drop_contaminated, assumed_output_tokens=assumed_output_tokens)
+             for f in files]
+    return OutcomeDataset.concat(parts) if len(parts) > 1 else parts[0]
+
+
+_TASK_COLUMNS = ("subject", "task", "category", "eval_name", "feature")
+
+
+def _load_routellm_file(
+    f: Path, *, cost_per_call: Mapping[str, float] | None, prices: Mapping[str, tuple[float, float]] | None,
+    price_models: Mapping[str, str] | None, drop_contaminated: bool, assumed_output_tokens: int,
+) -> OutcomeDataset:
     columns, rows = _read_rows(f)
     if "prompt" not in columns:
-        raise OutcomeDataError(f"{f}: missing column 'prompt'.")
-    models = [c for c in columns if c != "prompt" and not c.endswith("_response") and c not in _RESERVED]
+        raise OutcomeDataError(f"{f}: missing column 'prompt' (columns: {columns[:8]}).")
+    task_col = next((c for c in _TASK_COLUMNS if c in columns), None)
+    candidates = [c for c in columns if c != "prompt" and not c.endswith("_response") and c not in _RESERVED
+                  and c != task_col]
+    # A model column holds correctness (True/False, 0/1); any other column is context.
+    models = [c for c in candidates
+              if all(str(r.get(c, "")).strip().lower() in _TRUE | _FALSE | {""} for r in rows[:200])]
     if len(models) < 2:
-        raise OutcomeDataError(f"{f}: expected at least two model columns, found {models}.")
-    for m in models:
-        if m + "_response" not in columns:
-            raise OutcomeDataError(f"{f}: missing column {m + '_response'!r}.")
+        raise OutcomeDataError(f"{f}: expected at least two model columns of True/False correctness, found "
+                               f"{models} (columns: {columns[:8]}).")
+    with_responses = [m for m in models if m + "_response" in columns]
+    if with_responses and len(with_responses) != len(models):
+        absent = [m + "_response" for m in models if m not in with_responses]
+        raise OutcomeDataError(f"{f}: responses are recorded for {with_responses} but not {absent}; "
+                               "give every model's responses or none.")
+    has_responses = bool(with_responses)
     skip = _contaminated(f) if drop_contaminated else set()
-    prompts, quality, responses = [], [], {m: [] for m in models}  # type: ignore[var-annotated]
+    default_task = f.name.removesuffix(".gz").removesuffix(".csv").removeprefix("mmlu_") if f.name.startswith(
+        "mmlu_") else None
+    prompts, quality, feats = [], [], []  # type: ignore[var-annotated]
+    responses: dict[str, list[str | None]] = {m: [] for m in models}
     dropped = 0
     for i, r in enumerate(rows, start=2):
         prompt = str(r.get("prompt") or "")
@@ -494,15 +536,162 @@ def load_routellm(
             raise OutcomeDataError(f"{f}: row {i}: empty correctness cell.")
         prompts.append(prompt)
         quality.append(q)
+        feats.append(str(r.get(task_col) or "") or None if task_col else default_task)
         for m in models:
-            responses[m].append(r.get(m + "_response") or "")
-    calls = [[[(p, responses[m][i])] for i, p in enumerate(prompts)] for m in models]
-    cost = _price_calls(models, calls, cost_per_call=cost_per_call, prices=prices, price_models=price_models)
+            responses[m].append((r.get(m + "_response") or "") if has_responses else None)
+    if not prompts:
+        raise OutcomeDataError(f"{f}: no usable rows.")
+    if has_responses:
+        calls = [[[(p, responses[m][i] or "")] for i, p in enumerate(prompts)] for m in models]
+    else:
+        logger.warning("llm-cost-hooks routing: %s records no responses: each answer is priced as %d output "
+                       "token(s) (assumed_output_tokens)", f, assumed_output_tokens)
+        calls = [[[(p, "")] for p in prompts] for _ in models]
+    cost = _price_calls(models, calls, cost_per_call=cost_per_call, prices=prices, price_models=price_models,
+                        extra_output_tokens=0 if has_responses else assumed_output_tokens)
     return OutcomeDataset(
-        prompts=prompts, tiers=models, quality=np.array(quality), cost=cost, responses=responses,
-        features=None, ids=[f"{f.name}:{i}" for i in range(len(prompts))], source=str(f),
+        prompts=prompts, tiers=models, quality=np.array(quality), cost=cost,
+        responses=responses if has_responses else None,
+        features=feats if any(x is not None for x in feats) else None,
+        ids=[f"{f.name}:{i}" for i in range(len(prompts))], source=str(f),
         dropped_rows=dropped, extra={"contaminated_dropped": dropped},
     )
+
+
+_LONG_REQUIRED = ("model", "quality")
+
+
+def load_long(
+    path: str | Path | Sequence[str | Path],
+    *,
+    prices: Mapping[str, tuple[float, float]] | None = None,
+    price_models: Mapping[str, str] | None = None,
+    missing: Literal["drop", "error"] = "drop",
+) -> OutcomeDataset:
+    """Read outcomes in the long form: one row per (prompt, model) answer.
+
+    Columns: ``prompt_id`` (rows with the same id are answers to one prompt; default: the
+    prompt text), ``prompt``, ``model``, ``quality`` (in [0, 1]: correctness, or a judge
+    score you normalised), and the call's dollars as ``cost``, or as ``input_tokens`` and
+    ``output_tokens`` priced by ``prices[model] = (input, output)`` dollars per token or
+    else by the price book (the ``price_model`` column, or ``price_models[model]``, names
+    the price-book model when the outcome's model name is not one). Optional: ``task``
+    (or ``feature``/``eval_name``), ``response``, ``context`` (the turn before the prompt).
+    A prompt lacking an answer of some model is dropped (``missing="drop"``, counted in
+    ``dropped_rows`` and logged) or raises (``"error"``).
+
+    >>> import pathlib, tempfile
+    >>> f = pathlib.Path(tempfile.mkdtemp()) / "outcomes.csv"
+    >>> _ = f.write_text("prompt_id,prompt,model,quality,cost\n1,2+2?,small,1,0.0001\n1,2+2?,large,1,0.001\n"
+    ...                  "2,prove it,small,0,0.0001\n2,prove it,large,1,0.002\n")
+    >>> ds = load_long(f)
+    >>> ds.tiers, ds.quality.tolist()
+    (['small', 'large'], [[1.0, 1.0], [0.0, 1.0]])
+    """
+    files = _files(path)
+    return _long_from_rows([(f, *_read_rows(f)) for f in files], prices=prices, price_models=price_models,
+                           missing=missing)
+
+
+def _long_from_rows(
+    parts: Sequence[tuple[Any, list[str], list[dict[str, Any]]]], *,
+    prices: Mapping[str, tuple[float, float]] | None = None, price_models: Mapping[str, str] | None = None,
+    missing: Literal["drop", "error"] = "drop",
+) -> OutcomeDataset:
+    """:func:`load_long` on rows already read: ``(source, columns, rows)`` per file."""
+    files = [f for f, _, _ in parts]
+    by_prompt: dict[str, dict[str, Any]] = {}
+    models: list[str] = []
+    for f, columns, rows in parts:
+        absent = [c for c in _LONG_REQUIRED if c not in columns]
+        if absent or ("prompt" not in columns and "prompt_id" not in columns):
+            raise OutcomeDataError(f"{f}: the long form needs columns prompt_id, prompt, model, quality and cost "
+                                   f"(or input_tokens + output_tokens); missing {absent or ['prompt']}.")
+        priced_by_tokens = "cost" not in columns
+        if priced_by_tokens and not {"input_tokens", "output_tokens"} <= set(columns):
+            raise OutcomeDataError(f"{f}: give each call's dollars in 'cost', or 'input_tokens' and 'output_tokens' "
+                                   "to price it.")
+        for i, r in enumerate(rows, start=2 if str(f).removesuffix(".gz").endswith(".csv") else 1):
+            model = str(r.get("model") or "").strip()
+            if not model:
+                raise OutcomeDataError(f"{f}: row {i}: empty 'model'.")
+            q = _number(f, i, "quality", r.get("quality"))
+            if q is None or not 0 <= q <= 1:
+                raise OutcomeDataError(f"{f}: row {i}, column 'quality': {r.get('quality')!r} must be in [0, 1] "
+                                       "(correctness, or a judge score divided by its maximum).")
+            if priced_by_tokens:
+                tin = _number(f, i, "input_tokens", r.get("input_tokens"))
+                tout = _number(f, i, "output_tokens", r.get("output_tokens"))
+                if tin is None or tout is None or tin < 0 or tout < 0:
+                    raise OutcomeDataError(f"{f}: row {i}: input_tokens/output_tokens must be non-negative numbers.")
+                name = str(r.get("price_model") or "") or (price_models or {}).get(model, model)
+                pin, pout = _token_prices(model, name, prices, f"{f}: row {i}: ")
+                cost = tin * pin + tout * pout
+            else:
+                cost = _number(f, i, "cost", r.get("cost"))
+                if cost is None or cost < 0:
+                    raise OutcomeDataError(f"{f}: row {i}, column 'cost': {r.get('cost')!r} must be non-negative dollars.")
+            key = str(r.get("prompt_id") or r.get("prompt") or "")
+            entry = by_prompt.setdefault(key, {"prompt": None, "answers": {}, "task": None, "context": None})
+            if r.get("prompt") not in (None, ""):
+                entry["prompt"] = _prompt_text(r.get("prompt"))
+            entry["task"] = entry["task"] or r.get("task") or r.get("feature") or r.get("eval_name") or None
+            entry["context"] = entry["context"] or r.get("context") or None
+            if model in entry["answers"]:
+                raise OutcomeDataError(f"{f}: row {i}: a second answer of model {model!r} to prompt {key!r}.")
+            entry["answers"][model] = (q, cost, r.get("response"))
+            if model not in models:
+                models.append(model)
+    dropped = 0
+    prompts, quality, cost_rows, feats, ids, contexts = [], [], [], [], [], []
+    responses: dict[str, list[str | None]] = {m: [] for m in models}
+    for key, e in by_prompt.items():
+        if e["prompt"] is None:
+            raise OutcomeDataError(f"prompt_id {key!r} has no 'prompt' text on any row.")
+        if len(e["answers"]) < len(models):
+            if missing == "error":
+                lack = [m for m in models if m not in e["answers"]]
+                raise OutcomeDataError(f"prompt_id {key!r} has no answer of {lack}; pass missing='drop' to skip it.")
+            dropped += 1
+            continue
+        prompts.append(e["prompt"])
+        quality.append([e["answers"][m][0] for m in models])
+        cost_rows.append([e["answers"][m][1] for m in models])
+        feats.append(str(e["task"]) if e["task"] else None)
+        contexts.append(e["context"])
+        ids.append(key)
+        for m in models:
+            responses[m].append(e["answers"][m][2])
+    if dropped:
+        logger.warning("llm-cost-hooks routing: dropped %d prompts lacking an answer of every model %s", dropped, models)
+    if not prompts:
+        raise OutcomeDataError(f"{', '.join(map(str, files))}: no prompt has an answer of every model {models}.")
+    has_resp = {m for m in models if all(x not in (None, "") for x in responses[m])}
+    extra: dict[str, Any] = {}
+    if any(c for c in contexts):
+        extra["contexts"] = contexts
+    return OutcomeDataset(
+        prompts=prompts, tiers=models, quality=np.array(quality), cost=np.array(cost_rows),
+        responses={m: responses[m] for m in models if m in has_resp} or None,
+        features=feats if any(feats) else None, ids=ids, source=", ".join(map(str, files)),
+        dropped_rows=dropped, extra=extra,
+    )
+
+
+def write_long(data: OutcomeDataset, path: str | Path) -> Path:
+    """Write ``data`` in the long form :func:`load_long` reads (CSV, gzip if ``.gz``)."""
+    p = Path(path)
+    opener = gzip.open(p, "wt", encoding="utf-8", newline="") if p.suffix == ".gz" else open(p, "w", encoding="utf-8", newline="")
+    with opener as fh:
+        w = csv.writer(fh)
+        w.writerow(["prompt_id", "prompt", "model", "quality", "cost", "task"])
+        ids = data.ids if data.ids and len(set(data.ids)) == len(data) else [str(i) for i in range(len(data))]
+        for i, prompt in enumerate(data.prompts):
+            task = (data.features or [None] * len(data))[i] or ""
+            for t, m in enumerate(data.tiers):
+                w.writerow([ids[i], prompt, m, repr(float(data.quality[i, t])), repr(float(data.cost[i, t])), task])
+    return p
+
 
 _MTB_QUESTIONS = "mt_bench_question.jsonl"
 _MTB_JUDGEMENTS = "mt_bench_judgements.jsonl"
@@ -638,7 +827,7 @@ def load_mtbench(
 def load_outcomes(
     path: str | Path | Sequence[str | Path],
     *,
-    layout: Literal["auto", "routerbench", "routellm", "mtbench"] = "auto",
+    layout: Literal["auto", "routerbench", "routellm", "mtbench", "long"] = "auto",
     **kwargs: Any,
 ) -> OutcomeDataset:
     """Read outcomes in any layout (``auto`` looks at the file names and columns; a
@@ -647,9 +836,8 @@ def load_outcomes(
         if isinstance(path, (str, Path)) and _is_mtbench(Path(path).expanduser()):
             return load_mtbench(path, **kwargs)
         files = _files(path)
-        columns, _ = _read_rows(files[0])
-        layout = "routerbench" if any(c.endswith(_COST_SUFFIX) for c in columns) else (
-            "routellm" if any(c.endswith("_response") for c in columns) else "routerbench")
+        columns, rows = _read_rows(files[0])
+        layout = _guess_layout(columns, rows)
     if layout == "routerbench":
         return load_routerbench(path, **kwargs)
     if layout == "mtbench":
@@ -657,10 +845,21 @@ def load_outcomes(
             raise ConfigurationError("the MT-Bench layout takes one directory or questions file.")
         return load_mtbench(path, **kwargs)
     if layout == "routellm":
-        if not isinstance(path, (str, Path)):
-            raise ConfigurationError("the RouteLLM layout takes one file.")
         return load_routellm(path, **kwargs)
-    raise ConfigurationError(f"unknown layout {layout!r}; use 'routerbench', 'routellm', 'mtbench' or 'auto'.")
+    if layout == "long":
+        return load_long(path, **kwargs)
+    raise ConfigurationError(f"unknown layout {layout!r}; use 'long', 'routerbench', 'routellm', 'mtbench' or 'auto'.")
+
+
+def _guess_layout(columns: Sequence[str], rows: Sequence[Mapping[str, Any]]) -> str:
+    if {"model", "quality"} <= set(columns) and ("prompt_id" in columns or "prompt" in columns):
+        return "long"
+    if any(c.endswith(_COST_SUFFIX) for c in columns):
+        return "routerbench"
+    # RouteLLM: no costs; model columns of True/False (with or without *_response).
+    boolean = [c for c in columns if c != "prompt" and not c.endswith("_response") and c not in _RESERVED
+               and rows and all(str(r.get(c, "")).strip().lower() in _TRUE | _FALSE for r in rows[:50])]
+    return "routellm" if len(boolean) >= 2 else "routerbench"
 
 
 def _is_mtbench(p: Path) -> bool:

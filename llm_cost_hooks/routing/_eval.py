@@ -179,7 +179,7 @@ def evaluate(
     *,
     train: OutcomeDataset | None = None,
     embedder: Any = None,
-    kinds: Sequence[Literal["knn", "logistic", "ridge"]] = ("ridge", "knn"),
+    kinds: Sequence[Literal["logistic", "ridge", "ridge_guarded"]] = ("ridge",),
     mode: Literal["utility", "threshold"] = "utility",
     target: QualityTarget | BudgetTarget | None = None,
     rules: RuleRouter | None = None,

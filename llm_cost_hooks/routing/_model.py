@@ -1,14 +1,11 @@
 """The trained router's classifier: per tier, the chance of a good answer and its cost.
 
-Two numpy-only kinds, both saved as plain arrays (``router.npz``, loaded with
+Numpy-only kinds, saved as plain arrays (``router.npz``, loaded with
 ``allow_pickle=False``) plus ``router.json``; never pickle:
 
-* ``knn`` (default): the ``k`` most similar training prompts (cosine on the embedding)
-  vote, weighted by a softmax of their similarity and smoothed toward each tier's mean
-  (``prior_weight`` pseudo-votes), so a sparse neighbourhood falls back to the average.
 * ``logistic``: one L2-regularised logistic regression per tier (soft labels allowed),
   fitted by Newton's method; costs by ridge regression.
-* ``ridge``: a linear model of every tier's quality and cost on the embedding (ridge
+* ``ridge`` (default): a linear model of every tier's quality and cost on the embedding (ridge
   regression, quality clipped to [0, 1]); the L2 strength is chosen per fit from
   ``l2_grid`` by exact leave-one-out error on the training rows (closed form from one
   SVD), so nothing is tuned by hand. Fast to fit and to apply (one matrix product).
@@ -37,10 +34,21 @@ import numpy as np
 
 from .._errors import ConfigurationError
 from ._data import OutcomeDataset
+from ._text import TextSelector
 
 __all__ = ["HashingEmbedder", "RouterModel", "RouterModelError"]
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+#: Files written before cross-fitting and text selection still load (one model, raw text).
+_READABLE_VERSIONS = (1, 2)
+_TEXT_KEY = "text.shared_lines"
+
+
+def fold_of(text: str, folds: int) -> int:
+    """The cross-fitting fold of a request: a stable hash of its text (independent of the
+    hash that mixes two operating points), so a repeated prompt always lands in one fold."""
+    digest = hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=8, person=b"llmcost-fold").digest()
+    return int.from_bytes(digest, "little") % folds
 
 
 class RouterModelError(ConfigurationError):
@@ -178,19 +186,35 @@ class RouterModel:
     >>> from llm_cost_hooks.routing import OutcomeDataset, HashingEmbedder
     >>> ds = OutcomeDataset(prompts=["2+2?", "prove fermat"], tiers=["small", "large"],
     ...     quality=np.array([[1, 1], [0, 1.0]]), cost=np.array([[1e-4, 1e-3], [1e-4, 1e-3]]))
-    >>> m = RouterModel.fit(ds, HashingEmbedder(64), k=1)
+    >>> m = RouterModel.fit(ds, HashingEmbedder(64))
     >>> q, c = m.predict(HashingEmbedder(64).embed(["2+2?"]))
     >>> q.shape
     (1, 2)
     """
 
-    kind: Literal["knn", "logistic", "ridge", "ridge_guarded"]
+    kind: Literal["logistic", "ridge", "ridge_guarded"]
     tiers: list[str]
     embedder_name: str
     dim: int
     arrays: dict[str, np.ndarray]
     params: dict[str, Any] = field(default_factory=dict)
     info: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def selector(self) -> TextSelector | None:
+        """What the router reads of a request (None: the raw text, for older files)."""
+        if _TEXT_KEY not in self.arrays:
+            return None
+        cache = self.__dict__.setdefault("_fold_cache", {})
+        if "selector" not in cache:
+            cache["selector"] = TextSelector.from_saved(self.arrays[_TEXT_KEY], dict(self.params.get("text") or {}))
+        return cache["selector"]  # type: ignore[no-any-return]
+
+    def set_selector(self, selector: TextSelector) -> None:
+        """Save ``selector`` with this router (its line hashes and settings)."""
+        self.arrays[_TEXT_KEY] = selector.shared_array()
+        self.params["text"] = selector.params()
+        self.__dict__.pop("_fold_cache", None)
 
     # -- fitting ---------------------------------------------------------------------------
     @classmethod
@@ -199,10 +223,7 @@ class RouterModel:
         data: OutcomeDataset,
         embedder: Any,
         *,
-        kind: Literal["knn", "logistic", "ridge", "ridge_guarded"] = "knn",
-        k: int = 100,
-        temperature: float = 0.3,
-        prior_weight: float = 1.0,
+        kind: Literal["logistic", "ridge", "ridge_guarded"] = "ridge",
         l2: float = 1.0,
         embeddings: np.ndarray | None = None,
         prune: Literal["pareto", "none"] = "none",
@@ -241,14 +262,7 @@ class RouterModel:
             "tier_mean_cost": data.tier_cost().tolist(),
             "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         }
-        if kind == "knn":
-            if k < 1:
-                raise ConfigurationError(f"k must be at least 1, got {k}.")
-            arrays = {"emb": emb, "quality": q, "cost": c, "active": active,
-                      "prior_q": q.mean(axis=0), "prior_c": c.mean(axis=0)}
-            params = {"k": int(min(k, len(data))), "temperature": float(temperature),
-                      "prior_weight": float(prior_weight)}
-        elif kind == "logistic":
+        if kind == "logistic":
             x = emb.astype(np.float64)
             ws, bs = [], []
             for t in range(len(data.tiers)):
@@ -282,36 +296,88 @@ class RouterModel:
                 params.update(reference=int(ref), guard_z=float(guard_z))
                 info["proven_advantage"] = {data.tiers[t]: float(caps[t]) for t in range(len(caps)) if caps[t] > 0}
         else:
-            raise ConfigurationError(f"unknown router kind {kind!r}; use 'knn', 'logistic', 'ridge' or 'ridge_guarded'.")
+            raise ConfigurationError(f"unknown router kind {kind!r}; use 'ridge', 'ridge_guarded' or 'logistic'.")
         return cls(kind=kind, tiers=list(data.tiers), embedder_name=str(embedder.name),
                    dim=int(emb.shape[1]), arrays=arrays, params=params, info=info)
 
     # -- prediction ------------------------------------------------------------------------
-    def predict(self, emb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    # -- cross-fitting -------------------------------------------------------------------------
+    @property
+    def n_folds(self) -> int:
+        """How many cross-fitted models this router holds (0: one model fitted on all rows)."""
+        return int(self.params.get("folds") or 0)
+
+    def fold_model(self, k: int) -> RouterModel:
+        """The ``k``-th cross-fitted model (fitted without the rows of fold ``k``)."""
+        cache = self.__dict__.setdefault("_fold_cache", {})
+        if k not in cache:
+            prefix = f"f{k}."
+            arrays = {name[len(prefix):]: v for name, v in self.arrays.items() if name.startswith(prefix)}
+            params = dict(self.params.get("fold_params", [{}] * self.n_folds)[k])
+            cache[k] = RouterModel(kind=self.kind, tiers=self.tiers, embedder_name=self.embedder_name, dim=self.dim,
+                                   arrays=arrays, params=params)
+        return cache[k]  # type: ignore[no-any-return]
+
+    @classmethod
+    def cross_fit(cls, data: OutcomeDataset, embedder: Any, features: np.ndarray, *, folds: int = 5,
+                  kind: Literal["logistic", "ridge", "ridge_guarded"] = "ridge",
+                  **fit_kwargs: Any) -> tuple[RouterModel, np.ndarray, np.ndarray]:
+        """Fit one model per fold on the other folds' rows; return the router holding all of
+        them and every row's prediction by the model that did not see it.
+
+        A row's fold is :func:`fold_of` its prompt, and a new request is answered by the model
+        of its own fold, so the held-out predictions are draws of exactly what the saved
+        router does on unseen requests: an operating point calibrated on them is the one
+        the file delivers.
+        """
+        if folds < 2:
+            raise ConfigurationError(f"folds must be at least 2, got {folds}.")
+        assign = np.array([fold_of(p, folds) for p in data.prompts])
+        sizes = np.bincount(assign, minlength=folds)
+        if np.any(sizes == 0) or np.any(len(data) - sizes < 2):
+            raise ConfigurationError(f"{len(data)} rows are too few for {folds} cross-fitting folds; "
+                                     "give more outcomes or fewer folds.")
+        q = np.zeros(data.quality.shape)
+        c = np.zeros(data.cost.shape)
+        arrays: dict[str, np.ndarray] = {}
+        fold_params = []
+        infos = []
+        for k in range(folds):
+            tr, te = np.nonzero(assign != k)[0], np.nonzero(assign == k)[0]
+            m = cls.fit(data.subset(tr), embedder, kind=kind, embeddings=features[tr], **fit_kwargs)
+            q[te], c[te] = m.predict(features[te])
+            arrays.update({f"f{k}.{name}": v for name, v in m.arrays.items()})
+            fold_params.append(m.params)
+            infos.append(m.info)
+        params = {"folds": folds, "fold_params": fold_params}
+        info = {"fold_rows": sizes.tolist(), "fold_info": infos}
+        return cls(kind=kind, tiers=list(data.tiers), embedder_name=str(embedder.name), dim=int(features.shape[1]),
+                   arrays=arrays, params=params, info=info), q, c
+
+    def predict(self, emb: np.ndarray, folds: Sequence[int] | np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """``(quality, cost)`` predictions, each (n, tiers), for embeddings (n, dim).
-        A pruned tier's quality is -1 (never chosen)."""
+        A pruned tier's quality is -1 (never chosen). A cross-fitted router answers each
+        row with the model of its fold (``folds``, see :func:`fold_of`); without ``folds``
+        it averages its models."""
         emb = np.asarray(emb, dtype=np.float32)
         if emb.ndim == 1:
             emb = emb[None, :]
         if emb.shape[1] != self.dim:
             raise ConfigurationError(f"embedding dim {emb.shape[1]} != router dim {self.dim}.")
+        if self.n_folds:
+            outs = [self.fold_model(k) for k in range(self.n_folds)]
+            if folds is None:
+                preds = [m.predict(emb) for m in outs]
+                return np.mean([p[0] for p in preds], axis=0), np.mean([p[1] for p in preds], axis=0)
+            folds = np.asarray(folds, dtype=np.int64)
+            q = np.zeros((len(emb), len(self.tiers)))
+            c = np.zeros((len(emb), len(self.tiers)))
+            for k in np.unique(folds):
+                rows = np.nonzero(folds == k)[0]
+                q[rows], c[rows] = outs[int(k)].predict(emb[rows])
+            return q, c
         a = self.arrays
-        if self.kind == "knn":
-            sims = emb @ a["emb"].T  # (n, N)
-            k = self.params["k"]
-            if k < sims.shape[1]:
-                idx = np.argpartition(-sims, k - 1, axis=1)[:, :k]
-            else:
-                idx = np.broadcast_to(np.arange(sims.shape[1]), (len(emb), sims.shape[1]))
-            top = np.take_along_axis(sims, idx, axis=1)
-            w = np.exp((top - top.max(axis=1, keepdims=True)) / self.params["temperature"])
-            alpha = self.params["prior_weight"]
-            # Normalise so the pseudo-count prior competes with a comparable mass.
-            w = w / w.sum(axis=1, keepdims=True) * min(k, 10)
-            den = w.sum(axis=1, keepdims=True) + alpha
-            q = (np.einsum("nk,nkt->nt", w, a["quality"][idx]) + alpha * a["prior_q"]) / den
-            c = (np.einsum("nk,nkt->nt", w, a["cost"][idx]) + alpha * a["prior_c"]) / den
-        elif self.kind in ("ridge", "ridge_guarded"):
+        if self.kind in ("ridge", "ridge_guarded"):
             x = emb - a["mu"]
             q = np.clip(x @ a["wq"] + a["bq"], 0.0, 1.0)
             c = np.maximum(x @ a["wc"] + a["bc"], 0.0)
@@ -357,11 +423,15 @@ class RouterModel:
             meta = json.loads(jpath.read_text())
         except json.JSONDecodeError as exc:
             raise RouterModelError(f"{jpath} is not valid JSON: {exc.msg}.") from None
-        if meta.get("format_version") != FORMAT_VERSION:
-            raise RouterModelError(f"{jpath}: format_version {meta.get('format_version')!r}, expected {FORMAT_VERSION}.")
+        if meta.get("format_version") not in _READABLE_VERSIONS:
+            raise RouterModelError(f"{jpath}: format_version {meta.get('format_version')!r}, expected one of "
+                                   f"{_READABLE_VERSIONS}; retrain with this version of llm-cost-hooks.")
         raw = npath.read_bytes()
         if meta.get("arrays_sha256") and hashlib.sha256(raw).hexdigest() != meta["arrays_sha256"]:
             raise RouterModelError(f"{npath} does not match the checksum in {jpath}; retrain or restore both files.")
+        if meta.get("kind") not in ("logistic", "ridge", "ridge_guarded"):
+            raise RouterModelError(f"{jpath}: router kind {meta.get('kind')!r} is not supported by this version "
+                                   "(kNN routers were removed); retrain with `llm-cost route train`.")
         with np.load(npath, allow_pickle=False) as z:
             arrays = {k: z[k] for k in z.files}
         emb_meta = meta.get("embedder") or {}

@@ -51,13 +51,15 @@ class RouteRequest:
     ``text`` is the whole conversation's text (rules measure its length and search it);
     ``query`` is the last user message (the trained router embeds it; default ``text``);
     ``metadata`` is the run metadata (``feature``, ``tenant_id`` ...); ``structured`` is
-    True when the caller asked for tools or structured output.
+    True when the caller asked for tools or structured output; ``context`` is the turn
+    before the last user message (what a short follow-up refers to).
     """
 
     text: str
     metadata: Mapping[str, Any] = field(default_factory=dict)
     structured: bool = False
     query: str | None = None
+    context: str | None = None
 
     @property
     def query_text(self) -> str:
@@ -374,6 +376,10 @@ def _router_embedder(trained_with: str) -> Any:
     from ..embeddings import default_embedder
     from ..embeddings._onnx import embedder_named
 
+    if trained_with.startswith("hashing-") and trained_with[8:].isdigit():
+        from ._model import HashingEmbedder
+
+        return HashingEmbedder(int(trained_with[8:]))
     return (embedder_named(trained_with) if trained_with else None) or default_embedder(int8_matmul=True)
 
 
@@ -389,7 +395,7 @@ class TrainedRouter(RoutingStrategy):
     >>> ds = OutcomeDataset(prompts=["2+2?", "prove fermat"], tiers=["small", "large"],
     ...     quality=np.array([[1, 1], [0, 1.0]]), cost=np.array([[1e-4, 1e-3], [1e-4, 1e-3]]))
     >>> emb = HashingEmbedder(64)
-    >>> router = TrainedRouter(RouterModel.fit(ds, emb, k=1), embedder=emb, knob=1000.0)
+    >>> router = TrainedRouter(RouterModel.fit(ds, emb), embedder=emb, knob=1000.0)
     >>> router.route(RouteRequest("2+2?"), ["small", "large"]).tier
     'small'
     """
@@ -445,21 +451,41 @@ class TrainedRouter(RoutingStrategy):
                 "pass tier_map={your_tier: router_model_name}."
             )
 
-    def predict_texts(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    def features(self, texts: Sequence[str], contexts: Sequence[str | None] | None = None) -> np.ndarray:
+        """The router's inputs for these request texts (the selected text's embedding and
+        the template feature; the raw text's embedding for routers saved without one)."""
         from ._model import embed_texts
 
-        emb = embed_texts(self.embedder, texts, max_chars=self.max_chars)
-        return self.model.predict(emb)
+        selector = self.model.selector
+        if selector is not None:
+            return selector.features(self.embedder, texts, contexts)
+        return embed_texts(self.embedder, texts, max_chars=self.max_chars)
+
+    def predict_texts(self, texts: Sequence[str], contexts: Sequence[str | None] | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Predicted quality and cost per tier of these requests, as :meth:`route` sees them."""
+        from ._model import fold_of
+
+        x = self.features(texts, contexts)
+        folds = [fold_of(t, self.model.n_folds) for t in texts] if self.model.n_folds else None
+        return self.model.predict(x, folds)
 
     def route(self, request: RouteRequest, tiers: Sequence[str]) -> RouteDecision:
+        from ._model import fold_of
+
         names, cols = self._columns(tiers)
-        emb = self.embedder.embed_one(request.query_text[: self.max_chars])
-        q, c = self.model.predict(emb)
+        text = request.query_text
+        selector = self.model.selector
+        if selector is not None:
+            x = selector.feature_one(self.embedder, text, request.context)
+        else:
+            x = self.embedder.embed_one(text[: self.max_chars])
+        folds = [fold_of(text, self.model.n_folds)] if self.model.n_folds else None
+        q, c = self.model.predict(x, folds)
         q, c = q[:, cols], c[:, cols]
         knob = self.knob
         op = self.operating_point
         if op is not None and op.knob_b is not None and op.mode == self.mode and op.knob == self.knob:
-            knob = op.knob_for(request.query_text[: self.max_chars])
+            knob = op.knob_for(text if selector is not None else text[: self.max_chars])
         j = int(choose_tiers(q, c, knob, self.mode)[0])
         scores = {n: round(float(v), 4) for n, v in zip(names, q[0])}
         return RouteDecision(names[j], f"trained:p={q[0, j]:.2f},knob={knob:.4g}", scores=scores)
@@ -467,13 +493,16 @@ class TrainedRouter(RoutingStrategy):
     def calibrate(self, data: OutcomeDataset, target: QualityTarget | BudgetTarget, *,
                   embeddings: np.ndarray | None = None) -> OperatingPoint:
         """Set the knob from held-out outcomes so the target is met at least cost."""
-        from ._model import embed_texts
+        from ._model import fold_of
 
         cols = [self.model.tiers.index(t) for t in data.tiers if t in self.model.tiers]
         if len(cols) != len(data.tiers):
             raise ConfigurationError(f"calibration tiers {data.tiers} must all be router tiers {self.model.tiers}.")
-        emb = embeddings if embeddings is not None else embed_texts(self.embedder, data.prompts, max_chars=self.max_chars)
-        q, c = self.model.predict(emb)
+        if embeddings is None:
+            q, c = self.predict_texts(data.prompts)
+        else:
+            folds = [fold_of(t, self.model.n_folds) for t in data.prompts] if self.model.n_folds else None
+            q, c = self.model.predict(embeddings, folds)
         point = calibrate_points(data.quality, data.cost, q[:, cols], c[:, cols], data.tiers, target, self.mode)
         self.knob = point.knob
         self.operating_point = point

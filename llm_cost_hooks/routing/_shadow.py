@@ -1,0 +1,260 @@
+"""Learn the router from your own traffic: shadow mode, its outcome store, and a replay.
+
+With :class:`ShadowMode` on ``RoutedChatModel`` (or the LiteLLM hook), a budgeted share of
+requests is also answered by another tier after the chosen one; a judge you pass scores
+both answers; the pair is written to an outcome table (:class:`ShadowStore`, a table in
+your SQLite ledger file). ``llm-cost route train LEDGER --from-ledger`` then trains and
+calibrates a router on those outcomes (:func:`outcomes_from_ledger`). The extra calls run
+as their own route (``shadow:<tier>``), so the exploration spend shows apart in reports.
+
+The outcome table holds the request's last user message (the router trains on it): shadow
+mode is the opt-in to storing it. Nothing else of the conversation is kept.
+
+:func:`simulate_shadow` replays a recorded outcome set as a stream that starts with no
+labels, to see how many requests shadow mode needs before its router is as cheap as one
+trained on every label.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import sqlite3
+import threading
+import uuid
+from collections import deque
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .._errors import ConfigurationError
+from ._data import OutcomeDataError, OutcomeDataset, _long_from_rows
+
+__all__ = ["ShadowMode", "ShadowStore", "outcomes_from_ledger", "simulate_shadow"]
+
+logger = logging.getLogger("llm_cost_hooks.routing")
+
+#: A judge scores each tier's answer to one request: ``judge(request, {tier: answer})``
+#: returns ``{tier: quality in [0, 1]}`` (an LLM judge chain, exact match, a scorer).
+Judge = Callable[[str, Mapping[str, str]], Mapping[str, float]]
+
+_TABLE = "routing_outcomes"
+_SCHEMA = f"""CREATE TABLE IF NOT EXISTS {_TABLE} (
+    request_id TEXT NOT NULL, ts TEXT NOT NULL, prompt TEXT NOT NULL, context TEXT,
+    tier TEXT NOT NULL, model TEXT, quality REAL NOT NULL, cost_usd REAL NOT NULL, shadow INTEGER NOT NULL,
+    PRIMARY KEY (request_id, tier))"""
+
+
+class ShadowStore:
+    """The outcome table in a SQLite file (use your ledger's file). Thread-safe.
+
+    >>> import tempfile, os
+    >>> store = ShadowStore(os.path.join(tempfile.mkdtemp(), "ledger.db"))
+    >>> store.write("2+2?", None, {"small": (1.0, 1e-4, "gpt-4o-mini"), "large": (1.0, 1e-3, "gpt-4o")}, "large")
+    True
+    >>> store.count()
+    2
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self._lock = threading.Lock()
+        self.failed = 0
+        #: outcomes that could not be written (kept, newest 1000, and counted in ``failed``)
+        self.set_aside: deque[dict[str, Any]] = deque(maxlen=1000)
+        with self._connect() as conn:
+            conn.execute(_SCHEMA)
+
+    def _connect(self) -> sqlite3.Connection:
+        return sqlite3.connect(self.path, timeout=5.0)
+
+    def write(self, prompt: str, context: str | None, outcomes: Mapping[str, tuple[float, float, str | None]],
+              explored: str) -> bool:
+        """Write one request's outcomes ``{tier: (quality, cost_usd, model)}``; ``explored``
+        is the tier called only to learn. False (logged, set aside) when the write failed."""
+        rid = uuid.uuid4().hex
+        ts = datetime.now(timezone.utc).isoformat()
+        rows = [(rid, ts, prompt, context, tier, model, float(q), float(c), int(tier == explored))
+                for tier, (q, c, model) in outcomes.items()]
+        try:
+            with self._lock, self._connect() as conn:
+                conn.executemany(f"INSERT INTO {_TABLE} VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+            return True
+        except sqlite3.Error as exc:
+            self.failed += 1
+            self.set_aside.append({"prompt": prompt, "context": context, "outcomes": dict(outcomes), "explored": explored})
+            logger.warning("llm-cost-hooks routing: shadow outcome not written to %s (%r); %d set aside so far",
+                           self.path, exc, self.failed)
+            return False
+
+    def count(self) -> int:
+        with self._lock, self._connect() as conn:
+            return int(conn.execute(f"SELECT COUNT(*) FROM {_TABLE}").fetchone()[0])
+
+
+class ShadowMode:
+    """Ask a second tier for a budgeted share of requests and record the judged pair.
+
+    ``share``: the chance a request is shadowed; ``budget_usd``: stop exploring once the
+    shadow calls have cost this much (None: no cap); ``tier``: the tier to ask (default:
+    the strongest tier when the chosen one is not it, else the cheapest); ``store``: a
+    :class:`ShadowStore` or the path of your ledger file. A failing shadow call, judge or
+    write never fails the user's request: it is logged and counted in :attr:`stats`.
+
+    >>> import tempfile, os
+    >>> shadow = ShadowMode(lambda q, answers: {t: float("4" in a) for t, a in answers.items()},
+    ...                     share=1.0, store=os.path.join(tempfile.mkdtemp(), "ledger.db"))
+    >>> shadow.pick("small", ["small", "large"])
+    'large'
+    """
+
+    def __init__(self, judge: Judge, *, share: float = 0.05, budget_usd: float | None = None,
+                 tier: str | None = None, store: ShadowStore | str | Path | None = None,
+                 seed: int | None = None) -> None:
+        if not callable(judge):
+            raise ConfigurationError("ShadowMode needs a judge: judge(request, {tier: answer}) -> {tier: quality}.")
+        if not 0.0 <= share <= 1.0:
+            raise ConfigurationError(f"share must be between 0 and 1, got {share}.")
+        if budget_usd is not None and budget_usd < 0:
+            raise ConfigurationError(f"budget_usd must be >= 0, got {budget_usd}.")
+        if store is None:
+            raise ConfigurationError("ShadowMode needs store=ShadowStore(path) or the path of your ledger file.")
+        self.judge = judge
+        self.share = float(share)
+        self.budget_usd = budget_usd
+        self.tier = tier
+        self.store = store if isinstance(store, ShadowStore) else ShadowStore(store)
+        self._rng = random.Random(seed)
+        self._lock = threading.Lock()
+        self.stats = {"shadowed": 0, "spent_usd": 0.0, "call_errors": 0, "judge_errors": 0, "written": 0,
+                      "write_errors": 0, "skipped_budget": 0}
+
+    def pick(self, chosen: str, order: Sequence[str]) -> str | None:
+        """The tier to also ask for this request, or None (not sampled, or over budget)."""
+        if self.share <= 0.0 or self._rng.random() >= self.share:
+            return None
+        with self._lock:
+            if self.budget_usd is not None and self.stats["spent_usd"] >= self.budget_usd:
+                self.stats["skipped_budget"] += 1
+                return None
+        other = self.tier if self.tier is not None else (order[-1] if chosen != order[-1] else order[0])
+        return None if other == chosen or other not in order else other
+
+    def record(self, request: str, context: str | None, answers: Mapping[str, str],
+               costs: Mapping[str, float], models: Mapping[str, str | None], explored: str) -> bool:
+        """Judge the answers and write the outcomes; never raises."""
+        with self._lock:
+            self.stats["shadowed"] += 1
+            self.stats["spent_usd"] += float(costs.get(explored, 0.0))
+        try:
+            scores = self.judge(request, dict(answers))
+            qualities = {t: float(scores[t]) for t in answers}
+            if not all(0.0 <= q <= 1.0 for q in qualities.values()):
+                raise ValueError(f"judge scores must be in [0, 1], got {qualities}")
+        except Exception as exc:  # noqa: BLE001 - a user's judge must not break the request
+            with self._lock:
+                self.stats["judge_errors"] += 1
+            logger.warning("llm-cost-hooks routing: shadow judge failed (%r); outcome not recorded", exc)
+            return False
+        ok = self.store.write(request, context, {t: (qualities[t], float(costs.get(t, 0.0)), models.get(t))
+                                                 for t in answers}, explored)
+        with self._lock:
+            self.stats["written" if ok else "write_errors"] += 1
+        return ok
+
+    def call_failed(self, tier: str, error: BaseException) -> None:
+        with self._lock:
+            self.stats["call_errors"] += 1
+        logger.warning("llm-cost-hooks routing: shadow call to tier %r failed (%r); the user's answer is unaffected",
+                       tier, error)
+
+
+def outcomes_from_ledger(path: str | Path, *, tiers: Sequence[str] | None = None) -> OutcomeDataset:
+    """The shadow outcomes recorded in a ledger file, as an :class:`OutcomeDataset`
+    (requests with an outcome of every tier; others are dropped and counted)."""
+    p = Path(path)
+    if not p.is_file():
+        raise OutcomeDataError(f"{p}: no such ledger file.")
+    try:
+        with sqlite3.connect(f"file:{p}?mode=ro", uri=True) as conn:
+            conn.row_factory = sqlite3.Row
+            rows = [dict(r) for r in conn.execute(
+                f"SELECT request_id AS prompt_id, prompt, context, tier AS model, quality, cost_usd AS cost "
+                f"FROM {_TABLE} ORDER BY ts")]
+    except sqlite3.OperationalError as exc:
+        raise OutcomeDataError(f"{p}: no shadow outcomes here ({exc}); run RoutedChatModel with "
+                               "shadow=ShadowMode(judge, store=THIS_FILE) first.") from None
+    if tiers:
+        rows = [r for r in rows if r["model"] in set(tiers)]
+    if not rows:
+        raise OutcomeDataError(f"{p}: the shadow outcome table is empty.")
+    return _long_from_rows([(str(p), ["prompt_id", "prompt", "model", "quality", "cost", "context"], rows)])
+
+
+def simulate_shadow(
+    data: OutcomeDataset, embedder: Any, *, seed: int = 0, share: float = 0.3, target: Any = None,
+    checkpoints: Sequence[int] = (100, 200, 400, 800), test_fraction: float = 0.3, kind: str = "ridge",
+) -> dict[str, Any]:
+    """Replay ``data`` (two or more tiers) as a stream that starts with no labels.
+
+    The held-out ``test_fraction`` measures routers; the rest arrives in a random order.
+    Until a router exists every request goes to the reference tier (``target.of``, default
+    the best); a ``share`` of requests also asks the other tier (:meth:`ShadowMode.pick`'s
+    rule) and the recorded outcomes of both play the judge. At each checkpoint a router is
+    trained on the pairs seen so far (as ``route train --from-ledger`` would) and scored on
+    the test rows; ``exploration_share`` is the shadow calls' dollars per request seen, as
+    a share of the reference tier's cost. ``full`` is the router trained on every stream row.
+    """
+    from ._strategies import QualityTarget
+    from ._train import evaluate_router, train_router
+
+    target = target or QualityTarget(share=0.95)
+    stream_ds, test = data.split(test_fraction, seed=seed)
+    ref = stream_ds.index(target.of) if getattr(target, "of", None) else stream_ds.index(stream_ds.strongest)
+    order = [stream_ds.tiers[i] for i in np.argsort(stream_ds.tier_cost(), kind="stable")]
+    rng = np.random.default_rng(seed)
+    stream = rng.permutation(len(stream_ds))
+    s_cost = float(test.cost[:, test.index(stream_ds.tiers[ref])].mean())
+    s_quality = float(test.quality[:, test.index(stream_ds.tiers[ref])].mean())
+    ref_stream_cost = float(stream_ds.cost[:, ref].mean())
+
+    def score(router: Any) -> tuple[float, float]:
+        rep = evaluate_router(router, test, task_table=False, cascade=False)
+        p = rep.result("saved-router").calibrated
+        return p.quality / s_quality, p.cost / s_cost
+
+    labelled: list[int] = []
+    spent = 0.0
+    router = None
+    pick: np.ndarray | None = None
+    points = []
+    marks = sorted(c for c in checkpoints if c <= len(stream))
+    for t, i in enumerate(stream, start=1):
+        chosen = stream_ds.tiers[ref] if pick is None else stream_ds.tiers[int(pick[i])]
+        if rng.random() < share:
+            other = order[-1] if chosen != order[-1] else order[0]
+            if other != chosen:
+                spent += float(stream_ds.cost[i, stream_ds.index(other)])
+                labelled.append(int(i))
+        if t in marks:
+            entry: dict[str, Any] = {"requests": t, "labels": len(labelled)}
+            if len(labelled) >= 20:
+                router = train_router(stream_ds.subset(labelled), embedder, target=target, kind=kind)  # type: ignore[arg-type]
+                q, c = router.predict_texts(stream_ds.prompts)
+                from ._strategies import pick_tiers
+
+                assert router.operating_point is not None
+                pick = pick_tiers(q, c, router.operating_point, stream_ds.prompts)
+                entry["quality_share"], entry["router_cost_share"] = score(router)
+            else:
+                entry["quality_share"], entry["router_cost_share"] = 1.0, 1.0  # the reference tier alone
+            entry["exploration_share"] = spent / t / ref_stream_cost
+            entry["total_share"] = entry["router_cost_share"] + entry["exploration_share"]
+            points.append(entry)
+    full_router = train_router(stream_ds, embedder, target=target, kind=kind)  # type: ignore[arg-type]
+    fq, fc = score(full_router)
+    return {"points": points, "full": {"quality_share": fq, "cost_share": fc}, "stream": len(stream),
+            "test_rows": len(test), "share": share}

@@ -1,0 +1,144 @@
+"""What the trained router reads of a request: the part that varies between requests.
+
+Prompts of one task often start with the same block (a system prompt, a policy, few-shot
+examples, tool descriptions); an embedder that reads the first 256 tokens then sees only
+that block, and every prompt of the task gets the same vector. :class:`TextSelector`
+learns, from the training prompts, which lines recur across many distinct prompts (a
+template), and at decision time:
+
+* drops those lines from the text it embeds, so the question itself is read;
+* summarises them by a hash feature (which template lines were present, hashed into a few
+  buckets), appended to the embedding: the router still knows which template it is;
+* prepends the turn before the last user message when that message is short (a follow-up
+  such as "and the second one?" is read with what it refers to);
+* keeps the head and the tail of what is left when it is long (questions sit at the end
+  of long prompts, instructions at the start).
+
+Only 64-bit hashes of the template lines are kept (never their text).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import re
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from .._errors import ConfigurationError
+
+__all__ = ["TextSelector"]
+
+_SPACE = re.compile(r"\s+")
+
+
+def _line_hash(line: str) -> int:
+    return int.from_bytes(hashlib.blake2b(line.encode("utf-8", "surrogatepass"), digest_size=8).digest(), "little")
+
+
+def _lines(text: str) -> list[str]:
+    out = []
+    for raw in text.splitlines():
+        line = _SPACE.sub(" ", raw).strip()
+        if line:
+            out.append(line)
+    return out
+
+
+class TextSelector:
+    """Selects the varying part of a request and summarises its template.
+
+    >>> prompts = [f"You are a helpful tutor.\\nAnswer briefly.\\nQuestion {i}: what is {i} + {i}?" for i in range(20)]
+    >>> sel = TextSelector.learn(prompts)
+    >>> sel.select("You are a helpful tutor.\\nAnswer briefly.\\nQuestion 7: what is 7 + 7?")[0]
+    'Question 7: what is 7 + 7?'
+    """
+
+    def __init__(self, shared: Sequence[int] | np.ndarray = (), *, buckets: int = 16, head_chars: int = 256,
+                 tail_chars: int = 768, short_query_chars: int = 160, context_chars: int = 400,
+                 template_weight: float = 1.0) -> None:
+        if buckets < 0 or head_chars < 0 or tail_chars <= 0:
+            raise ConfigurationError("buckets and head_chars must be >= 0 and tail_chars > 0.")
+        self.shared = frozenset(int(h) for h in np.asarray(shared, dtype=np.uint64).tolist())
+        self.buckets = int(buckets)
+        self.head_chars, self.tail_chars = int(head_chars), int(tail_chars)
+        self.short_query_chars, self.context_chars = int(short_query_chars), int(context_chars)
+        self.template_weight = float(template_weight)
+
+    @classmethod
+    def learn(cls, prompts: Sequence[str], *, min_count: int = 3, min_share: float = 0.005,
+              **kwargs: Any) -> TextSelector:
+        """Template lines: lines found in at least ``max(min_count, min_share x distinct
+        prompts)`` distinct prompts (a repeated prompt counts once)."""
+        distinct = set(prompts)
+        counts: dict[int, int] = {}
+        for p in distinct:
+            for h in {_line_hash(line) for line in _lines(p)}:
+                counts[h] = counts.get(h, 0) + 1
+        need = max(int(min_count), math.ceil(min_share * len(distinct)))
+        shared = sorted(h for h, n in counts.items() if n >= need)
+        return cls(np.array(shared, dtype=np.uint64), **kwargs)
+
+    # -- decision time ------------------------------------------------------------------------
+    def _strip(self, text: str) -> tuple[list[str], list[int]]:
+        kept, template = [], []
+        for line in _lines(text):
+            h = _line_hash(line)
+            if h in self.shared:
+                template.append(h)
+            else:
+                kept.append(line)
+        return kept, template
+
+    def _clip(self, text: str) -> str:
+        if len(text) <= self.head_chars + self.tail_chars:
+            return text
+        return text[: self.head_chars] + "\n...\n" + text[-self.tail_chars:]
+
+    def select(self, text: str, context: str | None = None) -> tuple[str, np.ndarray]:
+        """``(text to embed, template feature vector)`` of one request."""
+        kept, template = self._strip(text or "")
+        body = "\n".join(kept) if kept else _SPACE.sub(" ", text or "").strip()
+        if context and len(body) < self.short_query_chars:
+            ctx_kept, _ = self._strip(context)
+            ctx = "\n".join(ctx_kept)[-self.context_chars:]
+            if ctx:
+                body = ctx + "\n" + body
+        vec = np.zeros(self.buckets, dtype=np.float32)
+        if self.buckets:
+            for h in set(template):
+                vec[h % self.buckets] += 1.0
+            n = float(np.linalg.norm(vec))
+            if n:
+                vec *= self.template_weight / n
+        return self._clip(body), vec
+
+    def features(self, embedder: Any, texts: Sequence[str], contexts: Sequence[str | None] | None = None) -> np.ndarray:
+        """The router's input for each text: the embedding of the selected text, then the
+        template feature (shape ``(n, embedder.dim + buckets)``)."""
+        from ._model import embed_texts
+
+        contexts = contexts if contexts is not None else [None] * len(texts)
+        picked = [self.select(t, c) for t, c in zip(texts, contexts)]
+        emb = embed_texts(embedder, [p[0] for p in picked], max_chars=self.head_chars + self.tail_chars + 5)
+        tmpl = np.stack([p[1] for p in picked]) if picked else np.zeros((0, self.buckets), dtype=np.float32)
+        return np.hstack([emb, tmpl]).astype(np.float32, copy=False)
+
+    def feature_one(self, embedder: Any, text: str, context: str | None = None) -> np.ndarray:
+        body, vec = self.select(text, context)
+        return np.concatenate([np.asarray(embedder.embed_one(body), dtype=np.float32), vec])
+
+    # -- persistence ----------------------------------------------------------------------------
+    def params(self) -> dict[str, Any]:
+        return {"buckets": self.buckets, "head_chars": self.head_chars, "tail_chars": self.tail_chars,
+                "short_query_chars": self.short_query_chars, "context_chars": self.context_chars,
+                "template_weight": self.template_weight}
+
+    def shared_array(self) -> np.ndarray:
+        return np.array(sorted(self.shared), dtype=np.uint64)
+
+    @classmethod
+    def from_saved(cls, shared: np.ndarray, params: dict[str, Any]) -> TextSelector:
+        return cls(shared, **params)
