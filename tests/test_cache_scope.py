@@ -209,10 +209,12 @@ def test_no_cross_tenant_hit_on_any_call_path(scoped_cache, path: str) -> None:
 
 def test_semantic_tier_serves_inside_the_partition_only(scoped_cache) -> None:
     m = _model()
-    a = m.invoke(QUESTIONS[0], config={"metadata": {"tenant_id": "A"}}).content
-    assert m.invoke(QUESTIONS[1], config={"metadata": {"tenant_id": "A"}}).content == a
+    # A paraphrase (no differing number, entity or negation, which the decision would veto).
+    asked, paraphrase = "How do I reset my password?", "How can I reset my password?"
+    a = m.invoke(asked, config={"metadata": {"tenant_id": "A"}}).content
+    assert m.invoke(paraphrase, config={"metadata": {"tenant_id": "A"}}).content == a
     assert scoped_cache.stats.semantic_hits == 1
-    b = m.invoke(QUESTIONS[1], config={"metadata": {"tenant_id": "B"}}).content
+    b = m.invoke(paraphrase, config={"metadata": {"tenant_id": "B"}}).content
     assert b != a and scoped_cache.stats.semantic_hits == 1
 
 
@@ -349,12 +351,13 @@ def test_litellm_proxy_key_bounds_the_tenant(litellm_cache) -> None:
     litellm, cache = litellm_cache
     team_a = {"user_api_key_hash": "hash-a", "user_api_key_team_id": "team-a"}
     team_b = {"user_api_key_hash": "hash-b", "user_api_key_team_id": "team-b"}
-    a = _ll_call(litellm, QUESTIONS[0], tenant_id="acme", **team_a).choices[0].message.content
-    assert _ll_call(litellm, QUESTIONS[0], tenant_id="acme", **team_a).choices[0].message.content == a
-    assert _ll_call(litellm, QUESTIONS[1], tenant_id="acme", **team_a).choices[0].message.content == a
+    asked, paraphrase = "How do I reset my password?", "How can I reset my password?"
+    a = _ll_call(litellm, asked, tenant_id="acme", **team_a).choices[0].message.content
+    assert _ll_call(litellm, asked, tenant_id="acme", **team_a).choices[0].message.content == a
+    assert _ll_call(litellm, paraphrase, tenant_id="acme", **team_a).choices[0].message.content == a
     for meta in ({"tenant_id": "acme", **team_b}, {**team_b}, {"tenant_id": "acme"},
                  {"tenant_id": "acme", "user_api_key_hash": "hash-a", "user_api_key_team_id": "team-b"}):
-        for q in QUESTIONS[:2]:
+        for q in (asked, paraphrase):
             assert _ll_call(litellm, q, **meta).choices[0].message.content != a, meta
 
 
