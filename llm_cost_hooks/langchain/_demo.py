@@ -760,7 +760,7 @@ def _print_report(out: Any, workload: Workload, replay: _Replay, results: list[S
         f"from the ledger.\n"
         f"Support: {SUPPORT_MODEL} stand-in priced by the price book; assistant: RouterBench's recorded answers and "
         f"dollars, baseline model {replay.strongest} (best on the router's training rows).\n"
-        f"Router: kNN on hashed prompts, {len(w.routerbench_train):,} training rows, calibrated on "
+        f"Router: ridge regression on hashed prompts, {len(w.routerbench_train):,} training rows, calibrated on "
         f"{len(w.routerbench_calibration):,} other rows to 95% of the best model's quality "
         f"(there: {point.quality:.3f} at ${point.cost:.5f}/prompt). Semantic cache: calibrated on {cal.n_queries:,} "
         f"Banking77 train queries looked up in the {cal.n_cache:,} warm entries, for precision {cal.target_precision:.2f} "
