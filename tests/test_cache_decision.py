@@ -38,6 +38,11 @@ def _core(embedder, **cfg) -> CacheCore:
     return CacheCore(EmbeddedBackend(), embedder=embedder, config=CacheConfig(audit_sample_rate=0.0, **cfg), seed=0)
 
 
+# The pair-only path switched on, as ``calibrate`` may leave it: the contrast checks must hold there too.
+PAIR_ON = {"default": DecisionPolicy(pair_threshold=0.95)}
+POLICIES = pytest.mark.parametrize("cfg", [{}, PAIR_ON], ids=["default", "pair-path-on"])
+
+
 def _put(core: CacheCore, q: str, answer: str, tenant: str = "t", **kw):
     return core.update(core.request(q, llm_string="m", scope=CacheScope(tenant=tenant)), answer, **kw)
 
@@ -82,9 +87,10 @@ def test_paraphrases_raise_no_flag(query: str, stored: str) -> None:
     assert contrast_flags(query, stored) == []
 
 
-def test_near_misses_never_served_one_entry_cache(embedder) -> None:
-    """The most careful case: one stored question per partition, the default policy."""
-    core = _core(embedder)
+@POLICIES
+def test_near_misses_never_served_one_entry_cache(embedder, cfg) -> None:
+    """The most careful case: one stored question per partition."""
+    core = _core(embedder, **cfg)
     served = []
     for i, (kind, stored, query) in enumerate(NEAR_MISSES):
         _put(core, stored, f"answer to {stored}", tenant=f"p{i}")
@@ -94,8 +100,9 @@ def test_near_misses_never_served_one_entry_cache(embedder) -> None:
     assert core.stats.semantic_hits == 0
 
 
-def test_near_misses_never_served_full_cache(embedder) -> None:
-    core = _core(embedder)
+@POLICIES
+def test_near_misses_never_served_full_cache(embedder, cfg) -> None:
+    core = _core(embedder, **cfg)
     for _, stored, _ in NEAR_MISSES:
         _put(core, stored, f"answer to {stored}")
     served = [(k, q) for k, _, q in NEAR_MISSES if _get(core, q) is not None]
@@ -103,17 +110,28 @@ def test_near_misses_never_served_full_cache(embedder) -> None:
 
 
 @pytest.mark.skipif(not DEV_PAIRS.is_file(), reason=f"dev data {DEV_PAIRS} absent")
-def test_dev_minimal_pairs_never_served(embedder) -> None:
+@POLICIES
+def test_dev_minimal_pairs_never_served(embedder, cfg) -> None:
     rows = _tsv(DEV_PAIRS)
-    core = _core(embedder)
+    core = _core(embedder, **cfg)
     for i, r in enumerate(rows):
         _put(core, r["stored"], "a", tenant=f"p{i}")
         assert _get(core, r["query"], tenant=f"p{i}") is None, r
 
 
-def test_free_text_paraphrase_is_served_with_one_entry(embedder) -> None:
-    """Equivalence of the questions decides, not answers shared by neighbours."""
+def test_default_serves_no_lone_free_text_paraphrase(embedder) -> None:
+    """The pair-only path is off by default: a lone entry with its own answer is not served
+    on the verifier's say-so (it did not reach precision 0.99 on held-out data)."""
     core = _core(embedder)
+    assert core.config.default.pair_threshold == 1.0
+    _put(core, "How do I reset my password?", "Open Settings, then Security, then Reset password.")
+    assert _get(core, "I forgot my password, how can I reset it?") is None
+    assert core.stats.semantic_hits == 0 and core.stats.rejected == 1
+
+
+def test_free_text_paraphrase_is_served_with_pair_path_on(embedder) -> None:
+    """With the pair path on, equivalence of the questions decides, not answers shared by neighbours."""
+    core = _core(embedder, **PAIR_ON)
     _put(core, "How do I reset my password?", "Open Settings, then Security, then Reset password.")
     hit = _get(core, "I forgot my password, how can I reset it?")
     assert hit is not None and hit.status == "semantic"
@@ -121,8 +139,8 @@ def test_free_text_paraphrase_is_served_with_one_entry(embedder) -> None:
 
 
 def test_paraphrase_fixture_recall(embedder) -> None:
-    """Not a precision claim: most of these paraphrases are served from one entry."""
-    core = _core(embedder)
+    """Not a precision claim: with the pair path on, many of these paraphrases are served from one entry."""
+    core = _core(embedder, **PAIR_ON)
     hits = 0
     for i, (stored, query) in enumerate(PARAPHRASES):
         _put(core, stored, f"answer-{i}", tenant=f"p{i}")
@@ -195,7 +213,7 @@ def test_answers_equivalent_default() -> None:
 def test_online_verification_counts_and_tightens(embedder) -> None:
     """verify_share=1: every would-be hit goes to the model; a disagreeing answer raises the
     entry's similarity floor so the same request is not served from it afterwards."""
-    core = _core(embedder, verify_share=1.0)
+    core = _core(embedder, verify_share=1.0, **PAIR_ON)
     _put(core, "How do I reset my password?", "Open Settings and choose Reset password.")
     q = "I forgot my password, how can I reset it?"
     assert _get(core, q) is None and core.stats.verifications == 1
@@ -204,7 +222,7 @@ def test_online_verification_counts_and_tightens(embedder) -> None:
     est, low, high = core.verified_precision()
     assert est == 1.0 and 0.0 < low <= 1.0 == high
 
-    core2 = _core(embedder, verify_share=1.0)
+    core2 = _core(embedder, verify_share=1.0, **PAIR_ON)
     _put(core2, "How do I reset my password?", "Open Settings and choose Reset password.")
     before = core2.config.default.pair_threshold
     assert _get(core2, q) is None
@@ -225,7 +243,7 @@ def test_replaceable_equivalence_check(embedder) -> None:
         raise RuntimeError("judge down")
 
     core = CacheCore(EmbeddedBackend(), embedder=embedder, equivalence=judge,
-                     config=CacheConfig(audit_sample_rate=0, verify_share=1.0))
+                     config=CacheConfig(audit_sample_rate=0, verify_share=1.0, **PAIR_ON))
     _put(core, "How do I reset my password?", "A")
     q = "I forgot my password, how can I reset it?"
     assert _get(core, q) is None

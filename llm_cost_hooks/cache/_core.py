@@ -404,11 +404,11 @@ class CacheCore:
             return None
         score = policy.score(sims, same)
         if policy.kind == "verified":
-            p = self.verifier.probability(req.query, entry.query, top.similarity)
+            p = self.verifier.probability(req.query, entry.query, top.similarity) if policy.pair_threshold < 1.0 else 0.0
             agreeing = sum(1 for n in neigh[1:] if n.answer_key == top.answer_key and n.similarity >= policy.min_similarity)
             if agreeing < policy.min_agreeing:
                 score = 0.0  # no repeated answer to lean on: the pair alone decides
-            if p < policy.pair_threshold and score < policy.threshold:
+            if (policy.pair_threshold >= 1.0 or p < policy.pair_threshold) and score < policy.threshold:
                 self._count(rejected=1)
                 return None
             score = max(p, score)

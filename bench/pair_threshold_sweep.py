@@ -1,0 +1,91 @@
+"""Where the semantic decision's thresholds can sit: validation slice of train vs test.
+
+``python bench/pair_threshold_sweep.py``. For Banking77 and HWU64 (fold 1): thresholds are
+read on a validation slice (a seeded 20 % of train looked up against the other 80 %), then
+reported on test (test queries against all of train). Free-text answers: the pair verifier
+alone decides; keyed answers: the neighbourhood model where answers repeat (pair path off).
+MRPC: one stored sentence per pair, train and test. A threshold is usable only when both
+intent sets reach precision 0.99 on validation.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.bench_cache import _embed_cached, _intent_sets, _read_mrpc, _semantic_cache_dir  # noqa: E402
+from llm_cost_hooks.cache._contrast import contrast_flags  # noqa: E402
+from llm_cost_hooks.cache._signals import DecisionPolicy  # noqa: E402
+from llm_cost_hooks.cache._verifier import PairVerifier  # noqa: E402
+
+
+def _lookups(ct, cl, C, qt, ql, Q, k: int = 10) -> dict[str, np.ndarray]:
+    verifier, policy = PairVerifier.default(), DecisionPolicy()
+    S = Q @ C.T
+    idx = np.argsort(-S, 1)[:, :k]
+    cl_a = np.asarray(cl)
+    out: dict[str, list] = {f: [] for f in ("sim", "veto", "p", "score", "agreeing", "correct")}
+    for i, nb in enumerate(idx):
+        sims, j = S[i, nb].tolist(), nb[0]
+        out["sim"].append(sims[0])
+        out["veto"].append(bool(contrast_flags(qt[i], ct[j])))
+        out["p"].append(verifier.probability(qt[i], ct[j], sims[0]))
+        out["score"].append(policy.score(sims, [cl_a[n] == cl_a[j] for n in nb]))
+        out["agreeing"].append(sum(1 for n, s in zip(nb[1:], sims[1:]) if cl_a[n] == cl_a[j] and s >= policy.min_similarity))
+        out["correct"].append(cl_a[j] == ql[i])
+    return {f: np.asarray(v) for f, v in out.items()}
+
+
+def _fmt(served: np.ndarray, correct: np.ndarray) -> str:
+    n = int(served.sum())
+    return f"{n / len(served):6.1%} @ {correct[served].mean():.4f}" if n else "  0.0 % @    -  "
+
+
+def main() -> int:
+    sets = _intent_sets(quick=False)
+    if not sets:
+        print(f"needs banking77/hwu64 under {_semantic_cache_dir()}", file=sys.stderr)
+        return 1
+    rng = np.random.default_rng(0)
+    data = {}
+    for name, (tr, trl, te, tel) in sets.items():
+        TR, TE = _embed_cached(tr), _embed_cached(te)
+        perm = rng.permutation(len(tr))
+        vi, fi = perm[: len(tr) // 5], perm[len(tr) // 5:]
+        data[f"{name} val"] = _lookups([tr[i] for i in fi], [trl[i] for i in fi], TR[fi],
+                                       [tr[i] for i in vi], [trl[i] for i in vi], TR[vi])
+        data[f"{name} test"] = _lookups(tr, trl, TR, te, tel, TE)
+    mrpc = {}
+    for split in ("train", "test"):
+        p = _semantic_cache_dir() / "mrpc" / f"msr_paraphrase_{split}.txt.gz"
+        if p.is_file():
+            m = _read_mrpc(p)
+            A, B = _embed_cached([r[0] for r in m]), _embed_cached([r[1] for r in m])
+            cos = (A * B).sum(1)
+            mrpc[split] = (np.array([not contrast_flags(b, a) and PairVerifier.default().probability(b, a, float(c))
+                                     for (a, b, _), c in zip(m, cos)], dtype=float),
+                           np.array([r[2] == "1" for r in m]), np.array([bool(contrast_flags(b, a)) for a, b, _ in m]))
+    print("free-text answers: pair verifier alone (hit rate @ precision)")
+    for pt in (0.9, 0.95, 0.96, 0.97, 0.975, 0.98, 0.985):
+        line = f"pair_threshold {pt:<6}"
+        for k, d in data.items():
+            line += f" | {k} {_fmt(~d['veto'] & (d['p'] >= pt), d['correct'])}"
+        for split, (p, y, veto) in mrpc.items():
+            s = ~veto & (p >= pt)
+            line += f" | MRPC {split} false hits {(s & ~y).sum() / (~y).sum():.4f} recall {(s & y).sum() / y.sum():.3f}"
+        print(line)
+    print("keyed answers: neighbourhood model, pair path off (hit rate @ precision)")
+    for nt in (0.9, 0.92, 0.94, 0.95, 0.96, 0.9736, 0.98, 0.99):
+        line = f"threshold {nt:<6}"
+        for k, d in data.items():
+            line += f" | {k} {_fmt(~d['veto'] & (d['agreeing'] >= 2) & (d['score'] >= nt), d['correct'])}"
+        print(line)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
