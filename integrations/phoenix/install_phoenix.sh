@@ -8,15 +8,16 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 VENV="${1:-.test-servers/phoenix-venv}"
 PHOENIX_VERSION="${PHOENIX_VERSION:-20.26.1}"
-if [ -x "$VENV/bin/phoenix" ]; then
+# A venv cannot be moved (its scripts name their interpreter by absolute path), so it is
+# built in place and marked complete at the end; an unmarked one is a broken earlier try.
+if [ -x "$VENV/bin/phoenix" ] && [ -f "$VENV/.installed" ]; then
     echo "==> Phoenix already installed in $VENV"
     exit 0
 fi
 PY="${PYTHON:-python3}"
 echo "==> installing arize-phoenix==$PHOENIX_VERSION into $VENV"
-rm -rf "$VENV.partial"
-"$PY" -m venv "$VENV.partial"
-"$VENV.partial/bin/python" -m pip install --disable-pip-version-check --progress-bar off -q \
+rm -rf "$VENV" "$VENV.partial"
+"$PY" -m venv "$VENV"
+"$VENV/bin/python" -m pip install --disable-pip-version-check --progress-bar off -q \
     "arize-phoenix==$PHOENIX_VERSION"
-rm -rf "$VENV"
-mv "$VENV.partial" "$VENV"
+touch "$VENV/.installed"
