@@ -299,8 +299,8 @@ for i = 1, n do
   local k = KEYS[3*i-2]
   local limit = tonumber(ARGV[3*i+1])
   local amount = tonumber(ARGV[3*i+2])
-  local spent = redis.call('HGET', k, 'spent') or '0'
-  local reserved = redis.call('HGET', k, 'reserved') or '0'
+  local sr = redis.call('HMGET', k, 'spent', 'reserved')
+  local spent, reserved = sr[1] or '0', sr[2] or '0'
   if tonumber(spent) + tonumber(reserved) + amount > limit then
     return {i, ep, spent, reserved}
   end
@@ -344,7 +344,8 @@ for i = 1, n do
       redis.call('ZREM', ke, res_id)
     end
     out[i] = redis.call('HINCRBY', k, 'spent', ARGV[2*i+2])
-    redis.call('EXPIRE', k, tonumber(ARGV[2*i+3]))
+    -- A live hold means the reserve set this key's TTL; otherwise this may create it.
+    if not amt then redis.call('EXPIRE', k, tonumber(ARGV[2*i+3])) end
   end
 end
 out[n+1] = ep
