@@ -587,12 +587,14 @@ class RedisSpendStore:
         n = len(keys)
         spent = [int(x) for x in reply[:n]]
         restarted = self._new_epoch(str(reply[n]))
-        if not int(reply[n + 1]):
-            now = time.monotonic()
-            for i, key in enumerate(keys):
-                if not restarted:
-                    self.mine.add(key, int(actual[i]), ttls[i], now)
-                self.seen.set(key, spent[i], ttls[i], now)
+        # Already counted (a replay of an attempt whose reply was lost) still counts as
+        # this epoch's spend of this process: a journalled settlement is only replayed
+        # when no reply came, so it is not in ``mine`` yet, and a later restart must put it back.
+        now = time.monotonic()
+        for i, key in enumerate(keys):
+            if not restarted:
+                self.mine.add(key, int(actual[i]), ttls[i], now)
+            self.seen.set(key, spent[i], ttls[i], now)
         return spent, restarted
 
     def _new_epoch(self, epoch: str) -> bool:
