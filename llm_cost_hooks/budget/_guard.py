@@ -412,9 +412,6 @@ class SpendGuard:
         return result
 
     # -- store calls used by Reservation ---------------------------------------------------
-    def _store_settle(self, r: Reservation, actual: list[int]) -> list[int]:
-        return self.store.settle(r.id, r._plan.keys, actual, r._plan.ttls)
-
     async def _astore_settle(self, r: Reservation, actual: list[int]) -> list[int]:
         return await self.store.asettle(r.id, r._plan.keys, actual, r._plan.ttls)
 
