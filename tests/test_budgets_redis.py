@@ -159,3 +159,21 @@ def test_threshold_alerts_fire_once_across_processes(redis_clean_url: str) -> No
         r.settle(0.001)
     thresholds = sorted(e.threshold for e in events if e.kind == "threshold")
     assert thresholds == [0.5, 0.8, 1.0]
+
+
+def test_a_settlement_counted_before_its_lost_reply_is_put_back_after_a_restart(redis_clean_url: str) -> None:
+    import redis
+
+    store = RedisSpendStore(redis_clean_url, prefix="lost")
+    assert store.reserve("a", ["k"], [1000], [40], [600], 60).ok
+    bucket = store.bucket()
+    # The settle ran on the server but its reply never came back (a pause, then a timeout):
+    # another client runs the same script, as the server would have.
+    other = RedisSpendStore(redis_clean_url, prefix="lost")
+    other.settle("a", ["k"], [30], [600], bucket=bucket)
+    # The journal replays it: the marker says it was counted; it is not counted twice.
+    assert store.settle("a", ["k"], [30], [600], bucket=bucket) == [30]
+    assert store.usage("k") == (30, 0)
+    redis.Redis.from_url(redis_clean_url).flushall()  # restarted without persistence
+    assert store.reserve("b", ["k"], [1000], [10], [600], 60).ok
+    assert store.usage("k") == (30, 10)  # this process put back what it had spent

@@ -7,7 +7,6 @@ import math
 import os
 import threading
 import time
-import uuid
 import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -17,7 +16,7 @@ from .._errors import BudgetExceeded, ConfigurationError
 from .._records import TokenUsage
 from ._alerts import AlertEvent, AlertManager, AnomalyMonitor
 from ._limits import NANO, Downgrade, DowngradeRequired, Limit, SpendRequest, period_bounds
-from ._store import FailoverSpendStore, InProcessSpendStore, RedisSpendStore, ReserveOutcome
+from ._store import _PID, FailoverSpendStore, InProcessSpendStore, RedisSpendStore, ReserveOutcome
 
 #: Over-reservation and late settlement reasons (tagged ``budget.overspend.reason``).
 ABOVE_RESERVATION, LEASE_EXPIRED = "above_reservation", "lease_expired"
@@ -57,7 +56,7 @@ class Reservation:
     """
 
     def __init__(self, guard: SpendGuard, plan: _Plan) -> None:
-        self.id = uuid.uuid4().hex
+        self.id = os.urandom(16).hex()
         self.guard = guard
         self._plan = plan
         self.request = plan.request
@@ -66,7 +65,7 @@ class Reservation:
         self.shrunk_by = plan.shrunk_by
         self.state: Literal["held", "settled", "released"] = "held"
         self.actual_usd: float | None = None
-        self._created = time.monotonic()
+        self._created = _monotonic()
         self.lease_until = self._created + guard.lease_seconds
         self.overspend: list[tuple[str, float, str]] = []
 
@@ -100,10 +99,15 @@ class Reservation:
             return
         actual = self._actual(cost_usd, input_tokens, output_tokens)
         self.state, self.actual_usd = "settled", cost_usd
-        self.guard._unhold(self)
-        spent = self.guard._store_settle(self, actual) if self._plan.keys else []
-        events = self.guard._overspent(self, actual, spent)
-        self.guard._after_settle(self._plan, spent, cost_usd, sync=True, extra=events)
+        guard = self.guard
+        guard._held.pop(self.id, None)
+        plan = self._plan
+        if not plan.keys:
+            guard._after_settle(plan, [], cost_usd, sync=True)
+            return
+        spent = guard.store.settle(self.id, plan.keys, actual, plan.ttls)
+        events = guard._overspent(self, actual, spent) if self._past_hold(actual) else ()
+        guard._after_settle(plan, spent, cost_usd, sync=True, extra=events)
 
     async def asettle(self, cost_usd: float, *, input_tokens: int | None = None,
                       output_tokens: int | None = None) -> None:
@@ -113,8 +117,14 @@ class Reservation:
         self.state, self.actual_usd = "settled", cost_usd
         self.guard._unhold(self)
         spent = await self.guard._astore_settle(self, actual) if self._plan.keys else []
-        events = self.guard._overspent(self, actual, spent)
+        events = self.guard._overspent(self, actual, spent) if self._past_hold(actual) else ()
         await self.guard._aafter_settle(self._plan, spent, cost_usd, extra=events)
+
+    def _past_hold(self, actual: list[int]) -> bool:
+        # The common case (within the hold, lease alive) costs one clock read.
+        if _monotonic() > self.lease_until:
+            return True
+        return any(a > h for a, h in zip(actual, self._plan.amounts))
 
     def release(self) -> None:
         """Free the hold (the call failed and was not billed)."""
@@ -215,6 +225,7 @@ class SpendGuard:
         self.default_output_tokens = default_output_tokens
         self.clock = clock
         self._fired: set[str] = set()
+        self._periods: dict[str, tuple[float, str, Any, float]] = {}
         self._anomalies = AnomalyMonitor(self.alerts, self.store, clock, self._fire)
         self._lock = threading.Lock()
 
@@ -281,17 +292,28 @@ class SpendGuard:
             if not lim.applies_to(request.route):
                 continue
             value = request.scope_value(lim.scope)  # type: ignore[arg-type]
-            period_id, resets = period_bounds(lim.period, now)  # type: ignore[arg-type]
+            period_id, resets, resets_ts = self._period(lim.period, now)  # type: ignore[arg-type]
             plan.keys.append(f"b:{lim.name}:{lim.scope}:{value}:{period_id}")
             plan.limits.append(lim)
             plan.limit_units.append(round(lim.amount * lim.scale))
             plan.amounts.append(math.ceil(worst * NANO) if lim.metric == "usd" else tokens)
             # Keep the counters a day past the reset for reports; then Redis drops them.
-            plan.ttls.append(int(resets.timestamp() - now) + 86_400)
+            plan.ttls.append(int(resets_ts - now) + 86_400)
             plan.scope_values.append(value)
             plan.period_ids.append(period_id)
             plan.resets.append(resets)
         return plan
+
+    def _period(self, period: str, now: float) -> tuple[str, Any, float]:
+        # Formatting a period id costs more than the rest of a plan: reuse it while
+        # ``now`` stays between the time it was computed and its reset.
+        cached = self._periods.get(period)
+        if cached is not None and cached[0] <= now < cached[3]:
+            return cached[1], cached[2], cached[3]
+        period_id, resets = period_bounds(period, now)  # type: ignore[arg-type]
+        resets_ts = resets.timestamp()
+        self._periods[period] = (now, period_id, resets, resets_ts)
+        return period_id, resets, resets_ts
 
     def _refused(self, plan: _Plan, outcome: ReserveOutcome, attempt: int) -> _Plan | Downgrade:
         i = outcome.failed
@@ -348,7 +370,9 @@ class SpendGuard:
             outcome = self.store.reserve(reservation.id, plan.keys, plan.limit_units, plan.amounts,
                                          plan.ttls, self.lease_seconds)
             if outcome.ok:
-                self._hold(reservation)
+                self._held[reservation.id] = weakref.ref(reservation)
+                if self._renewer_pid != _PID[0]:
+                    self._hold(reservation)
                 return reservation
             event = self._refusal_alert(plan, outcome)
             self._fire(event, f"refused:{plan.keys[outcome.failed or 0]}", plan.ttls[0], sync=True)
@@ -388,9 +412,6 @@ class SpendGuard:
         return result
 
     # -- store calls used by Reservation ---------------------------------------------------
-    def _store_settle(self, r: Reservation, actual: list[int]) -> list[int]:
-        return self.store.settle(r.id, r._plan.keys, actual, r._plan.ttls)
-
     async def _astore_settle(self, r: Reservation, actual: list[int]) -> list[int]:
         return await self.store.asettle(r.id, r._plan.keys, actual, r._plan.ttls)
 
@@ -596,10 +617,7 @@ class SpendGuard:
         return self.usage(limit, scope_value, at=at)[0]
 
 
-# This process's id, kept current across forks without a system call per reservation.
-_PID = [os.getpid()]
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=lambda: _PID.__setitem__(0, os.getpid()))
+_monotonic = time.monotonic
 
 
 def _renew_loop(guard_ref: weakref.ref[SpendGuard]) -> None:

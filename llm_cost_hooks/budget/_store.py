@@ -59,6 +59,15 @@ class ReserveOutcome:
     reserved: int = 0
 
 
+#: A granted reservation (immutable, so one instance serves every grant).
+_RESERVED = ReserveOutcome(True)
+
+# This process's id, kept current across forks without a system call per operation.
+_PID = [os.getpid()]
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=lambda: _PID.__setitem__(0, os.getpid()))
+
+
 @runtime_checkable
 class SpendStore(Protocol):
     """The storage interface of :class:`~llm_cost_hooks.budget.SpendGuard`.
@@ -185,7 +194,7 @@ class InProcessSpendStore(_AsyncFromSync):
                 self._expires.setdefault(key, now + ttls[i])
             if now >= self._next_sweep:
                 self._sweep(now)
-        return ReserveOutcome(True)
+        return _RESERVED
 
     def settle(self, res_id: str, keys: Sequence[str], actual: Sequence[int], ttls: Sequence[int]) -> list[int]:
         with self._lock:
@@ -241,10 +250,11 @@ class InProcessSpendStore(_AsyncFromSync):
 
 # -- Redis ---------------------------------------------------------------------------------
 # KEYS come in triples per budget: <key> (hash: spent, reserved), <key>:r (hash res->amount),
-# <key>:e (zset res->expiry ms), then one last key: the server's epoch (a random id set on
-# first use; a new one means Redis lost its data). Amounts travel as decimal strings
-# (HINCRBY is exact). <key>:d:<bucket> (a set with a TTL) holds the reservations settled
-# in that time bucket, so a settlement replayed after an outage is counted once.
+# <key>:e (zset res->expiry ms), then one last key: the server's epoch (an id set on first
+# use from the server clock and the reservation id; a new one means Redis lost its data).
+# Amounts travel as decimal strings (HINCRBY is exact). <first key>:d:<bucket> (a set with
+# a TTL) holds the reservations settled in that time bucket, so a settlement replayed
+# after an outage is counted once (the script is atomic: one marker covers all its keys).
 _PURGE = """
 local function now_ms()
   local t = redis.call('TIME')
@@ -261,32 +271,36 @@ local function purge(k, kr, ke, now)
   end
   if #expired > 0 then redis.call('ZREMRANGEBYSCORE', ke, '-inf', now) end
 end
-local function epoch(candidate)
+"""
+
+_EPOCH = """
+local function epoch()
   local ep = redis.call('GET', KEYS[#KEYS])
   if not ep then
-    redis.call('SET', KEYS[#KEYS], candidate)
-    ep = candidate
+    local t = redis.call('TIME')
+    ep = t[1] .. '.' .. t[2] .. '-' .. ARGV[1]
+    redis.call('SET', KEYS[#KEYS], ep)
   end
   return ep
 end
 """
 
-_RESERVE = _PURGE + """
+_RESERVE = _PURGE + _EPOCH + """
 local now = now_ms()
 local n = (#KEYS - 1) / 3
 local res_id = ARGV[1]
 local lease = tonumber(ARGV[2])
-local ep = epoch(ARGV[3])
+local ep = epoch()
 -- A client that knew another epoch puts its spend back before it may reserve.
-if ARGV[4] ~= '' and ARGV[4] ~= ep then return {-1, ep} end
+if ARGV[3] ~= '' and ARGV[3] ~= ep then return {-1, ep} end
 for i = 1, n do purge(KEYS[3*i-2], KEYS[3*i-1], KEYS[3*i], now) end
 local seen = {0, ep}
 for i = 1, n do
   local k = KEYS[3*i-2]
-  local limit = tonumber(ARGV[3*i+2])
-  local amount = tonumber(ARGV[3*i+3])
-  local spent = redis.call('HGET', k, 'spent') or '0'
-  local reserved = redis.call('HGET', k, 'reserved') or '0'
+  local limit = tonumber(ARGV[3*i+1])
+  local amount = tonumber(ARGV[3*i+2])
+  local sr = redis.call('HMGET', k, 'spent', 'reserved')
+  local spent, reserved = sr[1] or '0', sr[2] or '0'
   if tonumber(spent) + tonumber(reserved) + amount > limit then
     return {i, ep, spent, reserved}
   end
@@ -295,9 +309,9 @@ for i = 1, n do
 end
 for i = 1, n do
   local k, kr, ke = KEYS[3*i-2], KEYS[3*i-1], KEYS[3*i]
-  local ttl = tonumber(ARGV[3*i+4])
-  redis.call('HINCRBY', k, 'reserved', ARGV[3*i+3])
-  redis.call('HSET', kr, res_id, ARGV[3*i+3])
+  local ttl = tonumber(ARGV[3*i+3])
+  redis.call('HINCRBY', k, 'reserved', ARGV[3*i+2])
+  redis.call('HSET', kr, res_id, ARGV[3*i+2])
   redis.call('ZADD', ke, now + lease, res_id)
   redis.call('EXPIRE', k, ttl)
   redis.call('EXPIRE', kr, ttl)
@@ -306,28 +320,32 @@ end
 return seen
 """
 
-_SETTLE = _PURGE + """
+_SETTLE = _EPOCH + """
 local n = (#KEYS - 1) / 3
 local res_id = ARGV[1]
-local ep = epoch(ARGV[4])
+local ep = epoch()
 local out = {}
+local kd = KEYS[1] .. ':d:' .. ARGV[2]
 local dup = 0
+if redis.call('SADD', kd, res_id) == 0 then
+  dup = 1
+else
+  redis.call('EXPIRE', kd, ARGV[3])
+end
 for i = 1, n do
   local k, kr, ke = KEYS[3*i-2], KEYS[3*i-1], KEYS[3*i]
-  local kd = k .. ':d:' .. ARGV[2]
-  if redis.call('SADD', kd, res_id) == 0 then
-    dup = 1
+  if dup == 1 then
     out[i] = redis.call('HGET', k, 'spent') or '0'
   else
-    redis.call('EXPIRE', kd, ARGV[3])
     local amt = redis.call('HGET', kr, res_id)
     if amt then
       redis.call('HINCRBY', k, 'reserved', -tonumber(amt))
       redis.call('HDEL', kr, res_id)
       redis.call('ZREM', ke, res_id)
     end
-    out[i] = redis.call('HINCRBY', k, 'spent', ARGV[2*i+3])
-    redis.call('EXPIRE', k, tonumber(ARGV[2*i+4]))
+    out[i] = redis.call('HINCRBY', k, 'spent', ARGV[2*i+2])
+    -- A live hold means the reserve set this key's TTL; otherwise this may create it.
+    if not amt then redis.call('EXPIRE', k, tonumber(ARGV[2*i+3])) end
   end
 end
 out[n+1] = ep
@@ -455,7 +473,7 @@ class RedisSpendStore:
 
     def _fork_reset(self) -> None:
         # Per process: what it settled (put back if Redis loses it) and last seen totals.
-        self._pid = os.getpid()
+        self._pid = _PID[0]
         self._client_id = uuid.uuid4().hex
         self._epoch: str | None = None
         self.mine = _Expiring()
@@ -531,7 +549,7 @@ class RedisSpendStore:
     # -- argument packing and replies -----------------------------------------------------
     def _reserve_args(self, res_id: str, limits: Sequence[int], amounts: Sequence[int], ttls: Sequence[int],
                       lease_seconds: float) -> list[str]:
-        args = [res_id, str(int(lease_seconds * 1000)), f"{self._client_id}-{time.time_ns()}", self._epoch or ""]
+        args = [res_id, str(int(lease_seconds * 1000)), self._epoch or ""]
         for limit, amount, ttl in zip(limits, amounts, ttls):
             args += [str(int(limit)), str(int(amount)), str(int(ttl))]
         return args
@@ -539,7 +557,7 @@ class RedisSpendStore:
     def _reserve_reply(self, keys: Sequence[str], ttls: Sequence[int],
                        reply: Sequence[Any]) -> tuple[ReserveOutcome | None, bool]:
         """``(outcome, restarted)``; outcome None: not reserved, Redis came back empty."""
-        if os.getpid() != self._pid:
+        if _PID[0] != self._pid:
             self._fork_reset()
         index = int(reply[0])
         restarted = self._new_epoch(str(reply[1]))
@@ -550,32 +568,33 @@ class RedisSpendStore:
         now = time.monotonic()
         for i, key in enumerate(keys):
             self.seen.set(key, int(reply[2 * i + 2]), ttls[i], now)
-        return ReserveOutcome(True), restarted
+        return _RESERVED, restarted
 
     def bucket(self) -> int:
         """The settlement-marker bucket of now (journalled with each fallback settlement)."""
         return int(time.time() // self.replay_window)
 
     def _settle_args(self, res_id: str, actual: Sequence[int], ttls: Sequence[int], bucket: int | None) -> list[str]:
-        args = [res_id, str(self.bucket() if bucket is None else bucket), str(int(2 * self.replay_window)),
-                f"{self._client_id}-{time.time_ns()}"]
+        args = [res_id, str(self.bucket() if bucket is None else bucket), str(int(2 * self.replay_window))]
         for amount, ttl in zip(actual, ttls):
             args += [str(int(amount)), str(int(ttl))]
         return args
 
     def _settle_reply(self, keys: Sequence[str], actual: Sequence[int], ttls: Sequence[int],
                       reply: Sequence[Any]) -> tuple[list[int], bool]:
-        if os.getpid() != self._pid:
+        if _PID[0] != self._pid:
             self._fork_reset()
         n = len(keys)
         spent = [int(x) for x in reply[:n]]
         restarted = self._new_epoch(str(reply[n]))
-        if not int(reply[n + 1]):
-            now = time.monotonic()
-            for i, key in enumerate(keys):
-                if not restarted:
-                    self.mine.add(key, int(actual[i]), ttls[i], now)
-                self.seen.set(key, spent[i], ttls[i], now)
+        # Already counted (a replay of an attempt whose reply was lost) still counts as
+        # this epoch's spend of this process: a journalled settlement is only replayed
+        # when no reply came, so it is not in ``mine`` yet, and a later restart must put it back.
+        now = time.monotonic()
+        for i, key in enumerate(keys):
+            if not restarted:
+                self.mine.add(key, int(actual[i]), ttls[i], now)
+            self.seen.set(key, spent[i], ttls[i], now)
         return spent, restarted
 
     def _new_epoch(self, epoch: str) -> bool:
@@ -1027,12 +1046,14 @@ class FailoverSpendStore:
     def _run(self, op: str, args: tuple[Any, ...], res_id: str | None = None) -> Any:
         if res_id is not None and res_id in self._local and op != "reserve":
             return self._degraded(op, args, res_id)
-        if self._primary_ok():
+        if time.monotonic() >= self._down_until:
             try:
-                if self._needs_replay():
-                    self._replay()
+                if self.journal._entries or not self._orphans_checked:
+                    if self._needs_replay():
+                        self._replay()
                 result = getattr(self.primary, op)(*args)
-                self._mark_up()
+                if self._outage:
+                    self._mark_up()
                 return result
             except SpendStoreUnavailable as exc:
                 self._mark_down(exc)
