@@ -137,7 +137,10 @@ def test_overflow_is_counted_not_raised(tmp_path: Path) -> None:
     for i in range(250):
         ledger.write(rec(request_id=f"r{i}"))  # must not raise
     time.sleep(0.1)
-    assert ledger.stats.dropped >= 150
+    # What did not fit the buffer of 100 is counted: dropped, or set aside by the writer, which
+    # moves the oldest to the dead-letter file while the store fails (how many of each depends
+    # on when that thread runs).
+    assert ledger.stats.dropped + ledger.stats.dead_lettered >= 150
     ledger.failures = 0  # the disk recovers
     assert ledger.flush(timeout=20)
     kept = len(list(ledger.records()))

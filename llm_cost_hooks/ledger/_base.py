@@ -131,6 +131,16 @@ def record_to_row(r: CostRecord) -> tuple[Any, ...]:
     )
 
 
+def outcome_to_row(o: TaskOutcome) -> tuple[object, ...]:
+    """A task outcome as a ``(task_id, success, source, reason, timestamp)`` row of any store."""
+    return (o.task_id, 1 if o.success else 0, o.source, o.reason, o.timestamp.isoformat())
+
+
+def rows_to_outcomes(rows: Iterable[Sequence[Any]]) -> list[TaskOutcome]:
+    """Task outcomes from ``(task_id, success, source, reason, timestamp)`` rows of any store."""
+    return [TaskOutcome(task_id=t, success=bool(s), source=src, reason=r, timestamp=ts) for t, s, src, r, ts in rows]
+
+
 def row_to_record(row: Sequence[Any]) -> CostRecord:
     d = dict(zip(RECORD_COLUMNS, row))
     return CostRecord(

@@ -14,7 +14,7 @@ from typing import Any
 
 from .._errors import ConfigurationError, LedgerError, MissingExtraError
 from .._records import CostRecord
-from ._base import RECORD_COLUMNS, Ledger, TaskOutcome, record_to_row, row_to_record
+from ._base import RECORD_COLUMNS, Ledger, TaskOutcome, outcome_to_row, record_to_row, row_to_record, rows_to_outcomes
 
 __all__ = ["MIGRATIONS", "PostgresLedger", "connect_for_reports", "is_postgres_url", "migrate", "schema_version"]
 
@@ -375,8 +375,7 @@ class PostgresLedger(Ledger):
     # -- writing -----------------------------------------------------------------------
     def _write_batch(self, records: Sequence[CostRecord], outcomes: Sequence[TaskOutcome]) -> None:
         rows = [record_to_row(r) for r in records]
-        outcome_rows = [(o.task_id, 1 if o.success else 0, o.source, o.reason, o.timestamp.isoformat())
-                        for o in outcomes]
+        outcome_rows = [outcome_to_row(o) for o in outcomes]
         try:
             self._send(rows, outcome_rows)
         except (self._psycopg.DataError, UnicodeError) as exc:
@@ -442,10 +441,7 @@ class PostgresLedger(Ledger):
             rows = conn.execute(
                 'SELECT task_id, success, source, reason, "timestamp" FROM task_outcomes'
             ).fetchall()
-        return [
-            TaskOutcome(task_id=t, success=bool(s), source=src, reason=r, timestamp=ts)
-            for t, s, src, r, ts in rows
-        ]
+        return rows_to_outcomes(rows)
 
     def rebuild_rollups(self) -> None:
         """Recompute the hourly rollups from ``cost_records`` (after deleting records by

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from .._errors import ConfigurationError, LedgerError
 from .._records import CostRecord
-from ._base import RECORD_COLUMNS, Ledger, TaskOutcome, record_to_row, row_to_record
+from ._base import RECORD_COLUMNS, Ledger, TaskOutcome, outcome_to_row, record_to_row, row_to_record, rows_to_outcomes
 
 logger = logging.getLogger("llm_cost_hooks.ledger")
 
@@ -74,10 +74,6 @@ def init_schema(conn: sqlite3.Connection) -> None:
         conn.execute(stmt)
     conn.execute(f"PRAGMA user_version = {_SCHEMA_VERSION}")
     conn.commit()
-
-
-def outcome_to_row(o: TaskOutcome) -> tuple[object, ...]:
-    return (o.task_id, 1 if o.success else 0, o.source, o.reason, o.timestamp.isoformat())
 
 
 class SQLiteLedger(Ledger):
@@ -204,10 +200,7 @@ class SQLiteLedger(Ledger):
             rows = conn.execute(
                 "SELECT task_id, success, source, reason, timestamp FROM task_outcomes"
             ).fetchall()
-        return [
-            TaskOutcome(task_id=t, success=bool(s), source=src, reason=r, timestamp=ts)
-            for t, s, src, r, ts in rows
-        ]
+        return rows_to_outcomes(rows)
 
 
 class MemoryLedger(Ledger):
