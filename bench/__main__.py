@@ -16,7 +16,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench._common import Row, format_table  # noqa: E402
+from bench._common import Row, format_table
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -25,7 +25,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="fewer iterations (smoke run)")
     args = parser.parse_args(argv)
     here = Path(__file__).resolve().parent
-    modules = sorted(m.name[len("bench_"):] for m in pkgutil.iter_modules([str(here)]) if m.name.startswith("bench_"))
+    modules = sorted(
+        m.name[len("bench_") :] for m in pkgutil.iter_modules([str(here)]) if m.name.startswith("bench_")
+    )
     chosen = args.names or modules
     unknown = set(chosen) - set(modules)
     if unknown:

@@ -67,17 +67,21 @@ def format_table(rows: list[Row]) -> str:
     head = ["bench", "metric", "value", "unit", "anchor", "anchor value", "ratio", "target", "met"]
     body = []
     for r in rows:
-        body.append([
-            r.bench,
-            r.metric,
-            f"{r.value:,.3f}" if abs(r.value) < 1000 else f"{r.value:,.0f}",
-            r.unit,
-            r.anchor_name,
-            "" if r.anchor_value is None else (f"{r.anchor_value:,.3f}" if abs(r.anchor_value) < 1000 else f"{r.anchor_value:,.0f}"),
-            "" if r.ratio is None else f"{r.ratio:.2f}x",
-            r.target,
-            "" if r.ok is None else ("yes" if r.ok else "NO"),
-        ])
+        body.append(
+            [
+                r.bench,
+                r.metric,
+                f"{r.value:,.3f}" if abs(r.value) < 1000 else f"{r.value:,.0f}",
+                r.unit,
+                r.anchor_name,
+                ""
+                if r.anchor_value is None
+                else (f"{r.anchor_value:,.3f}" if abs(r.anchor_value) < 1000 else f"{r.anchor_value:,.0f}"),
+                "" if r.ratio is None else f"{r.ratio:.2f}x",
+                r.target,
+                "" if r.ok is None else ("yes" if r.ok else "NO"),
+            ]
+        )
     widths = [max(len(h), *(len(b[i]) for b in body)) if body else len(h) for i, h in enumerate(head)]
     lines = ["  ".join(h.ljust(w) for h, w in zip(head, widths)), "  ".join("-" * w for w in widths)]
     lines += ["  ".join(c.ljust(w) for c, w in zip(b, widths)) for b in body]

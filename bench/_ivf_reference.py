@@ -116,7 +116,6 @@ class _Ivf:
         return ids, np.concatenate([slab.view() for slab in self.lists])
 
 
-
 class IvfReference:
     """2 sqrt(n) lists, 16 probes: the previous defaults."""
 

@@ -158,7 +158,9 @@ def texts(target: int = TARGET) -> tuple[list[str], list[str]]:
     return out, src
 
 
-def load(target: int = TARGET, *, build: bool = False, partial: bool = False) -> tuple[np.ndarray, list[str]] | None:
+def load(
+    target: int = TARGET, *, build: bool = False, partial: bool = False
+) -> tuple[np.ndarray, list[str]] | None:
     """The embedded vectors (float32, unit rows) and their sources; ``None`` when the data
     is absent or (unless ``build``) the cache has not been built yet. ``partial=True``
     returns what an interrupted build embedded so far (fewer rows, same order)."""

@@ -150,17 +150,25 @@ class _SqliteVec:
         self.db.enable_load_extension(True)
         sqlite_vec.load(self.db)
         self.db.execute(f"CREATE VIRTUAL TABLE v USING vec0(e float[{base.shape[1]}] distance_metric=cosine)")
-        self.db.executemany("INSERT INTO v(rowid, e) VALUES (?, ?)",
-                            ((i, base[i].tobytes()) for i in range(len(base))))
+        self.db.executemany(
+            "INSERT INTO v(rowid, e) VALUES (?, ?)", ((i, base[i].tobytes()) for i in range(len(base)))
+        )
 
     def search(self, q: np.ndarray, k: int) -> np.ndarray:
-        rows = self.db.execute("SELECT rowid FROM v WHERE e MATCH ? AND k = ? ORDER BY distance",
-                               (q.tobytes(), k)).fetchall()
+        rows = self.db.execute(
+            "SELECT rowid FROM v WHERE e MATCH ? AND k = ? ORDER BY distance", (q.tobytes(), k)
+        ).fetchall()
         return np.array([r[0] for r in rows], np.int64)
 
 
-_CANDIDATES = [(_Exact, None), (_Ivf, None), (_Usearch, "usearch"), (_Faiss, "faiss"), (_Hnswlib, "hnswlib"),
-               (_SqliteVec, "sqlite_vec")]
+_CANDIDATES = [
+    (_Exact, None),
+    (_Ivf, None),
+    (_Usearch, "usearch"),
+    (_Faiss, "faiss"),
+    (_Hnswlib, "hnswlib"),
+    (_SqliteVec, "sqlite_vec"),
+]
 
 
 _QUESTION_SOURCES = ("banking77", "hwu64", "mrpc", "multiwoz", "routerbench", "gsm8k", "mtbench")
@@ -176,7 +184,9 @@ def _fill(real: np.ndarray, n: int, seed: int = 1) -> np.ndarray:
     return (m / np.maximum(np.linalg.norm(m, axis=1, keepdims=True), 1e-9)).astype(np.float32)
 
 
-def _measure(built: list[Any], queries: np.ndarray, rounds: int) -> tuple[dict[str, list[float]], dict[str, list]]:
+def _measure(
+    built: list[Any], queries: np.ndarray, rounds: int
+) -> tuple[dict[str, list[float]], dict[str, list]]:
     """Interleaved: every backend answers query i before any answers query i+1."""
     times: dict[str, list[float]] = {b.name: [] for b in built}
     found: dict[str, list[np.ndarray]] = {}
@@ -197,8 +207,11 @@ def rows(quick: bool) -> list[Row]:
     target = 20_000 if quick else ann_vectors.TARGET
     got = ann_vectors.load() or ann_vectors.load(partial=True)
     if got is None or len(got[0]) < 2 * N_QUERIES:
-        reason = ("the real-text vectors are not built: run `python -m bench.ann_vectors` (needs ../shared/data)"
-                  if ann_vectors.texts(10)[0] else f"no dev data under {ann_vectors.data_dir()}")
+        reason = (
+            "the real-text vectors are not built: run `python -m bench.ann_vectors` (needs ../shared/data)"
+            if ann_vectors.texts(10)[0]
+            else f"no dev data under {ann_vectors.data_dir()}"
+        )
         print(f"[bench cache] ANN rows skipped: {reason}", file=sys.stderr)
         return [Row(B, "ANN search on real text vectors", float("nan"), "", note=f"skipped: {reason}")]
     vecs, sources = got
@@ -213,8 +226,11 @@ def rows(quick: bool) -> list[Row]:
     base = np.concatenate([real, _fill(real, fill)]) if fill > 0 else real
     queries = np.ascontiguousarray(vecs[qidx], dtype=np.float32)
     truth = _exact_top(base, queries, 10)
-    made = (f"{n_real:,} real text vectors" if fill <= 0 else
-            f"{n_real:,} real text vectors + {fill:,} normalised means of two random real ones")
+    made = (
+        f"{n_real:,} real text vectors"
+        if fill <= 0
+        else f"{n_real:,} real text vectors + {fill:,} normalised means of two random real ones"
+    )
     built: list[Any] = []
     notes: dict[str, str] = {}
     for cls, module in _CANDIDATES:
@@ -224,7 +240,7 @@ def rows(quick: bool) -> list[Row]:
         t0 = time.perf_counter()
         try:
             built.append(cls(base))
-        except Exception as exc:  # noqa: BLE001 - a candidate that cannot run here is reported, not fatal
+        except Exception as exc:
             notes[cls.name] = f"cannot run here: {type(exc).__name__}: {exc}"
             continue
         notes[cls.name] = f"built in {time.perf_counter() - t0:.0f} s"
@@ -245,24 +261,50 @@ def rows(quick: bool) -> list[Row]:
                 t0 = time.perf_counter()
                 b.add(len(base) + i, v)
                 pauses.append(time.perf_counter() - t0)
-            note += (f"; {len(pauses):,} single inserts into the built index: p50 "
-                     f"{statistics.median(pauses) * 1e3:.2f} ms, worst {max(pauses) * 1e3:.1f} ms")
+            note += (
+                f"; {len(pauses):,} single inserts into the built index: p50 "
+                f"{statistics.median(pauses) * 1e3:.2f} ms, worst {max(pauses) * 1e3:.1f} ms"
+            )
         is_shipped = isinstance(b, _Usearch)
-        out.append(Row(B, f"ANN recall@10 vs exact, {len(base):,} vectors: {b.name}", rec, "",
-                       target=">= 0.99" if is_shipped else "", ok=(rec >= 0.99) if is_shipped else None,
-                       note=f"{made}; {N_QUERIES} held-out real queries; {note}"))
-        out.append(Row(B, f"ANN search p50 excl. embedding, {len(base):,} vectors: {b.name}", p50, "ms",
-                       built[0].name, anchor, target="<= 1 ms" if is_shipped else "",
-                       ok=(p50 <= 1.0) if is_shipped else None))
+        out.append(
+            Row(
+                B,
+                f"ANN recall@10 vs exact, {len(base):,} vectors: {b.name}",
+                rec,
+                "",
+                target=">= 0.99" if is_shipped else "",
+                ok=(rec >= 0.99) if is_shipped else None,
+                note=f"{made}; {N_QUERIES} held-out real queries; {note}",
+            )
+        )
+        out.append(
+            Row(
+                B,
+                f"ANN search p50 excl. embedding, {len(base):,} vectors: {b.name}",
+                p50,
+                "ms",
+                built[0].name,
+                anchor,
+                target="<= 1 ms" if is_shipped else "",
+                ok=(p50 <= 1.0) if is_shipped else None,
+            )
+        )
     if fill > 0:  # the shipped index on the real vectors alone
         real_truth = _exact_top(real, queries, 10)
         ex, us = _Exact(real), _Usearch(real)
         t, f = _measure([ex, us], queries, 1 if quick else 3)
-        out.append(Row(B, f"ANN recall@10 vs exact, {n_real:,} real vectors only: {us.name}",
-                       _recall(f[us.name], real_truth), "", target=">= 0.99",
-                       ok=_recall(f[us.name], real_truth) >= 0.99,
-                       note=f"search p50 {statistics.median(t[us.name]) * 1e3:.3f} ms vs exact "
-                            f"{statistics.median(t[ex.name]) * 1e3:.3f} ms, same run"))
+        out.append(
+            Row(
+                B,
+                f"ANN recall@10 vs exact, {n_real:,} real vectors only: {us.name}",
+                _recall(f[us.name], real_truth),
+                "",
+                target=">= 0.99",
+                ok=_recall(f[us.name], real_truth) >= 0.99,
+                note=f"search p50 {statistics.median(t[us.name]) * 1e3:.3f} ms vs exact "
+                f"{statistics.median(t[ex.name]) * 1e3:.3f} ms, same run",
+            )
+        )
     for name, why in notes.items():
         if "not installed" in why or "cannot run" in why:
             out.append(Row(B, f"ANN {name}", float("nan"), "", note=f"skipped: {why}"))

@@ -43,9 +43,13 @@ def _fixed_model() -> Any:
             p["ls_model_name"] = "gpt-4o-mini"
             return p
 
-        def _generate(self, messages: Any, stop: Any = None, run_manager: Any = None, **kw: Any) -> ChatResult:
-            msg = AIMessage(content="Your card should arrive within 3 to 5 business days.",
-                            usage_metadata={"input_tokens": 412, "output_tokens": 14, "total_tokens": 426})
+        def _generate(
+            self, messages: Any, stop: Any = None, run_manager: Any = None, **kw: Any
+        ) -> ChatResult:
+            msg = AIMessage(
+                content="Your card should arrive within 3 to 5 business days.",
+                usage_metadata={"input_tokens": 412, "output_tokens": 14, "total_tokens": 426},
+            )
             return ChatResult(generations=[ChatGeneration(message=msg)])
 
     return FixedUsageChatModel()
@@ -57,17 +61,29 @@ def _guard_rows(quick: bool) -> list[Row]:
     number = 2_000 if quick else 20_000
     model = _fixed_model()
     bare = time_per_call(lambda: model.invoke("Where is my card?"), number=max(number // 10, 200))
-    guard = SpendGuard([Limit.usd(1e9, per="day", scope="tenant"), Limit.usd_per_request(1.0),
-                        Limit.input_tokens(100_000)], alerts=AlertManager(log=False, span_events=False))
+    guard = SpendGuard(
+        [Limit.usd(1e9, per="day", scope="tenant"), Limit.usd_per_request(1.0), Limit.input_tokens(100_000)],
+        alerts=AlertManager(log=False, span_events=False),
+    )
     req = SpendRequest(model="gpt-4o-mini", input_tokens=412, max_output_tokens=300, tenant="acme")
 
     def check() -> None:
         guard.reserve(req).settle(0.0001)
 
     per_call = time_per_call(check, number=number)
-    return [Row("budgets", "guardrail reserve+settle, in-process", per_call * 1e6, "us",
-                "bare model.invoke", bare * 1e6, "< 30 us", per_call * 1e6 < 30,
-                "3 limits (tenant/day, $/request, input tokens); alerts on, no sinks")]
+    return [
+        Row(
+            "budgets",
+            "guardrail reserve+settle, in-process",
+            per_call * 1e6,
+            "us",
+            "bare model.invoke",
+            bare * 1e6,
+            "< 30 us",
+            per_call * 1e6 < 30,
+            "3 limits (tenant/day, $/request, input tokens); alerts on, no sinks",
+        )
+    ]
 
 
 def _redis_server() -> Any:
@@ -85,15 +101,18 @@ def _redis_rows(quick: bool) -> list[Row]:
     try:
         server = _redis_server()
         server.start()
-    except Exception as exc:  # noqa: BLE001 - report, do not fake
+    except Exception as exc:
         print(f"budgets: Redis unavailable, skipping the Redis row: {exc}", file=sys.stderr)
         return []
     try:
         import redis
 
         client = redis.Redis.from_url(server.url)
-        guard = SpendGuard([Limit.usd(1e9, per="day", scope="tenant"), Limit.usd_per_request(1.0)],
-                           store=server.url, alerts=AlertManager(log=False, span_events=False))
+        guard = SpendGuard(
+            [Limit.usd(1e9, per="day", scope="tenant"), Limit.usd_per_request(1.0)],
+            store=server.url,
+            alerts=AlertManager(log=False, span_events=False),
+        )
         req = SpendRequest(model="gpt-4o-mini", input_tokens=412, max_output_tokens=300, tenant="acme")
         n = 500 if quick else 5_000
         for _ in range(100):  # warm connections and script cache
@@ -111,8 +130,17 @@ def _redis_rows(quick: bool) -> list[Row]:
         p50, p99 = percentile(checks, 0.5) * 1e3, percentile(checks, 0.99) * 1e3
         ping50 = percentile(pings, 0.5) * 1e3
         return [
-            Row("budgets", "guardrail reserve+settle, Redis loopback p50", p50, "ms", "Redis PING p50", ping50,
-                "< 1 ms p50", p50 < 1.0, f"2 round trips (reserve + settle Lua scripts); p99 {p99:.3f} ms"),
+            Row(
+                "budgets",
+                "guardrail reserve+settle, Redis loopback p50",
+                p50,
+                "ms",
+                "Redis PING p50",
+                ping50,
+                "< 1 ms p50",
+                p50 < 1.0,
+                f"2 round trips (reserve + settle Lua scripts); p99 {p99:.3f} ms",
+            ),
         ]
     finally:
         server.close()
@@ -155,7 +183,7 @@ def _base_rows(quick: bool) -> list[Row]:
     try:
         server = _redis_server()
         server.start()
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         print(f"budgets: Redis unavailable, skipping the comparison: {exc}", file=sys.stderr)
         return []
     rounds = 2 if quick else 4
@@ -165,8 +193,14 @@ def _base_rows(quick: bool) -> list[Row]:
         for _ in range(rounds):
             for name, root in (("this", str(REPO)), ("base", base)):
                 env = {**os.environ, "PYTHONPATH": root}
-                out = subprocess.run([sys.executable, "-c", _ROUND, server.url, str(n_local), str(n_redis)],
-                                     env=env, capture_output=True, text=True, check=True, cwd=root)
+                out = subprocess.run(
+                    [sys.executable, "-c", _ROUND, server.url, str(n_local), str(n_redis)],
+                    env=env,
+                    capture_output=True,
+                    text=True,
+                    check=True,
+                    cwd=root,
+                )
                 runs[name].append(json.loads(out.stdout.strip().splitlines()[-1]))
     finally:
         server.close()
@@ -178,9 +212,19 @@ def _base_rows(quick: bool) -> list[Row]:
     rows = []
     for field, label, unit in (("inproc_us", "in-process", "us"), ("redis_ms", "Redis loopback", "ms")):
         this, anchor = med("this", field), med("base", field)
-        rows.append(Row("budgets", f"reserve+settle {label}, this code", this, unit, f"same at {Path(base).name}",
-                        anchor, "ratio <= 1.10", this / anchor <= 1.10,
-                        f"ratio {this / anchor:.2f}; {rounds} alternating rounds x 5 batches, medians"))
+        rows.append(
+            Row(
+                "budgets",
+                f"reserve+settle {label}, this code",
+                this,
+                unit,
+                f"same at {Path(base).name}",
+                anchor,
+                "ratio <= 1.10",
+                this / anchor <= 1.10,
+                f"ratio {this / anchor:.2f}; {rounds} alternating rounds x 5 batches, medians",
+            )
+        )
     return rows
 
 
@@ -189,7 +233,9 @@ def _conversation(turns: int) -> list[dict[str, Any]] | None:
         return None
     with zipfile.ZipFile(MULTIWOZ) as zf:
         data = json.load(zf.open("val.json"))
-    messages: list[dict[str, Any]] = [{"role": "system", "content": "You are a helpful travel desk assistant."}]
+    messages: list[dict[str, Any]] = [
+        {"role": "system", "content": "You are a helpful travel desk assistant."}
+    ]
     for _, dialog in sorted(data.items()):
         for i, turn in enumerate(dialog["log"]):
             messages.append({"role": "user" if i % 2 == 0 else "assistant", "content": turn["text"]})
@@ -209,22 +255,45 @@ def _trim_rows(quick: bool) -> list[Row]:
         print(f"budgets: MultiWOZ not found at {MULTIWOZ}; skipping the trim rows", file=sys.stderr)
         return []
     counter = default_counter()
-    budget = ContextBudget(SegmentBudgets(system=400, policy=500, history=1500, retrieved=3500, tools=1000,
-                                          output=800), model="gpt-4o-mini")
+    budget = ContextBudget(
+        SegmentBudgets(system=400, policy=500, history=1500, retrieved=3500, tools=1000, output=800),
+        model="gpt-4o-mini",
+    )
     total = counter.count_messages(messages, "gpt-4o-mini").tokens
     number = 50 if quick else 500
-    count_once = time_per_call(lambda: counter.count_messages(messages, "gpt-4o-mini"), number=number, warmup=5)
+    count_once = time_per_call(
+        lambda: counter.count_messages(messages, "gpt-4o-mini"), number=number, warmup=5
+    )
     warm = time_per_call(lambda: budget.apply(messages, max_tokens=2000), number=number, warmup=5)
     cold_budget = ContextBudget(budget.budgets_for(None), model="gpt-4o-mini", cache_size=0)
     cold = time_per_call(lambda: cold_budget.apply(messages, max_tokens=2000), number=number, warmup=5)
     result = budget.apply(messages, max_tokens=2000)
-    note = (f"{len(messages) - 1} turns, {total} tokens -> {result.prompt_tokens} "
-            f"({result.removed.get('history', 0)} history tokens removed)")
+    note = (
+        f"{len(messages) - 1} turns, {total} tokens -> {result.prompt_tokens} "
+        f"({result.removed.get('history', 0)} history tokens removed)"
+    )
     return [
-        Row("budgets", "trim 100-turn conversation (token counts cached)", warm * 1e3, "ms",
-            "count its tokens once", count_once * 1e3, "< 2 ms", warm * 1e3 < 2.0, note),
-        Row("budgets", "trim 100-turn conversation (no count cache)", cold * 1e3, "ms",
-            "count its tokens once", count_once * 1e3, "< 2 ms", cold * 1e3 < 2.0),
+        Row(
+            "budgets",
+            "trim 100-turn conversation (token counts cached)",
+            warm * 1e3,
+            "ms",
+            "count its tokens once",
+            count_once * 1e3,
+            "< 2 ms",
+            warm * 1e3 < 2.0,
+            note,
+        ),
+        Row(
+            "budgets",
+            "trim 100-turn conversation (no count cache)",
+            cold * 1e3,
+            "ms",
+            "count its tokens once",
+            count_once * 1e3,
+            "< 2 ms",
+            cold * 1e3 < 2.0,
+        ),
     ]
 
 
@@ -233,16 +302,32 @@ def _guarded_model_rows(quick: bool) -> list[Row]:
     from llm_cost_hooks.langchain._budget import GuardedChatModel
 
     model = _fixed_model()
-    guarded = GuardedChatModel(inner=model, guard=SpendGuard([Limit.usd(1e9, per="day", scope="tenant")],
-                                                             alerts=AlertManager(log=False, span_events=False)),
-                               context_budget=ContextBudget(SegmentBudgets(history=1500, output=800)))
+    guarded = GuardedChatModel(
+        inner=model,
+        guard=SpendGuard(
+            [Limit.usd(1e9, per="day", scope="tenant")], alerts=AlertManager(log=False, span_events=False)
+        ),
+        context_budget=ContextBudget(SegmentBudgets(history=1500, output=800)),
+    )
     number = 300 if quick else 3_000
     prompt = "Where is my card? It was ordered last week and has not arrived yet."
     bare = time_per_call(lambda: model.invoke(prompt), number=number)
-    full = time_per_call(lambda: guarded.invoke(prompt, config={"metadata": {"tenant_id": "acme"}}), number=number)
-    return [Row("budgets", "GuardedChatModel.invoke (trim+count+reserve+settle)", full * 1e6, "us",
-                "bare model.invoke", bare * 1e6, "", None,
-                f"added per call: {(full - bare) * 1e6:.1f} us (informational)")]
+    full = time_per_call(
+        lambda: guarded.invoke(prompt, config={"metadata": {"tenant_id": "acme"}}), number=number
+    )
+    return [
+        Row(
+            "budgets",
+            "GuardedChatModel.invoke (trim+count+reserve+settle)",
+            full * 1e6,
+            "us",
+            "bare model.invoke",
+            bare * 1e6,
+            "",
+            None,
+            f"added per call: {(full - bare) * 1e6:.1f} us (informational)",
+        )
+    ]
 
 
 def run(quick: bool) -> list[Row]:

@@ -30,7 +30,6 @@ import csv
 import gzip
 import hashlib
 import os
-import re
 import sys
 import time
 import uuid
@@ -80,7 +79,9 @@ def _embed_cached(texts: list[str]) -> np.ndarray:
     return vecs
 
 
-def _best_single(dist_or_neg_sim: np.ndarray, correct: np.ndarray, target: float) -> tuple[float, float, float]:
+def _best_single(
+    dist_or_neg_sim: np.ndarray, correct: np.ndarray, target: float
+) -> tuple[float, float, float]:
     """Oracle best threshold on top-1 (smaller = closer): (hit rate, precision, threshold)."""
     o = np.argsort(dist_or_neg_sim, kind="stable")
     c = correct[o]
@@ -123,10 +124,19 @@ def quality_rows(quick: bool, redis_url: str | None) -> list[Row]:
     for target in (0.99, 0.95):
         hr, prec, thr = _best_single(-s1, correct, target)
         single[target] = hr
-        rows.append(Row(B, f"{name} single cosine threshold (oracle on test) hit@p>={target}", hr, "hit rate",
-                        note=f"precision {prec:.4f} at cosine {-thr:.4f}; the best any top-1 threshold cache can do"))
+        rows.append(
+            Row(
+                B,
+                f"{name} single cosine threshold (oracle on test) hit@p>={target}",
+                hr,
+                "hit rate",
+                note=f"precision {prec:.4f} at cosine {-thr:.4f}; the best any top-1 threshold cache can do",
+            )
+        )
     if redis_url is None:
-        rows.append(Row(B, "redisvl / langchain-redis quality", float("nan"), "", note="Redis unavailable; skipped"))
+        rows.append(
+            Row(B, "redisvl / langchain-redis quality", float("nan"), "", note="Redis unavailable; skipped")
+        )
         return rows
     rows += _redis_baselines(redis_url, tr, TR, te, TE, trl_a, tel_a, name, single)
     return rows
@@ -153,8 +163,10 @@ def _redisvl_cache(redis_url: str, table: dict[str, np.ndarray], name: str, thre
 
     dim = len(next(iter(table.values()))) if table else 384
     zero = [0.0] * (dim - 1) + [1.0]  # only for redisvl's own "dimension test" probe
-    vec = CustomTextVectorizer(embed=lambda t, **k: table[t].tolist() if t in table else zero,
-                               embed_many=lambda ts, **k: [table[t].tolist() if t in table else zero for t in ts])
+    vec = CustomTextVectorizer(
+        embed=lambda t, **k: table[t].tolist() if t in table else zero,
+        embed_many=lambda ts, **k: [table[t].tolist() if t in table else zero for t in ts],
+    )
     kw = {} if threshold is None else {"distance_threshold": threshold}
     return RVLCache(name=name, vectorizer=vec, redis_url=redis_url, overwrite=True, **kw)
 
@@ -171,41 +183,79 @@ def _redis_baselines(redis_url, tr, TR, q_texts, QV, trl_a, q_lab, name, single)
             rvl.store(prompt=t, response=str(lab), vector=table[t].tolist())
         served, dist, resp = [], [], []
         for t in q_texts:
-            r = rvl.check(vector=table[t].tolist(), num_results=1, distance_threshold=2.0 if hasattr(rvl, "distance_threshold") else None)
+            r = rvl.check(
+                vector=table[t].tolist(),
+                num_results=1,
+                distance_threshold=2.0 if hasattr(rvl, "distance_threshold") else None,
+            )
             dist.append(float(r[0]["vector_distance"]) if r else 9.0)
             resp.append(r[0]["response"] if r else None)
         dist_a = np.asarray(dist)
         corr = np.asarray([r == lab for r, lab in zip(resp, q_lab)])
         hit = dist_a <= default_thr
-        rows.append(Row(B, f"{name} redisvl SemanticCache default (distance<={default_thr:g})", float(hit.mean()), "hit rate",
-                        note=f"precision {corr[hit].mean() if hit.any() else float('nan'):.4f}"))
+        rows.append(
+            Row(
+                B,
+                f"{name} redisvl SemanticCache default (distance<={default_thr:g})",
+                float(hit.mean()),
+                "hit rate",
+                note=f"precision {corr[hit].mean() if hit.any() else float('nan'):.4f}",
+            )
+        )
         for target in (0.99, 0.95):
             hr, prec, thr = _best_single(dist_a, corr, target)
-            rows.append(Row(B, f"{name} redisvl best single threshold hit@p>={target}", hr, "hit rate",
-                            note=f"precision {prec:.4f} at distance {thr:.4f} (oracle on eval)"))
+            rows.append(
+                Row(
+                    B,
+                    f"{name} redisvl best single threshold hit@p>={target}",
+                    hr,
+                    "hit rate",
+                    note=f"precision {prec:.4f} at distance {thr:.4f} (oracle on eval)",
+                )
+            )
         rvl.delete()
-    except Exception as exc:  # noqa: BLE001 - report, do not fake
+    except Exception as exc:
         rows.append(Row(B, "redisvl quality", float("nan"), "", note=f"failed: {type(exc).__name__}: {exc}"))
     # langchain-redis RedisSemanticCache through its LangChain API.
     try:
         from langchain_core.outputs import Generation
         from langchain_redis import RedisSemanticCache
 
-        lc = RedisSemanticCache(embeddings=_lc_embeddings(table), redis_url=redis_url,
-                                name=f"bench-lcr-{uuid.uuid4().hex[:6]}", prefix=f"lcr{uuid.uuid4().hex[:6]}")
+        lc = RedisSemanticCache(
+            embeddings=_lc_embeddings(table),
+            redis_url=redis_url,
+            name=f"bench-lcr-{uuid.uuid4().hex[:6]}",
+            prefix=f"lcr{uuid.uuid4().hex[:6]}",
+        )
         thr = lc._distance_threshold if hasattr(lc, "_distance_threshold") else 0.2
         for t, lab in zip(tr, trl_a):
             lc.update(t, "llm", [Generation(text=str(lab))])
         got = [lc.lookup(t, "llm") for t in q_texts]
         hit = np.asarray([g is not None for g in got])
         corr = np.asarray([g is not None and g[0].text == lab for g, lab in zip(got, q_lab)])
-        rows.append(Row(B, f"{name} langchain-redis RedisSemanticCache default (distance<={thr:g})", float(hit.mean()),
-                        "hit rate", note=f"precision {corr[hit].mean() if hit.any() else float('nan'):.4f}"))
-        rows.append(Row(B, f"{name} langchain-redis best single threshold hit@p>=0.99", single[0.99], "hit rate",
-                        note="top-1 cosine like redisvl (it wraps redisvl's SemanticCache); same curve as the single-threshold rows"))
+        rows.append(
+            Row(
+                B,
+                f"{name} langchain-redis RedisSemanticCache default (distance<={thr:g})",
+                float(hit.mean()),
+                "hit rate",
+                note=f"precision {corr[hit].mean() if hit.any() else float('nan'):.4f}",
+            )
+        )
+        rows.append(
+            Row(
+                B,
+                f"{name} langchain-redis best single threshold hit@p>=0.99",
+                single[0.99],
+                "hit rate",
+                note="top-1 cosine like redisvl (it wraps redisvl's SemanticCache); same curve as the single-threshold rows",
+            )
+        )
         lc.clear()
-    except Exception as exc:  # noqa: BLE001
-        rows.append(Row(B, "langchain-redis quality", float("nan"), "", note=f"failed: {type(exc).__name__}: {exc}"))
+    except Exception as exc:
+        rows.append(
+            Row(B, "langchain-redis quality", float("nan"), "", note=f"failed: {type(exc).__name__}: {exc}")
+        )
     return rows
 
 
@@ -234,9 +284,19 @@ def exact_hit_rows(quick: bool) -> list[Row]:
         inmem = time_per_call(lambda: model.invoke(msg), number=n, repeat=5, warmup=20)
     finally:
         set_llm_cache(None)
-    rows.append(Row(B, "exact hit end to end (embedded)", ours * 1e3, "ms", "no-cache invoke (fake model)", base * 1e3,
-                    target="<= 1.2x no-cache invoke", ok=ours <= 1.2 * base,
-                    note=f"LangChain InMemoryCache hit: {inmem * 1e3:.3f} ms"))
+    rows.append(
+        Row(
+            B,
+            "exact hit end to end (embedded)",
+            ours * 1e3,
+            "ms",
+            "no-cache invoke (fake model)",
+            base * 1e3,
+            target="<= 1.2x no-cache invoke",
+            ok=ours <= 1.2 * base,
+            note=f"LangChain InMemoryCache hit: {inmem * 1e3:.3f} ms",
+        )
+    )
     return rows
 
 
@@ -252,13 +312,25 @@ def _filled_core(vecs: np.ndarray, keys: list[str], ann: Any = None) -> tuple[An
     ``put`` (so a large partition's index is built and maintained as in use)."""
     from llm_cost_hooks.cache import CacheConfig, CacheCore, CacheEntry, CacheScope, EmbeddedBackend
 
-    core = CacheCore(EmbeddedBackend(max_entries=len(vecs) + 10, ann=ann), embedder=_FixedEmbedder(),
-                     config=CacheConfig())
+    core = CacheCore(
+        EmbeddedBackend(max_entries=len(vecs) + 10, ann=ann), embedder=_FixedEmbedder(), config=CacheConfig()
+    )
     req = core.request("probe", llm_string="m", scope=CacheScope(tenant="t"))
     for i in range(len(vecs)):
-        core.backend.put(CacheEntry(id=f"e{i}", partition=req.partition, exact_key=f"x{i}", tenant="t",
-                                    query=f"q{i}", normalized_query=f"q{i}", embedding_model="e", answer="a",
-                                    answer_key=keys[i]), vecs[i])
+        core.backend.put(
+            CacheEntry(
+                id=f"e{i}",
+                partition=req.partition,
+                exact_key=f"x{i}",
+                tenant="t",
+                query=f"q{i}",
+                normalized_query=f"q{i}",
+                embedding_model="e",
+                answer="a",
+                answer_key=keys[i],
+            ),
+            vecs[i],
+        )
     return core, req
 
 
@@ -291,9 +363,14 @@ def lookup_rows(quick: bool, redis_url: str | None) -> list[Row]:
         it = iter(range(10**9))
 
         def timed(c: Any) -> float:
-            return time_per_call(lambda: c.decide(req, c.backend.search(req.partition, probes[next(it) % len(probes)],
-                                                                           pol.k), pol),
-                                 number=number, repeat=5, warmup=10)
+            return time_per_call(
+                lambda: c.decide(
+                    req, c.backend.search(req.partition, probes[next(it) % len(probes)], pol.k), pol
+                ),
+                number=number,
+                repeat=5,
+                warmup=10,
+            )
 
         results["ours embedded"] = timed(core)
         got = [[int(nb.entry_id[1:]) for nb in core.backend.search(req.partition, pr, 10)] for pr in probes]
@@ -305,8 +382,9 @@ def lookup_rows(quick: bool, redis_url: str | None) -> list[Row]:
         # same rows, through BLAS (its thread pool) or on the calling thread (below it).
         mat = np.ascontiguousarray(vecs)
         blas = time_per_call(lambda: mat @ probes[next(it) % len(probes)], number=number, repeat=5, warmup=10)
-        local = time_per_call(lambda: np.vecdot(mat, probes[next(it) % len(probes)]), number=number, repeat=5,
-                              warmup=10)
+        local = time_per_call(
+            lambda: np.vecdot(mat, probes[next(it) % len(probes)]), number=number, repeat=5, warmup=10
+        )
         exact_t = None
         if indexed:
             del core, part
@@ -325,38 +403,68 @@ def lookup_rows(quick: bool, redis_url: str | None) -> list[Row]:
         emb = results["ours embedded"]
         others = {k: v for k, v in results.items() if not k.startswith("ours")}
         ann = AnnIndexConfig()
-        emb_note = (f"usearch HNSW (M {ann.connectivity}, ef {ann.expansion_search}) on noisy copies of banking77 "
-                    f"vectors (real-text recall: the ANN rows): recall@10 vs exact "
-                    f"{recall:.4f}, same top-1 {top1:.3f} over {len(probes)} probes; exact search (index off) "
-                    f"{exact_t * 1e3:.3f} ms; filled through put() in {fill_s:.0f} s"
-                    if indexed else f"exact search (below the {ann.exact_below:,}-vector graph threshold)")
-        emb_note += (f"; bare float32 matvec over the same {n:,}x{vecs.shape[1]} rows: BLAS {blas * 1e3:.3f} ms, "
-                     f"calling thread {local * 1e3:.3f} ms")
+        emb_note = (
+            f"usearch HNSW (M {ann.connectivity}, ef {ann.expansion_search}) on noisy copies of banking77 "
+            f"vectors (real-text recall: the ANN rows): recall@10 vs exact "
+            f"{recall:.4f}, same top-1 {top1:.3f} over {len(probes)} probes; exact search (index off) "
+            f"{exact_t * 1e3:.3f} ms; filled through put() in {fill_s:.0f} s"
+            if indexed
+            else f"exact search (below the {ann.exact_below:,}-vector graph threshold)"
+        )
+        emb_note += (
+            f"; bare float32 matvec over the same {n:,}x{vecs.shape[1]} rows: BLAS {blas * 1e3:.3f} ms, "
+            f"calling thread {local * 1e3:.3f} ms"
+        )
         for name, t in results.items():
             is_ours = name.startswith("ours")
             is_emb = name == "ours embedded"
             limit = 1e-3 if is_emb else 2e-3
-            rivals = [v for k, v in others.items() if ("Redis" in name) == ("GPTCache" not in k)] if is_ours else []
+            rivals = (
+                [v for k, v in others.items() if ("Redis" in name) == ("GPTCache" not in k)]
+                if is_ours
+                else []
+            )
             if is_emb:
-                anchor_name, anchor = (("ours, exact search (index off)", exact_t * 1e3) if indexed
-                                       else ("float32 scan floor", min(blas, local) * 1e3))
+                anchor_name, anchor = (
+                    ("ours, exact search (index off)", exact_t * 1e3)
+                    if indexed
+                    else ("float32 scan floor", min(blas, local) * 1e3)
+                )
             else:
                 anchor_name, anchor = "ours embedded", emb * 1e3
             target = ""
             if is_ours:
-                target = (f"<= {limit * 1e3:g} ms and faster than "
-                          + ("redisvl/langchain-redis" if "Redis" in name else "GPTCache")
-                          + ("; recall@10 vs exact >= 0.99" if is_emb and indexed else ""))
-            rows.append(Row(
-                B, f"semantic lookup excl. embedding, {n:,} entries: {name}", t * 1e3, "ms", anchor_name, anchor,
-                target=target,
-                ok=(t <= limit and all(t < o for o in rivals) and (recall >= 0.99 or not is_emb)) if is_ours else None,
-                note=emb_note if is_emb else notes.get(name, ""),
-            ))
+                target = (
+                    f"<= {limit * 1e3:g} ms and faster than "
+                    + ("redisvl/langchain-redis" if "Redis" in name else "GPTCache")
+                    + ("; recall@10 vs exact >= 0.99" if is_emb and indexed else "")
+                )
+            rows.append(
+                Row(
+                    B,
+                    f"semantic lookup excl. embedding, {n:,} entries: {name}",
+                    t * 1e3,
+                    "ms",
+                    anchor_name,
+                    anchor,
+                    target=target,
+                    ok=(t <= limit and all(t < o for o in rivals) and (recall >= 0.99 or not is_emb))
+                    if is_ours
+                    else None,
+                    note=emb_note if is_emb else notes.get(name, ""),
+                )
+            )
         for key, label in (("gptcache", "GPTCache"), ("GPTCache Redis", "GPTCache on Redis")):
             if key in notes:
-                rows.append(Row(B, f"semantic lookup excl. embedding, {n:,} entries: {label}", float("nan"), "",
-                                note=notes[key]))
+                rows.append(
+                    Row(
+                        B,
+                        f"semantic lookup excl. embedding, {n:,} entries: {label}",
+                        float("nan"),
+                        "",
+                        note=notes[key],
+                    )
+                )
     return rows
 
 
@@ -390,7 +498,7 @@ def _gptcache_latency(vecs: np.ndarray, probes: np.ndarray, number: int) -> floa
         _gptcache_no_installs()
         from gptcache.manager.vector_data.base import VectorData
         from gptcache.manager.vector_data.faiss import Faiss
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         return f"not run: {type(exc).__name__}: {exc} (pip install gptcache faiss-cpu)"
     import tempfile
 
@@ -398,23 +506,27 @@ def _gptcache_latency(vecs: np.ndarray, probes: np.ndarray, number: int) -> floa
         store = Faiss(os.path.join(tmp, "faiss.index"), vecs.shape[1], 10)
         store.mul_add([VectorData(id=i, data=vecs[i]) for i in range(len(vecs))])
         it = iter(range(10**9))
-        return time_per_call(lambda: store.search(probes[next(it) % len(probes)], top_k=10),
-                             number=number, repeat=5, warmup=10)
+        return time_per_call(
+            lambda: store.search(probes[next(it) % len(probes)], top_k=10), number=number, repeat=5, warmup=10
+        )
 
 
 def _gptcache_redis_note() -> str:
     try:
         _gptcache_no_installs()
         from gptcache.manager.vector_data.redis_vectorstore import RedisVectorStore  # noqa: F401
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         import importlib.util
 
         import redis
 
         old_api = importlib.util.find_spec("redis.commands.search.indexDefinition") is not None
-        return (f"GPTCache's Redis vector store cannot run here: {type(exc).__name__}: {exc}"
-                + ("" if old_api else f"; and it imports redis.commands.search.indexDefinition, which "
-                   f"redis-py {redis.__version__} no longer has (renamed index_definition)"))
+        return f"GPTCache's Redis vector store cannot run here: {type(exc).__name__}: {exc}" + (
+            ""
+            if old_api
+            else f"; and it imports redis.commands.search.indexDefinition, which "
+            f"redis-py {redis.__version__} no longer has (renamed index_definition)"
+        )
     return "GPTCache's Redis vector store imports, but is not benchmarked"
 
 
@@ -422,15 +534,26 @@ def _load_ours(client, backend, partition: str, vecs, keys) -> None:
     backend._ensure_index(vecs.shape[1])
     pipe = client.pipeline(transaction=False)
     for i in range(len(vecs)):
-        pipe.hset(f"{backend.prefix}:e:e{i}", mapping={"partition": partition, "answer_key": keys[i], "query": f"q{i}",
-                                                       "vec": vecs[i].tobytes(), "xk": f"x{i}", "data": "{}"})
+        pipe.hset(
+            f"{backend.prefix}:e:e{i}",
+            mapping={
+                "partition": partition,
+                "answer_key": keys[i],
+                "query": f"q{i}",
+                "vec": vecs[i].tobytes(),
+                "xk": f"x{i}",
+                "data": "{}",
+            },
+        )
         if i % 2000 == 1999:
             pipe.execute()
     pipe.execute()
     _wait_indexed(client, backend.index_name, len(vecs))
 
 
-def _redis_lookup_latency(redis_url, vecs, keys, probes, quick, n, exact_top) -> tuple[dict[str, float], dict[str, str]]:
+def _redis_lookup_latency(
+    redis_url, vecs, keys, probes, quick, n, exact_top
+) -> tuple[dict[str, float], dict[str, str]]:
     import redis as redis_lib
 
     from llm_cost_hooks.cache import CacheConfig, CacheCore, CacheScope, RedisBackend
@@ -452,49 +575,85 @@ def _redis_lookup_latency(redis_url, vecs, keys, probes, quick, n, exact_top) ->
         pol = core.config.default
         name = f"ours Redis {algo.upper()}"
         out[name] = time_per_call(
-            lambda: core.decide(req, backend.search(req.partition, probes[next(it) % len(probes)], pol.k), pol),
-            number=number, repeat=5, warmup=5)
+            lambda: core.decide(
+                req, backend.search(req.partition, probes[next(it) % len(probes)], pol.k), pol
+            ),
+            number=number,
+            repeat=5,
+            warmup=5,
+        )
         # Recall against exact search.
         got = [[int(nb.entry_id[1:]) for nb in backend.search(req.partition, pr, pol.k)] for pr in probes]
         rec = np.mean([len(set(g) & set(e.tolist())) / len(e) for g, e in zip(got, exact_top)])
         top1 = np.mean([bool(g) and g[0] == e[0] for g, e in zip(got, exact_top)])
-        notes[name] = (f"recall@10 vs exact {rec:.4f}, same top-1 {top1:.3f} over {len(probes)} probes; "
-                       f"load+index {load_s:.0f} s" + (f"; EF_RUNTIME {backend.ef_runtime}" if algo == "hnsw" else ""))
+        notes[name] = (
+            f"recall@10 vs exact {rec:.4f}, same top-1 {top1:.3f} over {len(probes)} probes; "
+            f"load+index {load_s:.0f} s" + (f"; EF_RUNTIME {backend.ef_runtime}" if algo == "hnsw" else "")
+        )
         client.execute_command("FT.DROPINDEX", backend.index_name, "DD")
     notes["GPTCache Redis"] = _gptcache_redis_note()
     # redisvl SemanticCache: load through its index (pipelined), time check(vector=...).
     try:
         table = {"probe": probes[0]}
         rvl = _redisvl_cache(redis_url, table, f"lat-rvl-{uuid.uuid4().hex[:6]}")
-        recs = [{"entry_id": f"e{i}", "prompt": f"q{i}", "response": keys[i], "prompt_vector": vecs[i].tobytes(),
-                 "inserted_at": time.time(), "updated_at": time.time()} for i in range(n)]
+        recs = [
+            {
+                "entry_id": f"e{i}",
+                "prompt": f"q{i}",
+                "response": keys[i],
+                "prompt_vector": vecs[i].tobytes(),
+                "inserted_at": time.time(),
+                "updated_at": time.time(),
+            }
+            for i in range(n)
+        ]
         rvl._index.load(recs, id_field="entry_id")
         _wait_indexed(client, rvl._index.name, n)
         out["redisvl SemanticCache"] = time_per_call(
             lambda: rvl.check(vector=probes[next(it) % len(probes)].tolist(), num_results=1),
-            number=number, repeat=5, warmup=5)
+            number=number,
+            repeat=5,
+            warmup=5,
+        )
         notes["redisvl SemanticCache"] = "top-1 only (num_results=1), its default FLAT index"
         rvl.delete()
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         print(f"[bench cache] redisvl latency failed: {type(exc).__name__}: {exc}", file=sys.stderr)
     # langchain-redis: same index type underneath; load via its redisvl cache, time lookup().
     try:
         from langchain_redis import RedisSemanticCache
 
         ptable = {f"probe{i}": probes[i] for i in range(len(probes))}
-        lc = RedisSemanticCache(embeddings=_lc_embeddings(ptable), redis_url=redis_url,
-                                name=f"lat-lcr-{uuid.uuid4().hex[:6]}", prefix=f"lcr{uuid.uuid4().hex[:6]}")
+        lc = RedisSemanticCache(
+            embeddings=_lc_embeddings(ptable),
+            redis_url=redis_url,
+            name=f"lat-lcr-{uuid.uuid4().hex[:6]}",
+            prefix=f"lcr{uuid.uuid4().hex[:6]}",
+        )
         inner = lc.cache
-        recs = [{"entry_id": f"e{i}", "prompt": f"q{i}", "response": "[]", "prompt_vector": vecs[i].tobytes(),
-                 "inserted_at": time.time(), "updated_at": time.time(), "metadata": "{\"llm_string\": \"x\"}"} for i in range(n)]
+        recs = [
+            {
+                "entry_id": f"e{i}",
+                "prompt": f"q{i}",
+                "response": "[]",
+                "prompt_vector": vecs[i].tobytes(),
+                "inserted_at": time.time(),
+                "updated_at": time.time(),
+                "metadata": '{"llm_string": "x"}',
+            }
+            for i in range(n)
+        ]
         inner._index.load(recs, id_field="entry_id")
         _wait_indexed(client, inner._index.name, n)
         out["langchain-redis RedisSemanticCache"] = time_per_call(
-            lambda: lc.lookup(f"probe{next(it) % len(probes)}", "llm"), number=number, repeat=5, warmup=5)
-        notes["langchain-redis RedisSemanticCache"] = "top-1, its default FLAT index (embedding table lookup included)"
+            lambda: lc.lookup(f"probe{next(it) % len(probes)}", "llm"), number=number, repeat=5, warmup=5
+        )
+        notes["langchain-redis RedisSemanticCache"] = (
+            "top-1, its default FLAT index (embedding table lookup included)"
+        )
         lc.clear()
         inner.delete()
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         print(f"[bench cache] langchain-redis latency failed: {type(exc).__name__}: {exc}", file=sys.stderr)
     return out, notes
 
@@ -529,16 +688,34 @@ def embed_rows(quick: bool) -> list[Row]:
         emb.embed_one(t)
         ts.append(time.perf_counter() - t0)
     p50 = percentile(ts, 0.5) * 1e3
-    return [Row(B, "embed one query (int8 MiniLM, onnxruntime)", p50, "ms p50", target="<= 5 ms p50", ok=p50 <= 5.0,
-                note=f"p90 {percentile(ts, 0.9) * 1e3:.2f} ms over {len(ts)} banking77 queries")]
+    return [
+        Row(
+            B,
+            "embed one query (int8 MiniLM, onnxruntime)",
+            p50,
+            "ms p50",
+            target="<= 5 ms p50",
+            ok=p50 <= 5.0,
+            note=f"p90 {percentile(ts, 0.9) * 1e3:.2f} ms over {len(ts)} banking77 queries",
+        )
+    ]
 
 
 def isolation_rows(redis_url: str | None) -> list[Row]:
-    from llm_cost_hooks.cache import CacheConfig, CacheCore, CacheScope, DecisionPolicy, EmbeddedBackend, RedisBackend
+    from llm_cost_hooks.cache import (
+        CacheConfig,
+        CacheCore,
+        CacheScope,
+        DecisionPolicy,
+        EmbeddedBackend,
+        RedisBackend,
+    )
     from llm_cost_hooks.embeddings import default_embedder
 
     rows = []
-    cfg = CacheConfig(default=DecisionPolicy(kind="similarity", threshold=0.5, min_similarity=0.5), audit_sample_rate=0)
+    cfg = CacheConfig(
+        default=DecisionPolicy(kind="similarity", threshold=0.5, min_similarity=0.5), audit_sample_rate=0
+    )
     backends: list[tuple[str, Any]] = [("embedded", EmbeddedBackend())]
     if redis_url:
         backends.append(("Redis", RedisBackend(redis_url, prefix=f"iso{uuid.uuid4().hex[:6]}")))
@@ -555,8 +732,17 @@ def isolation_rows(redis_url: str | None) -> list[Row]:
                 cross += h is not None and h.entry.answer != t
         anon = core.lookup(core.request("How do I reset my PIN?", llm_string="m", scope=CacheScope()))
         cross += anon is not None
-        rows.append(Row(B, f"isolation, 100 tenants x identical query ({name}): cross-tenant hits", float(cross), "hits",
-                        target="0", ok=cross == 0, note=f"{hits} same-tenant hits of 200 lookups (lenient 0.5 threshold)"))
+        rows.append(
+            Row(
+                B,
+                f"isolation, 100 tenants x identical query ({name}): cross-tenant hits",
+                float(cross),
+                "hits",
+                target="0",
+                ok=cross == 0,
+                note=f"{hits} same-tenant hits of 200 lookups (lenient 0.5 threshold)",
+            )
+        )
     return rows
 
 
@@ -568,7 +754,7 @@ def _redis() -> tuple[str | None, Any]:
         srv = RedisServer()
         srv.start()
         return srv.url, srv
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         print(f"[bench cache] cannot start Redis ({exc}); Redis rows skipped", file=sys.stderr)
         return None, None
 
@@ -633,13 +819,17 @@ def _tsv(path: Path) -> list[dict[str, str]]:
 def _default_core(embedder: Any) -> Any:
     from llm_cost_hooks.cache import CacheConfig, CacheCore, EmbeddedBackend
 
-    return CacheCore(EmbeddedBackend(max_entries=50_000), embedder=embedder,
-                     config=CacheConfig(audit_sample_rate=0.0))
+    return CacheCore(
+        EmbeddedBackend(max_entries=50_000), embedder=embedder, config=CacheConfig(audit_sample_rate=0.0)
+    )
 
 
 def _near_miss_sets() -> dict[str, list[tuple[str, str, str]]]:
-    out = {"near-miss fixture (bench/data)": [(r["kind"], r["stored"], r["query"])
-                                              for r in _tsv(_FIXTURES / "cache_near_misses.tsv")]}
+    out = {
+        "near-miss fixture (bench/data)": [
+            (r["kind"], r["stored"], r["query"]) for r in _tsv(_FIXTURES / "cache_near_misses.tsv")
+        ]
+    }
     dev = _semantic_cache_dir() / "minimal_pairs_dev" / "pairs.tsv"
     if dev.is_file():
         out["minimal_pairs_dev"] = [(r["kind"], r["stored"], r["query"]) for r in _tsv(dev)]
@@ -653,7 +843,9 @@ def near_miss_rows() -> list[Row]:
     rows: list[Row] = []
     sets = _near_miss_sets()
     para = [(r["stored"], r["query"]) for r in _tsv(_FIXTURES / "cache_paraphrases.tsv")]
-    texts = sorted({t for pairs in sets.values() for _, s, q in pairs for t in (s, q)} | {t for p in para for t in p})
+    texts = sorted(
+        {t for pairs in sets.values() for _, s, q in pairs for t in (s, q)} | {t for p in para for t in p}
+    )
     emb = _TableEmbedder(texts, _embed_cached(texts))
     for name, pairs in sets.items():
         core = _default_core(emb)
@@ -667,20 +859,37 @@ def near_miss_rows() -> list[Row]:
         scope = CacheScope(tenant="full")
         for _, stored, _ in pairs:
             full.update(full.request(stored, llm_string="m", scope=scope), f"answer to {stored}")
-        served_full = [k for k, _, q in pairs if full.lookup(full.request(q, llm_string="m", scope=scope)) is not None]
+        served_full = [
+            k for k, _, q in pairs if full.lookup(full.request(q, llm_string="m", scope=scope)) is not None
+        ]
         kinds = sorted({k for k, _, _ in pairs})
         for label, served in (("one-entry cache", served_one), ("full cache", served_full)):
-            rows.append(Row(B, f"{name}: near-misses served, {label}", float(len(served)), "served",
-                            target="0", ok=not served,
-                            note=f"{len(pairs)} pairs of {len(kinds)} kinds; served kinds: {sorted(set(served)) or 'none'}"))
+            rows.append(
+                Row(
+                    B,
+                    f"{name}: near-misses served, {label}",
+                    float(len(served)),
+                    "served",
+                    target="0",
+                    ok=not served,
+                    note=f"{len(pairs)} pairs of {len(kinds)} kinds; served kinds: {sorted(set(served)) or 'none'}",
+                )
+            )
     core = _default_core(emb)
     hits = 0
     for i, (stored, query) in enumerate(para):
         scope = CacheScope(tenant=f"para-{i}")
         core.update(core.request(stored, llm_string="m", scope=scope), "a")
         hits += core.lookup(core.request(query, llm_string="m", scope=scope)) is not None
-    rows.append(Row(B, "paraphrase fixture: served, one-entry cache", hits / len(para), "recall",
-                    note=f"{hits} of {len(para)} true paraphrases of near-miss stored questions served (misses cost money, not correctness)"))
+    rows.append(
+        Row(
+            B,
+            "paraphrase fixture: served, one-entry cache",
+            hits / len(para),
+            "recall",
+            note=f"{hits} of {len(para)} true paraphrases of near-miss stored questions served (misses cost money, not correctness)",
+        )
+    )
     return rows
 
 
@@ -699,8 +908,12 @@ def _intent_sets(quick: bool) -> dict[str, tuple[list[str], list[str], list[str]
         lab = [r["scenario"] + "_" + r["intent"] for r in rs]
         tr_i = [i for i, r in enumerate(rs) if r["split"] == "train"]
         te_i = [i for i, r in enumerate(rs) if r["split"] != "train"]
-        out["hwu64"] = ([rs[i]["answer_from_user"] for i in tr_i], [lab[i] for i in tr_i],
-                        [rs[i]["answer_from_user"] for i in te_i], [lab[i] for i in te_i])
+        out["hwu64"] = (
+            [rs[i]["answer_from_user"] for i in tr_i],
+            [lab[i] for i in tr_i],
+            [rs[i]["answer_from_user"] for i in te_i],
+            [lab[i] for i in te_i],
+        )
     if quick:
         out = {k: (v[0][:3000], v[1][:3000], v[2][:600], v[3][:600]) for k, v in out.items()}
     return out
@@ -734,15 +947,26 @@ def free_text_rows(quick: bool) -> list[Row]:
                 h = core.lookup(core.request(t, llm_string="m", scope=scope))
                 if h is not None:
                     served += 1
-                    good += trl[int(h.entry.answer.split("-")[1])] == lab if protocol == "free-text" else h.entry.answer == f"answer for {lab}"
+                    good += (
+                        trl[int(h.entry.answer.split("-")[1])] == lab
+                        if protocol == "free-text"
+                        else h.entry.answer == f"answer for {lab}"
+                    )
             hr, prec = served / len(te), (good / served if served else float("nan"))
-            rows.append(Row(
-                B, f"{name} {protocol} answers, defaults: hit rate", hr, "hit rate",
-                anchor_name="single cosine (oracle) @p>=0.99", anchor_value=single or None,
-                target="precision>=0.99 at hit rate>=0.25", ok=bool(served and prec >= 0.99 and hr >= 0.25),
-                note=f"precision {prec:.4f} ({good} of {served} hits correct, {len(te)} queries, {len(tr)} entries); "
-                     f"oracle single cosine {-thr:.4f} reaches hit rate {single:.4f} at precision>=0.99",
-            ))
+            rows.append(
+                Row(
+                    B,
+                    f"{name} {protocol} answers, defaults: hit rate",
+                    hr,
+                    "hit rate",
+                    anchor_name="single cosine (oracle) @p>=0.99",
+                    anchor_value=single or None,
+                    target="precision>=0.99 at hit rate>=0.25",
+                    ok=bool(served and prec >= 0.99 and hr >= 0.25),
+                    note=f"precision {prec:.4f} ({good} of {served} hits correct, {len(te)} queries, {len(tr)} entries); "
+                    f"oracle single cosine {-thr:.4f} reaches hit rate {single:.4f} at precision>=0.99",
+                )
+            )
     return rows
 
 
@@ -789,13 +1013,27 @@ def mrpc_rows(quick: bool) -> list[Row]:
     thr = neg[k] if k < len(neg) else -1.0
     cos_rec = float((cos[y] > thr).mean())
     return [
-        Row(B, "MRPC test, one entry per partition, defaults: false-hit rate", fhr, "share", target="<= 0.01",
-            ok=fhr <= 0.01, note=f"{int((served_a & ~y).sum())} of {int((~y).sum())} non-paraphrases served"),
-        Row(B, "MRPC test, one entry per partition, defaults: recall", rec, "recall",
-            anchor_name="single cosine at the same false-hit rate", anchor_value=cos_rec or None,
-            target=">= 2x single cosine", ok=bool(cos_rec and rec >= 2 * cos_rec) or (cos_rec == 0 and rec > 0),
+        Row(
+            B,
+            "MRPC test, one entry per partition, defaults: false-hit rate",
+            fhr,
+            "share",
+            target="<= 0.01",
+            ok=fhr <= 0.01,
+            note=f"{int((served_a & ~y).sum())} of {int((~y).sum())} non-paraphrases served",
+        ),
+        Row(
+            B,
+            "MRPC test, one entry per partition, defaults: recall",
+            rec,
+            "recall",
+            anchor_name="single cosine at the same false-hit rate",
+            anchor_value=cos_rec or None,
+            target=">= 2x single cosine",
+            ok=bool(cos_rec and rec >= 2 * cos_rec) or (cos_rec == 0 and rec > 0),
             note=f"{int((served_a & y).sum())} of {int(y.sum())} paraphrases served; cosine > {thr:.4f} serves {cos_rec:.4f} "
-                 f"with {k} false hits (false-hit rate {k / len(neg):.4f})"),
+            f"with {k} false hits (false-hit rate {k / len(neg):.4f})",
+        ),
     ]
 
 
@@ -831,12 +1069,26 @@ def decision_latency_rows(quick: bool) -> list[Row]:
         cs.append(time.perf_counter() - t2)
     p50, e50, c50 = percentile(ts, 0.5) * 1e3, percentile(ds, 0.5) * 1e3, percentile(cs, 0.5) * 1e3
     return [
-        Row(B, f"lookup incl. embedding + default decision, {len(tr)} entries", p50, "ms p50",
-            anchor_name="embedding alone (same queries, interleaved)", anchor_value=e50, target="<= 5 ms p50",
-            ok=p50 <= 5.0, note=f"p90 {percentile(ts, 0.9) * 1e3:.2f} ms over {len(qs)} unseen banking77 queries"),
-        Row(B, "default decision alone (contrast checks + pair verifier)", c50, "ms p50",
-            anchor_name="embedding alone", anchor_value=e50,
-            note=f"p90 {percentile(cs, 0.9) * 1e3:.3f} ms; same queries, interleaved"),
+        Row(
+            B,
+            f"lookup incl. embedding + default decision, {len(tr)} entries",
+            p50,
+            "ms p50",
+            anchor_name="embedding alone (same queries, interleaved)",
+            anchor_value=e50,
+            target="<= 5 ms p50",
+            ok=p50 <= 5.0,
+            note=f"p90 {percentile(ts, 0.9) * 1e3:.2f} ms over {len(qs)} unseen banking77 queries",
+        ),
+        Row(
+            B,
+            "default decision alone (contrast checks + pair verifier)",
+            c50,
+            "ms p50",
+            anchor_name="embedding alone",
+            anchor_value=e50,
+            note=f"p90 {percentile(cs, 0.9) * 1e3:.3f} ms; same queries, interleaved",
+        ),
     ]
 
 
@@ -854,34 +1106,53 @@ def calibration_rows(quick: bool) -> list[Row]:
         tr, trl, te, tel = sets[name]
         # Real traffic mixes in messages no stored answer fits: the other set's queries, unlabelled.
         other = sets[[n for n in names if n != name][0]] if len(names) > 1 else None
-        off = (other[2][:300] if other else [])
+        off = other[2][:300] if other else []
         texts, labels = tr + off, trl + [""] * len(off)
         vec = np.concatenate([_embed_cached(tr)] + ([_embed_cached(other[2])[:300]] if other else []))
         res = calibrate_intents(texts, labels, vectors=(vec, vec), target_precision=target)
         # The saved policy on the unseen test split (with unseen off-topic queries as well).
         ev = _eval_policy_on_intents(res.policy, tr, trl, te, tel, (other[2][300:600] if other else []))
         h = res.holdout
-        rows.append(Row(
-            B, f"calibrate {name} (+{len(off)} off-topic) @{target}: held-out precision",
-            h.precision if h and h.precision is not None else float("nan"), "precision", target="met or says not",
-            ok=(res.met and h is not None and (h.precision or 0) >= target) or (not res.met and bool(res.reason)),
-            note=("met" if res.met else f"NOT met: {res.reason}") + (f"; held-out {h.correct}/{h.hits} hits, hit rate {h.hit_rate:.4f}" if h else "")
-                 + f"; on the test split: {ev}",
-        ))
+        rows.append(
+            Row(
+                B,
+                f"calibrate {name} (+{len(off)} off-topic) @{target}: held-out precision",
+                h.precision if h and h.precision is not None else float("nan"),
+                "precision",
+                target="met or says not",
+                ok=(res.met and h is not None and (h.precision or 0) >= target)
+                or (not res.met and bool(res.reason)),
+                note=("met" if res.met else f"NOT met: {res.reason}")
+                + (f"; held-out {h.correct}/{h.hits} hits, hit rate {h.hit_rate:.4f}" if h else "")
+                + f"; on the test split: {ev}",
+            )
+        )
     mr = base / "mrpc" / "msr_paraphrase_train.txt.gz"
     if mr.is_file():
         pairs = _read_mrpc(mr)
         A, Bv = _embed_cached([p[0] for p in pairs]), _embed_cached([p[1] for p in pairs])
         for tgt in (0.99, 0.95):
-            res = calibrate_pairs([p[0] for p in pairs], [p[1] for p in pairs], [p[2] for p in pairs],
-                                  vectors=(A, Bv), target_precision=tgt)
+            res = calibrate_pairs(
+                [p[0] for p in pairs],
+                [p[1] for p in pairs],
+                [p[2] for p in pairs],
+                vectors=(A, Bv),
+                target_precision=tgt,
+            )
             h = res.holdout
-            rows.append(Row(
-                B, f"calibrate MRPC train pairs @{tgt}: held-out precision",
-                h.precision if h and h.precision is not None else float("nan"), "precision", target="met or says not",
-                ok=(res.met and h is not None and (h.precision or 0) >= tgt) or (not res.met and bool(res.reason)),
-                note=("met" if res.met else f"NOT met: {res.reason}") + (f"; held-out {h.correct}/{h.hits} hits" if h else ""),
-            ))
+            rows.append(
+                Row(
+                    B,
+                    f"calibrate MRPC train pairs @{tgt}: held-out precision",
+                    h.precision if h and h.precision is not None else float("nan"),
+                    "precision",
+                    target="met or says not",
+                    ok=(res.met and h is not None and (h.precision or 0) >= tgt)
+                    or (not res.met and bool(res.reason)),
+                    note=("met" if res.met else f"NOT met: {res.reason}")
+                    + (f"; held-out {h.correct}/{h.hits} hits" if h else ""),
+                )
+            )
     return rows
 
 
@@ -893,7 +1164,10 @@ def _eval_policy_on_intents(policy: Any, tr, trl, te, tel, off) -> str:
         return "policy disabled (semantic tier off)"
     q = list(te) + list(off)
     ql = list(tel) + [""] * len(off)
-    QV, TR = np.concatenate([_embed_cached(te)] + ([_embed_cached(list(off))] if off else [])), _embed_cached(tr)
+    QV, TR = (
+        np.concatenate([_embed_cached(te)] + ([_embed_cached(list(off))] if off else [])),
+        _embed_cached(tr),
+    )
     s = QV @ TR.T
     top, sim = s.argmax(1), s.max(1)
     sc = _verified_scores(q, [tr[t] for t in top], sim, PairVerifier.default())

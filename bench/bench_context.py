@@ -60,8 +60,9 @@ def constraints_of(turn: dict[str, Any]) -> list[tuple[str, str]]:
     return out
 
 
-def cases(dialogues: list[tuple[str, dict[str, Any]]], *, last_only: bool = False
-          ) -> list[tuple[list[dict[str, str]], list[tuple[str, str]]]]:
+def cases(
+    dialogues: list[tuple[str, dict[str, Any]]], *, last_only: bool = False
+) -> list[tuple[list[dict[str, str]], list[tuple[str, str]]]]:
     """(request messages, earlier constraints) at every user turn that has earlier
     constraints, or only at the last user turn of each dialogue (the longest history)."""
     out = []
@@ -72,8 +73,10 @@ def cases(dialogues: list[tuple[str, dict[str, Any]]], *, last_only: bool = Fals
         for upto in range(0, len(log), 2):
             if earlier:
                 messages = [{"role": "system", "content": SYSTEM}]
-                messages += [{"role": "user" if i % 2 == 0 else "assistant", "content": t["text"]}
-                             for i, t in enumerate(log[: upto + 1])]
+                messages += [
+                    {"role": "user" if i % 2 == 0 else "assistant", "content": t["text"]}
+                    for i, t in enumerate(log[: upto + 1])
+                ]
                 mine.append((messages, list(dict.fromkeys(earlier))))
             earlier += constraints_of(log[upto])
         out += mine[-1:] if last_only else mine
@@ -89,10 +92,18 @@ def _pin(budget: Any, history: int) -> Callable[[list[dict[str, str]]], list[dic
         last = hist[-1]
         total = sum(sizes[i] for i in hist)
         gone: set[int] = set()
-        valueless = [i for i in hist if messages[i]["role"] == "user"
-                     and not any(f.strong for f in fact_clauses(messages[i]["content"]))]
-        order = ([i for i in hist if messages[i]["role"] == "assistant" and i != last - 1] + valueless
-                 + [i for i in hist if messages[i]["role"] == "user"] + [last - 1])
+        valueless = [
+            i
+            for i in hist
+            if messages[i]["role"] == "user"
+            and not any(f.strong for f in fact_clauses(messages[i]["content"]))
+        ]
+        order = (
+            [i for i in hist if messages[i]["role"] == "assistant" and i != last - 1]
+            + valueless
+            + [i for i in hist if messages[i]["role"] == "user"]
+            + [last - 1]
+        )
         for i in order:
             if total <= history:
                 break
@@ -114,8 +125,14 @@ def _langchain(budget: Any, history: int) -> Callable[[list[dict[str, str]]], li
 
     def trim(messages: list[dict[str, str]]) -> list[dict[str, str]]:
         system = budget.count_message(messages[0], MODEL)
-        kept = lc_trim(convert_to_messages(messages), max_tokens=history + system, strategy="last",
-                       token_counter=counter, start_on="human", include_system=True)
+        kept = lc_trim(
+            convert_to_messages(messages),
+            max_tokens=history + system,
+            strategy="last",
+            token_counter=counter,
+            start_on="human",
+            include_system=True,
+        )
         return convert_to_openai_messages(kept)  # type: ignore[return-value]
 
     return trim
@@ -134,8 +151,9 @@ def _ours(history: int, **options: Any) -> Callable[[list[dict[str, str]]], list
     return trim
 
 
-def evaluate(trim: Callable[[list[dict[str, str]]], list[dict[str, str]]], data: list[Any], history: int,
-             budget: Any) -> dict[str, float]:
+def evaluate(
+    trim: Callable[[list[dict[str, str]]], list[dict[str, str]]], data: list[Any], history: int, budget: Any
+) -> dict[str, float]:
     kept = total = over = system_lost = last_lost = prev_lost = line_tokens = folded_tokens = 0
     t0 = time.perf_counter()
     outputs = [trim(messages) for messages, _ in data]
@@ -152,17 +170,32 @@ def evaluate(trim: Callable[[list[dict[str, str]]], list[dict[str, str]]], data:
         line = [m for m in out if str(m.get("content") or "").startswith(FACTS_PREFIX)]
         if line:
             line_tokens += budget.count_message(line[0], MODEL)
-            folded_tokens += sum(budget.count_message(m, MODEL) for m in messages
-                                 if m["role"] == "user" and m not in out)
-    return {"kept": kept / max(total, 1), "over": over, "system_lost": system_lost, "last_lost": last_lost,
-            "prev_kept": 1 - prev_lost / max(len(data), 1), "seconds": seconds, "constraints": total,
-            "compression": line_tokens / folded_tokens if folded_tokens else None}
+            folded_tokens += sum(
+                budget.count_message(m, MODEL) for m in messages if m["role"] == "user" and m not in out
+            )
+    return {
+        "kept": kept / max(total, 1),
+        "over": over,
+        "system_lost": system_lost,
+        "last_lost": last_lost,
+        "prev_kept": 1 - prev_lost / max(len(data), 1),
+        "seconds": seconds,
+        "constraints": total,
+        "compression": line_tokens / folded_tokens if folded_tokens else None,
+    }
 
 
 def run(quick: bool = False) -> list[Row]:
     if not MULTIWOZ.exists():
-        return [Row("context", "constraints kept", float("nan"), "%",
-                    note=f"skipped: MultiWOZ data not found at {MULTIWOZ} (set LLM_COST_HOOKS_DATA_DIR)")]
+        return [
+            Row(
+                "context",
+                "constraints kept",
+                float("nan"),
+                "%",
+                note=f"skipped: MultiWOZ data not found at {MULTIWOZ} (set LLM_COST_HOOKS_DATA_DIR)",
+            )
+        ]
     from llm_cost_hooks.budget import ContextBudget, SegmentBudgets
 
     with zipfile.ZipFile(MULTIWOZ) as zf:
@@ -180,25 +213,41 @@ def run(quick: bool = False) -> list[Row]:
             "facts, no folding": _ours(history, fold=False),
             "pin": _pin(counting, history),
         }
-        note_base = (f"{len(dialogues)} dialogues, {len(data)} requests, {anchor['constraints']} earlier "
-                     f"constraints; trim_messages kept {anchor['kept']:.1%}, previous reply kept "
-                     f"{anchor['prev_kept']:.1%}")
+        note_base = (
+            f"{len(dialogues)} dialogues, {len(data)} requests, {anchor['constraints']} earlier "
+            f"constraints; trim_messages kept {anchor['kept']:.1%}, previous reply kept "
+            f"{anchor['prev_kept']:.1%}"
+        )
         for name, trim in variants.items():
             r = evaluate(trim, data, history, counting)
             default = name == "facts (default)"
-            rows.append(Row(
-                "context", f"kept @{history} tok, {view}, {name}", 100 * r["kept"], "%",
-                "trim_messages", 100 * anchor["kept"],
-                target=">= 80% @150, never over, system + last user kept" if default and history == 150 else "",
-                ok=(r["kept"] >= 0.8 and not r["over"] and not r["system_lost"] and not r["last_lost"])
-                if default and history == 150 else None,
-                note=(f"over budget {r['over']}, system lost {r['system_lost']}, last user lost {r['last_lost']}, "
-                      f"reply before the last user turn kept {r['prev_kept']:.1%}, "
-                      f"{r['seconds'] * 1e3:.2f} ms/request"
-                      + (f", compact message = {r['compression']:.0%} of the user messages it replaces"
-                         if r["compression"] else "")
-                      + (f"; {note_base}" if default else "")),
-            ))
+            rows.append(
+                Row(
+                    "context",
+                    f"kept @{history} tok, {view}, {name}",
+                    100 * r["kept"],
+                    "%",
+                    "trim_messages",
+                    100 * anchor["kept"],
+                    target=">= 80% @150, never over, system + last user kept"
+                    if default and history == 150
+                    else "",
+                    ok=(r["kept"] >= 0.8 and not r["over"] and not r["system_lost"] and not r["last_lost"])
+                    if default and history == 150
+                    else None,
+                    note=(
+                        f"over budget {r['over']}, system lost {r['system_lost']}, last user lost {r['last_lost']}, "
+                        f"reply before the last user turn kept {r['prev_kept']:.1%}, "
+                        f"{r['seconds'] * 1e3:.2f} ms/request"
+                        + (
+                            f", compact message = {r['compression']:.0%} of the user messages it replaces"
+                            if r["compression"]
+                            else ""
+                        )
+                        + (f"; {note_base}" if default else "")
+                    ),
+                )
+            )
     rows += _speed_rows(quick)
     return rows
 
@@ -222,8 +271,18 @@ def _speed_rows(quick: bool) -> list[Row]:
             t_off.append(time_per_call(lambda: off.apply(messages, max_tokens=2000), number=number, warmup=3))
             t_on.append(time_per_call(lambda: on.apply(messages, max_tokens=2000), number=number, warmup=3))
         result = on.apply(messages, max_tokens=2000)
-        rows.append(Row("context", f"trim 100-turn conversation, {label}", 1e3 * min(t_on), "ms",
-                        "same without keep_facts", 1e3 * min(t_off),
-                        note=(f"{result.report()['history']['facts_kept']} clauses kept from "
-                              f"{result.dropped_messages} dropped messages; best of 3 interleaved rounds")))
+        rows.append(
+            Row(
+                "context",
+                f"trim 100-turn conversation, {label}",
+                1e3 * min(t_on),
+                "ms",
+                "same without keep_facts",
+                1e3 * min(t_off),
+                note=(
+                    f"{result.report()['history']['facts_kept']} clauses kept from "
+                    f"{result.dropped_messages} dropped messages; best of 3 interleaved rounds"
+                ),
+            )
+        )
     return rows

@@ -46,9 +46,19 @@ def _records(worker: int, n: int) -> list[Any]:
     from llm_cost_hooks import CostRecord
 
     return [
-        CostRecord(model="gpt-4o-mini", provider="openai", tenant=f"tenant-{i % 20}", feature=f"f{i % 8}",
-                   route="/chat", user="u-hash", task_id=f"w{worker}-t{i // 3}", input_tokens=1200 + i % 100,
-                   output_tokens=300, cache_read_tokens=i % 400, cost_usd=0.00036 + (i % 7) * 1e-6)
+        CostRecord(
+            model="gpt-4o-mini",
+            provider="openai",
+            tenant=f"tenant-{i % 20}",
+            feature=f"f{i % 8}",
+            route="/chat",
+            user="u-hash",
+            task_id=f"w{worker}-t{i // 3}",
+            input_tokens=1200 + i % 100,
+            output_tokens=300,
+            cache_read_tokens=i % 400,
+            cost_usd=0.00036 + (i % 7) * 1e-6,
+        )
         for i in range(n)
     ]
 
@@ -74,8 +84,18 @@ def _worker(target: str, worker: int, n: int, barrier: Any, out: Any) -> None:
     wall1 = time.time()
     stats = ledger.stats
     ledger.close()
-    out.put({"worker": worker, "start": wall0, "end": wall1, "caller_s": caller, "caller_cpu_s": caller_cpu, "ok": ok,
-             "written": stats.written, "dropped": stats.dropped})
+    out.put(
+        {
+            "worker": worker,
+            "start": wall0,
+            "end": wall1,
+            "caller_s": caller,
+            "caller_cpu_s": caller_cpu,
+            "ok": ok,
+            "written": stats.written,
+            "dropped": stats.dropped,
+        }
+    )
 
 
 def _fleet(target: str, n: int) -> dict[str, float]:
@@ -91,9 +111,11 @@ def _fleet(target: str, n: int) -> dict[str, float]:
     if not all(r["ok"] and r["written"] == n and r["dropped"] == 0 for r in results):
         raise RuntimeError(f"a bench writer lost records: {results}")
     span = max(r["end"] for r in results) - min(r["start"] for r in results)
-    return {"records_per_s": PROCESSES * n / span,
-            "caller_us": statistics.median(r["caller_s"] / n * 1e6 for r in results),
-            "caller_cpu_us": statistics.median(r["caller_cpu_s"] / n * 1e6 for r in results)}
+    return {
+        "records_per_s": PROCESSES * n / span,
+        "caller_us": statistics.median(r["caller_s"] / n * 1e6 for r in results),
+        "caller_cpu_us": statistics.median(r["caller_cpu_s"] / n * 1e6 for r in results),
+    }
 
 
 _GENERATE = """
@@ -130,8 +152,9 @@ def _report_rows(url: str, total: int) -> list[Row]:
             conn.execute(_GENERATE, {"step": step, "lo": lo, "hi": min(total, lo + chunk - 1)})
         conn.execute("VACUUM ANALYZE cost_records")
         conn.execute("VACUUM ANALYZE cost_rollup_hour")
-        n, rollup_rows = conn.execute("SELECT (SELECT COUNT(*) FROM cost_records), "
-                                      "(SELECT COUNT(*) FROM cost_rollup_hour)").fetchone()
+        n, rollup_rows = conn.execute(
+            "SELECT (SELECT COUNT(*) FROM cost_records), (SELECT COUNT(*) FROM cost_rollup_hour)"
+        ).fetchone()
     generate_s = time.perf_counter() - t0
     print(f"  generated {n:,} records ({rollup_rows:,} rollup rows) in {generate_s:.0f}s", file=sys.stderr)
 
@@ -155,13 +178,24 @@ def _report_rows(url: str, total: int) -> list[Row]:
     if len(fast) != len(slow) or sum(r["calls"] for r in fast) != n:
         raise RuntimeError("the rollup report disagrees with the records")
     rep, anchor = statistics.median(rollup_t), statistics.median(raw_t)
-    note = (f"{n:,} records generated server-side with generate_series (30 days, 20 tenants, 8 features, "
-            f"4 models; {rollup_rows:,} hourly rollup rows) in {generate_s:.0f}s; {len(fast)} result rows; "
-            f"median of 3 interleaved rounds: rollups {', '.join(f'{t:.3f}' for t in rollup_t)} s, "
-            f"raw records {', '.join(f'{t:.2f}' for t in raw_t)} s")
+    note = (
+        f"{n:,} records generated server-side with generate_series (30 days, 20 tenants, 8 features, "
+        f"4 models; {rollup_rows:,} hourly rollup rows) in {generate_s:.0f}s; {len(fast)} result rows; "
+        f"median of 3 interleaved rounds: rollups {', '.join(f'{t:.3f}' for t in rollup_t)} s, "
+        f"raw records {', '.join(f'{t:.2f}' for t in raw_t)} s"
+    )
     return [
-        Row("ledger", f"tenant x day report, {n / 1e6:g}M records", rep, "s", "same report from raw records",
-            anchor, f"<= {TARGET_REPORT_S:g} s", rep <= TARGET_REPORT_S, note),
+        Row(
+            "ledger",
+            f"tenant x day report, {n / 1e6:g}M records",
+            rep,
+            "s",
+            "same report from raw records",
+            anchor,
+            f"<= {TARGET_REPORT_S:g} s",
+            rep <= TARGET_REPORT_S,
+            note,
+        ),
         Row("ledger", f"hourly series by model, {n / 1e6:g}M records", ts_s, "s", "", None, "", None),
     ]
 
@@ -186,25 +220,54 @@ def run(quick: bool = False) -> list[Row]:
         sq_rate = statistics.median(r["records_per_s"] for r in sq_runs)
         pg_caller = statistics.median(r["caller_us"] for r in pg_runs)
         sq_caller = statistics.median(r["caller_us"] for r in sq_runs)
-        rows.append(Row("ledger", f"records/s, {PROCESSES} processes -> PostgreSQL", pg_rate, "rec/s",
-                        f"{PROCESSES} processes -> one SQLite file", sq_rate,
-                        f">= {TARGET_RECORDS_PER_S:,}", pg_rate >= TARGET_RECORDS_PER_S,
-                        f"{per_process:,} records per process; median of 3 rounds interleaved with SQLite: "
-                        + ", ".join(f"{r['records_per_s']:,.0f}" for r in pg_runs)
-                        + f" rec/s; durable server (fsync, synchronous_commit on); {os.cpu_count()} CPUs, "
-                        f"load average {os.getloadavg()[0]:.1f} at the end"))
+        rows.append(
+            Row(
+                "ledger",
+                f"records/s, {PROCESSES} processes -> PostgreSQL",
+                pg_rate,
+                "rec/s",
+                f"{PROCESSES} processes -> one SQLite file",
+                sq_rate,
+                f">= {TARGET_RECORDS_PER_S:,}",
+                pg_rate >= TARGET_RECORDS_PER_S,
+                f"{per_process:,} records per process; median of 3 rounds interleaved with SQLite: "
+                + ", ".join(f"{r['records_per_s']:,.0f}" for r in pg_runs)
+                + f" rec/s; durable server (fsync, synchronous_commit on); {os.cpu_count()} CPUs, "
+                f"load average {os.getloadavg()[0]:.1f} at the end",
+            )
+        )
         pg_cpu = statistics.median(r["caller_cpu_us"] for r in pg_runs)
         sq_cpu = statistics.median(r["caller_cpu_us"] for r in sq_runs)
-        rows.append(Row("ledger", "caller CPU per record (write)", pg_cpu, "us",
-                        "SQLite ledger write", sq_cpu, f"<= {TARGET_CALLER_US:g} us",
-                        pg_cpu <= TARGET_CALLER_US,
-                        "CPU time of the calling thread in its write loop (time.thread_time), median of the "
-                        "4 processes, 3 rounds: " + ", ".join(f"{r['caller_cpu_us']:.2f}" for r in pg_runs) + " us"))
-        rows.append(Row("ledger", "caller wall time per record (write)", pg_caller, "us",
-                        "SQLite ledger write", sq_caller, "", None,
-                        "wall time of the same loops: also counts waiting for the GIL while the writer "
-                        "thread formats batches, and for the CPU on a loaded machine: "
-                        + ", ".join(f"{r['caller_us']:.2f}" for r in pg_runs) + " us"))
+        rows.append(
+            Row(
+                "ledger",
+                "caller CPU per record (write)",
+                pg_cpu,
+                "us",
+                "SQLite ledger write",
+                sq_cpu,
+                f"<= {TARGET_CALLER_US:g} us",
+                pg_cpu <= TARGET_CALLER_US,
+                "CPU time of the calling thread in its write loop (time.thread_time), median of the "
+                "4 processes, 3 rounds: " + ", ".join(f"{r['caller_cpu_us']:.2f}" for r in pg_runs) + " us",
+            )
+        )
+        rows.append(
+            Row(
+                "ledger",
+                "caller wall time per record (write)",
+                pg_caller,
+                "us",
+                "SQLite ledger write",
+                sq_caller,
+                "",
+                None,
+                "wall time of the same loops: also counts waiting for the GIL while the writer "
+                "thread formats batches, and for the CPU on a loaded machine: "
+                + ", ".join(f"{r['caller_us']:.2f}" for r in pg_runs)
+                + " us",
+            )
+        )
         rows += _report_rows(server.create_database("bench_report"), generated)
     finally:
         server.close()

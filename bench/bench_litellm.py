@@ -45,11 +45,20 @@ def _mock(litellm: object) -> object:
 
     return litellm.ModelResponse(  # type: ignore[attr-defined]
         model="gpt-4o-mini",
-        choices=[{"index": 0, "message": {"role": "assistant", "content": "Your card arrives in 3 days."},
-                  "finish_reason": "stop"}],
-        usage=Usage(prompt_tokens=1200, completion_tokens=80, total_tokens=1280,
-                    prompt_tokens_details=PromptTokensDetailsWrapper(cached_tokens=1024),
-                    completion_tokens_details=CompletionTokensDetailsWrapper(reasoning_tokens=0)),
+        choices=[
+            {
+                "index": 0,
+                "message": {"role": "assistant", "content": "Your card arrives in 3 days."},
+                "finish_reason": "stop",
+            }
+        ],
+        usage=Usage(
+            prompt_tokens=1200,
+            completion_tokens=80,
+            total_tokens=1280,
+            prompt_tokens_details=PromptTokensDetailsWrapper(cached_tokens=1024),
+            completion_tokens_details=CompletionTokensDetailsWrapper(reasoning_tokens=0),
+        ),
     )
 
 
@@ -64,7 +73,7 @@ def _overhead(quick: bool) -> list[Row]:
     seen = {"n": 0}
     lock = threading.Lock()
 
-    def litellm_cost_callback(kwargs, completion_response, start_time, end_time):  # noqa: ANN001
+    def litellm_cost_callback(kwargs, completion_response, start_time, end_time):
         # LiteLLM's documented cost-tracking callback.
         cost = kwargs.get("response_cost", 0) or 0
         with lock:
@@ -117,7 +126,10 @@ def _overhead(quick: bool) -> list[Row]:
                 results[kind].append(one_round(kind, n))
     finally:
         litellm.callbacks, litellm.success_callback, litellm._async_success_callback = (
-            saved[0], saved[1], saved[2])
+            saved[0],
+            saved[1],
+            saved[2],
+        )
     none_us = statistics.median(results["none"]) * 1e6
     lit_us = statistics.median(results["litellm"]) * 1e6
     ours_us = statistics.median(results["ours"]) * 1e6
@@ -129,24 +141,57 @@ def _overhead(quick: bool) -> list[Row]:
     rec = ours.records()
     handler_us, litellm_handler_us = _handler_work(litellm, ours, msgs, meta, mock, quick)
     return [
-        Row("litellm", "completion, no callback", none_us, "us/call",
-            note=f"median of {rounds} interleaved rounds x {n} calls; round-to-round spread {spread:.0f} us"),
-        Row("litellm", "completion + LiteLLM's own cost callback", lit_us, "us/call",
-            anchor_name="no callback", anchor_value=none_us),
-        Row("litellm", "completion + CostHooksLogger", ours_us, "us/call",
-            anchor_name="LiteLLM's cost callback", anchor_value=lit_us),
-        Row("litellm", "CostHooksLogger overhead vs no callback (paired rounds)", ours_diff, "us/call",
-            anchor_name="LiteLLM cost callback overhead", anchor_value=lit_diff,
-            target=f"<= {OVERHEAD_TARGET_US:.0f} us", ok=ours_diff <= OVERHEAD_TARGET_US,
-            note=f"{len(rec)} records written; cost mismatches vs LiteLLM: {mismatched}"),
-        Row("litellm", "CostHooksLogger handler work (pre + success event)", handler_us, "us/call",
-            anchor_name="LiteLLM cost callback's work", anchor_value=litellm_handler_us,
-            target=f"<= {OVERHEAD_TARGET_US:.0f} us", ok=handler_us <= OVERHEAD_TARGET_US,
-            note="the events of a real completion replayed on fresh call ids; no LiteLLM work included"),
+        Row(
+            "litellm",
+            "completion, no callback",
+            none_us,
+            "us/call",
+            note=f"median of {rounds} interleaved rounds x {n} calls; round-to-round spread {spread:.0f} us",
+        ),
+        Row(
+            "litellm",
+            "completion + LiteLLM's own cost callback",
+            lit_us,
+            "us/call",
+            anchor_name="no callback",
+            anchor_value=none_us,
+        ),
+        Row(
+            "litellm",
+            "completion + CostHooksLogger",
+            ours_us,
+            "us/call",
+            anchor_name="LiteLLM's cost callback",
+            anchor_value=lit_us,
+        ),
+        Row(
+            "litellm",
+            "CostHooksLogger overhead vs no callback (paired rounds)",
+            ours_diff,
+            "us/call",
+            anchor_name="LiteLLM cost callback overhead",
+            anchor_value=lit_diff,
+            target=f"<= {OVERHEAD_TARGET_US:.0f} us",
+            ok=ours_diff <= OVERHEAD_TARGET_US,
+            note=f"{len(rec)} records written; cost mismatches vs LiteLLM: {mismatched}",
+        ),
+        Row(
+            "litellm",
+            "CostHooksLogger handler work (pre + success event)",
+            handler_us,
+            "us/call",
+            anchor_name="LiteLLM cost callback's work",
+            anchor_value=litellm_handler_us,
+            target=f"<= {OVERHEAD_TARGET_US:.0f} us",
+            ok=handler_us <= OVERHEAD_TARGET_US,
+            note="the events of a real completion replayed on fresh call ids; no LiteLLM work included",
+        ),
     ]
 
 
-def _handler_work(litellm: Any, ours: Any, msgs: Any, meta: Any, mock: Any, quick: bool) -> tuple[float, float]:
+def _handler_work(
+    litellm: Any, ours: Any, msgs: Any, meta: Any, mock: Any, quick: bool
+) -> tuple[float, float]:
     """Time the handlers alone on the kwargs LiteLLM really passed for one completion."""
     import uuid
 
@@ -155,10 +200,10 @@ def _handler_work(litellm: Any, ours: Any, msgs: Any, meta: Any, mock: Any, quic
     captured: dict[str, Any] = {}
 
     class Capture(CustomLogger):
-        def log_pre_api_call(self, model, messages, kwargs):  # noqa: ANN001
+        def log_pre_api_call(self, model, messages, kwargs):
             captured["pre"] = (model, messages, kwargs)
 
-        def log_success_event(self, kwargs, response_obj, start_time, end_time):  # noqa: ANN001
+        def log_success_event(self, kwargs, response_obj, start_time, end_time):
             captured["ok"] = (kwargs, response_obj, start_time, end_time)
 
     saved = list(litellm.callbacks)
@@ -205,20 +250,23 @@ def _batch_vs_realtime(quick: bool) -> list[Row]:
     n = 200 if quick else 1000
     queries = _queries(n)
     if queries is None:
-        print(f"bench litellm: {BANKING} not found; skipping the batch-vs-realtime rows "
-              "(set LLM_COST_HOOKS_DATA_DIR)", file=sys.stderr)
+        print(
+            f"bench litellm: {BANKING} not found; skipping the batch-vs-realtime rows "
+            "(set LLM_COST_HOOKS_DATA_DIR)",
+            file=sys.stderr,
+        )
         return []
     sys.path.insert(0, str(REPO / "tests"))
-    from _servers import free_port, start_process, tcp_ready
-
     import litellm
+    from _servers import free_port, start_process, tcp_ready
 
     from llm_cost_hooks.batch import Backoff, BatchQueue, ResultStatus
     from llm_cost_hooks.litellm import CostHooksLogger, LiteLLMBatchClient
 
     port = free_port()
-    server = start_process([sys.executable, str(REPO / "tests" / "openai_stub_server.py"), str(port)],
-                           tcp_ready(port))
+    server = start_process(
+        [sys.executable, str(REPO / "tests" / "openai_stub_server.py"), str(port)], tcp_ready(port)
+    )
     base = f"http://127.0.0.1:{port}/v1"
     system = {"role": "system", "content": "Classify the banking request and answer in one sentence."}
     saved = list(litellm.callbacks)
@@ -227,9 +275,14 @@ def _batch_vs_realtime(quick: bool) -> list[Row]:
         litellm.callbacks = [realtime]
         t0 = time.perf_counter()
         for i, q in enumerate(queries):
-            litellm.completion(model="openai/gpt-4o-mini", api_base=base, api_key="sk-bench",
-                               messages=[system, {"role": "user", "content": q}], max_tokens=40,
-                               metadata={"tenant_id": "acme", "feature": "triage", "task_id": f"rt-{i}"})
+            litellm.completion(
+                model="openai/gpt-4o-mini",
+                api_base=base,
+                api_key="sk-bench",
+                messages=[system, {"role": "user", "content": q}],
+                max_tokens=40,
+                metadata={"tenant_id": "acme", "feature": "triage", "task_id": f"rt-{i}"},
+            )
         deadline = time.monotonic() + 60
         while len(realtime.records()) < n and time.monotonic() < deadline:
             time.sleep(0.05)
@@ -239,33 +292,62 @@ def _batch_vs_realtime(quick: bool) -> list[Row]:
         rt_cost = sum(r.cost_usd for r in rt_records)
 
         with tempfile.TemporaryDirectory() as tmp:
-            queue = BatchQueue(LiteLLMBatchClient(api_base=base, api_key="sk-bench"), Path(tmp) / "state.json",
-                               ledger="memory://", backoff=Backoff(initial=0.05, factor=2, maximum=1.0))
+            queue = BatchQueue(
+                LiteLLMBatchClient(api_base=base, api_key="sk-bench"),
+                Path(tmp) / "state.json",
+                ledger="memory://",
+                backoff=Backoff(initial=0.05, factor=2, maximum=1.0),
+            )
             t0 = time.perf_counter()
             for i, q in enumerate(queries):
-                queue.add("gpt-4o-mini", [system, {"role": "user", "content": q}], custom_id=f"b-{i}",
-                          max_tokens=40, metadata={"tenant_id": "acme", "feature": "triage", "deferrable": True})
+                queue.add(
+                    "gpt-4o-mini",
+                    [system, {"role": "user", "content": q}],
+                    custom_id=f"b-{i}",
+                    max_tokens=40,
+                    metadata={"tenant_id": "acme", "feature": "triage", "deferrable": True},
+                )
             results = queue.run(timeout=300)
             batch_seconds = time.perf_counter() - t0
             queue.tracker.flush()
             b_records = list(queue.tracker.ledger.records())
         b_cost = sum(r.cost_usd for r in b_records)
         completed = sum(r.status is ResultStatus.COMPLETED for r in results.values())
-        same_tokens = (sum(r.input_tokens for r in rt_records) == sum(r.input_tokens for r in b_records)
-                       and sum(r.output_tokens for r in rt_records) == sum(r.output_tokens for r in b_records))
+        same_tokens = sum(r.input_tokens for r in rt_records) == sum(
+            r.input_tokens for r in b_records
+        ) and sum(r.output_tokens for r in rt_records) == sum(r.output_tokens for r in b_records)
     finally:
         litellm.callbacks = saved
         server.stop()
     return [
-        Row("litellm", f"batch path cost, {n} banking77 requests", b_cost, "USD",
-            anchor_name="realtime path cost", anchor_value=rt_cost,
-            target="<= 0.5x realtime (gpt-4o-mini batch price)", ok=rt_cost > 0 and b_cost <= 0.5 * rt_cost + 1e-12,
-            note=f"{completed}/{n} completed via files+batches API; same tokens both paths: {same_tokens}"),
-        Row("litellm", "batch path saved_usd recorded", sum(r.saved_usd for r in b_records), "USD",
-            anchor_name="realtime - batch", anchor_value=rt_cost - b_cost),
-        Row("litellm", "wall time, batch flow (local endpoint)", batch_seconds, "s",
-            anchor_name="realtime flow", anchor_value=rt_seconds,
-            note="local stub: measures our client-side work, not a provider's 24 h window"),
+        Row(
+            "litellm",
+            f"batch path cost, {n} banking77 requests",
+            b_cost,
+            "USD",
+            anchor_name="realtime path cost",
+            anchor_value=rt_cost,
+            target="<= 0.5x realtime (gpt-4o-mini batch price)",
+            ok=rt_cost > 0 and b_cost <= 0.5 * rt_cost + 1e-12,
+            note=f"{completed}/{n} completed via files+batches API; same tokens both paths: {same_tokens}",
+        ),
+        Row(
+            "litellm",
+            "batch path saved_usd recorded",
+            sum(r.saved_usd for r in b_records),
+            "USD",
+            anchor_name="realtime - batch",
+            anchor_value=rt_cost - b_cost,
+        ),
+        Row(
+            "litellm",
+            "wall time, batch flow (local endpoint)",
+            batch_seconds,
+            "s",
+            anchor_name="realtime flow",
+            anchor_value=rt_seconds,
+            note="local stub: measures our client-side work, not a provider's 24 h window",
+        ),
     ]
 
 
@@ -280,18 +362,28 @@ def _pre_call_hook(quick: bool) -> list[Row]:
     from llm_cost_hooks.budget import AlertManager, ContextBudget, Limit, SegmentBudgets, SpendGuard
     from llm_cost_hooks.litellm import CostHooksLogger
 
-    system = " ".join(f"Rule {i}: check the account, quote policy {i}, never promise refunds." for i in range(150))
+    system = " ".join(
+        f"Rule {i}: check the account, quote policy {i}, never promise refunds." for i in range(150)
+    )
     msgs = [{"role": "system", "content": system}]
     for i in range(40):
-        msgs += [{"role": "user", "content": f"Turn {i}: where is my parcel number {1000 + i}?"},
-                 {"role": "assistant", "content": f"Turn {i}: it left the depot and arrives in {i % 5 + 1} days."}]
+        msgs += [
+            {"role": "user", "content": f"Turn {i}: where is my parcel number {1000 + i}?"},
+            {"role": "assistant", "content": f"Turn {i}: it left the depot and arrives in {i % 5 + 1} days."},
+        ]
     msgs.append({"role": "user", "content": "And the refund for the broken one?"})
-    base = {"model": "anthropic/claude-sonnet-4-5", "max_tokens": 2000,
-            "metadata": {"route": "support", "tenant_id": "acme"}, "litellm_call_id": "x"}
+    base = {
+        "model": "anthropic/claude-sonnet-4-5",
+        "max_tokens": 2000,
+        "metadata": {"route": "support", "tenant_id": "acme"},
+        "litellm_call_id": "x",
+    }
     full = CostHooksLogger(
-        ledger="memory://", prompt_cache=True,
+        ledger="memory://",
+        prompt_cache=True,
         context_budget=ContextBudget({"support": SegmentBudgets(history=800, output=800)}),
-        guard=SpendGuard([Limit.usd(1e6, per="day", scope="tenant")], alerts=AlertManager(log=False)))
+        guard=SpendGuard([Limit.usd(1e6, per="day", scope="tenant")], alerts=AlertManager(log=False)),
+    )
     idle = CostHooksLogger(ledger="memory://")
     loop = asyncio.new_event_loop()
     counter = iter(range(10**9))
@@ -302,10 +394,13 @@ def _pre_call_hook(quick: bool) -> list[Row]:
             loop.run_until_complete(cl.async_pre_call_deployment_hook(kw, "acompletion"))
             cl._release(kw["litellm_call_id"])  # a call that never happens gives its hold back
             cl._prepared.clear()
+
         return call
 
     def bare() -> None:
-        loop.run_until_complete(litellm.acompletion(model="gpt-4o-mini", messages=msgs[-1:], mock_response="ok"))
+        loop.run_until_complete(
+            litellm.acompletion(model="gpt-4o-mini", messages=msgs[-1:], mock_response="ok")
+        )
 
     n = 50 if quick else 300
     try:
@@ -320,11 +415,23 @@ def _pre_call_hook(quick: bool) -> list[Row]:
     finally:
         loop.close()
     return [
-        Row("litellm", "pre-call hook: trim 83 msgs + breakpoints + reserve", full_us, "us/call",
-            anchor_name="bare acompletion (mock, no callback)", anchor_value=bare_us,
-            note="40-turn conversation trimmed to an 800-token history, ~2,000-token system prompt marked"),
-        Row("litellm", "pre-call hook with nothing configured", idle_us, "us/call",
-            anchor_name="bare acompletion (mock, no callback)", anchor_value=bare_us),
+        Row(
+            "litellm",
+            "pre-call hook: trim 83 msgs + breakpoints + reserve",
+            full_us,
+            "us/call",
+            anchor_name="bare acompletion (mock, no callback)",
+            anchor_value=bare_us,
+            note="40-turn conversation trimmed to an 800-token history, ~2,000-token system prompt marked",
+        ),
+        Row(
+            "litellm",
+            "pre-call hook with nothing configured",
+            idle_us,
+            "us/call",
+            anchor_name="bare acompletion (mock, no callback)",
+            anchor_value=bare_us,
+        ),
     ]
 
 

@@ -62,11 +62,19 @@ def _overhead(quick: bool) -> list[Row]:
     number = 200 if quick else 2000
     place = time_per_call(lambda: add_cache_breakpoints(messages, None, "claude-sonnet-4-5"), number=number)
     count = time_per_call(lambda: counter.count_messages(messages, "claude-sonnet-4-5"), number=number)
-    return [Row(
-        bench="prompt_cache", metric="add_cache_breakpoints per request", value=place * 1e6, unit="us",
-        anchor_name="count_messages once", anchor_value=count * 1e6, target=f"< {TARGET_OVERHEAD_US:.0f} us",
-        ok=place * 1e6 < TARGET_OVERHEAD_US, note="~2,900-token system prompt; token counts memoised by text hash",
-    )]
+    return [
+        Row(
+            bench="prompt_cache",
+            metric="add_cache_breakpoints per request",
+            value=place * 1e6,
+            unit="us",
+            anchor_name="count_messages once",
+            anchor_value=count * 1e6,
+            target=f"< {TARGET_OVERHEAD_US:.0f} us",
+            ok=place * 1e6 < TARGET_OVERHEAD_US,
+            note="~2,900-token system prompt; token counts memoised by text hash",
+        )
+    ]
 
 
 class _AnthropicCacheSim:
@@ -93,7 +101,9 @@ class _AnthropicCacheSim:
         for m in body["messages"]:
             content = m["content"]
             for b in [{"type": "text", "text": content}] if isinstance(content, str) else content:
-                blocks.append((m["role"] + ":" + json.dumps(b.get("text", b), sort_keys=True), "cache_control" in b))
+                blocks.append(
+                    (m["role"] + ":" + json.dumps(b.get("text", b), sort_keys=True), "cache_control" in b)
+                )
         tokens = [counter.count_text(text, "claude-sonnet-4-5").tokens for text, _ in blocks]
         last = max((i for i, (_, marked) in enumerate(blocks) if marked), default=-1)
         prefix = sum(tokens[: last + 1]) if last >= 0 else 0
@@ -105,20 +115,36 @@ class _AnthropicCacheSim:
             else:
                 write = prefix
                 self.seen.add(key)
-        usage = {"input_tokens": sum(tokens) - read - write, "output_tokens": 40,
-                 "cache_read_input_tokens": read, "cache_creation_input_tokens": write}
-        return httpx2.Response(200, json={
-            "id": "msg", "type": "message", "role": "assistant", "model": body["model"],
-            "content": [{"type": "text", "text": "Please check the Cards tab; a new card ships in 3 days."}],
-            "stop_reason": "end_turn", "stop_sequence": None, "usage": usage,
-        })
+        usage = {
+            "input_tokens": sum(tokens) - read - write,
+            "output_tokens": 40,
+            "cache_read_input_tokens": read,
+            "cache_creation_input_tokens": write,
+        }
+        return httpx2.Response(
+            200,
+            json={
+                "id": "msg",
+                "type": "message",
+                "role": "assistant",
+                "model": body["model"],
+                "content": [
+                    {"type": "text", "text": "Please check the Cards tab; a new card ships in 3 days."}
+                ],
+                "stop_reason": "end_turn",
+                "stop_sequence": None,
+                "usage": usage,
+            },
+        )
 
 
 def _savings(quick: bool) -> list[Row]:
     queries = _queries(40 if quick else 300)
     if queries is None:
-        print("bench prompt_cache: ../shared/data/semantic_cache/banking77/test.csv.gz not found "
-              "(set LLM_COST_HOOKS_DATA_DIR); skipping the savings row.")
+        print(
+            "bench prompt_cache: ../shared/data/semantic_cache/banking77/test.csv.gz not found "
+            "(set LLM_COST_HOOKS_DATA_DIR); skipping the savings row."
+        )
         return []
     import anthropic
     import httpx2
@@ -137,27 +163,41 @@ def _savings(quick: bool) -> list[Row]:
     def run(with_breakpoints: bool) -> tuple[float, float, float]:
         llm = ChatAnthropic(model="claude-sonnet-4-5", api_key="bench", max_tokens=256, max_retries=0)
         llm.__dict__["_client"] = anthropic.Anthropic(
-            api_key="bench", max_retries=0,
+            api_key="bench",
+            max_retries=0,
             http_client=httpx2.Client(transport=httpx2.MockTransport(_AnthropicCacheSim(1024))),
         )
         handler = CostCallbackHandler(ledger="memory://")
-        chain = (prompt | PromptCacheBreakpoints(model="claude-sonnet-4-5") | llm) if with_breakpoints else (prompt | llm)
+        chain = (
+            (prompt | PromptCacheBreakpoints(model="claude-sonnet-4-5") | llm)
+            if with_breakpoints
+            else (prompt | llm)
+        )
         for q in queries:
             chain.invoke({"question": q}, config={"callbacks": [handler]})
         records = handler.records()
         cost = sum(r.cost_usd for r in records)
-        input_cost = sum(r.cost_breakdown.input + r.cost_breakdown.cache_read + r.cost_breakdown.cache_write
-                         for r in records)
+        input_cost = sum(
+            r.cost_breakdown.input + r.cost_breakdown.cache_read + r.cost_breakdown.cache_write
+            for r in records
+        )
         return cost, input_cost, sum(r.saved_usd for r in records)
 
     plain_cost, plain_input, _ = run(False)
     cached_cost, cached_input, saved = run(True)
     cut = 1 - cached_input / plain_input
     return [
-        Row(bench="prompt_cache", metric=f"input $ with breakpoints ({len(queries)} Banking77 queries)",
-            value=cached_input, unit="USD", anchor_name="input $ without", anchor_value=plain_input,
-            target=f">= {TARGET_INPUT_SAVING:.0%} input cut", ok=cut >= TARGET_INPUT_SAVING,
-            note=f"input cut {cut:.1%}; total ${cached_cost:.4f} vs ${plain_cost:.4f}; ledger saved_usd ${saved:.4f}"),
+        Row(
+            bench="prompt_cache",
+            metric=f"input $ with breakpoints ({len(queries)} Banking77 queries)",
+            value=cached_input,
+            unit="USD",
+            anchor_name="input $ without",
+            anchor_value=plain_input,
+            target=f">= {TARGET_INPUT_SAVING:.0%} input cut",
+            ok=cut >= TARGET_INPUT_SAVING,
+            note=f"input cut {cut:.1%}; total ${cached_cost:.4f} vs ${plain_cost:.4f}; ledger saved_usd ${saved:.4f}",
+        ),
     ]
 
 

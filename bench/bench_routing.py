@@ -70,8 +70,9 @@ class _CachedEmbedder:
         return self.embed([text])[0]
 
 
-def saved_router_run(data: Any, embedder: Any, seed: int, strong: str, confidence: float, workdir: Path,
-                     kind: str = "ridge") -> dict[str, Any]:
+def saved_router_run(
+    data: Any, embedder: Any, seed: int, strong: str, confidence: float, workdir: Path, kind: str = "ridge"
+) -> dict[str, Any]:
     """One seed through the user's path; returns the test report and the promise."""
     from llm_cost_hooks.routing import QualityTarget
     from llm_cost_hooks.routing._data import load_long, write_long
@@ -83,8 +84,13 @@ def saved_router_run(data: Any, embedder: Any, seed: int, strong: str, confidenc
     train = load_long(write_long(tr, d / "train.csv.gz"))
     test = load_long(write_long(te, d / "test.csv.gz"))
     out = d / f"router-{kind}-{confidence:g}"
-    router = train_router(train, embedder, target=QualityTarget(share=QUALITY_SHARE, of=strong, confidence=confidence),
-                          kind=kind, out=out)  # type: ignore[arg-type]
+    router = train_router(
+        train,
+        embedder,
+        target=QualityTarget(share=QUALITY_SHARE, of=strong, confidence=confidence),
+        kind=kind,
+        out=out,
+    )  # type: ignore[arg-type]
     report = evaluate_router(out, test, embedder=embedder, train=train)
     return {"report": report, "promise": router.operating_point, "train": train, "test": test}
 
@@ -119,15 +125,34 @@ def _routerbench(embedder: Any, quick: bool, rows: list[Row], workdir: Path) -> 
             met += ok
             below_table += cheaper
             details.append(f"seed {seed}: {q:.1%} at {c:.1%} (table {tq:.1%} at {tc:.1%})")
-            rows.append(Row(BENCH, f"routerbench saved router @conf {confidence:g} seed {seed}: cost share of gpt-4",
-                            100 * c, "% of gpt-4 cost", "task-name table cost", 100 * tc,
-                            ">=95% quality at <=25% cost, below the table", ok=bool(ok and cheaper),
-                            note=f"quality {q:.2%} of gpt-4 (table {tq:.2%}); promised on train {run['promise'].quality:.4f} "
-                                 f"at ${run['promise'].cost:.6f}; {len(run['train'])} train / {len(run['test'])} test rows; "
-                                 f"{time.perf_counter() - t0:.0f}s"))
-        rows.append(Row(BENCH, f"routerbench saved router @conf {confidence:g}: seeds meeting >=95% at <=25%", met,
-                        f"of {len(SEEDS)} seeds", "seeds", float(len(SEEDS)), "5 of 5", ok=met == len(SEEDS),
-                        note=f"below the task table on {below_table} of {len(SEEDS)}; " + "; ".join(details)))
+            rows.append(
+                Row(
+                    BENCH,
+                    f"routerbench saved router @conf {confidence:g} seed {seed}: cost share of gpt-4",
+                    100 * c,
+                    "% of gpt-4 cost",
+                    "task-name table cost",
+                    100 * tc,
+                    ">=95% quality at <=25% cost, below the table",
+                    ok=bool(ok and cheaper),
+                    note=f"quality {q:.2%} of gpt-4 (table {tq:.2%}); promised on train {run['promise'].quality:.4f} "
+                    f"at ${run['promise'].cost:.6f}; {len(run['train'])} train / {len(run['test'])} test rows; "
+                    f"{time.perf_counter() - t0:.0f}s",
+                )
+            )
+        rows.append(
+            Row(
+                BENCH,
+                f"routerbench saved router @conf {confidence:g}: seeds meeting >=95% at <=25%",
+                met,
+                f"of {len(SEEDS)} seeds",
+                "seeds",
+                float(len(SEEDS)),
+                "5 of 5",
+                ok=met == len(SEEDS),
+                note=f"below the task table on {below_table} of {len(SEEDS)}; " + "; ".join(details),
+            )
+        )
 
 
 def _random_mix_cost(rep: Any, weak: str, strong: str, quality: float) -> float:
@@ -150,15 +175,36 @@ def _two_model(name: str, data: Any, embedder: Any, rows: list[Row], workdir: Pa
             s_cost = rep.singles[GPT4].cost
             ok = q >= QUALITY_SHARE and p.cost < rand
             above += ok
-            details.append(f"seed {seed}: {q:.1%} at {c:.1%} (random mix at that quality {rand / s_cost:.1%})")
-            rows.append(Row(BENCH, f"{name} saved router @conf {confidence:g} seed {seed}: cost share of GPT-4", 100 * c,
-                            "% of GPT-4 cost", "random mix at the same quality", 100 * rand / s_cost,
-                            ">=95% quality, below random mixing", ok=bool(ok),
-                            note=f"quality {q:.2%} of GPT-4; GPT-4 calls {p.strong_share:.1%}; random mix at 95%: "
-                                 f"{rand95 / s_cost:.1%}; {len(run['train'])} train / {len(run['test'])} test rows"))
-        rows.append(Row(BENCH, f"{name} saved router @conf {confidence:g}: seeds above random mixing at >=95%", above,
-                        f"of {len(SEEDS)} seeds", "seeds", float(len(SEEDS)), "5 of 5", ok=above == len(SEEDS),
-                        note="; ".join(details)))
+            details.append(
+                f"seed {seed}: {q:.1%} at {c:.1%} (random mix at that quality {rand / s_cost:.1%})"
+            )
+            rows.append(
+                Row(
+                    BENCH,
+                    f"{name} saved router @conf {confidence:g} seed {seed}: cost share of GPT-4",
+                    100 * c,
+                    "% of GPT-4 cost",
+                    "random mix at the same quality",
+                    100 * rand / s_cost,
+                    ">=95% quality, below random mixing",
+                    ok=bool(ok),
+                    note=f"quality {q:.2%} of GPT-4; GPT-4 calls {p.strong_share:.1%}; random mix at 95%: "
+                    f"{rand95 / s_cost:.1%}; {len(run['train'])} train / {len(run['test'])} test rows",
+                )
+            )
+        rows.append(
+            Row(
+                BENCH,
+                f"{name} saved router @conf {confidence:g}: seeds above random mixing at >=95%",
+                above,
+                f"of {len(SEEDS)} seeds",
+                "seeds",
+                float(len(SEEDS)),
+                "5 of 5",
+                ok=above == len(SEEDS),
+                note="; ".join(details),
+            )
+        )
 
 
 def _gsm8k_data(quick: bool) -> Any:
@@ -189,19 +235,42 @@ def _shadow(data: Any, embedder: Any, quick: bool, rows: list[Row]) -> None:
     from llm_cost_hooks.routing._shadow import simulate_shadow
 
     for seed in SEEDS[: 2 if quick else 3]:
-        sim = simulate_shadow(data, embedder, seed=seed, share=0.3, target=QualityTarget(share=QUALITY_SHARE, of=GPT4),
-                              checkpoints=(100, 200, 300, 400, 600, 800))
+        sim = simulate_shadow(
+            data,
+            embedder,
+            seed=seed,
+            share=0.3,
+            target=QualityTarget(share=QUALITY_SHARE, of=GPT4),
+            checkpoints=(100, 200, 300, 400, 600, 800),
+        )
         full = sim["full"]
-        lines = [f"{p['requests']} req: {p['labels']} labels, router {p['router_cost_share']:.1%} + exploration "
-                 f"{p['exploration_share']:.1%} = {p['total_share']:.1%} (quality {p['quality_share']:.1%})"
-                 for p in sim["points"]]
-        reach = next((p for p in sim["points"] if p["quality_share"] >= QUALITY_SHARE
-                      and p["total_share"] <= full["cost_share"] + 0.05), None)
-        rows.append(Row(BENCH, f"shadow learning seed {seed}: requests until within 5 points of the fully-labelled router",
-                        float(reach["requests"]) if reach else float("nan"), "requests", "stream length",
-                        float(sim["stream"]), "reached within the stream", ok=reach is not None,
-                        note=f"fully-labelled router: {full['quality_share']:.1%} at {full['cost_share']:.1%} of GPT-4's "
-                             f"cost; " + "; ".join(lines)))
+        lines = [
+            f"{p['requests']} req: {p['labels']} labels, router {p['router_cost_share']:.1%} + exploration "
+            f"{p['exploration_share']:.1%} = {p['total_share']:.1%} (quality {p['quality_share']:.1%})"
+            for p in sim["points"]
+        ]
+        reach = next(
+            (
+                p
+                for p in sim["points"]
+                if p["quality_share"] >= QUALITY_SHARE and p["total_share"] <= full["cost_share"] + 0.05
+            ),
+            None,
+        )
+        rows.append(
+            Row(
+                BENCH,
+                f"shadow learning seed {seed}: requests until within 5 points of the fully-labelled router",
+                float(reach["requests"]) if reach else float("nan"),
+                "requests",
+                "stream length",
+                float(sim["stream"]),
+                "reached within the stream",
+                ok=reach is not None,
+                note=f"fully-labelled router: {full['quality_share']:.1%} at {full['cost_share']:.1%} of GPT-4's "
+                f"cost; " + "; ".join(lines),
+            )
+        )
 
 
 def _overhead(embedder: Any, quick: bool, rows: list[Row]) -> None:
@@ -220,40 +289,78 @@ def _overhead(embedder: Any, quick: bool, rows: list[Row]) -> None:
 
     small = FakeChatModelWithUsage(model_name="gpt-4o-mini", responses=["The answer is 42."])
     large = FakeChatModelWithUsage(model_name="gpt-4o", responses=["The answer is 42."])
-    prompt = ("Natalia sold clips to 48 of her friends in April, and then she sold half as many clips in May. "
-              "How many clips did Natalia sell altogether in April and May?")
-    rules = RuleRouter([Rule(tier="small", feature=["classification"]),
-                        Rule(tier="large", keywords=["prove", "step by step", "derive"]),
-                        Rule(tier="large", min_chars=4000)], default="small")
+    prompt = (
+        "Natalia sold clips to 48 of her friends in April, and then she sold half as many clips in May. "
+        "How many clips did Natalia sell altogether in April and May?"
+    )
+    rules = RuleRouter(
+        [
+            Rule(tier="small", feature=["classification"]),
+            Rule(tier="large", keywords=["prove", "step by step", "derive"]),
+            Rule(tier="large", min_chars=4000),
+        ],
+        default="small",
+    )
     number = 200 if quick else 2000
     request = RouteRequest(prompt, {"feature": "qa"})
     t_rule = time_per_call(lambda: rules.route(request, ["small", "large"]), number=number * 5)
     t_bare = time_per_call(lambda: small.invoke(prompt), number=number // 4, warmup=20)
     routed = RoutedChatModel(tiers={"small": small, "large": large}, strategy=rules)
     t_routed = time_per_call(lambda: routed.invoke(prompt), number=number // 4, warmup=20)
-    rows.append(Row(BENCH, "rules decision", t_rule * 1e6, "us/request", "bare wrapped model call",
-                    t_bare * 1e6, "<50 us", ok=bool(t_rule * 1e6 < 50)))
-    rows.append(Row(BENCH, "RoutedChatModel(rules) invoke overhead", (t_routed - t_bare) * 1e6, "us/request",
-                    "bare wrapped model call", t_bare * 1e6, "", note="whole wrapper (the router's own LangChain run "
-                    "+ decision) minus a bare invoke of the same fake model"))
+    rows.append(
+        Row(
+            BENCH,
+            "rules decision",
+            t_rule * 1e6,
+            "us/request",
+            "bare wrapped model call",
+            t_bare * 1e6,
+            "<50 us",
+            ok=bool(t_rule * 1e6 < 50),
+        )
+    )
+    rows.append(
+        Row(
+            BENCH,
+            "RoutedChatModel(rules) invoke overhead",
+            (t_routed - t_bare) * 1e6,
+            "us/request",
+            "bare wrapped model call",
+            t_bare * 1e6,
+            "",
+            note="whole wrapper (the router's own LangChain run "
+            "+ decision) minus a bare invoke of the same fake model",
+        )
+    )
 
     # Trained router: embedding + kNN over the GSM8K prompts (real requests).
     path = _data_dir() / "routing" / "routellm_gsm8k_mtbench" / "gsm8k_responses.csv.gz"
     if path.is_file():
-        data = load_routellm(path, cost_per_call={"mistralai/Mixtral-8x7B-Instruct-v0.1": 1e-4, "gpt-4-1106-preview": 1e-3})
+        data = load_routellm(
+            path, cost_per_call={"mistralai/Mixtral-8x7B-Instruct-v0.1": 1e-4, "gpt-4-1106-preview": 1e-3}
+        )
     else:
-        print("[routing] GSM8K data absent: trained-router overhead measured on a tiny synthetic set", file=sys.stderr)
-        data = OutcomeDataset(prompts=[prompt, "prove it"], tiers=["a", "b"], quality=np.ones((2, 2)), cost=np.ones((2, 2)))
+        print(
+            "[routing] GSM8K data absent: trained-router overhead measured on a tiny synthetic set",
+            file=sys.stderr,
+        )
+        data = OutcomeDataset(
+            prompts=[prompt, "prove it"], tiers=["a", "b"], quality=np.ones((2, 2)), cost=np.ones((2, 2))
+        )
     from llm_cost_hooks.routing._model import embed_texts
 
     train_n = min(len(data), 300 if quick else 1000)
     tmap = {"small": data.tiers[0], "large": data.tiers[1]}
-    samples = data.prompts[train_n:train_n + (50 if quick else 300)] or data.prompts[:50]
+    samples = data.prompts[train_n : train_n + (50 if quick else 300)] or data.prompts[:50]
     load = "load average %.2f %.2f %.2f" % os.getloadavg() if hasattr(os, "getloadavg") else "load unknown"
 
     def decision_times(emb: Any) -> tuple[RouterModel, list[float]]:
-        m = RouterModel.fit(data.subset(np.arange(train_n)), emb, kind="ridge",
-                            embeddings=embed_texts(emb, data.prompts[:train_n]))
+        m = RouterModel.fit(
+            data.subset(np.arange(train_n)),
+            emb,
+            kind="ridge",
+            embeddings=embed_texts(emb, data.prompts[:train_n]),
+        )
         router = TrainedRouter(m, embedder=emb, tier_map=tmap)
         for p in samples[:5]:
             router.route(RouteRequest(p), ["small", "large"])
@@ -273,42 +380,96 @@ def _overhead(embedder: Any, quick: bool, rows: list[Row]) -> None:
     _, ref_times = decision_times(fp32) if fp32 is not None else (None, times)
     p50, p95 = percentile(times, 0.5), percentile(times, 0.95)
     r50 = percentile(ref_times, 0.5)
-    rows.append(Row(BENCH, "trained router decision p50 (embed+ridge)", p50 * 1e3, "ms/request", "bare wrapped model call",
-                    t_bare * 1e3, "<10 ms", ok=bool(p50 * 1e3 < 10),
-                    note=f"{len(samples)} real GSM8K prompts, {embedder.name}"
-                    f"{' (fused graph)' if getattr(embedder, 'fused', False) else ''}, router of {train_n} rows; "
-                    f"p95 {p95 * 1e3:.2f} ms; {load} (2-core box: absolute ms only mean something when idle)"))
+    rows.append(
+        Row(
+            BENCH,
+            "trained router decision p50 (embed+ridge)",
+            p50 * 1e3,
+            "ms/request",
+            "bare wrapped model call",
+            t_bare * 1e3,
+            "<10 ms",
+            ok=bool(p50 * 1e3 < 10),
+            note=f"{len(samples)} real GSM8K prompts, {embedder.name}"
+            f"{' (fused graph)' if getattr(embedder, 'fused', False) else ''}, router of {train_n} rows; "
+            f"p95 {p95 * 1e3:.2f} ms; {load} (2-core box: absolute ms only mean something when idle)",
+        )
+    )
     if fp32 is not None:
-        rows.append(Row(BENCH, "trained router decision p50, fp32 MiniLM (cache's vectors)", r50 * 1e3, "ms/request",
-                        "int8-matmul decision (row above)", p50 * 1e3, "",
-                        note=f"same prompts and router size, run right after; p95 {percentile(ref_times, 0.95) * 1e3:.2f} ms"))
+        rows.append(
+            Row(
+                BENCH,
+                "trained router decision p50, fp32 MiniLM (cache's vectors)",
+                r50 * 1e3,
+                "ms/request",
+                "int8-matmul decision (row above)",
+                p50 * 1e3,
+                "",
+                note=f"same prompts and router size, run right after; p95 {percentile(ref_times, 0.95) * 1e3:.2f} ms",
+            )
+        )
         _interleaved(embedder, fp32, samples, rows, "MiniLM embed p50, int8 matmuls", "fp32 fused graph")
     fused = fp32 if fp32 is not None else embedder
     if getattr(fused, "fused", False):
         from llm_cost_hooks.embeddings import OnnxEmbedder
 
-        _interleaved(fused, OnnxEmbedder(fused=False, threads=fused.threads), samples, rows,
-                     "MiniLM embed p50, fused graph", "model file's own graph")
+        _interleaved(
+            fused,
+            OnnxEmbedder(fused=False, threads=fused.threads),
+            samples,
+            rows,
+            "MiniLM embed p50, fused graph",
+            "model file's own graph",
+        )
     one = embedder.embed_one(samples[0])
     t_embed = time_per_call(lambda: embedder.embed_one(samples[0]), number=max(number // 20, 20), warmup=5)
     t_model = time_per_call(lambda: model.predict(one), number=number, warmup=20)
-    rows.append(Row(BENCH, "trained router: ridge prediction alone", t_model * 1e6, "us/request", "MiniLM embed of the same prompt",
-                    t_embed * 1e6, "", note="the decision is the embedding plus this; the embedder is the semantic "
-                    "cache's offline MiniLM file (int8 matmuls by default for the router); anchor: one "
-                    f"prompt of {embedder.count_tokens(samples[0]) if hasattr(embedder, 'count_tokens') else '?'} tokens"))
+    rows.append(
+        Row(
+            BENCH,
+            "trained router: ridge prediction alone",
+            t_model * 1e6,
+            "us/request",
+            "MiniLM embed of the same prompt",
+            t_embed * 1e6,
+            "",
+            note="the decision is the embedding plus this; the embedder is the semantic "
+            "cache's offline MiniLM file (int8 matmuls by default for the router); anchor: one "
+            f"prompt of {embedder.count_tokens(samples[0]) if hasattr(embedder, 'count_tokens') else '?'} tokens",
+        )
+    )
     fast = HashingEmbedder(256)
     fmodel = RouterModel.fit(data.subset(np.arange(train_n)), fast, kind="ridge")
     frouter = TrainedRouter(fmodel, embedder=fast, tier_map=tmap)
-    ft = time_per_call(lambda: frouter.route(RouteRequest(samples[0]), ["small", "large"]), number=number // 2)
-    rows.append(Row(BENCH, "trained router decision (hashing embedder)", ft * 1e3, "ms/request", "bare wrapped model call",
-                    t_bare * 1e3, "<10 ms", ok=bool(ft * 1e3 < 10), note="dependency-free fallback embedder (weaker)"))
+    ft = time_per_call(
+        lambda: frouter.route(RouteRequest(samples[0]), ["small", "large"]), number=number // 2
+    )
+    rows.append(
+        Row(
+            BENCH,
+            "trained router decision (hashing embedder)",
+            ft * 1e3,
+            "ms/request",
+            "bare wrapped model call",
+            t_bare * 1e3,
+            "<10 ms",
+            ok=bool(ft * 1e3 < 10),
+            note="dependency-free fallback embedder (weaker)",
+        )
+    )
 
 
 def _long_prompt_decision(embedder: Any, quick: bool, rows: list[Row]) -> None:
     """Decision time on long templated prompts (ARC-Challenge: a ~2,000-character few-shot
     block, then the question): the saved router (template lines dropped, head and tail
     kept) against a router embedding the raw text, interleaved in blocks in this run."""
-    from llm_cost_hooks.routing import RouteRequest, RouterModel, TrainedRouter, load_routerbench, train_router
+    from llm_cost_hooks.routing import (
+        RouteRequest,
+        RouterModel,
+        TrainedRouter,
+        load_routerbench,
+        train_router,
+    )
     from llm_cost_hooks.routing._model import embed_texts
 
     path = _data_dir() / "routing" / "routerbench_train" / "arc_challenge_train.csv.gz"
@@ -318,16 +479,19 @@ def _long_prompt_decision(embedder: Any, quick: bool, rows: list[Row]) -> None:
     data = load_routerbench(path)
     n_train = 150 if quick else 400
     train = data.subset(np.arange(n_train))
-    samples = data.prompts[n_train:n_train + (40 if quick else 150)]
+    samples = data.prompts[n_train : n_train + (40 if quick else 150)]
     tiers = data.tiers
     saved = train_router(train, embedder)
-    raw = TrainedRouter(RouterModel.fit(train, embedder, embeddings=embed_texts(embedder, train.prompts)),
-                        embedder=embedder, knob=0.0)
+    raw = TrainedRouter(
+        RouterModel.fit(train, embedder, embeddings=embed_texts(embedder, train.prompts)),
+        embedder=embedder,
+        knob=0.0,
+    )
     best = np.full((2, len(samples)), np.inf)
     block = 25
     for rnd in range(2):
         for b0 in range(0, len(samples), block):
-            for k in ((0, 1) if (b0 // block + rnd) % 2 == 0 else (1, 0)):
+            for k in (0, 1) if (b0 // block + rnd) % 2 == 0 else (1, 0):
                 router = (saved, raw)[k]
                 router.route(RouteRequest(samples[b0]), tiers)
                 for i in range(b0, min(b0 + block, len(samples))):
@@ -337,11 +501,21 @@ def _long_prompt_decision(embedder: Any, quick: bool, rows: list[Row]) -> None:
     p50, raw50 = float(np.median(best[0])), float(np.median(best[1]))
     chars = float(np.median([len(p) for p in samples]))
     load = "load average %.2f %.2f %.2f" % os.getloadavg() if hasattr(os, "getloadavg") else "load unknown"
-    rows.append(Row(BENCH, "saved router decision p50, long templated prompts", p50 * 1e3, "ms/request",
-                    "raw-text router decision", raw50 * 1e3, "<=10 ms", ok=bool(p50 * 1e3 <= 10),
-                    note=f"{len(samples)} ARC-Challenge prompts (median {chars:.0f} chars), router of {n_train} rows, "
-                         f"{saved.model.info.get('template_lines')} template lines learned; best of 2 interleaved rounds; "
-                         f"p95 {float(np.quantile(best[0], 0.95)) * 1e3:.2f} ms; {load}"))
+    rows.append(
+        Row(
+            BENCH,
+            "saved router decision p50, long templated prompts",
+            p50 * 1e3,
+            "ms/request",
+            "raw-text router decision",
+            raw50 * 1e3,
+            "<=10 ms",
+            ok=bool(p50 * 1e3 <= 10),
+            note=f"{len(samples)} ARC-Challenge prompts (median {chars:.0f} chars), router of {n_train} rows, "
+            f"{saved.model.info.get('template_lines')} template lines learned; best of 2 interleaved rounds; "
+            f"p95 {float(np.quantile(best[0], 0.95)) * 1e3:.2f} ms; {load}",
+        )
+    )
 
 
 def _interleaved(a: Any, b: Any, samples: list[str], rows: list[Row], name: str, anchor: str) -> None:
@@ -354,7 +528,7 @@ def _interleaved(a: Any, b: Any, samples: list[str], rows: list[Row], name: str,
     block = 25
     for rnd in range(3):
         for b0 in range(0, len(samples), block):
-            for k in ((0, 1) if (b0 // block + rnd) % 2 == 0 else (1, 0)):
+            for k in (0, 1) if (b0 // block + rnd) % 2 == 0 else (1, 0):
                 pair[k].embed_one(samples[b0])
                 for i in range(b0, min(b0 + block, len(samples))):
                     t0 = time.perf_counter()
@@ -363,10 +537,20 @@ def _interleaved(a: Any, b: Any, samples: list[str], rows: list[Row], name: str,
     f50, x50 = float(np.median(best[0])), float(np.median(best[1]))
     cos = [float(a.embed_one(p) @ b.embed_one(p)) for p in samples]
     load = "load average %.2f %.2f %.2f" % os.getloadavg() if hasattr(os, "getloadavg") else "load unknown"
-    rows.append(Row(BENCH, name, f50 * 1e3, "ms/request", anchor,
-                    x50 * 1e3, "", note=f"{len(samples)} GSM8K prompts, {a.threads} threads, interleaved; "
-                    f"median per-prompt ratio {float(np.median(best[0] / best[1])):.3f}; cosine between "
-                    f"the two: min {min(cos):.7f}, median {float(np.median(cos)):.7f}; {load}"))
+    rows.append(
+        Row(
+            BENCH,
+            name,
+            f50 * 1e3,
+            "ms/request",
+            anchor,
+            x50 * 1e3,
+            "",
+            note=f"{len(samples)} GSM8K prompts, {a.threads} threads, interleaved; "
+            f"median per-prompt ratio {float(np.median(best[0] / best[1])):.3f}; cosine between "
+            f"the two: min {min(cos):.7f}, median {float(np.median(cos)):.7f}; {load}",
+        )
+    )
 
 
 def run(quick: bool) -> list[Row]:
@@ -377,7 +561,9 @@ def run(quick: bool) -> list[Row]:
     base = default_embedder(int8_matmul=True)
     embedder = _CachedEmbedder(base)
     rows: list[Row] = []
-    parts = os.environ.get("LLM_COST_HOOKS_BENCH_ROUTING_PARTS", "routerbench,gsm8k,mtbench,shadow,overhead").split(",")
+    parts = os.environ.get(
+        "LLM_COST_HOOKS_BENCH_ROUTING_PARTS", "routerbench,gsm8k,mtbench,shadow,overhead"
+    ).split(",")
     with tempfile.TemporaryDirectory(prefix="bench-routing-") as tmp:
         work = Path(tmp)
         if "routerbench" in parts:

@@ -39,8 +39,9 @@ def _measure(ledger_for: Any, quick: bool) -> dict[str, Any]:
     from llm_cost_hooks.langchain import CostCallbackHandler, FakeChatModelWithUsage
     from llm_cost_hooks.telemetry import OTelObserver
 
-    model = FakeChatModelWithUsage(model_name="gpt-4o-mini", responses=["Paris is the capital of France."],
-                                   report_usage=True)
+    model = FakeChatModelWithUsage(
+        model_name="gpt-4o-mini", responses=["Paris is the capital of France."], report_usage=True
+    )
     prompt = "What is the capital of France?"
     meta = {"tenant_id": "acme", "feature": "qa", "route": "cheap"}
 
@@ -63,13 +64,19 @@ def _measure(ledger_for: Any, quick: bool) -> dict[str, Any]:
     plain_cpu, traced_cpu = [], []
     spans_seen = 0
     for _ in range(rounds):
-        bare_t.append(time_per_call(lambda: model.invoke(prompt, config=cfg_none), number=number, repeat=1, warmup=20))
+        bare_t.append(
+            time_per_call(lambda: model.invoke(prompt, config=cfg_none), number=number, repeat=1, warmup=20)
+        )
         c0 = time.process_time()
-        plain_t.append(time_per_call(lambda: model.invoke(prompt, config=cfg_plain), number=number, repeat=1, warmup=20))
+        plain_t.append(
+            time_per_call(lambda: model.invoke(prompt, config=cfg_plain), number=number, repeat=1, warmup=20)
+        )
         plain.tracker.flush()  # the records' writer work belongs to this window
         plain_cpu.append((time.process_time() - c0) / (number + 20))
         c0 = time.process_time()
-        traced_t.append(time_per_call(lambda: model.invoke(prompt, config=cfg_traced), number=number, repeat=1, warmup=20))
+        traced_t.append(
+            time_per_call(lambda: model.invoke(prompt, config=cfg_traced), number=number, repeat=1, warmup=20)
+        )
         # CPU view: every thread of the process (caller, ledger writer, span processor), with
         # the records written and the spans of these calls exported inside the window
         # (metric collection is timed on its own below).
@@ -119,24 +126,57 @@ def run(quick: bool) -> list[Row]:
         ("memory:// ledger, no writer thread", memory, False),
     ):
         plain_us = m["plain"] * 1e6
-        how = (f"median of {m['rounds']} paired rounds x {m['number']} calls; {m['spans']} spans exported for "
-               f"{m['calls']} calls; observer errors {m['observer_errors']}; span work "
-               + ("on the ledger's writer thread" if m["deferred"] else "on the caller's thread"))
+        how = (
+            f"median of {m['rounds']} paired rounds x {m['number']} calls; {m['spans']} spans exported for "
+            f"{m['calls']} calls; observer errors {m['observer_errors']}; span work "
+            + ("on the ledger's writer thread" if m["deferred"] else "on the caller's thread")
+        )
         rows += [
-            Row("telemetry", f"{label}: invoke, handler + spans + metrics", m["traced"] * 1e6, "us/call",
-                anchor_name="invoke, handler only", anchor_value=plain_us),
-            Row("telemetry", f"{label}: telemetry overhead per call", m["overhead_us"], "us/call",
-                anchor_name="invoke, handler only", anchor_value=plain_us,
+            Row(
+                "telemetry",
+                f"{label}: invoke, handler + spans + metrics",
+                m["traced"] * 1e6,
+                "us/call",
+                anchor_name="invoke, handler only",
+                anchor_value=plain_us,
+            ),
+            Row(
+                "telemetry",
+                f"{label}: telemetry overhead per call",
+                m["overhead_us"],
+                "us/call",
+                anchor_name="invoke, handler only",
+                anchor_value=plain_us,
                 target=f"<= +{TARGET_US:.0f} us" if target else "",
-                ok=(m["overhead_us"] <= TARGET_US) if target else None, note=how),
-            Row("telemetry", f"{label}: overhead, process CPU incl. writer + span export", m["cpu_overhead_us"],
-                "us/call", anchor_name="invoke, handler only (CPU)", anchor_value=m["plain_cpu_us"],
+                ok=(m["overhead_us"] <= TARGET_US) if target else None,
+                note=how,
+            ),
+            Row(
+                "telemetry",
+                f"{label}: overhead, process CPU incl. writer + span export",
+                m["cpu_overhead_us"],
+                "us/call",
+                anchor_name="invoke, handler only (CPU)",
+                anchor_value=m["plain_cpu_us"],
                 note="CPU of every thread (caller, ledger writer, span processor), records written and spans "
-                     "exported inside the window; metric collection is the next row"),
-            Row("telemetry", f"{label}: deferred metric work per call (collector)", m["collect_us"], "us/call",
-                anchor_name="invoke, handler only", anchor_value=plain_us,
-                note="queued calls turned into counter sums and histogram samples at collection, off the caller"),
-            Row("telemetry", f"{label}: invoke, no handler", m["bare"] * 1e6, "us/call",
-                anchor_name="invoke, handler only", anchor_value=plain_us),
+                "exported inside the window; metric collection is the next row",
+            ),
+            Row(
+                "telemetry",
+                f"{label}: deferred metric work per call (collector)",
+                m["collect_us"],
+                "us/call",
+                anchor_name="invoke, handler only",
+                anchor_value=plain_us,
+                note="queued calls turned into counter sums and histogram samples at collection, off the caller",
+            ),
+            Row(
+                "telemetry",
+                f"{label}: invoke, no handler",
+                m["bare"] * 1e6,
+                "us/call",
+                anchor_name="invoke, handler only",
+                anchor_value=plain_us,
+            ),
         ]
     return rows

@@ -66,17 +66,25 @@ def router_decision(n: int) -> None:
     if not path.is_file():
         print(f"[embedder_speed] {path} absent: router decision skipped", file=sys.stderr)
         return
-    data = load_routellm(path, cost_per_call={"mistralai/Mixtral-8x7B-Instruct-v0.1": 1e-4, "gpt-4-1106-preview": 1e-3})
+    data = load_routellm(
+        path, cost_per_call={"mistralai/Mixtral-8x7B-Instruct-v0.1": 1e-4, "gpt-4-1106-preview": 1e-3}
+    )
     fused, plain = OnnxEmbedder(), OnnxEmbedder(fused=False)
     train_n = 300
-    model = RouterModel.fit(data.subset(np.arange(train_n)), fused, kind="ridge",
-                            embeddings=embed_texts(fused, data.prompts[:train_n]))
+    model = RouterModel.fit(
+        data.subset(np.arange(train_n)),
+        fused,
+        kind="ridge",
+        embeddings=embed_texts(fused, data.prompts[:train_n]),
+    )
     tiers = {"small": data.tiers[0], "large": data.tiers[1]}
     routers = [TrainedRouter(model, embedder=e, tier_map=tiers) for e in (fused, plain)]
     samples = data.prompts[train_n : train_n + n]
-    print(f"\n4. trained router decision, {len(samples)} held-out GSM8K prompts (p50 "
-          f"{np.median([len(p) for p in samples]):.0f} chars, {np.median([fused.count_tokens(p) for p in samples]):.0f}"
-          f" tokens), router of {train_n} rows ({_load()} before)")
+    print(
+        f"\n4. trained router decision, {len(samples)} held-out GSM8K prompts (p50 "
+        f"{np.median([len(p) for p in samples]):.0f} chars, {np.median([fused.count_tokens(p) for p in samples]):.0f}"
+        f" tokens), router of {train_n} rows ({_load()} before)"
+    )
     times = np.full((2, len(samples), 2), np.nan)
     block = 25
     for rnd in range(2):
@@ -88,9 +96,13 @@ def router_decision(n: int) -> None:
                     routers[k].route(RouteRequest(samples[i]), ["small", "large"])
                     times[k, i, rnd] = time.perf_counter() - t0
     for k, name in enumerate(("fused", "plain (export graph)")):
-        print(f"   {name:22s} p50 {np.median(times[k]) * 1e3:6.2f} ms  p95 {np.percentile(times[k], 95) * 1e3:6.2f} ms")
-    print(f"   median per-prompt ratio fused/plain (best of 2 rounds) "
-          f"{np.median(times[0].min(axis=1) / times[1].min(axis=1)):.3f}  ({_load()} after)")
+        print(
+            f"   {name:22s} p50 {np.median(times[k]) * 1e3:6.2f} ms  p95 {np.percentile(times[k], 95) * 1e3:6.2f} ms"
+        )
+    print(
+        f"   median per-prompt ratio fused/plain (best of 2 rounds) "
+        f"{np.median(times[0].min(axis=1) / times[1].min(axis=1)):.3f}  ({_load()} after)"
+    )
 
 
 def main() -> None:
@@ -113,15 +125,22 @@ def main() -> None:
         bf = np.concatenate([fused.embed(ts[i : i + 32]) for i in range(0, len(ts), 32)])
         bp = np.concatenate([plain.embed(ts[i : i + 32]) for i in range(0, len(ts), 32)])
         batch = (bf * bp).sum(axis=1)
-        print(f"   {name:10s} n={len(ts)}  one-by-one min {one.min():.7f} mean {one.mean():.7f}"
-              f"  | batches of 32 min {batch.min():.7f}  | fused batch vs fused one min "
-              f"{min(float(bf[i] @ fused.embed_one(t)) for i, t in enumerate(ts)):.7f}")
+        print(
+            f"   {name:10s} n={len(ts)}  one-by-one min {one.min():.7f} mean {one.mean():.7f}"
+            f"  | batches of 32 min {batch.min():.7f}  | fused batch vs fused one min "
+            f"{min(float(bf[i] @ fused.embed_one(t)) for i, t in enumerate(ts)):.7f}"
+        )
 
     all_texts = [t for ts in texts.values() for t in ts]
     sample = texts.get("gsm8k", all_texts)
     print(f"\n2. one query, fused graph, 2 threads ({len(sample)} texts; {_load()})")
     tok, np_ = fused._tokenizer, np
-    parts: dict[str, list[float]] = {"tokenize": [], "session.run": [], "pool+norm": [], "embed_one total": []}
+    parts: dict[str, list[float]] = {
+        "tokenize": [],
+        "session.run": [],
+        "pool+norm": [],
+        "embed_one total": [],
+    }
     for t in sample:
         t0 = time.perf_counter()
         enc = tok.encode(t)

@@ -12,8 +12,8 @@ how often their nearest train neighbour (among 2,000) is the same.
 
 from __future__ import annotations
 
-import gzip
 import csv
+import gzip
 import json
 import os
 import struct
@@ -55,7 +55,9 @@ def _gelu(x: np.ndarray) -> np.ndarray:
     return 0.5 * x * (1.0 + _verf(x / sqrt(2.0)))
 
 
-def bert_mean_pooled(w: dict[str, np.ndarray], ids: np.ndarray, mask: np.ndarray, heads: int = 12) -> np.ndarray:
+def bert_mean_pooled(
+    w: dict[str, np.ndarray], ids: np.ndarray, mask: np.ndarray, heads: int = 12
+) -> np.ndarray:
     bsz, seq = ids.shape
     x = w["embeddings.word_embeddings.weight"][ids] + w["embeddings.position_embeddings.weight"][:seq][None]
     x = x + w["embeddings.token_type_embeddings.weight"][0]
@@ -76,7 +78,11 @@ def bert_mean_pooled(w: dict[str, np.ndarray], ids: np.ndarray, mask: np.ndarray
         s = np.exp(s - s.max(-1, keepdims=True))
         s /= s.sum(-1, keepdims=True)
         a = (s @ v).transpose(0, 2, 1, 3).reshape(bsz, seq, hid)
-        x = _ln(lin(a, "attention.output.dense") + x, w[p + "attention.output.LayerNorm.weight"], w[p + "attention.output.LayerNorm.bias"])
+        x = _ln(
+            lin(a, "attention.output.dense") + x,
+            w[p + "attention.output.LayerNorm.weight"],
+            w[p + "attention.output.LayerNorm.bias"],
+        )
         h = _gelu(lin(x, "intermediate.dense"))
         x = _ln(lin(h, "output.dense") + x, w[p + "output.LayerNorm.weight"], w[p + "output.LayerNorm.bias"])
     m = mask[:, :, None].astype(np.float32)
@@ -91,7 +97,11 @@ def main() -> None:
 
     emb = default_embedder()
     w = load_safetensors(folder / "model.safetensors")
-    data = Path(os.environ.get("LLM_COST_HOOKS_DATA_DIR", Path(__file__).resolve().parents[1] / ".." / "shared" / "data"))
+    data = Path(
+        os.environ.get(
+            "LLM_COST_HOOKS_DATA_DIR", Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
+        )
+    )
     bank = data / "semantic_cache" / "banking77"
 
     def read(name: str) -> list[str]:
@@ -114,8 +124,10 @@ def main() -> None:
     t8, t32 = emb.embed(train), fp32(train)
     cos = (q8 * q32).sum(1)
     same_nn = float(((q8 @ t8.T).argmax(1) == (q32 @ t32.T).argmax(1)).mean())
-    print(f"int8 vs fp32 cosine over {n} banking77 queries: mean {cos.mean():.4f}, min {cos.min():.4f}, "
-          f"p05 {np.percentile(cos, 5):.4f}; same nearest train neighbour: {same_nn:.3f}")
+    print(
+        f"int8 vs fp32 cosine over {n} banking77 queries: mean {cos.mean():.4f}, min {cos.min():.4f}, "
+        f"p05 {np.percentile(cos, 5):.4f}; same nearest train neighbour: {same_nn:.3f}"
+    )
 
 
 if __name__ == "__main__":

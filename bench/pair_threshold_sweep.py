@@ -17,10 +17,10 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.bench_cache import _embed_cached, _intent_sets, _read_mrpc, _semantic_cache_dir  # noqa: E402
-from llm_cost_hooks.cache._contrast import contrast_flags  # noqa: E402
-from llm_cost_hooks.cache._signals import DecisionPolicy  # noqa: E402
-from llm_cost_hooks.cache._verifier import PairVerifier  # noqa: E402
+from bench.bench_cache import _embed_cached, _intent_sets, _read_mrpc, _semantic_cache_dir
+from llm_cost_hooks.cache._contrast import contrast_flags
+from llm_cost_hooks.cache._signals import DecisionPolicy
+from llm_cost_hooks.cache._verifier import PairVerifier
 
 
 def _lookups(ct, cl, C, qt, ql, Q, k: int = 10) -> dict[str, np.ndarray]:
@@ -35,7 +35,9 @@ def _lookups(ct, cl, C, qt, ql, Q, k: int = 10) -> dict[str, np.ndarray]:
         out["veto"].append(bool(contrast_flags(qt[i], ct[j])))
         out["p"].append(verifier.probability(qt[i], ct[j], sims[0]))
         out["score"].append(policy.score(sims, [cl_a[n] == cl_a[j] for n in nb]))
-        out["agreeing"].append(sum(1 for n, s in zip(nb[1:], sims[1:]) if cl_a[n] == cl_a[j] and s >= policy.min_similarity))
+        out["agreeing"].append(
+            sum(1 for n, s in zip(nb[1:], sims[1:]) if cl_a[n] == cl_a[j] and s >= policy.min_similarity)
+        )
         out["correct"].append(cl_a[j] == ql[i])
     return {f: np.asarray(v) for f, v in out.items()}
 
@@ -55,9 +57,15 @@ def main() -> int:
     for name, (tr, trl, te, tel) in sets.items():
         TR, TE = _embed_cached(tr), _embed_cached(te)
         perm = rng.permutation(len(tr))
-        vi, fi = perm[: len(tr) // 5], perm[len(tr) // 5:]
-        data[f"{name} val"] = _lookups([tr[i] for i in fi], [trl[i] for i in fi], TR[fi],
-                                       [tr[i] for i in vi], [trl[i] for i in vi], TR[vi])
+        vi, fi = perm[: len(tr) // 5], perm[len(tr) // 5 :]
+        data[f"{name} val"] = _lookups(
+            [tr[i] for i in fi],
+            [trl[i] for i in fi],
+            TR[fi],
+            [tr[i] for i in vi],
+            [trl[i] for i in vi],
+            TR[vi],
+        )
         data[f"{name} test"] = _lookups(tr, trl, TR, te, tel, TE)
     mrpc = {}
     for split in ("train", "test"):
@@ -66,9 +74,17 @@ def main() -> int:
             m = _read_mrpc(p)
             A, B = _embed_cached([r[0] for r in m]), _embed_cached([r[1] for r in m])
             cos = (A * B).sum(1)
-            mrpc[split] = (np.array([not contrast_flags(b, a) and PairVerifier.default().probability(b, a, float(c))
-                                     for (a, b, _), c in zip(m, cos)], dtype=float),
-                           np.array([r[2] == "1" for r in m]), np.array([bool(contrast_flags(b, a)) for a, b, _ in m]))
+            mrpc[split] = (
+                np.array(
+                    [
+                        not contrast_flags(b, a) and PairVerifier.default().probability(b, a, float(c))
+                        for (a, b, _), c in zip(m, cos)
+                    ],
+                    dtype=float,
+                ),
+                np.array([r[2] == "1" for r in m]),
+                np.array([bool(contrast_flags(b, a)) for a, b, _ in m]),
+            )
     print("free-text answers: pair verifier alone (hit rate @ precision)")
     for pt in (0.9, 0.95, 0.96, 0.97, 0.975, 0.98, 0.985):
         line = f"pair_threshold {pt:<6}"

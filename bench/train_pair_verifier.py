@@ -17,9 +17,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.bench_cache import _embed_cached, _intent_sets, _read_mrpc, _semantic_cache_dir  # noqa: E402
-from llm_cost_hooks.cache._contrast import contrast_flags  # noqa: E402
-from llm_cost_hooks.cache._verifier import PAIR_FEATURE_NAMES, pair_features  # noqa: E402
+from bench.bench_cache import _embed_cached, _intent_sets, _read_mrpc, _semantic_cache_dir
+from llm_cost_hooks.cache._contrast import contrast_flags
+from llm_cost_hooks.cache._verifier import PAIR_FEATURE_NAMES, pair_features
 
 OUT = Path(__file__).resolve().parents[1] / "llm_cost_hooks" / "cache" / "data" / "pair_verifier.json"
 

@@ -11,9 +11,9 @@ llm_cost_hooks`` stays cheap (no price map, tokenizer, LangChain or LiteLLM impo
 
 from __future__ import annotations
 
-from ._lazy import install_lazy_exports as _install_lazy_exports
-
 from typing import TYPE_CHECKING as _TYPE_CHECKING
+
+from ._lazy import install_lazy_exports as _install_lazy_exports
 
 __version__ = "0.1.0"
 
@@ -86,11 +86,6 @@ _EXPORTS: dict[str, str] = {
 }
 
 __all__ = sorted([*_EXPORTS, "__version__"])
-
-
-
-
-
 
 
 _install_lazy_exports(globals(), _EXPORTS)

@@ -52,11 +52,7 @@ class UnknownModelError(LLMCostHooksError, KeyError):
     def __init__(self, model: str, suggestions: Sequence[str] = ()) -> None:
         self.model = model
         self.suggestions = list(suggestions)
-        hint = (
-            f" Closest known names: {', '.join(self.suggestions)}."
-            if self.suggestions
-            else ""
-        )
+        hint = f" Closest known names: {', '.join(self.suggestions)}." if self.suggestions else ""
         message = (
             f"No price for model {model!r}.{hint} Give a price with "
             "PriceBook(overrides={...}) or LLM_COST_HOOKS_PRICE_OVERRIDES=path.yaml, "

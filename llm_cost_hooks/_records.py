@@ -52,8 +52,7 @@ def _check_count(name: str, value: Any) -> int:
         if isinstance(value, float) and value.is_integer() and value >= 0:
             return int(value)
         raise InvalidUsageError(
-            f"{name} must be a non-negative integer, got {value!r} "
-            f"({type(value).__name__})."
+            f"{name} must be a non-negative integer, got {value!r} ({type(value).__name__})."
         )
     if value < 0:
         raise InvalidUsageError(f"{name} must be a non-negative integer, got {value}.")
@@ -170,14 +169,18 @@ class TokenUsage(BaseModel):
         if values["cache_read_tokens"] + values["cache_write_tokens"] > inp:
             bad = True
             values["cache_read_tokens"] = min(values["cache_read_tokens"], inp)
-            values["cache_write_tokens"] = min(values["cache_write_tokens"], inp - values["cache_read_tokens"])
+            values["cache_write_tokens"] = min(
+                values["cache_write_tokens"], inp - values["cache_read_tokens"]
+            )
         if values["reasoning_tokens"] > out:
             bad = True
             values["reasoning_tokens"] = out
         usage = object.__new__(cls)
         _fill(usage, values, set(values))
         if bad:
-            original = {k: v if isinstance(v, (int, float, str)) or v is None else repr(v) for k, v in raw.items()}
+            original = {
+                k: v if isinstance(v, (int, float, str)) or v is None else repr(v) for k, v in raw.items()
+            }
             _setattr(usage, "__pydantic_private__", {"usage_invalid": original})
         return usage
 
@@ -226,9 +229,7 @@ class CostBreakdown(BaseModel):
 
 
 _BREAKDOWN_FIELDS = frozenset(CostBreakdown.model_fields)
-_ZERO_BREAKDOWN: dict[str, Any] = {
-    name: f.default for name, f in CostBreakdown.model_fields.items()
-}
+_ZERO_BREAKDOWN: dict[str, Any] = {name: f.default for name, f in CostBreakdown.model_fields.items()}
 
 
 def _utcnow() -> datetime:
@@ -282,7 +283,9 @@ class CostRecord(BaseModel):
     tokens_estimated: bool = False
     price_estimated: bool = False
 
-    @field_validator("tenant", "user", "feature", "route", "prompt_version", "provider", "model", "error_type")
+    @field_validator(
+        "tenant", "user", "feature", "route", "prompt_version", "provider", "model", "error_type"
+    )
     @classmethod
     def _storable(cls, value: str | None) -> str | None:
         return None if value is None else storable_text(value)

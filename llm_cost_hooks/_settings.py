@@ -48,13 +48,15 @@ class Settings(BaseSettings):
         "any_error", description="How reports decide that a task failed."
     )
     tokenizer_dir: str | None = Field(
-        None, description="Folder of tiktoken BPE files (named like tiktoken's cache) instead of LiteLLM's bundled ones."
+        None,
+        description="Folder of tiktoken BPE files (named like tiktoken's cache) instead of LiteLLM's bundled ones.",
     )
     cache_path: str = Field(
         "llm_cache.db", description="File of the embedded semantic cache when SemanticCache() gets no path."
     )
     embedding_model_path: str | None = Field(
-        None, description="An all-MiniLM-L6-v2 int8 model.onnx to use instead of the one from the embed extra."
+        None,
+        description="An all-MiniLM-L6-v2 int8 model.onnx to use instead of the one from the embed extra.",
     )
     data_dir: str | None = Field(
         None,

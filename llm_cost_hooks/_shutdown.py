@@ -69,9 +69,10 @@ def run_exit_hooks(total: float | None = None) -> None:
         hooks = sorted(_hooks, key=lambda h: h[0])
     try:
         budget = exit_timeout() if total is None else total
-    except Exception:  # noqa: BLE001 - a bad variable must not cost the records at exit
-        logger.exception("llm-cost-hooks: reading LLM_COST_HOOKS_EXIT_TIMEOUT failed; using %ss",
-                         DEFAULT_EXIT_TIMEOUT)
+    except Exception:
+        logger.exception(
+            "llm-cost-hooks: reading LLM_COST_HOOKS_EXIT_TIMEOUT failed; using %ss", DEFAULT_EXIT_TIMEOUT
+        )
         budget = DEFAULT_EXIT_TIMEOUT
     start = time.monotonic()
     end = start + budget
@@ -83,7 +84,7 @@ def run_exit_hooks(total: float | None = None) -> None:
         deadline = start + budget * _LEDGER_SHARE if phase < TELEMETRY and has_telemetry else end
         try:
             fn(owner, deadline)
-        except Exception:  # noqa: BLE001 - never fail interpreter exit
+        except Exception:
             logger.exception("llm-cost-hooks: an exit hook failed")
 
 
@@ -106,7 +107,7 @@ def _after_fork_in_child() -> None:
         if owner is not None:
             try:
                 fn(owner)
-            except Exception:  # noqa: BLE001 - a fork must not fail because of us
+            except Exception:
                 logger.exception("llm-cost-hooks: resetting %r after fork failed", owner)
 
 

@@ -30,7 +30,15 @@ from .ledger import Ledger, TaskOutcome, open_ledger
 if TYPE_CHECKING:  # pragma: no cover
     from ._settings import Settings
 
-__all__ = ["Attribution", "CostTracker", "RunInfo", "RunKind", "RunObserver", "TaskState", "TrackerAdapterMixin"]
+__all__ = [
+    "Attribution",
+    "CostTracker",
+    "RunInfo",
+    "RunKind",
+    "RunObserver",
+    "TaskState",
+    "TrackerAdapterMixin",
+]
 
 logger = logging.getLogger("llm_cost_hooks")
 
@@ -160,7 +168,7 @@ def _attach(observer: RunObserver, tracker: CostTracker) -> None:
     if attach is not None:
         try:
             attach(tracker)
-        except Exception:  # noqa: BLE001 - an observer bug must not break the tracker
+        except Exception:
             logger.exception("llm-cost-hooks observer %r failed to attach", observer)
 
 
@@ -294,8 +302,7 @@ class CostTracker:
                 if not isinstance(extra, Mapping):
                     self._bad_input(
                         ConfigurationError(
-                            "metadata['cost_tags'] must be a dict of str to str, got "
-                            f"{type(extra).__name__}."
+                            f"metadata['cost_tags'] must be a dict of str to str, got {type(extra).__name__}."
                         )
                     )
                 else:
@@ -373,7 +380,7 @@ class CostTracker:
         for obs in self.observers:
             try:
                 obs.on_run_start(run)
-            except Exception:  # noqa: BLE001 - an observer never breaks the chain
+            except Exception:
                 logger.exception("llm-cost-hooks observer %r failed on run start", obs)
         return run
 
@@ -426,11 +433,21 @@ class CostTracker:
         """A model call started. ``messages`` (OpenAI format, or a callable returning
         them) are kept only to count tokens if the provider reports no usage."""
         return self._start(
-            run_id, parent_id, RunKind.LLM, name or model, metadata, tags,
-            model, provider, dict(params) if params else {}, messages,
+            run_id,
+            parent_id,
+            RunKind.LLM,
+            name or model,
+            metadata,
+            tags,
+            model,
+            provider,
+            dict(params) if params else {},
+            messages,
         )
 
-    def end_run(self, run_id: str, *, error: BaseException | None = None, outputs: Any = None) -> TaskState | None:
+    def end_run(
+        self, run_id: str, *, error: BaseException | None = None, outputs: Any = None
+    ) -> TaskState | None:
         """A non-model run ended. Closes its task when it is the root."""
         self._ending[run_id] = threading.get_ident()
         try:
@@ -492,7 +509,7 @@ class CostTracker:
         for obs in self.observers:
             try:
                 obs.on_run_end(run, record=record, error=error, task=task, outputs=outputs)
-            except Exception:  # noqa: BLE001
+            except Exception:
                 logger.exception("llm-cost-hooks observer %r failed on run end", obs)
 
     # -- pricing ------------------------------------------------------------------------
@@ -522,14 +539,17 @@ class CostTracker:
                 self._warned_models.add(model)
                 logger.warning("llm-cost-hooks: %s Recording it at $0, flagged price_estimated.", exc)
             return CostBreakdown(), True
-        except Exception as exc:  # noqa: BLE001 - a pricing bug must not lose the record
+        except Exception as exc:
             if self.strict:
                 raise
             if ("pricing", model, type(exc)) not in self._warned_implausible:
                 # Once per model and kind of failure: a broken price book fails every call.
                 self._warned_implausible.add(("pricing", model, type(exc)))
-                logger.exception("llm-cost-hooks: pricing %r failed; recorded at $0, flagged "
-                                 "price_estimated (logged once per model)", model)
+                logger.exception(
+                    "llm-cost-hooks: pricing %r failed; recorded at $0, flagged "
+                    "price_estimated (logged once per model)",
+                    model,
+                )
             return CostBreakdown(), True
 
     def count_prompt_tokens(self, messages: Any, model: str) -> tuple[int, bool]:
@@ -543,7 +563,7 @@ class CostTracker:
             else:
                 c = self.token_counter.count_messages(messages, model)
             return c.tokens, True
-        except Exception:  # noqa: BLE001 - counting is best effort
+        except Exception:
             logger.debug("llm-cost-hooks: could not count prompt tokens", exc_info=True)
             return 0, True
 
@@ -583,15 +603,35 @@ class CostTracker:
         """
         self._ending[run_id] = threading.get_ident()
         try:
-            return self._end_llm(run_id, usage, model, cache_status, saved_usd, output_text, outputs,
-                                 batch, billed_usd, tokens_estimated, defer)
+            return self._end_llm(
+                run_id,
+                usage,
+                model,
+                cache_status,
+                saved_usd,
+                output_text,
+                outputs,
+                batch,
+                billed_usd,
+                tokens_estimated,
+                defer,
+            )
         finally:
             self._ending.pop(run_id, None)
 
     def _end_llm(
-        self, run_id: str, usage: TokenUsage | None, model: str | None, cache_status: CacheStatus,
-        saved_usd: float | None, output_text: str | Callable[[], str] | None, outputs: Any,
-        batch: bool, billed_usd: float | None, tokens_estimated: bool, defer: bool,
+        self,
+        run_id: str,
+        usage: TokenUsage | None,
+        model: str | None,
+        cache_status: CacheStatus,
+        saved_usd: float | None,
+        output_text: str | Callable[[], str] | None,
+        outputs: Any,
+        batch: bool,
+        billed_usd: float | None,
+        tokens_estimated: bool,
+        defer: bool,
     ) -> CostRecord | None:
         run = self._runs.pop(run_id, None)
         if run is None:
@@ -605,17 +645,30 @@ class CostTracker:
             if text:
                 try:
                     out_tok = self.token_counter.count_text(text, model_name).tokens
-                except Exception:  # noqa: BLE001
+                except Exception:
                     out_tok = 0
             usage = TokenUsage(input_tokens=in_tok, output_tokens=out_tok)
             tokens_estimated = True
         if defer and self._defers_observers():
             task = self._tasks.get(run.task_id)
             finished = self._finish_task(run, None) if run.is_root else None
-            self.ledger.write_deferred(_DeferredCall(
-                self, run, task, usage, model_name, cache_status, saved_usd, batch, billed_usd,
-                tokens_estimated, end_ns, finished, outputs,
-            ))
+            self.ledger.write_deferred(
+                _DeferredCall(
+                    self,
+                    run,
+                    task,
+                    usage,
+                    model_name,
+                    cache_status,
+                    saved_usd,
+                    batch,
+                    billed_usd,
+                    tokens_estimated,
+                    end_ns,
+                    finished,
+                    outputs,
+                )
+            )
             return None
         record = self._success_record(
             run, usage, model_name, cache_status, saved_usd, batch, billed_usd, tokens_estimated, end_ns
@@ -639,32 +692,52 @@ class CostTracker:
         if billed_usd is not None:
             breakdown, price_estimated = _billed_breakdown(float(billed_usd), usage), False
         else:
-            breakdown, price_estimated = self.price(usage, model_name, run.provider, batch=batch, at=run.start_time)
+            breakdown, price_estimated = self.price(
+                usage, model_name, run.provider, batch=batch, at=run.start_time
+            )
         if cache_status is not CacheStatus.MISS:
             saved = breakdown.total if saved_usd is None else saved_usd
             return self._record(
-                run, model_name, _NO_USAGE, _NO_COST, success=True,
-                cache_status=cache_status, saved_usd=saved,
-                tokens_estimated=tokens_estimated, price_estimated=price_estimated, end_ns=end_ns,
+                run,
+                model_name,
+                _NO_USAGE,
+                _NO_COST,
+                success=True,
+                cache_status=cache_status,
+                saved_usd=saved,
+                tokens_estimated=tokens_estimated,
+                price_estimated=price_estimated,
+                end_ns=end_ns,
             )
         # Provider prefix caching (issue 8): reads are already priced at the cache-read
         # rate; record what they saved, and tag what cache writes cost above input.
         premium: float | None = None
-        if (usage.cache_read_tokens or usage.cache_write_tokens) and billed_usd is None and (
-            resolved := self._prices.get((model_name, run.provider))
-        ) is not None:
+        if (
+            (usage.cache_read_tokens or usage.cache_write_tokens)
+            and billed_usd is None
+            and (resolved := self._prices.get((model_name, run.provider))) is not None
+        ):
             try:
-                cache_saved, premium = _prefix_cache_savings()(resolved.price, usage, batch=batch, at=run.start_time)
-            except Exception:  # noqa: BLE001 - savings are a report; never lose the record
+                cache_saved, premium = _prefix_cache_savings()(
+                    resolved.price, usage, batch=batch, at=run.start_time
+                )
+            except Exception:
                 logger.exception("llm-cost-hooks: prompt-cache savings of %r failed", model_name)
             else:
                 if cache_saved > 0:
                     cache_status = CacheStatus.PROVIDER_PREFIX
                     saved_usd = (saved_usd or 0.0) + cache_saved
         record = self._record(
-            run, model_name, usage, breakdown, success=True, cache_status=cache_status,
-            saved_usd=saved_usd or 0.0, tokens_estimated=tokens_estimated,
-            price_estimated=price_estimated, end_ns=end_ns,
+            run,
+            model_name,
+            usage,
+            breakdown,
+            success=True,
+            cache_status=cache_status,
+            saved_usd=saved_usd or 0.0,
+            tokens_estimated=tokens_estimated,
+            price_estimated=price_estimated,
+            end_ns=end_ns,
         )
         if premium is not None and usage.cache_write_tokens:
             record.tags["prompt_cache.write_premium_usd"] = f"{premium:.10g}"
@@ -681,7 +754,9 @@ class CostTracker:
         """
         return self.end_run(run_id, error=error, outputs=outputs)
 
-    def error_llm(self, run_id: str, error: BaseException, *, usage: TokenUsage | None = None) -> CostRecord | None:
+    def error_llm(
+        self, run_id: str, error: BaseException, *, usage: TokenUsage | None = None
+    ) -> CostRecord | None:
         """A model call failed. Recorded as failed, with its prompt tokens (counted here
         when the provider reported none) and the price of those tokens."""
         self._ending[run_id] = threading.get_ident()
@@ -702,9 +777,17 @@ class CostTracker:
             usage = TokenUsage(input_tokens=in_tok)
         breakdown, price_estimated = self.price(usage, model_name, run.provider, at=run.start_time)
         record = self._record(
-            run, model_name, usage, breakdown, success=False, cache_status=CacheStatus.MISS,
-            saved_usd=0.0, tokens_estimated=estimated, price_estimated=price_estimated,
-            error_type=type(error).__qualname__, end_ns=run.end_ns,
+            run,
+            model_name,
+            usage,
+            breakdown,
+            success=False,
+            cache_status=CacheStatus.MISS,
+            saved_usd=0.0,
+            tokens_estimated=estimated,
+            price_estimated=price_estimated,
+            error_type=type(error).__qualname__,
+            end_ns=run.end_ns,
         )
         return self._emit(run, record, error, None)
 
@@ -727,7 +810,10 @@ class CostTracker:
         if end_ns is None:
             end_ns = time.perf_counter_ns()
         tags = dict(a.tags)
-        if usage.__pydantic_private__ is not None or usage.input_tokens + usage.output_tokens > _PLAUSIBLE_TOKENS:
+        if (
+            usage.__pydantic_private__ is not None
+            or usage.input_tokens + usage.output_tokens > _PLAUSIBLE_TOKENS
+        ):
             self._flag_usage(tags, usage, model, run.provider)
         provider = run.provider
         return CostRecord._trusted(
@@ -772,10 +858,13 @@ class CostTracker:
                 self._warned_implausible.add(("invalid", model))
                 logger.warning(
                     "llm-cost-hooks: %r reported invalid token usage %s; recorded the repaired "
-                    "counts, flagged with the usage_invalid tag.", model, original,
+                    "counts, flagged with the usage_invalid tag.",
+                    model,
+                    original,
                 )
         limits: list[tuple[str, int, int | None]] = [
-            ("input_tokens", usage.input_tokens, None), ("output_tokens", usage.output_tokens, None)
+            ("input_tokens", usage.input_tokens, None),
+            ("output_tokens", usage.output_tokens, None),
         ]
         resolved = self._prices.get((model, provider))
         if resolved is not None:
@@ -788,7 +877,8 @@ class CostTracker:
             if count > ceiling:
                 why = (
                     f"{name}={count} is over {_IMPLAUSIBLE_FACTOR}x the model's limit of {window}"
-                    if window else f"{name}={count} is over {_IMPLAUSIBLE_TOKENS}"
+                    if window
+                    else f"{name}={count} is over {_IMPLAUSIBLE_TOKENS}"
                 )
                 tags["usage_implausible"] = why
                 if model not in self._warned_implausible:
@@ -796,7 +886,8 @@ class CostTracker:
                     logger.warning(
                         "llm-cost-hooks: implausible usage for %r (%s); recorded as reported and "
                         "flagged with the usage_implausible tag. Check the provider's usage data.",
-                        model, why,
+                        model,
+                        why,
                     )
                 break
 
@@ -840,7 +931,10 @@ class CostTracker:
         # Copy, never mutate: the attribution object may be shared with the parent/defaults.
         run.attribution = replace(
             run.attribution,
-            tags={**run.attribution.tags, **{storable_text(str(k)): storable_text(str(v)) for k, v in tags.items()}},
+            tags={
+                **run.attribution.tags,
+                **{storable_text(str(k)): storable_text(str(v)) for k, v in tags.items()},
+            },
         )
         return True
 
@@ -880,13 +974,38 @@ _NO_COST = CostBreakdown()
 class _DeferredCall:
     """A successful model call's raw numbers, priced and recorded by the ledger's writer."""
 
-    __slots__ = ("tracker", "run", "task", "usage", "model", "cache_status", "saved_usd", "batch",
-                 "billed_usd", "tokens_estimated", "end_ns", "finished", "outputs")
+    __slots__ = (
+        "batch",
+        "billed_usd",
+        "cache_status",
+        "end_ns",
+        "finished",
+        "model",
+        "outputs",
+        "run",
+        "saved_usd",
+        "task",
+        "tokens_estimated",
+        "tracker",
+        "usage",
+    )
 
-    def __init__(self, tracker: CostTracker, run: RunInfo, task: TaskState | None, usage: TokenUsage,
-                 model: str, cache_status: CacheStatus, saved_usd: float | None, batch: bool,
-                 billed_usd: float | None, tokens_estimated: bool, end_ns: int,
-                 finished: TaskState | None = None, outputs: Any = None) -> None:
+    def __init__(
+        self,
+        tracker: CostTracker,
+        run: RunInfo,
+        task: TaskState | None,
+        usage: TokenUsage,
+        model: str,
+        cache_status: CacheStatus,
+        saved_usd: float | None,
+        batch: bool,
+        billed_usd: float | None,
+        tokens_estimated: bool,
+        end_ns: int,
+        finished: TaskState | None = None,
+        outputs: Any = None,
+    ) -> None:
         self.tracker = tracker
         self.run = run
         self.task = task
@@ -904,8 +1023,15 @@ class _DeferredCall:
     def __call__(self) -> CostRecord:
         t = self.tracker
         record = t._success_record(
-            self.run, self.usage, self.model, self.cache_status, self.saved_usd, self.batch,
-            self.billed_usd, self.tokens_estimated, self.end_ns,
+            self.run,
+            self.usage,
+            self.model,
+            self.cache_status,
+            self.saved_usd,
+            self.batch,
+            self.billed_usd,
+            self.tokens_estimated,
+            self.end_ns,
         )
         t._roll_up(self.task, record)
         if t.observers:  # deferrable ones (end_llm checked): told here, on the writer
@@ -917,14 +1043,22 @@ class _DeferredCall:
 class _DeferredEnd:
     """A non-model run's end, told to deferrable observers on the ledger's writer."""
 
-    __slots__ = ("tracker", "run", "error", "task", "outputs")
+    __slots__ = ("error", "outputs", "run", "task", "tracker")
 
-    def __init__(self, tracker: CostTracker, run: RunInfo, error: BaseException | None,
-                 task: TaskState | None, outputs: Any) -> None:
+    def __init__(
+        self,
+        tracker: CostTracker,
+        run: RunInfo,
+        error: BaseException | None,
+        task: TaskState | None,
+        outputs: Any,
+    ) -> None:
         self.tracker, self.run, self.error, self.task, self.outputs = tracker, run, error, task, outputs
 
     def __call__(self) -> None:
-        self.tracker._notify_end(self.run, record=None, error=self.error, task=self.task, outputs=self.outputs)
+        self.tracker._notify_end(
+            self.run, record=None, error=self.error, task=self.task, outputs=self.outputs
+        )
 
 
 _prefix_savings_fn: Any = None

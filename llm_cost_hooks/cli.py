@@ -100,7 +100,11 @@ def estimate_rows(
 def _cmd_estimate(args: argparse.Namespace) -> int:
     from .ledger import format_rows
 
-    models = [m.strip() for m in args.models.split(",") if m.strip()] if args.models else list(DEFAULT_ESTIMATE_MODELS)
+    models = (
+        [m.strip() for m in args.models.split(",") if m.strip()]
+        if args.models
+        else list(DEFAULT_ESTIMATE_MODELS)
+    )
     rows = estimate_rows(
         input_tokens=args.input_tokens,
         output_tokens=args.output_tokens,
@@ -130,9 +134,12 @@ def _cmd_report(args: argparse.Namespace) -> int:
             if kind == "totals":
                 out[kind] = reports.totals(by=args.by, since=args.since, until=args.until)
             elif kind == "tasks":
-                task_by = [b for b in (args.by.split(",") if args.by else []) if b not in ("cache_status", "success")]
-                out[kind] = reports.tasks(by=task_by, since=args.since, until=args.until,
-                                          failure_policy=args.failure_policy)
+                task_by = [
+                    b for b in (args.by.split(",") if args.by else []) if b not in ("cache_status", "success")
+                ]
+                out[kind] = reports.tasks(
+                    by=task_by, since=args.since, until=args.until, failure_policy=args.failure_policy
+                )
             elif kind == "cache":
                 out[kind] = reports.cache_savings(since=args.since, until=args.until)
             elif kind == "budget":
@@ -148,8 +155,12 @@ def _cmd_report(args: argparse.Namespace) -> int:
         else:
             for kind, rows in out.items():
                 if args.format == "table":
-                    title = {"totals": "Cost by " + (args.by or "all"), "tasks": "Tasks (cost per successful task)",
-                             "cache": "Cache savings", "budget": "Budget breaches"}[kind]
+                    title = {
+                        "totals": "Cost by " + (args.by or "all"),
+                        "tasks": "Tasks (cost per successful task)",
+                        "cache": "Cache savings",
+                        "budget": "Budget breaches",
+                    }[kind]
                     print(f"\n{title}\n")
                 print(format_rows(rows, args.format))
     finally:
@@ -184,8 +195,14 @@ def _cmd_ledger_copy(args: argparse.Namespace) -> int:
 def _cmd_demo(args: argparse.Namespace) -> int:
     from .langchain._demo import run_demo
 
-    return run_demo(ledger_path=args.ledger, data=args.data, limit=args.limit, chart=args.chart,
-                    otlp=args.otlp, quiet=args.quiet)
+    return run_demo(
+        ledger_path=args.ledger,
+        data=args.data,
+        limit=args.limit,
+        chart=args.chart,
+        otlp=args.otlp,
+        quiet=args.quiet,
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -196,25 +213,43 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     est = sub.add_parser("estimate", help="cost of a workload on each model, cheapest first")
-    est.add_argument("--input-tokens", type=_positive_int("--input-tokens"), required=True,
-                     help="prompt tokens per request")
-    est.add_argument("--output-tokens", type=_positive_int("--output-tokens"), required=True,
-                     help="completion tokens per request")
+    est.add_argument(
+        "--input-tokens",
+        type=_positive_int("--input-tokens"),
+        required=True,
+        help="prompt tokens per request",
+    )
+    est.add_argument(
+        "--output-tokens",
+        type=_positive_int("--output-tokens"),
+        required=True,
+        help="completion tokens per request",
+    )
     est.add_argument("--requests-per-day", type=_positive_int("--requests-per-day"), required=True)
     est.add_argument("--models", help="comma-separated model names (default: popular models)")
-    est.add_argument("--cached-fraction", type=_fraction, default=0.0,
-                     help="share of input tokens served from the provider's prompt cache")
+    est.add_argument(
+        "--cached-fraction",
+        type=_fraction,
+        default=0.0,
+        help="share of input tokens served from the provider's prompt cache",
+    )
     est.add_argument("--batch", action="store_true", help="price at batch-API rates")
     est.add_argument("--format", choices=("table", "csv", "json"), default="table")
     est.set_defaults(func=_cmd_estimate)
 
     rep = sub.add_parser("report", help="cost tables from a ledger")
     rep.add_argument("ledger", help="ledger file (SQLite .db or .jsonl) or postgresql://user@host/db URL")
-    rep.add_argument("--by", default="", help="comma-separated: tenant,user,feature,route,prompt_version,model,provider,day,month,cache_status")
+    rep.add_argument(
+        "--by",
+        default="",
+        help="comma-separated: tenant,user,feature,route,prompt_version,model,provider,day,month,cache_status",
+    )
     rep.add_argument("--since", help="ISO date/time, inclusive")
     rep.add_argument("--until", help="ISO date/time, exclusive")
     rep.add_argument("--show", default="totals,tasks", help="which tables: totals,tasks,cache,budget")
-    rep.add_argument("--html", metavar="OUT.html", help="also write an HTML report with charts (needs the charts extra)")
+    rep.add_argument(
+        "--html", metavar="OUT.html", help="also write an HTML report with charts (needs the charts extra)"
+    )
     rep.add_argument("--failure-policy", choices=("any_error", "root_error"), default="any_error")
     rep.add_argument("--format", choices=("table", "csv", "json"), default="table")
     rep.set_defaults(func=_cmd_report)
@@ -224,25 +259,50 @@ def build_parser() -> argparse.ArgumentParser:
     mig = led_sub.add_parser("migrate", help="create or upgrade the schema of a PostgreSQL ledger")
     mig.add_argument("url", help="postgresql://user:password@host:5432/db")
     mig.set_defaults(func=_cmd_ledger_migrate)
-    cp = led_sub.add_parser("copy", help="copy records and task outcomes from one ledger into another; "
-                                          "records already there (same id) are skipped, so it can be rerun")
+    cp = led_sub.add_parser(
+        "copy",
+        help="copy records and task outcomes from one ledger into another; "
+        "records already there (same id) are skipped, so it can be rerun",
+    )
     cp.add_argument("source", help="ledger to read: SQLite .db, .jsonl or postgresql:// URL")
     cp.add_argument("destination", help="ledger to write: SQLite .db or postgresql:// URL")
     cp.add_argument("--batch-size", type=_positive_int("--batch-size"), default=5000)
     cp.set_defaults(func=_cmd_ledger_copy)
 
-    demo = sub.add_parser("demo", help="replay a real workload with each cost lever switched on in turn; "
-                                       "print the savings waterfall")
-    demo.add_argument("--ledger", default="demo_out/llm_costs.db",
-                      help="SQLite file to write, or the URL of an empty PostgreSQL database")
-    demo.add_argument("--data", help="data folder with semantic_cache/banking77/{test,train}.csv.gz and "
-                                     "routing/routerbench_train/*.csv.gz (default: the subset shipped in the package)")
-    demo.add_argument("--limit", type=_positive_int("--limit"), default=1000,
-                      help="distinct requests to replay, half support tickets, half assistant prompts (default: 1000)")
-    demo.add_argument("--chart", help="waterfall PNG to write (default: savings_waterfall.png beside the ledger)")
-    demo.add_argument("--otlp", nargs="?", const="", default=None, metavar="URL",
-                      help="send traces and metrics over OTLP/HTTP to URL (default: OTEL_EXPORTER_OTLP_ENDPOINT)")
-    demo.add_argument("--quiet", action="store_true", help="no progress (a bar on a terminal, a line per step otherwise)")
+    demo = sub.add_parser(
+        "demo",
+        help="replay a real workload with each cost lever switched on in turn; print the savings waterfall",
+    )
+    demo.add_argument(
+        "--ledger",
+        default="demo_out/llm_costs.db",
+        help="SQLite file to write, or the URL of an empty PostgreSQL database",
+    )
+    demo.add_argument(
+        "--data",
+        help="data folder with semantic_cache/banking77/{test,train}.csv.gz and "
+        "routing/routerbench_train/*.csv.gz (default: the subset shipped in the package)",
+    )
+    demo.add_argument(
+        "--limit",
+        type=_positive_int("--limit"),
+        default=1000,
+        help="distinct requests to replay, half support tickets, half assistant prompts (default: 1000)",
+    )
+    demo.add_argument(
+        "--chart", help="waterfall PNG to write (default: savings_waterfall.png beside the ledger)"
+    )
+    demo.add_argument(
+        "--otlp",
+        nargs="?",
+        const="",
+        default=None,
+        metavar="URL",
+        help="send traces and metrics over OTLP/HTTP to URL (default: OTEL_EXPORTER_OTLP_ENDPOINT)",
+    )
+    demo.add_argument(
+        "--quiet", action="store_true", help="no progress (a bar on a terminal, a line per step otherwise)"
+    )
     demo.set_defaults(func=_cmd_demo)
 
     for module_name, func_name in _PLUGINS:

@@ -21,21 +21,21 @@ os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 # The checkout under test, not whatever copy is installed.
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from llm_cost_hooks import BudgetExceeded  # noqa: E402
-from llm_cost_hooks._records import TokenUsage  # noqa: E402
-from llm_cost_hooks.budget import AlertManager, Limit, RedisSpendStore, SpendGuard, SpendRequest  # noqa: E402
-from llm_cost_hooks.tokens import count_message_tokens  # noqa: E402
-from llm_cost_hooks.dedup import RedisSingleFlight  # noqa: E402
-from llm_cost_hooks.langchain import CostCallbackHandler, FakeChatModelWithUsage  # noqa: E402
-from llm_cost_hooks.langchain._budget import GuardedChatModel  # noqa: E402
+from llm_cost_hooks import BudgetExceeded
+from llm_cost_hooks._records import TokenUsage
+from llm_cost_hooks.budget import AlertManager, Limit, RedisSpendStore, SpendGuard, SpendRequest
+from llm_cost_hooks.dedup import RedisSingleFlight
+from llm_cost_hooks.langchain import CostCallbackHandler, FakeChatModelWithUsage
+from llm_cost_hooks.langchain._budget import GuardedChatModel
+from llm_cost_hooks.tokens import count_message_tokens
 
 ANSWER = "The Acorn Guest House is a cheap 4-star guesthouse in the north with free parking and wifi."
 TENANT = "acme"
 MAX_TOKENS = 300
 
 
-def _slow(delay: float):  # noqa: ANN202
-    def respond(messages):  # noqa: ANN001, ANN202
+def _slow(delay: float):
+    def respond(messages):
         time.sleep(delay)  # an upstream call that takes a while
         return ANSWER
 
@@ -46,15 +46,19 @@ def _wait(start_at: float) -> None:
     time.sleep(max(start_at - time.time(), 0))
 
 
-async def _guarded_call(model, guard, text: str, costs: list[float]) -> bool:  # noqa: ANN001
+async def _guarded_call(model, guard, text: str, costs: list[float]) -> bool:
     """One call for the tenant through ``model``; its real cost goes to ``costs``. False if refused."""
     try:
         msg = await model.ainvoke(text, config={"metadata": {"tenant_id": TENANT}})
     except BudgetExceeded:
         return False
     um = msg.usage_metadata
-    costs.append(guard.cost_of(TokenUsage(input_tokens=um["input_tokens"], output_tokens=um["output_tokens"]),
-                               model.inner.model_name))
+    costs.append(
+        guard.cost_of(
+            TokenUsage(input_tokens=um["input_tokens"], output_tokens=um["output_tokens"]),
+            model.inner.model_name,
+        )
+    )
     return True
 
 
@@ -94,8 +98,9 @@ async def guard_worker(url: str, mode: str, calls: int, budget: float, start_at:
             return
         msg = await fake.ainvoke(f"{prompt} #{i}")
         um = msg.usage_metadata
-        cost = guard.cost_of(TokenUsage(input_tokens=um["input_tokens"], output_tokens=um["output_tokens"]),
-                             fake.model_name)
+        cost = guard.cost_of(
+            TokenUsage(input_tokens=um["input_tokens"], output_tokens=um["output_tokens"]), fake.model_name
+        )
         costs.append(cost)
         await client.incrbyfloat(key, cost)
 
@@ -104,8 +109,14 @@ async def guard_worker(url: str, mode: str, calls: int, budget: float, start_at:
     await asyncio.gather(*(call(i) for i in range(calls)))
     await client.aclose()
     worst = max(worst_for(f"{prompt} #{i}") for i in range(calls))
-    return {"ok": len(costs), "refused": refused, "spent": sum(costs), "calls": fake.call_count, "worst": worst,
-            "outages": guard.store.outages}
+    return {
+        "ok": len(costs),
+        "refused": refused,
+        "spent": sum(costs),
+        "calls": fake.call_count,
+        "worst": worst,
+        "outages": guard.store.outages,
+    }
 
 
 async def dedup_worker(url: str, calls: int, key: str, start_at: float) -> dict:
@@ -114,8 +125,9 @@ async def dedup_worker(url: str, calls: int, key: str, start_at: float) -> dict:
     model = GuardedChatModel(inner=fake, dedup=RedisSingleFlight(url, result_ttl=60))
     _wait(start_at)
     config = {"callbacks": [handler], "metadata": {"idempotency_key": key}}
-    answers = await asyncio.gather(*(model.ainvoke("Book the Acorn Guest House.", config=config)
-                                     for _ in range(calls)))
+    answers = await asyncio.gather(
+        *(model.ainvoke("Book the Acorn Guest House.", config=config) for _ in range(calls))
+    )
     records = handler.records()
     return {
         "calls": fake.call_count,
@@ -134,10 +146,13 @@ async def outage_worker(url: str, seconds: float, budget: float, journal: str, s
 
     limit = Limit.usd(budget, per="day", scope="tenant", name="tenant_daily", alert_at=(0.8, 1.0))
     fake = FakeChatModelWithUsage(respond=_slow(0.02), max_tokens=MAX_TOKENS)
-    store = FailoverSpendStore(RedisSpendStore(url, socket_timeout=0.3, connect_timeout=0.3), retry_after=0.2,
-                               journal=journal)
+    store = FailoverSpendStore(
+        RedisSpendStore(url, socket_timeout=0.3, connect_timeout=0.3), retry_after=0.2, journal=journal
+    )
     events: list = []
-    guard = SpendGuard([limit], store=store, alerts=AlertManager([events.append], log=False, span_events=False))
+    guard = SpendGuard(
+        [limit], store=store, alerts=AlertManager([events.append], log=False, span_events=False)
+    )
     model = GuardedChatModel(inner=fake, guard=guard)
     costs: list[float] = []
     refused = 0
@@ -176,15 +191,28 @@ async def outage_worker(url: str, seconds: float, budget: float, journal: str, s
     while (store.journal.pending or store.degraded) and time.monotonic() < deadline:
         await asyncio.sleep(0.2)
         guard.usage(limit, TENANT)  # any shared-store call replays the journal first
-    tokens = count_message_tokens([{"role": "user", "content": "Find me a cheap hotel in the north, #100"}],
-                                  fake.model_name)
-    worst = guard.estimate(SpendRequest(model=fake.model_name, input_tokens=tokens, max_output_tokens=MAX_TOKENS))[2]
-    return {"ok": len(costs), "refused": refused, "spent": sum(costs), "worst": worst, "outages": store.outages,
-            "replayed": store.replayed, "pending": store.journal.pending, "set_aside": store.journal.set_aside,
-            "restarts": store.primary.restarts, "seeded": seeded, "calls": fake.call_count - warm_calls,
-            "ran": [began, time.time()],
-            "alerts": [[e.kind, e.threshold, e.reason] for e in events],
-            "overspend": {k: v for k, v in guard.overspend.items()}}
+    tokens = count_message_tokens(
+        [{"role": "user", "content": "Find me a cheap hotel in the north, #100"}], fake.model_name
+    )
+    worst = guard.estimate(
+        SpendRequest(model=fake.model_name, input_tokens=tokens, max_output_tokens=MAX_TOKENS)
+    )[2]
+    return {
+        "ok": len(costs),
+        "refused": refused,
+        "spent": sum(costs),
+        "worst": worst,
+        "outages": store.outages,
+        "replayed": store.replayed,
+        "pending": store.journal.pending,
+        "set_aside": store.journal.set_aside,
+        "restarts": store.primary.restarts,
+        "seeded": seeded,
+        "calls": fake.call_count - warm_calls,
+        "ran": [began, time.time()],
+        "alerts": [[e.kind, e.threshold, e.reason] for e in events],
+        "overspend": {k: v for k, v in guard.overspend.items()},
+    }
 
 
 def main(argv: list[str]) -> None:

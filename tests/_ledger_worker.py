@@ -20,15 +20,29 @@ def main() -> None:
     for i in range(calls):
         model.invoke(
             "What is the capital of France?",
-            config={"callbacks": [handler],
-                    "metadata": {"tenant_id": f"tenant-{i % 3}", "feature": f"w{worker}",
-                                 "task_id": f"w{worker}-t{i}"}},
+            config={
+                "callbacks": [handler],
+                "metadata": {
+                    "tenant_id": f"tenant-{i % 3}",
+                    "feature": f"w{worker}",
+                    "task_id": f"w{worker}-t{i}",
+                },
+            },
         )
     ok = handler.ledger.flush(timeout=120)
     stats = handler.ledger.stats
     handler.ledger.close()
-    print(json.dumps({"flushed": ok, "written": stats.written, "dropped": stats.dropped,
-                      "pending": stats.pending, "write_failures": stats.write_failures}))
+    print(
+        json.dumps(
+            {
+                "flushed": ok,
+                "written": stats.written,
+                "dropped": stats.dropped,
+                "pending": stats.pending,
+                "write_failures": stats.write_failures,
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

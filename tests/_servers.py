@@ -37,8 +37,8 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Callable, Iterator, Mapping, Sequence
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 LIBSSL11_ENV = "LLM_COST_HOOKS_LIBSSL11_DIR"
@@ -82,7 +82,7 @@ def _die_with_parent_prefix() -> list[str]:
     return [setpriv, "--pdeathsig", "TERM", "--"] if setpriv else []
 
 
-_live: "set[ManagedProcess]" = set()
+_live: set[ManagedProcess] = set()
 
 
 @atexit.register
@@ -147,7 +147,7 @@ class ManagedProcess:
         return "\n".join(lines[-max_lines:])
 
     # -- start / stop -------------------------------------------------------
-    def start(self) -> "ManagedProcess":
+    def start(self) -> ManagedProcess:
         """Start the process and wait until ready_check() is true.
 
         Raises ServerStartError (with the output tail) if the process exits
@@ -225,7 +225,7 @@ class ManagedProcess:
                 os.unlink(self._log_path)
             self._log_path = None
 
-    def __enter__(self) -> "ManagedProcess":
+    def __enter__(self) -> ManagedProcess:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
@@ -363,9 +363,11 @@ class RedisServer(_ServerHandle):
             # OpenSSL 1.1 for this process only (see scripts/provide_libssl11.sh).
             old = os.environ.get("LD_LIBRARY_PATH")
             env["LD_LIBRARY_PATH"] = str(self.libssl_dir) + (os.pathsep + old if old else "")
-        self.process = ManagedProcess(cmd, redis_ping(self.port), env=env, timeout=timeout, name="redis-server")
+        self.process = ManagedProcess(
+            cmd, redis_ping(self.port), env=env, timeout=timeout, name="redis-server"
+        )
 
-    def start(self) -> "RedisServer":
+    def start(self) -> RedisServer:
         try:
             self.process.start()
         except ServerStartError as exc:
@@ -480,7 +482,7 @@ class PostgresServer(_ServerHandle):
         if done.returncode != 0:
             raise ServerStartError(f"initdb failed ({done.returncode}):\n{done.stdout}\n{done.stderr}")
 
-    def start(self) -> "PostgresServer":
+    def start(self) -> PostgresServer:
         self.process.start()
         return self
 
@@ -501,7 +503,9 @@ class PostgresServer(_ServerHandle):
         """Create an empty database; returns its URL."""
         done = subprocess.run(
             [str(self.bin / "createdb"), "-h", "127.0.0.1", "-p", str(self.port), "-U", self.user, name],
-            capture_output=True, text=True, check=False,
+            capture_output=True,
+            text=True,
+            check=False,
         )
         if done.returncode != 0:
             raise ServerStartError(f"createdb {name} failed: {done.stderr}")

@@ -6,8 +6,9 @@ import os
 import socket
 import sys
 import tempfile
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import pytest
 
@@ -109,8 +110,15 @@ def redis_clean_url(redis_server: RedisServer) -> str:
 # and the OpenAI-compatible stub server (tests/openai_stub_server.py)
 # --------------------------------------------------------------------------
 
-_LITELLM_CALLBACK_LISTS = ("callbacks", "success_callback", "failure_callback", "_async_success_callback",
-                           "_async_failure_callback", "input_callback", "service_callback")
+_LITELLM_CALLBACK_LISTS = (
+    "callbacks",
+    "success_callback",
+    "failure_callback",
+    "_async_success_callback",
+    "_async_failure_callback",
+    "input_callback",
+    "service_callback",
+)
 
 
 @pytest.fixture(scope="session")
@@ -172,7 +180,8 @@ class OpenAIStub:
         import urllib.request
 
         req = urllib.request.Request(
-            f"http://127.0.0.1:{self.port}{path}", data=json.dumps(payload).encode(),
+            f"http://127.0.0.1:{self.port}{path}",
+            data=json.dumps(payload).encode(),
             headers={"Content-Type": "application/json"},
         )
         with urllib.request.urlopen(req, timeout=10) as resp:

@@ -106,11 +106,22 @@ def finish_batch(batch: dict[str, Any]) -> None:
     mode = batch["mode"]
     now = int(time.time())
     if mode == "failed":
-        obj.update(status="failed", failed_at=now,
-                   errors={"object": "list", "data": [{"code": "invalid_model", "message": "stub: batch failed",
-                                                       "param": None, "line": None}]})
+        obj.update(
+            status="failed",
+            failed_at=now,
+            errors={
+                "object": "list",
+                "data": [
+                    {"code": "invalid_model", "message": "stub: batch failed", "param": None, "line": None}
+                ],
+            },
+        )
         return
-    lines = [json.loads(line) for line in STATE["files"][obj["input_file_id"]]["bytes"].splitlines() if line.strip()]
+    lines = [
+        json.loads(line)
+        for line in STATE["files"][obj["input_file_id"]]["bytes"].splitlines()
+        if line.strip()
+    ]
     out: list[str] = []
     err: list[str] = []
     for i, req in enumerate(lines):
@@ -119,16 +130,37 @@ def finish_batch(batch: dict[str, Any]) -> None:
         if mode == "expired" and i >= len(lines) // 2:
             continue
         if mode == "errors" and i % 4 == 3:
-            err.append(json.dumps({"id": f"batch_req_{i}", "custom_id": req["custom_id"],
-                                   "response": {"status_code": 400, "request_id": f"req_{i}",
-                                                "body": {"error": {"message": "stub: bad request",
-                                                                   "type": "invalid_request_error"}}},
-                                   "error": None}))
+            err.append(
+                json.dumps(
+                    {
+                        "id": f"batch_req_{i}",
+                        "custom_id": req["custom_id"],
+                        "response": {
+                            "status_code": 400,
+                            "request_id": f"req_{i}",
+                            "body": {
+                                "error": {"message": "stub: bad request", "type": "invalid_request_error"}
+                            },
+                        },
+                        "error": None,
+                    }
+                )
+            )
             continue
-        out.append(json.dumps({"id": f"batch_req_{i}", "custom_id": req["custom_id"],
-                               "response": {"status_code": 200, "request_id": f"req_{i}",
-                                            "body": completion_for(req["body"])},
-                               "error": None}))
+        out.append(
+            json.dumps(
+                {
+                    "id": f"batch_req_{i}",
+                    "custom_id": req["custom_id"],
+                    "response": {
+                        "status_code": 200,
+                        "request_id": f"req_{i}",
+                        "body": completion_for(req["body"]),
+                    },
+                    "error": None,
+                }
+            )
+        )
     total = len(lines)
     if out:
         fid = "file-" + uuid.uuid4().hex[:16]
@@ -154,7 +186,9 @@ class Handler(BaseHTTPRequestHandler):
     def log_message(self, fmt: str, *args: Any) -> None:  # quiet
         pass
 
-    def _send(self, code: int, payload: Any, raw: bytes | None = None, ctype: str = "application/json") -> None:
+    def _send(
+        self, code: int, payload: Any, raw: bytes | None = None, ctype: str = "application/json"
+    ) -> None:
         data = raw if raw is not None else json.dumps(payload).encode()
         self.send_response(code)
         self.send_header("Content-Type", ctype)
@@ -166,7 +200,7 @@ class Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         return self.rfile.read(length) if length else b""
 
-    def do_GET(self) -> None:  # noqa: N802
+    def do_GET(self) -> None:
         path = self.path.split("?")[0].rstrip("/")
         with LOCK:
             if path == "/_stats":
@@ -174,16 +208,25 @@ class Handler(BaseHTTPRequestHandler):
             if path == "/v1/batches":
                 data = [b["obj"] for b in STATE["batches"].values()]
                 data.sort(key=lambda o: o["created_at"], reverse=True)
-                return self._send(200, {"object": "list", "data": data, "has_more": False,
-                                        "first_id": data[0]["id"] if data else None,
-                                        "last_id": data[-1]["id"] if data else None})
+                return self._send(
+                    200,
+                    {
+                        "object": "list",
+                        "data": data,
+                        "has_more": False,
+                        "first_id": data[0]["id"] if data else None,
+                        "last_id": data[-1]["id"] if data else None,
+                    },
+                )
             if path in ("/health", "/v1/models"):
                 return self._send(200, {"object": "list", "data": []})
             m = re.fullmatch(r"/v1/batches/([\w-]+)", path)
             if m:
                 batch = STATE["batches"].get(m.group(1))
                 if batch is None:
-                    return self._send(404, {"error": {"message": "no such batch", "type": "invalid_request_error"}})
+                    return self._send(
+                        404, {"error": {"message": "no such batch", "type": "invalid_request_error"}}
+                    )
                 STATE["stats"]["batch_polls"] += 1
                 batch["polls"] += 1
                 obj = batch["obj"]
@@ -197,7 +240,9 @@ class Handler(BaseHTTPRequestHandler):
             if m:
                 f = STATE["files"].get(m.group(1))
                 if f is None:
-                    return self._send(404, {"error": {"message": "no such file", "type": "invalid_request_error"}})
+                    return self._send(
+                        404, {"error": {"message": "no such file", "type": "invalid_request_error"}}
+                    )
                 STATE["stats"]["content"] += 1
                 return self._send(200, None, raw=f["bytes"], ctype="application/octet-stream")
             m = re.fullmatch(r"/v1/files/([\w-]+)", path)
@@ -205,7 +250,7 @@ class Handler(BaseHTTPRequestHandler):
                 return self._send(200, STATE["files"][m.group(1)]["meta"])
         self._send(404, {"error": {"message": f"no route {path}", "type": "invalid_request_error"}})
 
-    def do_POST(self) -> None:  # noqa: N802
+    def do_POST(self) -> None:
         path = self.path.split("?")[0].rstrip("/")
         body = self._body()
         with LOCK:
@@ -223,7 +268,9 @@ class Handler(BaseHTTPRequestHandler):
                 STATE["stats"]["chat"] += 1
                 if STATE["fail_next"] > 0:
                     STATE["fail_next"] -= 1
-                    return self._send(500, {"error": {"message": "stub: server error", "type": "server_error"}})
+                    return self._send(
+                        500, {"error": {"message": "stub: server error", "type": "server_error"}}
+                    )
                 req = json.loads(body)
                 if req.get("stream"):
                     return self._stream(req)
@@ -240,7 +287,9 @@ class Handler(BaseHTTPRequestHandler):
             if path == "/v1/batches":
                 req = json.loads(body)
                 if req.get("input_file_id") not in STATE["files"]:
-                    return self._send(400, {"error": {"message": "unknown input_file_id", "type": "invalid_request_error"}})
+                    return self._send(
+                        400, {"error": {"message": "unknown input_file_id", "type": "invalid_request_error"}}
+                    )
                 STATE["stats"]["batch_creates"] += 1
                 bid = "batch_" + uuid.uuid4().hex[:16]
                 mode = STATE["batch_modes"].pop(0) if STATE["batch_modes"] else "completed"
@@ -268,15 +317,25 @@ class Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Type", "text/event-stream")
         self.send_header("Connection", "close")
         self.end_headers()
-        base = {"id": full["id"], "object": "chat.completion.chunk", "created": full["created"], "model": full["model"]}
+        base = {
+            "id": full["id"],
+            "object": "chat.completion.chunk",
+            "created": full["created"],
+            "model": full["model"],
+        }
         words = full["choices"][0]["message"]["content"].split(" ")
         for i, word in enumerate(words):
-            chunk = {**base, "choices": [{"index": 0, "delta": {"content": word + " "}, "finish_reason": None}]}
+            chunk = {
+                **base,
+                "choices": [{"index": 0, "delta": {"content": word + " "}, "finish_reason": None}],
+            }
             self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
         last = {**base, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}
         self.wfile.write(f"data: {json.dumps(last)}\n\n".encode())
         if (req.get("stream_options") or {}).get("include_usage"):
-            self.wfile.write(f"data: {json.dumps({**base, 'choices': [], 'usage': full['usage']})}\n\n".encode())
+            self.wfile.write(
+                f"data: {json.dumps({**base, 'choices': [], 'usage': full['usage']})}\n\n".encode()
+            )
         self.wfile.write(b"data: [DONE]\n\n")
         self.wfile.flush()
         self.close_connection = True

@@ -58,15 +58,22 @@ def traces_to_rows(req: Any, transport: str) -> list[dict[str, Any]]:
         resource = _attrs(rs.resource.attributes)
         for ss in rs.scope_spans:
             for span in ss.spans:
-                rows.append({
-                    "signal": "span", "transport": transport, "name": span.name,
-                    "scope": ss.scope.name,
-                    "trace_id": span.trace_id.hex(), "span_id": span.span_id.hex(),
-                    "parent_span_id": span.parent_span_id.hex(), "kind": int(span.kind),
-                    "status_code": int(span.status.code),
-                    "attributes": _attrs(span.attributes), "resource": resource,
-                    "events": [{"name": e.name, "attributes": _attrs(e.attributes)} for e in span.events],
-                })
+                rows.append(
+                    {
+                        "signal": "span",
+                        "transport": transport,
+                        "name": span.name,
+                        "scope": ss.scope.name,
+                        "trace_id": span.trace_id.hex(),
+                        "span_id": span.span_id.hex(),
+                        "parent_span_id": span.parent_span_id.hex(),
+                        "kind": int(span.kind),
+                        "status_code": int(span.status.code),
+                        "attributes": _attrs(span.attributes),
+                        "resource": resource,
+                        "events": [{"name": e.name, "attributes": _attrs(e.attributes)} for e in span.events],
+                    }
+                )
     return rows
 
 
@@ -80,8 +87,12 @@ def metrics_to_rows(req: Any, transport: str) -> list[dict[str, Any]]:
                 data = getattr(metric, kind)
                 for p in data.data_points:
                     row: dict[str, Any] = {
-                        "signal": "metric", "transport": transport, "name": metric.name,
-                        "unit": metric.unit, "type": kind, "attributes": _attrs(p.attributes),
+                        "signal": "metric",
+                        "transport": transport,
+                        "name": metric.name,
+                        "unit": metric.unit,
+                        "type": kind,
+                        "attributes": _attrs(p.attributes),
                         "resource": resource,
                     }
                     if kind == "histogram":
@@ -115,7 +126,7 @@ def make_http_handler(sink: Sink) -> type[BaseHTTPRequestHandler]:
         def log_message(self, *args: Any) -> None:  # quiet
             pass
 
-        def do_POST(self) -> None:  # noqa: N802
+        def do_POST(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length)
             if self.headers.get("Content-Encoding") == "gzip":
@@ -146,12 +157,12 @@ def start_grpc(port: int, sink: Sink) -> Any:
     from opentelemetry.proto.collector.trace.v1 import trace_service_pb2_grpc
 
     class Traces(trace_service_pb2_grpc.TraceServiceServicer):
-        def Export(self, request: Any, context: Any) -> Any:  # noqa: N802
+        def Export(self, request: Any, context: Any) -> Any:
             sink.write(traces_to_rows(request, "grpc"))
             return trace_service_pb2.ExportTraceServiceResponse()
 
     class Metrics(metrics_service_pb2_grpc.MetricsServiceServicer):
-        def Export(self, request: Any, context: Any) -> Any:  # noqa: N802
+        def Export(self, request: Any, context: Any) -> Any:
             sink.write(metrics_to_rows(request, "grpc"))
             return metrics_service_pb2.ExportMetricsServiceResponse()
 

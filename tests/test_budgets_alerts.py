@@ -43,7 +43,9 @@ class FakeTimer:
 
 def _guard(events: list, clock: Clock, timer: FakeTimer | None = None, limits=(), **rule) -> SpendGuard:
     rule = {"scope": "tenant", "factor": 2.0, "trailing_hours": 24, "min_history_hours": 3, **rule}
-    alerts = AlertManager([events.append], log=False, span_events=False, anomaly=AnomalyRule(**rule), timer=timer)
+    alerts = AlertManager(
+        [events.append], log=False, span_events=False, anomaly=AnomalyRule(**rule), timer=timer
+    )
     return SpendGuard(list(limits), clock=clock, alerts=alerts)
 
 
@@ -128,8 +130,12 @@ def test_thresholds_fire_once_each_at_real_spend_and_refusal_has_its_own_event()
     events: list = []
     metrics: list = []
     clock = Clock(HOUR0 + 3600)
-    alerts = AlertManager([events.append], log=False, span_events=False,
-                          metric_hooks=[lambda name, value, attrs: metrics.append(name)])
+    alerts = AlertManager(
+        [events.append],
+        log=False,
+        span_events=False,
+        metric_hooks=[lambda name, value, attrs: metrics.append(name)],
+    )
     guard = SpendGuard([Limit.usd(10.0, per="day", scope="tenant")], clock=clock, alerts=alerts)
     worst = guard.estimate(REQ)[2]
     # Each call settles at its worst case, so real spend walks up to the limit.
@@ -149,7 +155,9 @@ def test_thresholds_fire_once_each_at_real_spend_and_refusal_has_its_own_event()
             assert (("threshold", t) in fired) == (spent >= t * 10.0 - 1e-9), (n, spent, fired)
     refused_at = guard.spent(guard.limits[0], "acme")
     assert [(e.kind, e.threshold) for e in events if e.kind == "threshold"] == [
-        ("threshold", 0.5), ("threshold", 0.8)] + ([("threshold", 1.0)] if refused_at >= 10.0 - 1e-9 else [])
+        ("threshold", 0.5),
+        ("threshold", 0.8),
+    ] + ([("threshold", 1.0)] if refused_at >= 10.0 - 1e-9 else [])
     refused = [e for e in events if e.kind == "refused"]
     assert len(refused) == 1 and refused[0].requested == pytest.approx(worst, rel=1e-6)
     assert "refused a call" in refused[0].message
@@ -164,8 +172,11 @@ def test_threshold_100_fires_when_real_spend_reaches_the_limit() -> None:
     """The refusal at 96 % used to fire 100 % early; now 100 % waits for real spend."""
     events: list = []
     clock = Clock(HOUR0)
-    guard = SpendGuard([Limit.usd(1.0, per="day", scope="tenant")], clock=clock,
-                       alerts=AlertManager([events.append], log=False, span_events=False))
+    guard = SpendGuard(
+        [Limit.usd(1.0, per="day", scope="tenant")],
+        clock=clock,
+        alerts=AlertManager([events.append], log=False, span_events=False),
+    )
     # The 24 calls' worst case covers what they settle; the last one settles a hair above it.
     big = REQ.model_copy(update={"max_output_tokens": 100_000})
     small = REQ.model_copy(update={"max_output_tokens": 66_400})
@@ -173,7 +184,11 @@ def test_threshold_100_fires_when_real_spend_reaches_the_limit() -> None:
         guard.reserve(big).settle(0.04)  # 0.96 of 1.0
     with pytest.raises(BudgetExceeded):
         guard.reserve(REQ.model_copy(update={"input_tokens": 400_000}))  # worst case 0.06 > 0.04 left
-    assert [(e.kind, e.threshold) for e in events] == [("threshold", 0.5), ("threshold", 0.8), ("refused", None)]
+    assert [(e.kind, e.threshold) for e in events] == [
+        ("threshold", 0.5),
+        ("threshold", 0.8),
+        ("refused", None),
+    ]
     guard.reserve(small).settle(0.04)  # real spend reaches 1.00
     assert [(e.kind, e.threshold) for e in events][-1] == ("threshold", 1.0)
     assert events[-1].spent == pytest.approx(1.0)

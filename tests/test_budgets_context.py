@@ -19,7 +19,8 @@ from llm_cost_hooks.tokens import default_counter
 
 MODEL = "gpt-4o-mini"
 REPO = Path(__file__).resolve().parents[1]
-from _shared_data import SHARED_DATA as DATA, need_shared  # noqa: E402
+from _shared_data import SHARED_DATA as DATA  # noqa: E402
+from _shared_data import need_shared
 
 MULTIWOZ = DATA / "conversations" / "multiwoz21_val" / "val.json.zip"
 SYSTEM = "You are a helpful travel desk assistant for Cambridge. Answer briefly and book only when asked."
@@ -43,17 +44,29 @@ def _tool_pair(dialog_id: str, turn: int, acts: dict[str, Any]) -> list[dict[str
     call_id = f"call_{dialog_id}_{turn}"
     slots = {slot: value for act in acts.values() for slot, value in act}
     domain = next(iter(acts), "General-none").split("-")[0].lower()
-    rows = [{"name": f"{domain} option {i}", **slots, "price": f"{10 + i} GBP", "phone": f"01223 {300000 + i}"}
-            for i in range(8)]
+    rows = [
+        {"name": f"{domain} option {i}", **slots, "price": f"{10 + i} GBP", "phone": f"01223 {300000 + i}"}
+        for i in range(8)
+    ]
     return [
-        {"role": "assistant", "content": None, "tool_calls": [{
-            "id": call_id, "type": "function",
-            "function": {"name": f"search_{domain}", "arguments": json.dumps(slots)}}]},
+        {
+            "role": "assistant",
+            "content": None,
+            "tool_calls": [
+                {
+                    "id": call_id,
+                    "type": "function",
+                    "function": {"name": f"search_{domain}", "arguments": json.dumps(slots)},
+                }
+            ],
+        },
         {"role": "tool", "tool_call_id": call_id, "content": json.dumps(rows)},
     ]
 
 
-def _conversation(dialog_id: str, log: list[dict[str, Any]], upto: int, with_tools: bool) -> list[dict[str, Any]]:
+def _conversation(
+    dialog_id: str, log: list[dict[str, Any]], upto: int, with_tools: bool
+) -> list[dict[str, Any]]:
     """System prompt + turns 0..upto (upto is a user turn: even index), with tool pairs
     inserted after every other user turn when ``with_tools``."""
     messages: list[dict[str, Any]] = [{"role": "system", "content": SYSTEM}]
@@ -141,11 +154,20 @@ def test_tool_results_cut_with_marker_and_newest_first(dialogues) -> None:
 def test_agent_loop_last_turn_keeps_newest_tool_pair() -> None:
     """An in-progress agent turn bigger than the history budget: older pairs of the last
     turn go first, the user message and the newest call+result stay together."""
-    messages: list[dict[str, Any]] = [{"role": "system", "content": "Agent."},
-                                      {"role": "user", "content": "Find me a cheap hotel in the north."}]
+    messages: list[dict[str, Any]] = [
+        {"role": "system", "content": "Agent."},
+        {"role": "user", "content": "Find me a cheap hotel in the north."},
+    ]
     for i in range(4):
-        messages.append({"role": "assistant", "content": f"step {i} " * 10, "tool_calls": [
-            {"id": f"c{i}", "type": "function", "function": {"name": "search", "arguments": "{}"}}]})
+        messages.append(
+            {
+                "role": "assistant",
+                "content": f"step {i} " * 10,
+                "tool_calls": [
+                    {"id": f"c{i}", "type": "function", "function": {"name": "search", "arguments": "{}"}}
+                ],
+            }
+        )
         messages.append({"role": "tool", "tool_call_id": f"c{i}", "content": f"result {i}"})
     result = ContextBudget(SegmentBudgets(history=120, tools=100), model=MODEL).apply(messages)
     out = result.messages
@@ -165,10 +187,20 @@ def test_agent_loop_last_turn_keeps_newest_tool_pair() -> None:
 
 
 def test_retrieved_documents_best_first_by_score() -> None:
-    docs = [{"role": "system", "content": f"Document {i}: " + "facts " * 40, "segment": "retrieved",
-             "score": score} for i, score in enumerate([0.2, 0.9, 0.5, 0.7])]
-    messages = [{"role": "system", "content": "Use the documents."}, *docs,
-                {"role": "user", "content": "question"}]
+    docs = [
+        {
+            "role": "system",
+            "content": f"Document {i}: " + "facts " * 40,
+            "segment": "retrieved",
+            "score": score,
+        }
+        for i, score in enumerate([0.2, 0.9, 0.5, 0.7])
+    ]
+    messages = [
+        {"role": "system", "content": "Use the documents."},
+        *docs,
+        {"role": "user", "content": "question"},
+    ]
     budget = ContextBudget(SegmentBudgets(retrieved=100), model=MODEL)
     one = budget.count_message({"role": "system", "content": docs[0]["content"]})
     result = budget.apply(messages)
@@ -180,10 +212,17 @@ def test_retrieved_documents_best_first_by_score() -> None:
 def test_system_over_budget_raises_with_segment_name() -> None:
     budget = ContextBudget(SegmentBudgets(system=5), model=MODEL)
     with pytest.raises(BudgetExceeded, match="context.system"):
-        budget.apply([{"role": "system", "content": "a long system prompt " * 10}, {"role": "user", "content": "x"}])
+        budget.apply(
+            [{"role": "system", "content": "a long system prompt " * 10}, {"role": "user", "content": "x"}]
+        )
     truncating = ContextBudget(SegmentBudgets(policy=20), model=MODEL, oversize="truncate")
-    out = truncating.apply([{"role": "system", "content": "persona"}, {"role": "developer", "content": "rule " * 80},
-                            {"role": "user", "content": "x"}])
+    out = truncating.apply(
+        [
+            {"role": "system", "content": "persona"},
+            {"role": "developer", "content": "rule " * 80},
+            {"role": "user", "content": "x"},
+        ]
+    )
     assert out.after["policy"] <= 20 and out.messages[0]["content"] == "persona"
 
 
@@ -221,10 +260,14 @@ def test_budget_pipe_model_clamps_output_and_keeps_tool_pairs() -> None:
     guarded = ContextBudgetRunnable(budget=budget) | model
     assert isinstance(guarded, GuardedChatModel)
     handler = CostCallbackHandler(ledger="memory://")
-    messages = [SystemMessage(SYSTEM), HumanMessage("old question " * 20), AIMessage("old answer " * 20),
-                HumanMessage("book it"),
-                AIMessage("", tool_calls=[{"id": "t1", "name": "book", "args": {"n": 1}}]),
-                ToolMessage("booking reference ABC123 " * 30, tool_call_id="t1")]
+    messages = [
+        SystemMessage(SYSTEM),
+        HumanMessage("old question " * 20),
+        AIMessage("old answer " * 20),
+        HumanMessage("book it"),
+        AIMessage("", tool_calls=[{"id": "t1", "name": "book", "args": {"n": 1}}]),
+        ToolMessage("booking reference ABC123 " * 30, tool_call_id="t1"),
+    ]
     guarded.invoke(messages, config={"callbacks": [handler]})
     (record,) = handler.records()
     assert int(record.tags["budget.trimmed.history"]) > 0
@@ -238,9 +281,15 @@ def test_budget_pipe_model_clamps_output_and_keeps_tool_pairs() -> None:
 
 SUPPORT = [
     ("user", "Hi, my order #A-7731 arrived with a cracked screen. I paid $249.99 with my Visa ending 4421."),
-    ("assistant", "I'm sorry to hear that! I can help with a replacement or a refund. Which would you prefer?"),
+    (
+        "assistant",
+        "I'm sorry to hear that! I can help with a replacement or a refund. Which would you prefer?",
+    ),
     ("user", "A refund please, not store credit. I also need it before March 3 because I'm travelling."),
-    ("assistant", "Understood. I'll start the refund to the original payment method. Anything else I can do?"),
+    (
+        "assistant",
+        "Understood. I'll start the refund to the original payment method. Anything else I can do?",
+    ),
     ("user", "Can you send the return label to jane.doe@example.com instead of my old address?"),
     ("assistant", "Of course, the return label will go to that address within the next hour or so."),
     ("user", "How long will the refund take once you receive the phone?"),
@@ -267,17 +316,59 @@ SHOPPING = [
 
 def _chat(turns: list[tuple[str, str]]) -> list[dict[str, str]]:
     return [{"role": "system", "content": "You are a helpful assistant."}] + [
-        {"role": role, "content": text} for role, text in turns]
+        {"role": role, "content": text} for role, text in turns
+    ]
 
 
-@pytest.mark.parametrize(("turns", "facts"), [
-    (SUPPORT, ["A-7731", "$249.99", "Visa", "4421", "refund", "not store credit", "March 3",
-               "jane.doe@example.com"]),
-    (TRAVEL, ["Lisbon", "Tokyo", "14 June", "economy", "2 adults", "1 child", "not red-eye", "under 3 hours",
-              "Istanbul", "cheapest", "2,400 euros"]),
-    (SHOPPING, ["running shoes", "size 42", "trail", "Salomon", "Hoka", "blue or black", "not white",
-                "Under 150 dollars", "Berlin by Friday"]),
-], ids=["support", "travel", "shopping"])
+@pytest.mark.parametrize(
+    ("turns", "facts"),
+    [
+        (
+            SUPPORT,
+            [
+                "A-7731",
+                "$249.99",
+                "Visa",
+                "4421",
+                "refund",
+                "not store credit",
+                "March 3",
+                "jane.doe@example.com",
+            ],
+        ),
+        (
+            TRAVEL,
+            [
+                "Lisbon",
+                "Tokyo",
+                "14 June",
+                "economy",
+                "2 adults",
+                "1 child",
+                "not red-eye",
+                "under 3 hours",
+                "Istanbul",
+                "cheapest",
+                "2,400 euros",
+            ],
+        ),
+        (
+            SHOPPING,
+            [
+                "running shoes",
+                "size 42",
+                "trail",
+                "Salomon",
+                "Hoka",
+                "blue or black",
+                "not white",
+                "Under 150 dollars",
+                "Berlin by Friday",
+            ],
+        ),
+    ],
+    ids=["support", "travel", "shopping"],
+)
 def test_dropped_turns_leave_their_facts_in_one_compact_message(turns, facts) -> None:
     messages = _chat(turns)
     budget = ContextBudget(SegmentBudgets(history=110), model=MODEL)
@@ -286,7 +377,7 @@ def test_dropped_turns_leave_their_facts_in_one_compact_message(turns, facts) ->
     assert result.after["history"] <= 110 and _segment_tokens(result.messages) == result.after
     assert result.messages[0] == messages[0] and result.messages[-1] == messages[-1]
     assert result.dropped_messages >= max(plain.dropped_messages, 4)
-    (position, added), = result.inserted.items()
+    ((position, added),) = result.inserted.items()
     assert result.messages[position] is added and added["role"] == "user"
     assert added["content"].startswith("Earlier in this conversation I said: ")
     text = "\n".join(m["content"] for m in result.messages)
@@ -295,7 +386,10 @@ def test_dropped_turns_leave_their_facts_in_one_compact_message(turns, facts) ->
     assert missing == []
     assert any(f.lower() not in plain_text.lower() for f in facts)  # dropping alone loses some
     report = result.report()["history"]
-    assert report["facts_kept"] == len(result.facts_kept) > 0 and report["messages_dropped"] == result.dropped_messages
+    assert (
+        report["facts_kept"] == len(result.facts_kept) > 0
+        and report["messages_dropped"] == result.dropped_messages
+    )
     tags = result.tags()
     assert tags["budget.history.facts_kept"] == str(len(result.facts_kept))
     assert not any(f.lower() in " ".join(tags.values()).lower() for f in facts)  # counts only, no prompt text
@@ -308,7 +402,9 @@ def test_facts_line_shrinks_to_values_when_room_is_short() -> None:
     assert result.facts_dropped and result.facts_kept, "the budget holds some clauses, not all"
     strong = {f.text: f.strong for role, text in TRAVEL if role == "user" for f in fact_clauses(text)}
     # Clauses without a value leave first: none is kept while one with a value is dropped.
-    assert not (any(strong[c] for c in result.facts_dropped) and not all(strong[c] for c in result.facts_kept))
+    assert not (
+        any(strong[c] for c in result.facts_dropped) and not all(strong[c] for c in result.facts_kept)
+    )
     assert "2,400 euros" in " ".join(result.facts_kept)
     added = next(iter(result.inserted.values()))["content"]
     assert all(c in added for c in result.facts_kept)
@@ -316,20 +412,27 @@ def test_facts_line_shrinks_to_values_when_room_is_short() -> None:
 
 def test_facts_reach_the_model_through_the_langchain_step() -> None:
     history = [SystemMessage("You are a helpful assistant.")] + [
-        (HumanMessage if role == "user" else AIMessage)(text) for role, text in SHOPPING]
+        (HumanMessage if role == "user" else AIMessage)(text) for role, text in SHOPPING
+    ]
     sent, result = trim_messages(ContextBudget(SegmentBudgets(history=110), model=MODEL), history)
     assert len(sent) == len(result.messages)
     assert [m.content for m in sent] == [m["content"] for m in result.messages]
-    (position, _), = result.inserted.items()
+    ((position, _),) = result.inserted.items()
     assert isinstance(sent[position], HumanMessage) and "Salomon" in sent[position].content
 
 
 def test_last_user_turn_alone_over_budget_keeps_head_and_tail() -> None:
-    long_question = ("My flight AB123 from Oslo was cancelled. " + "Some details about my trip. " * 60
-                     + "Can I get a refund of 420 euros to my card?")
-    messages = [{"role": "system", "content": "Be brief."},
-                {"role": "user", "content": "hello"}, {"role": "assistant", "content": "Hi! How can I help?"},
-                {"role": "user", "content": long_question}]
+    long_question = (
+        "My flight AB123 from Oslo was cancelled. "
+        + "Some details about my trip. " * 60
+        + "Can I get a refund of 420 euros to my card?"
+    )
+    messages = [
+        {"role": "system", "content": "Be brief."},
+        {"role": "user", "content": "hello"},
+        {"role": "assistant", "content": "Hi! How can I help?"},
+        {"role": "user", "content": long_question},
+    ]
     budget = ContextBudget(SegmentBudgets(history=60), model=MODEL)
     result = budget.apply(messages)
     assert result.after["history"] <= 60 and _segment_tokens(result.messages) == result.after

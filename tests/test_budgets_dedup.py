@@ -26,10 +26,12 @@ from llm_cost_hooks.langchain import CostCallbackHandler, FakeChatModelWithUsage
 from llm_cost_hooks.langchain._budget import GuardedChatModel
 
 
-def _slow_fake(answer: str = "Your booking reference is 8Y2K9.", delay: float = 0.05) -> FakeChatModelWithUsage:
+def _slow_fake(
+    answer: str = "Your booking reference is 8Y2K9.", delay: float = 0.05
+) -> FakeChatModelWithUsage:
     import time
 
-    def respond(messages):  # noqa: ANN001, ANN202
+    def respond(messages):
         time.sleep(delay)
         return answer
 
@@ -39,12 +41,19 @@ def _slow_fake(answer: str = "Your booking reference is 8Y2K9.", delay: float = 
 async def test_hundred_identical_requests_one_upstream_call_one_paid_99_deduplicated() -> None:
     fake = _slow_fake()
     handler = CostCallbackHandler(ledger="memory://")
-    guard = SpendGuard([Limit.usd(1.0, per="day", scope="tenant")], alerts=AlertManager(log=False, span_events=False))
+    guard = SpendGuard(
+        [Limit.usd(1.0, per="day", scope="tenant")], alerts=AlertManager(log=False, span_events=False)
+    )
     model = GuardedChatModel(inner=fake, guard=guard, dedup=SingleFlight(result_ttl=60))
-    chain = ChatPromptTemplate.from_messages([("human", "Book {hotel} for {n} nights")]) | model | StrOutputParser()
+    chain = (
+        ChatPromptTemplate.from_messages([("human", "Book {hotel} for {n} nights")])
+        | model
+        | StrOutputParser()
+    )
     config = {"callbacks": [handler], "metadata": {"idempotency_key": "booking-123", "tenant_id": "acme"}}
-    answers = await asyncio.gather(*(chain.ainvoke({"hotel": "the Acorn", "n": 2}, config=config)
-                                     for _ in range(100)))
+    answers = await asyncio.gather(
+        *(chain.ainvoke({"hotel": "the Acorn", "n": 2}, config=config) for _ in range(100))
+    )
     assert fake.call_count == 1
     assert set(answers) == {"Your booking reference is 8Y2K9."}
     records = handler.records()
@@ -67,7 +76,9 @@ def test_threads_share_one_call_and_derived_keys_separate_requests() -> None:
     fake = _slow_fake(delay=0.1)
     model = GuardedChatModel(inner=fake, dedup=SingleFlight(result_ttl=0))
     out: list = []
-    threads = [threading.Thread(target=lambda: out.append(model.invoke("same question").content)) for _ in range(8)]
+    threads = [
+        threading.Thread(target=lambda: out.append(model.invoke("same question").content)) for _ in range(8)
+    ]
     for t in threads:
         t.start()
     for t in threads:
@@ -122,7 +133,9 @@ async def test_redis_single_flight_in_one_process(redis_clean_url: str) -> None:
     assert flight.source == "cached" and len(calls) == 1
 
 
-async def test_redis_single_flight_falls_back_when_redis_is_down(redis_server, redis_clean_url, caplog) -> None:
+async def test_redis_single_flight_falls_back_when_redis_is_down(
+    redis_server, redis_clean_url, caplog
+) -> None:
     sf = RedisSingleFlight(redis_clean_url, connect_timeout=0.2)
 
     async def upstream() -> str:
@@ -135,25 +148,33 @@ async def test_redis_single_flight_falls_back_when_redis_is_down(redis_server, r
 
 
 def test_retry_budget_attempts_and_dollars_are_recorded() -> None:
-    fake = FakeChatModelWithUsage(responses=["finally"], errors=[TimeoutError("t1"), TimeoutError("t2"), None])
+    fake = FakeChatModelWithUsage(
+        responses=["finally"], errors=[TimeoutError("t1"), TimeoutError("t2"), None]
+    )
     handler = CostCallbackHandler(ledger="memory://")
-    model = GuardedChatModel(inner=fake, retry=RetryBudget(max_attempts=3),
-                             guard=SpendGuard([], alerts=AlertManager(log=False, span_events=False)))
+    model = GuardedChatModel(
+        inner=fake,
+        retry=RetryBudget(max_attempts=3),
+        guard=SpendGuard([], alerts=AlertManager(log=False, span_events=False)),
+    )
     assert model.invoke("question " * 50, config={"callbacks": [handler]}).content == "finally"
     (record,) = handler.records()
     assert record.tags["retry.attempts"] == "3" and fake.call_count == 3
     # Two failed attempts priced at their prompt, plus the successful retry itself.
     assert float(record.tags["retry.usd"]) > record.cost_usd > 0
 
-    stingy = GuardedChatModel(inner=FakeChatModelWithUsage(errors=[TimeoutError("t")] * 5),
-                              retry=RetryBudget(max_attempts=5, max_retry_usd=0.0),
-                              guard=SpendGuard([], alerts=AlertManager(log=False, span_events=False)))
+    stingy = GuardedChatModel(
+        inner=FakeChatModelWithUsage(errors=[TimeoutError("t")] * 5),
+        retry=RetryBudget(max_attempts=5, max_retry_usd=0.0),
+        guard=SpendGuard([], alerts=AlertManager(log=False, span_events=False)),
+    )
     with pytest.raises(TimeoutError):
         stingy.invoke("question " * 50)
     assert stingy.inner.call_count == 1  # no dollars for retries: not retried
 
-    capped = GuardedChatModel(inner=FakeChatModelWithUsage(errors=[TimeoutError("t")] * 5),
-                              retry=RetryBudget(max_attempts=2))
+    capped = GuardedChatModel(
+        inner=FakeChatModelWithUsage(errors=[TimeoutError("t")] * 5), retry=RetryBudget(max_attempts=2)
+    )
     handler2 = CostCallbackHandler(ledger="memory://")
     with pytest.raises(TimeoutError):
         capped.invoke("q", config={"callbacks": [handler2]})

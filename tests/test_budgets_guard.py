@@ -27,7 +27,9 @@ from llm_cost_hooks.budget import (
 from llm_cost_hooks.langchain import CostCallbackHandler, FakeChatModelWithUsage
 from llm_cost_hooks.langchain._budget import GuardedChatModel
 
-REQ = SpendRequest(model="gpt-4o-mini", input_tokens=1000, max_output_tokens=500, tenant="acme", feature="chat")
+REQ = SpendRequest(
+    model="gpt-4o-mini", input_tokens=1000, max_output_tokens=500, tenant="acme", feature="chat"
+)
 # Its worst case ($0.00075) covers the $0.0006 these tests settle: no over-spend.
 REQ_LONG = REQ.model_copy(update={"max_output_tokens": 1000})
 
@@ -61,8 +63,9 @@ def test_per_request_limits_raise_shrink_and_downgrade() -> None:
     r = usd.reserve(REQ)
     assert r.worst_usd <= 0.0002 and 16 <= r.max_output_tokens < 500
     assert r.tags()["budget.output.shrunk_by"] == "usd_per_request"
-    down = SpendGuard([Limit.usd_per_request(0.0004, on_breach="downgrade", downgrade_to="gpt-4.1-nano")],
-                      alerts=quiet())
+    down = SpendGuard(
+        [Limit.usd_per_request(0.0004, on_breach="downgrade", downgrade_to="gpt-4.1-nano")], alerts=quiet()
+    )
     decision = down.try_reserve(REQ)
     assert isinstance(decision, Downgrade) and decision.to_model == "gpt-4.1-nano"
     with pytest.raises(DowngradeRequired, match="downgrade 'gpt-4o-mini' to gpt-4.1-nano"):
@@ -75,7 +78,9 @@ def test_per_request_limits_raise_shrink_and_downgrade() -> None:
 
 def test_period_limit_message_says_which_limit_how_much_left_and_reset() -> None:
     clock = Clock(datetime(2026, 3, 10, 15, 0, tzinfo=timezone.utc).timestamp())
-    guard = SpendGuard([Limit.usd(0.001, per="day", scope="tenant", name="acme_daily")], clock=clock, alerts=quiet())
+    guard = SpendGuard(
+        [Limit.usd(0.001, per="day", scope="tenant", name="acme_daily")], clock=clock, alerts=quiet()
+    )
     with guard.reserve(REQ) as r:  # worst 0.00045
         r.settle(0.0007)
     with pytest.raises(BudgetExceeded) as info:
@@ -133,7 +138,11 @@ def test_threshold_alerts_once_per_period_and_again_next_period() -> None:
         except BudgetExceeded:
             pass
     # Real spend stops at 96 %: the refused call raises its own event, never the 100 % one.
-    assert [(e.kind, e.threshold) for e in events] == [("threshold", 0.5), ("threshold", 0.8), ("refused", None)]
+    assert [(e.kind, e.threshold) for e in events] == [
+        ("threshold", 0.5),
+        ("threshold", 0.8),
+        ("refused", None),
+    ]
     assert "reached 80%" in events[1].message and events[1].scope_value == "acme"
     assert any(name == "llm_cost_hooks.budget.alerts" for name, _ in metrics)
     assert any(name == "llm_cost_hooks.budget.utilization" and v >= 0.5 for name, v in metrics)
@@ -147,7 +156,9 @@ def test_anomaly_alert_when_last_hour_above_twice_trailing_mean() -> None:
     events: list = []
     hour0 = datetime(2026, 3, 10, 0, tzinfo=timezone.utc).timestamp()
     clock = Clock(hour0)
-    rule = AnomalyRule(scope="tenant", factor=2.0, trailing_hours=6, min_history_hours=3, check_interval_seconds=0)
+    rule = AnomalyRule(
+        scope="tenant", factor=2.0, trailing_hours=6, min_history_hours=3, check_interval_seconds=0
+    )
     guard = SpendGuard([], clock=clock, alerts=quiet(events, anomaly=rule))
     for h in range(6):  # a steady $0.002 per hour
         clock.t = hour0 + h * 3600 + 60
@@ -167,7 +178,7 @@ class _Hook(BaseHTTPRequestHandler):
     received: list = []
     fail_first = 1
 
-    def do_POST(self) -> None:  # noqa: N802
+    def do_POST(self) -> None:
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
         type(self).received.append(body)
         if len(type(self).received) <= type(self).fail_first:
@@ -186,8 +197,10 @@ def test_webhook_sink_retries_until_delivered() -> None:
     thread.start()
     try:
         sink = WebhookSink(f"http://127.0.0.1:{server.server_port}/alerts", retries=3, backoff=0.01)
-        guard = SpendGuard([Limit.usd(0.001, per="day", scope="tenant", alert_at=(0.5,))],
-                           alerts=AlertManager([sink], log=False, span_events=False))
+        guard = SpendGuard(
+            [Limit.usd(0.001, per="day", scope="tenant", alert_at=(0.5,))],
+            alerts=AlertManager([sink], log=False, span_events=False),
+        )
         guard.reserve(REQ_LONG).settle(0.0006)
         assert sink.flush(10)
         sink.close()
@@ -213,8 +226,9 @@ def test_span_event_sink_adds_event_to_current_span() -> None:
     exporter = InMemorySpanExporter()
     provider = TracerProvider()
     provider.add_span_processor(SimpleSpanProcessor(exporter))
-    guard = SpendGuard([Limit.usd(0.001, per="day", scope="tenant", alert_at=(0.5,))],
-                       alerts=AlertManager(log=False))
+    guard = SpendGuard(
+        [Limit.usd(0.001, per="day", scope="tenant", alert_at=(0.5,))], alerts=AlertManager(log=False)
+    )
     with provider.get_tracer("t").start_as_current_span("call"):
         guard.reserve(REQ_LONG).settle(0.0006)
     (span,) = exporter.get_finished_spans()
@@ -226,10 +240,17 @@ def test_guarded_model_in_a_chain_settles_real_cost_and_tags_record() -> None:
     fake = FakeChatModelWithUsage(responses=["Paris is the capital."], max_tokens=200)
     guard = SpendGuard([Limit.usd(0.05, per="day", scope="tenant", name="daily")], alerts=quiet())
     handler = CostCallbackHandler(ledger="memory://")
-    chain = ChatPromptTemplate.from_messages([("human", "{q}")]) | GuardedChatModel(inner=fake, guard=guard) \
+    chain = (
+        ChatPromptTemplate.from_messages([("human", "{q}")])
+        | GuardedChatModel(inner=fake, guard=guard)
         | StrOutputParser()
-    assert chain.invoke({"q": "Capital of France?"},
-                        config={"callbacks": [handler], "metadata": {"tenant_id": "acme"}}) == "Paris is the capital."
+    )
+    assert (
+        chain.invoke(
+            {"q": "Capital of France?"}, config={"callbacks": [handler], "metadata": {"tenant_id": "acme"}}
+        )
+        == "Paris is the capital."
+    )
     (record,) = handler.records()
     assert guard.spent("daily", "acme") == pytest.approx(record.cost_usd)
     assert guard.usage("daily", "acme")[1] == 0
@@ -240,8 +261,9 @@ def test_guarded_model_in_a_chain_settles_real_cost_and_tags_record() -> None:
 async def test_guarded_model_downgrades_to_cheaper_tier() -> None:
     strong = FakeChatModelWithUsage(model_name="gpt-4o", responses=["strong"], max_tokens=500)
     cheap = FakeChatModelWithUsage(model_name="gpt-4o-mini", responses=["cheap"], max_tokens=500)
-    guard = SpendGuard([Limit.usd_per_request(0.001, on_breach="downgrade", downgrade_to="gpt-4o-mini")],
-                       alerts=quiet())
+    guard = SpendGuard(
+        [Limit.usd_per_request(0.001, on_breach="downgrade", downgrade_to="gpt-4o-mini")], alerts=quiet()
+    )
     handler = CostCallbackHandler(ledger="memory://")
     model = GuardedChatModel(inner=strong, guard=guard, downgrades={"gpt-4o-mini": cheap})
     answer = await model.ainvoke("hello " * 300, config={"callbacks": [handler]})
@@ -257,8 +279,10 @@ async def test_guarded_model_refuses_before_calling_when_budget_is_gone() -> Non
     fake = FakeChatModelWithUsage(responses=["x" * 50], max_tokens=300)
     guard = SpendGuard([Limit.usd(0.0005, per="day", scope="tenant")], alerts=quiet())
     model = GuardedChatModel(inner=fake, guard=guard)
-    results = await asyncio.gather(*(model.ainvoke(f"q{i}", config={"metadata": {"tenant_id": "a"}})
-                                     for i in range(20)), return_exceptions=True)
+    results = await asyncio.gather(
+        *(model.ainvoke(f"q{i}", config={"metadata": {"tenant_id": "a"}}) for i in range(20)),
+        return_exceptions=True,
+    )
     refused = [r for r in results if isinstance(r, BudgetExceeded)]
     assert refused and fake.call_count == 20 - len(refused)
     assert guard.spent("usd_per_day_per_tenant", "a") <= 0.0005

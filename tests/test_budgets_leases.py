@@ -20,8 +20,7 @@ from llm_cost_hooks.budget import (
     SpendRequest,
     SpendStoreUnavailable,
 )
-
-from llm_cost_hooks.budget._guard import _PID  # noqa: E402
+from llm_cost_hooks.budget._guard import _PID
 
 REQ = SpendRequest(model="gpt-4o-mini", input_tokens=1000, max_output_tokens=500, tenant="acme")
 
@@ -75,7 +74,6 @@ def test_leases_are_renewed_while_the_call_is_alive_and_a_release_frees_at_once(
     assert guard.usage("daily", "acme") == (pytest.approx(0.0001), 0)
 
 
-
 def test_in_process_store_drops_keys_whose_period_ended() -> None:
     now = [0.0]
     store = InProcessSpendStore(clock=lambda: now[0])
@@ -94,11 +92,11 @@ class _Down:
 
     url, prefix = "redis://down", "t"
 
-    def __getattr__(self, name):  # noqa: ANN001, ANN204
-        def fail(*a, **k):  # noqa: ANN002, ANN003, ANN202
+    def __getattr__(self, name):
+        def fail(*a, **k):
             raise SpendStoreUnavailable("down")
 
-        async def afail(*a, **k):  # noqa: ANN002, ANN003, ANN202
+        async def afail(*a, **k):
             raise SpendStoreUnavailable("down")
 
         return afail if name.startswith("a") else fail
@@ -125,8 +123,11 @@ def test_fallback_operations_are_journalled_to_disk_and_replayed_once(tmp_path: 
 
 def _die_with_journal(directory: str) -> None:  # runs in a child process
     store = FailoverSpendStore(_Down(), journal=directory, retry_after=60.0)
-    guard = SpendGuard([Limit.usd(1.0, per="day", scope="tenant", name="daily")], store=store,
-                       alerts=AlertManager(log=False, span_events=False))
+    guard = SpendGuard(
+        [Limit.usd(1.0, per="day", scope="tenant", name="daily")],
+        store=store,
+        alerts=AlertManager(log=False, span_events=False),
+    )
     guard.reserve(REQ).settle(0.5)
     guard.reserve(REQ)  # in flight when the process dies
     import os
@@ -151,5 +152,7 @@ def test_a_dead_process_journal_is_adopted_and_replayed(tmp_path: Path) -> None:
 def test_journal_is_bounded_and_counts_what_it_sets_aside() -> None:
     journal = SpendJournal(None, max_entries=2)
     for i in range(3):
-        journal.append({"op": "settle", "id": f"r{i}", "keys": ["k"], "actual": [i + 1], "ttls": [60], "bucket": 0})
+        journal.append(
+            {"op": "settle", "id": f"r{i}", "keys": ["k"], "actual": [i + 1], "ttls": [60], "bucket": 0}
+        )
     assert journal.pending == 2 and journal.set_aside == 1 and journal.set_aside_units == 1

@@ -27,13 +27,21 @@ RUN_SECONDS = 9.0
 def _outage_run(redis_server: Any, url: str, budget: float, journal: Path) -> list[dict]:
     sync = journal.parent / "sync"
     sync.mkdir()
-    procs = [subprocess.Popen([sys.executable, WORKER, "outage", url, str(RUN_SECONDS), str(budget), str(journal),
-                               str(sync)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-             for _ in range(PROCESSES)]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, WORKER, "outage", url, str(RUN_SECONDS), str(budget), str(journal), str(sync)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(PROCESSES)
+    ]
     try:
         deadline = time.monotonic() + 120
         while len(list(sync.glob("ready-*"))) < PROCESSES:  # all imported: start together
-            assert time.monotonic() < deadline and all(p.poll() is None for p in procs), "workers did not start"
+            assert time.monotonic() < deadline and all(p.poll() is None for p in procs), (
+                "workers did not start"
+            )
             time.sleep(0.05)
         start_at = time.time() + 0.5
         (sync / "go.tmp").write_text(repr(start_at))
@@ -62,8 +70,9 @@ def _outage_run(redis_server: Any, url: str, budget: float, journal: Path) -> li
         for p in procs:
             out, err = p.communicate(timeout=120)
             assert p.returncode == 0, f"worker failed:\n{err[-3000:]}"
-            results.append({**json.loads(out.strip().splitlines()[-1]), "log": err[-1500:], "faults": faults,
-                            "pid": pid})
+            results.append(
+                {**json.loads(out.strip().splitlines()[-1]), "log": err[-1500:], "faults": faults, "pid": pid}
+            )
         return results
     finally:
         for p in procs:
@@ -93,8 +102,11 @@ def _summary(results: list[dict]) -> list[dict]:
 
 
 def _redis_usage(url: str, budget: float) -> tuple[float, float]:
-    guard = SpendGuard([Limit.usd(budget, per="day", scope="tenant", name="tenant_daily")], store=url,
-                       alerts=AlertManager(log=False, span_events=False))
+    guard = SpendGuard(
+        [Limit.usd(budget, per="day", scope="tenant", name="tenant_daily")],
+        store=url,
+        alerts=AlertManager(log=False, span_events=False),
+    )
     return guard.usage("tenant_daily", "acme")
 
 
@@ -110,10 +122,13 @@ def test_spend_made_through_pause_and_kill_is_the_spend_redis_reports(redis_to_b
     assert all(r["pending"] == 0 and r["set_aside"] == 0 for r in results)
     assert sum(r["calls"] for r in results) == sum(r["ok"] for r in results) > 100
     spent, reserved = _redis_usage(redis_to_break.url, budget)
-    assert abs(spent - made) <= worst, f"Redis reports {spent}, the processes spent {made} (worst call {worst})"
+    assert abs(spent - made) <= worst, (
+        f"Redis reports {spent}, the processes spent {made} (worst call {worst})"
+    )
     assert reserved == pytest.approx(0, abs=worst)  # at most one lost hold, freed by its lease
     assert not list((tmp_path / "journal").glob("*.jsonl")) or all(
-        p.stat().st_size == 0 for p in (tmp_path / "journal").glob("*.jsonl"))
+        p.stat().st_size == 0 for p in (tmp_path / "journal").glob("*.jsonl")
+    )
 
 
 def test_overspend_through_an_outage_is_bounded_and_alerted(redis_to_break, tmp_path):
@@ -144,8 +159,12 @@ async def _leader_and_waiter(url: str, leader_fn: Any, wait_timeout: float) -> t
     calls: list[str] = []
     leading = asyncio.Event()
     key = f"order-{time.time_ns()}"
-    a = RedisSingleFlight(url, socket_timeout=0.3, connect_timeout=0.3, wait_timeout=wait_timeout, retry_after=0.2)
-    b = RedisSingleFlight(url, socket_timeout=0.3, connect_timeout=0.3, wait_timeout=wait_timeout, retry_after=0.2)
+    a = RedisSingleFlight(
+        url, socket_timeout=0.3, connect_timeout=0.3, wait_timeout=wait_timeout, retry_after=0.2
+    )
+    b = RedisSingleFlight(
+        url, socket_timeout=0.3, connect_timeout=0.3, wait_timeout=wait_timeout, retry_after=0.2
+    )
 
     async def paid(who: str) -> str:
         calls.append(who)
@@ -179,7 +198,8 @@ async def test_dedup_waiter_rides_out_a_paused_redis_without_a_second_paid_call(
 
 
 async def test_dedup_waiter_through_a_killed_redis_gets_the_answer_or_its_own_within_its_timeout(
-        redis_to_break) -> None:
+    redis_to_break,
+) -> None:
     import asyncio
 
     async def leader() -> None:

@@ -14,7 +14,6 @@ from pathlib import Path
 import pytest
 
 from llm_cost_hooks import BudgetExceeded
-
 from llm_cost_hooks.budget import (
     AlertManager,
     FailoverSpendStore,
@@ -33,8 +32,15 @@ BUDGET = 0.0015  # USD for the tenant per day: room for roughly a fifth of the 2
 
 def _run_workers(args: list[list[str]], timeout: float = 90) -> list[dict]:
     start_at = time.time() + 4.0  # interpreter + LangChain import, then all start together
-    procs = [subprocess.Popen([sys.executable, WORKER, *a, str(start_at)], stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE, text=True) for a in args]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, WORKER, *a, str(start_at)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for a in args
+    ]
     results = []
     for p in procs:
         out, err = p.communicate(timeout=timeout)
@@ -60,8 +66,11 @@ def test_four_processes_never_overspend_one_tenant_budget_naive_does(redis_clean
     assert total <= BUDGET + worst, f"guarded spend {total} over budget {BUDGET} (+{worst})"
     assert sum(r["calls"] for r in guarded) == ok  # refused calls never reached the model
     # The store agrees with what the workers paid, and nothing is left reserved.
-    guard = SpendGuard([Limit.usd(BUDGET, per="day", scope="tenant", name="tenant_daily")], store=redis_clean_url,
-                       alerts=_no_alerts())
+    guard = SpendGuard(
+        [Limit.usd(BUDGET, per="day", scope="tenant", name="tenant_daily")],
+        store=redis_clean_url,
+        alerts=_no_alerts(),
+    )
     spent, reserved = guard.usage("tenant_daily", "acme")
     assert spent == pytest.approx(total, rel=1e-6, abs=1e-9) and reserved == 0
 
@@ -102,13 +111,26 @@ def test_redis_store_reserve_settle_release_and_lease_expiry(redis_clean_url: st
     assert store.reserve("e", ["k2"], [50], [20], [60], 60).ok
 
 
-async def test_redis_down_fail_open_uses_local_fallback_and_leaks_nothing(redis_server, redis_clean_url, caplog) -> None:
+async def test_redis_down_fail_open_uses_local_fallback_and_leaks_nothing(
+    redis_server, redis_clean_url, caplog
+) -> None:
     limit = Limit.usd(1.0, per="day", scope="tenant", name="daily")
-    store = FailoverSpendStore(RedisSpendStore(redis_clean_url, connect_timeout=0.2, socket_timeout=0.5),
-                               fail_mode="open", retry_after=0.2, journal=None)
+    store = FailoverSpendStore(
+        RedisSpendStore(redis_clean_url, connect_timeout=0.2, socket_timeout=0.5),
+        fail_mode="open",
+        retry_after=0.2,
+        journal=None,
+    )
     guard = SpendGuard([limit], store=store, alerts=_no_alerts())
-    closed = SpendGuard([limit], alerts=_no_alerts(), store=FailoverSpendStore(
-        RedisSpendStore(redis_clean_url, connect_timeout=0.2, socket_timeout=0.5), fail_mode="closed", retry_after=0.2))
+    closed = SpendGuard(
+        [limit],
+        alerts=_no_alerts(),
+        store=FailoverSpendStore(
+            RedisSpendStore(redis_clean_url, connect_timeout=0.2, socket_timeout=0.5),
+            fail_mode="closed",
+            retry_after=0.2,
+        ),
+    )
     req = SpendRequest(model="gpt-4o-mini", input_tokens=1000, max_output_tokens=500, tenant="acme")
 
     first = await guard.areserve(req)
@@ -151,8 +173,12 @@ def test_threshold_alerts_fire_once_across_processes(redis_clean_url: str) -> No
     events: list = []
     limit = Limit.usd(0.01, per="day", scope="tenant", name="daily", alert_at=(0.5, 0.8, 1.0))
     # Two guards = two processes' views of the same Redis budget.
-    guards = [SpendGuard([limit], store=redis_clean_url, alerts=AlertManager([events.append], log=False,
-                                                                              span_events=False)) for _ in range(2)]
+    guards = [
+        SpendGuard(
+            [limit], store=redis_clean_url, alerts=AlertManager([events.append], log=False, span_events=False)
+        )
+        for _ in range(2)
+    ]
     req = SpendRequest(model="gpt-4o-mini", input_tokens=100, max_output_tokens=100, tenant="acme")
     for i in range(10):
         r = guards[i % 2].reserve(req)

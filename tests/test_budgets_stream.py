@@ -24,7 +24,9 @@ ANSWER = "The parcel left the warehouse on Monday and should arrive by Thursday 
 
 
 def guard(amount: float = 1.0) -> SpendGuard:
-    return SpendGuard([Limit.usd(amount, per="day", scope="tenant", name="daily")], alerts=AlertManager(log=False))
+    return SpendGuard(
+        [Limit.usd(amount, per="day", scope="tenant", name="daily")], alerts=AlertManager(log=False)
+    )
 
 
 class BrokenStream(FakeChatModelWithUsage):
@@ -33,8 +35,13 @@ class BrokenStream(FakeChatModelWithUsage):
     fail_after: int = 3
     _seen_max_tokens: list[Any] = PrivateAttr(default_factory=list)
 
-    def _stream(self, messages: list[BaseMessage], stop: list[str] | None = None, run_manager: Any = None,
-                **kwargs: Any) -> Iterator[ChatGenerationChunk]:
+    def _stream(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: Any = None,
+        **kwargs: Any,
+    ) -> Iterator[ChatGenerationChunk]:
         self._seen_max_tokens.append(kwargs.get("max_tokens"))
         for i, chunk in enumerate(super()._stream(messages, stop, run_manager, **kwargs)):
             if i == self.fail_after:
@@ -47,8 +54,13 @@ class SlowStream(FakeChatModelWithUsage):
 
     _started: Any = PrivateAttr(default_factory=threading.Event)
 
-    async def _astream(self, messages: list[BaseMessage], stop: list[str] | None = None, run_manager: Any = None,
-                       **kwargs: Any) -> AsyncIterator[ChatGenerationChunk]:
+    async def _astream(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: Any = None,
+        **kwargs: Any,
+    ) -> AsyncIterator[ChatGenerationChunk]:
         for chunk in super()._stream(messages, stop, None, **kwargs):
             self._started.set()
             yield chunk
@@ -65,8 +77,11 @@ def test_stream_settles_the_usage_aggregated_from_the_chunks() -> None:
     g = guard()
     handler = CostCallbackHandler(ledger="memory://")
     model = GuardedChatModel(inner=FakeChatModelWithUsage(responses=[ANSWER], max_tokens=400), guard=g)
-    chunks = list(model.stream("Where is my parcel?", config={"callbacks": [handler],
-                                                              "metadata": {"tenant_id": "acme"}}))
+    chunks = list(
+        model.stream(
+            "Where is my parcel?", config={"callbacks": [handler], "metadata": {"tenant_id": "acme"}}
+        )
+    )
     assert len(chunks) > 5 and "".join(c.text for c in chunks) == ANSWER
     (record,) = handler.records()
     assert record.output_tokens == default_counter().count_text(ANSWER, "gpt-4o-mini").tokens
@@ -78,22 +93,36 @@ def test_stream_settles_the_usage_aggregated_from_the_chunks() -> None:
 async def test_astream_settles_and_trims_to_the_context_budget() -> None:
     g = guard()
     handler = CostCallbackHandler(ledger="memory://")
-    inner = BrokenStream(responses=[ANSWER], max_tokens=400, fail_after=10_000)  # never fails; records max_tokens
+    inner = BrokenStream(
+        responses=[ANSWER], max_tokens=400, fail_after=10_000
+    )  # never fails; records max_tokens
     budget = ContextBudget(SegmentBudgets(history=40, output=120))
     model = GuardedChatModel(inner=inner, guard=g, context_budget=budget)
     history: list[tuple[str, str]] = []
     for i in range(8):
-        history += [("human", f"Old question {i} about the delivery of my parcel?"), ("ai", f"Old answer {i}.")]
+        history += [
+            ("human", f"Old question {i} about the delivery of my parcel?"),
+            ("ai", f"Old answer {i}."),
+        ]
     history.append(("human", "Where is it now?"))
     text = ""
-    async for chunk in model.astream(history, config={"callbacks": [handler], "metadata": {"tenant_id": "acme"}}):
+    async for chunk in model.astream(
+        history, config={"callbacks": [handler], "metadata": {"tenant_id": "acme"}}
+    ):
         text += chunk.text
     assert text == ANSWER
     assert inner._seen_max_tokens == [120]  # the output budget reached the provider call
     (record,) = handler.records()
     assert int(record.tags["budget.trimmed.history"]) > 0
-    assert record.input_tokens < default_counter().count_messages(
-        [{"role": "user" if r == "human" else "assistant", "content": c} for r, c in history], "gpt-4o-mini").tokens
+    assert (
+        record.input_tokens
+        < default_counter()
+        .count_messages(
+            [{"role": "user" if r == "human" else "assistant", "content": c} for r, c in history],
+            "gpt-4o-mini",
+        )
+        .tokens
+    )
     assert g.spent("daily", "acme") == pytest.approx(record.cost_usd, abs=1e-12)
     assert g.usage("daily", "acme")[1] == 0
 
@@ -101,8 +130,9 @@ async def test_astream_settles_and_trims_to_the_context_budget() -> None:
 def test_error_mid_stream_keeps_only_what_was_streamed() -> None:
     g = guard()
     breaker = CircuitBreaker(failure_threshold=1)
-    model = GuardedChatModel(inner=BrokenStream(responses=[ANSWER], max_tokens=400, fail_after=3), guard=g,
-                             breaker=breaker)
+    model = GuardedChatModel(
+        inner=BrokenStream(responses=[ANSWER], max_tokens=400, fail_after=3), guard=g, breaker=breaker
+    )
     got: list[str] = []
     with pytest.raises(ConnectionError):
         for chunk in model.stream("Where is my parcel?", config={"metadata": {"tenant_id": "acme"}}):
@@ -110,10 +140,15 @@ def test_error_mid_stream_keeps_only_what_was_streamed() -> None:
     assert len(got) == 3
     spent, reserved = g.usage("daily", "acme")
     assert reserved == 0
-    prompt = default_counter().count_messages([{"role": "user", "content": "Where is my parcel?"}],
-                                              "gpt-4o-mini").tokens
+    prompt = (
+        default_counter()
+        .count_messages([{"role": "user", "content": "Where is my parcel?"}], "gpt-4o-mini")
+        .tokens
+    )
     streamed = default_counter().count_text("".join(got), "gpt-4o-mini").tokens
-    assert spent == pytest.approx(cost_of("gpt-4o-mini", TokenUsage(input_tokens=prompt, output_tokens=streamed)))
+    assert spent == pytest.approx(
+        cost_of("gpt-4o-mini", TokenUsage(input_tokens=prompt, output_tokens=streamed))
+    )
     assert breaker.state("gpt-4o-mini").value == "open"
 
 
@@ -133,10 +168,15 @@ def test_consumer_stopping_early_settles_the_partial_stream() -> None:
     assert g.usage("daily", "acme")[1] > 0  # held while streaming
     stream.close()
     spent, reserved = g.usage("daily", "acme")
-    assert reserved == 0 and 0 < spent
-    prompt = default_counter().count_messages([{"role": "user", "content": "Where is my parcel?"}],
-                                              "gpt-4o-mini").tokens
-    partial = TokenUsage(input_tokens=prompt, output_tokens=default_counter().count_text(first.text, "gpt-4o-mini").tokens)
+    assert reserved == 0 and spent > 0
+    prompt = (
+        default_counter()
+        .count_messages([{"role": "user", "content": "Where is my parcel?"}], "gpt-4o-mini")
+        .tokens
+    )
+    partial = TokenUsage(
+        input_tokens=prompt, output_tokens=default_counter().count_text(first.text, "gpt-4o-mini").tokens
+    )
     assert spent == pytest.approx(cost_of("gpt-4o-mini", partial))
 
 

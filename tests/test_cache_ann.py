@@ -29,8 +29,18 @@ def clustered(n: int, seed: int = 0, centers: int = 60, spread: float = 0.16) ->
 
 
 def entry(i: int, partition: str = "p", **kw) -> CacheEntry:
-    return CacheEntry(id=f"e{i}", partition=partition, exact_key=f"{partition}:x{i}", tenant="t", query=f"q{i}",
-                      normalized_query=f"q{i}", embedding_model="test", answer="a", answer_key=f"k{i % 7}", **kw)
+    return CacheEntry(
+        id=f"e{i}",
+        partition=partition,
+        exact_key=f"{partition}:x{i}",
+        tenant="t",
+        query=f"q{i}",
+        normalized_query=f"q{i}",
+        embedding_model="test",
+        answer="a",
+        answer_key=f"k{i % 7}",
+        **kw,
+    )
 
 
 def fill(backend: EmbeddedBackend, vecs: np.ndarray, partition: str = "p", start: int = 0, **kw) -> None:
@@ -234,6 +244,10 @@ def test_usearch_imported_before_onnxruntime_does_not_crash() -> None:
     import sys
 
     pytest.importorskip("onnxruntime")
-    run = subprocess.run([sys.executable, "-c", "import usearch.index, onnxruntime; print('ok')"],
-                         capture_output=True, text=True, timeout=120)
+    run = subprocess.run(
+        [sys.executable, "-c", "import usearch.index, onnxruntime; print('ok')"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert run.returncode == 0 and run.stdout.strip() == "ok", run.stderr[-500:]

@@ -33,7 +33,9 @@ def core_with(policy: DecisionPolicy | None = None, backend=None, **cfg) -> Cach
     return CacheCore(backend or EmbeddedBackend(), embedder=default_embedder(), config=config)
 
 
-def put(core: CacheCore, q: str, answer: str, scope: CacheScope | None = None, llm: str = "m", ctx: str = "", **kw):
+def put(
+    core: CacheCore, q: str, answer: str, scope: CacheScope | None = None, llm: str = "m", ctx: str = "", **kw
+):
     req = core.request(q, llm_string=llm, context=ctx, scope=scope or CacheScope())
     return core.update(req, answer, **kw)
 
@@ -80,7 +82,9 @@ def test_scope_isolation_exact_and_semantic(write: CacheScope, read: CacheScope)
 def test_model_params_and_conversation_are_scope() -> None:
     core = core_with()
     put(core, "How do I reset my PIN?", "A", llm="model=x,temperature=0", ctx="system: bank bot")
-    assert get(core, "How do I reset my PIN?", llm="model=x,temperature=0", ctx="system: bank bot") is not None
+    assert (
+        get(core, "How do I reset my PIN?", llm="model=x,temperature=0", ctx="system: bank bot") is not None
+    )
     assert get(core, "How do I reset my PIN?", llm="model=x,temperature=0.7", ctx="system: bank bot") is None
     assert get(core, "How do I reset my PIN?", llm="model=x,temperature=0", ctx="system: pirate bot") is None
 
@@ -99,9 +103,16 @@ def test_combined_policy_uses_neighbourhood_agreement() -> None:
     """The neighbourhood model serves a paraphrase when the neighbourhood agrees on one
     answer, and refuses the same similarity when near neighbours disagree."""
     core = core_with(DecisionPolicy(kind="combined"))
-    agree = ["When will my new card arrive?", "How long until my card arrives?", "My card has not arrived yet",
-             "When should I expect my card?", "Is my card on its way?", "Where is my new card?",
-             "How long does card delivery take?", "I am still waiting for my card"]
+    agree = [
+        "When will my new card arrive?",
+        "How long until my card arrives?",
+        "My card has not arrived yet",
+        "When should I expect my card?",
+        "Is my card on its way?",
+        "Where is my new card?",
+        "How long does card delivery take?",
+        "I am still waiting for my card",
+    ]
     for q in agree:
         put(core, q, "card_arrival", answer_key="card_arrival")
     hit = get(core, "When does my new card arrive?")
@@ -126,7 +137,9 @@ def test_ttl_fixed_at_write_and_not_extended() -> None:
 
 
 def test_per_route_policy_and_ttl() -> None:
-    cfg_routes = {"strict": DecisionPolicy(kind="similarity", threshold=0.999, min_similarity=0.999, ttl_seconds=60)}
+    cfg_routes = {
+        "strict": DecisionPolicy(kind="similarity", threshold=0.999, min_similarity=0.999, ttl_seconds=60)
+    }
     core = core_with(routes=cfg_routes)
     e = put(core, "How do I reset my PIN?", "A", scope=CacheScope(route="strict"))
     assert e.expires_at == pytest.approx(e.created_at + 60)
@@ -165,10 +178,21 @@ def test_persistence_survives_restart_and_skips_corrupt_rows(tmp_path) -> None:
 
 def test_invalidate_and_clear_by_scope() -> None:
     core = core_with()
-    e1 = put(core, "q one about cards", "1", scope=CacheScope(tenant="a", prompt_version="v1", corpus_version="c1"))
-    put(core, "q two about loans", "2", scope=CacheScope(tenant="a", prompt_version="v2", corpus_version="c1"))
-    put(core, "q three about fees", "3", scope=CacheScope(tenant="b", prompt_version="v1", corpus_version="c2"))
-    put(core, "q four about atms", "4", scope=CacheScope(tenant="b", prompt_version="v1", corpus_version="c3"))
+    e1 = put(
+        core, "q one about cards", "1", scope=CacheScope(tenant="a", prompt_version="v1", corpus_version="c1")
+    )
+    put(
+        core, "q two about loans", "2", scope=CacheScope(tenant="a", prompt_version="v2", corpus_version="c1")
+    )
+    put(
+        core,
+        "q three about fees",
+        "3",
+        scope=CacheScope(tenant="b", prompt_version="v1", corpus_version="c2"),
+    )
+    put(
+        core, "q four about atms", "4", scope=CacheScope(tenant="b", prompt_version="v1", corpus_version="c3")
+    )
     assert core.invalidate(entry_id=e1.id) == 1
     assert core.invalidate(prompt_version="v2") == 1
     assert core.invalidate(corpus_version="c2") == 1
@@ -196,7 +220,9 @@ def test_report_bad_hit_removes_entry_and_tightens_route() -> None:
 
 def test_audit_log_captures_text_when_opted_in(tmp_path) -> None:
     audit = AuditLog(sample_rate=1.0, path=tmp_path / "audit.jsonl", capture_text=True)
-    core = CacheCore(EmbeddedBackend(), embedder=default_embedder(), config=CacheConfig(default=SIM), audit=audit)
+    core = CacheCore(
+        EmbeddedBackend(), embedder=default_embedder(), config=CacheConfig(default=SIM), audit=audit
+    )
     put(core, "How do I reset my PIN?", "A")
     get(core, "How can I reset my PIN?")
     line = (tmp_path / "audit.jsonl").read_text().strip()
@@ -216,6 +242,7 @@ class Boom:
     def __getattr__(self, name):
         def fail(*a, **k):
             raise ConnectionError("down")
+
         return fail
 
 
@@ -241,15 +268,36 @@ def test_wilson_and_operating_point() -> None:
 
 def _intents() -> tuple[list[str], list[str]]:
     data = {
-        "card_arrival": ["When will my card arrive?", "Where is my new card?", "My card has not come yet",
-                         "How long for my card to arrive?", "Is my card on its way?", "Still waiting on my card",
-                         "When do I get my card?", "Card not delivered yet"],
-        "exchange_rate": ["What is the exchange rate?", "How much is a euro in dollars?", "Current exchange rates?",
-                          "What rate do you use for currency?", "Exchange rate for pounds?", "Rate to convert USD",
-                          "How do you calculate exchange rates?", "What's today's FX rate?"],
-        "lost_card": ["I lost my card", "My card was stolen", "Can't find my card anywhere", "Someone took my card",
-                      "I misplaced my bank card", "Card lost, what now?", "My wallet and card are gone",
-                      "Please block my lost card"],
+        "card_arrival": [
+            "When will my card arrive?",
+            "Where is my new card?",
+            "My card has not come yet",
+            "How long for my card to arrive?",
+            "Is my card on its way?",
+            "Still waiting on my card",
+            "When do I get my card?",
+            "Card not delivered yet",
+        ],
+        "exchange_rate": [
+            "What is the exchange rate?",
+            "How much is a euro in dollars?",
+            "Current exchange rates?",
+            "What rate do you use for currency?",
+            "Exchange rate for pounds?",
+            "Rate to convert USD",
+            "How do you calculate exchange rates?",
+            "What's today's FX rate?",
+        ],
+        "lost_card": [
+            "I lost my card",
+            "My card was stolen",
+            "Can't find my card anywhere",
+            "Someone took my card",
+            "I misplaced my bank card",
+            "Card lost, what now?",
+            "My wallet and card are gone",
+            "Please block my lost card",
+        ],
     }
     texts = [t for v in data.values() for t in v]
     labels = [k for k, v in data.items() for _ in v]
@@ -268,8 +316,15 @@ def test_calibrate_intents_and_pairs() -> None:
         assert res.point.precision >= 0.9
     pairs = calibrate_pairs(
         ["When will my card arrive?", "What is the exchange rate?", "I lost my card", "Where is my card?"],
-        ["Where is my new card?", "How much is a euro in dollars?", "What is the exchange rate?", "I lost my card"],
-        [1, 1, 0, 0], target_precision=0.9, rule="point",
+        [
+            "Where is my new card?",
+            "How much is a euro in dollars?",
+            "What is the exchange rate?",
+            "I lost my card",
+        ],
+        [1, 1, 0, 0],
+        target_precision=0.9,
+        rule="point",
     )
     assert pairs.policy.kind == "verified"
     assert "threshold" in pairs.summary() and "held-out" in pairs.summary()
@@ -282,8 +337,21 @@ def test_cli_calibrate(tmp_path, capsys) -> None:
     parser = argparse.ArgumentParser(prog="llm-cost")
     add_cache_commands(parser.add_subparsers(dest="command"))
     out = tmp_path / "cfg.json"
-    args = parser.parse_args(["cache", "calibrate", str(f), "--target", "0.8", "--rule", "point",
-                              "--route", "faq", "--out", str(out)])
+    args = parser.parse_args(
+        [
+            "cache",
+            "calibrate",
+            str(f),
+            "--target",
+            "0.8",
+            "--rule",
+            "point",
+            "--route",
+            "faq",
+            "--out",
+            str(out),
+        ]
+    )
     code = args.func(args)
     printed = capsys.readouterr().out
     assert "hit rate" in printed and "curve" in printed

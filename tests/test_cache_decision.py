@@ -17,7 +17,14 @@ from llm_cost_hooks.cache._verifier import PAIR_FEATURE_NAMES, PairVerifier, pai
 from llm_cost_hooks.embeddings import default_embedder
 
 FIXTURES = Path(__file__).resolve().parents[1] / "bench" / "data"
-DEV_PAIRS = Path(__file__).resolve().parents[2] / "shared" / "data" / "semantic_cache" / "minimal_pairs_dev" / "pairs.tsv"
+DEV_PAIRS = (
+    Path(__file__).resolve().parents[2]
+    / "shared"
+    / "data"
+    / "semantic_cache"
+    / "minimal_pairs_dev"
+    / "pairs.tsv"
+)
 
 
 def _tsv(path: Path) -> list[dict[str, str]]:
@@ -35,7 +42,9 @@ def embedder():
 
 
 def _core(embedder, **cfg) -> CacheCore:
-    return CacheCore(EmbeddedBackend(), embedder=embedder, config=CacheConfig(audit_sample_rate=0.0, **cfg), seed=0)
+    return CacheCore(
+        EmbeddedBackend(), embedder=embedder, config=CacheConfig(audit_sample_rate=0.0, **cfg), seed=0
+    )
 
 
 # The pair-only path switched on, as ``calibrate`` may leave it: the contrast checks must hold there too.
@@ -57,32 +66,41 @@ def test_fixture_has_every_kind() -> None:
     assert {"negation", "number", "entity", "date", "direction", "antonym", "role", "scope"} <= kinds
 
 
-@pytest.mark.parametrize(("query", "stored", "kind"), [
-    ("How do I unblock my card?", "How do I block my card?", "negation"),
-    ("Why hasn't my refund arrived?", "Why has my refund arrived?", "negation"),
-    ("What is the status of order 5678?", "What is the status of order 1234?", "number"),
-    ("Book a table for two.", "Book a table for 4.", "number"),
-    ("Transfer $5000 to savings.", "Transfer $100 to savings.", "number"),
-    ("Am I free on Sunday?", "Am I free on Saturday?", "date"),
-    ("What is the population of Norway?", "What is the population of Denmark?", "entity"),
-    ("Withdraw 50 euros.", "Withdraw 50 dollars.", "unit"),
-    ("Convert miles to kilometers.", "Convert kilometers to miles.", "direction"),
-    ("How do I increase my limit?", "How do I decrease my limit?", "antonym"),
-    ("What does the tenant pay?", "What does the landlord pay?", "role"),
-    ("What is the fee?", "What is the fee for express delivery to Hawaii on holidays?", "scope"),
-])
+@pytest.mark.parametrize(
+    ("query", "stored", "kind"),
+    [
+        ("How do I unblock my card?", "How do I block my card?", "negation"),
+        ("Why hasn't my refund arrived?", "Why has my refund arrived?", "negation"),
+        ("What is the status of order 5678?", "What is the status of order 1234?", "number"),
+        ("Book a table for two.", "Book a table for 4.", "number"),
+        ("Transfer $5000 to savings.", "Transfer $100 to savings.", "number"),
+        ("Am I free on Sunday?", "Am I free on Saturday?", "date"),
+        ("What is the population of Norway?", "What is the population of Denmark?", "entity"),
+        ("Withdraw 50 euros.", "Withdraw 50 dollars.", "unit"),
+        ("Convert miles to kilometers.", "Convert kilometers to miles.", "direction"),
+        ("How do I increase my limit?", "How do I decrease my limit?", "antonym"),
+        ("What does the tenant pay?", "What does the landlord pay?", "role"),
+        ("What is the fee?", "What is the fee for express delivery to Hawaii on holidays?", "scope"),
+    ],
+)
 def test_contrast_flags_each_kind(query: str, stored: str, kind: str) -> None:
     assert kind in contrast_flags(query, stored)
     assert kind in CONTRAST_KINDS
 
 
-@pytest.mark.parametrize(("query", "stored"), [
-    ("How can I reset my PIN?", "How do I reset my PIN?"),
-    ("Reserve a table for two tonight.", "Book a table for 2 people tonight."),
-    ("I lost my card, how do I report it?", "How do I report a lost card?"),
-    ("My contactless payments don't work.", "I'm unable to use contactless payments for purchases."),
-    ("Where are you getting your exchange rates from?", "From where are you getting your exchange rates?"),
-])
+@pytest.mark.parametrize(
+    ("query", "stored"),
+    [
+        ("How can I reset my PIN?", "How do I reset my PIN?"),
+        ("Reserve a table for two tonight.", "Book a table for 2 people tonight."),
+        ("I lost my card, how do I report it?", "How do I report a lost card?"),
+        ("My contactless payments don't work.", "I'm unable to use contactless payments for purchases."),
+        (
+            "Where are you getting your exchange rates from?",
+            "From where are you getting your exchange rates?",
+        ),
+    ],
+)
 def test_paraphrases_raise_no_flag(query: str, stored: str) -> None:
     assert contrast_flags(query, stored) == []
 
@@ -153,8 +171,13 @@ def test_cold_start_never_more_permissive(embedder) -> None:
     fuller one (more entries, other answers) would refuse."""
     queries = [q for _, q in PARAPHRASES] + [q for _, _, q in NEAR_MISSES[:40]]
     stored = [s for s, _ in PARAPHRASES] + [s for _, s, _ in NEAR_MISSES[:40]]
-    fillers = ["Recommend a novel about dragons", "What is the tallest mountain in Peru?", "How do bees make honey?",
-               "Explain the offside rule in football", "Which wine goes with fish?"]
+    fillers = [
+        "Recommend a novel about dragons",
+        "What is the tallest mountain in Peru?",
+        "How do bees make honey?",
+        "Explain the offside rule in football",
+        "Which wine goes with fish?",
+    ]
     sparse, full = _core(embedder), _core(embedder)
     compared = 0
     for i, s in enumerate(stored):
@@ -180,7 +203,9 @@ def test_empty_partition_misses(embedder) -> None:
 
 def test_contrast_veto_applies_to_other_kinds_too(embedder) -> None:
     lenient = DecisionPolicy(kind="similarity", threshold=0.5, min_similarity=0.5)
-    core = CacheCore(EmbeddedBackend(), embedder=embedder, config=CacheConfig(default=lenient, audit_sample_rate=0))
+    core = CacheCore(
+        EmbeddedBackend(), embedder=embedder, config=CacheConfig(default=lenient, audit_sample_rate=0)
+    )
     _put(core, "How do I block my card?", "block it")
     assert _get(core, "How do I unblock my card?") is None
     assert core.stats.contrast_vetoes == 1
@@ -242,26 +267,55 @@ def test_replaceable_equivalence_check(embedder) -> None:
         seen.append((new, old))
         raise RuntimeError("judge down")
 
-    core = CacheCore(EmbeddedBackend(), embedder=embedder, equivalence=judge,
-                     config=CacheConfig(audit_sample_rate=0, verify_share=1.0, **PAIR_ON))
+    core = CacheCore(
+        EmbeddedBackend(),
+        embedder=embedder,
+        equivalence=judge,
+        config=CacheConfig(audit_sample_rate=0, verify_share=1.0, **PAIR_ON),
+    )
     _put(core, "How do I reset my password?", "A")
     q = "I forgot my password, how can I reset it?"
     assert _get(core, q) is None
     _put(core, q, "B")
-    assert seen == [("B", "A")] and core.stats.verified_disagree == 1  # a failing check counts as a disagreement
+    assert (
+        seen == [("B", "A")] and core.stats.verified_disagree == 1
+    )  # a failing check counts as a disagreement
 
 
 def _intents() -> tuple[list[str], list[str]]:
     data = {
-        "card_arrival": ["When will my card arrive?", "How long until my card arrives?", "Where is my new card?",
-                         "My card has not arrived yet", "When should I expect my card?", "Is my card on its way?"],
-        "lost_card": ["I lost my card", "My card is lost", "I can't find my card anywhere", "I misplaced my card",
-                      "What do I do if I lose my card?", "My card went missing"],
-        "exchange_rate": ["What is the exchange rate?", "How much is a euro in dollars?", "Which rate do you use?",
-                          "What rate do you apply for currency exchange?", "Exchange rate for pounds?",
-                          "How are exchange rates calculated?"],
-        "pin": ["How do I change my PIN?", "I want a new PIN", "Can I reset my PIN?", "How to set a PIN?",
-                "Where do I change the PIN of my card?", "I forgot my PIN"],
+        "card_arrival": [
+            "When will my card arrive?",
+            "How long until my card arrives?",
+            "Where is my new card?",
+            "My card has not arrived yet",
+            "When should I expect my card?",
+            "Is my card on its way?",
+        ],
+        "lost_card": [
+            "I lost my card",
+            "My card is lost",
+            "I can't find my card anywhere",
+            "I misplaced my card",
+            "What do I do if I lose my card?",
+            "My card went missing",
+        ],
+        "exchange_rate": [
+            "What is the exchange rate?",
+            "How much is a euro in dollars?",
+            "Which rate do you use?",
+            "What rate do you apply for currency exchange?",
+            "Exchange rate for pounds?",
+            "How are exchange rates calculated?",
+        ],
+        "pin": [
+            "How do I change my PIN?",
+            "I want a new PIN",
+            "Can I reset my PIN?",
+            "How to set a PIN?",
+            "Where do I change the PIN of my card?",
+            "I forgot my PIN",
+        ],
     }
     texts = [t for v in data.values() for t in v]
     labels = [k for k, v in data.items() for _ in v]
@@ -270,8 +324,15 @@ def _intents() -> tuple[list[str], list[str]]:
 
 def test_calibration_checks_a_held_out_slice() -> None:
     texts, labels = _intents()
-    off = ["What's the weather tomorrow?", "Tell me a joke", "Who won the game last night?", "Play some music"]
-    res = calibrate_intents(texts + off, labels + [""] * len(off), target_precision=0.9, rule="point", holdout=0.4)
+    off = [
+        "What's the weather tomorrow?",
+        "Tell me a joke",
+        "Who won the game last night?",
+        "Play some music",
+    ]
+    res = calibrate_intents(
+        texts + off, labels + [""] * len(off), target_precision=0.9, rule="point", holdout=0.4
+    )
     assert res.n_off_topic == 4 and res.holdout is not None
     assert res.holdout.n_queries == round(len(texts + off) * 0.4)
     assert res.policy.kind == "verified"
@@ -289,8 +350,12 @@ def test_calibration_says_when_target_is_out_of_reach() -> None:
     res = calibrate_intents(texts, shuffled, target_precision=0.99)
     assert not res.met and not res.policy.enabled
     assert "out of reach" in res.reason or "does not hold" in res.reason
-    pairs = calibrate_pairs(["When will my card arrive?", "I lost my card"] * 5,
-                            ["Where is my new card?", "My card is lost"] * 5, [0, 0] * 5, target_precision=0.9)
+    pairs = calibrate_pairs(
+        ["When will my card arrive?", "I lost my card"] * 5,
+        ["Where is my new card?", "My card is lost"] * 5,
+        [0, 0] * 5,
+        target_precision=0.9,
+    )
     assert not pairs.met and pairs.reason
 
 
@@ -304,8 +369,17 @@ def test_neighbourhood_path_needs_repeated_answers(embedder) -> None:
     req = core.request("Where can I see my card's PIN?", llm_string="m", scope=CacheScope(tenant="t"))
 
     def entry(i: int, q: str, key: str) -> CacheEntry:
-        return CacheEntry(id=f"e{i}", partition=req.partition, exact_key=f"x{i}", tenant="t", query=q,
-                          normalized_query=q.lower(), embedding_model="e", answer="a", answer_key=key)
+        return CacheEntry(
+            id=f"e{i}",
+            partition=req.partition,
+            exact_key=f"x{i}",
+            tenant="t",
+            query=q,
+            normalized_query=q.lower(),
+            embedding_model="e",
+            answer="a",
+            answer_key=key,
+        )
 
     lone = [Neighbor("e0", 0.70, "k", entry(0, "How do I change my card's PIN?", "k"))]
     policy = core.config.default
@@ -327,11 +401,15 @@ def test_cli_says_plainly_when_the_target_is_out_of_reach(tmp_path, capsys) -> N
     with f.open("w", newline="") as fh:
         w = csv.writer(fh)
         w.writerow(["text", "label"])
-        w.writerows(zip(texts + ["Tell me a joke", "What's the weather?"], labels[1:] + labels[:1] + ["", ""]))
+        w.writerows(
+            zip(texts + ["Tell me a joke", "What's the weather?"], labels[1:] + labels[:1] + ["", ""])
+        )
     parser = argparse.ArgumentParser(prog="llm-cost")
     add_cache_commands(parser.add_subparsers(dest="command"))
     out = tmp_path / "cfg.json"
-    args = parser.parse_args(["cache", "calibrate", str(f), "--target", "0.99", "--holdout", "0.3", "--out", str(out)])
+    args = parser.parse_args(
+        ["cache", "calibrate", str(f), "--target", "0.99", "--holdout", "0.3", "--out", str(out)]
+    )
     assert args.func(args) == 2
     printed = capsys.readouterr().out
     assert "NOT met" in printed and "held-out slice" in printed

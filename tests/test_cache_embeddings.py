@@ -30,11 +30,13 @@ def test_default_embedder_shape_dtype_norm() -> None:
 
 def test_embeddings_are_semantic() -> None:
     e = default_embedder()
-    a, b, c = e.embed([
-        "Has my card arrived yet?",
-        "When will my new card be delivered?",
-        "The weather is lovely in Lisbon today.",
-    ])
+    a, b, c = e.embed(
+        [
+            "Has my card arrived yet?",
+            "When will my new card be delivered?",
+            "The weather is lovely in Lisbon today.",
+        ]
+    )
     assert float(a @ b) > 0.6
     assert float(a @ b) > float(a @ c) + 0.3
 
@@ -159,7 +161,12 @@ def test_fused_graph_failure_falls_back_to_the_export_graph(monkeypatch, caplog)
     with caplog.at_level("WARNING"):
         e = OnnxEmbedder()
     assert e.fused is False and "layout changed" in caplog.text
-    assert float(e.embed_one("Has my card arrived yet?") @ default_embedder().embed_one("Has my card arrived yet?")) > 0.99999
+    assert (
+        float(
+            e.embed_one("Has my card arrived yet?") @ default_embedder().embed_one("Has my card arrived yet?")
+        )
+        > 0.99999
+    )
 
 
 def test_fused_builder_rejects_other_files() -> None:
@@ -201,7 +208,9 @@ def test_int8_matmul_embedder_is_close_to_but_not_the_fp32_one() -> None:
     np.testing.assert_array_equal(int8.embed(texts[::-1])[::-1], a)
     # Still semantic: a paraphrase is nearer than an unrelated sentence.
     q = int8.embed_one("Has my card arrived yet?")
-    assert float(q @ int8.embed_one("has my card been delivered")) > float(q @ int8.embed_one("what is 48 / 2"))
+    assert float(q @ int8.embed_one("has my card been delivered")) > float(
+        q @ int8.embed_one("what is 48 / 2")
+    )
 
 
 def test_int8_matmul_needs_the_default_files_fused_graph(tmp_path) -> None:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from langchain_core.globals import set_llm_cache
 from langchain_core.messages import AIMessage, HumanMessage, SystemMessage, ToolMessage
-from langchain_core.prompts import ChatPromptTemplate
 from langchain_core.output_parsers import StrOutputParser
+from langchain_core.prompts import ChatPromptTemplate
 
 from llm_cost_hooks._records import CacheStatus
 from llm_cost_hooks.cache import CacheConfig, DecisionPolicy
@@ -87,10 +87,22 @@ def test_model_parameters_are_scope(cache) -> None:
 
 def test_multi_turn_context_must_match(cache) -> None:
     m = model()
-    conv1 = [SystemMessage("bank bot"), HumanMessage("hi"), AIMessage("hello"), HumanMessage("How do I reset my PIN?")]
-    conv2 = [SystemMessage("bank bot"), HumanMessage("hey"), AIMessage("hello"), HumanMessage("How do I reset my PIN?")]
+    conv1 = [
+        SystemMessage("bank bot"),
+        HumanMessage("hi"),
+        AIMessage("hello"),
+        HumanMessage("How do I reset my PIN?"),
+    ]
+    conv2 = [
+        SystemMessage("bank bot"),
+        HumanMessage("hey"),
+        AIMessage("hello"),
+        HumanMessage("How do I reset my PIN?"),
+    ]
     first = m.invoke(conv1).content
-    assert m.invoke(conv1[:-1] + [HumanMessage("How can I reset my PIN?")]).content == first  # semantic, same history
+    assert (
+        m.invoke(conv1[:-1] + [HumanMessage("How can I reset my PIN?")]).content == first
+    )  # semantic, same history
     assert m.invoke(conv2).content != first  # different history: no hit
 
 
@@ -101,13 +113,19 @@ def test_chat_key_last_user_message_only() -> None:
     key = chat_key(dumps([SystemMessage("s"), HumanMessage("q?")]), llm)
     assert (key.query, key.semantic, key.model) == ("q?", True, "gpt-4o")
     assert '"system"' in key.context and '"s"' in key.context
-    tool = [HumanMessage("q"), AIMessage("", tool_calls=[{"name": "f", "args": {}, "id": "1"}]),
-            ToolMessage("42", tool_call_id="1")]
+    tool = [
+        HumanMessage("q"),
+        AIMessage("", tool_calls=[{"name": "f", "args": {}, "id": "1"}]),
+        ToolMessage("42", tool_call_id="1"),
+    ]
     assert chat_key(dumps(tool), llm).semantic is False  # tool result last: exact tier only
     plain = chat_key("plain LLM prompt", llm)
     assert plain.query == "plain LLM prompt" and plain.llm_string != key.llm_string  # never shared with chat
     # An llm_string we cannot parse is keyed verbatim.
-    assert chat_key(dumps([HumanMessage("q?")]), "opaque").llm_string != chat_key(dumps([HumanMessage("q?")]), llm).llm_string
+    assert (
+        chat_key(dumps([HumanMessage("q?")]), "opaque").llm_string
+        != chat_key(dumps([HumanMessage("q?")]), llm).llm_string
+    )
 
 
 def test_chat_key_unknown_parameters_are_keyed() -> None:
@@ -117,7 +135,9 @@ def test_chat_key_unknown_parameters_are_keyed() -> None:
     base = chat_key(p, "[('model_name', 'm'), ('temperature', 0.2), ('max_retries', 2)]")
     assert base == chat_key(p, "[('model_name', 'm'), ('temperature', 0.2), ('max_retries', 5)]")  # transport
     assert base != chat_key(p, "[('model_name', 'm'), ('temperature', 0.3)]")
-    assert base != chat_key(p, "[('model_name', 'm'), ('temperature', 0.2), ('mirostat', 1)]")  # unknown: keyed
+    assert base != chat_key(
+        p, "[('model_name', 'm'), ('temperature', 0.2), ('mirostat', 1)]"
+    )  # unknown: keyed
 
 
 def test_bypass_via_metadata(cache) -> None:
@@ -145,7 +165,9 @@ def test_corrupt_entry_is_skipped_and_counted(cache) -> None:
     m = model()
     m.invoke("hello")
     entry = cache.backend.entries()[0]
-    cache.backend._entries[entry.id] = entry.model_copy(update={"answer": '{"lc": 1, "type": "not_implemented"}'})
+    cache.backend._entries[entry.id] = entry.model_copy(
+        update={"answer": '{"lc": 1, "type": "not_implemented"}'}
+    )
     out = m.invoke("hello")
     assert out.content == "answer 1" and cache.stats.corrupt == 1
 

@@ -10,25 +10,49 @@ import redis
 from langchain_core.globals import set_llm_cache
 from langchain_core.prompts import ChatPromptTemplate
 
-from llm_cost_hooks.cache import CacheConfig, CacheCore, CacheScope, DecisionPolicy, EmbeddedBackend, RedisBackend
+from llm_cost_hooks.cache import (
+    CacheConfig,
+    CacheCore,
+    CacheScope,
+    DecisionPolicy,
+    EmbeddedBackend,
+    RedisBackend,
+)
 from llm_cost_hooks.embeddings import default_embedder
 from llm_cost_hooks.langchain import FakeChatModelWithUsage
 from llm_cost_hooks.langchain._cache import SemanticCache
 
 pytestmark = pytest.mark.redis
-SIM = CacheConfig(default=DecisionPolicy(kind="similarity", threshold=0.8, min_similarity=0.8), audit_sample_rate=0)
+SIM = CacheConfig(
+    default=DecisionPolicy(kind="similarity", threshold=0.8, min_similarity=0.8), audit_sample_rate=0
+)
 
-QUERIES = ["How do I reset my PIN?", "When will my card arrive?", "What is the exchange rate?",
-           "I lost my card", "Can I pay by card in the shop?", "How do I close my account?"]
-PROBES = ["How can I reset my PIN?", "Where is my new card?", "What exchange rate do you use?",
-          "My card is lost", "Can't I pay by card in the shop?", "Close my account please", "Weather in Paris?"]
+QUERIES = [
+    "How do I reset my PIN?",
+    "When will my card arrive?",
+    "What is the exchange rate?",
+    "I lost my card",
+    "Can I pay by card in the shop?",
+    "How do I close my account?",
+]
+PROBES = [
+    "How can I reset my PIN?",
+    "Where is my new card?",
+    "What exchange rate do you use?",
+    "My card is lost",
+    "Can't I pay by card in the shop?",
+    "Close my account please",
+    "Weather in Paris?",
+]
 
 
 def cores(url: str, policy: DecisionPolicy | None = None, **redis_kw) -> tuple[CacheCore, CacheCore]:
     cfg = CacheConfig(default=policy, audit_sample_rate=0) if policy else SIM
     emb = default_embedder()
-    return (CacheCore(EmbeddedBackend(), embedder=emb, config=cfg),
-            CacheCore(RedisBackend(url, prefix=f"t{uuid.uuid4().hex[:8]}", **redis_kw), embedder=emb, config=cfg))
+    return (
+        CacheCore(EmbeddedBackend(), embedder=emb, config=cfg),
+        CacheCore(RedisBackend(url, prefix=f"t{uuid.uuid4().hex[:8]}", **redis_kw), embedder=emb, config=cfg),
+    )
 
 
 # Search paths: HNSW index with an exact scan of a small partition (default), HNSW graph
@@ -42,7 +66,9 @@ def test_same_results_as_embedded(redis_clean_url: str, policy, path: str) -> No
     emb_core, red_core = cores(redis_clean_url, policy, **PATHS[path])
     for core in (emb_core, red_core):
         for i, q in enumerate(QUERIES):
-            core.update(core.request(q, llm_string="m", scope=CacheScope(tenant="t")), f"A{i}", answer_key=f"k{i % 3}")
+            core.update(
+                core.request(q, llm_string="m", scope=CacheScope(tenant="t")), f"A{i}", answer_key=f"k{i % 3}"
+            )
     for p in QUERIES + PROBES:
         a = emb_core.lookup(emb_core.request(p, llm_string="m", scope=CacheScope(tenant="t")))
         b = red_core.lookup(red_core.request(p, llm_string="m", scope=CacheScope(tenant="t")))
@@ -58,12 +84,26 @@ def test_same_results_as_embedded(redis_clean_url: str, policy, path: str) -> No
 def test_native_ttl_and_invalidation(redis_clean_url: str) -> None:
     _, core = cores(redis_clean_url)
     core.config = core.config.model_copy(update={"ttl_seconds": 30})
-    e = core.update(core.request("How do I reset my PIN?", llm_string="m", scope=CacheScope(tenant="a", prompt_version="v1")), "A")
-    core.update(core.request("What is the exchange rate?", llm_string="m", scope=CacheScope(tenant="b", corpus_version="c9")), "B")
+    e = core.update(
+        core.request(
+            "How do I reset my PIN?", llm_string="m", scope=CacheScope(tenant="a", prompt_version="v1")
+        ),
+        "A",
+    )
+    core.update(
+        core.request(
+            "What is the exchange rate?", llm_string="m", scope=CacheScope(tenant="b", corpus_version="c9")
+        ),
+        "B",
+    )
     r = redis.Redis.from_url(redis_clean_url)
     ttl = r.pttl(f"{core.backend.prefix}:e:{e.id}")
     assert 0 < ttl <= 30_000 and r.pttl(f"{core.backend.prefix}:x:{e.exact_key}") > 0
-    hit = core.lookup(core.request("How do I reset my PIN?", llm_string="m", scope=CacheScope(tenant="a", prompt_version="v1")))
+    hit = core.lookup(
+        core.request(
+            "How do I reset my PIN?", llm_string="m", scope=CacheScope(tenant="a", prompt_version="v1")
+        )
+    )
     assert hit is not None and r.pttl(f"{core.backend.prefix}:e:{e.id}") <= ttl  # a hit does not extend it
     assert core.invalidate(tenant="a") == 1
     assert core.invalidate(corpus_version="c9") == 1
@@ -74,7 +114,9 @@ def test_hundred_tenants_zero_cross_hits(redis_clean_url: str) -> None:
     _, core = cores(redis_clean_url)
     tenants = [f"tenant-{i}" for i in range(100)]
     for t in tenants:
-        core.update(core.request("How do I reset my PIN?", llm_string="m", scope=CacheScope(tenant=t)), f"answer-{t}")
+        core.update(
+            core.request("How do I reset my PIN?", llm_string="m", scope=CacheScope(tenant=t)), f"answer-{t}"
+        )
     for t in tenants:
         for q in ("How do I reset my PIN?", "How can I reset my PIN?"):
             hit = core.lookup(core.request(q, llm_string="m", scope=CacheScope(tenant=t)))
@@ -86,7 +128,9 @@ def test_shared_across_instances(redis_clean_url: str) -> None:
     prefix = f"t{uuid.uuid4().hex[:8]}"
     a = SemanticCache(redis_url=redis_clean_url, redis_prefix=prefix, config=SIM)
     b = SemanticCache(redis_url=redis_clean_url, redis_prefix=prefix, config=SIM)
-    chain = ChatPromptTemplate.from_messages([("human", "{q}")]) | FakeChatModelWithUsage(responses=["x", "y", "z"])
+    chain = ChatPromptTemplate.from_messages([("human", "{q}")]) | FakeChatModelWithUsage(
+        responses=["x", "y", "z"]
+    )
     try:
         set_llm_cache(a)
         first = chain.invoke({"q": "How do I reset my PIN?"}).content
@@ -97,8 +141,9 @@ def test_shared_across_instances(redis_clean_url: str) -> None:
 
 
 def test_redis_down_is_a_bounded_miss(redis_server, redis_clean_url: str) -> None:
-    cache = SemanticCache(redis_url=redis_clean_url, redis_prefix=f"t{uuid.uuid4().hex[:8]}", config=SIM,
-                          redis_timeout_s=0.2)
+    cache = SemanticCache(
+        redis_url=redis_clean_url, redis_prefix=f"t{uuid.uuid4().hex[:8]}", config=SIM, redis_timeout_s=0.2
+    )
     model = FakeChatModelWithUsage(responses=[f"a{i}" for i in range(20)])
     set_llm_cache(cache)
     try:
@@ -121,7 +166,10 @@ def test_corrupt_redis_entry_is_skipped(redis_clean_url: str) -> None:
     core.update(req, "A")
     r = redis.Redis.from_url(redis_clean_url)
     r.set(f"{core.backend.prefix}:x:{req.exact_key}", b"{not json")
-    assert core.lookup(core.request("hello there", llm_string="m", scope=CacheScope(tenant="t"))).status == "semantic"
+    assert (
+        core.lookup(core.request("hello there", llm_string="m", scope=CacheScope(tenant="t"))).status
+        == "semantic"
+    )
     assert core.backend.corrupt == 1
 
 
@@ -132,7 +180,9 @@ def test_existing_index_algorithm_is_used(redis_clean_url: str) -> None:
     emb = default_embedder()
     flat = CacheCore(RedisBackend(redis_clean_url, prefix=prefix, algorithm="flat"), embedder=emb, config=SIM)
     flat.update(flat.request("How do I reset my PIN?", llm_string="m", scope=CacheScope(tenant="t")), "A")
-    hnsw = CacheCore(RedisBackend(redis_clean_url, prefix=prefix, graph_min_entries=1), embedder=emb, config=SIM)
+    hnsw = CacheCore(
+        RedisBackend(redis_clean_url, prefix=prefix, graph_min_entries=1), embedder=emb, config=SIM
+    )
     hit = hnsw.lookup(hnsw.request("How can I reset my PIN?", llm_string="m", scope=CacheScope(tenant="t")))
     assert hit is not None and hit.status == "semantic" and hnsw.backend.algorithm == "flat"
     assert hnsw.stats.errors == 0

@@ -13,7 +13,9 @@ import redis
 from llm_cost_hooks.cache import CacheConfig, CacheCore, CacheScope, DecisionPolicy, RedisBackend
 
 pytestmark = pytest.mark.redis
-SIM = CacheConfig(default=DecisionPolicy(kind="similarity", threshold=0.8, min_similarity=0.8), audit_sample_rate=0)
+SIM = CacheConfig(
+    default=DecisionPolicy(kind="similarity", threshold=0.8, min_similarity=0.8), audit_sample_rate=0
+)
 
 
 class WordsEmbedder:

@@ -68,6 +68,7 @@ def p_invoke(m, tenant, qs):
 def p_ainvoke(m, tenant, qs):
     async def go():
         return [(tenant, (await m.ainvoke(q, config=_meta(tenant))).content) for q in qs]
+
     return _run(go())
 
 
@@ -89,6 +90,7 @@ def p_astream(m, tenant, qs):
         for q in qs:
             out.append((tenant, "".join([c.content async for c in m.astream(q, config=_meta(tenant))])))
         return out
+
     return _run(go())
 
 
@@ -115,6 +117,7 @@ def p_concurrent_tasks(m, tenant, qs):
 
     async def go():
         return await asyncio.gather(*[one(q, t) for q in qs for t in (tenant, other)])
+
     return _run(go())
 
 
@@ -129,9 +132,14 @@ def p_tool(m, tenant, qs):
 
 def p_agent(m, tenant, qs):
     """A tool-calling loop: the planner model calls a tool, the tool asks the answer model."""
-    planner = FakeChatModelWithUsage(model_name="planner", respond=lambda msgs: (
-        AIMessage(content="", tool_calls=[{"name": "ask", "args": {"q": msgs[-1].content}, "id": "c1"}])
-        if not isinstance(msgs[-1], ToolMessage) else msgs[-1].content))
+    planner = FakeChatModelWithUsage(
+        model_name="planner",
+        respond=lambda msgs: (
+            AIMessage(content="", tool_calls=[{"name": "ask", "args": {"q": msgs[-1].content}, "id": "c1"}])
+            if not isinstance(msgs[-1], ToolMessage)
+            else msgs[-1].content
+        ),
+    )
 
     @tool
     def ask(q: str) -> str:
@@ -152,9 +160,23 @@ def p_agent(m, tenant, qs):
     return [(tenant, runner.invoke(q, config=_meta(tenant))) for q in qs]
 
 
-PATHS: dict[str, Callable[..., None]] = {f.__name__[2:]: f for f in (
-    p_invoke, p_ainvoke, p_batch, p_abatch, p_stream, p_astream, p_with_config, p_generate, p_chain,
-    p_concurrent_tasks, p_tool, p_agent)}
+PATHS: dict[str, Callable[..., None]] = {
+    f.__name__[2:]: f
+    for f in (
+        p_invoke,
+        p_ainvoke,
+        p_batch,
+        p_abatch,
+        p_stream,
+        p_astream,
+        p_with_config,
+        p_generate,
+        p_chain,
+        p_concurrent_tasks,
+        p_tool,
+        p_agent,
+    )
+}
 
 
 def _hits(cache: SemanticCache) -> int:
@@ -282,8 +304,9 @@ def _ll_answer() -> str:
 
 def _ll_call(litellm, q: str, meta_key: str = "metadata", **meta: Any) -> Any:
     extra = {meta_key: meta} if meta else {}
-    return litellm.completion(model="gpt-4o-mini", messages=[{"role": "user", "content": q}],
-                              mock_response=_ll_answer(), **extra)
+    return litellm.completion(
+        model="gpt-4o-mini", messages=[{"role": "user", "content": q}], mock_response=_ll_answer(), **extra
+    )
 
 
 def l_completion(litellm, tenant, qs, **kw):
@@ -297,17 +320,24 @@ def l_acompletion(litellm, tenant, qs, **kw):
     async def go():
         out = []
         for q in qs:
-            r = await litellm.acompletion(model="gpt-4o-mini", messages=[{"role": "user", "content": q}],
-                                          mock_response=_ll_answer(), **meta)
+            r = await litellm.acompletion(
+                model="gpt-4o-mini",
+                messages=[{"role": "user", "content": q}],
+                mock_response=_ll_answer(),
+                **meta,
+            )
             out.append((tenant, r.choices[0].message.content))
         return out
+
     return _run(go())
 
 
 def l_litellm_metadata(litellm, tenant, qs, **kw):  # the proxy's name for it on some routes
     meta = {} if tenant is None else {"tenant_id": tenant}
-    return [(tenant, _ll_call(litellm, q, meta_key="litellm_metadata", **meta).choices[0].message.content)
-            for q in qs]
+    return [
+        (tenant, _ll_call(litellm, q, meta_key="litellm_metadata", **meta).choices[0].message.content)
+        for q in qs
+    ]
 
 
 def l_cache_scope(litellm, tenant, qs, **kw):
@@ -318,16 +348,26 @@ def l_cache_scope(litellm, tenant, qs, **kw):
 
 
 def l_router(litellm, tenant, qs, **kw):
-    router = litellm.Router(model_list=[{"model_name": "chat", "litellm_params": {"model": "gpt-4o-mini"}}],
-                            cache_responses=True)
+    router = litellm.Router(
+        model_list=[{"model_name": "chat", "litellm_params": {"model": "gpt-4o-mini"}}], cache_responses=True
+    )
     meta = {} if tenant is None else {"metadata": {"tenant_id": tenant}}
-    return [(tenant, router.completion(model="chat", messages=[{"role": "user", "content": q}],
-                                       mock_response=_ll_answer(), **meta).choices[0].message.content)
-            for q in qs]
+    return [
+        (
+            tenant,
+            router.completion(
+                model="chat", messages=[{"role": "user", "content": q}], mock_response=_ll_answer(), **meta
+            )
+            .choices[0]
+            .message.content,
+        )
+        for q in qs
+    ]
 
 
-LITELLM_PATHS = {f.__name__[2:]: f for f in (l_completion, l_acompletion, l_litellm_metadata, l_cache_scope,
-                                             l_router)}
+LITELLM_PATHS = {
+    f.__name__[2:]: f for f in (l_completion, l_acompletion, l_litellm_metadata, l_cache_scope, l_router)
+}
 
 
 @pytest.fixture(params=["embedded", "redis"])
@@ -355,8 +395,12 @@ def test_litellm_proxy_key_bounds_the_tenant(litellm_cache) -> None:
     a = _ll_call(litellm, asked, tenant_id="acme", **team_a).choices[0].message.content
     assert _ll_call(litellm, asked, tenant_id="acme", **team_a).choices[0].message.content == a
     assert _ll_call(litellm, paraphrase, tenant_id="acme", **team_a).choices[0].message.content == a
-    for meta in ({"tenant_id": "acme", **team_b}, {**team_b}, {"tenant_id": "acme"},
-                 {"tenant_id": "acme", "user_api_key_hash": "hash-a", "user_api_key_team_id": "team-b"}):
+    for meta in (
+        {"tenant_id": "acme", **team_b},
+        {**team_b},
+        {"tenant_id": "acme"},
+        {"tenant_id": "acme", "user_api_key_hash": "hash-a", "user_api_key_team_id": "team-b"},
+    ):
         for q in (asked, paraphrase):
             assert _ll_call(litellm, q, **meta).choices[0].message.content != a, meta
 

@@ -11,13 +11,13 @@ from typing import Any
 import pytest
 from langchain_core.globals import set_llm_cache
 from langchain_core.prompts import ChatPromptTemplate
+from test_litellm_cache import wait_records
 
 from llm_cost_hooks import CacheStatus, PriceBook
 from llm_cost_hooks.cache import CacheConfig, DecisionPolicy, EmbeddedBackend, RedisBackend, cache_scope
 from llm_cost_hooks.cache._canonical import decode_answer
 from llm_cost_hooks.langchain import CostCallbackHandler, FakeChatModelWithUsage
 from llm_cost_hooks.langchain._cache import SemanticCache
-from test_litellm_cache import wait_records
 
 SYSTEM = "Be brief."
 Q = "How do I reset my card PIN?"
@@ -49,17 +49,35 @@ def caches(request: Any, litellm_clean: Any) -> Any:
     set_llm_cache(None)
 
 
-def lc_ask(q: str = Q, *, tenant: str = "acme", model: str = "gpt-4o-mini", temperature: float | None = 0.2,
-           answer: str = LC_ANSWER) -> str:
+def lc_ask(
+    q: str = Q,
+    *,
+    tenant: str = "acme",
+    model: str = "gpt-4o-mini",
+    temperature: float | None = 0.2,
+    answer: str = LC_ANSWER,
+) -> str:
     m = FakeChatModelWithUsage(model_name=model, temperature=temperature, responses=[answer])
     return (PROMPT | m).invoke({"q": q}, config={"metadata": {"tenant_id": tenant}}).content
 
 
-def ll_ask(litellm: Any, q: str = Q, *, tenant: str = "acme", model: str = "openai/gpt-4o-mini",
-           temperature: float | None = 0.2, answer: str = "from the model") -> str:
+def ll_ask(
+    litellm: Any,
+    q: str = Q,
+    *,
+    tenant: str = "acme",
+    model: str = "openai/gpt-4o-mini",
+    temperature: float | None = 0.2,
+    answer: str = "from the model",
+) -> str:
     kw = {"temperature": temperature} if temperature is not None else {}
-    r = litellm.completion(model=model, messages=[{"role": "system", "content": SYSTEM}, {"role": "user", "content": q}],
-                           mock_response=answer, metadata={"tenant_id": tenant}, **kw)
+    r = litellm.completion(
+        model=model,
+        messages=[{"role": "system", "content": SYSTEM}, {"role": "user", "content": q}],
+        mock_response=answer,
+        metadata={"tenant_id": tenant},
+        **kw,
+    )
     return r.choices[0].message.content
 
 
@@ -95,8 +113,13 @@ def test_litellm_entry_is_served_to_langchain(caches: Any) -> None:
 
 @pytest.mark.parametrize(
     "change",
-    [{"model": "openai/gpt-4o"}, {"temperature": 0.9}, {"temperature": None}, {"tenant": "globex"},
-     {"q": "How do I reset my online banking password?"}],
+    [
+        {"model": "openai/gpt-4o"},
+        {"temperature": 0.9},
+        {"temperature": None},
+        {"tenant": "globex"},
+        {"q": "How do I reset my online banking password?"},
+    ],
     ids=["model", "temperature", "no-temperature", "tenant", "question"],
 )
 def test_mismatch_is_a_miss(caches: Any, change: dict[str, Any]) -> None:
@@ -141,7 +164,9 @@ def test_semantic_hit_across_frameworks(litellm_clean: Any) -> None:
         lc_ask()
         assert ll_ask(litellm_clean, q="how can I reset the PIN of my card") == LC_ANSWER
         assert ll.stats.semantic_hits == 1
-        assert ll_ask(litellm_clean, q="how can I reset the PIN of my card", tenant="globex") == "from the model"
+        assert (
+            ll_ask(litellm_clean, q="how can I reset the PIN of my card", tenant="globex") == "from the model"
+        )
     finally:
         set_llm_cache(None)
 
@@ -157,13 +182,21 @@ def test_tool_call_answer_and_multi_turn_context_cross_over(caches: Any) -> None
     history = [SystemMessage(SYSTEM), HumanMessage("hi"), AIMessage("Hello! How can I help?")]
     with cache_scope(tenant="acme"):
         m.invoke([*history, HumanMessage("What is my balance?")])
-    msgs = [{"role": "system", "content": SYSTEM}, {"role": "user", "content": "hi"},
-            {"role": "assistant", "content": "Hello! How can I help?"}, {"role": "user", "content": "What is my balance?"}]
-    r = litellm.completion(model="gpt-4o-mini", messages=msgs, mock_response="unused", metadata={"tenant_id": "acme"})
+    msgs = [
+        {"role": "system", "content": SYSTEM},
+        {"role": "user", "content": "hi"},
+        {"role": "assistant", "content": "Hello! How can I help?"},
+        {"role": "user", "content": "What is my balance?"},
+    ]
+    r = litellm.completion(
+        model="gpt-4o-mini", messages=msgs, mock_response="unused", metadata={"tenant_id": "acme"}
+    )
     (tc,) = r.choices[0].message.tool_calls
     assert tc.function.name == "get_balance" and json.loads(tc.function.arguments) == {"account": "main"}
     assert r.choices[0].finish_reason == "tool_calls"
     # Another earlier turn: a different conversation, no hit.
     other = [*msgs[:2], {"role": "assistant", "content": "Hi there."}, msgs[3]]
-    r = litellm.completion(model="gpt-4o-mini", messages=other, mock_response="fresh", metadata={"tenant_id": "acme"})
+    r = litellm.completion(
+        model="gpt-4o-mini", messages=other, mock_response="fresh", metadata={"tenant_id": "acme"}
+    )
     assert r.choices[0].message.content == "fresh"

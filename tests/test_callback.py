@@ -8,13 +8,13 @@ import threading
 from typing import Any
 
 import pytest
-from langchain_core.callbacks import UsageMetadataCallbackHandler
 from langchain_core.caches import InMemoryCache
+from langchain_core.callbacks import UsageMetadataCallbackHandler
 from langchain_core.globals import set_llm_cache
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMessage
-from langchain_core.outputs import ChatGeneration, ChatResult
 from langchain_core.output_parsers import StrOutputParser
+from langchain_core.outputs import ChatGeneration, ChatResult
 from langchain_core.prompts import ChatPromptTemplate
 from langchain_core.runnables import RunnableLambda
 from langchain_core.tools import tool
@@ -23,7 +23,9 @@ from llm_cost_hooks import CacheStatus, ConfigurationError, TokenUsage, UnknownM
 from llm_cost_hooks.langchain import CostCallbackHandler, FakeChatModelWithUsage, install, uninstall
 from llm_cost_hooks.pricing import PriceBook
 
-PROMPT = ChatPromptTemplate.from_messages([("system", "You are a support agent for ACME bank."), ("human", "{question}")])
+PROMPT = ChatPromptTemplate.from_messages(
+    [("system", "You are a support agent for ACME bank."), ("human", "{question}")]
+)
 
 
 def make_chain(model: BaseChatModel) -> Any:
@@ -33,16 +35,20 @@ def make_chain(model: BaseChatModel) -> Any:
 def expected_cost(model: str, usage: dict[str, Any]) -> float:
     inp = usage.get("input_token_details") or {}
     out = usage.get("output_token_details") or {}
-    return PriceBook.default().cost(
-        TokenUsage(
-            input_tokens=usage["input_tokens"],
-            output_tokens=usage["output_tokens"],
-            cache_read_tokens=inp.get("cache_read", 0),
-            cache_write_tokens=inp.get("cache_creation", 0),
-            reasoning_tokens=out.get("reasoning", 0),
-        ),
-        model,
-    ).total
+    return (
+        PriceBook.default()
+        .cost(
+            TokenUsage(
+                input_tokens=usage["input_tokens"],
+                output_tokens=usage["output_tokens"],
+                cache_read_tokens=inp.get("cache_read", 0),
+                cache_write_tokens=inp.get("cache_creation", 0),
+                reasoning_tokens=out.get("reasoning", 0),
+            ),
+            model,
+        )
+        .total
+    )
 
 
 @pytest.fixture
@@ -54,7 +60,10 @@ def test_invoke_records_priced_attributed_call(handler: CostCallbackHandler) -> 
     model = FakeChatModelWithUsage(model_name="gpt-4o-mini", responses=["Your card arrives in 3-5 days."])
     answer = make_chain(model).invoke(
         {"question": "When will my card arrive?"},
-        config={"callbacks": [handler], "metadata": {"tenant_id": "acme", "prompt_version": "support_v14", "user_id": "u-42"}},
+        config={
+            "callbacks": [handler],
+            "metadata": {"tenant_id": "acme", "prompt_version": "support_v14", "user_id": "u-42"},
+        },
     )
     assert answer == "Your card arrives in 3-5 days."
     (r,) = handler.records()
@@ -65,7 +74,9 @@ def test_invoke_records_priced_attributed_call(handler: CostCallbackHandler) -> 
     assert r.user is not None and r.user != "u-42" and len(r.user) == 16  # hashed
     assert r.input_tokens > 10 and r.output_tokens == count_tokens(answer, "gpt-4o-mini")
     assert not r.tokens_estimated and not r.price_estimated
-    assert r.cost_usd == pytest.approx(expected_cost("gpt-4o-mini", {"input_tokens": r.input_tokens, "output_tokens": r.output_tokens}))
+    assert r.cost_usd == pytest.approx(
+        expected_cost("gpt-4o-mini", {"input_tokens": r.input_tokens, "output_tokens": r.output_tokens})
+    )
     assert r.cost_usd == pytest.approx(r.input_tokens * 0.15e-6 + r.output_tokens * 0.6e-6)
     assert r.task_id is not None and r.parent_id is not None  # under the chain's root run
     assert r.latency_ms is not None and r.latency_ms >= 0
@@ -73,14 +84,18 @@ def test_invoke_records_priced_attributed_call(handler: CostCallbackHandler) -> 
 
 
 def test_cached_and_reasoning_tokens_priced(handler: CostCallbackHandler) -> None:
-    model = FakeChatModelWithUsage(model_name="o4-mini", responses=["42"], cached_fraction=0.5, reasoning_tokens=300)
+    model = FakeChatModelWithUsage(
+        model_name="o4-mini", responses=["42"], cached_fraction=0.5, reasoning_tokens=300
+    )
     model.invoke("What is six times seven? " * 20, config={"callbacks": [handler]})
     (r,) = handler.records()
     assert r.cache_read_tokens == r.input_tokens // 2 and r.reasoning_tokens == 300
     price = PriceBook.default().lookup("o4-mini")
     uncached = r.input_tokens - r.cache_read_tokens
     assert r.cost_usd == pytest.approx(
-        uncached * price.input_per_token + r.cache_read_tokens * price.cache_read_per_token + r.output_tokens * price.output_per_token
+        uncached * price.input_per_token
+        + r.cache_read_tokens * price.cache_read_per_token
+        + r.output_tokens * price.output_per_token
     )
 
 
@@ -89,7 +104,11 @@ def test_nested_chains_roll_up_to_one_task(handler: CostCallbackHandler) -> None
     large = FakeChatModelWithUsage(model_name="gpt-4o", responses=["Here is how to dispute a charge."])
     classify = PROMPT | small | StrOutputParser()
     answer = PROMPT | large | StrOutputParser()
-    outer = RunnableLambda(lambda q: {"question": q}) | {"topic": classify, "answer": answer} | RunnableLambda(lambda d: d["answer"])
+    outer = (
+        RunnableLambda(lambda q: {"question": q})
+        | {"topic": classify, "answer": answer}
+        | RunnableLambda(lambda d: d["answer"])
+    )
     outer.invoke("I was charged twice", config={"callbacks": [handler], "metadata": {"tenant_id": "acme"}})
     outer.invoke("Another question", config={"callbacks": [handler], "metadata": {"tenant_id": "globex"}})
     records = handler.records()
@@ -148,7 +167,9 @@ def test_error_recorded_as_failed_with_prompt_tokens(handler: CostCallbackHandle
 
 
 def test_retries_count_attempts_and_retry_cost(handler: CostCallbackHandler) -> None:
-    model = FakeChatModelWithUsage(model_name="gpt-4o-mini", responses=["done"], errors=[ConnectionError("reset"), None])
+    model = FakeChatModelWithUsage(
+        model_name="gpt-4o-mini", responses=["done"], errors=[ConnectionError("reset"), None]
+    )
     chain = PROMPT | model.with_retry(stop_after_attempt=3, wait_exponential_jitter=False) | StrOutputParser()
     assert chain.invoke({"question": "q"}, config={"callbacks": [handler]}) == "done"
     first, second = sorted(handler.records(), key=lambda r: r.attempt)
@@ -168,7 +189,9 @@ def test_tool_calling_agent_records_every_model_call(handler: CostCallbackHandle
         """Look up a card's delivery status."""
         return f"card {card_id} shipped yesterday"
 
-    call = AIMessage(content="", tool_calls=[{"name": "card_status", "args": {"card_id": "c1"}, "id": "call_1"}])
+    call = AIMessage(
+        content="", tool_calls=[{"name": "card_status", "args": {"card_id": "c1"}, "id": "call_1"}]
+    )
     model = FakeChatModelWithUsage(model_name="gpt-4o", responses=[call, "Your card shipped yesterday."])
     bound = model.bind_tools([card_status])
 
@@ -182,7 +205,9 @@ def test_tool_calling_agent_records_every_model_call(handler: CostCallbackHandle
             for tc in reply.tool_calls:
                 messages.append(ToolMessage(card_status.invoke(tc["args"]), tool_call_id=tc["id"]))
 
-    out = RunnableLambda(agent, name="support_agent").invoke("Where is my card?", config={"callbacks": [handler], "metadata": {"tenant_id": "acme"}})
+    out = RunnableLambda(agent, name="support_agent").invoke(
+        "Where is my card?", config={"callbacks": [handler], "metadata": {"tenant_id": "acme"}}
+    )
     assert out == "Your card shipped yesterday."
     records = handler.records()
     assert len(records) == 2 and len({r.task_id for r in records}) == 1
@@ -231,11 +256,19 @@ class _LegacyModel(BaseChatModel):
     def _llm_type(self) -> str:
         return "legacy"
 
-    def _generate(self, messages: list[BaseMessage], stop: Any = None, run_manager: Any = None, **kw: Any) -> ChatResult:
+    def _generate(
+        self, messages: list[BaseMessage], stop: Any = None, run_manager: Any = None, **kw: Any
+    ) -> ChatResult:
         llm_output = {"model_name": "gpt-4o-mini"}
         if self.report:
-            llm_output["token_usage"] = {"prompt_tokens": 120, "completion_tokens": 30, "prompt_tokens_details": {"cached_tokens": 100}}
-        return ChatResult(generations=[ChatGeneration(message=AIMessage("legacy answer"))], llm_output=llm_output)
+            llm_output["token_usage"] = {
+                "prompt_tokens": 120,
+                "completion_tokens": 30,
+                "prompt_tokens_details": {"cached_tokens": 100},
+            }
+        return ChatResult(
+            generations=[ChatGeneration(message=AIMessage("legacy answer"))], llm_output=llm_output
+        )
 
 
 def test_legacy_llm_output_usage(handler: CostCallbackHandler) -> None:
@@ -277,7 +310,9 @@ def test_threads_share_one_handler(handler: CostCallbackHandler) -> None:
 
     def work(i: int) -> None:
         for j in range(20):
-            chain.invoke({"question": f"{i}-{j}"}, config={"callbacks": [handler], "metadata": {"tenant_id": f"t{i}"}})
+            chain.invoke(
+                {"question": f"{i}-{j}"}, config={"callbacks": [handler], "metadata": {"tenant_id": f"t{i}"}}
+            )
 
     threads = [threading.Thread(target=work, args=(i,)) for i in range(8)]
     for t in threads:
@@ -295,7 +330,9 @@ def test_mark_task_failed() -> None:
     import uuid
 
     run_id = uuid.uuid4()
-    make_chain(FakeChatModelWithUsage()).invoke({"question": "q"}, config={"callbacks": [handler], "run_id": run_id})
+    make_chain(FakeChatModelWithUsage()).invoke(
+        {"question": "q"}, config={"callbacks": [handler], "run_id": run_id}
+    )
     handler.mark_task(run_id, success=False, reason="user thumbs-down")
     (row,) = handler.ledger.reports().tasks()
     assert row["tasks"] == 1 and row["successful_tasks"] == 0
@@ -334,7 +371,9 @@ def test_fallback_price_flags_estimate() -> None:
 
     book = PriceBook(fallback_price=ModelPrice(model="fallback", input_per_token=1e-6, output_per_token=2e-6))
     handler = CostCallbackHandler(ledger="memory://", price_book=book)
-    FakeChatModelWithUsage(model_name="my-private-llm", responses=["a b"]).invoke("hi", config={"callbacks": [handler]})
+    FakeChatModelWithUsage(model_name="my-private-llm", responses=["a b"]).invoke(
+        "hi", config={"callbacks": [handler]}
+    )
     (r,) = handler.records()
     assert r.price_estimated and r.cost_usd == pytest.approx(r.input_tokens * 1e-6 + r.output_tokens * 2e-6)
 
@@ -365,10 +404,12 @@ def test_cache_hit_on_a_routed_model_is_recorded_as_a_hit() -> None:
 
     from llm_cost_hooks.langchain import FakeChatModelWithUsage, RoutedChatModel
 
-    routed = RoutedChatModel(tiers={
-        "small": FakeChatModelWithUsage(model_name="gpt-4o-mini", responses=["Paris."]),
-        "large": FakeChatModelWithUsage(model_name="gpt-4o", responses=["Paris."]),
-    })
+    routed = RoutedChatModel(
+        tiers={
+            "small": FakeChatModelWithUsage(model_name="gpt-4o-mini", responses=["Paris."]),
+            "large": FakeChatModelWithUsage(model_name="gpt-4o", responses=["Paris."]),
+        }
+    )
     handler = CostCallbackHandler(ledger="memory://")
     previous = get_llm_cache()
     set_llm_cache(InMemoryCache())
@@ -395,10 +436,12 @@ def test_cache_hit_inside_a_routed_tier_is_recorded_once() -> None:
     from llm_cost_hooks.langchain import FakeChatModelWithUsage, RoutedChatModel
 
     cache = InMemoryCache()
-    routed = RoutedChatModel(tiers={
-        "small": FakeChatModelWithUsage(model_name="gpt-4o-mini", responses=["Paris."], cache=cache),
-        "large": FakeChatModelWithUsage(model_name="gpt-4o", responses=["Paris."], cache=cache),
-    })
+    routed = RoutedChatModel(
+        tiers={
+            "small": FakeChatModelWithUsage(model_name="gpt-4o-mini", responses=["Paris."], cache=cache),
+            "large": FakeChatModelWithUsage(model_name="gpt-4o", responses=["Paris."], cache=cache),
+        }
+    )
     handler = CostCallbackHandler(ledger="memory://")
     for _ in range(3):
         routed.invoke("Capital of France?", config={"callbacks": [handler]})

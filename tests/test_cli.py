@@ -14,10 +14,28 @@ from llm_cost_hooks.pricing import PriceBook
 
 
 def test_estimate_table_sorted_and_correct(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["estimate", "--input-tokens", "1500", "--output-tokens", "300", "--requests-per-day", "10000",
-                 "--models", "gpt-4o,gpt-4o-mini,claude-haiku-4-5", "--format", "json"]) == 0
+    assert (
+        main(
+            [
+                "estimate",
+                "--input-tokens",
+                "1500",
+                "--output-tokens",
+                "300",
+                "--requests-per-day",
+                "10000",
+                "--models",
+                "gpt-4o,gpt-4o-mini,claude-haiku-4-5",
+                "--format",
+                "json",
+            ]
+        )
+        == 0
+    )
     rows = json.loads(capsys.readouterr().out)
-    assert [r["model"] for r in rows] == sorted((r["model"] for r in rows), key=lambda m: next(x["per_month_usd"] for x in rows if x["model"] == m))
+    assert [r["model"] for r in rows] == sorted(
+        (r["model"] for r in rows), key=lambda m: next(x["per_month_usd"] for x in rows if x["model"] == m)
+    )
     gpt4o = next(r for r in rows if r["model"] == "gpt-4o")
     p = PriceBook.default().lookup("gpt-4o")
     per_request = 1500 * p.input_per_token + 300 * p.output_per_token
@@ -28,14 +46,21 @@ def test_estimate_table_sorted_and_correct(capsys: pytest.CaptureFixture[str]) -
 
 def test_estimate_with_cache_and_batch_is_cheaper() -> None:
     plain = estimate_rows(input_tokens=2000, output_tokens=200, requests_per_day=100, models=["gpt-4o"])[0]
-    cached = estimate_rows(input_tokens=2000, output_tokens=200, requests_per_day=100, models=["gpt-4o"], cached_fraction=0.8)[0]
-    batch = estimate_rows(input_tokens=2000, output_tokens=200, requests_per_day=100, models=["gpt-4o"], batch=True)[0]
+    cached = estimate_rows(
+        input_tokens=2000, output_tokens=200, requests_per_day=100, models=["gpt-4o"], cached_fraction=0.8
+    )[0]
+    batch = estimate_rows(
+        input_tokens=2000, output_tokens=200, requests_per_day=100, models=["gpt-4o"], batch=True
+    )[0]
     assert cached["per_request_usd"] < plain["per_request_usd"]
     assert batch["per_request_usd"] == pytest.approx(plain["per_request_usd"] / 2)
 
 
 def test_estimate_default_models_table(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["estimate", "--input-tokens", "1000", "--output-tokens", "100", "--requests-per-day", "50"]) == 0
+    assert (
+        main(["estimate", "--input-tokens", "1000", "--output-tokens", "100", "--requests-per-day", "50"])
+        == 0
+    )
     out = capsys.readouterr().out
     assert "per_month_usd" in out and "gpt-4o-mini" in out and "claude" in out
 
@@ -48,7 +73,22 @@ def test_bad_arguments_say_what_to_fix(capsys: pytest.CaptureFixture[str]) -> No
     with pytest.raises(SystemExit):
         main(["estimate", "--input-tokens", "1.5", "--output-tokens", "1", "--requests-per-day", "1"])
     assert "whole number" in capsys.readouterr().err
-    assert main(["estimate", "--input-tokens", "1", "--output-tokens", "1", "--requests-per-day", "1", "--models", "gpt-4o-minii"]) == 2
+    assert (
+        main(
+            [
+                "estimate",
+                "--input-tokens",
+                "1",
+                "--output-tokens",
+                "1",
+                "--requests-per-day",
+                "1",
+                "--models",
+                "gpt-4o-minii",
+            ]
+        )
+        == 2
+    )
     err = capsys.readouterr().err
     assert "No price for model 'gpt-4o-minii'" in err and "gpt-4o-mini" in err
 

@@ -39,14 +39,14 @@ def _run(tmp: Path, name: str, **kwargs: Any) -> tuple[str, Path]:
 def _table(text: str) -> list[str]:
     lines = text.splitlines()
     start = next(i for i, line in enumerate(lines) if line.startswith("step "))
-    return lines[start: start + 2 + len(STEPS)]
+    return lines[start : start + 2 + len(STEPS)]
 
 
 def _costs(table: list[str]) -> dict[str, float]:
     costs = {}
     for line in table[2:]:
         step = next(s for s in sorted(STEP_NAMES, key=len, reverse=True) if line.startswith(s + " "))
-        costs[step] = float(re.search(r"\$([0-9.,]+)", line[len(step):]).group(1).replace(",", ""))
+        costs[step] = float(re.search(r"\$([0-9.,]+)", line[len(step) :]).group(1).replace(",", ""))
     return costs
 
 
@@ -89,7 +89,9 @@ def test_png_and_ledger_are_written(runs: dict[str, Any]) -> None:
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert png.stat().st_size > 5_000
     with sqlite3.connect(runs["ledger"]) as conn:
-        (tasks,) = conn.execute("SELECT COUNT(DISTINCT task_id) FROM task_outcomes WHERE source = 'user'").fetchone()
+        (tasks,) = conn.execute(
+            "SELECT COUNT(DISTINCT task_id) FROM task_outcomes WHERE source = 'user'"
+        ).fetchone()
     assert tasks >= LIMIT * len(STEPS)
 
 
@@ -108,7 +110,9 @@ def _copy_subset(src: Path, dst: Path, keep: Any) -> None:
 def test_other_data_gives_another_table(runs: dict[str, Any], tmp_path: Path) -> None:
     other = tmp_path / "data"
     bank = DATA / "semantic_cache" / "banking77"
-    _copy_subset(bank / "test.csv.gz", other / "semantic_cache" / "banking77" / "test.csv.gz", lambda i: i % 2 == 1)
+    _copy_subset(
+        bank / "test.csv.gz", other / "semantic_cache" / "banking77" / "test.csv.gz", lambda i: i % 2 == 1
+    )
     shutil.copy(bank / "train.csv.gz", other / "semantic_cache" / "banking77" / "train.csv.gz")
     for f in sorted((DATA / "routing" / "routerbench_train").glob("*.csv.gz")):
         _copy_subset(f, other / "routing" / "routerbench_train" / f.name, lambda i: i % 3 != 0)
@@ -132,8 +136,11 @@ def test_otlp_sends_the_demo_traces_to_a_collector(tmp_path: Path, monkeypatch: 
         monkeypatch.delenv(name, raising=False)
     port = free_port()
     received = tmp_path / "received.jsonl"
-    proc = start_process([sys.executable, str(RECEIVER), "--http-port", str(port), "--out", str(received)],
-                         ready_check=tcp_ready(port), timeout=30)
+    proc = start_process(
+        [sys.executable, str(RECEIVER), "--http-port", str(port), "--out", str(received)],
+        ready_check=tcp_ready(port),
+        timeout=30,
+    )
     try:
         _run(tmp_path, "otlp", limit=10, otlp=f"http://127.0.0.1:{port}")
         deadline = time.monotonic() + 20
@@ -150,6 +157,9 @@ def test_otlp_sends_the_demo_traces_to_a_collector(tmp_path: Path, monkeypatch: 
     assert models, f"no model spans received ({len(spans)} spans)"
     assert {s["attributes"].get("llm_cost_hooks.feature") for s in models} >= {"support_chat", "assistant"}
     # Every model call carries its cost; the router's own span delegates to its tier's span.
-    missing = [(s["name"], s["attributes"]) for s in models
-               if s["name"] != "chat routed" and "gen_ai.usage.cost.amount" not in s["attributes"]]
+    missing = [
+        (s["name"], s["attributes"])
+        for s in models
+        if s["name"] != "chat routed" and "gen_ai.usage.cost.amount" not in s["attributes"]
+    ]
     assert not missing, missing[:2]

@@ -12,12 +12,25 @@ from llm_cost_hooks._demo import Progress, StepResult, format_waterfall, write_w
 
 
 def _step(name: str, lever: str, cost: float) -> StepResult:
-    return StepResult(step=name, lever=lever, cost_usd=cost, calls=10, hits={}, tasks=10, successful_tasks=9,
-                      false_cache_hits=0, cost_per_successful_task=cost / 9, saved_usd_recorded=0.0)
+    return StepResult(
+        step=name,
+        lever=lever,
+        cost_usd=cost,
+        calls=10,
+        hits={},
+        tasks=10,
+        successful_tasks=9,
+        false_cache_hits=0,
+        cost_per_successful_task=cost / 9,
+        saved_usd_recorded=0.0,
+    )
 
 
-STEPS = [_step("baseline", "strongest model", 8.0), _step("dedup", "single-flight", 6.0),
-         _step("routing", "router", 2.0)]
+STEPS = [
+    _step("baseline", "strongest model", 8.0),
+    _step("dedup", "single-flight", 6.0),
+    _step("routing", "router", 2.0),
+]
 
 
 def test_progress_prints_one_line_per_step_when_not_a_terminal() -> None:
@@ -47,21 +60,31 @@ def test_progress_is_a_bar_on_a_terminal_and_silent_when_quiet() -> None:
 
 def test_table_states_the_total_saving_and_its_baseline() -> None:
     text = format_waterfall(STEPS)
-    assert "Total saving $6.0000 (75.0% of the baseline): baseline $8.0000 (baseline: strongest model)" in text
+    assert (
+        "Total saving $6.0000 (75.0% of the baseline): baseline $8.0000 (baseline: strongest model)" in text
+    )
     assert "-> $2.0000 with all levers" in text
 
 
-def test_chart_title_names_the_total_saving_and_the_baseline(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_chart_title_names_the_total_saving_and_the_baseline(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     pytest.importorskip("matplotlib")
     import matplotlib.axes
 
     titles: list[str] = []
     texts: list[str] = []
     real_title, real_text = matplotlib.axes.Axes.set_title, matplotlib.axes.Axes.text
-    monkeypatch.setattr(matplotlib.axes.Axes, "set_title",
-                        lambda self, label, *a, **k: titles.append(label) or real_title(self, label, *a, **k))
-    monkeypatch.setattr(matplotlib.axes.Axes, "text",
-                        lambda self, x, y, s, *a, **k: texts.append(s) or real_text(self, x, y, s, *a, **k))
+    monkeypatch.setattr(
+        matplotlib.axes.Axes,
+        "set_title",
+        lambda self, label, *a, **k: titles.append(label) or real_title(self, label, *a, **k),
+    )
+    monkeypatch.setattr(
+        matplotlib.axes.Axes,
+        "text",
+        lambda self, x, y, s, *a, **k: texts.append(s) or real_text(self, x, y, s, *a, **k),
+    )
     out = write_waterfall_png(STEPS, tmp_path / "w.png", title="Savings")
     assert out.read_bytes()[:4] == b"\x89PNG"
     assert "Total saving $6.00 (75% of the baseline): baseline $8.00" in titles[0]

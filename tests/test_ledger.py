@@ -25,7 +25,12 @@ from llm_cost_hooks.ledger import (
 
 
 def rec(**kw: object) -> CostRecord:
-    base: dict[str, object] = {"model": "gpt-4o-mini", "input_tokens": 100, "output_tokens": 20, "cost_usd": 0.01}
+    base: dict[str, object] = {
+        "model": "gpt-4o-mini",
+        "input_tokens": 100,
+        "output_tokens": 20,
+        "cost_usd": 0.01,
+    }
     base.update(kw)
     return CostRecord(**base)  # type: ignore[arg-type]
 
@@ -33,7 +38,9 @@ def rec(**kw: object) -> CostRecord:
 def test_sqlite_roundtrip_and_wal(tmp_path: Path) -> None:
     path = tmp_path / "costs.db"
     ledger = SQLiteLedger(path)
-    original = rec(tenant="acme", feature="qa", tags={"k": "v"}, cache_status=CacheStatus.SEMANTIC, saved_usd=0.02)
+    original = rec(
+        tenant="acme", feature="qa", tags={"k": "v"}, cache_status=CacheStatus.SEMANTIC, saved_usd=0.02
+    )
     ledger.write(original)
     assert ledger.flush()
     (back,) = ledger.records()
@@ -118,7 +125,9 @@ class _FlakySQLite(SQLiteLedger):
         super()._write_batch(records, outcomes)
 
 
-def test_failed_writes_are_retried_and_nothing_is_dropped(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+def test_failed_writes_are_retried_and_nothing_is_dropped(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     ledger = _FlakySQLite(tmp_path / "flaky.db", failures=3, flush_interval=0.01)
     for i in range(500):
         ledger.write(rec(request_id=f"r{i}"))
@@ -184,14 +193,35 @@ def _workload() -> MemoryLedger:
     ledger.write(rec(task_id="A", tenant="acme", feature="qa", cost_usd=0.10, timestamp=day1))
     ledger.write(rec(task_id="A", tenant="acme", feature="qa", cost_usd=0.05, timestamp=day1))
     # task B (acme/qa): first call errors, retry (attempt 2) succeeds
-    ledger.write(rec(task_id="B", tenant="acme", feature="qa", cost_usd=0.02, success=False, error_type="Timeout", timestamp=day1))
+    ledger.write(
+        rec(
+            task_id="B",
+            tenant="acme",
+            feature="qa",
+            cost_usd=0.02,
+            success=False,
+            error_type="Timeout",
+            timestamp=day1,
+        )
+    )
     ledger.write(rec(task_id="B", tenant="acme", feature="qa", cost_usd=0.08, attempt=2, timestamp=day1))
     # task C (globex/summary): ok calls, but the user marks it failed
     ledger.write(rec(task_id="C", tenant="globex", feature="summary", cost_usd=0.30, timestamp=day2))
     ledger.write_task(TaskOutcome(task_id="C", success=False, source="user", reason="rejected"))
     # task D (globex/summary): a cache hit
-    ledger.write(rec(task_id="D", tenant="globex", feature="summary", cost_usd=0.0, saved_usd=0.3,
-                     cache_status=CacheStatus.EXACT, input_tokens=0, output_tokens=0, timestamp=day2))
+    ledger.write(
+        rec(
+            task_id="D",
+            tenant="globex",
+            feature="summary",
+            cost_usd=0.0,
+            saved_usd=0.3,
+            cache_status=CacheStatus.EXACT,
+            input_tokens=0,
+            output_tokens=0,
+            timestamp=day2,
+        )
+    )
     for t in "ABCD":
         ledger.write_task(TaskOutcome(task_id=t, success=True, source="run"))
     return ledger
@@ -275,7 +305,10 @@ def test_timeseries_waterfall_and_html(tmp_path: Path) -> None:
     days = reports.timeseries("day")
     assert [(d["bucket"], d["calls"]) for d in days] == [("2026-11-01", 4), ("2026-11-02", 2)]
     per_feature = reports.timeseries("day", by="feature")
-    assert {(r["bucket"], r["feature"]) for r in per_feature} == {("2026-11-01", "qa"), ("2026-11-02", "summary")}
+    assert {(r["bucket"], r["feature"]) for r in per_feature} == {
+        ("2026-11-01", "qa"),
+        ("2026-11-02", "summary"),
+    }
     steps = savings_waterfall(reports)
     assert steps[0]["cost_usd"] == pytest.approx(0.55 + 0.3)
     assert steps[-1] == {"step": "billed", "cost_usd": pytest.approx(0.55), "saving_usd": pytest.approx(0.3)}
@@ -306,6 +339,7 @@ def test_deferred_records_are_built_once_on_the_writer_even_across_retries(tmp_p
             built.append(f"r{i}")
             writer_threads.add(threading.current_thread().name)
             return rec(request_id=f"r{i}")
+
         return build
 
     assert ledger.defers_writes
@@ -335,6 +369,7 @@ def test_run_deferred_runs_in_order_on_the_writer(tmp_path: Path) -> None:
         def make() -> CostRecord:
             seen.append((f"record {i}", threading.current_thread().name))
             return rec(request_id=f"r{i}")
+
         return make
 
     def boom() -> None:

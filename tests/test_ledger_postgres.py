@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from _servers import PostgresServer
+
 from llm_cost_hooks import CacheStatus, CostRecord
 from llm_cost_hooks._errors import ConfigurationError, MissingExtraError
 from llm_cost_hooks.ledger import LedgerReports, SQLiteLedger, TaskOutcome, open_ledger
@@ -57,32 +57,42 @@ def sample_records(n: int = 400) -> tuple[list[CostRecord], list[TaskOutcome]]:
         tags: dict[str, str] = {}
         if i % 17 == 0:
             tags["budget.downgraded"] = "gpt-4o->gpt-4o-mini"
-        records.append(CostRecord(
-            request_id=f"r{i:05d}",
-            task_id=f"task{i // 3}" if i % 11 else None,
-            timestamp=base + timedelta(minutes=37 * i, seconds=i % 7),
-            tenant=[None, "acme", "globex", "initech"][i % 4],
-            user=["u1", "u2", None][i % 3],
-            feature=["faq", "search", None][i % 3],
-            route=["/a", "/b"][i % 2],
-            prompt_version=["v1", "v2"][i % 2],
-            provider="openai",
-            model=["gpt-4o", "gpt-4o-mini", "o4-mini"][i % 3],
-            input_tokens=100 + i, output_tokens=20 + i % 50, cache_read_tokens=i % 30,
-            reasoning_tokens=(i % 5) * 10,
-            cost_usd=0.0001 * (i % 97) + 0.00000123 * i,
-            saved_usd=0.0002 * (i % 4 > 1),
-            cache_status=statuses[i % 4],
-            success=i % 13 != 0,
-            error_type="BudgetExceeded" if i % 29 == 0 else None,
-            attempt=1 + (i % 6 == 0),
-            tags=tags,
-            tokens_estimated=i % 50 == 0,
-        ))
-    outcomes = [TaskOutcome(task_id=f"task{k}", success=k % 5 != 0, source="run",
-                            timestamp=base + timedelta(hours=k)) for k in range(0, n // 3, 2)]
-    outcomes += [TaskOutcome(task_id=f"task{k}", success=True, source="user",
-                             timestamp=base + timedelta(hours=k, minutes=1)) for k in range(0, n // 3, 10)]
+        records.append(
+            CostRecord(
+                request_id=f"r{i:05d}",
+                task_id=f"task{i // 3}" if i % 11 else None,
+                timestamp=base + timedelta(minutes=37 * i, seconds=i % 7),
+                tenant=[None, "acme", "globex", "initech"][i % 4],
+                user=["u1", "u2", None][i % 3],
+                feature=["faq", "search", None][i % 3],
+                route=["/a", "/b"][i % 2],
+                prompt_version=["v1", "v2"][i % 2],
+                provider="openai",
+                model=["gpt-4o", "gpt-4o-mini", "o4-mini"][i % 3],
+                input_tokens=100 + i,
+                output_tokens=20 + i % 50,
+                cache_read_tokens=i % 30,
+                reasoning_tokens=(i % 5) * 10,
+                cost_usd=0.0001 * (i % 97) + 0.00000123 * i,
+                saved_usd=0.0002 * (i % 4 > 1),
+                cache_status=statuses[i % 4],
+                success=i % 13 != 0,
+                error_type="BudgetExceeded" if i % 29 == 0 else None,
+                attempt=1 + (i % 6 == 0),
+                tags=tags,
+                tokens_estimated=i % 50 == 0,
+            )
+        )
+    outcomes = [
+        TaskOutcome(task_id=f"task{k}", success=k % 5 != 0, source="run", timestamp=base + timedelta(hours=k))
+        for k in range(0, n // 3, 2)
+    ]
+    outcomes += [
+        TaskOutcome(
+            task_id=f"task{k}", success=True, source="user", timestamp=base + timedelta(hours=k, minutes=1)
+        )
+        for k in range(0, n // 3, 10)
+    ]
     return records, outcomes
 
 
@@ -93,8 +103,9 @@ def assert_rows_equal(a: list[dict[str, Any]], b: list[dict[str, Any]], what: st
         for k in ra:
             va, vb = ra[k], rb[k]
             if isinstance(va, float) or isinstance(vb, float):
-                assert va is not None and vb is not None and math.isclose(va, vb, rel_tol=1e-9, abs_tol=1e-9), (
-                    f"{what}: {k} {va!r} != {vb!r}\n{ra}\n{rb}")
+                assert (
+                    va is not None and vb is not None and math.isclose(va, vb, rel_tol=1e-9, abs_tol=1e-9)
+                ), f"{what}: {k} {va!r} != {vb!r}\n{ra}\n{rb}"
             else:
                 assert va == vb, f"{what}: {k} {va!r} != {vb!r}\n{ra}\n{rb}"
 
@@ -105,10 +116,14 @@ REPORTS = [
     ("totals by feature,model,month (rollups)", lambda r: r.totals(by=["feature", "model", "month"])),
     ("totals by user,route", lambda r: r.totals(by="user,route")),
     ("totals by cache_status,success", lambda r: r.totals(by="cache_status,success")),
-    ("totals hour-aligned window (rollups)", lambda r: r.totals(by="tenant", since="2026-11-01T03:00:00",
-                                                               until="2026-11-05")),
-    ("totals unaligned window", lambda r: r.totals(by="tenant", since="2026-11-01T03:20:00+00:00",
-                                                   until="2026-11-04T10:10:00")),
+    (
+        "totals hour-aligned window (rollups)",
+        lambda r: r.totals(by="tenant", since="2026-11-01T03:00:00", until="2026-11-05"),
+    ),
+    (
+        "totals unaligned window",
+        lambda r: r.totals(by="tenant", since="2026-11-01T03:20:00+00:00", until="2026-11-04T10:10:00"),
+    ),
     ("tasks", lambda r: r.tasks()),
     ("tasks by tenant,day", lambda r: r.tasks(by="tenant,day")),
     ("tasks root_error by user", lambda r: r.tasks(by="user", failure_policy="root_error")),
@@ -157,20 +172,36 @@ def test_every_report_on_postgresql_equals_sqlite_on_the_same_records(pg_url: st
 def test_four_processes_write_thousands_of_calls_none_lost_or_doubled(pg_url: str) -> None:
     calls = 2000
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(TESTS.parent), os.environ.get("PYTHONPATH", "")])}
-    procs = [subprocess.Popen([sys.executable, str(TESTS / "_ledger_worker.py"), pg_url, str(w), str(calls)],
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
-             for w in range(4)]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, str(TESTS / "_ledger_worker.py"), pg_url, str(w), str(calls)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
+        for w in range(4)
+    ]
     results = []
     for p in procs:
         out, err = p.communicate(timeout=600)
         assert p.returncode == 0, err[-3000:]
         results.append(json.loads(out.strip().splitlines()[-1]))
     for res in results:
-        assert res == {"flushed": True, "written": calls, "dropped": 0, "pending": 0,
-                       "write_failures": res["write_failures"]}
+        assert res == {
+            "flushed": True,
+            "written": calls,
+            "dropped": 0,
+            "pending": 0,
+            "write_failures": res["write_failures"],
+        }
     with psycopg.connect(pg_url) as conn:
-        total, distinct = conn.execute("SELECT COUNT(*), COUNT(DISTINCT request_id) FROM cost_records").fetchone()
-        per_worker = dict(conn.execute("SELECT feature, COUNT(*) FROM cost_records GROUP BY feature").fetchall())
+        total, distinct = conn.execute(
+            "SELECT COUNT(*), COUNT(DISTINCT request_id) FROM cost_records"
+        ).fetchone()
+        per_worker = dict(
+            conn.execute("SELECT feature, COUNT(*) FROM cost_records GROUP BY feature").fetchall()
+        )
         rolled = conn.execute("SELECT SUM(calls) FROM cost_rollup_hour").fetchone()[0]
     assert total == distinct == 4 * calls
     assert per_worker == {f"w{w}": calls for w in range(4)}
@@ -204,7 +235,8 @@ def test_server_restart_mid_run_keeps_records_and_writes_them_after(pg: Postgres
     assert stats.written == len(first) + len(during) and stats.dropped == 0
     with psycopg.connect(pg_url) as conn:
         total, distinct, cost = conn.execute(
-            "SELECT COUNT(*), COUNT(DISTINCT request_id), SUM(cost_usd) FROM cost_records").fetchone()
+            "SELECT COUNT(*), COUNT(DISTINCT request_id), SUM(cost_usd) FROM cost_records"
+        ).fetchone()
         rolled = conn.execute("SELECT SUM(calls) FROM cost_rollup_hour").fetchone()[0]
     assert total == distinct == rolled == 800
     assert math.isclose(cost, 300 * 0.01 + 500 * 0.02)
@@ -230,8 +262,7 @@ def test_migrations_from_an_empty_database(pg_url: str) -> None:
         assert schema_version(conn) == SCHEMA_VERSION
         versions = [v for (v,) in conn.execute("SELECT version FROM llm_cost_schema ORDER BY version")]
         assert versions == list(range(1, SCHEMA_VERSION + 1))
-        tables = {t for (t,) in conn.execute(
-            "SELECT tablename FROM pg_tables WHERE schemaname = 'public'")}
+        tables = {t for (t,) in conn.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")}
         assert {"cost_records", "task_outcomes", "cost_rollup_hour", "llm_cost_schema"} <= tables
         # Running them again (another process's first connect) changes nothing.
         assert migrate(conn) == (SCHEMA_VERSION, SCHEMA_VERSION)
@@ -246,8 +277,10 @@ def test_migration_from_an_older_schema_backfills_the_rollups(pg_url: str, tmp_p
 
         cols = ", ".join(f'"{c}"' for c in RECORD_COLUMNS)
         with conn.cursor() as cur:
-            cur.executemany(f"INSERT INTO cost_records ({cols}) VALUES ({', '.join(['%s'] * len(RECORD_COLUMNS))})",
-                            [record_to_row(r) for r in records[:150]])
+            cur.executemany(
+                f"INSERT INTO cost_records ({cols}) VALUES ({', '.join(['%s'] * len(RECORD_COLUMNS))})",
+                [record_to_row(r) for r in records[:150]],
+            )
         assert conn.execute("SELECT to_regclass('cost_rollup_hour')").fetchone()[0] is None
     ledger = PostgresLedger(pg_url)  # first connect migrates 1 -> latest
     for r in records[150:]:
@@ -282,8 +315,9 @@ def test_a_newer_schema_is_refused_with_a_clear_error(pg_url: str) -> None:
         PostgresLedger(pg_url)
 
 
-def test_copy_sqlite_to_postgresql_is_idempotent_and_reports_agree(pg_url: str, tmp_path: Path,
-                                                                   capsys: pytest.CaptureFixture[str]) -> None:
+def test_copy_sqlite_to_postgresql_is_idempotent_and_reports_agree(
+    pg_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     from llm_cost_hooks.cli import main
 
     records, outcomes = sample_records(300)
@@ -303,11 +337,37 @@ def test_copy_sqlite_to_postgresql_is_idempotent_and_reports_agree(pg_url: str, 
         assert conn.execute("SELECT COUNT(*) FROM task_outcomes").fetchone()[0] == len(outcomes)
         assert conn.execute("SELECT SUM(calls) FROM cost_rollup_hour").fetchone()[0] == 300
     # `llm-cost report` on the URL prints what the SQLite file gives.
-    assert main(["report", pg_url, "--by", "tenant,day", "--show", "totals,tasks,cache,budget",
-                 "--format", "json"]) == 0
+    assert (
+        main(
+            [
+                "report",
+                pg_url,
+                "--by",
+                "tenant,day",
+                "--show",
+                "totals,tasks,cache,budget",
+                "--format",
+                "json",
+            ]
+        )
+        == 0
+    )
     from_pg = json.loads(capsys.readouterr().out)
-    assert main(["report", str(tmp_path / "pod.db"), "--by", "tenant,day", "--show", "totals,tasks,cache,budget",
-                 "--format", "json"]) == 0
+    assert (
+        main(
+            [
+                "report",
+                str(tmp_path / "pod.db"),
+                "--by",
+                "tenant,day",
+                "--show",
+                "totals,tasks,cache,budget",
+                "--format",
+                "json",
+            ]
+        )
+        == 0
+    )
     from_sqlite = json.loads(capsys.readouterr().out)
     assert from_pg.keys() == from_sqlite.keys()
     for kind in from_pg:
@@ -342,8 +402,9 @@ def test_cli_migrate_and_html_report(pg_url: str, tmp_path: Path, capsys: pytest
     assert "Cannot connect to the PostgreSQL ledger" in err and "s3cret" not in err
 
 
-def test_entry_points_take_the_url_and_the_setting(pg_url: str, monkeypatch: pytest.MonkeyPatch,
-                                                   litellm_clean: Any) -> None:
+def test_entry_points_take_the_url_and_the_setting(
+    pg_url: str, monkeypatch: pytest.MonkeyPatch, litellm_clean: Any
+) -> None:
     from llm_cost_hooks._settings import get_settings
     from llm_cost_hooks.langchain import CostCallbackHandler, FakeChatModelWithUsage
     from llm_cost_hooks.litellm import CostHooksLogger
@@ -362,8 +423,12 @@ def test_entry_points_take_the_url_and_the_setting(pg_url: str, monkeypatch: pyt
         get_settings(reload=True)
     cost_logger = CostHooksLogger(ledger=pg_url)
     litellm_clean.callbacks = [cost_logger]
-    litellm_clean.completion(model="gpt-4o-mini", messages=[{"role": "user", "content": "hi"}],
-                             mock_response="Hello.", metadata={"tenant_id": "globex"})
+    litellm_clean.completion(
+        model="gpt-4o-mini",
+        messages=[{"role": "user", "content": "hi"}],
+        mock_response="Hello.",
+        metadata={"tenant_id": "globex"},
+    )
     deadline = time.monotonic() + 10
     while cost_logger.tracker.ledger.stats.written + cost_logger.tracker.ledger.stats.pending < 1:
         assert time.monotonic() < deadline, "the LiteLLM success event never reached the ledger"
@@ -417,7 +482,8 @@ def test_bad_urls_and_a_missing_extra_are_typed_errors(monkeypatch: pytest.Monke
 
 @pytest.mark.slow
 def test_the_demo_runs_on_a_postgresql_ledger_and_prints_the_sqlite_table(
-        pg_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    pg_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     import io
 
     from llm_cost_hooks.langchain._demo import data_dir, run_demo
@@ -427,7 +493,9 @@ def test_the_demo_runs_on_a_postgresql_ledger_and_prints_the_sqlite_table(
     outputs = {}
     for name, target in (("postgres", pg_url), ("sqlite", tmp_path / "demo.db")):
         out = io.StringIO()
-        assert run_demo(ledger_path=target, limit=10, quiet=True, out=out, chart=tmp_path / f"{name}.png") == 0
+        assert (
+            run_demo(ledger_path=target, limit=10, quiet=True, out=out, chart=tmp_path / f"{name}.png") == 0
+        )
         outputs[name] = out.getvalue()
 
     def table(text: str) -> list[str]:
@@ -443,7 +511,8 @@ def test_the_demo_runs_on_a_postgresql_ledger_and_prints_the_sqlite_table(
 
 
 def test_text_postgresql_cannot_store_is_written_replaced_not_retried_forever(
-        pg_url: str, caplog: pytest.LogCaptureFixture) -> None:
+    pg_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
     # Records clean their text when built (NUL and lone surrogates become U+FFFD), so the
     # batch is written at once instead of failing on every retry.
     ledger = PostgresLedger(pg_url)

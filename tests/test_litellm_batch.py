@@ -43,20 +43,32 @@ def records(q: BatchQueue) -> dict[str, Any]:
 
 
 def test_jsonl_is_openai_batch_format() -> None:
-    req = BatchRequest(custom_id="r1", model="gpt-4o-mini", body={"messages": [{"role": "user", "content": "hi"}],
-                                                                    "max_tokens": 5})
+    req = BatchRequest(
+        custom_id="r1",
+        model="gpt-4o-mini",
+        body={"messages": [{"role": "user", "content": "hi"}], "max_tokens": 5},
+    )
     [line] = to_jsonl([req]).decode().splitlines()
-    assert json.loads(line) == {"custom_id": "r1", "method": "POST", "url": "/v1/chat/completions",
-                                "body": {"messages": [{"role": "user", "content": "hi"}], "max_tokens": 5,
-                                         "model": "gpt-4o-mini"}}
+    assert json.loads(line) == {
+        "custom_id": "r1",
+        "method": "POST",
+        "url": "/v1/chat/completions",
+        "body": {"messages": [{"role": "user", "content": "hi"}], "max_tokens": 5, "model": "gpt-4o-mini"},
+    }
 
 
-def test_batches_are_recorded_at_the_batch_price_and_attributed(client: Any, openai_stub: Any, tmp_path: Path,
-                                                                litellm_module: Any) -> None:
+def test_batches_are_recorded_at_the_batch_price_and_attributed(
+    client: Any, openai_stub: Any, tmp_path: Path, litellm_module: Any
+) -> None:
     q = make_queue(client, tmp_path)
     for i in range(4):
-        q.add("gpt-4o-mini", prompt(i), custom_id=f"mini-{i}", max_tokens=20,
-              metadata={"tenant_id": "acme", "feature": "digest", "deferrable": True})
+        q.add(
+            "gpt-4o-mini",
+            prompt(i),
+            custom_id=f"mini-{i}",
+            max_tokens=20,
+            metadata={"tenant_id": "acme", "feature": "digest", "deferrable": True},
+        )
     for i in range(2):
         q.add("gpt-4o", prompt(i), custom_id=f"big-{i}", max_tokens=30, metadata={"tenant_id": "beta"})
     results = q.run(timeout=30)
@@ -66,8 +78,12 @@ def test_batches_are_recorded_at_the_batch_price_and_attributed(client: Any, ope
 
     # The uploaded input file is OpenAI batch JSONL with our custom ids.
     job = next(j for j in q.state.jobs if j.model == "gpt-4o-mini")
-    raw = litellm_module.file_content(file_id=job.input_file_id, custom_llm_provider="openai",
-                                      api_base=client._kw["api_base"], api_key="sk-test").content
+    raw = litellm_module.file_content(
+        file_id=job.input_file_id,
+        custom_llm_provider="openai",
+        api_base=client._kw["api_base"],
+        api_key="sk-test",
+    ).content
     lines = [json.loads(x) for x in raw.splitlines()]
     assert [x["custom_id"] for x in lines] == [f"mini-{i}" for i in range(4)]
     assert {x["method"] for x in lines} == {"POST"} and lines[0]["body"]["model"] == "gpt-4o-mini"
@@ -88,7 +104,9 @@ def test_batches_are_recorded_at_the_batch_price_and_attributed(client: Any, ope
         assert rec.tags["batch"] == "true" and rec.tags["batch_id"] == job.batch_id
         assert results[f"mini-{i}"].realtime_cost_usd == pytest.approx(realtime)
     assert recs["big-1"].tenant == "beta"
-    assert recs["big-1"].cost_usd == pytest.approx(book.cost(stub_usage(prompt(1), 30), "gpt-4o", batch=True).total)
+    assert recs["big-1"].cost_usd == pytest.approx(
+        book.cost(stub_usage(prompt(1), 30), "gpt-4o", batch=True).total
+    )
 
 
 def test_failed_batch_is_reported_and_not_billed(client: Any, openai_stub: Any, tmp_path: Path) -> None:
@@ -104,7 +122,9 @@ def test_failed_batch_is_reported_and_not_billed(client: Any, openai_stub: Any, 
     assert all(not r.success and r.cost_usd == 0 and r.error_type == "BatchError" for r in recs.values())
 
 
-def test_expired_batch_resubmits_the_unanswered_requests(client: Any, openai_stub: Any, tmp_path: Path) -> None:
+def test_expired_batch_resubmits_the_unanswered_requests(
+    client: Any, openai_stub: Any, tmp_path: Path
+) -> None:
     openai_stub.control(batch_modes=["expired", "completed"])
     q = make_queue(client, tmp_path)
     for i in range(6):
@@ -118,7 +138,9 @@ def test_expired_batch_resubmits_the_unanswered_requests(client: Any, openai_stu
     assert len(records(q)) == 6
 
 
-def test_partial_result_file_resubmits_then_reports_missing(client: Any, openai_stub: Any, tmp_path: Path) -> None:
+def test_partial_result_file_resubmits_then_reports_missing(
+    client: Any, openai_stub: Any, tmp_path: Path
+) -> None:
     openai_stub.control(batch_modes=["partial", "partial"])
     q = make_queue(client, tmp_path, max_resubmits=1)
     for i in range(9):
@@ -204,8 +226,14 @@ def test_polling_backs_off(client: Any, openai_stub: Any, tmp_path: Path) -> Non
         sleeps.append(s)
         now[0] += s
 
-    q = BatchQueue(client, tmp_path / "s.json", ledger="memory://", clock=lambda: now[0], sleep=sleep,
-                   backoff=Backoff(initial=30, factor=2, maximum=45))
+    q = BatchQueue(
+        client,
+        tmp_path / "s.json",
+        ledger="memory://",
+        clock=lambda: now[0],
+        sleep=sleep,
+        backoff=Backoff(initial=30, factor=2, maximum=45),
+    )
     q.add("gpt-4o-mini", prompt(0), custom_id="a", max_tokens=5)
     openai_stub.control(batch_modes=["completed"])
     q.run()
@@ -220,10 +248,16 @@ def test_completion_or_defer_routes_by_metadata(client: Any, litellm_clean: Any,
     cl = CostHooksLogger(ledger="memory://")
     litellm_clean.callbacks = [cl]
     q = make_queue(client, tmp_path)
-    now = completion_or_defer(q, model="gpt-4o-mini", messages=prompt(0), mock_response="now",
-                              metadata={"tenant_id": "acme"})
-    later = completion_or_defer(q, model="openai/gpt-4o-mini", messages=prompt(1), max_tokens=8,
-                                metadata={"tenant_id": "acme", "deferrable": True})
+    now = completion_or_defer(
+        q, model="gpt-4o-mini", messages=prompt(0), mock_response="now", metadata={"tenant_id": "acme"}
+    )
+    later = completion_or_defer(
+        q,
+        model="openai/gpt-4o-mini",
+        messages=prompt(1),
+        max_tokens=8,
+        metadata={"tenant_id": "acme", "deferrable": True},
+    )
     assert now.choices[0].message.content == "now"
     assert isinstance(later, DeferredResponse) and q.pending_count == 1
     assert q.state.pending[0].model == "gpt-4o-mini" and q.state.pending[0].body["max_tokens"] == 8

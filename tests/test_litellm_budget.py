@@ -21,11 +21,21 @@ def test_settles_the_real_cost_of_each_call(litellm_clean: Any, openai_stub: Any
     from llm_cost_hooks.litellm import guarded_completion
 
     g = guard(Limit.usd(1.0, per="day", scope="tenant"))
-    r = guarded_completion(g, model="openai/gpt-4o-mini", api_base=openai_stub.base, api_key="sk-test",
-                           messages=MSG, max_tokens=40, metadata={"tenant_id": "acme"})
+    r = guarded_completion(
+        g,
+        model="openai/gpt-4o-mini",
+        api_base=openai_stub.base,
+        api_key="sk-test",
+        messages=MSG,
+        max_tokens=40,
+        metadata={"tenant_id": "acme"},
+    )
     u = r.usage
-    expected = PriceBook.default().cost(TokenUsage(input_tokens=u.prompt_tokens, output_tokens=u.completion_tokens),
-                                        "gpt-4o-mini").total
+    expected = (
+        PriceBook.default()
+        .cost(TokenUsage(input_tokens=u.prompt_tokens, output_tokens=u.completion_tokens), "gpt-4o-mini")
+        .total
+    )
     assert g.spent(g.limits[0], "acme") == pytest.approx(expected, abs=1e-9)
     assert g.spent(g.limits[0], "other") == 0
 
@@ -38,14 +48,28 @@ def test_budget_exceeded_reaches_the_caller_before_any_request(litellm_clean: An
     # Worst case of 4,000 output tokens of gpt-4o-mini is $0.0024 > $0.001.
     g = guard(Limit.usd(0.001, per="day", scope="tenant"))
     with pytest.raises(BudgetExceeded) as info:
-        guarded_completion(g, model="openai/gpt-4o-mini", api_base=openai_stub.base, api_key="sk-test",
-                           messages=MSG, max_tokens=4000, metadata={"tenant_id": "acme"})
+        guarded_completion(
+            g,
+            model="openai/gpt-4o-mini",
+            api_base=openai_stub.base,
+            api_key="sk-test",
+            messages=MSG,
+            max_tokens=4000,
+            metadata={"tenant_id": "acme"},
+        )
     assert "usd_per_day_per_tenant" in str(info.value) and info.value.limit == 0.001
     assert openai_stub.stats()["chat"] == 0  # refused before the provider saw anything
     assert cl.records() == []
     # A smaller cap fits and goes through.
-    guarded_completion(g, model="openai/gpt-4o-mini", api_base=openai_stub.base, api_key="sk-test",
-                       messages=MSG, max_tokens=100, metadata={"tenant_id": "acme"})
+    guarded_completion(
+        g,
+        model="openai/gpt-4o-mini",
+        api_base=openai_stub.base,
+        api_key="sk-test",
+        messages=MSG,
+        max_tokens=100,
+        metadata={"tenant_id": "acme"},
+    )
     assert openai_stub.stats()["chat"] == 1
 
 
@@ -55,8 +79,14 @@ def test_a_failed_call_releases_its_hold(litellm_clean: Any) -> None:
     g = guard(Limit.usd(0.003, per="day", scope="tenant"))
     for _ in range(3):  # each would hold $0.0024: without release the 2nd would be refused
         with pytest.raises(litellm_clean.RateLimitError):
-            guarded_completion(g, model="gpt-4o-mini", messages=MSG, max_tokens=4000,
-                               mock_response="litellm.RateLimitError", metadata={"tenant_id": "acme"})
+            guarded_completion(
+                g,
+                model="gpt-4o-mini",
+                messages=MSG,
+                max_tokens=4000,
+                mock_response="litellm.RateLimitError",
+                metadata={"tenant_id": "acme"},
+            )
     assert g.spent(g.limits[0], "acme") == 0
 
 
@@ -64,8 +94,15 @@ def test_shrink_output_policy_lowers_max_tokens_sent(litellm_clean: Any, openai_
     from llm_cost_hooks.litellm import guarded_completion
 
     g = guard(Limit.usd(0.0003, per="day", scope="tenant", on_breach="shrink_output"))
-    r = guarded_completion(g, model="openai/gpt-4o-mini", api_base=openai_stub.base, api_key="sk-test",
-                           messages=MSG, max_tokens=4000, metadata={"tenant_id": "acme"})
+    r = guarded_completion(
+        g,
+        model="openai/gpt-4o-mini",
+        api_base=openai_stub.base,
+        api_key="sk-test",
+        messages=MSG,
+        max_tokens=4000,
+        metadata={"tenant_id": "acme"},
+    )
     # The stub answers exactly max_tokens completion tokens: the cap actually sent.
     assert 16 <= r.usage.completion_tokens < 4000
     assert g.spent(g.limits[0], "acme") <= 0.0003 + 1e-12
@@ -76,10 +113,22 @@ async def test_async_guarded_completion(litellm_clean: Any) -> None:
 
     g = guard(Limit.usd(0.001, per="day", scope="tenant"))
     with pytest.raises(BudgetExceeded):
-        await aguarded_completion(g, model="gpt-4o-mini", messages=MSG, max_tokens=4000, mock_response="x",
-                                  metadata={"tenant_id": "acme"})
-    r = await aguarded_completion(g, model="gpt-4o-mini", messages=MSG, max_tokens=50, mock_response="ok",
-                                  metadata={"tenant_id": "acme"})
+        await aguarded_completion(
+            g,
+            model="gpt-4o-mini",
+            messages=MSG,
+            max_tokens=4000,
+            mock_response="x",
+            metadata={"tenant_id": "acme"},
+        )
+    r = await aguarded_completion(
+        g,
+        model="gpt-4o-mini",
+        messages=MSG,
+        max_tokens=50,
+        mock_response="ok",
+        metadata={"tenant_id": "acme"},
+    )
     assert r.choices[0].message.content == "ok"
     assert g.spent(g.limits[0], "acme") > 0
 
@@ -94,10 +143,15 @@ async def test_concurrent_duplicates_share_one_upstream_call(litellm_clean: Any,
     cl = CostHooksLogger(ledger="memory://")
     litellm_clean.callbacks = [cl]
     flight = SingleFlight(result_ttl=0)
-    kw = dict(model="openai/gpt-4o-mini", api_base=openai_stub.base, api_key="sk-test", messages=MSG, max_tokens=7)
-    responses = await asyncio.gather(*(
-        adeduplicated_completion(flight, metadata={"tenant_id": "acme", "task_id": f"d-{i}"}, **kw) for i in range(5)
-    ))
+    kw = dict(
+        model="openai/gpt-4o-mini", api_base=openai_stub.base, api_key="sk-test", messages=MSG, max_tokens=7
+    )
+    responses = await asyncio.gather(
+        *(
+            adeduplicated_completion(flight, metadata={"tenant_id": "acme", "task_id": f"d-{i}"}, **kw)
+            for i in range(5)
+        )
+    )
     assert openai_stub.stats()["chat"] == 1
     assert len({r.choices[0].message.content for r in responses}) == 1
     for _ in range(300):
@@ -115,10 +169,17 @@ async def test_concurrent_duplicates_share_one_upstream_call(litellm_clean: Any,
 
 # -- the logger's pre-call hooks (no wrapper): acompletion, Router, sync completion --------------
 def long_conversation(turns: int = 12) -> list[dict[str, Any]]:
-    msgs: list[dict[str, Any]] = [{"role": "system", "content": "You are a hotel booking assistant. Be brief."}]
+    msgs: list[dict[str, Any]] = [
+        {"role": "system", "content": "You are a hotel booking assistant. Be brief."}
+    ]
     for i in range(turns):
-        msgs += [{"role": "user", "content": f"Turn {i}: I need a cheap hotel in the north with free parking."},
-                 {"role": "assistant", "content": f"Turn {i}: I found {i + 2} guesthouses; which area do you prefer?"}]
+        msgs += [
+            {"role": "user", "content": f"Turn {i}: I need a cheap hotel in the north with free parking."},
+            {
+                "role": "assistant",
+                "content": f"Turn {i}: I found {i + 2} guesthouses; which area do you prefer?",
+            },
+        ]
     msgs.append({"role": "user", "content": "Book the cheapest one for two nights, please."})
     return msgs
 
@@ -134,8 +195,9 @@ async def wait_records(cl: Any, predicate: Any, n: int) -> list[Any]:
     raise AssertionError(f"expected {n} records, got {[r for r in cl.records() if predicate(r)]}")
 
 
-async def test_acompletion_hook_trims_to_the_route_budget_and_clamps_max_tokens(litellm_clean: Any,
-                                                                                 openai_stub: Any) -> None:
+async def test_acompletion_hook_trims_to_the_route_budget_and_clamps_max_tokens(
+    litellm_clean: Any, openai_stub: Any
+) -> None:
     from llm_cost_hooks.budget import ContextBudget, SegmentBudgets
     from llm_cost_hooks.litellm import CostHooksLogger
 
@@ -144,9 +206,14 @@ async def test_acompletion_hook_trims_to_the_route_budget_and_clamps_max_tokens(
     litellm_clean.callbacks = [cl]
     msgs = long_conversation()
     expected = budget.apply(msgs, route="/support", max_tokens=1000, model="gpt-4o-mini")
-    r = await litellm_clean.acompletion(model="openai/gpt-4o-mini", api_base=openai_stub.base, api_key="sk-test",
-                                        messages=msgs, max_tokens=1000,
-                                        metadata={"route": "/support", "task_id": "trim-1"})
+    r = await litellm_clean.acompletion(
+        model="openai/gpt-4o-mini",
+        api_base=openai_stub.base,
+        api_key="sk-test",
+        messages=msgs,
+        max_tokens=1000,
+        metadata={"route": "/support", "task_id": "trim-1"},
+    )
     # The stub bills chars // 4 + 7 prompt tokens of what it received and exactly max_tokens out.
     sent_chars = sum(len(m["content"]) for m in expected.messages)
     assert r.usage.prompt_tokens == sent_chars // 4 + 7 < sum(len(m["content"]) for m in msgs) // 4 + 7
@@ -157,8 +224,14 @@ async def test_acompletion_hook_trims_to_the_route_budget_and_clamps_max_tokens(
     assert rec.tags["budget.trimmed.history"] == str(expected.removed["history"]) != "0"
     assert rec.tags["budget.output.clamped_from"] == "1000" and rec.tags["budget.output.max_tokens"] == "64"
     # A route without budgets (and no default) goes out untouched.
-    r2 = await litellm_clean.acompletion(model="openai/gpt-4o-mini", api_base=openai_stub.base, api_key="sk-test",
-                                         messages=msgs, max_tokens=1000, metadata={"route": "/other"})
+    r2 = await litellm_clean.acompletion(
+        model="openai/gpt-4o-mini",
+        api_base=openai_stub.base,
+        api_key="sk-test",
+        messages=msgs,
+        max_tokens=1000,
+        metadata={"route": "/other"},
+    )
     assert r2.usage.completion_tokens == 1000
 
 
@@ -167,10 +240,18 @@ def test_sync_completion_through_the_logger_trims_and_reserves(litellm_clean: An
     from llm_cost_hooks.litellm import CostHooksLogger
 
     g = guard(Limit.usd(1.0, per="day", scope="tenant"))
-    cl = CostHooksLogger(ledger="memory://", guard=g, context_budget=ContextBudget(SegmentBudgets(history=80, output=30)))
+    cl = CostHooksLogger(
+        ledger="memory://", guard=g, context_budget=ContextBudget(SegmentBudgets(history=80, output=30))
+    )
     litellm_clean.callbacks = [cl]
-    r = cl.completion(model="openai/gpt-4o-mini", api_base=openai_stub.base, api_key="sk-test",
-                      messages=long_conversation(), max_tokens=500, metadata={"tenant_id": "acme", "task_id": "s-1"})
+    r = cl.completion(
+        model="openai/gpt-4o-mini",
+        api_base=openai_stub.base,
+        api_key="sk-test",
+        messages=long_conversation(),
+        max_tokens=500,
+        metadata={"tenant_id": "acme", "task_id": "s-1"},
+    )
     assert r.usage.completion_tokens == 30
     assert cl.flush()
     [rec] = [x for x in cl.records() if x.task_id == "s-1"]
@@ -179,8 +260,9 @@ def test_sync_completion_through_the_logger_trims_and_reserves(litellm_clean: An
     assert g.spent(g.limits[0], "acme") == pytest.approx(rec.cost_usd, abs=1e-12)
 
 
-async def test_budget_exceeded_from_plain_acompletion_before_any_request(litellm_clean: Any,
-                                                                          openai_stub: Any) -> None:
+async def test_budget_exceeded_from_plain_acompletion_before_any_request(
+    litellm_clean: Any, openai_stub: Any
+) -> None:
     from llm_cost_hooks.litellm import CostHooksLogger
 
     g = guard(Limit.usd(0.001, per="day", scope="tenant"))
@@ -188,18 +270,24 @@ async def test_budget_exceeded_from_plain_acompletion_before_any_request(litellm
     litellm_clean.callbacks = [cl]
     kw = dict(model="openai/gpt-4o-mini", api_base=openai_stub.base, api_key="sk-test", messages=MSG)
     with pytest.raises(BudgetExceeded) as info:
-        await litellm_clean.acompletion(max_tokens=4000, metadata={"tenant_id": "acme", "task_id": "b-1"}, **kw)
+        await litellm_clean.acompletion(
+            max_tokens=4000, metadata={"tenant_id": "acme", "task_id": "b-1"}, **kw
+        )
     assert "usd_per_day_per_tenant" in str(info.value)
     assert openai_stub.stats()["chat"] == 0
     r = await litellm_clean.acompletion(max_tokens=40, metadata={"tenant_id": "acme", "task_id": "b-2"}, **kw)
     assert openai_stub.stats()["chat"] == 1
     [rec] = await wait_records(cl, lambda x: x.task_id in ("b-1", "b-2"), 1)
     assert rec.task_id == "b-2"  # the refused call left no record
-    assert g.spent(g.limits[0], "acme") == pytest.approx(rec.cost_usd, abs=1e-12) and r.usage.completion_tokens == 40
+    assert (
+        g.spent(g.limits[0], "acme") == pytest.approx(rec.cost_usd, abs=1e-12)
+        and r.usage.completion_tokens == 40
+    )
 
 
-async def test_one_idempotency_key_100_concurrent_acompletions_one_upstream_call(litellm_clean: Any,
-                                                                                 openai_stub: Any) -> None:
+async def test_one_idempotency_key_100_concurrent_acompletions_one_upstream_call(
+    litellm_clean: Any, openai_stub: Any
+) -> None:
     import asyncio
 
     from llm_cost_hooks import CacheStatus
@@ -208,11 +296,17 @@ async def test_one_idempotency_key_100_concurrent_acompletions_one_upstream_call
 
     cl = CostHooksLogger(ledger="memory://", dedup=SingleFlight(result_ttl=30))
     litellm_clean.callbacks = [cl]
-    kw = dict(model="openai/gpt-4o-mini", api_base=openai_stub.base, api_key="sk-test", messages=MSG, max_tokens=9)
-    responses = await asyncio.gather(*(
-        litellm_clean.acompletion(metadata={"tenant_id": "acme", "idempotency_key": "order-7", "task_id": f"dd-{i}"},
-                                  **kw)
-        for i in range(100)))
+    kw = dict(
+        model="openai/gpt-4o-mini", api_base=openai_stub.base, api_key="sk-test", messages=MSG, max_tokens=9
+    )
+    responses = await asyncio.gather(
+        *(
+            litellm_clean.acompletion(
+                metadata={"tenant_id": "acme", "idempotency_key": "order-7", "task_id": f"dd-{i}"}, **kw
+            )
+            for i in range(100)
+        )
+    )
     assert openai_stub.stats()["chat"] == 1
     assert len({(r.id, r.choices[0].message.content) for r in responses}) == 1
     mine = await wait_records(cl, lambda r: (r.task_id or "").startswith("dd-"), 100)
@@ -229,8 +323,9 @@ async def test_one_idempotency_key_100_concurrent_acompletions_one_upstream_call
     assert openai_stub.stats()["chat"] == 4
 
 
-async def test_a_failed_leader_fails_its_followers_and_the_key_is_free_again(litellm_clean: Any,
-                                                                            openai_stub: Any) -> None:
+async def test_a_failed_leader_fails_its_followers_and_the_key_is_free_again(
+    litellm_clean: Any, openai_stub: Any
+) -> None:
     import asyncio
 
     from llm_cost_hooks.dedup import SingleFlight
@@ -238,17 +333,27 @@ async def test_a_failed_leader_fails_its_followers_and_the_key_is_free_again(lit
 
     litellm_clean.callbacks = [CostHooksLogger(ledger="memory://", dedup=SingleFlight(result_ttl=30))]
     openai_stub.control(fail_next=1)
-    kw = dict(model="openai/gpt-4o-mini", api_base=openai_stub.base, api_key="sk-test", messages=MSG, max_tokens=5,
-              metadata={"idempotency_key": "flaky"}, num_retries=0)
-    results = await asyncio.gather(*(litellm_clean.acompletion(**kw) for _ in range(5)), return_exceptions=True)
+    kw = dict(
+        model="openai/gpt-4o-mini",
+        api_base=openai_stub.base,
+        api_key="sk-test",
+        messages=MSG,
+        max_tokens=5,
+        metadata={"idempotency_key": "flaky"},
+        num_retries=0,
+    )
+    results = await asyncio.gather(
+        *(litellm_clean.acompletion(**kw) for _ in range(5)), return_exceptions=True
+    )
     assert openai_stub.stats()["chat"] == 1
     assert all(isinstance(r, Exception) for r in results)
     ok = await litellm_clean.acompletion(**kw)  # nothing cached from a failure
     assert ok.usage.completion_tokens == 5 and openai_stub.stats()["chat"] == 2
 
 
-async def test_two_replicas_share_one_upstream_call_through_redis(litellm_clean: Any, openai_stub: Any,
-                                                                   redis_clean_url: str) -> None:
+async def test_two_replicas_share_one_upstream_call_through_redis(
+    litellm_clean: Any, openai_stub: Any, redis_clean_url: str
+) -> None:
     """Two loggers (two proxy replicas) with RedisSingleFlight on one Redis: the requests of
     both with one idempotency key make one upstream call; the answer crosses as JSON."""
     import asyncio
@@ -257,26 +362,43 @@ async def test_two_replicas_share_one_upstream_call_through_redis(litellm_clean:
     from llm_cost_hooks.litellm import CostHooksLogger
 
     litellm_clean.callbacks = []
-    replicas = [CostHooksLogger(ledger="memory://", dedup=RedisSingleFlight(redis_clean_url, result_ttl=30))
-                for _ in range(2)]
-    kw = dict(model="openai/gpt-4o-mini", api_base=openai_stub.base, api_key="sk-test", messages=MSG, max_tokens=11,
-              metadata={"tenant_id": "acme", "idempotency_key": "invoice-3"})
+    replicas = [
+        CostHooksLogger(ledger="memory://", dedup=RedisSingleFlight(redis_clean_url, result_ttl=30))
+        for _ in range(2)
+    ]
+    kw = dict(
+        model="openai/gpt-4o-mini",
+        api_base=openai_stub.base,
+        api_key="sk-test",
+        messages=MSG,
+        max_tokens=11,
+        metadata={"tenant_id": "acme", "idempotency_key": "invoice-3"},
+    )
     responses = await asyncio.gather(*(replicas[i % 2].acompletion(**kw) for i in range(20)))
     assert openai_stub.stats()["chat"] == 1
     assert {(r.id, r.choices[0].message.content, r.usage.completion_tokens) for r in responses} == {
-        (responses[0].id, responses[0].choices[0].message.content, 11)}
+        (responses[0].id, responses[0].choices[0].message.content, 11)
+    }
 
 
-async def test_streamed_acompletion_settles_from_the_final_usage(litellm_clean: Any, openai_stub: Any) -> None:
+async def test_streamed_acompletion_settles_from_the_final_usage(
+    litellm_clean: Any, openai_stub: Any
+) -> None:
     from llm_cost_hooks.litellm import CostHooksLogger
 
     g = guard(Limit.usd(1.0, per="day", scope="tenant"))
     cl = CostHooksLogger(ledger="memory://", guard=g)
     litellm_clean.callbacks = [cl]
-    stream = await litellm_clean.acompletion(model="openai/gpt-4o-mini", api_base=openai_stub.base, api_key="sk-test",
-                                             messages=MSG, max_tokens=12, stream=True,
-                                             stream_options={"include_usage": True},
-                                             metadata={"tenant_id": "acme", "task_id": "st-1"})
+    stream = await litellm_clean.acompletion(
+        model="openai/gpt-4o-mini",
+        api_base=openai_stub.base,
+        api_key="sk-test",
+        messages=MSG,
+        max_tokens=12,
+        stream=True,
+        stream_options={"include_usage": True},
+        metadata={"tenant_id": "acme", "task_id": "st-1"},
+    )
     async for _ in stream:
         pass
     await cl.aflush()
@@ -292,9 +414,15 @@ async def test_an_oversized_system_prompt_is_refused_with_the_segment_named(lite
     cl = CostHooksLogger(ledger="memory://", context_budget=ContextBudget(SegmentBudgets(system=20)))
     litellm_clean.callbacks = [cl]
     with pytest.raises(BudgetExceeded) as info:
-        await litellm_clean.acompletion(model="gpt-4o-mini", mock_response="x", metadata={"task_id": "big-sys"},
-                                        messages=[{"role": "system", "content": "Follow the policy. " * 50},
-                                                  {"role": "user", "content": "hi"}])
+        await litellm_clean.acompletion(
+            model="gpt-4o-mini",
+            mock_response="x",
+            metadata={"task_id": "big-sys"},
+            messages=[
+                {"role": "system", "content": "Follow the policy. " * 50},
+                {"role": "user", "content": "hi"},
+            ],
+        )
     assert "context.system" in str(info.value)
     await cl.aflush()
     assert [r for r in cl.records() if r.task_id == "big-sys"] == []  # nothing was sent, nothing billed
@@ -306,8 +434,12 @@ async def test_embeddings_pass_the_hook_untouched_even_with_an_idempotency_key(l
 
     litellm_clean.callbacks = [CostHooksLogger(ledger="memory://", dedup=SingleFlight(result_ttl=30))]
     for _ in range(2):
-        r = await litellm_clean.aembedding(model="text-embedding-3-small", input=["hello"], mock_response=[0.1, 0.2],
-                                           metadata={"idempotency_key": "emb-1"})
+        r = await litellm_clean.aembedding(
+            model="text-embedding-3-small",
+            input=["hello"],
+            mock_response=[0.1, 0.2],
+            metadata={"idempotency_key": "emb-1"},
+        )
         assert r.data[0]["embedding"] == [0.1, 0.2]
 
 
@@ -323,15 +455,26 @@ def test_trims_reach_the_span_of_the_call(litellm_clean: Any) -> None:
     exporter = InMemorySpanExporter()
     tp = TracerProvider()
     tp.add_span_processor(SimpleSpanProcessor(exporter))
-    cl = CostHooksLogger(ledger="memory://", observers=[OTelObserver(tracer_provider=tp, metrics=False)],
-                         context_budget=ContextBudget(SegmentBudgets(history=60, output=50)))
+    cl = CostHooksLogger(
+        ledger="memory://",
+        observers=[OTelObserver(tracer_provider=tp, metrics=False)],
+        context_budget=ContextBudget(SegmentBudgets(history=60, output=50)),
+    )
     litellm_clean.callbacks = [cl]
-    cl.completion(model="gpt-4o-mini", mock_response="ok", max_tokens=300, messages=long_conversation(),
-                  metadata={"task_id": "span-1"})
+    cl.completion(
+        model="gpt-4o-mini",
+        mock_response="ok",
+        max_tokens=300,
+        messages=long_conversation(),
+        metadata={"task_id": "span-1"},
+    )
     assert cl.flush()
     [rec] = [r for r in cl.records() if r.task_id == "span-1"]
     [span] = [s for s in exporter.get_finished_spans() if s.name.startswith("chat ")]
     attrs = dict(span.attributes)
     removed = {k: v for k, v in attrs.items() if k.endswith("budget.trimmed.history")}
-    assert list(removed.values()) == [rec.tags["budget.trimmed.history"]] and int(rec.tags["budget.trimmed.history"]) > 0
+    assert (
+        list(removed.values()) == [rec.tags["budget.trimmed.history"]]
+        and int(rec.tags["budget.trimmed.history"]) > 0
+    )
     assert any(k.endswith("budget.output.max_tokens") and v == "50" for k, v in attrs.items())

@@ -16,9 +16,12 @@ Q = "What is the refund policy for annual plans?"
 
 
 def ask(litellm: Any, question: str = Q, answer: str = "Refunds within 30 days.", **metadata: Any) -> Any:
-    return litellm.completion(model="gpt-4o-mini", messages=[{"role": "system", "content": "Be brief."},
-                                                             {"role": "user", "content": question}],
-                              mock_response=answer, metadata={"tenant_id": "acme", **metadata})
+    return litellm.completion(
+        model="gpt-4o-mini",
+        messages=[{"role": "system", "content": "Be brief."}, {"role": "user", "content": question}],
+        mock_response=answer,
+        metadata={"tenant_id": "acme", **metadata},
+    )
 
 
 def wait_records(cl: Any, n: int) -> list[Any]:
@@ -63,8 +66,13 @@ def test_scope_tenant_and_prompt_version_separate_entries(setup: Any) -> None:
     assert cache.core.invalidate(tenant="acme") >= 1
     assert ask(litellm, answer="fresh").choices[0].message.content == "fresh"
     # Different request parameters (temperature) are a different exact context.
-    r = litellm.completion(model="gpt-4o-mini", messages=[{"role": "user", "content": Q}], temperature=0.9,
-                           mock_response="hot", metadata={"tenant_id": "acme"})
+    r = litellm.completion(
+        model="gpt-4o-mini",
+        messages=[{"role": "user", "content": Q}],
+        temperature=0.9,
+        mock_response="hot",
+        metadata={"tenant_id": "acme"},
+    )
     assert r.choices[0].message.content == "hot"
 
 
@@ -81,12 +89,16 @@ def test_ttl_expires_entries(litellm_clean: Any) -> None:
 async def test_async_hits(setup: Any) -> None:
     litellm, cache, cl = setup
     kw = dict(model="gpt-4o-mini", messages=[{"role": "user", "content": Q}])
-    await litellm.acompletion(mock_response="async answer", metadata={"tenant_id": "acme", "task_id": "c-1"}, **kw)
+    await litellm.acompletion(
+        mock_response="async answer", metadata={"tenant_id": "acme", "task_id": "c-1"}, **kw
+    )
     for _ in range(300):  # LiteLLM writes the cache in a background task
         if cache.stats.writes:
             break
         await asyncio.sleep(0.01)
-    r = await litellm.acompletion(mock_response="unused", metadata={"tenant_id": "acme", "task_id": "c-2"}, **kw)
+    r = await litellm.acompletion(
+        mock_response="unused", metadata={"tenant_id": "acme", "task_id": "c-2"}, **kw
+    )
     assert r.choices[0].message.content == "async answer"
 
     def mine() -> dict[str, Any]:
@@ -103,9 +115,8 @@ async def test_async_hits(setup: Any) -> None:
 
 
 def test_semantic_hit_with_the_default_embedder(litellm_clean: Any) -> None:
-    from llm_cost_hooks.litellm import CostHooksLogger, LiteLLMSemanticCache
-
     from llm_cost_hooks.cache import CacheConfig, DecisionPolicy
+    from llm_cost_hooks.litellm import CostHooksLogger, LiteLLMSemanticCache
 
     # A plain similarity policy (the calibrated default is conservative with one neighbour).
     policy = DecisionPolicy(kind="similarity", threshold=0.8, min_similarity=0.8)

@@ -19,18 +19,36 @@ MSG = [{"role": "user", "content": "What is the capital of Freedonia?"}]
 ATTR = {"tenant_id": "acme", "feature": "faq", "route": "/ask", "prompt_version": "v3", "task_id": "task-42"}
 
 
-def mock(litellm: Any, *, model: str = "gpt-4o-mini", text: str = "Fredville.", prompt: int = 1200,
-         completion: int = 300, cached: int = 0, reasoning: int = 0, cache_write: int | None = None) -> Any:
+def mock(
+    litellm: Any,
+    *,
+    model: str = "gpt-4o-mini",
+    text: str = "Fredville.",
+    prompt: int = 1200,
+    completion: int = 300,
+    cached: int = 0,
+    reasoning: int = 0,
+    cache_write: int | None = None,
+) -> Any:
     """A ModelResponse with the usage a real provider would report."""
     from litellm.types.utils import CompletionTokensDetailsWrapper, PromptTokensDetailsWrapper, Usage
 
     if cache_write is not None:  # Anthropic style: cache read/creation fields
-        usage = Usage(prompt_tokens=prompt, completion_tokens=completion, total_tokens=prompt + completion,
-                      cache_creation_input_tokens=cache_write, cache_read_input_tokens=cached)
+        usage = Usage(
+            prompt_tokens=prompt,
+            completion_tokens=completion,
+            total_tokens=prompt + completion,
+            cache_creation_input_tokens=cache_write,
+            cache_read_input_tokens=cached,
+        )
     else:
-        usage = Usage(prompt_tokens=prompt, completion_tokens=completion, total_tokens=prompt + completion,
-                      prompt_tokens_details=PromptTokensDetailsWrapper(cached_tokens=cached),
-                      completion_tokens_details=CompletionTokensDetailsWrapper(reasoning_tokens=reasoning))
+        usage = Usage(
+            prompt_tokens=prompt,
+            completion_tokens=completion,
+            total_tokens=prompt + completion,
+            prompt_tokens_details=PromptTokensDetailsWrapper(cached_tokens=cached),
+            completion_tokens_details=CompletionTokensDetailsWrapper(reasoning_tokens=reasoning),
+        )
     return litellm.ModelResponse(
         model=model,
         choices=[{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
@@ -62,16 +80,32 @@ def records_for(cl: Any, n: int) -> list[Any]:
     return cl.records()
 
 
-def test_sync_completion_is_priced_attributed_and_matches_litellm(litellm_clean: Any, cost_logger: Any) -> None:
-    resp = litellm_clean.completion(model="gpt-4o-mini", messages=MSG, metadata=ATTR,
-                                    mock_response=mock(litellm_clean, cached=1000, reasoning=100))
+def test_sync_completion_is_priced_attributed_and_matches_litellm(
+    litellm_clean: Any, cost_logger: Any
+) -> None:
+    resp = litellm_clean.completion(
+        model="gpt-4o-mini",
+        messages=MSG,
+        metadata=ATTR,
+        mock_response=mock(litellm_clean, cached=1000, reasoning=100),
+    )
     [rec] = records_for(cost_logger, 1)
     call_id = resp._hidden_params["litellm_call_id"]
     assert rec.request_id == call_id
     assert (rec.tenant, rec.feature, rec.route, rec.prompt_version, rec.task_id) == (
-        "acme", "faq", "/ask", "v3", "task-42")
+        "acme",
+        "faq",
+        "/ask",
+        "v3",
+        "task-42",
+    )
     assert (rec.model, rec.provider) == ("gpt-4o-mini", "openai")
-    assert (rec.input_tokens, rec.output_tokens, rec.cache_read_tokens, rec.reasoning_tokens) == (1200, 300, 1000, 100)
+    assert (rec.input_tokens, rec.output_tokens, rec.cache_read_tokens, rec.reasoning_tokens) == (
+        1200,
+        300,
+        1000,
+        100,
+    )
     assert rec.success and not rec.tokens_estimated
     # Provider prefix-cache reads are a saving the core tracker records as such.
     assert rec.cache_status is CacheStatus.PROVIDER_PREFIX and rec.saved_usd > 0
@@ -97,10 +131,12 @@ def test_sync_completion_is_priced_attributed_and_matches_litellm(litellm_clean:
         ("gemini/gemini-2.5-flash", {"prompt": 4000, "completion": 500, "cached": 0, "reasoning": 200}),
     ],
 )
-def test_ledger_matches_litellm_response_cost_per_call(litellm_clean: Any, cost_logger: Any, model: str,
-                                                       usage: dict[str, int]) -> None:
-    resp = litellm_clean.completion(model=model, messages=MSG, api_key="sk-test",
-                                    mock_response=mock(litellm_clean, model=model, **usage))
+def test_ledger_matches_litellm_response_cost_per_call(
+    litellm_clean: Any, cost_logger: Any, model: str, usage: dict[str, int]
+) -> None:
+    resp = litellm_clean.completion(
+        model=model, messages=MSG, api_key="sk-test", mock_response=mock(litellm_clean, model=model, **usage)
+    )
     [rec] = records_for(cost_logger, 1)
     assert rec.cost_usd > 0
     assert rec.cost_usd == pytest.approx(resp._hidden_params["response_cost"], rel=1e-9)
@@ -109,26 +145,42 @@ def test_ledger_matches_litellm_response_cost_per_call(litellm_clean: Any, cost_
 
 
 def test_streaming_usage_from_the_complete_streamed_response(litellm_clean: Any, cost_logger: Any) -> None:
-    stream = litellm_clean.completion(model="gpt-4o-mini", messages=MSG, stream=True,
-                                      stream_options={"include_usage": True}, metadata=ATTR,
-                                      mock_response=mock(litellm_clean, text="Fredville is the capital.",
-                                                         cached=1000, reasoning=50))
+    stream = litellm_clean.completion(
+        model="gpt-4o-mini",
+        messages=MSG,
+        stream=True,
+        stream_options={"include_usage": True},
+        metadata=ATTR,
+        mock_response=mock(litellm_clean, text="Fredville is the capital.", cached=1000, reasoning=50),
+    )
     chunks = list(stream)
     assert len(chunks) >= 2
     [rec] = records_for(cost_logger, 1)
-    assert (rec.input_tokens, rec.output_tokens, rec.cache_read_tokens, rec.reasoning_tokens) == (1200, 300, 1000, 50)
+    assert (rec.input_tokens, rec.output_tokens, rec.cache_read_tokens, rec.reasoning_tokens) == (
+        1200,
+        300,
+        1000,
+        50,
+    )
     assert rec.tenant == "acme"
     [cmp] = list(cost_logger.comparisons)
     assert cmp.matched is True
 
 
-def test_streaming_against_an_http_server_records_provider_usage(litellm_clean: Any, cost_logger: Any,
-                                                                 openai_stub: Any) -> None:
+def test_streaming_against_an_http_server_records_provider_usage(
+    litellm_clean: Any, cost_logger: Any, openai_stub: Any
+) -> None:
     content = "x" * 400  # stub usage: 400 // 4 + 7 = 107 prompt tokens; max_tokens completion tokens
-    stream = litellm_clean.completion(model="openai/gpt-4o-mini", api_base=openai_stub.base, api_key="sk-test",
-                                      messages=[{"role": "user", "content": content}], max_tokens=12,
-                                      stream=True, stream_options={"include_usage": True},
-                                      metadata={"tenant_id": "beta"})
+    stream = litellm_clean.completion(
+        model="openai/gpt-4o-mini",
+        api_base=openai_stub.base,
+        api_key="sk-test",
+        messages=[{"role": "user", "content": content}],
+        max_tokens=12,
+        stream=True,
+        stream_options={"include_usage": True},
+        metadata={"tenant_id": "beta"},
+    )
     text = "".join((c.choices[0].delta.content or "") for c in stream if c.choices)
     assert text.strip()
     [rec] = records_for(cost_logger, 1)
@@ -139,14 +191,23 @@ def test_streaming_against_an_http_server_records_provider_usage(litellm_clean: 
 
 
 async def test_acompletion_and_async_stream(litellm_clean: Any, cost_logger: Any) -> None:
-    r1 = await litellm_clean.acompletion(model="gpt-4o-mini", messages=MSG, metadata={**ATTR, "task_id": "t-a"},
-                                         mock_response=mock(litellm_clean, cached=600))
-    stream = await litellm_clean.acompletion(model="gpt-4o-mini", messages=MSG, stream=True,
-                                             stream_options={"include_usage": True},
-                                             metadata={"tenant_id": "acme", "task_id": "t-b"},
-                                             mock_response=mock(litellm_clean, prompt=50, completion=20))
+    r1 = await litellm_clean.acompletion(
+        model="gpt-4o-mini",
+        messages=MSG,
+        metadata={**ATTR, "task_id": "t-a"},
+        mock_response=mock(litellm_clean, cached=600),
+    )
+    stream = await litellm_clean.acompletion(
+        model="gpt-4o-mini",
+        messages=MSG,
+        stream=True,
+        stream_options={"include_usage": True},
+        metadata={"tenant_id": "acme", "task_id": "t-b"},
+        mock_response=mock(litellm_clean, prompt=50, completion=20),
+    )
     async for _ in stream:
         pass
+
     def mine() -> dict[str, Any]:
         # Only this test's calls (a late event of an earlier test may reach the logger too).
         return {r.task_id: r for r in cost_logger.records() if r.task_id in ("t-a", "t-b")}
@@ -160,13 +221,16 @@ async def test_acompletion_and_async_stream(litellm_clean: Any, cost_logger: Any
     assert recs["t-a"].request_id == r1._hidden_params["litellm_call_id"]
     assert recs["t-a"].cost_usd == pytest.approx(r1._hidden_params["response_cost"], rel=1e-9)
     assert (recs["t-b"].input_tokens, recs["t-b"].output_tokens) == (50, 20)
-    assert all(c.matched for c in cost_logger.comparisons if c.request_id in {r.request_id for r in recs.values()})
+    assert all(
+        c.matched for c in cost_logger.comparisons if c.request_id in {r.request_id for r in recs.values()}
+    )
 
 
 def test_failure_is_recorded_and_the_error_reaches_the_caller(litellm_clean: Any, cost_logger: Any) -> None:
     with pytest.raises(litellm_clean.RateLimitError):
-        litellm_clean.completion(model="gpt-4o-mini", messages=MSG, metadata=ATTR,
-                                 mock_response="litellm.RateLimitError")
+        litellm_clean.completion(
+            model="gpt-4o-mini", messages=MSG, metadata=ATTR, mock_response="litellm.RateLimitError"
+        )
     [rec] = records_for(cost_logger, 1)
     assert not rec.success
     assert rec.error_type == "RateLimitError"
@@ -176,8 +240,9 @@ def test_failure_is_recorded_and_the_error_reaches_the_caller(litellm_clean: Any
 
 async def test_async_failure_is_recorded(litellm_clean: Any, cost_logger: Any) -> None:
     with pytest.raises(litellm_clean.InternalServerError):
-        await litellm_clean.acompletion(model="gpt-4o-mini", messages=MSG, metadata=ATTR,
-                                        mock_response="litellm.InternalServerError")
+        await litellm_clean.acompletion(
+            model="gpt-4o-mini", messages=MSG, metadata=ATTR, mock_response="litellm.InternalServerError"
+        )
     for _ in range(200):
         if [r for r in cost_logger.records() if r.task_id == "task-42"]:
             break
@@ -190,8 +255,13 @@ def test_litellm_level_retries_are_numbered_attempts(litellm_clean: Any, cost_lo
     # LiteLLM re-dispatches the same call id for each retry: every attempt after the first
     # is an attempt > 1 of that call; nothing is left open once the call ends.
     with pytest.raises(litellm_clean.InternalServerError):
-        litellm_clean.completion(model="gpt-4o-mini", messages=MSG, metadata=ATTR, num_retries=2,
-                                 mock_response="litellm.InternalServerError")
+        litellm_clean.completion(
+            model="gpt-4o-mini",
+            messages=MSG,
+            metadata=ATTR,
+            num_retries=2,
+            mock_response="litellm.InternalServerError",
+        )
     wait_for(lambda: len(cost_logger.records()) >= 1)
     time.sleep(0.3)
     recs = cost_logger.records()
@@ -201,10 +271,19 @@ def test_litellm_level_retries_are_numbered_attempts(litellm_clean: Any, cost_lo
     assert len(ids) == len(recs)  # one ledger row per reported attempt, none overwritten
 
 
-def test_provider_sdk_retries_against_a_flaky_server(litellm_clean: Any, cost_logger: Any, openai_stub: Any) -> None:
+def test_provider_sdk_retries_against_a_flaky_server(
+    litellm_clean: Any, cost_logger: Any, openai_stub: Any
+) -> None:
     openai_stub.control(fail_next=2)
-    resp = litellm_clean.completion(model="openai/gpt-4o-mini", api_base=openai_stub.base, api_key="sk-test",
-                                    messages=MSG, max_tokens=5, num_retries=3, metadata={"tenant_id": "acme"})
+    resp = litellm_clean.completion(
+        model="openai/gpt-4o-mini",
+        api_base=openai_stub.base,
+        api_key="sk-test",
+        messages=MSG,
+        max_tokens=5,
+        num_retries=3,
+        metadata={"tenant_id": "acme"},
+    )
     [rec] = records_for(cost_logger, 1)
     assert openai_stub.stats()["chat"] == 3  # two 500s, then the answer
     assert rec.success and rec.output_tokens == 5
@@ -233,9 +312,13 @@ def test_litellm_cache_hit_is_recorded_as_a_saving(litellm_clean: Any, cost_logg
     from litellm.caching.caching import Cache
 
     litellm_clean.cache = Cache(type="local")
-    kw = dict(model="gpt-4o-mini", messages=[{"role": "user", "content": "cache me please"}],
-              mock_response=mock(litellm_clean, prompt=1000, completion=100), caching=True,
-              metadata={"tenant_id": "acme"})
+    kw = dict(
+        model="gpt-4o-mini",
+        messages=[{"role": "user", "content": "cache me please"}],
+        mock_response=mock(litellm_clean, prompt=1000, completion=100),
+        caching=True,
+        metadata={"tenant_id": "acme"},
+    )
     litellm_clean.completion(**kw)
     wait_for(lambda: len(cost_logger.records()) >= 1)
     litellm_clean.completion(**kw)
@@ -263,8 +346,13 @@ def test_spans_and_metrics_from_the_same_observer(litellm_clean: Any) -> None:
     mp = MeterProvider(metric_readers=[reader])
     cl = CostHooksLogger(ledger="memory://", observers=[OTelObserver(tracer_provider=tp, meter_provider=mp)])
     litellm_clean.callbacks = [cl]
-    resp = litellm_clean.completion(model="gpt-4o-mini", messages=MSG, metadata=ATTR, temperature=0.2,
-                                    mock_response=mock(litellm_clean, cached=1000))
+    resp = litellm_clean.completion(
+        model="gpt-4o-mini",
+        messages=MSG,
+        metadata=ATTR,
+        temperature=0.2,
+        mock_response=mock(litellm_clean, cached=1000),
+    )
     [rec] = records_for(cl, 1)
     wait_for(lambda: len(exporter.get_finished_spans()) >= 1)
     [span] = exporter.get_finished_spans()
@@ -284,11 +372,19 @@ def test_spans_and_metrics_from_the_same_observer(litellm_clean: Any) -> None:
     assert "llm_cost_hooks.cost" in names
 
 
-def test_batch_and_file_calls_are_not_recorded_as_model_calls(litellm_clean: Any, cost_logger: Any,
-                                                              openai_stub: Any) -> None:
-    f = litellm_clean.create_file(file=("in.jsonl", b'{"custom_id":"a","method":"POST","url":"/v1/chat/completions","body":{"model":"gpt-4o-mini","messages":[]}}\n'),
-                                  purpose="batch", custom_llm_provider="openai", api_base=openai_stub.base,
-                                  api_key="sk-test")
+def test_batch_and_file_calls_are_not_recorded_as_model_calls(
+    litellm_clean: Any, cost_logger: Any, openai_stub: Any
+) -> None:
+    f = litellm_clean.create_file(
+        file=(
+            "in.jsonl",
+            b'{"custom_id":"a","method":"POST","url":"/v1/chat/completions","body":{"model":"gpt-4o-mini","messages":[]}}\n',
+        ),
+        purpose="batch",
+        custom_llm_provider="openai",
+        api_base=openai_stub.base,
+        api_key="sk-test",
+    )
     assert f.id.startswith("file-")
     time.sleep(0.3)
     assert cost_logger.records() == []
@@ -296,8 +392,10 @@ def test_batch_and_file_calls_are_not_recorded_as_model_calls(litellm_clean: Any
 
 
 def test_import_llm_cost_hooks_does_not_import_litellm() -> None:
-    code = ("import sys, llm_cost_hooks, llm_cost_hooks.litellm, llm_cost_hooks.batch; "
-            "assert 'litellm' not in sys.modules, 'litellm imported'; print('ok')")
+    code = (
+        "import sys, llm_cost_hooks, llm_cost_hooks.litellm, llm_cost_hooks.batch; "
+        "assert 'litellm' not in sys.modules, 'litellm imported'; print('ok')"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "ok"
@@ -305,8 +403,12 @@ def test_import_llm_cost_hooks_does_not_import_litellm() -> None:
 
 def test_flush_waits_for_litellms_logging_thread(litellm_clean: Any, cost_logger: Any) -> None:
     for i in range(20):
-        litellm_clean.completion(model="gpt-4o-mini", messages=MSG, mock_response=mock(litellm_clean),
-                                 metadata={"task_id": f"f-{i}"})
+        litellm_clean.completion(
+            model="gpt-4o-mini",
+            messages=MSG,
+            mock_response=mock(litellm_clean),
+            metadata={"task_id": f"f-{i}"},
+        )
     assert cost_logger.flush() is True
     assert len([r for r in cost_logger.records() if (r.task_id or "").startswith("f-")]) == 20
     assert cost_logger.tracker.open_runs == 0
@@ -326,12 +428,19 @@ def test_install_and_uninstall(litellm_clean: Any) -> None:
     assert len(cl.records()) == 1
 
 
-def test_stream_without_include_usage_is_counted_and_flagged_estimated(litellm_clean: Any, cost_logger: Any,
-                                                                      openai_stub: Any) -> None:
+def test_stream_without_include_usage_is_counted_and_flagged_estimated(
+    litellm_clean: Any, cost_logger: Any, openai_stub: Any
+) -> None:
     # Without stream_options={"include_usage": True} the provider sends no counts.
-    stream = litellm_clean.completion(model="openai/gpt-4o-mini", api_base=openai_stub.base, api_key="sk-test",
-                                      messages=[{"role": "user", "content": "x" * 400}], max_tokens=12,
-                                      stream=True, metadata={"tenant_id": "beta"})
+    stream = litellm_clean.completion(
+        model="openai/gpt-4o-mini",
+        api_base=openai_stub.base,
+        api_key="sk-test",
+        messages=[{"role": "user", "content": "x" * 400}],
+        max_tokens=12,
+        stream=True,
+        metadata={"tenant_id": "beta"},
+    )
     text = "".join((c.choices[0].delta.content or "") for c in stream if c.choices)
     assert text.strip()
     [rec] = records_for(cost_logger, 1)

@@ -13,7 +13,6 @@ import httpx  # both come with litellm
 import openai
 import pytest
 import yaml
-
 from _servers import free_port
 from test_litellm_proxy import INTEGRATION, start_proxy
 
@@ -23,19 +22,32 @@ def refusing_proxy(tmp_path_factory: pytest.TempPathFactory, openai_stub_server:
     workdir = tmp_path_factory.mktemp("litellm-proxy-refusals")
     config = yaml.safe_load((INTEGRATION / "config.yaml").read_text())
     config["model_list"] += [
-        {"model_name": "mock-mini", "litellm_params": {"model": "openai/gpt-4o-mini", "api_key": "sk-fake",
-                                                       "mock_response": "Hello from the mock"}},
+        {
+            "model_name": "mock-mini",
+            "litellm_params": {
+                "model": "openai/gpt-4o-mini",
+                "api_key": "sk-fake",
+                "mock_response": "Hello from the mock",
+            },
+        },
         # Nothing listens there: every call fails, which opens the model's circuit.
-        {"model_name": "dead-mini", "litellm_params": {"model": "openai/gpt-4o-mini", "api_key": "sk-fake",
-                                                       "api_base": f"http://127.0.0.1:{free_port()}/v1"}},
+        {
+            "model_name": "dead-mini",
+            "litellm_params": {
+                "model": "openai/gpt-4o-mini",
+                "api_key": "sk-fake",
+                "api_base": f"http://127.0.0.1:{free_port()}/v1",
+            },
+        },
     ]
     config["environment_variables"]["LLM_COST_HOOKS_PROXY_CACHE"] = "exact"  # the documented switch
     config["environment_variables"]["LLM_COST_HOOKS_PROXY_CACHE_STORE"] = str(workdir / "cache.db")
     env = {
         "LLM_COST_HOOKS_LEDGER": f"sqlite:///{workdir / 'ledger.db'}",
         "OPENAI_API_BASE": openai_stub_server.base,
-        "LLM_COST_HOOKS_PROXY_LIMITS": json.dumps([{"metric": "usd", "amount": 0.00002, "period": "day",
-                                                    "scope": "tenant", "route": "/budgeted"}]),
+        "LLM_COST_HOOKS_PROXY_LIMITS": json.dumps(
+            [{"metric": "usd", "amount": 0.00002, "period": "day", "scope": "tenant", "route": "/budgeted"}]
+        ),
         "LLM_COST_HOOKS_PROXY_BREAKER": json.dumps({"failure_threshold": 1, "reset_seconds": 120}),
     }
     proc, port, key = start_proxy(workdir, config, env, timeout=120)
@@ -54,17 +66,24 @@ class Client:
         def count(request: Any) -> None:
             self.requests += 1
 
-        self.client = openai.OpenAI(base_url=f"http://127.0.0.1:{proxy['port']}/v1", api_key=proxy["key"],
-                                    http_client=httpx.Client(event_hooks={"request": [count]}, timeout=60))
+        self.client = openai.OpenAI(
+            base_url=f"http://127.0.0.1:{proxy['port']}/v1",
+            api_key=proxy["key"],
+            http_client=httpx.Client(event_hooks={"request": [count]}, timeout=60),
+        )
 
     def chat(self, model: str, content: str, **kw: Any) -> Any:
-        return self.client.chat.completions.create(model=model, messages=[{"role": "user", "content": content}], **kw)
+        return self.client.chat.completions.create(
+            model=model, messages=[{"role": "user", "content": content}], **kw
+        )
 
 
 def test_budget_refusal_is_litellms_budget_error_in_one_request(refusing_proxy: dict[str, Any]) -> None:
     client = Client(refusing_proxy)
     metadata = {"tenant_id": "capped", "route": "/budgeted"}
-    client.chat("mock-mini", "hi", max_tokens=10, extra_body={"metadata": metadata})  # fits, spends the budget
+    client.chat(
+        "mock-mini", "hi", max_tokens=10, extra_body={"metadata": metadata}
+    )  # fits, spends the budget
     client.requests = 0
     with pytest.raises(openai.APIStatusError) as info:
         client.chat("mock-mini", "hi", max_tokens=10, extra_body={"metadata": metadata})
@@ -79,11 +98,15 @@ def test_budget_refusal_is_litellms_budget_error_in_one_request(refusing_proxy: 
 
 def test_context_budget_that_cannot_be_met_is_a_400_in_one_request(refusing_proxy: dict[str, Any]) -> None:
     client = Client(refusing_proxy)
-    system = "Always answer in the house style, citing the policy. " * 120  # far over the 400-token system budget
+    system = (
+        "Always answer in the house style, citing the policy. " * 120
+    )  # far over the 400-token system budget
     with pytest.raises(openai.BadRequestError) as info:
         client.client.chat.completions.create(
-            model="mock-mini", messages=[{"role": "system", "content": system}, {"role": "user", "content": "hi"}],
-            extra_body={"metadata": {"route": "/support"}})
+            model="mock-mini",
+            messages=[{"role": "system", "content": system}, {"role": "user", "content": "hi"}],
+            extra_body={"metadata": {"route": "/support"}},
+        )
     assert client.requests == 1
     body = info.value.response.json()["error"]
     assert body["type"] == "invalid_request_error" and body["param"] == "messages" and body["code"] == "400"
@@ -95,7 +118,8 @@ def test_open_circuit_is_a_429_with_retry_after_in_one_request(refusing_proxy: d
     client = Client(refusing_proxy)
     with pytest.raises(openai.APIError):  # the model is down: the first call fails upstream
         client.client.with_options(max_retries=0).chat.completions.create(
-            model="dead-mini", messages=[{"role": "user", "content": "hi"}])
+            model="dead-mini", messages=[{"role": "user", "content": "hi"}]
+        )
     client.requests = 0
     with pytest.raises(openai.RateLimitError) as info:
         client.chat("dead-mini", "hi again")
@@ -106,13 +130,22 @@ def test_open_circuit_is_a_429_with_retry_after_in_one_request(refusing_proxy: d
     assert 1 <= int(info.value.response.headers["retry-after"]) <= 121
 
 
-def test_cache_switch_serves_a_repeated_request_without_an_upstream_call(refusing_proxy: dict[str, Any],
-                                                                        openai_stub_server: Any) -> None:
+def test_cache_switch_serves_a_repeated_request_without_an_upstream_call(
+    refusing_proxy: dict[str, Any], openai_stub_server: Any
+) -> None:
     client = Client(refusing_proxy)
     before = openai_stub_server.stats()["chat"]
-    first = client.chat("gpt-4o-mini", "What is the refund window?", max_tokens=8,
-                        extra_body={"metadata": {"tenant_id": "cache-t"}})
-    second = client.chat("gpt-4o-mini", "What is the refund window?", max_tokens=8,
-                         extra_body={"metadata": {"tenant_id": "cache-t"}})
+    first = client.chat(
+        "gpt-4o-mini",
+        "What is the refund window?",
+        max_tokens=8,
+        extra_body={"metadata": {"tenant_id": "cache-t"}},
+    )
+    second = client.chat(
+        "gpt-4o-mini",
+        "What is the refund window?",
+        max_tokens=8,
+        extra_body={"metadata": {"tenant_id": "cache-t"}},
+    )
     assert openai_stub_server.stats()["chat"] - before == 1
     assert second.choices[0].message.content == first.choices[0].message.content

@@ -53,15 +53,20 @@ def test_rules_pick_the_model_group_and_tag_the_record(routed: Any) -> None:
 
 def test_a_named_group_is_not_rerouted(routed: Any) -> None:
     router, routing, cl = routed
-    r = router.completion(model="large", messages=[{"role": "user", "content": "x"}], metadata={"feature": "faq"})
+    r = router.completion(
+        model="large", messages=[{"role": "user", "content": "x"}], metadata={"feature": "faq"}
+    )
     assert r.choices[0].message.content == "large answer"
     assert routing.decisions == {"small": 0, "large": 0}
 
 
 async def test_async_router(routed: Any) -> None:
     router, routing, cl = routed
-    r = await router.acompletion(model="auto", messages=[{"role": "user", "content": "x"}],
-                                 metadata={"feature": "faq", "tenant_id": "acme"})
+    r = await router.acompletion(
+        model="auto",
+        messages=[{"role": "user", "content": "x"}],
+        metadata={"feature": "faq", "tenant_id": "acme"},
+    )
     assert r.choices[0].message.content == "small answer"
     for _ in range(300):
         if [r for r in cl.records() if r.tenant == "acme"]:
@@ -84,12 +89,27 @@ def test_router_retries_are_attempts_of_one_task(litellm_clean: Any, openai_stub
 
     cl = CostHooksLogger(ledger="memory://")
     litellm_clean.callbacks = [cl]
-    router = litellm_clean.Router(model_list=[{"model_name": "m", "litellm_params": {
-        "model": "openai/gpt-4o-mini", "api_base": openai_stub.base, "api_key": "sk-test"}}],
-        num_retries=3, retry_after=0)
+    router = litellm_clean.Router(
+        model_list=[
+            {
+                "model_name": "m",
+                "litellm_params": {
+                    "model": "openai/gpt-4o-mini",
+                    "api_base": openai_stub.base,
+                    "api_key": "sk-test",
+                },
+            }
+        ],
+        num_retries=3,
+        retry_after=0,
+    )
     openai_stub.control(fail_next=2)
-    r = router.completion(model="m", messages=[{"role": "user", "content": "hello"}], max_tokens=5,
-                          metadata={"tenant_id": "acme"})
+    r = router.completion(
+        model="m",
+        messages=[{"role": "user", "content": "hello"}],
+        max_tokens=5,
+        metadata={"tenant_id": "acme"},
+    )
     assert r.choices[0].message.content
     assert cl.flush()
     recs = sorted(cl.records(), key=lambda x: x.attempt)
@@ -107,15 +127,35 @@ async def test_router_calls_go_through_the_logger_pre_call_hook(litellm_clean: A
     from llm_cost_hooks.litellm import CostHooksLogger
 
     g = SpendGuard([Limit.usd(0.001, per="day", scope="tenant")], alerts=AlertManager(log=False))
-    cl = CostHooksLogger(ledger="memory://", guard=g,
-                         context_budget=ContextBudget({"chat": SegmentBudgets(history=50, output=32)}))
+    cl = CostHooksLogger(
+        ledger="memory://",
+        guard=g,
+        context_budget=ContextBudget({"chat": SegmentBudgets(history=50, output=32)}),
+    )
     litellm_clean.callbacks = [cl]
-    router = litellm_clean.Router(model_list=[{"model_name": "mini", "litellm_params": {
-        "model": "openai/gpt-4o-mini", "api_base": openai_stub.base, "api_key": "sk-test"}}], num_retries=0)
+    router = litellm_clean.Router(
+        model_list=[
+            {
+                "model_name": "mini",
+                "litellm_params": {
+                    "model": "openai/gpt-4o-mini",
+                    "api_base": openai_stub.base,
+                    "api_key": "sk-test",
+                },
+            }
+        ],
+        num_retries=0,
+    )
     msgs = [{"role": "user", "content": f"question {i} about my booking " * 3} for i in range(20)]
-    r = await router.acompletion(model="mini", messages=msgs, max_tokens=900,
-                                 metadata={"route": "chat", "tenant_id": "acme", "task_id": "rt-1"})
-    assert r.usage.completion_tokens == 32 and r.usage.prompt_tokens < sum(len(m["content"]) for m in msgs) // 4
+    r = await router.acompletion(
+        model="mini",
+        messages=msgs,
+        max_tokens=900,
+        metadata={"route": "chat", "tenant_id": "acme", "task_id": "rt-1"},
+    )
+    assert (
+        r.usage.completion_tokens == 32 and r.usage.prompt_tokens < sum(len(m["content"]) for m in msgs) // 4
+    )
     for _ in range(500):
         mine = [x for x in cl.records() if x.task_id == "rt-1"]
         if mine:
@@ -125,6 +165,10 @@ async def test_router_calls_go_through_the_logger_pre_call_hook(litellm_clean: A
     assert g.spent(g.limits[0], "acme") == pytest.approx(mine[0].cost_usd, abs=1e-12)
     calls = openai_stub.stats()["chat"]
     with pytest.raises(BudgetExceeded):
-        await router.acompletion(model="mini", messages=msgs[-1:], max_tokens=4000,  # worst case > $0.001
-                                 metadata={"route": "other", "tenant_id": "acme"})
+        await router.acompletion(
+            model="mini",
+            messages=msgs[-1:],
+            max_tokens=4000,  # worst case > $0.001
+            metadata={"route": "other", "tenant_id": "acme"},
+        )
     assert openai_stub.stats()["chat"] == calls

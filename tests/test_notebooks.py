@@ -26,15 +26,29 @@ def _run(name: str) -> tuple[Any, dict[str, Any]]:
     if not (DATA / "semantic_cache").is_dir() or not (DATA / "routing").is_dir():
         pytest.skip(f"the notebooks read ../shared/data, absent at {DATA}")
     book = nbformat.read(NOTEBOOKS / name, as_version=4)
-    assert all(not c.get("outputs") for c in book.cells if c.cell_type == "code"), f"{name} is committed with outputs"
-    env = {**os.environ, "LITELLM_LOCAL_MODEL_COST_MAP": "True", "ORT_DISABLE_TELEMETRY": "1", "HF_HUB_OFFLINE": "1",
-           "MPLBACKEND": "module://matplotlib_inline.backend_inline"}
-    client = nbclient.NotebookClient(book, timeout=CELL_TIMEOUT, kernel_name="python3",
-                                     resources={"metadata": {"path": str(NOTEBOOKS)}})
+    assert all(not c.get("outputs") for c in book.cells if c.cell_type == "code"), (
+        f"{name} is committed with outputs"
+    )
+    env = {
+        **os.environ,
+        "LITELLM_LOCAL_MODEL_COST_MAP": "True",
+        "ORT_DISABLE_TELEMETRY": "1",
+        "HF_HUB_OFFLINE": "1",
+        "MPLBACKEND": "module://matplotlib_inline.backend_inline",
+    }
+    client = nbclient.NotebookClient(
+        book, timeout=CELL_TIMEOUT, kernel_name="python3", resources={"metadata": {"path": str(NOTEBOOKS)}}
+    )
     client.execute(env=env)  # kwargs go to the kernel start; raises CellExecutionError on a failing cell
-    lines = [line for cell in book.cells if cell.cell_type == "code" for out in cell.get("outputs", [])
-             if out.get("output_type") == "stream" for line in out.get("text", "").splitlines()]
-    results = [line[len(MARKER):] for line in lines if line.startswith(MARKER)]
+    lines = [
+        line
+        for cell in book.cells
+        if cell.cell_type == "code"
+        for out in cell.get("outputs", [])
+        if out.get("output_type") == "stream"
+        for line in out.get("text", "").splitlines()
+    ]
+    results = [line[len(MARKER) :] for line in lines if line.startswith(MARKER)]
     assert results, f"{name} printed no {MARKER.strip()}"
     result = json.loads(results[-1])
     # jupyter_client swaps the kernelspec's "python" for the interpreter running the tests: the venv's.
@@ -43,7 +57,12 @@ def _run(name: str) -> tuple[Any, dict[str, Any]]:
 
 
 def _images(book: Any) -> int:
-    return sum("image/png" in out.get("data", {}) for c in book.cells if c.cell_type == "code" for out in c.get("outputs", []))
+    return sum(
+        "image/png" in out.get("data", {})
+        for c in book.cells
+        if c.cell_type == "code"
+        for out in c.get("outputs", [])
+    )
 
 
 def test_01_quickstart() -> None:
@@ -57,7 +76,9 @@ def test_01_quickstart() -> None:
 
 def test_02_cost_audit_waterfall() -> None:
     book, r = _run("02_cost_audit_waterfall.ipynb")
-    assert r["calls"]["baseline"] == r["calls"]["levers"] == r["queries"] > 0  # every call recorded, cache hits too
+    assert (
+        r["calls"]["baseline"] == r["calls"]["levers"] == r["queries"] > 0
+    )  # every call recorded, cache hits too
     base, cache, routing = r["waterfall_usd"]
     assert base == pytest.approx(r["baseline_usd"])
     assert base + cache + routing == pytest.approx(r["levers_usd"])

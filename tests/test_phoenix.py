@@ -29,37 +29,54 @@ EXAMPLE = ROOT / "integrations" / "phoenix" / "send_to_phoenix.py"
 def _phoenix_binary() -> Path:
     binary = VENV / "bin" / "phoenix"
     if not binary.exists():
-        out = subprocess.run(["bash", str(ROOT / "integrations" / "phoenix" / "install_phoenix.sh"), str(VENV)],
-                             capture_output=True, text=True, timeout=1500)
+        out = subprocess.run(
+            ["bash", str(ROOT / "integrations" / "phoenix" / "install_phoenix.sh"), str(VENV)],
+            capture_output=True,
+            text=True,
+            timeout=1500,
+        )
         if out.returncode != 0:
             pytest.fail(f"installing Phoenix into {VENV} failed:\n{out.stdout[-1500:]}\n{out.stderr[-3000:]}")
     return binary
 
 
 def _get(url: str) -> Any:
-    with urllib.request.urlopen(url, timeout=10) as response:  # noqa: S310 - 127.0.0.1
+    with urllib.request.urlopen(url, timeout=10) as response:
         return json.loads(response.read())
 
 
 def _http_ok(url: str):
     def check() -> bool:
-        with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 - 127.0.0.1
+        with urllib.request.urlopen(url, timeout=2) as response:
             return response.status == 200
+
     return check
 
 
 def test_cost_spans_show_in_phoenix_as_llm_spans(tmp_path: Path) -> None:
     binary = _phoenix_binary()
     port, grpc_port = free_port(), free_port()
-    env = {"PHOENIX_PORT": str(port), "PHOENIX_GRPC_PORT": str(grpc_port), "PHOENIX_HOST": "127.0.0.1",
-           "PHOENIX_WORKING_DIR": str(tmp_path / "phoenix"), "PHOENIX_TELEMETRY_ENABLED": "false",
-           "PHOENIX_ALLOW_EXTERNAL_RESOURCES": "false"}
+    env = {
+        "PHOENIX_PORT": str(port),
+        "PHOENIX_GRPC_PORT": str(grpc_port),
+        "PHOENIX_HOST": "127.0.0.1",
+        "PHOENIX_WORKING_DIR": str(tmp_path / "phoenix"),
+        "PHOENIX_TELEMETRY_ENABLED": "false",
+        "PHOENIX_ALLOW_EXTERNAL_RESOURCES": "false",
+    }
     base = f"http://127.0.0.1:{port}"
-    server = start_process([str(binary), "serve"], ready_check=_http_ok(f"{base}/healthz"), env=env, timeout=600)
+    server = start_process(
+        [str(binary), "serve"], ready_check=_http_ok(f"{base}/healthz"), env=env, timeout=600
+    )
     try:
-        out = subprocess.run([sys.executable, str(EXAMPLE), "--endpoint", base, "--project", "cost-test", "--calls", "3"],
-                             cwd=tmp_path, capture_output=True, text=True, timeout=300,
-                             env={**os.environ, "LITELLM_LOCAL_MODEL_COST_MAP": "True"})
+        out = subprocess.run(
+            [sys.executable, str(EXAMPLE), "--endpoint", base, "--project", "cost-test", "--calls", "3"],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            env={**os.environ, "LITELLM_LOCAL_MODEL_COST_MAP": "True"},
+        )
         assert out.returncode == 0, out.stderr[-3000:]
         sent_usd = float(out.stdout.split("$", 1)[1].split(")", 1)[0])
         deadline = time.monotonic() + 60

@@ -39,7 +39,7 @@ CLASSIFY = "Classify the message into one of: billing, card, transfer, other. Re
 OLD_FAQ = "Answer from the FAQ below.\n\nQ: Opening hours? A: 9-17."
 REFUND = "You handle refund requests. Check the purchase date and the refund policy before answering."
 
-MODULE = '''\
+MODULE = """\
 from langchain_core.prompts import ChatPromptTemplate
 from llm_cost_hooks.prompts import register_prompt
 
@@ -47,15 +47,20 @@ SUPPORT = ChatPromptTemplate.from_messages([("system", {system!r}), ("human", "{
 register_prompt("support", SUPPORT, model="gpt-4o", version={version!r})
 
 CLASSIFY = ChatPromptTemplate.from_messages([("system", {classify!r}), ("human", "{{message}}")])
-'''
+"""
 
 CALLS_SUPPORT, DAYS_SUPPORT = 60, 2.0
 CALLS_CLASSIFY, DAYS_CLASSIFY = 45, 3.0
 
 
 def _git(repo: Path, *args: str) -> str:
-    done = subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@example.com", "-c", "commit.gpgsign=false",
-                           *args], cwd=repo, capture_output=True, text=True, check=True)
+    done = subprocess.run(
+        ["git", "-c", "user.name=t", "-c", "user.email=t@example.com", "-c", "commit.gpgsign=false", *args],
+        cwd=repo,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     return done.stdout.strip()
 
 
@@ -70,12 +75,18 @@ def fixture_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     _git(repo, "init", "-q", "-b", "main")
     _write(repo / "pyproject.toml", PYPROJECT)
     _write(repo / "pr_fixture_app" / "__init__.py", "")
-    _write(repo / "pr_fixture_app" / "prompts.py", MODULE.format(system=SUPPORT_V1, version="v1", classify=CLASSIFY))
+    _write(
+        repo / "pr_fixture_app" / "prompts.py",
+        MODULE.format(system=SUPPORT_V1, version="v1", classify=CLASSIFY),
+    )
     _write(repo / "prompts" / "old_faq.txt", OLD_FAQ)
     _git(repo, "add", "-A")
     _git(repo, "commit", "-q", "-m", "base")
     _git(repo, "tag", "base")
-    _write(repo / "pr_fixture_app" / "prompts.py", MODULE.format(system=SUPPORT_V2, version="v2", classify=CLASSIFY))
+    _write(
+        repo / "pr_fixture_app" / "prompts.py",
+        MODULE.format(system=SUPPORT_V2, version="v2", classify=CLASSIFY),
+    )
     (repo / "prompts" / "old_faq.txt").unlink()
     _write(repo / "prompts" / "refund.txt", REFUND)
     _git(repo, "add", "-A")
@@ -89,12 +100,30 @@ def ledger_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
     start = datetime(2026, 11, 1, tzinfo=timezone.utc)
     ledger = SQLiteLedger(path)
     for i in range(CALLS_SUPPORT):
-        ledger.write(CostRecord(model="gpt-4o", prompt_version="support@v1", input_tokens=100, output_tokens=20,
-                                timestamp=start + timedelta(days=DAYS_SUPPORT) * i / (CALLS_SUPPORT - 1)))
+        ledger.write(
+            CostRecord(
+                model="gpt-4o",
+                prompt_version="support@v1",
+                input_tokens=100,
+                output_tokens=20,
+                timestamp=start + timedelta(days=DAYS_SUPPORT) * i / (CALLS_SUPPORT - 1),
+            )
+        )
     for i in range(CALLS_CLASSIFY):
-        ledger.write(CostRecord(model="gpt-4o-mini", prompt_version="pr_fixture_app.prompts:CLASSIFY", input_tokens=50,
-                                output_tokens=2, timestamp=start + timedelta(days=DAYS_CLASSIFY) * i / (CALLS_CLASSIFY - 1)))
-    ledger.write(CostRecord(model="gpt-4o", prompt_version="unrelated@v9", input_tokens=10, output_tokens=1, timestamp=start))
+        ledger.write(
+            CostRecord(
+                model="gpt-4o-mini",
+                prompt_version="pr_fixture_app.prompts:CLASSIFY",
+                input_tokens=50,
+                output_tokens=2,
+                timestamp=start + timedelta(days=DAYS_CLASSIFY) * i / (CALLS_CLASSIFY - 1),
+            )
+        )
+    ledger.write(
+        CostRecord(
+            model="gpt-4o", prompt_version="unrelated@v9", input_tokens=10, output_tokens=1, timestamp=start
+        )
+    )
     ledger.close()
     return path
 
@@ -102,7 +131,9 @@ def ledger_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def _tokens(system: str, model: str, *, user_turn: bool = True) -> int:
     # Independent of the registry: the messages as the model receives them, the variable empty.
     # A text-file prompt is one system message; the module's templates add a human turn.
-    messages = [{"role": "system", "content": system}] + ([{"role": "user", "content": ""}] if user_turn else [])
+    messages = [{"role": "system", "content": system}] + (
+        [{"role": "user", "content": ""}] if user_turn else []
+    )
     return count_message_tokens(messages, model)
 
 
@@ -119,11 +150,28 @@ def _rows(markdown: str) -> dict[str, list[str]]:
     return rows
 
 
-def test_markdown_numbers_are_token_counts_times_prices(fixture_repo: Path, ledger_path: Path,
-                                                        capsys: pytest.CaptureFixture[str]) -> None:
-    code = main(["pr-estimate", "--base", "base", "--head", "HEAD", "--repo", str(fixture_repo),
-                 "--ledger", str(ledger_path), "--calls-per-month", "refund=1000", "--calls-per-month", "500",
-                 "--fail-above", "1000000"])  # under the gate: exit 0
+def test_markdown_numbers_are_token_counts_times_prices(
+    fixture_repo: Path, ledger_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = main(
+        [
+            "pr-estimate",
+            "--base",
+            "base",
+            "--head",
+            "HEAD",
+            "--repo",
+            str(fixture_repo),
+            "--ledger",
+            str(ledger_path),
+            "--calls-per-month",
+            "refund=1000",
+            "--calls-per-month",
+            "500",
+            "--fail-above",
+            "1000000",
+        ]
+    )  # under the gate: exit 0
     assert code == 0
     out = capsys.readouterr().out
     rows = _rows(out)
@@ -133,7 +181,11 @@ def test_markdown_numbers_are_token_counts_times_prices(fixture_repo: Path, ledg
     calls = CALLS_SUPPORT * 30 / DAYS_SUPPORT
     t1, t2 = _tokens(SUPPORT_V1, "gpt-4o"), _tokens(SUPPORT_V2, "gpt-4o")
     assert t2 > t1
-    assert support[1:4] == ["changed", "gpt-4o", f"{calls:,.0f} (ledger: {CALLS_SUPPORT} calls in {DAYS_SUPPORT:.1f} days)"]
+    assert support[1:4] == [
+        "changed",
+        "gpt-4o",
+        f"{calls:,.0f} (ledger: {CALLS_SUPPORT} calls in {DAYS_SUPPORT:.1f} days)",
+    ]
     assert support[4:7] == [f"{t1:,}", f"{t2:,}", f"{t2 - t1:+,d}"]
     before, after = t1 * calls * _price("gpt-4o"), t2 * calls * _price("gpt-4o")
     assert support[7:10] == [format_usd(before), format_usd(after), format_usd(after - before, signed=True)]
@@ -152,8 +204,14 @@ def test_markdown_numbers_are_token_counts_times_prices(fixture_repo: Path, ledg
     classify = rows["pr_fixture_app.prompts:CLASSIFY"]  # module-level template, unchanged
     calls_c = CALLS_CLASSIFY * 30 / DAYS_CLASSIFY
     t_c = _tokens(CLASSIFY, "gpt-4o-mini")
-    assert classify[1:7] == ["unchanged", "gpt-4o-mini", f"{calls_c:,.0f} (ledger: {CALLS_CLASSIFY} calls in {DAYS_CLASSIFY:.1f} days)",
-                             f"{t_c:,}", f"{t_c:,}", "0"]
+    assert classify[1:7] == [
+        "unchanged",
+        "gpt-4o-mini",
+        f"{calls_c:,.0f} (ledger: {CALLS_CLASSIFY} calls in {DAYS_CLASSIFY:.1f} days)",
+        f"{t_c:,}",
+        f"{t_c:,}",
+        "0",
+    ]
     assert classify[9] == "$0.00"
 
     total_before = before + t_old * 500 * _price("gpt-4o-mini") + t_c * calls_c * _price("gpt-4o-mini")
@@ -168,7 +226,9 @@ def test_json_totals_and_isolated_imports(fixture_repo: Path, ledger_path: Path)
     ledger = SQLiteLedger(ledger_path)
     records = list(ledger.records())
     ledger.close()
-    est = estimate_pr_cost("base", "HEAD", repo=fixture_repo, records=records, calls_per_month={"support": 10_000})
+    est = estimate_pr_cost(
+        "base", "HEAD", repo=fixture_repo, records=records, calls_per_month={"support": 10_000}
+    )
     # The fixture's prompt module was imported only in the child processes.
     assert not any(m.startswith("pr_fixture_app") for m in sys.modules)
     data = est.to_json()
@@ -177,22 +237,38 @@ def test_json_totals_and_isolated_imports(fixture_repo: Path, ledger_path: Path)
     delta = (_tokens(SUPPORT_V2, "gpt-4o") - _tokens(SUPPORT_V1, "gpt-4o")) * 10_000 * _price("gpt-4o")
     assert support["delta_usd_per_month"] == pytest.approx(delta)
     refund = next(p for p in data["prompts"] if p["name"] == "refund")
-    assert refund["calls_per_month"] == 0 and refund["usd_per_month_after"] == 0  # no traffic given: nothing invented
-    assert data["delta_usd_per_month"] == pytest.approx(sum(p["delta_usd_per_month"] for p in data["prompts"]))
+    assert (
+        refund["calls_per_month"] == 0 and refund["usd_per_month_after"] == 0
+    )  # no traffic given: nothing invented
+    assert data["delta_usd_per_month"] == pytest.approx(
+        sum(p["delta_usd_per_month"] for p in data["prompts"])
+    )
     assert data["head_commit"] == _git(fixture_repo, "rev-parse", "HEAD")
 
 
 def test_fail_above_gates_ci(fixture_repo: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    args = ["pr-estimate", "--base", "base", "--repo", str(fixture_repo), "--calls-per-month", "support=100000",
-            "--format", "json", "--output", str(tmp_path / "est.json")]
+    args = [
+        "pr-estimate",
+        "--base",
+        "base",
+        "--repo",
+        str(fixture_repo),
+        "--calls-per-month",
+        "support=100000",
+        "--format",
+        "json",
+        "--output",
+        str(tmp_path / "est.json"),
+    ]
     assert main([*args, "--fail-above", "0.01"]) == 1
     delta = json.loads((tmp_path / "est.json").read_text())["delta_usd_per_month"]
     assert delta > 0.01  # the comment is still written when the gate fails
     assert "above --fail-above $0.01" in capsys.readouterr().err
 
 
-def test_bad_revisions_and_names_give_clear_errors(fixture_repo: Path, tmp_path: Path,
-                                                   capsys: pytest.CaptureFixture[str]) -> None:
+def test_bad_revisions_and_names_give_clear_errors(
+    fixture_repo: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     with pytest.raises(ConfigurationError, match="Unknown git revision 'no-such-branch'.*fetch-depth"):
         estimate_pr_cost("no-such-branch", "HEAD", repo=fixture_repo)
     assert main(["pr-estimate", "--base", "base", "--head", "deadbeef", "--repo", str(fixture_repo)]) == 2
@@ -201,7 +277,10 @@ def test_bad_revisions_and_names_give_clear_errors(fixture_repo: Path, tmp_path:
     assert "is not a git revision" in capsys.readouterr().err
     assert main(["pr-estimate", "--base", "base", "--repo", str(tmp_path)]) == 2
     assert "not inside a git repository" in capsys.readouterr().err
-    assert main(["pr-estimate", "--base", "base", "--repo", str(fixture_repo), "--calls-per-month", "suport=5"]) == 2
+    assert (
+        main(["pr-estimate", "--base", "base", "--repo", str(fixture_repo), "--calls-per-month", "suport=5"])
+        == 2
+    )
     assert "match no prompt" in capsys.readouterr().err
 
 
@@ -228,7 +307,10 @@ def test_workflow_runs_the_command() -> None:
     steps = [s for job in workflow["jobs"].values() for s in job["steps"]]
     script = "\n".join(str(s.get("run", "")) + str(s.get("with", "")) for s in steps)
     assert "llm-cost pr-estimate" in script and "--base" in script
-    assert any(s.get("uses", "").startswith("actions/checkout") and s.get("with", {}).get("fetch-depth") == 0 for s in steps)
+    assert any(
+        s.get("uses", "").startswith("actions/checkout") and s.get("with", {}).get("fetch-depth") == 0
+        for s in steps
+    )
 
 
 def test_repository_without_prompt_config_says_how_to_list_them(tmp_path: Path) -> None:

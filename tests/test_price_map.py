@@ -53,19 +53,26 @@ def test_without_litellm_the_snapshot_prices(no_litellm: None) -> None:
 
 
 def test_snapshot_prices_equal_litellm_completion_cost(no_litellm: None) -> None:
-    litellm = pytest.importorskip("litellm", reason="litellm (the dev extra) is the reference for price parity")
+    litellm = pytest.importorskip(
+        "litellm", reason="litellm (the dev extra) is the reference for price parity"
+    )
     book = PriceBook()
     assert book.price_map_path == SNAPSHOT
     for model in ("gpt-4o", "gpt-4o-mini", "claude-sonnet-4-5", "gemini/gemini-2.5-flash"):
         prompt, completion = litellm.cost_per_token(model=model, prompt_tokens=12_000, completion_tokens=900)
         ours = book.cost({"input_tokens": 12_000, "output_tokens": 900}, model).total
         assert ours == pytest.approx(prompt + completion, rel=1e-9), model
-        response = litellm.ModelResponse(model=model, usage=litellm.Usage(prompt_tokens=12_000, completion_tokens=900,
-                                                                          total_tokens=12_900))
-        assert ours == pytest.approx(litellm.completion_cost(completion_response=response, model=model), rel=1e-9)
+        response = litellm.ModelResponse(
+            model=model, usage=litellm.Usage(prompt_tokens=12_000, completion_tokens=900, total_tokens=12_900)
+        )
+        assert ours == pytest.approx(
+            litellm.completion_cost(completion_response=response, model=model), rel=1e-9
+        )
 
 
-def test_an_older_installed_litellm_loses_to_the_snapshot(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_an_older_installed_litellm_loses_to_the_snapshot(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     old = tmp_path / "old_map.json"
     old.write_text(json.dumps({"gpt-4o": {"input_cost_per_token": 1.0, "output_cost_per_token": 1.0}}))
     monkeypatch.setattr(_map_source, "_installed_litellm_map", lambda: (old, "1.0.0"))
@@ -86,7 +93,7 @@ def test_tokens_are_counted_from_the_packaged_files(no_litellm: None) -> None:
 class _Handler(BaseHTTPRequestHandler):
     routes: dict[str, tuple[int, bytes]] = {}
 
-    def do_GET(self) -> None:  # noqa: N802 - http.server's name
+    def do_GET(self) -> None:
         status, body = self.routes.get(self.path, (404, b"not found"))
         self.send_response(status)
         self.send_header("Content-Length", str(len(body)))
@@ -117,8 +124,9 @@ def server() -> Iterator[str]:
         httpd.server_close()
 
 
-def test_prices_update_fetches_and_default_books_use_it(server: str, _cache_dir: Path,
-                                                        capsys: pytest.CaptureFixture[str]) -> None:
+def test_prices_update_fetches_and_default_books_use_it(
+    server: str, _cache_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     before = PriceBook().cost({"input_tokens": 1000}, "gpt-4o").total
     assert main(["prices", "update", "--url", f"{server}/map.json"]) == 0
     assert "priced models" in capsys.readouterr().out
@@ -133,8 +141,10 @@ def test_prices_update_fetches_and_default_books_use_it(server: str, _cache_dir:
     assert PriceBook().cost({"input_tokens": 1000}, "gpt-4o").total == pytest.approx(before)
 
 
-@pytest.mark.parametrize("path, match", [("/missing.json", "HTTP 404"), ("/html", "did not return JSON"),
-                                         ("/tiny.json", "priced models")])
+@pytest.mark.parametrize(
+    "path, match",
+    [("/missing.json", "HTTP 404"), ("/html", "did not return JSON"), ("/tiny.json", "priced models")],
+)
 def test_a_bad_download_changes_nothing(server: str, _cache_dir: Path, path: str, match: str) -> None:
     with pytest.raises(PriceMapUpdateError, match=match):
         update_price_map(f"{server}{path}")

@@ -32,7 +32,8 @@ from llm_cost_hooks.prompts import PromptRegistry, discover_prompts, register_pr
 
 POLICY = " ".join(
     f"Rule {i}: for questions on topic {i}, check the account, cite policy section {i}.{i % 7}, "
-    "and never promise a refund before review." for i in range(60)
+    "and never promise a refund before review."
+    for i in range(60)
 )
 
 
@@ -100,8 +101,17 @@ def test_dict_request_marks_system_and_history_not_user_and_does_not_mutate() ->
 
 
 def test_tools_get_a_mark_and_limit_counts_existing_marks() -> None:
-    tools = [{"type": "function", "function": {"name": f"t{i}", "description": "lookup " * 600,
-                                               "parameters": {"type": "object", "properties": {}}}} for i in range(2)]
+    tools = [
+        {
+            "type": "function",
+            "function": {
+                "name": f"t{i}",
+                "description": "lookup " * 600,
+                "parameters": {"type": "object", "properties": {}},
+            },
+        }
+        for i in range(2)
+    ]
     _, out_tools, report = add_cache_breakpoints(request(), tools, "claude-sonnet-4-5", ttl="1h")
     assert out_tools is not None and out_tools[-1]["cache_control"] == {"type": "ephemeral", "ttl": "1h"}
     assert "cache_control" not in tools[-1]
@@ -134,8 +144,13 @@ def test_tool_result_message_level_mark_and_openai_untouched() -> None:
     messages = [
         {"role": "system", "content": POLICY},
         {"role": "user", "content": "Order 42?"},
-        {"role": "assistant", "content": None, "tool_calls": [
-            {"id": "c1", "type": "function", "function": {"name": "lookup", "arguments": "{}"}}]},
+        {
+            "role": "assistant",
+            "content": None,
+            "tool_calls": [
+                {"id": "c1", "type": "function", "function": {"name": "lookup", "arguments": "{}"}}
+            ],
+        },
         {"role": "tool", "tool_call_id": "c1", "content": "shipped " * 400},
         {"role": "assistant", "content": "It shipped."},
         {"role": "user", "content": "And the other one?"},
@@ -150,34 +165,60 @@ def test_tool_result_message_level_mark_and_openai_untouched() -> None:
 # --------------------------------------------------------- stability and ledger
 
 
-def _records(version: str, model: str, input_tokens: int, n: int, gap_s: float, **kw: int) -> list[CostRecord]:
+def _records(
+    version: str, model: str, input_tokens: int, n: int, gap_s: float, **kw: int
+) -> list[CostRecord]:
     start = datetime(2026, 11, 1, tzinfo=timezone.utc)
-    return [CostRecord(model=model, prompt_version=version, input_tokens=input_tokens, output_tokens=50,
-                       timestamp=start + timedelta(seconds=i * gap_s), **kw) for i in range(n)]
+    return [
+        CostRecord(
+            model=model,
+            prompt_version=version,
+            input_tokens=input_tokens,
+            output_tokens=50,
+            timestamp=start + timedelta(seconds=i * gap_s),
+            **kw,
+        )
+        for i in range(n)
+    ]
 
 
 def test_prefix_report_flags_user_input_first_and_prices_reordering() -> None:
     registry = PromptRegistry()
-    register_prompt("bad", [("human", "Customer says: {question}\n\n" + POLICY)], model="claude-sonnet-4-5",
-                    version="v1", registry=registry)
-    register_prompt("good", [("system", POLICY), ("human", "{question}")], model="claude-sonnet-4-5",
-                    version="v1", registry=registry)
+    register_prompt(
+        "bad",
+        [("human", "Customer says: {question}\n\n" + POLICY)],
+        model="claude-sonnet-4-5",
+        version="v1",
+        registry=registry,
+    )
+    register_prompt(
+        "good",
+        [("system", POLICY), ("human", "{question}")],
+        model="claude-sonnet-4-5",
+        version="v1",
+        registry=registry,
+    )
     stab = analyze_prompt(registry.find("bad@v1"))  # type: ignore[arg-type]
     assert stab.variable_before_static and stab.first_variable == "question" and stab.cacheable_now == 0
     static = stab.static_tokens
     assert static > 1024 and stab.cacheable_reordered == static
 
     recs = _records("bad@v1", "claude-sonnet-4-5", static + 40, 10, 60) + _records(
-        "good@v1", "claude-sonnet-4-5", static + 40, 10, 60)
+        "good@v1", "claude-sonnet-4-5", static + 40, 10, 60
+    )
     rows = {r.prompt_version: r for r in prefix_report(recs, registry)}
     bad, good = rows["bad@v1"], rows["good@v1"]
     assert bad.flag and "user_input '{question}'" in bad.flag and good.flag is None
-    assert bad.cacheable_share_now == 0 and bad.cacheable_share_reordered == pytest.approx(static / (static + 40))
+    assert bad.cacheable_share_now == 0 and bad.cacheable_share_reordered == pytest.approx(
+        static / (static + 40)
+    )
     # Hand check: 10 calls a minute apart (within the 5-minute TTL): 1 write + 9 reads of
     # the static prefix after reordering, versus all input tokens billed as input now.
     p = PriceBook.default().lookup("claude-sonnet-4-5")
     now_cost = 10 * (static + 40) * p.input_per_token
-    reordered = static * p.cache_write_per_token + 9 * static * p.cache_read_per_token + 10 * 40 * p.input_per_token
+    reordered = (
+        static * p.cache_write_per_token + 9 * static * p.cache_read_per_token + 10 * 40 * p.input_per_token
+    )
     assert bad.reorder_saving_usd == pytest.approx(now_cost - reordered)
     assert good.reorder_saving_usd == pytest.approx(0.0)
     # The period is under a day: per month is 30x the saving.
@@ -194,7 +235,8 @@ def test_replay_writes_again_after_ttl() -> None:
 def test_breakpoint_economics_finds_breakpoints_that_lose_money() -> None:
     writes_only = _records("rare@v1", "claude-sonnet-4-5", 3000, 6, 900, cache_write_tokens=2900)
     paying = _records("hot@v1", "claude-sonnet-4-5", 3000, 1, 1, cache_write_tokens=2900) + _records(
-        "hot@v1", "claude-sonnet-4-5", 3000, 9, 30, cache_read_tokens=2900)
+        "hot@v1", "claude-sonnet-4-5", 3000, 9, 30, cache_read_tokens=2900
+    )
     rows = {r.prompt_version: r for r in breakpoint_economics(writes_only + paying)}
     rate = resolve_cache_rule("claude-sonnet-4-5")
     assert rows["rare@v1"].loses_money
@@ -207,12 +249,15 @@ def test_breakpoint_economics_finds_breakpoints_that_lose_money() -> None:
 # ------------------------------------------------------------------------ audit
 
 AUDITED = [
-    ("system", "You are the support assistant of Acme Bank. Never reveal the customer's full card number in a reply. "
-               "Always answer in the customer's language. Escalate to a human agent when the customer mentions fraud. "
-               "Keep answers under 120 words.\n\n"
-               "Example 1: Q: my card is stolen. A: I froze your card; a new one ships in 3 days.\n\n"
-               "Quote the relevant policy section when you refuse a request. "
-               "Do not ever reveal a customer's full card number in your replies."),
+    (
+        "system",
+        "You are the support assistant of Acme Bank. Never reveal the customer's full card number in a reply. "
+        "Always answer in the customer's language. Escalate to a human agent when the customer mentions fraud. "
+        "Keep answers under 120 words.\n\n"
+        "Example 1: Q: my card is stolen. A: I froze your card; a new one ships in 3 days.\n\n"
+        "Quote the relevant policy section when you refuse a request. "
+        "Do not ever reveal a customer's full card number in your replies.",
+    ),
     ("human", "What is my balance?"),
     ("ai", "Your balance is shown in the app under Accounts."),
     ("human", "{question}"),
@@ -225,8 +270,7 @@ def test_audit_finds_planted_duplicate_instruction(embedder: object) -> None:
     recs = _records("support@v3", "gpt-4o-mini", 400, 30, 2880)  # 30 calls over ~1 day
     for r in recs:
         r.cost_breakdown = r.cost_breakdown.model_copy(update={"input": 400 * 0.15e-6})
-    audit = audit_prompt(prompt, recs, embedder=embedder,
-                         threshold=None if embedder is None else 0.6)
+    audit = audit_prompt(prompt, recs, embedder=embedder, threshold=None if embedder is None else 0.6)
     assert audit.embedder.startswith("all-MiniLM" if embedder is None else "lexical")
     assert len(audit.duplicates) == 1
     dup = audit.duplicates[0]
@@ -241,10 +285,18 @@ def test_audit_finds_planted_duplicate_instruction(embedder: object) -> None:
 
 
 def test_audit_has_no_false_duplicates_on_distinct_instructions() -> None:
-    prompt = register_prompt("clean", [("system", "Always answer in the customer's language. "
-                                        "Escalate to a human agent when the customer mentions fraud. "
-                                        "Keep answers under 120 words. Quote the policy section when you refuse.")],
-                             registry=PromptRegistry())
+    prompt = register_prompt(
+        "clean",
+        [
+            (
+                "system",
+                "Always answer in the customer's language. "
+                "Escalate to a human agent when the customer mentions fraud. "
+                "Keep answers under 120 words. Quote the policy section when you refuse.",
+            )
+        ],
+        registry=PromptRegistry(),
+    )
     assert audit_prompt(prompt).duplicates == []
 
 
@@ -256,9 +308,15 @@ def test_self_host_hand_worked_example() -> None:
     # One GPU at $2/h x 730 h = $1,460 + $200 infra + 10 h x $100 engineering = $2,660/month.
     # Capacity: 500 tok/s x 3600 x 730 = 1,314M tokens/month -> 22.8% utilisation today.
     # Break-even: 2,660 / $5e-6 = 532M tokens/month (40.5% utilisation: still below 60%).
-    r = self_host_breakeven(tokens_per_month=300e6, api_cost_per_month=1500, gpu_hourly_usd=2,
-                            throughput_tokens_per_s=500, infra_monthly_usd=200,
-                            engineering_hours_per_month=10, engineer_hourly_usd=100)
+    r = self_host_breakeven(
+        tokens_per_month=300e6,
+        api_cost_per_month=1500,
+        gpu_hourly_usd=2,
+        throughput_tokens_per_s=500,
+        infra_monthly_usd=200,
+        engineering_hours_per_month=10,
+        engineer_hourly_usd=100,
+    )
     assert r.capacity_tokens_per_month == 1_314_000_000
     assert r.current.self_host_usd == pytest.approx(2660) and r.current.api_usd == pytest.approx(1500)
     assert r.current.utilisation == pytest.approx(300 / 1314)
@@ -267,16 +325,22 @@ def test_self_host_hand_worked_example() -> None:
     assert r.recommendation.startswith("api")
     at_10x = next(row for row in r.table if row.tokens_per_month == pytest.approx(3000e6))
     # 3,000M tokens need 3 replicas: 3 x 1,460 + 1,200 = $5,580 vs $15,000 on the API.
-    assert at_10x.replicas == 3 and at_10x.self_host_usd == pytest.approx(5580) and at_10x.cheaper == "self-host"
+    assert (
+        at_10x.replicas == 3 and at_10x.self_host_usd == pytest.approx(5580) and at_10x.cheaper == "self-host"
+    )
 
 
 def test_self_host_needs_utilisation() -> None:
-    r = self_host_breakeven(tokens_per_month=1000e6, api_cost_per_month=20000, gpu_hourly_usd=2,
-                            throughput_tokens_per_s=2000)
+    r = self_host_breakeven(
+        tokens_per_month=1000e6, api_cost_per_month=20000, gpu_hourly_usd=2, throughput_tokens_per_s=2000
+    )
     # $1,460 < $20,000 but only 19% busy: not recommended.
-    assert r.current.cheaper == "self-host" and r.recommendation.startswith("api") and "19%" in r.recommendation
-    never = self_host_breakeven(tokens_per_month=1e6, api_cost_per_month=0.1, gpu_hourly_usd=2,
-                                throughput_tokens_per_s=10)
+    assert (
+        r.current.cheaper == "self-host" and r.recommendation.startswith("api") and "19%" in r.recommendation
+    )
+    never = self_host_breakeven(
+        tokens_per_month=1e6, api_cost_per_month=0.1, gpu_hourly_usd=2, throughput_tokens_per_s=10
+    )
     assert never.breakeven_tokens_per_month is None
 
 
@@ -284,9 +348,18 @@ def test_fine_tune_hand_worked_example() -> None:
     # Long prompt per call: 2,200 in x $0.15/M + 150 out x $0.60/M = $0.00042.
     # Fine-tuned per call: 200 in x $0.30/M + 150 out x $1.20/M = $0.00024.
     # 100k calls/month -> $18/month saved; training 500k tokens x 3 epochs x $3/M = $4.50.
-    r = fine_tune_breakeven(calls_per_month=100_000, prompt_tokens_removed=2000, other_input_tokens=200,
-                            output_tokens=150, input_rate=0.15e-6, output_rate=0.6e-6, ft_input_rate=0.3e-6,
-                            ft_output_rate=1.2e-6, training_tokens=500_000, training_usd_per_token=3e-6)
+    r = fine_tune_breakeven(
+        calls_per_month=100_000,
+        prompt_tokens_removed=2000,
+        other_input_tokens=200,
+        output_tokens=150,
+        input_rate=0.15e-6,
+        output_rate=0.6e-6,
+        ft_input_rate=0.3e-6,
+        ft_output_rate=1.2e-6,
+        training_tokens=500_000,
+        training_usd_per_token=3e-6,
+    )
     assert r.long_prompt_usd_per_call == pytest.approx(0.00042)
     assert r.fine_tuned_usd_per_call == pytest.approx(0.00024)
     assert r.training_usd == pytest.approx(4.5)
@@ -294,11 +367,23 @@ def test_fine_tune_hand_worked_example() -> None:
     assert r.payback_months == pytest.approx(0.25)
     assert r.breakeven_calls_per_month == pytest.approx(4.5 / 12 / 0.00018)
     # With 90% of the long prompt read from the cache at $0.075/M the prompt costs less:
-    cached = fine_tune_breakeven(calls_per_month=100_000, prompt_tokens_removed=2000, other_input_tokens=200,
-                                 output_tokens=150, input_rate=0.15e-6, output_rate=0.6e-6, ft_input_rate=0.3e-6,
-                                 ft_output_rate=1.2e-6, training_tokens=500_000, training_usd_per_token=3e-6,
-                                 cache_read_rate=0.075e-6, cached_share=0.9)
-    assert cached.long_prompt_usd_per_call == pytest.approx(2000 * (0.1 * 0.15e-6 + 0.9 * 0.075e-6) + 200 * 0.15e-6 + 150 * 0.6e-6)
+    cached = fine_tune_breakeven(
+        calls_per_month=100_000,
+        prompt_tokens_removed=2000,
+        other_input_tokens=200,
+        output_tokens=150,
+        input_rate=0.15e-6,
+        output_rate=0.6e-6,
+        ft_input_rate=0.3e-6,
+        ft_output_rate=1.2e-6,
+        training_tokens=500_000,
+        training_usd_per_token=3e-6,
+        cache_read_rate=0.075e-6,
+        cached_share=0.9,
+    )
+    assert cached.long_prompt_usd_per_call == pytest.approx(
+        2000 * (0.1 * 0.15e-6 + 0.9 * 0.075e-6) + 200 * 0.15e-6 + 150 * 0.6e-6
+    )
 
 
 # ------------------------------------------------------------ registry and CLI
@@ -349,11 +434,17 @@ def test_cli_commands(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Non
     ledger_path = tmp_path / "ledger.jsonl"
     ledger = open_ledger(str(ledger_path))
     for r in _records("support@v1", "claude-sonnet-4-5", 1500, 5, 60) + _records(
-            "support@v1", "claude-sonnet-4-5", 1500, 5, 900, cache_write_tokens=1400):
+        "support@v1", "claude-sonnet-4-5", 1500, 5, 900, cache_write_tokens=1400
+    ):
         ledger.write(r)
     ledger.close()
 
-    assert _cli(["prefix-report", "--ledger", str(ledger_path), "--pyproject", str(pyproject), "--format", "json"]) == 0
+    assert (
+        _cli(
+            ["prefix-report", "--ledger", str(ledger_path), "--pyproject", str(pyproject), "--format", "json"]
+        )
+        == 0
+    )
     out = json.loads(capsys.readouterr().out)
     assert out["prefix"][0]["prompt_version"] == "support@v1" and "question" in out["prefix"][0]["flag"]
     assert out["breakpoints"][0]["loses_money"] is True
@@ -362,14 +453,54 @@ def test_cli_commands(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Non
     text = capsys.readouterr().out
     assert "Tokens per section" in text and "support@v1" in text
 
-    assert _cli(["breakeven", "self-host", "--tokens-per-month", "300e6", "--api-cost-per-month", "1500",
-                 "--gpu-hourly", "2", "--throughput", "500", "--infra", "200", "--eng-hours", "10",
-                 "--eng-rate", "100"]) == 0
+    assert (
+        _cli(
+            [
+                "breakeven",
+                "self-host",
+                "--tokens-per-month",
+                "300e6",
+                "--api-cost-per-month",
+                "1500",
+                "--gpu-hourly",
+                "2",
+                "--throughput",
+                "500",
+                "--infra",
+                "200",
+                "--eng-hours",
+                "10",
+                "--eng-rate",
+                "100",
+            ]
+        )
+        == 0
+    )
     assert "Break-even volume: 532,000,000 tokens/month" in capsys.readouterr().out
 
-    assert _cli(["breakeven", "fine-tune", "--model", "gpt-4o-mini-2024-07-18", "--prompt-tokens", "2000",
-                 "--training-tokens", "500000", "--calls-per-month", "100000", "--other-input-tokens", "200",
-                 "--output-tokens", "150", "--format", "json"]) == 0
+    assert (
+        _cli(
+            [
+                "breakeven",
+                "fine-tune",
+                "--model",
+                "gpt-4o-mini-2024-07-18",
+                "--prompt-tokens",
+                "2000",
+                "--training-tokens",
+                "500000",
+                "--calls-per-month",
+                "100000",
+                "--other-input-tokens",
+                "200",
+                "--output-tokens",
+                "150",
+                "--format",
+                "json",
+            ]
+        )
+        == 0
+    )
     result = json.loads(capsys.readouterr().out)
     assert result["training_usd"] == pytest.approx(4.5)  # published $3/M training price
     assert result["monthly_saving_usd"] == pytest.approx(18.0)
@@ -383,16 +514,23 @@ def test_content_capture_and_finetune_export(tmp_path: Path) -> None:
 
     capture = ContentCapture(tmp_path / "content.jsonl", routes=["strong"])
     handler = CostCallbackHandler(ledger="memory://", observers=[capture])
-    chain = ChatPromptTemplate.from_messages([("system", "Be brief."), ("human", "{q}")]) | FakeChatModelWithUsage(
-        model_name="gpt-4o", responses=["Call us at +44 20 7946 0958.", "Fine."])
+    chain = ChatPromptTemplate.from_messages(
+        [("system", "Be brief."), ("human", "{q}")]
+    ) | FakeChatModelWithUsage(model_name="gpt-4o", responses=["Call us at +44 20 7946 0958.", "Fine."])
     for q, route in (("mail me at jo@example.com", "strong"), ("hello", "cheap"), ("again", "strong")):
         chain.invoke({"q": q}, config={"callbacks": [handler], "metadata": {"route": route}})
     records = handler.records()
     lines = (tmp_path / "content.jsonl").read_text().splitlines()
     assert len(lines) == 2  # the cheap route was not captured
     failed = {records[2].task_id}
-    summary = export_finetune(records, tmp_path / "content.jsonl", tmp_path / "ft.jsonl", route="strong",
-                              model="gpt-4o", failed_tasks=failed)
+    summary = export_finetune(
+        records,
+        tmp_path / "content.jsonl",
+        tmp_path / "ft.jsonl",
+        route="strong",
+        model="gpt-4o",
+        failed_tasks=failed,
+    )
     assert summary.written == 1 and summary.skipped_failed == 1
     example = json.loads((tmp_path / "ft.jsonl").read_text())
     assert example["messages"] == [
@@ -409,12 +547,22 @@ def test_litellm_translates_our_breakpoints_for_anthropic_and_bedrock(litellm_mo
     from litellm.llms.anthropic.chat.transformation import AnthropicConfig
     from litellm.llms.bedrock.chat.converse_transformation import AmazonConverseConfig
 
-    tools = [{"type": "function", "function": {"name": "lookup", "description": "Look up an order. " * 300,
-                                               "parameters": {"type": "object", "properties": {}}}}]
+    tools = [
+        {
+            "type": "function",
+            "function": {
+                "name": "lookup",
+                "description": "Look up an order. " * 300,
+                "parameters": {"type": "object", "properties": {}},
+            },
+        }
+    ]
     messages, out_tools, report = add_cache_breakpoints(request(), tools, "anthropic/claude-sonnet-4-5")
     assert [b.segment for b in report.breakpoints] == ["tools", "system", "history"]
     cfg = AnthropicConfig()
-    params = cfg.map_openai_params({"tools": out_tools, "max_tokens": 100}, {}, "claude-sonnet-4-5", drop_params=False)
+    params = cfg.map_openai_params(
+        {"tools": out_tools, "max_tokens": 100}, {}, "claude-sonnet-4-5", drop_params=False
+    )
     body = cfg.transform_request("claude-sonnet-4-5", messages, params, {}, {})
     assert body["tools"][-1]["cache_control"] == {"type": "ephemeral"}
     assert body["system"][-1]["cache_control"] == {"type": "ephemeral"}
@@ -424,7 +572,8 @@ def test_litellm_translates_our_breakpoints_for_anthropic_and_bedrock(litellm_mo
 
     model = "anthropic.claude-sonnet-4-5-20250929-v1:0"
     messages, _, report = add_cache_breakpoints(request(), None, "bedrock/" + model)
-    converse = AmazonConverseConfig()._transform_request(model=model, messages=messages, optional_params={},
-                                                         litellm_params={}, headers={})
+    converse = AmazonConverseConfig()._transform_request(
+        model=model, messages=messages, optional_params={}, litellm_params={}, headers={}
+    )
     assert json.dumps(converse).count("cachePoint") == len(report.breakpoints) == 2
     assert converse["system"][-1] == {"cachePoint": {"type": "default"}}

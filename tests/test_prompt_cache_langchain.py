@@ -49,13 +49,24 @@ class Capture:
     def __call__(self, request: httpx2.Request) -> httpx2.Response:
         body = json.loads(request.content)
         self.bodies.append(body)
-        usage = {"cache_read_input_tokens": 0, "cache_creation_input_tokens": 0,
-                 **self.usages[min(len(self.bodies) - 1, len(self.usages) - 1)]}
-        return httpx2.Response(200, json={
-            "id": f"msg_{len(self.bodies)}", "type": "message", "role": "assistant", "model": body["model"],
-            "content": [{"type": "text", "text": "Your card ships in 3 days."}],
-            "stop_reason": "end_turn", "stop_sequence": None, "usage": usage,
-        })
+        usage = {
+            "cache_read_input_tokens": 0,
+            "cache_creation_input_tokens": 0,
+            **self.usages[min(len(self.bodies) - 1, len(self.usages) - 1)],
+        }
+        return httpx2.Response(
+            200,
+            json={
+                "id": f"msg_{len(self.bodies)}",
+                "type": "message",
+                "role": "assistant",
+                "model": body["model"],
+                "content": [{"type": "text", "text": "Your card ships in 3 days."}],
+                "stop_reason": "end_turn",
+                "stop_sequence": None,
+                "usage": usage,
+            },
+        )
 
 
 def claude(model: str, capture: Capture) -> ChatAnthropic:
@@ -115,8 +126,11 @@ def test_chain_places_breakpoints_on_tools_system_and_examples_never_on_user_tur
 def test_tool_breakpoint_when_tools_alone_reach_minimum() -> None:
     capture = Capture()
     big_tools = [
-        {"name": f"tool_{i}", "description": "Looks up records. " * 40,
-         "input_schema": {"type": "object", "properties": {"q": {"type": "string"}}}}
+        {
+            "name": f"tool_{i}",
+            "description": "Looks up records. " * 40,
+            "input_schema": {"type": "object", "properties": {"q": {"type": "string"}}},
+        }
         for i in range(6)
     ]
     step = PromptCacheBreakpoints(model="claude-sonnet-4-5", tools=big_tools)
@@ -151,10 +165,15 @@ def test_never_more_breakpoints_than_the_provider_allows() -> None:
     assert "cache_control" not in body["messages"][-1]["content"][1]
 
     # A fresh request with all four segments long enough gets exactly four.
-    fresh = [SystemMessage(POLICY), HumanMessage("earlier question " * 300), AIMessage("earlier answer " * 300),
-             HumanMessage([{"type": "text", "text": doc}, {"type": "text", "text": "Summarise clause 3."}])]
-    tools = anthropic_tools_with_cache([{"name": "t", "description": "x " * 2000,
-                                         "input_schema": {"type": "object", "properties": {}}}])
+    fresh = [
+        SystemMessage(POLICY),
+        HumanMessage("earlier question " * 300),
+        AIMessage("earlier answer " * 300),
+        HumanMessage([{"type": "text", "text": doc}, {"type": "text", "text": "Summarise clause 3."}]),
+    ]
+    tools = anthropic_tools_with_cache(
+        [{"name": "t", "description": "x " * 2000, "input_schema": {"type": "object", "properties": {}}}]
+    )
     out, report = add_breakpoints_to_messages(fresh, "claude-sonnet-4-5", tools=tools)
     assert report.existing_breakpoints == 1 and len(report.breakpoints) == 3
     payload = claude("claude-sonnet-4-5", Capture()).bind_tools(tools)
@@ -209,12 +228,15 @@ async def test_async_chain_and_savings_in_ledger_equal_price_book_arithmetic() -
     handler = CostCallbackHandler(ledger="memory://")
     llm = claude("claude-sonnet-4-5", capture)
     llm.__dict__["_async_client"] = anthropic.AsyncAnthropic(
-        api_key="test-key", max_retries=0, http_client=httpx2.AsyncClient(transport=httpx2.MockTransport(capture))
+        api_key="test-key",
+        max_retries=0,
+        http_client=httpx2.AsyncClient(transport=httpx2.MockTransport(capture)),
     )
     chain = support_prompt() | PromptCacheBreakpoints(model="claude-sonnet-4-5") | llm
     for q in ("Where is my card?", "Can I get a refund?", "Change my address"):
-        await chain.ainvoke({"question": q}, config={"callbacks": [handler],
-                                                      "metadata": {"prompt_version": "support@v1"}})
+        await chain.ainvoke(
+            {"question": q}, config={"callbacks": [handler], "metadata": {"prompt_version": "support@v1"}}
+        )
     records = [r for r in handler.records() if r.model.startswith("claude")]
     assert len(records) == 3
     price = PriceBook.default().lookup("claude-sonnet-4-5")
@@ -224,16 +246,22 @@ async def test_async_chain_and_savings_in_ledger_equal_price_book_arithmetic() -
     assert first.cache_status is CacheStatus.MISS and first.saved_usd == 0
     assert float(first.tags["prompt_cache.write_premium_usd"]) == pytest.approx(write_premium, rel=1e-9)
     assert first.cost_usd == pytest.approx(
-        30 * price.input_per_token + 3600 * price.cache_write_per_token + 8 * price.output_per_token, rel=1e-9)
+        30 * price.input_per_token + 3600 * price.cache_write_per_token + 8 * price.output_per_token, rel=1e-9
+    )
     for rec, usage in ((second, usages[1]), (third, usages[2])):
         assert rec.cache_status is CacheStatus.PROVIDER_PREFIX
         assert rec.cache_read_tokens == 3600 and rec.input_tokens == usage["input_tokens"] + 3600
         assert rec.saved_usd == pytest.approx(read_saving, rel=1e-9)
         assert rec.cost_usd == pytest.approx(
-            usage["input_tokens"] * price.input_per_token + 3600 * price.cache_read_per_token
-            + usage["output_tokens"] * price.output_per_token, rel=1e-9)
+            usage["input_tokens"] * price.input_per_token
+            + 3600 * price.cache_read_per_token
+            + usage["output_tokens"] * price.output_per_token,
+            rel=1e-9,
+        )
     # Savings show in the ledger's cache report too.
     rows = handler.ledger.reports().cache_savings()
-    assert rows == [{"cache_status": "provider_prefix", "hits": 2, "saved_usd": pytest.approx(2 * read_saving)}]
+    assert rows == [
+        {"cache_status": "provider_prefix", "hits": 2, "saved_usd": pytest.approx(2 * read_saving)}
+    ]
     # Every request carried the breakpoints.
     assert all(len(cache_marks(b)) == 2 for b in capture.bodies)

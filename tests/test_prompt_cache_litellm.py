@@ -36,7 +36,7 @@ class AnthropicCapture:
             def log_message(self, *args: Any) -> None:  # quiet
                 pass
 
-            def do_POST(self) -> None:  # noqa: N802
+            def do_POST(self) -> None:
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
                 capture.bodies.append(body)
                 capture.paths.append(self.path)
@@ -44,19 +44,28 @@ class AnthropicCapture:
                 usage = {"cache_read_input_tokens": 0, "cache_creation_input_tokens": 0, **capture.usages[i]}
                 if self.path.endswith("/converse"):  # Bedrock's Converse API
                     answer: dict[str, Any] = {
-                        "output": {"message": {"role": "assistant", "content": [{"text": "Ships in 3 days."}]}},
+                        "output": {
+                            "message": {"role": "assistant", "content": [{"text": "Ships in 3 days."}]}
+                        },
                         "stopReason": "end_turn",
-                        "usage": {"inputTokens": usage["input_tokens"], "outputTokens": usage["output_tokens"],
-                                  "totalTokens": usage["input_tokens"] + usage["output_tokens"],
-                                  "cacheReadInputTokens": usage["cache_read_input_tokens"],
-                                  "cacheWriteInputTokens": usage["cache_creation_input_tokens"]},
+                        "usage": {
+                            "inputTokens": usage["input_tokens"],
+                            "outputTokens": usage["output_tokens"],
+                            "totalTokens": usage["input_tokens"] + usage["output_tokens"],
+                            "cacheReadInputTokens": usage["cache_read_input_tokens"],
+                            "cacheWriteInputTokens": usage["cache_creation_input_tokens"],
+                        },
                     }
                 else:  # Anthropic's Messages API (also Bedrock's invoke for Claude)
                     answer = {
-                        "id": f"msg_{len(capture.bodies)}", "type": "message", "role": "assistant",
+                        "id": f"msg_{len(capture.bodies)}",
+                        "type": "message",
+                        "role": "assistant",
                         "model": body.get("model", "claude"),
                         "content": [{"type": "text", "text": "Your card ships in 3 days."}],
-                        "stop_reason": "end_turn", "stop_sequence": None, "usage": usage,
+                        "stop_reason": "end_turn",
+                        "stop_sequence": None,
+                        "usage": usage,
                     }
                 out = json.dumps(answer).encode()
                 self.send_response(200)
@@ -80,7 +89,8 @@ def cache_marks(obj: Any) -> list[Any]:
     anywhere in a request body."""
     if isinstance(obj, dict):
         return [v for k, v in obj.items() if k in ("cache_control", "cachePoint")] + [
-            m for k, v in obj.items() if k not in ("cache_control", "cachePoint") for m in cache_marks(v)]
+            m for k, v in obj.items() if k not in ("cache_control", "cachePoint") for m in cache_marks(v)
+        ]
     if isinstance(obj, list):
         return [m for item in obj for m in cache_marks(item)]
     return []
@@ -94,12 +104,22 @@ def anthropic_capture() -> Any:
 
 
 def request(capture: AnthropicCapture, **extra: Any) -> dict[str, Any]:
-    return dict(model="anthropic/claude-sonnet-4-5", api_base=capture.base, api_key="sk-ant-test", max_tokens=100,
-                messages=[{"role": "system", "content": POLICY},
-                          {"role": "user", "content": "Where is my new card?"}], **extra)
+    return dict(
+        model="anthropic/claude-sonnet-4-5",
+        api_base=capture.base,
+        api_key="sk-ant-test",
+        max_tokens=100,
+        messages=[
+            {"role": "system", "content": POLICY},
+            {"role": "user", "content": "Where is my new card?"},
+        ],
+        **extra,
+    )
 
 
-def test_sync_completion_sends_a_breakpoint_on_the_system_prompt(litellm_clean: Any, anthropic_capture: Any) -> None:
+def test_sync_completion_sends_a_breakpoint_on_the_system_prompt(
+    litellm_clean: Any, anthropic_capture: Any
+) -> None:
     from llm_cost_hooks.litellm import CostHooksLogger
 
     cl = CostHooksLogger(ledger="memory://", prompt_cache=True)
@@ -124,7 +144,7 @@ def test_off_by_default_and_nothing_added_for_openai(litellm_clean: Any, anthrop
     litellm_clean.completion(**request(anthropic_capture))
     assert cache_marks(anthropic_capture.bodies[-1]) == []
     # OpenAI caches by itself: the hook leaves the request as it is.
-    from llm_cost_hooks.litellm import prepare_request, PromptCacheOptions
+    from llm_cost_hooks.litellm import PromptCacheOptions, prepare_request
 
     req = request(anthropic_capture)
     req["model"] = "openai/gpt-4o-mini"
@@ -133,27 +153,50 @@ def test_off_by_default_and_nothing_added_for_openai(litellm_clean: Any, anthrop
     assert json.dumps(req["messages"]) == before and prepared.breakpoints.mode.value == "implicit"
 
 
-async def test_acompletion_hook_respects_the_provider_breakpoint_limit(litellm_clean: Any,
-                                                                       anthropic_capture: Any) -> None:
+async def test_acompletion_hook_respects_the_provider_breakpoint_limit(
+    litellm_clean: Any, anthropic_capture: Any
+) -> None:
     from llm_cost_hooks.litellm import CostHooksLogger
 
     cl = CostHooksLogger(ledger="memory://", prompt_cache={"ttl": "1h"})
     litellm_clean.callbacks = [cl]
     # Tools, a long system prompt, long few-shot history and a long document in the last
     # turn: more candidate prefixes than slots, one slot already used by the caller.
-    tools = [{"type": "function", "function": {"name": f"tool_{i}", "description": POLICY[:1500],
-                                               "parameters": {"type": "object", "properties": {}}}}
-             for i in range(4)]
+    tools = [
+        {
+            "type": "function",
+            "function": {
+                "name": f"tool_{i}",
+                "description": POLICY[:1500],
+                "parameters": {"type": "object", "properties": {}},
+            },
+        }
+        for i in range(4)
+    ]
     messages = [
-        {"role": "system", "content": [{"type": "text", "text": POLICY, "cache_control": {"type": "ephemeral"}}]},
+        {
+            "role": "system",
+            "content": [{"type": "text", "text": POLICY, "cache_control": {"type": "ephemeral"}}],
+        },
         {"role": "system", "content": "Second policy. " + POLICY},
         {"role": "user", "content": "Example question? " + POLICY},
         {"role": "assistant", "content": "Example answer."},
-        {"role": "user", "content": [{"type": "text", "text": "Document: " + POLICY},
-                                     {"type": "text", "text": "What does rule 3 say?"}]},
+        {
+            "role": "user",
+            "content": [
+                {"type": "text", "text": "Document: " + POLICY},
+                {"type": "text", "text": "What does rule 3 say?"},
+            ],
+        },
     ]
-    await litellm_clean.acompletion(model="anthropic/claude-sonnet-4-5", api_base=anthropic_capture.base,
-                                    api_key="sk-ant-test", max_tokens=50, messages=messages, tools=tools)
+    await litellm_clean.acompletion(
+        model="anthropic/claude-sonnet-4-5",
+        api_base=anthropic_capture.base,
+        api_key="sk-ant-test",
+        max_tokens=50,
+        messages=messages,
+        tools=tools,
+    )
     [body] = anthropic_capture.bodies
     marks = cache_marks(body)
     assert len(marks) == 4  # Anthropic's limit, including the caller's own breakpoint
@@ -166,10 +209,12 @@ async def test_acompletion_hook_respects_the_provider_breakpoint_limit(litellm_c
 def test_savings_in_the_ledger_equal_price_book_arithmetic(litellm_clean: Any) -> None:
     from llm_cost_hooks.litellm import CostHooksLogger
 
-    capture = AnthropicCapture([
-        {"input_tokens": 30, "output_tokens": 12, "cache_creation_input_tokens": 2900},  # first: writes
-        {"input_tokens": 30, "output_tokens": 12, "cache_read_input_tokens": 2900},  # then: reads
-    ])
+    capture = AnthropicCapture(
+        [
+            {"input_tokens": 30, "output_tokens": 12, "cache_creation_input_tokens": 2900},  # first: writes
+            {"input_tokens": 30, "output_tokens": 12, "cache_read_input_tokens": 2900},  # then: reads
+        ]
+    )
     try:
         cl = CostHooksLogger(ledger="memory://", prompt_cache=True)
         litellm_clean.callbacks = [cl]
@@ -186,19 +231,30 @@ def test_savings_in_the_ledger_equal_price_book_arithmetic(litellm_clean: Any) -
     assert (read.input_tokens, read.cache_read_tokens, read.output_tokens) == (2930, 2900, 12)
     assert read.cache_status is CacheStatus.PROVIDER_PREFIX
     # saved = cache reads x (input rate - cache-read rate); cost = the three rates' sum.
-    assert read.saved_usd == pytest.approx(2900 * (price.input_per_token - price.cache_read_per_token), rel=1e-9)
-    assert read.cost_usd == pytest.approx(30 * price.input_per_token + 2900 * price.cache_read_per_token
-                                          + 12 * price.output_per_token, rel=1e-9)
+    assert read.saved_usd == pytest.approx(
+        2900 * (price.input_per_token - price.cache_read_per_token), rel=1e-9
+    )
     assert read.cost_usd == pytest.approx(
-        PriceBook.default().cost(TokenUsage(input_tokens=2930, output_tokens=12, cache_read_tokens=2900),
-                                 "claude-sonnet-4-5").total, rel=1e-9)
+        30 * price.input_per_token + 2900 * price.cache_read_per_token + 12 * price.output_per_token, rel=1e-9
+    )
+    assert read.cost_usd == pytest.approx(
+        PriceBook.default()
+        .cost(TokenUsage(input_tokens=2930, output_tokens=12, cache_read_tokens=2900), "claude-sonnet-4-5")
+        .total,
+        rel=1e-9,
+    )
     # The write premium of the first call is tagged, priced the same way.
     premium = float(write.tags["prompt_cache.write_premium_usd"])
     assert premium == pytest.approx(2900 * (price.cache_write_per_token - price.input_per_token), rel=1e-9)
 
 
-@pytest.mark.parametrize("model", ["bedrock/invoke/anthropic.claude-3-5-sonnet-20241022-v2:0",
-                                   "bedrock/anthropic.claude-3-5-sonnet-20241022-v2:0"])
+@pytest.mark.parametrize(
+    "model",
+    [
+        "bedrock/invoke/anthropic.claude-3-5-sonnet-20241022-v2:0",
+        "bedrock/anthropic.claude-3-5-sonnet-20241022-v2:0",
+    ],
+)
 def test_bedrock_claude_request_litellm_sends_carries_the_breakpoint(litellm_clean: Any, model: str) -> None:
     """Through Bedrock (invoke: Anthropic's format; Converse: a cachePoint block after the
     system text), signed with throwaway credentials, to the local endpoint."""
@@ -208,10 +264,16 @@ def test_bedrock_claude_request_litellm_sends_carries_the_breakpoint(litellm_cle
     try:
         cl = CostHooksLogger(ledger="memory://", prompt_cache=True)
         litellm_clean.callbacks = [cl]
-        cl.completion(model=model, aws_access_key_id="AKIATESTTESTTEST", aws_secret_access_key="test",
-                      aws_region_name="us-east-1", api_base=capture.base, max_tokens=50,
-                      messages=[{"role": "system", "content": POLICY}, {"role": "user", "content": "hi"}],
-                      metadata={"task_id": f"br-{model}"})
+        cl.completion(
+            model=model,
+            aws_access_key_id="AKIATESTTESTTEST",
+            aws_secret_access_key="test",
+            aws_region_name="us-east-1",
+            api_base=capture.base,
+            max_tokens=50,
+            messages=[{"role": "system", "content": POLICY}, {"role": "user", "content": "hi"}],
+            metadata={"task_id": f"br-{model}"},
+        )
         [body] = capture.bodies
         assert len(cache_marks(body)) == 1 and cache_marks(body["messages"]) == []
         assert cache_marks(body["system"][-1]) or cache_marks(body["system"])  # on the system prompt
@@ -223,13 +285,21 @@ def test_bedrock_claude_request_litellm_sends_carries_the_breakpoint(litellm_cle
         capture.close()
 
 
-@pytest.mark.parametrize("model", ["bedrock/anthropic.claude-3-5-sonnet-20241022-v2:0",
-                                   "bedrock/us.anthropic.claude-sonnet-4-5-20250929-v1:0",
-                                   "vertex_ai/claude-sonnet-4-5"])
+@pytest.mark.parametrize(
+    "model",
+    [
+        "bedrock/anthropic.claude-3-5-sonnet-20241022-v2:0",
+        "bedrock/us.anthropic.claude-sonnet-4-5-20250929-v1:0",
+        "vertex_ai/claude-sonnet-4-5",
+    ],
+)
 def test_bedrock_and_vertex_claude_get_breakpoints_in_the_hook(model: str) -> None:
     from llm_cost_hooks.litellm import PromptCacheOptions, prepare_request
 
-    req = {"model": model, "messages": [{"role": "system", "content": POLICY}, {"role": "user", "content": "hi"}]}
+    req = {
+        "model": model,
+        "messages": [{"role": "system", "content": POLICY}, {"role": "user", "content": "hi"}],
+    }
     prepared = prepare_request(req, prompt_cache=PromptCacheOptions())
     assert prepared.tags["prompt_cache.breakpoints"] == "system"
     assert req["messages"][0]["content"][0]["cache_control"] == {"type": "ephemeral"}
@@ -240,8 +310,10 @@ def test_a_prompt_below_the_model_minimum_gets_no_breakpoint() -> None:
     from llm_cost_hooks.litellm import PromptCacheOptions, prepare_request
 
     # ~2,900 tokens is below Claude Haiku 4.5's 4,096-token minimum: a mark would be useless.
-    req = {"model": "anthropic/claude-haiku-4-5",
-           "messages": [{"role": "system", "content": POLICY}, {"role": "user", "content": "hi"}]}
+    req = {
+        "model": "anthropic/claude-haiku-4-5",
+        "messages": [{"role": "system", "content": POLICY}, {"role": "user", "content": "hi"}],
+    }
     prepared = prepare_request(req, prompt_cache=PromptCacheOptions())
     assert cache_marks(req) == [] and "prompt_cache.breakpoints" not in prepared.tags
     assert any("minimum 4096" in s for s in prepared.breakpoints.skipped)

@@ -56,8 +56,24 @@ def test_top_level_reexports_are_the_same_objects() -> None:
 
 def test_public_names_not_in_all_are_private() -> None:
     public = {n for n in dir(llm_cost_hooks) if not n.startswith("_")}
-    submodules = {"ledger", "pricing", "tokens", "langchain", "cli", "telemetry", "cache", "routing",
-                  "budget", "dedup", "batch", "prompt_cache", "litellm", "embeddings", "annotations", "prompts"}
+    submodules = {
+        "ledger",
+        "pricing",
+        "tokens",
+        "langchain",
+        "cli",
+        "telemetry",
+        "cache",
+        "routing",
+        "budget",
+        "dedup",
+        "batch",
+        "prompt_cache",
+        "litellm",
+        "embeddings",
+        "annotations",
+        "prompts",
+    }
     assert public - submodules <= set(llm_cost_hooks.__all__)
     with pytest.raises(AttributeError):
         llm_cost_hooks.NoSuchThing  # noqa: B018
@@ -77,7 +93,9 @@ def test_exception_tree() -> None:
 def _fresh_modules(code: str) -> set[str]:
     out = subprocess.run(
         [sys.executable, "-c", code + "\nimport sys, json; print(json.dumps(sorted(sys.modules)))"],
-        capture_output=True, text=True, check=True,
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout
     import json
 
@@ -86,7 +104,15 @@ def _fresh_modules(code: str) -> set[str]:
 
 def test_core_import_is_light() -> None:
     mods = _fresh_modules("import llm_cost_hooks")
-    for heavy in ("litellm", "langchain_core", "tiktoken", "pydantic_settings", "opentelemetry", "redis", "onnxruntime"):
+    for heavy in (
+        "litellm",
+        "langchain_core",
+        "tiktoken",
+        "pydantic_settings",
+        "opentelemetry",
+        "redis",
+        "onnxruntime",
+    ):
         assert not any(m == heavy or m.startswith(heavy + ".") for m in mods), heavy
 
 

@@ -61,17 +61,27 @@ class Broken(RunObserver):
 
 def test_tracker_without_langchain_rolls_up_tasks_and_survives_observer_errors() -> None:
     obs = Collect()
-    tracker = CostTracker(ledger="memory://", observers=[Broken(), obs], defaults={"tenant_id": "acme"},
-                          settings=Settings(default_tenant="nobody"))
+    tracker = CostTracker(
+        ledger="memory://",
+        observers=[Broken(), obs],
+        defaults={"tenant_id": "acme"},
+        settings=Settings(default_tenant="nobody"),
+    )
     tracker.start_run("root", None, kind=RunKind.CHAIN, name="pipeline", metadata={"feature": "qa"})
     tracker.start_llm("c1", "root", model="gpt-4o-mini", provider="openai")
     r1 = tracker.end_llm("c1", TokenUsage(input_tokens=1000, output_tokens=100))
     tracker.start_llm("c2", "root", model="gpt-4o-mini", metadata={"route": "small"})
-    r2 = tracker.end_llm("c2", TokenUsage(input_tokens=500, output_tokens=50), cache_status=CacheStatus.SEMANTIC)
+    r2 = tracker.end_llm(
+        "c2", TokenUsage(input_tokens=500, output_tokens=50), cache_status=CacheStatus.SEMANTIC
+    )
     task = tracker.end_run("root")
     assert r1 is not None and r2 is not None and task is not None
     assert r1.task_id == r2.task_id == "root" and r1.feature == "qa" and r1.tenant == "acme"
-    assert r2.route == "small" and r2.cost_usd == 0 and r2.saved_usd == pytest.approx(500 * 0.15e-6 + 50 * 0.6e-6)
+    assert (
+        r2.route == "small"
+        and r2.cost_usd == 0
+        and r2.saved_usd == pytest.approx(500 * 0.15e-6 + 50 * 0.6e-6)
+    )
     assert task.calls == 2 and task.cost_usd == pytest.approx(r1.cost_usd)
     assert obs.events[-1] == ("end", "pipeline", pytest.approx(r1.cost_usd))
     assert tracker.open_runs == 0
@@ -90,7 +100,10 @@ def test_settings_from_env(monkeypatch: pytest.MonkeyPatch) -> None:
     s = Settings()
     assert s.ledger == "memory://" and s.task_failure_policy == "root_error"
     monkeypatch.setenv("LLM_COST_HOOKS_TASK_FAILURE_POLICY", "sometimes")
-    with pytest.raises(SettingsError, match="LLM_COST_HOOKS_TASK_FAILURE_POLICY=.sometimes. is not valid.*Expected one of .any_error., .root_error."):
+    with pytest.raises(
+        SettingsError,
+        match="LLM_COST_HOOKS_TASK_FAILURE_POLICY=.sometimes. is not valid.*Expected one of .any_error., .root_error.",
+    ):
         Settings()
 
 
@@ -117,18 +130,27 @@ def test_observers_see_model_provider_and_params_at_start() -> None:
     obs = SeeStart()
     tracker = CostTracker(ledger="memory://", observers=[obs])
     tracker.start_run("root", None)
-    tracker.start_llm("c1", "root", model="gpt-4o-mini", provider="openai", params={"temperature": 0.1},
-                      messages="Say hi")
-    assert obs.seen == [(RunKind.CHAIN, None, None, {}, None),
-                        (RunKind.LLM, "gpt-4o-mini", "openai", {"temperature": 0.1}, "Say hi")]
+    tracker.start_llm(
+        "c1", "root", model="gpt-4o-mini", provider="openai", params={"temperature": 0.1}, messages="Say hi"
+    )
+    assert obs.seen == [
+        (RunKind.CHAIN, None, None, {}, None),
+        (RunKind.LLM, "gpt-4o-mini", "openai", {"temperature": 0.1}, "Say hi"),
+    ]
 
 
 def test_attribution_is_reused_only_for_equal_metadata(caplog: pytest.LogCaptureFixture) -> None:
     tracker = CostTracker(ledger="memory://", defaults={"feature": "qa"})
     records = []
-    for i, meta in enumerate([{"tenant_id": "a", "user_id": "u1"}, {"tenant_id": "b", "user_id": "u1"},
-                              {"tenant_id": "a", "user_id": "u1"}, {"tenant_id": "a", "user_id": "u2"},
-                              {"tenant_id": "a", "cost_tags": {"team": "x"}}]):
+    for i, meta in enumerate(
+        [
+            {"tenant_id": "a", "user_id": "u1"},
+            {"tenant_id": "b", "user_id": "u1"},
+            {"tenant_id": "a", "user_id": "u1"},
+            {"tenant_id": "a", "user_id": "u2"},
+            {"tenant_id": "a", "cost_tags": {"team": "x"}},
+        ]
+    ):
         tracker.start_llm(f"r{i}", None, model="gpt-4o-mini", metadata=meta)
         records.append(tracker.end_llm(f"r{i}", TokenUsage(input_tokens=10)))
     assert [r.tenant for r in records] == ["a", "b", "a", "a", "a"]  # type: ignore[union-attr]
@@ -204,7 +226,9 @@ def test_breakdown_built_without_pydantic_equals_validated() -> None:
     fast = CostBreakdown(input=1.5e-4, output=2.0e-5, currency="EUR")
     assert fast == CostBreakdown.model_validate({"input": 1.5e-4, "output": 2.0e-5, "currency": "EUR"})
     assert fast.total == pytest.approx(1.7e-4) and fast.model_fields_set == {"input", "output", "currency"}
-    assert CostBreakdown(input=1).input == 1.0 and isinstance(CostBreakdown(input=1).input, float)  # validated path
+    assert CostBreakdown(input=1).input == 1.0 and isinstance(
+        CostBreakdown(input=1).input, float
+    )  # validated path
     with pytest.raises(ValueError):
         CostBreakdown(input="much")  # type: ignore[arg-type]
 

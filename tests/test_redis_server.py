@@ -10,8 +10,8 @@ import sys
 
 import pytest
 import redis
-from redis.commands.search.query import Query
 from _servers import ServerStartError, free_port, start_process, tcp_ready
+from redis.commands.search.query import Query
 
 pytestmark = pytest.mark.redis
 
@@ -30,7 +30,9 @@ def test_ping(redis_url: str) -> None:
 
 def test_search_module_loaded(r: redis.Redis) -> None:
     assert r.execute_command("FT._LIST") == []
-    modules = {m[b"name"] if isinstance(m, dict) else dict(zip(m[::2], m[1::2]))[b"name"] for m in r.module_list()}
+    modules = {
+        m[b"name"] if isinstance(m, dict) else dict(zip(m[::2], m[1::2]))[b"name"] for m in r.module_list()
+    }
     assert {b"search", b"ReJSON"} <= modules
 
 

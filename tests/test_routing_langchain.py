@@ -50,15 +50,22 @@ def test_cascade_in_chain_records_each_attempt_once() -> None:
     small, large = fake("gpt-4o-mini", REFUSAL), fake("gpt-4o", "Paris.")
     llm = RoutedChatModel(tiers={"large": large, "small": small})  # order comes from prices
     h = handler()
-    msg = (PROMPT | llm).invoke({"q": "Capital of France?"}, config={"callbacks": [h], "metadata": {"feature": "geo"}})
+    msg = (PROMPT | llm).invoke(
+        {"q": "Capital of France?"}, config={"callbacks": [h], "metadata": {"feature": "geo"}}
+    )
     route = msg.response_metadata["llm_cost_hooks_route"]
     assert msg.content == "Paris." and route["tier"] == "large" and route["delegated"] is True
-    assert route["attempts"] == [{"tier": "small", "ok": False, "reason": "refusal"}, {"tier": "large", "ok": True}]
+    assert route["attempts"] == [
+        {"tier": "small", "ok": False, "reason": "refusal"},
+        {"tier": "large", "ok": True},
+    ]
     assert "escalated[small:refusal,large:ok]" in route["reason"]
     recs = records(h)
     # One record per tier call (real model names), none for the router's own run.
     assert [(r.model, r.route, r.attempt, r.success) for r in recs] == [
-        ("gpt-4o-mini", "small", 1, True), ("gpt-4o", "large", 2, True)]
+        ("gpt-4o-mini", "small", 1, True),
+        ("gpt-4o", "large", 2, True),
+    ]
     assert {r.task_id for r in recs} == {recs[0].task_id} and {r.feature for r in recs} == {"geo"}
     # The failed attempt's dollars stay in the task's cost.
     h.flush()
@@ -76,13 +83,22 @@ def test_tier_error_falls_back_and_all_errors_raise() -> None:
     msg = llm.invoke("hi", config={"callbacks": [h]})
     assert msg.content == "fine"
     assert msg.response_metadata["llm_cost_hooks_route"]["attempts"][0] == {
-        "tier": "small", "ok": False, "reason": "error:TimeoutError"}
+        "tier": "small",
+        "ok": False,
+        "reason": "error:TimeoutError",
+    }
     recs = records(h)
     assert [(r.model, r.success, r.error_type) for r in recs] == [
-        ("gpt-4o-mini", False, "TimeoutError"), ("gpt-4o", True, None)]
+        ("gpt-4o-mini", False, "TimeoutError"),
+        ("gpt-4o", True, None),
+    ]
 
-    broken = RoutedChatModel(tiers={"small": fake("gpt-4o-mini", errors=[ValueError("a")]),
-                                    "large": fake("gpt-4o", errors=[ValueError("b")])})
+    broken = RoutedChatModel(
+        tiers={
+            "small": fake("gpt-4o-mini", errors=[ValueError("a")]),
+            "large": fake("gpt-4o", errors=[ValueError("b")]),
+        }
+    )
     h2 = handler()
     with pytest.raises(ValueError):
         broken.invoke("hi", config={"callbacks": [h2]})
@@ -92,13 +108,20 @@ def test_tier_error_falls_back_and_all_errors_raise() -> None:
 
 def test_stream_batch_async_paths_record_tier_calls() -> None:
     small, large = fake("gpt-4o-mini", "short answer"), fake("gpt-4o", "long careful answer")
-    llm = RoutedChatModel(tiers={"small": small, "large": large},
-                          strategy=RuleRouter([Rule(tier="large", keywords=["prove"])], default="small"))
+    llm = RoutedChatModel(
+        tiers={"small": small, "large": large},
+        strategy=RuleRouter([Rule(tier="large", keywords=["prove"])], default="small"),
+    )
     chain = PROMPT | llm | StrOutputParser()
     h = handler()
-    assert "".join(chain.stream({"q": "prove it"}, config={"callbacks": [h], "metadata": {"feature": "math"}})) == \
-        "long careful answer"
-    assert chain.batch([{"q": "a"}, {"q": "prove b"}], config={"callbacks": [h]}) == ["short answer", "long careful answer"]
+    assert (
+        "".join(chain.stream({"q": "prove it"}, config={"callbacks": [h], "metadata": {"feature": "math"}}))
+        == "long careful answer"
+    )
+    assert chain.batch([{"q": "a"}, {"q": "prove b"}], config={"callbacks": [h]}) == [
+        "short answer",
+        "long careful answer",
+    ]
     recs = records(h)
     assert [(r.model, r.route) for r in recs][0] == ("gpt-4o", "large") and recs[0].feature == "math"
     assert sorted(r.route for r in recs[1:]) == ["large", "small"] and len(recs) == 3
@@ -111,12 +134,16 @@ async def test_async_paths() -> None:
     h = handler()
     msg = await llm.ainvoke("q", config={"callbacks": [h]})
     assert msg.response_metadata["llm_cost_hooks_route"]["tier"] == "large"
-    chunks = [c async for c in (PROMPT | llm | StrOutputParser()).astream({"q": "x"}, config={"callbacks": [h]})]
+    chunks = [
+        c async for c in (PROMPT | llm | StrOutputParser()).astream({"q": "x"}, config={"callbacks": [h]})
+    ]
     assert "".join(chunks) == "yes indeed"
     assert [r.route for r in records(h)] == ["small", "large", "small", "large"]
 
-    direct = RoutedChatModel(tiers={"small": fake("gpt-4o-mini", "a b c"), "large": fake("gpt-4o")},
-                             strategy=RuleRouter([], default="small"))
+    direct = RoutedChatModel(
+        tiers={"small": fake("gpt-4o-mini", "a b c"), "large": fake("gpt-4o")},
+        strategy=RuleRouter([], default="small"),
+    )
     h2 = handler()
     pieces = [c async for c in direct.astream("x", config={"callbacks": [h2]})]
     assert len(pieces) > 2 and pieces[0].response_metadata["llm_cost_hooks_route"]["tier"] == "small"
@@ -156,7 +183,11 @@ def test_structured_output_escalates_on_parse_failure() -> None:
     assert [(r.route, r.attempt) for r in records(h)] == [("small", 1), ("large", 2)]
     raw = llm.with_structured_output(City, include_raw=True).invoke("where?")
     assert raw["parsed"] == City(city="Paris") and raw["parsing_error"] is None
-    assert raw["raw"].response_metadata["llm_cost_hooks_route"]["attempts"][0]["reason"].startswith("parse error")
+    assert (
+        raw["raw"]
+        .response_metadata["llm_cost_hooks_route"]["attempts"][0]["reason"]
+        .startswith("parse error")
+    )
     # Without a tier to escalate to, the parse error reaches the caller as LangChain's would.
     only_bad = RoutedChatModel(tiers={"small": fake("gpt-4o-mini", bad)})
     with pytest.raises(Exception, match="city"):
@@ -175,8 +206,9 @@ async def test_user_checks_sync_async_and_raising(caplog: pytest.LogCaptureFixtu
 
     tiers = {"small": fake("gpt-4o-mini", "Lyon"), "large": fake("gpt-4o", "Paris, France")}
     assert RoutedChatModel(tiers=tiers, checks=[must_mention_paris]).invoke("x").content == "Paris, France"
-    msg = await RoutedChatModel(tiers={"small": fake("gpt-4o-mini", "Pa"), "large": fake("gpt-4o", "Paris!!")},
-                                checks=[async_len]).ainvoke("x")
+    msg = await RoutedChatModel(
+        tiers={"small": fake("gpt-4o-mini", "Pa"), "large": fake("gpt-4o", "Paris!!")}, checks=[async_len]
+    ).ainvoke("x")
     assert msg.response_metadata["llm_cost_hooks_route"]["attempts"][0]["reason"] == "too short"
     with caplog.at_level(logging.WARNING, logger="llm_cost_hooks.routing"):
         out = RoutedChatModel(tiers=tiers, checks=[broken]).invoke("x")
@@ -186,8 +218,11 @@ async def test_user_checks_sync_async_and_raising(caplog: pytest.LogCaptureFixtu
 
 
 def test_quality_floor_by_feature() -> None:
-    llm = RoutedChatModel(tiers={"small": fake("gpt-4o-mini", "s"), "large": fake("gpt-4o", "L")},
-                          strategy=RuleRouter([], default="small"), quality_floor={"legal": "large"})
+    llm = RoutedChatModel(
+        tiers={"small": fake("gpt-4o-mini", "s"), "large": fake("gpt-4o", "L")},
+        strategy=RuleRouter([], default="small"),
+        quality_floor={"legal": "large"},
+    )
     assert llm.invoke("x", config={"metadata": {"feature": "legal"}}).content == "L"
     assert llm.invoke("x", config={"metadata": {"feature": "chat"}}).content == "s"
     assert llm.invoke("x").response_metadata["llm_cost_hooks_route"]["reason"] == "rule:default"
@@ -198,8 +233,10 @@ def test_bad_configuration_errors() -> None:
         RoutedChatModel(tiers={})
     with pytest.raises(ConfigurationError, match=r"tier 'mine' \(model 'my-private-llm'\) has no price"):
         RoutedChatModel(tiers={"mine": fake("my-private-llm"), "large": fake("gpt-4o")})
-    ok = RoutedChatModel(tiers={"mine": fake("my-private-llm"), "large": fake("gpt-4o")},
-                         prices={"mine": {"input_per_million": 0.1, "output_per_million": 0.2}})
+    ok = RoutedChatModel(
+        tiers={"mine": fake("my-private-llm"), "large": fake("gpt-4o")},
+        prices={"mine": {"input_per_million": 0.1, "output_per_million": 0.2}},
+    )
     assert ok.tier_order == ["mine", "large"]
     assert ok.price_overrides()["my-private-llm"]["input_cost_per_token"] == pytest.approx(1e-7)
     with pytest.raises(ConfigurationError, match="'huge'"):
@@ -213,10 +250,13 @@ def test_bad_configuration_errors() -> None:
 # -- replay ------------------------------------------------------------------------------------
 def small_outcomes() -> OutcomeDataset:
     return OutcomeDataset(
-        prompts=["What is 2+2?", "Prove the theorem."], tiers=["m-small", "m-large"],
-        quality=np.array([[1.0, 1.0], [0.0, 1.0]]), cost=np.array([[0.0001, 0.002], [0.0003, 0.004]]),
+        prompts=["What is 2+2?", "Prove the theorem."],
+        tiers=["m-small", "m-large"],
+        quality=np.array([[1.0, 1.0], [0.0, 1.0]]),
+        cost=np.array([[0.0001, 0.002], [0.0003, 0.004]]),
         responses={"m-small": ["4", "I cannot."], "m-large": ["Four.", "Proof: trivial by induction."]},
-        ids=["r1", "r2"], source="mem",
+        ids=["r1", "r2"],
+        source="mem",
     )
 
 
@@ -257,8 +297,10 @@ def _data_dir() -> Path:
 def test_trained_router_on_real_routerbench_outcomes() -> None:
     path = _data_dir() / "routing" / "routerbench_train" / "winograde_train.csv.gz"
     if not path.is_file():
-        pytest.skip(f"needs the full development data set {path} (not shipped; ../shared/data or "
-                    "LLM_COST_HOOKS_SHARED_DATA)")
+        pytest.skip(
+            f"needs the full development data set {path} (not shipped; ../shared/data or "
+            "LLM_COST_HOOKS_SHARED_DATA)"
+        )
     tiers = ["mistralai/mixtral-8x7b-chat", "gpt-4-1106-preview"]
     data = load_routerbench(path, tiers=tiers)
     train, test = data.split(0.2, seed=0)
@@ -284,11 +326,15 @@ class Recording(FakeChatModelWithUsage):
     seen: list[Any] = Field(default_factory=list)
 
     def _generate(self, messages: Any, stop: Any = None, run_manager: Any = None, **kwargs: Any) -> Any:
-        self.seen.append({"messages": list(messages), "stop": stop, "temperature_field": self.temperature, **kwargs})
+        self.seen.append(
+            {"messages": list(messages), "stop": stop, "temperature_field": self.temperature, **kwargs}
+        )
         return super()._generate(messages, stop=stop, run_manager=run_manager, **kwargs)
 
     def _stream(self, messages: Any, stop: Any = None, run_manager: Any = None, **kwargs: Any) -> Any:
-        self.seen.append({"messages": list(messages), "stop": stop, "temperature_field": self.temperature, **kwargs})
+        self.seen.append(
+            {"messages": list(messages), "stop": stop, "temperature_field": self.temperature, **kwargs}
+        )
         return super()._stream(messages, stop=stop, run_manager=run_manager, **kwargs)
 
 
@@ -298,15 +344,24 @@ def recording(name: str, *responses: Any) -> Recording:
 
 def test_call_params_forwarded_to_the_chosen_tier() -> None:
     small, large = recording("gpt-4o-mini"), recording("gpt-4o")
-    llm = RoutedChatModel(tiers={"small": small, "large": large}, strategy=RuleRouter([], default="small"),
-                          temperature=0.1, max_tokens=50, stop=["END"])
+    llm = RoutedChatModel(
+        tiers={"small": small, "large": large},
+        strategy=RuleRouter([], default="small"),
+        temperature=0.1,
+        max_tokens=50,
+        stop=["END"],
+    )
     llm.invoke("hi", stop=["\n"], max_tokens=20, top_p=0.5)
     (call,) = small.seen
     assert (call["stop"], call["temperature"], call["max_tokens"], call["top_p"]) == (["\n"], 0.1, 20, 0.5)
     assert large.seen == []
     # The model's own defaults when the call gives none; streaming and async forward too.
     "".join(c.content for c in llm.stream("hi"))  # type: ignore[misc]
-    assert (small.seen[-1]["stop"], small.seen[-1]["max_tokens"], small.seen[-1]["temperature"]) == (["END"], 50, 0.1)
+    assert (small.seen[-1]["stop"], small.seen[-1]["max_tokens"], small.seen[-1]["temperature"]) == (
+        ["END"],
+        50,
+        0.1,
+    )
 
 
 async def test_call_params_forwarded_async_and_through_a_cascade() -> None:
@@ -322,7 +377,9 @@ def test_structured_output_gets_params_as_tier_fields() -> None:
     small = recording("gpt-4o-mini", call)
     llm = RoutedChatModel(tiers={"small": small}, temperature=0.2)
     assert llm.with_structured_output(City).invoke("where?") == City(city="Paris")
-    assert small.seen[-1]["temperature_field"] == 0.2 and small.temperature is None  # a copy, not the user's tier
+    assert (
+        small.seen[-1]["temperature_field"] == 0.2 and small.temperature is None
+    )  # a copy, not the user's tier
 
 
 def test_prompt_cache_breakpoints_for_the_chosen_tier_only() -> None:
@@ -351,10 +408,19 @@ def test_context_budget_trims_per_route_and_clamps_max_tokens() -> None:
     from llm_cost_hooks.budget import ContextBudget, SegmentBudgets
 
     small, large = recording("gpt-4o-mini"), recording("gpt-4o")
-    budget = ContextBudget({"small": SegmentBudgets(history=30, output=64), "large": SegmentBudgets(output=500)})
-    history = [("human", "an old question about invoices " * 6), ("ai", "an old answer " * 6), ("human", "new question?")]
-    llm = RoutedChatModel(tiers={"small": small, "large": large}, context_budget=budget,
-                          strategy=RuleRouter([Rule(tier="large", keywords=["prove"])], default="small"))
+    budget = ContextBudget(
+        {"small": SegmentBudgets(history=30, output=64), "large": SegmentBudgets(output=500)}
+    )
+    history = [
+        ("human", "an old question about invoices " * 6),
+        ("ai", "an old answer " * 6),
+        ("human", "new question?"),
+    ]
+    llm = RoutedChatModel(
+        tiers={"small": small, "large": large},
+        context_budget=budget,
+        strategy=RuleRouter([Rule(tier="large", keywords=["prove"])], default="small"),
+    )
     h = handler()
     llm.invoke(history, max_tokens=1000, config={"callbacks": [h]})
     sent = small.seen[-1]
@@ -362,7 +428,9 @@ def test_context_budget_trims_per_route_and_clamps_max_tokens() -> None:
     (rec,) = h.records()
     assert rec.route == "small" and any(k.startswith("budget.trimmed") for k in rec.tags)
     llm.invoke([*history[:2], ("human", "prove it")], max_tokens=1000)
-    assert len(large.seen[-1]["messages"]) == 3 and large.seen[-1]["max_tokens"] == 500  # the large route's budget
+    assert (
+        len(large.seen[-1]["messages"]) == 3 and large.seen[-1]["max_tokens"] == 500
+    )  # the large route's budget
     with pytest.raises(ConfigurationError, match="ContextBudget"):
         RoutedChatModel(tiers={"small": small}, context_budget={"history": 10})
 
@@ -370,7 +438,11 @@ def test_context_budget_trims_per_route_and_clamps_max_tokens() -> None:
 def test_guard_downgrade_moves_to_the_next_cheaper_tier() -> None:
     from llm_cost_hooks.budget import Limit, SpendGuard
 
-    small, mid, large = recording("gpt-4o-mini", "s"), recording("gpt-4.1-mini", "m"), recording("gpt-4o", "L")
+    small, mid, large = (
+        recording("gpt-4o-mini", "s"),
+        recording("gpt-4.1-mini", "m"),
+        recording("gpt-4o", "L"),
+    )
     tiers = {"small": small, "mid": mid, "large": large}
     # Worst case of a gpt-4o call (1000 output tokens) breaks the limit; gpt-4.1-mini's fits.
     guard = SpendGuard([Limit.usd_per_request(0.003, on_breach="downgrade")])
@@ -384,7 +456,11 @@ def test_guard_downgrade_moves_to_the_next_cheaper_tier() -> None:
     # Only the call that was sent is recorded (the refused tier was never called), and it
     # settled its reservation on the guard.
     (rec,) = h.records()
-    assert (rec.model, rec.route, rec.success) == ("gpt-4.1-mini", "mid", True) and "budget.reserved_usd" in rec.tags
+    assert (rec.model, rec.route, rec.success) == (
+        "gpt-4.1-mini",
+        "mid",
+        True,
+    ) and "budget.reserved_usd" in rec.tags
     streamed = list(llm.stream("hi", max_tokens=1000))
     assert "".join(str(c.content) for c in streamed) == "m"
     assert streamed[0].response_metadata["llm_cost_hooks_route"]["downgrades"][0]["to"] == "mid"
@@ -401,8 +477,10 @@ def test_guard_raise_policy_never_escalates_to_a_dearer_tier() -> None:
         llm.invoke("hi", max_tokens=100)
     assert small.seen == [] and large.seen == []
     # downgrade with no cheaper tier left: the breach is raised
-    cheap_only = RoutedChatModel(tiers={"small": recording("gpt-4o-mini")},
-                                 guard=SpendGuard([Limit.usd_per_request(1e-9, on_breach="downgrade")]))
+    cheap_only = RoutedChatModel(
+        tiers={"small": recording("gpt-4o-mini")},
+        guard=SpendGuard([Limit.usd_per_request(1e-9, on_breach="downgrade")]),
+    )
     with pytest.raises(BudgetExceeded):
         cheap_only.invoke("hi", max_tokens=100)
 
@@ -414,7 +492,9 @@ def test_checks_see_the_request_text() -> None:
         seen.append((answer.tier, answer.request))
         return True
 
-    llm = RoutedChatModel(tiers={"small": fake("gpt-4o-mini", "4"), "large": fake("gpt-4o")}, checks=[remember])
+    llm = RoutedChatModel(
+        tiers={"small": fake("gpt-4o-mini", "4"), "large": fake("gpt-4o")}, checks=[remember]
+    )
     (PROMPT | llm).invoke({"q": "What is 2+2?"})
     assert seen == [("small", "What is 2+2?")]  # the last user message, for learned answer checks
 
@@ -427,7 +507,9 @@ def test_router_cascade_in_a_chain_direct_cheap_first_and_escalation() -> None:
 
     class Scores(RoutingStrategy):
         def route(self, request: Any, tiers: Any) -> Any:
-            return RouteDecision(tiers[0], "scores", scores={"small": 0.1 if "prove" in request.text else 0.9})
+            return RouteDecision(
+                tiers[0], "scores", scores={"small": 0.1 if "prove" in request.text else 0.9}
+            )
 
     rng = np.random.default_rng(0)
     prompts, answers, right = [], [], []
@@ -443,8 +525,11 @@ def test_router_cascade_in_a_chain_direct_cheap_first_and_escalation() -> None:
 
     def run(question: str, small_answer: str) -> tuple[Any, list[Any], FakeChatModelWithUsage]:
         small = fake("gpt-4o-mini", small_answer)
-        llm = RoutedChatModel(tiers={"small": small, "large": fake("gpt-4o", "7 * 6 = 42\n#### 42")},
-                              strategy=rc, checks=rc.checks)
+        llm = RoutedChatModel(
+            tiers={"small": small, "large": fake("gpt-4o", "7 * 6 = 42\n#### 42")},
+            strategy=rc,
+            checks=rc.checks,
+        )
         h = handler()
         msg = (PROMPT | llm).invoke({"q": question}, config={"callbacks": [h]})
         return msg, records(h), small
@@ -456,7 +541,9 @@ def test_router_cascade_in_a_chain_direct_cheap_first_and_escalation() -> None:
     assert small.call_count == 0 and [r.model for r in recs] == ["gpt-4o"]
 
     msg, recs, _ = run(question, "7 * 6 = 42\n#### 42")
-    assert msg.content.endswith("#### 42") and msg.response_metadata["llm_cost_hooks_route"]["tier"] == "small"
+    assert (
+        msg.content.endswith("#### 42") and msg.response_metadata["llm_cost_hooks_route"]["tier"] == "small"
+    )
     assert [r.model for r in recs] == ["gpt-4o-mini"]
 
     msg, recs, _ = run(question, "7 * 6 = 48\n#### 48")  # a wrong line: the check fails, escalate

@@ -42,7 +42,8 @@ from llm_cost_hooks.routing._strategies import calibrate_points
 
 FEW_SHOT = "\n".join(
     f"Example {k}: a worked question about topic {k} with its careful answer, kept for the format. Answer: {k}"
-    for k in range(40))  # ~3,000 characters: longer than what any embedder reads from the start
+    for k in range(40)
+)  # ~3,000 characters: longer than what any embedder reads from the start
 
 
 def templated(n: int, seed: int = 0) -> OutcomeDataset:
@@ -56,10 +57,18 @@ def templated(n: int, seed: int = 0) -> OutcomeDataset:
             prompts.append(f"{FEW_SHOT}\nQuestion: what is {a} plus {b}?\nAnswer:")
             quality.append([1.0, 1.0])
         else:
-            prompts.append(f"{FEW_SHOT}\nQuestion: prove rigorously the conjecture on prime gaps number {a}{b}.\nAnswer:")
+            prompts.append(
+                f"{FEW_SHOT}\nQuestion: prove rigorously the conjecture on prime gaps number {a}{b}.\nAnswer:"
+            )
             quality.append([0.0, 1.0])
-    return OutcomeDataset(prompts=prompts, tiers=["small", "large"], quality=np.array(quality),
-                          cost=np.tile([1e-4, 2e-3], (n, 1)), features=["t"] * n, source="templated")
+    return OutcomeDataset(
+        prompts=prompts,
+        tiers=["small", "large"],
+        quality=np.array(quality),
+        cost=np.tile([1e-4, 2e-3], (n, 1)),
+        features=["t"] * n,
+        source="templated",
+    )
 
 
 # -- what the router reads ------------------------------------------------------------------
@@ -86,7 +95,9 @@ def test_selector_long_input_keeps_head_and_tail_and_short_followups_get_context
     body, _ = sel.select(text)
     assert body.startswith("START") and body.endswith("END") and len(body) < 200
     sel = TextSelector()
-    body, _ = sel.select("and the second one?", context="Here are two options: the red car and the blue bike.")
+    body, _ = sel.select(
+        "and the second one?", context="Here are two options: the red car and the blue bike."
+    )
     assert "blue bike" in body and body.endswith("and the second one?")
     long_q = "Explain in detail " * 20
     assert sel.select(long_q, context="unrelated")[0] == long_q.strip()
@@ -127,7 +138,9 @@ def test_saved_router_reproduces_its_calibration_exactly(tmp_path: Path) -> None
     # route() answers a request with its fold's model.
     p = train.prompts[1]
     d = loaded.route(RouteRequest(p), ["small", "large"])
-    fq, _ = loaded.model.fold_model(fold_of(p, 5)).predict(loaded.model.selector.feature_one(loaded.embedder, p))
+    fq, _ = loaded.model.fold_model(fold_of(p, 5)).predict(
+        loaded.model.selector.feature_one(loaded.embedder, p)
+    )
     assert d.scores == {"small": round(float(fq[0, 0]), 4), "large": round(float(fq[0, 1]), 4)}
 
 
@@ -152,11 +165,20 @@ def _write_csv(path: Path, header: list[str], rows: list[list[object]]) -> Path:
     return path
 
 
-def test_long_form_with_costs_tokens_and_missing_answers(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
-    f = _write_csv(tmp_path / "o.csv", ["prompt_id", "prompt", "model", "quality", "input_tokens", "output_tokens", "task"], [
-        [1, "2+2?", "gpt-4o-mini", 1, 10, 2, "math"], [1, "2+2?", "gpt-4o", 1, 10, 2, "math"],
-        [2, "prove it", "gpt-4o-mini", 0, 12, 50, "proof"], [2, "prove it", "gpt-4o", 0.8, 12, 60, "proof"],
-        [3, "orphan", "gpt-4o", 1, 5, 5, "x"]])
+def test_long_form_with_costs_tokens_and_missing_answers(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    f = _write_csv(
+        tmp_path / "o.csv",
+        ["prompt_id", "prompt", "model", "quality", "input_tokens", "output_tokens", "task"],
+        [
+            [1, "2+2?", "gpt-4o-mini", 1, 10, 2, "math"],
+            [1, "2+2?", "gpt-4o", 1, 10, 2, "math"],
+            [2, "prove it", "gpt-4o-mini", 0, 12, 50, "proof"],
+            [2, "prove it", "gpt-4o", 0.8, 12, 60, "proof"],
+            [3, "orphan", "gpt-4o", 1, 5, 5, "x"],
+        ],
+    )
     with caplog.at_level(logging.WARNING, logger="llm_cost_hooks.routing"):
         ds = load_outcomes(f)
     assert ds.tiers == ["gpt-4o-mini", "gpt-4o"] and len(ds) == 2 and ds.dropped_rows == 1
@@ -166,12 +188,17 @@ def test_long_form_with_costs_tokens_and_missing_answers(tmp_path: Path, caplog:
     with pytest.raises(OutcomeDataError, match="prompt_id '3' has no answer"):
         load_long(f, missing="error")
     # An unknown model: a typed error that says how to price it, then --price fixes it.
-    g = _write_csv(tmp_path / "u.csv", ["prompt_id", "prompt", "model", "quality", "input_tokens", "output_tokens"],
-                   [[1, "q", "my-llama", 1, 1_000_000, 0], [1, "q", "gpt-4o", 1, 1_000_000, 0]])
+    g = _write_csv(
+        tmp_path / "u.csv",
+        ["prompt_id", "prompt", "model", "quality", "input_tokens", "output_tokens"],
+        [[1, "q", "my-llama", 1, 1_000_000, 0], [1, "q", "gpt-4o", 1, 1_000_000, 0]],
+    )
     with pytest.raises(OutcomeDataError, match="--price 'my-llama=INPUT,OUTPUT'"):
         load_long(g)
     assert load_long(g, prices={"my-llama": (0.2e-6, 0.6e-6)}).cost[0, 0] == pytest.approx(0.2)
-    bad = _write_csv(tmp_path / "b.csv", ["prompt_id", "prompt", "model", "quality", "cost"], [[1, "q", "m", 7, 0.1]])
+    bad = _write_csv(
+        tmp_path / "b.csv", ["prompt_id", "prompt", "model", "quality", "cost"], [[1, "q", "m", 7, 0.1]]
+    )
     with pytest.raises(OutcomeDataError, match="must be in \\[0, 1\\]"):
         load_long(bad)
 
@@ -179,18 +206,33 @@ def test_long_form_with_costs_tokens_and_missing_answers(tmp_path: Path, caplog:
 def test_long_form_round_trip(tmp_path: Path) -> None:
     ds = templated(10)
     back = load_long(write_long(ds, tmp_path / "x.csv.gz"))
-    assert back.prompts == ds.prompts and np.allclose(back.quality, ds.quality) and np.allclose(back.cost, ds.cost)
+    assert (
+        back.prompts == ds.prompts
+        and np.allclose(back.quality, ds.quality)
+        and np.allclose(back.cost, ds.cost)
+    )
 
 
 @pytest.mark.parametrize("with_subject", [False, True])
 def test_routellm_mmlu_layout_without_responses(tmp_path: Path, with_subject: bool) -> None:
-    header = ["prompt", *(["subject"] if with_subject else []), "mixtral-8x7b-instruct-v0.1", "gpt-4-1106-preview"]
-    rows = [[f"Question {i}?\nA. 1\nB. 2\nAnswer:", *(["algebra"] if with_subject else []), i % 2 == 0, True]
-            for i in range(12)]
+    header = [
+        "prompt",
+        *(["subject"] if with_subject else []),
+        "mixtral-8x7b-instruct-v0.1",
+        "gpt-4-1106-preview",
+    ]
+    rows = [
+        [f"Question {i}?\nA. 1\nB. 2\nAnswer:", *(["algebra"] if with_subject else []), i % 2 == 0, True]
+        for i in range(12)
+    ]
     f = _write_csv(tmp_path / "mmlu_abstract_algebra.csv", header, rows)
     ds = load_outcomes(f, prices={"mixtral-8x7b-instruct-v0.1": (0.6e-6, 0.6e-6)})
     assert ds.tiers == ["mixtral-8x7b-instruct-v0.1", "gpt-4-1106-preview"] and len(ds) == 12
-    assert ds.responses is None and ds.features == ["algebra"] * 12 if with_subject else ds.features == ["abstract_algebra"] * 12
+    assert (
+        ds.responses is None and ds.features == ["algebra"] * 12
+        if with_subject
+        else ds.features == ["abstract_algebra"] * 12
+    )
     assert np.all(ds.cost > 0)
     rep = evaluate(ds)
     assert not any(r.name.startswith("cascade") for r in rep.results)  # no answers, no cascade row
@@ -199,34 +241,50 @@ def test_routellm_mmlu_layout_without_responses(tmp_path: Path, with_subject: bo
 
 
 def test_cli_train_then_eval_the_saved_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    train, test = write_long(templated(80, seed=4), tmp_path / "train.csv"), write_long(templated(40, seed=5), tmp_path / "test.csv")
+    train, test = (
+        write_long(templated(80, seed=4), tmp_path / "train.csv"),
+        write_long(templated(40, seed=5), tmp_path / "test.csv"),
+    )
     parser = argparse.ArgumentParser(prog="llm-cost")
     add_route_commands(parser.add_subparsers(dest="command"))
-    args = parser.parse_args(["route", "train", str(train), "--embedder", "hashing-64", "--out", str(tmp_path / "r")])
+    args = parser.parse_args(
+        ["route", "train", str(train), "--embedder", "hashing-64", "--out", str(tmp_path / "r")]
+    )
     assert args.func(args) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["folds"] == 5 and out["template_lines"] > 0 and out["operating_point"]["met"]
-    args = parser.parse_args(["route", "eval", str(test), "--router", str(tmp_path / "r"), "--train", str(train)])
+    args = parser.parse_args(
+        ["route", "eval", str(test), "--router", str(tmp_path / "r"), "--train", str(train)]
+    )
     assert args.func(args) == 0
     text = capsys.readouterr().out
     assert "saved-router @calibrated" in text and "task-table @calibrated" in text
     with pytest.raises(Exception, match="MODEL=INPUT,OUTPUT"):
         parser.parse_args(["route", "train", str(train), "--out", "x", "--price", "m=abc"]).func(
-            parser.parse_args(["route", "train", str(train), "--out", "x", "--price", "m=abc"]))
+            parser.parse_args(["route", "train", str(train), "--out", "x", "--price", "m=abc"])
+        )
 
 
 # -- shadow mode ------------------------------------------------------------------------------------
 def _routed(shadow: ShadowMode, small_text: str = "4", large_text: str = "4") -> RoutedChatModel:
     from llm_cost_hooks.routing import RuleRouter
 
-    return RoutedChatModel(tiers={"small": FakeChatModelWithUsage(model_name="gpt-4o-mini", responses=[small_text]),
-                                  "large": FakeChatModelWithUsage(model_name="gpt-4o", responses=[large_text])},
-                           strategy=RuleRouter([], default="small"), builtin_checks=False, shadow=shadow)
+    return RoutedChatModel(
+        tiers={
+            "small": FakeChatModelWithUsage(model_name="gpt-4o-mini", responses=[small_text]),
+            "large": FakeChatModelWithUsage(model_name="gpt-4o", responses=[large_text]),
+        },
+        strategy=RuleRouter([], default="small"),
+        builtin_checks=False,
+        shadow=shadow,
+    )
 
 
 def test_shadow_mode_records_judged_pairs_and_its_spend_is_its_own_route(tmp_path: Path) -> None:
     db = tmp_path / "ledger.db"
-    shadow = ShadowMode(lambda q, answers: {t: float(a.strip() == "4") for t, a in answers.items()}, share=1.0, store=db)
+    shadow = ShadowMode(
+        lambda q, answers: {t: float(a.strip() == "4") for t, a in answers.items()}, share=1.0, store=db
+    )
     llm = _routed(shadow, small_text="5", large_text="4")
     h = CostCallbackHandler(ledger="memory://")
     for i in range(12):
@@ -240,8 +298,20 @@ def test_shadow_mode_records_judged_pairs_and_its_spend_is_its_own_route(tmp_pat
     assert ds.quality[:, ds.index("small")].sum() == 0 and ds.quality[:, ds.index("large")].sum() == 12
     parser = argparse.ArgumentParser(prog="llm-cost")
     add_route_commands(parser.add_subparsers(dest="command"))
-    args = parser.parse_args(["route", "train", str(db), "--from-ledger", "--embedder", "hashing-64",
-                              "--out", str(tmp_path / "r"), "--folds", "2"])
+    args = parser.parse_args(
+        [
+            "route",
+            "train",
+            str(db),
+            "--from-ledger",
+            "--embedder",
+            "hashing-64",
+            "--out",
+            str(tmp_path / "r"),
+            "--folds",
+            "2",
+        ]
+    )
     assert args.func(args) == 0
 
 
@@ -253,7 +323,9 @@ def test_shadow_failures_never_reach_the_user(tmp_path: Path, caplog: pytest.Log
     with caplog.at_level(logging.WARNING, logger="llm_cost_hooks.routing"):
         assert _routed(shadow).invoke("hi").content == "4"
     assert shadow.stats["judge_errors"] == 1 and "shadow judge failed" in caplog.text
-    budgeted = ShadowMode(lambda q, a: {t: 1.0 for t in a}, share=1.0, budget_usd=0.0, store=tmp_path / "l.db")
+    budgeted = ShadowMode(
+        lambda q, a: {t: 1.0 for t in a}, share=1.0, budget_usd=0.0, store=tmp_path / "l.db"
+    )
     _routed(budgeted).invoke("hi")
     assert budgeted.stats["skipped_budget"] == 1 and budgeted.stats["shadowed"] == 0
     store = ShadowStore(tmp_path / "l2.db")

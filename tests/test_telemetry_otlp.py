@@ -8,9 +8,10 @@ import sys
 import textwrap
 import threading
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import pytest
 from _servers import ManagedProcess, free_port, start_process, tcp_ready
@@ -37,9 +38,15 @@ ANSWER = "Paris."
 
 @pytest.fixture(autouse=True)
 def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("OTEL_SERVICE_NAME", "OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_PROTOCOL",
-                 "OTEL_EXPORTER_OTLP_HEADERS", "OTEL_EXPORTER_OTLP_TIMEOUT",
-                 "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT", "OTEL_SEMCONV_STABILITY_OPT_IN"):
+    for name in (
+        "OTEL_SERVICE_NAME",
+        "OTEL_EXPORTER_OTLP_ENDPOINT",
+        "OTEL_EXPORTER_OTLP_PROTOCOL",
+        "OTEL_EXPORTER_OTLP_HEADERS",
+        "OTEL_EXPORTER_OTLP_TIMEOUT",
+        "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT",
+        "OTEL_SEMCONV_STABILITY_OPT_IN",
+    ):
         monkeypatch.delenv(name, raising=False)
 
 
@@ -55,7 +62,9 @@ class Receiver:
             return []
         return [json.loads(line) for line in self.out.read_text().splitlines() if line.strip()]
 
-    def wait_for(self, predicate: Callable[[list[dict[str, Any]]], bool], timeout: float = 20) -> list[dict[str, Any]]:
+    def wait_for(
+        self, predicate: Callable[[list[dict[str, Any]]], bool], timeout: float = 20
+    ) -> list[dict[str, Any]]:
         deadline = time.monotonic() + timeout
         while True:
             rows = self.rows()
@@ -72,8 +81,16 @@ def receiver(tmp_path: Path) -> Iterator[Receiver]:
     out = tmp_path / "received.jsonl"
     http_ready, grpc_ready = tcp_ready(http_port), tcp_ready(grpc_port)
     proc = start_process(
-        [sys.executable, str(RECEIVER), "--http-port", str(http_port), "--grpc-port", str(grpc_port),
-         "--out", str(out)],
+        [
+            sys.executable,
+            str(RECEIVER),
+            "--http-port",
+            str(http_port),
+            "--grpc-port",
+            str(grpc_port),
+            "--out",
+            str(out),
+        ],
         ready_check=lambda: http_ready() and grpc_ready(),
         timeout=30,
     )
@@ -93,8 +110,13 @@ def qa_chain() -> Any:
 def test_otlp_export_decoded_by_receiver_then_receiver_dies(receiver: Receiver, protocol: str) -> None:
     port = receiver.http_port if protocol == "http/protobuf" else receiver.grpc_port
     setup = configure_otel(
-        "cost-hooks-test", exporter="otlp", endpoint=f"http://127.0.0.1:{port}", protocol=protocol,
-        headers={"x-honeycomb-team": "not-a-real-key"}, timeout=1.5, schedule_delay_ms=100,
+        "cost-hooks-test",
+        exporter="otlp",
+        endpoint=f"http://127.0.0.1:{port}",
+        protocol=protocol,
+        headers={"x-honeycomb-team": "not-a-real-key"},
+        timeout=1.5,
+        schedule_delay_ms=100,
         metric_export_interval_ms=3_600_000,
     )
     tp, mp = setup
@@ -109,8 +131,12 @@ def test_otlp_export_decoded_by_receiver_then_receiver_dies(receiver: Receiver, 
         for _ in range(2):
             assert chain.invoke({"q": "Capital of France?"}, config=config) == ANSWER
         assert tp.force_flush() and mp.force_flush()
-        rows = receiver.wait_for(lambda rows: sum(r["name"] == "chat gpt-4o-mini" for r in rows) == 2
-                                 and any(r["signal"] == "metric" for r in rows))
+        rows = receiver.wait_for(
+            lambda rows: (
+                sum(r["name"] == "chat gpt-4o-mini" for r in rows) == 2
+                and any(r["signal"] == "metric" for r in rows)
+            )
+        )
         records = handler.records()
         spans = [r for r in rows if r["signal"] == "span"]
         assert {r["transport"] for r in rows} == {"http" if protocol == "http/protobuf" else "grpc"}
@@ -134,7 +160,11 @@ def test_otlp_export_decoded_by_receiver_then_receiver_dies(receiver: Receiver, 
         assert cost["attributes"]["llm_cost_hooks.tenant"] == "acme"
         assert cost["attributes"]["llm_cost_hooks.feature"] == "faq"
         assert cost["attributes"]["gen_ai.request.model"] == "gpt-4o-mini"
-        usage = {m["attributes"]["gen_ai.token.type"]: m for m in metrics if m["name"] == "gen_ai.client.token.usage"}
+        usage = {
+            m["attributes"]["gen_ai.token.type"]: m
+            for m in metrics
+            if m["name"] == "gen_ai.client.token.usage"
+        }
         assert usage["input"]["count"] == 2 and usage["input"]["sum"] == sum(r.input_tokens for r in records)
         assert usage["input"]["bounds"][:3] == [1, 4, 16]
         [duration] = [m for m in metrics if m["name"] == "gen_ai.client.operation.duration"]
@@ -182,13 +212,20 @@ def test_stuck_exporter_does_not_block_the_chain_and_full_queue_is_counted() -> 
     stats = TelemetryStats()
     exporter = BlockingExporter()
     tp = TracerProvider()
-    tp.add_span_processor(CountingBatchSpanProcessor(
-        CountingSpanExporter(exporter, stats), stats,
-        max_queue_size=8, max_export_batch_size=4, schedule_delay_millis=10,
-    ))
+    tp.add_span_processor(
+        CountingBatchSpanProcessor(
+            CountingSpanExporter(exporter, stats),
+            stats,
+            max_queue_size=8,
+            max_export_batch_size=4,
+            schedule_delay_millis=10,
+        )
+    )
     produced = InMemorySpanExporter()
     tp.add_span_processor(SimpleSpanProcessor(produced))
-    handler = CostCallbackHandler(ledger="memory://", observers=[OTelObserver(tracer_provider=tp, metrics=False)])
+    handler = CostCallbackHandler(
+        ledger="memory://", observers=[OTelObserver(tracer_provider=tp, metrics=False)]
+    )
     chain = qa_chain()
     # If the chain waited for the exporter this loop would hang (the export blocks for 30 s).
     assert chain.invoke({"q": "hi"}, config={"callbacks": [handler]}) == ANSWER

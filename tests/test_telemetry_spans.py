@@ -104,13 +104,24 @@ def all_strings(spans: list[Any]) -> str:
     return "\n".join(parts)
 
 
-META = {"tenant_id": "acme", "feature": "qa", "route": "cheap", "prompt_version": "v3",
-        "cost_tags": {"budget.state": "ok", "team": "search"}}
+META = {
+    "tenant_id": "acme",
+    "feature": "qa",
+    "route": "cheap",
+    "prompt_version": "v3",
+    "cost_tags": {"budget.state": "ok", "team": "search"},
+}
 
 
 def test_plain_call_attribute_set(otel: OTel) -> None:
-    model = FakeChatModelWithUsage(model_name="gpt-4o-mini", responses=[ANSWER], temperature=0.2,
-                                   max_tokens=64, cached_fraction=0.5, reasoning_tokens=7)
+    model = FakeChatModelWithUsage(
+        model_name="gpt-4o-mini",
+        responses=[ANSWER],
+        temperature=0.2,
+        max_tokens=64,
+        cached_fraction=0.5,
+        reasoning_tokens=7,
+    )
     handler = otel.handler()
     out = qa_chain(model).invoke({"q": QUESTION}, config={"callbacks": [handler], "metadata": META})
     assert out == ANSWER
@@ -250,16 +261,23 @@ def build_agent(model: FakeChatModelWithUsage) -> Any:
         raise RuntimeError("agent did not finish")
 
     prepare = RunnableLambda(lambda q: {"question": q}, name="prepare")
-    return (prepare | RunnableLambda(weather_agent, name="weather_agent")).with_config(run_name="support_pipeline")
+    return (prepare | RunnableLambda(weather_agent, name="weather_agent")).with_config(
+        run_name="support_pipeline"
+    )
 
 
 def test_tool_calling_agent_three_levels(otel: OTel) -> None:
-    model = FakeChatModelWithUsage(model_name="gpt-4o-mini", responses=[
-        AIMessage("", tool_calls=[{"name": "get_weather", "args": {"city": "Paris"}, "id": "call_1"}]),
-        "It is rainy in Paris.",
-    ])
+    model = FakeChatModelWithUsage(
+        model_name="gpt-4o-mini",
+        responses=[
+            AIMessage("", tool_calls=[{"name": "get_weather", "args": {"city": "Paris"}, "id": "call_1"}]),
+            "It is rainy in Paris.",
+        ],
+    )
     handler = otel.handler()
-    out = build_agent(model).invoke("Weather in Paris?", config={"callbacks": [handler], "metadata": {"tenant_id": "acme"}})
+    out = build_agent(model).invoke(
+        "Weather in Paris?", config={"callbacks": [handler], "metadata": {"tenant_id": "acme"}}
+    )
     assert out == "It is rainy in Paris."
     records = handler.records()
     assert len(records) == 2
@@ -292,8 +310,9 @@ def test_tool_calling_agent_three_levels(otel: OTel) -> None:
 
 
 def test_error_call(otel: OTel) -> None:
-    model = FakeChatModelWithUsage(model_name="gpt-4o-mini",
-                                   errors=[RuntimeError(f"provider rejected: {QUESTION}")])
+    model = FakeChatModelWithUsage(
+        model_name="gpt-4o-mini", errors=[RuntimeError(f"provider rejected: {QUESTION}")]
+    )
     handler = otel.handler()
     with pytest.raises(RuntimeError):
         qa_chain(model).invoke({"q": QUESTION}, config={"callbacks": [handler]})
@@ -326,7 +345,10 @@ def test_cache_hit_records_savings(otel: OTel) -> None:
     assert miss.attributes["llm_cost_hooks.cache.status"] == "miss"
     assert hit.attributes["llm_cost_hooks.cache.status"] == "exact"
     assert hit.attributes["gen_ai.usage.cost.amount"] == 0.0
-    assert hit.attributes["llm_cost_hooks.cost.saved_usd"] == pytest.approx(first.cost_usd) and first.cost_usd > 0
+    assert (
+        hit.attributes["llm_cost_hooks.cost.saved_usd"] == pytest.approx(first.cost_usd)
+        and first.cost_usd > 0
+    )
     assert second.saved_usd == pytest.approx(first.cost_usd)
     m = otel.metrics()
     [(saved_attrs, saved)] = m["llm_cost_hooks.cost.saved"]
@@ -368,8 +390,9 @@ def test_content_opt_in(otel: OTel, monkeypatch: pytest.MonkeyPatch, how: str) -
         {"role": "system", "parts": [{"type": "text", "content": "Answer briefly."}]},
         {"role": "user", "parts": [{"type": "text", "content": QUESTION}]},
     ]
-    assert outputs == [{"role": "assistant", "parts": [{"type": "text", "content": ANSWER}],
-                        "finish_reason": "stop"}]
+    assert outputs == [
+        {"role": "assistant", "parts": [{"type": "text", "content": ANSWER}], "finish_reason": "stop"}
+    ]
 
 
 def test_env_no_content_beats_settings(otel: OTel, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -418,8 +441,9 @@ def test_metric_attributes_are_bounded(otel: OTel) -> None:
     observer = otel.observer(limiter=AttributeLimiter(max_values=2))
     tracker = CostTracker(ledger="memory://", observers=[observer])
     for i, tenant in enumerate(["a", "b", "c", "d", "a"]):
-        tracker.start_llm(f"r{i}", None, model="gpt-4o-mini", provider="openai", messages=[],
-                          metadata={"tenant_id": tenant})
+        tracker.start_llm(
+            f"r{i}", None, model="gpt-4o-mini", provider="openai", messages=[], metadata={"tenant_id": tenant}
+        )
         tracker.end_llm(f"r{i}", TokenUsage(input_tokens=1000, output_tokens=100))
     cost = otel.metrics()["llm_cost_hooks.cost"]
     by_tenant = {attrs["llm_cost_hooks.tenant"]: value for attrs, value in cost}
@@ -449,7 +473,9 @@ async def test_concurrent_tasks_keep_their_own_parents(otel: OTel) -> None:
     async def request(i: int) -> int:
         with tracer.start_as_current_span(f"request {i}") as outer:
             await asyncio.sleep(0)
-            await chain.ainvoke({"q": QUESTION}, config={"callbacks": [handler], "metadata": {"feature": f"f{i}"}})
+            await chain.ainvoke(
+                {"q": QUESTION}, config={"callbacks": [handler], "metadata": {"feature": f"f{i}"}}
+            )
             return outer.get_span_context().span_id
 
     outer_ids = await asyncio.gather(*(request(i) for i in range(6)))
@@ -547,8 +573,16 @@ class _SeeAttributesSampler:
         self.inner = ALWAYS_ON
         self.seen: list[dict[str, Any]] = []
 
-    def should_sample(self, context: Any, trace_id: int, name: str, kind: Any = None, attributes: Any = None,
-                      links: Any = None, trace_state: Any = None) -> Any:
+    def should_sample(
+        self,
+        context: Any,
+        trace_id: int,
+        name: str,
+        kind: Any = None,
+        attributes: Any = None,
+        links: Any = None,
+        trace_state: Any = None,
+    ) -> Any:
         self.seen.append(dict(attributes or {}))
         return self.inner.should_sample(context, trace_id, name, kind, attributes, links, trace_state)
 
@@ -562,9 +596,16 @@ def _one_model_span(tp: TracerProvider, fast: bool) -> tuple[dict[str, Any], OTe
     tp.add_span_processor(SimpleSpanProcessor(exporter))
     observer = OTelObserver(tracer_provider=tp, metrics=False)
     observer._fast_attrs = fast
-    model = FakeChatModelWithUsage(model_name="gpt-4o-mini", responses=[ANSWER], cached_fraction=0.5, stop=["\n"])
-    qa_chain(model).invoke({"q": QUESTION}, config={"callbacks": [CostCallbackHandler(
-        ledger="memory://", observers=[observer])], "metadata": META})
+    model = FakeChatModelWithUsage(
+        model_name="gpt-4o-mini", responses=[ANSWER], cached_fraction=0.5, stop=["\n"]
+    )
+    qa_chain(model).invoke(
+        {"q": QUESTION},
+        config={
+            "callbacks": [CostCallbackHandler(ledger="memory://", observers=[observer])],
+            "metadata": META,
+        },
+    )
     [llm] = [s for s in exporter.get_finished_spans() if s.name == "chat gpt-4o-mini"]
     return dict(llm.attributes), observer
 
@@ -580,7 +621,9 @@ def test_unchecked_attribute_path_equals_public_path(monkeypatch: pytest.MonkeyP
     fast, fast_sampled = one_call(True)
     public, public_sampled = one_call(False)
     volatile = {"llm_cost_hooks.task_id", "gen_ai.response.id"}
-    assert {k: v for k, v in fast.items() if k not in volatile} == {k: v for k, v in public.items() if k not in volatile}
+    assert {k: v for k, v in fast.items() if k not in volatile} == {
+        k: v for k, v in public.items() if k not in volatile
+    }
     assert isinstance(fast["gen_ai.response.finish_reasons"], tuple)  # stored as the SDK stores sequences
     assert fast["gen_ai.usage.cost.amount"] > 0 and len(fast) > 20
     # The sampler saw the call's identity (not its numbers) on both paths.
@@ -590,7 +633,10 @@ def test_unchecked_attribute_path_equals_public_path(monkeypatch: pytest.MonkeyP
     assert "gen_ai.usage.cost.amount" not in sampled and strip(fast_sampled) == strip(public_sampled)
     # With a value length limit the SDK must truncate: the public path is taken.
     limited, _ = one_call(True, SpanLimits(max_span_attribute_length=8))
-    assert limited["gen_ai.request.model"] == "gpt-4o-m" and len(limited["llm_cost_hooks.price_map.version"]) == 8
+    assert (
+        limited["gen_ai.request.model"] == "gpt-4o-m"
+        and len(limited["llm_cost_hooks.price_map.version"]) == 8
+    )
 
 
 class _ThreadOfEnd(SpanProcessor):
@@ -609,10 +655,13 @@ def test_deferred_span_ends_run_on_the_ledger_writer_with_real_times(tmp_path: A
     otel = OTel(f"sqlite:///{tmp_path / 'ledger.db'}")
     where = _ThreadOfEnd()
     otel.tp.add_span_processor(where)
-    model = FakeChatModelWithUsage(model_name="gpt-4o-mini", responses=[
-        AIMessage("", tool_calls=[{"name": "get_weather", "args": {"city": "Paris"}, "id": "call_1"}]),
-        "It is rainy in Paris.",
-    ])
+    model = FakeChatModelWithUsage(
+        model_name="gpt-4o-mini",
+        responses=[
+            AIMessage("", tool_calls=[{"name": "get_weather", "args": {"city": "Paris"}, "id": "call_1"}]),
+            "It is rainy in Paris.",
+        ],
+    )
     handler = otel.handler()
     assert handler.tracker._defers_observers()
     build_agent(model).invoke("Weather in Paris?", config={"callbacks": [handler]})
@@ -631,7 +680,9 @@ def test_deferred_span_ends_run_on_the_ledger_writer_with_real_times(tmp_path: A
     assert by_start[0].end_time <= tool_span.start_time and tool_span.end_time <= by_start[1].start_time
     assert by_start[1].end_time <= pipeline.end_time
     # The task's totals were rolled up on the writer before the root span ended.
-    assert pipeline.attributes["llm_cost_hooks.task.cost_usd"] == pytest.approx(sum(r.cost_usd for r in records))
+    assert pipeline.attributes["llm_cost_hooks.task.cost_usd"] == pytest.approx(
+        sum(r.cost_usd for r in records)
+    )
     assert pipeline.attributes["llm_cost_hooks.task.calls"] == 2
     handler.tracker.close()
 
@@ -643,9 +694,13 @@ def test_non_deferrable_observer_keeps_span_ends_on_the_caller(tmp_path: Any) ->
     handler = otel.handler(deferred=False)
     assert not handler.tracker._defers_observers()
     qa_chain(FakeChatModelWithUsage(model_name="gpt-4o-mini", responses=[ANSWER])).invoke(
-        {"q": QUESTION}, config={"callbacks": [handler]})
+        {"q": QUESTION}, config={"callbacks": [handler]}
+    )
     # Ended synchronously: visible before any flush.
-    assert {s.name for s in otel.exporter.get_finished_spans()} >= {"chat gpt-4o-mini", "chain RunnableSequence"}
+    assert {s.name for s in otel.exporter.get_finished_spans()} >= {
+        "chat gpt-4o-mini",
+        "chain RunnableSequence",
+    }
     assert set(where.threads.values()) == {"MainThread"}
     handler.tracker.close()
 
@@ -670,7 +725,9 @@ def test_bare_start_only_when_nothing_reads_start_attributes() -> None:
     assert one_call.observer._start_blind()  # type: ignore[attr-defined]
     public = one_call(TracerProvider(), fast=False)
     volatile = {"llm_cost_hooks.task_id", "gen_ai.response.id"}
-    assert {k: v for k, v in bare.items() if k not in volatile} == {k: v for k, v in public.items() if k not in volatile}
+    assert {k: v for k, v in bare.items() if k not in volatile} == {
+        k: v for k, v in public.items() if k not in volatile
+    }
     assert bare["gen_ai.usage.cost.amount"] > 0 and bare["llm_cost_hooks.tenant"] == "acme"
     # A processor that reads attributes on start: the model span starts with its identity.
     tp = TracerProvider()
@@ -681,8 +738,10 @@ def test_bare_start_only_when_nothing_reads_start_attributes() -> None:
     [seen] = [a for a in reader.seen if a.get("gen_ai.operation.name") == "chat"]
     assert seen["gen_ai.request.model"] == "gpt-4o-mini" and "gen_ai.usage.cost.amount" not in seen
     # A custom sampler (it may sample on attributes): not blind either.
-    assert not OTelObserver(tracer_provider=TracerProvider(sampler=_SeeAttributesSampler()),  # type: ignore[arg-type]
-                            metrics=False)._start_blind()
+    assert not OTelObserver(
+        tracer_provider=TracerProvider(sampler=_SeeAttributesSampler()),  # type: ignore[arg-type]
+        metrics=False,
+    )._start_blind()
 
 
 _EXIT_SCRIPT = """
@@ -713,6 +772,11 @@ def test_deferred_spans_are_exported_at_interpreter_exit(tmp_path: Any) -> None:
     import subprocess
     import sys
 
-    out = subprocess.run([sys.executable, "-c", _EXIT_SCRIPT, str(tmp_path / "ledger.db")],
-                         capture_output=True, text=True, timeout=120, check=True).stdout
+    out = subprocess.run(
+        [sys.executable, "-c", _EXIT_SCRIPT, str(tmp_path / "ledger.db")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    ).stdout
     assert out.split() == ["exiting", "EXPORTED", "chat", "gpt-4o-mini"]

@@ -25,12 +25,30 @@ SAMPLES = [
 
 # OpenAI cookbook "How to count tokens with tiktoken": prompt tokens reported by the API.
 COOKBOOK_MESSAGES = [
-    {"role": "system", "content": "You are a helpful, pattern-following assistant that translates corporate jargon into plain English."},
+    {
+        "role": "system",
+        "content": "You are a helpful, pattern-following assistant that translates corporate jargon into plain English.",
+    },
     {"role": "system", "name": "example_user", "content": "New synergies will help drive top-line growth."},
-    {"role": "system", "name": "example_assistant", "content": "Things working well together will increase revenue."},
-    {"role": "system", "name": "example_user", "content": "Let's circle back when we have more bandwidth to touch base on opportunities for increased leverage."},
-    {"role": "system", "name": "example_assistant", "content": "Let's talk later when we're less busy about how to do better."},
-    {"role": "user", "content": "This late pivot means we don't have time to boil the ocean for the client deliverable."},
+    {
+        "role": "system",
+        "name": "example_assistant",
+        "content": "Things working well together will increase revenue.",
+    },
+    {
+        "role": "system",
+        "name": "example_user",
+        "content": "Let's circle back when we have more bandwidth to touch base on opportunities for increased leverage.",
+    },
+    {
+        "role": "system",
+        "name": "example_assistant",
+        "content": "Let's talk later when we're less busy about how to do better.",
+    },
+    {
+        "role": "user",
+        "content": "This late pivot means we don't have time to boil the ocean for the client deliverable.",
+    },
 ]
 
 
@@ -46,7 +64,11 @@ def test_bundled_encodings_match_tiktoken(encoding: str) -> None:
     )
     env = {**os.environ, "TIKTOKEN_CACHE_DIR": str(directory)}
     out = subprocess.run(
-        [sys.executable, "-c", script, json.dumps(SAMPLES)], env=env, capture_output=True, text=True, check=True
+        [sys.executable, "-c", script, json.dumps(SAMPLES)],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout
     expected = json.loads(out)
     enc = TokenCounter().get_encoding(encoding)
@@ -129,9 +151,22 @@ def test_helpers_and_tools_are_flagged() -> None:
     assert count_tokens("hello world") == 2
     msgs = [{"role": "user", "content": "What's the weather in Paris?"}]
     plain = TokenCounter().count_messages(msgs, "gpt-4o")
-    tools = [{"type": "function", "function": {"name": "get_weather", "parameters": {"type": "object", "properties": {"city": {"type": "string"}}}}}]
+    tools = [
+        {
+            "type": "function",
+            "function": {
+                "name": "get_weather",
+                "parameters": {"type": "object", "properties": {"city": {"type": "string"}}},
+            },
+        }
+    ]
     with_tools = TokenCounter().count_messages(msgs, "gpt-4o", tools=tools)
     assert with_tools.tokens > plain.tokens and with_tools.estimated and not plain.estimated
     assert count_message_tokens(msgs, "gpt-4o") == plain.tokens
-    image = [{"role": "user", "content": [{"type": "text", "text": "hi"}, {"type": "image_url", "image_url": {"url": "x"}}]}]
+    image = [
+        {
+            "role": "user",
+            "content": [{"type": "text", "text": "hi"}, {"type": "image_url", "image_url": {"url": "x"}}],
+        }
+    ]
     assert TokenCounter().count_messages(image, "gpt-4o").estimated

@@ -44,18 +44,37 @@ def format_waterfall(steps: list[StepResult]) -> str:
     """The waterfall table: cost after each lever, what it saved, cumulative saving,
     accuracy, false cache hits and cost per successful task."""
     base = steps[0].cost_usd if steps else 0.0
-    head = ["step", "cost", "lever saved", "cumulative", "accuracy", "false hits", "$/successful task", "calls",
-            "dedup/exact/semantic/prefix"]
+    head = [
+        "step",
+        "cost",
+        "lever saved",
+        "cumulative",
+        "accuracy",
+        "false hits",
+        "$/successful task",
+        "calls",
+        "dedup/exact/semantic/prefix",
+    ]
     rows = []
     prev = base
     for s in steps:
         saved = prev - s.cost_usd
         cumulative = (base - s.cost_usd) / base if base else 0.0
-        rows.append([
-            s.step, _usd(s.cost_usd), "-" if s is steps[0] else _usd(saved), f"{cumulative:.1%}",
-            f"{s.accuracy:.1%}", str(s.false_cache_hits), _usd(s.cost_per_successful_task),
-            str(s.calls), "/".join(str(s.hits.get(k, 0)) for k in ("deduplicated", "exact", "semantic", "provider_prefix")),
-        ])
+        rows.append(
+            [
+                s.step,
+                _usd(s.cost_usd),
+                "-" if s is steps[0] else _usd(saved),
+                f"{cumulative:.1%}",
+                f"{s.accuracy:.1%}",
+                str(s.false_cache_hits),
+                _usd(s.cost_per_successful_task),
+                str(s.calls),
+                "/".join(
+                    str(s.hits.get(k, 0)) for k in ("deduplicated", "exact", "semantic", "provider_prefix")
+                ),
+            ]
+        )
         prev = s.cost_usd
     widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(head)]
 
@@ -67,8 +86,11 @@ def format_waterfall(steps: list[StepResult]) -> str:
     if steps:
         final = steps[-1].cost_usd
         share = f" ({(base - final) / base:.1%} of the baseline)" if base else ""
-        out += ["", f"Total saving {_usd(base - final)}{share}: baseline {_usd(base)} ({steps[0].step}: "
-                    f"{steps[0].lever}) -> {_usd(final)} with all levers."]
+        out += [
+            "",
+            f"Total saving {_usd(base - final)}{share}: baseline {_usd(base)} ({steps[0].step}: "
+            f"{steps[0].lever}) -> {_usd(final)} with all levers.",
+        ]
     return "\n".join(out)
 
 
@@ -91,13 +113,22 @@ def write_waterfall_png(steps: list[StepResult], path: str | Path, *, title: str
     for i, s in enumerate(steps):
         if i == 0:
             ax.bar(i, s.cost_usd, color="#4c72b0")
-            ax.text(i, s.cost_usd, f"baseline\n{_money(s.cost_usd, base)}", ha="center", va="bottom", fontsize=8)
+            ax.text(
+                i, s.cost_usd, f"baseline\n{_money(s.cost_usd, base)}", ha="center", va="bottom", fontsize=8
+            )
         else:
             saved = steps[i - 1].cost_usd - s.cost_usd
             color = "#55a868" if saved >= 0 else "#c44e52"
             ax.bar(i, abs(saved), bottom=min(s.cost_usd, steps[i - 1].cost_usd), color=color)
             share = f"\n{saved / base:.0%} of baseline" if base else ""
-            ax.text(i, steps[i - 1].cost_usd, f"-{_money(saved, base)}{share}", ha="center", va="bottom", fontsize=7)
+            ax.text(
+                i,
+                steps[i - 1].cost_usd,
+                f"-{_money(saved, base)}{share}",
+                ha="center",
+                va="bottom",
+                fontsize=7,
+            )
         labels.append(f"{s.step}\n{_money(s.cost_usd, base)} after\n{s.accuracy:.1%} right")
     n = len(steps)
     ax.bar(n, final, color="#4c72b0")
@@ -109,8 +140,11 @@ def write_waterfall_png(steps: list[StepResult], path: str | Path, *, title: str
     ax.set_ylim(0, base * 1.22 if base > 0 else 1)
     saving = base - final
     pct = f" ({saving / base:.0%} of the baseline)" if base else ""
-    ax.set_title(f"{title}\nTotal saving {_money(saving, base)}{pct}: baseline {_money(base, base)} "
-                 f"({steps[0].step}: {steps[0].lever}) -> {_money(final, base)} with all levers", fontsize=9)
+    ax.set_title(
+        f"{title}\nTotal saving {_money(saving, base)}{pct}: baseline {_money(base, base)} "
+        f"({steps[0].step}: {steps[0].lever}) -> {_money(final, base)} with all levers",
+        fontsize=9,
+    )
     out = Path(path)
     out.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out, format="png", dpi=110, bbox_inches="tight")
@@ -123,8 +157,14 @@ class Progress:
     step (so ``llm-cost demo 2>&1 | tee log`` shows the run as it goes); off when
     ``enabled=False``."""
 
-    def __init__(self, total: int, *, enabled: bool | None = None, stream: IO[str] | None = None,
-                 lines: bool | None = None) -> None:
+    def __init__(
+        self,
+        total: int,
+        *,
+        enabled: bool | None = None,
+        stream: IO[str] | None = None,
+        lines: bool | None = None,
+    ) -> None:
         self.stream = stream or sys.stderr
         self.total = max(total, 1)
         self.done = 0

@@ -28,7 +28,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-__all__ = ["BUNDLED_DATA", "DATA_HINT", "DemoData", "Request", "Submission", "Workload", "build_workload", "data_dir", "load_demo_data"]
+__all__ = [
+    "BUNDLED_DATA",
+    "DATA_HINT",
+    "DemoData",
+    "Request",
+    "Submission",
+    "Workload",
+    "build_workload",
+    "data_dir",
+    "load_demo_data",
+]
 
 DATA_HINT = (
     "The demo replays two real data sets. A compact subset ships with the package (used when no\n"
@@ -103,12 +113,14 @@ def load_demo_data(root: Path) -> DemoData | str:
 
         outcomes = load_outcomes([str(p) for p in rb_files], layout="routerbench")
         test, train = _read_intents(bank / "test.csv.gz"), _read_intents(bank / "train.csv.gz")
-    except Exception as exc:  # noqa: BLE001 - a malformed file: say which and why
+    except Exception as exc:
         return f"Demo data under {root} could not be read: {type(exc).__name__}: {exc}"
     if not outcomes.responses:
         return f"{rb}: the RouterBench files carry no '<model>|model_response' columns to replay."
     if len(test) < 2 or len(train) < 2 or len(outcomes) < 10:
-        return f"Demo data under {root} is too small to replay (need Banking77 rows and >= 10 RouterBench rows)."
+        return (
+            f"Demo data under {root} is too small to replay (need Banking77 rows and >= 10 RouterBench rows)."
+        )
     return DemoData(root=root, banking_test=test, banking_train=train, routerbench=outcomes)
 
 
@@ -151,8 +163,11 @@ class Workload:
     routerbench_calibration: Any  # OutcomeDataset rows the router is calibrated on
 
     def count(self, *, kind: str | None = None, how: str | None = None) -> int:
-        return sum(1 for s in self.submissions
-                   if (kind is None or s.request.kind == kind) and (how is None or s.how == how))
+        return sum(
+            1
+            for s in self.submissions
+            if (kind is None or s.request.kind == kind) and (how is None or s.how == how)
+        )
 
 
 def _spread(n_rows: int, n: int) -> list[int]:
@@ -175,8 +190,14 @@ def build_workload(data: DemoData, limit: int) -> Workload:
         text, intent = data.banking_test[i]
         requests.append(Request(key=f"b77-{i}", kind="support_chat", text=text, intent=intent))
     for j in _spread(len(replay), n_assistant):
-        requests.append(Request(key=f"rb-{replay.ids[j] if replay.ids else j}", kind="assistant",
-                                text=replay.prompts[j], row=j))
+        requests.append(
+            Request(
+                key=f"rb-{replay.ids[j] if replay.ids else j}",
+                kind="assistant",
+                text=replay.prompts[j],
+                row=j,
+            )
+        )
     requests.sort(key=lambda r: (_h("order", r.text), r.key))
 
     # Support customers: a few tickets each; e-mail customers' tickets form a thread.
@@ -198,7 +219,9 @@ def build_workload(data: DemoData, limit: int) -> Workload:
         if u < RETRY_PER_MILLE:
             ordered.append(((pos, 1, 0), Submission(r, "retry", r.key, f"idem-{r.key}")))
         elif u < RETRY_PER_MILLE + REASK_PER_MILLE and r.kind != "support_email":
-            ordered.append(((pos + REASK_GAP, 2, pos), Submission(r, "reask", f"{r.key}#again", f"idem-{r.key}#again")))
+            ordered.append(
+                ((pos + REASK_GAP, 2, pos), Submission(r, "reask", f"{r.key}#again", f"idem-{r.key}#again"))
+            )
     ordered.sort(key=lambda x: x[0])
     return Workload(
         submissions=[s for _, s in ordered],

@@ -15,12 +15,12 @@ from pydantic import BaseModel, ConfigDict, Field
 from .._errors import ConfigurationError
 
 __all__ = [
+    "Backoff",
     "BatchBackend",
     "BatchJob",
     "BatchRequest",
     "BatchResult",
     "BatchState",
-    "Backoff",
     "JobStatus",
     "ResultStatus",
     "to_jsonl",
@@ -50,8 +50,12 @@ class BatchRequest(BaseModel):
 
     def line(self) -> dict[str, Any]:
         """The request as one line of OpenAI's batch input format."""
-        return {"custom_id": self.custom_id, "method": "POST", "url": self.url,
-                "body": {**self.body, "model": self.model}}
+        return {
+            "custom_id": self.custom_id,
+            "method": "POST",
+            "url": self.url,
+            "body": {**self.body, "model": self.model},
+        }
 
 
 def to_jsonl(requests: list[BatchRequest]) -> bytes:
@@ -163,7 +167,7 @@ class BatchState(BaseModel):
             return cls()
         try:
             return cls.model_validate_json(path.read_bytes())
-        except Exception as exc:  # noqa: BLE001 - say which file and what to do
+        except Exception as exc:
             raise ConfigurationError(
                 f"Batch state file {str(path)!r} cannot be read ({exc.__class__.__name__}: {exc}); "
                 "fix or move it away (a new one is started when it is absent)."

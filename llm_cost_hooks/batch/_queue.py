@@ -139,8 +139,14 @@ class BatchQueue:
                 return custom_id
             body = {"messages": [dict(m) for m in messages], **params}
             self.state.pending.append(
-                BatchRequest(custom_id=custom_id, model=model, body=body, url=url, metadata=meta,
-                             provider=self.provider)
+                BatchRequest(
+                    custom_id=custom_id,
+                    model=model,
+                    body=body,
+                    url=url,
+                    metadata=meta,
+                    provider=self.provider,
+                )
             )
             self._save()
         return custom_id
@@ -182,8 +188,12 @@ class BatchQueue:
             for (model, url), reqs in groups.items():
                 for i in range(0, len(reqs), self.max_requests_per_batch):
                     chunk = reqs[i : i + self.max_requests_per_batch]
-                    job = BatchJob(job_id=uuid.uuid4().hex, custom_ids=[r.custom_id for r in chunk],
-                                   model=model, endpoint=url)
+                    job = BatchJob(
+                        job_id=uuid.uuid4().hex,
+                        custom_ids=[r.custom_id for r in chunk],
+                        model=model,
+                        endpoint=url,
+                    )
                     for r in chunk:
                         r.submissions += 1
                         self.state.requests[r.custom_id] = r
@@ -212,8 +222,12 @@ class BatchQueue:
         job.poll_interval = self.backoff.initial
         job.next_poll_at = self._clock() + job.poll_interval
         self._save()
-        logger.info("llm-cost-hooks: submitted batch %s (%d requests, %s)", job.batch_id,
-                    len(job.custom_ids), job.model)
+        logger.info(
+            "llm-cost-hooks: submitted batch %s (%d requests, %s)",
+            job.batch_id,
+            len(job.custom_ids),
+            job.model,
+        )
 
     # -- polling -----------------------------------------------------------------------
     def poll(self, *, force: bool = False) -> list[BatchResult]:
@@ -292,9 +306,15 @@ class BatchQueue:
             errs = (batch.get("errors") or {}).get("data") or []
             reason = "; ".join(str(e.get("message") or e.get("code")) for e in errs) or "batch failed"
             job.errors.append(reason)
-            results.extend(self._give_up_or_requeue(job, missing, ResultStatus.BATCH_FAILED,
-                                                    f"batch {job.batch_id} failed: {reason}",
-                                                    requeue=self.resubmit_failed))
+            results.extend(
+                self._give_up_or_requeue(
+                    job,
+                    missing,
+                    ResultStatus.BATCH_FAILED,
+                    f"batch {job.batch_id} failed: {reason}",
+                    requeue=self.resubmit_failed,
+                )
+            )
         else:
             why = f"absent from the output of batch {job.batch_id} ({status})"
             results.extend(self._give_up_or_requeue(job, missing, ResultStatus.MISSING, why, requeue=True))
@@ -304,8 +324,9 @@ class BatchQueue:
             self.state.results[r.custom_id] = r
         return results
 
-    def _give_up_or_requeue(self, job: BatchJob, custom_ids: list[str], status: ResultStatus, why: str,
-                            *, requeue: bool) -> list[BatchResult]:
+    def _give_up_or_requeue(
+        self, job: BatchJob, custom_ids: list[str], status: ResultStatus, why: str, *, requeue: bool
+    ) -> list[BatchResult]:
         out = []
         for cid in custom_ids:
             req = self.state.requests[cid]
@@ -320,10 +341,20 @@ class BatchQueue:
 
     def _start(self, job: BatchJob, req: BatchRequest) -> None:
         self.tracker.start_llm(
-            req.custom_id, None, model=req.model, provider=req.provider, name=req.model,
+            req.custom_id,
+            None,
+            model=req.model,
+            provider=req.provider,
+            name=req.model,
             params={k: v for k, v in req.body.items() if k in ("max_tokens", "temperature", "top_p")},
-            metadata={**req.metadata, "cost_tags": {**(req.metadata.get("cost_tags") or {}),
-                                                   "batch_id": job.batch_id or "", "batch": "true"}},
+            metadata={
+                **req.metadata,
+                "cost_tags": {
+                    **(req.metadata.get("cost_tags") or {}),
+                    "batch_id": job.batch_id or "",
+                    "batch": "true",
+                },
+            },
             messages=req.body.get("messages"),
         )
 
@@ -338,8 +369,9 @@ class BatchQueue:
                 message = str(error.get("message") or error.get("code"))
             elif isinstance(body, Mapping) and isinstance(body.get("error"), Mapping):
                 message = str(body["error"].get("message"))
-            return self._record_failure(job, req, ResultStatus.FAILED,
-                                        f"HTTP {code}: {message}" if code else message or "error")
+            return self._record_failure(
+                job, req, ResultStatus.FAILED, f"HTTP {code}: {message}" if code else message or "error"
+            )
         from ..litellm._usage import usage_from_litellm  # framework-free reader
 
         usage = usage_from_litellm(body.get("usage"))
@@ -348,17 +380,32 @@ class BatchQueue:
         if usage is not None:
             realtime = self.tracker.price(usage, req.model, req.provider)[0].total
             # What routing this request through the batch API saved over realtime.
-            saved = max(realtime - self.tracker.price(usage, req.model, req.provider, batch=True)[0].total, 0.0)
-        record = self.tracker.end_llm(req.custom_id, usage, model=req.model, batch=True,
-                                      output_text=lambda: _text(body), saved_usd=saved)
+            saved = max(
+                realtime - self.tracker.price(usage, req.model, req.provider, batch=True)[0].total, 0.0
+            )
+        record = self.tracker.end_llm(
+            req.custom_id,
+            usage,
+            model=req.model,
+            batch=True,
+            output_text=lambda: _text(body),
+            saved_usd=saved,
+        )
         cost = record.cost_usd if record is not None else 0.0
         return BatchResult(
-            custom_id=req.custom_id, status=ResultStatus.COMPLETED, batch_id=job.batch_id,
-            response=dict(body), cost_usd=cost, realtime_cost_usd=realtime,
-            input_tokens=usage.input_tokens if usage else 0, output_tokens=usage.output_tokens if usage else 0,
+            custom_id=req.custom_id,
+            status=ResultStatus.COMPLETED,
+            batch_id=job.batch_id,
+            response=dict(body),
+            cost_usd=cost,
+            realtime_cost_usd=realtime,
+            input_tokens=usage.input_tokens if usage else 0,
+            output_tokens=usage.output_tokens if usage else 0,
         )
 
-    def _record_failure(self, job: BatchJob, req: BatchRequest, status: ResultStatus, why: str) -> BatchResult:
+    def _record_failure(
+        self, job: BatchJob, req: BatchRequest, status: ResultStatus, why: str
+    ) -> BatchResult:
         self._start(job, req)
         # Not billed: a request the batch did not answer costs nothing.
         self.tracker.error_llm(req.custom_id, BatchError(why), usage=TokenUsage())

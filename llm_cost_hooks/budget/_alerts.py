@@ -94,22 +94,35 @@ class AlertEvent(BaseModel):
         who = f"{self.scope}={self.scope_value}"
         reset = f"; resets at {self.resets_at.isoformat()}" if self.resets_at else ""
         if self.kind == "anomaly":
-            return (f"Spend anomaly for {who}: {self.spent:.6g} {self.unit} this hour vs a trailing "
-                    f"hourly mean of {self.baseline:.6g} {self.unit}.")
+            return (
+                f"Spend anomaly for {who}: {self.spent:.6g} {self.unit} this hour vs a trailing "
+                f"hourly mean of {self.baseline:.6g} {self.unit}."
+            )
         if self.kind == "refused":
-            return (f"Budget {self.limit_name!r} for {who} refused a call needing {self.requested or 0:.6g} "
-                    f"{self.unit}: {self.spent:.6g} of {self.limit or 0:.6g} {self.unit} spent or held "
-                    f"({self.period} {self.period_id}){reset}.")
+            return (
+                f"Budget {self.limit_name!r} for {who} refused a call needing {self.requested or 0:.6g} "
+                f"{self.unit}: {self.spent:.6g} of {self.limit or 0:.6g} {self.unit} spent or held "
+                f"({self.period} {self.period_id}){reset}."
+            )
         if self.kind == "overspend":
-            return (f"Budget {self.limit_name!r} for {who}: {self.excess or 0:.6g} {self.unit} counted beyond the "
-                    f"reservation ({self.reason}); {self.spent:.6g} of {self.limit or 0:.6g} {self.unit} spent "
-                    f"({self.period} {self.period_id}).")
-        return (f"Budget {self.limit_name!r} for {who} reached {self.threshold or 0:.0%}: "
-                f"{self.spent:.6g} of {self.limit or 0:.6g} {self.unit} ({self.period} {self.period_id}){reset}.")
+            return (
+                f"Budget {self.limit_name!r} for {who}: {self.excess or 0:.6g} {self.unit} counted beyond the "
+                f"reservation ({self.reason}); {self.spent:.6g} of {self.limit or 0:.6g} {self.unit} spent "
+                f"({self.period} {self.period_id})."
+            )
+        return (
+            f"Budget {self.limit_name!r} for {who} reached {self.threshold or 0:.0%}: "
+            f"{self.spent:.6g} of {self.limit or 0:.6g} {self.unit} ({self.period} {self.period_id}){reset}."
+        )
 
     def attributes(self) -> dict[str, str]:
-        attrs = {"alert.kind": self.kind, "budget.limit": self.limit_name, "budget.scope": self.scope,
-                 "budget.scope_value": self.scope_value, "budget.period": self.period_id}
+        attrs = {
+            "alert.kind": self.kind,
+            "budget.limit": self.limit_name,
+            "budget.scope": self.scope,
+            "budget.scope_value": self.scope_value,
+            "budget.period": self.period_id,
+        }
         if self.threshold is not None:
             attrs["budget.threshold"] = f"{self.threshold:g}"
         if self.reason is not None:
@@ -151,7 +164,9 @@ class LoggingSink:
         self.level = level
 
     def send(self, event: AlertEvent) -> None:
-        self.logger.log(self.level, "llm-cost-hooks alert: %s", event.message, extra={"alert": event.attributes()})
+        self.logger.log(
+            self.level, "llm-cost-hooks alert: %s", event.message, extra={"alert": event.attributes()}
+        )
 
 
 class SpanEventSink:
@@ -175,8 +190,16 @@ class WebhookSink:
     >>> sink.close()
     """
 
-    def __init__(self, url: str, *, retries: int = 3, backoff: float = 0.2, timeout: float = 2.0,
-                 headers: Mapping[str, str] | None = None, max_queue: int = 1000) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        retries: int = 3,
+        backoff: float = 0.2,
+        timeout: float = 2.0,
+        headers: Mapping[str, str] | None = None,
+        max_queue: int = 1000,
+    ) -> None:
         if not url.startswith(("http://", "https://")):
             raise ConfigurationError(f"webhook url must start with http:// or https://, got {url!r}.")
         self.url = url
@@ -199,7 +222,7 @@ class WebhookSink:
 
     def _post(self, body: bytes) -> None:
         request = urllib.request.Request(self.url, data=body, headers=self.headers, method="POST")
-        with urllib.request.urlopen(request, timeout=self.timeout) as response:  # noqa: S310 - user URL
+        with urllib.request.urlopen(request, timeout=self.timeout) as response:
             response.read()
 
     def _worker(self) -> None:
@@ -217,13 +240,17 @@ class WebhookSink:
                 except urllib.error.HTTPError as exc:
                     if exc.code < 500 and exc.code != 429:
                         self.failed += 1
-                        logger.warning("llm-cost-hooks: webhook %s refused an alert: HTTP %s", self.url, exc.code)
+                        logger.warning(
+                            "llm-cost-hooks: webhook %s refused an alert: HTTP %s", self.url, exc.code
+                        )
                         break
                 except (urllib.error.URLError, OSError):
                     pass
                 if attempt == self.retries:
                     self.failed += 1
-                    logger.warning("llm-cost-hooks: webhook %s failed after %d attempts", self.url, attempt + 1)
+                    logger.warning(
+                        "llm-cost-hooks: webhook %s failed after %d attempts", self.url, attempt + 1
+                    )
                 else:
                     time.sleep(self.backoff * (2**attempt))
             self._queue.task_done()
@@ -283,9 +310,16 @@ class AlertManager:
     1
     """
 
-    def __init__(self, sinks: Sequence[AlertSink | Callable[[AlertEvent], Any]] = (), *, log: bool = True,
-                 span_events: bool = True, anomaly: AnomalyRule | None = None,
-                 metric_hooks: Sequence[MetricHook] = (), timer: Timer | None = None) -> None:
+    def __init__(
+        self,
+        sinks: Sequence[AlertSink | Callable[[AlertEvent], Any]] = (),
+        *,
+        log: bool = True,
+        span_events: bool = True,
+        anomaly: AnomalyRule | None = None,
+        metric_hooks: Sequence[MetricHook] = (),
+        timer: Timer | None = None,
+    ) -> None:
         self.sinks: list[AlertSink] = []
         for sink in sinks:
             self.add_sink(sink)
@@ -306,7 +340,9 @@ class AlertManager:
         elif callable(sink):
             self.sinks.append(CallbackSink(sink))
         else:
-            raise ConfigurationError(f"an alert sink needs send(event) or must be callable; got {type(sink).__name__}.")
+            raise ConfigurationError(
+                f"an alert sink needs send(event) or must be callable; got {type(sink).__name__}."
+            )
 
     def add_metric_hook(self, hook: MetricHook) -> None:
         self.metric_hooks.append(hook)
@@ -315,7 +351,7 @@ class AlertManager:
         for sink in self.sinks:
             try:
                 sink.send(event)
-            except Exception:  # noqa: BLE001 - a sink never breaks the chain
+            except Exception:
                 logger.exception("llm-cost-hooks: alert sink %r failed", sink)
         self.metric("llm_cost_hooks.budget.alerts", 1.0, event.attributes())
 
@@ -323,7 +359,7 @@ class AlertManager:
         for hook in self.metric_hooks:
             try:
                 hook(name, value, attributes)
-            except Exception:  # noqa: BLE001
+            except Exception:
                 logger.exception("llm-cost-hooks: metric hook %r failed", hook)
 
 
@@ -359,8 +395,13 @@ class AnomalyMonitor:
     flag, ttl)`` delivers an event once per flag. Time is ``clock()`` (the guard's).
     """
 
-    def __init__(self, manager: AlertManager, store: Any, clock: Callable[[], float],
-                 fire: Callable[[AlertEvent, str, int], None]) -> None:
+    def __init__(
+        self,
+        manager: AlertManager,
+        store: Any,
+        clock: Callable[[], float],
+        fire: Callable[[AlertEvent, str, int], None],
+    ) -> None:
         self.manager = manager
         self.store = store
         self.clock = clock
@@ -393,7 +434,7 @@ class AnomalyMonitor:
             delay = last + rule.check_interval_seconds - now
         try:
             self.manager.timer(delay, self.check_pending)
-        except Exception:  # noqa: BLE001 - the next call checks instead
+        except Exception:
             logger.exception("llm-cost-hooks: cannot start the anomaly check timer")
             with self._lock:
                 self._timer_set = False
@@ -412,8 +453,16 @@ class AnomalyMonitor:
         if mean is None or current <= rule.factor * mean:
             return None
         scope, _, value = scope_key.partition(":")
-        event = AlertEvent(kind="anomaly", limit_name=f"anomaly_x{rule.factor:g}", scope=scope, scope_value=value,
-                           period="hour", period_id=str(hour), spent=current / NANO, baseline=mean / NANO)
+        event = AlertEvent(
+            kind="anomaly",
+            limit_name=f"anomaly_x{rule.factor:g}",
+            scope=scope,
+            scope_value=value,
+            period="hour",
+            period_id=str(hour),
+            spent=current / NANO,
+            baseline=mean / NANO,
+        )
         return event, f"anomaly:{scope_key}:{hour}", 3600
 
     def record(self, scope_value: str, amount: int) -> tuple[AlertEvent, str, int] | None:
@@ -453,6 +502,6 @@ class AnomalyMonitor:
                 found = self._event(key, hour, self.store.hourly(key, self._hours(hour)))
                 if found is not None:
                     self.fire(*found)
-            except Exception:  # noqa: BLE001 - alerts never break anything
+            except Exception:
                 logger.exception("llm-cost-hooks: anomaly check failed for %s", key)
         return len(pending)

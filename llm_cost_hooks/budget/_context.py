@@ -63,8 +63,15 @@ __all__ = [
 #: The message segments, in the order they are reported.
 SEGMENTS: tuple[str, ...] = ("system", "policy", "history", "retrieved", "tools")
 _ANNOTATION_KEYS = frozenset({"segment", "score", "metadata"})
-_ROLE_SEGMENTS = {"user": "history", "assistant": "history", "human": "history", "ai": "history",
-                  "tool": "tools", "function": "tools", "developer": "policy"}
+_ROLE_SEGMENTS = {
+    "user": "history",
+    "assistant": "history",
+    "human": "history",
+    "ai": "history",
+    "tool": "tools",
+    "function": "tools",
+    "developer": "policy",
+}
 _MESSAGE_FRAMING = 3  # tokens per message in OpenAI's recipe
 _REPLY_PRIMING = 3
 
@@ -168,11 +175,17 @@ class TrimResult:
         for seg in SEGMENTS:
             if not self.before[seg] and not self.after[seg]:
                 continue
-            row = {"before": self.before[seg], "after": self.after[seg],
-                   "messages_dropped": self._dropped_by_segment.get(seg, 0)}
+            row = {
+                "before": self.before[seg],
+                "after": self.after[seg],
+                "messages_dropped": self._dropped_by_segment.get(seg, 0),
+            }
             if seg == "history":
-                row.update(facts_kept=len(self.facts_kept), facts_dropped=len(self.facts_dropped),
-                           last_user_cut=self.last_user_cut)
+                row.update(
+                    facts_kept=len(self.facts_kept),
+                    facts_dropped=len(self.facts_dropped),
+                    last_user_cut=self.last_user_cut,
+                )
             out[seg] = row
         return out
 
@@ -276,8 +289,10 @@ class ContextBudget:
         if isinstance(budgets, SegmentBudgets):
             self._default: SegmentBudgets | None = budgets
         elif isinstance(budgets, Mapping):
-            if budgets and all(isinstance(v, (SegmentBudgets, Mapping)) for v in budgets.values()) and not (
-                set(budgets) <= set(SegmentBudgets.model_fields)
+            if (
+                budgets
+                and all(isinstance(v, (SegmentBudgets, Mapping)) for v in budgets.values())
+                and not (set(budgets) <= set(SegmentBudgets.model_fields))
             ):
                 for route, value in budgets.items():
                     self._routes[str(route)] = _coerce_budgets(value, str(route))
@@ -292,7 +307,9 @@ class ContextBudget:
         if oversize not in ("raise", "truncate"):
             raise ConfigurationError(f"oversize must be 'raise' or 'truncate', got {oversize!r}.")
         if "{removed}" not in marker:
-            raise ConfigurationError("marker must contain '{removed}', e.g. '[... truncated {removed} tokens]'.")
+            raise ConfigurationError(
+                "marker must contain '{removed}', e.g. '[... truncated {removed} tokens]'."
+            )
         self.model = model
         self.keep_facts = keep_facts
         self.facts_prefix = facts_prefix
@@ -372,7 +389,9 @@ class ContextBudget:
         if overhead is None:
             probe = dict(msg.data, content="")
             overhead = self.count_message(probe, model)
-        keep = max(target - overhead - len(self._text_tokens(self.marker.format(removed=len(tokens)), model)), 0)
+        keep = max(
+            target - overhead - len(self._text_tokens(self.marker.format(removed=len(tokens)), model)), 0
+        )
         new_size = msg.tokens
         for _ in range(4):  # re-tokenising the joined text can shift a token or two
             removed = len(tokens) - keep
@@ -423,7 +442,9 @@ class ContextBudget:
                 out.append(hist.facts_message)
             out.append(dict(m.data, content=m.content_cut) if m.content_cut is not None else m.data)
         cap = budgets.output
-        if max_tokens is not None and (isinstance(max_tokens, bool) or not isinstance(max_tokens, int) or max_tokens < 1):
+        if max_tokens is not None and (
+            isinstance(max_tokens, bool) or not isinstance(max_tokens, int) or max_tokens < 1
+        ):
             raise ConfigurationError(f"max_tokens must be a positive integer, got {max_tokens!r}.")
         new_max = max_tokens if cap is None else (cap if max_tokens is None else min(max_tokens, cap))
         return TrimResult(
@@ -444,7 +465,9 @@ class ContextBudget:
             _dropped_by_segment=dropped_by_segment,
         )
 
-    def apply_request(self, request: Mapping[str, Any], *, route: str | None = None) -> tuple[dict[str, Any], TrimResult]:
+    def apply_request(
+        self, request: Mapping[str, Any], *, route: str | None = None
+    ) -> tuple[dict[str, Any], TrimResult]:
         """Trim an OpenAI/LiteLLM-style request dict (``messages``, ``max_tokens``,
         ``model``); returns the new request and the result. For LiteLLM hooks."""
         if "messages" not in request:
@@ -484,7 +507,9 @@ class ContextBudget:
             score = _annotation(raw, "score")
             if score is not None and not isinstance(score, (int, float)):
                 raise ConfigurationError(f"message {i}: score must be a number, got {score!r}.")
-            out.append(_Msg(i, data, seg, self.count_message(data, model), None if score is None else float(score)))
+            out.append(
+                _Msg(i, data, seg, self.count_message(data, model), None if score is None else float(score))
+            )
         return out
 
     def _enforce_fixed(self, msgs: list[_Msg], seg: str, budget: int | None, model: str) -> None:
@@ -516,7 +541,9 @@ class ContextBudget:
                 self._cut(m, remaining, model)
             remaining = max(remaining - m.tokens, 0)
 
-    def _drop_turns(self, msgs: list[_Msg], history: int | None, tools: int | None, model: str) -> _HistoryOutcome:
+    def _drop_turns(
+        self, msgs: list[_Msg], history: int | None, tools: int | None, model: str
+    ) -> _HistoryOutcome:
         outcome = _HistoryOutcome()
         conv = [m for m in msgs if m.segment in ("history", "tools")]
         if not conv:
@@ -529,7 +556,9 @@ class ContextBudget:
                 live[m.segment] += m.tokens
 
         def over() -> bool:
-            return (history is not None and live["history"] > history) or (tools is not None and live["tools"] > tools)
+            return (history is not None and live["history"] > history) or (
+                tools is not None and live["tools"] > tools
+            )
 
         def drop(m: _Msg) -> None:
             if not m.dropped:
@@ -557,8 +586,15 @@ class ContextBudget:
             self._keep_facts(turns, gone, live, history, model, outcome)
         return outcome
 
-    def _keep_facts(self, turns: list[list[_Msg]], gone: int, live: dict[str, int], history: int | None,
-                    model: str, outcome: _HistoryOutcome) -> None:
+    def _keep_facts(
+        self,
+        turns: list[list[_Msg]],
+        gone: int,
+        live: dict[str, int],
+        history: int | None,
+        model: str,
+        outcome: _HistoryOutcome,
+    ) -> None:
         """Put the fact clauses of the dropped user messages into one compact message.
 
         When the whole line does not fit, older turns are folded in too (their user
@@ -632,12 +668,16 @@ class ContextBudget:
         else:
             kept = []
         outcome.facts_kept = [c[0] for c in kept]
-        outcome.facts_dropped = [c[0] for c, k in zip(clauses, keep) if not k] if kept else [c[0] for c in clauses]
+        outcome.facts_dropped = (
+            [c[0] for c, k in zip(clauses, keep) if not k] if kept else [c[0] for c in clauses]
+        )
         if outcome.facts_kept:
             outcome.facts_message = self._facts_message(outcome.facts_kept)
             outcome.facts_tokens = exact
             first_dropped = next(i for i, turn in enumerate(turns) if any(m.dropped for m in turn))
-            outcome.insert_before = next(m.index for turn in turns[first_dropped:] for m in turn if not m.dropped)
+            outcome.insert_before = next(
+                m.index for turn in turns[first_dropped:] for m in turn if not m.dropped
+            )
 
     def _clauses(self, text: str, model: str) -> list[tuple[str, bool, int]]:
         """Fact clauses of one message with their token counts (cached: a conversation
@@ -660,8 +700,17 @@ class ContextBudget:
     def _facts_message(self, clauses: list[str]) -> dict[str, Any]:
         return {"role": "user", "content": self.facts_prefix + "; ".join(clauses) + "."}
 
-    def _shrink_last_turn(self, last: list[_Msg], conv: list[_Msg], live: dict[str, int], over: Any, drop: Any,
-                          history: int | None, model: str, outcome: _HistoryOutcome) -> None:
+    def _shrink_last_turn(
+        self,
+        last: list[_Msg],
+        conv: list[_Msg],
+        live: dict[str, int],
+        over: Any,
+        drop: Any,
+        history: int | None,
+        model: str,
+        outcome: _HistoryOutcome,
+    ) -> None:
         # The last turn alone is too big: drop its oldest assistant / tool-call groups.
         head = last[0] if last[0].data.get("role") in ("user", "human") else None
         groups: list[list[_Msg]] = []
@@ -678,8 +727,15 @@ class ContextBudget:
         if not over() or history is None:
             return
         # Still too big: cut the remaining assistant texts of the turn, the user message last.
-        rest = [m for m in last if not m.dropped and m.segment == "history" and m is not head
-                and isinstance(m.data.get("content"), str) and m.data.get("content")]
+        rest = [
+            m
+            for m in last
+            if not m.dropped
+            and m.segment == "history"
+            and m is not head
+            and isinstance(m.data.get("content"), str)
+            and m.data.get("content")
+        ]
         for m in rest:
             excess = sum(x.tokens for x in conv if x.segment == "history" and not x.dropped) - history
             if excess <= 0:
@@ -689,8 +745,9 @@ class ContextBudget:
         if over() and head is not None and live["history"] > history:
             others = live["history"] - head.tokens
             if self.strict:
-                raise BudgetExceeded("context.history", limit=history, spent=others, requested=head.tokens,
-                                     unit="tokens")
+                raise BudgetExceeded(
+                    "context.history", limit=history, spent=others, requested=head.tokens, unit="tokens"
+                )
             before = head.tokens
             self._cut_middle(head, history - others, model, history)
             outcome.last_user_cut = before - head.tokens
@@ -703,23 +760,33 @@ class ContextBudget:
         text = content if isinstance(content, str) else _text_of(content)
         tokens = self._text_tokens(text, model)
         overhead = self.count_message(dict(msg.data, content=""), model)
-        keep = target - overhead - len(self._text_tokens(self.marker.format(removed=len(tokens)) + "\n", model))
+        keep = (
+            target - overhead - len(self._text_tokens(self.marker.format(removed=len(tokens)) + "\n", model))
+        )
         for _ in range(6):  # re-tokenising the joined text can shift a token or two
             if keep < 0:
                 break
             head_n = (keep + 1) // 2
-            tail = tokens[len(tokens) - (keep - head_n):] if keep - head_n else []
-            new_text = (self._decode(tokens[:head_n], model) + self.marker.format(removed=len(tokens) - keep)
-                        + "\n" + self._decode(tail, model))
+            tail = tokens[len(tokens) - (keep - head_n) :] if keep - head_n else []
+            new_text = (
+                self._decode(tokens[:head_n], model)
+                + self.marker.format(removed=len(tokens) - keep)
+                + "\n"
+                + self._decode(tail, model)
+            )
             new_size = self.count_message(dict(msg.data, content=new_text), model)
             if new_size <= target:
                 msg.content_cut = new_text if isinstance(content, str) else _replace_text(content, new_text)
-                msg.tokens = (new_size if isinstance(content, str)
-                              else self.count_message(dict(msg.data, content=msg.content_cut), model))
+                msg.tokens = (
+                    new_size
+                    if isinstance(content, str)
+                    else self.count_message(dict(msg.data, content=msg.content_cut), model)
+                )
                 return
             keep -= max(new_size - target, 1)
-        raise BudgetExceeded("context.history", limit=history, spent=history - target,
-                             requested=msg.tokens, unit="tokens")
+        raise BudgetExceeded(
+            "context.history", limit=history, spent=history - target, requested=msg.tokens, unit="tokens"
+        )
 
     def _fill_retrieved(self, msgs: list[_Msg], budget: int | None) -> None:
         if budget is None:
@@ -741,7 +808,7 @@ def _coerce_budgets(value: Any, route: str) -> SegmentBudgets:
         return value
     try:
         return SegmentBudgets(**value)
-    except Exception as exc:  # noqa: BLE001 - re-raised with a hint
+    except Exception as exc:
         raise ConfigurationError(
             f"context budgets of route {route!r} are invalid ({exc}); use e.g. "
             "{'system': 400, 'policy': 500, 'history': 1500, 'retrieved': 3500, 'tools': 1000, 'output': 800}."
@@ -764,7 +831,9 @@ def _text_of(content: Any) -> str:
 
 def _replace_text(content: Any, text: str) -> list[Any]:
     """Multi-part content with its text parts replaced by one text part (images etc. stay)."""
-    others = [p for p in content if not (isinstance(p, str) or (isinstance(p, Mapping) and p.get("type") == "text"))]
+    others = [
+        p for p in content if not (isinstance(p, str) or (isinstance(p, Mapping) and p.get("type") == "text"))
+    ]
     return [{"type": "text", "text": text}, *others]
 
 

@@ -22,7 +22,8 @@ __all__ = ["Fact", "extract_facts", "fact_clauses"]
 
 # Function words that carry no constraint on their own. Prepositions and negations are
 # not here: they say what a value refers to ("from Cambridge", "not before 9").
-_FILLER = frozenset("""
+_FILLER = frozenset(
+    """
 a an the this that these those it its it's i i'm i'd i'll i've me my mine myself we we're we'd we'll us our ours
 you you're you'd you'll your yours he she him her his they them their there here
 is are was were be been being am do does did doing done have has had having will would shall should
@@ -34,28 +35,37 @@ need needs want wants wanted like liked looking look find get got help let lets 
 wondering wonder interested trying try going gonna able
 what which who whom whose when where why how whether if as than too
 some any anything something everything all
-""".split())
+""".split()
+)
 _NEGATIONS = frozenset({"not", "no", "never", "without", "none", "nor", "nothing", "n't"})
-_NEGATED = re.compile(r"^(?:do|does|did|is|are|was|were|can|could|would|should|won|wo|have|has|had|ai)n[’']t$", re.I)
-_LINKS = frozenset("""
+_NEGATED = re.compile(
+    r"^(?:do|does|did|is|are|was|were|can|could|would|should|won|wo|have|has|had|ai)n[’']t$", re.I
+)
+_LINKS = frozenset(
+    """
 in at on for from to after before by near around between under over until till within within per with
 about of into via than since during off out up down or
-""".split())
-_WEEKDAYS_MONTHS = frozenset("""
+""".split()
+)
+_WEEKDAYS_MONTHS = frozenset(
+    """
 monday tuesday wednesday thursday friday saturday sunday today tonight tomorrow yesterday weekend
 january february march april may june july august september october november december
-""".split())
-_NUMBER_WORDS = frozenset("""
+""".split()
+)
+_NUMBER_WORDS = frozenset(
+    """
 zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen
 seventeen eighteen nineteen twenty thirty forty fifty sixty seventy eighty ninety hundred thousand million
 first second third fourth fifth half quarter dozen single double twin
-""".split())
+""".split()
+)
 _WORD = re.compile(
-    r"[$€£¥]\s?\d(?:[\d,.]*\d)?[kKmM]?"                  # amounts
-    r"|\d(?:[\w,.:/-]*\w)?(?:\s?(?:am|pm)\b|%)?"      # numbers, times, dates, codes starting with a digit
-    r"|[’'][A-Za-z]{1,2}\b"                               # split contractions ("I 'm", "you 'd")
-    r"|[^\W\d_][\w’'@.-]*\w|[^\W\d_]"             # words (with inner ' . - @: emails, o'clock)
-    r"|n[’']t"                                   # split negations ("does n't")
+    r"[$€£¥]\s?\d(?:[\d,.]*\d)?[kKmM]?"  # amounts
+    r"|\d(?:[\w,.:/-]*\w)?(?:\s?(?:am|pm)\b|%)?"  # numbers, times, dates, codes starting with a digit
+    r"|[’'][A-Za-z]{1,2}\b"  # split contractions ("I 'm", "you 'd")
+    r"|[^\W\d_][\w’'@.-]*\w|[^\W\d_]"  # words (with inner ' . - @: emails, o'clock)
+    r"|n[’']t"  # split negations ("does n't")
 )
 _INTERJECTION = re.compile(r"^(?:u+m+|h+m+|u+h+|a+h+|o+h+|e+r+m*|w+o+w+)$")
 _CLAUSE = re.compile(r"[.!?;\n]+(?:\s|$)|\s?,\s+(?:and\s+|but\s+|or\s+|so\s+)?|\s+but\s+")

@@ -90,10 +90,13 @@ class Reservation:
         if cost_usd < 0 or math.isnan(cost_usd):
             raise ConfigurationError(f"settled cost must be a non-negative number, got {cost_usd!r}.")
         tokens = (input_tokens if input_tokens is not None else self.request.input_tokens) + (
-            output_tokens if output_tokens is not None else self.max_output_tokens)
+            output_tokens if output_tokens is not None else self.max_output_tokens
+        )
         return [round(cost_usd * NANO) if lim.metric == "usd" else tokens for lim in self._plan.limits]
 
-    def settle(self, cost_usd: float, *, input_tokens: int | None = None, output_tokens: int | None = None) -> None:
+    def settle(
+        self, cost_usd: float, *, input_tokens: int | None = None, output_tokens: int | None = None
+    ) -> None:
         """Replace the hold with the real cost of the call."""
         if self.state != "held":
             return
@@ -109,8 +112,9 @@ class Reservation:
         events = guard._overspent(self, actual, spent) if self._past_hold(actual) else ()
         guard._after_settle(plan, spent, cost_usd, sync=True, extra=events)
 
-    async def asettle(self, cost_usd: float, *, input_tokens: int | None = None,
-                      output_tokens: int | None = None) -> None:
+    async def asettle(
+        self, cost_usd: float, *, input_tokens: int | None = None, output_tokens: int | None = None
+    ) -> None:
         if self.state != "held":
             return
         actual = self._actual(cost_usd, input_tokens, output_tokens)
@@ -260,7 +264,9 @@ class SpendGuard:
         return float(self.price_book.cost(usage, model, provider).total)
 
     # -- planning (no I/O) ----------------------------------------------------------------
-    def _plan(self, request: SpendRequest, cap: int | None = None, shrunk_by: str | None = None) -> _Plan | Downgrade:
+    def _plan(
+        self, request: SpendRequest, cap: int | None = None, shrunk_by: str | None = None
+    ) -> _Plan | Downgrade:
         if cap is not None:
             request = request.model_copy(update={"max_output_tokens": cap})
         input_usd, out_rate, worst, cap = self.estimate(request)
@@ -277,8 +283,11 @@ class SpendGuard:
                 continue
             error = BudgetExceeded(lim.name, limit=lim.amount, spent=0.0, requested=requested, unit=lim.unit)
             if lim.on_breach == "shrink_output":
-                new_cap = int(lim.amount) if lim.metric == "output_tokens" else (
-                    math.floor((lim.amount - input_usd) / out_rate) if out_rate > 0 else cap)
+                new_cap = (
+                    int(lim.amount)
+                    if lim.metric == "output_tokens"
+                    else (math.floor((lim.amount - input_usd) / out_rate) if out_rate > 0 else cap)
+                )
                 if new_cap >= lim.min_output_tokens and new_cap < cap:
                     return self._plan(request, new_cap, lim.name)
                 raise error
@@ -321,12 +330,22 @@ class SpendGuard:
         lim = plan.limits[i]
         committed = (outcome.spent + outcome.reserved) / lim.scale
         requested = plan.amounts[i] / lim.scale
-        error = BudgetExceeded(lim.name, limit=lim.amount, spent=committed, requested=requested,
-                               unit=lim.unit, resets_at=plan.resets[i])
+        error = BudgetExceeded(
+            lim.name,
+            limit=lim.amount,
+            spent=committed,
+            requested=requested,
+            unit=lim.unit,
+            resets_at=plan.resets[i],
+        )
         if lim.on_breach == "shrink_output" and attempt < 3:
             left = plan.limit_units[i] - outcome.spent - outcome.reserved
             if lim.metric == "usd":
-                new_cap = math.floor((left / NANO - plan.input_usd) / plan.output_rate) if plan.output_rate > 0 else -1
+                new_cap = (
+                    math.floor((left / NANO - plan.input_usd) / plan.output_rate)
+                    if plan.output_rate > 0
+                    else -1
+                )
             else:
                 new_cap = left - plan.request.input_tokens
             new_cap = min(new_cap, plan.cap - 1)
@@ -342,19 +361,38 @@ class SpendGuard:
         i = outcome.failed
         assert i is not None
         lim = plan.limits[i]
-        event = AlertEvent(kind="refused", limit_name=lim.name, scope=lim.scope, scope_value=plan.scope_values[i],
-                           period=lim.period, period_id=plan.period_ids[i],
-                           spent=(outcome.spent + outcome.reserved) / lim.scale, unit=lim.unit, limit=lim.amount,
-                           requested=plan.amounts[i] / lim.scale, resets_at=plan.resets[i])
+        event = AlertEvent(
+            kind="refused",
+            limit_name=lim.name,
+            scope=lim.scope,
+            scope_value=plan.scope_values[i],
+            period=lim.period,
+            period_id=plan.period_ids[i],
+            spent=(outcome.spent + outcome.reserved) / lim.scale,
+            unit=lim.unit,
+            limit=lim.amount,
+            requested=plan.amounts[i] / lim.scale,
+            resets_at=plan.resets[i],
+        )
         self.alerts.metric("llm_cost_hooks.budget.refused", 1.0, event.attributes())
         return event
 
     def _event(self, plan: _Plan, i: int, threshold: float, spent: float) -> AlertEvent:
         lim = plan.limits[i]
-        return AlertEvent(kind="threshold", limit_name=lim.name, scope=lim.scope, scope_value=plan.scope_values[i],
-                          period=lim.period, period_id=plan.period_ids[i], spent=spent, unit=lim.unit,
-                          limit=lim.amount, threshold=threshold, fraction=spent / lim.amount,
-                          resets_at=plan.resets[i])
+        return AlertEvent(
+            kind="threshold",
+            limit_name=lim.name,
+            scope=lim.scope,
+            scope_value=plan.scope_values[i],
+            period=lim.period,
+            period_id=plan.period_ids[i],
+            spent=spent,
+            unit=lim.unit,
+            limit=lim.amount,
+            threshold=threshold,
+            fraction=spent / lim.amount,
+            resets_at=plan.resets[i],
+        )
 
     # -- reserve --------------------------------------------------------------------------
     def try_reserve(self, request: SpendRequest) -> Reservation | Downgrade:
@@ -367,8 +405,9 @@ class SpendGuard:
             reservation = Reservation(self, plan)
             if not plan.keys:
                 return reservation
-            outcome = self.store.reserve(reservation.id, plan.keys, plan.limit_units, plan.amounts,
-                                         plan.ttls, self.lease_seconds)
+            outcome = self.store.reserve(
+                reservation.id, plan.keys, plan.limit_units, plan.amounts, plan.ttls, self.lease_seconds
+            )
             if outcome.ok:
                 self._held[reservation.id] = weakref.ref(reservation)
                 if self._renewer_pid != _PID[0]:
@@ -388,8 +427,9 @@ class SpendGuard:
             reservation = Reservation(self, plan)
             if not plan.keys:
                 return reservation
-            outcome = await self.store.areserve(reservation.id, plan.keys, plan.limit_units, plan.amounts,
-                                                plan.ttls, self.lease_seconds)
+            outcome = await self.store.areserve(
+                reservation.id, plan.keys, plan.limit_units, plan.amounts, plan.ttls, self.lease_seconds
+            )
             if outcome.ok:
                 self._hold(reservation)
                 return reservation
@@ -428,8 +468,12 @@ class SpendGuard:
         if self._renewer_pid != _PID[0]:  # first hold, or in a forked child
             with self._lock:
                 if self._renewer_pid != _PID[0]:
-                    self._renewer = threading.Thread(target=_renew_loop, args=(weakref.ref(self),),
-                                                     name="llm-cost-hooks-lease-renewer", daemon=True)
+                    self._renewer = threading.Thread(
+                        target=_renew_loop,
+                        args=(weakref.ref(self),),
+                        name="llm-cost-hooks-lease-renewer",
+                        daemon=True,
+                    )
                     self._renewer.start()
                     self._renewer_pid = _PID[0]
 
@@ -454,7 +498,7 @@ class SpendGuard:
             return 0
         try:
             renew([(r.id, r._plan.keys) for r in live], self.lease_seconds)
-        except Exception:  # noqa: BLE001 - a lapsed lease is flagged at settle, never a failed call
+        except Exception:
             logger.warning("llm-cost-hooks: could not renew %d budget lease(s)", len(live), exc_info=True)
             return 0
         until = now + self.lease_seconds
@@ -466,7 +510,9 @@ class SpendGuard:
     def _limit_unit(self, name: str) -> str:
         return next((lim.unit for lim in self.limits if lim.name == name), "USD")
 
-    def _overspent(self, r: Reservation, actual: list[int], spent: list[int]) -> list[tuple[AlertEvent, str, int]]:
+    def _overspent(
+        self, r: Reservation, actual: list[int], spent: list[int]
+    ) -> list[tuple[AlertEvent, str, int]]:
         plan = r._plan
         if not plan.keys:
             return []
@@ -483,16 +529,32 @@ class SpendGuard:
             count[0] += 1
             count[1] += units
             total = (spent[i] if i < len(spent) else 0) / lim.scale
-            events.append((self._overspend_event(plan, i, total, units / lim.scale, reason),
-                           f"overspend:{plan.keys[i]}", plan.ttls[i]))
+            events.append(
+                (
+                    self._overspend_event(plan, i, total, units / lim.scale, reason),
+                    f"overspend:{plan.keys[i]}",
+                    plan.ttls[i],
+                )
+            )
         return events
 
     def _overspend_event(self, plan: _Plan, i: int, spent: float, excess: float, reason: str) -> AlertEvent:
         lim = plan.limits[i]
-        return AlertEvent(kind="overspend", limit_name=lim.name, scope=lim.scope, scope_value=plan.scope_values[i],
-                          period=lim.period, period_id=plan.period_ids[i], spent=spent, unit=lim.unit,
-                          limit=lim.amount, fraction=spent / lim.amount, resets_at=plan.resets[i],
-                          reason=reason, excess=excess)
+        return AlertEvent(
+            kind="overspend",
+            limit_name=lim.name,
+            scope=lim.scope,
+            scope_value=plan.scope_values[i],
+            period=lim.period,
+            period_id=plan.period_ids[i],
+            spent=spent,
+            unit=lim.unit,
+            limit=lim.amount,
+            fraction=spent / lim.amount,
+            resets_at=plan.resets[i],
+            reason=reason,
+            excess=excess,
+        )
 
     def _on_replay(self, keys: Sequence[str], spent: Sequence[int] | None) -> None:
         """Alerts for spend replayed from the outage journal: thresholds it crossed, and an
@@ -505,22 +567,36 @@ class SpendGuard:
                 continue
             lim, value, period_id = found
             resets = period_bounds(lim.period, self.clock())[1]  # type: ignore[arg-type]
-            plan = _Plan(SpendRequest(model="-", input_tokens=0), 0.0, 0.0, 0.0, 0, keys=[key], limits=[lim],
-                         limit_units=[round(lim.amount * lim.scale)], amounts=[0],
-                         ttls=[int(resets.timestamp() - self.clock()) + 86_400], scope_values=[value],
-                         period_ids=[period_id], resets=[resets])
+            plan = _Plan(
+                SpendRequest(model="-", input_tokens=0),
+                0.0,
+                0.0,
+                0.0,
+                0,
+                keys=[key],
+                limits=[lim],
+                limit_units=[round(lim.amount * lim.scale)],
+                amounts=[0],
+                ttls=[int(resets.timestamp() - self.clock()) + 86_400],
+                scope_values=[value],
+                period_ids=[period_id],
+                resets=[resets],
+            )
             for event, flag, ttl in self._threshold_events(plan, [units]):
                 self._fire(event, flag, ttl)
             if units > plan.limit_units[0]:
                 excess = (units - plan.limit_units[0]) / lim.scale
-                self._fire(self._overspend_event(plan, 0, units / lim.scale, excess, "replayed"),
-                           f"overspend:{key}", plan.ttls[0])
+                self._fire(
+                    self._overspend_event(plan, 0, units / lim.scale, excess, "replayed"),
+                    f"overspend:{key}",
+                    plan.ttls[0],
+                )
 
     def _limit_of_key(self, key: str) -> tuple[Limit, str, str] | None:
         for lim in self._period_limits:
             head = f"b:{lim.name}:{lim.scope}:"
             if key.startswith(head):
-                value, _, period_id = key[len(head):].rpartition(":")
+                value, _, period_id = key[len(head) :].rpartition(":")
                 return lim, value, period_id
         return None
 
@@ -531,8 +607,11 @@ class SpendGuard:
             lim = plan.limits[i]
             value = units / lim.scale
             fraction = value / lim.amount
-            self.alerts.metric("llm_cost_hooks.budget.utilization", fraction,
-                               {"budget.limit": lim.name, "budget.scope_value": plan.scope_values[i]})
+            self.alerts.metric(
+                "llm_cost_hooks.budget.utilization",
+                fraction,
+                {"budget.limit": lim.name, "budget.scope_value": plan.scope_values[i]},
+            )
             for t in lim.alert_at:
                 if fraction >= t:
                     out.append((self._event(plan, i, t, value), f"{plan.keys[i]}:{t:g}", plan.ttls[i]))
@@ -543,7 +622,7 @@ class SpendGuard:
             return
         try:
             first = self.store.once("alert:" + flag, ttl)
-        except Exception:  # noqa: BLE001 - alerts never break a call
+        except Exception:
             logger.exception("llm-cost-hooks: alert bookkeeping failed")
             return
         self._remember(flag)
@@ -555,7 +634,7 @@ class SpendGuard:
             return
         try:
             first = await self.store.aonce("alert:" + flag, ttl)
-        except Exception:  # noqa: BLE001
+        except Exception:
             logger.exception("llm-cost-hooks: alert bookkeeping failed")
             return
         self._remember(flag)
@@ -567,30 +646,44 @@ class SpendGuard:
             self._fired.clear()
         self._fired.add(flag)
 
-    def _after_settle(self, plan: _Plan, spent: list[int], cost_usd: float, *, sync: bool = True,
-                      extra: Sequence[tuple[AlertEvent, str, int]] = ()) -> None:
+    def _after_settle(
+        self,
+        plan: _Plan,
+        spent: list[int],
+        cost_usd: float,
+        *,
+        sync: bool = True,
+        extra: Sequence[tuple[AlertEvent, str, int]] = (),
+    ) -> None:
         try:
             for event, flag, ttl in [*extra, *self._threshold_events(plan, spent)]:
                 self._fire(event, flag, ttl)
             if self.alerts.anomaly is not None:
-                found = self._anomalies.record(plan.request.scope_value(self.alerts.anomaly.scope),
-                                               round(cost_usd * NANO))
+                found = self._anomalies.record(
+                    plan.request.scope_value(self.alerts.anomaly.scope), round(cost_usd * NANO)
+                )
                 if found is not None:
                     self._fire(*found)
-        except Exception:  # noqa: BLE001 - alerts never break a call
+        except Exception:
             logger.exception("llm-cost-hooks: budget alerting failed")
 
-    async def _aafter_settle(self, plan: _Plan, spent: list[int], cost_usd: float,
-                             extra: Sequence[tuple[AlertEvent, str, int]] = ()) -> None:
+    async def _aafter_settle(
+        self,
+        plan: _Plan,
+        spent: list[int],
+        cost_usd: float,
+        extra: Sequence[tuple[AlertEvent, str, int]] = (),
+    ) -> None:
         try:
             for event, flag, ttl in [*extra, *self._threshold_events(plan, spent)]:
                 await self._afire(event, flag, ttl)
             if self.alerts.anomaly is not None:
-                found = await self._anomalies.arecord(plan.request.scope_value(self.alerts.anomaly.scope),
-                                                      round(cost_usd * NANO))
+                found = await self._anomalies.arecord(
+                    plan.request.scope_value(self.alerts.anomaly.scope), round(cost_usd * NANO)
+                )
                 if found is not None:
                     await self._afire(*found)
-        except Exception:  # noqa: BLE001
+        except Exception:
             logger.exception("llm-cost-hooks: budget alerting failed")
 
     def check_anomalies(self) -> int:
@@ -607,7 +700,9 @@ class SpendGuard:
         value = "*" if lim.scope == "global" else (scope_value or "_unattributed")
         return lim, f"b:{lim.name}:{lim.scope}:{value}:{period_id}"
 
-    def usage(self, limit: Limit | str, scope_value: str | None = None, *, at: float | None = None) -> tuple[float, float]:
+    def usage(
+        self, limit: Limit | str, scope_value: str | None = None, *, at: float | None = None
+    ) -> tuple[float, float]:
         """``(spent, reserved)`` of a period limit for one scope value, in its unit."""
         lim, key = self._key(limit, scope_value, at)
         spent, reserved = self.store.usage(key)
@@ -629,7 +724,7 @@ def _renew_loop(guard_ref: weakref.ref[SpendGuard]) -> None:
         interval = max(guard.lease_seconds / 3, 0.05)
         try:
             guard.renew_leases()
-        except Exception:  # noqa: BLE001
+        except Exception:
             logger.exception("llm-cost-hooks: budget lease renewal failed")
         del guard
         time.sleep(interval)

@@ -73,7 +73,9 @@ class Limit(BaseModel):
         if self.period == "request" and self.metric == "tokens":
             raise ConfigurationError("per-request token limits are 'input_tokens' or 'output_tokens'.")
         if self.on_breach == "shrink_output" and self.metric == "input_tokens":
-            raise ConfigurationError("shrink_output cannot fix an input_tokens limit; use 'raise' or trim the context.")
+            raise ConfigurationError(
+                "shrink_output cannot fix an input_tokens limit; use 'raise' or trim the context."
+            )
         if any(not 0 < t <= 10 for t in self.alert_at):
             raise ConfigurationError(f"alert_at fractions must be in (0, 10], got {self.alert_at}.")
         if not self.name:
@@ -170,8 +172,14 @@ class DowngradeRequired(BudgetExceeded):
 
     def __init__(self, downgrade: Downgrade) -> None:
         e = downgrade.error
-        super().__init__(e.limit_name, limit=e.limit, spent=e.spent, requested=e.requested,
-                         unit=e.unit, resets_at=e.resets_at)
+        super().__init__(
+            e.limit_name,
+            limit=e.limit,
+            spent=e.spent,
+            requested=e.requested,
+            unit=e.unit,
+            resets_at=e.resets_at,
+        )
         self.downgrade = downgrade
         target = downgrade.to_model or "a cheaper tier"
         self.args = (f"{self.args[0]} Policy: downgrade {downgrade.from_model!r} to {target}.",)

@@ -76,18 +76,36 @@ class SpendStore(Protocol):
     Implementations must make ``reserve`` all-or-nothing and atomic across callers.
     """
 
-    def reserve(self, res_id: str, keys: Sequence[str], limits: Sequence[int], amounts: Sequence[int],
-                ttls: Sequence[int], lease_seconds: float) -> ReserveOutcome: ...
-    def settle(self, res_id: str, keys: Sequence[str], actual: Sequence[int], ttls: Sequence[int]) -> list[int]: ...
+    def reserve(
+        self,
+        res_id: str,
+        keys: Sequence[str],
+        limits: Sequence[int],
+        amounts: Sequence[int],
+        ttls: Sequence[int],
+        lease_seconds: float,
+    ) -> ReserveOutcome: ...
+    def settle(
+        self, res_id: str, keys: Sequence[str], actual: Sequence[int], ttls: Sequence[int]
+    ) -> list[int]: ...
     def release(self, res_id: str, keys: Sequence[str]) -> None: ...
     def usage(self, key: str) -> tuple[int, int]: ...
     def once(self, flag: str, ttl: int) -> bool: ...
     def add_hourly(self, key: str, hour: int, amount: int, ttl: int) -> None: ...
     def hourly(self, key: str, hours: Sequence[int]) -> list[int]: ...
 
-    async def areserve(self, res_id: str, keys: Sequence[str], limits: Sequence[int], amounts: Sequence[int],
-                       ttls: Sequence[int], lease_seconds: float) -> ReserveOutcome: ...
-    async def asettle(self, res_id: str, keys: Sequence[str], actual: Sequence[int], ttls: Sequence[int]) -> list[int]: ...
+    async def areserve(
+        self,
+        res_id: str,
+        keys: Sequence[str],
+        limits: Sequence[int],
+        amounts: Sequence[int],
+        ttls: Sequence[int],
+        lease_seconds: float,
+    ) -> ReserveOutcome: ...
+    async def asettle(
+        self, res_id: str, keys: Sequence[str], actual: Sequence[int], ttls: Sequence[int]
+    ) -> list[int]: ...
     async def arelease(self, res_id: str, keys: Sequence[str]) -> None: ...
     async def aonce(self, flag: str, ttl: int) -> bool: ...
     async def aadd_hourly(self, key: str, hour: int, amount: int, ttl: int) -> None: ...
@@ -154,7 +172,6 @@ class InProcessSpendStore(_AsyncFromSync):
             amount, _ = holds.pop(rid)
             self._reserved[key] = self._reserved.get(key, 0) - amount
 
-
     def _sweep(self, now: float) -> None:
         self._next_sweep = now + self.sweep_interval
         for key in [k for k, exp in self._expires.items() if exp <= now]:
@@ -177,8 +194,15 @@ class InProcessSpendStore(_AsyncFromSync):
             self._spent[key] = int(spent)
             self._expires.setdefault(key, self._clock() + ttl)
 
-    def reserve(self, res_id: str, keys: Sequence[str], limits: Sequence[int], amounts: Sequence[int],
-                ttls: Sequence[int], lease_seconds: float) -> ReserveOutcome:
+    def reserve(
+        self,
+        res_id: str,
+        keys: Sequence[str],
+        limits: Sequence[int],
+        amounts: Sequence[int],
+        ttls: Sequence[int],
+        lease_seconds: float,
+    ) -> ReserveOutcome:
         now = self._clock()
         with self._lock:
             for key in keys:
@@ -196,7 +220,9 @@ class InProcessSpendStore(_AsyncFromSync):
                 self._sweep(now)
         return _RESERVED
 
-    def settle(self, res_id: str, keys: Sequence[str], actual: Sequence[int], ttls: Sequence[int]) -> list[int]:
+    def settle(
+        self, res_id: str, keys: Sequence[str], actual: Sequence[int], ttls: Sequence[int]
+    ) -> list[int]:
         with self._lock:
             out = []
             for i, key in enumerate(keys):
@@ -285,7 +311,10 @@ local function epoch()
 end
 """
 
-_RESERVE = _PURGE + _EPOCH + """
+_RESERVE = (
+    _PURGE
+    + _EPOCH
+    + """
 local now = now_ms()
 local n = (#KEYS - 1) / 3
 local res_id = ARGV[1]
@@ -319,8 +348,11 @@ for i = 1, n do
 end
 return seen
 """
+)
 
-_SETTLE = _EPOCH + """
+_SETTLE = (
+    _EPOCH
+    + """
 local n = (#KEYS - 1) / 3
 local res_id = ARGV[1]
 local ep = epoch()
@@ -352,6 +384,7 @@ out[n+1] = ep
 out[n+2] = dup
 return out
 """
+)
 
 _RELEASE = """
 local n = (#KEYS - 1) / 3
@@ -368,7 +401,9 @@ return 1
 """
 
 # KEYS: <key>:e of each hold; ARGV: lease ms, then one res_id per key.
-_RENEW = _PURGE + """
+_RENEW = (
+    _PURGE
+    + """
 local until_ms = now_ms() + tonumber(ARGV[1])
 local renewed = 0
 for i = 1, #KEYS do
@@ -379,6 +414,7 @@ for i = 1, #KEYS do
 end
 return renewed
 """
+)
 
 # After Redis came back empty: put back this client's settled spend of live periods,
 # once per client and epoch. KEYS: budget keys, then the marker; ARGV: marker ttl, then
@@ -393,10 +429,13 @@ end
 return 1
 """
 
-_USAGE = _PURGE + """
+_USAGE = (
+    _PURGE
+    + """
 purge(KEYS[1], KEYS[2], KEYS[3], now_ms())
 return {redis.call('HGET', KEYS[1], 'spent') or '0', redis.call('HGET', KEYS[1], 'reserved') or '0'}
 """
+)
 
 
 class _Expiring:
@@ -489,8 +528,11 @@ class RedisSpendStore:
             # No silent retries: a timed-out script may still run, and the failover policy
             # (journal, replay) is what handles an unreachable server.
             self._client = redis.Redis.from_url(
-                self.url, socket_connect_timeout=self._connect_timeout,
-                socket_timeout=self._socket_timeout, decode_responses=True, retry=Retry(NoBackoff(), 0),
+                self.url,
+                socket_connect_timeout=self._connect_timeout,
+                socket_timeout=self._socket_timeout,
+                decode_responses=True,
+                retry=Retry(NoBackoff(), 0),
             )
         return self._client
 
@@ -504,8 +546,11 @@ class RedisSpendStore:
             from redis.backoff import NoBackoff
 
             client = aredis.Redis.from_url(
-                self.url, socket_connect_timeout=self._connect_timeout,
-                socket_timeout=self._socket_timeout, decode_responses=True, retry=AsyncRetry(NoBackoff(), 0),
+                self.url,
+                socket_connect_timeout=self._connect_timeout,
+                socket_timeout=self._socket_timeout,
+                decode_responses=True,
+                retry=AsyncRetry(NoBackoff(), 0),
             )
             # One client per event loop: asyncio connections cannot cross loops.
             self._aclients = {k: v for k, v in self._aclients.items() if k == id(loop)}
@@ -544,18 +589,27 @@ class RedisSpendStore:
         return (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, OSError)
 
     def _unavailable(self, exc: BaseException) -> SpendStoreUnavailable:
-        return SpendStoreUnavailable(f"Redis spend store at {self.url} is unreachable: {type(exc).__name__}: {exc}")
+        return SpendStoreUnavailable(
+            f"Redis spend store at {self.url} is unreachable: {type(exc).__name__}: {exc}"
+        )
 
     # -- argument packing and replies -----------------------------------------------------
-    def _reserve_args(self, res_id: str, limits: Sequence[int], amounts: Sequence[int], ttls: Sequence[int],
-                      lease_seconds: float) -> list[str]:
+    def _reserve_args(
+        self,
+        res_id: str,
+        limits: Sequence[int],
+        amounts: Sequence[int],
+        ttls: Sequence[int],
+        lease_seconds: float,
+    ) -> list[str]:
         args = [res_id, str(int(lease_seconds * 1000)), self._epoch or ""]
         for limit, amount, ttl in zip(limits, amounts, ttls):
             args += [str(int(limit)), str(int(amount)), str(int(ttl))]
         return args
 
-    def _reserve_reply(self, keys: Sequence[str], ttls: Sequence[int],
-                       reply: Sequence[Any]) -> tuple[ReserveOutcome | None, bool]:
+    def _reserve_reply(
+        self, keys: Sequence[str], ttls: Sequence[int], reply: Sequence[Any]
+    ) -> tuple[ReserveOutcome | None, bool]:
         """``(outcome, restarted)``; outcome None: not reserved, Redis came back empty."""
         if _PID[0] != self._pid:
             self._fork_reset()
@@ -574,14 +628,17 @@ class RedisSpendStore:
         """The settlement-marker bucket of now (journalled with each fallback settlement)."""
         return int(time.time() // self.replay_window)
 
-    def _settle_args(self, res_id: str, actual: Sequence[int], ttls: Sequence[int], bucket: int | None) -> list[str]:
+    def _settle_args(
+        self, res_id: str, actual: Sequence[int], ttls: Sequence[int], bucket: int | None
+    ) -> list[str]:
         args = [res_id, str(self.bucket() if bucket is None else bucket), str(int(2 * self.replay_window))]
         for amount, ttl in zip(actual, ttls):
             args += [str(int(amount)), str(int(ttl))]
         return args
 
-    def _settle_reply(self, keys: Sequence[str], actual: Sequence[int], ttls: Sequence[int],
-                      reply: Sequence[Any]) -> tuple[list[int], bool]:
+    def _settle_reply(
+        self, keys: Sequence[str], actual: Sequence[int], ttls: Sequence[int], reply: Sequence[Any]
+    ) -> tuple[list[int], bool]:
         if _PID[0] != self._pid:
             self._fork_reset()
         n = len(keys)
@@ -607,9 +664,15 @@ class RedisSpendStore:
 
     def _restore_plan(self) -> tuple[list[str], list[str]] | None:
         now = time.monotonic()
-        live = [(k, units, int(exp - now)) for k, (units, exp) in self.mine.items.items() if exp > now and units]
-        logger.warning("llm-cost-hooks: Redis at %s came back without its budget counters; putting back the "
-                       "spend this process settled on %d live budget key(s).", self.url, len(live))
+        live = [
+            (k, units, int(exp - now)) for k, (units, exp) in self.mine.items.items() if exp > now and units
+        ]
+        logger.warning(
+            "llm-cost-hooks: Redis at %s came back without its budget counters; putting back the "
+            "spend this process settled on %d live budget key(s).",
+            self.url,
+            len(live),
+        )
         if not live:
             return None
         keys = [self._k(k) for k, _, _ in live] + [self._k(f"restored:{self._epoch}:{self._client_id}")]
@@ -636,7 +699,9 @@ class RedisSpendStore:
         for i, key in enumerate(keys):
             self.mine.add(key, int(actual[i]), ttls[i], now)
 
-    def _renew_args(self, holds: Sequence[tuple[str, Sequence[str]]], lease_seconds: float) -> tuple[list[str], list[str]]:
+    def _renew_args(
+        self, holds: Sequence[tuple[str, Sequence[str]]], lease_seconds: float
+    ) -> tuple[list[str], list[str]]:
         keys, args = [], [str(int(lease_seconds * 1000))]
         for res_id, budget_keys in holds:
             for key in budget_keys:
@@ -651,27 +716,43 @@ class RedisSpendStore:
         except self._errors() as exc:
             raise self._unavailable(exc) from exc
 
-    def reserve(self, res_id: str, keys: Sequence[str], limits: Sequence[int], amounts: Sequence[int],
-                ttls: Sequence[int], lease_seconds: float) -> ReserveOutcome:
+    def reserve(
+        self,
+        res_id: str,
+        keys: Sequence[str],
+        limits: Sequence[int],
+        amounts: Sequence[int],
+        ttls: Sequence[int],
+        lease_seconds: float,
+    ) -> ReserveOutcome:
         script = self._script("reserve", _RESERVE)
         for _ in range(2):
             args = self._reserve_args(res_id, limits, amounts, ttls, lease_seconds)
             outcome, restarted = self._reserve_reply(
-                keys, ttls, self._call(lambda: script(keys=self._triples(keys), args=args)))
+                keys, ttls, self._call(lambda: script(keys=self._triples(keys), args=args))
+            )
             if restarted:
                 self._after_restart([], [], [])
             if outcome is not None:
                 return outcome
         raise self._unavailable(RuntimeError("Redis restarted twice during one reservation"))
 
-    def settle(self, res_id: str, keys: Sequence[str], actual: Sequence[int], ttls: Sequence[int], *,
-               bucket: int | None = None) -> list[int]:
+    def settle(
+        self,
+        res_id: str,
+        keys: Sequence[str],
+        actual: Sequence[int],
+        ttls: Sequence[int],
+        *,
+        bucket: int | None = None,
+    ) -> list[int]:
         """Count ``actual`` on each key and drop the hold; ``bucket`` (a replay) is the
         marker bucket of the first attempt, so a settlement already counted is skipped."""
         script = self._script("settle", _SETTLE)
         args = self._settle_args(res_id, actual, ttls, bucket)
         spent, restarted = self._settle_reply(
-            keys, actual, ttls, self._call(lambda: script(keys=self._triples(keys), args=args)))
+            keys, actual, ttls, self._call(lambda: script(keys=self._triples(keys), args=args))
+        )
         if restarted:
             self._after_restart(keys, actual, ttls)
         return spent
@@ -694,7 +775,9 @@ class RedisSpendStore:
         return int(reply[0]), int(reply[1])
 
     def once(self, flag: str, ttl: int) -> bool:
-        return bool(self._call(lambda: self._sync().set(self._k("once:" + flag), "1", nx=True, ex=max(int(ttl), 1))))
+        return bool(
+            self._call(lambda: self._sync().set(self._k("once:" + flag), "1", nx=True, ex=max(int(ttl), 1)))
+        )
 
     def add_hourly(self, key: str, hour: int, amount: int, ttl: int) -> None:
         k = self._k(f"h:{key}:{hour}")
@@ -724,11 +807,20 @@ class RedisSpendStore:
         except (*self._errors(), asyncio.TimeoutError) as exc:
             raise self._unavailable(exc) from exc
 
-    async def areserve(self, res_id: str, keys: Sequence[str], limits: Sequence[int], amounts: Sequence[int],
-                       ttls: Sequence[int], lease_seconds: float) -> ReserveOutcome:
+    async def areserve(
+        self,
+        res_id: str,
+        keys: Sequence[str],
+        limits: Sequence[int],
+        amounts: Sequence[int],
+        ttls: Sequence[int],
+        lease_seconds: float,
+    ) -> ReserveOutcome:
         for _ in range(2):
             args = self._reserve_args(res_id, limits, amounts, ttls, lease_seconds)
-            reply = await self._acall(lambda: self._ascript("reserve", _RESERVE)(keys=self._triples(keys), args=args))
+            reply = await self._acall(
+                lambda: self._ascript("reserve", _RESERVE)(keys=self._triples(keys), args=args)
+            )
             outcome, restarted = self._reserve_reply(keys, ttls, reply)
             if restarted:
                 await self._aafter_restart([], [], [])
@@ -736,10 +828,19 @@ class RedisSpendStore:
                 return outcome
         raise self._unavailable(RuntimeError("Redis restarted twice during one reservation"))
 
-    async def asettle(self, res_id: str, keys: Sequence[str], actual: Sequence[int], ttls: Sequence[int], *,
-                      bucket: int | None = None) -> list[int]:
+    async def asettle(
+        self,
+        res_id: str,
+        keys: Sequence[str],
+        actual: Sequence[int],
+        ttls: Sequence[int],
+        *,
+        bucket: int | None = None,
+    ) -> list[int]:
         args = self._settle_args(res_id, actual, ttls, bucket)
-        reply = await self._acall(lambda: self._ascript("settle", _SETTLE)(keys=self._triples(keys), args=args))
+        reply = await self._acall(
+            lambda: self._ascript("settle", _SETTLE)(keys=self._triples(keys), args=args)
+        )
         spent, restarted = self._settle_reply(keys, actual, ttls, reply)
         if restarted:
             await self._aafter_restart(keys, actual, ttls)
@@ -749,8 +850,11 @@ class RedisSpendStore:
         await self._acall(lambda: self._ascript("release", _RELEASE)(keys=self._triples(keys), args=[res_id]))
 
     async def aonce(self, flag: str, ttl: int) -> bool:
-        return bool(await self._acall(
-            lambda: self._async().set(self._k("once:" + flag), "1", nx=True, ex=max(int(ttl), 1))))
+        return bool(
+            await self._acall(
+                lambda: self._async().set(self._k("once:" + flag), "1", nx=True, ex=max(int(ttl), 1))
+            )
+        )
 
     async def aadd_hourly(self, key: str, hour: int, amount: int, ttl: int) -> None:
         k = self._k(f"h:{key}:{hour}")
@@ -797,8 +901,13 @@ class SpendJournal:
     1
     """
 
-    def __init__(self, directory: str | os.PathLike[str] | None, *, namespace: str = "spend",
-                 max_entries: int = 100_000) -> None:
+    def __init__(
+        self,
+        directory: str | os.PathLike[str] | None,
+        *,
+        namespace: str = "spend",
+        max_entries: int = 100_000,
+    ) -> None:
         self.directory = Path(directory) if directory is not None else None
         self.namespace = namespace
         self.max_entries = max_entries
@@ -839,8 +948,12 @@ class SpendJournal:
         except OSError as exc:
             if not self._warned:
                 self._warned = True
-                logger.error("llm-cost-hooks: cannot write the spend journal in %s (%s); fallback settlements "
-                             "are kept in memory only until the shared store is back.", self.directory, exc)
+                logger.error(
+                    "llm-cost-hooks: cannot write the spend journal in %s (%s); fallback settlements "
+                    "are kept in memory only until the shared store is back.",
+                    self.directory,
+                    exc,
+                )
             self.directory, self._file = None, None
         return self._file
 
@@ -857,9 +970,13 @@ class SpendJournal:
                 dropped = self._entries.popleft()
                 self.set_aside += 1
                 self.set_aside_units += sum(dropped.get("actual", ()))
-                logger.error("llm-cost-hooks: spend journal full (%d entries); set aside a settlement of %s "
-                             "units (%d set aside so far): the shared total will miss it.",
-                             self.max_entries, dropped.get("actual"), self.set_aside)
+                logger.error(
+                    "llm-cost-hooks: spend journal full (%d entries); set aside a settlement of %s "
+                    "units (%d set aside so far): the shared total will miss it.",
+                    self.max_entries,
+                    dropped.get("actual"),
+                    self.set_aside,
+                )
             self._entries.append(entry)
 
     def peek(self) -> dict[str, Any] | None:
@@ -906,9 +1023,13 @@ class SpendJournal:
                     self.orphaned_holds += len(held)
                     path.unlink()
                     if entries:
-                        logger.warning("llm-cost-hooks: adopted the spend journal of a dead process (%s): %d "
-                                       "settlement(s) to replay, %d reservation(s) never settled.",
-                                       path.name, adopted, len(held))
+                        logger.warning(
+                            "llm-cost-hooks: adopted the spend journal of a dead process (%s): %d "
+                            "settlement(s) to replay, %d reservation(s) never settled.",
+                            path.name,
+                            adopted,
+                            len(held),
+                        )
             except OSError:
                 continue
         self.adopted += adopted
@@ -932,9 +1053,16 @@ class FailoverSpendStore:
     settlements of calls already made are still journalled and replayed.
     """
 
-    def __init__(self, primary: Any, *, fail_mode: Literal["open", "closed"] = "open",
-                 fallback: Any = None, retry_after: float = 1.0, max_pending: int = 100_000,
-                 journal: Any = "auto") -> None:
+    def __init__(
+        self,
+        primary: Any,
+        *,
+        fail_mode: Literal["open", "closed"] = "open",
+        fallback: Any = None,
+        retry_after: float = 1.0,
+        max_pending: int = 100_000,
+        journal: Any = "auto",
+    ) -> None:
         if fail_mode not in ("open", "closed"):
             from .._errors import ConfigurationError
 
@@ -952,8 +1080,12 @@ class FailoverSpendStore:
         if isinstance(journal, SpendJournal):
             self.journal = journal
         else:
-            namespace = "spend-" + hashlib.sha1(
-                f"{getattr(primary, 'url', '')}|{getattr(primary, 'prefix', '')}".encode()).hexdigest()[:12]
+            namespace = (
+                "spend-"
+                + hashlib.sha1(
+                    f"{getattr(primary, 'url', '')}|{getattr(primary, 'prefix', '')}".encode()
+                ).hexdigest()[:12]
+            )
             directory = _default_journal_dir() if journal == "auto" else journal
             self.journal = SpendJournal(directory, namespace=namespace, max_entries=max_pending)
         self._orphans_checked = False
@@ -976,22 +1108,28 @@ class FailoverSpendStore:
                 logger.warning(
                     "llm-cost-hooks: %s; budgets fail OPEN: enforcing them per process with a local "
                     "store from the last shared totals seen, journalling every settlement for replay "
-                    "(fail_mode='closed' refuses calls instead).", exc)
+                    "(fail_mode='closed' refuses calls instead).",
+                    exc,
+                )
             else:
                 logger.warning("llm-cost-hooks: %s; budgets fail CLOSED: refusing calls.", exc)
 
     def _mark_up(self) -> None:
         if self._outage:
             self._outage = False
-            logger.warning("llm-cost-hooks: the spend store is reachable again; shared budgets resumed "
-                           "(%d journalled operation(s) replayed so far).", self.replayed)
+            logger.warning(
+                "llm-cost-hooks: the spend store is reachable again; shared budgets resumed "
+                "(%d journalled operation(s) replayed so far).",
+                self.replayed,
+            )
 
     def _primary_ok(self) -> bool:
         return time.monotonic() >= self._down_until
 
     def _refuse(self) -> SpendStoreUnavailable:
         return SpendStoreUnavailable(
-            "the shared spend store is unreachable and fail_mode='closed'; no call is made.")
+            "the shared spend store is unreachable and fail_mode='closed'; no call is made."
+        )
 
     def _needs_replay(self) -> bool:
         if not self._orphans_checked:
@@ -1005,7 +1143,7 @@ class FailoverSpendStore:
         if entry["op"] == "settle" and self.on_replay is not None:
             try:
                 self.on_replay(entry["keys"], spent)
-            except Exception:  # noqa: BLE001 - alerts never stop a replay
+            except Exception:
                 logger.exception("llm-cost-hooks: alerting on replayed spend failed")
 
     def _replay(self) -> None:
@@ -1095,8 +1233,17 @@ class FailoverSpendStore:
             rid, keys, actual, ttls = args
             self._local.discard(rid)
             self._seed(keys, ttls)
-            self.journal.append({"op": "settle", "id": rid, "keys": list(keys), "actual": [int(a) for a in actual],
-                                 "ttls": [int(t) for t in ttls], "bucket": bucket, "at": time.time()})
+            self.journal.append(
+                {
+                    "op": "settle",
+                    "id": rid,
+                    "keys": list(keys),
+                    "actual": [int(a) for a in actual],
+                    "ttls": [int(t) for t in ttls],
+                    "bucket": bucket,
+                    "at": time.time(),
+                }
+            )
             return self.fallback.settle(*args)
         if op == "release":
             rid, keys = args
@@ -1113,8 +1260,15 @@ class FailoverSpendStore:
             outcome = self.fallback.reserve(*args)
             if outcome.ok:
                 self._local.add(res_id)
-                self.journal.append({"op": "reserve", "id": rid, "keys": list(keys),
-                                     "amounts": [int(a) for a in amounts], "at": time.time()})
+                self.journal.append(
+                    {
+                        "op": "reserve",
+                        "id": rid,
+                        "keys": list(keys),
+                        "amounts": [int(a) for a in amounts],
+                        "at": time.time(),
+                    }
+                )
             return outcome
         if op == "usage":
             self._seed(args[:1], [86_400])

@@ -23,7 +23,15 @@ from ._calibrate import (
 )
 from ._canonical import ChatKey, StoredAnswer, canonical_chat, decode_answer, encode_answer
 from ._contrast import CONTRAST_KINDS, contrast_flags
-from ._core import AuditLog, CacheBackend, CacheConfig, CacheCore, CacheRequest, CacheStats, answers_equivalent
+from ._core import (
+    AuditLog,
+    CacheBackend,
+    CacheConfig,
+    CacheCore,
+    CacheRequest,
+    CacheStats,
+    answers_equivalent,
+)
 from ._embedded import AnnIndexConfig, EmbeddedBackend
 from ._entry import CacheEntry, CacheHit
 from ._redis import RedisBackend
@@ -56,9 +64,9 @@ __all__ = [
     "CacheScope",
     "CacheScopeError",
     "CacheStats",
-    "ChatKey",
     "CalibrationPoint",
     "CalibrationResult",
+    "ChatKey",
     "DecisionPolicy",
     "EmbeddedBackend",
     "HoldoutCheck",

@@ -97,10 +97,15 @@ class CalibrationResult(BaseModel):
         h = self.holdout
         if h is not None:
             prec = "n/a (no hits)" if h.precision is None else f"{h.precision:.4f}"
-            lines.append(f"held-out slice: precision {prec} (interval {h.precision_lower:.4f}-{h.precision_upper:.4f}); "
-                         f"hit rate {h.hit_rate:.4f} ({h.correct} of {h.hits} hits correct, {h.n_queries} queries)")
+            lines.append(
+                f"held-out slice: precision {prec} (interval {h.precision_lower:.4f}-{h.precision_upper:.4f}); "
+                f"hit rate {h.hit_rate:.4f} ({h.correct} of {h.hits} hits correct, {h.n_queries} queries)"
+            )
         lines += ["curve (fitting slice): threshold  precision  lower_bound  hit_rate"]
-        lines += [f"  {c.threshold:9.4f}  {c.precision:9.4f}  {c.precision_lower:11.4f}  {c.hit_rate:8.4f}" for c in self.curve]
+        lines += [
+            f"  {c.threshold:9.4f}  {c.precision:9.4f}  {c.precision_lower:11.4f}  {c.hit_rate:8.4f}"
+            for c in self.curve
+        ]
         return "\n".join(lines)
 
 
@@ -130,8 +135,13 @@ def operating_point(
             continue
         prec = good / rank
         low = wilson_lower_bound(good, rank, confidence)
-        pt = CalibrationPoint(threshold=float(scores[i]), precision=prec, precision_lower=low,
-                              hit_rate=rank / max(n_total, 1), hits=rank)
+        pt = CalibrationPoint(
+            threshold=float(scores[i]),
+            precision=prec,
+            precision_lower=low,
+            hit_rate=rank / max(n_total, 1),
+            hits=rank,
+        )
         pts.append(pt)
         ok = (low if rule == "bound" else prec) >= target
         if ok and (best is None or pt.hits > best.hits):
@@ -218,7 +228,9 @@ def fit_logistic(X: Any, y: Any, *, iters: int = 3000, l2: float = 1e-3) -> list
     return [float(x) for x in raw] + [bias]
 
 
-def _split_intents(texts: Sequence[str], labels: Sequence[str], cache_fraction: float, seed: int) -> tuple[list[int], list[int]]:
+def _split_intents(
+    texts: Sequence[str], labels: Sequence[str], cache_fraction: float, seed: int
+) -> tuple[list[int], list[int]]:
     by: dict[str, list[int]] = defaultdict(list)
     for i, lab in enumerate(labels):
         by[lab].append(i)
@@ -263,34 +275,57 @@ def _holdout_mask(n: int, share: float, seed: int) -> Any:
 
 
 def _check(
-    scores: Any, correct: Any, held: Any, *, target: float, confidence: float, rule: Literal["bound", "point"],
-    policy: DecisionPolicy, n_cache: int, n_off: int,
+    scores: Any,
+    correct: Any,
+    held: Any,
+    *,
+    target: float,
+    confidence: float,
+    rule: Literal["bound", "point"],
+    policy: DecisionPolicy,
+    n_cache: int,
+    n_off: int,
 ) -> CalibrationResult:
     """Choose the threshold on the fitting slice, then check it on the held-out slice."""
     np = _np()
     fit = ~held if held.any() else np.ones(len(scores), bool)
-    point, curve = operating_point(list(scores[fit]), list(correct[fit]), target=target, confidence=confidence,
-                                   rule=rule, n_total=int(fit.sum()))
+    point, curve = operating_point(
+        list(scores[fit]),
+        list(correct[fit]),
+        target=target,
+        confidence=confidence,
+        rule=rule,
+        n_total=int(fit.sum()),
+    )
     reason = ""
     check: HoldoutCheck | None = None
     if point is None:
-        reason = (f"no threshold reaches precision {target} on the fitting slice ({int(fit.sum())} queries); "
-                  "the target is out of reach with this embedder and data")
+        reason = (
+            f"no threshold reaches precision {target} on the fitting slice ({int(fit.sum())} queries); "
+            "the target is out of reach with this embedder and data"
+        )
     if held.any():
         t = point.threshold if point is not None else float("inf")
         served = held & (scores >= t)
         hits, good = int(served.sum()), int((served & correct).sum())
         prec = good / hits if hits else None
-        check = HoldoutCheck(n_queries=int(held.sum()), hits=hits, correct=good, precision=prec,
-                             precision_lower=wilson_lower_bound(good, hits, confidence),
-                             precision_upper=1.0 - wilson_lower_bound(hits - good, hits, confidence) if hits else 1.0,
-                             hit_rate=hits / int(held.sum()))
+        check = HoldoutCheck(
+            n_queries=int(held.sum()),
+            hits=hits,
+            correct=good,
+            precision=prec,
+            precision_lower=wilson_lower_bound(good, hits, confidence),
+            precision_upper=1.0 - wilson_lower_bound(hits - good, hits, confidence) if hits else 1.0,
+            hit_rate=hits / int(held.sum()),
+        )
         held_value = check.precision_lower if rule == "bound" else prec
         if point is not None and (held_value is None or held_value < target):
             what = "lower bound" if rule == "bound" else "precision"
-            reason = (f"on the held-out slice {good} of {hits} hits were correct ({what} {held_value or 0.0:.4f}), "
-                      f"short of the target {target}; the bound is not confirmed on unseen traffic "
-                      "(more labelled rows, a lower target, or rule 'point')")
+            reason = (
+                f"on the held-out slice {good} of {hits} hits were correct ({what} {held_value or 0.0:.4f}), "
+                f"short of the target {target}; the bound is not confirmed on unseen traffic "
+                "(more labelled rows, a lower target, or rule 'point')"
+            )
             point = None
     res = _result(policy, point, curve, target, confidence, rule, len(scores), n_cache, policy.min_similarity)
     return res.model_copy(update={"holdout": check, "n_off_topic": n_off, "reason": reason})
@@ -344,7 +379,9 @@ def calibrate_intents(
         qi = [on[i] for i in qon] + off
     q_texts, q_labels = [texts[i] for i in qi], [labels[i] for i in qi]
     if not q_texts or not c_texts:
-        raise ConfigurationError("calibration needs at least one cache entry and one query; give more rows per label.")
+        raise ConfigurationError(
+            "calibration needs at least one cache entry and one query; give more rows per label."
+        )
     if vectors is None:
         if embedder is None:
             from ..embeddings import default_embedder
@@ -360,9 +397,23 @@ def calibrate_intents(
     held = _holdout_mask(len(q_texts), holdout, seed)
     n_cache = len(c_texts) - (1 if loo else 0)
     if kind == "combined":
-        return _calibrate_combined(qv, cv, q_texts, q_labels, c_texts, c_labels, loo, len(on), held, k=k,
-                                   target=target_precision, confidence=confidence, rule=rule, n_cache=n_cache,
-                                   n_off=len(off))
+        return _calibrate_combined(
+            qv,
+            cv,
+            q_texts,
+            q_labels,
+            c_texts,
+            c_labels,
+            loo,
+            len(on),
+            held,
+            k=k,
+            target=target_precision,
+            confidence=confidence,
+            rule=rule,
+            n_cache=n_cache,
+            n_off=len(off),
+        )
     block_self = np.arange(len(q_texts)) if loo else None
     top, top_sim = _nearest(qv, cv, block_self, n_self=len(on) if loo else 0)
     if verifier is None:
@@ -372,13 +423,37 @@ def calibrate_intents(
     scores = _verified_scores(q_texts, [c_texts[t] for t in top], top_sim, verifier)
     correct = np.array([bool(q) and c_labels[t] == q for q, t in zip(q_labels, top)])
     policy = DecisionPolicy(kind="verified", k=k, threshold=1.0)
-    return _check(scores, correct, held, target=target_precision, confidence=confidence, rule=rule,
-                  policy=policy, n_cache=n_cache, n_off=len(off))
+    return _check(
+        scores,
+        correct,
+        held,
+        target=target_precision,
+        confidence=confidence,
+        rule=rule,
+        policy=policy,
+        n_cache=n_cache,
+        n_off=len(off),
+    )
 
 
-def _calibrate_combined(qv: Any, cv: Any, q_texts: list[str], q_labels: list[str], c_texts: list[str],
-                        c_labels: list[str], loo: bool, n_on: int, held: Any, *, k: int, target: float,
-                        confidence: float, rule: Literal["bound", "point"], n_cache: int, n_off: int) -> CalibrationResult:
+def _calibrate_combined(
+    qv: Any,
+    cv: Any,
+    q_texts: list[str],
+    q_labels: list[str],
+    c_texts: list[str],
+    c_labels: list[str],
+    loo: bool,
+    n_on: int,
+    held: Any,
+    *,
+    k: int,
+    target: float,
+    confidence: float,
+    rule: Literal["bound", "point"],
+    n_cache: int,
+    n_off: int,
+) -> CalibrationResult:
     """The neighbourhood model: weights fitted on the fitting slice only, contrast vetoes applied."""
     np = _np()
     from ._contrast import contrast_flags
@@ -402,8 +477,17 @@ def _calibrate_combined(qv: Any, cv: Any, q_texts: list[str], q_labels: list[str
     vetoed = np.array([bool(contrast_flags(q, c_texts[t])) for q, t in zip(q_texts, top)])
     scores = np.where((X[:, 0] >= floor) & ~vetoed, scores, 0.0)
     policy = DecisionPolicy(kind="combined", weights=weights, k=k, min_similarity=floor)
-    return _check(scores, correct, held, target=target, confidence=confidence, rule=rule, policy=policy,
-                  n_cache=n_cache, n_off=n_off)
+    return _check(
+        scores,
+        correct,
+        held,
+        target=target,
+        confidence=confidence,
+        rule=rule,
+        policy=policy,
+        n_cache=n_cache,
+        n_off=n_off,
+    )
 
 
 def _nearest(qv: Any, cv: Any, block_self: Any, n_self: int, block: int = 1024) -> tuple[Any, Any]:
@@ -423,23 +507,50 @@ def _nearest(qv: Any, cv: Any, block_self: Any, n_self: int, block: int = 1024) 
     return np.concatenate(tops), np.concatenate(sims).astype(np.float64)
 
 
-def _result(policy: DecisionPolicy, point: CalibrationPoint | None, curve: list[CalibrationPoint], target: float,
-            confidence: float, rule: str, n_q: int, n_c: int, floor: float) -> CalibrationResult:
+def _result(
+    policy: DecisionPolicy,
+    point: CalibrationPoint | None,
+    curve: list[CalibrationPoint],
+    target: float,
+    confidence: float,
+    rule: str,
+    n_q: int,
+    n_c: int,
+    floor: float,
+) -> CalibrationResult:
     met = point is not None
     if point is None:  # nothing reaches the target: turn the semantic tier off for this route
         point = CalibrationPoint(threshold=1.01, precision=1.0, precision_lower=0.0, hit_rate=0.0, hits=0)
     update: dict[str, Any] = {
-        "threshold": point.threshold, "min_similarity": floor, "enabled": met,
-        "calibration": {"target_precision": target, "confidence": confidence, "rule": rule,
-                        "precision": point.precision, "precision_lower": point.precision_lower,
-                        "hit_rate": point.hit_rate, "n_queries": n_q, "n_cache": n_c},
+        "threshold": point.threshold,
+        "min_similarity": floor,
+        "enabled": met,
+        "calibration": {
+            "target_precision": target,
+            "confidence": confidence,
+            "rule": rule,
+            "precision": point.precision,
+            "precision_lower": point.precision_lower,
+            "hit_rate": point.hit_rate,
+            "n_queries": n_q,
+            "n_cache": n_c,
+        },
     }
     if policy.kind == "verified":
         # The neighbourhood path was not part of what was measured: it stays off.
         update.update(pair_threshold=point.threshold, threshold=1.0, min_similarity=policy.min_similarity)
     policy = policy.model_copy(update=update)
-    return CalibrationResult(policy=policy, target_precision=target, confidence=confidence, rule=rule,
-                             met=met, point=point, n_queries=n_q, n_cache=n_c, curve=curve)
+    return CalibrationResult(
+        policy=policy,
+        target_precision=target,
+        confidence=confidence,
+        rule=rule,
+        met=met,
+        point=point,
+        n_queries=n_q,
+        n_cache=n_c,
+        curve=curve,
+    )
 
 
 def calibrate_pairs(
@@ -460,7 +571,9 @@ def calibrate_pairs(
     ``text_a`` stored, ``text_b`` looked up; checked on a held-out share of the pairs."""
     np = _np()
     if not (len(text_a) == len(text_b) == len(labels)) or not text_a:
-        raise ConfigurationError("calibrate_pairs needs equally long, non-empty text_a, text_b and label columns.")
+        raise ConfigurationError(
+            "calibrate_pairs needs equally long, non-empty text_a, text_b and label columns."
+        )
     y = np.array([str(v).strip().lower() in ("1", "true", "yes", "y", "same") for v in labels])
     if vectors is None:
         if embedder is None:
@@ -477,8 +590,17 @@ def calibrate_pairs(
         verifier = PairVerifier.default()
     scores = _verified_scores(text_b, text_a, sims, verifier)
     held = _holdout_mask(len(scores), holdout, seed)
-    return _check(scores, y, held, target=target_precision, confidence=confidence, rule=rule,
-                  policy=DecisionPolicy(kind="verified", threshold=1.0), n_cache=len(scores), n_off=0)
+    return _check(
+        scores,
+        y,
+        held,
+        target=target_precision,
+        confidence=confidence,
+        rule=rule,
+        policy=DecisionPolicy(kind="verified", threshold=1.0),
+        n_cache=len(scores),
+        n_off=0,
+    )
 
 
 def load_table(path: str | Path) -> list[dict[str, str]]:
@@ -486,16 +608,25 @@ def load_table(path: str | Path) -> list[dict[str, str]]:
     p = Path(path)
     if not p.is_file():
         raise ConfigurationError(f"calibration file {str(p)!r} does not exist.")
-    raw = gzip.open(p, "rt", encoding="utf-8", newline="") if p.suffix == ".gz" else p.open(encoding="utf-8", newline="")
+    raw = (
+        gzip.open(p, "rt", encoding="utf-8", newline="")
+        if p.suffix == ".gz"
+        else p.open(encoding="utf-8", newline="")
+    )
     with raw as f:
         text = f.read()
     stem = p.name[:-3] if p.suffix == ".gz" else p.name
     if stem.endswith(".jsonl"):
         import json
 
-        return [{k: str(v) for k, v in json.loads(line).items()} for line in text.splitlines() if line.strip()]
+        return [
+            {k: str(v) for k, v in json.loads(line).items()} for line in text.splitlines() if line.strip()
+        ]
     dialect = "excel-tab" if stem.endswith(".tsv") else "excel"
-    return [{k.strip(): (v or "") for k, v in row.items() if k} for row in csv.DictReader(io.StringIO(text), dialect=dialect)]
+    return [
+        {k.strip(): (v or "") for k, v in row.items() if k}
+        for row in csv.DictReader(io.StringIO(text), dialect=dialect)
+    ]
 
 
 def calibrate_file(
@@ -516,8 +647,13 @@ def calibrate_file(
     if {"text_a", "text_b", "label"} <= cols:
         if progress:
             progress(f"pairs file: {len(rows)} pairs")
-        return calibrate_pairs([r["text_a"] for r in rows], [r["text_b"] for r in rows],
-                               [r["label"] for r in rows], embedder=embedder, **kwargs)
+        return calibrate_pairs(
+            [r["text_a"] for r in rows],
+            [r["text_b"] for r in rows],
+            [r["label"] for r in rows],
+            embedder=embedder,
+            **kwargs,
+        )
     label_col = "label" if "label" in cols else "category" if "category" in cols else None
     if "text" not in cols or label_col is None:
         raise ConfigurationError(

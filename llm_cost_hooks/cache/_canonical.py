@@ -77,7 +77,11 @@ def message_text(content: Any) -> str | None:
         for block in content:
             if isinstance(block, str):
                 parts.append(block)
-            elif isinstance(block, Mapping) and block.get("type") == "text" and isinstance(block.get("text"), str):
+            elif (
+                isinstance(block, Mapping)
+                and block.get("type") == "text"
+                and isinstance(block.get("text"), str)
+            ):
                 parts.append(block["text"])
             else:
                 return None
@@ -191,8 +195,13 @@ def canonical_chat(
     if extra:
         key_params["extra"] = {k: v for k, v in sorted(extra.items()) if v is not None}
     llm_string = _dumps({"model": model, "params": key_params})
-    return ChatKey(model=model, llm_string=llm_string, query=query, context=_dumps(msgs) if msgs else "",
-                   semantic=semantic)
+    return ChatKey(
+        model=model,
+        llm_string=llm_string,
+        query=query,
+        context=_dumps(msgs) if msgs else "",
+        semantic=semantic,
+    )
 
 
 # ------------------------------------------------------------------------- answers
@@ -210,8 +219,14 @@ class StoredAnswer:
         return "".join(str(c.get("text") or "") for c in self.choices)
 
 
-_USAGE_KEYS = ("input_tokens", "output_tokens", "total_tokens", "cache_read_tokens", "cache_write_tokens",
-               "reasoning_tokens")
+_USAGE_KEYS = (
+    "input_tokens",
+    "output_tokens",
+    "total_tokens",
+    "cache_read_tokens",
+    "cache_write_tokens",
+    "reasoning_tokens",
+)
 
 
 def encode_answer(
@@ -224,10 +239,18 @@ def encode_answer(
     """The JSON an entry stores. ``choices``: ``{"text", "tool_calls", "finish_reason"}``;
     ``usage``: ``input_tokens``, ``output_tokens``, ``cache_read_tokens``, ...;
     ``native``: ``{"langchain": <load JSON>, "litellm": <response dict>}``."""
-    neutral = [{"text": str(c.get("text") or ""), "tool_calls": _norm_tool_calls(c.get("tool_calls")),
-                "finish_reason": c.get("finish_reason")} for c in choices]
+    neutral = [
+        {
+            "text": str(c.get("text") or ""),
+            "tool_calls": _norm_tool_calls(c.get("tool_calls")),
+            "finish_reason": c.get("finish_reason"),
+        }
+        for c in choices
+    ]
     u = {k: int(usage[k]) for k in _USAGE_KEYS if usage and usage.get(k) is not None}
-    return _dumps({"v": 1, "choices": neutral, "model": model, "usage": u or None, "native": dict(native or {})})
+    return _dumps(
+        {"v": 1, "choices": neutral, "model": model, "usage": u or None, "native": dict(native or {})}
+    )
 
 
 def decode_answer(stored: str) -> StoredAnswer:
@@ -238,8 +261,12 @@ def decode_answer(stored: str) -> StoredAnswer:
         if not isinstance(native, Mapping):
             raise ValueError("stored answer's native part is not an object")
         usage = data.get("usage")
-        return StoredAnswer(choices=list(data["choices"]), model=data.get("model"),
-                            usage=dict(usage) if isinstance(usage, Mapping) else None, native=dict(native))
+        return StoredAnswer(
+            choices=list(data["choices"]),
+            model=data.get("model"),
+            usage=dict(usage) if isinstance(usage, Mapping) else None,
+            native=dict(native),
+        )
     raise ValueError("not a stored answer (format v1)")
 
 
@@ -252,8 +279,10 @@ def price_usage(usage: Mapping[str, Any] | None, model: str | None, price_book: 
         from ..pricing import PriceBook
 
         book = price_book or PriceBook.default()
-        return float(book.cost({k: int(usage.get(k) or 0) for k in _USAGE_KEYS if k != "total_tokens"}, model).total)
-    except Exception:  # noqa: BLE001 - an unknown price must not stop caching
+        return float(
+            book.cost({k: int(usage.get(k) or 0) for k in _USAGE_KEYS if k != "total_tokens"}, model).total
+        )
+    except Exception:
         return None
 
 

@@ -28,22 +28,44 @@ def add_cache_commands(subparsers: Any) -> argparse.ArgumentParser:
     )
     cal.add_argument("file", help="labelled data (pairs or intents)")
     cal.add_argument("--cache-file", help="intents file of cache entries (then FILE holds only the queries)")
-    cal.add_argument("--target", type=float, default=0.99, help="target precision of semantic hits (default 0.99)")
-    cal.add_argument("--confidence", type=float, default=0.95, help="confidence of the lower bound (default 0.95)")
-    cal.add_argument("--rule", choices=["bound", "point"], default="bound",
-                     help="'bound': the lower confidence bound must reach the target (default); 'point': the measured precision")
-    cal.add_argument("--cache-fraction", type=float, default=None,
-                     help="split each label into this share of cache entries and queries (default: leave-one-out, "
-                          "every row a query against all the others)")
-    cal.add_argument("--kind", choices=["verified", "combined"], default="verified",
-                     help="intents files: 'verified' (default) fits the pair verifier's threshold, right for free-text "
-                          "answers; 'combined' fits the neighbourhood model, for caches whose answers repeat (keyed)")
-    cal.add_argument("--holdout", type=float, default=0.3,
-                     help="share of the queries set aside to check the chosen threshold (default 0.3)")
+    cal.add_argument(
+        "--target", type=float, default=0.99, help="target precision of semantic hits (default 0.99)"
+    )
+    cal.add_argument(
+        "--confidence", type=float, default=0.95, help="confidence of the lower bound (default 0.95)"
+    )
+    cal.add_argument(
+        "--rule",
+        choices=["bound", "point"],
+        default="bound",
+        help="'bound': the lower confidence bound must reach the target (default); 'point': the measured precision",
+    )
+    cal.add_argument(
+        "--cache-fraction",
+        type=float,
+        default=None,
+        help="split each label into this share of cache entries and queries (default: leave-one-out, "
+        "every row a query against all the others)",
+    )
+    cal.add_argument(
+        "--kind",
+        choices=["verified", "combined"],
+        default="verified",
+        help="intents files: 'verified' (default) fits the pair verifier's threshold, right for free-text "
+        "answers; 'combined' fits the neighbourhood model, for caches whose answers repeat (keyed)",
+    )
+    cal.add_argument(
+        "--holdout",
+        type=float,
+        default=0.3,
+        help="share of the queries set aside to check the chosen threshold (default 0.3)",
+    )
     cal.add_argument("--seed", type=int, default=0)
     cal.add_argument("--route", help="store the policy for this route (default: the default policy)")
     cal.add_argument("--config", help="existing cache config JSON to update")
-    cal.add_argument("--out", help="write the resulting cache config JSON here (load with SemanticCache(config=PATH))")
+    cal.add_argument(
+        "--out", help="write the resulting cache config JSON here (load with SemanticCache(config=PATH))"
+    )
     cal.add_argument("--json", action="store_true", help="print the result as JSON")
     cal.set_defaults(func=run_calibrate)
     return cache
@@ -54,7 +76,10 @@ def run_calibrate(args: argparse.Namespace) -> int:
     from ._core import CacheConfig
 
     kwargs: dict[str, Any] = {
-        "target_precision": args.target, "confidence": args.confidence, "rule": args.rule, "holdout": args.holdout,
+        "target_precision": args.target,
+        "confidence": args.confidence,
+        "rule": args.rule,
+        "holdout": args.holdout,
     }
     rows_are_pairs = False
     from ._calibrate import load_table
@@ -64,8 +89,9 @@ def run_calibrate(args: argparse.Namespace) -> int:
     kwargs.update(seed=args.seed)
     if not rows_are_pairs:
         kwargs.update(cache_fraction=args.cache_fraction, kind=args.kind)
-    result = calibrate_file(args.file, cache_path=args.cache_file,
-                            progress=lambda m: print(m, file=sys.stderr), **kwargs)
+    result = calibrate_file(
+        args.file, cache_path=args.cache_file, progress=lambda m: print(m, file=sys.stderr), **kwargs
+    )
     if args.json:
         print(json.dumps(result.model_dump(), indent=2))
     else:

@@ -31,106 +31,400 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
-__all__ = ["CONTRAST_KINDS", "TextView", "contrast_flags", "content_words", "view"]
+__all__ = ["CONTRAST_KINDS", "TextView", "content_words", "contrast_flags", "view"]
 
 CONTRAST_KINDS = ("negation", "number", "date", "entity", "unit", "direction", "antonym", "role", "scope")
 
 _TOKEN = re.compile(r"[A-Za-z]+(?:['’][A-Za-z]+)*|\d+(?:[.,:]\d+)*[A-Za-z]*|[$€£¥%]")
-_NEG_WORDS = frozenset("""
+_NEG_WORDS = frozenset(
+    """
 not no never none nobody nothing neither nor without cannot cant wont dont doesnt didnt isnt arent wasnt
 werent havent hasnt hadnt shouldnt wouldnt couldnt mustnt aint nowhere
-""".split())
+""".split()
+)
 _NEG_PREFIXES = ("un", "dis", "de", "in", "im", "il", "ir", "non", "mis", "anti")
-_NUMBER_WORDS = {w: str(i) for i, w in enumerate(
-    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen "
-    "seventeen eighteen nineteen twenty".split())}
-_NUMBER_WORDS.update({"thirty": "30", "forty": "40", "fifty": "50", "sixty": "60", "seventy": "70", "eighty": "80",
-                      "ninety": "90", "hundred": "100", "thousand": "1000", "million": "1000000", "billion": "1e9",
-                      "once": "1", "twice": "2", "single": "1", "double": "2", "triple": "3", "half": "0.5",
-                      "dozen": "12", "first": "1st", "second": "2nd", "third": "3rd", "fourth": "4th", "fifth": "5th"})
-_DATE_WORDS = frozenset("""
+_NUMBER_WORDS = {
+    w: str(i)
+    for i, w in enumerate(
+        "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen "
+        "seventeen eighteen nineteen twenty".split()
+    )
+}
+_NUMBER_WORDS.update(
+    {
+        "thirty": "30",
+        "forty": "40",
+        "fifty": "50",
+        "sixty": "60",
+        "seventy": "70",
+        "eighty": "80",
+        "ninety": "90",
+        "hundred": "100",
+        "thousand": "1000",
+        "million": "1000000",
+        "billion": "1e9",
+        "once": "1",
+        "twice": "2",
+        "single": "1",
+        "double": "2",
+        "triple": "3",
+        "half": "0.5",
+        "dozen": "12",
+        "first": "1st",
+        "second": "2nd",
+        "third": "3rd",
+        "fourth": "4th",
+        "fifth": "5th",
+    }
+)
+_DATE_WORDS = frozenset(
+    """
 monday tuesday wednesday thursday friday saturday sunday mon tue tues wed thu thur thurs fri sat sun
 january february march april may june july august september october november december jan feb mar apr jun jul
 aug sep sept oct nov dec today tomorrow yesterday tonight morning afternoon evening night noon midnight weekend
 weekday weekdays weekends week month year quarter spring summer autumn fall winter christmas easter halloween
 thanksgiving eve hanukkah ramadan diwali new last next previous this coming past daily weekly monthly yearly annual
 annually hourly
-""".split())
+""".split()
+)
 # "may", "new", "this", "last", "next", "past", "second" etc. are dates only beside another date word.
 _DATE_CONTEXT_ONLY = frozenset("may new last next previous this coming past eve sun sat wed mar fall".split())
 _UNIT_WORDS = {
-    "$": "usd", "dollar": "usd", "dollars": "usd", "usd": "usd", "€": "eur", "euro": "eur", "euros": "eur",
-    "eur": "eur", "£": "gbp", "pound": "gbp", "pounds": "gbp", "gbp": "gbp", "sterling": "gbp", "¥": "jpy",
-    "yen": "jpy", "jpy": "jpy", "franc": "chf", "francs": "chf", "chf": "chf", "rupee": "inr", "rupees": "inr",
-    "peso": "mxn", "pesos": "mxn", "yuan": "cny", "bitcoin": "btc", "btc": "btc", "crypto": "crypto",
-    "kg": "kg", "kilogram": "kg", "kilograms": "kg", "kilo": "kg", "kilos": "kg", "lb": "lb", "lbs": "lb",
-    "g": "g", "gram": "g", "grams": "g", "ounce": "oz", "ounces": "oz", "oz": "oz", "stone": "st",
-    "km": "km", "kilometer": "km", "kilometers": "km", "kilometre": "km", "kilometres": "km", "mile": "mi",
-    "miles": "mi", "mi": "mi", "meter": "m", "meters": "m", "metre": "m", "metres": "m", "foot": "ft",
-    "feet": "ft", "ft": "ft", "inch": "in", "inches": "in", "cm": "cm", "centimeter": "cm", "centimeters": "cm",
-    "mm": "mm", "celsius": "c", "centigrade": "c", "fahrenheit": "f", "kelvin": "k", "liter": "l", "liters": "l",
-    "litre": "l", "litres": "l", "gallon": "gal", "gallons": "gal", "ml": "ml", "cup": "cup", "cups": "cup",
-    "tablespoon": "tbsp", "teaspoon": "tsp", "percent": "%", "%": "%", "second": "s", "seconds": "s",
-    "minute": "min", "minutes": "min", "hour": "h", "hours": "h", "day": "d", "days": "d", "mb": "mb", "gb": "gb",
-    "tb": "tb", "kb": "kb", "mph": "mph", "kmh": "kmh", "watt": "w", "watts": "w", "calorie": "kcal",
-    "calories": "kcal", "kcal": "kcal", "acre": "acre", "acres": "acre", "hectare": "ha", "hectares": "ha",
+    "$": "usd",
+    "dollar": "usd",
+    "dollars": "usd",
+    "usd": "usd",
+    "€": "eur",
+    "euro": "eur",
+    "euros": "eur",
+    "eur": "eur",
+    "£": "gbp",
+    "pound": "gbp",
+    "pounds": "gbp",
+    "gbp": "gbp",
+    "sterling": "gbp",
+    "¥": "jpy",
+    "yen": "jpy",
+    "jpy": "jpy",
+    "franc": "chf",
+    "francs": "chf",
+    "chf": "chf",
+    "rupee": "inr",
+    "rupees": "inr",
+    "peso": "mxn",
+    "pesos": "mxn",
+    "yuan": "cny",
+    "bitcoin": "btc",
+    "btc": "btc",
+    "crypto": "crypto",
+    "kg": "kg",
+    "kilogram": "kg",
+    "kilograms": "kg",
+    "kilo": "kg",
+    "kilos": "kg",
+    "lb": "lb",
+    "lbs": "lb",
+    "g": "g",
+    "gram": "g",
+    "grams": "g",
+    "ounce": "oz",
+    "ounces": "oz",
+    "oz": "oz",
+    "stone": "st",
+    "km": "km",
+    "kilometer": "km",
+    "kilometers": "km",
+    "kilometre": "km",
+    "kilometres": "km",
+    "mile": "mi",
+    "miles": "mi",
+    "mi": "mi",
+    "meter": "m",
+    "meters": "m",
+    "metre": "m",
+    "metres": "m",
+    "foot": "ft",
+    "feet": "ft",
+    "ft": "ft",
+    "inch": "in",
+    "inches": "in",
+    "cm": "cm",
+    "centimeter": "cm",
+    "centimeters": "cm",
+    "mm": "mm",
+    "celsius": "c",
+    "centigrade": "c",
+    "fahrenheit": "f",
+    "kelvin": "k",
+    "liter": "l",
+    "liters": "l",
+    "litre": "l",
+    "litres": "l",
+    "gallon": "gal",
+    "gallons": "gal",
+    "ml": "ml",
+    "cup": "cup",
+    "cups": "cup",
+    "tablespoon": "tbsp",
+    "teaspoon": "tsp",
+    "percent": "%",
+    "%": "%",
+    "second": "s",
+    "seconds": "s",
+    "minute": "min",
+    "minutes": "min",
+    "hour": "h",
+    "hours": "h",
+    "day": "d",
+    "days": "d",
+    "mb": "mb",
+    "gb": "gb",
+    "tb": "tb",
+    "kb": "kb",
+    "mph": "mph",
+    "kmh": "kmh",
+    "watt": "w",
+    "watts": "w",
+    "calorie": "kcal",
+    "calories": "kcal",
+    "kcal": "kcal",
+    "acre": "acre",
+    "acres": "acre",
+    "hectare": "ha",
+    "hectares": "ha",
 }
 # Opposites. Direction words and antonyms are kept apart only to name the flag.
 _DIRECTION_PAIRS = [
-    ("up", "down"), ("in", "out"), ("on", "off"), ("into", "out"), ("upload", "download"), ("uploading", "downloading"),
-    ("import", "export"), ("importing", "exporting"), ("incoming", "outgoing"), ("inbound", "outbound"),
-    ("before", "after"), ("above", "below"), ("over", "under"), ("left", "right"), ("north", "south"),
-    ("east", "west"), ("forward", "backward"), ("forwards", "backwards"), ("push", "pull"), ("send", "receive"),
-    ("sent", "received"), ("sending", "receiving"), ("deposit", "withdraw"), ("deposits", "withdrawals"),
-    ("deposit", "withdrawal"), ("credit", "debit"), ("inside", "outside"), ("top", "bottom"), ("front", "back"),
-    ("arrive", "depart"), ("arrival", "departure"), ("arrivals", "departures"), ("arriving", "departing"),
-    ("check-in", "check-out"), ("checkin", "checkout"), ("upstairs", "downstairs"), ("uphill", "downhill"),
-    ("upstream", "downstream"), ("higher", "lower"), ("rise", "fall"), ("ascending", "descending"),
-    ("enter", "exit"), ("entrance", "exit"), ("zoom-in", "zoom-out"),
+    ("up", "down"),
+    ("in", "out"),
+    ("on", "off"),
+    ("into", "out"),
+    ("upload", "download"),
+    ("uploading", "downloading"),
+    ("import", "export"),
+    ("importing", "exporting"),
+    ("incoming", "outgoing"),
+    ("inbound", "outbound"),
+    ("before", "after"),
+    ("above", "below"),
+    ("over", "under"),
+    ("left", "right"),
+    ("north", "south"),
+    ("east", "west"),
+    ("forward", "backward"),
+    ("forwards", "backwards"),
+    ("push", "pull"),
+    ("send", "receive"),
+    ("sent", "received"),
+    ("sending", "receiving"),
+    ("deposit", "withdraw"),
+    ("deposits", "withdrawals"),
+    ("deposit", "withdrawal"),
+    ("credit", "debit"),
+    ("inside", "outside"),
+    ("top", "bottom"),
+    ("front", "back"),
+    ("arrive", "depart"),
+    ("arrival", "departure"),
+    ("arrivals", "departures"),
+    ("arriving", "departing"),
+    ("check-in", "check-out"),
+    ("checkin", "checkout"),
+    ("upstairs", "downstairs"),
+    ("uphill", "downhill"),
+    ("upstream", "downstream"),
+    ("higher", "lower"),
+    ("rise", "fall"),
+    ("ascending", "descending"),
+    ("enter", "exit"),
+    ("entrance", "exit"),
+    ("zoom-in", "zoom-out"),
 ]
 _ANTONYM_PAIRS = [
-    ("increase", "decrease"), ("increase", "reduce"), ("raise", "lower"), ("more", "less"), ("more", "fewer"),
-    ("most", "least"), ("maximum", "minimum"), ("max", "min"), ("highest", "lowest"), ("high", "low"),
-    ("cheap", "expensive"), ("cheapest", "expensive"), ("cheaper", "expensive"), ("fast", "slow"),
-    ("faster", "slower"), ("fastest", "slowest"), ("quick", "slow"), ("hot", "cold"), ("warm", "cold"),
-    ("hotter", "colder"), ("warmer", "colder"), ("add", "remove"), ("add", "delete"), ("added", "removed"),
-    ("accept", "decline"), ("accept", "reject"), ("accepted", "rejected"), ("accepted", "declined"),
-    ("approve", "reject"), ("approved", "rejected"), ("approve", "deny"), ("approved", "denied"),
-    ("allow", "block"), ("allowed", "blocked"), ("allow", "forbid"), ("start", "stop"), ("start", "end"),
-    ("begin", "end"), ("started", "stopped"), ("starting", "stopping"), ("open", "close"), ("open", "closed"),
-    ("opened", "closed"), ("opening", "closing"), ("join", "leave"), ("joined", "left"), ("invite", "remove"),
-    ("invite", "leave"), ("buy", "sell"), ("buying", "selling"), ("bought", "sold"), ("buyer", "seller"),
-    ("lend", "borrow"), ("lent", "borrowed"), ("income", "expense"), ("income", "expenses"), ("profit", "loss"),
-    ("gain", "loss"), ("win", "lose"), ("won", "lost"), ("include", "exclude"), ("included", "excluded"),
-    ("upgrade", "downgrade"), ("benefit", "risk"), ("benefits", "risks"), ("advantage", "disadvantage"),
-    ("advantages", "disadvantages"), ("pros", "cons"), ("strong", "weak"), ("stronger", "weaker"),
-    ("strongest", "weakest"), ("early", "late"), ("earlier", "later"), ("earliest", "latest"), ("first", "last"),
-    ("bright", "dim"), ("brighter", "dimmer"), ("brighter", "darker"), ("light", "dark"), ("loud", "quiet"),
-    ("louder", "quieter"), ("big", "small"), ("bigger", "smaller"), ("biggest", "smallest"), ("large", "small"),
-    ("larger", "smaller"), ("largest", "smallest"), ("long", "short"), ("longer", "shorter"), ("heavy", "light"),
-    ("good", "bad"), ("better", "worse"), ("best", "worst"), ("safe", "dangerous"), ("safe", "unsafe"),
-    ("healthy", "unhealthy"), ("wet", "dry"), ("full", "empty"), ("old", "new"), ("older", "newer"),
-    ("oldest", "newest"), ("young", "old"), ("younger", "older"), ("easy", "hard"), ("easy", "difficult"),
-    ("easiest", "hardest"), ("true", "false"), ("right", "wrong"), ("correct", "wrong"), ("correct", "incorrect"),
-    ("pass", "fail"), ("passed", "failed"), ("success", "failure"), ("successful", "failed"), ("always", "never"),
-    ("everyone", "nobody"), ("all", "none"), ("public", "private"), ("online", "offline"), ("mute", "unmute"),
-    ("on", "off"), ("yes", "no"), ("hire", "fire"), ("hired", "fired"), ("lock", "unlock"), ("show", "hide"),
-    ("expand", "collapse"), ("attach", "detach"), ("connect", "disconnect"), ("plus", "minus"), ("gross", "net"),
-    ("positive", "negative"), ("rich", "poor"), ("thick", "thin"), ("deep", "shallow"), ("wide", "narrow"),
-    ("tight", "loose"), ("sweet", "sour"), ("sweeter", "sourer"), ("male", "female"), ("men", "women"),
-    ("man", "woman"), ("boy", "girl"), ("husband", "wife"), ("inhale", "exhale"), ("freeze", "thaw"),
-    ("asleep", "awake"), ("sleep", "wake"), ("lowest", "highest"), ("raise", "cut"), ("hike", "cut"),
-    ("save", "spend"), ("saving", "spending"), ("overpaid", "underpaid"), ("overcharged", "undercharged"),
-    ("subscribe", "unsubscribe"), ("follow", "unfollow"), ("pin", "unpin"), ("enable", "disable"),
-    ("enabled", "disabled"), ("activate", "deactivate"), ("activated", "deactivated"), ("before", "after"),
+    ("increase", "decrease"),
+    ("increase", "reduce"),
+    ("raise", "lower"),
+    ("more", "less"),
+    ("more", "fewer"),
+    ("most", "least"),
+    ("maximum", "minimum"),
+    ("max", "min"),
+    ("highest", "lowest"),
+    ("high", "low"),
+    ("cheap", "expensive"),
+    ("cheapest", "expensive"),
+    ("cheaper", "expensive"),
+    ("fast", "slow"),
+    ("faster", "slower"),
+    ("fastest", "slowest"),
+    ("quick", "slow"),
+    ("hot", "cold"),
+    ("warm", "cold"),
+    ("hotter", "colder"),
+    ("warmer", "colder"),
+    ("add", "remove"),
+    ("add", "delete"),
+    ("added", "removed"),
+    ("accept", "decline"),
+    ("accept", "reject"),
+    ("accepted", "rejected"),
+    ("accepted", "declined"),
+    ("approve", "reject"),
+    ("approved", "rejected"),
+    ("approve", "deny"),
+    ("approved", "denied"),
+    ("allow", "block"),
+    ("allowed", "blocked"),
+    ("allow", "forbid"),
+    ("start", "stop"),
+    ("start", "end"),
+    ("begin", "end"),
+    ("started", "stopped"),
+    ("starting", "stopping"),
+    ("open", "close"),
+    ("open", "closed"),
+    ("opened", "closed"),
+    ("opening", "closing"),
+    ("join", "leave"),
+    ("joined", "left"),
+    ("invite", "remove"),
+    ("invite", "leave"),
+    ("buy", "sell"),
+    ("buying", "selling"),
+    ("bought", "sold"),
+    ("buyer", "seller"),
+    ("lend", "borrow"),
+    ("lent", "borrowed"),
+    ("income", "expense"),
+    ("income", "expenses"),
+    ("profit", "loss"),
+    ("gain", "loss"),
+    ("win", "lose"),
+    ("won", "lost"),
+    ("include", "exclude"),
+    ("included", "excluded"),
+    ("upgrade", "downgrade"),
+    ("benefit", "risk"),
+    ("benefits", "risks"),
+    ("advantage", "disadvantage"),
+    ("advantages", "disadvantages"),
+    ("pros", "cons"),
+    ("strong", "weak"),
+    ("stronger", "weaker"),
+    ("strongest", "weakest"),
+    ("early", "late"),
+    ("earlier", "later"),
+    ("earliest", "latest"),
+    ("first", "last"),
+    ("bright", "dim"),
+    ("brighter", "dimmer"),
+    ("brighter", "darker"),
+    ("light", "dark"),
+    ("loud", "quiet"),
+    ("louder", "quieter"),
+    ("big", "small"),
+    ("bigger", "smaller"),
+    ("biggest", "smallest"),
+    ("large", "small"),
+    ("larger", "smaller"),
+    ("largest", "smallest"),
+    ("long", "short"),
+    ("longer", "shorter"),
+    ("heavy", "light"),
+    ("good", "bad"),
+    ("better", "worse"),
+    ("best", "worst"),
+    ("safe", "dangerous"),
+    ("safe", "unsafe"),
+    ("healthy", "unhealthy"),
+    ("wet", "dry"),
+    ("full", "empty"),
+    ("old", "new"),
+    ("older", "newer"),
+    ("oldest", "newest"),
+    ("young", "old"),
+    ("younger", "older"),
+    ("easy", "hard"),
+    ("easy", "difficult"),
+    ("easiest", "hardest"),
+    ("true", "false"),
+    ("right", "wrong"),
+    ("correct", "wrong"),
+    ("correct", "incorrect"),
+    ("pass", "fail"),
+    ("passed", "failed"),
+    ("success", "failure"),
+    ("successful", "failed"),
+    ("always", "never"),
+    ("everyone", "nobody"),
+    ("all", "none"),
+    ("public", "private"),
+    ("online", "offline"),
+    ("mute", "unmute"),
+    ("on", "off"),
+    ("yes", "no"),
+    ("hire", "fire"),
+    ("hired", "fired"),
+    ("lock", "unlock"),
+    ("show", "hide"),
+    ("expand", "collapse"),
+    ("attach", "detach"),
+    ("connect", "disconnect"),
+    ("plus", "minus"),
+    ("gross", "net"),
+    ("positive", "negative"),
+    ("rich", "poor"),
+    ("thick", "thin"),
+    ("deep", "shallow"),
+    ("wide", "narrow"),
+    ("tight", "loose"),
+    ("sweet", "sour"),
+    ("sweeter", "sourer"),
+    ("male", "female"),
+    ("men", "women"),
+    ("man", "woman"),
+    ("boy", "girl"),
+    ("husband", "wife"),
+    ("inhale", "exhale"),
+    ("freeze", "thaw"),
+    ("asleep", "awake"),
+    ("sleep", "wake"),
+    ("lowest", "highest"),
+    ("raise", "cut"),
+    ("hike", "cut"),
+    ("save", "spend"),
+    ("saving", "spending"),
+    ("overpaid", "underpaid"),
+    ("overcharged", "undercharged"),
+    ("subscribe", "unsubscribe"),
+    ("follow", "unfollow"),
+    ("pin", "unpin"),
+    ("enable", "disable"),
+    ("enabled", "disabled"),
+    ("activate", "deactivate"),
+    ("activated", "deactivated"),
+    ("before", "after"),
 ]
 _ROLE_GROUPS = [
-    "tenant landlord renter lessee lessor", "buyer seller purchaser vendor", "employer employee worker boss staff",
-    "lender borrower guarantor cosigner debtor creditor", "driver passenger rider", "host guest visitor",
-    "parent child student teacher kid kids children", "doctor patient nurse", "sender recipient receiver payee payer",
-    "admin administrator member owner editor viewer moderator user guest", "customer merchant seller",
-    "husband wife partner spouse", "landlord tenant", "manager employee", "plaintiff defendant",
-    "insurer insured policyholder beneficiary", "seller buyer agent", "coach player", "pilot passenger",
+    "tenant landlord renter lessee lessor",
+    "buyer seller purchaser vendor",
+    "employer employee worker boss staff",
+    "lender borrower guarantor cosigner debtor creditor",
+    "driver passenger rider",
+    "host guest visitor",
+    "parent child student teacher kid kids children",
+    "doctor patient nurse",
+    "sender recipient receiver payee payer",
+    "admin administrator member owner editor viewer moderator user guest",
+    "customer merchant seller",
+    "husband wife partner spouse",
+    "landlord tenant",
+    "manager employee",
+    "plaintiff defendant",
+    "insurer insured policyholder beneficiary",
+    "seller buyer agent",
+    "coach player",
+    "pilot passenger",
 ]
 _ROLE_OF: dict[str, str] = {}
 for _g, _words in enumerate(_ROLE_GROUPS):
@@ -147,7 +441,8 @@ for _kind, _pairs in (("direction", _DIRECTION_PAIRS), ("antonym", _ANTONYM_PAIR
         _OPPOSITE.setdefault(_a, set()).add((_b, _kind))
         _OPPOSITE.setdefault(_b, set()).add((_a, _kind))
 
-_STOP = frozenset("""
+_STOP = frozenset(
+    """
 a an the i me my mine we us our you your he him his she her it its they them their this that these those
 is am are was were be been being do does did done doing have has had having can could will would shall should
 may might must of in on at to for from by with about as into onto over under up down out off
@@ -155,7 +450,8 @@ and or but if then so than too very just also please thanks thank hi hello hey t
 whose when where why how any some all each every much many more most other such own same again still yet
 get got getting go going want wanted need needed like would'd i'm i've i'd it's what's how's there's
 let let's tell know okay ok
-""".split())
+""".split()
+)
 
 
 def _norm(tok: str) -> str:
@@ -175,8 +471,21 @@ def _stem(w: str) -> str:
 class TextView:
     """The parts of a text the checks compare, computed once per text."""
 
-    __slots__ = ("tokens", "lower", "words", "stems", "negation", "numbers", "dates", "names", "units", "content",
-                 "roles", "order", "persons")
+    __slots__ = (
+        "content",
+        "dates",
+        "lower",
+        "names",
+        "negation",
+        "numbers",
+        "order",
+        "persons",
+        "roles",
+        "stems",
+        "tokens",
+        "units",
+        "words",
+    )
 
     def __init__(self, text: str) -> None:
         toks = _TOKEN.findall(text)
@@ -213,15 +522,20 @@ class TextView:
                 names.add(_stem(name))
         self.names = frozenset(names)
         self.units = frozenset(_UNIT_WORDS[t] for t in low if t in _UNIT_WORDS)
-        self.content = frozenset(_stem(t) for t in low if t not in _STOP and not t[0].isdigit() and len(t) > 1)
+        self.content = frozenset(
+            _stem(t) for t in low if t not in _STOP and not t[0].isdigit() and len(t) > 1
+        )
         self.roles = frozenset(_ROLE_OF[t] + ":" + t for t in low if t in _ROLE_WORDS)
         self.persons = frozenset(t for t in low if t in _PERSONS)
         # (word before, order word, word after) around "to"/"from"/...: "euros to dollars".
         kept = [t for t in low if t not in _STOP or t in _ORDER_WORDS]
         self.order = frozenset(
-            (kept[i - 1], t, kept[i + 1]) for i, t in enumerate(kept)
-            if t in _ORDER_WORDS and 0 < i < len(kept) - 1
-            and kept[i - 1] not in _ORDER_WORDS and kept[i + 1] not in _ORDER_WORDS
+            (kept[i - 1], t, kept[i + 1])
+            for i, t in enumerate(kept)
+            if t in _ORDER_WORDS
+            and 0 < i < len(kept) - 1
+            and kept[i - 1] not in _ORDER_WORDS
+            and kept[i + 1] not in _ORDER_WORDS
         )
 
 
@@ -239,7 +553,7 @@ def content_words(text: str) -> frozenset[str]:
 def _prefix_negated(a: frozenset[str], b: frozenset[str]) -> bool:
     for w in a - b:
         for p in _NEG_PREFIXES:
-            if w.startswith(p) and len(w) - len(p) >= 3 and w[len(p):] in b and w[len(p):] not in a:
+            if w.startswith(p) and len(w) - len(p) >= 3 and w[len(p) :] in b and w[len(p) :] not in a:
                 return True
     return False
 
@@ -282,9 +596,13 @@ def _slot_swapped(a: TextView, b: TextView) -> bool:
     mid_a, mid_b = x[i : len(x) - j], y[i : len(y) - j]
     if not (1 <= len(mid_a) <= 3 and 1 <= len(mid_b) <= 3) or i + j < 3:
         return False
+
     def slot(ts: list[str]) -> set[str]:  # negation and numbers have their own checks
-        return {_stem(t) for t in ts if t not in _STOP and not t[0].isdigit() and t not in _NEG_WORDS
-                and not t.endswith("n't")}
+        return {
+            _stem(t)
+            for t in ts
+            if t not in _STOP and not t[0].isdigit() and t not in _NEG_WORDS and not t.endswith("n't")
+        }
 
     ca, cb = slot(mid_a), slot(mid_b)
     return bool(ca) and bool(cb) and not (ca & cb)
@@ -298,7 +616,11 @@ def contrast_flags(query: str, stored: str) -> list[str]:
     overlap = len(a.content & b.content) / len(union) if union else 1.0
     # A negation word on one side matters when the rest says the same ("arrived" / "never
     # arrived"); between loosely worded paraphrases ("isn't working" / "stopped") it does not.
-    if (a.negation != b.negation and overlap >= 0.5) or _prefix_negated(a.words, b.words) or _prefix_negated(b.words, a.words):
+    if (
+        (a.negation != b.negation and overlap >= 0.5)
+        or _prefix_negated(a.words, b.words)
+        or _prefix_negated(b.words, a.words)
+    ):
         flags.append("negation")
     if a.numbers != b.numbers:
         flags.append("number")
@@ -313,8 +635,11 @@ def contrast_flags(query: str, stored: str) -> list[str]:
         flags.append("direction")
     elif opp is not None:
         flags.append(opp)
-    if (a.roles and b.roles and a.roles != b.roles) or _actors_swapped(a, b) or (
-            a.content == b.content and a.persons and b.persons and a.persons != b.persons):
+    if (
+        (a.roles and b.roles and a.roles != b.roles)
+        or _actors_swapped(a, b)
+        or (a.content == b.content and a.persons and b.persons and a.persons != b.persons)
+    ):
         flags.append("role")
     extra_a, extra_b = a.content - b.content, b.content - a.content
     if (len(extra_a) >= 3 and not extra_b) or (len(extra_b) >= 3 and not extra_a):

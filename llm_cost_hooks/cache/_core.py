@@ -17,12 +17,20 @@ from typing import Any, Protocol
 from pydantic import BaseModel, ConfigDict, Field
 
 from .._errors import ConfigurationError
+from ._contrast import contrast_flags, view
 from ._entry import CacheEntry, CacheHit
 from ._scope import DEFAULT_TENANT, CacheScope, digest, normalize_query, partition_of
-from ._contrast import contrast_flags, view
 from ._signals import DecisionPolicy, Neighbor, wilson_lower_bound
 
-__all__ = ["AuditLog", "CacheBackend", "CacheConfig", "CacheCore", "CacheRequest", "CacheStats", "answers_equivalent"]
+__all__ = [
+    "AuditLog",
+    "CacheBackend",
+    "CacheConfig",
+    "CacheCore",
+    "CacheRequest",
+    "CacheStats",
+    "answers_equivalent",
+]
 
 logger = logging.getLogger("llm_cost_hooks.cache")
 
@@ -65,9 +73,11 @@ class CacheConfig(BaseModel):
     audit_sample_rate: float = Field(0.05, ge=0.0, le=1.0)
     tighten_step: float = Field(0.005, description="How much a bad hit raises a route's thresholds.")
     verify_share: float = Field(
-        0.0, ge=0.0, le=1.0,
+        0.0,
+        ge=0.0,
+        le=1.0,
         description="Share of would-be semantic hits answered by the model anyway and compared with the "
-                    "stored answer (online verification); disagreements tighten the decision.",
+        "stored answer (online verification); disagreements tighten the decision.",
     )
 
     def policy_for(self, route: str | None) -> DecisionPolicy:
@@ -125,8 +135,15 @@ class AuditLog:
     the package rule that prompt text stays out of logs unless the user opts in.
     """
 
-    def __init__(self, *, sample_rate: float = 0.05, path: str | Path | None = None,
-                 capture_text: bool = False, maxlen: int = 1000, seed: int | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        sample_rate: float = 0.05,
+        path: str | Path | None = None,
+        capture_text: bool = False,
+        maxlen: int = 1000,
+        seed: int | None = None,
+    ) -> None:
         self.sample_rate = sample_rate
         self.path = Path(path) if path else None
         self.capture_text = capture_text
@@ -142,10 +159,17 @@ class AuditLog:
             return t if self.capture_text else "sha256:" + hashlib.sha256(t.encode()).hexdigest()[:16]
 
         rec = {
-            "hit_id": hit_id, "time": time.time(), "entry_id": hit.entry.id, "route": req.scope.route,
-            "tenant": text(req.tenant), "similarity": round(hit.similarity, 5), "score": round(hit.score, 5),
-            "query": text(req.query), "matched_query": text(hit.entry.query),
-            "answer_key": hit.entry.answer_key, "model": hit.entry.model,
+            "hit_id": hit_id,
+            "time": time.time(),
+            "entry_id": hit.entry.id,
+            "route": req.scope.route,
+            "tenant": text(req.tenant),
+            "similarity": round(hit.similarity, 5),
+            "score": round(hit.score, 5),
+            "query": text(req.query),
+            "matched_query": text(hit.entry.query),
+            "answer_key": hit.entry.answer_key,
+            "model": hit.entry.model,
         }
         with self._lock:
             self.records.append(rec)
@@ -287,14 +311,17 @@ class CacheCore:
             return default
         try:
             out = fn(*args)
-        except Exception as exc:  # noqa: BLE001 - the cache must never break the chain
+        except Exception as exc:
             self._count(errors=1)
             opened = self._breaker.fail()
             now = time.monotonic()
             if opened or now - self._last_warning > 30:
                 self._last_warning = now
                 logger.warning(
-                    "cache backend %s failed (%s: %s); treating as a miss%s", what, type(exc).__name__, exc,
+                    "cache backend %s failed (%s: %s); treating as a miss%s",
+                    what,
+                    type(exc).__name__,
+                    exc,
                     f"; circuit open for {self._breaker.reset_after:g}s" if opened else "",
                 )
             return default
@@ -337,7 +364,9 @@ class CacheCore:
         part = self._part_memo.get(memo_key)
         if part is None:
             part = partition_of(
-                scope, llm_string=llm_string, context_hash=digest(context),
+                scope,
+                llm_string=llm_string,
+                context_hash=digest(context),
                 embedder_name=self.embedder_name if sem else "none",
                 default_tenant=self.config.default_tenant,
             )
@@ -345,8 +374,15 @@ class CacheCore:
                 self._part_memo.clear()
             self._part_memo[memo_key] = part
         norm = normalize_query(query)
-        return CacheRequest(partition=part, exact_key=digest(part, norm), query=query, normalized=norm,
-                            scope=scope, tenant=tenant, semantic=sem)
+        return CacheRequest(
+            partition=part,
+            exact_key=digest(part, norm),
+            query=query,
+            normalized=norm,
+            scope=scope,
+            tenant=tenant,
+            semantic=sem,
+        )
 
     def lookup(self, req: CacheRequest) -> CacheHit | None:
         """Exact tier, then the semantic tier. A miss (``None``) on any backend failure."""
@@ -364,8 +400,9 @@ class CacheCore:
             self._count(misses=1)
             return None
         vec = self._vector(req)
-        neigh: list[Neighbor] = self._backend_call("search", self.backend.search, req.partition, vec, policy.k,
-                                                   default=[])
+        neigh: list[Neighbor] = self._backend_call(
+            "search", self.backend.search, req.partition, vec, policy.k, default=[]
+        )
         hit = self.decide(req, neigh, policy)
         if hit is None:
             self._count(misses=1)
@@ -396,7 +433,11 @@ class CacheCore:
         if policy.kind != "verified" and not policy.accepts(sims, same):
             self._count(rejected=1)
             return None
-        entry = top.payload if isinstance(top.payload, CacheEntry) else self._backend_call("get", self.backend.get, top.entry_id)
+        entry = (
+            top.payload
+            if isinstance(top.payload, CacheEntry)
+            else self._backend_call("get", self.backend.get, top.entry_id)
+        )
         if entry is None:
             return None
         if policy.contrast and contrast_flags(req.query, entry.query):
@@ -404,16 +445,25 @@ class CacheCore:
             return None
         score = policy.score(sims, same)
         if policy.kind == "verified":
-            p = self.verifier.probability(req.query, entry.query, top.similarity) if policy.pair_threshold < 1.0 else 0.0
-            agreeing = sum(1 for n in neigh[1:] if n.answer_key == top.answer_key and n.similarity >= policy.min_similarity)
+            p = (
+                self.verifier.probability(req.query, entry.query, top.similarity)
+                if policy.pair_threshold < 1.0
+                else 0.0
+            )
+            agreeing = sum(
+                1
+                for n in neigh[1:]
+                if n.answer_key == top.answer_key and n.similarity >= policy.min_similarity
+            )
             if agreeing < policy.min_agreeing:
                 score = 0.0  # no repeated answer to lean on: the pair alone decides
             if (policy.pair_threshold >= 1.0 or p < policy.pair_threshold) and score < policy.threshold:
                 self._count(rejected=1)
                 return None
             score = max(p, score)
-        return CacheHit(status="semantic", entry=entry, similarity=top.similarity, score=score,
-                        saved_usd=entry.cost_usd)
+        return CacheHit(
+            status="semantic", entry=entry, similarity=top.similarity, score=score, saved_usd=entry.cost_usd
+        )
 
     def _check_pending(self, req: CacheRequest, answer: str, answer_text: str | None) -> None:
         with self._verify_lock:
@@ -430,8 +480,10 @@ class CacheCore:
         new = answer_text if answer_text is not None else answer
         try:
             agree = bool(self.equivalence(new, old))
-        except Exception as exc:  # noqa: BLE001 - a failing user check counts as a disagreement
-            logger.warning("cache equivalence check failed (%s: %s); counted as a disagreement", type(exc).__name__, exc)
+        except Exception as exc:
+            logger.warning(
+                "cache equivalence check failed (%s: %s); counted as a disagreement", type(exc).__name__, exc
+            )
             agree = False
         if agree:
             self._count(verified_agree=1)
@@ -440,8 +492,11 @@ class CacheCore:
         with self._verify_lock:  # this entry serves only nearer requests from now on
             self._entry_floor[entry.id] = max(self._entry_floor.get(entry.id, -1.0), similarity + 1e-6)
         self._tighten(route)
-        logger.info("cache: verified answer disagreed with entry %s (similarity %.4f); decision tightened",
-                    entry.id, similarity)
+        logger.info(
+            "cache: verified answer disagreed with entry %s (similarity %.4f); decision tightened",
+            entry.id,
+            similarity,
+        )
 
     def verified_precision(self, confidence: float = 0.95) -> tuple[float | None, float, float]:
         """Precision of would-be semantic hits checked by online verification:
@@ -476,35 +531,61 @@ class CacheCore:
         policy = self.config.policy_for(scope.route)
         ttl = policy.ttl_seconds if policy.ttl_seconds is not None else self.config.ttl_seconds
         now = time.time()
-        key = answer_key or scope.answer_key or digest("a", normalize_query(answer_text if answer_text is not None else answer))
+        key = (
+            answer_key
+            or scope.answer_key
+            or digest("a", normalize_query(answer_text if answer_text is not None else answer))
+        )
         entry = CacheEntry(
-            partition=req.partition, exact_key=req.exact_key, tenant=req.tenant,
-            user=scope.user if scope.per_user else None, route=scope.route, feature=scope.feature,
-            prompt_version=scope.prompt_version, corpus_version=scope.corpus_version,
-            safety_version=scope.safety_version, query=req.query, normalized_query=req.normalized,
-            embedding_model=self.embedder_name if req.semantic else "none", answer=answer, answer_key=key,
-            evidence_ids=list(evidence_ids or scope.evidence_ids or []), model=model, cost_usd=cost_usd,
-            created_at=now, expires_at=(now + ttl) if ttl else None,
+            partition=req.partition,
+            exact_key=req.exact_key,
+            tenant=req.tenant,
+            user=scope.user if scope.per_user else None,
+            route=scope.route,
+            feature=scope.feature,
+            prompt_version=scope.prompt_version,
+            corpus_version=scope.corpus_version,
+            safety_version=scope.safety_version,
+            query=req.query,
+            normalized_query=req.normalized,
+            embedding_model=self.embedder_name if req.semantic else "none",
+            answer=answer,
+            answer_key=key,
+            evidence_ids=list(evidence_ids or scope.evidence_ids or []),
+            model=model,
+            cost_usd=cost_usd,
+            created_at=now,
+            expires_at=(now + ttl) if ttl else None,
         )
         vec = None
         if req.semantic:
             try:
                 vec = self._vector(req)
-            except Exception as exc:  # noqa: BLE001 - embedding failure: exact tier only
+            except Exception as exc:
                 logger.warning("cache could not embed a query (%s); stored for exact hits only", exc)
         self._backend_call("put", self.backend.put, entry, vec)
         self._count(writes=1)
         return entry
 
-    def invalidate(self, *, tenant: str | None = None, prompt_version: str | None = None,
-                   corpus_version: str | None = None, route: str | None = None,
-                   entry_id: str | None = None) -> int:
+    def invalidate(
+        self,
+        *,
+        tenant: str | None = None,
+        prompt_version: str | None = None,
+        corpus_version: str | None = None,
+        route: str | None = None,
+        entry_id: str | None = None,
+    ) -> int:
         """Delete entries by tenant, prompt version, corpus version, route or entry id."""
         if entry_id is not None:
             return int(self._backend_call("delete", self.backend.delete, [entry_id], default=0))
         if tenant is None and prompt_version is None and corpus_version is None and route is None:
-            raise ConfigurationError("invalidate() needs tenant, prompt_version, corpus_version, route or entry_id; use clear() to drop all.")
-        return self._invalidate(tenant=tenant, prompt_version=prompt_version, corpus_version=corpus_version, route=route)
+            raise ConfigurationError(
+                "invalidate() needs tenant, prompt_version, corpus_version, route or entry_id; use clear() to drop all."
+            )
+        return self._invalidate(
+            tenant=tenant, prompt_version=prompt_version, corpus_version=corpus_version, route=route
+        )
 
     def _invalidate(self, **match: str | None) -> int:
         return int(self._backend_call("invalidate", lambda: self.backend.invalidate(**match), default=0))
@@ -539,14 +620,24 @@ class CacheCore:
     def _tighten(self, route: str | None) -> DecisionPolicy:
         current = self.config.policy_for(route)
         step = self.config.tighten_step
-        tightened = current.model_copy(update={"threshold": min(1.0, current.threshold + step),
-                                               "pair_threshold": min(1.0, current.pair_threshold + step)})
+        tightened = current.model_copy(
+            update={
+                "threshold": min(1.0, current.threshold + step),
+                "pair_threshold": min(1.0, current.pair_threshold + step),
+            }
+        )
         if route is None:
             self.config = self.config.model_copy(update={"default": tightened})
         else:
             self.config = self.config.model_copy(update={"routes": {**self.config.routes, route: tightened}})
-        logger.info("cache: decision tightened on route %r; threshold %.4f -> %.4f, pair threshold %.4f -> %.4f",
-                    route, current.threshold, tightened.threshold, current.pair_threshold, tightened.pair_threshold)
+        logger.info(
+            "cache: decision tightened on route %r; threshold %.4f -> %.4f, pair threshold %.4f -> %.4f",
+            route,
+            current.threshold,
+            tightened.threshold,
+            current.pair_threshold,
+            tightened.pair_threshold,
+        )
         return tightened
 
     def count_corrupt(self) -> None:

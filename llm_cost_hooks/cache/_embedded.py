@@ -51,7 +51,9 @@ class AnnIndexConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     enabled: bool = True
-    exact_below: int = Field(10_000, ge=1, description="Partition size from which the HNSW graph is searched.")
+    exact_below: int = Field(
+        10_000, ge=1, description="Partition size from which the HNSW graph is searched."
+    )
     connectivity: int = Field(16, ge=2, le=256)
     expansion_add: int = Field(128, ge=1)
     expansion_search: int = Field(256, ge=1)
@@ -60,8 +62,14 @@ class AnnIndexConfig(BaseModel):
 def _new_usearch_index(dim: int, cfg: AnnIndexConfig) -> Any:
     from usearch.index import Index
 
-    return Index(ndim=dim, metric="ip", dtype="f32", connectivity=cfg.connectivity,
-                 expansion_add=cfg.expansion_add, expansion_search=cfg.expansion_search)
+    return Index(
+        ndim=dim,
+        metric="ip",
+        dtype="f32",
+        connectivity=cfg.connectivity,
+        expansion_add=cfg.expansion_add,
+        expansion_search=cfg.expansion_search,
+    )
 
 
 _warned_no_usearch = False
@@ -74,8 +82,10 @@ def _usearch_available() -> bool:
     except ImportError:
         if not _warned_no_usearch:
             _warned_no_usearch = True
-            logger.warning("usearch is not installed (pip install 'llm-cost-hooks[embed]'): the embedded cache "
-                           "searches every partition exactly, which is slow for large partitions")
+            logger.warning(
+                "usearch is not installed (pip install 'llm-cost-hooks[embed]'): the embedded cache "
+                "searches every partition exactly, which is slow for large partitions"
+            )
         return False
     return True
 
@@ -135,7 +145,7 @@ def _top_k(sims: Any, k: int) -> Any:
     import numpy as np
 
     if len(sims) > k:
-        idx = np.argpartition(sims, len(sims) - k)[len(sims) - k:]
+        idx = np.argpartition(sims, len(sims) - k)[len(sims) - k :]
         return idx[np.argsort(-sims[idx], kind="stable")]
     return np.argsort(-sims, kind="stable")
 
@@ -149,8 +159,13 @@ class _Partition:
 
     __slots__ = ("cfg", "dim", "flat", "graph", "ids", "keys", "n", "next_key")
 
-    def __init__(self, dim: int, cfg: AnnIndexConfig | None = None, graph: Any = None,
-                 keys: dict[str, int] | None = None) -> None:
+    def __init__(
+        self,
+        dim: int,
+        cfg: AnnIndexConfig | None = None,
+        graph: Any = None,
+        keys: dict[str, int] | None = None,
+    ) -> None:
         self.dim = dim
         self.cfg = cfg or AnnIndexConfig()
         self.graph = graph
@@ -174,7 +189,9 @@ class _Partition:
         import numpy as np
 
         got = self.graph.get(np.array([self.keys[i] for i in entry_ids], np.uint64))
-        return np.stack(got) if isinstance(got, (tuple, list)) else np.asarray(got).reshape(len(entry_ids), -1)
+        return (
+            np.stack(got) if isinstance(got, (tuple, list)) else np.asarray(got).reshape(len(entry_ids), -1)
+        )
 
     def _graph_add(self, entry_ids: list[str], mat: Any) -> None:
         import numpy as np
@@ -303,8 +320,9 @@ class EmbeddedBackend:
     #: Partitions at least this large have their graph saved (smaller ones rebuild fast).
     save_graph_from = 2_000
 
-    def __init__(self, path: str | Path | None = None, *, max_entries: int = 100_000,
-                 ann: AnnIndexConfig | None = None) -> None:
+    def __init__(
+        self, path: str | Path | None = None, *, max_entries: int = 100_000, ann: AnnIndexConfig | None = None
+    ) -> None:
         if max_entries < 1:
             raise ConfigurationError(f"max_entries must be >= 1, got {max_entries}.")
         self.max_entries = max_entries
@@ -330,9 +348,13 @@ class EmbeddedBackend:
             db = sqlite3.connect(str(self.path), check_same_thread=False, isolation_level=None)
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=NORMAL")
-            db.execute("CREATE TABLE IF NOT EXISTS entries (id TEXT PRIMARY KEY, data TEXT NOT NULL, vec BLOB)")
-            db.execute("CREATE TABLE IF NOT EXISTS ann_graph "
-                       "(partition TEXT PRIMARY KEY, dim INTEGER NOT NULL, graph BLOB NOT NULL, keys TEXT NOT NULL)")
+            db.execute(
+                "CREATE TABLE IF NOT EXISTS entries (id TEXT PRIMARY KEY, data TEXT NOT NULL, vec BLOB)"
+            )
+            db.execute(
+                "CREATE TABLE IF NOT EXISTS ann_graph "
+                "(partition TEXT PRIMARY KEY, dim INTEGER NOT NULL, graph BLOB NOT NULL, keys TEXT NOT NULL)"
+            )
             db.execute("DROP TABLE IF EXISTS ann_index")  # the previous (IVF) index's centroids
         except sqlite3.Error as exc:
             raise ConfigurationError(f"cannot open the cache file {str(self.path)!r}: {exc}") from exc
@@ -346,7 +368,7 @@ class EmbeddedBackend:
             try:
                 entry = CacheEntry.model_validate_json(data)
                 v = np.frombuffer(vec, dtype=np.float32).copy() if vec is not None else None
-            except Exception:  # noqa: BLE001 - a corrupt row is skipped and counted, never fatal
+            except Exception:
                 self.corrupt += 1
                 dropped.append(entry_id)
                 continue
@@ -356,7 +378,7 @@ class EmbeddedBackend:
             rows.append((entry, v))
         if len(rows) > self.max_entries:  # oldest first: keep the newest
             dropped += [e.id for e, _ in rows[: len(rows) - self.max_entries]]
-            rows = rows[len(rows) - self.max_entries:]
+            rows = rows[len(rows) - self.max_entries :]
         pending: dict[str, list[tuple[str, Any]]] = {}
         for entry, v in rows:
             self._insert(entry, None)
@@ -386,7 +408,9 @@ class EmbeddedBackend:
         dim = len(items[0][1])
         graph = None
         keys: dict[str, int] = {}
-        row = db.execute("SELECT dim, graph, keys FROM ann_graph WHERE partition = ?", (partition,)).fetchone()
+        row = db.execute(
+            "SELECT dim, graph, keys FROM ann_graph WHERE partition = ?", (partition,)
+        ).fetchone()
         if row is not None and row[0] == dim and self.ann.enabled and _usearch_available():
             try:
                 from usearch.index import Index
@@ -396,7 +420,7 @@ class EmbeddedBackend:
                 if graph is None or graph.ndim != dim or len(graph) != len(keys):
                     raise ValueError("graph and key map disagree")
                 graph.expansion_search = self.ann.expansion_search
-            except Exception as exc:  # noqa: BLE001 - rebuilt from the stored vectors instead
+            except Exception as exc:
                 logger.warning("saved vector index of a cache partition unusable (%s); rebuilding it", exc)
                 graph, keys = None, {}
         present = {i for i, _ in items}
@@ -426,7 +450,8 @@ class EmbeddedBackend:
                     continue
                 self._db.execute(
                     "INSERT OR REPLACE INTO ann_graph (partition, dim, graph, keys) VALUES (?, ?, ?, ?)",
-                    (name, part.dim, bytes(part.graph.save()), json.dumps(part.keys)))
+                    (name, part.dim, bytes(part.graph.save()), json.dumps(part.keys)),
+                )
                 saved.append(name)
             self._drop_saved_graphs(keep=set(saved))
             return len(saved)
@@ -575,12 +600,13 @@ class EmbeddedBackend:
             if self._db is not None:
                 try:
                     self.save_index()
-                except Exception as exc:  # noqa: BLE001 - the entries are safe; the graph is rebuilt on open
-                    logger.warning("could not save the cache's vector index (%s); it is rebuilt on next open", exc)
+                except Exception as exc:
+                    logger.warning(
+                        "could not save the cache's vector index (%s); it is rebuilt on next open", exc
+                    )
                 self._db.close()
                 self._db = None
 
     def __repr__(self) -> str:
         where = str(self.path) if self.path else "memory"
         return f"EmbeddedBackend({where}, entries={len(self._entries)}, max_entries={self.max_entries})"
-

@@ -141,13 +141,19 @@ class RedisBackend:
         except ImportError as exc:
             raise MissingExtraError("redis", "redis", "The Redis cache backend") from exc
         if not prefix or any(c in prefix for c in " {}*"):
-            raise ConfigurationError(f"invalid Redis key prefix {prefix!r}: use letters, digits, '_', '-' or ':'.")
+            raise ConfigurationError(
+                f"invalid Redis key prefix {prefix!r}: use letters, digits, '_', '-' or ':'."
+            )
         if algorithm not in ("hnsw", "flat"):
             raise ConfigurationError(f"algorithm must be 'hnsw' or 'flat', got {algorithm!r}.")
         self.prefix = prefix
         self.algorithm = algorithm
         self.ef_runtime = int(ef_runtime)
-        self._hnsw = {"m": int(hnsw_m), "ef_construction": int(ef_construction), "ef_runtime": int(ef_runtime)}
+        self._hnsw = {
+            "m": int(hnsw_m),
+            "ef_construction": int(ef_construction),
+            "ef_runtime": int(ef_runtime),
+        }
         self._queries: dict[tuple[int, bool], str] = {}
         self._sizes: dict[str, tuple[float, bool]] = {}
         self.size_refresh_s = size_refresh_s
@@ -155,7 +161,10 @@ class RedisBackend:
         self.index_name = f"{prefix}-idx"
         self.redis_url = redis_url
         self.client = client or redis.Redis.from_url(
-            redis_url, socket_timeout=timeout_s, socket_connect_timeout=timeout_s, retry_on_timeout=False,
+            redis_url,
+            socket_timeout=timeout_s,
+            socket_connect_timeout=timeout_s,
+            retry_on_timeout=False,
         )
         self._dim: int | None = None
         self._lock = threading.Lock()
@@ -178,9 +187,17 @@ class RedisBackend:
                 "fields": [
                     {"name": "partition", "type": "tag"},
                     *({"name": f, "type": "tag"} for f in _TAG_FIELDS),
-                    {"name": "vec", "type": "vector",
-                     "attrs": {"dims": dim, "distance_metric": "cosine", "algorithm": self.algorithm,
-                               "datatype": "float32", **(self._hnsw if self.algorithm == "hnsw" else {})}},
+                    {
+                        "name": "vec",
+                        "type": "vector",
+                        "attrs": {
+                            "dims": dim,
+                            "distance_metric": "cosine",
+                            "algorithm": self.algorithm,
+                            "datatype": "float32",
+                            **(self._hnsw if self.algorithm == "hnsw" else {}),
+                        },
+                    },
                 ],
             }
             index = SearchIndex.from_dict(schema, redis_client=self.client)
@@ -189,8 +206,12 @@ class RedisBackend:
             else:  # created earlier, maybe by another version or setting: query it as it is
                 existing = _vector_algorithm(self.client.execute_command("FT.INFO", self.index_name))
                 if existing in ("hnsw", "flat") and existing != self.algorithm:
-                    logger.warning("Redis index %s exists with a %s vector field; using it (asked for %s)",
-                                   self.index_name, existing.upper(), self.algorithm.upper())
+                    logger.warning(
+                        "Redis index %s exists with a %s vector field; using it (asked for %s)",
+                        self.index_name,
+                        existing.upper(),
+                        self.algorithm.upper(),
+                    )
                     self.algorithm = existing
             self._dim = dim
 
@@ -205,7 +226,7 @@ class RedisBackend:
             return None
         try:
             return CacheEntry.model_validate_json(raw)
-        except Exception:  # noqa: BLE001 - a corrupt entry is a miss, counted and removed
+        except Exception:
             self.corrupt += 1
             self.client.delete(key)
             return None
@@ -237,10 +258,23 @@ class RedisBackend:
         now = time.monotonic()
         cached = self._sizes.get(partition)
         if cached is None or now - cached[0] > self.size_refresh_s:
-            part = _total(self.client.execute_command(
-                "FT.SEARCH", self.index_name, f"@partition:{{{partition}}}", "LIMIT", "0", "0", "DIALECT", "2"))
-            everything = _total(self.client.execute_command(
-                "FT.SEARCH", self.index_name, "*", "LIMIT", "0", "0", "DIALECT", "2"))
+            part = _total(
+                self.client.execute_command(
+                    "FT.SEARCH",
+                    self.index_name,
+                    f"@partition:{{{partition}}}",
+                    "LIMIT",
+                    "0",
+                    "0",
+                    "DIALECT",
+                    "2",
+                )
+            )
+            everything = _total(
+                self.client.execute_command(
+                    "FT.SEARCH", self.index_name, "*", "LIMIT", "0", "0", "DIALECT", "2"
+                )
+            )
             graph = part >= self.graph_min_entries and part >= 0.2 * everything
             cached = self._sizes[partition] = (now, graph)
             if len(self._sizes) > 10_000:
@@ -281,8 +315,22 @@ class RedisBackend:
 
     def _search(self, partition: str, blob: bytes, k: int) -> Any:
         return self.client.execute_command(
-            "FT.SEARCH", self.index_name, f"(@partition:{{{partition}}})" + self._query(k, self._use_graph(partition)),
-            "PARAMS", "2", "B", blob, "RETURN", "2", "d", "answer_key", "LIMIT", "0", str(k), "DIALECT", "2",
+            "FT.SEARCH",
+            self.index_name,
+            f"(@partition:{{{partition}}})" + self._query(k, self._use_graph(partition)),
+            "PARAMS",
+            "2",
+            "B",
+            blob,
+            "RETURN",
+            "2",
+            "d",
+            "answer_key",
+            "LIMIT",
+            "0",
+            str(k),
+            "DIALECT",
+            "2",
         )
 
     def get(self, entry_id: str) -> CacheEntry | None:
@@ -295,8 +343,11 @@ class RedisBackend:
     def put(self, entry: CacheEntry, vec: Any) -> None:
         data = entry.model_dump_json()
         mapping: dict[str, Any] = {
-            "partition": entry.partition, "answer_key": entry.answer_key, "query": entry.query,
-            "data": data, "xk": entry.exact_key,
+            "partition": entry.partition,
+            "answer_key": entry.answer_key,
+            "query": entry.query,
+            "data": data,
+            "xk": entry.exact_key,
             **{f: _tag(getattr(entry, f)) for f in _TAG_FIELDS},
         }
         if vec is not None:
@@ -352,8 +403,9 @@ class RedisBackend:
         total = 0
         while True:
             try:
-                res = self.client.execute_command("FT.SEARCH", self.index_name, str(flt), "NOCONTENT",
-                                                  "LIMIT", "0", "1000", "DIALECT", "2")
+                res = self.client.execute_command(
+                    "FT.SEARCH", self.index_name, str(flt), "NOCONTENT", "LIMIT", "0", "1000", "DIALECT", "2"
+                )
             except Exception as exc:
                 if not _index_missing(exc) or self._dim is None:
                     raise
@@ -379,7 +431,7 @@ class RedisBackend:
         try:
             self.client.execute_command("FT.INFO", self.index_name)
             return True
-        except Exception:  # noqa: BLE001 - "Unknown index name"
+        except Exception:
             return False
 
     def clear(self) -> None:

@@ -139,7 +139,8 @@ def scope_from_metadata(metadata: Mapping[str, Any] | None) -> CacheScope:
                 continue
             if not isinstance(value, _SCALARS):
                 raise CacheScopeError(
-                    f"metadata[{key!r}] is a {type(value).__name__}; the cache scope needs a string or number.")
+                    f"metadata[{key!r}] is a {type(value).__name__}; the cache scope needs a string or number."
+                )
             data[field] = str(value)
             break
     if metadata.get("cache_per_user") is not None:

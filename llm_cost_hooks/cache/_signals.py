@@ -77,8 +77,13 @@ def neighbour_features(sims: Sequence[float], same_as_top: Sequence[bool], k: in
 # HWU64 (``bench/pair_threshold_sweep.py``); the benchmark reports on the separate test splits.
 # Recalibrate on your own data with ``llm-cost cache calibrate``. Order: FEATURE_NAMES then bias.
 _DEFAULT_WEIGHTS: tuple[float, ...] = (
-    2.876047689198275, 0.6197214525878775, 2.0154836358597628, 0.15866418853927577,
-    5.056277565634935, 1.0217252275998265, -5.492618444271398,
+    2.876047689198275,
+    0.6197214525878775,
+    2.0154836358597628,
+    0.15866418853927577,
+    5.056277565634935,
+    1.0217252275998265,
+    -5.492618444271398,
 )
 _DEFAULT_THRESHOLD = 0.9736
 _DEFAULT_VERIFIED_THRESHOLD = 0.95
@@ -109,17 +114,21 @@ class DecisionPolicy(BaseModel):
     threshold: float = Field(
         _DEFAULT_THRESHOLD,
         description="Neighbourhood-model probability needed to serve; when not given, 0.95 for kind "
-                    "'verified' (which also needs repeated answers) and 0.9736 for 'combined'.",
+        "'verified' (which also needs repeated answers) and 0.9736 for 'combined'.",
     )
     pair_threshold: float = Field(
-        _DEFAULT_PAIR_THRESHOLD, ge=0.0,
+        _DEFAULT_PAIR_THRESHOLD,
+        ge=0.0,
         description="Pair verifier probability needed to serve on the pair alone (kind 'verified'); 1.0 or more turns that path off.",
     )
-    contrast: bool = Field(True, description="Veto candidates that a contrast check tells apart from the request.")
+    contrast: bool = Field(
+        True, description="Veto candidates that a contrast check tells apart from the request."
+    )
     min_agreeing: int = Field(
-        2, ge=1,
+        2,
+        ge=1,
         description="Kind 'verified': the neighbourhood path needs at least this many other near entries "
-                    "(similarity >= min_similarity) with the nearest one's answer; a sparse cache never has them.",
+        "(similarity >= min_similarity) with the nearest one's answer; a sparse cache never has them.",
     )
     min_similarity: float = 0.5
     k: int = 10

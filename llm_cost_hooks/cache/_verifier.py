@@ -31,7 +31,14 @@ from ._contrast import view
 __all__ = ["PAIR_FEATURE_NAMES", "PairVerifier", "pair_features"]
 
 PAIR_FEATURE_NAMES = (
-    "cosine", "cosine_sq", "jaccard", "extra_query", "extra_stored", "extra_min", "length_ratio", "chars",
+    "cosine",
+    "cosine_sq",
+    "jaccard",
+    "extra_query",
+    "extra_stored",
+    "extra_min",
+    "length_ratio",
+    "chars",
     "cosine_x_jaccard",
 )
 
@@ -70,12 +77,16 @@ class PairVerifier:
     def from_json(cls, text: str) -> PairVerifier:
         d = json.loads(text)
         if d.get("features") != list(PAIR_FEATURE_NAMES):
-            raise ConfigurationError(f"pair verifier file lists features {d.get('features')}; expected {list(PAIR_FEATURE_NAMES)}.")
+            raise ConfigurationError(
+                f"pair verifier file lists features {d.get('features')}; expected {list(PAIR_FEATURE_NAMES)}."
+            )
         return cls(d["weights"], d["bias"], meta={k: v for k, v in d.items() if k not in ("weights", "bias")})
 
     def to_json(self) -> str:
-        return json.dumps({**self.meta, "features": list(PAIR_FEATURE_NAMES), "weights": self.weights,
-                           "bias": self.bias}, indent=2)
+        return json.dumps(
+            {**self.meta, "features": list(PAIR_FEATURE_NAMES), "weights": self.weights, "bias": self.bias},
+            indent=2,
+        )
 
     def logit(self, features: Sequence[float]) -> float:
         return self.bias + sum(w * x for w, x in zip(self.weights, features))
@@ -87,5 +98,9 @@ class PairVerifier:
 
 @lru_cache(maxsize=1)
 def _default_verifier() -> PairVerifier:
-    text = resources.files("llm_cost_hooks.cache").joinpath("data/pair_verifier.json").read_text(encoding="utf-8")
+    text = (
+        resources.files("llm_cost_hooks.cache")
+        .joinpath("data/pair_verifier.json")
+        .read_text(encoding="utf-8")
+    )
     return PairVerifier.from_json(text)

@@ -30,7 +30,8 @@ class CircuitOpenError(LLMCostHooksError):
         self.retry_in = retry_in
         super().__init__(
             f"Circuit for model {model!r} is open after repeated failures; not calling it. "
-            f"A probe is allowed in {max(retry_in, 0):.1f}s; route to another tier meanwhile.")
+            f"A probe is allowed in {max(retry_in, 0):.1f}s; route to another tier meanwhile."
+        )
 
 
 @dataclass
@@ -52,8 +53,15 @@ class CircuitBreaker:
     ('open', False)
     """
 
-    def __init__(self, *, failure_threshold: int = 5, window_seconds: float = 60.0, reset_seconds: float = 30.0,
-                 half_open_probes: int = 1, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        *,
+        failure_threshold: int = 5,
+        window_seconds: float = 60.0,
+        reset_seconds: float = 30.0,
+        half_open_probes: int = 1,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         if failure_threshold < 1 or half_open_probes < 1:
             from .._errors import ConfigurationError
 

@@ -29,8 +29,9 @@ def request_key(request: Any, *, namespace: str = "") -> str:
     return hashlib.sha256((namespace + "\x00" + blob).encode()).hexdigest()
 
 
-def idempotency_key(metadata: Mapping[str, Any] | None, request: Any = None, *, namespace: str = "",
-                    derive: bool = True) -> str | None:
+def idempotency_key(
+    metadata: Mapping[str, Any] | None, request: Any = None, *, namespace: str = "", derive: bool = True
+) -> str | None:
     """The explicit key in ``metadata['idempotency_key']`` (namespaced), else the derived
     :func:`request_key` when ``derive``, else ``None``.
 
@@ -42,7 +43,8 @@ def idempotency_key(metadata: Mapping[str, Any] | None, request: Any = None, *, 
         if explicit is not None:
             if not isinstance(explicit, (str, int)) or isinstance(explicit, bool) or explicit == "":
                 raise ConfigurationError(
-                    f"metadata['{IDEMPOTENCY_KEY}'] must be a non-empty string, got {explicit!r}.")
+                    f"metadata['{IDEMPOTENCY_KEY}'] must be a non-empty string, got {explicit!r}."
+                )
             return f"explicit:{namespace}{explicit}"
     if derive and request is not None:
         return "req:" + request_key(request, namespace=namespace)

@@ -71,8 +71,13 @@ class SingleFlight:
     (1, {'answer'}, 1)
     """
 
-    def __init__(self, *, result_ttl: float = 60.0, max_results: int = 10_000,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        *,
+        result_ttl: float = 60.0,
+        max_results: int = 10_000,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.result_ttl = result_ttl
         self.max_results = max_results
         self.clock = clock
@@ -184,10 +189,21 @@ class RedisSingleFlight:
     30
     """
 
-    def __init__(self, url: str, *, result_ttl: float = 60.0, lock_ttl: float = 120.0,
-                 poll_interval: float = 0.005, max_poll_interval: float = 0.1, prefix: str = "llm_cost_hooks",
-                 error_ttl: float = 10.0, connect_timeout: float = 1.0, socket_timeout: float = 2.0,
-                 retry_after: float = 1.0, wait_timeout: float | None = None) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        result_ttl: float = 60.0,
+        lock_ttl: float = 120.0,
+        poll_interval: float = 0.005,
+        max_poll_interval: float = 0.1,
+        prefix: str = "llm_cost_hooks",
+        error_ttl: float = 10.0,
+        connect_timeout: float = 1.0,
+        socket_timeout: float = 2.0,
+        retry_after: float = 1.0,
+        wait_timeout: float | None = None,
+    ) -> None:
         self.url = url
         self.result_ttl = result_ttl
         self.lock_ttl = lock_ttl
@@ -224,9 +240,13 @@ class RedisSingleFlight:
             from redis.asyncio.retry import Retry
             from redis.backoff import NoBackoff
 
-            client = aredis.Redis.from_url(self.url, socket_connect_timeout=self._timeouts[0],
-                                           socket_timeout=self._timeouts[1], decode_responses=True,
-                                           retry=Retry(NoBackoff(), 0))
+            client = aredis.Redis.from_url(
+                self.url,
+                socket_connect_timeout=self._timeouts[0],
+                socket_timeout=self._timeouts[1],
+                decode_responses=True,
+                retry=Retry(NoBackoff(), 0),
+            )
             self._aclients = {id(loop): client}
         return client
 
@@ -239,21 +259,35 @@ class RedisSingleFlight:
             from redis.backoff import NoBackoff
             from redis.retry import Retry
 
-            self._client = redis.Redis.from_url(self.url, socket_connect_timeout=self._timeouts[0],
-                                                socket_timeout=self._timeouts[1], decode_responses=True,
-                                                retry=Retry(NoBackoff(), 0))
+            self._client = redis.Redis.from_url(
+                self.url,
+                socket_connect_timeout=self._timeouts[0],
+                socket_timeout=self._timeouts[1],
+                decode_responses=True,
+                retry=Retry(NoBackoff(), 0),
+            )
         return self._client
 
     def _down(self, exc: BaseException) -> None:
         self._down_until = time.monotonic() + self.retry_after
         if not self._warned:
             self._warned = True
-            logger.warning("llm-cost-hooks: Redis single-flight at %s unreachable (%s); deduplicating "
-                           "within this process only until it is back.", self.url, type(exc).__name__)
+            logger.warning(
+                "llm-cost-hooks: Redis single-flight at %s unreachable (%s); deduplicating "
+                "within this process only until it is back.",
+                self.url,
+                type(exc).__name__,
+            )
 
     # -- async ----------------------------------------------------------------------------
-    async def ado(self, key: str, fn: Callable[[], Awaitable[T]], *,
-                  dumps: Callable[[Any], str] = json.dumps, loads: Callable[[str], Any] = json.loads) -> Flight[T]:
+    async def ado(
+        self,
+        key: str,
+        fn: Callable[[], Awaitable[T]],
+        *,
+        dumps: Callable[[Any], str] = json.dumps,
+        loads: Callable[[str], Any] = json.loads,
+    ) -> Flight[T]:
         """Run ``fn`` once across every process sharing this Redis for ``key``."""
         shared_source: list[Source] = []
 
@@ -275,8 +309,9 @@ class RedisSingleFlight:
             return Flight(flight.value, shared_source[0], key)
         return flight
 
-    async def _aacquire_or_wait(self, key: str, fn: Callable[[], Awaitable[T]], dumps: Any, loads: Any,
-                                shared_source: list[Source]) -> T:
+    async def _aacquire_or_wait(
+        self, key: str, fn: Callable[[], Awaitable[T]], dumps: Any, loads: Any, shared_source: list[Source]
+    ) -> T:
         errors = (*self._errors(), asyncio.TimeoutError)
         client = self._async_client()
         token = uuid.uuid4().hex
@@ -291,7 +326,8 @@ class RedisSingleFlight:
                     shared_source.append("cached")
                     return loads(cached)  # type: ignore[no-any-return]
                 won = await asyncio.wait_for(
-                    client.set(self._k("lock", key), token, nx=True, px=int(self.lock_ttl * 1000)), bound)
+                    client.set(self._k("lock", key), token, nx=True, px=int(self.lock_ttl * 1000)), bound
+                )
             except errors as exc:
                 if not outage:
                     raise _RedisDown(exc) from exc
@@ -308,7 +344,8 @@ class RedisSingleFlight:
                 interval = min(interval * 1.5, self.max_poll_interval)
                 try:
                     res, err, lock = await asyncio.wait_for(
-                        client.mget(self._k("res", key), self._k("err", key), self._k("lock", key)), bound)
+                        client.mget(self._k("res", key), self._k("err", key), self._k("lock", key)), bound
+                    )
                 except errors:
                     outage = True  # the leader may still deliver once Redis answers again
                     continue
@@ -323,7 +360,9 @@ class RedisSingleFlight:
                     shared_source.clear()
                     break  # leader gone without a result: try to lead
 
-    async def _alead(self, client: Any, key: str, token: str, fn: Callable[[], Awaitable[T]], dumps: Any) -> T:
+    async def _alead(
+        self, client: Any, key: str, token: str, fn: Callable[[], Awaitable[T]], dumps: Any
+    ) -> T:
         errors = self._errors()
         try:
             value = await fn()
@@ -346,8 +385,9 @@ class RedisSingleFlight:
 
     async def _apublish(self, client: Any, key: str, token: str, payload: str) -> None:
         bound = self._timeouts[0] + self._timeouts[1]
-        await asyncio.wait_for(client.set(self._k("res", key), payload, px=max(int(self.result_ttl * 1000), 1)),
-                               bound)
+        await asyncio.wait_for(
+            client.set(self._k("res", key), payload, px=max(int(self.result_ttl * 1000), 1)), bound
+        )
         await asyncio.wait_for(client.delete(self._k("err", key)), bound)
         await asyncio.wait_for(client.eval(_RELEASE_LOCK, 1, self._k("lock", key), token), bound)
 
@@ -364,8 +404,14 @@ class RedisSingleFlight:
                 continue
 
     # -- sync -----------------------------------------------------------------------------
-    def do(self, key: str, fn: Callable[[], T], *, dumps: Callable[[Any], str] = json.dumps,
-           loads: Callable[[str], Any] = json.loads) -> Flight[T]:
+    def do(
+        self,
+        key: str,
+        fn: Callable[[], T],
+        *,
+        dumps: Callable[[Any], str] = json.dumps,
+        loads: Callable[[str], Any] = json.loads,
+    ) -> Flight[T]:
         """Thread version of :meth:`ado`."""
         shared_source: list[Source] = []
 
@@ -383,8 +429,9 @@ class RedisSingleFlight:
             return Flight(flight.value, shared_source[0], key)
         return flight
 
-    def _acquire_or_wait(self, key: str, fn: Callable[[], T], dumps: Any, loads: Any,
-                         shared_source: list[Source]) -> T:
+    def _acquire_or_wait(
+        self, key: str, fn: Callable[[], T], dumps: Any, loads: Any, shared_source: list[Source]
+    ) -> T:
         errors = self._errors()
         client = self._sync_client()
         token = uuid.uuid4().hex
@@ -428,7 +475,9 @@ class RedisSingleFlight:
                 time.sleep(interval)
                 interval = min(interval * 1.5, self.max_poll_interval)
                 try:
-                    res, err, lock = client.mget(self._k("res", key), self._k("err", key), self._k("lock", key))
+                    res, err, lock = client.mget(
+                        self._k("res", key), self._k("err", key), self._k("lock", key)
+                    )
                 except errors:
                     outage = True
                     continue

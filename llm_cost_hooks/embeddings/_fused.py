@@ -116,7 +116,9 @@ def _attr(name: str, value: int | float | list[int]) -> bytes:
     return _s(1, name) + b"".join(_vi(8, v) for v in value) + _vi(20, 7)
 
 
-def _node(op: str, inputs: list[str], outputs: list[str], domain: str = "", **attrs: int | float | list[int]) -> bytes:
+def _node(
+    op: str, inputs: list[str], outputs: list[str], domain: str = "", **attrs: int | float | list[int]
+) -> bytes:
     # NodeProto: input=1, output=2, name=3, op_type=4, attribute=5, domain=7
     body = b"".join(_s(1, i) for i in inputs) + b"".join(_s(2, o) for o in outputs)
     body += _s(3, outputs[0]) + _s(4, op) + b"".join(_ld(5, _attr(k, v)) for k, v in attrs.items())
@@ -127,7 +129,9 @@ def _node(op: str, inputs: list[str], outputs: list[str], domain: str = "", **at
 
 def _tensor_i64(name: str, values: list[int]) -> bytes:
     # TensorProto: dims=1, data_type=2, name=8, raw_data=9
-    body = _vi(1, len(values)) + _vi(2, _INT64) + _s(8, name) + _ld(9, struct.pack(f"<{len(values)}q", *values))
+    body = (
+        _vi(1, len(values)) + _vi(2, _INT64) + _s(8, name) + _ld(9, struct.pack(f"<{len(values)}q", *values))
+    )
     return _ld(5, body)  # as GraphProto.initializer
 
 
@@ -222,7 +226,12 @@ class _Builder:
         if mul is None or mul[0] != "Mul":
             raise FusedGraphError(f"weight {name!r} is neither an initializer nor a dequantising Mul")
         cast = self.x.producer.get(mul[1][0])
-        if cast is None or cast[0] != "Cast" or cast[1][0] not in self.x.initializers or mul[1][1] not in self.x.initializers:
+        if (
+            cast is None
+            or cast[0] != "Cast"
+            or cast[1][0] not in self.x.initializers
+            or mul[1][1] not in self.x.initializers
+        ):
             raise FusedGraphError(f"weight {name!r} is not Cast(int8 initializer) * scale")
         self.copy(cast[1][0])
         self.copy(mul[1][1])
@@ -234,7 +243,12 @@ class _Builder:
         """The export's int8 storage of weight ``name`` as (int8 [K, N], per-column scale [N])."""
         mul = self.x.producer.get(name)
         cast = self.x.producer.get(mul[1][0]) if mul is not None and mul[0] == "Mul" else None
-        if cast is None or cast[0] != "Cast" or cast[1][0] not in self.x.initializers or mul[1][1] not in self.x.initializers:  # type: ignore[index]
+        if (
+            cast is None
+            or cast[0] != "Cast"
+            or cast[1][0] not in self.x.initializers
+            or mul[1][1] not in self.x.initializers
+        ):  # type: ignore[index]
             raise FusedGraphError(f"weight {name!r} is not Cast(int8 initializer) * scale")
         q, scale = cast[1][0], mul[1][1]  # type: ignore[index]
         for init in (q, scale):
@@ -256,7 +270,9 @@ class _Builder:
         q, scale = self.int8_weight(weight)
         return self.op("DynamicQuantizeMatMul", [a, q, scale], output, "com.microsoft")
 
-    def op(self, op: str, inputs: list[str], output: str, domain: str = "", **attrs: int | float | list[int]) -> str:
+    def op(
+        self, op: str, inputs: list[str], output: str, domain: str = "", **attrs: int | float | list[int]
+    ) -> str:
         self.nodes.append(_node(op, inputs, [output], domain, **attrs))
         return output
 
@@ -281,8 +297,13 @@ def build_fused_minilm(data: bytes, *, int8_matmul: bool = False) -> bytes:
     b.inits.append(_tensor_i64("f_zero", [0]))
     pos = b.op("Slice", [b.const(p + "position_embeddings.weight"), "f_zero", "f_seq", "f_zero"], "f_pos")
     summed = b.op("Add", [b.op("Add", [word, ttype], "f_wt"), pos], "f_emb")
-    h = b.op("LayerNormalization", [summed, b.const(p + "LayerNorm.weight"), b.const(p + "LayerNorm.bias")],
-             "f_h0", axis=-1, epsilon=_EPS)
+    h = b.op(
+        "LayerNormalization",
+        [summed, b.const(p + "LayerNorm.weight"), b.const(p + "LayerNorm.bias")],
+        "f_h0",
+        axis=-1,
+        epsilon=_EPS,
+    )
     # Attention takes a raw 0/1 key mask as int32 [batch, seq]; padded keys get -10000 before
     # the softmax (exp underflows to 0 as with the export's -inf).
     mask = b.op("Cast", ["attention_mask"], "f_mask", to=_INT32)
@@ -300,22 +321,45 @@ def build_fused_minilm(data: bytes, *, int8_matmul: bool = False) -> bytes:
         ctx = b.op("Attention", [h, w, bb, mask], f"f_ctx{layer}", ms, num_heads=_HEADS)
         o_bias = att + "output.dense.bias"
         o = b.matmul(ctx, x.weight_of_bias(o_bias), f"f_o{layer}", int8_matmul)
-        h1 = b.op("SkipLayerNormalization", [o, h, b.const(att + "output.LayerNorm.weight"),
-                                             b.const(att + "output.LayerNorm.bias"), b.const(o_bias)],
-                  f"f_h{layer}a", ms, epsilon=_EPS)
+        h1 = b.op(
+            "SkipLayerNormalization",
+            [
+                o,
+                h,
+                b.const(att + "output.LayerNorm.weight"),
+                b.const(att + "output.LayerNorm.bias"),
+                b.const(o_bias),
+            ],
+            f"f_h{layer}a",
+            ms,
+            epsilon=_EPS,
+        )
         i_bias = q + "intermediate.dense.bias"
         f = b.matmul(h1, x.weight_of_bias(i_bias), f"f_i{layer}", int8_matmul)
         g = b.op("BiasGelu", [f, b.const(i_bias)], f"f_gelu{layer}", ms)
         d_bias = q + "output.dense.bias"
         d = b.matmul(g, x.weight_of_bias(d_bias), f"f_d{layer}", int8_matmul)
         out = "last_hidden_state" if layer == _LAYERS - 1 else f"f_h{layer + 1}"
-        h = b.op("SkipLayerNormalization", [d, h1, b.const(q + "output.LayerNorm.weight"),
-                                            b.const(q + "output.LayerNorm.bias"), b.const(d_bias)], out, ms, epsilon=_EPS)
+        h = b.op(
+            "SkipLayerNormalization",
+            [
+                d,
+                h1,
+                b.const(q + "output.LayerNorm.weight"),
+                b.const(q + "output.LayerNorm.bias"),
+                b.const(d_bias),
+            ],
+            out,
+            ms,
+            epsilon=_EPS,
+        )
 
     dims: list[str | int] = ["batch", "sequence"]
     # GraphProto: node=1, name=2, initializer=5, input=11, output=12
     graph: list[bytes | memoryview] = [*b.nodes, _s(2, "minilm_fused"), *b.inits]
-    graph += [_ld(11, _value_info(n, _INT64, dims)) for n in ("input_ids", "attention_mask", "token_type_ids")]
+    graph += [
+        _ld(11, _value_info(n, _INT64, dims)) for n in ("input_ids", "attention_mask", "token_type_ids")
+    ]
     graph.append(_ld(12, _value_info("last_hidden_state", _FLOAT, ["batch", "sequence", 384])))
     opsets = _ld(8, _s(1, "") + _vi(2, 17)) + _ld(8, _s(1, ms) + _vi(2, 1))
     # ModelProto: ir_version=1, producer_name=2, graph=7, opset_import=8

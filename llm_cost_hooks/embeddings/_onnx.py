@@ -202,15 +202,19 @@ class OnnxEmbedder:
         from ._fused import build_fused_minilm
 
         try:
-            session = ort.InferenceSession(build_fused_minilm(data, int8_matmul=int8_matmul), sess_options=opts,
-                                           providers=["CPUExecutionProvider"])
-        except Exception as exc:  # noqa: BLE001 - e.g. an onnxruntime without the contrib ops
+            session = ort.InferenceSession(
+                build_fused_minilm(data, int8_matmul=int8_matmul),
+                sess_options=opts,
+                providers=["CPUExecutionProvider"],
+            )
+        except Exception as exc:
             # fp32: same vectors either way, keep working on the export's own graph, just
             # slower. int8: those vectors are not the fp32 ones; the name says which we give
             # (a router trained on int8 vectors then refuses this embedder instead of
             # silently mis-routing).
-            _log.warning("fused MiniLM graph unavailable (%s); running the model file's own graph "
-                         "(fp32 vectors)", exc)
+            _log.warning(
+                "fused MiniLM graph unavailable (%s); running the model file's own graph (fp32 vectors)", exc
+            )
             return None
         self.fused = True
         self.int8_matmul = int8_matmul
@@ -222,7 +226,7 @@ class OnnxEmbedder:
         top = self._tokenizer.get_vocab_size() - 1
         try:
             self._run_ids([[101, top, 102]])
-        except Exception as exc:  # noqa: BLE001 - any runtime failure means a mismatch
+        except Exception as exc:
             raise EmbeddingModelError(
                 f"the tokenizer (vocabulary {top + 1}) does not match the ONNX model: {exc}"
             ) from exc

@@ -7,9 +7,9 @@ Names load on first use so importing this package costs little more than
 
 from __future__ import annotations
 
-from .._lazy import install_lazy_exports
-
 from typing import TYPE_CHECKING as _TYPE_CHECKING
+
+from .._lazy import install_lazy_exports
 
 _EXPORTS: dict[str, str] = {
     "CACHE_MARKER_KEY": "._callback",
@@ -36,11 +36,6 @@ _EXPORTS: dict[str, str] = {
 }
 
 __all__ = sorted(_EXPORTS)
-
-
-
-
-
 
 
 install_lazy_exports(globals(), _EXPORTS)

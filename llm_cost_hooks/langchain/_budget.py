@@ -22,9 +22,9 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
 from langchain_core.language_models import BaseChatModel, LanguageModelInput
@@ -35,8 +35,9 @@ from langchain_core.messages import (
     BaseMessage,
     convert_to_messages,
     convert_to_openai_messages,
+    message_to_dict,
+    messages_from_dict,
 )
-from langchain_core.messages import messages_from_dict, message_to_dict
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 from langchain_core.prompt_values import PromptValue
 from langchain_core.runnables import Runnable, RunnableConfig, RunnableSerializable
@@ -98,7 +99,9 @@ def _openai_dicts(messages: Sequence[BaseMessage]) -> list[dict[str, Any]]:
 def _strip(message: BaseMessage, content: Any = None) -> BaseMessage:
     update: dict[str, Any] = {}
     if any(k in message.additional_kwargs for k in _ANNOTATIONS):
-        update["additional_kwargs"] = {k: v for k, v in message.additional_kwargs.items() if k not in _ANNOTATIONS}
+        update["additional_kwargs"] = {
+            k: v for k, v in message.additional_kwargs.items() if k not in _ANNOTATIONS
+        }
     if content is not None:
         update["content"] = content
     return message.model_copy(update=update) if update else message
@@ -168,11 +171,14 @@ class ContextBudgetRunnable(RunnableSerializable[LanguageModelInput, list[BaseMe
                 annotate_run(run_manager, tags, run_manager.parent_run_id)
         return messages
 
-    def invoke(self, input: LanguageModelInput, config: RunnableConfig | None = None, **kwargs: Any) -> list[BaseMessage]:
+    def invoke(
+        self, input: LanguageModelInput, config: RunnableConfig | None = None, **kwargs: Any
+    ) -> list[BaseMessage]:
         return self._call_with_config(self._trim, input, config, run_type="chain")  # type: ignore[arg-type]
 
-    async def ainvoke(self, input: LanguageModelInput, config: RunnableConfig | None = None,
-                      **kwargs: Any) -> list[BaseMessage]:
+    async def ainvoke(
+        self, input: LanguageModelInput, config: RunnableConfig | None = None, **kwargs: Any
+    ) -> list[BaseMessage]:
         return self.invoke(input, config, **kwargs)  # CPU only, well under a millisecond
 
     def __or__(self, other: Any) -> Any:
@@ -211,12 +217,20 @@ def _stream_run(model: BaseChatModel, config: RunnableConfig | None) -> tuple[Ru
     run_id = config.get("run_id") or uuid.uuid4()
     config["run_id"] = run_id  # the run LangChain starts gets this id: the tags find its record
     callbacks = config.get("callbacks")
-    handlers = list(callbacks) if isinstance(callbacks, list) else [
-        *(getattr(callbacks, "handlers", None) or []), *(getattr(callbacks, "inheritable_handlers", None) or [])]
+    handlers = (
+        list(callbacks)
+        if isinstance(callbacks, list)
+        else [
+            *(getattr(callbacks, "handlers", None) or []),
+            *(getattr(callbacks, "inheritable_handlers", None) or []),
+        ]
+    )
     if isinstance(model.callbacks, list):
         handlers += model.callbacks
     metadata = {**(model.metadata or {}), **(config.get("metadata") or {})}
     return config, _StreamRun(run_id, metadata, handlers)  # type: ignore[return-value]
+
+
 @dataclass
 class _Ctx:
     messages: list[BaseMessage]
@@ -242,7 +256,7 @@ class _Ctx:
 def _model_of(model: BaseChatModel) -> tuple[str, str | None]:
     try:
         params = model._get_ls_params()
-    except Exception:  # noqa: BLE001 - a third-party model may not implement it
+    except Exception:
         params = {}
     name = params.get("ls_model_name") or getattr(model, "model_name", None) or getattr(model, "model", None)
     return str(name or type(model).__name__), params.get("ls_provider")
@@ -322,8 +336,9 @@ class GuardedChatModel(BaseChatModel):
         return self.bind(**getattr(bound, "kwargs", {}))
 
     # -- preparation (no I/O) -----------------------------------------------------------------
-    def _prepare(self, messages: list[BaseMessage], run_manager: Any, kwargs: dict[str, Any],
-                 stop: list[str] | None) -> _Ctx:
+    def _prepare(
+        self, messages: list[BaseMessage], run_manager: Any, kwargs: dict[str, Any], stop: list[str] | None
+    ) -> _Ctx:
         metadata: Mapping[str, Any] = getattr(run_manager, "metadata", None) or {}
         model, provider = _model_of(self.inner)
         max_tokens = kwargs.pop("max_tokens", None) or getattr(self.inner, "max_tokens", None)
@@ -332,8 +347,9 @@ class GuardedChatModel(BaseChatModel):
         input_tokens: int | None = None
         if self.context_budget is not None:
             route = metadata.get("route") or self.route
-            messages, result = trim_messages(self.context_budget, messages, route=route,
-                                             max_tokens=max_tokens, model=model)
+            messages, result = trim_messages(
+                self.context_budget, messages, route=route, max_tokens=max_tokens, model=model
+            )
             max_tokens = result.max_tokens
             tags.update(result.tags())
             dicts = result.messages
@@ -355,18 +371,31 @@ class GuardedChatModel(BaseChatModel):
                 input_tokens = count_input()
         key = None
         if self.dedup is not None:
-            request = {"model": model, "messages": dicts, "stop": stop, "max_tokens": max_tokens,
-                       "params": {k: v for k, v in kwargs.items() if k != "callbacks"}}
+            request = {
+                "model": model,
+                "messages": dicts,
+                "stop": stop,
+                "max_tokens": max_tokens,
+                "params": {k: v for k, v in kwargs.items() if k != "callbacks"},
+            }
             key = idempotency_key(metadata, request, namespace=f"{model}:", derive=self.derive_dedup_key)
         task_id = str(metadata.get("task_id") or getattr(run_manager, "run_id", "") or id(messages))
-        return _Ctx(messages, model, provider, input_tokens, max_tokens, metadata, key, task_id, tags, count_input)
+        return _Ctx(
+            messages, model, provider, input_tokens, max_tokens, metadata, key, task_id, tags, count_input
+        )
 
     def _request(self, ctx: _Ctx, model: str, provider: str | None) -> SpendRequest:
         md = ctx.metadata
-        return SpendRequest(model=model, provider=provider, input_tokens=ctx.input_tokens,
-                            max_output_tokens=ctx.max_tokens, tenant=md.get("tenant_id") or md.get("tenant"),
-                            feature=md.get("feature"), route=md.get("route") or self.route,
-                            user=md.get("user_id") or md.get("user"))
+        return SpendRequest(
+            model=model,
+            provider=provider,
+            input_tokens=ctx.input_tokens,
+            max_output_tokens=ctx.max_tokens,
+            tenant=md.get("tenant_id") or md.get("tenant"),
+            feature=md.get("feature"),
+            route=md.get("route") or self.route,
+            user=md.get("user_id") or md.get("user"),
+        )
 
     def _pick_downgrade(self, d: Downgrade, ctx: _Ctx) -> tuple[BaseChatModel, str, str | None]:
         target = d.to_model
@@ -380,7 +409,9 @@ class GuardedChatModel(BaseChatModel):
         ctx.tags["budget.downgrade_limit"] = d.limit_name
         return model, name, provider
 
-    def _finish(self, ctx: _Ctx, message: AIMessage, model: str, provider: str | None) -> tuple[TokenUsage, float]:
+    def _finish(
+        self, ctx: _Ctx, message: AIMessage, model: str, provider: str | None
+    ) -> tuple[TokenUsage, float]:
         usage = _usage_of(message)
         if usage is None:
             from ..tokens import default_counter
@@ -391,7 +422,7 @@ class GuardedChatModel(BaseChatModel):
         if self.guard is not None:
             try:
                 cost = self.guard.cost_of(usage, model, provider)
-            except Exception:  # noqa: BLE001 - settle at the worst case rather than fail the call
+            except Exception:
                 cost = -1.0
         return usage, cost
 
@@ -401,11 +432,13 @@ class GuardedChatModel(BaseChatModel):
             return 0.0
         try:
             return self.guard.cost_of(TokenUsage(input_tokens=ctx.input_tokens), model, provider)
-        except Exception:  # noqa: BLE001
+        except Exception:
             return 0.0
 
     # -- async ----------------------------------------------------------------------------
-    async def _aupstream(self, ctx: _Ctx, stop: list[str] | None, run_manager: Any, kwargs: dict[str, Any]) -> AIMessage:
+    async def _aupstream(
+        self, ctx: _Ctx, stop: list[str] | None, run_manager: Any, kwargs: dict[str, Any]
+    ) -> AIMessage:
         inner, model, provider = self.inner, ctx.model, ctx.provider
         state = self.retry.state(ctx.task_id) if self.retry is not None else None
         while True:
@@ -427,7 +460,9 @@ class GuardedChatModel(BaseChatModel):
             if cap is not None:
                 call_kwargs["max_tokens"] = cap
             try:
-                result = await inner._agenerate(ctx.messages, stop=stop, run_manager=run_manager, **call_kwargs)
+                result = await inner._agenerate(
+                    ctx.messages, stop=stop, run_manager=run_manager, **call_kwargs
+                )
             except (BudgetExceeded, CircuitOpenError):
                 raise
             except Exception:
@@ -449,7 +484,9 @@ class GuardedChatModel(BaseChatModel):
             if reservation is not None:
                 if cost < 0:
                     cost = reservation.worst_usd
-                await reservation.asettle(cost, input_tokens=usage.input_tokens, output_tokens=usage.output_tokens)
+                await reservation.asettle(
+                    cost, input_tokens=usage.input_tokens, output_tokens=usage.output_tokens
+                )
                 ctx.tags.update(reservation.tags())
             if self.breaker is not None:
                 self.breaker.record_success(model)
@@ -459,16 +496,27 @@ class GuardedChatModel(BaseChatModel):
                 ctx.tags.update(state.tags())
             return message
 
-    async def _agenerate(self, messages: list[BaseMessage], stop: list[str] | None = None,
-                         run_manager: AsyncCallbackManagerForLLMRun | None = None, **kwargs: Any) -> ChatResult:
+    async def _agenerate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: AsyncCallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
         ctx = self._prepare(messages, run_manager, kwargs, stop)
         try:
             if ctx.key is not None and self.dedup is not None:
                 if isinstance(self.dedup, RedisSingleFlight):
-                    flight = await self.dedup.ado(ctx.key, lambda: self._aupstream(ctx, stop, run_manager, kwargs),
-                                                  dumps=_dump, loads=_load)
+                    flight = await self.dedup.ado(
+                        ctx.key,
+                        lambda: self._aupstream(ctx, stop, run_manager, kwargs),
+                        dumps=_dump,
+                        loads=_load,
+                    )
                 else:
-                    flight = await self.dedup.ado(ctx.key, lambda: self._aupstream(ctx, stop, run_manager, kwargs))
+                    flight = await self.dedup.ado(
+                        ctx.key, lambda: self._aupstream(ctx, stop, run_manager, kwargs)
+                    )
                 message = self._shared(flight.value, flight.source, ctx)
             else:
                 message = await self._aupstream(ctx, stop, run_manager, kwargs)
@@ -477,7 +525,9 @@ class GuardedChatModel(BaseChatModel):
         return ChatResult(generations=[ChatGeneration(message=message)])
 
     # -- sync -----------------------------------------------------------------------------
-    def _upstream(self, ctx: _Ctx, stop: list[str] | None, run_manager: Any, kwargs: dict[str, Any]) -> AIMessage:
+    def _upstream(
+        self, ctx: _Ctx, stop: list[str] | None, run_manager: Any, kwargs: dict[str, Any]
+    ) -> AIMessage:
         inner, model, provider = self.inner, ctx.model, ctx.provider
         state = self.retry.state(ctx.task_id) if self.retry is not None else None
         while True:
@@ -531,14 +581,23 @@ class GuardedChatModel(BaseChatModel):
                 ctx.tags.update(state.tags())
             return message
 
-    def _generate(self, messages: list[BaseMessage], stop: list[str] | None = None,
-                  run_manager: CallbackManagerForLLMRun | None = None, **kwargs: Any) -> ChatResult:
+    def _generate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
         ctx = self._prepare(messages, run_manager, kwargs, stop)
         try:
             if ctx.key is not None and self.dedup is not None:
                 if isinstance(self.dedup, RedisSingleFlight):
-                    flight = self.dedup.do(ctx.key, lambda: self._upstream(ctx, stop, run_manager, kwargs),
-                                           dumps=_dump, loads=_load)
+                    flight = self.dedup.do(
+                        ctx.key,
+                        lambda: self._upstream(ctx, stop, run_manager, kwargs),
+                        dumps=_dump,
+                        loads=_load,
+                    )
                 else:
                     flight = self.dedup.do(ctx.key, lambda: self._upstream(ctx, stop, run_manager, kwargs))
                 message = self._shared(flight.value, flight.source, ctx)
@@ -554,13 +613,25 @@ class GuardedChatModel(BaseChatModel):
     # error or a consumer that stops early, settle what was streamed so far (counted) or
     # release the hold if nothing was. A failure before the first chunk is retried within
     # ``retry``. Streams are not deduplicated (each caller wants its own token stream).
-    def stream(self, input: LanguageModelInput, config: RunnableConfig | None = None, *,
-               stop: list[str] | None = None, **kwargs: Any) -> Iterator[AIMessageChunk]:  # type: ignore[override]
+    def stream(
+        self,
+        input: LanguageModelInput,
+        config: RunnableConfig | None = None,
+        *,
+        stop: list[str] | None = None,
+        **kwargs: Any,
+    ) -> Iterator[AIMessageChunk]:  # type: ignore[override]
         config, kwargs[_STREAM_KEY] = _stream_run(self, config)
         yield from super().stream(input, config, stop=stop, **kwargs)
 
-    async def astream(self, input: LanguageModelInput, config: RunnableConfig | None = None, *,
-                      stop: list[str] | None = None, **kwargs: Any) -> AsyncIterator[AIMessageChunk]:  # type: ignore[override]
+    async def astream(
+        self,
+        input: LanguageModelInput,
+        config: RunnableConfig | None = None,
+        *,
+        stop: list[str] | None = None,
+        **kwargs: Any,
+    ) -> AsyncIterator[AIMessageChunk]:  # type: ignore[override]
         config, kwargs[_STREAM_KEY] = _stream_run(self, config)
         async for chunk in super().astream(input, config, stop=stop, **kwargs):
             yield chunk
@@ -595,15 +666,25 @@ class GuardedChatModel(BaseChatModel):
         out = default_counter().count_text(text, model).tokens if text else 0
         return TokenUsage(input_tokens=ctx.input_tokens, output_tokens=out)
 
-    def _stream_ended(self, ctx: _Ctx, reservation: Any, aggregate: AIMessageChunk | None, model: str,
-                      provider: str | None, error: BaseException | None) -> None:
+    def _stream_ended(
+        self,
+        ctx: _Ctx,
+        reservation: Any,
+        aggregate: AIMessageChunk | None,
+        model: str,
+        provider: str | None,
+        error: BaseException | None,
+    ) -> None:
         """Settle (or release) a stream's reservation and record the outcome on the breaker."""
         if error is None:
             assert aggregate is not None
             usage, cost = self._finish(ctx, aggregate, model, provider)  # type: ignore[arg-type]
             if reservation is not None:
-                reservation.settle(reservation.worst_usd if cost < 0 else cost,
-                                   input_tokens=usage.input_tokens, output_tokens=usage.output_tokens)
+                reservation.settle(
+                    reservation.worst_usd if cost < 0 else cost,
+                    input_tokens=usage.input_tokens,
+                    output_tokens=usage.output_tokens,
+                )
                 ctx.tags.update(reservation.tags())
             if self.breaker is not None:
                 self.breaker.record_success(model)
@@ -619,7 +700,7 @@ class GuardedChatModel(BaseChatModel):
                 # Tokens already streamed are billed by the provider: keep them, free the rest.
                 try:
                     cost = self.guard.cost_of(usage, model, provider) if self.guard is not None else 0.0
-                except Exception:  # noqa: BLE001
+                except Exception:
                     cost = reservation.worst_usd
                 reservation.settle(cost, input_tokens=usage.input_tokens, output_tokens=usage.output_tokens)
                 ctx.tags["stream.partial_output_tokens"] = str(usage.output_tokens)
@@ -627,8 +708,9 @@ class GuardedChatModel(BaseChatModel):
         if self.breaker is not None and not cancelled:
             self.breaker.record_failure(model)
 
-    def _stream_hold(self, ctx: _Ctx, decision: Any, inner: BaseChatModel, model: str,
-                     provider: str | None) -> tuple[BaseChatModel, str, str | None, Any, bool]:
+    def _stream_hold(
+        self, ctx: _Ctx, decision: Any, inner: BaseChatModel, model: str, provider: str | None
+    ) -> tuple[BaseChatModel, str, str | None, Any, bool]:
         """``(inner, model, provider, reservation, again)`` after a reserve attempt;
         ``again`` when a downgrade switched the model and the reserve must be redone."""
         if isinstance(decision, Downgrade):
@@ -636,8 +718,9 @@ class GuardedChatModel(BaseChatModel):
             return inner, model, provider, None, True
         return inner, model, provider, decision, False
 
-    def _stream_start(self, messages: list[BaseMessage], run_manager: Any, kwargs: dict[str, Any],
-                      stop: list[str] | None) -> tuple[Any, _Ctx, Any]:
+    def _stream_start(
+        self, messages: list[BaseMessage], run_manager: Any, kwargs: dict[str, Any], stop: list[str] | None
+    ) -> tuple[Any, _Ctx, Any]:
         shim = kwargs.pop(_STREAM_KEY, None)
         run = run_manager if run_manager is not None else shim  # metadata, run id, handlers
         ctx = self._prepare(messages, run, kwargs, stop)
@@ -650,12 +733,25 @@ class GuardedChatModel(BaseChatModel):
             call_kwargs["max_tokens"] = cap
         return call_kwargs
 
-    def _stream_failed(self, ctx: _Ctx, state: Any, reservation: Any, aggregate: AIMessageChunk | None, model: str,
-                       provider: str | None, error: BaseException) -> float | None:
+    def _stream_failed(
+        self,
+        ctx: _Ctx,
+        state: Any,
+        reservation: Any,
+        aggregate: AIMessageChunk | None,
+        model: str,
+        provider: str | None,
+        error: BaseException,
+    ) -> float | None:
         """Settle / release after a failed stream; the delay before a retry, or None to raise."""
         self._stream_ended(ctx, reservation, aggregate, model, provider, error)
-        if (aggregate is not None or state is None or self.retry is None or not isinstance(error, Exception)
-                or isinstance(error, (BudgetExceeded, CircuitOpenError))):
+        if (
+            aggregate is not None
+            or state is None
+            or self.retry is None
+            or not isinstance(error, Exception)
+            or isinstance(error, (BudgetExceeded, CircuitOpenError))
+        ):
             return None  # chunks already reached the caller: a retry would repeat them
         self.retry.record(state, self._failed_cost(model, provider, ctx))
         ctx.tags.update(state.tags())
@@ -663,21 +759,32 @@ class GuardedChatModel(BaseChatModel):
             return self.retry.delay(state)
         return None
 
-    def _stream(self, messages: list[BaseMessage], stop: list[str] | None = None,
-                run_manager: CallbackManagerForLLMRun | None = None, **kwargs: Any) -> Iterator[ChatGenerationChunk]:
+    def _stream(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> Iterator[ChatGenerationChunk]:
         run, ctx, state = self._stream_start(messages, run_manager, kwargs, stop)
         inner, model, provider = self.inner, ctx.model, ctx.provider
         try:
             while True:
                 self._breaker_check(ctx, model)
                 decision = self.guard.try_reserve(self._request(ctx, model, provider)) if self.guard else None
-                inner, model, provider, reservation, again = self._stream_hold(ctx, decision, inner, model, provider)
+                inner, model, provider, reservation, again = self._stream_hold(
+                    ctx, decision, inner, model, provider
+                )
                 if again:
                     continue
                 aggregate: AIMessageChunk | None = None
                 try:
-                    for chunk in inner._stream(ctx.messages, stop=stop, run_manager=run_manager,
-                                               **self._stream_kwargs(ctx, reservation, kwargs)):
+                    for chunk in inner._stream(
+                        ctx.messages,
+                        stop=stop,
+                        run_manager=run_manager,
+                        **self._stream_kwargs(ctx, reservation, kwargs),
+                    ):
                         aggregate = _add_chunk(aggregate, chunk)
                         yield chunk
                 except BaseException as exc:
@@ -686,27 +793,41 @@ class GuardedChatModel(BaseChatModel):
                         raise
                     time.sleep(delay)
                     continue
-                self._stream_ended(ctx, reservation, aggregate or AIMessageChunk(content=""), model, provider, None)
+                self._stream_ended(
+                    ctx, reservation, aggregate or AIMessageChunk(content=""), model, provider, None
+                )
                 return
         finally:
             annotate_run(run, ctx.tags)
 
-    async def _astream(self, messages: list[BaseMessage], stop: list[str] | None = None,
-                       run_manager: AsyncCallbackManagerForLLMRun | None = None,
-                       **kwargs: Any) -> AsyncIterator[ChatGenerationChunk]:
+    async def _astream(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: AsyncCallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> AsyncIterator[ChatGenerationChunk]:
         run, ctx, state = self._stream_start(messages, run_manager, kwargs, stop)
         inner, model, provider = self.inner, ctx.model, ctx.provider
         try:
             while True:
                 self._breaker_check(ctx, model)
-                decision = await self.guard.atry_reserve(self._request(ctx, model, provider)) if self.guard else None
-                inner, model, provider, reservation, again = self._stream_hold(ctx, decision, inner, model, provider)
+                decision = (
+                    await self.guard.atry_reserve(self._request(ctx, model, provider)) if self.guard else None
+                )
+                inner, model, provider, reservation, again = self._stream_hold(
+                    ctx, decision, inner, model, provider
+                )
                 if again:
                     continue
                 aggregate: AIMessageChunk | None = None
                 try:
-                    async for chunk in inner._astream(ctx.messages, stop=stop, run_manager=run_manager,
-                                                      **self._stream_kwargs(ctx, reservation, kwargs)):
+                    async for chunk in inner._astream(
+                        ctx.messages,
+                        stop=stop,
+                        run_manager=run_manager,
+                        **self._stream_kwargs(ctx, reservation, kwargs),
+                    ):
                         aggregate = _add_chunk(aggregate, chunk)
                         yield chunk
                 except BaseException as exc:
@@ -716,7 +837,9 @@ class GuardedChatModel(BaseChatModel):
                         raise
                     await asyncio.sleep(delay)
                     continue
-                self._stream_ended(ctx, reservation, aggregate or AIMessageChunk(content=""), model, provider, None)
+                self._stream_ended(
+                    ctx, reservation, aggregate or AIMessageChunk(content=""), model, provider, None
+                )
                 return
         finally:
             annotate_run(run, ctx.tags)

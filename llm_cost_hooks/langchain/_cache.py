@@ -27,8 +27,8 @@ from pathlib import Path
 from typing import Any
 from uuid import UUID
 
-from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.caches import RETURN_VAL_TYPE, BaseCache
+from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.load import dumps, loads
 from langchain_core.messages import AIMessage, AIMessageChunk
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, Generation, GenerationChunk
@@ -61,10 +61,18 @@ _CACHE_PATH_ENV = "LLM_COST_HOOKS_CACHE_PATH"
 _DEFAULT_PATH = "llm_cache.db"
 
 
-_ROLES = {"HumanMessage": "user", "HumanMessageChunk": "user", "SystemMessage": "system",
-          "SystemMessageChunk": "system", "AIMessage": "assistant", "AIMessageChunk": "assistant",
-          "ToolMessage": "tool", "ToolMessageChunk": "tool", "FunctionMessage": "function",
-          "FunctionMessageChunk": "function"}
+_ROLES = {
+    "HumanMessage": "user",
+    "HumanMessageChunk": "user",
+    "SystemMessage": "system",
+    "SystemMessageChunk": "system",
+    "AIMessage": "assistant",
+    "AIMessageChunk": "assistant",
+    "ToolMessage": "tool",
+    "ToolMessageChunk": "tool",
+    "FunctionMessage": "function",
+    "FunctionMessageChunk": "function",
+}
 # Invocation parameters that do not change the answer (transport, client, LangChain
 # plumbing). Anything else that is not a known answer parameter is keyed verbatim, so an
 # unusual setting costs a miss, never a wrong answer.
@@ -95,7 +103,7 @@ class _RunScopeTracker(BaseCallbackHandler):
     def _start(self, run_id: UUID, metadata: dict[str, Any] | None) -> None:
         try:
             scope = scope_from_metadata(metadata)
-        except Exception as exc:  # noqa: BLE001 - unreadable scope: no cache for this run
+        except Exception as exc:
             logger.warning("cache scope unreadable from run metadata (%s); this call bypasses the cache", exc)
             scope = UNKNOWN_SCOPE
         runs = _run_scopes.get()
@@ -108,12 +116,26 @@ class _RunScopeTracker(BaseCallbackHandler):
         if runs:
             runs.pop(run_id, None)
 
-    def on_chat_model_start(self, serialized: Any, messages: Any, *, run_id: UUID,
-                            metadata: dict[str, Any] | None = None, **kwargs: Any) -> None:
+    def on_chat_model_start(
+        self,
+        serialized: Any,
+        messages: Any,
+        *,
+        run_id: UUID,
+        metadata: dict[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> None:
         self._start(run_id, metadata)
 
-    def on_llm_start(self, serialized: Any, prompts: Any, *, run_id: UUID,
-                     metadata: dict[str, Any] | None = None, **kwargs: Any) -> None:
+    def on_llm_start(
+        self,
+        serialized: Any,
+        prompts: Any,
+        *,
+        run_id: UUID,
+        metadata: dict[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> None:
         self._start(run_id, metadata)
 
     def on_llm_end(self, response: Any, *, run_id: UUID, **kwargs: Any) -> None:
@@ -139,7 +161,8 @@ def _install_scope_hook() -> None:
 
         # The default value is seen by every context, including ones created earlier.
         tracker: ContextVar[BaseCallbackHandler | None] = ContextVar(
-            "llm_cost_hooks_cache_tracker", default=_RunScopeTracker())
+            "llm_cost_hooks_cache_tracker", default=_RunScopeTracker()
+        )
         register_configure_hook(tracker, inheritable=False)
         _hook_installed = True
 
@@ -173,7 +196,9 @@ def _lc_messages(prompt: str) -> list[dict[str, Any]] | None:
         role = kw.get("role") if cls.startswith("ChatMessage") else _ROLES.get(cls)
         if role is None:
             return None
-        msgs.append({"role": role, **{k: kw[k] for k in ("content", "name", "tool_calls", "tool_call_id") if k in kw}})
+        msgs.append(
+            {"role": role, **{k: kw[k] for k in ("content", "name", "tool_calls", "tool_call_id") if k in kw}}
+        )
     return msgs
 
 
@@ -191,7 +216,7 @@ def _lc_params(llm_string: str) -> dict[str, Any] | None:
         if not llm_string.startswith("---", end) or not isinstance(obj, dict):
             return None
         head = obj.get("kwargs") if isinstance(obj.get("kwargs"), dict) else {}
-        tail = llm_string[end + 3:]
+        tail = llm_string[end + 3 :]
     try:
         items = ast.literal_eval(tail) if tail else []
         params = {**head, **dict(items)}
@@ -212,14 +237,20 @@ def chat_key(prompt: str, llm_string: str) -> ChatKey:
     """
     msgs = _lc_messages(prompt)
     params = _lc_params(llm_string)
-    model = next((str(params[k]) for k in ("model_name", "model", "model_id") if params and params.get(k)), None)
+    model = next(
+        (str(params[k]) for k in ("model_name", "model", "model_id") if params and params.get(k)), None
+    )
     extra: dict[str, Any] = {}
     if model is None or params is None:
         model, params = llm_string, {}
     else:
-        extra = {k: v for k, v in params.items()
-                 if k not in ANSWER_ALIASES and not _NOT_ANSWER.search(k)
-                 and not (isinstance(v, dict) and v.get("type") == "secret")}
+        extra = {
+            k: v
+            for k, v in params.items()
+            if k not in ANSWER_ALIASES
+            and not _NOT_ANSWER.search(k)
+            and not (isinstance(v, dict) and v.get("type") == "secret")
+        }
     if msgs is None:  # a plain (non-chat) LLM prompt: never shared with chat answers
         msgs, extra = [{"role": "user", "content": prompt}], {**extra, "prompt": "text"}
     return canonical_chat(model, msgs, params, extra=extra)
@@ -230,9 +261,14 @@ def _lc_usage(usage: Any) -> dict[str, int] | None:
         return None
     din = usage.get("input_token_details") or {}
     dout = usage.get("output_token_details") or {}
-    return {"input_tokens": usage.get("input_tokens", 0), "output_tokens": usage.get("output_tokens", 0),
-            "total_tokens": usage.get("total_tokens", 0), "cache_read_tokens": din.get("cache_read") or 0,
-            "cache_write_tokens": din.get("cache_creation") or 0, "reasoning_tokens": dout.get("reasoning") or 0}
+    return {
+        "input_tokens": usage.get("input_tokens", 0),
+        "output_tokens": usage.get("output_tokens", 0),
+        "total_tokens": usage.get("total_tokens", 0),
+        "cache_read_tokens": din.get("cache_read") or 0,
+        "cache_write_tokens": din.get("cache_creation") or 0,
+        "reasoning_tokens": dout.get("reasoning") or 0,
+    }
 
 
 def _from_neutral(answer: StoredAnswer, chat: bool) -> list[Generation]:
@@ -243,19 +279,26 @@ def _from_neutral(answer: StoredAnswer, chat: bool) -> list[Generation]:
         if not chat:
             gens.append(Generation(text=str(c.get("text") or ""), generation_info={"finish_reason": fr}))
             continue
-        kw: dict[str, Any] = {"content": str(c.get("text") or ""),
-                              "response_metadata": {"model_name": answer.model, "finish_reason": fr}}
-        calls = [{"name": t.get("name"), "args": t.get("args") or {}, "id": t.get("id"), "type": "tool_call"}
-                 for t in c.get("tool_calls") or []]
+        kw: dict[str, Any] = {
+            "content": str(c.get("text") or ""),
+            "response_metadata": {"model_name": answer.model, "finish_reason": fr},
+        }
+        calls = [
+            {"name": t.get("name"), "args": t.get("args") or {}, "id": t.get("id"), "type": "tool_call"}
+            for t in c.get("tool_calls") or []
+        ]
         if calls:
             kw["tool_calls"] = calls
         if answer.usage and not gens:
             u = answer.usage
             kw["usage_metadata"] = {
-                "input_tokens": u.get("input_tokens", 0), "output_tokens": u.get("output_tokens", 0),
+                "input_tokens": u.get("input_tokens", 0),
+                "output_tokens": u.get("output_tokens", 0),
                 "total_tokens": u.get("total_tokens") or u.get("input_tokens", 0) + u.get("output_tokens", 0),
-                "input_token_details": {"cache_read": u.get("cache_read_tokens", 0),
-                                        "cache_creation": u.get("cache_write_tokens", 0)},
+                "input_token_details": {
+                    "cache_read": u.get("cache_read_tokens", 0),
+                    "cache_creation": u.get("cache_write_tokens", 0),
+                },
                 "output_token_details": {"reasoning": u.get("reasoning_tokens", 0)},
             }
         gens.append(ChatGeneration(message=AIMessage(**kw), generation_info={"finish_reason": fr}))
@@ -353,8 +396,13 @@ class SemanticCache(BaseCache):
 
     def _request(self, prompt: str, llm_string: str) -> tuple[CacheRequest, ChatKey]:
         key = chat_key(prompt, llm_string)
-        req = self.core.request(key.query, llm_string=key.llm_string, context=key.context, scope=self._scope(),
-                                semantic=key.semantic)
+        req = self.core.request(
+            key.query,
+            llm_string=key.llm_string,
+            context=key.context,
+            scope=self._scope(),
+            semantic=key.semantic,
+        )
         return req, key
 
     def _revive(self, hit: CacheHit, chat: bool) -> list[Generation] | None:
@@ -377,7 +425,7 @@ class SemanticCache(BaseCache):
                 self._revived[memo_key] = gens
                 while len(self._revived) > 2048:
                     self._revived.popitem(last=False)
-        except Exception as exc:  # noqa: BLE001 - corrupt entry: skip, count, remove
+        except Exception as exc:
             self.core.count_corrupt()
             logger.warning("cache entry %s is corrupt (%s); removed", hit.entry.id, exc)
             self.core.invalidate(entry_id=hit.entry.id)
@@ -387,7 +435,9 @@ class SemanticCache(BaseCache):
         for g in gens:
             msg = getattr(g, "message", None)
             if isinstance(g, ChatGeneration) and msg is not None:
-                msg = msg.model_copy(update={"response_metadata": {**(msg.response_metadata or {}), CACHE_MARKER_KEY: marker}})
+                msg = msg.model_copy(
+                    update={"response_metadata": {**(msg.response_metadata or {}), CACHE_MARKER_KEY: marker}}
+                )
                 g = g.model_copy(update={"message": msg})
             else:
                 g = g.model_copy()
@@ -399,7 +449,7 @@ class SemanticCache(BaseCache):
         try:
             req, _ = self._request(prompt, llm_string)
             hit = self.core.lookup(req)
-        except Exception as exc:  # noqa: BLE001 - never an exception into the chain
+        except Exception as exc:
             logger.warning("cache lookup failed (%s: %s); treated as a miss", type(exc).__name__, exc)
             return None
         return self._revive(hit, chat=prompt.startswith("[{")) if hit is not None else None
@@ -424,14 +474,20 @@ class SemanticCache(BaseCache):
                     model = model or rm.get("model_name") or rm.get("model")
                     usage = usage or _lc_usage(getattr(msg, "usage_metadata", None))
                     finish = finish or rm.get("finish_reason")
-                choices.append({"text": g.text, "tool_calls": getattr(msg, "tool_calls", None),
-                                "finish_reason": finish})
+                choices.append(
+                    {"text": g.text, "tool_calls": getattr(msg, "tool_calls", None), "finish_reason": finish}
+                )
                 clean.append(g)
             model = str(model or key.model)
             answer = encode_answer(choices, model=model, usage=usage, native={"langchain": dumps(clean)})
-            self.core.update(req, answer, answer_text="".join(c["text"] for c in choices),
-                             cost_usd=price_usage(usage, model, self._price_book), model=model)
-        except Exception as exc:  # noqa: BLE001
+            self.core.update(
+                req,
+                answer,
+                answer_text="".join(c["text"] for c in choices),
+                cost_usd=price_usage(usage, model, self._price_book),
+                model=model,
+            )
+        except Exception as exc:
             logger.warning("cache update failed (%s: %s); answer not cached", type(exc).__name__, exc)
 
     def clear(self, **kwargs: Any) -> None:

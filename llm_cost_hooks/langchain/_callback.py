@@ -5,10 +5,8 @@ from __future__ import annotations
 import contextvars
 import logging
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from uuid import UUID
-
-from typing import TYPE_CHECKING
 
 from langchain_core.callbacks.base import BaseCallbackHandler
 
@@ -20,7 +18,14 @@ if TYPE_CHECKING:  # pragma: no cover - kept out of the import path (~70 ms)
     from langchain_core.messages import BaseMessage
     from langchain_core.outputs import LLMResult
 
-__all__ = ["BILLED_MARKER_KEY", "CACHE_MARKER_KEY", "ROUTE_MARKER_KEY", "CostCallbackHandler", "install", "uninstall"]
+__all__ = [
+    "BILLED_MARKER_KEY",
+    "CACHE_MARKER_KEY",
+    "ROUTE_MARKER_KEY",
+    "CostCallbackHandler",
+    "install",
+    "uninstall",
+]
 
 logger = logging.getLogger("llm_cost_hooks")
 
@@ -35,8 +40,18 @@ ROUTE_MARKER_KEY = "llm_cost_hooks_route"
 #: recorded call): ``{"cost_usd": float, "tokens_estimated": bool}``; recorded as is.
 BILLED_MARKER_KEY = "llm_cost_hooks_billed"
 
-_PARAM_KEYS = ("temperature", "max_tokens", "max_completion_tokens", "top_p", "top_k",
-               "frequency_penalty", "presence_penalty", "stop", "seed", "n")
+_PARAM_KEYS = (
+    "temperature",
+    "max_tokens",
+    "max_completion_tokens",
+    "top_p",
+    "top_k",
+    "frequency_penalty",
+    "presence_penalty",
+    "stop",
+    "seed",
+    "n",
+)
 
 
 def _is_cache_hit(message: Any) -> bool:
@@ -223,15 +238,23 @@ class CostCallbackHandler(TrackerAdapterMixin, BaseCallbackHandler):
             rm = message.response_metadata or {}
             # Markers are rare: test for None first (an ABC isinstance check costs ~0.3 us).
             route = rm.get(ROUTE_MARKER_KEY)
-            if (route is not None and isinstance(route, Mapping) and route.get("delegated")
-                    and (self.tracker.child_runs(str(run_id)) or not _is_cache_hit(message))):
+            if (
+                route is not None
+                and isinstance(route, Mapping)
+                and route.get("delegated")
+                and (self.tracker.child_runs(str(run_id)) or not _is_cache_hit(message))
+            ):
                 # A router's own run: its tier calls were recorded as child runs. A cache hit
                 # in front of the router ran no tier (no child runs), so it is recorded below
                 # as a hit; a hit inside a tier was recorded by that tier's run.
                 self.tracker.end_llm_delegated(str(run_id), outputs=response)
                 return
             bill = rm.get(BILLED_MARKER_KEY)
-            if bill is not None and isinstance(bill, Mapping) and isinstance(bill.get("cost_usd"), (int, float)):
+            if (
+                bill is not None
+                and isinstance(bill, Mapping)
+                and isinstance(bill.get("cost_usd"), (int, float))
+            ):
                 billed = float(bill["cost_usd"])
                 billed_estimated = bool(bill.get("tokens_estimated"))
             model = rm.get("model_name") or rm.get("model")
@@ -298,9 +321,17 @@ class CostCallbackHandler(TrackerAdapterMixin, BaseCallbackHandler):
             tags=tags,
         )
 
-    def on_chain_start(self, serialized: dict[str, Any], inputs: dict[str, Any], *, run_id: UUID,
-                       parent_run_id: UUID | None = None, tags: list[str] | None = None,
-                       metadata: dict[str, Any] | None = None, **kwargs: Any) -> None:
+    def on_chain_start(
+        self,
+        serialized: dict[str, Any],
+        inputs: dict[str, Any],
+        *,
+        run_id: UUID,
+        parent_run_id: UUID | None = None,
+        tags: list[str] | None = None,
+        metadata: dict[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> None:
         self._start_other(RunKind.CHAIN, serialized, run_id, parent_run_id, tags, metadata, kwargs)
 
     def on_chain_end(self, outputs: Any, *, run_id: UUID, **kwargs: Any) -> None:
@@ -309,9 +340,17 @@ class CostCallbackHandler(TrackerAdapterMixin, BaseCallbackHandler):
     def on_chain_error(self, error: BaseException, *, run_id: UUID, **kwargs: Any) -> None:
         self.tracker.end_run(str(run_id), error=error)
 
-    def on_tool_start(self, serialized: dict[str, Any], input_str: str, *, run_id: UUID,
-                      parent_run_id: UUID | None = None, tags: list[str] | None = None,
-                      metadata: dict[str, Any] | None = None, **kwargs: Any) -> None:
+    def on_tool_start(
+        self,
+        serialized: dict[str, Any],
+        input_str: str,
+        *,
+        run_id: UUID,
+        parent_run_id: UUID | None = None,
+        tags: list[str] | None = None,
+        metadata: dict[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> None:
         self._start_other(RunKind.TOOL, serialized, run_id, parent_run_id, tags, metadata, kwargs)
 
     def on_tool_end(self, output: Any, *, run_id: UUID, **kwargs: Any) -> None:
@@ -320,9 +359,17 @@ class CostCallbackHandler(TrackerAdapterMixin, BaseCallbackHandler):
     def on_tool_error(self, error: BaseException, *, run_id: UUID, **kwargs: Any) -> None:
         self.tracker.end_run(str(run_id), error=error)
 
-    def on_retriever_start(self, serialized: dict[str, Any], query: str, *, run_id: UUID,
-                           parent_run_id: UUID | None = None, tags: list[str] | None = None,
-                           metadata: dict[str, Any] | None = None, **kwargs: Any) -> None:
+    def on_retriever_start(
+        self,
+        serialized: dict[str, Any],
+        query: str,
+        *,
+        run_id: UUID,
+        parent_run_id: UUID | None = None,
+        tags: list[str] | None = None,
+        metadata: dict[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> None:
         self._start_other(RunKind.RETRIEVER, serialized, run_id, parent_run_id, tags, metadata, kwargs)
 
     def on_retriever_end(self, documents: Any, *, run_id: UUID, **kwargs: Any) -> None:

@@ -83,7 +83,7 @@ def _answer_text(intent: str) -> str:
     topic = intent.replace("_", " ")
     return (
         f"Thanks for getting in touch about {topic}. I have looked into it for you, and here is what to do "
-        f"next: open the ACME app, go to Help, choose \"{topic}\" and follow the steps shown there; they "
+        f'next: open the ACME app, go to Help, choose "{topic}" and follow the steps shown there; they '
         "cover the usual causes and how long each one takes to resolve. If something still looks wrong "
         "afterwards, reply to this message and a specialist will pick it up within one working day. For "
         "your security, never share your full card number, PIN, passcode or one-time codes with anyone, "
@@ -95,7 +95,7 @@ def _system_prompt(train: Sequence[tuple[str, str]]) -> str:
     first: dict[str, str] = {}
     for text, intent in train:
         first.setdefault(intent, text)
-    examples = "\n".join(f"- {intent}: \"{text}\"" for intent, text in sorted(first.items()))
+    examples = "\n".join(f'- {intent}: "{text}"' for intent, text in sorted(first.items()))
     return (
         "You are ACME Bank's customer-support assistant. Identify what the customer needs, answer in "
         "plain language, and point them to the in-app steps that resolve it. Rules: never ask for or "
@@ -177,7 +177,11 @@ class _AnthropicPrefixCache:
             self.seen.update(keys[i] for i in marks)
         output = self.tokens(answer)
         details = {k: v for k, v in (("cache_read", read), ("cache_creation", write)) if v}
-        usage: dict[str, Any] = {"input_tokens": total, "output_tokens": output, "total_tokens": total + output}
+        usage: dict[str, Any] = {
+            "input_tokens": total,
+            "output_tokens": output,
+            "total_tokens": total + output,
+        }
         if details:
             usage["input_token_details"] = details
         return usage
@@ -201,7 +205,9 @@ class _SupportBot(BaseChatModel):
         return {"model_name": self.model_name}
 
     def _get_ls_params(self, stop: list[str] | None = None, **kwargs: Any) -> LangSmithParams:
-        return LangSmithParams(ls_provider=SUPPORT_PROVIDER, ls_model_name=self.model_name, ls_model_type="chat")
+        return LangSmithParams(
+            ls_provider=SUPPORT_PROVIDER, ls_model_name=self.model_name, ls_model_type="chat"
+        )
 
     def reply(self, messages: Sequence[Any]) -> tuple[str, str, dict[str, Any]]:
         last = messages[-1]
@@ -210,11 +216,19 @@ class _SupportBot(BaseChatModel):
         text = _answer_text(intent)
         return intent, text, self.provider_cache.usage(messages, text)
 
-    def _generate(self, messages: list[BaseMessage], stop: list[str] | None = None,
-                  run_manager: CallbackManagerForLLMRun | None = None, **kwargs: Any) -> ChatResult:
+    def _generate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
         intent, text, usage = self.reply(messages)
-        msg = AIMessage(content=text, usage_metadata=usage,  # type: ignore[arg-type]
-                        response_metadata={"model_name": self.model_name, "finish_reason": "stop", ANSWER_KEY: intent})
+        msg = AIMessage(
+            content=text,
+            usage_metadata=usage,  # type: ignore[arg-type]
+            response_metadata={"model_name": self.model_name, "finish_reason": "stop", ANSWER_KEY: intent},
+        )
         return ChatResult(generations=[ChatGeneration(message=msg)])
 
 
@@ -238,14 +252,28 @@ class _InProcessBatchAPI:
             req = json.loads(raw)
             intent, text, u = self.bot.reply(req["body"]["messages"])
             details = u.get("input_token_details", {})
-            usage = {"prompt_tokens": u["input_tokens"], "completion_tokens": u["output_tokens"],
-                     "prompt_tokens_details": {"cached_tokens": details.get("cache_read", 0)},
-                     "cache_creation_input_tokens": details.get("cache_creation", 0)}
-            body = {"choices": [{"message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
-                    "usage": usage, "model": req["body"]["model"], "demo_intent": intent}
-            lines.append(json.dumps({"custom_id": req["custom_id"], "response": {"status_code": 200, "body": body}}))
+            usage = {
+                "prompt_tokens": u["input_tokens"],
+                "completion_tokens": u["output_tokens"],
+                "prompt_tokens_details": {"cached_tokens": details.get("cache_read", 0)},
+                "cache_creation_input_tokens": details.get("cache_creation", 0),
+            }
+            body = {
+                "choices": [{"message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
+                "usage": usage,
+                "model": req["body"]["model"],
+                "demo_intent": intent,
+            }
+            lines.append(
+                json.dumps({"custom_id": req["custom_id"], "response": {"status_code": 200, "body": body}})
+            )
         out = self.upload("\n".join(lines).encode(), "output.jsonl")
-        batch = {"id": f"batch-{len(self.batches)}", "status": "completed", "output_file_id": out, "metadata": metadata}
+        batch = {
+            "id": f"batch-{len(self.batches)}",
+            "status": "completed",
+            "output_file_id": out,
+            "metadata": metadata,
+        }
         self.batches[batch["id"]] = batch
         return batch
 
@@ -256,7 +284,9 @@ class _InProcessBatchAPI:
         return self.files[file_id]
 
     def find(self, metadata_key: str, value: str) -> dict[str, Any] | None:
-        return next((b for b in self.batches.values() if (b.get("metadata") or {}).get(metadata_key) == value), None)
+        return next(
+            (b for b in self.batches.values() if (b.get("metadata") or {}).get(metadata_key) == value), None
+        )
 
 
 def _batch_messages(messages: Sequence[BaseMessage]) -> list[dict[str, Any]]:
@@ -283,9 +313,14 @@ class _BatchedSupportBot(BaseChatModel):
         # The queue's own ledger is private: the chain's cost handler records the call once.
         # Simulated time: the in-process batch is done at once, so polling must not wait.
         now = [0.0]
-        self._queue = BatchQueue(_InProcessBatchAPI(self.bot), state_path=None, ledger="memory://",
-                                 provider=SUPPORT_PROVIDER, clock=lambda: now[0],
-                                 sleep=lambda s: now.__setitem__(0, now[0] + s))
+        self._queue = BatchQueue(
+            _InProcessBatchAPI(self.bot),
+            state_path=None,
+            ledger="memory://",
+            provider=SUPPORT_PROVIDER,
+            clock=lambda: now[0],
+            sleep=lambda s: now.__setitem__(0, now[0] + s),
+        )
 
     @property
     def _llm_type(self) -> str:
@@ -296,10 +331,17 @@ class _BatchedSupportBot(BaseChatModel):
         return {"model_name": self.model_name, "batch": True}
 
     def _get_ls_params(self, stop: list[str] | None = None, **kwargs: Any) -> LangSmithParams:
-        return LangSmithParams(ls_provider=SUPPORT_PROVIDER, ls_model_name=self.model_name, ls_model_type="chat")
+        return LangSmithParams(
+            ls_provider=SUPPORT_PROVIDER, ls_model_name=self.model_name, ls_model_type="chat"
+        )
 
-    def _generate(self, messages: list[BaseMessage], stop: list[str] | None = None,
-                  run_manager: CallbackManagerForLLMRun | None = None, **kwargs: Any) -> ChatResult:
+    def _generate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
         custom_id = str(run_manager.run_id) if run_manager is not None else uuid.uuid4().hex
         self._queue.add(self.model_name, _batch_messages(messages), custom_id=custom_id)
         self._queue.submit()
@@ -308,18 +350,28 @@ class _BatchedSupportBot(BaseChatModel):
         u = body.get("usage") or {}
         read = (u.get("prompt_tokens_details") or {}).get("cached_tokens", 0)
         write = u.get("cache_creation_input_tokens", 0)
-        usage: dict[str, Any] = {"input_tokens": result.input_tokens, "output_tokens": result.output_tokens,
-                                 "total_tokens": result.input_tokens + result.output_tokens}
+        usage: dict[str, Any] = {
+            "input_tokens": result.input_tokens,
+            "output_tokens": result.output_tokens,
+            "total_tokens": result.input_tokens + result.output_tokens,
+        }
         details = {k: v for k, v in (("cache_read", read), ("cache_creation", write)) if v}
         if details:
             usage["input_token_details"] = details
-        msg = AIMessage(content=result.text, usage_metadata=usage,  # type: ignore[arg-type]
-                        response_metadata={
-                            "model_name": self.model_name, "finish_reason": "stop", ANSWER_KEY: body.get("demo_intent"),
-                            BILLED_MARKER_KEY: {"cost_usd": result.cost_usd},
-                            "llm_cost_hooks_batch": {"batch_id": result.batch_id,
-                                                     "realtime_cost_usd": result.realtime_cost_usd},
-                        })
+        msg = AIMessage(
+            content=result.text,
+            usage_metadata=usage,  # type: ignore[arg-type]
+            response_metadata={
+                "model_name": self.model_name,
+                "finish_reason": "stop",
+                ANSWER_KEY: body.get("demo_intent"),
+                BILLED_MARKER_KEY: {"cost_usd": result.cost_usd},
+                "llm_cost_hooks_batch": {
+                    "batch_id": result.batch_id,
+                    "realtime_cost_usd": result.realtime_cost_usd,
+                },
+            },
+        )
         return ChatResult(generations=[ChatGeneration(message=msg)])
 
 
@@ -330,8 +382,12 @@ class _ServedAnswer(BaseGenerationOutputParser[dict]):
         message = getattr(result[0], "message", None)
         rm = (message.response_metadata if message is not None else {}) or {}
         replay = rm.get("llm_cost_hooks_replay") or {}
-        return {"text": result[0].text, "intent": rm.get(ANSWER_KEY), "quality": replay.get("quality"),
-                "cache": (rm.get(CACHE_MARKER_KEY) or {}).get("status", "miss")}
+        return {
+            "text": result[0].text,
+            "intent": rm.get(ANSWER_KEY),
+            "quality": replay.get("quality"),
+            "cache": (rm.get(CACHE_MARKER_KEY) or {}).get("status", "miss"),
+        }
 
 
 _VECTORS: dict[tuple[str, str], Any] = {}  # (embedder, text) -> vector, shared by runs in one process
@@ -355,7 +411,7 @@ class _MemoEmbedder:
 
         todo = list(dict.fromkeys(t for t in texts if t not in self._memo))
         for start in range(0, len(todo), 64):
-            chunk = todo[start:start + 64]
+            chunk = todo[start : start + 64]
             for t, v in zip(chunk, self.inner.embed(chunk)):
                 self._memo[t] = v
         if not texts:
@@ -436,9 +492,15 @@ class _Replay:
         self.intents = {**{t: c for t, c in entries}, **self.intents}
         progress.advance("calibrating semantic cache", 0)
         self.calibration = calibrate_intents(
-            [t for t, _ in queries], [c for _, c in queries], embedder=self.embedder,
-            cache_texts=[t for t, _ in entries], cache_labels=[c for _, c in entries],
-            target_precision=CACHE_TARGET_PRECISION, kind="combined", holdout=0.0)  # the replay is the held-out check
+            [t for t, _ in queries],
+            [c for _, c in queries],
+            embedder=self.embedder,
+            cache_texts=[t for t, _ in entries],
+            cache_labels=[c for _, c in entries],
+            target_precision=CACHE_TARGET_PRECISION,
+            kind="combined",
+            holdout=0.0,
+        )  # the replay is the held-out check
         self.policy = self.calibration.policy
 
         # Retrieval for e-mails: the most similar resolved tickets of the calibration sample.
@@ -453,8 +515,13 @@ class _Replay:
             for r, row in zip(emails, sims):
                 top = np.argsort(-row, kind="stable")[:RETRIEVED_TICKETS]
                 self.retrieved[r.key] = [
-                    (f"Resolved ticket ({sample[j][1].replace('_', ' ')}). Customer wrote: \"{sample[j][0]}\" "
-                     f"Resolution sent: {_answer_text(sample[j][1])}", float(row[j])) for j in top]
+                    (
+                        f'Resolved ticket ({sample[j][1].replace("_", " ")}). Customer wrote: "{sample[j][0]}" '
+                        f"Resolution sent: {_answer_text(sample[j][1])}",
+                        float(row[j]),
+                    )
+                    for j in top
+                ]
 
         # Router: trained on one RouterBench split, calibrated on another, replayed on a third.
         progress.advance("training the router", 0)
@@ -471,14 +538,23 @@ class _Replay:
         # the same per-token blend (most RouterBench models are not in LiteLLM's map).
         self.replay_models = ReplayChatModel.tiers_from(self.replay_data)
         self.blended = {t: m.blended_price() for t, m in self.replay_models.items()}
-        self.replay_book = PriceBook(overrides={
-            t: {"input_per_million": p.input_per_token * 1e6, "output_per_million": p.output_per_token * 1e6,
-                "replace": True} for t, p in self.blended.items()})
+        self.replay_book = PriceBook(
+            overrides={
+                t: {
+                    "input_per_million": p.input_per_token * 1e6,
+                    "output_per_million": p.output_per_token * 1e6,
+                    "replace": True,
+                }
+                for t, p in self.blended.items()
+            }
+        )
 
         self.chat_prompt = ChatPromptTemplate.from_messages(
-            [SystemMessage(content=self.system), ("human", "{question}")])
+            [SystemMessage(content=self.system), ("human", "{question}")]
+        )
         self.email_prompt = ChatPromptTemplate.from_messages(
-            [SystemMessage(content=self.system), MessagesPlaceholder("context"), ("human", "{question}")])
+            [SystemMessage(content=self.system), MessagesPlaceholder("context"), ("human", "{question}")]
+        )
         self.assistant_prompt = ChatPromptTemplate.from_messages([("human", "{prompt}")])
 
     def email_context(self, key: str) -> list[BaseMessage]:
@@ -490,8 +566,11 @@ class _Replay:
         # Retrieved tickets go after the thread, in user turns: Anthropic hoists system
         # messages into the system prompt, where per-request text would end the cacheable prefix.
         for doc, score in self.retrieved.get(key, []):
-            msgs.append(HumanMessage(f"Reference: {doc}",
-                                     additional_kwargs={"segment": "retrieved", "score": round(score, 6)}))
+            msgs.append(
+                HumanMessage(
+                    f"Reference: {doc}", additional_kwargs={"segment": "retrieved", "score": round(score, 6)}
+                )
+            )
         return msgs
 
     # One set of chains per step, all levers up to the step switched on.
@@ -516,18 +595,23 @@ class _Replay:
             return model
 
         def exact_cache(book: Any = None) -> Any:
-            return SemanticCache(path=":memory:", semantic=False, price_book=book) if "exact" in levers else None
+            return (
+                SemanticCache(path=":memory:", semantic=False, price_book=book) if "exact" in levers else None
+            )
 
         chat_cache = exact_cache()
         if "semantic" in levers:
-            chat_cache = SemanticCache(path=":memory:", embedder=self.embedder,
-                                       config=CacheConfig(default=self.policy))
+            chat_cache = SemanticCache(
+                path=":memory:", embedder=self.embedder, config=CacheConfig(default=self.policy)
+            )
         provider_cache = _AnthropicPrefixCache(SUPPORT_MODEL)
         bot = _SupportBot(intents=self.intents, provider_cache=provider_cache)
         email_bot: BaseChatModel = _BatchedSupportBot(bot=bot) if "batch" in levers else bot
         head: list[Any] = []
         if "prompt_cache" in levers:
-            head = [PromptCacheBreakpoints(model=SUPPORT_MODEL, provider=SUPPORT_PROVIDER, cache_documents=False)]
+            head = [
+                PromptCacheBreakpoints(model=SUPPORT_MODEL, provider=SUPPORT_PROVIDER, cache_documents=False)
+            ]
 
         def chain(prompt: Any, model: BaseChatModel) -> Any:
             out = prompt
@@ -540,7 +624,10 @@ class _Replay:
         if "routing" in levers:
             assistant_model: BaseChatModel = RoutedChatModel(
                 tiers={t: wrap(m, cache=rb_cache) for t, m in replay_models.items()},
-                strategy=self.router, prices=self.blended, builtin_checks=False)
+                strategy=self.router,
+                prices=self.blended,
+                builtin_checks=False,
+            )
         else:
             assistant_model = wrap(replay_models[self.strongest], cache=rb_cache)
         chat_model = wrap(bot, cache=chat_cache)
@@ -551,7 +638,6 @@ class _Replay:
             "support_email": chain(self.email_prompt, wrap(email_bot, trim=True)),
             "assistant": self.assistant_prompt | assistant_model | parser,
         }
-
 
     def _prefill(self, model: BaseChatModel, bot: _SupportBot, head: list[Any]) -> None:
         """Store the earlier traffic's answers in ``model``'s cache under the keys the chain's
@@ -572,8 +658,9 @@ class _Replay:
                 model.cache.update(dumps(messages), llm_string, earlier._generate(messages).generations)
 
 
-def _run_step(replay: _Replay, step: str, levers: set[str], handler: CostCallbackHandler,
-              progress: Progress) -> None:
+def _run_step(
+    replay: _Replay, step: str, levers: set[str], handler: CostCallbackHandler, progress: Progress
+) -> None:
     """Replay every submission and record each task's verdict in the ledger."""
     chains = replay.chains(levers)
     verdicts: dict[str, tuple[bool, str | None]] = {}
@@ -583,10 +670,15 @@ def _run_step(replay: _Replay, step: str, levers: set[str], handler: CostCallbac
         config = {
             "callbacks": [handler],
             "run_id": uuid.uuid5(_NS, f"{step}/{n}"),
-            "metadata": {"tenant_id": TENANT, "feature": req.kind, "task_id": task,
-                         "idempotency_key": sub.idempotency_key, "prompt_version": PROMPT_VERSION,
-                         "user_id": req.customer or "assistant-user",
-                         "cost_tags": {STEP_TAG: step, "demo.submission": sub.how}},
+            "metadata": {
+                "tenant_id": TENANT,
+                "feature": req.kind,
+                "task_id": task,
+                "idempotency_key": sub.idempotency_key,
+                "prompt_version": PROMPT_VERSION,
+                "user_id": req.customer or "assistant-user",
+                "cost_tags": {STEP_TAG: step, "demo.submission": sub.how},
+            },
         }
         if req.kind == "assistant":
             out = chains["assistant"].invoke({"prompt": req.text}, config=config)
@@ -615,7 +707,9 @@ def _by_step(ledger: Any) -> tuple[dict[str, list[Any]], list[Any]]:
     return records, list(ledger.task_outcomes())
 
 
-def _step_result(records: list[Any], all_outcomes: list[Any], step: str, lever: str, seconds: float) -> StepResult:
+def _step_result(
+    records: list[Any], all_outcomes: list[Any], step: str, lever: str, seconds: float
+) -> StepResult:
     from ..ledger import LedgerReports
 
     task_ids = {r.task_id for r in records}
@@ -631,19 +725,32 @@ def _step_result(records: list[Any], all_outcomes: list[Any], step: str, lever: 
     false_hits = sum(1 for o in last.values() if not o.success and o.reason == "false cache hit")
     reports.close()
     return StepResult(
-        step=step, lever=lever, cost_usd=float(totals.get("cost_usd") or 0.0), calls=int(totals.get("calls") or 0),
-        hits=hits, tasks=int(tasks.get("tasks") or 0),
-        successful_tasks=int(tasks.get("successful_tasks") or 0), false_cache_hits=false_hits,
+        step=step,
+        lever=lever,
+        cost_usd=float(totals.get("cost_usd") or 0.0),
+        calls=int(totals.get("calls") or 0),
+        hits=hits,
+        tasks=int(tasks.get("tasks") or 0),
+        successful_tasks=int(tasks.get("successful_tasks") or 0),
+        false_cache_hits=false_hits,
         cost_per_successful_task=tasks.get("cost_per_successful_task"),
-        saved_usd_recorded=float(totals.get("saved_usd") or 0.0), seconds=seconds,
+        saved_usd_recorded=float(totals.get("saved_usd") or 0.0),
+        seconds=seconds,
     )
 
 
 def _otel(target: str | None) -> tuple[Any, Any, Any]:
     from ..telemetry import OTelObserver, configure_otel
 
-    tp, mp = configure_otel("llm-cost-demo", exporter="otlp", endpoint=target or None, protocol="http/protobuf",
-                            max_queue_size=65_536, max_export_batch_size=2048, schedule_delay_ms=500)
+    tp, mp = configure_otel(
+        "llm-cost-demo",
+        exporter="otlp",
+        endpoint=target or None,
+        protocol="http/protobuf",
+        max_queue_size=65_536,
+        max_export_batch_size=2048,
+        schedule_delay_ms=500,
+    )
     return OTelObserver(tracer_provider=tp, meter_provider=mp), tp, mp
 
 
@@ -686,8 +793,11 @@ def run_demo(
         # The report reads every record back: a database holding other records would mix in.
         ledger_url = os.fspath(ledger_path)
         if _postgres_has_records(ledger_url):
-            print(f"The demo needs an empty PostgreSQL database; {redact(ledger_url)} already holds cost "
-                  "records. Create one (e.g. `createdb llm_cost_demo`) and pass its URL.", file=sys.stderr)
+            print(
+                f"The demo needs an empty PostgreSQL database; {redact(ledger_url)} already holds cost "
+                "records. Create one (e.g. `createdb llm_cost_demo`) and pass its URL.",
+                file=sys.stderr,
+            )
             return 2
         ledger_label = redact(ledger_url)
         chart_file = Path(chart) if chart else Path("demo_out/savings_waterfall.png")
@@ -709,8 +819,15 @@ def run_demo(
     try:
         replay = _Replay(workload, loaded, progress)
         levers: set[str] = set()
-        lever_of = {"dedup": "dedup", "routing": "routing", "exact cache": "exact", "semantic cache": "semantic",
-                    "prompt caching": "prompt_cache", "context budget": "budget", "batch": "batch"}
+        lever_of = {
+            "dedup": "dedup",
+            "routing": "routing",
+            "exact cache": "exact",
+            "semantic cache": "semantic",
+            "prompt caching": "prompt_cache",
+            "context budget": "budget",
+            "batch": "batch",
+        }
         timings: dict[str, float] = {}
         for step, _ in STEPS:
             if step in lever_of:
@@ -721,7 +838,9 @@ def run_demo(
         progress.close()
         handler.flush()
         by_step, outcomes = _by_step(handler.ledger)
-        results = [_step_result(by_step.get(step, []), outcomes, step, lever, timings[step]) for step, lever in STEPS]
+        results = [
+            _step_result(by_step.get(step, []), outcomes, step, lever, timings[step]) for step, lever in STEPS
+        ]
     finally:
         if otel is not None:
             otel[1].force_flush()
@@ -730,9 +849,14 @@ def run_demo(
 
     _print_report(out, workload, replay, results, by_step.get(STEPS[-1][0], []))
     try:
-        write_waterfall_png(results, chart_file, title=(
-            f"Savings waterfall: {len(workload.requests):,} real requests replayed "
-            f"({n_subs:,} submissions), cost after each lever"))
+        write_waterfall_png(
+            results,
+            chart_file,
+            title=(
+                f"Savings waterfall: {len(workload.requests):,} real requests replayed "
+                f"({n_subs:,} submissions), cost after each lever"
+            ),
+        )
         print(f"Chart:  {chart_file}", file=out)
     except ImportError as exc:  # MissingExtraError: the table is still the result
         print(f"Chart not written: {exc}", file=out)
@@ -742,13 +866,16 @@ def run_demo(
     return 0
 
 
-def _print_report(out: Any, workload: Workload, replay: _Replay, results: list[StepResult],
-                  last_records: list[Any]) -> None:
+def _print_report(
+    out: Any, workload: Workload, replay: _Replay, results: list[StepResult], last_records: list[Any]
+) -> None:
     from ..ledger import LedgerReports
     from ..ledger._html import savings_waterfall
 
     w = workload
-    chat, email, asst = (w.count(kind=k, how="original") for k in ("support_chat", "support_email", "assistant"))
+    chat, email, asst = (
+        w.count(kind=k, how="original") for k in ("support_chat", "support_email", "assistant")
+    )
     cal = replay.calibration
     point = replay.router_point
     print(
@@ -781,5 +908,8 @@ def _print_report(out: Any, workload: Workload, replay: _Replay, results: list[S
     ledger_steps = savings_waterfall(reports)
     reports.close()
     parts = ", ".join(f"{s['step']} ${s['saving_usd']:.4f}" for s in ledger_steps[1:-1])
-    print(f"Ledger check, step '{last}': billed ${ledger_steps[-1]['cost_usd']:.4f}; savings recorded on its "
-          f"records: {parts or 'none'}.", file=out)
+    print(
+        f"Ledger check, step '{last}': billed ${ledger_steps[-1]['cost_usd']:.4f}; savings recorded on its "
+        f"records: {parts or 'none'}.",
+        file=out,
+    )

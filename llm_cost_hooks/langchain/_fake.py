@@ -56,8 +56,7 @@ class FakeChatModelWithUsage(BaseChatModel):
 
     @property
     def _identifying_params(self) -> dict[str, Any]:
-        return {"model_name": self.model_name, "temperature": self.temperature,
-                "max_tokens": self.max_tokens}
+        return {"model_name": self.model_name, "temperature": self.temperature, "max_tokens": self.max_tokens}
 
     def _get_ls_params(self, stop: list[str] | None = None, **kwargs: Any) -> LangSmithParams:
         params = super()._get_ls_params(stop=stop, **kwargs)
@@ -101,7 +100,9 @@ class FakeChatModelWithUsage(BaseChatModel):
         if reply.tool_calls:
             import json
 
-            output += counter.count_text(json.dumps([dict(tc) for tc in reply.tool_calls], default=str), self.model_name).tokens
+            output += counter.count_text(
+                json.dumps([dict(tc) for tc in reply.tool_calls], default=str), self.model_name
+            ).tokens
         output += self.reasoning_tokens
         cached = int(prompt * self.cached_fraction)
         usage: dict[str, Any] = {
@@ -125,8 +126,11 @@ class FakeChatModelWithUsage(BaseChatModel):
         reply = self._next(messages)
         if self.report_usage:
             reply.usage_metadata = self._usage(messages, reply)
-        reply.response_metadata = {**reply.response_metadata, "model_name": self.model_name,
-                                   "finish_reason": "tool_calls" if reply.tool_calls else "stop"}
+        reply.response_metadata = {
+            **reply.response_metadata,
+            "model_name": self.model_name,
+            "finish_reason": "tool_calls" if reply.tool_calls else "stop",
+        }
         if reply.id is None:
             reply.id = f"chatcmpl-fake-{self._calls}"
         return ChatResult(generations=[ChatGeneration(message=reply)])
@@ -155,14 +159,18 @@ class FakeChatModelWithUsage(BaseChatModel):
                 {"name": tc["name"], "args": __import__("json").dumps(tc["args"]), "id": tc["id"], "index": i}
                 for i, tc in enumerate(reply.tool_calls)
             ],
-            response_metadata={"model_name": self.model_name,
-                               "finish_reason": "tool_calls" if reply.tool_calls else "stop"},
+            response_metadata={
+                "model_name": self.model_name,
+                "finish_reason": "tool_calls" if reply.tool_calls else "stop",
+            },
         )
         if self.report_usage:
             last.usage_metadata = self._usage(messages, reply)
         last.chunk_position = "last"
         yield ChatGenerationChunk(message=last)
 
-    def bind_tools(self, tools: Sequence[Any], *, tool_choice: Any = None, **kwargs: Any) -> Runnable[LanguageModelInput, AIMessage]:
+    def bind_tools(
+        self, tools: Sequence[Any], *, tool_choice: Any = None, **kwargs: Any
+    ) -> Runnable[LanguageModelInput, AIMessage]:
         formatted = [convert_to_openai_tool(t) for t in tools]
         return self.bind(tools=formatted, **kwargs)

@@ -42,8 +42,13 @@ def _view(message: BaseMessage) -> MessageView:
 
         extra = json.dumps([dict(tc) for tc in tool_calls], default=str)
     if isinstance(content, str):
-        return MessageView(role=role, parts=[{"type": "text", "text": content}], whole=True,
-                           extra_tokens=len(extra) // 4, extra_text=extra)
+        return MessageView(
+            role=role,
+            parts=[{"type": "text", "text": content}],
+            whole=True,
+            extra_tokens=len(extra) // 4,
+            extra_text=extra,
+        )
     parts = [p if isinstance(p, Mapping) else {"type": "text", "text": str(p)} for p in content]
     return MessageView(role=role, parts=parts, extra_tokens=len(extra) // 4, extra_text=extra)
 
@@ -85,7 +90,10 @@ def anthropic_tools_with_cache(
             out.append({k: v for k, v in tool.items() if k != "cache_control"})
             continue
         fn = convert_to_openai_tool(tool)["function"]
-        entry: dict[str, Any] = {"name": fn["name"], "input_schema": fn.get("parameters", {"type": "object", "properties": {}})}
+        entry: dict[str, Any] = {
+            "name": fn["name"],
+            "input_schema": fn.get("parameters", {"type": "object", "properties": {}}),
+        }
         if fn.get("description"):
             entry["description"] = fn["description"]
         out.append(entry)
@@ -120,8 +128,14 @@ def add_breakpoints_to_messages(
     """
     views = [_view(m) for m in messages]
     plan = plan_breakpoints(
-        views, list(tools or []), model, provider=provider, price_book=price_book,
-        max_breakpoints=max_breakpoints, min_tokens=min_tokens, cache_documents=cache_documents,
+        views,
+        list(tools or []),
+        model,
+        provider=provider,
+        price_book=price_book,
+        max_breakpoints=max_breakpoints,
+        min_tokens=min_tokens,
+        cache_documents=cache_documents,
     )
     out = list(messages)
     cc = _cache_control(ttl)
@@ -172,7 +186,9 @@ class PromptCacheBreakpoints(Runnable[Any, list[BaseMessage]]):
         on_report: Callable[[BreakpointReport], None] | None = None,
     ) -> None:
         if not isinstance(model, str) or not model:
-            raise ConfigurationError("PromptCacheBreakpoints needs model='<the chat model's name>', e.g. 'claude-sonnet-4-5'.")
+            raise ConfigurationError(
+                "PromptCacheBreakpoints needs model='<the chat model's name>', e.g. 'claude-sonnet-4-5'."
+            )
         if ttl not in (None, "5m", "1h"):
             raise ConfigurationError(f"ttl must be '5m' or '1h', got {ttl!r}.")
         self.model = model
@@ -195,11 +211,11 @@ class PromptCacheBreakpoints(Runnable[Any, list[BaseMessage]]):
             self.tools = anthropic_tools_with_cache(tools, ttl=ttl, mark=mark)
 
     @property
-    def InputType(self) -> Any:  # noqa: N802 - LangChain's name
+    def InputType(self) -> Any:
         return Any
 
     @property
-    def OutputType(self) -> Any:  # noqa: N802
+    def OutputType(self) -> Any:
         return list[BaseMessage]
 
     def get_name(self, suffix: str | None = None, *, name: str | None = None) -> str:
@@ -214,9 +230,15 @@ class PromptCacheBreakpoints(Runnable[Any, list[BaseMessage]]):
     def _place(self, value: Any) -> list[BaseMessage]:
         messages = _to_messages(value)
         out, report = add_breakpoints_to_messages(
-            messages, self.model, tools=self.tools, provider=self.provider, ttl=self.ttl,
-            max_breakpoints=self.max_breakpoints, min_tokens=self.min_tokens,
-            cache_documents=self.cache_documents, price_book=self.price_book,
+            messages,
+            self.model,
+            tools=self.tools,
+            provider=self.provider,
+            ttl=self.ttl,
+            max_breakpoints=self.max_breakpoints,
+            min_tokens=self.min_tokens,
+            cache_documents=self.cache_documents,
+            price_book=self.price_book,
         )
         if self.on_report is not None:
             self.on_report(report)
@@ -228,6 +250,8 @@ class PromptCacheBreakpoints(Runnable[Any, list[BaseMessage]]):
     async def _aplace(self, value: Any) -> list[BaseMessage]:
         return self._place(value)
 
-    async def ainvoke(self, input: Any, config: RunnableConfig | None = None, **kwargs: Any) -> list[BaseMessage]:
+    async def ainvoke(
+        self, input: Any, config: RunnableConfig | None = None, **kwargs: Any
+    ) -> list[BaseMessage]:
         # Pure CPU work of microseconds: no executor hop.
         return await self._acall_with_config(self._aplace, input, config, run_type="prompt")

@@ -81,7 +81,9 @@ class ReplayChatModel(BaseChatModel):
                 f"data must be an OutcomeDataset (llm_cost_hooks.routing.load_outcomes(path)), got {type(self.data).__name__}."
             )
         if self.tier not in self.data.tiers:
-            raise ConfigurationError(f"tier {self.tier!r} is not in the outcomes (models: {self.data.tiers}).")
+            raise ConfigurationError(
+                f"tier {self.tier!r} is not in the outcomes (models: {self.data.tiers})."
+            )
         if not self.data.responses or self.tier not in self.data.responses:
             raise ConfigurationError(f"the outcomes have no recorded responses for {self.tier!r}.")
         self._col = self.data.tiers.index(self.tier)
@@ -104,13 +106,19 @@ class ReplayChatModel(BaseChatModel):
 
         counter = default_counter()
         sample = range(0, len(self.data), max(1, len(self.data) // 50))
-        tokens = sum(counter.count_text(self.data.prompts[i], "gpt-4").tokens
-                     + counter.count_text(self.data.responses[self.tier][i] or "", "gpt-4").tokens  # type: ignore[index]
-                     for i in sample)
+        tokens = sum(
+            counter.count_text(self.data.prompts[i], "gpt-4").tokens
+            + counter.count_text(self.data.responses[self.tier][i] or "", "gpt-4").tokens  # type: ignore[index]
+            for i in sample
+        )
         dollars = sum(float(self.data.cost[i, self._col]) for i in sample)
         per_token = dollars / tokens if tokens else 0.0
-        return ModelPrice(model=str(self.model_name), input_per_token=per_token, output_per_token=per_token,
-                          source="override")
+        return ModelPrice(
+            model=str(self.model_name),
+            input_per_token=per_token,
+            output_per_token=per_token,
+            source="override",
+        )
 
     @property
     def _llm_type(self) -> str:
@@ -121,8 +129,11 @@ class ReplayChatModel(BaseChatModel):
         return {"model_name": self.model_name, "tier": self.tier}
 
     def _get_ls_params(self, stop: list[str] | None = None, **kwargs: Any) -> LangSmithParams:
-        return LangSmithParams(ls_provider=self.provider, ls_model_name=str(kwargs.get("model") or self.model_name),
-                               ls_model_type="chat")
+        return LangSmithParams(
+            ls_provider=self.provider,
+            ls_model_name=str(kwargs.get("model") or self.model_name),
+            ls_model_type="chat",
+        )
 
     def row_of(self, messages: Sequence[BaseMessage]) -> int:
         query = next((m for m in reversed(messages) if isinstance(m, HumanMessage)), None)
@@ -148,19 +159,33 @@ class ReplayChatModel(BaseChatModel):
             content=text,
             usage_metadata={"input_tokens": n_in, "output_tokens": n_out, "total_tokens": n_in + n_out},
             response_metadata={
-                "model_name": self.model_name, "finish_reason": "stop",
+                "model_name": self.model_name,
+                "finish_reason": "stop",
                 BILLED_MARKER_KEY: {"cost_usd": cost, "tokens_estimated": True},
-                REPLAY_MARKER_KEY: {"quality": float(self.data.quality[i, self._col]), "cost_usd": cost,
-                                    "row": self.data.ids[i] if self.data.ids else i},
+                REPLAY_MARKER_KEY: {
+                    "quality": float(self.data.quality[i, self._col]),
+                    "cost_usd": cost,
+                    "row": self.data.ids[i] if self.data.ids else i,
+                },
             },
         )
 
-    def _generate(self, messages: list[BaseMessage], stop: list[str] | None = None,
-                  run_manager: CallbackManagerForLLMRun | None = None, **kwargs: Any) -> ChatResult:
+    def _generate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
         return ChatResult(generations=[ChatGeneration(message=self._message(messages))])
 
-    def _stream(self, messages: list[BaseMessage], stop: list[str] | None = None,
-                run_manager: CallbackManagerForLLMRun | None = None, **kwargs: Any) -> Iterator[ChatGenerationChunk]:
+    def _stream(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> Iterator[ChatGenerationChunk]:
         msg = self._message(messages)
         text = str(msg.content)
         words = text.split(" ") if text else []
@@ -170,6 +195,8 @@ class ReplayChatModel(BaseChatModel):
             if run_manager:
                 run_manager.on_llm_new_token(piece, chunk=chunk)
             yield chunk
-        last = AIMessageChunk(content="", usage_metadata=msg.usage_metadata, response_metadata=msg.response_metadata)
+        last = AIMessageChunk(
+            content="", usage_metadata=msg.usage_metadata, response_metadata=msg.response_metadata
+        )
         last.chunk_position = "last"
         yield ChatGenerationChunk(message=last)

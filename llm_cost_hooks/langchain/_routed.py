@@ -48,7 +48,7 @@ _PROMPT_CACHE_OPTIONS = frozenset({"ttl", "max_breakpoints", "min_tokens", "cach
 def _tier_model_name(model: BaseChatModel) -> tuple[str, str | None]:
     try:
         params = model._get_ls_params()
-    except Exception:  # noqa: BLE001 - a model without ls params: fall back to attributes
+    except Exception:
         params = {}
     name = params.get("ls_model_name") or getattr(model, "model_name", None) or getattr(model, "model", None)
     return (str(name) if name else type(model).__name__), params.get("ls_provider")
@@ -57,7 +57,7 @@ def _tier_model_name(model: BaseChatModel) -> tuple[str, str | None]:
 def _text(message: BaseMessage) -> str:
     try:
         return message.text if isinstance(message.text, str) else str(message.text())  # type: ignore[operator]
-    except Exception:  # noqa: BLE001
+    except Exception:
         return str(message.content)
 
 
@@ -100,8 +100,15 @@ class _StreamParent:
 
     def child(self) -> Any:
         cls = AsyncCallbackManager if self.async_ else CallbackManager
-        manager = cls.configure(self.config.get("callbacks"), None, False, self.config.get("tags"), None,
-                                self.config.get("metadata"), None)
+        manager = cls.configure(
+            self.config.get("callbacks"),
+            None,
+            False,
+            self.config.get("tags"),
+            None,
+            self.config.get("metadata"),
+            None,
+        )
         manager.parent_run_id = self.capture.run_id
         return manager
 
@@ -110,7 +117,8 @@ class _StreamParent:
 
 
 _STREAM_PARENT: contextvars.ContextVar[_StreamParent | None] = contextvars.ContextVar(
-    "llm_cost_hooks_stream_parent", default=None)
+    "llm_cost_hooks_stream_parent", default=None
+)
 
 
 def _with_capture(config: RunnableConfig) -> tuple[RunnableConfig, _RunCapture]:
@@ -148,10 +156,16 @@ class _StreamPlan:
     def first_chunk(self, tier: str, piece: AIMessageChunk) -> AIMessageChunk:
         self.attempts.append({"tier": tier, "ok": True})
         failed = [a for a in self.attempts if not a["ok"]]
-        route = {"tier": tier, "reason": self.decision.reason if not failed else
-                 f"{self.decision.reason};fallback after {failed[0]['tier']} errored",
-                 "attempts": list(self.attempts), "checks_passed": True, "delegated": True,
-                 **self.owner._extra_route(tier, self.extra)}
+        route = {
+            "tier": tier,
+            "reason": self.decision.reason
+            if not failed
+            else f"{self.decision.reason};fallback after {failed[0]['tier']} errored",
+            "attempts": list(self.attempts),
+            "checks_passed": True,
+            "delegated": True,
+            **self.owner._extra_route(tier, self.extra),
+        }
         piece = piece.model_copy()
         piece.response_metadata = {**(piece.response_metadata or {}), ROUTE_MARKER_KEY: route}
         return piece
@@ -282,12 +296,17 @@ class RoutedChatModel(BaseChatModel):
                 )
         unknown = set(self.prices or {}) - set(self.tiers)
         if unknown:
-            raise ConfigurationError(f"prices given for unknown tiers {sorted(unknown)}; tiers are {list(self.tiers)}.")
+            raise ConfigurationError(
+                f"prices given for unknown tiers {sorted(unknown)}; tiers are {list(self.tiers)}."
+            )
         self._tier_prices = {name: self._price_of(name, model) for name, model in self.tiers.items()}
         position = {n: i for i, n in enumerate(self.tiers)}
         self._order = sorted(
             self.tiers,
-            key=lambda n: (self._tier_prices[n].input_per_token + self._tier_prices[n].output_per_token, position[n]),
+            key=lambda n: (
+                self._tier_prices[n].input_per_token + self._tier_prices[n].output_per_token,
+                position[n],
+            ),
         )
         if self.strategy is None:
             self.strategy = Cascade()
@@ -311,9 +330,13 @@ class RoutedChatModel(BaseChatModel):
             from ..routing._shadow import ShadowMode
 
             if not isinstance(self.shadow, ShadowMode):
-                raise ConfigurationError(f"shadow must be a llm_cost_hooks.routing.ShadowMode, got {type(self.shadow).__name__}.")
+                raise ConfigurationError(
+                    f"shadow must be a llm_cost_hooks.routing.ShadowMode, got {type(self.shadow).__name__}."
+                )
             if self.shadow.tier is not None and self.shadow.tier not in self.tiers:
-                raise ConfigurationError(f"ShadowMode tier {self.shadow.tier!r} is not one of the tiers {self._order}.")
+                raise ConfigurationError(
+                    f"ShadowMode tier {self.shadow.tier!r} is not one of the tiers {self._order}."
+                )
         for check in self.checks:
             if not callable(check):
                 raise ConfigurationError(f"checks must be callables taking an Answer, got {check!r}.")
@@ -321,17 +344,20 @@ class RoutedChatModel(BaseChatModel):
             unknown = set(self.prompt_cache) - _PROMPT_CACHE_OPTIONS
             if unknown:
                 raise ConfigurationError(
-                    f"prompt_cache options {sorted(unknown)} are unknown; use {sorted(_PROMPT_CACHE_OPTIONS)}.")
+                    f"prompt_cache options {sorted(unknown)} are unknown; use {sorted(_PROMPT_CACHE_OPTIONS)}."
+                )
         self._guarded = {}
         if self.context_budget is not None or self.guard is not None:
             from ..budget import ContextBudget, SpendGuard
 
             if self.context_budget is not None and not isinstance(self.context_budget, ContextBudget):
                 raise ConfigurationError(
-                    f"context_budget must be a llm_cost_hooks.budget.ContextBudget, got {type(self.context_budget).__name__}.")
+                    f"context_budget must be a llm_cost_hooks.budget.ContextBudget, got {type(self.context_budget).__name__}."
+                )
             if self.guard is not None and not isinstance(self.guard, SpendGuard):
                 raise ConfigurationError(
-                    f"guard must be a llm_cost_hooks.budget.SpendGuard, got {type(self.guard).__name__}.")
+                    f"guard must be a llm_cost_hooks.budget.SpendGuard, got {type(self.guard).__name__}."
+                )
             self._guarded = {name: self._wrap(name, model) for name, model in self.tiers.items()}
         return self
 
@@ -341,7 +367,9 @@ class RoutedChatModel(BaseChatModel):
         requests reach us as DowngradeRequired and move the call to a cheaper tier)."""
         if self.context_budget is None and self.guard is None:
             return model
-        return _tier_guard_class()(inner=model, guard=self.guard, context_budget=self.context_budget, route=tier)
+        return _tier_guard_class()(
+            inner=model, guard=self.guard, context_budget=self.context_budget, route=tier
+        )
 
     def _price_of(self, tier: str, model: BaseChatModel) -> Any:
         from ..pricing import PriceBook
@@ -376,12 +404,18 @@ class RoutedChatModel(BaseChatModel):
 
     @property
     def _identifying_params(self) -> dict[str, Any]:
-        return {"model_name": self.model_name, "tiers": list(self._order),
-                "strategy": type(self.strategy).__name__}
+        return {
+            "model_name": self.model_name,
+            "tiers": list(self._order),
+            "strategy": type(self.strategy).__name__,
+        }
 
     def _get_ls_params(self, stop: list[str] | None = None, **kwargs: Any) -> LangSmithParams:
-        params = LangSmithParams(ls_provider="llm_cost_hooks", ls_model_name=str(kwargs.get("model") or self.model_name),
-                                 ls_model_type="chat")
+        params = LangSmithParams(
+            ls_provider="llm_cost_hooks",
+            ls_model_name=str(kwargs.get("model") or self.model_name),
+            ls_model_type="chat",
+        )
         if self.temperature is not None:
             params["ls_temperature"] = self.temperature
         if self.max_tokens is not None:
@@ -408,18 +442,25 @@ class RoutedChatModel(BaseChatModel):
         for tier in self.prices or {}:
             name, _ = _tier_model_name(self.tiers[tier])
             p = self._tier_prices[tier]
-            out[name] = {"input_cost_per_token": p.input_per_token, "output_cost_per_token": p.output_per_token}
+            out[name] = {
+                "input_cost_per_token": p.input_per_token,
+                "output_cost_per_token": p.output_per_token,
+            }
         return out
 
     # -- tools and structured output: bound here, applied to the chosen tier ----------------
-    def bind_tools(self, tools: Sequence[Any], *, tool_choice: Any = None, **kwargs: Any) -> Runnable[LanguageModelInput, AIMessage]:
+    def bind_tools(
+        self, tools: Sequence[Any], *, tool_choice: Any = None, **kwargs: Any
+    ) -> Runnable[LanguageModelInput, AIMessage]:
         """Bind tools; at call time they are bound to the tier that answers."""
         tool_kwargs = dict(kwargs)
         if tool_choice is not None:
             tool_kwargs["tool_choice"] = tool_choice
         return self.bind(**{_TOOLS_KW: (list(tools), tool_kwargs)})
 
-    def with_structured_output(self, schema: Any, *, include_raw: bool = False, **kwargs: Any) -> Runnable[LanguageModelInput, Any]:
+    def with_structured_output(
+        self, schema: Any, *, include_raw: bool = False, **kwargs: Any
+    ) -> Runnable[LanguageModelInput, Any]:
         """Structured output from the chosen tier's own ``with_structured_output``.
 
         A cascade escalates when the answer does not parse as ``schema``.
@@ -443,24 +484,40 @@ class RoutedChatModel(BaseChatModel):
     @staticmethod
     def _query(messages: Sequence[BaseMessage], texts: Sequence[str] | None = None) -> str | None:
         texts = [_text(m) for m in messages] if texts is None else texts
-        return next((t for m, t in zip(reversed(messages), reversed(texts)) if isinstance(m, HumanMessage)), None)
+        return next(
+            (t for m, t in zip(reversed(messages), reversed(texts)) if isinstance(m, HumanMessage)), None
+        )
 
     @staticmethod
     def _context(messages: Sequence[BaseMessage], texts: Sequence[str]) -> str | None:
         """The turn before the last user message (what a short follow-up refers to)."""
-        last = next((i for i in range(len(messages) - 1, -1, -1) if isinstance(messages[i], HumanMessage)), None)
+        last = next(
+            (i for i in range(len(messages) - 1, -1, -1) if isinstance(messages[i], HumanMessage)), None
+        )
         return texts[last - 1] if last is not None and last > 0 else None
 
-    def route(self, messages: Sequence[BaseMessage], metadata: Mapping[str, Any] | None = None,
-              *, structured: bool = False) -> RouteDecision:
+    def route(
+        self,
+        messages: Sequence[BaseMessage],
+        metadata: Mapping[str, Any] | None = None,
+        *,
+        structured: bool = False,
+    ) -> RouteDecision:
         """The decision for these messages (without calling any tier)."""
         texts = [_text(m) for m in messages]
         query = self._query(messages, texts)
-        request = RouteRequest(text="\n".join(texts), metadata=dict(metadata or {}), structured=structured, query=query,
-                               context=self._context(messages, texts))
+        request = RouteRequest(
+            text="\n".join(texts),
+            metadata=dict(metadata or {}),
+            structured=structured,
+            query=query,
+            context=self._context(messages, texts),
+        )
         decision = self.strategy.route(request, self._order)
         if decision.tier not in self.tiers:
-            raise ConfigurationError(f"strategy chose unknown tier {decision.tier!r}; tiers are {self._order}.")
+            raise ConfigurationError(
+                f"strategy chose unknown tier {decision.tier!r}; tiers are {self._order}."
+            )
         if self._floor is not None:
             decision = self._floor.apply(decision, request, self._order)
         return decision
@@ -481,8 +538,9 @@ class RoutedChatModel(BaseChatModel):
     def _stop(self, stop: list[str] | None) -> list[str] | None:
         return stop if stop is not None else self.stop
 
-    def _prepare(self, tier: str, kwargs: dict[str, Any], messages: list[BaseMessage],
-                 cache_info: dict[str, Any]) -> tuple[Runnable[Any, Any], list[BaseMessage], dict[str, Any], Any]:
+    def _prepare(
+        self, tier: str, kwargs: dict[str, Any], messages: list[BaseMessage], cache_info: dict[str, Any]
+    ) -> tuple[Runnable[Any, Any], list[BaseMessage], dict[str, Any], Any]:
         """(runnable to call, messages to send, call kwargs, structured-output schema)."""
         kwargs = dict(kwargs)
         tools = kwargs.pop(_TOOLS_KW, None)
@@ -508,8 +566,9 @@ class RoutedChatModel(BaseChatModel):
         messages = self._place_breakpoints(tier, messages, tools, cache_info)
         return model, messages, params, schema
 
-    def _place_breakpoints(self, tier: str, messages: list[BaseMessage], tools: Any,
-                           cache_info: dict[str, Any]) -> list[BaseMessage]:
+    def _place_breakpoints(
+        self, tier: str, messages: list[BaseMessage], tools: Any, cache_info: dict[str, Any]
+    ) -> list[BaseMessage]:
         """Provider prompt-cache breakpoints for the chosen tier's model (none for
         providers that cache implicitly). A failure here never breaks the call."""
         if not self.prompt_cache:
@@ -520,13 +579,20 @@ class RoutedChatModel(BaseChatModel):
             from ._prompt_cache import add_breakpoints_to_messages, anthropic_tools_with_cache
 
             tool_dicts = anthropic_tools_with_cache(tools[0], mark=False) if tools else None
-            placed, report = add_breakpoints_to_messages(messages, name, provider=provider, tools=tool_dicts, **options)
-        except Exception as exc:  # noqa: BLE001 - the request still goes out, uncached
-            logger.warning("llm-cost-hooks routing: no prompt-cache breakpoints for tier %r (%s): %r", tier, name, exc)
+            placed, report = add_breakpoints_to_messages(
+                messages, name, provider=provider, tools=tool_dicts, **options
+            )
+        except Exception as exc:
+            logger.warning(
+                "llm-cost-hooks routing: no prompt-cache breakpoints for tier %r (%s): %r", tier, name, exc
+            )
             cache_info[tier] = {"breakpoints": 0, "error": type(exc).__name__}
             return messages
-        cache_info[tier] = {"breakpoints": len(report.breakpoints), "cacheable_tokens": report.cacheable_tokens,
-                            "mode": str(getattr(report.mode, "value", report.mode))}
+        cache_info[tier] = {
+            "breakpoints": len(report.breakpoints),
+            "cacheable_tokens": report.cacheable_tokens,
+            "mode": str(getattr(report.mode, "value", report.mode)),
+        }
         return placed
 
     def _cheaper(self, tier: str, error: BudgetExceeded) -> str:
@@ -544,8 +610,10 @@ class RoutedChatModel(BaseChatModel):
         return self._order[i - 1]
 
     def _config(self, tier: str, attempt: int, run_manager: Any) -> dict[str, Any]:
-        config: dict[str, Any] = {"metadata": {"route": tier, "llm_cost_hooks_attempt": attempt},
-                                  "run_name": f"route:{tier}"}
+        config: dict[str, Any] = {
+            "metadata": {"route": tier, "llm_cost_hooks_attempt": attempt},
+            "run_name": f"route:{tier}",
+        }
         if attempt > 1:
             config["tags"] = [f"retry:attempt:{attempt}"]
         if run_manager is not None:
@@ -553,15 +621,18 @@ class RoutedChatModel(BaseChatModel):
         return config
 
     @staticmethod
-    def _answer(tier: str, out: Any, structured: bool, kwargs: Mapping[str, Any],
-                request: str | None = None) -> tuple[AIMessage, Answer]:
+    def _answer(
+        tier: str, out: Any, structured: bool, kwargs: Mapping[str, Any], request: str | None = None
+    ) -> tuple[AIMessage, Answer]:
         parsed = error = None
         if structured:
             message = out["raw"]
             parsed, error = out.get("parsed"), out.get("parsing_error")
             message = message.model_copy()
-            message.additional_kwargs = {**message.additional_kwargs,
-                                         _PARSED_KEY: {"parsed": parsed, "parsing_error": error}}
+            message.additional_kwargs = {
+                **message.additional_kwargs,
+                _PARSED_KEY: {"parsed": parsed, "parsing_error": error},
+            }
             if parsed is None and error is None:
                 error = "no structured output"
         else:
@@ -570,11 +641,15 @@ class RoutedChatModel(BaseChatModel):
         fmt = kwargs.get("response_format")
         expects_json = isinstance(fmt, Mapping) and str(fmt.get("type", "")).startswith("json")
         answer = Answer(
-            text=_text(message), tier=tier,
+            text=_text(message),
+            tier=tier,
             finish_reason=rm.get("finish_reason") or rm.get("stop_reason"),
             tool_calls=list(getattr(message, "tool_calls", None) or []),
-            expects_json=expects_json or structured, parsed=parsed,
-            parse_error=None if error is None else str(error), raw=message, request=request,
+            expects_json=expects_json or structured,
+            parsed=parsed,
+            parse_error=None if error is None else str(error),
+            raw=message,
+            request=request,
         )
         return message, answer
 
@@ -583,7 +658,10 @@ class RoutedChatModel(BaseChatModel):
         route = {
             "tier": outcome.tier,
             "reason": outcome.route_reason(decision),
-            "attempts": [{"tier": a.tier, "ok": a.ok, **({"reason": a.reason} if a.reason else {})} for a in outcome.attempts],
+            "attempts": [
+                {"tier": a.tier, "ok": a.ok, **({"reason": a.reason} if a.reason else {})}
+                for a in outcome.attempts
+            ],
             "checks_passed": outcome.checks_passed,
             "delegated": True,
         }
@@ -606,7 +684,7 @@ class RoutedChatModel(BaseChatModel):
     def _mark_delegated(error: BaseException) -> BaseException:
         try:
             error.llm_cost_hooks_delegated = True  # type: ignore[attr-defined]
-        except Exception:  # noqa: BLE001 - some exception types forbid attributes
+        except Exception:
             pass
         return error
 
@@ -621,8 +699,14 @@ class RoutedChatModel(BaseChatModel):
             return False
         return super()._should_stream(async_api=async_api, run_manager=run_manager, **kwargs)
 
-    def stream(self, input: LanguageModelInput, config: RunnableConfig | None = None, *,
-               stop: list[str] | None = None, **kwargs: Any) -> Iterator[AIMessageChunk]:
+    def stream(
+        self,
+        input: LanguageModelInput,
+        config: RunnableConfig | None = None,
+        *,
+        stop: list[str] | None = None,
+        **kwargs: Any,
+    ) -> Iterator[AIMessageChunk]:
         config = ensure_config(config)
         wrapped, capture = _with_capture(config)
         token = _STREAM_PARENT.set(_StreamParent(config, capture, async_=False))
@@ -634,8 +718,14 @@ class RoutedChatModel(BaseChatModel):
             except ValueError:  # iterated from another context
                 _STREAM_PARENT.set(None)
 
-    async def astream(self, input: LanguageModelInput, config: RunnableConfig | None = None, *,
-                      stop: list[str] | None = None, **kwargs: Any) -> AsyncIterator[AIMessageChunk]:
+    async def astream(
+        self,
+        input: LanguageModelInput,
+        config: RunnableConfig | None = None,
+        *,
+        stop: list[str] | None = None,
+        **kwargs: Any,
+    ) -> AsyncIterator[AIMessageChunk]:
         config = ensure_config(config)
         wrapped, capture = _with_capture(config)
         token = _STREAM_PARENT.set(_StreamParent(config, capture, async_=True))
@@ -649,11 +739,20 @@ class RoutedChatModel(BaseChatModel):
                 _STREAM_PARENT.set(None)
 
     # -- sync -------------------------------------------------------------------------------
-    def _generate(self, messages: list[BaseMessage], stop: list[str] | None = None,
-                  run_manager: CallbackManagerForLLMRun | None = None, **kwargs: Any) -> ChatResult:
+    def _generate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
         structured = _STRUCT_KW in kwargs
-        decision = self.route(messages, self._metadata(run_manager), structured=structured or _TOOLS_KW in kwargs)
-        checks = self._all_checks() if decision.escalation else [c for c in self._all_checks() if c in self.checks]
+        decision = self.route(
+            messages, self._metadata(run_manager), structured=structured or _TOOLS_KW in kwargs
+        )
+        checks = (
+            self._all_checks() if decision.escalation else [c for c in self._all_checks() if c in self.checks]
+        )
         extra: dict[str, Any] = {"prompt_cache": {}, "downgrades": []}
         stop = self._stop(stop)
 
@@ -662,8 +761,11 @@ class RoutedChatModel(BaseChatModel):
                 model, msgs, params, schema = self._prepare(tier, kwargs, messages, extra["prompt_cache"])
                 cfg = self._config(tier, attempt, run_manager)
                 try:
-                    out = model.invoke(msgs, config=cfg) if schema is not None else \
-                        model.invoke(msgs, config=cfg, stop=stop, **params)
+                    out = (
+                        model.invoke(msgs, config=cfg)
+                        if schema is not None
+                        else model.invoke(msgs, config=cfg, stop=stop, **params)
+                    )
                 except BudgetExceeded as exc:
                     tier = self._downgrade(tier, exc, extra)
                     continue
@@ -676,18 +778,29 @@ class RoutedChatModel(BaseChatModel):
         other = self._shadow_tier(outcome, kwargs)
         if other is not None:
             try:
-                out = self.tiers[other].invoke(messages, config=self._shadow_config(other, run_manager), stop=stop)
-            except Exception as exc:  # noqa: BLE001 - exploration never fails the user's request
+                out = self.tiers[other].invoke(
+                    messages, config=self._shadow_config(other, run_manager), stop=stop
+                )
+            except Exception as exc:
                 self.shadow.call_failed(other, exc)
             else:
                 self._shadow_record(messages, outcome, other, out)
         return self._finish(decision, outcome, extra)
 
-    async def _agenerate(self, messages: list[BaseMessage], stop: list[str] | None = None,
-                         run_manager: AsyncCallbackManagerForLLMRun | None = None, **kwargs: Any) -> ChatResult:
+    async def _agenerate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: AsyncCallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
         structured = _STRUCT_KW in kwargs
-        decision = self.route(messages, self._metadata(run_manager), structured=structured or _TOOLS_KW in kwargs)
-        checks = self._all_checks() if decision.escalation else [c for c in self._all_checks() if c in self.checks]
+        decision = self.route(
+            messages, self._metadata(run_manager), structured=structured or _TOOLS_KW in kwargs
+        )
+        checks = (
+            self._all_checks() if decision.escalation else [c for c in self._all_checks() if c in self.checks]
+        )
         extra: dict[str, Any] = {"prompt_cache": {}, "downgrades": []}
         stop = self._stop(stop)
 
@@ -696,8 +809,11 @@ class RoutedChatModel(BaseChatModel):
                 model, msgs, params, schema = self._prepare(tier, kwargs, messages, extra["prompt_cache"])
                 cfg = self._config(tier, attempt, run_manager)
                 try:
-                    out = await (model.ainvoke(msgs, config=cfg) if schema is not None
-                                 else model.ainvoke(msgs, config=cfg, stop=stop, **params))
+                    out = await (
+                        model.ainvoke(msgs, config=cfg)
+                        if schema is not None
+                        else model.ainvoke(msgs, config=cfg, stop=stop, **params)
+                    )
                 except BudgetExceeded as exc:
                     tier = self._downgrade(tier, exc, extra)
                     continue
@@ -710,8 +826,10 @@ class RoutedChatModel(BaseChatModel):
         other = self._shadow_tier(outcome, kwargs)
         if other is not None:
             try:
-                out = await self.tiers[other].ainvoke(messages, config=self._shadow_config(other, run_manager), stop=stop)
-            except Exception as exc:  # noqa: BLE001 - exploration never fails the user's request
+                out = await self.tiers[other].ainvoke(
+                    messages, config=self._shadow_config(other, run_manager), stop=stop
+                )
+            except Exception as exc:
                 self.shadow.call_failed(other, exc)
             else:
                 self._shadow_record(messages, outcome, other, out)
@@ -732,16 +850,20 @@ class RoutedChatModel(BaseChatModel):
     def _call_cost(self, tier: str, message: Any) -> float:
         usage = getattr(message, "usage_metadata", None) or {}
         price = self._tier_prices[tier]
-        return (int(usage.get("input_tokens", 0)) * price.input_per_token
-                + int(usage.get("output_tokens", 0)) * price.output_per_token)
+        return (
+            int(usage.get("input_tokens", 0)) * price.input_per_token
+            + int(usage.get("output_tokens", 0)) * price.output_per_token
+        )
 
     def _shadow_record(self, messages: Sequence[BaseMessage], outcome: Any, other: str, out: Any) -> None:
         try:
             self._shadow_record_unsafe(messages, outcome, other, out)
-        except Exception as exc:  # noqa: BLE001 - exploration never fails the user's request
+        except Exception as exc:
             self.shadow.call_failed(other, exc)
 
-    def _shadow_record_unsafe(self, messages: Sequence[BaseMessage], outcome: Any, other: str, out: Any) -> None:
+    def _shadow_record_unsafe(
+        self, messages: Sequence[BaseMessage], outcome: Any, other: str, out: Any
+    ) -> None:
         texts = [_text(m) for m in messages]
         query = self._query(messages, texts) or "\n".join(texts)
         chosen = outcome.tier
@@ -768,16 +890,30 @@ class RoutedChatModel(BaseChatModel):
     def _as_chunks(result: ChatResult) -> list[ChatGenerationChunk]:
         msg = result.generations[0].message
         chunk = AIMessageChunk(
-            content=msg.content, id=msg.id, response_metadata=dict(msg.response_metadata or {}),
+            content=msg.content,
+            id=msg.id,
+            response_metadata=dict(msg.response_metadata or {}),
             additional_kwargs=dict(msg.additional_kwargs or {}),
             usage_metadata=getattr(msg, "usage_metadata", None),
-            tool_call_chunks=[{"name": tc["name"], "args": __import__("json").dumps(tc["args"]),
-                               "id": tc.get("id"), "index": i} for i, tc in enumerate(getattr(msg, "tool_calls", []) or [])],
+            tool_call_chunks=[
+                {
+                    "name": tc["name"],
+                    "args": __import__("json").dumps(tc["args"]),
+                    "id": tc.get("id"),
+                    "index": i,
+                }
+                for i, tc in enumerate(getattr(msg, "tool_calls", []) or [])
+            ],
         )
         return [ChatGenerationChunk(message=chunk)]
 
-    def _stream(self, messages: list[BaseMessage], stop: list[str] | None = None,
-                run_manager: CallbackManagerForLLMRun | None = None, **kwargs: Any) -> Iterator[ChatGenerationChunk]:
+    def _stream(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> Iterator[ChatGenerationChunk]:
         parent: Any = run_manager if run_manager is not None else _STREAM_PARENT.get()
         notify = run_manager  # stream() reports the router's own tokens itself
         structured = _STRUCT_KW in kwargs
@@ -790,15 +926,23 @@ class RoutedChatModel(BaseChatModel):
             return
         yield from self._stream_tier(decision, messages, stop, parent, notify, kwargs)
 
-    def _stream_tier(self, decision: RouteDecision, messages: list[BaseMessage], stop: list[str] | None,
-                     run_manager: Any, notify: Any, kwargs: dict[str, Any]) -> Iterator[ChatGenerationChunk]:
+    def _stream_tier(
+        self,
+        decision: RouteDecision,
+        messages: list[BaseMessage],
+        stop: list[str] | None,
+        run_manager: Any,
+        notify: Any,
+        kwargs: dict[str, Any],
+    ) -> Iterator[ChatGenerationChunk]:
         plan = _StreamPlan(self, decision, stop)
         while (tier := plan.next()) is not None:
             model, msgs, params, _ = self._prepare(tier, kwargs, messages, plan.extra["prompt_cache"])
             started = False
             try:
-                for piece in model.stream(msgs, config=self._config(tier, plan.attempt, run_manager),
-                                          stop=plan.stop, **params):
+                for piece in model.stream(
+                    msgs, config=self._config(tier, plan.attempt, run_manager), stop=plan.stop, **params
+                ):
                     if not started:
                         started = True
                         piece = plan.first_chunk(tier, piece)
@@ -812,13 +956,20 @@ class RoutedChatModel(BaseChatModel):
                 if error is not None:
                     raise error from None
 
-    async def _astream(self, messages: list[BaseMessage], stop: list[str] | None = None,
-                       run_manager: AsyncCallbackManagerForLLMRun | None = None, **kwargs: Any) -> AsyncIterator[ChatGenerationChunk]:
+    async def _astream(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: AsyncCallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> AsyncIterator[ChatGenerationChunk]:
         notify = run_manager
         if run_manager is None:
             run_manager = _STREAM_PARENT.get()  # type: ignore[assignment]
         structured = _STRUCT_KW in kwargs
-        decision = self.route(messages, self._metadata(run_manager), structured=structured or _TOOLS_KW in kwargs)
+        decision = self.route(
+            messages, self._metadata(run_manager), structured=structured or _TOOLS_KW in kwargs
+        )
         if decision.escalation or structured or self.checks:
             for chunk in self._as_chunks(await self._agenerate(messages, stop, run_manager, **kwargs)):
                 if notify:
@@ -830,8 +981,9 @@ class RoutedChatModel(BaseChatModel):
             model, msgs, params, _ = self._prepare(tier, kwargs, messages, plan.extra["prompt_cache"])
             started = False
             try:
-                async for piece in model.astream(msgs, config=self._config(tier, plan.attempt, run_manager),
-                                                 stop=plan.stop, **params):
+                async for piece in model.astream(
+                    msgs, config=self._config(tier, plan.attempt, run_manager), stop=plan.stop, **params
+                ):
                     if not started:
                         started = True
                         piece = plan.first_chunk(tier, piece)

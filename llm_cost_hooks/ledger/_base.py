@@ -33,9 +33,7 @@ class TaskOutcome(BaseModel):
 
     task_id: str
     success: bool
-    source: str = Field(
-        default="run", description="'run' (the root run ended) or 'user' (marked via API)."
-    )
+    source: str = Field(default="run", description="'run' (the root run ended) or 'user' (marked via API).")
     reason: str | None = None
     timestamp: datetime = Field(default_factory=lambda: datetime.now(timezone.utc))
 
@@ -138,7 +136,10 @@ def outcome_to_row(o: TaskOutcome) -> tuple[object, ...]:
 
 def rows_to_outcomes(rows: Iterable[Sequence[Any]]) -> list[TaskOutcome]:
     """Task outcomes from ``(task_id, success, source, reason, timestamp)`` rows of any store."""
-    return [TaskOutcome(task_id=t, success=bool(s), source=src, reason=r, timestamp=ts) for t, s, src, r, ts in rows]
+    return [
+        TaskOutcome(task_id=t, success=bool(s), source=src, reason=r, timestamp=ts)
+        for t, s, src, r, ts in rows
+    ]
 
 
 def row_to_record(row: Sequence[Any]) -> CostRecord:
@@ -290,7 +291,9 @@ class Ledger(ABC):
             logger.error(
                 "llm-cost-hooks ledger: the queue is full (%d records; the store is failing: "
                 "%s); %d record(s) lost so far. Fix the store or raise max_buffer.",
-                self._max_buffer, self._stats.last_error, dropped,
+                self._max_buffer,
+                self._stats.last_error,
+                dropped,
             )
 
     def _write_after_close(self, record: CostRecord) -> None:
@@ -310,7 +313,7 @@ class Ledger(ABC):
         if not self.defers_writes:
             try:
                 record = build()
-            except Exception:  # noqa: BLE001 - a builder bug must not break the caller
+            except Exception:
                 logger.exception("llm-cost-hooks: building a cost record failed; record lost")
                 with self._lock:
                     self._stats.dropped += 1
@@ -330,7 +333,7 @@ class Ledger(ABC):
                     return
         try:
             fn()
-        except Exception:  # noqa: BLE001
+        except Exception:
             logger.exception("llm-cost-hooks: a deferred observer call failed")
 
     def _materialize(self, records: list[Any]) -> list[CostRecord]:
@@ -341,12 +344,12 @@ class Ledger(ABC):
                 if type(r) is _Task:
                     try:
                         r.fn()
-                    except Exception:  # noqa: BLE001 - never kills the writer
+                    except Exception:
                         logger.exception("llm-cost-hooks: a deferred observer call failed")
                     continue
                 try:
                     r = r()
-                except Exception:  # noqa: BLE001 - counted, never kills the writer
+                except Exception:
                     logger.exception("llm-cost-hooks: building a cost record failed; record lost")
                     with self._lock:
                         self._stats.dropped += 1
@@ -445,15 +448,22 @@ class Ledger(ABC):
             logger.warning(
                 "llm-cost-hooks ledger write failed (%s: %s); %d records queued, retrying with "
                 "back-off (failure %d)",
-                type(exc).__name__, exc, len(kept_records), failures,
+                type(exc).__name__,
+                exc,
+                len(kept_records),
+                failures,
             )
         if spilled:
-            self._set_aside(self._materialize(spilled), [], reason=f"queue full while the store failed: {exc}")
+            self._set_aside(
+                self._materialize(spilled), [], reason=f"queue full while the store failed: {exc}"
+            )
         return False
 
     def _write_splitting(
         self, records: list[CostRecord], outcomes: list[TaskOutcome]
-    ) -> tuple[int, list[tuple[Any, BaseException]], tuple[list[CostRecord], list[TaskOutcome]], BaseException | None]:
+    ) -> tuple[
+        int, list[tuple[Any, BaseException]], tuple[list[CostRecord], list[TaskOutcome]], BaseException | None
+    ]:
         """Write a batch, splitting it when the store rejects a value in it.
 
         Returns (records written, rejected items with their error, items kept for a retry,
@@ -467,7 +477,7 @@ class Ledger(ABC):
                 continue
             try:
                 self._write_batch(recs, outs)
-            except Exception as exc:  # noqa: BLE001 - classified below
+            except Exception as exc:
                 if not self._is_record_error(exc):
                     kept_r = list(recs) + [r for part, _ in reversed(todo) for r in part]
                     kept_o = list(outs) + [o for _, part in reversed(todo) for o in part]
@@ -486,7 +496,9 @@ class Ledger(ABC):
             written += len(recs)
         return written, rejected, ([], []), None
 
-    def _set_aside(self, records: Sequence[CostRecord], outcomes: Sequence[TaskOutcome], *, reason: str) -> None:
+    def _set_aside(
+        self, records: Sequence[CostRecord], outcomes: Sequence[TaskOutcome], *, reason: str
+    ) -> None:
         """Append records and outcomes to the dead-letter file (a JSON object per line);
         if that fails too, to one in the temp folder; if both fail they are counted as
         dropped and logged as an error."""
@@ -515,7 +527,11 @@ class Ledger(ABC):
                     "to the ledger (%s); they were set aside in %s. Fix the cause, then load them "
                     "with llm_cost_hooks.ledger.replay_dead_letters(%r, ledger). Further records "
                     "set aside are counted in ledger.stats.dead_lettered.",
-                    len(records), len(outcomes), reason, path, str(path),
+                    len(records),
+                    len(outcomes),
+                    reason,
+                    path,
+                    str(path),
                 )
             return
         with self._lock:
@@ -524,7 +540,10 @@ class Ledger(ABC):
         logger.error(
             "llm-cost-hooks ledger: %d record(s) and %d task outcome(s) LOST: the ledger failed "
             "(%s) and no dead-letter file could be written (%s).",
-            len(records), len(outcomes), reason, "; ".join(errors),
+            len(records),
+            len(outcomes),
+            reason,
+            "; ".join(errors),
         )
 
     def _run(self) -> None:
@@ -605,20 +624,25 @@ class Ledger(ABC):
         built = self._materialize(records) if records else []
         if built or outcomes:
             self._set_aside(
-                built, outcomes,
+                built,
+                outcomes,
                 reason=f"not written by the exit deadline (last error: {self._stats.last_error})",
             )
         if not stuck:
             try:
                 self._close_storage()
-            except Exception:  # noqa: BLE001 - closing must not raise at exit
+            except Exception:
                 logger.debug("llm-cost-hooks: closing the ledger store failed", exc_info=True)
         s = self.stats
         level = logging.ERROR if s.dropped else logging.WARNING if s.dead_lettered else logging.INFO
         logger.log(
             level,
             "llm-cost-hooks ledger %s closed: %d records written, %d set aside in %s, %d lost",
-            self._describe(), s.written, s.dead_lettered, s.dead_letter_path, s.dropped,
+            self._describe(),
+            s.written,
+            s.dead_lettered,
+            s.dead_letter_path,
+            s.dropped,
         )
 
     def _describe(self) -> str:
@@ -676,7 +700,7 @@ class _Task:
 def _dead_letter_line(kind: str, item: Any, reason: str, at: str) -> str:
     try:
         body: Any = item.model_dump(mode="json")
-    except Exception:  # noqa: BLE001 - keep what can be kept
+    except Exception:
         body = {"repr": repr(item)}
     # ensure_ascii: a value the store rejected (e.g. a lone surrogate) still makes a line.
     return json.dumps({kind: body, "reason": reason, "set_aside_at": at}, ensure_ascii=True, default=str)
@@ -697,7 +721,10 @@ def _append_durably(path: Path, text: str) -> None:
 
 
 def _fallback_dead_letter_path() -> Path:
-    return Path(tempfile.gettempdir()) / f"llm-cost-hooks-dead-letter-{os.getuid() if hasattr(os, 'getuid') else 0}.jsonl"
+    return (
+        Path(tempfile.gettempdir())
+        / f"llm-cost-hooks-dead-letter-{os.getuid() if hasattr(os, 'getuid') else 0}.jsonl"
+    )
 
 
 def replay_dead_letters(path: str | os.PathLike[str], ledger: Ledger) -> int:
@@ -718,7 +745,7 @@ def replay_dead_letters(path: str | os.PathLike[str], ledger: Ledger) -> int:
                     records += 1
                 elif "task_outcome" in data:
                     ledger.write_task(TaskOutcome.model_validate(data["task_outcome"]))
-            except Exception as exc:  # noqa: BLE001 - says which line to fix
+            except Exception as exc:
                 raise LedgerError(
                     f"{source}:{number}: not a dead-letter line ({exc}); fix or delete the line "
                     "and replay again."
@@ -752,7 +779,7 @@ def _restart_ledgers_after_fork() -> None:
     for ledger in list(_LIVE_LEDGERS):
         try:
             ledger._restart_after_fork()
-        except Exception:  # noqa: BLE001 - a fork must not fail because of us
+        except Exception:
             logger.exception("llm-cost-hooks: restarting a ledger writer after fork failed")
 
 

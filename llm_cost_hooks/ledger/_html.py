@@ -154,8 +154,14 @@ def _charts(reports: LedgerReports, bucket: str) -> dict[str, str]:
         names = [r["route"] or "(unrouted)" for r in routes]
         ax1.pie([r["calls"] for r in routes], labels=names, autopct="%1.0f%%", textprops={"fontsize": 8})
         ax1.set_title("Calls by route")
-        ax2.pie([max(r["cost_usd"] or 0.0, 0.0) for r in routes] if any(r["cost_usd"] for r in routes) else [1] * len(routes),
-                labels=names, autopct="%1.0f%%", textprops={"fontsize": 8})
+        ax2.pie(
+            [max(r["cost_usd"] or 0.0, 0.0) for r in routes]
+            if any(r["cost_usd"] for r in routes)
+            else [1] * len(routes),
+            labels=names,
+            autopct="%1.0f%%",
+            textprops={"fontsize": 8},
+        )
         ax2.set_title("Cost by route")
         charts["Route mix"] = _png(fig)
     return charts

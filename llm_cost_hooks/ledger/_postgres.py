@@ -14,9 +14,24 @@ from typing import Any
 
 from .._errors import ConfigurationError, LedgerError, MissingExtraError
 from .._records import CostRecord
-from ._base import RECORD_COLUMNS, Ledger, TaskOutcome, outcome_to_row, record_to_row, row_to_record, rows_to_outcomes
+from ._base import (
+    RECORD_COLUMNS,
+    Ledger,
+    TaskOutcome,
+    outcome_to_row,
+    record_to_row,
+    row_to_record,
+    rows_to_outcomes,
+)
 
-__all__ = ["MIGRATIONS", "PostgresLedger", "connect_for_reports", "is_postgres_url", "migrate", "schema_version"]
+__all__ = [
+    "MIGRATIONS",
+    "PostgresLedger",
+    "connect_for_reports",
+    "is_postgres_url",
+    "migrate",
+    "schema_version",
+]
 
 logger = logging.getLogger("llm_cost_hooks.ledger")
 
@@ -39,8 +54,13 @@ _PG_TYPES = {
     "latency_ms": "DOUBLE PRECISION",
 }
 _INT_COLUMNS = {"success", "attempt", "tokens_estimated", "price_estimated"}
-_BIGINT_COLUMNS = {"input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens",
-                   "reasoning_tokens"}
+_BIGINT_COLUMNS = {
+    "input_tokens",
+    "output_tokens",
+    "cache_read_tokens",
+    "cache_write_tokens",
+    "reasoning_tokens",
+}
 
 ROLLUP_TABLE = "cost_rollup_hour"
 # Rollup dimensions: stored as '' for "none" so they can be part of the primary key on
@@ -61,9 +81,13 @@ ROLLUP_MEASURES: tuple[tuple[str, str, str], ...] = (
     ("tokens_estimated", "MAX(tokens_estimated)", "max"),
     ("price_estimated", "MAX(price_estimated)", "max"),
 )
-_ROLLUP_TYPES = {"cost_usd": "DOUBLE PRECISION", "saved_usd": "DOUBLE PRECISION",
-                 "retry_cost_usd": "DOUBLE PRECISION", "tokens_estimated": "INTEGER",
-                 "price_estimated": "INTEGER"}
+_ROLLUP_TYPES = {
+    "cost_usd": "DOUBLE PRECISION",
+    "saved_usd": "DOUBLE PRECISION",
+    "retry_cost_usd": "DOUBLE PRECISION",
+    "tokens_estimated": "INTEGER",
+    "price_estimated": "INTEGER",
+}
 
 
 def _rollup_upsert(source: str) -> str:
@@ -76,7 +100,8 @@ def _rollup_upsert(source: str) -> str:
     aggs = ", ".join(agg for _, agg, _ in ROLLUP_MEASURES)
     key_exprs = ", ".join(f"COALESCE({k}, '')" for k in ROLLUP_KEYS)
     sets = ", ".join(
-        f"{m} = COALESCE(r.{m}, 0) + COALESCE(EXCLUDED.{m}, 0)" if how == "sum"
+        f"{m} = COALESCE(r.{m}, 0) + COALESCE(EXCLUDED.{m}, 0)"
+        if how == "sum"
         else f"{m} = GREATEST(r.{m}, EXCLUDED.{m})"
         for m, _, how in ROLLUP_MEASURES
     )
@@ -91,14 +116,15 @@ def _rollup_upsert(source: str) -> str:
 _V1 = (
     "CREATE TABLE IF NOT EXISTS cost_records ({})".format(
         ", ".join(
-            f'"{c}" ' + _PG_TYPES.get(
+            f'"{c}" '
+            + _PG_TYPES.get(
                 c, "BIGINT" if c in _BIGINT_COLUMNS else "INTEGER" if c in _INT_COLUMNS else "TEXT"
             )
             for c in RECORD_COLUMNS
         )
     ),
     "CREATE TABLE IF NOT EXISTS task_outcomes (task_id TEXT NOT NULL, success INTEGER NOT NULL, "
-    "source TEXT NOT NULL, reason TEXT, \"timestamp\" TIMESTAMPTZ NOT NULL)",
+    'source TEXT NOT NULL, reason TEXT, "timestamp" TIMESTAMPTZ NOT NULL)',
     "CREATE INDEX IF NOT EXISTS ix_records_task ON cost_records (task_id)",
     'CREATE INDEX IF NOT EXISTS ix_records_time ON cost_records ("timestamp")',
     "CREATE INDEX IF NOT EXISTS ix_outcomes_task ON task_outcomes (task_id)",
@@ -208,8 +234,9 @@ def migrate_url(url: str) -> tuple[int, int]:
 def _connect(url: str, application_name: str) -> Any:
     psycopg = _psycopg()
     try:
-        return psycopg.connect(_conninfo(url), autocommit=True, connect_timeout=10,
-                               application_name=application_name)
+        return psycopg.connect(
+            _conninfo(url), autocommit=True, connect_timeout=10, application_name=application_name
+        )
     except psycopg.Error as exc:
         raise LedgerError(f"Cannot connect to the PostgreSQL ledger {redact(url)}: {exc}") from exc
 
@@ -297,13 +324,14 @@ class PostgresLedger(Ledger):
         # writer does it on its first successful connection and keeps records meanwhile.
         try:
             self._ensure_schema()
-        except Exception as exc:  # noqa: BLE001 - an outage at start-up is retried later
+        except Exception as exc:
             if isinstance(exc, LedgerError):
                 raise
             logger.warning(
                 "llm-cost-hooks: PostgreSQL ledger %s not reachable at start-up (%s); records "
                 "are kept in memory and written when it answers",
-                redact(url), exc,
+                redact(url),
+                exc,
             )
 
     # -- connections -------------------------------------------------------------------
@@ -316,8 +344,11 @@ class PostgresLedger(Ledger):
                     max_size=self._pool_size,
                     # No server-side prepared statements: they break behind PgBouncer
                     # in transaction mode, a common fleet set-up.
-                    kwargs={"connect_timeout": max(1, int(self._connect_timeout)),
-                            "application_name": "llm-cost-hooks", "prepare_threshold": None},
+                    kwargs={
+                        "connect_timeout": max(1, int(self._connect_timeout)),
+                        "application_name": "llm-cost-hooks",
+                        "prepare_threshold": None,
+                    },
                     configure=self._configure,
                     # A connection that died with a restarted server is replaced, not used.
                     check=self._pool_mod.ConnectionPool.check_connection,
@@ -341,8 +372,9 @@ class PostgresLedger(Ledger):
         if self._migrated:
             return
         if self._conninfo not in _migrated_databases:
-            with self._psycopg.connect(self._conninfo, connect_timeout=max(1, int(self._connect_timeout)),
-                                       autocommit=True) as conn:
+            with self._psycopg.connect(
+                self._conninfo, connect_timeout=max(1, int(self._connect_timeout)), autocommit=True
+            ) as conn:
                 migrate(conn)
             _migrated_databases.add(self._conninfo)
         self._migrated = True
@@ -390,7 +422,9 @@ class PostgresLedger(Ledger):
             self._send(clean, clean_outcomes)
             logger.warning(
                 "llm-cost-hooks: %d cost records or task outcomes held text PostgreSQL cannot "
-                "store (%s); written with those characters replaced by U+FFFD", changed, exc,
+                "store (%s); written with those characters replaced by U+FFFD",
+                changed,
+                exc,
             )
 
     def _send(self, rows: Sequence[Sequence[Any]], outcome_rows: Sequence[Sequence[Any]]) -> None:
@@ -432,7 +466,7 @@ class PostgresLedger(Ledger):
     def records(self) -> Iterable[CostRecord]:
         with self.connect() as conn:
             rows = conn.execute(
-                f"SELECT {_COLS} FROM cost_records ORDER BY \"timestamp\", request_id"
+                f'SELECT {_COLS} FROM cost_records ORDER BY "timestamp", request_id'
             ).fetchall()
         return [row_to_record(_iso_row(r)) for r in rows]
 
@@ -464,7 +498,11 @@ def _storable(row: Sequence[Any]) -> tuple[Any, ...]:
     out = []
     for v in row:
         if type(v) is str:
-            v = v.replace("\x00", "\ufffd").encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
+            v = (
+                v.replace("\x00", "\ufffd")
+                .encode("utf-16-le", "surrogatepass")
+                .decode("utf-16-le", "replace")
+            )
         out.append(v)
     return tuple(out)
 
@@ -475,4 +513,3 @@ def _iso_row(row: Sequence[Any]) -> list[Any]:
     if isinstance(ts, datetime):
         out[_TS_INDEX] = ts.astimezone(timezone.utc).isoformat()
     return out
-

@@ -43,7 +43,17 @@ DIMENSIONS: dict[str, str] = {
     "success": "success",
 }
 # Dimensions that describe a task (taken from its first call).
-_TASK_DIMENSIONS = ("tenant", "user", "feature", "route", "prompt_version", "model", "provider", "day", "month")
+_TASK_DIMENSIONS = (
+    "tenant",
+    "user",
+    "feature",
+    "route",
+    "prompt_version",
+    "model",
+    "provider",
+    "day",
+    "month",
+)
 
 FailurePolicy = Literal["any_error", "root_error"]
 
@@ -86,15 +96,18 @@ class SQLDialect:
 
 
 SQLITE = SQLDialect("sqlite")
-POSTGRES = SQLDialect("postgresql", placeholder="%s", rollup_table="cost_rollup_hour",
-                      rollup_keys=("tenant", "feature", "model"))
+POSTGRES = SQLDialect(
+    "postgresql",
+    placeholder="%s",
+    rollup_table="cost_rollup_hour",
+    rollup_keys=("tenant", "feature", "model"),
+)
 
 
 def _plain(value: Any) -> Any:
     if isinstance(value, Decimal):
         return int(value) if value == value.to_integral_value() else float(value)
     return value
-
 
 
 def _check_by(by: Sequence[str] | str | None, allowed: Sequence[str]) -> list[str]:
@@ -105,9 +118,7 @@ def _check_by(by: Sequence[str] | str | None, allowed: Sequence[str]) -> list[st
     out = []
     for b in by:
         if b not in allowed:
-            raise ConfigurationError(
-                f"Cannot group by {b!r}; choose from: {', '.join(allowed)}."
-            )
+            raise ConfigurationError(f"Cannot group by {b!r}; choose from: {', '.join(allowed)}.")
         out.append(b)
     return out
 
@@ -254,12 +265,18 @@ class LedgerReports:
             measures["retry_cost_usd"] = "SUM(retry_cost_usd)"
             return True, str(d.rollup_table), where, naive, measures
         where, params = self._where(since, until)
-        return False, "cost_records", where, params, {
-            "calls": "COUNT(*)",
-            "errors": "SUM(CASE WHEN success = 0 THEN 1 ELSE 0 END)",
-            "cache_hits": "SUM(CASE WHEN cache_status NOT IN ('miss') THEN 1 ELSE 0 END)",
-            "retry_cost_usd": "SUM(CASE WHEN attempt > 1 THEN cost_usd ELSE 0 END)",
-        }
+        return (
+            False,
+            "cost_records",
+            where,
+            params,
+            {
+                "calls": "COUNT(*)",
+                "errors": "SUM(CASE WHEN success = 0 THEN 1 ELSE 0 END)",
+                "cache_hits": "SUM(CASE WHEN cache_status NOT IN ('miss') THEN 1 ELSE 0 END)",
+                "retry_cost_usd": "SUM(CASE WHEN attempt > 1 THEN cost_usd ELSE 0 END)",
+            },
+        )
 
     def _order(self, first: str, keys: Sequence[str]) -> str:
         # Ties broken by the keys, NULLs last: the same order on every store.
@@ -299,7 +316,8 @@ class LedgerReports:
                     "MAX(price_estimated) AS price_estimated",
                 ]
             )
-            + f" FROM {source}{where}{group}" + self._order("cost_usd", keys)
+            + f" FROM {source}{where}{group}"
+            + self._order("cost_usd", keys)
         )
         rows = self._rows(sql, params)
         if not keys and rows and not rows[0]["calls"]:
@@ -336,7 +354,8 @@ class LedgerReports:
             f"{first_cols}, ROW_NUMBER() OVER (PARTITION BY COALESCE(task_id, request_id) "
             "ORDER BY timestamp, request_id) AS rn FROM cost_records) ranked WHERE rn = 1) f "
             "ON f.task_id = t.task_id"
-            if keys else ""
+            if keys
+            else ""
         )
         ok_expr = (
             "(t.all_ok = 1 AND COALESCE(o.run_failed, 0) = 0)"
@@ -363,25 +382,25 @@ class LedgerReports:
             FROM task_outcomes x GROUP BY task_id
         ),
         s AS (
-            SELECT t.*{''.join(f', f."{k}"' for k in keys)},
+            SELECT t.*{"".join(f', f."{k}"' for k in keys)},
                    CASE WHEN o.user_mark IS NOT NULL THEN o.user_mark
                         ELSE {ok_int} END AS ok
             FROM t LEFT JOIN o ON o.task_id = t.task_id {first_join}
         )
-        SELECT {''.join(f'"{k}", ' for k in keys)}
+        SELECT {"".join(f'"{k}", ' for k in keys)}
                COUNT(*) AS tasks,
-               {d.int_sum('ok')} AS successful_tasks,
-               COUNT(*) - {d.int_sum('ok')} AS failed_tasks,
-               {d.int_sum('calls')} AS calls,
-               {d.round('SUM(cost)')} AS cost_usd,
-               {d.round('SUM(cost) / COUNT(*)')} AS cost_per_task,
-               {d.round('SUM(cost) / NULLIF(SUM(ok), 0)')} AS cost_per_successful_task,
-               {d.round('SUM(retry_cost)')} AS retry_cost_usd,
-               {d.round('SUM(failed_cost)')} AS failed_call_cost_usd,
-               {d.round('SUM(saved)')} AS saved_usd
+               {d.int_sum("ok")} AS successful_tasks,
+               COUNT(*) - {d.int_sum("ok")} AS failed_tasks,
+               {d.int_sum("calls")} AS calls,
+               {d.round("SUM(cost)")} AS cost_usd,
+               {d.round("SUM(cost) / COUNT(*)")} AS cost_per_task,
+               {d.round("SUM(cost) / NULLIF(SUM(ok), 0)")} AS cost_per_successful_task,
+               {d.round("SUM(retry_cost)")} AS retry_cost_usd,
+               {d.round("SUM(failed_cost)")} AS failed_call_cost_usd,
+               {d.round("SUM(saved)")} AS saved_usd
         FROM s
-        {('GROUP BY ' + ', '.join(f'"{k}"' for k in keys)) if keys else ''}
-        {self._order('cost_usd', keys)}
+        {("GROUP BY " + ", ".join(f'"{k}"' for k in keys)) if keys else ""}
+        {self._order("cost_usd", keys)}
         """
         rows = self._rows(sql, params)
         if not keys and rows and rows[0]["tasks"] == 0:
@@ -406,7 +425,8 @@ class LedgerReports:
         sql = (
             "SELECT "
             + ", ".join(select_keys + ["COUNT(*) AS hits", f"{d.round('SUM(saved_usd)')} AS saved_usd"])
-            + f" FROM cost_records{where}{group}" + self._order("saved_usd", keys)
+            + f" FROM cost_records{where}{group}"
+            + self._order("saved_usd", keys)
         )
         return [r for r in self._rows(sql, params) if r["hits"]]
 
@@ -460,9 +480,7 @@ class LedgerReports:
         return self._rows(sql, params)
 
 
-def format_rows(
-    rows: Sequence[dict[str, Any]], fmt: Literal["table", "csv", "json"] = "table"
-) -> str:
+def format_rows(rows: Sequence[dict[str, Any]], fmt: Literal["table", "csv", "json"] = "table") -> str:
     """Render report rows as an aligned text table, CSV or JSON."""
     if fmt == "json":
         return json.dumps(list(rows), indent=2, default=str)
@@ -492,8 +510,10 @@ def format_rows(
     body = [[cell(c, r.get(c)) for c in cols] for r in rows]
     widths = [max(len(c), *(len(b[i]) for b in body)) for i, c in enumerate(cols)]
     numeric = [all(isinstance(r.get(c), (int, float)) or r.get(c) is None for r in rows) for c in cols]
+
     def line(values: Sequence[str]) -> str:
         return "  ".join(v.rjust(w) if n else v.ljust(w) for v, w, n in zip(values, widths, numeric))
+
     out = [line(cols), "  ".join("-" * w for w in widths)]
     out += [line(b) for b in body]
     return "\n".join(out)

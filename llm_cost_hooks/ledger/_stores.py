@@ -12,7 +12,15 @@ from pathlib import Path
 
 from .._errors import ConfigurationError, LedgerError
 from .._records import CostRecord
-from ._base import RECORD_COLUMNS, Ledger, TaskOutcome, outcome_to_row, record_to_row, row_to_record, rows_to_outcomes
+from ._base import (
+    RECORD_COLUMNS,
+    Ledger,
+    TaskOutcome,
+    outcome_to_row,
+    record_to_row,
+    row_to_record,
+    rows_to_outcomes,
+)
 
 logger = logging.getLogger("llm_cost_hooks.ledger")
 
@@ -121,7 +129,8 @@ class SQLiteLedger(Ledger):
             if not same:
                 logger.warning(
                     "llm-cost-hooks ledger: %s was deleted or replaced while open; writing to a "
-                    "new file at that path.", self.path,
+                    "new file at that path.",
+                    self.path,
                 )
                 self._drop_conn()
         if self._conn is None:
@@ -234,8 +243,7 @@ class JSONLLedger(Ledger):
                 pass
         except OSError as exc:
             raise LedgerError(
-                f"Cannot open the JSONL ledger at {str(self.path)!r}: {exc}. "
-                "Give a writable file path."
+                f"Cannot open the JSONL ledger at {str(self.path)!r}: {exc}. Give a writable file path."
             ) from exc
         super().__init__(**kwargs)  # type: ignore[arg-type]
 
@@ -273,11 +281,7 @@ class JSONLLedger(Ledger):
         return [CostRecord.model_validate(d) for d in self._lines() if "task_outcome" not in d]
 
     def task_outcomes(self) -> list[TaskOutcome]:
-        return [
-            TaskOutcome.model_validate(d["task_outcome"])
-            for d in self._lines()
-            if "task_outcome" in d
-        ]
+        return [TaskOutcome.model_validate(d["task_outcome"]) for d in self._lines() if "task_outcome" in d]
 
 
 def open_ledger(target: str | os.PathLike[str] | Ledger | None) -> Ledger:

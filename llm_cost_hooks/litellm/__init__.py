@@ -13,10 +13,10 @@ first touch of a class that needs it does (LiteLLM is then required, see the REA
 
 from __future__ import annotations
 
-from .._lazy import install_lazy_exports
-
 import os
 from typing import TYPE_CHECKING
+
+from .._lazy import install_lazy_exports
 
 # Before anything here imports litellm: use the price map it ships instead of fetching one
 # at import time (fails offline and behind firewalls). Set it to False to fetch.
@@ -48,19 +48,14 @@ _EXPORTS: dict[str, str] = {
 __all__ = sorted(_EXPORTS)
 
 
-
-
-
-
-
 install_lazy_exports(globals(), _EXPORTS, missing_extras=(("litellm", "litellm", "The LiteLLM integration"),))
 
 if TYPE_CHECKING:  # pragma: no cover
     from ._batch import DeferredResponse, LiteLLMBatchClient, completion_or_defer
-    from ._logger import CACHE_MARKER_KEY, CostComparison, CostHooksLogger, install, uninstall
     from ._budget import aguarded_completion, guarded_completion, proxy_refusal, spend_request_for
-    from ._prepare import PromptCacheOptions, prepare_request
     from ._cache import LiteLLMSemanticCache, canonical_request
     from ._dedup import adeduplicated_completion, deduplicated_completion
+    from ._logger import CACHE_MARKER_KEY, CostComparison, CostHooksLogger, install, uninstall
+    from ._prepare import PromptCacheOptions, prepare_request
     from ._router import CostAwareRouting
     from ._usage import usage_from_litellm

@@ -107,7 +107,15 @@ def completion_or_defer(queue: BatchQueue, **kwargs: Any) -> Any:
     messages = kw.pop("messages")
     custom_id = kw.pop("custom_id", None)
     kw.pop("metadata", None)
-    for key in ("api_base", "api_key", "base_url", "mock_response", "num_retries", "stream", "stream_options"):
+    for key in (
+        "api_base",
+        "api_key",
+        "base_url",
+        "mock_response",
+        "num_retries",
+        "stream",
+        "stream_options",
+    ):
         kw.pop(key, None)
     if "/" in model and model.split("/", 1)[0] in ("openai", "azure"):
         model = model.split("/", 1)[1]

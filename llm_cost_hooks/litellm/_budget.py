@@ -33,12 +33,18 @@ def _count_input(messages: Any, model: str) -> int:
 
     try:
         return int(default_counter().count_messages(list(messages or []), model).tokens)
-    except Exception:  # noqa: BLE001 - an estimate; never block a call on counting
+    except Exception:
         return 0
 
 
-def spend_request_for(model: str, messages: Any, kwargs: Mapping[str, Any],
-                      metadata: Mapping[str, Any] | None = None, *, input_tokens: int | None = None) -> SpendRequest:
+def spend_request_for(
+    model: str,
+    messages: Any,
+    kwargs: Mapping[str, Any],
+    metadata: Mapping[str, Any] | None = None,
+    *,
+    input_tokens: int | None = None,
+) -> SpendRequest:
     """The :class:`~llm_cost_hooks.budget.SpendRequest` of a LiteLLM call: the prompt's
     counted tokens (``input_tokens`` when already counted), its ``max_tokens`` and the
     attribution in ``metadata``."""
@@ -157,17 +163,32 @@ def proxy_refusal(error: BaseException, *, now: float | None = None) -> Exceptio
     headers = {"x-should-retry": "false"}
     if isinstance(error, BudgetExceeded):
         if error.limit_name.startswith("context."):
-            return ProxyException(message=str(error), type="invalid_request_error", param="messages", code=400,
-                                  headers=headers, openai_code="context_budget_exceeded")
+            return ProxyException(
+                message=str(error),
+                type="invalid_request_error",
+                param="messages",
+                code=400,
+                headers=headers,
+                openai_code="context_budget_exceeded",
+            )
         if error.resets_at is not None:
             wait = error.resets_at.timestamp() - (time.time() if now is None else now)
             headers["retry-after"] = str(max(int(wait) + 1, 1))
-        return ProxyException(message=str(error), type="budget_exceeded", param=None,
-                              code=int(getattr(litellm, "budget_exceeded_status_code", 429)), headers=headers)
+        return ProxyException(
+            message=str(error),
+            type="budget_exceeded",
+            param=None,
+            code=int(getattr(litellm, "budget_exceeded_status_code", 429)),
+            headers=headers,
+        )
     if isinstance(error, CircuitOpenError):
         headers["retry-after"] = str(max(int(error.retry_in) + 1, 1))
-        return ProxyException(message=str(error), type="rate_limit_error", param=None, code=429, headers=headers)
+        return ProxyException(
+            message=str(error), type="rate_limit_error", param=None, code=429, headers=headers
+        )
     if isinstance(error, SpendStoreUnavailable):
         headers["retry-after"] = "1"
-        return ProxyException(message=str(error), type="service_unavailable", param=None, code=503, headers=headers)
+        return ProxyException(
+            message=str(error), type="service_unavailable", param=None, code=503, headers=headers
+        )
     return None

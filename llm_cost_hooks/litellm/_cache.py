@@ -30,7 +30,15 @@ from typing import Any
 from litellm.caching.caching import Cache, LiteLLMCacheType
 
 from .._errors import CacheScopeError
-from ..cache import AuditLog, CacheConfig, CacheCore, CacheRequest, CacheScope, current_scope, scope_from_metadata
+from ..cache import (
+    AuditLog,
+    CacheConfig,
+    CacheCore,
+    CacheRequest,
+    CacheScope,
+    current_scope,
+    scope_from_metadata,
+)
 from ..cache._canonical import (
     ChatKey,
     StoredAnswer,
@@ -72,8 +80,9 @@ def _providers() -> frozenset[str]:
     return frozenset(str(getattr(p, "value", p)) for p in litellm.provider_list)
 
 
-def canonical_request(model: str, messages: Sequence[Mapping[str, Any]] | None,
-                      params: Mapping[str, Any]) -> ChatKey:
+def canonical_request(
+    model: str, messages: Sequence[Mapping[str, Any]] | None, params: Mapping[str, Any]
+) -> ChatKey:
     """The neutral cache key of a LiteLLM chat call: bare model name, the messages and
     the answer-changing parameters (the LangChain adapter computes the same key for the
     same request, so entries are shared)."""
@@ -85,22 +94,35 @@ def _to_litellm(answer: StoredAnswer) -> dict[str, Any]:
     choices = []
     for i, c in enumerate(answer.choices):
         msg: dict[str, Any] = {"role": "assistant", "content": str(c.get("text") or "")}
-        calls = [{"id": t.get("id"), "type": "function",
-                  "function": {"name": t.get("name"), "arguments": json.dumps(t.get("args") or {})}}
-                 for t in c.get("tool_calls") or []]
+        calls = [
+            {
+                "id": t.get("id"),
+                "type": "function",
+                "function": {"name": t.get("name"), "arguments": json.dumps(t.get("args") or {})},
+            }
+            for t in c.get("tool_calls") or []
+        ]
         if calls:
             msg["tool_calls"] = calls
-        choices.append({"index": i, "message": msg,
-                        "finish_reason": c.get("finish_reason") or ("tool_calls" if calls else "stop")})
+        choices.append(
+            {
+                "index": i,
+                "message": msg,
+                "finish_reason": c.get("finish_reason") or ("tool_calls" if calls else "stop"),
+            }
+        )
     out: dict[str, Any] = {"object": "chat.completion", "choices": choices}
     if answer.model:
         out["model"] = answer.model
     u = answer.usage
     if u:
-        out["usage"] = {"prompt_tokens": u.get("input_tokens", 0), "completion_tokens": u.get("output_tokens", 0),
-                        "total_tokens": u.get("total_tokens") or u.get("input_tokens", 0) + u.get("output_tokens", 0),
-                        "prompt_tokens_details": {"cached_tokens": u.get("cache_read_tokens", 0)},
-                        "completion_tokens_details": {"reasoning_tokens": u.get("reasoning_tokens", 0)}}
+        out["usage"] = {
+            "prompt_tokens": u.get("input_tokens", 0),
+            "completion_tokens": u.get("output_tokens", 0),
+            "total_tokens": u.get("total_tokens") or u.get("input_tokens", 0) + u.get("output_tokens", 0),
+            "prompt_tokens_details": {"cached_tokens": u.get("cache_read_tokens", 0)},
+            "completion_tokens_details": {"reasoning_tokens": u.get("reasoning_tokens", 0)},
+        }
     return out
 
 
@@ -146,7 +168,11 @@ class LiteLLMSemanticCache(Cache):
                 else:
                     from ..cache import EmbeddedBackend
 
-                    where = path if path is not None else os.environ.get("LLM_COST_HOOKS_CACHE_PATH", "llm_cache.db")
+                    where = (
+                        path
+                        if path is not None
+                        else os.environ.get("LLM_COST_HOOKS_CACHE_PATH", "llm_cache.db")
+                    )
                     backend = EmbeddedBackend(where)
             if isinstance(config, (str, Path)):
                 config = CacheConfig.load(config)
@@ -180,8 +206,12 @@ class LiteLLMSemanticCache(Cache):
         try:
             merged: dict[str, Any] = {}
             params = kwargs.get("litellm_params") or {}
-            for source in (params.get("litellm_metadata"), params.get("metadata"),
-                           kwargs.get("litellm_metadata"), kwargs.get("metadata")):
+            for source in (
+                params.get("litellm_metadata"),
+                params.get("metadata"),
+                kwargs.get("litellm_metadata"),
+                kwargs.get("metadata"),
+            ):
                 if source is None:
                     continue
                 if not isinstance(source, Mapping):
@@ -195,9 +225,10 @@ class LiteLLMSemanticCache(Cache):
                 scope = scope.merged(explicit)
             proxy = [merged.get(f) for f in _PROXY_IDENTITY]
             if any(v is not None for v in proxy):
-                scope = scope.model_copy(update={"tenant": json.dumps(["proxy", *map(_str_or_none, proxy),
-                                                                       scope.tenant])})
-        except Exception as exc:  # noqa: BLE001 - unknown scope: no lookup, no write
+                scope = scope.model_copy(
+                    update={"tenant": json.dumps(["proxy", *map(_str_or_none, proxy), scope.tenant])}
+                )
+        except Exception as exc:
             logger.warning("cache scope unreadable (%s); this call bypasses the cache", exc)
             scope = UNKNOWN_SCOPE
         if call_id:
@@ -213,8 +244,13 @@ class LiteLLMSemanticCache(Cache):
         if not model or not isinstance(messages, list):
             return None  # embeddings, completions without messages: not cached here
         key = canonical_request(str(model), messages, kwargs)
-        return self.core.request(key.query, llm_string=key.llm_string, context=key.context,
-                                 scope=self._scope(kwargs), semantic=key.semantic)
+        return self.core.request(
+            key.query,
+            llm_string=key.llm_string,
+            context=key.context,
+            scope=self._scope(kwargs),
+            semantic=key.semantic,
+        )
 
     def _note_hit(self, kwargs: Mapping[str, Any], marker: dict[str, Any]) -> None:
         call_id = kwargs.get("litellm_call_id")
@@ -247,7 +283,7 @@ class LiteLLMSemanticCache(Cache):
             response = native if native is not None else _to_litellm(answer)
             if not isinstance(response, dict) or not response.get("choices"):
                 raise ValueError("stored answer has no choices")
-        except Exception as exc:  # noqa: BLE001 - never an exception into the call
+        except Exception as exc:
             if hit is not None:  # a corrupt entry: skip, count, remove
                 self.core.count_corrupt()
                 self.core.invalidate(entry_id=hit.entry.id)
@@ -287,17 +323,27 @@ class LiteLLMSemanticCache(Cache):
             choices = []
             for c in response["choices"]:
                 msg = (c or {}).get("message") or {}
-                choices.append({"text": message_text(msg.get("content")) or "", "tool_calls": msg.get("tool_calls"),
-                                "finish_reason": (c or {}).get("finish_reason")})
+                choices.append(
+                    {
+                        "text": message_text(msg.get("content")) or "",
+                        "tool_calls": msg.get("tool_calls"),
+                        "finish_reason": (c or {}).get("finish_reason"),
+                    }
+                )
             model = _bare_model(str(response.get("model") or kwargs.get("model")))
             u = usage_from_litellm(response.get("usage"))
             usage = u.model_dump() if u is not None else None
             if usage is not None:
                 usage["total_tokens"] = usage["input_tokens"] + usage["output_tokens"]
             answer = encode_answer(choices, model=model, usage=usage, native={"litellm": response})
-            self.core.update(req, answer, answer_text="".join(c["text"] for c in choices),
-                             cost_usd=price_usage(usage, model, self._price_book), model=model)
-        except Exception as exc:  # noqa: BLE001
+            self.core.update(
+                req,
+                answer,
+                answer_text="".join(c["text"] for c in choices),
+                cost_usd=price_usage(usage, model, self._price_book),
+                model=model,
+            )
+        except Exception as exc:
             logger.warning("cache update failed (%s: %s); answer not cached", type(exc).__name__, exc)
         finally:
             if kwargs.get("litellm_call_id"):
@@ -312,7 +358,9 @@ class LiteLLMSemanticCache(Cache):
 
         await asyncio.to_thread(lambda: self.add_cache(result, **kwargs))
 
-    async def async_add_cache_pipeline(self, result: Any, dynamic_cache_object: Any = None, **kwargs: Any) -> None:
+    async def async_add_cache_pipeline(
+        self, result: Any, dynamic_cache_object: Any = None, **kwargs: Any
+    ) -> None:
         await self.async_add_cache(result, **kwargs)
 
     def supports_async(self) -> bool:

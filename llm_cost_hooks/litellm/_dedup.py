@@ -16,7 +16,9 @@ from ._usage import usage_from_litellm
 
 __all__ = ["HookDedup", "adeduplicated_completion", "deduplicated_completion", "shared_response"]
 
-_KEY_FIELDS_SKIP = frozenset({"metadata", "api_key", "mock_response", "num_retries", "timeout", "litellm_call_id"})
+_KEY_FIELDS_SKIP = frozenset(
+    {"metadata", "api_key", "mock_response", "num_retries", "timeout", "litellm_call_id"}
+)
 
 
 def _key(kwargs: Mapping[str, Any]) -> str | None:
@@ -27,7 +29,10 @@ def _key(kwargs: Mapping[str, Any]) -> str | None:
 
 def _serde(flight: Any) -> dict[str, Any]:
     if isinstance(flight, RedisSingleFlight):  # results cross processes as JSON, never pickled
-        return {"dumps": lambda r: r.model_dump_json(), "loads": lambda s: litellm.ModelResponse(**json.loads(s))}
+        return {
+            "dumps": lambda r: r.model_dump_json(),
+            "loads": lambda s: litellm.ModelResponse(**json.loads(s)),
+        }
     return {}
 
 
@@ -41,10 +46,19 @@ def _record_shared(response: Any, kwargs: Mapping[str, Any]) -> None:
             continue
         model, provider = split_model(str(kwargs.get("model")))
         run_id = f"dedup-{uuid.uuid4().hex}"
-        cb.tracker.start_llm(run_id, None, model=model, provider=provider,
-                             metadata=_metadata_of({"metadata": kwargs.get("metadata")}))
-        cb.tracker.end_llm(run_id, usage_from_litellm(getattr(response, "usage", None)), model=model,
-                           cache_status=CacheStatus.DEDUPLICATED)
+        cb.tracker.start_llm(
+            run_id,
+            None,
+            model=model,
+            provider=provider,
+            metadata=_metadata_of({"metadata": kwargs.get("metadata")}),
+        )
+        cb.tracker.end_llm(
+            run_id,
+            usage_from_litellm(getattr(response, "usage", None)),
+            model=model,
+            cache_status=CacheStatus.DEDUPLICATED,
+        )
 
 
 def deduplicated_completion(flight: Any, **kwargs: Any) -> Any:
@@ -104,7 +118,9 @@ class HookDedup:
         self.timeout = timeout
         self._pending: dict[str, tuple[Any, Any]] = {}  # call id -> (loop, future of the response)
 
-    def key_for(self, data: Mapping[str, Any], metadata: Mapping[str, Any] | None, scope: str = "") -> str | None:
+    def key_for(
+        self, data: Mapping[str, Any], metadata: Mapping[str, Any] | None, scope: str = ""
+    ) -> str | None:
         """The request's idempotency key: ``metadata["idempotency_key"]`` (scoped to the
         tenant and API key, so two clients never share answers by picking the same key)
         or, with ``derive``, the exact request."""
@@ -178,6 +194,9 @@ def shared_response(response: Any, source: str) -> Any:
         copy = litellm.ModelResponse(**response)
     else:
         raise TypeError(f"cannot share a {type(response).__name__} between deduplicated requests")
-    copy._hidden_params = {"response_cost": 0.0, CACHE_MARKER_KEY: {"status": CacheStatus.DEDUPLICATED.value},
-                           "dedup_source": source}
+    copy._hidden_params = {
+        "response_cost": 0.0,
+        CACHE_MARKER_KEY: {"status": CacheStatus.DEDUPLICATED.value},
+        "dedup_source": source,
+    }
     return copy

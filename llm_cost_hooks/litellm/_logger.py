@@ -179,9 +179,13 @@ class CostHooksLogger(TrackerAdapterMixin, CustomLogger):
         returns -- then flush the ledger. Returns False on timeout."""
         deadline = time.monotonic() + timeout
         stale_ns = time.perf_counter_ns() - 300 * 10**9  # a call open for 5 min is not waited for
-        waiting = {rid for rid in list(self._open.values())
-                   if rid not in self._tentative
-                   and (run := self.tracker._runs.get(rid)) is not None and run.start_ns > stale_ns}
+        waiting = {
+            rid
+            for rid in list(self._open.values())
+            if rid not in self._tentative
+            and (run := self.tracker._runs.get(rid)) is not None
+            and run.start_ns > stale_ns
+        }
         while waiting and time.monotonic() < deadline:
             time.sleep(0.002)
             waiting = {rid for rid in waiting if rid in self.tracker._runs}
@@ -332,9 +336,7 @@ class CostHooksLogger(TrackerAdapterMixin, CustomLogger):
             return float(cost)
         return None
 
-    def _check_cost(
-        self, run: RunInfo, model: str, ours: float, theirs: float | None
-    ) -> None:
+    def _check_cost(self, run: RunInfo, model: str, ours: float, theirs: float | None) -> None:
         if theirs is None:
             matched = None
             self.cost_checks["unavailable"] += 1
@@ -352,7 +354,10 @@ class CostHooksLogger(TrackerAdapterMixin, CustomLogger):
                         "llm-cost-hooks: our price of %r ($%.10g) differs from LiteLLM's "
                         "response_cost ($%.10g) by more than %.2g%%; the record is tagged "
                         "cost_mismatch. Check price overrides or LiteLLM's price map version.",
-                        model, ours, theirs, self.cost_tolerance * 100,
+                        model,
+                        ours,
+                        theirs,
+                        self.cost_tolerance * 100,
                     )
         self.comparisons.append(CostComparison(run.run_id, model, ours, theirs, matched))
 
@@ -360,15 +365,21 @@ class CostHooksLogger(TrackerAdapterMixin, CustomLogger):
     def _on_pre(self, model: Any, messages: Any, kwargs: Mapping[str, Any]) -> None:
         try:
             self._start(kwargs, model, messages)
-        except Exception:  # noqa: BLE001 - never break the user's call
+        except Exception:
             if self.tracker.strict:
                 raise
             logger.exception("llm-cost-hooks: LiteLLM pre-call handling failed")
 
-    def _on_success(self, kwargs: Mapping[str, Any], response_obj: Any, start_time: Any, end_time: Any) -> None:
-        complete = kwargs.get("complete_streaming_response") or kwargs.get("async_complete_streaming_response")
-        if kwargs.get("stream") and complete is None and (
-            response_obj is None or type(response_obj).__name__ == "ModelResponseStream"
+    def _on_success(
+        self, kwargs: Mapping[str, Any], response_obj: Any, start_time: Any, end_time: Any
+    ) -> None:
+        complete = kwargs.get("complete_streaming_response") or kwargs.get(
+            "async_complete_streaming_response"
+        )
+        if (
+            kwargs.get("stream")
+            and complete is None
+            and (response_obj is None or type(response_obj).__name__ == "ModelResponseStream")
         ):
             return  # a chunk; the complete streamed response comes in its own event
         taken = self._take(kwargs)
@@ -377,8 +388,17 @@ class CostHooksLogger(TrackerAdapterMixin, CustomLogger):
         call_id, run = taken
         try:
             response = complete or response_obj
-            usage = usage_from_litellm(getattr(response, "usage", None) if not isinstance(response, Mapping) else response.get("usage"))
-            if kwargs.get("stream") and usage is not None and not usage.input_tokens and not usage.output_tokens:
+            usage = usage_from_litellm(
+                getattr(response, "usage", None)
+                if not isinstance(response, Mapping)
+                else response.get("usage")
+            )
+            if (
+                kwargs.get("stream")
+                and usage is not None
+                and not usage.input_tokens
+                and not usage.output_tokens
+            ):
                 # A stream without stream_options={"include_usage": True}: the provider sent
                 # no counts and LiteLLM reports zeros. None makes the tracker count the
                 # prompt and the streamed text and flag them tokens_estimated (budgets
@@ -416,7 +436,7 @@ class CostHooksLogger(TrackerAdapterMixin, CustomLogger):
                 outputs=LLMResultView(response, stream=bool(kwargs.get("stream"))),
             )
             self._settle(call_id, record)
-        except Exception:  # noqa: BLE001
+        except Exception:
             if self.tracker.strict:
                 raise
             logger.exception("llm-cost-hooks: LiteLLM success handling failed")
@@ -426,7 +446,9 @@ class CostHooksLogger(TrackerAdapterMixin, CustomLogger):
                 self.dedup.complete(call_id, complete or response_obj)
             self._finish(call_id, success=True)
 
-    def _on_failure(self, kwargs: Mapping[str, Any], response_obj: Any, start_time: Any, end_time: Any) -> None:
+    def _on_failure(
+        self, kwargs: Mapping[str, Any], response_obj: Any, start_time: Any, end_time: Any
+    ) -> None:
         call_id = str(kwargs.get("litellm_call_id") or "")
         if call_id and call_id in self._refused:
             return  # refused by our own pre-call hook: no provider call, nothing to record
@@ -443,7 +465,7 @@ class CostHooksLogger(TrackerAdapterMixin, CustomLogger):
                 error = RuntimeError(str(error or "LiteLLM call failed"))
             self._use_litellm_timing(run, start_time, end_time)
             self.tracker.error_llm(run.run_id, error)
-        except Exception:  # noqa: BLE001
+        except Exception:
             if self.tracker.strict:
                 raise
             logger.exception("llm-cost-hooks: LiteLLM failure handling failed")
@@ -466,7 +488,9 @@ class CostHooksLogger(TrackerAdapterMixin, CustomLogger):
         if record is None:
             reservation.release()
             return
-        reservation.settle(record.cost_usd, input_tokens=record.input_tokens, output_tokens=record.output_tokens)
+        reservation.settle(
+            record.cost_usd, input_tokens=record.input_tokens, output_tokens=record.output_tokens
+        )
 
     def _release(self, call_id: str) -> None:
         reservation = self._reservations.pop(call_id, None)
@@ -483,15 +507,19 @@ class CostHooksLogger(TrackerAdapterMixin, CustomLogger):
                 name = (dep.get("litellm_params") or {}).get("model")
                 if name:
                     return str(name)
-        except Exception:  # noqa: BLE001 - not running in the proxy
+        except Exception:
             pass
         return model_group
 
     # -- pre-call work: context budget, prompt cache, dedup, spend guard ----------------------
     @property
     def _has_pre_call_work(self) -> bool:
-        return (self.guard is not None or self.context_budget is not None or self.prompt_cache is not None
-                or self.dedup is not None)
+        return (
+            self.guard is not None
+            or self.context_budget is not None
+            or self.prompt_cache is not None
+            or self.dedup is not None
+        )
 
     def _mark_prepared(self, call_id: str, tags: Mapping[str, str]) -> None:
         with self._lock:
@@ -502,16 +530,23 @@ class CostHooksLogger(TrackerAdapterMixin, CustomLogger):
             if run_id is not None:
                 self.tracker.annotate(run_id, self._pending_tags.pop(call_id))
 
-    def _prepare(self, data: dict[str, Any], model: str, metadata: Mapping[str, Any],
-                 call_id: str) -> tuple[dict[str, str], Any]:
+    def _prepare(
+        self, data: dict[str, Any], model: str, metadata: Mapping[str, Any], call_id: str
+    ) -> tuple[dict[str, str], Any]:
         """Tags for the record, and the prompt tokens of the prepared request when the
         trim counted them (same recipe as the guard's count; None: count again)."""
         from .._errors import BudgetExceeded
         from ._prepare import prepare_request
 
         try:
-            prepared = prepare_request(data, model=model, metadata=metadata, context_budget=self.context_budget,
-                                       prompt_cache=self.prompt_cache, price_book=self.tracker.price_book)
+            prepared = prepare_request(
+                data,
+                model=model,
+                metadata=metadata,
+                context_budget=self.context_budget,
+                prompt_cache=self.prompt_cache,
+                price_book=self.tracker.price_book,
+            )
         except BudgetExceeded as exc:  # a segment over budget with oversize="raise"
             self._refuse(call_id, exc)
             raise
@@ -551,8 +586,16 @@ class CostHooksLogger(TrackerAdapterMixin, CustomLogger):
         self._reservations[call_id] = reservation
         _apply_cap(data, reservation)  # a shrink_output policy may have lowered the cap
 
-    async def _apre_call(self, data: dict[str, Any], call_id: str, model: str, metadata: Mapping[str, Any],
-                         scope: str = "", *, chat: bool = True) -> None:
+    async def _apre_call(
+        self,
+        data: dict[str, Any],
+        call_id: str,
+        model: str,
+        metadata: Mapping[str, Any],
+        scope: str = "",
+        *,
+        chat: bool = True,
+    ) -> None:
         """The pre-call work on one request (``data`` is changed in place): fit it to the
         context budget, place cache breakpoints, join an identical in-flight request
         (served from its answer, no upstream call) or reserve its worst-case cost."""
@@ -578,13 +621,17 @@ class CostHooksLogger(TrackerAdapterMixin, CustomLogger):
                 self._hold(call_id, data, reservation)
         self._mark_prepared(call_id, tags)
 
-    def _pre_call_sync(self, data: dict[str, Any], call_id: str, model: str, metadata: Mapping[str, Any]) -> None:
+    def _pre_call_sync(
+        self, data: dict[str, Any], call_id: str, model: str, metadata: Mapping[str, Any]
+    ) -> None:
         """:meth:`_apre_call` for the sync SDK path, without dedup (see
         :func:`~llm_cost_hooks.litellm.deduplicated_completion`)."""
         tags, counted = self._prepare(data, model, metadata, call_id)
         if self.guard is not None:
             with self._reserving(call_id, model):
-                self._hold(call_id, data, self.guard.reserve(self._spend_request(data, model, metadata, counted)))
+                self._hold(
+                    call_id, data, self.guard.reserve(self._spend_request(data, model, metadata, counted))
+                )
         self._mark_prepared(call_id, tags)
 
     @staticmethod
@@ -601,15 +648,24 @@ class CostHooksLogger(TrackerAdapterMixin, CustomLogger):
         clamped), place prompt-cache breakpoints (``prompt_cache``), serve a duplicate
         from its leader's answer (``dedup``) and reserve the worst-case cost on ``guard``;
         a :class:`~llm_cost_hooks.BudgetExceeded` rejects the request with its message."""
-        if not self._has_pre_call_work or str(call_type) not in _MODEL_CALL_TYPES or not isinstance(data, dict):
+        if (
+            not self._has_pre_call_work
+            or str(call_type) not in _MODEL_CALL_TYPES
+            or not isinstance(data, dict)
+        ):
             return data
         call_id = self._call_id(data)
-        metadata = _metadata_of({"litellm_params": {"metadata": data.get("metadata")},
-                                 "metadata": data.get("metadata")})
+        metadata = _metadata_of(
+            {"litellm_params": {"metadata": data.get("metadata")}, "metadata": data.get("metadata")}
+        )
         model = self._deployment_model(str(data.get("model") or ""))
         # Answers are shared only between holders of the same proxy key.
-        scope = str(getattr(user_api_key_dict, "token", None) or getattr(user_api_key_dict, "api_key", None) or "")
-        await self._apre_call(data, call_id, model, metadata, scope=scope, chat=str(call_type) in _CHAT_CALL_TYPES)
+        scope = str(
+            getattr(user_api_key_dict, "token", None) or getattr(user_api_key_dict, "api_key", None) or ""
+        )
+        await self._apre_call(
+            data, call_id, model, metadata, scope=scope, chat=str(call_type) in _CHAT_CALL_TYPES
+        )
         return data
 
     async def async_pre_call_deployment_hook(self, kwargs, call_type):  # type: ignore[no-untyped-def]
@@ -628,11 +684,18 @@ class CostHooksLogger(TrackerAdapterMixin, CustomLogger):
             if str(call_id) in self._shared:
                 self._mark_served(kwargs)
             return None
-        metadata = _metadata_of({"litellm_params": {"metadata": kwargs.get("metadata"),
-                                                    "litellm_metadata": kwargs.get("litellm_metadata")},
-                                 "metadata": kwargs.get("metadata")})
-        await self._apre_call(kwargs, str(call_id), str(kwargs.get("model") or ""), metadata,
-                              chat=kind in _CHAT_CALL_TYPES)
+        metadata = _metadata_of(
+            {
+                "litellm_params": {
+                    "metadata": kwargs.get("metadata"),
+                    "litellm_metadata": kwargs.get("litellm_metadata"),
+                },
+                "metadata": kwargs.get("metadata"),
+            }
+        )
+        await self._apre_call(
+            kwargs, str(call_id), str(kwargs.get("model") or ""), metadata, chat=kind in _CHAT_CALL_TYPES
+        )
         if str(call_id) in self._shared:
             self._mark_served(kwargs)
         return kwargs
@@ -655,8 +718,13 @@ class CostHooksLogger(TrackerAdapterMixin, CustomLogger):
                 self.dedup.complete(str(call_id), response)
         return None
 
-    async def async_post_call_failure_hook(self, request_data, original_exception, user_api_key_dict,  # type: ignore[no-untyped-def]
-                                           traceback_str=None):
+    async def async_post_call_failure_hook(
+        self,
+        request_data,
+        original_exception,
+        user_api_key_dict,  # type: ignore[no-untyped-def]
+        traceback_str=None,
+    ):
         """Proxy: a request that failed before reaching the model (e.g. refused by a later
         hook) gives back its reservation and releases the requests waiting on it."""
         call_id = request_data.get("litellm_call_id") if isinstance(request_data, Mapping) else None

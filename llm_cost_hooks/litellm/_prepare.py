@@ -23,6 +23,7 @@ __all__ = ["PreparedRequest", "PromptCacheOptions", "prepare_request", "split_mo
 
 logger = logging.getLogger("llm_cost_hooks")
 
+
 class PromptCacheOptions(BaseModel):
     """How the LiteLLM hooks place ``cache_control`` breakpoints
     (:func:`~llm_cost_hooks.prompt_cache.add_cache_breakpoints` options).
@@ -129,9 +130,12 @@ def prepare_request(
         key = "max_completion_tokens" if kwargs.get("max_completion_tokens") is not None else "max_tokens"
         requested = kwargs.get(key)
         try:
-            result = context_budget.apply(messages, route=route,
-                                          max_tokens=int(requested) if requested is not None else None,
-                                          model=name or None)
+            result = context_budget.apply(
+                messages,
+                route=route,
+                max_tokens=int(requested) if requested is not None else None,
+                model=name or None,
+            )
         except BudgetExceeded:
             raise
         except ConfigurationError as exc:
@@ -150,13 +154,20 @@ def prepare_request(
 
             tools = kwargs.get("tools")
             new_messages, new_tools, report = add_cache_breakpoints(
-                messages, tools if isinstance(tools, list) else None, name, provider=provider,
-                ttl=prompt_cache.ttl, max_breakpoints=prompt_cache.max_breakpoints,
-                min_tokens=prompt_cache.min_tokens, cache_documents=prompt_cache.cache_documents,
+                messages,
+                tools if isinstance(tools, list) else None,
+                name,
+                provider=provider,
+                ttl=prompt_cache.ttl,
+                max_breakpoints=prompt_cache.max_breakpoints,
+                min_tokens=prompt_cache.min_tokens,
+                cache_documents=prompt_cache.cache_documents,
                 price_book=price_book,
             )
-        except Exception as exc:  # noqa: BLE001 - an optimisation: never break the call
-            logger.warning("llm-cost-hooks: prompt-cache breakpoints not placed (%s: %s)", type(exc).__name__, exc)
+        except Exception as exc:
+            logger.warning(
+                "llm-cost-hooks: prompt-cache breakpoints not placed (%s: %s)", type(exc).__name__, exc
+            )
         else:
             out.breakpoints = report
             if report.breakpoints:

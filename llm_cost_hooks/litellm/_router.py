@@ -19,11 +19,15 @@ def _text(content: Any) -> str:
     if isinstance(content, str):
         return content
     if isinstance(content, list):
-        return "\n".join(b.get("text", "") for b in content if isinstance(b, Mapping) and isinstance(b.get("text"), str))
+        return "\n".join(
+            b.get("text", "") for b in content if isinstance(b, Mapping) and isinstance(b.get("text"), str)
+        )
     return ""
 
 
-def route_request(messages: Sequence[Mapping[str, Any]] | None, request_kwargs: Mapping[str, Any] | None) -> RouteRequest:
+def route_request(
+    messages: Sequence[Mapping[str, Any]] | None, request_kwargs: Mapping[str, Any] | None
+) -> RouteRequest:
     """The :class:`~llm_cost_hooks.routing.RouteRequest` of a LiteLLM chat request."""
     msgs = list(messages or [])
     text = "\n".join(_text(m.get("content")) for m in msgs)
@@ -56,11 +60,14 @@ class CostAwareRouting(CustomRoutingStrategyBase):
     's'
     """
 
-    def __init__(self, router: Any, strategy: RoutingStrategy, tiers: Sequence[str], *,
-                 entry_model: str = "auto") -> None:
+    def __init__(
+        self, router: Any, strategy: RoutingStrategy, tiers: Sequence[str], *, entry_model: str = "auto"
+    ) -> None:
         tiers = list(tiers)
         if not tiers:
-            raise ConfigurationError("tiers must name at least one model group of the Router, cheapest first.")
+            raise ConfigurationError(
+                "tiers must name at least one model group of the Router, cheapest first."
+            )
         groups = set(router.get_model_names())
         missing = [t for t in tiers if t not in groups]
         if missing:
@@ -97,11 +104,22 @@ class CostAwareRouting(CustomRoutingStrategyBase):
             md["llm_cost_hooks_route"] = json.dumps(decision.as_metadata())
         return self._deployment(decision.tier)
 
-    async def async_get_available_deployment(self, model: str, messages: Any = None, input: Any = None,  # noqa: A002
-                                             specific_deployment: bool | None = False,
-                                             request_kwargs: dict | None = None) -> Any:
+    async def async_get_available_deployment(
+        self,
+        model: str,
+        messages: Any = None,
+        input: Any = None,
+        specific_deployment: bool | None = False,
+        request_kwargs: dict | None = None,
+    ) -> Any:
         return self._pick(model, messages, request_kwargs)
 
-    def get_available_deployment(self, model: str, messages: Any = None, input: Any = None,  # noqa: A002
-                                 specific_deployment: bool | None = False, request_kwargs: dict | None = None) -> Any:
+    def get_available_deployment(
+        self,
+        model: str,
+        messages: Any = None,
+        input: Any = None,
+        specific_deployment: bool | None = False,
+        request_kwargs: dict | None = None,
+    ) -> Any:
         return self._pick(model, messages, request_kwargs)

@@ -11,7 +11,7 @@ from typing import Any
 
 from .._records import TokenUsage
 
-__all__ = ["LLMResultView", "usage_from_litellm", "output_text"]
+__all__ = ["LLMResultView", "output_text", "usage_from_litellm"]
 
 
 def _fields(obj: Any) -> Mapping[str, Any]:
@@ -104,7 +104,7 @@ class LLMResultView:
     both adapters. Built lazily: nothing is read unless an observer asks.
     """
 
-    __slots__ = ("_response", "_generations", "_stream")
+    __slots__ = ("_generations", "_response", "_stream")
 
     def __init__(self, response: Any, *, stream: bool = False) -> None:
         self._response = response

@@ -25,7 +25,9 @@ from ._map_source import FETCHED_FILE, FETCHED_META, default_map_source, snapsho
 
 __all__ = ["DEFAULT_PRICE_MAP_URL", "add_prices_commands", "update_price_map"]
 
-DEFAULT_PRICE_MAP_URL = "https://raw.githubusercontent.com/BerriAI/litellm/main/model_prices_and_context_window.json"
+DEFAULT_PRICE_MAP_URL = (
+    "https://raw.githubusercontent.com/BerriAI/litellm/main/model_prices_and_context_window.json"
+)
 _MAX_BYTES = 64 * 1024 * 1024
 _MIN_PRICED_MODELS = 50  # a real map prices thousands; fewer means a wrong or truncated file
 
@@ -43,14 +45,22 @@ def _check_map(raw: bytes, url: str) -> int:
     try:
         data = json.loads(raw)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise PriceMapUpdateError(f"{url} did not return JSON ({exc}); the price map in use is unchanged.") from None
+        raise PriceMapUpdateError(
+            f"{url} did not return JSON ({exc}); the price map in use is unchanged."
+        ) from None
     if not isinstance(data, dict):
-        raise PriceMapUpdateError(f"{url} returned JSON {type(data).__name__}, not a price map; nothing changed.")
-    priced = sum(1 for v in data.values() if isinstance(v, dict)
-                 and isinstance(v.get("input_cost_per_token"), (int, float)))
+        raise PriceMapUpdateError(
+            f"{url} returned JSON {type(data).__name__}, not a price map; nothing changed."
+        )
+    priced = sum(
+        1
+        for v in data.values()
+        if isinstance(v, dict) and isinstance(v.get("input_cost_per_token"), (int, float))
+    )
     if priced < _MIN_PRICED_MODELS:
         raise PriceMapUpdateError(
-            f"{url} returned a map with {priced} priced models (a LiteLLM map has thousands); nothing changed.")
+            f"{url} returned a map with {priced} priced models (a LiteLLM map has thousands); nothing changed."
+        )
     return priced
 
 
@@ -64,20 +74,29 @@ def update_price_map(url: str = DEFAULT_PRICE_MAP_URL, *, timeout: float = 30.0)
     request = urllib.request.Request(url, headers={"User-Agent": "llm-cost-hooks"})
     context = _ssl_context() if url.startswith("https:") else None
     try:
-        with urllib.request.urlopen(request, timeout=timeout, context=context) as response:  # noqa: S310 - user-chosen URL
+        with urllib.request.urlopen(request, timeout=timeout, context=context) as response:
             raw = response.read(_MAX_BYTES + 1)
     except urllib.error.HTTPError as exc:
-        raise PriceMapUpdateError(f"{url} answered HTTP {exc.code}; the price map in use is unchanged.") from None
+        raise PriceMapUpdateError(
+            f"{url} answered HTTP {exc.code}; the price map in use is unchanged."
+        ) from None
     except (urllib.error.URLError, OSError) as exc:
         reason = getattr(exc, "reason", exc)
-        raise PriceMapUpdateError(f"Cannot fetch {url}: {reason}; the price map in use is unchanged.") from None
+        raise PriceMapUpdateError(
+            f"Cannot fetch {url}: {reason}; the price map in use is unchanged."
+        ) from None
     if len(raw) > _MAX_BYTES:
         raise PriceMapUpdateError(f"{url} returned more than {_MAX_BYTES:,} bytes; nothing changed.")
     priced = _check_map(raw, url)
     folder = user_cache_dir()
     folder.mkdir(parents=True, exist_ok=True)
     fetched_at = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-    meta = {"url": url, "fetched_at": fetched_at, "sha256": hashlib.sha256(raw).hexdigest(), "priced_models": priced}
+    meta = {
+        "url": url,
+        "fetched_at": fetched_at,
+        "sha256": hashlib.sha256(raw).hexdigest(),
+        "priced_models": priced,
+    }
     for name, payload in ((FETCHED_META, json.dumps(meta, indent=2).encode()), (FETCHED_FILE, raw)):
         fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{name}.")
         try:
@@ -98,7 +117,9 @@ def _cmd_show(args: argparse.Namespace) -> int:
     snap = snapshot_info()
     print(f"price map: {book.version}")
     print(f"file:      {source.path}  ({source.origin})")
-    print(f"snapshot:  LiteLLM {snap['litellm_version']} of {snap['snapshot_date']} (shipped with llm-cost-hooks)")
+    print(
+        f"snapshot:  LiteLLM {snap['litellm_version']} of {snap['snapshot_date']} (shipped with llm-cost-hooks)"
+    )
     print(f"cache dir: {user_cache_dir()}  ('llm-cost prices update' writes here)")
     return 0
 
@@ -109,9 +130,11 @@ def _cmd_update(args: argparse.Namespace) -> int:
     except PriceMapUpdateError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    print(f"saved {saved['priced_models']:,} priced models from {saved['url']} to {saved['path']} "
-          f"(sha256 {saved['sha256'][:12]}); default price books now use it: "
-          f"{default_map_source().label}+{saved['sha256'][:12]}")
+    print(
+        f"saved {saved['priced_models']:,} priced models from {saved['url']} to {saved['path']} "
+        f"(sha256 {saved['sha256'][:12]}); default price books now use it: "
+        f"{default_map_source().label}+{saved['sha256'][:12]}"
+    )
     return 0
 
 
@@ -121,7 +144,9 @@ def _cmd_reset(args: argparse.Namespace) -> int:
     for name in removed:
         (folder / name).unlink()
     source = default_map_source()
-    print(f"{'removed the fetched map' if removed else 'no fetched map'}; now using {source.label} ({source.origin})")
+    print(
+        f"{'removed the fetched map' if removed else 'no fetched map'}; now using {source.label} ({source.origin})"
+    )
     return 0
 
 
@@ -130,8 +155,12 @@ def add_prices_commands(sub: Any) -> None:
     cmds = prices.add_subparsers(dest="prices_command", required=True, metavar="ACTION")
     show = cmds.add_parser("show", help="the price map default price books read, and its version")
     show.set_defaults(func=_cmd_show)
-    update = cmds.add_parser("update", help="download LiteLLM's current price map into the user cache (network)")
-    update.add_argument("--url", default=DEFAULT_PRICE_MAP_URL, help="where to fetch it (default: LiteLLM's main branch)")
+    update = cmds.add_parser(
+        "update", help="download LiteLLM's current price map into the user cache (network)"
+    )
+    update.add_argument(
+        "--url", default=DEFAULT_PRICE_MAP_URL, help="where to fetch it (default: LiteLLM's main branch)"
+    )
     update.add_argument("--timeout", type=float, default=30.0, help="seconds (default 30)")
     update.set_defaults(func=_cmd_update)
     reset = cmds.add_parser("reset", help="delete the fetched map: back to litellm's or the shipped snapshot")

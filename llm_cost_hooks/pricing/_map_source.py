@@ -22,7 +22,15 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-__all__ = ["CACHE_DIR_ENV", "MapSource", "fetched_map_path", "price_map_version", "snapshot_info", "user_cache_dir", "default_map_source"]
+__all__ = [
+    "CACHE_DIR_ENV",
+    "MapSource",
+    "default_map_source",
+    "fetched_map_path",
+    "price_map_version",
+    "snapshot_info",
+    "user_cache_dir",
+]
 
 #: Environment variable: the folder ``llm-cost prices update`` writes to (default: the
 #: platform's user cache directory + ``llm-cost-hooks``).
@@ -96,14 +104,18 @@ def default_map_source() -> MapSource:
     """The map a default price book reads (see the module docstring for the order)."""
     fetched = fetched_map_path()
     if fetched.is_file():
-        return MapSource(fetched, _fetched_label(fetched), f"fetched by 'llm-cost prices update' into {fetched.parent}")
+        return MapSource(
+            fetched, _fetched_label(fetched), f"fetched by 'llm-cost prices update' into {fetched.parent}"
+        )
     snapshot_version = str(snapshot_info()["litellm_version"])
     installed = _installed_litellm_map()
     if installed is not None:
         path, version = installed
         if version == "unknown" or _version_tuple(version) >= _version_tuple(snapshot_version):
             return MapSource(path, f"litellm-{version}", "bundled with the installed litellm")
-    return MapSource(SNAPSHOT_FILE, f"litellm-snapshot-{snapshot_version}", "snapshot shipped with llm-cost-hooks")
+    return MapSource(
+        SNAPSHOT_FILE, f"litellm-snapshot-{snapshot_version}", "snapshot shipped with llm-cost-hooks"
+    )
 
 
 def price_map_version() -> str:
@@ -112,5 +124,5 @@ def price_map_version() -> str:
 
     try:
         return PriceBook.default().version
-    except Exception as exc:  # noqa: BLE001 - say why the version is missing instead
+    except Exception as exc:
         return f"unavailable ({type(exc).__name__}: {exc})"

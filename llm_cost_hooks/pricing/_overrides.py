@@ -121,8 +121,13 @@ class OverrideSet:
 
 
 def _error(
-    origin: str, model: str | None, field_name: str | None, problem: str, fix: str,
-    *, text: str | None = None,
+    origin: str,
+    model: str | None,
+    field_name: str | None,
+    problem: str,
+    fix: str,
+    *,
+    text: str | None = None,
 ) -> PriceOverrideError:
     where = origin
     line = _locate(text, model, field_name) if text is not None and model is not None else None
@@ -140,10 +145,13 @@ def _error(
 def _locate(text: str, model: str, field_name: str | None) -> int | None:
     """The 1-based line of ``model``'s key in a YAML/JSON file (of ``field_name`` under it
     when given), found by reading the keys as written; None when not found."""
+
     def key_at(line: str, key: str) -> bool:
         stripped = line.strip().lstrip("{,").strip()
-        return any(stripped.startswith(f"{q}{key}{q}:") or stripped.startswith(f"{q}{key}{q} :")
-                   for q in ("", '"', "'"))
+        return any(
+            stripped.startswith(f"{q}{key}{q}:") or stripped.startswith(f"{q}{key}{q} :")
+            for q in ("", '"', "'")
+        )
 
     lines = text.splitlines()
     for i, line in enumerate(lines):
@@ -208,7 +216,9 @@ def load_overrides(
     try:
         entries = tuple(_normalize_entry(origin, name, raw) for name, raw in data.items())
     except PriceOverrideError as exc:
-        line = _locate(text, str(getattr(exc, "model", "")), getattr(exc, "field_name", None)) if text else None
+        line = (
+            _locate(text, str(getattr(exc, "model", "")), getattr(exc, "field_name", None)) if text else None
+        )
         if line is None:
             raise
         raise PriceOverrideError(str(exc).replace(f"{origin}, ", f"{origin}, line {line}, ", 1)) from None
@@ -216,7 +226,9 @@ def load_overrides(
         [[entry.name, entry.fields, entry.replace] for entry in entries], sort_keys=True, default=str
     )
     return OverrideSet(
-        origin=origin, entries=entries, digest=hashlib.sha256(digest_source.encode()).hexdigest()[:12],
+        origin=origin,
+        entries=entries,
+        digest=hashlib.sha256(digest_source.encode()).hexdigest()[:12],
         source_text=text,
     )
 

@@ -30,6 +30,7 @@ from typing import Any, NamedTuple
 
 from .._errors import ConfigurationError, UnknownModelError
 from .._records import CostBreakdown, TokenUsage
+from ._map_source import default_map_source
 from ._model_price import ModelPrice, PriceSource, price_from_entry
 from ._names import (
     PROVIDER_ALIASES,
@@ -39,7 +40,6 @@ from ._names import (
     provider_family,
     providers_compatible,
 )
-from ._map_source import default_map_source
 from ._overrides import OverrideEntry, OverrideSet, load_overrides
 
 __all__ = ["PRICE_MAP_ENV", "PRICE_OVERRIDES_ENV", "PriceBook", "PricedCost", "ResolvedPrice"]

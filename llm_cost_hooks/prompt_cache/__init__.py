@@ -19,7 +19,14 @@
 'system'
 """
 
-from ._audit import DuplicateInstruction, FewShotExample, LexicalEmbedder, PromptAudit, audit_prompt, audit_prompts
+from ._audit import (
+    DuplicateInstruction,
+    FewShotExample,
+    LexicalEmbedder,
+    PromptAudit,
+    audit_prompt,
+    audit_prompts,
+)
 from ._breakeven import (
     TRAINING_USD_PER_MTOK,
     FineTuneBreakEven,
@@ -30,7 +37,13 @@ from ._breakeven import (
     traffic_from_records,
 )
 from ._finetune import ContentCapture, ExportSummary, export_finetune, redact_pii
-from ._placement import BreakpointInfo, BreakpointReport, add_cache_breakpoints, analyze_request, find_volatile
+from ._placement import (
+    BreakpointInfo,
+    BreakpointReport,
+    add_cache_breakpoints,
+    analyze_request,
+    find_volatile,
+)
 from ._rules import (
     ANTHROPIC_MAX_BREAKPOINTS,
     DEFAULT_CACHE_RULES,
@@ -45,14 +58,15 @@ from ._stability import PrefixReportRow, PromptStability, analyze_prompt, classi
 
 __all__ = [
     "ANTHROPIC_MAX_BREAKPOINTS",
+    "CACHE_WRITE_PREMIUM_TAG",
+    "DEFAULT_CACHE_RULES",
+    "TRAINING_USD_PER_MTOK",
     "BreakpointEconomics",
     "BreakpointInfo",
     "BreakpointReport",
-    "CACHE_WRITE_PREMIUM_TAG",
     "CacheMode",
     "CacheRule",
     "ContentCapture",
-    "DEFAULT_CACHE_RULES",
     "DuplicateInstruction",
     "ExportSummary",
     "FewShotExample",
@@ -63,7 +77,6 @@ __all__ = [
     "PromptStability",
     "ResolvedCacheRule",
     "SelfHostBreakEven",
-    "TRAINING_USD_PER_MTOK",
     "TrafficProfile",
     "add_cache_breakpoints",
     "analyze_prompt",

@@ -94,7 +94,7 @@ def _embedder() -> tuple[Any, float, str]:
         embedder = default_embedder()
         embedder.embed(["warm up"])
         return embedder, EMBEDDING_THRESHOLD, "all-MiniLM-L6-v2 (onnx int8)"
-    except Exception:  # noqa: BLE001 - missing extra or model file: lexical fallback
+    except Exception:
         return LexicalEmbedder(), LEXICAL_THRESHOLD, LexicalEmbedder.name
 
 
@@ -169,14 +169,22 @@ def _norm(s: str) -> str:
     return re.sub(r"[^a-z0-9 ]", "", re.sub(r"\s+", " ", s.lower())).strip()
 
 
-def _traffic(prompt: RegisteredPrompt, model: str, records: list[CostRecord], price_book: Any) -> tuple[float, float, str]:
+def _traffic(
+    prompt: RegisteredPrompt, model: str, records: list[CostRecord], price_book: Any
+) -> tuple[float, float, str]:
     recs = [r for r in records if prompt.matches(r.prompt_version) and r.input_tokens]
     if recs:
         recs.sort(key=lambda r: r.timestamp)
         span_days = max((recs[-1].timestamp - recs[0].timestamp).total_seconds() / 86400, 1.0)
-        dollars = sum(r.cost_breakdown.input + r.cost_breakdown.cache_read + r.cost_breakdown.cache_write for r in recs)
+        dollars = sum(
+            r.cost_breakdown.input + r.cost_breakdown.cache_read + r.cost_breakdown.cache_write for r in recs
+        )
         tokens = sum(r.input_tokens for r in recs)
-        return len(recs) * 30 / span_days, dollars / tokens, f"ledger: {len(recs)} calls over {span_days:.1f} days"
+        return (
+            len(recs) * 30 / span_days,
+            dollars / tokens,
+            f"ledger: {len(recs)} calls over {span_days:.1f} days",
+        )
     rate = resolve_cache_rule(model, price_book=price_book).input_rate
     return 0.0, rate, "no ledger traffic for this prompt"
 
@@ -213,7 +221,10 @@ def audit_prompt(
     if embedder is None:
         embedder, default_threshold, embedder_name = _embedder()
     else:
-        default_threshold, embedder_name = EMBEDDING_THRESHOLD, getattr(embedder, "name", type(embedder).__name__)
+        default_threshold, embedder_name = (
+            EMBEDDING_THRESHOLD,
+            getattr(embedder, "name", type(embedder).__name__),
+        )
     limit = default_threshold if threshold is None else threshold
     if len(sentences) > 1:
         vectors = embedder.embed([s for _, s in sentences])
@@ -242,8 +253,15 @@ def audit_prompt(
         a, b = parts[i], parts[i + 1]
         if a.role == "user" and b.role == "assistant" and not a.variables() and not b.variables():
             t = tokens[i] + tokens[i + 1]
-            examples.append(FewShotExample(index=len(examples), sections=[i, i + 1], tokens=t,
-                                           monthly_usd=t * per_token_month, preview=texts[i][:60]))
+            examples.append(
+                FewShotExample(
+                    index=len(examples),
+                    sections=[i, i + 1],
+                    tokens=t,
+                    monthly_usd=t * per_token_month,
+                    preview=texts[i][:60],
+                )
+            )
             i += 2
         else:
             i += 1
@@ -256,12 +274,26 @@ def audit_prompt(
             if paragraph_end > 0:
                 chunk = chunk[:paragraph_end]
             t = count_tokens(chunk, model)
-            examples.append(FewShotExample(index=len(examples), sections=[i], tokens=t,
-                                           monthly_usd=t * per_token_month, preview=chunk.strip()[:60]))
+            examples.append(
+                FewShotExample(
+                    index=len(examples),
+                    sections=[i],
+                    tokens=t,
+                    monthly_usd=t * per_token_month,
+                    preview=chunk.strip()[:60],
+                )
+            )
     return PromptAudit(
-        prompt=prompt.key, model=model, total_tokens=sum(tokens), calls_per_month=calls,
-        effective_input_rate=rate, traffic_source=source, embedder=embedder_name,
-        sections=sections, duplicates=duplicates, examples=examples,
+        prompt=prompt.key,
+        model=model,
+        total_tokens=sum(tokens),
+        calls_per_month=calls,
+        effective_input_rate=rate,
+        traffic_source=source,
+        embedder=embedder_name,
+        sections=sections,
+        duplicates=duplicates,
+        examples=examples,
     )
 
 
@@ -272,6 +304,8 @@ def audit_prompts(
 ) -> list[PromptAudit]:
     """Audit every registered template, most expensive first."""
     records = list(records)
-    audits = [audit_prompt(p, records, **kwargs) for p in (registry if registry is not None else default_registry())]
+    audits = [
+        audit_prompt(p, records, **kwargs) for p in (registry if registry is not None else default_registry())
+    ]
     audits.sort(key=lambda a: -a.monthly_usd)
     return audits

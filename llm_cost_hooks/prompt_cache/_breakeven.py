@@ -30,15 +30,16 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
+
 from pydantic import BaseModel, Field
 
 from .._errors import ConfigurationError
 from .._records import CostRecord
 
 __all__ = [
+    "TRAINING_USD_PER_MTOK",
     "FineTuneBreakEven",
     "SelfHostBreakEven",
-    "TRAINING_USD_PER_MTOK",
     "TrafficProfile",
     "fine_tune_breakeven",
     "self_host_breakeven",
@@ -123,7 +124,9 @@ class SelfHostBreakEven(BaseModel):
 
 def _positive(name: str, value: float, *, zero: bool = False) -> float:
     if value is None or not math.isfinite(value) or value < 0 or (value == 0 and not zero):
-        raise ConfigurationError(f"{name} must be a {'non-negative' if zero else 'positive'} number, got {value!r}.")
+        raise ConfigurationError(
+            f"{name} must be a {'non-negative' if zero else 'positive'} number, got {value!r}."
+        )
     return float(value)
 
 
@@ -151,8 +154,16 @@ def self_host_breakeven(
     """
     volume = _positive("tokens_per_month", tokens_per_month)
     c_api = _positive("api_cost_per_month", api_cost_per_month) / volume
-    capacity = _positive("throughput_tokens_per_s", throughput_tokens_per_s) * 3600 * _positive("hours_per_month", hours_per_month)
-    per_replica = int(_positive("gpus_per_replica", gpus_per_replica)) * _positive("gpu_hourly_usd", gpu_hourly_usd) * hours_per_month
+    capacity = (
+        _positive("throughput_tokens_per_s", throughput_tokens_per_s)
+        * 3600
+        * _positive("hours_per_month", hours_per_month)
+    )
+    per_replica = (
+        int(_positive("gpus_per_replica", gpus_per_replica))
+        * _positive("gpu_hourly_usd", gpu_hourly_usd)
+        * hours_per_month
+    )
     overhead = _positive("infra_monthly_usd", infra_monthly_usd, zero=True) + _positive(
         "engineering_hours_per_month", engineering_hours_per_month, zero=True
     ) * _positive("engineer_hourly_usd", engineer_hourly_usd, zero=True)
@@ -161,8 +172,14 @@ def self_host_breakeven(
         replicas = max(1, math.ceil(v / capacity))
         own = replicas * per_replica + overhead
         api = v * c_api
-        return SelfHostRow(tokens_per_month=v, api_usd=api, self_host_usd=own, replicas=replicas,
-                           utilisation=v / (replicas * capacity), cheaper="self-host" if own < api else "api")
+        return SelfHostRow(
+            tokens_per_month=v,
+            api_usd=api,
+            self_host_usd=own,
+            replicas=replicas,
+            utilisation=v / (replicas * capacity),
+            cheaper="self-host" if own < api else "api",
+        )
 
     breakeven: float | None = None
     if per_replica / capacity < c_api:  # a full replica is cheaper per token than the API
@@ -176,18 +193,27 @@ def self_host_breakeven(
     if current.cheaper == "self-host" and current.utilisation >= min_utilisation:
         advice = f"self-host: cheaper at {current.utilisation:.0%} utilisation (>= {min_utilisation:.0%})"
     elif current.cheaper == "self-host":
-        advice = (f"api: self-hosting is cheaper on paper but utilisation would be {current.utilisation:.0%} "
-                  f"(< {min_utilisation:.0%}); a dip in traffic makes it a loss")
+        advice = (
+            f"api: self-hosting is cheaper on paper but utilisation would be {current.utilisation:.0%} "
+            f"(< {min_utilisation:.0%}); a dip in traffic makes it a loss"
+        )
     elif breakeven is None:
         advice = "api: self-hosting never breaks even (a full GPU costs more per token than the API)"
     else:
         advice = f"api: self-hosting breaks even at {breakeven / volume:.1f}x today's volume"
     volumes = sorted({volume * m for m in multipliers} | ({breakeven} if breakeven else set()))
     return SelfHostBreakEven(
-        api_usd_per_token=c_api, capacity_tokens_per_month=capacity, fixed_usd_per_replica_month=per_replica,
-        overhead_usd_month=overhead, current=current, breakeven_tokens_per_month=breakeven,
-        breakeven_utilisation=(breakeven / (max(1, math.ceil(breakeven / capacity)) * capacity)) if breakeven else None,
-        recommendation=advice, table=[row(v) for v in volumes],
+        api_usd_per_token=c_api,
+        capacity_tokens_per_month=capacity,
+        fixed_usd_per_replica_month=per_replica,
+        overhead_usd_month=overhead,
+        current=current,
+        breakeven_tokens_per_month=breakeven,
+        breakeven_utilisation=(breakeven / (max(1, math.ceil(breakeven / capacity)) * capacity))
+        if breakeven
+        else None,
+        recommendation=advice,
+        table=[row(v) for v in volumes],
     )
 
 
@@ -245,8 +271,11 @@ def fine_tune_breakeven(
         raise ConfigurationError(f"cached_share must be between 0 and 1, got {cached_share}.")
     _positive("horizon_months", horizon_months)
     read = input_rate if cache_read_rate is None else cache_read_rate
-    long_call = (prompt_tokens_removed * (input_rate * (1 - cached_share) + read * cached_share)
-                 + other_input_tokens * input_rate + output_tokens * output_rate)
+    long_call = (
+        prompt_tokens_removed * (input_rate * (1 - cached_share) + read * cached_share)
+        + other_input_tokens * input_rate
+        + output_tokens * output_rate
+    )
     ft_call = (prompt_tokens_left + other_input_tokens) * ft_input_rate + output_tokens * ft_output_rate
     training = training_tokens * int(epochs) * training_usd_per_token
     per_call = long_call - ft_call
@@ -260,12 +289,24 @@ def fine_tune_breakeven(
     else:
         advice = f"long prompt: fine-tuning pays off above {breakeven:,.0f} calls/month over {horizon_months:g} months"
     volumes = sorted({calls_per_month * m for m in multipliers} | ({breakeven} if breakeven else set()))
-    table = [FineTuneRow(calls_per_month=v, long_prompt_usd=v * long_call, fine_tuned_usd=v * ft_call + ft_hosting_monthly_usd,
-                         saving_usd=v * per_call - ft_hosting_monthly_usd) for v in volumes]
+    table = [
+        FineTuneRow(
+            calls_per_month=v,
+            long_prompt_usd=v * long_call,
+            fine_tuned_usd=v * ft_call + ft_hosting_monthly_usd,
+            saving_usd=v * per_call - ft_hosting_monthly_usd,
+        )
+        for v in volumes
+    ]
     return FineTuneBreakEven(
-        long_prompt_usd_per_call=long_call, fine_tuned_usd_per_call=ft_call, training_usd=training,
-        monthly_saving_usd=monthly, payback_months=payback, breakeven_calls_per_month=breakeven,
-        recommendation=advice, table=table,
+        long_prompt_usd_per_call=long_call,
+        fine_tuned_usd_per_call=ft_call,
+        training_usd=training,
+        monthly_saving_usd=monthly,
+        payback_months=payback,
+        breakeven_calls_per_month=breakeven,
+        recommendation=advice,
+        table=table,
     )
 
 

@@ -22,7 +22,7 @@ def _records(path: str | None) -> tuple[list[Any], list[Any]]:
     text = path
     for prefix in ("sqlite:///", "jsonl:///"):
         if text.startswith(prefix):
-            text = text[len(prefix):]
+            text = text[len(prefix) :]
     if not Path(text).exists():
         raise LedgerError(f"No ledger file at {text!r}.")
     ledger = open_ledger(path) if "://" in path else open_ledger(text)
@@ -57,25 +57,65 @@ def _cmd_audit(args: argparse.Namespace) -> int:
     from ._audit import audit_prompts
 
     records, _ = _records(args.ledger)
-    audits = audit_prompts(records, _registry(args), threshold=args.threshold, calls_per_month=args.calls_per_month)
+    audits = audit_prompts(
+        records, _registry(args), threshold=args.threshold, calls_per_month=args.calls_per_month
+    )
     if args.prompt:
         audits = [a for a in audits if a.prompt == args.prompt or a.prompt.split("@")[0] == args.prompt]
     if args.format == "json":
         print(json.dumps([a.model_dump() for a in audits], indent=2, default=str))
         return 0
     for a in audits:
-        print(f"\n== {a.prompt} on {a.model}: {a.total_tokens:,} tokens, {a.calls_per_month:,.0f} calls/month "
-              f"({a.traffic_source}), ${a.monthly_usd:,.2f}/month; similarity: {a.embedder}")
-        _print([{"section": s.index, "role": s.role, "tokens": s.tokens, "share": s.share,
-                 "monthly_usd": s.monthly_usd, "preview": s.preview} for s in a.sections], args.format, "Tokens per section")
+        print(
+            f"\n== {a.prompt} on {a.model}: {a.total_tokens:,} tokens, {a.calls_per_month:,.0f} calls/month "
+            f"({a.traffic_source}), ${a.monthly_usd:,.2f}/month; similarity: {a.embedder}"
+        )
+        _print(
+            [
+                {
+                    "section": s.index,
+                    "role": s.role,
+                    "tokens": s.tokens,
+                    "share": s.share,
+                    "monthly_usd": s.monthly_usd,
+                    "preview": s.preview,
+                }
+                for s in a.sections
+            ],
+            args.format,
+            "Tokens per section",
+        )
         if a.duplicates:
-            _print([{"repeats": d.first[:50], "copy": d.second[:50], "sections": f"{d.first_section}->{d.second_section}",
-                     "similarity": d.similarity, "tokens": d.tokens, "monthly_usd": d.monthly_usd}
-                    for d in a.duplicates], args.format, "Repeated or near-duplicate instructions")
+            _print(
+                [
+                    {
+                        "repeats": d.first[:50],
+                        "copy": d.second[:50],
+                        "sections": f"{d.first_section}->{d.second_section}",
+                        "similarity": d.similarity,
+                        "tokens": d.tokens,
+                        "monthly_usd": d.monthly_usd,
+                    }
+                    for d in a.duplicates
+                ],
+                args.format,
+                "Repeated or near-duplicate instructions",
+            )
         if a.examples:
-            _print([{"example": e.index, "sections": ",".join(map(str, e.sections)), "tokens": e.tokens,
-                     "monthly_usd": e.monthly_usd, "preview": e.preview} for e in a.examples], args.format,
-                   "Few-shot examples (test removing them; each costs this much)")
+            _print(
+                [
+                    {
+                        "example": e.index,
+                        "sections": ",".join(map(str, e.sections)),
+                        "tokens": e.tokens,
+                        "monthly_usd": e.monthly_usd,
+                        "preview": e.preview,
+                    }
+                    for e in a.examples
+                ],
+                args.format,
+                "Few-shot examples (test removing them; each costs this much)",
+            )
     return 0
 
 
@@ -87,14 +127,33 @@ def _cmd_prefix(args: argparse.Namespace) -> int:
     rows = prefix_report(records, _registry(args), ttl_seconds=args.ttl)
     econ = breakpoint_economics(records)
     if args.format == "json":
-        print(json.dumps({"prefix": [r.model_dump() for r in rows], "breakpoints": [e.model_dump() for e in econ]},
-                         indent=2, default=str))
+        print(
+            json.dumps(
+                {"prefix": [r.model_dump() for r in rows], "breakpoints": [e.model_dump() for e in econ]},
+                indent=2,
+                default=str,
+            )
+        )
         return 0
     _print([r.model_dump() for r in rows], args.format, "Prefix stability per prompt version")
-    _print([{"prompt_version": e.prompt_version, "model": e.model, "calls": e.calls, "writes": e.calls_writing,
-             "reads": e.calls_reading, "read_savings_usd": e.read_savings_usd, "write_premium_usd": e.write_premium_usd,
-             "net_usd": e.net_usd, "verdict": "LOSES MONEY" if e.loses_money else "pays"} for e in econ],
-           args.format, "Cache breakpoints: read savings vs write premiums")
+    _print(
+        [
+            {
+                "prompt_version": e.prompt_version,
+                "model": e.model,
+                "calls": e.calls,
+                "writes": e.calls_writing,
+                "reads": e.calls_reading,
+                "read_savings_usd": e.read_savings_usd,
+                "write_premium_usd": e.write_premium_usd,
+                "net_usd": e.net_usd,
+                "verdict": "LOSES MONEY" if e.loses_money else "pays",
+            }
+            for e in econ
+        ],
+        args.format,
+        "Cache breakpoints: read savings vs write premiums",
+    )
     return 0
 
 
@@ -108,11 +167,19 @@ def _cmd_selfhost(args: argparse.Namespace) -> int:
         tokens = tokens or traffic.tokens_per_month
         api_cost = api_cost or traffic.cost_per_month_usd
     if not tokens or not api_cost:
-        raise ConfigurationError("Give --ledger (the real volume) or both --tokens-per-month and --api-cost-per-month.")
+        raise ConfigurationError(
+            "Give --ledger (the real volume) or both --tokens-per-month and --api-cost-per-month."
+        )
     r = self_host_breakeven(
-        tokens_per_month=tokens, api_cost_per_month=api_cost, gpu_hourly_usd=args.gpu_hourly,
-        throughput_tokens_per_s=args.throughput, gpus_per_replica=args.gpus, hours_per_month=args.hours,
-        infra_monthly_usd=args.infra, engineering_hours_per_month=args.eng_hours, engineer_hourly_usd=args.eng_rate,
+        tokens_per_month=tokens,
+        api_cost_per_month=api_cost,
+        gpu_hourly_usd=args.gpu_hourly,
+        throughput_tokens_per_s=args.throughput,
+        gpus_per_replica=args.gpus,
+        hours_per_month=args.hours,
+        infra_monthly_usd=args.infra,
+        engineering_hours_per_month=args.eng_hours,
+        engineer_hourly_usd=args.eng_rate,
         min_utilisation=args.min_utilisation,
     )
     if args.format == "json":
@@ -120,7 +187,9 @@ def _cmd_selfhost(args: argparse.Namespace) -> int:
         return 0
     _print([row.model_dump() for row in r.table], args.format, "Self-hosting versus the API, per month")
     be = f"{r.breakeven_tokens_per_month:,.0f} tokens/month" if r.breakeven_tokens_per_month else "never"
-    print(f"\nBreak-even volume: {be}; today: {tokens:,.0f} tokens/month at ${api_cost:,.2f}.\n{r.recommendation}")
+    print(
+        f"\nBreak-even volume: {be}; today: {tokens:,.0f} tokens/month at ${api_cost:,.2f}.\n{r.recommendation}"
+    )
     return 0
 
 
@@ -131,35 +200,71 @@ def _cmd_finetune(args: argparse.Namespace) -> int:
     book = PriceBook.default()
     base = book.lookup(args.model)
     ft = book.lookup(args.ft_model or f"ft:{args.model}")
-    calls, other, output, cached = args.calls_per_month, args.other_input_tokens, args.output_tokens, args.cached_share
+    calls, other, output, cached = (
+        args.calls_per_month,
+        args.other_input_tokens,
+        args.output_tokens,
+        args.cached_share,
+    )
     if args.ledger:
         records, _ = _records(args.ledger)
-        traffic = traffic_from_records(records, model=args.ledger_model or args.model, route=args.route,
-                                       feature=args.feature, prompt_version=args.prompt_version)
+        traffic = traffic_from_records(
+            records,
+            model=args.ledger_model or args.model,
+            route=args.route,
+            feature=args.feature,
+            prompt_version=args.prompt_version,
+        )
         calls = calls or traffic.calls_per_month
         output = output if output is not None else traffic.output_tokens_per_call
         other = other if other is not None else max(traffic.input_tokens_per_call - args.prompt_tokens, 0)
-        cached = cached if cached is not None else min(traffic.cached_share * traffic.input_tokens_per_call / max(args.prompt_tokens, 1), 1.0)
+        cached = (
+            cached
+            if cached is not None
+            else min(traffic.cached_share * traffic.input_tokens_per_call / max(args.prompt_tokens, 1), 1.0)
+        )
     if not calls or output is None or other is None:
-        raise ConfigurationError("Give --ledger or --calls-per-month, --other-input-tokens and --output-tokens.")
-    train_rate = args.training_price_per_mtok / 1e6 if args.training_price_per_mtok is not None else training_price(args.ft_model or args.model)
+        raise ConfigurationError(
+            "Give --ledger or --calls-per-month, --other-input-tokens and --output-tokens."
+        )
+    train_rate = (
+        args.training_price_per_mtok / 1e6
+        if args.training_price_per_mtok is not None
+        else training_price(args.ft_model or args.model)
+    )
     if train_rate is None:
-        raise ConfigurationError(f"No known training price for {args.model!r}; pass --training-price-per-mtok.")
+        raise ConfigurationError(
+            f"No known training price for {args.model!r}; pass --training-price-per-mtok."
+        )
     r = fine_tune_breakeven(
-        calls_per_month=calls, prompt_tokens_removed=args.prompt_tokens, other_input_tokens=other,
-        output_tokens=output, input_rate=base.input_per_token, output_rate=base.output_per_token,
-        cache_read_rate=base.cache_read_per_token, cached_share=cached or 0.0,
-        ft_input_rate=ft.input_per_token, ft_output_rate=ft.output_per_token,
-        training_tokens=args.training_tokens, training_usd_per_token=train_rate, epochs=args.epochs,
-        prompt_tokens_left=args.prompt_tokens_left, ft_hosting_monthly_usd=args.hosting, horizon_months=args.horizon,
+        calls_per_month=calls,
+        prompt_tokens_removed=args.prompt_tokens,
+        other_input_tokens=other,
+        output_tokens=output,
+        input_rate=base.input_per_token,
+        output_rate=base.output_per_token,
+        cache_read_rate=base.cache_read_per_token,
+        cached_share=cached or 0.0,
+        ft_input_rate=ft.input_per_token,
+        ft_output_rate=ft.output_per_token,
+        training_tokens=args.training_tokens,
+        training_usd_per_token=train_rate,
+        epochs=args.epochs,
+        prompt_tokens_left=args.prompt_tokens_left,
+        ft_hosting_monthly_usd=args.hosting,
+        horizon_months=args.horizon,
     )
     if args.format == "json":
         print(json.dumps(r.model_dump(), indent=2, default=str))
         return 0
-    _print([row.model_dump() for row in r.table], args.format, "Long prompt versus fine-tuned model, per month")
+    _print(
+        [row.model_dump() for row in r.table], args.format, "Long prompt versus fine-tuned model, per month"
+    )
     be = f"{r.breakeven_calls_per_month:,.0f} calls/month" if r.breakeven_calls_per_month else "never"
-    print(f"\nTraining: ${r.training_usd:,.2f}; per call ${r.long_prompt_usd_per_call:.6f} -> ${r.fine_tuned_usd_per_call:.6f}; "
-          f"break-even volume: {be}.\n{r.recommendation}")
+    print(
+        f"\nTraining: ${r.training_usd:,.2f}; per call ${r.long_prompt_usd_per_call:.6f} -> ${r.fine_tuned_usd_per_call:.6f}; "
+        f"break-even volume: {be}.\n{r.recommendation}"
+    )
     return 0
 
 
@@ -168,8 +273,15 @@ def _cmd_export(args: argparse.Namespace) -> int:
 
     records, outcomes = _records(args.ledger)
     failed = {o.task_id for o in outcomes if not o.success}
-    summary = export_finetune(records, args.content, args.out, route=args.route, model=args.model,
-                              feature=args.feature, failed_tasks=failed)
+    summary = export_finetune(
+        records,
+        args.content,
+        args.out,
+        route=args.route,
+        model=args.model,
+        feature=args.feature,
+        failed_tasks=failed,
+    )
     print(json.dumps(summary.model_dump(), indent=2))
     return 0
 
@@ -178,19 +290,31 @@ def add_prompt_cache_commands(subparsers: Any) -> None:
     """Register ``audit-prompts``, ``prefix-report``, ``breakeven`` and ``export-finetune``."""
     fmt = {"choices": ("table", "csv", "json"), "default": "table"}
 
-    audit = subparsers.add_parser("audit-prompts", help="tokens and dollars per prompt section, duplicate instructions, few-shot examples")
-    audit.add_argument("--ledger", help="ledger file: traffic per prompt version (default: none, list prices)")
+    audit = subparsers.add_parser(
+        "audit-prompts",
+        help="tokens and dollars per prompt section, duplicate instructions, few-shot examples",
+    )
+    audit.add_argument(
+        "--ledger", help="ledger file: traffic per prompt version (default: none, list prices)"
+    )
     audit.add_argument("--pyproject", help="pyproject.toml listing the prompts (default: ./pyproject.toml)")
     audit.add_argument("--prompt", help="audit only this prompt (name or name@version)")
-    audit.add_argument("--threshold", type=float, help="similarity above which two instructions are duplicates")
+    audit.add_argument(
+        "--threshold", type=float, help="similarity above which two instructions are duplicates"
+    )
     audit.add_argument("--calls-per-month", type=float, help="traffic to price at, instead of the ledger's")
     audit.add_argument("--format", **fmt)
     audit.set_defaults(func=_cmd_audit)
 
-    prefix = subparsers.add_parser("prefix-report", help="prompt versions whose variable parts defeat prefix caching, and losing breakpoints")
+    prefix = subparsers.add_parser(
+        "prefix-report",
+        help="prompt versions whose variable parts defeat prefix caching, and losing breakpoints",
+    )
     prefix.add_argument("--ledger", required=True, help="ledger file (SQLite .db or .jsonl)")
     prefix.add_argument("--pyproject", help="pyproject.toml listing the prompts")
-    prefix.add_argument("--ttl", type=float, default=300.0, help="provider cache lifetime in seconds (default 300)")
+    prefix.add_argument(
+        "--ttl", type=float, default=300.0, help="provider cache lifetime in seconds (default 300)"
+    )
     prefix.add_argument("--format", **fmt)
     prefix.set_defaults(func=_cmd_prefix)
 
@@ -198,13 +322,21 @@ def add_prompt_cache_commands(subparsers: Any) -> None:
     kinds = be.add_subparsers(dest="breakeven_kind", required=True, metavar="KIND")
     sh = kinds.add_parser("self-host", help="GPU hours + infra + engineering vs the API bill")
     sh.add_argument("--ledger", help="ledger file for the real volume and bill")
-    sh.add_argument("--model"); sh.add_argument("--route"); sh.add_argument("--feature")  # noqa: E702
-    sh.add_argument("--tokens-per-month", type=float, help="input + output tokens per month (instead of --ledger)")
+    sh.add_argument("--model")
+    sh.add_argument("--route")
+    sh.add_argument("--feature")
+    sh.add_argument(
+        "--tokens-per-month", type=float, help="input + output tokens per month (instead of --ledger)"
+    )
     sh.add_argument("--api-cost-per-month", type=float, help="API dollars per month (instead of --ledger)")
     sh.add_argument("--gpu-hourly", type=float, required=True, help="USD per GPU hour")
     sh.add_argument("--gpus", type=int, default=1, help="GPUs per serving replica")
-    sh.add_argument("--throughput", type=float, required=True, help="tokens/s one replica processes (input + output)")
-    sh.add_argument("--hours", type=float, default=730.0, help="hours per month the GPUs are paid (730 = always on)")
+    sh.add_argument(
+        "--throughput", type=float, required=True, help="tokens/s one replica processes (input + output)"
+    )
+    sh.add_argument(
+        "--hours", type=float, default=730.0, help="hours per month the GPUs are paid (730 = always on)"
+    )
     sh.add_argument("--infra", type=float, default=0.0, help="other infrastructure USD per month")
     sh.add_argument("--eng-hours", type=float, default=0.0, help="engineering/ops hours per month")
     sh.add_argument("--eng-rate", type=float, default=0.0, help="USD per engineering hour")
@@ -212,29 +344,49 @@ def add_prompt_cache_commands(subparsers: Any) -> None:
     sh.add_argument("--format", **fmt)
     sh.set_defaults(func=_cmd_selfhost)
 
-    ft = kinds.add_parser("fine-tune", help="training + fine-tuned per-token price vs the long prompt's tokens")
-    ft.add_argument("--model", required=True, help="base model used with the long prompt, e.g. gpt-4o-mini-2024-07-18")
+    ft = kinds.add_parser(
+        "fine-tune", help="training + fine-tuned per-token price vs the long prompt's tokens"
+    )
+    ft.add_argument(
+        "--model", required=True, help="base model used with the long prompt, e.g. gpt-4o-mini-2024-07-18"
+    )
     ft.add_argument("--ft-model", help="price-map name of the fine-tuned model (default ft:<model>)")
-    ft.add_argument("--prompt-tokens", type=float, required=True, help="prompt tokens the fine-tune makes unnecessary")
-    ft.add_argument("--prompt-tokens-left", type=float, default=0.0, help="prompt tokens kept after fine-tuning")
+    ft.add_argument(
+        "--prompt-tokens", type=float, required=True, help="prompt tokens the fine-tune makes unnecessary"
+    )
+    ft.add_argument(
+        "--prompt-tokens-left", type=float, default=0.0, help="prompt tokens kept after fine-tuning"
+    )
     ft.add_argument("--training-tokens", type=float, required=True, help="tokens in the training file")
     ft.add_argument("--epochs", type=int, default=3)
-    ft.add_argument("--training-price-per-mtok", type=float, help="USD per million training tokens (default: published OpenAI price)")
+    ft.add_argument(
+        "--training-price-per-mtok",
+        type=float,
+        help="USD per million training tokens (default: published OpenAI price)",
+    )
     ft.add_argument("--hosting", type=float, default=0.0, help="USD per month to host the fine-tuned model")
     ft.add_argument("--horizon", type=float, default=12.0, help="months to amortise the training over")
     ft.add_argument("--ledger", help="ledger file for the real volume")
     ft.add_argument("--ledger-model", help="model name in the ledger (default --model)")
-    ft.add_argument("--route"); ft.add_argument("--feature"); ft.add_argument("--prompt-version")  # noqa: E702
+    ft.add_argument("--route")
+    ft.add_argument("--feature")
+    ft.add_argument("--prompt-version")
     ft.add_argument("--calls-per-month", type=float)
     ft.add_argument("--other-input-tokens", type=float, help="other input tokens per call")
     ft.add_argument("--output-tokens", type=float, help="output tokens per call")
-    ft.add_argument("--cached-share", type=float, help="share of the long prompt read from the prompt cache today")
+    ft.add_argument(
+        "--cached-share", type=float, help="share of the long prompt read from the prompt cache today"
+    )
     ft.add_argument("--format", **fmt)
     ft.set_defaults(func=_cmd_finetune)
 
-    ex = subparsers.add_parser("export-finetune", help="chat fine-tuning JSONL from a route's successful answers")
+    ex = subparsers.add_parser(
+        "export-finetune", help="chat fine-tuning JSONL from a route's successful answers"
+    )
     ex.add_argument("--ledger", required=True)
     ex.add_argument("--content", required=True, help="JSONL written by ContentCapture")
     ex.add_argument("--out", required=True)
-    ex.add_argument("--route"); ex.add_argument("--model"); ex.add_argument("--feature")  # noqa: E702
+    ex.add_argument("--route")
+    ex.add_argument("--model")
+    ex.add_argument("--feature")
     ex.set_defaults(func=_cmd_export)

@@ -75,7 +75,9 @@ def _answer(outputs: Any) -> str | None:
         message = getattr(g, "message", None)
         if message is not None and getattr(message, "tool_calls", None):
             return None  # tool-calling turns need the tool schema: left out
-        return getattr(g, "text", None) or (_text(getattr(message, "content", None)) if message is not None else None)
+        return getattr(g, "text", None) or (
+            _text(getattr(message, "content", None)) if message is not None else None
+        )
     return None
 
 
@@ -118,7 +120,13 @@ class ContentCapture(RunObserver):
         return self._all or (self.routes is not None and route in self.routes)
 
     def on_run_end(
-        self, run: RunInfo, *, record: CostRecord | None, error: BaseException | None, task: Any, outputs: Any = None
+        self,
+        run: RunInfo,
+        *,
+        record: CostRecord | None,
+        error: BaseException | None,
+        task: Any,
+        outputs: Any = None,
     ) -> None:
         if record is None or error is not None or not record.success or not self.allows(record.route):
             return
@@ -134,8 +142,13 @@ class ContentCapture(RunObserver):
             if text is None or m.get("role") not in ("system", "user", "assistant"):
                 return  # tool turns / images: not a plain chat example
             clean.append({"role": m["role"], "content": _apply(text, self.redact)})
-        line = {"request_id": record.request_id, "route": record.route, "model": record.model,
-                "messages": clean, "answer": _apply(answer, self.redact)}
+        line = {
+            "request_id": record.request_id,
+            "route": record.route,
+            "model": record.model,
+            "messages": clean,
+            "answer": _apply(answer, self.redact),
+        }
         with self._lock, self.path.open("a", encoding="utf-8") as f:
             f.write(json.dumps(line, ensure_ascii=False) + "\n")
 
@@ -193,9 +206,16 @@ def export_finetune(
             if entry is None:
                 no_content += 1
                 continue
-            messages = [{"role": m["role"], "content": _apply(m["content"], redact)} for m in entry["messages"]]
+            messages = [
+                {"role": m["role"], "content": _apply(m["content"], redact)} for m in entry["messages"]
+            ]
             messages.append({"role": "assistant", "content": _apply(entry["answer"], redact)})
             f.write(json.dumps({"messages": messages}, ensure_ascii=False) + "\n")
             written += 1
-    return ExportSummary(written=written, skipped_no_content=no_content, skipped_failed=bad,
-                         skipped_other_model=other, out=str(out))
+    return ExportSummary(
+        written=written,
+        skipped_no_content=no_content,
+        skipped_failed=bad,
+        skipped_other_model=other,
+        out=str(out),
+    )

@@ -29,7 +29,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from .._errors import ConfigurationError
-from ._rules import CacheMode, CacheRule, DEFAULT_CACHE_RULES, ResolvedCacheRule, resolve_cache_rule
+from ._rules import DEFAULT_CACHE_RULES, CacheMode, CacheRule, ResolvedCacheRule, resolve_cache_rule
 
 __all__ = [
     "BreakpointInfo",
@@ -94,7 +94,9 @@ class BreakpointReport(BaseModel):
     total_tokens: int = 0
     stable_prefix_tokens: int = Field(0, description="Tokens before the tail and before per-request content.")
     cacheable_tokens: int = Field(0, description="Tokens a repeat of this request can read from the cache.")
-    volatile: list[str] = Field(default_factory=list, description="Per-request content found, as 'kind@segment'.")
+    volatile: list[str] = Field(
+        default_factory=list, description="Per-request content found, as 'kind@segment'."
+    )
     skipped: list[str] = Field(default_factory=list, description="Candidates not used, with the reason.")
     warnings: list[str] = Field(default_factory=list)
 
@@ -155,7 +157,7 @@ def count_tokens(text: str, model: str, counter: Any = None) -> int:
         counter = default_counter()
     try:
         tokens = counter.count_text(text, model).tokens
-    except Exception:  # noqa: BLE001 - unknown tokenizer: ~4 characters per token
+    except Exception:
         tokens = max(1, len(text) // 4)
     with _count_lock:
         _count_cache[key] = tokens
@@ -183,7 +185,9 @@ def _part_text(part: Mapping[str, Any]) -> tuple[str, str]:
         if isinstance(data, str) and source.get("type") == "text":
             return kind, data
         return kind, ""
-    return kind, json.dumps({k: v for k, v in part.items() if k != "cache_control"}, default=str, sort_keys=True)
+    return kind, json.dumps(
+        {k: v for k, v in part.items() if k != "cache_control"}, default=str, sort_keys=True
+    )
 
 
 _IMAGE_TOKENS = 1600  # Anthropic's ~1.15 MP image (1092x1092) is ~1600 tokens
@@ -217,8 +221,20 @@ def _explode(
     blocks: list[_Block] = []
     for i, tool in enumerate(tools):
         text = _tool_text(tool)
-        blocks.append(_Block("tools", i, None, "tool", "tool", count_tokens(text, model, counter),
-                             _volatile_cached(text), True, "cache_control" in tool, "tools"))
+        blocks.append(
+            _Block(
+                "tools",
+                i,
+                None,
+                "tool",
+                "tool",
+                count_tokens(text, model, counter),
+                _volatile_cached(text),
+                True,
+                "cache_control" in tool,
+                "tools",
+            )
+        )
     # The provider puts every system message first (Anthropic's ``system`` field).
     order = [i for i, v in enumerate(views) if v.role == "system"] + [
         i for i, v in enumerate(views) if v.role != "system"
@@ -235,14 +251,33 @@ def _explode(
                 tokens += _PER_MESSAGE + view.extra_tokens
                 first = False
             empty = kind == "text" and not text.strip()
-            blocks.append(_Block(
-                "messages", i, None if view.whole else j, view.role, kind, tokens, _volatile_cached(text),
-                eligible=kind not in _NO_MARK_KINDS and not empty,
-                marked=("cache_control" in part) or (view.marked and j == len(view.parts) - 1),
-            ))
+            blocks.append(
+                _Block(
+                    "messages",
+                    i,
+                    None if view.whole else j,
+                    view.role,
+                    kind,
+                    tokens,
+                    _volatile_cached(text),
+                    eligible=kind not in _NO_MARK_KINDS and not empty,
+                    marked=("cache_control" in part) or (view.marked and j == len(view.parts) - 1),
+                )
+            )
         if not view.parts:  # e.g. an assistant message with only tool calls
-            blocks.append(_Block("messages", i, None, view.role, "empty", _PER_MESSAGE + view.extra_tokens,
-                                 find_volatile(view.extra_text), eligible=False, marked=view.marked))
+            blocks.append(
+                _Block(
+                    "messages",
+                    i,
+                    None,
+                    view.role,
+                    "empty",
+                    _PER_MESSAGE + view.extra_tokens,
+                    find_volatile(view.extra_text),
+                    eligible=False,
+                    marked=view.marked,
+                )
+            )
     return blocks
 
 
@@ -382,7 +417,9 @@ def plan_breakpoints(
         for pos in preference[slots:]:
             report.skipped.append(f"{blocks[pos].segment}: no breakpoint left (limit {limit})")
     elif usable:
-        report.skipped.append(f"request already has {report.existing_breakpoints} breakpoint(s), the limit is {limit}")
+        report.skipped.append(
+            f"request already has {report.existing_breakpoints} breakpoint(s), the limit is {limit}"
+        )
     for pos in chosen:
         b = blocks[pos]
         plan.marks.append(b)
@@ -418,8 +455,14 @@ def _dict_view(message: Mapping[str, Any]) -> MessageView:
         whole = False
     else:
         parts, whole = [], False
-    return MessageView(role=role, parts=parts, whole=whole, marked="cache_control" in message,
-                       extra_tokens=extra_tokens, extra_text=extra)
+    return MessageView(
+        role=role,
+        parts=parts,
+        whole=whole,
+        marked="cache_control" in message,
+        extra_tokens=extra_tokens,
+        extra_text=extra,
+    )
 
 
 def _cache_control(ttl: str | None) -> dict[str, str]:
@@ -461,11 +504,21 @@ def add_cache_breakpoints(
     tool_list = list(tools or [])
     for tool in tool_list:
         if not isinstance(tool, Mapping):
-            raise ConfigurationError(f"tools must be dicts (OpenAI or Anthropic format), got {type(tool).__name__}.")
+            raise ConfigurationError(
+                f"tools must be dicts (OpenAI or Anthropic format), got {type(tool).__name__}."
+            )
     views = [_dict_view(m) for m in messages]
     plan = plan_breakpoints(
-        views, tool_list, model, provider=provider, price_book=price_book, counter=counter, rules=rules,
-        max_breakpoints=max_breakpoints, min_tokens=min_tokens, cache_documents=cache_documents,
+        views,
+        tool_list,
+        model,
+        provider=provider,
+        price_book=price_book,
+        counter=counter,
+        rules=rules,
+        max_breakpoints=max_breakpoints,
+        min_tokens=min_tokens,
+        cache_documents=cache_documents,
     )
     out_messages: list[dict[str, Any]] = [m if isinstance(m, dict) else dict(m) for m in messages]
     out_tools: list[dict[str, Any]] | None = [dict(t) for t in tool_list] if tools is not None else None

@@ -164,9 +164,9 @@ def normalize_model_name(model: str) -> str:
     name = _GEO.sub("", name)
     for vendor in ("anthropic.", "meta.", "amazon.", "mistral.", "cohere."):
         if name.startswith(vendor):
-            name = name[len(vendor):]
+            name = name[len(vendor) :]
     if "claude" in name:  # "databricks-claude-..." and similar gateway spellings
-        name = name[name.index("claude"):]
+        name = name[name.index("claude") :]
     for _ in range(3):  # "-20251001-v1:0" has two suffixes
         stripped = _SUFFIXES.sub("", name)
         if stripped == name:
@@ -194,7 +194,7 @@ def _price(model: str, provider: str | None, price_book: Any) -> Any:
         return price_book.lookup(model, provider)
     except UnknownModelError:
         return None
-    except Exception:  # noqa: BLE001 - a bad name is "unpriced", never a crash here
+    except Exception:
         return None
 
 
@@ -230,12 +230,20 @@ def resolve_cache_rule(
     write_rate = input_rate if write is None else float(write)
     if chosen is None:
         if price is not None and write is not None and write_rate > input_rate:
-            chosen = CacheRule(match="", mode=CacheMode.EXPLICIT, min_tokens=1024,
-                               max_breakpoints=ANTHROPIC_MAX_BREAKPOINTS,
-                               source="price map: cache writes cost more than input")
+            chosen = CacheRule(
+                match="",
+                mode=CacheMode.EXPLICIT,
+                min_tokens=1024,
+                max_breakpoints=ANTHROPIC_MAX_BREAKPOINTS,
+                source="price map: cache writes cost more than input",
+            )
         elif price is not None and (read is not None or getattr(price, "supports_prompt_caching", False)):
-            chosen = CacheRule(match="", mode=CacheMode.IMPLICIT, min_tokens=1024,
-                               source="price map: cache-read price, no write premium")
+            chosen = CacheRule(
+                match="",
+                mode=CacheMode.IMPLICIT,
+                min_tokens=1024,
+                source="price map: cache-read price, no write premium",
+            )
         else:
             chosen = CacheRule(match="", mode=CacheMode.NONE, min_tokens=0, source="no cache prices known")
     return ResolvedCacheRule(

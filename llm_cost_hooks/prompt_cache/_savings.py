@@ -30,8 +30,8 @@ from pydantic import BaseModel
 from .._records import CacheStatus, CostRecord, TokenUsage
 
 __all__ = [
-    "BreakpointEconomics",
     "CACHE_WRITE_PREMIUM_TAG",
+    "BreakpointEconomics",
     "breakpoint_economics",
     "prefix_cache_savings",
 ]

@@ -96,11 +96,21 @@ def prompt_segments(prompt: RegisteredPrompt, model: str | None = None) -> list[
     segments: list[PromptSegment] = []
     if prompt.tools:
         text = json.dumps(prompt.tools, sort_keys=True)
-        segments.append(PromptSegment(part_index=-1, role="tools", static=True, text=text, kind="tools",
-                                      tokens=count_tokens(text, model)))
+        segments.append(
+            PromptSegment(
+                part_index=-1,
+                role="tools",
+                static=True,
+                text=text,
+                kind="tools",
+                tokens=count_tokens(text, model),
+            )
+        )
     for index, part in _ordered_parts(prompt):
         if part.kind == "placeholder":
-            segments.append(PromptSegment(part_index=index, role=part.role, static=False, text=part.text, kind="history"))
+            segments.append(
+                PromptSegment(part_index=index, role=part.role, static=False, text=part.text, kind="history")
+            )
             continue
         try:
             pieces = list(string.Formatter().parse(part.text))
@@ -108,15 +118,31 @@ def prompt_segments(prompt: RegisteredPrompt, model: str | None = None) -> list[
             pieces = [(part.text, None, None, None)]
         for literal, field, _, _ in pieces:
             if literal:
-                segments.append(PromptSegment(part_index=index, role=part.role, static=True, text=literal,
-                                              tokens=count_tokens(literal, model)))
+                segments.append(
+                    PromptSegment(
+                        part_index=index,
+                        role=part.role,
+                        static=True,
+                        text=literal,
+                        tokens=count_tokens(literal, model),
+                    )
+                )
             if field:
                 name = field.split(".")[0].split("[")[0]
                 if name in prompt.static_vars:
-                    segments.append(PromptSegment(part_index=index, role=part.role, static=True, text=name, kind="static"))
+                    segments.append(
+                        PromptSegment(part_index=index, role=part.role, static=True, text=name, kind="static")
+                    )
                 else:
-                    segments.append(PromptSegment(part_index=index, role=part.role, static=False, text=name,
-                                                  kind=classify_variable(name)))
+                    segments.append(
+                        PromptSegment(
+                            part_index=index,
+                            role=part.role,
+                            static=False,
+                            text=name,
+                            kind=classify_variable(name),
+                        )
+                    )
     return segments
 
 
@@ -143,7 +169,9 @@ class PromptStability(BaseModel):
         return self.static_tokens if self.static_tokens >= self.min_cacheable_tokens else 0
 
 
-def analyze_prompt(prompt: RegisteredPrompt, model: str | None = None, *, price_book: Any = None) -> PromptStability:
+def analyze_prompt(
+    prompt: RegisteredPrompt, model: str | None = None, *, price_book: Any = None
+) -> PromptStability:
     """Where the first variable sits in ``prompt`` and how many static tokens follow it."""
     model = model or prompt.model or "gpt-4o"
     rule = resolve_cache_rule(model, price_book=price_book)
@@ -163,9 +191,15 @@ def analyze_prompt(prompt: RegisteredPrompt, model: str | None = None, *, price_
     # Worth flagging when what reordering frees is a real share of the prompt.
     flagged = first is not None and after >= max(64, 0.05 * static)
     return PromptStability(
-        prompt=prompt.key, model=model, static_tokens=static, prefix_tokens=prefix,
-        first_variable=first.text if first else None, first_variable_kind=first.kind if first else None,
-        static_after_variable_tokens=after, min_cacheable_tokens=rule.min_tokens, mode=rule.mode,
+        prompt=prompt.key,
+        model=model,
+        static_tokens=static,
+        prefix_tokens=prefix,
+        first_variable=first.text if first else None,
+        first_variable_kind=first.kind if first else None,
+        static_after_variable_tokens=after,
+        min_cacheable_tokens=rule.min_tokens,
+        mode=rule.mode,
         variable_before_static=flagged,
     )
 

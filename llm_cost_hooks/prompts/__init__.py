@@ -7,7 +7,13 @@
 ('faq@v1', ['question'])
 """
 
-from ._pr_estimate import PromptCostChange, PromptCostEstimate, estimate_pr_cost, prompt_tokens, snapshot_prompts
+from ._pr_estimate import (
+    PromptCostChange,
+    PromptCostEstimate,
+    estimate_pr_cost,
+    prompt_tokens,
+    snapshot_prompts,
+)
 from ._registry import (
     PromptPart,
     PromptRegistry,

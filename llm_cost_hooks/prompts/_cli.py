@@ -52,16 +52,25 @@ def _cmd_pr_estimate(args: argparse.Namespace) -> int:
 
     named, default = _calls(args.calls_per_month or [])
     est = estimate_pr_cost(
-        args.base, args.head, repo=args.repo, pyproject=args.pyproject, records=_ledger_records(args.ledger),
-        calls_per_month=named, default_calls_per_month=default or 0.0, default_model=args.model or DEFAULT_MODEL,
+        args.base,
+        args.head,
+        repo=args.repo,
+        pyproject=args.pyproject,
+        records=_ledger_records(args.ledger),
+        calls_per_month=named,
+        default_calls_per_month=default or 0.0,
+        default_model=args.model or DEFAULT_MODEL,
     )
     text = json.dumps(est.to_json(), indent=2) if args.format == "json" else est.markdown()
     if args.output:
         Path(args.output).write_text(text, encoding="utf-8")
     print(text, end="" if text.endswith("\n") else "\n")
     if args.fail_above is not None and est.delta_usd_per_month > args.fail_above:
-        print(f"llm-cost: prompt changes add {format_usd(est.delta_usd_per_month)} per month, "
-              f"above --fail-above {format_usd(args.fail_above)}", file=sys.stderr)
+        print(
+            f"llm-cost: prompt changes add {format_usd(est.delta_usd_per_month)} per month, "
+            f"above --fail-above {format_usd(args.fail_above)}",
+            file=sys.stderr,
+        )
         return 1
     return 0
 
@@ -69,19 +78,34 @@ def _cmd_pr_estimate(args: argparse.Namespace) -> int:
 def add_prompts_commands(subparsers: Any) -> None:
     """Register ``pr-estimate``."""
     pr = subparsers.add_parser(
-        "pr-estimate", help="tokens and dollars per month of the project's prompts at two git revisions (markdown for a PR)"
+        "pr-estimate",
+        help="tokens and dollars per month of the project's prompts at two git revisions (markdown for a PR)",
     )
     pr.add_argument("--base", required=True, help="base revision, e.g. origin/main")
     pr.add_argument("--head", default="HEAD", help="head revision (default HEAD)")
     pr.add_argument("--repo", default=".", help="path inside the git repository (default .)")
-    pr.add_argument("--pyproject", default="pyproject.toml",
-                    help="pyproject.toml listing the prompts, relative to the repository root")
+    pr.add_argument(
+        "--pyproject",
+        default="pyproject.toml",
+        help="pyproject.toml listing the prompts, relative to the repository root",
+    )
     pr.add_argument("--ledger", help="ledger file (SQLite .db or .jsonl): calls per month per prompt version")
-    pr.add_argument("--calls-per-month", action="append", metavar="NAME=N|N",
-                    help="traffic of one prompt (NAME=N, repeatable) or, bare, of prompts without ledger traffic")
-    pr.add_argument("--model", help="model of prompts that name none (default: [tool.llm-cost-hooks] default_model, else gpt-4o)")
-    pr.add_argument("--fail-above", type=float, metavar="USD",
-                    help="exit 1 when the change adds more than this many dollars per month")
+    pr.add_argument(
+        "--calls-per-month",
+        action="append",
+        metavar="NAME=N|N",
+        help="traffic of one prompt (NAME=N, repeatable) or, bare, of prompts without ledger traffic",
+    )
+    pr.add_argument(
+        "--model",
+        help="model of prompts that name none (default: [tool.llm-cost-hooks] default_model, else gpt-4o)",
+    )
+    pr.add_argument(
+        "--fail-above",
+        type=float,
+        metavar="USD",
+        help="exit 1 when the change adds more than this many dollars per month",
+    )
     pr.add_argument("--output", metavar="FILE", help="also write the comment to FILE")
     pr.add_argument("--format", choices=("markdown", "json"), default="markdown")
     pr.set_defaults(func=_cmd_pr_estimate)

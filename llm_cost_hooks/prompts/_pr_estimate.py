@@ -45,7 +45,9 @@ _DAYS_PER_MONTH = 30
 
 def _git(root: Path, *args: str, binary: bool = False) -> Any:
     try:
-        done = subprocess.run(["git", "-C", str(root), *args], capture_output=True, check=False, text=not binary)
+        done = subprocess.run(
+            ["git", "-C", str(root), *args], capture_output=True, check=False, text=not binary
+        )
     except FileNotFoundError as exc:
         raise ConfigurationError("The PR cost estimate needs git on PATH.") from exc
     return done
@@ -54,13 +56,17 @@ def _git(root: Path, *args: str, binary: bool = False) -> Any:
 def _repo_root(repo: str | os.PathLike[str]) -> Path:
     done = _git(Path(repo), "rev-parse", "--show-toplevel")
     if done.returncode != 0:
-        raise ConfigurationError(f"{str(repo)!r} is not inside a git repository: run pr-estimate from your checkout or pass --repo.")
+        raise ConfigurationError(
+            f"{str(repo)!r} is not inside a git repository: run pr-estimate from your checkout or pass --repo."
+        )
     return Path(done.stdout.strip())
 
 
 def _resolve_rev(root: Path, rev: str) -> str:
     if not rev or rev.startswith("-"):
-        raise ConfigurationError(f"{rev!r} is not a git revision; pass a branch, tag or commit such as origin/main.")
+        raise ConfigurationError(
+            f"{rev!r} is not a git revision; pass a branch, tag or commit such as origin/main."
+        )
     done = _git(root, "rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}")
     if done.returncode != 0 or not done.stdout.strip():
         raise ConfigurationError(
@@ -72,17 +78,22 @@ def _resolve_rev(root: Path, rev: str) -> str:
 
 def _extract(root: Path, commit: str, dest: Path) -> None:
     # Streamed: a large repository's tree never sits in memory as one tar.
-    with subprocess.Popen(["git", "-C", str(root), "archive", "--format=tar", commit],
-                          stdout=subprocess.PIPE, stderr=subprocess.PIPE) as proc:
+    with subprocess.Popen(
+        ["git", "-C", str(root), "archive", "--format=tar", commit],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    ) as proc:
         assert proc.stdout is not None and proc.stderr is not None
         try:
             with tarfile.open(fileobj=proc.stdout, mode="r|") as tar:
                 try:
                     tar.extractall(dest, filter="data")
                 except TypeError:  # Python without extraction filters
-                    tar.extractall(dest)  # noqa: S202 - our own repository's tree
+                    tar.extractall(dest)
         except tarfile.TarError as exc:
-            raise ConfigurationError(f"git archive {commit} failed: {proc.stderr.read().decode(errors='replace').strip() or exc}") from exc
+            raise ConfigurationError(
+                f"git archive {commit} failed: {proc.stderr.read().decode(errors='replace').strip() or exc}"
+            ) from exc
         err = proc.stderr.read().decode(errors="replace").strip()
     if proc.returncode != 0:
         raise ConfigurationError(f"git archive {commit} failed: {err}")
@@ -102,7 +113,7 @@ def _snapshot_main() -> None:
         sys.path.insert(0, str(src))
     try:
         found = discover_prompts(pyproject, registry=default_registry())
-    except Exception as exc:  # noqa: BLE001 - reported to the parent with its message
+    except Exception as exc:
         print(json.dumps({"error": f"{type(exc).__name__}: {exc}"}))
         return
     # A template registered with register_prompt() is also a module attribute: keep one.
@@ -138,11 +149,20 @@ def _snapshot(root: Path, rev: str, commit: str, pyproject: str, timeout: float)
             return []
         env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
         # cwd is an empty folder so the child imports llm_cost_hooks as installed, not from the tree.
-        done = subprocess.run([sys.executable, "-c", _SNAPSHOT_CODE, str(target)], cwd=neutral, env=env,
-                              capture_output=True, text=True, timeout=timeout, check=False)
+        done = subprocess.run(
+            [sys.executable, "-c", _SNAPSHOT_CODE, str(target)],
+            cwd=neutral,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
     lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
     if done.returncode != 0 or not lines:
-        raise ConfigurationError(f"Reading the prompts at {rev!r} ({commit[:12]}) failed: {done.stderr.strip()[-2000:]}")
+        raise ConfigurationError(
+            f"Reading the prompts at {rev!r} ({commit[:12]}) failed: {done.stderr.strip()[-2000:]}"
+        )
     payload = json.loads(lines[-1])
     if "error" in payload:
         raise ConfigurationError(f"Reading the prompts at {rev!r} ({commit[:12]}) failed: {payload['error']}")
@@ -219,8 +239,14 @@ class PromptCostEstimate(BaseModel):
             "usd_per_month_before": self.usd_per_month_before,
             "usd_per_month_after": self.usd_per_month_after,
             "delta_usd_per_month": self.delta_usd_per_month,
-            "prompts": [{**p.model_dump(), "delta_tokens": p.delta_tokens,
-                         "delta_usd_per_month": p.delta_usd_per_month} for p in self.prompts],
+            "prompts": [
+                {
+                    **p.model_dump(),
+                    "delta_tokens": p.delta_tokens,
+                    "delta_usd_per_month": p.delta_usd_per_month,
+                }
+                for p in self.prompts
+            ],
         }
 
     def markdown(self) -> str:
@@ -228,7 +254,9 @@ class PromptCostEstimate(BaseModel):
         return _markdown(self)
 
 
-def _pair(before: list[RegisteredPrompt], after: list[RegisteredPrompt]) -> list[tuple[RegisteredPrompt | None, RegisteredPrompt | None]]:
+def _pair(
+    before: list[RegisteredPrompt], after: list[RegisteredPrompt]
+) -> list[tuple[RegisteredPrompt | None, RegisteredPrompt | None]]:
     """Match prompts across revisions: same key, else the one prompt of the same name
     on each side (a version bump)."""
     pairs: list[tuple[RegisteredPrompt | None, RegisteredPrompt | None]] = []
@@ -252,7 +280,9 @@ def _pair(before: list[RegisteredPrompt], after: list[RegisteredPrompt]) -> list
     return pairs
 
 
-def ledger_calls_per_month(records: Iterable[Any], prompts: Iterable[RegisteredPrompt | None]) -> tuple[float, int, float]:
+def ledger_calls_per_month(
+    records: Iterable[Any], prompts: Iterable[RegisteredPrompt | None]
+) -> tuple[float, int, float]:
     """``(calls per month, calls, days)`` of the ledger records that belong to any of
     ``prompts`` (any version of their names), scaled to 30 days (at least one day spanned)."""
     names = {p.name for p in prompts if p is not None}
@@ -341,7 +371,9 @@ def estimate_pr_cost(
         ))  # fmt: skip
     order = {"changed": 0, "added": 1, "removed": 2, "unchanged": 3}
     changes.sort(key=lambda c: (order[c.status], -abs(c.delta_usd_per_month), c.name))
-    return PromptCostEstimate(base=base, head=head, base_commit=base_commit, head_commit=head_commit, prompts=changes)
+    return PromptCostEstimate(
+        base=base, head=head, base_commit=base_commit, head_commit=head_commit, prompts=changes
+    )
 
 
 # ------------------------------------------------------------------ markdown
@@ -390,19 +422,31 @@ def _markdown(est: PromptCostEstimate) -> str:
     added = [c for c in est.prompts if c.status == "added"]
     removed = [c for c in est.prompts if c.status == "removed"]
     lines.append("")
-    lines.append("Added prompts: " + (", ".join(f"`{c.key_after}` ({c.source})" for c in added) if added else "none") + ".")
-    lines.append("Removed prompts: " + (", ".join(f"`{c.key_before}`" for c in removed) if removed else "none") + ".")
+    lines.append(
+        "Added prompts: "
+        + (", ".join(f"`{c.key_after}` ({c.source})" for c in added) if added else "none")
+        + "."
+    )
+    lines.append(
+        "Removed prompts: " + (", ".join(f"`{c.key_before}`" for c in removed) if removed else "none") + "."
+    )
     if not est.prompts:
         lines.append("")
-        lines.append("_No prompt templates found at either revision: list them in `pyproject.toml` under "
-                     "`[tool.llm-cost-hooks]` (`prompt_modules = [...]`, `prompt_files = [...]`)._")
+        lines.append(
+            "_No prompt templates found at either revision: list them in `pyproject.toml` under "
+            "`[tool.llm-cost-hooks]` (`prompt_modules = [...]`, `prompt_files = [...]`)._"
+        )
     if any(c.traffic_source == "default" for c in est.prompts):
         lines.append("")
-        lines.append("_Prompts marked `default` have no traffic in the ledger; pass `--ledger` or "
-                     "`--calls-per-month NAME=N` for real numbers._")
+        lines.append(
+            "_Prompts marked `default` have no traffic in the ledger; pass `--ledger` or "
+            "`--calls-per-month NAME=N` for real numbers._"
+        )
     lines.append("")
-    lines.append("<sub>Tokens: the template as the model receives it with empty variables (framing and tools "
-                 "included). Dollars: list input price × tokens × calls per month. "
-                 f"Commits `{est.base_commit[:12]}` → `{est.head_commit[:12]}`. "
-                 "Generated by `llm-cost pr-estimate`.</sub>")
+    lines.append(
+        "<sub>Tokens: the template as the model receives it with empty variables (framing and tools "
+        "included). Dollars: list input price × tokens × calls per month. "
+        f"Commits `{est.base_commit[:12]}` → `{est.head_commit[:12]}`. "
+        "Generated by `llm-cost pr-estimate`.</sub>"
+    )
     return "\n".join(lines) + "\n"

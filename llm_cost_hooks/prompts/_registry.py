@@ -179,8 +179,12 @@ def template_parts(template: Any, *, role: str = "system") -> list[PromptPart]:
         if "role" in template:
             content = template.get("content", "")
             if not isinstance(content, str):
-                content = "\n".join(str(c.get("text", "")) if isinstance(c, Mapping) else str(c) for c in content)
-            return [PromptPart(role=_ROLE_BY_TYPE.get(str(template["role"]), str(template["role"])), text=content)]
+                content = "\n".join(
+                    str(c.get("text", "")) if isinstance(c, Mapping) else str(c) for c in content
+                )
+            return [
+                PromptPart(role=_ROLE_BY_TYPE.get(str(template["role"]), str(template["role"])), text=content)
+            ]
         raise ConfigurationError("a message dict needs 'role' and 'content'.")
     if isinstance(template, tuple) and len(template) == 2 and isinstance(template[0], str):
         kind, text = template
@@ -208,8 +212,12 @@ def _message_parts(item: Any) -> list[PromptPart]:
     if isinstance(item, (str, Mapping, tuple)):
         return template_parts(item, role="user")
     cls = type(item).__name__
-    if cls == "MessagesPlaceholder" or hasattr(item, "variable_name") and not hasattr(item, "prompt"):
-        return [PromptPart(role="history", text=str(getattr(item, "variable_name", "history")), kind="placeholder")]
+    if cls == "MessagesPlaceholder" or (hasattr(item, "variable_name") and not hasattr(item, "prompt")):
+        return [
+            PromptPart(
+                role="history", text=str(getattr(item, "variable_name", "history")), kind="placeholder"
+            )
+        ]
     if hasattr(item, "examples") and hasattr(item, "format_messages"):
         # FewShotChatMessagePromptTemplate with fixed examples: render them.
         return [p for m in item.format_messages() for p in _message_parts(m)]
@@ -218,11 +226,17 @@ def _message_parts(item: Any) -> list[PromptPart]:
         return [PromptPart(role=item_role, text=_text_of(item.prompt))]
     if hasattr(item, "type") and hasattr(item, "content"):  # a BaseMessage
         content = item.content
-        text = content if isinstance(content, str) else "\n".join(
-            str(c.get("text", "")) if isinstance(c, Mapping) else str(c) for c in content
+        text = (
+            content
+            if isinstance(content, str)
+            else "\n".join(str(c.get("text", "")) if isinstance(c, Mapping) else str(c) for c in content)
         )
         # A literal message is not a template: escape braces so they are not variables.
-        return [PromptPart(role=_ROLE_BY_TYPE.get(item.type, "user"), text=text.replace("{", "{{").replace("}", "}}"))]
+        return [
+            PromptPart(
+                role=_ROLE_BY_TYPE.get(item.type, "user"), text=text.replace("{", "{{").replace("}", "}}")
+            )
+        ]
     raise ConfigurationError(f"Cannot read a prompt message from {cls}.")
 
 
@@ -256,8 +270,13 @@ class PromptRegistry:
         if version is not None and not isinstance(version, str):
             version = str(version)
         prompt = RegisteredPrompt(
-            name=name, version=version, model=model, parts=template_parts(template_or_text, role=role),
-            tools=[dict(t) for t in tools or []], static_vars=frozenset(static_vars), source=source,
+            name=name,
+            version=version,
+            model=model,
+            parts=template_parts(template_or_text, role=role),
+            tools=[dict(t) for t in tools or []],
+            static_vars=frozenset(static_vars),
+            source=source,
         )
         unknown = prompt.static_vars - set(prompt.variables())
         if unknown:
@@ -335,7 +354,9 @@ def load_project_config(pyproject: str | Path | None = None) -> dict[str, Any]:
         try:
             import tomli as tomllib  # type: ignore[no-redef]
         except ImportError as exc:
-            raise ConfigurationError("Reading pyproject.toml on Python 3.10 needs 'tomli' (pip install tomli).") from exc
+            raise ConfigurationError(
+                "Reading pyproject.toml on Python 3.10 needs 'tomli' (pip install tomli)."
+            ) from exc
     if pyproject is None:
         here = Path.cwd()
         for folder in (here, *here.parents):
@@ -356,7 +377,9 @@ def load_project_config(pyproject: str | Path | None = None) -> dict[str, Any]:
 
 
 def _is_template(obj: Any) -> bool:
-    return hasattr(obj, "input_variables") and (hasattr(obj, "messages") or isinstance(getattr(obj, "template", None), str))
+    return hasattr(obj, "input_variables") and (
+        hasattr(obj, "messages") or isinstance(getattr(obj, "template", None), str)
+    )
 
 
 def _load_file(path: Path, registry: PromptRegistry, model: str | None) -> list[RegisteredPrompt]:
@@ -371,12 +394,16 @@ def _load_file(path: Path, registry: PromptRegistry, model: str | None) -> list[
     elif suffix == ".json":
         data = json.loads(text)
     else:
-        raise ConfigurationError(f"Unsupported prompt file {str(path)!r}: use .txt, .md, .prompt, .yaml or .json.")
+        raise ConfigurationError(
+            f"Unsupported prompt file {str(path)!r}: use .txt, .md, .prompt, .yaml or .json."
+        )
     items = data if isinstance(data, list) else [data]
     out: list[RegisteredPrompt] = []
     for item in items:
         if not isinstance(item, Mapping) or ("messages" not in item and "template" not in item):
-            raise ConfigurationError(f"{str(path)!r}: each prompt needs 'messages' (a list of {{role, content}}) or 'template'.")
+            raise ConfigurationError(
+                f"{str(path)!r}: each prompt needs 'messages' (a list of {{role, content}}) or 'template'."
+            )
         template = item.get("messages") or item.get("template")
         if isinstance(template, list):
             template = [m if isinstance(m, Mapping) else tuple(m) for m in template]
@@ -416,7 +443,9 @@ def discover_prompts(
         try:
             module = importlib.import_module(name)
         except ImportError as exc:
-            raise ConfigurationError(f"Prompt module {name!r} (from [tool.llm-cost-hooks] prompt_modules) cannot be imported: {exc}") from exc
+            raise ConfigurationError(
+                f"Prompt module {name!r} (from [tool.llm-cost-hooks] prompt_modules) cannot be imported: {exc}"
+            ) from exc
         for attr, value in sorted(vars(module).items()):
             if attr.startswith("_") or not _is_template(value):
                 continue
@@ -428,7 +457,9 @@ def discover_prompts(
         is_glob = any(c in pattern for c in "*?[")
         matches = sorted(glob.glob(str(root / pattern), recursive=True)) if is_glob else [str(root / pattern)]
         if not is_glob and not Path(matches[0]).is_file():
-            raise ConfigurationError(f"Prompt file {pattern!r} listed in [tool.llm-cost-hooks] does not exist.")
+            raise ConfigurationError(
+                f"Prompt file {pattern!r} listed in [tool.llm-cost-hooks] does not exist."
+            )
         for match in matches:
             if fnmatch.fnmatch(match, "*~"):
                 continue

@@ -21,11 +21,11 @@ from .._errors import BudgetExceeded
 from ._strategies import RouteDecision
 
 __all__ = [
+    "BUILTIN_CHECKS",
     "Answer",
     "Attempt",
     "CascadeOutcome",
     "Check",
-    "BUILTIN_CHECKS",
     "arithmetic_consistent",
     "arun_cascade",
     "check_arithmetic",
@@ -75,8 +75,11 @@ def not_refusal(answer: Answer) -> bool | str:
 
 def not_truncated(answer: Answer) -> bool | str:
     """Fails when the provider stopped at the token limit."""
-    return f"truncated ({answer.finish_reason})" if (answer.finish_reason or "").lower() in {
-        "length", "max_tokens", "max_output_tokens"} else True
+    return (
+        f"truncated ({answer.finish_reason})"
+        if (answer.finish_reason or "").lower() in {"length", "max_tokens", "max_output_tokens"}
+        else True
+    )
 
 
 def not_empty(answer: Answer) -> bool | str:
@@ -106,18 +109,26 @@ BUILTIN_CHECKS: tuple[Check, ...] = (not_empty, not_truncated, not_refusal, pars
 _NUMBER = r"\$?-?\d[\d,]*(?:\.\d+)?%?"
 _OPERATOR = r"(?:[-+*/x×÷^·⋅]|\\\*)"
 _EQUATION = re.compile(
-    rf"((?:\(?\s*{_NUMBER}\s*\)?\s*{_OPERATOR}\s*)+\(?\s*{_NUMBER}\s*\)?)\s*=\s*\$?\s*(-?\d[\d,]*(?:\.\d+)?(?:/\d+)?)")
+    rf"((?:\(?\s*{_NUMBER}\s*\)?\s*{_OPERATOR}\s*)+\(?\s*{_NUMBER}\s*\)?)\s*=\s*\$?\s*(-?\d[\d,]*(?:\.\d+)?(?:/\d+)?)"
+)
 _ANNOTATION = re.compile(r"<<([^<>=]{1,200})=([^<>]{1,40})>>")
 _BINOPS: dict[type, Callable[[float, float], float]] = {
-    ast.Add: lambda a, b: a + b, ast.Sub: lambda a, b: a - b, ast.Mult: lambda a, b: a * b,
-    ast.Div: lambda a, b: a / b, ast.Mod: lambda a, b: a % b,
-    ast.Pow: lambda a, b: a ** b if abs(b) <= 12 and abs(a) <= 1e6 else math.nan,  # no huge powers
+    ast.Add: lambda a, b: a + b,
+    ast.Sub: lambda a, b: a - b,
+    ast.Mult: lambda a, b: a * b,
+    ast.Div: lambda a, b: a / b,
+    ast.Mod: lambda a, b: a % b,
+    ast.Pow: lambda a, b: a**b if abs(b) <= 12 and abs(a) <= 1e6 else math.nan,  # no huge powers
 }
 
 
 def _arith(node: ast.AST) -> float | None:
     """Evaluate a parsed expression of numbers and + - * / % ** only (never ``eval``)."""
-    if isinstance(node, ast.Constant) and isinstance(node.value, (int, float)) and not isinstance(node.value, bool):
+    if (
+        isinstance(node, ast.Constant)
+        and isinstance(node.value, (int, float))
+        and not isinstance(node.value, bool)
+    ):
         return float(node.value)
     if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
         v = _arith(node.operand)
@@ -135,8 +146,16 @@ def _arith(node: ast.AST) -> float | None:
 
 
 def _normalise(expr: str) -> str:
-    e = (expr.replace("\\*", "*").replace("×", "*").replace("·", "*").replace("⋅", "*").replace("÷", "/")
-         .replace("^", "**").replace("$", "").replace(",", ""))
+    e = (
+        expr.replace("\\*", "*")
+        .replace("×", "*")
+        .replace("·", "*")
+        .replace("⋅", "*")
+        .replace("÷", "/")
+        .replace("^", "**")
+        .replace("$", "")
+        .replace(",", "")
+    )
     e = re.sub(r"(?<=[\d)\s])x(?=[\s\d(])", "*", e)  # "3 x 4": x as a times sign
     return re.sub(r"(\d+(?:\.\d+)?)\s*%", r"(\1/100)", e).strip()  # 60% = 0.6
 
@@ -163,7 +182,7 @@ def _agrees(actual: float, claimed: str) -> bool:
         return False  # a whole-number result must be shown exactly ("12 x 34 = 409" is wrong)
     # otherwise the result may be rounded to the decimals it shows ("10 / 3 = 3.33")
     decimals = len(claimed.split(".", 1)[1].rstrip("%")) if "." in claimed and "/" not in claimed else 0
-    return abs(actual - c) <= max(0.5 * 10.0 ** -decimals, 0.005 * abs(actual)) + 1e-9
+    return abs(actual - c) <= max(0.5 * 10.0**-decimals, 0.005 * abs(actual)) + 1e-9
 
 
 def check_arithmetic(text: str) -> tuple[int, list[str]]:
@@ -199,7 +218,11 @@ def arithmetic_consistent(answer: Answer) -> bool | str:
     """A cascade check: fails when a line of the answer's arithmetic is wrong
     (:func:`check_arithmetic`); an answer with no arithmetic passes."""
     _, wrong = check_arithmetic(answer.text)
-    return f"arithmetic: {wrong[0]}" + (f" (+{len(wrong) - 1} more)" if len(wrong) > 1 else "") if wrong else True
+    return (
+        f"arithmetic: {wrong[0]}" + (f" (+{len(wrong) - 1} more)" if len(wrong) > 1 else "")
+        if wrong
+        else True
+    )
 
 
 @dataclass
@@ -250,7 +273,7 @@ def _run_checks(answer: Answer, checks: Sequence[Check]) -> str | None:
                 if hasattr(value, "close"):
                     value.close()
                 return f"{_name(check)} is async; use ainvoke/astream"
-        except Exception as exc:  # noqa: BLE001 - a check never crashes the call
+        except Exception as exc:
             logger.warning("llm-cost-hooks routing: check %s raised %r; counted as failed", _name(check), exc)
             return f"{_name(check)} raised {type(exc).__name__}"
         failed = _verdict(check, value)
@@ -265,7 +288,7 @@ async def _arun_checks(answer: Answer, checks: Sequence[Check]) -> str | None:
             value = check(answer)
             if inspect.isawaitable(value):
                 value = await value
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             logger.warning("llm-cost-hooks routing: check %s raised %r; counted as failed", _name(check), exc)
             return f"{_name(check)} raised {type(exc).__name__}"
         failed = _verdict(check, value)
@@ -280,7 +303,9 @@ def _plan(decision: RouteDecision, tiers: Sequence[str]) -> tuple[list[str], lis
     order = list(tiers)
     i = order.index(decision.tier)
     # On errors, also try stronger tiers, then cheaper ones: some answer beats none.
-    rest = [t for t in order[i + 1:] if t not in escalate] + [t for t in reversed(order[:i]) if t not in escalate]
+    rest = [t for t in order[i + 1 :] if t not in escalate] + [
+        t for t in reversed(order[:i]) if t not in escalate
+    ]
     return escalate, rest
 
 
@@ -306,7 +331,7 @@ def run_cascade(
             result, answer = call(tier, len(attempts) + 1)
         except BudgetExceeded:
             raise  # a spend limit refused the call: never escalate to a dearer tier
-        except Exception as exc:  # noqa: BLE001 - recorded, then escalate or fall back
+        except Exception as exc:
             attempts.append(Attempt(tier, False, f"error:{type(exc).__name__}", exc))
             last_error = exc
             if not queue:
@@ -343,7 +368,7 @@ async def arun_cascade(
             result, answer = await call(tier, len(attempts) + 1)
         except BudgetExceeded:
             raise  # a spend limit refused the call: never escalate to a dearer tier
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             attempts.append(Attempt(tier, False, f"error:{type(exc).__name__}", exc))
             last_error = exc
             if not queue:

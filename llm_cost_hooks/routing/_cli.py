@@ -54,16 +54,24 @@ def _prices(items: Sequence[str] | None) -> dict[str, tuple[float, float]]:
         try:
             pin, pout = (float(v) for v in value.split(","))
         except ValueError:
-            raise ConfigurationError(f"--price {model}={value}: expected MODEL=INPUT,OUTPUT in dollars per million "
-                                     "tokens, e.g. 'my-llama=0.2,0.6'.") from None
+            raise ConfigurationError(
+                f"--price {model}={value}: expected MODEL=INPUT,OUTPUT in dollars per million "
+                "tokens, e.g. 'my-llama=0.2,0.6'."
+            ) from None
         if pin < 0 or pout < 0:
             raise ConfigurationError(f"--price {model}={value}: prices must be non-negative.")
         out[model] = (pin / 1e6, pout / 1e6)
     return out
 
 
-def _load(paths: Sequence[str], layout: str, tiers: Sequence[str] | None, drop_contaminated: bool,
-          prices: Sequence[str] | None = None, price_models: Sequence[str] | None = None) -> Any:
+def _load(
+    paths: Sequence[str],
+    layout: str,
+    tiers: Sequence[str] | None,
+    drop_contaminated: bool,
+    prices: Sequence[str] | None = None,
+    price_models: Sequence[str] | None = None,
+) -> Any:
     from ._data import load_outcomes
 
     kwargs: dict[str, Any] = {}
@@ -73,8 +81,10 @@ def _load(paths: Sequence[str], layout: str, tiers: Sequence[str] | None, drop_c
         kwargs["drop_contaminated"] = drop_contaminated
     if prices or price_models:
         if layout == "routerbench":
-            raise ConfigurationError("--price applies to files without recorded dollars (long form with tokens, "
-                                     "RouteLLM, MT-Bench); RouterBench files carry each call's cost.")
+            raise ConfigurationError(
+                "--price applies to files without recorded dollars (long form with tokens, "
+                "RouteLLM, MT-Bench); RouterBench files carry each call's cost."
+            )
         kwargs["prices"] = _prices(prices)
         kwargs["price_models"] = _parse_pairs(price_models, "--price-model")
     path: Any = paths[0] if len(paths) == 1 else list(paths)
@@ -92,15 +102,30 @@ def _target(args: argparse.Namespace) -> Any:
 
     if args.budget is not None:
         return BudgetTarget(usd_per_request=args.budget)
-    return QualityTarget(share=args.quality_share, of=args.strong, confidence=getattr(args, "confidence", 0.5))
+    return QualityTarget(
+        share=args.quality_share, of=args.strong, confidence=getattr(args, "confidence", 0.5)
+    )
 
 
 def route_eval(
-    data: Sequence[str], *, test: Sequence[str] | None = None, layout: str = "auto", test_fraction: float = 0.3,
-    seed: int = 0, tiers: Sequence[str] | None = None, embedder: str = "default", kinds: Sequence[str] = ("ridge",),
-    quality_share: float = 0.95, strong: str | None = None, budget: float | None = None,
-    drop_contaminated: bool = True, as_json: bool = False, confidence: float = 0.5, router: str | None = None,
-    train: Sequence[str] | None = None, prices: Sequence[str] | None = None,
+    data: Sequence[str],
+    *,
+    test: Sequence[str] | None = None,
+    layout: str = "auto",
+    test_fraction: float = 0.3,
+    seed: int = 0,
+    tiers: Sequence[str] | None = None,
+    embedder: str = "default",
+    kinds: Sequence[str] = ("ridge",),
+    quality_share: float = 0.95,
+    strong: str | None = None,
+    budget: float | None = None,
+    drop_contaminated: bool = True,
+    as_json: bool = False,
+    confidence: float = 0.5,
+    router: str | None = None,
+    train: Sequence[str] | None = None,
+    prices: Sequence[str] | None = None,
     price_models: Sequence[str] | None = None,
 ) -> Any:
     """Evaluate on outcome files; returns the :class:`EvalReport`.
@@ -129,10 +154,22 @@ def route_eval(
 
 
 def route_train(
-    data: Sequence[str], *, out: str, layout: str = "auto", tiers: Sequence[str] | None = None,
-    embedder: str = "default", kind: str = "ridge", quality_share: float = 0.95, strong: str | None = None,
-    budget: float | None = None, folds: int = 5, seed: int = 0, drop_contaminated: bool = True,
-    confidence: float = 0.5, prices: Sequence[str] | None = None, price_models: Sequence[str] | None = None,
+    data: Sequence[str],
+    *,
+    out: str,
+    layout: str = "auto",
+    tiers: Sequence[str] | None = None,
+    embedder: str = "default",
+    kind: str = "ridge",
+    quality_share: float = 0.95,
+    strong: str | None = None,
+    budget: float | None = None,
+    folds: int = 5,
+    seed: int = 0,
+    drop_contaminated: bool = True,
+    confidence: float = 0.5,
+    prices: Sequence[str] | None = None,
+    price_models: Sequence[str] | None = None,
     from_ledger: bool = False,
 ) -> dict[str, Any]:
     """Train a router on outcome files (or, with ``from_ledger``, on the shadow outcomes in
@@ -154,43 +191,83 @@ def route_train(
     emb = _embedder(embedder)
     router = train_router(full, emb, target=_target(ns), kind=kind, folds=folds, out=out)  # type: ignore[arg-type]
     point = router.operating_point
-    return {"out": str(Path(out)), "rows": len(full), "dropped_rows": full.dropped_rows, "tiers": full.tiers,
-            "template_lines": router.model.info.get("template_lines"), "folds": folds,
-            "operating_point": point.model_dump() if point else None}
+    return {
+        "out": str(Path(out)),
+        "rows": len(full),
+        "dropped_rows": full.dropped_rows,
+        "tiers": full.tiers,
+        "template_lines": router.model.info.get("template_lines"),
+        "folds": folds,
+        "operating_point": point.model_dump() if point else None,
+    }
 
 
 def _add_common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("data", nargs="+", help="outcome files or directories: the long form (prompt_id, prompt, model, "
-                   "quality, cost or tokens), RouterBench CSV/JSONL, RouteLLM CSV, or a directory with RouteLLM's "
-                   "MT-Bench questions + judgements")
+    p.add_argument(
+        "data",
+        nargs="+",
+        help="outcome files or directories: the long form (prompt_id, prompt, model, "
+        "quality, cost or tokens), RouterBench CSV/JSONL, RouteLLM CSV, or a directory with RouteLLM's "
+        "MT-Bench questions + judgements",
+    )
     p.add_argument("--layout", choices=["auto", "long", "routerbench", "routellm", "mtbench"], default="auto")
     p.add_argument("--tiers", nargs="+", help="models (columns) to route between; default all")
-    p.add_argument("--embedder", default="default", help="'default' (MiniLM int8 ONNX with int8 matmuls, offline), 'minilm-fp32' (the semantic "
-                   "cache's exact vectors, slower) or 'hashing-256'")
-    p.add_argument("--quality-share", type=float, default=0.95, help="calibration target: share of the strong tier's quality")
+    p.add_argument(
+        "--embedder",
+        default="default",
+        help="'default' (MiniLM int8 ONNX with int8 matmuls, offline), 'minilm-fp32' (the semantic "
+        "cache's exact vectors, slower) or 'hashing-256'",
+    )
+    p.add_argument(
+        "--quality-share",
+        type=float,
+        default=0.95,
+        help="calibration target: share of the strong tier's quality",
+    )
     p.add_argument("--strong", help="the reference tier for --quality-share (default: the best)")
-    p.add_argument("--confidence", type=float, default=0.5,
-                   help="aim above --quality-share by this one-sided confidence (0.5: exactly at it)")
+    p.add_argument(
+        "--confidence",
+        type=float,
+        default=0.5,
+        help="aim above --quality-share by this one-sided confidence (0.5: exactly at it)",
+    )
     p.add_argument("--budget", type=float, help="calibrate to a budget in USD per request instead")
-    p.add_argument("--price", action="append", metavar="MODEL=IN,OUT",
-                   help="price of a model the price book does not know, dollars per million input,output tokens "
-                   "(files without recorded dollars); repeatable")
-    p.add_argument("--price-model", action="append", metavar="MODEL=NAME",
-                   help="price MODEL as the price book's NAME; repeatable")
+    p.add_argument(
+        "--price",
+        action="append",
+        metavar="MODEL=IN,OUT",
+        help="price of a model the price book does not know, dollars per million input,output tokens "
+        "(files without recorded dollars); repeatable",
+    )
+    p.add_argument(
+        "--price-model",
+        action="append",
+        metavar="MODEL=NAME",
+        help="price MODEL as the price book's NAME; repeatable",
+    )
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--keep-contaminated", action="store_true", help="RouteLLM layout: keep prompts RouteLLM trained on")
+    p.add_argument(
+        "--keep-contaminated", action="store_true", help="RouteLLM layout: keep prompts RouteLLM trained on"
+    )
 
 
 def add_route_commands(subparsers: Any) -> argparse.ArgumentParser:
     """Register ``route eval`` and ``route train`` on an argparse subparsers object."""
     route = subparsers.add_parser("route", help="evaluate and train cost-aware routers on real outcomes")
     sub = route.add_subparsers(dest="route_command", required=True)
-    ev = sub.add_parser("eval", help="score a saved router on test outcomes (--router), or replay strategies "
-                        "fitted on a split: quality, cost, AIQ, APGR, CPT")
+    ev = sub.add_parser(
+        "eval",
+        help="score a saved router on test outcomes (--router), or replay strategies "
+        "fitted on a split: quality, cost, AIQ, APGR, CPT",
+    )
     _add_common(ev)
     ev.add_argument("--router", help="a directory written by `route train`: DATA is then its test file(s)")
-    ev.add_argument("--train", nargs="+", help="with --router: the training files (adds a task-name lookup baseline)")
-    ev.add_argument("--test", nargs="+", help="without --router: separate test files (default: a random split of DATA)")
+    ev.add_argument(
+        "--train", nargs="+", help="with --router: the training files (adds a task-name lookup baseline)"
+    )
+    ev.add_argument(
+        "--test", nargs="+", help="without --router: separate test files (default: a random split of DATA)"
+    )
     ev.add_argument("--test-fraction", type=float, default=0.3)
     ev.add_argument("--kinds", nargs="+", default=["ridge"], choices=["ridge", "ridge_guarded", "logistic"])
     ev.add_argument("--json", action="store_true", help="print the report as JSON")
@@ -199,19 +276,36 @@ def add_route_commands(subparsers: Any) -> argparse.ArgumentParser:
     _add_common(tr)
     tr.add_argument("--out", required=True, help="directory to write the router to")
     tr.add_argument("--kind", default="ridge", choices=["ridge", "ridge_guarded", "logistic"])
-    tr.add_argument("--folds", type=int, default=5, help="cross-fitting folds (the saved router holds one model each)")
-    tr.add_argument("--from-ledger", action="store_true",
-                    help="DATA is a ledger file: train on the shadow outcomes recorded in it")
+    tr.add_argument(
+        "--folds", type=int, default=5, help="cross-fitting folds (the saved router holds one model each)"
+    )
+    tr.add_argument(
+        "--from-ledger",
+        action="store_true",
+        help="DATA is a ledger file: train on the shadow outcomes recorded in it",
+    )
     tr.set_defaults(func=_run_train)
     return route
 
 
 def _run_eval(args: argparse.Namespace) -> int:
     report = route_eval(
-        args.data, test=args.test, layout=args.layout, test_fraction=args.test_fraction, seed=args.seed,
-        tiers=args.tiers, embedder=args.embedder, kinds=args.kinds, quality_share=args.quality_share,
-        strong=args.strong, budget=args.budget, drop_contaminated=not args.keep_contaminated,
-        confidence=args.confidence, router=args.router, train=args.train, prices=args.price,
+        args.data,
+        test=args.test,
+        layout=args.layout,
+        test_fraction=args.test_fraction,
+        seed=args.seed,
+        tiers=args.tiers,
+        embedder=args.embedder,
+        kinds=args.kinds,
+        quality_share=args.quality_share,
+        strong=args.strong,
+        budget=args.budget,
+        drop_contaminated=not args.keep_contaminated,
+        confidence=args.confidence,
+        router=args.router,
+        train=args.train,
+        prices=args.price,
         price_models=args.price_model,
     )
     print(report.to_json() if args.json else report.format())
@@ -220,10 +314,22 @@ def _run_eval(args: argparse.Namespace) -> int:
 
 def _run_train(args: argparse.Namespace) -> int:
     result = route_train(
-        args.data, out=args.out, layout=args.layout, tiers=args.tiers, embedder=args.embedder, kind=args.kind,
-        quality_share=args.quality_share, strong=args.strong, budget=args.budget, folds=args.folds, seed=args.seed,
-        drop_contaminated=not args.keep_contaminated, confidence=args.confidence, prices=args.price,
-        price_models=args.price_model, from_ledger=args.from_ledger,
+        args.data,
+        out=args.out,
+        layout=args.layout,
+        tiers=args.tiers,
+        embedder=args.embedder,
+        kind=args.kind,
+        quality_share=args.quality_share,
+        strong=args.strong,
+        budget=args.budget,
+        folds=args.folds,
+        seed=args.seed,
+        drop_contaminated=not args.keep_contaminated,
+        confidence=args.confidence,
+        prices=args.price,
+        price_models=args.price_model,
+        from_ledger=args.from_ledger,
     )
     print(json.dumps(result, indent=2))
     return 0

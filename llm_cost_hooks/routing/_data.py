@@ -41,8 +41,8 @@ __all__ = [
     "OutcomeDataError",
     "OutcomeDataset",
     "load_long",
-    "load_outcomes",
     "load_mtbench",
+    "load_outcomes",
     "load_routellm",
     "load_routerbench",
 ]
@@ -137,26 +137,38 @@ class OutcomeDataset:
             tiers=list(self.tiers),
             quality=self.quality[idx],
             cost=self.cost[idx],
-            responses=None if self.responses is None else {
-                t: [r[i] for i in idx] for t, r in self.responses.items()},
+            responses=None
+            if self.responses is None
+            else {t: [r[i] for i in idx] for t, r in self.responses.items()},
             features=None if self.features is None else [self.features[i] for i in idx],
             ids=None if self.ids is None else [self.ids[i] for i in idx],
             source=self.source,
-            extra={k: [v[i] for i in idx] if isinstance(v, list) and len(v) == len(self) else v
-                   for k, v in self.extra.items()},
+            extra={
+                k: [v[i] for i in idx] if isinstance(v, list) and len(v) == len(self) else v
+                for k, v in self.extra.items()
+            },
         )
 
     def select_tiers(self, tiers: Sequence[str]) -> OutcomeDataset:
         """Keep only these tiers (in this order)."""
         cols = [self.index(t) for t in tiers]
         return OutcomeDataset(
-            prompts=list(self.prompts), tiers=list(tiers),
-            quality=self.quality[:, cols], cost=self.cost[:, cols],
-            responses=None if self.responses is None else {t: self.responses[t] for t in tiers if t in self.responses},
-            features=self.features, ids=self.ids, source=self.source, extra=dict(self.extra),
+            prompts=list(self.prompts),
+            tiers=list(tiers),
+            quality=self.quality[:, cols],
+            cost=self.cost[:, cols],
+            responses=None
+            if self.responses is None
+            else {t: self.responses[t] for t in tiers if t in self.responses},
+            features=self.features,
+            ids=self.ids,
+            source=self.source,
+            extra=dict(self.extra),
         )
 
-    def split(self, test_fraction: float = 0.3, *, seed: int = 0, stratify: bool = True) -> tuple[OutcomeDataset, OutcomeDataset]:
+    def split(
+        self, test_fraction: float = 0.3, *, seed: int = 0, stratify: bool = True
+    ) -> tuple[OutcomeDataset, OutcomeDataset]:
         """A random train/test split (stratified by feature when known).
 
         >>> ds = OutcomeDataset(prompts=list("abcdefghij"), tiers=["m"],
@@ -210,8 +222,13 @@ class OutcomeDataset:
             tiers=list(tiers),
             quality=np.concatenate([p.quality for p in parts]),
             cost=np.concatenate([p.cost for p in parts]),
-            responses={t: [x for p in parts for x in p.responses[t]] for t in tiers  # type: ignore[index]
-                       if all(t in p.responses for p in parts)} if has_resp else None,  # type: ignore[operator]
+            responses={
+                t: [x for p in parts for x in p.responses[t]]
+                for t in tiers  # type: ignore[index]
+                if all(t in p.responses for p in parts)
+            }
+            if has_resp
+            else None,  # type: ignore[operator]
             features=[x for p in parts for x in p.features] if has_feat else None,  # type: ignore[union-attr]
             ids=[x for p in parts for x in p.ids] if has_ids else None,  # type: ignore[union-attr]
             source=", ".join(p.source for p in parts),
@@ -223,7 +240,7 @@ class OutcomeDataset:
 def _open_text(path: Path) -> io.TextIOBase:
     if path.suffix == ".gz":
         return gzip.open(path, "rt", encoding="utf-8", newline="")  # type: ignore[return-value]
-    return open(path, encoding="utf-8", newline="")  # noqa: SIM115
+    return open(path, encoding="utf-8", newline="")
 
 
 def _read_rows(path: Path) -> tuple[list[str], list[dict[str, Any]]]:
@@ -260,8 +277,11 @@ def _files(path: str | Path | Sequence[str | Path]) -> list[Path]:
     for p in paths:
         p = p.expanduser()
         if p.is_dir():
-            found = sorted(x for x in p.iterdir() if x.name.removesuffix(".gz").endswith((".csv", ".jsonl"))
-                           and "contaminated" not in x.name)
+            found = sorted(
+                x
+                for x in p.iterdir()
+                if x.name.removesuffix(".gz").endswith((".csv", ".jsonl")) and "contaminated" not in x.name
+            )
             if not found:
                 raise OutcomeDataError(f"{p}: no .csv/.jsonl(.gz) outcome files in this directory.")
             out.extend(found)
@@ -361,10 +381,14 @@ def load_routerbench(
                 raise OutcomeDataError(f"{f}: missing columns {absent} (model columns found: {models}).")
             models = list(tiers)
         if not models:
-            raise OutcomeDataError(f"{f}: no model columns; expected a column per model with its correctness.")
+            raise OutcomeDataError(
+                f"{f}: no model columns; expected a column per model with its correctness."
+            )
         for m in models:
             if m + _COST_SUFFIX not in columns:
-                raise OutcomeDataError(f"{f}: missing column {m + _COST_SUFFIX!r} (the dollars of model {m!r}).")
+                raise OutcomeDataError(
+                    f"{f}: missing column {m + _COST_SUFFIX!r} (the dollars of model {m!r})."
+                )
         prompts, quality, cost, feats, ids = [], [], [], [], []
         responses: dict[str, list[str | None]] = {m: [] for m in models}
         dropped = 0
@@ -373,13 +397,19 @@ def load_routerbench(
             c = [_number(f, i, m + _COST_SUFFIX, r.get(m + _COST_SUFFIX)) for m in models]
             if any(v is None for v in q + c):
                 if missing == "error":
-                    col = next(m for m, v in zip(models + [m + _COST_SUFFIX for m in models], q + c) if v is None)
-                    raise OutcomeDataError(f"{f}: row {i}, column {col!r} is empty; pass missing='drop' to skip such rows.")
+                    col = next(
+                        m for m, v in zip(models + [m + _COST_SUFFIX for m in models], q + c) if v is None
+                    )
+                    raise OutcomeDataError(
+                        f"{f}: row {i}, column {col!r} is empty; pass missing='drop' to skip such rows."
+                    )
                 dropped += 1
                 continue
             for m, v in zip(models, q):
                 if not 0 <= v <= 1:  # type: ignore[operator]
-                    raise OutcomeDataError(f"{f}: row {i}, column {m!r}: {v} is outside [0, 1]; normalise scores first.")
+                    raise OutcomeDataError(
+                        f"{f}: row {i}, column {m!r}: {v} is outside [0, 1]; normalise scores first."
+                    )
             for m, v in zip(models, c):
                 if v < 0:  # type: ignore[operator]
                     raise OutcomeDataError(f"{f}: row {i}, column {m + _COST_SUFFIX!r}: negative cost {v}.")
@@ -394,16 +424,28 @@ def load_routerbench(
             logger.info("llm-cost-hooks routing: %s: dropped %d rows with empty outcome cells", f, dropped)
         if not prompts:
             raise OutcomeDataError(f"{f}: no usable rows.")
-        parts.append(OutcomeDataset(
-            prompts=prompts, tiers=models, quality=np.array(quality), cost=np.array(cost),
-            responses=responses, features=feats, ids=ids, source=str(f), dropped_rows=dropped,
-        ))
+        parts.append(
+            OutcomeDataset(
+                prompts=prompts,
+                tiers=models,
+                quality=np.array(quality),
+                cost=np.array(cost),
+                responses=responses,
+                features=feats,
+                ids=ids,
+                source=str(f),
+                dropped_rows=dropped,
+            )
+        )
     return OutcomeDataset.concat(parts) if len(parts) > 1 else parts[0]
 
 
 def _contaminated(path: Path, stem: str | None = None) -> set[str]:
     stem = stem or path.name.split("_responses")[0]
-    cand = [path.parent / f"{stem}_contaminated_prompts.jsonl.gz", path.parent / f"{stem}_contaminated_prompts.jsonl"]
+    cand = [
+        path.parent / f"{stem}_contaminated_prompts.jsonl.gz",
+        path.parent / f"{stem}_contaminated_prompts.jsonl",
+    ]
     for c in cand:
         if c.is_file():
             _, rows = _read_rows(c)
@@ -411,8 +453,9 @@ def _contaminated(path: Path, stem: str | None = None) -> set[str]:
     return set()
 
 
-def _token_prices(model: str, book_name: str, prices: Mapping[str, tuple[float, float]] | None,
-                  where: str) -> tuple[float, float]:
+def _token_prices(
+    model: str, book_name: str, prices: Mapping[str, tuple[float, float]] | None, where: str
+) -> tuple[float, float]:
     """Dollars per input and output token of ``model``: from ``prices``, else the price
     book's entry for ``book_name``; a typed error saying how to give a price otherwise."""
     if prices and model in prices:
@@ -425,7 +468,8 @@ def _token_prices(model: str, book_name: str, prices: Mapping[str, tuple[float, 
         raise OutcomeDataError(
             f"{where}no price for model {book_name!r}: {exc} Give one with --price '{model}=INPUT,OUTPUT' (dollars "
             f"per million tokens) or name its price-book model (--price-model '{model}=NAME', or a 'price_model' "
-            "column in the long form).") from None
+            "column in the long form)."
+        ) from None
     return p.input_per_token, p.output_per_token
 
 
@@ -460,8 +504,10 @@ def _price_calls(
         pin, pout = _token_prices(m, (price_models or {}).get(m, m), prices, "")
         for i, row_calls in enumerate(calls[t]):
             for text_in, text_out in row_calls:
-                cost[i, t] += (counter.count_text(text_in, "gpt-4").tokens * pin
-                               + (counter.count_text(text_out or "", "gpt-4").tokens + extra_output_tokens) * pout)
+                cost[i, t] += (
+                    counter.count_text(text_in, "gpt-4").tokens * pin
+                    + (counter.count_text(text_out or "", "gpt-4").tokens + extra_output_tokens) * pout
+                )
     return cost
 
 
@@ -489,9 +535,17 @@ def load_routellm(
     multiple-choice letter) and ``responses`` is None (no cascade can be replayed).
     """
     files = _files(path)
-    parts = [_load_routellm_file(f, cost_per_call=cost_per_call, prices=prices, price_models=price_models,
-                                 drop_contaminated=drop_contaminated, assumed_output_tokens=assumed_output_tokens)
-             for f in files]
+    parts = [
+        _load_routellm_file(
+            f,
+            cost_per_call=cost_per_call,
+            prices=prices,
+            price_models=price_models,
+            drop_contaminated=drop_contaminated,
+            assumed_output_tokens=assumed_output_tokens,
+        )
+        for f in files
+    ]
     return OutcomeDataset.concat(parts) if len(parts) > 1 else parts[0]
 
 
@@ -499,30 +553,48 @@ _TASK_COLUMNS = ("subject", "task", "category", "eval_name", "feature")
 
 
 def _load_routellm_file(
-    f: Path, *, cost_per_call: Mapping[str, float] | None, prices: Mapping[str, tuple[float, float]] | None,
-    price_models: Mapping[str, str] | None, drop_contaminated: bool, assumed_output_tokens: int,
+    f: Path,
+    *,
+    cost_per_call: Mapping[str, float] | None,
+    prices: Mapping[str, tuple[float, float]] | None,
+    price_models: Mapping[str, str] | None,
+    drop_contaminated: bool,
+    assumed_output_tokens: int,
 ) -> OutcomeDataset:
     columns, rows = _read_rows(f)
     if "prompt" not in columns:
         raise OutcomeDataError(f"{f}: missing column 'prompt' (columns: {columns[:8]}).")
     task_col = next((c for c in _TASK_COLUMNS if c in columns), None)
-    candidates = [c for c in columns if c != "prompt" and not c.endswith("_response") and c not in _RESERVED
-                  and c != task_col]
+    candidates = [
+        c
+        for c in columns
+        if c != "prompt" and not c.endswith("_response") and c not in _RESERVED and c != task_col
+    ]
     # A model column holds correctness (True/False, 0/1); any other column is context.
-    models = [c for c in candidates
-              if all(str(r.get(c, "")).strip().lower() in _TRUE | _FALSE | {""} for r in rows[:200])]
+    models = [
+        c
+        for c in candidates
+        if all(str(r.get(c, "")).strip().lower() in _TRUE | _FALSE | {""} for r in rows[:200])
+    ]
     if len(models) < 2:
-        raise OutcomeDataError(f"{f}: expected at least two model columns of True/False correctness, found "
-                               f"{models} (columns: {columns[:8]}).")
+        raise OutcomeDataError(
+            f"{f}: expected at least two model columns of True/False correctness, found "
+            f"{models} (columns: {columns[:8]})."
+        )
     with_responses = [m for m in models if m + "_response" in columns]
     if with_responses and len(with_responses) != len(models):
         absent = [m + "_response" for m in models if m not in with_responses]
-        raise OutcomeDataError(f"{f}: responses are recorded for {with_responses} but not {absent}; "
-                               "give every model's responses or none.")
+        raise OutcomeDataError(
+            f"{f}: responses are recorded for {with_responses} but not {absent}; "
+            "give every model's responses or none."
+        )
     has_responses = bool(with_responses)
     skip = _contaminated(f) if drop_contaminated else set()
-    default_task = f.name.removesuffix(".gz").removesuffix(".csv").removeprefix("mmlu_") if f.name.startswith(
-        "mmlu_") else None
+    default_task = (
+        f.name.removesuffix(".gz").removesuffix(".csv").removeprefix("mmlu_")
+        if f.name.startswith("mmlu_")
+        else None
+    )
     prompts, quality, feats = [], [], []  # type: ignore[var-annotated]
     responses: dict[str, list[str | None]] = {m: [] for m in models}
     dropped = 0
@@ -544,17 +616,32 @@ def _load_routellm_file(
     if has_responses:
         calls = [[[(p, responses[m][i] or "")] for i, p in enumerate(prompts)] for m in models]
     else:
-        logger.warning("llm-cost-hooks routing: %s records no responses: each answer is priced as %d output "
-                       "token(s) (assumed_output_tokens)", f, assumed_output_tokens)
+        logger.warning(
+            "llm-cost-hooks routing: %s records no responses: each answer is priced as %d output "
+            "token(s) (assumed_output_tokens)",
+            f,
+            assumed_output_tokens,
+        )
         calls = [[[(p, "")] for p in prompts] for _ in models]
-    cost = _price_calls(models, calls, cost_per_call=cost_per_call, prices=prices, price_models=price_models,
-                        extra_output_tokens=0 if has_responses else assumed_output_tokens)
+    cost = _price_calls(
+        models,
+        calls,
+        cost_per_call=cost_per_call,
+        prices=prices,
+        price_models=price_models,
+        extra_output_tokens=0 if has_responses else assumed_output_tokens,
+    )
     return OutcomeDataset(
-        prompts=prompts, tiers=models, quality=np.array(quality), cost=cost,
+        prompts=prompts,
+        tiers=models,
+        quality=np.array(quality),
+        cost=cost,
         responses=responses if has_responses else None,
         features=feats if any(x is not None for x in feats) else None,
-        ids=[f"{f.name}:{i}" for i in range(len(prompts))], source=str(f),
-        dropped_rows=dropped, extra={"contaminated_dropped": dropped},
+        ids=[f"{f.name}:{i}" for i in range(len(prompts))],
+        source=str(f),
+        dropped_rows=dropped,
+        extra={"contaminated_dropped": dropped},
     )
 
 
@@ -589,13 +676,16 @@ def load_long(
     (['small', 'large'], [[1.0, 1.0], [0.0, 1.0]])
     """
     files = _files(path)
-    return _long_from_rows([(f, *_read_rows(f)) for f in files], prices=prices, price_models=price_models,
-                           missing=missing)
+    return _long_from_rows(
+        [(f, *_read_rows(f)) for f in files], prices=prices, price_models=price_models, missing=missing
+    )
 
 
 def _long_from_rows(
-    parts: Sequence[tuple[Any, list[str], list[dict[str, Any]]]], *,
-    prices: Mapping[str, tuple[float, float]] | None = None, price_models: Mapping[str, str] | None = None,
+    parts: Sequence[tuple[Any, list[str], list[dict[str, Any]]]],
+    *,
+    prices: Mapping[str, tuple[float, float]] | None = None,
+    price_models: Mapping[str, str] | None = None,
     missing: Literal["drop", "error"] = "drop",
 ) -> OutcomeDataset:
     """:func:`load_long` on rows already read: ``(source, columns, rows)`` per file."""
@@ -605,32 +695,41 @@ def _long_from_rows(
     for f, columns, rows in parts:
         absent = [c for c in _LONG_REQUIRED if c not in columns]
         if absent or ("prompt" not in columns and "prompt_id" not in columns):
-            raise OutcomeDataError(f"{f}: the long form needs columns prompt_id, prompt, model, quality and cost "
-                                   f"(or input_tokens + output_tokens); missing {absent or ['prompt']}.")
+            raise OutcomeDataError(
+                f"{f}: the long form needs columns prompt_id, prompt, model, quality and cost "
+                f"(or input_tokens + output_tokens); missing {absent or ['prompt']}."
+            )
         priced_by_tokens = "cost" not in columns
         if priced_by_tokens and not {"input_tokens", "output_tokens"} <= set(columns):
-            raise OutcomeDataError(f"{f}: give each call's dollars in 'cost', or 'input_tokens' and 'output_tokens' "
-                                   "to price it.")
+            raise OutcomeDataError(
+                f"{f}: give each call's dollars in 'cost', or 'input_tokens' and 'output_tokens' to price it."
+            )
         for i, r in enumerate(rows, start=2 if str(f).removesuffix(".gz").endswith(".csv") else 1):
             model = str(r.get("model") or "").strip()
             if not model:
                 raise OutcomeDataError(f"{f}: row {i}: empty 'model'.")
             q = _number(f, i, "quality", r.get("quality"))
             if q is None or not 0 <= q <= 1:
-                raise OutcomeDataError(f"{f}: row {i}, column 'quality': {r.get('quality')!r} must be in [0, 1] "
-                                       "(correctness, or a judge score divided by its maximum).")
+                raise OutcomeDataError(
+                    f"{f}: row {i}, column 'quality': {r.get('quality')!r} must be in [0, 1] "
+                    "(correctness, or a judge score divided by its maximum)."
+                )
             if priced_by_tokens:
                 tin = _number(f, i, "input_tokens", r.get("input_tokens"))
                 tout = _number(f, i, "output_tokens", r.get("output_tokens"))
                 if tin is None or tout is None or tin < 0 or tout < 0:
-                    raise OutcomeDataError(f"{f}: row {i}: input_tokens/output_tokens must be non-negative numbers.")
+                    raise OutcomeDataError(
+                        f"{f}: row {i}: input_tokens/output_tokens must be non-negative numbers."
+                    )
                 name = str(r.get("price_model") or "") or (price_models or {}).get(model, model)
                 pin, pout = _token_prices(model, name, prices, f"{f}: row {i}: ")
                 cost = tin * pin + tout * pout
             else:
                 cost = _number(f, i, "cost", r.get("cost"))
                 if cost is None or cost < 0:
-                    raise OutcomeDataError(f"{f}: row {i}, column 'cost': {r.get('cost')!r} must be non-negative dollars.")
+                    raise OutcomeDataError(
+                        f"{f}: row {i}, column 'cost': {r.get('cost')!r} must be non-negative dollars."
+                    )
             key = str(r.get("prompt_id") or r.get("prompt") or "")
             entry = by_prompt.setdefault(key, {"prompt": None, "answers": {}, "task": None, "context": None})
             if r.get("prompt") not in (None, ""):
@@ -651,7 +750,9 @@ def _long_from_rows(
         if len(e["answers"]) < len(models):
             if missing == "error":
                 lack = [m for m in models if m not in e["answers"]]
-                raise OutcomeDataError(f"prompt_id {key!r} has no answer of {lack}; pass missing='drop' to skip it.")
+                raise OutcomeDataError(
+                    f"prompt_id {key!r} has no answer of {lack}; pass missing='drop' to skip it."
+                )
             dropped += 1
             continue
         prompts.append(e["prompt"])
@@ -663,25 +764,39 @@ def _long_from_rows(
         for m in models:
             responses[m].append(e["answers"][m][2])
     if dropped:
-        logger.warning("llm-cost-hooks routing: dropped %d prompts lacking an answer of every model %s", dropped, models)
+        logger.warning(
+            "llm-cost-hooks routing: dropped %d prompts lacking an answer of every model %s", dropped, models
+        )
     if not prompts:
-        raise OutcomeDataError(f"{', '.join(map(str, files))}: no prompt has an answer of every model {models}.")
+        raise OutcomeDataError(
+            f"{', '.join(map(str, files))}: no prompt has an answer of every model {models}."
+        )
     has_resp = {m for m in models if all(x not in (None, "") for x in responses[m])}
     extra: dict[str, Any] = {}
     if any(c for c in contexts):
         extra["contexts"] = contexts
     return OutcomeDataset(
-        prompts=prompts, tiers=models, quality=np.array(quality), cost=np.array(cost_rows),
+        prompts=prompts,
+        tiers=models,
+        quality=np.array(quality),
+        cost=np.array(cost_rows),
         responses={m: responses[m] for m in models if m in has_resp} or None,
-        features=feats if any(feats) else None, ids=ids, source=", ".join(map(str, files)),
-        dropped_rows=dropped, extra=extra,
+        features=feats if any(feats) else None,
+        ids=ids,
+        source=", ".join(map(str, files)),
+        dropped_rows=dropped,
+        extra=extra,
     )
 
 
 def write_long(data: OutcomeDataset, path: str | Path) -> Path:
     """Write ``data`` in the long form :func:`load_long` reads (CSV, gzip if ``.gz``)."""
     p = Path(path)
-    opener = gzip.open(p, "wt", encoding="utf-8", newline="") if p.suffix == ".gz" else open(p, "w", encoding="utf-8", newline="")
+    opener = (
+        gzip.open(p, "wt", encoding="utf-8", newline="")
+        if p.suffix == ".gz"
+        else open(p, "w", encoding="utf-8", newline="")
+    )
     with opener as fh:
         w = csv.writer(fh)
         w.writerow(["prompt_id", "prompt", "model", "quality", "cost", "task"])
@@ -689,7 +804,9 @@ def write_long(data: OutcomeDataset, path: str | Path) -> Path:
         for i, prompt in enumerate(data.prompts):
             task = (data.features or [None] * len(data))[i] or ""
             for t, m in enumerate(data.tiers):
-                w.writerow([ids[i], prompt, m, repr(float(data.quality[i, t])), repr(float(data.cost[i, t])), task])
+                w.writerow(
+                    [ids[i], prompt, m, repr(float(data.quality[i, t])), repr(float(data.cost[i, t])), task]
+                )
     return p
 
 
@@ -748,7 +865,9 @@ def load_mtbench(
     if qfile is None or not qfile.is_file():
         raise OutcomeDataError(f"{p}: no {_MTB_QUESTIONS}(.gz) here (RouteLLM's MT-Bench questions).")
     if jfile is None or not jfile.is_file():
-        raise OutcomeDataError(f"{directory}: no {_MTB_JUDGEMENTS}(.gz) next to the questions; pass judgements=PATH.")
+        raise OutcomeDataError(
+            f"{directory}: no {_MTB_JUDGEMENTS}(.gz) next to the questions; pass judgements=PATH."
+        )
     if success_threshold is not None and not 1 <= success_threshold <= 10:
         raise ConfigurationError(f"success_threshold is on the judge's 1-10 scale, got {success_threshold}.")
     _, qrows = _read_rows(qfile)
@@ -816,11 +935,23 @@ def load_mtbench(
         raise OutcomeDataError(f"{jfile}: no question has valid scores of every model on every turn.")
     cost = _price_calls(models, calls, cost_per_call=cost_per_call, prices=prices, price_models=price_models)
     return OutcomeDataset(
-        prompts=prompts, tiers=models, quality=np.array(quality), cost=cost, responses=responses,
-        features=feats, ids=ids, source=str(jfile), dropped_rows=dropped + contaminated,
-        extra={"contaminated_dropped": contaminated, "incomplete_dropped": dropped, "turns": turns_all,
-               "quality": "mean judge score / 10" if success_threshold is None
-               else f"mean judge score >= {success_threshold:g}"},
+        prompts=prompts,
+        tiers=models,
+        quality=np.array(quality),
+        cost=cost,
+        responses=responses,
+        features=feats,
+        ids=ids,
+        source=str(jfile),
+        dropped_rows=dropped + contaminated,
+        extra={
+            "contaminated_dropped": contaminated,
+            "incomplete_dropped": dropped,
+            "turns": turns_all,
+            "quality": "mean judge score / 10"
+            if success_threshold is None
+            else f"mean judge score >= {success_threshold:g}",
+        },
     )
 
 
@@ -848,7 +979,9 @@ def load_outcomes(
         return load_routellm(path, **kwargs)
     if layout == "long":
         return load_long(path, **kwargs)
-    raise ConfigurationError(f"unknown layout {layout!r}; use 'long', 'routerbench', 'routellm', 'mtbench' or 'auto'.")
+    raise ConfigurationError(
+        f"unknown layout {layout!r}; use 'long', 'routerbench', 'routellm', 'mtbench' or 'auto'."
+    )
 
 
 def _guess_layout(columns: Sequence[str], rows: Sequence[Mapping[str, Any]]) -> str:
@@ -857,8 +990,15 @@ def _guess_layout(columns: Sequence[str], rows: Sequence[Mapping[str, Any]]) -> 
     if any(c.endswith(_COST_SUFFIX) for c in columns):
         return "routerbench"
     # RouteLLM: no costs; model columns of True/False (with or without *_response).
-    boolean = [c for c in columns if c != "prompt" and not c.endswith("_response") and c not in _RESERVED
-               and rows and all(str(r.get(c, "")).strip().lower() in _TRUE | _FALSE for r in rows[:50])]
+    boolean = [
+        c
+        for c in columns
+        if c != "prompt"
+        and not c.endswith("_response")
+        and c not in _RESERVED
+        and rows
+        and all(str(r.get(c, "")).strip().lower() in _TRUE | _FALSE for r in rows[:50])
+    ]
     return "routellm" if len(boolean) >= 2 else "routerbench"
 
 

@@ -122,11 +122,13 @@ class EvalReport:
                 q = c = float("nan")
             else:
                 q, c = p.quality, p.cost
-            f = (lambda v, w=7, d=3: f"{v:>{w}.{d}f}" if v == v else " " * (w - 1) + "-")
-            return (f"{name[:34]:34s} {f(q, 8, 4)} {f(100 * q / s.quality, 7, 1)}% {f(c, 11, 6)} "
-                    f"{f(100 * c / s.cost if s.cost else float('nan'), 6, 1)}% "
-                    f"{f(r.aiq if r else float('nan'))} {f(r.apgr if r else float('nan'))} "
-                    f"{f(r.cpt50 if r else float('nan'))} {f(r.cpt80 if r else float('nan'))}")
+            f = lambda v, w=7, d=3: f"{v:>{w}.{d}f}" if v == v else " " * (w - 1) + "-"
+            return (
+                f"{name[:34]:34s} {f(q, 8, 4)} {f(100 * q / s.quality, 7, 1)}% {f(c, 11, 6)} "
+                f"{f(100 * c / s.cost if s.cost else float('nan'), 6, 1)}% "
+                f"{f(r.aiq if r else float('nan'))} {f(r.apgr if r else float('nan'))} "
+                f"{f(r.cpt50 if r else float('nan'))} {f(r.cpt80 if r else float('nan'))}"
+            )
 
         for t in self.tiers:
             lines.append(row(f"always {t}", self.singles[t], None))
@@ -162,7 +164,9 @@ def out_of_fold_predictions(
     for j in range(folds):
         test_idx = np.sort(parts[j])
         train_idx = np.sort(np.concatenate([parts[i] for i in range(folds) if i != j]))
-        m = RouterModel.fit(data.subset(train_idx), _Named(), kind=kind, embeddings=emb[train_idx], **fit_kwargs)  # type: ignore[arg-type]
+        m = RouterModel.fit(
+            data.subset(train_idx), _Named(), kind=kind, embeddings=emb[train_idx], **fit_kwargs
+        )  # type: ignore[arg-type]
         qq, cc = m.predict(emb[test_idx])
         q[test_idx], c[test_idx] = qq, cc
     return q, c
@@ -170,8 +174,12 @@ def out_of_fold_predictions(
 
 def _point(data: OutcomeDataset, pick: np.ndarray, strong: int, knob: float | None = None) -> CurvePoint:
     rows = np.arange(len(data))
-    return CurvePoint(float(data.quality[rows, pick].mean()), float(data.cost[rows, pick].mean()),
-                      float(np.mean(pick == strong)), knob)
+    return CurvePoint(
+        float(data.quality[rows, pick].mean()),
+        float(data.cost[rows, pick].mean()),
+        float(np.mean(pick == strong)),
+        knob,
+    )
 
 
 def evaluate(
@@ -218,65 +226,124 @@ def evaluate(
             xq = [(p.strong_share, p.quality) for p in points]
         else:
             xq = [((p.cost - cw) / (cs - cw) if cs != cw else 0.0, p.quality) for p in points]
-        return StrategyResult(name, points, aiq=aiq(pts, *c_range), apgr=apgr(xq, qw, qs),
-                              cpt50=cpt(xq, qw, qs, 0.5), cpt80=cpt(xq, qw, qs, 0.8), note=note)
+        return StrategyResult(
+            name,
+            points,
+            aiq=aiq(pts, *c_range),
+            apgr=apgr(xq, qw, qs),
+            cpt50=cpt(xq, qw, qs, 0.5),
+            cpt80=cpt(xq, qw, qs, 0.8),
+            note=note,
+        )
 
     results: list[StrategyResult] = []
     # Random mixing of weak and strong (expected value).
-    results.append(finish("random(weak,strong)", [
-        CurvePoint((1 - p) * qw + p * qs, (1 - p) * cw + p * cs, p, p) for p in np.linspace(0, 1, 21)]))
+    results.append(
+        finish(
+            "random(weak,strong)",
+            [CurvePoint((1 - p) * qw + p * qs, (1 - p) * cw + p * cs, p, p) for p in np.linspace(0, 1, 21)],
+        )
+    )
     # Every single model, and their hull (RouterBench's "zero router").
-    results.append(finish("zero-router(single-model hull)", list(singles.values()),
-                          note="convex hull of the single models (achievable by random mixing)"))
+    results.append(
+        finish(
+            "zero-router(single-model hull)",
+            list(singles.values()),
+            note="convex hull of the single models (achievable by random mixing)",
+        )
+    )
     # Oracle: knows every outcome; sweeps the price of quality.
     oq = test.quality - 1e-9 * test.cost / max(float(test.cost.max()), 1e-12)
-    opts = [_point(test, choose_tiers(oq, test.cost, float(k)), strong, float(k))
-            for k in knob_grid(test.cost, "utility", 60)]
+    opts = [
+        _point(test, choose_tiers(oq, test.cost, float(k)), strong, float(k))
+        for k in knob_grid(test.cost, "utility", 60)
+    ]
     results.append(finish("oracle", opts))
 
     if rules is not None:
         feats = test.features or [None] * len(test)
-        pick = np.array([tiers.index(rules.route(RouteRequest(p, {"feature": f} if f else {}), tiers).tier)
-                         for p, f in zip(test.prompts, feats)])
+        pick = np.array(
+            [
+                tiers.index(rules.route(RouteRequest(p, {"feature": f} if f else {}), tiers).tier)
+                for p, f in zip(test.prompts, feats)
+            ]
+        )
         results.append(finish("rules", [_point(test, pick, strong)]))
 
-    if cascade and test.responses is not None and all(t in test.responses for t in (tiers[weak], tiers[strong])):
+    if (
+        cascade
+        and test.responses is not None
+        and all(t in test.responses for t in (tiers[weak], tiers[strong]))
+    ):
         rows = np.arange(len(test))
-        accept = np.array([
-            _run_checks(Answer(text=test.responses[tiers[weak]][i] or "", tier=tiers[weak], finish_reason="stop"),
-                        BUILTIN_CHECKS) is None for i in rows])
+        accept = np.array(
+            [
+                _run_checks(
+                    Answer(text=test.responses[tiers[weak]][i] or "", tier=tiers[weak], finish_reason="stop"),
+                    BUILTIN_CHECKS,
+                )
+                is None
+                for i in rows
+            ]
+        )
         q = np.where(accept, test.quality[:, weak], test.quality[:, strong])
         c = test.cost[:, weak] + np.where(accept, 0.0, test.cost[:, strong])
-        results.append(finish("cascade(weak->strong, built-in checks)",
-                              [CurvePoint(float(q.mean()), float(c.mean()), float(np.mean(~accept)))],
-                              note=f"built-in checks rejected {int((~accept).sum())} of {len(test)} weak answers; "
-                                   "failed attempts stay in the cost"))
+        results.append(
+            finish(
+                "cascade(weak->strong, built-in checks)",
+                [CurvePoint(float(q.mean()), float(c.mean()), float(np.mean(~accept)))],
+                note=f"built-in checks rejected {int((~accept).sum())} of {len(test)} weak answers; "
+                "failed attempts stay in the cost",
+            )
+        )
 
     if train is not None:
         fit_kwargs = dict(fit_kwargs or {})
         if train_embeddings is None or test_embeddings is None:
             if embedder is None:
                 raise ConfigurationError("a trained router needs an embedder (or precomputed embeddings).")
-            train_embeddings = embed_texts(embedder, train.prompts) if train_embeddings is None else train_embeddings
-            test_embeddings = embed_texts(embedder, test.prompts) if test_embeddings is None else test_embeddings
+            train_embeddings = (
+                embed_texts(embedder, train.prompts) if train_embeddings is None else train_embeddings
+            )
+            test_embeddings = (
+                embed_texts(embedder, test.prompts) if test_embeddings is None else test_embeddings
+            )
         for kind in kinds:
-            oof_q, oof_c = out_of_fold_predictions(train, train_embeddings, kind=kind, seed=seed, **fit_kwargs)
-            op: OperatingPoint = calibrate_points(train.quality, train.cost, oof_q, oof_c, tiers, target, mode)
+            oof_q, oof_c = out_of_fold_predictions(
+                train, train_embeddings, kind=kind, seed=seed, **fit_kwargs
+            )
+            op: OperatingPoint = calibrate_points(
+                train.quality, train.cost, oof_q, oof_c, tiers, target, mode
+            )
 
             class _Named:
                 name = getattr(embedder, "name", "precomputed")
 
             model = RouterModel.fit(train, _Named(), kind=kind, embeddings=train_embeddings, **fit_kwargs)  # type: ignore[arg-type]
             q, c = model.predict(test_embeddings)
-            points = [_point(test, choose_tiers(q, c, float(k), mode), strong, float(k)) for k in knob_grid(c, mode)]
+            points = [
+                _point(test, choose_tiers(q, c, float(k), mode), strong, float(k)) for k in knob_grid(c, mode)
+            ]
             res = finish(f"trained-{kind}", points)
             res.calibrated = _point(test, pick_tiers(q, c, op, test.prompts), strong, op.knob)
-            res.calibration = {"knob": round(op.knob, 6), "train_quality": round(op.quality, 4),
-                               "train_cost": round(op.cost, 8), "met_on_train": op.met}
+            res.calibration = {
+                "knob": round(op.knob, 6),
+                "train_quality": round(op.quality, 4),
+                "train_cost": round(op.cost, 8),
+                "met_on_train": op.met,
+            }
             if op.knob_b is not None:
                 res.calibration.update(knob_b=round(op.knob_b, 6), mix=round(op.mix, 4))
             results.append(res)
-    return EvalReport(tiers=list(tiers), n_train=len(train) if train is not None else 0, n_test=len(test),
-                      weak=tiers[weak], strong=tiers[strong], singles=singles, results=results,
-                      x_axis="share of calls to the strong tier" if two else "normalised cost (weak=0, strong=1)",
-                      c_range=c_range, target=target.model_dump_json())
+    return EvalReport(
+        tiers=list(tiers),
+        n_train=len(train) if train is not None else 0,
+        n_test=len(test),
+        weak=tiers[weak],
+        strong=tiers[strong],
+        singles=singles,
+        results=results,
+        x_axis="share of calls to the strong tier" if two else "normalised cost (weak=0, strong=1)",
+        c_range=c_range,
+        target=target.model_dump_json(),
+    )

@@ -64,7 +64,9 @@ def aiq(points: Sequence[tuple[float, float]], c_min: float, c_max: float, *, gr
     return float(np.trapezoid(_hull_value(hull, x), x) / (c_max - c_min))
 
 
-def pgr_curve(xq: Sequence[tuple[float, float]], q_weak: float, q_strong: float, *, grid: int = 1001) -> tuple[np.ndarray, np.ndarray]:
+def pgr_curve(
+    xq: Sequence[tuple[float, float]], q_weak: float, q_strong: float, *, grid: int = 1001
+) -> tuple[np.ndarray, np.ndarray]:
     """(x grid on [0, 1], PGR) from ``(x, quality)`` points (x already normalised)."""
     gap = q_strong - q_weak
     pts = sorted((float(min(max(x, 0.0), 1.0)), float(q)) for x, q in xq)

@@ -47,7 +47,9 @@ _TEXT_KEY = "text.shared_lines"
 def fold_of(text: str, folds: int) -> int:
     """The cross-fitting fold of a request: a stable hash of its text (independent of the
     hash that mixes two operating points), so a repeated prompt always lands in one fold."""
-    digest = hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=8, person=b"llmcost-fold").digest()
+    digest = hashlib.blake2b(
+        text.encode("utf-8", "surrogatepass"), digest_size=8, person=b"llmcost-fold"
+    ).digest()
     return int.from_bytes(digest, "little") % folds
 
 
@@ -78,7 +80,7 @@ class HashingEmbedder:
         for w in low.split():
             v[zlib.crc32(w.encode()) % self.dim] += 1.0
         for i in range(max(len(low) - 2, 0)):
-            v[zlib.crc32(low[i:i + 3].encode()) % self.dim] += 0.3
+            v[zlib.crc32(low[i : i + 3].encode()) % self.dim] += 0.3
         n = float(np.linalg.norm(v))
         return v / n if n else v
 
@@ -94,14 +96,19 @@ class HashingEmbedder:
 def embed_texts(embedder: Any, texts: Sequence[str], *, max_chars: int = 2000, batch: int = 32) -> np.ndarray:
     """Embed in small batches (a padded batch of thousands of long prompts exhausts memory)."""
     texts = [t[:max_chars] for t in texts]
-    out = [np.asarray(embedder.embed(texts[i:i + batch]), dtype=np.float32) for i in range(0, len(texts), batch)]
+    out = [
+        np.asarray(embedder.embed(texts[i : i + batch]), dtype=np.float32)
+        for i in range(0, len(texts), batch)
+    ]
     return np.concatenate(out) if out else np.zeros((0, int(embedder.dim)), dtype=np.float32)
 
 
 L2_GRID = (0.1, 0.3, 1.0, 3.0, 10.0, 30.0, 100.0)
 
 
-def _fit_ridge_loo(x: np.ndarray, y: np.ndarray, grid: Sequence[float]) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+def _fit_ridge_loo(
+    x: np.ndarray, y: np.ndarray, grid: Sequence[float]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
     """Ridge regression of every column of ``y`` on ``x`` (centred), with the L2 strength
     picked from ``grid`` by exact leave-one-out squared error (``(y - yhat) / (1 - h)``).
     Returns (weights (d, k), x mean, y mean, chosen l2)."""
@@ -133,7 +140,9 @@ def _fit_ridge_loo_preds(
     return w, mu, ym, l2, y - resid
 
 
-def _advantage_caps(q_true: np.ndarray, q_loo: np.ndarray, ref: int, active: np.ndarray, z: float) -> np.ndarray:
+def _advantage_caps(
+    q_true: np.ndarray, q_loo: np.ndarray, ref: int, active: np.ndarray, z: float
+) -> np.ndarray:
     """Per tier, the advantage over tier ``ref`` it proved on held-out rows: on the rows
     where its leave-one-out prediction is the best and above the reference's, the lower
     bound ``mean - z * standard error`` of its real advantage, floored at 0 (0 = none)."""
@@ -207,7 +216,9 @@ class RouterModel:
             return None
         cache = self.__dict__.setdefault("_fold_cache", {})
         if "selector" not in cache:
-            cache["selector"] = TextSelector.from_saved(self.arrays[_TEXT_KEY], dict(self.params.get("text") or {}))
+            cache["selector"] = TextSelector.from_saved(
+                self.arrays[_TEXT_KEY], dict(self.params.get("text") or {})
+            )
         return cache["selector"]  # type: ignore[no-any-return]
 
     def set_selector(self, selector: TextSelector) -> None:
@@ -248,8 +259,12 @@ class RouterModel:
         c = data.cost.astype(np.float32)
         mq, mc = data.tier_quality(), data.tier_cost()
         if prune == "pareto":
-            active = np.array([not np.any((mq >= mq[t]) & (mc <= mc[t]) & ((mq > mq[t]) | (mc < mc[t])))
-                               for t in range(len(data.tiers))])
+            active = np.array(
+                [
+                    not np.any((mq >= mq[t]) & (mc <= mc[t]) & ((mq > mq[t]) | (mc < mc[t])))
+                    for t in range(len(data.tiers))
+                ]
+            )
         elif prune == "none":
             active = np.ones(len(data.tiers), dtype=bool)
         else:
@@ -274,8 +289,13 @@ class RouterModel:
             reg = np.eye(xb.shape[1]) * l2
             reg[-1, -1] = 0.0
             wc = np.linalg.solve(xb.T @ xb + reg, xb.T @ c.astype(np.float64))
-            arrays = {"w": np.array(ws, dtype=np.float32), "b": np.array(bs, dtype=np.float32),
-                      "wc": wc.astype(np.float32), "prior_c": c.mean(axis=0), "active": active}
+            arrays = {
+                "w": np.array(ws, dtype=np.float32),
+                "b": np.array(bs, dtype=np.float32),
+                "wc": wc.astype(np.float32),
+                "prior_c": c.mean(axis=0),
+                "active": active,
+            }
             params = {"l2": float(l2)}
         elif kind in ("ridge", "ridge_guarded"):
             if not l2_grid or any(v <= 0 for v in l2_grid):
@@ -283,8 +303,14 @@ class RouterModel:
             x = emb.astype(np.float64)
             wq, mu, qm, l2q, q_loo = _fit_ridge_loo_preds(x, q.astype(np.float64), l2_grid)
             wc, _, cm, l2c = _fit_ridge_loo(x, c.astype(np.float64), l2_grid)
-            arrays = {"mu": mu.astype(np.float32), "wq": wq.astype(np.float32), "bq": qm.astype(np.float32),
-                      "wc": wc.astype(np.float32), "bc": cm.astype(np.float32), "active": active}
+            arrays = {
+                "mu": mu.astype(np.float32),
+                "wq": wq.astype(np.float32),
+                "bq": qm.astype(np.float32),
+                "wc": wc.astype(np.float32),
+                "bc": cm.astype(np.float32),
+                "active": active,
+            }
             params = {"l2_quality": l2q, "l2_cost": l2c}
             if kind == "ridge_guarded":
                 if not guard_z >= 0:
@@ -294,11 +320,22 @@ class RouterModel:
                 caps = _advantage_caps(q.astype(np.float64), np.clip(q_loo, 0.0, 1.0), ref, active, guard_z)
                 arrays["cap"] = caps.astype(np.float32)
                 params.update(reference=int(ref), guard_z=float(guard_z))
-                info["proven_advantage"] = {data.tiers[t]: float(caps[t]) for t in range(len(caps)) if caps[t] > 0}
+                info["proven_advantage"] = {
+                    data.tiers[t]: float(caps[t]) for t in range(len(caps)) if caps[t] > 0
+                }
         else:
-            raise ConfigurationError(f"unknown router kind {kind!r}; use 'ridge', 'ridge_guarded' or 'logistic'.")
-        return cls(kind=kind, tiers=list(data.tiers), embedder_name=str(embedder.name),
-                   dim=int(emb.shape[1]), arrays=arrays, params=params, info=info)
+            raise ConfigurationError(
+                f"unknown router kind {kind!r}; use 'ridge', 'ridge_guarded' or 'logistic'."
+            )
+        return cls(
+            kind=kind,
+            tiers=list(data.tiers),
+            embedder_name=str(embedder.name),
+            dim=int(emb.shape[1]),
+            arrays=arrays,
+            params=params,
+            info=info,
+        )
 
     # -- prediction ------------------------------------------------------------------------
     # -- cross-fitting -------------------------------------------------------------------------
@@ -312,16 +349,29 @@ class RouterModel:
         cache = self.__dict__.setdefault("_fold_cache", {})
         if k not in cache:
             prefix = f"f{k}."
-            arrays = {name[len(prefix):]: v for name, v in self.arrays.items() if name.startswith(prefix)}
+            arrays = {name[len(prefix) :]: v for name, v in self.arrays.items() if name.startswith(prefix)}
             params = dict(self.params.get("fold_params", [{}] * self.n_folds)[k])
-            cache[k] = RouterModel(kind=self.kind, tiers=self.tiers, embedder_name=self.embedder_name, dim=self.dim,
-                                   arrays=arrays, params=params)
+            cache[k] = RouterModel(
+                kind=self.kind,
+                tiers=self.tiers,
+                embedder_name=self.embedder_name,
+                dim=self.dim,
+                arrays=arrays,
+                params=params,
+            )
         return cache[k]  # type: ignore[no-any-return]
 
     @classmethod
-    def cross_fit(cls, data: OutcomeDataset, embedder: Any, features: np.ndarray, *, folds: int = 5,
-                  kind: Literal["logistic", "ridge", "ridge_guarded"] = "ridge",
-                  **fit_kwargs: Any) -> tuple[RouterModel, np.ndarray, np.ndarray]:
+    def cross_fit(
+        cls,
+        data: OutcomeDataset,
+        embedder: Any,
+        features: np.ndarray,
+        *,
+        folds: int = 5,
+        kind: Literal["logistic", "ridge", "ridge_guarded"] = "ridge",
+        **fit_kwargs: Any,
+    ) -> tuple[RouterModel, np.ndarray, np.ndarray]:
         """Fit one model per fold on the other folds' rows; return the router holding all of
         them and every row's prediction by the model that did not see it.
 
@@ -335,8 +385,10 @@ class RouterModel:
         assign = np.array([fold_of(p, folds) for p in data.prompts])
         sizes = np.bincount(assign, minlength=folds)
         if np.any(sizes == 0) or np.any(len(data) - sizes < 2):
-            raise ConfigurationError(f"{len(data)} rows are too few for {folds} cross-fitting folds; "
-                                     "give more outcomes or fewer folds.")
+            raise ConfigurationError(
+                f"{len(data)} rows are too few for {folds} cross-fitting folds; "
+                "give more outcomes or fewer folds."
+            )
         q = np.zeros(data.quality.shape)
         c = np.zeros(data.cost.shape)
         arrays: dict[str, np.ndarray] = {}
@@ -351,10 +403,23 @@ class RouterModel:
             infos.append(m.info)
         params = {"folds": folds, "fold_params": fold_params}
         info = {"fold_rows": sizes.tolist(), "fold_info": infos}
-        return cls(kind=kind, tiers=list(data.tiers), embedder_name=str(embedder.name), dim=int(features.shape[1]),
-                   arrays=arrays, params=params, info=info), q, c
+        return (
+            cls(
+                kind=kind,
+                tiers=list(data.tiers),
+                embedder_name=str(embedder.name),
+                dim=int(features.shape[1]),
+                arrays=arrays,
+                params=params,
+                info=info,
+            ),
+            q,
+            c,
+        )
 
-    def predict(self, emb: np.ndarray, folds: Sequence[int] | np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    def predict(
+        self, emb: np.ndarray, folds: Sequence[int] | np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
         """``(quality, cost)`` predictions, each (n, tiers), for embeddings (n, dim).
         A pruned tier's quality is -1 (never chosen). A cross-fitted router answers each
         row with the model of its fold (``folds``, see :func:`fold_of`); without ``folds``
@@ -384,7 +449,7 @@ class RouterModel:
             if self.kind == "ridge_guarded":
                 ref = int(self.params["reference"])
                 cap = np.where(a["cap"] > 0, a["cap"], -_BELOW_REFERENCE)
-                limit = q[:, ref:ref + 1] + cap[None, :]
+                limit = q[:, ref : ref + 1] + cap[None, :]
                 limit[:, ref] = q[:, ref]
                 q = np.minimum(q, limit)
         else:
@@ -404,9 +469,13 @@ class RouterModel:
         np.savez(npz, **{k: np.ascontiguousarray(v) for k, v in self.arrays.items()})
         digest = hashlib.sha256(npz.read_bytes()).hexdigest()
         meta = {
-            "format_version": FORMAT_VERSION, "kind": self.kind, "tiers": self.tiers,
-            "embedder": {"name": self.embedder_name, "dim": self.dim}, "params": self.params,
-            "info": self.info, "arrays_sha256": digest,
+            "format_version": FORMAT_VERSION,
+            "kind": self.kind,
+            "tiers": self.tiers,
+            "embedder": {"name": self.embedder_name, "dim": self.dim},
+            "params": self.params,
+            "info": self.info,
+            "arrays_sha256": digest,
         }
         (d / "router.json").write_text(json.dumps(meta, indent=2))
         return d
@@ -418,20 +487,28 @@ class RouterModel:
         jpath, npath = d / "router.json", d / "router.npz"
         for p in (jpath, npath):
             if not p.is_file():
-                raise RouterModelError(f"{p} is missing; train one with `llm-cost route train DATA --out {d}`.")
+                raise RouterModelError(
+                    f"{p} is missing; train one with `llm-cost route train DATA --out {d}`."
+                )
         try:
             meta = json.loads(jpath.read_text())
         except json.JSONDecodeError as exc:
             raise RouterModelError(f"{jpath} is not valid JSON: {exc.msg}.") from None
         if meta.get("format_version") not in _READABLE_VERSIONS:
-            raise RouterModelError(f"{jpath}: format_version {meta.get('format_version')!r}, expected one of "
-                                   f"{_READABLE_VERSIONS}; retrain with this version of llm-cost-hooks.")
+            raise RouterModelError(
+                f"{jpath}: format_version {meta.get('format_version')!r}, expected one of "
+                f"{_READABLE_VERSIONS}; retrain with this version of llm-cost-hooks."
+            )
         raw = npath.read_bytes()
         if meta.get("arrays_sha256") and hashlib.sha256(raw).hexdigest() != meta["arrays_sha256"]:
-            raise RouterModelError(f"{npath} does not match the checksum in {jpath}; retrain or restore both files.")
+            raise RouterModelError(
+                f"{npath} does not match the checksum in {jpath}; retrain or restore both files."
+            )
         if meta.get("kind") not in ("logistic", "ridge", "ridge_guarded"):
-            raise RouterModelError(f"{jpath}: router kind {meta.get('kind')!r} is not supported by this version "
-                                   "(kNN routers were removed); retrain with `llm-cost route train`.")
+            raise RouterModelError(
+                f"{jpath}: router kind {meta.get('kind')!r} is not supported by this version "
+                "(kNN routers were removed); retrain with `llm-cost route train`."
+            )
         with np.load(npath, allow_pickle=False) as z:
             arrays = {k: z[k] for k in z.files}
         emb_meta = meta.get("embedder") or {}
@@ -440,6 +517,12 @@ class RouterModel:
                 f"router in {d} was trained with embedder {emb_meta.get('name')!r} but "
                 f"{embedder.name!r} was given; use the same embedder or retrain."
             )
-        return cls(kind=meta["kind"], tiers=list(meta["tiers"]), embedder_name=emb_meta.get("name", ""),
-                   dim=int(emb_meta.get("dim", 0)), arrays=arrays, params=dict(meta.get("params") or {}),
-                   info=dict(meta.get("info") or {}))
+        return cls(
+            kind=meta["kind"],
+            tiers=list(meta["tiers"]),
+            embedder_name=emb_meta.get("name", ""),
+            dim=int(emb_meta.get("dim", 0)),
+            arrays=arrays,
+            params=dict(meta.get("params") or {}),
+            info=dict(meta.get("info") or {}),
+        )

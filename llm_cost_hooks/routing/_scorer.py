@@ -34,12 +34,30 @@ __all__ = ["AnswerScorer", "answer_features"]
 
 _NUM = re.compile(r"(?<![\w.])-?\d[\d,]*(?:\.\d+)?")
 _FINAL = re.compile(r"(?:####|answer is|answer:|\\boxed\{)\s*\$?\s*(-?\d[\d,]*(?:\.\d+)?)", re.IGNORECASE)
-_HEDGE = re.compile(r"\b(approximately|assum\w*|cannot|can't|not possible|unclear|however|round\w*|estimat\w*|sorry|"
-                    r"mistake|actually|wait|let me|re-?evaluat\w*|incorrect|error)\b", re.IGNORECASE)
-FEATURES = ("log_chars", "log_lines", "log_numbers", "log_equations", "has_final_marker", "final_is_last_result",
-            "final_integer", "final_copied_from_request", "hedges", "ends_cleanly", "unique_line_share",
-            "request_log_chars", "request_log_numbers", "log_wrong_equations", "any_wrong_equation",
-            "request_numbers_used", "looks_cut_off")
+_HEDGE = re.compile(
+    r"\b(approximately|assum\w*|cannot|can't|not possible|unclear|however|round\w*|estimat\w*|sorry|"
+    r"mistake|actually|wait|let me|re-?evaluat\w*|incorrect|error)\b",
+    re.IGNORECASE,
+)
+FEATURES = (
+    "log_chars",
+    "log_lines",
+    "log_numbers",
+    "log_equations",
+    "has_final_marker",
+    "final_is_last_result",
+    "final_integer",
+    "final_copied_from_request",
+    "hedges",
+    "ends_cleanly",
+    "unique_line_share",
+    "request_log_chars",
+    "request_log_numbers",
+    "log_wrong_equations",
+    "any_wrong_equation",
+    "request_numbers_used",
+    "looks_cut_off",
+)
 
 
 def _numbers(text: str) -> list[float]:
@@ -82,7 +100,10 @@ def answer_features(response: str, request: str | None = None) -> list[float]:
     tail = r.rstrip()[-1:]
     cut = r.count("<<") != r.count(">>") or r.count("(") != r.count(")") or tail in tuple(":,=+-*/(\\")
     return [
-        math.log1p(len(r)), math.log1p(len(lines)), math.log1p(len(nums)), math.log1p(checked),
+        math.log1p(len(r)),
+        math.log1p(len(lines)),
+        math.log1p(len(nums)),
+        math.log1p(checked),
         1.0 if marked else 0.0,
         1.0 if final is not None and results and abs(final - results[-1]) < 1e-9 else 0.0,
         1.0 if final is not None and abs(final - round(final)) < 1e-9 else 0.0,
@@ -90,8 +111,10 @@ def answer_features(response: str, request: str | None = None) -> list[float]:
         min(len(_HEDGE.findall(r)), 3) / 3.0,
         1.0 if r.strip() and tail in ".!?)0123456789" else 0.0,
         len(set(lines)) / len(lines) if lines else 0.0,
-        math.log1p(len(p)), math.log1p(len(given)),
-        math.log1p(len(wrong)), 1.0 if wrong else 0.0,
+        math.log1p(len(p)),
+        math.log1p(len(given)),
+        math.log1p(len(wrong)),
+        1.0 if wrong else 0.0,
         float(used),
         1.0 if cut else 0.0,
     ]
@@ -114,13 +137,21 @@ class AnswerScorer:
     threshold: float | None = None
 
     @classmethod
-    def fit(cls, requests: Sequence[str], responses: Sequence[str | None], correct: Sequence[float] | np.ndarray,
-            *, l2_grid: Sequence[float] = (*L2_GRID, 300.0, 1000.0)) -> AnswerScorer:
+    def fit(
+        cls,
+        requests: Sequence[str],
+        responses: Sequence[str | None],
+        correct: Sequence[float] | np.ndarray,
+        *,
+        l2_grid: Sequence[float] = (*L2_GRID, 300.0, 1000.0),
+    ) -> AnswerScorer:
         """Train on past answers of one tier and their correctness (0/1 or a score in [0, 1])."""
         y = np.asarray(correct, dtype=np.float64)
         if not len(requests) == len(responses) == len(y):
-            raise ConfigurationError(f"requests ({len(requests)}), responses ({len(responses)}) and correct "
-                                     f"({len(y)}) must have the same length.")
+            raise ConfigurationError(
+                f"requests ({len(requests)}), responses ({len(responses)}) and correct "
+                f"({len(y)}) must have the same length."
+            )
         if len(y) < 5:
             raise ConfigurationError(f"need at least 5 scored answers to train a scorer, got {len(y)}.")
         x = np.array([answer_features(r or "", p) for p, r in zip(requests, responses)])
@@ -144,7 +175,9 @@ class AnswerScorer:
         one tier's answers; a stronger tier's answer passes)."""
         t = self.threshold if threshold is None else threshold
         if t is None:
-            raise ConfigurationError("no threshold: pass one or set AnswerScorer.threshold from a calibration.")
+            raise ConfigurationError(
+                "no threshold: pass one or set AnswerScorer.threshold from a calibration."
+            )
         only = None if tiers is None else frozenset(tiers)
 
         def learned_answer_check(answer: Answer) -> bool | str:
@@ -157,16 +190,29 @@ class AnswerScorer:
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-able data (weights and feature names)."""
-        return {"features": list(FEATURES), "mean": self.mean.tolist(), "scale": self.scale.tolist(),
-                "weights": self.weights.tolist(), "bias": self.bias, "l2": self.l2, "threshold": self.threshold}
+        return {
+            "features": list(FEATURES),
+            "mean": self.mean.tolist(),
+            "scale": self.scale.tolist(),
+            "weights": self.weights.tolist(),
+            "bias": self.bias,
+            "l2": self.l2,
+            "threshold": self.threshold,
+        }
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> AnswerScorer:
         """Inverse of :meth:`to_dict` (checks the feature set matches this version)."""
         if list(d.get("features") or []) != list(FEATURES):
             raise ConfigurationError("the saved scorer was trained on other features; retrain it.")
-        return cls(mean=np.array(d["mean"]), scale=np.array(d["scale"]), weights=np.array(d["weights"]),
-                   bias=float(d["bias"]), l2=float(d["l2"]), threshold=d.get("threshold"))
+        return cls(
+            mean=np.array(d["mean"]),
+            scale=np.array(d["scale"]),
+            weights=np.array(d["weights"]),
+            bias=float(d["bias"]),
+            l2=float(d["l2"]),
+            threshold=d.get("threshold"),
+        )
 
     def save(self, path: str | Path) -> Path:
         """Write the scorer as JSON."""

@@ -71,23 +71,36 @@ class ShadowStore:
     def _connect(self) -> sqlite3.Connection:
         return sqlite3.connect(self.path, timeout=5.0)
 
-    def write(self, prompt: str, context: str | None, outcomes: Mapping[str, tuple[float, float, str | None]],
-              explored: str) -> bool:
+    def write(
+        self,
+        prompt: str,
+        context: str | None,
+        outcomes: Mapping[str, tuple[float, float, str | None]],
+        explored: str,
+    ) -> bool:
         """Write one request's outcomes ``{tier: (quality, cost_usd, model)}``; ``explored``
         is the tier called only to learn. False (logged, set aside) when the write failed."""
         rid = uuid.uuid4().hex
         ts = datetime.now(timezone.utc).isoformat()
-        rows = [(rid, ts, prompt, context, tier, model, float(q), float(c), int(tier == explored))
-                for tier, (q, c, model) in outcomes.items()]
+        rows = [
+            (rid, ts, prompt, context, tier, model, float(q), float(c), int(tier == explored))
+            for tier, (q, c, model) in outcomes.items()
+        ]
         try:
             with self._lock, self._connect() as conn:
                 conn.executemany(f"INSERT INTO {_TABLE} VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
             return True
         except sqlite3.Error as exc:
             self.failed += 1
-            self.set_aside.append({"prompt": prompt, "context": context, "outcomes": dict(outcomes), "explored": explored})
-            logger.warning("llm-cost-hooks routing: shadow outcome not written to %s (%r); %d set aside so far",
-                           self.path, exc, self.failed)
+            self.set_aside.append(
+                {"prompt": prompt, "context": context, "outcomes": dict(outcomes), "explored": explored}
+            )
+            logger.warning(
+                "llm-cost-hooks routing: shadow outcome not written to %s (%r); %d set aside so far",
+                self.path,
+                exc,
+                self.failed,
+            )
             return False
 
     def count(self) -> int:
@@ -111,17 +124,28 @@ class ShadowMode:
     'large'
     """
 
-    def __init__(self, judge: Judge, *, share: float = 0.05, budget_usd: float | None = None,
-                 tier: str | None = None, store: ShadowStore | str | Path | None = None,
-                 seed: int | None = None) -> None:
+    def __init__(
+        self,
+        judge: Judge,
+        *,
+        share: float = 0.05,
+        budget_usd: float | None = None,
+        tier: str | None = None,
+        store: ShadowStore | str | Path | None = None,
+        seed: int | None = None,
+    ) -> None:
         if not callable(judge):
-            raise ConfigurationError("ShadowMode needs a judge: judge(request, {tier: answer}) -> {tier: quality}.")
+            raise ConfigurationError(
+                "ShadowMode needs a judge: judge(request, {tier: answer}) -> {tier: quality}."
+            )
         if not 0.0 <= share <= 1.0:
             raise ConfigurationError(f"share must be between 0 and 1, got {share}.")
         if budget_usd is not None and budget_usd < 0:
             raise ConfigurationError(f"budget_usd must be >= 0, got {budget_usd}.")
         if store is None:
-            raise ConfigurationError("ShadowMode needs store=ShadowStore(path) or the path of your ledger file.")
+            raise ConfigurationError(
+                "ShadowMode needs store=ShadowStore(path) or the path of your ledger file."
+            )
         self.judge = judge
         self.share = float(share)
         self.budget_usd = budget_usd
@@ -129,8 +153,15 @@ class ShadowMode:
         self.store = store if isinstance(store, ShadowStore) else ShadowStore(store)
         self._rng = random.Random(seed)
         self._lock = threading.Lock()
-        self.stats = {"shadowed": 0, "spent_usd": 0.0, "call_errors": 0, "judge_errors": 0, "written": 0,
-                      "write_errors": 0, "skipped_budget": 0}
+        self.stats = {
+            "shadowed": 0,
+            "spent_usd": 0.0,
+            "call_errors": 0,
+            "judge_errors": 0,
+            "written": 0,
+            "write_errors": 0,
+            "skipped_budget": 0,
+        }
 
     def pick(self, chosen: str, order: Sequence[str]) -> str | None:
         """The tier to also ask for this request, or None (not sampled, or over budget)."""
@@ -143,8 +174,15 @@ class ShadowMode:
         other = self.tier if self.tier is not None else (order[-1] if chosen != order[-1] else order[0])
         return None if other == chosen or other not in order else other
 
-    def record(self, request: str, context: str | None, answers: Mapping[str, str],
-               costs: Mapping[str, float], models: Mapping[str, str | None], explored: str) -> bool:
+    def record(
+        self,
+        request: str,
+        context: str | None,
+        answers: Mapping[str, str],
+        costs: Mapping[str, float],
+        models: Mapping[str, str | None],
+        explored: str,
+    ) -> bool:
         """Judge the answers and write the outcomes; never raises."""
         with self._lock:
             self.stats["shadowed"] += 1
@@ -154,13 +192,17 @@ class ShadowMode:
             qualities = {t: float(scores[t]) for t in answers}
             if not all(0.0 <= q <= 1.0 for q in qualities.values()):
                 raise ValueError(f"judge scores must be in [0, 1], got {qualities}")
-        except Exception as exc:  # noqa: BLE001 - a user's judge must not break the request
+        except Exception as exc:
             with self._lock:
                 self.stats["judge_errors"] += 1
             logger.warning("llm-cost-hooks routing: shadow judge failed (%r); outcome not recorded", exc)
             return False
-        ok = self.store.write(request, context, {t: (qualities[t], float(costs.get(t, 0.0)), models.get(t))
-                                                 for t in answers}, explored)
+        ok = self.store.write(
+            request,
+            context,
+            {t: (qualities[t], float(costs.get(t, 0.0)), models.get(t)) for t in answers},
+            explored,
+        )
         with self._lock:
             self.stats["written" if ok else "write_errors"] += 1
         return ok
@@ -168,8 +210,11 @@ class ShadowMode:
     def call_failed(self, tier: str, error: BaseException) -> None:
         with self._lock:
             self.stats["call_errors"] += 1
-        logger.warning("llm-cost-hooks routing: shadow call to tier %r failed (%r); the user's answer is unaffected",
-                       tier, error)
+        logger.warning(
+            "llm-cost-hooks routing: shadow call to tier %r failed (%r); the user's answer is unaffected",
+            tier,
+            error,
+        )
 
 
 def outcomes_from_ledger(path: str | Path, *, tiers: Sequence[str] | None = None) -> OutcomeDataset:
@@ -181,12 +226,18 @@ def outcomes_from_ledger(path: str | Path, *, tiers: Sequence[str] | None = None
     try:
         with sqlite3.connect(f"file:{p}?mode=ro", uri=True) as conn:
             conn.row_factory = sqlite3.Row
-            rows = [dict(r) for r in conn.execute(
-                f"SELECT request_id AS prompt_id, prompt, context, tier AS model, quality, cost_usd AS cost "
-                f"FROM {_TABLE} ORDER BY ts")]
+            rows = [
+                dict(r)
+                for r in conn.execute(
+                    f"SELECT request_id AS prompt_id, prompt, context, tier AS model, quality, cost_usd AS cost "
+                    f"FROM {_TABLE} ORDER BY ts"
+                )
+            ]
     except sqlite3.OperationalError as exc:
-        raise OutcomeDataError(f"{p}: no shadow outcomes here ({exc}); run RoutedChatModel with "
-                               "shadow=ShadowMode(judge, store=THIS_FILE) first.") from None
+        raise OutcomeDataError(
+            f"{p}: no shadow outcomes here ({exc}); run RoutedChatModel with "
+            "shadow=ShadowMode(judge, store=THIS_FILE) first."
+        ) from None
     if tiers:
         rows = [r for r in rows if r["model"] in set(tiers)]
     if not rows:
@@ -195,8 +246,15 @@ def outcomes_from_ledger(path: str | Path, *, tiers: Sequence[str] | None = None
 
 
 def simulate_shadow(
-    data: OutcomeDataset, embedder: Any, *, seed: int = 0, share: float = 0.3, target: Any = None,
-    checkpoints: Sequence[int] = (100, 200, 400, 800), test_fraction: float = 0.3, kind: str = "ridge",
+    data: OutcomeDataset,
+    embedder: Any,
+    *,
+    seed: int = 0,
+    share: float = 0.3,
+    target: Any = None,
+    checkpoints: Sequence[int] = (100, 200, 400, 800),
+    test_fraction: float = 0.3,
+    kind: str = "ridge",
 ) -> dict[str, Any]:
     """Replay ``data`` (two or more tiers) as a stream that starts with no labels.
 
@@ -256,5 +314,10 @@ def simulate_shadow(
             points.append(entry)
     full_router = train_router(stream_ds, embedder, target=target, kind=kind)  # type: ignore[arg-type]
     fq, fc = score(full_router)
-    return {"points": points, "full": {"quality_share": fq, "cost_share": fc}, "stream": len(stream),
-            "test_rows": len(test), "share": share}
+    return {
+        "points": points,
+        "full": {"quality_share": fq, "cost_share": fc},
+        "stream": len(stream),
+        "test_rows": len(test),
+        "share": share,
+    }

@@ -143,8 +143,13 @@ class Rule(BaseModel):
 
     @model_validator(mode="after")
     def _some_condition(self) -> Rule:
-        if all(getattr(self, f) is None for f in ("feature", "metadata", "keywords", "min_chars", "max_chars", "structured")):
-            raise ValueError(f"rule for tier {self.tier!r} has no condition; give feature, keywords, min_chars, ...")
+        if all(
+            getattr(self, f) is None
+            for f in ("feature", "metadata", "keywords", "min_chars", "max_chars", "structured")
+        ):
+            raise ValueError(
+                f"rule for tier {self.tier!r} has no condition; give feature, keywords, min_chars, ..."
+            )
         return self
 
     def label(self) -> str:
@@ -186,7 +191,9 @@ class RuleRouter(RoutingStrategy):
                 words = sorted((re.escape(k.strip()) for k in r.keywords if k.strip()), key=len, reverse=True)
                 if words:
                     pattern = re.compile(r"(?<!\w)(?:" + "|".join(words) + r")(?!\w)", re.IGNORECASE)
-            self._compiled.append((r, pattern, frozenset(r.feature) if r.feature is not None else None, "rule:" + r.label()))
+            self._compiled.append(
+                (r, pattern, frozenset(r.feature) if r.feature is not None else None, "rule:" + r.label())
+            )
 
     def check_tiers(self, tiers: Sequence[str]) -> None:
         _need(self.default, tiers, "RuleRouter default")
@@ -312,8 +319,14 @@ def pick_tiers(q: np.ndarray, c: np.ndarray, point: OperatingPoint, texts: Seque
 
 
 def calibrate_points(
-    q_true: np.ndarray, c_true: np.ndarray, q_pred: np.ndarray, c_pred: np.ndarray,
-    tiers: Sequence[str], target: QualityTarget | BudgetTarget, mode: str = "utility", *,
+    q_true: np.ndarray,
+    c_true: np.ndarray,
+    q_pred: np.ndarray,
+    c_pred: np.ndarray,
+    tiers: Sequence[str],
+    target: QualityTarget | BudgetTarget,
+    mode: str = "utility",
+    *,
     mix: bool = True,
 ) -> OperatingPoint:
     """Pick the operating point on held-out outcomes (any number of tiers).
@@ -336,7 +349,8 @@ def calibrate_points(
         ref = tiers.index(target.of) if target.of else int(np.argmax(q_true.mean(axis=0)))
         goal = _quality_goal(q_true[:, ref], target)
         label = f"quality>={target.share:g}x{tiers[ref]}" + (
-            f"@{target.confidence:g}" if target.confidence > 0.5 else "")
+            f"@{target.confidence:g}" if target.confidence > 0.5 else ""
+        )
         ok = [p for p in points if p[1] >= goal - 1e-12]
         single = min(ok, key=lambda p: (p[2], -p[1])) if ok else max(points, key=lambda p: (p[1], -p[2]))
         met = bool(ok)
@@ -364,8 +378,16 @@ def calibrate_points(
         quality, cost = q0 + share * (q1 - q0), c0 + share * (c1 - c0)
         better = cost < best.cost if isinstance(target, QualityTarget) else quality > best.quality
         if better:
-            return OperatingPoint(knob=knob_at[(c0, q0)], knob_b=knob_at[(c1, q1)], mix=float(share), mode=mode,  # type: ignore[arg-type]
-                                  quality=quality, cost=cost, target=label, met=True)
+            return OperatingPoint(
+                knob=knob_at[(c0, q0)],
+                knob_b=knob_at[(c1, q1)],
+                mix=float(share),
+                mode=mode,  # type: ignore[arg-type]
+                quality=quality,
+                cost=cost,
+                target=label,
+                met=True,
+            )
         break
     return best
 
@@ -432,7 +454,11 @@ class TrainedRouter(RoutingStrategy):
         from ._model import RouterModel
 
         model = RouterModel.load(directory, embedder=embedder)
-        return cls(model, embedder=embedder if embedder is not None else _router_embedder(model.embedder_name), **kwargs)
+        return cls(
+            model,
+            embedder=embedder if embedder is not None else _router_embedder(model.embedder_name),
+            **kwargs,
+        )
 
     def _columns(self, tiers: Sequence[str]) -> tuple[list[str], list[int]]:
         names, cols = [], []
@@ -461,7 +487,9 @@ class TrainedRouter(RoutingStrategy):
             return selector.features(self.embedder, texts, contexts)
         return embed_texts(self.embedder, texts, max_chars=self.max_chars)
 
-    def predict_texts(self, texts: Sequence[str], contexts: Sequence[str | None] | None = None) -> tuple[np.ndarray, np.ndarray]:
+    def predict_texts(
+        self, texts: Sequence[str], contexts: Sequence[str | None] | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Predicted quality and cost per tier of these requests, as :meth:`route` sees them."""
         from ._model import fold_of
 
@@ -490,20 +518,29 @@ class TrainedRouter(RoutingStrategy):
         scores = {n: round(float(v), 4) for n, v in zip(names, q[0])}
         return RouteDecision(names[j], f"trained:p={q[0, j]:.2f},knob={knob:.4g}", scores=scores)
 
-    def calibrate(self, data: OutcomeDataset, target: QualityTarget | BudgetTarget, *,
-                  embeddings: np.ndarray | None = None) -> OperatingPoint:
+    def calibrate(
+        self,
+        data: OutcomeDataset,
+        target: QualityTarget | BudgetTarget,
+        *,
+        embeddings: np.ndarray | None = None,
+    ) -> OperatingPoint:
         """Set the knob from held-out outcomes so the target is met at least cost."""
         from ._model import fold_of
 
         cols = [self.model.tiers.index(t) for t in data.tiers if t in self.model.tiers]
         if len(cols) != len(data.tiers):
-            raise ConfigurationError(f"calibration tiers {data.tiers} must all be router tiers {self.model.tiers}.")
+            raise ConfigurationError(
+                f"calibration tiers {data.tiers} must all be router tiers {self.model.tiers}."
+            )
         if embeddings is None:
             q, c = self.predict_texts(data.prompts)
         else:
             folds = [fold_of(t, self.model.n_folds) for t in data.prompts] if self.model.n_folds else None
             q, c = self.model.predict(embeddings, folds)
-        point = calibrate_points(data.quality, data.cost, q[:, cols], c[:, cols], data.tiers, target, self.mode)
+        point = calibrate_points(
+            data.quality, data.cost, q[:, cols], c[:, cols], data.tiers, target, self.mode
+        )
         self.knob = point.knob
         self.operating_point = point
         self.model.info["operating_point"] = point.model_dump()
@@ -521,8 +558,13 @@ class Cascade(RoutingStrategy):
     ('mid', 'large')
     """
 
-    def __init__(self, start: RoutingStrategy | str | None = None, *, max_tiers: int | None = None,
-                 checks: Sequence[Any] = ()) -> None:
+    def __init__(
+        self,
+        start: RoutingStrategy | str | None = None,
+        *,
+        max_tiers: int | None = None,
+        checks: Sequence[Any] = (),
+    ) -> None:
         self.start = FixedTier(start) if isinstance(start, str) else start
         if max_tiers is not None and max_tiers < 1:
             raise ConfigurationError(f"max_tiers must be at least 1, got {max_tiers}.")
@@ -534,9 +576,13 @@ class Cascade(RoutingStrategy):
             self.start.check_tiers(tiers)
 
     def route(self, request: RouteRequest, tiers: Sequence[str]) -> RouteDecision:
-        first = self.start.route(request, tiers) if self.start is not None else RouteDecision(tiers[0], "cheapest")
+        first = (
+            self.start.route(request, tiers)
+            if self.start is not None
+            else RouteDecision(tiers[0], "cheapest")
+        )
         i = list(tiers).index(first.tier)
-        rest = tuple(tiers[i + 1:])
+        rest = tuple(tiers[i + 1 :])
         if self.max_tiers is not None:
             rest = rest[: self.max_tiers - 1]
         return RouteDecision(first.tier, f"cascade:{first.reason}", escalation=rest, scores=first.scores)
@@ -559,15 +605,20 @@ class QualityFloor:
         self.evidence: dict[str, dict[str, float]] = {}
 
     @classmethod
-    def from_outcomes(cls, data: OutcomeDataset, floors: Mapping[str, float], *,
-                      tier_order: Sequence[str] | None = None) -> QualityFloor:
+    def from_outcomes(
+        cls, data: OutcomeDataset, floors: Mapping[str, float], *, tier_order: Sequence[str] | None = None
+    ) -> QualityFloor:
         """``floors[feature]`` = minimum mean quality; ``tier_order`` cheapest first
         (default: by mean cost). A feature no tier satisfies gets the best tier."""
         import numpy as np
 
         if data.features is None:
             raise ConfigurationError("the calibration data has no feature column (eval_name/feature).")
-        order = list(tier_order) if tier_order else [data.tiers[i] for i in np.argsort(data.tier_cost(), kind="stable")]
+        order = (
+            list(tier_order)
+            if tier_order
+            else [data.tiers[i] for i in np.argsort(data.tier_cost(), kind="stable")]
+        )
         feats = np.array([f if f is not None else "" for f in data.features], dtype=object)
         out = cls()
         for feature, floor in floors.items():
@@ -593,7 +644,9 @@ class QualityFloor:
             return decision
         i = order.index(floor)
         esc = tuple(t for t in decision.escalation if order.index(t) > i)
-        return RouteDecision(floor, f"{decision.reason}+floor:{request.feature}", escalation=esc, scores=decision.scores)
+        return RouteDecision(
+            floor, f"{decision.reason}+floor:{request.feature}", escalation=esc, scores=decision.scores
+        )
 
 
 # -- router + cascade ----------------------------------------------------------------------------
@@ -624,7 +677,9 @@ def _quality_goal(reference: np.ndarray, target: QualityTarget) -> float:
 
     goal = target.share * float(reference.mean())
     if target.confidence > 0.5:
-        goal += NormalDist().inv_cdf(target.confidence) * float(reference.std()) / max(len(reference), 1) ** 0.5
+        goal += (
+            NormalDist().inv_cdf(target.confidence) * float(reference.std()) / max(len(reference), 1) ** 0.5
+        )
     return goal
 
 
@@ -638,8 +693,14 @@ def _cuts(scores: np.ndarray, n: int) -> np.ndarray:
 
 
 def replay_router_cascade(
-    qw: np.ndarray, qs: np.ndarray, cw: np.ndarray, cs: np.ndarray, router_score: np.ndarray,
-    answer_score: np.ndarray, direct_cuts: Sequence[float] | np.ndarray, accept_cuts: Sequence[float] | np.ndarray,
+    qw: np.ndarray,
+    qs: np.ndarray,
+    cw: np.ndarray,
+    cs: np.ndarray,
+    router_score: np.ndarray,
+    answer_score: np.ndarray,
+    direct_cuts: Sequence[float] | np.ndarray,
+    accept_cuts: Sequence[float] | np.ndarray,
 ) -> np.ndarray:
     """Replay every (``direct_below``, ``accept_at``) pair on recorded outcomes: rows of
     ``(direct_below, accept_at, quality, cost, strong_share, direct_share)`` (means per request)."""
@@ -657,7 +718,7 @@ def replay_router_cascade(
         direct = rs < a
         keep_q, keep_c = np.where(direct, qs, qw), np.where(direct, cs, cw)
         gain_q = np.where(direct, 0.0, qs - qw)  # escalating a non-direct row: the strong answer,
-        gain_c = np.where(direct, 0.0, cs)       # and the strong call on top of the cheap one
+        gain_c = np.where(direct, 0.0, cs)  # and the strong call on top of the cheap one
         gain_n = (~direct).astype(np.float64)
         cq, cc, cn = (np.concatenate([[0.0], np.cumsum(g)]) for g in (gain_q, gain_c, gain_n))
         block = np.empty((len(accept_cuts), 6))
@@ -671,10 +732,16 @@ def replay_router_cascade(
 
 
 def calibrate_router_cascade(
-    q_weak: Sequence[float] | np.ndarray, q_strong: Sequence[float] | np.ndarray,
-    c_weak: Sequence[float] | np.ndarray, c_strong: Sequence[float] | np.ndarray,
-    router_score: Sequence[float] | np.ndarray, answer_score: Sequence[float] | np.ndarray,
-    target: QualityTarget | BudgetTarget, *, router_grid: int = 41, answer_grid: int = 101,
+    q_weak: Sequence[float] | np.ndarray,
+    q_strong: Sequence[float] | np.ndarray,
+    c_weak: Sequence[float] | np.ndarray,
+    c_strong: Sequence[float] | np.ndarray,
+    router_score: Sequence[float] | np.ndarray,
+    answer_score: Sequence[float] | np.ndarray,
+    target: QualityTarget | BudgetTarget,
+    *,
+    router_grid: int = 41,
+    answer_grid: int = 101,
 ) -> CascadePoint:
     """Choose :class:`RouterCascade`'s two knobs jointly on held-out outcomes.
 
@@ -695,11 +762,16 @@ def calibrate_router_cascade(
     """
     import numpy as np
 
-    arrays = [np.asarray(a, dtype=np.float64) for a in (q_weak, q_strong, c_weak, c_strong, router_score, answer_score)]
+    arrays = [
+        np.asarray(a, dtype=np.float64)
+        for a in (q_weak, q_strong, c_weak, c_strong, router_score, answer_score)
+    ]
     n = len(arrays[0])
     if n == 0 or any(a.shape != (n,) for a in arrays):
-        raise ConfigurationError("calibrate_router_cascade needs six 1-d arrays of the same non-zero length, got "
-                                 f"shapes {[a.shape for a in arrays]}.")
+        raise ConfigurationError(
+            "calibrate_router_cascade needs six 1-d arrays of the same non-zero length, got "
+            f"shapes {[a.shape for a in arrays]}."
+        )
     if not all(np.isfinite(a).all() for a in arrays):
         raise ConfigurationError("calibrate_router_cascade: NaN or infinite values in the inputs.")
     qw, qs, cw, cs, rs, ans = arrays
@@ -708,15 +780,24 @@ def calibrate_router_cascade(
     if isinstance(target, QualityTarget):
         goal = _quality_goal(qs, target)
         label = f"quality>={target.share:g}xstrong" + (
-            f"@{target.confidence:g}" if target.confidence > 0.5 else "")
+            f"@{target.confidence:g}" if target.confidence > 0.5 else ""
+        )
         ok = [r for r in rows if r[2] >= goal - 1e-12]
         best = min(ok, key=lambda r: (r[3], -r[2])) if ok else max(rows, key=lambda r: (r[2], -r[3]))
     else:
         label = f"cost<={target.usd_per_request:g}"
         ok = [r for r in rows if r[3] <= target.usd_per_request]
         best = max(ok, key=lambda r: (r[2], -r[3])) if ok else min(rows, key=lambda r: (r[3], -r[2]))
-    return CascadePoint(direct_below=best[0], accept_at=best[1], quality=best[2], cost=best[3], strong_share=best[4],
-                        direct_share=best[5], target=label, met=bool(ok))
+    return CascadePoint(
+        direct_below=best[0],
+        accept_at=best[1],
+        quality=best[2],
+        cost=best[3],
+        strong_share=best[4],
+        direct_share=best[5],
+        target=label,
+        met=bool(ok),
+    )
 
 
 class RouterCascade(RoutingStrategy):
@@ -739,8 +820,16 @@ class RouterCascade(RoutingStrategy):
     ['small', 'large']
     """
 
-    def __init__(self, router: RoutingStrategy, scorer: AnswerScorer | None = None, *, weak: str, strong: str,
-                 direct_below: float, accept_at: float | None = None) -> None:
+    def __init__(
+        self,
+        router: RoutingStrategy,
+        scorer: AnswerScorer | None = None,
+        *,
+        weak: str,
+        strong: str,
+        direct_below: float,
+        accept_at: float | None = None,
+    ) -> None:
         if weak == strong:
             raise ConfigurationError(f"weak and strong must be different tiers, got {weak!r} twice.")
         self.router = router
@@ -750,11 +839,24 @@ class RouterCascade(RoutingStrategy):
         self.accept_at = accept_at if accept_at is None else float(accept_at)
 
     @classmethod
-    def from_point(cls, router: RoutingStrategy, scorer: AnswerScorer | None, point: CascadePoint, *, weak: str,
-                   strong: str) -> RouterCascade:
+    def from_point(
+        cls,
+        router: RoutingStrategy,
+        scorer: AnswerScorer | None,
+        point: CascadePoint,
+        *,
+        weak: str,
+        strong: str,
+    ) -> RouterCascade:
         """The strategy at a calibrated :class:`CascadePoint`."""
-        return cls(router, scorer, weak=weak, strong=strong, direct_below=point.direct_below,
-                   accept_at=point.accept_at)
+        return cls(
+            router,
+            scorer,
+            weak=weak,
+            strong=strong,
+            direct_below=point.direct_below,
+            accept_at=point.accept_at,
+        )
 
     @property
     def checks(self) -> list[Any]:
@@ -767,17 +869,23 @@ class RouterCascade(RoutingStrategy):
         _need(self.weak, tiers, "RouterCascade weak")
         _need(self.strong, tiers, "RouterCascade strong")
         if list(tiers).index(self.weak) >= list(tiers).index(self.strong):
-            raise ConfigurationError(f"RouterCascade: weak tier {self.weak!r} must be cheaper than {self.strong!r}.")
+            raise ConfigurationError(
+                f"RouterCascade: weak tier {self.weak!r} must be cheaper than {self.strong!r}."
+            )
         self.router.check_tiers(tiers)
 
     def route(self, request: RouteRequest, tiers: Sequence[str]) -> RouteDecision:
         d = self.router.route(request, tiers)
         p = (d.scores or {}).get(self.weak)
         if p is None:
-            raise ConfigurationError(f"RouterCascade: the router's decision has no score for tier {self.weak!r} "
-                                     f"(scores: {d.scores}); use a TrainedRouter (tier_map=...).")
+            raise ConfigurationError(
+                f"RouterCascade: the router's decision has no score for tier {self.weak!r} "
+                f"(scores: {d.scores}); use a TrainedRouter (tier_map=...)."
+            )
         if p < self.direct_below:
-            return RouteDecision(self.strong, f"router-cascade:direct,p={p:.2f}<{self.direct_below:.2f}",
-                                 scores=d.scores)
-        return RouteDecision(self.weak, f"router-cascade:cheap-first,p={p:.2f}", escalation=(self.strong,),
-                             scores=d.scores)
+            return RouteDecision(
+                self.strong, f"router-cascade:direct,p={p:.2f}<{self.direct_below:.2f}", scores=d.scores
+            )
+        return RouteDecision(
+            self.weak, f"router-cascade:cheap-first,p={p:.2f}", escalation=(self.strong,), scores=d.scores
+        )

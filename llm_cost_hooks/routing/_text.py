@@ -35,7 +35,9 @@ _SPACE = re.compile(r"\s+")
 
 
 def _line_hash(line: str) -> int:
-    return int.from_bytes(hashlib.blake2b(line.encode("utf-8", "surrogatepass"), digest_size=8).digest(), "little")
+    return int.from_bytes(
+        hashlib.blake2b(line.encode("utf-8", "surrogatepass"), digest_size=8).digest(), "little"
+    )
 
 
 def _lines(text: str) -> list[str]:
@@ -56,9 +58,17 @@ class TextSelector:
     'Question 7: what is 7 + 7?'
     """
 
-    def __init__(self, shared: Sequence[int] | np.ndarray = (), *, buckets: int = 16, head_chars: int = 256,
-                 tail_chars: int = 768, short_query_chars: int = 160, context_chars: int = 400,
-                 template_weight: float = 1.0) -> None:
+    def __init__(
+        self,
+        shared: Sequence[int] | np.ndarray = (),
+        *,
+        buckets: int = 16,
+        head_chars: int = 256,
+        tail_chars: int = 768,
+        short_query_chars: int = 160,
+        context_chars: int = 400,
+        template_weight: float = 1.0,
+    ) -> None:
         if buckets < 0 or head_chars < 0 or tail_chars <= 0:
             raise ConfigurationError("buckets and head_chars must be >= 0 and tail_chars > 0.")
         self.shared = frozenset(int(h) for h in np.asarray(shared, dtype=np.uint64).tolist())
@@ -68,8 +78,9 @@ class TextSelector:
         self.template_weight = float(template_weight)
 
     @classmethod
-    def learn(cls, prompts: Sequence[str], *, min_count: int = 3, min_share: float = 0.005,
-              **kwargs: Any) -> TextSelector:
+    def learn(
+        cls, prompts: Sequence[str], *, min_count: int = 3, min_share: float = 0.005, **kwargs: Any
+    ) -> TextSelector:
         """Template lines: lines found in at least ``max(min_count, min_share x distinct
         prompts)`` distinct prompts (a repeated prompt counts once)."""
         distinct = set(prompts)
@@ -95,7 +106,7 @@ class TextSelector:
     def _clip(self, text: str) -> str:
         if len(text) <= self.head_chars + self.tail_chars:
             return text
-        return text[: self.head_chars] + "\n...\n" + text[-self.tail_chars:]
+        return text[: self.head_chars] + "\n...\n" + text[-self.tail_chars :]
 
     def select(self, text: str, context: str | None = None) -> tuple[str, np.ndarray]:
         """``(text to embed, template feature vector)`` of one request."""
@@ -103,7 +114,7 @@ class TextSelector:
         body = "\n".join(kept) if kept else _SPACE.sub(" ", text or "").strip()
         if context and len(body) < self.short_query_chars:
             ctx_kept, _ = self._strip(context)
-            ctx = "\n".join(ctx_kept)[-self.context_chars:]
+            ctx = "\n".join(ctx_kept)[-self.context_chars :]
             if ctx:
                 body = ctx + "\n" + body
         vec = np.zeros(self.buckets, dtype=np.float32)
@@ -115,7 +126,9 @@ class TextSelector:
                 vec *= self.template_weight / n
         return self._clip(body), vec
 
-    def features(self, embedder: Any, texts: Sequence[str], contexts: Sequence[str | None] | None = None) -> np.ndarray:
+    def features(
+        self, embedder: Any, texts: Sequence[str], contexts: Sequence[str | None] | None = None
+    ) -> np.ndarray:
         """The router's input for each text: the embedding of the selected text, then the
         template feature (shape ``(n, embedder.dim + buckets)``)."""
         from ._model import embed_texts
@@ -132,9 +145,14 @@ class TextSelector:
 
     # -- persistence ----------------------------------------------------------------------------
     def params(self) -> dict[str, Any]:
-        return {"buckets": self.buckets, "head_chars": self.head_chars, "tail_chars": self.tail_chars,
-                "short_query_chars": self.short_query_chars, "context_chars": self.context_chars,
-                "template_weight": self.template_weight}
+        return {
+            "buckets": self.buckets,
+            "head_chars": self.head_chars,
+            "tail_chars": self.tail_chars,
+            "short_query_chars": self.short_query_chars,
+            "context_chars": self.context_chars,
+            "template_weight": self.template_weight,
+        }
 
     def shared_array(self) -> np.ndarray:
         return np.array(sorted(self.shared), dtype=np.uint64)

@@ -59,7 +59,9 @@ def train_router(
     True
     """
     if len(data) < 2 * folds:
-        raise ConfigurationError(f"need at least {2 * folds} outcome rows to train with {folds} folds, got {len(data)}.")
+        raise ConfigurationError(
+            f"need at least {2 * folds} outcome rows to train with {folds} folds, got {len(data)}."
+        )
     target = target or QualityTarget(share=0.95)
     selector = selector or TextSelector.learn(data.prompts)
     contexts = data.extra.get("contexts")
@@ -67,9 +69,12 @@ def train_router(
     model, oof_q, oof_c = RouterModel.cross_fit(data, embedder, x, folds=folds, kind=kind)
     model.set_selector(selector)
     point = calibrate_points(data.quality, data.cost, oof_q, oof_c, data.tiers, target)
-    model.info.update(operating_point=point.model_dump(), trained_rows=len(data),
-                      calibration="cross-fitted: held-out predictions of the saved fold models",
-                      template_lines=len(selector.shared))
+    model.info.update(
+        operating_point=point.model_dump(),
+        trained_rows=len(data),
+        calibration="cross-fitted: held-out predictions of the saved fold models",
+        template_lines=len(selector.shared),
+    )
     router = TrainedRouter(model, embedder=embedder)
     if out is not None:
         model.save(out)
@@ -132,23 +137,39 @@ def evaluate_router(
         train = train.select_tiers(router.model.tiers)
     op = router.operating_point
     if op is None:
-        raise ConfigurationError("this router has no calibrated operating point; train it with `llm-cost route train`.")
+        raise ConfigurationError(
+            "this router has no calibrated operating point; train it with `llm-cost route train`."
+        )
     report = evaluate(test, train=None, cascade=cascade)
     q, c = router.predict_texts(test.prompts, test.extra.get("contexts"))
     strong = report.tiers.index(report.strong)
     pick = pick_tiers(q, c, op, test.prompts)
-    res = _result(report, "saved-router", [_point(test, choose_tiers(q, c, float(k)), strong, float(k))
-                                           for k in knob_grid(c, "utility")])
+    res = _result(
+        report,
+        "saved-router",
+        [_point(test, choose_tiers(q, c, float(k)), strong, float(k)) for k in knob_grid(c, "utility")],
+    )
     res.calibrated = _point(test, pick, strong, op.knob)
-    res.calibration = {"knob": round(op.knob, 6), "train_quality": round(op.quality, 4),
-                       "train_cost": round(op.cost, 8), "met_on_train": op.met, "target": op.target}
+    res.calibration = {
+        "knob": round(op.knob, 6),
+        "train_quality": round(op.quality, 4),
+        "train_cost": round(op.cost, 8),
+        "met_on_train": op.met,
+        "target": op.target,
+    }
     report.results.append(res)
     if task_table and train is not None and train.features is not None and test.features is not None:
         target = _target_of(op, train)
         table = TaskTable(train, target)
         tq, tc = table.predict(test)
-        tres = _result(report, "task-table", [_point(test, choose_tiers(tq, tc, float(k)), strong, float(k))
-                                              for k in knob_grid(tc, "utility")])
+        tres = _result(
+            report,
+            "task-table",
+            [
+                _point(test, choose_tiers(tq, tc, float(k)), strong, float(k))
+                for k in knob_grid(tc, "utility")
+            ],
+        )
         tres.calibrated = _point(test, table.pick(test), strong, table.point.knob)
         tres.note = "the tier per task name, from the training outcomes' means, same target"
         report.results.append(tres)
@@ -180,9 +201,14 @@ def _result(report: EvalReport, name: str, points: list[CurvePoint]) -> Any:
         xq = [(p.strong_share, p.quality) for p in points]
     else:
         xq = [((p.cost - w.cost) / (s.cost - w.cost) if s.cost != w.cost else 0.0, p.quality) for p in points]
-    return StrategyResult(name, points, aiq=aiq([(p.cost, p.quality) for p in points], *report.c_range),
-                          apgr=apgr(xq, w.quality, s.quality), cpt50=cpt(xq, w.quality, s.quality, 0.5),
-                          cpt80=cpt(xq, w.quality, s.quality, 0.8))
+    return StrategyResult(
+        name,
+        points,
+        aiq=aiq([(p.cost, p.quality) for p in points], *report.c_range),
+        apgr=apgr(xq, w.quality, s.quality),
+        cpt50=cpt(xq, w.quality, s.quality, 0.5),
+        cpt80=cpt(xq, w.quality, s.quality, 0.8),
+    )
 
 
 def strategy_outcome(test: OutcomeDataset, pick: Sequence[int] | np.ndarray) -> tuple[float, float]:

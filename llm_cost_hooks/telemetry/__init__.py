@@ -11,9 +11,9 @@ OpenTelemetry SDK until one is touched.
 
 from __future__ import annotations
 
-from .._lazy import install_lazy_exports
-
 from typing import TYPE_CHECKING
+
+from .._lazy import install_lazy_exports
 
 _EXPORTS: dict[str, str] = {
     "OTelObserver": "._observer",
@@ -32,12 +32,9 @@ _EXPORTS: dict[str, str] = {
 __all__ = sorted(_EXPORTS)
 
 
-
-
-
-
-
-install_lazy_exports(globals(), _EXPORTS, missing_extras=(("opentelemetry", "telemetry", "OpenTelemetry cost spans"),))
+install_lazy_exports(
+    globals(), _EXPORTS, missing_extras=(("opentelemetry", "telemetry", "OpenTelemetry cost spans"),)
+)
 
 if TYPE_CHECKING:  # pragma: no cover
     from ._limits import OVERFLOW_VALUE, AttributeLimiter

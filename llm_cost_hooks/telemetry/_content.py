@@ -49,14 +49,21 @@ def input_messages(messages: Any) -> list[dict[str, Any]]:
             continue
         role = str(m.get("role", "user"))
         if role == "tool":
-            parts = [{"type": "tool_call_response", "id": m.get("tool_call_id"),
-                      "response": m.get("content")}]
+            parts = [
+                {"type": "tool_call_response", "id": m.get("tool_call_id"), "response": m.get("content")}
+            ]
         else:
             parts = _parts_from_content(m.get("content"))
             for tc in m.get("tool_calls") or ():
                 fn = tc.get("function") or {}
-                parts.append({"type": "tool_call", "id": tc.get("id"), "name": fn.get("name"),
-                              "arguments": _json_args(fn.get("arguments"))})
+                parts.append(
+                    {
+                        "type": "tool_call",
+                        "id": tc.get("id"),
+                        "name": fn.get("name"),
+                        "arguments": _json_args(fn.get("arguments")),
+                    }
+                )
         out.append({"role": role, "parts": parts})
     return out
 
@@ -71,8 +78,14 @@ def output_messages(outputs: Any, finish_reasons: Sequence[str | None]) -> list[
             if message is not None:
                 parts = _parts_from_content(getattr(message, "content", None))
                 for tc in getattr(message, "tool_calls", None) or ():
-                    parts.append({"type": "tool_call", "id": tc.get("id"), "name": tc.get("name"),
-                                  "arguments": tc.get("args")})
+                    parts.append(
+                        {
+                            "type": "tool_call",
+                            "id": tc.get("id"),
+                            "name": tc.get("name"),
+                            "arguments": tc.get("args"),
+                        }
+                    )
             else:
                 parts = _parts_from_content(getattr(gen, "text", None))
             reason = finish_reasons[i] if i < len(finish_reasons) else None

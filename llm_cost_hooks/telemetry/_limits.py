@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterable, Mapping
 
-__all__ = ["AttributeLimiter", "OVERFLOW_VALUE"]
+__all__ = ["OVERFLOW_VALUE", "AttributeLimiter"]
 
 #: The value an attribute takes once its budget of distinct values is spent.
 OVERFLOW_VALUE = "_other"

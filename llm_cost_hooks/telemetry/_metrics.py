@@ -34,8 +34,16 @@ _MODEL_CALLED = frozenset({"miss", "provider_prefix"})
 
 
 class _Metrics:
-    def __init__(self, meter: Any, names: sc.Names, limiter: AttributeLimiter, owner: OTelObserver,
-                 *, max_queue: int = 65_536, drain_at: int = 8_192) -> None:
+    def __init__(
+        self,
+        meter: Any,
+        names: sc.Names,
+        limiter: AttributeLimiter,
+        owner: OTelObserver,
+        *,
+        max_queue: int = 65_536,
+        drain_at: int = 8_192,
+    ) -> None:
         self.names = names
         self.limiter = limiter
         self.owner = owner
@@ -56,46 +64,66 @@ class _Metrics:
         _shutdown.after_fork_in_child(self, _Metrics._after_fork_in_child)
 
         self.duration = meter.create_histogram(
-            names.duration_metric, unit="s", description="GenAI operation duration.",
+            names.duration_metric,
+            unit="s",
+            description="GenAI operation duration.",
             explicit_bucket_boundaries_advisory=sc.DURATION_BUCKETS,
         )
         if self._legacy:
             self.token_usage = meter.create_histogram(
-                "gen_ai.client.token.usage", unit="{token}", description="Number of input and output tokens used.",
+                "gen_ai.client.token.usage",
+                unit="{token}",
+                description="Number of input and output tokens used.",
                 explicit_bucket_boundaries_advisory=sc.TOKEN_BUCKETS,
             )
         else:
             self.op_input = meter.create_histogram(
-                "gen_ai.client.inference.operation.input_tokens", unit="{token}",
+                "gen_ai.client.inference.operation.input_tokens",
+                unit="{token}",
                 description="Input tokens per inference operation.",
                 explicit_bucket_boundaries_advisory=sc.TOKEN_BUCKETS,
             )
             self.op_output = meter.create_histogram(
-                "gen_ai.client.inference.operation.output_tokens", unit="{token}",
+                "gen_ai.client.inference.operation.output_tokens",
+                unit="{token}",
                 description="Output tokens per inference operation.",
                 explicit_bucket_boundaries_advisory=sc.TOKEN_BUCKETS,
             )
             for suffix, field, desc in (
                 ("input_tokens", "input_tokens", "Input tokens used, including cached tokens."),
                 ("output_tokens", "output_tokens", "Output tokens used, including reasoning tokens."),
-                ("cache_read.input_tokens", "cache_read_tokens", "Input tokens served from a provider cache."),
-                ("cache_write.input_tokens", "cache_write_tokens", "Input tokens written to a provider cache."),
+                (
+                    "cache_read.input_tokens",
+                    "cache_read_tokens",
+                    "Input tokens served from a provider cache.",
+                ),
+                (
+                    "cache_write.input_tokens",
+                    "cache_write_tokens",
+                    "Input tokens written to a provider cache.",
+                ),
                 ("reasoning.output_tokens", "reasoning_tokens", "Output tokens used for reasoning."),
             ):
                 totals: dict[tuple[Any, ...], list[Any]] = {}
                 self._usage[field] = totals
                 meter.create_observable_counter(
-                    f"gen_ai.client.inference.usage.{suffix}", callbacks=[self._observe(totals)],
-                    unit="{token}", description=desc,
+                    f"gen_ai.client.inference.usage.{suffix}",
+                    callbacks=[self._observe(totals)],
+                    unit="{token}",
+                    description=desc,
                 )
         # Every counter's callback drains the queue first: the first one runs at the start
         # of a collection, before the SDK reads its histograms.
         meter.create_observable_counter(
-            sc.METRIC_COST, callbacks=[self._observe(self._cost)], unit="{USD}",
+            sc.METRIC_COST,
+            callbacks=[self._observe(self._cost)],
+            unit="{USD}",
             description="Dollars billed for model calls (llm-cost-hooks price book).",
         )
         meter.create_observable_counter(
-            sc.METRIC_SAVED, callbacks=[self._observe(self._saved)], unit="{USD}",
+            sc.METRIC_SAVED,
+            callbacks=[self._observe(self._saved)],
+            unit="{USD}",
             description="Dollars saved by caches and other levers.",
         )
 
@@ -144,8 +172,13 @@ class _Metrics:
             self._attr_cache[key] = sets
         return sets
 
-    def _add(self, totals: dict[tuple[Any, ...], list[Any]], attrs: dict[str, Any], value: float,
-             k: tuple[Any, ...] | None = None) -> None:
+    def _add(
+        self,
+        totals: dict[tuple[Any, ...], list[Any]],
+        attrs: dict[str, Any],
+        value: float,
+        k: tuple[Any, ...] | None = None,
+    ) -> None:
         # Keyed by the attribute values so "_other" combinations share one series.
         # Called with self._lock held.
         if k is None:
@@ -203,7 +236,7 @@ class _Metrics:
                 try:
                     self._measure(provider, op, record)
                     n += 1
-                except Exception:  # noqa: BLE001 - one bad call must not stop the rest
+                except Exception:
                     self.owner.stats.add("observer_errors")
 
     def _observe(self, totals: dict[tuple[Any, ...], list[Any]]) -> Any:
@@ -237,4 +270,3 @@ class _Metrics:
             self._wake.wait()
             self._wake.clear()
             self.drain()
-

@@ -8,7 +8,6 @@ are the record's: one count, one price.
 from __future__ import annotations
 
 import logging
-import threading
 import time
 import weakref
 from collections.abc import Mapping
@@ -58,7 +57,7 @@ try:  # The SDK's attribute container: values we built are added without a secon
         hasattr(_probe, name) for name in ("_lock", "_immutable", "maxlen", "max_value_len")
     )
     del _probe
-except Exception:  # noqa: BLE001 - another SDK layout: always the public path
+except Exception:
     _BoundedAttributes = None
     _FAST_ATTRS_OK = False
 
@@ -92,7 +91,7 @@ def _attribute_blind_sdk_parts() -> tuple[tuple[type, ...], tuple[Any, ...]]:
         from opentelemetry.sdk.trace import SpanProcessor
         from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor
         from opentelemetry.sdk.trace.sampling import ParentBased, StaticSampler, TraceIdRatioBased
-    except Exception:  # noqa: BLE001 - another SDK layout: always pass attributes at start
+    except Exception:
         return (), ()
     return (
         (StaticSampler, TraceIdRatioBased, ParentBased),
@@ -102,7 +101,10 @@ def _attribute_blind_sdk_parts() -> tuple[tuple[type, ...], tuple[Any, ...]]:
 
 _BLIND_SAMPLERS, _NOOP_ON_START = _attribute_blind_sdk_parts()
 _PARENT_BASED_DELEGATES = (
-    "_root", "_remote_parent_sampled", "_remote_parent_not_sampled", "_local_parent_sampled",
+    "_root",
+    "_remote_parent_sampled",
+    "_remote_parent_not_sampled",
+    "_local_parent_sampled",
     "_local_parent_not_sampled",
 )
 
@@ -146,7 +148,7 @@ def _flush_trackers_at_exit(observer: OTelObserver, deadline: float) -> None:
     for tracker in list(observer._trackers):
         try:
             tracker.flush(max(deadline - time.monotonic(), 0.0))
-        except Exception:  # noqa: BLE001 - never fail interpreter exit
+        except Exception:
             logger.debug("llm-cost-hooks: flushing a tracker at exit failed", exc_info=True)
 
 
@@ -236,7 +238,7 @@ class OTelObserver(RunObserver):
                 from .._settings import get_settings
 
                 capture_content = bool(get_settings().capture_content)
-            except Exception:  # noqa: BLE001 - bad settings must not disable tracing
+            except Exception:
                 capture_content = False
         self.capture_content = bool(capture_content)
         self.limiter = limiter or AttributeLimiter()
@@ -317,7 +319,7 @@ class OTelObserver(RunObserver):
 
                     book = PriceBook.default()
                 self._price_version = str(book.version)
-            except Exception:  # noqa: BLE001 - the version is informative only
+            except Exception:
                 self._price_version = ""
         return self._price_version or None
 
@@ -325,7 +327,7 @@ class OTelObserver(RunObserver):
     def on_run_start(self, run: RunInfo) -> None:
         try:
             self._start(run)
-        except Exception:  # noqa: BLE001 - telemetry never breaks the chain
+        except Exception:
             self.stats.add("observer_errors")
             logger.debug("llm-cost-hooks: span start failed", exc_info=True)
 
@@ -342,7 +344,7 @@ class OTelObserver(RunObserver):
         self._spans.pop(run.run_id, None)
         try:
             self._end(span, run, record, error, task, outputs)
-        except Exception:  # noqa: BLE001
+        except Exception:
             self.stats.add("observer_errors")
             logger.debug("llm-cost-hooks: span end failed", exc_info=True)
             if span is not None and span.is_recording():
@@ -415,8 +417,10 @@ class OTelObserver(RunObserver):
         """:func:`_start_attributes_unread` for the current tracer, re-checked only when its
         sampler or span processors change (adding a processor makes a new tuple)."""
         tracer = self.tracer
-        key = (getattr(tracer, "sampler", None), getattr(getattr(tracer, "span_processor", None),
-                                                          "_span_processors", None))
+        key = (
+            getattr(tracer, "sampler", None),
+            getattr(getattr(tracer, "span_processor", None), "_span_processors", None),
+        )
         if self._blind_key is None or key[0] is not self._blind_key[0] or key[1] is not self._blind_key[1]:
             self._blind = _start_attributes_unread(tracer)
             self._blind_key = key
@@ -483,7 +487,9 @@ class OTelObserver(RunObserver):
                 if spec is not None:
                     attrs[spec[0]] = spec[1](value)
                 elif key == "stop":
-                    attrs[sc.REQUEST_STOP] = (value,) if isinstance(value, str) else tuple(str(v) for v in value)
+                    attrs[sc.REQUEST_STOP] = (
+                        (value,) if isinstance(value, str) else tuple(str(v) for v in value)
+                    )
                 elif key == "n":
                     if int(value) != 1:
                         attrs[sc.REQUEST_CHOICE_COUNT] = int(value)
@@ -537,7 +543,9 @@ class OTelObserver(RunObserver):
             attrs[sc.ERROR_TYPE] = type(error).__qualname__
         if pending is not None:
             if self._fast_attrs and self._start_blind():
-                span = self.tracer.start_span(name, context=pending[0], kind=SpanKind.CLIENT, start_time=pending[1])
+                span = self.tracer.start_span(
+                    name, context=pending[0], kind=SpanKind.CLIENT, start_time=pending[1]
+                )
                 _add_clean_attributes(span, static, attrs)
             else:
                 # The sampler and span processors see the call's identity (operation, model,
@@ -641,7 +649,9 @@ class OTelObserver(RunObserver):
             attrs[sc.REQUEST_STREAM] = True
         return finish
 
-    def _content_attrs(self, run: RunInfo, outputs: Any, finish: list[str | None], attrs: dict[str, Any]) -> None:
+    def _content_attrs(
+        self, run: RunInfo, outputs: Any, finish: list[str | None], attrs: dict[str, Any]
+    ) -> None:
         messages = run.messages
         if callable(messages):
             messages = messages()

@@ -59,7 +59,9 @@ class OTelProviders(NamedTuple):
 
 def _queued_spans(tracer_provider: Any) -> int:
     n = 0
-    for processor in getattr(getattr(tracer_provider, "_active_span_processor", None), "_span_processors", ()):
+    for processor in getattr(
+        getattr(tracer_provider, "_active_span_processor", None), "_span_processors", ()
+    ):
         queue = getattr(processor, "_queue", None)
         if queue is not None:
             n += len(queue)
@@ -77,7 +79,9 @@ def _bounded_shutdown(providers: OTelProviders, deadline: float) -> bool:
     _done_shutdowns.add(key)
     # Exporters retry with back-off and a black-holed collector answers nothing: only a
     # thread that can be left behind keeps the exit within the deadline.
-    worker = threading.Thread(target=providers._shutdown_now, name="llm-cost-hooks-otel-shutdown", daemon=True)
+    worker = threading.Thread(
+        target=providers._shutdown_now, name="llm-cost-hooks-otel-shutdown", daemon=True
+    )
     worker.start()
     worker.join(max(deadline - time.monotonic(), 0.0))
     if not worker.is_alive():
@@ -89,16 +93,17 @@ def _bounded_shutdown(providers: OTelProviders, deadline: float) -> bool:
     logger.warning(
         "llm-cost-hooks telemetry: the exporters did not finish by the exit deadline "
         "(LLM_COST_HOOKS_EXIT_TIMEOUT); %d span(s) still queued were not exported. Is the "
-        "collector at the OTLP endpoint up?", queued,
+        "collector at the OTLP endpoint up?",
+        queued,
     )
     return False
 
 
-
-
 def _env(name: str, signal: str) -> str | None:
     # Signal-specific variables (OTEL_EXPORTER_OTLP_TRACES_*) win over the generic ones.
-    value = os.environ.get(f"OTEL_EXPORTER_OTLP_{signal}_{name}") or os.environ.get(f"OTEL_EXPORTER_OTLP_{name}")
+    value = os.environ.get(f"OTEL_EXPORTER_OTLP_{signal}_{name}") or os.environ.get(
+        f"OTEL_EXPORTER_OTLP_{name}"
+    )
     return value.strip() if value and value.strip() else None
 
 
@@ -157,7 +162,9 @@ def _otlp_exporters(
             from opentelemetry.exporter.otlp.proto.grpc.metric_exporter import OTLPMetricExporter
             from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
         except ImportError as exc:
-            raise MissingExtraError("otlp-grpc", "opentelemetry-exporter-otlp-proto-grpc", "OTLP/gRPC export") from exc
+            raise MissingExtraError(
+                "otlp-grpc", "opentelemetry-exporter-otlp-proto-grpc", "OTLP/gRPC export"
+            ) from exc
         if endpoint is not None:
             kwargs["endpoint"] = endpoint
             if endpoint.startswith("http://"):
@@ -166,7 +173,9 @@ def _otlp_exporters(
         metric_exporter = OTLPMetricExporter(**kwargs) if metrics else None
         return span_exporter, metric_exporter
     try:
-        from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter as HTTPMetricExporter
+        from opentelemetry.exporter.otlp.proto.http.metric_exporter import (
+            OTLPMetricExporter as HTTPMetricExporter,
+        )
         from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter as HTTPSpanExporter
     except ImportError as exc:
         raise MissingExtraError("otlp", "opentelemetry-exporter-otlp-proto-http", "OTLP/HTTP export") from exc
@@ -248,8 +257,11 @@ def configure_otel(
         if timeout is None and env_timeout is None:
             timeout = 10.0
         span_exporter, metric_exporter = _otlp_exporters(
-            endpoint=endpoint, headers=_parse_headers(headers), protocol=protocol,
-            timeout=timeout, metrics=metrics,
+            endpoint=endpoint,
+            headers=_parse_headers(headers),
+            protocol=protocol,
+            timeout=timeout,
+            metrics=metrics,
         )
     elif exporter == "console":
         from opentelemetry.sdk.metrics.export import ConsoleMetricExporter

@@ -73,7 +73,7 @@ class TelemetryStats:
         return data
 
 
-_REGISTRY: "weakref.WeakKeyDictionary[Any, TelemetryStats]" = weakref.WeakKeyDictionary()
+_REGISTRY: weakref.WeakKeyDictionary[Any, TelemetryStats] = weakref.WeakKeyDictionary()
 
 
 def register_stats(provider: Any, stats: TelemetryStats) -> None:
@@ -107,7 +107,7 @@ class CountingSpanExporter(SpanExporter):
         n = len(spans)
         try:
             result = self.inner.export(spans)
-        except Exception:  # noqa: BLE001 - an exporter bug must not kill the worker
+        except Exception:
             logger.warning("llm-cost-hooks: span export raised; %d spans lost", n, exc_info=True)
             result = SpanExportResult.FAILURE
         if result is SpanExportResult.SUCCESS:
@@ -118,7 +118,10 @@ class CountingSpanExporter(SpanExporter):
         return result
 
     def shutdown(self, timeout_millis: float | None = None) -> None:
-        if timeout_millis is not None and "timeout_millis" in inspect.signature(self.inner.shutdown).parameters:
+        if (
+            timeout_millis is not None
+            and "timeout_millis" in inspect.signature(self.inner.shutdown).parameters
+        ):
             self.inner.shutdown(timeout_millis=timeout_millis)  # type: ignore[call-arg]
         else:
             self.inner.shutdown()
@@ -145,7 +148,13 @@ class CountingBatchSpanProcessor(BatchSpanProcessor):
 
     def on_end(self, span: ReadableSpan) -> None:
         q = self._queue
-        if q is not None and q.maxlen is not None and len(q) >= q.maxlen and span.context and span.context.trace_flags.sampled:
+        if (
+            q is not None
+            and q.maxlen is not None
+            and len(q) >= q.maxlen
+            and span.context
+            and span.context.trace_flags.sampled
+        ):
             self.stats.add("spans_dropped_queue_full")
         super().on_end(span)
 
@@ -170,11 +179,13 @@ class CountingMetricExporter(MetricExporter):
         self.inner = inner
         self.stats = stats
 
-    def export(self, metrics_data: MetricsData, timeout_millis: float = 10_000, **kwargs: Any) -> MetricExportResult:
+    def export(
+        self, metrics_data: MetricsData, timeout_millis: float = 10_000, **kwargs: Any
+    ) -> MetricExportResult:
         n = _points(metrics_data)
         try:
             result = self.inner.export(metrics_data, timeout_millis=timeout_millis, **kwargs)
-        except Exception:  # noqa: BLE001
+        except Exception:
             logger.warning("llm-cost-hooks: metric export raised; %d points lost", n, exc_info=True)
             result = MetricExportResult.FAILURE
         if result is MetricExportResult.SUCCESS:

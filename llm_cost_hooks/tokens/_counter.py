@@ -41,12 +41,8 @@ _FIM_MIDDLE = "<|fim_middle|>"
 _FIM_SUFFIX = "<|fim_suffix|>"
 _ENDOFPROMPT = "<|endofprompt|>"
 
-_R50K_PAT = (
-    r"""'(?:[sdmt]|ll|ve|re)| ?\p{L}++| ?\p{N}++| ?[^\s\p{L}\p{N}]++|\s++$|\s+(?!\S)|\s"""
-)
-_CL100K_PAT = (
-    r"""'(?i:[sdmt]|ll|ve|re)|[^\r\n\p{L}\p{N}]?+\p{L}++|\p{N}{1,3}+| ?[^\s\p{L}\p{N}]++[\r\n]*+|\s++$|\s*[\r\n]|\s+(?!\S)|\s"""
-)
+_R50K_PAT = r"""'(?:[sdmt]|ll|ve|re)| ?\p{L}++| ?\p{N}++| ?[^\s\p{L}\p{N}]++|\s++$|\s+(?!\S)|\s"""
+_CL100K_PAT = r"""'(?i:[sdmt]|ll|ve|re)|[^\r\n\p{L}\p{N}]?+\p{L}++|\p{N}{1,3}+| ?[^\s\p{L}\p{N}]++[\r\n]*+|\s++$|\s*[\r\n]|\s+(?!\S)|\s"""
 _O200K_PAT = "|".join(
     [
         r"""[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]*[\p{Ll}\p{Lm}\p{Lo}\p{M}]+(?i:'s|'t|'re|'ve|'m|'ll|'d)?""",
@@ -151,9 +147,7 @@ class TokenCounter:
         bundled_dir: str | os.PathLike[str] | None = None,
     ) -> None:
         if source not in ("bundled", "tiktoken"):
-            raise ConfigurationError(
-                f"source must be 'bundled' or 'tiktoken', got {source!r}."
-            )
+            raise ConfigurationError(f"source must be 'bundled' or 'tiktoken', got {source!r}.")
         self.source = source
         self._dir = Path(bundled_dir) if bundled_dir is not None else None
         self._encodings: dict[str, tiktoken.Encoding] = {}
@@ -188,9 +182,7 @@ class TokenCounter:
         try:
             contents = path.read_bytes()
         except OSError as exc:
-            raise TokenizerUnavailableError(
-                f"Tokenizer file for {name} not found at {path}: {exc}"
-            ) from exc
+            raise TokenizerUnavailableError(f"Tokenizer file for {name} not found at {path}: {exc}") from exc
         if hashlib.sha256(contents).hexdigest() != sha256:
             raise TokenizerUnavailableError(
                 f"Tokenizer file {path} does not match the published sha256 of {name}."

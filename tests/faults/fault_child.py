@@ -19,8 +19,14 @@ logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(levelname)s
 
 
 def rec(i: int) -> CostRecord:
-    return CostRecord(request_id=f"r{i}", model="gpt-4o-mini", tenant="acme", input_tokens=100 + i,
-                      output_tokens=20, cost_usd=1e-5)
+    return CostRecord(
+        request_id=f"r{i}",
+        model="gpt-4o-mini",
+        tenant="acme",
+        input_tokens=100 + i,
+        output_tokens=20,
+        cost_usd=1e-5,
+    )
 
 
 def say(line: str) -> None:

@@ -65,13 +65,21 @@ def as_permission_bound(cmd: list[str]) -> list[str]:
     return ["setpriv", "--bounding-set=-dac_override,-dac_read_search", "--", *cmd]
 
 
-def run_child(mode: str, db: str, n: int, *extra: str, timeout: float = 120, permission_bound: bool = False,
-              env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def run_child(
+    mode: str,
+    db: str,
+    n: int,
+    *extra: str,
+    timeout: float = 120,
+    permission_bound: bool = False,
+    env: dict[str, str] | None = None,
+) -> subprocess.CompletedProcess[str]:
     cmd = [sys.executable, CHILD, mode, db, str(n), *extra]
     if permission_bound:
         cmd = as_permission_bound(cmd)
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env or child_env(),
-                          cwd=os.path.dirname(db))
+    return subprocess.run(
+        cmd, capture_output=True, text=True, timeout=timeout, env=env or child_env(), cwd=os.path.dirname(db)
+    )
 
 
 @contextlib.contextmanager
@@ -80,8 +88,9 @@ def small_tmpfs(path: Path, size: str) -> Iterator[Path]:
     path.mkdir()
     if os.geteuid() != 0 or shutil.which("mount") is None:
         pytest.skip("mounting a small tmpfs needs root")
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)],
-                          capture_output=True, text=True)
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)], capture_output=True, text=True
+    )
     if done.returncode != 0:
         pytest.skip(f"cannot mount a tmpfs here: {done.stderr.strip()}")
     try:

@@ -16,7 +16,7 @@ from fault_tools import child_env, closed_counts, ledger_ids
 
 pytest.importorskip("opentelemetry.exporter.otlp.proto.http")
 
-_APP = '''
+_APP = """
 import logging, sys, time
 logging.basicConfig(level=logging.INFO, stream=sys.stderr)
 from llm_cost_hooks import CostTracker, TokenUsage
@@ -29,7 +29,7 @@ for i in range(200):
     tracker.start_llm(f"r{i}", None, model="gpt-4o-mini", provider="openai")
     tracker.end_llm(f"r{i}", TokenUsage(input_tokens=100, output_tokens=10))
 print("exiting", flush=True)
-'''
+"""
 
 
 @pytest.fixture
@@ -53,9 +53,14 @@ def black_hole() -> Iterator[int]:
 
 def _exit_seconds(tmp_path: Path, port: int, exit_timeout: str | None) -> tuple[float, str]:
     extra = {"LLM_COST_HOOKS_EXIT_TIMEOUT": exit_timeout} if exit_timeout else {}
-    proc = subprocess.Popen([sys.executable, "-c", _APP, str(tmp_path / "costs.db"), f"http://127.0.0.1:{port}"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=child_env(**extra),
-                            cwd=str(tmp_path))
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _APP, str(tmp_path / "costs.db"), f"http://127.0.0.1:{port}"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=child_env(**extra),
+        cwd=str(tmp_path),
+    )
     assert proc.stdout is not None
     line = proc.stdout.readline()
     assert line.strip() == "exiting", proc.communicate(timeout=120)[1][-3000:]
@@ -67,8 +72,9 @@ def _exit_seconds(tmp_path: Path, port: int, exit_timeout: str | None) -> tuple[
 
 
 @pytest.mark.parametrize("collector", ["closed_port", "black_hole"])
-def test_exit_is_bounded_when_the_collector_is_down(tmp_path: Path, collector: str,
-                                                    request: pytest.FixtureRequest) -> None:
+def test_exit_is_bounded_when_the_collector_is_down(
+    tmp_path: Path, collector: str, request: pytest.FixtureRequest
+) -> None:
     port = request.getfixturevalue(collector)
     took, stderr = _exit_seconds(tmp_path, port, None)
     # The default deadline is 5 s for everything; without it the exporters' retries and

@@ -54,7 +54,7 @@ def test_multiprocessing_fork_children_records_are_written(tmp_path: Path) -> No
     tracker.close()
 
 
-_APP = '''
+_APP = """
 import logging
 import os
 import sys
@@ -76,7 +76,7 @@ def app(environ, start_response):
     tracker.end_llm(rid, TokenUsage(input_tokens=100, output_tokens=10))
     start_response("200 OK", [("Content-Type", "text/plain")])
     return [str(os.getpid()).encode()]
-'''
+"""
 
 
 def _free_port() -> int:
@@ -92,9 +92,24 @@ def test_gunicorn_preload_workers_records_are_written(tmp_path: Path) -> None:
     port = _free_port()
     env = child_env(FAULT_DB=str(db), PYTHONPATH=f"{ROOT}{os.pathsep}{tmp_path}")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "--preload", "-w", "2", "-b", f"127.0.0.1:{port}",
-         "--graceful-timeout", "20", "fault_app:app"],
-        cwd=str(tmp_path), env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "--preload",
+            "-w",
+            "2",
+            "-b",
+            f"127.0.0.1:{port}",
+            "--graceful-timeout",
+            "20",
+            "fault_app:app",
+        ],
+        cwd=str(tmp_path),
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     try:
         deadline = time.monotonic() + 60
@@ -106,7 +121,9 @@ def test_gunicorn_preload_workers_records_are_written(tmp_path: Path) -> None:
                 if time.monotonic() > deadline or proc.poll() is not None:
                     raise
                 time.sleep(0.2)
-        pids = {urllib.request.urlopen(f"http://127.0.0.1:{port}/req-{i}", timeout=10).read() for i in range(60)}
+        pids = {
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/req-{i}", timeout=10).read() for i in range(60)
+        }
     finally:
         proc.send_signal(signal.SIGTERM)  # graceful stop: workers exit, then the master
         _, stderr = proc.communicate(timeout=60)
@@ -119,7 +136,7 @@ def test_gunicorn_preload_workers_records_are_written(tmp_path: Path) -> None:
     assert sum(w for w, _, _, _ in lines) == 62 and all(a == 0 and lost == 0 for _, a, _, lost in lines)
 
 
-_WRITER = '''
+_WRITER = """
 import sys, logging
 logging.basicConfig(level=logging.INFO)
 from llm_cost_hooks import CostTracker, TokenUsage
@@ -128,13 +145,21 @@ for i in range(int(sys.argv[3])):
     rid = f"{sys.argv[2]}-{i}"
     tracker.start_llm(rid, None, model="gpt-4o-mini", provider="openai")
     tracker.end_llm(rid, TokenUsage(input_tokens=100, output_tokens=10))
-'''
+"""
 
 
 def test_four_processes_into_one_ledger(tmp_path: Path) -> None:
     db = tmp_path / "costs.db"
-    procs = [subprocess.Popen([sys.executable, "-c", _WRITER, str(db), f"p{k}", "500"], env=child_env(),
-                              stderr=subprocess.PIPE, text=True, cwd=str(tmp_path)) for k in range(4)]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", _WRITER, str(db), f"p{k}", "500"],
+            env=child_env(),
+            stderr=subprocess.PIPE,
+            text=True,
+            cwd=str(tmp_path),
+        )
+        for k in range(4)
+    ]
     outs = [p.communicate(timeout=120)[1] for p in procs]
     assert [p.returncode for p in procs] == [0, 0, 0, 0], outs
     assert [closed_counts(o)[:2] for o in outs] == [(500, 0)] * 4
@@ -189,5 +214,7 @@ def test_fork_while_the_writer_is_inside_sqlite(tmp_path: Path) -> None:
     # its exit deadline sets its records aside: in the ledger or the dead-letter file.
     ids = ledger_ids(db) + dead_letter_ids(tracker.ledger.dead_letter_path)
     assert len(ids) == len(set(ids))
-    assert {i for i in ids if i.startswith("child")} == {f"child{k}-{i}" for k in range(12) for i in range(50)}
+    assert {i for i in ids if i.startswith("child")} == {
+        f"child{k}-{i}" for k in range(12) for i in range(50)
+    }
     tracker.close()

@@ -22,7 +22,6 @@ from llm_cost_hooks import (
     SettingsError,
     TokenUsage,
 )
-
 from llm_cost_hooks.ledger import JSONLLedger, SQLiteLedger, replay_dead_letters
 
 
@@ -31,8 +30,9 @@ def rec(i: int, **kw: Any) -> CostRecord:
 
 
 @pytest.mark.parametrize("store", ["sqlite", "jsonl"])
-def test_a_poison_record_is_set_aside_and_never_blocks_the_others(tmp_path: Path, store: str,
-                                                                 caplog: pytest.LogCaptureFixture) -> None:
+def test_a_poison_record_is_set_aside_and_never_blocks_the_others(
+    tmp_path: Path, store: str, caplog: pytest.LogCaptureFixture
+) -> None:
     path = tmp_path / ("costs.db" if store == "sqlite" else "costs.jsonl")
     ledger = SQLiteLedger(path) if store == "sqlite" else JSONLLedger(path)
     # Built without validation, as a buggy adapter could: a lone surrogate the store cannot encode.
@@ -65,9 +65,16 @@ def test_dead_letters_replay_into_the_ledger(tmp_path: Path) -> None:
 def test_unstorable_text_is_made_storable_when_the_record_is_built(tmp_path: Path) -> None:
     tracker = CostTracker(ledger=f"sqlite:///{tmp_path / 'costs.db'}")
     for i in range(100):
-        tracker.start_llm(f"r{i}", None, model="gpt-4o-mini", metadata={
-            "tenant_id": b"caf\xe9".decode("utf-8", "surrogateescape"), "feature": "x" * 10_000,
-            "cost_tags": {"team\udc80": "a\x00b"}})
+        tracker.start_llm(
+            f"r{i}",
+            None,
+            model="gpt-4o-mini",
+            metadata={
+                "tenant_id": b"caf\xe9".decode("utf-8", "surrogateescape"),
+                "feature": "x" * 10_000,
+                "cost_tags": {"team\udc80": "a\x00b"},
+            },
+        )
         tracker.end_llm(f"r{i}", TokenUsage(input_tokens=10, output_tokens=2))
     assert tracker.flush(20)
     records = list(tracker.ledger.records())
@@ -84,37 +91,63 @@ def _langchain_end(tracker_handler: Any, usage_metadata: dict[str, Any]) -> Cost
     from langchain_core.outputs import ChatGeneration, LLMResult
 
     run_id = uuid4()
-    tracker_handler.on_chat_model_start({"name": "x"}, [[HumanMessage("hi")]], run_id=run_id,
-                                        invocation_params={"model_name": "gpt-4o-mini", "_type": "openai-chat"})
+    tracker_handler.on_chat_model_start(
+        {"name": "x"},
+        [[HumanMessage("hi")]],
+        run_id=run_id,
+        invocation_params={"model_name": "gpt-4o-mini", "_type": "openai-chat"},
+    )
     msg = AIMessage("hello", usage_metadata=usage_metadata, response_metadata={"model_name": "gpt-4o-mini"})
     tracker_handler.on_llm_end(LLMResult(generations=[[ChatGeneration(message=msg)]]), run_id=run_id)
     [record] = [r for r in tracker_handler.records() if r.request_id == str(run_id)]
     return record
 
 
-@pytest.mark.parametrize("usage, repaired", [
-    ({"input_tokens": 100, "output_tokens": -5, "total_tokens": 95}, (100, 0, 0)),
-    ({"input_tokens": 100, "output_tokens": 20, "total_tokens": 120,
-      "input_token_details": {"cache_read": 150}}, (100, 20, 100)),
-])
-def test_invalid_usage_keeps_the_record_flagged(usage: dict[str, Any], repaired: tuple[int, int, int]) -> None:
+@pytest.mark.parametrize(
+    "usage, repaired",
+    [
+        ({"input_tokens": 100, "output_tokens": -5, "total_tokens": 95}, (100, 0, 0)),
+        (
+            {
+                "input_tokens": 100,
+                "output_tokens": 20,
+                "total_tokens": 120,
+                "input_token_details": {"cache_read": 150},
+            },
+            (100, 20, 100),
+        ),
+    ],
+)
+def test_invalid_usage_keeps_the_record_flagged(
+    usage: dict[str, Any], repaired: tuple[int, int, int]
+) -> None:
     from llm_cost_hooks.langchain import CostCallbackHandler
 
     handler = CostCallbackHandler(ledger="memory://")
     record = _langchain_end(handler, usage)
     assert (record.input_tokens, record.output_tokens, record.cache_read_tokens) == repaired
     original = json.loads(record.tags["usage_invalid"])
-    assert original["input_tokens"] == usage["input_tokens"] and original["output_tokens"] == usage["output_tokens"]
+    assert (
+        original["input_tokens"] == usage["input_tokens"]
+        and original["output_tokens"] == usage["output_tokens"]
+    )
 
 
 def test_invalid_litellm_usage_is_flagged() -> None:
     from llm_cost_hooks._records import usage_invalid
     from llm_cost_hooks.litellm._usage import usage_from_litellm
 
-    u = usage_from_litellm({"prompt_tokens": 10, "completion_tokens": -3, "prompt_tokens_details": {"cached_tokens": 50}})
+    u = usage_from_litellm(
+        {"prompt_tokens": 10, "completion_tokens": -3, "prompt_tokens_details": {"cached_tokens": 50}}
+    )
     assert u is not None and (u.input_tokens, u.output_tokens, u.cache_read_tokens) == (10, 0, 10)
-    assert usage_invalid(u) == {"input_tokens": 10, "output_tokens": -3, "cache_read_tokens": 50,
-                                "cache_write_tokens": 0, "reasoning_tokens": 0}
+    assert usage_invalid(u) == {
+        "input_tokens": 10,
+        "output_tokens": -3,
+        "cache_read_tokens": 50,
+        "cache_write_tokens": 0,
+        "reasoning_tokens": 0,
+    }
     assert usage_invalid(usage_from_litellm({"prompt_tokens": 10, "completion_tokens": 3})) is None
 
 
@@ -130,44 +163,61 @@ def test_implausible_usage_is_flagged_and_reported(caplog: pytest.LogCaptureFixt
     assert normal is not None and "usage_implausible" not in normal.tags
 
 
-@pytest.mark.parametrize("variable, value, expected", [
-    ("LLM_COST_HOOKS_CAPTURE_CONTENT", "maybe", "true or false"),
-    ("LLM_COST_HOOKS_TOKENIZER_SOURCE", "sentencepiece", "one of 'bundled', 'tiktoken'"),
-    ("LLM_COST_HOOKS_EXIT_TIMEOUT", "soon", "a number of seconds"),
-    ("LLM_COST_HOOKS_TASK_FAILURE_POLICY", "never", "one of 'any_error', 'root_error'"),
-])
+@pytest.mark.parametrize(
+    "variable, value, expected",
+    [
+        ("LLM_COST_HOOKS_CAPTURE_CONTENT", "maybe", "true or false"),
+        ("LLM_COST_HOOKS_TOKENIZER_SOURCE", "sentencepiece", "one of 'bundled', 'tiktoken'"),
+        ("LLM_COST_HOOKS_EXIT_TIMEOUT", "soon", "a number of seconds"),
+        ("LLM_COST_HOOKS_TASK_FAILURE_POLICY", "never", "one of 'any_error', 'root_error'"),
+    ],
+)
 def test_bad_environment_variables_are_typed_errors(variable: str, value: str, expected: str) -> None:
-    script = ("from llm_cost_hooks import CostTracker\n"
-              "from llm_cost_hooks._errors import SettingsError\n"
-              "try:\n    CostTracker(ledger='memory://')\n"
-              "except SettingsError as e:\n    print(type(e).__name__, e.variable, '|', e)\n")
-    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60,
-                         env=child_env(**{variable: value})).stdout
+    script = (
+        "from llm_cost_hooks import CostTracker\n"
+        "from llm_cost_hooks._errors import SettingsError\n"
+        "try:\n    CostTracker(ledger='memory://')\n"
+        "except SettingsError as e:\n    print(type(e).__name__, e.variable, '|', e)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=child_env(**{variable: value}),
+    ).stdout
     assert out.startswith(f"SettingsError {variable} | {variable}={value!r} is not valid"), out
     assert expected in out
     assert issubclass(SettingsError, ConfigurationError)
 
 
-def test_malformed_price_overrides_fail_at_construction_with_the_line(tmp_path: Path,
-                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+def test_malformed_price_overrides_fail_at_construction_with_the_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from llm_cost_hooks import PriceBook
     from llm_cost_hooks.langchain import CostCallbackHandler
 
     bad = tmp_path / "prices.yaml"
-    bad.write_text("my-llm:\n  input_per_million: 1\n  output_per_million: 2\n"
-                   "gpt-4o-mini:\n  output_per_million: 0.6\n  input_per_million: abc\n")
+    bad.write_text(
+        "my-llm:\n  input_per_million: 1\n  output_per_million: 2\n"
+        "gpt-4o-mini:\n  output_per_million: 0.6\n  input_per_million: abc\n"
+    )
     monkeypatch.setenv("LLM_COST_HOOKS_PRICE_OVERRIDES", str(bad))
     PriceBook.reset_default()
     try:
-        with pytest.raises(PriceOverrideError, match=r"prices.yaml' \(from LLM_COST_HOOKS_PRICE_OVERRIDES\), "
-                                                     r"line 6, model 'gpt-4o-mini', field 'input_per_million'.*Fix:"):
+        with pytest.raises(
+            PriceOverrideError,
+            match=r"prices.yaml' \(from LLM_COST_HOOKS_PRICE_OVERRIDES\), "
+            r"line 6, model 'gpt-4o-mini', field 'input_per_million'.*Fix:",
+        ):
             CostCallbackHandler(ledger="memory://")
     finally:
         PriceBook.reset_default()
 
 
-def test_a_price_map_that_cannot_load_fails_at_construction(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                                            caplog: pytest.LogCaptureFixture) -> None:
+def test_a_price_map_that_cannot_load_fails_at_construction(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
     from llm_cost_hooks import PriceBook
 
     bad = tmp_path / "map.json"
@@ -189,8 +239,9 @@ def test_a_price_map_that_cannot_load_fails_at_construction(tmp_path: Path, monk
     assert record is not None and record.cost_usd > 0 and not record.price_estimated
 
 
-def test_failing_store_is_retried_with_back_off_not_a_busy_loop(tmp_path: Path,
-                                                                caplog: pytest.LogCaptureFixture) -> None:
+def test_failing_store_is_retried_with_back_off_not_a_busy_loop(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     import sqlite3
 
     calls = []

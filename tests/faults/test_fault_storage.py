@@ -32,7 +32,10 @@ from llm_cost_hooks.ledger import SQLiteLedger
 
 
 def rec(i: int) -> CostRecord:
-    return CostRecord(request_id=f"r{i}", model="gpt-4o-mini", tenant="acme", input_tokens=100, output_tokens=20)
+    return CostRecord(
+        request_id=f"r{i}", model="gpt-4o-mini", tenant="acme", input_tokens=100, output_tokens=20
+    )
+
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX faults (rlimit, fork, signals)")
 
@@ -111,11 +114,18 @@ def test_read_only_file_at_start_is_an_error_the_user_sees(tmp_path: Path) -> No
     Path(db).write_bytes(b"")
     os.chmod(db, 0o444)
     os.chmod(d, 0o555)
-    script = ("from llm_cost_hooks.ledger import SQLiteLedger\n"
-              "from llm_cost_hooks import LedgerError\n"
-              f"try:\n    SQLiteLedger({db!r})\nexcept LedgerError as e:\n    print('LedgerError', e)\n")
-    proc = subprocess.run(as_permission_bound([sys.executable, "-c", script]), capture_output=True, text=True,
-                          timeout=60, env=child_env())
+    script = (
+        "from llm_cost_hooks.ledger import SQLiteLedger\n"
+        "from llm_cost_hooks import LedgerError\n"
+        f"try:\n    SQLiteLedger({db!r})\nexcept LedgerError as e:\n    print('LedgerError', e)\n"
+    )
+    proc = subprocess.run(
+        as_permission_bound([sys.executable, "-c", script]),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=child_env(),
+    )
     os.chmod(d, 0o777)
     assert proc.stdout.startswith("LedgerError Cannot open the SQLite ledger"), proc.stdout + proc.stderr
 
@@ -149,8 +159,14 @@ def test_deleted_file_mid_run_is_recreated(tmp_path: Path) -> None:
 
 def test_sigterm_during_a_burst(tmp_path: Path) -> None:
     db = str(tmp_path / "costs.db")
-    proc = subprocess.Popen([sys.executable, CHILD, "burst", db, "200"], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env=child_env(), cwd=str(tmp_path))
+    proc = subprocess.Popen(
+        [sys.executable, CHILD, "burst", db, "200"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=child_env(),
+        cwd=str(tmp_path),
+    )
     assert proc.stdout is not None
     while "bursting" not in proc.stdout.readline():
         pass
