@@ -54,7 +54,8 @@ from ..dedup import (
     SingleFlight,
     idempotency_key,
 )
-from ._callback import CACHE_MARKER_KEY, _usage_from_metadata
+from ._callback import CACHE_MARKER_KEY
+from ._usage import usage_of_message
 
 __all__ = ["ContextBudgetRunnable", "GuardedChatModel", "annotate_run", "trim_messages"]
 
@@ -262,11 +263,6 @@ def _model_of(model: BaseChatModel) -> tuple[str, str | None]:
     return str(name or type(model).__name__), params.get("ls_provider")
 
 
-def _usage_of(message: AIMessage) -> TokenUsage | None:
-    um = getattr(message, "usage_metadata", None)
-    return _usage_from_metadata(um) if um else None
-
-
 def _add_chunk(aggregate: AIMessageChunk | None, chunk: ChatGenerationChunk) -> AIMessageChunk | None:
     message = chunk.message
     if not isinstance(message, AIMessageChunk):
@@ -412,7 +408,7 @@ class GuardedChatModel(BaseChatModel):
     def _finish(
         self, ctx: _Ctx, message: AIMessage, model: str, provider: str | None
     ) -> tuple[TokenUsage, float]:
-        usage = _usage_of(message)
+        usage = usage_of_message(message)
         if usage is None:
             from ..tokens import default_counter
 
@@ -657,7 +653,7 @@ class GuardedChatModel(BaseChatModel):
     def _partial_usage(self, ctx: _Ctx, aggregate: AIMessageChunk | None, model: str) -> TokenUsage | None:
         if aggregate is None:
             return None
-        usage = _usage_of(aggregate)  # type: ignore[arg-type]
+        usage = usage_of_message(aggregate)  # type: ignore[arg-type]
         if usage is not None:
             return usage
         from ..tokens import default_counter

@@ -49,6 +49,7 @@ from ..cache._embedded import EmbeddedBackend
 from ..cache._entry import CacheHit
 from ..cache._scope import UNKNOWN_SCOPE, CacheScope, cache_scope, current_scope, scope_from_metadata
 from ._callback import CACHE_MARKER_KEY
+from ._usage import usage_dict
 
 __all__ = ["SemanticCache", "cache_scope"]
 
@@ -161,7 +162,8 @@ def _install_scope_hook() -> None:
 
         # The default value is seen by every context, including ones created earlier.
         tracker: ContextVar[BaseCallbackHandler | None] = ContextVar(
-            "llm_cost_hooks_cache_tracker", default=_RunScopeTracker()
+            "llm_cost_hooks_cache_tracker",
+            default=_RunScopeTracker(),  # noqa: B039 - one shared, stateless default is intended
         )
         register_configure_hook(tracker, inheritable=False)
         _hook_installed = True
@@ -254,21 +256,6 @@ def chat_key(prompt: str, llm_string: str) -> ChatKey:
     if msgs is None:  # a plain (non-chat) LLM prompt: never shared with chat answers
         msgs, extra = [{"role": "user", "content": prompt}], {**extra, "prompt": "text"}
     return canonical_chat(model, msgs, params, extra=extra)
-
-
-def _lc_usage(usage: Any) -> dict[str, int] | None:
-    if not usage:
-        return None
-    din = usage.get("input_token_details") or {}
-    dout = usage.get("output_token_details") or {}
-    return {
-        "input_tokens": usage.get("input_tokens", 0),
-        "output_tokens": usage.get("output_tokens", 0),
-        "total_tokens": usage.get("total_tokens", 0),
-        "cache_read_tokens": din.get("cache_read") or 0,
-        "cache_write_tokens": din.get("cache_creation") or 0,
-        "reasoning_tokens": dout.get("reasoning") or 0,
-    }
 
 
 def _from_neutral(answer: StoredAnswer, chat: bool) -> list[Generation]:
@@ -472,7 +459,7 @@ class SemanticCache(BaseCache):
                         del rm[CACHE_MARKER_KEY]
                         g = g.model_copy(update={"message": msg.model_copy(update={"response_metadata": rm})})
                     model = model or rm.get("model_name") or rm.get("model")
-                    usage = usage or _lc_usage(getattr(msg, "usage_metadata", None))
+                    usage = usage or usage_dict(getattr(msg, "usage_metadata", None))
                     finish = finish or rm.get("finish_reason")
                 choices.append(
                     {"text": g.text, "tool_calls": getattr(msg, "tool_calls", None), "finish_reason": finish}

@@ -13,6 +13,7 @@ from langchain_core.callbacks.base import BaseCallbackHandler
 from .._records import CacheStatus, TokenUsage
 from .._tracker import CostTracker, RunKind, RunObserver, TrackerAdapterMixin
 from ..ledger import Ledger
+from ._usage import usage_from_llm_output, usage_from_metadata
 
 if TYPE_CHECKING:  # pragma: no cover - kept out of the import path (~70 ms)
     from langchain_core.messages import BaseMessage
@@ -60,29 +61,6 @@ def _is_cache_hit(message: Any) -> bool:
         return True
     um = getattr(message, "usage_metadata", None)
     return bool(um) and "total_cost" in um and not um["total_cost"]
-
-
-def _usage_from_metadata(um: Mapping[str, Any]) -> TokenUsage:
-    inp = um.get("input_token_details") or {}
-    out = um.get("output_token_details") or {}
-    return TokenUsage.from_reported(
-        input_tokens=um.get("input_tokens") or 0,
-        output_tokens=um.get("output_tokens") or 0,
-        cache_read_tokens=inp.get("cache_read") or 0,
-        cache_write_tokens=inp.get("cache_creation") or 0,
-        reasoning_tokens=out.get("reasoning") or 0,
-    )
-
-
-def _usage_from_llm_output(token_usage: Mapping[str, Any]) -> TokenUsage:
-    prompt_details = token_usage.get("prompt_tokens_details") or {}
-    completion_details = token_usage.get("completion_tokens_details") or {}
-    return TokenUsage.from_reported(
-        input_tokens=token_usage.get("prompt_tokens") or token_usage.get("input_tokens") or 0,
-        output_tokens=token_usage.get("completion_tokens") or token_usage.get("output_tokens") or 0,
-        cache_read_tokens=(prompt_details or {}).get("cached_tokens") or 0,
-        reasoning_tokens=(completion_details or {}).get("reasoning_tokens") or 0,
-    )
 
 
 def _to_openai(messages: Sequence[BaseMessage]) -> list[dict[str, Any]]:
@@ -261,7 +239,7 @@ class CostCallbackHandler(TrackerAdapterMixin, BaseCallbackHandler):
             marker = rm.get(CACHE_MARKER_KEY)
             um = getattr(message, "usage_metadata", None)
             if um:
-                usage = _usage_from_metadata(um)
+                usage = usage_from_metadata(um)
                 # LangChain's own caches replay the stored usage with total_cost=0 added.
                 if "total_cost" in um and not um["total_cost"]:
                     cache_status = CacheStatus.EXACT
@@ -271,7 +249,7 @@ class CostCallbackHandler(TrackerAdapterMixin, BaseCallbackHandler):
         if usage is None and response.llm_output:
             token_usage = response.llm_output.get("token_usage") or response.llm_output.get("usage")
             if isinstance(token_usage, Mapping) and token_usage:
-                usage = _usage_from_llm_output(token_usage)
+                usage = usage_from_llm_output(token_usage)
             model = model or response.llm_output.get("model_name") or response.llm_output.get("model")
 
         def output_text() -> str:

@@ -1,0 +1,60 @@
+"""Reading token usage from LangChain objects: the one place the adapter does it.
+
+``usage_metadata`` on an ``AIMessage`` (LangChain's standard field) and the older
+``llm_output["token_usage"]`` (OpenAI's field names) both become a ``TokenUsage``;
+``usage_dict`` gives the plain mapping the caches store.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from .._records import TokenUsage
+
+__all__ = ["usage_dict", "usage_from_llm_output", "usage_from_metadata", "usage_of_message"]
+
+
+def usage_from_metadata(um: Mapping[str, Any]) -> TokenUsage:
+    inp = um.get("input_token_details") or {}
+    out = um.get("output_token_details") or {}
+    return TokenUsage.from_reported(
+        input_tokens=um.get("input_tokens") or 0,
+        output_tokens=um.get("output_tokens") or 0,
+        cache_read_tokens=inp.get("cache_read") or 0,
+        cache_write_tokens=inp.get("cache_creation") or 0,
+        reasoning_tokens=out.get("reasoning") or 0,
+    )
+
+
+def usage_from_llm_output(token_usage: Mapping[str, Any]) -> TokenUsage:
+    prompt_details = token_usage.get("prompt_tokens_details") or {}
+    completion_details = token_usage.get("completion_tokens_details") or {}
+    return TokenUsage.from_reported(
+        input_tokens=token_usage.get("prompt_tokens") or token_usage.get("input_tokens") or 0,
+        output_tokens=token_usage.get("completion_tokens") or token_usage.get("output_tokens") or 0,
+        cache_read_tokens=(prompt_details or {}).get("cached_tokens") or 0,
+        reasoning_tokens=(completion_details or {}).get("reasoning_tokens") or 0,
+    )
+
+
+def usage_of_message(message: Any) -> TokenUsage | None:
+    """The usage a message reports in ``usage_metadata``, or None when it reports none."""
+    um = getattr(message, "usage_metadata", None)
+    return usage_from_metadata(um) if um else None
+
+
+def usage_dict(usage: Mapping[str, Any] | None) -> dict[str, int] | None:
+    """``usage_metadata`` flattened to the plain counts a cache entry stores."""
+    if not usage:
+        return None
+    din = usage.get("input_token_details") or {}
+    dout = usage.get("output_token_details") or {}
+    return {
+        "input_tokens": usage.get("input_tokens", 0),
+        "output_tokens": usage.get("output_tokens", 0),
+        "total_tokens": usage.get("total_tokens", 0),
+        "cache_read_tokens": din.get("cache_read") or 0,
+        "cache_write_tokens": din.get("cache_creation") or 0,
+        "reasoning_tokens": dout.get("reasoning") or 0,
+    }
