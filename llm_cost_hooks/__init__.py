@@ -19,9 +19,10 @@ __version__ = "0.1.0"
 
 # name -> private module that defines it
 _EXPORTS: dict[str, str] = {
-    # errors
+    # errors: the whole tree (llm_cost_hooks._errors)
     "LLMCostHooksError": "._errors",
     "ConfigurationError": "._errors",
+    "CacheScopeError": "._errors",
     "InvalidUsageError": "._errors",
     "UnknownModelError": "._errors",
     "PriceOverrideError": "._errors",
@@ -30,7 +31,17 @@ _EXPORTS: dict[str, str] = {
     "LedgerError": "._errors",
     "MissingExtraError": "._errors",
     "BudgetExceeded": "._errors",
-    "CacheScopeError": "._errors",
+    "DowngradeRequired": "._errors",
+    "SpendStoreUnavailable": "._errors",
+    "CircuitOpenError": "._errors",
+    "RetryBudgetExhausted": "._errors",
+    "DeduplicatedCallFailed": "._errors",
+    "BatchError": "._errors",
+    "TokenizerUnavailableError": "._errors",
+    "EmbeddingModelError": "._errors",
+    "OutcomeDataError": "._errors",
+    "RouterModelError": "._errors",
+    "ReplayMissError": "._errors",
     # records
     "CacheStatus": "._records",
     "CostBreakdown": "._records",
@@ -73,16 +84,12 @@ _EXPORTS: dict[str, str] = {
     "Limit": ".budget",
     "SpendRequest": ".budget",
     "Downgrade": ".budget",
-    "DowngradeRequired": ".budget",
-    "SpendStoreUnavailable": ".budget",
     "AlertManager": ".budget",
     "SingleFlight": ".dedup",
     "RedisSingleFlight": ".dedup",
     "RetryBudget": ".dedup",
     "CircuitBreaker": ".dedup",
-    "CircuitOpenError": ".dedup",
     "BatchQueue": ".batch",
-    "is_deferrable": ".batch",
 }
 
 __all__ = sorted([*_EXPORTS, "__version__"])
@@ -90,22 +97,46 @@ __all__ = sorted([*_EXPORTS, "__version__"])
 
 _install_lazy_exports(globals(), _EXPORTS)
 
-if _TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs
+if _TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs: every name of _EXPORTS
     from ._errors import (
+        BatchError,
         BudgetExceeded,
         CacheScopeError,
+        CircuitOpenError,
         ConfigurationError,
+        DeduplicatedCallFailed,
+        DowngradeRequired,
+        EmbeddingModelError,
         InvalidUsageError,
         LedgerError,
         LLMCostHooksError,
         MissingExtraError,
+        OutcomeDataError,
+        PriceMapUpdateError,
         PriceOverrideError,
+        ReplayMissError,
+        RetryBudgetExhausted,
+        RouterModelError,
         SettingsError,
+        SpendStoreUnavailable,
+        TokenizerUnavailableError,
         UnknownModelError,
     )
     from ._records import CacheStatus, CostBreakdown, CostRecord, TokenUsage
     from ._settings import Settings, get_settings
     from ._tracker import CostTracker, RunInfo, RunKind, RunObserver, TaskState
+    from .batch import BatchQueue
+    from .budget import (
+        AlertManager,
+        ContextBudget,
+        Downgrade,
+        Limit,
+        SegmentBudgets,
+        SpendGuard,
+        SpendRequest,
+    )
+    from .cache import CacheConfig, CacheScope
+    from .dedup import CircuitBreaker, RedisSingleFlight, RetryBudget, SingleFlight
     from .ledger import (
         JSONLLedger,
         Ledger,
@@ -117,4 +148,5 @@ if _TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs
         open_ledger,
     )
     from .pricing import ModelPrice, PriceBook
+    from .telemetry import OTelObserver, TelemetryStats, configure_otel
     from .tokens import TokenCount, TokenCounter, count_message_tokens, count_tokens

@@ -1,27 +1,69 @@
-"""The exception tree of llm-cost-hooks.
+"""The exception tree of llm-cost-hooks: every public exception class is defined here.
 
 Every error the package raises on purpose derives from :class:`LLMCostHooksError`, so
 ``except LLMCostHooksError`` catches all of them. Errors caused by bad input also derive
-from :class:`ValueError` (or :class:`ImportError` for a missing extra) so code that
-already catches those keeps working.
+from :class:`ValueError` (or :class:`ImportError` for a missing extra, :class:`KeyError`
+for a missing key, :class:`RuntimeError` for a broken resource) so code that already
+catches those keeps working. The subpackages re-export the errors of their area (e.g.
+``llm_cost_hooks.dedup.CircuitOpenError``); they are the same classes.
+
+::
+
+    LLMCostHooksError
+    ├── ConfigurationError (ValueError)
+    │   ├── CacheScopeError
+    │   ├── PriceOverrideError
+    │   ├── SettingsError
+    │   ├── OutcomeDataError
+    │   └── RouterModelError
+    ├── InvalidUsageError (ValueError)
+    ├── UnknownModelError (KeyError)
+    ├── ReplayMissError (KeyError)
+    ├── LedgerError
+    ├── PriceMapUpdateError
+    ├── MissingExtraError (ImportError)
+    ├── TokenizerUnavailableError (RuntimeError)
+    ├── EmbeddingModelError
+    ├── BudgetExceeded
+    │   └── DowngradeRequired
+    ├── SpendStoreUnavailable
+    ├── CircuitOpenError
+    ├── RetryBudgetExhausted
+    ├── DeduplicatedCallFailed
+    └── BatchError (RuntimeError)
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # a runtime import would load the budget package with every error
+    from .budget._limits import Downgrade
 
 __all__ = [
+    "BatchError",
     "BudgetExceeded",
     "CacheScopeError",
+    "CircuitOpenError",
     "ConfigurationError",
+    "DeduplicatedCallFailed",
+    "DowngradeRequired",
+    "EmbeddingModelError",
     "InvalidUsageError",
     "LLMCostHooksError",
     "LedgerError",
     "MissingExtraError",
+    "OutcomeDataError",
     "PriceMapUpdateError",
     "PriceOverrideError",
+    "ReplayMissError",
+    "RetryBudgetExhausted",
+    "RouterModelError",
     "SettingsError",
+    "SpendStoreUnavailable",
+    "TokenizerUnavailableError",
     "UnknownModelError",
 ]
 
@@ -126,3 +168,84 @@ class SettingsError(ConfigurationError):
     def __init__(self, message: str, *, variable: str) -> None:
         self.variable = variable
         super().__init__(message)
+
+
+# --- budgets and reliability ---------------------------------------------------------
+
+
+class DowngradeRequired(BudgetExceeded):
+    """Raised by :meth:`SpendGuard.reserve` when a limit's policy is ``downgrade``;
+    a router catches it (or calls ``try_reserve``) and uses ``downgrade.to_model``."""
+
+    def __init__(self, downgrade: Downgrade) -> None:
+        e = downgrade.error
+        super().__init__(
+            e.limit_name,
+            limit=e.limit,
+            spent=e.spent,
+            requested=e.requested,
+            unit=e.unit,
+            resets_at=e.resets_at,
+        )
+        self.downgrade = downgrade
+        target = downgrade.to_model or "a cheaper tier"
+        self.args = (f"{self.args[0]} Policy: downgrade {downgrade.from_model!r} to {target}.",)
+
+
+class SpendStoreUnavailable(LLMCostHooksError):
+    """The shared spend store cannot be reached and the guard is fail-closed."""
+
+
+class CircuitOpenError(LLMCostHooksError):
+    """The model's circuit is open: the call was not made."""
+
+    def __init__(self, model: str, retry_in: float) -> None:
+        self.model = model
+        self.retry_in = retry_in
+        super().__init__(
+            f"Circuit for model {model!r} is open after repeated failures; not calling it. "
+            f"A probe is allowed in {max(retry_in, 0):.1f}s; route to another tier meanwhile."
+        )
+
+
+class RetryBudgetExhausted(LLMCostHooksError):
+    """A task's retry budget (attempts or dollars) is used up; ``__cause__`` is the last error."""
+
+
+class DeduplicatedCallFailed(LLMCostHooksError):
+    """The shared call this request waited on (in another process) failed."""
+
+    def __init__(self, key: str, error_type: str, message: str) -> None:
+        self.key = key
+        self.error_type = error_type
+        super().__init__(f"The deduplicated call {key[:24]!r} failed upstream: {error_type}: {message}")
+
+
+class BatchError(LLMCostHooksError, RuntimeError):
+    """A batch-level error recorded on a result (not raised to the caller)."""
+
+
+# --- resources, data and models -------------------------------------------------------
+
+
+class TokenizerUnavailableError(LLMCostHooksError, RuntimeError):
+    """The bundled tokenizer files are missing or damaged."""
+
+
+class EmbeddingModelError(LLMCostHooksError):
+    """The embedding model file is missing, altered or does not match its tokenizer."""
+
+
+class OutcomeDataError(ConfigurationError):
+    """An outcomes file is malformed: names the file, row and column to fix."""
+
+
+class RouterModelError(ConfigurationError):
+    """A saved router cannot be loaded (missing/corrupt files, different embedder)."""
+
+
+class ReplayMissError(LLMCostHooksError, KeyError):
+    """The request's prompt is not in the outcomes file."""
+
+    def __str__(self) -> str:  # KeyError would repr() the message
+        return str(self.args[0])

@@ -20,9 +20,9 @@ from llm_cost_hooks.cache import (
     calibrate_pairs,
     normalize_query,
     operating_point,
-    wilson_lower_bound,
 )
 from llm_cost_hooks.cache._cli import add_cache_commands
+from llm_cost_hooks.cache._signals import wilson_lower_bound
 from llm_cost_hooks.embeddings import default_embedder
 
 SIM = DecisionPolicy(kind="similarity", threshold=0.8, min_similarity=0.8)

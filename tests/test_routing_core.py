@@ -30,21 +30,18 @@ from llm_cost_hooks.routing import (
     Rule,
     RuleRouter,
     TrainedRouter,
-    aiq,
-    apgr,
     arun_cascade,
-    cpt,
     evaluate,
     load_outcomes,
     load_routellm,
     load_routerbench,
-    nondecreasing_hull,
     not_refusal,
     not_truncated,
     parses,
     run_cascade,
 )
 from llm_cost_hooks.routing._cli import add_route_commands
+from llm_cost_hooks.routing._metrics import aiq, apgr, cpt, nondecreasing_hull
 
 TIERS = ["small", "large"]
 

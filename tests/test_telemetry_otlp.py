@@ -24,13 +24,8 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 
 from llm_cost_hooks import MissingExtraError
 from llm_cost_hooks.langchain import CostCallbackHandler, FakeChatModelWithUsage
-from llm_cost_hooks.telemetry import (
-    CountingBatchSpanProcessor,
-    CountingSpanExporter,
-    OTelObserver,
-    TelemetryStats,
-    configure_otel,
-)
+from llm_cost_hooks.telemetry import OTelObserver, TelemetryStats, configure_otel
+from llm_cost_hooks.telemetry._stats import CountingBatchSpanProcessor, CountingSpanExporter
 
 RECEIVER = Path(__file__).resolve().parent / "otlp_receiver.py"
 ANSWER = "Paris."

@@ -11,6 +11,7 @@ State survives a restart (``state_path``) without submitting anything twice.
 True
 """
 
+from .._errors import BatchError
 from ._models import (
     Backoff,
     BatchBackend,
@@ -22,7 +23,7 @@ from ._models import (
     ResultStatus,
     to_jsonl,
 )
-from ._queue import DEFERRABLE_KEY, BatchError, BatchQueue, is_deferrable
+from ._queue import DEFERRABLE_KEY, BatchQueue, is_deferrable
 
 __all__ = [
     "DEFERRABLE_KEY",

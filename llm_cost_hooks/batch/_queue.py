@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from .._errors import ConfigurationError
+from .._errors import BatchError, ConfigurationError
 from .._records import TokenUsage
 from .._tracker import CostTracker
 from ._models import (
@@ -41,10 +41,6 @@ _MAX_PER_BATCH = 50_000
 def is_deferrable(metadata: Mapping[str, Any] | None) -> bool:
     """True when the request's metadata marks it deferrable (``deferrable=True``)."""
     return bool(metadata) and metadata.get(DEFERRABLE_KEY) is True  # type: ignore[union-attr]
-
-
-class BatchError(RuntimeError):
-    """A batch-level error recorded on a result (not raised to the caller)."""
 
 
 class BatchQueue:

@@ -12,7 +12,7 @@
 800
 """
 
-from .._errors import BudgetExceeded
+from .._errors import BudgetExceeded, DowngradeRequired, SpendStoreUnavailable
 from ._alerts import (
     AlertEvent,
     AlertKind,
@@ -24,12 +24,11 @@ from ._alerts import (
     MetricHook,
     SpanEventSink,
     WebhookSink,
-    anomaly_baseline,
 )
 from ._context import SEGMENTS, ContextBudget, SegmentBudgets, TrimResult, segment_of
 from ._facts import Fact, extract_facts, fact_clauses
 from ._guard import Reservation, SpendGuard
-from ._limits import Downgrade, DowngradeRequired, Limit, SpendRequest, period_bounds
+from ._limits import Downgrade, Limit, SpendRequest
 from ._store import (
     FailoverSpendStore,
     InProcessSpendStore,
@@ -37,7 +36,6 @@ from ._store import (
     ReserveOutcome,
     SpendJournal,
     SpendStore,
-    SpendStoreUnavailable,
 )
 
 __all__ = [
@@ -70,9 +68,7 @@ __all__ = [
     "SpendStoreUnavailable",
     "TrimResult",
     "WebhookSink",
-    "anomaly_baseline",
     "extract_facts",
     "fact_clauses",
-    "period_bounds",
     "segment_of",
 ]

@@ -9,7 +9,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from .._errors import BudgetExceeded, ConfigurationError
+from .._errors import BudgetExceeded, ConfigurationError, DowngradeRequired
 
 __all__ = [
     "Downgrade",
@@ -164,25 +164,6 @@ class Downgrade:
     to_model: str | None
     from_model: str
     error: BudgetExceeded
-
-
-class DowngradeRequired(BudgetExceeded):
-    """Raised by :meth:`SpendGuard.reserve` when a limit's policy is ``downgrade``;
-    a router catches it (or calls ``try_reserve``) and uses ``downgrade.to_model``."""
-
-    def __init__(self, downgrade: Downgrade) -> None:
-        e = downgrade.error
-        super().__init__(
-            e.limit_name,
-            limit=e.limit,
-            spent=e.spent,
-            requested=e.requested,
-            unit=e.unit,
-            resets_at=e.resets_at,
-        )
-        self.downgrade = downgrade
-        target = downgrade.to_model or "a cheaper tier"
-        self.args = (f"{self.args[0]} Policy: downgrade {downgrade.from_model!r} to {target}.",)
 
 
 def period_bounds(period: Period, at: float) -> tuple[str, datetime]:

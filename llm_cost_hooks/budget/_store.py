@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, Protocol, runtime_checkable
 
-from .._errors import LLMCostHooksError, MissingExtraError
+from .._errors import MissingExtraError, SpendStoreUnavailable
 
 __all__ = [
     "FailoverSpendStore",
@@ -42,10 +42,6 @@ __all__ = [
 ]
 
 logger = logging.getLogger("llm_cost_hooks.budget")
-
-
-class SpendStoreUnavailable(LLMCostHooksError):
-    """The shared spend store cannot be reached and the guard is fail-closed."""
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ persisted to SQLite) and :class:`RedisBackend` (redisvl; many processes and mach
 True
 """
 
+from .._errors import CacheScopeError
 from ._calibrate import (
     CalibrationPoint,
     CalibrationResult,
@@ -39,19 +40,17 @@ from ._scope import (
     DEFAULT_TENANT,
     UNKNOWN_SCOPE,
     CacheScope,
-    CacheScopeError,
     cache_scope,
     current_scope,
     normalize_query,
     scope_from_metadata,
 )
-from ._signals import FEATURE_NAMES, DecisionPolicy, Neighbor, wilson_lower_bound
+from ._signals import DecisionPolicy, Neighbor
 from ._verifier import PairVerifier
 
 __all__ = [
     "CONTRAST_KINDS",
     "DEFAULT_TENANT",
-    "FEATURE_NAMES",
     "UNKNOWN_SCOPE",
     "AnnIndexConfig",
     "AuditLog",
@@ -87,5 +86,4 @@ __all__ = [
     "normalize_query",
     "operating_point",
     "scope_from_metadata",
-    "wilson_lower_bound",
 ]

@@ -9,10 +9,11 @@
 * :class:`CircuitBreaker`: per-model open / half-open / closed.
 """
 
-from ._breaker import BreakerState, CircuitBreaker, CircuitOpenError
+from .._errors import CircuitOpenError, DeduplicatedCallFailed, RetryBudgetExhausted
+from ._breaker import BreakerState, CircuitBreaker
 from ._keys import IDEMPOTENCY_KEY, idempotency_key, request_key
-from ._retry import RetryBudget, RetryBudgetExhausted, RetryState
-from ._singleflight import DeduplicatedCallFailed, Flight, RedisSingleFlight, SingleFlight
+from ._retry import RetryBudget, RetryState
+from ._singleflight import Flight, RedisSingleFlight, SingleFlight
 
 __all__ = [
     "IDEMPOTENCY_KEY",

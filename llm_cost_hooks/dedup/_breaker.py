@@ -9,7 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import Enum
 
-from .._errors import LLMCostHooksError
+from .._errors import CircuitOpenError
 
 __all__ = ["BreakerState", "CircuitBreaker", "CircuitOpenError"]
 
@@ -20,18 +20,6 @@ class BreakerState(str, Enum):
     CLOSED = "closed"
     OPEN = "open"
     HALF_OPEN = "half_open"
-
-
-class CircuitOpenError(LLMCostHooksError):
-    """The model's circuit is open: the call was not made."""
-
-    def __init__(self, model: str, retry_in: float) -> None:
-        self.model = model
-        self.retry_in = retry_in
-        super().__init__(
-            f"Circuit for model {model!r} is open after repeated failures; not calling it. "
-            f"A probe is allowed in {max(retry_in, 0):.1f}s; route to another tier meanwhile."
-        )
 
 
 @dataclass

@@ -8,13 +8,9 @@ from dataclasses import dataclass
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from .._errors import LLMCostHooksError
+from .._errors import RetryBudgetExhausted
 
 __all__ = ["RetryBudget", "RetryBudgetExhausted", "RetryState"]
-
-
-class RetryBudgetExhausted(LLMCostHooksError):
-    """A task's retry budget (attempts or dollars) is used up; ``__cause__`` is the last error."""
 
 
 @dataclass

@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Generic, Literal, TypeVar
 
-from .._errors import LLMCostHooksError, MissingExtraError
+from .._errors import DeduplicatedCallFailed, MissingExtraError
 
 __all__ = ["DeduplicatedCallFailed", "Flight", "RedisSingleFlight", "SingleFlight"]
 
@@ -22,15 +22,6 @@ logger = logging.getLogger("llm_cost_hooks.dedup")
 
 T = TypeVar("T")
 Source = Literal["leader", "inflight", "cached"]
-
-
-class DeduplicatedCallFailed(LLMCostHooksError):
-    """The shared call this request waited on (in another process) failed."""
-
-    def __init__(self, key: str, error_type: str, message: str) -> None:
-        self.key = key
-        self.error_type = error_type
-        super().__init__(f"The deduplicated call {key[:24]!r} failed upstream: {error_type}: {message}")
 
 
 @dataclass(frozen=True)

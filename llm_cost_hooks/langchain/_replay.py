@@ -22,20 +22,13 @@ from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage, Huma
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 from pydantic import ConfigDict, Field, PrivateAttr
 
-from .._errors import ConfigurationError, LLMCostHooksError
+from .._errors import ConfigurationError, ReplayMissError
 from ._callback import BILLED_MARKER_KEY
 
 __all__ = ["REPLAY_MARKER_KEY", "ReplayChatModel", "ReplayMissError"]
 
 #: ``response_metadata`` key with the replayed row: ``{"quality", "row", "cost_usd"}``.
 REPLAY_MARKER_KEY = "llm_cost_hooks_replay"
-
-
-class ReplayMissError(LLMCostHooksError, KeyError):
-    """The request's prompt is not in the outcomes file."""
-
-    def __str__(self) -> str:
-        return str(self.args[0])
 
 
 def _norm(text: str) -> str:

@@ -2,14 +2,12 @@
 JSONL, plus reports."""
 
 from ._base import Ledger, LedgerStats, TaskOutcome, replay_dead_letters
-from ._copy import copy_ledger
 from ._html import render_html_report, savings_waterfall
 from ._postgres import PostgresLedger
-from ._reports import DIMENSIONS, LedgerReports, format_rows
+from ._reports import LedgerReports, format_rows
 from ._stores import JSONLLedger, MemoryLedger, SQLiteLedger, open_ledger
 
 __all__ = [
-    "DIMENSIONS",
     "JSONLLedger",
     "Ledger",
     "LedgerReports",
@@ -18,7 +16,6 @@ __all__ = [
     "PostgresLedger",
     "SQLiteLedger",
     "TaskOutcome",
-    "copy_ledger",
     "format_rows",
     "open_ledger",
     "render_html_report",

@@ -33,12 +33,10 @@ _EXPORTS: dict[str, str] = {
     "deduplicated_completion": "._dedup",
     "adeduplicated_completion": "._dedup",
     "LiteLLMSemanticCache": "._cache",
-    "canonical_request": "._cache",
     "guarded_completion": "._budget",
     "PromptCacheOptions": "._prepare",
     "prepare_request": "._prepare",
     "aguarded_completion": "._budget",
-    "spend_request_for": "._budget",
     "proxy_refusal": "._budget",
     "LiteLLMBatchClient": "._batch",
     "DeferredResponse": "._batch",
@@ -52,8 +50,8 @@ install_lazy_exports(globals(), _EXPORTS, missing_extras=(("litellm", "litellm",
 
 if TYPE_CHECKING:  # pragma: no cover
     from ._batch import DeferredResponse, LiteLLMBatchClient, completion_or_defer
-    from ._budget import aguarded_completion, guarded_completion, proxy_refusal, spend_request_for
-    from ._cache import LiteLLMSemanticCache, canonical_request
+    from ._budget import aguarded_completion, guarded_completion, proxy_refusal
+    from ._cache import LiteLLMSemanticCache
     from ._dedup import adeduplicated_completion, deduplicated_completion
     from ._logger import CACHE_MARKER_KEY, CostComparison, CostHooksLogger, install, uninstall
     from ._prepare import PromptCacheOptions, prepare_request

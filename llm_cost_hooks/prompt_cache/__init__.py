@@ -42,7 +42,6 @@ from ._placement import (
     BreakpointReport,
     add_cache_breakpoints,
     analyze_request,
-    find_volatile,
 )
 from ._rules import (
     ANTHROPIC_MAX_BREAKPOINTS,
@@ -50,11 +49,10 @@ from ._rules import (
     CacheMode,
     CacheRule,
     ResolvedCacheRule,
-    normalize_model_name,
     resolve_cache_rule,
 )
 from ._savings import CACHE_WRITE_PREMIUM_TAG, BreakpointEconomics, breakpoint_economics, prefix_cache_savings
-from ._stability import PrefixReportRow, PromptStability, analyze_prompt, classify_variable, prefix_report
+from ._stability import PrefixReportRow, PromptStability, analyze_prompt, prefix_report
 
 __all__ = [
     "ANTHROPIC_MAX_BREAKPOINTS",
@@ -84,11 +82,8 @@ __all__ = [
     "audit_prompt",
     "audit_prompts",
     "breakpoint_economics",
-    "classify_variable",
     "export_finetune",
-    "find_volatile",
     "fine_tune_breakeven",
-    "normalize_model_name",
     "prefix_cache_savings",
     "prefix_report",
     "redact_pii",

@@ -12,7 +12,6 @@ from ._pr_estimate import (
     PromptCostEstimate,
     estimate_pr_cost,
     prompt_tokens,
-    snapshot_prompts,
 )
 from ._registry import (
     PromptPart,
@@ -20,10 +19,7 @@ from ._registry import (
     RegisteredPrompt,
     default_registry,
     discover_prompts,
-    load_project_config,
     register_prompt,
-    template_parts,
-    template_variables,
 )
 
 __all__ = [
@@ -35,10 +31,6 @@ __all__ = [
     "default_registry",
     "discover_prompts",
     "estimate_pr_cost",
-    "load_project_config",
     "prompt_tokens",
     "register_prompt",
-    "snapshot_prompts",
-    "template_parts",
-    "template_variables",
 ]

@@ -33,7 +33,6 @@ _LOCATIONS = {
     "not_truncated": "_checks",
     "parses": "_checks",
     "run_cascade": "_checks",
-    "OutcomeDataError": "_data",
     "OutcomeDataset": "_data",
     "load_long": "_data",
     "load_mtbench": "_data",
@@ -43,7 +42,6 @@ _LOCATIONS = {
     "outcomes_from_ledger": "_shadow",
     "simulate_shadow": "_shadow",
     "TextSelector": "_text",
-    "TaskTable": "_train",
     "evaluate_router": "_train",
     "train_router": "_train",
     "load_outcomes": "_data",
@@ -53,16 +51,9 @@ _LOCATIONS = {
     "EvalReport": "_eval",
     "StrategyResult": "_eval",
     "evaluate": "_eval",
-    "out_of_fold_predictions": "_eval",
-    "aiq": "_metrics",
-    "apgr": "_metrics",
-    "cpt": "_metrics",
-    "nondecreasing_hull": "_metrics",
     "AnswerScorer": "_scorer",
-    "answer_features": "_scorer",
     "HashingEmbedder": "_model",
     "RouterModel": "_model",
-    "RouterModelError": "_model",
     "BudgetTarget": "_strategies",
     "Cascade": "_strategies",
     "CascadePoint": "_strategies",
@@ -80,19 +71,21 @@ _LOCATIONS = {
     "calibrate_router_cascade": "_strategies",
     "choose_tiers": "_strategies",
     "pick_tiers": "_strategies",
-    "add_route_commands": "_cli",
-    "route_eval": "_cli",
-    "route_train": "_cli",
 }
 
 
 install_lazy_exports(
     globals(),
-    {name: f".{module}" for name, module in _LOCATIONS.items()},
+    {
+        "OutcomeDataError": ".._errors",
+        "RouterModelError": ".._errors",
+        **{name: f".{module}" for name, module in _LOCATIONS.items()},
+    },
     missing_extras=(("numpy", "embed", "The trained router and evaluation harness"),),
 )
 
 if TYPE_CHECKING:  # pragma: no cover
+    from .._errors import OutcomeDataError, RouterModelError
     from ._checks import (
         BUILTIN_CHECKS,
         Answer,
@@ -108,9 +101,7 @@ if TYPE_CHECKING:  # pragma: no cover
         parses,
         run_cascade,
     )
-    from ._cli import add_route_commands, route_eval, route_train
     from ._data import (
-        OutcomeDataError,
         OutcomeDataset,
         load_long,
         load_mtbench,
@@ -119,10 +110,9 @@ if TYPE_CHECKING:  # pragma: no cover
         load_routerbench,
         write_long,
     )
-    from ._eval import CurvePoint, EvalReport, StrategyResult, evaluate, out_of_fold_predictions
-    from ._metrics import aiq, apgr, cpt, nondecreasing_hull
-    from ._model import HashingEmbedder, RouterModel, RouterModelError
-    from ._scorer import AnswerScorer, answer_features
+    from ._eval import CurvePoint, EvalReport, StrategyResult, evaluate
+    from ._model import HashingEmbedder, RouterModel
+    from ._scorer import AnswerScorer
     from ._shadow import ShadowMode, ShadowStore, outcomes_from_ledger, simulate_shadow
     from ._strategies import (
         BudgetTarget,
@@ -144,7 +134,7 @@ if TYPE_CHECKING:  # pragma: no cover
         pick_tiers,
     )
     from ._text import TextSelector
-    from ._train import TaskTable, evaluate_router, train_router
+    from ._train import evaluate_router, train_router
 
 
 __all__ = [
@@ -177,19 +167,13 @@ __all__ = [
     "ShadowMode",
     "ShadowStore",
     "StrategyResult",
-    "TaskTable",
     "TextSelector",
     "TrainedRouter",
-    "add_route_commands",
-    "aiq",
-    "answer_features",
-    "apgr",
     "arithmetic_consistent",
     "arun_cascade",
     "calibrate_router_cascade",
     "check_arithmetic",
     "choose_tiers",
-    "cpt",
     "evaluate",
     "evaluate_router",
     "load_long",
@@ -197,16 +181,12 @@ __all__ = [
     "load_outcomes",
     "load_routellm",
     "load_routerbench",
-    "nondecreasing_hull",
     "not_empty",
     "not_refusal",
     "not_truncated",
-    "out_of_fold_predictions",
     "outcomes_from_ledger",
     "parses",
     "pick_tiers",
-    "route_eval",
-    "route_train",
     "run_cascade",
     "simulate_shadow",
     "train_router",

@@ -35,7 +35,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from .._errors import ConfigurationError, UnknownModelError
+from .._errors import ConfigurationError, OutcomeDataError, UnknownModelError
 
 __all__ = [
     "OutcomeDataError",
@@ -52,10 +52,6 @@ logger = logging.getLogger("llm_cost_hooks.routing")
 _COST_SUFFIX = "|total_cost"
 _RESPONSE_SUFFIX = "|model_response"
 _RESERVED = {"", "prompt", "sample_id", "eval_name", "oracle_model_to_route_to", "feature", "id"}
-
-
-class OutcomeDataError(ConfigurationError):
-    """An outcomes file is malformed: names the file, row and column to fix."""
 
 
 @dataclass

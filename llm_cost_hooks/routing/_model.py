@@ -32,7 +32,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from .._errors import ConfigurationError
+from .._errors import ConfigurationError, RouterModelError
 from ._data import OutcomeDataset
 from ._text import TextSelector
 
@@ -51,10 +51,6 @@ def fold_of(text: str, folds: int) -> int:
         text.encode("utf-8", "surrogatepass"), digest_size=8, person=b"llmcost-fold"
     ).digest()
     return int.from_bytes(digest, "little") % folds
-
-
-class RouterModelError(ConfigurationError):
-    """A saved router cannot be loaded (missing/corrupt files, different embedder)."""
 
 
 class HashingEmbedder:

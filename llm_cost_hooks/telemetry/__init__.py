@@ -20,13 +20,7 @@ _EXPORTS: dict[str, str] = {
     "configure_otel": "._setup",
     "OTelProviders": "._setup",
     "TelemetryStats": "._stats",
-    "CountingSpanExporter": "._stats",
-    "CountingMetricExporter": "._stats",
-    "CountingBatchSpanProcessor": "._stats",
-    "stats_for": "._stats",
     "AttributeLimiter": "._limits",
-    "OVERFLOW_VALUE": "._limits",
-    "semconv_mode_from_env": "._semconv",
 }
 
 __all__ = sorted(_EXPORTS)
@@ -37,14 +31,7 @@ install_lazy_exports(
 )
 
 if TYPE_CHECKING:  # pragma: no cover
-    from ._limits import OVERFLOW_VALUE, AttributeLimiter
+    from ._limits import AttributeLimiter
     from ._observer import OTelObserver
-    from ._semconv import semconv_mode_from_env
     from ._setup import OTelProviders, configure_otel
-    from ._stats import (
-        CountingBatchSpanProcessor,
-        CountingMetricExporter,
-        CountingSpanExporter,
-        TelemetryStats,
-        stats_for,
-    )
+    from ._stats import TelemetryStats

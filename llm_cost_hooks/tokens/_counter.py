@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from .._errors import ConfigurationError, LLMCostHooksError
+from .._errors import ConfigurationError, TokenizerUnavailableError
 
 if TYPE_CHECKING:  # pragma: no cover
     import tiktoken
@@ -89,10 +89,6 @@ _APPROX_ENCODING = "o200k_base"
 
 # Providers whose models tiktoken counts exactly.
 _OPENAI_PREFIXES = ("openai/", "azure/", "azure_ai/openai/", "text-completion-openai/")
-
-
-class TokenizerUnavailableError(LLMCostHooksError, RuntimeError):
-    """The bundled tokenizer files are missing or damaged."""
 
 
 class TokenCount(BaseModel):
