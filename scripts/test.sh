@@ -7,9 +7,10 @@
 #
 # Steps: create .venv (python3 >= 3.10) if missing, pip install -e '.[dev]',
 # provide OpenSSL 1.1 for the Redis Stack test server, install PostgreSQL's server
-# binaries and Chromium (HTML-report check) with apt when missing, run pytest.
+# binaries and Chromium (HTML-report check) with apt when missing, run pytest, then
+# ruff (lint + format check on llm_cost_hooks, tests, bench) and mypy (strict, the package).
 # The tests start the servers they need themselves (tests/conftest.py, tests/_servers.py).
-# Exits non-zero on any failure, including pytest collecting no tests (exit 5).
+# All checks run; exits non-zero if any failed, including pytest collecting no tests (exit 5).
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -85,6 +86,10 @@ if [ "$#" -eq 0 ]; then
     set -- -q
 fi
 
+# Every check runs even when an earlier one fails, so one run reports all of them;
+# the script exits non-zero when any failed.
+failed=()
+
 say "python -m pytest $*"
 rc=0
 python -m pytest "$@" || rc=$?
@@ -93,4 +98,21 @@ if [ "$rc" -eq 5 ]; then
     # nothing must not pass.
     echo "ERROR: pytest collected no tests (exit 5)" >&2
 fi
-exit "$rc"
+[ "$rc" -eq 0 ] || failed+=("pytest (exit $rc)")
+
+# Lint, formatting and types (configuration in pyproject.toml). LLM_COST_HOOKS_SKIP_LINT=1
+# skips them, e.g. when iterating on one test file.
+if [ "${LLM_COST_HOOKS_SKIP_LINT:-0}" != "1" ]; then
+    say "ruff check llm_cost_hooks tests bench"
+    python -m ruff check llm_cost_hooks tests bench || failed+=("ruff check")
+    say "ruff format --check llm_cost_hooks tests bench"
+    python -m ruff format --check llm_cost_hooks tests bench || failed+=("ruff format --check")
+    say "mypy (strict, the llm_cost_hooks package)"
+    python -m mypy || failed+=("mypy")
+fi
+
+if [ "${#failed[@]}" -ne 0 ]; then
+    echo "FAILED: ${failed[*]}" >&2
+    exit 1
+fi
+say "all checks passed"

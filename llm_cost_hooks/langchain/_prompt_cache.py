@@ -25,7 +25,7 @@ from ..prompt_cache._placement import (
     count_tokens,
     plan_breakpoints,
 )
-from ..prompt_cache._rules import resolve_cache_rule
+from ..prompt_cache import resolve_cache_rule
 
 __all__ = ["PromptCacheBreakpoints", "add_breakpoints_to_messages", "anthropic_tools_with_cache"]
 

@@ -67,7 +67,7 @@ class ReplayChatModel(BaseChatModel):
         self._build()  # typed ConfigurationError, not a pydantic ValidationError
 
     def _build(self) -> ReplayChatModel:
-        from ..routing._data import OutcomeDataset
+        from ..routing import OutcomeDataset
 
         if not isinstance(self.data, OutcomeDataset):
             raise ConfigurationError(

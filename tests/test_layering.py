@@ -1,0 +1,283 @@
+"""The package's layering, checked on the source with ``ast`` (every import form: absolute,
+relative, ``from pkg import _module``, inside functions and under ``TYPE_CHECKING``).
+
+Rooms and allowed arrows (docs/layout.md draws them):
+
+* base: the root modules ``_errors``, ``_records``, ``_settings``, ``_lazy``, ``_shutdown``
+  and the root ``__init__``. Base imports no capability and no adapter at run time.
+* capabilities: one subpackage each (``CAPABILITIES``); the tracker (``_tracker`` today,
+  ``tracking/``) counts as one. They import base and each other, without cycles, and never
+  LangChain, LiteLLM or the adapters.
+* adapters (``langchain/``, ``litellm/``): framework glue. They import base, the public face
+  of a capability (``from ..cache import X``) or a module listed in ``ADAPTER_API``; never a
+  capability's private module (``from ..cache._core import X``) and never the other adapter.
+* the CLI (``cli.py``) is the application on top: it may import anything.
+
+Each failure names the file, the line and the rule.
+"""
+
+from __future__ import annotations
+
+import ast
+import itertools
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+PACKAGE = "llm_cost_hooks"
+ROOT = Path(__file__).resolve().parents[1] / PACKAGE
+
+ADAPTERS = frozenset({"langchain", "litellm"})
+CAPABILITIES = frozenset(
+    {
+        "pricing",
+        "ledger",
+        "cache",
+        "routing",
+        "budget",
+        "dedup",
+        "telemetry",
+        "tokens",
+        "batch",
+        "prompt_cache",
+        "prompts",
+        "embeddings",
+        "tracking",
+    }
+)
+# Root modules that belong to a capability room (the tracker is moving into tracking/).
+ROOT_MODULE_ROOMS = {"_tracker": "tracking"}
+BASE_MODULES = frozenset({"_errors", "_records", "_settings", "_lazy", "_shutdown", "__init__"})
+APP_MODULES = frozenset({"cli"})
+# Private core modules that are the adapters' API on purpose (what an adapter needs and a
+# user does not): importing them from langchain/ or litellm/ is allowed.
+ADAPTER_API = frozenset(
+    {
+        f"{PACKAGE}._errors",
+        f"{PACKAGE}._records",
+        f"{PACKAGE}._settings",
+        f"{PACKAGE}._lazy",
+        f"{PACKAGE}._tracker",  # CostTracker and TrackerAdapterMixin
+        f"{PACKAGE}._demo",  # the framework-free half of `llm-cost demo`
+        # the breakpoint planner both adapters drive over their own message types
+        f"{PACKAGE}.prompt_cache._placement",
+    }
+)
+FRAMEWORKS = ("langchain", "langchain_core", "langchain_community", "litellm")
+
+
+@dataclass(frozen=True)
+class Import:
+    path: Path  # the importing file
+    line: int
+    target: str  # absolute dotted module name
+    type_checking: bool  # only under `if TYPE_CHECKING:`
+
+    def where(self) -> str:
+        return f"{self.path.relative_to(ROOT.parent)}:{self.line}"
+
+
+def module_name(path: Path) -> str:
+    parts = list(path.relative_to(ROOT.parent).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+def _is_type_checking(test: ast.expr) -> bool:
+    if isinstance(test, ast.Name):
+        return test.id.lstrip("_") == "TYPE_CHECKING"
+    return isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"
+
+
+def _resolve(path: Path, node: ast.ImportFrom) -> str:
+    if not node.level:
+        return node.module or ""
+    package = module_name(path).split(".")
+    if path.name != "__init__.py":
+        package = package[:-1]  # a module's package
+    base = package[: len(package) - (node.level - 1)]
+    return ".".join([*base, node.module] if node.module else base)
+
+
+def imports_of(path: Path, source: str | None = None) -> Iterator[Import]:
+    """Imports of the file at ``path`` (or of ``source`` as if it lived there)."""
+    tree = ast.parse(path.read_text() if source is None else source, filename=str(path))
+
+    def visit(node: ast.AST, type_checking: bool) -> Iterator[Import]:
+        if isinstance(node, ast.If) and _is_type_checking(node.test):
+            for child in node.body:
+                yield from visit(child, True)
+            for child in node.orelse:
+                yield from visit(child, type_checking)
+            return
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                yield Import(path, node.lineno, alias.name, type_checking)
+        elif isinstance(node, ast.ImportFrom):
+            target = _resolve(path, node)
+            yield Import(path, node.lineno, target, type_checking)
+            if target.startswith(PACKAGE) and ROOT.parent.joinpath(*target.split(".")).is_dir():
+                # `from ..cache import _core` imports the private module cache._core
+                for alias in node.names:
+                    if alias.name.startswith("_") and not alias.name.startswith("__"):
+                        yield Import(path, node.lineno, f"{target}.{alias.name}", type_checking)
+        for child in ast.iter_child_nodes(node):
+            yield from visit(child, type_checking)
+
+    yield from visit(tree, False)
+
+
+def room_of(module: str) -> str | None:
+    """The room of one of our modules: an adapter, a capability, "base", "app" or None."""
+    parts = module.split(".")
+    if parts[0] != PACKAGE:
+        return None
+    if len(parts) == 1:
+        return "base"
+    head = parts[1]
+    if head in ADAPTERS or head in CAPABILITIES:
+        return head
+    if head in ROOT_MODULE_ROOMS:
+        return ROOT_MODULE_ROOMS[head]
+    if head in BASE_MODULES:
+        return "base"
+    if head in APP_MODULES:
+        return "app"
+    return head  # a private package such as _demo: a room of its own
+
+
+def all_imports() -> list[Import]:
+    return [imp for path in sorted(ROOT.rglob("*.py")) for imp in imports_of(path)]
+
+
+def violations(imports: list[Import]) -> list[str]:
+    found: list[str] = []
+    for imp in imports:
+        src = room_of(module_name(imp.path))
+        dst = room_of(imp.target)
+        top = imp.target.split(".")[0]
+        if src in ADAPTERS or src == "app":
+            if src in ADAPTERS and dst in ADAPTERS and dst != src:
+                found.append(f"{imp.where()}: adapter-to-adapter: {src} imports {imp.target}")
+            if src in ADAPTERS and dst not in ADAPTERS and dst is not None and not _public_face(imp.target):
+                found.append(
+                    f"{imp.where()}: adapter-private-import: {imp.target} is private; import its public "
+                    f"face ({'.'.join(imp.target.split('.')[:2])}) or list the module in ADAPTER_API"
+                )
+            continue
+        if top in FRAMEWORKS:
+            found.append(f"{imp.where()}: core-imports-framework: {imp.target}")
+        if dst in ADAPTERS:
+            found.append(f"{imp.where()}: core-imports-adapter: {imp.target}")
+        if src == "base" and dst not in (None, "base") and not imp.type_checking:
+            found.append(f"{imp.where()}: base-imports-up: base module imports {imp.target} at run time")
+    return found
+
+
+def _public_face(target: str) -> bool:
+    """True when ``target`` is a package's public face or a module of ``ADAPTER_API``."""
+    if any(target == api or target.startswith(api + ".") for api in ADAPTER_API):
+        return True
+    parts = target.split(".")
+    return not any(part.startswith("_") for part in parts[1:])
+
+
+def capability_cycles(imports: list[Import]) -> list[str]:
+    """Cycles in the graph "capability A imports capability B" (run-time imports: a
+    ``TYPE_CHECKING`` import creates no import-time dependency)."""
+    edges: dict[str, dict[str, Import]] = {}
+    for imp in imports:
+        src, dst = room_of(module_name(imp.path)), room_of(imp.target)
+        if imp.type_checking or src == dst or src not in CAPABILITIES or dst not in CAPABILITIES:
+            continue
+        edges.setdefault(src, {}).setdefault(dst, imp)
+    cycles: list[str] = []
+    seen: set[frozenset[str]] = set()
+
+    def walk(start: str, node: str, trail: list[str]) -> None:
+        for nxt in sorted(edges.get(node, {})):
+            if nxt == start:
+                rooms = [*trail, start]
+                key = frozenset(rooms)
+                if key not in seen:
+                    seen.add(key)
+                    hops = "; ".join(
+                        f"{a} -> {b} at {edges[a][b].where()} ({edges[a][b].target})"
+                        for a, b in itertools.pairwise(rooms)
+                    )
+                    cycles.append(f"capability-cycle: {' -> '.join(rooms)}: {hops}")
+            elif nxt not in trail and nxt > start:  # each cycle once, from its smallest room
+                walk(start, nxt, [*trail, nxt])
+
+    for start in sorted(edges):
+        walk(start, start, [start])
+    return cycles
+
+
+def test_layering_rules_hold() -> None:
+    imports = all_imports()
+    problems = violations(imports) + capability_cycles(imports)
+    assert not problems, "layering violations:\n" + "\n".join(problems)
+
+
+# --- the checker itself catches what it promises -------------------------------------------
+
+
+def _check_source(rel: str, source: str) -> list[str]:
+    """Violations of ``source`` placed at ``llm_cost_hooks/<rel>`` (nothing is written)."""
+    found = list(imports_of(ROOT / rel, source))
+    return violations(found) + capability_cycles(found)
+
+
+@pytest.mark.parametrize(
+    ("rel", "source", "rule"),
+    [
+        ("cache/_x.py", "from ..langchain import CostCallbackHandler\n", "core-imports-adapter"),
+        (
+            "batch/_x.py",
+            "def f():\n    from ..litellm._usage import usage_from_litellm\n",
+            "core-imports-adapter",
+        ),
+        ("cache/_x.py", "import llm_cost_hooks.litellm\n", "core-imports-adapter"),
+        ("pricing/_x.py", "import litellm\n", "core-imports-framework"),
+        ("routing/_x.py", "from langchain_core.messages import AIMessage\n", "core-imports-framework"),
+        ("langchain/_x.py", "from ..cache._core import CacheCore\n", "adapter-private-import"),
+        ("litellm/_x.py", "from ..cache import _core\n", "adapter-private-import"),
+        ("litellm/_x.py", "from llm_cost_hooks.ledger._postgres import redact\n", "adapter-private-import"),
+        ("langchain/_x.py", "from ..litellm import CostHooksLogger\n", "adapter-to-adapter"),
+        ("_errors.py", "from .budget import SpendGuard\n", "base-imports-up"),
+    ],
+)
+def test_checker_catches(rel: str, source: str, rule: str) -> None:
+    problems = _check_source(rel, source)
+    assert any(f": {rule}:" in p and f"{PACKAGE}/{rel}:" in p for p in problems), problems
+
+
+@pytest.mark.parametrize(
+    ("rel", "source"),
+    [
+        ("langchain/_x.py", "from ..cache import CacheCore\nfrom .._records import TokenUsage\n"),
+        ("langchain/_x.py", "from .._tracker import TrackerAdapterMixin\nfrom ._callback import install\n"),
+        ("cache/_x.py", "from ._core import CacheCore\nfrom ..embeddings._base import Embedder\n"),
+        (
+            "_errors.py",
+            "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from .budget import Downgrade\n",
+        ),
+        ("cli.py", "def f():\n    from .langchain._demo import run_demo\n"),
+    ],
+)
+def test_checker_allows(rel: str, source: str) -> None:
+    assert _check_source(rel, source) == []
+
+
+def test_cycle_is_named_with_its_edges() -> None:
+    a = Import(ROOT / "prompt_cache" / "_savings.py", 3, f"{PACKAGE}._tracker", False)
+    b = Import(ROOT / "_tracker.py", 7, f"{PACKAGE}.prompt_cache._savings", False)
+    (cycle,) = capability_cycles([a, b])
+    assert cycle.startswith("capability-cycle: prompt_cache -> tracking -> prompt_cache")
+    assert "llm_cost_hooks/_tracker.py:7" in cycle and "llm_cost_hooks/prompt_cache/_savings.py:3" in cycle
+    # a TYPE_CHECKING import is no import-time dependency
+    assert capability_cycles([a, Import(b.path, b.line, b.target, True)]) == []
