@@ -98,55 +98,68 @@ __all__ = sorted([*_EXPORTS, "__version__"])
 _install_lazy_exports(globals(), _EXPORTS)
 
 if _TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs: every name of _EXPORTS
-    from ._errors import (
-        BatchError,
-        BudgetExceeded,
-        CacheScopeError,
-        CircuitOpenError,
-        ConfigurationError,
-        DeduplicatedCallFailed,
-        DowngradeRequired,
-        EmbeddingModelError,
-        InvalidUsageError,
-        LedgerError,
-        LLMCostHooksError,
-        MissingExtraError,
-        OutcomeDataError,
-        PriceMapUpdateError,
-        PriceOverrideError,
-        ReplayMissError,
-        RetryBudgetExhausted,
-        RouterModelError,
-        SettingsError,
-        SpendStoreUnavailable,
-        TokenizerUnavailableError,
-        UnknownModelError,
-    )
-    from ._records import CacheStatus, CostBreakdown, CostRecord, TokenUsage
-    from ._settings import Settings, get_settings
-    from ._tracker import CostTracker, RunInfo, RunKind, RunObserver, TaskState
-    from .batch import BatchQueue
-    from .budget import (
-        AlertManager,
-        ContextBudget,
-        Downgrade,
-        Limit,
-        SegmentBudgets,
-        SpendGuard,
-        SpendRequest,
-    )
-    from .cache import CacheConfig, CacheScope
-    from .dedup import CircuitBreaker, RedisSingleFlight, RetryBudget, SingleFlight
-    from .ledger import (
-        JSONLLedger,
-        Ledger,
-        LedgerReports,
-        LedgerStats,
-        MemoryLedger,
-        SQLiteLedger,
-        TaskOutcome,
-        open_ledger,
-    )
-    from .pricing import ModelPrice, PriceBook
-    from .telemetry import OTelObserver, TelemetryStats, configure_otel
-    from .tokens import TokenCount, TokenCounter, count_message_tokens, count_tokens
+    # "X as X": an explicit re-export, since mypy cannot read the computed __all__
+    from ._errors import BatchError as BatchError
+    from ._errors import BudgetExceeded as BudgetExceeded
+    from ._errors import CacheScopeError as CacheScopeError
+    from ._errors import CircuitOpenError as CircuitOpenError
+    from ._errors import ConfigurationError as ConfigurationError
+    from ._errors import DeduplicatedCallFailed as DeduplicatedCallFailed
+    from ._errors import DowngradeRequired as DowngradeRequired
+    from ._errors import EmbeddingModelError as EmbeddingModelError
+    from ._errors import InvalidUsageError as InvalidUsageError
+    from ._errors import LedgerError as LedgerError
+    from ._errors import LLMCostHooksError as LLMCostHooksError
+    from ._errors import MissingExtraError as MissingExtraError
+    from ._errors import OutcomeDataError as OutcomeDataError
+    from ._errors import PriceMapUpdateError as PriceMapUpdateError
+    from ._errors import PriceOverrideError as PriceOverrideError
+    from ._errors import ReplayMissError as ReplayMissError
+    from ._errors import RetryBudgetExhausted as RetryBudgetExhausted
+    from ._errors import RouterModelError as RouterModelError
+    from ._errors import SettingsError as SettingsError
+    from ._errors import SpendStoreUnavailable as SpendStoreUnavailable
+    from ._errors import TokenizerUnavailableError as TokenizerUnavailableError
+    from ._errors import UnknownModelError as UnknownModelError
+    from ._records import CacheStatus as CacheStatus
+    from ._records import CostBreakdown as CostBreakdown
+    from ._records import CostRecord as CostRecord
+    from ._records import TokenUsage as TokenUsage
+    from ._settings import Settings as Settings
+    from ._settings import get_settings as get_settings
+    from ._tracker import CostTracker as CostTracker
+    from ._tracker import RunInfo as RunInfo
+    from ._tracker import RunKind as RunKind
+    from ._tracker import RunObserver as RunObserver
+    from ._tracker import TaskState as TaskState
+    from .batch import BatchQueue as BatchQueue
+    from .budget import AlertManager as AlertManager
+    from .budget import ContextBudget as ContextBudget
+    from .budget import Downgrade as Downgrade
+    from .budget import Limit as Limit
+    from .budget import SegmentBudgets as SegmentBudgets
+    from .budget import SpendGuard as SpendGuard
+    from .budget import SpendRequest as SpendRequest
+    from .cache import CacheConfig as CacheConfig
+    from .cache import CacheScope as CacheScope
+    from .dedup import CircuitBreaker as CircuitBreaker
+    from .dedup import RedisSingleFlight as RedisSingleFlight
+    from .dedup import RetryBudget as RetryBudget
+    from .dedup import SingleFlight as SingleFlight
+    from .ledger import JSONLLedger as JSONLLedger
+    from .ledger import Ledger as Ledger
+    from .ledger import LedgerReports as LedgerReports
+    from .ledger import LedgerStats as LedgerStats
+    from .ledger import MemoryLedger as MemoryLedger
+    from .ledger import SQLiteLedger as SQLiteLedger
+    from .ledger import TaskOutcome as TaskOutcome
+    from .ledger import open_ledger as open_ledger
+    from .pricing import ModelPrice as ModelPrice
+    from .pricing import PriceBook as PriceBook
+    from .telemetry import OTelObserver as OTelObserver
+    from .telemetry import TelemetryStats as TelemetryStats
+    from .telemetry import configure_otel as configure_otel
+    from .tokens import TokenCount as TokenCount
+    from .tokens import TokenCounter as TokenCounter
+    from .tokens import count_message_tokens as count_message_tokens
+    from .tokens import count_tokens as count_tokens

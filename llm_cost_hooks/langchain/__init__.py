@@ -37,12 +37,21 @@ __all__ = sorted(_EXPORTS)
 install_lazy_exports(globals(), _EXPORTS)
 
 if _TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs: every name of _EXPORTS
-    from .._errors import ReplayMissError
-    from ._budget import ContextBudgetRunnable, GuardedChatModel, trim_messages
-    from ._cache import SemanticCache, cache_scope
-    from ._callback import CACHE_MARKER_KEY, CostCallbackHandler, install, uninstall
-    from ._embeddings import LangChainEmbedder
-    from ._fake import FakeChatModelWithUsage
-    from ._prompt_cache import PromptCacheBreakpoints, add_breakpoints_to_messages, anthropic_tools_with_cache
-    from ._replay import ReplayChatModel
-    from ._routed import RoutedChatModel
+    # "X as X": an explicit re-export, since mypy cannot read the computed __all__
+    from .._errors import ReplayMissError as ReplayMissError
+    from ._budget import ContextBudgetRunnable as ContextBudgetRunnable
+    from ._budget import GuardedChatModel as GuardedChatModel
+    from ._budget import trim_messages as trim_messages
+    from ._cache import SemanticCache as SemanticCache
+    from ._cache import cache_scope as cache_scope
+    from ._callback import CACHE_MARKER_KEY as CACHE_MARKER_KEY
+    from ._callback import CostCallbackHandler as CostCallbackHandler
+    from ._callback import install as install
+    from ._callback import uninstall as uninstall
+    from ._embeddings import LangChainEmbedder as LangChainEmbedder
+    from ._fake import FakeChatModelWithUsage as FakeChatModelWithUsage
+    from ._prompt_cache import PromptCacheBreakpoints as PromptCacheBreakpoints
+    from ._prompt_cache import add_breakpoints_to_messages as add_breakpoints_to_messages
+    from ._prompt_cache import anthropic_tools_with_cache as anthropic_tools_with_cache
+    from ._replay import ReplayChatModel as ReplayChatModel
+    from ._routed import RoutedChatModel as RoutedChatModel

@@ -18,6 +18,7 @@ from langchain_core.prompt_values import PromptValue
 from langchain_core.runnables import Runnable, RunnableConfig
 
 from .._errors import ConfigurationError
+from ..prompt_cache import resolve_cache_rule
 from ..prompt_cache._placement import (
     BreakpointReport,
     MessageView,
@@ -25,7 +26,6 @@ from ..prompt_cache._placement import (
     count_tokens,
     plan_breakpoints,
 )
-from ..prompt_cache import resolve_cache_rule
 
 __all__ = ["PromptCacheBreakpoints", "add_breakpoints_to_messages", "anthropic_tools_with_cache"]
 
@@ -49,7 +49,9 @@ def _view(message: BaseMessage) -> MessageView:
             extra_tokens=len(extra) // 4,
             extra_text=extra,
         )
-    parts = [p if isinstance(p, Mapping) else {"type": "text", "text": str(p)} for p in content]
+    parts: list[Mapping[str, Any]] = [
+        p if isinstance(p, Mapping) else {"type": "text", "text": str(p)} for p in content
+    ]
     return MessageView(role=role, parts=parts, extra_tokens=len(extra) // 4, extra_text=extra)
 
 
@@ -225,7 +227,8 @@ class PromptCacheBreakpoints(Runnable[Any, list[BaseMessage]]):
         """``chat_model.bind_tools(...)`` with this step's tools (cache-marked when worth it)."""
         if not self.tools:
             raise ConfigurationError("PromptCacheBreakpoints(tools=[...]) was created without tools.")
-        return chat_model.bind_tools(self.tools, **kwargs)
+        bound: Runnable[Any, Any] = chat_model.bind_tools(self.tools, **kwargs)
+        return bound
 
     def _place(self, value: Any) -> list[BaseMessage]:
         messages = _to_messages(value)

@@ -16,8 +16,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from langchain_core.callbacks import CallbackManagerForLLMRun
-from langchain_core.language_models import BaseChatModel
-from langchain_core.language_models.chat_models import LangSmithParams
+from langchain_core.language_models import BaseChatModel, LangSmithParams
 from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage, HumanMessage
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 from pydantic import ConfigDict, Field, PrivateAttr
@@ -101,7 +100,7 @@ class ReplayChatModel(BaseChatModel):
         sample = range(0, len(self.data), max(1, len(self.data) // 50))
         tokens = sum(
             counter.count_text(self.data.prompts[i], "gpt-4").tokens
-            + counter.count_text(self.data.responses[self.tier][i] or "", "gpt-4").tokens  # type: ignore[index]
+            + counter.count_text(self.data.responses[self.tier][i] or "", "gpt-4").tokens
             for i in sample
         )
         dollars = sum(float(self.data.cost[i, self._col]) for i in sample)
@@ -143,7 +142,7 @@ class ReplayChatModel(BaseChatModel):
         from ..tokens import default_counter
 
         i = self.row_of(messages)
-        text = self.data.responses[self.tier][i] or ""  # type: ignore[index]
+        text = self.data.responses[self.tier][i] or ""
         counter = default_counter()
         n_in = counter.count_text(self.data.prompts[i], "gpt-4").tokens
         n_out = counter.count_text(text, "gpt-4").tokens

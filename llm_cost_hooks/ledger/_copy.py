@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, cast
 
 from .._errors import ConfigurationError
 from .._records import CostRecord
@@ -126,7 +126,8 @@ def copy_ledger(
 
 
 def _count(ledger: Ledger) -> int:
-    conn = ledger.connect()  # type: ignore[attr-defined] - SQL stores only (see _open)
+    # SQL stores only: a JSONL ledger is never a destination (see _open)
+    conn = cast(Any, ledger).connect()
     try:
         return int(conn.execute("SELECT COUNT(*) FROM cost_records").fetchone()[0])
     finally:

@@ -49,11 +49,22 @@ __all__ = sorted(_EXPORTS)
 install_lazy_exports(globals(), _EXPORTS, missing_extras=(("litellm", "litellm", "The LiteLLM integration"),))
 
 if TYPE_CHECKING:  # pragma: no cover
-    from ._batch import DeferredResponse, LiteLLMBatchClient, completion_or_defer
-    from ._budget import aguarded_completion, guarded_completion, proxy_refusal
-    from ._cache import LiteLLMSemanticCache
-    from ._dedup import adeduplicated_completion, deduplicated_completion
-    from ._logger import CACHE_MARKER_KEY, CostComparison, CostHooksLogger, install, uninstall
-    from ._prepare import PromptCacheOptions, prepare_request
-    from ._router import CostAwareRouting
-    from ._usage import usage_from_litellm
+    # "X as X": an explicit re-export, since mypy cannot read the computed __all__
+    from ._batch import DeferredResponse as DeferredResponse
+    from ._batch import LiteLLMBatchClient as LiteLLMBatchClient
+    from ._batch import completion_or_defer as completion_or_defer
+    from ._budget import aguarded_completion as aguarded_completion
+    from ._budget import guarded_completion as guarded_completion
+    from ._budget import proxy_refusal as proxy_refusal
+    from ._cache import LiteLLMSemanticCache as LiteLLMSemanticCache
+    from ._dedup import adeduplicated_completion as adeduplicated_completion
+    from ._dedup import deduplicated_completion as deduplicated_completion
+    from ._logger import CACHE_MARKER_KEY as CACHE_MARKER_KEY
+    from ._logger import CostComparison as CostComparison
+    from ._logger import CostHooksLogger as CostHooksLogger
+    from ._logger import install as install
+    from ._logger import uninstall as uninstall
+    from ._prepare import PromptCacheOptions as PromptCacheOptions
+    from ._prepare import prepare_request as prepare_request
+    from ._router import CostAwareRouting as CostAwareRouting
+    from ._usage import usage_from_litellm as usage_from_litellm

@@ -38,8 +38,8 @@ class PromptCacheOptions(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     ttl: Literal["5m", "1h"] | None = None
-    max_breakpoints: int | None = Field(None, ge=0)
-    min_tokens: int | None = Field(None, ge=0)
+    max_breakpoints: int | None = Field(default=None, ge=0)
+    min_tokens: int | None = Field(default=None, ge=0)
     cache_documents: bool = True
 
 

@@ -72,7 +72,8 @@ def fetched_map_path() -> Path:
 @lru_cache(maxsize=1)
 def snapshot_info() -> dict[str, object]:
     """The shipped snapshot's metadata (LiteLLM version, date, sha256)."""
-    return json.loads((_DATA / "SNAPSHOT.json").read_text(encoding="utf-8"))
+    info: dict[str, object] = json.loads((_DATA / "SNAPSHOT.json").read_text(encoding="utf-8"))
+    return info
 
 
 def _version_tuple(text: str) -> tuple[int, ...]:

@@ -355,6 +355,7 @@ def estimate_pr_cost(
         model_new = (new.model or default_model) if new else None
         t_old = prompt_tokens(old, model_old) if old and model_old else 0
         t_new = prompt_tokens(new, model_new) if new and model_new else 0
+        status: Literal["changed", "unchanged", "added", "removed"]
         if old is None:
             status = "added"
         elif new is None:

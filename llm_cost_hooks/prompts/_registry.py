@@ -191,7 +191,7 @@ def template_parts(template: Any, *, role: str = "system") -> list[PromptPart]:
         if kind == "placeholder":
             name = str(text).strip("{} ")
             return [PromptPart(role="history", text=name, kind="placeholder")]
-        return [PromptPart(role=_ROLE_BY_TYPE.get(kind, kind), text=_text_of(text))]
+        return [PromptPart(role=_ROLE_BY_TYPE.get(kind) or kind, text=_text_of(text))]
     messages = getattr(template, "messages", None)
     if isinstance(messages, Sequence) and not isinstance(template, (list, tuple)):
         template = list(messages)
@@ -348,11 +348,11 @@ def register_prompt(
 def load_project_config(pyproject: str | Path | None = None) -> dict[str, Any]:
     """The ``[tool.llm-cost-hooks]`` table of ``pyproject.toml`` (default: the one in the
     current directory or its parents); ``{}`` when there is none."""
-    try:
+    if sys.version_info >= (3, 11):
         import tomllib
-    except ImportError:  # Python 3.10
+    else:  # Python 3.10
         try:
-            import tomli as tomllib  # type: ignore[no-redef]
+            import tomli as tomllib
         except ImportError as exc:
             raise ConfigurationError(
                 "Reading pyproject.toml on Python 3.10 needs 'tomli' (pip install tomli)."

@@ -31,7 +31,9 @@ install_lazy_exports(
 )
 
 if TYPE_CHECKING:  # pragma: no cover
-    from ._limits import AttributeLimiter
-    from ._observer import OTelObserver
-    from ._setup import OTelProviders, configure_otel
-    from ._stats import TelemetryStats
+    # "X as X": an explicit re-export, since mypy cannot read the computed __all__
+    from ._limits import AttributeLimiter as AttributeLimiter
+    from ._observer import OTelObserver as OTelObserver
+    from ._setup import OTelProviders as OTelProviders
+    from ._setup import configure_otel as configure_otel
+    from ._stats import TelemetryStats as TelemetryStats

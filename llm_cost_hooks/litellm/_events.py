@@ -1,0 +1,298 @@
+"""Record extraction of the LiteLLM logger: LiteLLM's log events (pre-call, success,
+failure; sync and async) opened and closed as tracker runs, with usage, cache status and a
+check of our price against LiteLLM's ``response_cost``."""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from .._records import CacheStatus
+from .._tracker import RunInfo
+from ._state import (
+    _MISSING,
+    _MODEL_CALL_TYPES,
+    _PARAM_KEYS,
+    CACHE_MARKER_KEY,
+    CostComparison,
+    _LoggerState,
+    _metadata_of,
+    logger,
+)
+from ._usage import LLMResultView, output_text, usage_from_litellm
+
+__all__: list[str] = []
+
+
+class _EventRecorder(_LoggerState):
+    """The event half of :class:`~llm_cost_hooks.litellm.CostHooksLogger`."""
+
+    # -- run bookkeeping ---------------------------------------------------------------
+    def _start(self, kwargs: Mapping[str, Any], model: str | None, messages: Any) -> RunInfo | None:
+        call_id = kwargs.get("litellm_call_id")
+        if not call_id:
+            return None
+        call_type = kwargs.get("call_type")
+        kind = str(getattr(call_type, "value", call_type)) if call_type is not None else "acompletion"
+        if kind not in _MODEL_CALL_TYPES:
+            return None
+        call_id = str(call_id)
+        with self._lock:
+            attempt = self._attempts.get(call_id, 0) + 1
+            self._remember(self._attempts, call_id, attempt)
+            open_id = self._open.get(call_id)
+            if open_id is None:
+                run_id = call_id if attempt == 1 else f"{call_id}:{attempt}"
+                self._open[call_id] = run_id
+                if self._done.pop(call_id, _MISSING) is not _MISSING:
+                    self._tentative[run_id] = time.monotonic()
+                self._drop_stale_tentative()
+        if open_id is not None:
+            # Same call id started again before it ended: LiteLLM retried it silently.
+            run = self.tracker._runs.get(open_id)
+            if run is not None:
+                run.attempt = attempt
+            return run
+        optional = kwargs.get("optional_params") or {}
+        params = {k: optional[k] for k in _PARAM_KEYS if optional.get(k) is not None}
+        if kwargs.get("stream"):
+            params["stream"] = True
+        model_name = str(model or kwargs.get("model") or "unknown")
+        metadata = _metadata_of(kwargs)
+        if metadata.get("model_group"):
+            # A Router call: its retries and fallbacks are new calls of one trace, and
+            # metadata["previous_models"] lists the attempts that failed before this one.
+            previous = metadata.get("previous_models")
+            if isinstance(previous, (list, tuple)) and previous:
+                attempt = max(attempt, len(previous) + 1)
+            trace = kwargs.get("litellm_trace_id")
+            if trace and not metadata.get("task_id"):
+                metadata["task_id"] = str(trace)
+        run = self.tracker.start_llm(
+            run_id,
+            None,
+            model=model_name,
+            provider=kwargs.get("custom_llm_provider") or None,
+            name=model_name,
+            params=params,
+            metadata=metadata,
+            messages=messages if messages is not None else kwargs.get("messages"),
+        )
+        run.attempt = attempt
+        tags = self._pending_tags.pop(call_id, None)
+        if tags:
+            self.tracker.annotate(run_id, tags)
+        return run
+
+    def _drop_stale_tentative(self, max_age: float = 600.0) -> None:
+        # Called under self._lock.
+        now = time.monotonic()
+        while self._tentative:
+            run_id, since = next(iter(self._tentative.items()))
+            if now - since < max_age:
+                break
+            self._tentative.popitem(last=False)
+            self.tracker._runs.pop(run_id, None)
+            for cid, rid in list(self._open.items()):
+                if rid == run_id:
+                    del self._open[cid]
+
+    def _take(self, kwargs: Mapping[str, Any]) -> tuple[str, RunInfo] | None:
+        """The open run of the call an end event is about (started now if its start was
+        not seen, e.g. a cache hit); None for a duplicate event."""
+        call_id = kwargs.get("litellm_call_id")
+        if not call_id:
+            return None
+        call_id = str(call_id)
+        with self._lock:
+            run_id = self._open.get(call_id)
+            if run_id is None and call_id in self._done:
+                return None  # the same end delivered twice (sync and async paths)
+        if run_id is None:
+            run = self._start(kwargs, None, None)
+            if run is None:
+                return None
+            run_id = run.run_id
+        run = self.tracker._runs.get(run_id)
+        if run is None:
+            return None
+        return call_id, run
+
+    def _finish(self, call_id: str, *, success: bool) -> None:
+        with self._lock:
+            self._prepared.pop(call_id, None)
+            self._shared.pop(call_id, None)
+            run_id = self._open.pop(call_id, None)
+            if run_id is not None:
+                self._tentative.pop(run_id, None)
+            self._remember(self._done, call_id, None)
+            if success:
+                self._attempts.pop(call_id, None)
+
+    @staticmethod
+    def _use_litellm_timing(run: RunInfo, start_time: Any, end_time: Any) -> None:
+        # Sync success events arrive on LiteLLM's logging thread, later than the call
+        # ended: take the duration LiteLLM measured instead of our clock.
+        if isinstance(start_time, datetime) and isinstance(end_time, datetime):
+            seconds = (end_time - start_time).total_seconds()
+            if seconds >= 0:
+                run.start_ns = time.perf_counter_ns() - int(seconds * 1e9)
+
+    # -- cost check --------------------------------------------------------------------
+    @staticmethod
+    def _litellm_cost(kwargs: Mapping[str, Any]) -> float | None:
+        cost = kwargs.get("response_cost")
+        if cost is None:
+            slo = kwargs.get("standard_logging_object")
+            if isinstance(slo, Mapping):
+                cost = slo.get("response_cost")
+        if isinstance(cost, (int, float)) and not isinstance(cost, bool) and math.isfinite(cost):
+            return float(cost)
+        return None
+
+    def _check_cost(self, run: RunInfo, model: str, ours: float, theirs: float | None) -> None:
+        if theirs is None:
+            matched = None
+            self.cost_checks["unavailable"] += 1
+        else:
+            scale = max(abs(ours), abs(theirs))
+            matched = abs(ours - theirs) <= max(1e-12, self.cost_tolerance * scale)
+            self.cost_checks["matched" if matched else "mismatched"] += 1
+            if not matched:
+                self.tracker.annotate(
+                    run.run_id, {"litellm_cost_usd": f"{theirs:.10g}", "cost_mismatch": "true"}
+                )
+                if model not in self._warned:
+                    self._warned.add(model)
+                    logger.warning(
+                        "llm-cost-hooks: our price of %r ($%.10g) differs from LiteLLM's "
+                        "response_cost ($%.10g) by more than %.2g%%; the record is tagged "
+                        "cost_mismatch. Check price overrides or LiteLLM's price map version.",
+                        model,
+                        ours,
+                        theirs,
+                        self.cost_tolerance * 100,
+                    )
+        self.comparisons.append(CostComparison(run.run_id, model, ours, theirs, matched))
+
+    # -- event handlers (shared by the sync and async entry points) ---------------------
+    def _on_pre(self, model: Any, messages: Any, kwargs: Mapping[str, Any]) -> None:
+        try:
+            self._start(kwargs, model, messages)
+        except Exception:
+            if self.tracker.strict:
+                raise
+            logger.exception("llm-cost-hooks: LiteLLM pre-call handling failed")
+
+    def _on_success(
+        self, kwargs: Mapping[str, Any], response_obj: Any, start_time: Any, end_time: Any
+    ) -> None:
+        complete = kwargs.get("complete_streaming_response") or kwargs.get(
+            "async_complete_streaming_response"
+        )
+        if (
+            kwargs.get("stream")
+            and complete is None
+            and (response_obj is None or type(response_obj).__name__ == "ModelResponseStream")
+        ):
+            return  # a chunk; the complete streamed response comes in its own event
+        taken = self._take(kwargs)
+        if taken is None:
+            return
+        call_id, run = taken
+        try:
+            response = complete or response_obj
+            usage = usage_from_litellm(
+                getattr(response, "usage", None)
+                if not isinstance(response, Mapping)
+                else response.get("usage")
+            )
+            if (
+                kwargs.get("stream")
+                and usage is not None
+                and not usage.input_tokens
+                and not usage.output_tokens
+            ):
+                # A stream without stream_options={"include_usage": True}: the provider sent
+                # no counts and LiteLLM reports zeros. None makes the tracker count the
+                # prompt and the streamed text and flag them tokens_estimated (budgets
+                # settle on that estimate), as on the LangChain path.
+                usage = None
+            model = run.model or str(kwargs.get("model") or "unknown")
+            cache_status = CacheStatus.MISS
+            saved: float | None = None
+            hidden = getattr(response, "_hidden_params", None)
+            marker = hidden.get(CACHE_MARKER_KEY) if isinstance(hidden, Mapping) else None
+            if isinstance(marker, Mapping):
+                cache_status = CacheStatus(marker.get("status", "exact"))
+                saved = marker.get("saved_usd")
+            elif call_id in self._shared:
+                cache_status = CacheStatus.DEDUPLICATED
+            elif kwargs.get("cache_hit"):
+                cache_status = CacheStatus.EXACT
+                served = self._our_cache_hit(call_id)
+                if served is not None:
+                    cache_status = CacheStatus(served.get("status", "exact"))
+                    saved = served.get("saved_usd")
+            self._use_litellm_timing(run, start_time, end_time)
+            if usage is not None:
+                ours = 0.0
+                if cache_status is CacheStatus.MISS:
+                    ours = self.tracker.price(usage, model, run.provider, at=run.start_time)[0].total
+                self._check_cost(run, model, ours, self._litellm_cost(kwargs))
+            record = self.tracker.end_llm(
+                run.run_id,
+                usage,
+                model=model,
+                cache_status=cache_status,
+                saved_usd=saved,
+                output_text=lambda: output_text(response),
+                outputs=LLMResultView(response, stream=bool(kwargs.get("stream"))),
+            )
+            self._settle(call_id, record)
+        except Exception:
+            if self.tracker.strict:
+                raise
+            logger.exception("llm-cost-hooks: LiteLLM success handling failed")
+        finally:
+            self._release(call_id)
+            if self.dedup is not None:
+                self.dedup.complete(call_id, complete or response_obj)
+            self._finish(call_id, success=True)
+
+    def _on_failure(
+        self, kwargs: Mapping[str, Any], response_obj: Any, start_time: Any, end_time: Any
+    ) -> None:
+        call_id = str(kwargs.get("litellm_call_id") or "")
+        if call_id and call_id in self._refused:
+            return  # refused by our own pre-call hook: no provider call, nothing to record
+        if self.dedup is not None and call_id:
+            error = kwargs.get("exception")
+            self.dedup.fail(call_id, error if isinstance(error, BaseException) else RuntimeError(str(error)))
+        taken = self._take(kwargs)
+        if taken is None:
+            return
+        call_id, run = taken
+        try:
+            error = kwargs.get("exception")
+            if not isinstance(error, BaseException):
+                error = RuntimeError(str(error or "LiteLLM call failed"))
+            self._use_litellm_timing(run, start_time, end_time)
+            self.tracker.error_llm(run.run_id, error)
+        except Exception:
+            if self.tracker.strict:
+                raise
+            logger.exception("llm-cost-hooks: LiteLLM failure handling failed")
+        finally:
+            self._release(call_id)
+            self._finish(call_id, success=False)
+
+    @staticmethod
+    def _our_cache_hit(call_id: str) -> Mapping[str, Any] | None:
+        import litellm
+
+        pop = getattr(litellm.cache, "pop_hit", None)  # set on LiteLLMSemanticCache
+        return pop(call_id) if callable(pop) else None

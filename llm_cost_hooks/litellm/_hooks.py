@@ -1,0 +1,255 @@
+"""Pre-call hooks of the LiteLLM logger: context budget, prompt-cache breakpoints,
+dedup and spend-guard reservations, run before a request goes out (proxy and SDK hooks)."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from ._state import _CHAT_CALL_TYPES, _MODEL_CALL_TYPES, _LoggerState, _metadata_of, logger
+
+__all__: list[str] = []
+
+
+class _PreCallHooks(_LoggerState):
+    """The pre-call half of :class:`~llm_cost_hooks.litellm.CostHooksLogger`."""
+
+    @staticmethod
+    def _deployment_model(model_group: str) -> str:
+        # The proxy names model groups ("my-gpt"); price the model behind the group.
+        try:
+            from litellm.proxy.proxy_server import llm_router
+
+            for dep in (llm_router.get_model_list(model_name=model_group) or []) if llm_router else []:
+                name = (dep.get("litellm_params") or {}).get("model")
+                if name:
+                    return str(name)
+        except Exception:
+            pass
+        return model_group
+
+    # -- pre-call work: context budget, prompt cache, dedup, spend guard ----------------------
+    @property
+    def _has_pre_call_work(self) -> bool:
+        return (
+            self.guard is not None
+            or self.context_budget is not None
+            or self.prompt_cache is not None
+            or self.dedup is not None
+        )
+
+    def _mark_prepared(self, call_id: str, tags: Mapping[str, str]) -> None:
+        with self._lock:
+            self._remember(self._prepared, call_id, None)
+        if tags:
+            self._pending_tags[call_id] = {**self._pending_tags.get(call_id, {}), **tags}
+            run_id = self._open.get(call_id)  # already started (e.g. a hook after the pre-call event)
+            if run_id is not None:
+                self.tracker.annotate(run_id, self._pending_tags.pop(call_id))
+
+    def _prepare(
+        self, data: dict[str, Any], model: str, metadata: Mapping[str, Any], call_id: str
+    ) -> tuple[dict[str, str], Any]:
+        """Tags for the record, and the prompt tokens of the prepared request when the
+        trim counted them (same recipe as the guard's count; None: count again)."""
+        from .._errors import BudgetExceeded
+        from ._prepare import prepare_request
+
+        try:
+            prepared = prepare_request(
+                data,
+                model=model,
+                metadata=metadata,
+                context_budget=self.context_budget,
+                prompt_cache=self.prompt_cache,
+                price_book=self.tracker.price_book,
+            )
+        except BudgetExceeded as exc:  # a segment over budget with oversize="raise"
+            self._refuse(call_id, exc)
+            raise
+        counted = prepared.trim.prompt_tokens if prepared.trim is not None and not data.get("tools") else None
+        return prepared.tags, counted
+
+    def _refuse(self, call_id: str, error: BaseException) -> None:
+        with self._lock:
+            self._remember(self._refused, call_id, None)
+        self._pending_tags.pop(call_id, None)
+        if self.dedup is not None:
+            self.dedup.fail(call_id, error)
+
+    @contextlib.contextmanager
+    def _reserving(self, call_id: str, model: str) -> Iterator[None]:
+        """Around a reserve: an unpriced model is let through (warned), a refusal is
+        remembered (no failure record for a call that never went out) and raised."""
+        from .._errors import BudgetExceeded, UnknownModelError
+
+        try:
+            yield
+        except UnknownModelError:
+            logger.warning("llm-cost-hooks: no price for %r; request not budget-checked", model)
+        except BudgetExceeded as exc:
+            self._refuse(call_id, exc)
+            raise
+
+    @staticmethod
+    def _spend_request(data: Mapping[str, Any], model: str, metadata: Mapping[str, Any], counted: Any) -> Any:
+        from ._budget import spend_request_for
+
+        return spend_request_for(model, data.get("messages"), data, metadata, input_tokens=counted)
+
+    def _hold(self, call_id: str, data: dict[str, Any], reservation: Any) -> None:
+        from ._budget import _apply_cap
+
+        self._reservations[call_id] = reservation
+        _apply_cap(data, reservation)  # a shrink_output policy may have lowered the cap
+
+    async def _apre_call(
+        self,
+        data: dict[str, Any],
+        call_id: str,
+        model: str,
+        metadata: Mapping[str, Any],
+        scope: str = "",
+        *,
+        chat: bool = True,
+    ) -> None:
+        """The pre-call work on one request (``data`` is changed in place): fit it to the
+        context budget, place cache breakpoints, join an identical in-flight request
+        (served from its answer, no upstream call) or reserve its worst-case cost."""
+        tags, counted = self._prepare(data, model, metadata, call_id)
+        if self.dedup is not None and chat:
+            key = self.dedup.key_for(data, metadata, scope)
+            if key is not None:
+                flight = await self.dedup.join(key, call_id)
+                tags["dedup.key"] = key[:40]
+                if flight is not None:
+                    from ._dedup import shared_response
+
+                    data["mock_response"] = shared_response(flight.value, flight.source)
+                    tags["dedup.source"] = flight.source
+                    with self._lock:
+                        self._remember(self._shared, call_id, flight.source)
+                    self._mark_prepared(call_id, tags)
+                    return
+                tags["dedup.source"] = "leader"
+        if self.guard is not None:
+            with self._reserving(call_id, model):
+                reservation = await self.guard.areserve(self._spend_request(data, model, metadata, counted))
+                self._hold(call_id, data, reservation)
+        self._mark_prepared(call_id, tags)
+
+    def _pre_call_sync(
+        self, data: dict[str, Any], call_id: str, model: str, metadata: Mapping[str, Any]
+    ) -> None:
+        """:meth:`_apre_call` for the sync SDK path, without dedup (see
+        :func:`~llm_cost_hooks.litellm.deduplicated_completion`)."""
+        tags, counted = self._prepare(data, model, metadata, call_id)
+        if self.guard is not None:
+            with self._reserving(call_id, model):
+                self._hold(
+                    call_id, data, self.guard.reserve(self._spend_request(data, model, metadata, counted))
+                )
+        self._mark_prepared(call_id, tags)
+
+    @staticmethod
+    def _call_id(data: dict[str, Any]) -> str:
+        call_id = data.get("litellm_call_id")
+        if not call_id:
+            import uuid
+
+            call_id = data["litellm_call_id"] = str(uuid.uuid4())
+        return str(call_id)
+
+    async def async_pre_call_hook(self, user_api_key_dict: Any, cache: Any, data: Any, call_type: Any) -> Any:
+        """Proxy: fit the request to ``context_budget`` (messages trimmed, ``max_tokens``
+        clamped), place prompt-cache breakpoints (``prompt_cache``), serve a duplicate
+        from its leader's answer (``dedup``) and reserve the worst-case cost on ``guard``;
+        a :class:`~llm_cost_hooks.BudgetExceeded` rejects the request with its message."""
+        if (
+            not self._has_pre_call_work
+            or str(call_type) not in _MODEL_CALL_TYPES
+            or not isinstance(data, dict)
+        ):
+            return data
+        call_id = self._call_id(data)
+        metadata = _metadata_of(
+            {"litellm_params": {"metadata": data.get("metadata")}, "metadata": data.get("metadata")}
+        )
+        model = self._deployment_model(str(data.get("model") or ""))
+        # Answers are shared only between holders of the same proxy key.
+        scope = str(
+            getattr(user_api_key_dict, "token", None) or getattr(user_api_key_dict, "api_key", None) or ""
+        )
+        await self._apre_call(
+            data, call_id, model, metadata, scope=scope, chat=str(call_type) in _CHAT_CALL_TYPES
+        )
+        return data
+
+    async def async_pre_call_deployment_hook(self, kwargs: Any, call_type: Any) -> Any:
+        """SDK ``acompletion`` and ``Router`` calls (LiteLLM runs this before every async
+        call): the same work as :meth:`async_pre_call_hook`, unless that hook already did
+        it for this call. ``BudgetExceeded`` reaches the caller of ``acompletion``."""
+        if not self._has_pre_call_work or not isinstance(kwargs, dict):
+            return None
+        kind = str(getattr(call_type, "value", call_type)) if call_type is not None else "acompletion"
+        if kind not in _MODEL_CALL_TYPES:
+            return None
+        call_id = kwargs.get("litellm_call_id")
+        if not call_id:
+            return None
+        if str(call_id) in self._prepared:
+            if str(call_id) in self._shared:
+                self._mark_served(kwargs)
+            return None
+        metadata = _metadata_of(
+            {
+                "litellm_params": {
+                    "metadata": kwargs.get("metadata"),
+                    "litellm_metadata": kwargs.get("litellm_metadata"),
+                },
+                "metadata": kwargs.get("metadata"),
+            }
+        )
+        await self._apre_call(
+            kwargs, str(call_id), str(kwargs.get("model") or ""), metadata, chat=kind in _CHAT_CALL_TYPES
+        )
+        if str(call_id) in self._shared:
+            self._mark_served(kwargs)
+        return kwargs
+
+    @staticmethod
+    def _mark_served(kwargs: Mapping[str, Any]) -> None:
+        # A deduplicated request is answered without a provider call and costs LiteLLM $0
+        # (response_cost 0 on the shared response); its "$0 for billable usage" warning,
+        # once per logging object, does not apply.
+        logging_obj = kwargs.get("litellm_logging_obj")
+        if logging_obj is not None and hasattr(logging_obj, "zero_cost_warned"):
+            logging_obj.zero_cost_warned = True
+
+    async def async_post_call_success_deployment_hook(
+        self, request_data: Any, response: Any, call_type: Any
+    ) -> Any:
+        """Hand a leader's response to the requests waiting on it as soon as LiteLLM has it
+        (inline, before the logging events, which may come later on a worker)."""
+        if self.dedup is not None and isinstance(request_data, Mapping):
+            call_id = request_data.get("litellm_call_id")
+            if call_id and not request_data.get("stream"):
+                self.dedup.complete(str(call_id), response)
+        return None
+
+    async def async_post_call_failure_hook(
+        self,
+        request_data: Any,
+        original_exception: Any,
+        user_api_key_dict: Any,
+        traceback_str: Any = None,
+    ) -> Any:
+        """Proxy: a request that failed before reaching the model (e.g. refused by a later
+        hook) gives back its reservation and releases the requests waiting on it."""
+        call_id = request_data.get("litellm_call_id") if isinstance(request_data, Mapping) else None
+        if call_id:
+            self._release(str(call_id))
+            if self.dedup is not None:
+                self.dedup.fail(str(call_id), original_exception)
+        return None

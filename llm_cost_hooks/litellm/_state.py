@@ -1,0 +1,120 @@
+"""Shared state of the LiteLLM logger: the call bookkeeping its event handlers
+(:mod:`._events`) and pre-call hooks (:mod:`._hooks`) both use, and the constants and
+metadata reading they share."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import OrderedDict, deque
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from .._records import CostRecord
+from .._tracker import CostTracker
+
+if TYPE_CHECKING:
+    from ._dedup import HookDedup
+    from ._prepare import PromptCacheOptions
+
+__all__ = ["CACHE_MARKER_KEY", "CostComparison"]
+
+logger = logging.getLogger("llm_cost_hooks")
+
+#: ``response._hidden_params`` key by which our LiteLLM cache marks a hit
+#: (``{"status": "exact" | "semantic", "saved_usd": float | None}``); same name as
+#: the LangChain side's marker.
+CACHE_MARKER_KEY = "llm_cost_hooks_cache"
+
+_PARAM_KEYS = ("temperature", "max_tokens", "max_completion_tokens", "top_p", "top_k",
+               "frequency_penalty", "presence_penalty", "stop", "seed", "n")  # fmt: skip
+# LiteLLM call types that are model calls; file, batch, model-listing and admin calls
+# (which also reach callbacks) are not recorded.
+_MODEL_CALL_TYPES = frozenset({
+    "completion", "acompletion", "text_completion", "atext_completion", "embedding", "aembedding",
+    "responses", "aresponses", "anthropic_messages", "generate_content", "agenerate_content",
+})  # fmt: skip
+# Chat calls: the only ones whose answers can be shared between deduplicated requests.
+_CHAT_CALL_TYPES = frozenset({"completion", "acompletion"})
+_MAX_REMEMBERED = 20_000
+_MISSING = object()  # call ids kept to number retries and drop duplicate events
+
+
+@dataclass(frozen=True)
+class CostComparison:
+    """Our price of one call next to LiteLLM's own ``response_cost`` for it."""
+
+    request_id: str
+    model: str
+    ours_usd: float
+    litellm_usd: float | None
+    matched: bool | None  # None: LiteLLM computed no cost
+
+
+def _metadata_of(kwargs: Mapping[str, Any]) -> dict[str, Any]:
+    """The caller's metadata: ``metadata=`` of the SDK call, or the request metadata a
+    proxy forwards (``requester_metadata``), under either of LiteLLM's keys."""
+    lp = kwargs.get("litellm_params") or {}
+    merged: dict[str, Any] = {}
+    for key in ("litellm_metadata", "metadata"):
+        md = lp.get(key)
+        if isinstance(md, Mapping):
+            req = md.get("requester_metadata")
+            if isinstance(req, Mapping):
+                for k, v in req.items():
+                    merged.setdefault(k, v)
+            merged.update(md)
+    if not merged:
+        md = kwargs.get("metadata")
+        if isinstance(md, Mapping):
+            merged.update(md)
+    return merged
+
+
+class _LoggerState:
+    """The attributes :class:`~llm_cost_hooks.litellm.CostHooksLogger` sets in
+    ``__init__``, declared once for the parts of the class defined in other modules."""
+
+    tracker: CostTracker
+    cost_tolerance: float
+    comparisons: deque[CostComparison]
+    cost_checks: dict[str, int]
+    guard: Any
+    context_budget: Any
+    prompt_cache: PromptCacheOptions | None
+    dedup: HookDedup | None
+    _lock: threading.Lock
+    _open: dict[str, str]  # litellm_call_id -> our open run id
+    _attempts: OrderedDict[str, int]
+    _done: OrderedDict[str, None]
+    _warned: set[str]
+    _reservations: dict[str, Any]
+    _prepared: OrderedDict[str, None]
+    _pending_tags: dict[str, dict[str, str]]
+    _refused: OrderedDict[str, None]
+    _shared: OrderedDict[str, str]
+    _tentative: OrderedDict[str, float]
+
+    def _remember(self, table: OrderedDict[str, Any], key: str, value: Any) -> None:
+        table[key] = value
+        table.move_to_end(key)
+        while len(table) > _MAX_REMEMBERED:
+            table.popitem(last=False)
+
+    # -- reservations (settled by the end events, made by the pre-call hooks) ------------
+    def _settle(self, call_id: str, record: CostRecord | None) -> None:
+        reservation = self._reservations.pop(call_id, None)
+        if reservation is None:
+            return
+        if record is None:
+            reservation.release()
+            return
+        reservation.settle(
+            record.cost_usd, input_tokens=record.input_tokens, output_tokens=record.output_tokens
+        )
+
+    def _release(self, call_id: str) -> None:
+        reservation = self._reservations.pop(call_id, None)
+        if reservation is not None:
+            reservation.release()
