@@ -63,6 +63,8 @@ ADAPTER_API = frozenset(
         f"{PACKAGE}._demo",  # the framework-free half of `llm-cost demo`
         # the breakpoint planner both adapters drive over their own message types
         f"{PACKAGE}.prompt_cache._placement",
+        # the neutral cache key and answer format both adapters map their calls into
+        f"{PACKAGE}.cache._canonical",
     }
 )
 FRAMEWORKS = ("langchain", "langchain_core", "langchain_community", "litellm")
