@@ -164,7 +164,7 @@ def _postgres_has_records(url: str) -> bool:
 
     conn = connect_for_reports(url)
     try:
-        return conn.execute("SELECT EXISTS (SELECT 1 FROM cost_records)").fetchone()[0]
+        return bool(conn.execute("SELECT EXISTS (SELECT 1 FROM cost_records)").fetchone()[0])
     finally:
         conn.close()
 

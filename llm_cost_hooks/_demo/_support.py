@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 SUPPORT_MODEL = "claude-sonnet-4-5"
@@ -126,7 +126,7 @@ class SupportAnswers:
     """What the stand-in support model "knows": each query's intent, and the usage its
     answer is billed at (``provider_cache``: an :class:`AnthropicPrefixCache`)."""
 
-    def __init__(self, intents: dict[str, str], provider_cache: AnthropicPrefixCache) -> None:
+    def __init__(self, intents: Mapping[str, str | None], provider_cache: AnthropicPrefixCache) -> None:
         self.intents = intents
         self.provider_cache = provider_cache
 
@@ -135,7 +135,7 @@ class SupportAnswers:
         (LangChain messages or OpenAI-format dicts)."""
         last = messages[-1]
         question = last.get("content") if isinstance(last, dict) else last.text
-        intent = self.intents[str(question)]
+        intent = str(self.intents[str(question)])
         text = answer_text(intent)
         return intent, text, self.provider_cache.usage(messages, text)
 
@@ -176,7 +176,7 @@ class InProcessBatchAPI:
                 json.dumps({"custom_id": req["custom_id"], "response": {"status_code": 200, "body": body}})
             )
         out = self.upload("\n".join(lines).encode(), "output.jsonl")
-        batch = {
+        batch: dict[str, Any] = {
             "id": f"batch-{len(self.batches)}",
             "status": "completed",
             "output_file_id": out,

@@ -8,12 +8,11 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, cast
 
 from langchain_core.callbacks import CallbackManagerForLLMRun
-from langchain_core.language_models import BaseChatModel
-from langchain_core.language_models.chat_models import LangSmithParams
-from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
+from langchain_core.language_models import BaseChatModel, LangSmithParams
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage, UsageMetadata
 from langchain_core.output_parsers import BaseGenerationOutputParser
 from langchain_core.outputs import ChatGeneration, ChatResult, Generation
 from langchain_core.prompts import ChatPromptTemplate, MessagesPlaceholder
@@ -93,7 +92,7 @@ class _SupportBot(BaseChatModel):
         intent, text, usage = self.answers.reply(messages)
         msg = AIMessage(
             content=text,
-            usage_metadata=usage,  # type: ignore[arg-type]
+            usage_metadata=cast(UsageMetadata, usage),
             response_metadata={"model_name": self.model_name, "finish_reason": "stop", ANSWER_KEY: intent},
         )
         return ChatResult(generations=[ChatGeneration(message=msg)])
@@ -170,7 +169,7 @@ class _BatchedSupportBot(BaseChatModel):
             usage["input_token_details"] = details
         msg = AIMessage(
             content=result.text,
-            usage_metadata=usage,  # type: ignore[arg-type]
+            usage_metadata=cast(UsageMetadata, usage),
             response_metadata={
                 "model_name": self.model_name,
                 "finish_reason": "stop",
@@ -185,10 +184,10 @@ class _BatchedSupportBot(BaseChatModel):
         return ChatResult(generations=[ChatGeneration(message=msg)])
 
 
-class _ServedAnswer(BaseGenerationOutputParser[dict]):
+class _ServedAnswer(BaseGenerationOutputParser[dict[str, Any]]):
     """The chain's parser: the answer text plus what is needed to grade it."""
 
-    def parse_result(self, result: list[Generation], *, partial: bool = False) -> dict:
+    def parse_result(self, result: list[Generation], *, partial: bool = False) -> dict[str, Any]:
         message = getattr(result[0], "message", None)
         rm = (message.response_metadata if message is not None else {}) or {}
         replay = rm.get("llm_cost_hooks_replay") or {}
@@ -281,7 +280,7 @@ class _LangChainReplay:
         chat_cache = exact_cache()
         if "semantic" in levers:
             chat_cache = SemanticCache(
-                path=":memory:", embedder=p.embedder, config=CacheConfig(default=p.policy)
+                path=":memory:", embedder=p.embedder, config=CacheConfig.model_validate({"default": p.policy})
             )
         bot = _SupportBot(answers=SupportAnswers(p.intents, AnthropicPrefixCache(SUPPORT_MODEL)))
         email_bot: BaseChatModel = _BatchedSupportBot(bot=bot) if "batch" in levers else bot
@@ -335,7 +334,9 @@ class _LangChainReplay:
                 for step in head:
                     messages = step.invoke(messages)
                 messages = messages.to_messages() if hasattr(messages, "to_messages") else messages
-                model.cache.update(dumps(messages), llm_string, earlier._generate(messages).generations)
+                cast(Any, model.cache).update(
+                    dumps(messages), llm_string, earlier._generate(messages).generations
+                )
 
 
 def _thread_messages(turns: Sequence[tuple[str, str, dict[str, Any]]]) -> list[BaseMessage]:

@@ -46,7 +46,7 @@ def tier_model_name(model: BaseChatModel) -> tuple[str, str | None]:
 
 def message_text(message: BaseMessage) -> str:
     try:
-        return message.text if isinstance(message.text, str) else str(message.text())  # type: ignore[operator]
+        return message.text if isinstance(message.text, str) else str(message.text())
     except Exception:  # content blocks a text() of this langchain_core cannot read
         return str(message.content)
 
@@ -157,12 +157,11 @@ def reset_parent(token: contextvars.Token[StreamParent | None]) -> None:
         STREAM_PARENT.set(None)
 
 
-def tier_config(tier: str, attempt: int, run_manager: Any) -> dict[str, Any]:
+def tier_config(tier: str, attempt: int, run_manager: Any) -> RunnableConfig:
     """A tier call's config: a child run with route = tier and the attempt number."""
-    config: dict[str, Any] = {
-        "metadata": {"route": tier, "llm_cost_hooks_attempt": attempt},
-        "run_name": f"route:{tier}",
-    }
+    config = RunnableConfig(
+        metadata={"route": tier, "llm_cost_hooks_attempt": attempt}, run_name=f"route:{tier}"
+    )
     if attempt > 1:
         config["tags"] = [f"retry:attempt:{attempt}"]
     if run_manager is not None:
@@ -170,9 +169,9 @@ def tier_config(tier: str, attempt: int, run_manager: Any) -> dict[str, Any]:
     return config
 
 
-def shadow_config(tier: str, run_manager: Any) -> dict[str, Any]:
+def shadow_config(tier: str, run_manager: Any) -> RunnableConfig:
     """A shadow call's config: its own route ``shadow:<tier>``, so its spend shows apart."""
-    config: dict[str, Any] = {"metadata": {"route": f"shadow:{tier}"}, "run_name": f"shadow:{tier}"}
+    config = RunnableConfig(metadata={"route": f"shadow:{tier}"}, run_name=f"shadow:{tier}")
     if run_manager is not None:
         config["callbacks"] = child_manager(run_manager)
     return config

@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 from langchain_core.messages import AIMessageChunk, BaseMessage
+from langchain_core.messages.tool import tool_call_chunk
 from langchain_core.outputs import ChatGenerationChunk, ChatResult
 
 from ..routing import RouteDecision
@@ -29,7 +30,7 @@ def as_chunks(result: ChatResult) -> list[ChatGenerationChunk]:
         additional_kwargs=dict(msg.additional_kwargs or {}),
         usage_metadata=getattr(msg, "usage_metadata", None),
         tool_call_chunks=[
-            {"name": tc["name"], "args": json.dumps(tc["args"]), "id": tc.get("id"), "index": i}
+            tool_call_chunk(name=tc["name"], args=json.dumps(tc["args"]), id=tc.get("id"), index=i)
             for i, tc in enumerate(getattr(msg, "tool_calls", []) or [])
         ],
     )
