@@ -496,17 +496,8 @@ def _long_prompt_decision(embedder: Any, quick: bool, rows: list[Row]) -> None:
         embedder=embedder,
         knob=0.0,
     )
-    best = np.full((2, len(samples)), np.inf)
-    block = 25
-    for rnd in range(2):
-        for b0 in range(0, len(samples), block):
-            for k in (0, 1) if (b0 // block + rnd) % 2 == 0 else (1, 0):
-                router = (saved, raw)[k]
-                router.route(RouteRequest(samples[b0]), tiers)
-                for i in range(b0, min(b0 + block, len(samples))):
-                    t0 = time.perf_counter()
-                    router.route(RouteRequest(samples[i]), tiers)
-                    best[k, i] = min(best[k, i], time.perf_counter() - t0)
+    pair = (saved, raw)
+    best = _interleaved_best(samples, lambda k, p: pair[k].route(RouteRequest(p), tiers))
     p50, raw50 = float(np.median(best[0])), float(np.median(best[1]))
     chars = float(np.median([len(p) for p in samples]))
     load = _load()
@@ -525,6 +516,31 @@ def _long_prompt_decision(embedder: Any, quick: bool, rows: list[Row]) -> None:
             f"p95 {float(np.quantile(best[0], 0.95)) * 1e3:.2f} ms; {load}",
         )
     )
+
+
+def _interleaved_best(
+    samples: list[str],
+    call: Any,
+    prepare: Any = None,
+    *,
+    rounds: int = 2,
+    block: int = 25,
+) -> np.ndarray:
+    """Best time per prompt of two variants ``call(k, prompt)`` (k = 0, 1), interleaved in
+    blocks of ``block`` prompts, the order alternating; each block starts with an untimed
+    call (the box is shared, so the ratio is the result). ``prepare(k)`` switches to k."""
+    best = np.full((2, len(samples)), np.inf)
+    for rnd in range(rounds):
+        for b0 in range(0, len(samples), block):
+            for k in (0, 1) if (b0 // block + rnd) % 2 == 0 else (1, 0):
+                if prepare is not None:
+                    prepare(k)
+                call(k, samples[b0])
+                for i in range(b0, min(b0 + block, len(samples))):
+                    t0 = time.perf_counter()
+                    call(k, samples[i])
+                    best[k, i] = min(best[k, i], time.perf_counter() - t0)
+    return best
 
 
 def _shared_prefix_prompts(data: Any, tokens: Any) -> tuple[Any, dict[str, Any]]:
@@ -576,24 +592,13 @@ def _shared_prefix_decision(embedder: Any, quick: bool, rows: list[Row]) -> None
     router = train_router(train, embedder)
     selector = router.model.selector
     memo_min = text_mod._MEMO_MIN_CHARS
-    best = np.full((2, len(samples)), np.inf)
-    sel_best = np.full((2, len(samples)), np.inf)
-    block = 25
+
+    def memo(k: int) -> None:  # k = 1: the anchor, no prefix memo (no prefix is long enough)
+        text_mod._MEMO_MIN_CHARS = memo_min if k == 0 else 1 << 60
+
     try:
-        for rnd in range(2):
-            for b0 in range(0, len(samples), block):
-                for k in (0, 1) if (b0 // block + rnd) % 2 == 0 else (1, 0):
-                    # k = 1: the anchor, no prefix memo (a prefix is never long enough)
-                    text_mod._MEMO_MIN_CHARS = memo_min if k == 0 else 1 << 60
-                    router.route(RouteRequest(samples[b0]), long.tiers)
-                    for i in range(b0, min(b0 + block, len(samples))):
-                        t0 = time.perf_counter()
-                        router.route(RouteRequest(samples[i]), long.tiers)
-                        t1 = time.perf_counter()
-                        selector.select(samples[i])
-                        t2 = time.perf_counter()
-                        best[k, i] = min(best[k, i], t1 - t0)
-                        sel_best[k, i] = min(sel_best[k, i], t2 - t1)
+        best = _interleaved_best(samples, lambda k, p: router.route(RouteRequest(p), long.tiers), memo)
+        sel_best = _interleaved_best(samples, lambda k, p: selector.select(p), memo)
     finally:
         text_mod._MEMO_MIN_CHARS = memo_min
     p50, ref50 = float(np.median(best[0])), float(np.median(best[1]))
@@ -625,16 +630,7 @@ def _interleaved(a: Any, b: Any, samples: list[str], rows: list[Row], name: str,
     ratio is the result, not the milliseconds. Each block starts with an untimed call: the
     other session's threads may still be spinning."""
     pair = (a, b)
-    best = np.full((2, len(samples)), np.inf)
-    block = 25
-    for rnd in range(3):
-        for b0 in range(0, len(samples), block):
-            for k in (0, 1) if (b0 // block + rnd) % 2 == 0 else (1, 0):
-                pair[k].embed_one(samples[b0])
-                for i in range(b0, min(b0 + block, len(samples))):
-                    t0 = time.perf_counter()
-                    pair[k].embed_one(samples[i])
-                    best[k, i] = min(best[k, i], time.perf_counter() - t0)
+    best = _interleaved_best(samples, lambda k, p: pair[k].embed_one(p), rounds=3)
     f50, x50 = float(np.median(best[0])), float(np.median(best[1]))
     cos = [float(a.embed_one(p) @ b.embed_one(p)) for p in samples]
     load = _load()

@@ -5,7 +5,7 @@ the recorder. The demo itself (workload, preparation, steps, report) is
 
 from __future__ import annotations
 
-import os
+import functools
 import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any, cast
@@ -35,30 +35,6 @@ from ._callback import BILLED_MARKER_KEY, CACHE_MARKER_KEY, CostCallbackHandler
 __all__ = ["DATA_HINT", "STEPS", "STEP_TAG", "data_dir", "run_demo"]
 
 BUDGET = {"system": None, "history": 300, "retrieved": 350, "output": 400}
-
-
-def run_demo(
-    *,
-    ledger_path: str | os.PathLike[str] = "demo_out/llm_costs.db",
-    data: str | os.PathLike[str] | None = None,
-    limit: int = 1000,
-    chart: str | os.PathLike[str] | None = None,
-    otlp: str | None = None,
-    quiet: bool = False,
-    out: Any = None,
-) -> int:
-    """Run the demo through LangChain chains; returns a process exit code. ``otlp``: None
-    (off), "" (the ``OTEL_EXPORTER_OTLP_ENDPOINT`` variables) or a collector URL (OTLP/HTTP)."""
-    return _run_demo(
-        _LangChainReplay,
-        ledger_path=ledger_path,
-        data=data,
-        limit=limit,
-        chart=chart,
-        otlp=otlp,
-        quiet=quiet,
-        out=out,
-    )
 
 
 class _SupportBot(BaseChatModel):
@@ -346,3 +322,8 @@ def _thread_messages(turns: Sequence[tuple[str, str, dict[str, Any]]]) -> list[B
         else AIMessage(text, additional_kwargs=extra)
         for role, text, extra in turns
     ]
+
+
+#: Run the demo through LangChain chains; returns a process exit code (see
+#: :func:`llm_cost_hooks._demo._run.run_demo` for the arguments).
+run_demo = functools.partial(_run_demo, _LangChainReplay)
