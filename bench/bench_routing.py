@@ -18,7 +18,9 @@ the test rows exactly as deployed. Nothing is tuned on the test rows.
 * Shadow learning (GSM8K): a stream that starts with no labels, see
   :func:`llm_cost_hooks.routing.simulate_shadow`.
 * Overhead: the decision on long templated prompts (text selection + embedding + ridge),
-  against the raw-text decision in the same run; rules; the RoutedChatModel wrapper.
+  against the raw-text decision in the same run; on 4-8k-token prompts behind a shared
+  prefix, against the same router without its prefix memo; rules; the RoutedChatModel
+  wrapper.
 """
 
 from __future__ import annotations
@@ -42,6 +44,13 @@ SEEDS = (0, 1, 2, 3, 4)
 CONFIDENCES = (0.5, 0.8)
 MIXTRAL = "mistralai/Mixtral-8x7B-Instruct-v0.1"
 GPT4 = "gpt-4-1106-preview"
+
+
+def _load() -> str:
+    if not hasattr(os, "getloadavg"):
+        return "load unknown"
+    one, five, fifteen = os.getloadavg()
+    return f"load average {one:.2f} {five:.2f} {fifteen:.2f}"
 
 
 def _data_dir() -> Path:
@@ -352,7 +361,7 @@ def _overhead(embedder: Any, quick: bool, rows: list[Row]) -> None:
     train_n = min(len(data), 300 if quick else 1000)
     tmap = {"small": data.tiers[0], "large": data.tiers[1]}
     samples = data.prompts[train_n : train_n + (50 if quick else 300)] or data.prompts[:50]
-    load = "load average %.2f %.2f %.2f" % os.getloadavg() if hasattr(os, "getloadavg") else "load unknown"
+    load = _load()
 
     def decision_times(emb: Any) -> tuple[RouterModel, list[float]]:
         m = RouterModel.fit(
@@ -487,20 +496,11 @@ def _long_prompt_decision(embedder: Any, quick: bool, rows: list[Row]) -> None:
         embedder=embedder,
         knob=0.0,
     )
-    best = np.full((2, len(samples)), np.inf)
-    block = 25
-    for rnd in range(2):
-        for b0 in range(0, len(samples), block):
-            for k in (0, 1) if (b0 // block + rnd) % 2 == 0 else (1, 0):
-                router = (saved, raw)[k]
-                router.route(RouteRequest(samples[b0]), tiers)
-                for i in range(b0, min(b0 + block, len(samples))):
-                    t0 = time.perf_counter()
-                    router.route(RouteRequest(samples[i]), tiers)
-                    best[k, i] = min(best[k, i], time.perf_counter() - t0)
+    pair = (saved, raw)
+    best = _interleaved_best(samples, lambda k, p: pair[k].route(RouteRequest(p), tiers))
     p50, raw50 = float(np.median(best[0])), float(np.median(best[1]))
     chars = float(np.median([len(p) for p in samples]))
-    load = "load average %.2f %.2f %.2f" % os.getloadavg() if hasattr(os, "getloadavg") else "load unknown"
+    load = _load()
     rows.append(
         Row(
             BENCH,
@@ -518,25 +518,122 @@ def _long_prompt_decision(embedder: Any, quick: bool, rows: list[Row]) -> None:
     )
 
 
+def _interleaved_best(
+    samples: list[str],
+    call: Any,
+    prepare: Any = None,
+    *,
+    rounds: int = 2,
+    block: int = 25,
+) -> np.ndarray:
+    """Best time per prompt of two variants ``call(k, prompt)`` (k = 0, 1), interleaved in
+    blocks of ``block`` prompts, the order alternating; each block starts with an untimed
+    call (the box is shared, so the ratio is the result). ``prepare(k)`` switches to k."""
+    best = np.full((2, len(samples)), np.inf)
+    for rnd in range(rounds):
+        for b0 in range(0, len(samples), block):
+            for k in (0, 1) if (b0 // block + rnd) % 2 == 0 else (1, 0):
+                if prepare is not None:
+                    prepare(k)
+                call(k, samples[b0])
+                for i in range(b0, min(b0 + block, len(samples))):
+                    t0 = time.perf_counter()
+                    call(k, samples[i])
+                    best[k, i] = min(best[k, i], time.perf_counter() - t0)
+    return best
+
+
+def _shared_prefix_prompts(data: Any, tokens: Any) -> tuple[Any, dict[str, Any]]:
+    """GSM8K questions behind two long shared prefixes (a tutor's instructions and a
+    few-shot block of other GSM8K problems), one of ~4k and one of ~8k tokens: the
+    templated traffic of a real deployment. Returns the dataset and a description."""
+    import dataclasses
+
+    shots = data.prompts[:300]
+    prefixes = []
+    for n_tokens, head in (
+        (4000, "You are a careful math tutor."),
+        (8000, "You grade and solve math homework."),
+    ):
+        lines = [
+            head,
+            "Solve the problem step by step and give the final number on the last line.",
+            "Examples:",
+        ]
+        i = 0
+        while tokens.count_text("\n".join(lines), "gpt-4o").tokens < n_tokens and i < len(shots):
+            lines.append(f"Example {i + 1}: " + " ".join(shots[i].split()))
+            i += 1
+        prefixes.append("\n".join(lines))
+    rest = data.subset(np.arange(300, len(data)))
+    prompts = [prefixes[i % 2] + "\nQuestion: " + q for i, q in enumerate(rest.prompts)]
+    sizes = [tokens.count_text(p, "gpt-4o").tokens for p in prefixes]
+    return dataclasses.replace(rest, prompts=prompts), {"prefix_tokens": sizes}
+
+
+def _shared_prefix_decision(embedder: Any, quick: bool, rows: list[Row]) -> None:
+    """Decision time of the shipped default router (``train_router`` with the MiniLM int8
+    embedder) on 4-8k-token prompts that share a prefix, against the same router with its
+    template-prefix memo off (each line of the prompt normalised and hashed), interleaved
+    in blocks in this run."""
+    from llm_cost_hooks.routing import RouteRequest, load_routellm, train_router
+    from llm_cost_hooks.routing import _text as text_mod
+    from llm_cost_hooks.tokens import default_counter
+
+    path = _data_dir() / "routing" / "routellm_gsm8k_mtbench" / "gsm8k_responses.csv.gz"
+    if not path.is_file():
+        print(f"[routing] {path} not found; skipping the shared-prefix decision rows", file=sys.stderr)
+        return
+    data = load_routellm(path, cost_per_call={MIXTRAL: 1e-4, GPT4: 1e-3})
+    long, info = _shared_prefix_prompts(data, default_counter())
+    n_train = 150 if quick else 400
+    train = long.subset(np.arange(n_train))
+    samples = long.prompts[n_train : n_train + (40 if quick else 150)]
+    router = train_router(train, embedder)
+    selector = router.model.selector
+    memo_min = text_mod._MEMO_MIN_CHARS
+
+    def memo(k: int) -> None:  # k = 1: the anchor, no prefix memo (no prefix is long enough)
+        text_mod._MEMO_MIN_CHARS = memo_min if k == 0 else 1 << 60
+
+    try:
+        best = _interleaved_best(samples, lambda k, p: router.route(RouteRequest(p), long.tiers), memo)
+        sel_best = _interleaved_best(samples, lambda k, p: selector.select(p), memo)
+    finally:
+        text_mod._MEMO_MIN_CHARS = memo_min
+    p50, ref50 = float(np.median(best[0])), float(np.median(best[1]))
+    s50, sref50 = float(np.median(sel_best[0])), float(np.median(sel_best[1]))
+    chars = float(np.median([len(p) for p in samples]))
+    load = _load()
+    rows.append(
+        Row(
+            BENCH,
+            "saved router decision p50, 4-8k-token prompts with a shared prefix",
+            p50 * 1e3,
+            "ms/request",
+            "same router, prefix memo off",
+            ref50 * 1e3,
+            "<=10 ms",
+            ok=bool(p50 * 1e3 <= 10),
+            note=f"{len(samples)} GSM8K questions behind two shared prefixes of {info['prefix_tokens']} tokens "
+            f"(median {chars:.0f} chars), router of {n_train} rows, {embedder.name}; text selection alone "
+            f"p50 {s50 * 1e3:.3f} ms vs {sref50 * 1e3:.3f} ms without the memo; median per-prompt ratio "
+            f"{float(np.median(best[0] / best[1])):.3f}; best of 2 interleaved rounds; "
+            f"p95 {float(np.quantile(best[0], 0.95)) * 1e3:.2f} ms; {load}",
+        )
+    )
+
+
 def _interleaved(a: Any, b: Any, samples: list[str], rows: list[Row], name: str, anchor: str) -> None:
     """Embedder ``a`` against ``b``, same prompts, interleaved in this process in blocks of
     25 prompts (order alternating, 3 rounds, the best per prompt): the box is shared, so the
     ratio is the result, not the milliseconds. Each block starts with an untimed call: the
     other session's threads may still be spinning."""
     pair = (a, b)
-    best = np.full((2, len(samples)), np.inf)
-    block = 25
-    for rnd in range(3):
-        for b0 in range(0, len(samples), block):
-            for k in (0, 1) if (b0 // block + rnd) % 2 == 0 else (1, 0):
-                pair[k].embed_one(samples[b0])
-                for i in range(b0, min(b0 + block, len(samples))):
-                    t0 = time.perf_counter()
-                    pair[k].embed_one(samples[i])
-                    best[k, i] = min(best[k, i], time.perf_counter() - t0)
+    best = _interleaved_best(samples, lambda k, p: pair[k].embed_one(p), rounds=3)
     f50, x50 = float(np.median(best[0])), float(np.median(best[1]))
     cos = [float(a.embed_one(p) @ b.embed_one(p)) for p in samples]
-    load = "load average %.2f %.2f %.2f" % os.getloadavg() if hasattr(os, "getloadavg") else "load unknown"
+    load = _load()
     rows.append(
         Row(
             BENCH,
@@ -578,5 +675,6 @@ def run(quick: bool) -> list[Row]:
             _shadow(gsm8k, embedder, quick, rows)
     if "overhead" in parts:
         _long_prompt_decision(base, quick, rows)
+        _shared_prefix_decision(base, quick, rows)
         _overhead(base, quick, rows)
     return rows

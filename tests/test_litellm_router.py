@@ -172,3 +172,107 @@ async def test_router_calls_go_through_the_logger_pre_call_hook(litellm_clean: A
             metadata={"route": "other", "tenant_id": "acme"},
         )
     assert openai_stub.stats()["chat"] == calls
+
+
+# -- shadow mode: serve the configured tier, learn what the router would have done ------------------
+def _judge(request: str, answers: dict[str, str]) -> dict[str, float]:
+    return {t: float(a == "large answer") for t, a in answers.items()}
+
+
+def _shadowed(litellm_clean: Any, tmp_path: Any, **shadow_kwargs: Any) -> tuple[Any, Any, Any, Any]:
+    from llm_cost_hooks.litellm import CostAwareRouting, CostHooksLogger
+    from llm_cost_hooks.routing import ShadowMode
+
+    cl = CostHooksLogger(ledger="memory://")
+    litellm_clean.callbacks = [cl]
+    router = litellm_clean.Router(model_list=[dict(m) for m in MODELS])
+    shadow = ShadowMode(shadow_kwargs.pop("judge", _judge), store=tmp_path / "ledger.db", **shadow_kwargs)
+    strategy = RuleRouter([Rule(tier="small", feature=["faq"])], default="large")
+    routing = CostAwareRouting(router, strategy, tiers=["small", "large"], serve="large", shadow=shadow)
+    return router, routing, cl, shadow
+
+
+def _until(check: Any) -> None:
+    deadline = time.monotonic() + 15
+    while not check():
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+
+
+def test_shadow_mode_serves_the_configured_tier_and_records_the_routers_choice(
+    litellm_clean: Any, tmp_path: Any
+) -> None:
+    from llm_cost_hooks.routing import outcomes_from_ledger
+
+    router, routing, cl, shadow = _shadowed(litellm_clean, tmp_path, share=1.0)
+    for i in range(3):
+        r = router.completion(
+            model="auto",
+            messages=[{"role": "user", "content": f"How do I reset my password? ({i})"}],
+            metadata={"feature": "faq", "tenant_id": "acme", "task_id": f"t{i}"},
+        )
+        assert r.choices[0].message.content == "large answer"  # the configured tier serves
+    assert routing.decisions == {"small": 0, "large": 3}
+    assert routing.would_choose == {"small": 3, "large": 0}
+    _until(lambda: shadow.stats["written"] == 3)
+    recs = wait(cl, 6)
+    served = [r for r in recs if r.route != "shadow:small"]
+    explored = [r for r in recs if r.route == "shadow:small"]
+    assert len(served) == 3 and len(explored) == 3
+    assert all(r.model == "gpt-4o" and r.tags["routing.would_choose"] == "small" for r in served)
+    # the exploration is its own task on its own route, priced like any call
+    assert all(
+        r.model == "gpt-4o-mini" and r.tenant == "acme" and r.task_id not in {"t0", "t1", "t2"}
+        for r in explored
+    )
+    assert sum(r.cost_usd for r in explored) == pytest.approx(shadow.stats["spent_usd"], rel=1e-6)
+    assert shadow.stats["spent_usd"] > 0
+    ds = outcomes_from_ledger(tmp_path / "ledger.db")
+    assert sorted(ds.tiers) == ["large", "small"] and len(ds) == 3
+    assert ds.quality[:, ds.index("large")].sum() == 3 and ds.quality[:, ds.index("small")].sum() == 0
+    assert (ds.cost[:, ds.index("small")] < ds.cost[:, ds.index("large")]).all()
+    assert all(p.startswith("How do I reset my password?") for p in ds.prompts)
+
+
+async def test_shadow_mode_async_router(litellm_clean: Any, tmp_path: Any) -> None:
+    router, routing, cl, shadow = _shadowed(litellm_clean, tmp_path, share=1.0)
+    r = await router.acompletion(
+        model="auto", messages=[{"role": "user", "content": "x"}], metadata={"feature": "legal"}
+    )
+    assert r.choices[0].message.content == "large answer"
+    for _ in range(750):
+        if shadow.stats["written"] == 1:
+            break
+        await asyncio.sleep(0.02)
+    # the router chose what was served: shadow mode's own rule asks the other tier
+    assert shadow.stats["written"] == 1 and shadow.store.count() == 2
+    assert routing.would_choose == {"small": 0, "large": 1}
+
+
+def test_shadow_failures_and_shadow_calls_never_reach_the_user(litellm_clean: Any, tmp_path: Any) -> None:
+    def broken(request: str, answers: dict[str, str]) -> dict[str, float]:
+        raise RuntimeError("judge down")
+
+    router, routing, cl, shadow = _shadowed(litellm_clean, tmp_path, share=1.0, judge=broken)
+    msgs = [{"role": "user", "content": "hi"}]
+    assert router.completion(model="auto", messages=msgs).choices[0].message.content == "large answer"
+    _until(lambda: shadow.stats["judge_errors"] == 1)
+    # a shadow call is never shadowed again, and a named group is not shadowed
+    assert router.completion(model="small", messages=msgs).choices[0].message.content == "small answer"
+    wait(cl, 3)
+    assert shadow.stats["shadowed"] == 1 and shadow.store.count() == 0
+
+
+def test_shadow_mode_configuration_errors(litellm_clean: Any, tmp_path: Any) -> None:
+    from llm_cost_hooks.litellm import CostAwareRouting
+    from llm_cost_hooks.routing import ShadowMode
+
+    router = litellm_clean.Router(model_list=[dict(m) for m in MODELS])
+    rules = RuleRouter([], default="small")
+    with pytest.raises(ConfigurationError, match="serve='medium'"):
+        CostAwareRouting(router, rules, tiers=["small", "large"], serve="medium")
+    with pytest.raises(ConfigurationError, match="ShadowMode"):
+        CostAwareRouting(router, rules, tiers=["small", "large"], shadow=_judge)  # type: ignore[arg-type]
+    odd = ShadowMode(_judge, tier="medium", store=tmp_path / "l.db")
+    with pytest.raises(ConfigurationError, match="'medium' is not one of the tiers"):
+        CostAwareRouting(router, rules, tiers=["small", "large"], shadow=odd)

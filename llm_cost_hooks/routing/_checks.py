@@ -55,7 +55,7 @@ class Answer:
     request: str | None = None
 
 
-Check = Callable[[Answer], "bool | str | None | Awaitable[bool | str | None]"]
+Check = Callable[[Answer], "bool | str | Awaitable[bool | str | None] | None"]
 
 _REFUSAL = re.compile(
     r"^\s*(?:I['’]m sorry|I am sorry|Sorry|I apologi[sz]e|Unfortunately)?[,.!]?\s*"

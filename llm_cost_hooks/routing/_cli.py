@@ -253,7 +253,9 @@ def _add_common(p: argparse.ArgumentParser) -> None:
 
 def add_route_commands(subparsers: Any) -> argparse.ArgumentParser:
     """Register ``route eval`` and ``route train`` on an argparse subparsers object."""
-    route = subparsers.add_parser("route", help="evaluate and train cost-aware routers on real outcomes")
+    route: argparse.ArgumentParser = subparsers.add_parser(
+        "route", help="evaluate and train cost-aware routers on real outcomes"
+    )
     sub = route.add_subparsers(dest="route_command", required=True)
     ev = sub.add_parser(
         "eval",

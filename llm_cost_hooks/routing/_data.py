@@ -103,11 +103,11 @@ class OutcomeDataset:
     # -- summaries -----------------------------------------------------------------
     def tier_quality(self) -> np.ndarray:
         """Mean quality of each tier."""
-        return self.quality.mean(axis=0)
+        return np.asarray(self.quality.mean(axis=0))
 
     def tier_cost(self) -> np.ndarray:
         """Mean dollars per request of each tier."""
-        return self.cost.mean(axis=0)
+        return np.asarray(self.cost.mean(axis=0))
 
     @property
     def strongest(self) -> str:
@@ -184,7 +184,7 @@ class OutcomeDataset:
         for key in sorted(groups, key=str):
             members = np.array(groups[key])
             rng.shuffle(members)
-            k = int(round(len(members) * test_fraction))
+            k = round(len(members) * test_fraction)
             test.extend(members[:k].tolist())
             train.extend(members[k:].tolist())
         return self.subset(sorted(train)), self.subset(sorted(test))
@@ -219,14 +219,14 @@ class OutcomeDataset:
             quality=np.concatenate([p.quality for p in parts]),
             cost=np.concatenate([p.cost for p in parts]),
             responses={
-                t: [x for p in parts for x in p.responses[t]]
-                for t in tiers  # type: ignore[index]
-                if all(t in p.responses for p in parts)
+                t: [x for p in parts for x in (p.responses or {})[t]]
+                for t in tiers
+                if all(t in (p.responses or {}) for p in parts)
             }
             if has_resp
-            else None,  # type: ignore[operator]
-            features=[x for p in parts for x in p.features] if has_feat else None,  # type: ignore[union-attr]
-            ids=[x for p in parts for x in p.ids] if has_ids else None,  # type: ignore[union-attr]
+            else None,
+            features=[x for p in parts for x in (p.features or [])] if has_feat else None,
+            ids=[x for p in parts for x in (p.ids or [])] if has_ids else None,
             source=", ".join(p.source for p in parts),
             dropped_rows=sum(p.dropped_rows for p in parts),
         )
@@ -235,7 +235,7 @@ class OutcomeDataset:
 # -- reading files ---------------------------------------------------------------------
 def _open_text(path: Path) -> io.TextIOBase:
     if path.suffix == ".gz":
-        return gzip.open(path, "rt", encoding="utf-8", newline="")  # type: ignore[return-value]
+        return gzip.open(path, "rt", encoding="utf-8", newline="")
     return open(path, encoding="utf-8", newline="")
 
 
@@ -591,7 +591,9 @@ def _load_routellm_file(
         if f.name.startswith("mmlu_")
         else None
     )
-    prompts, quality, feats = [], [], []  # type: ignore[var-annotated]
+    prompts: list[str] = []
+    quality: list[list[float]] = []
+    feats: list[str | None] = []
     responses: dict[str, list[str | None]] = {m: [] for m in models}
     dropped = 0
     for i, r in enumerate(rows, start=2):
@@ -599,8 +601,9 @@ def _load_routellm_file(
         if prompt.strip() in skip:
             dropped += 1
             continue
-        q = [_number(f, i, m, r.get(m)) for m in models]
-        if any(v is None for v in q):
+        cells = [_number(f, i, m, r.get(m)) for m in models]
+        q = [v for v in cells if v is not None]
+        if len(q) != len(cells):
             raise OutcomeDataError(f"{f}: row {i}: empty correctness cell.")
         prompts.append(prompt)
         quality.append(q)
@@ -721,11 +724,12 @@ def _long_from_rows(
                 pin, pout = _token_prices(model, name, prices, f"{f}: row {i}: ")
                 cost = tin * pin + tout * pout
             else:
-                cost = _number(f, i, "cost", r.get("cost"))
-                if cost is None or cost < 0:
+                given = _number(f, i, "cost", r.get("cost"))
+                if given is None or given < 0:
                     raise OutcomeDataError(
                         f"{f}: row {i}, column 'cost': {r.get('cost')!r} must be non-negative dollars."
                     )
+                cost = given
             key = str(r.get("prompt_id") or r.get("prompt") or "")
             entry = by_prompt.setdefault(key, {"prompt": None, "answers": {}, "task": None, "context": None})
             if r.get("prompt") not in (None, ""):
@@ -788,22 +792,25 @@ def _long_from_rows(
 def write_long(data: OutcomeDataset, path: str | Path) -> Path:
     """Write ``data`` in the long form :func:`load_long` reads (CSV, gzip if ``.gz``)."""
     p = Path(path)
-    opener = (
-        gzip.open(p, "wt", encoding="utf-8", newline="")
-        if p.suffix == ".gz"
-        else open(p, "w", encoding="utf-8", newline="")
-    )
-    with opener as fh:
-        w = csv.writer(fh)
-        w.writerow(["prompt_id", "prompt", "model", "quality", "cost", "task"])
-        ids = data.ids if data.ids and len(set(data.ids)) == len(data) else [str(i) for i in range(len(data))]
-        for i, prompt in enumerate(data.prompts):
-            task = (data.features or [None] * len(data))[i] or ""
-            for t, m in enumerate(data.tiers):
-                w.writerow(
-                    [ids[i], prompt, m, repr(float(data.quality[i, t])), repr(float(data.cost[i, t])), task]
-                )
+    if p.suffix == ".gz":
+        with gzip.open(p, "wt", encoding="utf-8", newline="") as fh:
+            _write_long_rows(data, fh)
+    else:
+        with open(p, "w", encoding="utf-8", newline="") as fh:
+            _write_long_rows(data, fh)
     return p
+
+
+def _write_long_rows(data: OutcomeDataset, fh: Any) -> None:
+    w = csv.writer(fh)
+    w.writerow(["prompt_id", "prompt", "model", "quality", "cost", "task"])
+    ids = data.ids if data.ids and len(set(data.ids)) == len(data) else [str(i) for i in range(len(data))]
+    for i, prompt in enumerate(data.prompts):
+        task = (data.features or [None] * len(data))[i] or ""
+        for t, m in enumerate(data.tiers):
+            w.writerow(
+                [ids[i], prompt, m, repr(float(data.quality[i, t])), repr(float(data.cost[i, t])), task]
+            )
 
 
 _MTB_QUESTIONS = "mt_bench_question.jsonl"
@@ -980,7 +987,9 @@ def load_outcomes(
     )
 
 
-def _guess_layout(columns: Sequence[str], rows: Sequence[Mapping[str, Any]]) -> str:
+def _guess_layout(
+    columns: Sequence[str], rows: Sequence[Mapping[str, Any]]
+) -> Literal["long", "routerbench", "routellm"]:
     if {"model", "quality"} <= set(columns) and ("prompt_id" in columns or "prompt" in columns):
         return "long"
     if any(c.endswith(_COST_SUFFIX) for c in columns):

@@ -122,7 +122,10 @@ class EvalReport:
                 q = c = float("nan")
             else:
                 q, c = p.quality, p.cost
-            f = lambda v, w=7, d=3: f"{v:>{w}.{d}f}" if v == v else " " * (w - 1) + "-"
+
+            def f(v: float, w: int = 7, d: int = 3) -> str:
+                return f"{v:>{w}.{d}f}" if v == v else " " * (w - 1) + "-"
+
             return (
                 f"{name[:34]:34s} {f(q, 8, 4)} {f(100 * q / s.quality, 7, 1)}% {f(c, 11, 6)} "
                 f"{f(100 * c / s.cost if s.cost else float('nan'), 6, 1)}% "
@@ -149,7 +152,13 @@ class EvalReport:
 
 
 def out_of_fold_predictions(
-    data: OutcomeDataset, emb: np.ndarray, *, kind: str, folds: int = 5, seed: int = 0, **fit_kwargs: Any
+    data: OutcomeDataset,
+    emb: np.ndarray,
+    *,
+    kind: Literal["logistic", "ridge", "ridge_guarded"],
+    folds: int = 5,
+    seed: int = 0,
+    **fit_kwargs: Any,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Predictions for every row of ``data`` from a model that did not see that row."""
     n = len(data)
@@ -166,7 +175,7 @@ def out_of_fold_predictions(
         train_idx = np.sort(np.concatenate([parts[i] for i in range(folds) if i != j]))
         m = RouterModel.fit(
             data.subset(train_idx), _Named(), kind=kind, embeddings=emb[train_idx], **fit_kwargs
-        )  # type: ignore[arg-type]
+        )
         qq, cc = m.predict(emb[test_idx])
         q[test_idx], c[test_idx] = qq, cc
     return q, c
@@ -319,7 +328,7 @@ def evaluate(
             class _Named:
                 name = getattr(embedder, "name", "precomputed")
 
-            model = RouterModel.fit(train, _Named(), kind=kind, embeddings=train_embeddings, **fit_kwargs)  # type: ignore[arg-type]
+            model = RouterModel.fit(train, _Named(), kind=kind, embeddings=train_embeddings, **fit_kwargs)
             q, c = model.predict(test_embeddings)
             points = [
                 _point(test, choose_tiers(q, c, float(k), mode), strong, float(k)) for k in knob_grid(c, mode)

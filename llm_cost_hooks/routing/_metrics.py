@@ -70,7 +70,8 @@ def pgr_curve(
     """(x grid on [0, 1], PGR) from ``(x, quality)`` points (x already normalised)."""
     gap = q_strong - q_weak
     pts = sorted((float(min(max(x, 0.0), 1.0)), float(q)) for x, q in xq)
-    xs, ys = [], []
+    xs: list[float] = []
+    ys: list[float] = []
     run = -np.inf
     for x, q in pts:
         run = max(run, q)
@@ -80,8 +81,8 @@ def pgr_curve(
             xs.append(x)
             ys.append(run)
     grid_x = np.linspace(0.0, 1.0, grid)
-    q = np.interp(grid_x, xs, ys)
-    pgr = (q - q_weak) / gap if gap != 0 else np.zeros_like(q)
+    curve = np.interp(grid_x, xs, ys)
+    pgr = np.asarray((curve - q_weak) / gap) if gap != 0 else np.zeros_like(curve)
     return grid_x, pgr
 
 

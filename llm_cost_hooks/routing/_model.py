@@ -160,7 +160,7 @@ _BELOW_REFERENCE = 1e-6
 
 
 def _sigmoid(z: np.ndarray) -> np.ndarray:
-    return 1.0 / (1.0 + np.exp(-np.clip(z, -30, 30)))
+    return np.asarray(1.0 / (1.0 + np.exp(-np.clip(z, -30, 30))))
 
 
 def _fit_logistic(x: np.ndarray, y: np.ndarray, l2: float, iters: int = 25) -> tuple[np.ndarray, float]:
@@ -462,7 +462,8 @@ class RouterModel:
         d = Path(directory)
         d.mkdir(parents=True, exist_ok=True)
         npz = d / "router.npz"
-        np.savez(npz, **{k: np.ascontiguousarray(v) for k, v in self.arrays.items()})
+        arrays: dict[str, Any] = {k: np.ascontiguousarray(v) for k, v in self.arrays.items()}
+        np.savez(npz, **arrays)
         digest = hashlib.sha256(npz.read_bytes()).hexdigest()
         meta = {
             "format_version": FORMAT_VERSION,

@@ -162,7 +162,7 @@ class AnswerScorer:
     def scores(self, requests: Sequence[str | None], responses: Sequence[str | None]) -> np.ndarray:
         """Predicted chance of a right answer, per (request, response)."""
         x = np.array([answer_features(r or "", p) for p, r in zip(requests, responses)])
-        return np.clip(((x - self.mean) / self.scale) @ self.weights + self.bias, 0.0, 1.0)
+        return np.asarray(np.clip(((x - self.mean) / self.scale) @ self.weights + self.bias, 0.0, 1.0))
 
     def score(self, request: str | None, response: str | None) -> float:
         """:meth:`scores` of one answer."""

@@ -282,6 +282,8 @@ def simulate_shadow(
     def score(router: Any) -> tuple[float, float]:
         rep = evaluate_router(router, test, task_table=False, cascade=False)
         p = rep.result("saved-router").calibrated
+        if p is None:
+            raise OutcomeDataError("the saved router has no calibrated point on the test rows.")
         return p.quality / s_quality, p.cost / s_cost
 
     labelled: list[int] = []

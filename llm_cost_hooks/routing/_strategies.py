@@ -7,10 +7,11 @@ to escalate to if the answer fails a check or the tier errors (a cascade).
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -232,7 +233,7 @@ def choose_tiers(q: np.ndarray, c: np.ndarray, knob: float, mode: str = "utility
     import numpy as np
 
     if mode == "utility":
-        return np.argmax(q - knob * c, axis=1)
+        return np.asarray(np.argmax(q - knob * c, axis=1))
     if mode == "threshold":
         order = np.argsort(c, axis=1, kind="stable")
         ok = np.take_along_axis(q, order, axis=1) >= knob
@@ -262,9 +263,9 @@ class QualityTarget(BaseModel):
     """
 
     model_config = ConfigDict(frozen=True)
-    share: float = Field(0.95, gt=0, le=1.5)
+    share: float = Field(default=0.95, gt=0, le=1.5)
     of: str | None = None
-    confidence: float = Field(0.5, ge=0.5, lt=1.0)
+    confidence: float = Field(default=0.5, ge=0.5, lt=1.0)
 
 
 class BudgetTarget(BaseModel):
@@ -290,7 +291,7 @@ class OperatingPoint(BaseModel):
     target: str
     met: bool
     knob_b: float | None = None
-    mix: float = Field(0.0, ge=0.0, le=1.0)
+    mix: float = Field(default=0.0, ge=0.0, le=1.0)
 
     def knob_for(self, text: str) -> float:
         """The knob this request uses."""
@@ -359,14 +360,21 @@ def calibrate_points(
         ok = [p for p in points if p[2] <= target.usd_per_request]
         single = max(ok, key=lambda p: (p[1], -p[2])) if ok else min(points, key=lambda p: (p[2], -p[1]))
         met = bool(ok)
-    best = OperatingPoint(knob=single[0], mode=mode, quality=single[1], cost=single[2], target=label, met=met)  # type: ignore[arg-type]
+    best = OperatingPoint(
+        knob=single[0],
+        mode=cast(Literal["utility", "threshold"], mode),
+        quality=single[1],
+        cost=single[2],
+        target=label,
+        met=met,
+    )
     if not mix or not met:
         return best
-    knob_at = {}
+    knob_at: dict[tuple[float, float], float] = {}
     for k, qq, cc in points:
         knob_at.setdefault((cc, qq), k)
     hull = nondecreasing_hull([(cc, qq) for _, qq, cc in points])
-    for (c0, q0), (c1, q1) in zip(hull, hull[1:]):
+    for (c0, q0), (c1, q1) in itertools.pairwise(hull):
         if isinstance(target, QualityTarget):
             if not q0 < goal <= q1:
                 continue

@@ -21,7 +21,8 @@ from __future__ import annotations
 
 import hashlib
 import math
-import re
+import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 from typing import Any
 
@@ -31,7 +32,10 @@ from .._errors import ConfigurationError
 
 __all__ = ["TextSelector"]
 
-_SPACE = re.compile(r"\s+")
+# A template prefix is remembered (as a digest, with the hashes of its lines) once it is at
+# least this long, so the next request with the same prefix skips it in one hash.
+_MEMO_MIN_CHARS = 512
+_MEMO_SIZE = 16
 
 
 def _line_hash(line: str) -> int:
@@ -40,13 +44,17 @@ def _line_hash(line: str) -> int:
     )
 
 
+def _norm(raw: str) -> str:
+    # Whitespace runs to one space, ends stripped (str.split's whitespace is the regex \s).
+    return " ".join(raw.split())
+
+
 def _lines(text: str) -> list[str]:
-    out = []
-    for raw in text.splitlines():
-        line = _SPACE.sub(" ", raw).strip()
-        if line:
-            out.append(line)
-    return out
+    return [line for line in map(_norm, text.splitlines()) if line]
+
+
+def _prefix_digest(text: str, end: int) -> bytes:
+    return hashlib.blake2b(text[:end].encode("utf-8", "surrogatepass"), digest_size=16).digest()
 
 
 class TextSelector:
@@ -76,6 +84,9 @@ class TextSelector:
         self.head_chars, self.tail_chars = int(head_chars), int(tail_chars)
         self.short_query_chars, self.context_chars = int(short_query_chars), int(context_chars)
         self.template_weight = float(template_weight)
+        # (prefix length, digest of the prefix) -> hashes of its template lines
+        self._memo: OrderedDict[tuple[int, bytes], tuple[int, ...]] = OrderedDict()
+        self._memo_lock = threading.Lock()
 
     @classmethod
     def learn(
@@ -93,14 +104,47 @@ class TextSelector:
         return cls(np.array(shared, dtype=np.uint64), **kwargs)
 
     # -- decision time ------------------------------------------------------------------------
+    def _known_prefix(self, text: str) -> tuple[int, tuple[int, ...]]:
+        """(length, template hashes) of a remembered all-template prefix of ``text``."""
+        with self._memo_lock:
+            keys = list(self._memo)
+        for end, digest in reversed(keys):  # most recent first
+            if len(text) > end and text[end - 1] == "\n" and _prefix_digest(text, end) == digest:
+                with self._memo_lock:
+                    hashes = self._memo.get((end, digest))
+                if hashes is not None:
+                    return end, hashes
+        return 0, ()
+
     def _strip(self, text: str) -> tuple[list[str], list[int]]:
-        kept, template = [], []
-        for line in _lines(text):
-            h = _line_hash(line)
-            if h in self.shared:
-                template.append(h)
-            else:
-                kept.append(line)
+        """(lines kept, hashes of template lines). A long run of template lines at the start
+        (a system prompt, a few-shot block) is remembered, so the next request that starts
+        with it costs one hash of that prefix instead of one per line."""
+        if not self.shared:
+            return _lines(text), []
+        start, known = self._known_prefix(text) if len(text) > _MEMO_MIN_CHARS else (0, ())
+        kept: list[str] = []
+        template = list(known)
+        pos, first_kept, n_prefix = start, -1, 0
+        for raw in text[start:].splitlines(keepends=True):
+            line = _norm(raw)
+            if line:
+                h = _line_hash(line)
+                if h in self.shared:
+                    template.append(h)
+                elif first_kept < 0:
+                    first_kept = pos
+                    n_prefix = len(template)
+                    kept.append(line)
+                else:
+                    kept.append(line)
+            pos += len(raw)
+        if first_kept - start >= _MEMO_MIN_CHARS and text[first_kept - 1] == "\n":
+            key = (first_kept, _prefix_digest(text, first_kept))
+            with self._memo_lock:
+                self._memo[key] = tuple(template[:n_prefix])
+                while len(self._memo) > _MEMO_SIZE:
+                    self._memo.popitem(last=False)
         return kept, template
 
     def _clip(self, text: str) -> str:
@@ -111,7 +155,7 @@ class TextSelector:
     def select(self, text: str, context: str | None = None) -> tuple[str, np.ndarray]:
         """``(text to embed, template feature vector)`` of one request."""
         kept, template = self._strip(text or "")
-        body = "\n".join(kept) if kept else _SPACE.sub(" ", text or "").strip()
+        body = "\n".join(kept) if kept else _norm(text or "")
         if context and len(body) < self.short_query_chars:
             ctx_kept, _ = self._strip(context)
             ctx = "\n".join(ctx_kept)[-self.context_chars :]

@@ -1,0 +1,323 @@
+"""LangChain run plumbing of :class:`~llm_cost_hooks.langchain.RoutedChatModel`: tier
+calls as child runs of the router's run (also when streaming), answers read into the
+cascade's :class:`~llm_cost_hooks.routing.Answer`, and the request text a strategy sees."""
+
+from __future__ import annotations
+
+import contextvars
+import logging
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from langchain_core.callbacks import (
+    AsyncCallbackManager,
+    AsyncCallbackManagerForLLMRun,
+    BaseCallbackHandler,
+    CallbackManager,
+)
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
+from langchain_core.runnables import Runnable, RunnableConfig
+
+from ..routing import Answer, CascadeOutcome, RouteRequest
+from ..routing._tiers import CallExtras, TierPlan
+from ._callback import ROUTE_MARKER_KEY
+from ._usage import usage_of_message
+
+if TYPE_CHECKING:
+    from ._routed import RoutedChatModel
+
+logger = logging.getLogger("llm_cost_hooks.routing")
+
+TOOLS_KW = "_llm_cost_hooks_tools"
+STRUCT_KW = "_llm_cost_hooks_structured"
+PARSED_KEY = "llm_cost_hooks_parsed"
+
+
+def tier_model_name(model: BaseChatModel) -> tuple[str, str | None]:
+    """(model name, provider) of a tier, as LangSmith parameters report them."""
+    try:
+        params = model._get_ls_params()
+    except Exception:  # a model whose params need call-time arguments
+        params = {}
+    name = params.get("ls_model_name") or getattr(model, "model_name", None) or getattr(model, "model", None)
+    return (str(name) if name else type(model).__name__), params.get("ls_provider")
+
+
+def message_text(message: BaseMessage) -> str:
+    try:
+        return message.text if isinstance(message.text, str) else str(message.text())
+    except Exception:  # content blocks a text() of this langchain_core cannot read
+        return str(message.content)
+
+
+def _last_user(messages: Sequence[BaseMessage]) -> int | None:
+    return next((i for i in range(len(messages) - 1, -1, -1) if isinstance(messages[i], HumanMessage)), None)
+
+
+def route_request(
+    messages: Sequence[BaseMessage], metadata: Mapping[str, Any] | None, *, structured: bool
+) -> RouteRequest:
+    """What a strategy sees of these messages: the whole text, the last user message and
+    the turn before it (what a short follow-up refers to)."""
+    texts = [message_text(m) for m in messages]
+    last = _last_user(messages)
+    return RouteRequest(
+        text="\n".join(texts),
+        metadata=dict(metadata or {}),
+        structured=structured,
+        query=None if last is None else texts[last],
+        context=texts[last - 1] if last is not None and last > 0 else None,
+    )
+
+
+def last_user_text(messages: Sequence[BaseMessage]) -> str | None:
+    last = _last_user(messages)
+    return None if last is None else message_text(messages[last])
+
+
+def child_manager(run_manager: Any) -> Any:
+    """Callbacks for a child run of a model run (LLM run managers have no get_child();
+    this mirrors ParentRunManager.get_child)."""
+    if isinstance(run_manager, StreamParent):
+        return run_manager.child()
+    cls = AsyncCallbackManager if isinstance(run_manager, AsyncCallbackManagerForLLMRun) else CallbackManager
+    manager = cls(handlers=[], parent_run_id=run_manager.run_id)
+    manager.set_handlers(run_manager.inheritable_handlers)
+    manager.add_tags(run_manager.inheritable_tags)
+    manager.add_metadata(run_manager.inheritable_metadata)
+    return manager
+
+
+class _RunCapture(BaseCallbackHandler):
+    """Learns the run id of the router's own run when streaming: langchain_core's
+    ``stream()`` does not hand ``_stream`` its run manager, so tier calls would otherwise
+    not be child runs (and the cost handler would not see them)."""
+
+    run_inline = True
+
+    def __init__(self) -> None:
+        self.run_id: Any = None
+
+    def on_chat_model_start(self, serialized: Any, messages: Any, *, run_id: Any, **kwargs: Any) -> None:
+        if self.run_id is None:
+            self.run_id = run_id
+
+
+class StreamParent:
+    """What ``_stream`` needs of the router's run: its metadata and child callbacks."""
+
+    def __init__(self, config: RunnableConfig, capture: _RunCapture, async_: bool) -> None:
+        self.config = config
+        self.capture = capture
+        self.async_ = async_
+        self.metadata = dict(config.get("metadata") or {})
+
+    def child(self) -> Any:
+        cls = AsyncCallbackManager if self.async_ else CallbackManager
+        manager = cls.configure(
+            self.config.get("callbacks"),
+            None,
+            False,
+            self.config.get("tags"),
+            None,
+            self.config.get("metadata"),
+            None,
+        )
+        manager.parent_run_id = self.capture.run_id
+        return manager
+
+    async def on_llm_new_token(self, *args: Any, **kwargs: Any) -> None:  # stream() reports tokens itself
+        return None
+
+
+STREAM_PARENT: contextvars.ContextVar[StreamParent | None] = contextvars.ContextVar(
+    "llm_cost_hooks_stream_parent", default=None
+)
+
+
+def with_capture(config: RunnableConfig, async_: bool) -> tuple[RunnableConfig, StreamParent]:
+    """``config`` with a handler that learns the router's run id, and the stream parent."""
+    capture = _RunCapture()
+    cbs = config.get("callbacks")
+    if cbs is None:
+        new: Any = [capture]
+    elif isinstance(cbs, list):
+        new = [*cbs, capture]
+    else:
+        new = cbs.copy()
+        new.add_handler(capture, inherit=False)
+    return {**config, "callbacks": new}, StreamParent(config, capture, async_)
+
+
+def reset_parent(token: contextvars.Token[StreamParent | None]) -> None:
+    try:
+        STREAM_PARENT.reset(token)
+    except ValueError:  # the stream was iterated from another context
+        STREAM_PARENT.set(None)
+
+
+def tier_config(tier: str, attempt: int, run_manager: Any) -> RunnableConfig:
+    """A tier call's config: a child run with route = tier and the attempt number."""
+    config = RunnableConfig(
+        metadata={"route": tier, "llm_cost_hooks_attempt": attempt}, run_name=f"route:{tier}"
+    )
+    if attempt > 1:
+        config["tags"] = [f"retry:attempt:{attempt}"]
+    if run_manager is not None:
+        config["callbacks"] = child_manager(run_manager)
+    return config
+
+
+def shadow_config(tier: str, run_manager: Any) -> RunnableConfig:
+    """A shadow call's config: its own route ``shadow:<tier>``, so its spend shows apart."""
+    config = RunnableConfig(metadata={"route": f"shadow:{tier}"}, run_name=f"shadow:{tier}")
+    if run_manager is not None:
+        config["callbacks"] = child_manager(run_manager)
+    return config
+
+
+_TIER_GUARD: type | None = None
+
+
+def tier_guard_class() -> type:
+    """GuardedChatModel whose downgrade requests are marked as not sent: the router moves
+    the call to a cheaper tier, so the refused tier's run must write no (failed) cost record."""
+    global _TIER_GUARD
+    if _TIER_GUARD is None:
+        from ..budget import DowngradeRequired
+        from ._budget import GuardedChatModel
+
+        class _TierGuard(GuardedChatModel):
+            def _pick_downgrade(self, d: Any, ctx: Any) -> Any:
+                error = DowngradeRequired(d)
+                error.llm_cost_hooks_delegated = True  # type: ignore[attr-defined]
+                raise error
+
+        _TIER_GUARD = _TierGuard
+    return _TIER_GUARD
+
+
+def tier_answer(
+    tier: str, out: Any, structured: bool, params: Mapping[str, Any], request: str | None
+) -> tuple[AIMessage, Answer]:
+    """A tier's output as the message to return and the :class:`Answer` the checks read
+    (structured output: the raw message, with the parsed value kept beside it)."""
+    parsed = error = None
+    if structured:
+        message = out["raw"].model_copy()
+        parsed, error = out.get("parsed"), out.get("parsing_error")
+        message.additional_kwargs = {
+            **message.additional_kwargs,
+            PARSED_KEY: {"parsed": parsed, "parsing_error": error},
+        }
+        if parsed is None and error is None:
+            error = "no structured output"
+    else:
+        message = out
+    rm = message.response_metadata or {}
+    fmt = params.get("response_format")
+    expects_json = isinstance(fmt, Mapping) and str(fmt.get("type", "")).startswith("json")
+    answer = Answer(
+        text=message_text(message),
+        tier=tier,
+        finish_reason=rm.get("finish_reason") or rm.get("stop_reason"),
+        tool_calls=list(getattr(message, "tool_calls", None) or []),
+        expects_json=expects_json or structured,
+        parsed=parsed,
+        parse_error=None if error is None else str(error),
+        raw=message,
+        request=request,
+    )
+    return message, answer
+
+
+def with_route(message: Any, route: Mapping[str, Any]) -> Any:
+    """A copy of ``message`` (or chunk) carrying the route metadata."""
+    message = message.model_copy()
+    message.response_metadata = {**(message.response_metadata or {}), ROUTE_MARKER_KEY: dict(route)}
+    return message
+
+
+def prepare_call(
+    owner: RoutedChatModel,
+    tier: str,
+    kwargs: Mapping[str, Any],
+    messages: list[BaseMessage],
+    extras: CallExtras,
+) -> tuple[Runnable[Any, Any], list[BaseMessage], dict[str, Any], Any]:
+    """(runnable to call, messages to send, call kwargs, structured-output schema) for one
+    call of ``tier``: the router's defaults under call-time kwargs, tools and structured
+    output bound to the tier, prompt-cache breakpoints placed for its model."""
+    rest = dict(kwargs)
+    tools = rest.pop(TOOLS_KW, None)
+    structured = rest.pop(STRUCT_KW, None)
+    params: dict[str, Any] = {}
+    if owner.temperature is not None:
+        params["temperature"] = owner.temperature
+    if owner.max_tokens is not None:
+        params["max_tokens"] = owner.max_tokens
+    params.update(rest)
+    base = owner.tiers[tier]
+    if structured is not None and params:
+        # with_structured_output returns a chain that takes no call kwargs: set the
+        # parameters the tier declares as fields on a copy of it instead.
+        fields = type(base).model_fields
+        base = base.model_copy(update={k: v for k, v in params.items() if k in fields})
+        model: Runnable[Any, Any] = owner._wrap(tier, base)
+    else:
+        model = owner._guarded.get(tier, base)
+    chat: Any = model
+    if tools is not None:
+        model = chat.bind_tools(tools[0], **tools[1])
+    schema = None
+    if structured is not None:
+        schema = structured[0]
+        model = chat.with_structured_output(structured[0], include_raw=True, **structured[1])
+        params = {}
+    if owner.prompt_cache:
+        messages = _place_breakpoints(owner, tier, messages, tools, extras)
+    return model, messages, params, schema
+
+
+def _place_breakpoints(
+    owner: RoutedChatModel, tier: str, messages: list[BaseMessage], tools: Any, extras: CallExtras
+) -> list[BaseMessage]:
+    """Provider prompt-cache breakpoints for the chosen tier's model (none for providers
+    that cache implicitly). A failure here never breaks the call."""
+    options = dict(owner.prompt_cache) if isinstance(owner.prompt_cache, Mapping) else {}
+    name, provider = tier_model_name(owner.tiers[tier])
+    try:
+        from ._prompt_cache import add_breakpoints_to_messages, anthropic_tools_with_cache
+
+        tool_dicts = anthropic_tools_with_cache(tools[0], mark=False) if tools else None
+        placed, report = add_breakpoints_to_messages(
+            messages, name, provider=provider, tools=tool_dicts, **options
+        )
+    except Exception as exc:
+        logger.warning(
+            "llm-cost-hooks routing: no prompt-cache breakpoints for tier %r (%s): %r", tier, name, exc
+        )
+        extras.prompt_cache[tier] = {"breakpoints": 0, "error": type(exc).__name__}
+        return messages
+    extras.prompt_cache[tier] = {
+        "breakpoints": len(report.breakpoints),
+        "cacheable_tokens": report.cacheable_tokens,
+        "mode": str(getattr(report.mode, "value", report.mode)),
+    }
+    return placed
+
+
+def shadow_record(
+    plan: TierPlan, messages: Sequence[BaseMessage], outcome: CascadeOutcome, other: str, out: Any
+) -> None:
+    """The shadowed pair to the plan's judge and store (never raises). The chosen tier's
+    cost is its accepted answer's call."""
+    try:
+        request = route_request(messages, None, structured=False)
+        answers = {outcome.tier: message_text(outcome.result), other: message_text(out)}
+        usages = {outcome.tier: usage_of_message(outcome.result), other: usage_of_message(out)}
+    except Exception as exc:
+        plan.shadow.call_failed(other, exc)
+        return
+    plan.shadow_record(request.query or request.text, request.context, answers, usages, other)
