@@ -165,6 +165,16 @@ class SingleFlight:
             call.done.set()
 
 
+# The finished result, or the lock for this caller, in one atomic step: a caller that
+# read "no result" and then took the lock once the leader had published and released it
+# would pay for the same request again.
+_RESULT_OR_LOCK = """
+local res = redis.call('GET', KEYS[1])
+if res then return {1, res} end
+if redis.call('SET', KEYS[2], ARGV[1], 'NX', 'PX', ARGV[2]) then return {2} end
+return {0}
+"""
+
 _RELEASE_LOCK = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0
@@ -227,6 +237,17 @@ class RedisSingleFlight:
     def _k(self, kind: str, key: str) -> str:
         return f"{{{self.prefix}}}:sf:{kind}:{key}"
 
+    def _result_or_lock(self, key: str, token: str) -> tuple[Any, ...]:
+        """``EVAL`` arguments of :data:`_RESULT_OR_LOCK` for ``key``."""
+        return (
+            _RESULT_OR_LOCK,
+            2,
+            self._k("res", key),
+            self._k("lock", key),
+            token,
+            int(self.lock_ttl * 1000),
+        )
+
     def _down(self, exc: BaseException) -> None:
         if self.breaker.record_failure():
             logger.warning(
@@ -281,14 +302,14 @@ class RedisSingleFlight:
         outage = False
         while True:
             try:
-                cached = await conn.acall(lambda: client.get(self._k("res", key)))
+                reply = await conn.acall(lambda: client.eval(*self._result_or_lock(key, token)))
                 self._up()
-                if cached is not None:
+                if reply[0] == 1:
                     shared_source.append("cached")
-                    return cast(T, loads(cached))  # JSON from another process: trusted to be what fn returns
-                won = await conn.acall(
-                    lambda: client.set(self._k("lock", key), token, nx=True, px=int(self.lock_ttl * 1000))
-                )
+                    return cast(
+                        T, loads(reply[1])
+                    )  # JSON from another process: trusted to be what fn returns
+                won = reply[0] == 2
             except errors as exc:
                 if not outage:
                     raise _RedisDown(exc) from exc
@@ -408,12 +429,14 @@ class RedisSingleFlight:
         outage = False
         while True:
             try:
-                cached = client.get(self._k("res", key))
+                reply = client.eval(*self._result_or_lock(key, token))
                 self._up()
-                if cached is not None:
+                if reply[0] == 1:
                     shared_source.append("cached")
-                    return cast(T, loads(cached))  # JSON from another process: trusted to be what fn returns
-                won = client.set(self._k("lock", key), token, nx=True, px=int(self.lock_ttl * 1000))
+                    return cast(
+                        T, loads(reply[1])
+                    )  # JSON from another process: trusted to be what fn returns
+                won = reply[0] == 2
             except errors as exc:
                 if not outage:
                     raise _RedisDown(exc) from exc
