@@ -1039,8 +1039,9 @@ class FailoverSpendStore:
     """A shared store with a documented policy for when it is unreachable.
 
     ``fail_mode="open"`` (default): the request goes on against a local
-    :class:`InProcessSpendStore` and a warning is logged once per outage; Redis is tried
-    again after ``retry_after`` seconds. The local store starts each key at the shared
+    :class:`InProcessSpendStore` and a warning is logged once per outage; after
+    ``retry_after`` seconds one call tries Redis again (``breaker``) while the others stay
+    local until it answers. The local store starts each key at the shared
     total this process last saw, so a process never spends more than what was left when
     it lost Redis (plus what it had in flight). Every operation made meanwhile is written
     to the :class:`SpendJournal` (``journal``: a directory, ``None`` for memory only, or
