@@ -306,9 +306,8 @@ class RedisSingleFlight:
                 self._up()
                 if reply[0] == 1:
                     shared_source.append("cached")
-                    return cast(
-                        T, loads(reply[1])
-                    )  # JSON from another process: trusted to be what fn returns
+                    # JSON from another process: trusted to be what fn returns.
+                    return cast(T, loads(reply[1]))
                 won = reply[0] == 2
             except errors as exc:
                 if not outage:
@@ -335,7 +334,7 @@ class RedisSingleFlight:
                     continue
                 self._up()
                 if res is not None:
-                    return cast(T, loads(res))  # JSON from another process: trusted to be what fn returns
+                    return cast(T, loads(res))
                 if err is not None:
                     info = json.loads(err)
                     raise DeduplicatedCallFailed(key, info.get("type", "Error"), info.get("message", ""))
@@ -433,9 +432,8 @@ class RedisSingleFlight:
                 self._up()
                 if reply[0] == 1:
                     shared_source.append("cached")
-                    return cast(
-                        T, loads(reply[1])
-                    )  # JSON from another process: trusted to be what fn returns
+                    # JSON from another process: trusted to be what fn returns.
+                    return cast(T, loads(reply[1]))
                 won = reply[0] == 2
             except errors as exc:
                 if not outage:
@@ -477,7 +475,7 @@ class RedisSingleFlight:
                     continue
                 self._up()
                 if res is not None:
-                    return cast(T, loads(res))  # JSON from another process: trusted to be what fn returns
+                    return cast(T, loads(res))
                 if err is not None:
                     info = json.loads(err)
                     raise DeduplicatedCallFailed(key, info.get("type", "Error"), info.get("message", ""))
