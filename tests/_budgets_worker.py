@@ -193,12 +193,16 @@ async def outage_worker(url: str, budget: float, journal: str, sync_dir: str) ->
 
     paid_slots: list[int] = []  # paid through Redis single-flight
     fallback_slots: list[int] = []  # paid while Redis did not answer (local single-flight only)
+    timeout_slots: list[int] = []  # paid by a waiter whose leader's answer never came in time
     dedup_calls: list[list] = []  # [slot, source, seconds]
 
     async def dedup_call(slot: int) -> None:
         async def upstream() -> dict:
             # An open breaker here means this call fell back to local single-flight.
-            (paid_slots if flights.breaker.is_closed else fallback_slots).append(slot)
+            if time.monotonic() - t0 >= flights.wait_timeout:
+                timeout_slots.append(slot)
+            else:
+                (paid_slots if flights.breaker.is_closed else fallback_slots).append(slot)
             await asyncio.sleep(DEDUP_UPSTREAM)
             return {"slot": slot, "by": os.getpid()}
 
@@ -296,6 +300,7 @@ async def outage_worker(url: str, budget: float, journal: str, sync_dir: str) ->
         "overspend": {k: v for k, v in guard.overspend.items()},
         "paid_slots": paid_slots,
         "fallback_slots": fallback_slots,
+        "timeout_slots": timeout_slots,
         "dedup_calls": dedup_calls,
         "dedup_opens": flights.breaker.opens - warm_opens,
         "dedup_closed": flights.breaker.is_closed,
