@@ -2,10 +2,12 @@
 
     python tests/_budgets_worker.py guard  <redis_url> <reserve|naive> <calls> <budget_usd> <start_at>
     python tests/_budgets_worker.py dedup  <redis_url> <calls> <idempotency_key> <start_at>
-    python tests/_budgets_worker.py outage <redis_url> <seconds> <budget_usd> <journal_dir> <sync_dir>
+    python tests/_budgets_worker.py outage <redis_url> <budget_usd> <journal_dir> <sync_dir>
 
 Prints one JSON line with what this process saw. ``start_at`` (a time.time() value) lines
-the processes up so their calls really overlap.
+the processes up so their calls really overlap. The outage worker reports its state after
+each batch in ``sync_dir/state-<pid>.json`` (the test waits on it) and stops once
+``sync_dir/stop`` exists.
 """
 
 from __future__ import annotations
@@ -138,10 +140,22 @@ async def dedup_worker(url: str, calls: int, key: str, start_at: float) -> dict:
     }
 
 
-async def outage_worker(url: str, seconds: float, budget: float, journal: str, sync_dir: str) -> dict:
-    """Calls in batches of 4 for ``seconds`` while the test pauses / kills Redis; then waits
-    until everything journalled meanwhile is replayed. Says it is ready by a file in
-    ``sync_dir`` and starts at the time the test writes to ``sync_dir/go``."""
+DEDUP_SLOT = 0.25  # seconds: every process asks for the same dedup key within a slot
+DEDUP_UPSTREAM = 0.05
+
+
+def _write_state(sync_dir: str, state: dict) -> None:
+    path = os.path.join(sync_dir, f"state-{os.getpid()}.json")
+    with open(path + ".tmp", "w") as f:
+        json.dump(state, f)
+    os.replace(path + ".tmp", path)  # the test never reads half a file
+
+
+async def outage_worker(url: str, budget: float, journal: str, sync_dir: str) -> dict:
+    """Guarded calls in batches of 4, and one cross-process single-flight call per
+    ``DEDUP_SLOT`` (key = the slot), until the test writes ``sync_dir/stop`` while it pauses
+    and kills Redis; then waits until everything journalled meanwhile is replayed. Says it is
+    ready by a file in ``sync_dir`` and starts at the time the test writes to ``sync_dir/go``."""
     from llm_cost_hooks.budget import FailoverSpendStore
 
     limit = Limit.usd(budget, per="day", scope="tenant", name="tenant_daily", alert_at=(0.8, 1.0))
@@ -154,8 +168,14 @@ async def outage_worker(url: str, seconds: float, budget: float, journal: str, s
         [limit], store=store, alerts=AlertManager([events.append], log=False, span_events=False)
     )
     model = GuardedChatModel(inner=fake, guard=guard)
+    # Timeouts well above a loaded machine's stalls: an outage here must be a real one.
+    flights = RedisSingleFlight(
+        url, socket_timeout=1.0, connect_timeout=1.0, retry_after=0.2, wait_timeout=3.0, lock_ttl=10.0
+    )
     costs: list[float] = []
     refused = 0
+    refused_degraded = 0
+    degraded_batches = 0
     seeded: list[int] = []
     original_seed = store.fallback.seed
 
@@ -166,14 +186,57 @@ async def outage_worker(url: str, seconds: float, budget: float, journal: str, s
     store.fallback.seed = seed
 
     async def one(i: int) -> None:
-        nonlocal refused
+        nonlocal refused, refused_degraded
         if not await _guarded_call(model, guard, f"Find me a cheap hotel in the north, #{i}", costs):
             refused += 1
+            refused_degraded += store.degraded
+
+    paid_slots: list[int] = []  # paid through Redis single-flight
+    fallback_slots: list[int] = []  # paid while Redis did not answer (local single-flight only)
+    timeout_slots: list[int] = []  # paid by a waiter whose leader's answer never came in time
+    dedup_calls: list[list] = []  # [slot, source, seconds]
+
+    async def dedup_call(slot: int) -> None:
+        async def upstream() -> dict:
+            # An open breaker here means this call fell back to local single-flight.
+            if time.monotonic() - t0 >= flights.wait_timeout:
+                timeout_slots.append(slot)
+            else:
+                (paid_slots if flights.breaker.is_closed else fallback_slots).append(slot)
+            await asyncio.sleep(DEDUP_UPSTREAM)
+            return {"slot": slot, "by": os.getpid()}
+
+        t0 = time.monotonic()
+        flight = await flights.ado(f"slot-{os.getppid()}-{slot}", upstream)
+        assert flight.value["slot"] == slot
+        dedup_calls.append([slot, flight.source, time.monotonic() - t0])
+
+    async def dedup_loop(stop: asyncio.Event) -> None:
+        tasks = []
+        last = None
+        while not stop.is_set():
+            slot = int(time.time() / DEDUP_SLOT)
+            if slot != last:
+                last = slot
+                tasks.append(asyncio.ensure_future(dedup_call(slot)))
+            await asyncio.sleep(0.01)
+        await asyncio.gather(*tasks)
 
     # Warm up (tokenizer load, first LangChain call) so every call in the window is real work.
     count_message_tokens([{"role": "user", "content": "warm up"}], fake.model_name)
     await GuardedChatModel(inner=fake).ainvoke("warm up")
     warm_calls = fake.call_count
+
+    async def warm() -> int:
+        return 0
+
+    # Imports and the first connection are done before the start: a slow first call on a
+    # loaded machine is not an outage.
+    while (await flights.ado(f"warm-{os.getpid()}-{time.time_ns()}", warm)).source != "leader" or (
+        not flights.breaker.is_closed
+    ):
+        await asyncio.sleep(0.2)
+    warm_opens = flights.breaker.opens
     open(os.path.join(sync_dir, f"ready-{os.getpid()}"), "w").close()
     go = os.path.join(sync_dir, "go")
     while not os.path.exists(go):
@@ -183,10 +246,33 @@ async def outage_worker(url: str, seconds: float, budget: float, journal: str, s
         start_at = float(f.read())
     _wait(start_at)
     began = time.time()
+    stop_dedup = asyncio.Event()
+    dedup = asyncio.ensure_future(dedup_loop(stop_dedup))
     i = 0
-    while time.time() < start_at + seconds:
+    stop = os.path.join(sync_dir, "stop")
+    while not os.path.exists(stop) and time.time() < start_at + 600:
+        degraded_batches += store.degraded
         await asyncio.gather(*(one(i + j) for j in range(4)))
         i += 4
+        _write_state(
+            sync_dir,
+            {
+                "pid": os.getpid(),
+                "batches": i // 4,
+                "ok": len(costs),
+                "refused": refused,
+                "refused_degraded": refused_degraded,
+                "degraded_batches": degraded_batches,
+                "outages": store.outages,
+                "degraded": store.degraded,
+                "pending": store.journal.pending,
+                "dedup_calls": len(dedup_calls),
+                "dedup_closed": flights.breaker.is_closed,
+                "dedup_opens": flights.breaker.opens - warm_opens,
+            },
+        )
+    stop_dedup.set()
+    await dedup
     deadline = time.monotonic() + 60
     while (store.journal.pending or store.degraded) and time.monotonic() < deadline:
         await asyncio.sleep(0.2)
@@ -212,6 +298,14 @@ async def outage_worker(url: str, seconds: float, budget: float, journal: str, s
         "ran": [began, time.time()],
         "alerts": [[e.kind, e.threshold, e.reason] for e in events],
         "overspend": {k: v for k, v in guard.overspend.items()},
+        "paid_slots": paid_slots,
+        "fallback_slots": fallback_slots,
+        "timeout_slots": timeout_slots,
+        "dedup_calls": dedup_calls,
+        "dedup_opens": flights.breaker.opens - warm_opens,
+        "dedup_closed": flights.breaker.is_closed,
+        "wait_timeout": flights.wait_timeout,
+        "redis_bound": 2.0,  # connect + socket timeout of the single-flight
     }
 
 
@@ -223,7 +317,7 @@ def main(argv: list[str]) -> None:
     if kind == "guard":
         out = asyncio.run(guard_worker(url, argv[2], int(argv[3]), float(argv[4]), float(argv[5])))
     elif kind == "outage":
-        out = asyncio.run(outage_worker(url, float(argv[2]), float(argv[3]), argv[4], argv[5]))
+        out = asyncio.run(outage_worker(url, float(argv[2]), argv[3], argv[4]))
     elif kind == "dedup":
         out = asyncio.run(dedup_worker(url, int(argv[2]), argv[3], float(argv[4])))
     else:

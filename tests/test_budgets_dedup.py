@@ -225,3 +225,62 @@ def test_a_probe_given_back_can_be_taken_again() -> None:
     assert not breaker.allow("m")
     breaker.release_probe("m")  # that request was refused before reaching the model
     assert breaker.allow("m")
+
+
+def test_one_breaker_closed_open_half_open_and_a_lost_probe() -> None:
+    from llm_cost_hooks._breaker import Breaker
+
+    now = [0.0]
+    b = Breaker(failure_threshold=2, reset_seconds=10, clock=lambda: now[0])
+    assert b.allow() and not b.record_failure()
+    assert not b.record_success()  # nothing to close; the failure is cleared
+    assert not b.record_failure()  # one of two again
+    assert b.record_failure() and b.state is BreakerState.OPEN and b.opens == 1
+    assert not b.allow() and b.retry_in() == 10
+    now[0] = 10
+    assert b.state is BreakerState.HALF_OPEN
+    assert b.allow() and not b.allow()  # one probe at a time
+    b.release_probe()
+    assert b.allow()  # given back, taken again
+    now[0] = 20  # that probe never reported (its caller was cancelled): presumed lost
+    assert b.allow()
+    assert not b.record_failure()  # a failed probe opens it again: not a new outage
+    assert b.state is BreakerState.OPEN and b.opens == 1
+    now[0] = 30
+    assert b.allow() and b.record_success() and b.state is BreakerState.CLOSED
+
+
+def test_failover_store_probes_redis_with_one_call_and_never_sticks_half_open() -> None:
+    from llm_cost_hooks._breaker import Breaker
+    from llm_cost_hooks.budget import FailoverSpendStore, ReserveOutcome, SpendStoreUnavailable
+
+    class Primary:
+        def __init__(self) -> None:
+            self.calls = 0
+            self.fault: BaseException | None = SpendStoreUnavailable("down")
+
+        def reserve(self, *args: object) -> ReserveOutcome:
+            self.calls += 1
+            if self.fault is not None:
+                raise self.fault
+            return ReserveOutcome(True)
+
+    primary = Primary()
+    store = FailoverSpendStore(primary, journal=None)
+    now = [0.0]
+    store.breaker = Breaker(failure_threshold=1, reset_seconds=1, clock=lambda: now[0])
+    args = (["k"], [100], [1], [3600], 60.0)
+    assert store.reserve("r1", *args).ok and primary.calls == 1  # down: the local store
+    assert store.degraded and store.outages == 1
+    assert store.reserve("r2", *args).ok and primary.calls == 1  # open: not tried
+    now[0] = 1
+    primary.fault = ValueError("a reply Redis refused")  # answered, with an error
+    with pytest.raises(ValueError):
+        store.reserve("r3", *args)
+    assert primary.calls == 2 and store.degraded  # the probe was given back
+    primary.fault = None
+    assert store.breaker.allow()  # another caller holds the probe now...
+    assert store.reserve("r4", *args).ok and primary.calls == 2  # ...so this one stays local
+    store.breaker.release_probe()
+    assert store.reserve("r5", *args).ok and primary.calls == 3  # the probe reaches Redis
+    assert not store.degraded and store.outages == 1

@@ -73,7 +73,7 @@ def test_semantic_hits_resume_after_a_server_restart(redis_server, redis_clean_u
     print(f"semantic hits resumed {took:.1f} s after the restart")
     assert core.backend.recreated >= 1
     # Within the circuit breaker's retry interval plus a few round trips (generous: loaded CI).
-    assert took < core._breaker.reset_after + 20
+    assert took < core._breaker.reset_seconds + 20
     assert core.stats.errors >= 1
 
 

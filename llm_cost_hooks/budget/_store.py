@@ -15,7 +15,6 @@ died) expires after ``lease_seconds`` and its amount is freed, so nothing leaks.
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import json
 import logging
@@ -27,9 +26,11 @@ from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, Protocol, runtime_checkable
+from typing import Any, Literal, Protocol, cast, runtime_checkable
 
-from .._errors import MissingExtraError, SpendStoreUnavailable
+from .._breaker import Breaker
+from .._errors import SpendStoreUnavailable
+from .._redis import RedisConnection
 
 __all__ = [
     "FailoverSpendStore",
@@ -64,14 +65,7 @@ if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=lambda: _PID.__setitem__(0, os.getpid()))
 
 
-@runtime_checkable
-class SpendStore(Protocol):
-    """The storage interface of :class:`~llm_cost_hooks.budget.SpendGuard`.
-
-    ``keys``/``limits``/``amounts``/``ttls`` are parallel lists; amounts are integers.
-    Implementations must make ``reserve`` all-or-nothing and atomic across callers.
-    """
-
+class _SyncSpendStore(Protocol):
     def reserve(
         self,
         res_id: str,
@@ -89,6 +83,15 @@ class SpendStore(Protocol):
     def once(self, flag: str, ttl: int) -> bool: ...
     def add_hourly(self, key: str, hour: int, amount: int, ttl: int) -> None: ...
     def hourly(self, key: str, hours: Sequence[int]) -> list[int]: ...
+
+
+@runtime_checkable
+class SpendStore(_SyncSpendStore, Protocol):
+    """The storage interface of :class:`~llm_cost_hooks.budget.SpendGuard`.
+
+    ``keys``/``limits``/``amounts``/``ttls`` are parallel lists; amounts are integers.
+    Implementations must make ``reserve`` all-or-nothing and atomic across callers.
+    """
 
     async def areserve(
         self,
@@ -111,23 +114,33 @@ class SpendStore(Protocol):
 class _AsyncFromSync:
     """Async methods that call the sync ones (for stores that do no I/O)."""
 
-    async def areserve(self, res_id, keys, limits, amounts, ttls, lease_seconds):  # type: ignore[no-untyped-def]
-        return self.reserve(res_id, keys, limits, amounts, ttls, lease_seconds)  # type: ignore[attr-defined]
+    async def areserve(
+        self: _SyncSpendStore,
+        res_id: str,
+        keys: Sequence[str],
+        limits: Sequence[int],
+        amounts: Sequence[int],
+        ttls: Sequence[int],
+        lease_seconds: float,
+    ) -> ReserveOutcome:
+        return self.reserve(res_id, keys, limits, amounts, ttls, lease_seconds)
 
-    async def asettle(self, res_id, keys, actual, ttls):  # type: ignore[no-untyped-def]
-        return self.settle(res_id, keys, actual, ttls)  # type: ignore[attr-defined]
+    async def asettle(
+        self: _SyncSpendStore, res_id: str, keys: Sequence[str], actual: Sequence[int], ttls: Sequence[int]
+    ) -> list[int]:
+        return self.settle(res_id, keys, actual, ttls)
 
-    async def arelease(self, res_id, keys):  # type: ignore[no-untyped-def]
-        return self.release(res_id, keys)  # type: ignore[attr-defined]
+    async def arelease(self: _SyncSpendStore, res_id: str, keys: Sequence[str]) -> None:
+        self.release(res_id, keys)
 
-    async def aonce(self, flag, ttl):  # type: ignore[no-untyped-def]
-        return self.once(flag, ttl)  # type: ignore[attr-defined]
+    async def aonce(self: _SyncSpendStore, flag: str, ttl: int) -> bool:
+        return self.once(flag, ttl)
 
-    async def aadd_hourly(self, key, hour, amount, ttl):  # type: ignore[no-untyped-def]
-        return self.add_hourly(key, hour, amount, ttl)  # type: ignore[attr-defined]
+    async def aadd_hourly(self: _SyncSpendStore, key: str, hour: int, amount: int, ttl: int) -> None:
+        self.add_hourly(key, hour, amount, ttl)
 
-    async def ahourly(self, key, hours):  # type: ignore[no-untyped-def]
-        return self.hourly(key, hours)  # type: ignore[attr-defined]
+    async def ahourly(self: _SyncSpendStore, key: str, hours: Sequence[int]) -> list[int]:
+        return self.hourly(key, hours)
 
 
 class InProcessSpendStore(_AsyncFromSync):
@@ -174,7 +187,7 @@ class InProcessSpendStore(_AsyncFromSync):
             if any(e > now for _, e in self._holds.get(key, {}).values()):
                 continue  # a live hold keeps its key
             for table in (self._expires, self._spent, self._reserved, self._holds):
-                table.pop(key, None)  # type: ignore[attr-defined]
+                table.pop(key, None)
         for flag in [f for f, exp in self._flags.items() if exp <= now]:
             del self._flags[flag]
         for hk in [h for h, (_, exp) in self._hours.items() if exp <= now]:
@@ -320,6 +333,7 @@ local ep = epoch()
 if ARGV[3] ~= '' and ARGV[3] ~= ep then return {-1, ep} end
 for i = 1, n do purge(KEYS[3*i-2], KEYS[3*i-1], KEYS[3*i], now) end
 local seen = {0, ep}
+local fresh = {}
 for i = 1, n do
   local k = KEYS[3*i-2]
   local limit = tonumber(ARGV[3*i+1])
@@ -331,16 +345,22 @@ for i = 1, n do
   end
   seen[2*i+1] = spent
   seen[2*i+2] = reserved
+  fresh[i] = {not sr[1], tonumber(reserved) <= 0}
 end
+-- A period's expiry is fixed (its end plus a day), so each key's TTL is set once: <key>
+-- when its spent field is first written (here or by the settle), <key>:r and <key>:e
+-- when they are created (no hold was left on the key).
 for i = 1, n do
   local k, kr, ke = KEYS[3*i-2], KEYS[3*i-1], KEYS[3*i]
   local ttl = tonumber(ARGV[3*i+3])
   redis.call('HINCRBY', k, 'reserved', ARGV[3*i+2])
   redis.call('HSET', kr, res_id, ARGV[3*i+2])
   redis.call('ZADD', ke, now + lease, res_id)
-  redis.call('EXPIRE', k, ttl)
-  redis.call('EXPIRE', kr, ttl)
-  redis.call('EXPIRE', ke, ttl)
+  if fresh[i][1] then redis.call('EXPIRE', k, ttl) end
+  if fresh[i][2] then
+    redis.call('EXPIRE', kr, ttl)
+    redis.call('EXPIRE', ke, ttl)
+  end
 end
 return seen
 """
@@ -351,10 +371,12 @@ _SETTLE = (
     + """
 local n = (#KEYS - 1) / 3
 local res_id = ARGV[1]
-local ep = epoch()
 local out = {}
 local kd = KEYS[1] .. ':d:' .. ARGV[2]
 local dup = 0
+-- A hold of this reservation means Redis kept its data since the reserve read the
+-- epoch: the epoch is read (one command) only when there is none ('' = unchanged).
+local ep = ''
 if redis.call('SADD', kd, res_id) == 0 then
   dup = 1
 else
@@ -366,16 +388,19 @@ for i = 1, n do
     out[i] = redis.call('HGET', k, 'spent') or '0'
   else
     local amt = redis.call('HGET', kr, res_id)
+    if not amt and ep == '' then ep = epoch() end
     if amt then
       redis.call('HINCRBY', k, 'reserved', -tonumber(amt))
       redis.call('HDEL', kr, res_id)
       redis.call('ZREM', ke, res_id)
     end
     out[i] = redis.call('HINCRBY', k, 'spent', ARGV[2*i+2])
-    -- A live hold means the reserve set this key's TTL; otherwise this may create it.
-    if not amt then redis.call('EXPIRE', k, tonumber(ARGV[2*i+3])) end
+    -- Without a live hold this may create the key; spent equal to this amount means the
+    -- field was just created (the reserve leaves a key's TTL to its first spend).
+    if not amt or out[i] == tonumber(ARGV[2*i+2]) then redis.call('EXPIRE', k, tonumber(ARGV[2*i+3])) end
   end
 end
+if ep == '' and dup == 1 then ep = epoch() end
 out[n+1] = ep
 out[n+2] = dup
 return out
@@ -456,17 +481,6 @@ class _Expiring:
         return item[0] if item is not None and item[1] > now else None
 
 
-_asyncio_timeout = getattr(asyncio, "timeout", None)  # Python 3.11+: cheaper than wait_for
-
-
-def _redis_module() -> Any:
-    try:
-        import redis
-    except ImportError as exc:  # pragma: no cover - redis is a dev dependency here
-        raise MissingExtraError("redis", "redis", "RedisSpendStore") from exc
-    return redis
-
-
 class RedisSpendStore:
     """Budgets shared by every process that uses the same Redis.
 
@@ -497,12 +511,18 @@ class RedisSpendStore:
         self.url = url
         self.prefix = prefix
         self.replay_window = replay_window
-        self._connect_timeout = connect_timeout
-        self._socket_timeout = socket_timeout
-        self._client = client
-        self._aclients: dict[int, Any] = {}
+        # No silent retries: a timed-out script may still run, and the failover policy
+        # (journal, replay) is what handles an unreachable server.
+        self._conn = RedisConnection(
+            url,
+            connect_timeout=connect_timeout,
+            socket_timeout=socket_timeout,
+            client=client,
+            feature="RedisSpendStore",
+        )
         self._scripts: dict[str, Any] = {}
-        self._ascripts: dict[tuple[int, str], Any] = {}
+        self._ascripts: dict[str, Any] = {}
+        self._ascripts_client: Any = None
         self.restarts = 0  # times Redis was seen to come back empty
         self._fork_reset()
 
@@ -515,57 +535,19 @@ class RedisSpendStore:
         self.seen = _Expiring()
 
     # -- clients ------------------------------------------------------------------------
-    def _sync(self) -> Any:
-        if self._client is None:
-            redis = _redis_module()
-            from redis.backoff import NoBackoff
-            from redis.retry import Retry
-
-            # No silent retries: a timed-out script may still run, and the failover policy
-            # (journal, replay) is what handles an unreachable server.
-            self._client = redis.Redis.from_url(
-                self.url,
-                socket_connect_timeout=self._connect_timeout,
-                socket_timeout=self._socket_timeout,
-                decode_responses=True,
-                retry=Retry(NoBackoff(), 0),
-            )
-        return self._client
-
-    def _async(self) -> Any:
-        loop = asyncio.get_running_loop()
-        client = self._aclients.get(id(loop))
-        if client is None:
-            _redis_module()
-            import redis.asyncio as aredis
-            from redis.asyncio.retry import Retry as AsyncRetry
-            from redis.backoff import NoBackoff
-
-            client = aredis.Redis.from_url(
-                self.url,
-                socket_connect_timeout=self._connect_timeout,
-                socket_timeout=self._socket_timeout,
-                decode_responses=True,
-                retry=AsyncRetry(NoBackoff(), 0),
-            )
-            # One client per event loop: asyncio connections cannot cross loops.
-            self._aclients = {k: v for k, v in self._aclients.items() if k == id(loop)}
-            self._aclients[id(loop)] = client
-            self._ascripts = {}
-        return client
-
     def _script(self, name: str, source: str) -> Any:
         script = self._scripts.get(name)
         if script is None:
-            script = self._scripts[name] = self._sync().register_script(source)
+            script = self._scripts[name] = self._conn.sync().register_script(source)
         return script
 
     def _ascript(self, name: str, source: str) -> Any:
-        client = self._async()
-        key = (id(client), name)
-        script = self._ascripts.get(key)
+        client = self._conn.aclient()
+        if client is not self._ascripts_client:  # a new event loop: a new client
+            self._ascripts, self._ascripts_client = {}, client
+        script = self._ascripts.get(name)
         if script is None:
-            script = self._ascripts[key] = client.register_script(source)
+            script = self._ascripts[name] = client.register_script(source)
         return script
 
     def _k(self, key: str) -> str:
@@ -579,10 +561,6 @@ class RedisSpendStore:
         if epoch:
             out.append(self._k("epoch"))
         return out
-
-    def _errors(self) -> tuple[type[BaseException], ...]:
-        redis = _redis_module()
-        return (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, OSError)
 
     def _unavailable(self, exc: BaseException) -> SpendStoreUnavailable:
         return SpendStoreUnavailable(
@@ -651,6 +629,8 @@ class RedisSpendStore:
         return spent, restarted
 
     def _new_epoch(self, epoch: str) -> bool:
+        if not epoch:  # settle of a live hold: the epoch cannot have changed
+            return False
         if self._epoch is None or epoch == self._epoch:
             self._epoch = epoch
             return False
@@ -709,7 +689,7 @@ class RedisSpendStore:
     def _call(self, fn: Any) -> Any:
         try:
             return fn()
-        except self._errors() as exc:
+        except self._conn.errors as exc:
             raise self._unavailable(exc) from exc
 
     def reserve(
@@ -725,7 +705,7 @@ class RedisSpendStore:
         for _ in range(2):
             args = self._reserve_args(res_id, limits, amounts, ttls, lease_seconds)
             outcome, restarted = self._reserve_reply(
-                keys, ttls, self._call(lambda: script(keys=self._triples(keys), args=args))
+                keys, ttls, self._call(lambda args=args: script(keys=self._triples(keys), args=args))
             )
             if restarted:
                 self._after_restart([], [], [])
@@ -772,14 +752,16 @@ class RedisSpendStore:
 
     def once(self, flag: str, ttl: int) -> bool:
         return bool(
-            self._call(lambda: self._sync().set(self._k("once:" + flag), "1", nx=True, ex=max(int(ttl), 1)))
+            self._call(
+                lambda: self._conn.sync().set(self._k("once:" + flag), "1", nx=True, ex=max(int(ttl), 1))
+            )
         )
 
     def add_hourly(self, key: str, hour: int, amount: int, ttl: int) -> None:
         k = self._k(f"h:{key}:{hour}")
 
         def op() -> None:
-            pipe = self._sync().pipeline(transaction=False)
+            pipe = self._conn.sync().pipeline(transaction=False)
             pipe.incrby(k, int(amount))
             pipe.expire(k, int(ttl))
             pipe.execute()
@@ -787,20 +769,14 @@ class RedisSpendStore:
         self._call(op)
 
     def hourly(self, key: str, hours: Sequence[int]) -> list[int]:
-        reply = self._call(lambda: self._sync().mget([self._k(f"h:{key}:{h}") for h in hours]))
+        reply = self._call(lambda: self._conn.sync().mget([self._k(f"h:{key}:{h}") for h in hours]))
         return [int(x or 0) for x in reply]
 
     # -- async ----------------------------------------------------------------------------
     async def _acall(self, coro_fn: Any) -> Any:
-        # A bound on the whole call: redis-py's asyncio handshake with a server that
-        # accepted the connection but is paused would otherwise wait for it forever.
-        limit = self._connect_timeout + self._socket_timeout
         try:
-            if _asyncio_timeout is not None:
-                async with _asyncio_timeout(limit):
-                    return await coro_fn()
-            return await asyncio.wait_for(coro_fn(), limit)
-        except (*self._errors(), asyncio.TimeoutError) as exc:
+            return await self._conn.acall(coro_fn)
+        except self._conn.errors as exc:
             raise self._unavailable(exc) from exc
 
     async def areserve(
@@ -815,7 +791,7 @@ class RedisSpendStore:
         for _ in range(2):
             args = self._reserve_args(res_id, limits, amounts, ttls, lease_seconds)
             reply = await self._acall(
-                lambda: self._ascript("reserve", _RESERVE)(keys=self._triples(keys), args=args)
+                lambda args=args: self._ascript("reserve", _RESERVE)(keys=self._triples(keys), args=args)
             )
             outcome, restarted = self._reserve_reply(keys, ttls, reply)
             if restarted:
@@ -848,7 +824,7 @@ class RedisSpendStore:
     async def aonce(self, flag: str, ttl: int) -> bool:
         return bool(
             await self._acall(
-                lambda: self._async().set(self._k("once:" + flag), "1", nx=True, ex=max(int(ttl), 1))
+                lambda: self._conn.aclient().set(self._k("once:" + flag), "1", nx=True, ex=max(int(ttl), 1))
             )
         )
 
@@ -856,7 +832,7 @@ class RedisSpendStore:
         k = self._k(f"h:{key}:{hour}")
 
         async def op() -> None:
-            pipe = self._async().pipeline(transaction=False)
+            pipe = self._conn.aclient().pipeline(transaction=False)
             pipe.incrby(k, int(amount))
             pipe.expire(k, int(ttl))
             await pipe.execute()
@@ -864,12 +840,11 @@ class RedisSpendStore:
         await self._acall(op)
 
     async def ahourly(self, key: str, hours: Sequence[int]) -> list[int]:
-        reply = await self._acall(lambda: self._async().mget([self._k(f"h:{key}:{h}") for h in hours]))
+        reply = await self._acall(lambda: self._conn.aclient().mget([self._k(f"h:{key}:{h}") for h in hours]))
         return [int(x or 0) for x in reply]
 
     def close(self) -> None:
-        if self._client is not None:
-            self._client.close()
+        self._conn.close()
 
 
 def _default_journal_dir() -> Path:
@@ -1032,12 +1007,37 @@ class SpendJournal:
         return adopted
 
 
+class _Attempt:
+    """Reports one call to the primary to the breaker: success closes it; an unreachable
+    store opens it and is swallowed (the caller goes on to the fallback); any other error
+    gives the probe back (the server answered) and propagates."""
+
+    __slots__ = ("store",)
+
+    def __init__(self, store: FailoverSpendStore) -> None:
+        self.store = store
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: Any) -> bool:
+        if kind is None:
+            self.store._mark_up()
+            return False
+        if isinstance(exc, SpendStoreUnavailable):
+            self.store._mark_down(exc)
+            return True
+        self.store.breaker.release_probe()
+        return False
+
+
 class FailoverSpendStore:
     """A shared store with a documented policy for when it is unreachable.
 
     ``fail_mode="open"`` (default): the request goes on against a local
-    :class:`InProcessSpendStore` and a warning is logged once per outage; Redis is tried
-    again after ``retry_after`` seconds. The local store starts each key at the shared
+    :class:`InProcessSpendStore` and a warning is logged once per outage; after
+    ``retry_after`` seconds one call tries Redis again (``breaker``) while the others stay
+    local until it answers. The local store starts each key at the shared
     total this process last saw, so a process never spends more than what was left when
     it lost Redis (plus what it had in flight). Every operation made meanwhile is written
     to the :class:`SpendJournal` (``journal``: a directory, ``None`` for memory only, or
@@ -1067,9 +1067,10 @@ class FailoverSpendStore:
         self.fallback = fallback or InProcessSpendStore()
         self.fail_mode = fail_mode
         self.retry_after = retry_after
-        self._down_until = 0.0
-        self._outage = False
-        self.outages = 0  # how many times the primary went down (for tests and metrics)
+        # One failure opens it; after ``retry_after`` one call probes the primary while
+        # the others stay on the fallback (no pile-up of timeouts on a dead server).
+        self.breaker = Breaker(failure_threshold=1, reset_seconds=retry_after)
+        self._attempt = _Attempt(self)
         self.replayed = 0  # journal entries replayed to the primary
         self._local: set[str] = set()  # reservations held by the fallback
         self._seeded: set[str] = set()  # keys the fallback started from the shared total, this outage
@@ -1092,13 +1093,15 @@ class FailoverSpendStore:
     @property
     def degraded(self) -> bool:
         """True while the primary is considered down."""
-        return self._outage
+        return not self.breaker.is_closed
+
+    @property
+    def outages(self) -> int:
+        """How many times the primary went down."""
+        return self.breaker.opens
 
     def _mark_down(self, exc: BaseException) -> None:
-        self._down_until = time.monotonic() + self.retry_after
-        if not self._outage:
-            self._outage = True
-            self.outages += 1
+        if self.breaker.record_failure():
             self._seeded.clear()
             if self.fail_mode == "open":
                 logger.warning(
@@ -1111,16 +1114,12 @@ class FailoverSpendStore:
                 logger.warning("llm-cost-hooks: %s; budgets fail CLOSED: refusing calls.", exc)
 
     def _mark_up(self) -> None:
-        if self._outage:
-            self._outage = False
+        if self.breaker.record_success():
             logger.warning(
                 "llm-cost-hooks: the spend store is reachable again; shared budgets resumed "
                 "(%d journalled operation(s) replayed so far).",
                 self.replayed,
             )
-
-    def _primary_ok(self) -> bool:
-        return time.monotonic() >= self._down_until
 
     def _refuse(self) -> SpendStoreUnavailable:
         return SpendStoreUnavailable(
@@ -1180,31 +1179,21 @@ class FailoverSpendStore:
     def _run(self, op: str, args: tuple[Any, ...], res_id: str | None = None) -> Any:
         if res_id is not None and res_id in self._local and op != "reserve":
             return self._degraded(op, args, res_id)
-        if time.monotonic() >= self._down_until:
-            try:
-                if self.journal._entries or not self._orphans_checked:
-                    if self._needs_replay():
-                        self._replay()
-                result = getattr(self.primary, op)(*args)
-                if self._outage:
-                    self._mark_up()
-                return result
-            except SpendStoreUnavailable as exc:
-                self._mark_down(exc)
+        if self.breaker.allow():
+            with self._attempt:
+                if (self.journal._entries or not self._orphans_checked) and self._needs_replay():
+                    self._replay()
+                return getattr(self.primary, op)(*args)
         return self._degraded(op, args, res_id)
 
     async def _arun(self, op: str, args: tuple[Any, ...], res_id: str | None = None) -> Any:
         if res_id is not None and res_id in self._local and op != "reserve":
             return self._degraded(op, args, res_id)
-        if self._primary_ok():
-            try:
+        if self.breaker.allow():
+            with self._attempt:
                 if self._needs_replay():
                     await self._areplay()
-                result = await getattr(self.primary, "a" + op)(*args)
-                self._mark_up()
-                return result
-            except SpendStoreUnavailable as exc:
-                self._mark_down(exc)
+                return await getattr(self.primary, "a" + op)(*args)
         return self._degraded(op, args, res_id)
 
     def _seed(self, keys: Sequence[str], ttls: Sequence[int]) -> None:
@@ -1271,69 +1260,88 @@ class FailoverSpendStore:
         return getattr(self.fallback, op)(*args)
 
     # -- SpendStore -----------------------------------------------------------------------
-    def reserve(self, res_id, keys, limits, amounts, ttls, lease_seconds):  # type: ignore[no-untyped-def]
-        return self._run("reserve", (res_id, keys, limits, amounts, ttls, lease_seconds), res_id)
+    def reserve(
+        self,
+        res_id: str,
+        keys: Sequence[str],
+        limits: Sequence[int],
+        amounts: Sequence[int],
+        ttls: Sequence[int],
+        lease_seconds: float,
+    ) -> ReserveOutcome:
+        return cast(
+            "ReserveOutcome",
+            self._run("reserve", (res_id, keys, limits, amounts, ttls, lease_seconds), res_id),
+        )
 
-    def settle(self, res_id, keys, actual, ttls):  # type: ignore[no-untyped-def]
-        return self._run("settle", (res_id, keys, actual, ttls), res_id)
+    def settle(
+        self, res_id: str, keys: Sequence[str], actual: Sequence[int], ttls: Sequence[int]
+    ) -> list[int]:
+        return cast("list[int]", self._run("settle", (res_id, keys, actual, ttls), res_id))
 
-    def release(self, res_id, keys):  # type: ignore[no-untyped-def]
-        return self._run("release", (res_id, keys), res_id)
+    def release(self, res_id: str, keys: Sequence[str]) -> None:
+        self._run("release", (res_id, keys), res_id)
 
     def renew(self, holds: Sequence[tuple[str, Sequence[str]]], lease_seconds: float) -> None:
         local = [h for h in holds if h[0] in self._local]
         shared = [h for h in holds if h[0] not in self._local]
         if local and hasattr(self.fallback, "renew"):
             self.fallback.renew(local, lease_seconds)
-        if shared and self._primary_ok() and hasattr(self.primary, "renew"):
-            try:
-                self.primary.renew(shared, lease_seconds)
-            except SpendStoreUnavailable as exc:
-                self._mark_down(exc)
+        if shared and hasattr(self.primary, "renew"):
+            self._safe("renew", (shared, lease_seconds), fallback=False)
 
-    def usage(self, key):  # type: ignore[no-untyped-def]
-        return self._run("usage", (key,))
+    def usage(self, key: str) -> tuple[int, int]:
+        return cast("tuple[int, int]", self._run("usage", (key,)))
 
-    def once(self, flag, ttl):  # type: ignore[no-untyped-def]
-        return self._safe("once", (flag, ttl))
+    def once(self, flag: str, ttl: int) -> bool:
+        return cast("bool", self._safe("once", (flag, ttl)))
 
-    def add_hourly(self, key, hour, amount, ttl):  # type: ignore[no-untyped-def]
-        return self._safe("add_hourly", (key, hour, amount, ttl))
+    def add_hourly(self, key: str, hour: int, amount: int, ttl: int) -> None:
+        self._safe("add_hourly", (key, hour, amount, ttl))
 
-    def hourly(self, key, hours):  # type: ignore[no-untyped-def]
-        return self._safe("hourly", (key, hours))
+    def hourly(self, key: str, hours: Sequence[int]) -> list[int]:
+        return cast("list[int]", self._safe("hourly", (key, hours)))
 
-    def _safe(self, op: str, args: tuple[Any, ...]) -> Any:
-        # Alert bookkeeping never refuses a call, whatever the fail mode.
-        if self._primary_ok():
-            try:
+    def _safe(self, op: str, args: tuple[Any, ...], fallback: bool = True) -> Any:
+        # Alert bookkeeping and lease renewal never refuse a call, whatever the fail mode.
+        if self.breaker.allow():
+            with self._attempt:
                 return getattr(self.primary, op)(*args)
-            except SpendStoreUnavailable as exc:
-                self._mark_down(exc)
-        return getattr(self.fallback, op)(*args)
+        return getattr(self.fallback, op)(*args) if fallback else None
 
     async def _asafe(self, op: str, args: tuple[Any, ...]) -> Any:
-        if self._primary_ok():
-            try:
+        if self.breaker.allow():
+            with self._attempt:
                 return await getattr(self.primary, "a" + op)(*args)
-            except SpendStoreUnavailable as exc:
-                self._mark_down(exc)
         return getattr(self.fallback, op)(*args)
 
-    async def areserve(self, res_id, keys, limits, amounts, ttls, lease_seconds):  # type: ignore[no-untyped-def]
-        return await self._arun("reserve", (res_id, keys, limits, amounts, ttls, lease_seconds), res_id)
+    async def areserve(
+        self,
+        res_id: str,
+        keys: Sequence[str],
+        limits: Sequence[int],
+        amounts: Sequence[int],
+        ttls: Sequence[int],
+        lease_seconds: float,
+    ) -> ReserveOutcome:
+        return cast(
+            "ReserveOutcome",
+            await self._arun("reserve", (res_id, keys, limits, amounts, ttls, lease_seconds), res_id),
+        )
 
-    async def asettle(self, res_id, keys, actual, ttls):  # type: ignore[no-untyped-def]
-        return await self._arun("settle", (res_id, keys, actual, ttls), res_id)
+    async def asettle(
+        self, res_id: str, keys: Sequence[str], actual: Sequence[int], ttls: Sequence[int]
+    ) -> list[int]:
+        return cast("list[int]", await self._arun("settle", (res_id, keys, actual, ttls), res_id))
 
-    async def arelease(self, res_id, keys):  # type: ignore[no-untyped-def]
-        return await self._arun("release", (res_id, keys), res_id)
+    async def arelease(self, res_id: str, keys: Sequence[str]) -> None:
+        await self._arun("release", (res_id, keys), res_id)
 
-    async def aonce(self, flag, ttl):  # type: ignore[no-untyped-def]
-        return await self._asafe("once", (flag, ttl))
+    async def aonce(self, flag: str, ttl: int) -> bool:
+        return cast("bool", await self._asafe("once", (flag, ttl)))
 
-    async def aadd_hourly(self, key, hour, amount, ttl):  # type: ignore[no-untyped-def]
-        return await self._asafe("add_hourly", (key, hour, amount, ttl))
+    async def aadd_hourly(self, key: str, hour: int, amount: int, ttl: int) -> None:
+        await self._asafe("add_hourly", (key, hour, amount, ttl))
 
-    async def ahourly(self, key, hours):  # type: ignore[no-untyped-def]
-        return await self._asafe("hourly", (key, hours))
+    async def ahourly(self, key: str, hours: Sequence[int]) -> list[int]:
+        return cast("list[int]", await self._asafe("hourly", (key, hours)))

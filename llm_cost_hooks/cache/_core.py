@@ -16,6 +16,7 @@ from typing import Any, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from .._breaker import Breaker
 from .._errors import ConfigurationError
 from ._contrast import contrast_flags, view
 from ._entry import CacheEntry, CacheHit
@@ -185,44 +186,6 @@ class AuditLog:
             return next((r for r in self.records if r["hit_id"] == hit_id), None)
 
 
-class _Breaker:
-    """Opens after ``failures`` consecutive backend errors; retries after ``reset_after`` s."""
-
-    def __init__(self, failures: int = 3, reset_after: float = 10.0) -> None:
-        self.failures = failures
-        self.reset_after = reset_after
-        self._count = 0
-        self._opened_at: float | None = None
-        self._lock = threading.Lock()
-
-    def allow(self) -> bool:
-        with self._lock:
-            if self._opened_at is None:
-                return True
-            if time.monotonic() - self._opened_at >= self.reset_after:
-                self._opened_at = None  # half-open: let one call try
-                self._count = self.failures - 1
-                return True
-            return False
-
-    def ok(self) -> None:
-        with self._lock:
-            self._count = 0
-            self._opened_at = None
-
-    def fail(self) -> bool:
-        with self._lock:
-            self._count += 1
-            if self._count >= self.failures and self._opened_at is None:
-                self._opened_at = time.monotonic()
-                return True
-            return False
-
-    @property
-    def open(self) -> bool:
-        return self._opened_at is not None
-
-
 class CacheCore:
     """The cache logic every adapter (LangChain, LiteLLM) shares.
 
@@ -261,7 +224,8 @@ class CacheCore:
         self.audit = audit or AuditLog(sample_rate=self.config.audit_sample_rate)
         self.stats = CacheStats()
         self._stats_lock = threading.Lock()
-        self._breaker = _Breaker(breaker_failures, breaker_reset_s)
+        # Consecutive failures open it (no window); half-open lets one lookup probe the backend.
+        self._breaker = Breaker(failure_threshold=breaker_failures, reset_seconds=breaker_reset_s)
         self._vec_memo: OrderedDict[tuple[str, str], Any] = OrderedDict()
         self._part_memo: dict[tuple[Any, ...], str] = {}
         self._last_warning = 0.0
@@ -313,7 +277,7 @@ class CacheCore:
             out = fn(*args)
         except Exception as exc:
             self._count(errors=1)
-            opened = self._breaker.fail()
+            opened = self._breaker.record_failure()
             now = time.monotonic()
             if opened or now - self._last_warning > 30:
                 self._last_warning = now
@@ -322,10 +286,10 @@ class CacheCore:
                     what,
                     type(exc).__name__,
                     exc,
-                    f"; circuit open for {self._breaker.reset_after:g}s" if opened else "",
+                    f"; circuit open for {self._breaker.reset_seconds:g}s" if opened else "",
                 )
             return default
-        self._breaker.ok()
+        self._breaker.record_success()
         return out
 
     def _vector(self, req: CacheRequest) -> Any:
@@ -396,7 +360,7 @@ class CacheCore:
             self._count(exact_hits=1, saved_usd=entry.cost_usd or 0.0)
             return hit
         policy = self.config.policy_for(req.scope.route)
-        if not (req.semantic and policy.enabled) or self._breaker.open:
+        if not (req.semantic and policy.enabled) or not self._breaker.is_closed:
             self._count(misses=1)
             return None
         vec = self._vector(req)

@@ -26,6 +26,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from .._errors import ConfigurationError, MissingExtraError
+from .._redis import RedisConnection, redis_module
 from ._entry import CacheEntry
 from ._scope import digest
 from ._signals import Neighbor
@@ -68,7 +69,8 @@ def _rows(res: Any) -> list[tuple[str, dict[str, str]]]:
 def _total(res: Any) -> int:
     """The total count of an FT.SEARCH reply (RESP2 list or RESP3 dict)."""
     if isinstance(res, dict):
-        return int(res.get(b"total_results", res.get("total_results", 0)))
+        total = res.get(b"total_results", res.get("total_results"))
+        return int(total or 0)
     return int(res[0])
 
 
@@ -136,10 +138,8 @@ class RedisBackend:
         graph_min_entries: int = 2000,
         size_refresh_s: float = 10.0,
     ) -> None:
-        try:
-            import redis
-        except ImportError as exc:
-            raise MissingExtraError("redis", "redis", "The Redis cache backend") from exc
+        # Fails early (a clear error) when the redis extra is missing.
+        redis_module("The Redis cache backend")
         if not prefix or any(c in prefix for c in " {}*"):
             raise ConfigurationError(
                 f"invalid Redis key prefix {prefix!r}: use letters, digits, '_', '-' or ':'."
@@ -160,12 +160,14 @@ class RedisBackend:
         self.graph_min_entries = graph_min_entries
         self.index_name = f"{prefix}-idx"
         self.redis_url = redis_url
-        self.client = client or redis.Redis.from_url(
+        self.client = RedisConnection(
             redis_url,
+            connect_timeout=timeout_s,
             socket_timeout=timeout_s,
-            socket_connect_timeout=timeout_s,
-            retry_on_timeout=False,
-        )
+            decode_responses=False,
+            client=client,
+            feature="The Redis cache backend",
+        ).sync()
         self._dim: int | None = None
         self._lock = threading.Lock()
         self.corrupt = 0

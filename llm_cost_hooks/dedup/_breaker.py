@@ -4,36 +4,19 @@ from __future__ import annotations
 
 import threading
 import time
-from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from enum import Enum
 
+from .._breaker import Breaker, BreakerState
 from .._errors import CircuitOpenError
 
 __all__ = ["BreakerState", "CircuitBreaker", "CircuitOpenError"]
 
 
-class BreakerState(str, Enum):
-    """State of a circuit breaker: closed (calls pass), open (skipped), half-open (probing)."""
-
-    CLOSED = "closed"
-    OPEN = "open"
-    HALF_OPEN = "half_open"
-
-
-@dataclass
-class _Circuit:
-    state: BreakerState = BreakerState.CLOSED
-    failures: deque[float] = field(default_factory=deque)
-    opened_at: float = 0.0
-    probes: int = 0
-
-
 class CircuitBreaker:
     """Per-model breaker: ``failure_threshold`` failures within ``window_seconds`` open it;
     after ``reset_seconds`` it lets ``half_open_probes`` calls through (half-open); a
-    probe's success closes it, a failure opens it again. State is per process.
+    probe's success closes it, a failure opens it again. State is per process; each model
+    has its own :class:`~llm_cost_hooks._breaker.Breaker` (:meth:`circuit`).
 
     >>> breaker = CircuitBreaker(failure_threshold=2, window_seconds=60, reset_seconds=10, clock=lambda: 0.0)
     >>> breaker.record_failure("gpt-4o"); breaker.record_failure("gpt-4o")
@@ -50,76 +33,53 @@ class CircuitBreaker:
         half_open_probes: int = 1,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        if failure_threshold < 1 or half_open_probes < 1:
-            from .._errors import ConfigurationError
-
-            raise ConfigurationError("failure_threshold and half_open_probes must be at least 1.")
+        # Validates the settings once, at construction.
+        Breaker(failure_threshold=failure_threshold, half_open_probes=half_open_probes)
         self.failure_threshold = failure_threshold
         self.window_seconds = window_seconds
         self.reset_seconds = reset_seconds
         self.half_open_probes = half_open_probes
         self.clock = clock
-        self._circuits: dict[str, _Circuit] = {}
+        self._circuits: dict[str, Breaker] = {}
         self._lock = threading.Lock()
 
-    def _get(self, model: str) -> _Circuit:
+    def circuit(self, model: str) -> Breaker:
+        """The breaker of ``model`` (created closed on first use)."""
         circuit = self._circuits.get(model)
         if circuit is None:
-            circuit = self._circuits[model] = _Circuit()
+            with self._lock:
+                circuit = self._circuits.get(model)
+                if circuit is None:
+                    circuit = self._circuits[model] = Breaker(
+                        failure_threshold=self.failure_threshold,
+                        window_seconds=self.window_seconds,
+                        reset_seconds=self.reset_seconds,
+                        half_open_probes=self.half_open_probes,
+                        clock=self.clock,
+                    )
         return circuit
 
     def state(self, model: str) -> BreakerState:
-        with self._lock:
-            circuit = self._get(model)
-            if circuit.state is BreakerState.OPEN and self.clock() - circuit.opened_at >= self.reset_seconds:
-                circuit.state, circuit.probes = BreakerState.HALF_OPEN, 0
-            return circuit.state
+        return self.circuit(model).state
 
     def allow(self, model: str) -> bool:
         """Whether a call to ``model`` may go ahead now (takes a probe slot when half-open)."""
-        state = self.state(model)
-        with self._lock:
-            circuit = self._get(model)
-            if state is BreakerState.CLOSED:
-                return True
-            if state is BreakerState.HALF_OPEN and circuit.probes < self.half_open_probes:
-                circuit.probes += 1
-                return True
-            return False
+        return self.circuit(model).allow()
 
     def check(self, model: str) -> BreakerState:
         """Raise :class:`CircuitOpenError` unless a call may go ahead; returns the state."""
-        if not self.allow(model):
-            with self._lock:
-                circuit = self._get(model)
-                retry_in = self.reset_seconds - (self.clock() - circuit.opened_at)
-            raise CircuitOpenError(model, retry_in)
-        return self.state(model)
+        circuit = self.circuit(model)
+        if not circuit.allow():
+            raise CircuitOpenError(model, circuit.retry_in())
+        return circuit.state
 
     def release_probe(self, model: str) -> None:
         """Give back a half-open probe slot taken by :meth:`check` for a call that was
         then not made (refused for another reason), so the circuit can still be probed."""
-        with self._lock:
-            circuit = self._get(model)
-            if circuit.state is BreakerState.HALF_OPEN and circuit.probes > 0:
-                circuit.probes -= 1
+        self.circuit(model).release_probe()
 
     def record_success(self, model: str) -> None:
-        with self._lock:
-            circuit = self._get(model)
-            circuit.state, circuit.probes = BreakerState.CLOSED, 0
-            circuit.failures.clear()
+        self.circuit(model).record_success()
 
     def record_failure(self, model: str) -> None:
-        now = self.clock()
-        with self._lock:
-            circuit = self._get(model)
-            if circuit.state is BreakerState.HALF_OPEN:
-                circuit.state, circuit.opened_at = BreakerState.OPEN, now
-                return
-            circuit.failures.append(now)
-            while circuit.failures and now - circuit.failures[0] > self.window_seconds:
-                circuit.failures.popleft()
-            if len(circuit.failures) >= self.failure_threshold:
-                circuit.state, circuit.opened_at = BreakerState.OPEN, now
-                circuit.failures.clear()
+        self.circuit(model).record_failure()

@@ -79,4 +79,4 @@ class RetryBudget(BaseModel):
         return True
 
     def delay(self, state: RetryState) -> float:
-        return self.backoff_seconds * (2 ** max(state.attempts - 1, 0))
+        return float(self.backoff_seconds * 2 ** max(state.attempts - 1, 0))

@@ -12,9 +12,11 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, Generic, Literal, TypeVar
+from typing import Any, Generic, Literal, TypeVar, cast
 
-from .._errors import DeduplicatedCallFailed, MissingExtraError
+from .._breaker import Breaker
+from .._errors import DeduplicatedCallFailed
+from .._redis import RedisConnection
 
 __all__ = ["DeduplicatedCallFailed", "Flight", "RedisSingleFlight", "SingleFlight"]
 
@@ -154,6 +156,16 @@ class SingleFlight:
             call.done.set()
 
 
+# The finished result, or the lock for this caller, in one atomic step: a caller that
+# read "no result" and then took the lock once the leader had published and released it
+# would pay for the same request again.
+_RESULT_OR_LOCK = """
+local res = redis.call('GET', KEYS[1])
+if res then return {1, res} end
+if redis.call('SET', KEYS[2], ARGV[1], 'NX', 'PX', ARGV[2]) then return {2} end
+return {0}
+"""
+
 _RELEASE_LOCK = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0
@@ -204,71 +216,42 @@ class RedisSingleFlight:
         self.error_ttl = error_ttl
         self.retry_after = retry_after
         self.wait_timeout = lock_ttl + 5 if wait_timeout is None else wait_timeout
-        self._timeouts = (connect_timeout, socket_timeout)
+        self._conn = RedisConnection(
+            url, connect_timeout=connect_timeout, socket_timeout=socket_timeout, feature="RedisSingleFlight"
+        )
+        # One failure opens it: calls then go ahead with local single-flight only; after
+        # ``retry_after`` one call probes Redis again.
+        self.breaker = Breaker(failure_threshold=1, reset_seconds=retry_after)
         self.local = SingleFlight(result_ttl=0)
-        self._aclients: dict[int, Any] = {}
-        self._client: Any = None
-        self._down_until = 0.0
-        self._warned = False
         self._publishing: set[Any] = set()
 
     def _k(self, kind: str, key: str) -> str:
         return f"{{{self.prefix}}}:sf:{kind}:{key}"
 
-    def _errors(self) -> tuple[type[BaseException], ...]:
-        import redis
-
-        return (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, OSError)
-
-    def _async_client(self) -> Any:
-        loop = asyncio.get_running_loop()
-        client = self._aclients.get(id(loop))
-        if client is None:
-            try:
-                import redis.asyncio as aredis
-            except ImportError as exc:  # pragma: no cover
-                raise MissingExtraError("redis", "redis", "RedisSingleFlight") from exc
-            from redis.asyncio.retry import Retry
-            from redis.backoff import NoBackoff
-
-            client = aredis.Redis.from_url(
-                self.url,
-                socket_connect_timeout=self._timeouts[0],
-                socket_timeout=self._timeouts[1],
-                decode_responses=True,
-                retry=Retry(NoBackoff(), 0),
-            )
-            self._aclients = {id(loop): client}
-        return client
-
-    def _sync_client(self) -> Any:
-        if self._client is None:
-            try:
-                import redis
-            except ImportError as exc:  # pragma: no cover
-                raise MissingExtraError("redis", "redis", "RedisSingleFlight") from exc
-            from redis.backoff import NoBackoff
-            from redis.retry import Retry
-
-            self._client = redis.Redis.from_url(
-                self.url,
-                socket_connect_timeout=self._timeouts[0],
-                socket_timeout=self._timeouts[1],
-                decode_responses=True,
-                retry=Retry(NoBackoff(), 0),
-            )
-        return self._client
+    def _result_or_lock(self, key: str, token: str) -> tuple[Any, ...]:
+        """``EVAL`` arguments of :data:`_RESULT_OR_LOCK` for ``key``."""
+        return (
+            _RESULT_OR_LOCK,
+            2,
+            self._k("res", key),
+            self._k("lock", key),
+            token,
+            int(self.lock_ttl * 1000),
+        )
 
     def _down(self, exc: BaseException) -> None:
-        self._down_until = time.monotonic() + self.retry_after
-        if not self._warned:
-            self._warned = True
+        if self.breaker.record_failure():
             logger.warning(
                 "llm-cost-hooks: Redis single-flight at %s unreachable (%s); deduplicating "
                 "within this process only until it is back.",
                 self.url,
                 type(exc).__name__,
             )
+
+    def _up(self) -> None:
+        # Called on each Redis reply; a closed breaker returns at once.
+        if self.breaker.record_success():
+            logger.warning("llm-cost-hooks: Redis single-flight is reachable again.")
 
     # -- async ----------------------------------------------------------------------------
     async def ado(
@@ -283,17 +266,16 @@ class RedisSingleFlight:
         shared_source: list[Source] = []
 
         async def cross_process() -> T:
-            if time.monotonic() < self._down_until:
+            if not self.breaker.allow():
                 return await fn()
             try:
-                result = await self._aacquire_or_wait(key, fn, dumps, loads, shared_source)
-                if self._warned:
-                    self._warned = False
-                    logger.warning("llm-cost-hooks: Redis single-flight is reachable again.")
-                return result
+                return await self._aacquire_or_wait(key, fn, dumps, loads, shared_source)
             except _RedisDown as down:
                 self._down(down.cause)
                 return await fn()
+            except BaseException:
+                self.breaker.release_probe()  # cancelled before Redis answered (no-op if closed)
+                raise
 
         flight = await self.local.ado(key, cross_process)
         if flight.source == "leader" and shared_source:
@@ -303,25 +285,25 @@ class RedisSingleFlight:
     async def _aacquire_or_wait(
         self, key: str, fn: Callable[[], Awaitable[T]], dumps: Any, loads: Any, shared_source: list[Source]
     ) -> T:
-        errors = (*self._errors(), asyncio.TimeoutError)
-        client = self._async_client()
+        conn, errors = self._conn, self._conn.errors
+        client = conn.aclient()
         token = uuid.uuid4().hex
         interval = self.poll_interval
         deadline = time.monotonic() + self.wait_timeout
-        bound = self._timeouts[0] + self._timeouts[1]
         outage = False
         while True:
             try:
-                cached = await asyncio.wait_for(client.get(self._k("res", key)), bound)
-                if cached is not None:
+                reply = await conn.acall(lambda: client.eval(*self._result_or_lock(key, token)))
+                self._up()
+                if reply[0] == 1:
                     shared_source.append("cached")
-                    return loads(cached)  # type: ignore[no-any-return]
-                won = await asyncio.wait_for(
-                    client.set(self._k("lock", key), token, nx=True, px=int(self.lock_ttl * 1000)), bound
-                )
+                    # JSON from another process: trusted to be what fn returns.
+                    return cast(T, loads(reply[1]))
+                won = reply[0] == 2
             except errors as exc:
                 if not outage:
                     raise _RedisDown(exc) from exc
+                self._down(exc)
                 won = False  # still down while waiting: keep waiting (below)
             if won:
                 return await self._alead(client, key, token, fn, dumps)
@@ -334,14 +316,16 @@ class RedisSingleFlight:
                 await asyncio.sleep(interval)
                 interval = min(interval * 1.5, self.max_poll_interval)
                 try:
-                    res, err, lock = await asyncio.wait_for(
-                        client.mget(self._k("res", key), self._k("err", key), self._k("lock", key)), bound
+                    res, err, lock = await conn.acall(
+                        lambda: client.mget(self._k("res", key), self._k("err", key), self._k("lock", key))
                     )
-                except errors:
+                except errors as exc:
                     outage = True  # the leader may still deliver once Redis answers again
+                    self._down(exc)
                     continue
+                self._up()
                 if res is not None:
-                    return loads(res)  # type: ignore[no-any-return]
+                    return cast(T, loads(res))
                 if err is not None:
                     info = json.loads(err)
                     raise DeduplicatedCallFailed(key, info.get("type", "Error"), info.get("message", ""))
@@ -354,20 +338,20 @@ class RedisSingleFlight:
     async def _alead(
         self, client: Any, key: str, token: str, fn: Callable[[], Awaitable[T]], dumps: Any
     ) -> T:
-        errors = self._errors()
+        conn, errors = self._conn, self._conn.errors
         try:
             value = await fn()
         except BaseException as exc:
+            info = _error_info(exc)
             try:
-                info = json.dumps({"type": type(exc).__name__, "message": str(exc)[:500]})
-                await client.set(self._k("err", key), info, px=int(self.error_ttl * 1000))
-                await client.eval(_RELEASE_LOCK, 1, self._k("lock", key), token)
+                await conn.acall(lambda: client.set(self._k("err", key), info, px=int(self.error_ttl * 1000)))
+                await conn.acall(lambda: client.eval(_RELEASE_LOCK, 1, self._k("lock", key), token))
             except errors:
                 pass
             raise
         try:
             await self._apublish(client, key, token, dumps(value))
-        except (*errors, asyncio.TimeoutError) as exc:
+        except errors as exc:
             self._down(exc)  # the answer is still good; keep offering it to the waiters
             task = asyncio.ensure_future(self._apublish_later(client, key, token, dumps(value)))
             self._publishing.add(task)
@@ -375,12 +359,12 @@ class RedisSingleFlight:
         return value
 
     async def _apublish(self, client: Any, key: str, token: str, payload: str) -> None:
-        bound = self._timeouts[0] + self._timeouts[1]
-        await asyncio.wait_for(
-            client.set(self._k("res", key), payload, px=max(int(self.result_ttl * 1000), 1)), bound
+        conn = self._conn
+        await conn.acall(
+            lambda: client.set(self._k("res", key), payload, px=max(int(self.result_ttl * 1000), 1))
         )
-        await asyncio.wait_for(client.delete(self._k("err", key)), bound)
-        await asyncio.wait_for(client.eval(_RELEASE_LOCK, 1, self._k("lock", key), token), bound)
+        await conn.acall(lambda: client.delete(self._k("err", key)))
+        await conn.acall(lambda: client.eval(_RELEASE_LOCK, 1, self._k("lock", key), token))
 
     async def _apublish_later(self, client: Any, key: str, token: str, payload: str) -> None:
         # Waiters in other processes poll until their wait_timeout: a result published
@@ -390,9 +374,10 @@ class RedisSingleFlight:
             await asyncio.sleep(0.2)
             try:
                 await self._apublish(client, key, token, payload)
-                return
-            except (*self._errors(), asyncio.TimeoutError):
+            except self._conn.errors:
                 continue
+            self._up()
+            return
 
     # -- sync -----------------------------------------------------------------------------
     def do(
@@ -407,13 +392,16 @@ class RedisSingleFlight:
         shared_source: list[Source] = []
 
         def cross_process() -> T:
-            if time.monotonic() < self._down_until:
+            if not self.breaker.allow():
                 return fn()
             try:
                 return self._acquire_or_wait(key, fn, dumps, loads, shared_source)
             except _RedisDown as down:
                 self._down(down.cause)
                 return fn()
+            except BaseException:
+                self.breaker.release_probe()
+                raise
 
         flight = self.local.do(key, cross_process)
         if flight.source == "leader" and shared_source:
@@ -423,29 +411,32 @@ class RedisSingleFlight:
     def _acquire_or_wait(
         self, key: str, fn: Callable[[], T], dumps: Any, loads: Any, shared_source: list[Source]
     ) -> T:
-        errors = self._errors()
-        client = self._sync_client()
+        errors = self._conn.errors
+        client = self._conn.sync()
         token = uuid.uuid4().hex
         interval = self.poll_interval
         deadline = time.monotonic() + self.wait_timeout
         outage = False
         while True:
             try:
-                cached = client.get(self._k("res", key))
-                if cached is not None:
+                reply = client.eval(*self._result_or_lock(key, token))
+                self._up()
+                if reply[0] == 1:
                     shared_source.append("cached")
-                    return loads(cached)  # type: ignore[no-any-return]
-                won = client.set(self._k("lock", key), token, nx=True, px=int(self.lock_ttl * 1000))
+                    # JSON from another process: trusted to be what fn returns.
+                    return cast(T, loads(reply[1]))
+                won = reply[0] == 2
             except errors as exc:
                 if not outage:
                     raise _RedisDown(exc) from exc
+                self._down(exc)
                 won = False
             if won:
                 try:
                     value = fn()
                 except BaseException as exc:
+                    info = _error_info(exc)
                     try:
-                        info = json.dumps({"type": type(exc).__name__, "message": str(exc)[:500]})
                         client.set(self._k("err", key), info, px=int(self.error_ttl * 1000))
                         client.eval(_RELEASE_LOCK, 1, self._k("lock", key), token)
                     except errors:
@@ -469,11 +460,13 @@ class RedisSingleFlight:
                     res, err, lock = client.mget(
                         self._k("res", key), self._k("err", key), self._k("lock", key)
                     )
-                except errors:
+                except errors as exc:
                     outage = True
+                    self._down(exc)
                     continue
+                self._up()
                 if res is not None:
-                    return loads(res)  # type: ignore[no-any-return]
+                    return cast(T, loads(res))
                 if err is not None:
                     info = json.loads(err)
                     raise DeduplicatedCallFailed(key, info.get("type", "Error"), info.get("message", ""))
@@ -482,6 +475,12 @@ class RedisSingleFlight:
                         continue
                     shared_source.clear()
                     break
+
+
+def _error_info(exc: BaseException) -> str:
+    """What waiters in other processes are told about the leader's failure (type and a
+    bounded message; never the request)."""
+    return json.dumps({"type": type(exc).__name__, "message": str(exc)[:500]})
 
 
 class _RedisDown(Exception):

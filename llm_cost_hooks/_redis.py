@@ -1,0 +1,122 @@
+"""How the package connects to Redis (shared cache, shared budgets, cross-process
+single-flight): one place that builds the clients.
+
+Every client has bounded connect and socket timeouts and makes no silent retries: a
+timed-out command may still have run on the server, and each caller has its own policy for
+an unreachable server (a circuit breaker, a local fallback, a journal). The async side keeps
+one client per event loop, because asyncio connections cannot cross loops, and bounds each
+whole call, because a server that accepted the connection but is paused would otherwise
+hold the handshake forever.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+from ._errors import MissingExtraError
+
+__all__ = ["RedisConnection", "redis_module"]
+
+T = TypeVar("T")
+
+# Python 3.11+: cheaper than asyncio.wait_for (no extra task).
+_asyncio_timeout = getattr(asyncio, "timeout", None)
+
+
+def redis_module(feature: str) -> Any:
+    """The ``redis`` package, or :class:`MissingExtraError` naming ``feature``."""
+    try:
+        import redis
+    except ImportError as exc:
+        raise MissingExtraError("redis", "redis", feature) from exc
+    return redis
+
+
+class RedisConnection:
+    """Clients for one Redis URL (or the given sync ``client``), built on first use.
+
+    >>> conn = RedisConnection("redis://127.0.0.1:6379", connect_timeout=0.5, socket_timeout=1.0)
+    >>> conn.bound  # no connection is made until a client is used
+    1.5
+    """
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        connect_timeout: float = 1.0,
+        socket_timeout: float = 2.0,
+        decode_responses: bool = True,
+        client: Any = None,
+        feature: str = "Redis",
+    ) -> None:
+        self.url = url
+        self.connect_timeout = connect_timeout
+        self.socket_timeout = socket_timeout
+        self.decode_responses = decode_responses
+        self.feature = feature
+        self._client = client
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._aclient: Any = None
+        self._errors: tuple[type[BaseException], ...] | None = None
+
+    @property
+    def bound(self) -> float:
+        """Seconds one async call may take at most (connect plus reply)."""
+        return self.connect_timeout + self.socket_timeout
+
+    @property
+    def errors(self) -> tuple[type[BaseException], ...]:
+        """The exceptions that mean "Redis is unreachable" (sync and async calls)."""
+        if self._errors is None:
+            redis = redis_module(self.feature)
+            self._errors = (
+                redis.exceptions.ConnectionError,
+                redis.exceptions.TimeoutError,
+                OSError,
+                asyncio.TimeoutError,
+            )
+        return self._errors
+
+    def _options(self) -> dict[str, Any]:
+        return {
+            "socket_connect_timeout": self.connect_timeout,
+            "socket_timeout": self.socket_timeout,
+            "decode_responses": self.decode_responses,
+        }
+
+    def sync(self) -> Any:
+        """The blocking client."""
+        if self._client is None:
+            redis = redis_module(self.feature)
+            from redis.backoff import NoBackoff
+            from redis.retry import Retry
+
+            self._client = redis.Redis.from_url(self.url, retry=Retry(NoBackoff(), 0), **self._options())
+        return self._client
+
+    def aclient(self) -> Any:
+        """The asyncio client of the running event loop."""
+        loop = asyncio.get_running_loop()
+        if self._loop is not loop:  # a reference, not an id: a dead loop's id can be reused
+            redis_module(self.feature)
+            import redis.asyncio as aredis
+            from redis.asyncio.retry import Retry
+            from redis.backoff import NoBackoff
+
+            self._aclient = aredis.Redis.from_url(self.url, retry=Retry(NoBackoff(), 0), **self._options())
+            self._loop = loop
+        return self._aclient
+
+    async def acall(self, make: Callable[[], Awaitable[T]]) -> T:
+        """Await ``make()`` within :attr:`bound` seconds (``asyncio.TimeoutError`` past it)."""
+        if _asyncio_timeout is not None:
+            async with _asyncio_timeout(self.bound):
+                return await make()
+        return await asyncio.wait_for(make(), self.bound)  # pragma: no cover - Python 3.10
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
