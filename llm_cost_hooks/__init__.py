@@ -40,11 +40,11 @@ _EXPORTS: dict[str, str] = {
     "Settings": "._settings",
     "get_settings": "._settings",
     # tracking
-    "CostTracker": "._tracker",
-    "RunInfo": "._tracker",
-    "RunKind": "._tracker",
-    "RunObserver": "._tracker",
-    "TaskState": "._tracker",
+    "CostTracker": ".tracking",
+    "RunInfo": ".tracking",
+    "RunKind": ".tracking",
+    "RunObserver": ".tracking",
+    "TaskState": ".tracking",
     # ledger
     "Ledger": ".ledger",
     "SQLiteLedger": ".ledger",
@@ -105,7 +105,6 @@ if _TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs
     )
     from ._records import CacheStatus, CostBreakdown, CostRecord, TokenUsage
     from ._settings import Settings, get_settings
-    from ._tracker import CostTracker, RunInfo, RunKind, RunObserver, TaskState
     from .ledger import (
         JSONLLedger,
         Ledger,
@@ -118,3 +117,4 @@ if _TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs
     )
     from .pricing import ModelPrice, PriceBook
     from .tokens import TokenCount, TokenCounter, count_message_tokens, count_tokens
+    from .tracking import CostTracker, RunInfo, RunKind, RunObserver, TaskState

@@ -20,9 +20,10 @@ from typing import Any
 
 from litellm.integrations.custom_logger import CustomLogger
 
+from .._adapter import TrackerAdapterMixin
 from .._records import CacheStatus, CostRecord
-from .._tracker import CostTracker, RunInfo, RunObserver, TrackerAdapterMixin
 from ..ledger import Ledger
+from ..tracking import CostTracker, RunInfo, RunObserver
 from ._usage import LLMResultView, output_text, usage_from_litellm
 
 __all__ = ["CACHE_MARKER_KEY", "CostComparison", "CostHooksLogger", "install", "uninstall"]
