@@ -53,7 +53,6 @@ class RawCall:
         usage: TokenUsage,
         model: str,
         end_ns: int,
-        *,
         cache_status: CacheStatus = CacheStatus.MISS,
         saved_usd: float | None = None,
         batch: bool = False,

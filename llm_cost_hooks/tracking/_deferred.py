@@ -20,33 +20,33 @@ from ._runs import RunInfo, RunObserver, TaskState, notify_end
 __all__ = ["PendingEnd", "PendingRecord"]
 
 
-class PendingRecord:
-    """A successful model call, priced and recorded on the ledger's writer."""
+class PendingRecord(RawCall):
+    """A successful model call's raw numbers, priced and recorded on the ledger's writer."""
 
-    __slots__ = ("builder", "call", "finished", "observers", "outputs", "task")
+    __slots__ = ("builder", "finished", "observers", "outputs", "task")
 
     def __init__(
         self,
         builder: RecordBuilder,
-        call: RawCall,
         task: TaskState | None,
         finished: TaskState | None,
         observers: Sequence[RunObserver],
         outputs: Any,
+        *call: Any,
     ) -> None:
+        RawCall.__init__(self, *call)
         self.builder = builder
-        self.call = call
         self.task = task
         self.finished = finished  # the task, when this run was its root
         self.observers = observers
         self.outputs = outputs
 
     def __call__(self) -> CostRecord:
-        record = self.builder.build(self.call)
+        record = self.builder.build(self)
         if self.task is not None:
             self.task.add(record)
         if self.observers:
-            notify_end(self.observers, self.call.run, record, None, self.finished, self.outputs)
+            notify_end(self.observers, self.run, record, None, self.finished, self.outputs)
         self.outputs = None
         return record
 

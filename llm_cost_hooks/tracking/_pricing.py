@@ -129,12 +129,14 @@ class Pricer:
                 return priced.price.cost(usage, batch=batch, at=at), priced.estimated
             # The same products ModelPrice.cost computes, without its rate lookup.
             reasoning = usage.reasoning_tokens
-            return CostBreakdown(
-                input=(usage.input_tokens - usage.cache_read_tokens - usage.cache_write_tokens) * rates.input,
-                cache_read=usage.cache_read_tokens * rates.cache_read,
-                cache_write=usage.cache_write_tokens * rates.cache_write,
-                output=(usage.output_tokens - reasoning) * rates.output,
-                reasoning=reasoning * rates.reasoning,
+            return CostBreakdown._of(
+                float(
+                    (usage.input_tokens - usage.cache_read_tokens - usage.cache_write_tokens) * rates.input
+                ),
+                float(usage.cache_read_tokens * rates.cache_read),
+                float(usage.cache_write_tokens * rates.cache_write),
+                float((usage.output_tokens - reasoning) * rates.output),
+                float(reasoning * rates.reasoning),
             ), priced.estimated
         except UnknownModelError as exc:
             if self.strict:

@@ -269,9 +269,9 @@ class CostTracker:
         not strict (errors would surface later), a background writer, and every observer
         deferrable (see RunObserver)."""
         return (
-            not self.strict
+            not self._pricer.strict
             and self.ledger.defers_writes
-            and all(getattr(o, "deferrable", False) for o in self.observers)
+            and (not self.observers or all(getattr(o, "deferrable", False) for o in self.observers))
         )
 
     def _finish_task(self, run: RunInfo, error: BaseException | None) -> TaskState | None:
@@ -366,25 +366,25 @@ class CostTracker:
             if usage is None:
                 usage = self._count_usage(run, model_name, output_text)
                 tokens_estimated = True
-            call = RawCall(
+            call = (
                 run,
                 usage,
                 model_name,
                 end_ns,
-                cache_status=cache_status,
-                saved_usd=saved_usd,
-                batch=batch,
-                billed_usd=billed_usd,
-                tokens_estimated=tokens_estimated,
+                cache_status,
+                saved_usd,
+                batch,
+                billed_usd,
+                tokens_estimated,
             )
             if defer and self._defers_observers():
                 task = self._tasks.get(run.task_id)
                 finished = self._finish_task(run, None) if run.is_root else None
                 self.ledger.write_deferred(
-                    PendingRecord(self._builder, call, task, finished, self.observers, outputs)
+                    PendingRecord(self._builder, task, finished, self.observers, outputs, *call)
                 )
                 return None
-            return self._emit(call, None, outputs)
+            return self._emit(RawCall(*call), None, outputs)
         finally:
             self._ending.pop(run_id, None)
 
