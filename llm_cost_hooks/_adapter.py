@@ -28,7 +28,8 @@ class TrackerAdapterMixin:
 
     def report(self, by: Sequence[str] | str | None = None, **kwargs: Any) -> list[dict[str, Any]]:
         """Totals grouped by ``by`` (see :class:`~llm_cost_hooks.ledger.LedgerReports`)."""
-        return self.tracker.ledger.reports().totals(by=by, **kwargs)
+        rows: list[dict[str, Any]] = self.tracker.ledger.reports().totals(by=by, **kwargs)
+        return rows
 
     def mark_task(self, task_id: Any, *, success: bool, reason: str | None = None) -> None:
         """Record that a task (its root run id, a str or UUID) succeeded or failed."""

@@ -66,7 +66,7 @@ def _is_cache_hit(message: Any) -> bool:
 def _to_openai(messages: Sequence[BaseMessage]) -> list[dict[str, Any]]:
     from langchain_core.messages import convert_to_openai_messages
 
-    return convert_to_openai_messages(list(messages))  # type: ignore[return-value]
+    return convert_to_openai_messages(list(messages))
 
 
 class CostCallbackHandler(TrackerAdapterMixin, BaseCallbackHandler):
@@ -246,9 +246,7 @@ class CostCallbackHandler(TrackerAdapterMixin, BaseCallbackHandler):
                 cache_status = CacheStatus(marker.get("status", "exact"))
                 saved = marker.get("saved_usd")
         if usage is None and response.llm_output:
-            token_usage = response.llm_output.get("token_usage") or response.llm_output.get("usage")
-            if isinstance(token_usage, Mapping) and token_usage:
-                usage = usage_from_llm_output(token_usage)
+            usage = usage_from_llm_output(response.llm_output)
             model = model or response.llm_output.get("model_name") or response.llm_output.get("model")
 
         def output_text() -> str:

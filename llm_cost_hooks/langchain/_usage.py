@@ -34,8 +34,12 @@ def usage_from_metadata(um: Mapping[str, Any]) -> TokenUsage:
     )
 
 
-def usage_from_llm_output(token_usage: Mapping[str, Any]) -> TokenUsage:
-    """``llm_output["token_usage"]`` (OpenAI's field names) as a :class:`TokenUsage`."""
+def usage_from_llm_output(llm_output: Mapping[str, Any]) -> TokenUsage | None:
+    """``llm_output["token_usage"]`` (or ``["usage"]``; OpenAI's field names) as a
+    :class:`TokenUsage`, or None when there is none."""
+    token_usage = llm_output.get("token_usage") or llm_output.get("usage")
+    if not isinstance(token_usage, Mapping) or not token_usage:
+        return None
     return usage_from_openai(token_usage) or TokenUsage()
 
 
