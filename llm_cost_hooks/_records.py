@@ -146,6 +146,31 @@ class TokenUsage(BaseModel):
         >>> u.output_tokens, usage_invalid(u)
         (0, {'input_tokens': 100, 'output_tokens': -5, 'cache_read_tokens': 0, 'cache_write_tokens': 0, 'reasoning_tokens': 0})
         """
+        if (
+            type(input_tokens) is int
+            and type(output_tokens) is int
+            and type(cache_read_tokens) is int
+            and type(cache_write_tokens) is int
+            and type(reasoning_tokens) is int
+            and 0 <= reasoning_tokens <= output_tokens
+            and cache_read_tokens >= 0
+            and cache_write_tokens >= 0
+            and cache_read_tokens + cache_write_tokens <= input_tokens
+        ):
+            # The usual report (plain, consistent counts), once per model call: no repair.
+            usage = object.__new__(cls)
+            _fill(
+                usage,
+                {
+                    "input_tokens": input_tokens,
+                    "output_tokens": output_tokens,
+                    "cache_read_tokens": cache_read_tokens,
+                    "cache_write_tokens": cache_write_tokens,
+                    "reasoning_tokens": reasoning_tokens,
+                },
+                set(_COUNT_FIELDS),
+            )
+            return usage
         raw = {
             "input_tokens": input_tokens,
             "output_tokens": output_tokens,

@@ -94,3 +94,41 @@ def test_langchain_callback_reads_usage_only_through_the_usage_module() -> None:
     for field in ("input_tokens", "prompt_tokens", "token_usage", "total_cost", "input_token_details"):
         # Docstrings may show a usage; no string in the code looks one up.
         assert not any(value == field for value in code), field
+
+
+@pytest.mark.parametrize(
+    "counts",
+    [
+        {"input_tokens": 412, "output_tokens": 14, "cache_read_tokens": 256},
+        {"input_tokens": 10, "output_tokens": 5, "reasoning_tokens": 5, "cache_write_tokens": 10},
+        {"input_tokens": 0, "output_tokens": 0},
+    ],
+)
+def test_reported_usage_without_repairs_equals_validated(counts: dict[str, int]) -> None:
+    from llm_cost_hooks._records import usage_invalid
+
+    reported = TokenUsage.from_reported(**counts)
+    validated = TokenUsage.model_validate(counts)
+    assert reported == validated and reported.model_dump() == validated.model_dump()
+    assert usage_invalid(reported) is None
+    assert reported.model_copy(update={"output_tokens": 20}).output_tokens == 20
+
+
+@pytest.mark.parametrize(
+    "counts",
+    [
+        {"input_tokens": 10, "output_tokens": -1},
+        {"input_tokens": 10, "output_tokens": 1, "reasoning_tokens": 2},
+        {"input_tokens": 10, "output_tokens": 1, "cache_read_tokens": 8, "cache_write_tokens": 8},
+        {"input_tokens": True, "output_tokens": 1},
+        {"input_tokens": 10.0, "output_tokens": 1},
+    ],
+)
+def test_reported_usage_with_bad_counts_is_repaired_and_flagged(counts: dict[str, object]) -> None:
+    from llm_cost_hooks._records import usage_invalid
+
+    reported = TokenUsage.from_reported(**counts)  # type: ignore[arg-type]
+    assert reported.cache_read_tokens + reported.cache_write_tokens <= reported.input_tokens
+    assert reported.reasoning_tokens <= reported.output_tokens
+    whole_float = counts["input_tokens"] == 10.0 and type(counts["input_tokens"]) is float
+    assert (usage_invalid(reported) is None) == whole_float
