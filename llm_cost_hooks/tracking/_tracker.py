@@ -246,12 +246,10 @@ class CostTracker:
         self, run_id: str, *, error: BaseException | None = None, outputs: Any = None
     ) -> TaskState | None:
         """A non-model run ended. Closes its task when it is the root."""
-        self._ending[run_id] = threading.get_ident()
+        run = self._take(run_id)
         try:
-            run = self._runs.pop(run_id, None)
             if run is None:
                 return None
-            run.end_ns = time.perf_counter_ns()
             task = self._finish_task(run, error) if run.is_root else None
             if self.observers:
                 if self._defers_observers():
@@ -263,6 +261,15 @@ class CostTracker:
             return task
         finally:
             self._ending.pop(run_id, None)
+
+    def _take(self, run_id: str) -> RunInfo | None:
+        """Take an ending run out of the open runs, stamped with its end time. Until the
+        caller pops ``run_id`` from ``_ending``, flush() waits for it."""
+        self._ending[run_id] = threading.get_ident()
+        run = self._runs.pop(run_id, None)
+        if run is not None:
+            run.end_ns = time.perf_counter_ns()
+        return run
 
     def _defers_observers(self) -> bool:
         """Whether run ends (records and observers) can go through the ledger's writer:
@@ -356,12 +363,11 @@ class CostTracker:
         :meth:`flush`); returns None then. The task's dollar totals then also fill in on
         the writer.
         """
-        self._ending[run_id] = threading.get_ident()
+        run = self._take(run_id)
         try:
-            run = self._runs.pop(run_id, None)
             if run is None:
                 return None
-            end_ns = run.end_ns = time.perf_counter_ns()
+            end_ns = run.end_ns
             model_name = model or run.model or "unknown"
             if usage is None:
                 usage = self._count_usage(run, model_name, output_text)
@@ -418,12 +424,10 @@ class CostTracker:
     ) -> CostRecord | None:
         """A model call failed. Recorded as failed, with its prompt tokens (counted here
         when the provider reported none) and the price of those tokens."""
-        self._ending[run_id] = threading.get_ident()
+        run = self._take(run_id)
         try:
-            run = self._runs.pop(run_id, None)
             if run is None:
                 return None
-            run.end_ns = time.perf_counter_ns()
             model_name = run.model or "unknown"
             estimated = False
             if usage is None:
