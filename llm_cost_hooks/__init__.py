@@ -51,11 +51,11 @@ _EXPORTS: dict[str, str] = {
     "Settings": "._settings",
     "get_settings": "._settings",
     # tracking
-    "CostTracker": "._tracker",
-    "RunInfo": "._tracker",
-    "RunKind": "._tracker",
-    "RunObserver": "._tracker",
-    "TaskState": "._tracker",
+    "CostTracker": ".tracking",
+    "RunInfo": ".tracking",
+    "RunKind": ".tracking",
+    "RunObserver": ".tracking",
+    "TaskState": ".tracking",
     # ledger
     "Ledger": ".ledger",
     "SQLiteLedger": ".ledger",
@@ -127,11 +127,11 @@ if _TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs: every name 
     from ._records import TokenUsage as TokenUsage
     from ._settings import Settings as Settings
     from ._settings import get_settings as get_settings
-    from ._tracker import CostTracker as CostTracker
-    from ._tracker import RunInfo as RunInfo
-    from ._tracker import RunKind as RunKind
-    from ._tracker import RunObserver as RunObserver
-    from ._tracker import TaskState as TaskState
+    from .tracking import CostTracker as CostTracker
+    from .tracking import RunInfo as RunInfo
+    from .tracking import RunKind as RunKind
+    from .tracking import RunObserver as RunObserver
+    from .tracking import TaskState as TaskState
     from .batch import BatchQueue as BatchQueue
     from .budget import AlertManager as AlertManager
     from .budget import ContextBudget as ContextBudget

@@ -5,8 +5,8 @@ Rooms and allowed arrows (docs/layout.md draws them):
 
 * base: the root modules ``_errors``, ``_records``, ``_settings``, ``_lazy``, ``_shutdown``
   and the root ``__init__``. Base imports no capability and no adapter at run time.
-* capabilities: one subpackage each (``CAPABILITIES``); the tracker (``_tracker`` today,
-  ``tracking/``) counts as one. They import base and each other, without cycles, and never
+* capabilities: one subpackage each (``CAPABILITIES``); the tracker
+  (``tracking/``) is one. They import base and each other, without cycles, and never
   LangChain, LiteLLM or the adapters.
 * adapters (``langchain/``, ``litellm/``): framework glue. They import base, the public face
   of a capability (``from ..cache import X``) or a module listed in ``ADAPTER_API``; never a
@@ -47,9 +47,13 @@ CAPABILITIES = frozenset(
         "tracking",
     }
 )
-# Root modules that belong to a capability room (the tracker is moving into tracking/).
-ROOT_MODULE_ROOMS = {"_tracker": "tracking"}
-BASE_MODULES = frozenset({"_errors", "_records", "_settings", "_lazy", "_shutdown", "__init__"})
+# Root modules that belong to a capability room.
+ROOT_MODULE_ROOMS: dict[str, str] = {}
+# _breaker and _redis: the one circuit breaker and the one Redis connection helper every
+# capability shares.
+BASE_MODULES = frozenset(
+    {"_errors", "_records", "_settings", "_lazy", "_shutdown", "_breaker", "_redis", "__init__"}
+)
 APP_MODULES = frozenset({"cli"})
 # Private core modules that are the adapters' API on purpose (what an adapter needs and a
 # user does not): importing them from langchain/ or litellm/ is allowed.
@@ -59,12 +63,16 @@ ADAPTER_API = frozenset(
         f"{PACKAGE}._records",
         f"{PACKAGE}._settings",
         f"{PACKAGE}._lazy",
-        f"{PACKAGE}._tracker",  # CostTracker and TrackerAdapterMixin
+        f"{PACKAGE}._adapter",  # TrackerAdapterMixin: the user API both adapters share
         f"{PACKAGE}._demo",  # the framework-free half of `llm-cost demo`
         # the breakpoint planner both adapters drive over their own message types
         f"{PACKAGE}.prompt_cache._placement",
         # the neutral cache key and answer format both adapters map their calls into
         f"{PACKAGE}.cache._canonical",
+        # the tier plan RoutedChatModel drives (order, floor, downgrades, route metadata)
+        f"{PACKAGE}.routing._tiers",
+        # provider usage in OpenAI's shape, under both adapters' own usage readers
+        f"{PACKAGE}.tracking._usage",
     }
 )
 FRAMEWORKS = ("langchain", "langchain_core", "langchain_community", "litellm")
@@ -262,7 +270,7 @@ def test_checker_catches(rel: str, source: str, rule: str) -> None:
     ("rel", "source"),
     [
         ("langchain/_x.py", "from ..cache import CacheCore\nfrom .._records import TokenUsage\n"),
-        ("langchain/_x.py", "from .._tracker import TrackerAdapterMixin\nfrom ._callback import install\n"),
+        ("langchain/_x.py", "from .._adapter import TrackerAdapterMixin\nfrom ._callback import install\n"),
         ("cache/_x.py", "from ._core import CacheCore\nfrom ..embeddings._base import Embedder\n"),
         (
             "_errors.py",
@@ -276,10 +284,13 @@ def test_checker_allows(rel: str, source: str) -> None:
 
 
 def test_cycle_is_named_with_its_edges() -> None:
-    a = Import(ROOT / "prompt_cache" / "_savings.py", 3, f"{PACKAGE}._tracker", False)
-    b = Import(ROOT / "_tracker.py", 7, f"{PACKAGE}.prompt_cache._savings", False)
+    a = Import(ROOT / "prompt_cache" / "_savings.py", 3, f"{PACKAGE}.tracking._tracker", False)
+    b = Import(ROOT / "tracking" / "_tracker.py", 7, f"{PACKAGE}.prompt_cache._savings", False)
     (cycle,) = capability_cycles([a, b])
     assert cycle.startswith("capability-cycle: prompt_cache -> tracking -> prompt_cache")
-    assert "llm_cost_hooks/_tracker.py:7" in cycle and "llm_cost_hooks/prompt_cache/_savings.py:3" in cycle
+    assert (
+        "llm_cost_hooks/tracking/_tracker.py:7" in cycle
+        and "llm_cost_hooks/prompt_cache/_savings.py:3" in cycle
+    )
     # a TYPE_CHECKING import is no import-time dependency
     assert capability_cycles([a, Import(b.path, b.line, b.target, True)]) == []

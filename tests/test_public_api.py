@@ -173,6 +173,7 @@ def test_public_names_not_in_all_are_private() -> None:
         "embeddings",
         "annotations",
         "prompts",
+        "tracking",
     }
     assert public - submodules <= set(llm_cost_hooks.__all__)
     with pytest.raises(AttributeError):

@@ -140,9 +140,9 @@ class Backoff(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
-    initial: float = Field(30.0, gt=0)
-    factor: float = Field(1.5, ge=1)
-    maximum: float = Field(600.0, gt=0)
+    initial: float = Field(default=30.0, gt=0)
+    factor: float = Field(default=1.5, ge=1)
+    maximum: float = Field(default=600.0, gt=0)
 
     def next(self, current: float) -> float:
         if current <= 0:

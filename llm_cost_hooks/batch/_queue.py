@@ -13,7 +13,8 @@ from typing import Any
 
 from .._errors import BatchError, ConfigurationError
 from .._records import TokenUsage
-from .._tracker import CostTracker
+from ..tracking import CostTracker
+from ..tracking._usage import usage_from_openai
 from ._models import (
     FINAL_STATUSES,
     Backoff,
@@ -368,9 +369,8 @@ class BatchQueue:
             return self._record_failure(
                 job, req, ResultStatus.FAILED, f"HTTP {code}: {message}" if code else message or "error"
             )
-        from ..litellm._usage import usage_from_litellm  # framework-free reader
 
-        usage = usage_from_litellm(body.get("usage"))
+        usage = usage_from_openai(body.get("usage"))
         self._start(job, req)
         realtime = saved = 0.0
         if usage is not None:

@@ -10,10 +10,11 @@ from uuid import UUID
 
 from langchain_core.callbacks.base import BaseCallbackHandler
 
+from .._adapter import TrackerAdapterMixin
 from .._records import CacheStatus, TokenUsage
-from .._tracker import CostTracker, RunKind, RunObserver, TrackerAdapterMixin
 from ..ledger import Ledger
-from ._usage import usage_from_llm_output, usage_from_metadata
+from ..tracking import CostTracker, RunKind, RunObserver
+from ._usage import replayed_by_cache, usage_from_llm_output, usage_from_metadata
 
 if TYPE_CHECKING:  # pragma: no cover - kept out of the import path (~70 ms)
     from langchain_core.messages import BaseMessage
@@ -59,14 +60,13 @@ def _is_cache_hit(message: Any) -> bool:
     """LangChain's cache path adds ``total_cost: 0`` to replayed usage; ours adds a marker."""
     if (message.response_metadata or {}).get(CACHE_MARKER_KEY) is not None:
         return True
-    um = getattr(message, "usage_metadata", None)
-    return bool(um) and "total_cost" in um and not um["total_cost"]
+    return replayed_by_cache(getattr(message, "usage_metadata", None))
 
 
 def _to_openai(messages: Sequence[BaseMessage]) -> list[dict[str, Any]]:
     from langchain_core.messages import convert_to_openai_messages
 
-    return convert_to_openai_messages(list(messages))  # type: ignore[return-value]
+    return convert_to_openai_messages(list(messages))
 
 
 class CostCallbackHandler(TrackerAdapterMixin, BaseCallbackHandler):
@@ -240,16 +240,13 @@ class CostCallbackHandler(TrackerAdapterMixin, BaseCallbackHandler):
             um = getattr(message, "usage_metadata", None)
             if um:
                 usage = usage_from_metadata(um)
-                # LangChain's own caches replay the stored usage with total_cost=0 added.
-                if "total_cost" in um and not um["total_cost"]:
+                if replayed_by_cache(um):
                     cache_status = CacheStatus.EXACT
             if marker is not None and isinstance(marker, Mapping):
                 cache_status = CacheStatus(marker.get("status", "exact"))
                 saved = marker.get("saved_usd")
         if usage is None and response.llm_output:
-            token_usage = response.llm_output.get("token_usage") or response.llm_output.get("usage")
-            if isinstance(token_usage, Mapping) and token_usage:
-                usage = usage_from_llm_output(token_usage)
+            usage = usage_from_llm_output(response.llm_output)
             model = model or response.llm_output.get("model_name") or response.llm_output.get("model")
 
         def output_text() -> str:

@@ -11,8 +11,15 @@ from collections.abc import Mapping
 from typing import Any
 
 from .._records import TokenUsage
+from ..tracking._usage import usage_from_openai
 
-__all__ = ["usage_dict", "usage_from_llm_output", "usage_from_metadata", "usage_of_message"]
+__all__ = [
+    "replayed_by_cache",
+    "usage_dict",
+    "usage_from_llm_output",
+    "usage_from_metadata",
+    "usage_of_message",
+]
 
 
 def usage_from_metadata(um: Mapping[str, Any]) -> TokenUsage:
@@ -27,15 +34,18 @@ def usage_from_metadata(um: Mapping[str, Any]) -> TokenUsage:
     )
 
 
-def usage_from_llm_output(token_usage: Mapping[str, Any]) -> TokenUsage:
-    prompt_details = token_usage.get("prompt_tokens_details") or {}
-    completion_details = token_usage.get("completion_tokens_details") or {}
-    return TokenUsage.from_reported(
-        input_tokens=token_usage.get("prompt_tokens") or token_usage.get("input_tokens") or 0,
-        output_tokens=token_usage.get("completion_tokens") or token_usage.get("output_tokens") or 0,
-        cache_read_tokens=(prompt_details or {}).get("cached_tokens") or 0,
-        reasoning_tokens=(completion_details or {}).get("reasoning_tokens") or 0,
-    )
+def usage_from_llm_output(llm_output: Mapping[str, Any]) -> TokenUsage | None:
+    """``llm_output["token_usage"]`` (or ``["usage"]``; OpenAI's field names) as a
+    :class:`TokenUsage`, or None when there is none."""
+    token_usage = llm_output.get("token_usage") or llm_output.get("usage")
+    if not isinstance(token_usage, Mapping) or not token_usage:
+        return None
+    return usage_from_openai(token_usage) or TokenUsage()
+
+
+def replayed_by_cache(um: Mapping[str, Any] | None) -> bool:
+    """LangChain's own caches replay the stored usage with ``total_cost: 0`` added."""
+    return um is not None and "total_cost" in um and not um["total_cost"]
 
 
 def usage_of_message(message: Any) -> TokenUsage | None:

@@ -53,8 +53,8 @@ class LiteLLMBatchClient:
 
     def create(self, input_file_id: str, endpoint: str, metadata: dict[str, str]) -> dict[str, Any]:
         batch = litellm.create_batch(
-            completion_window=self.completion_window,  # type: ignore[arg-type]
-            endpoint=endpoint,  # type: ignore[arg-type]
+            completion_window=self.completion_window,
+            endpoint=endpoint,
             input_file_id=input_file_id,
             metadata=metadata,
             **self._kw,

@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from .._records import CacheStatus
-from .._tracker import RunInfo
+from ..tracking import RunInfo
 from ._state import (
     _MISSING,
     _MODEL_CALL_TYPES,

@@ -17,7 +17,8 @@ from typing import Any
 
 from litellm.integrations.custom_logger import CustomLogger
 
-from .._tracker import CostTracker, RunObserver, TrackerAdapterMixin
+from .._adapter import TrackerAdapterMixin
+from ..tracking import CostTracker, RunObserver
 from ..ledger import Ledger
 from ._events import _EventRecorder
 from ._hooks import _PreCallHooks

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from .._records import CostRecord
-from .._tracker import CostTracker
+from ..tracking import CostTracker
 
 if TYPE_CHECKING:
     from ._dedup import HookDedup

@@ -1,35 +1,22 @@
 """Read token usage and response details out of LiteLLM objects, duck-typed.
 
 Kept free of any LiteLLM import: the objects are read through ``getattr`` / mapping
-access, so this module also works on the plain dicts of a batch output file.
+access. The usage itself is OpenAI-shaped and read by the core
+(``llm_cost_hooks.tracking._usage``); this module adds the LiteLLM response views.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 from .._records import TokenUsage
+from ..tracking._usage import fields_of, usage_from_openai
 
 __all__ = ["LLMResultView", "output_text", "usage_from_litellm"]
 
 
-def _fields(obj: Any) -> Mapping[str, Any]:
-    """The fields of a mapping or a (pydantic) object, without attribute look-ups:
-    a missing name on a LiteLLM pydantic model goes through its slow ``__getattr__``."""
-    if obj is None:
-        return {}
-    if isinstance(obj, Mapping):
-        return obj
-    fields = getattr(obj, "__dict__", None)
-    if not isinstance(fields, dict):
-        return {}
-    extra = getattr(obj, "__pydantic_extra__", None)
-    return {**fields, **extra} if extra else fields
-
-
 def _get(obj: Any, name: str) -> Any:
-    return _fields(obj).get(name)
+    return fields_of(obj).get(name)
 
 
 def usage_from_litellm(usage: Any) -> TokenUsage | None:
@@ -45,31 +32,7 @@ def usage_from_litellm(usage: Any) -> TokenUsage | None:
     ...     "prompt_tokens_details": {"cached_tokens": 1000}}).cache_read_tokens
     1000
     """
-    if usage is None:
-        return None
-    u = _fields(usage)
-    prompt = u.get("prompt_tokens")
-    if prompt is None:
-        prompt = u.get("input_tokens")
-    completion = u.get("completion_tokens")
-    if completion is None:
-        completion = u.get("output_tokens")
-    if prompt is None and completion is None:
-        return None
-    pdetails = _fields(u.get("prompt_tokens_details") or u.get("input_tokens_details"))
-    cdetails = _fields(u.get("completion_tokens_details") or u.get("output_tokens_details"))
-    # LiteLLM normalises both spellings; prefer the OpenAI one, fall back to Anthropic's.
-    read = pdetails.get("cached_tokens") or u.get("cache_read_input_tokens") or 0
-    write = u.get("cache_creation_input_tokens") or pdetails.get("cache_creation_tokens") or 0
-    # Counted inside input/output (OTel convention, as LiteLLM reports them). Broken
-    # counts are repaired and flagged (usage_invalid), never a lost record.
-    return TokenUsage.from_reported(
-        input_tokens=prompt,
-        output_tokens=completion,
-        cache_read_tokens=read,
-        cache_write_tokens=write,
-        reasoning_tokens=cdetails.get("reasoning_tokens") or 0,
-    )
+    return usage_from_openai(usage)
 
 
 def output_text(response: Any) -> str:

@@ -250,8 +250,13 @@ def audit_prompt(
     last_variable = max((i for i, p in enumerate(parts) if p.variables()), default=len(parts))
     i = 0
     while i < last_variable - 1:
-        a, b = parts[i], parts[i + 1]
-        if a.role == "user" and b.role == "assistant" and not a.variables() and not b.variables():
+        ask, answer = parts[i], parts[i + 1]
+        if (
+            ask.role == "user"
+            and answer.role == "assistant"
+            and not ask.variables()
+            and not answer.variables()
+        ):
             t = tokens[i] + tokens[i + 1]
             examples.append(
                 FewShotExample(

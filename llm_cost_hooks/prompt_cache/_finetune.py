@@ -21,7 +21,7 @@ from pydantic import BaseModel
 
 from .._errors import ConfigurationError
 from .._records import CostRecord
-from .._tracker import RunInfo, RunObserver
+from ..tracking import RunInfo, RunObserver
 
 __all__ = ["ContentCapture", "ExportSummary", "export_finetune", "redact_pii"]
 

@@ -24,7 +24,7 @@ from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from threading import Lock
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from pydantic import BaseModel, Field
 
@@ -92,8 +92,12 @@ class BreakpointReport(BaseModel):
     existing_breakpoints: int = 0
     breakpoints: list[BreakpointInfo] = Field(default_factory=list)
     total_tokens: int = 0
-    stable_prefix_tokens: int = Field(0, description="Tokens before the tail and before per-request content.")
-    cacheable_tokens: int = Field(0, description="Tokens a repeat of this request can read from the cache.")
+    stable_prefix_tokens: int = Field(
+        default=0, description="Tokens before the tail and before per-request content."
+    )
+    cacheable_tokens: int = Field(
+        default=0, description="Tokens a repeat of this request can read from the cache."
+    )
     volatile: list[str] = Field(
         default_factory=list, description="Per-request content found, as 'kind@segment'."
     )
@@ -155,6 +159,7 @@ def count_tokens(text: str, model: str, counter: Any = None) -> int:
         from ..tokens import default_counter
 
         counter = default_counter()
+    tokens: int
     try:
         tokens = counter.count_text(text, model).tokens
     except Exception:
@@ -424,7 +429,7 @@ def plan_breakpoints(
         b = blocks[pos]
         plan.marks.append(b)
         report.breakpoints.append(BreakpointInfo(
-            segment=b.segment, location=b.location, index=b.index, content_index=b.content_index,
+            segment=cast(Segment, b.segment), location=b.location, index=b.index, content_index=b.content_index,
             prefix_tokens=cumulative[pos],
         ))  # fmt: skip
     marked_positions = [p for p, b in enumerate(blocks) if b.marked and p < stable_end] + chosen

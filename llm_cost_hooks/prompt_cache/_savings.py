@@ -22,12 +22,13 @@ tokens per written token (0.28 on Anthropic's 1.25x / 0.1x rates).
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel
 
-from .._records import CacheStatus, CostRecord, TokenUsage
+from .._records import CacheStatus, CostRecord
+from ..tracking._builder import CACHE_WRITE_PREMIUM_TAG
+from ..tracking._pricing import prefix_cache_savings
 
 __all__ = [
     "CACHE_WRITE_PREMIUM_TAG",
@@ -35,45 +36,6 @@ __all__ = [
     "breakpoint_economics",
     "prefix_cache_savings",
 ]
-
-#: Record tag holding the extra dollars a call paid for cache writes (above plain input).
-CACHE_WRITE_PREMIUM_TAG = "prompt_cache.write_premium_usd"
-
-
-def prefix_cache_savings(
-    price: Any, usage: TokenUsage, *, batch: bool = False, at: datetime | None = None
-) -> tuple[float, float]:
-    """``(saved_usd, write_premium_usd)`` of one call's cache reads and writes.
-
-    ``price`` is a :class:`~llm_cost_hooks.pricing.ModelPrice`.
-
-    >>> from llm_cost_hooks.pricing import PriceBook
-    >>> price = PriceBook.default().lookup("claude-sonnet-4-5")
-    >>> saved, premium = prefix_cache_savings(price, TokenUsage(
-    ...     input_tokens=5000, output_tokens=100, cache_read_tokens=4000, cache_write_tokens=0))
-    >>> round(saved, 6)  # 4000 x ($3 - $0.30) / 1M
-    0.0108
-    """
-    if not usage.cache_read_tokens and not usage.cache_write_tokens:
-        return 0.0, 0.0
-    if not batch:
-        # Realtime cost is linear in the rates of the request's prompt size, and moving
-        # tokens between cache and plain input keeps that size: one rate lookup suffices
-        # (this runs on every call's hot path).
-        rates = price.rates_for(usage.input_tokens, at=at)
-        saved = usage.cache_read_tokens * (rates.input - rates.cache_read)
-        premium = usage.cache_write_tokens * (rates.cache_write - rates.input)
-        return max(saved, 0.0), premium if abs(premium) > 1e-15 else 0.0
-    actual = price.cost(usage, batch=batch, at=at).total
-    saved = premium = 0.0
-    if usage.cache_read_tokens:
-        no_reads = usage.model_copy(update={"cache_read_tokens": 0})
-        saved = price.cost(no_reads, batch=batch, at=at).total - actual
-    if usage.cache_write_tokens:
-        no_writes = usage.model_copy(update={"cache_write_tokens": 0})
-        premium = actual - price.cost(no_writes, batch=batch, at=at).total
-    # Float noise must not turn "no discount" into a tiny negative saving.
-    return max(saved, 0.0), premium if abs(premium) > 1e-15 else 0.0
 
 
 class BreakpointEconomics(BaseModel):

@@ -26,7 +26,7 @@ from . import _semconv as sc
 from ._limits import OVERFLOW_VALUE, AttributeLimiter
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .._tracker import RunInfo
+    from ..tracking import RunInfo
     from ._observer import OTelObserver
 
 # Statuses under which the model was really called (a provider prefix cache still is).

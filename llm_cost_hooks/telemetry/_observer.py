@@ -20,7 +20,7 @@ from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from .. import _shutdown
 from .._records import CacheStatus, CostRecord
-from .._tracker import RunInfo, RunKind, RunObserver, TaskState
+from ..tracking import RunInfo, RunKind, RunObserver, TaskState
 from . import _semconv as sc
 from ._content import input_messages, output_messages, to_json
 from ._limits import AttributeLimiter

@@ -1,0 +1,206 @@
+"""From a model call's raw numbers to its priced, attributed :class:`CostRecord`.
+
+The tracker captures a :class:`RawCall` when a call ends; a :class:`RecordBuilder`
+prices it and builds the record, on the caller's thread or (deferred) on the ledger's
+writer. It reads only the call and the price book: never the tracker.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from .._records import CacheStatus, CostBreakdown, CostRecord, TokenUsage, storable_text, usage_invalid
+from ._pricing import Pricer, billed_breakdown
+from ._runs import RunInfo
+
+__all__ = ["CACHE_WRITE_PREMIUM_TAG", "RawCall", "RecordBuilder"]
+
+logger = logging.getLogger("llm_cost_hooks")
+
+#: Record tag holding the extra dollars a call paid for cache writes (above plain input).
+CACHE_WRITE_PREMIUM_TAG = "prompt_cache.write_premium_usd"
+# Token counts this many times the model's context window (or output limit) are flagged
+# ``usage_implausible``; without a known window, counts above _IMPLAUSIBLE_TOKENS are.
+_IMPLAUSIBLE_FACTOR = 10
+_IMPLAUSIBLE_TOKENS = 20_000_000
+# Below this many tokens a call is never implausible (skips the check on the hot path).
+_PLAUSIBLE_TOKENS = 100_000
+_NO_USAGE = TokenUsage()
+_NO_COST = CostBreakdown()
+
+
+class RawCall:
+    """A model call as it ended: its run and the numbers the provider reported."""
+
+    __slots__ = (
+        "batch",
+        "billed_usd",
+        "cache_status",
+        "end_ns",
+        "error_type",
+        "model",
+        "run",
+        "saved_usd",
+        "tokens_estimated",
+        "usage",
+    )
+
+    def __init__(
+        self,
+        run: RunInfo,
+        usage: TokenUsage,
+        model: str,
+        end_ns: int,
+        cache_status: CacheStatus = CacheStatus.MISS,
+        saved_usd: float | None = None,
+        batch: bool = False,
+        billed_usd: float | None = None,
+        tokens_estimated: bool = False,
+        error_type: str | None = None,
+    ) -> None:
+        self.run = run
+        self.usage = usage
+        self.model = model
+        self.end_ns = end_ns
+        self.cache_status = cache_status
+        self.saved_usd = saved_usd
+        self.batch = batch
+        self.billed_usd = billed_usd
+        self.tokens_estimated = tokens_estimated
+        self.error_type = error_type  # set for a failed call
+
+
+class RecordBuilder:
+    """Prices raw calls and builds their records."""
+
+    def __init__(self, pricer: Pricer, default_tenant: str | None) -> None:
+        self.pricer = pricer
+        self.default_tenant = default_tenant
+        self._warned: set[Any] = set()
+
+    def build(self, call: RawCall) -> CostRecord:
+        run, usage, model = call.run, call.usage, call.model
+        if call.billed_usd is not None:
+            breakdown, price_estimated = billed_breakdown(float(call.billed_usd), usage), False
+        else:
+            breakdown, price_estimated = self.pricer.price(
+                usage, model, run.provider, batch=call.batch, at=run.start_time
+            )
+        cache_status, saved_usd = call.cache_status, call.saved_usd
+        if call.error_type is not None:
+            return self._record(call, usage, breakdown, cache_status, 0.0, price_estimated)
+        if cache_status is not CacheStatus.MISS:
+            # A cache hit: billed nothing; saved what the original call cost by default.
+            saved = breakdown.total if saved_usd is None else saved_usd
+            return self._record(call, _NO_USAGE, _NO_COST, cache_status, saved, price_estimated)
+        # Provider prefix caching: reads are already priced at the cache-read rate; record
+        # what they saved, and tag what cache writes cost above input.
+        premium: float | None = None
+        if (usage.cache_read_tokens or usage.cache_write_tokens) and call.billed_usd is None:
+            try:
+                savings = self.pricer.prefix_savings(
+                    usage, model, run.provider, batch=call.batch, at=run.start_time
+                )
+            except Exception:
+                logger.exception("llm-cost-hooks: prompt-cache savings of %r failed", model)
+            else:
+                if savings is not None:
+                    cache_saved, premium = savings
+                if savings is not None and cache_saved > 0:
+                    cache_status = CacheStatus.PROVIDER_PREFIX
+                    saved_usd = (saved_usd or 0.0) + cache_saved
+        record = self._record(call, usage, breakdown, cache_status, saved_usd or 0.0, price_estimated)
+        if premium is not None and usage.cache_write_tokens:
+            record.tags[CACHE_WRITE_PREMIUM_TAG] = f"{premium:.10g}"
+        return record
+
+    def _record(
+        self,
+        call: RawCall,
+        usage: TokenUsage,
+        breakdown: CostBreakdown,
+        cache_status: CacheStatus,
+        saved_usd: float,
+        price_estimated: bool,
+    ) -> CostRecord:
+        run, model = call.run, call.model
+        a = run.attribution
+        tags = dict(a.tags)
+        if (
+            usage.__pydantic_private__ is not None
+            or usage.input_tokens + usage.output_tokens > _PLAUSIBLE_TOKENS
+        ):
+            self._flag_usage(tags, usage, model, run.provider)
+        provider = run.provider
+        error_type = call.error_type
+        return CostRecord._trusted(
+            {
+                "request_id": run.run_id,
+                "task_id": run.task_id,
+                "parent_id": run.parent_id,
+                "timestamp": run.start_time,
+                "tenant": a.tenant or self.default_tenant,
+                "user": a.user,
+                "feature": a.feature,
+                "route": a.route,
+                "prompt_version": a.prompt_version,
+                "provider": provider if provider is None or provider.isascii() else storable_text(provider),
+                "model": model if model.isascii() and len(model) <= 512 else storable_text(model),
+                "input_tokens": usage.input_tokens,
+                "output_tokens": usage.output_tokens,
+                "cache_read_tokens": usage.cache_read_tokens,
+                "cache_write_tokens": usage.cache_write_tokens,
+                "reasoning_tokens": usage.reasoning_tokens,
+                "cost_usd": breakdown.total,
+                "cost_breakdown": breakdown,
+                "saved_usd": float(saved_usd),
+                "cache_status": cache_status,
+                "latency_ms": (call.end_ns - run.start_ns) / 1e6,
+                "success": error_type is None,
+                "error_type": None if error_type is None else storable_text(error_type),
+                "attempt": run.attempt,
+                "tags": tags,
+                "tokens_estimated": call.tokens_estimated,
+                "price_estimated": price_estimated,
+            }
+        )
+
+    def _flag_usage(self, tags: dict[str, str], usage: TokenUsage, model: str, provider: str | None) -> None:
+        """Tag a record whose counts the provider reported broken (``usage_invalid``: the
+        original values) or beyond belief (``usage_implausible``: why)."""
+        original = usage_invalid(usage)
+        if original is not None:
+            tags["usage_invalid"] = json.dumps(original, sort_keys=True)
+            if ("invalid", model) not in self._warned:
+                self._warned.add(("invalid", model))
+                logger.warning(
+                    "llm-cost-hooks: %r reported invalid token usage %s; recorded the repaired "
+                    "counts, flagged with the usage_invalid tag.",
+                    model,
+                    original,
+                )
+        price = self.pricer.known(model, provider)
+        limits: list[tuple[str, int, int | None]] = [
+            ("input_tokens", usage.input_tokens, getattr(price, "max_input_tokens", None)),
+            ("output_tokens", usage.output_tokens, getattr(price, "max_output_tokens", None)),
+        ]
+        for name, count, window in limits:
+            ceiling = window * _IMPLAUSIBLE_FACTOR if window else _IMPLAUSIBLE_TOKENS
+            if count > ceiling:
+                why = (
+                    f"{name}={count} is over {_IMPLAUSIBLE_FACTOR}x the model's limit of {window}"
+                    if window
+                    else f"{name}={count} is over {_IMPLAUSIBLE_TOKENS}"
+                )
+                tags["usage_implausible"] = why
+                if model not in self._warned:
+                    self._warned.add(model)
+                    logger.warning(
+                        "llm-cost-hooks: implausible usage for %r (%s); recorded as reported and "
+                        "flagged with the usage_implausible tag. Check the provider's usage data.",
+                        model,
+                        why,
+                    )
+                break

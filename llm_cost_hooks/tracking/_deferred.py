@@ -1,0 +1,70 @@
+"""Deferred record building: the work a call's end leaves for the ledger's writer.
+
+With a background ledger (and only deferrable observers), a model call's end queues a
+:class:`PendingRecord` with :meth:`Ledger.write_deferred`; the writer thread calls it
+just before the write: the builder prices the raw call, the record counts in its task,
+the observers are told (spans end), and the record goes to the store. Nothing here
+calls the tracker, so the path reads one way: callback, tracker, builder, ledger and
+observers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from .._records import CostRecord
+from ._builder import RawCall, RecordBuilder
+from ._runs import RunInfo, RunObserver, TaskState, notify_end
+
+__all__ = ["PendingEnd", "PendingRecord"]
+
+
+class PendingRecord(RawCall):
+    """A successful model call's raw numbers, priced and recorded on the ledger's writer."""
+
+    __slots__ = ("builder", "finished", "observers", "outputs", "task")
+
+    def __init__(
+        self,
+        builder: RecordBuilder,
+        task: TaskState | None,
+        finished: TaskState | None,
+        observers: Sequence[RunObserver],
+        outputs: Any,
+        *call: Any,
+    ) -> None:
+        RawCall.__init__(self, *call)
+        self.builder = builder
+        self.task = task
+        self.finished = finished  # the task, when this run was its root
+        self.observers = observers
+        self.outputs = outputs
+
+    def __call__(self) -> CostRecord:
+        record = self.builder.build(self)
+        if self.task is not None:
+            self.task.add(record)
+        if self.observers:
+            notify_end(self.observers, self.run, record, None, self.finished, self.outputs)
+        self.outputs = None
+        return record
+
+
+class PendingEnd:
+    """A non-model run's end, told to deferrable observers on the ledger's writer."""
+
+    __slots__ = ("error", "observers", "outputs", "run", "task")
+
+    def __init__(
+        self,
+        observers: Sequence[RunObserver],
+        run: RunInfo,
+        error: BaseException | None,
+        task: TaskState | None,
+        outputs: Any,
+    ) -> None:
+        self.observers, self.run, self.error, self.task, self.outputs = observers, run, error, task, outputs
+
+    def __call__(self) -> None:
+        notify_end(self.observers, self.run, None, self.error, self.task, self.outputs)

@@ -1,0 +1,171 @@
+"""Pricing a call's usage: per-model prices resolved once, flat rates cached.
+
+A price book resolves a model name once per tracker (name resolution is the slow part;
+apps use few models). A price without long-context tiers, tier tables or an off-peak
+schedule has the same rates for every request: those rates are kept beside it, and a
+call is priced with five multiplications.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from typing import Any, NamedTuple
+
+from .._errors import UnknownModelError
+from .._records import CostBreakdown, TokenUsage
+
+__all__ = ["Pricer", "billed_breakdown", "prefix_cache_savings"]
+
+logger = logging.getLogger("llm_cost_hooks")
+
+_NO_COST = CostBreakdown()
+
+
+class _Priced(NamedTuple):
+    price: Any  # a ModelPrice (or a duck-typed price of a custom price book)
+    estimated: bool
+    flat: Any  # its TokenRates when they never vary, else None
+
+
+def _flat_rates(price: Any) -> Any:
+    from ..pricing import ModelPrice
+
+    if type(price) is ModelPrice and not price.tiers and not price.range_tiers and price.off_peak is None:
+        return price.rates_for(0)
+    return None
+
+
+def prefix_cache_savings(
+    price: Any, usage: TokenUsage, *, batch: bool = False, at: datetime | None = None
+) -> tuple[float, float]:
+    """``(saved_usd, write_premium_usd)`` of one call's cache reads and writes.
+
+    ``price`` is a :class:`~llm_cost_hooks.pricing.ModelPrice`.
+
+    >>> from llm_cost_hooks.pricing import PriceBook
+    >>> price = PriceBook.default().lookup("claude-sonnet-4-5")
+    >>> saved, premium = prefix_cache_savings(price, TokenUsage(
+    ...     input_tokens=5000, output_tokens=100, cache_read_tokens=4000, cache_write_tokens=0))
+    >>> round(saved, 6)  # 4000 x ($3 - $0.30) / 1M
+    0.0108
+    """
+    if not usage.cache_read_tokens and not usage.cache_write_tokens:
+        return 0.0, 0.0
+    if not batch:
+        # Realtime cost is linear in the rates of the request's prompt size, and moving
+        # tokens between cache and plain input keeps that size: one rate lookup suffices.
+        return _savings_at(price.rates_for(usage.input_tokens, at=at), usage)
+    actual = price.cost(usage, batch=batch, at=at).total
+    saved = premium = 0.0
+    if usage.cache_read_tokens:
+        no_reads = usage.model_copy(update={"cache_read_tokens": 0})
+        saved = price.cost(no_reads, batch=batch, at=at).total - actual
+    if usage.cache_write_tokens:
+        no_writes = usage.model_copy(update={"cache_write_tokens": 0})
+        premium = actual - price.cost(no_writes, batch=batch, at=at).total
+    # Float noise must not turn "no discount" into a tiny negative saving.
+    return max(saved, 0.0), premium if abs(premium) > 1e-15 else 0.0
+
+
+def _savings_at(rates: Any, usage: TokenUsage) -> tuple[float, float]:
+    saved = usage.cache_read_tokens * (rates.input - rates.cache_read)
+    premium = usage.cache_write_tokens * (rates.cache_write - rates.input)
+    return max(saved, 0.0), premium if abs(premium) > 1e-15 else 0.0
+
+
+def billed_breakdown(total: float, usage: TokenUsage) -> CostBreakdown:
+    """A known dollar total split between input and output in proportion to tokens
+    (the split is unknown; the total is exact)."""
+    tokens = usage.input_tokens + usage.output_tokens
+    share_in = usage.input_tokens / tokens if tokens else 0.0
+    return CostBreakdown(input=total * share_in, output=total - total * share_in)
+
+
+class Pricer:
+    """Prices usages for one tracker. Unknown models cost 0 and are flagged (and logged
+    once) unless ``strict``."""
+
+    def __init__(self, price_book: Any, strict: bool) -> None:
+        self._book = price_book
+        self.strict = strict
+        self._priced: dict[tuple[str, str | None], _Priced] = {}
+        self._warned: set[Any] = set()
+
+    @property
+    def book(self) -> Any:
+        if self._book is None:
+            from ..pricing import PriceBook
+
+            self._book = PriceBook.default()
+        return self._book
+
+    def known(self, model: str, provider: str | None) -> Any:
+        """The model's resolved price if it was priced before (else None)."""
+        priced = self._priced.get((model, provider))
+        return None if priced is None else priced.price
+
+    def price(
+        self,
+        usage: TokenUsage,
+        model: str,
+        provider: str | None,
+        *,
+        batch: bool = False,
+        at: datetime | None = None,
+    ) -> tuple[CostBreakdown, bool]:
+        """``(breakdown, price_estimated)`` of ``usage`` on ``model``."""
+        key = (model, provider)
+        try:
+            priced = self._priced.get(key)
+            if priced is None:
+                resolved = self.book.resolve(model, provider)
+                priced = self._priced[key] = _Priced(
+                    resolved.price, resolved.estimated, _flat_rates(resolved.price)
+                )
+            rates = priced.flat
+            if rates is None or batch:
+                # ``at``: the billing moment, for providers with off-peak prices.
+                return priced.price.cost(usage, batch=batch, at=at), priced.estimated
+            # The same products ModelPrice.cost computes, without its rate lookup.
+            reasoning = usage.reasoning_tokens
+            return CostBreakdown._of(
+                float(
+                    (usage.input_tokens - usage.cache_read_tokens - usage.cache_write_tokens) * rates.input
+                ),
+                float(usage.cache_read_tokens * rates.cache_read),
+                float(usage.cache_write_tokens * rates.cache_write),
+                float((usage.output_tokens - reasoning) * rates.output),
+                float(reasoning * rates.reasoning),
+            ), priced.estimated
+        except UnknownModelError as exc:
+            if self.strict:
+                raise
+            if model not in self._warned:
+                self._warned.add(model)
+                logger.warning("llm-cost-hooks: %s Recording it at $0, flagged price_estimated.", exc)
+            return _NO_COST, True
+        except Exception as exc:
+            if self.strict:
+                raise
+            if ("pricing", model, type(exc)) not in self._warned:
+                # Once per model and kind of failure: a broken price book fails every call.
+                self._warned.add(("pricing", model, type(exc)))
+                logger.exception(
+                    "llm-cost-hooks: pricing %r failed; recorded at $0, flagged "
+                    "price_estimated (logged once per model)",
+                    model,
+                )
+            return _NO_COST, True
+
+    def prefix_savings(
+        self, usage: TokenUsage, model: str, provider: str | None, *, batch: bool, at: datetime | None
+    ) -> tuple[float, float] | None:
+        """What provider prefix caching saved on this call, and what its writes cost above
+        input: ``(saved_usd, write_premium_usd)``; None for a model without a price."""
+        priced = self._priced.get((model, provider))
+        if priced is None:
+            return None
+        if priced.flat is not None and not batch:
+            return _savings_at(priced.flat, usage)
+        return prefix_cache_savings(priced.price, usage, batch=batch, at=at)

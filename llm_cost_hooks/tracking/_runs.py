@@ -1,0 +1,166 @@
+"""Runs, tasks and the observers told about them: the tracker's vocabulary."""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import Enum
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .._records import CostRecord
+    from ._tracker import CostTracker
+
+__all__ = ["Attribution", "RunInfo", "RunKind", "RunObserver", "TaskState"]
+
+logger = logging.getLogger("llm_cost_hooks")
+
+
+class RunKind(str, Enum):
+    """What kind of LangChain (or LiteLLM) run a :class:`RunInfo` describes."""
+
+    CHAIN = "chain"
+    LLM = "llm"
+    TOOL = "tool"
+    RETRIEVER = "retriever"
+    AGENT = "agent"
+
+
+@dataclass
+class Attribution:
+    """Who and what a call is for, resolved from defaults and run metadata."""
+
+    tenant: str | None = None
+    user: str | None = None  # already hashed
+    feature: str | None = None
+    route: str | None = None
+    prompt_version: str | None = None
+    task_id: str | None = None
+    tags: dict[str, str] = field(default_factory=dict)
+
+
+# Task totals are added to from the caller (failed calls) and the ledger's writer
+# (deferred calls). One lock for all tasks: the section is a few additions.
+_totals_lock = threading.Lock()
+
+
+def _new_lock_after_fork() -> None:
+    global _totals_lock
+    _totals_lock = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_new_lock_after_fork)
+
+
+@dataclass
+class TaskState:
+    """Running totals of one task, kept while its root run is open."""
+
+    task_id: str
+    root_run_id: str
+    cost_usd: float = 0.0
+    saved_usd: float = 0.0
+    calls: int = 0
+    failed_calls: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+
+    def add(self, record: CostRecord) -> None:
+        """Count one call's record in the totals."""
+        with _totals_lock:
+            self.cost_usd += record.cost_usd
+            self.saved_usd += record.saved_usd
+            self.calls += 1
+            self.failed_calls += 0 if record.success else 1
+            self.input_tokens += record.input_tokens
+            self.output_tokens += record.output_tokens
+
+
+@dataclass(slots=True)
+class RunInfo:
+    """One run (chain, tool, agent, retriever or model call) as the tracker sees it.
+
+    ``observer_data`` lets observers keep per-run state (a span, a token) without a
+    second lookup table.
+    """
+
+    run_id: str
+    parent_id: str | None
+    task_id: str
+    kind: RunKind
+    name: str
+    start_time: datetime
+    start_ns: int
+    metadata: Mapping[str, Any]
+    tags: Sequence[str]
+    attribution: Attribution
+    is_root: bool
+    model: str | None = None
+    provider: str | None = None
+    params: dict[str, Any] = field(default_factory=dict)
+    messages: Any = None  # kept only to count tokens if the provider reports none
+    attempt: int = 1
+    observer_data: dict[str, Any] = field(default_factory=dict)
+    children: int = 0
+    end_ns: int = 0  # time.perf_counter_ns() when the run ended (0 while open)
+
+
+class RunObserver:
+    """Receives every run's start and end. Subclass and override what you need.
+
+    Observers run on the caller's thread, so they must be quick and must not raise
+    (the tracker logs and swallows their errors so a chain never breaks because of one).
+
+    ``deferrable = True`` lets the tracker call :meth:`on_run_end` later, on the
+    ledger's writer thread, in the order the runs ended (``run.end_ns`` says when), so
+    that pricing and the observer's work leave the caller's thread. The tracker does so
+    only when every observer is deferrable, the caller does not need the record back and
+    the ledger has a background writer; ``tracker.flush()`` waits for those calls.
+    """
+
+    deferrable: bool = False
+
+    def attach(self, tracker: CostTracker) -> None:  # pragma: no cover - default no-op
+        """This observer was added to ``tracker`` (e.g. to flush it at exit)."""
+
+    def on_run_start(self, run: RunInfo) -> None:  # pragma: no cover - default no-op
+        """A run started."""
+
+    def on_run_end(
+        self,
+        run: RunInfo,
+        *,
+        record: CostRecord | None,
+        error: BaseException | None,
+        task: TaskState | None,
+        outputs: Any = None,
+    ) -> None:  # pragma: no cover - default no-op
+        """A run ended. ``record`` is set for model calls; ``task`` for root runs."""
+
+
+def notify_start(observers: Sequence[RunObserver], run: RunInfo) -> None:
+    for obs in observers:
+        try:
+            obs.on_run_start(run)
+        except Exception:
+            logger.exception("llm-cost-hooks observer %r failed on run start", obs)
+
+
+def notify_end(
+    observers: Sequence[RunObserver],
+    run: RunInfo,
+    record: CostRecord | None,
+    error: BaseException | None,
+    task: TaskState | None,
+    outputs: Any,
+) -> None:
+    for obs in observers:
+        try:
+            obs.on_run_end(run, record=record, error=error, task=task, outputs=outputs)
+        except Exception:
+            logger.exception("llm-cost-hooks observer %r failed on run end", obs)

@@ -1,0 +1,514 @@
+"""The framework-free heart of attribution.
+
+Adapters (LangChain callbacks, LiteLLM loggers) translate their events into calls on a
+:class:`CostTracker`: runs start and end, model calls end with a usage or an error. The
+tracker keeps the open runs and their tasks (the root runs), captures each ended model
+call as a :class:`~._builder.RawCall`, and hands it to the record builder (pricing);
+the record goes to the ledger and the observers (telemetry) are told about every run.
+Every downstream view (ledger, spans, metrics) is fed from these same events, so there
+is one token count and one price per call.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any
+
+from .. import _shutdown
+from .._errors import ConfigurationError
+from .._records import CacheStatus, CostBreakdown, CostRecord, TokenUsage, storable_text
+from ..ledger import Ledger, TaskOutcome, open_ledger
+from ._attribution import ATTR_KEY_SET, AttributionResolver
+from ._builder import RawCall, RecordBuilder
+from ._deferred import PendingEnd, PendingRecord
+from ._pricing import Pricer
+from ._runs import Attribution, RunInfo, RunKind, RunObserver, TaskState, notify_end, notify_start
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .._settings import Settings
+
+__all__ = ["CostTracker"]
+
+logger = logging.getLogger("llm_cost_hooks")
+
+_RETRY_TAG = "retry:attempt:"
+
+
+def _attach(observer: RunObserver, tracker: CostTracker) -> None:
+    attach = getattr(observer, "attach", None)
+    if attach is not None:
+        try:
+            attach(tracker)
+        except Exception:
+            logger.exception("llm-cost-hooks observer %r failed to attach", observer)
+
+
+class CostTracker:
+    """Prices, attributes and records model calls; rolls them up into tasks.
+
+    >>> from llm_cost_hooks import CostTracker, TokenUsage
+    >>> tracker = CostTracker(ledger="memory://", defaults={"tenant_id": "acme"})
+    >>> run = tracker.start_llm("r1", None, model="gpt-4o-mini", provider="openai")
+    >>> record = tracker.end_llm("r1", TokenUsage(input_tokens=1000, output_tokens=200))
+    >>> round(record.cost_usd, 6), record.tenant
+    (0.00027, 'acme')
+    """
+
+    def __init__(
+        self,
+        *,
+        ledger: str | Ledger | None = None,
+        price_book: Any = None,
+        token_counter: Any = None,
+        defaults: Mapping[str, Any] | None = None,
+        observers: Sequence[RunObserver] = (),
+        settings: Settings | None = None,
+        strict: bool = False,
+    ) -> None:
+        if settings is None:
+            # Imported here: pydantic-settings costs ~25 ms at import time.
+            from .._settings import get_settings
+
+            settings = get_settings()
+        self.settings = settings
+        if price_book is None and (
+            os.environ.get("LLM_COST_HOOKS_PRICE_MAP", "").strip()
+            or os.environ.get("LLM_COST_HOOKS_PRICE_OVERRIDES", "").strip()
+        ):
+            # Configured prices are checked now: a bad file fails here with its line and
+            # fix, not as a $0 price on every call later.
+            from ..pricing import PriceBook
+
+            price_book = PriceBook.default()
+            price_book.version  # noqa: B018 - loads the map and applies the overrides
+        self.ledger = open_ledger(ledger if ledger is not None else self.settings.ledger)
+        self._pricer = Pricer(price_book, strict)
+        self._builder = RecordBuilder(self._pricer, self.settings.default_tenant)
+        self._token_counter = token_counter
+        self._attributions = AttributionResolver(self.settings.user_hash_salt, strict)
+        self.defaults = self._attributions.resolve({}, dict(defaults or {}), Attribution())
+        self.observers: list[RunObserver] = list(observers)
+        for observer in self.observers:
+            _attach(observer, self)
+        self._runs: dict[str, RunInfo] = {}
+        # Runs being ended right now (popped from _runs, record/observers not done yet):
+        # flush() waits for them, so a flush right after another thread ended a run sees
+        # its record *and* its observers' work (e.g. the span ended).
+        self._ending: dict[str, int] = {}  # run id -> the ending thread's ident
+        self._tasks: dict[str, TaskState] = {}
+        _shutdown.after_fork_in_child(self, CostTracker._after_fork_in_child)
+
+    def _after_fork_in_child(self) -> None:
+        # Threads that were ending runs in the parent do not exist here.
+        self._ending = {}
+
+    @property
+    def strict(self) -> bool:
+        """Whether bad input and unknown models raise (else: logged, recorded as flagged)."""
+        return self._pricer.strict
+
+    @strict.setter
+    def strict(self, value: bool) -> None:
+        self._pricer.strict = self._attributions.strict = value
+
+    # -- lazily built collaborators -------------------------------------------------------
+    @property
+    def price_book(self) -> Any:
+        return self._pricer.book
+
+    @property
+    def token_counter(self) -> Any:
+        if self._token_counter is None:
+            from ..tokens import default_counter
+
+            self._token_counter = default_counter()
+        return self._token_counter
+
+    def add_observer(self, observer: RunObserver) -> None:
+        self.observers.append(observer)
+        _attach(observer, self)
+
+    # -- runs ---------------------------------------------------------------------------
+    def _start(
+        self,
+        run_id: str,
+        parent_id: str | None,
+        kind: RunKind,
+        name: str,
+        metadata: Mapping[str, Any] | None,
+        tags: Sequence[str] | None,
+        model: str | None = None,
+        provider: str | None = None,
+        params: dict[str, Any] | None = None,
+        messages: Any = None,
+    ) -> RunInfo:
+        metadata = metadata or {}
+        parent = self._runs.get(parent_id) if parent_id else None
+        base = parent.attribution if parent is not None else self.defaults
+        # Most runs carry only LangChain's own metadata (ls_*): skip the merge then.
+        if metadata and not ATTR_KEY_SET.isdisjoint(metadata):
+            attribution = self._attributions.cached(metadata, base)
+        else:
+            attribution = base
+        if parent is not None:
+            task_id = parent.task_id
+            is_root = False
+            parent.children += 1
+        else:
+            # The root we see: either a true root run, or the first run under a parent we
+            # were not told about (handler attached to a model only) - then the unknown
+            # parent groups its calls into one task.
+            task_id = attribution.task_id or parent_id or run_id
+            is_root = True
+        attempt = 1
+        for tag in tags or ():
+            if tag.startswith(_RETRY_TAG):
+                try:
+                    attempt = max(attempt, int(tag[len(_RETRY_TAG) :]))
+                except ValueError:
+                    pass
+        if parent is not None:
+            attempt = max(attempt, parent.attempt)
+        run = RunInfo(
+            run_id,
+            parent_id,
+            task_id,
+            kind,
+            name,
+            datetime.now(timezone.utc),
+            time.perf_counter_ns(),
+            metadata,
+            tags or (),
+            attribution,
+            is_root,
+            model,
+            provider,
+            {} if params is None else params,
+            messages,
+            attempt,
+        )
+        self._runs[run_id] = run
+        if is_root and task_id not in self._tasks:
+            self._tasks[task_id] = TaskState(task_id=task_id, root_run_id=run_id)
+        # Observers see the run complete (a model run with its model, provider and params).
+        if self.observers:
+            notify_start(self.observers, run)
+        return run
+
+    def start_run(
+        self,
+        run_id: str,
+        parent_id: str | None,
+        *,
+        kind: RunKind = RunKind.CHAIN,
+        name: str = "chain",
+        metadata: Mapping[str, Any] | None = None,
+        tags: Sequence[str] | None = None,
+    ) -> RunInfo:
+        """A chain, tool, agent or retriever run started."""
+        return self._start(run_id, parent_id, kind, name, metadata, tags)
+
+    def start_llm(
+        self,
+        run_id: str,
+        parent_id: str | None,
+        *,
+        model: str,
+        provider: str | None = None,
+        name: str | None = None,
+        params: Mapping[str, Any] | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        tags: Sequence[str] | None = None,
+        messages: Any = None,
+    ) -> RunInfo:
+        """A model call started. ``messages`` (OpenAI format, or a callable returning
+        them) are kept only to count tokens if the provider reports no usage."""
+        return self._start(
+            run_id,
+            parent_id,
+            RunKind.LLM,
+            name or model,
+            metadata,
+            tags,
+            model,
+            provider,
+            dict(params) if params else {},
+            messages,
+        )
+
+    def end_run(
+        self, run_id: str, *, error: BaseException | None = None, outputs: Any = None
+    ) -> TaskState | None:
+        """A non-model run ended. Closes its task when it is the root."""
+        run = self._take(run_id)
+        try:
+            if run is None:
+                return None
+            task = self._finish_task(run, error) if run.is_root else None
+            if self.observers:
+                if self._defers_observers():
+                    # After the deferred model calls queued before it: the task's totals are
+                    # complete when the observers see them.
+                    self.ledger.run_deferred(PendingEnd(self.observers, run, error, task, outputs))
+                else:
+                    notify_end(self.observers, run, None, error, task, outputs)
+            return task
+        finally:
+            self._ending.pop(run_id, None)
+
+    def _take(self, run_id: str) -> RunInfo | None:
+        """Take an ending run out of the open runs, stamped with its end time. Until the
+        caller pops ``run_id`` from ``_ending``, flush() waits for it."""
+        self._ending[run_id] = threading.get_ident()
+        run = self._runs.pop(run_id, None)
+        if run is not None:
+            run.end_ns = time.perf_counter_ns()
+        return run
+
+    def _defers_observers(self) -> bool:
+        """Whether run ends (records and observers) can go through the ledger's writer:
+        not strict (errors would surface later), a background writer, and every observer
+        deferrable (see RunObserver)."""
+        return (
+            not self._pricer.strict
+            and self.ledger.defers_writes
+            and (not self.observers or all(getattr(o, "deferrable", False) for o in self.observers))
+        )
+
+    def _finish_task(self, run: RunInfo, error: BaseException | None) -> TaskState | None:
+        task = self._tasks.pop(run.task_id, None)
+        if task is None or task.root_run_id != run.run_id:
+            if task is not None:
+                self._tasks[run.task_id] = task
+            return None
+        if run.kind is RunKind.LLM:
+            # A task that is a single model call: its record already says how it ended.
+            return task
+        self.ledger.write_task(
+            TaskOutcome(
+                task_id=task.task_id,
+                success=error is None,
+                source="run",
+                reason=type(error).__name__ if error else None,
+            )
+        )
+        return task
+
+    # -- pricing ------------------------------------------------------------------------
+    def price(
+        self,
+        usage: TokenUsage,
+        model: str,
+        provider: str | None,
+        *,
+        batch: bool = False,
+        at: datetime | None = None,
+    ) -> tuple[CostBreakdown, bool]:
+        """Price a usage; returns ``(breakdown, price_estimated)``. Unknown models cost 0
+        and are flagged (and logged once) unless ``strict``."""
+        return self._pricer.price(usage, model, provider, batch=batch, at=at)
+
+    def count_prompt_tokens(self, messages: Any, model: str) -> tuple[int, bool]:
+        if messages is None:
+            return 0, True
+        if callable(messages):
+            messages = messages()
+        try:
+            if isinstance(messages, str):
+                c = self.token_counter.count_text(messages, model)
+            else:
+                c = self.token_counter.count_messages(messages, model)
+            return c.tokens, True
+        except Exception:
+            logger.debug("llm-cost-hooks: could not count prompt tokens", exc_info=True)
+            return 0, True
+
+    # -- model call end -----------------------------------------------------------------
+    def end_llm(
+        self,
+        run_id: str,
+        usage: TokenUsage | None,
+        *,
+        model: str | None = None,
+        cache_status: CacheStatus = CacheStatus.MISS,
+        saved_usd: float | None = None,
+        output_text: str | Callable[[], str] | None = None,
+        outputs: Any = None,
+        batch: bool = False,
+        billed_usd: float | None = None,
+        tokens_estimated: bool = False,
+        defer: bool = False,
+    ) -> CostRecord | None:
+        """A model call succeeded. ``usage`` None means the provider reported none: the
+        tracker counts prompt and ``output_text`` tokens itself and flags them.
+
+        ``billed_usd`` is a dollar amount known for this call (e.g. a replayed call's
+        recorded cost): it is recorded as is instead of pricing ``usage``;
+        ``tokens_estimated`` flags a ``usage`` that was counted, not reported.
+
+        For a cache hit (``cache_status`` not MISS) the call is billed $0 and
+        ``saved_usd`` (by default: the price of ``usage``, the original call's usage) is
+        recorded as saved.
+
+        ``defer=True`` (adapters that do not need the record back): when every observer
+        is deferrable (or there is none), the tracker is not strict and the ledger has a
+        background writer, the call's raw numbers are queued and the writer prices and
+        records them and tells the observers (the same record, complete after
+        :meth:`flush`); returns None then. The task's dollar totals then also fill in on
+        the writer.
+        """
+        run = self._take(run_id)
+        try:
+            if run is None:
+                return None
+            end_ns = run.end_ns
+            model_name = model or run.model or "unknown"
+            if usage is None:
+                usage = self._count_usage(run, model_name, output_text)
+                tokens_estimated = True
+            call = (
+                run,
+                usage,
+                model_name,
+                end_ns,
+                cache_status,
+                saved_usd,
+                batch,
+                billed_usd,
+                tokens_estimated,
+            )
+            if defer and self._defers_observers():
+                task = self._tasks.get(run.task_id)
+                finished = self._finish_task(run, None) if run.is_root else None
+                self.ledger.write_deferred(
+                    PendingRecord(self._builder, task, finished, self.observers, outputs, *call)
+                )
+                return None
+            return self._emit(RawCall(*call), None, outputs)
+        finally:
+            self._ending.pop(run_id, None)
+
+    def _count_usage(
+        self, run: RunInfo, model: str, output_text: str | Callable[[], str] | None
+    ) -> TokenUsage:
+        """The usage of a call whose provider reported none, counted here."""
+        in_tok, _ = self.count_prompt_tokens(run.messages, model)
+        out_tok = 0
+        text = output_text() if callable(output_text) else output_text
+        if text:
+            try:
+                out_tok = self.token_counter.count_text(text, model).tokens
+            except Exception:
+                out_tok = 0
+        return TokenUsage(input_tokens=in_tok, output_tokens=out_tok)
+
+    def end_llm_delegated(
+        self, run_id: str, *, error: BaseException | None = None, outputs: Any = None
+    ) -> TaskState | None:
+        """A model run that delegated to child model runs (a router) ended.
+
+        Its children were recorded, each with its own model and price, so this run
+        writes no record (no double counting); observers are still told, and a root
+        run still closes its task: the same ending as a chain's.
+        """
+        return self.end_run(run_id, error=error, outputs=outputs)
+
+    def error_llm(
+        self, run_id: str, error: BaseException, *, usage: TokenUsage | None = None
+    ) -> CostRecord | None:
+        """A model call failed. Recorded as failed, with its prompt tokens (counted here
+        when the provider reported none) and the price of those tokens."""
+        run = self._take(run_id)
+        try:
+            if run is None:
+                return None
+            model_name = run.model or "unknown"
+            estimated = False
+            if usage is None:
+                in_tok, estimated = self.count_prompt_tokens(run.messages, model_name)
+                usage = TokenUsage(input_tokens=in_tok)
+            call = RawCall(
+                run,
+                usage,
+                model_name,
+                run.end_ns,
+                tokens_estimated=estimated,
+                error_type=type(error).__qualname__,
+            )
+            return self._emit(call, error, None)
+        finally:
+            self._ending.pop(run_id, None)
+
+    def _emit(self, call: RawCall, error: BaseException | None, outputs: Any) -> CostRecord:
+        """Build, count, write and tell: a call's end on the caller's thread."""
+        run = call.run
+        record = self._builder.build(call)
+        task = self._tasks.get(run.task_id)
+        if task is not None:
+            task.add(record)
+        self.ledger.write(record)
+        finished = self._finish_task(run, error) if run.is_root else None
+        if self.observers:
+            notify_end(self.observers, run, record, error, finished, outputs)
+        return record
+
+    # -- user API ---------------------------------------------------------------------
+    def mark_task(self, task_id: str, *, success: bool, reason: str | None = None) -> None:
+        """Record the user's verdict on a task (e.g. the answer was rejected)."""
+        if not isinstance(task_id, str) or not task_id:
+            raise ConfigurationError(f"task_id must be a non-empty string, got {task_id!r}.")
+        self.ledger.write_task(
+            TaskOutcome(task_id=task_id, success=bool(success), source="user", reason=reason)
+        )
+
+    def annotate(self, run_id: str, tags: Mapping[str, Any]) -> bool:
+        """Add ``tags`` to an open run: they go on its cost record (and span), and on the
+        runs started under it afterwards. Used by in-chain components (context budgets,
+        guards) that learn something about a call after it started. Returns False when
+        the run is not open (e.g. no handler saw it start)."""
+        run = self._runs.get(run_id)
+        if run is None:
+            return False
+        # Copy, never mutate: the attribution object may be shared with the parent/defaults.
+        run.attribution = replace(
+            run.attribution,
+            tags={
+                **run.attribution.tags,
+                **{storable_text(str(k)): storable_text(str(v)) for k, v in tags.items()},
+            },
+        )
+        return True
+
+    def child_runs(self, run_id: str) -> int:
+        """How many runs have started under an open run (0 when it is not open). A router
+        whose answer came from a cache in front of it started none."""
+        run = self._runs.get(run_id)
+        return run.children if run else 0
+
+    def task_of(self, run_id: str) -> str | None:
+        """The task id of an open run."""
+        run = self._runs.get(run_id)
+        return run.task_id if run else None
+
+    @property
+    def open_runs(self) -> int:
+        return len(self._runs)
+
+    def flush(self, timeout: float = 10.0) -> bool:
+        """Wait (up to ``timeout`` s) until the runs other threads are ending right now
+        are recorded and observed, then until the ledger has written everything queued.
+        Returns False on timeout."""
+        deadline = time.monotonic() + timeout
+        me = threading.get_ident()  # an observer flushing from inside a run's end: not waited for
+        while (busy := any(i != me for i in list(self._ending.values()))) and time.monotonic() < deadline:
+            time.sleep(0.001)
+        return self.ledger.flush(max(deadline - time.monotonic(), 0.1)) and not busy
+
+    def close(self) -> None:
+        self.ledger.close()

@@ -1,0 +1,134 @@
+"""The tracker's package: pricing shortcuts equal the price book, and its imports point one way."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+from llm_cost_hooks import CostTracker, TokenUsage
+from llm_cost_hooks.pricing import PriceBook
+from llm_cost_hooks.tracking._pricing import Pricer, prefix_cache_savings
+
+PACKAGE = Path(__file__).resolve().parent.parent / "llm_cost_hooks"
+
+USAGES = [
+    TokenUsage(input_tokens=412, output_tokens=14, cache_read_tokens=256),
+    TokenUsage(input_tokens=5000, output_tokens=900, cache_write_tokens=3000, reasoning_tokens=400),
+    TokenUsage(input_tokens=250_000, output_tokens=10, cache_read_tokens=200_000),
+    TokenUsage(),
+]
+
+
+@pytest.mark.parametrize(
+    "model", ["gpt-4o-mini", "claude-sonnet-4-5", "gemini-2.5-pro", "o3-mini", "deepseek-chat"]
+)
+def test_pricer_matches_the_price_book(model: str) -> None:
+    book = PriceBook.default()
+    price = book.lookup(model)
+    pricer = Pricer(book, strict=True)
+    for usage in USAGES:
+        breakdown, estimated = pricer.price(usage, model, None)
+        assert breakdown == price.cost(usage) and not estimated
+        assert pricer.prefix_savings(usage, model, None, batch=False, at=None) == prefix_cache_savings(
+            price, usage
+        )
+        batch, _ = pricer.price(usage, model, None, batch=True)
+        assert batch == price.cost(usage, batch=True)
+
+
+def test_pricer_flags_unknown_models_and_has_no_savings_for_them() -> None:
+    pricer = Pricer(PriceBook.default(), strict=False)
+    breakdown, estimated = pricer.price(USAGES[0], "no-such-model-xyz", None)
+    assert breakdown.total == 0 and estimated
+    assert pricer.prefix_savings(USAGES[0], "no-such-model-xyz", None, batch=False, at=None) is None
+    with pytest.raises(Exception, match="no-such-model-xyz"):
+        Pricer(PriceBook.default(), strict=True).price(USAGES[0], "no-such-model-xyz", None)
+
+
+def test_tracker_records_can_be_copied_with_updates() -> None:
+    tracker = CostTracker(ledger="memory://")
+    tracker.start_llm("r", None, model="gpt-4o-mini", provider="openai")
+    record = tracker.end_llm("r", USAGES[0])
+    assert record is not None
+    copy = record.model_copy(update={"tenant": "globex"})
+    assert copy.tenant == "globex" and record.tenant != "globex"
+    assert copy.cost_breakdown.model_copy(update={"input": 1.0}).input == 1.0
+
+
+def _imports(path: Path) -> set[str]:
+    """The package-relative modules a file imports (``..ledger`` from tracking -> ``ledger``)."""
+    found: set[str] = set()
+    parts = path.relative_to(PACKAGE).with_suffix("").parts
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.level:
+            base = list(parts[: len(parts) - node.level])
+            found.add(".".join([*base, *(node.module or "").split(".")]).strip("."))
+        elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("llm_cost_hooks."):
+            found.add(node.module.removeprefix("llm_cost_hooks."))  # type: ignore[union-attr]
+    return found
+
+
+@pytest.mark.parametrize(
+    ("package", "forbidden"),
+    [
+        ("tracking", ("prompt_cache", "batch", "litellm", "langchain", "telemetry", "_adapter")),
+        ("ledger", ("tracking",)),
+        ("batch", ("litellm", "langchain")),
+        ("prompt_cache", ("litellm", "langchain")),
+    ],
+)
+def test_imports_point_one_way(package: str, forbidden: tuple[str, ...]) -> None:
+    bad = []
+    for path in sorted((PACKAGE / package).glob("*.py")):
+        for module in _imports(path):
+            if module.split(".")[0] in forbidden:
+                bad.append(f"{path.name} imports {module}")
+    assert not bad, bad
+
+
+def test_langchain_callback_reads_usage_only_through_the_usage_module() -> None:
+    tree = ast.parse((PACKAGE / "langchain" / "_callback.py").read_text())
+    code = [n.value for n in ast.walk(tree) if isinstance(n, ast.Constant) and isinstance(n.value, str)]
+    for field in ("input_tokens", "prompt_tokens", "token_usage", "total_cost", "input_token_details"):
+        # Docstrings may show a usage; no string in the code looks one up.
+        assert not any(value == field for value in code), field
+
+
+@pytest.mark.parametrize(
+    "counts",
+    [
+        {"input_tokens": 412, "output_tokens": 14, "cache_read_tokens": 256},
+        {"input_tokens": 10, "output_tokens": 5, "reasoning_tokens": 5, "cache_write_tokens": 10},
+        {"input_tokens": 0, "output_tokens": 0},
+    ],
+)
+def test_reported_usage_without_repairs_equals_validated(counts: dict[str, int]) -> None:
+    from llm_cost_hooks._records import usage_invalid
+
+    reported = TokenUsage.from_reported(**counts)
+    validated = TokenUsage.model_validate(counts)
+    assert reported == validated and reported.model_dump() == validated.model_dump()
+    assert usage_invalid(reported) is None
+    assert reported.model_copy(update={"output_tokens": 20}).output_tokens == 20
+
+
+@pytest.mark.parametrize(
+    "counts",
+    [
+        {"input_tokens": 10, "output_tokens": -1},
+        {"input_tokens": 10, "output_tokens": 1, "reasoning_tokens": 2},
+        {"input_tokens": 10, "output_tokens": 1, "cache_read_tokens": 8, "cache_write_tokens": 8},
+        {"input_tokens": True, "output_tokens": 1},
+        {"input_tokens": 10.0, "output_tokens": 1},
+    ],
+)
+def test_reported_usage_with_bad_counts_is_repaired_and_flagged(counts: dict[str, object]) -> None:
+    from llm_cost_hooks._records import usage_invalid
+
+    reported = TokenUsage.from_reported(**counts)  # type: ignore[arg-type]
+    assert reported.cache_read_tokens + reported.cache_write_tokens <= reported.input_tokens
+    assert reported.reasoning_tokens <= reported.output_tokens
+    whole_float = counts["input_tokens"] == 10.0 and type(counts["input_tokens"]) is float
+    assert (usage_invalid(reported) is None) == whole_float
