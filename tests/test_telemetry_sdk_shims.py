@@ -3,21 +3,20 @@ SDK, the version check, and the public-API path they fall back to."""
 
 from __future__ import annotations
 
-import importlib
 from typing import Any
 
 import pytest
 
 pytest.importorskip("opentelemetry.sdk")
 
-from opentelemetry import trace  # noqa: E402
-from opentelemetry.sdk.trace import SpanLimits, TracerProvider  # noqa: E402
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor  # noqa: E402
-from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter  # noqa: E402
-from opentelemetry.sdk.trace.sampling import ALWAYS_ON, ParentBased, TraceIdRatioBased  # noqa: E402
+from opentelemetry import trace
+from opentelemetry.sdk.trace import SpanLimits, TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.sdk.trace.sampling import ALWAYS_ON, ParentBased, TraceIdRatioBased
 
-from llm_cost_hooks import CostTracker, TokenUsage  # noqa: E402
-from llm_cost_hooks.telemetry import OTelObserver, _sdk  # noqa: E402
+from llm_cost_hooks import CostTracker, TokenUsage
+from llm_cost_hooks.telemetry import OTelObserver, _sdk
 
 
 def test_installed_sdk_is_in_the_tested_range() -> None:
