@@ -334,7 +334,7 @@ class Ledger(ABC):
                 return
             self.write(record)
             return
-        self.write(build)  # type: ignore[arg-type] - built in _drain_once
+        self.write(build)  # type: ignore[arg-type]  # built on the writer, in _materialize
 
     def run_deferred(self, fn: Callable[[], None]) -> None:
         """Run ``fn()`` on the writer thread, after everything queued before it (a

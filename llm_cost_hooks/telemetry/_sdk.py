@@ -85,16 +85,16 @@ def attribute_map(span: Any, room: int) -> tuple[dict[str, Any], Any] | None:
     limit, which the SDK would apply by dropping the oldest). None otherwise."""
     if not SHIMS_ON or _BOUNDED is None:
         return None
-    store = getattr(span, "_attributes", None)
+    store: Any = getattr(span, "_attributes", None)
     if type(store) is not _BOUNDED:
         return None
     data = getattr(store, "_dict", None)
     lock = getattr(store, "_lock", None)
     if not isinstance(data, dict) or lock is None or getattr(store, "_immutable", True) is not False:
         return None
-    if store.max_value_len is not None:
-        return None
-    if store.maxlen is not None and len(data) + room > store.maxlen:
+    max_value_len = getattr(store, "max_value_len", 0)
+    maxlen = getattr(store, "maxlen", 0)
+    if max_value_len is not None or (maxlen is not None and len(data) + room > maxlen):
         return None
     return data, lock
 
