@@ -26,16 +26,12 @@ from bench._common import (
 )
 
 
-def _bench_model() -> Any:
-    return fixed_usage_model()
-
-
 def _overhead_rows(quick: bool) -> list[Row]:
     from langchain_core.callbacks import UsageMetadataCallbackHandler
 
     from llm_cost_hooks.langchain import CostCallbackHandler
 
-    model = _bench_model()
+    model = fixed_usage_model()
     tmp = tempfile.mkdtemp()
     ours = CostCallbackHandler(ledger=f"sqlite:///{tmp}/bench.db", defaults={"feature": "bench"})
     usage = UsageMetadataCallbackHandler()
