@@ -174,20 +174,13 @@ def realistic_model() -> Any:
     (no network)."""
     import json
 
-    from langchain_core.language_models import BaseChatModel
     from langchain_core.messages import AIMessage
     from langchain_core.outputs import ChatGeneration, ChatResult
 
-    class ParsedResponseChatModel(BaseChatModel):
+    class ParsedResponseChatModel(type(fixed_usage_model())):  # type: ignore[misc]
         @property
         def _llm_type(self) -> str:
             return "bench-openai-json"
-
-        def _get_ls_params(self, stop: Any = None, **kwargs: Any) -> Any:
-            p = super()._get_ls_params(stop=stop, **kwargs)
-            p["ls_provider"] = "openai"
-            p["ls_model_name"] = "gpt-4o-mini"
-            return p
 
         def _generate(
             self, messages: Any, stop: Any = None, run_manager: Any = None, **kw: Any
