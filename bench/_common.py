@@ -10,8 +10,9 @@ from __future__ import annotations
 import gc
 import statistics
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
 
 
 @dataclass
@@ -52,6 +53,181 @@ def time_per_call(fn: Callable[[], object], *, number: int, repeat: int = 5, war
         if gc_was:
             gc.enable()
     return statistics.median(rounds)
+
+
+@dataclass
+class CallCost:
+    """Seconds per call of one configuration, one value per round, on three clocks:
+    ``wall`` and ``thread`` (the caller's thread CPU) over the calls, as the caller sees
+    them; ``process`` (CPU of every thread of the process: the ledger's writer, span
+    processors, collectors) over the calls and the drain of the work they queued."""
+
+    wall: list[float] = field(default_factory=list)
+    thread: list[float] = field(default_factory=list)
+    process: list[float] = field(default_factory=list)
+
+    def median(self, clock: str) -> float:
+        return statistics.median(getattr(self, clock))
+
+    def over(self, other: CallCost, clock: str) -> float:
+        """Median of the per-round differences (self - other): paired rounds, same load."""
+        return statistics.median(a - b for a, b in zip(getattr(self, clock), getattr(other, clock)))
+
+
+CLOCKS = ("wall", "thread", "process")
+CLOCK_LABELS = {"wall": "wall", "thread": "caller-thread CPU", "process": "process CPU, all threads"}
+
+
+def cost_per_call(
+    configs: Mapping[str, tuple[Callable[[], object], Callable[[], object] | None]],
+    *,
+    number: int,
+    rounds: int,
+    warmup: int = 100,
+) -> dict[str, CallCost]:
+    """Interleaved rounds of ``number`` calls of each ``(call, drain)`` configuration.
+
+    ``drain()`` runs inside the process-CPU window after the calls: it must wait for the
+    background work those calls queued (``handler.flush()``, ``tracer_provider.force_flush()``,
+    a metric collection), so work moved off the caller's thread is still counted in the
+    process clock. The rounds alternate between configurations so a drift of the machine
+    hits them alike; compare them with :meth:`CallCost.over`."""
+    out = {name: CallCost() for name in configs}
+    for call, drain in configs.values():
+        for _ in range(warmup):
+            call()
+        if drain is not None:
+            drain()
+    for _ in range(rounds):
+        for name, (call, drain) in configs.items():
+            gc.collect()
+            w0, t0, p0 = time.perf_counter(), time.thread_time(), time.process_time()
+            for _ in range(number):
+                call()
+            w1, t1 = time.perf_counter(), time.thread_time()
+            if drain is not None:
+                drain()
+            cost = out[name]
+            cost.wall.append((w1 - w0) / number)
+            cost.thread.append((t1 - t0) / number)
+            cost.process.append((time.process_time() - p0) / number)
+    return out
+
+
+def fixed_usage_model() -> Any:
+    """A cheap chat model: a prebuilt answer with realistic usage, no tokenising."""
+    from langchain_core.language_models import BaseChatModel
+    from langchain_core.messages import AIMessage
+    from langchain_core.outputs import ChatGeneration, ChatResult
+
+    class FixedUsageChatModel(BaseChatModel):
+        @property
+        def _llm_type(self) -> str:
+            return "bench-fixed"
+
+        def _get_ls_params(self, stop: Any = None, **kwargs: Any) -> Any:
+            p = super()._get_ls_params(stop=stop, **kwargs)
+            p["ls_provider"] = "openai"
+            p["ls_model_name"] = "gpt-4o-mini"
+            return p
+
+        async def _agenerate(
+            self, messages: Any, stop: Any = None, run_manager: Any = None, **kw: Any
+        ) -> ChatResult:
+            # Native async like real provider clients (the default would hop to a thread pool).
+            return self._generate(messages, stop, None, **kw)
+
+        def _generate(
+            self, messages: Any, stop: Any = None, run_manager: Any = None, **kw: Any
+        ) -> ChatResult:
+            msg = AIMessage(
+                content="Your card should arrive within 3 to 5 business days.",
+                usage_metadata={
+                    "input_tokens": 412,
+                    "output_tokens": 14,
+                    "total_tokens": 426,
+                    "input_token_details": {"cache_read": 256},
+                },
+                response_metadata={"model_name": "gpt-4o-mini-2024-07-18"},
+            )
+            return ChatResult(generations=[ChatGeneration(message=msg)])
+
+    return FixedUsageChatModel()
+
+
+_OPENAI_RESPONSE = """{"id": "chatcmpl-B9MHDbslfkBeAs8l4bebGdFOJ6PeG", "object": "chat.completion",
+ "created": 1741570283, "model": "gpt-4o-mini-2024-07-18", "choices": [{"index": 0, "message":
+ {"role": "assistant", "content": "Cards usually arrive within 3 to 5 business days after you order
+ them. If yours has not arrived after 7 business days, you can track it in the app under Cards >
+ Delivery status, or order a replacement free of charge.", "refusal": null, "annotations": []},
+ "logprobs": null, "finish_reason": "stop"}], "usage": {"prompt_tokens": 412, "completion_tokens":
+ 48, "total_tokens": 460, "prompt_tokens_details": {"cached_tokens": 256, "audio_tokens": 0},
+ "completion_tokens_details": {"reasoning_tokens": 0, "audio_tokens": 0, "accepted_prediction_tokens":
+ 0, "rejected_prediction_tokens": 0}}, "service_tier": "default", "system_fingerprint": "fp_06737a9306"}
+""".replace("\n", "")
+
+
+def realistic_model() -> Any:
+    """A chat model that does a provider client's work on each answer: the request body is
+    serialised, the OpenAI chat-completion JSON response is parsed and turned into a
+    message with usage and response metadata as the LangChain OpenAI integration does
+    (no network)."""
+    import json
+
+    from langchain_core.messages import AIMessage
+    from langchain_core.outputs import ChatGeneration, ChatResult
+
+    class ParsedResponseChatModel(type(fixed_usage_model())):  # type: ignore[misc]
+        @property
+        def _llm_type(self) -> str:
+            return "bench-openai-json"
+
+        def _generate(
+            self, messages: Any, stop: Any = None, run_manager: Any = None, **kw: Any
+        ) -> ChatResult:
+            body = json.dumps(
+                {
+                    "model": "gpt-4o-mini",
+                    "messages": [{"role": m.type, "content": m.content} for m in messages],
+                    "stream": False,
+                }
+            )
+            assert body
+            data = json.loads(_OPENAI_RESPONSE)
+            usage = data["usage"]
+            choice = data["choices"][0]
+            msg = AIMessage(
+                content=choice["message"]["content"],
+                id=data["id"],
+                usage_metadata={
+                    "input_tokens": usage["prompt_tokens"],
+                    "output_tokens": usage["completion_tokens"],
+                    "total_tokens": usage["total_tokens"],
+                    "input_token_details": {
+                        "cache_read": usage["prompt_tokens_details"]["cached_tokens"],
+                        "audio": usage["prompt_tokens_details"]["audio_tokens"],
+                    },
+                    "output_token_details": {
+                        "reasoning": usage["completion_tokens_details"]["reasoning_tokens"],
+                        "audio": usage["completion_tokens_details"]["audio_tokens"],
+                    },
+                },
+                response_metadata={
+                    "token_usage": usage,
+                    "model_name": data["model"],
+                    "system_fingerprint": data["system_fingerprint"],
+                    "id": data["id"],
+                    "service_tier": data["service_tier"],
+                    "finish_reason": choice["finish_reason"],
+                    "logprobs": None,
+                },
+            )
+            gen = ChatGeneration(message=msg, generation_info={"finish_reason": choice["finish_reason"]})
+            return ChatResult(
+                generations=[gen], llm_output={"token_usage": usage, "model_name": data["model"]}
+            )
+
+    return ParsedResponseChatModel()
 
 
 def percentile(values: list[float], q: float) -> float:

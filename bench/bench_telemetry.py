@@ -1,15 +1,20 @@
 """Per-call overhead of OpenTelemetry cost spans and metrics.
 
-Same run, same model, same handler: ``FakeChatModelWithUsage(report_usage=True).invoke``
-with the cost handler alone, and with the handler plus an :class:`OTelObserver`
-(batch span processor + in-memory exporter, meter provider + in-memory reader). The
-difference is what telemetry adds to one model call. The rounds are interleaved so a
-drift of the machine hits both sides alike.
+Same run, same model, same handler: ``model.invoke`` with no handler, with LangChain's
+``UsageMetadataCallbackHandler`` (anchor), with the cost handler alone, and with the
+handler plus an :class:`OTelObserver` (batch span processor + in-memory exporter, meter
+provider + in-memory reader). Two models: a cheap fixed-usage one and a realistic one
+(parses an OpenAI JSON response), see ``bench/_common.py``. The rounds are interleaved
+so a drift of the machine hits every side alike.
 
-Two ledgers: the default SQLite one (a background writer: records are priced and spans
-built there, off the caller's thread; the target row) and ``memory://`` (no writer
-thread: everything on the caller's thread), plus the process-CPU view of each, which
-counts the work moved to other threads.
+Three clocks per row: wall, the caller's thread CPU, and the whole process's CPU, with
+everything the calls queued done inside the measured window: the ledger flushed (records
+priced, written, spans ended on its writer), the spans exported, and the metrics
+collected (queued calls turned into counter sums and histogram samples, as a periodic
+reader does in production).
+
+Two ledgers: the default SQLite one (a background writer: the target rows) and
+``memory://`` (no writer thread: everything on the caller's thread).
 
 Run: ``python -m bench telemetry`` (``--quick`` for a smoke run).
 """
@@ -17,32 +22,29 @@ Run: ``python -m bench telemetry`` (``--quick`` for a smoke run).
 from __future__ import annotations
 
 import shutil
-import statistics
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-from bench._common import Row, time_per_call
+from bench._common import CLOCK_LABELS, CLOCKS, Row, cost_per_call, fixed_usage_model, realistic_model
 
 TARGET_US = 40.0
 
 
-def _measure(ledger_for: Any, quick: bool) -> dict[str, Any]:
-    """Interleaved rounds of bare / handler-only / handler + telemetry calls."""
+def _measure(ledger_for: Any, model: Any, quick: bool) -> dict[str, Any]:
+    """Interleaved rounds of no handler / usage anchor / handler only / handler + telemetry."""
+    from langchain_core.callbacks import UsageMetadataCallbackHandler
     from opentelemetry.sdk.metrics import MeterProvider
     from opentelemetry.sdk.metrics.export import InMemoryMetricReader
     from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.sdk.trace.export import BatchSpanProcessor
     from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-    from llm_cost_hooks.langchain import CostCallbackHandler, FakeChatModelWithUsage
+    from llm_cost_hooks.langchain import CostCallbackHandler
     from llm_cost_hooks.telemetry import OTelObserver
 
-    model = FakeChatModelWithUsage(
-        model_name="gpt-4o-mini", responses=["Paris is the capital of France."], report_usage=True
-    )
-    prompt = "What is the capital of France?"
+    prompt = "When will my card arrive?"
     meta = {"tenant_id": "acme", "feature": "qa", "route": "cheap"}
 
     plain = CostCallbackHandler(ledger=ledger_for("plain"))
@@ -55,54 +57,42 @@ def _measure(ledger_for: Any, quick: bool) -> dict[str, Any]:
     traced = CostCallbackHandler(ledger=ledger_for("traced"), observers=[observer])
 
     cfg_none = {"metadata": meta}
+    cfg_usage = {"callbacks": [UsageMetadataCallbackHandler()], "metadata": meta}
     cfg_plain = {"callbacks": [plain], "metadata": meta}
     cfg_traced = {"callbacks": [traced], "metadata": meta}
+    collect_cpu: list[float] = []
+    spans_seen = [0]
 
-    number = 200 if quick else 1000
-    rounds = 5 if quick else 15
-    bare_t, plain_t, traced_t, collect_t = [], [], [], []
-    plain_cpu, traced_cpu = [], []
-    spans_seen = 0
-    for _ in range(rounds):
-        bare_t.append(
-            time_per_call(lambda: model.invoke(prompt, config=cfg_none), number=number, repeat=1, warmup=20)
-        )
-        c0 = time.process_time()
-        plain_t.append(
-            time_per_call(lambda: model.invoke(prompt, config=cfg_plain), number=number, repeat=1, warmup=20)
-        )
-        plain.tracker.flush()  # the records' writer work belongs to this window
-        plain_cpu.append((time.process_time() - c0) / (number + 20))
-        c0 = time.process_time()
-        traced_t.append(
-            time_per_call(lambda: model.invoke(prompt, config=cfg_traced), number=number, repeat=1, warmup=20)
-        )
-        # CPU view: every thread of the process (caller, ledger writer, span processor), with
-        # the records written and the spans of these calls exported inside the window
-        # (metric collection is timed on its own below).
+    def drain_traced() -> None:
         traced.tracker.flush()
         tp.force_flush()
-        traced_cpu.append((time.process_time() - c0) / (number + 20))
-        # The metric measurements of these calls are made when a reader collects (on the
-        # exporter's thread in production): time that work too.
-        t0 = time.perf_counter()
+        c0 = time.process_time()
         reader.get_metrics_data()
-        collect_t.append((time.perf_counter() - t0) / (number + 20))
-        spans_seen += len(exporter.get_finished_spans())
+        collect_cpu.append(time.process_time() - c0)
+        spans_seen[0] += len(exporter.get_finished_spans())
         exporter.clear()
+
+    number = 200 if quick else 1000
+    rounds = 5 if quick else 9
+    cost = cost_per_call(
+        {
+            "bare": (lambda: model.invoke(prompt, config=cfg_none), None),
+            "usage": (lambda: model.invoke(prompt, config=cfg_usage), None),
+            "plain": (lambda: model.invoke(prompt, config=cfg_plain), plain.tracker.flush),
+            "traced": (lambda: model.invoke(prompt, config=cfg_traced), drain_traced),
+        },
+        number=number,
+        rounds=rounds,
+        warmup=100,
+    )
     out = {
-        "bare": statistics.median(bare_t),
-        "plain": statistics.median(plain_t),
-        "traced": statistics.median(traced_t),
-        # Paired per round (same seconds of machine load on both sides), then the median.
-        "overhead_us": statistics.median(t - p for t, p in zip(traced_t, plain_t)) * 1e6,
-        "collect_us": statistics.median(collect_t) * 1e6,
-        "cpu_overhead_us": statistics.median(t - p for t, p in zip(traced_cpu, plain_cpu)) * 1e6,
-        "plain_cpu_us": statistics.median(plain_cpu) * 1e6,
+        "cost": cost,
+        # the first drain is the warm-up's
+        "collect": sorted(collect_cpu[1:])[len(collect_cpu[1:]) // 2] / number,
         "rounds": rounds,
         "number": number,
-        "spans": spans_seen,
-        "calls": rounds * (number + 20),
+        "spans": spans_seen[0],
+        "calls": 100 + rounds * number,
         "observer_errors": observer.stats.observer_errors,
         "deferred": traced.tracker._defers_observers(),
     }
@@ -115,68 +105,75 @@ def _measure(ledger_for: Any, quick: bool) -> dict[str, Any]:
 
 def run(quick: bool) -> list[Row]:
     tmp = Path(tempfile.mkdtemp(prefix="bench-telemetry-"))
+    rows: list[Row] = []
     try:
-        sqlite = _measure(lambda name: f"sqlite:///{tmp / name}.db", quick)
-        memory = _measure(lambda name: "memory://", quick)
+        for mlabel, model in (("cheap model", fixed_usage_model()), ("realistic model", realistic_model())):
+            for label, ledger_for, target in (
+                ("SQLite ledger", lambda name, m=mlabel: f"sqlite:///{tmp / (name + m[:5])}.db", True),
+                ("memory:// ledger", lambda name: "memory://", False),
+            ):
+                rows += _rows(f"{label}, {mlabel}", _measure(ledger_for, model, quick), target)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    rows: list[Row] = []
-    for label, m, target in (
-        ("default SQLite ledger", sqlite, True),
-        ("memory:// ledger, no writer thread", memory, False),
-    ):
-        plain_us = m["plain"] * 1e6
-        how = (
-            f"median of {m['rounds']} paired rounds x {m['number']} calls; {m['spans']} spans exported for "
-            f"{m['calls']} calls; observer errors {m['observer_errors']}; span work "
-            + ("on the ledger's writer thread" if m["deferred"] else "on the caller's thread")
+    return rows
+
+
+def _rows(label: str, m: dict[str, Any], target: bool) -> list[Row]:
+    cost = m["cost"]
+    how = (
+        f"median of {m['rounds']} interleaved rounds x {m['number']} calls (paired differences); "
+        f"{m['spans']} spans exported for {m['calls']} calls; observer errors {m['observer_errors']}; span "
+        "work " + ("on the ledger's writer thread" if m["deferred"] else "on the caller's thread")
+    )
+    usage_over = cost["usage"].over(cost["bare"], "process") * 1e6
+    plain_over = cost["plain"].over(cost["bare"], "process") * 1e6
+    rows = [
+        Row(
+            "telemetry", f"{label}: no handler (process CPU)", cost["bare"].median("process") * 1e6, "us/call"
+        ),
+        Row(
+            "telemetry",
+            f"{label}: handler only, overhead (process CPU)",
+            plain_over,
+            "us/call",
+            anchor_name="UsageMetadataCallbackHandler overhead (process CPU)",
+            anchor_value=usage_over,
+        ),
+    ]
+    for clock in CLOCKS:
+        over = cost["traced"].over(cost["plain"], clock) * 1e6
+        is_target = target and clock == "process"
+        rows.append(
+            Row(
+                "telemetry",
+                f"{label}: telemetry overhead ({CLOCK_LABELS[clock]})",
+                over,
+                "us/call",
+                anchor_name=f"handler only ({CLOCK_LABELS[clock]})",
+                anchor_value=cost["plain"].median(clock) * 1e6,
+                target=f"<= +{TARGET_US:.0f} us" if is_target else "",
+                ok=(over <= TARGET_US) if is_target else None,
+                note=how + "; includes the metric collection of these calls (next rows split it out)"
+                if clock == "process"
+                else "",
+            )
         )
-        rows += [
-            Row(
-                "telemetry",
-                f"{label}: invoke, handler + spans + metrics",
-                m["traced"] * 1e6,
-                "us/call",
-                anchor_name="invoke, handler only",
-                anchor_value=plain_us,
-            ),
-            Row(
-                "telemetry",
-                f"{label}: telemetry overhead per call",
-                m["overhead_us"],
-                "us/call",
-                anchor_name="invoke, handler only",
-                anchor_value=plain_us,
-                target=f"<= +{TARGET_US:.0f} us" if target else "",
-                ok=(m["overhead_us"] <= TARGET_US) if target else None,
-                note=how,
-            ),
-            Row(
-                "telemetry",
-                f"{label}: overhead, process CPU incl. writer + span export",
-                m["cpu_overhead_us"],
-                "us/call",
-                anchor_name="invoke, handler only (CPU)",
-                anchor_value=m["plain_cpu_us"],
-                note="CPU of every thread (caller, ledger writer, span processor), records written and spans "
-                "exported inside the window; metric collection is the next row",
-            ),
-            Row(
-                "telemetry",
-                f"{label}: deferred metric work per call (collector)",
-                m["collect_us"],
-                "us/call",
-                anchor_name="invoke, handler only",
-                anchor_value=plain_us,
-                note="queued calls turned into counter sums and histogram samples at collection, off the caller",
-            ),
-            Row(
-                "telemetry",
-                f"{label}: invoke, no handler",
-                m["bare"] * 1e6,
-                "us/call",
-                anchor_name="invoke, handler only",
-                anchor_value=plain_us,
-            ),
-        ]
+    collect_us = m["collect"] * 1e6
+    rows += [
+        Row(
+            "telemetry",
+            f"{label}: telemetry overhead excl. metric collection (process CPU)",
+            cost["traced"].over(cost["plain"], "process") * 1e6 - collect_us,
+            "us/call",
+            anchor_name="handler only (process CPU)",
+            anchor_value=cost["plain"].median("process") * 1e6,
+        ),
+        Row(
+            "telemetry",
+            f"{label}: metric collection per call (process CPU)",
+            collect_us,
+            "us/call",
+            note="queued calls turned into counter sums and SDK histogram samples when a reader collects",
+        ),
+    ]
     return rows

@@ -50,6 +50,46 @@ def test_sqlite_roundtrip_and_wal(tmp_path: Path) -> None:
     ledger.close()
 
 
+def test_record_rows_hold_every_field_in_utc() -> None:
+    from llm_cost_hooks._records import CostBreakdown
+    from llm_cost_hooks.ledger._base import RECORD_COLUMNS, record_to_row, row_to_record
+
+    paris = timezone(timedelta(hours=2))
+    original = rec(
+        request_id="r-1",
+        task_id="t-1",
+        parent_id="p-1",
+        timestamp=datetime(2026, 3, 1, 12, 30, tzinfo=paris),
+        tenant="acme",
+        user="u-hash",
+        feature="qa",
+        route="/chat",
+        prompt_version="v3",
+        provider="openai",
+        cache_read_tokens=7,
+        cache_write_tokens=3,
+        reasoning_tokens=2,
+        cost_breakdown=CostBreakdown(input=0.004, cache_read=0.001, cache_write=0.002, output=0.003),
+        saved_usd=0.5,
+        cache_status=CacheStatus.EXACT,
+        latency_ms=12.5,
+        success=False,
+        error_type="RateLimitError",
+        attempt=2,
+        tags={"b": "2", "a": "1"},
+        tokens_estimated=True,
+        price_estimated=True,
+    )
+    row = dict(zip(RECORD_COLUMNS, record_to_row(original)))
+    assert row["timestamp"] == "2026-03-01T10:30:00+00:00"
+    assert row["tags"] == '{"a": "1", "b": "2"}' and row["cache_status"] == "exact"
+    assert (row["success"], row["tokens_estimated"], row["price_estimated"]) == (0, 1, 1)
+    assert (row["cost_cache_write"], row["currency"], row["attempt"]) == (0.002, "USD", 2)
+    back = row_to_record(record_to_row(original))
+    assert back == original  # the same instant, every field
+    assert back.timestamp.tzinfo == timezone.utc
+
+
 def test_open_ledger_urls(tmp_path: Path) -> None:
     assert isinstance(open_ledger("memory://"), MemoryLedger)
     assert isinstance(open_ledger(None), MemoryLedger)

@@ -594,18 +594,24 @@ def _one_model_span(tp: TracerProvider, fast: bool) -> tuple[dict[str, Any], OTe
     """One chain call through ``tp``: the model span's attributes, and the observer."""
     exporter = InMemorySpanExporter()
     tp.add_span_processor(SimpleSpanProcessor(exporter))
+    from llm_cost_hooks.telemetry import _sdk
+
     observer = OTelObserver(tracer_provider=tp, metrics=False)
-    observer._fast_attrs = fast
     model = FakeChatModelWithUsage(
         model_name="gpt-4o-mini", responses=[ANSWER], cached_fraction=0.5, stop=["\n"]
     )
-    qa_chain(model).invoke(
-        {"q": QUESTION},
-        config={
-            "callbacks": [CostCallbackHandler(ledger="memory://", observers=[observer])],
-            "metadata": META,
-        },
-    )
+    shims_were = _sdk.SHIMS_ON
+    _sdk.SHIMS_ON = fast  # off: the SDK's public API only
+    try:
+        qa_chain(model).invoke(
+            {"q": QUESTION},
+            config={
+                "callbacks": [CostCallbackHandler(ledger="memory://", observers=[observer])],
+                "metadata": META,
+            },
+        )
+    finally:
+        _sdk.SHIMS_ON = shims_were
     [llm] = [s for s in exporter.get_finished_spans() if s.name == "chat gpt-4o-mini"]
     return dict(llm.attributes), observer
 

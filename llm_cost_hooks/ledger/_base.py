@@ -91,41 +91,55 @@ RECORD_COLUMNS: tuple[str, ...] = (
 )
 
 
+_UTC = timezone.utc
+
+
 def record_to_row(r: CostRecord) -> tuple[Any, ...]:
-    b = r.cost_breakdown
+    """A record as a row of ``RECORD_COLUMNS`` values (the write path of every store).
+
+    Reads the fields from the model's ``__dict__`` once (an attribute read of a pydantic
+    model goes through its descriptor machinery): a third of the per-record CPU of the
+    SQLite writer was this conversion."""
+    v = r.__dict__
+    b = v["cost_breakdown"].__dict__
+    ts = v["timestamp"]
+    if ts.tzinfo is not _UTC:
+        ts = ts.astimezone(_UTC)
+    status = v["cache_status"]
+    tags = v["tags"]
     return (
-        r.request_id,
-        r.task_id,
-        r.parent_id,
-        r.timestamp.astimezone(timezone.utc).isoformat(),
-        r.tenant,
-        r.user,
-        r.feature,
-        r.route,
-        r.prompt_version,
-        r.provider,
-        r.model,
-        r.input_tokens,
-        r.output_tokens,
-        r.cache_read_tokens,
-        r.cache_write_tokens,
-        r.reasoning_tokens,
-        r.cost_usd,
-        b.input,
-        b.cache_read,
-        b.cache_write,
-        b.output,
-        b.reasoning,
-        b.currency,
-        r.saved_usd,
-        r.cache_status.value if isinstance(r.cache_status, CacheStatus) else str(r.cache_status),
-        r.latency_ms,
-        1 if r.success else 0,
-        r.error_type,
-        r.attempt,
-        json.dumps(r.tags, sort_keys=True) if r.tags else None,
-        1 if r.tokens_estimated else 0,
-        1 if r.price_estimated else 0,
+        v["request_id"],
+        v["task_id"],
+        v["parent_id"],
+        ts.isoformat(),
+        v["tenant"],
+        v["user"],
+        v["feature"],
+        v["route"],
+        v["prompt_version"],
+        v["provider"],
+        v["model"],
+        v["input_tokens"],
+        v["output_tokens"],
+        v["cache_read_tokens"],
+        v["cache_write_tokens"],
+        v["reasoning_tokens"],
+        v["cost_usd"],
+        b["input"],
+        b["cache_read"],
+        b["cache_write"],
+        b["output"],
+        b["reasoning"],
+        b["currency"],
+        v["saved_usd"],
+        status.value if isinstance(status, CacheStatus) else str(status),
+        v["latency_ms"],
+        1 if v["success"] else 0,
+        v["error_type"],
+        v["attempt"],
+        json.dumps(tags, sort_keys=True) if tags else None,
+        1 if v["tokens_estimated"] else 0,
+        1 if v["price_estimated"] else 0,
     )
 
 
@@ -320,7 +334,7 @@ class Ledger(ABC):
                 return
             self.write(record)
             return
-        self.write(build)  # type: ignore[arg-type] - built in _drain_once
+        self.write(build)  # type: ignore[arg-type]  # built on the writer, in _materialize
 
     def run_deferred(self, fn: Callable[[], None]) -> None:
         """Run ``fn()`` on the writer thread, after everything queued before it (a

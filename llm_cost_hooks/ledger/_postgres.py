@@ -430,29 +430,32 @@ class PostgresLedger(Ledger):
     def _send(self, rows: Sequence[Sequence[Any]], outcome_rows: Sequence[Sequence[Any]]) -> None:
         pool = self._get_pool()
         try:
-            with pool.connection(timeout=self._connect_timeout) as conn:
-                with conn.transaction(), conn.cursor() as cur:
-                    if rows:
-                        # Staging for COPY, private to the session and emptied at commit;
-                        # created in the same transaction, so it also works behind a
-                        # transaction-mode pooler that changes sessions between transactions.
-                        cur.execute(
-                            "CREATE TEMP TABLE IF NOT EXISTS llm_cost_staging "
-                            "(LIKE cost_records INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
-                        )
-                        with cur.copy(f"COPY llm_cost_staging ({_COLS}) FROM STDIN") as copy:
-                            for row in rows:
-                                copy.write_row(row)
-                        cur.execute(
-                            f"INSERT INTO cost_records ({_COLS}) SELECT {_COLS} FROM llm_cost_staging "
-                            "ON CONFLICT (request_id) DO NOTHING"
-                        )
-                    if outcome_rows:
-                        with cur.copy(
-                            'COPY task_outcomes (task_id, success, source, reason, "timestamp") FROM STDIN'
-                        ) as copy:
-                            for row in outcome_rows:
-                                copy.write_row(row)
+            with (
+                pool.connection(timeout=self._connect_timeout) as conn,
+                conn.transaction(),
+                conn.cursor() as cur,
+            ):
+                if rows:
+                    # Staging for COPY, private to the session and emptied at commit;
+                    # created in the same transaction, so it also works behind a
+                    # transaction-mode pooler that changes sessions between transactions.
+                    cur.execute(
+                        "CREATE TEMP TABLE IF NOT EXISTS llm_cost_staging "
+                        "(LIKE cost_records INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
+                    )
+                    with cur.copy(f"COPY llm_cost_staging ({_COLS}) FROM STDIN") as copy:
+                        for row in rows:
+                            copy.write_row(row)
+                    cur.execute(
+                        f"INSERT INTO cost_records ({_COLS}) SELECT {_COLS} FROM llm_cost_staging "
+                        "ON CONFLICT (request_id) DO NOTHING"
+                    )
+                if outcome_rows:
+                    with cur.copy(
+                        'COPY task_outcomes (task_id, success, source, reason, "timestamp") FROM STDIN'
+                    ) as copy:
+                        for row in outcome_rows:
+                            copy.write_row(row)
         except self._pool_mod.PoolTimeout as exc:
             raise LedgerError(f"PostgreSQL ledger {redact(self.url)} unreachable: {exc}") from exc
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 import logging
 import os
-import sqlite3
 import threading
 from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .._errors import ConfigurationError, LedgerError
 from .._records import CostRecord
@@ -21,6 +21,9 @@ from ._base import (
     row_to_record,
     rows_to_outcomes,
 )
+
+if TYPE_CHECKING:  # imported where a SQLite ledger is opened: importing the package stays cheap
+    import sqlite3
 
 logger = logging.getLogger("llm_cost_hooks.ledger")
 
@@ -98,6 +101,8 @@ class SQLiteLedger(Ledger):
     """
 
     def __init__(self, path: str | os.PathLike[str], **kwargs: object) -> None:
+        import sqlite3
+
         self.path = Path(path)
         try:
             if self.path.parent and not self.path.parent.exists():
@@ -118,6 +123,8 @@ class SQLiteLedger(Ledger):
         super().__init__(**kwargs)  # type: ignore[arg-type]
 
     def _writer_conn(self) -> sqlite3.Connection:
+        import sqlite3
+
         if self._conn is not None:
             # A connection keeps writing into a file deleted or replaced under it, where
             # nobody will read the records again: reopen the path instead.
@@ -151,6 +158,8 @@ class SQLiteLedger(Ledger):
         return self._conn
 
     def _drop_conn(self) -> None:
+        import sqlite3
+
         if self._conn is not None:
             try:
                 self._conn.close()
@@ -159,6 +168,8 @@ class SQLiteLedger(Ledger):
         self._conn = None
 
     def _is_record_error(self, exc: BaseException) -> bool:
+        import sqlite3
+
         # Binding errors (a value SQLite cannot store) and constraint violations are about
         # the batch; OperationalError/DatabaseError (full, read-only, locked, corrupt) are not.
         return super()._is_record_error(exc) or isinstance(
@@ -175,11 +186,13 @@ class SQLiteLedger(Ledger):
         self._read_lock = threading.Lock()
 
     def _write_batch(self, records: Sequence[CostRecord], outcomes: Sequence[TaskOutcome]) -> None:
+        import sqlite3
+
         try:
             conn = self._writer_conn()
             with conn:
                 if records:
-                    conn.executemany(INSERT_RECORD, [record_to_row(r) for r in records])
+                    conn.executemany(INSERT_RECORD, map(record_to_row, records))
                 if outcomes:
                     conn.executemany(INSERT_OUTCOME, [outcome_to_row(o) for o in outcomes])
         except sqlite3.Error as exc:
@@ -195,9 +208,13 @@ class SQLiteLedger(Ledger):
 
     def connect(self) -> sqlite3.Connection:
         """A new read connection (the caller closes it)."""
+        import sqlite3
+
         return sqlite3.connect(self.path)
 
     def records(self) -> Iterable[CostRecord]:
+        import sqlite3
+
         with self._read_lock, sqlite3.connect(self.path) as conn:
             rows = conn.execute(
                 f"SELECT {', '.join(RECORD_COLUMNS)} FROM cost_records ORDER BY timestamp"
@@ -205,6 +222,8 @@ class SQLiteLedger(Ledger):
         return [row_to_record(r) for r in rows]
 
     def task_outcomes(self) -> Iterable[TaskOutcome]:
+        import sqlite3
+
         with self._read_lock, sqlite3.connect(self.path) as conn:
             rows = conn.execute(
                 "SELECT task_id, success, source, reason, timestamp FROM task_outcomes"

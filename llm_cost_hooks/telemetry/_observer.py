@@ -21,6 +21,7 @@ from opentelemetry.trace import SpanKind, Status, StatusCode
 from .. import _shutdown
 from .._records import CacheStatus, CostRecord
 from ..tracking import RunInfo, RunKind, RunObserver, TaskState
+from . import _sdk
 from . import _semconv as sc
 from ._content import input_messages, output_messages, to_json
 from ._limits import AttributeLimiter
@@ -49,74 +50,41 @@ _PARAM_ATTRS: dict[str, tuple[str, type]] = {
 }
 
 
-try:  # The SDK's attribute container: values we built are added without a second check.
-    from opentelemetry.attributes import BoundedAttributes as _BoundedAttributes
-
-    _probe = _BoundedAttributes()
-    _FAST_ATTRS_OK = isinstance(getattr(_probe, "_dict", None), dict) and all(
-        hasattr(_probe, name) for name in ("_lock", "_immutable", "maxlen", "max_value_len")
-    )
-    del _probe
-except Exception:
-    _BoundedAttributes = None
-    _FAST_ATTRS_OK = False
-
-
 def _add_clean_attributes(span: Any, *parts: dict[str, Any]) -> None:
     """``span.set_attributes(part)`` for each part, for values this module built (str,
     bool, int, float, tuples of str): the SDK re-checks every value (~0.5 us each, two
-    dozen per model span), so they go straight into its attribute map when it is the SDK's
-    own, mutable, with no length limit to apply and room for them all (the SDK would drop
-    the oldest past its limit). Anything else takes the public path."""
-    store = getattr(span, "_attributes", None)
-    if (
-        type(store) is not _BoundedAttributes
-        or store.max_value_len is not None
-        or store._immutable
-        or (store.maxlen is not None and len(store._dict) + sum(map(len, parts)) > store.maxlen)
-    ):
+    dozen per model span), so they go straight into its attribute map where the shim
+    allows it (see :func:`._sdk.attribute_map`). Anything else takes the public path."""
+    target = _sdk.attribute_map(span, sum(map(len, parts)))
+    if target is None:
         for attrs in parts:
             span.set_attributes(attrs)
         return
-    d = store._dict
-    with store._lock:  # a span processor may already hold the span (on_start)
+    data, lock = target
+    with lock:  # a span processor may already hold the span (on_start)
         for attrs in parts:
-            d.update(attrs)  # sequences are built as tuples, as the SDK stores them
+            data.update(attrs)  # sequences are built as tuples, as the SDK stores them
 
 
-def _attribute_blind_sdk_parts() -> tuple[tuple[type, ...], tuple[Any, ...]]:
-    """The SDK samplers that decide without reading attributes, and the ``on_start``
-    methods that do nothing (span processors that first look at a span when it ends)."""
+def _attribute_blind_samplers() -> tuple[type, ...]:
+    """The SDK samplers that decide without reading attributes (public classes)."""
     try:
-        from opentelemetry.sdk.trace import SpanProcessor
-        from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor
         from opentelemetry.sdk.trace.sampling import ParentBased, StaticSampler, TraceIdRatioBased
     except Exception:
-        return (), ()
-    return (
-        (StaticSampler, TraceIdRatioBased, ParentBased),
-        (SpanProcessor.on_start, BatchSpanProcessor.on_start, SimpleSpanProcessor.on_start),
-    )
+        return ()
+    return (StaticSampler, TraceIdRatioBased, ParentBased)
 
 
-_BLIND_SAMPLERS, _NOOP_ON_START = _attribute_blind_sdk_parts()
-_PARENT_BASED_DELEGATES = (
-    "_root",
-    "_remote_parent_sampled",
-    "_remote_parent_not_sampled",
-    "_local_parent_sampled",
-    "_local_parent_not_sampled",
-)
+_BLIND_SAMPLERS = _attribute_blind_samplers()
+_NOOP_ON_START = _sdk.noop_on_start_methods()
 
 
 def _sampler_is_attribute_blind(sampler: Any) -> bool:
     if type(sampler) not in _BLIND_SAMPLERS:
         return False
-    if hasattr(sampler, "_root"):  # ParentBased: so must every delegate be
-        for name in _PARENT_BASED_DELEGATES:
-            delegate = getattr(sampler, name, None)
-            if delegate is None or not _sampler_is_attribute_blind(delegate):
-                return False
+    if isinstance(sampler, _BLIND_SAMPLERS[-1]):  # ParentBased: so must every delegate be
+        delegates = _sdk.parent_based_delegates(sampler)
+        return delegates is not None and all(_sampler_is_attribute_blind(d) for d in delegates)
     return True
 
 
@@ -125,13 +93,11 @@ def _start_attributes_unread(tracer: Any) -> bool:
     sampler ignores attributes and whose span processors do nothing on start. Then a
     model span can start bare and get every attribute at once, unchecked (see
     ``_add_clean_attributes``): the SDK's check of the start attributes is a third of
-    the span's cost."""
-    try:
-        sampler = tracer.sampler
-        processors = tracer.span_processor._span_processors
-    except AttributeError:  # a proxy or another SDK
+    the span's cost. False whenever a shim cannot tell."""
+    processors = _sdk.span_processors(tracer)
+    if processors is None:  # a proxy, another SDK, or the shims are off
         return False
-    return _sampler_is_attribute_blind(sampler) and all(
+    return _sampler_is_attribute_blind(getattr(tracer, "sampler", None)) and all(
         type(p).on_start in _NOOP_ON_START for p in processors
     )
 
@@ -257,7 +223,6 @@ class OTelObserver(RunObserver):
         self._spans: dict[str, Any] = {}
         self._pending: dict[str, RunInfo] = {}
         self._static_attrs: dict[Any, tuple[Any, str, dict[str, Any]]] = {}
-        self._fast_attrs = _FAST_ATTRS_OK
         # (sampler, processors) the last start-attributes verdict was for, and the verdict
         self._blind_key: tuple[Any, Any] | None = None
         self._blind = False
@@ -417,10 +382,7 @@ class OTelObserver(RunObserver):
         """:func:`_start_attributes_unread` for the current tracer, re-checked only when its
         sampler or span processors change (adding a processor makes a new tuple)."""
         tracer = self.tracer
-        key = (
-            getattr(tracer, "sampler", None),
-            getattr(getattr(tracer, "span_processor", None), "_span_processors", None),
-        )
+        key = (getattr(tracer, "sampler", None), _sdk.span_processors(tracer))
         if self._blind_key is None or key[0] is not self._blind_key[0] or key[1] is not self._blind_key[1]:
             self._blind = _start_attributes_unread(tracer)
             self._blind_key = key
@@ -542,7 +504,7 @@ class OTelObserver(RunObserver):
         if error is not None:
             attrs[sc.ERROR_TYPE] = type(error).__qualname__
         if pending is not None:
-            if self._fast_attrs and self._start_blind():
+            if self._start_blind():
                 span = self.tracer.start_span(
                     name, context=pending[0], kind=SpanKind.CLIENT, start_time=pending[1]
                 )
@@ -553,10 +515,7 @@ class OTelObserver(RunObserver):
                 span = self.tracer.start_span(
                     name, context=pending[0], kind=SpanKind.CLIENT, attributes=static, start_time=pending[1]
                 )
-                if self._fast_attrs:
-                    _add_clean_attributes(span, attrs)
-                else:
-                    span.set_attributes(attrs)
+                _add_clean_attributes(span, attrs)
         elif attrs:
             span.set_attributes(attrs)
         end_time = _end_time(run)

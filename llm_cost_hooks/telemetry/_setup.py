@@ -179,11 +179,11 @@ def _otlp_exporters(
         from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter as HTTPSpanExporter
     except ImportError as exc:
         raise MissingExtraError("otlp", "opentelemetry-exporter-otlp-proto-http", "OTLP/HTTP export") from exc
-    span_exporter = HTTPSpanExporter(endpoint=_http_endpoint(endpoint, "TRACES"), **kwargs)
-    metric_exporter = (
+    http_spans = HTTPSpanExporter(endpoint=_http_endpoint(endpoint, "TRACES"), **kwargs)
+    http_metrics = (
         HTTPMetricExporter(endpoint=_http_endpoint(endpoint, "METRICS"), **kwargs) if metrics else None
     )
-    return span_exporter, metric_exporter
+    return http_spans, http_metrics
 
 
 def configure_otel(
