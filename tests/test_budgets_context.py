@@ -14,7 +14,8 @@ from langchain_core.prompts import ChatPromptTemplate, MessagesPlaceholder
 from llm_cost_hooks import BudgetExceeded
 from llm_cost_hooks.budget import SEGMENTS, ContextBudget, SegmentBudgets, fact_clauses, segment_of
 from llm_cost_hooks.langchain import CostCallbackHandler, FakeChatModelWithUsage
-from llm_cost_hooks.langchain._budget import ContextBudgetRunnable, GuardedChatModel, trim_messages
+from llm_cost_hooks.langchain._budget import GuardedChatModel
+from llm_cost_hooks.langchain._context import ContextBudgetRunnable, trim_messages
 from llm_cost_hooks.tokens import default_counter
 
 MODEL = "gpt-4o-mini"
