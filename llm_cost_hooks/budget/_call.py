@@ -24,7 +24,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Generator, Iterable, Mapping
 from typing import Any, Generic, Literal, NamedTuple, TypeVar
 
 from .._errors import BudgetExceeded, UnknownModelError
@@ -371,7 +371,7 @@ class GuardedCall(Generic[M]):
         return self._retry_in(attempt, error, delivered)
 
 
-def _last(aggregate: Any, item: Any) -> Any:
+def _last(aggregate: object, item: T) -> T:
     return item
 
 
@@ -380,7 +380,7 @@ def guarded_stream(
     perform: Callable[[Attempt[M]], Iterable[T]],
     add: Callable[[A | None, T], A | None],
     usage: Callable[[A | None, Attempt[M]], TokenUsage | None],
-) -> Iterator[T]:
+) -> Generator[T, None, None]:
     """Run ``call``, yielding the items of the attempt that succeeds. A failure before the
     first item is retried within the retry budget; after it, the delivered part is settled
     and the error raised (a consumer that stops early counts as a cancelled call)."""
@@ -409,7 +409,7 @@ async def aguarded_stream(
     perform: Callable[[Attempt[M]], AsyncIterator[T]],
     add: Callable[[A | None, T], A | None],
     usage: Callable[[A | None, Attempt[M]], TokenUsage | None],
-) -> AsyncIterator[T]:
+) -> AsyncGenerator[T, None]:
     """Async :func:`guarded_stream`. Close it (``aclose``) when the consumer stops early,
     so the delivered part is settled at once rather than when it is collected."""
     while True:
@@ -438,7 +438,11 @@ def guarded_call(
     usage: Callable[[T | None, Attempt[M]], TokenUsage | None],
 ) -> T:
     """Run a plain (non-streaming) call: :func:`guarded_stream` over its one result."""
-    (result,) = guarded_stream(call, lambda attempt: (perform(attempt),), _last, usage)
+
+    def once(attempt: Attempt[M]) -> tuple[T]:
+        return (perform(attempt),)
+
+    (result,) = guarded_stream(call, once, _last, usage)
     return result
 
 

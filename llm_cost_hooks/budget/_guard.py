@@ -15,7 +15,7 @@ from typing import Any, Literal
 from .._errors import BudgetExceeded, ConfigurationError
 from .._records import TokenUsage
 from ._alerts import AlertEvent, AlertManager, AnomalyMonitor
-from ._limits import NANO, Downgrade, DowngradeRequired, Limit, SpendRequest, period_bounds
+from ._limits import NANO, Downgrade, DowngradeRequired, Limit, Period, SpendRequest, period_bounds
 from ._store import _PID, FailoverSpendStore, InProcessSpendStore, RedisSpendStore, ReserveOutcome
 
 #: Over-reservation and late settlement reasons (tagged ``budget.overspend.reason``).
@@ -273,6 +273,8 @@ class SpendGuard:
         for lim in self._request_limits:
             if not lim.applies_to(request.route):
                 continue
+            value: float
+            requested: float
             if lim.metric == "input_tokens":
                 value, requested = request.input_tokens, request.input_tokens
             elif lim.metric == "output_tokens":
@@ -300,26 +302,26 @@ class SpendGuard:
         for lim in self._period_limits:
             if not lim.applies_to(request.route):
                 continue
-            value = request.scope_value(lim.scope)  # type: ignore[arg-type]
-            period_id, resets, resets_ts = self._period(lim.period, now)  # type: ignore[arg-type]
-            plan.keys.append(f"b:{lim.name}:{lim.scope}:{value}:{period_id}")
+            scope_value = request.scope_value(lim.scope)
+            period_id, resets, resets_ts = self._period(lim.period, now)
+            plan.keys.append(f"b:{lim.name}:{lim.scope}:{scope_value}:{period_id}")
             plan.limits.append(lim)
             plan.limit_units.append(round(lim.amount * lim.scale))
             plan.amounts.append(math.ceil(worst * NANO) if lim.metric == "usd" else tokens)
             # Keep the counters a day past the reset for reports; then Redis drops them.
             plan.ttls.append(int(resets_ts - now) + 86_400)
-            plan.scope_values.append(value)
+            plan.scope_values.append(scope_value)
             plan.period_ids.append(period_id)
             plan.resets.append(resets)
         return plan
 
-    def _period(self, period: str, now: float) -> tuple[str, Any, float]:
+    def _period(self, period: Period, now: float) -> tuple[str, Any, float]:
         # Formatting a period id costs more than the rest of a plan: reuse it while
         # ``now`` stays between the time it was computed and its reset.
         cached = self._periods.get(period)
         if cached is not None and cached[0] <= now < cached[3]:
             return cached[1], cached[2], cached[3]
-        period_id, resets = period_bounds(period, now)  # type: ignore[arg-type]
+        period_id, resets = period_bounds(period, now)
         resets_ts = resets.timestamp()
         self._periods[period] = (now, period_id, resets, resets_ts)
         return period_id, resets, resets_ts
@@ -453,7 +455,8 @@ class SpendGuard:
 
     # -- store calls used by Reservation ---------------------------------------------------
     async def _astore_settle(self, r: Reservation, actual: list[int]) -> list[int]:
-        return await self.store.asettle(r.id, r._plan.keys, actual, r._plan.ttls)
+        spent: list[int] = await self.store.asettle(r.id, r._plan.keys, actual, r._plan.ttls)
+        return spent
 
     def _store_release(self, r: Reservation) -> None:
         self.store.release(r.id, r._plan.keys)
@@ -566,9 +569,9 @@ class SpendGuard:
             if found is None:
                 continue
             lim, value, period_id = found
-            resets = period_bounds(lim.period, self.clock())[1]  # type: ignore[arg-type]
+            resets = period_bounds(lim.period, self.clock())[1]
             plan = _Plan(
-                SpendRequest(model="-", input_tokens=0),
+                SpendRequest(model="-", input_tokens=0, max_output_tokens=None),
                 0.0,
                 0.0,
                 0.0,
@@ -696,7 +699,7 @@ class SpendGuard:
         lim = limit if isinstance(limit, Limit) else next((x for x in self.limits if x.name == limit), None)
         if lim is None or lim.period == "request":
             raise ConfigurationError(f"{limit!r} is not a period limit of this guard.")
-        period_id, _ = period_bounds(lim.period, self.clock() if at is None else at)  # type: ignore[arg-type]
+        period_id, _ = period_bounds(lim.period, self.clock() if at is None else at)
         value = "*" if lim.scope == "global" else (scope_value or "_unattributed")
         return lim, f"b:{lim.name}:{lim.scope}:{value}:{period_id}"
 

@@ -21,8 +21,7 @@ from collections.abc import AsyncIterator, Awaitable, Iterator, Mapping, Sequenc
 from typing import Any
 
 from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
-from langchain_core.language_models import BaseChatModel, LanguageModelInput
-from langchain_core.language_models.chat_models import LangSmithParams
+from langchain_core.language_models import BaseChatModel, LangSmithParams, LanguageModelInput
 from langchain_core.messages import (
     AIMessage,
     AIMessageChunk,
@@ -170,7 +169,7 @@ class GuardedChatModel(BaseChatModel):
             if not tools:
                 input_tokens = result.prompt_tokens  # already counted, same recipe
         else:
-            dicts = convert_to_openai_messages(messages)  # type: ignore[assignment]
+            dicts = convert_to_openai_messages(messages)
         count_input = None
         if input_tokens is None:
             from ..tokens import default_counter
@@ -311,7 +310,7 @@ class GuardedChatModel(BaseChatModel):
         *,
         stop: list[str] | None = None,
         **kwargs: Any,
-    ) -> Iterator[AIMessageChunk]:  # type: ignore[override]
+    ) -> Iterator[AIMessageChunk]:
         config, kwargs[STREAM_KEY] = stream_run(self, config)
         yield from super().stream(input, config, stop=stop, **kwargs)
 
@@ -322,7 +321,7 @@ class GuardedChatModel(BaseChatModel):
         *,
         stop: list[str] | None = None,
         **kwargs: Any,
-    ) -> AsyncIterator[AIMessageChunk]:  # type: ignore[override]
+    ) -> AsyncIterator[AIMessageChunk]:
         config, kwargs[STREAM_KEY] = stream_run(self, config)
         async for chunk in super().astream(input, config, stop=stop, **kwargs):
             yield chunk

@@ -48,10 +48,10 @@ def annotate_run(run_manager: Any, tags: Mapping[str, Any], run_id: Any = None) 
 def _openai_dicts(messages: Sequence[BaseMessage]) -> list[dict[str, Any]]:
     dicts = convert_to_openai_messages(list(messages))
     if len(dicts) != len(messages):  # conversion is 1:1 today; be safe if it ever is not
-        dicts = [convert_to_openai_messages([m])[0] for m in messages]  # type: ignore[index]
+        dicts = [convert_to_openai_messages([m])[0] for m in messages]
     out: list[dict[str, Any]] = []
     for message, d in zip(messages, dicts):
-        d = dict(d)  # type: ignore[arg-type]
+        d = dict(d)
         for key in _ANNOTATIONS:
             value = message.additional_kwargs.get(key, message.response_metadata.get(key))
             if value is not None:
@@ -101,7 +101,7 @@ def _to_messages(value: LanguageModelInput) -> list[BaseMessage]:
         return value.to_messages()
     if isinstance(value, str):
         return convert_to_messages([("human", value)])
-    return convert_to_messages(value)  # type: ignore[arg-type]
+    return convert_to_messages(value)
 
 
 class ContextBudgetRunnable(RunnableSerializable[LanguageModelInput, list[BaseMessage]]):
@@ -138,7 +138,7 @@ class ContextBudgetRunnable(RunnableSerializable[LanguageModelInput, list[BaseMe
     def invoke(
         self, input: LanguageModelInput, config: RunnableConfig | None = None, **kwargs: Any
     ) -> list[BaseMessage]:
-        return self._call_with_config(self._trim, input, config, run_type="chain")  # type: ignore[arg-type]
+        return self._call_with_config(self._trim, input, config, run_type="chain")
 
     async def ainvoke(
         self, input: LanguageModelInput, config: RunnableConfig | None = None, **kwargs: Any
@@ -179,10 +179,10 @@ def stream_run(model: BaseChatModel, config: RunnableConfig | None) -> tuple[Run
 
     from langchain_core.runnables.config import ensure_config
 
-    config = dict(ensure_config(config))  # type: ignore[assignment]
-    run_id = config.get("run_id") or uuid.uuid4()
-    config["run_id"] = run_id  # the run LangChain starts gets this id: the tags find its record
-    callbacks = config.get("callbacks")
+    out = ensure_config(config)  # a fresh dict: ours to change
+    run_id = out.get("run_id") or uuid.uuid4()
+    out["run_id"] = run_id  # the run LangChain starts gets this id: the tags find its record
+    callbacks = out.get("callbacks")
     handlers = (
         list(callbacks)
         if isinstance(callbacks, list)
@@ -193,5 +193,5 @@ def stream_run(model: BaseChatModel, config: RunnableConfig | None) -> tuple[Run
     )
     if isinstance(model.callbacks, list):
         handlers += model.callbacks
-    metadata = {**(model.metadata or {}), **(config.get("metadata") or {})}
-    return config, _StreamRun(run_id, metadata, handlers)  # type: ignore[return-value]
+    metadata = {**(model.metadata or {}), **(out.get("metadata") or {})}
+    return out, _StreamRun(run_id, metadata, handlers)
