@@ -224,40 +224,42 @@ class GuardedCall(Generic[M]):
             return None
         return Attempt(target, decision, decision.max_output_tokens if decision else self.max_tokens)
 
-    def _unpriced(self, target: Target[M], error: UnknownModelError) -> None:
+    def _unpriced(self, target: Target[M], error: UnknownModelError) -> Attempt[M]:
         if self.unpriced != "allow":
             raise error
         logger.warning("llm-cost-hooks: no price for %r; call not budget-checked", target.model)
+        return Attempt(target, None, self.max_tokens)
+
+    def _next_target(self) -> Target[M]:
+        target = self._current
+        self._check_breaker(target.model)
+        return target
 
     def begin(self) -> Attempt[M]:
         """Breaker check and reservation (following a downgrade) for the next attempt."""
-        while True:
-            target = self._current
-            self._check_breaker(target.model)
-            decision = None
-            if self.guard is not None:
-                try:
-                    decision = self.guard.try_reserve(self.request(target))
-                except UnknownModelError as exc:
-                    self._unpriced(target, exc)
-            attempt = self._held(target, decision)
-            if attempt is not None:
-                return attempt
+        attempt = None
+        while attempt is None:  # None: a downgrade switched the target, reserve again
+            target = self._next_target()
+            try:
+                guard = self.guard
+                attempt = self._held(target, guard.try_reserve(self.request(target)) if guard else None)
+            except UnknownModelError as exc:
+                attempt = self._unpriced(target, exc)
+        return attempt
 
     async def abegin(self) -> Attempt[M]:
         """Async :meth:`begin`."""
-        while True:
-            target = self._current
-            self._check_breaker(target.model)
-            decision = None
-            if self.guard is not None:
-                try:
-                    decision = await self.guard.atry_reserve(self.request(target))
-                except UnknownModelError as exc:
-                    self._unpriced(target, exc)
-            attempt = self._held(target, decision)
-            if attempt is not None:
-                return attempt
+        attempt = None
+        while attempt is None:
+            target = self._next_target()
+            try:
+                guard = self.guard
+                attempt = self._held(
+                    target, await guard.atry_reserve(self.request(target)) if guard else None
+                )
+            except UnknownModelError as exc:
+                attempt = self._unpriced(target, exc)
+        return attempt
 
     # -- after an attempt -------------------------------------------------------------------
     def _cost(self, usage: TokenUsage, target: Target[M], fallback: float) -> float:
