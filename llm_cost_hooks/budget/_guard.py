@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 from .._errors import BudgetExceeded, ConfigurationError
 from .._records import TokenUsage
-from ._alerts import AlertEvent, AlertManager, AnomalyMonitor
+from ._alerts import AlertEvent, AlertKind, AlertManager, AnomalyMonitor
 from ._limits import NANO, Downgrade, DowngradeRequired, Limit, Period, SpendRequest, period_bounds
 from ._store import _PID, FailoverSpendStore, InProcessSpendStore, RedisSpendStore, ReserveOutcome
 
@@ -486,39 +486,15 @@ class SpendGuard:
         # Its own kind: holds are not spend, so a refusal never stands in for a threshold.
         i = outcome.failed
         assert i is not None
-        lim = plan.limits[i]
-        event = AlertEvent(
-            kind="refused",
-            limit_name=lim.name,
-            scope=lim.scope,
-            scope_value=plan.scope_values[i],
-            period=lim.period,
-            period_id=plan.period_ids[i],
-            spent=(outcome.spent + outcome.reserved) / lim.scale,
-            unit=lim.unit,
-            limit=lim.amount,
-            requested=plan.amounts[i] / lim.scale,
-            resets_at=plan.resets[i],
-        )
+        scale = plan.limits[i].scale
+        spent = (outcome.spent + outcome.reserved) / scale
+        event = _plan_event(plan, i, "refused", spent, requested=plan.amounts[i] / scale)
         self.alerts.metric("llm_cost_hooks.budget.refused", 1.0, event.attributes())
         return event
 
     def _event(self, plan: _Plan, i: int, threshold: float, spent: float) -> AlertEvent:
-        lim = plan.limits[i]
-        return AlertEvent(
-            kind="threshold",
-            limit_name=lim.name,
-            scope=lim.scope,
-            scope_value=plan.scope_values[i],
-            period=lim.period,
-            period_id=plan.period_ids[i],
-            spent=spent,
-            unit=lim.unit,
-            limit=lim.amount,
-            threshold=threshold,
-            fraction=spent / lim.amount,
-            resets_at=plan.resets[i],
-        )
+        fraction = spent / plan.limits[i].amount
+        return _plan_event(plan, i, "threshold", spent, threshold=threshold, fraction=fraction)
 
     # -- reserve --------------------------------------------------------------------------
     def try_reserve(self, request: SpendRequest) -> Reservation | Downgrade:
@@ -666,22 +642,8 @@ class SpendGuard:
         return events
 
     def _overspend_event(self, plan: _Plan, i: int, spent: float, excess: float, reason: str) -> AlertEvent:
-        lim = plan.limits[i]
-        return AlertEvent(
-            kind="overspend",
-            limit_name=lim.name,
-            scope=lim.scope,
-            scope_value=plan.scope_values[i],
-            period=lim.period,
-            period_id=plan.period_ids[i],
-            spent=spent,
-            unit=lim.unit,
-            limit=lim.amount,
-            fraction=spent / lim.amount,
-            resets_at=plan.resets[i],
-            reason=reason,
-            excess=excess,
-        )
+        fraction = spent / plan.limits[i].amount
+        return _plan_event(plan, i, "overspend", spent, fraction=fraction, reason=reason, excess=excess)
 
     def _on_replay(self, keys: Sequence[str], spent: Sequence[int] | None) -> None:
         """Alerts for spend replayed from the outage journal: thresholds it crossed, and an
@@ -833,6 +795,25 @@ class SpendGuard:
 
 
 _monotonic = time.monotonic
+
+
+def _plan_event(plan: _Plan, i: int, kind: AlertKind, spent: float, **extra: Any) -> AlertEvent:
+    """An alert about the plan's ``i``-th period limit."""
+    lim = plan.limits[i]
+    return AlertEvent(
+        kind=kind,
+        limit_name=lim.name,
+        scope=lim.scope,
+        scope_value=plan.scope_values[i],
+        period=lim.period,
+        period_id=plan.period_ids[i],
+        spent=spent,
+        unit=lim.unit,
+        limit=lim.amount,
+        resets_at=plan.resets[i],
+        **extra,
+    )
+
 
 # Reservation ids: a random per-process prefix and a counter (unique across processes
 # sharing a Redis store, cheaper than 16 random bytes per call); a new prefix after fork.
