@@ -14,13 +14,14 @@ from langchain_core.prompts import ChatPromptTemplate, MessagesPlaceholder
 from llm_cost_hooks import BudgetExceeded
 from llm_cost_hooks.budget import SEGMENTS, ContextBudget, SegmentBudgets, fact_clauses, segment_of
 from llm_cost_hooks.langchain import CostCallbackHandler, FakeChatModelWithUsage
-from llm_cost_hooks.langchain._budget import ContextBudgetRunnable, GuardedChatModel, trim_messages
+from llm_cost_hooks.langchain._budget import GuardedChatModel
+from llm_cost_hooks.langchain._context import ContextBudgetRunnable, trim_messages
 from llm_cost_hooks.tokens import default_counter
 
 MODEL = "gpt-4o-mini"
 REPO = Path(__file__).resolve().parents[1]
 from _shared_data import SHARED_DATA as DATA  # noqa: E402
-from _shared_data import need_shared
+from _shared_data import need_shared  # noqa: E402
 
 MULTIWOZ = DATA / "conversations" / "multiwoz21_val" / "val.json.zip"
 SYSTEM = "You are a helpful travel desk assistant for Cambridge. Answer briefly and book only when asked."

@@ -7,6 +7,7 @@ import json
 import threading
 from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, ClassVar
 
 import pytest
 from langchain_core.output_parsers import StrOutputParser
@@ -175,7 +176,7 @@ def test_anomaly_alert_when_last_hour_above_twice_trailing_mean() -> None:
 
 
 class _Hook(BaseHTTPRequestHandler):
-    received: list = []
+    received: ClassVar[list[Any]] = []  # what the webhook got, across handler instances
     fail_first = 1
 
     def do_POST(self) -> None:

@@ -69,6 +69,8 @@ ADAPTER_API = frozenset(
         f"{PACKAGE}.prompt_cache._placement",
         # the neutral cache key and answer format both adapters map their calls into
         f"{PACKAGE}.cache._canonical",
+        # the guarded-call loop both adapters drive with their own call and usage functions
+        f"{PACKAGE}.budget._call",
         # the tier plan RoutedChatModel drives (order, floor, downgrades, route metadata)
         f"{PACKAGE}.routing._tiers",
         # provider usage in OpenAI's shape, under both adapters' own usage readers

@@ -291,10 +291,10 @@ class AnomalyRule(BaseModel):
     check_interval_seconds: float = Field(5.0, ge=0)
 
 
-Timer = Callable[[float, Callable[[], None]], Any]
+Timer = Callable[[float, Callable[[], object]], Any]
 
 
-def _thread_timer(delay: float, fn: Callable[[], None]) -> threading.Timer:
+def _thread_timer(delay: float, fn: Callable[[], object]) -> threading.Timer:
     timer = threading.Timer(max(delay, 0.0), fn)
     timer.daemon = True
     timer.start()

@@ -45,12 +45,15 @@ from __future__ import annotations
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from .._errors import BudgetExceeded, ConfigurationError
 from ._facts import fact_clauses
+
+if TYPE_CHECKING:
+    from ..tokens import TokenCounter
 
 __all__ = [
     "SEGMENTS",
@@ -93,7 +96,8 @@ class SegmentBudgets(BaseModel):
     output: int | None = Field(None, ge=1)
 
     def of(self, segment: str) -> int | None:
-        return getattr(self, segment)
+        value: int | None = getattr(self, segment)
+        return value
 
 
 @dataclass
@@ -316,7 +320,7 @@ class ContextBudget:
         self.strict = strict
         self.oversize = oversize
         self.marker = marker
-        self._counter = counter
+        self._counter: TokenCounter | None = counter
         self._cache: dict[tuple[str, str], int] = {}
         self._facts_cache: dict[tuple[str, str], list[tuple[str, bool, int]]] = {}
         self._cache_size = cache_size
@@ -326,7 +330,7 @@ class ContextBudget:
 
     # -- configuration -------------------------------------------------------------------
     @property
-    def counter(self) -> Any:
+    def counter(self) -> TokenCounter:
         if self._counter is None:
             from ..tokens import default_counter
 
@@ -357,14 +361,14 @@ class ContextBudget:
         """Tokens of one (clean) message, framing included (``count_messages`` recipe)."""
         model = model or self.model
         content = message.get("content")
-        simple = isinstance(content, str) and len(message) == 2 and "role" in message
-        if simple:
+        key = None
+        if isinstance(content, str) and len(message) == 2 and "role" in message:  # cacheable
             key = (model + "\x00" + str(message["role"]), content)
             hit = self._cache.get(key)
             if hit is not None:
                 return hit
         n = self.counter.count_messages([message], model).tokens - _REPLY_PRIMING
-        if simple:
+        if key is not None:
             if len(self._cache) >= self._cache_size:
                 with self._lock:
                     self._cache.clear()

@@ -2,20 +2,21 @@
 
 from __future__ import annotations
 
+import itertools
 import logging
 import math
+import operator
 import os
 import threading
 import time
 import weakref
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, Literal
 
 from .._errors import BudgetExceeded, ConfigurationError
 from .._records import TokenUsage
-from ._alerts import AlertEvent, AlertManager, AnomalyMonitor
-from ._limits import NANO, Downgrade, DowngradeRequired, Limit, SpendRequest, period_bounds
+from ._alerts import AlertEvent, AlertKind, AlertManager, AnomalyMonitor
+from ._limits import NANO, Downgrade, DowngradeRequired, Limit, Period, SpendRequest, period_bounds
 from ._store import _PID, FailoverSpendStore, InProcessSpendStore, RedisSpendStore, ReserveOutcome
 
 #: Over-reservation and late settlement reasons (tagged ``budget.overspend.reason``).
@@ -26,22 +27,88 @@ __all__ = ["Reservation", "SpendGuard"]
 logger = logging.getLogger("llm_cost_hooks.budget")
 
 
-@dataclass
+class _Scopes:
+    """The period-limit part of a plan that only the request's scope values, route and the
+    current periods decide: the same for every call of a tenant (feature, user) in a period,
+    so it is built once and shared (read-only) by the plans."""
+
+    __slots__ = (
+        "keys",
+        "limit_units",
+        "limits",
+        "period_ids",
+        "resets",
+        "resets_ts",
+        "scope_values",
+        "since",
+        "until",
+        "usd",
+    )
+
+    def __init__(self, since: float) -> None:
+        self.since, self.until = since, math.inf  # valid while since <= now < until
+        self.keys: list[str] = []
+        self.limits: list[Limit] = []
+        self.limit_units: list[int] = []
+        self.usd: list[bool] = []  # per limit: counted in USD (else tokens)
+        self.scope_values: list[str] = []
+        self.period_ids: list[str] = []
+        self.resets: list[Any] = []
+        self.resets_ts: list[float] = []
+
+
+_NO_SCOPES = _Scopes(-math.inf)
+
+
 class _Plan:
-    request: SpendRequest
-    input_usd: float
-    output_rate: float
-    worst_usd: float
-    cap: int
-    keys: list[str] = field(default_factory=list)
-    limits: list[Limit] = field(default_factory=list)
-    limit_units: list[int] = field(default_factory=list)
-    amounts: list[int] = field(default_factory=list)
-    ttls: list[int] = field(default_factory=list)
-    scope_values: list[str] = field(default_factory=list)
-    period_ids: list[str] = field(default_factory=list)
-    resets: list[Any] = field(default_factory=list)
-    shrunk_by: str | None = None
+    """A request's reservation: prices, and per applicable period limit its store key, limit
+    and amount (store units), TTL, scope value, period and reset."""
+
+    __slots__ = (
+        "amounts",
+        "cap",
+        "input_usd",
+        "keys",
+        "limit_units",
+        "limits",
+        "output_rate",
+        "period_ids",
+        "request",
+        "resets",
+        "scope_values",
+        "shrunk_by",
+        "ttls",
+        "usd",
+        "worst_usd",
+    )
+
+    def __init__(
+        self,
+        request: SpendRequest,
+        input_usd: float,
+        output_rate: float,
+        worst_usd: float,
+        cap: int,
+        scopes: _Scopes = _NO_SCOPES,
+        amounts: list[int] | None = None,
+        ttls: list[int] | None = None,
+        shrunk_by: str | None = None,
+    ) -> None:
+        self.request = request
+        self.input_usd = input_usd
+        self.output_rate = output_rate
+        self.worst_usd = worst_usd
+        self.cap = cap
+        self.shrunk_by = shrunk_by
+        self.keys = scopes.keys
+        self.limits = scopes.limits
+        self.limit_units = scopes.limit_units
+        self.usd = scopes.usd
+        self.scope_values = scopes.scope_values
+        self.period_ids = scopes.period_ids
+        self.resets = scopes.resets
+        self.amounts: list[int] = amounts if amounts is not None else []
+        self.ttls: list[int] = ttls if ttls is not None else []
 
 
 class Reservation:
@@ -55,8 +122,24 @@ class Reservation:
     counted beyond the hold, per limit: ``(limit name, excess, reason)``.
     """
 
+    __slots__ = (
+        "__weakref__",  # the guard's lease renewer holds reservations weakly
+        "_created",
+        "_plan",
+        "actual_usd",
+        "guard",
+        "id",
+        "lease_until",
+        "max_output_tokens",
+        "overspend",
+        "request",
+        "shrunk_by",
+        "state",
+        "worst_usd",
+    )
+
     def __init__(self, guard: SpendGuard, plan: _Plan) -> None:
-        self.id = os.urandom(16).hex()
+        self.id = _reservation_id()
         self.guard = guard
         self._plan = plan
         self.request = plan.request
@@ -92,7 +175,8 @@ class Reservation:
         tokens = (input_tokens if input_tokens is not None else self.request.input_tokens) + (
             output_tokens if output_tokens is not None else self.max_output_tokens
         )
-        return [round(cost_usd * NANO) if lim.metric == "usd" else tokens for lim in self._plan.limits]
+        units = round(cost_usd * NANO)
+        return [units if usd else tokens for usd in self._plan.usd]
 
     def settle(
         self, cost_usd: float, *, input_tokens: int | None = None, output_tokens: int | None = None
@@ -128,7 +212,7 @@ class Reservation:
         # The common case (within the hold, lease alive) costs one clock read.
         if _monotonic() > self.lease_until:
             return True
-        return any(a > h for a, h in zip(actual, self._plan.amounts))
+        return any(map(operator.gt, actual, self._plan.amounts))
 
     def release(self) -> None:
         """Free the hold (the call failed and was not billed)."""
@@ -217,6 +301,13 @@ class SpendGuard:
             self.store = store
         self._price_book = price_book
         self._prices: dict[tuple[str, str | None], Any] = {}
+        self._flat_rates: dict[tuple[str, str | None], tuple[float, float]] = {}
+        self._scopes_cache: dict[tuple[str | None, ...], _Scopes] = {}
+        # Per period limit, what every plan repeats: key prefix, limit in store units, USD?
+        self._period_info = [
+            (lim, f"b:{lim.name}:{lim.scope}:", round(lim.amount * lim.scale), lim.metric == "usd")
+            for lim in self._period_limits
+        ]
         self.alerts = alerts if alerts is not None else AlertManager()
         self.lease_seconds = lease_seconds
         self.max_hold_seconds = max_hold_seconds
@@ -247,16 +338,24 @@ class SpendGuard:
         price = self._prices.get(key)
         if price is None:
             price = self._prices[key] = self.price_book.lookup(model, provider)
+            if not (price.tiers or price.range_tiers or price.off_peak):
+                # Rates that depend on neither the prompt's size nor the hour: read once.
+                rates = price.rates_for(0)
+                self._flat_rates[key] = (rates.input, max(rates.output, rates.reasoning or 0.0))
         return price
 
     def estimate(self, request: SpendRequest) -> tuple[float, float, float, int]:
         """``(input USD, output USD per token, worst-case USD, output cap)`` of a request:
         counted input x input price + output cap x output price."""
         price = self._price(request.model, request.provider)
-        rates = price.rates_for(request.input_tokens)
-        out_rate = max(rates.output, rates.reasoning or 0.0)
+        flat = self._flat_rates.get((request.model, request.provider))
+        if flat is not None:
+            in_rate, out_rate = flat
+        else:
+            rates = price.rates_for(request.input_tokens)
+            in_rate, out_rate = rates.input, max(rates.output, rates.reasoning or 0.0)
         cap = request.max_output_tokens or price.max_output_tokens or self.default_output_tokens
-        input_usd = request.input_tokens * rates.input
+        input_usd = request.input_tokens * in_rate
         return input_usd, out_rate, input_usd + cap * out_rate, cap
 
     def cost_of(self, usage: TokenUsage, model: str, provider: str | None = None) -> float:
@@ -273,6 +372,8 @@ class SpendGuard:
         for lim in self._request_limits:
             if not lim.applies_to(request.route):
                 continue
+            value: float
+            requested: float
             if lim.metric == "input_tokens":
                 value, requested = request.input_tokens, request.input_tokens
             elif lim.metric == "output_tokens":
@@ -294,32 +395,57 @@ class SpendGuard:
             if lim.on_breach == "downgrade" and lim.downgrade_to != request.model:
                 return Downgrade(lim.name, lim.downgrade_to, request.model, error)
             raise error
-        plan = _Plan(request, input_usd, out_rate, worst, cap, shrunk_by=shrunk_by)
+        if not self._period_info:
+            return _Plan(request, input_usd, out_rate, worst, cap, shrunk_by=shrunk_by)
         now = self.clock()
+        scopes = self._scopes(request, now)
         tokens = request.input_tokens + cap
-        for lim in self._period_limits:
+        worst_units = math.ceil(worst * NANO)
+        return _Plan(
+            request,
+            input_usd,
+            out_rate,
+            worst,
+            cap,
+            scopes,
+            [worst_units if usd else tokens for usd in scopes.usd],
+            # Keep the counters a day past the reset for reports; then Redis drops them.
+            [int(resets_ts - now) + 86_400 for resets_ts in scopes.resets_ts],
+            shrunk_by,
+        )
+
+    def _scopes(self, request: SpendRequest, now: float) -> _Scopes:
+        key = (request.route, request.tenant, request.feature, request.user)
+        scopes = self._scopes_cache.get(key)
+        if scopes is not None and scopes.since <= now < scopes.until:
+            return scopes
+        scopes = _Scopes(now)
+        for lim, prefix, limit_units, usd in self._period_info:
             if not lim.applies_to(request.route):
                 continue
-            value = request.scope_value(lim.scope)  # type: ignore[arg-type]
-            period_id, resets, resets_ts = self._period(lim.period, now)  # type: ignore[arg-type]
-            plan.keys.append(f"b:{lim.name}:{lim.scope}:{value}:{period_id}")
-            plan.limits.append(lim)
-            plan.limit_units.append(round(lim.amount * lim.scale))
-            plan.amounts.append(math.ceil(worst * NANO) if lim.metric == "usd" else tokens)
-            # Keep the counters a day past the reset for reports; then Redis drops them.
-            plan.ttls.append(int(resets_ts - now) + 86_400)
-            plan.scope_values.append(value)
-            plan.period_ids.append(period_id)
-            plan.resets.append(resets)
-        return plan
+            scope_value = request.scope_value(lim.scope)
+            period_id, resets, resets_ts = self._period(lim.period, now)
+            scopes.keys.append(f"{prefix}{scope_value}:{period_id}")
+            scopes.limits.append(lim)
+            scopes.limit_units.append(limit_units)
+            scopes.usd.append(usd)
+            scopes.scope_values.append(scope_value)
+            scopes.period_ids.append(period_id)
+            scopes.resets.append(resets)
+            scopes.resets_ts.append(resets_ts)
+            scopes.until = min(scopes.until, resets_ts)
+        if len(self._scopes_cache) >= 10_000:  # many tenants or users: start over
+            self._scopes_cache.clear()
+        self._scopes_cache[key] = scopes
+        return scopes
 
-    def _period(self, period: str, now: float) -> tuple[str, Any, float]:
+    def _period(self, period: Period, now: float) -> tuple[str, Any, float]:
         # Formatting a period id costs more than the rest of a plan: reuse it while
         # ``now`` stays between the time it was computed and its reset.
         cached = self._periods.get(period)
         if cached is not None and cached[0] <= now < cached[3]:
             return cached[1], cached[2], cached[3]
-        period_id, resets = period_bounds(period, now)  # type: ignore[arg-type]
+        period_id, resets = period_bounds(period, now)
         resets_ts = resets.timestamp()
         self._periods[period] = (now, period_id, resets, resets_ts)
         return period_id, resets, resets_ts
@@ -360,39 +486,15 @@ class SpendGuard:
         # Its own kind: holds are not spend, so a refusal never stands in for a threshold.
         i = outcome.failed
         assert i is not None
-        lim = plan.limits[i]
-        event = AlertEvent(
-            kind="refused",
-            limit_name=lim.name,
-            scope=lim.scope,
-            scope_value=plan.scope_values[i],
-            period=lim.period,
-            period_id=plan.period_ids[i],
-            spent=(outcome.spent + outcome.reserved) / lim.scale,
-            unit=lim.unit,
-            limit=lim.amount,
-            requested=plan.amounts[i] / lim.scale,
-            resets_at=plan.resets[i],
-        )
+        scale = plan.limits[i].scale
+        spent = (outcome.spent + outcome.reserved) / scale
+        event = _plan_event(plan, i, "refused", spent, requested=plan.amounts[i] / scale)
         self.alerts.metric("llm_cost_hooks.budget.refused", 1.0, event.attributes())
         return event
 
     def _event(self, plan: _Plan, i: int, threshold: float, spent: float) -> AlertEvent:
-        lim = plan.limits[i]
-        return AlertEvent(
-            kind="threshold",
-            limit_name=lim.name,
-            scope=lim.scope,
-            scope_value=plan.scope_values[i],
-            period=lim.period,
-            period_id=plan.period_ids[i],
-            spent=spent,
-            unit=lim.unit,
-            limit=lim.amount,
-            threshold=threshold,
-            fraction=spent / lim.amount,
-            resets_at=plan.resets[i],
-        )
+        fraction = spent / plan.limits[i].amount
+        return _plan_event(plan, i, "threshold", spent, threshold=threshold, fraction=fraction)
 
     # -- reserve --------------------------------------------------------------------------
     def try_reserve(self, request: SpendRequest) -> Reservation | Downgrade:
@@ -453,7 +555,8 @@ class SpendGuard:
 
     # -- store calls used by Reservation ---------------------------------------------------
     async def _astore_settle(self, r: Reservation, actual: list[int]) -> list[int]:
-        return await self.store.asettle(r.id, r._plan.keys, actual, r._plan.ttls)
+        spent: list[int] = await self.store.asettle(r.id, r._plan.keys, actual, r._plan.ttls)
+        return spent
 
     def _store_release(self, r: Reservation) -> None:
         self.store.release(r.id, r._plan.keys)
@@ -539,22 +642,8 @@ class SpendGuard:
         return events
 
     def _overspend_event(self, plan: _Plan, i: int, spent: float, excess: float, reason: str) -> AlertEvent:
-        lim = plan.limits[i]
-        return AlertEvent(
-            kind="overspend",
-            limit_name=lim.name,
-            scope=lim.scope,
-            scope_value=plan.scope_values[i],
-            period=lim.period,
-            period_id=plan.period_ids[i],
-            spent=spent,
-            unit=lim.unit,
-            limit=lim.amount,
-            fraction=spent / lim.amount,
-            resets_at=plan.resets[i],
-            reason=reason,
-            excess=excess,
-        )
+        fraction = spent / plan.limits[i].amount
+        return _plan_event(plan, i, "overspend", spent, fraction=fraction, reason=reason, excess=excess)
 
     def _on_replay(self, keys: Sequence[str], spent: Sequence[int] | None) -> None:
         """Alerts for spend replayed from the outage journal: thresholds it crossed, and an
@@ -566,22 +655,14 @@ class SpendGuard:
             if found is None:
                 continue
             lim, value, period_id = found
-            resets = period_bounds(lim.period, self.clock())[1]  # type: ignore[arg-type]
-            plan = _Plan(
-                SpendRequest(model="-", input_tokens=0),
-                0.0,
-                0.0,
-                0.0,
-                0,
-                keys=[key],
-                limits=[lim],
-                limit_units=[round(lim.amount * lim.scale)],
-                amounts=[0],
-                ttls=[int(resets.timestamp() - self.clock()) + 86_400],
-                scope_values=[value],
-                period_ids=[period_id],
-                resets=[resets],
-            )
+            resets = period_bounds(lim.period, self.clock())[1]
+            scopes = _Scopes(-math.inf)
+            scopes.keys, scopes.limits, scopes.limit_units = [key], [lim], [round(lim.amount * lim.scale)]
+            scopes.usd, scopes.scope_values = [lim.metric == "usd"], [value]
+            scopes.period_ids, scopes.resets = [period_id], [resets]
+            ttl = int(resets.timestamp() - self.clock()) + 86_400
+            no_request = SpendRequest(model="-", input_tokens=0, max_output_tokens=None)
+            plan = _Plan(no_request, 0.0, 0.0, 0.0, 0, scopes, [0], [ttl])
             for event, flag, ttl in self._threshold_events(plan, [units]):
                 self._fire(event, flag, ttl)
             if units > plan.limit_units[0]:
@@ -607,11 +688,12 @@ class SpendGuard:
             lim = plan.limits[i]
             value = units / lim.scale
             fraction = value / lim.amount
-            self.alerts.metric(
-                "llm_cost_hooks.budget.utilization",
-                fraction,
-                {"budget.limit": lim.name, "budget.scope_value": plan.scope_values[i]},
-            )
+            if self.alerts.metric_hooks:
+                self.alerts.metric(
+                    "llm_cost_hooks.budget.utilization",
+                    fraction,
+                    {"budget.limit": lim.name, "budget.scope_value": plan.scope_values[i]},
+                )
             for t in lim.alert_at:
                 if fraction >= t:
                     out.append((self._event(plan, i, t, value), f"{plan.keys[i]}:{t:g}", plan.ttls[i]))
@@ -696,7 +778,7 @@ class SpendGuard:
         lim = limit if isinstance(limit, Limit) else next((x for x in self.limits if x.name == limit), None)
         if lim is None or lim.period == "request":
             raise ConfigurationError(f"{limit!r} is not a period limit of this guard.")
-        period_id, _ = period_bounds(lim.period, self.clock() if at is None else at)  # type: ignore[arg-type]
+        period_id, _ = period_bounds(lim.period, self.clock() if at is None else at)
         value = "*" if lim.scope == "global" else (scope_value or "_unattributed")
         return lim, f"b:{lim.name}:{lim.scope}:{value}:{period_id}"
 
@@ -713,6 +795,38 @@ class SpendGuard:
 
 
 _monotonic = time.monotonic
+
+
+def _plan_event(plan: _Plan, i: int, kind: AlertKind, spent: float, **extra: Any) -> AlertEvent:
+    """An alert about the plan's ``i``-th period limit."""
+    lim = plan.limits[i]
+    return AlertEvent(
+        kind=kind,
+        limit_name=lim.name,
+        scope=lim.scope,
+        scope_value=plan.scope_values[i],
+        period=lim.period,
+        period_id=plan.period_ids[i],
+        spent=spent,
+        unit=lim.unit,
+        limit=lim.amount,
+        resets_at=plan.resets[i],
+        **extra,
+    )
+
+
+# Reservation ids: a random per-process prefix and a counter (unique across processes
+# sharing a Redis store, cheaper than 16 random bytes per call); a new prefix after fork.
+# One tuple, read once per id, so a thread never pairs one prefix with another's counter.
+_id_state: tuple[int, str, Iterator[int]] = (0, "", itertools.count())
+
+
+def _reservation_id() -> str:
+    global _id_state
+    state = _id_state
+    if state[0] != _PID[0]:
+        state = _id_state = (_PID[0], os.urandom(12).hex() + "-", itertools.count())
+    return f"{state[1]}{next(state[2]):x}"
 
 
 def _renew_loop(guard_ref: weakref.ref[SpendGuard]) -> None:

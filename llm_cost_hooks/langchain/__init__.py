@@ -21,8 +21,8 @@ _EXPORTS: dict[str, str] = {
     "ReplayChatModel": "._replay",
     "ReplayMissError": ".._errors",
     "GuardedChatModel": "._budget",
-    "ContextBudgetRunnable": "._budget",
-    "trim_messages": "._budget",
+    "ContextBudgetRunnable": "._context",
+    "trim_messages": "._context",
     "SemanticCache": "._cache",
     "cache_scope": "._cache",
     "LangChainEmbedder": "._embeddings",
@@ -39,15 +39,15 @@ install_lazy_exports(globals(), _EXPORTS)
 if _TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs: every name of _EXPORTS
     # "X as X": an explicit re-export, since mypy cannot read the computed __all__
     from .._errors import ReplayMissError as ReplayMissError
-    from ._budget import ContextBudgetRunnable as ContextBudgetRunnable
     from ._budget import GuardedChatModel as GuardedChatModel
-    from ._budget import trim_messages as trim_messages
     from ._cache import SemanticCache as SemanticCache
     from ._cache import cache_scope as cache_scope
     from ._callback import CACHE_MARKER_KEY as CACHE_MARKER_KEY
     from ._callback import CostCallbackHandler as CostCallbackHandler
     from ._callback import install as install
     from ._callback import uninstall as uninstall
+    from ._context import ContextBudgetRunnable as ContextBudgetRunnable
+    from ._context import trim_messages as trim_messages
     from ._embeddings import LangChainEmbedder as LangChainEmbedder
     from ._fake import FakeChatModelWithUsage as FakeChatModelWithUsage
     from ._prompt_cache import PromptCacheBreakpoints as PromptCacheBreakpoints

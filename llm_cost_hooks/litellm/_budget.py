@@ -12,20 +12,18 @@ Two ways in:
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Mapping
 from typing import Any
 
 import litellm
 
-from .._errors import UnknownModelError
+from .._records import TokenUsage
 from ..budget import SpendGuard, SpendRequest
+from ..budget._call import Attempt, Attribution, GuardedCall, Target, aguarded_call, guarded_call
 from ._prepare import split_model
 from ._usage import usage_from_litellm
 
 __all__ = ["aguarded_completion", "guarded_completion", "proxy_refusal", "spend_request_for"]
-
-logger = logging.getLogger("llm_cost_hooks")
 
 
 def _count_input(messages: Any, model: str) -> int:
@@ -35,6 +33,11 @@ def _count_input(messages: Any, model: str) -> int:
         return int(default_counter().count_messages(list(messages or []), model).tokens)
     except Exception:
         return 0
+
+
+def _max_tokens(kwargs: Mapping[str, Any]) -> int | None:
+    max_out = kwargs.get("max_tokens") or kwargs.get("max_completion_tokens")
+    return int(max_out) if max_out else None
 
 
 def spend_request_for(
@@ -49,22 +52,13 @@ def spend_request_for(
     counted tokens (``input_tokens`` when already counted), its ``max_tokens`` and the
     attribution in ``metadata``."""
     name, provider = split_model(model, kwargs.get("custom_llm_provider"))
-    md = metadata or {}
-    max_out = kwargs.get("max_tokens") or kwargs.get("max_completion_tokens")
     return SpendRequest(
         model=name,
         provider=provider,
         input_tokens=_count_input(messages, name) if input_tokens is None else int(input_tokens),
-        max_output_tokens=int(max_out) if max_out else None,
-        tenant=_s(md.get("tenant_id") or md.get("tenant")),
-        feature=_s(md.get("feature")),
-        route=_s(md.get("route")),
-        user=_s(md.get("user_id") or md.get("user")),
+        max_output_tokens=_max_tokens(kwargs),
+        **Attribution.of(metadata or {})._asdict(),
     )
-
-
-def _s(value: Any) -> str | None:
-    return None if value is None else str(value)
 
 
 def _apply_cap(kwargs: dict[str, Any], reservation: Any) -> None:
@@ -76,13 +70,28 @@ def _apply_cap(kwargs: dict[str, Any], reservation: Any) -> None:
         kwargs[key] = int(cap)
 
 
-def _settle(guard: SpendGuard, reservation: Any, response: Any, req: SpendRequest) -> None:
-    usage = usage_from_litellm(getattr(response, "usage", None))
-    if usage is None:  # e.g. a stream: the worst case stays charged, nothing is lost
-        reservation.settle(reservation.worst_usd)
-        return
-    cost = guard.cost_of(usage, req.model, req.provider)
-    reservation.settle(cost, input_tokens=usage.input_tokens, output_tokens=usage.output_tokens)
+def _call(guard: SpendGuard, kwargs: dict[str, Any]) -> GuardedCall[str]:
+    # A model without a price is let through unguarded (warned): LiteLLM may still know it.
+    name, provider = split_model(kwargs["model"], kwargs.get("custom_llm_provider"))
+    return GuardedCall(
+        Target(kwargs["model"], name, provider),
+        guard=guard,
+        input_tokens=_count_input(kwargs.get("messages"), name),
+        max_tokens=_max_tokens(kwargs),
+        scope=Attribution.of(kwargs.get("metadata") or {}),
+        unpriced="allow",
+    )
+
+
+def _capped(kwargs: dict[str, Any], attempt: Attempt[str]) -> dict[str, Any]:
+    if attempt.reservation is not None:
+        _apply_cap(kwargs, attempt.reservation)
+    return kwargs
+
+
+def _usage(response: Any, attempt: Attempt[str]) -> TokenUsage | None:
+    # None (e.g. a stream's wrapper): the worst case stays charged, nothing is lost.
+    return usage_from_litellm(getattr(response, "usage", None))
 
 
 def guarded_completion(guard: SpendGuard, **kwargs: Any) -> Any:
@@ -97,38 +106,14 @@ def guarded_completion(guard: SpendGuard, **kwargs: Any) -> Any:
     >>> r.choices[0].message.content
     'hi'
     """
-    req = spend_request_for(kwargs["model"], kwargs.get("messages"), kwargs, kwargs.get("metadata"))
-    try:
-        reservation = guard.reserve(req)
-    except UnknownModelError:
-        logger.warning("llm-cost-hooks: no price for %r; call not budget-checked", req.model)
-        return litellm.completion(**kwargs)
-    _apply_cap(kwargs, reservation)
-    try:
-        response = litellm.completion(**kwargs)
-    except BaseException:
-        reservation.release()
-        raise
-    _settle(guard, reservation, response, req)
-    return response
+    return guarded_call(_call(guard, kwargs), lambda a: litellm.completion(**_capped(kwargs, a)), _usage)
 
 
 async def aguarded_completion(guard: SpendGuard, **kwargs: Any) -> Any:
     """Async :func:`guarded_completion` over ``litellm.acompletion``."""
-    req = spend_request_for(kwargs["model"], kwargs.get("messages"), kwargs, kwargs.get("metadata"))
-    try:
-        reservation = await guard.areserve(req)
-    except UnknownModelError:
-        logger.warning("llm-cost-hooks: no price for %r; call not budget-checked", req.model)
-        return await litellm.acompletion(**kwargs)
-    _apply_cap(kwargs, reservation)
-    try:
-        response = await litellm.acompletion(**kwargs)
-    except BaseException:
-        reservation.release()
-        raise
-    _settle(guard, reservation, response, req)
-    return response
+    return await aguarded_call(
+        _call(guard, kwargs), lambda a: litellm.acompletion(**_capped(kwargs, a)), _usage
+    )
 
 
 def proxy_refusal(error: BaseException, *, now: float | None = None) -> Exception | None:

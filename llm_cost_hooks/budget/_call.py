@@ -1,0 +1,462 @@
+"""One guarded model call, framework-free: the loop every adapter runs.
+
+Per attempt: check the circuit breaker, reserve the worst case on the spend guard (a
+``downgrade`` policy switches the target and reserves again), perform the attempt, then
+settle the real cost - or, on an error, release the hold (or settle what a stream had
+already delivered, which the provider bills) and retry within the retry budget. Lease
+renewal and over-spend accounting live on :class:`~llm_cost_hooks.budget.Reservation`.
+
+An adapter describes the call (:class:`GuardedCall`) and supplies three callables:
+
+* ``perform(attempt)``: run one attempt on ``attempt.target`` with ``attempt.cap`` as the
+  output cap; an iterable of items (a stream's chunks, or the one result of a plain call);
+* ``add(aggregate, item)``: fold the items delivered so far (e.g. message chunks);
+* ``usage(aggregate, attempt)``: the :class:`~llm_cost_hooks.TokenUsage` of what was
+  delivered (``None``: unknown; the hold is then settled at the worst case).
+
+:func:`guarded_stream` / :func:`aguarded_stream` are the one sync and the one async body;
+:func:`guarded_call` / :func:`aguarded_call` run a plain call through them as a stream of
+one item. Nothing here imports a framework.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Generator, Iterable, Mapping
+from typing import Any, Generic, Literal, NamedTuple, TypeVar
+
+from .._errors import BudgetExceeded, UnknownModelError
+from .._records import TokenUsage
+from ..dedup import CircuitBreaker, CircuitOpenError, RetryBudget, RetryState
+from ._guard import Reservation, SpendGuard
+from ._limits import Downgrade, DowngradeRequired, SpendRequest
+
+__all__ = [
+    "Attempt",
+    "Attribution",
+    "GuardedCall",
+    "Target",
+    "aguarded_call",
+    "aguarded_stream",
+    "guarded_call",
+    "guarded_stream",
+]
+
+logger = logging.getLogger("llm_cost_hooks.budget")
+
+T = TypeVar("T")
+A = TypeVar("A")
+M = TypeVar("M")
+
+# Errors that end a call without the provider having failed: no breaker failure, no retry.
+_OWN_REFUSALS = (BudgetExceeded, CircuitOpenError)
+# The consumer went away: the hold is released (or the delivered part settled) at once.
+_CANCELLED = (GeneratorExit, asyncio.CancelledError, KeyboardInterrupt)
+
+
+def _text(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+class Attribution(NamedTuple):
+    """The :class:`SpendRequest` scope fields of a call."""
+
+    tenant: str | None = None
+    feature: str | None = None
+    route: str | None = None
+    user: str | None = None
+
+    @classmethod
+    def of(cls, metadata: Mapping[str, Any], route: str | None = None) -> Attribution:
+        """Read from a call's metadata: ``tenant_id``/``tenant``, ``feature``, ``route``
+        (else ``route``), ``user_id``/``user``."""
+        get = metadata.get
+        return cls(
+            _text(get("tenant_id") or get("tenant")),
+            _text(get("feature")),
+            _text(get("route") or route),
+            _text(get("user_id") or get("user")),
+        )
+
+
+_UNATTRIBUTED = Attribution()
+
+
+class Target(Generic[M]):
+    """What an attempt calls: the model's priced name and provider, and the adapter's
+    own handle on it (a chat model object, a model string...)."""
+
+    __slots__ = ("handle", "model", "provider")
+
+    def __init__(self, handle: M, model: str, provider: str | None = None) -> None:
+        self.handle = handle
+        self.model = model
+        self.provider = provider
+
+    def __repr__(self) -> str:
+        return f"Target({self.model!r}, provider={self.provider!r})"
+
+
+class Attempt(Generic[M]):
+    """One attempt: its target, the reservation held for it (``None`` without a guard)
+    and the output cap to send (the reservation's, possibly shrunk; else the request's)."""
+
+    __slots__ = ("cap", "reservation", "target")
+
+    def __init__(self, target: Target[M], reservation: Reservation | None, cap: int | None) -> None:
+        self.target = target
+        self.reservation = reservation
+        self.cap = cap
+
+
+class GuardedCall(Generic[M]):
+    """The framework-free state of one guarded call: what to reserve, which breaker and
+    retry budget apply, and the record tags gathered on the way (``budget.*``,
+    ``breaker.state``, ``retry.*``, ``stream.*``) for the adapter to put on the cost record.
+
+    ``input_tokens`` may be given, or counted on first use by ``count_input`` (only a
+    guard or a reply without usage needs it). ``downgrade`` maps a :class:`Downgrade` to
+    the cheaper target (``None`` or no callable: :class:`DowngradeRequired` is raised);
+    one downgrade per call. ``unpriced="allow"`` lets a model without a price through,
+    unguarded and warned about, instead of raising
+    :class:`~llm_cost_hooks.UnknownModelError`.
+    """
+
+    __slots__ = (
+        "_counted",
+        "_current",
+        "_downgrade",
+        "breaker",
+        "count_input",
+        "downgraded_from",
+        "guard",
+        "max_tokens",
+        "retry",
+        "retry_state",
+        "scope",
+        "stream",
+        "tags",
+        "target",
+        "unpriced",
+    )
+
+    def __init__(
+        self,
+        target: Target[M],
+        *,
+        guard: SpendGuard | None = None,
+        breaker: CircuitBreaker | None = None,
+        retry: RetryBudget | None = None,
+        task_id: str = "",
+        input_tokens: int | None = None,
+        count_input: Callable[[], int] | None = None,
+        max_tokens: int | None = None,
+        scope: Attribution = _UNATTRIBUTED,
+        tags: dict[str, str] | None = None,
+        downgrade: Callable[[Downgrade], Target[M] | None] | None = None,
+        unpriced: Literal["raise", "allow"] = "raise",
+        stream: bool = False,
+    ) -> None:
+        self.target = target
+        self._current = target  # the downgraded target once a downgrade happened
+        self.guard = guard
+        self.breaker = breaker
+        self.retry = retry
+        self.retry_state: RetryState | None = retry.state(task_id) if retry is not None else None
+        self._counted = input_tokens
+        self.count_input = count_input
+        self.max_tokens = max_tokens
+        self.scope = scope
+        self.tags: dict[str, str] = tags if tags is not None else {}
+        self._downgrade = downgrade
+        self.downgraded_from: str | None = None
+        self.unpriced = unpriced
+        self.stream = stream
+
+    @property
+    def input_tokens(self) -> int:
+        # Counted on first use: counting a long prompt costs more than the rest of the call.
+        if self._counted is None:
+            self._counted = self.count_input() if self.count_input is not None else 0
+        return self._counted
+
+    def request(self, target: Target[M]) -> SpendRequest:
+        """The :class:`SpendRequest` of an attempt on ``target``."""
+        return SpendRequest(
+            model=target.model,
+            provider=target.provider,
+            input_tokens=self.input_tokens,
+            max_output_tokens=self.max_tokens,
+            tenant=self.scope.tenant,
+            feature=self.scope.feature,
+            route=self.scope.route,
+            user=self.scope.user,
+        )
+
+    # -- before an attempt ------------------------------------------------------------------
+    def _check_breaker(self, model: str) -> None:
+        if self.breaker is None:
+            return
+        try:
+            self.tags["breaker.state"] = self.breaker.check(model).value
+        except CircuitOpenError:
+            self.tags["breaker.state"] = "open"
+            raise
+
+    def _downgraded(self, decision: Downgrade) -> Target[M]:
+        target = None
+        if self._downgrade is not None and self.downgraded_from is None:
+            target = self._downgrade(decision)
+        if target is None:
+            raise DowngradeRequired(decision)
+        self.downgraded_from = self.target.model
+        self.tags["budget.downgraded_from"] = self.target.model
+        self.tags["budget.downgrade_limit"] = decision.limit_name
+        self._current = target
+        return target
+
+    def _held(self, target: Target[M], decision: Reservation | Downgrade | None) -> Attempt[M] | None:
+        """The attempt a reserve decision allows; ``None`` after a downgrade (reserve again)."""
+        if isinstance(decision, Downgrade):
+            self._downgraded(decision)
+            return None
+        return Attempt(target, decision, decision.max_output_tokens if decision else self.max_tokens)
+
+    def _unpriced(self, target: Target[M], error: UnknownModelError) -> Attempt[M]:
+        if self.unpriced != "allow":
+            raise error
+        logger.warning("llm-cost-hooks: no price for %r; call not budget-checked", target.model)
+        return Attempt(target, None, self.max_tokens)
+
+    def _next_target(self) -> Target[M]:
+        target = self._current
+        self._check_breaker(target.model)
+        return target
+
+    def begin(self) -> Attempt[M]:
+        """Breaker check and reservation (following a downgrade) for the next attempt."""
+        attempt = None
+        while attempt is None:  # None: a downgrade switched the target, reserve again
+            target = self._next_target()
+            try:
+                guard = self.guard
+                attempt = self._held(target, guard.try_reserve(self.request(target)) if guard else None)
+            except UnknownModelError as exc:
+                attempt = self._unpriced(target, exc)
+        return attempt
+
+    async def abegin(self) -> Attempt[M]:
+        """Async :meth:`begin`."""
+        attempt = None
+        while attempt is None:
+            target = self._next_target()
+            try:
+                guard = self.guard
+                attempt = self._held(
+                    target, await guard.atry_reserve(self.request(target)) if guard else None
+                )
+            except UnknownModelError as exc:
+                attempt = self._unpriced(target, exc)
+        return attempt
+
+    # -- after an attempt -------------------------------------------------------------------
+    def _cost(self, usage: TokenUsage, target: Target[M], fallback: float) -> float:
+        if self.guard is None:
+            return 0.0
+        try:
+            return self.guard.cost_of(usage, target.model, target.provider)
+        except Exception:  # an unpriced usage field: keep the worst case held
+            return fallback
+
+    def _settled(self, attempt: Attempt[M], usage: TokenUsage | None) -> tuple[float, dict[str, Any]]:
+        """The cost to settle and the settle keywords for ``usage`` (``None``: worst case)."""
+        r = attempt.reservation
+        worst = r.worst_usd if r is not None else 0.0
+        if usage is None:
+            return worst, {}
+        cost = self._cost(usage, attempt.target, worst)
+        return cost, {"input_tokens": usage.input_tokens, "output_tokens": usage.output_tokens}
+
+    def _succeeded(self, attempt: Attempt[M], cost: float) -> None:
+        if attempt.reservation is not None:
+            self.tags.update(attempt.reservation.tags())
+        if self.breaker is not None:
+            self.breaker.record_success(attempt.target.model)
+            self.tags["breaker.state"] = "closed"
+        if self.retry is not None and self.retry_state is not None:
+            self.retry.record(self.retry_state, cost)
+            self.tags.update(self.retry_state.tags())
+
+    def succeeded(self, attempt: Attempt[M], usage: TokenUsage | None) -> None:
+        """Settle the attempt's hold with the real cost of ``usage``."""
+        cost, counts = self._settled(attempt, usage)
+        if attempt.reservation is not None:
+            attempt.reservation.settle(cost, **counts)
+        self._succeeded(attempt, cost)
+
+    async def asucceeded(self, attempt: Attempt[M], usage: TokenUsage | None) -> None:
+        """Async :meth:`succeeded`."""
+        cost, counts = self._settled(attempt, usage)
+        if attempt.reservation is not None:
+            await attempt.reservation.asettle(cost, **counts)
+        self._succeeded(attempt, cost)
+
+    def _partial(
+        self, attempt: Attempt[M], error: BaseException, delivered: TokenUsage | None
+    ) -> float | None:
+        """Tags and counts after a failed attempt; the cost to settle for what was delivered
+        (``None``: release the hold)."""
+        cancelled = isinstance(error, _CANCELLED)
+        if self.stream:
+            self.tags["stream.outcome"] = "cancelled" if cancelled else "error"
+        r = attempt.reservation
+        cost = None
+        if r is not None and delivered is not None:
+            # Tokens already delivered are billed by the provider: keep them, free the rest.
+            cost = self._cost(delivered, attempt.target, r.worst_usd)
+            if self.stream:
+                self.tags["stream.partial_output_tokens"] = str(delivered.output_tokens)
+        if self.breaker is not None and not cancelled and not isinstance(error, _OWN_REFUSALS):
+            self.breaker.record_failure(attempt.target.model)
+        return cost
+
+    def _retry_in(self, attempt: Attempt[M], error: BaseException, delivered: bool) -> float | None:
+        """Seconds to wait before retrying, or ``None`` to raise ``error``."""
+        if attempt.reservation is not None:
+            self.tags.update(attempt.reservation.tags())
+        state = self.retry_state
+        if (
+            delivered  # items already reached the caller: a retry would repeat them
+            or self.retry is None
+            or state is None
+            or not isinstance(error, Exception)
+            or isinstance(error, _OWN_REFUSALS)
+        ):
+            return None
+        # A failed attempt is counted at its prompt's price, like the tracker records it.
+        billed = TokenUsage(input_tokens=self.input_tokens) if self.guard is not None else None
+        self.retry.record(state, self._cost(billed, attempt.target, 0.0) if billed is not None else 0.0)
+        self.tags.update(state.tags())
+        worst = attempt.reservation.worst_usd if attempt.reservation is not None else 0.0
+        return self.retry.delay(state) if self.retry.can_retry(state, worst) else None
+
+    def failed(
+        self, attempt: Attempt[M], error: BaseException, delivered: bool, usage: TokenUsage | None
+    ) -> float | None:
+        """Release the hold (or settle ``usage``, what was delivered) after ``error``;
+        the delay before a retry, or ``None`` to raise."""
+        cost = self._partial(attempt, error, usage)
+        r = attempt.reservation
+        if r is not None:
+            if cost is None or usage is None:
+                r.release()
+            else:
+                r.settle(cost, input_tokens=usage.input_tokens, output_tokens=usage.output_tokens)
+        return self._retry_in(attempt, error, delivered)
+
+    async def afailed(
+        self, attempt: Attempt[M], error: BaseException, delivered: bool, usage: TokenUsage | None
+    ) -> float | None:
+        """Async :meth:`failed`; a cancelled call settles without awaiting (it may be
+        cancelled again at any await)."""
+        if isinstance(error, _CANCELLED):
+            return self.failed(attempt, error, delivered, usage)
+        cost = self._partial(attempt, error, usage)
+        r = attempt.reservation
+        if r is not None:
+            if cost is None or usage is None:
+                await r.arelease()
+            else:
+                await r.asettle(cost, input_tokens=usage.input_tokens, output_tokens=usage.output_tokens)
+        return self._retry_in(attempt, error, delivered)
+
+
+def _last(aggregate: object, item: T) -> T:
+    return item
+
+
+def guarded_stream(
+    call: GuardedCall[M],
+    perform: Callable[[Attempt[M]], Iterable[T]],
+    add: Callable[[A | None, T], A | None],
+    usage: Callable[[A | None, Attempt[M]], TokenUsage | None],
+) -> Generator[T, None, None]:
+    """Run ``call``, yielding the items of the attempt that succeeds. A failure before the
+    first item is retried within the retry budget; after it, the delivered part is settled
+    and the error raised (a consumer that stops early counts as a cancelled call)."""
+    while True:
+        attempt = call.begin()
+        aggregate: A | None = None
+        delivered = False
+        try:
+            for item in perform(attempt):
+                aggregate = add(aggregate, item)
+                delivered = True
+                yield item
+        except BaseException as exc:
+            partial = usage(aggregate, attempt) if aggregate is not None else None
+            delay = call.failed(attempt, exc, delivered, partial)
+            if delay is None:
+                raise
+            time.sleep(delay)
+            continue
+        call.succeeded(attempt, usage(aggregate, attempt))
+        return
+
+
+async def aguarded_stream(
+    call: GuardedCall[M],
+    perform: Callable[[Attempt[M]], AsyncIterator[T]],
+    add: Callable[[A | None, T], A | None],
+    usage: Callable[[A | None, Attempt[M]], TokenUsage | None],
+) -> AsyncGenerator[T, None]:
+    """Async :func:`guarded_stream`. Close it (``aclose``) when the consumer stops early,
+    so the delivered part is settled at once rather than when it is collected."""
+    while True:
+        attempt = await call.abegin()
+        aggregate: A | None = None
+        delivered = False
+        try:
+            async for item in perform(attempt):
+                aggregate = add(aggregate, item)
+                delivered = True
+                yield item
+        except BaseException as exc:
+            partial = usage(aggregate, attempt) if aggregate is not None else None
+            delay = await call.afailed(attempt, exc, delivered, partial)
+            if delay is None:
+                raise
+            await asyncio.sleep(delay)
+            continue
+        await call.asucceeded(attempt, usage(aggregate, attempt))
+        return
+
+
+def guarded_call(
+    call: GuardedCall[M],
+    perform: Callable[[Attempt[M]], T],
+    usage: Callable[[T | None, Attempt[M]], TokenUsage | None],
+) -> T:
+    """Run a plain (non-streaming) call: :func:`guarded_stream` over its one result."""
+
+    def once(attempt: Attempt[M]) -> tuple[T]:
+        return (perform(attempt),)
+
+    (result,) = guarded_stream(call, once, _last, usage)
+    return result
+
+
+async def aguarded_call(
+    call: GuardedCall[M],
+    perform: Callable[[Attempt[M]], Awaitable[T]],
+    usage: Callable[[T | None, Attempt[M]], TokenUsage | None],
+) -> T:
+    """Async :func:`guarded_call` over :func:`aguarded_stream`."""
+
+    async def once(attempt: Attempt[M]) -> AsyncIterator[T]:
+        yield await perform(attempt)
+
+    (result,) = [item async for item in aguarded_stream(call, once, _last, usage)]
+    return result

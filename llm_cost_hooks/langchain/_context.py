@@ -1,0 +1,197 @@
+"""LangChain glue for context budgets (trim messages, a chain step) and for the runs whose
+cost records get a guarded call's tags (:func:`annotate_run`, :func:`stream_run`).
+
+How segments are recognised in LangChain messages: like the core convention
+(:mod:`llm_cost_hooks.budget`), with the annotations read from
+``message.additional_kwargs`` (or ``response_metadata``): e.g.
+``SystemMessage(doc_text, additional_kwargs={"segment": "retrieved", "score": 0.82})``.
+They are removed before the request is sent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from langchain_core.language_models import BaseChatModel, LanguageModelInput
+from langchain_core.messages import BaseMessage, convert_to_messages, convert_to_openai_messages
+from langchain_core.prompt_values import PromptValue
+from langchain_core.runnables import RunnableConfig, RunnableSerializable
+from pydantic import ConfigDict
+
+from ..budget import ContextBudget, TrimResult
+
+__all__ = ["ContextBudgetRunnable", "annotate_run", "trim_messages"]
+
+_ANNOTATIONS = ("segment", "score")
+
+
+def annotate_run(run_manager: Any, tags: Mapping[str, Any], run_id: Any = None) -> int:
+    """Put ``tags`` on the cost record (and span) of a run, through every cost handler
+    attached to ``run_manager`` (``CostTracker.annotate``). Returns how many took them."""
+    if not tags or run_manager is None:
+        return 0
+    target = str(run_id if run_id is not None else run_manager.run_id)
+    done = 0
+    seen: set[int] = set()
+    for handler in list(getattr(run_manager, "handlers", []) or []) + list(
+        getattr(run_manager, "inheritable_handlers", []) or []
+    ):
+        tracker = getattr(handler, "tracker", None)
+        if tracker is None or id(tracker) in seen or not hasattr(tracker, "annotate"):
+            continue
+        seen.add(id(tracker))
+        done += bool(tracker.annotate(target, tags))
+    return done
+
+
+def _openai_dicts(messages: Sequence[BaseMessage]) -> list[dict[str, Any]]:
+    dicts = convert_to_openai_messages(list(messages))
+    if len(dicts) != len(messages):  # conversion is 1:1 today; be safe if it ever is not
+        dicts = [convert_to_openai_messages([m])[0] for m in messages]
+    out: list[dict[str, Any]] = []
+    for message, d in zip(messages, dicts):
+        d = dict(d)
+        for key in _ANNOTATIONS:
+            value = message.additional_kwargs.get(key, message.response_metadata.get(key))
+            if value is not None:
+                d[key] = value
+        out.append(d)
+    return out
+
+
+def _strip(message: BaseMessage, content: Any = None) -> BaseMessage:
+    update: dict[str, Any] = {}
+    if any(k in message.additional_kwargs for k in _ANNOTATIONS):
+        update["additional_kwargs"] = {
+            k: v for k, v in message.additional_kwargs.items() if k not in _ANNOTATIONS
+        }
+    if content is not None:
+        update["content"] = content
+    return message.model_copy(update=update) if update else message
+
+
+def trim_messages(
+    budget: ContextBudget,
+    messages: Sequence[BaseMessage],
+    *,
+    route: str | None = None,
+    max_tokens: int | None = None,
+    model: str | None = None,
+) -> tuple[list[BaseMessage], TrimResult]:
+    """Apply a :class:`ContextBudget` to LangChain messages; returns the kept messages
+    (cut ones copied with their new content) and the :class:`TrimResult`.
+
+    >>> from langchain_core.messages import HumanMessage, SystemMessage
+    >>> from llm_cost_hooks.budget import SegmentBudgets
+    >>> msgs, result = trim_messages(ContextBudget(SegmentBudgets(output=100)),
+    ...     [SystemMessage("Be brief."), HumanMessage("hi")], max_tokens=900)
+    >>> len(msgs), result.max_tokens
+    (2, 100)
+    """
+    result = budget.apply(_openai_dicts(messages), route=route, max_tokens=max_tokens, model=model)
+    out = [_strip(messages[i], result.replaced.get(i)) for i in result.kept]
+    for position, added in sorted(result.inserted.items()):  # the compact facts message
+        out.insert(position, convert_to_messages([added])[0])
+    return out, result
+
+
+def _to_messages(value: LanguageModelInput) -> list[BaseMessage]:
+    if isinstance(value, PromptValue):
+        return value.to_messages()
+    if isinstance(value, str):
+        return convert_to_messages([("human", value)])
+    return convert_to_messages(value)
+
+
+class ContextBudgetRunnable(RunnableSerializable[LanguageModelInput, list[BaseMessage]]):
+    """A chain step that fits the messages into a :class:`ContextBudget`.
+
+    ``prompt | step | llm``: the step trims and tags the enclosing run, so the next model
+    call's cost record carries ``budget.trimmed.<segment>``. ``step | llm`` (piping
+    straight into a chat model) returns ``GuardedChatModel(llm, context_budget=...)``,
+    which also clamps ``max_tokens`` to the output budget - a plain step cannot change the
+    next model's parameters. The route comes from ``metadata['route']`` or ``route``.
+
+    >>> from llm_cost_hooks.budget import SegmentBudgets
+    >>> step = ContextBudgetRunnable(budget=ContextBudget(SegmentBudgets(history=20)))
+    >>> [m.content for m in step.invoke([("human", "an old question " * 10), ("ai", "ok"), ("human", "new?")])]
+    ['new?']
+    """
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    budget: ContextBudget
+    route: str | None = None
+    model: str | None = None
+
+    def _trim(self, value: LanguageModelInput, run_manager: Any, config: RunnableConfig) -> list[BaseMessage]:
+        route = (config.get("metadata") or {}).get("route") or self.route
+        messages, result = trim_messages(self.budget, _to_messages(value), route=route, model=self.model)
+        tags = result.tags()
+        if tags and run_manager is not None:
+            annotate_run(run_manager, tags)
+            if run_manager.parent_run_id is not None:
+                annotate_run(run_manager, tags, run_manager.parent_run_id)
+        return messages
+
+    def invoke(
+        self, input: LanguageModelInput, config: RunnableConfig | None = None, **kwargs: Any
+    ) -> list[BaseMessage]:
+        return self._call_with_config(self._trim, input, config, run_type="chain")
+
+    async def ainvoke(
+        self, input: LanguageModelInput, config: RunnableConfig | None = None, **kwargs: Any
+    ) -> list[BaseMessage]:
+        return self.invoke(input, config, **kwargs)  # CPU only, well under a millisecond
+
+    def __or__(self, other: Any) -> Any:
+        if isinstance(other, BaseChatModel):
+            from ._budget import GuardedChatModel
+
+            return GuardedChatModel(inner=other, context_budget=self.budget, route=self.route)
+        return super().__or__(other)
+
+
+# -- a stream's run ------------------------------------------------------------------------
+STREAM_KEY = "_llm_cost_hooks_stream_run"
+
+
+class _StreamRun:
+    """What ``_stream`` needs of the run when LangChain's ``stream()`` does not pass it a
+    run manager: the run's metadata, its id and the handlers (for record tags)."""
+
+    __slots__ = ("handlers", "inheritable_handlers", "metadata", "parent_run_id", "run_id")
+
+    def __init__(self, run_id: Any, metadata: Mapping[str, Any], handlers: list[Any]) -> None:
+        self.run_id = run_id
+        self.metadata = metadata
+        self.handlers = handlers
+        self.inheritable_handlers: list[Any] = []
+        self.parent_run_id = None
+
+    def __repr__(self) -> str:  # it travels in the call's kwargs (and so its invocation params)
+        return f"<stream run {self.run_id}>"
+
+
+def stream_run(model: BaseChatModel, config: RunnableConfig | None) -> tuple[RunnableConfig, _StreamRun]:
+    import uuid
+
+    from langchain_core.runnables.config import ensure_config
+
+    out = ensure_config(config)  # a fresh dict: ours to change
+    run_id = out.get("run_id") or uuid.uuid4()
+    out["run_id"] = run_id  # the run LangChain starts gets this id: the tags find its record
+    callbacks = out.get("callbacks")
+    handlers = (
+        list(callbacks)
+        if isinstance(callbacks, list)
+        else [
+            *(getattr(callbacks, "handlers", None) or []),
+            *(getattr(callbacks, "inheritable_handlers", None) or []),
+        ]
+    )
+    if isinstance(model.callbacks, list):
+        handlers += model.callbacks
+    metadata = {**(model.metadata or {}), **(out.get("metadata") or {})}
+    return out, _StreamRun(run_id, metadata, handlers)
