@@ -127,11 +127,6 @@ if _TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs: every name 
     from ._records import TokenUsage as TokenUsage
     from ._settings import Settings as Settings
     from ._settings import get_settings as get_settings
-    from .tracking import CostTracker as CostTracker
-    from .tracking import RunInfo as RunInfo
-    from .tracking import RunKind as RunKind
-    from .tracking import RunObserver as RunObserver
-    from .tracking import TaskState as TaskState
     from .batch import BatchQueue as BatchQueue
     from .budget import AlertManager as AlertManager
     from .budget import ContextBudget as ContextBudget
@@ -163,3 +158,8 @@ if _TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs: every name 
     from .tokens import TokenCounter as TokenCounter
     from .tokens import count_message_tokens as count_message_tokens
     from .tokens import count_tokens as count_tokens
+    from .tracking import CostTracker as CostTracker
+    from .tracking import RunInfo as RunInfo
+    from .tracking import RunKind as RunKind
+    from .tracking import RunObserver as RunObserver
+    from .tracking import TaskState as TaskState

@@ -324,7 +324,7 @@ class Handler(BaseHTTPRequestHandler):
             "model": full["model"],
         }
         words = full["choices"][0]["message"]["content"].split(" ")
-        for i, word in enumerate(words):
+        for word in words:
             chunk = {
                 **base,
                 "choices": [{"index": 0, "delta": {"content": word + " "}, "finish_reason": None}],

@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import gzip
 import io
+import itertools
 import json
 import re
 import shutil
@@ -77,7 +78,7 @@ def test_table_matches_the_ledger_and_levers_only_save(runs: dict[str, Any]) -> 
     for step in STEP_NAMES:
         assert costs[step] == pytest.approx(per_step[step], abs=1e-4), step
     ordered = [costs[s] for s in STEP_NAMES]
-    assert all(b <= a + 1e-9 for a, b in zip(ordered, ordered[1:])), ordered
+    assert all(b <= a + 1e-9 for a, b in itertools.pairwise(ordered)), ordered
     assert ordered[-1] < 0.7 * ordered[0]
     # The ledger's own savings view of the last step agrees with its billed total.
     billed = float(re.search(r"Ledger check, step 'batch': billed \$([0-9.]+)", runs["first"]).group(1))

@@ -18,8 +18,8 @@ from typing import Any
 from litellm.integrations.custom_logger import CustomLogger
 
 from .._adapter import TrackerAdapterMixin
-from ..tracking import CostTracker, RunObserver
 from ..ledger import Ledger
+from ..tracking import CostTracker, RunObserver
 from ._events import _EventRecorder
 from ._hooks import _PreCallHooks
 from ._state import CACHE_MARKER_KEY, CostComparison
