@@ -107,6 +107,9 @@ class CacheRequest:
     scope: CacheScope
     tenant: str
     semantic: bool = True
+    #: After ``CacheCore.update``: ``"agree"`` / ``"disagree"`` when this request was a would-be
+    #: semantic hit sent to the model for online verification (adapters put it on the cost record).
+    verified: str | None = None
 
 
 class CacheStats(BaseModel):
@@ -485,6 +488,7 @@ class CacheCore:
                 "cache equivalence check failed (%s: %s); counted as a disagreement", type(exc).__name__, exc
             )
             agree = False
+        req.verified = "agree" if agree else "disagree"
         if agree:
             self._count(verified_agree=1)
             return
