@@ -15,10 +15,10 @@ from llm_cost_hooks._errors import ConfigurationError
 from llm_cost_hooks._records import CacheStatus, CostRecord
 from llm_cost_hooks.cache import CacheConfig, DecisionPolicy
 from llm_cost_hooks.cli import main
-from llm_cost_hooks.ledger import LedgerReports, MemoryLedger
-from llm_cost_hooks.ledger._reports import wilson_interval
 from llm_cost_hooks.langchain import CostCallbackHandler, FakeChatModelWithUsage
 from llm_cost_hooks.langchain._cache import SemanticCache
+from llm_cost_hooks.ledger import LedgerReports, MemoryLedger
+from llm_cost_hooks.ledger._reports import wilson_interval
 
 PROMPT = ChatPromptTemplate.from_messages([("system", "You are a bank assistant."), ("human", "{q}")])
 # A plain cosine rule makes would-be hits predictable; every one is verified.
@@ -110,7 +110,11 @@ def test_cache_precision_report_counts_and_interval() -> None:
     spec = (
         [(CacheStatus.SEMANTIC, None, "faq")] * 40
         + [(CacheStatus.MISS, "agree", "faq")] * 19
-        + [(CacheStatus.MISS, "disagree", "faq"), (CacheStatus.MISS, None, "faq"), (CacheStatus.EXACT, None, "faq")]
+        + [
+            (CacheStatus.MISS, "disagree", "faq"),
+            (CacheStatus.MISS, None, "faq"),
+            (CacheStatus.EXACT, None, "faq"),
+        ]
         + [(CacheStatus.SEMANTIC, None, "chat")] * 3
     )
     for status, verified, route in spec:
@@ -119,7 +123,9 @@ def test_cache_precision_report_counts_and_interval() -> None:
     rows = {r["route"]: r for r in reports.cache_precision(by="route")}
     assert rows["faq"]["semantic_hits"] == 40 and rows["faq"]["verified"] == 20
     assert rows["faq"]["precision"] == pytest.approx(0.95)
-    assert (rows["faq"]["precision_low"], rows["faq"]["precision_high"]) == pytest.approx(wilson_interval(19, 20))
+    assert (rows["faq"]["precision_low"], rows["faq"]["precision_high"]) == pytest.approx(
+        wilson_interval(19, 20)
+    )
     # Hits never verified: the count is there, the precision is unknown (not 1.0).
     assert rows["chat"]["semantic_hits"] == 3 and rows["chat"]["verified"] == 0
     assert rows["chat"]["precision"] is None and rows["chat"]["precision_low"] is None

@@ -25,8 +25,8 @@ from typing import Any, Literal
 
 from .._errors import ConfigurationError, LedgerError
 from .._records import CostRecord
-from ._base import Ledger, TaskOutcome, record_to_row
-from ._stores import INSERT_OUTCOME, INSERT_RECORD, SQLiteLedger, init_schema, outcome_to_row
+from ._base import Ledger, TaskOutcome, outcome_to_row, record_to_row
+from ._stores import INSERT_OUTCOME, INSERT_RECORD, SQLiteLedger, init_schema
 
 __all__ = ["DIMENSIONS", "LedgerReports", "SQLDialect", "format_rows", "wilson_interval"]
 
