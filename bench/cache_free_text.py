@@ -111,8 +111,8 @@ JUDGES = (
 )
 
 
-def intent_runs(quick: bool) -> None:
-    sets = _intent_sets(quick)
+def intent_runs(quick: bool, only: str | None = None, judges: list[int] | None = None) -> None:
+    sets = {k: v for k, v in _intent_sets(quick).items() if only in (None, k)}
     if not sets:
         print("banking77/hwu64 missing under ../shared/data/semantic_cache; skipped")
         return
@@ -120,12 +120,12 @@ def intent_runs(quick: bool) -> None:
         emb = _TableEmbedder(tr + te, np.concatenate([_embed_cached(tr), _embed_cached(te)]))
         texts, labels = tr + te, trl + tel
         print(f"\n{name}: {len(tr)} training questions, then {len(te)} test questions (streamed)")
-        for title, learn, noise in JUDGES:
+        for title, learn, noise in [j for i, j in enumerate(JUDGES) if judges is None or i in judges]:
             intent_of: dict[str, str] = {f"answer-{i}": lab for i, lab in enumerate(labels)}
             judge = _judge(intent_of, *noise, seed=0) if noise else None
             t0 = time.perf_counter()
             r = stream(_core(emb, learn, judge), texts, labels, len(tr))
-            print(f"  {title} [{time.perf_counter() - t0:.0f}s]")
+            print(f"  {title} [{time.perf_counter() - t0:.0f}s]", flush=True)
             print(f"    test, all hits:           {_fmt(*r['test'], len(te))}")
             print(f"    test, semantic hits:      {_fmt(*r['test semantic'], len(te))}")
             print(f"    whole stream, semantic:   {_fmt(*r['stream semantic'], len(texts))}")
@@ -175,9 +175,16 @@ def adversarial_runs() -> None:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--only", help="one intent set (banking77 or hwu64); skips the adversarial sets")
+    ap.add_argument(
+        "--judges",
+        help="comma-separated indices of the runs to do (default all): "
+        + ", ".join(f"{i} = {t}" for i, (t, _, _) in enumerate(JUDGES)),
+    )
     args = ap.parse_args()
-    adversarial_runs()
-    intent_runs(args.quick)
+    if args.only is None:
+        adversarial_runs()
+    intent_runs(args.quick, args.only, [int(x) for x in args.judges.split(",")] if args.judges else None)
 
 
 if __name__ == "__main__":

@@ -83,6 +83,12 @@ def test_verified_outcomes_reach_the_ledger_and_the_cli_report(
     line = next(ln for ln in text.splitlines() if ln.startswith("faq"))
     assert line.split() == ["faq", "0", "2", "1", "0.500", f"{low:.3f}", f"{high:.3f}"]
 
+    pytest.importorskip("matplotlib")
+    page = tmp_path / "report.html"
+    assert main(["report", str(db), "--show", "cache", "--html", str(page)]) == 0
+    html = page.read_text(encoding="utf-8")
+    assert "Precision of served semantic hits" in html and f"{low:.3f}" in html
+
 
 def test_served_semantic_hits_are_counted_beside_the_verified_sample(cache: SemanticCache) -> None:
     handler = CostCallbackHandler(ledger="memory://")

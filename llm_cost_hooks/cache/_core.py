@@ -33,6 +33,9 @@ __all__ = [
 ]
 
 logger = logging.getLogger("llm_cost_hooks.cache")
+# learn_answer_keys: how many near entries (with distinct answer keys) a miss's answer is
+# compared with; each comparison is one call of the equivalence check.
+_LEARN_CANDIDATES = 3
 
 
 class CacheBackend(Protocol):
@@ -284,7 +287,7 @@ class CacheCore:
         # Online verification: would-be hits sent to the model, waiting for its answer.
         self._pending: OrderedDict[str, tuple[CacheEntry, float, str | None]] = OrderedDict()
         # learn_answer_keys: the nearest stored entry of a miss, waiting for the model's answer.
-        self._near_miss: OrderedDict[str, tuple[CacheEntry | str, float]] = OrderedDict()
+        self._near_miss: OrderedDict[str, list[CacheEntry | str]] = OrderedDict()
         # Per-entry similarity floors learned from verified disagreements.
         self._entry_floor: dict[str, float] = {}
         self._verify_lock = threading.Lock()
@@ -419,15 +422,8 @@ class CacheCore:
         )
         hit = self.decide(req, neigh, policy)
         if hit is None:
-            if self.config.learn_answer_keys and neigh and neigh[0].similarity >= policy.min_similarity:
-                top = neigh[0]
-                with self._verify_lock:
-                    self._near_miss[req.exact_key] = (
-                        top.payload if isinstance(top.payload, CacheEntry) else top.entry_id,
-                        top.similarity,
-                    )
-                    while len(self._near_miss) > 1024:
-                        self._near_miss.popitem(last=False)
+            if self.config.learn_answer_keys:
+                self._remember_near_miss(req, neigh, policy)
             self._count(misses=1)
             return None
         if self.config.verify_share > 0 and self._rng.random() < self.config.verify_share:
@@ -504,16 +500,35 @@ class CacheCore:
             )
             return False
 
-    def _learned_key(self, req: CacheRequest, new: str, ref: CacheEntry | str) -> str | None:
-        """``learn_answer_keys``: the answer key of the stored entry next to this miss (``ref``),
-        when the model's new answer agrees with that entry's and no contrast check tells the
+    def _remember_near_miss(self, req: CacheRequest, neigh: list[Neighbor], policy: DecisionPolicy) -> None:
+        """``learn_answer_keys``: keep the nearest entries of a miss, one per answer key, for
+        ``update`` to compare the model's answer with."""
+        refs: list[CacheEntry | str] = []
+        keys: set[str] = set()
+        for n in neigh:
+            if n.similarity < policy.min_similarity or len(refs) >= _LEARN_CANDIDATES:
+                break
+            if n.answer_key not in keys:
+                keys.add(n.answer_key)
+                refs.append(n.payload if isinstance(n.payload, CacheEntry) else n.entry_id)
+        if not refs:
+            return
+        with self._verify_lock:
+            self._near_miss[req.exact_key] = refs
+            while len(self._near_miss) > 1024:
+                self._near_miss.popitem(last=False)
+
+    def _learned_key(self, req: CacheRequest, new: str, refs: list[CacheEntry | str]) -> str | None:
+        """``learn_answer_keys``: the answer key of the first stored entry next to this miss
+        whose answer the model's new answer agrees with, where no contrast check tells the two
         questions apart."""
-        entry = ref if isinstance(ref, CacheEntry) else self._backend_call("get", self.backend.get, ref)
-        if entry is None or contrast_flags(req.query, entry.query) or not self._agrees(new, entry):
-            self._count(keys_refused=1)
-            return None
-        self._count(keys_learned=1)
-        return entry.answer_key
+        for ref in refs:
+            entry = ref if isinstance(ref, CacheEntry) else self._backend_call("get", self.backend.get, ref)
+            if entry is not None and not contrast_flags(req.query, entry.query) and self._agrees(new, entry):
+                self._count(keys_learned=1)
+                return entry.answer_key
+        self._count(keys_refused=1)
+        return None
 
     def _check_pending(self, req: CacheRequest, answer: str, answer_text: str | None) -> None:
         with self._verify_lock:
@@ -575,7 +590,7 @@ class CacheCore:
             with self._verify_lock:
                 near = self._near_miss.pop(req.exact_key, None)
             if near is not None and not key:
-                key = self._learned_key(req, text, near[0])
+                key = self._learned_key(req, text, near)
         if not key:
             key = digest("a", normalize_query(text))
         entry = CacheEntry(
