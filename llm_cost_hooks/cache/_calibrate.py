@@ -388,7 +388,10 @@ def calibrate_intents(
 
             embedder = default_embedder()
         cv = _embed_all(embedder, c_texts)
-        qv = cv if loo and not off else _embed_all(embedder, q_texts)
+        if loo:  # the queries are the cached rows, then the off-topic ones: embed each text once
+            qv = np.concatenate([cv, _embed_all(embedder, [texts[i] for i in off])]) if off else cv
+        else:
+            qv = _embed_all(embedder, q_texts)
     else:
         qv, cv = vectors
         if loo:
