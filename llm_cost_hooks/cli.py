@@ -142,23 +142,32 @@ def _cmd_report(args: argparse.Namespace) -> int:
                 )
             elif kind == "cache":
                 out[kind] = reports.cache_savings(since=args.since, until=args.until)
+                hit_by = [
+                    b for b in (args.by.split(",") if args.by else []) if b not in ("cache_status", "success")
+                ]
+                out["cache_precision"] = reports.cache_precision(
+                    by=hit_by, since=args.since, until=args.until
+                )
             elif kind == "budget":
                 out[kind] = reports.budget_breaches(since=args.since, until=args.until)
             else:
                 raise argparse.ArgumentTypeError(f"--show takes totals, tasks, cache, budget; got {kind!r}")
         if args.format == "json":
             print(json.dumps(out, indent=2, default=str))
-        elif args.format == "table":
-            from .pricing._map_source import price_map_version
-
-            print(f"Price map in use: {price_map_version()} (each record keeps the cost it was written with)")
         else:
+            if args.format == "table":
+                from .pricing._map_source import price_map_version
+
+                print(
+                    f"Price map in use: {price_map_version()} (each record keeps the cost it was written with)"
+                )
             for kind, rows in out.items():
                 if args.format == "table":
                     title = {
                         "totals": "Cost by " + (args.by or "all"),
                         "tasks": "Tasks (cost per successful task)",
                         "cache": "Cache savings",
+                        "cache_precision": "Precision of served semantic hits (online verification, 95% interval)",
                         "budget": "Budget breaches",
                     }[kind]
                     print(f"\n{title}\n")

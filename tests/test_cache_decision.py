@@ -343,6 +343,24 @@ def test_calibration_checks_a_held_out_slice() -> None:
         assert res.reason and not res.policy.enabled and "NOT met" in res.summary()
 
 
+def test_leave_one_out_with_off_topic_rows_embeds_each_text_once(embedder) -> None:
+    texts, labels = _intents()
+    off = ["What's the weather tomorrow?", "Tell me a joke"]
+    seen: list[str] = []
+
+    class Counting:
+        name, dim = embedder.name, embedder.dim
+
+        def embed(self, batch: list[str]):
+            seen.extend(batch)
+            return embedder.embed(batch)
+
+    res = calibrate_intents(
+        texts + off, labels + ["", ""], embedder=Counting(), target_precision=0.9, rule="point"
+    )
+    assert sorted(seen) == sorted(texts + off) and res.n_off_topic == 2
+
+
 def test_calibration_says_when_target_is_out_of_reach() -> None:
     """Labels that contradict the texts: no threshold can be precise; the tool says so."""
     texts, labels = _intents()

@@ -370,7 +370,7 @@ def calibrate_intents(
     if cache_texts is not None:
         c_texts, c_labels = list(cache_texts), [str(x).strip() for x in (cache_labels or [])]
         qi = list(range(len(texts)))
-    elif loo:
+    elif cache_fraction is None:  # leave-one-out
         c_texts, c_labels = [texts[i] for i in on], [labels[i] for i in on]
         qi = on + off
     else:
@@ -388,7 +388,10 @@ def calibrate_intents(
 
             embedder = default_embedder()
         cv = _embed_all(embedder, c_texts)
-        qv = cv if loo and not off else _embed_all(embedder, q_texts)
+        if loo:  # the queries are the cached rows, then the off-topic ones: embed each text once
+            qv = np.concatenate([cv, _embed_all(embedder, [texts[i] for i in off])]) if off else cv
+        else:
+            qv = _embed_all(embedder, q_texts)
     else:
         qv, cv = vectors
         if loo:
@@ -608,13 +611,12 @@ def load_table(path: str | Path) -> list[dict[str, str]]:
     p = Path(path)
     if not p.is_file():
         raise ConfigurationError(f"calibration file {str(p)!r} does not exist.")
-    raw = (
-        gzip.open(p, "rt", encoding="utf-8", newline="")
-        if p.suffix == ".gz"
-        else p.open(encoding="utf-8", newline="")
-    )
-    with raw as f:
-        text = f.read()
+    if p.suffix == ".gz":
+        with gzip.open(p, "rt", encoding="utf-8", newline="") as gz:
+            text = gz.read()
+    else:
+        with p.open(encoding="utf-8", newline="") as fh:
+            text = fh.read()
     stem = p.name[:-3] if p.suffix == ".gz" else p.name
     if stem.endswith(".jsonl"):
         import json

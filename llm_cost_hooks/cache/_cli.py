@@ -12,7 +12,7 @@ __all__ = ["add_cache_commands", "run_calibrate"]
 
 def add_cache_commands(subparsers: Any) -> argparse.ArgumentParser:
     """Register ``cache calibrate`` on an ``argparse`` subparsers object."""
-    cache = subparsers.add_parser("cache", help="semantic cache tools")
+    cache: argparse.ArgumentParser = subparsers.add_parser("cache", help="semantic cache tools")
     sub = cache.add_subparsers(dest="cache_command", required=True)
     cal = sub.add_parser(
         "calibrate",

@@ -34,6 +34,9 @@ __all__ = [
 ]
 
 logger = logging.getLogger("llm_cost_hooks.cache")
+# learn_answer_keys: how many near entries (with distinct answer keys) a miss's answer is
+# compared with; each comparison is one call of the equivalence check.
+_LEARN_CANDIDATES = 3
 
 
 class CacheBackend(Protocol):
@@ -68,17 +71,25 @@ class CacheConfig(BaseModel):
     default: DecisionPolicy = Field(default_factory=DecisionPolicy)
     routes: dict[str, DecisionPolicy] = Field(default_factory=dict)
     default_tenant: str = DEFAULT_TENANT
-    ttl_seconds: float | None = Field(None, description="Default entry lifetime; None = until evicted.")
+    ttl_seconds: float | None = Field(
+        default=None, description="Default entry lifetime; None = until evicted."
+    )
     semantic: bool = True
     per_user: bool = False
-    audit_sample_rate: float = Field(0.05, ge=0.0, le=1.0)
-    tighten_step: float = Field(0.005, description="How much a bad hit raises a route's thresholds.")
+    audit_sample_rate: float = Field(default=0.05, ge=0.0, le=1.0)
+    tighten_step: float = Field(default=0.005, description="How much a bad hit raises a route's thresholds.")
     verify_share: float = Field(
-        0.0,
+        default=0.0,
         ge=0.0,
         le=1.0,
         description="Share of would-be semantic hits answered by the model anyway and compared with the "
         "stored answer (online verification); disagreements tighten the decision.",
+    )
+    learn_answer_keys: bool = Field(
+        default=False,
+        description="Free-text answers: when a request misses next to a stored question, compare the "
+        "model's answer with that entry's (the equivalence check) and, if they agree, store it under the "
+        "same answer key, so the neighbourhood path can serve where answers were checked equal.",
     )
 
     def policy_for(self, route: str | None) -> DecisionPolicy:
@@ -108,6 +119,9 @@ class CacheRequest:
     scope: CacheScope
     tenant: str
     semantic: bool = True
+    #: After ``CacheCore.update``: ``"agree"`` / ``"disagree"`` when this request was a would-be
+    #: semantic hit sent to the model for online verification (adapters put it on the cost record).
+    verified: str | None = None
 
 
 class CacheStats(BaseModel):
@@ -126,6 +140,8 @@ class CacheStats(BaseModel):
     verifications: int = 0
     verified_agree: int = 0
     verified_disagree: int = 0
+    keys_learned: int = 0
+    keys_refused: int = 0
     saved_usd: float = 0.0
 
 
@@ -234,6 +250,8 @@ class CacheCore:
         self._rng = random.Random(seed)
         # Online verification: would-be hits sent to the model, waiting for its answer.
         self._pending: OrderedDict[str, tuple[CacheEntry, float, str | None]] = OrderedDict()
+        # learn_answer_keys: the nearest stored entry of a miss, waiting for the model's answer.
+        self._near_miss: OrderedDict[str, list[CacheEntry | str]] = OrderedDict()
         # Per-entry similarity floors learned from verified disagreements.
         self._entry_floor: dict[str, float] = {}
         self._verify_lock = threading.Lock()
@@ -356,9 +374,8 @@ class CacheCore:
             return None
         entry = self._backend_call("get_exact", self.backend.get_exact, req.exact_key)
         if entry is not None:
-            hit = CacheHit(status="exact", entry=entry, saved_usd=entry.cost_usd)
             self._count(exact_hits=1, saved_usd=entry.cost_usd or 0.0)
-            return hit
+            return CacheHit(status="exact", entry=entry, saved_usd=entry.cost_usd)
         policy = self.config.policy_for(req.scope.route)
         if not (req.semantic and policy.enabled) or not self._breaker.is_closed:
             self._count(misses=1)
@@ -369,6 +386,8 @@ class CacheCore:
         )
         hit = self.decide(req, neigh, policy)
         if hit is None:
+            if self.config.learn_answer_keys:
+                self._remember_near_miss(req, neigh, policy)
             self._count(misses=1)
             return None
         if self.config.verify_share > 0 and self._rng.random() < self.config.verify_share:
@@ -429,26 +448,60 @@ class CacheCore:
             status="semantic", entry=entry, similarity=top.similarity, score=score, saved_usd=entry.cost_usd
         )
 
-    def _check_pending(self, req: CacheRequest, answer: str, answer_text: str | None) -> None:
-        with self._verify_lock:
-            pending = self._pending.pop(req.exact_key, None)
-        if pending is None:
-            return
-        entry, similarity, route = pending
+    def _agrees(self, new: str, entry: CacheEntry) -> bool:
+        """The equivalence check of ``new`` against ``entry``'s answer; an error is a disagreement."""
         try:
             from ._canonical import decode_answer
 
             old = decode_answer(entry.answer).text
         except (ValueError, TypeError):
             old = entry.answer
-        new = answer_text if answer_text is not None else answer
         try:
-            agree = bool(self.equivalence(new, old))
+            return bool(self.equivalence(new, old))
         except Exception as exc:
             logger.warning(
                 "cache equivalence check failed (%s: %s); counted as a disagreement", type(exc).__name__, exc
             )
-            agree = False
+            return False
+
+    def _remember_near_miss(self, req: CacheRequest, neigh: list[Neighbor], policy: DecisionPolicy) -> None:
+        """``learn_answer_keys``: keep the nearest entries of a miss, one per answer key, for
+        ``update`` to compare the model's answer with."""
+        refs: list[CacheEntry | str] = []
+        keys: set[str] = set()
+        for n in neigh:
+            if n.similarity < policy.min_similarity or len(refs) >= _LEARN_CANDIDATES:
+                break
+            if n.answer_key not in keys:
+                keys.add(n.answer_key)
+                refs.append(n.payload if isinstance(n.payload, CacheEntry) else n.entry_id)
+        if not refs:
+            return
+        with self._verify_lock:
+            self._near_miss[req.exact_key] = refs
+            while len(self._near_miss) > 1024:
+                self._near_miss.popitem(last=False)
+
+    def _learned_key(self, req: CacheRequest, new: str, refs: list[CacheEntry | str]) -> str | None:
+        """``learn_answer_keys``: the answer key of the first stored entry next to this miss
+        whose answer the model's new answer agrees with, where no contrast check tells the two
+        questions apart."""
+        for ref in refs:
+            entry = ref if isinstance(ref, CacheEntry) else self._backend_call("get", self.backend.get, ref)
+            if entry is not None and not contrast_flags(req.query, entry.query) and self._agrees(new, entry):
+                self._count(keys_learned=1)
+                return entry.answer_key
+        self._count(keys_refused=1)
+        return None
+
+    def _check_pending(self, req: CacheRequest, answer: str, answer_text: str | None) -> None:
+        with self._verify_lock:
+            pending = self._pending.pop(req.exact_key, None)
+        if pending is None:
+            return
+        entry, similarity, route = pending
+        agree = self._agrees(answer_text if answer_text is not None else answer, entry)
+        req.verified = "agree" if agree else "disagree"
         if agree:
             self._count(verified_agree=1)
             return
@@ -495,11 +548,15 @@ class CacheCore:
         policy = self.config.policy_for(scope.route)
         ttl = policy.ttl_seconds if policy.ttl_seconds is not None else self.config.ttl_seconds
         now = time.time()
-        key = (
-            answer_key
-            or scope.answer_key
-            or digest("a", normalize_query(answer_text if answer_text is not None else answer))
-        )
+        text = answer_text if answer_text is not None else answer
+        key = answer_key or scope.answer_key
+        if self._near_miss:
+            with self._verify_lock:
+                near = self._near_miss.pop(req.exact_key, None)
+            if near is not None and not key:
+                key = self._learned_key(req, text, near)
+        if not key:
+            key = digest("a", normalize_query(text))
         entry = CacheEntry(
             partition=req.partition,
             exact_key=req.exact_key,

@@ -112,20 +112,20 @@ class DecisionPolicy(BaseModel):
     kind: Literal["verified", "combined", "similarity"] = "verified"
     weights: list[float] = Field(default_factory=lambda: list(_DEFAULT_WEIGHTS))
     threshold: float = Field(
-        _DEFAULT_THRESHOLD,
+        default=_DEFAULT_THRESHOLD,
         description="Neighbourhood-model probability needed to serve; when not given, 0.95 for kind "
         "'verified' (which also needs repeated answers) and 0.9736 for 'combined'.",
     )
     pair_threshold: float = Field(
-        _DEFAULT_PAIR_THRESHOLD,
+        default=_DEFAULT_PAIR_THRESHOLD,
         ge=0.0,
         description="Pair verifier probability needed to serve on the pair alone (kind 'verified'); 1.0 or more turns that path off.",
     )
     contrast: bool = Field(
-        True, description="Veto candidates that a contrast check tells apart from the request."
+        default=True, description="Veto candidates that a contrast check tells apart from the request."
     )
     min_agreeing: int = Field(
-        2,
+        default=2,
         ge=1,
         description="Kind 'verified': the neighbourhood path needs at least this many other near entries "
         "(similarity >= min_similarity) with the nearest one's answer; a sparse cache never has them.",

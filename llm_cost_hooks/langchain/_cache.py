@@ -48,7 +48,7 @@ from ..cache._core import AuditLog, CacheConfig, CacheCore, CacheRequest
 from ..cache._embedded import EmbeddedBackend
 from ..cache._entry import CacheHit
 from ..cache._scope import UNKNOWN_SCOPE, CacheScope, cache_scope, current_scope, scope_from_metadata
-from ._callback import CACHE_MARKER_KEY
+from ._callback import CACHE_MARKER_KEY, VERIFIED_MARKER_KEY
 from ._usage import usage_dict
 
 __all__ = ["SemanticCache", "cache_scope"]
@@ -474,6 +474,9 @@ class SemanticCache(BaseCache):
                 cost_usd=price_usage(usage, model, self._price_book),
                 model=model,
             )
+            msg = getattr(return_val[0], "message", None) if req.verified and return_val else None
+            if msg is not None:  # online verification: the cost handler records the outcome
+                msg.response_metadata[VERIFIED_MARKER_KEY] = req.verified
         except Exception as exc:
             logger.warning("cache update failed (%s: %s); answer not cached", type(exc).__name__, exc)
 

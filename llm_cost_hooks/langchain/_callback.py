@@ -24,6 +24,7 @@ __all__ = [
     "BILLED_MARKER_KEY",
     "CACHE_MARKER_KEY",
     "ROUTE_MARKER_KEY",
+    "VERIFIED_MARKER_KEY",
     "CostCallbackHandler",
     "install",
     "uninstall",
@@ -41,6 +42,10 @@ ROUTE_MARKER_KEY = "llm_cost_hooks_route"
 #: ``response_metadata`` key carrying a call's known dollars (ReplayChatModel replays a
 #: recorded call): ``{"cost_usd": float, "tokens_estimated": bool}``; recorded as is.
 BILLED_MARKER_KEY = "llm_cost_hooks_billed"
+#: ``response_metadata`` key by which our caches say that a call was a would-be semantic hit
+#: answered by the model to verify it: ``"agree"`` / ``"disagree"``, recorded as the tag
+#: ``cache.verified`` (``llm-cost report --show cache`` estimates hit precision from them).
+VERIFIED_MARKER_KEY = "llm_cost_hooks_cache_verified"
 
 _PARAM_KEYS = (
     "temperature",
@@ -237,6 +242,9 @@ class CostCallbackHandler(TrackerAdapterMixin, BaseCallbackHandler):
                 billed_estimated = bool(bill.get("tokens_estimated"))
             model = rm.get("model_name") or rm.get("model")
             marker = rm.get(CACHE_MARKER_KEY)
+            verified = rm.get(VERIFIED_MARKER_KEY)
+            if verified is not None:
+                self.tracker.annotate(str(run_id), {"cache.verified": verified})
             um = getattr(message, "usage_metadata", None)
             if um:
                 usage = usage_from_metadata(um)

@@ -193,6 +193,7 @@ def render_html_report(reports: LedgerReports, path: str | Path, *, title: str =
         ("By model", reports.totals(by="model")),
         ("By day", reports.totals(by="day")),
         ("Cache savings", reports.cache_savings()),
+        ("Precision of served semantic hits (online verification)", reports.cache_precision(by="route")),
         ("Savings waterfall", savings_waterfall(reports)),
         ("Budget breaches", reports.budget_breaches()),
     ]

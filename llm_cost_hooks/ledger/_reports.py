@@ -13,20 +13,25 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 import sqlite3
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from decimal import Decimal
 from pathlib import Path
+from statistics import NormalDist
 from typing import Any, Literal
 
 from .._errors import ConfigurationError, LedgerError
 from .._records import CostRecord
-from ._base import Ledger, TaskOutcome, record_to_row
-from ._stores import INSERT_OUTCOME, INSERT_RECORD, SQLiteLedger, init_schema, outcome_to_row
+from ._base import Ledger, TaskOutcome, outcome_to_row, record_to_row
+from ._stores import INSERT_OUTCOME, INSERT_RECORD, SQLiteLedger, init_schema
 
-__all__ = ["DIMENSIONS", "LedgerReports", "SQLDialect", "format_rows"]
+__all__ = ["DIMENSIONS", "LedgerReports", "SQLDialect", "format_rows", "wilson_interval"]
+
+# Tag on the record of a would-be semantic cache hit answered by the model to verify it.
+_VERIFIED_TAG = "cache.verified"
 
 # Report dimension -> SQL expression over cost_records.
 DIMENSIONS: dict[str, str] = {
@@ -430,6 +435,61 @@ class LedgerReports:
         )
         return [r for r in self._rows(sql, params) if r["hits"]]
 
+    def cache_precision(
+        self,
+        by: Sequence[str] | str | None = None,
+        *,
+        since: datetime | date | str | None = None,
+        until: datetime | date | str | None = None,
+        confidence: float = 0.95,
+    ) -> list[dict[str, Any]]:
+        """Estimated precision of served semantic cache hits, from online verification.
+
+        With ``verify_share`` set, the cache answers a random share of would-be semantic hits
+        with the model anyway and compares the answers; each such call's record carries the
+        tag ``cache.verified`` = ``agree`` / ``disagree``. Because the share is drawn at random,
+        ``agreed / verified`` estimates the precision of the hits that were served, with a
+        Wilson score interval at ``confidence`` (two-sided). ``precision`` is None (unknown)
+        where no hit was verified.
+        """
+        if not 0.0 < confidence < 1.0:
+            raise ConfigurationError(f"confidence must be between 0 and 1, got {confidence!r}.")
+        keys = _check_by(by, [k for k in DIMENSIONS if k not in ("cache_status", "success")])
+        d = self._dialect
+        where, params = self._where(since, until)
+        agree, disagree = (f'tags LIKE \'%"{_VERIFIED_TAG}": "{v}"%\'' for v in ("agree", "disagree"))
+        semantic = "cache_status = 'semantic'"
+        where = (where + " AND " if where else " WHERE ") + f"({semantic} OR {agree} OR {disagree})"
+        exprs = [self._dim(k) for k in keys]
+        select_keys = [f'{e} AS "{k}"' for e, k in zip(exprs, keys)]
+        group = f" GROUP BY {', '.join(exprs)}" if keys else ""
+        counts = {"semantic_hits": semantic, "agreed": agree, "disagreed": disagree}
+        sql = (
+            "SELECT "
+            + ", ".join(
+                select_keys
+                + [f"{d.int_sum(f'CASE WHEN {c} THEN 1 ELSE 0 END')} AS {n}" for n, c in counts.items()]
+            )
+            + f" FROM cost_records{where}{group}"
+            + self._order("semantic_hits", keys)
+        )
+        out = []
+        for r in self._rows(sql, params):
+            if r["semantic_hits"] is None:  # no matching record (an ungrouped query's one row)
+                continue
+            ok, bad = int(r.pop("agreed") or 0), int(r.pop("disagreed") or 0)
+            n = ok + bad
+            low, high = wilson_interval(ok, n, confidence)
+            r.update(
+                verified=n,
+                agreed=ok,
+                precision=ok / n if n else None,
+                precision_low=low if n else None,
+                precision_high=high if n else None,
+            )
+            out.append(r)
+        return out
+
     def timeseries(
         self,
         bucket: Literal["hour", "day", "month"] = "day",
@@ -478,6 +538,22 @@ class LedgerReports:
             " ORDER BY calls DESC, tenant NULLS LAST, feature NULLS LAST"
         )
         return self._rows(sql, params)
+
+
+def wilson_interval(successes: int, n: int, confidence: float = 0.95) -> tuple[float, float]:
+    """Two-sided Wilson score interval of a proportion (``(0, 1)`` when ``n`` is 0).
+
+    >>> [round(x, 3) for x in wilson_interval(98, 100)]
+    [0.93, 0.994]
+    """
+    if n <= 0:
+        return 0.0, 1.0
+    z = NormalDist().inv_cdf(0.5 + confidence / 2)
+    p = successes / n
+    denom = 1 + z * z / n
+    centre = (p + z * z / (2 * n)) / denom
+    spread = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
+    return max(0.0, centre - spread), min(1.0, centre + spread)
 
 
 def format_rows(rows: Sequence[dict[str, Any]], fmt: Literal["table", "csv", "json"] = "table") -> str:

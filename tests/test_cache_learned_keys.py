@@ -1,0 +1,104 @@
+"""``CacheConfig(learn_answer_keys=True)``: free-text answers checked equal on a miss share an
+answer key, so the neighbourhood path can serve them; a sparse cache stays strict."""
+
+from __future__ import annotations
+
+import pytest
+
+from llm_cost_hooks.cache import CacheConfig, CacheCore, CacheScope, EmbeddedBackend
+from llm_cost_hooks.embeddings import default_embedder
+
+PIN = [
+    "How do I reset my PIN?",
+    "How can I reset my PIN?",
+    "How do I reset my PIN code?",
+    "How can I reset my card PIN?",
+    "I want to reset my PIN",
+]
+NEXT = "Can I reset my PIN?"
+
+
+@pytest.fixture(scope="module")
+def embedder():
+    return default_embedder()
+
+
+def _core(embedder, *, learn: bool = True, judge=None) -> CacheCore:
+    return CacheCore(
+        EmbeddedBackend(),
+        embedder=embedder,
+        config=CacheConfig(audit_sample_rate=0.0, learn_answer_keys=learn),
+        equivalence=judge,
+    )
+
+
+def _req(core: CacheCore, q: str, tenant: str = "t"):
+    return core.request(q, llm_string="m", scope=CacheScope(tenant=tenant))
+
+
+def _stream(core: CacheCore, questions: list[str], answer) -> list[object]:
+    """Look each question up; on a miss store the model's answer ``answer(i)``."""
+    entries = []
+    for i, q in enumerate(questions):
+        req = _req(core, q)
+        if core.lookup(req) is None:
+            entries.append(core.update(req, answer(i)))
+    return entries
+
+
+def same_judge(new: str, old: str) -> bool:
+    return new.startswith("Reset:") and old.startswith("Reset:")
+
+
+def test_agreeing_free_text_answers_share_a_key_and_are_then_served(embedder) -> None:
+    core = _core(embedder, judge=same_judge)
+    entries = _stream(core, PIN, lambda i: f"Reset: wording number {i} of the same instructions.")
+    # The first three miss (a lone answer, then two agreeing ones, are not enough evidence);
+    # each miss's answer was checked equal, so all three share a key and the rest are served.
+    assert len(entries) == 3 and len({e.answer_key for e in entries}) == 1
+    assert core.stats.keys_learned == 2 and core.stats.semantic_hits == len(PIN) - 3
+    hit = core.lookup(_req(core, NEXT))
+    assert hit is not None and hit.status == "semantic"
+
+
+def test_without_learning_or_with_disagreeing_answers_nothing_is_served(embedder) -> None:
+    for core in (_core(embedder, learn=False, judge=same_judge), _core(embedder, judge=lambda a, b: False)):
+        entries = _stream(core, PIN, lambda i: f"Reset: wording number {i} of the same instructions.")
+        assert len({e.answer_key for e in entries}) == len(PIN)
+        assert core.lookup(_req(core, NEXT)) is None
+
+
+def test_cold_start_a_learned_key_alone_serves_nothing(embedder) -> None:
+    # One stored question and one agreeing answer: two entries, one key. The neighbourhood
+    # path needs more agreeing neighbours than that, so the sparse cache stays strict.
+    core = _core(embedder, judge=same_judge)
+    entries = _stream(core, PIN[:2], lambda i: f"Reset: wording {i}.")
+    assert entries[0].answer_key == entries[1].answer_key
+    assert core.lookup(_req(core, NEXT)) is None
+
+
+def test_contrast_and_scope_block_learning(embedder) -> None:
+    core = _core(embedder, judge=lambda a, b: True)  # a judge that agrees with everything
+    _stream(core, ["How do I block my card?"], lambda i: "Answer A")
+    (unblock,) = _stream(core, ["How do I unblock my card?"], lambda i: "Answer B")
+    assert core.stats.keys_learned == 0 and core.stats.keys_refused == 1  # negation: not merged
+    assert unblock.answer_key != core.lookup(_req(core, "How do I block my card?")).entry.answer_key
+    other = core.update(_req(core, "How do I block my card please?", tenant="other"), "Answer A")
+    assert core.stats.keys_learned == 0 and other is not None  # another partition never looks here
+
+
+def test_a_failing_judge_is_a_disagreement(embedder) -> None:
+    def broken(new: str, old: str) -> bool:
+        raise RuntimeError("judge down")
+
+    core = _core(embedder, judge=broken)
+    entries = _stream(core, PIN[:3], lambda i: f"Reset: {i}")
+    assert len({e.answer_key for e in entries}) == 3 and core.stats.keys_refused == 2
+
+
+def test_an_explicit_answer_key_wins(embedder) -> None:
+    core = _core(embedder, judge=same_judge)
+    _stream(core, PIN[:1], lambda i: "Reset: a")
+    req = _req(core, PIN[1])
+    assert core.lookup(req) is None
+    assert core.update(req, "Reset: b", answer_key="faq-7").answer_key == "faq-7"
