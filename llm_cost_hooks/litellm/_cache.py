@@ -31,6 +31,7 @@ from litellm.caching.caching import Cache, LiteLLMCacheType
 
 from .._errors import CacheScopeError
 from ..cache import (
+    UNKNOWN_SCOPE,
     AuditLog,
     CacheConfig,
     CacheCore,
@@ -49,7 +50,6 @@ from ..cache._canonical import (
     message_text,
     price_usage,
 )
-from ..cache._scope import UNKNOWN_SCOPE
 from ._usage import usage_from_litellm
 
 __all__ = ["LiteLLMSemanticCache", "canonical_request"]
