@@ -5,9 +5,11 @@ utterance of the dev sets (Banking77, HWU64, MRPC sentences, MultiWOZ turns, Rou
 and GSM8K prompts, MT-Bench turns), then, to reach the target count, sentences of the
 real model responses stored with RouterBench and GSM8K. Everything is real text; nothing
 is a noisy copy of another vector. Each text is embedded once with the cache's default
-embedder; the matrix is cached under ``bench/.cache/`` (gitignored) and reused.
+embedder; the vectors are cached under ``bench/.cache/`` (gitignored) in chunks of 4096 texts and reused.
 
-``python -m bench.ann_vectors`` builds the cache (resumable: it saves every 4096 texts).
+``python -m bench.ann_vectors`` builds the cache (resumable: it saves every chunk);
+``--shard k/n --threads 1`` in ``n`` processes side by side builds it ``n`` times faster
+on ``n`` free cores.
 """
 
 from __future__ import annotations
@@ -23,13 +25,18 @@ import sys
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 CACHE_DIR = ROOT / "bench" / ".cache"
-TARGET = 100_000
+TARGET = 100_000  # vectors in the index
+QUERIES = 200  # held-out real texts searched against it
+TOTAL = TARGET + QUERIES
 _CHUNK = 4096
+#: The cache's default embedder (vectors are cached under its name).
+_DEFAULT_NAME = "all-MiniLM-L6-v2-onnx-int8"
 
 
 def data_dir() -> Path:
@@ -158,47 +165,71 @@ def texts(target: int = TARGET) -> tuple[list[str], list[str]]:
     return out, src
 
 
-def load(
-    target: int = TARGET, *, build: bool = False, partial: bool = False
-) -> tuple[np.ndarray, list[str]] | None:
-    """The embedded vectors (float32, unit rows) and their sources; ``None`` when the data
-    is absent or (unless ``build``) the cache has not been built yet. ``partial=True``
-    returns what an interrupted build embedded so far (fewer rows, same order)."""
-    from llm_cost_hooks.embeddings import default_embedder
+def _chunk_file(chunk: list[str], emb_name: str) -> Path:
+    # Content-addressed: a chunk's vectors are reused whatever the target or the other chunks.
+    h = hashlib.sha256(("\n".join(chunk) + "\x00" + emb_name).encode()).hexdigest()[:20]
+    return CACHE_DIR / f"ann_chunk_{h}.npy"
 
+
+def _embedder(threads: int | None = None) -> Any:
+    from llm_cost_hooks.embeddings import OnnxEmbedder, default_embedder
+
+    # The cache's own embedder (same name, same vectors); a bulk build may pick its threads.
+    return default_embedder() if threads is None else OnnxEmbedder(threads=threads)
+
+
+def load(
+    target: int = TOTAL, *, build: bool = False, shard: tuple[int, int] = (0, 1), threads: int | None = None
+) -> tuple[np.ndarray, list[str]] | None:
+    """The embedded vectors (float32, unit rows) of the first ``target`` texts and their
+    sources; ``None`` when the data is absent or (unless ``build``) some chunk is not built
+    yet. ``build`` embeds the missing chunks whose index is ``k`` modulo ``n`` for
+    ``shard=(k, n)`` (run ``n`` builders side by side, then one ``load``)."""
     items, src = texts(target)
     if not items:
         return None
-    emb = default_embedder()
-    h = hashlib.sha256(("\n".join(items) + "\x00" + emb.name).encode()).hexdigest()[:16]
+    emb = _embedder(threads) if build else None
+    name = emb.name if emb is not None else _DEFAULT_NAME
     CACHE_DIR.mkdir(parents=True, exist_ok=True)
-    final = CACHE_DIR / f"ann_real_{h}.npy"
-    if final.is_file():
-        return np.load(final), src
-    part_file = CACHE_DIR / f"ann_real_{h}.partial.npy"
-    if not build:
-        if partial and part_file.is_file():
-            done = np.load(part_file)
-            return done, src[: len(done)]
-        return None
-    done = np.load(part_file) if part_file.is_file() else np.zeros((0, emb.dim), np.float32)
-    for start in range(len(done), len(items), _CHUNK):
+    parts: list[np.ndarray] = []
+    missing = 0
+    k, n = shard
+    for ci, start in enumerate(range(0, len(items), _CHUNK)):
         chunk = items[start : start + _CHUNK]
+        f = _chunk_file(chunk, name)
+        if f.is_file():
+            parts.append(np.load(f))
+            continue
+        if not build or ci % n != k:
+            missing += 1
+            continue
+        assert emb is not None
         order = np.argsort([len(t) for t in chunk], kind="stable")  # similar lengths pad less
         vecs = np.zeros((len(chunk), emb.dim), np.float32)
         for i in range(0, len(chunk), 64):
             idx = order[i : i + 64]
             vecs[idx] = emb.embed([chunk[j] for j in idx])
-        done = np.concatenate([done, vecs.astype(np.float32)])
-        np.save(part_file, done)
-        print(f"[ann_vectors] {len(done):,}/{len(items):,}", file=sys.stderr, flush=True)
-    np.save(final, done)
-    part_file.unlink(missing_ok=True)
-    return done, src
+        np.save(f, vecs)
+        parts.append(vecs)
+        print(
+            f"[ann_vectors] chunk {ci} ({start + len(chunk):,}/{len(items):,})", file=sys.stderr, flush=True
+        )
+    if missing:
+        return None
+    return np.concatenate(parts), src
 
 
 if __name__ == "__main__":
-    got = load(build=True)
+    import argparse
+
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--shard", default="0/1", help="k/n: build chunks k, k+n, ... (run n side by side)")
+    ap.add_argument("--threads", type=int, default=None, help="onnxruntime threads per builder")
+    args = ap.parse_args()
+    k, n = (int(x) for x in args.shard.split("/"))
+    got = load(build=True, shard=(k, n), threads=args.threads)
+    if got is None and n > 1:
+        sys.exit(0)  # other shards still building
     if got is None:
         sys.exit("no dev data found under " + str(data_dir()))
     vecs, sources = got

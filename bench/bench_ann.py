@@ -29,7 +29,7 @@ import numpy as np
 from bench._common import Row
 
 B = "cache"
-N_QUERIES = 200
+N_QUERIES = 200  # = ann_vectors.QUERIES
 
 
 def _exact_top(base: np.ndarray, q: np.ndarray, k: int) -> np.ndarray:
@@ -205,7 +205,7 @@ def rows(quick: bool) -> list[Row]:
     from bench import ann_vectors
 
     target = 20_000 if quick else ann_vectors.TARGET
-    got = ann_vectors.load() or ann_vectors.load(partial=True)
+    got = ann_vectors.load()
     if got is None or len(got[0]) < 2 * N_QUERIES:
         reason = (
             "the real-text vectors are not built: run `python -m bench.ann_vectors` (needs ../shared/data)"

@@ -283,8 +283,9 @@ class CacheCore:
 
     def _count(self, **inc: float) -> None:
         with self._stats_lock:
+            counts = self.stats.__dict__  # pydantic's __setattr__ costs more than the increment
             for k, v in inc.items():
-                setattr(self.stats, k, getattr(self.stats, k) + v)
+                counts[k] += v
 
     def _backend_call(self, what: str, fn: Any, *args: Any, default: Any = None) -> Any:
         """Run a backend call; a failure is a warning and ``default`` (a miss), never an exception."""

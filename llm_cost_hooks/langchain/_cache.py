@@ -60,6 +60,8 @@ logger = logging.getLogger("llm_cost_hooks.cache")
 _ALLOWED = [Generation, ChatGeneration, GenerationChunk, ChatGenerationChunk, AIMessage, AIMessageChunk]
 _CACHE_PATH_ENV = "LLM_COST_HOOKS_CACHE_PATH"
 _DEFAULT_PATH = "llm_cache.db"
+_REQUEST_MEMO = 256  # requests remembered per cache (see SemanticCache._request)
+_REVIVED_MEMO = 2048  # revived answers remembered per cache (see SemanticCache._revive)
 
 
 _ROLES = {
@@ -357,7 +359,8 @@ class SemanticCache(BaseCache):
         self.core = CacheCore(backend, embedder=embedder, config=cfg, semantic=semantic, audit=audit)
         _install_scope_hook()
         self._price_book = price_book
-        self._revived: OrderedDict[tuple[str, int], list[Generation]] = OrderedDict()
+        self._revived: OrderedDict[tuple[Any, ...], list[Generation]] = OrderedDict()
+        self._requests: dict[tuple[str, str, tuple[Any, ...]], tuple[CacheConfig, CacheRequest, ChatKey]] = {}
 
     # -------------------------------------------------------------- helpers
     @property
@@ -382,42 +385,68 @@ class SemanticCache(BaseCache):
         return scope.merged(explicit) if explicit is not None else scope
 
     def _request(self, prompt: str, llm_string: str) -> tuple[CacheRequest, ChatKey]:
+        # Building the key (message parsing, normalising, two hashes) is most of an exact
+        # hit's own cost; lookup and update of one call, and every repeat of a prompt in the
+        # same scope, reuse it. The config is part of the check: a changed config rebuilds.
+        scope = self._scope()
+        # The scope's field values, not the model: pydantic's __eq__ costs more than the key.
+        memo_key = (prompt, llm_string, tuple(scope.__dict__.values()))
+        config = self.core.config
+        try:
+            got = self._requests.get(memo_key)
+        except TypeError:  # an unhashable scope field: build the request each time
+            got, memo_key = None, None
+        if got is not None and got[0] is config:
+            return got[1], got[2]
         key = chat_key(prompt, llm_string)
         req = self.core.request(
             key.query,
             llm_string=key.llm_string,
             context=key.context,
-            scope=self._scope(),
+            scope=scope,
             semantic=key.semantic,
         )
+        if memo_key is not None:
+            if len(self._requests) >= _REQUEST_MEMO:  # keys hold whole prompts: keep it small
+                self._requests.clear()
+            self._requests[memo_key] = (config, req, key)
         return req, key
 
     def _revive(self, hit: CacheHit, chat: bool) -> list[Generation] | None:
         # Reviving with langchain_core.load is the slowest step of an exact hit (~0.2 ms),
-        # so revived answers are memoised per entry (each hit still gets fresh copies).
-        memo_key = (hit.entry.id, hash(hit.entry.answer))
+        # so answers are memoised per entry and hit marker, the marker already in the
+        # message: a hit then costs one shallow copy per generation (LangChain copies the
+        # message itself when it zeroes the cost), like InMemoryCache's shared objects.
+        marker = hit_marker(hit)
+        memo_key = (hit.entry.id, hash(hit.entry.answer), chat, *sorted(marker.items()))
         gens = self._revived.get(memo_key)
-        try:
+        if gens is None:
+            gens = self._revive_new(hit, chat, marker)
             if gens is None:
-                answer = decode_answer(hit.entry.answer)
-                native = answer.native.get("langchain")
-                if native is not None:
-                    with warnings.catch_warnings():
-                        warnings.simplefilter("ignore")
-                        gens = loads(native, allowed_objects=_ALLOWED)
-                    if not isinstance(gens, list) or not all(isinstance(g, Generation) for g in gens):
-                        raise TypeError(f"stored answer is {type(gens).__name__}, not a list of generations")
-                else:  # written by another framework (LiteLLM)
-                    gens = _from_neutral(answer, chat)
-                self._revived[memo_key] = gens
-                while len(self._revived) > 2048:
-                    self._revived.popitem(last=False)
+                return None
+            self._revived[memo_key] = gens
+            while len(self._revived) > _REVIVED_MEMO:
+                self._revived.popitem(last=False)
+        return [g.model_copy() for g in gens]
+
+    def _revive_new(self, hit: CacheHit, chat: bool, marker: dict[str, Any]) -> list[Generation] | None:
+        """The stored answer as generations carrying the hit marker; None when corrupt."""
+        try:
+            answer = decode_answer(hit.entry.answer)
+            native = answer.native.get("langchain")
+            if native is not None:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    gens = loads(native, allowed_objects=_ALLOWED)
+                if not isinstance(gens, list) or not all(isinstance(g, Generation) for g in gens):
+                    raise TypeError(f"stored answer is {type(gens).__name__}, not a list of generations")
+            else:  # written by another framework (LiteLLM)
+                gens = _from_neutral(answer, chat)
         except Exception as exc:
             self.core.count_corrupt()
             logger.warning("cache entry %s is corrupt (%s); removed", hit.entry.id, exc)
             self.core.invalidate(entry_id=hit.entry.id)
             return None
-        marker = hit_marker(hit)
         out: list[Generation] = []
         for g in gens:
             msg = getattr(g, "message", None)
@@ -426,8 +455,6 @@ class SemanticCache(BaseCache):
                     update={"response_metadata": {**(msg.response_metadata or {}), CACHE_MARKER_KEY: marker}}
                 )
                 g = g.model_copy(update={"message": msg})
-            else:
-                g = g.model_copy()
             out.append(g)
         return out
 
