@@ -333,7 +333,7 @@ def test_calibrate_intents_and_pairs() -> None:
 def test_cli_calibrate(tmp_path, capsys) -> None:
     texts, labels = _intents()
     f = tmp_path / "intents.csv"
-    f.write_text("text,label\n" + "\n".join(f'"{t}",{l}' for t, l in zip(texts, labels)))
+    f.write_text("text,label\n" + "\n".join(f'"{t}",{lab}' for t, lab in zip(texts, labels)))
     parser = argparse.ArgumentParser(prog="llm-cost")
     add_cache_commands(parser.add_subparsers(dest="command"))
     out = tmp_path / "cfg.json"

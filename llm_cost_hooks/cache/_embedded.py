@@ -52,11 +52,11 @@ class AnnIndexConfig(BaseModel):
 
     enabled: bool = True
     exact_below: int = Field(
-        10_000, ge=1, description="Partition size from which the HNSW graph is searched."
+        default=10_000, ge=1, description="Partition size from which the HNSW graph is searched."
     )
-    connectivity: int = Field(16, ge=2, le=256)
-    expansion_add: int = Field(128, ge=1)
-    expansion_search: int = Field(256, ge=1)
+    connectivity: int = Field(default=16, ge=2, le=256)
+    expansion_add: int = Field(default=128, ge=1)
+    expansion_search: int = Field(default=256, ge=1)
 
 
 def _new_usearch_index(dim: int, cfg: AnnIndexConfig) -> Any:
@@ -338,7 +338,13 @@ class EmbeddedBackend:
         if self.path is not None:
             self._open()
             ref = weakref.ref(self)
-            atexit.register(lambda: (b := ref()) is not None and b.close())
+
+            def _close_at_exit() -> None:
+                backend = ref()
+                if backend is not None:
+                    backend.close()
+
+            atexit.register(_close_at_exit)
 
     # ------------------------------------------------------------ persistence
     def _open(self) -> None:
@@ -419,7 +425,9 @@ class EmbeddedBackend:
                 keys = {str(k): int(v) for k, v in json.loads(row[2]).items()}
                 if graph is None or graph.ndim != dim or len(graph) != len(keys):
                     raise ValueError("graph and key map disagree")
-                graph.expansion_search = self.ann.expansion_search
+                # usearch has a setter; mypy reads its property as read-only (the setter is
+                # declared after another property's)
+                graph.expansion_search = self.ann.expansion_search  # type: ignore[misc]
             except Exception as exc:
                 logger.warning("saved vector index of a cache partition unusable (%s); rebuilding it", exc)
                 graph, keys = None, {}

@@ -157,10 +157,13 @@ class _Export:
         self.initializers: dict[str, memoryview] = {}
         self.nodes: list[tuple[str, list[str], list[str]]] = []
         for num, wt, val in _fields(graph):
-            if num == 5 and wt == 2:
-                self.initializers[self._tensor_name(val)] = val  # type: ignore[arg-type]
-            elif num == 1 and wt == 2:
-                self.nodes.append(self._node(val))  # type: ignore[arg-type]
+            if wt != 2:
+                continue
+            assert isinstance(val, memoryview)  # wire type 2: a length-delimited field
+            if num == 5:
+                self.initializers[self._tensor_name(val)] = val
+            elif num == 1:
+                self.nodes.append(self._node(val))
         self.producer = {o: n for n in self.nodes for o in n[2]}
         self.consumers: dict[str, list[tuple[str, list[str], list[str]]]] = {}
         for n in self.nodes:
@@ -171,7 +174,7 @@ class _Export:
     def _tensor_name(buf: memoryview) -> str:
         for num, wt, val in _fields(buf):
             if num == 8 and wt == 2:
-                return bytes(val).decode()  # type: ignore[arg-type]
+                return bytes(val).decode()
         raise FusedGraphError("an initializer without a name")
 
     @staticmethod
@@ -181,11 +184,11 @@ class _Export:
             if wt != 2:
                 continue
             if num == 1:
-                ins.append(bytes(val).decode())  # type: ignore[arg-type]
+                ins.append(bytes(val).decode())
             elif num == 2:
-                outs.append(bytes(val).decode())  # type: ignore[arg-type]
+                outs.append(bytes(val).decode())
             elif num == 4:
-                op = bytes(val).decode()  # type: ignore[arg-type]
+                op = bytes(val).decode()
         return op, ins, outs
 
     def weight_of_bias(self, bias: str) -> str:
@@ -247,10 +250,11 @@ class _Builder:
             cast is None
             or cast[0] != "Cast"
             or cast[1][0] not in self.x.initializers
+            or mul is None
             or mul[1][1] not in self.x.initializers
-        ):  # type: ignore[index]
+        ):
             raise FusedGraphError(f"weight {name!r} is not Cast(int8 initializer) * scale")
-        q, scale = cast[1][0], mul[1][1]  # type: ignore[index]
+        q, scale = cast[1][0], mul[1][1]
         for init in (q, scale):
             if init not in self._have:
                 self._have.add(init)

@@ -124,7 +124,7 @@ class OnnxEmbedder:
         np, ort, tokenizers = _import_runtime()
         self._np = np
         custom_model = model_path is not None
-        path = Path(model_path) if custom_model else _default_model_path()
+        path = Path(model_path) if model_path is not None else _default_model_path()
         if not path.is_file():
             raise EmbeddingModelError(
                 f"embedding model file {str(path)!r} does not exist; install 'llm-cost-hooks[embed]' "

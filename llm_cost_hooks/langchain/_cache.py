@@ -30,10 +30,24 @@ from uuid import UUID
 from langchain_core.caches import RETURN_VAL_TYPE, BaseCache
 from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.load import dumps, loads
+from langchain_core.load.serializable import Serializable
 from langchain_core.messages import AIMessage, AIMessageChunk
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, Generation, GenerationChunk
 from langchain_core.runnables.config import var_child_runnable_config
 
+from ..cache import (
+    UNKNOWN_SCOPE,
+    AuditLog,
+    CacheConfig,
+    CacheCore,
+    CacheHit,
+    CacheRequest,
+    CacheScope,
+    EmbeddedBackend,
+    cache_scope,
+    current_scope,
+    scope_from_metadata,
+)
 from ..cache._canonical import (
     ANSWER_ALIASES,
     ChatKey,
@@ -44,10 +58,6 @@ from ..cache._canonical import (
     hit_marker,
     price_usage,
 )
-from ..cache._core import AuditLog, CacheConfig, CacheCore, CacheRequest
-from ..cache._embedded import EmbeddedBackend
-from ..cache._entry import CacheHit
-from ..cache._scope import UNKNOWN_SCOPE, CacheScope, cache_scope, current_scope, scope_from_metadata
 from ._callback import CACHE_MARKER_KEY, VERIFIED_MARKER_KEY
 from ._usage import usage_dict
 
@@ -57,7 +67,14 @@ logger = logging.getLogger("llm_cost_hooks.cache")
 
 # Only these classes may be revived from a stored answer (a shared store is not trusted
 # to name arbitrary classes).
-_ALLOWED = [Generation, ChatGeneration, GenerationChunk, ChatGenerationChunk, AIMessage, AIMessageChunk]
+_ALLOWED: list[type[Serializable]] = [
+    Generation,
+    ChatGeneration,
+    GenerationChunk,
+    ChatGenerationChunk,
+    AIMessage,
+    AIMessageChunk,
+]
 _CACHE_PATH_ENV = "LLM_COST_HOOKS_CACHE_PATH"
 _DEFAULT_PATH = "llm_cache.db"
 _REQUEST_MEMO = 256  # requests remembered per cache (see SemanticCache._request)
@@ -219,7 +236,8 @@ def _lc_params(llm_string: str) -> dict[str, Any] | None:
             return None
         if not llm_string.startswith("---", end) or not isinstance(obj, dict):
             return None
-        head = obj.get("kwargs") if isinstance(obj.get("kwargs"), dict) else {}
+        kwargs = obj.get("kwargs")
+        head = kwargs if isinstance(kwargs, dict) else {}
         tail = llm_string[end + 3 :]
     try:
         items = ast.literal_eval(tail) if tail else []
@@ -335,7 +353,7 @@ class SemanticCache(BaseCache):
     ) -> None:
         if backend is None:
             if redis_url is not None:
-                from ..cache._redis import RedisBackend
+                from ..cache import RedisBackend
 
                 backend = RedisBackend(redis_url, prefix=redis_prefix, timeout_s=redis_timeout_s)
             else:
@@ -390,10 +408,14 @@ class SemanticCache(BaseCache):
         # same scope, reuse it. The config is part of the check: a changed config rebuilds.
         scope = self._scope()
         # The scope's field values, not the model: pydantic's __eq__ costs more than the key.
-        memo_key = (prompt, llm_string, tuple(scope.__dict__.values()))
+        memo_key: tuple[str, str, tuple[Any, ...]] | None = (
+            prompt,
+            llm_string,
+            tuple(scope.__dict__.values()),
+        )
         config = self.core.config
         try:
-            got = self._requests.get(memo_key)
+            got = self._requests.get(memo_key) if memo_key is not None else None
         except TypeError:  # an unhashable scope field: build the request each time
             got, memo_key = None, None
         if got is not None and got[0] is config:

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 from langchain_core.embeddings import Embeddings
 
 from .._errors import ConfigurationError
-from ..embeddings._base import normalize_rows
+from ..embeddings import normalize_rows
 
 if TYPE_CHECKING:  # pragma: no cover
     import numpy as np
