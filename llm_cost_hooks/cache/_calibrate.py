@@ -27,12 +27,15 @@ import random
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, Field
 
 from .._errors import ConfigurationError
 from ._signals import FEATURE_NAMES, DecisionPolicy, wilson_lower_bound
+
+if TYPE_CHECKING:
+    from ..embeddings import Embedder
 
 __all__ = [
     "CalibrationPoint",
@@ -245,7 +248,7 @@ def _split_intents(
     return sorted(cache), sorted(queries)
 
 
-def _embed_all(embedder: Any, texts: Sequence[str], batch: int = 64) -> Any:
+def _embed_all(embedder: Embedder, texts: Sequence[str], batch: int = 64) -> Any:
     np = _np()
     if not texts:
         return np.zeros((0, embedder.dim), np.float32)
@@ -335,7 +338,7 @@ def calibrate_intents(
     texts: Sequence[str],
     labels: Sequence[str],
     *,
-    embedder: Any = None,
+    embedder: Embedder | None = None,
     target_precision: float = 0.99,
     confidence: float = 0.95,
     rule: Literal["bound", "point"] = "bound",
@@ -561,7 +564,7 @@ def calibrate_pairs(
     text_b: Sequence[str],
     labels: Sequence[Any],
     *,
-    embedder: Any = None,
+    embedder: Embedder | None = None,
     target_precision: float = 0.99,
     confidence: float = 0.95,
     rule: Literal["bound", "point"] = "bound",
@@ -635,7 +638,7 @@ def calibrate_file(
     path: str | Path,
     *,
     cache_path: str | Path | None = None,
-    embedder: Any = None,
+    embedder: Embedder | None = None,
     progress: Callable[[str], None] | None = None,
     **kwargs: Any,
 ) -> CalibrationResult:

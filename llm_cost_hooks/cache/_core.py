@@ -12,7 +12,7 @@ import uuid
 from collections import OrderedDict, deque
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -22,6 +22,9 @@ from ._contrast import contrast_flags, view
 from ._entry import CacheEntry, CacheHit
 from ._scope import DEFAULT_TENANT, CacheScope, digest, normalize_query, partition_of
 from ._signals import DecisionPolicy, Neighbor, wilson_lower_bound
+
+if TYPE_CHECKING:
+    from ..embeddings import Embedder
 
 __all__ = [
     "AuditLog",
@@ -217,7 +220,7 @@ class CacheCore:
         self,
         backend: CacheBackend | None = None,
         *,
-        embedder: Any = None,
+        embedder: Embedder | None = None,
         config: CacheConfig | None = None,
         semantic: bool | None = None,
         audit: AuditLog | None = None,

@@ -24,7 +24,7 @@ import warnings
 from collections import OrderedDict
 from contextvars import ContextVar
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 from langchain_core.caches import RETURN_VAL_TYPE, BaseCache
@@ -60,6 +60,9 @@ from ..cache._canonical import (
 )
 from ._callback import CACHE_MARKER_KEY, VERIFIED_MARKER_KEY
 from ._usage import usage_dict
+
+if TYPE_CHECKING:
+    from ..embeddings import Embedder
 
 __all__ = ["SemanticCache", "cache_scope"]
 
@@ -339,7 +342,7 @@ class SemanticCache(BaseCache):
         path: str | Path | None = None,
         redis_url: str | None = None,
         backend: Any = None,
-        embedder: Any = None,
+        embedder: Embedder | None = None,
         config: CacheConfig | str | Path | None = None,
         semantic: bool | None = None,
         max_entries: int = 100_000,

@@ -25,7 +25,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from litellm.caching.caching import Cache, LiteLLMCacheType
 
@@ -51,6 +51,9 @@ from ..cache._canonical import (
     price_usage,
 )
 from ._usage import usage_from_litellm
+
+if TYPE_CHECKING:
+    from ..embeddings import Embedder
 
 __all__ = ["LiteLLMSemanticCache", "canonical_request"]
 
@@ -148,7 +151,7 @@ class LiteLLMSemanticCache(Cache):
         path: str | Path | None = None,
         redis_url: str | None = None,
         backend: Any = None,
-        embedder: Any = None,
+        embedder: Embedder | None = None,
         config: CacheConfig | str | Path | None = None,
         semantic: bool | None = None,
         ttl_seconds: float | None = None,

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, Field
 
@@ -28,6 +28,9 @@ from .._records import CostRecord
 from ..prompts._registry import PromptRegistry, RegisteredPrompt, default_registry
 from ._placement import count_tokens
 from ._rules import resolve_cache_rule
+
+if TYPE_CHECKING:
+    from ..embeddings import Embedder
 
 __all__ = [
     "DuplicateInstruction",
@@ -196,7 +199,7 @@ def audit_prompt(
     model: str | None = None,
     calls_per_month: float | None = None,
     threshold: float | None = None,
-    embedder: Any = None,
+    embedder: Embedder | None = None,
     price_book: Any = None,
 ) -> PromptAudit:
     """Audit one template (see the module docstring for the arithmetic)."""

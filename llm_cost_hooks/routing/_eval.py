@@ -13,7 +13,7 @@ import json
 import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
@@ -33,6 +33,9 @@ from ._strategies import (
     knob_grid,
     pick_tiers,
 )
+
+if TYPE_CHECKING:
+    from ..embeddings import Embedder
 
 __all__ = ["CurvePoint", "EvalReport", "StrategyResult", "evaluate", "out_of_fold_predictions"]
 
@@ -151,6 +154,20 @@ class EvalReport:
         return "\n".join(lines)
 
 
+class _Precomputed:
+    """The embedder of vectors computed beforehand: it names them; it never embeds."""
+
+    def __init__(self, name: str, dim: int) -> None:
+        self.name = name
+        self.dim = dim
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        raise RuntimeError("precomputed embeddings: nothing to embed")
+
+    def embed_one(self, text: str) -> np.ndarray:
+        raise RuntimeError("precomputed embeddings: nothing to embed")
+
+
 def out_of_fold_predictions(
     data: OutcomeDataset,
     emb: np.ndarray,
@@ -167,14 +184,15 @@ def out_of_fold_predictions(
     q = np.zeros((n, len(data.tiers)))
     c = np.zeros((n, len(data.tiers)))
 
-    class _Named:
-        name = "precomputed"
-
     for j in range(folds):
         test_idx = np.sort(parts[j])
         train_idx = np.sort(np.concatenate([parts[i] for i in range(folds) if i != j]))
         m = RouterModel.fit(
-            data.subset(train_idx), _Named(), kind=kind, embeddings=emb[train_idx], **fit_kwargs
+            data.subset(train_idx),
+            _Precomputed("precomputed", int(emb.shape[1])),
+            kind=kind,
+            embeddings=emb[train_idx],
+            **fit_kwargs,
         )
         qq, cc = m.predict(emb[test_idx])
         q[test_idx], c[test_idx] = qq, cc
@@ -195,7 +213,7 @@ def evaluate(
     test: OutcomeDataset,
     *,
     train: OutcomeDataset | None = None,
-    embedder: Any = None,
+    embedder: Embedder | None = None,
     kinds: Sequence[Literal["logistic", "ridge", "ridge_guarded"]] = ("ridge",),
     mode: Literal["utility", "threshold"] = "utility",
     target: QualityTarget | BudgetTarget | None = None,
@@ -325,10 +343,8 @@ def evaluate(
                 train.quality, train.cost, oof_q, oof_c, tiers, target, mode
             )
 
-            class _Named:
-                name = getattr(embedder, "name", "precomputed")
-
-            model = RouterModel.fit(train, _Named(), kind=kind, embeddings=train_embeddings, **fit_kwargs)
+            named = _Precomputed(getattr(embedder, "name", "precomputed"), int(train_embeddings.shape[1]))
+            model = RouterModel.fit(train, named, kind=kind, embeddings=train_embeddings, **fit_kwargs)
             q, c = model.predict(test_embeddings)
             points = [
                 _point(test, choose_tiers(q, c, float(k), mode), strong, float(k)) for k in knob_grid(c, mode)

@@ -28,13 +28,16 @@ import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
 from .._errors import ConfigurationError, RouterModelError
 from ._data import OutcomeDataset
 from ._text import TextSelector
+
+if TYPE_CHECKING:
+    from ..embeddings import Embedder
 
 __all__ = ["HashingEmbedder", "RouterModel", "RouterModelError"]
 
@@ -89,7 +92,9 @@ class HashingEmbedder:
         return self._row(text)
 
 
-def embed_texts(embedder: Any, texts: Sequence[str], *, max_chars: int = 2000, batch: int = 32) -> np.ndarray:
+def embed_texts(
+    embedder: Embedder, texts: Sequence[str], *, max_chars: int = 2000, batch: int = 32
+) -> np.ndarray:
     """Embed in small batches (a padded batch of thousands of long prompts exhausts memory)."""
     texts = [t[:max_chars] for t in texts]
     out = [
@@ -228,7 +233,7 @@ class RouterModel:
     def fit(
         cls,
         data: OutcomeDataset,
-        embedder: Any,
+        embedder: Embedder,
         *,
         kind: Literal["logistic", "ridge", "ridge_guarded"] = "ridge",
         l2: float = 1.0,
@@ -361,7 +366,7 @@ class RouterModel:
     def cross_fit(
         cls,
         data: OutcomeDataset,
-        embedder: Any,
+        embedder: Embedder,
         features: np.ndarray,
         *,
         folds: int = 5,
@@ -478,7 +483,7 @@ class RouterModel:
         return d
 
     @classmethod
-    def load(cls, directory: str | Path, *, embedder: Any = None) -> RouterModel:
+    def load(cls, directory: str | Path, *, embedder: Embedder | None = None) -> RouterModel:
         """Load a saved router; with ``embedder``, check it is the one it was trained with."""
         d = Path(directory)
         jpath, npath = d / "router.json", d / "router.npz"

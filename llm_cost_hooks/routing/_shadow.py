@@ -26,12 +26,15 @@ from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from .._errors import ConfigurationError
 from ._data import OutcomeDataError, OutcomeDataset, _long_from_rows
+
+if TYPE_CHECKING:
+    from ..embeddings import Embedder
 
 __all__ = ["ShadowMode", "ShadowStore", "outcomes_from_ledger", "simulate_shadow"]
 
@@ -247,7 +250,7 @@ def outcomes_from_ledger(path: str | Path, *, tiers: Sequence[str] | None = None
 
 def simulate_shadow(
     data: OutcomeDataset,
-    embedder: Any,
+    embedder: Embedder,
     *,
     seed: int = 0,
     share: float = 0.3,

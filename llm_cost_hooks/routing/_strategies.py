@@ -17,9 +17,10 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from .._errors import ConfigurationError
 
-if TYPE_CHECKING:  # numpy is imported lazily: RoutedChatModel with rules needs none of it
+if TYPE_CHECKING:
     import numpy as np
 
+    from ..embeddings import Embedder  # numpy is imported lazily: RoutedChatModel with rules needs none of it
     from ._data import OutcomeDataset
     from ._model import RouterModel
     from ._scorer import AnswerScorer
@@ -434,7 +435,7 @@ class TrainedRouter(RoutingStrategy):
         self,
         model: RouterModel,
         *,
-        embedder: Any = None,
+        embedder: Embedder | None = None,
         knob: float | None = None,
         mode: Literal["utility", "threshold"] = "utility",
         tier_map: Mapping[str, str] | None = None,
@@ -458,7 +459,7 @@ class TrainedRouter(RoutingStrategy):
         self.operating_point: OperatingPoint | None = OperatingPoint(**cal) if cal else None
 
     @classmethod
-    def load(cls, directory: str, *, embedder: Any = None, **kwargs: Any) -> TrainedRouter:
+    def load(cls, directory: str, *, embedder: Embedder | None = None, **kwargs: Any) -> TrainedRouter:
         from ._model import RouterModel
 
         model = RouterModel.load(directory, embedder=embedder)

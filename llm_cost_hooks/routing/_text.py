@@ -24,11 +24,14 @@ import math
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from .._errors import ConfigurationError
+
+if TYPE_CHECKING:
+    from ..embeddings import Embedder
 
 __all__ = ["TextSelector"]
 
@@ -171,7 +174,7 @@ class TextSelector:
         return self._clip(body), vec
 
     def features(
-        self, embedder: Any, texts: Sequence[str], contexts: Sequence[str | None] | None = None
+        self, embedder: Embedder, texts: Sequence[str], contexts: Sequence[str | None] | None = None
     ) -> np.ndarray:
         """The router's input for each text: the embedding of the selected text, then the
         template feature (shape ``(n, embedder.dim + buckets)``)."""
@@ -183,7 +186,7 @@ class TextSelector:
         tmpl = np.stack([p[1] for p in picked]) if picked else np.zeros((0, self.buckets), dtype=np.float32)
         return np.hstack([emb, tmpl]).astype(np.float32, copy=False)
 
-    def feature_one(self, embedder: Any, text: str, context: str | None = None) -> np.ndarray:
+    def feature_one(self, embedder: Embedder, text: str, context: str | None = None) -> np.ndarray:
         body, vec = self.select(text, context)
         return np.concatenate([np.asarray(embedder.embed_one(body), dtype=np.float32), vec])
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
@@ -32,12 +32,15 @@ from ._strategies import (
 )
 from ._text import TextSelector
 
+if TYPE_CHECKING:
+    from ..embeddings import Embedder
+
 __all__ = ["TaskTable", "evaluate_router", "train_router"]
 
 
 def train_router(
     data: OutcomeDataset,
-    embedder: Any,
+    embedder: Embedder,
     *,
     target: QualityTarget | BudgetTarget | None = None,
     kind: Literal["logistic", "ridge", "ridge_guarded"] = "ridge",
@@ -114,7 +117,7 @@ def evaluate_router(
     router: TrainedRouter | str | Path,
     test: OutcomeDataset,
     *,
-    embedder: Any = None,
+    embedder: Embedder | None = None,
     train: OutcomeDataset | None = None,
     task_table: bool = True,
     cascade: bool = True,
