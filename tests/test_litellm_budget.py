@@ -478,3 +478,57 @@ def test_trims_reach_the_span_of_the_call(litellm_clean: Any) -> None:
         and int(rec.tags["budget.trimmed.history"]) > 0
     )
     assert any(k.endswith("budget.output.max_tokens") and v == "50" for k, v in attrs.items())
+
+
+def test_overspend_on_the_logger_path_is_tagged_on_the_record(litellm_clean: Any) -> None:
+    """A call whose real usage is far above what was reserved: its cost record (written by
+    the LiteLLM logger) says so, and the guard counts and alerts it."""
+    from litellm.types.utils import Usage
+
+    from llm_cost_hooks.litellm import CostHooksLogger
+
+    events: list[Any] = []
+    g = SpendGuard(
+        [Limit.usd(1.0, per="day", scope="tenant")],
+        alerts=AlertManager([events.append], log=False, span_events=False),
+    )
+    cl = CostHooksLogger(ledger="memory://", guard=g)
+    litellm_clean.callbacks = [cl]
+    big = litellm_clean.ModelResponse(
+        model="gpt-4o-mini",
+        choices=[{"index": 0, "message": {"role": "assistant", "content": "ok"}, "finish_reason": "stop"}],
+        usage=Usage(prompt_tokens=60_000, completion_tokens=10, total_tokens=60_010),
+    )
+    cl.completion(
+        model="gpt-4o-mini",
+        messages=MSG,
+        max_tokens=20,
+        mock_response=big,
+        metadata={"tenant_id": "acme", "task_id": "over-1"},
+    )
+    assert cl.flush()
+    [rec] = [x for x in cl.records() if x.task_id == "over-1"]
+    assert rec.tags["budget.overspend.reason"] == "above_reservation"
+    assert float(rec.tags["budget.overspend_usd"]) > 0
+    assert float(rec.tags["budget.reserved_usd"]) < rec.cost_usd
+    assert g.spent(g.limits[0], "acme") == pytest.approx(rec.cost_usd, abs=1e-12)
+    assert [e.kind for e in events if e.kind == "overspend"] == ["overspend"]
+
+
+def test_a_call_within_its_hold_has_no_overspend_tag(litellm_clean: Any) -> None:
+    from llm_cost_hooks.litellm import CostHooksLogger
+
+    g = guard(Limit.usd(1.0, per="day", scope="tenant"))
+    cl = CostHooksLogger(ledger="memory://", guard=g)
+    litellm_clean.callbacks = [cl]
+    cl.completion(
+        model="gpt-4o-mini",
+        messages=MSG,
+        max_tokens=20,
+        mock_response="ok",
+        metadata={"tenant_id": "acme", "task_id": "ok-1"},
+    )
+    assert cl.flush()
+    [rec] = [x for x in cl.records() if x.task_id == "ok-1"]
+    assert "budget.overspend.reason" not in rec.tags
+    assert "budget.reserved_usd" in rec.tags

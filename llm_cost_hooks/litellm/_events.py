@@ -243,6 +243,10 @@ class _EventRecorder(_LoggerState):
                 if cache_status is CacheStatus.MISS:
                     ours = self.tracker.price(usage, model, run.provider, at=run.start_time)[0].total
                 self._check_cost(run, model, ours, self._litellm_cost(kwargs))
+                # Settle first: the record then carries the budget's tags (over-spend too).
+                budget_tags = self._settle_before_record(call_id, ours, usage)
+                if budget_tags:
+                    self.tracker.annotate(run.run_id, budget_tags)
             record = self.tracker.end_llm(
                 run.run_id,
                 usage,

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from .._records import CostRecord
+from .._records import CostRecord, TokenUsage
 from ..tracking import CostTracker
 
 if TYPE_CHECKING:
@@ -113,6 +113,20 @@ class _LoggerState:
         reservation.settle(
             record.cost_usd, input_tokens=record.input_tokens, output_tokens=record.output_tokens
         )
+
+    def _settle_before_record(self, call_id: str, cost_usd: float, usage: TokenUsage) -> dict[str, str]:
+        """Settle a call's hold from its priced usage before its record is written, so the
+        record carries the budget's tags (over-spend included). Our fault never loses the
+        record: a failed settlement is logged and the hold is left to its lease."""
+        reservation = self._reservations.pop(call_id, None)
+        if reservation is None:
+            return {}
+        try:
+            reservation.settle(cost_usd, input_tokens=usage.input_tokens, output_tokens=usage.output_tokens)
+        except Exception:
+            logger.exception("llm-cost-hooks: settling the budget hold of a LiteLLM call failed")
+            return {}
+        return reservation.tags()
 
     def _release(self, call_id: str) -> None:
         reservation = self._reservations.pop(call_id, None)
