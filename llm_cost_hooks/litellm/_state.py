@@ -126,7 +126,8 @@ class _LoggerState:
         except Exception:
             logger.exception("llm-cost-hooks: settling the budget hold of a LiteLLM call failed")
             return {}
-        return reservation.tags()
+        tags: dict[str, str] = reservation.tags()
+        return tags
 
     def _release(self, call_id: str) -> None:
         reservation = self._reservations.pop(call_id, None)
