@@ -202,7 +202,7 @@ def _cmd_ledger_copy(args: argparse.Namespace) -> int:
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
-    from .langchain._demo import run_demo
+    from ._demo import run_demo
 
     return run_demo(
         ledger_path=args.ledger,

@@ -11,7 +11,9 @@ Rooms and allowed arrows (docs/layout.md draws them):
 * adapters (``langchain/``, ``litellm/``): framework glue. They import base, the public face
   of a capability (``from ..cache import X``) or a module listed in ``ADAPTER_API``; never a
   capability's private module (``from ..cache._core import X``) and never the other adapter.
-* the CLI (``cli.py``) is the application on top: it may import anything.
+* applications on top: the CLI (``cli.py``) may import anything; the demo (``_demo/``)
+  imports the core and only the adapters' public faces (``from ..langchain import X``).
+  Nothing below them imports an application.
 
 Each failure names the file, the line and the rule.
 """
@@ -55,6 +57,8 @@ BASE_MODULES = frozenset(
     {"_errors", "_records", "_settings", "_lazy", "_shutdown", "_breaker", "_redis", "__init__"}
 )
 APP_MODULES = frozenset({"cli"})
+# Application packages: use the adapters through their public faces, like a user would.
+APP_PACKAGES = frozenset({"_demo"})
 # Private core modules that are the adapters' API on purpose (what an adapter needs and a
 # user does not): importing them from langchain/ or litellm/ is allowed.
 ADAPTER_API = frozenset(
@@ -64,7 +68,6 @@ ADAPTER_API = frozenset(
         f"{PACKAGE}._settings",
         f"{PACKAGE}._lazy",
         f"{PACKAGE}._adapter",  # TrackerAdapterMixin: the user API both adapters share
-        f"{PACKAGE}._demo",  # the framework-free half of `llm-cost demo`
         # the breakpoint planner both adapters drive over their own message types
         f"{PACKAGE}.prompt_cache._placement",
         # the neutral cache key and answer format both adapters map their calls into
@@ -73,6 +76,10 @@ ADAPTER_API = frozenset(
         f"{PACKAGE}.budget._call",
         # the tier plan RoutedChatModel drives (order, floor, downgrades, route metadata)
         f"{PACKAGE}.routing._tiers",
+        # the routed run loop (cascade, downgrades, shadow pair, stream fallback) it drives
+        f"{PACKAGE}.routing._run",
+        # the outcome-file lookup ReplayChatModel answers from
+        f"{PACKAGE}.routing._replay",
         # provider usage in OpenAI's shape, under both adapters' own usage readers
         f"{PACKAGE}.tracking._usage",
     }
@@ -156,9 +163,9 @@ def room_of(module: str) -> str | None:
         return ROOT_MODULE_ROOMS[head]
     if head in BASE_MODULES:
         return "base"
-    if head in APP_MODULES:
+    if head in APP_MODULES or head in APP_PACKAGES:
         return "app"
-    return head  # a private package such as _demo: a room of its own
+    return head  # another private package: a room of its own
 
 
 def all_imports() -> list[Import]:
@@ -171,7 +178,18 @@ def violations(imports: list[Import]) -> list[str]:
         src = room_of(module_name(imp.path))
         dst = room_of(imp.target)
         top = imp.target.split(".")[0]
+        if dst == "app" and src != "app":
+            found.append(
+                f"{imp.where()}: imports-app: {imp.target} is an application; nothing below imports it"
+            )
+            continue
         if src in ADAPTERS or src == "app":
+            in_app_package = module_name(imp.path).split(".")[1] in APP_PACKAGES
+            if src == "app" and in_app_package and dst in ADAPTERS and not _public_face(imp.target):
+                found.append(
+                    f"{imp.where()}: app-private-adapter-import: {imp.target} is private; "
+                    f"import the adapter's public face ({'.'.join(imp.target.split('.')[:2])})"
+                )
             if src in ADAPTERS and dst in ADAPTERS and dst != src:
                 found.append(f"{imp.where()}: adapter-to-adapter: {src} imports {imp.target}")
             if src in ADAPTERS and dst not in ADAPTERS and dst is not None and not _public_face(imp.target):
@@ -261,6 +279,11 @@ def _check_source(rel: str, source: str) -> list[str]:
         ("litellm/_x.py", "from llm_cost_hooks.ledger._postgres import redact\n", "adapter-private-import"),
         ("langchain/_x.py", "from ..litellm import CostHooksLogger\n", "adapter-to-adapter"),
         ("_errors.py", "from .budget import SpendGuard\n", "base-imports-up"),
+        ("_demo/_x.py", "from ..langchain._budget import GuardedChatModel\n", "app-private-adapter-import"),
+        ("_demo/_x.py", "from ..langchain import _routed\n", "app-private-adapter-import"),
+        ("langchain/_x.py", "from .._demo import run_demo\n", "imports-app"),
+        ("routing/_x.py", "def f():\n    from .._demo._run import STEPS\n", "imports-app"),
+        ("budget/_x.py", "from ..cli import main\n", "imports-app"),
     ],
 )
 def test_checker_catches(rel: str, source: str, rule: str) -> None:
@@ -278,7 +301,10 @@ def test_checker_catches(rel: str, source: str, rule: str) -> None:
             "_errors.py",
             "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from .budget import Downgrade\n",
         ),
-        ("cli.py", "def f():\n    from .langchain._demo import run_demo\n"),
+        ("cli.py", "def f():\n    from ._demo import run_demo\n"),
+        ("cli.py", "def f():\n    from .langchain._callback import install\n"),
+        ("_demo/_x.py", "from ..langchain import GuardedChatModel\nfrom ._run import STEPS\n"),
+        ("_demo/_x.py", "from ..ledger import LedgerReports\nfrom ..routing import OutcomeDataset\n"),
     ],
 )
 def test_checker_allows(rel: str, source: str) -> None:

@@ -486,7 +486,7 @@ def test_the_demo_runs_on_a_postgresql_ledger_and_prints_the_sqlite_table(
 ) -> None:
     import io
 
-    from llm_cost_hooks.langchain._demo import data_dir, run_demo
+    from llm_cost_hooks._demo._langchain import data_dir, run_demo
 
     if not (data_dir() / "semantic_cache" / "banking77" / "test.csv.gz").is_file():
         pytest.skip(f"the demo needs the evaluation data at {data_dir()} (see its README.md)")

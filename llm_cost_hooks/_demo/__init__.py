@@ -1,6 +1,9 @@
-"""Framework-free parts of ``llm-cost demo``: the data it replays, the workload built from
-it, and the waterfall table and chart it prints (the LangChain part is
-:mod:`llm_cost_hooks.langchain._demo`). Private: the demo is a command, not an API."""
+"""``llm-cost demo``, an application on top of the public API: the data it replays, the
+workload built from it, the waterfall table and chart it prints, and its LangChain chains
+(:mod:`._langchain`, loaded on first use of :func:`run_demo`). Private: the demo is a
+command, not an API. Nothing in the package's core imports it."""
+
+from typing import TYPE_CHECKING, Any
 
 from ._report import Progress, StepResult, format_waterfall, write_waterfall_png
 from ._workload import (
@@ -26,5 +29,18 @@ __all__ = [
     "data_dir",
     "format_waterfall",
     "load_demo_data",
+    "run_demo",
     "write_waterfall_png",
 ]
+
+if TYPE_CHECKING:
+    from ._langchain import run_demo as run_demo
+
+
+def __getattr__(name: str) -> Any:
+    # LangChain loads only when the demo runs, not for its data or report helpers.
+    if name == "run_demo":
+        from ._langchain import run_demo
+
+        return run_demo
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

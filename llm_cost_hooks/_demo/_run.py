@@ -5,7 +5,7 @@ The workload (see :mod:`llm_cost_hooks._demo._workload`): Banking77 customer que
 a support bot (chat, and e-mail threads with retrieved tickets and history) and
 RouterBench prompts to an assistant, with retries and re-asks. Each step is a full
 replay through an engine's chains (LangChain's: ``prompt | chat model | parser``, see
-:mod:`llm_cost_hooks.langchain._demo`) with a cost recorder writing to one ledger
+:mod:`llm_cost_hooks._demo._langchain`) with a cost recorder writing to one ledger
 (records tagged ``demo.step``); the table is read back from that ledger.
 
 * Assistant answers are RouterBench's real recorded answers, correctness and dollars.

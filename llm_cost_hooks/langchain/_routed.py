@@ -1,20 +1,16 @@
 """RoutedChatModel: one LangChain chat model over several real ones of different prices.
 
-Each request goes to the tier a :mod:`llm_cost_hooks.routing` strategy picks (rules, a
-trained router, a cascade), under an optional per-feature quality floor. The chosen
-tier runs as a *child* model run (metadata ``route=<tier>``), so
+Each request goes to the tier a :mod:`llm_cost_hooks.routing` strategy picks. The tier
+runs as a *child* model run (metadata ``route=<tier>``), so
 :class:`~llm_cost_hooks.langchain.CostCallbackHandler` records it with its real model
-and price; the router's own run is marked ``delegated`` in ``response_metadata`` and
-the handler writes no record for it (no double counting). Failed cascade attempts are
-child runs too, so their cost stays in the task's cost.
-
-The decisions (tier order, floor, checks, downgrades, stream order, shadow pairs) are
-:class:`llm_cost_hooks.routing._tiers.TierPlan`'s; this module calls the tiers.
+and price; the router's own run is marked ``delegated`` and writes no record (no double
+counting). The decisions and the run loop are the routing core's
+(:mod:`llm_cost_hooks.routing._tiers`, :mod:`llm_cost_hooks.routing._run`); this module
+calls the tiers.
 """
 
 from __future__ import annotations
 
-import logging
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from typing import Any
 
@@ -22,35 +18,32 @@ from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackMana
 from langchain_core.language_models import BaseChatModel, LangSmithParams, LanguageModelInput
 from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
-from langchain_core.runnables import Runnable, RunnableConfig, RunnableLambda, ensure_config
+from langchain_core.runnables import Runnable, RunnableConfig, RunnableLambda
 from pydantic import ConfigDict, Field, PrivateAttr
 
-from .._errors import BudgetExceeded, ConfigurationError
-from ..routing import Answer, CascadeOutcome, RouteDecision, arun_cascade, run_cascade
-from ..routing._tiers import CallExtras, TierPlan, check_call_options, mark_delegated, tier_price
+from .._errors import ConfigurationError
+from ..routing import RouteDecision
+from ..routing._run import RoutedRun, arun_tiers, astream_tiers, run_tiers, stream_tiers
+from ..routing._tiers import TierPlan, check_call_options
 from ._routed_run import (
     PARSED_KEY,
-    STREAM_PARENT,
     STRUCT_KW,
     TOOLS_KW,
-    last_user_text,
+    answer_of,
+    as_chunks,
     prepare_call,
-    reset_parent,
+    read_answer,
     route_request,
-    shadow_config,
-    shadow_record,
-    tier_answer,
+    stream_parent,
+    streamed,
     tier_config,
     tier_guard_class,
     tier_model_name,
-    with_capture,
     with_route,
 )
-from ._routed_stream import as_chunks, astream_tiers, stream_tiers
+from ._routed_run import shadow_config as _shadow_config
 
 __all__ = ["RoutedChatModel"]
-
-logger = logging.getLogger("llm_cost_hooks.routing")
 
 
 class RoutedChatModel(BaseChatModel):
@@ -136,25 +129,11 @@ class RoutedChatModel(BaseChatModel):
                 raise ConfigurationError(
                     f"tier {name!r} must be a LangChain chat model (BaseChatModel), got {type(model).__name__}."
                 )
-        unknown = set(self.prices or {}) - set(self.tiers)
-        if unknown:
-            raise ConfigurationError(
-                f"prices given for unknown tiers {sorted(unknown)}; tiers are {list(self.tiers)}."
-            )
-        names = {tier: tier_model_name(model) for tier, model in self.tiers.items()}
-        prices = {
-            tier: tier_price(
-                tier,
-                *names[tier],
-                given=(self.prices or {}).get(tier),
-                replay_price=getattr(model, "blended_price", None),
-                price_book=self.price_book,
-            )
-            for tier, model in self.tiers.items()
-        }
-        self._plan = TierPlan(
-            prices,
-            model_names={tier: name for tier, (name, _) in names.items()},
+        self._plan = TierPlan.priced(
+            {tier: tier_model_name(model) for tier, model in self.tiers.items()},
+            prices=self.prices,
+            replay_prices={tier: getattr(model, "blended_price", None) for tier, model in self.tiers.items()},
+            price_book=self.price_book,
             strategy=self.strategy,
             quality_floor=self.quality_floor,
             checks=self.checks,
@@ -219,14 +198,7 @@ class RoutedChatModel(BaseChatModel):
     def price_overrides(self) -> dict[str, dict[str, float]]:
         """Prices given in ``prices``, as price-book overrides keyed by model name (pass them
         to the handler's ``PriceBook(overrides=...)`` so its records use the same prices)."""
-        out = {}
-        for tier in self.prices or {}:
-            p = self._plan.prices[tier]
-            out[self._plan.model_names[tier]] = {
-                "input_cost_per_token": p.input_per_token,
-                "output_cost_per_token": p.output_per_token,
-            }
-        return out
+        return self._plan.price_overrides(self.prices or {})
 
     # -- tools and structured output: bound here, applied to the chosen tier ----------------
     def bind_tools(
@@ -271,18 +243,18 @@ class RoutedChatModel(BaseChatModel):
         """The decision for these messages (without calling any tier)."""
         return self._plan.route(route_request(messages, metadata, structured=structured))
 
-    def _decide(
-        self, messages: list[BaseMessage], run_manager: Any, kwargs: Mapping[str, Any]
-    ) -> RouteDecision:
+    def _run(self, messages: list[BaseMessage], run_manager: Any, kwargs: Mapping[str, Any]) -> RoutedRun:
         metadata = getattr(run_manager, "metadata", None) or {}
-        return self.route(messages, metadata, structured=STRUCT_KW in kwargs or TOOLS_KW in kwargs)
+        structured = STRUCT_KW in kwargs or TOOLS_KW in kwargs
+        request = route_request(messages, metadata, structured=structured)
+        return RoutedRun(self._plan, request, structured=structured, read=read_answer)
 
     def _stop(self, stop: list[str] | None) -> list[str] | None:
         return stop if stop is not None else self.stop
 
-    def _finish(self, decision: RouteDecision, outcome: CascadeOutcome, extras: CallExtras) -> ChatResult:
-        message = with_route(outcome.result, self._plan.route_metadata(decision, outcome, extras))
-        return ChatResult(generations=[ChatGeneration(message=message)])
+    @staticmethod
+    def _result(message: Any, route: Mapping[str, Any]) -> ChatResult:
+        return ChatResult(generations=[ChatGeneration(message=with_route(message, route))])
 
     # -- run plumbing for streaming ---------------------------------------------------------
     def _should_stream(self, *, async_api: bool, run_manager: Any = None, **kwargs: Any) -> bool:
@@ -300,12 +272,8 @@ class RoutedChatModel(BaseChatModel):
         stop: list[str] | None = None,
         **kwargs: Any,
     ) -> Iterator[AIMessageChunk]:
-        wrapped, parent = with_capture(ensure_config(config), async_=False)
-        token = STREAM_PARENT.set(parent)
-        try:
+        with stream_parent(config, async_=False) as wrapped:
             yield from super().stream(input, wrapped, stop=stop, **kwargs)
-        finally:
-            reset_parent(token)
 
     async def astream(
         self,
@@ -315,15 +283,28 @@ class RoutedChatModel(BaseChatModel):
         stop: list[str] | None = None,
         **kwargs: Any,
     ) -> AsyncIterator[AIMessageChunk]:
-        wrapped, parent = with_capture(ensure_config(config), async_=True)
-        token = STREAM_PARENT.set(parent)
-        try:
+        with stream_parent(config, async_=True) as wrapped:
             async for chunk in super().astream(input, wrapped, stop=stop, **kwargs):
                 yield chunk
-        finally:
-            reset_parent(token)
 
-    # -- calls --------------------------------------------------------------------------------
+    # -- calls: each tier call is a child run; the loop is routing._run's -----------------------
+    def _tier_call(
+        self, run: RoutedRun, messages: list[BaseMessage], stop: list[str] | None, parent: Any, kwargs: Any
+    ) -> Any:
+        """``(tier, attempt) -> (runnable, messages, call kwargs, structured?)`` for the run."""
+
+        def call(tier: str, attempt: int) -> tuple[Any, list[BaseMessage], dict[str, Any], bool]:
+            model, msgs, params, schema = prepare_call(self, tier, kwargs, messages, run.extras)
+            call_kwargs = {} if schema is not None else {"stop": stop, **params}
+            return (
+                model,
+                msgs,
+                {"config": tier_config(tier, attempt, parent), **call_kwargs},
+                schema is not None,
+            )
+
+        return call
+
     def _generate(
         self,
         messages: list[BaseMessage],
@@ -331,40 +312,18 @@ class RoutedChatModel(BaseChatModel):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> ChatResult:
-        decision = self._decide(messages, run_manager, kwargs)
-        extras = CallExtras()
+        run = self._run(messages, run_manager, kwargs)
         stop = self._stop(stop)
-        request = last_user_text(messages)
+        tier_call = self._tier_call(run, messages, stop, run_manager, kwargs)
 
-        def call(tier: str, attempt: int) -> tuple[AIMessage, Answer]:
-            while True:
-                model, msgs, params, schema = prepare_call(self, tier, kwargs, messages, extras)
-                cfg = tier_config(tier, attempt, run_manager)
-                try:
-                    if schema is not None:
-                        out = model.invoke(msgs, config=cfg)
-                    else:
-                        out = model.invoke(msgs, config=cfg, stop=stop, **params)
-                except BudgetExceeded as exc:
-                    tier = self._plan.downgrade(tier, exc, extras)
-                    continue
-                return tier_answer(tier, out, schema is not None, params, request)
+        def perform(tier: str, attempt: int) -> Any:
+            model, msgs, call_kwargs, structured = tier_call(tier, attempt)
+            return answer_of(tier, model.invoke(msgs, **call_kwargs), structured, call_kwargs, run)
 
-        try:
-            outcome = run_cascade(decision, self._plan.order, call, self._plan.checks_for(decision))
-        except Exception as exc:
-            raise mark_delegated(exc) from None
-        other = self._plan.shadow_tier(outcome.tier, structured=STRUCT_KW in kwargs or TOOLS_KW in kwargs)
-        if other is not None:
-            try:
-                shadow_out = self.tiers[other].invoke(
-                    messages, config=shadow_config(other, run_manager), stop=stop
-                )
-            except Exception as exc:
-                self._plan.shadow.call_failed(other, exc)
-            else:
-                shadow_record(self._plan, messages, outcome, other, shadow_out)
-        return self._finish(decision, outcome, extras)
+        def ask(other: str) -> Any:
+            return self.tiers[other].invoke(messages, config=_shadow_config(other, run_manager), stop=stop)
+
+        return self._result(*run_tiers(run, perform, ask))
 
     async def _agenerate(
         self,
@@ -373,40 +332,20 @@ class RoutedChatModel(BaseChatModel):
         run_manager: AsyncCallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> ChatResult:
-        decision = self._decide(messages, run_manager, kwargs)
-        extras = CallExtras()
+        run = self._run(messages, run_manager, kwargs)
         stop = self._stop(stop)
-        request = last_user_text(messages)
+        tier_call = self._tier_call(run, messages, stop, run_manager, kwargs)
 
-        async def call(tier: str, attempt: int) -> tuple[AIMessage, Answer]:
-            while True:
-                model, msgs, params, schema = prepare_call(self, tier, kwargs, messages, extras)
-                cfg = tier_config(tier, attempt, run_manager)
-                try:
-                    if schema is not None:
-                        out = await model.ainvoke(msgs, config=cfg)
-                    else:
-                        out = await model.ainvoke(msgs, config=cfg, stop=stop, **params)
-                except BudgetExceeded as exc:
-                    tier = self._plan.downgrade(tier, exc, extras)
-                    continue
-                return tier_answer(tier, out, schema is not None, params, request)
+        async def perform(tier: str, attempt: int) -> Any:
+            model, msgs, call_kwargs, structured = tier_call(tier, attempt)
+            return answer_of(tier, await model.ainvoke(msgs, **call_kwargs), structured, call_kwargs, run)
 
-        try:
-            outcome = await arun_cascade(decision, self._plan.order, call, self._plan.checks_for(decision))
-        except Exception as exc:
-            raise mark_delegated(exc) from None
-        other = self._plan.shadow_tier(outcome.tier, structured=STRUCT_KW in kwargs or TOOLS_KW in kwargs)
-        if other is not None:
-            try:
-                shadow_out = await self.tiers[other].ainvoke(
-                    messages, config=shadow_config(other, run_manager), stop=stop
-                )
-            except Exception as exc:
-                self._plan.shadow.call_failed(other, exc)
-            else:
-                shadow_record(self._plan, messages, outcome, other, shadow_out)
-        return self._finish(decision, outcome, extras)
+        async def ask(other: str) -> Any:
+            return await self.tiers[other].ainvoke(
+                messages, config=_shadow_config(other, run_manager), stop=stop
+            )
+
+        return self._result(*await arun_tiers(run, perform, ask))
 
     # -- streaming ----------------------------------------------------------------------------
     # Without escalation the chosen tier's chunks stream straight through. With a cascade
@@ -419,16 +358,26 @@ class RoutedChatModel(BaseChatModel):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> Iterator[ChatGenerationChunk]:
-        parent: Any = run_manager if run_manager is not None else STREAM_PARENT.get()
-        notify = run_manager  # stream() reports the router's own tokens itself
-        decision = self._decide(messages, parent, kwargs)
-        if self._plan.buffers_stream(decision, STRUCT_KW in kwargs):
-            for chunk in as_chunks(self._generate(messages, stop, parent, **kwargs)):
-                if notify:
-                    notify.on_llm_new_token(chunk.text, chunk=chunk)
-                yield chunk
-            return
-        yield from stream_tiers(self, decision, messages, self._stop(stop), parent, notify, kwargs)
+        parent, notify = streamed(run_manager)  # stream() reports the router's own tokens itself
+        run = self._run(messages, parent, kwargs)
+        whole = self._plan.buffers_stream(run.decision, STRUCT_KW in kwargs)
+        tier_call = self._tier_call(run, messages, self._stop(stop), parent, kwargs)
+
+        def open_stream(tier: str, attempt: int) -> Iterator[Any]:
+            model, msgs, call_kwargs, _ = tier_call(tier, attempt)
+            return iter(model.stream(msgs, **call_kwargs))
+
+        def deliver(piece: Any, route: dict[str, Any] | None) -> ChatGenerationChunk:
+            chunk = ChatGenerationChunk(message=with_route(piece, route) if route else piece)
+            if notify:
+                notify.on_llm_new_token(chunk.text, chunk=chunk)
+            return chunk
+
+        if whole:
+            pieces: Any = as_chunks(self._generate(messages, stop, parent, **kwargs))
+            yield from (deliver(piece, None) for piece in pieces)
+        else:
+            yield from stream_tiers(run, open_stream, deliver)
 
     async def _astream(
         self,
@@ -437,14 +386,24 @@ class RoutedChatModel(BaseChatModel):
         run_manager: AsyncCallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> AsyncIterator[ChatGenerationChunk]:
-        parent: Any = run_manager if run_manager is not None else STREAM_PARENT.get()
-        notify = run_manager
-        decision = self._decide(messages, parent, kwargs)
-        if self._plan.buffers_stream(decision, STRUCT_KW in kwargs):
-            for chunk in as_chunks(await self._agenerate(messages, stop, parent, **kwargs)):
-                if notify:
-                    await notify.on_llm_new_token(chunk.text, chunk=chunk)
+        parent, notify = streamed(run_manager)
+        run = self._run(messages, parent, kwargs)
+        whole = self._plan.buffers_stream(run.decision, STRUCT_KW in kwargs)
+        tier_call = self._tier_call(run, messages, self._stop(stop), parent, kwargs)
+
+        def open_stream(tier: str, attempt: int) -> AsyncIterator[Any]:
+            model, msgs, call_kwargs, _ = tier_call(tier, attempt)
+            return model.astream(msgs, **call_kwargs)  # type: ignore[no-any-return]
+
+        async def deliver(piece: Any, route: dict[str, Any] | None) -> ChatGenerationChunk:
+            chunk = ChatGenerationChunk(message=with_route(piece, route) if route else piece)
+            if notify:
+                await notify.on_llm_new_token(chunk.text, chunk=chunk)
+            return chunk
+
+        if whole:
+            for piece in as_chunks(await self._agenerate(messages, stop, parent, **kwargs)):
+                yield await deliver(piece, None)
+        else:
+            async for chunk in astream_tiers(run, open_stream, deliver):
                 yield chunk
-            return
-        async for chunk in astream_tiers(self, decision, messages, self._stop(stop), parent, notify, kwargs):
-            yield chunk

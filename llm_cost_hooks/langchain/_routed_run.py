@@ -1,12 +1,14 @@
 """LangChain run plumbing of :class:`~llm_cost_hooks.langchain.RoutedChatModel`: tier
-calls as child runs of the router's run (also when streaming), answers read into the
-cascade's :class:`~llm_cost_hooks.routing.Answer`, and the request text a strategy sees."""
+calls as child runs of the router's run (also when streaming), LangChain messages read
+into the routing core's request and :class:`~llm_cost_hooks.routing.Answer`, and each
+tier's call prepared (tools, structured output, prompt-cache breakpoints)."""
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
-import logging
-from collections.abc import Mapping, Sequence
+import json
+from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from langchain_core.callbacks import (
@@ -16,18 +18,20 @@ from langchain_core.callbacks import (
     CallbackManager,
 )
 from langchain_core.language_models import BaseChatModel
-from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
-from langchain_core.runnables import Runnable, RunnableConfig
+from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage, HumanMessage
+from langchain_core.messages.tool import tool_call_chunk
+from langchain_core.outputs import ChatResult
+from langchain_core.runnables import Runnable, RunnableConfig, ensure_config
 
-from ..routing import Answer, CascadeOutcome, RouteRequest
-from ..routing._tiers import CallExtras, TierPlan
+from .._records import TokenUsage
+from ..routing import Answer, RouteRequest
+from ..routing._run import RoutedRun, request_of, tier_answer
+from ..routing._tiers import CallExtras
 from ._callback import ROUTE_MARKER_KEY
 from ._usage import usage_of_message
 
 if TYPE_CHECKING:
     from ._routed import RoutedChatModel
-
-logger = logging.getLogger("llm_cost_hooks.routing")
 
 TOOLS_KW = "_llm_cost_hooks_tools"
 STRUCT_KW = "_llm_cost_hooks_structured"
@@ -51,29 +55,17 @@ def message_text(message: BaseMessage) -> str:
         return str(message.content)
 
 
-def _last_user(messages: Sequence[BaseMessage]) -> int | None:
-    return next((i for i in range(len(messages) - 1, -1, -1) if isinstance(messages[i], HumanMessage)), None)
-
-
 def route_request(
     messages: Sequence[BaseMessage], metadata: Mapping[str, Any] | None, *, structured: bool
 ) -> RouteRequest:
-    """What a strategy sees of these messages: the whole text, the last user message and
-    the turn before it (what a short follow-up refers to)."""
-    texts = [message_text(m) for m in messages]
-    last = _last_user(messages)
-    return RouteRequest(
-        text="\n".join(texts),
-        metadata=dict(metadata or {}),
-        structured=structured,
-        query=None if last is None else texts[last],
-        context=texts[last - 1] if last is not None and last > 0 else None,
-    )
+    """What a strategy sees of these messages (see :func:`~llm_cost_hooks.routing._run.request_of`)."""
+    last = next((i for i in range(len(messages) - 1, -1, -1) if isinstance(messages[i], HumanMessage)), None)
+    return request_of([message_text(m) for m in messages], last, metadata, structured=structured)
 
 
-def last_user_text(messages: Sequence[BaseMessage]) -> str | None:
-    last = _last_user(messages)
-    return None if last is None else message_text(messages[last])
+def read_answer(message: Any) -> tuple[str, TokenUsage | None]:
+    """A tier's answer as shadow mode's judge reads it: its text and usage."""
+    return message_text(message), usage_of_message(message)
 
 
 def child_manager(run_manager: Any) -> Any:
@@ -150,11 +142,24 @@ def with_capture(config: RunnableConfig, async_: bool) -> tuple[RunnableConfig, 
     return {**config, "callbacks": new}, StreamParent(config, capture, async_)
 
 
-def reset_parent(token: contextvars.Token[StreamParent | None]) -> None:
+@contextlib.contextmanager
+def stream_parent(config: RunnableConfig | None, async_: bool) -> Iterator[RunnableConfig]:
+    """While the router streams: ``config`` with a handler that learns the router's run id,
+    and the stream parent set for ``_stream`` to find."""
+    wrapped, parent = with_capture(ensure_config(config), async_=async_)
+    token = STREAM_PARENT.set(parent)
     try:
-        STREAM_PARENT.reset(token)
-    except ValueError:  # the stream was iterated from another context
-        STREAM_PARENT.set(None)
+        yield wrapped
+    finally:
+        try:
+            STREAM_PARENT.reset(token)
+        except ValueError:  # the stream was iterated from another context
+            STREAM_PARENT.set(None)
+
+
+def streamed(run_manager: Any) -> tuple[Any, Any]:
+    """(the router's run for tier calls, the run manager to report tokens to) in ``_stream``."""
+    return (run_manager if run_manager is not None else STREAM_PARENT.get()), run_manager
 
 
 def tier_config(tier: str, attempt: int, run_manager: Any) -> RunnableConfig:
@@ -198,36 +203,27 @@ def tier_guard_class() -> type:
     return _TIER_GUARD
 
 
-def tier_answer(
-    tier: str, out: Any, structured: bool, params: Mapping[str, Any], request: str | None
+def answer_of(
+    tier: str, out: Any, structured: bool, params: Mapping[str, Any], run: RoutedRun
 ) -> tuple[AIMessage, Answer]:
     """A tier's output as the message to return and the :class:`Answer` the checks read
     (structured output: the raw message, with the parsed value kept beside it)."""
-    parsed = error = None
+    pair = None
+    message = out
     if structured:
         message = out["raw"].model_copy()
-        parsed, error = out.get("parsed"), out.get("parsing_error")
-        message.additional_kwargs = {
-            **message.additional_kwargs,
-            PARSED_KEY: {"parsed": parsed, "parsing_error": error},
-        }
-        if parsed is None and error is None:
-            error = "no structured output"
-    else:
-        message = out
-    rm = message.response_metadata or {}
-    fmt = params.get("response_format")
-    expects_json = isinstance(fmt, Mapping) and str(fmt.get("type", "")).startswith("json")
-    answer = Answer(
-        text=message_text(message),
-        tier=tier,
-        finish_reason=rm.get("finish_reason") or rm.get("stop_reason"),
-        tool_calls=list(getattr(message, "tool_calls", None) or []),
-        expects_json=expects_json or structured,
-        parsed=parsed,
-        parse_error=None if error is None else str(error),
-        raw=message,
-        request=request,
+        pair = (out.get("parsed"), out.get("parsing_error"))
+        parsed_payload = {"parsed": pair[0], "parsing_error": pair[1]}
+        message.additional_kwargs = {**message.additional_kwargs, PARSED_KEY: parsed_payload}
+    answer = tier_answer(
+        tier,
+        message_text(message),
+        message,
+        response_metadata=message.response_metadata,
+        tool_calls=getattr(message, "tool_calls", None) or [],
+        params=params,
+        structured=pair,
+        request=run.request.query,
     )
     return message, answer
 
@@ -295,29 +291,24 @@ def _place_breakpoints(
             messages, name, provider=provider, tools=tool_dicts, **options
         )
     except Exception as exc:
-        logger.warning(
-            "llm-cost-hooks routing: no prompt-cache breakpoints for tier %r (%s): %r", tier, name, exc
-        )
-        extras.prompt_cache[tier] = {"breakpoints": 0, "error": type(exc).__name__}
+        extras.not_placed(tier, name, exc)
         return messages
-    extras.prompt_cache[tier] = {
-        "breakpoints": len(report.breakpoints),
-        "cacheable_tokens": report.cacheable_tokens,
-        "mode": str(getattr(report.mode, "value", report.mode)),
-    }
+    extras.placed(tier, report)
     return placed
 
 
-def shadow_record(
-    plan: TierPlan, messages: Sequence[BaseMessage], outcome: CascadeOutcome, other: str, out: Any
-) -> None:
-    """The shadowed pair to the plan's judge and store (never raises). The chosen tier's
-    cost is its accepted answer's call."""
-    try:
-        request = route_request(messages, None, structured=False)
-        answers = {outcome.tier: message_text(outcome.result), other: message_text(out)}
-        usages = {outcome.tier: usage_of_message(outcome.result), other: usage_of_message(out)}
-    except Exception as exc:
-        plan.shadow.call_failed(other, exc)
-        return
-    plan.shadow_record(request.query or request.text, request.context, answers, usages, other)
+def as_chunks(result: ChatResult) -> list[AIMessageChunk]:
+    """A whole answer replayed as one chunk (a stream whose answer had to pass checks)."""
+    msg = result.generations[0].message
+    chunk = AIMessageChunk(
+        content=msg.content,
+        id=msg.id,
+        response_metadata=dict(msg.response_metadata or {}),
+        additional_kwargs=dict(msg.additional_kwargs or {}),
+        usage_metadata=getattr(msg, "usage_metadata", None),
+        tool_call_chunks=[
+            tool_call_chunk(name=tc["name"], args=json.dumps(tc["args"]), id=tc.get("id"), index=i)
+            for i, tc in enumerate(getattr(msg, "tool_calls", []) or [])
+        ],
+    )
+    return [chunk]

@@ -12,7 +12,8 @@ messages.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+import logging
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,6 +22,8 @@ from ._checks import BUILTIN_CHECKS, CascadeOutcome, Check
 from ._strategies import Cascade, QualityFloor, RouteDecision, RouteRequest, RoutingStrategy
 
 __all__ = ["CallExtras", "StreamPlan", "TierPlan", "check_call_options", "mark_delegated", "tier_price"]
+
+logger = logging.getLogger("llm_cost_hooks.routing")
 
 #: Options ``prompt_cache`` accepts as a dict.
 PROMPT_CACHE_OPTIONS = frozenset({"ttl", "max_breakpoints", "min_tokens", "cache_documents", "price_book"})
@@ -101,6 +104,21 @@ class CallExtras:
     downgrades: list[dict[str, Any]] = field(default_factory=list)
     prompt_cache: dict[str, Any] = field(default_factory=dict)
 
+    def placed(self, tier: str, report: Any) -> None:
+        """Note the prompt-cache breakpoints placed for ``tier`` (a ``BreakpointReport``)."""
+        self.prompt_cache[tier] = {
+            "breakpoints": len(report.breakpoints),
+            "cacheable_tokens": report.cacheable_tokens,
+            "mode": str(getattr(report.mode, "value", report.mode)),
+        }
+
+    def not_placed(self, tier: str, model: str, error: Exception) -> None:
+        """Placing breakpoints for ``tier`` failed: noted and logged, the call goes on."""
+        logger.warning(
+            "llm-cost-hooks routing: no prompt-cache breakpoints for tier %r (%s): %r", tier, model, error
+        )
+        self.prompt_cache[tier] = {"breakpoints": 0, "error": type(error).__name__}
+
     def route_fields(self, tier: str) -> dict[str, Any]:
         out: dict[str, Any] = {}
         if self.downgrades:
@@ -163,6 +181,47 @@ class TierPlan:
                 raise ConfigurationError(f"checks must be callables taking an Answer, got {check!r}.")
         self.checks: list[Check] = list(checks)
         self.builtin_checks = bool(builtin_checks)
+
+    @classmethod
+    def priced(
+        cls,
+        models: Mapping[str, tuple[str, str | None]],
+        *,
+        prices: Mapping[str, Any] | None = None,
+        replay_prices: Mapping[str, Callable[[], Any] | None] | None = None,
+        price_book: Any = None,
+        **options: Any,
+    ) -> TierPlan:
+        """A plan over tiers given as ``{tier: (model name, provider)}``, each priced by
+        :func:`tier_price` (``prices``: the prices given per tier; ``replay_prices``: a
+        replayed model's own blended price). ``options`` are the plan's keywords."""
+        unknown = set(prices or {}) - set(models)
+        if unknown:
+            raise ConfigurationError(
+                f"prices given for unknown tiers {sorted(unknown)}; tiers are {list(models)}."
+            )
+        priced = {
+            tier: tier_price(
+                tier,
+                name,
+                provider,
+                given=(prices or {}).get(tier),
+                replay_price=(replay_prices or {}).get(tier),
+                price_book=price_book,
+            )
+            for tier, (name, provider) in models.items()
+        }
+        return cls(priced, model_names={tier: name for tier, (name, _) in models.items()}, **options)
+
+    def price_overrides(self, tiers: Iterable[str]) -> dict[str, dict[str, float]]:
+        """The prices of ``tiers`` as price-book overrides keyed by model name."""
+        return {
+            self.model_names[tier]: {
+                "input_cost_per_token": self.prices[tier].input_per_token,
+                "output_cost_per_token": self.prices[tier].output_per_token,
+            }
+            for tier in tiers
+        }
 
     def _floor(self, quality_floor: Any) -> QualityFloor | None:
         if quality_floor is None:
@@ -298,12 +357,12 @@ class StreamPlan:
     """Which tier streams next: the decision's tier, then (on an error before the first
     chunk) the others; a spend-limit downgrade moves to a cheaper tier as the same attempt."""
 
-    def __init__(self, plan: TierPlan, decision: RouteDecision) -> None:
+    def __init__(self, plan: TierPlan, decision: RouteDecision, extras: CallExtras | None = None) -> None:
         self.plan = plan
         self.decision = decision
         self.pending = [decision.tier] + [t for t in plan.order if t != decision.tier]
         self.attempts: list[dict[str, Any]] = []
-        self.extras = CallExtras()
+        self.extras = CallExtras() if extras is None else extras
         self.attempt = 0
 
     def next(self) -> str | None:

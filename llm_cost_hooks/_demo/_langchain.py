@@ -1,7 +1,7 @@
 """``llm-cost demo`` through LangChain: the chains each step replays (``prompt | chat model
 | parser``), the support stand-in as a chat model, and :class:`CostCallbackHandler` as
-the recorder. The demo itself (workload, preparation, steps, report) is
-:mod:`llm_cost_hooks._demo`."""
+the recorder. An application on the LangChain adapter's public face; the demo itself
+(workload, preparation, steps, report) is the rest of :mod:`llm_cost_hooks._demo`."""
 
 from __future__ import annotations
 
@@ -18,11 +18,20 @@ from langchain_core.outputs import ChatGeneration, ChatResult, Generation
 from langchain_core.prompts import ChatPromptTemplate, MessagesPlaceholder
 from pydantic import ConfigDict, PrivateAttr
 
-from .._demo import DATA_HINT, data_dir
-from .._demo._prepare import Prepared
-from .._demo._run import PROMPT_VERSION, STEP_TAG, STEPS, TENANT
-from .._demo._run import run_demo as _run_demo
-from .._demo._support import (
+from ..langchain import (
+    CACHE_MARKER_KEY,
+    CostCallbackHandler,
+    GuardedChatModel,
+    PromptCacheBreakpoints,
+    ReplayChatModel,
+    RoutedChatModel,
+    SemanticCache,
+    cache_scope,
+)
+from ._prepare import Prepared
+from ._run import PROMPT_VERSION, STEP_TAG, STEPS, TENANT
+from ._run import run_demo as _run_demo
+from ._support import (
     ANSWER_KEY,
     SUPPORT_MODEL,
     SUPPORT_PROVIDER,
@@ -30,9 +39,13 @@ from .._demo._support import (
     InProcessBatchAPI,
     SupportAnswers,
 )
-from ._callback import BILLED_MARKER_KEY, CACHE_MARKER_KEY, CostCallbackHandler
+from ._workload import DATA_HINT, data_dir
 
 __all__ = ["DATA_HINT", "STEPS", "STEP_TAG", "data_dir", "run_demo"]
+
+#: ``response_metadata`` key whose ``cost_usd`` CostCallbackHandler records as the call's
+#: dollars (documented with ReplayChatModel): the batch's answer is billed at its batch price.
+BILLED_KEY = "llm_cost_hooks_billed"
 
 BUDGET = {"system": None, "history": 300, "retrieved": 350, "output": 400}
 
@@ -150,7 +163,7 @@ class _BatchedSupportBot(BaseChatModel):
                 "model_name": self.model_name,
                 "finish_reason": "stop",
                 ANSWER_KEY: body.get("demo_intent"),
-                BILLED_MARKER_KEY: {"cost_usd": result.cost_usd},
+                BILLED_KEY: {"cost_usd": result.cost_usd},
                 "llm_cost_hooks_batch": {
                     "batch_id": result.batch_id,
                     "realtime_cost_usd": result.realtime_cost_usd,
@@ -186,7 +199,6 @@ class _LangChainReplay:
     def __init__(self, prepared: Prepared) -> None:
         self.prepared = prepared
         from ..pricing import PriceBook
-        from ._replay import ReplayChatModel
 
         # Replayed models bill their recorded dollars; the caches price what a hit saved with
         # the same per-token blend (most RouterBench models are not in LiteLLM's map).
@@ -231,10 +243,6 @@ class _LangChainReplay:
         from ..budget import ContextBudget, SegmentBudgets
         from ..cache import CacheConfig
         from ..dedup import SingleFlight
-        from ._budget import GuardedChatModel
-        from ._cache import SemanticCache
-        from ._prompt_cache import PromptCacheBreakpoints
-        from ._routed import RoutedChatModel
 
         p = self.prepared
         flight = SingleFlight(result_ttl=3600) if "dedup" in levers else None
@@ -297,8 +305,6 @@ class _LangChainReplay:
         calls use (LangChain's own: the serialised messages and the model's llm string),
         outside the ledger and on its own provider cache (it was yesterday)."""
         from langchain_core.load import dumps
-
-        from ._cache import cache_scope
 
         llm_string = model._get_llm_string()
         earlier = _SupportBot(
