@@ -40,6 +40,7 @@ class OutcomeReplay:
             raise ConfigurationError(f"the outcomes have no recorded responses for {tier!r}.")
         self.data = data
         self.tier = tier
+        self.responses: list[str | None] = data.responses[tier]
         self.col = data.tiers.index(tier)
         self.index: dict[str, int] = {}
         for i, prompt in enumerate(data.prompts):
@@ -65,11 +66,10 @@ class OutcomeReplay:
         counter = default_counter()
         data = self.data
         sample = range(0, len(data), max(1, len(data) // 50))
-        tokens = sum(
-            counter.count_text(data.prompts[i], _COUNT_MODEL).tokens
-            + counter.count_text(data.responses[self.tier][i] or "", _COUNT_MODEL).tokens
-            for i in sample
-        )
+        tokens = 0
+        for i in sample:
+            tokens += counter.count_text(data.prompts[i], _COUNT_MODEL).tokens
+            tokens += counter.count_text(self.responses[i] or "", _COUNT_MODEL).tokens
         dollars = sum(float(data.cost[i, self.col]) for i in sample)
         per_token = dollars / tokens if tokens else 0.0
         return ModelPrice(
@@ -82,7 +82,7 @@ class OutcomeReplay:
         from ..tokens import default_counter
 
         data = self.data
-        text = data.responses[self.tier][i] or ""
+        text = self.responses[i] or ""
         counter = default_counter()
         n_in = counter.count_text(data.prompts[i], _COUNT_MODEL).tokens
         n_out = counter.count_text(text, _COUNT_MODEL).tokens
