@@ -31,7 +31,7 @@ from langchain_core.messages import (
     messages_from_dict,
 )
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
-from langchain_core.runnables import Runnable, RunnableConfig
+from langchain_core.runnables import Runnable
 from pydantic import ConfigDict, Field
 
 from .._records import TokenUsage
@@ -48,7 +48,7 @@ from ..budget._call import (
 )
 from ..dedup import CircuitBreaker, RedisSingleFlight, RetryBudget, SingleFlight, idempotency_key
 from ._callback import CACHE_MARKER_KEY
-from ._context import STREAM_KEY, annotate_run, stream_run, trim_messages
+from ._context import StreamRunChatModel, annotate_run, trim_messages
 from ._usage import usage_of_message
 
 __all__ = ["GuardedChatModel"]
@@ -92,7 +92,7 @@ def _message(result: ChatResult) -> AIMessage:
     return message
 
 
-class GuardedChatModel(BaseChatModel):
+class GuardedChatModel(StreamRunChatModel):
     """Wraps a chat model with context budgets, spend guardrails, dedup, a retry budget
     and a circuit breaker. Every part is optional.
 
@@ -303,29 +303,6 @@ class GuardedChatModel(BaseChatModel):
     # error or a consumer that stops early, settle what was streamed so far (counted) or
     # release the hold if nothing was. A failure before the first chunk is retried within
     # ``retry``. Streams are not deduplicated (each caller wants its own token stream).
-    def stream(
-        self,
-        input: LanguageModelInput,
-        config: RunnableConfig | None = None,
-        *,
-        stop: list[str] | None = None,
-        **kwargs: Any,
-    ) -> Iterator[AIMessageChunk]:
-        config, kwargs[STREAM_KEY] = stream_run(self, config)
-        yield from super().stream(input, config, stop=stop, **kwargs)
-
-    async def astream(
-        self,
-        input: LanguageModelInput,
-        config: RunnableConfig | None = None,
-        *,
-        stop: list[str] | None = None,
-        **kwargs: Any,
-    ) -> AsyncIterator[AIMessageChunk]:
-        config, kwargs[STREAM_KEY] = stream_run(self, config)
-        async for chunk in super().astream(input, config, stop=stop, **kwargs):
-            yield chunk
-
     def _should_stream(self, *, async_api: bool, run_manager: Any = None, **kwargs: Any) -> bool:
         # Only an explicit stream()/astream() streams: invoke() keeps dedup and retries even
         # when a streaming callback handler is attached.
@@ -338,8 +315,7 @@ class GuardedChatModel(BaseChatModel):
     def _stream_start(
         self, messages: list[BaseMessage], run_manager: Any, kwargs: dict[str, Any], stop: list[str] | None
     ) -> tuple[Any, _Call, list[BaseMessage]]:
-        shim = kwargs.pop(STREAM_KEY, None)
-        run = run_manager if run_manager is not None else shim  # metadata, run id, handlers
+        run = self._run_of(run_manager, kwargs)  # metadata, run id, handlers
         call, messages, _ = self._prepare(messages, run, kwargs, stop, stream=True)
         return run, call, messages
 

@@ -1,5 +1,6 @@
-"""LangChain glue for context budgets (trim messages, a chain step) and for the runs whose
-cost records get a guarded call's tags (:func:`annotate_run`, :func:`stream_run`).
+"""LangChain glue for context budgets (trim messages, a chain step) and for runs: tags on
+a run's cost record (:func:`annotate_run`) and a streaming run's own run
+(:class:`StreamRunChatModel`).
 
 How segments are recognised in LangChain messages: like the core convention
 (:mod:`llm_cost_hooks.budget`), with the annotations read from
@@ -10,18 +11,23 @@ They are removed before the request is sent.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from typing import Any
 
 from langchain_core.language_models import BaseChatModel, LanguageModelInput
-from langchain_core.messages import BaseMessage, convert_to_messages, convert_to_openai_messages
+from langchain_core.messages import (
+    AIMessageChunk,
+    BaseMessage,
+    convert_to_messages,
+    convert_to_openai_messages,
+)
 from langchain_core.prompt_values import PromptValue
 from langchain_core.runnables import RunnableConfig, RunnableSerializable
 from pydantic import ConfigDict
 
 from ..budget import ContextBudget, TrimResult
 
-__all__ = ["ContextBudgetRunnable", "annotate_run", "trim_messages"]
+__all__ = ["ContextBudgetRunnable", "StreamRunChatModel", "annotate_run", "trim_messages"]
 
 _ANNOTATIONS = ("segment", "score")
 
@@ -154,34 +160,63 @@ class ContextBudgetRunnable(RunnableSerializable[LanguageModelInput, list[BaseMe
 
 
 # -- a stream's run ------------------------------------------------------------------------
+# LangChain's stream()/astream() do not hand _stream a run manager. The chat models that
+# need their run while streaming (its metadata, its id for record tags and child runs) set
+# the run id in advance and pass this stand-in through the call's kwargs.
 STREAM_KEY = "_llm_cost_hooks_stream_run"
 
 
-class _StreamRun:
-    """What ``_stream`` needs of the run when LangChain's ``stream()`` does not pass it a
-    run manager: the run's metadata, its id and the handlers (for record tags)."""
+class StreamRun:
+    """What ``_stream`` needs of its run when LangChain's ``stream()`` passes no run
+    manager: the run's metadata, its id, the handlers (for record tags) and callbacks for
+    child runs."""
 
-    __slots__ = ("handlers", "inheritable_handlers", "metadata", "parent_run_id", "run_id")
+    __slots__ = (
+        "async_",
+        "config",
+        "handlers",
+        "inheritable_handlers",
+        "metadata",
+        "parent_run_id",
+        "run_id",
+    )
 
-    def __init__(self, run_id: Any, metadata: Mapping[str, Any], handlers: list[Any]) -> None:
-        self.run_id = run_id
+    def __init__(
+        self, config: RunnableConfig, metadata: Mapping[str, Any], handlers: list[Any], async_: bool
+    ) -> None:
+        self.config = config
+        self.run_id = config["run_id"]
         self.metadata = metadata
         self.handlers = handlers
         self.inheritable_handlers: list[Any] = []
         self.parent_run_id = None
+        self.async_ = async_
 
     def __repr__(self) -> str:  # it travels in the call's kwargs (and so its invocation params)
         return f"<stream run {self.run_id}>"
 
+    def child(self) -> Any:
+        """Callbacks for a child run of this run (mirrors ParentRunManager.get_child)."""
+        from langchain_core.callbacks import AsyncCallbackManager, CallbackManager
 
-def stream_run(model: BaseChatModel, config: RunnableConfig | None) -> tuple[RunnableConfig, _StreamRun]:
+        cls = AsyncCallbackManager if self.async_ else CallbackManager
+        config = self.config
+        manager = cls.configure(
+            config.get("callbacks"), None, False, config.get("tags"), None, config.get("metadata"), None
+        )
+        manager.parent_run_id = self.run_id
+        return manager
+
+
+def stream_run(
+    model: BaseChatModel, config: RunnableConfig | None, async_: bool
+) -> tuple[RunnableConfig, StreamRun]:
     import uuid
 
     from langchain_core.runnables.config import ensure_config
 
     out = ensure_config(config)  # a fresh dict: ours to change
-    run_id = out.get("run_id") or uuid.uuid4()
-    out["run_id"] = run_id  # the run LangChain starts gets this id: the tags find its record
+    out["run_id"] = out.get("run_id") or uuid.uuid4()  # the run LangChain starts gets this id
     callbacks = out.get("callbacks")
     handlers = (
         list(callbacks)
@@ -194,4 +229,38 @@ def stream_run(model: BaseChatModel, config: RunnableConfig | None) -> tuple[Run
     if isinstance(model.callbacks, list):
         handlers += model.callbacks
     metadata = {**(model.metadata or {}), **(out.get("metadata") or {})}
-    return out, _StreamRun(run_id, metadata, handlers)
+    return out, StreamRun(out.copy(), metadata, handlers, async_)
+
+
+class StreamRunChatModel(BaseChatModel):
+    """A chat model whose ``_stream`` / ``_astream`` find their run (:class:`StreamRun`)
+    in ``kwargs[STREAM_KEY]`` when called through ``stream()`` / ``astream()``."""
+
+    def stream(
+        self,
+        input: LanguageModelInput,
+        config: RunnableConfig | None = None,
+        *,
+        stop: list[str] | None = None,
+        **kwargs: Any,
+    ) -> Iterator[AIMessageChunk]:
+        config, kwargs[STREAM_KEY] = stream_run(self, config, async_=False)
+        yield from super().stream(input, config, stop=stop, **kwargs)
+
+    async def astream(
+        self,
+        input: LanguageModelInput,
+        config: RunnableConfig | None = None,
+        *,
+        stop: list[str] | None = None,
+        **kwargs: Any,
+    ) -> AsyncIterator[AIMessageChunk]:
+        config, kwargs[STREAM_KEY] = stream_run(self, config, async_=True)
+        async for chunk in super().astream(input, config, stop=stop, **kwargs):
+            yield chunk
+
+    @staticmethod
+    def _run_of(run_manager: Any, kwargs: dict[str, Any]) -> Any:
+        """The run of a ``_stream`` call (its manager, else the stand-in), taken out of kwargs."""
+        shim = kwargs.pop(STREAM_KEY, None)
+        return run_manager if run_manager is not None else shim

@@ -16,15 +16,16 @@ from typing import Any
 
 from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
 from langchain_core.language_models import BaseChatModel, LangSmithParams, LanguageModelInput
-from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
+from langchain_core.messages import AIMessage, BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
-from langchain_core.runnables import Runnable, RunnableConfig, RunnableLambda
+from langchain_core.runnables import Runnable, RunnableLambda
 from pydantic import ConfigDict, Field, PrivateAttr
 
 from .._errors import ConfigurationError
 from ..routing import RouteDecision
 from ..routing._run import RoutedRun, arun_tiers, astream_tiers, run_tiers, stream_tiers
 from ..routing._tiers import TierPlan, check_call_options
+from ._context import StreamRunChatModel
 from ._routed_run import (
     PARSED_KEY,
     STRUCT_KW,
@@ -34,8 +35,6 @@ from ._routed_run import (
     prepare_call,
     read_answer,
     route_request,
-    stream_parent,
-    streamed,
     tier_config,
     tier_guard_class,
     tier_model_name,
@@ -46,7 +45,7 @@ from ._routed_run import shadow_config as _shadow_config
 __all__ = ["RoutedChatModel"]
 
 
-class RoutedChatModel(BaseChatModel):
+class RoutedChatModel(StreamRunChatModel):
     """Sends each request to the cheapest tier that will answer it well enough.
 
     ``tiers`` maps names to real chat models; they are ordered cheapest first by their
@@ -264,29 +263,6 @@ class RoutedChatModel(BaseChatModel):
             return False
         return super()._should_stream(async_api=async_api, run_manager=run_manager, **kwargs)
 
-    def stream(
-        self,
-        input: LanguageModelInput,
-        config: RunnableConfig | None = None,
-        *,
-        stop: list[str] | None = None,
-        **kwargs: Any,
-    ) -> Iterator[AIMessageChunk]:
-        with stream_parent(config, async_=False) as wrapped:
-            yield from super().stream(input, wrapped, stop=stop, **kwargs)
-
-    async def astream(
-        self,
-        input: LanguageModelInput,
-        config: RunnableConfig | None = None,
-        *,
-        stop: list[str] | None = None,
-        **kwargs: Any,
-    ) -> AsyncIterator[AIMessageChunk]:
-        with stream_parent(config, async_=True) as wrapped:
-            async for chunk in super().astream(input, wrapped, stop=stop, **kwargs):
-                yield chunk
-
     # -- calls: each tier call is a child run; the loop is routing._run's -----------------------
     def _tier_call(
         self, run: RoutedRun, messages: list[BaseMessage], stop: list[str] | None, parent: Any, kwargs: Any
@@ -358,7 +334,7 @@ class RoutedChatModel(BaseChatModel):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> Iterator[ChatGenerationChunk]:
-        parent, notify = streamed(run_manager)  # stream() reports the router's own tokens itself
+        parent, notify = self._run_of(run_manager, kwargs), run_manager  # stream() reports our tokens
         run = self._run(messages, parent, kwargs)
         whole = self._plan.buffers_stream(run.decision, STRUCT_KW in kwargs)
         tier_call = self._tier_call(run, messages, self._stop(stop), parent, kwargs)
@@ -386,7 +362,7 @@ class RoutedChatModel(BaseChatModel):
         run_manager: AsyncCallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> AsyncIterator[ChatGenerationChunk]:
-        parent, notify = streamed(run_manager)
+        parent, notify = self._run_of(run_manager, kwargs), run_manager
         run = self._run(messages, parent, kwargs)
         whole = self._plan.buffers_stream(run.decision, STRUCT_KW in kwargs)
         tier_call = self._tier_call(run, messages, self._stop(stop), parent, kwargs)

@@ -1,33 +1,31 @@
 """LangChain run plumbing of :class:`~llm_cost_hooks.langchain.RoutedChatModel`: tier
-calls as child runs of the router's run (also when streaming), LangChain messages read
+calls as child runs of the router's run (also when streaming: its :class:`StreamRun`), LangChain messages read
 into the routing core's request and :class:`~llm_cost_hooks.routing.Answer`, and each
 tier's call prepared (tools, structured output, prompt-cache breakpoints)."""
 
 from __future__ import annotations
 
-import contextlib
-import contextvars
 import json
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from langchain_core.callbacks import (
     AsyncCallbackManager,
     AsyncCallbackManagerForLLMRun,
-    BaseCallbackHandler,
     CallbackManager,
 )
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage, HumanMessage
 from langchain_core.messages.tool import tool_call_chunk
 from langchain_core.outputs import ChatResult
-from langchain_core.runnables import Runnable, RunnableConfig, ensure_config
+from langchain_core.runnables import Runnable, RunnableConfig
 
 from .._records import TokenUsage
 from ..routing import Answer, RouteRequest
 from ..routing._run import RoutedRun, request_of, tier_answer
 from ..routing._tiers import CallExtras
 from ._callback import ROUTE_MARKER_KEY
+from ._context import StreamRun
 from ._usage import usage_of_message
 
 if TYPE_CHECKING:
@@ -71,7 +69,7 @@ def read_answer(message: Any) -> tuple[str, TokenUsage | None]:
 def child_manager(run_manager: Any) -> Any:
     """Callbacks for a child run of a model run (LLM run managers have no get_child();
     this mirrors ParentRunManager.get_child)."""
-    if isinstance(run_manager, StreamParent):
+    if isinstance(run_manager, StreamRun):
         return run_manager.child()
     cls = AsyncCallbackManager if isinstance(run_manager, AsyncCallbackManagerForLLMRun) else CallbackManager
     manager = cls(handlers=[], parent_run_id=run_manager.run_id)
@@ -79,87 +77,6 @@ def child_manager(run_manager: Any) -> Any:
     manager.add_tags(run_manager.inheritable_tags)
     manager.add_metadata(run_manager.inheritable_metadata)
     return manager
-
-
-class _RunCapture(BaseCallbackHandler):
-    """Learns the run id of the router's own run when streaming: langchain_core's
-    ``stream()`` does not hand ``_stream`` its run manager, so tier calls would otherwise
-    not be child runs (and the cost handler would not see them)."""
-
-    run_inline = True
-
-    def __init__(self) -> None:
-        self.run_id: Any = None
-
-    def on_chat_model_start(self, serialized: Any, messages: Any, *, run_id: Any, **kwargs: Any) -> None:
-        if self.run_id is None:
-            self.run_id = run_id
-
-
-class StreamParent:
-    """What ``_stream`` needs of the router's run: its metadata and child callbacks."""
-
-    def __init__(self, config: RunnableConfig, capture: _RunCapture, async_: bool) -> None:
-        self.config = config
-        self.capture = capture
-        self.async_ = async_
-        self.metadata = dict(config.get("metadata") or {})
-
-    def child(self) -> Any:
-        cls = AsyncCallbackManager if self.async_ else CallbackManager
-        manager = cls.configure(
-            self.config.get("callbacks"),
-            None,
-            False,
-            self.config.get("tags"),
-            None,
-            self.config.get("metadata"),
-            None,
-        )
-        manager.parent_run_id = self.capture.run_id
-        return manager
-
-    async def on_llm_new_token(self, *args: Any, **kwargs: Any) -> None:  # stream() reports tokens itself
-        return None
-
-
-STREAM_PARENT: contextvars.ContextVar[StreamParent | None] = contextvars.ContextVar(
-    "llm_cost_hooks_stream_parent", default=None
-)
-
-
-def with_capture(config: RunnableConfig, async_: bool) -> tuple[RunnableConfig, StreamParent]:
-    """``config`` with a handler that learns the router's run id, and the stream parent."""
-    capture = _RunCapture()
-    cbs = config.get("callbacks")
-    if cbs is None:
-        new: Any = [capture]
-    elif isinstance(cbs, list):
-        new = [*cbs, capture]
-    else:
-        new = cbs.copy()
-        new.add_handler(capture, inherit=False)
-    return {**config, "callbacks": new}, StreamParent(config, capture, async_)
-
-
-@contextlib.contextmanager
-def stream_parent(config: RunnableConfig | None, async_: bool) -> Iterator[RunnableConfig]:
-    """While the router streams: ``config`` with a handler that learns the router's run id,
-    and the stream parent set for ``_stream`` to find."""
-    wrapped, parent = with_capture(ensure_config(config), async_=async_)
-    token = STREAM_PARENT.set(parent)
-    try:
-        yield wrapped
-    finally:
-        try:
-            STREAM_PARENT.reset(token)
-        except ValueError:  # the stream was iterated from another context
-            STREAM_PARENT.set(None)
-
-
-def streamed(run_manager: Any) -> tuple[Any, Any]:
-    """(the router's run for tier calls, the run manager to report tokens to) in ``_stream``."""
-    return (run_manager if run_manager is not None else STREAM_PARENT.get()), run_manager
 
 
 def tier_config(tier: str, attempt: int, run_manager: Any) -> RunnableConfig:
