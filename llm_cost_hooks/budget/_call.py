@@ -24,14 +24,26 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Generator, Iterable, Mapping
-from typing import Any, Generic, Literal, NamedTuple, TypeVar
+from collections.abc import (
+    AsyncGenerator,
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Generator,
+    Iterable,
+    Mapping,
+    Sequence,
+)
+from typing import TYPE_CHECKING, Any, Generic, Literal, NamedTuple, TypeVar
 
 from .._errors import BudgetExceeded, UnknownModelError
 from .._records import TokenUsage
 from ..dedup import CircuitBreaker, CircuitOpenError, RetryBudget, RetryState
 from ._guard import Reservation, SpendGuard
 from ._limits import Downgrade, DowngradeRequired, SpendRequest
+
+if TYPE_CHECKING:
+    from ._context import TrimResult
 
 __all__ = [
     "Attempt",
@@ -174,6 +186,52 @@ class GuardedCall(Generic[M]):
         self.downgraded_from: str | None = None
         self.unpriced = unpriced
         self.stream = stream
+
+    @classmethod
+    def for_messages(
+        cls,
+        target: Target[M],
+        messages: Sequence[Mapping[str, Any]],
+        *,
+        trimmed: TrimResult | None = None,
+        tools: Any = None,
+        counter: Any = None,
+        **options: Any,
+    ) -> GuardedCall[M]:
+        """The guarded call of a chat request: ``messages`` as sent (OpenAI-shaped; after a
+        context budget's trim, ``trimmed`` is its result and gives the output cap, the
+        ``budget.*`` tags and, without tools, the prompt's tokens already counted). Other
+        input is counted with ``counter`` (default: the package's counter) when first
+        needed, at once under a guard. ``options`` are :class:`GuardedCall`'s keywords."""
+        tags = dict(options.pop("tags", None) or {})
+        input_tokens = None
+        if trimmed is not None:
+            options["max_tokens"] = trimmed.max_tokens
+            tags.update(trimmed.tags())
+            if not tools:
+                input_tokens = trimmed.prompt_tokens  # already counted, same recipe
+        count_input = None
+        if input_tokens is None:
+            from ..tokens import default_counter
+
+            count = counter if counter is not None else default_counter()
+            tool_list = tools if isinstance(tools, list) else None
+
+            def count_input() -> int:
+                return int(count.count_messages(messages, target.model, tools=tool_list).tokens)
+
+            if options.get("guard") is not None:
+                input_tokens = count_input()
+        return cls(target, input_tokens=input_tokens, count_input=count_input, tags=tags, **options)
+
+    def usage_or_counted(self, usage: TokenUsage | None, text: str, attempt: Attempt[M]) -> TokenUsage:
+        """``usage`` as reported, else counted: the prompt's tokens and ``text``'s."""
+        if usage is not None:
+            return usage
+        from ..tokens import default_counter
+
+        out = default_counter().count_text(text, attempt.target.model).tokens if text else 0
+        return TokenUsage(input_tokens=self.input_tokens, output_tokens=out)
 
     @property
     def input_tokens(self) -> int:

@@ -49,7 +49,7 @@ from ..budget._call import (
 from ..dedup import CircuitBreaker, RedisSingleFlight, RetryBudget, SingleFlight, idempotency_key
 from ._callback import CACHE_MARKER_KEY
 from ._context import StreamRunChatModel, annotate_run, trim_messages
-from ._usage import usage_of_message
+from ._usage import model_name_of, usage_of_message
 
 __all__ = ["GuardedChatModel"]
 
@@ -59,12 +59,7 @@ _Attempt = Attempt[BaseChatModel]
 
 # -- the guarded model --------------------------------------------------------------------
 def _model_of(model: BaseChatModel) -> Target[BaseChatModel]:
-    try:
-        params = model._get_ls_params()
-    except Exception:
-        params = {}
-    name = params.get("ls_model_name") or getattr(model, "model_name", None) or getattr(model, "model", None)
-    return Target(model, str(name or type(model).__name__), params.get("ls_provider"))
+    return Target(model, *model_name_of(model))
 
 
 def _add_chunk(aggregate: AIMessageChunk | None, chunk: ChatGenerationChunk) -> AIMessageChunk | None:
@@ -153,59 +148,41 @@ class GuardedChatModel(StreamRunChatModel):
         """The guarded call, the (trimmed) messages to send and the dedup key."""
         metadata: Mapping[str, Any] = getattr(run_manager, "metadata", None) or {}
         target = _model_of(self.inner)
-        model = target.model
         max_tokens = kwargs.pop("max_tokens", None) or getattr(self.inner, "max_tokens", None)
-        tags: dict[str, str] = {}
-        tools = kwargs.get("tools")
-        input_tokens: int | None = None
+        trimmed = None
         if self.context_budget is not None:
             route = metadata.get("route") or self.route
-            messages, result = trim_messages(
-                self.context_budget, messages, route=route, max_tokens=max_tokens, model=model
+            messages, trimmed = trim_messages(
+                self.context_budget, messages, route=route, max_tokens=max_tokens, model=target.model
             )
-            max_tokens = result.max_tokens
-            tags.update(result.tags())
-            dicts = result.messages
-            if not tools:
-                input_tokens = result.prompt_tokens  # already counted, same recipe
-        else:
-            dicts = convert_to_openai_messages(messages)
-        count_input = None
-        if input_tokens is None:
-            from ..tokens import default_counter
-
-            counter = self.context_budget.counter if self.context_budget is not None else default_counter()
-            tool_list = tools if isinstance(tools, list) else None
-
-            def count_input() -> int:
-                return int(counter.count_messages(dicts, model, tools=tool_list).tokens)
-
-            if self.guard is not None:
-                input_tokens = count_input()
-        key = None
-        if self.dedup is not None and not stream:
-            request = {
-                "model": model,
-                "messages": dicts,
-                "stop": stop,
-                "max_tokens": max_tokens,
-                "params": {k: v for k, v in kwargs.items() if k != "callbacks"},
-            }
-            key = idempotency_key(metadata, request, namespace=f"{model}:", derive=self.derive_dedup_key)
-        call: _Call = GuardedCall(
+        dicts = trimmed.messages if trimmed is not None else convert_to_openai_messages(messages)
+        call: _Call = GuardedCall.for_messages(
             target,
+            dicts,
+            trimmed=trimmed,
+            tools=kwargs.get("tools"),
+            counter=self.context_budget.counter if self.context_budget is not None else None,
             guard=self.guard,
             breaker=self.breaker,
             retry=self.retry,
             task_id=str(metadata.get("task_id") or getattr(run_manager, "run_id", "") or id(messages)),
-            input_tokens=input_tokens,
-            count_input=count_input,
             max_tokens=max_tokens,
             scope=Attribution.of(metadata, self.route) if self.guard is not None else Attribution(),
-            tags=tags,
             downgrade=lambda d: self._pick_downgrade(d, call),
             stream=stream,
         )
+        key = None
+        if self.dedup is not None and not stream:
+            request = {
+                "model": target.model,
+                "messages": dicts,
+                "stop": stop,
+                "max_tokens": call.max_tokens,
+                "params": {k: v for k, v in kwargs.items() if k != "callbacks"},
+            }
+            key = idempotency_key(
+                metadata, request, namespace=f"{target.model}:", derive=self.derive_dedup_key
+            )
         return call, messages, key
 
     def _pick_downgrade(self, d: Downgrade, call: _Call) -> Target[BaseChatModel] | None:
@@ -219,13 +196,7 @@ class GuardedChatModel(StreamRunChatModel):
     @staticmethod
     def _usage(message: AIMessage | None, attempt: _Attempt, call: _Call) -> TokenUsage:
         usage = usage_of_message(message) if message is not None else None
-        if usage is not None:
-            return usage
-        from ..tokens import default_counter
-
-        text = message.text if message is not None else ""
-        out = default_counter().count_text(text, attempt.target.model).tokens if text else 0
-        return TokenUsage(input_tokens=call.input_tokens, output_tokens=out)
+        return call.usage_or_counted(usage, message.text if message is not None else "", attempt)
 
     @staticmethod
     def _kwargs(attempt: _Attempt, kwargs: dict[str, Any]) -> dict[str, Any]:

@@ -37,10 +37,10 @@ from ._routed_run import (
     route_request,
     tier_config,
     tier_guard_class,
-    tier_model_name,
     with_route,
 )
 from ._routed_run import shadow_config as _shadow_config
+from ._usage import model_name_of
 
 __all__ = ["RoutedChatModel"]
 
@@ -129,7 +129,7 @@ class RoutedChatModel(StreamRunChatModel):
                     f"tier {name!r} must be a LangChain chat model (BaseChatModel), got {type(model).__name__}."
                 )
         self._plan = TierPlan.priced(
-            {tier: tier_model_name(model) for tier, model in self.tiers.items()},
+            {tier: model_name_of(model) for tier, model in self.tiers.items()},
             prices=self.prices,
             replay_prices={tier: getattr(model, "blended_price", None) for tier, model in self.tiers.items()},
             price_book=self.price_book,

@@ -14,7 +14,6 @@ from langchain_core.callbacks import (
     AsyncCallbackManagerForLLMRun,
     CallbackManager,
 )
-from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage, HumanMessage
 from langchain_core.messages.tool import tool_call_chunk
 from langchain_core.outputs import ChatResult
@@ -26,7 +25,7 @@ from ..routing._run import RoutedRun, request_of, tier_answer
 from ..routing._tiers import CallExtras
 from ._callback import ROUTE_MARKER_KEY
 from ._context import StreamRun
-from ._usage import usage_of_message
+from ._usage import model_name_of, usage_of_message
 
 if TYPE_CHECKING:
     from ._routed import RoutedChatModel
@@ -34,16 +33,6 @@ if TYPE_CHECKING:
 TOOLS_KW = "_llm_cost_hooks_tools"
 STRUCT_KW = "_llm_cost_hooks_structured"
 PARSED_KEY = "llm_cost_hooks_parsed"
-
-
-def tier_model_name(model: BaseChatModel) -> tuple[str, str | None]:
-    """(model name, provider) of a tier, as LangSmith parameters report them."""
-    try:
-        params = model._get_ls_params()
-    except Exception:  # a model whose params need call-time arguments
-        params = {}
-    name = params.get("ls_model_name") or getattr(model, "model_name", None) or getattr(model, "model", None)
-    return (str(name) if name else type(model).__name__), params.get("ls_provider")
 
 
 def message_text(message: BaseMessage) -> str:
@@ -199,7 +188,7 @@ def _place_breakpoints(
     """Provider prompt-cache breakpoints for the chosen tier's model (none for providers
     that cache implicitly). A failure here never breaks the call."""
     options = dict(owner.prompt_cache) if isinstance(owner.prompt_cache, Mapping) else {}
-    name, provider = tier_model_name(owner.tiers[tier])
+    name, provider = model_name_of(owner.tiers[tier])
     try:
         from ._prompt_cache import add_breakpoints_to_messages, anthropic_tools_with_cache
 

@@ -14,12 +14,23 @@ from .._records import TokenUsage
 from ..tracking._usage import usage_from_openai
 
 __all__ = [
+    "model_name_of",
     "replayed_by_cache",
     "usage_dict",
     "usage_from_llm_output",
     "usage_from_metadata",
     "usage_of_message",
 ]
+
+
+def model_name_of(model: Any) -> tuple[str, str | None]:
+    """(model name, provider) of a chat model, as its LangSmith parameters report them."""
+    try:
+        params = model._get_ls_params()
+    except Exception:  # a model whose params need call-time arguments
+        params = {}
+    name = params.get("ls_model_name") or getattr(model, "model_name", None) or getattr(model, "model", None)
+    return (str(name) if name else type(model).__name__), params.get("ls_provider")
 
 
 def usage_from_metadata(um: Mapping[str, Any]) -> TokenUsage:
