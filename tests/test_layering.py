@@ -80,6 +80,8 @@ ADAPTER_API = frozenset(
         f"{PACKAGE}.routing._run",
         # the outcome-file lookup ReplayChatModel answers from
         f"{PACKAGE}.routing._replay",
+        # the usage a provider would report for a reply, which the test chat models report
+        f"{PACKAGE}.tokens._reply",
         # provider usage in OpenAI's shape, under both adapters' own usage readers
         f"{PACKAGE}.tracking._usage",
     }

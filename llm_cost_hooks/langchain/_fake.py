@@ -6,11 +6,11 @@ import itertools
 import json
 import threading
 from collections.abc import Callable, Iterator, Sequence
-from typing import Any
+from typing import Any, cast
 
 from langchain_core.callbacks import CallbackManagerForLLMRun
 from langchain_core.language_models import BaseChatModel, LangSmithParams, LanguageModelInput
-from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
+from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage, convert_to_openai_messages
 from langchain_core.messages.ai import UsageMetadata
 from langchain_core.messages.tool import tool_call_chunk
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
@@ -18,7 +18,25 @@ from langchain_core.runnables import Runnable
 from langchain_core.utils.function_calling import convert_to_openai_tool
 from pydantic import Field, PrivateAttr
 
+from ._usage import metadata_of_usage
+
 __all__ = ["FakeChatModelWithUsage"]
+
+
+def word_chunks(
+    text: str, last: AIMessageChunk, run_manager: CallbackManagerForLLMRun | None, id: str | None = None
+) -> Iterator[ChatGenerationChunk]:
+    """``text`` streamed word by word (reported to ``run_manager``), then ``last``."""
+    words = text.split(" ") if text else []
+    for i, word in enumerate(words):
+        piece = word if i == 0 else " " + word
+        chunk = ChatGenerationChunk(message=AIMessageChunk(content=piece, id=id))
+        if run_manager:
+            run_manager.on_llm_new_token(piece, chunk=chunk)
+        yield chunk
+    last.chunk_position = "last"
+    yield ChatGenerationChunk(message=last)
+
 
 Responder = Callable[[Sequence[BaseMessage]], "str | AIMessage"]
 
@@ -90,32 +108,17 @@ class FakeChatModelWithUsage(BaseChatModel):
         return AIMessage(content=str(reply))
 
     def _usage(self, messages: Sequence[BaseMessage], reply: AIMessage) -> UsageMetadata:
-        from langchain_core.messages import convert_to_openai_messages
+        from ..tokens._reply import reply_usage
 
-        from ..tokens import default_counter
-
-        counter = default_counter()
-        prompt = counter.count_messages(convert_to_openai_messages(list(messages)), self.model_name).tokens
-        text = reply.text if isinstance(reply.content, (str, list)) else str(reply.content)
-        output = counter.count_text(text, self.model_name).tokens
-        if reply.tool_calls:
-            import json
-
-            output += counter.count_text(
-                json.dumps([dict(tc) for tc in reply.tool_calls], default=str), self.model_name
-            ).tokens
-        output += self.reasoning_tokens
-        cached = int(prompt * self.cached_fraction)
-        usage: dict[str, Any] = {
-            "input_tokens": prompt,
-            "output_tokens": output,
-            "total_tokens": prompt + output,
-        }
-        if cached:
-            usage["input_token_details"] = {"cache_read": cached}
-        if self.reasoning_tokens:
-            usage["output_token_details"] = {"reasoning": self.reasoning_tokens}
-        return usage  # type: ignore[return-value]
+        usage = reply_usage(
+            convert_to_openai_messages(list(messages)),
+            reply.text if isinstance(reply.content, (str, list)) else str(reply.content),
+            self.model_name,
+            tool_calls=reply.tool_calls,
+            reasoning_tokens=self.reasoning_tokens,
+            cached_fraction=self.cached_fraction,
+        )
+        return cast(UsageMetadata, metadata_of_usage(usage))
 
     def _generate(
         self,
@@ -144,14 +147,6 @@ class FakeChatModelWithUsage(BaseChatModel):
         **kwargs: Any,
     ) -> Iterator[ChatGenerationChunk]:
         reply = self._next(messages)
-        text = reply.text
-        words = text.split(" ") if text else []
-        for i, word in enumerate(words):
-            piece = word if i == 0 else " " + word
-            chunk = ChatGenerationChunk(message=AIMessageChunk(content=piece, id=reply.id))
-            if run_manager:
-                run_manager.on_llm_new_token(piece, chunk=chunk)
-            yield chunk
         # Like OpenAI with stream_usage: the last chunk carries the usage, no content.
         last = AIMessageChunk(
             content="",
@@ -167,8 +162,7 @@ class FakeChatModelWithUsage(BaseChatModel):
         )
         if self.report_usage:
             last.usage_metadata = self._usage(messages, reply)
-        last.chunk_position = "last"
-        yield ChatGenerationChunk(message=last)
+        yield from word_chunks(reply.text, last, run_manager, reply.id)
 
     def bind_tools(
         self, tools: Sequence[Any], *, tool_choice: Any = None, **kwargs: Any

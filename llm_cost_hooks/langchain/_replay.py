@@ -24,6 +24,7 @@ from pydantic import ConfigDict, Field, PrivateAttr
 from .._errors import ReplayMissError
 from ..routing._replay import OutcomeReplay
 from ._callback import BILLED_MARKER_KEY
+from ._fake import word_chunks
 
 __all__ = ["REPLAY_MARKER_KEY", "ReplayChatModel", "ReplayMissError"]
 
@@ -121,16 +122,7 @@ class ReplayChatModel(BaseChatModel):
         **kwargs: Any,
     ) -> Iterator[ChatGenerationChunk]:
         msg = self._message(messages)
-        text = str(msg.content)
-        words = text.split(" ") if text else []
-        for j, w in enumerate(words):
-            piece = w if j == 0 else " " + w
-            chunk = ChatGenerationChunk(message=AIMessageChunk(content=piece))
-            if run_manager:
-                run_manager.on_llm_new_token(piece, chunk=chunk)
-            yield chunk
         last = AIMessageChunk(
             content="", usage_metadata=msg.usage_metadata, response_metadata=msg.response_metadata
         )
-        last.chunk_position = "last"
-        yield ChatGenerationChunk(message=last)
+        yield from word_chunks(str(msg.content), last, run_manager)
