@@ -23,8 +23,11 @@ from ..prompt_cache._placement import (
     BreakpointReport,
     MessageView,
     _cache_control,
-    count_tokens,
+    anthropic_tool,
+    marked_content,
+    message_view,
     plan_breakpoints,
+    tools_worth_marking,
 )
 
 __all__ = ["PromptCacheBreakpoints", "add_breakpoints_to_messages", "anthropic_tools_with_cache"]
@@ -33,26 +36,9 @@ _ROLES = {"system": "system", "human": "user", "ai": "assistant", "tool": "tool"
 
 
 def _view(message: BaseMessage) -> MessageView:
+    tool_calls = [dict(tc) for tc in getattr(message, "tool_calls", None) or []]
     role = _ROLES.get(message.type, getattr(message, "role", "user"))
-    content = message.content
-    extra = ""
-    tool_calls = getattr(message, "tool_calls", None)
-    if tool_calls:
-        import json
-
-        extra = json.dumps([dict(tc) for tc in tool_calls], default=str)
-    if isinstance(content, str):
-        return MessageView(
-            role=role,
-            parts=[{"type": "text", "text": content}],
-            whole=True,
-            extra_tokens=len(extra) // 4,
-            extra_text=extra,
-        )
-    parts: list[Mapping[str, Any]] = [
-        p if isinstance(p, Mapping) else {"type": "text", "text": str(p)} for p in content
-    ]
-    return MessageView(role=role, parts=parts, extra_tokens=len(extra) // 4, extra_text=extra)
+    return message_view({"role": role, "content": message.content, "tool_calls": tool_calls})
 
 
 def _to_messages(value: Any) -> list[BaseMessage]:
@@ -91,14 +77,7 @@ def anthropic_tools_with_cache(
         if isinstance(tool, Mapping) and {"name", "input_schema"} <= set(tool):
             out.append({k: v for k, v in tool.items() if k != "cache_control"})
             continue
-        fn = convert_to_openai_tool(tool)["function"]
-        entry: dict[str, Any] = {
-            "name": fn["name"],
-            "input_schema": fn.get("parameters", {"type": "object", "properties": {}}),
-        }
-        if fn.get("description"):
-            entry["description"] = fn["description"]
-        out.append(entry)
+        out.append(anthropic_tool(convert_to_openai_tool(tool)["function"]))
     if out and mark:
         out[-1]["cache_control"] = _cache_control(ttl)
     return out
@@ -145,15 +124,7 @@ def add_breakpoints_to_messages(
         if block.location != "messages":
             continue  # tool marks travel with the bound tools, not the messages
         message = out[block.index]
-        content = message.content
-        if isinstance(content, str):
-            new_content: list[Any] = [{"type": "text", "text": content, "cache_control": dict(cc)}]
-        else:
-            new_content = list(content)
-            part = new_content[block.content_index or 0]
-            if isinstance(part, str):
-                part = {"type": "text", "text": part}
-            new_content[block.content_index or 0] = {**part, "cache_control": dict(cc)}
+        new_content = marked_content(message.content, block.content_index, cc)
         out[block.index] = message.model_copy(update={"content": new_content})
     return out, plan.report
 
@@ -205,11 +176,7 @@ class PromptCacheBreakpoints(Runnable[Any, list[BaseMessage]]):
         self.tools: list[dict[str, Any]] = []
         if tools:
             plain = anthropic_tools_with_cache(tools, mark=False)
-            import json
-
-            tool_tokens = sum(count_tokens(json.dumps(t, sort_keys=True), model) for t in plain)
-            minimum = self.rule.min_tokens if min_tokens is None else min_tokens
-            mark = self.rule.needs_breakpoints and tool_tokens >= minimum
+            mark = tools_worth_marking(plain, model, self.rule, min_tokens)
             self.tools = anthropic_tools_with_cache(tools, ttl=ttl, mark=mark)
 
     @property

@@ -441,7 +441,8 @@ def plan_breakpoints(
 # ------------------------------------------------------------------ dict front end
 
 
-def _dict_view(message: Mapping[str, Any]) -> MessageView:
+def message_view(message: Mapping[str, Any]) -> MessageView:
+    """How the planner sees one OpenAI/Anthropic-format message dict."""
     if not isinstance(message, Mapping):
         raise ConfigurationError(
             f"messages must be dicts with 'role' and 'content' (OpenAI or Anthropic format), got {type(message).__name__}."
@@ -472,6 +473,41 @@ def _dict_view(message: Mapping[str, Any]) -> MessageView:
 
 def _cache_control(ttl: str | None) -> dict[str, str]:
     return {"type": "ephemeral", "ttl": ttl} if ttl else {"type": "ephemeral"}
+
+
+def marked_content(content: Any, index: int | None, cc: Mapping[str, str]) -> list[Any]:
+    """A message's ``content`` (a string or content blocks) as blocks, with the breakpoint
+    ``cc`` on block ``index`` (a string becomes one marked text block)."""
+    if content is None or isinstance(content, str):
+        return [{"type": "text", "text": content or "", "cache_control": dict(cc)}]
+    parts = list(content)
+    part = parts[index or 0]
+    if isinstance(part, str):
+        part = {"type": "text", "text": part}
+    parts[index or 0] = {**part, "cache_control": dict(cc)}
+    return parts
+
+
+def anthropic_tool(function: Mapping[str, Any]) -> dict[str, Any]:
+    """An OpenAI-format tool's ``function`` as an Anthropic tool dict."""
+    entry: dict[str, Any] = {
+        "name": function["name"],
+        "input_schema": function.get("parameters", {"type": "object", "properties": {}}),
+    }
+    if function.get("description"):
+        entry["description"] = function["description"]
+    return entry
+
+
+def tools_worth_marking(
+    tools: Sequence[Mapping[str, Any]], model: str, rule: Any, min_tokens: int | None
+) -> bool:
+    """True when ``tools`` alone reach the model's minimum cacheable length on a provider
+    that needs explicit breakpoints (``rule``: its resolved cache rule)."""
+    tool_tokens = sum(count_tokens(json.dumps(t, sort_keys=True), model) for t in tools)
+    return bool(rule.needs_breakpoints) and tool_tokens >= (
+        rule.min_tokens if min_tokens is None else min_tokens
+    )
 
 
 def add_cache_breakpoints(
@@ -512,7 +548,7 @@ def add_cache_breakpoints(
             raise ConfigurationError(
                 f"tools must be dicts (OpenAI or Anthropic format), got {type(tool).__name__}."
             )
-    views = [_dict_view(m) for m in messages]
+    views = [message_view(m) for m in messages]
     plan = plan_breakpoints(
         views,
         tool_list,
@@ -544,14 +580,8 @@ def add_cache_breakpoints(
             # LiteLLM hoists a message-level mark onto the tool_result block; Anthropic
             # rejects marks inside tool_result content.
             msg["cache_control"] = dict(cc)
-        elif b.content_index is None:
-            msg["content"] = [{"type": "text", "text": msg.get("content") or "", "cache_control": dict(cc)}]
         else:
-            parts = msg["content"]
-            part = parts[b.content_index]
-            if isinstance(part, str):
-                part = {"type": "text", "text": part}
-            parts[b.content_index] = {**part, "cache_control": dict(cc)}
+            msg["content"] = marked_content(msg.get("content"), b.content_index, cc)
     return out_messages, out_tools, plan.report
 
 
@@ -566,5 +596,5 @@ def analyze_request(
     >>> analyze_request([{"role": "user", "content": "hi"}], None, "gpt-4o-mini").cacheable_tokens
     0
     """
-    views = [_dict_view(m) for m in messages]
+    views = [message_view(m) for m in messages]
     return plan_breakpoints(views, list(tools or []), model, **kwargs).report
