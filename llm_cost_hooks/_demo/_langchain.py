@@ -94,14 +94,10 @@ def _batch_messages(messages: Sequence[BaseMessage]) -> list[dict[str, Any]]:
     return [{"role": roles.get(m.type, m.type), "content": m.content} for m in messages]
 
 
-class _BatchedSupportBot(BaseChatModel):
+class _BatchedSupportBot(_SupportBot):
     """Sends the request through :class:`~llm_cost_hooks.batch.BatchQueue` and returns the
     batch's answer, billed at what the queue recorded: the price book's batch price."""
 
-    model_config = ConfigDict(arbitrary_types_allowed=True)
-
-    bot: _SupportBot
-    model_name: str = SUPPORT_MODEL
     _queue: Any = PrivateAttr(default=None)
 
     def __init__(self, **kwargs: Any) -> None:
@@ -112,7 +108,7 @@ class _BatchedSupportBot(BaseChatModel):
         # Simulated time: the in-process batch is done at once, so polling must not wait.
         now = [0.0]
         self._queue = BatchQueue(
-            InProcessBatchAPI(self.bot.answers),
+            InProcessBatchAPI(self.answers),
             state_path=None,
             ledger="memory://",
             provider=SUPPORT_PROVIDER,
@@ -127,11 +123,6 @@ class _BatchedSupportBot(BaseChatModel):
     @property
     def _identifying_params(self) -> dict[str, Any]:
         return {"model_name": self.model_name, "batch": True}
-
-    def _get_ls_params(self, stop: list[str] | None = None, **kwargs: Any) -> LangSmithParams:
-        return LangSmithParams(
-            ls_provider=SUPPORT_PROVIDER, ls_model_name=self.model_name, ls_model_type="chat"
-        )
 
     def _generate(
         self,
@@ -267,7 +258,7 @@ class _LangChainReplay:
                 path=":memory:", embedder=p.embedder, config=CacheConfig.model_validate({"default": p.policy})
             )
         bot = _SupportBot(answers=SupportAnswers(p.intents, AnthropicPrefixCache(SUPPORT_MODEL)))
-        email_bot: BaseChatModel = _BatchedSupportBot(bot=bot) if "batch" in levers else bot
+        email_bot: BaseChatModel = _BatchedSupportBot(answers=bot.answers) if "batch" in levers else bot
         head: list[Any] = []
         if "prompt_cache" in levers:
             head = [
