@@ -20,8 +20,8 @@ from typing import Any
 import pytest
 from _servers import free_port, start_process, tcp_ready
 
-from llm_cost_hooks.cli import main
 from llm_cost_hooks._demo._langchain import STEP_TAG, STEPS, data_dir, run_demo
+from llm_cost_hooks.cli import main
 
 DATA = data_dir()
 LIMIT = 40
