@@ -244,7 +244,7 @@ class _EventRecorder(_LoggerState):
                     ours = self.tracker.price(usage, model, run.provider, at=run.start_time)[0].total
                 self._check_cost(run, model, ours, self._litellm_cost(kwargs))
                 # Settle first: the record then carries the budget's tags (over-spend too).
-                budget_tags = self._settle_before_record(call_id, ours, usage)
+                budget_tags = self.holds.settle_usage(call_id, ours, usage)
                 if budget_tags:
                     self.tracker.annotate(run.run_id, budget_tags)
             record = self.tracker.end_llm(
@@ -256,7 +256,7 @@ class _EventRecorder(_LoggerState):
                 output_text=lambda: output_text(response),
                 outputs=LLMResultView(response, stream=bool(kwargs.get("stream"))),
             )
-            self._settle(call_id, record)
+            self.holds.settle_record(call_id, record)
         except Exception:
             if self.tracker.strict:
                 raise

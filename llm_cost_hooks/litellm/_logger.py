@@ -18,6 +18,7 @@ from typing import Any
 from litellm.integrations.custom_logger import CustomLogger
 
 from .._adapter import TrackerAdapterMixin
+from ..budget._requests import Holds, coerce_prompt_cache
 from ..ledger import Ledger
 from ..tracking import CostTracker, RunObserver
 from ._events import _EventRecorder
@@ -104,15 +105,13 @@ class CostHooksLogger(TrackerAdapterMixin, _PreCallHooks, _EventRecorder, Custom
         self.guard = guard
         #: A :class:`~llm_cost_hooks.budget.ContextBudget` the pre-call hooks fit requests into.
         self.context_budget = context_budget
-        from ._prepare import coerce_prompt_cache
-
         #: Prompt-cache breakpoint options (None: off).
         self.prompt_cache = coerce_prompt_cache(prompt_cache)
         from ._dedup import HookDedup
 
         #: Single-flight of identical / same-key requests in the pre-call hooks (None: off).
         self.dedup = HookDedup(dedup, derive=derive_dedup_key) if dedup is not None else None
-        self._reservations: dict[str, Any] = {}
+        self.holds = Holds()
         self._prepared: OrderedDict[str, None] = OrderedDict()  # call ids a pre-call hook handled
         self._pending_tags: dict[str, dict[str, str]] = {}  # call id -> tags for its record
         self._refused: OrderedDict[str, None] = OrderedDict()  # call ids our hook refused

@@ -11,10 +11,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from .._records import CostRecord, TokenUsage
 from ..tracking import CostTracker
 
 if TYPE_CHECKING:
+    from ..budget._requests import Holds
     from ._dedup import HookDedup
     from ._prepare import PromptCacheOptions
 
@@ -89,7 +89,7 @@ class _LoggerState:
     _attempts: OrderedDict[str, int]
     _done: OrderedDict[str, None]
     _warned: set[str]
-    _reservations: dict[str, Any]
+    holds: Holds  # spend-guard holds by call id
     _prepared: OrderedDict[str, None]
     _pending_tags: dict[str, dict[str, str]]
     _refused: OrderedDict[str, None]
@@ -102,34 +102,5 @@ class _LoggerState:
         while len(table) > _MAX_REMEMBERED:
             table.popitem(last=False)
 
-    # -- reservations (settled by the end events, made by the pre-call hooks) ------------
-    def _settle(self, call_id: str, record: CostRecord | None) -> None:
-        reservation = self._reservations.pop(call_id, None)
-        if reservation is None:
-            return
-        if record is None:
-            reservation.release()
-            return
-        reservation.settle(
-            record.cost_usd, input_tokens=record.input_tokens, output_tokens=record.output_tokens
-        )
-
-    def _settle_before_record(self, call_id: str, cost_usd: float, usage: TokenUsage) -> dict[str, str]:
-        """Settle a call's hold from its priced usage before its record is written, so the
-        record carries the budget's tags (over-spend included). Our fault never loses the
-        record: a failed settlement is logged and the hold is left to its lease."""
-        reservation = self._reservations.pop(call_id, None)
-        if reservation is None:
-            return {}
-        try:
-            reservation.settle(cost_usd, input_tokens=usage.input_tokens, output_tokens=usage.output_tokens)
-        except Exception:
-            logger.exception("llm-cost-hooks: settling the budget hold of a LiteLLM call failed")
-            return {}
-        tags: dict[str, str] = reservation.tags()
-        return tags
-
     def _release(self, call_id: str) -> None:
-        reservation = self._reservations.pop(call_id, None)
-        if reservation is not None:
-            reservation.release()
+        self.holds.release(call_id)
