@@ -233,10 +233,14 @@ class _EventRecorder(_LoggerState):
                 cache_status = CacheStatus.DEDUPLICATED
             elif kwargs.get("cache_hit"):
                 cache_status = CacheStatus.EXACT
-                served = self._our_cache_hit(call_id)
+                served = self._our_cache("pop_hit", call_id)
                 if served is not None:
                     cache_status = CacheStatus(served.get("status", "exact"))
                     saved = served.get("saved_usd")
+            else:  # a paid call: maybe a would-be semantic hit sent for online verification
+                verified = self._our_cache("pop_verified", call_id, response)
+                if verified is not None:
+                    self.tracker.annotate(run.run_id, {"cache.verified": verified})
             self._use_litellm_timing(run, start_time, end_time)
             if usage is not None:
                 ours = 0.0
@@ -295,8 +299,8 @@ class _EventRecorder(_LoggerState):
             self._finish(call_id, success=False)
 
     @staticmethod
-    def _our_cache_hit(call_id: str) -> Mapping[str, Any] | None:
+    def _our_cache(method: str, *args: Any) -> Any:
         import litellm
 
-        pop = getattr(litellm.cache, "pop_hit", None)  # set on LiteLLMSemanticCache
-        return pop(call_id) if callable(pop) else None
+        found = getattr(litellm.cache, method, None)  # set on LiteLLMSemanticCache
+        return found(*args) if callable(found) else None
