@@ -107,10 +107,10 @@ class CostHooksLogger(TrackerAdapterMixin, _PreCallHooks, _EventRecorder, Custom
         self.context_budget = context_budget
         #: Prompt-cache breakpoint options (None: off).
         self.prompt_cache = coerce_prompt_cache(prompt_cache)
-        from ._dedup import HookDedup
+        from ._dedup import hook_dedup
 
         #: Single-flight of identical / same-key requests in the pre-call hooks (None: off).
-        self.dedup = HookDedup(dedup, derive=derive_dedup_key) if dedup is not None else None
+        self.dedup = hook_dedup(dedup, derive=derive_dedup_key) if dedup is not None else None
         self.holds = Holds()
         self._prepared: OrderedDict[str, None] = OrderedDict()  # call ids a pre-call hook handled
         self._pending_tags: dict[str, dict[str, str]] = {}  # call id -> tags for its record

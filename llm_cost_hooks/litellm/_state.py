@@ -15,7 +15,7 @@ from ..tracking import CostTracker
 
 if TYPE_CHECKING:
     from ..budget._requests import Holds
-    from ._dedup import HookDedup
+    from ..dedup._hooked import HookDedup
     from ._prepare import PromptCacheOptions
 
 __all__ = ["CACHE_MARKER_KEY", "CostComparison"]
