@@ -113,5 +113,5 @@ def proxy_refusal(error: BaseException, *, now: float | None = None) -> Exceptio
         param=refusal.param,
         code=refusal.code,
         headers=refusal.headers,
-        **({"openai_code": refusal.openai_code} if refusal.openai_code else {}),
+        openai_code=refusal.openai_code,
     )
