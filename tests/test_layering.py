@@ -80,6 +80,9 @@ ADAPTER_API = frozenset(
         f"{PACKAGE}.cache._openai",
         f"{PACKAGE}.dedup._hooked",
         f"{PACKAGE}.routing._requests",
+        f"{PACKAGE}.pricing._compare",
+        f"{PACKAGE}.batch._requests",
+        f"{PACKAGE}.tracking._responses",
     }
 )
 FRAMEWORKS = ("langchain", "langchain_core", "langchain_community", "litellm")

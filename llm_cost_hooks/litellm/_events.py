@@ -17,7 +17,6 @@ from ._state import (
     _MODEL_CALL_TYPES,
     _PARAM_KEYS,
     CACHE_MARKER_KEY,
-    CostComparison,
     _LoggerState,
     _metadata_of,
     logger,
@@ -154,29 +153,9 @@ class _EventRecorder(_LoggerState):
         return None
 
     def _check_cost(self, run: RunInfo, model: str, ours: float, theirs: float | None) -> None:
-        if theirs is None:
-            matched = None
-            self.cost_checks["unavailable"] += 1
-        else:
-            scale = max(abs(ours), abs(theirs))
-            matched = abs(ours - theirs) <= max(1e-12, self.cost_tolerance * scale)
-            self.cost_checks["matched" if matched else "mismatched"] += 1
-            if not matched:
-                self.tracker.annotate(
-                    run.run_id, {"litellm_cost_usd": f"{theirs:.10g}", "cost_mismatch": "true"}
-                )
-                if model not in self._warned:
-                    self._warned.add(model)
-                    logger.warning(
-                        "llm-cost-hooks: our price of %r ($%.10g) differs from LiteLLM's "
-                        "response_cost ($%.10g) by more than %.2g%%; the record is tagged "
-                        "cost_mismatch. Check price overrides or LiteLLM's price map version.",
-                        model,
-                        ours,
-                        theirs,
-                        self.cost_tolerance * 100,
-                    )
-        self.comparisons.append(CostComparison(run.run_id, model, ours, theirs, matched))
+        tags = self.cost_check.check(run.run_id, model, ours, theirs, self.cost_tolerance)
+        if tags:
+            self.tracker.annotate(run.run_id, tags)
 
     # -- event handlers (shared by the sync and async entry points) ---------------------
     def _on_pre(self, model: Any, messages: Any, kwargs: Mapping[str, Any]) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import threading
 import time
-from collections import OrderedDict, deque
+from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -20,6 +20,7 @@ from litellm.integrations.custom_logger import CustomLogger
 from .._adapter import TrackerAdapterMixin
 from ..budget._requests import Holds, coerce_prompt_cache
 from ..ledger import Ledger
+from ..pricing._compare import CostChecks
 from ..tracking import CostTracker, RunObserver
 from ._events import _EventRecorder
 from ._hooks import _PreCallHooks
@@ -94,13 +95,13 @@ class CostHooksLogger(TrackerAdapterMixin, _PreCallHooks, _EventRecorder, Custom
             strict=strict,
         )
         self.cost_tolerance = float(cost_tolerance)
-        self.comparisons: deque[CostComparison] = deque(maxlen=keep_comparisons)
-        self.cost_checks = {"matched": 0, "mismatched": 0, "unavailable": 0}
+        self.cost_check = CostChecks(keep_comparisons)
+        self.comparisons = self.cost_check.comparisons
+        self.cost_checks = self.cost_check.counts
         self._lock = threading.Lock()
         self._open: dict[str, str] = {}  # litellm_call_id -> our open run id
         self._attempts: OrderedDict[str, int] = OrderedDict()
         self._done: OrderedDict[str, None] = OrderedDict()
-        self._warned: set[str] = set()
         #: A :class:`~llm_cost_hooks.budget.SpendGuard` enforced in the pre-call hooks.
         self.guard = guard
         #: A :class:`~llm_cost_hooks.budget.ContextBudget` the pre-call hooks fit requests into.

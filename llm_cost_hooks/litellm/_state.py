@@ -8,9 +8,9 @@ import logging
 import threading
 from collections import OrderedDict, deque
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from ..pricing._compare import CostChecks, CostComparison
 from ..tracking import CostTracker
 
 if TYPE_CHECKING:
@@ -41,17 +41,6 @@ _MAX_REMEMBERED = 20_000
 _MISSING = object()  # call ids kept to number retries and drop duplicate events
 
 
-@dataclass(frozen=True)
-class CostComparison:
-    """Our price of one call next to LiteLLM's own ``response_cost`` for it."""
-
-    request_id: str
-    model: str
-    ours_usd: float
-    litellm_usd: float | None
-    matched: bool | None  # None: LiteLLM computed no cost
-
-
 def _metadata_of(kwargs: Mapping[str, Any]) -> dict[str, Any]:
     """The caller's metadata: ``metadata=`` of the SDK call, or the request metadata a
     proxy forwards (``requester_metadata``), under either of LiteLLM's keys."""
@@ -78,6 +67,7 @@ class _LoggerState:
 
     tracker: CostTracker
     cost_tolerance: float
+    cost_check: CostChecks
     comparisons: deque[CostComparison]
     cost_checks: dict[str, int]
     guard: Any
@@ -88,7 +78,6 @@ class _LoggerState:
     _open: dict[str, str]  # litellm_call_id -> our open run id
     _attempts: OrderedDict[str, int]
     _done: OrderedDict[str, None]
-    _warned: set[str]
     holds: Holds  # spend-guard holds by call id
     _prepared: OrderedDict[str, None]
     _pending_tags: dict[str, dict[str, str]]
