@@ -295,7 +295,8 @@ class Holds:
 # -- refusals as HTTP errors -------------------------------------------------------------------
 @dataclass(frozen=True)
 class Refusal:
-    """One of our refusals as an OpenAI-style HTTP error: status, error body fields, headers."""
+    """One of our refusals as an OpenAI-style HTTP error: status, error body fields, headers
+    (the field names are those of the LiteLLM proxy's ``ProxyException``)."""
 
     message: str
     type: str

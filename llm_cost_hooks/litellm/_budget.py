@@ -12,6 +12,7 @@ Two ways in:
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
@@ -107,11 +108,4 @@ def proxy_refusal(error: BaseException, *, now: float | None = None) -> Exceptio
     refusal = refusal_of(error, budget_status=status, now=now)
     if refusal is None:
         return None
-    return ProxyException(
-        message=refusal.message,
-        type=refusal.type,
-        param=refusal.param,
-        code=refusal.code,
-        headers=refusal.headers,
-        openai_code=refusal.openai_code,
-    )
+    return ProxyException(**dataclasses.asdict(refusal))  # the same field names
