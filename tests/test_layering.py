@@ -84,6 +84,14 @@ ADAPTER_API = frozenset(
         f"{PACKAGE}.tokens._reply",
         # provider usage in OpenAI's shape, under both adapters' own usage readers
         f"{PACKAGE}.tracking._usage",
+        # OpenAI-shaped requests and responses, for the adapter that sees calls as such dicts
+        f"{PACKAGE}.budget._requests",
+        f"{PACKAGE}.cache._openai",
+        f"{PACKAGE}.dedup._hooked",
+        f"{PACKAGE}.routing._requests",
+        f"{PACKAGE}.pricing._compare",
+        f"{PACKAGE}.batch._requests",
+        f"{PACKAGE}.tracking._responses",
     }
 )
 FRAMEWORKS = ("langchain", "langchain_core", "langchain_community", "litellm")

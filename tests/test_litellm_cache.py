@@ -147,3 +147,80 @@ def test_redis_backend_is_shared_between_instances(litellm_clean: Any, redis_cle
     litellm_clean.cache = reader  # e.g. another process or proxy replica
     assert ask(litellm_clean, answer="unused").choices[0].message.content == "from redis"
     assert reader.stats.exact_hits == 1
+
+
+# -- online verification on the cost record ------------------------------------------------------
+RESET = "Use the 'Forgot password' link."
+OTHER = "Call us on 0800 123."
+
+
+def verifying_setup(litellm: Any, ledger: str) -> tuple[Any, Any]:
+    from llm_cost_hooks.cache import CacheConfig, DecisionPolicy
+    from llm_cost_hooks.litellm import CostHooksLogger, LiteLLMSemanticCache
+
+    # A plain cosine rule makes would-be hits predictable; every one is sent for verification.
+    policy = DecisionPolicy(kind="similarity", threshold=0.8, min_similarity=0.8)
+    config = CacheConfig(default=policy, verify_share=1.0, audit_sample_rate=0.0)
+    cache = LiteLLMSemanticCache(path=":memory:", config=config)
+    cl = CostHooksLogger(ledger=ledger)
+    litellm.cache = cache
+    litellm.callbacks = [cl]
+    return cache, cl
+
+
+def test_verified_outcomes_reach_litellm_records_and_the_report(
+    litellm_clean: Any, tmp_path: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import json
+
+    from llm_cost_hooks.cli import main
+
+    db = tmp_path / "costs.db"
+    cache, cl = verifying_setup(litellm_clean, f"sqlite:///{db}")
+    assert ask(litellm_clean, "How do I reset my password?", RESET).choices[0].message.content == RESET
+    # Would-be hits answered by the model: the first agrees with the stored answer, the second not.
+    assert ask(litellm_clean, "how can I reset my password", RESET).choices[0].message.content == RESET
+    r = ask(litellm_clean, "how can I reset my password please", OTHER)
+    assert r.choices[0].message.content == OTHER
+    assert (cache.stats.verified_agree, cache.stats.verified_disagree) == (1, 1)
+    recs = wait_records(cl, 3)
+    cl.flush()
+    assert [r.cache_status for r in recs] == [CacheStatus.MISS] * 3
+    assert [r.tags.get("cache.verified") for r in recs] == [None, "agree", "disagree"]
+    assert recs[1].cost_usd > 0  # a verification is a paid call, recorded as one
+    assert main(["report", str(db), "--show", "cache", "--format", "json"]) == 0
+    (row,) = json.loads(capsys.readouterr().out)["cache_precision"]
+    assert (row["verified"], row["agreed"], row["precision"]) == (2, 1, 0.5)
+
+
+async def test_verified_outcome_when_the_cost_event_comes_before_the_cache_write(litellm_clean: Any) -> None:
+    cache, cl = verifying_setup(litellm_clean, "memory://")
+    writes = cache.async_add_cache
+
+    async def late_write(result: Any, *args: Any, **kwargs: Any) -> None:
+        await asyncio.sleep(0.5)  # the success event is recorded first
+        await writes(result, *args, **kwargs)
+
+    cache.async_add_cache = late_write
+
+    async def aask(question: str, answer: str) -> Any:
+        r = await litellm_clean.acompletion(
+            model="gpt-4o-mini",
+            messages=[{"role": "user", "content": question}],
+            mock_response=answer,
+            metadata={"tenant_id": "acme"},
+        )
+        await cl.aflush()
+        return r
+
+    await aask("How do I reset my password?", RESET)
+    deadline = time.monotonic() + 10
+    while cache.stats.writes < 1:  # the stored entry is there before the would-be hit
+        assert time.monotonic() < deadline
+        await asyncio.sleep(0.05)
+    await aask("how can I reset my password", OTHER)
+    recs = wait_records(cl, 2)
+    assert [r.tags.get("cache.verified") for r in recs] == [None, "disagree"]
+    assert cache.stats.verified_disagree == 1
+    await asyncio.sleep(0.7)  # the late write finds the comparison done: counted once
+    assert (cache.stats.verified_agree, cache.stats.verified_disagree) == (0, 1)

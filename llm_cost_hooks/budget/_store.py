@@ -23,7 +23,7 @@ import threading
 import time
 import uuid
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Generator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, Protocol, cast, runtime_checkable
@@ -1007,6 +1007,12 @@ class SpendJournal:
         return adopted
 
 
+#: A fail-over operation's body: yields the primary's calls ``(method, args, kwargs)``.
+_Keys = Sequence[str]
+_Units = Sequence[int]
+_Steps = Generator[tuple[str, tuple[Any, ...], dict[str, Any]], Any, Any]
+
+
 class _Attempt:
     """Reports one call to the primary to the breaker: success closes it; an unreachable
     store opens it and is swallowed (the caller goes on to the fallback); any other error
@@ -1141,60 +1147,76 @@ class FailoverSpendStore:
             except Exception:
                 logger.exception("llm-cost-hooks: alerting on replayed spend failed")
 
-    def _replay(self) -> None:
+    # One body per operation, written as a generator of the primary's calls: it yields
+    # ``(method, args, kwargs)`` and gets the result back (or the error thrown in), so the
+    # sync and async shells only differ in how they make that call.
+    def _replay_steps(self) -> _Steps:
         self._replaying = True
         try:
             while (entry := self.journal.peek()) is not None:
                 if entry["op"] == "settle":
-                    spent = self._primary_settle(entry)
+                    bucket = {"bucket": entry["bucket"]} if isinstance(self.primary, RedisSpendStore) else {}
+                    args: tuple[Any, ...] = (entry["id"], entry["keys"], entry["actual"], entry["ttls"])
+                    spent = yield "settle", args, bucket
                 else:
-                    spent = self.primary.release(entry["id"], entry["keys"])
+                    spent = yield "release", (entry["id"], entry["keys"]), {}
                 self._replayed_one(entry, spent)
         finally:
             self._replaying = False
 
-    async def _areplay(self) -> None:
-        self._replaying = True
-        try:
-            while (entry := self.journal.peek()) is not None:
-                if entry["op"] == "settle":
-                    spent = await self._aprimary_settle(entry)
-                else:
-                    spent = await self.primary.arelease(entry["id"], entry["keys"])
-                self._replayed_one(entry, spent)
-        finally:
-            self._replaying = False
-
-    def _primary_settle(self, e: dict[str, Any]) -> Any:
-        if isinstance(self.primary, RedisSpendStore):
-            return self.primary.settle(e["id"], e["keys"], e["actual"], e["ttls"], bucket=e["bucket"])
-        return self.primary.settle(e["id"], e["keys"], e["actual"], e["ttls"])
-
-    async def _aprimary_settle(self, e: dict[str, Any]) -> Any:
-        if isinstance(self.primary, RedisSpendStore):
-            return await self.primary.asettle(e["id"], e["keys"], e["actual"], e["ttls"], bucket=e["bucket"])
-        return await self.primary.asettle(e["id"], e["keys"], e["actual"], e["ttls"])
-
-    # Generic routing: ``op`` is the sync method name; the a-variant is used when async.
-    def _run(self, op: str, args: tuple[Any, ...], res_id: str | None = None) -> Any:
+    def _run_steps(self, op: str, args: tuple[Any, ...], res_id: str | None) -> _Steps:
         if res_id is not None and res_id in self._local and op != "reserve":
             return self._degraded(op, args, res_id)
         if self.breaker.allow():
             with self._attempt:
                 if (self.journal._entries or not self._orphans_checked) and self._needs_replay():
-                    self._replay()
-                return getattr(self.primary, op)(*args)
+                    yield from self._replay_steps()
+                return (yield op, args, {})
         return self._degraded(op, args, res_id)
 
-    async def _arun(self, op: str, args: tuple[Any, ...], res_id: str | None = None) -> Any:
-        if res_id is not None and res_id in self._local and op != "reserve":
-            return self._degraded(op, args, res_id)
+    def _safe_steps(self, op: str, args: tuple[Any, ...], fallback: bool = True) -> _Steps:
+        # Alert bookkeeping and lease renewal never refuse a call, whatever the fail mode.
         if self.breaker.allow():
             with self._attempt:
-                if self._needs_replay():
-                    await self._areplay()
-                return await getattr(self.primary, "a" + op)(*args)
-        return self._degraded(op, args, res_id)
+                return (yield op, args, {})
+        return getattr(self.fallback, op)(*args) if fallback else None
+
+    def _drive(self, steps: _Steps) -> Any:
+        """Run ``steps`` with blocking calls to the primary."""
+        try:
+            step = next(steps)
+            while True:
+                op, args, kwargs = step
+                try:
+                    result = getattr(self.primary, op)(*args, **kwargs)
+                except BaseException as exc:
+                    step = steps.throw(exc)
+                else:
+                    step = steps.send(result)
+        except StopIteration as done:
+            return done.value
+
+    async def _adrive(self, steps: _Steps) -> Any:
+        """Run ``steps`` awaiting the primary's async methods (``a`` + name)."""
+        try:
+            step = next(steps)
+            while True:
+                name, params, named = step
+                call = getattr(self.primary, "a" + name)
+                try:
+                    value = await call(*params, **named)
+                except BaseException as exc:
+                    step = steps.throw(exc)
+                    continue
+                step = steps.send(value)
+        except StopIteration as finished:
+            return finished.value
+
+    def _run(self, op: str, args: tuple[Any, ...], res_id: str | None = None) -> Any:
+        return self._drive(self._run_steps(op, args, res_id))
+
+    async def _arun(self, op: str, args: tuple[Any, ...], res_id: str | None = None) -> Any:
+        return await self._adrive(self._run_steps(op, args, res_id))
 
     def _seed(self, keys: Sequence[str], ttls: Sequence[int]) -> None:
         # Start the local view of a key from the shared total this process last saw.
@@ -1261,18 +1283,10 @@ class FailoverSpendStore:
 
     # -- SpendStore -----------------------------------------------------------------------
     def reserve(
-        self,
-        res_id: str,
-        keys: Sequence[str],
-        limits: Sequence[int],
-        amounts: Sequence[int],
-        ttls: Sequence[int],
-        lease_seconds: float,
+        self, res_id: str, keys: _Keys, limits: _Units, amounts: _Units, ttls: _Units, lease_seconds: float
     ) -> ReserveOutcome:
-        return cast(
-            "ReserveOutcome",
-            self._run("reserve", (res_id, keys, limits, amounts, ttls, lease_seconds), res_id),
-        )
+        args = (res_id, keys, limits, amounts, ttls, lease_seconds)
+        return cast("ReserveOutcome", self._run("reserve", args, res_id))
 
     def settle(
         self, res_id: str, keys: Sequence[str], actual: Sequence[int], ttls: Sequence[int]
@@ -1303,31 +1317,16 @@ class FailoverSpendStore:
         return cast("list[int]", self._safe("hourly", (key, hours)))
 
     def _safe(self, op: str, args: tuple[Any, ...], fallback: bool = True) -> Any:
-        # Alert bookkeeping and lease renewal never refuse a call, whatever the fail mode.
-        if self.breaker.allow():
-            with self._attempt:
-                return getattr(self.primary, op)(*args)
-        return getattr(self.fallback, op)(*args) if fallback else None
+        return self._drive(self._safe_steps(op, args, fallback))
 
     async def _asafe(self, op: str, args: tuple[Any, ...]) -> Any:
-        if self.breaker.allow():
-            with self._attempt:
-                return await getattr(self.primary, "a" + op)(*args)
-        return getattr(self.fallback, op)(*args)
+        return await self._adrive(self._safe_steps(op, args))
 
     async def areserve(
-        self,
-        res_id: str,
-        keys: Sequence[str],
-        limits: Sequence[int],
-        amounts: Sequence[int],
-        ttls: Sequence[int],
-        lease_seconds: float,
+        self, res_id: str, keys: _Keys, limits: _Units, amounts: _Units, ttls: _Units, lease_seconds: float
     ) -> ReserveOutcome:
-        return cast(
-            "ReserveOutcome",
-            await self._arun("reserve", (res_id, keys, limits, amounts, ttls, lease_seconds), res_id),
-        )
+        args = (res_id, keys, limits, amounts, ttls, lease_seconds)
+        return cast("ReserveOutcome", await self._arun("reserve", args, res_id))
 
     async def asettle(
         self, res_id: str, keys: Sequence[str], actual: Sequence[int], ttls: Sequence[int]

@@ -519,6 +519,14 @@ class CacheCore:
             similarity,
         )
 
+    def check_verification(self, req: CacheRequest, answer_text: str) -> str | None:
+        """``req.verified`` after comparing the model's answer, when its lookup sent ``req`` to
+        the model for online verification (``update`` does the same; this is for an adapter
+        whose record may be written before its cache write)."""
+        if self._pending:
+            self._check_pending(req, answer_text, answer_text)
+        return req.verified
+
     def verified_precision(self, confidence: float = 0.95) -> tuple[float | None, float, float]:
         """Precision of would-be semantic hits checked by online verification:
         ``(estimate, lower, upper)`` (Wilson interval; ``None`` estimate before any check)."""

@@ -8,6 +8,7 @@ from typing import Any
 import litellm
 
 from ..batch import BatchQueue, is_deferrable
+from ..batch._requests import defer
 
 __all__ = ["DeferredResponse", "LiteLLMBatchClient", "completion_or_defer"]
 
@@ -99,24 +100,6 @@ def completion_or_defer(queue: BatchQueue, **kwargs: Any) -> Any:
     ``model`` may carry a provider prefix (``openai/gpt-4o-mini``); the batch line uses
     the bare model name.
     """
-    metadata = kwargs.get("metadata")
-    if not is_deferrable(metadata):
+    if not is_deferrable(kwargs.get("metadata")):
         return litellm.completion(**kwargs)
-    kw = dict(kwargs)
-    model = str(kw.pop("model"))
-    messages = kw.pop("messages")
-    custom_id = kw.pop("custom_id", None)
-    kw.pop("metadata", None)
-    for key in (
-        "api_base",
-        "api_key",
-        "base_url",
-        "mock_response",
-        "num_retries",
-        "stream",
-        "stream_options",
-    ):
-        kw.pop(key, None)
-    if "/" in model and model.split("/", 1)[0] in ("openai", "azure"):
-        model = model.split("/", 1)[1]
-    return DeferredResponse(queue.add(model, messages, custom_id=custom_id, metadata=metadata, **kw))
+    return DeferredResponse(defer(queue, kwargs))

@@ -12,6 +12,7 @@ Two ways in:
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
@@ -19,25 +20,12 @@ import litellm
 
 from .._records import TokenUsage
 from ..budget import SpendGuard, SpendRequest
-from ..budget._call import Attempt, Attribution, GuardedCall, Target, aguarded_call, guarded_call
+from ..budget._call import Attempt, aguarded_call, guarded_call
+from ..budget._requests import apply_output_cap, guarded_call_of, refusal_of, spend_request
 from ._prepare import split_model
 from ._usage import usage_from_litellm
 
 __all__ = ["aguarded_completion", "guarded_completion", "proxy_refusal", "spend_request_for"]
-
-
-def _count_input(messages: Any, model: str) -> int:
-    from ..tokens import default_counter
-
-    try:
-        return int(default_counter().count_messages(list(messages or []), model).tokens)
-    except Exception:
-        return 0
-
-
-def _max_tokens(kwargs: Mapping[str, Any]) -> int | None:
-    max_out = kwargs.get("max_tokens") or kwargs.get("max_completion_tokens")
-    return int(max_out) if max_out else None
 
 
 def spend_request_for(
@@ -52,46 +40,23 @@ def spend_request_for(
     counted tokens (``input_tokens`` when already counted), its ``max_tokens`` and the
     attribution in ``metadata``."""
     name, provider = split_model(model, kwargs.get("custom_llm_provider"))
-    return SpendRequest(
-        model=name,
-        provider=provider,
-        input_tokens=_count_input(messages, name) if input_tokens is None else int(input_tokens),
-        max_output_tokens=_max_tokens(kwargs),
-        **Attribution.of(metadata or {})._asdict(),
-    )
-
-
-def _apply_cap(kwargs: dict[str, Any], reservation: Any) -> None:
-    # A shrink_output policy may have lowered the output cap: send the lowered cap.
-    cap = reservation.max_output_tokens
-    current = kwargs.get("max_tokens") or kwargs.get("max_completion_tokens")
-    if cap and (current is None or cap < int(current)):
-        key = "max_completion_tokens" if "max_completion_tokens" in kwargs else "max_tokens"
-        kwargs[key] = int(cap)
-
-
-def _call(guard: SpendGuard, kwargs: dict[str, Any]) -> GuardedCall[str]:
-    # A model without a price is let through unguarded (warned): LiteLLM may still know it.
-    name, provider = split_model(kwargs["model"], kwargs.get("custom_llm_provider"))
-    return GuardedCall(
-        Target(kwargs["model"], name, provider),
-        guard=guard,
-        input_tokens=_count_input(kwargs.get("messages"), name),
-        max_tokens=_max_tokens(kwargs),
-        scope=Attribution.of(kwargs.get("metadata") or {}),
-        unpriced="allow",
-    )
+    return spend_request(name, provider, messages, kwargs, metadata, input_tokens=input_tokens)
 
 
 def _capped(kwargs: dict[str, Any], attempt: Attempt[str]) -> dict[str, Any]:
     if attempt.reservation is not None:
-        _apply_cap(kwargs, attempt.reservation)
+        apply_output_cap(kwargs, attempt.reservation)
     return kwargs
 
 
 def _usage(response: Any, attempt: Attempt[str]) -> TokenUsage | None:
     # None (e.g. a stream's wrapper): the worst case stays charged, nothing is lost.
     return usage_from_litellm(getattr(response, "usage", None))
+
+
+def _call(guard: SpendGuard, kwargs: dict[str, Any]) -> Any:
+    name, provider = split_model(kwargs["model"], kwargs.get("custom_llm_provider"))
+    return guarded_call_of(guard, kwargs, name, provider)
 
 
 def guarded_completion(guard: SpendGuard, **kwargs: Any) -> Any:
@@ -137,43 +102,10 @@ def proxy_refusal(error: BaseException, *, now: float | None = None) -> Exceptio
     >>> proxy_refusal(BudgetExceeded("daily", limit=1.0, spent=1.0, requested=0.1)).type
     'budget_exceeded'
     """
-    import time
-
     from litellm.proxy._types import ProxyException
 
-    from .._errors import BudgetExceeded
-    from ..budget import SpendStoreUnavailable
-    from ..dedup import CircuitOpenError
-
-    headers = {"x-should-retry": "false"}
-    if isinstance(error, BudgetExceeded):
-        if error.limit_name.startswith("context."):
-            return ProxyException(
-                message=str(error),
-                type="invalid_request_error",
-                param="messages",
-                code=400,
-                headers=headers,
-                openai_code="context_budget_exceeded",
-            )
-        if error.resets_at is not None:
-            wait = error.resets_at.timestamp() - (time.time() if now is None else now)
-            headers["retry-after"] = str(max(int(wait) + 1, 1))
-        return ProxyException(
-            message=str(error),
-            type="budget_exceeded",
-            param=None,
-            code=int(getattr(litellm, "budget_exceeded_status_code", 429)),
-            headers=headers,
-        )
-    if isinstance(error, CircuitOpenError):
-        headers["retry-after"] = str(max(int(error.retry_in) + 1, 1))
-        return ProxyException(
-            message=str(error), type="rate_limit_error", param=None, code=429, headers=headers
-        )
-    if isinstance(error, SpendStoreUnavailable):
-        headers["retry-after"] = "1"
-        return ProxyException(
-            message=str(error), type="service_unavailable", param=None, code=503, headers=headers
-        )
-    return None
+    status = int(getattr(litellm, "budget_exceeded_status_code", 429))
+    refusal = refusal_of(error, budget_status=status, now=now)
+    if refusal is None:
+        return None
+    return ProxyException(**dataclasses.asdict(refusal))  # the same field names

@@ -12,13 +12,14 @@ the same backend is served here when scope, model and parameters match, and vice
 
 How a hit is recorded: the cache notes ``{"status": "exact" | "semantic", "saved_usd"}``
 under the call's ``litellm_call_id``; :class:`CostHooksLogger` picks it up on LiteLLM's
-cache-hit success event and writes a $0 record with that saving.
+cache-hit success event and writes a $0 record with that saving. A would-be semantic hit
+sent to the model for online verification (``CacheConfig.verify_share``) is a paid call
+whose record carries the outcome, tag ``cache.verified`` = ``agree`` / ``disagree``.
 """
 
 from __future__ import annotations
 
 import functools
-import json
 import logging
 import os
 import threading
@@ -29,28 +30,10 @@ from typing import TYPE_CHECKING, Any
 
 from litellm.caching.caching import Cache, LiteLLMCacheType
 
-from .._errors import CacheScopeError
-from ..cache import (
-    UNKNOWN_SCOPE,
-    AuditLog,
-    CacheConfig,
-    CacheCore,
-    CacheRequest,
-    CacheScope,
-    current_scope,
-    scope_from_metadata,
-)
-from ..cache._canonical import (
-    ChatKey,
-    StoredAnswer,
-    canonical_chat,
-    decode_answer,
-    encode_answer,
-    hit_marker,
-    message_text,
-    price_usage,
-)
-from ._usage import usage_from_litellm
+from ..cache import UNKNOWN_SCOPE, AuditLog, CacheConfig, CacheCore, CacheRequest, CacheScope
+from ..cache._canonical import ChatKey, canonical_chat, decode_answer, encode_answer, hit_marker, price_usage
+from ..cache._openai import completion_dict, completion_from_answer, scope_of_call, stored_choices
+from ._usage import output_text, usage_from_litellm
 
 if TYPE_CHECKING:
     from ..embeddings import Embedder
@@ -63,10 +46,6 @@ _MAX_PENDING = 10_000
 # Who is calling, as a LiteLLM proxy records it in the call's metadata (the fields LiteLLM's
 # own semantic cache scopes by): organisation, team and virtual key.
 _PROXY_IDENTITY = ("user_api_key_org_id", "user_api_key_team_id", "user_api_key_hash", "user_api_key")
-
-
-def _str_or_none(value: Any) -> str | None:
-    return None if value is None else str(value)
 
 
 def _bare_model(model: str) -> str:
@@ -90,43 +69,6 @@ def canonical_request(
     the answer-changing parameters (the LangChain adapter computes the same key for the
     same request, so entries are shared)."""
     return canonical_chat(_bare_model(model), list(messages or []), params)
-
-
-def _to_litellm(answer: StoredAnswer) -> dict[str, Any]:
-    """A chat-completion dict rebuilt from an answer another framework (LangChain) wrote."""
-    choices = []
-    for i, c in enumerate(answer.choices):
-        msg: dict[str, Any] = {"role": "assistant", "content": str(c.get("text") or "")}
-        calls = [
-            {
-                "id": t.get("id"),
-                "type": "function",
-                "function": {"name": t.get("name"), "arguments": json.dumps(t.get("args") or {})},
-            }
-            for t in c.get("tool_calls") or []
-        ]
-        if calls:
-            msg["tool_calls"] = calls
-        choices.append(
-            {
-                "index": i,
-                "message": msg,
-                "finish_reason": c.get("finish_reason") or ("tool_calls" if calls else "stop"),
-            }
-        )
-    out: dict[str, Any] = {"object": "chat.completion", "choices": choices}
-    if answer.model:
-        out["model"] = answer.model
-    u = answer.usage
-    if u:
-        out["usage"] = {
-            "prompt_tokens": u.get("input_tokens", 0),
-            "completion_tokens": u.get("output_tokens", 0),
-            "total_tokens": u.get("total_tokens") or u.get("input_tokens", 0) + u.get("output_tokens", 0),
-            "prompt_tokens_details": {"cached_tokens": u.get("cache_read_tokens", 0)},
-            "completion_tokens_details": {"reasoning_tokens": u.get("reasoning_tokens", 0)},
-        }
-    return out
 
 
 class LiteLLMSemanticCache(Cache):
@@ -188,6 +130,10 @@ class LiteLLMSemanticCache(Cache):
         self._price_book = price_book
         self._hits: OrderedDict[str, dict[str, Any]] = OrderedDict()
         self._scopes: OrderedDict[str, CacheScope] = OrderedDict()  # call id -> scope read at lookup
+        # Online verification, by call id: the lookup of a miss (its answer may be a verified
+        # one) and the outcome found by the cache write, for the cost record.
+        self._misses: OrderedDict[str, CacheRequest] = OrderedDict()
+        self._verified: OrderedDict[str, str] = OrderedDict()
         self._hits_lock = threading.Lock()
 
     @property
@@ -207,38 +153,19 @@ class LiteLLMSemanticCache(Cache):
             if known is not None:  # the write of a call whose lookup read the scope
                 return known
         try:
-            merged: dict[str, Any] = {}
             params = kwargs.get("litellm_params") or {}
-            for source in (
+            sources = (
                 params.get("litellm_metadata"),
                 params.get("metadata"),
                 kwargs.get("litellm_metadata"),
                 kwargs.get("metadata"),
-            ):
-                if source is None:
-                    continue
-                if not isinstance(source, Mapping):
-                    raise CacheScopeError(f"call metadata is a {type(source).__name__}, not a mapping.")
-                merged.update({k: v for k, v in source.items() if v is not None})
-            scope = scope_from_metadata(merged)
-            if scope.user is None and isinstance(kwargs.get("user"), str):
-                scope = scope.model_copy(update={"user": kwargs["user"]})
-            explicit = current_scope()
-            if explicit is not None:
-                scope = scope.merged(explicit)
-            proxy = [merged.get(f) for f in _PROXY_IDENTITY]
-            if any(v is not None for v in proxy):
-                scope = scope.model_copy(
-                    update={"tenant": json.dumps(["proxy", *map(_str_or_none, proxy), scope.tenant])}
-                )
+            )
+            scope = scope_of_call(sources, kwargs.get("user"), _PROXY_IDENTITY)
         except Exception as exc:
             logger.warning("cache scope unreadable (%s); this call bypasses the cache", exc)
             scope = UNKNOWN_SCOPE
         if call_id:
-            with self._hits_lock:
-                self._scopes[str(call_id)] = scope
-                while len(self._scopes) > _MAX_PENDING:
-                    self._scopes.popitem(last=False)
+            self._note(self._scopes, call_id, scope)
         return scope
 
     def _request(self, kwargs: Mapping[str, Any]) -> CacheRequest | None:
@@ -255,19 +182,27 @@ class LiteLLMSemanticCache(Cache):
             semantic=key.semantic,
         )
 
-    def _note_hit(self, kwargs: Mapping[str, Any], marker: dict[str, Any]) -> None:
-        call_id = kwargs.get("litellm_call_id")
-        if not call_id:
-            return
+    def _note(self, table: OrderedDict[str, Any], call_id: Any, value: Any) -> None:
         with self._hits_lock:
-            self._hits[str(call_id)] = marker
-            while len(self._hits) > _MAX_PENDING:
-                self._hits.popitem(last=False)
+            table[str(call_id)] = value
+            while len(table) > _MAX_PENDING:
+                table.popitem(last=False)
 
     def pop_hit(self, call_id: str) -> dict[str, Any] | None:
         """How the call ``call_id`` was served (None if not from this cache)."""
         with self._hits_lock:
             return self._hits.pop(str(call_id), None)
+
+    def pop_verified(self, call_id: str, response: Any) -> str | None:
+        """``"agree"`` / ``"disagree"`` when the call ``call_id`` was a would-be semantic hit
+        answered by the model for online verification (its ``response``), else None. The
+        cache write usually compares first; when the cost event comes first, it does."""
+        with self._hits_lock:
+            outcome = self._verified.pop(str(call_id), None)
+            req = self._misses.pop(str(call_id), None)
+        if outcome is not None or req is None:
+            return outcome
+        return self.core.check_verification(req, output_text(response))
 
     # -- LiteLLM Cache API ---------------------------------------------------------------
     def get_cache(self, dynamic_cache_object: Any = None, **kwargs: Any) -> Any:
@@ -281,10 +216,12 @@ class LiteLLMSemanticCache(Cache):
                 return None
             hit = self.core.lookup(req)
             if hit is None:
+                if self.core.config.verify_share > 0 and kwargs.get("litellm_call_id"):
+                    self._note(self._misses, kwargs["litellm_call_id"], req)
                 return None
             answer = decode_answer(hit.entry.answer)
             native = answer.native.get("litellm")
-            response = native if native is not None else _to_litellm(answer)
+            response = native if native is not None else completion_from_answer(answer)
             if not isinstance(response, dict) or not response.get("choices"):
                 raise ValueError("stored answer has no choices")
         except Exception as exc:
@@ -295,7 +232,8 @@ class LiteLLMSemanticCache(Cache):
             else:
                 logger.warning("cache lookup failed (%s: %s); treated as a miss", type(exc).__name__, exc)
             return None
-        self._note_hit(kwargs, hit_marker(hit))
+        if kwargs.get("litellm_call_id"):
+            self._note(self._hits, kwargs["litellm_call_id"], hit_marker(hit))
         return response
 
     async def async_get_cache(self, dynamic_cache_object: Any = None, **kwargs: Any) -> Any:
@@ -313,28 +251,10 @@ class LiteLLMSemanticCache(Cache):
             req = self._request(kwargs)
             if req is None or req.scope.bypass:
                 return
-            if isinstance(result, (str, bytes)):
-                response = json.loads(result)
-            elif hasattr(result, "model_dump"):
-                response = result.model_dump()
-            else:
-                response = dict(result)
-            if isinstance(response, Mapping) and "response" in response and "choices" not in response:
-                response = response["response"]  # LiteLLM's {"timestamp", "response"} envelope
-                if isinstance(response, (str, bytes)):
-                    response = json.loads(response)
+            response = completion_dict(result)
             if not response.get("choices"):
                 return
-            choices: list[dict[str, Any]] = []
-            for c in response["choices"]:
-                msg = (c or {}).get("message") or {}
-                choices.append(
-                    {
-                        "text": message_text(msg.get("content")) or "",
-                        "tool_calls": msg.get("tool_calls"),
-                        "finish_reason": (c or {}).get("finish_reason"),
-                    }
-                )
+            choices = stored_choices(response)
             model = _bare_model(str(response.get("model") or kwargs.get("model")))
             u = usage_from_litellm(response.get("usage"))
             usage = u.model_dump() if u is not None else None
@@ -348,12 +268,15 @@ class LiteLLMSemanticCache(Cache):
                 cost_usd=price_usage(usage, model, self._price_book),
                 model=model,
             )
+            if req.verified is not None and kwargs.get("litellm_call_id"):
+                self._note(self._verified, kwargs["litellm_call_id"], req.verified)
         except Exception as exc:
             logger.warning("cache update failed (%s: %s); answer not cached", type(exc).__name__, exc)
         finally:
             if kwargs.get("litellm_call_id"):
                 with self._hits_lock:
                     self._scopes.pop(str(kwargs["litellm_call_id"]), None)
+                    self._misses.pop(str(kwargs["litellm_call_id"]), None)
 
     async def async_add_cache(self, result: Any, dynamic_cache_object: Any = None, **kwargs: Any) -> None:
         if not self.core.backend.shared:

@@ -17,7 +17,6 @@ from ._state import (
     _MODEL_CALL_TYPES,
     _PARAM_KEYS,
     CACHE_MARKER_KEY,
-    CostComparison,
     _LoggerState,
     _metadata_of,
     logger,
@@ -154,29 +153,9 @@ class _EventRecorder(_LoggerState):
         return None
 
     def _check_cost(self, run: RunInfo, model: str, ours: float, theirs: float | None) -> None:
-        if theirs is None:
-            matched = None
-            self.cost_checks["unavailable"] += 1
-        else:
-            scale = max(abs(ours), abs(theirs))
-            matched = abs(ours - theirs) <= max(1e-12, self.cost_tolerance * scale)
-            self.cost_checks["matched" if matched else "mismatched"] += 1
-            if not matched:
-                self.tracker.annotate(
-                    run.run_id, {"litellm_cost_usd": f"{theirs:.10g}", "cost_mismatch": "true"}
-                )
-                if model not in self._warned:
-                    self._warned.add(model)
-                    logger.warning(
-                        "llm-cost-hooks: our price of %r ($%.10g) differs from LiteLLM's "
-                        "response_cost ($%.10g) by more than %.2g%%; the record is tagged "
-                        "cost_mismatch. Check price overrides or LiteLLM's price map version.",
-                        model,
-                        ours,
-                        theirs,
-                        self.cost_tolerance * 100,
-                    )
-        self.comparisons.append(CostComparison(run.run_id, model, ours, theirs, matched))
+        tags = self.cost_check.check(run.run_id, model, ours, theirs, self.cost_tolerance)
+        if tags:
+            self.tracker.annotate(run.run_id, tags)
 
     # -- event handlers (shared by the sync and async entry points) ---------------------
     def _on_pre(self, model: Any, messages: Any, kwargs: Mapping[str, Any]) -> None:
@@ -233,10 +212,14 @@ class _EventRecorder(_LoggerState):
                 cache_status = CacheStatus.DEDUPLICATED
             elif kwargs.get("cache_hit"):
                 cache_status = CacheStatus.EXACT
-                served = self._our_cache_hit(call_id)
+                served = self._our_cache("pop_hit", call_id)
                 if served is not None:
                     cache_status = CacheStatus(served.get("status", "exact"))
                     saved = served.get("saved_usd")
+            else:  # a paid call: maybe a would-be semantic hit sent for online verification
+                verified = self._our_cache("pop_verified", call_id, response)
+                if verified is not None:
+                    self.tracker.annotate(run.run_id, {"cache.verified": verified})
             self._use_litellm_timing(run, start_time, end_time)
             if usage is not None:
                 ours = 0.0
@@ -244,7 +227,7 @@ class _EventRecorder(_LoggerState):
                     ours = self.tracker.price(usage, model, run.provider, at=run.start_time)[0].total
                 self._check_cost(run, model, ours, self._litellm_cost(kwargs))
                 # Settle first: the record then carries the budget's tags (over-spend too).
-                budget_tags = self._settle_before_record(call_id, ours, usage)
+                budget_tags = self.holds.settle_usage(call_id, ours, usage)
                 if budget_tags:
                     self.tracker.annotate(run.run_id, budget_tags)
             record = self.tracker.end_llm(
@@ -256,7 +239,7 @@ class _EventRecorder(_LoggerState):
                 output_text=lambda: output_text(response),
                 outputs=LLMResultView(response, stream=bool(kwargs.get("stream"))),
             )
-            self._settle(call_id, record)
+            self.holds.settle_record(call_id, record)
         except Exception:
             if self.tracker.strict:
                 raise
@@ -295,8 +278,8 @@ class _EventRecorder(_LoggerState):
             self._finish(call_id, success=False)
 
     @staticmethod
-    def _our_cache_hit(call_id: str) -> Mapping[str, Any] | None:
+    def _our_cache(method: str, *args: Any) -> Any:
         import litellm
 
-        pop = getattr(litellm.cache, "pop_hit", None)  # set on LiteLLMSemanticCache
-        return pop(call_id) if callable(pop) else None
+        found = getattr(litellm.cache, method, None)  # set on LiteLLMSemanticCache
+        return found(*args) if callable(found) else None

@@ -7,6 +7,7 @@ import contextlib
 from collections.abc import Iterator, Mapping
 from typing import Any
 
+from ..budget._requests import apply_output_cap
 from ._state import _CHAT_CALL_TYPES, _MODEL_CALL_TYPES, _LoggerState, _metadata_of, logger
 
 __all__: list[str] = []
@@ -99,10 +100,8 @@ class _PreCallHooks(_LoggerState):
         return spend_request_for(model, data.get("messages"), data, metadata, input_tokens=counted)
 
     def _hold(self, call_id: str, data: dict[str, Any], reservation: Any) -> None:
-        from ._budget import _apply_cap
-
-        self._reservations[call_id] = reservation
-        _apply_cap(data, reservation)  # a shrink_output policy may have lowered the cap
+        self.holds.add(call_id, reservation)
+        apply_output_cap(data, reservation)  # a shrink_output policy may have lowered the cap
 
     async def _apre_call(
         self,

@@ -11,14 +11,16 @@ from __future__ import annotations
 import math
 import threading
 import time
-from collections import OrderedDict, deque
+from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from litellm.integrations.custom_logger import CustomLogger
 
 from .._adapter import TrackerAdapterMixin
+from ..budget._requests import Holds, coerce_prompt_cache
 from ..ledger import Ledger
+from ..pricing._compare import CostChecks
 from ..tracking import CostTracker, RunObserver
 from ._events import _EventRecorder
 from ._hooks import _PreCallHooks
@@ -93,26 +95,24 @@ class CostHooksLogger(TrackerAdapterMixin, _PreCallHooks, _EventRecorder, Custom
             strict=strict,
         )
         self.cost_tolerance = float(cost_tolerance)
-        self.comparisons: deque[CostComparison] = deque(maxlen=keep_comparisons)
-        self.cost_checks = {"matched": 0, "mismatched": 0, "unavailable": 0}
+        self.cost_check = CostChecks(keep_comparisons)
+        self.comparisons = self.cost_check.comparisons
+        self.cost_checks = self.cost_check.counts
         self._lock = threading.Lock()
         self._open: dict[str, str] = {}  # litellm_call_id -> our open run id
         self._attempts: OrderedDict[str, int] = OrderedDict()
         self._done: OrderedDict[str, None] = OrderedDict()
-        self._warned: set[str] = set()
         #: A :class:`~llm_cost_hooks.budget.SpendGuard` enforced in the pre-call hooks.
         self.guard = guard
         #: A :class:`~llm_cost_hooks.budget.ContextBudget` the pre-call hooks fit requests into.
         self.context_budget = context_budget
-        from ._prepare import coerce_prompt_cache
-
         #: Prompt-cache breakpoint options (None: off).
         self.prompt_cache = coerce_prompt_cache(prompt_cache)
-        from ._dedup import HookDedup
+        from ._dedup import hook_dedup
 
         #: Single-flight of identical / same-key requests in the pre-call hooks (None: off).
-        self.dedup = HookDedup(dedup, derive=derive_dedup_key) if dedup is not None else None
-        self._reservations: dict[str, Any] = {}
+        self.dedup = hook_dedup(dedup, derive=derive_dedup_key) if dedup is not None else None
+        self.holds = Holds()
         self._prepared: OrderedDict[str, None] = OrderedDict()  # call ids a pre-call hook handled
         self._pending_tags: dict[str, dict[str, str]] = {}  # call id -> tags for its record
         self._refused: OrderedDict[str, None] = OrderedDict()  # call ids our hook refused

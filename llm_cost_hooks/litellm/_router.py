@@ -3,51 +3,19 @@
 from __future__ import annotations
 
 import itertools
-import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from litellm.types.router import CustomRoutingStrategyBase
 
 from .._errors import ConfigurationError
-from ..routing import RouteDecision, RouteRequest, RoutingStrategy
+from ..routing import RoutingStrategy
+from ..routing._requests import choose, route_request, tag_request
 
 if TYPE_CHECKING:
     from ..routing import ShadowMode
 
 __all__ = ["CostAwareRouting"]
-
-#: Request metadata our hook reads back after the call (what was served, what was chosen).
-PAIR_KEY = "llm_cost_hooks_shadow_pair"
-
-
-def _text(content: Any) -> str:
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):
-        return "\n".join(
-            b.get("text", "") for b in content if isinstance(b, Mapping) and isinstance(b.get("text"), str)
-        )
-    return ""
-
-
-def route_request(
-    messages: Sequence[Mapping[str, Any]] | None, request_kwargs: Mapping[str, Any] | None
-) -> RouteRequest:
-    """The :class:`~llm_cost_hooks.routing.RouteRequest` of a LiteLLM chat request."""
-    msgs = list(messages or [])
-    texts = [_text(m.get("content")) for m in msgs]
-    last = next((i for i in range(len(msgs) - 1, -1, -1) if msgs[i].get("role") == "user"), None)
-    kw = request_kwargs or {}
-    metadata = kw.get("metadata") if isinstance(kw.get("metadata"), Mapping) else {}
-    structured = bool(kw.get("tools") or kw.get("response_format") or kw.get("functions"))
-    return RouteRequest(
-        "\n".join(texts),
-        metadata or {},
-        structured=structured,
-        query=None if last is None else texts[last],
-        context=texts[last - 1] if last is not None and last > 0 else None,
-    )
 
 
 class CostAwareRouting(CustomRoutingStrategyBase):
@@ -142,38 +110,13 @@ class CostAwareRouting(CustomRoutingStrategyBase):
         if model != self.entry_model:
             return self._deployment(model)
         request = route_request(messages, request_kwargs)
-        decision = self.strategy.route(request, self.tiers)
-        served = self.serve or decision.tier
-        self.decisions[served] = self.decisions.get(served, 0) + 1
-        if self.serve is not None:
-            self.would_choose[decision.tier] = self.would_choose.get(decision.tier, 0) + 1
+        decision, served = choose(
+            self.strategy, request, self.tiers, self.serve, self.decisions, self.would_choose
+        )
         if request_kwargs is not None:
-            self._tag(request_kwargs, decision, served, request.structured)
+            pair = self.shadow is not None and not request.structured
+            tag_request(request_kwargs, decision, served, serve_mode=self.serve is not None, pair=pair)
         return self._deployment(served)
-
-    def _tag(
-        self, request_kwargs: dict[str, Any], decision: RouteDecision, served: str, structured: bool
-    ) -> None:
-        md = request_kwargs.get("metadata")
-        if not isinstance(md, dict):
-            md = request_kwargs["metadata"] = {}
-        tags = dict(md.get("cost_tags") or {})
-        if served == decision.tier and self.serve is None:
-            tags.update({"routing.tier": served, "routing.reason": decision.reason[:200]})
-        else:
-            tags.update(
-                {
-                    "routing.tier": served,
-                    "routing.reason": f"serve:{served}",
-                    "routing.would_choose": decision.tier,
-                    "routing.would_reason": decision.reason[:200],
-                }
-            )
-        md["cost_tags"] = tags
-        route = decision.as_metadata() if self.serve is None else {**decision.as_metadata(), "served": served}
-        md["llm_cost_hooks_route"] = json.dumps(route)
-        if self.shadow is not None and not structured:
-            md[PAIR_KEY] = {"served": served, "choice": decision.tier}
 
     async def async_get_available_deployment(
         self,

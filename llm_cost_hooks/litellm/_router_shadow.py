@@ -13,19 +13,12 @@ from typing import TYPE_CHECKING, Any
 from litellm.integrations.custom_logger import CustomLogger
 
 from .._errors import ConfigurationError, UnknownModelError
-from ._router import PAIR_KEY, route_request
+from ..routing._requests import plan_shadow, route_request, wants_shadow
 from ._usage import output_text, usage_from_litellm
 
 if TYPE_CHECKING:
     from ..routing import ShadowMode
     from ._router import CostAwareRouting
-
-#: Metadata of a shadow call itself: the hook never shadows it again.
-SHADOW_CALL_KEY = "llm_cost_hooks_shadow_call"
-# The attribution a shadow call keeps of the user's call. Not the task or idempotency key
-# (it is its own task; a key would hand it the user's deduplicated answer) nor the
-# Router's own keys (deployment, model group, retries).
-_COPIED = ("tenant_id", "user_id", "feature", "prompt_version")
 
 
 def attach_shadow_hook(routing: CostAwareRouting, shadow: ShadowMode, price_book: Any) -> ShadowHook:
@@ -64,38 +57,14 @@ class ShadowHook(CustomLogger):
     def _job(self, kwargs: Mapping[str, Any], response: Any) -> dict[str, Any] | None:
         lp = kwargs.get("litellm_params") or {}
         md = lp.get("metadata") if isinstance(lp.get("metadata"), Mapping) else None
-        if not md or md.get(SHADOW_CALL_KEY) or not isinstance(md.get(PAIR_KEY), Mapping):
+        if md is None or not wants_shadow(md):
             return None
         call_id = str(kwargs.get("litellm_call_id") or id(response))
         with self._lock:
             if call_id in self._seen:
                 return None
             self._seen.append(call_id)
-        messages = kwargs.get("messages")
-        if not isinstance(messages, list) or not messages:
-            return None  # messages redacted from callbacks: nothing to replay
-        pair = md[PAIR_KEY]
-        served, choice = str(pair["served"]), str(pair["choice"])
-        other = self.shadow.pick(served, self.routing.tiers)
-        if other is not None and self.shadow.tier is None and choice != served:
-            other = choice  # what the router would have served: the most telling comparison
-        if other is None:
-            return None
-        metadata = {k: md[k] for k in _COPIED if k in md}
-        metadata.update(
-            {
-                "route": f"shadow:{other}",
-                SHADOW_CALL_KEY: True,
-                "cost_tags": {"routing.tier": other, "routing.reason": f"shadow of {served}"},
-            }
-        )
-        return {
-            "messages": messages,
-            "served": served,
-            "other": other,
-            "answer": response,
-            "metadata": metadata,
-        }
+        return plan_shadow(md, kwargs.get("messages"), response, self.shadow, self.routing.tiers)
 
     def _call(self, job: Mapping[str, Any]) -> dict[str, Any]:
         return {"model": job["other"], "messages": job["messages"], "metadata": dict(job["metadata"])}

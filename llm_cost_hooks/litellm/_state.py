@@ -8,14 +8,14 @@ import logging
 import threading
 from collections import OrderedDict, deque
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from .._records import CostRecord, TokenUsage
+from ..pricing._compare import CostChecks, CostComparison
 from ..tracking import CostTracker
 
 if TYPE_CHECKING:
-    from ._dedup import HookDedup
+    from ..budget._requests import Holds
+    from ..dedup._hooked import HookDedup
     from ._prepare import PromptCacheOptions
 
 __all__ = ["CACHE_MARKER_KEY", "CostComparison"]
@@ -39,17 +39,6 @@ _MODEL_CALL_TYPES = frozenset({
 _CHAT_CALL_TYPES = frozenset({"completion", "acompletion"})
 _MAX_REMEMBERED = 20_000
 _MISSING = object()  # call ids kept to number retries and drop duplicate events
-
-
-@dataclass(frozen=True)
-class CostComparison:
-    """Our price of one call next to LiteLLM's own ``response_cost`` for it."""
-
-    request_id: str
-    model: str
-    ours_usd: float
-    litellm_usd: float | None
-    matched: bool | None  # None: LiteLLM computed no cost
 
 
 def _metadata_of(kwargs: Mapping[str, Any]) -> dict[str, Any]:
@@ -78,6 +67,7 @@ class _LoggerState:
 
     tracker: CostTracker
     cost_tolerance: float
+    cost_check: CostChecks
     comparisons: deque[CostComparison]
     cost_checks: dict[str, int]
     guard: Any
@@ -88,8 +78,7 @@ class _LoggerState:
     _open: dict[str, str]  # litellm_call_id -> our open run id
     _attempts: OrderedDict[str, int]
     _done: OrderedDict[str, None]
-    _warned: set[str]
-    _reservations: dict[str, Any]
+    holds: Holds  # spend-guard holds by call id
     _prepared: OrderedDict[str, None]
     _pending_tags: dict[str, dict[str, str]]
     _refused: OrderedDict[str, None]
@@ -102,34 +91,5 @@ class _LoggerState:
         while len(table) > _MAX_REMEMBERED:
             table.popitem(last=False)
 
-    # -- reservations (settled by the end events, made by the pre-call hooks) ------------
-    def _settle(self, call_id: str, record: CostRecord | None) -> None:
-        reservation = self._reservations.pop(call_id, None)
-        if reservation is None:
-            return
-        if record is None:
-            reservation.release()
-            return
-        reservation.settle(
-            record.cost_usd, input_tokens=record.input_tokens, output_tokens=record.output_tokens
-        )
-
-    def _settle_before_record(self, call_id: str, cost_usd: float, usage: TokenUsage) -> dict[str, str]:
-        """Settle a call's hold from its priced usage before its record is written, so the
-        record carries the budget's tags (over-spend included). Our fault never loses the
-        record: a failed settlement is logged and the hold is left to its lease."""
-        reservation = self._reservations.pop(call_id, None)
-        if reservation is None:
-            return {}
-        try:
-            reservation.settle(cost_usd, input_tokens=usage.input_tokens, output_tokens=usage.output_tokens)
-        except Exception:
-            logger.exception("llm-cost-hooks: settling the budget hold of a LiteLLM call failed")
-            return {}
-        tags: dict[str, str] = reservation.tags()
-        return tags
-
     def _release(self, call_id: str) -> None:
-        reservation = self._reservations.pop(call_id, None)
-        if reservation is not None:
-            reservation.release()
+        self.holds.release(call_id)
