@@ -281,6 +281,25 @@ class StoredAnswer:
     def text(self) -> str:
         return "".join(str(c.get("text") or "") for c in self.choices)
 
+    def messages(self) -> list[dict[str, Any]]:
+        """One assistant message per choice: ``content``, ``tool_calls`` (``{id, name, args}``),
+        ``finish_reason`` and, on the first, ``usage`` (:func:`token_usage`; else ``None``).
+        Raises ``ValueError`` when there is no choice."""
+        if not self.choices:
+            raise ValueError("stored answer has no choices")
+        return [
+            {
+                "content": str(c.get("text") or ""),
+                "tool_calls": [
+                    {"id": t.get("id"), "name": t.get("name"), "args": t.get("args") or {}}
+                    for t in c.get("tool_calls") or []
+                ],
+                "finish_reason": c.get("finish_reason"),
+                "usage": token_usage(self.usage) if self.usage and i == 0 else None,
+            }
+            for i, c in enumerate(self.choices)
+        ]
+
 
 _USAGE_KEYS = (
     "input_tokens",

@@ -45,7 +45,6 @@ from ..cache._canonical import (
     resolve_scope,
     run_scope,
     store_answer,
-    token_usage,
 )
 from ..cache._canonical import serialized_chat_key as chat_key
 from ._callback import CACHE_MARKER_KEY, VERIFIED_MARKER_KEY
@@ -80,25 +79,14 @@ class _RunScopeTracker(BaseCallbackHandler):
     ignore_retry = True
     ignore_custom_event = True
 
+    # LangChain passes (serialized, messages | prompts) positionally and the rest by keyword.
     def on_chat_model_start(
-        self,
-        serialized: Any,
-        messages: Any,
-        *,
-        run_id: UUID,
-        metadata: dict[str, Any] | None = None,
-        **kw: Any,
+        self, *args: Any, run_id: UUID, metadata: dict[str, Any] | None = None, **kw: Any
     ) -> None:
         begin_run(run_id, metadata)
 
     def on_llm_start(
-        self,
-        serialized: Any,
-        prompts: Any,
-        *,
-        run_id: UUID,
-        metadata: dict[str, Any] | None = None,
-        **kw: Any,
+        self, *args: Any, run_id: UUID, metadata: dict[str, Any] | None = None, **kw: Any
     ) -> None:
         begin_run(run_id, metadata)
 
@@ -141,24 +129,18 @@ def _chain_metadata() -> dict[str, Any] | None:
 def _from_neutral(answer: StoredAnswer, chat: bool) -> list[Generation]:
     """Generations rebuilt from an answer another framework wrote."""
     gens: list[Generation] = []
-    for c in answer.choices:
-        info = {"finish_reason": c.get("finish_reason")}
+    for m in answer.messages():
+        info = {"finish_reason": m["finish_reason"]}
         if not chat:
-            gens.append(Generation(text=str(c.get("text") or ""), generation_info=info))
+            gens.append(Generation(text=m["content"], generation_info=info))
             continue
-        kw: dict[str, Any] = {
-            "content": str(c.get("text") or ""),
-            "response_metadata": {"model_name": answer.model, **info},
-            "tool_calls": [
-                {"name": t.get("name"), "args": t.get("args") or {}, "id": t.get("id"), "type": "tool_call"}
-                for t in c.get("tool_calls") or []
-            ],
-        }
-        if answer.usage and not gens:
-            kw["usage_metadata"] = token_usage(answer.usage)
-        gens.append(ChatGeneration(message=AIMessage(**kw), generation_info=info))
-    if not gens:
-        raise ValueError("stored answer has no choices")
+        msg = AIMessage(
+            content=m["content"],
+            tool_calls=[{**t, "type": "tool_call"} for t in m["tool_calls"]],
+            usage_metadata=m["usage"],
+            response_metadata={"model_name": answer.model, **info},
+        )
+        gens.append(ChatGeneration(message=msg, generation_info=info))
     return gens
 
 
@@ -167,7 +149,11 @@ class SemanticCache(CacheFront, BaseCache):
 
     ``SemanticCache()`` is embedded (in-process) and persisted to ``llm_cache.db``
     (``LLM_COST_HOOKS_CACHE_PATH``; ``path=":memory:"`` for none). ``redis_url=`` shares
-    it across processes and machines. ``semantic=False`` keeps only the exact tier.
+    it across processes and machines. ``semantic=False`` keeps only the exact tier. Options:
+    ``path``, ``redis_url``, ``backend``, ``embedder``, ``config`` (a :class:`CacheConfig` or its
+    saved path), ``semantic``, ``max_entries``, ``ttl_seconds``, ``default_tenant``,
+    ``audit_path``, ``audit_capture_text``, ``redis_prefix``, ``redis_timeout_s``;
+    ``price_book`` prices the savings hits record.
 
     >>> from langchain_core.globals import set_llm_cache
     >>> from llm_cost_hooks.langchain import FakeChatModelWithUsage
