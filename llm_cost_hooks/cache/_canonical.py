@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ._build import CacheFront, CacheOptions, build_core
-from ._memo import RequestMemo, RevivedMemo
+from ._memo import RequestMemo, RevivedMemo, shallow_copies
 from ._scope import begin_run, end_run, resolve_scope, run_scope
 from ._serialized import serialized_messages, serialized_params
 
@@ -56,6 +56,7 @@ __all__ = [
     "resolve_scope",
     "run_scope",
     "serialized_chat_key",
+    "shallow_copies",
     "store_answer",
     "token_usage",
 ]

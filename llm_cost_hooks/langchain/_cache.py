@@ -44,6 +44,7 @@ from ..cache._canonical import (
     hit_marker,
     resolve_scope,
     run_scope,
+    shallow_copies,
     store_answer,
 )
 from ..cache._canonical import serialized_chat_key as chat_key
@@ -192,8 +193,8 @@ class SemanticCache(CacheFront, BaseCache):
         # are memoised with the hit marker already in the message: a hit then costs one
         # shallow copy per generation (LangChain replaces the message when it zeroes the
         # cost), like InMemoryCache's shared objects.
-        gens: list[Generation] | None = self._revived.serve(hit, chat, lambda: self._revive_new(hit, chat))
-        return [g.__copy__() for g in gens] if gens is not None else None
+        gens: list[Generation] | None = self._revived.serve(hit, chat, self._revive_new)
+        return shallow_copies(gens) if gens is not None else None
 
     def _revive_new(self, hit: CacheHit, chat: bool) -> list[Generation] | None:
         """The stored answer as generations carrying the hit marker; None when corrupt."""
