@@ -20,6 +20,7 @@ LiteLLM response dict) for full fidelity when the same framework reads it back.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 import logging
@@ -402,9 +403,11 @@ def store_answer(
     usage: Mapping[str, Any] | None,
     native: Mapping[str, Any],
     price_book: Any = None,
-) -> None:
+) -> str | None:
     """Write a model's answer for ``req`` through ``core`` in the shared format, with the
-    saving a hit on it will record."""
+    saving a hit on it will record. Returns the online verification's outcome
+    (``"agree"`` / ``"disagree"``) when this call was one, else ``None``."""
+    req = dataclasses.replace(req, verified=None)  # requests are memoised and shared: never write into one
     core.update(
         req,
         encode_answer(choices, model=model, usage=usage, native=native),
@@ -412,6 +415,8 @@ def store_answer(
         cost_usd=price_usage(usage, model, price_book),
         model=model,
     )
+    verified: str | None = req.verified
+    return verified
 
 
 def drop_corrupt(core: Any, entry_id: str, exc: BaseException) -> None:

@@ -12,7 +12,6 @@ in a context variable that ``lookup`` and ``update`` read; ``on_llm_end`` /
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import threading
 import warnings
@@ -99,26 +98,20 @@ class _RunScopeTracker(BaseCallbackHandler):
 
 
 _hook_lock = threading.Lock()
-_hook_installed = False
+_tracker: ContextVar[BaseCallbackHandler | None] | None = None
 
 
 def _install_scope_hook() -> None:
     """Add the tracker to every LangChain callback manager from now on (once per process)."""
-    global _hook_installed
-    if _hook_installed:
-        return
+    global _tracker
     with _hook_lock:
-        if _hook_installed:
-            return
-        from langchain_core.tracers.context import register_configure_hook
+        if _tracker is None:
+            from langchain_core.tracers.context import register_configure_hook
 
-        # The default value is seen by every context, including ones created earlier.
-        tracker: ContextVar[BaseCallbackHandler | None] = ContextVar(
-            "llm_cost_hooks_cache_tracker",
-            default=_RunScopeTracker(),  # noqa: B039 - one shared, stateless default is intended
-        )
-        register_configure_hook(tracker, inheritable=False)
-        _hook_installed = True
+            # The default value is seen by every context, including ones created earlier; one
+            # shared, stateless handler is intended.
+            _tracker = ContextVar("llm_cost_hooks_cache_tracker", default=_RunScopeTracker())  # noqa: B039
+            register_configure_hook(_tracker, inheritable=False)
 
 
 def _chain_metadata() -> dict[str, Any] | None:
@@ -235,7 +228,6 @@ class SemanticCache(CacheFront, BaseCache):
             req, key = self._request(prompt, llm_string)
             if req.scope.bypass:
                 return
-            req = dataclasses.replace(req, verified=None)  # the memoised request is shared
             clean: list[Generation] = []
             choices: list[dict[str, Any]] = []
             usage = None
@@ -257,12 +249,12 @@ class SemanticCache(CacheFront, BaseCache):
                 clean.append(g)
             model = str(model or key.model)
             native = {"langchain": dumps(clean)}
-            store_answer(
+            verified = store_answer(
                 self.core, req, choices, model=model, usage=usage, native=native, price_book=self._price_book
             )
-            msg = getattr(return_val[0], "message", None) if req.verified and return_val else None
+            msg = getattr(return_val[0], "message", None) if verified and return_val else None
             if msg is not None:  # online verification: the cost handler records the outcome
-                msg.response_metadata[VERIFIED_MARKER_KEY] = req.verified
+                msg.response_metadata[VERIFIED_MARKER_KEY] = verified
         except Exception as exc:
             logger.warning("cache update failed (%s: %s); answer not cached", type(exc).__name__, exc)
 
