@@ -42,18 +42,17 @@ from ..cache._canonical import (
     end_run,
     hit_marker,
     resolve_scope,
-    run_scope,
+    serialized_chat_key,
     shallow_copies,
     store_answer,
 )
-from ..cache._canonical import serialized_chat_key as chat_key
 from ._callback import CACHE_MARKER_KEY, VERIFIED_MARKER_KEY
 from ._usage import usage_dict
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
 
-__all__ = ["SemanticCache", "cache_scope", "chat_key", "run_scope"]
+__all__ = ["SemanticCache", "cache_scope"]
 
 logger = logging.getLogger("llm_cost_hooks.cache")
 
@@ -173,7 +172,7 @@ class SemanticCache(CacheFront, BaseCache):
         config = self.core.config  # a replaced config rebuilds
         got: tuple[CacheRequest, ChatKey] | None = self._requests.get(prompt, llm_string, scope, config)
         if got is None:
-            key = chat_key(prompt, llm_string)
+            key = serialized_chat_key(prompt, llm_string)
             req = self.core.request(
                 key.query, llm_string=key.llm_string, context=key.context, scope=scope, semantic=key.semantic
             )
