@@ -136,12 +136,13 @@ _READ_KEYS = (
     "evidence_ids",
     "cache_answer_key",
 )
+_READ_KEY_SET = frozenset(_READ_KEYS)
 _NO_SCOPE = CacheScope()
 _MEMO_SIZE = 256
 # Scopes already read, by the (type, value) of every key read (types too: True == 1, but
 # "True" != "1"). Shared scopes are frozen, so returning one object for equal metadata is
 # safe, and the adapters' per-scope memos can then compare scopes by identity.
-_from_meta_memo: dict[tuple[Any, ...], CacheScope] = {}
+_from_meta_memo: dict[tuple[tuple[Any, ...], tuple[type, ...]], CacheScope] = {}
 
 
 def scope_from_metadata(metadata: Mapping[str, Any] | None) -> CacheScope:
@@ -152,11 +153,10 @@ def scope_from_metadata(metadata: Mapping[str, Any] | None) -> CacheScope:
     A value that is not a string, number or UUID raises :class:`CacheScopeError` (callers
     then bypass the cache rather than guess a partition).
     """
-    if not metadata:
+    if not metadata or _READ_KEY_SET.isdisjoint(metadata):  # most runs name no scope at all
         return _NO_SCOPE
-    found = tuple((k, type(v), v) for k in _READ_KEYS if (v := metadata.get(k)) is not None)
-    if not found:
-        return _NO_SCOPE
+    values = tuple(map(metadata.get, _READ_KEYS))
+    found = (values, tuple(map(type, values)))
     try:
         got = _from_meta_memo.get(found)
     except TypeError:  # an unhashable value (a list of evidence ids): read it each time
