@@ -10,8 +10,9 @@ from langchain_core.prompts import ChatPromptTemplate
 
 from llm_cost_hooks._records import CacheStatus
 from llm_cost_hooks.cache import CacheConfig, DecisionPolicy
+from llm_cost_hooks.cache._canonical import serialized_chat_key as chat_key
 from llm_cost_hooks.langchain import CACHE_MARKER_KEY, CostCallbackHandler, FakeChatModelWithUsage
-from llm_cost_hooks.langchain._cache import SemanticCache, cache_scope, chat_key
+from llm_cost_hooks.langchain._cache import SemanticCache, cache_scope
 
 SIM = CacheConfig(default=DecisionPolicy(kind="similarity", threshold=0.8, min_similarity=0.8))
 PROMPT = ChatPromptTemplate.from_messages([("system", "You are a bank assistant."), ("human", "{q}")])

@@ -24,8 +24,9 @@ from langchain_core.tools import tool
 
 from llm_cost_hooks._errors import CacheScopeError
 from llm_cost_hooks.cache import CacheConfig, DecisionPolicy, scope_from_metadata
+from llm_cost_hooks.cache._canonical import run_scope
 from llm_cost_hooks.langchain import FakeChatModelWithUsage
-from llm_cost_hooks.langchain._cache import SemanticCache, cache_scope, run_scope
+from llm_cost_hooks.langchain._cache import SemanticCache, cache_scope
 
 SIM = CacheConfig(default=DecisionPolicy(kind="similarity", threshold=0.8, min_similarity=0.8))
 QUESTIONS = [f"What is the status of ticket {i}?" for i in range(12)]

@@ -20,24 +20,49 @@ LiteLLM response dict) for full fidelity when the same framework reads it back.
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import json
+import logging
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from ._build import CacheFront, CacheOptions, build_core
+from ._memo import RequestMemo, RevivedMemo, shallow_copies
+from ._scope import begin_run, end_run, resolve_scope, run_scope
+from ._serialized import serialized_messages, serialized_params
+
 __all__ = [
     "ANSWER_ALIASES",
     "ANSWER_PARAMS",
+    "CacheFront",
+    "CacheOptions",
     "ChatKey",
+    "RequestMemo",
+    "RevivedMemo",
     "StoredAnswer",
     "answer_params",
+    "begin_run",
+    "build_core",
     "canonical_chat",
     "decode_answer",
+    "drop_corrupt",
     "encode_answer",
+    "end_run",
     "hit_marker",
     "message_text",
     "price_usage",
+    "resolve_scope",
+    "run_scope",
+    "serialized_chat_key",
+    "shallow_copies",
+    "store_answer",
+    "token_usage",
 ]
+
+logger = logging.getLogger("llm_cost_hooks.cache")
 
 #: Generation parameters that change the answer, with their aliases (key: canonical name).
 ANSWER_PARAMS: dict[str, tuple[str, ...]] = {
@@ -204,6 +229,46 @@ def canonical_chat(
     )
 
 
+# Invocation parameters that do not change the answer (transport, client, framework
+# plumbing). Anything else that is not a known answer parameter is keyed verbatim, so an
+# unusual setting costs a miss, never a wrong answer.
+_NOT_ANSWER = re.compile(
+    r"^_type$|^name$|api_key|api_base|api_url|base_url|api_version|organization|proxy|timeout|retr(y|ies)|"
+    r"headers|client|stream|verbose|callbacks|^tags$|^metadata$|^cache$|rate_limiter|output_version|"
+    r"endpoint|region|credentials|^model_kwargs$|^model(_name|_id)?$"
+)
+
+
+@functools.lru_cache(maxsize=256)  # lookup and update of one call, and repeated (hit) prompts, parse once
+def serialized_chat_key(prompt: str, llm_string: str) -> ChatKey:
+    """The neutral key of a serialised call (what the LiteLLM adapter computes for the same
+    model, parameters and messages).
+
+    When the model name cannot be read from ``llm_string`` the whole ``llm_string`` is the
+    model key (such entries are not shared with other frameworks). A plain text prompt is
+    keyed apart from chat messages with the same text.
+    """
+    msgs = serialized_messages(prompt)
+    params = serialized_params(llm_string)
+    model = next(
+        (str(params[k]) for k in ("model_name", "model", "model_id") if params and params.get(k)), None
+    )
+    extra: dict[str, Any] = {}
+    if model is None or params is None:
+        model, params = llm_string, {}
+    else:
+        extra = {
+            k: v
+            for k, v in params.items()
+            if k not in ANSWER_ALIASES
+            and not _NOT_ANSWER.search(k)
+            and not (isinstance(v, dict) and v.get("type") == "secret")
+        }
+    if msgs is None:  # a plain (non-chat) LLM prompt: never shared with chat answers
+        msgs, extra = [{"role": "user", "content": prompt}], {**extra, "prompt": "text"}
+    return canonical_chat(model, msgs, params, extra=extra)
+
+
 # ------------------------------------------------------------------------- answers
 @dataclass(slots=True)
 class StoredAnswer:
@@ -217,6 +282,25 @@ class StoredAnswer:
     @property
     def text(self) -> str:
         return "".join(str(c.get("text") or "") for c in self.choices)
+
+    def messages(self) -> list[dict[str, Any]]:
+        """One assistant message per choice: ``content``, ``tool_calls`` (``{id, name, args}``),
+        ``finish_reason`` and, on the first, ``usage`` (:func:`token_usage`; else ``None``).
+        Raises ``ValueError`` when there is no choice."""
+        if not self.choices:
+            raise ValueError("stored answer has no choices")
+        return [
+            {
+                "content": str(c.get("text") or ""),
+                "tool_calls": [
+                    {"id": t.get("id"), "name": t.get("name"), "args": t.get("args") or {}}
+                    for t in c.get("tool_calls") or []
+                ],
+                "finish_reason": c.get("finish_reason"),
+                "usage": token_usage(self.usage) if self.usage and i == 0 else None,
+            }
+            for i, c in enumerate(self.choices)
+        ]
 
 
 _USAGE_KEYS = (
@@ -292,3 +376,51 @@ def hit_marker(hit: Any) -> dict[str, Any]:
     if hit.status == "semantic":
         marker.update(similarity=round(hit.similarity, 4), entry_id=hit.entry.id)
     return marker
+
+
+def token_usage(usage: Mapping[str, Any]) -> dict[str, Any]:
+    """Neutral token counts in the input/output shape with details (what LangChain calls
+    ``usage_metadata``)."""
+    inp, out = usage.get("input_tokens", 0), usage.get("output_tokens", 0)
+    return {
+        "input_tokens": inp,
+        "output_tokens": out,
+        "total_tokens": usage.get("total_tokens") or inp + out,
+        "input_token_details": {
+            "cache_read": usage.get("cache_read_tokens", 0),
+            "cache_creation": usage.get("cache_write_tokens", 0),
+        },
+        "output_token_details": {"reasoning": usage.get("reasoning_tokens", 0)},
+    }
+
+
+def store_answer(
+    core: Any,
+    req: Any,
+    choices: Sequence[Mapping[str, Any]],
+    *,
+    model: str,
+    usage: Mapping[str, Any] | None,
+    native: Mapping[str, Any],
+    price_book: Any = None,
+) -> str | None:
+    """Write a model's answer for ``req`` through ``core`` in the shared format, with the
+    saving a hit on it will record. Returns the online verification's outcome
+    (``"agree"`` / ``"disagree"``) when this call was one, else ``None``."""
+    req = dataclasses.replace(req, verified=None)  # requests are memoised and shared: never write into one
+    core.update(
+        req,
+        encode_answer(choices, model=model, usage=usage, native=native),
+        answer_text="".join(str(c.get("text") or "") for c in choices),
+        cost_usd=price_usage(usage, model, price_book),
+        model=model,
+    )
+    verified: str | None = req.verified
+    return verified
+
+
+def drop_corrupt(core: Any, entry_id: str, exc: BaseException) -> None:
+    """An entry could not be read back: count it, warn, and remove it (the call is a miss)."""
+    core.count_corrupt()
+    logger.warning("cache entry %s is corrupt (%s); removed", entry_id, exc)
+    core.invalidate(entry_id=entry_id)

@@ -372,14 +372,14 @@ class CacheCore:
 
     def lookup(self, req: CacheRequest) -> CacheHit | None:
         """Exact tier, then the semantic tier. A miss (``None``) on any backend failure."""
-        self._count(lookups=1)
         if req.scope.bypass:
-            self._count(misses=1)
+            self._count(lookups=1, misses=1)
             return None
         entry = self._backend_call("get_exact", self.backend.get_exact, req.exact_key)
-        if entry is not None:
-            self._count(exact_hits=1, saved_usd=entry.cost_usd or 0.0)
+        if entry is not None:  # one counter update per exact hit: it is the hot path
+            self._count(lookups=1, exact_hits=1, saved_usd=entry.cost_usd or 0.0)
             return CacheHit(status="exact", entry=entry, saved_usd=entry.cost_usd)
+        self._count(lookups=1)
         policy = self.config.policy_for(req.scope.route)
         if not (req.semantic and policy.enabled) or not self._breaker.is_closed:
             self._count(misses=1)

@@ -13,10 +13,11 @@ import contextlib
 import contextvars
 import hashlib
 import json
+import logging
 import re
 import unicodedata
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Hashable, Iterator, Mapping
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
@@ -28,11 +29,17 @@ __all__ = [
     "UNKNOWN_SCOPE",
     "CacheScope",
     "CacheScopeError",
+    "begin_run",
     "cache_scope",
     "current_scope",
+    "end_run",
     "normalize_query",
+    "resolve_scope",
+    "run_scope",
     "scope_from_metadata",
 ]
+
+logger = logging.getLogger("llm_cost_hooks.cache")
 
 #: Tenant of requests that name none. Never equal to a real tenant id, so an anonymous
 #: request is never served an entry written under a tenant (and vice versa).
@@ -121,6 +128,23 @@ UNKNOWN_SCOPE = CacheScope(bypass=True)
 _SCALARS = (str, int, float, bool, uuid.UUID)
 
 
+# Every metadata key scope_from_metadata reads: its result depends on these values only.
+_READ_KEYS = (
+    *(key for keys in _META_KEYS.values() for key in keys),
+    "cache_per_user",
+    "cache_bypass",
+    "evidence_ids",
+    "cache_answer_key",
+)
+_READ_KEY_SET = frozenset(_READ_KEYS)
+_NO_SCOPE = CacheScope()
+_MEMO_SIZE = 256
+# Scopes already read, by the (type, value) of every key read (types too: True == 1, but
+# "True" != "1"). Shared scopes are frozen, so returning one object for equal metadata is
+# safe, and the adapters' per-scope memos can then compare scopes by identity.
+_from_meta_memo: dict[tuple[tuple[Any, ...], tuple[type, ...]], CacheScope] = {}
+
+
 def scope_from_metadata(metadata: Mapping[str, Any] | None) -> CacheScope:
     """Scope fields found in a run's metadata (``tenant_id``, ``route``, ``prompt_version`` ...).
 
@@ -129,8 +153,23 @@ def scope_from_metadata(metadata: Mapping[str, Any] | None) -> CacheScope:
     A value that is not a string, number or UUID raises :class:`CacheScopeError` (callers
     then bypass the cache rather than guess a partition).
     """
-    if not metadata:
-        return CacheScope()
+    if not metadata or _READ_KEY_SET.isdisjoint(metadata):  # most runs name no scope at all
+        return _NO_SCOPE
+    values = tuple(map(metadata.get, _READ_KEYS))
+    found = (values, tuple(map(type, values)))
+    try:
+        got = _from_meta_memo.get(found)
+    except TypeError:  # an unhashable value (a list of evidence ids): read it each time
+        return _read_scope(metadata)
+    if got is None:
+        got = _read_scope(metadata)
+        if len(_from_meta_memo) >= _MEMO_SIZE:
+            _from_meta_memo.clear()
+        _from_meta_memo[found] = got
+    return got
+
+
+def _read_scope(metadata: Mapping[str, Any]) -> CacheScope:
     data: dict[str, Any] = {}
     for field, keys in _META_KEYS.items():
         for key in keys:
@@ -152,6 +191,73 @@ def scope_from_metadata(metadata: Mapping[str, Any] | None) -> CacheScope:
     if metadata.get("cache_answer_key") is not None:
         data["answer_key"] = str(metadata["cache_answer_key"])
     return CacheScope(**data)
+
+
+# --------------------------------------------------------------------- run scopes
+# A framework whose cache hook sees no config (LangChain's ``BaseCache.lookup`` gets only
+# the prompt and the model string) records each model run's scope when the run starts and
+# reads it back in the lookup. Runs in progress in this context, innermost last. A start
+# stores a new dict (copy on write), so concurrent tasks and threads never see each other's
+# runs; an end removes its id from the dict it finds, which is the one its caller sees too
+# (frameworks end async runs in gathered tasks, i.e. in context copies).
+_run_scopes: contextvars.ContextVar[dict[Hashable, CacheScope] | None] = contextvars.ContextVar(
+    "llm_cost_hooks_cache_runs", default=None
+)
+
+
+def begin_run(run_id: Hashable, metadata: Mapping[str, Any] | None) -> None:
+    """Record the scope of a model run from its metadata. Unreadable metadata fails
+    closed: the run bypasses the cache."""
+    try:
+        scope = scope_from_metadata(metadata)
+    except Exception as exc:
+        logger.warning("cache scope unreadable from run metadata (%s); this call bypasses the cache", exc)
+        scope = UNKNOWN_SCOPE
+    runs = _run_scopes.get()
+    fresh = dict(runs) if runs else {}
+    fresh[run_id] = scope
+    _run_scopes.set(fresh)
+
+
+def end_run(run_id: Hashable) -> None:
+    """Forget a finished (or failed) run's scope."""
+    runs = _run_scopes.get()
+    if runs:
+        runs.pop(run_id, None)
+
+
+def run_scope() -> CacheScope | None:
+    """The scope of the innermost model run in progress in this context, if any."""
+    runs = _run_scopes.get()
+    if not runs:
+        return None
+    scopes = list(runs.values())  # one C-level copy: safe while another thread ends a run
+    return scopes[-1] if scopes else None
+
+
+# Merged scopes by the identity of their parts (both kept alive in the value, so an id is
+# never reused while its entry exists).
+_merge_memo: dict[tuple[int, int], tuple[CacheScope, CacheScope, CacheScope]] = {}
+
+
+def resolve_scope(outer_metadata: Callable[[], Mapping[str, Any] | None]) -> CacheScope:
+    """The scope of a cache call: the innermost run's scope, or, outside any run, the scope
+    of ``outer_metadata()`` (the enclosing chain's); :func:`cache_scope` fields win."""
+    scope = run_scope()
+    if scope is None:
+        scope = scope_from_metadata(outer_metadata())
+    explicit = _scope_var.get()
+    if explicit is None:
+        return scope
+    key = (id(scope), id(explicit))
+    got = _merge_memo.get(key)
+    if got is not None and got[0] is scope and got[1] is explicit:
+        return got[2]
+    merged = scope.merged(explicit)
+    if len(_merge_memo) >= _MEMO_SIZE:
+        _merge_memo.clear()
+    _merge_memo[key] = (scope, explicit, merged)
+    return merged
 
 
 _WS = re.compile(r"\s+")

@@ -1,0 +1,129 @@
+"""What every cache adapter shares: the core built from its options, and the cache's
+framework-free methods (counters, invalidation, the thread hop of async calls)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypedDict, TypeVar
+
+from ._core import AuditLog, CacheConfig, CacheCore
+from ._embedded import EmbeddedBackend
+
+if TYPE_CHECKING:
+    from ..embeddings import Embedder
+
+__all__ = ["CACHE_PATH_ENV", "CacheFront", "CacheOptions", "build_core"]
+
+#: Where the embedded backend persists when no ``path`` is given (default ``llm_cache.db``).
+CACHE_PATH_ENV = "LLM_COST_HOOKS_CACHE_PATH"
+_DEFAULT_PATH = "llm_cache.db"
+_T = TypeVar("_T")
+
+
+class CacheOptions(TypedDict, total=False):
+    """Keyword options of a cache adapter's constructor (see :func:`build_core`)."""
+
+    path: str | Path | None
+    redis_url: str | None
+    backend: Any
+    embedder: Embedder | None
+    config: CacheConfig | str | Path | None
+    semantic: bool | None
+    max_entries: int
+    ttl_seconds: float | None
+    default_tenant: str | None
+    audit_path: str | Path | None
+    audit_capture_text: bool | None
+    redis_prefix: str
+    redis_timeout_s: float
+
+
+def build_core(
+    *,
+    path: str | Path | None = None,
+    redis_url: str | None = None,
+    backend: Any = None,
+    embedder: Embedder | None = None,
+    config: CacheConfig | str | Path | None = None,
+    semantic: bool | None = None,
+    max_entries: int = 100_000,
+    ttl_seconds: float | None = None,
+    default_tenant: str | None = None,
+    audit_path: str | Path | None = None,
+    audit_capture_text: bool | None = None,
+    redis_prefix: str = "llmch",
+    redis_timeout_s: float = 0.25,
+) -> CacheCore:
+    """The core behind an adapter: ``backend`` if given, else Redis at ``redis_url``, else
+    the embedded backend at ``path`` (``$LLM_COST_HOOKS_CACHE_PATH``, ``llm_cache.db``;
+    ``":memory:"`` for none). ``config`` may be a saved config's path; ``ttl_seconds`` and
+    ``default_tenant`` override it. Audit text capture follows the package setting unless set."""
+    if backend is None:
+        if redis_url is not None:
+            from ._redis import RedisBackend
+
+            backend = RedisBackend(redis_url, prefix=redis_prefix, timeout_s=redis_timeout_s)
+        else:
+            where = path if path is not None else os.environ.get(CACHE_PATH_ENV, _DEFAULT_PATH)
+            backend = EmbeddedBackend(where, max_entries=max_entries)
+    if isinstance(config, (str, Path)):
+        config = CacheConfig.load(config)
+    cfg = config or CacheConfig()
+    updates: dict[str, Any] = {}
+    if ttl_seconds is not None:
+        updates["ttl_seconds"] = ttl_seconds
+    if default_tenant is not None:
+        updates["default_tenant"] = default_tenant
+    if updates:
+        cfg = cfg.model_copy(update=updates)
+    if audit_capture_text is None:
+        from .._settings import get_settings
+
+        audit_capture_text = get_settings().capture_content
+    audit = AuditLog(sample_rate=cfg.audit_sample_rate, path=audit_path, capture_text=audit_capture_text)
+    return CacheCore(backend, embedder=embedder, config=cfg, semantic=semantic, audit=audit)
+
+
+class CacheFront:
+    """The framework-free methods of a cache adapter over its :class:`CacheCore`."""
+
+    core: CacheCore
+
+    @property
+    def stats(self) -> Any:
+        """Counters: lookups, exact/semantic hits, misses, vetoes, errors, corrupt, saved_usd."""
+        return self.core.stats
+
+    @property
+    def audit(self) -> AuditLog:
+        return self.core.audit
+
+    @property
+    def backend(self) -> Any:
+        return self.core.backend
+
+    def clear(self, **kwargs: Any) -> None:
+        """Drop everything, or by scope: ``clear(tenant="acme")``, ``clear(prompt_version="v2")``,
+        ``clear(corpus_version=...)``, ``clear(route=...)``."""
+        self.core.clear(**kwargs)
+
+    def invalidate(self, **kwargs: Any) -> int:
+        """Delete by ``tenant``, ``prompt_version``, ``corpus_version``, ``route`` or ``entry_id``."""
+        return self.core.invalidate(**kwargs)
+
+    def report_bad_hit(self, hit_or_entry_id: str, *, route: str | None = None) -> Any:
+        """A served semantic hit was wrong: remove the entry and tighten the route."""
+        return self.core.report_bad_hit(hit_or_entry_id, route=route)
+
+    async def _off_loop(self, fn: Callable[..., _T], *args: Any, **kwargs: Any) -> _T:
+        """``fn`` in a worker thread when the backend is shared (network calls); inline for
+        the in-process backend (sub-millisecond, no thread hop)."""
+        if not self.core.backend.shared:
+            return fn(*args, **kwargs)
+        return await asyncio.to_thread(fn, *args, **kwargs)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.core.backend!r})"
