@@ -38,7 +38,7 @@ from llm_cost_hooks.routing import (
 )
 from llm_cost_hooks.routing._cli import add_route_commands
 from llm_cost_hooks.routing._model import embed_texts, fold_of
-from llm_cost_hooks.routing._strategies import calibrate_points
+from llm_cost_hooks.routing._strategies import calibrate_points, pick_tiers
 
 FEW_SHOT = "\n".join(
     f"Example {k}: a worked question about topic {k} with its careful answer, kept for the format. Answer: {k}"
@@ -130,10 +130,17 @@ def test_saved_router_reproduces_its_calibration_exactly(tmp_path: Path) -> None
     # file's predictions on the training prompts are the held-out predictions it was
     # calibrated on: re-calibrating on them gives the promised point.
     q, c = loaded.predict_texts(train.prompts)
-    again = calibrate_points(train.quality, train.cost, q, c, train.tiers, target)
-    assert loaded.operating_point is not None
-    assert again.quality == pytest.approx(loaded.operating_point.quality)
-    assert again.cost == pytest.approx(loaded.operating_point.cost)
+    again = calibrate_points(train.quality, train.cost, q, c, train.tiers, target, texts=train.prompts)
+    op = loaded.operating_point
+    assert op is not None
+    assert again.quality == pytest.approx(op.quality)
+    assert again.cost == pytest.approx(op.cost)
+    # Replaying the file's own decisions (mixing by request hash included) on those
+    # prompts realises exactly the promised quality and cost.
+    pick = pick_tiers(q, c, op, train.prompts)
+    rows = np.arange(len(train))
+    assert float(train.quality[rows, pick].mean()) == pytest.approx(op.quality)
+    assert float(train.cost[rows, pick].mean()) == pytest.approx(op.cost)
     assert router.operating_point == loaded.operating_point
     # route() answers a request with its fold's model.
     p = train.prompts[1]
