@@ -359,7 +359,9 @@ def test_evaluate_harness() -> None:
     # Calibrated on the convex hull: the 95% target in expectation on the training rows (two
     # knobs mixed by a stable per-request hash; the reported quality is the exact hash split
     # on those 200 rows), so held-out quality is ~95% +- noise.
-    assert logit.calibration is not None and logit.calibration["train_quality"] == pytest.approx(0.95, abs=0.02)
+    assert logit.calibration is not None and logit.calibration["train_quality"] == pytest.approx(
+        0.95, abs=0.02
+    )
     assert (
         logit.calibrated is not None
         and logit.calibrated.quality >= 0.9
@@ -873,3 +875,15 @@ def test_trained_router_defaults_to_int8_minilm_and_loads_with_the_embedder_it_w
     from llm_cost_hooks.routing._cli import _embedder
 
     assert _embedder("default") is int8 and _embedder("minilm-fp32") is fp32
+
+
+def test_knn_router_is_gone_with_a_pointer_to_ridge(tmp_path: Path) -> None:
+    emb = HashingEmbedder(32)
+    with pytest.raises(ConfigurationError, match="kind='ridge'"):
+        RouterModel.fit(synthetic(40), emb, kind="knn")  # type: ignore[arg-type]
+    RouterModel.fit(synthetic(40), emb).save(tmp_path / "r")
+    meta = json.loads((tmp_path / "r" / "router.json").read_text())
+    meta["kind"] = "knn"
+    (tmp_path / "r" / "router.json").write_text(json.dumps(meta))
+    with pytest.raises(RouterModelError, match="'ridge' replaces them"):
+        RouterModel.load(tmp_path / "r")

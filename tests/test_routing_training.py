@@ -351,3 +351,23 @@ def test_simulated_shadow_stream_learns_from_no_labels() -> None:
     assert first["labels"] < 20 and first["router_cost_share"] == 1.0  # no router yet: the reference tier
     assert last["labels"] > 100 and last["quality_share"] >= 0.9 and last["router_cost_share"] < 0.7
     assert last["exploration_share"] > 0 and sim["full"]["cost_share"] < 0.7
+
+
+def test_confidence_and_horizon_survive_the_saved_file(tmp_path: Path) -> None:
+    from llm_cost_hooks.routing._train import _target_of
+
+    emb = HashingEmbedder(64)
+    train = templated(200, seed=5)
+    target = QualityTarget(share=0.95, confidence=0.9, horizon=80)
+    router = train_router(train, emb, target=target, out=tmp_path / "r")
+    op = TrainedRouter.load(str(tmp_path / "r")).operating_point
+    assert op is not None and op == router.operating_point and op.met
+    # The saved promise names its confidence and horizon, and route eval's task table is
+    # calibrated to the very same target.
+    assert op.target == "quality>=0.95xlarge@0.9/80"
+    assert _target_of(op, train) == QualityTarget(share=0.95, of="large", confidence=0.9, horizon=80)
+    # Its lower bound clears the share; the point estimate sits above it.
+    goal = 0.95 * float(train.quality[:, 1].mean())
+    assert op.quality_low is not None and op.quality_low >= goal - 1e-9 and op.quality > op.quality_low
+    plain = train_router(train, emb, target=QualityTarget(share=0.95))
+    assert plain.operating_point is not None and plain.operating_point.cost < op.cost

@@ -324,6 +324,11 @@ class RouterModel:
                 info["proven_advantage"] = {
                     data.tiers[t]: float(caps[t]) for t in range(len(caps)) if caps[t] > 0
                 }
+        elif kind == "knn":
+            raise ConfigurationError(
+                "the 'knn' router was removed (it missed the quality target on every seed of the "
+                "development sets); use kind='ridge', the default."
+            )
         else:
             raise ConfigurationError(
                 f"unknown router kind {kind!r}; use 'ridge', 'ridge_guarded' or 'logistic'."
@@ -509,7 +514,7 @@ class RouterModel:
         if meta.get("kind") not in ("logistic", "ridge", "ridge_guarded"):
             raise RouterModelError(
                 f"{jpath}: router kind {meta.get('kind')!r} is not supported by this version "
-                "(kNN routers were removed); retrain with `llm-cost route train`."
+                "(kNN routers were removed; 'ridge' replaces them); retrain with `llm-cost route train`."
             )
         with np.load(npath, allow_pickle=False) as z:
             arrays = {k: z[k] for k in z.files}

@@ -100,7 +100,9 @@ class TaskTable:
         self.c = {k: train.cost[[i for i, x in enumerate(keys) if x == k]].mean(axis=0) for k in set(keys)}
         self.q_all, self.c_all = train.tier_quality(), train.tier_cost()
         q, c = self.predict(train)
-        self.point = calibrate_points(train.quality, train.cost, q, c, train.tiers, target, texts=train.prompts)
+        self.point = calibrate_points(
+            train.quality, train.cost, q, c, train.tiers, target, texts=train.prompts
+        )
 
     def predict(self, data: OutcomeDataset) -> tuple[np.ndarray, np.ndarray]:
         keys = [f or "" for f in (data.features or [None] * len(data))]
