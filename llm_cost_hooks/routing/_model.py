@@ -250,6 +250,11 @@ class RouterModel:
         standard errors below its measured advantage a tier's advantage is capped (1.2816:
         a one-sided 90% lower bound).
         """
+        if str(kind) == "knn":
+            raise ConfigurationError(
+                "the 'knn' router was removed (it missed the quality target on every seed of the "
+                "development sets); use kind='ridge', the default."
+            )
         if len(data) < 2:
             raise ConfigurationError(f"need at least 2 training rows, got {len(data)}.")
         emb = embeddings if embeddings is not None else embed_texts(embedder, data.prompts)
@@ -324,11 +329,6 @@ class RouterModel:
                 info["proven_advantage"] = {
                     data.tiers[t]: float(caps[t]) for t in range(len(caps)) if caps[t] > 0
                 }
-        elif kind == "knn":
-            raise ConfigurationError(
-                "the 'knn' router was removed (it missed the quality target on every seed of the "
-                "development sets); use kind='ridge', the default."
-            )
         else:
             raise ConfigurationError(
                 f"unknown router kind {kind!r}; use 'ridge', 'ridge_guarded' or 'logistic'."

@@ -8,6 +8,7 @@ to escalate to if the answer fails a check or the tier errors (a cascade).
 from __future__ import annotations
 
 import itertools
+import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -289,7 +290,7 @@ class QualityTarget(BaseModel):
         if self.confidence <= 0.5 or n < 2:
             return 0.0
         var = 1.0 / n + (1.0 / self.horizon if self.horizon else 0.0)
-        return NormalDist().inv_cdf(self.confidence) * sd * var**0.5
+        return float(NormalDist().inv_cdf(self.confidence) * sd * math.sqrt(var))
 
 
 class BudgetTarget(BaseModel):
