@@ -252,7 +252,7 @@ class RouterModel:
         """
         if str(kind) == "knn":
             raise ConfigurationError(
-                "the 'knn' router was removed (it missed the quality target on every seed of the "
+                "the 'knn' router was removed (it did not keep its quality promise on the "
                 "development sets); use kind='ridge', the default."
             )
         if len(data) < 2:
