@@ -266,6 +266,13 @@ def test_cli_train_then_eval_the_saved_file(tmp_path: Path, capsys: pytest.Captu
     assert args.func(args) == 0
     text = capsys.readouterr().out
     assert "saved-router @calibrated" in text and "task-table @calibrated" in text
+    args = parser.parse_args(
+        ["route", "train", str(train), "--embedder", "hashing-64", "--out", str(tmp_path / "r90")]
+        + ["--confidence", "0.9", "--horizon", "40"]
+    )
+    assert args.func(args) == 0
+    sure = json.loads(capsys.readouterr().out)["operating_point"]
+    assert sure["target"].endswith("@0.9/40") and sure["quality_low"] <= sure["quality"]
     with pytest.raises(Exception, match="MODEL=INPUT,OUTPUT"):
         parser.parse_args(["route", "train", str(train), "--out", "x", "--price", "m=abc"]).func(
             parser.parse_args(["route", "train", str(train), "--out", "x", "--price", "m=abc"])
