@@ -643,7 +643,7 @@ class TrainedRouter(RoutingStrategy):
             folds = [fold_of(t, self.model.n_folds) for t in data.prompts] if self.model.n_folds else None
             q, c = self.model.predict(embeddings, folds)
         point = calibrate_points(
-            data.quality, data.cost, q[:, cols], c[:, cols], data.tiers, target, self.mode, texts=data.prompts
+            data.quality, data.cost, q[:, cols], c[:, cols], data.tiers, target, self.mode
         )
         self.knob = point.knob
         self.operating_point = point
