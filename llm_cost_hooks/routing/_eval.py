@@ -340,7 +340,7 @@ def evaluate(
                 train, train_embeddings, kind=kind, seed=seed, **fit_kwargs
             )
             op: OperatingPoint = calibrate_points(
-                train.quality, train.cost, oof_q, oof_c, tiers, target, mode, texts=train.prompts
+                train.quality, train.cost, oof_q, oof_c, tiers, target, mode
             )
 
             named = _Precomputed(getattr(embedder, "name", "precomputed"), int(train_embeddings.shape[1]))

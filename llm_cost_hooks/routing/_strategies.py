@@ -448,12 +448,13 @@ def _calibrate_quality(
     # (cost, quality, lower bound of the mean gap, index of knob, index of knob_b, mix)
     cands: list[tuple[float, float, float, int, int, float]] = []
 
-    def add(ia: int, ib: int, m: float) -> float:
+    def add(ia: int, ib: int, m: float, keep: bool = True) -> float:
         q, c = (1 - m) * qs[ia] + m * qs[ib], (1 - m) * cs[ia] + m * cs[ib]
         gap = q - floor
         sd = float(gap.std(ddof=1)) if n > 1 else 0.0
         low = float(gap.mean()) - target.margin(sd, n)
-        cands.append((float(c.mean()), float(q.mean()), low, ia, ib, m))
+        if keep:
+            cands.append((float(c.mean()), float(q.mean()), low, ia, ib, m))
         return low
 
     for i in range(len(knobs)):
@@ -472,7 +473,8 @@ def _calibrate_quality(
                     hi = float(m)
                     for _ in range(40):
                         mid = (lo + hi) / 2
-                        lo, hi = (lo, mid) if add(ia, ib, mid) >= 0.0 else (mid, hi)
+                        lo, hi = (lo, mid) if add(ia, ib, mid, keep=False) >= 0.0 else (mid, hi)
+                    add(ia, ib, hi)
                     break
                 lo = float(m)
     ok = [s for s in cands if s[2] >= -1e-12]
