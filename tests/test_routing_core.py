@@ -547,7 +547,7 @@ def test_answer_scorer_learns_and_checks(tmp_path: Path) -> None:
 
 
 def test_calibration_confidence_aims_above_the_share() -> None:
-    from llm_cost_hooks.routing._strategies import calibrate_points
+    from llm_cost_hooks.routing._strategies import calibrate_points, choose_tiers
 
     rng = np.random.default_rng(0)
     n = 400
@@ -556,11 +556,28 @@ def test_calibration_confidence_aims_above_the_share() -> None:
     q_pred = q_true * 0.6 + 0.2 + rng.normal(0, 0.2, (n, 2))
     goal = 0.95 * q_true[:, 1].mean()
     exact = calibrate_points(q_true, cost, q_pred, cost, TIERS, QualityTarget(share=0.95))
-    sure = calibrate_points(q_true, cost, q_pred, cost, TIERS, QualityTarget(share=0.95, confidence=0.8))
-    se = q_true[:, 1].std() / np.sqrt(n)
     assert exact.quality == pytest.approx(goal) and exact.knob_b is not None  # on the hull, mixed
-    assert sure.quality == pytest.approx(goal + 0.8416 * se, abs=1e-4) and sure.cost > exact.cost
-    assert sure.target.endswith("@0.8")
+    assert exact.quality_low == pytest.approx(goal)
+
+    def low_bound(point, z: float, extra: float = 0.0) -> float:
+        # The per-request gap of the point's expected decisions, and its lower bound.
+        a = choose_tiers(q_pred, cost, point.knob)
+        b = choose_tiers(q_pred, cost, point.knob_b if point.knob_b is not None else point.knob)
+        rows = np.arange(n)
+        gap = (1 - point.mix) * q_true[rows, a] + point.mix * q_true[rows, b] - 0.95 * q_true[:, 1]
+        return float(gap.mean() - z * gap.std(ddof=1) * np.sqrt(1 / n + extra))
+
+    sure = calibrate_points(q_true, cost, q_pred, cost, TIERS, QualityTarget(share=0.95, confidence=0.8))
+    assert sure.met and sure.cost > exact.cost and sure.target.endswith("@0.8")
+    # The cheapest point whose one-sided 80% lower bound of the gap reaches 0: on the bound.
+    assert low_bound(sure, 0.8416) == pytest.approx(0.0, abs=1e-6)
+    assert sure.quality_low == pytest.approx(goal, abs=1e-6) and sure.quality > goal
+    # A promise judged on 100 requests also carries their sampling noise: it aims higher.
+    day = calibrate_points(
+        q_true, cost, q_pred, cost, TIERS, QualityTarget(share=0.95, confidence=0.8, horizon=100)
+    )
+    assert day.target.endswith("@0.8/100") and day.cost > sure.cost and day.quality > sure.quality
+    assert low_bound(day, 0.8416, 1 / 100) == pytest.approx(0.0, abs=1e-6)
 
 
 # -- arithmetic check, router + cascade --------------------------------------------------------
@@ -855,3 +872,15 @@ def test_trained_router_defaults_to_int8_minilm_and_loads_with_the_embedder_it_w
     from llm_cost_hooks.routing._cli import _embedder
 
     assert _embedder("default") is int8 and _embedder("minilm-fp32") is fp32
+
+
+def test_knn_router_is_gone_with_a_pointer_to_ridge(tmp_path: Path) -> None:
+    emb = HashingEmbedder(32)
+    with pytest.raises(ConfigurationError, match="kind='ridge'"):
+        RouterModel.fit(synthetic(40), emb, kind="knn")  # type: ignore[arg-type]
+    RouterModel.fit(synthetic(40), emb).save(tmp_path / "r")
+    meta = json.loads((tmp_path / "r" / "router.json").read_text())
+    meta["kind"] = "knn"
+    (tmp_path / "r" / "router.json").write_text(json.dumps(meta))
+    with pytest.raises(RouterModelError, match="'ridge' replaces them"):
+        RouterModel.load(tmp_path / "r")

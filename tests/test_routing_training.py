@@ -38,7 +38,7 @@ from llm_cost_hooks.routing import (
 )
 from llm_cost_hooks.routing._cli import add_route_commands
 from llm_cost_hooks.routing._model import embed_texts, fold_of
-from llm_cost_hooks.routing._strategies import calibrate_points
+from llm_cost_hooks.routing._strategies import calibrate_points, pick_tiers
 
 FEW_SHOT = "\n".join(
     f"Example {k}: a worked question about topic {k} with its careful answer, kept for the format. Answer: {k}"
@@ -130,10 +130,17 @@ def test_saved_router_reproduces_its_calibration_exactly(tmp_path: Path) -> None
     # file's predictions on the training prompts are the held-out predictions it was
     # calibrated on: re-calibrating on them gives the promised point.
     q, c = loaded.predict_texts(train.prompts)
-    again = calibrate_points(train.quality, train.cost, q, c, train.tiers, target)
-    assert loaded.operating_point is not None
-    assert again.quality == pytest.approx(loaded.operating_point.quality)
-    assert again.cost == pytest.approx(loaded.operating_point.cost)
+    again = calibrate_points(train.quality, train.cost, q, c, train.tiers, target, texts=train.prompts)
+    op = loaded.operating_point
+    assert op is not None
+    assert again.quality == pytest.approx(op.quality)
+    assert again.cost == pytest.approx(op.cost)
+    # Replaying the file's own decisions (mixing by request hash included) on those
+    # prompts realises exactly the promised quality and cost.
+    pick = pick_tiers(q, c, op, train.prompts)
+    rows = np.arange(len(train))
+    assert float(train.quality[rows, pick].mean()) == pytest.approx(op.quality)
+    assert float(train.cost[rows, pick].mean()) == pytest.approx(op.cost)
     assert router.operating_point == loaded.operating_point
     # route() answers a request with its fold's model.
     p = train.prompts[1]
@@ -259,6 +266,15 @@ def test_cli_train_then_eval_the_saved_file(tmp_path: Path, capsys: pytest.Captu
     assert args.func(args) == 0
     text = capsys.readouterr().out
     assert "saved-router @calibrated" in text and "task-table @calibrated" in text
+    args = parser.parse_args(
+        ["route", "train", str(train), "--embedder", "hashing-64", "--out", str(tmp_path / "r90")]
+        + ["--confidence", "0.9", "--horizon", "40"]
+    )
+    assert args.func(args) == 0
+    sure = json.loads(capsys.readouterr().out)["operating_point"]
+    rows = templated(80, seed=4)
+    goal = 0.95 * float(rows.quality[:, rows.tiers.index("large")].mean())
+    assert sure["target"].endswith("@0.9/40") and sure["met"] and sure["quality_low"] >= goal - 1e-9
     with pytest.raises(Exception, match="MODEL=INPUT,OUTPUT"):
         parser.parse_args(["route", "train", str(train), "--out", "x", "--price", "m=abc"]).func(
             parser.parse_args(["route", "train", str(train), "--out", "x", "--price", "m=abc"])
@@ -344,3 +360,23 @@ def test_simulated_shadow_stream_learns_from_no_labels() -> None:
     assert first["labels"] < 20 and first["router_cost_share"] == 1.0  # no router yet: the reference tier
     assert last["labels"] > 100 and last["quality_share"] >= 0.9 and last["router_cost_share"] < 0.7
     assert last["exploration_share"] > 0 and sim["full"]["cost_share"] < 0.7
+
+
+def test_confidence_and_horizon_survive_the_saved_file(tmp_path: Path) -> None:
+    from llm_cost_hooks.routing._train import _target_of
+
+    emb = HashingEmbedder(64)
+    train = templated(200, seed=5)
+    target = QualityTarget(share=0.95, confidence=0.9, horizon=80)
+    router = train_router(train, emb, target=target, out=tmp_path / "r")
+    op = TrainedRouter.load(str(tmp_path / "r")).operating_point
+    assert op is not None and op == router.operating_point and op.met
+    # The saved promise names its confidence and horizon, and route eval's task table is
+    # calibrated to the very same target.
+    assert op.target == "quality>=0.95xlarge@0.9/80"
+    assert _target_of(op, train) == QualityTarget(share=0.95, of="large", confidence=0.9, horizon=80)
+    # Its lower bound clears the share; the point estimate sits above it.
+    goal = 0.95 * float(train.quality[:, 1].mean())
+    assert op.quality_low is not None and op.quality_low >= goal - 1e-9 and op.quality > op.quality_low
+    plain = train_router(train, emb, target=QualityTarget(share=0.95))
+    assert plain.operating_point is not None and plain.operating_point.cost < op.cost

@@ -103,7 +103,10 @@ def _target(args: argparse.Namespace) -> Any:
     if args.budget is not None:
         return BudgetTarget(usd_per_request=args.budget)
     return QualityTarget(
-        share=args.quality_share, of=args.strong, confidence=getattr(args, "confidence", 0.5)
+        share=args.quality_share,
+        of=args.strong,
+        confidence=getattr(args, "confidence", 0.5),
+        horizon=getattr(args, "horizon", None),
     )
 
 
@@ -123,6 +126,7 @@ def route_eval(
     drop_contaminated: bool = True,
     as_json: bool = False,
     confidence: float = 0.5,
+    horizon: int | None = None,
     router: str | None = None,
     train: Sequence[str] | None = None,
     prices: Sequence[str] | None = None,
@@ -143,7 +147,9 @@ def route_eval(
         train_ds = _load(train, layout, tiers, drop_contaminated, prices, price_models) if train else None
         emb = _embedder(embedder) if embedder != "default" else None
         return evaluate_router(router, test_ds, embedder=emb, train=train_ds)
-    ns = argparse.Namespace(quality_share=quality_share, strong=strong, budget=budget, confidence=confidence)
+    ns = argparse.Namespace(
+        quality_share=quality_share, strong=strong, budget=budget, confidence=confidence, horizon=horizon
+    )
     full = _load(data, layout, tiers, drop_contaminated, prices, price_models)
     if test:
         train_ds, test_ds = full, _load(test, layout, tiers, drop_contaminated, prices, price_models)
@@ -168,6 +174,7 @@ def route_train(
     seed: int = 0,
     drop_contaminated: bool = True,
     confidence: float = 0.5,
+    horizon: int | None = None,
     prices: Sequence[str] | None = None,
     price_models: Sequence[str] | None = None,
     from_ledger: bool = False,
@@ -177,7 +184,9 @@ def route_train(
     and save it to ``out``."""
     from ._train import train_router
 
-    ns = argparse.Namespace(quality_share=quality_share, strong=strong, budget=budget, confidence=confidence)
+    ns = argparse.Namespace(
+        quality_share=quality_share, strong=strong, budget=budget, confidence=confidence, horizon=horizon
+    )
     if from_ledger:
         from ._shadow import outcomes_from_ledger
 
@@ -229,7 +238,13 @@ def _add_common(p: argparse.ArgumentParser) -> None:
         "--confidence",
         type=float,
         default=0.5,
-        help="aim above --quality-share by this one-sided confidence (0.5: exactly at it)",
+        help="reach --quality-share with this one-sided confidence: a lower confidence bound on the "
+        "calibration rows (0.5: aim exactly at it)",
+    )
+    p.add_argument(
+        "--horizon",
+        type=int,
+        help="with --confidence: the number of requests the promise is judged on (default: the long run)",
     )
     p.add_argument("--budget", type=float, help="calibrate to a budget in USD per request instead")
     p.add_argument(
@@ -305,6 +320,7 @@ def _run_eval(args: argparse.Namespace) -> int:
         budget=args.budget,
         drop_contaminated=not args.keep_contaminated,
         confidence=args.confidence,
+        horizon=args.horizon,
         router=args.router,
         train=args.train,
         prices=args.price,
@@ -329,6 +345,7 @@ def _run_train(args: argparse.Namespace) -> int:
         seed=args.seed,
         drop_contaminated=not args.keep_contaminated,
         confidence=args.confidence,
+        horizon=args.horizon,
         prices=args.price,
         price_models=args.price_model,
         from_ledger=args.from_ledger,

@@ -250,6 +250,11 @@ class RouterModel:
         standard errors below its measured advantage a tier's advantage is capped (1.2816:
         a one-sided 90% lower bound).
         """
+        if str(kind) == "knn":
+            raise ConfigurationError(
+                "the 'knn' router was removed (it did not keep its quality promise on the "
+                "development sets); use kind='ridge', the default."
+            )
         if len(data) < 2:
             raise ConfigurationError(f"need at least 2 training rows, got {len(data)}.")
         emb = embeddings if embeddings is not None else embed_texts(embedder, data.prompts)
@@ -509,7 +514,7 @@ class RouterModel:
         if meta.get("kind") not in ("logistic", "ridge", "ridge_guarded"):
             raise RouterModelError(
                 f"{jpath}: router kind {meta.get('kind')!r} is not supported by this version "
-                "(kNN routers were removed); retrain with `llm-cost route train`."
+                "(kNN routers were removed; 'ridge' replaces them); retrain with `llm-cost route train`."
             )
         with np.load(npath, allow_pickle=False) as z:
             arrays = {k: z[k] for k in z.files}

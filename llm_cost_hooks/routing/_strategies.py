@@ -8,6 +8,7 @@ to escalate to if the answer fails a check or the tier errors (a cascade).
 from __future__ import annotations
 
 import itertools
+import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -257,16 +258,39 @@ def knob_grid(c: np.ndarray, mode: str, n: int = 80) -> np.ndarray:
 class QualityTarget(BaseModel):
     """Calibrate to reach ``share`` of the quality of tier ``of`` (default: the strongest).
 
-    ``confidence`` above 0.5 aims higher by the matching number of standard errors of
-    the reference tier's mean quality on the calibration rows (0.8: 0.84 standard
-    errors), so that new data of the same kind reaches the share more often than not;
-    0.5 aims at the share exactly.
+    ``confidence`` above 0.5 asks for a one-sided lower confidence bound: on the
+    calibration rows, the per-request gap ``quality(routed) - share x quality(of)`` must
+    have a mean whose lower bound (``z(confidence)`` standard errors below it) is at least 0,
+    so that new traffic of the same kind reaches the share with that probability. 0.5 aims
+    at the share exactly. ``horizon`` is the number of requests the promise is judged on (a
+    day's traffic, a test file): the sampling noise of that many requests is added to the
+    bound; None judges the long-run mean only.
     """
 
     model_config = ConfigDict(frozen=True)
     share: float = Field(default=0.95, gt=0, le=1.5)
     of: str | None = None
     confidence: float = Field(default=0.5, ge=0.5, lt=1.0)
+    horizon: int | None = Field(default=None, ge=1)
+
+    def label(self, of: str) -> str:
+        """How an operating point names this target (parsed back by ``route eval``)."""
+        out = f"quality>={self.share:g}x{of}"
+        if self.confidence > 0.5:
+            out += f"@{self.confidence:g}"
+            if self.horizon is not None:
+                out += f"/{self.horizon}"
+        return out
+
+    def margin(self, sd: float, n: int) -> float:
+        """How far above the share the calibration mean gap must be: ``z`` standard errors
+        of the calibration mean (``n`` rows), plus the horizon's sampling noise."""
+        from statistics import NormalDist
+
+        if self.confidence <= 0.5 or n < 2:
+            return 0.0
+        var = 1.0 / n + (1.0 / self.horizon if self.horizon else 0.0)
+        return float(NormalDist().inv_cdf(self.confidence) * sd * math.sqrt(var))
 
 
 class BudgetTarget(BaseModel):
@@ -293,6 +317,8 @@ class OperatingPoint(BaseModel):
     met: bool
     knob_b: float | None = None
     mix: float = Field(default=0.0, ge=0.0, le=1.0)
+    #: For a quality target: the lower confidence bound of the mean quality it promises.
+    quality_low: float | None = None
 
     def knob_for(self, text: str) -> float:
         """The knob this request uses."""
@@ -330,75 +356,146 @@ def calibrate_points(
     mode: str = "utility",
     *,
     mix: bool = True,
+    texts: Sequence[str] | None = None,
 ) -> OperatingPoint:
     """Pick the operating point on held-out outcomes (any number of tiers).
 
-    The knob is swept over the predictions; with ``mix`` the target is met on the
-    upper convex hull of the swept (cost, quality) points by mixing the two hull
-    points around it (cheaper than the first single knob that reaches it), else the
-    single knob is used.
+    The knob is swept over the predictions; with ``mix`` the target may be met by mixing
+    two knobs next to each other on the upper convex hull of the swept (cost, quality)
+    points (cheaper than the first single knob that reaches it). For a
+    :class:`QualityTarget` every candidate is judged by the lower confidence bound of its
+    per-request quality gap (see :class:`QualityTarget`); with ``texts`` (the calibration
+    requests) a mixed candidate is replayed with the exact request hashes that split
+    traffic between its two knobs at run time, else by its expected per-request outcome.
     """
     import numpy as np
 
     from ._metrics import nondecreasing_hull
 
     rows = np.arange(len(q_true))
-    points = []
-    for knob in knob_grid(c_pred, mode):
-        pick = choose_tiers(q_pred, c_pred, float(knob), mode)
-        points.append((float(knob), float(q_true[rows, pick].mean()), float(c_true[rows, pick].mean())))
+    knobs = [float(k) for k in knob_grid(c_pred, mode)]
+    picks = [choose_tiers(q_pred, c_pred, k, mode) for k in knobs]
     if isinstance(target, QualityTarget):
-        ref = tiers.index(target.of) if target.of else int(np.argmax(q_true.mean(axis=0)))
-        goal = _quality_goal(q_true[:, ref], target)
-        label = f"quality>={target.share:g}x{tiers[ref]}" + (
-            f"@{target.confidence:g}" if target.confidence > 0.5 else ""
-        )
-        ok = [p for p in points if p[1] >= goal - 1e-12]
-        single = min(ok, key=lambda p: (p[2], -p[1])) if ok else max(points, key=lambda p: (p[1], -p[2]))
-        met = bool(ok)
-    else:
-        label = f"cost<={target.usd_per_request:g}"
-        ok = [p for p in points if p[2] <= target.usd_per_request]
-        single = max(ok, key=lambda p: (p[1], -p[2])) if ok else min(points, key=lambda p: (p[2], -p[1]))
-        met = bool(ok)
+        return _calibrate_quality(q_true, c_true, picks, knobs, tiers, target, mode, mix, texts)
+    points = [(k, float(q_true[rows, p].mean()), float(c_true[rows, p].mean())) for k, p in zip(knobs, picks)]
+    label = f"cost<={target.usd_per_request:g}"
+    ok = [p for p in points if p[2] <= target.usd_per_request]
+    single = max(ok, key=lambda p: (p[1], -p[2])) if ok else min(points, key=lambda p: (p[2], -p[1]))
     best = OperatingPoint(
         knob=single[0],
         mode=cast(Literal["utility", "threshold"], mode),
         quality=single[1],
         cost=single[2],
         target=label,
-        met=met,
+        met=bool(ok),
     )
-    if not mix or not met:
+    if not mix or not ok:
         return best
     knob_at: dict[tuple[float, float], float] = {}
     for k, qq, cc in points:
         knob_at.setdefault((cc, qq), k)
     hull = nondecreasing_hull([(cc, qq) for _, qq, cc in points])
     for (c0, q0), (c1, q1) in itertools.pairwise(hull):
-        if isinstance(target, QualityTarget):
-            if not q0 < goal <= q1:
-                continue
-            share = (goal - q0) / (q1 - q0)
-        else:
-            if not c0 < target.usd_per_request <= c1:
-                continue
-            share = (target.usd_per_request - c0) / (c1 - c0)
-        quality, cost = q0 + share * (q1 - q0), c0 + share * (c1 - c0)
-        better = cost < best.cost if isinstance(target, QualityTarget) else quality > best.quality
-        if better:
-            return OperatingPoint(
-                knob=knob_at[(c0, q0)],
-                knob_b=knob_at[(c1, q1)],
-                mix=float(share),
-                mode=mode,  # type: ignore[arg-type]
-                quality=quality,
-                cost=cost,
-                target=label,
-                met=True,
+        if not c0 < target.usd_per_request <= c1:
+            continue
+        share = (target.usd_per_request - c0) / (c1 - c0)
+        quality = q0 + share * (q1 - q0)
+        if quality > best.quality:
+            return best.model_copy(
+                update={
+                    "knob": knob_at[(c0, q0)],
+                    "knob_b": knob_at[(c1, q1)],
+                    "mix": float(share),
+                    "quality": quality,
+                    "cost": c0 + share * (c1 - c0),
+                }
             )
         break
     return best
+
+
+# Mixing shares tried between two neighbouring hull knobs.
+_MIX_GRID = 50
+
+
+def _calibrate_quality(
+    q_true: np.ndarray,
+    c_true: np.ndarray,
+    picks: list[np.ndarray],
+    knobs: list[float],
+    tiers: Sequence[str],
+    target: QualityTarget,
+    mode: str,
+    mix: bool,
+    texts: Sequence[str] | None,
+) -> OperatingPoint:
+    """The cheapest candidate (single knob or a mix of two) whose quality gap to
+    ``share x reference`` has a lower confidence bound of at least 0.
+
+    A mix is judged by its expected per-request outcome, so the choice does not favour a
+    share whose hash split happened to be lucky on these rows; the quality and cost it
+    reports are then those of the exact split by request hash (with ``texts``)."""
+    import numpy as np
+
+    from ._metrics import nondecreasing_hull
+
+    n = len(q_true)
+    rows = np.arange(n)
+    ref = tiers.index(target.of) if target.of else int(np.argmax(q_true.mean(axis=0)))
+    floor = target.share * q_true[:, ref]
+    qs = [q_true[rows, p] for p in picks]
+    cs = [c_true[rows, p] for p in picks]
+    # (cost, quality, lower bound of the mean gap, index of knob, index of knob_b, mix)
+    cands: list[tuple[float, float, float, int, int, float]] = []
+
+    def add(ia: int, ib: int, m: float, keep: bool = True) -> float:
+        q, c = (1 - m) * qs[ia] + m * qs[ib], (1 - m) * cs[ia] + m * cs[ib]
+        gap = q - floor
+        sd = float(gap.std(ddof=1)) if n > 1 else 0.0
+        low = float(gap.mean()) - target.margin(sd, n)
+        if keep:
+            cands.append((float(c.mean()), float(q.mean()), low, ia, ib, m))
+        return low
+
+    for i in range(len(knobs)):
+        add(i, i, 0.0)
+    if mix:
+        first: dict[tuple[float, float], int] = {}
+        for i, (c, q, *_rest) in enumerate(list(cands)):
+            first.setdefault((c, q), i)
+        hull = nondecreasing_hull([(c, q) for c, q, *_rest in cands])
+        for a, b in itertools.pairwise(hull):
+            ia, ib = first[a], first[b]
+            lo = 0.0
+            for m in np.arange(1, _MIX_GRID) / _MIX_GRID:
+                if add(ia, ib, float(m)) >= 0.0:
+                    # The smallest feasible share (cost rises with it), to float precision.
+                    hi = float(m)
+                    for _ in range(40):
+                        mid = (lo + hi) / 2
+                        lo, hi = (lo, mid) if add(ia, ib, mid, keep=False) >= 0.0 else (mid, hi)
+                    add(ia, ib, hi)
+                    break
+                lo = float(m)
+    ok = [s for s in cands if s[2] >= -1e-12]
+    best = min(ok, key=lambda s: (s[0], -s[1])) if ok else max(cands, key=lambda s: (s[2], -s[0]))
+    c, q, low, ia, ib, m = best
+    single = ia == ib or m <= 0.0
+    if not single and texts is not None:
+        use_b = np.array([request_hash(t) < m for t in texts], dtype=bool)
+        q = float(np.where(use_b, qs[ib], qs[ia]).mean())
+        c = float(np.where(use_b, cs[ib], cs[ia]).mean())
+    return OperatingPoint(
+        knob=knobs[ia],
+        knob_b=None if single else knobs[ib],
+        mix=0.0 if single else m,
+        mode=cast(Literal["utility", "threshold"], mode),
+        quality=q,
+        cost=c,
+        target=target.label(tiers[ref]),
+        met=bool(ok),
+        quality_low=low + float(floor.mean()),
+    )
 
 
 def _router_embedder(trained_with: str) -> Any:
@@ -680,16 +777,9 @@ class CascadePoint(BaseModel):
 
 
 def _quality_goal(reference: np.ndarray, target: QualityTarget) -> float:
-    """The quality to reach: ``share`` of the reference tier's mean, raised by the
-    confidence's number of standard errors of that mean."""
-    from statistics import NormalDist
-
-    goal = target.share * float(reference.mean())
-    if target.confidence > 0.5:
-        goal += (
-            NormalDist().inv_cdf(target.confidence) * float(reference.std()) / max(len(reference), 1) ** 0.5
-        )
-    return goal
+    """The quality to reach: ``share`` of the reference tier's mean, raised by the target's
+    confidence margin on the spread of the reference's quality."""
+    return target.share * float(reference.mean()) + target.margin(float(reference.std()), len(reference))
 
 
 def _cuts(scores: np.ndarray, n: int) -> np.ndarray:
@@ -788,9 +878,7 @@ def calibrate_router_cascade(
     rows = [tuple(float(v) for v in r) for r in grid]
     if isinstance(target, QualityTarget):
         goal = _quality_goal(qs, target)
-        label = f"quality>={target.share:g}xstrong" + (
-            f"@{target.confidence:g}" if target.confidence > 0.5 else ""
-        )
+        label = target.label("strong")
         ok = [r for r in rows if r[2] >= goal - 1e-12]
         best = min(ok, key=lambda r: (r[3], -r[2])) if ok else max(rows, key=lambda r: (r[2], -r[3]))
     else:

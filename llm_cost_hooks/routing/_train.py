@@ -71,7 +71,7 @@ def train_router(
     x = selector.features(embedder, data.prompts, contexts)
     model, oof_q, oof_c = RouterModel.cross_fit(data, embedder, x, folds=folds, kind=kind)
     model.set_selector(selector)
-    point = calibrate_points(data.quality, data.cost, oof_q, oof_c, data.tiers, target)
+    point = calibrate_points(data.quality, data.cost, oof_q, oof_c, data.tiers, target, texts=data.prompts)
     model.info.update(
         operating_point=point.model_dump(),
         trained_rows=len(data),
@@ -100,7 +100,9 @@ class TaskTable:
         self.c = {k: train.cost[[i for i, x in enumerate(keys) if x == k]].mean(axis=0) for k in set(keys)}
         self.q_all, self.c_all = train.tier_quality(), train.tier_cost()
         q, c = self.predict(train)
-        self.point = calibrate_points(train.quality, train.cost, q, c, train.tiers, target)
+        self.point = calibrate_points(
+            train.quality, train.cost, q, c, train.tiers, target, texts=train.prompts
+        )
 
     def predict(self, data: OutcomeDataset) -> tuple[np.ndarray, np.ndarray]:
         keys = [f or "" for f in (data.features or [None] * len(data))]
@@ -185,12 +187,17 @@ def _target_of(op: OperatingPoint, data: OutcomeDataset) -> QualityTarget | Budg
     if label.startswith("cost<="):
         return BudgetTarget(usd_per_request=float(label.split("<=", 1)[1]))
     body = label.split(">=", 1)[1]
-    conf = 0.5
+    conf, horizon = 0.5, None
     if "@" in body:
         body, tail = body.rsplit("@", 1)
+        if "/" in tail:
+            tail, h = tail.split("/", 1)
+            horizon = int(h)
         conf = float(tail)
     share, of = body.split("x", 1)
-    return QualityTarget(share=float(share), of=of if of in data.tiers else None, confidence=conf)
+    return QualityTarget(
+        share=float(share), of=of if of in data.tiers else None, confidence=conf, horizon=horizon
+    )
 
 
 def _result(report: EvalReport, name: str, points: list[CurvePoint]) -> Any:
