@@ -15,10 +15,10 @@ import logging
 import os
 import threading
 import time
-from types import MappingProxyType
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime, timezone
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from .. import _shutdown
