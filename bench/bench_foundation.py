@@ -38,9 +38,10 @@ def _overhead_rows(quick: bool) -> list[Row]:
     n = 300 if quick else 2000
     meta = {"tenant_id": "acme", "prompt_version": "v1"}
 
+    # The same call on every side (the application's metadata included): only the handler differs.
     configs = {
-        "bare": {},
-        "usage_handler": {"callbacks": [usage]},
+        "bare": {"metadata": meta},
+        "usage_handler": {"callbacks": [usage], "metadata": meta},
         "ours": {"callbacks": [ours], "metadata": meta},
     }
     sync: dict[str, float] = {}
@@ -123,12 +124,15 @@ def _cpu_rows(quick: bool) -> list[Row]:
         ours = CostCallbackHandler(
             ledger=f"sqlite:///{tmp}/bench-{len(rows)}.db", defaults={"feature": "bench"}
         )
-        usage_cfg = {"callbacks": [UsageMetadataCallbackHandler()]}
+        # The same call on every side (the application's metadata included): only the
+        # handler differs, as in the telemetry benchmark.
+        bare_cfg = {"metadata": meta}
+        usage_cfg = {"callbacks": [UsageMetadataCallbackHandler()], "metadata": meta}
         ours_cfg = {"callbacks": [ours], "metadata": meta}
         prompt = "When will my card arrive?"
         cost = cost_per_call(
             {
-                "bare": (lambda m=model: m.invoke(prompt), None),
+                "bare": (lambda m=model: m.invoke(prompt, config=bare_cfg), None),
                 "usage": (lambda m=model: m.invoke(prompt, config=usage_cfg), None),
                 "ours": (lambda m=model, c=ours_cfg: m.invoke(prompt, config=c), ours.flush),
             },
@@ -138,8 +142,8 @@ def _cpu_rows(quick: bool) -> list[Row]:
         written = ours.ledger.stats.written
         ours.tracker.close()
         note = (
-            f"median of {rounds} interleaved rounds x {n} calls (paired differences); SQLite ledger "
-            f"flushed in the round ({written} records written)"
+            f"median of {rounds} interleaved rounds x {n} calls (paired differences), the same config "
+            f"metadata on every side; SQLite ledger flushed in the round ({written} records written)"
         )
         for clock in CLOCKS:
             usage_over = cost["usage"].over(cost["bare"], clock) * 1e6
