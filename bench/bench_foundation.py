@@ -221,13 +221,12 @@ def _import_rows(quick: bool) -> list[Row]:
     ]
 
 
-def _ledger_rows(quick: bool) -> list[Row]:
-    from llm_cost_hooks import CostRecord
-    from llm_cost_hooks.ledger import SQLiteLedger
-
-    n = 20_000 if quick else 100_000
-    records = [
-        CostRecord(
+def ledger_records(n: int, record_cls: Any = None) -> list[Any]:
+    """The ledger rows' workload: ``n`` prebuilt records, 50 tenants, three calls a task."""
+    if record_cls is None:
+        from llm_cost_hooks import CostRecord as record_cls
+    return [
+        record_cls(
             model="gpt-4o-mini",
             tenant=f"t{i % 50}",
             feature="f",
@@ -238,6 +237,13 @@ def _ledger_rows(quick: bool) -> list[Row]:
         )
         for i in range(n)
     ]
+
+
+def _ledger_rows(quick: bool) -> list[Row]:
+    from llm_cost_hooks.ledger import SQLiteLedger
+
+    n = 20_000 if quick else 100_000
+    records = ledger_records(n)
     with tempfile.TemporaryDirectory() as tmp:
         ledger = SQLiteLedger(Path(tmp) / "bench.db", max_buffer=n + 1)
         gc.collect()

@@ -12,6 +12,7 @@ sys.path.insert(0, os.environ.get("BASE_PKG_DIR", "/tmp/recperf/basepkg"))
 import llm_cost_hooks_base as B
 from llm_cost_hooks_base.ledger import SQLiteLedger as Main
 
+from bench.bench_foundation import ledger_records
 from llm_cost_hooks import CostRecord
 from llm_cost_hooks.ledger import SQLiteLedger as New
 
@@ -19,18 +20,7 @@ n = 100_000
 res = {"main": [], "new": []}
 for rnd in range(3):
     for name, cls, rec_cls in (("main", Main, B.CostRecord), ("new", New, CostRecord)):
-        records = [
-            rec_cls(
-                model="gpt-4o-mini",
-                tenant=f"t{i % 50}",
-                feature="f",
-                input_tokens=400,
-                output_tokens=40,
-                cost_usd=0.0001,
-                task_id=f"task{i // 3}",
-            )
-            for i in range(n)
-        ]
+        records = ledger_records(n, rec_cls)
         with tempfile.TemporaryDirectory() as tmp:
             ledger = cls(os.path.join(tmp, "b.db"), max_buffer=n + 1)
             gc.collect()
