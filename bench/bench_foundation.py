@@ -38,9 +38,10 @@ def _overhead_rows(quick: bool) -> list[Row]:
     n = 300 if quick else 2000
     meta = {"tenant_id": "acme", "prompt_version": "v1"}
 
+    # The same call on every side (the application's metadata included): only the handler differs.
     configs = {
-        "bare": {},
-        "usage_handler": {"callbacks": [usage]},
+        "bare": {"metadata": meta},
+        "usage_handler": {"callbacks": [usage], "metadata": meta},
         "ours": {"callbacks": [ours], "metadata": meta},
     }
     sync: dict[str, float] = {}
@@ -123,12 +124,15 @@ def _cpu_rows(quick: bool) -> list[Row]:
         ours = CostCallbackHandler(
             ledger=f"sqlite:///{tmp}/bench-{len(rows)}.db", defaults={"feature": "bench"}
         )
-        usage_cfg = {"callbacks": [UsageMetadataCallbackHandler()]}
+        # The same call on every side (the application's metadata included): only the
+        # handler differs, as in the telemetry benchmark.
+        bare_cfg = {"metadata": meta}
+        usage_cfg = {"callbacks": [UsageMetadataCallbackHandler()], "metadata": meta}
         ours_cfg = {"callbacks": [ours], "metadata": meta}
         prompt = "When will my card arrive?"
         cost = cost_per_call(
             {
-                "bare": (lambda m=model: m.invoke(prompt), None),
+                "bare": (lambda m=model: m.invoke(prompt, config=bare_cfg), None),
                 "usage": (lambda m=model: m.invoke(prompt, config=usage_cfg), None),
                 "ours": (lambda m=model, c=ours_cfg: m.invoke(prompt, config=c), ours.flush),
             },
@@ -138,8 +142,8 @@ def _cpu_rows(quick: bool) -> list[Row]:
         written = ours.ledger.stats.written
         ours.tracker.close()
         note = (
-            f"median of {rounds} interleaved rounds x {n} calls (paired differences); SQLite ledger "
-            f"flushed in the round ({written} records written)"
+            f"median of {rounds} interleaved rounds x {n} calls (paired differences), the same config "
+            f"metadata on every side; SQLite ledger flushed in the round ({written} records written)"
         )
         for clock in CLOCKS:
             usage_over = cost["usage"].over(cost["bare"], clock) * 1e6
@@ -217,13 +221,12 @@ def _import_rows(quick: bool) -> list[Row]:
     ]
 
 
-def _ledger_rows(quick: bool) -> list[Row]:
-    from llm_cost_hooks import CostRecord
-    from llm_cost_hooks.ledger import SQLiteLedger
-
-    n = 20_000 if quick else 100_000
-    records = [
-        CostRecord(
+def ledger_records(n: int, record_cls: Any = None) -> list[Any]:
+    """The ledger rows' workload: ``n`` prebuilt records, 50 tenants, three calls a task."""
+    if record_cls is None:
+        from llm_cost_hooks import CostRecord as record_cls
+    return [
+        record_cls(
             model="gpt-4o-mini",
             tenant=f"t{i % 50}",
             feature="f",
@@ -234,6 +237,13 @@ def _ledger_rows(quick: bool) -> list[Row]:
         )
         for i in range(n)
     ]
+
+
+def _ledger_rows(quick: bool) -> list[Row]:
+    from llm_cost_hooks.ledger import SQLiteLedger
+
+    n = 20_000 if quick else 100_000
+    records = ledger_records(n)
     with tempfile.TemporaryDirectory() as tmp:
         ledger = SQLiteLedger(Path(tmp) / "bench.db", max_buffer=n + 1)
         gc.collect()

@@ -786,3 +786,23 @@ def test_deferred_spans_are_exported_at_interpreter_exit(tmp_path: Any) -> None:
         check=True,
     ).stdout
     assert out.split() == ["exiting", "EXPORTED", "chat", "gpt-4o-mini"]
+
+
+def test_queued_metric_calls_hold_plain_values_only(otel: OTel) -> None:
+    # Until a reader collects, a call waits as a tuple of plain values: no record (and its
+    # dicts) kept alive for the garbage collector to walk.
+    observer = otel.observer()
+    handler = otel.handler(observer)
+    model = FakeChatModelWithUsage(model_name="gpt-4o-mini", responses=[ANSWER], cached_fraction=0.5)
+    model.invoke(QUESTION, config={"callbacks": [handler], "metadata": META})
+    assert handler.tracker.flush()
+    assert observer._metrics is not None
+    (queued,) = list(observer._metrics._queue)
+    assert all(v is None or type(v) in (str, int, float, bool) for v in queued)
+    [record] = handler.records()
+    m = otel.metrics()
+    [(attrs, cost)] = m["llm_cost_hooks.cost"]
+    assert cost == pytest.approx(record.cost_usd) and attrs["llm_cost_hooks.tenant"] == "acme"
+    [(_, saved)] = m["llm_cost_hooks.cost.saved"]
+    assert saved == pytest.approx(record.saved_usd) and record.saved_usd > 0
+    assert not observer._metrics._queue

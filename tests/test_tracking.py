@@ -132,3 +132,32 @@ def test_reported_usage_with_bad_counts_is_repaired_and_flagged(counts: dict[str
     assert reported.reasoning_tokens <= reported.output_tokens
     whole_float = counts["input_tokens"] == 10.0 and type(counts["input_tokens"]) is float
     assert (usage_invalid(reported) is None) == whole_float
+
+
+class _Outputs:
+    """Stands for a model's answer (an LLMResult): only its lifetime matters here."""
+
+
+def test_a_queued_call_without_observers_keeps_no_chat_objects_alive(tmp_path: Path) -> None:
+    import weakref
+
+    from llm_cost_hooks.ledger import SQLiteLedger
+
+    # A writer that does not wake before flush(): the call stays queued meanwhile.
+    ledger = SQLiteLedger(tmp_path / "costs.db", flush_interval=60)
+    ledger._wake_at = 10**9
+    tracker = CostTracker(ledger=ledger)
+    outputs, messages = _Outputs(), [{"role": "user", "content": "hi"}]
+    run = tracker.start_llm(
+        "r1", None, model="gpt-4o-mini", provider="openai", messages=messages, metadata={"ls_x": 1}
+    )
+    gone = weakref.ref(outputs)
+    tracker.end_llm("r1", TokenUsage(input_tokens=1000, output_tokens=200), outputs=outputs, defer=True)
+    del outputs
+    assert ledger.stats.pending == 1  # still queued ...
+    assert gone() is None  # ... without the answer,
+    assert run.messages is None and not run.metadata  # the prompt or LangChain's metadata
+    assert tracker.flush()
+    (record,) = ledger.records()
+    assert (record.request_id, record.input_tokens, round(record.cost_usd, 6)) == ("r1", 1000, 0.00027)
+    tracker.close()

@@ -145,15 +145,36 @@ class CostCallbackHandler(TrackerAdapterMixin, BaseCallbackHandler):
             or "unknown"
         )
         provider = metadata.get("ls_provider") or inv.get("_type")
-        params: dict[str, Any] = {}
-        for key in _PARAM_KEYS:
-            if key in inv and inv[key] is not None:
-                params[key] = inv[key]
+        params: dict[str, Any] = {k: inv[k] for k in _PARAM_KEYS if inv.get(k) is not None}
         if "temperature" not in params and metadata.get("ls_temperature") is not None:
             params["temperature"] = metadata["ls_temperature"]
         if "max_tokens" not in params and metadata.get("ls_max_tokens") is not None:
             params["max_tokens"] = metadata["ls_max_tokens"]
         return str(model), provider, params
+
+    def _start_llm(
+        self,
+        serialized: Mapping[str, Any] | None,
+        run_id: UUID,
+        parent_run_id: UUID | None,
+        tags: list[str] | None,
+        metadata: dict[str, Any] | None,
+        kwargs: Mapping[str, Any],
+        messages: Any,
+    ) -> None:
+        metadata = metadata or {}
+        model, provider, params = self._model_of(serialized, metadata, kwargs)
+        self.tracker.start_llm(
+            str(run_id),
+            str(parent_run_id) if parent_run_id else None,
+            model=model,
+            provider=provider,
+            name=kwargs.get("name") or (serialized or {}).get("name"),
+            params=params,
+            metadata=metadata,
+            tags=tags,
+            messages=messages,
+        )
 
     # -- model events ------------------------------------------------------------------
     def on_chat_model_start(
@@ -167,20 +188,8 @@ class CostCallbackHandler(TrackerAdapterMixin, BaseCallbackHandler):
         metadata: dict[str, Any] | None = None,
         **kwargs: Any,
     ) -> None:
-        metadata = metadata or {}
-        model, provider, params = self._model_of(serialized, metadata, kwargs)
         msgs = messages[0] if messages else []
-        self.tracker.start_llm(
-            str(run_id),
-            str(parent_run_id) if parent_run_id else None,
-            model=model,
-            provider=provider,
-            name=kwargs.get("name") or (serialized or {}).get("name"),
-            params=params,
-            metadata=metadata,
-            tags=tags,
-            messages=lambda: _to_openai(msgs),
-        )
+        self._start_llm(serialized, run_id, parent_run_id, tags, metadata, kwargs, lambda: _to_openai(msgs))
 
     def on_llm_start(
         self,
@@ -193,20 +202,7 @@ class CostCallbackHandler(TrackerAdapterMixin, BaseCallbackHandler):
         metadata: dict[str, Any] | None = None,
         **kwargs: Any,
     ) -> None:
-        metadata = metadata or {}
-        model, provider, params = self._model_of(serialized, metadata, kwargs)
-        prompt = "\n".join(prompts)
-        self.tracker.start_llm(
-            str(run_id),
-            str(parent_run_id) if parent_run_id else None,
-            model=model,
-            provider=provider,
-            name=kwargs.get("name") or (serialized or {}).get("name"),
-            params=params,
-            metadata=metadata,
-            tags=tags,
-            messages=prompt,
-        )
+        self._start_llm(serialized, run_id, parent_run_id, tags, metadata, kwargs, "\n".join(prompts))
 
     def on_llm_end(self, response: LLMResult, *, run_id: UUID, **kwargs: Any) -> None:
         usage: TokenUsage | None = None
@@ -295,14 +291,8 @@ class CostCallbackHandler(TrackerAdapterMixin, BaseCallbackHandler):
         name = kwargs.get("name") or (serialized or {}).get("name") or kind.value
         if kind is RunKind.CHAIN and "agent" in str(name).lower():
             kind = RunKind.AGENT
-        self.tracker.start_run(
-            str(run_id),
-            str(parent_run_id) if parent_run_id else None,
-            kind=kind,
-            name=str(name),
-            metadata=metadata,
-            tags=tags,
-        )
+        parent = str(parent_run_id) if parent_run_id else None
+        self.tracker.start_run(str(run_id), parent, kind=kind, name=str(name), metadata=metadata, tags=tags)
 
     def on_chain_start(
         self,

@@ -132,7 +132,8 @@ def record_to_row(r: CostRecord) -> tuple[Any, ...]:
         b["reasoning"],
         b["currency"],
         v["saved_usd"],
-        status.value if isinstance(status, CacheStatus) else str(status),
+        # _value_: the member's value without the enum's property machinery (~0.3 us)
+        status._value_ if type(status) is CacheStatus else str(status),
         v["latency_ms"],
         1 if v["success"] else 0,
         v["error_type"],

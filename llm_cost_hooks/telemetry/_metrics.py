@@ -29,6 +29,10 @@ if TYPE_CHECKING:  # pragma: no cover
     from ..tracking import RunInfo
     from ._observer import OTelObserver
 
+# A queued model call: (model, provider, tenant, feature, route, error type, operation,
+# cache status, cost, saved, latency ms, success, input, output, cache-read, cache-write,
+# reasoning tokens).
+_Call = tuple[Any, ...]
 # Statuses under which the model was really called (a provider prefix cache still is).
 _MODEL_CALLED = frozenset({"miss", "provider_prefix"})
 
@@ -48,8 +52,10 @@ class _Metrics:
         self.limiter = limiter
         self.owner = owner
         self._legacy = names.mode == "legacy"
-        # (provider, operation, record) of model calls not yet turned into measurements.
-        self._queue: collections.deque[tuple[str | None, str, CostRecord]] = collections.deque()
+        # Model calls not yet turned into measurements, as flat tuples of plain values (see
+        # record): a queued CostRecord would keep a dozen objects per call alive, which
+        # every garbage collection until the drain then walks.
+        self._queue: collections.deque[_Call] = collections.deque()
         self._max_queue = max_queue
         self._drain_at = drain_at
         self._wake = threading.Event()
@@ -112,6 +118,18 @@ class _Metrics:
                     unit="{token}",
                     description=desc,
                 )
+        # In the order of the token counts of a queued call (see record).
+        self._usage_totals = [
+            self._usage[f]
+            for f in (
+                "input_tokens",
+                "output_tokens",
+                "cache_read_tokens",
+                "cache_write_tokens",
+                "reasoning_tokens",
+            )
+            if f in self._usage
+        ]
         # Every counter's callback drains the queue first: the first one runs at the start
         # of a collection, before the SDK reads its histograms.
         meter.create_observable_counter(
@@ -134,32 +152,55 @@ class _Metrics:
         if len(q) >= self._max_queue:
             self.owner.stats.add("metric_measurements_dropped")
             return
-        q.append((run.provider, "text_completion" if isinstance(run.messages, str) else "chat", record))
+        v = record.__dict__  # one dict read per field, not pydantic's attribute machinery
+        status = v["cache_status"]
+        q.append(
+            (
+                v["model"],
+                run.provider,
+                v["tenant"],
+                v["feature"],
+                v["route"],
+                v["error_type"],
+                "text_completion" if isinstance(run.messages, str) else "chat",
+                status.value if isinstance(status, CacheStatus) else str(status),
+                v["cost_usd"],
+                v["saved_usd"],
+                v["latency_ms"],
+                v["success"],
+                v["input_tokens"],
+                v["output_tokens"],
+                v["cache_read_tokens"],
+                v["cache_write_tokens"],
+                v["reasoning_tokens"],
+            )
+        )
         if len(q) >= self._drain_at and not self._wake.is_set():
             self._start_drainer()
             self._wake.set()
 
     # -- turning queued calls into measurements (collection / drainer thread) -----------------
-    def _attrs_for(self, provider: str | None, op: str, record: CostRecord) -> tuple[Any, ...]:
-        """(base, input-token, output-token attribute sets, and the keys of the first two),
+    def _attrs_for(self, key: tuple[Any, ...]) -> tuple[Any, ...]:
+        """(base, input-token, output-token attribute sets, and the keys of the first two)
+        of ``key`` = (model, provider, tenant, feature, route, error type, operation),
         built once per combination."""
-        key = (record.model, provider, record.tenant, record.feature, record.route, record.error_type, op)
         cached = self._attr_cache.get(key)
         if cached is not None:
             return cached
+        model, provider, tenant, feature, route, error_type, op = key
         lim = self.limiter.limit
-        attrs: dict[str, Any] = {sc.OPERATION: op, sc.REQUEST_MODEL: lim("model", record.model)}
+        attrs: dict[str, Any] = {sc.OPERATION: op, sc.REQUEST_MODEL: lim("model", model)}
         provider_name = sc.provider_name(provider)
         if provider_name:
             attrs[self.names.provider] = provider_name
-        if record.tenant:
-            attrs[sc.TENANT] = lim("tenant", record.tenant)
-        if record.feature:
-            attrs[sc.FEATURE] = lim("feature", record.feature)
-        if record.route:
-            attrs[sc.ROUTE] = lim("route", record.route)
-        if record.error_type:
-            attrs[sc.ERROR_TYPE] = record.error_type
+        if tenant:
+            attrs[sc.TENANT] = lim("tenant", tenant)
+        if feature:
+            attrs[sc.FEATURE] = lim("feature", feature)
+        if route:
+            attrs[sc.ROUTE] = lim("route", route)
+        if error_type:
+            attrs[sc.ERROR_TYPE] = error_type
         if self._legacy:
             in_attrs = {**attrs, sc.TOKEN_TYPE: "input"}
             out_attrs = {**attrs, sc.TOKEN_TYPE: "output"}
@@ -189,38 +230,37 @@ class _Metrics:
         else:
             slot[1] += value
 
-    def _measure(self, provider: str | None, op: str, record: CostRecord) -> None:
-        attrs, in_attrs, out_attrs, key, in_key = self._attrs_for(provider, op, record)
-        status = record.cache_status
-        value = status.value if isinstance(status, CacheStatus) else str(status)
+    def _measure(self, call: _Call) -> None:
+        attrs, in_attrs, out_attrs, key, in_key = self._attrs_for(call[:7])
+        status, cost, saved, latency_ms, success = call[7:12]
         money, money_key = attrs, key
-        if value != "miss":
-            money, money_key = {**attrs, sc.CACHE_STATUS: value}, None
-        model_called = value in _MODEL_CALLED
+        if status != "miss":
+            money, money_key = {**attrs, sc.CACHE_STATUS: status}, None
+        model_called = status in _MODEL_CALLED
+        input_tokens, output_tokens = call[12], call[13]
         with self._lock:
-            if record.cost_usd:
-                self._add(self._cost, money, record.cost_usd, money_key)
-            if record.saved_usd:
-                self._add(self._saved, money, record.saved_usd, money_key)
+            if cost:
+                self._add(self._cost, money, cost, money_key)
+            if saved:
+                self._add(self._saved, money, saved, money_key)
             if model_called and not self._legacy:
-                for field, totals in self._usage.items():
-                    count = getattr(record, field)
+                for count, totals in zip(call[12:], self._usage_totals):
                     if count:
                         self._add(totals, in_attrs, count, in_key)
         if not model_called:
             return  # served from our cache / deduplicated: no model call, not a GenAI operation
-        if record.latency_ms is not None:
-            self.duration.record(record.latency_ms / 1000.0, attrs)
+        if latency_ms is not None:
+            self.duration.record(latency_ms / 1000.0, attrs)
         if self._legacy:
-            if record.input_tokens or record.success:
-                self.token_usage.record(record.input_tokens, in_attrs)
-            if record.success:
-                self.token_usage.record(record.output_tokens, out_attrs)
+            if input_tokens or success:
+                self.token_usage.record(input_tokens, in_attrs)
+            if success:
+                self.token_usage.record(output_tokens, out_attrs)
         else:
-            if record.input_tokens or record.success:
-                self.op_input.record(record.input_tokens, attrs)
-            if record.success:
-                self.op_output.record(record.output_tokens, attrs)
+            if input_tokens or success:
+                self.op_input.record(input_tokens, attrs)
+            if success:
+                self.op_output.record(output_tokens, attrs)
 
     # -- collection side ----------------------------------------------------------------------
     def drain(self) -> int:
@@ -230,11 +270,11 @@ class _Metrics:
         with self._drain_lock:
             while True:
                 try:
-                    provider, op, record = q.popleft()
+                    call = q.popleft()
                 except IndexError:
                     return n
                 try:
-                    self._measure(provider, op, record)
+                    self._measure(call)
                     n += 1
                 except Exception:
                     self.owner.stats.add("observer_errors")

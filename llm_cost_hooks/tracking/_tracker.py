@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime, timezone
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from .. import _shutdown
@@ -38,6 +39,7 @@ __all__ = ["CostTracker"]
 logger = logging.getLogger("llm_cost_hooks")
 
 _RETRY_TAG = "retry:attempt:"
+_NO_METADATA: Mapping[str, Any] = MappingProxyType({})
 
 
 def _attach(observer: RunObserver, tracker: CostTracker) -> None:
@@ -386,6 +388,11 @@ class CostTracker:
             if defer and self._defers_observers():
                 task = self._tasks.get(run.task_id)
                 finished = self._finish_task(run, None) if run.is_root else None
+                if not self.observers:
+                    # Nothing reads them any more: a queued call must not keep the chat's
+                    # objects alive (every garbage collection walks the writer's queue).
+                    outputs = run.messages = None
+                    run.metadata = _NO_METADATA
                 self.ledger.write_deferred(
                     PendingRecord(self._builder, task, finished, self.observers, outputs, *call)
                 )
