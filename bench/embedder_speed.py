@@ -26,6 +26,7 @@ import gzip
 import os
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -109,6 +110,15 @@ def router_decision(n: int) -> None:
     )
 
 
+def _blocks(n: int, names: list[str], block: int = 25) -> Iterator[tuple[str, range]]:
+    """Two rounds of blocks of ``block`` texts, each block run by every variant in a rotating order."""
+    for rnd in range(2):
+        for b0 in range(0, n, block):
+            k = (b0 // block + rnd) % len(names)
+            for name in names[k:] + names[:k]:
+                yield name, range(b0, min(b0 + block, n))
+
+
 def _rss_mib() -> float:
     try:
         with open("/proc/self/statm") as f:
@@ -139,20 +149,16 @@ def threads_by_load(n: int) -> None:
     wall: dict[str, list[float]] = {k: [] for k in names}
     cpu: dict[str, list[float]] = {k: [] for k in names}
     used: list[int] = []
-    block = 25
-    for rnd in range(2):
-        for b0 in range(0, len(texts), block):
-            k = (b0 // block + rnd) % len(names)
-            for name in names[k:] + names[:k]:
-                e = variants[name]
-                for t in texts[b0 : b0 + block]:
-                    c0, t0 = time.process_time(), time.perf_counter()
-                    e.embed_one(t)
-                    t1, c1 = time.perf_counter(), time.process_time()
-                    wall[name].append(t1 - t0)
-                    cpu[name].append(c1 - c0)
-                    if e is auto:
-                        used.append(auto.threads)
+    for name, rows in _blocks(len(texts), names):
+        e = variants[name]
+        for t in (texts[i] for i in rows):
+            c0, t0 = time.process_time(), time.perf_counter()
+            e.embed_one(t)
+            t1, c1 = time.perf_counter(), time.process_time()
+            wall[name].append(t1 - t0)
+            cpu[name].append(c1 - c0)
+            if e is auto:
+                used.append(auto.threads)
     for name in names:
         print(
             f"   {name:10s} p50 wall {np.median(wall[name]) * 1e3:6.2f} ms  p90 "
@@ -239,16 +245,12 @@ def main() -> None:
     for e in variants.values():
         for t in all_texts[:5]:
             e.embed_one(t)
-    block = 25
-    for rnd in range(2):
-        for b0 in range(0, len(all_texts), block):
-            k = (b0 // block + rnd) % len(names)
-            for name in names[k:] + names[:k]:
-                e = variants[name]
-                for i in range(b0, min(b0 + block, len(all_texts))):
-                    t0 = time.perf_counter()
-                    e.embed_one(all_texts[i])
-                    times[name][i].append(time.perf_counter() - t0)
+    for name, rows in _blocks(len(all_texts), names):
+        e = variants[name]
+        for i in rows:
+            t0 = time.perf_counter()
+            e.embed_one(all_texts[i])
+            times[name][i].append(time.perf_counter() - t0)
     buckets = [(0, 16), (16, 32), (32, 64), (64, 128), (128, 257)]
     head = "".join(f"{f'{lo}-{hi - 1} tok':>14s}" for lo, hi in buckets)
     print(f"   {'p50 ms (n texts)':24s}{head}{'all':>10s}{'ratio to plain':>16s}")
