@@ -2,6 +2,7 @@
 
     python bench/embedder_speed.py [N]          # N texts per data set (default 300)
     python bench/embedder_speed.py router [N]   # only 4.: N held-out GSM8K prompts (default 150)
+    python bench/embedder_speed.py threads [N]  # only 5.: N Banking77 queries (default 300)
 
 Reads real texts from ../shared/data (Banking77 queries, GSM8K prompts; skips a set that is
 absent) and prints:
@@ -12,7 +13,10 @@ absent) and prints:
    the same process, block-interleaved (25 texts of one, then 25 of the next, rotating,
    two rounds), because the box is shared: read the ratios, and the load printed beside them;
 4. the trained router's decision (MiniLM embedding + ridge, as in ``python -m bench routing``)
-   with the fused and with the plain embedder, interleaved the same way.
+   with the fused and with the plain embedder, interleaved the same way;
+5. one Banking77 query on 1 thread, on 2 threads and with the threads chosen by load (the
+   default), block-interleaved: p50 wall and process CPU per query, which session the
+   default used, and the memory its second session costs.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ import gzip
 import os
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -105,11 +110,74 @@ def router_decision(n: int) -> None:
     )
 
 
+def _blocks(n: int, names: list[str], block: int = 25) -> Iterator[tuple[str, range]]:
+    """Two rounds of blocks of ``block`` texts, each block run by every variant in a rotating order."""
+    for rnd in range(2):
+        for b0 in range(0, n, block):
+            k = (b0 // block + rnd) % len(names)
+            for name in names[k:] + names[:k]:
+                yield name, range(b0, min(b0 + block, n))
+
+
+def _rss_mib() -> float:
+    try:
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+    except (OSError, ValueError):  # pragma: no cover
+        return float("nan")
+
+
+def threads_by_load(n: int) -> None:
+    from llm_cost_hooks.embeddings import OnnxEmbedder
+
+    texts = _texts(n).get("banking77")
+    if not texts:
+        return
+    auto = OnnxEmbedder()
+    rss0 = _rss_mib()
+    one = OnnxEmbedder(threads=1)
+    one.embed_one(texts[0])
+    session_mib = _rss_mib() - rss0  # what one more session (with its tokenizer) adds
+    variants = {"1 thread": one, "2 threads": OnnxEmbedder(threads=2), "by load": auto}
+    print(
+        f"\n5. one query, threads fixed or chosen by load, {len(texts)} Banking77 queries ({_load()} before)"
+    )
+    for e in variants.values():
+        for t in texts[:10]:
+            e.embed_one(t)
+    names = list(variants)
+    wall: dict[str, list[float]] = {k: [] for k in names}
+    cpu: dict[str, list[float]] = {k: [] for k in names}
+    used: list[int] = []
+    for name, rows in _blocks(len(texts), names):
+        e = variants[name]
+        for t in (texts[i] for i in rows):
+            c0, t0 = time.process_time(), time.perf_counter()
+            e.embed_one(t)
+            t1, c1 = time.perf_counter(), time.process_time()
+            wall[name].append(t1 - t0)
+            cpu[name].append(c1 - c0)
+            if e is auto:
+                used.append(auto.threads)
+    for name in names:
+        print(
+            f"   {name:10s} p50 wall {np.median(wall[name]) * 1e3:6.2f} ms  p90 "
+            f"{np.percentile(wall[name], 90) * 1e3:6.2f} ms  p50 process CPU {np.median(cpu[name]) * 1e3:6.2f} ms"
+        )
+    print(
+        f"   by load: {used.count(1)} queries on 1 thread, {used.count(2)} on 2; sessions loaded "
+        f"{sorted(auto._sessions)}; a session costs +{session_mib:.0f} MiB process RSS ({_load()} after)"
+    )
+
+
 def main() -> None:
     from llm_cost_hooks.embeddings import OnnxEmbedder
 
     if len(sys.argv) > 1 and sys.argv[1] == "router":
         router_decision(int(sys.argv[2]) if len(sys.argv) > 2 else 150)
+        return
+    if len(sys.argv) > 1 and sys.argv[1] == "threads":
+        threads_by_load(int(sys.argv[2]) if len(sys.argv) > 2 else 300)
         return
     n = int(sys.argv[1]) if len(sys.argv) > 1 else 300
     texts = _texts(n)
@@ -177,16 +245,12 @@ def main() -> None:
     for e in variants.values():
         for t in all_texts[:5]:
             e.embed_one(t)
-    block = 25
-    for rnd in range(2):
-        for b0 in range(0, len(all_texts), block):
-            k = (b0 // block + rnd) % len(names)
-            for name in names[k:] + names[:k]:
-                e = variants[name]
-                for i in range(b0, min(b0 + block, len(all_texts))):
-                    t0 = time.perf_counter()
-                    e.embed_one(all_texts[i])
-                    times[name][i].append(time.perf_counter() - t0)
+    for name, rows in _blocks(len(all_texts), names):
+        e = variants[name]
+        for i in rows:
+            t0 = time.perf_counter()
+            e.embed_one(all_texts[i])
+            times[name][i].append(time.perf_counter() - t0)
     buckets = [(0, 16), (16, 32), (32, 64), (64, 128), (128, 257)]
     head = "".join(f"{f'{lo}-{hi - 1} tok':>14s}" for lo, hi in buckets)
     print(f"   {'p50 ms (n texts)':24s}{head}{'all':>10s}{'ratio to plain':>16s}")

@@ -67,7 +67,7 @@ def test_recall_at_10_vs_exact_search() -> None:
     backend = EmbeddedBackend(ann=ANN)
     fill(backend, vecs)
     part = backend._parts["p"]
-    assert part.graph is not None and part.flat is None  # the graph path is what is measured
+    assert part.graph is not None and part.searches_graph  # the graph path is what is measured
     ids = [f"e{i}" for i in range(len(vecs))]
     queries = clustered(200, seed=1)
 
@@ -140,7 +140,7 @@ def test_shrinking_below_half_the_threshold_goes_back_to_exact() -> None:
     vecs = clustered(2_500, seed=7)
     backend = EmbeddedBackend(ann=ANN)
     fill(backend, vecs)
-    assert backend._parts["p"].flat is None
+    assert backend._parts["p"].searches_graph
     backend.delete([f"e{i}" for i in range(1_600)])
     part = backend._parts["p"]
     assert part.flat is not None and part.n == 900
@@ -187,7 +187,7 @@ def test_partitions_stay_isolated_when_indexed() -> None:
     backend = EmbeddedBackend(ann=ANN)
     fill(backend, vecs, partition="tenant-a")
     fill(backend, vecs, partition="tenant-b", start=100_000)  # identical vectors, other scope
-    assert backend._parts["tenant-a"].flat is None and backend._parts["tenant-b"].flat is None
+    assert backend._parts["tenant-a"].searches_graph and backend._parts["tenant-b"].searches_graph
     for q in vecs[::100]:
         a = backend.search("tenant-a", q, 10)
         b = backend.search("tenant-b", q, 10)
@@ -251,3 +251,46 @@ def test_usearch_imported_before_onnxruntime_does_not_crash() -> None:
         timeout=120,
     )
     assert run.returncode == 0 and run.stdout.strip() == "ok", run.stderr[-500:]
+
+
+QUANTISED = AnnIndexConfig(exact_below=2_000, dtype="i8", rescore=32)
+
+
+def test_quantised_graph_reranks_on_the_float32_vectors(tmp_path, caplog) -> None:
+    """An int8 graph only proposes candidates: order and similarities come from the float32
+    vectors kept beside it, also after a restart; another dtype rebuilds the saved graph."""
+    path = tmp_path / "cache.db"
+    vecs = clustered(4_000, seed=21)
+    ids = [f"e{i}" for i in range(len(vecs))]
+    backend = EmbeddedBackend(path, ann=QUANTISED)
+    fill(backend, vecs[:3_000])
+    fill(backend, vecs[3_000:], start=3_000)  # one insert at a time once the graph exists
+    part = backend._parts["p"]
+    assert part.searches_graph and part.flat is not None and part.flat.n == len(vecs)
+    assert str(part.graph.dtype).endswith("I8")
+    check_consistent(backend)
+    queries = clustered(100, seed=22)
+
+    def recall(b: EmbeddedBackend) -> float:
+        hits = 0
+        for q in queries:
+            got = b.search("p", q, 10)
+            for n in got:  # exact float32 similarities, not the int8 graph's
+                assert n.similarity == pytest.approx(float(vecs[int(n.entry_id[1:])] @ q), abs=1e-6)
+            assert [n.similarity for n in got] == sorted((n.similarity for n in got), reverse=True)
+            hits += len({n.entry_id for n in got} & set(exact_top(vecs, ids, q, 10)))
+        return hits / (10 * len(queries))
+
+    assert recall(backend) >= 0.99
+    backend.close()
+    again = EmbeddedBackend(path, ann=QUANTISED)
+    part = again._parts["p"]
+    assert part.searches_graph and str(part.graph.dtype).endswith("I8")
+    np.testing.assert_array_equal(part.flat.vecs[part.flat.rows["e5"]], vecs[5])  # not int8 copies
+    assert recall(again) >= 0.99
+    again.close()
+    as_f32 = EmbeddedBackend(path, ann=AnnIndexConfig(exact_below=2_000, dtype="f32"))
+    assert "rebuilding it" in caplog.text
+    assert str(as_f32._parts["p"].graph.dtype).endswith("F32") and as_f32._parts["p"].flat is None
+    assert recall(as_f32) >= 0.99
+    as_f32.close()

@@ -236,3 +236,57 @@ def test_int8_matmul_graph_failure_falls_back_under_the_fp32_name(monkeypatch, c
         e = OnnxEmbedder(int8_matmul=True)
     # The vectors it gives are the fp32 ones, and its name says so.
     assert e.int8_matmul is False and e.name == DEFAULT_MODEL_NAME and "DynamicQuantizeMatMul" in caplog.text
+
+
+def test_thread_choice_follows_the_load_of_other_processes(monkeypatch) -> None:
+    from llm_cost_hooks.embeddings import _onnx
+
+    load = [0.2]
+    monkeypatch.setattr(_onnx.os, "getloadavg", lambda: (load[0], 0.0, 0.0))
+    clock = [1000.0]
+    monkeypatch.setattr(_onnx.time, "monotonic", lambda: clock[0])
+    cpu = [0.0]
+    monkeypatch.setattr(_onnx.time, "process_time", lambda: cpu[0])
+    c = _onnx._ThreadChooser(cores=2)
+    assert c.pick() == 2  # idle machine: two threads
+    load[0] = 3.0
+    assert c.pick() == 2  # read at most once a second
+    clock[0] += 1.0
+    assert c.pick() == 1  # other processes keep both cores busy
+    load[0] = 0.8
+    clock[0] += 1.0
+    assert c.pick() == 1  # hysteresis: back to two only when ~1.5 cores are free
+    load[0] = 0.4
+    clock[0] += 1.0
+    assert c.pick() == 2
+    load[0] = 0.9
+    clock[0] += 1.0
+    assert c.pick() == 2  # and down only once less than one core is
+    # this process's own two busy threads count in the load but are not "others"
+    for _ in range(300):
+        clock[0] += 1.0
+        cpu[0] += 2.0
+        load[0] = 2.2
+        c.pick()
+    assert c.own > 1.9 and c.pick() == 2
+    assert _onnx._ThreadChooser(cores=1).pick() == 1
+
+
+def test_embedder_switches_sessions_with_the_load_and_keeps_its_vectors(monkeypatch) -> None:
+    e = OnnxEmbedder()
+    assert e._chooser is not None
+    first = e.threads
+    other = 1 if first == 2 else 2
+    text = "Has my card arrived yet?"
+    before = e.embed_one(text)
+    from llm_cost_hooks.embeddings import _onnx
+
+    monkeypatch.setattr(_onnx.os, "getloadavg", lambda: (0.0 if other == 2 else 99.0, 0.0, 0.0))
+    e._chooser.last -= 10.0  # due for a fresh reading
+    e.embed_one(text)  # starts loading the other session in the background, answers now
+    for t in threading.enumerate():
+        if t.name == "llm-cost-hooks-embedder-load":
+            t.join(timeout=300)
+    after = e.embed_one(text)
+    assert e.threads == other and sorted(e._sessions) == [1, 2]
+    assert float(before @ after) > 0.99999

@@ -11,9 +11,11 @@ from __future__ import annotations
 import ctypes
 import hashlib
 import logging
+import math
 import os
 import sys
 import threading
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -153,22 +155,19 @@ class OnnxEmbedder:
         tokenizer.enable_padding(pad_id=0 if pad_id is None else pad_id, pad_token="[PAD]")
         self._tokenizer = tokenizer
 
-        opts = ort.SessionOptions()
-        # Two intra-op threads by default (one on a one-core machine). Measured on the 2-core
-        # development box when idle, one query: 10 tokens 3.2 ms vs 5.6 ms on one thread,
-        # 52 tokens 9.2 vs 13.6 ms, 136 tokens 23.8 vs 32.7 ms. On a saturated machine the
-        # second thread waits for a scheduler slice and one thread is faster (p50 13 ms vs
-        # 23-39 ms under load): pass ``threads=1`` there, or more for bulk embedding.
-        # onnxruntime's spinning workers are kept: with session.intra_op.allow_spinning=0 a
-        # query took 1.06-1.17x as long without contention (fused graph, run at real-time
-        # priority), though 0.55-0.65x as long at load 5-6, where threads=1 is faster still.
-        self.threads: int = threads if threads is not None else min(2, os.cpu_count() or 1)
-        opts.intra_op_num_threads = self.threads
-        opts.inter_op_num_threads = 1
-        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        opts.log_severity_level = 3
+        # Intra-op threads: ``threads`` when given; by default chosen by the machine's load
+        # (see ``_ThreadChooser``): two threads while about two cores are free, else one.
+        # Measured on the 2-core development box, one query: idle, 10 tokens 3.2 ms on two
+        # threads vs 5.6 ms on one; on a saturated machine the second thread waits for a
+        # scheduler slice, burns CPU spinning, and one thread is faster.
+        self._ort = ort
+        self._path = path
+        self._sha256 = sha256
+        self._lock = threading.Lock()
+        self._sessions: dict[int, Any] = {}
+        self._chooser = _ThreadChooser() if threads is None and (os.cpu_count() or 1) > 1 else None
+        self.threads: int = threads if threads is not None else self._chooser.pick() if self._chooser else 1
         self.fused: bool = False
-        session = None
         pinned = data is not None and sha256 == DEFAULT_MODEL_SHA256
         if int8_matmul and not (fused and pinned):
             raise ConfigurationError(
@@ -176,11 +175,10 @@ class OnnxEmbedder:
                 "(fused=True, no model_path/sha256 of your own); drop int8_matmul for other models."
             )
         self.int8_matmul: bool = False
-        if fused and pinned:
-            session = self._fused_session(ort, data, opts, int8_matmul)  # type: ignore[arg-type]
-        if session is None:
-            session = ort.InferenceSession(str(path), sess_options=opts, providers=["CPUExecutionProvider"])
+        self._int8_wanted = int8_matmul
+        session = self._new_session(self.threads, data if fused and pinned else None)
         self._session = session
+        self._sessions[self.threads] = session
         self._input_names = {i.name for i in self._session.get_inputs()}
         out = self._session.get_outputs()[0]
         dim = out.shape[-1]
@@ -193,6 +191,24 @@ class OnnxEmbedder:
         self._check_vocab_matches()
         del data
         _release_freed_heap()
+
+    def _new_session(self, threads: int, data: bytes | None, *, same_as_first: bool = False) -> Any:
+        """An onnxruntime session on ``threads`` intra-op threads: the fused graph when
+        ``data`` (the verified default file) is given, else the file's own graph.
+        ``same_as_first``: a second session must run the graph the first one runs."""
+        ort = self._ort
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = threads
+        opts.inter_op_num_threads = 1
+        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        opts.log_severity_level = 3
+        if data is not None:
+            session = self._fused_session(ort, data, opts, self._int8_wanted)
+            if session is not None:
+                return session
+            if same_as_first:
+                raise EmbeddingModelError("the fused graph could not be loaded again")
+        return ort.InferenceSession(str(self._path), sess_options=opts, providers=["CPUExecutionProvider"])
 
     def _fused_session(self, ort: Any, data: bytes, opts: Any, int8_matmul: bool) -> Any:
         from ._fused import build_fused_minilm
@@ -234,7 +250,45 @@ class OnnxEmbedder:
         feeds = {"input_ids": input_ids, "attention_mask": mask}
         if "token_type_ids" in self._input_names:
             feeds["token_type_ids"] = np.zeros_like(input_ids)
-        return self._session.run(None, feeds)[0]
+        return self._current_session().run(None, feeds)[0]
+
+    def _current_session(self) -> Any:
+        """The session for the thread count the load asks for now; while a session of that
+        count is being built (in the background, once) the one at hand answers."""
+        if self._chooser is None:
+            return self._session
+        want = self._chooser.pick()
+        session = self._sessions.get(want)
+        if session is None:
+            self._build_later(want)
+            return self._session
+        self._session, self.threads = session, want
+        return session
+
+    def _build_later(self, threads: int) -> None:
+        with self._lock:
+            chooser = self._chooser
+            if chooser is None or chooser.building or chooser.fixed or threads in self._sessions:
+                return
+            chooser.building = True
+        keep = self.threads
+
+        def build() -> None:
+            try:
+                data = self._path.read_bytes() if self.fused else None
+                if data is not None and _sha256(data) != self._sha256:
+                    raise EmbeddingModelError("the model file changed since it was loaded")
+                self._sessions[threads] = self._new_session(threads, data, same_as_first=True)
+                del data
+                _release_freed_heap()
+            except Exception as exc:  # keep serving on the session at hand
+                _log.warning("could not load a %d-thread embedding session (%s); keeping one", threads, exc)
+                chooser.fixed, chooser.want = True, keep
+                return
+            finally:
+                chooser.building = False
+
+        threading.Thread(target=build, name="llm-cost-hooks-embedder-load", daemon=True).start()
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         """Unit-length float32 vectors, shape ``(len(texts), dim)``."""
@@ -256,7 +310,7 @@ class OnnxEmbedder:
         feeds = {"input_ids": input_ids, "attention_mask": mask}
         if "token_type_ids" in self._input_names:
             feeds["token_type_ids"] = np.zeros_like(input_ids)
-        hidden = self._session.run(None, feeds)[0]
+        hidden = self._current_session().run(None, feeds)[0]
         # Mean over real tokens only (sentence-transformers' pooling), then L2-normalise.
         m = mask[:, :, None].astype(np.float32)
         pooled = (hidden * m).sum(axis=1) / np.clip(m.sum(axis=1), 1e-9, None)
@@ -273,6 +327,55 @@ class OnnxEmbedder:
 
     def __repr__(self) -> str:
         return f"OnnxEmbedder(name={self.name!r}, dim={self.dim})"
+
+
+class _ThreadChooser:
+    """How many intra-op threads one embedding should use, from the machine's load.
+
+    The 1-minute load average counts this process's own work too, so this process's CPU
+    use (smoothed over the same minute) is subtracted from it: what remains is the load of
+    everything else. Two threads while at least ~1.5 cores are free of it, one once less
+    than one core is (the gap keeps the choice from flapping). Read at most once a second.
+    """
+
+    __slots__ = ("building", "cores", "fixed", "last", "last_cpu", "multi", "own", "want")
+
+    def __init__(self, cores: int | None = None) -> None:
+        self.cores = cores or os.cpu_count() or 1
+        self.multi = min(2, self.cores)
+        self.building = False
+        self.fixed = False  # the other session could not be built: keep the first
+        self.own = 0.0  # this process's CPU use, cores, smoothed over a minute
+        self.last = time.monotonic()
+        self.last_cpu = time.process_time()
+        self.want = self._decide(self._others())
+
+    def _others(self) -> float:
+        try:
+            load = os.getloadavg()[0]
+        except (OSError, AttributeError):  # no load average (Windows): keep two threads
+            return 0.0
+        return max(0.0, load - self.own)
+
+    def _decide(self, others: float, current: int | None = None) -> int:
+        free = self.cores - others
+        if current == self.multi:  # hysteresis: down only once less than one core is free
+            return self.multi if free >= self.multi - 1.0 else 1
+        return self.multi if free >= self.multi - 0.5 else 1
+
+    def pick(self) -> int:
+        if self.fixed:
+            return self.want
+        now = time.monotonic()
+        dt = now - self.last
+        if dt < 1.0:
+            return self.want
+        cpu = time.process_time()
+        rate = (cpu - self.last_cpu) / dt
+        self.own += (1.0 - math.exp(-dt / 60.0)) * (rate - self.own)
+        self.last, self.last_cpu = now, cpu
+        self.want = self._decide(self._others(), self.want)
+        return self.want
 
 
 _defaults: dict[bool, OnnxEmbedder] = {}
