@@ -172,9 +172,8 @@ class TextSelector:
         # backwards) are scanned: a long text costs no more than a short one here.
         head = self.max_tokens // 4
         tail = self.max_tokens - head
-        head_end, n = 0, 0
-        for m in _UNITS.finditer(text):
-            n += 1
+        head_end = 0
+        for n, m in enumerate(_UNITS.finditer(text), start=1):
             if n == head:
                 head_end = m.end()
             if n > self.max_tokens:
