@@ -66,21 +66,16 @@ def test_bad_policy_settings_are_refused(tmp_path: Path, kwargs: dict[str, float
 
 
 def _stream(n: int, seed: int = 0) -> OutcomeDataset:
-    rng = np.random.default_rng(seed)
-    prompts, quality = [], []
-    for i in range(n):
-        a, b = rng.integers(1, 99, size=2)
-        if i % 2:
-            prompts.append(f"prove rigorously the conjecture on prime gaps number {a}{b}")
-            quality.append([0.0, 1.0])
-        else:
-            prompts.append(f"what is {a} plus {b}?")
-            quality.append([1.0, 1.0])
+    """Even rows: sums the cheap tier gets right; odd rows: proofs only the strong tier gets."""
+    nums = np.random.default_rng(seed).integers(1, 99, size=(n, 2))
+    hard = np.arange(n) % 2 == 1
+    prompts = [
+        f"prove rigorously the conjecture on prime gaps number {a}{b}" if h else f"what is {a} plus {b}?"
+        for (a, b), h in zip(nums.tolist(), hard)
+    ]
+    quality = np.where(hard[:, None], np.array([[0.0, 1.0]]), np.array([[1.0, 1.0]]))
     return OutcomeDataset(
-        prompts=prompts,
-        tiers=["small", "large"],
-        quality=np.array(quality),
-        cost=np.tile([1e-4, 2e-3], (n, 1)),
+        prompts=prompts, tiers=["small", "large"], quality=quality, cost=np.tile([1e-4, 2e-3], (n, 1))
     )
 
 
