@@ -18,12 +18,14 @@ trained on every label.
 from __future__ import annotations
 
 import logging
+import math
 import random
 import sqlite3
 import threading
 import uuid
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -111,10 +113,39 @@ class ShadowStore:
             return int(conn.execute(f"SELECT COUNT(*) FROM {_TABLE}").fetchone()[0])
 
 
+@dataclass(frozen=True)
+class _Exploration:
+    """The chance one request is shadowed, by direction and labels recorded so far."""
+
+    share: float
+    cheap_share: float
+    decay_after: int | None
+    min_share: float
+
+    def rate(self, upward: bool, labels: int) -> float:
+        base = self.share if upward else self.cheap_share
+        if self.decay_after is not None and labels > self.decay_after:
+            # Labels past the warm-up are worth less each (the router's error falls as
+            # about 1/sqrt(n)), so the share falls the same way, down to the floor.
+            base *= math.sqrt(self.decay_after / labels)
+        return max(base, min(self.min_share, self.share if upward else self.cheap_share))
+
+
+def _check_share(name: str, value: float) -> float:
+    if not 0.0 <= value <= 1.0:
+        raise ConfigurationError(f"{name} must be between 0 and 1, got {value}.")
+    return float(value)
+
+
 class ShadowMode:
     """Ask a second tier for a budgeted share of requests and record the judged pair.
 
-    ``share``: the chance a request is shadowed; ``budget_usd``: stop exploring once the
+    ``share``: the chance a request is shadowed by a dearer tier than the one that
+    answered; ``cheap_share``: the chance when the shadow tier is cheaper than the one
+    that answered (a strong-tier request checked against a cheap tier costs the cheap
+    call only; default: ``share``); ``decay_after``: once this many outcomes are
+    recorded, both shares fall as ``sqrt(decay_after / outcomes)`` (None: they stay);
+    ``min_share``: the floor they fall to; ``budget_usd``: stop exploring once the
     shadow calls have cost this much (None: no cap); ``tier``: the tier to ask (default:
     the strongest tier when the chosen one is not it, else the cheapest); ``store``: a
     :class:`ShadowStore` or the path of your ledger file. A failing shadow call, judge or
@@ -136,13 +167,19 @@ class ShadowMode:
         tier: str | None = None,
         store: ShadowStore | str | Path | None = None,
         seed: int | None = None,
+        cheap_share: float | None = None,
+        decay_after: int | None = None,
+        min_share: float = 0.0,
     ) -> None:
         if not callable(judge):
             raise ConfigurationError(
                 "ShadowMode needs a judge: judge(request, {tier: answer}) -> {tier: quality}."
             )
-        if not 0.0 <= share <= 1.0:
-            raise ConfigurationError(f"share must be between 0 and 1, got {share}.")
+        share = _check_share("share", share)
+        cheap_share = share if cheap_share is None else _check_share("cheap_share", cheap_share)
+        min_share = _check_share("min_share", min_share)
+        if decay_after is not None and decay_after < 1:
+            raise ConfigurationError(f"decay_after must be >= 1 (or None), got {decay_after}.")
         if budget_usd is not None and budget_usd < 0:
             raise ConfigurationError(f"budget_usd must be >= 0, got {budget_usd}.")
         if store is None:
@@ -150,7 +187,11 @@ class ShadowMode:
                 "ShadowMode needs store=ShadowStore(path) or the path of your ledger file."
             )
         self.judge = judge
-        self.share = float(share)
+        self.share = share
+        self.cheap_share = cheap_share
+        self.decay_after = decay_after
+        self.min_share = min_share
+        self._policy = _Exploration(share, cheap_share, decay_after, min_share)
         self.budget_usd = budget_usd
         self.tier = tier
         self.store = store if isinstance(store, ShadowStore) else ShadowStore(store)
@@ -167,15 +208,20 @@ class ShadowMode:
         }
 
     def pick(self, chosen: str, order: Sequence[str]) -> str | None:
-        """The tier to also ask for this request, or None (not sampled, or over budget)."""
-        if self.share <= 0.0 or self._rng.random() >= self.share:
+        """The tier to also ask for this request, or None (not sampled, or over budget).
+        ``order`` lists the tiers from the cheapest to the strongest."""
+        other = self.tier if self.tier is not None else (order[-1] if chosen != order[-1] else order[0])
+        known = other in order and other != chosen
+        upward = not (known and chosen in order and order.index(other) < order.index(chosen))
+        with self._lock:
+            rate = self._policy.rate(upward, int(self.stats["written"]))
+        if rate <= 0.0 or self._rng.random() >= rate:
             return None
         with self._lock:
             if self.budget_usd is not None and self.stats["spent_usd"] >= self.budget_usd:
                 self.stats["skipped_budget"] += 1
                 return None
-        other = self.tier if self.tier is not None else (order[-1] if chosen != order[-1] else order[0])
-        return None if other == chosen or other not in order else other
+        return other if known else None
 
     def record(
         self,
@@ -258,71 +304,103 @@ def simulate_shadow(
     checkpoints: Sequence[int] = (100, 200, 400, 800),
     test_fraction: float = 0.3,
     kind: str = "ridge",
+    cheap_share: float | None = None,
+    decay_after: int | None = None,
+    min_share: float = 0.0,
+    retrain: Sequence[int] | None = None,
 ) -> dict[str, Any]:
     """Replay ``data`` (two or more tiers) as a stream that starts with no labels.
 
     The held-out ``test_fraction`` measures routers; the rest arrives in a random order.
     Until a router exists every request goes to the reference tier (``target.of``, default
-    the best); a ``share`` of requests also asks the other tier (:meth:`ShadowMode.pick`'s
-    rule) and the recorded outcomes of both play the judge. At each checkpoint a router is
-    trained on the pairs seen so far (as ``route train --from-ledger`` would) and scored on
-    the test rows; ``exploration_share`` is the shadow calls' dollars per request seen, as
-    a share of the reference tier's cost. ``full`` is the router trained on every stream row.
+    the best); requests are shadowed by :class:`ShadowMode`'s rule with the same
+    ``share``, ``cheap_share``, ``decay_after`` and ``min_share``, and the recorded
+    outcomes of both tiers play the judge. The deployed router is retrained on the pairs
+    seen so far at each of ``retrain`` (default: the checkpoints), as ``route train
+    --from-ledger`` would. At each checkpoint the current pairs' router is scored on the
+    test rows: at its calibrated operating point (``quality_share``,
+    ``router_cost_share``) and at the cheapest point of its curve that reaches the
+    target quality (``curve_cost_share``, its knob swept on the test rows: what its
+    ranking of requests is worth, apart from calibration). ``exploration_share`` is the
+    shadow calls' dollars per request seen, as a share of the reference tier's cost;
+    ``total_share`` and ``curve_total_share`` add it. ``full`` is the router trained on
+    every stream row, scored both ways.
     """
-    from ._strategies import QualityTarget
+    from ._strategies import QualityTarget, pick_tiers
     from ._train import evaluate_router, train_router
 
     target = target or QualityTarget(share=0.95)
+    policy = _Exploration(
+        _check_share("share", share),
+        share if cheap_share is None else _check_share("cheap_share", cheap_share),
+        decay_after,
+        _check_share("min_share", min_share),
+    )
     stream_ds, test = data.split(test_fraction, seed=seed)
     ref = stream_ds.index(target.of) if getattr(target, "of", None) else stream_ds.index(stream_ds.strongest)
     order = [stream_ds.tiers[i] for i in np.argsort(stream_ds.tier_cost(), kind="stable")]
     rng = np.random.default_rng(seed)
     stream = rng.permutation(len(stream_ds))
-    s_cost = float(test.cost[:, test.index(stream_ds.tiers[ref])].mean())
-    s_quality = float(test.quality[:, test.index(stream_ds.tiers[ref])].mean())
+    ref_test = test.index(stream_ds.tiers[ref])
+    s_cost = float(test.cost[:, ref_test].mean())
+    s_quality = float(test.quality[:, ref_test].mean())
     ref_stream_cost = float(stream_ds.cost[:, ref].mean())
+    goal = float(getattr(target, "share", 0.95))
 
-    def score(router: Any) -> tuple[float, float]:
+    def score(router: Any) -> tuple[float, float, float]:
         rep = evaluate_router(router, test, task_table=False, cascade=False)
-        p = rep.result("saved-router").calibrated
+        res = rep.result("saved-router")
+        p = res.calibrated
         if p is None:
             raise OutcomeDataError("the saved router has no calibrated point on the test rows.")
-        return p.quality / s_quality, p.cost / s_cost
+        at = res.cheapest_at(goal * s_quality)
+        return p.quality / s_quality, p.cost / s_cost, (at.cost / s_cost if at else 1.0)
 
     labelled: list[int] = []
     spent = 0.0
-    router = None
     pick: np.ndarray | None = None
     points = []
     marks = sorted(c for c in checkpoints if c <= len(stream))
+    retrain_at = set(marks if retrain is None else retrain)
     for t, i in enumerate(stream, start=1):
         chosen = stream_ds.tiers[ref] if pick is None else stream_ds.tiers[int(pick[i])]
-        if rng.random() < share:
-            other = order[-1] if chosen != order[-1] else order[0]
-            if other != chosen:
-                spent += float(stream_ds.cost[i, stream_ds.index(other)])
-                labelled.append(int(i))
-        if t in marks:
-            entry: dict[str, Any] = {"requests": t, "labels": len(labelled)}
-            if len(labelled) >= 20:
-                router = train_router(stream_ds.subset(labelled), embedder, target=target, kind=kind)  # type: ignore[arg-type]
+        other = order[-1] if chosen != order[-1] else order[0]
+        upward = order.index(other) > order.index(chosen)
+        if rng.random() < policy.rate(upward, len(labelled)) and other != chosen:
+            spent += float(stream_ds.cost[i, stream_ds.index(other)])
+            labelled.append(int(i))
+        if t not in marks and t not in retrain_at:
+            continue
+        router = None
+        if len(labelled) >= 20:
+            router = train_router(stream_ds.subset(labelled), embedder, target=target, kind=kind)  # type: ignore[arg-type]
+            if t in retrain_at:
                 q, c = router.predict_texts(stream_ds.prompts)
-                from ._strategies import pick_tiers
-
                 assert router.operating_point is not None
                 pick = pick_tiers(q, c, router.operating_point, stream_ds.prompts)
-                entry["quality_share"], entry["router_cost_share"] = score(router)
-            else:
-                entry["quality_share"], entry["router_cost_share"] = 1.0, 1.0  # the reference tier alone
+        if t in marks:
+            entry: dict[str, Any] = {"requests": t, "labels": len(labelled)}
+            if router is not None:
+                entry["quality_share"], entry["router_cost_share"], entry["curve_cost_share"] = score(router)
+            else:  # the reference tier alone
+                entry["quality_share"], entry["router_cost_share"], entry["curve_cost_share"] = 1.0, 1.0, 1.0
             entry["exploration_share"] = spent / t / ref_stream_cost
             entry["total_share"] = entry["router_cost_share"] + entry["exploration_share"]
+            entry["curve_total_share"] = entry["curve_cost_share"] + entry["exploration_share"]
             points.append(entry)
     full_router = train_router(stream_ds, embedder, target=target, kind=kind)  # type: ignore[arg-type]
-    fq, fc = score(full_router)
+    fq, fc, fcurve = score(full_router)
     return {
         "points": points,
-        "full": {"quality_share": fq, "cost_share": fc},
+        "full": {"quality_share": fq, "cost_share": fc, "curve_cost_share": fcurve},
         "stream": len(stream),
         "test_rows": len(test),
         "share": share,
+        "policy": {
+            "share": policy.share,
+            "cheap_share": policy.cheap_share,
+            "decay_after": policy.decay_after,
+            "min_share": policy.min_share,
+        },
+        "labels": len(labelled),
     }

@@ -12,7 +12,8 @@ template), and at decision time:
 * prepends the turn before the last user message when that message is short (a follow-up
   such as "and the second one?" is read with what it refers to);
 * keeps the head and the tail of what is left when it is long (questions sit at the end
-  of long prompts, instructions at the start).
+  of long prompts, instructions at the start), within a token budget: the embedding's
+  cost grows with the tokens it reads, so a long last turn costs what a short one does.
 
 Only 64-bit hashes of the template lines are kept (never their text).
 """
@@ -21,6 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import re
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
@@ -39,6 +41,11 @@ __all__ = ["TextSelector"]
 # least this long, so the next request with the same prefix skips it in one hash.
 _MEMO_MIN_CHARS = 512
 _MEMO_SIZE = 16
+#: Tokens of the selected text a newly trained router embeds (a quarter from its head, the
+#: rest from its tail). Counted as words and punctuation marks, which is what the
+#: embedder's tokenizer splits first (MiniLM: about 1.07 tokens each on GSM8K questions).
+DEFAULT_MAX_TOKENS = 64
+_UNITS = re.compile(r"\w+|[^\w\s]")
 
 
 def _line_hash(line: str) -> int:
@@ -79,14 +86,18 @@ class TextSelector:
         short_query_chars: int = 160,
         context_chars: int = 400,
         template_weight: float = 1.0,
+        max_tokens: int | None = None,
     ) -> None:
         if buckets < 0 or head_chars < 0 or tail_chars <= 0:
             raise ConfigurationError("buckets and head_chars must be >= 0 and tail_chars > 0.")
+        if max_tokens is not None and max_tokens < 2:
+            raise ConfigurationError(f"max_tokens must be >= 2 (or None), got {max_tokens}.")
         self.shared = frozenset(int(h) for h in np.asarray(shared, dtype=np.uint64).tolist())
         self.buckets = int(buckets)
         self.head_chars, self.tail_chars = int(head_chars), int(tail_chars)
         self.short_query_chars, self.context_chars = int(short_query_chars), int(context_chars)
         self.template_weight = float(template_weight)
+        self.max_tokens = None if max_tokens is None else int(max_tokens)
         # (prefix length, digest of the prefix) -> hashes of its template lines
         self._memo: OrderedDict[tuple[int, bytes], tuple[int, ...]] = OrderedDict()
         self._memo_lock = threading.Lock()
@@ -96,7 +107,9 @@ class TextSelector:
         cls, prompts: Sequence[str], *, min_count: int = 3, min_share: float = 0.005, **kwargs: Any
     ) -> TextSelector:
         """Template lines: lines found in at least ``max(min_count, min_share x distinct
-        prompts)`` distinct prompts (a repeated prompt counts once)."""
+        prompts)`` distinct prompts (a repeated prompt counts once). The selector embeds
+        at most ``max_tokens`` (default :data:`DEFAULT_MAX_TOKENS`) of the selected text."""
+        kwargs.setdefault("max_tokens", DEFAULT_MAX_TOKENS)
         distinct = set(prompts)
         counts: dict[int, int] = {}
         for p in distinct:
@@ -151,9 +164,27 @@ class TextSelector:
         return kept, template
 
     def _clip(self, text: str) -> str:
-        if len(text) <= self.head_chars + self.tail_chars:
+        if len(text) > self.head_chars + self.tail_chars:
+            text = text[: self.head_chars] + "\n...\n" + text[-self.tail_chars :]
+        if self.max_tokens is None:
             return text
-        return text[: self.head_chars] + "\n...\n" + text[-self.tail_chars :]
+        # Only the first max_tokens + 1 units from the head and ``tail`` from the end (read
+        # backwards) are scanned: a long text costs no more than a short one here.
+        head = self.max_tokens // 4
+        tail = self.max_tokens - head
+        head_end = 0
+        for n, m in enumerate(_UNITS.finditer(text), start=1):
+            if n == head:
+                head_end = m.end()
+            if n > self.max_tokens:
+                break
+        else:
+            return text
+        back = text[::-1]
+        for n, m in enumerate(_UNITS.finditer(back), start=1):
+            if n == tail:
+                return (text[:head_end] + "\n" if head else "") + text[len(text) - m.end() :]
+        return text  # unreachable: more than max_tokens units were found
 
     def select(self, text: str, context: str | None = None) -> tuple[str, np.ndarray]:
         """``(text to embed, template feature vector)`` of one request."""
@@ -199,6 +230,7 @@ class TextSelector:
             "short_query_chars": self.short_query_chars,
             "context_chars": self.context_chars,
             "template_weight": self.template_weight,
+            "max_tokens": self.max_tokens,
         }
 
     def shared_array(self) -> np.ndarray:

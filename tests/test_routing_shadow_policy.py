@@ -1,0 +1,94 @@
+"""Shadow mode's exploration policy: by direction, decaying as outcomes accumulate."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from llm_cost_hooks._errors import ConfigurationError
+from llm_cost_hooks.routing import HashingEmbedder, OutcomeDataset, ShadowMode, simulate_shadow
+
+ORDER = ["small", "medium", "large"]
+
+
+def _judge(q: str, answers: dict[str, str]) -> dict[str, float]:
+    return {t: 1.0 for t in answers}
+
+
+def _picks(shadow: ShadowMode, chosen: str, n: int = 2000) -> int:
+    return sum(shadow.pick(chosen, ORDER) is not None for _ in range(n))
+
+
+def test_default_policy_is_the_flat_share(tmp_path: Path) -> None:
+    shadow = ShadowMode(_judge, share=0.3, store=tmp_path / "l.db", seed=7)
+    rng = random.Random(7)
+    for chosen in ["small", "large", "medium"] * 50:
+        expect = rng.random() < 0.3
+        got = shadow.pick(chosen, ORDER)
+        assert (got is not None) == expect
+        if got is not None:
+            assert got == ("large" if chosen != "large" else "small")
+    assert shadow.cheap_share == 0.3 and shadow.decay_after is None
+
+
+def test_cheap_share_applies_when_the_shadow_tier_is_cheaper(tmp_path: Path) -> None:
+    shadow = ShadowMode(_judge, share=0.0, cheap_share=1.0, store=tmp_path / "l.db", seed=0)
+    assert _picks(shadow, "large", 200) == 200  # strong answered: the cheap tier is asked
+    assert _picks(shadow, "small", 200) == 0  # cheap answered: asking the strong tier is not wanted
+    fixed = ShadowMode(_judge, share=0.0, cheap_share=1.0, tier="small", store=tmp_path / "l.db")
+    assert fixed.pick("medium", ORDER) == "small" and fixed.pick("small", ORDER) is None
+
+
+def test_share_decays_with_recorded_outcomes_down_to_the_floor(tmp_path: Path) -> None:
+    shadow = ShadowMode(_judge, share=1.0, decay_after=10, store=tmp_path / "l.db", seed=1)
+    assert _picks(shadow, "small", 300) == 300  # fewer than 10 outcomes: the full share
+    shadow.stats["written"] = 1000  # sqrt(10 / 1000) = 0.1
+    n = _picks(shadow, "small", 4000)
+    assert 300 < n < 500
+    floored = ShadowMode(_judge, share=1.0, decay_after=10, min_share=0.5, store=tmp_path / "l.db", seed=1)
+    floored.stats["written"] = 1_000_000
+    assert 1800 < _picks(floored, "small", 4000) < 2200
+    # The floor never lifts a share above what it was set to.
+    low = ShadowMode(_judge, share=0.0, min_share=0.5, store=tmp_path / "l.db")
+    assert _picks(low, "small", 100) == 0
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [{"share": 1.5}, {"cheap_share": -0.1}, {"min_share": 2.0}, {"decay_after": 0}],
+)
+def test_bad_policy_settings_are_refused(tmp_path: Path, kwargs: dict[str, float]) -> None:
+    with pytest.raises(ConfigurationError):
+        ShadowMode(_judge, store=tmp_path / "l.db", **kwargs)  # type: ignore[arg-type]
+
+
+def _stream(n: int, seed: int = 0) -> OutcomeDataset:
+    """Even rows: sums the cheap tier gets right; odd rows: proofs only the strong tier gets."""
+    nums = np.random.default_rng(seed).integers(1, 99, size=(n, 2))
+    hard = np.arange(n) % 2 == 1
+    prompts = [
+        f"prove rigorously the conjecture on prime gaps number {a}{b}" if h else f"what is {a} plus {b}?"
+        for (a, b), h in zip(nums.tolist(), hard)
+    ]
+    quality = np.where(hard[:, None], np.array([[0.0, 1.0]]), np.array([[1.0, 1.0]]))
+    return OutcomeDataset(
+        prompts=prompts, tiers=["small", "large"], quality=quality, cost=np.tile([1e-4, 2e-3], (n, 1))
+    )
+
+
+def test_simulated_policy_spends_less_on_exploration_than_a_flat_share() -> None:
+    data, emb = _stream(400, seed=3), HashingEmbedder(64)
+    flat = simulate_shadow(data, emb, share=0.3, checkpoints=(100, 280))
+    tuned = simulate_shadow(
+        data, emb, share=0.3, cheap_share=1.0, decay_after=40, min_share=0.02, checkpoints=(100, 280)
+    )
+    assert tuned["policy"] == {"share": 0.3, "cheap_share": 1.0, "decay_after": 40, "min_share": 0.02}
+    last_flat, last = flat["points"][-1], tuned["points"][-1]
+    assert last["exploration_share"] < last_flat["exploration_share"]
+    assert tuned["points"][0]["labels"] > flat["points"][0]["labels"]  # cheap labels early
+    assert last["quality_share"] >= 0.9 and 0 < last["curve_cost_share"] < 0.7
+    assert last["curve_total_share"] == pytest.approx(last["curve_cost_share"] + last["exploration_share"])
+    assert 0 < tuned["full"]["curve_cost_share"] < 0.7
