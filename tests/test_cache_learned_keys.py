@@ -140,7 +140,8 @@ def test_classes_merge_only_after_two_misses_find_them_equal() -> None:
     _put(core, "pin reset please", [0.72, 0.69, 0.0], "pin: three")
     assert core.stats.keys_merged == 0 and core._key_class("a") != core._key_class("b")
     _put(core, "please reset pin", [0.69, 0.72, 0.0], "pin: four")
-    assert core.stats.keys_merged == 1 and core._key_class("a") == core._key_class("b")
+    assert core.stats.keys_merged == 1 and core._key_class("b") == core._key_class("a")
+    assert core._key_class("b") == core._key_class("a") and core._key_parent.get("a") != "a"
     assert core.stats.equivalence_checks == 4
 
 

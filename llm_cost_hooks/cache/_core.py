@@ -506,7 +506,9 @@ class CacheCore:
         while root in parent:
             root = parent[root]
         while key != root:  # path compression
-            key, parent[key] = parent[key], root
+            nxt = parent[key]
+            parent[key] = root
+            key = nxt
         return root
 
     def _merge_vote(self, a: str, b: str) -> None:
