@@ -152,3 +152,10 @@ def test_a_judge_that_never_agrees_merges_nothing() -> None:
     for i, v in enumerate(([0.72, 0.69, 0.0], [0.69, 0.72, 0.0], [0.7, 0.7, 0.1])):
         _put(core, ("reset pin now", "reset pin", "pin reset now")[i], v, f"pin: {i}")
     assert core.stats.keys_merged == 0 and core.stats.keys_learned == 0
+
+
+def test_key_classes_follow_chains_and_stay_stable() -> None:
+    core = _keyed_core(lambda new, old: True)
+    core._key_parent.update({"c": "b", "b": "a"})
+    assert [core._key_class(k) for k in ("c", "b", "a", "c", "x")] == ["a", "a", "a", "a", "x"]
+    assert core._key_parent == {"c": "a", "b": "a"}  # compressed, and no key points at itself
