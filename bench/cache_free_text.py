@@ -8,9 +8,11 @@ text of its own (``answer-<i>``), and stores it. A hit is correct iff the served
 question has the request's intent. Precision and hit rate are reported on the test questions
 (and on the whole stream).
 
-``CacheConfig(learn_answer_keys=True)`` compares the model's answer on a miss with the nearest
-stored entry's answer and, when the equivalence check agrees, files the new entry under that
-entry's answer key, so the neighbourhood path can serve where answers were checked equal. No
+``CacheConfig(learn_answer_keys=True)`` compares the model's answer on a miss with the answers
+of up to 3 near stored entries (one per answer-key class) and, when the equivalence check
+agrees, files the new entry under that class; when two separate misses each agree with two
+classes, the classes merge. The neighbourhood path then serves where answers were checked
+equal. Each comparison is one call of the equivalence check: the script prints how many. No
 real model answers exist for these sets, so the check is simulated: a judge that says "same"
 iff the two questions have the same intent, then the same judge wrong on a share of the pairs
 (``false-agree``: says "same" for different intents; ``false-disagree``: the reverse). Its
@@ -124,8 +126,15 @@ def intent_runs(quick: bool, only: str | None = None, judges: list[int] | None =
             intent_of: dict[str, str] = {f"answer-{i}": lab for i, lab in enumerate(labels)}
             judge = _judge(intent_of, *noise, seed=0) if noise else None
             t0 = time.perf_counter()
-            r = stream(_core(emb, learn, judge), texts, labels, len(tr))
+            core = _core(emb, learn, judge)
+            r = stream(core, texts, labels, len(tr))
             print(f"  {title} [{time.perf_counter() - t0:.0f}s]", flush=True)
+            st = core.stats
+            print(
+                f"    equivalence checks: {st.equivalence_checks} over {st.misses} misses "
+                f"({st.equivalence_checks / max(st.misses, 1):.2f} per miss); keys learned {st.keys_learned}, "
+                f"classes merged {st.keys_merged}"
+            )
             print(f"    test, all hits:           {_fmt(*r['test'], len(te))}")
             print(f"    test, semantic hits:      {_fmt(*r['test semantic'], len(te))}")
             print(f"    whole stream, semantic:   {_fmt(*r['stream semantic'], len(texts))}")

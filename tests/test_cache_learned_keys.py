@@ -102,3 +102,60 @@ def test_an_explicit_answer_key_wins(embedder) -> None:
     req = _req(core, PIN[1])
     assert core.lookup(req) is None
     assert core.update(req, "Reset: b", answer_key="faq-7").answer_key == "faq-7"
+
+
+def _keyed_core(judge) -> CacheCore:
+    """Two stored groups under different keys, looked up with hand-made unit vectors (no model)."""
+    from llm_cost_hooks.embeddings import CallableEmbedder
+
+    table: dict[str, list[float]] = {}
+
+    def vec(texts: list[str]) -> list[list[float]]:
+        return [table[t] for t in texts]
+
+    core = CacheCore(
+        EmbeddedBackend(),
+        embedder=CallableEmbedder(vec, name="table", dim=3),
+        config=CacheConfig(audit_sample_rate=0.0, learn_answer_keys=True),
+        equivalence=judge,
+    )
+    core._table = table  # type: ignore[attr-defined]
+    return core
+
+
+def _put(core: CacheCore, text: str, v: list[float], answer: str, key: str | None = None):
+    core._table[text] = v  # type: ignore[attr-defined]
+    req = _req(core, text)
+    hit = core.lookup(req)
+    return hit if hit is not None else core.update(req, answer, answer_key=key)
+
+
+def test_classes_merge_only_after_two_misses_find_them_equal() -> None:
+    # Answers starting with "pin" all say the same; keys "a" and "b" were stored apart.
+    core = _keyed_core(lambda new, old: new.startswith("pin") and old.startswith("pin"))
+    a, b = [1.0, 0.0, 0.0], [0.0, 1.0, 0.0]
+    _put(core, "reset my pin", a, "pin: one", key="a")
+    _put(core, "reset the pin", b, "pin: two", key="b")
+    # A miss halfway between agrees with both: one vote, no merge yet.
+    _put(core, "pin reset please", [0.72, 0.69, 0.0], "pin: three")
+    assert core.stats.keys_merged == 0 and core._key_class("a") != core._key_class("b")
+    _put(core, "please reset pin", [0.69, 0.72, 0.0], "pin: four")
+    assert core.stats.keys_merged == 1 and core._key_class("b") == core._key_class("a")
+    assert core._key_class("b") == core._key_class("a") and core._key_parent.get("a") != "a"
+    assert core.stats.equivalence_checks == 4
+
+
+def test_a_judge_that_never_agrees_merges_nothing() -> None:
+    core = _keyed_core(lambda new, old: False)
+    _put(core, "reset my pin", [1.0, 0.0, 0.0], "pin: one", key="a")
+    _put(core, "reset the pin", [0.0, 1.0, 0.0], "pin: two", key="b")
+    for i, v in enumerate(([0.72, 0.69, 0.0], [0.69, 0.72, 0.0], [0.7, 0.7, 0.1])):
+        _put(core, ("reset pin now", "reset pin", "pin reset now")[i], v, f"pin: {i}")
+    assert core.stats.keys_merged == 0 and core.stats.keys_learned == 0
+
+
+def test_key_classes_follow_chains_and_stay_stable() -> None:
+    core = _keyed_core(lambda new, old: True)
+    core._key_parent.update({"c": "b", "b": "a"})
+    assert [core._key_class(k) for k in ("c", "b", "a", "c", "x")] == ["a", "a", "a", "a", "x"]
+    assert core._key_parent == {"c": "a", "b": "a"}  # compressed, and no key points at itself

@@ -40,6 +40,10 @@ logger = logging.getLogger("llm_cost_hooks.cache")
 # learn_answer_keys: how many near entries (with distinct answer keys) a miss's answer is
 # compared with; each comparison is one call of the equivalence check.
 _LEARN_CANDIDATES = 3
+# learn_answer_keys: how many separate misses must find their answer equal to the answers of
+# two key classes before those classes merge. One wrong "same" from the check then never
+# joins two classes on its own.
+_MERGE_VOTES = 2
 
 
 class CacheBackend(Protocol):
@@ -145,6 +149,8 @@ class CacheStats(BaseModel):
     verified_disagree: int = 0
     keys_learned: int = 0
     keys_refused: int = 0
+    keys_merged: int = 0
+    equivalence_checks: int = 0
     saved_usd: float = 0.0
 
 
@@ -255,6 +261,10 @@ class CacheCore:
         self._pending: OrderedDict[str, tuple[CacheEntry, float, str | None]] = OrderedDict()
         # learn_answer_keys: the nearest stored entry of a miss, waiting for the model's answer.
         self._near_miss: OrderedDict[str, list[CacheEntry | str]] = OrderedDict()
+        # learn_answer_keys: answer keys found equal (a union-find: key -> parent key) and the
+        # evidence for merging two classes not yet merged.
+        self._key_parent: dict[str, str] = {}
+        self._merge_evidence: dict[tuple[str, str], int] = {}
         # Per-entry similarity floors learned from verified disagreements.
         self._entry_floor: dict[str, float] = {}
         self._verify_lock = threading.Lock()
@@ -413,7 +423,11 @@ class CacheCore:
             return None
         top = neigh[0]
         sims = [n.similarity for n in neigh]
-        same = [n.answer_key == top.answer_key for n in neigh]
+        if self._key_parent:
+            keys = [self._key_class(n.answer_key) for n in neigh]
+        else:
+            keys = [n.answer_key for n in neigh]
+        same = [key == keys[0] for key in keys]
         if not sims or sims[0] < policy.min_similarity or sims[0] < self._entry_floor.get(top.entry_id, -1.0):
             self._count(rejected=1)
             return None
@@ -438,9 +452,7 @@ class CacheCore:
                 else 0.0
             )
             agreeing = sum(
-                1
-                for n in neigh[1:]
-                if n.answer_key == top.answer_key and n.similarity >= policy.min_similarity
+                1 for n, eq in zip(neigh[1:], same[1:]) if eq and n.similarity >= policy.min_similarity
             )
             if agreeing < policy.min_agreeing:
                 score = 0.0  # no repeated answer to lean on: the pair alone decides
@@ -476,8 +488,9 @@ class CacheCore:
         for n in neigh:
             if n.similarity < policy.min_similarity or len(refs) >= _LEARN_CANDIDATES:
                 break
-            if n.answer_key not in keys:
-                keys.add(n.answer_key)
+            key = self._key_class(n.answer_key)
+            if key not in keys:
+                keys.add(key)
                 refs.append(n.payload if isinstance(n.payload, CacheEntry) else n.entry_id)
         if not refs:
             return
@@ -486,17 +499,56 @@ class CacheCore:
             while len(self._near_miss) > 1024:
                 self._near_miss.popitem(last=False)
 
+    def _key_class(self, key: str) -> str:
+        """The class an answer key belongs to (itself unless learned equal to another)."""
+        parent = self._key_parent
+        root = key
+        while root in parent:
+            root = parent[root]
+        while key != root:  # path compression
+            nxt = parent[key]
+            parent[key] = root
+            key = nxt
+        return root
+
+    def _merge_vote(self, a: str, b: str) -> None:
+        """One miss's answer was found equal to the answers of classes ``a`` and ``b``; merge
+        them once ``_MERGE_VOTES`` separate misses said so."""
+        with self._verify_lock:
+            a, b = self._key_class(a), self._key_class(b)
+            if a == b:
+                return
+            pair = (a, b) if a < b else (b, a)
+            votes = self._merge_evidence.get(pair, 0) + 1
+            if votes < _MERGE_VOTES:
+                self._merge_evidence[pair] = votes
+                while len(self._merge_evidence) > 100_000:  # bounded; oldest evidence goes first
+                    del self._merge_evidence[next(iter(self._merge_evidence))]
+                return
+            self._merge_evidence.pop(pair, None)
+            self._key_parent[pair[1]] = pair[0]
+        self._count(keys_merged=1)
+
     def _learned_key(self, req: CacheRequest, new: str, refs: list[CacheEntry | str]) -> str | None:
-        """``learn_answer_keys``: the answer key of the first stored entry next to this miss
-        whose answer the model's new answer agrees with, where no contrast check tells the two
-        questions apart."""
+        """``learn_answer_keys``: the answer-key class of the stored entries next to this miss
+        whose answers the model's new answer agrees with, where no contrast check tells the two
+        questions apart. When it agrees with entries of two classes, that is evidence that the
+        classes are one (see :meth:`_merge_vote`)."""
+        agreed: list[str] = []
         for ref in refs:
             entry = ref if isinstance(ref, CacheEntry) else self._backend_call("get", self.backend.get, ref)
-            if entry is not None and not contrast_flags(req.query, entry.query) and self._agrees(new, entry):
-                self._count(keys_learned=1)
-                return entry.answer_key
-        self._count(keys_refused=1)
-        return None
+            if entry is None or contrast_flags(req.query, entry.query):
+                continue
+            self._count(equivalence_checks=1)
+            if self._agrees(new, entry):
+                agreed.append(self._key_class(entry.answer_key))
+        if not agreed:
+            self._count(keys_refused=1)
+            return None
+        self._count(keys_learned=1)
+        for other in agreed[1:]:
+            self._merge_vote(agreed[0], other)
+        return self._key_class(agreed[0])
 
     def _check_pending(self, req: CacheRequest, answer: str, answer_text: str | None) -> None:
         with self._verify_lock:
