@@ -431,6 +431,9 @@ def test_cli_says_plainly_when_the_target_is_out_of_reach(tmp_path, capsys) -> N
     assert args.func(args) == 2
     printed = capsys.readouterr().out
     assert "NOT met" in printed and "held-out slice" in printed
+    # the disabled policy's placeholder threshold is never shown as if it had been chosen
+    assert "threshold 1.0100" not in printed
+    assert "no threshold reaches the target" in printed or "rejected by the held-out slice" in printed
     assert CacheConfig.load(out).default.enabled is False
     args = parser.parse_args(["cache", "calibrate", str(f), "--kind", "combined", "--target", "0.99"])
     assert args.func(args) == 2

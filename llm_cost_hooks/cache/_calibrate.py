@@ -87,15 +87,27 @@ class CalibrationResult(BaseModel):
     holdout: HoldoutCheck | None = None
     n_off_topic: int = 0
     reason: str = ""
+    #: The fitting slice's choice when the held-out slice rejected it (``met`` is then False).
+    rejected: CalibrationPoint | None = None
 
     def summary(self) -> str:
         p = self.point
         status = "met" if self.met else f"NOT met: {self.reason}; semantic tier off for this policy"
+        sizes = (
+            f"{self.n_queries} queries of which {self.n_off_topic} off-topic; {self.n_cache} cache entries"
+        )
+        shown = p if self.met else self.rejected
+        if shown is None:
+            fitting = f"fitting slice: no threshold reaches the target ({sizes})"
+        else:
+            fitting = (
+                f"fitting slice: threshold {shown.threshold:.4f} ({self.policy.kind}); precision "
+                f"{shown.precision:.4f} (lower bound {shown.precision_lower:.4f}); hit rate {shown.hit_rate:.4f} "
+                f"({shown.hits} hits; {sizes})" + ("" if self.met else "; rejected by the held-out slice")
+            )
         lines = [
             f"target precision {self.target_precision:.3f} ({self.rule} rule, {self.confidence:.0%} confidence): {status}",
-            f"fitting slice: threshold {p.threshold:.4f} ({self.policy.kind}); precision {p.precision:.4f} "
-            f"(lower bound {p.precision_lower:.4f}); hit rate {p.hit_rate:.4f} ({p.hits} hits; "
-            f"{self.n_queries} queries of which {self.n_off_topic} off-topic; {self.n_cache} cache entries)",
+            fitting,
         ]
         h = self.holdout
         if h is not None:
@@ -302,6 +314,7 @@ def _check(
     )
     reason = ""
     check: HoldoutCheck | None = None
+    rejected: CalibrationPoint | None = None
     if point is None:
         reason = (
             f"no threshold reaches precision {target} on the fitting slice ({int(fit.sum())} queries); "
@@ -323,6 +336,7 @@ def _check(
         )
         held_value = check.precision_lower if rule == "bound" else prec
         if point is not None and (held_value is None or held_value < target):
+            rejected = point
             what = "lower bound" if rule == "bound" else "precision"
             reason = (
                 f"on the held-out slice {good} of {hits} hits were correct ({what} {held_value or 0.0:.4f}), "
@@ -331,7 +345,9 @@ def _check(
             )
             point = None
     res = _result(policy, point, curve, target, confidence, rule, len(scores), n_cache, policy.min_similarity)
-    return res.model_copy(update={"holdout": check, "n_off_topic": n_off, "reason": reason})
+    return res.model_copy(
+        update={"holdout": check, "n_off_topic": n_off, "reason": reason, "rejected": rejected}
+    )
 
 
 def calibrate_intents(
