@@ -429,14 +429,3 @@ def test_run_deferred_runs_in_order_on_the_writer(tmp_path: Path) -> None:
     memory = MemoryLedger()
     memory.run_deferred(lambda: seen.append(("inline", threading.current_thread().name)))
     assert seen[-1] == ("inline", threading.current_thread().name)
-
-
-def test_sqlite_writer_connection_has_a_large_page_cache(tmp_path: Path) -> None:
-    from llm_cost_hooks.ledger._stores import _WRITER_CACHE_KIB
-
-    ledger = SQLiteLedger(tmp_path / "costs.db")
-    ledger.write(rec())
-    assert ledger.flush()
-    assert _WRITER_CACHE_KIB >= 8 * 1024
-    assert ledger._writer_conn().execute("PRAGMA cache_size").fetchone()[0] == -_WRITER_CACHE_KIB
-    ledger.close()

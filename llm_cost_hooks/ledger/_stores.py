@@ -30,8 +30,6 @@ logger = logging.getLogger("llm_cost_hooks.ledger")
 __all__ = ["JSONLLedger", "MemoryLedger", "SQLiteLedger", "open_ledger"]
 
 _SCHEMA_VERSION = 1
-# Page cache of the writer connection, KiB (grows only as the file does).
-_WRITER_CACHE_KIB = 32 * 1024
 
 _COLUMN_TYPES = {
     "input_tokens": "INTEGER",
@@ -150,10 +148,6 @@ class SQLiteLedger(Ledger):
                 # loss can drop the last transactions, which is fine for cost records.
                 conn.execute("PRAGMA synchronous=NORMAL")
                 conn.execute("PRAGMA busy_timeout=5000")
-                # The writer's page cache (SQLite's default is 2 MiB): the indexes on random
-                # request and task ids touch pages all over the file; re-reading them from
-                # the OS cost ~2 us of the ~16 us a record's insert takes.
-                conn.execute(f"PRAGMA cache_size=-{_WRITER_CACHE_KIB}")
                 init_schema(conn)
                 st = self.path.stat()
             except BaseException:
