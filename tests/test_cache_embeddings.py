@@ -253,15 +253,18 @@ def test_thread_choice_follows_the_load_of_other_processes(monkeypatch) -> None:
     assert c.pick() == 2  # read at most once a second
     clock[0] += 1.0
     assert c.pick() == 1  # other processes keep both cores busy
+    load[0] = 1.3
+    clock[0] += 1.0
+    assert c.pick() == 1  # hysteresis: back to two only once a whole core is free
     load[0] = 0.8
     clock[0] += 1.0
-    assert c.pick() == 1  # hysteresis: back to two only when ~1.5 cores are free
-    load[0] = 0.4
+    assert c.pick() == 2  # an idle 2-core box (load ~0.8 from daemons) gets two threads
+    load[0] = 1.4
     clock[0] += 1.0
-    assert c.pick() == 2
-    load[0] = 0.9
+    assert c.pick() == 2  # and down only once less than half a core is free
+    load[0] = 1.6
     clock[0] += 1.0
-    assert c.pick() == 2  # and down only once less than one core is
+    assert c.pick() == 1
     # this process's own two busy threads count in the load but are not "others"
     for _ in range(300):
         clock[0] += 1.0
