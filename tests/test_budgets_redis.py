@@ -203,3 +203,20 @@ def test_a_settlement_counted_before_its_lost_reply_is_put_back_after_a_restart(
     redis.Redis.from_url(redis_clean_url).flushall()  # restarted without persistence
     assert store.reserve("b", ["k"], [1000], [10], [600], 60).ok
     assert store.usage("k") == (30, 10)  # this process put back what it had spent
+
+
+def test_a_settle_that_sees_a_restart_reports_the_total_after_the_put_back(redis_clean_url: str) -> None:
+    import redis
+
+    store = RedisSpendStore(redis_clean_url, prefix="putback")
+    assert store.reserve("a", ["k"], [1000], [30], [600], 60).ok
+    store.settle("a", ["k"], [30], [600])
+    assert store.reserve("c", ["k"], [1000], [20], [600], 60).ok
+    redis.Redis.from_url(redis_clean_url).flushall()  # restarted without persistence
+    other = RedisSpendStore(redis_clean_url, prefix="putback")
+    assert other.reserve("b", ["k"], [1000], [25], [600], 60).ok
+    other.settle("b", ["k"], [25], [600])
+    # The settle finds the new epoch and puts back this process's 30 from before it: the
+    # total it reports (what budget alerts are judged on) includes that put-back.
+    assert store.settle("c", ["k"], [20], [600]) == [75]
+    assert store.usage("k") == (75, 0)

@@ -20,7 +20,7 @@ from ._limits import NANO, Downgrade, DowngradeRequired, Limit, Period, SpendReq
 from ._store import _PID, FailoverSpendStore, InProcessSpendStore, RedisSpendStore, ReserveOutcome
 
 #: Over-reservation and late settlement reasons (tagged ``budget.overspend.reason``).
-ABOVE_RESERVATION, LEASE_EXPIRED = "above_reservation", "lease_expired"
+ABOVE_RESERVATION, LEASE_EXPIRED, OVER_LIMIT = "above_reservation", "lease_expired", "over_limit"
 
 __all__ = ["Reservation", "SpendGuard"]
 
@@ -673,6 +673,18 @@ class SpendGuard:
                     plan.ttls[0],
                 )
 
+    def _over_limit(self, plan: _Plan, spent: Sequence[int]) -> list[tuple[AlertEvent, str, int]]:
+        """``overspend`` (reason ``over_limit``) for a shared total a settlement left past its
+        limit, e.g. after a Redis restart put back spend made before it; once per key."""
+        out = []
+        for i, units in enumerate(spent):
+            if i < len(plan.limit_units) and units > plan.limit_units[i]:
+                lim = plan.limits[i]
+                excess = (units - plan.limit_units[i]) / lim.scale
+                event = self._overspend_event(plan, i, units / lim.scale, excess, OVER_LIMIT)
+                out.append((event, f"overspend:{plan.keys[i]}", plan.ttls[i]))
+        return out
+
     def _limit_of_key(self, key: str) -> tuple[Limit, str, str] | None:
         for lim in self._period_limits:
             head = f"b:{lim.name}:{lim.scope}:"
@@ -738,7 +750,11 @@ class SpendGuard:
         extra: Sequence[tuple[AlertEvent, str, int]] = (),
     ) -> None:
         try:
-            for event, flag, ttl in [*extra, *self._threshold_events(plan, spent)]:
+            for event, flag, ttl in [
+                *extra,
+                *self._threshold_events(plan, spent),
+                *self._over_limit(plan, spent),
+            ]:
                 self._fire(event, flag, ttl)
             if self.alerts.anomaly is not None:
                 found = self._anomalies.record(
@@ -757,7 +773,11 @@ class SpendGuard:
         extra: Sequence[tuple[AlertEvent, str, int]] = (),
     ) -> None:
         try:
-            for event, flag, ttl in [*extra, *self._threshold_events(plan, spent)]:
+            for event, flag, ttl in [
+                *extra,
+                *self._threshold_events(plan, spent),
+                *self._over_limit(plan, spent),
+            ]:
                 await self._afire(event, flag, ttl)
             if self.alerts.anomaly is not None:
                 found = await self._anomalies.arecord(

@@ -731,7 +731,21 @@ class RedisSpendStore:
         )
         if restarted:
             self._after_restart(keys, actual, ttls)
+            # The put-back can take a total past its limit: report the totals after it.
+            spent = self._call(lambda: self._totals(keys))
         return spent
+
+    def _totals(self, keys: Sequence[str]) -> list[int]:
+        pipe = self._conn.sync().pipeline(transaction=False)
+        for key in keys:
+            pipe.hget(self._k(key), "spent")
+        return [int(x or 0) for x in pipe.execute()]
+
+    async def _atotals(self, keys: Sequence[str]) -> list[int]:
+        pipe = self._conn.aclient().pipeline(transaction=False)
+        for key in keys:
+            pipe.hget(self._k(key), "spent")
+        return [int(x or 0) for x in await pipe.execute()]
 
     def release(self, res_id: str, keys: Sequence[str]) -> None:
         script = self._script("release", _RELEASE)
@@ -816,6 +830,7 @@ class RedisSpendStore:
         spent, restarted = self._settle_reply(keys, actual, ttls, reply)
         if restarted:
             await self._aafter_restart(keys, actual, ttls)
+            spent = await self._acall(lambda: self._atotals(keys))
         return spent
 
     async def arelease(self, res_id: str, keys: Sequence[str]) -> None:
