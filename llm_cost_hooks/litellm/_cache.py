@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import functools
 import logging
-import os
 import threading
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
@@ -30,8 +29,16 @@ from typing import TYPE_CHECKING, Any
 
 from litellm.caching.caching import Cache, LiteLLMCacheType
 
-from ..cache import UNKNOWN_SCOPE, AuditLog, CacheConfig, CacheCore, CacheRequest, CacheScope
-from ..cache._canonical import ChatKey, canonical_chat, decode_answer, encode_answer, hit_marker, price_usage
+from ..cache import UNKNOWN_SCOPE, CacheConfig, CacheCore, CacheRequest, CacheScope
+from ..cache._canonical import (
+    ChatKey,
+    build_core,
+    canonical_chat,
+    decode_answer,
+    drop_corrupt,
+    hit_marker,
+    store_answer,
+)
 from ..cache._openai import completion_dict, completion_from_answer, scope_of_call, stored_choices
 from ._usage import output_text, usage_from_litellm
 
@@ -105,27 +112,17 @@ class LiteLLMSemanticCache(Cache):
         # cache that we never use for chat answers.
         super().__init__(type=LiteLLMCacheType.LOCAL)
         if core is None:
-            if backend is None:
-                if redis_url is not None:
-                    from ..cache import RedisBackend
-
-                    backend = RedisBackend(redis_url, prefix=redis_prefix)
-                else:
-                    from ..cache import EmbeddedBackend
-
-                    where = (
-                        path
-                        if path is not None
-                        else os.environ.get("LLM_COST_HOOKS_CACHE_PATH", "llm_cache.db")
-                    )
-                    backend = EmbeddedBackend(where)
-            if isinstance(config, (str, Path)):
-                config = CacheConfig.load(config)
-            cfg = config or CacheConfig()
-            if ttl_seconds is not None:
-                cfg = cfg.model_copy(update={"ttl_seconds": ttl_seconds})
-            audit = AuditLog(sample_rate=cfg.audit_sample_rate, path=audit_path)
-            core = CacheCore(backend, embedder=embedder, config=cfg, semantic=semantic, audit=audit)
+            core = build_core(
+                path=path,
+                redis_url=redis_url,
+                backend=backend,
+                embedder=embedder,
+                config=config,
+                semantic=semantic,
+                ttl_seconds=ttl_seconds,
+                audit_path=audit_path,
+                redis_prefix=redis_prefix,
+            )
         self.core = core
         self._price_book = price_book
         self._hits: OrderedDict[str, dict[str, Any]] = OrderedDict()
@@ -226,9 +223,7 @@ class LiteLLMSemanticCache(Cache):
                 raise ValueError("stored answer has no choices")
         except Exception as exc:
             if hit is not None:  # a corrupt entry: skip, count, remove
-                self.core.count_corrupt()
-                self.core.invalidate(entry_id=hit.entry.id)
-                logger.warning("cache entry %s is corrupt (%s); removed", hit.entry.id, exc)
+                drop_corrupt(self.core, hit.entry.id, exc)
             else:
                 logger.warning("cache lookup failed (%s: %s); treated as a miss", type(exc).__name__, exc)
             return None
@@ -260,16 +255,17 @@ class LiteLLMSemanticCache(Cache):
             usage = u.model_dump() if u is not None else None
             if usage is not None:
                 usage["total_tokens"] = usage["input_tokens"] + usage["output_tokens"]
-            answer = encode_answer(choices, model=model, usage=usage, native={"litellm": response})
-            self.core.update(
+            verified = store_answer(
+                self.core,
                 req,
-                answer,
-                answer_text="".join(c["text"] for c in choices),
-                cost_usd=price_usage(usage, model, self._price_book),
+                choices,
                 model=model,
+                usage=usage,
+                native={"litellm": response},
+                price_book=self._price_book,
             )
-            if req.verified is not None and kwargs.get("litellm_call_id"):
-                self._note(self._verified, kwargs["litellm_call_id"], req.verified)
+            if verified is not None and kwargs.get("litellm_call_id"):
+                self._note(self._verified, kwargs["litellm_call_id"], verified)
         except Exception as exc:
             logger.warning("cache update failed (%s: %s); answer not cached", type(exc).__name__, exc)
         finally:
