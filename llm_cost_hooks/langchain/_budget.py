@@ -1,17 +1,7 @@
-"""LangChain adapters for context budgets, spend guardrails, dedup, retry budgets and breakers.
-
-Why a wrapper chat model (:class:`GuardedChatModel`) rather than a callback handler: a
-guard has to act *around* the call - reserve before, settle with the real cost after,
-release on error, share one upstream call between duplicates, skip an open circuit and
-pass a (shrunk) ``max_tokens`` to the provider. A callback can only veto by raising in
-``on_chat_model_start``; it cannot change the request, return a shared answer or see
-the call's end when another handler raised first. The wrapper is still a real
-``BaseChatModel``: it composes in chains (``prompt | guarded | parser``), keeps
-``bind_tools``, and the cost handler records one call per invocation (the deduplicated
-ones as ``CacheStatus.DEDUPLICATED``, cost 0, saved = the shared call's price).
-Context budgets for LangChain messages (``trim_messages``, ``ContextBudgetRunnable``)
-are in :mod:`._context`; the guarded-call loop itself is framework-free
-(:mod:`llm_cost_hooks.budget._call`).
+"""GuardedChatModel: context budgets, spend guardrails, dedup, retry budgets and breakers
+around any LangChain chat model. A wrapper, not a callback (docs/budgets.md says why); the
+guarded-call loop is the budget core's (``budget._call``), this module translates messages,
+usage and the output cap.
 """
 
 from __future__ import annotations
@@ -35,7 +25,7 @@ from langchain_core.runnables import Runnable
 from pydantic import ConfigDict, Field
 
 from .._records import TokenUsage
-from ..budget import ContextBudget, Downgrade, SpendGuard
+from ..budget import ContextBudget, Downgrade, DowngradeRequired, SpendGuard
 from ..budget._call import (
     Attempt,
     Attribution,
@@ -51,7 +41,7 @@ from ._callback import CACHE_MARKER_KEY
 from ._context import StreamRunChatModel, annotate_run, trim_messages
 from ._usage import model_name_of, usage_of_message
 
-__all__ = ["GuardedChatModel"]
+__all__ = ["GuardedChatModel", "TierGuardedChatModel"]
 
 _Call = GuardedCall[BaseChatModel]
 _Attempt = Attempt[BaseChatModel]
@@ -89,16 +79,13 @@ def _message(result: ChatResult) -> AIMessage:
 
 class GuardedChatModel(StreamRunChatModel):
     """Wraps a chat model with context budgets, spend guardrails, dedup, a retry budget
-    and a circuit breaker. Every part is optional.
+    and a circuit breaker; every part is optional.
 
-    Per call: trim to ``context_budget`` (route from ``metadata['route']``); check the
-    breaker; join an identical in-flight call (``dedup``; key from
-    ``metadata['idempotency_key']`` or derived from the exact request when
-    ``derive_dedup_key``); reserve the worst case on ``guard`` (a ``downgrade`` policy
-    switches to ``downgrades[to_model]``); call ``inner`` with the reserved output cap
-    as ``max_tokens``; settle the real cost, or release and retry within ``retry``.
-    Trims, reservations, downgrades, retries and breaker state go on the cost record as
-    tags (``budget.*``, ``dedup.*``, ``retry.*``, ``breaker.state``).
+    Per call: trim to ``context_budget``, check ``breaker``, join an identical in-flight
+    call (``dedup``), reserve on ``guard`` (a ``downgrade`` switches to
+    ``downgrades[to_model]``), call ``inner`` with the reserved output cap, then settle,
+    or release and retry within ``retry``. What happened goes on the cost record as tags;
+    see docs/budgets.md.
 
     >>> from llm_cost_hooks.budget import Limit
     >>> from llm_cost_hooks.langchain import FakeChatModelWithUsage
@@ -344,3 +331,13 @@ class GuardedChatModel(StreamRunChatModel):
         copy = message.model_copy(deep=True)
         copy.response_metadata = {**copy.response_metadata, CACHE_MARKER_KEY: {"status": "deduplicated"}}
         return copy
+
+
+class TierGuardedChatModel(GuardedChatModel):
+    """A routed tier's guard: a downgrade request is raised, marked as not sent, so the
+    router moves the call to a cheaper tier and the refused tier writes no failed record."""
+
+    def _pick_downgrade(self, d: Downgrade, call: _Call) -> Target[BaseChatModel] | None:
+        error = DowngradeRequired(d)
+        error.llm_cost_hooks_delegated = True  # type: ignore[attr-defined]
+        raise error

@@ -23,19 +23,36 @@ from ._usage import metadata_of_usage
 __all__ = ["FakeChatModelWithUsage"]
 
 
-def word_chunks(
-    text: str, last: AIMessageChunk, run_manager: CallbackManagerForLLMRun | None, id: str | None = None
+def stream_message(
+    message: AIMessage, run_manager: CallbackManagerForLLMRun | None
 ) -> Iterator[ChatGenerationChunk]:
-    """``text`` streamed word by word (reported to ``run_manager``), then ``last``."""
-    words = text.split(" ") if text else []
+    """``message`` streamed word by word (reported to ``run_manager``), then, like OpenAI
+    with ``stream_usage``, a last chunk without content carrying its tool calls, usage
+    and response metadata."""
+    words = message.text.split(" ") if message.text else []
     for i, word in enumerate(words):
         piece = word if i == 0 else " " + word
-        chunk = ChatGenerationChunk(message=AIMessageChunk(content=piece, id=id))
+        chunk = ChatGenerationChunk(message=AIMessageChunk(content=piece, id=message.id))
         if run_manager:
             run_manager.on_llm_new_token(piece, chunk=chunk)
         yield chunk
-    last.chunk_position = "last"
+    last = AIMessageChunk(
+        content="",
+        id=message.id,
+        tool_call_chunks=tool_chunks(message.tool_calls),
+        usage_metadata=message.usage_metadata,
+        response_metadata=message.response_metadata,
+        chunk_position="last",
+    )
     yield ChatGenerationChunk(message=last)
+
+
+def tool_chunks(tool_calls: Sequence[Any]) -> list[Any]:
+    """A message's tool calls as the tool-call chunks a stream carries."""
+    return [
+        tool_call_chunk(name=tc["name"], args=json.dumps(tc["args"]), id=tc.get("id"), index=i)
+        for i, tc in enumerate(tool_calls)
+    ]
 
 
 Responder = Callable[[Sequence[BaseMessage]], "str | AIMessage"]
@@ -120,13 +137,8 @@ class FakeChatModelWithUsage(BaseChatModel):
         )
         return cast(UsageMetadata, metadata_of_usage(usage))
 
-    def _generate(
-        self,
-        messages: list[BaseMessage],
-        stop: list[str] | None = None,
-        run_manager: CallbackManagerForLLMRun | None = None,
-        **kwargs: Any,
-    ) -> ChatResult:
+    def _answer(self, messages: list[BaseMessage]) -> AIMessage:
+        """The next reply, with the usage and metadata a provider reports."""
         reply = self._next(messages)
         if self.report_usage:
             reply.usage_metadata = self._usage(messages, reply)
@@ -135,6 +147,16 @@ class FakeChatModelWithUsage(BaseChatModel):
             "model_name": self.model_name,
             "finish_reason": "tool_calls" if reply.tool_calls else "stop",
         }
+        return reply
+
+    def _generate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        reply = self._answer(messages)
         if reply.id is None:
             reply.id = f"chatcmpl-fake-{self._calls}"
         return ChatResult(generations=[ChatGeneration(message=reply)])
@@ -146,23 +168,7 @@ class FakeChatModelWithUsage(BaseChatModel):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> Iterator[ChatGenerationChunk]:
-        reply = self._next(messages)
-        # Like OpenAI with stream_usage: the last chunk carries the usage, no content.
-        last = AIMessageChunk(
-            content="",
-            id=reply.id,
-            tool_call_chunks=[
-                tool_call_chunk(name=tc["name"], args=json.dumps(tc["args"]), id=tc["id"], index=i)
-                for i, tc in enumerate(reply.tool_calls)
-            ],
-            response_metadata={
-                "model_name": self.model_name,
-                "finish_reason": "tool_calls" if reply.tool_calls else "stop",
-            },
-        )
-        if self.report_usage:
-            last.usage_metadata = self._usage(messages, reply)
-        yield from word_chunks(reply.text, last, run_manager, reply.id)
+        yield from stream_message(self._answer(messages), run_manager)
 
     def bind_tools(
         self, tools: Sequence[Any], *, tool_choice: Any = None, **kwargs: Any

@@ -17,14 +17,14 @@ from typing import Any, cast
 
 from langchain_core.callbacks import CallbackManagerForLLMRun
 from langchain_core.language_models import BaseChatModel, LangSmithParams
-from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage, HumanMessage, UsageMetadata
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, UsageMetadata
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 from pydantic import ConfigDict, Field, PrivateAttr
 
 from .._errors import ReplayMissError
 from ..routing._replay import OutcomeReplay
 from ._callback import BILLED_MARKER_KEY
-from ._fake import word_chunks
+from ._fake import stream_message
 
 __all__ = ["REPLAY_MARKER_KEY", "ReplayChatModel", "ReplayMissError"]
 
@@ -121,8 +121,4 @@ class ReplayChatModel(BaseChatModel):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> Iterator[ChatGenerationChunk]:
-        msg = self._message(messages)
-        last = AIMessageChunk(
-            content="", usage_metadata=msg.usage_metadata, response_metadata=msg.response_metadata
-        )
-        yield from word_chunks(str(msg.content), last, run_manager)
+        yield from stream_message(self._message(messages), run_manager)

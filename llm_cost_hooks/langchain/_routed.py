@@ -1,12 +1,7 @@
 """RoutedChatModel: one LangChain chat model over several real ones of different prices.
 
-Each request goes to the tier a :mod:`llm_cost_hooks.routing` strategy picks. The tier
-runs as a *child* model run (metadata ``route=<tier>``), so
-:class:`~llm_cost_hooks.langchain.CostCallbackHandler` records it with its real model
-and price; the router's own run is marked ``delegated`` and writes no record (no double
-counting). The decisions and the run loop are the routing core's
-(:mod:`llm_cost_hooks.routing._tiers`, :mod:`llm_cost_hooks.routing._run`); this module
-calls the tiers.
+Decisions and the run loop are the routing core's (``routing._tiers``, ``routing._run``);
+this module calls the tiers, each as a child run with metadata ``route=<tier>``.
 """
 
 from __future__ import annotations
@@ -25,6 +20,7 @@ from .._errors import ConfigurationError
 from ..routing import RouteDecision
 from ..routing._run import RoutedRun, arun_tiers, astream_tiers, run_tiers, stream_tiers
 from ..routing._tiers import TierPlan, check_call_options
+from ._budget import TierGuardedChatModel
 from ._context import StreamRunChatModel
 from ._routed_run import (
     PARSED_KEY,
@@ -36,7 +32,6 @@ from ._routed_run import (
     read_answer,
     route_request,
     tier_config,
-    tier_guard_class,
     with_route,
 )
 from ._routed_run import shadow_config as _shadow_config
@@ -48,36 +43,13 @@ __all__ = ["RoutedChatModel"]
 class RoutedChatModel(StreamRunChatModel):
     """Sends each request to the cheapest tier that will answer it well enough.
 
-    ``tiers`` maps names to real chat models; they are ordered cheapest first by their
-    price-book price (a tier the price book does not know needs ``prices[tier]``, e.g.
-    ``{"input_per_million": 0.2, "output_per_million": 0.6}``). ``strategy`` picks the
-    tier (default: a :class:`~llm_cost_hooks.routing.Cascade` from the cheapest tier);
-    ``quality_floor`` maps a run-metadata ``feature`` to its cheapest allowed tier;
-    ``checks`` are extra answer checks (sync or async) run with the built-in ones
-    (not empty, not truncated, not a refusal, parses as the requested JSON/schema) when
-    a decision has tiers to escalate to. Tool binding and structured output are
-    delegated to the chosen tier at call time.
-
-    Call parameters (``temperature``, ``max_tokens``, ``stop``, any other kwargs) are
-    forwarded to the chosen tier; this model's own ``temperature`` / ``max_tokens`` /
-    ``stop`` are defaults that call-time values override. Once the tier is chosen:
-    ``prompt_cache=True`` (or a dict of ``ttl``, ``max_breakpoints``, ``min_tokens``,
-    ``cache_documents``, ``price_book``) places provider prompt-cache breakpoints for
-    that tier's model; ``context_budget`` (a :class:`~llm_cost_hooks.budget.ContextBudget`)
-    trims the request to the route's budgets and clamps ``max_tokens``; ``guard`` (a
-    :class:`~llm_cost_hooks.budget.SpendGuard`) reserves and settles the call, and a
-    limit with ``on_breach="downgrade"`` moves it to the next cheaper tier (or the
-    limit's ``downgrade_to``) instead of raising. Both run through
-    :class:`~llm_cost_hooks.langchain.GuardedChatModel` with route = tier.
-
-    Every answer carries ``response_metadata["llm_cost_hooks_route"]``:
-    ``{"tier", "reason", "attempts", "checks_passed", "delegated": True}`` plus
-    ``downgrades`` and ``prompt_cache`` when those were used.
-
-    ``shadow`` (a :class:`~llm_cost_hooks.routing.ShadowMode`) also asks another tier for
-    a budgeted share of plain chat requests, after the answer is ready (the caller waits
-    for that second call), judges the pair and records it for ``llm-cost route train
-    --from-ledger``; that call runs as route ``shadow:<tier>``.
+    ``tiers`` maps names to real chat models, ordered cheapest first by price (a model the
+    price book does not know needs ``prices[tier]``); ``strategy`` picks the tier (default:
+    a :class:`~llm_cost_hooks.routing.Cascade` from the cheapest). Call parameters are
+    forwarded to the chosen tier, tools and structured output are bound to it, and every
+    answer carries ``response_metadata["llm_cost_hooks_route"]``. ``quality_floor``,
+    ``checks``, ``prompt_cache``, ``context_budget``, ``guard`` and ``shadow``: see the
+    routing docs (docs/routing.md).
 
     >>> from llm_cost_hooks.langchain import FakeChatModelWithUsage
     >>> llm = RoutedChatModel(tiers={
@@ -146,15 +118,12 @@ class RoutedChatModel(StreamRunChatModel):
             self._guarded = {name: self._wrap(name, model) for name, model in self.tiers.items()}
 
     def _wrap(self, tier: str, model: BaseChatModel) -> BaseChatModel:
-        """The tier behind the context budget and spend guard, with the route = tier
-        (GuardedChatModel trims, clamps max_tokens, reserves and settles; its downgrade
-        requests reach us as DowngradeRequired and move the call to a cheaper tier)."""
+        """The tier behind the context budget and spend guard, with the route = tier."""
         if self.context_budget is None and self.guard is None:
             return model
-        guarded: BaseChatModel = tier_guard_class()(
+        return TierGuardedChatModel(
             inner=model, guard=self.guard, context_budget=self.context_budget, route=tier
         )
-        return guarded
 
     # -- LangChain plumbing -------------------------------------------------------------------
     @property
@@ -242,15 +211,6 @@ class RoutedChatModel(StreamRunChatModel):
         """The decision for these messages (without calling any tier)."""
         return self._plan.route(route_request(messages, metadata, structured=structured))
 
-    def _run(self, messages: list[BaseMessage], run_manager: Any, kwargs: Mapping[str, Any]) -> RoutedRun:
-        metadata = getattr(run_manager, "metadata", None) or {}
-        structured = STRUCT_KW in kwargs or TOOLS_KW in kwargs
-        request = route_request(messages, metadata, structured=structured)
-        return RoutedRun(self._plan, request, structured=structured, read=read_answer)
-
-    def _stop(self, stop: list[str] | None) -> list[str] | None:
-        return stop if stop is not None else self.stop
-
     @staticmethod
     def _result(message: Any, route: Mapping[str, Any]) -> ChatResult:
         return ChatResult(generations=[ChatGeneration(message=with_route(message, route))])
@@ -264,22 +224,24 @@ class RoutedChatModel(StreamRunChatModel):
         return super()._should_stream(async_api=async_api, run_manager=run_manager, **kwargs)
 
     # -- calls: each tier call is a child run; the loop is routing._run's -----------------------
-    def _tier_call(
-        self, run: RoutedRun, messages: list[BaseMessage], stop: list[str] | None, parent: Any, kwargs: Any
-    ) -> Any:
-        """``(tier, attempt) -> (runnable, messages, call kwargs, structured?)`` for the run."""
+    def _start(
+        self, messages: list[BaseMessage], stop: list[str] | None, parent: Any, kwargs: Mapping[str, Any]
+    ) -> tuple[RoutedRun, Any]:
+        """The routed run and its tier calls: ``(tier, attempt) -> (runnable, messages,
+        call kwargs, structured?)``, each a child run of ``parent``."""
+        structured = STRUCT_KW in kwargs or TOOLS_KW in kwargs
+        metadata = getattr(parent, "metadata", None) or {}
+        request = route_request(messages, metadata, structured=structured)
+        run = RoutedRun(self._plan, request, structured=structured, read=read_answer)
+        stop = stop if stop is not None else self.stop
 
         def call(tier: str, attempt: int) -> tuple[Any, list[BaseMessage], dict[str, Any], bool]:
             model, msgs, params, schema = prepare_call(self, tier, kwargs, messages, run.extras)
             call_kwargs = {} if schema is not None else {"stop": stop, **params}
-            return (
-                model,
-                msgs,
-                {"config": tier_config(tier, attempt, parent), **call_kwargs},
-                schema is not None,
-            )
+            config = tier_config(tier, attempt, parent)
+            return model, msgs, {"config": config, **call_kwargs}, schema is not None
 
-        return call
+        return run, call
 
     def _generate(
         self,
@@ -288,9 +250,8 @@ class RoutedChatModel(StreamRunChatModel):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> ChatResult:
-        run = self._run(messages, run_manager, kwargs)
-        stop = self._stop(stop)
-        tier_call = self._tier_call(run, messages, stop, run_manager, kwargs)
+        run, tier_call = self._start(messages, stop, run_manager, kwargs)
+        stop = stop if stop is not None else self.stop
 
         def perform(tier: str, attempt: int) -> Any:
             model, msgs, call_kwargs, structured = tier_call(tier, attempt)
@@ -308,9 +269,8 @@ class RoutedChatModel(StreamRunChatModel):
         run_manager: AsyncCallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> ChatResult:
-        run = self._run(messages, run_manager, kwargs)
-        stop = self._stop(stop)
-        tier_call = self._tier_call(run, messages, stop, run_manager, kwargs)
+        run, tier_call = self._start(messages, stop, run_manager, kwargs)
+        stop = stop if stop is not None else self.stop
 
         async def perform(tier: str, attempt: int) -> Any:
             model, msgs, call_kwargs, structured = tier_call(tier, attempt)
@@ -327,6 +287,19 @@ class RoutedChatModel(StreamRunChatModel):
     # Without escalation the chosen tier's chunks stream straight through. With a cascade
     # an answer must pass its checks before the caller sees it, so it is answered whole and
     # replayed as a chunk (documented latency trade-off).
+    def _stream_start(
+        self, messages: list[BaseMessage], stop: list[str] | None, run_manager: Any, kwargs: dict[str, Any]
+    ) -> tuple[Any, bool, Any, RoutedRun]:
+        """The stream's run (manager or stand-in), whether it is answered whole, its tier
+        calls and the routed run."""
+        parent = self._run_of(run_manager, kwargs)
+        run, tier_call = self._start(messages, stop, parent, kwargs)
+        return parent, self._plan.buffers_stream(run.decision, STRUCT_KW in kwargs), tier_call, run
+
+    @staticmethod
+    def _chunk(piece: Any, route: dict[str, Any] | None) -> ChatGenerationChunk:
+        return ChatGenerationChunk(message=with_route(piece, route) if route else piece)
+
     def _stream(
         self,
         messages: list[BaseMessage],
@@ -334,19 +307,16 @@ class RoutedChatModel(StreamRunChatModel):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> Iterator[ChatGenerationChunk]:
-        parent, notify = self._run_of(run_manager, kwargs), run_manager  # stream() reports our tokens
-        run = self._run(messages, parent, kwargs)
-        whole = self._plan.buffers_stream(run.decision, STRUCT_KW in kwargs)
-        tier_call = self._tier_call(run, messages, self._stop(stop), parent, kwargs)
+        parent, whole, tier_call, run = self._stream_start(messages, stop, run_manager, kwargs)
 
         def open_stream(tier: str, attempt: int) -> Iterator[Any]:
             model, msgs, call_kwargs, _ = tier_call(tier, attempt)
             return iter(model.stream(msgs, **call_kwargs))
 
         def deliver(piece: Any, route: dict[str, Any] | None) -> ChatGenerationChunk:
-            chunk = ChatGenerationChunk(message=with_route(piece, route) if route else piece)
-            if notify:
-                notify.on_llm_new_token(chunk.text, chunk=chunk)
+            chunk = self._chunk(piece, route)
+            if run_manager:  # stream() reports our tokens
+                run_manager.on_llm_new_token(chunk.text, chunk=chunk)
             return chunk
 
         if whole:
@@ -362,19 +332,16 @@ class RoutedChatModel(StreamRunChatModel):
         run_manager: AsyncCallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> AsyncIterator[ChatGenerationChunk]:
-        parent, notify = self._run_of(run_manager, kwargs), run_manager
-        run = self._run(messages, parent, kwargs)
-        whole = self._plan.buffers_stream(run.decision, STRUCT_KW in kwargs)
-        tier_call = self._tier_call(run, messages, self._stop(stop), parent, kwargs)
+        parent, whole, tier_call, run = self._stream_start(messages, stop, run_manager, kwargs)
 
         def open_stream(tier: str, attempt: int) -> AsyncIterator[Any]:
             model, msgs, call_kwargs, _ = tier_call(tier, attempt)
             return model.astream(msgs, **call_kwargs)  # type: ignore[no-any-return]
 
         async def deliver(piece: Any, route: dict[str, Any] | None) -> ChatGenerationChunk:
-            chunk = ChatGenerationChunk(message=with_route(piece, route) if route else piece)
-            if notify:
-                await notify.on_llm_new_token(chunk.text, chunk=chunk)
+            chunk = self._chunk(piece, route)
+            if run_manager:
+                await run_manager.on_llm_new_token(chunk.text, chunk=chunk)
             return chunk
 
         if whole:

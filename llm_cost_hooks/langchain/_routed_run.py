@@ -5,7 +5,6 @@ tier's call prepared (tools, structured output, prompt-cache breakpoints)."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -15,7 +14,6 @@ from langchain_core.callbacks import (
     CallbackManager,
 )
 from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage, HumanMessage
-from langchain_core.messages.tool import tool_call_chunk
 from langchain_core.outputs import ChatResult
 from langchain_core.runnables import Runnable, RunnableConfig
 
@@ -25,6 +23,7 @@ from ..routing._run import RoutedRun, request_of, tier_answer
 from ..routing._tiers import CallExtras
 from ._callback import ROUTE_MARKER_KEY
 from ._context import StreamRun
+from ._fake import tool_chunks
 from ._usage import model_name_of, usage_of_message
 
 if TYPE_CHECKING:
@@ -86,27 +85,6 @@ def shadow_config(tier: str, run_manager: Any) -> RunnableConfig:
     if run_manager is not None:
         config["callbacks"] = child_manager(run_manager)
     return config
-
-
-_TIER_GUARD: type | None = None
-
-
-def tier_guard_class() -> type:
-    """GuardedChatModel whose downgrade requests are marked as not sent: the router moves
-    the call to a cheaper tier, so the refused tier's run must write no (failed) cost record."""
-    global _TIER_GUARD
-    if _TIER_GUARD is None:
-        from ..budget import DowngradeRequired
-        from ._budget import GuardedChatModel
-
-        class _TierGuard(GuardedChatModel):
-            def _pick_downgrade(self, d: Any, ctx: Any) -> Any:
-                error = DowngradeRequired(d)
-                error.llm_cost_hooks_delegated = True  # type: ignore[attr-defined]
-                raise error
-
-        _TIER_GUARD = _TierGuard
-    return _TIER_GUARD
 
 
 def answer_of(
@@ -212,9 +190,6 @@ def as_chunks(result: ChatResult) -> list[AIMessageChunk]:
         response_metadata=dict(msg.response_metadata or {}),
         additional_kwargs=dict(msg.additional_kwargs or {}),
         usage_metadata=getattr(msg, "usage_metadata", None),
-        tool_call_chunks=[
-            tool_call_chunk(name=tc["name"], args=json.dumps(tc["args"]), id=tc.get("id"), index=i)
-            for i, tc in enumerate(getattr(msg, "tool_calls", []) or [])
-        ],
+        tool_call_chunks=tool_chunks(getattr(msg, "tool_calls", None) or []),
     )
     return [chunk]
