@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING, Any, Generic, Literal, NamedTuple, TypeVar
 
 from .._errors import BudgetExceeded, UnknownModelError
 from .._records import TokenUsage
-from ..dedup import CircuitBreaker, CircuitOpenError, RetryBudget, RetryState
+from ..dedup import CircuitBreaker, CircuitOpenError, RetryBudget, RetryState, idempotency_key
 from ._guard import Reservation, SpendGuard
 from ._limits import Downgrade, DowngradeRequired, SpendRequest
 
@@ -223,6 +223,27 @@ class GuardedCall(Generic[M]):
             if options.get("guard") is not None:
                 input_tokens = count_input()
         return cls(target, input_tokens=input_tokens, count_input=count_input, tags=tags, **options)
+
+    def dedup_key(
+        self,
+        metadata: Mapping[str, Any],
+        messages: Any,
+        stop: Any,
+        params: Mapping[str, Any],
+        *,
+        derive: bool,
+    ) -> str | None:
+        """The single-flight key of this call: ``metadata['idempotency_key']``, else (when
+        ``derive``) one derived from the exact request as sent, output cap included."""
+        model = self.target.model
+        request = {
+            "model": model,
+            "messages": messages,
+            "stop": stop,
+            "max_tokens": self.max_tokens,
+            "params": params,
+        }
+        return idempotency_key(metadata, request, namespace=f"{model}:", derive=derive)
 
     def usage_or_counted(self, usage: TokenUsage | None, text: str, attempt: Attempt[M]) -> TokenUsage:
         """``usage`` as reported, else counted: the prompt's tokens and ``text``'s."""

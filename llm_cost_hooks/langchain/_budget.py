@@ -36,7 +36,7 @@ from ..budget._call import (
     guarded_call,
     guarded_stream,
 )
-from ..dedup import CircuitBreaker, RedisSingleFlight, RetryBudget, SingleFlight, idempotency_key
+from ..dedup import CircuitBreaker, RedisSingleFlight, RetryBudget, SingleFlight
 from ._callback import CACHE_MARKER_KEY
 from ._context import StreamRunChatModel, annotate_run, trim_messages
 from ._usage import model_name_of, usage_of_message
@@ -160,16 +160,8 @@ class GuardedChatModel(StreamRunChatModel):
         )
         key = None
         if self.dedup is not None and not stream:
-            request = {
-                "model": target.model,
-                "messages": dicts,
-                "stop": stop,
-                "max_tokens": call.max_tokens,
-                "params": {k: v for k, v in kwargs.items() if k != "callbacks"},
-            }
-            key = idempotency_key(
-                metadata, request, namespace=f"{target.model}:", derive=self.derive_dedup_key
-            )
+            params = {k: v for k, v in kwargs.items() if k != "callbacks"}
+            key = call.dedup_key(metadata, dicts, stop, params, derive=self.derive_dedup_key)
         return call, messages, key
 
     def _pick_downgrade(self, d: Downgrade, call: _Call) -> Target[BaseChatModel] | None:

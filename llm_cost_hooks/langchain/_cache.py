@@ -1,13 +1,6 @@
-"""LangChain adapter of the cache: ``set_llm_cache(SemanticCache())``.
-
-``BaseCache.lookup`` only receives ``(prompt, llm_string)``: no config, no metadata. The
-scope (tenant, route, prompt version, ...) is therefore taken from the model run itself:
-creating a :class:`SemanticCache` registers a LangChain configure hook that adds one
-light callback handler to every callback manager. Its ``on_chat_model_start`` /
-``on_llm_start`` sees the run's metadata (the call's own ``config``, ``with_config``, and
-everything inherited from enclosing chains, tools and agents) and records the run's scope
-in a context variable that ``lookup`` and ``update`` read; ``on_llm_end`` /
-``on_llm_error`` remove it. :func:`cache_scope` fields win over metadata.
+"""LangChain adapter of the cache: ``set_llm_cache(SemanticCache())``. ``BaseCache.lookup``
+gets no config, so a configure hook records each model run's scope for it (see
+docs/cache-scope-and-backends.md); keys, scopes and answers are the cache core's.
 """
 
 from __future__ import annotations
@@ -141,12 +134,9 @@ class SemanticCache(CacheFront, BaseCache):
     """The global LangChain cache: exact, then semantic, inside the request's scope.
 
     ``SemanticCache()`` is embedded (in-process) and persisted to ``llm_cache.db``
-    (``LLM_COST_HOOKS_CACHE_PATH``; ``path=":memory:"`` for none). ``redis_url=`` shares
-    it across processes and machines. ``semantic=False`` keeps only the exact tier. Options:
-    ``path``, ``redis_url``, ``backend``, ``embedder``, ``config`` (a :class:`CacheConfig` or its
-    saved path), ``semantic``, ``max_entries``, ``ttl_seconds``, ``default_tenant``,
-    ``audit_path``, ``audit_capture_text``, ``redis_prefix``, ``redis_timeout_s``;
-    ``price_book`` prices the savings hits record.
+    (``LLM_COST_HOOKS_CACHE_PATH``; ``path=":memory:"`` for none); ``redis_url=`` shares
+    it across processes; ``semantic=False`` keeps only the exact tier. The other options
+    are :class:`~llm_cost_hooks.cache.CacheOptions`; ``price_book`` prices the savings.
 
     >>> from langchain_core.globals import set_llm_cache
     >>> from llm_cost_hooks.langchain import FakeChatModelWithUsage

@@ -1,12 +1,8 @@
 """LangChain glue for context budgets (trim messages, a chain step) and for runs: tags on
 a run's cost record (:func:`annotate_run`) and a streaming run's own run
-(:class:`StreamRunChatModel`).
-
-How segments are recognised in LangChain messages: like the core convention
-(:mod:`llm_cost_hooks.budget`), with the annotations read from
-``message.additional_kwargs`` (or ``response_metadata``): e.g.
-``SystemMessage(doc_text, additional_kwargs={"segment": "retrieved", "score": 0.82})``.
-They are removed before the request is sent.
+(:class:`StreamRunChatModel`). Segment annotations are read from a message's
+``additional_kwargs`` (e.g. ``{"segment": "retrieved", "score": 0.82}``) and removed
+before the request is sent.
 """
 
 from __future__ import annotations
@@ -111,13 +107,9 @@ def _to_messages(value: LanguageModelInput) -> list[BaseMessage]:
 
 
 class ContextBudgetRunnable(RunnableSerializable[LanguageModelInput, list[BaseMessage]]):
-    """A chain step that fits the messages into a :class:`ContextBudget`.
-
-    ``prompt | step | llm``: the step trims and tags the enclosing run, so the next model
-    call's cost record carries ``budget.trimmed.<segment>``. ``step | llm`` (piping
-    straight into a chat model) returns ``GuardedChatModel(llm, context_budget=...)``,
-    which also clamps ``max_tokens`` to the output budget - a plain step cannot change the
-    next model's parameters. The route comes from ``metadata['route']`` or ``route``.
+    """A chain step that fits the messages into a :class:`ContextBudget` and tags the
+    enclosing run (``budget.trimmed.<segment>``). ``step | chat_model`` returns a
+    ``GuardedChatModel``, which also clamps ``max_tokens`` (see docs/budgets.md).
 
     >>> from llm_cost_hooks.budget import SegmentBudgets
     >>> step = ContextBudgetRunnable(budget=ContextBudget(SegmentBudgets(history=20)))

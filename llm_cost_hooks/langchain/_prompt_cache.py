@@ -1,11 +1,5 @@
-"""LangChain adapter of provider prompt caching: a Runnable step that adds breakpoints.
-
-``prompt | PromptCacheBreakpoints(model="claude-sonnet-4-5") | ChatAnthropic(...)`` marks
-the end of the stable segments of every request (system prompt, few-shot examples and
-history, long documents) with ``cache_control: {"type": "ephemeral"}`` content blocks, the
-format langchain-anthropic sends unchanged to Anthropic (and ChatBedrock / ChatVertex
-Anthropic models). For models that cache implicitly (OpenAI, Gemini, DeepSeek) messages
-pass through untouched.
+"""LangChain adapter of provider prompt caching: a chain step that marks the stable
+prefix with ``cache_control`` blocks (docs/prompt-caching.md); the planner is the core's.
 """
 
 from __future__ import annotations

@@ -1,13 +1,5 @@
-"""ReplayChatModel: a chat model that answers with real recorded responses and costs.
-
-It looks the request's last user message up in an outcomes file (RouterBench or
-RouteLLM layout; the lookup is :class:`llm_cost_hooks.routing._replay.OutcomeReplay`) and
-returns that model's real recorded answer. Its cost record equals the recorded ``total_cost``: the message carries
-``response_metadata["llm_cost_hooks_billed"] = {"cost_usd": <recorded>, "tokens_estimated": True}``,
-which :class:`~llm_cost_hooks.langchain.CostCallbackHandler` records as the call's
-dollars instead of pricing tokens (the files record dollars, not token counts; the
-reported usage is counted offline and flagged estimated). The recorded correctness is
-in ``response_metadata["llm_cost_hooks_replay"]["quality"]``.
+"""ReplayChatModel: a chat model that answers with real recorded responses and costs
+(the outcome-file lookup is ``routing._replay.OutcomeReplay``; docs/routing.md).
 """
 
 from __future__ import annotations
@@ -35,9 +27,10 @@ REPLAY_MARKER_KEY = "llm_cost_hooks_replay"
 class ReplayChatModel(BaseChatModel):
     """Answers from an :class:`~llm_cost_hooks.routing.OutcomeDataset` as model ``tier``.
 
-    The request's last user message must equal (whitespace-normalised) a recorded
-    prompt. ``ReplayChatModel.tiers_from(data)`` builds one per model for a
-    :class:`RoutedChatModel`.
+    The request's last user message must equal (whitespace-normalised) a recorded prompt;
+    the answer is that model's recorded response, billed at its recorded ``total_cost``
+    (``response_metadata["llm_cost_hooks_billed"]``; the usage is counted offline and
+    flagged estimated) with its correctness in ``["llm_cost_hooks_replay"]["quality"]``.
 
     >>> import numpy as np
     >>> from llm_cost_hooks.routing import OutcomeDataset
