@@ -77,16 +77,11 @@ class _RunScopeTracker(BaseCallbackHandler):
     ) -> None:
         begin_run(run_id, metadata)
 
-    def on_llm_start(
-        self, *args: Any, run_id: UUID, metadata: dict[str, Any] | None = None, **kw: Any
-    ) -> None:
-        begin_run(run_id, metadata)
-
-    def on_llm_end(self, response: Any, *, run_id: UUID, **kwargs: Any) -> None:
+    def on_llm_end(self, *args: Any, run_id: UUID, **kwargs: Any) -> None:
         end_run(run_id)
 
-    def on_llm_error(self, error: BaseException, *, run_id: UUID, **kwargs: Any) -> None:
-        end_run(run_id)
+    on_llm_start = on_chat_model_start
+    on_llm_error = on_llm_end
 
 
 _hook_lock = threading.Lock()
@@ -135,8 +130,10 @@ class SemanticCache(CacheFront, BaseCache):
 
     ``SemanticCache()`` is embedded (in-process) and persisted to ``llm_cache.db``
     (``LLM_COST_HOOKS_CACHE_PATH``; ``path=":memory:"`` for none); ``redis_url=`` shares
-    it across processes; ``semantic=False`` keeps only the exact tier. The other options
-    are :class:`~llm_cost_hooks.cache.CacheOptions`; ``price_book`` prices the savings.
+    it across processes; ``semantic=False`` keeps only the exact tier. Also ``backend``,
+    ``embedder``, ``config`` (a :class:`CacheConfig` or its saved path), ``max_entries``,
+    ``ttl_seconds``, ``default_tenant``, ``audit_path``, ``audit_capture_text``,
+    ``redis_prefix``, ``redis_timeout_s``; ``price_book`` prices the savings hits record.
 
     >>> from langchain_core.globals import set_llm_cache
     >>> from llm_cost_hooks.langchain import FakeChatModelWithUsage

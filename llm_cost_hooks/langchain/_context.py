@@ -14,6 +14,7 @@ from langchain_core.language_models import BaseChatModel, LanguageModelInput
 from langchain_core.messages import (
     AIMessageChunk,
     BaseMessage,
+    HumanMessage,
     convert_to_messages,
     convert_to_openai_messages,
 )
@@ -21,6 +22,7 @@ from langchain_core.prompt_values import PromptValue
 from langchain_core.runnables import RunnableConfig, RunnableSerializable
 from pydantic import ConfigDict
 
+from .._errors import ConfigurationError
 from ..budget import ContextBudget, TrimResult
 
 __all__ = ["ContextBudgetRunnable", "StreamRunChatModel", "annotate_run", "trim_messages"]
@@ -98,12 +100,20 @@ def trim_messages(
     return out, result
 
 
-def _to_messages(value: LanguageModelInput) -> list[BaseMessage]:
+def to_messages(value: Any, owner: str) -> list[BaseMessage]:
+    """A chain step's input (a prompt value, a string, a message or a list of messages) as
+    messages; ``owner`` names the step in the error for anything else."""
     if isinstance(value, PromptValue):
         return value.to_messages()
     if isinstance(value, str):
-        return convert_to_messages([("human", value)])
-    return convert_to_messages(value)
+        return [HumanMessage(value)]
+    if isinstance(value, BaseMessage):
+        return [value]
+    if isinstance(value, Sequence):
+        return convert_to_messages(value)
+    raise ConfigurationError(
+        f"{owner} takes a prompt value, a string or a list of messages; got {type(value).__name__}."
+    )
 
 
 class ContextBudgetRunnable(RunnableSerializable[LanguageModelInput, list[BaseMessage]]):
@@ -125,7 +135,9 @@ class ContextBudgetRunnable(RunnableSerializable[LanguageModelInput, list[BaseMe
 
     def _trim(self, value: LanguageModelInput, run_manager: Any, config: RunnableConfig) -> list[BaseMessage]:
         route = (config.get("metadata") or {}).get("route") or self.route
-        messages, result = trim_messages(self.budget, _to_messages(value), route=route, model=self.model)
+        messages, result = trim_messages(
+            self.budget, to_messages(value, "ContextBudgetRunnable"), route=route, model=self.model
+        )
         tags = result.tags()
         if tags and run_manager is not None:
             annotate_run(run_manager, tags)

@@ -7,8 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Literal
 
-from langchain_core.messages import BaseMessage, HumanMessage, convert_to_messages
-from langchain_core.prompt_values import PromptValue
+from langchain_core.messages import BaseMessage
 from langchain_core.runnables import Runnable, RunnableConfig
 
 from .._errors import ConfigurationError
@@ -23,6 +22,7 @@ from ..prompt_cache._placement import (
     plan_breakpoints,
     tools_worth_marking,
 )
+from ._context import to_messages
 
 __all__ = ["PromptCacheBreakpoints", "add_breakpoints_to_messages", "anthropic_tools_with_cache"]
 
@@ -33,20 +33,6 @@ def _view(message: BaseMessage) -> MessageView:
     tool_calls = [dict(tc) for tc in getattr(message, "tool_calls", None) or []]
     role = _ROLES.get(message.type, getattr(message, "role", "user"))
     return message_view({"role": role, "content": message.content, "tool_calls": tool_calls})
-
-
-def _to_messages(value: Any) -> list[BaseMessage]:
-    if isinstance(value, PromptValue):
-        return value.to_messages()
-    if isinstance(value, str):
-        return [HumanMessage(value)]
-    if isinstance(value, BaseMessage):
-        return [value]
-    if isinstance(value, Sequence):
-        return convert_to_messages(value)
-    raise ConfigurationError(
-        f"PromptCacheBreakpoints takes a prompt value, a string or a list of messages; got {type(value).__name__}."
-    )
 
 
 def anthropic_tools_with_cache(
@@ -192,7 +178,7 @@ class PromptCacheBreakpoints(Runnable[Any, list[BaseMessage]]):
         return bound
 
     def _place(self, value: Any) -> list[BaseMessage]:
-        messages = _to_messages(value)
+        messages = to_messages(value, "PromptCacheBreakpoints")
         out, report = add_breakpoints_to_messages(
             messages,
             self.model,
