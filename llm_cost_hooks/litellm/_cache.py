@@ -24,13 +24,13 @@ import logging
 import threading
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from litellm.caching.caching import Cache, LiteLLMCacheType
 
-from ..cache import UNKNOWN_SCOPE, CacheConfig, CacheCore, CacheRequest, CacheScope
+from ..cache import UNKNOWN_SCOPE, CacheCore, CacheRequest, CacheScope
 from ..cache._canonical import (
+    CacheOptions,
     ChatKey,
     build_core,
     canonical_chat,
@@ -43,7 +43,7 @@ from ..cache._openai import completion_dict, completion_from_answer, scope_of_ca
 from ._usage import output_text, usage_from_litellm
 
 if TYPE_CHECKING:
-    from ..embeddings import Embedder
+    from typing_extensions import Unpack
 
 __all__ = ["LiteLLMSemanticCache", "canonical_request"]
 
@@ -84,8 +84,9 @@ class LiteLLMSemanticCache(Cache):
 
     ``LiteLLMSemanticCache()`` is embedded and persisted to ``llm_cache.db``
     (``LLM_COST_HOOKS_CACHE_PATH``; ``path=":memory:"`` for none); ``redis_url=`` shares it
-    across processes and machines; ``semantic=False`` keeps only the exact tier. Pass
-    ``core=`` to share one :class:`~llm_cost_hooks.cache.CacheCore` with another adapter.
+    across processes and machines; ``semantic=False`` keeps only the exact tier. The other
+    options are the LangChain ``SemanticCache``'s; pass ``core=`` instead to share one
+    :class:`~llm_cost_hooks.cache.CacheCore` with another adapter.
 
     >>> import litellm
     >>> from llm_cost_hooks.litellm import LiteLLMSemanticCache
@@ -94,36 +95,12 @@ class LiteLLMSemanticCache(Cache):
     """
 
     def __init__(
-        self,
-        *,
-        core: CacheCore | None = None,
-        path: str | Path | None = None,
-        redis_url: str | None = None,
-        backend: Any = None,
-        embedder: Embedder | None = None,
-        config: CacheConfig | str | Path | None = None,
-        semantic: bool | None = None,
-        ttl_seconds: float | None = None,
-        audit_path: str | Path | None = None,
-        price_book: Any = None,
-        redis_prefix: str = "llmch",
+        self, *, core: CacheCore | None = None, price_book: Any = None, **options: Unpack[CacheOptions]
     ) -> None:
         # LiteLLM's own machinery (supported call types, mode) with an in-memory inner
         # cache that we never use for chat answers.
         super().__init__(type=LiteLLMCacheType.LOCAL)
-        if core is None:
-            core = build_core(
-                path=path,
-                redis_url=redis_url,
-                backend=backend,
-                embedder=embedder,
-                config=config,
-                semantic=semantic,
-                ttl_seconds=ttl_seconds,
-                audit_path=audit_path,
-                redis_prefix=redis_prefix,
-            )
-        self.core = core
+        self.core = core if core is not None else build_core(**options)
         self._price_book = price_book
         self._hits: OrderedDict[str, dict[str, Any]] = OrderedDict()
         self._scopes: OrderedDict[str, CacheScope] = OrderedDict()  # call id -> scope read at lookup
