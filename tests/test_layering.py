@@ -263,6 +263,23 @@ def test_layering_rules_hold() -> None:
     assert not problems, "layering violations:\n" + "\n".join(problems)
 
 
+# An adapter holds framework glue only: a module past this size has core logic to move out.
+ADAPTER_MODULE_MAX_LINES = 400
+
+
+def test_adapter_modules_stay_small() -> None:
+    sizes = {
+        path: len(path.read_text(encoding="utf-8").splitlines())
+        for adapter in sorted(ADAPTERS)
+        for path in sorted((ROOT / adapter).glob("*.py"))
+    }
+    assert len(sizes) > 10  # both adapters were read
+    big = [
+        f"{p.relative_to(ROOT.parent)}: {n} lines" for p, n in sizes.items() if n > ADAPTER_MODULE_MAX_LINES
+    ]
+    assert not big, f"adapter modules over {ADAPTER_MODULE_MAX_LINES} lines:\n" + "\n".join(big)
+
+
 # --- the checker itself catches what it promises -------------------------------------------
 
 

@@ -13,9 +13,10 @@ from ._core import AuditLog, CacheConfig, CacheCore
 from ._embedded import EmbeddedBackend
 
 if TYPE_CHECKING:
+    from .._records import TokenUsage
     from ..embeddings import Embedder
 
-__all__ = ["CACHE_PATH_ENV", "CacheFront", "CacheOptions", "build_core"]
+__all__ = ["CACHE_PATH_ENV", "CacheFront", "CacheOptions", "build_core", "stored_usage"]
 
 #: Where the embedded backend persists when no ``path`` is given (default ``llm_cache.db``).
 CACHE_PATH_ENV = "LLM_COST_HOOKS_CACHE_PATH"
@@ -85,6 +86,13 @@ def build_core(
         audit_capture_text = get_settings().capture_content
     audit = AuditLog(sample_rate=cfg.audit_sample_rate, path=audit_path, capture_text=audit_capture_text)
     return CacheCore(backend, embedder=embedder, config=cfg, semantic=semantic, audit=audit)
+
+
+def stored_usage(usage: TokenUsage | None) -> dict[str, int] | None:
+    """A call's usage as the plain counts a cache entry stores (``None``: none reported)."""
+    if usage is None:
+        return None
+    return {**usage.model_dump(), "total_tokens": usage.input_tokens + usage.output_tokens}
 
 
 class CacheFront:

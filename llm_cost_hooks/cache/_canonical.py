@@ -29,7 +29,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ._build import CacheFront, CacheOptions, build_core
+from ._build import CacheFront, CacheOptions, build_core, stored_usage
 from ._memo import RequestMemo, RevivedMemo, shallow_copies
 from ._scope import begin_run, end_run, resolve_scope, run_scope
 from ._serialized import serialized_messages, serialized_params
@@ -59,6 +59,7 @@ __all__ = [
     "serialized_chat_key",
     "shallow_copies",
     "store_answer",
+    "stored_usage",
     "token_usage",
 ]
 

@@ -38,9 +38,10 @@ from ..cache._canonical import (
     serialized_chat_key,
     shallow_copies,
     store_answer,
+    stored_usage,
 )
 from ._callback import CACHE_MARKER_KEY, VERIFIED_MARKER_KEY
-from ._usage import usage_dict
+from ._usage import usage_of_message
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
@@ -227,7 +228,7 @@ class SemanticCache(CacheFront, BaseCache):
                         del rm[CACHE_MARKER_KEY]
                         g = g.model_copy(update={"message": msg.model_copy(update={"response_metadata": rm})})
                     model = model or rm.get("model_name") or rm.get("model")
-                    usage = usage or usage_dict(getattr(msg, "usage_metadata", None))
+                    usage = usage or stored_usage(usage_of_message(msg))
                     finish = finish or rm.get("finish_reason")
                 choices.append(
                     {"text": g.text, "tool_calls": getattr(msg, "tool_calls", None), "finish_reason": finish}

@@ -1,8 +1,7 @@
 """Reading token usage from LangChain objects: the one place the adapter does it.
 
 ``usage_metadata`` on an ``AIMessage`` (LangChain's standard field) and the older
-``llm_output["token_usage"]`` (OpenAI's field names) both become a ``TokenUsage``;
-``usage_dict`` gives the plain mapping the caches store.
+``llm_output["token_usage"]`` (OpenAI's field names) both become a ``TokenUsage``.
 """
 
 from __future__ import annotations
@@ -17,7 +16,6 @@ __all__ = [
     "metadata_of_usage",
     "model_name_of",
     "replayed_by_cache",
-    "usage_dict",
     "usage_from_llm_output",
     "usage_from_metadata",
     "usage_of_message",
@@ -79,19 +77,3 @@ def usage_of_message(message: Any) -> TokenUsage | None:
     """The usage a message reports in ``usage_metadata``, or None when it reports none."""
     um = getattr(message, "usage_metadata", None)
     return usage_from_metadata(um) if um else None
-
-
-def usage_dict(usage: Mapping[str, Any] | None) -> dict[str, int] | None:
-    """``usage_metadata`` flattened to the plain counts a cache entry stores."""
-    if not usage:
-        return None
-    din = usage.get("input_token_details") or {}
-    dout = usage.get("output_token_details") or {}
-    return {
-        "input_tokens": usage.get("input_tokens", 0),
-        "output_tokens": usage.get("output_tokens", 0),
-        "total_tokens": usage.get("total_tokens", 0),
-        "cache_read_tokens": din.get("cache_read") or 0,
-        "cache_write_tokens": din.get("cache_creation") or 0,
-        "reasoning_tokens": dout.get("reasoning") or 0,
-    }

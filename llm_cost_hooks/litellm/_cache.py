@@ -38,6 +38,7 @@ from ..cache._canonical import (
     drop_corrupt,
     hit_marker,
     store_answer,
+    stored_usage,
 )
 from ..cache._openai import completion_dict, completion_from_answer, scope_of_call, stored_choices
 from ._usage import output_text, usage_from_litellm
@@ -228,10 +229,7 @@ class LiteLLMSemanticCache(Cache):
                 return
             choices = stored_choices(response)
             model = _bare_model(str(response.get("model") or kwargs.get("model")))
-            u = usage_from_litellm(response.get("usage"))
-            usage = u.model_dump() if u is not None else None
-            if usage is not None:
-                usage["total_tokens"] = usage["input_tokens"] + usage["output_tokens"]
+            usage = stored_usage(usage_from_litellm(response.get("usage")))
             verified = store_answer(
                 self.core,
                 req,
