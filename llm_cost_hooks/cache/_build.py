@@ -92,7 +92,14 @@ def stored_usage(usage: TokenUsage | None) -> dict[str, int] | None:
     """A call's usage as the plain counts a cache entry stores (``None``: none reported)."""
     if usage is None:
         return None
-    return {**usage.model_dump(), "total_tokens": usage.input_tokens + usage.output_tokens}
+    return {
+        "input_tokens": usage.input_tokens,
+        "output_tokens": usage.output_tokens,
+        "total_tokens": usage.input_tokens + usage.output_tokens,
+        "cache_read_tokens": usage.cache_read_tokens,
+        "cache_write_tokens": usage.cache_write_tokens,
+        "reasoning_tokens": usage.reasoning_tokens,
+    }
 
 
 class CacheFront:
