@@ -278,7 +278,7 @@ class RouterModel:
         l2_grid: Sequence[float] = L2_GRID,
         guard_z: float = 1.2816,
         group_cols: int = 0,
-        group_shrink: float = 10.0,
+        group_shrink: float = 30.0,
     ) -> RouterModel:
         """Train on ``data``; ``embeddings`` (n, dim) may be given to skip embedding.
 

@@ -46,7 +46,7 @@ def train_router(
     kind: Literal["logistic", "ridge", "ridge_guarded"] = "ridge",
     folds: int = 5,
     selector: TextSelector | None = None,
-    template_prior: float | None = 10.0,
+    template_prior: float | None = 30.0,
     out: str | Path | None = None,
 ) -> TrainedRouter:
     """Train, cross-fit and calibrate a router on ``data``; save it to ``out`` if given.
