@@ -395,7 +395,10 @@ def test_template_prior_routes_by_template_when_the_question_cannot(tmp_path: Pa
         prompts.append(f"{easy if i % 2 else hard}\nQuestion {i}: {words}?")
         quality.append([1.0, 1.0] if i % 2 else [0.0, 1.0])
     ds = OutcomeDataset(
-        prompts=prompts, tiers=["small", "large"], quality=np.array(quality), cost=np.tile([1e-4, 2e-3], (240, 1))
+        prompts=prompts,
+        tiers=["small", "large"],
+        quality=np.array(quality),
+        cost=np.tile([1e-4, 2e-3], (240, 1)),
     )
     emb = HashingEmbedder(64)
     train, test = ds.subset(np.arange(160)), ds.subset(np.arange(160, 240))
@@ -414,8 +417,12 @@ def test_template_prior_routes_by_template_when_the_question_cannot(tmp_path: Pa
     x = np.zeros((1, m.dim), dtype=np.float32)
     x[0, -1] = 1.0
     plain = RouterModel(
-        kind="ridge", tiers=m.tiers, embedder_name=m.embedder_name, dim=m.dim,
-        arrays={k: v for k, v in m.arrays.items() if not k.startswith("g")}, params={},
+        kind="ridge",
+        tiers=m.tiers,
+        embedder_name=m.embedder_name,
+        dim=m.dim,
+        arrays={k: v for k, v in m.arrays.items() if not k.startswith("g")},
+        params={},
     )
     expect = np.clip(plain.predict(x)[0] + m.arrays["gq_all"], 0, 1)
     assert np.allclose(m.predict(x)[0], expect, atol=1e-6)

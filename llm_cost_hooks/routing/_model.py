@@ -360,7 +360,13 @@ class RouterModel:
             if group_cols:
                 keys = x[:, -group_cols:]
                 gkey, gq, gc = group_priors(keys, qy, cy, group_shrink)
-                group = {"gkey": gkey, "gq": gq, "gc": gc, "gq_all": qy.mean(axis=0), "gc_all": cy.mean(axis=0)}
+                group = {
+                    "gkey": gkey,
+                    "gq": gq,
+                    "gc": gc,
+                    "gq_all": qy.mean(axis=0),
+                    "gc_all": cy.mean(axis=0),
+                }
                 pq = _prior_of(keys, gkey, gq, group["gq_all"])
                 qy, cy = qy - pq, cy - _prior_of(keys, gkey, gc, group["gc_all"])
             wq, mu, qm, l2q, q_loo = _fit_ridge_loo_preds(x, qy, l2_grid)
