@@ -38,7 +38,7 @@ from llm_cost_hooks.routing import (
 )
 from llm_cost_hooks.routing._cli import add_route_commands
 from llm_cost_hooks.routing._model import embed_texts, fold_of
-from llm_cost_hooks.routing._strategies import calibrate_points, pick_tiers
+from llm_cost_hooks.routing._strategies import calibrate_points, choose_tiers, pick_tiers
 
 FEW_SHOT = "\n".join(
     f"Example {k}: a worked question about topic {k} with its careful answer, kept for the format. Answer: {k}"
@@ -380,3 +380,49 @@ def test_confidence_and_horizon_survive_the_saved_file(tmp_path: Path) -> None:
     assert op.quality_low is not None and op.quality_low >= goal - 1e-9 and op.quality > op.quality_low
     plain = train_router(train, emb, target=QualityTarget(share=0.95))
     assert plain.operating_point is not None and plain.operating_point.cost < op.cost
+
+
+def test_template_prior_routes_by_template_when_the_question_cannot(tmp_path: Path) -> None:
+    """Two templates whose questions read alike: the cheap tier is always right behind one
+    and always wrong behind the other. The template prior tells them apart; a request
+    behind an unseen template gets the overall mean."""
+    rng = np.random.default_rng(7)
+    easy = "\n".join(f"Rule {k}: reply with the letter only, as in the sample {k}." for k in range(12))
+    hard = "\n".join(f"Step {k}: show every line of the derivation for part {k}." for k in range(12))
+    prompts, quality = [], []
+    for i in range(240):
+        words = " ".join(rng.choice(["alpha", "beta", "gamma", "delta", "omega", "sigma"], size=6))
+        prompts.append(f"{easy if i % 2 else hard}\nQuestion {i}: {words}?")
+        quality.append([1.0, 1.0] if i % 2 else [0.0, 1.0])
+    ds = OutcomeDataset(
+        prompts=prompts,
+        tiers=["small", "large"],
+        quality=np.array(quality),
+        cost=np.tile([1e-4, 2e-3], (240, 1)),
+    )
+    emb = HashingEmbedder(64)
+    train, test = ds.subset(np.arange(160)), ds.subset(np.arange(160, 240))
+    router = train_router(train, emb, target=QualityTarget(share=0.95), out=tmp_path / "r")
+    assert router.model.fold_model(0).params["group_cols"] == router.model.selector.buckets
+    loaded = TrainedRouter.load(str(tmp_path / "r"), embedder=emb)
+    q, _ = loaded.predict_texts(test.prompts)
+    assert np.allclose(q, router.predict_texts(test.prompts)[0], atol=1e-6)  # the file keeps the priors
+    small_right = test.quality[:, 0] == 1.0
+    assert q[small_right, 0].min() > 0.8 and q[~small_right, 0].max() < 0.2
+    # At any price weight between the two tiers' value gaps: easy -> small, hard -> large.
+    pick = choose_tiers(q, loaded.predict_texts(test.prompts)[1], 100.0)
+    assert np.array_equal(pick, np.where(small_right, 0, 1))
+    # A template never seen in training: the prior is the overall mean of the training rows.
+    m = loaded.model.fold_model(0)
+    x = np.zeros((1, m.dim), dtype=np.float32)
+    x[0, -1] = 1.0
+    plain = RouterModel(
+        kind="ridge",
+        tiers=m.tiers,
+        embedder_name=m.embedder_name,
+        dim=m.dim,
+        arrays={k: v for k, v in m.arrays.items() if not k.startswith("g")},
+        params={},
+    )
+    expect = np.clip(plain.predict(x)[0] + m.arrays["gq_all"], 0, 1)
+    assert np.allclose(m.predict(x)[0], expect, atol=1e-6)

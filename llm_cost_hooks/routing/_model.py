@@ -17,6 +17,13 @@ Numpy-only kinds, saved as plain arrays (``router.npz``, loaded with
   real advantage caps its predicted advantage; with no proven advantage the tier stays just
   below the reference (cost then decides). So at a high willingness to pay the router answers
   like the reference unless another tier has shown it does better on such prompts.
+
+With ``group_cols`` (what :func:`~._train.train_router` passes: the template feature of
+:class:`~._text.TextSelector`), the ``ridge`` kinds first learn a prior per group of
+requests that share a template (the mean quality and cost of every tier on the group's
+training rows, shrunk towards the overall mean by ``group_shrink`` pseudo-rows) and fit
+the ridge model to what the question adds to that prior. A request of a template never
+seen in training gets the overall mean as its prior.
 """
 
 from __future__ import annotations
@@ -41,9 +48,11 @@ if TYPE_CHECKING:
 
 __all__ = ["HashingEmbedder", "RouterModel", "RouterModelError"]
 
-FORMAT_VERSION = 2
-#: Files written before cross-fitting and text selection still load (one model, raw text).
-_READABLE_VERSIONS = (1, 2)
+FORMAT_VERSION = 3
+#: Files written before cross-fitting and text selection (1) or template priors (2) still load.
+_READABLE_VERSIONS = (1, 2, 3)
+# Two template features are the same group when no coordinate differs by more than this.
+_GROUP_TOL = 1e-3
 _TEXT_KEY = "text.shared_lines"
 
 
@@ -159,6 +168,33 @@ def _advantage_caps(
     return caps
 
 
+def group_priors(
+    keys: np.ndarray, q: np.ndarray, c: np.ndarray, shrink: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per distinct row of ``keys``: the mean quality and cost of every tier, each shrunk
+    towards the overall mean by ``shrink`` pseudo-rows. Returns (group keys, quality, cost)."""
+    uniq, inv = np.unique(np.round(keys, 4), axis=0, return_inverse=True)
+    inv = np.asarray(inv).reshape(-1)
+    n = np.bincount(inv, minlength=len(uniq)).astype(np.float64)[:, None]
+    gq = np.zeros((len(uniq), q.shape[1]))
+    gc = np.zeros((len(uniq), c.shape[1]))
+    np.add.at(gq, inv, q)
+    np.add.at(gc, inv, c)
+    gq = (gq + shrink * q.mean(axis=0)) / (n + shrink)
+    gc = (gc + shrink * c.mean(axis=0)) / (n + shrink)
+    return uniq, gq, gc
+
+
+def _prior_of(keys: np.ndarray, gkey: np.ndarray, gval: np.ndarray, overall: np.ndarray) -> np.ndarray:
+    """Each row's group prior (``overall`` for a group not seen in training)."""
+    if not len(gkey):
+        return np.tile(overall, (len(keys), 1))
+    dist = np.abs(keys[:, None, :] - gkey[None, :, :]).max(axis=2)
+    near = np.argmin(dist, axis=1)
+    known = dist[np.arange(len(keys)), near] <= _GROUP_TOL
+    return np.where(known[:, None], gval[near], overall[None, :])
+
+
 # A tier with no proven advantage is held this far below the reference: at the same
 # predicted quality the reference wins a pure-quality decision, any price weight the cheaper.
 _BELOW_REFERENCE = 1e-6
@@ -241,6 +277,8 @@ class RouterModel:
         prune: Literal["pareto", "none"] = "none",
         l2_grid: Sequence[float] = L2_GRID,
         guard_z: float = 1.2816,
+        group_cols: int = 0,
+        group_shrink: float = 30.0,
     ) -> RouterModel:
         """Train on ``data``; ``embeddings`` (n, dim) may be given to skip embedding.
 
@@ -249,6 +287,10 @@ class RouterModel:
         noise); ``"none"`` keeps every tier. ``guard_z`` (``ridge_guarded``): how many
         standard errors below its measured advantage a tier's advantage is capped (1.2816:
         a one-sided 90% lower bound).
+
+        ``group_cols`` (``ridge`` kinds): the last this many columns of the embeddings name a
+        request's group (a template); the model learns a prior per group, shrunk towards the
+        overall mean by ``group_shrink`` pseudo-rows, and the ridge fit learns the rest.
         """
         if str(kind) == "knn":
             raise ConfigurationError(
@@ -306,9 +348,30 @@ class RouterModel:
         elif kind in ("ridge", "ridge_guarded"):
             if not l2_grid or any(v <= 0 for v in l2_grid):
                 raise ConfigurationError(f"l2_grid must hold positive values, got {list(l2_grid)}.")
+            if group_cols < 0 or group_cols > emb.shape[1] or not group_shrink > 0:
+                raise ConfigurationError(
+                    f"group_cols must be in [0, {emb.shape[1]}] and group_shrink > 0, got "
+                    f"{group_cols} and {group_shrink}."
+                )
             x = emb.astype(np.float64)
-            wq, mu, qm, l2q, q_loo = _fit_ridge_loo_preds(x, q.astype(np.float64), l2_grid)
-            wc, _, cm, l2c = _fit_ridge_loo(x, c.astype(np.float64), l2_grid)
+            qy, cy = q.astype(np.float64), c.astype(np.float64)
+            group: dict[str, np.ndarray] = {}
+            pq = np.zeros_like(qy)
+            if group_cols:
+                keys = x[:, -group_cols:]
+                gkey, gq, gc = group_priors(keys, qy, cy, group_shrink)
+                group = {
+                    "gkey": gkey,
+                    "gq": gq,
+                    "gc": gc,
+                    "gq_all": qy.mean(axis=0),
+                    "gc_all": cy.mean(axis=0),
+                }
+                pq = _prior_of(keys, gkey, gq, group["gq_all"])
+                qy, cy = qy - pq, cy - _prior_of(keys, gkey, gc, group["gc_all"])
+            wq, mu, qm, l2q, q_loo = _fit_ridge_loo_preds(x, qy, l2_grid)
+            q_loo = q_loo + pq
+            wc, _, cm, l2c = _fit_ridge_loo(x, cy, l2_grid)
             arrays = {
                 "mu": mu.astype(np.float32),
                 "wq": wq.astype(np.float32),
@@ -316,8 +379,12 @@ class RouterModel:
                 "wc": wc.astype(np.float32),
                 "bc": cm.astype(np.float32),
                 "active": active,
+                **{k: v.astype(np.float32) for k, v in group.items()},
             }
             params = {"l2_quality": l2q, "l2_cost": l2c}
+            if group_cols:
+                params.update(group_cols=int(group_cols), group_shrink=float(group_shrink))
+                info["template_groups"] = len(group["gkey"])
             if kind == "ridge_guarded":
                 if not guard_z >= 0:
                     raise ConfigurationError(f"guard_z must be >= 0, got {guard_z}.")
@@ -450,8 +517,13 @@ class RouterModel:
         a = self.arrays
         if self.kind in ("ridge", "ridge_guarded"):
             x = emb - a["mu"]
-            q = np.clip(x @ a["wq"] + a["bq"], 0.0, 1.0)
-            c = np.maximum(x @ a["wc"] + a["bc"], 0.0)
+            q, c = x @ a["wq"] + a["bq"], x @ a["wc"] + a["bc"]
+            if "gkey" in a:
+                keys = emb[:, -a["gkey"].shape[1] :]
+                q = q + _prior_of(keys, a["gkey"], a["gq"], a["gq_all"])
+                c = c + _prior_of(keys, a["gkey"], a["gc"], a["gc_all"])
+            q = np.clip(q, 0.0, 1.0)
+            c = np.maximum(c, 0.0)
             if self.kind == "ridge_guarded":
                 ref = int(self.params["reference"])
                 cap = np.where(a["cap"] > 0, a["cap"], -_BELOW_REFERENCE)

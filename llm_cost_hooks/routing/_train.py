@@ -46,11 +46,15 @@ def train_router(
     kind: Literal["logistic", "ridge", "ridge_guarded"] = "ridge",
     folds: int = 5,
     selector: TextSelector | None = None,
+    template_prior: float | None = 30.0,
     out: str | Path | None = None,
 ) -> TrainedRouter:
     """Train, cross-fit and calibrate a router on ``data``; save it to ``out`` if given.
 
     ``target`` defaults to 95% of the strongest tier's quality at confidence 0.5.
+    ``template_prior`` (``ridge`` kinds): requests that share a template start from their
+    template's mean outcomes, shrunk towards the overall mean by this many pseudo-rows,
+    and the question's embedding predicts the rest; None fits the embedding alone.
 
     >>> from llm_cost_hooks.routing import HashingEmbedder
     >>> rng = np.random.default_rng(0)
@@ -69,7 +73,10 @@ def train_router(
     selector = selector or TextSelector.learn(data.prompts)
     contexts = data.extra.get("contexts")
     x = selector.features(embedder, data.prompts, contexts)
-    model, oof_q, oof_c = RouterModel.cross_fit(data, embedder, x, folds=folds, kind=kind)
+    groups: dict[str, Any] = {}
+    if template_prior is not None and kind != "logistic" and selector.buckets:
+        groups = {"group_cols": selector.buckets, "group_shrink": float(template_prior)}
+    model, oof_q, oof_c = RouterModel.cross_fit(data, embedder, x, folds=folds, kind=kind, **groups)
     model.set_selector(selector)
     point = calibrate_points(data.quality, data.cost, oof_q, oof_c, data.tiers, target, texts=data.prompts)
     model.info.update(
