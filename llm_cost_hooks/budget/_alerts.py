@@ -23,6 +23,7 @@ hook is called as ``hook(name, value, attributes)`` for every alert
 
 from __future__ import annotations
 
+import atexit
 import json
 import logging
 import queue
@@ -30,6 +31,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
+import weakref
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timezone
 from typing import Any, Literal, Protocol, runtime_checkable
@@ -186,6 +188,11 @@ class WebhookSink:
     """POSTs each alert as JSON to ``url`` from a background thread, retrying
     ``retries`` times with exponential backoff on connection errors and 5xx/429.
 
+    Alerts still queued when the interpreter exits are delivered first (for at most
+    ``exit_timeout`` seconds); any left then are logged as errors and counted in
+    ``failed``. Alerts are deduplicated across processes, so one that a process took
+    and never sent would be sent by no one.
+
     >>> sink = WebhookSink("http://127.0.0.1:9/hook", retries=0)
     >>> sink.close()
     """
@@ -199,6 +206,7 @@ class WebhookSink:
         timeout: float = 2.0,
         headers: Mapping[str, str] | None = None,
         max_queue: int = 1000,
+        exit_timeout: float = 10.0,
     ) -> None:
         if not url.startswith(("http://", "https://")):
             raise ConfigurationError(f"webhook url must start with http:// or https://, got {url!r}.")
@@ -210,8 +218,10 @@ class WebhookSink:
         self.delivered = 0
         self.failed = 0
         self._queue: queue.Queue[AlertEvent | None] = queue.Queue(maxsize=max_queue)
+        self.exit_timeout = exit_timeout
         self._thread = threading.Thread(target=self._worker, name="llm-cost-hooks-webhook", daemon=True)
         self._thread.start()
+        atexit.register(_flush_at_exit, weakref.ref(self))
 
     def send(self, event: AlertEvent) -> None:
         try:
@@ -265,6 +275,22 @@ class WebhookSink:
     def close(self) -> None:
         self._queue.put(None)
         self._thread.join(timeout=5)
+
+
+def _flush_at_exit(ref: weakref.ref[WebhookSink]) -> None:
+    # The delivery thread is a daemon (it never holds up an exit on its own): give the
+    # queued alerts their chance here, and say which ones never left.
+    sink = ref()
+    if sink is None or not sink._thread.is_alive() or not sink._queue.unfinished_tasks:
+        return
+    if not sink.flush(sink.exit_timeout):
+        left = sink._queue.unfinished_tasks
+        sink.failed += left
+        logger.error(
+            "llm-cost-hooks: %d budget alert(s) for webhook %s were not delivered before the process exited",
+            left,
+            sink.url,
+        )
 
 
 class AnomalyRule(BaseModel):
@@ -346,6 +372,17 @@ class AlertManager:
 
     def add_metric_hook(self, hook: MetricHook) -> None:
         self.metric_hooks.append(hook)
+
+    def flush(self, timeout: float = 10.0) -> bool:
+        """Wait until every sink that delivers later (``flush()``, e.g. :class:`WebhookSink`)
+        has delivered or given up on what it was sent; False if one is still busy."""
+        deadline = time.monotonic() + timeout
+        done = True
+        for sink in self.sinks:
+            flush = getattr(sink, "flush", None)
+            if callable(flush):
+                done = bool(flush(max(deadline - time.monotonic(), 0.0))) and done
+        return done
 
     def emit(self, event: AlertEvent) -> None:
         for sink in self.sinks:
