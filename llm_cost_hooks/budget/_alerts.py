@@ -23,7 +23,6 @@ hook is called as ``hook(name, value, attributes)`` for every alert
 
 from __future__ import annotations
 
-import atexit
 import json
 import logging
 import queue
@@ -31,13 +30,13 @@ import threading
 import time
 import urllib.error
 import urllib.request
-import weakref
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timezone
 from typing import Any, Literal, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from .. import _shutdown
 from .._errors import ConfigurationError
 from ._limits import NANO
 
@@ -69,7 +68,9 @@ class AlertEvent(BaseModel):
     spend), ``refused`` (a reservation of ``requested`` did not fit: ``spent`` is what was
     settled or held), ``anomaly`` (``spent`` in the current hour vs ``baseline``, the
     mean hourly spend) or ``overspend`` (spend counted beyond what was reserved: ``reason``
-    is ``above_reservation``, ``lease_expired`` or ``replayed``, ``excess`` how much)."""
+    is ``above_reservation``, ``lease_expired``, ``replayed`` (journalled spend replayed
+    after an outage) or ``over_limit`` (a shared total past the limit after a Redis
+    restart), ``excess`` how much)."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -188,10 +189,10 @@ class WebhookSink:
     """POSTs each alert as JSON to ``url`` from a background thread, retrying
     ``retries`` times with exponential backoff on connection errors and 5xx/429.
 
-    Alerts still queued when the interpreter exits are delivered first (for at most
-    ``exit_timeout`` seconds); any left then are logged as errors and counted in
-    ``failed``. Alerts are deduplicated across processes, so one that a process took
-    and never sent would be sent by no one.
+    Alerts still queued when the interpreter exits are delivered first, within the
+    package's exit deadline (``LLM_COST_HOOKS_EXIT_TIMEOUT``); any left then are logged as
+    an error and counted in ``failed``. An alert is raised by one process of those sharing
+    a budget, so one that a process raised and never sent would reach no one.
 
     >>> sink = WebhookSink("http://127.0.0.1:9/hook", retries=0)
     >>> sink.close()
@@ -206,7 +207,6 @@ class WebhookSink:
         timeout: float = 2.0,
         headers: Mapping[str, str] | None = None,
         max_queue: int = 1000,
-        exit_timeout: float = 10.0,
     ) -> None:
         if not url.startswith(("http://", "https://")):
             raise ConfigurationError(f"webhook url must start with http:// or https://, got {url!r}.")
@@ -218,10 +218,9 @@ class WebhookSink:
         self.delivered = 0
         self.failed = 0
         self._queue: queue.Queue[AlertEvent | None] = queue.Queue(maxsize=max_queue)
-        self.exit_timeout = exit_timeout
         self._thread = threading.Thread(target=self._worker, name="llm-cost-hooks-webhook", daemon=True)
         self._thread.start()
-        atexit.register(_flush_at_exit, weakref.ref(self))
+        _shutdown.register(_shutdown.TRACKERS, self, _flush_at_exit)
 
     def send(self, event: AlertEvent) -> None:
         try:
@@ -277,13 +276,12 @@ class WebhookSink:
         self._thread.join(timeout=5)
 
 
-def _flush_at_exit(ref: weakref.ref[WebhookSink]) -> None:
+def _flush_at_exit(sink: WebhookSink, deadline: float) -> None:
     # The delivery thread is a daemon (it never holds up an exit on its own): give the
-    # queued alerts their chance here, and say which ones never left.
-    sink = ref()
-    if sink is None or not sink._thread.is_alive() or not sink._queue.unfinished_tasks:
+    # queued alerts their chance here, and say how many never left.
+    if not sink._thread.is_alive() or not sink._queue.unfinished_tasks:
         return
-    if not sink.flush(sink.exit_timeout):
+    if not sink.flush(max(deadline - time.monotonic(), 0.0)):
         left = sink._queue.unfinished_tasks
         sink.failed += left
         logger.error(
