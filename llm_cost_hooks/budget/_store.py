@@ -606,22 +606,22 @@ class RedisSpendStore:
 
     def _reserve_reply(
         self, keys: Sequence[str], ttls: Sequence[int], reply: Sequence[Any]
-    ) -> tuple[ReserveOutcome | None, bool]:
-        """``(outcome, restarted)``; outcome None: not reserved, Redis came back empty."""
+    ) -> ReserveOutcome | None:
+        """None: not reserved, Redis came back empty (its spend is now owed)."""
         if _PID[0] != self._pid:
             self._fork_reset()
         index = int(reply[0])
-        restarted = self._new_epoch(str(reply[1]))
+        self._new_epoch(str(reply[1]))
         if index < 0:
-            return None, restarted
+            return None
         now = time.monotonic()
         if index:
             # The refused key's total is news too: a later outage seeds from it.
             self.seen.set(keys[index - 1], int(reply[2]), ttls[index - 1], now)
-            return ReserveOutcome(False, index - 1, int(reply[2]), int(reply[3])), restarted
+            return ReserveOutcome(False, index - 1, int(reply[2]), int(reply[3]))
         for i, key in enumerate(keys):
             self.seen.set(key, int(reply[2 * i + 2]), ttls[i], now)
-        return _RESERVED, restarted
+        return _RESERVED
 
     def bucket(self) -> int:
         """The settlement-marker bucket of now (journalled with each fallback settlement)."""
@@ -637,12 +637,12 @@ class RedisSpendStore:
 
     def _settle_reply(
         self, keys: Sequence[str], actual: Sequence[int], ttls: Sequence[int], reply: Sequence[Any]
-    ) -> tuple[list[int], bool]:
+    ) -> list[int]:
         if _PID[0] != self._pid:
             self._fork_reset()
         n = len(keys)
         spent = [int(x) for x in reply[:n]]
-        restarted = self._new_epoch(str(reply[n]))
+        self._new_epoch(str(reply[n]))
         # Already counted (a replay of an attempt whose reply was lost) still counts as
         # this epoch's spend of this process: a journalled settlement is only replayed
         # when no reply came, so it is not in ``mine`` yet, and a later restart must put it
@@ -651,7 +651,7 @@ class RedisSpendStore:
         for i, key in enumerate(keys):
             self.mine.add(key, int(actual[i]), ttls[i], now)
             self.seen.set(key, spent[i], ttls[i], now)
-        return spent, restarted
+        return spent
 
     def _new_epoch(self, epoch: str) -> bool:
         if not epoch:  # settle of a live hold: the epoch cannot have changed
@@ -760,7 +760,7 @@ class RedisSpendStore:
             if self._owed is not None:  # a process puts back its spend before it may reserve
                 self._put_back()
             args = self._reserve_args(res_id, limits, amounts, ttls, lease_seconds)
-            outcome, _ = self._reserve_reply(
+            outcome = self._reserve_reply(
                 keys, ttls, self._call(lambda args=args: script(keys=self._triples(keys), args=args))
             )
             if outcome is not None:
@@ -780,7 +780,7 @@ class RedisSpendStore:
         marker bucket of the first attempt, so a settlement already counted is skipped."""
         script = self._script("settle", _SETTLE)
         args = self._settle_args(res_id, actual, ttls, bucket)
-        spent, _ = self._settle_reply(
+        spent = self._settle_reply(
             keys, actual, ttls, self._call(lambda: script(keys=self._triples(keys), args=args))
         )
         if self._owed is None:
@@ -859,7 +859,7 @@ class RedisSpendStore:
             reply = await self._acall(
                 lambda args=args: self._ascript("reserve", _RESERVE)(keys=self._triples(keys), args=args)
             )
-            outcome, _ = self._reserve_reply(keys, ttls, reply)
+            outcome = self._reserve_reply(keys, ttls, reply)
             if outcome is not None:
                 return outcome
         raise self._unavailable(RuntimeError("Redis restarted twice during one reservation"))
@@ -877,7 +877,7 @@ class RedisSpendStore:
         reply = await self._acall(
             lambda: self._ascript("settle", _SETTLE)(keys=self._triples(keys), args=args)
         )
-        spent, _ = self._settle_reply(keys, actual, ttls, reply)
+        spent = self._settle_reply(keys, actual, ttls, reply)
         if self._owed is None:
             return spent
         try:
