@@ -172,9 +172,11 @@ async def outage_worker(url: str, budget: float, journal: str, sync_dir: str) ->
         [limit], store=store, alerts=AlertManager([events.append], log=False, span_events=False)
     )
     model = GuardedChatModel(inner=fake, guard=guard)
-    # Timeouts well above a loaded machine's stalls: an outage here must be a real one.
+    # Timeouts well above a loaded machine's stalls (a 2-core box at load 25 stalls every
+    # process for seconds now and then): an outage here must be a real one, and a waiter
+    # that gives up on its leader must have had a leader that really did not answer.
     flights = RedisSingleFlight(
-        url, socket_timeout=1.0, connect_timeout=1.0, retry_after=0.2, wait_timeout=3.0, lock_ttl=10.0
+        url, socket_timeout=1.0, connect_timeout=1.0, retry_after=0.2, wait_timeout=6.0, lock_ttl=10.0
     )
     costs: list[float] = []
     refused = 0
@@ -226,9 +228,10 @@ async def outage_worker(url: str, budget: float, journal: str, sync_dir: str) ->
             await asyncio.sleep(0.01)
         await asyncio.gather(*tasks)
 
-    # Warm up (tokenizer load, first LangChain call) so every call in the window is real work.
+    # Warm up (tokenizer load, first LangChain call, the guard's scripts and lease thread, on
+    # a budget of its own) so every call in the window is real work.
     count_message_tokens([{"role": "user", "content": "warm up"}], fake.model_name)
-    await GuardedChatModel(inner=fake).ainvoke("warm up")
+    await model.ainvoke("warm up", config={"metadata": {"tenant_id": "warm-up"}})
     warm_calls = fake.call_count
 
     async def warm() -> int:
