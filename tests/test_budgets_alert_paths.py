@@ -181,6 +181,21 @@ def test_after_a_restart_a_later_outage_starts_from_the_total_after_the_put_back
         a.reserve(REQ)  # fail-open from 0.00094, not from the 0.00001 the settle itself reported
 
 
+def test_a_total_past_the_limit_is_alerted_after_an_earlier_call_settled_above_its_hold(
+    redis_clean_url: str,
+) -> None:
+    events: list = []
+    a = _guard(redis_clean_url, events)
+    a.reserve(REQ).settle(0.0001)  # above its 0.000075 hold: a per-call overspend
+    assert ("overspend", None, "above_reservation") in _kinds(events)
+    with _unreachable(a.store.primary):
+        # fail-open from the 0.0001 seen: 0.000855 held, settled at 0.00095
+        a.reserve(REQ.model_copy(update={"max_output_tokens": 1400})).settle(0.00095)
+    a.usage(LIMIT, "acme")  # Redis is back: the replay takes the total to 0.00105
+    # The limit passed is news of its own (seen first on the local total, or on the replay).
+    assert _kinds(events) & {("overspend", None, "over_limit"), ("overspend", None, "replayed")}
+
+
 class _NoFlags(InProcessSpendStore):
     def once(self, flag: str, ttl: int) -> bool:
         raise RuntimeError("flag store down")

@@ -690,14 +690,15 @@ class SpendGuard:
     ) -> list[tuple[AlertEvent, str, int]]:
         """``overspend`` (``reason``, ``over_limit`` by default) for a shared total past its
         limit that no call's excess explains, e.g. after a Redis restart put back spend
-        made before it; once per key."""
+        made before it; once per key, apart from the per-call excess alerts (an earlier
+        call settled above its hold does not say the limit was passed)."""
         out = []
         for i, units in enumerate(spent):
             if i < len(plan.limit_units) and units > plan.limit_units[i]:
                 lim = plan.limits[i]
                 excess = (units - plan.limit_units[i]) / lim.scale
                 event = self._overspend_event(plan, i, units / lim.scale, excess, reason)
-                out.append((event, f"overspend:{plan.keys[i]}", plan.ttls[i]))
+                out.append((event, f"over_limit:{plan.keys[i]}", plan.ttls[i]))
         return out
 
     def _limit_of_key(self, key: str) -> tuple[Limit, str, str] | None:
@@ -729,32 +730,27 @@ class SpendGuard:
     def _fire(self, event: AlertEvent, flag: str, ttl: int, *, sync: bool = True) -> None:
         if flag in self._fired:
             return
-        first: bool | None
         try:
             first = self.store.once("alert:" + flag, ttl)
         except Exception:
-            self._unbooked()
-            first = None
-        self._claimed(event, flag, first)
+            # Whether another process alerted is unknown: a duplicate alert beats none.
+            logger.exception("llm-cost-hooks: alert bookkeeping failed; alerting without deduplication")
+            first = True
+        self._remember(flag)
+        if first:
+            self.alerts.emit(event)
 
     async def _afire(self, event: AlertEvent, flag: str, ttl: int) -> None:
         if flag in self._fired:
             return
-        first: bool | None
         try:
             first = await self.store.aonce("alert:" + flag, ttl)
         except Exception:
-            self._unbooked()
-            first = None
-        self._claimed(event, flag, first)
-
-    def _unbooked(self) -> None:
-        # Whether another process alerted is unknown: a duplicate alert beats none.
-        logger.exception("llm-cost-hooks: alert bookkeeping failed; alerting without deduplication")
-
-    def _claimed(self, event: AlertEvent, flag: str, first: bool | None) -> None:
+            # Whether another process alerted is unknown: a duplicate alert beats none.
+            logger.exception("llm-cost-hooks: alert bookkeeping failed; alerting without deduplication")
+            first = True
         self._remember(flag)
-        if first is not False:
+        if first:
             self.alerts.emit(event)
 
     def _remember(self, flag: str) -> None:
