@@ -142,6 +142,7 @@ async def dedup_worker(url: str, calls: int, key: str, start_at: float) -> dict:
 
 DEDUP_SLOT = 0.25  # seconds: every process asks for the same dedup key within a slot
 DEDUP_UPSTREAM = 0.05
+UP_CALLS = 8  # guarded calls on Redis before the outage; then calls wait for ``sync_dir/paused``
 
 
 def _write_state(sync_dir: str, state: dict) -> None:
@@ -154,8 +155,11 @@ def _write_state(sync_dir: str, state: dict) -> None:
 async def outage_worker(url: str, budget: float, journal: str, sync_dir: str) -> dict:
     """Guarded calls in batches of 4, and one cross-process single-flight call per
     ``DEDUP_SLOT`` (key = the slot), until the test writes ``sync_dir/stop`` while it pauses
-    and kills Redis; then waits until everything journalled meanwhile is replayed. Says it is
-    ready by a file in ``sync_dir`` and starts at the time the test writes to ``sync_dir/go``."""
+    and kills Redis; then waits until everything journalled meanwhile is replayed and every
+    alert is delivered. Says it is ready by a file in ``sync_dir`` and starts at the time
+    the test writes to ``sync_dir/go``. After ``UP_CALLS`` guarded calls it makes no more
+    until the test writes ``sync_dir/paused`` (Redis is paused): however slowly the test
+    gets there, the budget is as open when the outage starts."""
     from llm_cost_hooks.budget import FailoverSpendStore
 
     limit = Limit.usd(budget, per="day", scope="tenant", name="tenant_daily", alert_at=(0.8, 1.0))
@@ -168,9 +172,11 @@ async def outage_worker(url: str, budget: float, journal: str, sync_dir: str) ->
         [limit], store=store, alerts=AlertManager([events.append], log=False, span_events=False)
     )
     model = GuardedChatModel(inner=fake, guard=guard)
-    # Timeouts well above a loaded machine's stalls: an outage here must be a real one.
+    # Timeouts well above a loaded machine's stalls (a 2-core box at load 25 stalls every
+    # process for seconds now and then): an outage here must be a real one, and a waiter
+    # that gives up on its leader must have had a leader that really did not answer.
     flights = RedisSingleFlight(
-        url, socket_timeout=1.0, connect_timeout=1.0, retry_after=0.2, wait_timeout=3.0, lock_ttl=10.0
+        url, socket_timeout=1.0, connect_timeout=1.0, retry_after=0.2, wait_timeout=6.0, lock_ttl=10.0
     )
     costs: list[float] = []
     refused = 0
@@ -222,9 +228,10 @@ async def outage_worker(url: str, budget: float, journal: str, sync_dir: str) ->
             await asyncio.sleep(0.01)
         await asyncio.gather(*tasks)
 
-    # Warm up (tokenizer load, first LangChain call) so every call in the window is real work.
+    # Warm up (tokenizer load, first LangChain call, the guard's scripts and lease thread, on
+    # a budget of its own) so every call in the window is real work.
     count_message_tokens([{"role": "user", "content": "warm up"}], fake.model_name)
-    await GuardedChatModel(inner=fake).ainvoke("warm up")
+    await model.ainvoke("warm up", config={"metadata": {"tenant_id": "warm-up"}})
     warm_calls = fake.call_count
 
     async def warm() -> int:
@@ -250,10 +257,9 @@ async def outage_worker(url: str, budget: float, journal: str, sync_dir: str) ->
     dedup = asyncio.ensure_future(dedup_loop(stop_dedup))
     i = 0
     stop = os.path.join(sync_dir, "stop")
-    while not os.path.exists(stop) and time.time() < start_at + 600:
-        degraded_batches += store.degraded
-        await asyncio.gather(*(one(i + j) for j in range(4)))
-        i += 4
+    paused = os.path.join(sync_dir, "paused")
+
+    def state() -> None:
         _write_state(
             sync_dir,
             {
@@ -271,12 +277,23 @@ async def outage_worker(url: str, budget: float, journal: str, sync_dir: str) ->
                 "dedup_opens": flights.breaker.opens - warm_opens,
             },
         )
+
+    while not os.path.exists(stop) and time.time() < start_at + 600:
+        if len(costs) >= UP_CALLS and not os.path.exists(paused):
+            state()  # single-flight calls go on meanwhile
+            await asyncio.sleep(0.02)
+            continue
+        degraded_batches += store.degraded
+        await asyncio.gather(*(one(i + j) for j in range(4)))
+        i += 4
+        state()
     stop_dedup.set()
     await dedup
     deadline = time.monotonic() + 60
     while (store.journal.pending or store.degraded) and time.monotonic() < deadline:
         await asyncio.sleep(0.2)
         guard.usage(limit, TENANT)  # any shared-store call replays the journal first
+    delivered = guard.alerts.flush(30.0)  # every alert raised has reached its sinks
     tokens = count_message_tokens(
         [{"role": "user", "content": "Find me a cheap hotel in the north, #100"}], fake.model_name
     )
@@ -297,6 +314,7 @@ async def outage_worker(url: str, budget: float, journal: str, sync_dir: str) ->
         "calls": fake.call_count - warm_calls,
         "ran": [began, time.time()],
         "alerts": [[e.kind, e.threshold, e.reason] for e in events],
+        "alerts_delivered": delivered,
         "overspend": {k: v for k, v in guard.overspend.items()},
         "paid_slots": paid_slots,
         "fallback_slots": fallback_slots,

@@ -36,6 +36,7 @@ from typing import Any, Literal, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from .. import _shutdown
 from .._errors import ConfigurationError
 from ._limits import NANO
 
@@ -67,7 +68,9 @@ class AlertEvent(BaseModel):
     spend), ``refused`` (a reservation of ``requested`` did not fit: ``spent`` is what was
     settled or held), ``anomaly`` (``spent`` in the current hour vs ``baseline``, the
     mean hourly spend) or ``overspend`` (spend counted beyond what was reserved: ``reason``
-    is ``above_reservation``, ``lease_expired`` or ``replayed``, ``excess`` how much)."""
+    is ``above_reservation``, ``lease_expired``, ``replayed`` (journalled spend replayed
+    after an outage) or ``over_limit`` (a shared total past the limit after a Redis
+    restart), ``excess`` how much)."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -186,6 +189,11 @@ class WebhookSink:
     """POSTs each alert as JSON to ``url`` from a background thread, retrying
     ``retries`` times with exponential backoff on connection errors and 5xx/429.
 
+    Alerts still queued when the interpreter exits are delivered first, within the
+    package's exit deadline (``LLM_COST_HOOKS_EXIT_TIMEOUT``); any left then are logged as
+    an error and counted in ``failed``. An alert is raised by one process of those sharing
+    a budget, so one that a process raised and never sent would reach no one.
+
     >>> sink = WebhookSink("http://127.0.0.1:9/hook", retries=0)
     >>> sink.close()
     """
@@ -212,6 +220,7 @@ class WebhookSink:
         self._queue: queue.Queue[AlertEvent | None] = queue.Queue(maxsize=max_queue)
         self._thread = threading.Thread(target=self._worker, name="llm-cost-hooks-webhook", daemon=True)
         self._thread.start()
+        _shutdown.register(_shutdown.TRACKERS, self, _flush_at_exit)
 
     def send(self, event: AlertEvent) -> None:
         try:
@@ -265,6 +274,21 @@ class WebhookSink:
     def close(self) -> None:
         self._queue.put(None)
         self._thread.join(timeout=5)
+
+
+def _flush_at_exit(sink: WebhookSink, deadline: float) -> None:
+    # The delivery thread is a daemon (it never holds up an exit on its own): give the
+    # queued alerts their chance here, and say how many never left.
+    if not sink._thread.is_alive() or not sink._queue.unfinished_tasks:
+        return
+    if not sink.flush(max(deadline - time.monotonic(), 0.0)):
+        left = sink._queue.unfinished_tasks
+        sink.failed += left
+        logger.error(
+            "llm-cost-hooks: %d budget alert(s) for webhook %s were not delivered before the process exited",
+            left,
+            sink.url,
+        )
 
 
 class AnomalyRule(BaseModel):
@@ -346,6 +370,17 @@ class AlertManager:
 
     def add_metric_hook(self, hook: MetricHook) -> None:
         self.metric_hooks.append(hook)
+
+    def flush(self, timeout: float = 10.0) -> bool:
+        """Wait until every sink that delivers later (``flush()``, e.g. :class:`WebhookSink`)
+        has delivered or given up on what it was sent; False if one is still busy."""
+        deadline = time.monotonic() + timeout
+        done = True
+        for sink in self.sinks:
+            flush = getattr(sink, "flush", None)
+            if callable(flush):
+                done = bool(flush(max(deadline - time.monotonic(), 0.0))) and done
+        return done
 
     def emit(self, event: AlertEvent) -> None:
         for sink in self.sinks:

@@ -20,7 +20,10 @@ from ._limits import NANO, Downgrade, DowngradeRequired, Limit, Period, SpendReq
 from ._store import _PID, FailoverSpendStore, InProcessSpendStore, RedisSpendStore, ReserveOutcome
 
 #: Over-reservation and late settlement reasons (tagged ``budget.overspend.reason``).
-ABOVE_RESERVATION, LEASE_EXPIRED, OVER_LIMIT = "above_reservation", "lease_expired", "over_limit"
+ABOVE_RESERVATION, LEASE_EXPIRED = "above_reservation", "lease_expired"
+#: Shared totals past a limit without one call's excess: journalled spend replayed after
+#: an outage, and spend put back (or settled) after a Redis restart.
+REPLAYED, OVER_LIMIT = "replayed", "over_limit"
 
 __all__ = ["Reservation", "SpendGuard"]
 
@@ -317,6 +320,9 @@ class SpendGuard:
         self._renewer_pid = 0
         if isinstance(self.store, FailoverSpendStore) and self.store.on_replay is None:
             self.store.on_replay = self._on_replay
+        primary = getattr(self.store, "primary", self.store)
+        if isinstance(primary, RedisSpendStore) and primary.on_restore is None:
+            primary.on_restore = self._on_restore
         self.default_output_tokens = default_output_tokens
         self.clock = clock
         self._fired: set[str] = set()
@@ -648,6 +654,16 @@ class SpendGuard:
     def _on_replay(self, keys: Sequence[str], spent: Sequence[int] | None) -> None:
         """Alerts for spend replayed from the outage journal: thresholds it crossed, and an
         ``overspend`` event (reason ``replayed``) when the shared total went past a limit."""
+        self._check_totals(keys, spent, REPLAYED)
+
+    def _on_restore(self, keys: Sequence[str], totals: Sequence[int]) -> None:
+        """Alerts for the totals spend put back after a Redis restart left (reason
+        ``over_limit`` past a limit)."""
+        self._check_totals(keys, totals, OVER_LIMIT)
+
+    def _check_totals(self, keys: Sequence[str], spent: Sequence[int] | None, reason: str) -> None:
+        # Shared totals that changed outside a settlement of this guard's: the same
+        # threshold and limit checks as after a settlement, one key at a time.
         if not spent:
             return
         for key, units in zip(keys, spent):
@@ -663,26 +679,26 @@ class SpendGuard:
             ttl = int(resets.timestamp() - self.clock()) + 86_400
             no_request = SpendRequest(model="-", input_tokens=0, max_output_tokens=None)
             plan = _Plan(no_request, 0.0, 0.0, 0.0, 0, scopes, [0], [ttl])
-            for event, flag, ttl in self._threshold_events(plan, [units]):
+            for event, flag, ttl in [
+                *self._threshold_events(plan, [units]),
+                *self._over_limit(plan, [units], reason),
+            ]:
                 self._fire(event, flag, ttl)
-            if units > plan.limit_units[0]:
-                excess = (units - plan.limit_units[0]) / lim.scale
-                self._fire(
-                    self._overspend_event(plan, 0, units / lim.scale, excess, "replayed"),
-                    f"overspend:{key}",
-                    plan.ttls[0],
-                )
 
-    def _over_limit(self, plan: _Plan, spent: Sequence[int]) -> list[tuple[AlertEvent, str, int]]:
-        """``overspend`` (reason ``over_limit``) for a shared total a settlement left past its
-        limit, e.g. after a Redis restart put back spend made before it; once per key."""
+    def _over_limit(
+        self, plan: _Plan, spent: Sequence[int], reason: str = OVER_LIMIT
+    ) -> list[tuple[AlertEvent, str, int]]:
+        """``overspend`` (``reason``, ``over_limit`` by default) for a shared total past its
+        limit that no call's excess explains, e.g. after a Redis restart put back spend
+        made before it; once per key, apart from the per-call excess alerts (an earlier
+        call settled above its hold does not say the limit was passed)."""
         out = []
         for i, units in enumerate(spent):
             if i < len(plan.limit_units) and units > plan.limit_units[i]:
                 lim = plan.limits[i]
                 excess = (units - plan.limit_units[i]) / lim.scale
-                event = self._overspend_event(plan, i, units / lim.scale, excess, OVER_LIMIT)
-                out.append((event, f"overspend:{plan.keys[i]}", plan.ttls[i]))
+                event = self._overspend_event(plan, i, units / lim.scale, excess, reason)
+                out.append((event, f"over_limit:{plan.keys[i]}", plan.ttls[i]))
         return out
 
     def _limit_of_key(self, key: str) -> tuple[Limit, str, str] | None:
@@ -717,8 +733,9 @@ class SpendGuard:
         try:
             first = self.store.once("alert:" + flag, ttl)
         except Exception:
-            logger.exception("llm-cost-hooks: alert bookkeeping failed")
-            return
+            # Whether another process alerted is unknown: a duplicate alert beats none.
+            logger.exception("llm-cost-hooks: alert bookkeeping failed; alerting without deduplication")
+            first = True
         self._remember(flag)
         if first:
             self.alerts.emit(event)
@@ -729,8 +746,9 @@ class SpendGuard:
         try:
             first = await self.store.aonce("alert:" + flag, ttl)
         except Exception:
-            logger.exception("llm-cost-hooks: alert bookkeeping failed")
-            return
+            # Whether another process alerted is unknown: a duplicate alert beats none.
+            logger.exception("llm-cost-hooks: alert bookkeeping failed; alerting without deduplication")
+            first = True
         self._remember(flag)
         if first:
             self.alerts.emit(event)

@@ -438,23 +438,35 @@ return renewed
 )
 
 # After Redis came back empty: put back this client's settled spend of live periods,
-# once per client and epoch. KEYS: budget keys, then the marker; ARGV: marker ttl, then
-# (units, ttl) per key.
+# once per client and epoch, and read the totals it leaves. KEYS: the budget keys to put
+# back, then other budget keys whose totals are wanted, then the marker; ARGV: marker
+# ttl, how many keys to put back, then (units, ttl) per key put back. Returns
+# {1 if put back now (0: already done), spent of every budget key}.
 _RESTORE = """
 local marker = KEYS[#KEYS]
-if not redis.call('SET', marker, '1', 'NX', 'EX', tonumber(ARGV[1])) then return 0 end
-for i = 1, #KEYS - 1 do
-  redis.call('HINCRBY', KEYS[i], 'spent', ARGV[2*i])
-  redis.call('EXPIRE', KEYS[i], tonumber(ARGV[2*i+1]))
+local n = tonumber(ARGV[2])
+local done = 0
+if redis.call('SET', marker, '1', 'NX', 'EX', tonumber(ARGV[1])) then
+  done = 1
+  for i = 1, n do
+    redis.call('HINCRBY', KEYS[i], 'spent', ARGV[2*i+1])
+    redis.call('EXPIRE', KEYS[i], tonumber(ARGV[2*i+2]))
+  end
 end
-return 1
+local out = {done}
+for i = 1, #KEYS - 1 do out[i+1] = redis.call('HGET', KEYS[i], 'spent') or '0' end
+return out
 """
 
+# KEYS: one budget triple, then the epoch; ARGV: an id (to start an epoch). Returns
+# {spent, reserved, epoch}: the epoch tells the client whether Redis lost its data.
 _USAGE = (
     _PURGE
+    + _EPOCH
     + """
 purge(KEYS[1], KEYS[2], KEYS[3], now_ms())
-return {redis.call('HGET', KEYS[1], 'spent') or '0', redis.call('HGET', KEYS[1], 'reserved') or '0'}
+local sr = redis.call('HMGET', KEYS[1], 'spent', 'reserved')
+return {sr[1] or '0', sr[2] or '0', epoch()}
 """
 )
 
@@ -481,6 +493,13 @@ class _Expiring:
         return item[0] if item is not None and item[1] > now else None
 
 
+def _put_back_later(spent: list[int]) -> list[int]:
+    # The settlement itself is counted (raising would journal it again): only the put-back
+    # waits, and the next reserve, settle or usage read tries it again.
+    logger.warning("llm-cost-hooks: putting back spend after a Redis restart failed; it is tried again")
+    return spent
+
+
 class RedisSpendStore:
     """Budgets shared by every process that uses the same Redis.
 
@@ -490,8 +509,10 @@ class RedisSpendStore:
     Every key carries a TTL (its period plus a day). Each settlement is marked for
     ``replay_window`` seconds, so replaying it (after a timeout whose reply was lost) never
     counts it twice. If Redis comes back empty (restarted without persistence), the store
-    notices (a new server epoch) and puts back the spend this process settled in the live
-    periods, once.
+    notices (a new server epoch) at its next reserve, settle or usage read and puts back
+    the spend this process settled in the live periods, once; a put-back that fails is
+    tried again at the next of these calls. ``on_restore(keys, totals)``, when set, is
+    called with the totals a put-back left (the guard raises the alerts they cross).
 
     >>> store = RedisSpendStore("redis://127.0.0.1:6379", prefix="myapp")  # connects lazily
     >>> store.prefix
@@ -524,6 +545,7 @@ class RedisSpendStore:
         self._ascripts: dict[str, Any] = {}
         self._ascripts_client: Any = None
         self.restarts = 0  # times Redis was seen to come back empty
+        self.on_restore: Any = None
         self._fork_reset()
 
     def _fork_reset(self) -> None:
@@ -531,8 +553,9 @@ class RedisSpendStore:
         self._pid = _PID[0]
         self._client_id = uuid.uuid4().hex
         self._epoch: str | None = None
-        self.mine = _Expiring()
+        self.mine = _Expiring()  # settled in the current epoch
         self.seen = _Expiring()
+        self._owed: _Expiring | None = None  # settled before a restart, not yet put back
 
     # -- clients ------------------------------------------------------------------------
     def _script(self, name: str, source: str) -> Any:
@@ -583,20 +606,22 @@ class RedisSpendStore:
 
     def _reserve_reply(
         self, keys: Sequence[str], ttls: Sequence[int], reply: Sequence[Any]
-    ) -> tuple[ReserveOutcome | None, bool]:
-        """``(outcome, restarted)``; outcome None: not reserved, Redis came back empty."""
+    ) -> ReserveOutcome | None:
+        """None: not reserved, Redis came back empty (its spend is now owed)."""
         if _PID[0] != self._pid:
             self._fork_reset()
         index = int(reply[0])
-        restarted = self._new_epoch(str(reply[1]))
+        self._new_epoch(str(reply[1]))
         if index < 0:
-            return None, restarted
-        if index:
-            return ReserveOutcome(False, index - 1, int(reply[2]), int(reply[3])), restarted
+            return None
         now = time.monotonic()
+        if index:
+            # The refused key's total is news too: a later outage seeds from it.
+            self.seen.set(keys[index - 1], int(reply[2]), ttls[index - 1], now)
+            return ReserveOutcome(False, index - 1, int(reply[2]), int(reply[3]))
         for i, key in enumerate(keys):
             self.seen.set(key, int(reply[2 * i + 2]), ttls[i], now)
-        return _RESERVED, restarted
+        return _RESERVED
 
     def bucket(self) -> int:
         """The settlement-marker bucket of now (journalled with each fallback settlement)."""
@@ -612,21 +637,21 @@ class RedisSpendStore:
 
     def _settle_reply(
         self, keys: Sequence[str], actual: Sequence[int], ttls: Sequence[int], reply: Sequence[Any]
-    ) -> tuple[list[int], bool]:
+    ) -> list[int]:
         if _PID[0] != self._pid:
             self._fork_reset()
         n = len(keys)
         spent = [int(x) for x in reply[:n]]
-        restarted = self._new_epoch(str(reply[n]))
+        self._new_epoch(str(reply[n]))
         # Already counted (a replay of an attempt whose reply was lost) still counts as
         # this epoch's spend of this process: a journalled settlement is only replayed
-        # when no reply came, so it is not in ``mine`` yet, and a later restart must put it back.
+        # when no reply came, so it is not in ``mine`` yet, and a later restart must put it
+        # back. After a restart it is spend of the new epoch (``mine`` was moved to owed).
         now = time.monotonic()
         for i, key in enumerate(keys):
-            if not restarted:
-                self.mine.add(key, int(actual[i]), ttls[i], now)
+            self.mine.add(key, int(actual[i]), ttls[i], now)
             self.seen.set(key, spent[i], ttls[i], now)
-        return spent, restarted
+        return spent
 
     def _new_epoch(self, epoch: str) -> bool:
         if not epoch:  # settle of a live hold: the epoch cannot have changed
@@ -636,44 +661,73 @@ class RedisSpendStore:
             return False
         self._epoch = epoch
         self.restarts += 1
-        return True
-
-    def _restore_plan(self) -> tuple[list[str], list[str]] | None:
+        # What this process counted on the lost server is owed to the new one (put back
+        # before its next reserve, or right after the settle or read that found out); what
+        # it counts from now on is the new epoch's.
         now = time.monotonic()
-        live = [
-            (k, units, int(exp - now)) for k, (units, exp) in self.mine.items.items() if exp > now and units
-        ]
+        owed = self._owed or _Expiring()
+        for key, (units, exp) in self.mine.items.items():
+            if exp > now and units:
+                owed.add(key, units, int(exp - now), now)
+        self._owed, self.mine = owed, _Expiring()
         logger.warning(
             "llm-cost-hooks: Redis at %s came back without its budget counters; putting back the "
             "spend this process settled on %d live budget key(s).",
             self.url,
-            len(live),
+            len(owed.items),
         )
+        return True
+
+    def _restore_plan(
+        self, read: Sequence[str], ttls: Sequence[int]
+    ) -> tuple[list[tuple[str, int]], list[str], list[str]] | None:
+        """``(budget keys with their ttl, script keys, script args)`` of the put-back owed,
+        also reading the totals of ``read``; None when nothing is owed."""
+        now = time.monotonic()
+        owed = self._owed.items if self._owed is not None else {}
+        live = [(k, units, max(int(exp - now), 1)) for k, (units, exp) in owed.items() if exp > now]
         if not live:
+            self._owed = None
             return None
-        keys = [self._k(k) for k, _, _ in live] + [self._k(f"restored:{self._epoch}:{self._client_id}")]
-        args = [str(int(2 * self.replay_window))]
+        names = [(k, ttl) for k, _, ttl in live] + [(k, int(t)) for k, t in zip(read, ttls) if k not in owed]
+        keys = [self._k(k) for k, _ in names] + [self._k(f"restored:{self._epoch}:{self._client_id}")]
+        args = [str(int(2 * self.replay_window)), str(len(live))]
         for _, units, ttl in live:
-            args += [str(units), str(max(ttl, 1))]
-        return keys, args
+            args += [str(units), str(ttl)]
+        return names, keys, args
 
-    def _after_restart(self, keys: Sequence[str], actual: Sequence[int], ttls: Sequence[int]) -> None:
-        # The op that saw the new epoch already counted ``actual`` there: count it as
-        # this process's spend of the new epoch only after putting back the old one.
-        plan = self._restore_plan()
-        if plan is not None:
-            self._call(lambda: self._script("restore", _RESTORE)(keys=plan[0], args=plan[1]))
+    def _restored(self, names: Sequence[tuple[str, int]], reply: Sequence[Any]) -> dict[str, int]:
+        """Record the totals a put-back left (a later outage seeds from them) and report them."""
+        self._owed = None
         now = time.monotonic()
-        for i, key in enumerate(keys):
-            self.mine.add(key, int(actual[i]), ttls[i], now)
+        totals = {}
+        for (key, ttl), units in zip(names, reply[1:]):
+            totals[key] = int(units)
+            self.seen.set(key, int(units), ttl, now)
+        if self.on_restore is not None:
+            try:
+                self.on_restore(list(totals), list(totals.values()))
+            except Exception:
+                logger.exception("llm-cost-hooks: alerting on put-back spend failed")
+        return totals
 
-    async def _aafter_restart(self, keys: Sequence[str], actual: Sequence[int], ttls: Sequence[int]) -> None:
-        plan = self._restore_plan()
-        if plan is not None:
-            await self._acall(lambda: self._ascript("restore", _RESTORE)(keys=plan[0], args=plan[1]))
-        now = time.monotonic()
-        for i, key in enumerate(keys):
-            self.mine.add(key, int(actual[i]), ttls[i], now)
+    def _put_back(self, read: Sequence[str] = (), ttls: Sequence[int] = ()) -> dict[str, int]:
+        """Put back what is owed (nothing to do when nothing is); the totals left, by key."""
+        plan = self._restore_plan(read, ttls)
+        if plan is None:
+            return {}
+        names, keys, args = plan
+        return self._restored(
+            names, self._call(lambda: self._script("restore", _RESTORE)(keys=keys, args=args))
+        )
+
+    async def _aput_back(self, read: Sequence[str] = (), ttls: Sequence[int] = ()) -> dict[str, int]:
+        plan = self._restore_plan(read, ttls)
+        if plan is None:
+            return {}
+        names, keys, args = plan
+        reply = await self._acall(lambda: self._ascript("restore", _RESTORE)(keys=keys, args=args))
+        return self._restored(names, reply)
 
     def _renew_args(
         self, holds: Sequence[tuple[str, Sequence[str]]], lease_seconds: float
@@ -703,12 +757,12 @@ class RedisSpendStore:
     ) -> ReserveOutcome:
         script = self._script("reserve", _RESERVE)
         for _ in range(2):
+            if self._owed is not None:  # a process puts back its spend before it may reserve
+                self._put_back()
             args = self._reserve_args(res_id, limits, amounts, ttls, lease_seconds)
-            outcome, restarted = self._reserve_reply(
+            outcome = self._reserve_reply(
                 keys, ttls, self._call(lambda args=args: script(keys=self._triples(keys), args=args))
             )
-            if restarted:
-                self._after_restart([], [], [])
             if outcome is not None:
                 return outcome
         raise self._unavailable(RuntimeError("Redis restarted twice during one reservation"))
@@ -726,26 +780,17 @@ class RedisSpendStore:
         marker bucket of the first attempt, so a settlement already counted is skipped."""
         script = self._script("settle", _SETTLE)
         args = self._settle_args(res_id, actual, ttls, bucket)
-        spent, restarted = self._settle_reply(
+        spent = self._settle_reply(
             keys, actual, ttls, self._call(lambda: script(keys=self._triples(keys), args=args))
         )
-        if restarted:
-            self._after_restart(keys, actual, ttls)
-            # The put-back can take a total past its limit: report the totals after it.
-            spent = self._call(lambda: self._totals(keys))
-        return spent
-
-    def _totals(self, keys: Sequence[str]) -> list[int]:
-        pipe = self._conn.sync().pipeline(transaction=False)
-        for key in keys:
-            pipe.hget(self._k(key), "spent")
-        return [int(x or 0) for x in pipe.execute()]
-
-    async def _atotals(self, keys: Sequence[str]) -> list[int]:
-        pipe = self._conn.aclient().pipeline(transaction=False)
-        for key in keys:
-            pipe.hget(self._k(key), "spent")
-        return [int(x or 0) for x in await pipe.execute()]
+        if self._owed is None:
+            return spent
+        try:
+            totals = self._put_back(keys, ttls)
+        except SpendStoreUnavailable:
+            return _put_back_later(spent)
+        # The put-back can take a total past its limit: report the totals after it.
+        return [totals.get(key, units) for key, units in zip(keys, spent)]
 
     def release(self, res_id: str, keys: Sequence[str]) -> None:
         script = self._script("release", _RELEASE)
@@ -761,7 +806,12 @@ class RedisSpendStore:
 
     def usage(self, key: str) -> tuple[int, int]:
         script = self._script("usage", _USAGE)
-        reply = self._call(lambda: script(keys=self._triples([key], epoch=False), args=[]))
+        reply = self._call(lambda: script(keys=self._triples([key]), args=[self._client_id]))
+        if _PID[0] != self._pid:
+            self._fork_reset()
+        self._new_epoch(str(reply[2]))
+        if self._owed is not None:  # Redis lost its data: the total is right after the put-back
+            return self._put_back([key], [86_400]).get(key, int(reply[0])), int(reply[1])
         return int(reply[0]), int(reply[1])
 
     def once(self, flag: str, ttl: int) -> bool:
@@ -803,13 +853,13 @@ class RedisSpendStore:
         lease_seconds: float,
     ) -> ReserveOutcome:
         for _ in range(2):
+            if self._owed is not None:
+                await self._aput_back()
             args = self._reserve_args(res_id, limits, amounts, ttls, lease_seconds)
             reply = await self._acall(
                 lambda args=args: self._ascript("reserve", _RESERVE)(keys=self._triples(keys), args=args)
             )
-            outcome, restarted = self._reserve_reply(keys, ttls, reply)
-            if restarted:
-                await self._aafter_restart([], [], [])
+            outcome = self._reserve_reply(keys, ttls, reply)
             if outcome is not None:
                 return outcome
         raise self._unavailable(RuntimeError("Redis restarted twice during one reservation"))
@@ -827,11 +877,14 @@ class RedisSpendStore:
         reply = await self._acall(
             lambda: self._ascript("settle", _SETTLE)(keys=self._triples(keys), args=args)
         )
-        spent, restarted = self._settle_reply(keys, actual, ttls, reply)
-        if restarted:
-            await self._aafter_restart(keys, actual, ttls)
-            spent = await self._acall(lambda: self._atotals(keys))
-        return spent
+        spent = self._settle_reply(keys, actual, ttls, reply)
+        if self._owed is None:
+            return spent
+        try:
+            totals = await self._aput_back(keys, ttls)
+        except SpendStoreUnavailable:
+            return _put_back_later(spent)
+        return [totals.get(key, units) for key, units in zip(keys, spent)]
 
     async def arelease(self, res_id: str, keys: Sequence[str]) -> None:
         await self._acall(lambda: self._ascript("release", _RELEASE)(keys=self._triples(keys), args=[res_id]))
@@ -1154,13 +1207,16 @@ class FailoverSpendStore:
         return self.journal.pending > 0 and not self._replaying
 
     def _replayed_one(self, entry: dict[str, Any], spent: Any) -> None:
-        self.journal.done(entry)
-        self.replayed += 1
+        # Alerts first: an entry leaves the journal (file) only once the totals its replay
+        # produced were checked, so a process that dies in between has it replayed (counted
+        # once, by its marker) and checked again by whoever adopts its journal.
         if entry["op"] == "settle" and self.on_replay is not None:
             try:
                 self.on_replay(entry["keys"], spent)
             except Exception:
                 logger.exception("llm-cost-hooks: alerting on replayed spend failed")
+        self.journal.done(entry)
+        self.replayed += 1
 
     # One body per operation, written as a generator of the primary's calls: it yields
     # ``(method, args, kwargs)`` and gets the result back (or the error thrown in), so the
