@@ -294,3 +294,18 @@ def test_unsampled_spans_skip_the_attributes_but_not_the_metrics() -> None:
     assert observer.stats.observer_errors == 0
     names = {k[0] for k in _metric_points(reader)}
     assert {"gen_ai.client.operation.duration", "llm_cost_hooks.cost"} <= names
+
+
+def test_a_no_op_meter_provider_queues_nothing() -> None:
+    from opentelemetry.metrics import NoOpMeterProvider
+
+    exporter = InMemorySpanExporter()
+    tp = TracerProvider()
+    tp.add_span_processor(SimpleSpanProcessor(exporter))
+    observer = OTelObserver(tracer_provider=tp, meter_provider=NoOpMeterProvider())
+    assert observer._metrics is None
+    tracker = CostTracker(ledger="memory://", observers=[observer])
+    tracker.start_llm("r1", None, model="gpt-4o-mini", provider="openai", messages=[])
+    tracker.end_llm("r1", TokenUsage(input_tokens=1000, output_tokens=200))
+    [span] = exporter.get_finished_spans()
+    assert span.attributes is not None and span.attributes["gen_ai.usage.input_tokens"] == 1000

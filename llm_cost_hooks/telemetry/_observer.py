@@ -227,7 +227,8 @@ class OTelObserver(RunObserver):
         self._blind_key: tuple[Any, Any] | None = None
         self._blind = False
         self._metrics: _Metrics | None = None
-        if metrics:
+        # An explicit no-op provider: no measurement would be kept, so none is queued.
+        if metrics and not isinstance(meter_provider, otel_metrics.NoOpMeterProvider):
             meter = (
                 meter_provider.get_meter(_SCOPE, _version())
                 if meter_provider is not None

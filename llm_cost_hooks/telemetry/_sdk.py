@@ -15,7 +15,7 @@ import math
 import re
 from bisect import bisect_left
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, cast
 
 __all__ = [
     "SHIMS_ON",
@@ -162,8 +162,8 @@ def _histogram_internals() -> tuple[Any, ...] | None:
     if not callable(getattr(match_type, "_get_or_create_aggregation", None)):
         return None
     probe = _ExplicitBucketHistogramAggregation(
-        None, AggregationTemporality.CUMULATIVE, 0, lambda **kw: None, boundaries=(1.0,)
-    )
+        None, AggregationTemporality.CUMULATIVE, 0, cast(Any, dict), boundaries=(1.0,)
+    )  # the reservoir builder is never called: the probe records nothing
     shaped = (
         probe._value is None
         and isinstance(probe._sum, int)
