@@ -47,6 +47,9 @@ def test_an_untested_sdk_version_turns_the_shims_off(monkeypatch: pytest.MonkeyP
         assert _sdk.attribute_map(span, 1) is None
         assert _sdk.span_processors(TracerProvider().get_tracer("t")) is None
         assert _sdk.parent_based_delegates(ParentBased(ALWAYS_ON)) is None
+        from opentelemetry.sdk.metrics import MeterProvider
+
+        assert not _sdk.histogram_merge(MeterProvider().get_meter("m").create_histogram("h"), {}, [1.0])
     finally:
         monkeypatch.undo()
         importlib.reload(_sdk)
@@ -248,6 +251,10 @@ def test_histogram_merge_follows_views_and_declines_what_it_cannot_merge(
     from opentelemetry.metrics import NoOpMeterProvider
 
     assert not _sdk.histogram_merge(NoOpMeterProvider().get_meter("m").create_histogram("h"), {}, [1.0])
+    # A storage not shaped as the shim expects: it declines before adding anything.
+    odd = MeterProvider(metric_readers=[InMemoryMetricReader()]).get_meter("m").create_histogram("h")
+    monkeypatch.setattr(odd._measurement_consumer, "_reader_storages", {"reader": object()})  # type: ignore[attr-defined]
+    assert not _sdk.histogram_merge(odd, {"a": "b"}, [1.0])
     monkeypatch.setattr(_sdk, "SHIMS_ON", False)
     assert not _sdk.histogram_merge(plain, {"a": "b"}, [1.0])
 

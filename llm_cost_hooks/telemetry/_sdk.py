@@ -4,7 +4,8 @@ Each shim returns ``None`` (and the observer takes the SDK's public API) unless 
 installed ``opentelemetry-sdk`` is in :data:`TESTED_RANGE` and the field has the shape
 the shim expects. Why use them at all: the public ``Span.set_attributes`` re-checks every
 value the observer built itself (a model span carries about 27), which is most of the
-span's CPU; measured in ``bench/results/``. The range is raised after the test suite
+span's CPU, and the public ``Histogram.record`` cleans and hashes the attributes of every
+sample (~20 us each, three per model call); measured in ``bench/results/``. The range is raised after the test suite
 passed on a newer SDK release (``tests/test_telemetry_sdk_shims.py`` checks each shim on
 the installed one and forces the public path).
 """
@@ -224,17 +225,20 @@ def histogram_merge(instrument: Any, attributes: Mapping[str, Any], values: Sequ
     if not isinstance(storages, dict):
         return False
     attrs = dict(attributes)
-    key = hash_attributes(attrs)
-    targets = []
-    for storage in list(storages.values()):
-        for match in storage._get_or_init_view_instrument_match(instrument):
-            if match._view._attribute_keys is not None:
-                return False
-            targets.append(match)
-    for match in targets:
-        with match._lock:
-            if type(match._get_or_create_aggregation(key, attrs)) is not aggregation_type:
-                return False
+    try:  # nothing is added before every target has been checked
+        key = hash_attributes(attrs)
+        targets = []
+        for storage in list(storages.values()):
+            for match in storage._get_or_init_view_instrument_match(instrument):
+                if match._view._attribute_keys is not None:
+                    return False
+                targets.append(match)
+        for match in targets:
+            with match._lock:
+                if type(match._get_or_create_aggregation(key, attrs)) is not aggregation_type:
+                    return False
+    except Exception:  # a field not shaped as expected
+        return False
     low, high = min(values), max(values)
     for match in targets:
         # Under the match's lock, as the SDK records when collect() may swap the
