@@ -173,7 +173,8 @@ def _rows(label: str, m: dict[str, Any], target: bool) -> list[Row]:
             f"{label}: metric collection per call (process CPU)",
             collect_us,
             "us/call",
-            note="queued calls turned into counter sums and SDK histogram samples when a reader collects",
+            note="queued calls turned into counter sums and histogram samples (added to the SDK's "
+            "aggregations one batch per attribute set) when a reader collects",
         ),
     ]
     return rows

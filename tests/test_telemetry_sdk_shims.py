@@ -17,6 +17,7 @@ from opentelemetry.sdk.trace.sampling import ALWAYS_ON, ParentBased, TraceIdRati
 
 from llm_cost_hooks import CostTracker, TokenUsage
 from llm_cost_hooks.telemetry import OTelObserver, _sdk
+from llm_cost_hooks.telemetry._sdk import histogram_merge as _histogram_merge
 
 
 def test_installed_sdk_is_in_the_tested_range() -> None:
@@ -46,6 +47,9 @@ def test_an_untested_sdk_version_turns_the_shims_off(monkeypatch: pytest.MonkeyP
         assert _sdk.attribute_map(span, 1) is None
         assert _sdk.span_processors(TracerProvider().get_tracer("t")) is None
         assert _sdk.parent_based_delegates(ParentBased(ALWAYS_ON)) is None
+        from opentelemetry.sdk.metrics import MeterProvider
+
+        assert not _sdk.histogram_merge(MeterProvider().get_meter("m").create_histogram("h"), {}, [1.0])
     finally:
         monkeypatch.undo()
         importlib.reload(_sdk)
@@ -109,3 +113,206 @@ def test_public_api_fallback_makes_the_same_span(monkeypatch: pytest.MonkeyPatch
         monkeypatch, True, TracerProvider(span_limits=SpanLimits(max_span_attribute_length=5))
     )
     assert limited["gen_ai.request.model"] == "gpt-4"
+
+
+# -- histogram_merge: pre-grouped histogram samples added to the SDK's aggregations ----------
+
+
+def _metric_points(reader: Any) -> dict[tuple[str, str], tuple[Any, ...]]:
+    """Every exported point, by (metric, attributes): count / sum / min / max / buckets
+    for histograms, the value for counters."""
+    out: dict[tuple[str, str], tuple[Any, ...]] = {}
+    data = reader.get_metrics_data()
+    for rm in data.resource_metrics if data else ():
+        for sm in rm.scope_metrics:
+            for m in sm.metrics:
+                for p in m.data.data_points:
+                    key = (m.name, repr(sorted(dict(p.attributes).items())))
+                    if hasattr(p, "bucket_counts"):
+                        out[key] = (
+                            p.count,
+                            p.sum,
+                            p.min,
+                            p.max,
+                            tuple(p.bucket_counts),
+                            tuple(p.explicit_bounds),
+                        )
+                    else:
+                        out[key] = (p.value,)
+    return out
+
+
+def _traffic(monkeypatch: pytest.MonkeyPatch, shims: bool, **provider_kwargs: Any) -> list[Any]:
+    """The same mixed traffic (tenants, models, failures, cache hits, zero-output calls)
+    through an observer, collected twice (cumulative and delta readers)."""
+    from opentelemetry.sdk.metrics import Histogram as SdkHistogram
+    from opentelemetry.sdk.metrics import MeterProvider
+    from opentelemetry.sdk.metrics.export import AggregationTemporality, InMemoryMetricReader
+
+    from llm_cost_hooks import CacheStatus
+
+    monkeypatch.setattr(_sdk, "SHIMS_ON", shims)
+    merges: list[bool] = []
+
+    def counted(*args: Any) -> bool:
+        merges.append(_histogram_merge(*args))
+        return merges[-1]
+
+    monkeypatch.setattr(_sdk, "histogram_merge", counted)
+    cumulative = InMemoryMetricReader()
+    delta = InMemoryMetricReader(preferred_temporality={SdkHistogram: AggregationTemporality.DELTA})
+    mp = MeterProvider(metric_readers=[cumulative, delta], **provider_kwargs)
+    observer = OTelObserver(tracer_provider=TracerProvider(), meter_provider=mp)
+    tracker = CostTracker(ledger="memory://", observers=[observer])
+    snapshots = []
+    for rnd in range(2):
+        for i in range(40):
+            run = f"r{rnd}-{i}"
+            model = ("gpt-4o-mini", "gpt-4o")[i % 2]
+            tracker.start_llm(
+                run, None, model=model, provider="openai", messages=[], metadata={"tenant_id": "abc"[i % 3]}
+            )
+            if i % 7 == 3:
+                tracker.error_llm(run, TimeoutError("slow"))
+            elif i % 5 == 1:
+                tracker.end_llm(
+                    run, TokenUsage(input_tokens=50, output_tokens=5), cache_status=CacheStatus.EXACT
+                )
+            else:
+                tracker.end_llm(run, TokenUsage(input_tokens=10 + 37 * i, output_tokens=(i * 13) % 400))
+            if i == 20:  # a drain between collections (as the drainer thread does): two batches
+                assert observer._metrics is not None and observer._metrics.drain() > 0
+        snapshots += [_metric_points(cumulative), _metric_points(delta)]
+    assert observer.stats.observer_errors == 0
+    snapshots.append(merges and all(merges))  # whether every batch went through the shim
+    return snapshots
+
+
+def _zero_latency(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Durations come from the clock: fixed here so both paths see the same samples.
+    from llm_cost_hooks.telemetry import _metrics
+
+    original = _metrics._Metrics.record
+
+    def record(self: Any, run: Any, record: Any) -> None:
+        record.__dict__["latency_ms"] = 12.5 * (1 + record.__dict__["input_tokens"] % 9)
+        original(self, run, record)
+
+    monkeypatch.setattr(_metrics._Metrics, "record", record)
+
+
+def test_histogram_merge_exports_what_one_record_per_sample_does(monkeypatch: pytest.MonkeyPatch) -> None:
+    _zero_latency(monkeypatch)
+    merged = _traffic(monkeypatch, True)
+    public = _traffic(monkeypatch, False)
+    assert merged.pop() is True and public.pop() is False
+    assert merged == public
+    histograms = [v for k, v in merged[0].items() if len(v) > 1]
+    assert histograms and sum(v[0] for v in histograms) > 80  # counts, over several attribute sets
+    assert merged[1] != merged[3]  # the delta reader saw the second round only
+
+
+def test_histogram_merge_follows_views_and_declines_what_it_cannot_merge(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from opentelemetry.sdk.metrics import AlwaysOnExemplarFilter, MeterProvider
+    from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+    from opentelemetry.sdk.metrics.view import ExplicitBucketHistogramAggregation, View
+
+    _zero_latency(monkeypatch)
+    buckets = View(
+        instrument_type=None,
+        instrument_name="gen_ai.client.operation.duration",
+        aggregation=ExplicitBucketHistogramAggregation((0.02, 0.05)),
+    )
+    merged, public = (
+        _traffic(monkeypatch, True, views=[buckets]),
+        _traffic(monkeypatch, False, views=[buckets]),
+    )
+    assert merged.pop() is True and public.pop() is False
+    assert merged == public
+    keys = View(instrument_name="gen_ai.client.operation.duration", attribute_keys={"gen_ai.request.model"})
+    declined, public = _traffic(monkeypatch, True, views=[keys]), _traffic(monkeypatch, False, views=[keys])
+    assert declined.pop() is False  # the filtered histogram's batches: one record per sample
+    assert declined == public[:-1]
+
+    monkeypatch.setattr(_sdk, "SHIMS_ON", True)
+    mp = MeterProvider(metric_readers=[InMemoryMetricReader()], views=[keys])
+    assert not _sdk.histogram_merge(
+        mp.get_meter("m").create_histogram("gen_ai.client.operation.duration"), {}, [1.0]
+    )
+    plain = MeterProvider(metric_readers=[InMemoryMetricReader()]).get_meter("m").create_histogram("h")
+    assert _sdk.histogram_merge(plain, {"a": "b"}, [1.0, 2.0])
+    assert not _sdk.histogram_merge(plain, {"a": "b"}, [])
+    exemplars = MeterProvider(
+        metric_readers=[InMemoryMetricReader()], exemplar_filter=AlwaysOnExemplarFilter()
+    )
+    assert not _sdk.histogram_merge(exemplars.get_meter("m").create_histogram("h"), {}, [1.0])
+    from opentelemetry.metrics import NoOpMeterProvider
+
+    assert not _sdk.histogram_merge(NoOpMeterProvider().get_meter("m").create_histogram("h"), {}, [1.0])
+    # A storage not shaped as the shim expects: it declines before adding anything.
+    odd = MeterProvider(metric_readers=[InMemoryMetricReader()]).get_meter("m").create_histogram("h")
+    monkeypatch.setattr(odd._measurement_consumer, "_reader_storages", {"reader": object()})  # type: ignore[attr-defined]
+    assert not _sdk.histogram_merge(odd, {"a": "b"}, [1.0])
+    monkeypatch.setattr(_sdk, "SHIMS_ON", False)
+    assert not _sdk.histogram_merge(plain, {"a": "b"}, [1.0])
+
+
+def test_invalid_histogram_samples_take_the_public_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    from opentelemetry.sdk.metrics import MeterProvider
+    from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+
+    from llm_cost_hooks.telemetry._metrics import _sample
+
+    reader = InMemoryMetricReader()
+    observer = OTelObserver(
+        tracer_provider=TracerProvider(), meter_provider=MeterProvider(metric_readers=[reader])
+    )
+    metrics = observer._metrics
+    assert metrics is not None
+    samples: dict[Any, Any] = {}
+    attrs = {"gen_ai.request.model": "m"}
+    for value in (0.5, float("nan"), -1.0, 2.0):
+        _sample(samples, metrics.duration, attrs, value)
+    metrics._record_samples(samples)
+    [point] = [v for k, v in _metric_points(reader).items() if k[0] == metrics.duration.name]
+    assert point[:4] == (2, 2.5, 0.5, 2.0)  # the SDK dropped the NaN and the negative value
+
+
+def test_unsampled_spans_skip_the_attributes_but_not_the_metrics() -> None:
+    from opentelemetry.sdk.metrics import MeterProvider
+    from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+    from opentelemetry.sdk.trace.sampling import ALWAYS_OFF
+
+    exporter = InMemorySpanExporter()
+    tp = TracerProvider(sampler=ALWAYS_OFF)
+    tp.add_span_processor(SimpleSpanProcessor(exporter))
+    reader = InMemoryMetricReader()
+    observer = OTelObserver(tracer_provider=tp, meter_provider=MeterProvider(metric_readers=[reader]))
+    tracker = CostTracker(ledger="memory://", observers=[observer])
+    tracker.start_run("c1", None, name="qa")
+    tracker.start_llm("r1", "c1", model="gpt-4o-mini", provider="openai", messages=[])
+    tracker.end_llm("r1", TokenUsage(input_tokens=1000, output_tokens=200))
+    tracker.start_llm("r2", "c1", model="gpt-4o-mini", provider="openai", messages=[])
+    tracker.error_llm("r2", TimeoutError("slow"))
+    tracker.end_run("c1")
+    assert exporter.get_finished_spans() == ()
+    assert observer.stats.observer_errors == 0
+    names = {k[0] for k in _metric_points(reader)}
+    assert {"gen_ai.client.operation.duration", "llm_cost_hooks.cost"} <= names
+
+
+def test_a_no_op_meter_provider_queues_nothing() -> None:
+    from opentelemetry.metrics import NoOpMeterProvider
+
+    exporter = InMemorySpanExporter()
+    tp = TracerProvider()
+    tp.add_span_processor(SimpleSpanProcessor(exporter))
+    observer = OTelObserver(tracer_provider=tp, meter_provider=NoOpMeterProvider())
+    assert observer._metrics is None
+    tracker = CostTracker(ledger="memory://", observers=[observer])
+    tracker.start_llm("r1", None, model="gpt-4o-mini", provider="openai", messages=[])
+    tracker.end_llm("r1", TokenUsage(input_tokens=1000, output_tokens=200))
+    [span] = exporter.get_finished_spans()
+    assert span.attributes is not None and span.attributes["gen_ai.usage.input_tokens"] == 1000

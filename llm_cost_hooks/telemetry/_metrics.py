@@ -8,13 +8,16 @@ thread once the queue passes ``drain_at`` (so it stays bounded even when nothing
 
 * counters (dollars, and the ``latest`` token counters) are summed here, per attribute
   set (built once per combination), and reported through observable counters;
-* histogram samples (durations, tokens per call) are handed to the SDK histograms, which
-  aggregate them as if recorded at call time.
+* histogram samples (durations, tokens per call) are grouped per instrument and attribute
+  set and added to the SDK histograms' aggregations in one pass per group where the SDK
+  shim allows it (one validated, hashed ``record`` per sample otherwise, ~20 us each): the
+  exported counts, sums, min/max and buckets are the same as if recorded at call time.
 """
 
 from __future__ import annotations
 
 import collections
+import math
 import threading
 from typing import TYPE_CHECKING, Any
 
@@ -22,6 +25,7 @@ from opentelemetry.metrics import CallbackOptions, Observation
 
 from .. import _shutdown
 from .._records import CacheStatus, CostRecord
+from . import _sdk
 from . import _semconv as sc
 from ._limits import OVERFLOW_VALUE, AttributeLimiter
 
@@ -35,6 +39,17 @@ if TYPE_CHECKING:  # pragma: no cover
 _Call = tuple[Any, ...]
 # Statuses under which the model was really called (a provider prefix cache still is).
 _MODEL_CALLED = frozenset({"miss", "provider_prefix"})
+# Histogram samples of one drain: (instrument id, attribute-set id) -> (instrument,
+# attributes, values). The attribute dicts are the cached ones, kept alive by the entry.
+_Samples = dict[tuple[int, int], tuple[Any, dict[str, Any], list[float]]]
+
+
+def _sample(samples: _Samples, histogram: Any, attrs: dict[str, Any], value: float) -> None:
+    entry = samples.get((id(histogram), id(attrs)))
+    if entry is None:
+        samples[(id(histogram), id(attrs))] = (histogram, attrs, [value])
+    else:
+        entry[2].append(value)
 
 
 class _Metrics:
@@ -230,7 +245,7 @@ class _Metrics:
         else:
             slot[1] += value
 
-    def _measure(self, call: _Call) -> None:
+    def _measure(self, call: _Call, samples: _Samples) -> None:
         attrs, in_attrs, out_attrs, key, in_key = self._attrs_for(call[:7])
         status, cost, saved, latency_ms, success = call[7:12]
         money, money_key = attrs, key
@@ -250,34 +265,50 @@ class _Metrics:
         if not model_called:
             return  # served from our cache / deduplicated: no model call, not a GenAI operation
         if latency_ms is not None:
-            self.duration.record(latency_ms / 1000.0, attrs)
+            _sample(samples, self.duration, attrs, latency_ms / 1000.0)
         if self._legacy:
             if input_tokens or success:
-                self.token_usage.record(input_tokens, in_attrs)
+                _sample(samples, self.token_usage, in_attrs, input_tokens)
             if success:
-                self.token_usage.record(output_tokens, out_attrs)
+                _sample(samples, self.token_usage, out_attrs, output_tokens)
         else:
             if input_tokens or success:
-                self.op_input.record(input_tokens, attrs)
+                _sample(samples, self.op_input, attrs, input_tokens)
             if success:
-                self.op_output.record(output_tokens, attrs)
+                _sample(samples, self.op_output, attrs, output_tokens)
+
+    def _record_samples(self, samples: _Samples) -> None:
+        """Hand the drained histogram samples to the SDK, one batch per instrument and
+        attribute set where the shim can add them in one pass (see
+        :func:`._sdk.histogram_merge`), else one ``record`` per sample."""
+        for histogram, attrs, values in samples.values():
+            try:
+                clean = [v for v in values if v >= 0 and math.isfinite(v)]
+                if len(clean) < len(values) or not _sdk.histogram_merge(histogram, attrs, clean):
+                    for value in values:  # the SDK warns about and drops invalid ones
+                        histogram.record(value, attrs)
+            except Exception:
+                self.owner.stats.add("observer_errors")
 
     # -- collection side ----------------------------------------------------------------------
     def drain(self) -> int:
         """Turn queued model calls into measurements. Returns how many calls."""
         n = 0
         q = self._queue
+        samples: _Samples = {}
         with self._drain_lock:
             while True:
                 try:
                     call = q.popleft()
                 except IndexError:
-                    return n
+                    break
                 try:
-                    self._measure(call)
+                    self._measure(call, samples)
                     n += 1
                 except Exception:
                     self.owner.stats.add("observer_errors")
+            self._record_samples(samples)
+        return n
 
     def _observe(self, totals: dict[tuple[Any, ...], list[Any]]) -> Any:
         def callback(options: CallbackOptions) -> list[Observation]:

@@ -227,7 +227,8 @@ class OTelObserver(RunObserver):
         self._blind_key: tuple[Any, Any] | None = None
         self._blind = False
         self._metrics: _Metrics | None = None
-        if metrics:
+        # An explicit no-op provider: no measurement would be kept, so none is queued.
+        if metrics and not isinstance(meter_provider, otel_metrics.NoOpMeterProvider):
             meter = (
                 meter_provider.get_meter(_SCOPE, _version())
                 if meter_provider is not None
@@ -469,8 +470,8 @@ class OTelObserver(RunObserver):
         task: TaskState | None,
         outputs: Any,
     ) -> None:
-        attrs: dict[str, Any] = {}
-        pending = None
+        static: dict[str, Any] | None = None
+        built_here = span is None
         if span is None:
             if run.kind is not RunKind.LLM:
                 return
@@ -480,6 +481,23 @@ class OTelObserver(RunObserver):
                 return
             # The usual case: the model span is created here, when every attribute is known.
             name, static = self._llm_static_attrs(run)
+            if self._start_blind():
+                span = self.tracer.start_span(
+                    name, context=pending[0], kind=SpanKind.CLIENT, start_time=pending[1]
+                )
+            else:
+                # The sampler and span processors see the call's identity (operation, model,
+                # provider, attribution) at start; the per-call numbers are added after.
+                span = self.tracer.start_span(
+                    name, context=pending[0], kind=SpanKind.CLIENT, attributes=static, start_time=pending[1]
+                )
+                static = None
+        if record is not None and self._metrics is not None:
+            self._metrics.record(run, record)
+        if not span.is_recording():
+            return  # not sampled: nothing would be kept of its attributes, events or status
+        attrs: dict[str, Any] = {}
+        if built_here:
             attrs[sc.TASK_ID] = run.task_id
             if run.attempt != 1:
                 attrs[sc.ATTEMPT] = run.attempt
@@ -488,8 +506,6 @@ class OTelObserver(RunObserver):
             finish = self._response_attrs(outputs, attrs) if outputs is not None else []
             if self.capture_content:
                 self._content_attrs(run, outputs, finish, attrs)
-            if self._metrics is not None:
-                self._metrics.record(run, record)
         if task is not None:
             attrs[sc.TASK_COST] = task.cost_usd
             attrs[sc.TASK_CALLS] = task.calls
@@ -503,19 +519,10 @@ class OTelObserver(RunObserver):
                 attrs[sc.TASK_OUTPUT_TOKENS] = task.output_tokens
         if error is not None:
             attrs[sc.ERROR_TYPE] = type(error).__qualname__
-        if pending is not None:
-            if self._start_blind():
-                span = self.tracer.start_span(
-                    name, context=pending[0], kind=SpanKind.CLIENT, start_time=pending[1]
-                )
-                _add_clean_attributes(span, static, attrs)
-            else:
-                # The sampler and span processors see the call's identity (operation, model,
-                # provider, attribution) at start; the per-call numbers are added after.
-                span = self.tracer.start_span(
-                    name, context=pending[0], kind=SpanKind.CLIENT, attributes=static, start_time=pending[1]
-                )
-                _add_clean_attributes(span, attrs)
+        if static is not None:  # values this module built: straight into the span where allowed
+            _add_clean_attributes(span, static, attrs)
+        elif built_here:
+            _add_clean_attributes(span, attrs)
         elif attrs:
             span.set_attributes(attrs)
         end_time = _end_time(run)

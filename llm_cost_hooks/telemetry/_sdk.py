@@ -4,21 +4,25 @@ Each shim returns ``None`` (and the observer takes the SDK's public API) unless 
 installed ``opentelemetry-sdk`` is in :data:`TESTED_RANGE` and the field has the shape
 the shim expects. Why use them at all: the public ``Span.set_attributes`` re-checks every
 value the observer built itself (a model span carries about 27), which is most of the
-span's CPU; measured in ``bench/results/``. The range is raised after the test suite
+span's CPU, and the public ``Histogram.record`` cleans and hashes the attributes of every
+sample (~20 us each, three per model call); measured in ``bench/results/``. The range is raised after the test suite
 passed on a newer SDK release (``tests/test_telemetry_sdk_shims.py`` checks each shim on
 the installed one and forces the public path).
 """
 
 from __future__ import annotations
 
+import math
 import re
-from collections.abc import Callable
-from typing import Any
+from bisect import bisect_left
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, cast
 
 __all__ = [
     "SHIMS_ON",
     "TESTED_RANGE",
     "attribute_map",
+    "histogram_merge",
     "installed_sdk_version",
     "parent_based_delegates",
     "span_processors",
@@ -131,3 +135,127 @@ def noop_on_start_methods() -> tuple[Callable[..., Any], ...]:
     except Exception:
         return ()
     return (SpanProcessor.on_start, BatchSpanProcessor.on_start, SimpleSpanProcessor.on_start)
+
+
+def _histogram_internals() -> tuple[Any, ...] | None:
+    """The SDK metric classes :func:`histogram_merge` relies on, if they have the shape it
+    expects; None otherwise."""
+    try:
+        from opentelemetry.sdk.metrics import (
+            AlwaysOffExemplarFilter,
+            Histogram,
+            TraceBasedExemplarFilter,
+        )
+        from opentelemetry.sdk.metrics._internal import _view_instrument_match as vim
+        from opentelemetry.sdk.metrics._internal.aggregation import (
+            AggregationTemporality,
+            _ExplicitBucketHistogramAggregation,
+        )
+        from opentelemetry.sdk.metrics._internal.measurement_consumer import (
+            SynchronousMeasurementConsumer,
+        )
+    except Exception:
+        return None
+    hash_attributes = getattr(vim, "_hash_attributes", None)
+    match_type = getattr(vim, "_ViewInstrumentMatch", None)
+    if not callable(hash_attributes) or match_type is None:
+        return None
+    if not callable(getattr(match_type, "_get_or_create_aggregation", None)):
+        return None
+    probe = _ExplicitBucketHistogramAggregation(
+        None, AggregationTemporality.CUMULATIVE, 0, cast(Any, dict), boundaries=(1.0,)
+    )  # the reservoir builder is never called: the probe records nothing
+    shaped = (
+        probe._value is None
+        and isinstance(probe._sum, int)
+        and isinstance(probe._boundaries, tuple)
+        and isinstance(probe._record_min_max, bool)
+        and math.isinf(probe._min)
+        and math.isinf(probe._max)
+        and hasattr(probe, "_lock")
+        and probe._get_empty_bucket_counts() == [0, 0]
+    )
+    if not shaped:
+        return None
+    return (
+        Histogram,
+        SynchronousMeasurementConsumer,
+        (AlwaysOffExemplarFilter, TraceBasedExemplarFilter),
+        hash_attributes,
+        _ExplicitBucketHistogramAggregation,
+    )
+
+
+_HISTOGRAM = _histogram_internals() if SHIMS_ON else None
+
+
+def histogram_merge(instrument: Any, attributes: Mapping[str, Any], values: Sequence[float]) -> bool:
+    """Shim for the SDK histogram's aggregation state (the measurement consumer's reader
+    storages, their view matches and each match's ``_ExplicitBucketHistogramAggregation``
+    fields): add ``values`` (each finite and >= 0) recorded with ``attributes`` (already
+    clean: str / bool / int / float values) as ``instrument.record(v, attributes)`` for
+    each would, in one pass per aggregation instead of one validated, hashed measurement
+    per value. Declines (False, nothing added) unless every aggregation the values would
+    reach is an explicit-bucket histogram fed without an attribute filter and no exemplar
+    would be sampled; then the caller records them through the public API."""
+    internals = _HISTOGRAM
+    if not SHIMS_ON or internals is None or not values:
+        return False
+    histogram_type, consumer_type, quiet_filters, hash_attributes, aggregation_type = internals
+    # The SDK's histogram (its concrete class is a private subclass), record() not replaced.
+    if not isinstance(instrument, histogram_type) or type(instrument).record is not histogram_type.record:
+        return False
+    enabled = getattr(instrument, "_is_enabled", None)
+    if enabled is None or not enabled():
+        return False
+    consumer = getattr(instrument, "_measurement_consumer", None)
+    if type(consumer) is not consumer_type:
+        return False
+    config = getattr(consumer, "_sdk_config", None)
+    exemplar_filter = getattr(config, "exemplar_filter", None)
+    if not isinstance(exemplar_filter, quiet_filters):
+        return False
+    if isinstance(exemplar_filter, quiet_filters[1]):
+        from opentelemetry.context import get_current
+
+        # The SDK asks the filter with the recording thread's context: no sampled span here.
+        if exemplar_filter.should_sample(values[0], 0, attributes, get_current()):
+            return False
+    storages = getattr(consumer, "_reader_storages", None)
+    if not isinstance(storages, dict):
+        return False
+    attrs = dict(attributes)
+    try:  # nothing is added before every target has been checked
+        key = hash_attributes(attrs)
+        targets = []
+        for storage in list(storages.values()):
+            for match in storage._get_or_init_view_instrument_match(instrument):
+                if match._view._attribute_keys is not None:
+                    return False
+                targets.append(match)
+        for match in targets:
+            with match._lock:
+                if type(match._get_or_create_aggregation(key, attrs)) is not aggregation_type:
+                    return False
+    except Exception:  # a field not shaped as expected
+        return False
+    low, high = min(values), max(values)
+    for match in targets:
+        # Under the match's lock, as the SDK records when collect() may swap the
+        # aggregations (delta temporality); lock order as in its collect().
+        with match._lock:
+            aggregation = match._get_or_create_aggregation(key, attrs)
+            with aggregation._lock:
+                if aggregation._value is None:
+                    aggregation._value = aggregation._get_empty_bucket_counts()
+                counts = aggregation._value
+                boundaries = aggregation._boundaries
+                total = aggregation._sum
+                for value in values:  # the SDK's aggregate(), value by value, same order
+                    total += value
+                    counts[bisect_left(boundaries, value)] += 1
+                aggregation._sum = total
+                if aggregation._record_min_max:
+                    aggregation._min = min(aggregation._min, low)
+                    aggregation._max = max(aggregation._max, high)
+    return True
