@@ -87,6 +87,10 @@ def init_schema(conn: sqlite3.Connection) -> None:
     conn.commit()
 
 
+def _row(item: CostRecord | tuple[object, ...]) -> tuple[object, ...]:
+    return item if type(item) is tuple else record_to_row(item)  # type: ignore[arg-type]
+
+
 class SQLiteLedger(Ledger):
     """The embedded default: one SQLite file in WAL mode, written by a background thread.
 
@@ -121,6 +125,8 @@ class SQLiteLedger(Ledger):
         self._inode: tuple[int, int] | None = None
         self._read_lock = threading.Lock()
         super().__init__(**kwargs)  # type: ignore[arg-type]
+
+    _writes_rows = True
 
     def _writer_conn(self) -> sqlite3.Connection:
         import sqlite3
@@ -192,7 +198,7 @@ class SQLiteLedger(Ledger):
             conn = self._writer_conn()
             with conn:
                 if records:
-                    conn.executemany(INSERT_RECORD, map(record_to_row, records))
+                    conn.executemany(INSERT_RECORD, map(_row, records))
                 if outcomes:
                     conn.executemany(INSERT_OUTCOME, [outcome_to_row(o) for o in outcomes])
         except sqlite3.Error as exc:
