@@ -201,6 +201,8 @@ def test_a_ledger_row_built_without_a_record_equals_the_records_row(case: int) -
     builder = tracker._builder
     expected = record_to_row(builder.build(call))
     assert builder.row(call, None) == expected
+    if case == 0:  # flat rates, priced before: the row is priced without a breakdown
+        assert builder.pricer.flat(model, provider) is not None
     failed = RawCall(run, usage, model, run.start_ns + 5, error_type="Timeout\ud800")
     assert builder.row(failed, None) == record_to_row(builder.build(failed))
 

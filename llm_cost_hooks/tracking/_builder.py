@@ -13,7 +13,7 @@ from datetime import timezone
 from typing import Any
 
 from .._records import CacheStatus, CostBreakdown, CostRecord, TokenUsage, storable_text, usage_invalid
-from ._pricing import Pricer, billed_breakdown
+from ._pricing import Pricer, billed_breakdown, flat_parts, flat_savings
 from ._runs import RunInfo, TaskState
 
 __all__ = ["CACHE_WRITE_PREMIUM_TAG", "RawCall", "RecordBuilder"]
@@ -93,8 +93,32 @@ class RecordBuilder:
         """The call's ledger row (``RECORD_COLUMNS`` order, what ``record_to_row`` makes of
         :meth:`build`'s record), built without the record: when nothing else reads the
         record, the writer skips making one. Counts the call in ``task``."""
-        usage, breakdown, cache_status, saved_usd, price_estimated, premium = self._price(call)
-        run, model, error_type = call.run, call.model, call.error_type
+        run, usage, model, error_type = call.run, call.usage, call.model, call.error_type
+        flat = (
+            self.pricer.flat(model, run.provider)
+            if error_type is None
+            and call.billed_usd is None
+            and call.cache_status is CacheStatus.MISS
+            and not call.batch
+            else None
+        )
+        if flat is not None:
+            # The common call (a model with flat rates, priced before): what _price does
+            # for it, without the breakdown object.
+            rates, price_estimated = flat
+            parts = flat_parts(usage, rates)
+            currency = "USD"
+            cache_status, saved_usd, premium = CacheStatus.MISS, call.saved_usd or 0.0, None
+            if usage.cache_read_tokens or usage.cache_write_tokens:
+                cache_saved, premium = flat_savings(rates, usage)
+                if cache_saved > 0:
+                    cache_status = CacheStatus.PROVIDER_PREFIX
+                    saved_usd += cache_saved
+        else:
+            usage, breakdown, cache_status, saved_usd, price_estimated, premium = self._price(call)
+            b = breakdown.__dict__
+            parts = (b["input"], b["cache_read"], b["cache_write"], b["output"], b["reasoning"])
+            currency = b["currency"]
         a = run.attribution
         tags = a.tags
         if (
@@ -110,8 +134,8 @@ class RecordBuilder:
         if ts.tzinfo is not _UTC:
             ts = ts.astimezone(_UTC)
         u = usage.__dict__
-        b = breakdown.__dict__
-        cost = breakdown.total
+        # The sum in CostBreakdown.total's order (the same float).
+        cost = parts[0] + parts[1] + parts[2] + parts[3] + parts[4]
         saved = float(saved_usd)
         success = error_type is None
         if task is not None:
@@ -134,12 +158,8 @@ class RecordBuilder:
             u["cache_write_tokens"],
             u["reasoning_tokens"],
             cost,
-            b["input"],
-            b["cache_read"],
-            b["cache_write"],
-            b["output"],
-            b["reasoning"],
-            b["currency"],
+            *parts,
+            currency,
             saved,
             # _value_: the member's value without the enum's property machinery
             cache_status._value_ if type(cache_status) is CacheStatus else str(cache_status),

@@ -59,7 +59,14 @@ def calls(h, count):
     for _ in range(count):
         rid = next(it)
         h.on_chat_model_start(
-            ser, msgs, run_id=rid, parent_run_id=None, tags=[], metadata=meta, invocation_params=inv, name=None
+            ser,
+            msgs,
+            run_id=rid,
+            parent_run_id=None,
+            tags=[],
+            metadata=meta,
+            invocation_params=inv,
+            name=None,
         )
         h.on_llm_end(res, run_id=rid, parent_run_id=None, tags=[])
     assert h.flush(300)
@@ -89,7 +96,9 @@ for name, h in handlers.items():
 for clock in ("caller", "process"):
     d = [b - a for a, b in zip(out["main"][clock], out["new"][clock])]
     r = [b / a for a, b in zip(out["main"][clock], out["new"][clock])]
-    print(f"new - main {clock}: median {statistics.median(d):+.1f} us, new/main median {statistics.median(r):.3f}")
+    print(
+        f"new - main {clock}: median {statistics.median(d):+.1f} us, new/main median {statistics.median(r):.3f}"
+    )
 print("load at end", os.getloadavg())
 for h in handlers.values():
     h.tracker.close()
