@@ -16,42 +16,28 @@ import uuid
 
 sys.path.insert(0, os.getcwd())
 sys.path.insert(0, os.environ.get("BASE_PKG_DIR", "/tmp/recperf/basepkg"))
-from langchain_core.messages import AIMessage, HumanMessage
-from langchain_core.outputs import ChatGeneration, LLMResult
+from langchain_core.messages import HumanMessage
+from langchain_core.outputs import LLMResult
 from llm_cost_hooks_base.langchain import CostCallbackHandler as Main
 
+from bench._common import fixed_usage_model
 from llm_cost_hooks.langchain import CostCallbackHandler as New
 
 tmp = tempfile.mkdtemp()
-msg = AIMessage(
-    content="Your card should arrive within 3 to 5 business days.",
-    usage_metadata={
-        "input_tokens": 412,
-        "output_tokens": 14,
-        "total_tokens": 426,
-        "input_token_details": {"cache_read": 256},
-    },
-    response_metadata={"model_name": "gpt-4o-mini-2024-07-18"},
-)
-res = LLMResult(generations=[[ChatGeneration(message=msg)]])
-meta = {
-    "tenant_id": "acme",
-    "prompt_version": "v1",
-    "ls_provider": "openai",
-    "ls_model_name": "gpt-4o-mini",
-    "ls_model_type": "chat",
-    "ls_temperature": None,
-}
-ser = {"name": "FixedUsageChatModel"}
+# The events LangChain sends for a call of the benchmarks' cheap model (same answer and usage).
+model = fixed_usage_model()
 msgs = [[HumanMessage("When will my card arrive?")]]
-inv = {"_type": "bench-fixed", "stop": None}
+res = LLMResult(generations=[model._generate(msgs[0]).generations])
+meta = {"tenant_id": "acme", "prompt_version": "v1", **model._get_ls_params()}
+ser = {"name": type(model).__name__}
+inv = {"_type": model._llm_type, "stop": None}
 n = int(os.environ.get("N", "5000"))
 rounds = int(os.environ.get("ROUNDS", "15"))
 handlers = {
     "main": Main(ledger=f"sqlite:///{tmp}/main.db", defaults={"feature": "bench"}),
     "new": New(ledger=f"sqlite:///{tmp}/new.db", defaults={"feature": "bench"}),
 }
-ids = [uuid.uuid4() for _ in range(n * (rounds + 1) * 2)]
+ids = [uuid.uuid4() for _ in range((n * rounds + 500) * 2)]
 it = iter(ids)
 
 
