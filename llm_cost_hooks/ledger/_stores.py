@@ -70,14 +70,17 @@ CREATE_INDEXES = (
 INSERT_RECORD = "INSERT OR REPLACE INTO cost_records ({}) VALUES ({})".format(
     ", ".join(RECORD_COLUMNS), ", ".join("?" for _ in RECORD_COLUMNS)
 )
-# Rows per INSERT statement (960 parameters: under the 999 of SQLite before 3.32). One
-# statement step per this many rows: fewer VM round trips, and the writer thread gives up
-# the GIL once per statement instead of once per row.
-_ROWS_PER_INSERT = 30
+# Rows per INSERT statement, largest first (30 rows: 960 parameters, under the 999 of SQLite
+# before 3.32): a batch is written with few statement steps, so the writer thread gives up
+# the GIL a few times per batch instead of once per row, and the VM runs fewer round trips.
+_INSERT_SIZES = (30, 16, 8, 4, 2)
 _ROW_PLACEHOLDERS = "({})".format(", ".join("?" for _ in RECORD_COLUMNS))
-INSERT_RECORDS = "INSERT OR REPLACE INTO cost_records ({}) VALUES {}".format(
-    ", ".join(RECORD_COLUMNS), ", ".join([_ROW_PLACEHOLDERS] * _ROWS_PER_INSERT)
-)
+_INSERT_ROWS = {
+    size: "INSERT OR REPLACE INTO cost_records ({}) VALUES {}".format(
+        ", ".join(RECORD_COLUMNS), ", ".join([_ROW_PLACEHOLDERS] * size)
+    )
+    for size in _INSERT_SIZES
+}
 INSERT_OUTCOME = (
     "INSERT INTO task_outcomes (task_id, success, source, reason, timestamp) VALUES (?, ?, ?, ?, ?)"
 )
@@ -94,6 +97,20 @@ def init_schema(conn: sqlite3.Connection) -> None:
         conn.execute(stmt)
     conn.execute(f"PRAGMA user_version = {_SCHEMA_VERSION}")
     conn.commit()
+
+
+def _insert_rows(conn: sqlite3.Connection, rows: list[tuple[object, ...]]) -> None:
+    done = 0
+    for size in _INSERT_SIZES:
+        end = done + (len(rows) - done) // size * size
+        if end > done:
+            conn.executemany(
+                _INSERT_ROWS[size],
+                (tuple(chain.from_iterable(rows[i : i + size])) for i in range(done, end, size)),
+            )
+            done = end
+    if done < len(rows):
+        conn.executemany(INSERT_RECORD, rows[done:])
 
 
 class SQLiteLedger(Ledger):
@@ -205,18 +222,7 @@ class SQLiteLedger(Ledger):
             conn = self._writer_conn()
             with conn:
                 if records:
-                    rows = [r if isinstance(r, tuple) else record_to_row(r) for r in records]
-                    whole = len(rows) - len(rows) % _ROWS_PER_INSERT
-                    if whole:
-                        conn.executemany(
-                            INSERT_RECORDS,
-                            (
-                                tuple(chain.from_iterable(rows[i : i + _ROWS_PER_INSERT]))
-                                for i in range(0, whole, _ROWS_PER_INSERT)
-                            ),
-                        )
-                    if whole < len(rows):
-                        conn.executemany(INSERT_RECORD, rows[whole:])
+                    _insert_rows(conn, [r if isinstance(r, tuple) else record_to_row(r) for r in records])
                 if outcomes:
                     conn.executemany(INSERT_OUTCOME, [outcome_to_row(o) for o in outcomes])
         except sqlite3.Error as exc:
