@@ -429,3 +429,26 @@ def test_run_deferred_runs_in_order_on_the_writer(tmp_path: Path) -> None:
     memory = MemoryLedger()
     memory.run_deferred(lambda: seen.append(("inline", threading.current_thread().name)))
     assert seen[-1] == ("inline", threading.current_thread().name)
+
+
+def test_sqlite_batch_of_many_statements_keeps_every_record_and_sets_aside_only_a_bad_one(
+    tmp_path: Path,
+) -> None:
+    # 127 records in one transaction: four 30-row INSERT statements, then 4, 2 and 1 rows; a
+    # value SQLite cannot store fails its statement, and only that record is set aside.
+    ledger = SQLiteLedger(tmp_path / "costs.db", flush_interval=60)
+    ledger._wake_at = 10**9  # one batch, written by the flush
+    records = [rec(request_id=f"r{i:03d}", input_tokens=i) for i in range(127)]
+    bad = {40, 122}  # in a 30-row statement and in the 4-row one
+    for i in bad:
+        records[i] = rec(request_id=f"bad{i}", input_tokens=2**70)
+    for r in records:
+        ledger.write(r)
+    assert ledger.flush()
+    stored = {r.request_id: r.input_tokens for r in ledger.records()}
+    assert stored == {f"r{i:03d}": i for i in range(127) if i not in bad}
+    assert ledger.stats.written == 125 and ledger.stats.dead_lettered == 2
+    ledger.write(rec(request_id="r007", input_tokens=7000))  # replaced by request_id
+    assert ledger.flush()
+    assert {r.request_id: r.input_tokens for r in ledger.records()}["r007"] == 7000
+    ledger.close()

@@ -161,3 +161,95 @@ def test_a_queued_call_without_observers_keeps_no_chat_objects_alive(tmp_path: P
     (record,) = ledger.records()
     assert (record.request_id, record.input_tokens, round(record.cost_usd, 6)) == ("r1", 1000, 0.00027)
     tracker.close()
+
+
+# (model, provider, usage, end_llm keywords, run tags) of calls the writer may turn into rows.
+_ROW_CASES = [
+    ("gpt-4o-mini", "openai", USAGES[0], {}, None),
+    ("claude-sonnet-4-5", "anthropic", USAGES[1], {}, None),  # cache-write premium tag
+    ("gemini-2.5-pro", None, USAGES[2], {}, ["retry:attempt:3"]),
+    ("gpt-4o-mini", "openai", USAGES[0], {"cache_status": "exact"}, None),
+    ("gpt-4o-mini", "openai", USAGES[0], {"cache_status": "semantic", "saved_usd": 0.25}, None),
+    ("gpt-4o-mini", "openai", USAGES[0], {"billed_usd": 0.5, "tokens_estimated": True}, None),
+    ("no-such-model-xyz", "openai", USAGES[0], {}, None),
+    ("modèle-é", "prøvider", USAGES[3], {}, None),
+    ("gpt-4o-mini", "openai", TokenUsage(input_tokens=900_000_000, output_tokens=1), {}, None),
+]
+
+
+@pytest.mark.parametrize("case", range(len(_ROW_CASES)))
+def test_a_ledger_row_built_without_a_record_equals_the_records_row(case: int) -> None:
+    from llm_cost_hooks import CacheStatus
+    from llm_cost_hooks.ledger._base import record_to_row
+    from llm_cost_hooks.tracking._builder import RawCall
+
+    model, provider, usage, kw, tags = _ROW_CASES[case]
+    tracker = CostTracker(ledger="memory://", defaults={"tenant_id": "acme", "feature": "f"})
+    meta = {"user_id": "u1", "cost_tags": {"team": "search"}}
+    run = tracker.start_llm("r", "p", model=model, provider=provider, metadata=meta, tags=tags)
+    call = RawCall(
+        run,
+        usage,
+        model,
+        run.start_ns + 1_234_567,
+        CacheStatus(kw.get("cache_status", "miss")),
+        kw.get("saved_usd"),
+        False,
+        kw.get("billed_usd"),
+        kw.get("tokens_estimated", False),
+    )
+    builder = tracker._builder
+    expected = record_to_row(builder.build(call))
+    assert builder.row(call, None) == expected
+    if case == 0:  # flat rates, priced before: the row is priced without a breakdown
+        assert builder.pricer.flat(model, provider) is not None
+    failed = RawCall(run, usage, model, run.start_ns + 5, error_type="Timeout\ud800")
+    assert builder.row(failed, None) == record_to_row(builder.build(failed))
+
+
+def test_deferred_calls_written_as_rows_count_in_their_task_and_read_back(tmp_path: Path) -> None:
+    from llm_cost_hooks.ledger import SQLiteLedger
+
+    tracker = CostTracker(ledger=SQLiteLedger(tmp_path / "costs.db"), defaults={"tenant_id": "acme"})
+    tracker.start_run("chain", None)
+    for i in range(3):
+        tracker.start_llm(f"r{i}", "chain", model="gpt-4o-mini", provider="openai")
+        tracker.end_llm(f"r{i}", TokenUsage(input_tokens=1000, output_tokens=200), defer=True)
+    task = tracker.end_run("chain")
+    assert tracker.flush() and task is not None
+    assert (task.calls, task.input_tokens, round(task.cost_usd, 6)) == (3, 3000, 0.00081)
+    records = sorted(tracker.ledger.records(), key=lambda r: r.request_id)
+    assert [(r.request_id, r.task_id, r.tenant) for r in records] == [
+        (f"r{i}", "chain", "acme") for i in range(3)
+    ]
+    assert all(round(r.cost_usd, 6) == 0.00027 and r.latency_ms >= 0 for r in records)
+    tracker.close()
+
+
+def test_rows_a_failing_store_sets_aside_replay_as_records(tmp_path: Path) -> None:
+    import sqlite3
+
+    from llm_cost_hooks.ledger import SQLiteLedger, replay_dead_letters
+
+    class ReadOnly(SQLiteLedger):
+        def _write_batch(self, records, outcomes):  # type: ignore[no-untyped-def]
+            assert all(type(r) is tuple for r in records)  # deferred calls arrive as rows
+            raise sqlite3.OperationalError("attempt to write a readonly database")
+
+    ledger = ReadOnly(tmp_path / "costs.db", flush_interval=0.01)
+    tracker = CostTracker(ledger=ledger, defaults={"tenant_id": "acme"})
+    tracker.start_llm("r1", None, model="gpt-4o-mini", provider="openai", metadata={"cost_tags": {"a": "b"}})
+    tracker.end_llm("r1", TokenUsage(input_tokens=1000, output_tokens=200), defer=True)
+    assert tracker.flush(timeout=0.3) is False
+    ledger.close(timeout=0.1)
+    assert ledger.stats.dead_lettered == 1 and ledger.stats.dropped == 0
+    target = SQLiteLedger(tmp_path / "other.db")
+    assert replay_dead_letters(ledger.dead_letter_path, target) == 1
+    (record,) = target.records()
+    assert (record.request_id, record.tenant, record.tags, round(record.cost_usd, 6)) == (
+        "r1",
+        "acme",
+        {"a": "b"},
+        0.00027,
+    )
+    target.close()

@@ -214,6 +214,11 @@ class Ledger(ABC):
     - after ``os.fork()`` the child gets its own writer thread and storage connection.
     """
 
+    #: Whether ``_write_batch`` also takes rows (tuples of ``RECORD_COLUMNS`` values, as
+    #: :func:`record_to_row` makes) among the records: deferred calls are then written
+    #: without building a record object.
+    _writes_rows = False
+
     #: Back-off of a failing store: the first retry after this many seconds, doubling.
     retry_initial = 0.1
     retry_max = 2.0
@@ -324,7 +329,10 @@ class Ledger(ABC):
     def write_deferred(self, build: Callable[[], CostRecord]) -> None:
         """Queue a record that ``build()`` makes on the writer thread, just before it is
         written (a tracker defers pricing off the caller's thread this way). Without a
-        background writer it is built here. Never raises."""
+        background writer it is built here. Never raises.
+
+        A store that writes rows calls ``build.ledger_row()`` instead when ``build`` has
+        one: it returns the row (or a record)."""
         if not self.defers_writes:
             try:
                 record = build()
@@ -351,11 +359,15 @@ class Ledger(ABC):
         except Exception:
             logger.exception("llm-cost-hooks: a deferred observer call failed")
 
-    def _materialize(self, records: list[Any]) -> list[CostRecord]:
-        """Build the deferred records of a batch (on the writer thread)."""
-        out: list[CostRecord] = []
+    def _materialize(self, records: list[Any]) -> list[Any]:
+        """Build the deferred records of a batch (on the writer thread). A store that
+        writes rows (``_writes_rows``) gets a deferred call's row without its record when
+        the builder offers one (``ledger_row``); such rows are tuples of
+        ``RECORD_COLUMNS``, and :meth:`_set_aside` turns them back into records."""
+        out: list[Any] = []
+        rows = self._writes_rows
         for r in records:
-            if not isinstance(r, CostRecord):
+            if type(r) is not tuple and not isinstance(r, CostRecord):
                 if type(r) is _Task:
                     try:
                         r.fn()
@@ -363,7 +375,8 @@ class Ledger(ABC):
                         logger.exception("llm-cost-hooks: a deferred observer call failed")
                     continue
                 try:
-                    r = r()
+                    as_row = getattr(r, "ledger_row", None) if rows else None
+                    r = r() if as_row is None else as_row()
                 except Exception:
                     logger.exception("llm-cost-hooks: building a cost record failed; record lost")
                     with self._lock:
@@ -431,7 +444,7 @@ class Ledger(ABC):
                 self._in_flight_batch = None
         if rejected:
             self._set_aside(
-                [r for r, _ in rejected if isinstance(r, CostRecord)],
+                [r for r, _ in rejected if isinstance(r, (CostRecord, tuple))],
                 [o for o, _ in rejected if isinstance(o, TaskOutcome)],
                 reason=f"rejected by the store: {type(rejected[0][1]).__name__}: {rejected[0][1]}",
             )
@@ -512,13 +525,18 @@ class Ledger(ABC):
         return written, rejected, ([], []), None
 
     def _set_aside(
-        self, records: Sequence[CostRecord], outcomes: Sequence[TaskOutcome], *, reason: str
+        self,
+        records: Sequence[CostRecord | tuple[Any, ...]],
+        outcomes: Sequence[TaskOutcome],
+        *,
+        reason: str,
     ) -> None:
         """Append records and outcomes to the dead-letter file (a JSON object per line);
         if that fails too, to one in the temp folder; if both fail they are counted as
         dropped and logged as an error."""
         if not records and not outcomes:
             return
+        records = [_as_record(r) for r in records]
         at = datetime.now(timezone.utc).isoformat()
         lines = [_dead_letter_line("record", r, reason, at) for r in records]
         lines += [_dead_letter_line("task_outcome", o, reason, at) for o in outcomes]
@@ -710,6 +728,17 @@ class _Task:
 
     def __init__(self, fn: Callable[[], None]) -> None:
         self.fn = fn
+
+
+def _as_record(item: Any) -> Any:
+    """A row a store took in place of a record, as the record again (for the dead-letter
+    file); a row that makes no valid record stays as it is (its line holds its repr)."""
+    if type(item) is not tuple:
+        return item
+    try:
+        return row_to_record(item)
+    except Exception:
+        return item
 
 
 def _dead_letter_line(kind: str, item: Any, reason: str, at: str) -> str:

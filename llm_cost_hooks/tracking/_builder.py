@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import json
 import logging
+from datetime import timezone
 from typing import Any
 
 from .._records import CacheStatus, CostBreakdown, CostRecord, TokenUsage, storable_text, usage_invalid
-from ._pricing import Pricer, billed_breakdown
-from ._runs import RunInfo
+from ._pricing import Pricer, billed_breakdown, flat_parts, flat_savings
+from ._runs import RunInfo, TaskState
 
 __all__ = ["CACHE_WRITE_PREMIUM_TAG", "RawCall", "RecordBuilder"]
 
@@ -29,6 +30,7 @@ _IMPLAUSIBLE_TOKENS = 20_000_000
 _PLAUSIBLE_TOKENS = 100_000
 _NO_USAGE = TokenUsage()
 _NO_COST = CostBreakdown()
+_UTC = timezone.utc
 
 
 class RawCall:
@@ -81,6 +83,100 @@ class RecordBuilder:
         self._warned: set[Any] = set()
 
     def build(self, call: RawCall) -> CostRecord:
+        usage, breakdown, cache_status, saved_usd, price_estimated, premium = self._price(call)
+        record = self._record(call, usage, breakdown, cache_status, saved_usd, price_estimated)
+        if premium is not None and usage.cache_write_tokens:
+            record.tags[CACHE_WRITE_PREMIUM_TAG] = f"{premium:.10g}"
+        return record
+
+    def row(self, call: RawCall, task: TaskState | None) -> tuple[Any, ...]:
+        """The call's ledger row (``RECORD_COLUMNS`` order, what ``record_to_row`` makes of
+        :meth:`build`'s record), built without the record: when nothing else reads the
+        record, the writer skips making one. Counts the call in ``task``."""
+        run, usage, model, error_type = call.run, call.usage, call.model, call.error_type
+        flat = (
+            self.pricer.flat(model, run.provider)
+            if error_type is None
+            and call.billed_usd is None
+            and call.cache_status is CacheStatus.MISS
+            and not call.batch
+            else None
+        )
+        if flat is not None:
+            # The common call (a model with flat rates, priced before): what _price does
+            # for it, without the breakdown object.
+            rates, price_estimated = flat
+            parts = flat_parts(usage, rates)
+            currency = "USD"
+            cache_status, saved_usd, premium = CacheStatus.MISS, call.saved_usd or 0.0, None
+            if usage.cache_read_tokens or usage.cache_write_tokens:
+                cache_saved, premium = flat_savings(rates, usage)
+                if cache_saved > 0:
+                    cache_status = CacheStatus.PROVIDER_PREFIX
+                    saved_usd += cache_saved
+        else:
+            usage, breakdown, cache_status, saved_usd, price_estimated, premium = self._price(call)
+            b = breakdown.__dict__
+            parts = (b["input"], b["cache_read"], b["cache_write"], b["output"], b["reasoning"])
+            currency = b["currency"]
+        a = run.attribution
+        tags = a.tags
+        if (
+            usage.__pydantic_private__ is not None
+            or usage.input_tokens + usage.output_tokens > _PLAUSIBLE_TOKENS
+        ):
+            tags = dict(tags)
+            self._flag_usage(tags, usage, model, run.provider)
+        if premium is not None and usage.cache_write_tokens:
+            tags = {**tags, CACHE_WRITE_PREMIUM_TAG: f"{premium:.10g}"}
+        provider = run.provider
+        ts = run.start_time
+        if ts.tzinfo is not _UTC:
+            ts = ts.astimezone(_UTC)
+        u = usage.__dict__
+        # The sum in CostBreakdown.total's order (the same float).
+        cost = parts[0] + parts[1] + parts[2] + parts[3] + parts[4]
+        saved = float(saved_usd)
+        success = error_type is None
+        if task is not None:
+            task.add_call(cost, saved, success, u["input_tokens"], u["output_tokens"])
+        return (
+            run.run_id,
+            run.task_id,
+            run.parent_id,
+            ts.isoformat(),
+            a.tenant or self.default_tenant,
+            a.user,
+            a.feature,
+            a.route,
+            a.prompt_version,
+            provider if provider is None or provider.isascii() else storable_text(provider),
+            model if model.isascii() and len(model) <= 512 else storable_text(model),
+            u["input_tokens"],
+            u["output_tokens"],
+            u["cache_read_tokens"],
+            u["cache_write_tokens"],
+            u["reasoning_tokens"],
+            cost,
+            *parts,
+            currency,
+            saved,
+            # _value_: the member's value without the enum's property machinery
+            cache_status._value_ if type(cache_status) is CacheStatus else str(cache_status),
+            (call.end_ns - run.start_ns) / 1e6,
+            1 if success else 0,
+            None if error_type is None else storable_text(error_type),
+            run.attempt,
+            json.dumps(tags, sort_keys=True) if tags else None,
+            1 if call.tokens_estimated else 0,
+            1 if price_estimated else 0,
+        )
+
+    def _price(
+        self, call: RawCall
+    ) -> tuple[TokenUsage, CostBreakdown, CacheStatus, float, bool, float | None]:
+        """``(usage recorded, breakdown, cache status, saved, price_estimated, cache-write
+        premium or None)`` of a call."""
         run, usage, model = call.run, call.usage, call.model
         if call.billed_usd is not None:
             breakdown, price_estimated = billed_breakdown(float(call.billed_usd), usage), False
@@ -90,11 +186,11 @@ class RecordBuilder:
             )
         cache_status, saved_usd = call.cache_status, call.saved_usd
         if call.error_type is not None:
-            return self._record(call, usage, breakdown, cache_status, 0.0, price_estimated)
+            return usage, breakdown, cache_status, 0.0, price_estimated, None
         if cache_status is not CacheStatus.MISS:
             # A cache hit: billed nothing; saved what the original call cost by default.
             saved = breakdown.total if saved_usd is None else saved_usd
-            return self._record(call, _NO_USAGE, _NO_COST, cache_status, saved, price_estimated)
+            return _NO_USAGE, _NO_COST, cache_status, saved, price_estimated, None
         # Provider prefix caching: reads are already priced at the cache-read rate; record
         # what they saved, and tag what cache writes cost above input.
         premium: float | None = None
@@ -111,10 +207,7 @@ class RecordBuilder:
                 if savings is not None and cache_saved > 0:
                     cache_status = CacheStatus.PROVIDER_PREFIX
                     saved_usd = (saved_usd or 0.0) + cache_saved
-        record = self._record(call, usage, breakdown, cache_status, saved_usd or 0.0, price_estimated)
-        if premium is not None and usage.cache_write_tokens:
-            record.tags[CACHE_WRITE_PREMIUM_TAG] = f"{premium:.10g}"
-        return record
+        return usage, breakdown, cache_status, saved_usd or 0.0, price_estimated, premium
 
     def _record(
         self,

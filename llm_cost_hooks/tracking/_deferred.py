@@ -3,7 +3,9 @@
 With a background ledger (and only deferrable observers), a model call's end queues a
 :class:`PendingRecord` with :meth:`Ledger.write_deferred`; the writer thread calls it
 just before the write: the builder prices the raw call, the record counts in its task,
-the observers are told (spans end), and the record goes to the store. Nothing here
+the observers are told (spans end), and the record goes to the store. A store that
+writes rows (SQLite) takes the row straight from the raw call when no observer needs
+the record. Nothing here
 calls the tracker, so the path reads one way: callback, tracker, builder, ledger and
 observers.
 """
@@ -49,6 +51,13 @@ class PendingRecord(RawCall):
             notify_end(self.observers, self.run, record, None, self.finished, self.outputs)
         self.outputs = None
         return record
+
+    def ledger_row(self) -> tuple[Any, ...] | CostRecord:
+        """For a ledger that stores rows: the call's row, built without a record object
+        when no observer needs the record (else the record, observers told)."""
+        if self.observers:
+            return self()
+        return self.builder.row(self, self.task)
 
 
 class PendingEnd:

@@ -15,7 +15,7 @@ from typing import Any, NamedTuple
 from .._errors import UnknownModelError
 from .._records import CostBreakdown, TokenUsage
 
-__all__ = ["Pricer", "billed_breakdown", "prefix_cache_savings"]
+__all__ = ["Pricer", "billed_breakdown", "flat_parts", "flat_savings", "prefix_cache_savings"]
 
 logger = logging.getLogger("llm_cost_hooks")
 
@@ -55,7 +55,7 @@ def prefix_cache_savings(
     if not batch:
         # Realtime cost is linear in the rates of the request's prompt size, and moving
         # tokens between cache and plain input keeps that size: one rate lookup suffices.
-        return _savings_at(price.rates_for(usage.input_tokens, at=at), usage)
+        return flat_savings(price.rates_for(usage.input_tokens, at=at), usage)
     actual = price.cost(usage, batch=batch, at=at).total
     saved = premium = 0.0
     if usage.cache_read_tokens:
@@ -68,10 +68,25 @@ def prefix_cache_savings(
     return max(saved, 0.0), premium if abs(premium) > 1e-15 else 0.0
 
 
-def _savings_at(rates: Any, usage: TokenUsage) -> tuple[float, float]:
+def flat_savings(rates: Any, usage: TokenUsage) -> tuple[float, float]:
+    """``(saved_usd, write_premium_usd)`` of a call's cache reads and writes at ``rates``."""
     saved = usage.cache_read_tokens * (rates.input - rates.cache_read)
     premium = usage.cache_write_tokens * (rates.cache_write - rates.input)
     return max(saved, 0.0), premium if abs(premium) > 1e-15 else 0.0
+
+
+def flat_parts(usage: TokenUsage, rates: Any) -> tuple[float, float, float, float, float]:
+    """The five dollar parts (input, cache read, cache write, output, reasoning) of a usage
+    at flat rates: the products ModelPrice.cost computes, without its rate lookup."""
+    u = usage.__dict__  # a pydantic attribute read goes through its descriptor machinery
+    reasoning = u["reasoning_tokens"]
+    return (
+        float((u["input_tokens"] - u["cache_read_tokens"] - u["cache_write_tokens"]) * rates.input),
+        float(u["cache_read_tokens"] * rates.cache_read),
+        float(u["cache_write_tokens"] * rates.cache_write),
+        float((u["output_tokens"] - reasoning) * rates.output),
+        float(reasoning * rates.reasoning),
+    )
 
 
 def billed_breakdown(total: float, usage: TokenUsage) -> CostBreakdown:
@@ -100,6 +115,14 @@ class Pricer:
             self._book = PriceBook.default()
         return self._book
 
+    def flat(self, model: str, provider: str | None) -> tuple[Any, bool] | None:
+        """``(rates, price_estimated)`` of a model priced before whose rates never vary
+        (else None: price it with :meth:`price`)."""
+        priced = self._priced.get((model, provider))
+        if priced is None or priced.flat is None:
+            return None
+        return priced.flat, priced.estimated
+
     def known(self, model: str, provider: str | None) -> Any:
         """The model's resolved price if it was priced before (else None)."""
         priced = self._priced.get((model, provider))
@@ -127,17 +150,7 @@ class Pricer:
             if rates is None or batch:
                 # ``at``: the billing moment, for providers with off-peak prices.
                 return priced.price.cost(usage, batch=batch, at=at), priced.estimated
-            # The same products ModelPrice.cost computes, without its rate lookup.
-            reasoning = usage.reasoning_tokens
-            return CostBreakdown._of(
-                float(
-                    (usage.input_tokens - usage.cache_read_tokens - usage.cache_write_tokens) * rates.input
-                ),
-                float(usage.cache_read_tokens * rates.cache_read),
-                float(usage.cache_write_tokens * rates.cache_write),
-                float((usage.output_tokens - reasoning) * rates.output),
-                float(reasoning * rates.reasoning),
-            ), priced.estimated
+            return CostBreakdown._of(*flat_parts(usage, rates)), priced.estimated
         except UnknownModelError as exc:
             if self.strict:
                 raise
@@ -167,5 +180,5 @@ class Pricer:
         if priced is None:
             return None
         if priced.flat is not None and not batch:
-            return _savings_at(priced.flat, usage)
+            return flat_savings(priced.flat, usage)
         return prefix_cache_savings(priced.price, usage, batch=batch, at=at)

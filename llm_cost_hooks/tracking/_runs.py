@@ -72,13 +72,22 @@ class TaskState:
 
     def add(self, record: CostRecord) -> None:
         """Count one call's record in the totals."""
+        self.add_call(
+            record.cost_usd, record.saved_usd, record.success, record.input_tokens, record.output_tokens
+        )
+
+    def add_call(
+        self, cost_usd: float, saved_usd: float, success: bool, input_tokens: int, output_tokens: int
+    ) -> None:
+        """Count one call in the totals from its numbers (a call written as a ledger row
+        has no record object)."""
         with _totals_lock:
-            self.cost_usd += record.cost_usd
-            self.saved_usd += record.saved_usd
+            self.cost_usd += cost_usd
+            self.saved_usd += saved_usd
             self.calls += 1
-            self.failed_calls += 0 if record.success else 1
-            self.input_tokens += record.input_tokens
-            self.output_tokens += record.output_tokens
+            self.failed_calls += 0 if success else 1
+            self.input_tokens += input_tokens
+            self.output_tokens += output_tokens
 
 
 @dataclass(slots=True)

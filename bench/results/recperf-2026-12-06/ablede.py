@@ -18,7 +18,8 @@ from llm_cost_hooks.ledger import SQLiteLedger as New
 
 n = 100_000
 res = {"main": [], "new": []}
-for rnd in range(3):
+print("load at start", os.getloadavg(), flush=True)
+for rnd in range(int(os.environ.get("ROUNDS", 3))):
     for name, cls, rec_cls in (("main", Main, B.CostRecord), ("new", New, CostRecord)):
         records = ledger_records(n, rec_cls)
         with tempfile.TemporaryDirectory() as tmp:
