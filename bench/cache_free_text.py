@@ -12,7 +12,7 @@ question has the request's intent. Precision and hit rate are reported on the te
 of up to 3 near stored entries (one per answer-key class) and, when the equivalence check
 agrees, files the new entry under that class; when two separate misses each agree with two
 classes, the classes merge. The neighbourhood path then serves where answers were checked
-equal. Each comparison is one call of the equivalence check: the script prints how many. No
+equal (when a contrast check tells the nearest stored question apart, from the next one). Each comparison is one call of the equivalence check: the script prints how many. No
 real model answers exist for these sets, so the check is simulated: a judge that says "same"
 iff the two questions have the same intent, then the same judge wrong on a share of the pairs
 (``false-agree``: says "same" for different intents; ``false-disagree``: the reverse). Its
@@ -113,7 +113,7 @@ JUDGES = (
 )
 
 
-def intent_runs(quick: bool, only: str | None = None, judges: list[int] | None = None) -> None:
+def intent_runs(quick: bool, only: str | None = None, judges: list[int] | None = None, seed: int = 0) -> None:
     sets = {k: v for k, v in _intent_sets(quick).items() if only in (None, k)}
     if not sets:
         print("banking77/hwu64 missing under ../shared/data/semantic_cache; skipped")
@@ -124,7 +124,7 @@ def intent_runs(quick: bool, only: str | None = None, judges: list[int] | None =
         print(f"\n{name}: {len(tr)} training questions, then {len(te)} test questions (streamed)")
         for title, learn, noise in [j for i, j in enumerate(JUDGES) if judges is None or i in judges]:
             intent_of: dict[str, str] = {f"answer-{i}": lab for i, lab in enumerate(labels)}
-            judge = _judge(intent_of, *noise, seed=0) if noise else None
+            judge = _judge(intent_of, *noise, seed=seed) if noise else None
             t0 = time.perf_counter()
             core = _core(emb, learn, judge)
             r = stream(core, texts, labels, len(tr))
@@ -190,10 +190,12 @@ def main() -> None:
         help="comma-separated indices of the runs to do (default all): "
         + ", ".join(f"{i} = {t}" for i, (t, _, _) in enumerate(JUDGES)),
     )
+    ap.add_argument("--seed", type=int, default=0, help="seed of the simulated judge's mistakes")
     args = ap.parse_args()
     if args.only is None:
         adversarial_runs()
-    intent_runs(args.quick, args.only, [int(x) for x in args.judges.split(",")] if args.judges else None)
+    judges = [int(x) for x in args.judges.split(",")] if args.judges else None
+    intent_runs(args.quick, args.only, judges, args.seed)
 
 
 if __name__ == "__main__":

@@ -159,3 +159,39 @@ def test_key_classes_follow_chains_and_stay_stable() -> None:
     core._key_parent.update({"c": "b", "b": "a"})
     assert [core._key_class(k) for k in ("c", "b", "a", "c", "x")] == ["a", "a", "a", "a", "x"]
     assert core._key_parent == {"c": "a", "b": "a"}  # compressed, and no key points at itself
+
+
+ALARM_7 = ["set an alarm for 7 am", "set my alarm for 7 am", "set alarm for 7 am", "set an alarm at 7 am"]
+
+
+def _alarms(core: CacheCore, nearest: str) -> None:
+    """Four "7 am" questions under one key, and ``nearest`` (its own key) closest to the query."""
+    rows = [
+        (q, [1.0, 0.02 * (i + 1), 0.0], f"Alarm set: 7 am ({i}).", "seven") for i, q in enumerate(ALARM_7)
+    ]
+    for q, v, answer, key in [*rows, (nearest, [1.0, 0.001, 0.0], "Alarm set.", "other")]:
+        core._table[q] = v  # type: ignore[attr-defined]
+        core.update(_req(core, q), answer, answer_key=key)  # stored as they are, no lookup
+
+
+def test_a_nearest_question_told_apart_gives_way_to_the_next_one() -> None:
+    core = _keyed_core(lambda new, old: False)
+    _alarms(core, "set an alarm for 7:30 am")  # nearest, but another time
+    core._table["set the alarm for 7 am"] = [1.0, 0.0, 0.0]  # type: ignore[attr-defined]
+    hit = core.lookup(_req(core, "set the alarm for 7 am"))
+    assert hit is not None and hit.entry.query in ALARM_7 and hit.entry.answer_key == "seven"
+    assert core.stats.contrast_vetoes == 0
+
+
+def test_the_next_one_must_pass_the_checks_too_and_without_learning_the_nearest_decides() -> None:
+    core = _keyed_core(lambda new, old: False)
+    _alarms(core, "set an alarm for 7:30 am")
+    # The next nearest ("set an alarm for 7 am") is told apart as well (another time): a miss.
+    core._table["set an alarm for 8 am"] = [1.0, 0.0, 0.0]  # type: ignore[attr-defined]
+    assert core.lookup(_req(core, "set an alarm for 8 am")) is None
+    assert core.stats.contrast_vetoes == 1
+    # Without learned keys only the nearest stored question is a candidate.
+    core.config = core.config.model_copy(update={"learn_answer_keys": False})
+    core._table["set the alarm for 7 am"] = [1.0, 0.0, 0.0]  # type: ignore[attr-defined]
+    assert core.lookup(_req(core, "set the alarm for 7 am")) is None
+    assert core.stats.contrast_vetoes == 2

@@ -44,6 +44,12 @@ _LEARN_CANDIDATES = 3
 # two key classes before those classes merge. One wrong "same" from the check then never
 # joins two classes on its own.
 _MERGE_VOTES = 2
+# learn_answer_keys: when a contrast check tells the nearest stored question apart from the
+# request ("... at 7 am" / "... at 7:30 am"), the decision moves on to the next nearest one, at
+# most this many times; that one must still pass the contrast checks and the neighbourhood
+# model on the neighbours from it on. Without learned keys the nearest one alone decides.
+_SKIP_VETOED = 1
+_VETOED = object()  # sentinel of _decide_at: the candidate was told apart by a contrast check
 
 
 class CacheBackend(Protocol):
@@ -418,9 +424,22 @@ class CacheCore:
         return hit
 
     def decide(self, req: CacheRequest, neigh: list[Neighbor], policy: DecisionPolicy) -> CacheHit | None:
-        """Apply the policy to the nearest neighbours: serve the nearest stored question or nothing."""
+        """Apply the policy to the nearest neighbours: serve the nearest stored question (with
+        learned answer keys, the next one when a contrast check tells the nearest apart) or nothing."""
         if not neigh:
             return None
+        skips = min(_SKIP_VETOED, len(neigh) - 1) if policy.contrast and self.config.learn_answer_keys else 0
+        for start in range(skips + 1):
+            hit = self._decide_at(req, neigh[start:], policy, last=start == skips)
+            if hit is not _VETOED:
+                return hit if isinstance(hit, CacheHit) else None
+        return None
+
+    def _decide_at(
+        self, req: CacheRequest, neigh: list[Neighbor], policy: DecisionPolicy, last: bool
+    ) -> CacheHit | object | None:
+        """The decision with ``neigh[0]`` as the candidate; ``_VETOED`` when a contrast check
+        tells it apart and ``last`` is false (the caller then tries the next one)."""
         top = neigh[0]
         sims = [n.similarity for n in neigh]
         if self._key_parent:
@@ -442,6 +461,8 @@ class CacheCore:
         if entry is None:
             return None
         if policy.contrast and contrast_flags(req.query, entry.query):
+            if not last:
+                return _VETOED
             self._count(rejected=1, contrast_vetoes=1)
             return None
         score = policy.score(sims, same)
