@@ -92,3 +92,28 @@ def test_simulated_policy_spends_less_on_exploration_than_a_flat_share() -> None
     assert last["quality_share"] >= 0.9 and 0 < last["curve_cost_share"] < 0.7
     assert last["curve_total_share"] == pytest.approx(last["curve_cost_share"] + last["exploration_share"])
     assert 0 < tuned["full"]["curve_cost_share"] < 0.7
+
+
+def test_hull_reading_mixes_two_points_and_never_costs_more_than_one() -> None:
+    from llm_cost_hooks.routing._shadow import _hull_cost_at
+
+    pts = [(0.80, 0.10), (0.93, 0.85), (1.00, 1.00)]
+    # 95 % lies between the cheap point and the strong one: mixing them costs 0.1 + 0.75 * 0.9.
+    assert _hull_cost_at(pts, 0.95) == pytest.approx(0.10 + (0.95 - 0.80) / 0.20 * 0.90)
+    assert _hull_cost_at(pts, 0.80) == pytest.approx(0.10)  # a point that reaches it alone
+    assert _hull_cost_at(pts, 1.01) is None  # nothing reaches it
+    single = min(c for q, c in pts if q >= 0.95)
+    assert _hull_cost_at(pts, 0.95) <= single
+
+
+def test_simulation_reports_the_hull_reading_and_what_the_answers_cost() -> None:
+    data, emb = _stream(300, seed=5), HashingEmbedder(64)
+    sim = simulate_shadow(data, emb, share=0.02, cheap_share=1.0, checkpoints=(100, 200), seed=1)
+    first, last = sim["points"]
+    # No router before the first checkpoint: every answer comes from the strong tier.
+    assert first["served_share"] == pytest.approx(1.0)
+    assert last["served_share"] < first["served_share"]  # the deployed router sends sums to the cheap tier
+    for p in sim["points"]:
+        assert p["hull_cost_share"] <= p["curve_cost_share"] + 1e-12
+        assert p["hull_total_share"] == pytest.approx(p["hull_cost_share"] + p["exploration_share"])
+    assert 0 < sim["full"]["hull_cost_share"] <= sim["full"]["curve_cost_share"] + 1e-12

@@ -294,6 +294,26 @@ def outcomes_from_ledger(path: str | Path, *, tiers: Sequence[str] | None = None
     return _long_from_rows([(str(p), ["prompt_id", "prompt", "model", "quality", "cost", "context"], rows)])
 
 
+def _hull_cost_at(points: Sequence[tuple[float, float]], quality: float) -> float | None:
+    """The least cost reaching ``quality`` on the lower convex hull of ``(quality, cost)``
+    points: two operating points mixed by request (as a calibrated router mixes its two
+    knobs), so one lucky or unlucky knob of a step curve does not decide the figure.
+
+    >>> _hull_cost_at([(0.8, 0.1), (1.0, 1.0), (0.9, 0.9)], 0.9)
+    0.55
+    """
+    best: float | None = None
+    for qa, ca in points:
+        if qa >= quality - 1e-12:
+            best = ca if best is None else min(best, ca)
+            continue
+        for qb, cb in points:
+            if qb >= quality - 1e-12 and qb > qa:
+                c = ca + (cb - ca) * (quality - qa) / (qb - qa)
+                best = c if best is None else min(best, c)
+    return best
+
+
 def simulate_shadow(
     data: OutcomeDataset,
     embedder: Embedder,
@@ -321,9 +341,12 @@ def simulate_shadow(
     test rows: at its calibrated operating point (``quality_share``,
     ``router_cost_share``) and at the cheapest point of its curve that reaches the
     target quality (``curve_cost_share``, its knob swept on the test rows: what its
-    ranking of requests is worth, apart from calibration). ``exploration_share`` is the
+    ranking of requests is worth, apart from calibration), and the same on the curve's
+    convex hull (``hull_cost_share``: two of those points mixed by request). ``exploration_share`` is the
     shadow calls' dollars per request seen, as a share of the reference tier's cost;
-    ``total_share`` and ``curve_total_share`` add it. ``full`` is the router trained on
+    ``total_share`` and ``curve_total_share`` add it. ``served_share`` is what the stream's
+    answers themselves cost so far (the deployed router's picks), per request, as a share of
+    the reference tier's cost. ``full`` is the router trained on
     every stream row, scored both ways.
     """
     from ._strategies import QualityTarget, pick_tiers
@@ -347,17 +370,23 @@ def simulate_shadow(
     ref_stream_cost = float(stream_ds.cost[:, ref].mean())
     goal = float(getattr(target, "share", 0.95))
 
-    def score(router: Any) -> tuple[float, float, float]:
+    def score(router: Any) -> tuple[float, float, float, float]:
         rep = evaluate_router(router, test, task_table=False, cascade=False)
         res = rep.result("saved-router")
         p = res.calibrated
         if p is None:
             raise OutcomeDataError("the saved router has no calibrated point on the test rows.")
         at = res.cheapest_at(goal * s_quality)
-        return p.quality / s_quality, p.cost / s_cost, (at.cost / s_cost if at else 1.0)
+        hull = _hull_cost_at([(x.quality, x.cost) for x in res.points], goal * s_quality)
+        return (
+            p.quality / s_quality,
+            p.cost / s_cost,
+            (at.cost / s_cost if at else 1.0),
+            (hull / s_cost if hull is not None else 1.0),
+        )
 
     labelled: list[int] = []
-    spent = 0.0
+    spent = served = 0.0
     pick: np.ndarray | None = None
     points = []
     marks = sorted(c for c in checkpoints if c <= len(stream))
@@ -366,6 +395,7 @@ def simulate_shadow(
         chosen = stream_ds.tiers[ref] if pick is None else stream_ds.tiers[int(pick[i])]
         other = order[-1] if chosen != order[-1] else order[0]
         upward = order.index(other) > order.index(chosen)
+        served += float(stream_ds.cost[i, stream_ds.index(chosen)])
         if rng.random() < policy.rate(upward, len(labelled)) and other != chosen:
             spent += float(stream_ds.cost[i, stream_ds.index(other)])
             labelled.append(int(i))
@@ -380,19 +410,20 @@ def simulate_shadow(
                 pick = pick_tiers(q, c, router.operating_point, stream_ds.prompts)
         if t in marks:
             entry: dict[str, Any] = {"requests": t, "labels": len(labelled)}
-            if router is not None:
-                entry["quality_share"], entry["router_cost_share"], entry["curve_cost_share"] = score(router)
-            else:  # the reference tier alone
-                entry["quality_share"], entry["router_cost_share"], entry["curve_cost_share"] = 1.0, 1.0, 1.0
+            got = score(router) if router is not None else (1.0, 1.0, 1.0, 1.0)  # else: the reference alone
+            entry["quality_share"], entry["router_cost_share"], entry["curve_cost_share"] = got[:3]
+            entry["hull_cost_share"] = got[3]
             entry["exploration_share"] = spent / t / ref_stream_cost
+            entry["served_share"] = served / t / ref_stream_cost
             entry["total_share"] = entry["router_cost_share"] + entry["exploration_share"]
             entry["curve_total_share"] = entry["curve_cost_share"] + entry["exploration_share"]
+            entry["hull_total_share"] = entry["hull_cost_share"] + entry["exploration_share"]
             points.append(entry)
     full_router = train_router(stream_ds, embedder, target=target, kind=kind)  # type: ignore[arg-type]
-    fq, fc, fcurve = score(full_router)
+    fq, fc, fcurve, fhull = score(full_router)
     return {
         "points": points,
-        "full": {"quality_share": fq, "cost_share": fc, "curve_cost_share": fcurve},
+        "full": {"quality_share": fq, "cost_share": fc, "curve_cost_share": fcurve, "hull_cost_share": fhull},
         "stream": len(stream),
         "test_rows": len(test),
         "share": share,
