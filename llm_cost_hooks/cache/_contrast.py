@@ -470,6 +470,13 @@ _DATE_CANON.update({"monthly": "month", "hourly": "hour", "weekday": "weekdays",
 _MAGNITUDE = {"hundred": 100.0, "thousand": 1e3, "million": 1e6, "billion": 1e9}
 
 
+def _date_word(t: str) -> str:
+    """"Mondays" as "monday", "annually" as "year"."""
+    if t.endswith("s") and t not in _DATE_WORDS and t[:-1] in _DATE_WORDS:
+        t = t[:-1]
+    return _DATE_CANON.get(t, t)
+
+
 def _number_key(x: float) -> str:
     return str(int(x)) if x == int(x) and abs(x) < 1e15 else repr(x)
 
@@ -552,7 +559,8 @@ class TextView:
         # "one shooting scene" / "a shooting scene": the word "one" may stand for an article.
         self.articles = "a" in self.words or "an" in self.words
         self.one_word = "one" in self.words and "1" not in self.words
-        dates = {_DATE_CANON.get(t, t) for t in low if t in _DATE_WORDS and t not in _DATE_CONTEXT_ONLY}
+        dates = {_date_word(t) for t in low}
+        dates = {t for t in dates if t in _DATE_WORDS and t not in _DATE_CONTEXT_ONLY}
         for i, t in enumerate(low):  # "next week", "last month", "this evening", "New Year's"
             nxt = low[i + 1] if i + 1 < len(low) else ""
             if t in _DATE_CONTEXT_ONLY and nxt in _DATE_WORDS and nxt not in _DATE_CONTEXT_ONLY:
@@ -582,7 +590,9 @@ class TextView:
         self.runs = tuple(runs)
         self.units = frozenset(_UNIT_WORDS[t] for t in low if t in _UNIT_WORDS)
         self.content = frozenset(
-            _stem(t) for t in low if t not in _STOP and not t[0].isdigit() and len(t) > 1
+            _stem(t)
+            for t in low
+            if t not in _STOP and not t[0].isdigit() and len(t) > 1 and t not in _NUMBER_WORDS
         )
         self.roles = frozenset(_ROLE_OF[t] + ":" + t for t in low if t in _ROLE_WORDS)
         self.persons = frozenset(t for t in low if t in _PERSONS)

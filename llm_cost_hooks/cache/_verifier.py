@@ -3,7 +3,8 @@
 The semantic tier serves a stored answer only when the request and the stored question are
 equivalent, whatever the answers look like (free text, each its own). The verifier is a
 small logistic model on features of the *pair* (cosine of the embeddings, shared and
-unshared content words, length ratio, character-level similarity), applied after the
+unshared content words, length ratio, character-level similarity, and the numbers, dates,
+names and units only one side states), applied after the
 contrast checks (:mod:`._contrast`) have vetoed the near-misses that embeddings cannot see.
 
 Its weights ship in ``data/pair_verifier.json`` (plain numbers; no pickle). They were fitted
@@ -26,7 +27,7 @@ from importlib import resources
 from typing import Any
 
 from .._errors import ConfigurationError
-from ._contrast import view
+from ._contrast import one_sided_counts, view
 
 __all__ = ["PAIR_FEATURE_NAMES", "PairVerifier", "pair_features"]
 
@@ -40,6 +41,13 @@ PAIR_FEATURE_NAMES = (
     "length_ratio",
     "chars",
     "cosine_x_jaccard",
+    "one_sided_numbers",
+    "one_sided_dates",
+    "one_sided_names",
+    "one_sided_units",
+    "extra_query_share",
+    "extra_stored_share",
+    "extra_max_share",
 )
 
 
@@ -53,7 +61,27 @@ def pair_features(query: str, stored: str, cosine: float) -> list[float]:
     ratio = min(la, lb) / max(la, lb) if max(la, lb) else 1.0
     chars = difflib.SequenceMatcher(None, " ".join(a.lower), " ".join(b.lower), autojunk=False).ratio()
     c = float(cosine)
-    return [c, c * c, jac, min(ea, 6) / 6, min(eb, 6) / 6, min(ea, eb, 6) / 6, ratio, chars, c * jac]
+    # Numbers, dates, names and units one side adds that no contrast check vetoed (a detail
+    # added or dropped while the rest is reworded): each weighs against the pair.
+    extra = [min(n, 3) / 3 for n in one_sided_counts(query, stored)]
+    # The share of each side's content the other leaves out: a long sentence with a clause
+    # added says more than its pair, however many words the two share.
+    sa, sb = ea / max(1, len(a.content)), eb / max(1, len(b.content))
+    return [
+        c,
+        c * c,
+        jac,
+        min(ea, 6) / 6,
+        min(eb, 6) / 6,
+        min(ea, eb, 6) / 6,
+        ratio,
+        chars,
+        c * jac,
+        *extra,
+        sa,
+        sb,
+        max(sa, sb),
+    ]
 
 
 class PairVerifier:
