@@ -465,6 +465,8 @@ let let's tell know okay ok
 
 _DOTTED = re.compile(r"\b(?:[A-Z]\.){2,}")  # "U.S." reads as "US"
 _RUN_JOINERS = frozenset("of and for the de".split())
+# Titles before a name ("Mr. al-Amoudi" / "Al-Amoudi") name no one by themselves.
+_TITLES = frozenset("mr mrs ms miss dr prof sen rep gov gen sir st".split())
 _DATE_CANON = {"annual": "year", "annually": "year", "yearly": "year", "daily": "day", "weekly": "week"}
 _DATE_CANON.update({"monthly": "month", "hourly": "hour", "weekday": "weekdays", "weekends": "weekend"})
 _MAGNITUDE = {"hundred": 100.0, "thousand": 1e3, "million": 1e6, "billion": 1e9}
@@ -583,7 +585,7 @@ class TextView:
             if i == 0 or i == len(toks) or not capital:
                 continue
             name = _norm(t)
-            if name not in _STOP and name not in _DATE_WORDS:
+            if name not in _STOP and name not in _DATE_WORDS and name not in _TITLES:
                 names.add(_stem(name))
         self.names = frozenset(names)
         self.caps = frozenset(caps)

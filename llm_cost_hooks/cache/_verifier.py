@@ -27,7 +27,7 @@ from importlib import resources
 from typing import Any
 
 from .._errors import ConfigurationError
-from ._contrast import one_sided_counts, view
+from ._contrast import _stem, one_sided_counts, view
 
 __all__ = ["PAIR_FEATURE_NAMES", "PairVerifier", "pair_features"]
 
@@ -48,7 +48,18 @@ PAIR_FEATURE_NAMES = (
     "extra_query_share",
     "extra_stored_share",
     "extra_max_share",
+    "added_run_query",
+    "added_run_stored",
+    "added_run_max",
 )
+
+
+def _added_run(words: list[str], other_stems: frozenset[str]) -> int:
+    best = run = 0
+    for w in words:
+        run = 0 if _stem(w) in other_stems else run + 1
+        best = max(best, run)
+    return min(best, 8)
 
 
 def pair_features(query: str, stored: str, cosine: float) -> list[float]:
@@ -67,6 +78,9 @@ def pair_features(query: str, stored: str, cosine: float) -> list[float]:
     # The share of each side's content the other leaves out: a long sentence with a clause
     # added says more than its pair, however many words the two share.
     sa, sb = ea / max(1, len(a.content)), eb / max(1, len(b.content))
+    # The longest stretch of words one side has and the other does not: a clause added ("...,
+    # and he appealed the decision") rather than words swapped one for one.
+    ra, rb = _added_run(a.lower, b.stems) / 8, _added_run(b.lower, a.stems) / 8
     return [
         c,
         c * c,
@@ -81,6 +95,9 @@ def pair_features(query: str, stored: str, cosine: float) -> list[float]:
         sa,
         sb,
         max(sa, sb),
+        ra,
+        rb,
+        max(ra, rb),
     ]
 
 
