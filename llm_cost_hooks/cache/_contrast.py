@@ -667,10 +667,12 @@ def _slot_swapped(a: TextView, b: TextView) -> bool:
     mid_a, mid_b = x[i : len(x) - j], y[i : len(y) - j]
     if not (1 <= len(mid_a) <= 3 and 1 <= len(mid_b) <= 3) or i + j < 3:
         return False
+    if "".join(mid_a) == "".join(w[0] for w in mid_b) or "".join(mid_b) == "".join(w[0] for w in mid_a):
+        return False  # "EPA" / "Environmental Protection Agency": one name, spelled out
 
     def slot(ts: list[str]) -> set[str]:  # negation and numbers have their own checks
         return {
-            _stem(t)
+            _stem(_date_word(t))
             for t in ts
             if t not in _STOP and not t[0].isdigit() and t not in _NEG_WORDS and not t.endswith("n't")
         }

@@ -31,7 +31,7 @@ from ._contrast import _stem, one_sided_counts, view
 
 __all__ = ["PAIR_FEATURE_NAMES", "PairVerifier", "pair_features"]
 
-PAIR_FEATURE_NAMES = (
+_BASE_FEATURES = (
     "cosine",
     "cosine_sq",
     "jaccard",
@@ -52,6 +52,17 @@ PAIR_FEATURE_NAMES = (
     "added_run_stored",
     "added_run_max",
 )
+# Products of the main signals, so the model can weigh one by another (a high cosine means
+# less when a clause was added): a quadratic logistic model, still plain numbers.
+_CROSSED = ("cosine", "jaccard", "chars", "extra_max_share", "added_run_max", "length_ratio")
+_CROSS_PAIRS = [
+    (x, y)
+    for i, x in enumerate(_CROSSED)
+    for y in _CROSSED[i:]
+    if (x, y) not in (("cosine", "cosine"), ("cosine", "jaccard"))  # cosine_sq, cosine_x_jaccard
+]
+PAIR_FEATURE_NAMES = _BASE_FEATURES + tuple(f"{x}*{y}" for x, y in _CROSS_PAIRS)
+_CROSS_INDEX = [(_BASE_FEATURES.index(x), _BASE_FEATURES.index(y)) for x, y in _CROSS_PAIRS]
 
 
 def _added_run(words: list[str], other_stems: frozenset[str]) -> int:
@@ -73,7 +84,7 @@ def pair_features(query: str, stored: str, cosine: float) -> list[float]:
     chars = difflib.SequenceMatcher(None, " ".join(a.lower), " ".join(b.lower), autojunk=False).ratio()
     c = float(cosine)
     # Numbers, dates, names and units one side adds that no contrast check vetoed (a detail
-    # added or dropped while the rest is reworded): each weighs against the pair.
+    # added or dropped while the rest is reworded): the fit decides what each weighs.
     extra = [min(n, 3) / 3 for n in one_sided_counts(query, stored)]
     # The share of each side's content the other leaves out: a long sentence with a clause
     # added says more than its pair, however many words the two share.
@@ -81,7 +92,7 @@ def pair_features(query: str, stored: str, cosine: float) -> list[float]:
     # The longest stretch of words one side has and the other does not: a clause added ("...,
     # and he appealed the decision") rather than words swapped one for one.
     ra, rb = _added_run(a.lower, b.stems) / 8, _added_run(b.lower, a.stems) / 8
-    return [
+    base = [
         c,
         c * c,
         jac,
@@ -99,6 +110,7 @@ def pair_features(query: str, stored: str, cosine: float) -> list[float]:
         rb,
         max(ra, rb),
     ]
+    return base + [base[i] * base[j] for i, j in _CROSS_INDEX]
 
 
 class PairVerifier:
