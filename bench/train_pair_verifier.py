@@ -138,9 +138,13 @@ def main() -> int:
         for held in train:
             Wh, bh = _fit_sets([d for k, d in train.items() if k != held])
             print(f"held out {held}: fitted on {', '.join(k for k in train if k != held)} train only")
-            for line in _report(f"{held} test, held out", test[held], _scores(test[held], Wh, bh), held == "mrpc"):
+            for line in _report(
+                f"{held} test, held out", test[held], _scores(test[held], Wh, bh), held == "mrpc"
+            ):
                 print(line)
-            for line in _report(f"{held} test, all-sets fit", test[held], _scores(test[held], W, bias), held == "mrpc"):
+            for line in _report(
+                f"{held} test, all-sets fit", test[held], _scores(test[held], W, bias), held == "mrpc"
+            ):
                 print(line)
     if args.dry_run:
         return 0

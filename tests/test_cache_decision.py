@@ -138,6 +138,8 @@ def test_same_value_restated_is_no_contrast(query: str, stored: str) -> None:
         ("Revenue rose 1.5 million.", "Revenue rose 2 million.", "number"),
         ("What did the U.S. say?", "What did the U.K. say?", "entity"),
         ("When does Dr. Smith see patients?", "When does Dr. Jones see patients?", "entity"),
+        ("What time does the Prado open?", "What are the opening hours?", "entity"),
+        ("Move money to my savings account.", "Transfer $100 to savings.", "number"),
     ],
 )
 def test_one_sided_or_different_value_is_a_contrast(query: str, stored: str, kind: str) -> None:

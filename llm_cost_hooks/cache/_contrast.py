@@ -22,9 +22,10 @@ pairs very close together, so the semantic tier checks them explicitly before se
 
 Numbers, dates, names and units compare what differs, not what is present: a value stated on
 both sides is no contrast, and a value on one side only is a contrast when that side is the
-other plus a specific ("status of my order" / "status of order 1234"). A value one side adds
-while the other side words things differently (news restated with or without its date, a
-name dropped) is left to the pair verifier, which weighs it (:func:`one_sided_counts`).
+other plus a specific ("status of my order" / "status of order 1234"), and a name or number
+is when the other side names or counts nothing. A value one side adds while the other side
+words things differently (news restated with or without its date, a name dropped beside
+others kept) is left to the pair verifier, which weighs it (:func:`one_sided_counts`).
 
 Each check is a flag; a flagged candidate is not served. The checks look only at the two
 texts (no model), take microseconds, and never look at answers.
@@ -473,7 +474,7 @@ _MAGNITUDE = {"hundred": 100.0, "thousand": 1e3, "million": 1e6, "billion": 1e9}
 
 
 def _date_word(t: str) -> str:
-    """"Mondays" as "monday", "annually" as "year"."""
+    """ "Mondays" as "monday", "annually" as "year"."""
     if t.endswith("s") and t not in _DATE_WORDS and t[:-1] in _DATE_WORDS:
         t = t[:-1]
     return _DATE_CANON.get(t, t)
@@ -750,8 +751,16 @@ def contrast_flags(query: str, stored: str) -> list[str]:
     extra_a, extra_b = a.content - b.content, b.content - a.content
     adds_a = bool(extra_a) or any(x for x, _ in one.values())
     adds_b = bool(extra_b) or any(y for _, y in one.values())
+    # A name or number against a side that names or counts nothing at all is a specific
+    # question against a generic one ("When does the Prado open?" / "What are the opening hours?").
+    present = {"number": (a.numbers, b.numbers), "entity": (a.names, b.names)}
     for kind, (only_a, only_b) in one.items():
-        if (only_a and only_b) or (only_a and not adds_b) or (only_b and not adds_a):
+        has_a, has_b = present.get(kind, (True, True))
+        if (
+            (only_a and only_b)
+            or (only_a and (not adds_b or not has_b))
+            or (only_b and (not adds_a or not has_a))
+        ):
             flags.append(kind)
     opp = _opposite(a, b)
     if _order_swapped(a, b):
