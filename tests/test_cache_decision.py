@@ -140,11 +140,24 @@ def test_same_value_restated_is_no_contrast(query: str, stored: str) -> None:
         ("When does Dr. Smith see patients?", "When does Dr. Jones see patients?", "entity"),
         ("What time does the Prado open?", "What are the opening hours?", "entity"),
         ("Move money to my savings account.", "Transfer $100 to savings.", "number"),
+        ("Jones defeated Smith in the final round.", "Smith defeated Jones in the final round.", "role"),
+        (
+            "The startup acquired the company last year.",
+            "The company acquired the startup last year.",
+            "role",
+        ),
     ],
 )
 def test_one_sided_or_different_value_is_a_contrast(query: str, stored: str, kind: str) -> None:
     """A different value on each side, or one side that is the other plus a specific value."""
     assert kind in contrast_flags(query, stored)
+
+
+def test_clause_moved_to_the_front_is_no_swap() -> None:
+    assert (
+        contrast_flags('Karas said: "We will appeal the ruling."', '"We will appeal the ruling," Karas said.')
+        == []
+    )
 
 
 def test_detail_added_in_a_rewording_goes_to_the_verifier() -> None:

@@ -17,7 +17,9 @@ pairs very close together, so the semantic tier checks them explicitly before se
 * ``direction``: the words on either side of "to"/"from"/"into"/... trade places, or opposite
   direction words (up/down, upload/download, before/after);
 * ``antonym``: opposite words (increase/decrease, cheapest/most expensive, buy/sell);
-* ``role``: the parties differ (buyer/seller, tenant/landlord) or trade places;
+* ``role``: the parties differ (buyer/seller, tenant/landlord) or trade places, or the same
+  words name who does what to whom in another order ("Smith defeated Jones" / "Jones
+  defeated Smith");
 * ``scope``: one question is the other plus a qualifier of three or more content words.
 
 Numbers, dates, names and units compare what differs, not what is present: a value stated on
@@ -40,6 +42,7 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
+from itertools import pairwise
 
 __all__ = ["CONTRAST_KINDS", "TextView", "content_words", "contrast_flags", "one_sided_counts", "view"]
 
@@ -653,6 +656,27 @@ def _actors_swapped(a: TextView, b: TextView) -> bool:
     return ca != cb
 
 
+def _words_swapped(a: TextView, b: TextView) -> bool:
+    """The same content words, with two of them trading places ("Smith defeated Jones" /
+    "Jones defeated Smith"). Moving one clause to the front or the back keeps the words of
+    each clause in order ('"...," he said' / 'He said "..."') and is no swap."""
+    if a.content != b.content or len(a.content) < 3:
+        return False
+
+    def order(v: TextView) -> list[str]:
+        seen: list[str] = []
+        for t in v.lower:
+            w = _stem(t)
+            if w in v.content and w not in seen:
+                seen.append(w)
+        return seen
+
+    oa, ob = order(a), order(b)
+    pos = [ob.index(w) for w in oa]
+    breaks = sum(1 for x, y in pairwise(pos) if y != x + 1)
+    return breaks >= 2
+
+
 def _slot_swapped(a: TextView, b: TextView) -> bool:
     """The same sentence with one slot filled differently ("side effects of ibuprofen" /
     "... of paracetamol"): a changed subject, not a rewording."""
@@ -770,6 +794,7 @@ def contrast_flags(query: str, stored: str) -> list[str]:
     if (
         (a.roles and b.roles and a.roles != b.roles)
         or _actors_swapped(a, b)
+        or _words_swapped(a, b)
         or (a.content == b.content and a.persons and b.persons and a.persons != b.persons)
     ):
         flags.append("role")
