@@ -775,9 +775,10 @@ def contrast_flags(query: str, stored: str) -> list[str]:
     extra_a, extra_b = a.content - b.content, b.content - a.content
     adds_a = bool(extra_a) or any(x for x, _ in one.values())
     adds_b = bool(extra_b) or any(y for _, y in one.values())
-    # A name or number against a side that names or counts nothing at all is a specific
-    # question against a generic one ("When does the Prado open?" / "What are the opening hours?").
-    present = {"number": (a.numbers, b.numbers), "entity": (a.names, b.names)}
+    # A name, number or date against a side that names, counts or dates nothing at all is a
+    # specific question against a generic one ("When does the Prado open?" / "What are the
+    # opening hours?"; "... yesterday, but it isn't there" / "... but it hasn't arrived").
+    present = {"number": (a.numbers, b.numbers), "entity": (a.names, b.names), "date": (a.dates, b.dates)}
     for kind, (only_a, only_b) in one.items():
         has_a, has_b = present.get(kind, (True, True))
         if (
