@@ -161,14 +161,19 @@ def test_clause_moved_to_the_front_is_no_swap() -> None:
 
 
 def test_detail_added_in_a_rewording_goes_to_the_verifier() -> None:
-    """A news sentence restated without its weekday and with other words: no hard veto, but
-    the pair verifier sees the one-sided date."""
-    q = "Officials listed 29 cases as suspected and monitored 107 other people on Thursday."
-    s = "Another 29 cases were listed as suspected, and 107 other people were being monitored."
-    assert contrast_flags(q, s) == []
-    assert one_sided_counts(q, s) == (0, 1, 0, 0)
+    """A news sentence restated without the name of its source while another name stays: no
+    hard veto, but the pair verifier sees the one-sided name."""
+    q = "Health officials in Toronto listed 29 cases as suspected, Dr. Smith said."
+    s = "Another 29 cases in Toronto were listed as suspected."
+    assert contrast_flags(q, s) == [] and contrast_flags(s, q) == []
+    assert one_sided_counts(q, s) == (0, 0, 1, 0)
     f = dict(zip(PAIR_FEATURE_NAMES, pair_features(q, s, 0.95)))
-    assert f["one_sided_dates"] > 0 and f["one_sided_numbers"] == 0
+    assert f["one_sided_names"] > 0 and f["one_sided_numbers"] == 0
+
+
+def test_date_against_an_undated_rewording_is_a_contrast() -> None:
+    q = "I transferred money yesterday, but it still isn't available?"
+    assert "date" in contrast_flags(q, "I transferred some money but it hasn't arrived.")
 
 
 @POLICIES
