@@ -729,9 +729,9 @@ def _unmatched_names(a: TextView, b: TextView) -> set[str]:
 def _one_sided(a: TextView, b: TextView) -> dict[str, tuple[frozenset[str], frozenset[str]]]:
     """Per kind, what only ``a`` has and what only ``b`` has."""
     na, nb = a.numbers - b.numbers, b.numbers - a.numbers
-    if a.one_word and b.articles:
+    if a.one_word and b.articles and not a.articles:
         na -= {"1"}
-    if b.one_word and a.articles:
+    if b.one_word and a.articles and not b.articles:
         nb -= {"1"}
     return {
         "number": (na, nb),
@@ -783,6 +783,7 @@ def contrast_flags(query: str, stored: str) -> list[str]:
         has_a, has_b = present.get(kind, (True, True))
         if (
             (only_a and only_b)
+            or (kind == "unit" and (only_a or only_b) and a.units and b.units)  # GBP / GBP or USD
             or (only_a and (not adds_b or not has_b))
             or (only_b and (not adds_a or not has_a))
         ):
