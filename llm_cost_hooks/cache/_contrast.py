@@ -13,7 +13,7 @@ pairs very close together, so the semantic tier checks them explicitly before se
 * ``entity``: each side has a name (a capitalised word inside the sentence) the other lacks, up
   to aliases ("EPA" / "Environmental Protection Agency", "Fed" / "Federal"), or the same
   sentence has one slot filled with other words ("side effects of X / of Y");
-* ``unit``: each side names a currency or unit the other does not;
+* ``unit``: both name a currency or unit, and not the same ones;
 * ``direction``: the words on either side of "to"/"from"/"into"/... trade places, or opposite
   direction words (up/down, upload/download, before/after);
 * ``antonym``: opposite words (increase/decrease, cheapest/most expensive, buy/sell);
@@ -24,8 +24,8 @@ pairs very close together, so the semantic tier checks them explicitly before se
 
 Numbers, dates, names and units compare what differs, not what is present: a value stated on
 both sides is no contrast, and a value on one side only is a contrast when that side is the
-other plus a specific ("status of my order" / "status of order 1234"), and a name or number
-is when the other side names or counts nothing. A value one side adds while the other side
+other plus a specific ("status of my order" / "status of order 1234"), and a name, number or
+date is when the other side names, counts or dates nothing. A value one side adds while the other side
 words things differently (news restated with or without its date, a name dropped beside
 others kept) is left to the pair verifier, which weighs it (:func:`one_sided_counts`).
 
@@ -477,7 +477,7 @@ _MAGNITUDE = {"hundred": 100.0, "thousand": 1e3, "million": 1e6, "billion": 1e9}
 
 
 def _date_word(t: str) -> str:
-    """ "Mondays" as "monday", "annually" as "year"."""
+    """Read "Mondays" as "monday" and "annually" as "year"."""
     if t.endswith("s") and t not in _DATE_WORDS and t[:-1] in _DATE_WORDS:
         t = t[:-1]
     return _DATE_CANON.get(t, t)
@@ -578,7 +578,11 @@ class TextView:
         runs: list[tuple[str, frozenset[str]]] = []
         run: list[str] = []
         for i, t in enumerate([*toks, "."]):
-            capital = t[0].isupper() and t.lower() not in ("i", "i'm", "i've", "i'd", "i'll")
+            capital = (  # "Paris", "EPA", "iPhone"
+                t[0].isalpha()
+                and any(c.isupper() for c in t)
+                and t.lower() not in ("i", "i'm", "i've", "i'd", "i'll")
+            )
             if capital and (run or _norm(t) not in _STOP):
                 caps.add(_norm(t))
                 run.append(t)
