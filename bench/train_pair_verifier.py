@@ -1,9 +1,14 @@
 """Refit the shipped pair verifier (``llm_cost_hooks/cache/data/pair_verifier.json``).
 
-``python bench/train_pair_verifier.py [--out PATH]``. Pairs: each Banking77 and HWU64 (fold 1)
-train query with its nearest other train query (same intent = same question), and the MRPC
-train pairs (paraphrase label). Pairs a contrast check vetoes are left out (the cache never
-asks the verifier about them); each set carries equal weight.
+``python bench/train_pair_verifier.py [--out PATH] [--lodo]``. Pairs, train splits only: each
+Banking77 and HWU64 (fold 1) train query with its nearest other train query (same intent =
+same question), and the MRPC train pairs (paraphrase label). Pairs a contrast check vetoes are
+left out (the cache never asks the verifier about them); each set carries equal weight.
+
+``--lodo`` also reports leave-one-dataset-out: for each set, a verifier fitted on the other two
+sets only, scored on the held-out set's test split (intent sets: each test query against its
+nearest train query; MRPC: store sentence 1, look up sentence 2), beside the shipped fit (all
+three train splits) on the same test split. Nothing is written with ``--lodo --dry-run``.
 """
 
 from __future__ import annotations
@@ -19,17 +24,42 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.bench_cache import _embed_cached, _intent_sets, _read_mrpc, _semantic_cache_dir
 from llm_cost_hooks.cache._contrast import contrast_flags
-from llm_cost_hooks.cache._verifier import PAIR_FEATURE_NAMES, pair_features
+from llm_cost_hooks.cache._verifier import PAIR_FEATURE_NAMES, PairVerifier, pair_features
 
 OUT = Path(__file__).resolve().parents[1] / "llm_cost_hooks" / "cache" / "data" / "pair_verifier.json"
+THRESHOLDS = (0.8, 0.85, 0.9, 0.92, 0.94, 0.95, 0.96, 0.97, 0.98)
+
+Pair = tuple[str, str, float, bool]  # (query, stored, cosine, same question)
 
 
-def _nearest_pairs(texts: list[str], labels: list[str]) -> list[tuple[str, str, float, bool]]:
+def _nearest_pairs(texts: list[str], labels: list[str]) -> list[Pair]:
     v = _embed_cached(texts)
     s = v @ v.T
     np.fill_diagonal(s, -np.inf)
     top = s.argmax(1)
     return [(texts[i], texts[j], float(s[i, j]), labels[i] == labels[j]) for i, j in enumerate(top)]
+
+
+def _lookup_pairs(tr: list[str], trl: list[str], te: list[str], tel: list[str]) -> list[Pair]:
+    s = _embed_cached(te) @ _embed_cached(tr).T
+    top = s.argmax(1)
+    return [(te[i], tr[j], float(s[i, j]), tel[i] == trl[j]) for i, j in enumerate(top)]
+
+
+def _mrpc_pairs(split: str) -> list[Pair]:
+    m = _read_mrpc(_semantic_cache_dir() / "mrpc" / f"msr_paraphrase_{split}.txt.gz")
+    a, b = _embed_cached([r[0] for r in m]), _embed_cached([r[1] for r in m])
+    return [(r[1], r[0], float(a[i] @ b[i]), r[2] == "1") for i, r in enumerate(m)]
+
+
+class _Set:
+    """One data set's pairs with their features, contrast vetoes and labels."""
+
+    def __init__(self, pairs: list[Pair]) -> None:
+        self.veto = np.array([bool(contrast_flags(q, c)) for q, c, _, _ in pairs])
+        self.X = np.array([pair_features(q, c, s) for q, c, s, _ in pairs])
+        self.y = np.array([same for *_, same in pairs], dtype=float)
+        self.cos = np.array([s for _, _, s, _ in pairs])
 
 
 def _fit(X: np.ndarray, y: np.ndarray, w: np.ndarray, l2: float = 1e-3) -> tuple[np.ndarray, float]:
@@ -50,30 +80,79 @@ def _fit(X: np.ndarray, y: np.ndarray, w: np.ndarray, l2: float = 1e-3) -> tuple
     return b[:-1] / sd, float(b[-1] - (b[:-1] * mu / sd).sum())
 
 
+def _fit_sets(sets: list[_Set]) -> tuple[np.ndarray, float]:
+    Xs, ys, ws = [], [], []
+    for d in sets:
+        keep = ~d.veto
+        Xs.append(d.X[keep])
+        ys.append(d.y[keep])
+        ws.append(np.full(int(keep.sum()), 1.0 / max(1, int(keep.sum()))))
+    return _fit(np.concatenate(Xs), np.concatenate(ys), np.concatenate(ws))
+
+
+def _scores(d: _Set, W: np.ndarray, bias: float) -> np.ndarray:
+    z = np.clip(d.X @ W + bias, -50, 50)
+    return np.where(d.veto, 0.0, 1 / (1 + np.exp(-z)))
+
+
+def _report(name: str, d: _Set, p: np.ndarray, pairs_kind: bool) -> list[str]:
+    lines = []
+    y = d.y.astype(bool)
+    for t in THRESHOLDS:
+        s = p >= t
+        if pairs_kind:
+            fh = int((s & ~y).sum())
+            neg = np.sort(d.cos[~y])[::-1]
+            thr = neg[fh] if fh < len(neg) else -1.0
+            base = float((d.cos[y] > thr).mean())
+            rec = float((s & y).sum() / y.sum())
+            lines.append(
+                f"  {name:<28} t={t:<5} false hits {fh:>3}/{int((~y).sum())} ({fh / (~y).sum():.4f})  recall {rec:.4f}"
+                f"  | single cosine at the same false hits: recall {base:.4f} ({rec / base if base else float('inf'):.2f}x)"
+            )
+        else:
+            n = int(s.sum())
+            prec = f"{(s & y).sum() / n:.4f}" if n else "-"
+            lines.append(f"  {name:<28} t={t:<5} hit rate {n / len(y):.4f} ({n}/{len(y)})  precision {prec}")
+    return lines
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--out", type=Path, default=OUT)
+    ap.add_argument("--lodo", action="store_true", help="also report leave-one-dataset-out scores")
+    ap.add_argument("--dry-run", action="store_true", help="do not write the weights file")
     args = ap.parse_args()
     sets = _intent_sets(quick=False)
     mrpc = _semantic_cache_dir() / "mrpc" / "msr_paraphrase_train.txt.gz"
     if set(sets) != {"banking77", "hwu64"} or not mrpc.is_file():
         print(f"needs banking77, hwu64 and MRPC under {_semantic_cache_dir()}", file=sys.stderr)
         return 1
-    groups = [_nearest_pairs(tr, trl) for tr, trl, _, _ in sets.values()]
-    m = _read_mrpc(mrpc)
-    a, b = _embed_cached([r[0] for r in m]), _embed_cached([r[1] for r in m])
-    groups.append([(r[1], r[0], float(a[i] @ b[i]), r[2] == "1") for i, r in enumerate(m)])
-    Xs, ys, ws = [], [], []
-    for pairs in groups:
-        kept = [p for p in pairs if not contrast_flags(p[0], p[1])]
-        Xs.append(np.array([pair_features(q, c, s) for q, c, s, _ in kept]))
-        ys.append(np.array([float(same) for *_, same in kept]))
-        ws.append(np.full(len(kept), 1.0 / len(kept)))
-    W, bias = _fit(np.concatenate(Xs), np.concatenate(ys), np.concatenate(ws))
+    train = {name: _Set(_nearest_pairs(tr, trl)) for name, (tr, trl, _, _) in sets.items()}
+    train["mrpc"] = _Set(_mrpc_pairs("train"))
+    W, bias = _fit_sets(list(train.values()))
+    print(f"fit on all three train splits: weights {np.round(W, 3).tolist()}, bias {bias:.3f}")
+    if args.lodo:
+        test = {name: _Set(_lookup_pairs(*sets[name])) for name in sets}
+        test["mrpc"] = _Set(_mrpc_pairs("test"))
+        for held in train:
+            Wh, bh = _fit_sets([d for k, d in train.items() if k != held])
+            print(f"held out {held}: fitted on {', '.join(k for k in train if k != held)} train only")
+            for line in _report(
+                f"{held} test, held out", test[held], _scores(test[held], Wh, bh), held == "mrpc"
+            ):
+                print(line)
+            for line in _report(
+                f"{held} test, all-sets fit", test[held], _scores(test[held], W, bias), held == "mrpc"
+            ):
+                print(line)
+    if args.dry_run:
+        return 0
     meta = json.loads(args.out.read_text()) if args.out.is_file() else {}
     meta.update(features=list(PAIR_FEATURE_NAMES), weights=W.tolist(), bias=bias)
     args.out.write_text(json.dumps(meta, indent=2) + "\n")
-    print(f"wrote {args.out}: weights {np.round(W, 3).tolist()}, bias {bias:.3f}")
+    PairVerifier.from_json(args.out.read_text())  # the file loads as shipped
+    print(f"wrote {args.out}")
     return 0
 
 

@@ -11,7 +11,7 @@ import pytest
 
 from llm_cost_hooks.cache import CacheConfig, CacheCore, CacheScope, DecisionPolicy, EmbeddedBackend
 from llm_cost_hooks.cache._calibrate import calibrate_intents, calibrate_pairs
-from llm_cost_hooks.cache._contrast import CONTRAST_KINDS, contrast_flags
+from llm_cost_hooks.cache._contrast import CONTRAST_KINDS, contrast_flags, one_sided_counts
 from llm_cost_hooks.cache._core import answers_equivalent
 from llm_cost_hooks.cache._verifier import PAIR_FEATURE_NAMES, PairVerifier, pair_features
 from llm_cost_hooks.embeddings import default_embedder
@@ -47,9 +47,13 @@ def _core(embedder, **cfg) -> CacheCore:
     )
 
 
-# The pair-only path switched on, as ``calibrate`` may leave it: the contrast checks must hold there too.
+# The pair-only path switched on, as ``calibrate`` may leave it: the contrast checks must hold there too,
+# and at a lower threshold than any measured operating point.
 PAIR_ON = {"default": DecisionPolicy(pair_threshold=0.95)}
-POLICIES = pytest.mark.parametrize("cfg", [{}, PAIR_ON], ids=["default", "pair-path-on"])
+PAIR_LOW = {"default": DecisionPolicy(pair_threshold=0.8)}
+POLICIES = pytest.mark.parametrize(
+    "cfg", [{}, PAIR_ON, PAIR_LOW], ids=["default", "pair-path-on", "pair-path-0.8"]
+)
 
 
 def _put(core: CacheCore, q: str, answer: str, tenant: str = "t", **kw):
@@ -103,6 +107,73 @@ def test_contrast_flags_each_kind(query: str, stored: str, kind: str) -> None:
 )
 def test_paraphrases_raise_no_flag(query: str, stored: str) -> None:
     assert contrast_flags(query, stored) == []
+
+
+@pytest.mark.parametrize(
+    ("query", "stored"),
+    [
+        ("Shares rose to 1.5 million.", "Shares rose to 1,500,000."),
+        ("Reserve a table for two.", "Reserve a table for 2."),
+        ("What did the U.S. say?", "What did the United States say?"),
+        ("What did the EPA report?", "What did the Environmental Protection Agency report?"),
+        ("When does Dr. Smith see patients?", "When does Smith see patients?"),
+        ("What do I pay yearly?", "What do I pay annually?"),
+    ],
+)
+def test_same_value_restated_is_no_contrast(query: str, stored: str) -> None:
+    """Values are compared, not their presence: the same number, name or date in other words."""
+    assert contrast_flags(query, stored) == []
+    assert contrast_flags(stored, query) == []
+
+
+@pytest.mark.parametrize(
+    ("query", "stored", "kind"),
+    [
+        ("What is the status of order 1234?", "What is the status of my order?", "number"),
+        ("What is the status of my order?", "What is the status of order 1234?", "number"),
+        ("Is the bank open on Monday?", "Is the bank open?", "date"),
+        ("How do I cancel my subscription?", "How do I cancel my Netflix subscription?", "entity"),
+        ("Reserve a room for one night.", "Reserve a room for 4 nights.", "number"),
+        ("Reserve a room for 1 night.", "Reserve a room for 4 nights.", "number"),
+        ("Revenue rose 1.5 million.", "Revenue rose 2 million.", "number"),
+        ("What did the U.S. say?", "What did the U.K. say?", "entity"),
+        ("When does Dr. Smith see patients?", "When does Dr. Jones see patients?", "entity"),
+        ("What time does the Prado open?", "What are the opening hours?", "entity"),
+        ("Move money to my savings account.", "Transfer $100 to savings.", "number"),
+        ("Jones defeated Smith in the final round.", "Smith defeated Jones in the final round.", "role"),
+        (
+            "The startup acquired the company last year.",
+            "The company acquired the startup last year.",
+            "role",
+        ),
+    ],
+)
+def test_one_sided_or_different_value_is_a_contrast(query: str, stored: str, kind: str) -> None:
+    """A different value on each side, or one side that is the other plus a specific value."""
+    assert kind in contrast_flags(query, stored)
+
+
+def test_clause_moved_to_the_front_is_no_swap() -> None:
+    assert (
+        contrast_flags('Karas said: "We will appeal the ruling."', '"We will appeal the ruling," Karas said.')
+        == []
+    )
+
+
+def test_detail_added_in_a_rewording_goes_to_the_verifier() -> None:
+    """A news sentence restated without the name of its source while another name stays: no
+    hard veto, but the pair verifier sees the one-sided name."""
+    q = "Health officials in Toronto listed 29 cases as suspected, Dr. Smith said."
+    s = "Another 29 cases in Toronto were listed as suspected."
+    assert contrast_flags(q, s) == [] and contrast_flags(s, q) == []
+    assert one_sided_counts(q, s) == (0, 0, 1, 0)
+    f = dict(zip(PAIR_FEATURE_NAMES, pair_features(q, s, 0.95)))
+    assert f["one_sided_names"] > 0 and f["one_sided_numbers"] == 0
+
+
+def test_date_against_an_undated_rewording_is_a_contrast() -> None:
+    q = "I transferred money yesterday, but it still isn't available?"
+    assert "date" in contrast_flags(q, "I transferred some money but it hasn't arrived.")
 
 
 @POLICIES

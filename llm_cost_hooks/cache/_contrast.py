@@ -6,16 +6,28 @@ pairs very close together, so the semantic tier checks them explicitly before se
 
 * ``negation``: a negation word on one side only of otherwise similar wording, or a negating
   prefix (``unblock``/``block``, ``illegal``/``legal``);
-* ``number``: the numbers differ (digits and number words, so "2" and "two" agree);
-* ``date``: weekdays, months, holidays, relative days, years or parts of the day differ;
-* ``entity``: a name (a capitalised word inside the sentence) on one side is absent from the
-  other, or the same sentence has one slot filled with other words ("side effects of X / of Y");
-* ``unit``: both name a currency or unit, and not the same;
+* ``number``: each side has a number the other lacks (digits and number words, so "2" and
+  "two" agree, and "1.5 million" is 1500000);
+* ``date``: each side has a weekday, month, holiday, relative day, year or part of the day the
+  other lacks;
+* ``entity``: each side has a name (a capitalised word inside the sentence) the other lacks, up
+  to aliases ("EPA" / "Environmental Protection Agency", "Fed" / "Federal"), or the same
+  sentence has one slot filled with other words ("side effects of X / of Y");
+* ``unit``: both name a currency or unit, and not the same ones;
 * ``direction``: the words on either side of "to"/"from"/"into"/... trade places, or opposite
   direction words (up/down, upload/download, before/after);
 * ``antonym``: opposite words (increase/decrease, cheapest/most expensive, buy/sell);
-* ``role``: the parties differ (buyer/seller, tenant/landlord) or trade places;
+* ``role``: the parties differ (buyer/seller, tenant/landlord) or trade places, or the same
+  words name who does what to whom in another order ("Smith defeated Jones" / "Jones
+  defeated Smith");
 * ``scope``: one question is the other plus a qualifier of three or more content words.
+
+Numbers, dates, names and units compare what differs, not what is present: a value stated on
+both sides is no contrast, and a value on one side only is a contrast when that side is the
+other plus a specific ("status of my order" / "status of order 1234"), and a name, number or
+date is when the other side names, counts or dates nothing. A value one side adds while the other side
+words things differently (news restated with or without its date, a name dropped beside
+others kept) is left to the pair verifier, which weighs it (:func:`one_sided_counts`).
 
 Each check is a flag; a flagged candidate is not served. The checks look only at the two
 texts (no model), take microseconds, and never look at answers.
@@ -30,8 +42,9 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
+from itertools import pairwise
 
-__all__ = ["CONTRAST_KINDS", "TextView", "content_words", "contrast_flags", "view"]
+__all__ = ["CONTRAST_KINDS", "TextView", "content_words", "contrast_flags", "one_sided_counts", "view"]
 
 CONTRAST_KINDS = ("negation", "number", "date", "entity", "unit", "direction", "antonym", "role", "scope")
 
@@ -454,6 +467,51 @@ let let's tell know okay ok
 )
 
 
+_DOTTED = re.compile(r"\b(?:[A-Z]\.){2,}")  # "U.S." reads as "US"
+_RUN_JOINERS = frozenset("of and for the de".split())
+# Titles before a name ("Mr. al-Amoudi" / "Al-Amoudi") name no one by themselves.
+_TITLES = frozenset("mr mrs ms miss dr prof sen rep gov gen sir st".split())
+_DATE_CANON = {"annual": "year", "annually": "year", "yearly": "year", "daily": "day", "weekly": "week"}
+_DATE_CANON.update({"monthly": "month", "hourly": "hour", "weekday": "weekdays", "weekends": "weekend"})
+_MAGNITUDE = {"hundred": 100.0, "thousand": 1e3, "million": 1e6, "billion": 1e9}
+
+
+def _date_word(t: str) -> str:
+    """Read "Mondays" as "monday" and "annually" as "year"."""
+    if t.endswith("s") and t not in _DATE_WORDS and t[:-1] in _DATE_WORDS:
+        t = t[:-1]
+    return _DATE_CANON.get(t, t)
+
+
+def _number_key(x: float) -> str:
+    return str(int(x)) if x == int(x) and abs(x) < 1e15 else repr(x)
+
+
+def _numbers(low: list[str]) -> set[str]:
+    """Number values: digits and number words, "1.5 million" and "1,500,000" both 1500000."""
+    nums: set[str] = set()
+    skip = -1
+    for i, t in enumerate(low):
+        if i == skip:
+            continue
+        if t[0].isdigit():
+            raw = t.replace(",", "")
+        elif t in _NUMBER_WORDS and t not in ("second", "single", "double", "half", "first"):
+            raw = _NUMBER_WORDS[t]
+        else:
+            continue
+        try:
+            value = float(raw)
+        except ValueError:  # "14a", "10:30", "3rd": kept as written
+            nums.add(raw)
+            continue
+        nxt = low[i + 1] if i + 1 < len(low) else ""
+        if nxt in _MAGNITUDE:
+            value, skip = value * _MAGNITUDE[nxt], i + 1
+        nums.add(_number_key(value))
+    return nums
+
+
 def _norm(tok: str) -> str:
     t = tok.lower().replace("’", "'")
     return t[:-2] if t.endswith("'s") and len(t) > 3 else t
@@ -472,15 +530,19 @@ class TextView:
     """The parts of a text the checks compare, computed once per text."""
 
     __slots__ = (
+        "articles",
+        "caps",
         "content",
         "dates",
         "lower",
         "names",
         "negation",
         "numbers",
+        "one_word",
         "order",
         "persons",
         "roles",
+        "runs",
         "stems",
         "tokens",
         "units",
@@ -488,7 +550,7 @@ class TextView:
     )
 
     def __init__(self, text: str) -> None:
-        toks = _TOKEN.findall(text)
+        toks = _TOKEN.findall(_DOTTED.sub(lambda m: m.group(0).replace(".", ""), text))
         self.tokens = toks
         low = [_norm(t) for t in toks]
         self.lower = low
@@ -499,14 +561,12 @@ class TextView:
             if t in _NEG_WORDS or t.endswith("n't"):
                 neg += 1
         self.negation = neg % 2
-        nums: set[str] = set()
-        for t in low:
-            if t[0].isdigit():
-                nums.add(t.replace(",", ""))
-            elif t in _NUMBER_WORDS and t not in ("second", "single", "double", "half", "first"):
-                nums.add(_NUMBER_WORDS[t])
-        self.numbers = frozenset(nums)
-        dates = {t for t in low if t in _DATE_WORDS and t not in _DATE_CONTEXT_ONLY}
+        self.numbers = frozenset(_numbers(low))
+        # "one shooting scene" / "a shooting scene": the word "one" may stand for an article.
+        self.articles = "a" in self.words or "an" in self.words
+        self.one_word = "one" in self.words and "1" not in self.words
+        dates = {_date_word(t) for t in low}
+        dates = {t for t in dates if t in _DATE_WORDS and t not in _DATE_CONTEXT_ONLY}
         for i, t in enumerate(low):  # "next week", "last month", "this evening", "New Year's"
             nxt = low[i + 1] if i + 1 < len(low) else ""
             if t in _DATE_CONTEXT_ONLY and nxt in _DATE_WORDS and nxt not in _DATE_CONTEXT_ONLY:
@@ -514,16 +574,35 @@ class TextView:
         dates |= {t for t in low if t.isdigit() and len(t) == 4 and t[:2] in ("19", "20")}
         self.dates = frozenset(dates)
         names: set[str] = set()
-        for i, t in enumerate(toks):
-            if i == 0 or not t[0].isalpha() or t.lower() in ("i", "i'm", "i've", "i'd", "i'll"):
+        caps: set[str] = set()
+        runs: list[tuple[str, frozenset[str]]] = []
+        run: list[str] = []
+        for i, t in enumerate([*toks, "."]):
+            capital = (  # "Paris", "EPA", "iPhone"
+                t[0].isalpha()
+                and any(c.isupper() for c in t)
+                and t.lower() not in ("i", "i'm", "i've", "i'd", "i'll")
+            )
+            if capital and (run or _norm(t) not in _STOP):
+                caps.add(_norm(t))
+                run.append(t)
+            elif not (run and t.lower() in _RUN_JOINERS):
+                if len(run) >= 2:  # "Environmental Protection Agency" also reads "EPA"
+                    runs.append(("".join(w[0] for w in run).lower(), frozenset(_stem(_norm(w)) for w in run)))
+                run = []
+            if i == 0 or i == len(toks) or not capital:
                 continue
             name = _norm(t)
-            if any(c.isupper() for c in t) and name not in _STOP and name not in _DATE_WORDS:
+            if name not in _STOP and name not in _DATE_WORDS and name not in _TITLES:
                 names.add(_stem(name))
         self.names = frozenset(names)
+        self.caps = frozenset(caps)
+        self.runs = tuple(runs)
         self.units = frozenset(_UNIT_WORDS[t] for t in low if t in _UNIT_WORDS)
         self.content = frozenset(
-            _stem(t) for t in low if t not in _STOP and not t[0].isdigit() and len(t) > 1
+            _stem(t)
+            for t in low
+            if t not in _STOP and not t[0].isdigit() and len(t) > 1 and t not in _NUMBER_WORDS
         )
         self.roles = frozenset(_ROLE_OF[t] + ":" + t for t in low if t in _ROLE_WORDS)
         self.persons = frozenset(t for t in low if t in _PERSONS)
@@ -581,6 +660,27 @@ def _actors_swapped(a: TextView, b: TextView) -> bool:
     return ca != cb
 
 
+def _words_swapped(a: TextView, b: TextView) -> bool:
+    """The same content words, with two of them trading places ("Smith defeated Jones" /
+    "Jones defeated Smith"). Moving one clause to the front or the back keeps the words of
+    each clause in order ('"...," he said' / 'He said "..."') and is no swap."""
+    if a.content != b.content or len(a.content) < 3:
+        return False
+
+    def order(v: TextView) -> list[str]:
+        seen: list[str] = []
+        for t in v.lower:
+            w = _stem(t)
+            if w in v.content and w not in seen:
+                seen.append(w)
+        return seen
+
+    oa, ob = order(a), order(b)
+    pos = [ob.index(w) for w in oa]
+    breaks = sum(1 for x, y in pairwise(pos) if y != x + 1)
+    return breaks >= 2
+
+
 def _slot_swapped(a: TextView, b: TextView) -> bool:
     """The same sentence with one slot filled differently ("side effects of ibuprofen" /
     "... of paracetamol"): a changed subject, not a rewording."""
@@ -596,16 +696,66 @@ def _slot_swapped(a: TextView, b: TextView) -> bool:
     mid_a, mid_b = x[i : len(x) - j], y[i : len(y) - j]
     if not (1 <= len(mid_a) <= 3 and 1 <= len(mid_b) <= 3) or i + j < 3:
         return False
+    if "".join(mid_a) == "".join(w[0] for w in mid_b) or "".join(mid_b) == "".join(w[0] for w in mid_a):
+        return False  # "EPA" / "Environmental Protection Agency": one name, spelled out
 
     def slot(ts: list[str]) -> set[str]:  # negation and numbers have their own checks
         return {
-            _stem(t)
+            _stem(_date_word(t))
             for t in ts
             if t not in _STOP and not t[0].isdigit() and t not in _NEG_WORDS and not t.endswith("n't")
         }
 
     ca, cb = slot(mid_a), slot(mid_b)
     return bool(ca) and bool(cb) and not (ca & cb)
+
+
+def _name_matched(name: str, other: TextView) -> bool:
+    """``name`` names something ``other`` names too: the same word, an acronym of it, or a
+    short form ("Fed" / "Federal")."""
+    if name in other.stems or any(name == acronym for acronym, _ in other.runs):
+        return True
+    for w in other.caps:
+        short, long_ = (name, w) if len(name) < len(w) else (w, name)
+        if len(short) >= 3 and len(long_) - len(short) >= 3 and long_.startswith(short):
+            return True
+    return False
+
+
+def _unmatched_names(a: TextView, b: TextView) -> set[str]:
+    out = {n for n in a.names if not _name_matched(n, b)}
+    for acronym, words in a.runs:  # "Environmental Protection Agency" / "EPA"
+        if acronym in b.words:
+            out -= words
+    return out
+
+
+def _one_sided(a: TextView, b: TextView) -> dict[str, tuple[frozenset[str], frozenset[str]]]:
+    """Per kind, what only ``a`` has and what only ``b`` has."""
+    na, nb = a.numbers - b.numbers, b.numbers - a.numbers
+    if a.one_word and b.articles and not a.articles:
+        na -= {"1"}
+    if b.one_word and a.articles and not b.articles:
+        nb -= {"1"}
+    return {
+        "number": (na, nb),
+        "date": (a.dates - b.dates, b.dates - a.dates),
+        "entity": (frozenset(_unmatched_names(a, b)), frozenset(_unmatched_names(b, a))),
+        "unit": (a.units - b.units, b.units - a.units),
+    }
+
+
+def one_sided_counts(query: str, stored: str) -> tuple[int, int, int, int]:
+    """How many numbers, dates, names and units one text has and the other lacks (both ways
+    added up). Where a contrast check does not fire, these are a rewording's added or dropped
+    details, which the pair verifier weighs."""
+    d = _one_sided(view(query), view(stored))
+    return (
+        len(d["number"][0]) + len(d["number"][1]),
+        len(d["date"][0]) + len(d["date"][1]),
+        len(d["entity"][0]) + len(d["entity"][1]),
+        len(d["unit"][0]) + len(d["unit"][1]),
+    )
 
 
 def contrast_flags(query: str, stored: str) -> list[str]:
@@ -622,14 +772,26 @@ def contrast_flags(query: str, stored: str) -> list[str]:
         or _prefix_negated(b.words, a.words)
     ):
         flags.append("negation")
-    if a.numbers != b.numbers:
-        flags.append("number")
-    if a.dates != b.dates:
-        flags.append("date")
-    if (a.names - b.stems) or (b.names - a.stems):
-        flags.append("entity")
-    if a.units and b.units and a.units != b.units:
-        flags.append("unit")
+    # A value on each side that the other lacks is a different value (order 1234 / 5678). A
+    # value on one side only is a contrast when the other side adds nothing of its own: the
+    # question is the other plus a specific ("status of my order" / "... of order 1234").
+    one = _one_sided(a, b)
+    extra_a, extra_b = a.content - b.content, b.content - a.content
+    adds_a = bool(extra_a) or any(x for x, _ in one.values())
+    adds_b = bool(extra_b) or any(y for _, y in one.values())
+    # A name, number or date against a side that names, counts or dates nothing at all is a
+    # specific question against a generic one ("When does the Prado open?" / "What are the
+    # opening hours?"; "... yesterday, but it isn't there" / "... but it hasn't arrived").
+    present = {"number": (a.numbers, b.numbers), "entity": (a.names, b.names), "date": (a.dates, b.dates)}
+    for kind, (only_a, only_b) in one.items():
+        has_a, has_b = present.get(kind, (True, True))
+        if (
+            (only_a and only_b)
+            or (kind == "unit" and (only_a or only_b) and a.units and b.units)  # GBP / GBP or USD
+            or (only_a and (not adds_b or not has_b))
+            or (only_b and (not adds_a or not has_a))
+        ):
+            flags.append(kind)
     opp = _opposite(a, b)
     if _order_swapped(a, b):
         flags.append("direction")
@@ -638,10 +800,10 @@ def contrast_flags(query: str, stored: str) -> list[str]:
     if (
         (a.roles and b.roles and a.roles != b.roles)
         or _actors_swapped(a, b)
+        or _words_swapped(a, b)
         or (a.content == b.content and a.persons and b.persons and a.persons != b.persons)
     ):
         flags.append("role")
-    extra_a, extra_b = a.content - b.content, b.content - a.content
     if (len(extra_a) >= 3 and not extra_b) or (len(extra_b) >= 3 and not extra_a):
         flags.append("scope")
     if not flags and _slot_swapped(a, b):  # nothing more specific explains the swap

@@ -3,7 +3,8 @@
 The semantic tier serves a stored answer only when the request and the stored question are
 equivalent, whatever the answers look like (free text, each its own). The verifier is a
 small logistic model on features of the *pair* (cosine of the embeddings, shared and
-unshared content words, length ratio, character-level similarity), applied after the
+unshared content words, length ratio, character-level similarity, and the numbers, dates,
+names and units only one side states), applied after the
 contrast checks (:mod:`._contrast`) have vetoed the near-misses that embeddings cannot see.
 
 Its weights ship in ``data/pair_verifier.json`` (plain numbers; no pickle). They were fitted
@@ -26,11 +27,11 @@ from importlib import resources
 from typing import Any
 
 from .._errors import ConfigurationError
-from ._contrast import view
+from ._contrast import _stem, one_sided_counts, view
 
 __all__ = ["PAIR_FEATURE_NAMES", "PairVerifier", "pair_features"]
 
-PAIR_FEATURE_NAMES = (
+_BASE_FEATURES = (
     "cosine",
     "cosine_sq",
     "jaccard",
@@ -40,7 +41,36 @@ PAIR_FEATURE_NAMES = (
     "length_ratio",
     "chars",
     "cosine_x_jaccard",
+    "one_sided_numbers",
+    "one_sided_dates",
+    "one_sided_names",
+    "one_sided_units",
+    "extra_query_share",
+    "extra_stored_share",
+    "extra_max_share",
+    "added_run_query",
+    "added_run_stored",
+    "added_run_max",
 )
+# Products of the main signals, so the model can weigh one by another (a high cosine means
+# less when a clause was added): a quadratic logistic model, still plain numbers.
+_CROSSED = ("cosine", "jaccard", "chars", "extra_max_share", "added_run_max", "length_ratio")
+_CROSS_PAIRS = [
+    (x, y)
+    for i, x in enumerate(_CROSSED)
+    for y in _CROSSED[i:]
+    if (x, y) not in (("cosine", "cosine"), ("cosine", "jaccard"))  # cosine_sq, cosine_x_jaccard
+]
+PAIR_FEATURE_NAMES = _BASE_FEATURES + tuple(f"{x}*{y}" for x, y in _CROSS_PAIRS)
+_CROSS_INDEX = [(_BASE_FEATURES.index(x), _BASE_FEATURES.index(y)) for x, y in _CROSS_PAIRS]
+
+
+def _added_run(words: list[str], other_stems: frozenset[str]) -> int:
+    best = run = 0
+    for w in words:
+        run = 0 if _stem(w) in other_stems else run + 1
+        best = max(best, run)
+    return min(best, 8)
 
 
 def pair_features(query: str, stored: str, cosine: float) -> list[float]:
@@ -53,7 +83,34 @@ def pair_features(query: str, stored: str, cosine: float) -> list[float]:
     ratio = min(la, lb) / max(la, lb) if max(la, lb) else 1.0
     chars = difflib.SequenceMatcher(None, " ".join(a.lower), " ".join(b.lower), autojunk=False).ratio()
     c = float(cosine)
-    return [c, c * c, jac, min(ea, 6) / 6, min(eb, 6) / 6, min(ea, eb, 6) / 6, ratio, chars, c * jac]
+    # Numbers, dates, names and units one side adds that no contrast check vetoed (a detail
+    # added or dropped while the rest is reworded): the fit decides what each weighs.
+    extra = [min(n, 3) / 3 for n in one_sided_counts(query, stored)]
+    # The share of each side's content the other leaves out: a long sentence with a clause
+    # added says more than its pair, however many words the two share.
+    sa, sb = ea / max(1, len(a.content)), eb / max(1, len(b.content))
+    # The longest stretch of words one side has and the other does not: a clause added ("...,
+    # and he appealed the decision") rather than words swapped one for one.
+    ra, rb = _added_run(a.lower, b.stems) / 8, _added_run(b.lower, a.stems) / 8
+    base = [
+        c,
+        c * c,
+        jac,
+        min(ea, 6) / 6,
+        min(eb, 6) / 6,
+        min(ea, eb, 6) / 6,
+        ratio,
+        chars,
+        c * jac,
+        *extra,
+        sa,
+        sb,
+        max(sa, sb),
+        ra,
+        rb,
+        max(ra, rb),
+    ]
+    return base + [base[i] * base[j] for i, j in _CROSS_INDEX]
 
 
 class PairVerifier:
