@@ -160,6 +160,13 @@ def test_clause_moved_to_the_front_is_no_swap() -> None:
     )
 
 
+def test_of_phrase_restructured_is_no_swap() -> None:
+    """The PIN of my card / my card PIN: two neighbouring words trade places inside one
+    phrase; a swap across the verb ("Jones defeated Smith") stays a contrast."""
+    assert contrast_flags("how can I reset the PIN of my card", "How do I reset my card PIN?") == []
+    assert "role" in contrast_flags("Did Apple buy Google last year?", "Did Google buy Apple last year?")
+
+
 def test_detail_added_in_a_rewording_goes_to_the_verifier() -> None:
     """A news sentence restated without the name of its source while another name stays: no
     hard veto, but the pair verifier sees the one-sided name."""

@@ -678,7 +678,16 @@ def _words_swapped(a: TextView, b: TextView) -> bool:
     oa, ob = order(a), order(b)
     pos = [ob.index(w) for w in oa]
     breaks = sum(1 for x, y in pairwise(pos) if y != x + 1)
+    if breaks == 2 and _one_adjacent_swap(pos):
+        return False  # "the PIN of my card" / "my card PIN": one phrase, restructured
     return breaks >= 2
+
+
+def _one_adjacent_swap(pos: list[int]) -> bool:
+    """``pos`` is the identity with two neighbours exchanged (an "X of Y" / "Y X" rewording;
+    direction words such as "to" and "from" have their own check)."""
+    moved = [i for i, p in enumerate(pos) if p != i]
+    return len(moved) == 2 and moved[1] == moved[0] + 1
 
 
 def _slot_swapped(a: TextView, b: TextView) -> bool:
