@@ -404,6 +404,12 @@ def test_template_prior_routes_by_template_when_the_question_cannot(tmp_path: Pa
     train, test = ds.subset(np.arange(160)), ds.subset(np.arange(160, 240))
     router = train_router(train, emb, target=QualityTarget(share=0.95), out=tmp_path / "r")
     assert router.model.fold_model(0).params["group_cols"] == router.model.selector.buckets
+    versions = {json.loads(f.read_text())["format_version"] for f in (tmp_path / "r").rglob("router.json")}
+    assert versions == {3}  # priors: a reader without them would mispredict, so it refuses
+    plain_dir = tmp_path / "plain"
+    train_router(train, emb, target=QualityTarget(share=0.95), template_prior=None, out=plain_dir)
+    versions = {json.loads(f.read_text())["format_version"] for f in plain_dir.rglob("router.json")}
+    assert versions == {2}  # no priors: still readable by version 2 readers
     loaded = TrainedRouter.load(str(tmp_path / "r"), embedder=emb)
     q, _ = loaded.predict_texts(test.prompts)
     assert np.allclose(q, router.predict_texts(test.prompts)[0], atol=1e-6)  # the file keeps the priors

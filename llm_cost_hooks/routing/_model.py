@@ -548,7 +548,8 @@ class RouterModel:
         np.savez(npz, **arrays)
         digest = hashlib.sha256(npz.read_bytes()).hexdigest()
         meta = {
-            "format_version": FORMAT_VERSION,
+            # Without template priors (in no fold) the file is what version 2 readers read right.
+            "format_version": FORMAT_VERSION if any(k.split(".")[-1] == "gkey" for k in arrays) else 2,
             "kind": self.kind,
             "tiers": self.tiers,
             "embedder": {"name": self.embedder_name, "dim": self.dim},
