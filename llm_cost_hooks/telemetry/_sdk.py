@@ -16,6 +16,7 @@ import math
 import re
 from bisect import bisect_left
 from collections.abc import Callable, Mapping, Sequence
+from functools import lru_cache
 from typing import Any, cast
 
 __all__ = [
@@ -186,7 +187,11 @@ def _histogram_internals() -> tuple[Any, ...] | None:
     )
 
 
-_HISTOGRAM = _histogram_internals() if SHIMS_ON else None
+@lru_cache(maxsize=1)
+def _histogram_shim() -> tuple[Any, ...] | None:
+    # Resolved at the first merge, not at import: importing the SDK's metric internals costs
+    # ~75 ms, which a process that only exports spans should not pay.
+    return _histogram_internals() if SHIMS_ON else None
 
 
 def histogram_merge(instrument: Any, attributes: Mapping[str, Any], values: Sequence[float]) -> bool:
@@ -198,8 +203,10 @@ def histogram_merge(instrument: Any, attributes: Mapping[str, Any], values: Sequ
     per value. Declines (False, nothing added) unless every aggregation the values would
     reach is an explicit-bucket histogram fed without an attribute filter and no exemplar
     would be sampled; then the caller records them through the public API."""
-    internals = _HISTOGRAM
-    if not SHIMS_ON or internals is None or not values:
+    if not SHIMS_ON or not values:
+        return False
+    internals = _histogram_shim()
+    if internals is None:
         return False
     histogram_type, consumer_type, quiet_filters, hash_attributes, aggregation_type = internals
     # The SDK's histogram (its concrete class is a private subclass), record() not replaced.
