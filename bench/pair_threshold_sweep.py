@@ -8,7 +8,7 @@ MRPC: one stored sentence per pair, train and test, beside the single cosine thr
 serves as many non-paraphrases. A threshold is usable only when both intent sets reach
 precision 0.99 on validation.
 
-``--mrpc-lookups 0.93 0.95`` instead runs the MRPC test pairs through ``CacheCore.lookup``
+``--mrpc-lookups 0.93 0.95 [--mrpc-split train]`` instead runs the MRPC test (or train) pairs through ``CacheCore.lookup``
 (one stored sentence per partition) with ``DecisionPolicy(pair_threshold=T)``: the whole
 decision, not the verifier alone.
 """
@@ -53,10 +53,10 @@ def _fmt(served: np.ndarray, correct: np.ndarray) -> str:
     return f"{n / len(served):6.1%} @ {correct[served].mean():.4f}" if n else "  0.0 % @    -  "
 
 
-def mrpc_lookups(thresholds: list[float]) -> int:
+def mrpc_lookups(thresholds: list[float], split: str = "test") -> int:
     from llm_cost_hooks.cache import CacheConfig, CacheCore, CacheScope, EmbeddedBackend
 
-    p = _semantic_cache_dir() / "mrpc" / "msr_paraphrase_test.txt.gz"
+    p = _semantic_cache_dir() / "mrpc" / f"msr_paraphrase_{split}.txt.gz"
     if not p.is_file():
         print(f"needs {p}", file=sys.stderr)
         return 1
@@ -78,7 +78,7 @@ def mrpc_lookups(thresholds: list[float]) -> int:
         k = fh or int(0.01 * len(neg))  # as bench cache: 1 % when nothing false was served
         base = float((cos[y] > neg[k]).mean())
         print(
-            f"pair_threshold {t}: false hits {fh} of {int((~y).sum())} ({fh / (~y).sum():.4f}), recall {rec:.4f} "
+            f"MRPC {split} pair_threshold {t}: false hits {fh} of {int((~y).sum())} ({fh / (~y).sum():.4f}), recall {rec:.4f} "
             f"({int((h & y).sum())} of {int(y.sum())}); single cosine > {neg[k]:.4f} ({k} false hits): recall "
             f"{base:.4f}; {rec / base:.2f}x"
         )
@@ -88,9 +88,12 @@ def mrpc_lookups(thresholds: list[float]) -> int:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--mrpc-lookups", type=float, nargs="+", metavar="T")
+    ap.add_argument(
+        "--mrpc-split", choices=("train", "test"), default="test", help="pick thresholds on train, report on test"
+    )
     args = ap.parse_args()
     if args.mrpc_lookups:
-        return mrpc_lookups(args.mrpc_lookups)
+        return mrpc_lookups(args.mrpc_lookups, args.mrpc_split)
     sets = _intent_sets(quick=False)
     if not sets:
         print(f"needs banking77/hwu64 under {_semantic_cache_dir()}", file=sys.stderr)

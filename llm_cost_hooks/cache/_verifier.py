@@ -21,13 +21,14 @@ from __future__ import annotations
 import difflib
 import json
 import math
+import re
 from collections.abc import Sequence
 from functools import lru_cache
 from importlib import resources
 from typing import Any
 
 from .._errors import ConfigurationError
-from ._contrast import _stem, one_sided_counts, view
+from ._contrast import _DOTTED, _STOP, _TOKEN, _norm, _stem, one_sided_counts, view
 
 __all__ = ["PAIR_FEATURE_NAMES", "PairVerifier", "pair_features"]
 
@@ -61,7 +62,17 @@ _CROSS_PAIRS = [
     for y in _CROSSED[i:]
     if (x, y) not in (("cosine", "cosine"), ("cosine", "jaccard"))  # cosine_sq, cosine_x_jaccard
 ]
-PAIR_FEATURE_NAMES = _BASE_FEATURES + tuple(f"{x}*{y}" for x, y in _CROSS_PAIRS)
+# What a sentence adds beyond a rewording: word sequences kept (bigrams, trigrams) and whole
+# clauses one side has and the other does not ("..., prompting most victims to remain silent").
+_CLAUSE_FEATURES = (
+    "bigrams_min",
+    "bigrams_max",
+    "trigrams_max",
+    "added_clauses",
+    "added_clause_words",
+    "extra_vs_shorter",
+)
+PAIR_FEATURE_NAMES = _BASE_FEATURES + tuple(f"{x}*{y}" for x, y in _CROSS_PAIRS) + _CLAUSE_FEATURES
 _CROSS_INDEX = [(_BASE_FEATURES.index(x), _BASE_FEATURES.index(y)) for x, y in _CROSS_PAIRS]
 
 
@@ -71,6 +82,51 @@ def _added_run(words: list[str], other_stems: frozenset[str]) -> int:
         run = 0 if _stem(w) in other_stems else run + 1
         best = max(best, run)
     return min(best, 8)
+
+
+# Clause boundaries: punctuation, dashes and the conjunctions that open an added clause.
+_CLAUSE = re.compile(r"[,;:()\"“”]|\s[-–—]+\s|\bwhich\b|\bwhile\b|\bwhere\b|\bbut\b|\band\b")
+
+
+def _clause_words(clause: str) -> set[str]:
+    toks = (_norm(t) for t in _TOKEN.findall(_DOTTED.sub(lambda m: m.group(0).replace(".", ""), clause)))
+    return {_stem(t) for t in toks if t not in _STOP and len(t) > 1 and not t[0].isdigit()}
+
+
+def _added_clauses(text: str, other_stems: frozenset[str]) -> tuple[int, int]:
+    """Clauses of ``text`` (two content words or more) whose words the other side mostly
+    lacks, and how many unmatched words they hold."""
+    n = words = 0
+    for clause in _CLAUSE.split(text):
+        c = _clause_words(clause)
+        missing = len(c - other_stems)
+        if len(c) >= 2 and missing >= max(2, 0.6 * len(c)):
+            n, words = n + 1, words + missing
+    return n, words
+
+
+def _ngram_shares(a: list[str], b: list[str], n: int) -> tuple[float, float]:
+    ga = {tuple(a[i : i + n]) for i in range(len(a) - n + 1)}
+    gb = {tuple(b[i : i + n]) for i in range(len(b) - n + 1)}
+    common = len(ga & gb)
+    return common / max(1, len(ga)), common / max(1, len(gb))
+
+
+def _clause_features(query: str, stored: str) -> list[float]:
+    a, b = view(query), view(stored)
+    sa, sb = [_stem(t) for t in a.lower], [_stem(t) for t in b.lower]
+    bi, tri = _ngram_shares(sa, sb, 2), _ngram_shares(sa, sb, 3)
+    (na, wa), (nb, wb) = _added_clauses(query, b.stems), _added_clauses(stored, a.stems)
+    ca, cb = len(a.content), len(b.content)
+    longer_extra = len(a.content - b.content) if ca >= cb else len(b.content - a.content)
+    return [
+        min(bi),
+        max(bi),
+        max(tri),
+        min(max(na, nb), 2) / 2,
+        min(max(wa, wb), 8) / 8,
+        min(longer_extra / max(1, min(ca, cb)), 2.0) / 2,
+    ]
 
 
 def pair_features(query: str, stored: str, cosine: float) -> list[float]:
@@ -110,7 +166,7 @@ def pair_features(query: str, stored: str, cosine: float) -> list[float]:
         rb,
         max(ra, rb),
     ]
-    return base + [base[i] * base[j] for i, j in _CROSS_INDEX]
+    return base + [base[i] * base[j] for i, j in _CROSS_INDEX] + _clause_features(query, stored)
 
 
 class PairVerifier:
