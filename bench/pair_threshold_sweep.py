@@ -89,7 +89,10 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--mrpc-lookups", type=float, nargs="+", metavar="T")
     ap.add_argument(
-        "--mrpc-split", choices=("train", "test"), default="test", help="pick thresholds on train, report on test"
+        "--mrpc-split",
+        choices=("train", "test"),
+        default="test",
+        help="pick thresholds on train, report on test",
     )
     args = ap.parse_args()
     if args.mrpc_lookups:
