@@ -3,8 +3,9 @@
 The semantic tier serves a stored answer only when the request and the stored question are
 equivalent, whatever the answers look like (free text, each its own). The verifier is a
 small logistic model on features of the *pair* (cosine of the embeddings, shared and
-unshared content words, length ratio, character-level similarity, and the numbers, dates,
-names and units only one side states), applied after the
+unshared content words, length ratio, character-level similarity, the numbers, dates,
+names and units only one side states, word pairs and triples kept, and clauses one side
+adds), applied after the
 contrast checks (:mod:`._contrast`) have vetoed the near-misses that embeddings cannot see.
 
 Its weights ship in ``data/pair_verifier.json`` (plain numbers; no pickle). They were fitted
