@@ -86,7 +86,10 @@ def _result(message: AIMessage, shared: bool) -> ChatResult:
         # Same answer, marked so the cost handler records it as deduplicated: cost 0,
         # saved = the price of the shared call's usage.
         message = message.model_copy(deep=True)
-        message.response_metadata = {**message.response_metadata, CACHE_MARKER_KEY: {"status": "deduplicated"}}
+        message.response_metadata = {
+            **message.response_metadata,
+            CACHE_MARKER_KEY: {"status": "deduplicated"},
+        }
     return ChatResult(generations=[ChatGeneration(message=message)])
 
 

@@ -76,13 +76,16 @@ def add_breakpoints_to_messages(
     >>> msgs[0].content[0]["cache_control"], msgs[1].content
     ({'type': 'ephemeral'}, 'hi')
     """
-    options = BreakpointOptions(model, provider, ttl, max_breakpoints, min_tokens, cache_documents, price_book)
-    return _placed(options, messages, tools)
+    options = BreakpointOptions(
+        model, provider, ttl, max_breakpoints, min_tokens, cache_documents, price_book
+    )
+    return place_breakpoints(options, messages, tools)
 
 
-def _placed(
+def place_breakpoints(
     options: BreakpointOptions, messages: Sequence[BaseMessage], tools: Sequence[Mapping[str, Any]] | None
 ) -> tuple[list[BaseMessage], BreakpointReport]:
+    """``messages`` with the breakpoints ``options`` place, and the report."""
     plan = options.plan([_view(m) for m in messages], tools)
     out = list(messages)
     for i, content in options.marked(plan, [m.content for m in messages]).items():
@@ -114,11 +117,15 @@ class PromptCacheBreakpoints(Runnable[Any, list[BaseMessage]]):
         price_book: Any = None,
         on_report: Callable[[BreakpointReport], None] | None = None,
     ) -> None:
-        options = BreakpointOptions(model, provider, ttl, max_breakpoints, min_tokens, cache_documents, price_book)
+        options = BreakpointOptions(
+            model, provider, ttl, max_breakpoints, min_tokens, cache_documents, price_book
+        )
         self.options = options.checked("PromptCacheBreakpoints")
         self.on_report = on_report
         # Anthropic tool dicts, the last one marked when the tools alone are worth a breakpoint.
-        self.tools: list[dict[str, Any]] = options.tools(anthropic_tools_with_cache(tools, mark=False)) if tools else []
+        self.tools: list[dict[str, Any]] = (
+            options.tools(anthropic_tools_with_cache(tools, mark=False)) if tools else []
+        )
 
     @property
     def InputType(self) -> Any:
@@ -139,7 +146,9 @@ class PromptCacheBreakpoints(Runnable[Any, list[BaseMessage]]):
         return bound
 
     def _place(self, value: Any) -> list[BaseMessage]:
-        out, report = _placed(self.options, to_messages(value, "PromptCacheBreakpoints"), self.tools)
+        out, report = place_breakpoints(
+            self.options, to_messages(value, "PromptCacheBreakpoints"), self.tools
+        )
         if self.on_report is not None:
             self.on_report(report)
         return out

@@ -535,7 +535,9 @@ class BreakpointOptions:
         """These options, or a :class:`ConfigurationError` naming ``owner`` (a chain step
         is configured once, so it fails early; the per-request helpers do not check)."""
         if not isinstance(self.model, str) or not self.model:
-            raise ConfigurationError(f"{owner} needs model='<the chat model's name>', e.g. 'claude-sonnet-4-5'.")
+            raise ConfigurationError(
+                f"{owner} needs model='<the chat model's name>', e.g. 'claude-sonnet-4-5'."
+            )
         if self.ttl not in (None, "5m", "1h"):
             raise ConfigurationError(f"ttl must be '5m' or '1h', got {self.ttl!r}.")
         return self
