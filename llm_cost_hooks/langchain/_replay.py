@@ -25,10 +25,8 @@ REPLAY_MARKER_KEY = "llm_cost_hooks_replay"
 class ReplayChatModel(AnswerChatModel):
     """Answers from an :class:`~llm_cost_hooks.routing.OutcomeDataset` as model ``tier``.
 
-    The request's last user message must equal (whitespace-normalised) a recorded prompt;
-    the answer is that model's recorded response, billed at its recorded ``total_cost``
-    (``response_metadata["llm_cost_hooks_billed"]``; the usage is counted offline and
-    flagged estimated) with its correctness in ``["llm_cost_hooks_replay"]["quality"]``.
+    The request's last user message must be a recorded prompt; the answer is that model's
+    recorded response, billed at its recorded cost (docs/routing.md).
 
     >>> import numpy as np
     >>> from llm_cost_hooks.routing import OutcomeDataset
