@@ -8,11 +8,6 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, cast
 
-from langchain_core.callbacks import (
-    AsyncCallbackManager,
-    AsyncCallbackManagerForLLMRun,
-    CallbackManager,
-)
 from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage, HumanMessage
 from langchain_core.outputs import ChatResult
 from langchain_core.runnables import Runnable, RunnableConfig
@@ -23,7 +18,7 @@ from ..routing import Answer, RouteRequest
 from ..routing._run import RoutedRun, request_of, tier_answer
 from ..routing._tiers import CallExtras
 from ._callback import ROUTE_MARKER_KEY
-from ._context import StreamRun
+from ._context import child_manager
 from ._fake import tool_chunks
 from ._usage import model_name_of, usage_of_message
 
@@ -53,19 +48,6 @@ def route_request(
 def read_answer(message: Any) -> tuple[str, TokenUsage | None]:
     """A tier's answer as shadow mode's judge reads it: its text and usage."""
     return message_text(message), usage_of_message(message)
-
-
-def child_manager(run_manager: Any) -> Any:
-    """Callbacks for a child run of a model run (LLM run managers have no get_child();
-    this mirrors ParentRunManager.get_child)."""
-    if isinstance(run_manager, StreamRun):
-        return run_manager.child()
-    cls = AsyncCallbackManager if isinstance(run_manager, AsyncCallbackManagerForLLMRun) else CallbackManager
-    manager = cls(handlers=[], parent_run_id=run_manager.run_id)
-    manager.set_handlers(run_manager.inheritable_handlers)
-    manager.add_tags(run_manager.inheritable_tags)
-    manager.add_metadata(run_manager.inheritable_metadata)
-    return manager
 
 
 def child_config(run: Mapping[str, Any], run_manager: Any) -> RunnableConfig:
