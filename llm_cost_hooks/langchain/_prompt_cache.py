@@ -127,6 +127,13 @@ class PromptCacheBreakpoints(Runnable[Any, list[BaseMessage]]):
             options.tools(anthropic_tools_with_cache(tools, mark=False)) if tools else []
         )
 
+    def __getattr__(self, name: str) -> Any:
+        # The options read as the step's own attributes (step.model, step.ttl, ...).
+        options = self.__dict__.get("options")
+        if options is not None and name in BreakpointOptions.__dataclass_fields__:
+            return getattr(options, name)
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
     @property
     def InputType(self) -> Any:
         return Any
