@@ -40,7 +40,6 @@ from ..budget._call import (
     shared_call,
 )
 from ..dedup import CircuitBreaker, RedisSingleFlight, RetryBudget, SingleFlight
-from ..routing._tiers import mark_delegated
 from ._callback import CACHE_MARKER_KEY
 from ._context import StreamRunChatModel, annotate_run, trim_messages
 from ._usage import model_name_of, usage_of_message
@@ -315,4 +314,6 @@ class TierGuardedChatModel(GuardedChatModel):
     router moves the call to a cheaper tier and the refused tier writes no failed record."""
 
     def _pick_downgrade(self, d: Downgrade) -> Target[BaseChatModel] | None:
+        from ..routing._tiers import mark_delegated  # loaded with the router already
+
         raise mark_delegated(DowngradeRequired(d))

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator, Sequence
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from langchain_core.callbacks import CallbackManagerForLLMRun
 from langchain_core.language_models import BaseChatModel, LangSmithParams, LanguageModelInput
@@ -17,7 +17,8 @@ from langchain_core.runnables import Runnable
 from langchain_core.utils.function_calling import convert_to_openai_tool
 from pydantic import Field, PrivateAttr
 
-from ..tokens._reply import ReplyScript, reply_usage, usage_metadata
+if TYPE_CHECKING:
+    from ..tokens._reply import ReplyScript
 
 __all__ = ["FakeChatModelWithUsage"]
 
@@ -83,6 +84,13 @@ class AnswerChatModel(BaseChatModel):
 Responder = Callable[[Sequence[BaseMessage]], "str | AIMessage"]
 
 
+def _new_script() -> ReplyScript:
+    # The token counter loads with the first fake model, not with every adapter import.
+    from ..tokens._reply import ReplyScript
+
+    return ReplyScript()
+
+
 class FakeChatModelWithUsage(AnswerChatModel):
     """Answers from a script and reports the usage a real provider would.
 
@@ -107,7 +115,7 @@ class FakeChatModelWithUsage(AnswerChatModel):
     temperature: float | None = None
     max_tokens: int | None = None
 
-    _script: ReplyScript = PrivateAttr(default_factory=ReplyScript)
+    _script: ReplyScript = PrivateAttr(default_factory=_new_script)
 
     @property
     def _llm_type(self) -> str:
@@ -133,6 +141,8 @@ class FakeChatModelWithUsage(AnswerChatModel):
 
     def _reply(self, messages: list[BaseMessage], stream: bool) -> AIMessage:
         """The next reply, with the usage and metadata a provider reports."""
+        from ..tokens._reply import reply_usage, usage_metadata
+
         reply = self._script.next(messages, self.responses, self.respond, self.errors)
         reply = reply.model_copy() if isinstance(reply, AIMessage) else AIMessage(content=str(reply))
         if self.report_usage:

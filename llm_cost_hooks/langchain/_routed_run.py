@@ -13,7 +13,6 @@ from langchain_core.outputs import ChatResult
 from langchain_core.runnables import Runnable, RunnableConfig
 
 from .._records import TokenUsage
-from ..prompt_cache._placement import BreakpointOptions
 from ..routing import Answer, RouteRequest
 from ..routing._run import RoutedRun, request_of, tier_answer
 from ..routing._tiers import CallExtras
@@ -139,6 +138,7 @@ def _place_breakpoints(
     options = dict(owner.prompt_cache) if isinstance(owner.prompt_cache, Mapping) else {}
     name, provider = model_name_of(owner.tiers[tier])
     try:
+        from ..prompt_cache._placement import BreakpointOptions
         from ._prompt_cache import anthropic_tools_with_cache, place_breakpoints
 
         tool_dicts = anthropic_tools_with_cache(tools[0], mark=False) if tools else None
