@@ -18,6 +18,7 @@ from langchain_core.outputs import ChatGeneration, ChatResult, Generation
 from langchain_core.prompts import ChatPromptTemplate, MessagesPlaceholder
 from pydantic import ConfigDict, PrivateAttr
 
+from .._records import TokenUsage
 from ..langchain import (
     CACHE_MARKER_KEY,
     CostCallbackHandler,
@@ -28,6 +29,7 @@ from ..langchain import (
     SemanticCache,
     cache_scope,
 )
+from ..tokens._reply import usage_metadata
 from ._prepare import Prepared
 from ._run import PROMPT_VERSION, STEP_TAG, STEPS, TENANT
 from ._run import run_demo as _run_demo
@@ -139,14 +141,14 @@ class _BatchedSupportBot(_SupportBot):
         u = body.get("usage") or {}
         read = (u.get("prompt_tokens_details") or {}).get("cached_tokens", 0)
         write = u.get("cache_creation_input_tokens", 0)
-        usage: dict[str, Any] = {
-            "input_tokens": result.input_tokens,
-            "output_tokens": result.output_tokens,
-            "total_tokens": result.input_tokens + result.output_tokens,
-        }
-        details = {k: v for k, v in (("cache_read", read), ("cache_creation", write)) if v}
-        if details:
-            usage["input_token_details"] = details
+        usage = usage_metadata(
+            TokenUsage(
+                input_tokens=result.input_tokens,
+                output_tokens=result.output_tokens,
+                cache_read_tokens=read,
+                cache_write_tokens=write,
+            )
+        )
         msg = AIMessage(
             content=result.text,
             usage_metadata=cast(UsageMetadata, usage),

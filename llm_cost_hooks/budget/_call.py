@@ -52,8 +52,11 @@ __all__ = [
     "Target",
     "aguarded_call",
     "aguarded_stream",
+    "ashared_call",
     "guarded_call",
     "guarded_stream",
+    "pick_downgrade",
+    "shared_call",
 ]
 
 logger = logging.getLogger("llm_cost_hooks.budget")
@@ -244,6 +247,13 @@ class GuardedCall(Generic[M]):
             "params": params,
         }
         return idempotency_key(metadata, request, namespace=f"{model}:", derive=derive)
+
+    def shared(self, source: str, key: str) -> bool:
+        """Note how single-flight served this call (tags ``dedup.source``, ``dedup.key``);
+        True when the answer was another call's."""
+        self.tags["dedup.source"] = source
+        self.tags["dedup.key"] = key[:40]
+        return source != "leader"
 
     def usage_or_counted(self, usage: TokenUsage | None, text: str, attempt: Attempt[M]) -> TokenUsage:
         """``usage`` as reported, else counted: the prompt's tokens and ``text``'s."""
@@ -539,3 +549,34 @@ async def aguarded_call(
 
     (result,) = [item async for item in aguarded_stream(call, once, _last, usage)]
     return result
+
+
+def pick_downgrade(decision: Downgrade, choices: Mapping[str, T]) -> T | None:
+    """The choice a downgrade switches to: its ``to_model``, else the only one configured;
+    ``None`` when there is none (the call is refused)."""
+    name = decision.to_model
+    if name is None and len(choices) == 1:
+        name = next(iter(choices))
+    return choices.get(name) if name else None
+
+
+def shared_call(
+    call: GuardedCall[M], dedup: Any, key: str | None, upstream: Callable[[], T], **codec: Any
+) -> tuple[T, bool]:
+    """``upstream()`` run once for the callers with the same ``key`` through the single-flight
+    ``dedup`` (``codec``: its ``dumps`` / ``loads``), or directly without a key. Returns the
+    answer and whether it was another call's (:meth:`GuardedCall.shared`)."""
+    if key is None or dedup is None:
+        return upstream(), False
+    flight = dedup.do(key, upstream, **codec)
+    return flight.value, call.shared(flight.source, key)
+
+
+async def ashared_call(
+    call: GuardedCall[M], dedup: Any, key: str | None, upstream: Callable[[], Awaitable[T]], **codec: Any
+) -> tuple[T, bool]:
+    """Async :func:`shared_call`."""
+    if key is None or dedup is None:
+        return await upstream(), False
+    flight = await dedup.ado(key, upstream, **codec)
+    return flight.value, call.shared(flight.source, key)

@@ -42,6 +42,7 @@ __all__ = [
     "ChatKey",
     "RequestMemo",
     "RevivedMemo",
+    "SerializedRequests",
     "StoredAnswer",
     "answer_params",
     "begin_run",
@@ -268,6 +269,30 @@ def serialized_chat_key(prompt: str, llm_string: str) -> ChatKey:
     if msgs is None:  # a plain (non-chat) LLM prompt: never shared with chat answers
         msgs, extra = [{"role": "user", "content": prompt}], {**extra, "prompt": "text"}
     return canonical_chat(model, msgs, params, extra=extra)
+
+
+class SerializedRequests:
+    """The cache request and neutral key of a serialised call (``prompt``, ``llm_string``)
+    in a scope, memoised: the lookup and the update of one call, and repeated prompts,
+    build it once (a replaced config of ``core`` builds anew)."""
+
+    __slots__ = ("_memo", "core")
+
+    def __init__(self, core: Any) -> None:
+        self.core = core
+        self._memo = RequestMemo()
+
+    def get(self, prompt: str, llm_string: str, scope: Any) -> tuple[Any, ChatKey]:
+        config = self.core.config
+        got: tuple[Any, ChatKey] | None = self._memo.get(prompt, llm_string, scope, config)
+        if got is None:
+            key = serialized_chat_key(prompt, llm_string)
+            req = self.core.request(
+                key.query, llm_string=key.llm_string, context=key.context, scope=scope, semantic=key.semantic
+            )
+            got = (req, key)
+            self._memo.put(prompt, llm_string, scope, config, got)
+        return got
 
 
 # ------------------------------------------------------------------------- answers

@@ -74,10 +74,12 @@ class CallableEmbedder:
         texts = list(texts)
         if not texts:
             return _numpy().zeros((0, self.dim), dtype="float32")
-        out = normalize_rows(self._fn(texts))
-        if out.shape != (len(texts), self.dim):
+        return self._checked(normalize_rows(self._fn(texts)), len(texts))
+
+    def _checked(self, out: np.ndarray, n: int) -> np.ndarray:
+        if out.shape != (n, self.dim):
             raise ConfigurationError(
-                f"embedder {self.name!r} returned shape {out.shape}, expected ({len(texts)}, {self.dim}); "
+                f"embedder {self.name!r} returned shape {out.shape}, expected ({n}, {self.dim}); "
                 "check the dim you passed."
             )
         return out
@@ -86,4 +88,4 @@ class CallableEmbedder:
         return self.embed([text])[0]
 
     def __repr__(self) -> str:
-        return f"CallableEmbedder(name={self.name!r}, dim={self.dim})"
+        return f"{type(self).__name__}(name={self.name!r}, dim={self.dim})"

@@ -33,8 +33,11 @@ from ..budget._call import (
     Target,
     aguarded_call,
     aguarded_stream,
+    ashared_call,
     guarded_call,
     guarded_stream,
+    pick_downgrade,
+    shared_call,
 )
 from ..dedup import CircuitBreaker, RedisSingleFlight, RetryBudget, SingleFlight
 from ._callback import CACHE_MARKER_KEY
@@ -77,15 +80,21 @@ def _message(result: ChatResult) -> AIMessage:
     return message
 
 
+def _result(message: AIMessage, shared: bool) -> ChatResult:
+    if shared:
+        # Same answer, marked so the cost handler records it as deduplicated: cost 0,
+        # saved = the price of the shared call's usage.
+        message = message.model_copy(deep=True)
+        message.response_metadata = {
+            **message.response_metadata,
+            CACHE_MARKER_KEY: {"status": "deduplicated"},
+        }
+    return ChatResult(generations=[ChatGeneration(message=message)])
+
+
 class GuardedChatModel(StreamRunChatModel):
     """Wraps a chat model with context budgets, spend guardrails, dedup, a retry budget
-    and a circuit breaker; every part is optional.
-
-    Per call: trim to ``context_budget``, check ``breaker``, join an identical in-flight
-    call (``dedup``), reserve on ``guard`` (a ``downgrade`` switches to
-    ``downgrades[to_model]``), call ``inner`` with the reserved output cap, then settle,
-    or release and retry within ``retry``. What happened goes on the cost record as tags;
-    see docs/budgets.md.
+    and a circuit breaker; every part is optional (the call's steps: docs/budgets.md).
 
     >>> from llm_cost_hooks.budget import Limit
     >>> from llm_cost_hooks.langchain import FakeChatModelWithUsage
@@ -155,7 +164,7 @@ class GuardedChatModel(StreamRunChatModel):
             task_id=str(metadata.get("task_id") or getattr(run_manager, "run_id", "") or id(messages)),
             max_tokens=max_tokens,
             scope=Attribution.of(metadata, self.route) if self.guard is not None else Attribution(),
-            downgrade=lambda d: self._pick_downgrade(d, call),
+            downgrade=self._pick_downgrade,
             stream=stream,
         )
         key = None
@@ -164,12 +173,9 @@ class GuardedChatModel(StreamRunChatModel):
             key = call.dedup_key(metadata, dicts, stop, params, derive=self.derive_dedup_key)
         return call, messages, key
 
-    def _pick_downgrade(self, d: Downgrade, call: _Call) -> Target[BaseChatModel] | None:
+    def _pick_downgrade(self, d: Downgrade) -> Target[BaseChatModel] | None:
         """The model a downgrade switches to (``None``: none configured, refuse)."""
-        target = d.to_model
-        if target is None and len(self.downgrades) == 1:
-            target = next(iter(self.downgrades))
-        model = self.downgrades.get(target) if target else None
+        model = pick_downgrade(d, self.downgrades)
         return _model_of(model) if model is not None else None
 
     @staticmethod
@@ -208,14 +214,10 @@ class GuardedChatModel(StreamRunChatModel):
             )
 
         try:
-            if key is not None and self.dedup is not None:
-                flight = self.dedup.do(key, upstream, **self._flight_codec())
-                message = self._shared(flight.value, flight.source, key, call.tags)
-            else:
-                message = upstream()
+            message, shared = shared_call(call, self.dedup, key, upstream, **self._flight_codec())
         finally:
             annotate_run(run_manager, call.tags)
-        return ChatResult(generations=[ChatGeneration(message=message)])
+        return _result(message, shared)
 
     async def _agenerate(
         self,
@@ -238,21 +240,15 @@ class GuardedChatModel(StreamRunChatModel):
             return aguarded_call(call, once, lambda m, a: self._usage(m, a, call))
 
         try:
-            if key is not None and self.dedup is not None:
-                flight = await self.dedup.ado(key, upstream, **self._flight_codec())
-                message = self._shared(flight.value, flight.source, key, call.tags)
-            else:
-                message = await upstream()
+            message, shared = await ashared_call(call, self.dedup, key, upstream, **self._flight_codec())
         finally:
             annotate_run(run_manager, call.tags)
-        return ChatResult(generations=[ChatGeneration(message=message)])
+        return _result(message, shared)
 
     # -- streaming ------------------------------------------------------------------------
-    # stream() / astream(): trim, breaker, reserve before the first chunk; settle on the
-    # usage aggregated from the chunks (usage_metadata, usually on the last one); on an
-    # error or a consumer that stops early, settle what was streamed so far (counted) or
-    # release the hold if nothing was. A failure before the first chunk is retried within
-    # ``retry``. Streams are not deduplicated (each caller wants its own token stream).
+    # stream() / astream(): reserve before the first chunk, settle on the chunks' usage (or
+    # on what was streamed when it fails or stops early; docs/budgets.md). Streams are not
+    # deduplicated: each caller wants its own token stream.
     def _should_stream(self, *, async_api: bool, run_manager: Any = None, **kwargs: Any) -> bool:
         # Only an explicit stream()/astream() streams: invoke() keeps dedup and retries even
         # when a streaming callback handler is attached.
@@ -312,24 +308,12 @@ class GuardedChatModel(StreamRunChatModel):
             await chunks.aclose()  # a consumer that stopped early: settle the part it got now
             annotate_run(run, call.tags)
 
-    @staticmethod
-    def _shared(message: AIMessage, source: str, key: str, tags: dict[str, str]) -> AIMessage:
-        tags["dedup.source"] = source
-        tags["dedup.key"] = key[:40]
-        if source == "leader":
-            return message
-        # Same answer, marked so the cost handler records it as deduplicated: cost 0,
-        # saved = the price of the shared call's usage.
-        copy = message.model_copy(deep=True)
-        copy.response_metadata = {**copy.response_metadata, CACHE_MARKER_KEY: {"status": "deduplicated"}}
-        return copy
-
 
 class TierGuardedChatModel(GuardedChatModel):
     """A routed tier's guard: a downgrade request is raised, marked as not sent, so the
     router moves the call to a cheaper tier and the refused tier writes no failed record."""
 
-    def _pick_downgrade(self, d: Downgrade, call: _Call) -> Target[BaseChatModel] | None:
-        error = DowngradeRequired(d)
-        error.llm_cost_hooks_delegated = True  # type: ignore[attr-defined]
-        raise error
+    def _pick_downgrade(self, d: Downgrade) -> Target[BaseChatModel] | None:
+        from ..routing._tiers import mark_delegated  # loaded with the router already
+
+        raise mark_delegated(DowngradeRequired(d))

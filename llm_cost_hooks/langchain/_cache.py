@@ -25,8 +25,8 @@ from ..cache._canonical import (
     CacheFront,
     CacheOptions,
     ChatKey,
-    RequestMemo,
     RevivedMemo,
+    SerializedRequests,
     StoredAnswer,
     begin_run,
     build_core,
@@ -35,7 +35,6 @@ from ..cache._canonical import (
     end_run,
     hit_marker,
     resolve_scope,
-    serialized_chat_key,
     shallow_copies,
     store_answer,
     stored_usage,
@@ -129,12 +128,10 @@ def _from_neutral(answer: StoredAnswer, chat: bool) -> list[Generation]:
 class SemanticCache(CacheFront, BaseCache):
     """The global LangChain cache: exact, then semantic, inside the request's scope.
 
-    ``SemanticCache()`` is embedded (in-process) and persisted to ``llm_cache.db``
-    (``LLM_COST_HOOKS_CACHE_PATH``; ``path=":memory:"`` for none); ``redis_url=`` shares
-    it across processes; ``semantic=False`` keeps only the exact tier. Also ``backend``,
-    ``embedder``, ``config`` (a :class:`CacheConfig` or its saved path), ``max_entries``,
-    ``ttl_seconds``, ``default_tenant``, ``audit_path``, ``audit_capture_text``,
-    ``redis_prefix``, ``redis_timeout_s``; ``price_book`` prices the savings hits record.
+    Embedded and persisted to ``llm_cache.db`` by default; ``redis_url=`` shares it across
+    processes. The options (``path``, ``semantic``, ``backend``, ``embedder``, ``config``,
+    ...) are :class:`~llm_cost_hooks.cache.CacheCore`'s, listed in docs/semantic-cache.md;
+    ``price_book`` prices the savings hits record.
 
     >>> from langchain_core.globals import set_llm_cache
     >>> from llm_cost_hooks.langchain import FakeChatModelWithUsage
@@ -153,20 +150,10 @@ class SemanticCache(CacheFront, BaseCache):
         _install_scope_hook()
         self._price_book = price_book
         self._revived = RevivedMemo()
-        self._requests = RequestMemo()
+        self._requests = SerializedRequests(self.core)
 
     def _request(self, prompt: str, llm_string: str) -> tuple[CacheRequest, ChatKey]:
-        scope = resolve_scope(_chain_metadata)
-        config = self.core.config  # a replaced config rebuilds
-        got: tuple[CacheRequest, ChatKey] | None = self._requests.get(prompt, llm_string, scope, config)
-        if got is None:
-            key = serialized_chat_key(prompt, llm_string)
-            req = self.core.request(
-                key.query, llm_string=key.llm_string, context=key.context, scope=scope, semantic=key.semantic
-            )
-            got = (req, key)
-            self._requests.put(prompt, llm_string, scope, config, got)
-        return got
+        return self._requests.get(prompt, llm_string, resolve_scope(_chain_metadata))
 
     def _revive(self, hit: CacheHit, chat: bool) -> list[Generation] | None:
         # Reviving with langchain_core.load is the slowest step of an exact hit, so answers

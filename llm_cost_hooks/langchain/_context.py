@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from typing import Any
 
+from langchain_core.callbacks import AsyncCallbackManager, AsyncCallbackManagerForLLMRun, CallbackManager
 from langchain_core.language_models import BaseChatModel, LanguageModelInput
 from langchain_core.messages import (
     AIMessageChunk,
@@ -199,17 +200,24 @@ class StreamRun:
     def __repr__(self) -> str:  # it travels in the call's kwargs (and so its invocation params)
         return f"<stream run {self.run_id}>"
 
-    def child(self) -> Any:
-        """Callbacks for a child run of this run (mirrors ParentRunManager.get_child)."""
-        from langchain_core.callbacks import AsyncCallbackManager, CallbackManager
 
-        cls = AsyncCallbackManager if self.async_ else CallbackManager
-        config = self.config
+def child_manager(run: Any) -> Any:
+    """Callbacks for a child run of a model run, or of a stream's :class:`StreamRun` (LLM
+    run managers have no get_child(); this mirrors ParentRunManager.get_child)."""
+    if isinstance(run, StreamRun):
+        cls = AsyncCallbackManager if run.async_ else CallbackManager
+        config = run.config
         manager = cls.configure(
             config.get("callbacks"), None, False, config.get("tags"), None, config.get("metadata"), None
         )
-        manager.parent_run_id = self.run_id
+        manager.parent_run_id = run.run_id
         return manager
+    cls = AsyncCallbackManager if isinstance(run, AsyncCallbackManagerForLLMRun) else CallbackManager
+    manager = cls(handlers=[], parent_run_id=run.run_id)
+    manager.set_handlers(run.inheritable_handlers)
+    manager.add_tags(run.inheritable_tags)
+    manager.add_metadata(run.inheritable_metadata)
+    return manager
 
 
 def stream_run(

@@ -1,12 +1,11 @@
-"""A fake chat model that reports realistic usage, for tests, demos and benchmarks."""
+"""A fake chat model that reports realistic usage, for tests, demos and benchmarks; the
+replies and their usage are the core's (``tokens._reply``)."""
 
 from __future__ import annotations
 
-import itertools
 import json
-import threading
 from collections.abc import Callable, Iterator, Sequence
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from langchain_core.callbacks import CallbackManagerForLLMRun
 from langchain_core.language_models import BaseChatModel, LangSmithParams, LanguageModelInput
@@ -18,7 +17,8 @@ from langchain_core.runnables import Runnable
 from langchain_core.utils.function_calling import convert_to_openai_tool
 from pydantic import Field, PrivateAttr
 
-from ._usage import metadata_of_usage
+if TYPE_CHECKING:
+    from ..tokens._reply import ReplyScript
 
 __all__ = ["FakeChatModelWithUsage"]
 
@@ -55,10 +55,43 @@ def tool_chunks(tool_calls: Sequence[Any]) -> list[Any]:
     ]
 
 
+class AnswerChatModel(BaseChatModel):
+    """A chat model that answers each request with one whole message (:meth:`_reply`),
+    streamed word by word by ``stream()``."""
+
+    def _reply(self, messages: list[BaseMessage], stream: bool) -> AIMessage:
+        raise NotImplementedError
+
+    def _generate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        return ChatResult(generations=[ChatGeneration(message=self._reply(messages, stream=False))])
+
+    def _stream(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> Iterator[ChatGenerationChunk]:
+        yield from stream_message(self._reply(messages, stream=True), run_manager)
+
+
 Responder = Callable[[Sequence[BaseMessage]], "str | AIMessage"]
 
 
-class FakeChatModelWithUsage(BaseChatModel):
+def _new_script() -> ReplyScript:
+    # The token counter loads with the first fake model, not with every adapter import.
+    from ..tokens._reply import ReplyScript
+
+    return ReplyScript()
+
+
+class FakeChatModelWithUsage(AnswerChatModel):
     """Answers from a script and reports the usage a real provider would.
 
     Prompt and answer tokens are counted with the model's real tokenizer (offline), so
@@ -82,9 +115,7 @@ class FakeChatModelWithUsage(BaseChatModel):
     temperature: float | None = None
     max_tokens: int | None = None
 
-    _cycle: Any = PrivateAttr(default=None)
-    _calls: int = PrivateAttr(default=0)
-    _lock: Any = PrivateAttr(default_factory=threading.Lock)
+    _script: ReplyScript = PrivateAttr(default_factory=_new_script)
 
     @property
     def _llm_type(self) -> str:
@@ -106,69 +137,32 @@ class FakeChatModelWithUsage(BaseChatModel):
 
     @property
     def call_count(self) -> int:
-        return self._calls
+        return self._script.calls
 
-    def _next(self, messages: Sequence[BaseMessage]) -> AIMessage:
-        with self._lock:
-            index = self._calls
-            self._calls += 1
-            if index < len(self.errors) and self.errors[index] is not None:
-                raise self.errors[index]  # type: ignore[misc]
-            if self.respond is None:
-                if self._cycle is None:
-                    self._cycle = itertools.cycle(self.responses)
-                reply = next(self._cycle)
-        if self.respond is not None:
-            reply = self.respond(messages)
-        if isinstance(reply, AIMessage):
-            return reply.model_copy()
-        return AIMessage(content=str(reply))
-
-    def _usage(self, messages: Sequence[BaseMessage], reply: AIMessage) -> UsageMetadata:
-        from ..tokens._reply import reply_usage
-
-        usage = reply_usage(
-            convert_to_openai_messages(list(messages)),
-            reply.text if isinstance(reply.content, (str, list)) else str(reply.content),
-            self.model_name,
-            tool_calls=reply.tool_calls,
-            reasoning_tokens=self.reasoning_tokens,
-            cached_fraction=self.cached_fraction,
-        )
-        return cast(UsageMetadata, metadata_of_usage(usage))
-
-    def _answer(self, messages: list[BaseMessage]) -> AIMessage:
+    def _reply(self, messages: list[BaseMessage], stream: bool) -> AIMessage:
         """The next reply, with the usage and metadata a provider reports."""
-        reply = self._next(messages)
+        from ..tokens._reply import reply_usage, usage_metadata
+
+        reply = self._script.next(messages, self.responses, self.respond, self.errors)
+        reply = reply.model_copy() if isinstance(reply, AIMessage) else AIMessage(content=str(reply))
         if self.report_usage:
-            reply.usage_metadata = self._usage(messages, reply)
+            usage = reply_usage(
+                convert_to_openai_messages(list(messages)),
+                reply.text if isinstance(reply.content, (str, list)) else str(reply.content),
+                self.model_name,
+                tool_calls=reply.tool_calls,
+                reasoning_tokens=self.reasoning_tokens,
+                cached_fraction=self.cached_fraction,
+            )
+            reply.usage_metadata = cast(UsageMetadata, usage_metadata(usage))
         reply.response_metadata = {
             **reply.response_metadata,
             "model_name": self.model_name,
             "finish_reason": "tool_calls" if reply.tool_calls else "stop",
         }
+        if reply.id is None and not stream:
+            reply.id = f"chatcmpl-fake-{self._script.calls}"
         return reply
-
-    def _generate(
-        self,
-        messages: list[BaseMessage],
-        stop: list[str] | None = None,
-        run_manager: CallbackManagerForLLMRun | None = None,
-        **kwargs: Any,
-    ) -> ChatResult:
-        reply = self._answer(messages)
-        if reply.id is None:
-            reply.id = f"chatcmpl-fake-{self._calls}"
-        return ChatResult(generations=[ChatGeneration(message=reply)])
-
-    def _stream(
-        self,
-        messages: list[BaseMessage],
-        stop: list[str] | None = None,
-        run_manager: CallbackManagerForLLMRun | None = None,
-        **kwargs: Any,
-    ) -> Iterator[ChatGenerationChunk]:
-        yield from stream_message(self._answer(messages), run_manager)
 
     def bind_tools(
         self, tools: Sequence[Any], *, tool_choice: Any = None, **kwargs: Any

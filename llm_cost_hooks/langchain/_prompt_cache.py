@@ -11,16 +11,13 @@ from langchain_core.messages import BaseMessage
 from langchain_core.runnables import Runnable, RunnableConfig
 
 from .._errors import ConfigurationError
-from ..prompt_cache import resolve_cache_rule
 from ..prompt_cache._placement import (
+    BreakpointOptions,
     BreakpointReport,
     MessageView,
-    _cache_control,
     anthropic_tool,
-    marked_content,
+    mark_last_tool,
     message_view,
-    plan_breakpoints,
-    tools_worth_marking,
 )
 from ._context import to_messages
 
@@ -38,10 +35,7 @@ def _view(message: BaseMessage) -> MessageView:
 def anthropic_tools_with_cache(
     tools: Sequence[Any], *, ttl: Literal["5m", "1h"] | None = None, mark: bool = True
 ) -> list[dict[str, Any]]:
-    """Tools as Anthropic tool dicts, the last one carrying a ``cache_control`` mark.
-
-    langchain-anthropic passes Anthropic-format tool dicts through unchanged (OpenAI-format
-    ones lose extra keys), so this is how a tool-prefix breakpoint reaches the API:
+    """Tools as Anthropic tool dicts, the last one carrying a ``cache_control`` mark:
     ``ChatAnthropic(...).bind_tools(anthropic_tools_with_cache(tools))``.
 
     >>> def lookup(order_id: str) -> str:
@@ -58,9 +52,7 @@ def anthropic_tools_with_cache(
             out.append({k: v for k, v in tool.items() if k != "cache_control"})
             continue
         out.append(anthropic_tool(convert_to_openai_tool(tool)["function"]))
-    if out and mark:
-        out[-1]["cache_control"] = _cache_control(ttl)
-    return out
+    return mark_last_tool(out, ttl) if mark else out
 
 
 def add_breakpoints_to_messages(
@@ -75,11 +67,8 @@ def add_breakpoints_to_messages(
     cache_documents: bool = True,
     price_book: Any = None,
 ) -> tuple[list[BaseMessage], BreakpointReport]:
-    """LangChain messages with breakpoints for ``model``, plus the report.
-
-    ``tools`` are the request's tool dicts (Anthropic format; a tool already carrying
-    ``cache_control`` uses up one of the provider's breakpoints). This is the hook a
-    router calls once it knows which model a request goes to.
+    """LangChain messages with breakpoints for ``model``, plus the report. ``tools``: the
+    request's Anthropic-format tool dicts (one already marked uses up a breakpoint).
 
     >>> from langchain_core.messages import SystemMessage, HumanMessage
     >>> msgs, report = add_breakpoints_to_messages(
@@ -87,36 +76,26 @@ def add_breakpoints_to_messages(
     >>> msgs[0].content[0]["cache_control"], msgs[1].content
     ({'type': 'ephemeral'}, 'hi')
     """
-    views = [_view(m) for m in messages]
-    plan = plan_breakpoints(
-        views,
-        list(tools or []),
-        model,
-        provider=provider,
-        price_book=price_book,
-        max_breakpoints=max_breakpoints,
-        min_tokens=min_tokens,
-        cache_documents=cache_documents,
+    options = BreakpointOptions(
+        model, provider, ttl, max_breakpoints, min_tokens, cache_documents, price_book
     )
+    return place_breakpoints(options, messages, tools)
+
+
+def place_breakpoints(
+    options: BreakpointOptions, messages: Sequence[BaseMessage], tools: Sequence[Mapping[str, Any]] | None
+) -> tuple[list[BaseMessage], BreakpointReport]:
+    """``messages`` with the breakpoints ``options`` place, and the report."""
+    plan = options.plan([_view(m) for m in messages], tools)
     out = list(messages)
-    cc = _cache_control(ttl)
-    for block in plan.marks:
-        if block.location != "messages":
-            continue  # tool marks travel with the bound tools, not the messages
-        message = out[block.index]
-        new_content = marked_content(message.content, block.content_index, cc)
-        out[block.index] = message.model_copy(update={"content": new_content})
+    for i, content in options.marked(plan, [m.content for m in messages]).items():
+        out[i] = out[i].model_copy(update={"content": content})
     return out, plan.report
 
 
 class PromptCacheBreakpoints(Runnable[Any, list[BaseMessage]]):
-    """A chain step that places prompt-cache breakpoints for ``model``.
-
-    Put it between the prompt and the chat model. ``tools`` (the tools you bind) are
-    counted as the first segment of the prefix; when they alone reach the model's
-    minimum cacheable length, :meth:`bind_tools` binds them with a breakpoint on the last
-    one, and the step leaves one breakpoint fewer for the messages. ``on_report`` is
-    called with each request's :class:`~llm_cost_hooks.prompt_cache.BreakpointReport`.
+    """A chain step that places prompt-cache breakpoints for ``model`` (put it between the
+    prompt and the chat model; ``tools`` and ``on_report``: docs/prompt-caching.md).
 
     >>> from langchain_core.prompts import ChatPromptTemplate
     >>> prompt = ChatPromptTemplate.from_messages([("system", "Policy. " * 800), ("human", "{q}")])
@@ -138,26 +117,22 @@ class PromptCacheBreakpoints(Runnable[Any, list[BaseMessage]]):
         price_book: Any = None,
         on_report: Callable[[BreakpointReport], None] | None = None,
     ) -> None:
-        if not isinstance(model, str) or not model:
-            raise ConfigurationError(
-                "PromptCacheBreakpoints needs model='<the chat model's name>', e.g. 'claude-sonnet-4-5'."
-            )
-        if ttl not in (None, "5m", "1h"):
-            raise ConfigurationError(f"ttl must be '5m' or '1h', got {ttl!r}.")
-        self.model = model
-        self.provider = provider
-        self.ttl = ttl
-        self.max_breakpoints = max_breakpoints
-        self.min_tokens = min_tokens
-        self.cache_documents = cache_documents
-        self.price_book = price_book
+        options = BreakpointOptions(
+            model, provider, ttl, max_breakpoints, min_tokens, cache_documents, price_book
+        )
+        self.options = options.checked("PromptCacheBreakpoints")
         self.on_report = on_report
-        self.rule = resolve_cache_rule(model, provider, price_book=price_book)
-        self.tools: list[dict[str, Any]] = []
-        if tools:
-            plain = anthropic_tools_with_cache(tools, mark=False)
-            mark = tools_worth_marking(plain, model, self.rule, min_tokens)
-            self.tools = anthropic_tools_with_cache(tools, ttl=ttl, mark=mark)
+        # Anthropic tool dicts, the last one marked when the tools alone are worth a breakpoint.
+        self.tools: list[dict[str, Any]] = (
+            options.tools(anthropic_tools_with_cache(tools, mark=False)) if tools else []
+        )
+
+    def __getattr__(self, name: str) -> Any:
+        # The options read as the step's own attributes (step.model, step.ttl, ...).
+        options = self.__dict__.get("options")
+        if options is not None and name in BreakpointOptions.__dataclass_fields__:
+            return getattr(options, name)
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
     @property
     def InputType(self) -> Any:
@@ -178,17 +153,8 @@ class PromptCacheBreakpoints(Runnable[Any, list[BaseMessage]]):
         return bound
 
     def _place(self, value: Any) -> list[BaseMessage]:
-        messages = to_messages(value, "PromptCacheBreakpoints")
-        out, report = add_breakpoints_to_messages(
-            messages,
-            self.model,
-            tools=self.tools,
-            provider=self.provider,
-            ttl=self.ttl,
-            max_breakpoints=self.max_breakpoints,
-            min_tokens=self.min_tokens,
-            cache_documents=self.cache_documents,
-            price_book=self.price_book,
+        out, report = place_breakpoints(
+            self.options, to_messages(value, "PromptCacheBreakpoints"), self.tools
         )
         if self.on_report is not None:
             self.on_report(report)

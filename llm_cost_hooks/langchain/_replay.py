@@ -4,19 +4,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from typing import Any, cast
 
-from langchain_core.callbacks import CallbackManagerForLLMRun
-from langchain_core.language_models import BaseChatModel, LangSmithParams
+from langchain_core.language_models import LangSmithParams
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, UsageMetadata
-from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 from pydantic import ConfigDict, Field, PrivateAttr
 
 from .._errors import ReplayMissError
 from ..routing._replay import OutcomeReplay
 from ._callback import BILLED_MARKER_KEY
-from ._fake import stream_message
+from ._fake import AnswerChatModel
 
 __all__ = ["REPLAY_MARKER_KEY", "ReplayChatModel", "ReplayMissError"]
 
@@ -24,13 +22,11 @@ __all__ = ["REPLAY_MARKER_KEY", "ReplayChatModel", "ReplayMissError"]
 REPLAY_MARKER_KEY = "llm_cost_hooks_replay"
 
 
-class ReplayChatModel(BaseChatModel):
+class ReplayChatModel(AnswerChatModel):
     """Answers from an :class:`~llm_cost_hooks.routing.OutcomeDataset` as model ``tier``.
 
-    The request's last user message must equal (whitespace-normalised) a recorded prompt;
-    the answer is that model's recorded response, billed at its recorded ``total_cost``
-    (``response_metadata["llm_cost_hooks_billed"]``; the usage is counted offline and
-    flagged estimated) with its correctness in ``["llm_cost_hooks_replay"]["quality"]``.
+    The request's last user message must be a recorded prompt; the answer is that model's
+    recorded response, billed at its recorded cost (docs/routing.md).
 
     >>> import numpy as np
     >>> from llm_cost_hooks.routing import OutcomeDataset
@@ -85,7 +81,7 @@ class ReplayChatModel(BaseChatModel):
         query = next((m for m in reversed(messages) if isinstance(m, HumanMessage)), None)
         return self._replay.row_of(query.text if query is not None else "\n".join(m.text for m in messages))
 
-    def _message(self, messages: Sequence[BaseMessage]) -> AIMessage:
+    def _reply(self, messages: Sequence[BaseMessage], stream: bool = False) -> AIMessage:
         text, usage, cost, replay = self._replay.answer(self.row_of(messages))
         return AIMessage(
             content=text,
@@ -97,21 +93,3 @@ class ReplayChatModel(BaseChatModel):
                 REPLAY_MARKER_KEY: replay,
             },
         )
-
-    def _generate(
-        self,
-        messages: list[BaseMessage],
-        stop: list[str] | None = None,
-        run_manager: CallbackManagerForLLMRun | None = None,
-        **kwargs: Any,
-    ) -> ChatResult:
-        return ChatResult(generations=[ChatGeneration(message=self._message(messages))])
-
-    def _stream(
-        self,
-        messages: list[BaseMessage],
-        stop: list[str] | None = None,
-        run_manager: CallbackManagerForLLMRun | None = None,
-        **kwargs: Any,
-    ) -> Iterator[ChatGenerationChunk]:
-        yield from stream_message(self._message(messages), run_manager)

@@ -19,7 +19,7 @@ from pydantic import ConfigDict, Field, PrivateAttr
 from .._errors import ConfigurationError
 from ..routing import RouteDecision
 from ..routing._run import RoutedRun, arun_tiers, astream_tiers, run_tiers, stream_tiers
-from ..routing._tiers import TierPlan, check_call_options
+from ..routing._tiers import TierPlan, check_call_options, shadow_run, tier_run
 from ._budget import TierGuardedChatModel
 from ._context import StreamRunChatModel
 from ._routed_run import (
@@ -28,13 +28,12 @@ from ._routed_run import (
     TOOLS_KW,
     answer_of,
     as_chunks,
+    child_config,
     prepare_call,
     read_answer,
     route_request,
-    tier_config,
     with_route,
 )
-from ._routed_run import shadow_config as _shadow_config
 from ._usage import model_name_of
 
 __all__ = ["RoutedChatModel"]
@@ -43,13 +42,10 @@ __all__ = ["RoutedChatModel"]
 class RoutedChatModel(StreamRunChatModel):
     """Sends each request to the cheapest tier that will answer it well enough.
 
-    ``tiers`` maps names to real chat models, ordered cheapest first by price (a model the
-    price book does not know needs ``prices[tier]``); ``strategy`` picks the tier (default:
-    a :class:`~llm_cost_hooks.routing.Cascade` from the cheapest). Call parameters are
-    forwarded to the chosen tier, tools and structured output are bound to it, and every
-    answer carries ``response_metadata["llm_cost_hooks_route"]``. ``quality_floor``,
-    ``checks``, ``prompt_cache``, ``context_budget``, ``guard`` and ``shadow``: see the
-    routing docs (docs/routing.md).
+    ``tiers`` maps names to real chat models (a model the price book does not know needs
+    ``prices[tier]``); ``strategy`` picks the tier (default: a cascade from the cheapest).
+    Every answer carries ``response_metadata["llm_cost_hooks_route"]``; the other options
+    are described in docs/routing.md.
 
     >>> from llm_cost_hooks.langchain import FakeChatModelWithUsage
     >>> llm = RoutedChatModel(tiers={
@@ -69,9 +65,8 @@ class RoutedChatModel(StreamRunChatModel):
     prices: dict[str, Any] | None = None
     price_book: Any = None
     model_name: str = "routed"
-    # Standard chat-model parameters. temperature, max_tokens and stop are forwarded to
-    # the chosen tier as call defaults (call-time kwargs win); timeout and max_retries
-    # are client settings each tier keeps (accepted and reported in traces only).
+    # Standard chat-model parameters: temperature, max_tokens and stop are the tiers' call
+    # defaults; timeout and max_retries stay each tier's own (reported in traces only).
     temperature: float | None = None
     max_tokens: int | None = None
     stop: list[str] | None = None
@@ -238,7 +233,7 @@ class RoutedChatModel(StreamRunChatModel):
         def call(tier: str, attempt: int) -> tuple[Any, list[BaseMessage], dict[str, Any], bool]:
             model, msgs, params, schema = prepare_call(self, tier, kwargs, messages, run.extras)
             call_kwargs = {} if schema is not None else {"stop": stop, **params}
-            config = tier_config(tier, attempt, parent)
+            config = child_config(tier_run(tier, attempt), parent)
             return model, msgs, {"config": config, **call_kwargs}, schema is not None
 
         return run, call
@@ -258,7 +253,9 @@ class RoutedChatModel(StreamRunChatModel):
             return answer_of(tier, model.invoke(msgs, **call_kwargs), structured, call_kwargs, run)
 
         def ask(other: str) -> Any:
-            return self.tiers[other].invoke(messages, config=_shadow_config(other, run_manager), stop=stop)
+            return self.tiers[other].invoke(
+                messages, config=child_config(shadow_run(other), run_manager), stop=stop
+            )
 
         return self._result(*run_tiers(run, perform, ask))
 
@@ -278,7 +275,7 @@ class RoutedChatModel(StreamRunChatModel):
 
         async def ask(other: str) -> Any:
             return await self.tiers[other].ainvoke(
-                messages, config=_shadow_config(other, run_manager), stop=stop
+                messages, config=child_config(shadow_run(other), run_manager), stop=stop
             )
 
         return self._result(*await arun_tiers(run, perform, ask))

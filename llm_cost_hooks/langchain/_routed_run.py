@@ -6,13 +6,8 @@ tier's call prepared (tools, structured output, prompt-cache breakpoints)."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
-from langchain_core.callbacks import (
-    AsyncCallbackManager,
-    AsyncCallbackManagerForLLMRun,
-    CallbackManager,
-)
 from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage, HumanMessage
 from langchain_core.outputs import ChatResult
 from langchain_core.runnables import Runnable, RunnableConfig
@@ -22,7 +17,7 @@ from ..routing import Answer, RouteRequest
 from ..routing._run import RoutedRun, request_of, tier_answer
 from ..routing._tiers import CallExtras
 from ._callback import ROUTE_MARKER_KEY
-from ._context import StreamRun
+from ._context import child_manager
 from ._fake import tool_chunks
 from ._usage import model_name_of, usage_of_message
 
@@ -54,34 +49,9 @@ def read_answer(message: Any) -> tuple[str, TokenUsage | None]:
     return message_text(message), usage_of_message(message)
 
 
-def child_manager(run_manager: Any) -> Any:
-    """Callbacks for a child run of a model run (LLM run managers have no get_child();
-    this mirrors ParentRunManager.get_child)."""
-    if isinstance(run_manager, StreamRun):
-        return run_manager.child()
-    cls = AsyncCallbackManager if isinstance(run_manager, AsyncCallbackManagerForLLMRun) else CallbackManager
-    manager = cls(handlers=[], parent_run_id=run_manager.run_id)
-    manager.set_handlers(run_manager.inheritable_handlers)
-    manager.add_tags(run_manager.inheritable_tags)
-    manager.add_metadata(run_manager.inheritable_metadata)
-    return manager
-
-
-def tier_config(tier: str, attempt: int, run_manager: Any) -> RunnableConfig:
-    """A tier call's config: a child run with route = tier and the attempt number."""
-    config = RunnableConfig(
-        metadata={"route": tier, "llm_cost_hooks_attempt": attempt}, run_name=f"route:{tier}"
-    )
-    if attempt > 1:
-        config["tags"] = [f"retry:attempt:{attempt}"]
-    if run_manager is not None:
-        config["callbacks"] = child_manager(run_manager)
-    return config
-
-
-def shadow_config(tier: str, run_manager: Any) -> RunnableConfig:
-    """A shadow call's config: its own route ``shadow:<tier>``, so its spend shows apart."""
-    config = RunnableConfig(metadata={"route": f"shadow:{tier}"}, run_name=f"shadow:{tier}")
+def child_config(run: Mapping[str, Any], run_manager: Any) -> RunnableConfig:
+    """The config of a child run of ``run_manager``'s run (``run``: its metadata, name, tags)."""
+    config = cast(RunnableConfig, dict(run))
     if run_manager is not None:
         config["callbacks"] = child_manager(run_manager)
     return config
@@ -168,12 +138,11 @@ def _place_breakpoints(
     options = dict(owner.prompt_cache) if isinstance(owner.prompt_cache, Mapping) else {}
     name, provider = model_name_of(owner.tiers[tier])
     try:
-        from ._prompt_cache import add_breakpoints_to_messages, anthropic_tools_with_cache
+        from ..prompt_cache._placement import BreakpointOptions
+        from ._prompt_cache import anthropic_tools_with_cache, place_breakpoints
 
         tool_dicts = anthropic_tools_with_cache(tools[0], mark=False) if tools else None
-        placed, report = add_breakpoints_to_messages(
-            messages, name, provider=provider, tools=tool_dicts, **options
-        )
+        placed, report = place_breakpoints(BreakpointOptions(name, provider, **options), messages, tool_dicts)
     except Exception as exc:
         extras.not_placed(tier, name, exc)
         return messages

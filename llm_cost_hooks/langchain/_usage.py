@@ -13,7 +13,6 @@ from .._records import TokenUsage
 from ..tracking._usage import usage_from_openai
 
 __all__ = [
-    "metadata_of_usage",
     "model_name_of",
     "replayed_by_cache",
     "usage_from_llm_output",
@@ -42,21 +41,6 @@ def usage_from_metadata(um: Mapping[str, Any]) -> TokenUsage:
         cache_write_tokens=inp.get("cache_creation") or 0,
         reasoning_tokens=out.get("reasoning") or 0,
     )
-
-
-def metadata_of_usage(usage: TokenUsage) -> dict[str, Any]:
-    """A :class:`TokenUsage` as LangChain's ``usage_metadata`` (details only when non-zero)."""
-    out: dict[str, Any] = {
-        "input_tokens": usage.input_tokens,
-        "output_tokens": usage.output_tokens,
-        "total_tokens": usage.input_tokens + usage.output_tokens,
-    }
-    details = {"cache_read": usage.cache_read_tokens, "cache_creation": usage.cache_write_tokens}
-    if any(details.values()):
-        out["input_token_details"] = {k: v for k, v in details.items() if v}
-    if usage.reasoning_tokens:
-        out["output_token_details"] = {"reasoning": usage.reasoning_tokens}
-    return out
 
 
 def usage_from_llm_output(llm_output: Mapping[str, Any]) -> TokenUsage | None:

@@ -510,6 +510,69 @@ def tools_worth_marking(
     )
 
 
+def mark_last_tool(tools: list[dict[str, Any]], ttl: str | None) -> list[dict[str, Any]]:
+    """``tools`` with a breakpoint on the last one (the whole tool prefix is cached)."""
+    if tools:
+        tools[-1] = {**tools[-1], "cache_control": _cache_control(ttl)}
+    return tools
+
+
+@dataclass(frozen=True)
+class BreakpointOptions:
+    """How breakpoints are placed for one model, whatever the adapter's message type:
+    ``plan`` the marks of a request, ``marked`` the new content of the messages they
+    touch, ``tools`` the tool list with its breakpoint when the tools alone are worth one."""
+
+    model: str
+    provider: str | None = None
+    ttl: Literal["5m", "1h"] | None = None
+    max_breakpoints: int | None = None
+    min_tokens: int | None = None
+    cache_documents: bool = True
+    price_book: Any = None
+
+    def checked(self, owner: str) -> BreakpointOptions:
+        """These options, or a :class:`ConfigurationError` naming ``owner`` (a chain step
+        is configured once, so it fails early; the per-request helpers do not check)."""
+        if not isinstance(self.model, str) or not self.model:
+            raise ConfigurationError(
+                f"{owner} needs model='<the chat model's name>', e.g. 'claude-sonnet-4-5'."
+            )
+        if self.ttl not in (None, "5m", "1h"):
+            raise ConfigurationError(f"ttl must be '5m' or '1h', got {self.ttl!r}.")
+        return self
+
+    def plan(self, views: Sequence[MessageView], tools: Sequence[Mapping[str, Any]] | None) -> Plan:
+        return plan_breakpoints(
+            views,
+            list(tools or []),
+            self.model,
+            provider=self.provider,
+            price_book=self.price_book,
+            max_breakpoints=self.max_breakpoints,
+            min_tokens=self.min_tokens,
+            cache_documents=self.cache_documents,
+        )
+
+    def marked(self, plan: Plan, contents: Sequence[Any]) -> dict[int, list[Any]]:
+        """The new content of each message the plan marks, by index (``contents``: the
+        messages' contents; tool marks travel with the bound tools, not the messages)."""
+        cc = _cache_control(self.ttl)
+        out: dict[int, list[Any]] = {}
+        for block in plan.marks:
+            if block.location == "messages":
+                current = out.get(block.index, contents[block.index])
+                out[block.index] = marked_content(current, block.content_index, cc)
+        return out
+
+    def tools(self, tools: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Anthropic tool dicts, the last one marked when the tools alone reach the model's
+        minimum cacheable length on a provider that needs explicit breakpoints."""
+        rule = resolve_cache_rule(self.model, self.provider, price_book=self.price_book)
+        worth = tools_worth_marking(tools, self.model, rule, self.min_tokens)
+        return mark_last_tool(tools, self.ttl) if worth else tools
+
+
 def add_cache_breakpoints(
     messages: Sequence[Mapping[str, Any]],
     tools: Sequence[Mapping[str, Any]] | None,

@@ -9,6 +9,7 @@ import json
 from collections.abc import Mapping, MutableMapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from ._run import request_of
 from ._strategies import RouteDecision, RouteRequest, RoutingStrategy
 
 if TYPE_CHECKING:
@@ -54,13 +55,7 @@ def route_request(
     kw = request_kwargs or {}
     metadata = kw.get("metadata") if isinstance(kw.get("metadata"), Mapping) else {}
     structured = bool(kw.get("tools") or kw.get("response_format") or kw.get("functions"))
-    return RouteRequest(
-        "\n".join(texts),
-        metadata or {},
-        structured=structured,
-        query=None if last is None else texts[last],
-        context=texts[last - 1] if last is not None and last > 0 else None,
-    )
+    return request_of(texts, last, metadata, structured=structured)
 
 
 def choose(

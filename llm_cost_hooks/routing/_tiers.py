@@ -39,6 +39,23 @@ def mark_delegated(error: BaseException) -> BaseException:
     return error
 
 
+def tier_run(tier: str, attempt: int) -> dict[str, Any]:
+    """The run of a tier call (a child run of the router's): route = tier, the attempt
+    number, and a ``retry:attempt:N`` tag on escalations."""
+    run: dict[str, Any] = {
+        "metadata": {"route": tier, "llm_cost_hooks_attempt": attempt},
+        "run_name": f"route:{tier}",
+    }
+    if attempt > 1:
+        run["tags"] = [f"retry:attempt:{attempt}"]
+    return run
+
+
+def shadow_run(tier: str) -> dict[str, Any]:
+    """The run of a shadow call: its own route ``shadow:<tier>``, so its spend shows apart."""
+    return {"metadata": {"route": f"shadow:{tier}"}, "run_name": f"shadow:{tier}"}
+
+
 def tier_price(
     tier: str,
     model_name: str,
