@@ -256,3 +256,24 @@ def test_a_class_whose_answer_was_checked_different_nearby_keeps_its_neighbourho
     assert core._class_floor[core._key_class("seven")] == pytest.approx(1.0)
     _crowded(core, ["set my alarm for 7 am", "set alarm for 7 am now"])
     assert core.lookup(_req(core, QUERY)) is None
+
+
+def test_the_second_look_fetches_neighbours_a_backend_returns_without_their_entries() -> None:
+    # Redis returns ids, similarities and answer keys only: the entries are fetched to be checked.
+    from llm_cost_hooks.cache import Neighbor
+
+    class IdsOnly(EmbeddedBackend):
+        def search(self, partition, vec, k):  # type: ignore[no-untyped-def]
+            return [
+                Neighbor(n.entry_id, n.similarity, n.answer_key) for n in super().search(partition, vec, k)
+            ]
+
+    for crowd, served in (
+        (["set my alarm for 7 am", "set alarm for 7 am please"], True),
+        (["set an alarm for 7 am on Monday", "set an alarm for 7 am on Friday"], False),
+    ):
+        core = _keyed_core(lambda new, old: False)
+        core.backend = IdsOnly()
+        _crowded(core, crowd)
+        hit = core.lookup(_req(core, QUERY))
+        assert (hit is not None and hit.entry.query == CANDIDATE) if served else hit is None
