@@ -511,8 +511,11 @@ class CacheCore:
         tells apart from the request. A stored "alarm at 8 am" next to the request "set an
         alarm for 7" has another answer because of its time, which says nothing about whether
         the nearest stored question's answer fits the request; kept, it would count against
-        every candidate near it. Dropped neighbours are dropped whole: they never count as
-        agreeing either, so this only removes evidence, it never adds any."""
+        every candidate near it. Dropped neighbours are dropped whole: a neighbour told apart
+        is evidence neither against the candidate nor for it (it never counts as agreeing).
+        Refused at or under the candidate class's floor (``_CLASS_FLOOR``)."""
+        if neigh[0].similarity <= self._class_floor.get(self._key_class(neigh[0].answer_key), -1.0):
+            return score
         kept = [0]
         for i in range(1, len(neigh)):
             n = neigh[i]
@@ -523,8 +526,7 @@ class CacheCore:
             )
             if entry is None or not contrast_flags(req.query, entry.query):
                 kept.append(i)
-        floor = self._class_floor.get(self._key_class(neigh[0].answer_key), -1.0)
-        if len(kept) == len(neigh) or neigh[0].similarity <= floor:
+        if len(kept) == len(neigh):
             return score
         sims = [neigh[i].similarity for i in kept]
         eq = [same[i] for i in kept]
