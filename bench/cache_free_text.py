@@ -1,6 +1,7 @@
 """Free-text answers: what the semantic tier serves, by default and with learned answer keys.
 
-``python bench/cache_free_text.py [--quick]``
+``python bench/cache_free_text.py [--quick] [--only SET] [--judges 1,4] [--seed N]``;
+``--buckets`` prints why the test questions missed instead.
 
 Protocol (streaming, what a deployed cache sees): each intent set's training questions arrive
 first, then its test questions. A lookup that misses "calls the model", whose answer is free
@@ -12,7 +13,10 @@ question has the request's intent. Precision and hit rate are reported on the te
 of up to 3 near stored entries (one per answer-key class) and, when the equivalence check
 agrees, files the new entry under that class; when two separate misses each agree with two
 classes, the classes merge. The neighbourhood path then serves where answers were checked
-equal (when a contrast check tells the nearest stored question apart, from the next one). Each comparison is one call of the equivalence check: the script prints how many. No
+equal (when a contrast check tells the nearest stored question apart, from the next one;
+neighbours a contrast check tells apart from the request do not count against its candidate,
+above the similarity at which that candidate's class was last checked wrong). Each comparison
+is one call of the equivalence check: the script prints how many. No
 real model answers exist for these sets, so the check is simulated: a judge that says "same"
 iff the two questions have the same intent, then the same judge wrong on a share of the pairs
 (``false-agree``: says "same" for different intents; ``false-disagree``: the reverse). Its
@@ -30,6 +34,7 @@ import argparse
 import random
 import sys
 import time
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -97,6 +102,62 @@ def stream(core: Any, texts: list[str], labels: list[str], n_fill: int) -> dict[
         answer_intent[answer] = lab
         core.update(req, answer)
     return out
+
+
+def _why_missed(core: Any, req: Any, lab: str, answer_intent: dict[str, str]) -> str:
+    """Why a test question missed, replaying the decision on its neighbours (learned keys)."""
+    from llm_cost_hooks.cache._contrast import contrast_flags
+
+    policy = core.config.default
+    neigh = core.backend.search(req.partition, core._vector(req), policy.k)
+    if not neigh or neigh[0].similarity < policy.min_similarity:
+        return "no stored question near enough"
+    if contrast_flags(req.query, neigh[0].payload.query) and len(neigh) > 1:
+        neigh = neigh[1:]  # the next nearest one is the candidate
+    cand = neigh[0].payload
+    if contrast_flags(req.query, cand.query):
+        same_intent = answer_intent[cand.answer] == lab
+        return f"candidate told apart by a contrast check ({'same' if same_intent else 'other'} intent)"
+    if answer_intent[cand.answer] != lab:
+        return "candidate of another intent"
+    keys = [core._key_class(n.answer_key) for n in neigh]
+    same = [k == keys[0] for k in keys]
+    if sum(1 for n, e in zip(neigh[1:], same[1:]) if e and n.similarity >= policy.min_similarity) < 2:
+        return "fewer than 2 agreeing neighbours"
+    score = core._comparable_score(
+        req, neigh, same, policy, policy.score([n.similarity for n in neigh], same)
+    )
+    if score == 0.0:
+        return "fewer than 2 agreeing once told-apart neighbours are dropped"
+    floor = core._class_floor.get(keys[0], -1.0)
+    return "score < threshold" + (" (at or under its class floor)" if neigh[0].similarity <= floor else "")
+
+
+def buckets(only: str | None) -> None:
+    """Where the test questions that missed went (exact judge, learned keys)."""
+    from llm_cost_hooks.cache import CacheScope
+
+    for name, (tr, trl, te, tel) in _intent_sets(False).items():
+        if only not in (None, name):
+            continue
+        emb = _TableEmbedder(tr + te, np.concatenate([_embed_cached(tr), _embed_cached(te)]))
+        texts, labels = tr + te, trl + tel
+        core = _core(emb, True, _judge({f"answer-{i}": lab for i, lab in enumerate(labels)}, 0.0, 0.0, 0))
+        scope, answer_intent, out = CacheScope(tenant="t"), {}, Counter()
+        for i, (t, lab) in enumerate(zip(texts, labels)):
+            req = core.request(t, llm_string="m", scope=scope)
+            hit = core.lookup(req)
+            if hit is not None:
+                if i >= len(tr):
+                    out["hit" if answer_intent[hit.entry.answer] == lab else "wrong hit"] += 1
+                continue
+            if i >= len(tr):
+                out[_why_missed(core, req, lab, answer_intent)] += 1
+            answer_intent[f"answer-{i}"] = lab
+            core.update(req, f"answer-{i}")
+        print(f"\n{name}: test questions by outcome (exact judge, learned keys; {len(te)} questions)")
+        for k, v in out.most_common():
+            print(f"  {v:>5}  {k}")
 
 
 def _fmt(served: int, good: int, n: int) -> str:
@@ -191,7 +252,11 @@ def main() -> None:
         + ", ".join(f"{i} = {t}" for i, (t, _, _) in enumerate(JUDGES)),
     )
     ap.add_argument("--seed", type=int, default=0, help="seed of the simulated judge's mistakes")
+    ap.add_argument("--buckets", action="store_true", help="only: why the test questions missed")
     args = ap.parse_args()
+    if args.buckets:
+        buckets(args.only)
+        return
     if args.only is None:
         adversarial_runs()
     judges = [int(x) for x in args.judges.split(",")] if args.judges else None

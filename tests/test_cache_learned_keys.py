@@ -195,3 +195,85 @@ def test_the_next_one_must_pass_the_checks_too_and_without_learning_the_nearest_
     core._table["set the alarm for 7 am"] = [1.0, 0.0, 0.0]  # type: ignore[attr-defined]
     assert core.lookup(_req(core, "set the alarm for 7 am")) is None
     assert core.stats.contrast_vetoes == 2
+
+
+def _at(cos: float) -> list[float]:
+    """A unit vector at cosine ``cos`` to the query vector ``[1, 0, 0]``."""
+    return [cos, (1.0 - cos * cos) ** 0.5, 0.0]
+
+
+QUERY = "set the alarm for 7 am"
+CANDIDATE = "set an alarm for 7 am"
+
+
+def _crowded(core: CacheCore, agreeing: list[str]) -> None:
+    """The nearest stored question has the request's answer (key "seven", with two more of its
+    key further out), but two stored questions in between ask for other times (keys of their own)."""
+    rows = [
+        (CANDIDATE, 0.99, "seven"),
+        ("set the alarm for 8 am", 0.985, "eight"),
+        ("set the alarm for 9 am", 0.984, "nine"),
+        (agreeing[0], 0.98, "seven"),
+        (agreeing[1], 0.97, "seven"),
+    ]
+    for q, cos, key in rows:
+        core._table[q] = _at(cos)  # type: ignore[attr-defined]
+        core.update(_req(core, q), f"answer of {key}", answer_key=key)
+    core._table[QUERY] = [1.0, 0.0, 0.0]  # type: ignore[attr-defined]
+
+
+def test_neighbours_told_apart_from_the_request_do_not_count_against_its_candidate() -> None:
+    core = _keyed_core(lambda new, old: False)
+    _crowded(core, ["set my alarm for 7 am", "set alarm for 7 am please"])
+    # With them, the margin to another answer is too thin to serve; "8 am" and "9 am" have
+    # other answers because of their times, which says nothing about "7 am".
+    hit = core.lookup(_req(core, QUERY))
+    assert hit is not None and hit.entry.query == CANDIDATE and hit.score >= core.config.default.threshold
+    # Without learned keys the neighbourhood is taken as it is: a miss.
+    core.config = core.config.model_copy(update={"learn_answer_keys": False})
+    core._table["set the alarm for 7 am now"] = [1.0, 0.0, 0.0]  # type: ignore[attr-defined]
+    assert core.lookup(_req(core, "set the alarm for 7 am now")) is None
+
+
+def test_neighbours_told_apart_are_dropped_whole_never_counted_as_agreeing() -> None:
+    # The two other "seven" entries are told apart from the request too (a weekday it does not
+    # name): once dropped, the candidate has no agreeing neighbour left and the request misses.
+    core = _keyed_core(lambda new, old: False)
+    _crowded(core, ["set an alarm for 7 am on Monday", "set an alarm for 7 am on Friday"])
+    assert core.lookup(_req(core, QUERY)) is None
+
+
+def test_a_class_whose_answer_was_checked_different_nearby_keeps_its_neighbourhood() -> None:
+    core = _keyed_core(lambda new, old: False)  # every answer is checked different
+    core._table[CANDIDATE] = _at(0.99)  # type: ignore[attr-defined]
+    core.update(_req(core, CANDIDATE), "answer of seven", answer_key="seven")
+    # A miss right next to the candidate whose answer the check calls different: the "seven"
+    # class has been wrong at similarity 1.0, so it gets no help from dropping neighbours below it.
+    core._table["set an alarm for 7 am please"] = _at(0.99)  # type: ignore[attr-defined]
+    req = _req(core, "set an alarm for 7 am please")
+    assert core.lookup(req) is None
+    core.update(req, "another answer")
+    assert core._class_floor[core._key_class("seven")] == pytest.approx(1.0)
+    _crowded(core, ["set my alarm for 7 am", "set alarm for 7 am now"])
+    assert core.lookup(_req(core, QUERY)) is None
+
+
+def test_the_second_look_fetches_neighbours_a_backend_returns_without_their_entries() -> None:
+    # Redis returns ids, similarities and answer keys only: the entries are fetched to be checked.
+    from llm_cost_hooks.cache import Neighbor
+
+    class IdsOnly(EmbeddedBackend):
+        def search(self, partition, vec, k):  # type: ignore[no-untyped-def]
+            return [
+                Neighbor(n.entry_id, n.similarity, n.answer_key) for n in super().search(partition, vec, k)
+            ]
+
+    for crowd, served in (
+        (["set my alarm for 7 am", "set alarm for 7 am please"], True),
+        (["set an alarm for 7 am on Monday", "set an alarm for 7 am on Friday"], False),
+    ):
+        core = _keyed_core(lambda new, old: False)
+        core.backend = IdsOnly()
+        _crowded(core, crowd)
+        hit = core.lookup(_req(core, QUERY))
+        assert (hit is not None and hit.entry.query == CANDIDATE) if served else hit is None

@@ -49,6 +49,14 @@ _MERGE_VOTES = 2
 # most this many times; that one must still pass the contrast checks and the neighbourhood
 # model on the neighbours from it on. Without learned keys the nearest one alone decides.
 _SKIP_VETOED = 1
+# learn_answer_keys: when the neighbourhood model is not confident, it is asked again over the
+# neighbours no contrast check tells apart from the request (a stored "alarm at 8" next to the
+# request "alarm at 7" has its own answer because of its time; see _comparable_score) ...
+_DROP_TOLD_APART = True
+# ... but only above its candidate class's floor: the highest similarity at which a miss's
+# answer was checked different from an answer of that class (learned from the equivalence
+# checks learning already makes, vCache-style; it only ever rises).
+_CLASS_FLOOR = True
 _VETOED = object()  # sentinel of _decide_at: the candidate was told apart by a contrast check
 
 
@@ -266,7 +274,10 @@ class CacheCore:
         # Online verification: would-be hits sent to the model, waiting for its answer.
         self._pending: OrderedDict[str, tuple[CacheEntry, float, str | None]] = OrderedDict()
         # learn_answer_keys: the nearest stored entry of a miss, waiting for the model's answer.
-        self._near_miss: OrderedDict[str, list[CacheEntry | str]] = OrderedDict()
+        self._near_miss: OrderedDict[str, list[tuple[CacheEntry | str, float]]] = OrderedDict()
+        # learn_answer_keys: per answer-key class, the highest similarity at which a miss's
+        # answer was checked different from one of its entries' (see _comparable_score).
+        self._class_floor: dict[str, float] = {}
         # learn_answer_keys: answer keys found equal (a union-find: key -> parent key) and the
         # evidence for merging two classes not yet merged.
         self._key_parent: dict[str, str] = {}
@@ -477,6 +488,14 @@ class CacheCore:
             )
             if agreeing < policy.min_agreeing:
                 score = 0.0  # no repeated answer to lean on: the pair alone decides
+            if (
+                score < policy.threshold
+                and _DROP_TOLD_APART
+                and self.config.learn_answer_keys
+                and policy.contrast
+                and not all(same)
+            ):
+                score = self._comparable_score(req, neigh, same, policy, score)
             if (policy.pair_threshold >= 1.0 or p < policy.pair_threshold) and score < policy.threshold:
                 self._count(rejected=1)
                 return None
@@ -484,6 +503,35 @@ class CacheCore:
         return CacheHit(
             status="semantic", entry=entry, similarity=top.similarity, score=score, saved_usd=entry.cost_usd
         )
+
+    def _comparable_score(
+        self, req: CacheRequest, neigh: list[Neighbor], same: list[bool], policy: DecisionPolicy, score: float
+    ) -> float:
+        """``learn_answer_keys``: the neighbourhood score over the neighbours no contrast check
+        tells apart from the request. A stored "alarm at 8 am" next to the request "set an
+        alarm for 7" has another answer because of its time, which says nothing about whether
+        the nearest stored question's answer fits the request; kept, it would count against
+        every candidate near it. Dropped neighbours are dropped whole: a neighbour told apart
+        is evidence neither against the candidate nor for it (it never counts as agreeing).
+        Refused at or under the candidate class's floor (``_CLASS_FLOOR``)."""
+        if neigh[0].similarity <= self._class_floor.get(self._key_class(neigh[0].answer_key), -1.0):
+            return score
+        kept = [0]
+        for i in range(1, len(neigh)):
+            n = neigh[i]
+            entry = (
+                n.payload
+                if isinstance(n.payload, CacheEntry)
+                else self._backend_call("get", self.backend.get, n.entry_id)
+            )
+            if entry is None or not contrast_flags(req.query, entry.query):
+                kept.append(i)
+        if len(kept) == len(neigh):
+            return score
+        sims = [neigh[i].similarity for i in kept]
+        eq = [same[i] for i in kept]
+        agreeing = sum(1 for s, e in zip(sims[1:], eq[1:]) if e and s >= policy.min_similarity)
+        return policy.score(sims, eq) if agreeing >= policy.min_agreeing else 0.0
 
     def _agrees(self, new: str, entry: CacheEntry) -> bool:
         """The equivalence check of ``new`` against ``entry``'s answer; an error is a disagreement."""
@@ -504,7 +552,7 @@ class CacheCore:
     def _remember_near_miss(self, req: CacheRequest, neigh: list[Neighbor], policy: DecisionPolicy) -> None:
         """``learn_answer_keys``: keep the nearest entries of a miss, one per answer key, for
         ``update`` to compare the model's answer with."""
-        refs: list[CacheEntry | str] = []
+        refs: list[tuple[CacheEntry | str, float]] = []
         keys: set[str] = set()
         for n in neigh:
             if n.similarity < policy.min_similarity or len(refs) >= _LEARN_CANDIDATES:
@@ -512,7 +560,7 @@ class CacheCore:
             key = self._key_class(n.answer_key)
             if key not in keys:
                 keys.add(key)
-                refs.append(n.payload if isinstance(n.payload, CacheEntry) else n.entry_id)
+                refs.append((n.payload if isinstance(n.payload, CacheEntry) else n.entry_id, n.similarity))
         if not refs:
             return
         with self._verify_lock:
@@ -548,21 +596,32 @@ class CacheCore:
                 return
             self._merge_evidence.pop(pair, None)
             self._key_parent[pair[1]] = pair[0]
+            floor = self._class_floor.pop(pair[1], None)
+            if floor is not None:
+                self._class_floor[pair[0]] = max(self._class_floor.get(pair[0], -1.0), floor)
         self._count(keys_merged=1)
 
-    def _learned_key(self, req: CacheRequest, new: str, refs: list[CacheEntry | str]) -> str | None:
+    def _learned_key(
+        self, req: CacheRequest, new: str, refs: list[tuple[CacheEntry | str, float]]
+    ) -> str | None:
         """``learn_answer_keys``: the answer-key class of the stored entries next to this miss
         whose answers the model's new answer agrees with, where no contrast check tells the two
         questions apart. When it agrees with entries of two classes, that is evidence that the
         classes are one (see :meth:`_merge_vote`)."""
         agreed: list[str] = []
-        for ref in refs:
+        for ref, similarity in refs:
             entry = ref if isinstance(ref, CacheEntry) else self._backend_call("get", self.backend.get, ref)
             if entry is None or contrast_flags(req.query, entry.query):
                 continue
             self._count(equivalence_checks=1)
             if self._agrees(new, entry):
                 agreed.append(self._key_class(entry.answer_key))
+            elif _CLASS_FLOOR:
+                with self._verify_lock:
+                    cls = self._key_class(entry.answer_key)
+                    self._class_floor[cls] = max(self._class_floor.get(cls, -1.0), similarity)
+                    while len(self._class_floor) > 100_000:  # bounded; oldest first
+                        del self._class_floor[next(iter(self._class_floor))]
         if not agreed:
             self._count(keys_refused=1)
             return None
