@@ -118,6 +118,10 @@ def test_paraphrases_raise_no_flag(query: str, stored: str) -> None:
         ("What did the EPA report?", "What did the Environmental Protection Agency report?"),
         ("When does Dr. Smith see patients?", "When does Smith see patients?"),
         ("What do I pay yearly?", "What do I pay annually?"),
+        ("Set an alarm for 7pm.", "Set an alarm for 7 p.m."),
+        ("Wake me at 7 PM.", "Wake me at 19:00."),
+        ("Remind me at 10:30 am.", "Remind me at 10:30am."),
+        ("Is it open at 07:30?", "Is it open at 7:30?"),
     ],
 )
 def test_same_value_restated_is_no_contrast(query: str, stored: str) -> None:
@@ -136,6 +140,9 @@ def test_same_value_restated_is_no_contrast(query: str, stored: str) -> None:
         ("Reserve a room for one night.", "Reserve a room for 4 nights.", "number"),
         ("Reserve a room for 1 night.", "Reserve a room for 4 nights.", "number"),
         ("Revenue rose 1.5 million.", "Revenue rose 2 million.", "number"),
+        ("Set an alarm for 7 am.", "Set an alarm for 7 pm.", "number"),
+        ("Wake me up at 7am tomorrow.", "Wake me up at 7 p.m. tomorrow.", "number"),
+        ("Book the table for 12 pm.", "Book the table for 12 am.", "number"),
         ("What did the U.S. say?", "What did the U.K. say?", "entity"),
         ("When does Dr. Smith see patients?", "When does Dr. Jones see patients?", "entity"),
         ("What time does the Prado open?", "What are the opening hours?", "entity"),

@@ -487,14 +487,42 @@ def _number_key(x: float) -> str:
     return str(int(x)) if x == int(x) and abs(x) < 1e15 else repr(x)
 
 
+_CLOCK = re.compile(r"(\d{1,2})(?::(\d{2}))?(am|pm)?")
+
+
+def _clock_time(t: str, nxt: str, after: str) -> tuple[str, int] | None:
+    """A time of day written with am/pm ("7pm", "7 p.m.", "10:30 am") as 24-hour "19:00",
+    and how many following tokens it used; None when ``t`` is not one."""
+    m = _CLOCK.fullmatch(t)
+    if m is None:
+        return None
+    used, half = 0, m.group(3)
+    if half is None and nxt in ("am", "pm"):
+        used, half = 1, nxt
+    elif half is None and nxt in ("a", "p") and after == "m":  # "7 a.m." tokenises as "a", "m"
+        used, half = 2, nxt + "m"
+    hour, minute = int(m.group(1)), int(m.group(2) or 0)
+    if half is None or not 1 <= hour <= 12 or minute > 59:
+        return None
+    hour = hour % 12 + (12 if half == "pm" else 0)
+    return f"{hour}:{minute:02d}", used
+
+
 def _numbers(low: list[str]) -> set[str]:
-    """Number values: digits and number words, "1.5 million" and "1,500,000" both 1500000."""
+    """Number values: digits and number words, "1.5 million" and "1,500,000" both 1500000;
+    a time of day as 24-hour "H:MM" ("7 pm", "7pm" and "19:00" are one value, 7 am another)."""
     nums: set[str] = set()
     skip = -1
     for i, t in enumerate(low):
-        if i == skip:
+        if i <= skip:
             continue
         if t[0].isdigit():
+            nxt = low[i + 1] if i + 1 < len(low) else ""
+            clock = _clock_time(t, nxt, low[i + 2] if i + 2 < len(low) else "")
+            if clock is not None:
+                nums.add(clock[0])
+                skip = i + clock[1]
+                continue
             raw = t.replace(",", "")
         elif t in _NUMBER_WORDS and t not in ("second", "single", "double", "half", "first"):
             raw = _NUMBER_WORDS[t]
@@ -502,7 +530,10 @@ def _numbers(low: list[str]) -> set[str]:
             continue
         try:
             value = float(raw)
-        except ValueError:  # "14a", "10:30", "3rd": kept as written
+        except ValueError:  # "14a", "3rd": kept as written; "07:30" as "7:30"
+            hm = raw.split(":")
+            if len(hm) == 2 and hm[0].isdigit() and hm[1].isdigit() and len(hm[1]) == 2:
+                raw = f"{int(hm[0])}:{hm[1]}"
             nums.add(raw)
             continue
         nxt = low[i + 1] if i + 1 < len(low) else ""
@@ -593,7 +624,7 @@ class TextView:
             if i == 0 or i == len(toks) or not capital:
                 continue
             name = _norm(t)
-            if name not in _STOP and name not in _DATE_WORDS and name not in _TITLES:
+            if name not in _STOP and name not in _DATE_WORDS and name not in _TITLES and name != "pm":
                 names.add(_stem(name))
         self.names = frozenset(names)
         self.caps = frozenset(caps)
