@@ -146,8 +146,7 @@ class CostCallbackHandler(TrackerAdapterMixin, BaseCallbackHandler):
             or "unknown"
         )
         provider = metadata.get("ls_provider") or inv.get("_type")
-        # Only the keys the call has (most set none or few of them): a set intersection
-        # instead of ten lookups per call.
+        # Only the keys the call has: a set intersection, not ten lookups per call.
         params: dict[str, Any] = {k: inv[k] for k in _PARAM_KEY_SET.intersection(inv) if inv[k] is not None}
         if "temperature" not in params and metadata.get("ls_temperature") is not None:
             params["temperature"] = metadata["ls_temperature"]
@@ -256,12 +255,9 @@ class CostCallbackHandler(TrackerAdapterMixin, BaseCallbackHandler):
             usage = usage_from_llm_output(response.llm_output)
             model = model or response.llm_output.get("model_name") or response.llm_output.get("model")
 
-        output_text = None
-        if usage is None:  # read only to count the answer's tokens
-
-            def output_text() -> str:
-                return "".join(g.text for gens in response.generations for g in gens)
-
+        # The answer's text is read only to count its tokens (no usage reported).
+        gens = response.generations
+        output_text = None if usage is not None else (lambda: "".join(g.text for gs in gens for g in gs))
         self.tracker.end_llm(
             str(run_id),
             usage,
