@@ -81,6 +81,12 @@ def _v1_ledger_file(path: Path) -> None:
         conn.execute("PRAGMA user_version = 1")
 
 
+def _version_and_indexes(path: Path) -> tuple[int, set[str]]:
+    with sqlite3.connect(path) as conn:
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        return version, {row[1] for row in conn.execute("PRAGMA index_list(cost_records)")}
+
+
 def test_an_old_schema_file_is_migrated_and_keeps_its_records(tmp_path: Path) -> None:
     path = tmp_path / "old.db"
     _v1_ledger_file(path)
@@ -93,10 +99,8 @@ def test_an_old_schema_file_is_migrated_and_keeps_its_records(tmp_path: Path) ->
     assert ledger.flush()
     assert len(list(ledger.records())) == 2
     ledger.close()
-    with sqlite3.connect(path) as conn:
-        assert conn.execute("PRAGMA user_version").fetchone()[0] == 2
-        indexes = {row[1] for row in conn.execute("PRAGMA index_list(cost_records)")}
-    assert "ix_records_task" not in indexes and "ix_records_time" in indexes
+    version, indexes = _version_and_indexes(path)
+    assert version == 2 and "ix_records_task" not in indexes and "ix_records_time" in indexes
     (tasks,) = LedgerReports.open(path).tasks()
     assert tasks["tasks"] == 1 and tasks["calls"] == 2 and tasks["cost_usd"] == 0.75
 
@@ -106,15 +110,12 @@ def test_a_newer_schema_version_is_left_as_it_is(tmp_path: Path) -> None:
     _v1_ledger_file(path)
     with sqlite3.connect(path) as conn:
         conn.execute("PRAGMA user_version = 99")
-    ledger = SQLiteLedger(path)
-    ledger.write(rec(request_id="new-1"))
-    assert ledger.flush()
-    assert len(list(ledger.records())) == 2
-    ledger.close()
-    with sqlite3.connect(path) as conn:
-        assert conn.execute("PRAGMA user_version").fetchone()[0] == 99
-        indexes = {row[1] for row in conn.execute("PRAGMA index_list(cost_records)")}
-    assert "ix_records_task" in indexes
+    with SQLiteLedger(path) as ledger:
+        ledger.write(rec(request_id="new-1"))
+        assert ledger.flush()
+        assert len(list(ledger.records())) == 2
+    version, indexes = _version_and_indexes(path)
+    assert version == 99 and "ix_records_task" in indexes
 
 
 def test_record_rows_hold_every_field_in_utc() -> None:

@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from .._records import CacheStatus, CostRecord, TokenUsage
+from .._records import CostRecord
 from ._builder import RawCall, RecordBuilder
 from ._runs import RunInfo, RunObserver, TaskState, notify_end
 
@@ -34,27 +34,9 @@ class PendingRecord(RawCall):
         finished: TaskState | None,
         observers: Sequence[RunObserver],
         outputs: Any,
-        run: RunInfo,
-        usage: TokenUsage,
-        model: str,
-        end_ns: int,
-        cache_status: CacheStatus = CacheStatus.MISS,
-        saved_usd: float | None = None,
-        batch: bool = False,
-        billed_usd: float | None = None,
-        tokens_estimated: bool = False,
+        *call: Any,
     ) -> None:
-        # RawCall's fields set here (one call per model call, not two).
-        self.run = run
-        self.usage = usage
-        self.model = model
-        self.end_ns = end_ns
-        self.cache_status = cache_status
-        self.saved_usd = saved_usd
-        self.batch = batch
-        self.billed_usd = billed_usd
-        self.tokens_estimated = tokens_estimated
-        self.error_type = None
+        RawCall.__init__(self, *call)
         self.builder = builder
         self.task = task
         self.finished = finished  # the task, when this run was its root
