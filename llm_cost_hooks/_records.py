@@ -67,6 +67,7 @@ _COUNT_FIELDS = (
     "reasoning_tokens",
 )
 _COUNT_FIELD_SET = frozenset(_COUNT_FIELDS)
+_COUNT_FIELDS_SET = set(_COUNT_FIELDS)  # copied: each model owns its fields-set
 _ZERO_COUNTS = dict.fromkeys(_COUNT_FIELDS, 0)
 _setattr = object.__setattr__
 
@@ -168,7 +169,7 @@ class TokenUsage(BaseModel):
                     "cache_write_tokens": cache_write_tokens,
                     "reasoning_tokens": reasoning_tokens,
                 },
-                set(_COUNT_FIELDS),
+                _COUNT_FIELDS_SET.copy(),
             )
             return usage
         raw = {

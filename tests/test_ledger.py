@@ -50,6 +50,74 @@ def test_sqlite_roundtrip_and_wal(tmp_path: Path) -> None:
     ledger.close()
 
 
+# The schema of version 1 files, as that release created them (written out, not imported:
+# the test must not follow later changes).
+_V1_COLUMNS = (
+    "request_id TEXT PRIMARY KEY, task_id TEXT, parent_id TEXT, timestamp TEXT, tenant TEXT, "
+    "user TEXT, feature TEXT, route TEXT, prompt_version TEXT, provider TEXT, model TEXT, "
+    "input_tokens INTEGER, output_tokens INTEGER, cache_read_tokens INTEGER, "
+    "cache_write_tokens INTEGER, reasoning_tokens INTEGER, cost_usd REAL, cost_input REAL, "
+    "cost_cache_read REAL, cost_cache_write REAL, cost_output REAL, cost_reasoning REAL, "
+    "currency TEXT, saved_usd REAL, cache_status TEXT, latency_ms REAL, success INTEGER, "
+    "error_type TEXT, attempt INTEGER, tags TEXT, tokens_estimated INTEGER, price_estimated INTEGER"
+)
+
+
+def _v1_ledger_file(path: Path) -> None:
+    with sqlite3.connect(path) as conn:
+        conn.execute(f"CREATE TABLE cost_records ({_V1_COLUMNS})")
+        conn.execute(
+            "CREATE TABLE task_outcomes (task_id TEXT NOT NULL, success INTEGER NOT NULL, "
+            "source TEXT NOT NULL, reason TEXT, timestamp TEXT NOT NULL)"
+        )
+        conn.execute("CREATE INDEX ix_records_task ON cost_records(task_id)")
+        conn.execute("CREATE INDEX ix_records_time ON cost_records(timestamp)")
+        conn.execute("CREATE INDEX ix_outcomes_task ON task_outcomes(task_id)")
+        conn.execute(
+            "INSERT INTO cost_records VALUES ('old-1', 'T', NULL, '2026-01-02T03:04:05+00:00', 'acme', "
+            "NULL, 'qa', NULL, NULL, 'openai', 'gpt-4o-mini', 100, 20, 0, 0, 0, 0.25, 0.2, 0, 0, "
+            "0.05, 0, 'USD', 0.0, 'miss', 12.5, 1, NULL, 1, NULL, 0, 0)"
+        )
+        conn.execute("PRAGMA user_version = 1")
+
+
+def _version_and_indexes(path: Path) -> tuple[int, set[str]]:
+    with sqlite3.connect(path) as conn:
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        return version, {row[1] for row in conn.execute("PRAGMA index_list(cost_records)")}
+
+
+def test_an_old_schema_file_is_migrated_and_keeps_its_records(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    _v1_ledger_file(path)
+    ledger = SQLiteLedger(path)
+    ledger.write(rec(request_id="new-1", task_id="T", tenant="acme", cost_usd=0.5))
+    assert ledger.flush()
+    assert {r.request_id: r.cost_usd for r in ledger.records()} == {"old-1": 0.25, "new-1": 0.5}
+    # Still idempotent by request id after the migration.
+    ledger.write(rec(request_id="old-1", task_id="T", tenant="acme", cost_usd=0.25))
+    assert ledger.flush()
+    assert len(list(ledger.records())) == 2
+    ledger.close()
+    version, indexes = _version_and_indexes(path)
+    assert version == 2 and "ix_records_task" not in indexes and "ix_records_time" in indexes
+    (tasks,) = LedgerReports.open(path).tasks()
+    assert tasks["tasks"] == 1 and tasks["calls"] == 2 and tasks["cost_usd"] == 0.75
+
+
+def test_a_newer_schema_version_is_left_as_it_is(tmp_path: Path) -> None:
+    path = tmp_path / "newer.db"
+    _v1_ledger_file(path)
+    with sqlite3.connect(path) as conn:
+        conn.execute("PRAGMA user_version = 99")
+    with SQLiteLedger(path) as ledger:
+        ledger.write(rec(request_id="new-1"))
+        assert ledger.flush()
+        assert len(list(ledger.records())) == 2
+    version, indexes = _version_and_indexes(path)
+    assert version == 99 and "ix_records_task" in indexes
+
+
 def test_record_rows_hold_every_field_in_utc() -> None:
     from llm_cost_hooks._records import CostBreakdown
     from llm_cost_hooks.ledger._base import RECORD_COLUMNS, record_to_row, row_to_record

@@ -30,7 +30,8 @@ logger = logging.getLogger("llm_cost_hooks.ledger")
 
 __all__ = ["JSONLLedger", "MemoryLedger", "SQLiteLedger", "open_ledger"]
 
-_SCHEMA_VERSION = 1
+# PRAGMA user_version of the file. 2: no index on cost_records(task_id) (see _MIGRATIONS).
+_SCHEMA_VERSION = 2
 
 _COLUMN_TYPES = {
     "input_tokens": "INTEGER",
@@ -63,10 +64,17 @@ CREATE_OUTCOMES = (
     "source TEXT NOT NULL, reason TEXT, timestamp TEXT NOT NULL)"
 )
 CREATE_INDEXES = (
-    "CREATE INDEX IF NOT EXISTS ix_records_task ON cost_records(task_id)",
     "CREATE INDEX IF NOT EXISTS ix_records_time ON cost_records(timestamp)",
     "CREATE INDEX IF NOT EXISTS ix_outcomes_task ON task_outcomes(task_id)",
 )
+# What opening a file of an older schema version does to it, by the version it reaches.
+# 2: the index on cost_records(task_id) goes. No query reads records by task id (task
+# reports group the whole table by COALESCE(task_id, request_id), which it cannot serve),
+# and task ids are mostly random run ids: every insert updated a random page of it, about
+# a third of a row's insert CPU.
+_MIGRATIONS: dict[int, tuple[str, ...]] = {
+    2: ("DROP INDEX IF EXISTS ix_records_task",),
+}
 INSERT_RECORD = "INSERT OR REPLACE INTO cost_records ({}) VALUES ({})".format(
     ", ".join(RECORD_COLUMNS), ", ".join("?" for _ in RECORD_COLUMNS)
 )
@@ -91,11 +99,18 @@ _INHERITED_CONNECTIONS: list[sqlite3.Connection] = []
 
 
 def init_schema(conn: sqlite3.Connection) -> None:
+    """Create the tables, or bring a file of an older schema version to this one (a file
+    of a newer version is left as it is: its tables hold the same columns)."""
+    version = conn.execute("PRAGMA user_version").fetchone()[0]
     conn.execute(CREATE_RECORDS)
     conn.execute(CREATE_OUTCOMES)
     for stmt in CREATE_INDEXES:
         conn.execute(stmt)
-    conn.execute(f"PRAGMA user_version = {_SCHEMA_VERSION}")
+    if version < _SCHEMA_VERSION:
+        for target in range(version + 1, _SCHEMA_VERSION + 1):
+            for stmt in _MIGRATIONS.get(target, ()):
+                conn.execute(stmt)
+        conn.execute(f"PRAGMA user_version = {_SCHEMA_VERSION}")
     conn.commit()
 
 

@@ -96,16 +96,19 @@ class AttributionResolver:
     def cached(self, metadata: Mapping[str, Any], base: Attribution) -> Attribution:
         """The attribution of ``metadata`` over ``base``, memoised: requests repeat the same
         few tenants and features, and resolving one (hashing the user id) costs ~5 us."""
-        values = [metadata.get(k) for k in _ATTR_KEY_ORDER]
-        for value in values:
+        key = (id(base), *map(metadata.get, _ATTR_KEY_ORDER))
+        try:
+            hit = self._memo.get(key)
+        except TypeError:  # an unhashable value (a cost_tags dict)
+            return self.resolve(metadata, {}, base)
+        # Entries hold only plain strings (below), so a hit is one of them.
+        if hit is not None and hit[0] is base:
+            return hit[1]
+        for value in key[1:]:
             # Only plain strings are memoised: other values (cost_tags dicts, ints that
             # compare equal to bools, bad types that must be reported) resolve every time.
             if value is not None and type(value) is not str:
                 return self.resolve(metadata, {}, base)
-        key = (id(base), *values)
-        hit = self._memo.get(key)
-        if hit is not None and hit[0] is base:
-            return hit[1]
         attribution = self.resolve(metadata, {}, base)
         if len(self._memo) >= _ATTR_MEMO_MAX:
             self._memo.clear()

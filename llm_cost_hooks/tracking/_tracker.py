@@ -277,10 +277,11 @@ class CostTracker:
         """Whether run ends (records and observers) can go through the ledger's writer:
         not strict (errors would surface later), a background writer, and every observer
         deferrable (see RunObserver)."""
+        observers = self.observers
         return (
             not self._pricer.strict
             and self.ledger.defers_writes
-            and (not self.observers or all(getattr(o, "deferrable", False) for o in self.observers))
+            and (not observers or all(getattr(o, "deferrable", False) for o in observers))
         )
 
     def _finish_task(self, run: RunInfo, error: BaseException | None) -> TaskState | None:
@@ -374,30 +375,39 @@ class CostTracker:
             if usage is None:
                 usage = self._count_usage(run, model_name, output_text)
                 tokens_estimated = True
-            call = (
-                run,
-                usage,
-                model_name,
-                end_ns,
-                cache_status,
-                saved_usd,
-                batch,
-                billed_usd,
-                tokens_estimated,
-            )
             if defer and self._defers_observers():
                 task = self._tasks.get(run.task_id)
                 finished = self._finish_task(run, None) if run.is_root else None
-                if not self.observers:
+                observers = self.observers
+                if not observers:
                     # Nothing reads them any more: a queued call must not keep the chat's
                     # objects alive (every garbage collection walks the writer's queue).
                     outputs = run.messages = None
                     run.metadata = _NO_METADATA
-                self.ledger.write_deferred(
-                    PendingRecord(self._builder, task, finished, self.observers, outputs, *call)
+                # _defers_observers() said the ledger builds it on its writer.
+                self.ledger.write(
+                    PendingRecord(  # type: ignore[arg-type]
+                        self._builder,
+                        task,
+                        finished,
+                        observers,
+                        outputs,
+                        run,
+                        usage,
+                        model_name,
+                        end_ns,
+                        cache_status,
+                        saved_usd,
+                        batch,
+                        billed_usd,
+                        tokens_estimated,
+                    )
                 )
                 return None
-            return self._emit(RawCall(*call), None, outputs)
+            call = RawCall(
+                run, usage, model_name, end_ns, cache_status, saved_usd, batch, billed_usd, tokens_estimated
+            )
+            return self._emit(call, None, outputs)
         finally:
             self._ending.pop(run_id, None)
 
