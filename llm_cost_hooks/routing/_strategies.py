@@ -556,7 +556,9 @@ def _choice_optimism(
         a, b = part != j, part == j
         if int(a.sum()) < 2 or not b.any():
             continue
-        (_, _, _, ia, ib, m), _ok = _best_candidate([x[a] for x in qs], [x[a] for x in cs], floor[a], target, mix)
+        (_, _, _, ia, ib, m), _ok = _best_candidate(
+            [x[a] for x in qs], [x[a] for x in cs], floor[a], target, mix
+        )
         gap = (1 - m) * qs[ia] + m * qs[ib] - floor
         seen.append(float(gap[a].mean() - gap[b].mean()))
     return max(float(np.mean(seen)), 0.0) if seen else 0.0
