@@ -6,7 +6,6 @@ bench/.cache/routecal_emb.pkl between runs (the same vectors); used for routing_
 """
 
 import os
-import pickle
 import sys
 import tempfile
 import time
@@ -15,12 +14,9 @@ from pathlib import Path
 sys.path.insert(0, os.getcwd())
 from bench import bench_routing as b
 from bench._common import format_table
-from llm_cost_hooks.embeddings import default_embedder
+from bench.results.routing_cal_emb import cached_embedder
 
-emb = b._CachedEmbedder(default_embedder(int8_matmul=True))
-cp = Path(os.environ.get("EMB_CACHE", "bench/.cache/routecal_emb.pkl"))
-if cp.exists():
-    emb._cache = pickle.loads(cp.read_bytes())
+emb, _save = cached_embedder()
 rows: list = []
 t0 = time.time()
 with tempfile.TemporaryDirectory(prefix="routecal-") as tmp:
