@@ -560,15 +560,20 @@ def test_calibration_confidence_aims_above_the_share() -> None:
     assert exact.quality_low == pytest.approx(goal)
 
     def low_bound(point, z: float, extra: float = 0.0) -> float:
-        # The per-request gap of the point's expected decisions, and its lower bound.
+        # The per-request gap of the point's expected decisions, and its lower bound: less
+        # the optimism of the choice; the horizon's requests also carry the mix's split.
         a = choose_tiers(q_pred, cost, point.knob)
         b = choose_tiers(q_pred, cost, point.knob_b if point.knob_b is not None else point.knob)
         rows = np.arange(n)
-        gap = (1 - point.mix) * q_true[rows, a] + point.mix * q_true[rows, b] - 0.95 * q_true[:, 1]
-        return float(gap.mean() - z * gap.std(ddof=1) * np.sqrt(1 / n + extra))
+        qa, qb = q_true[rows, a], q_true[rows, b]
+        gap = (1 - point.mix) * qa + point.mix * qb - 0.95 * q_true[:, 1]
+        split = point.mix * (1 - point.mix) * float(np.mean((qa - qb) ** 2))
+        var = gap.var(ddof=1) / n + extra * (gap.var(ddof=1) + split)
+        return float(gap.mean() - point.optimism - z * np.sqrt(var))
 
     sure = calibrate_points(q_true, cost, q_pred, cost, TIERS, QualityTarget(share=0.95, confidence=0.8))
     assert sure.met and sure.cost > exact.cost and sure.target.endswith("@0.8")
+    assert exact.optimism == 0.0 and sure.optimism > 0.0  # paid above confidence 0.5 only
     # The cheapest point whose one-sided 80% lower bound of the gap reaches 0: on the bound.
     assert low_bound(sure, 0.8416) == pytest.approx(0.0, abs=1e-6)
     assert sure.quality_low == pytest.approx(goal, abs=1e-6) and sure.quality > goal

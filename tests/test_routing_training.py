@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from llm_cost_hooks._errors import ConfigurationError
 from llm_cost_hooks.langchain import CostCallbackHandler, FakeChatModelWithUsage
 from llm_cost_hooks.langchain._routed import RoutedChatModel
 from llm_cost_hooks.routing import (
@@ -279,6 +280,37 @@ def test_cli_train_then_eval_the_saved_file(tmp_path: Path, capsys: pytest.Captu
         parser.parse_args(["route", "train", str(train), "--out", "x", "--price", "m=abc"]).func(
             parser.parse_args(["route", "train", str(train), "--out", "x", "--price", "m=abc"])
         )
+
+
+def test_cli_template_prior_flag(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    train = write_long(templated(80, seed=4), tmp_path / "train.csv")
+    parser = argparse.ArgumentParser(prog="llm-cost")
+    add_route_commands(parser.add_subparsers(dest="command"))
+    base = ["route", "train", str(train), "--embedder", "hashing-64"]
+
+    def run(*extra: str, out: str) -> dict[str, object]:
+        args = parser.parse_args([*base, "--out", str(tmp_path / out), *extra])
+        assert args.func(args) == 0
+        return json.loads(capsys.readouterr().out)  # type: ignore[no-any-return]
+
+    def shrinks(out: str) -> set[object]:
+        return {
+            p.get("group_shrink")
+            for f in (tmp_path / out).rglob("router.json")
+            for p in json.loads(f.read_text())["params"].get("fold_params", [])
+        }
+
+    assert run(out="d")["template_prior"] == 30.0 and shrinks("d") == {30.0}
+    assert run("--template-prior", "5", out="five")["template_prior"] == 5.0 and shrinks("five") == {5.0}
+    assert run("--no-template-prior", out="none")["template_prior"] is None and shrinks("none") == {None}
+    versions = {json.loads(f.read_text())["format_version"] for f in (tmp_path / "none").rglob("router.json")}
+    assert versions == {2}  # no priors: the file stays readable by the previous release
+    with pytest.raises(SystemExit):  # one or the other
+        parser.parse_args([*base, "--out", "x", "--template-prior", "5", "--no-template-prior"])
+    capsys.readouterr()
+    with pytest.raises(ConfigurationError, match="template-prior"):
+        args = parser.parse_args([*base, "--out", str(tmp_path / "neg"), "--template-prior", "-1"])
+        args.func(args)
 
 
 # -- shadow mode ------------------------------------------------------------------------------------

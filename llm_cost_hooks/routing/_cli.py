@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -178,10 +179,12 @@ def route_train(
     prices: Sequence[str] | None = None,
     price_models: Sequence[str] | None = None,
     from_ledger: bool = False,
+    template_prior: float | None = 30.0,
 ) -> dict[str, Any]:
     """Train a router on outcome files (or, with ``from_ledger``, on the shadow outcomes in
     the ledger file ``data[0]``), calibrate it on its own cross-fitted held-out predictions
-    and save it to ``out``."""
+    and save it to ``out``. ``template_prior``: the pseudo-rows that shrink each template's
+    prior towards the overall mean (None: no template prior)."""
     from ._train import train_router
 
     ns = argparse.Namespace(
@@ -198,7 +201,19 @@ def route_train(
     else:
         full = _load(data, layout, tiers, drop_contaminated, prices, price_models)
     emb = _embedder(embedder)
-    router = train_router(full, emb, target=_target(ns), kind=kind, folds=folds, out=out)  # type: ignore[arg-type]
+    if template_prior is not None and not (template_prior > 0 and math.isfinite(template_prior)):
+        raise ConfigurationError(
+            f"--template-prior must be a number above 0 (or --no-template-prior), got {template_prior}."
+        )
+    router = train_router(
+        full,
+        emb,
+        target=_target(ns),
+        kind=kind,  # type: ignore[arg-type]
+        folds=folds,
+        template_prior=template_prior,
+        out=out,
+    )
     point = router.operating_point
     return {
         "out": str(Path(out)),
@@ -207,6 +222,7 @@ def route_train(
         "tiers": full.tiers,
         "template_lines": router.model.info.get("template_lines"),
         "folds": folds,
+        "template_prior": template_prior,
         "operating_point": point.model_dump() if point else None,
     }
 
@@ -301,6 +317,22 @@ def add_route_commands(subparsers: Any) -> argparse.ArgumentParser:
         action="store_true",
         help="DATA is a ledger file: train on the shadow outcomes recorded in it",
     )
+    prior = tr.add_mutually_exclusive_group()
+    prior.add_argument(
+        "--template-prior",
+        type=float,
+        default=30.0,
+        metavar="SHRINK",
+        help="requests that share a template start from their template's mean outcomes, shrunk "
+        "towards the overall mean by SHRINK pseudo-rows (default: 30; more trusts each template less)",
+    )
+    prior.add_argument(
+        "--no-template-prior",
+        dest="template_prior",
+        action="store_const",
+        const=None,
+        help="no per-template prior: the question's embedding alone",
+    )
     tr.set_defaults(func=_run_train)
     return route
 
@@ -349,6 +381,7 @@ def _run_train(args: argparse.Namespace) -> int:
         prices=args.price,
         price_models=args.price_model,
         from_ledger=args.from_ledger,
+        template_prior=args.template_prior,
     )
     print(json.dumps(result, indent=2))
     return 0

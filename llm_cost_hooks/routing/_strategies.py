@@ -282,15 +282,17 @@ class QualityTarget(BaseModel):
                 out += f"/{self.horizon}"
         return out
 
-    def margin(self, sd: float, n: int) -> float:
+    def margin(self, sd: float, n: int, horizon_sd: float | None = None) -> float:
         """How far above the share the calibration mean gap must be: ``z`` standard errors
-        of the calibration mean (``n`` rows), plus the horizon's sampling noise."""
+        of the calibration mean (``n`` rows), plus the horizon's sampling noise (per-request
+        spread ``horizon_sd``, default ``sd``)."""
         from statistics import NormalDist
 
         if self.confidence <= 0.5 or n < 2:
             return 0.0
-        var = 1.0 / n + (1.0 / self.horizon if self.horizon else 0.0)
-        return float(NormalDist().inv_cdf(self.confidence) * sd * math.sqrt(var))
+        hsd = sd if horizon_sd is None else horizon_sd
+        var = sd**2 / n + (hsd**2 / self.horizon if self.horizon else 0.0)
+        return float(NormalDist().inv_cdf(self.confidence) * math.sqrt(var))
 
 
 class BudgetTarget(BaseModel):
@@ -319,6 +321,9 @@ class OperatingPoint(BaseModel):
     mix: float = Field(default=0.0, ge=0.0, le=1.0)
     #: For a quality target: the lower confidence bound of the mean quality it promises.
     quality_low: float | None = None
+    #: For a quality target above confidence 0.5: the quality points taken off the
+    #: calibration rows' gap for the optimism of choosing on them (see ``calibrate_points``).
+    optimism: float = 0.0
 
     def knob_for(self, text: str) -> float:
         """The knob this request uses."""
@@ -418,6 +423,10 @@ def calibrate_points(
 _MIX_GRID = 50
 
 
+# (mean cost, mean quality, lower bound of the mean gap, knob index, knob_b index, mix share)
+_Candidate = tuple[float, float, float, int, int, float]
+
+
 def _calibrate_quality(
     q_true: np.ndarray,
     c_true: np.ndarray,
@@ -434,30 +443,66 @@ def _calibrate_quality(
 
     A mix is judged by its expected per-request outcome, so the choice does not favour a
     share whose hash split happened to be lucky on these rows; the quality and cost it
-    reports are then those of the exact split by request hash (with ``texts``)."""
+    reports are then those of the exact split by request hash (with ``texts``).
+
+    Above confidence 0.5 the bound also pays for the choice itself: the cheapest passing
+    candidate is the one whose calibration rows flattered it most, so the optimism of
+    choosing (:func:`_choice_optimism`, measured by choosing on part of the rows and
+    scoring on the rest) is taken off every candidate's gap first."""
     import numpy as np
 
-    from ._metrics import nondecreasing_hull
-
-    n = len(q_true)
-    rows = np.arange(n)
+    rows = np.arange(len(q_true))
     ref = tiers.index(target.of) if target.of else int(np.argmax(q_true.mean(axis=0)))
     floor = target.share * q_true[:, ref]
     qs = [q_true[rows, p] for p in picks]
     cs = [c_true[rows, p] for p in picks]
-    # (cost, quality, lower bound of the mean gap, index of knob, index of knob_b, mix)
-    cands: list[tuple[float, float, float, int, int, float]] = []
+    optimism = _choice_optimism(qs, cs, floor, target, mix, texts) if target.confidence > 0.5 else 0.0
+    best, ok = _best_candidate(qs, cs, floor + optimism, target, mix)
+    c, q, low, ia, ib, m = best
+    single = ia == ib or m <= 0.0
+    if not single and texts is not None:
+        use_b = np.array([request_hash(t) < m for t in texts], dtype=bool)
+        q = float(np.where(use_b, qs[ib], qs[ia]).mean())
+        c = float(np.where(use_b, cs[ib], cs[ia]).mean())
+    return OperatingPoint(
+        knob=knobs[ia],
+        knob_b=None if single else knobs[ib],
+        mix=0.0 if single else m,
+        mode=cast(Literal["utility", "threshold"], mode),
+        quality=q,
+        cost=c,
+        target=target.label(tiers[ref]),
+        met=ok,
+        quality_low=low + float(floor.mean()),
+        optimism=optimism,
+    )
+
+
+def _best_candidate(
+    qs: list[np.ndarray], cs: list[np.ndarray], floor: np.ndarray, target: QualityTarget, mix: bool
+) -> tuple[_Candidate, bool]:
+    """The cheapest candidate whose gap to ``floor`` has a lower bound of at least 0
+    (else the one with the highest bound), and whether any does."""
+    import numpy as np
+
+    from ._metrics import nondecreasing_hull
+
+    n = len(floor)
+    cands: list[_Candidate] = []
 
     def add(ia: int, ib: int, m: float, keep: bool = True) -> float:
         q, c = (1 - m) * qs[ia] + m * qs[ib], (1 - m) * cs[ia] + m * cs[ib]
         gap = q - floor
         sd = float(gap.std(ddof=1)) if n > 1 else 0.0
-        low = float(gap.mean()) - target.margin(sd, n)
+        # At run time a mix sends each request to one knob by its hash: the requests a
+        # promise is judged on carry that coin's noise as well as the rows' own spread.
+        split = m * (1 - m) * float(np.mean((qs[ia] - qs[ib]) ** 2)) if m > 0.0 else 0.0
+        low = float(gap.mean()) - target.margin(sd, n, math.sqrt(sd**2 + split))
         if keep:
             cands.append((float(c.mean()), float(q.mean()), low, ia, ib, m))
         return low
 
-    for i in range(len(knobs)):
+    for i in range(len(qs)):
         add(i, i, 0.0)
     if mix:
         first: dict[tuple[float, float], int] = {}
@@ -479,23 +524,44 @@ def _calibrate_quality(
                 lo = float(m)
     ok = [s for s in cands if s[2] >= -1e-12]
     best = min(ok, key=lambda s: (s[0], -s[1])) if ok else max(cands, key=lambda s: (s[2], -s[0]))
-    c, q, low, ia, ib, m = best
-    single = ia == ib or m <= 0.0
-    if not single and texts is not None:
-        use_b = np.array([request_hash(t) < m for t in texts], dtype=bool)
-        q = float(np.where(use_b, qs[ib], qs[ia]).mean())
-        c = float(np.where(use_b, cs[ib], cs[ia]).mean())
-    return OperatingPoint(
-        knob=knobs[ia],
-        knob_b=None if single else knobs[ib],
-        mix=0.0 if single else m,
-        mode=cast(Literal["utility", "threshold"], mode),
-        quality=q,
-        cost=c,
-        target=target.label(tiers[ref]),
-        met=bool(ok),
-        quality_low=low + float(floor.mean()),
-    )
+    return best, bool(ok)
+
+
+# Parts the calibration rows are split into to measure the optimism of the choice.
+_OPTIMISM_PARTS = 5
+
+
+def _choice_optimism(
+    qs: list[np.ndarray],
+    cs: list[np.ndarray],
+    floor: np.ndarray,
+    target: QualityTarget,
+    mix: bool,
+    texts: Sequence[str] | None,
+) -> float:
+    """How much the chosen candidate's mean gap flatters it, in quality points: per part
+    of the rows, the candidate chosen on the other parts, its mean gap there minus on the
+    part it did not see, averaged (floored at 0). Choosing on fewer rows flatters a little
+    more, so this errs on the safe side. 0 with too few rows to split."""
+    import numpy as np
+
+    from ._model import fold_of
+
+    n, k = len(floor), _OPTIMISM_PARTS
+    if n < 4 * k:
+        return 0.0
+    part = np.array([fold_of(t, k) for t in texts]) if texts is not None else np.arange(n) % k
+    seen = []
+    for j in range(k):
+        a, b = part != j, part == j
+        if int(a.sum()) < 2 or not b.any():
+            continue
+        (_, _, _, ia, ib, m), _ok = _best_candidate(
+            [x[a] for x in qs], [x[a] for x in cs], floor[a], target, mix
+        )
+        gap = (1 - m) * qs[ia] + m * qs[ib] - floor
+        seen.append(float(gap[a].mean() - gap[b].mean()))
+    return max(float(np.mean(seen)), 0.0) if seen else 0.0
 
 
 def _router_embedder(trained_with: str) -> Any:
