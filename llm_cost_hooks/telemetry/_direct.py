@@ -14,7 +14,7 @@ processors' ``on_end``. Anything else, or an SDK release outside
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from opentelemetry import trace
@@ -80,6 +80,7 @@ class DirectSpans:
     them and handed to its span processors. Made by :func:`direct_spans` only."""
 
     __slots__ = (
+        "_enabled",
         "_ids",
         "_info",
         "_max_attributes",
@@ -90,7 +91,9 @@ class DirectSpans:
         "_tracer",
     )
 
-    def __init__(self, tracer: Any, scope: Any, max_attributes: int | None) -> None:
+    def __init__(
+        self, tracer: Any, scope: Any, max_attributes: int | None, enabled: Callable[[], bool]
+    ) -> None:
         from opentelemetry.sdk.trace import ReadableSpan
 
         self._readable = ReadableSpan
@@ -102,6 +105,7 @@ class DirectSpans:
         self._info = tracer.instrumentation_info
         self._scope = scope
         self._max_attributes = max_attributes
+        self._enabled = enabled
 
     def sample(
         self, context: Any, name: str, kind: SpanKind
@@ -110,7 +114,7 @@ class DirectSpans:
         SDK would make a non-recording span (nothing of it would be kept). The same calls
         in the same order as ``Tracer.start_span``."""
         parent: SpanContext | None = trace.get_current_span(context).get_span_context()
-        if _sdk.tracer_enabled(self._tracer) is not True:
+        if not self._enabled():
             return None
         ids = self._ids
         if parent is None or not parent.is_valid:
@@ -182,6 +186,7 @@ def direct_spans(tracer: Any, scope: Any) -> DirectSpans | None:
         return None
     if not start_attributes_unread(tracer) or not all(_sdk.noop_on_ending(p) for p in processors):
         return None
-    if not _sdk.tracer_self_metrics_off(tracer) or _sdk.tracer_enabled(tracer) is None:
+    enabled = _sdk.tracer_enabled(tracer)
+    if enabled is None or not _sdk.tracer_self_metrics_off(tracer):
         return None
-    return DirectSpans(tracer, scope, limits.max_span_attributes)
+    return DirectSpans(tracer, scope, limits.max_span_attributes, enabled)

@@ -143,9 +143,10 @@ def span_limits(tracer: Any) -> Any | None:
     return limits if isinstance(limits, SpanLimits) else None
 
 
-def tracer_enabled(tracer: Any) -> bool | None:
-    """Shim for ``tracer._is_enabled()`` (the tracer configurator's verdict: a disabled
-    tracer makes only non-recording spans), or None if it cannot be asked."""
+def tracer_enabled(tracer: Any) -> Callable[[], bool] | None:
+    """Shim for ``tracer._is_enabled`` (the tracer configurator's verdict, which may change
+    while the tracer lives: a disabled tracer makes only non-recording spans): the method,
+    if it answers a bool, else None."""
     if not SHIMS_ON:
         return None
     method = getattr(tracer, "_is_enabled", None)
@@ -155,7 +156,7 @@ def tracer_enabled(tracer: Any) -> bool | None:
         enabled = method()
     except Exception:
         return None
-    return enabled if isinstance(enabled, bool) else None
+    return cast(Callable[[], bool], method) if isinstance(enabled, bool) else None
 
 
 def tracer_self_metrics_off(tracer: Any) -> bool:
