@@ -178,7 +178,7 @@ class _Metrics:
                 v["route"],
                 v["error_type"],
                 "text_completion" if isinstance(run.messages, str) else "chat",
-                status.value if isinstance(status, CacheStatus) else str(status),
+                status._value_ if type(status) is CacheStatus else str(status),  # no enum property
                 v["cost_usd"],
                 v["saved_usd"],
                 v["latency_ms"],

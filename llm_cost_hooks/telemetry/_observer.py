@@ -589,7 +589,8 @@ class OTelObserver(RunObserver):
             if b.reasoning:
                 attrs[sc.COST_REASONING_USD] = b.reasoning
         status = v["cache_status"]
-        attrs[sc.CACHE_STATUS] = status.value if isinstance(status, CacheStatus) else str(status)
+        # _value_: the member's value without the enum's property machinery (~1 us)
+        attrs[sc.CACHE_STATUS] = status._value_ if type(status) is CacheStatus else str(status)
         if v["saved_usd"]:
             attrs[sc.SAVED_USD] = v["saved_usd"]
         if v["tokens_estimated"]:
