@@ -186,3 +186,21 @@ def test_a_tracer_disabled_later_makes_no_span() -> None:
     direct.tracer._set_tracer_config(monkey)  # type: ignore[attr-defined]
     _call(tracker, "r2")
     assert len(out.get_finished_spans()) == 1
+
+
+def test_otlp_encodes_the_direct_span_as_the_sdk_span() -> None:
+    encoder = pytest.importorskip("opentelemetry.exporter.otlp.proto.common.trace_encoder")
+    direct, direct_out = _pipeline()
+    sdk, sdk_out = _pipeline(sdk_path=True)
+    for observer in (direct, sdk):
+        _call(CostTracker(ledger="memory://", observers=[observer]))
+    assert direct._direct is not None and sdk._direct is None
+
+    def encoded(out: InMemorySpanExporter) -> tuple[Any, ...]:
+        [rs] = encoder.encode_spans(out.get_finished_spans()).resource_spans
+        [ss] = rs.scope_spans
+        [span] = ss.spans
+        attrs = [(a.key, str(a.value)) for a in span.attributes if a.key != "llm_cost_hooks.task_id"]
+        return (rs.resource, ss.scope, span.name, span.kind, span.flags, attrs, span.dropped_attributes_count)
+
+    assert encoded(direct_out) == encoded(sdk_out)

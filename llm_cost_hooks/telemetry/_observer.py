@@ -625,7 +625,8 @@ class OTelObserver(RunObserver):
                 if type(gen).__name__.endswith("Chunk"):
                     streamed = True
         llm_output = getattr(outputs, "llm_output", None)
-        if llm_output is not None and isinstance(llm_output, Mapping):
+        # dict first: the Mapping check goes through the ABC machinery (~0.7 us)
+        if llm_output is not None and (type(llm_output) is dict or isinstance(llm_output, Mapping)):
             response_id = response_id or llm_output.get("id")
             response_model = response_model or llm_output.get("model_name") or llm_output.get("model")
         if response_id:
