@@ -16,6 +16,12 @@ reader does in production).
 Two ledgers: the default SQLite one (a background writer: the target rows) and
 ``memory://`` (no writer thread: everything on the caller's thread).
 
+Two anchors split the telemetry overhead: the same handler with a deferrable observer that
+does nothing (what telling any observer costs the tracker: the record object the writer
+then builds, the call's objects kept until then), and the SDK floor: one bare span
+(``start_span`` + ``end``, no attributes) through the same batch span processor and
+exporter, per span, whole-process CPU with the export in the window.
+
 Run: ``python -m bench telemetry`` (``--quick`` for a smoke run).
 """
 
@@ -43,6 +49,10 @@ def _measure(ledger_for: Any, model: Any, quick: bool) -> dict[str, Any]:
 
     from llm_cost_hooks.langchain import CostCallbackHandler
     from llm_cost_hooks.telemetry import OTelObserver
+    from llm_cost_hooks.tracking import RunObserver
+
+    class NoOpObserver(RunObserver):
+        deferrable = True
 
     prompt = "When will my card arrive?"
     meta = {"tenant_id": "acme", "feature": "qa", "route": "cheap"}
@@ -55,11 +65,13 @@ def _measure(ledger_for: Any, model: Any, quick: bool) -> dict[str, Any]:
     mp = MeterProvider(metric_readers=[reader])
     observer = OTelObserver(tracer_provider=tp, meter_provider=mp)
     traced = CostCallbackHandler(ledger=ledger_for("traced"), observers=[observer])
+    told = CostCallbackHandler(ledger=ledger_for("told"), observers=[NoOpObserver()])
 
     cfg_none = {"metadata": meta}
     cfg_usage = {"callbacks": [UsageMetadataCallbackHandler()], "metadata": meta}
     cfg_plain = {"callbacks": [plain], "metadata": meta}
     cfg_traced = {"callbacks": [traced], "metadata": meta}
+    cfg_told = {"callbacks": [told], "metadata": meta}
     collect_cpu: list[float] = []
     spans_seen = [0]
 
@@ -79,6 +91,7 @@ def _measure(ledger_for: Any, model: Any, quick: bool) -> dict[str, Any]:
             "bare": (lambda: model.invoke(prompt, config=cfg_none), None),
             "usage": (lambda: model.invoke(prompt, config=cfg_usage), None),
             "plain": (lambda: model.invoke(prompt, config=cfg_plain), plain.tracker.flush),
+            "told": (lambda: model.invoke(prompt, config=cfg_told), told.tracker.flush),
             "traced": (lambda: model.invoke(prompt, config=cfg_traced), drain_traced),
         },
         number=number,
@@ -97,15 +110,64 @@ def _measure(ledger_for: Any, model: Any, quick: bool) -> dict[str, Any]:
         "deferred": traced.tracker._defers_observers(),
     }
     plain.tracker.close()
+    told.tracker.close()
     traced.tracker.close()
     tp.shutdown()
     mp.shutdown()
     return out
 
 
+def _sdk_floor(quick: bool) -> tuple[float, int, int]:
+    """Process CPU per bare SDK span (start_span + end, no attributes) through the batch span
+    processor and in-memory exporter the observer rows use, export in the window: the
+    median of the rounds, the rounds and spans per round."""
+    from opentelemetry import context as otel_context
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+    from opentelemetry.trace import SpanKind
+
+    exporter = InMemorySpanExporter()
+    tp = TracerProvider()
+    tp.add_span_processor(BatchSpanProcessor(exporter, max_queue_size=4096, schedule_delay_millis=200))
+    tracer = tp.get_tracer("bench")
+
+    def one() -> None:
+        # What the observer's SDK path does at least: a parented span with both times.
+        start = time.time_ns()
+        span = tracer.start_span(
+            "chat gpt-4o-mini", context=otel_context.get_current(), kind=SpanKind.CLIENT, start_time=start
+        )
+        span.end(end_time=time.time_ns())
+
+    number, rounds = (200, 5) if quick else (1000, 9)
+    cpu = []
+    for r in range(rounds + 1):
+        p0 = time.process_time()
+        for _ in range(number):
+            one()
+        tp.force_flush()
+        if r:  # the first round warms up
+            cpu.append((time.process_time() - p0) / number)
+        exporter.clear()
+    tp.shutdown()
+    return sorted(cpu)[len(cpu) // 2], rounds, number
+
+
 def run(quick: bool) -> list[Row]:
     tmp = Path(tempfile.mkdtemp(prefix="bench-telemetry-"))
-    rows: list[Row] = []
+    floor, floor_rounds, floor_number = _sdk_floor(quick)
+    rows: list[Row] = [
+        Row(
+            "telemetry",
+            "SDK floor: one bare span (start_span + end) through the same batch processor (process CPU)",
+            floor * 1e6,
+            "us/span",
+            note=f"median of {floor_rounds} rounds x {floor_number} spans, export in the window; the "
+            "telemetry rows' model spans go through the SDK's own span only when a sampler or span "
+            "processor could watch an open span (else they are handed finished to the processor)",
+        )
+    ]
     try:
         for mlabel, model in (("cheap model", fixed_usage_model()), ("realistic model", realistic_model())):
             for label, ledger_for, target in (
@@ -159,7 +221,26 @@ def _rows(label: str, m: dict[str, Any], target: bool) -> list[Row]:
             )
         )
     collect_us = m["collect"] * 1e6
+    told_over = cost["told"].over(cost["plain"], "process") * 1e6
     rows += [
+        Row(
+            "telemetry",
+            f"{label}: a no-op deferrable observer, overhead (process CPU)",
+            told_over,
+            "us/call",
+            anchor_name="handler only (process CPU)",
+            anchor_value=cost["plain"].median("process") * 1e6,
+            note="the tracker's share of any observer: the record object built for observers, the "
+            "call's objects kept until the writer takes them",
+        ),
+        Row(
+            "telemetry",
+            f"{label}: telemetry overhead over the no-op observer (process CPU)",
+            cost["traced"].over(cost["told"], "process") * 1e6,
+            "us/call",
+            anchor_name="no-op observer (process CPU)",
+            anchor_value=cost["told"].median("process") * 1e6,
+        ),
         Row(
             "telemetry",
             f"{label}: telemetry overhead excl. metric collection (process CPU)",

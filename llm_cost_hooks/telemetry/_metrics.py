@@ -178,7 +178,7 @@ class _Metrics:
                 v["route"],
                 v["error_type"],
                 "text_completion" if isinstance(run.messages, str) else "chat",
-                status.value if isinstance(status, CacheStatus) else str(status),
+                status._value_ if type(status) is CacheStatus else str(status),  # no enum property
                 v["cost_usd"],
                 v["saved_usd"],
                 v["latency_ms"],
@@ -196,9 +196,9 @@ class _Metrics:
 
     # -- turning queued calls into measurements (collection / drainer thread) -----------------
     def _attrs_for(self, key: tuple[Any, ...]) -> tuple[Any, ...]:
-        """(base, input-token, output-token attribute sets, and the keys of the first two)
-        of ``key`` = (model, provider, tenant, feature, route, error type, operation),
-        built once per combination."""
+        """(base, input-token, output-token attribute sets, the keys of the first two, and
+        the dollar sets per cache status) of ``key`` = (model, provider, tenant, feature,
+        route, error type, operation), built once per combination."""
         cached = self._attr_cache.get(key)
         if cached is not None:
             return cached
@@ -221,7 +221,9 @@ class _Metrics:
             out_attrs = {**attrs, sc.TOKEN_TYPE: "output"}
         else:
             in_attrs = out_attrs = {**attrs, sc.TOKEN_MODALITY: "unknown"}
-        sets = (attrs, in_attrs, out_attrs, tuple(attrs.items()), tuple(in_attrs.items()))
+        # The last: cache status -> the dollar counters' attribute set (base + status) and key.
+        by_status: dict[str, tuple[dict[str, Any], tuple[Any, ...]]] = {}
+        sets = (attrs, in_attrs, out_attrs, tuple(attrs.items()), tuple(in_attrs.items()), by_status)
         # Combinations with an overflowed value are not cached (their key is unbounded);
         # the others are bounded by the limiter, the cap is a second guard.
         if OVERFLOW_VALUE not in attrs.values() and len(self._attr_cache) < 10_000:
@@ -246,11 +248,15 @@ class _Metrics:
             slot[1] += value
 
     def _measure(self, call: _Call, samples: _Samples) -> None:
-        attrs, in_attrs, out_attrs, key, in_key = self._attrs_for(call[:7])
+        attrs, in_attrs, out_attrs, key, in_key, by_status = self._attrs_for(call[:7])
         status, cost, saved, latency_ms, success = call[7:12]
         money, money_key = attrs, key
         if status != "miss":
-            money, money_key = {**attrs, sc.CACHE_STATUS: status}, None
+            hit = by_status.get(status)
+            if hit is None:
+                money = {**attrs, sc.CACHE_STATUS: status}
+                hit = by_status[status] = (money, tuple(money.items()))
+            money, money_key = hit
         model_called = status in _MODEL_CALLED
         input_tokens, output_tokens = call[12], call[13]
         with self._lock:

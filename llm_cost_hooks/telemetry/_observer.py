@@ -24,6 +24,7 @@ from ..tracking import RunInfo, RunKind, RunObserver, TaskState
 from . import _sdk
 from . import _semconv as sc
 from ._content import input_messages, output_messages, to_json
+from ._direct import DirectSpans, direct_spans, start_attributes_unread
 from ._limits import AttributeLimiter
 from ._metrics import _Metrics
 from ._stats import TelemetryStats, stats_for
@@ -64,42 +65,6 @@ def _add_clean_attributes(span: Any, *parts: dict[str, Any]) -> None:
     with lock:  # a span processor may already hold the span (on_start)
         for attrs in parts:
             data.update(attrs)  # sequences are built as tuples, as the SDK stores them
-
-
-def _attribute_blind_samplers() -> tuple[type, ...]:
-    """The SDK samplers that decide without reading attributes (public classes)."""
-    try:
-        from opentelemetry.sdk.trace.sampling import ParentBased, StaticSampler, TraceIdRatioBased
-    except Exception:
-        return ()
-    return (StaticSampler, TraceIdRatioBased, ParentBased)
-
-
-_BLIND_SAMPLERS = _attribute_blind_samplers()
-_NOOP_ON_START = _sdk.noop_on_start_methods()
-
-
-def _sampler_is_attribute_blind(sampler: Any) -> bool:
-    if type(sampler) not in _BLIND_SAMPLERS:
-        return False
-    if isinstance(sampler, _BLIND_SAMPLERS[-1]):  # ParentBased: so must every delegate be
-        delegates = _sdk.parent_based_delegates(sampler)
-        return delegates is not None and all(_sampler_is_attribute_blind(d) for d in delegates)
-    return True
-
-
-def _start_attributes_unread(tracer: Any) -> bool:
-    """Whether nothing reads a span's attributes before it ends: an SDK tracer whose
-    sampler ignores attributes and whose span processors do nothing on start. Then a
-    model span can start bare and get every attribute at once, unchecked (see
-    ``_add_clean_attributes``): the SDK's check of the start attributes is a third of
-    the span's cost. False whenever a shim cannot tell."""
-    processors = _sdk.span_processors(tracer)
-    if processors is None:  # a proxy, another SDK, or the shims are off
-        return False
-    return _sampler_is_attribute_blind(getattr(tracer, "sampler", None)) and all(
-        type(p).on_start in _NOOP_ON_START for p in processors
-    )
 
 
 def _version() -> str:
@@ -223,9 +188,11 @@ class OTelObserver(RunObserver):
         self._spans: dict[str, Any] = {}
         self._pending: dict[str, RunInfo] = {}
         self._static_attrs: dict[Any, tuple[Any, str, dict[str, Any]]] = {}
-        # (sampler, processors) the last start-attributes verdict was for, and the verdict
+        # (sampler, processors) the last start-attributes verdict was for, the verdict, and
+        # the direct span route for the tracer (None: the SDK's start_span / end)
         self._blind_key: tuple[Any, Any] | None = None
         self._blind = False
+        self._direct: DirectSpans | None = None
         self._metrics: _Metrics | None = None
         # An explicit no-op provider: no measurement would be kept, so none is queued.
         if metrics and not isinstance(meter_provider, otel_metrics.NoOpMeterProvider):
@@ -380,14 +347,22 @@ class OTelObserver(RunObserver):
         self._spans[run.run_id] = span
 
     def _start_blind(self) -> bool:
-        """:func:`_start_attributes_unread` for the current tracer, re-checked only when its
-        sampler or span processors change (adding a processor makes a new tuple)."""
+        """:func:`._direct.start_attributes_unread` for the current tracer, re-checked only
+        when its sampler or span processors change (adding a processor makes a new tuple);
+        the direct span route is re-checked with it."""
         tracer = self.tracer
         key = (getattr(tracer, "sampler", None), _sdk.span_processors(tracer))
         if self._blind_key is None or key[0] is not self._blind_key[0] or key[1] is not self._blind_key[1]:
-            self._blind = _start_attributes_unread(tracer)
+            self._blind = start_attributes_unread(tracer)
+            self._direct = direct_spans(tracer, self._scope()) if self._blind else None
             self._blind_key = key
         return self._blind
+
+    def _scope(self) -> Any:
+        """The instrumentation scope the provider made the tracer with (get_tracer above)."""
+        from opentelemetry.sdk.util.instrumentation import InstrumentationScope
+
+        return InstrumentationScope(_SCOPE, _version(), None, None)
 
     def _llm_start_attrs(self, run: RunInfo, attrs: dict[str, Any]) -> str:
         """Fill the attributes known at the start of a model call; return the span name."""
@@ -472,6 +447,8 @@ class OTelObserver(RunObserver):
     ) -> None:
         static: dict[str, Any] | None = None
         built_here = span is None
+        if record is not None and self._metrics is not None:
+            self._metrics.record(run, record)
         if span is None:
             if run.kind is not RunKind.LLM:
                 return
@@ -479,9 +456,13 @@ class OTelObserver(RunObserver):
             self._pending.pop(run.run_id, None)
             if pending is None:
                 return
-            # The usual case: the model span is created here, when every attribute is known.
+            # The usual case: the model span is made here, when every attribute is known.
             name, static = self._llm_static_attrs(run)
             if self._start_blind():
+                direct = self._direct
+                if direct is not None and error is None:
+                    self._end_direct(direct, name, static, pending, run, record, task, outputs)
+                    return
                 span = self.tracer.start_span(
                     name, context=pending[0], kind=SpanKind.CLIENT, start_time=pending[1]
                 )
@@ -492,8 +473,6 @@ class OTelObserver(RunObserver):
                     name, context=pending[0], kind=SpanKind.CLIENT, attributes=static, start_time=pending[1]
                 )
                 static = None
-        if record is not None and self._metrics is not None:
-            self._metrics.record(run, record)
         if not span.is_recording():
             return  # not sampled: nothing would be kept of its attributes, events or status
         attrs: dict[str, Any] = {}
@@ -501,6 +480,67 @@ class OTelObserver(RunObserver):
             attrs[sc.TASK_ID] = run.task_id
             if run.attempt != 1:
                 attrs[sc.ATTEMPT] = run.attempt
+        self._call_attrs(run, record, error, task, outputs, attrs)
+        if static is not None:  # values this module built: straight into the span where allowed
+            _add_clean_attributes(span, static, attrs)
+        elif built_here:
+            _add_clean_attributes(span, attrs)
+        elif attrs:
+            span.set_attributes(attrs)
+        end_time = _end_time(run)
+        if error is not None:
+            etype = attrs[sc.ERROR_TYPE]
+            if self.capture_content:
+                # The message and stack may quote the prompt: only with the content opt-in.
+                span.record_exception(error, timestamp=end_time)
+                span.set_status(Status(StatusCode.ERROR, f"{etype}: {error}"))
+            else:
+                span.add_event("exception", {"exception.type": etype}, timestamp=end_time)
+                span.set_status(Status(StatusCode.ERROR, etype))
+        span.end(end_time=end_time)
+
+    def _end_direct(
+        self,
+        direct: DirectSpans,
+        name: str,
+        static: dict[str, Any],
+        pending: tuple[Any, int],
+        run: RunInfo,
+        record: CostRecord | None,
+        task: TaskState | None,
+        outputs: Any,
+    ) -> None:
+        """A successful model call's span, made finished (see :mod:`._direct`): the same
+        attributes, in the same order, as the SDK path above."""
+        sampled = direct.sample(pending[0], name, SpanKind.CLIENT)
+        if sampled is None:
+            return  # not recorded: nothing would be kept of its attributes
+        attrs = static.copy()
+        attrs[sc.TASK_ID] = run.task_id
+        if run.attempt != 1:
+            attrs[sc.ATTEMPT] = run.attempt
+        self._call_attrs(run, record, None, task, outputs, attrs)
+        end_time = _end_time(run)
+        direct.end(
+            sampled,
+            name,
+            SpanKind.CLIENT,
+            attrs,
+            pending[1],
+            time.time_ns() if end_time is None else end_time,
+        )
+
+    def _call_attrs(
+        self,
+        run: RunInfo,
+        record: CostRecord | None,
+        error: BaseException | None,
+        task: TaskState | None,
+        outputs: Any,
+        attrs: dict[str, Any],
+    ) -> None:
+        """The attributes only known when the run ends: the record's, the response's, the
+        task's totals, the error's type."""
         if record is not None:
             self._record_attrs(record, attrs)
             finish = self._response_attrs(outputs, attrs) if outputs is not None else []
@@ -519,23 +559,6 @@ class OTelObserver(RunObserver):
                 attrs[sc.TASK_OUTPUT_TOKENS] = task.output_tokens
         if error is not None:
             attrs[sc.ERROR_TYPE] = type(error).__qualname__
-        if static is not None:  # values this module built: straight into the span where allowed
-            _add_clean_attributes(span, static, attrs)
-        elif built_here:
-            _add_clean_attributes(span, attrs)
-        elif attrs:
-            span.set_attributes(attrs)
-        end_time = _end_time(run)
-        if error is not None:
-            etype = attrs[sc.ERROR_TYPE]
-            if self.capture_content:
-                # The message and stack may quote the prompt: only with the content opt-in.
-                span.record_exception(error, timestamp=end_time)
-                span.set_status(Status(StatusCode.ERROR, f"{etype}: {error}"))
-            else:
-                span.add_event("exception", {"exception.type": etype}, timestamp=end_time)
-                span.set_status(Status(StatusCode.ERROR, etype))
-        span.end(end_time=end_time)
 
     def _record_attrs(self, r: CostRecord, attrs: dict[str, Any]) -> None:
         # Read the record's fields once (a pydantic attribute read is a dict lookup
@@ -566,7 +589,8 @@ class OTelObserver(RunObserver):
             if b.reasoning:
                 attrs[sc.COST_REASONING_USD] = b.reasoning
         status = v["cache_status"]
-        attrs[sc.CACHE_STATUS] = status.value if isinstance(status, CacheStatus) else str(status)
+        # _value_: the member's value without the enum's property machinery (~1 us)
+        attrs[sc.CACHE_STATUS] = status._value_ if type(status) is CacheStatus else str(status)
         if v["saved_usd"]:
             attrs[sc.SAVED_USD] = v["saved_usd"]
         if v["tokens_estimated"]:
@@ -601,7 +625,8 @@ class OTelObserver(RunObserver):
                 if type(gen).__name__.endswith("Chunk"):
                     streamed = True
         llm_output = getattr(outputs, "llm_output", None)
-        if llm_output is not None and isinstance(llm_output, Mapping):
+        # dict first: the Mapping check goes through the ABC machinery (~0.7 us)
+        if llm_output is not None and (type(llm_output) is dict or isinstance(llm_output, Mapping)):
             response_id = response_id or llm_output.get("id")
             response_model = response_model or llm_output.get("model_name") or llm_output.get("model")
         if response_id:

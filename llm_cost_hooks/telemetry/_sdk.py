@@ -5,9 +5,13 @@ installed ``opentelemetry-sdk`` is in :data:`TESTED_RANGE` and the field has the
 the shim expects. Why use them at all: the public ``Span.set_attributes`` re-checks every
 value the observer built itself (a model span carries about 27), which is most of the
 span's CPU, and the public ``Histogram.record`` cleans and hashes the attributes of every
-sample (~20 us each, three per model call); measured in ``bench/results/``. The range is raised after the test suite
-passed on a newer SDK release (``tests/test_telemetry_sdk_shims.py`` checks each shim on
-the installed one and forces the public path).
+sample (~20 us each, three per model call); and the SDK's mutable span, built and then
+copied for its processors, is three quarters of a span's CPU when a finished span can be
+handed to them instead (``_direct.py``: the span limits, the tracer's enabled state and
+self-metrics, and the processors' ending hook tell when it can); measured in
+``bench/results/``. The ranges are raised after the test suite passed on a newer SDK
+release (``tests/test_telemetry_sdk_shims.py`` and ``tests/test_telemetry_direct_spans.py``
+check each shim on the installed one and force the public path).
 """
 
 from __future__ import annotations
@@ -20,13 +24,19 @@ from functools import lru_cache
 from typing import Any, cast
 
 __all__ = [
+    "DIRECT_SPANS_RANGE",
     "SHIMS_ON",
     "TESTED_RANGE",
     "attribute_map",
+    "direct_spans_allowed",
     "histogram_merge",
     "installed_sdk_version",
+    "noop_on_ending",
     "parent_based_delegates",
+    "span_limits",
     "span_processors",
+    "tracer_enabled",
+    "tracer_self_metrics_off",
     "version_in_range",
 ]
 
@@ -82,6 +92,17 @@ _BOUNDED: type | None = _bounded_attributes_type()
 #: Whether the shims may be used at all (tests set it false to force the public path).
 SHIMS_ON: bool = version_in_range(installed_sdk_version())
 
+#: ``opentelemetry-sdk`` releases whose ``Tracer.start_span`` / ``Span.end`` the direct
+#: model-span path (``telemetry/_direct.py``) reproduces: ``[low, high)``, raised only after
+#: ``tests/test_telemetry_direct_spans.py`` passed on the newer release.
+DIRECT_SPANS_RANGE: tuple[tuple[int, int], tuple[int, int]] = ((1, 45), (1, 46))
+_DIRECT_SPANS_VERSION_OK: bool = version_in_range(installed_sdk_version(), DIRECT_SPANS_RANGE)
+
+
+def direct_spans_allowed() -> bool:
+    """Whether the installed SDK is one the direct model-span path was checked against."""
+    return SHIMS_ON and _DIRECT_SPANS_VERSION_OK
+
 
 def attribute_map(span: Any, room: int) -> tuple[dict[str, Any], Any] | None:
     """Shim for ``span._attributes._dict`` / ``._lock``: the span's attribute map and its
@@ -111,6 +132,63 @@ def span_processors(tracer: Any) -> tuple[Any, ...] | None:
         return None
     processors = getattr(getattr(tracer, "span_processor", None), "_span_processors", None)
     return processors if isinstance(processors, tuple) else None
+
+
+def span_limits(tracer: Any) -> Any | None:
+    """Shim for ``tracer._span_limits``: the ``SpanLimits`` its spans are built with, or
+    None if they cannot be read."""
+    if not SHIMS_ON:
+        return None
+    try:
+        from opentelemetry.sdk.trace import SpanLimits
+    except Exception:
+        return None
+    limits = getattr(tracer, "_span_limits", None)
+    return limits if isinstance(limits, SpanLimits) else None
+
+
+def tracer_enabled(tracer: Any) -> Callable[[], bool] | None:
+    """Shim for ``tracer._is_enabled`` (the tracer configurator's verdict, which may change
+    while the tracer lives: a disabled tracer makes only non-recording spans): the method,
+    if it answers a bool, else None."""
+    if not SHIMS_ON:
+        return None
+    method = getattr(tracer, "_is_enabled", None)
+    if not callable(method):
+        return None
+    try:
+        enabled = method()
+    except Exception:
+        return None
+    return cast(Callable[[], bool], method) if isinstance(enabled, bool) else None
+
+
+def tracer_self_metrics_off(tracer: Any) -> bool:
+    """Shim for ``tracer._tracer_metrics``: True only when the SDK's own span metrics
+    (``otel.sdk.span.*``, opt-in) are the no-op kind, so a span made without the tracer
+    misses no count."""
+    if not SHIMS_ON:
+        return False
+    try:
+        from opentelemetry.sdk.trace._tracer_metrics import NoOpTracerMetrics
+    except Exception:
+        return False
+    return type(getattr(tracer, "_tracer_metrics", None)) is NoOpTracerMetrics
+
+
+def noop_on_ending(processor: Any) -> bool:
+    """Shim for ``SpanProcessor._on_ending`` (a hook the SDK calls with the open span as it
+    ends): True when ``processor``'s is one of the SDK's that do nothing."""
+    if not SHIMS_ON:
+        return False
+    try:
+        from opentelemetry.sdk.trace import SpanProcessor
+        from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor
+    except Exception:
+        return False
+    noops = [getattr(c, "_on_ending", None) for c in (SpanProcessor, BatchSpanProcessor, SimpleSpanProcessor)]
+    hook = getattr(type(processor), "_on_ending", None)
+    return hook is not None and hook in noops
 
 
 def parent_based_delegates(sampler: Any) -> tuple[Any, ...] | None:

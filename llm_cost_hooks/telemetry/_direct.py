@@ -1,0 +1,192 @@
+"""Finished model spans handed straight to the SDK's span processors.
+
+A model call's span is made when the call has ended, with every attribute and both times
+known. Through ``Tracer.start_span`` and ``Span.end`` the SDK would build a mutable span
+(a lock, bounded attribute, event and link containers), then copy it into the read-only
+``ReadableSpan`` that its span processors receive: about three quarters of a model span's
+CPU. When nothing can watch the span while it is open (a sampler that ignores attributes,
+span processors whose start and ending hooks do nothing, the SDK's own span metrics off,
+no attribute value length limit), :class:`DirectSpans` makes that ``ReadableSpan`` itself,
+with the SDK's sampling decision, ids, trace flags, resource and scope, and gives it to the
+processors' ``on_end``. Anything else, or an SDK release outside
+:data:`._sdk.DIRECT_SPANS_RANGE`, takes the SDK's own path.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from opentelemetry import trace
+from opentelemetry.attributes import BoundedAttributes
+from opentelemetry.trace import SpanContext, SpanKind, TraceFlags
+
+from . import _sdk
+
+__all__ = ["DirectSpans", "direct_spans", "start_attributes_unread"]
+
+
+def _attribute_blind_samplers() -> tuple[type, ...]:
+    """The SDK samplers that decide without reading attributes (public classes)."""
+    try:
+        from opentelemetry.sdk.trace.sampling import ParentBased, StaticSampler, TraceIdRatioBased
+    except Exception:
+        return ()
+    return (StaticSampler, TraceIdRatioBased, ParentBased)
+
+
+_BLIND_SAMPLERS = _attribute_blind_samplers()
+_NOOP_ON_START = _sdk.noop_on_start_methods()
+
+
+def _sampler_is_attribute_blind(sampler: Any) -> bool:
+    if type(sampler) not in _BLIND_SAMPLERS:
+        return False
+    if isinstance(sampler, _BLIND_SAMPLERS[-1]):  # ParentBased: so must every delegate be
+        delegates = _sdk.parent_based_delegates(sampler)
+        return delegates is not None and all(_sampler_is_attribute_blind(d) for d in delegates)
+    return True
+
+
+def start_attributes_unread(tracer: Any) -> bool:
+    """Whether nothing reads a span's attributes before it ends: an SDK tracer whose
+    sampler ignores attributes and whose span processors do nothing on start. Then a
+    model span can start bare and get every attribute at once, unchecked: the SDK's check
+    of the start attributes is a third of the span's cost. False whenever a shim cannot
+    tell."""
+    processors = _sdk.span_processors(tracer)
+    if processors is None:  # a proxy, another SDK, or the shims are off
+        return False
+    return _sampler_is_attribute_blind(getattr(tracer, "sampler", None)) and all(
+        type(p).on_start in _NOOP_ON_START for p in processors
+    )
+
+
+def _sdk_tracer_type() -> type | None:
+    try:
+        from opentelemetry.sdk.trace import Tracer
+    except Exception:
+        return None
+    return Tracer
+
+
+_SDK_TRACER = _sdk_tracer_type()
+_SAMPLED = TraceFlags.SAMPLED
+_RANDOM_TRACE_ID: int = getattr(TraceFlags, "RANDOM_TRACE_ID", 0)
+
+
+class DirectSpans:
+    """One SDK tracer's finished spans, built as its ``start_span`` + ``end`` would build
+    them and handed to its span processors. Made by :func:`direct_spans` only."""
+
+    __slots__ = (
+        "_enabled",
+        "_ids",
+        "_info",
+        "_max_attributes",
+        "_processor",
+        "_readable",
+        "_sampler",
+        "_scope",
+        "_tracer",
+    )
+
+    def __init__(
+        self, tracer: Any, scope: Any, max_attributes: int | None, enabled: Callable[[], bool]
+    ) -> None:
+        from opentelemetry.sdk.trace import ReadableSpan
+
+        self._readable = ReadableSpan
+        self._tracer = tracer
+        # Public attributes of the SDK's Tracer, fixed when the provider made it.
+        self._processor = tracer.span_processor
+        self._sampler = tracer.sampler
+        self._ids = tracer.id_generator
+        self._info = tracer.instrumentation_info
+        self._scope = scope
+        self._max_attributes = max_attributes
+        self._enabled = enabled
+
+    def sample(
+        self, context: Any, name: str, kind: SpanKind
+    ) -> tuple[SpanContext, SpanContext | None, Mapping[str, Any]] | None:
+        """The span's context, its parent's and the sampler's attributes, or None when the
+        SDK would make a non-recording span (nothing of it would be kept). The same calls
+        in the same order as ``Tracer.start_span``."""
+        parent: SpanContext | None = trace.get_current_span(context).get_span_context()
+        if not self._enabled():
+            return None
+        ids = self._ids
+        if parent is None or not parent.is_valid:
+            parent = None
+            trace_id = ids.generate_trace_id()
+        else:
+            trace_id = parent.trace_id
+        result = self._sampler.should_sample(context, trace_id, name, kind, None, ())
+        decision = result.decision
+        if not decision.is_recording():
+            return None
+        flags = _SAMPLED if decision.is_sampled() else 0
+        if _RANDOM_TRACE_ID and (
+            ids.is_trace_id_random() if parent is None else parent.trace_flags.random_trace_id
+        ):
+            flags |= _RANDOM_TRACE_ID
+        span_context = SpanContext(
+            trace_id,
+            ids.generate_span_id(),
+            is_remote=False,
+            trace_flags=TraceFlags(flags),
+            trace_state=result.trace_state,
+        )
+        return span_context, parent, result.attributes
+
+    def end(
+        self,
+        sampled: tuple[SpanContext, SpanContext | None, Mapping[str, Any]],
+        name: str,
+        kind: SpanKind,
+        attributes: dict[str, Any],
+        start_time: int,
+        end_time: int,
+    ) -> None:
+        """Hand the finished span to the span processors. ``attributes`` are values this
+        package built (str, bool, int, float, tuples of str), kept as they are unless the
+        span's attribute count limit or the sampler's own attributes call for the SDK's
+        bounded (and checking) container."""
+        span_context, parent, extra = sampled
+        attrs: Any = attributes
+        limit = self._max_attributes
+        if extra or (limit is not None and len(attributes) > limit):
+            attrs = BoundedAttributes(limit, {**extra, **attributes}, immutable=True, max_value_len=None)
+        self._processor.on_end(
+            self._readable(
+                name=name,
+                context=span_context,
+                parent=parent,
+                resource=self._tracer.resource,
+                attributes=attrs,
+                kind=kind,
+                instrumentation_info=self._info,
+                start_time=start_time,
+                end_time=end_time,
+                instrumentation_scope=self._scope,
+            )
+        )
+
+
+def direct_spans(tracer: Any, scope: Any) -> DirectSpans | None:
+    """A :class:`DirectSpans` for ``tracer`` when nothing can tell its spans from the SDK's
+    (see the module's docstring), else None. ``scope`` is the ``InstrumentationScope`` the
+    provider made the tracer with."""
+    if not _sdk.direct_spans_allowed() or _SDK_TRACER is None or type(tracer) is not _SDK_TRACER:
+        return None
+    processors = _sdk.span_processors(tracer)
+    limits = _sdk.span_limits(tracer)
+    if processors is None or limits is None or limits.max_span_attribute_length is not None:
+        return None
+    if not start_attributes_unread(tracer) or not all(_sdk.noop_on_ending(p) for p in processors):
+        return None
+    enabled = _sdk.tracer_enabled(tracer)
+    if enabled is None or not _sdk.tracer_self_metrics_off(tracer):
+        return None
+    return DirectSpans(tracer, scope, limits.max_span_attributes, enabled)
