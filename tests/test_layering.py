@@ -84,6 +84,8 @@ ADAPTER_API = frozenset(
         f"{PACKAGE}.tokens._reply",
         # provider usage in OpenAI's shape, under both adapters' own usage readers
         f"{PACKAGE}.tracking._usage",
+        # the call markers, call parameters and run tags the LangChain handler reads
+        f"{PACKAGE}.tracking._calls",
         # OpenAI-shaped requests and responses, for the adapter that sees calls as such dicts
         f"{PACKAGE}.budget._requests",
         f"{PACKAGE}.cache._openai",

@@ -39,8 +39,8 @@ from ..cache._canonical import (
     store_answer,
     stored_usage,
 )
+from ..tracking._usage import usage_of_message
 from ._callback import CACHE_MARKER_KEY, VERIFIED_MARKER_KEY
-from ._usage import usage_of_message
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
