@@ -318,6 +318,20 @@ class CostCallbackHandler(TrackerAdapterMixin, BaseCallbackHandler):
 _installed: list[tuple[contextvars.ContextVar[Any], CostCallbackHandler]] = []
 
 
+def hook_handler(
+    name: str, handler: BaseCallbackHandler, *, inheritable: bool
+) -> contextvars.ContextVar[Any]:
+    """Add ``handler`` to every callback manager LangChain builds from now on, in every
+    thread and task (its configure hook: the mechanism its own tracers use)."""
+    from langchain_core.tracers.context import register_configure_hook
+
+    # A default value (not .set()) so contexts created before or after, in any thread,
+    # see the handler.
+    var: contextvars.ContextVar[Any] = contextvars.ContextVar(name, default=handler)
+    register_configure_hook(var, inheritable)
+    return var
+
+
 def install(handler: CostCallbackHandler | None = None, /, **kwargs: Any) -> CostCallbackHandler:
     """Measure every chain and model in the process, without touching call sites.
 
@@ -329,15 +343,8 @@ def install(handler: CostCallbackHandler | None = None, /, **kwargs: Any) -> Cos
     >>> handler = lch.install(ledger="memory://")
     >>> lch.uninstall(handler)
     """
-    from langchain_core.tracers.context import register_configure_hook
-
     handler = handler or CostCallbackHandler(**kwargs)
-    # A default value (not .set()) so contexts created before or after, in any thread,
-    # see the handler.
-    var: contextvars.ContextVar[Any] = contextvars.ContextVar(
-        f"llm_cost_hooks_handler_{id(handler)}", default=handler
-    )
-    register_configure_hook(var, True)
+    var = hook_handler(f"llm_cost_hooks_handler_{id(handler)}", handler, inheritable=True)
     _installed.append((var, handler))
     return handler
 
