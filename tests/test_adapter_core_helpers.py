@@ -1,11 +1,12 @@
 """The framework-free pieces the LangChain adapter drives: the test models' reply script
 and usage shape, breakpoint options, the single-flight step and downgrade choice of the
-guarded call, and the tier run configs."""
+guarded call, the tier run configs, and what the cost handler reads of a call."""
 
 from __future__ import annotations
 
 import asyncio
 import threading
+from types import SimpleNamespace
 
 import pytest
 
@@ -16,6 +17,15 @@ from llm_cost_hooks.dedup import SingleFlight
 from llm_cost_hooks.prompt_cache._placement import BreakpointOptions, message_view
 from llm_cost_hooks.routing._tiers import shadow_run, tier_run
 from llm_cost_hooks.tokens._reply import ReplyScript, usage_metadata
+from llm_cost_hooks.tracking import RunKind
+from llm_cost_hooks.tracking._calls import annotate_run, call_model, run_kind
+from llm_cost_hooks.tracking._usage import (
+    model_name_of,
+    replayed_by_cache,
+    usage_from_llm_output,
+    usage_from_metadata,
+    usage_of_message,
+)
 
 POLICY = "Refunds need a receipt and are reviewed within two working days. " * 150
 
@@ -146,3 +156,109 @@ def test_prompt_cache_step_reads_its_options_and_checks_them() -> None:
         _ = step.no_such_option
     with pytest.raises(ConfigurationError, match="PromptCacheBreakpoints needs model="):
         PromptCacheBreakpoints(model="")
+
+
+# --- what the cost handler reads of a call (tracking._calls, tracking._usage) ----------------
+
+
+def test_call_model_prefers_metadata_then_invocation_params_then_defaults() -> None:
+    inv = {"model": "gpt-4o", "_type": "openai-chat", "temperature": None, "top_p": 0.9, "stream": True}
+    model, provider, params = call_model({"name": "ChatOpenAI"}, {}, {"invocation_params": inv}, None)
+    assert (model, provider, params) == (
+        "gpt-4o",
+        "openai-chat",
+        {"top_p": 0.9},
+    )  # None and non-request keys dropped
+    meta = {
+        "ls_model_name": "claude-haiku-4-5",
+        "ls_provider": "anthropic",
+        "ls_temperature": 0.1,
+        "ls_max_tokens": 64,
+    }
+    assert call_model(None, meta, {"invocation_params": {"max_tokens": 32}}, None) == (
+        "claude-haiku-4-5",
+        "anthropic",
+        {"max_tokens": 32, "temperature": 0.1},  # the call's own max_tokens wins over ls_max_tokens
+    )
+    assert call_model({"name": "Mine"}, {}, {}, "fallback-model")[0] == "fallback-model"
+    assert call_model({"name": "Mine"}, {}, {}, None)[0] == "Mine"
+    assert call_model(None, {}, {}, None)[0] == "unknown"
+
+
+def test_run_kind_names_a_run_and_finds_agents() -> None:
+    assert run_kind(RunKind.CHAIN, {"name": "AgentExecutor"}, {}) == (RunKind.AGENT, "AgentExecutor")
+    assert run_kind(RunKind.TOOL, {"name": "agent_lookup"}, {}) == (RunKind.TOOL, "agent_lookup")
+    assert run_kind(RunKind.CHAIN, None, {"name": "summarise"}) == (RunKind.CHAIN, "summarise")
+    assert run_kind(RunKind.RETRIEVER, None, {}) == (RunKind.RETRIEVER, RunKind.RETRIEVER.value)
+
+
+def test_annotate_run_tags_each_tracker_once() -> None:
+    class Tracker:
+        def __init__(self) -> None:
+            self.seen: list[tuple[str, dict[str, str]]] = []
+
+        def annotate(self, run_id: str, tags: dict[str, str]) -> bool:
+            self.seen.append((run_id, tags))
+            return True
+
+    class Handler:
+        def __init__(self, tracker: Tracker | None) -> None:
+            self.tracker = tracker
+
+    shared, other = Tracker(), Tracker()
+
+    manager = SimpleNamespace(
+        run_id="run-1",
+        handlers=[Handler(shared), Handler(None)],
+        inheritable_handlers=[Handler(shared), Handler(other)],
+    )
+
+    assert annotate_run(manager, {"budget.trimmed": "history"}) == 2
+    assert shared.seen == [("run-1", {"budget.trimmed": "history"})] and len(other.seen) == 1
+    assert annotate_run(manager, {"a": "b"}, run_id="parent") == 2 and shared.seen[-1][0] == "parent"
+    assert annotate_run(manager, {}) == 0 and annotate_run(None, {"a": "b"}) == 0
+
+
+def test_message_usage_readers() -> None:
+    um = {
+        "input_tokens": 120,
+        "output_tokens": 40,
+        "input_token_details": {"cache_read": 100, "cache_creation": 10},
+        "output_token_details": {"reasoning": 25},
+    }
+    usage = usage_from_metadata(um)
+    assert (usage.input_tokens, usage.output_tokens) == (120, 40)
+    assert (usage.cache_read_tokens, usage.cache_write_tokens, usage.reasoning_tokens) == (100, 10, 25)
+
+    class Message:
+        usage_metadata: dict[str, int] | None = None
+
+    assert usage_of_message(Message()) is None
+    message = Message()
+    message.usage_metadata = {"input_tokens": 3, "output_tokens": 1}
+    assert usage_of_message(message) == TokenUsage.from_reported(input_tokens=3, output_tokens=1)
+    assert replayed_by_cache({**um, "total_cost": 0}) and not replayed_by_cache(um)
+    assert not replayed_by_cache({**um, "total_cost": 0.002}) and not replayed_by_cache(None)
+    out = usage_from_llm_output({"token_usage": {"prompt_tokens": 7, "completion_tokens": 2}})
+    assert out is not None and (out.input_tokens, out.output_tokens) == (7, 2)
+    assert usage_from_llm_output({"model_name": "gpt-4o"}) is None
+    assert usage_from_llm_output({"usage": {"other": 1}}) == TokenUsage()  # reported, unreadable
+
+
+def test_model_name_of_reads_langsmith_params_then_attributes() -> None:
+    class Reported:
+        def _get_ls_params(self) -> dict[str, str]:
+            return {"ls_model_name": "gpt-4o-mini", "ls_provider": "openai"}
+
+    class Broken:
+        model = "claude-haiku-4-5"
+
+        def _get_ls_params(self) -> dict[str, str]:
+            raise TypeError("needs call-time arguments")
+
+    class Bare:
+        pass
+
+    assert model_name_of(Reported()) == ("gpt-4o-mini", "openai")
+    assert model_name_of(Broken()) == ("claude-haiku-4-5", None)
+    assert model_name_of(Bare()) == ("Bare", None)

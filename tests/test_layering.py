@@ -84,6 +84,8 @@ ADAPTER_API = frozenset(
         f"{PACKAGE}.tokens._reply",
         # provider usage in OpenAI's shape, under both adapters' own usage readers
         f"{PACKAGE}.tracking._usage",
+        # the call markers, call parameters and run tags the LangChain handler reads
+        f"{PACKAGE}.tracking._calls",
         # OpenAI-shaped requests and responses, for the adapter that sees calls as such dicts
         f"{PACKAGE}.budget._requests",
         f"{PACKAGE}.cache._openai",
@@ -281,7 +283,7 @@ def test_adapter_modules_stay_small() -> None:
 
 
 # The LangChain adapter as a whole: a ceiling that only comes down as logic moves to the core.
-LANGCHAIN_PACKAGE_MAX_LINES = 2_400
+LANGCHAIN_PACKAGE_MAX_LINES = 2_250
 
 
 def test_langchain_adapter_stays_small() -> None:

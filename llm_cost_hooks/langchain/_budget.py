@@ -40,9 +40,9 @@ from ..budget._call import (
     shared_call,
 )
 from ..dedup import CircuitBreaker, RedisSingleFlight, RetryBudget, SingleFlight
+from ..tracking._usage import model_name_of, usage_of_message
 from ._callback import CACHE_MARKER_KEY
 from ._context import StreamRunChatModel, annotate_run, trim_messages
-from ._usage import model_name_of, usage_of_message
 
 __all__ = ["GuardedChatModel", "TierGuardedChatModel"]
 

@@ -39,8 +39,8 @@ from ..cache._canonical import (
     store_answer,
     stored_usage,
 )
-from ._callback import CACHE_MARKER_KEY, VERIFIED_MARKER_KEY
-from ._usage import usage_of_message
+from ..tracking._usage import usage_of_message
+from ._callback import CACHE_MARKER_KEY, VERIFIED_MARKER_KEY, hook_handler
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
@@ -92,13 +92,8 @@ def _install_scope_hook() -> None:
     """Add the tracker to every LangChain callback manager from now on (once per process)."""
     global _tracker
     with _hook_lock:
-        if _tracker is None:
-            from langchain_core.tracers.context import register_configure_hook
-
-            # The default value is seen by every context, including ones created earlier; one
-            # shared, stateless handler is intended.
-            _tracker = ContextVar("llm_cost_hooks_cache_tracker", default=_RunScopeTracker())  # noqa: B039
-            register_configure_hook(_tracker, inheritable=False)
+        if _tracker is None:  # one shared, stateless handler is intended
+            _tracker = hook_handler("llm_cost_hooks_cache_tracker", _RunScopeTracker(), inheritable=False)
 
 
 def _chain_metadata() -> dict[str, Any] | None:

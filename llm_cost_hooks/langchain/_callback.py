@@ -14,7 +14,15 @@ from .._adapter import TrackerAdapterMixin
 from .._records import CacheStatus, TokenUsage
 from ..ledger import Ledger
 from ..tracking import CostTracker, RunKind, RunObserver
-from ._usage import replayed_by_cache, usage_from_llm_output, usage_from_metadata
+from ..tracking._calls import (
+    BILLED_MARKER_KEY,
+    CACHE_MARKER_KEY,
+    ROUTE_MARKER_KEY,
+    VERIFIED_MARKER_KEY,
+    call_model,
+    run_kind,
+)
+from ..tracking._usage import replayed_by_cache, usage_from_llm_output, usage_from_metadata
 
 if TYPE_CHECKING:  # pragma: no cover - kept out of the import path (~70 ms)
     from langchain_core.messages import BaseMessage
@@ -31,26 +39,6 @@ __all__ = [
 ]
 
 logger = logging.getLogger("llm_cost_hooks")
-
-#: ``response_metadata`` key by which our caches tell the handler how a hit was served:
-#: ``{"status": "exact" | "semantic", "saved_usd": float | None}``.
-CACHE_MARKER_KEY = "llm_cost_hooks_cache"
-#: ``response_metadata`` key by which RoutedChatModel says which tier answered and why;
-#: with ``"delegated": True`` the run wrote no record itself (its tier calls are child
-#: runs with their own records), so the handler skips it instead of counting twice.
-ROUTE_MARKER_KEY = "llm_cost_hooks_route"
-#: ``response_metadata`` key carrying a call's known dollars (ReplayChatModel replays a
-#: recorded call): ``{"cost_usd": float, "tokens_estimated": bool}``; recorded as is.
-BILLED_MARKER_KEY = "llm_cost_hooks_billed"
-#: ``response_metadata`` key by which our caches say that a call was a would-be semantic hit
-#: answered by the model to verify it: ``"agree"`` / ``"disagree"``, recorded as the tag
-#: ``cache.verified`` (``llm-cost report --show cache`` estimates hit precision from them).
-VERIFIED_MARKER_KEY = "llm_cost_hooks_cache_verified"
-
-# Request parameters recorded on a model run (spans show them).
-_PARAM_KEY_SET = frozenset(
-    "temperature max_tokens max_completion_tokens top_p top_k frequency_penalty presence_penalty stop seed n".split()
-)
 
 
 def _is_cache_hit(message: Any) -> bool:
@@ -125,29 +113,6 @@ class CostCallbackHandler(TrackerAdapterMixin, BaseCallbackHandler):
     def flush(self, timeout: float = 10.0) -> bool:
         return self.tracker.flush(timeout)
 
-    # -- helpers -----------------------------------------------------------------------
-    def _model_of(
-        self, serialized: Mapping[str, Any] | None, metadata: Mapping[str, Any], kwargs: Mapping[str, Any]
-    ) -> tuple[str, str | None, dict[str, Any]]:
-        inv = kwargs.get("invocation_params") or {}
-        model = (
-            metadata.get("ls_model_name")
-            or inv.get("model")
-            or inv.get("model_name")
-            or inv.get("model_id")
-            or self.default_model
-            or (serialized or {}).get("name")
-            or "unknown"
-        )
-        provider = metadata.get("ls_provider") or inv.get("_type")
-        # Only the keys the call has: a set intersection, not ten lookups per call.
-        params: dict[str, Any] = {k: inv[k] for k in _PARAM_KEY_SET.intersection(inv) if inv[k] is not None}
-        if "temperature" not in params and metadata.get("ls_temperature") is not None:
-            params["temperature"] = metadata["ls_temperature"]
-        if "max_tokens" not in params and metadata.get("ls_max_tokens") is not None:
-            params["max_tokens"] = metadata["ls_max_tokens"]
-        return model if type(model) is str else str(model), provider, params
-
     def _start_llm(
         self,
         serialized: Mapping[str, Any] | None,
@@ -159,7 +124,7 @@ class CostCallbackHandler(TrackerAdapterMixin, BaseCallbackHandler):
         messages: Any,
     ) -> None:
         metadata = metadata or {}
-        model, provider, params = self._model_of(serialized, metadata, kwargs)
+        model, provider, params = call_model(serialized, metadata, kwargs, self.default_model)
         self._last_id = (run_id, rid := str(run_id))
         self.tracker.start_llm(
             rid,
@@ -287,11 +252,9 @@ class CostCallbackHandler(TrackerAdapterMixin, BaseCallbackHandler):
         metadata: dict[str, Any] | None,
         kwargs: Mapping[str, Any],
     ) -> None:
-        name = kwargs.get("name") or (serialized or {}).get("name") or kind.value
-        if kind is RunKind.CHAIN and "agent" in str(name).lower():
-            kind = RunKind.AGENT
+        kind, name = run_kind(kind, serialized, kwargs)
         parent = str(parent_run_id) if parent_run_id else None
-        self.tracker.start_run(str(run_id), parent, kind=kind, name=str(name), metadata=metadata, tags=tags)
+        self.tracker.start_run(str(run_id), parent, kind=kind, name=name, metadata=metadata, tags=tags)
 
     def on_chain_start(
         self,
@@ -355,6 +318,20 @@ class CostCallbackHandler(TrackerAdapterMixin, BaseCallbackHandler):
 _installed: list[tuple[contextvars.ContextVar[Any], CostCallbackHandler]] = []
 
 
+def hook_handler(
+    name: str, handler: BaseCallbackHandler, *, inheritable: bool
+) -> contextvars.ContextVar[Any]:
+    """Add ``handler`` to every callback manager LangChain builds from now on, in every
+    thread and task (its configure hook: the mechanism its own tracers use)."""
+    from langchain_core.tracers.context import register_configure_hook
+
+    # A default value (not .set()) so contexts created before or after, in any thread,
+    # see the handler.
+    var: contextvars.ContextVar[Any] = contextvars.ContextVar(name, default=handler)
+    register_configure_hook(var, inheritable)
+    return var
+
+
 def install(handler: CostCallbackHandler | None = None, /, **kwargs: Any) -> CostCallbackHandler:
     """Measure every chain and model in the process, without touching call sites.
 
@@ -366,15 +343,8 @@ def install(handler: CostCallbackHandler | None = None, /, **kwargs: Any) -> Cos
     >>> handler = lch.install(ledger="memory://")
     >>> lch.uninstall(handler)
     """
-    from langchain_core.tracers.context import register_configure_hook
-
     handler = handler or CostCallbackHandler(**kwargs)
-    # A default value (not .set()) so contexts created before or after, in any thread,
-    # see the handler.
-    var: contextvars.ContextVar[Any] = contextvars.ContextVar(
-        f"llm_cost_hooks_handler_{id(handler)}", default=handler
-    )
-    register_configure_hook(var, True)
+    var = hook_handler(f"llm_cost_hooks_handler_{id(handler)}", handler, inheritable=True)
     _installed.append((var, handler))
     return handler
 

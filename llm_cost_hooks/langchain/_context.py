@@ -25,29 +25,11 @@ from pydantic import ConfigDict
 
 from .._errors import ConfigurationError
 from ..budget import ContextBudget, TrimResult
+from ..tracking._calls import annotate_run
 
 __all__ = ["ContextBudgetRunnable", "StreamRunChatModel", "annotate_run", "trim_messages"]
 
 _ANNOTATIONS = ("segment", "score")
-
-
-def annotate_run(run_manager: Any, tags: Mapping[str, Any], run_id: Any = None) -> int:
-    """Put ``tags`` on the cost record (and span) of a run, through every cost handler
-    attached to ``run_manager`` (``CostTracker.annotate``). Returns how many took them."""
-    if not tags or run_manager is None:
-        return 0
-    target = str(run_id if run_id is not None else run_manager.run_id)
-    done = 0
-    seen: set[int] = set()
-    for handler in list(getattr(run_manager, "handlers", []) or []) + list(
-        getattr(run_manager, "inheritable_handlers", []) or []
-    ):
-        tracker = getattr(handler, "tracker", None)
-        if tracker is None or id(tracker) in seen or not hasattr(tracker, "annotate"):
-            continue
-        seen.add(id(tracker))
-        done += bool(tracker.annotate(target, tags))
-    return done
 
 
 def _openai_dicts(messages: Sequence[BaseMessage]) -> list[dict[str, Any]]:

@@ -20,6 +20,7 @@ from .._errors import ConfigurationError
 from ..routing import RouteDecision
 from ..routing._run import RoutedRun, arun_tiers, astream_tiers, run_tiers, stream_tiers
 from ..routing._tiers import TierPlan, check_call_options, shadow_run, tier_run
+from ..tracking._usage import model_name_of
 from ._budget import TierGuardedChatModel
 from ._context import StreamRunChatModel
 from ._routed_run import (
@@ -34,7 +35,6 @@ from ._routed_run import (
     route_request,
     with_route,
 )
-from ._usage import model_name_of
 
 __all__ = ["RoutedChatModel"]
 

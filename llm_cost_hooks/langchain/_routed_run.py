@@ -16,10 +16,10 @@ from .._records import TokenUsage
 from ..routing import Answer, RouteRequest
 from ..routing._run import RoutedRun, request_of, tier_answer
 from ..routing._tiers import CallExtras
+from ..tracking._usage import model_name_of, usage_of_message
 from ._callback import ROUTE_MARKER_KEY
 from ._context import child_manager
 from ._fake import tool_chunks
-from ._usage import model_name_of, usage_of_message
 
 if TYPE_CHECKING:
     from ._routed import RoutedChatModel
