@@ -13,6 +13,10 @@ from typing import TYPE_CHECKING, Any
 from ..pricing._compare import CostChecks, CostComparison
 from ..tracking import CostTracker
 
+# Also the ``response._hidden_params`` key by which our LiteLLM cache marks a hit
+# (``{"status": "exact" | "semantic", "saved_usd": float | None}``): one name on both sides.
+from ..tracking._calls import CACHE_MARKER_KEY
+
 if TYPE_CHECKING:
     from ..budget._requests import Holds
     from ..dedup._hooked import HookDedup
@@ -22,10 +26,6 @@ __all__ = ["CACHE_MARKER_KEY", "CostComparison"]
 
 logger = logging.getLogger("llm_cost_hooks")
 
-#: ``response._hidden_params`` key by which our LiteLLM cache marks a hit
-#: (``{"status": "exact" | "semantic", "saved_usd": float | None}``); same name as
-#: the LangChain side's marker.
-CACHE_MARKER_KEY = "llm_cost_hooks_cache"
 
 _PARAM_KEYS = ("temperature", "max_tokens", "max_completion_tokens", "top_p", "top_k",
                "frequency_penalty", "presence_penalty", "stop", "seed", "n")  # fmt: skip
