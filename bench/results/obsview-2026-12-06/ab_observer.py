@@ -118,3 +118,6 @@ for arm in ("noop", "otel"):
         for a, b, c, e in zip(cpu[f"new {arm}"], cpu["new none"], cpu[f"base {arm}"], cpu["base none"])
     ]
     print(f"  {arm} overhead change new - base (median paired): {statistics.median(d):6.2f} us")
+for arm in ("none", "noop", "otel"):
+    d = [a - b for a, b in zip(cpu[f"new {arm}"], cpu[f"base {arm}"])]
+    print(f"  {arm}: new - base (median paired): {statistics.median(d):6.2f} us")
