@@ -84,10 +84,7 @@ class RecordBuilder:
 
     def build(self, call: RawCall) -> CostRecord:
         usage, breakdown, cache_status, saved_usd, price_estimated, premium = self._price(call)
-        record = self._record(call, usage, breakdown, cache_status, saved_usd, price_estimated)
-        if premium is not None and usage.cache_write_tokens:
-            record.tags[CACHE_WRITE_PREMIUM_TAG] = f"{premium:.10g}"
-        return record
+        return self._record(call, usage, breakdown, cache_status, saved_usd, price_estimated, premium)
 
     def row(self, call: RawCall, task: TaskState | None) -> tuple[Any, ...]:
         """The call's ledger row (``RECORD_COLUMNS`` order, what ``record_to_row`` makes of
@@ -194,38 +191,8 @@ class RecordBuilder:
             return row, None
         if breakdown is None:
             breakdown = CostBreakdown._of(*parts)
-        # The values _record gives build()'s record, from this row's pieces (one pricing).
-        record = CostRecord._trusted(
-            {
-                "request_id": run.run_id,
-                "task_id": run.task_id,
-                "parent_id": run.parent_id,
-                "timestamp": run.start_time,
-                "tenant": tenant,
-                "user": a.user,
-                "feature": a.feature,
-                "route": a.route,
-                "prompt_version": a.prompt_version,
-                "provider": provider,
-                "model": model,
-                "input_tokens": u["input_tokens"],
-                "output_tokens": u["output_tokens"],
-                "cache_read_tokens": u["cache_read_tokens"],
-                "cache_write_tokens": u["cache_write_tokens"],
-                "reasoning_tokens": u["reasoning_tokens"],
-                "cost_usd": cost,
-                "cost_breakdown": breakdown,
-                "saved_usd": saved,
-                "cache_status": cache_status,
-                "latency_ms": latency_ms,
-                "success": success,
-                "error_type": error_text,
-                "attempt": run.attempt,
-                "tags": dict(tags),
-                "tokens_estimated": call.tokens_estimated,
-                "price_estimated": price_estimated,
-            }
-        )
+        # build()'s record from the pieces priced above (one pricing for row and record).
+        record = self._record(call, usage, breakdown, cache_status, saved, price_estimated, premium)
         return row, record
 
     def _price(
@@ -273,6 +240,7 @@ class RecordBuilder:
         cache_status: CacheStatus,
         saved_usd: float,
         price_estimated: bool,
+        premium: float | None,
     ) -> CostRecord:
         run, model = call.run, call.model
         a = run.attribution
@@ -282,6 +250,8 @@ class RecordBuilder:
             or usage.input_tokens + usage.output_tokens > _PLAUSIBLE_TOKENS
         ):
             self._flag_usage(tags, usage, model, run.provider)
+        if premium is not None and usage.cache_write_tokens:
+            tags[CACHE_WRITE_PREMIUM_TAG] = f"{premium:.10g}"
         provider = run.provider
         error_type = call.error_type
         return CostRecord._trusted(
