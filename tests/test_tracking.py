@@ -205,6 +205,17 @@ def test_a_ledger_row_built_without_a_record_equals_the_records_row(case: int) -
         assert builder.pricer.flat(model, provider) is not None
     failed = RawCall(run, usage, model, run.start_ns + 5, error_type="Timeout\ud800")
     assert builder.row(failed, None) == record_to_row(builder.build(failed))
+    from llm_cost_hooks.tracking._runs import TaskState
+
+    # With observers: the row and build()'s record, priced once, counted once in the task.
+    for c in (call, failed):
+        task = TaskState(task_id="t", root_run_id="r")
+        row, record = builder.row_and_record(c, task)
+        built = builder.build(c)
+        assert record == built and type(record.cost_breakdown) is type(built.cost_breakdown)
+        assert row == record_to_row(built)
+        assert record.tags is not run.attribution.tags  # the record's own tags
+        assert (task.calls, task.cost_usd, task.input_tokens) == (1, built.cost_usd, built.input_tokens)
 
 
 def test_deferred_calls_written_as_rows_count_in_their_task_and_read_back(tmp_path: Path) -> None:
@@ -253,3 +264,29 @@ def test_rows_a_failing_store_sets_aside_replay_as_records(tmp_path: Path) -> No
         0.00027,
     )
     target.close()
+
+
+def test_a_deferrable_observer_sees_the_record_the_row_ledger_stores(tmp_path: Path) -> None:
+    from llm_cost_hooks.ledger import SQLiteLedger
+    from llm_cost_hooks.tracking import RunObserver
+
+    seen: list = []
+
+    class Watcher(RunObserver):
+        deferrable = True
+
+        def on_run_end(self, run, *, record=None, error=None, task=None, outputs=None):  # type: ignore[no-untyped-def]
+            seen.append((run.run_id, record, task, outputs))
+
+    tracker = CostTracker(ledger=SQLiteLedger(tmp_path / "costs.db"), observers=[Watcher()])
+    assert tracker._defers_observers()
+    outputs = _Outputs()
+    tracker.start_llm("r1", None, model="gpt-4o-mini", provider="openai")
+    tracker.end_llm("r1", TokenUsage(input_tokens=1000, output_tokens=200), outputs=outputs, defer=True)
+    assert tracker.flush()
+    ((run_id, record, task, told_outputs),) = seen
+    (stored,) = tracker.ledger.records()
+    assert run_id == "r1" and told_outputs is outputs
+    assert record.model_dump() == stored.model_dump()
+    assert round(record.cost_usd, 6) == 0.00027 and (task.calls, task.cost_usd) == (1, record.cost_usd)
+    tracker.close()

@@ -84,15 +84,25 @@ class RecordBuilder:
 
     def build(self, call: RawCall) -> CostRecord:
         usage, breakdown, cache_status, saved_usd, price_estimated, premium = self._price(call)
-        record = self._record(call, usage, breakdown, cache_status, saved_usd, price_estimated)
-        if premium is not None and usage.cache_write_tokens:
-            record.tags[CACHE_WRITE_PREMIUM_TAG] = f"{premium:.10g}"
-        return record
+        return self._record(call, usage, breakdown, cache_status, saved_usd, price_estimated, premium)
 
     def row(self, call: RawCall, task: TaskState | None) -> tuple[Any, ...]:
         """The call's ledger row (``RECORD_COLUMNS`` order, what ``record_to_row`` makes of
         :meth:`build`'s record), built without the record: when nothing else reads the
         record, the writer skips making one. Counts the call in ``task``."""
+        return self._row(call, task, False)[0]
+
+    def row_and_record(self, call: RawCall, task: TaskState | None) -> tuple[tuple[Any, ...], CostRecord]:
+        """The call's ledger row and the record :meth:`build` makes (equal to it), priced
+        once: for a store that writes rows while observers read the record. Counts the
+        call in ``task``."""
+        row, record = self._row(call, task, True)
+        assert record is not None
+        return row, record
+
+    def _row(
+        self, call: RawCall, task: TaskState | None, with_record: bool
+    ) -> tuple[tuple[Any, ...], CostRecord | None]:
         run, usage, model, error_type = call.run, call.usage, call.model, call.error_type
         flat = (
             self.pricer.flat(model, run.provider)
@@ -102,6 +112,7 @@ class RecordBuilder:
             and not call.batch
             else None
         )
+        breakdown: CostBreakdown | None = None
         if flat is not None:
             # The common call (a model with flat rates, priced before): what _price does
             # for it, without the breakdown object.
@@ -140,18 +151,23 @@ class RecordBuilder:
         success = error_type is None
         if task is not None:
             task.add_call(cost, saved, success, u["input_tokens"], u["output_tokens"])
-        return (
+        provider = provider if provider is None or provider.isascii() else storable_text(provider)
+        model = model if model.isascii() and len(model) <= 512 else storable_text(model)
+        tenant = a.tenant or self.default_tenant
+        latency_ms = (call.end_ns - run.start_ns) / 1e6
+        error_text = None if error_type is None else storable_text(error_type)
+        row = (
             run.run_id,
             run.task_id,
             run.parent_id,
             ts.isoformat(),
-            a.tenant or self.default_tenant,
+            tenant,
             a.user,
             a.feature,
             a.route,
             a.prompt_version,
-            provider if provider is None or provider.isascii() else storable_text(provider),
-            model if model.isascii() and len(model) <= 512 else storable_text(model),
+            provider,
+            model,
             u["input_tokens"],
             u["output_tokens"],
             u["cache_read_tokens"],
@@ -163,14 +179,21 @@ class RecordBuilder:
             saved,
             # _value_: the member's value without the enum's property machinery
             cache_status._value_ if type(cache_status) is CacheStatus else str(cache_status),
-            (call.end_ns - run.start_ns) / 1e6,
+            latency_ms,
             1 if success else 0,
-            None if error_type is None else storable_text(error_type),
+            error_text,
             run.attempt,
             json.dumps(tags, sort_keys=True) if tags else None,
             1 if call.tokens_estimated else 0,
             1 if price_estimated else 0,
         )
+        if not with_record:
+            return row, None
+        if breakdown is None:
+            breakdown = CostBreakdown._of(*parts)
+        # build()'s record from the pieces priced above (one pricing for row and record).
+        record = self._record(call, usage, breakdown, cache_status, saved, price_estimated, premium)
+        return row, record
 
     def _price(
         self, call: RawCall
@@ -217,6 +240,7 @@ class RecordBuilder:
         cache_status: CacheStatus,
         saved_usd: float,
         price_estimated: bool,
+        premium: float | None,
     ) -> CostRecord:
         run, model = call.run, call.model
         a = run.attribution
@@ -226,6 +250,8 @@ class RecordBuilder:
             or usage.input_tokens + usage.output_tokens > _PLAUSIBLE_TOKENS
         ):
             self._flag_usage(tags, usage, model, run.provider)
+        if premium is not None and usage.cache_write_tokens:
+            tags[CACHE_WRITE_PREMIUM_TAG] = f"{premium:.10g}"
         provider = run.provider
         error_type = call.error_type
         return CostRecord._trusted(

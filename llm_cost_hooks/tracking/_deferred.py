@@ -54,10 +54,13 @@ class PendingRecord(RawCall):
 
     def ledger_row(self) -> tuple[Any, ...] | CostRecord:
         """For a ledger that stores rows: the call's row, built without a record object
-        when no observer needs the record (else the record, observers told)."""
-        if self.observers:
-            return self()
-        return self.builder.row(self, self.task)
+        when no observer needs the record (else with it, priced once, observers told)."""
+        if not self.observers:
+            return self.builder.row(self, self.task)
+        row, record = self.builder.row_and_record(self, self.task)
+        notify_end(self.observers, self.run, record, None, self.finished, self.outputs)
+        self.outputs = None
+        return row
 
 
 class PendingEnd:
