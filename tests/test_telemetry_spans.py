@@ -806,3 +806,31 @@ def test_queued_metric_calls_hold_plain_values_only(otel: OTel) -> None:
     [(_, saved)] = m["llm_cost_hooks.cost.saved"]
     assert saved == pytest.approx(record.saved_usd) and record.saved_usd > 0
     assert not observer._metrics._queue
+
+
+def test_two_observers_on_one_tracker_each_export_every_span(tmp_path: Any) -> None:
+    """Two OTelObservers on one handler (say, two backends) keep their own per-run state."""
+    first, second = OTel(), OTel()
+    model = FakeChatModelWithUsage(
+        model_name="gpt-4o-mini",
+        responses=[
+            AIMessage("", tool_calls=[{"name": "get_weather", "args": {"city": "Paris"}, "id": "call_1"}]),
+            "It is rainy in Paris.",
+        ],
+    )
+    handler = CostCallbackHandler(
+        ledger=f"sqlite:///{tmp_path / 'ledger.db'}", observers=[first.observer(), second.observer()]
+    )
+    try:
+        build_agent(model).invoke("Weather in Paris?", config={"callbacks": [handler]})
+        assert handler.tracker.flush()
+        exported = [list(otel.exporter.get_finished_spans()) for otel in (first, second)]
+        assert sorted(s.name for s in exported[0]) == sorted(s.name for s in exported[1])
+        for spans in exported:
+            names = [s.name for s in spans]
+            assert names.count("chat gpt-4o-mini") == 2 and "execute_tool get_weather" in names
+            ids = {s.context.span_id for s in spans}
+            assert all(s.parent is None or s.parent.span_id in ids for s in spans)
+            assert len({s.context.trace_id for s in spans}) == 1
+    finally:
+        handler.tracker.close()

@@ -34,8 +34,6 @@ __all__ = ["OTelObserver"]
 logger = logging.getLogger("llm_cost_hooks.telemetry")
 
 _SCOPE = "llm_cost_hooks"
-_SPAN_KEY = "otel.span"
-_PENDING_KEY = "otel.pending"
 _STATIC_ATTRS_MAX = 4096
 
 # run.params key -> (attribute, type coercion)
@@ -186,6 +184,10 @@ class OTelObserver(RunObserver):
         # run_id -> span of open runs, so a child finds its parent's span. Plain dict:
         # single get/set/pop operations are atomic under the GIL.
         self._spans: dict[str, Any] = {}
+        # Keys of this observer's state in a run's observer_data: two observers on one tracker
+        # (two backends) each keep their own span.
+        self._span_key = f"otel.span.{id(self):x}"
+        self._pending_key = f"otel.pending.{id(self):x}"
         self._pending: dict[str, RunInfo] = {}
         self._static_attrs: dict[Any, tuple[Any, str, dict[str, Any]]] = {}
         # (sampler, processors) the last start-attributes verdict was for, the verdict, and
@@ -273,7 +275,7 @@ class OTelObserver(RunObserver):
         task: TaskState | None,
         outputs: Any = None,
     ) -> None:
-        span = run.observer_data.pop(_SPAN_KEY, None)
+        span = run.observer_data.pop(self._span_key, None)
         self._spans.pop(run.run_id, None)
         try:
             self._end(span, run, record, error, task, outputs)
@@ -322,7 +324,7 @@ class OTelObserver(RunObserver):
             # The model span is created when the call ends, with every attribute in one
             # pass and this start time and parent (or earlier, if a child run needs it as
             # a parent): one attribute validation round in the SDK instead of two.
-            run.observer_data[_PENDING_KEY] = (self._parent_context(run), time.time_ns())
+            run.observer_data[self._pending_key] = (self._parent_context(run), time.time_ns())
             self._pending[run.run_id] = run
             return
         attrs: dict[str, Any] = {sc.RUN_KIND: run.kind.value}
@@ -343,7 +345,7 @@ class OTelObserver(RunObserver):
         span = self.tracer.start_span(
             name, context=self._parent_context(run), kind=SpanKind.INTERNAL, attributes=attrs
         )
-        run.observer_data[_SPAN_KEY] = span
+        run.observer_data[self._span_key] = span
         self._spans[run.run_id] = span
 
     def _start_blind(self) -> bool:
@@ -403,7 +405,7 @@ class OTelObserver(RunObserver):
 
     def _start_llm_span(self, run: RunInfo) -> Any:
         """Create a model call's span before it ends (only when a child run needs it)."""
-        pending = run.observer_data.pop(_PENDING_KEY, None)
+        pending = run.observer_data.pop(self._pending_key, None)
         self._pending.pop(run.run_id, None)
         if pending is None:
             return None
@@ -412,7 +414,7 @@ class OTelObserver(RunObserver):
         span = self.tracer.start_span(
             name, context=pending[0], kind=SpanKind.CLIENT, attributes=attrs, start_time=pending[1]
         )
-        run.observer_data[_SPAN_KEY] = span
+        run.observer_data[self._span_key] = span
         return span
 
     @staticmethod
@@ -452,7 +454,7 @@ class OTelObserver(RunObserver):
         if span is None:
             if run.kind is not RunKind.LLM:
                 return
-            pending = run.observer_data.pop(_PENDING_KEY, None)
+            pending = run.observer_data.pop(self._pending_key, None)
             self._pending.pop(run.run_id, None)
             if pending is None:
                 return
