@@ -15,8 +15,7 @@ from ..prompt_cache._placement import (
     BreakpointOptions,
     BreakpointReport,
     MessageView,
-    anthropic_tool,
-    mark_last_tool,
+    anthropic_tools,
     message_view,
 )
 from ._context import to_messages
@@ -46,13 +45,7 @@ def anthropic_tools_with_cache(
     """
     from langchain_core.utils.function_calling import convert_to_openai_tool
 
-    out: list[dict[str, Any]] = []
-    for tool in tools:
-        if isinstance(tool, Mapping) and {"name", "input_schema"} <= set(tool):
-            out.append({k: v for k, v in tool.items() if k != "cache_control"})
-            continue
-        out.append(anthropic_tool(convert_to_openai_tool(tool)["function"]))
-    return mark_last_tool(out, ttl) if mark else out
+    return anthropic_tools(tools, lambda tool: convert_to_openai_tool(tool)["function"], ttl=ttl, mark=mark)
 
 
 def add_breakpoints_to_messages(
@@ -133,17 +126,6 @@ class PromptCacheBreakpoints(Runnable[Any, list[BaseMessage]]):
         if options is not None and name in BreakpointOptions.__dataclass_fields__:
             return getattr(options, name)
         raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
-
-    @property
-    def InputType(self) -> Any:
-        return Any
-
-    @property
-    def OutputType(self) -> Any:
-        return list[BaseMessage]
-
-    def get_name(self, suffix: str | None = None, *, name: str | None = None) -> str:
-        return name or "PromptCacheBreakpoints" + (suffix or "")
 
     def bind_tools(self, chat_model: Any, **kwargs: Any) -> Runnable[Any, Any]:
         """``chat_model.bind_tools(...)`` with this step's tools (cache-marked when worth it)."""

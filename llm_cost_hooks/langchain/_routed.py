@@ -16,10 +16,9 @@ from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResu
 from langchain_core.runnables import Runnable, RunnableLambda
 from pydantic import ConfigDict, Field, PrivateAttr
 
-from .._errors import ConfigurationError
 from ..routing import RouteDecision
-from ..routing._run import RoutedRun, arun_tiers, astream_tiers, run_tiers, stream_tiers
-from ..routing._tiers import TierPlan, check_call_options, shadow_run, tier_run
+from ..routing._run import RoutedRun, arun_tiers, astream_tiers, run_tiers, stream_tiers, structured_output
+from ..routing._tiers import TierPlan, check_call_options, check_tiers, shadow_run, tier_run
 from ..tracking._usage import model_name_of
 from ._budget import TierGuardedChatModel
 from ._context import StreamRunChatModel
@@ -88,13 +87,7 @@ class RoutedChatModel(StreamRunChatModel):
         self._setup()
 
     def _setup(self) -> None:
-        if not self.tiers:
-            raise ConfigurationError("RoutedChatModel needs at least one tier: tiers={'small': model, ...}.")
-        for name, model in self.tiers.items():
-            if not isinstance(model, BaseChatModel):
-                raise ConfigurationError(
-                    f"tier {name!r} must be a LangChain chat model (BaseChatModel), got {type(model).__name__}."
-                )
+        check_tiers("RoutedChatModel", self.tiers, BaseChatModel, "a LangChain chat model (BaseChatModel)")
         self._plan = TierPlan.priced(
             {tier: model_name_of(model) for tier, model in self.tiers.items()},
             prices=self.prices,
@@ -134,18 +127,9 @@ class RoutedChatModel(StreamRunChatModel):
         }
 
     def _get_ls_params(self, stop: list[str] | None = None, **kwargs: Any) -> LangSmithParams:
-        params = LangSmithParams(
-            ls_provider="llm_cost_hooks",
-            ls_model_name=str(kwargs.get("model") or self.model_name),
-            ls_model_type="chat",
-        )
-        if self.temperature is not None:
-            params["ls_temperature"] = self.temperature
-        if self.max_tokens is not None:
-            params["ls_max_tokens"] = self.max_tokens
-        stop = stop or self.stop
-        if stop:
-            params["ls_stop"] = stop
+        # langchain_core's default reads the model name, temperature and max_tokens.
+        params = super()._get_ls_params(stop=stop or self.stop, **kwargs)
+        params["ls_provider"] = "llm_cost_hooks"
         return params
 
     @property
@@ -184,14 +168,9 @@ class RoutedChatModel(StreamRunChatModel):
 
         def extract(message: BaseMessage) -> Any:
             payload = (message.additional_kwargs or {}).get(PARSED_KEY) or {}
-            parsed, error = payload.get("parsed"), payload.get("parsing_error")
-            if include_raw:
-                raw = message.model_copy()
-                raw.additional_kwargs = {k: v for k, v in raw.additional_kwargs.items() if k != PARSED_KEY}
-                return {"raw": raw, "parsed": parsed, "parsing_error": error}
-            if error is not None:
-                raise error if isinstance(error, BaseException) else ValueError(str(error))
-            return parsed
+            extra = {k: v for k, v in message.additional_kwargs.items() if k != PARSED_KEY}
+            raw = message.model_copy(update={"additional_kwargs": extra}) if include_raw else None
+            return structured_output(payload, raw, include_raw=include_raw)
 
         return bound | RunnableLambda(extract, name="RoutedStructuredOutput")
 

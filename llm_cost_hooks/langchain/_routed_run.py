@@ -15,7 +15,7 @@ from langchain_core.runnables import Runnable, RunnableConfig
 from .._records import TokenUsage
 from ..routing import Answer, RouteRequest
 from ..routing._run import RoutedRun, request_of, tier_answer
-from ..routing._tiers import CallExtras
+from ..routing._tiers import CallExtras, tier_params
 from ..tracking._usage import model_name_of, usage_of_message
 from ._callback import ROUTE_MARKER_KEY
 from ._context import child_manager
@@ -99,15 +99,8 @@ def prepare_call(
     """(runnable to call, messages to send, call kwargs, structured-output schema) for one
     call of ``tier``: the router's defaults under call-time kwargs, tools and structured
     output bound to the tier, prompt-cache breakpoints placed for its model."""
-    rest = dict(kwargs)
-    tools = rest.pop(TOOLS_KW, None)
-    structured = rest.pop(STRUCT_KW, None)
-    params: dict[str, Any] = {}
-    if owner.temperature is not None:
-        params["temperature"] = owner.temperature
-    if owner.max_tokens is not None:
-        params["max_tokens"] = owner.max_tokens
-    params.update(rest)
+    defaults = {"temperature": owner.temperature, "max_tokens": owner.max_tokens}
+    params, (tools, structured) = tier_params(kwargs, defaults, TOOLS_KW, STRUCT_KW)
     base = owner.tiers[tier]
     if structured is not None and params:
         # with_structured_output returns a chain that takes no call kwargs: set the
@@ -137,17 +130,15 @@ def _place_breakpoints(
     that cache implicitly). A failure here never breaks the call."""
     options = dict(owner.prompt_cache) if isinstance(owner.prompt_cache, Mapping) else {}
     name, provider = model_name_of(owner.tiers[tier])
-    try:
+
+    def place() -> tuple[list[BaseMessage], Any]:
         from ..prompt_cache._placement import BreakpointOptions
         from ._prompt_cache import anthropic_tools_with_cache, place_breakpoints
 
         tool_dicts = anthropic_tools_with_cache(tools[0], mark=False) if tools else None
-        placed, report = place_breakpoints(BreakpointOptions(name, provider, **options), messages, tool_dicts)
-    except Exception as exc:
-        extras.not_placed(tier, name, exc)
-        return messages
-    extras.placed(tier, report)
-    return placed
+        return place_breakpoints(BreakpointOptions(name, provider, **options), messages, tool_dicts)
+
+    return extras.place(tier, name, place, messages)
 
 
 def as_chunks(result: ChatResult) -> list[AIMessageChunk]:

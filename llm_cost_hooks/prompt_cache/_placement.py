@@ -21,7 +21,7 @@ import hashlib
 import json
 import re
 from collections import OrderedDict
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from threading import Lock
 from typing import Any, Literal, cast
@@ -497,6 +497,25 @@ def anthropic_tool(function: Mapping[str, Any]) -> dict[str, Any]:
     if function.get("description"):
         entry["description"] = function["description"]
     return entry
+
+
+def anthropic_tools(
+    tools: Sequence[Any],
+    to_function: Callable[[Any], Mapping[str, Any]],
+    *,
+    ttl: Literal["5m", "1h"] | None = None,
+    mark: bool = True,
+) -> list[dict[str, Any]]:
+    """Tools as Anthropic tool dicts, the last one marked unless ``mark`` is false. A tool
+    already in that format is kept (its old mark dropped); any other goes through
+    ``to_function``, the adapter's conversion to an OpenAI-format tool's ``function``."""
+    out: list[dict[str, Any]] = []
+    for tool in tools:
+        if isinstance(tool, Mapping) and {"name", "input_schema"} <= set(tool):
+            out.append({k: v for k, v in tool.items() if k != "cache_control"})
+        else:
+            out.append(anthropic_tool(to_function(tool)))
+    return mark_last_tool(out, ttl) if mark else out
 
 
 def tools_worth_marking(

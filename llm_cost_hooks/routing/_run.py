@@ -36,6 +36,7 @@ __all__ = [
     "request_of",
     "run_tiers",
     "stream_tiers",
+    "structured_output",
     "tier_answer",
 ]
 
@@ -93,6 +94,18 @@ def tier_answer(
         raw=raw,
         request=request,
     )
+
+
+def structured_output(payload: Mapping[str, Any], raw: Any = None, *, include_raw: bool = False) -> Any:
+    """What ``with_structured_output`` returns of a routed answer (``payload``: its
+    ``{"parsed", "parsing_error"}``): the parsed value (a parsing error is raised), or with
+    ``include_raw`` the dict of the ``raw`` message, the value and the error."""
+    parsed, error = payload.get("parsed"), payload.get("parsing_error")
+    if include_raw:
+        return {"raw": raw, "parsed": parsed, "parsing_error": error}
+    if error is not None:
+        raise error if isinstance(error, BaseException) else ValueError(str(error))
+    return parsed
 
 
 class RoutedRun:

@@ -15,15 +15,26 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from .._errors import BudgetExceeded, ConfigurationError, UnknownModelError
 from ._checks import BUILTIN_CHECKS, CascadeOutcome, Check
 from ._strategies import Cascade, QualityFloor, RouteDecision, RouteRequest, RoutingStrategy
 
-__all__ = ["CallExtras", "StreamPlan", "TierPlan", "check_call_options", "mark_delegated", "tier_price"]
+__all__ = [
+    "CallExtras",
+    "StreamPlan",
+    "TierPlan",
+    "check_call_options",
+    "check_tiers",
+    "mark_delegated",
+    "tier_params",
+    "tier_price",
+]
 
 logger = logging.getLogger("llm_cost_hooks.routing")
+
+T = TypeVar("T")
 
 #: Options ``prompt_cache`` accepts as a dict.
 PROMPT_CACHE_OPTIONS = frozenset({"ttl", "max_breakpoints", "min_tokens", "cache_documents", "price_book"})
@@ -91,6 +102,26 @@ def tier_price(
         ) from None
 
 
+def check_tiers(owner: str, tiers: Mapping[str, Any], kind: type, kind_name: str) -> None:
+    """Typed errors for a router without tiers or with a tier that is not a ``kind``."""
+    if not tiers:
+        raise ConfigurationError(f"{owner} needs at least one tier: tiers={{'small': model, ...}}.")
+    for name, model in tiers.items():
+        if not isinstance(model, kind):
+            raise ConfigurationError(f"tier {name!r} must be {kind_name}, got {type(model).__name__}.")
+
+
+def tier_params(
+    kwargs: Mapping[str, Any], defaults: Mapping[str, Any], *bound: str
+) -> tuple[dict[str, Any], list[Any]]:
+    """The parameters of one tier call: the router's ``defaults`` that are set, under the
+    call's ``kwargs``; the ``bound`` keys (tools, structured output) are taken out and
+    returned apart, in order (``None`` when absent)."""
+    params = {k: v for k, v in defaults.items() if v is not None}
+    params.update(kwargs)
+    return params, [params.pop(key, None) for key in bound]
+
+
 def check_call_options(prompt_cache: Any, context_budget: Any, guard: Any) -> None:
     """Typed errors for a routed model's ``prompt_cache``, ``context_budget`` and ``guard``."""
     if isinstance(prompt_cache, Mapping):
@@ -135,6 +166,17 @@ class CallExtras:
             "llm-cost-hooks routing: no prompt-cache breakpoints for tier %r (%s): %r", tier, model, error
         )
         self.prompt_cache[tier] = {"breakpoints": 0, "error": type(error).__name__}
+
+    def place(self, tier: str, model: str, place: Callable[[], tuple[T, Any]], unplaced: T) -> T:
+        """``place()``'s placed request, its report noted for ``tier``; ``unplaced`` when it
+        fails (a failure to place breakpoints never breaks the call)."""
+        try:
+            placed, report = place()
+        except Exception as exc:
+            self.not_placed(tier, model, exc)
+            return unplaced
+        self.placed(tier, report)
+        return placed
 
     def route_fields(self, tier: str) -> dict[str, Any]:
         out: dict[str, Any] = {}
