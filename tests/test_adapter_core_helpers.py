@@ -1,6 +1,8 @@
 """The framework-free pieces the LangChain adapter drives: the test models' reply script
-and usage shape, breakpoint options, the single-flight step and downgrade choice of the
-guarded call, the tier run configs, and what the cost handler reads of a call."""
+and usage shape, breakpoint options and tool conversion, the single-flight step and
+downgrade choice of the guarded call, the tier checks, run configs, call parameters,
+breakpoint outcome and structured output of a routed call, and what the cost handler
+reads of a call."""
 
 from __future__ import annotations
 
@@ -14,8 +16,9 @@ from llm_cost_hooks import BudgetExceeded, ConfigurationError, TokenUsage
 from llm_cost_hooks.budget import Downgrade
 from llm_cost_hooks.budget._call import GuardedCall, Target, ashared_call, pick_downgrade, shared_call
 from llm_cost_hooks.dedup import SingleFlight
-from llm_cost_hooks.prompt_cache._placement import BreakpointOptions, message_view
-from llm_cost_hooks.routing._tiers import shadow_run, tier_run
+from llm_cost_hooks.prompt_cache._placement import BreakpointOptions, anthropic_tools, message_view
+from llm_cost_hooks.routing._run import structured_output
+from llm_cost_hooks.routing._tiers import CallExtras, check_tiers, shadow_run, tier_params, tier_run
 from llm_cost_hooks.tokens._reply import ReplyScript, usage_metadata
 from llm_cost_hooks.tracking import RunKind
 from llm_cost_hooks.tracking._calls import annotate_run, call_model, run_kind
@@ -145,6 +148,63 @@ def test_tier_and_shadow_runs() -> None:
     }
     assert tier_run("large", 2)["tags"] == ["retry:attempt:2"]
     assert shadow_run("large") == {"metadata": {"route": "shadow:large"}, "run_name": "shadow:large"}
+
+
+def test_check_tiers_refuses_no_tiers_and_a_tier_of_another_kind() -> None:
+    check_tiers("Router", {"small": 1, "large": 2}, int, "an int")
+    with pytest.raises(ConfigurationError, match="Router needs at least one tier"):
+        check_tiers("Router", {}, int, "an int")
+    with pytest.raises(ConfigurationError, match="tier 'large' must be an int, got str"):
+        check_tiers("Router", {"small": 1, "large": "x"}, int, "an int")
+
+
+def test_tier_params_put_call_kwargs_over_set_defaults_and_take_out_bound_keys() -> None:
+    params, (tools, structured) = tier_params(
+        {"temperature": 0.0, "tools_kw": ["t"], "stop": ["\n"]},
+        {"temperature": 0.7, "max_tokens": None},
+        "tools_kw",
+        "struct_kw",
+    )
+    assert params == {"temperature": 0.0, "stop": ["\n"]}
+    assert (tools, structured) == (["t"], None)
+    assert tier_params({}, {"max_tokens": 50}) == ({"max_tokens": 50}, [])
+
+
+def test_call_extras_place_notes_the_report_or_the_failure() -> None:
+    extras = CallExtras()
+    report = SimpleNamespace(breakpoints=[1, 2], cacheable_tokens=1500, mode="explicit")
+    assert extras.place("small", "m", lambda: (["placed"], report), ["as is"]) == ["placed"]
+
+    def fail() -> tuple[list[str], object]:
+        raise ValueError("no rule")
+
+    assert extras.place("large", "m2", fail, ["as is"]) == ["as is"]
+    assert extras.prompt_cache == {
+        "small": {"breakpoints": 2, "cacheable_tokens": 1500, "mode": "explicit"},
+        "large": {"breakpoints": 0, "error": "ValueError"},
+    }
+
+
+def test_structured_output_returns_the_value_raises_its_error_or_returns_all() -> None:
+    assert structured_output({"parsed": {"a": 1}, "parsing_error": None}) == {"a": 1}
+    with pytest.raises(KeyError):
+        structured_output({"parsed": None, "parsing_error": KeyError("a")})
+    with pytest.raises(ValueError, match="bad json"):
+        structured_output({"parsing_error": "bad json"})
+    assert structured_output({"parsing_error": "bad json"}, "raw", include_raw=True) == {
+        "raw": "raw",
+        "parsed": None,
+        "parsing_error": "bad json",
+    }
+
+
+def test_anthropic_tools_keep_anthropic_dicts_convert_others_and_mark_the_last() -> None:
+    ready = {"name": "a", "input_schema": {"type": "object"}, "cache_control": {"type": "ephemeral"}}
+    function = {"name": "b", "description": "B.", "parameters": {"type": "object", "properties": {}}}
+    tools = anthropic_tools([ready, "b"], lambda tool: function, ttl="1h")
+    assert tools[0] == {"name": "a", "input_schema": {"type": "object"}}
+    assert tools[1]["description"] == "B." and tools[1]["cache_control"] == {"type": "ephemeral", "ttl": "1h"}
+    assert "cache_control" not in anthropic_tools([ready], lambda tool: function, mark=False)[0]
 
 
 def test_prompt_cache_step_reads_its_options_and_checks_them() -> None:

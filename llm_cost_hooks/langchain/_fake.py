@@ -36,15 +36,23 @@ def stream_message(
         if run_manager:
             run_manager.on_llm_new_token(piece, chunk=chunk)
         yield chunk
-    last = AIMessageChunk(
-        content="",
-        id=message.id,
-        tool_call_chunks=tool_chunks(message.tool_calls),
-        usage_metadata=message.usage_metadata,
-        response_metadata=message.response_metadata,
-        chunk_position="last",
+    yield ChatGenerationChunk(
+        message=message_chunk(message, content="", additional_kwargs={}, chunk_position="last")
     )
-    yield ChatGenerationChunk(message=last)
+
+
+def message_chunk(message: BaseMessage, **fields: Any) -> AIMessageChunk:
+    """``message`` as one stream chunk, its tool calls as tool-call chunks (``fields``
+    replace the message's own)."""
+    values: dict[str, Any] = {
+        "content": message.content,
+        "id": message.id,
+        "response_metadata": dict(message.response_metadata or {}),
+        "additional_kwargs": dict(message.additional_kwargs or {}),
+        "usage_metadata": getattr(message, "usage_metadata", None),
+        "tool_call_chunks": tool_chunks(getattr(message, "tool_calls", None) or []),
+    }
+    return AIMessageChunk(**{**values, **fields})
 
 
 def tool_chunks(tool_calls: Sequence[Any]) -> list[Any]:

@@ -19,7 +19,7 @@ from ..routing._tiers import CallExtras, tier_params
 from ..tracking._usage import model_name_of, usage_of_message
 from ._callback import ROUTE_MARKER_KEY
 from ._context import child_manager
-from ._fake import tool_chunks
+from ._fake import message_chunk
 
 if TYPE_CHECKING:
     from ._routed import RoutedChatModel
@@ -143,13 +143,4 @@ def _place_breakpoints(
 
 def as_chunks(result: ChatResult) -> list[AIMessageChunk]:
     """A whole answer replayed as one chunk (a stream whose answer had to pass checks)."""
-    msg = result.generations[0].message
-    chunk = AIMessageChunk(
-        content=msg.content,
-        id=msg.id,
-        response_metadata=dict(msg.response_metadata or {}),
-        additional_kwargs=dict(msg.additional_kwargs or {}),
-        usage_metadata=getattr(msg, "usage_metadata", None),
-        tool_call_chunks=tool_chunks(getattr(msg, "tool_calls", None) or []),
-    )
-    return [chunk]
+    return [message_chunk(result.generations[0].message)]
