@@ -65,16 +65,7 @@ def tool_chunks(tool_calls: Sequence[Any]) -> list[Any]:
 
 class AnswerChatModel(BaseChatModel):
     """A chat model that answers each request with one whole message (:meth:`_reply`),
-    streamed word by word by ``stream()``; traces name its ``model_name`` and ``provider``."""
-
-    model_name: str | None
-    provider: str
-
-    def _get_ls_params(self, stop: list[str] | None = None, **kwargs: Any) -> LangSmithParams:
-        params = super()._get_ls_params(stop=stop, **kwargs)
-        params["ls_provider"] = self.provider
-        params["ls_model_name"] = str(kwargs.get("model") or self.model_name)
-        return params
+    streamed word by word by ``stream()``."""
 
     def _reply(self, messages: list[BaseMessage], stream: bool) -> AIMessage:
         raise NotImplementedError
@@ -141,6 +132,16 @@ class FakeChatModelWithUsage(AnswerChatModel):
     @property
     def _identifying_params(self) -> dict[str, Any]:
         return {"model_name": self.model_name, "temperature": self.temperature, "max_tokens": self.max_tokens}
+
+    def _get_ls_params(self, stop: list[str] | None = None, **kwargs: Any) -> LangSmithParams:
+        params = super()._get_ls_params(stop=stop, **kwargs)
+        params["ls_provider"] = self.provider
+        params["ls_model_name"] = self.model_name
+        if self.temperature is not None:
+            params["ls_temperature"] = self.temperature
+        if self.max_tokens is not None:
+            params["ls_max_tokens"] = self.max_tokens
+        return params
 
     @property
     def call_count(self) -> int:

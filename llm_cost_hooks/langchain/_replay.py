@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, cast
 
+from langchain_core.language_models import LangSmithParams
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, UsageMetadata
 from pydantic import ConfigDict, Field, PrivateAttr
 
@@ -68,6 +69,13 @@ class ReplayChatModel(AnswerChatModel):
     @property
     def _identifying_params(self) -> dict[str, Any]:
         return {"model_name": self.model_name, "tier": self.tier}
+
+    def _get_ls_params(self, stop: list[str] | None = None, **kwargs: Any) -> LangSmithParams:
+        return LangSmithParams(
+            ls_provider=self.provider,
+            ls_model_name=str(kwargs.get("model") or self.model_name),
+            ls_model_type="chat",
+        )
 
     def row_of(self, messages: Sequence[BaseMessage]) -> int:
         query = next((m for m in reversed(messages) if isinstance(m, HumanMessage)), None)

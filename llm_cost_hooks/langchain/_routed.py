@@ -127,9 +127,18 @@ class RoutedChatModel(StreamRunChatModel):
         }
 
     def _get_ls_params(self, stop: list[str] | None = None, **kwargs: Any) -> LangSmithParams:
-        # langchain_core's default reads the model name, temperature and max_tokens.
-        params = super()._get_ls_params(stop=stop or self.stop, **kwargs)
-        params["ls_provider"] = "llm_cost_hooks"
+        params = LangSmithParams(
+            ls_provider="llm_cost_hooks",
+            ls_model_name=str(kwargs.get("model") or self.model_name),
+            ls_model_type="chat",
+        )
+        if self.temperature is not None:
+            params["ls_temperature"] = self.temperature
+        if self.max_tokens is not None:
+            params["ls_max_tokens"] = self.max_tokens
+        stop = stop or self.stop
+        if stop:
+            params["ls_stop"] = stop
         return params
 
     @property
