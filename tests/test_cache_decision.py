@@ -212,7 +212,7 @@ def test_wording_read_wrongly_as_a_contrast(query: str, stored: str) -> None:
     ],
 )
 def test_contrasts_kept_beside_those_fixes(query: str, stored: str, kind: str) -> None:
-    """"once" still counts where it is a count; shouted names still differ by their words."""
+    """ "once" still counts where it is a count; shouted names still differ by their words."""
     assert kind in contrast_flags(query, stored)
 
 

@@ -277,3 +277,41 @@ def test_the_second_look_fetches_neighbours_a_backend_returns_without_their_entr
         _crowded(core, crowd)
         hit = core.lookup(_req(core, QUERY))
         assert (hit is not None and hit.entry.query == CANDIDATE) if served else hit is None
+
+
+def test_the_second_look_fetches_the_neighbours_in_one_call_where_the_backend_can() -> None:
+    from llm_cost_hooks.cache import Neighbor
+
+    calls: list[tuple[str, int]] = []
+
+    class IdsOnlyBatched(EmbeddedBackend):
+        fail = False
+
+        def search(self, partition, vec, k):  # type: ignore[no-untyped-def]
+            return [
+                Neighbor(n.entry_id, n.similarity, n.answer_key) for n in super().search(partition, vec, k)
+            ]
+
+        def get(self, entry_id):  # type: ignore[no-untyped-def]
+            calls.append(("get", 1))
+            return super().get(entry_id)
+
+        def get_many(self, entry_ids):  # type: ignore[no-untyped-def]
+            calls.append(("get_many", len(entry_ids)))
+            if self.fail:
+                raise ConnectionError("down")
+            return [super(IdsOnlyBatched, self).get(i) for i in entry_ids]
+
+    core = _keyed_core(lambda new, old: False)
+    core.backend = IdsOnlyBatched()
+    _crowded(core, ["set my alarm for 7 am", "set alarm for 7 am please"])
+    calls.clear()
+    hit = core.lookup(_req(core, QUERY))
+    assert hit is not None and hit.entry.query == CANDIDATE
+    # The candidate, then its 4 neighbours in one call.
+    assert calls == [("get", 1), ("get_many", 4)]
+    # A failing batch fetch is a backend error: the neighbours stay counted, so no serve.
+    core.backend.fail = True  # type: ignore[attr-defined]
+    core._table["set the alarm for 7 am now"] = [1.0, 0.0, 0.0]  # type: ignore[attr-defined]
+    assert core.lookup(_req(core, "set the alarm for 7 am now")) is None
+    assert core.stats.errors == 1

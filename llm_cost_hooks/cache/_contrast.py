@@ -546,7 +546,9 @@ def _numbers(low: list[str]) -> set[str]:
 
 
 # "once again", "once more", "at once", "once the order arrives": no count.
-_ONCE_IDIOM_NEXT = frozenset("again more upon i we you he she they it the my our your this that there its his their".split())
+_ONCE_IDIOM_NEXT = frozenset(
+    "again more upon i we you he she they it the my our your this that there its his their".split()
+)
 
 
 def _once_counts(low: list[str], i: int) -> bool:

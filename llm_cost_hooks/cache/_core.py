@@ -517,13 +517,7 @@ class CacheCore:
         if neigh[0].similarity <= self._class_floor.get(self._key_class(neigh[0].answer_key), -1.0):
             return score
         kept = [0]
-        for i in range(1, len(neigh)):
-            n = neigh[i]
-            entry = (
-                n.payload
-                if isinstance(n.payload, CacheEntry)
-                else self._backend_call("get", self.backend.get, n.entry_id)
-            )
+        for i, entry in enumerate(self._entries(neigh[1:]), start=1):
             if entry is None or not contrast_flags(req.query, entry.query):
                 kept.append(i)
         if len(kept) == len(neigh):
@@ -532,6 +526,19 @@ class CacheCore:
         eq = [same[i] for i in kept]
         agreeing = sum(1 for s, e in zip(sims[1:], eq[1:]) if e and s >= policy.min_similarity)
         return policy.score(sims, eq) if agreeing >= policy.min_agreeing else 0.0
+
+    def _entries(self, neigh: list[Neighbor]) -> list[CacheEntry | None]:
+        """The neighbours' entries: their payloads, the rest fetched in one call where the
+        backend can (``get_many``: one Redis round trip instead of one per neighbour)."""
+        missing = [n.entry_id for n in neigh if not isinstance(n.payload, CacheEntry)]
+        fetched: dict[str, CacheEntry | None] = {}
+        many = getattr(self.backend, "get_many", None)
+        if missing and many is not None:
+            got = self._backend_call("get_many", many, missing, default=None)
+            fetched = dict(zip(missing, got)) if got is not None else {}
+        elif missing:
+            fetched = {i: self._backend_call("get", self.backend.get, i) for i in missing}
+        return [n.payload if isinstance(n.payload, CacheEntry) else fetched.get(n.entry_id) for n in neigh]
 
     def _agrees(self, new: str, entry: CacheEntry) -> bool:
         """The equivalence check of ``new`` against ``entry``'s answer; an error is a disagreement."""
