@@ -28,6 +28,7 @@ Isolation: the same query under 100 tenants, 0 cross-tenant hits (embedded and R
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import gzip
 import hashlib
@@ -769,6 +770,100 @@ def _wait_indexed(client, index: str, n: int, timeout: float = 900) -> None:
         time.sleep(0.2)
 
 
+def learned_keys_redis_rows(quick: bool, redis_url: str | None) -> list[Row]:
+    """Lookup p50 on Redis with and without learned answer keys, 10,003 real questions.
+
+    Learned keys take a second look: the next nearest stored question when a contrast check
+    tells the nearest apart, and the neighbours' own questions when the neighbourhood is not
+    confident, each fetched from Redis (one HGET per neighbour). Filled the way a deployed
+    cache learns: banking77 training questions streamed through lookup/update with learned
+    keys and an equivalence check that says "same" iff the intents match; then test questions
+    looked up by two cores on the same store (learning on / off), interleaved per question.
+    """
+    if redis_url is None:
+        return [Row(B, "learned keys on Redis", float("nan"), "", note="Redis unavailable; skipped")]
+    p = _find(_data_dir(), "train")
+    q = _find(_data_dir(), "test")
+    if p is None or q is None:
+        return [Row(B, "learned keys on Redis", float("nan"), "", note="data missing; skipped")]
+    from llm_cost_hooks.cache import CacheConfig, CacheCore, CacheScope, RedisBackend
+
+    tr, trl = _read(p)
+    te, _ = _read(q)
+    if quick:  # the same slice as the quick free-text runs (its vectors are cached alike)
+        tr, trl = tr[:3000], trl[:3000]
+    te = te[: 100 if quick else 400]
+    emb = _TableEmbedder(tr + te, np.concatenate([_embed_cached(tr), _embed_cached(te)]))
+    intent = {f"answer-{i}": lab for i, lab in enumerate(trl)}
+    backend = RedisBackend(redis_url, prefix=f"lk{uuid.uuid4().hex[:6]}", timeout_s=5.0)
+    gets = [0, 0]  # entries fetched, round trips
+    real_get, real_many = backend.get, backend.get_many
+
+    def counted_get(entry_id: str) -> Any:
+        gets[0] += 1
+        gets[1] += 1
+        return real_get(entry_id)
+
+    def counted_many(entry_ids: list[str]) -> Any:
+        gets[0] += len(entry_ids)
+        gets[1] += 1
+        return real_many(entry_ids)
+
+    backend.get = counted_get  # type: ignore[method-assign]
+    backend.get_many = counted_many  # type: ignore[method-assign]
+
+    def core(learn: bool) -> Any:
+        return CacheCore(
+            backend,
+            embedder=emb,
+            config=CacheConfig(audit_sample_rate=0.0, learn_answer_keys=learn),
+            equivalence=lambda new, old: intent.get(new) is not None and intent.get(new) == intent.get(old),
+        )
+
+    on, off = core(True), core(False)
+    scope = CacheScope(tenant="t")
+    t0 = time.perf_counter()
+    for i, t in enumerate(tr):
+        req = on.request(t, llm_string="m", scope=scope)
+        if on.lookup(req) is None:
+            on.update(req, f"answer-{i}")
+    fill_s = time.perf_counter() - t0
+    time.sleep(1.0)  # let the index catch up with the last writes
+    times: dict[bool, list[float]] = {True: [], False: []}
+    fetched: dict[bool, list[int]] = {True: [0, 0], False: [0, 0]}
+    for j, t in enumerate(te * 2):
+        for learn in (j % 2 == 0, j % 2 == 1):  # alternate which one goes first
+            c = on if learn else off
+            req = c.request(t, llm_string="m", scope=scope)
+            g0, r0, t1 = gets[0], gets[1], time.perf_counter()
+            c.lookup(req)
+            times[learn].append(time.perf_counter() - t1)
+            fetched[learn][0] += gets[0] - g0
+            fetched[learn][1] += gets[1] - r0
+    with contextlib.suppress(Exception):
+        backend.client.execute_command("FT.DROPINDEX", backend.index_name, "DD")
+    n = len(te) * 2
+    p50 = {k: percentile(v, 0.5) * 1e3 for k, v in times.items()}
+    p90 = {k: percentile(v, 0.9) * 1e3 for k, v in times.items()}
+    note = (
+        f"{len(tr):,} banking77 questions streamed in with learned keys ({on.stats.keys_learned} keys learned, "
+        f"fill {fill_s:.0f} s), {len(te)} test questions x2 interleaved; entries fetched per lookup: "
+        f"learned keys {fetched[True][0] / n:.2f} in {fetched[True][1] / n:.2f} round trips, off "
+        f"{fetched[False][0] / n:.2f} in {fetched[False][1] / n:.2f}; p90 {p90[True]:.2f} / {p90[False]:.2f} ms"
+    )
+    return [
+        Row(
+            B,
+            f"lookup excl. embedding on Redis, {len(tr):,} entries: learned keys on",
+            p50[True],
+            "ms",
+            "learned keys off",
+            p50[False],
+            note=note,
+        )
+    ]
+
+
 def embed_rows(quick: bool) -> list[Row]:
     from llm_cost_hooks.embeddings import default_embedder
 
@@ -868,6 +963,7 @@ def run(quick: bool) -> list[Row]:
         rows += decision_latency_rows(quick)
         rows += quality_rows(quick, url)
         rows += lookup_rows(quick, url)
+        rows += learned_keys_redis_rows(quick, url)
         from bench import bench_ann
 
         rows += bench_ann.rows(quick)
@@ -1271,3 +1367,18 @@ def _eval_policy_on_intents(policy: Any, tr, trl, te, tel, off) -> str:
     good = int(sum(1 for i in np.where(served)[0] if ql[i] and trl[top[i]] == ql[i]))
     n = int(served.sum())
     return f"precision {good / n if n else float('nan'):.4f} ({good}/{n}), hit rate {n / len(q):.4f}"
+
+
+if __name__ == "__main__":
+    # ``python bench/bench_cache.py --learned-keys-redis [--quick]``: only that row (the rest
+    # runs through ``python -m bench cache``).
+    sys.path.insert(0, str(ROOT))
+    if "--learned-keys-redis" in sys.argv:
+        from bench._common import format_table
+
+        _url, _srv = _redis()
+        try:
+            print(format_table(learned_keys_redis_rows("--quick" in sys.argv, _url)))
+        finally:
+            if _srv is not None:
+                _srv.close()

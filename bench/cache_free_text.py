@@ -66,14 +66,15 @@ def _judge(
     return same
 
 
-def _core(emb: Any, learn: bool, judge: Callable[[str, str], bool] | None) -> Any:
+def _core(emb: Any, learn: bool | None, judge: Callable[[str, str], bool] | None, verify: float = 0.0) -> Any:
     from llm_cost_hooks.cache import CacheConfig, CacheCore, EmbeddedBackend
 
     return CacheCore(
         EmbeddedBackend(max_entries=50_000),
         embedder=emb,
-        config=CacheConfig(audit_sample_rate=0.0, learn_answer_keys=learn),
+        config=CacheConfig(audit_sample_rate=0.0, learn_answer_keys=learn, verify_share=verify),
         equivalence=judge,
+        seed=0,
     )
 
 
@@ -110,8 +111,8 @@ def _why_missed(core: Any, req: Any, lab: str, answer_intent: dict[str, str]) ->
 
     policy = core.config.default
     neigh = core.backend.search(req.partition, core._vector(req), policy.k)
-    if not neigh or neigh[0].similarity < policy.min_similarity:
-        return "no stored question near enough"
+    if not neigh or neigh[0].similarity < max(policy.min_similarity, core.config.learned_min_similarity):
+        return "no stored question near enough (learned keys: cosine under learned_min_similarity)"
     if contrast_flags(req.query, neigh[0].payload.query) and len(neigh) > 1:
         neigh = neigh[1:]  # the next nearest one is the candidate
     cand = neigh[0].payload
@@ -165,12 +166,15 @@ def _fmt(served: int, good: int, n: int) -> str:
     return f"hit rate {served / n:.4f} ({served:>4} of {n}), precision {prec} ({good} of {served})"
 
 
-JUDGES = (
-    ("default (learning off)", False, None),
-    ("learned keys, exact judge", True, (0.0, 0.0)),
-    ("learned keys, judge 10% false-disagree", True, (0.0, 0.10)),
-    ("learned keys, judge 1% false-agree", True, (0.01, 0.0)),
-    ("learned keys, judge 5% false-agree", True, (0.05, 0.0)),
+JUDGES: tuple[tuple[str, bool | None, tuple[float, float] | None, float], ...] = (
+    ("default (learning off)", False, None, 0.0),
+    ("learned keys, exact judge", True, (0.0, 0.0), 0.0),
+    ("learned keys, judge 10% false-disagree", True, (0.0, 0.10), 0.0),
+    ("learned keys, judge 1% false-agree", True, (0.01, 0.0), 0.0),
+    ("learned keys, judge 5% false-agree", True, (0.05, 0.0), 0.0),
+    # The default configuration once online verification has a judge: learned keys turn on.
+    ("defaults + verify_share 0.05, exact judge", None, (0.0, 0.0), 0.05),
+    ("defaults + verify_share 0.05, judge 5% false-agree", None, (0.05, 0.0), 0.05),
 )
 
 
@@ -183,14 +187,19 @@ def intent_runs(quick: bool, only: str | None = None, judges: list[int] | None =
         emb = _TableEmbedder(tr + te, np.concatenate([_embed_cached(tr), _embed_cached(te)]))
         texts, labels = tr + te, trl + tel
         print(f"\n{name}: {len(tr)} training questions, then {len(te)} test questions (streamed)")
-        for title, learn, noise in [j for i, j in enumerate(JUDGES) if judges is None or i in judges]:
+        for title, learn, noise, verify in [j for i, j in enumerate(JUDGES) if judges is None or i in judges]:
             intent_of: dict[str, str] = {f"answer-{i}": lab for i, lab in enumerate(labels)}
             judge = _judge(intent_of, *noise, seed=seed) if noise else None
             t0 = time.perf_counter()
-            core = _core(emb, learn, judge)
+            core = _core(emb, learn, judge, verify)
             r = stream(core, texts, labels, len(tr))
             print(f"  {title} [{time.perf_counter() - t0:.0f}s]", flush=True)
             st = core.stats
+            if st.verifications:
+                print(
+                    f"    verified would-be hits: {st.verifications} (agree {st.verified_agree}, "
+                    f"disagree {st.verified_disagree}); each answered by the model, counted as a miss"
+                )
             print(
                 f"    equivalence checks: {st.equivalence_checks} over {st.misses} misses "
                 f"({st.equivalence_checks / max(st.misses, 1):.2f} per miss); keys learned {st.keys_learned}, "
@@ -249,7 +258,7 @@ def main() -> None:
     ap.add_argument(
         "--judges",
         help="comma-separated indices of the runs to do (default all): "
-        + ", ".join(f"{i} = {t}" for i, (t, _, _) in enumerate(JUDGES)),
+        + ", ".join(f"{i} = {t}" for i, (t, *_) in enumerate(JUDGES)),
     )
     ap.add_argument("--seed", type=int, default=0, help="seed of the simulated judge's mistakes")
     ap.add_argument("--buckets", action="store_true", help="only: why the test questions missed")

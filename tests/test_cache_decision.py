@@ -185,6 +185,37 @@ def test_detail_added_in_a_rewording_goes_to_the_verifier() -> None:
     assert f["one_sided_names"] > 0 and f["one_sided_numbers"] == 0
 
 
+@pytest.mark.parametrize(
+    ("query", "stored"),
+    [
+        ("tell me that once again.", "tell me that again please"),  # "once again": no count
+        ("could you speak once more please", "could you speak again"),
+        ("HEY, SEND AN EMAIL TO MY FRIEND", "send an email to my friend"),  # capitals name nothing
+        ("Did I Receive Any New Email", "did I receive any new email"),
+        ("Did I receive any new Email", "any new mail for me?"),  # "Email" / "mail": one word
+        ("Give information about the traffic near my location please.", "How is the traffic near me?"),
+    ],
+)
+def test_wording_read_wrongly_as_a_contrast(query: str, stored: str) -> None:
+    assert contrast_flags(query, stored) == []
+    assert contrast_flags(stored, query) == []
+
+
+@pytest.mark.parametrize(
+    ("query", "stored", "kind"),
+    [
+        ("I was charged once a month", "I was charged twice a month", "number"),
+        ("I was charged once", "I was charged twice", "number"),
+        ("HEY, SEND AN EMAIL TO JOHN", "HEY, SEND AN EMAIL TO MARY", "entity"),
+        ("Do I have any emails from Jessica?", "Do I have any emails from Katherine?", "entity"),
+        ("Turn off WiFi when you leave home to save power", "Turn off my wifi.", "scope"),
+    ],
+)
+def test_contrasts_kept_beside_those_fixes(query: str, stored: str, kind: str) -> None:
+    """ "once" still counts where it is a count; shouted names still differ by their words."""
+    assert kind in contrast_flags(query, stored)
+
+
 def test_date_against_an_undated_rewording_is_a_contrast() -> None:
     q = "I transferred money yesterday, but it still isn't available?"
     assert "date" in contrast_flags(q, "I transferred some money but it hasn't arrived.")

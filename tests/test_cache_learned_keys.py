@@ -3,6 +3,8 @@ answer key, so the neighbourhood path can serve them; a sparse cache stays stric
 
 from __future__ import annotations
 
+import math
+
 import pytest
 
 from llm_cost_hooks.cache import CacheConfig, CacheCore, CacheScope, EmbeddedBackend
@@ -277,3 +279,98 @@ def test_the_second_look_fetches_neighbours_a_backend_returns_without_their_entr
         _crowded(core, crowd)
         hit = core.lookup(_req(core, QUERY))
         assert (hit is not None and hit.entry.query == CANDIDATE) if served else hit is None
+
+
+def test_the_second_look_fetches_the_neighbours_in_one_call_where_the_backend_can() -> None:
+    from llm_cost_hooks.cache import Neighbor
+
+    calls: list[tuple[str, int]] = []
+
+    class IdsOnlyBatched(EmbeddedBackend):
+        fail = False
+
+        def search(self, partition, vec, k):  # type: ignore[no-untyped-def]
+            return [
+                Neighbor(n.entry_id, n.similarity, n.answer_key) for n in super().search(partition, vec, k)
+            ]
+
+        def get(self, entry_id):  # type: ignore[no-untyped-def]
+            calls.append(("get", 1))
+            return super().get(entry_id)
+
+        def get_many(self, entry_ids):  # type: ignore[no-untyped-def]
+            calls.append(("get_many", len(entry_ids)))
+            if self.fail:
+                raise ConnectionError("down")
+            return [super(IdsOnlyBatched, self).get(i) for i in entry_ids]
+
+    core = _keyed_core(lambda new, old: False)
+    core.backend = IdsOnlyBatched()
+    _crowded(core, ["set my alarm for 7 am", "set alarm for 7 am please"])
+    calls.clear()
+    hit = core.lookup(_req(core, QUERY))
+    assert hit is not None and hit.entry.query == CANDIDATE
+    # The candidate, then its 4 neighbours in one call.
+    assert calls == [("get", 1), ("get_many", 4)]
+    # A failing batch fetch is a backend error: the neighbours stay counted, so no serve.
+    core.backend.fail = True  # type: ignore[attr-defined]
+    core._table["set the alarm for 7 am now"] = [1.0, 0.0, 0.0]  # type: ignore[attr-defined]
+    assert core.lookup(_req(core, "set the alarm for 7 am now")) is None
+    assert core.stats.errors == 1
+
+
+def test_learning_is_on_by_default_only_with_verification_and_a_check_of_your_own() -> None:
+    def core(judge=None, **cfg) -> CacheCore:  # type: ignore[no-untyped-def]
+        return CacheCore(EmbeddedBackend(), config=CacheConfig(**cfg), equivalence=judge, semantic=False)
+
+    def judge(new: str, old: str) -> bool:
+        return new == old
+
+    assert CacheConfig().learn_answer_keys is None
+    assert not core().learning
+    assert not core(judge).learning  # a check but no verification
+    assert not core(verify_share=0.1).learning  # verification with the default word-overlap check
+    assert core(judge, verify_share=0.1).learning
+    assert not core(judge, verify_share=0.1, learn_answer_keys=False).learning
+    assert core(learn_answer_keys=True).learning
+    c = core(verify_share=0.1)
+    c.equivalence = judge  # set later, as the docs show
+    assert c.learning
+
+
+def _ring(core: CacheCore, cos: float, n: int = 4) -> None:
+    """``n`` stored questions under one key, all at cosine ``cos`` to the query ``[1, 0, 0]``."""
+    for i, word in enumerate(["alpha", "beta", "gamma", "delta", "epsilon"][:n]):
+        ang, s = 0.3 * i, (1.0 - cos * cos) ** 0.5
+        core._table[f"stored question {word}"] = [cos, s * math.cos(ang), s * math.sin(ang)]  # type: ignore[attr-defined]
+        core.update(_req(core, f"stored question {word}"), "the answer", answer_key="k")
+    core._table["the request"] = [1.0, 0.0, 0.0]  # type: ignore[attr-defined]
+
+
+def test_learned_keys_serve_only_above_their_own_similarity_bar() -> None:
+    core = _keyed_core(lambda new, old: True)
+    _ring(core, 0.76)
+    bar = core.config.learned_min_similarity
+    assert bar > 0.76
+    assert core.lookup(_req(core, "the request")) is None
+    # The same store without learning (keyed answers): the neighbourhood serves it.
+    core.config = core.config.model_copy(update={"learn_answer_keys": False})
+    assert core.lookup(_req(core, "the request")) is not None
+    core.config = core.config.model_copy(update={"learn_answer_keys": True, "learned_min_similarity": 0.7})
+    assert core.lookup(_req(core, "the request")) is not None
+
+
+def test_a_verified_answer_that_agrees_joins_the_class_it_was_checked_against() -> None:
+    core = _keyed_core(lambda new, old: new.startswith("pin") and old == "the answer")
+    core.config = core.config.model_copy(update={"verify_share": 1.0})
+    _ring(core, 0.95)
+    req = _req(core, "the request")
+    assert core.lookup(req) is None and core.stats.verifications == 1  # sent to the model
+    entry = core.update(req, "pin: the same answer in other words")
+    assert req.verified == "agree" and entry is not None and core._key_class(entry.answer_key) == "k"
+    # A disagreeing one keeps its own key.
+    core._table["another request"] = [1.0, 0.0, 0.0]  # type: ignore[attr-defined]
+    req2 = _req(core, "another request")
+    assert core.lookup(req2) is None
+    entry2 = core.update(req2, "something else")
+    assert req2.verified == "disagree" and entry2 is not None and core._key_class(entry2.answer_key) != "k"

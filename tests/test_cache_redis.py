@@ -173,6 +173,15 @@ def test_corrupt_redis_entry_is_skipped(redis_clean_url: str) -> None:
     assert core.backend.corrupt == 1
 
 
+def test_get_many_returns_entries_in_order_in_one_round_trip(redis_clean_url: str) -> None:
+    _, core = cores(redis_clean_url)
+    ids = []
+    for q in QUERIES[:3]:
+        ids.append(core.update(core.request(q, llm_string="m", scope=CacheScope(tenant="t")), f"a: {q}").id)
+    got = core.backend.get_many([ids[2], "no-such-entry", ids[0]])  # type: ignore[attr-defined]
+    assert [e.query if e else None for e in got] == [QUERIES[2], None, QUERIES[0]]
+
+
 def test_existing_index_algorithm_is_used(redis_clean_url: str) -> None:
     """An index created FLAT (an earlier version, another setting) keeps serving when a
     backend asks for HNSW on the same prefix: it adopts the existing algorithm."""

@@ -525,6 +525,8 @@ def _numbers(low: list[str]) -> set[str]:
                 continue
             raw = t.replace(",", "")
         elif t in _NUMBER_WORDS and t not in ("second", "single", "double", "half", "first"):
+            if t == "once" and not _once_counts(low, i):
+                continue
             raw = _NUMBER_WORDS[t]
         else:
             continue
@@ -543,6 +545,29 @@ def _numbers(low: list[str]) -> set[str]:
     return nums
 
 
+# "once again", "once more", "at once", "once the order arrives": no count.
+_ONCE_IDIOM_NEXT = frozenset(
+    "again more upon i we you he she they it the my our your this that there its his their".split()
+)
+
+
+def _once_counts(low: list[str], i: int) -> bool:
+    """ "once" is the number 1 ("once a week", "charged once"), not an idiom or "as soon as"."""
+    nxt = low[i + 1] if i + 1 < len(low) else ""
+    return nxt not in _ONCE_IDIOM_NEXT and (i == 0 or low[i - 1] != "at")
+
+
+def _shouted(toks: list[str]) -> bool:
+    """All capitals ("SEND AN EMAIL TO MY FRIEND") or Every Word Capitalised: capitals name
+    nothing there."""
+    words = [t for t in toks if t[0].isalpha() and len(t) > 1]
+    if len(words) < 3:
+        return False
+    upper = sum(1 for t in words if t.isupper())
+    title = sum(1 for t in words if t[0].isupper())
+    return upper >= 0.6 * len(words) or title >= 0.8 * len(words)
+
+
 def _norm(tok: str) -> str:
     t = tok.lower().replace("’", "'")
     return t[:-2] if t.endswith("'s") and len(t) > 3 else t
@@ -555,6 +580,13 @@ def _stem(w: str) -> str:
         if len(w) > len(suf) + 2 and w.endswith(suf) and not w.endswith("ss"):
             return w[: -len(suf)]
     return w
+
+
+# Request wording that adds no qualifier ("Give information about the traffic near my
+# location" / "How is the traffic near me?"): not counted by the scope check.
+_FRAMING = frozenset(
+    _stem(w) for w in "give information info details show find check need help provide right now".split()
+)
 
 
 class TextView:
@@ -608,9 +640,11 @@ class TextView:
         caps: set[str] = set()
         runs: list[tuple[str, frozenset[str]]] = []
         run: list[str] = []
+        shouted = _shouted(toks)
         for i, t in enumerate([*toks, "."]):
             capital = (  # "Paris", "EPA", "iPhone"
-                t[0].isalpha()
+                not shouted
+                and t[0].isalpha()
                 and any(c.isupper() for c in t)
                 and t.lower() not in ("i", "i'm", "i've", "i'd", "i'll")
             )
@@ -750,10 +784,16 @@ def _slot_swapped(a: TextView, b: TextView) -> bool:
     return bool(ca) and bool(cb) and not (ca & cb)
 
 
+# Capitalised common words that other texts spell another way.
+_SAME_WORD = {"email": "mail", "mail": "email", "e-mail": "mail"}
+
+
 def _name_matched(name: str, other: TextView) -> bool:
     """``name`` names something ``other`` names too: the same word, an acronym of it, or a
     short form ("Fed" / "Federal")."""
     if name in other.stems or any(name == acronym for acronym, _ in other.runs):
+        return True
+    if _SAME_WORD.get(name) in other.stems:  # "Email" / "mail"
         return True
     for w in other.caps:
         short, long_ = (name, w) if len(name) < len(w) else (w, name)
@@ -844,7 +884,7 @@ def contrast_flags(query: str, stored: str) -> list[str]:
         or (a.content == b.content and a.persons and b.persons and a.persons != b.persons)
     ):
         flags.append("role")
-    if (len(extra_a) >= 3 and not extra_b) or (len(extra_b) >= 3 and not extra_a):
+    if (len(extra_a - _FRAMING) >= 3 and not extra_b) or (len(extra_b - _FRAMING) >= 3 and not extra_a):
         flags.append("scope")
     if not flags and _slot_swapped(a, b):  # nothing more specific explains the swap
         flags.append("entity")

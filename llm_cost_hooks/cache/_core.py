@@ -106,11 +106,22 @@ class CacheConfig(BaseModel):
         description="Share of would-be semantic hits answered by the model anyway and compared with the "
         "stored answer (online verification); disagreements tighten the decision.",
     )
-    learn_answer_keys: bool = Field(
-        default=False,
+    learn_answer_keys: bool | None = Field(
+        default=None,
         description="Free-text answers: when a request misses next to a stored question, compare the "
         "model's answer with that entry's (the equivalence check) and, if they agree, store it under the "
-        "same answer key, so the neighbourhood path can serve where answers were checked equal.",
+        "same answer key, so the neighbourhood path can serve where answers were checked equal. None (the "
+        "default): on when online verification is on (verify_share > 0) with an equivalence check you "
+        "give the cache (CacheCore(equivalence=...)); off otherwise.",
+    )
+
+    learned_min_similarity: float = Field(
+        default=0.78,
+        ge=0.0,
+        le=1.0,
+        description="With learn_answer_keys: the cosine similarity a semantic hit needs at least. Below it, "
+        "the first questions of a new topic next to a settled class of answers were served that class's "
+        "answer (bench/cache_free_text.py).",
     )
 
     def policy_for(self, route: str | None) -> DecisionPolicy:
@@ -143,6 +154,8 @@ class CacheRequest:
     #: After ``CacheCore.update``: ``"agree"`` / ``"disagree"`` when this request was a would-be
     #: semantic hit sent to the model for online verification (adapters put it on the cost record).
     verified: str | None = None
+    #: The entry the verified answer agreed with (with learned keys, the answer joins its class).
+    verified_entry: CacheEntry | None = None
 
 
 class CacheStats(BaseModel):
@@ -296,6 +309,16 @@ class CacheCore:
         return self._verifier
 
     @property
+    def learning(self) -> bool:
+        """Whether answer keys are learned: ``CacheConfig.learn_answer_keys``, or when that is
+        None, online verification with an equivalence check given to the cache (no check of
+        your own, no learning)."""
+        learn = self.config.learn_answer_keys
+        if learn is not None:
+            return learn
+        return self.config.verify_share > 0 and self.equivalence is not answers_equivalent
+
+    @property
     def embedder(self) -> Any:
         if self._embedder is None:
             with self._embedder_lock:
@@ -417,7 +440,7 @@ class CacheCore:
         )
         hit = self.decide(req, neigh, policy)
         if hit is None:
-            if self.config.learn_answer_keys:
+            if self.learning:
                 self._remember_near_miss(req, neigh, policy)
             self._count(misses=1)
             return None
@@ -439,7 +462,7 @@ class CacheCore:
         learned answer keys, the next one when a contrast check tells the nearest apart) or nothing."""
         if not neigh:
             return None
-        skips = min(_SKIP_VETOED, len(neigh) - 1) if policy.contrast and self.config.learn_answer_keys else 0
+        skips = min(_SKIP_VETOED, len(neigh) - 1) if policy.contrast and self.learning else 0
         for start in range(skips + 1):
             hit = self._decide_at(req, neigh[start:], policy, last=start == skips)
             if hit is not _VETOED:
@@ -458,7 +481,12 @@ class CacheCore:
         else:
             keys = [n.answer_key for n in neigh]
         same = [key == keys[0] for key in keys]
-        if not sims or sims[0] < policy.min_similarity or sims[0] < self._entry_floor.get(top.entry_id, -1.0):
+        floor = self.config.learned_min_similarity if self.learning else policy.min_similarity
+        if (
+            not sims
+            or sims[0] < max(policy.min_similarity, floor)
+            or sims[0] < self._entry_floor.get(top.entry_id, -1.0)
+        ):
             self._count(rejected=1)
             return None
         if policy.kind != "verified" and not policy.accepts(sims, same):
@@ -491,7 +519,7 @@ class CacheCore:
             if (
                 score < policy.threshold
                 and _DROP_TOLD_APART
-                and self.config.learn_answer_keys
+                and self.learning
                 and policy.contrast
                 and not all(same)
             ):
@@ -517,13 +545,7 @@ class CacheCore:
         if neigh[0].similarity <= self._class_floor.get(self._key_class(neigh[0].answer_key), -1.0):
             return score
         kept = [0]
-        for i in range(1, len(neigh)):
-            n = neigh[i]
-            entry = (
-                n.payload
-                if isinstance(n.payload, CacheEntry)
-                else self._backend_call("get", self.backend.get, n.entry_id)
-            )
+        for i, entry in enumerate(self._entries(neigh[1:]), start=1):
             if entry is None or not contrast_flags(req.query, entry.query):
                 kept.append(i)
         if len(kept) == len(neigh):
@@ -532,6 +554,19 @@ class CacheCore:
         eq = [same[i] for i in kept]
         agreeing = sum(1 for s, e in zip(sims[1:], eq[1:]) if e and s >= policy.min_similarity)
         return policy.score(sims, eq) if agreeing >= policy.min_agreeing else 0.0
+
+    def _entries(self, neigh: list[Neighbor]) -> list[CacheEntry | None]:
+        """The neighbours' entries: their payloads, the rest fetched in one call where the
+        backend can (``get_many``: one Redis round trip instead of one per neighbour)."""
+        missing = [n.entry_id for n in neigh if not isinstance(n.payload, CacheEntry)]
+        fetched: dict[str, CacheEntry | None] = {}
+        many = getattr(self.backend, "get_many", None)
+        if missing and many is not None:
+            got = self._backend_call("get_many", many, missing, default=None)
+            fetched = dict(zip(missing, got)) if got is not None else {}
+        elif missing:
+            fetched = {i: self._backend_call("get", self.backend.get, i) for i in missing}
+        return [n.payload if isinstance(n.payload, CacheEntry) else fetched.get(n.entry_id) for n in neigh]
 
     def _agrees(self, new: str, entry: CacheEntry) -> bool:
         """The equivalence check of ``new`` against ``entry``'s answer; an error is a disagreement."""
@@ -630,17 +665,20 @@ class CacheCore:
             self._merge_vote(agreed[0], other)
         return self._key_class(agreed[0])
 
-    def _check_pending(self, req: CacheRequest, answer: str, answer_text: str | None) -> None:
+    def _check_pending(self, req: CacheRequest, answer: str, answer_text: str | None) -> CacheEntry | None:
+        """Compare a verified request's answer with the entry it would have been served; the
+        entry when they agree (with learned keys, the new answer joins its class)."""
         with self._verify_lock:
             pending = self._pending.pop(req.exact_key, None)
         if pending is None:
-            return
+            return None
         entry, similarity, route = pending
         agree = self._agrees(answer_text if answer_text is not None else answer, entry)
         req.verified = "agree" if agree else "disagree"
         if agree:
             self._count(verified_agree=1)
-            return
+            req.verified_entry = entry
+            return entry
         self._count(verified_disagree=1)
         with self._verify_lock:  # this entry serves only nearer requests from now on
             self._entry_floor[entry.id] = max(self._entry_floor.get(entry.id, -1.0), similarity + 1e-6)
@@ -650,6 +688,7 @@ class CacheCore:
             entry.id,
             similarity,
         )
+        return None
 
     def check_verification(self, req: CacheRequest, answer_text: str) -> str | None:
         """``req.verified`` after comparing the model's answer, when its lookup sent ``req`` to
@@ -688,6 +727,7 @@ class CacheCore:
             return None
         if self._pending:
             self._check_pending(req, answer, answer_text)
+        verified_same = req.verified_entry
         scope = req.scope
         policy = self.config.policy_for(scope.route)
         ttl = policy.ttl_seconds if policy.ttl_seconds is not None else self.config.ttl_seconds
@@ -699,6 +739,9 @@ class CacheCore:
                 near = self._near_miss.pop(req.exact_key, None)
             if near is not None and not key:
                 key = self._learned_key(req, text, near)
+        if verified_same is not None and not key and self.learning:
+            key = self._key_class(verified_same.answer_key)  # checked equal by the verification
+            self._count(keys_learned=1)
         if not key:
             key = digest("a", normalize_query(text))
         entry = CacheEntry(
