@@ -5,8 +5,10 @@ A throwaway PostgreSQL server (Debian's binaries, as in the tests, but durable: 
 and synchronous commit on, the server's defaults) on a free loopback port.
 
 * Throughput: 4 processes each write N prebuilt records with ``ledger.write`` into one
-  database and flush; records/s = 4N / (last flush end - first write). Anchor: the same
-  4 processes into one SQLite file (WAL); 3 rounds of each, interleaved, medians.
+  database and flush (random request ids, ``uuid4().hex``: CostRecord's default, shaped
+  like LiteLLM's call ids; the worst case for the stores' primary-key index, where
+  LangChain's time-ordered run ids arrive nearly in key order); records/s = 4N / (last
+  flush end - first write). Anchor: the same 4 processes into one SQLite file (WAL); 3 rounds of each, interleaved, medians.
 * Caller cost: CPU time of the calling thread in the ``write`` loop / N (and its wall
   time, which also counts waiting for the GIL held by the writer thread), in those same
   processes, and the whole process's CPU (caller + writer) from the first write to the end
@@ -237,7 +239,8 @@ def run(quick: bool = False) -> list[Row]:
                 sq_rate,
                 f">= {TARGET_RECORDS_PER_S:,}",
                 pg_rate >= TARGET_RECORDS_PER_S,
-                f"{per_process:,} records per process; median of 3 rounds interleaved with SQLite: "
+                f"{per_process:,} records per process, random request ids (uuid4); median of 3 rounds "
+                "interleaved with SQLite: "
                 + ", ".join(f"{r['records_per_s']:,.0f}" for r in pg_runs)
                 + f" rec/s; durable server (fsync, synchronous_commit on); {os.cpu_count()} CPUs, "
                 f"load average {os.getloadavg()[0]:.1f} at the end",

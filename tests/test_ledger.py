@@ -158,6 +158,28 @@ def test_record_rows_hold_every_field_in_utc() -> None:
     assert back.timestamp.tzinfo == timezone.utc
 
 
+def test_utc_timestamps_are_formatted_as_isoformat_does() -> None:
+    import random
+
+    from llm_cost_hooks.ledger._base import utc_isoformat
+
+    rng = random.Random(7)
+    start = datetime(2026, 12, 31, 23, 59, 58, tzinfo=timezone.utc)
+    # Runs of records within one second, across second, day and year boundaries, on whole
+    # seconds (isoformat then writes no fraction), and far from now.
+    times = [start + timedelta(microseconds=rng.randrange(0, 3_000_000)) for _ in range(2000)]
+    times += [start + timedelta(seconds=s) for s in range(4)]
+    times += [
+        datetime(1, 1, 1, tzinfo=timezone.utc),
+        datetime(999, 5, 6, 7, 8, 9, 10, tzinfo=timezone.utc),
+        datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=timezone.utc),
+    ]
+    for _ in range(2):  # in order, then shuffled: the remembered second changes every time
+        for ts in times:
+            assert utc_isoformat(ts) == ts.isoformat()
+        rng.shuffle(times)
+
+
 def test_open_ledger_urls(tmp_path: Path) -> None:
     assert isinstance(open_ledger("memory://"), MemoryLedger)
     assert isinstance(open_ledger(None), MemoryLedger)
