@@ -392,17 +392,18 @@ def simulate_shadow(
     outcomes of both tiers play the judge. The deployed router is retrained on the pairs
     seen so far at each of ``retrain`` (default: the checkpoints), as ``route train
     --from-ledger`` would: with ``ipw``, each pair weighs 1 / the chance its request was
-    shadowed (see :func:`~._train.train_router`). At each checkpoint the current pairs' router is scored on the
-    test rows: at its calibrated operating point (``quality_share``,
+    shadowed (see :func:`~._train.train_router`). At each checkpoint the current pairs'
+    router is scored on the test rows: at its calibrated operating point (``quality_share``,
     ``router_cost_share``) and at the cheapest point of its curve that reaches the
     target quality (``curve_cost_share``, its knob swept on the test rows: what its
     ranking of requests is worth, apart from calibration), and the same on the curve's
-    convex hull (``hull_cost_share``: two of those points mixed by request). ``exploration_share`` is the
-    shadow calls' dollars per request seen, as a share of the reference tier's cost;
-    ``total_share`` and ``curve_total_share`` add it. ``served_share`` is what the stream's
-    answers themselves cost so far (the deployed router's picks), per request, as a share of
-    the reference tier's cost. ``full`` is the router trained on
-    every stream row, scored both ways.
+    convex hull (``hull_cost_share``: two of those points mixed by request).
+    ``exploration_share`` is the shadow calls' dollars per request seen, as a share of the
+    reference tier's cost; ``total_share`` and ``curve_total_share`` add it.
+    ``labels_below_1`` counts the pairs recorded with a propensity below 1 (they weigh more
+    than one). ``served_share`` is what the stream's answers themselves cost so far (the
+    deployed router's picks), per request, as a share of the reference tier's cost.
+    ``full`` is the router trained on every stream row (every propensity 1), scored both ways.
     """
     from ._strategies import QualityTarget, pick_tiers
     from ._train import evaluate_router, train_router
@@ -469,7 +470,11 @@ def simulate_shadow(
                 assert router.operating_point is not None
                 pick = pick_tiers(q, c, router.operating_point, stream_ds.prompts)
         if t in marks:
-            entry: dict[str, Any] = {"requests": t, "labels": len(labelled)}
+            entry: dict[str, Any] = {
+                "requests": t,
+                "labels": len(labelled),
+                "labels_below_1": sum(p < 1.0 for p in propensity),
+            }
             got = score(router) if router is not None else (1.0, 1.0, 1.0, 1.0)  # else: the reference alone
             entry["quality_share"], entry["router_cost_share"], entry["curve_cost_share"] = got[:3]
             entry["hull_cost_share"] = got[3]
