@@ -303,7 +303,8 @@ def _shadow(data: Any, embedder: Any, quick: bool, rows: list[Row]) -> None:
     cheapest single point of the curve that reaches 95 % (the knob swept on the test
     rows: what the learned ranking is worth, calibration apart), and at the calibrated
     point as deployed (which must also reach 95 %): every router of the stream and the
-    fully-labelled one are calibrated at :data:`SHADOW_CONFIDENCE`, as a user ships them.
+    fully-labelled one are calibrated at :data:`SHADOW_CONFIDENCE`, as a user ships them;
+    the stream's calibration weighs each pair by 1 / the chance its request was shadowed.
     "Held" = it stays within 5 points at every later checkpoint too."""
     from llm_cost_hooks.routing._shadow import simulate_shadow
 
@@ -333,7 +334,7 @@ def _shadow(data: Any, embedder: Any, quick: bool, rows: list[Row]) -> None:
         sim, flat = sims["policy"], sims["flat"]
         full = sim["full"]
         lines = [
-            f"{p['requests']} req: {p['labels']} labels, router {p['router_cost_share']:.1%} (quality "
+            f"{p['requests']} req: {p['labels']} labels ({p['labels_below_1']} weighted up), router {p['router_cost_share']:.1%} (quality "
             f"{p['quality_share']:.1%}), curve@95% {p['curve_cost_share']:.1%}, hull@95% "
             f"{p['hull_cost_share']:.1%}, + exploration {p['exploration_share']:.1%} (answers served so "
             f"far {p['served_share']:.1%})"

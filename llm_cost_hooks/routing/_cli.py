@@ -180,11 +180,13 @@ def route_train(
     price_models: Sequence[str] | None = None,
     from_ledger: bool = False,
     template_prior: float | None = 30.0,
+    ipw: bool = True,
 ) -> dict[str, Any]:
     """Train a router on outcome files (or, with ``from_ledger``, on the shadow outcomes in
     the ledger file ``data[0]``), calibrate it on its own cross-fitted held-out predictions
     and save it to ``out``. ``template_prior``: the pseudo-rows that shrink each template's
-    prior towards the overall mean (None: no template prior)."""
+    prior towards the overall mean (None: no template prior). ``ipw``: weigh each shadow
+    outcome by 1 / its recorded propensity in the calibration (False: every row weighs 1)."""
     from ._train import train_router
 
     ns = argparse.Namespace(
@@ -213,6 +215,7 @@ def route_train(
         folds=folds,
         template_prior=template_prior,
         out=out,
+        ipw=ipw,
     )
     point = router.operating_point
     return {
@@ -223,6 +226,7 @@ def route_train(
         "template_lines": router.model.info.get("template_lines"),
         "folds": folds,
         "template_prior": template_prior,
+        "calibration_rows_effective": router.model.info.get("calibration_rows_effective"),
         "operating_point": point.model_dump() if point else None,
     }
 
@@ -317,6 +321,14 @@ def add_route_commands(subparsers: Any) -> argparse.ArgumentParser:
         action="store_true",
         help="DATA is a ledger file: train on the shadow outcomes recorded in it",
     )
+    tr.add_argument(
+        "--no-propensity-weights",
+        dest="ipw",
+        action="store_false",
+        help="with --from-ledger: calibrate on the shadow outcomes as recorded (by default each "
+        "weighs 1 / the chance its request was shadowed, so rarely explored requests count for "
+        "all those like them)",
+    )
     prior = tr.add_mutually_exclusive_group()
     prior.add_argument(
         "--template-prior",
@@ -382,6 +394,7 @@ def _run_train(args: argparse.Namespace) -> int:
         price_models=args.price_model,
         from_ledger=args.from_ledger,
         template_prior=args.template_prior,
+        ipw=args.ipw,
     )
     print(json.dumps(result, indent=2))
     return 0

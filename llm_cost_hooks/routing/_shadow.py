@@ -50,7 +50,8 @@ _TABLE = "routing_outcomes"
 _SCHEMA = f"""CREATE TABLE IF NOT EXISTS {_TABLE} (
     request_id TEXT NOT NULL, ts TEXT NOT NULL, prompt TEXT NOT NULL, context TEXT,
     tier TEXT NOT NULL, model TEXT, quality REAL NOT NULL, cost_usd REAL NOT NULL, shadow INTEGER NOT NULL,
-    PRIMARY KEY (request_id, tier))"""
+    propensity REAL, PRIMARY KEY (request_id, tier))"""
+_COLUMNS = "request_id, ts, prompt, context, tier, model, quality, cost_usd, shadow, propensity"
 
 
 class ShadowStore:
@@ -72,6 +73,11 @@ class ShadowStore:
         self.set_aside: deque[dict[str, Any]] = deque(maxlen=1000)
         with self._connect() as conn:
             conn.execute(_SCHEMA)
+            # Tables written before propensities were recorded gain the column; their rows
+            # keep NULL, which training reads as 1 (unweighted).
+            cols = {r[1] for r in conn.execute(f"PRAGMA table_info({_TABLE})")}
+            if "propensity" not in cols:
+                conn.execute(f"ALTER TABLE {_TABLE} ADD COLUMN propensity REAL")
 
     def _connect(self) -> sqlite3.Connection:
         return sqlite3.connect(self.path, timeout=5.0)
@@ -82,23 +88,33 @@ class ShadowStore:
         context: str | None,
         outcomes: Mapping[str, tuple[float, float, str | None]],
         explored: str,
+        propensity: float | None = None,
     ) -> bool:
         """Write one request's outcomes ``{tier: (quality, cost_usd, model)}``; ``explored``
-        is the tier called only to learn. False (logged, set aside) when the write failed."""
+        is the tier called only to learn; ``propensity`` the chance this request was to be
+        shadowed (None: unknown, trained on as 1). False (logged, set aside) when the write
+        failed."""
         rid = uuid.uuid4().hex
         ts = datetime.now(timezone.utc).isoformat()
+        prop = None if propensity is None else float(propensity)
         rows = [
-            (rid, ts, prompt, context, tier, model, float(q), float(c), int(tier == explored))
+            (rid, ts, prompt, context, tier, model, float(q), float(c), int(tier == explored), prop)
             for tier, (q, c, model) in outcomes.items()
         ]
         try:
             with self._lock, self._connect() as conn:
-                conn.executemany(f"INSERT INTO {_TABLE} VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+                conn.executemany(f"INSERT INTO {_TABLE} ({_COLUMNS}) VALUES ({', '.join('?' * 10)})", rows)
             return True
         except sqlite3.Error as exc:
             self.failed += 1
             self.set_aside.append(
-                {"prompt": prompt, "context": context, "outcomes": dict(outcomes), "explored": explored}
+                {
+                    "prompt": prompt,
+                    "context": context,
+                    "outcomes": dict(outcomes),
+                    "explored": explored,
+                    "propensity": prop,
+                }
             )
             logger.warning(
                 "llm-cost-hooks routing: shadow outcome not written to %s (%r); %d set aside so far",
@@ -151,6 +167,10 @@ class ShadowMode:
     :class:`ShadowStore` or the path of your ledger file. A failing shadow call, judge or
     write never fails the user's request: it is logged and counted in :attr:`stats`.
 
+    Each outcome is stored with its propensity, the chance its request was shadowed under
+    the policy at that moment; training weighs it by the inverse, so the requests a rare
+    share labels count for all those it did not.
+
     >>> import tempfile, os
     >>> shadow = ShadowMode(lambda q, answers: {t: float("4" in a) for t, a in answers.items()},
     ...                     share=1.0, store=os.path.join(tempfile.mkdtemp(), "ledger.db"))
@@ -197,6 +217,7 @@ class ShadowMode:
         self.store = store if isinstance(store, ShadowStore) else ShadowStore(store)
         self._rng = random.Random(seed)
         self._lock = threading.Lock()
+        self._order: tuple[str, ...] | None = None
         self.stats = {
             "shadowed": 0,
             "spent_usd": 0.0,
@@ -214,6 +235,7 @@ class ShadowMode:
         known = other in order and other != chosen
         upward = not (known and chosen in order and order.index(other) < order.index(chosen))
         with self._lock:
+            self._order = tuple(order)
             rate = self._policy.rate(upward, int(self.stats["written"]))
         if rate <= 0.0 or self._rng.random() >= rate:
             return None
@@ -231,8 +253,11 @@ class ShadowMode:
         costs: Mapping[str, float],
         models: Mapping[str, str | None],
         explored: str,
+        propensity: float | None = None,
     ) -> bool:
-        """Judge the answers and write the outcomes; never raises."""
+        """Judge the answers and write the outcomes; never raises. ``propensity``: the
+        chance this request was shadowed (default: the policy's rate for this direction,
+        tiers ordered as :meth:`pick` last saw them)."""
         with self._lock:
             self.stats["shadowed"] += 1
             self.stats["spent_usd"] += float(costs.get(explored, 0.0))
@@ -246,15 +271,31 @@ class ShadowMode:
                 self.stats["judge_errors"] += 1
             logger.warning("llm-cost-hooks routing: shadow judge failed (%r); outcome not recorded", exc)
             return False
+        if propensity is None:
+            propensity = self._propensity(answers, explored)
         ok = self.store.write(
             request,
             context,
             {t: (qualities[t], float(costs.get(t, 0.0)), models.get(t)) for t in answers},
             explored,
+            propensity,
         )
         with self._lock:
             self.stats["written" if ok else "write_errors"] += 1
         return ok
+
+    def _propensity(self, answers: Mapping[str, str], explored: str) -> float | None:
+        """The policy's chance of shadowing a request answered by the other tier of
+        ``answers`` with ``explored`` (None when the tiers' order is not known)."""
+        with self._lock:
+            order = self._order
+            labels = int(self.stats["written"])
+        served = [t for t in answers if t != explored]
+        if order is None or len(served) != 1 or served[0] not in order or explored not in order:
+            return None
+        upward = order.index(explored) > order.index(served[0])
+        rate = self._policy.rate(upward, labels)
+        return rate if rate > 0.0 else None
 
     def call_failed(self, tier: str, error: BaseException) -> None:
         with self._lock:
@@ -268,7 +309,9 @@ class ShadowMode:
 
 def outcomes_from_ledger(path: str | Path, *, tiers: Sequence[str] | None = None) -> OutcomeDataset:
     """The shadow outcomes recorded in a ledger file, as an :class:`OutcomeDataset`
-    (requests with an outcome of every tier; others are dropped and counted)."""
+    (requests with an outcome of every tier; others are dropped and counted). Each
+    request's recorded propensity is in ``extra["propensity"]`` (None where the table
+    predates it)."""
     p = Path(path)
     if not p.is_file():
         raise OutcomeDataError(f"{p}: no such ledger file.")
@@ -278,8 +321,8 @@ def outcomes_from_ledger(path: str | Path, *, tiers: Sequence[str] | None = None
             rows = [
                 dict(r)
                 for r in conn.execute(
-                    f"SELECT request_id AS prompt_id, prompt, context, tier AS model, quality, cost_usd AS cost "
-                    f"FROM {_TABLE} ORDER BY ts"
+                    "SELECT request_id AS prompt_id, prompt, context, tier AS model, quality, "
+                    f"cost_usd AS cost, {_propensity_column(conn)} AS propensity FROM {_TABLE} ORDER BY ts"
                 )
             ]
     except sqlite3.OperationalError as exc:
@@ -291,7 +334,17 @@ def outcomes_from_ledger(path: str | Path, *, tiers: Sequence[str] | None = None
         rows = [r for r in rows if r["model"] in set(tiers)]
     if not rows:
         raise OutcomeDataError(f"{p}: the shadow outcome table is empty.")
-    return _long_from_rows([(str(p), ["prompt_id", "prompt", "model", "quality", "cost", "context"], rows)])
+    props = {r["prompt_id"]: r.pop("propensity") for r in rows}
+    data = _long_from_rows([(str(p), ["prompt_id", "prompt", "model", "quality", "cost", "context"], rows)])
+    data.extra["propensity"] = [props.get(i) for i in data.ids or []]
+    return data
+
+
+def _propensity_column(conn: sqlite3.Connection) -> str:
+    """The propensity column, or NULL for a table written before it existed (opened
+    read-only, so it is not migrated here)."""
+    cols = {r[1] for r in conn.execute(f"PRAGMA table_info({_TABLE})")}
+    return "propensity" if "propensity" in cols else "NULL"
 
 
 def _hull_cost_at(points: Sequence[tuple[float, float]], quality: float) -> float | None:
@@ -328,6 +381,7 @@ def simulate_shadow(
     decay_after: int | None = None,
     min_share: float = 0.0,
     retrain: Sequence[int] | None = None,
+    ipw: bool = True,
 ) -> dict[str, Any]:
     """Replay ``data`` (two or more tiers) as a stream that starts with no labels.
 
@@ -337,17 +391,19 @@ def simulate_shadow(
     ``share``, ``cheap_share``, ``decay_after`` and ``min_share``, and the recorded
     outcomes of both tiers play the judge. The deployed router is retrained on the pairs
     seen so far at each of ``retrain`` (default: the checkpoints), as ``route train
-    --from-ledger`` would. At each checkpoint the current pairs' router is scored on the
-    test rows: at its calibrated operating point (``quality_share``,
+    --from-ledger`` would: with ``ipw``, each pair weighs 1 / the chance its request was
+    shadowed (see :func:`~._train.train_router`). At each checkpoint the current pairs'
+    router is scored on the test rows: at its calibrated operating point (``quality_share``,
     ``router_cost_share``) and at the cheapest point of its curve that reaches the
     target quality (``curve_cost_share``, its knob swept on the test rows: what its
     ranking of requests is worth, apart from calibration), and the same on the curve's
-    convex hull (``hull_cost_share``: two of those points mixed by request). ``exploration_share`` is the
-    shadow calls' dollars per request seen, as a share of the reference tier's cost;
-    ``total_share`` and ``curve_total_share`` add it. ``served_share`` is what the stream's
-    answers themselves cost so far (the deployed router's picks), per request, as a share of
-    the reference tier's cost. ``full`` is the router trained on
-    every stream row, scored both ways.
+    convex hull (``hull_cost_share``: two of those points mixed by request).
+    ``exploration_share`` is the shadow calls' dollars per request seen, as a share of the
+    reference tier's cost; ``total_share`` and ``curve_total_share`` add it.
+    ``labels_below_1`` counts the pairs recorded with a propensity below 1 (they weigh more
+    than one). ``served_share`` is what the stream's answers themselves cost so far (the
+    deployed router's picks), per request, as a share of the reference tier's cost.
+    ``full`` is the router trained on every stream row (every propensity 1), scored both ways.
     """
     from ._strategies import QualityTarget, pick_tiers
     from ._train import evaluate_router, train_router
@@ -386,6 +442,7 @@ def simulate_shadow(
         )
 
     labelled: list[int] = []
+    propensity: list[float] = []
     spent = served = 0.0
     pick: np.ndarray | None = None
     points = []
@@ -396,20 +453,28 @@ def simulate_shadow(
         other = order[-1] if chosen != order[-1] else order[0]
         upward = order.index(other) > order.index(chosen)
         served += float(stream_ds.cost[i, stream_ds.index(chosen)])
-        if rng.random() < policy.rate(upward, len(labelled)) and other != chosen:
+        rate = policy.rate(upward, len(labelled))
+        if rng.random() < rate and other != chosen:
             spent += float(stream_ds.cost[i, stream_ds.index(other)])
             labelled.append(int(i))
+            propensity.append(rate)
         if t not in marks and t not in retrain_at:
             continue
         router = None
         if len(labelled) >= 20:
-            router = train_router(stream_ds.subset(labelled), embedder, target=target, kind=kind)  # type: ignore[arg-type]
+            seen = stream_ds.subset(labelled)
+            seen.extra["propensity"] = list(propensity)
+            router = train_router(seen, embedder, target=target, kind=kind, ipw=ipw)  # type: ignore[arg-type]
             if t in retrain_at:
                 q, c = router.predict_texts(stream_ds.prompts)
                 assert router.operating_point is not None
                 pick = pick_tiers(q, c, router.operating_point, stream_ds.prompts)
         if t in marks:
-            entry: dict[str, Any] = {"requests": t, "labels": len(labelled)}
+            entry: dict[str, Any] = {
+                "requests": t,
+                "labels": len(labelled),
+                "labels_below_1": sum(p < 1.0 for p in propensity),
+            }
             got = score(router) if router is not None else (1.0, 1.0, 1.0, 1.0)  # else: the reference alone
             entry["quality_share"], entry["router_cost_share"], entry["curve_cost_share"] = got[:3]
             entry["hull_cost_share"] = got[3]
@@ -434,4 +499,5 @@ def simulate_shadow(
             "min_share": policy.min_share,
         },
         "labels": len(labelled),
+        "ipw": ipw,
     }

@@ -282,10 +282,10 @@ class QualityTarget(BaseModel):
                 out += f"/{self.horizon}"
         return out
 
-    def margin(self, sd: float, n: int, horizon_sd: float | None = None) -> float:
+    def margin(self, sd: float, n: float, horizon_sd: float | None = None) -> float:
         """How far above the share the calibration mean gap must be: ``z`` standard errors
-        of the calibration mean (``n`` rows), plus the horizon's sampling noise (per-request
-        spread ``horizon_sd``, default ``sd``)."""
+        of the calibration mean (``n`` rows, or their effective number when weighted),
+        plus the horizon's sampling noise (per-request spread ``horizon_sd``, default ``sd``)."""
         from statistics import NormalDist
 
         if self.confidence <= 0.5 or n < 2:
@@ -362,6 +362,7 @@ def calibrate_points(
     *,
     mix: bool = True,
     texts: Sequence[str] | None = None,
+    weights: np.ndarray | Sequence[float] | None = None,
 ) -> OperatingPoint:
     """Pick the operating point on held-out outcomes (any number of tiers).
 
@@ -372,17 +373,23 @@ def calibrate_points(
     per-request quality gap (see :class:`QualityTarget`); with ``texts`` (the calibration
     requests) a mixed candidate is replayed with the exact request hashes that split
     traffic between its two knobs at run time, else by its expected per-request outcome.
+
+    ``weights`` (one per row, e.g. 1 / the chance the row was labelled) make the rows a
+    sample of the traffic they stand for: every mean is weighted, and the bound counts
+    the rows' effective number (Kish: ``sum(w)**2 / sum(w**2)``), so unequal weights widen
+    it. None (or equal weights) is the plain calibration.
     """
     import numpy as np
 
     from ._metrics import nondecreasing_hull
 
+    w = _row_weights(weights, len(q_true))
     rows = np.arange(len(q_true))
     knobs = [float(k) for k in knob_grid(c_pred, mode)]
     picks = [choose_tiers(q_pred, c_pred, k, mode) for k in knobs]
     if isinstance(target, QualityTarget):
-        return _calibrate_quality(q_true, c_true, picks, knobs, tiers, target, mode, mix, texts)
-    points = [(k, float(q_true[rows, p].mean()), float(c_true[rows, p].mean())) for k, p in zip(knobs, picks)]
+        return _calibrate_quality(q_true, c_true, picks, knobs, tiers, target, mode, mix, texts, w)
+    points = [(k, _wmean(q_true[rows, p], w), _wmean(c_true[rows, p], w)) for k, p in zip(knobs, picks)]
     label = f"cost<={target.usd_per_request:g}"
     ok = [p for p in points if p[2] <= target.usd_per_request]
     single = max(ok, key=lambda p: (p[1], -p[2])) if ok else min(points, key=lambda p: (p[2], -p[1]))
@@ -419,6 +426,41 @@ def calibrate_points(
     return best
 
 
+def _row_weights(weights: np.ndarray | Sequence[float] | None, n: int) -> np.ndarray | None:
+    """Validated calibration weights, or None when they are absent or all equal (the
+    unweighted arithmetic then runs unchanged)."""
+    import numpy as np
+
+    if weights is None:
+        return None
+    w = np.asarray(weights, dtype=np.float64).reshape(-1)
+    if len(w) != n:
+        raise ConfigurationError(f"got {len(w)} weights for {n} calibration rows.")
+    if not np.all(np.isfinite(w)) or np.any(w <= 0):
+        raise ConfigurationError("calibration weights must be finite and > 0.")
+    return None if np.all(w == w[0]) else w
+
+
+def _wmean(x: np.ndarray, w: np.ndarray | None) -> float:
+    return float(x.mean()) if w is None else float((x * w).sum() / w.sum())
+
+
+def _wstats(x: np.ndarray, w: np.ndarray | None) -> tuple[float, float, float]:
+    """(mean, standard deviation, number of rows) of ``x``; weighted: the weighted mean,
+    the weighted spread and Kish's effective number of rows, ``sum(w)**2 / sum(w**2)``."""
+    import numpy as np
+
+    n = len(x)
+    if w is None:
+        return float(x.mean()), (float(x.std(ddof=1)) if n > 1 else 0.0), float(n)
+    n_eff = float(w.sum() ** 2 / np.sum(w**2))
+    mean = float(np.average(x, weights=w))
+    var = float(np.average((x - mean) ** 2, weights=w))
+    if n_eff > 1:
+        var *= n_eff / (n_eff - 1)
+    return mean, math.sqrt(var), n_eff
+
+
 # Mixing shares tried between two neighbouring hull knobs.
 _MIX_GRID = 50
 
@@ -437,6 +479,7 @@ def _calibrate_quality(
     mode: str,
     mix: bool,
     texts: Sequence[str] | None,
+    w: np.ndarray | None = None,
 ) -> OperatingPoint:
     """The cheapest candidate (single knob or a mix of two) whose quality gap to
     ``share x reference`` has a lower confidence bound of at least 0.
@@ -456,14 +499,14 @@ def _calibrate_quality(
     floor = target.share * q_true[:, ref]
     qs = [q_true[rows, p] for p in picks]
     cs = [c_true[rows, p] for p in picks]
-    optimism = _choice_optimism(qs, cs, floor, target, mix, texts) if target.confidence > 0.5 else 0.0
-    best, ok = _best_candidate(qs, cs, floor + optimism, target, mix)
+    optimism = _choice_optimism(qs, cs, floor, target, mix, texts, w) if target.confidence > 0.5 else 0.0
+    best, ok = _best_candidate(qs, cs, floor + optimism, target, mix, w)
     c, q, low, ia, ib, m = best
     single = ia == ib or m <= 0.0
     if not single and texts is not None:
         use_b = np.array([request_hash(t) < m for t in texts], dtype=bool)
-        q = float(np.where(use_b, qs[ib], qs[ia]).mean())
-        c = float(np.where(use_b, cs[ib], cs[ia]).mean())
+        q = _wmean(np.where(use_b, qs[ib], qs[ia]), w)
+        c = _wmean(np.where(use_b, cs[ib], cs[ia]), w)
     return OperatingPoint(
         knob=knobs[ia],
         knob_b=None if single else knobs[ib],
@@ -473,33 +516,36 @@ def _calibrate_quality(
         cost=c,
         target=target.label(tiers[ref]),
         met=ok,
-        quality_low=low + float(floor.mean()),
+        quality_low=low + _wmean(floor, w),
         optimism=optimism,
     )
 
 
 def _best_candidate(
-    qs: list[np.ndarray], cs: list[np.ndarray], floor: np.ndarray, target: QualityTarget, mix: bool
+    qs: list[np.ndarray],
+    cs: list[np.ndarray],
+    floor: np.ndarray,
+    target: QualityTarget,
+    mix: bool,
+    w: np.ndarray | None = None,
 ) -> tuple[_Candidate, bool]:
     """The cheapest candidate whose gap to ``floor`` has a lower bound of at least 0
-    (else the one with the highest bound), and whether any does."""
+    (else the one with the highest bound), and whether any does (``w``: row weights)."""
     import numpy as np
 
     from ._metrics import nondecreasing_hull
 
-    n = len(floor)
     cands: list[_Candidate] = []
 
     def add(ia: int, ib: int, m: float, keep: bool = True) -> float:
         q, c = (1 - m) * qs[ia] + m * qs[ib], (1 - m) * cs[ia] + m * cs[ib]
-        gap = q - floor
-        sd = float(gap.std(ddof=1)) if n > 1 else 0.0
+        mean, sd, n = _wstats(q - floor, w)
         # At run time a mix sends each request to one knob by its hash: the requests a
         # promise is judged on carry that coin's noise as well as the rows' own spread.
-        split = m * (1 - m) * float(np.mean((qs[ia] - qs[ib]) ** 2)) if m > 0.0 else 0.0
-        low = float(gap.mean()) - target.margin(sd, n, math.sqrt(sd**2 + split))
+        split = m * (1 - m) * _wmean((qs[ia] - qs[ib]) ** 2, w) if m > 0.0 else 0.0
+        low = mean - target.margin(sd, n if w is not None else int(n), math.sqrt(sd**2 + split))
         if keep:
-            cands.append((float(c.mean()), float(q.mean()), low, ia, ib, m))
+            cands.append((_wmean(c, w), _wmean(q, w), low, ia, ib, m))
         return low
 
     for i in range(len(qs)):
@@ -538,6 +584,7 @@ def _choice_optimism(
     target: QualityTarget,
     mix: bool,
     texts: Sequence[str] | None,
+    w: np.ndarray | None = None,
 ) -> float:
     """How much the chosen candidate's mean gap flatters it, in quality points: per part
     of the rows, the candidate chosen on the other parts, its mean gap there minus on the
@@ -557,10 +604,10 @@ def _choice_optimism(
         if int(a.sum()) < 2 or not b.any():
             continue
         (_, _, _, ia, ib, m), _ok = _best_candidate(
-            [x[a] for x in qs], [x[a] for x in cs], floor[a], target, mix
+            [x[a] for x in qs], [x[a] for x in cs], floor[a], target, mix, None if w is None else w[a]
         )
         gap = (1 - m) * qs[ia] + m * qs[ib] - floor
-        seen.append(float(gap[a].mean() - gap[b].mean()))
+        seen.append(_wmean(gap[a], None if w is None else w[a]) - _wmean(gap[b], None if w is None else w[b]))
     return max(float(np.mean(seen)), 0.0) if seen else 0.0
 
 
@@ -696,8 +743,10 @@ class TrainedRouter(RoutingStrategy):
         target: QualityTarget | BudgetTarget,
         *,
         embeddings: np.ndarray | None = None,
+        weights: np.ndarray | Sequence[float] | None = None,
     ) -> OperatingPoint:
-        """Set the knob from held-out outcomes so the target is met at least cost."""
+        """Set the knob from held-out outcomes so the target is met at least cost
+        (``weights``: one per row, see :func:`calibrate_points`)."""
         from ._model import fold_of
 
         cols = [self.model.tiers.index(t) for t in data.tiers if t in self.model.tiers]
@@ -711,7 +760,7 @@ class TrainedRouter(RoutingStrategy):
             folds = [fold_of(t, self.model.n_folds) for t in data.prompts] if self.model.n_folds else None
             q, c = self.model.predict(embeddings, folds)
         point = calibrate_points(
-            data.quality, data.cost, q[:, cols], c[:, cols], data.tiers, target, self.mode
+            data.quality, data.cost, q[:, cols], c[:, cols], data.tiers, target, self.mode, weights=weights
         )
         self.knob = point.knob
         self.operating_point = point

@@ -35,7 +35,7 @@ from ._text import TextSelector
 if TYPE_CHECKING:
     from ..embeddings import Embedder
 
-__all__ = ["TaskTable", "evaluate_router", "train_router"]
+__all__ = ["TaskTable", "evaluate_router", "propensity_weights", "train_router"]
 
 
 def train_router(
@@ -48,10 +48,15 @@ def train_router(
     selector: TextSelector | None = None,
     template_prior: float | None = 30.0,
     out: str | Path | None = None,
+    ipw: bool = True,
 ) -> TrainedRouter:
     """Train, cross-fit and calibrate a router on ``data``; save it to ``out`` if given.
 
     ``target`` defaults to 95% of the strongest tier's quality at confidence 0.5.
+    ``ipw``: when the rows carry the chance each was labelled (``data.extra["propensity"]``,
+    as shadow outcomes do), the calibration weighs each row by 1 / that chance, so
+    requests the exploration policy labelled rarely count for the traffic they stand for;
+    the bound then counts the rows' effective number. Rows without one weigh 1.
     ``template_prior`` (``ridge`` kinds): requests that share a template start from their
     template's mean outcomes, shrunk towards the overall mean by this many pseudo-rows,
     and the question's embedding predicts the rest; None fits the embedding alone.
@@ -78,7 +83,12 @@ def train_router(
         groups = {"group_cols": selector.buckets, "group_shrink": float(template_prior)}
     model, oof_q, oof_c = RouterModel.cross_fit(data, embedder, x, folds=folds, kind=kind, **groups)
     model.set_selector(selector)
-    point = calibrate_points(data.quality, data.cost, oof_q, oof_c, data.tiers, target, texts=data.prompts)
+    weights = propensity_weights(data) if ipw else None
+    point = calibrate_points(
+        data.quality, data.cost, oof_q, oof_c, data.tiers, target, texts=data.prompts, weights=weights
+    )
+    if weights is not None:
+        model.info["calibration_rows_effective"] = round(float(weights.sum() ** 2 / np.sum(weights**2)), 1)
     model.info.update(
         operating_point=point.model_dump(),
         trained_rows=len(data),
@@ -89,6 +99,26 @@ def train_router(
     if out is not None:
         model.save(out)
     return router
+
+
+def propensity_weights(data: OutcomeDataset) -> np.ndarray | None:
+    """1 / the chance each row was labelled (``data.extra["propensity"]``; a missing one
+    counts as 1), or None when the rows carry no propensities or all are equal.
+
+    >>> ds = OutcomeDataset(prompts=["a", "b"], tiers=["s", "l"], quality=np.ones((2, 2)),
+    ...     cost=np.ones((2, 2)), extra={"propensity": [1.0, 0.25]})
+    >>> propensity_weights(ds).tolist()
+    [1.0, 4.0]
+    """
+    props = data.extra.get("propensity")
+    if props is None:
+        return None
+    if len(props) != len(data):
+        raise ConfigurationError(f"got {len(props)} propensities for {len(data)} outcome rows.")
+    p = np.array([1.0 if v is None else float(v) for v in props], dtype=np.float64)
+    if not np.all((p > 0) & (p <= 1)):
+        raise ConfigurationError("propensities must be in (0, 1].")
+    return None if np.all(p == p[0]) else 1.0 / p
 
 
 class TaskTable:
