@@ -73,6 +73,17 @@ def _sdk_tracer_type() -> type | None:
 
 
 _SDK_TRACER = _sdk_tracer_type()
+
+
+def _sync_multi_type() -> type | None:
+    try:
+        from opentelemetry.sdk.trace import SynchronousMultiSpanProcessor
+    except Exception:
+        return None
+    return SynchronousMultiSpanProcessor
+
+
+_SYNC_MULTI = _sync_multi_type()
 _SAMPLED = TraceFlags.SAMPLED
 _RANDOM_TRACE_ID: int = getattr(TraceFlags, "RANDOM_TRACE_ID", 0)
 # The four trace flags a span can get, made once.
@@ -125,6 +136,7 @@ class DirectSpans:
         "_ids",
         "_info",
         "_max_attributes",
+        "_on_end",
         "_processor",
         "_random_ids",
         "_readable",
@@ -142,6 +154,15 @@ class DirectSpans:
         self._tracer = tracer
         # Public attributes of the SDK's Tracer, fixed when the provider made it.
         self._processor = tracer.span_processor
+        # The SDK's synchronous multi-processor hands a span to each processor in turn:
+        # done here without it (the processors are re-read, and this object remade, when
+        # one is added). Any other multi-processor is called as it is.
+        processors = _sdk.span_processors(tracer)
+        self._on_end: tuple[Callable[[Any], None], ...] = (
+            tuple(p.on_end for p in processors)
+            if processors is not None and type(self._processor) is _SYNC_MULTI
+            else (self._processor.on_end,)
+        )
         self._sampler = tracer.sampler
         self._ids = tracer.id_generator
         self._info = tracer.instrumentation_info
@@ -151,9 +172,7 @@ class DirectSpans:
         # Per kind of parent: (recording, sampled) of the sampler's fixed decision, or None
         # (asked per span).
         table = _decision_table(self._sampler)
-        self._decisions = (
-            None if table is None else tuple((d.is_recording(), d.is_sampled()) for d in table)
-        )
+        self._decisions = None if table is None else tuple((d.is_recording(), d.is_sampled()) for d in table)
         self._random_ids = _random_ids(self._ids)
 
     def sample(
@@ -232,20 +251,20 @@ class DirectSpans:
         limit = self._max_attributes
         if extra or (limit is not None and len(attributes) > limit):
             attrs = BoundedAttributes(limit, {**extra, **attributes}, immutable=True, max_value_len=None)
-        self._processor.on_end(
-            self._readable(
-                name=name,
-                context=span_context,
-                parent=parent,
-                resource=self._tracer.resource,
-                attributes=attrs,
-                kind=kind,
-                instrumentation_info=self._info,
-                start_time=start_time,
-                end_time=end_time,
-                instrumentation_scope=self._scope,
-            )
+        span = self._readable(
+            name=name,
+            context=span_context,
+            parent=parent,
+            resource=self._tracer.resource,
+            attributes=attrs,
+            kind=kind,
+            instrumentation_info=self._info,
+            start_time=start_time,
+            end_time=end_time,
+            instrumentation_scope=self._scope,
         )
+        for on_end in self._on_end:
+            on_end(span)
 
 
 def direct_spans(tracer: Any, scope: Any) -> DirectSpans | None:

@@ -11,6 +11,7 @@ import logging
 import time
 import weakref
 from collections.abc import Mapping
+from types import MappingProxyType
 from typing import Any
 
 from opentelemetry import context as otel_context
@@ -87,6 +88,20 @@ def _end_time(run: RunInfo) -> int | None:
     if not run.end_ns:
         return None
     return time.time_ns() - (time.perf_counter_ns() - run.end_ns)
+
+
+_EMPTY: Mapping[str, Any] = MappingProxyType({})
+# generation type -> whether it is a streamed chunk (a few LangChain classes)
+_CHUNK_TYPES: dict[type, bool] = {}
+
+
+def _is_chunk(cls: type) -> bool:
+    chunk = _CHUNK_TYPES.get(cls)
+    if chunk is None:
+        chunk = cls.__name__.endswith("Chunk")
+        if len(_CHUNK_TYPES) < 256:
+            _CHUNK_TYPES[cls] = chunk
+    return chunk
 
 
 def _operation(run: RunInfo) -> str:
@@ -615,29 +630,30 @@ class OTelObserver(RunObserver):
         streamed = False
         for group in getattr(outputs, "generations", None) or ():
             for gen in group:
-                info = getattr(gen, "generation_info", None) or {}
+                info = getattr(gen, "generation_info", None) or _EMPTY
                 message = getattr(gen, "message", None)
-                meta = getattr(message, "response_metadata", None) or {}
+                meta = getattr(message, "response_metadata", None) or _EMPTY
                 reason = info.get("finish_reason") or meta.get("finish_reason") or meta.get("stop_reason")
                 finish.append(str(reason) if reason else None)
                 if response_id is None and message is not None:
                     response_id = getattr(message, "id", None) or meta.get("id")
                 if response_model is None:
                     response_model = meta.get("model_name") or meta.get("model")
-                if type(gen).__name__.endswith("Chunk"):
-                    streamed = True
+                if not streamed:
+                    streamed = _is_chunk(type(gen))
         llm_output = getattr(outputs, "llm_output", None)
         # dict first: the Mapping check goes through the ABC machinery (~0.7 us)
         if llm_output is not None and (type(llm_output) is dict or isinstance(llm_output, Mapping)):
             response_id = response_id or llm_output.get("id")
             response_model = response_model or llm_output.get("model_name") or llm_output.get("model")
         if response_id:
-            attrs[sc.RESPONSE_ID] = str(response_id)
+            attrs[sc.RESPONSE_ID] = response_id if type(response_id) is str else str(response_id)
         if response_model:
-            attrs[sc.RESPONSE_MODEL] = str(response_model)
-        reasons = [f for f in finish if f]
-        if reasons:
-            attrs[sc.RESPONSE_FINISH_REASONS] = tuple(reasons)
+            attrs[sc.RESPONSE_MODEL] = response_model if type(response_model) is str else str(response_model)
+        if finish:
+            reasons = tuple(f for f in finish if f)
+            if reasons:
+                attrs[sc.RESPONSE_FINISH_REASONS] = reasons
         if streamed:
             attrs[sc.REQUEST_STREAM] = True
         return finish
