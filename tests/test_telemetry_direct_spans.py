@@ -259,3 +259,32 @@ def test_sampling_as_the_sdk_samples(sampler: Any, fixed: bool) -> None:
             assert span_context.trace_state == span.get_span_context().trace_state
             assert parent == span.parent  # type: ignore[attr-defined]
             assert dict(attributes) == dict(span.attributes)  # type: ignore[attr-defined]
+
+
+def test_other_id_generators_are_asked_and_their_ids_checked() -> None:
+    from opentelemetry.sdk.trace.id_generator import IdGenerator
+    from opentelemetry.sdk.util.instrumentation import InstrumentationScope
+    from opentelemetry.trace import SpanKind
+
+    class Counting(IdGenerator):
+        def __init__(self) -> None:
+            self.n = 0
+
+        def generate_span_id(self) -> int:
+            self.n += 1
+            return self.n
+
+        def generate_trace_id(self) -> int:
+            self.n += 1
+            return self.n
+
+    ids = Counting()
+    tracer = TracerProvider(id_generator=ids).get_tracer("llm_cost_hooks")
+    direct = _direct.direct_spans(tracer, InstrumentationScope("llm_cost_hooks"))
+    assert direct is not None and direct._context is _direct._public_span_context
+    sampled = direct.sample(None, "chat m", SpanKind.CLIENT)
+    assert sampled is not None and (sampled[0].trace_id, sampled[0].span_id) == (1, 2)
+    span = tracer.start_span("chat m", kind=SpanKind.CLIENT)
+    assert (span.get_span_context().trace_id, span.get_span_context().span_id) == (3, 4)
+    assert sampled[0].trace_flags == span.get_span_context().trace_flags
+    assert sampled[0].is_valid and span.get_span_context().is_valid

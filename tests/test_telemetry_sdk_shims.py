@@ -316,3 +316,18 @@ def test_a_no_op_meter_provider_queues_nothing() -> None:
     tracker.end_llm("r1", TokenUsage(input_tokens=1000, output_tokens=200))
     [span] = exporter.get_finished_spans()
     assert span.attributes is not None and span.attributes["gen_ai.usage.input_tokens"] == 1000
+
+
+def test_span_context_maker_builds_the_public_span_context(monkeypatch: pytest.MonkeyPatch) -> None:
+    from opentelemetry.trace import SpanContext, TraceFlags, TraceState
+
+    make = _sdk.span_context_maker()
+    assert make is not None
+    for flags in (TraceFlags(0), TraceFlags(TraceFlags.SAMPLED)):
+        for state in (None, TraceState([("vendor", "x1")])):
+            ours = make(2**128 - 1, 1, flags, state)
+            public = SpanContext(2**128 - 1, 1, is_remote=False, trace_flags=flags, trace_state=state)
+            assert type(ours) is SpanContext and ours == public
+            assert (ours.trace_state, ours.is_valid, ours.is_remote) == (public.trace_state, True, False)
+    monkeypatch.setattr(_sdk, "SHIMS_ON", False)
+    assert _sdk.span_context_maker() is None

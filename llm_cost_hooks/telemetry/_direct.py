@@ -117,6 +117,10 @@ def _decision_table(sampler: Any) -> tuple[Any, ...] | None:
     return None if any(d is None for d in decisions) else decisions
 
 
+def _public_span_context(trace_id: int, span_id: int, flags: Any, trace_state: Any) -> SpanContext:
+    return SpanContext(trace_id, span_id, False, flags, trace_state)
+
+
 def _random_ids(ids: Any) -> bool:
     """Whether ``ids`` is the SDK's ``RandomIdGenerator`` itself (ids drawn as it draws them)."""
     try:
@@ -131,6 +135,7 @@ class DirectSpans:
     them and handed to its span processors. Made by :func:`direct_spans` only."""
 
     __slots__ = (
+        "_context",
         "_decisions",
         "_enabled",
         "_ids",
@@ -174,6 +179,10 @@ class DirectSpans:
         table = _decision_table(self._sampler)
         self._decisions = None if table is None else tuple((d.is_recording(), d.is_sampled()) for d in table)
         self._random_ids = _random_ids(self._ids)
+        # The span's context without SpanContext re-checking ids drawn as RandomIdGenerator
+        # draws them (valid by construction), where the shim allows; else the public one.
+        maker = _sdk.span_context_maker() if self._random_ids else None
+        self._context: Callable[[int, int, Any, Any], SpanContext] = maker or _public_span_context
 
     def sample(
         self, context: Any, name: str, kind: SpanKind
@@ -231,7 +240,7 @@ class DirectSpans:
                 span_id = random.getrandbits(64)
         else:
             span_id = self._ids.generate_span_id()
-        return SpanContext(trace_id, span_id, False, _FLAGS[flags], trace_state), parent, attributes
+        return self._context(trace_id, span_id, _FLAGS[flags], trace_state), parent, attributes
 
     def end(
         self,

@@ -33,6 +33,7 @@ __all__ = [
     "installed_sdk_version",
     "noop_on_ending",
     "parent_based_delegates",
+    "span_context_maker",
     "span_limits",
     "span_processors",
     "tracer_enabled",
@@ -204,6 +205,46 @@ def parent_based_delegates(sampler: Any) -> tuple[Any, ...] | None:
         return None
     delegates = tuple(getattr(sampler, name, None) for name in _PARENT_BASED_FIELDS)
     return None if any(d is None for d in delegates) else delegates
+
+
+def _span_context_tuple() -> Callable[[int, int, Any, Any], Any] | None:
+    """The maker behind :func:`span_context_maker`, if ``SpanContext`` is laid out as
+    the tuple it declares: checked by building one both ways."""
+    try:
+        from opentelemetry.trace import SpanContext, TraceFlags, TraceState
+        from opentelemetry.trace.span import DEFAULT_TRACE_STATE
+    except Exception:
+        return None
+    if not issubclass(SpanContext, tuple) or SpanContext.__new__ is tuple.__new__:
+        return None
+    new = tuple.__new__
+
+    def make(trace_id: int, span_id: int, flags: Any, trace_state: Any) -> Any:
+        return new(SpanContext, (trace_id, span_id, False, flags, trace_state or DEFAULT_TRACE_STATE, True))
+
+    try:
+        flags, state = TraceFlags(TraceFlags.SAMPLED), TraceState([("k", "v")])
+        for trace_state in (state, None):
+            ours = make(0xABC, 0xDEF, flags, trace_state)
+            public = SpanContext(0xABC, 0xDEF, is_remote=False, trace_flags=flags, trace_state=trace_state)
+            fields = ("trace_id", "span_id", "is_remote", "trace_flags", "trace_state", "is_valid")
+            if ours != public or any(getattr(ours, f) != getattr(public, f) for f in fields):
+                return None
+    except Exception:
+        return None
+    return make
+
+
+_SPAN_CONTEXT_MAKER = _span_context_tuple()
+
+
+def span_context_maker() -> Callable[[int, int, Any, Any], Any] | None:
+    """Shim for ``SpanContext``'s tuple layout: ``make(trace_id, span_id, trace_flags,
+    trace_state)`` builds a local span's context as ``SpanContext(trace_id, span_id,
+    is_remote=False, trace_flags=..., trace_state=...)`` does for ids it finds valid
+    (non-zero, in range: the caller's to ensure), without re-checking them (~1 us).
+    None when the shims are off or the layout is not the expected one."""
+    return _SPAN_CONTEXT_MAKER if SHIMS_ON else None
 
 
 def noop_on_start_methods() -> tuple[Callable[..., Any], ...]:
