@@ -288,3 +288,22 @@ def test_other_id_generators_are_asked_and_their_ids_checked() -> None:
     assert (span.get_span_context().trace_id, span.get_span_context().span_id) == (3, 4)
     assert sampled[0].trace_flags == span.get_span_context().trace_flags
     assert sampled[0].is_valid and span.get_span_context().is_valid
+
+
+def test_direct_spans_without_the_span_and_context_shims(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Where the ReadableSpan / SpanContext layout shims decline, the direct path builds both
+    through their constructors: the same span."""
+    monkeypatch.setattr(_sdk, "readable_span_maker", lambda **fixed: None)
+    monkeypatch.setattr(_sdk, "span_context_maker", lambda: None)
+    direct, direct_out = _pipeline()
+    sdk, sdk_out = _pipeline(sdk_path=True)
+    for observer in (direct, sdk):
+        _call(CostTracker(ledger="memory://", observers=[observer]))
+    assert direct._direct is not None and direct._direct._make is None
+    assert direct._direct._context is _direct._public_span_context
+    [a] = direct_out.get_finished_spans()
+    [b] = sdk_out.get_finished_spans()
+    assert _same(a) == _same(b) and (a.name, a.kind, a.resource) == (b.name, b.kind, b.resource)
+    assert (
+        a.instrumentation_scope == b.instrumentation_scope and a.context.trace_flags == b.context.trace_flags
+    )

@@ -140,6 +140,7 @@ class DirectSpans:
         "_enabled",
         "_ids",
         "_info",
+        "_make",
         "_max_attributes",
         "_on_end",
         "_processor",
@@ -181,6 +182,12 @@ class DirectSpans:
         self._random_ids = _random_ids(self._ids)
         # The span's context without SpanContext re-checking ids drawn as RandomIdGenerator
         # draws them (valid by construction), where the shim allows; else the public one.
+        self._make = _sdk.readable_span_maker(
+            resource=tracer.resource,
+            kind=SpanKind.CLIENT,
+            instrumentation_info=self._info,
+            instrumentation_scope=scope,
+        )
         maker = _sdk.span_context_maker() if self._random_ids else None
         self._context: Callable[[int, int, Any, Any], SpanContext] = maker or _public_span_context
 
@@ -260,18 +267,22 @@ class DirectSpans:
         limit = self._max_attributes
         if extra or (limit is not None and len(attributes) > limit):
             attrs = BoundedAttributes(limit, {**extra, **attributes}, immutable=True, max_value_len=None)
-        span = self._readable(
-            name=name,
-            context=span_context,
-            parent=parent,
-            resource=self._tracer.resource,
-            attributes=attrs,
-            kind=kind,
-            instrumentation_info=self._info,
-            start_time=start_time,
-            end_time=end_time,
-            instrumentation_scope=self._scope,
-        )
+        make = self._make
+        if make is not None and kind is SpanKind.CLIENT:  # the fields the SDK's constructor sets
+            span = make(name, span_context, parent, attrs, start_time, end_time)
+        else:
+            span = self._readable(
+                name=name,
+                context=span_context,
+                parent=parent,
+                resource=self._tracer.resource,
+                attributes=attrs,
+                kind=kind,
+                instrumentation_info=self._info,
+                start_time=start_time,
+                end_time=end_time,
+                instrumentation_scope=self._scope,
+            )
         for on_end in self._on_end:
             on_end(span)
 

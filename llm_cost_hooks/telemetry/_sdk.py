@@ -33,6 +33,7 @@ __all__ = [
     "installed_sdk_version",
     "noop_on_ending",
     "parent_based_delegates",
+    "readable_span_maker",
     "span_context_maker",
     "span_limits",
     "span_processors",
@@ -245,6 +246,55 @@ def span_context_maker() -> Callable[[int, int, Any, Any], Any] | None:
     (non-zero, in range: the caller's to ensure), without re-checking them (~1 us).
     None when the shims are off or the layout is not the expected one."""
     return _SPAN_CONTEXT_MAKER if SHIMS_ON else None
+
+
+_READABLE_SPAN_PER_SPAN = ("_name", "_context", "_parent", "_attributes", "_start_time", "_end_time")
+
+
+def readable_span_maker(**fixed: Any) -> Callable[..., Any] | None:
+    """Shim for ``ReadableSpan``'s instance fields: ``make(name, context, parent,
+    attributes, start_time, end_time)`` builds ``ReadableSpan(name=..., context=...,
+    parent=..., attributes=..., start_time=..., end_time=..., **fixed)`` by filling the
+    fields its constructor sets from a copy of the ``fixed`` ones (~1 us less per span).
+    Checked here by building one both ways; None when the shims are off or the fields
+    differ (then the caller uses the constructor)."""
+    if not SHIMS_ON:
+        return None
+    try:
+        from opentelemetry.sdk.trace import ReadableSpan
+
+        probe = ("n", object(), None, {"k": 1}, 1, 2)
+        public = ReadableSpan(
+            **fixed,
+            **dict(zip(("name", "context", "parent", "attributes"), probe[:4])),
+            start_time=probe[4],
+            end_time=probe[5],
+        )
+        fields = vars(public)
+        template = {k: v for k, v in fields.items() if k not in _READABLE_SPAN_PER_SPAN}
+        if not set(_READABLE_SPAN_PER_SPAN) <= fields.keys():
+            return None
+    except Exception:
+        return None
+    new = object.__new__
+
+    def make(name: str, context: Any, parent: Any, attributes: Any, start_time: int, end_time: int) -> Any:
+        span = new(ReadableSpan)
+        state = span.__dict__
+        state.update(template)
+        state["_name"] = name
+        state["_context"] = context
+        state["_parent"] = parent
+        state["_attributes"] = attributes
+        state["_start_time"] = start_time
+        state["_end_time"] = end_time
+        return span
+
+    try:
+        ours = make(*probe)
+    except Exception:
+        return None
+    return make if type(ours) is ReadableSpan and vars(ours) == fields else None
 
 
 def noop_on_start_methods() -> tuple[Callable[..., Any], ...]:

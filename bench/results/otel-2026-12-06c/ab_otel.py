@@ -3,7 +3,7 @@
 deferrable observer and the OTel observer (batch span processor + in-memory exporter,
 in-memory metric reader), SQLite ledger (spans made on its writer thread).
 
-Interleaved rounds of N calls (the order reversed every other round); per round the process
+Interleaved rounds of N calls (the arms in a new random order every round); per round the process
 CPU per call (caller + writer + exporter threads), with the ledger flushed, the spans
 exported and the metrics collected inside the window. ``MODE=invoke`` (default): the cheap
 fixed-usage model's ``invoke`` with the handler, as ``python -m bench telemetry``;
@@ -20,6 +20,7 @@ Run: N=1000 ROUNDS=15 BASE_PKG_DIR=/tmp/otel-basepkg PYTHONPATH=$PWD \
 
 import gc
 import os
+import random
 import statistics
 import sys
 import tempfile
@@ -117,10 +118,10 @@ def calls(name, h, count):
 for name, h in handlers.items():
     calls(name, h, 200)
 cpu = {k: [] for k in handlers}
+rng = random.Random(int(os.environ.get("SEED", "1")))
 for r in range(rounds):
     order = list(handlers.items())
-    if r % 2:
-        order.reverse()
+    rng.shuffle(order)  # no arm always runs next to the same one
     for name, h in order:
         gc.collect()
         c0 = time.process_time()
