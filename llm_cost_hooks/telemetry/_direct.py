@@ -8,7 +8,8 @@ CPU. When nothing can watch the span while it is open (a sampler that ignores at
 span processors whose start and ending hooks do nothing, the SDK's own span metrics off,
 no attribute value length limit), :class:`DirectSpans` makes that ``ReadableSpan`` itself,
 with the SDK's sampling decision, ids, trace flags, resource and scope, and gives it to the
-processors' ``on_end``. Anything else, or an SDK release outside
+processors' ``on_end``. A sampler whose decision is fixed per kind of parent is asked once
+per kind, not per span. Anything else, or an SDK release outside
 :data:`._sdk.DIRECT_SPANS_RANGE`, takes the SDK's own path.
 """
 

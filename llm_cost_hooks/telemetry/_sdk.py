@@ -8,8 +8,9 @@ span's CPU, and the public ``Histogram.record`` cleans and hashes the attributes
 sample (~20 us each, three per model call); and the SDK's mutable span, built and then
 copied for its processors, is three quarters of a span's CPU when a finished span can be
 handed to them instead (``_direct.py``: the span limits, the tracer's enabled state and
-self-metrics, and the processors' ending hook tell when it can); measured in
-``bench/results/``. The ranges are raised after the test suite passed on a newer SDK
+self-metrics, and the processors' ending hook tell when it can; the layouts of
+``SpanContext`` and ``ReadableSpan`` let that span be filled without their checking
+constructors, ~2 us less per span); measured in ``bench/results/``. The ranges are raised after the test suite passed on a newer SDK
 release (``tests/test_telemetry_sdk_shims.py`` and ``tests/test_telemetry_direct_spans.py``
 check each shim on the installed one and force the public path).
 """
