@@ -92,13 +92,14 @@ _FLAGS = {f: TraceFlags(f) for f in (0, _SAMPLED, _RANDOM_TRACE_ID, _SAMPLED | _
 _NO_ATTRIBUTES: Mapping[str, Any] = MappingProxyType({})
 
 
-def _static_decision(sampler: Any) -> Any | None:
+def _static_decision(sampler: Any) -> Any:
     """The decision of an SDK ``StaticSampler`` (``ALWAYS_ON`` / ``ALWAYS_OFF``), asked once
     through its public ``should_sample``: it answers the same for every span. None for any
     other sampler."""
     if not _BLIND_SAMPLERS or type(sampler) is not _BLIND_SAMPLERS[0]:
         return None
-    return sampler.should_sample(None, 1, "probe").decision
+    static: Any = sampler  # (the type check above narrows it to object)
+    return static.should_sample(None, 1, "probe").decision
 
 
 def _decision_table(sampler: Any) -> tuple[Any, ...] | None:

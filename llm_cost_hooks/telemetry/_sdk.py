@@ -217,7 +217,7 @@ def _span_context_tuple() -> Callable[[int, int, Any, Any], Any] | None:
         from opentelemetry.trace.span import DEFAULT_TRACE_STATE
     except Exception:
         return None
-    if not issubclass(SpanContext, tuple) or SpanContext.__new__ is tuple.__new__:
+    if not issubclass(SpanContext, tuple) or cast(Any, SpanContext).__new__ is tuple.__new__:
         return None
     new = tuple.__new__
 
@@ -264,13 +264,9 @@ def readable_span_maker(**fixed: Any) -> Callable[..., Any] | None:
     try:
         from opentelemetry.sdk.trace import ReadableSpan
 
-        probe = ("n", object(), None, {"k": 1}, 1, 2)
-        public = ReadableSpan(
-            **fixed,
-            **dict(zip(("name", "context", "parent", "attributes"), probe[:4])),
-            start_time=probe[4],
-            end_time=probe[5],
-        )
+        probe: tuple[Any, ...] = ("n", object(), None, {"k": 1}, 1, 2)
+        per_span: dict[str, Any] = dict(zip(("name", "context", "parent", "attributes"), probe[:4]))
+        public = ReadableSpan(**fixed, **per_span, start_time=probe[4], end_time=probe[5])
         fields = vars(public)
         template = {k: v for k, v in fields.items() if k not in _READABLE_SPAN_PER_SPAN}
         if not set(_READABLE_SPAN_PER_SPAN) <= fields.keys():

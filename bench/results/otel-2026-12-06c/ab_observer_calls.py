@@ -19,13 +19,14 @@ import time
 sys.path.insert(0, os.getcwd())
 sys.path.insert(0, os.environ.get("BASE_PKG_DIR", "/tmp/otel-basepkg"))
 
-import llm_cost_hooks as new_pkg
 import llm_cost_hooks_base as base_pkg
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+import llm_cost_hooks as new_pkg
 
 n = int(os.environ.get("N", "20000"))
 rounds = int(os.environ.get("ROUNDS", "15"))
@@ -57,7 +58,9 @@ def setup(pkg):
     tp = TracerProvider()
     tp.add_span_processor(BatchSpanProcessor(exporter, max_queue_size=4096, schedule_delay_millis=200))
     reader = InMemoryMetricReader()
-    observer = telemetry.OTelObserver(tracer_provider=tp, meter_provider=MeterProvider(metric_readers=[reader]))
+    observer = telemetry.OTelObserver(
+        tracer_provider=tp, meter_provider=MeterProvider(metric_readers=[reader])
+    )
     return observer, run, record, task, tp, exporter, reader
 
 
@@ -84,7 +87,7 @@ for arm in arms.values():
 cpu = {k: [] for k in arms}
 spans = dict.fromkeys(arms, 0)
 for r in range(rounds):
-    for name in (("base", "new") if r % 2 == 0 else ("new", "base")):
+    for name in ("base", "new") if r % 2 == 0 else ("new", "base"):
         us, s = loop(arms[name], n)
         cpu[name].append(us)
         spans[name] += s
@@ -94,4 +97,6 @@ print(f"N={n} rounds={rounds}; observer thread CPU per call (start + end + metri
 for k, v in cpu.items():
     print(f"  {k:5s} median {statistics.median(v):7.2f}  min {min(v):7.2f}  spans {spans[k]}")
 d = [a - b for a, b in zip(cpu["new"], cpu["base"])]
-print(f"  new - base (median paired): {statistics.median(d):7.2f} us; ratio of medians {statistics.median(cpu['new']) / statistics.median(cpu['base']):.3f}")
+print(
+    f"  new - base (median paired): {statistics.median(d):7.2f} us; ratio of medians {statistics.median(cpu['new']) / statistics.median(cpu['base']):.3f}"
+)

@@ -103,7 +103,14 @@ def calls(name, h, count):
         for _ in range(count):
             rid = uuid.uuid4()
             h.on_chat_model_start(
-                ser, msgs, run_id=rid, parent_run_id=None, tags=[], metadata=meta, invocation_params=inv, name=None
+                ser,
+                msgs,
+                run_id=rid,
+                parent_run_id=None,
+                tags=[],
+                metadata=meta,
+                invocation_params=inv,
+                name=None,
             )
             h.on_llm_end(res, run_id=rid, parent_run_id=None, tags=[])
     assert h.flush(300)
@@ -129,9 +136,13 @@ for r in range(rounds):
         cpu[name].append((time.process_time() - c0) / n * 1e6)
 with open("/proc/loadavg") as f:
     print("load:", f.read().strip())
-print(f"MODE={mode} MODEL={os.environ.get('MODEL', 'cheap')} LEDGER={os.environ.get('LEDGER', 'sqlite')} N={n} rounds={rounds}")
+print(
+    f"MODE={mode} MODEL={os.environ.get('MODEL', 'cheap')} LEDGER={os.environ.get('LEDGER', 'sqlite')} N={n} rounds={rounds}"
+)
 for name, (_, _, _, observer, seen) in pipelines.items():
-    print(f"  {name}: spans exported {seen[0]} of {200 + rounds * n} calls, observer errors {observer.stats.observer_errors}")
+    print(
+        f"  {name}: spans exported {seen[0]} of {200 + rounds * n} calls, observer errors {observer.stats.observer_errors}"
+    )
 print("process CPU per call, us (median over rounds)")
 for k, v in cpu.items():
     print(f"  {k:10s} {statistics.median(v):8.2f}")

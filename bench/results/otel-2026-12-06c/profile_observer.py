@@ -43,7 +43,14 @@ def calls(count):
     for i in range(count):
         rid = uuid.uuid4()
         h.on_chat_model_start(
-            ser, msgs, run_id=rid, parent_run_id=None, tags=[], metadata=meta, invocation_params=inv, name=None
+            ser,
+            msgs,
+            run_id=rid,
+            parent_run_id=None,
+            tags=[],
+            metadata=meta,
+            invocation_params=inv,
+            name=None,
         )
         h.on_llm_end(res, run_id=rid, parent_run_id=None, tags=[])
         if i % 1000 == 999:

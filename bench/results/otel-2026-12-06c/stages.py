@@ -31,9 +31,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 
 from bench._common import fixed_usage_model
 from llm_cost_hooks.langchain import CostCallbackHandler
-from llm_cost_hooks.telemetry import OTelObserver
-from llm_cost_hooks.telemetry import _direct, _metrics
-from llm_cost_hooks.telemetry import _observer as obs_mod
+from llm_cost_hooks.telemetry import OTelObserver, _direct, _metrics
 from llm_cost_hooks.tracking import RunObserver
 
 n = int(os.environ.get("N", "2000"))
@@ -101,7 +99,14 @@ def calls(h, count):
     for _ in range(0 if invoke else count):
         rid = uuid.uuid4()
         h.on_chat_model_start(
-            ser, msgs, run_id=rid, parent_run_id=None, tags=[], metadata=meta, invocation_params=inv, name=None
+            ser,
+            msgs,
+            run_id=rid,
+            parent_run_id=None,
+            tags=[],
+            metadata=meta,
+            invocation_params=inv,
+            name=None,
         )
         h.on_llm_end(res, run_id=rid, parent_run_id=None, tags=[])
     h.flush(300)
@@ -128,15 +133,31 @@ def timed_round():
         (_metrics._Metrics, "record", wrap(_metrics._Metrics, "record", "  metrics.record (queue)")),
         (OTelObserver, "_llm_static_attrs", wrap(OTelObserver, "_llm_static_attrs", "  static attrs lookup")),
         (OTelObserver, "_start_blind", wrap(OTelObserver, "_start_blind", "  start_blind check")),
-        (_direct.DirectSpans, "sample", wrap(_direct.DirectSpans, "sample", "  sample (sampler, ids, context)")),
+        (
+            _direct.DirectSpans,
+            "sample",
+            wrap(_direct.DirectSpans, "sample", "  sample (sampler, ids, context)"),
+        ),
         (OTelObserver, "_call_attrs", wrap(OTelObserver, "_call_attrs", "  per-call attributes")),
-        (OTelObserver, "_response_attrs", wrap(OTelObserver, "_response_attrs", "    of which response attrs")),
+        (
+            OTelObserver,
+            "_response_attrs",
+            wrap(OTelObserver, "_response_attrs", "    of which response attrs"),
+        ),
         (OTelObserver, "_record_attrs", wrap(OTelObserver, "_record_attrs", "    of which record attrs")),
         (_direct.DirectSpans, "end", wrap(_direct.DirectSpans, "end", "  ReadableSpan + processor on_end")),
         (BatchSpanProcessor, "on_end", wrap(BatchSpanProcessor, "on_end", "    of which processor on_end")),
-        (InMemorySpanExporter, "export", wrap(InMemorySpanExporter, "export", "exporter.export (export thread)")),
+        (
+            InMemorySpanExporter,
+            "export",
+            wrap(InMemorySpanExporter, "export", "exporter.export (export thread)"),
+        ),
         (_metrics._Metrics, "drain", wrap(_metrics._Metrics, "drain", "metric drain (collect)")),
-        (InMemoryMetricReader, "get_metrics_data", wrap(InMemoryMetricReader, "get_metrics_data", "metric collection total")),
+        (
+            InMemoryMetricReader,
+            "get_metrics_data",
+            wrap(InMemoryMetricReader, "get_metrics_data", "metric collection total"),
+        ),
     ]
     totals.clear()
     c0 = time.process_time()
