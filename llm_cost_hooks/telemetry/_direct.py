@@ -65,26 +65,18 @@ def start_attributes_unread(tracer: Any) -> bool:
     )
 
 
-def _sdk_tracer_type() -> type | None:
+def _sdk_trace_class(name: str) -> type | None:
+    """A public class of ``opentelemetry.sdk.trace``, or None without the SDK."""
     try:
-        from opentelemetry.sdk.trace import Tracer
+        from opentelemetry.sdk import trace as sdk_trace
     except Exception:
         return None
-    return Tracer
+    cls = getattr(sdk_trace, name, None)
+    return cls if isinstance(cls, type) else None
 
 
-_SDK_TRACER = _sdk_tracer_type()
-
-
-def _sync_multi_type() -> type | None:
-    try:
-        from opentelemetry.sdk.trace import SynchronousMultiSpanProcessor
-    except Exception:
-        return None
-    return SynchronousMultiSpanProcessor
-
-
-_SYNC_MULTI = _sync_multi_type()
+_SDK_TRACER = _sdk_trace_class("Tracer")
+_SYNC_MULTI = _sdk_trace_class("SynchronousMultiSpanProcessor")
 _SAMPLED = TraceFlags.SAMPLED
 _RANDOM_TRACE_ID: int = getattr(TraceFlags, "RANDOM_TRACE_ID", 0)
 # The four trace flags a span can get, made once.
@@ -117,6 +109,15 @@ def _decision_table(sampler: Any) -> tuple[Any, ...] | None:
         return None
     decisions = tuple(_static_decision(d) for d in delegates)
     return None if any(d is None for d in decisions) else decisions
+
+
+def _random_id(bits: int) -> int:
+    """An id drawn as the SDK's ``RandomIdGenerator`` draws it (``random.getrandbits``, again
+    while zero), without its method call."""
+    value = random.getrandbits(bits)
+    while not value:
+        value = random.getrandbits(bits)
+    return value
 
 
 def _public_span_context(trace_id: int, span_id: int, flags: Any, trace_state: Any) -> SpanContext:
@@ -207,10 +208,8 @@ class DirectSpans:
         random_ids = self._random_ids
         if parent is None or not parent.is_valid:
             parent = None
-            if random_ids:  # RandomIdGenerator.generate_trace_id, inline
-                trace_id = random.getrandbits(128)
-                while not trace_id:
-                    trace_id = random.getrandbits(128)
+            if random_ids:  # RandomIdGenerator.generate_trace_id's draw
+                trace_id = _random_id(128)
             else:
                 trace_id = self._ids.generate_trace_id()
         else:
@@ -243,10 +242,8 @@ class DirectSpans:
             else parent.trace_flags.random_trace_id
         ):
             flags |= _RANDOM_TRACE_ID
-        if random_ids:  # RandomIdGenerator.generate_span_id, inline
-            span_id = random.getrandbits(64)
-            while not span_id:
-                span_id = random.getrandbits(64)
+        if random_ids:  # RandomIdGenerator.generate_span_id's draw
+            span_id = _random_id(64)
         else:
             span_id = self._ids.generate_span_id()
         return self._context(trace_id, span_id, _FLAGS[flags], trace_state), parent, attributes

@@ -20,11 +20,7 @@ sys.path.insert(0, os.getcwd())
 sys.path.insert(0, os.environ.get("BASE_PKG_DIR", "/tmp/otel-basepkg"))
 
 import llm_cost_hooks_base as base_pkg
-from opentelemetry.sdk.metrics import MeterProvider
-from opentelemetry.sdk.metrics.export import InMemoryMetricReader
-from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import BatchSpanProcessor
-from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from _events import pipeline
 
 import llm_cost_hooks as new_pkg
 
@@ -54,13 +50,8 @@ def setup(pkg):
     )
     tracker.end_llm("r1", pkg.TokenUsage(input_tokens=412, output_tokens=14, cache_read_tokens=256))
     run, record, task = kept[0]
-    exporter = InMemorySpanExporter()
-    tp = TracerProvider()
-    tp.add_span_processor(BatchSpanProcessor(exporter, max_queue_size=4096, schedule_delay_millis=200))
-    reader = InMemoryMetricReader()
-    observer = telemetry.OTelObserver(
-        tracer_provider=tp, meter_provider=MeterProvider(metric_readers=[reader])
-    )
+    tp, exporter, reader, mp = pipeline()
+    observer = telemetry.OTelObserver(tracer_provider=tp, meter_provider=mp)
     return observer, run, record, task, tp, exporter, reader
 
 

@@ -25,22 +25,14 @@ import statistics
 import sys
 import tempfile
 import time
-import uuid
 
 sys.path.insert(0, os.getcwd())
 sys.path.insert(0, os.environ.get("BASE_PKG_DIR", "/tmp/otel-basepkg"))
-from langchain_core.messages import HumanMessage
-from langchain_core.outputs import LLMResult
+from _events import handler_calls, invoke_calls, pipeline
 from llm_cost_hooks_base.langchain import CostCallbackHandler as Base
 from llm_cost_hooks_base.telemetry import OTelObserver as BaseOTel
 from llm_cost_hooks_base.tracking import RunObserver as BaseObserver
-from opentelemetry.sdk.metrics import MeterProvider
-from opentelemetry.sdk.metrics.export import InMemoryMetricReader
-from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import BatchSpanProcessor
-from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from bench._common import fixed_usage_model, realistic_model
 from llm_cost_hooks.langchain import CostCallbackHandler as New
 from llm_cost_hooks.telemetry import OTelObserver as NewOTel
 from llm_cost_hooks.tracking import RunObserver as NewObserver
@@ -55,15 +47,7 @@ class NewNoOp(NewObserver):
 
 
 tmp = tempfile.mkdtemp()
-model = realistic_model() if os.environ.get("MODEL") == "realistic" else fixed_usage_model()
 mode = os.environ.get("MODE", "invoke")
-prompt = "When will my card arrive?"
-msgs = [[HumanMessage(prompt)]]
-res = LLMResult(generations=[model._generate(msgs[0]).generations])
-attribution = {"tenant_id": "acme", "feature": "qa", "route": "cheap"}
-meta = {**attribution, **model._get_ls_params()}
-ser = {"name": type(model).__name__}
-inv = {"_type": model._llm_type, "stop": None}
 n = int(os.environ.get("N", "1000"))
 rounds = int(os.environ.get("ROUNDS", "15"))
 pipelines = {}
@@ -74,11 +58,7 @@ def ledger(name):
 
 
 def otel(name, cls):
-    exporter = InMemorySpanExporter()
-    tp = TracerProvider()
-    tp.add_span_processor(BatchSpanProcessor(exporter, max_queue_size=4096, schedule_delay_millis=200))
-    reader = InMemoryMetricReader()
-    mp = MeterProvider(metric_readers=[reader])
+    tp, exporter, reader, mp = pipeline()
     observer = cls(tracer_provider=tp, meter_provider=mp)
     pipelines[name] = (tp, exporter, reader, observer, [0])
     return observer
@@ -95,24 +75,7 @@ handlers = {
 
 
 def calls(name, h, count):
-    if mode == "invoke":
-        cfg = {"callbacks": [h], "metadata": attribution}
-        for _ in range(count):
-            model.invoke(prompt, config=cfg)
-    else:
-        for _ in range(count):
-            rid = uuid.uuid4()
-            h.on_chat_model_start(
-                ser,
-                msgs,
-                run_id=rid,
-                parent_run_id=None,
-                tags=[],
-                metadata=meta,
-                invocation_params=inv,
-                name=None,
-            )
-            h.on_llm_end(res, run_id=rid, parent_run_id=None, tags=[])
+    (invoke_calls if mode == "invoke" else handler_calls)(h, count)
     assert h.flush(300)
     if name in pipelines:
         tp, exporter, reader, _, seen = pipelines[name]

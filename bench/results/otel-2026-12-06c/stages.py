@@ -19,17 +19,12 @@ import os
 import statistics
 import tempfile
 import time
-import uuid
 
-from langchain_core.messages import HumanMessage
-from langchain_core.outputs import LLMResult
-from opentelemetry.sdk.metrics import MeterProvider
+from _events import handler_calls, invoke_calls, pipeline
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
-from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from bench._common import fixed_usage_model
 from llm_cost_hooks.langchain import CostCallbackHandler
 from llm_cost_hooks.telemetry import OTelObserver, _direct, _metrics
 from llm_cost_hooks.tracking import RunObserver
@@ -37,12 +32,6 @@ from llm_cost_hooks.tracking import RunObserver
 n = int(os.environ.get("N", "2000"))
 rounds = int(os.environ.get("ROUNDS", "11"))
 tmp = tempfile.mkdtemp()
-model = fixed_usage_model()
-msgs = [[HumanMessage("When will my card arrive?")]]
-res = LLMResult(generations=[model._generate(msgs[0]).generations])
-meta = {"tenant_id": "acme", "feature": "qa", "route": "cheap", **model._get_ls_params()}
-ser = {"name": type(model).__name__}
-inv = {"_type": model._llm_type, "stop": None}
 
 totals: dict[str, int] = collections.defaultdict(int)
 clock = time.thread_time_ns
@@ -71,11 +60,7 @@ providers = []
 
 
 def otel():
-    exporter = InMemorySpanExporter()
-    tp = TracerProvider()
-    tp.add_span_processor(BatchSpanProcessor(exporter, max_queue_size=4096, schedule_delay_millis=200))
-    reader = InMemoryMetricReader()
-    mp = MeterProvider(metric_readers=[reader])
+    tp, exporter, reader, mp = pipeline()
     providers.append((tp, exporter, reader))
     return OTelObserver(tracer_provider=tp, meter_provider=mp)
 
@@ -92,23 +77,7 @@ invoke = os.environ.get("MODE", "direct") == "invoke"
 
 
 def calls(h, count):
-    if invoke:
-        cfg = {"callbacks": [h], "metadata": {"tenant_id": "acme", "feature": "qa", "route": "cheap"}}
-        for _ in range(count):
-            model.invoke("When will my card arrive?", config=cfg)
-    for _ in range(0 if invoke else count):
-        rid = uuid.uuid4()
-        h.on_chat_model_start(
-            ser,
-            msgs,
-            run_id=rid,
-            parent_run_id=None,
-            tags=[],
-            metadata=meta,
-            invocation_params=inv,
-            name=None,
-        )
-        h.on_llm_end(res, run_id=rid, parent_run_id=None, tags=[])
+    (invoke_calls if invoke else handler_calls)(h, count)
     h.flush(300)
     for tp, exporter, reader in providers:
         tp.force_flush()
