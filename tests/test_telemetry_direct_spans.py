@@ -16,7 +16,7 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import SpanLimits, SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, ParentBased, TraceIdRatioBased
+from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, ALWAYS_ON, ParentBased, TraceIdRatioBased
 
 from llm_cost_hooks import CostTracker, TokenUsage
 from llm_cost_hooks.telemetry import OTelObserver, _direct, _sdk
@@ -204,3 +204,106 @@ def test_otlp_encodes_the_direct_span_as_the_sdk_span() -> None:
         return (rs.resource, ss.scope, span.name, span.kind, span.flags, attrs, span.dropped_attributes_count)
 
     assert encoded(direct_out) == encoded(sdk_out)
+
+
+def _parents() -> list[Any]:
+    """Contexts with no parent, and with local / remote, sampled / not sampled parents that
+    carry a trace state."""
+    from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags, TraceState
+
+    contexts: list[Any] = [None]
+    state = TraceState([("vendor", "x1")])
+    for remote in (False, True):
+        for flags in (TraceFlags(TraceFlags.SAMPLED), TraceFlags(0)):
+            parent = SpanContext(0xABC, 0xDEF, is_remote=remote, trace_flags=flags, trace_state=state)
+            contexts.append(trace.set_span_in_context(NonRecordingSpan(parent)))
+    return contexts
+
+
+@pytest.mark.parametrize(
+    ("sampler", "fixed"),
+    [
+        (None, True),  # the SDK's default: ParentBased(ALWAYS_ON)
+        (ALWAYS_OFF, True),
+        (ParentBased(ALWAYS_OFF), True),
+        (ParentBased(ALWAYS_OFF, remote_parent_not_sampled=ALWAYS_ON, local_parent_sampled=ALWAYS_OFF), True),
+        (ParentBased(TraceIdRatioBased(0.5)), False),  # asked per span
+        (TraceIdRatioBased(0.5), False),
+    ],
+)
+def test_sampling_as_the_sdk_samples(sampler: Any, fixed: bool) -> None:
+    """Fixed decisions are read from a table per kind of parent, others asked per span: the
+    same span context (ids from the same random draws), parent, trace state and attributes
+    as the SDK's start_span."""
+    import random
+
+    from opentelemetry.sdk.util.instrumentation import InstrumentationScope
+    from opentelemetry.trace import SpanKind
+
+    tp = TracerProvider(**({} if sampler is None else {"sampler": sampler}))
+    tracer = tp.get_tracer("llm_cost_hooks")
+    direct = _direct.direct_spans(tracer, InstrumentationScope("llm_cost_hooks"))
+    assert direct is not None and (direct._decisions is not None) is fixed
+    for context in _parents():
+        for seed in range(8):  # the same random draws: the same ids
+            random.seed(seed)
+            ours = direct.sample(context, "chat m", SpanKind.CLIENT)
+            random.seed(seed)
+            span = tracer.start_span("chat m", context=context, kind=SpanKind.CLIENT)
+            if not span.is_recording():
+                assert ours is None
+                continue
+            assert ours is not None
+            span_context, parent, attributes = ours
+            assert span_context == span.get_span_context()
+            assert span_context.trace_state == span.get_span_context().trace_state
+            assert parent == span.parent  # type: ignore[attr-defined]
+            assert dict(attributes) == dict(span.attributes)  # type: ignore[attr-defined]
+
+
+def test_other_id_generators_are_asked_and_their_ids_checked() -> None:
+    from opentelemetry.sdk.trace.id_generator import IdGenerator
+    from opentelemetry.sdk.util.instrumentation import InstrumentationScope
+    from opentelemetry.trace import SpanKind
+
+    class Counting(IdGenerator):
+        def __init__(self) -> None:
+            self.n = 0
+
+        def generate_span_id(self) -> int:
+            self.n += 1
+            return self.n
+
+        def generate_trace_id(self) -> int:
+            self.n += 1
+            return self.n
+
+    ids = Counting()
+    tracer = TracerProvider(id_generator=ids).get_tracer("llm_cost_hooks")
+    direct = _direct.direct_spans(tracer, InstrumentationScope("llm_cost_hooks"))
+    assert direct is not None and direct._context is _direct._public_span_context
+    sampled = direct.sample(None, "chat m", SpanKind.CLIENT)
+    assert sampled is not None and (sampled[0].trace_id, sampled[0].span_id) == (1, 2)
+    span = tracer.start_span("chat m", kind=SpanKind.CLIENT)
+    assert (span.get_span_context().trace_id, span.get_span_context().span_id) == (3, 4)
+    assert sampled[0].trace_flags == span.get_span_context().trace_flags
+    assert sampled[0].is_valid and span.get_span_context().is_valid
+
+
+def test_direct_spans_without_the_span_and_context_shims(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Where the ReadableSpan / SpanContext layout shims decline, the direct path builds both
+    through their constructors: the same span."""
+    monkeypatch.setattr(_sdk, "readable_span_maker", lambda **fixed: None)
+    monkeypatch.setattr(_sdk, "span_context_maker", lambda: None)
+    direct, direct_out = _pipeline()
+    sdk, sdk_out = _pipeline(sdk_path=True)
+    for observer in (direct, sdk):
+        _call(CostTracker(ledger="memory://", observers=[observer]))
+    assert direct._direct is not None and direct._direct._make is None
+    assert direct._direct._context is _direct._public_span_context
+    [a] = direct_out.get_finished_spans()
+    [b] = sdk_out.get_finished_spans()
+    assert _same(a) == _same(b) and (a.name, a.kind, a.resource) == (b.name, b.kind, b.resource)
+    assert (
+        a.instrumentation_scope == b.instrumentation_scope and a.context.trace_flags == b.context.trace_flags
+    )

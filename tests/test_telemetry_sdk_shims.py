@@ -316,3 +316,46 @@ def test_a_no_op_meter_provider_queues_nothing() -> None:
     tracker.end_llm("r1", TokenUsage(input_tokens=1000, output_tokens=200))
     [span] = exporter.get_finished_spans()
     assert span.attributes is not None and span.attributes["gen_ai.usage.input_tokens"] == 1000
+
+
+def test_span_context_maker_builds_the_public_span_context(monkeypatch: pytest.MonkeyPatch) -> None:
+    from opentelemetry.trace import SpanContext, TraceFlags, TraceState
+
+    make = _sdk.span_context_maker()
+    assert make is not None
+    for flags in (TraceFlags(0), TraceFlags(TraceFlags.SAMPLED)):
+        for state in (None, TraceState([("vendor", "x1")])):
+            ours = make(2**128 - 1, 1, flags, state)
+            public = SpanContext(2**128 - 1, 1, is_remote=False, trace_flags=flags, trace_state=state)
+            assert type(ours) is SpanContext and ours == public
+            assert (ours.trace_state, ours.is_valid, ours.is_remote) == (public.trace_state, True, False)
+    monkeypatch.setattr(_sdk, "SHIMS_ON", False)
+    assert _sdk.span_context_maker() is None
+
+
+def test_readable_span_maker_builds_the_constructors_span(monkeypatch: pytest.MonkeyPatch) -> None:
+    from opentelemetry.sdk.resources import Resource
+    from opentelemetry.sdk.trace import ReadableSpan
+    from opentelemetry.sdk.util.instrumentation import InstrumentationScope
+    from opentelemetry.trace import SpanContext, SpanKind, TraceFlags
+
+    fixed = {
+        "resource": Resource.create({"service.name": "svc"}),
+        "kind": SpanKind.CLIENT,
+        "instrumentation_info": None,
+        "instrumentation_scope": InstrumentationScope("llm_cost_hooks", "1"),
+    }
+    make = _sdk.readable_span_maker(**fixed)
+    assert make is not None
+    context = SpanContext(7, 8, is_remote=False, trace_flags=TraceFlags(TraceFlags.SAMPLED))
+    parent = SpanContext(7, 9, is_remote=False)
+    attrs = {"gen_ai.request.model": "m", "n": 1}
+    ours = make("chat m", context, parent, attrs, 10, 20)
+    public = ReadableSpan(
+        name="chat m", context=context, parent=parent, attributes=attrs, start_time=10, end_time=20, **fixed
+    )
+    assert type(ours) is ReadableSpan and vars(ours) == vars(public)
+    assert ours.to_json() == public.to_json()
+    assert make("other", context, None, {}, 1, 2).name == "other" and ours.name == "chat m"  # no shared state
+    monkeypatch.setattr(_sdk, "SHIMS_ON", False)
+    assert _sdk.readable_span_maker(**fixed) is None

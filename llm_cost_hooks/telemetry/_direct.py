@@ -8,13 +8,16 @@ CPU. When nothing can watch the span while it is open (a sampler that ignores at
 span processors whose start and ending hooks do nothing, the SDK's own span metrics off,
 no attribute value length limit), :class:`DirectSpans` makes that ``ReadableSpan`` itself,
 with the SDK's sampling decision, ids, trace flags, resource and scope, and gives it to the
-processors' ``on_end``. Anything else, or an SDK release outside
+processors' ``on_end``. A sampler whose decision is fixed per kind of parent is asked once
+per kind, not per span. Anything else, or an SDK release outside
 :data:`._sdk.DIRECT_SPANS_RANGE`, takes the SDK's own path.
 """
 
 from __future__ import annotations
 
+import random
 from collections.abc import Callable, Mapping
+from types import MappingProxyType
 from typing import Any
 
 from opentelemetry import trace
@@ -62,17 +65,72 @@ def start_attributes_unread(tracer: Any) -> bool:
     )
 
 
-def _sdk_tracer_type() -> type | None:
+def _sdk_trace_class(name: str) -> type | None:
+    """A public class of ``opentelemetry.sdk.trace``, or None without the SDK."""
     try:
-        from opentelemetry.sdk.trace import Tracer
+        from opentelemetry.sdk import trace as sdk_trace
     except Exception:
         return None
-    return Tracer
+    cls = getattr(sdk_trace, name, None)
+    return cls if isinstance(cls, type) else None
 
 
-_SDK_TRACER = _sdk_tracer_type()
+_SDK_TRACER = _sdk_trace_class("Tracer")
+_SYNC_MULTI = _sdk_trace_class("SynchronousMultiSpanProcessor")
 _SAMPLED = TraceFlags.SAMPLED
 _RANDOM_TRACE_ID: int = getattr(TraceFlags, "RANDOM_TRACE_ID", 0)
+# The four trace flags a span can get, made once.
+_FLAGS = {f: TraceFlags(f) for f in (0, _SAMPLED, _RANDOM_TRACE_ID, _SAMPLED | _RANDOM_TRACE_ID)}
+_NO_ATTRIBUTES: Mapping[str, Any] = MappingProxyType({})
+
+
+def _static_decision(sampler: Any) -> Any:
+    """The decision of an SDK ``StaticSampler`` (``ALWAYS_ON`` / ``ALWAYS_OFF``), asked once
+    through its public ``should_sample``: it answers the same for every span. None for any
+    other sampler."""
+    if not _BLIND_SAMPLERS or type(sampler) is not _BLIND_SAMPLERS[0]:
+        return None
+    static: Any = sampler  # (the type check above narrows it to object)
+    return static.should_sample(None, 1, "probe").decision
+
+
+def _decision_table(sampler: Any) -> tuple[Any, ...] | None:
+    """The sampler's decision per kind of parent, when it can be known without asking it
+    per span: (no parent, remote sampled, remote not sampled, local sampled, local not
+    sampled), each the decision ``ParentBased`` delegates to a ``StaticSampler`` for,
+    or a plain ``StaticSampler``'s own. None otherwise (the sampler is asked per span)."""
+    decision = _static_decision(sampler)
+    if decision is not None:
+        return (decision,) * 5
+    if not _BLIND_SAMPLERS or type(sampler) is not _BLIND_SAMPLERS[-1]:  # ParentBased itself
+        return None
+    delegates = _sdk.parent_based_delegates(sampler)  # _root first, in the order above
+    if delegates is None:
+        return None
+    decisions = tuple(_static_decision(d) for d in delegates)
+    return None if any(d is None for d in decisions) else decisions
+
+
+def _random_id(bits: int) -> int:
+    """An id drawn as the SDK's ``RandomIdGenerator`` draws it (``random.getrandbits``, again
+    while zero), without its method call."""
+    value = random.getrandbits(bits)
+    while not value:
+        value = random.getrandbits(bits)
+    return value
+
+
+def _public_span_context(trace_id: int, span_id: int, flags: Any, trace_state: Any) -> SpanContext:
+    return SpanContext(trace_id, span_id, False, flags, trace_state)
+
+
+def _random_ids(ids: Any) -> bool:
+    """Whether ``ids`` is the SDK's ``RandomIdGenerator`` itself (ids drawn as it draws them)."""
+    try:
+        from opentelemetry.sdk.trace.id_generator import RandomIdGenerator
+    except Exception:
+        return False
+    return type(ids) is RandomIdGenerator
 
 
 class DirectSpans:
@@ -80,11 +138,16 @@ class DirectSpans:
     them and handed to its span processors. Made by :func:`direct_spans` only."""
 
     __slots__ = (
+        "_context",
+        "_decisions",
         "_enabled",
         "_ids",
         "_info",
+        "_make",
         "_max_attributes",
+        "_on_end",
         "_processor",
+        "_random_ids",
         "_readable",
         "_sampler",
         "_scope",
@@ -100,45 +163,90 @@ class DirectSpans:
         self._tracer = tracer
         # Public attributes of the SDK's Tracer, fixed when the provider made it.
         self._processor = tracer.span_processor
+        # The SDK's synchronous multi-processor hands a span to each processor in turn:
+        # done here without it (the processors are re-read, and this object remade, when
+        # one is added). Any other multi-processor is called as it is.
+        processors = _sdk.span_processors(tracer)
+        self._on_end: tuple[Callable[[Any], None], ...] = (
+            tuple(p.on_end for p in processors)
+            if processors is not None and type(self._processor) is _SYNC_MULTI
+            else (self._processor.on_end,)
+        )
         self._sampler = tracer.sampler
         self._ids = tracer.id_generator
         self._info = tracer.instrumentation_info
         self._scope = scope
         self._max_attributes = max_attributes
         self._enabled = enabled
+        # Per kind of parent: (recording, sampled) of the sampler's fixed decision, or None
+        # (asked per span).
+        table = _decision_table(self._sampler)
+        self._decisions = None if table is None else tuple((d.is_recording(), d.is_sampled()) for d in table)
+        self._random_ids = _random_ids(self._ids)
+        # The span's context without SpanContext re-checking ids drawn as RandomIdGenerator
+        # draws them (valid by construction), where the shim allows; else the public one.
+        self._make = _sdk.readable_span_maker(
+            resource=tracer.resource,
+            kind=SpanKind.CLIENT,
+            instrumentation_info=self._info,
+            instrumentation_scope=scope,
+        )
+        maker = _sdk.span_context_maker() if self._random_ids else None
+        self._context: Callable[[int, int, Any, Any], SpanContext] = maker or _public_span_context
 
     def sample(
         self, context: Any, name: str, kind: SpanKind
     ) -> tuple[SpanContext, SpanContext | None, Mapping[str, Any]] | None:
         """The span's context, its parent's and the sampler's attributes, or None when the
         SDK would make a non-recording span (nothing of it would be kept). The same calls
-        in the same order as ``Tracer.start_span``."""
+        in the same order as ``Tracer.start_span``; a sampler whose decision is fixed per
+        kind of parent (``ParentBased`` over ``ALWAYS_ON`` / ``ALWAYS_OFF``, the SDK's
+        default) is read from its table, with the parent's trace state as it returns."""
         parent: SpanContext | None = trace.get_current_span(context).get_span_context()
         if not self._enabled():
             return None
-        ids = self._ids
+        random_ids = self._random_ids
         if parent is None or not parent.is_valid:
             parent = None
-            trace_id = ids.generate_trace_id()
+            if random_ids:  # RandomIdGenerator.generate_trace_id's draw
+                trace_id = _random_id(128)
+            else:
+                trace_id = self._ids.generate_trace_id()
         else:
             trace_id = parent.trace_id
-        result = self._sampler.should_sample(context, trace_id, name, kind, None, ())
-        decision = result.decision
-        if not decision.is_recording():
-            return None
-        flags = _SAMPLED if decision.is_sampled() else 0
+        decisions = self._decisions
+        if decisions is not None:
+            if parent is None:
+                recording, sampled = decisions[0]
+                trace_state = None
+            else:
+                recording, sampled = decisions[
+                    (1 if parent.is_remote else 3) + (0 if parent.trace_flags.sampled else 1)
+                ]
+                trace_state = parent.trace_state
+            if not recording:
+                return None
+            attributes = _NO_ATTRIBUTES  # what StaticSampler returns when asked without any
+        else:
+            result = self._sampler.should_sample(context, trace_id, name, kind, None, ())
+            decision = result.decision
+            if not decision.is_recording():
+                return None
+            sampled = decision.is_sampled()
+            trace_state = result.trace_state
+            attributes = result.attributes
+        flags = _SAMPLED if sampled else 0
         if _RANDOM_TRACE_ID and (
-            ids.is_trace_id_random() if parent is None else parent.trace_flags.random_trace_id
+            (random_ids or self._ids.is_trace_id_random())
+            if parent is None
+            else parent.trace_flags.random_trace_id
         ):
             flags |= _RANDOM_TRACE_ID
-        span_context = SpanContext(
-            trace_id,
-            ids.generate_span_id(),
-            is_remote=False,
-            trace_flags=TraceFlags(flags),
-            trace_state=result.trace_state,
-        )
-        return span_context, parent, result.attributes
+        if random_ids:  # RandomIdGenerator.generate_span_id's draw
+            span_id = _random_id(64)
+        else:
+            span_id = self._ids.generate_span_id()
+        return self._context(trace_id, span_id, _FLAGS[flags], trace_state), parent, attributes
 
     def end(
         self,
@@ -158,8 +266,11 @@ class DirectSpans:
         limit = self._max_attributes
         if extra or (limit is not None and len(attributes) > limit):
             attrs = BoundedAttributes(limit, {**extra, **attributes}, immutable=True, max_value_len=None)
-        self._processor.on_end(
-            self._readable(
+        make = self._make
+        if make is not None and kind is SpanKind.CLIENT:  # the fields the SDK's constructor sets
+            span = make(name, span_context, parent, attrs, start_time, end_time)
+        else:
+            span = self._readable(
                 name=name,
                 context=span_context,
                 parent=parent,
@@ -171,7 +282,8 @@ class DirectSpans:
                 end_time=end_time,
                 instrumentation_scope=self._scope,
             )
-        )
+        for on_end in self._on_end:
+            on_end(span)
 
 
 def direct_spans(tracer: Any, scope: Any) -> DirectSpans | None:

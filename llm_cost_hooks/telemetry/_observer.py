@@ -11,6 +11,7 @@ import logging
 import time
 import weakref
 from collections.abc import Mapping
+from types import MappingProxyType
 from typing import Any
 
 from opentelemetry import context as otel_context
@@ -27,6 +28,40 @@ from ._content import input_messages, output_messages, to_json
 from ._direct import DirectSpans, direct_spans, start_attributes_unread
 from ._limits import AttributeLimiter
 from ._metrics import _Metrics
+from ._semconv import (  # module globals: read per attribute on every span
+    ATTEMPT,
+    BUDGET_PREFIX,
+    CACHE_STATUS,
+    COST,
+    COST_AMOUNT,
+    COST_CACHE_READ_USD,
+    COST_CACHE_WRITE_USD,
+    COST_CURRENCY,
+    COST_INPUT_USD,
+    COST_OUTPUT_USD,
+    COST_REASONING_USD,
+    ERROR_TYPE,
+    PRICE_ESTIMATED,
+    REQUEST_STREAM,
+    RESPONSE_FINISH_REASONS,
+    RESPONSE_ID,
+    RESPONSE_MODEL,
+    SAVED_USD,
+    TAG_PREFIX,
+    TASK_CALLS,
+    TASK_COST,
+    TASK_FAILED_CALLS,
+    TASK_ID,
+    TASK_INPUT_TOKENS,
+    TASK_OUTPUT_TOKENS,
+    TASK_SAVED,
+    TASK_SUCCESS,
+    TOKENS_ESTIMATED,
+    USAGE_CACHE_READ,
+    USAGE_INPUT,
+    USAGE_OUTPUT,
+    USAGE_REASONING,
+)
 from ._stats import TelemetryStats, stats_for
 
 __all__ = ["OTelObserver"]
@@ -87,6 +122,20 @@ def _end_time(run: RunInfo) -> int | None:
     if not run.end_ns:
         return None
     return time.time_ns() - (time.perf_counter_ns() - run.end_ns)
+
+
+_EMPTY: Mapping[str, Any] = MappingProxyType({})
+# generation type -> whether it is a streamed chunk (a few LangChain classes)
+_CHUNK_TYPES: dict[type, bool] = {}
+
+
+def _is_chunk(cls: type) -> bool:
+    chunk = _CHUNK_TYPES.get(cls)
+    if chunk is None:
+        chunk = cls.__name__.endswith("Chunk")
+        if len(_CHUNK_TYPES) < 256:
+            _CHUNK_TYPES[cls] = chunk
+    return chunk
 
 
 def _operation(run: RunInfo) -> str:
@@ -301,9 +350,9 @@ class OTelObserver(RunObserver):
 
     def _attribution(self, run: RunInfo, attrs: dict[str, Any]) -> None:
         self._attribution_static(run.attribution, attrs)
-        attrs[sc.TASK_ID] = run.task_id
+        attrs[TASK_ID] = run.task_id
         if run.attempt != 1:
-            attrs[sc.ATTEMPT] = run.attempt
+            attrs[ATTEMPT] = run.attempt
 
     def _attribution_static(self, a: Any, attrs: dict[str, Any]) -> None:
         if a.tenant:
@@ -370,9 +419,9 @@ class OTelObserver(RunObserver):
         """Fill the attributes known at the start of a model call; return the span name."""
         name, static = self._llm_static_attrs(run)
         attrs.update(static)
-        attrs[sc.TASK_ID] = run.task_id
+        attrs[TASK_ID] = run.task_id
         if run.attempt != 1:
-            attrs[sc.ATTEMPT] = run.attempt
+            attrs[ATTEMPT] = run.attempt
         return name
 
     def _llm_static_attrs(self, run: RunInfo) -> tuple[str, dict[str, Any]]:
@@ -434,7 +483,7 @@ class OTelObserver(RunObserver):
                     if int(value) != 1:
                         attrs[sc.REQUEST_CHOICE_COUNT] = int(value)
                 elif key == "stream":
-                    attrs[sc.REQUEST_STREAM] = bool(value)
+                    attrs[REQUEST_STREAM] = bool(value)
             except (TypeError, ValueError):
                 continue
 
@@ -479,9 +528,9 @@ class OTelObserver(RunObserver):
             return  # not sampled: nothing would be kept of its attributes, events or status
         attrs: dict[str, Any] = {}
         if built_here:
-            attrs[sc.TASK_ID] = run.task_id
+            attrs[TASK_ID] = run.task_id
             if run.attempt != 1:
-                attrs[sc.ATTEMPT] = run.attempt
+                attrs[ATTEMPT] = run.attempt
         self._call_attrs(run, record, error, task, outputs, attrs)
         if static is not None:  # values this module built: straight into the span where allowed
             _add_clean_attributes(span, static, attrs)
@@ -491,7 +540,7 @@ class OTelObserver(RunObserver):
             span.set_attributes(attrs)
         end_time = _end_time(run)
         if error is not None:
-            etype = attrs[sc.ERROR_TYPE]
+            etype = attrs[ERROR_TYPE]
             if self.capture_content:
                 # The message and stack may quote the prompt: only with the content opt-in.
                 span.record_exception(error, timestamp=end_time)
@@ -518,9 +567,9 @@ class OTelObserver(RunObserver):
         if sampled is None:
             return  # not recorded: nothing would be kept of its attributes
         attrs = static.copy()
-        attrs[sc.TASK_ID] = run.task_id
+        attrs[TASK_ID] = run.task_id
         if run.attempt != 1:
-            attrs[sc.ATTEMPT] = run.attempt
+            attrs[ATTEMPT] = run.attempt
         self._call_attrs(run, record, None, task, outputs, attrs)
         end_time = _end_time(run)
         direct.end(
@@ -549,18 +598,18 @@ class OTelObserver(RunObserver):
             if self.capture_content:
                 self._content_attrs(run, outputs, finish, attrs)
         if task is not None:
-            attrs[sc.TASK_COST] = task.cost_usd
-            attrs[sc.TASK_CALLS] = task.calls
-            attrs[sc.TASK_SUCCESS] = error is None
+            attrs[TASK_COST] = task.cost_usd
+            attrs[TASK_CALLS] = task.calls
+            attrs[TASK_SUCCESS] = error is None
             if task.saved_usd:
-                attrs[sc.TASK_SAVED] = task.saved_usd
+                attrs[TASK_SAVED] = task.saved_usd
             if record is None or task.calls > 1:
                 # A task that is a single model call: its span's own counts are the task's.
-                attrs[sc.TASK_FAILED_CALLS] = task.failed_calls
-                attrs[sc.TASK_INPUT_TOKENS] = task.input_tokens
-                attrs[sc.TASK_OUTPUT_TOKENS] = task.output_tokens
+                attrs[TASK_FAILED_CALLS] = task.failed_calls
+                attrs[TASK_INPUT_TOKENS] = task.input_tokens
+                attrs[TASK_OUTPUT_TOKENS] = task.output_tokens
         if error is not None:
-            attrs[sc.ERROR_TYPE] = type(error).__qualname__
+            attrs[ERROR_TYPE] = type(error).__qualname__
 
     def _record_attrs(self, r: CostRecord, attrs: dict[str, Any]) -> None:
         # Read the record's fields once (a pydantic attribute read is a dict lookup
@@ -569,43 +618,43 @@ class OTelObserver(RunObserver):
         v = r.__dict__
         cost = v["cost_usd"]
         b = v["cost_breakdown"]
-        attrs[sc.USAGE_INPUT] = v["input_tokens"]
-        attrs[sc.USAGE_OUTPUT] = v["output_tokens"]
+        attrs[USAGE_INPUT] = v["input_tokens"]
+        attrs[USAGE_OUTPUT] = v["output_tokens"]
         if v["cache_read_tokens"]:
-            attrs[sc.USAGE_CACHE_READ] = v["cache_read_tokens"]
+            attrs[USAGE_CACHE_READ] = v["cache_read_tokens"]
         if v["cache_write_tokens"]:
             attrs[self.names.cache_write] = v["cache_write_tokens"]
         if v["reasoning_tokens"]:
-            attrs[sc.USAGE_REASONING] = v["reasoning_tokens"]
-        attrs[sc.COST_AMOUNT] = cost
-        attrs[sc.COST] = cost
-        attrs[sc.COST_CURRENCY] = b.currency
+            attrs[USAGE_REASONING] = v["reasoning_tokens"]
+        attrs[COST_AMOUNT] = cost
+        attrs[COST] = cost
+        attrs[COST_CURRENCY] = b.currency
         attrs.update(self._source_attrs or self._cost_source())
         if cost:
-            attrs[sc.COST_INPUT_USD] = b.input
-            attrs[sc.COST_OUTPUT_USD] = b.output
+            attrs[COST_INPUT_USD] = b.input
+            attrs[COST_OUTPUT_USD] = b.output
             if b.cache_read:
-                attrs[sc.COST_CACHE_READ_USD] = b.cache_read
+                attrs[COST_CACHE_READ_USD] = b.cache_read
             if b.cache_write:
-                attrs[sc.COST_CACHE_WRITE_USD] = b.cache_write
+                attrs[COST_CACHE_WRITE_USD] = b.cache_write
             if b.reasoning:
-                attrs[sc.COST_REASONING_USD] = b.reasoning
+                attrs[COST_REASONING_USD] = b.reasoning
         status = v["cache_status"]
         # _value_: the member's value without the enum's property machinery (~1 us)
-        attrs[sc.CACHE_STATUS] = status._value_ if type(status) is CacheStatus else str(status)
+        attrs[CACHE_STATUS] = status._value_ if type(status) is CacheStatus else str(status)
         if v["saved_usd"]:
-            attrs[sc.SAVED_USD] = v["saved_usd"]
+            attrs[SAVED_USD] = v["saved_usd"]
         if v["tokens_estimated"]:
-            attrs[sc.TOKENS_ESTIMATED] = True
+            attrs[TOKENS_ESTIMATED] = True
         if v["price_estimated"]:
-            attrs[sc.PRICE_ESTIMATED] = True
+            attrs[PRICE_ESTIMATED] = True
         tags = v["tags"]
         if tags:
             for key, value in tags.items():
                 if key.startswith("budget."):
-                    attrs[sc.BUDGET_PREFIX + key[7:]] = value
+                    attrs[BUDGET_PREFIX + key[7:]] = value
                 else:
-                    attrs[sc.TAG_PREFIX + key] = value
+                    attrs[TAG_PREFIX + key] = value
 
     @staticmethod
     def _response_attrs(outputs: Any, attrs: dict[str, Any]) -> list[str | None]:
@@ -615,31 +664,32 @@ class OTelObserver(RunObserver):
         streamed = False
         for group in getattr(outputs, "generations", None) or ():
             for gen in group:
-                info = getattr(gen, "generation_info", None) or {}
+                info = getattr(gen, "generation_info", None) or _EMPTY
                 message = getattr(gen, "message", None)
-                meta = getattr(message, "response_metadata", None) or {}
+                meta = getattr(message, "response_metadata", None) or _EMPTY
                 reason = info.get("finish_reason") or meta.get("finish_reason") or meta.get("stop_reason")
                 finish.append(str(reason) if reason else None)
                 if response_id is None and message is not None:
                     response_id = getattr(message, "id", None) or meta.get("id")
                 if response_model is None:
                     response_model = meta.get("model_name") or meta.get("model")
-                if type(gen).__name__.endswith("Chunk"):
-                    streamed = True
+                if not streamed:
+                    streamed = _is_chunk(type(gen))
         llm_output = getattr(outputs, "llm_output", None)
         # dict first: the Mapping check goes through the ABC machinery (~0.7 us)
         if llm_output is not None and (type(llm_output) is dict or isinstance(llm_output, Mapping)):
             response_id = response_id or llm_output.get("id")
             response_model = response_model or llm_output.get("model_name") or llm_output.get("model")
         if response_id:
-            attrs[sc.RESPONSE_ID] = str(response_id)
+            attrs[RESPONSE_ID] = response_id if type(response_id) is str else str(response_id)
         if response_model:
-            attrs[sc.RESPONSE_MODEL] = str(response_model)
-        reasons = [f for f in finish if f]
-        if reasons:
-            attrs[sc.RESPONSE_FINISH_REASONS] = tuple(reasons)
+            attrs[RESPONSE_MODEL] = response_model if type(response_model) is str else str(response_model)
+        if finish:
+            reasons = tuple(f for f in finish if f)
+            if reasons:
+                attrs[RESPONSE_FINISH_REASONS] = reasons
         if streamed:
-            attrs[sc.REQUEST_STREAM] = True
+            attrs[REQUEST_STREAM] = True
         return finish
 
     def _content_attrs(
