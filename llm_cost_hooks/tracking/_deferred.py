@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from .._records import CostRecord
+from .._records import CacheStatus, CostRecord, Counts, TokenUsage
 from ._builder import RawCall, RecordBuilder
 from ._runs import RunInfo, RunObserver, TaskState, notify_end
 
@@ -34,14 +34,32 @@ class PendingRecord(RawCall):
         finished: TaskState | None,
         observers: Sequence[RunObserver],
         outputs: Any,
-        *call: Any,
+        run: RunInfo,
+        usage: TokenUsage | Counts,
+        model: str,
+        end_ns: int,
+        cache_status: CacheStatus,
+        saved_usd: float | None,
+        batch: bool,
+        billed_usd: float | None,
+        tokens_estimated: bool,
     ) -> None:
-        RawCall.__init__(self, *call)
+        # RawCall's fields set here (one frame per queued call instead of two).
         self.builder = builder
         self.task = task
         self.finished = finished  # the task, when this run was its root
         self.observers = observers
         self.outputs = outputs
+        self.run = run
+        self.usage = usage
+        self.model = model
+        self.end_ns = end_ns
+        self.cache_status = cache_status
+        self.saved_usd = saved_usd
+        self.batch = batch
+        self.billed_usd = billed_usd
+        self.tokens_estimated = tokens_estimated
+        self.error_type = None
 
     def __call__(self) -> CostRecord:
         record = self.builder.build(self)
