@@ -80,6 +80,9 @@ class CostCallbackHandler(TrackerAdapterMixin, BaseCallbackHandler):
     """
 
     run_inline = True  # called directly in async code: no thread-pool hop per event
+    # Events the handler has no use for: LangChain then skips it instead of calling a no-op.
+    ignore_retry = True
+    ignore_custom_event = True
 
     def __init__(
         self,

@@ -74,7 +74,7 @@ class PendingRecord(RawCall):
         """For a ledger that stores rows: the call's row, built without a record object
         when no observer needs the record (else with it, priced once, observers told)."""
         if not self.observers:
-            return self.builder.row(self, self.task)
+            return self.builder._row(self, self.task, False)[0]
         row, record = self.builder.row_and_record(self, self.task)
         notify_end(self.observers, self.run, record, None, self.finished, self.outputs)
         self.outputs = None

@@ -387,7 +387,7 @@ class CostTracker:
                 tokens_estimated = True
             if defer and self._defers_observers():
                 task = self._tasks.get(run.task_id)
-                finished = self._finish_task(run, None) if run.is_root else None
+                finished = self._finish_task(run, None) if run.is_root and task is not None else None
                 observers = self.observers
                 if not observers:
                     # Nothing reads them any more: a queued call must not keep the chat's
