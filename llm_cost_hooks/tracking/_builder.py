@@ -101,8 +101,6 @@ class RecordBuilder:
         self.pricer = pricer
         self.default_tenant = default_tenant
         self._warned: set[Any] = set()
-        # The last start second seen and its ISO text: calls in one second share it.
-        self._iso_second: tuple[Any, str] = (None, "")
 
     def build(self, call: RawCall) -> CostRecord:
         _usage_of(call)
@@ -170,13 +168,6 @@ class RecordBuilder:
         ts = run.start_time
         if ts.tzinfo is not _UTC:
             ts = ts.astimezone(_UTC)
-        # ts.isoformat(), the second's part formatted once per second (a third of the cost).
-        whole = ts.replace(microsecond=0)
-        second = self._iso_second
-        if second[0] != whole:
-            second = self._iso_second = (whole, whole.isoformat()[:-6])
-        micro = ts.microsecond
-        timestamp = f"{second[1]}.{micro:06d}+00:00" if micro else f"{second[1]}+00:00"
         # The sum in CostBreakdown.total's order (the same float).
         cost = parts[0] + parts[1] + parts[2] + parts[3] + parts[4]
         saved = float(saved_usd)
@@ -192,7 +183,7 @@ class RecordBuilder:
             run.run_id,
             run.task_id,
             run.parent_id,
-            timestamp,
+            ts.isoformat(),
             tenant,
             a.user,
             a.feature,

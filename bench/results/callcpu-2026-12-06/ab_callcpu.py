@@ -60,8 +60,10 @@ for label in models:
             out[name]["process"].append((time.process_time() - p0) / n * 1e6)
     for h in (main, new):
         assert h.ledger.stats.dropped == 0
-    print(f"{label} model, {rounds} rounds x {n} calls; bare: thread "
-          f"{statistics.median(out['bare']['thread']):.1f} us, process {statistics.median(out['bare']['process']):.1f} us")
+    print(
+        f"{label} model, {rounds} rounds x {n} calls; bare: thread "
+        f"{statistics.median(out['bare']['thread']):.1f} us, process {statistics.median(out['bare']['process']):.1f} us"
+    )
     for clock in ("thread", "process"):
         over = {
             k: [a - b for a, b in zip(out[k][clock], out["bare"][clock])] for k in ("usage", "main", "new")
