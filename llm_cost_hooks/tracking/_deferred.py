@@ -44,22 +44,14 @@ class PendingRecord(RawCall):
         billed_usd: float | None,
         tokens_estimated: bool,
     ) -> None:
-        # RawCall's fields set here (one frame per queued call instead of two).
+        RawCall.__init__(
+            self, run, usage, model, end_ns, cache_status, saved_usd, batch, billed_usd, tokens_estimated
+        )
         self.builder = builder
         self.task = task
         self.finished = finished  # the task, when this run was its root
         self.observers = observers
         self.outputs = outputs
-        self.run = run
-        self.usage = usage
-        self.model = model
-        self.end_ns = end_ns
-        self.cache_status = cache_status
-        self.saved_usd = saved_usd
-        self.batch = batch
-        self.billed_usd = billed_usd
-        self.tokens_estimated = tokens_estimated
-        self.error_type = None
 
     def __call__(self) -> CostRecord:
         record = self.builder.build(self)

@@ -19,17 +19,28 @@ if PKG != "llm_cost_hooks":
 import importlib
 
 lc = importlib.import_module(PKG + ".langchain")
-from langchain_core.messages import HumanMessage
-from langchain_core.outputs import LLMResult
+from langchain_core.callbacks import BaseCallbackHandler
 
 from bench._common import fixed_usage_model
 
-model = fixed_usage_model()
-msgs = [[HumanMessage("When will my card arrive?")]]
-res = LLMResult(generations=[model._generate(msgs[0]).generations])
-meta = {"tenant_id": "acme", "prompt_version": "v1", **model._get_ls_params()}
-ser = {"name": type(model).__name__}
-inv = {"_type": model._llm_type, "stop": None}
+
+class _Capture(BaseCallbackHandler):
+    """Keeps the arguments LangChain passes a handler for one call of the model."""
+
+    def on_chat_model_start(self, serialized, messages, **kwargs):  # type: ignore[no-untyped-def]
+        self.start = (serialized, messages, kwargs)
+
+    def on_llm_end(self, response, **kwargs):  # type: ignore[no-untyped-def]
+        self.end = (response, kwargs)
+
+
+capture = _Capture()
+fixed_usage_model().invoke(
+    "When will my card arrive?",
+    config={"callbacks": [capture], "metadata": {"tenant_id": "acme", "prompt_version": "v1"}},
+)
+ser, msgs, start_kw = capture.start
+res, end_kw = capture.end
 tmp = tempfile.mkdtemp()
 h = lc.CostCallbackHandler(ledger=f"sqlite:///{tmp}/x.db", defaults={"feature": "bench"})
 led = h.tracker.ledger
@@ -43,10 +54,8 @@ ids = iter([uuid.uuid4() for _ in range(10000)])
 
 def call():
     rid = next(ids)
-    h.on_chat_model_start(
-        ser, msgs, run_id=rid, parent_run_id=None, tags=[], metadata=meta, invocation_params=inv, name=None
-    )
-    h.on_llm_end(res, run_id=rid, parent_run_id=None, tags=[])
+    h.on_chat_model_start(ser, msgs, **{**start_kw, "run_id": rid})
+    h.on_llm_end(res, **{**end_kw, "run_id": rid})
 
 
 for _ in range(200):
@@ -81,5 +90,3 @@ m("flat_savings", lambda: flat_savings(rates, x.usage))
 m("isoformat", lambda: x.run.start_time.isoformat())
 m("add_call", lambda: task.add_call(1.0, 1.0, True, 1, 2))
 m("row(x, None)", lambda: b.row(x, None))
-m("pydantic_private", lambda: x.usage.__pydantic_private__)
-m("usage.__dict__", lambda: x.usage.__dict__)
