@@ -69,6 +69,9 @@ _COUNT_FIELDS = (
 _COUNT_FIELD_SET = frozenset(_COUNT_FIELDS)
 _COUNT_FIELDS_SET = set(_COUNT_FIELDS)  # copied: each model owns its fields-set
 _ZERO_COUNTS = dict.fromkeys(_COUNT_FIELDS, 0)
+#: Token counts in ``_COUNT_FIELDS`` order (input, output, cache read, cache write,
+#: reasoning): a call's usage before a :class:`TokenUsage` is needed.
+Counts = tuple[int, int, int, int, int]
 _setattr = object.__setattr__
 
 
@@ -147,31 +150,11 @@ class TokenUsage(BaseModel):
         >>> u.output_tokens, usage_invalid(u)
         (0, {'input_tokens': 100, 'output_tokens': -5, 'cache_read_tokens': 0, 'cache_write_tokens': 0, 'reasoning_tokens': 0})
         """
-        if (
-            type(input_tokens) is int
-            and type(output_tokens) is int
-            and type(cache_read_tokens) is int
-            and type(cache_write_tokens) is int
-            and type(reasoning_tokens) is int
-            and 0 <= reasoning_tokens <= output_tokens
-            and cache_read_tokens >= 0
-            and cache_write_tokens >= 0
-            and cache_read_tokens + cache_write_tokens <= input_tokens
-        ):
+        if plain_counts(input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, reasoning_tokens):
             # The usual report (plain, consistent counts), once per model call: no repair.
-            usage = object.__new__(cls)
-            _fill(
-                usage,
-                {
-                    "input_tokens": input_tokens,
-                    "output_tokens": output_tokens,
-                    "cache_read_tokens": cache_read_tokens,
-                    "cache_write_tokens": cache_write_tokens,
-                    "reasoning_tokens": reasoning_tokens,
-                },
-                _COUNT_FIELDS_SET.copy(),
+            return cls._counted(
+                (input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, reasoning_tokens)
             )
-            return usage
         raw = {
             "input_tokens": input_tokens,
             "output_tokens": output_tokens,
@@ -210,6 +193,13 @@ class TokenUsage(BaseModel):
             _setattr(usage, "__pydantic_private__", {"usage_invalid": original})
         return usage
 
+    @classmethod
+    def _counted(cls, counts: Counts) -> TokenUsage:
+        """The usage of counts :func:`plain_counts` accepted (in field order), unchecked."""
+        usage = object.__new__(cls)
+        _fill(usage, dict(zip(_COUNT_FIELDS, counts)), _COUNT_FIELDS_SET.copy())
+        return usage
+
     @property
     def uncached_input_tokens(self) -> int:
         return self.input_tokens - self.cache_read_tokens - self.cache_write_tokens
@@ -217,6 +207,40 @@ class TokenUsage(BaseModel):
     @property
     def total_tokens(self) -> int:
         return self.input_tokens + self.output_tokens
+
+
+def counts_of(usage: TokenUsage) -> Counts:
+    """A usage's counts as plain ``Counts``."""
+    u = usage.__dict__  # a pydantic attribute read goes through its descriptor machinery
+    return (
+        u["input_tokens"],
+        u["output_tokens"],
+        u["cache_read_tokens"],
+        u["cache_write_tokens"],
+        u["reasoning_tokens"],
+    )
+
+
+def plain_counts(
+    input_tokens: Any,
+    output_tokens: Any,
+    cache_read_tokens: Any,
+    cache_write_tokens: Any,
+    reasoning_tokens: Any,
+) -> bool:
+    """Whether reported counts need no repair: plain non-negative ints, cached tokens
+    within input, reasoning within output (what nearly every provider reports)."""
+    return (
+        type(input_tokens) is int
+        and type(output_tokens) is int
+        and type(cache_read_tokens) is int
+        and type(cache_write_tokens) is int
+        and type(reasoning_tokens) is int
+        and 0 <= reasoning_tokens <= output_tokens
+        and cache_read_tokens >= 0
+        and cache_write_tokens >= 0
+        and cache_read_tokens + cache_write_tokens <= input_tokens
+    )
 
 
 def usage_invalid(usage: TokenUsage) -> dict[str, Any] | None:

@@ -11,7 +11,7 @@ from uuid import UUID
 from langchain_core.callbacks.base import BaseCallbackHandler
 
 from .._adapter import TrackerAdapterMixin
-from .._records import CacheStatus, TokenUsage
+from .._records import CacheStatus, Counts, TokenUsage
 from ..ledger import Ledger
 from ..tracking import CostTracker, RunKind, RunObserver
 from ..tracking._calls import (
@@ -22,7 +22,7 @@ from ..tracking._calls import (
     call_model,
     run_kind,
 )
-from ..tracking._usage import replayed_by_cache, usage_from_llm_output, usage_from_metadata
+from ..tracking._usage import counts_from_metadata, replayed_by_cache, usage_from_llm_output
 
 if TYPE_CHECKING:  # pragma: no cover - kept out of the import path (~70 ms)
     from langchain_core.messages import BaseMessage
@@ -80,6 +80,9 @@ class CostCallbackHandler(TrackerAdapterMixin, BaseCallbackHandler):
     """
 
     run_inline = True  # called directly in async code: no thread-pool hop per event
+    # Events the handler has no use for: LangChain then skips it instead of calling a no-op.
+    ignore_retry = True
+    ignore_custom_event = True
 
     def __init__(
         self,
@@ -126,16 +129,18 @@ class CostCallbackHandler(TrackerAdapterMixin, BaseCallbackHandler):
         metadata = metadata or {}
         model, provider, params = call_model(serialized, metadata, kwargs, self.default_model)
         self._last_id = (run_id, rid := str(run_id))
-        self.tracker.start_llm(
+        # CostTracker.start_llm without its argument handling: params is a new dict here.
+        self.tracker._start(
             rid,
             str(parent_run_id) if parent_run_id else None,
-            model=model,
-            provider=provider,
-            name=kwargs.get("name") or (serialized or {}).get("name"),
-            params=params,
-            metadata=metadata,
-            tags=tags,
-            messages=messages,
+            RunKind.LLM,
+            kwargs.get("name") or (serialized or {}).get("name") or model,
+            metadata,
+            tags,
+            model,
+            provider,
+            params,
+            messages,
         )
 
     # -- model events ------------------------------------------------------------------
@@ -169,7 +174,7 @@ class CostCallbackHandler(TrackerAdapterMixin, BaseCallbackHandler):
     def on_llm_end(self, response: LLMResult, *, run_id: UUID, **kwargs: Any) -> None:
         last = self._last_id
         rid = last[1] if last[0] is run_id else str(run_id)
-        usage: TokenUsage | None = None
+        usage: TokenUsage | Counts | None = None
         model: str | None = None
         cache_status = CacheStatus.MISS
         saved: float | None = None
@@ -207,7 +212,7 @@ class CostCallbackHandler(TrackerAdapterMixin, BaseCallbackHandler):
                 self.tracker.annotate(rid, {"cache.verified": verified})
             um = getattr(message, "usage_metadata", None)
             if um:
-                usage = usage_from_metadata(um)
+                usage = counts_from_metadata(um)
                 if replayed_by_cache(um):
                     cache_status = CacheStatus.EXACT
             if marker is not None and isinstance(marker, Mapping):

@@ -12,7 +12,16 @@ import logging
 from datetime import timezone
 from typing import Any
 
-from .._records import CacheStatus, CostBreakdown, CostRecord, TokenUsage, storable_text, usage_invalid
+from .._records import (
+    CacheStatus,
+    CostBreakdown,
+    CostRecord,
+    Counts,
+    TokenUsage,
+    counts_of,
+    storable_text,
+    usage_invalid,
+)
 from ._pricing import Pricer, billed_breakdown, flat_parts, flat_savings
 from ._runs import RunInfo, TaskState
 
@@ -34,7 +43,10 @@ _UTC = timezone.utc
 
 
 class RawCall:
-    """A model call as it ended: its run and the numbers the provider reported."""
+    """A model call as it ended: its run and the numbers the provider reported.
+
+    ``usage`` is a :class:`TokenUsage`, or plain ``Counts`` the provider reported in good
+    order (the row path reads them without building the usage object)."""
 
     __slots__ = (
         "batch",
@@ -52,7 +64,7 @@ class RawCall:
     def __init__(
         self,
         run: RunInfo,
-        usage: TokenUsage,
+        usage: TokenUsage | Counts,
         model: str,
         end_ns: int,
         cache_status: CacheStatus = CacheStatus.MISS,
@@ -74,6 +86,14 @@ class RawCall:
         self.error_type = error_type  # set for a failed call
 
 
+def _usage_of(call: RawCall) -> TokenUsage:
+    """The call's usage as a :class:`TokenUsage` (made once from plain counts)."""
+    usage = call.usage
+    if isinstance(usage, tuple):
+        usage = call.usage = TokenUsage._counted(usage)
+    return usage
+
+
 class RecordBuilder:
     """Prices raw calls and builds their records."""
 
@@ -83,6 +103,7 @@ class RecordBuilder:
         self._warned: set[Any] = set()
 
     def build(self, call: RawCall) -> CostRecord:
+        _usage_of(call)
         usage, breakdown, cache_status, saved_usd, price_estimated, premium = self._price(call)
         return self._record(call, usage, breakdown, cache_status, saved_usd, price_estimated, premium)
 
@@ -117,40 +138,42 @@ class RecordBuilder:
             # The common call (a model with flat rates, priced before): what _price does
             # for it, without the breakdown object.
             rates, price_estimated = flat
-            parts = flat_parts(usage, rates)
-            currency = "USD"
+            counts = usage if isinstance(usage, tuple) else counts_of(usage)
+            parts = flat_parts(counts, rates)
             cache_status, saved_usd, premium = CacheStatus.MISS, call.saved_usd or 0.0, None
-            if usage.cache_read_tokens or usage.cache_write_tokens:
-                cache_saved, premium = flat_savings(rates, usage)
+            if counts[2] or counts[3]:
+                cache_saved, premium = flat_savings(rates, counts)
                 if cache_saved > 0:
                     cache_status = CacheStatus.PROVIDER_PREFIX
                     saved_usd += cache_saved
+            currency = "USD"
         else:
             usage, breakdown, cache_status, saved_usd, price_estimated, premium = self._price(call)
+            counts = counts_of(usage)
             b = breakdown.__dict__
             parts = (b["input"], b["cache_read"], b["cache_write"], b["output"], b["reasoning"])
             currency = b["currency"]
         a = run.attribution
         tags = a.tags
-        if (
-            usage.__pydantic_private__ is not None
-            or usage.input_tokens + usage.output_tokens > _PLAUSIBLE_TOKENS
+        if counts[0] + counts[1] > _PLAUSIBLE_TOKENS or (
+            not isinstance(usage, tuple) and usage.__pydantic_private__ is not None
         ):
             tags = dict(tags)
-            self._flag_usage(tags, usage, model, run.provider)
-        if premium is not None and usage.cache_write_tokens:
+            self._flag_usage(
+                tags, _usage_of(call) if isinstance(usage, tuple) else usage, model, run.provider
+            )
+        if premium is not None and counts[3]:
             tags = {**tags, CACHE_WRITE_PREMIUM_TAG: f"{premium:.10g}"}
         provider = run.provider
         ts = run.start_time
         if ts.tzinfo is not _UTC:
             ts = ts.astimezone(_UTC)
-        u = usage.__dict__
         # The sum in CostBreakdown.total's order (the same float).
         cost = parts[0] + parts[1] + parts[2] + parts[3] + parts[4]
         saved = float(saved_usd)
         success = error_type is None
         if task is not None:
-            task.add_call(cost, saved, success, u["input_tokens"], u["output_tokens"])
+            task.add_call(cost, saved, success, counts[0], counts[1])
         provider = provider if provider is None or provider.isascii() else storable_text(provider)
         model = model if model.isascii() and len(model) <= 512 else storable_text(model)
         tenant = a.tenant or self.default_tenant
@@ -168,11 +191,7 @@ class RecordBuilder:
             a.prompt_version,
             provider,
             model,
-            u["input_tokens"],
-            u["output_tokens"],
-            u["cache_read_tokens"],
-            u["cache_write_tokens"],
-            u["reasoning_tokens"],
+            *counts,
             cost,
             *parts,
             currency,
@@ -192,7 +211,15 @@ class RecordBuilder:
         if breakdown is None:
             breakdown = CostBreakdown._of(*parts)
         # build()'s record from the pieces priced above (one pricing for row and record).
-        record = self._record(call, usage, breakdown, cache_status, saved, price_estimated, premium)
+        record = self._record(
+            call,
+            _usage_of(call) if isinstance(usage, tuple) else usage,
+            breakdown,
+            cache_status,
+            saved,
+            price_estimated,
+            premium,
+        )
         return row, record
 
     def _price(
@@ -200,7 +227,7 @@ class RecordBuilder:
     ) -> tuple[TokenUsage, CostBreakdown, CacheStatus, float, bool, float | None]:
         """``(usage recorded, breakdown, cache status, saved, price_estimated, cache-write
         premium or None)`` of a call."""
-        run, usage, model = call.run, call.usage, call.model
+        run, usage, model = call.run, _usage_of(call), call.model
         if call.billed_usd is not None:
             breakdown, price_estimated = billed_breakdown(float(call.billed_usd), usage), False
         else:

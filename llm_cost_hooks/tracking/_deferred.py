@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from .._records import CostRecord
+from .._records import CacheStatus, CostRecord, Counts, TokenUsage
 from ._builder import RawCall, RecordBuilder
 from ._runs import RunInfo, RunObserver, TaskState, notify_end
 
@@ -34,9 +34,19 @@ class PendingRecord(RawCall):
         finished: TaskState | None,
         observers: Sequence[RunObserver],
         outputs: Any,
-        *call: Any,
+        run: RunInfo,
+        usage: TokenUsage | Counts,
+        model: str,
+        end_ns: int,
+        cache_status: CacheStatus,
+        saved_usd: float | None,
+        batch: bool,
+        billed_usd: float | None,
+        tokens_estimated: bool,
     ) -> None:
-        RawCall.__init__(self, *call)
+        RawCall.__init__(
+            self, run, usage, model, end_ns, cache_status, saved_usd, batch, billed_usd, tokens_estimated
+        )
         self.builder = builder
         self.task = task
         self.finished = finished  # the task, when this run was its root
@@ -56,7 +66,7 @@ class PendingRecord(RawCall):
         """For a ledger that stores rows: the call's row, built without a record object
         when no observer needs the record (else with it, priced once, observers told)."""
         if not self.observers:
-            return self.builder.row(self, self.task)
+            return self.builder._row(self, self.task, False)[0]
         row, record = self.builder.row_and_record(self, self.task)
         notify_end(self.observers, self.run, record, None, self.finished, self.outputs)
         self.outputs = None

@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any, NamedTuple
 
 from .._errors import UnknownModelError
-from .._records import CostBreakdown, TokenUsage
+from .._records import CostBreakdown, Counts, TokenUsage, counts_of
 
 __all__ = ["Pricer", "billed_breakdown", "flat_parts", "flat_savings", "prefix_cache_savings"]
 
@@ -55,7 +55,7 @@ def prefix_cache_savings(
     if not batch:
         # Realtime cost is linear in the rates of the request's prompt size, and moving
         # tokens between cache and plain input keeps that size: one rate lookup suffices.
-        return flat_savings(price.rates_for(usage.input_tokens, at=at), usage)
+        return flat_savings(price.rates_for(usage.input_tokens, at=at), counts_of(usage))
     actual = price.cost(usage, batch=batch, at=at).total
     saved = premium = 0.0
     if usage.cache_read_tokens:
@@ -68,23 +68,22 @@ def prefix_cache_savings(
     return max(saved, 0.0), premium if abs(premium) > 1e-15 else 0.0
 
 
-def flat_savings(rates: Any, usage: TokenUsage) -> tuple[float, float]:
+def flat_savings(rates: Any, counts: Counts) -> tuple[float, float]:
     """``(saved_usd, write_premium_usd)`` of a call's cache reads and writes at ``rates``."""
-    saved = usage.cache_read_tokens * (rates.input - rates.cache_read)
-    premium = usage.cache_write_tokens * (rates.cache_write - rates.input)
+    saved = counts[2] * (rates.input - rates.cache_read)
+    premium = counts[3] * (rates.cache_write - rates.input)
     return max(saved, 0.0), premium if abs(premium) > 1e-15 else 0.0
 
 
-def flat_parts(usage: TokenUsage, rates: Any) -> tuple[float, float, float, float, float]:
-    """The five dollar parts (input, cache read, cache write, output, reasoning) of a usage
-    at flat rates: the products ModelPrice.cost computes, without its rate lookup."""
-    u = usage.__dict__  # a pydantic attribute read goes through its descriptor machinery
-    reasoning = u["reasoning_tokens"]
+def flat_parts(counts: Counts, rates: Any) -> tuple[float, float, float, float, float]:
+    """The five dollar parts (input, cache read, cache write, output, reasoning) of a call's
+    counts at flat rates: the products ModelPrice.cost computes, without its rate lookup."""
+    inp, out, read, write, reasoning = counts
     return (
-        float((u["input_tokens"] - u["cache_read_tokens"] - u["cache_write_tokens"]) * rates.input),
-        float(u["cache_read_tokens"] * rates.cache_read),
-        float(u["cache_write_tokens"] * rates.cache_write),
-        float((u["output_tokens"] - reasoning) * rates.output),
+        float((inp - read - write) * rates.input),
+        float(read * rates.cache_read),
+        float(write * rates.cache_write),
+        float((out - reasoning) * rates.output),
         float(reasoning * rates.reasoning),
     )
 
@@ -150,7 +149,7 @@ class Pricer:
             if rates is None or batch:
                 # ``at``: the billing moment, for providers with off-peak prices.
                 return priced.price.cost(usage, batch=batch, at=at), priced.estimated
-            return CostBreakdown._of(*flat_parts(usage, rates)), priced.estimated
+            return CostBreakdown._of(*flat_parts(counts_of(usage), rates)), priced.estimated
         except UnknownModelError as exc:
             if self.strict:
                 raise
@@ -180,5 +179,5 @@ class Pricer:
         if priced is None:
             return None
         if priced.flat is not None and not batch:
-            return flat_savings(priced.flat, usage)
+            return flat_savings(priced.flat, counts_of(usage))
         return prefix_cache_savings(priced.price, usage, batch=batch, at=at)

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from .. import _shutdown
 from .._errors import ConfigurationError
-from .._records import CacheStatus, CostBreakdown, CostRecord, TokenUsage, storable_text
+from .._records import CacheStatus, CostBreakdown, CostRecord, Counts, TokenUsage, storable_text
 from ..ledger import Ledger, TaskOutcome, open_ledger
 from ._attribution import ATTR_KEY_SET, AttributionResolver
 from ._builder import RawCall, RecordBuilder
@@ -162,6 +162,9 @@ class CostTracker:
             task_id = parent.task_id
             is_root = False
             parent.children += 1
+            if parent.is_root and parent.kind is RunKind.LLM and task_id not in self._tasks:
+                # A model run with runs of its own (a router): its task's totals now count.
+                self._tasks[task_id] = TaskState(task_id=task_id, root_run_id=parent.run_id)
         else:
             # The root we see: either a true root run, or the first run under a parent we
             # were not told about (handler attached to a model only) - then the unknown
@@ -196,7 +199,9 @@ class CostTracker:
             attempt,
         )
         self._runs[run_id] = run
-        if is_root and task_id not in self._tasks:
+        # A lone model call's totals are its record: without observers nobody reads its
+        # task (made when a run starts under it).
+        if is_root and task_id not in self._tasks and (kind is not RunKind.LLM or self.observers):
             self._tasks[task_id] = TaskState(task_id=task_id, root_run_id=run_id)
         # Observers see the run complete (a model run with its model, provider and params).
         if self.observers:
@@ -336,7 +341,7 @@ class CostTracker:
     def end_llm(
         self,
         run_id: str,
-        usage: TokenUsage | None,
+        usage: TokenUsage | Counts | None,
         *,
         model: str | None = None,
         cache_status: CacheStatus = CacheStatus.MISS,
@@ -359,6 +364,11 @@ class CostTracker:
         ``saved_usd`` (by default: the price of ``usage``, the original call's usage) is
         recorded as saved.
 
+        ``usage`` may also be the five counts (input, output, cache read, cache write,
+        reasoning) when they are plain, consistent ints (adapters pass what
+        ``tracking._usage.counts_from_metadata`` returns): no usage object is built then
+        unless the record is.
+
         ``defer=True`` (adapters that do not need the record back): when every observer
         is deferrable (or there is none), the tracker is not strict and the ledger has a
         background writer, the call's raw numbers are queued and the writer prices and
@@ -377,7 +387,7 @@ class CostTracker:
                 tokens_estimated = True
             if defer and self._defers_observers():
                 task = self._tasks.get(run.task_id)
-                finished = self._finish_task(run, None) if run.is_root else None
+                finished = self._finish_task(run, None) if run.is_root and task is not None else None
                 observers = self.observers
                 if not observers:
                     # Nothing reads them any more: a queued call must not keep the chat's
@@ -386,7 +396,7 @@ class CostTracker:
                     run.metadata = _NO_METADATA
                 # _defers_observers() said the ledger builds it on its writer.
                 self.ledger.write(
-                    PendingRecord(  # type: ignore[arg-type]
+                    PendingRecord(  # type: ignore[arg-type]  # the ledger builds it (write_deferred)
                         self._builder,
                         task,
                         finished,
@@ -404,6 +414,8 @@ class CostTracker:
                     )
                 )
                 return None
+            if isinstance(usage, tuple):
+                usage = TokenUsage._counted(usage)
             call = RawCall(
                 run, usage, model_name, end_ns, cache_status, saved_usd, batch, billed_usd, tokens_estimated
             )

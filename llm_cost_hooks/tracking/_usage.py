@@ -10,9 +10,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from .._records import TokenUsage
+from .._records import Counts, TokenUsage, plain_counts
 
 __all__ = [
+    "counts_from_metadata",
     "fields_of",
     "model_name_of",
     "replayed_by_cache",
@@ -86,15 +87,24 @@ def usage_from_metadata(um: Mapping[str, Any]) -> TokenUsage:
     ...     "input_token_details": {"cache_read": 8}}).cache_read_tokens
     8
     """
+    counts = counts_from_metadata(um)
+    return TokenUsage._counted(counts) if isinstance(counts, tuple) else counts
+
+
+def counts_from_metadata(um: Mapping[str, Any]) -> Counts | TokenUsage:
+    """:func:`usage_from_metadata`'s counts as a plain tuple (``Counts``) when they need no
+    repair, which the tracker takes without building a :class:`TokenUsage`; else the
+    repaired, flagged usage."""
     inp = um.get("input_token_details") or {}
     out = um.get("output_token_details") or {}
-    return TokenUsage.from_reported(
-        input_tokens=um.get("input_tokens") or 0,
-        output_tokens=um.get("output_tokens") or 0,
-        cache_read_tokens=inp.get("cache_read") or 0,
-        cache_write_tokens=inp.get("cache_creation") or 0,
-        reasoning_tokens=out.get("reasoning") or 0,
+    counts = (
+        um.get("input_tokens") or 0,
+        um.get("output_tokens") or 0,
+        inp.get("cache_read") or 0,
+        inp.get("cache_creation") or 0,
+        out.get("reasoning") or 0,
     )
+    return counts if plain_counts(*counts) else TokenUsage.from_reported(*counts)
 
 
 def usage_from_llm_output(llm_output: Mapping[str, Any]) -> TokenUsage | None:
