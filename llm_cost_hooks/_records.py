@@ -400,3 +400,21 @@ class CostRecord(BaseModel):
 
 
 _ALL_RECORD_FIELDS = frozenset(CostRecord.model_fields)
+
+
+# The "YYYY-MM-DDTHH:MM:SS" of the last second formatted, by its fields: records written
+# together mostly share their second, and isoformat() of an aware datetime costs about
+# twice this (it calls the zone's utcoffset and formats the offset each time).
+_last_second: tuple[tuple[int, ...], str] = ((), "")
+
+
+def utc_isoformat(ts: datetime) -> str:
+    """``ts.isoformat()`` of a datetime in UTC (``tzinfo is timezone.utc``)."""
+    global _last_second
+    key = (ts.second, ts.minute, ts.hour, ts.day, ts.month, ts.year)
+    last_key, prefix = _last_second
+    if key != last_key:
+        prefix = ts.isoformat(timespec="seconds")[:19]
+        _last_second = (key, prefix)  # one assignment: another thread sees a matching pair
+    us = ts.microsecond
+    return f"{prefix}.{us:06d}+00:00" if us else prefix + "+00:00"

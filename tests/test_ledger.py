@@ -161,7 +161,7 @@ def test_record_rows_hold_every_field_in_utc() -> None:
 def test_utc_timestamps_are_formatted_as_isoformat_does() -> None:
     import random
 
-    from llm_cost_hooks.ledger._base import utc_isoformat
+    from llm_cost_hooks._records import utc_isoformat
 
     rng = random.Random(7)
     start = datetime(2026, 12, 31, 23, 59, 58, tzinfo=timezone.utc)

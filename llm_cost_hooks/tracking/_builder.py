@@ -21,6 +21,7 @@ from .._records import (
     counts_of,
     storable_text,
     usage_invalid,
+    utc_isoformat,
 )
 from ._pricing import Pricer, billed_breakdown, flat_parts, flat_savings
 from ._runs import RunInfo, TaskState
@@ -183,7 +184,7 @@ class RecordBuilder:
             run.run_id,
             run.task_id,
             run.parent_id,
-            ts.isoformat(),
+            utc_isoformat(ts),
             tenant,
             a.user,
             a.feature,
