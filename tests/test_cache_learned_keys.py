@@ -374,3 +374,17 @@ def test_a_verified_answer_that_agrees_joins_the_class_it_was_checked_against() 
     assert core.lookup(req2) is None
     entry2 = core.update(req2, "something else")
     assert req2.verified == "disagree" and entry2 is not None and core._key_class(entry2.answer_key) != "k"
+
+
+def test_the_cache_adapters_take_the_equivalence_check() -> None:
+    from llm_cost_hooks.langchain import SemanticCache
+    from llm_cost_hooks.litellm import LiteLLMSemanticCache
+
+    def judge(new: str, old: str) -> bool:
+        return new == old
+
+    config = CacheConfig(verify_share=0.05)
+    for cls in (SemanticCache, LiteLLMSemanticCache):
+        with_check = cls(path=":memory:", config=config, equivalence=judge)
+        assert with_check.core.equivalence is judge and with_check.core.learning
+        assert not cls(path=":memory:", config=config).core.learning  # the default check only verifies

@@ -40,6 +40,7 @@ class CacheOptions(TypedDict, total=False):
     audit_capture_text: bool | None
     redis_prefix: str
     redis_timeout_s: float
+    equivalence: Callable[[str, str], bool] | None
 
 
 def build_core(
@@ -57,11 +58,14 @@ def build_core(
     audit_capture_text: bool | None = None,
     redis_prefix: str = "llmch",
     redis_timeout_s: float = 0.25,
+    equivalence: Callable[[str, str], bool] | None = None,
 ) -> CacheCore:
     """The core behind an adapter: ``backend`` if given, else Redis at ``redis_url``, else
     the embedded backend at ``path`` (``$LLM_COST_HOOKS_CACHE_PATH``, ``llm_cache.db``;
     ``":memory:"`` for none). ``config`` may be a saved config's path; ``ttl_seconds`` and
-    ``default_tenant`` override it. Audit text capture follows the package setting unless set."""
+    ``default_tenant`` override it. Audit text capture follows the package setting unless set.
+    ``equivalence(new_answer, stored_answer) -> bool`` is the answer check of online
+    verification (with ``verify_share > 0`` it also turns learned answer keys on)."""
     if backend is None:
         if redis_url is not None:
             from ._redis import RedisBackend
@@ -85,7 +89,9 @@ def build_core(
 
         audit_capture_text = get_settings().capture_content
     audit = AuditLog(sample_rate=cfg.audit_sample_rate, path=audit_path, capture_text=audit_capture_text)
-    return CacheCore(backend, embedder=embedder, config=cfg, semantic=semantic, audit=audit)
+    return CacheCore(
+        backend, embedder=embedder, config=cfg, semantic=semantic, audit=audit, equivalence=equivalence
+    )
 
 
 def stored_usage(usage: TokenUsage | None) -> dict[str, int] | None:
