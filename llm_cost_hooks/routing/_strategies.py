@@ -445,6 +445,13 @@ def _wmean(x: np.ndarray, w: np.ndarray | None) -> float:
     return float(x.mean()) if w is None else float((x * w).sum() / w.sum())
 
 
+def effective_rows(w: np.ndarray) -> float:
+    """Kish's effective number of rows of weights ``w``: ``sum(w)**2 / sum(w**2)``."""
+    import numpy as np
+
+    return float(w.sum() ** 2 / np.sum(w**2))
+
+
 def _wstats(x: np.ndarray, w: np.ndarray | None) -> tuple[float, float, float]:
     """(mean, standard deviation, number of rows) of ``x``; weighted: the weighted mean,
     the weighted spread and Kish's effective number of rows, ``sum(w)**2 / sum(w**2)``."""
@@ -453,7 +460,7 @@ def _wstats(x: np.ndarray, w: np.ndarray | None) -> tuple[float, float, float]:
     n = len(x)
     if w is None:
         return float(x.mean()), (float(x.std(ddof=1)) if n > 1 else 0.0), float(n)
-    n_eff = float(w.sum() ** 2 / np.sum(w**2))
+    n_eff = effective_rows(w)
     mean = float(np.average(x, weights=w))
     var = float(np.average((x - mean) ** 2, weights=w))
     if n_eff > 1:

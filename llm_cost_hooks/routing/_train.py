@@ -27,6 +27,7 @@ from ._strategies import (
     TrainedRouter,
     calibrate_points,
     choose_tiers,
+    effective_rows,
     knob_grid,
     pick_tiers,
 )
@@ -88,7 +89,7 @@ def train_router(
         data.quality, data.cost, oof_q, oof_c, data.tiers, target, texts=data.prompts, weights=weights
     )
     if weights is not None:
-        model.info["calibration_rows_effective"] = round(float(weights.sum() ** 2 / np.sum(weights**2)), 1)
+        model.info["calibration_rows_effective"] = round(effective_rows(weights), 1)
     model.info.update(
         operating_point=point.model_dump(),
         trained_rows=len(data),
