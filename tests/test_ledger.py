@@ -94,13 +94,14 @@ def test_an_old_schema_file_is_migrated_and_keeps_its_records(tmp_path: Path) ->
     ledger.write(rec(request_id="new-1", task_id="T", tenant="acme", cost_usd=0.5))
     assert ledger.flush()
     assert {r.request_id: r.cost_usd for r in ledger.records()} == {"old-1": 0.25, "new-1": 0.5}
-    # Still idempotent by request id after the migration.
-    ledger.write(rec(request_id="old-1", task_id="T", tenant="acme", cost_usd=0.25))
+    # Still idempotent after the migration: the old record sent again is not stored twice.
+    (old,) = [r for r in ledger.records() if r.request_id == "old-1"]
+    ledger.write(old)
     assert ledger.flush()
     assert len(list(ledger.records())) == 2
     ledger.close()
     version, indexes = _version_and_indexes(path)
-    assert version == 2 and "ix_records_task" not in indexes and "ix_records_time" in indexes
+    assert version == 3 and indexes == {"ux_records_time_request"}
     (tasks,) = LedgerReports.open(path).tasks()
     assert tasks["tasks"] == 1 and tasks["calls"] == 2 and tasks["cost_usd"] == 0.75
 
@@ -538,7 +539,8 @@ def test_sqlite_batch_of_many_statements_keeps_every_record_and_sets_aside_only_
     stored = {r.request_id: r.input_tokens for r in ledger.records()}
     assert stored == {f"r{i:03d}": i for i in range(127) if i not in bad}
     assert ledger.stats.written == 125 and ledger.stats.dead_lettered == 2
-    ledger.write(rec(request_id="r007", input_tokens=7000))  # replaced by request_id
+    # The same record (request id and timestamp) written again replaces the row.
+    ledger.write(records[7].model_copy(update={"input_tokens": 7000}))
     assert ledger.flush()
     assert {r.request_id: r.input_tokens for r in ledger.records()}["r007"] == 7000
     ledger.close()

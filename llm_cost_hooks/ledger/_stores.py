@@ -30,10 +30,13 @@ logger = logging.getLogger("llm_cost_hooks.ledger")
 
 __all__ = ["JSONLLedger", "MemoryLedger", "SQLiteLedger", "open_ledger"]
 
-# PRAGMA user_version of the file. 2: no index on cost_records(task_id) (see _MIGRATIONS).
-_SCHEMA_VERSION = 2
+# PRAGMA user_version of the file. 2: no index on cost_records(task_id); 3: records keyed
+# by (timestamp, request_id) instead of request_id alone (see _MIGRATIONS).
+_SCHEMA_VERSION = 3
 
 _COLUMN_TYPES = {
+    "request_id": "TEXT NOT NULL",
+    "timestamp": "TEXT NOT NULL",
     "input_tokens": "INTEGER",
     "output_tokens": "INTEGER",
     "cache_read_tokens": "INTEGER",
@@ -53,18 +56,19 @@ _COLUMN_TYPES = {
     "price_estimated": "INTEGER",
 }
 
-CREATE_RECORDS = "CREATE TABLE IF NOT EXISTS cost_records ({})".format(
-    ", ".join(
-        f"{c} {_COLUMN_TYPES.get(c, 'TEXT')}" + (" PRIMARY KEY" if c == "request_id" else "")
-        for c in RECORD_COLUMNS
-    )
-)
+_RECORDS_COLUMNS_SQL = ", ".join(f"{c} {_COLUMN_TYPES.get(c, 'TEXT')}" for c in RECORD_COLUMNS)
+CREATE_RECORDS = f"CREATE TABLE IF NOT EXISTS cost_records ({_RECORDS_COLUMNS_SQL})"
 CREATE_OUTCOMES = (
     "CREATE TABLE IF NOT EXISTS task_outcomes (task_id TEXT NOT NULL, success INTEGER NOT NULL, "
     "source TEXT NOT NULL, reason TEXT, timestamp TEXT NOT NULL)"
 )
+# A record is the same record when its request id and its timestamp are: what a retried
+# batch, a dead-letter replay or a copy writes again. The key leads with the timestamp, so
+# an insert lands at the index's end whatever the request ids look like (random ones on a
+# key of their own dirtied a random page of it per row: 25 us a row with a million records
+# in the file), and the same index serves the reports' time ranges and order.
 CREATE_INDEXES = (
-    "CREATE INDEX IF NOT EXISTS ix_records_time ON cost_records(timestamp)",
+    "CREATE UNIQUE INDEX IF NOT EXISTS ux_records_time_request ON cost_records(timestamp, request_id)",
     "CREATE INDEX IF NOT EXISTS ix_outcomes_task ON task_outcomes(task_id)",
 )
 # What opening a file of an older schema version does to it, by the version it reaches.
@@ -72,8 +76,19 @@ CREATE_INDEXES = (
 # reports group the whole table by COALESCE(task_id, request_id), which it cannot serve),
 # and task ids are mostly random run ids: every insert updated a random page of it, about
 # a third of a row's insert CPU.
+# 3: the table is rebuilt without its primary key on request_id (SQLite cannot drop one in
+# place), every row copied in its order; its indexes go with the old table, and the unique
+# (timestamp, request_id) index replaces the key and the timestamp index.
 _MIGRATIONS: dict[int, tuple[str, ...]] = {
     2: ("DROP INDEX IF EXISTS ix_records_task",),
+    3: (
+        f"CREATE TABLE cost_records_v3 ({_RECORDS_COLUMNS_SQL})",
+        "INSERT INTO cost_records_v3 ({0}) SELECT {0} FROM cost_records ORDER BY rowid".format(
+            ", ".join(RECORD_COLUMNS)
+        ),
+        "DROP TABLE cost_records",
+        "ALTER TABLE cost_records_v3 RENAME TO cost_records",
+    ),
 }
 INSERT_RECORD = "INSERT OR REPLACE INTO cost_records ({}) VALUES ({})".format(
     ", ".join(RECORD_COLUMNS), ", ".join("?" for _ in RECORD_COLUMNS)
@@ -99,19 +114,40 @@ _INHERITED_CONNECTIONS: list[sqlite3.Connection] = []
 
 
 def init_schema(conn: sqlite3.Connection) -> None:
-    """Create the tables, or bring a file of an older schema version to this one (a file
-    of a newer version is left as it is: its tables hold the same columns)."""
-    version = conn.execute("PRAGMA user_version").fetchone()[0]
-    conn.execute(CREATE_RECORDS)
-    conn.execute(CREATE_OUTCOMES)
-    for stmt in CREATE_INDEXES:
-        conn.execute(stmt)
-    if version < _SCHEMA_VERSION:
-        for target in range(version + 1, _SCHEMA_VERSION + 1):
-            for stmt in _MIGRATIONS.get(target, ()):
-                conn.execute(stmt)
-        conn.execute(f"PRAGMA user_version = {_SCHEMA_VERSION}")
+    """Create the tables, or bring a file of an older schema version to this one in one
+    transaction (a file of a newer version is left as it is: its tables hold the same
+    columns). Several processes may open one old file at once: the first migrates it under
+    the write lock, the others find it done."""
+    if conn.execute("PRAGMA user_version").fetchone()[0] >= _SCHEMA_VERSION:
+        return
     conn.commit()
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        if version < _SCHEMA_VERSION:
+            exists = conn.execute(
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'cost_records'"
+            ).fetchone()
+            if exists:
+                for target in range(version + 1, _SCHEMA_VERSION + 1):
+                    if target == 3 and not _keyed_by_request_id(conn):
+                        continue  # already the time-keyed table
+                    for stmt in _MIGRATIONS.get(target, ()):
+                        conn.execute(stmt)
+            conn.execute(CREATE_RECORDS)
+            conn.execute(CREATE_OUTCOMES)
+            for stmt in CREATE_INDEXES:
+                conn.execute(stmt)
+            conn.execute(f"PRAGMA user_version = {_SCHEMA_VERSION}")
+        conn.commit()
+    except BaseException:
+        conn.rollback()
+        raise
+
+
+def _keyed_by_request_id(conn: sqlite3.Connection) -> bool:
+    """Whether cost_records is the table of versions before 3 (primary key request_id)."""
+    return any(row[1] == "request_id" and row[5] for row in conn.execute("PRAGMA table_info(cost_records)"))
 
 
 def _insert_rows(conn: sqlite3.Connection, rows: list[tuple[object, ...]]) -> None:
@@ -148,7 +184,8 @@ class SQLiteLedger(Ledger):
         try:
             if self.path.parent and not self.path.parent.exists():
                 self.path.parent.mkdir(parents=True, exist_ok=True)
-            conn = sqlite3.connect(self.path)
+            # Another process may hold the write lock while it migrates a large old file.
+            conn = sqlite3.connect(self.path, timeout=120)
             conn.execute("PRAGMA journal_mode=WAL")
             init_schema(conn)
             conn.close()
