@@ -13,8 +13,8 @@ from pathlib import Path
 
 from llm_cost_hooks import CacheStatus, CostRecord
 from llm_cost_hooks.ledger import LedgerReports, SQLiteLedger, replay_dead_letters
-from llm_cost_hooks.ledger._copy import copy_ledger
 from llm_cost_hooks.ledger._base import record_to_row
+from llm_cost_hooks.ledger._copy import copy_ledger
 
 REPO = Path(__file__).resolve().parents[1]
 

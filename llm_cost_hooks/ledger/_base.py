@@ -651,7 +651,7 @@ class Ledger(ABC):
             in_flight = self._in_flight_batch if stuck else None
         if in_flight is not None:
             # Still being written: it may also land in the ledger (replaying it is
-            # idempotent by request_id for the SQLite store).
+            # idempotent for the SQLite store: same request id and timestamp, same row).
             records = list(in_flight[0]) + records
             outcomes = list(in_flight[1]) + outcomes
         built = self._materialize(records) if records else []

@@ -79,10 +79,11 @@ def copy_ledger(
 ) -> dict[str, int]:
     """Copy every record and task outcome of ``source`` into ``destination``.
 
-    Idempotent: a record whose ``request_id`` the destination holds already is skipped
-    (PostgreSQL) or rewritten with the same values (SQLite), and task outcomes already
-    there are not added again, so an interrupted copy can simply be run again. Returns
-    counts: ``records`` read, ``records_added``, ``outcomes`` read, ``outcomes_added``.
+    Idempotent: a record the destination holds already is skipped (PostgreSQL, by
+    ``request_id``) or rewritten with the same values (SQLite, by ``request_id`` and
+    ``timestamp``), and task outcomes already there are not added again, so an interrupted
+    copy can simply be run again. Returns counts: ``records`` read, ``records_added``,
+    ``outcomes`` read, ``outcomes_added``.
 
     >>> import os, tempfile
     >>> from llm_cost_hooks.ledger import SQLiteLedger
