@@ -207,9 +207,9 @@ def _import_rows(quick: bool) -> list[Row]:
 
 
 # The request ids of the ledger rows' records. LangChain (langchain-core >= 1.8) gives its
-# runs uuid7() ids, which the handler records as they are: time-ordered, so they reach
-# the ledger's primary-key index nearly in key order. LiteLLM's call ids are uuid4()
-# strings and a CostRecord made without one gets uuid4().hex: random, the worst case.
+# runs uuid7() ids, which the handler records as they are: time-ordered. LiteLLM's call ids
+# are uuid4() strings and a CostRecord made without one gets uuid4().hex: random, the worst
+# case for an index on the request id alone (the SQLite key leads with the timestamp).
 REQUEST_IDS = ("time-ordered", "random")
 
 

@@ -6,8 +6,8 @@ and synchronous commit on, the server's defaults) on a free loopback port.
 
 * Throughput: 4 processes each write N prebuilt records with ``ledger.write`` into one
   database and flush (random request ids, ``uuid4().hex``: CostRecord's default, shaped
-  like LiteLLM's call ids; the worst case for the stores' primary-key index, where
-  LangChain's time-ordered run ids arrive nearly in key order); records/s = 4N / (last
+  like LiteLLM's call ids; the worst case for PostgreSQL's primary key on request_id,
+  where LangChain's time-ordered run ids arrive nearly in key order); records/s = 4N / (last
   flush end - first write). Anchor: the same 4 processes into one SQLite file (WAL); 3 rounds of each, interleaved, medians.
 * Caller cost: CPU time of the calling thread in the ``write`` loop / N (and its wall
   time, which also counts waiting for the GIL held by the writer thread), in those same
