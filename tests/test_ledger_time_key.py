@@ -11,6 +11,8 @@ import textwrap
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+from test_ledger import _V1_COLUMNS
+
 from llm_cost_hooks import CacheStatus, CostRecord
 from llm_cost_hooks.ledger import LedgerReports, SQLiteLedger, replay_dead_letters
 from llm_cost_hooks.ledger._base import record_to_row
@@ -18,17 +20,8 @@ from llm_cost_hooks.ledger._copy import copy_ledger
 
 REPO = Path(__file__).resolve().parents[1]
 
-# The schema of version 2 files, as that release created them (written out, not imported:
-# the test must not follow later changes).
-_V2_COLUMNS = (
-    "request_id TEXT PRIMARY KEY, task_id TEXT, parent_id TEXT, timestamp TEXT, tenant TEXT, "
-    "user TEXT, feature TEXT, route TEXT, prompt_version TEXT, provider TEXT, model TEXT, "
-    "input_tokens INTEGER, output_tokens INTEGER, cache_read_tokens INTEGER, "
-    "cache_write_tokens INTEGER, reasoning_tokens INTEGER, cost_usd REAL, cost_input REAL, "
-    "cost_cache_read REAL, cost_cache_write REAL, cost_output REAL, cost_reasoning REAL, "
-    "currency TEXT, saved_usd REAL, cache_status TEXT, latency_ms REAL, success INTEGER, "
-    "error_type TEXT, attempt INTEGER, tags TEXT, tokens_estimated INTEGER, price_estimated INTEGER"
-)
+# Version 2 files have the table of version 1 (the versions differ in an index).
+_V2_COLUMNS = _V1_COLUMNS
 
 T0 = datetime(2026, 11, 30, 23, 59, 58, tzinfo=timezone.utc)
 
