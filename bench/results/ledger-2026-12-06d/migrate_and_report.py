@@ -37,7 +37,14 @@ start = datetime.now(timezone.utc) - timedelta(seconds=M)
 conn = sqlite3.connect(old)
 for lo in range(0, M, 5000):
     rows = [
-        (uuid.uuid4().hex, f"task{i // 3}", None, (start + timedelta(seconds=i)).isoformat(), f"t{i % 50}", *template[5:])
+        (
+            uuid.uuid4().hex,
+            f"task{i // 3}",
+            None,
+            (start + timedelta(seconds=i)).isoformat(),
+            f"t{i % 50}",
+            *template[5:],
+        )
         for i in range(lo, min(lo + 5000, M))
     ]
     with conn:
