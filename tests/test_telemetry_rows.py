@@ -172,7 +172,8 @@ def test_row_path_exports_what_the_record_path_does(tmp_path: Any, content: bool
     )
     assert any(a.get("llm_cost_hooks.cache.status") == "provider_prefix" for a in attrs)
     assert any(
-        a.get("llm_cost_hooks.cache.status") == "exact" and a.get("llm_cost_hooks.cost.saved_usd") for a in attrs
+        a.get("llm_cost_hooks.cache.status") == "exact" and a.get("llm_cost_hooks.cost.saved_usd")
+        for a in attrs
     )
     assert any(a.get("llm_cost_hooks.tokens_estimated") for a in attrs)
     assert any(a.get("llm_cost_hooks.price_estimated") for a in attrs)

@@ -57,7 +57,8 @@ for n in (small, large):
             pipe = pipeline()
             tp, exporter, reader, mp = pipe
             h = CostCallbackHandler(
-                ledger=f"sqlite:///{tmp}/{kind}{n}.db", observers=[OTelObserver(tracer_provider=tp, meter_provider=mp)]
+                ledger=f"sqlite:///{tmp}/{kind}{n}.db",
+                observers=[OTelObserver(tracer_provider=tp, meter_provider=mp)],
             )
         arms[f"{kind} N={n}"] = (h, n, pipe)
 
@@ -104,11 +105,15 @@ for _ in range(rounds):
 with open("/proc/loadavg") as f:
     print("load:", f.read().strip())
 print(f"N_SMALL={small} N_LARGE={large} rounds={rounds}, SQLite ledger, model.invoke, cheap model")
-print(f"{'arm':12s} {'CPU us/call':>11s} {'GC us/call':>10s} {'gen0/1/2 per 1000 calls':>24s} {'max backlog':>11s}")
+print(
+    f"{'arm':12s} {'CPU us/call':>11s} {'GC us/call':>10s} {'gen0/1/2 per 1000 calls':>24s} {'max backlog':>11s}"
+)
 for k in arms:
     calls = rounds * arms[k][1]
     per = "/".join(f"{c * 1000 / calls:.1f}" for c in gcc[k])
-    print(f"{k:12s} {statistics.median(cpu[k]):11.2f} {statistics.median(gcs[k]):10.2f} {per:>24s} {backlog[k]:11d}")
+    print(
+        f"{k:12s} {statistics.median(cpu[k]):11.2f} {statistics.median(gcs[k]):10.2f} {per:>24s} {backlog[k]:11d}"
+    )
 for n in (small, large):
     for a, b in (("noop", "none"), ("otel", "none"), ("otel", "noop")):
         d = statistics.median(x - y for x, y in zip(cpu[f"{a} N={n}"], cpu[f"{b} N={n}"]))
