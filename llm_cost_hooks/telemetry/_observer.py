@@ -129,27 +129,11 @@ def _end_time(run: RunInfo) -> int | None:
 
 _EMPTY: Mapping[str, Any] = MappingProxyType({})
 
-# A ledger row's columns (see RunObserver.on_model_row): token counts through cache status
-# in one slice, in the order _cost_attrs reads them.
-_COST_COLUMNS = (
-    "input_tokens",
-    "output_tokens",
-    "cache_read_tokens",
-    "cache_write_tokens",
-    "reasoning_tokens",
-    "cost_usd",
-    "cost_input",
-    "cost_cache_read",
-    "cost_cache_write",
-    "cost_output",
-    "cost_reasoning",
-    "currency",
-    "saved_usd",
-    "cache_status",
-)
-_COST_FROM = RECORD_COLUMNS.index(_COST_COLUMNS[0])
-_COST_TO = _COST_FROM + len(_COST_COLUMNS)
-assert RECORD_COLUMNS[_COST_FROM:_COST_TO] == _COST_COLUMNS
+# A ledger row's columns (see RunObserver.on_model_row): the token counts through the cache
+# status in one slice, in the order _cost_attrs reads them.
+_COST_FROM = RECORD_COLUMNS.index("input_tokens")
+_COST_TO = RECORD_COLUMNS.index("cache_status") + 1
+assert _COST_TO - _COST_FROM == 14 and RECORD_COLUMNS[_COST_FROM + 11] == "currency"
 _TAGS_AT = RECORD_COLUMNS.index("tags")
 _TOKENS_ESTIMATED_AT = RECORD_COLUMNS.index("tokens_estimated")
 _PRICE_ESTIMATED_AT = RECORD_COLUMNS.index("price_estimated")
@@ -726,8 +710,8 @@ class OTelObserver(RunObserver):
         tags: Mapping[str, Any],
     ) -> None:
         """A model call's counts, dollars and tags as attributes; ``values`` as the row's
-        ``_COST_COLUMNS``. Absent means false / zero: fewer attributes per span, same
-        queries."""
+        columns ``input_tokens`` to ``cache_status``. Absent means false / zero: fewer
+        attributes per span, same queries."""
         (
             input_tokens,
             output_tokens,

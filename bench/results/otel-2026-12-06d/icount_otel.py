@@ -1,7 +1,7 @@
 """Instructions per call, whatever the load: run under callgrind, the script zeroes the counters
 after warm-up (callgrind_control -z), makes N ``model.invoke`` calls of the benchmarks' cheap
 model with the cost handler on a SQLite ledger and ARM=none | noop (a no-op deferrable
-observer) | otel (OTelObserver: batch span processor + in-memory exporter, in-memory metric
+observer) | noop_rows (the same, reading ledger rows) | otel (OTelObserver: batch span processor + in-memory exporter, in-memory metric
 reader), then flushes the ledger, exports the spans and collects the metrics inside the counted
 window, and dumps (callgrind_control -d). PKG=llm_cost_hooks_base measures main's copy
 (BASE_PKG_DIR, see ab_otel.py). All threads are counted (the ledger's writer, the exporter).
@@ -19,7 +19,7 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.getcwd())
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "otel-2026-12-06c"))
 pkg = os.environ.get("PKG", "llm_cost_hooks")
 if pkg != "llm_cost_hooks":
     sys.path.insert(0, os.environ.get("BASE_PKG_DIR", "/tmp/otel-basepkg"))
@@ -34,12 +34,18 @@ class NoOp(tracking.RunObserver):
     deferrable = True
 
 
+class NoOpRows(NoOp):
+    reads_rows = True  # main's tracker ignores it (a record reader there)
+
+
 arm = os.environ.get("ARM", "otel")
 tmp = tempfile.mkdtemp()
 pipe = None
 observers = []
 if arm == "noop":
     observers = [NoOp()]
+elif arm == "noop_rows":
+    observers = [NoOpRows()]
 elif arm == "otel":
     pipe = pipeline()
     observers = [telemetry.OTelObserver(tracer_provider=pipe[0], meter_provider=pipe[3])]

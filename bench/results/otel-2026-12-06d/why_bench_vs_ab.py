@@ -16,7 +16,7 @@ import sys
 import tempfile
 import time
 
-sys.path.insert(0, os.path.dirname(__file__))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "otel-2026-12-06c"))
 from _events import ATTRIBUTION, PROMPT, model, pipeline
 
 from llm_cost_hooks.langchain import CostCallbackHandler
