@@ -16,9 +16,11 @@ reader does in production).
 Two ledgers: the default SQLite one (a background writer: the target rows) and
 ``memory://`` (no writer thread: everything on the caller's thread).
 
-Two anchors split the telemetry overhead: the same handler with a deferrable observer that
-does nothing (what telling any observer costs the tracker: the record object the writer
-then builds, the call's objects kept until then), and the SDK floor: one bare span
+Three anchors split the telemetry overhead: the same handler with a deferrable observer that
+does nothing (what telling an observer that reads records costs the tracker: the record
+object the writer then builds, the call's objects kept until then), the same with a no-op
+observer that reads ledger rows as the OTel observer does (no record object with a SQLite
+ledger), and the SDK floor: one bare span
 (``start_span`` + ``end``, no attributes) through the same batch span processor and
 exporter, per span, whole-process CPU with the export in the window.
 
@@ -54,6 +56,10 @@ def _measure(ledger_for: Any, model: Any, quick: bool) -> dict[str, Any]:
     class NoOpObserver(RunObserver):
         deferrable = True
 
+    class NoOpRowObserver(RunObserver):
+        deferrable = True
+        reads_rows = True
+
     prompt = "When will my card arrive?"
     meta = {"tenant_id": "acme", "feature": "qa", "route": "cheap"}
 
@@ -66,12 +72,14 @@ def _measure(ledger_for: Any, model: Any, quick: bool) -> dict[str, Any]:
     observer = OTelObserver(tracer_provider=tp, meter_provider=mp)
     traced = CostCallbackHandler(ledger=ledger_for("traced"), observers=[observer])
     told = CostCallbackHandler(ledger=ledger_for("told"), observers=[NoOpObserver()])
+    told_rows = CostCallbackHandler(ledger=ledger_for("told_rows"), observers=[NoOpRowObserver()])
 
     cfg_none = {"metadata": meta}
     cfg_usage = {"callbacks": [UsageMetadataCallbackHandler()], "metadata": meta}
     cfg_plain = {"callbacks": [plain], "metadata": meta}
     cfg_traced = {"callbacks": [traced], "metadata": meta}
     cfg_told = {"callbacks": [told], "metadata": meta}
+    cfg_told_rows = {"callbacks": [told_rows], "metadata": meta}
     collect_cpu: list[float] = []
     spans_seen = [0]
 
@@ -92,6 +100,7 @@ def _measure(ledger_for: Any, model: Any, quick: bool) -> dict[str, Any]:
             "usage": (lambda: model.invoke(prompt, config=cfg_usage), None),
             "plain": (lambda: model.invoke(prompt, config=cfg_plain), plain.tracker.flush),
             "told": (lambda: model.invoke(prompt, config=cfg_told), told.tracker.flush),
+            "told_rows": (lambda: model.invoke(prompt, config=cfg_told_rows), told_rows.tracker.flush),
             "traced": (lambda: model.invoke(prompt, config=cfg_traced), drain_traced),
         },
         number=number,
@@ -111,6 +120,7 @@ def _measure(ledger_for: Any, model: Any, quick: bool) -> dict[str, Any]:
     }
     plain.tracker.close()
     told.tracker.close()
+    told_rows.tracker.close()
     traced.tracker.close()
     tp.shutdown()
     mp.shutdown()
@@ -230,8 +240,18 @@ def _rows(label: str, m: dict[str, Any], target: bool) -> list[Row]:
             "us/call",
             anchor_name="handler only (process CPU)",
             anchor_value=cost["plain"].median("process") * 1e6,
-            note="the tracker's share of any observer: the record object built for observers, the "
-            "call's objects kept until the writer takes them",
+            note="the tracker's share of an observer that reads records: the record object built for "
+            "observers, the call's objects kept until the writer takes them",
+        ),
+        Row(
+            "telemetry",
+            f"{label}: a no-op deferrable observer that reads rows, overhead (process CPU)",
+            cost["told_rows"].over(cost["plain"], "process") * 1e6,
+            "us/call",
+            anchor_name="handler only (process CPU)",
+            anchor_value=cost["plain"].median("process") * 1e6,
+            note="the tracker's share of an observer that reads ledger rows, as the OTel observer "
+            "does (with a SQLite ledger no record object is built for it)",
         ),
         Row(
             "telemetry",

@@ -25,6 +25,7 @@ from opentelemetry.metrics import CallbackOptions, Observation
 
 from .. import _shutdown
 from .._records import CacheStatus, CostRecord
+from ..ledger._base import RECORD_COLUMNS
 from . import _sdk
 from . import _semconv as sc
 from ._limits import OVERFLOW_VALUE, AttributeLimiter
@@ -32,6 +33,26 @@ from ._limits import OVERFLOW_VALUE, AttributeLimiter
 if TYPE_CHECKING:  # pragma: no cover
     from ..tracking import RunInfo
     from ._observer import OTelObserver
+
+# Where record() reads a ledger row's values (record_row).
+_MODEL, _TENANT, _FEATURE, _ROUTE, _ERROR_TYPE, _CACHE_STATUS, _COST, _SAVED, _LATENCY, _SUCCESS = (
+    RECORD_COLUMNS.index(c)
+    for c in (
+        "model",
+        "tenant",
+        "feature",
+        "route",
+        "error_type",
+        "cache_status",
+        "cost_usd",
+        "saved_usd",
+        "latency_ms",
+        "success",
+    )
+)
+_TOKENS_FROM = RECORD_COLUMNS.index("input_tokens")
+_TOKENS_TO = _TOKENS_FROM + 5
+assert RECORD_COLUMNS[_TOKENS_TO - 1] == "reasoning_tokens"
 
 # A queued model call: (model, provider, tenant, feature, route, error type, operation,
 # cache status, cost, saved, latency ms, success, input, output, cache-read, cache-write,
@@ -163,13 +184,9 @@ class _Metrics:
     # -- hot path -----------------------------------------------------------------------------
     def record(self, run: RunInfo, record: CostRecord) -> None:
         """Queue a model call's measurements (the caller's only metric work)."""
-        q = self._queue
-        if len(q) >= self._max_queue:
-            self.owner.stats.add("metric_measurements_dropped")
-            return
         v = record.__dict__  # one dict read per field, not pydantic's attribute machinery
         status = v["cache_status"]
-        q.append(
+        self._put(
             (
                 v["model"],
                 run.provider,
@@ -190,6 +207,33 @@ class _Metrics:
                 v["reasoning_tokens"],
             )
         )
+
+    def record_row(self, run: RunInfo, row: tuple[Any, ...]) -> None:
+        """:meth:`record` from the call's ledger row (``RECORD_COLUMNS`` order)."""
+        self._put(
+            (
+                row[_MODEL],
+                run.provider,
+                row[_TENANT],
+                row[_FEATURE],
+                row[_ROUTE],
+                row[_ERROR_TYPE],
+                "text_completion" if isinstance(run.messages, str) else "chat",
+                row[_CACHE_STATUS],  # the status's value
+                row[_COST],
+                row[_SAVED],
+                row[_LATENCY],
+                row[_SUCCESS] == 1,
+                *row[_TOKENS_FROM:_TOKENS_TO],
+            )
+        )
+
+    def _put(self, call: tuple[Any, ...]) -> None:
+        q = self._queue
+        if len(q) >= self._max_queue:
+            self.owner.stats.add("metric_measurements_dropped")
+            return
+        q.append(call)
         if len(q) >= self._drain_at and not self._wake.is_set():
             self._start_drainer()
             self._wake.set()

@@ -7,6 +7,7 @@ are the record's: one count, one price.
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 import weakref
@@ -21,7 +22,9 @@ from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from .. import _shutdown
 from .._records import CacheStatus, CostRecord
+from ..ledger._base import RECORD_COLUMNS
 from ..tracking import RunInfo, RunKind, RunObserver, TaskState
+from ..tracking._builder import CACHE_WRITE_PREMIUM_TAG
 from . import _sdk
 from . import _semconv as sc
 from ._content import input_messages, output_messages, to_json
@@ -125,6 +128,32 @@ def _end_time(run: RunInfo) -> int | None:
 
 
 _EMPTY: Mapping[str, Any] = MappingProxyType({})
+
+# A ledger row's columns (see RunObserver.on_model_row): the token counts through the cache
+# status in one slice, in the order _cost_attrs reads them.
+_COST_FROM = RECORD_COLUMNS.index("input_tokens")
+_COST_TO = RECORD_COLUMNS.index("cache_status") + 1
+assert _COST_TO - _COST_FROM == 14 and RECORD_COLUMNS[_COST_FROM + 11] == "currency"
+_TAGS_AT = RECORD_COLUMNS.index("tags")
+_TOKENS_ESTIMATED_AT = RECORD_COLUMNS.index("tokens_estimated")
+_PRICE_ESTIMATED_AT = RECORD_COLUMNS.index("price_estimated")
+
+
+def _row_tags(run: RunInfo, text: str | None) -> Mapping[str, Any]:
+    """A row's tags in the record's order: the run's own tags first, then what the builder
+    added (a usage flag before the cache-write premium); the row stores them key-sorted."""
+    if text is None:
+        return _EMPTY
+    stored = json.loads(text)
+    tags = {key: stored[key] for key in run.attribution.tags if key in stored}
+    if len(tags) < len(stored):
+        added = [key for key in stored if key not in tags]
+        added.sort(key=lambda key: key == CACHE_WRITE_PREMIUM_TAG)
+        for key in added:
+            tags[key] = stored[key]
+    return tags
+
+
 # generation type -> whether it is a streamed chunk (a few LangChain classes)
 _CHUNK_TYPES: dict[type, bool] = {}
 
@@ -203,6 +232,8 @@ class OTelObserver(RunObserver):
         # Span ends (and model spans, built when the call ends) on the ledger's writer
         # thread: the caller pays for two dict operations per run instead of the SDK span.
         self.deferrable = bool(deferred)
+        # A deferred model call is read from the ledger's row where the ledger writes rows.
+        self.reads_rows = self.deferrable
         # Trackers this observer is on: flushed at exit by a hook registered when the first
         # one attaches, after the tracer provider the observer was given (exit hooks run
         # last-in first-out), so the spans their ledgers end at exit still reach the
@@ -323,6 +354,23 @@ class OTelObserver(RunObserver):
         error: BaseException | None,
         task: TaskState | None,
         outputs: Any = None,
+    ) -> None:
+        self._run_end(run, record, error, task, outputs)
+
+    def on_model_row(
+        self, run: RunInfo, *, row: tuple[Any, ...], task: TaskState | None, outputs: Any = None
+    ) -> None:
+        # The same span and measurements as from the record, read from the ledger's row:
+        # the writer then builds no record for this observer.
+        self._run_end(run, row, None, task, outputs)
+
+    def _run_end(
+        self,
+        run: RunInfo,
+        record: CostRecord | tuple[Any, ...] | None,
+        error: BaseException | None,
+        task: TaskState | None,
+        outputs: Any,
     ) -> None:
         span = run.observer_data.pop(self._span_key, None)
         self._spans.pop(run.run_id, None)
@@ -491,7 +539,7 @@ class OTelObserver(RunObserver):
         self,
         span: Any,
         run: RunInfo,
-        record: CostRecord | None,
+        record: CostRecord | tuple[Any, ...] | None,
         error: BaseException | None,
         task: TaskState | None,
         outputs: Any,
@@ -499,7 +547,10 @@ class OTelObserver(RunObserver):
         static: dict[str, Any] | None = None
         built_here = span is None
         if record is not None and self._metrics is not None:
-            self._metrics.record(run, record)
+            if type(record) is tuple:
+                self._metrics.record_row(run, record)
+            else:
+                self._metrics.record(run, record)  # type: ignore[arg-type]
         if span is None:
             if run.kind is not RunKind.LLM:
                 return
@@ -557,7 +608,7 @@ class OTelObserver(RunObserver):
         static: dict[str, Any],
         pending: tuple[Any, int],
         run: RunInfo,
-        record: CostRecord | None,
+        record: CostRecord | tuple[Any, ...] | None,
         task: TaskState | None,
         outputs: Any,
     ) -> None:
@@ -584,16 +635,25 @@ class OTelObserver(RunObserver):
     def _call_attrs(
         self,
         run: RunInfo,
-        record: CostRecord | None,
+        record: CostRecord | tuple[Any, ...] | None,
         error: BaseException | None,
         task: TaskState | None,
         outputs: Any,
         attrs: dict[str, Any],
     ) -> None:
-        """The attributes only known when the run ends: the record's, the response's, the
-        task's totals, the error's type."""
+        """The attributes only known when the run ends: the record's (or its row's), the
+        response's, the task's totals, the error's type."""
         if record is not None:
-            self._record_attrs(record, attrs)
+            if type(record) is tuple:
+                self._cost_attrs(
+                    attrs,
+                    record[_COST_FROM:_COST_TO],
+                    record[_TOKENS_ESTIMATED_AT],
+                    record[_PRICE_ESTIMATED_AT],
+                    _row_tags(run, record[_TAGS_AT]),
+                )
+            else:
+                self._record_attrs(record, attrs)  # type: ignore[arg-type]
             finish = self._response_attrs(outputs, attrs) if outputs is not None else []
             if self.capture_content:
                 self._content_attrs(run, outputs, finish, attrs)
@@ -613,42 +673,89 @@ class OTelObserver(RunObserver):
 
     def _record_attrs(self, r: CostRecord, attrs: dict[str, Any]) -> None:
         # Read the record's fields once (a pydantic attribute read is a dict lookup
-        # behind __getattr__ machinery); absent means false / zero: fewer attributes per
-        # span, same queries.
+        # behind __getattr__ machinery), in a row's order.
         v = r.__dict__
-        cost = v["cost_usd"]
         b = v["cost_breakdown"]
-        attrs[USAGE_INPUT] = v["input_tokens"]
-        attrs[USAGE_OUTPUT] = v["output_tokens"]
-        if v["cache_read_tokens"]:
-            attrs[USAGE_CACHE_READ] = v["cache_read_tokens"]
-        if v["cache_write_tokens"]:
-            attrs[self.names.cache_write] = v["cache_write_tokens"]
-        if v["reasoning_tokens"]:
-            attrs[USAGE_REASONING] = v["reasoning_tokens"]
+        status = v["cache_status"]
+        self._cost_attrs(
+            attrs,
+            (
+                v["input_tokens"],
+                v["output_tokens"],
+                v["cache_read_tokens"],
+                v["cache_write_tokens"],
+                v["reasoning_tokens"],
+                v["cost_usd"],
+                b.input,
+                b.cache_read,
+                b.cache_write,
+                b.output,
+                b.reasoning,
+                b.currency,
+                v["saved_usd"],
+                # _value_: the member's value without the enum's property machinery (~1 us)
+                status._value_ if type(status) is CacheStatus else str(status),
+            ),
+            v["tokens_estimated"],
+            v["price_estimated"],
+            v["tags"],
+        )
+
+    def _cost_attrs(
+        self,
+        attrs: dict[str, Any],
+        values: tuple[Any, ...],
+        tokens_estimated: Any,
+        price_estimated: Any,
+        tags: Mapping[str, Any],
+    ) -> None:
+        """A model call's counts, dollars and tags as attributes; ``values`` as the row's
+        columns ``input_tokens`` to ``cache_status``. Absent means false / zero: fewer
+        attributes per span, same queries."""
+        (
+            input_tokens,
+            output_tokens,
+            cache_read,
+            cache_write,
+            reasoning,
+            cost,
+            cost_input,
+            cost_cache_read,
+            cost_cache_write,
+            cost_output,
+            cost_reasoning,
+            currency,
+            saved,
+            status,
+        ) = values
+        attrs[USAGE_INPUT] = input_tokens
+        attrs[USAGE_OUTPUT] = output_tokens
+        if cache_read:
+            attrs[USAGE_CACHE_READ] = cache_read
+        if cache_write:
+            attrs[self.names.cache_write] = cache_write
+        if reasoning:
+            attrs[USAGE_REASONING] = reasoning
         attrs[COST_AMOUNT] = cost
         attrs[COST] = cost
-        attrs[COST_CURRENCY] = b.currency
+        attrs[COST_CURRENCY] = currency
         attrs.update(self._source_attrs or self._cost_source())
         if cost:
-            attrs[COST_INPUT_USD] = b.input
-            attrs[COST_OUTPUT_USD] = b.output
-            if b.cache_read:
-                attrs[COST_CACHE_READ_USD] = b.cache_read
-            if b.cache_write:
-                attrs[COST_CACHE_WRITE_USD] = b.cache_write
-            if b.reasoning:
-                attrs[COST_REASONING_USD] = b.reasoning
-        status = v["cache_status"]
-        # _value_: the member's value without the enum's property machinery (~1 us)
-        attrs[CACHE_STATUS] = status._value_ if type(status) is CacheStatus else str(status)
-        if v["saved_usd"]:
-            attrs[SAVED_USD] = v["saved_usd"]
-        if v["tokens_estimated"]:
+            attrs[COST_INPUT_USD] = cost_input
+            attrs[COST_OUTPUT_USD] = cost_output
+            if cost_cache_read:
+                attrs[COST_CACHE_READ_USD] = cost_cache_read
+            if cost_cache_write:
+                attrs[COST_CACHE_WRITE_USD] = cost_cache_write
+            if cost_reasoning:
+                attrs[COST_REASONING_USD] = cost_reasoning
+        attrs[CACHE_STATUS] = status
+        if saved:
+            attrs[SAVED_USD] = saved
+        if tokens_estimated:
             attrs[TOKENS_ESTIMATED] = True
-        if v["price_estimated"]:
+        if price_estimated:
             attrs[PRICE_ESTIMATED] = True
-        tags = v["tags"]
         if tags:
             for key, value in tags.items():
                 if key.startswith("budget."):

@@ -5,7 +5,7 @@ With a background ledger (and only deferrable observers), a model call's end que
 just before the write: the builder prices the raw call, the record counts in its task,
 the observers are told (spans end), and the record goes to the store. A store that
 writes rows (SQLite) takes the row straight from the raw call when no observer needs
-the record. Nothing here
+the record (observers that read rows are told with it). Nothing here
 calls the tracker, so the path reads one way: callback, tracker, builder, ledger and
 observers.
 """
@@ -17,7 +17,7 @@ from typing import Any
 
 from .._records import CacheStatus, CostRecord, Counts, TokenUsage
 from ._builder import RawCall, RecordBuilder
-from ._runs import RunInfo, RunObserver, TaskState, notify_end
+from ._runs import RunInfo, RunObserver, TaskState, notify_end, notify_row, reads_rows
 
 __all__ = ["PendingEnd", "PendingRecord"]
 
@@ -64,11 +64,17 @@ class PendingRecord(RawCall):
 
     def ledger_row(self) -> tuple[Any, ...] | CostRecord:
         """For a ledger that stores rows: the call's row, built without a record object
-        when no observer needs the record (else with it, priced once, observers told)."""
-        if not self.observers:
+        when no observer needs the record (none, or all read rows: they are told with the
+        row), else with it, priced once, observers told."""
+        observers = self.observers
+        if not observers:
             return self.builder._row(self, self.task, False)[0]
-        row, record = self.builder.row_and_record(self, self.task)
-        notify_end(self.observers, self.run, record, None, self.finished, self.outputs)
+        if reads_rows(observers):
+            row = self.builder._row(self, self.task, False)[0]
+            notify_row(observers, self.run, row, self.finished, self.outputs)
+        else:
+            row, record = self.builder.row_and_record(self, self.task)
+            notify_end(observers, self.run, record, None, self.finished, self.outputs)
         self.outputs = None
         return row
 

@@ -130,9 +130,16 @@ class RunObserver:
     that pricing and the observer's work leave the caller's thread. The tracker does so
     only when every observer is deferrable, the caller does not need the record back and
     the ledger has a background writer; ``tracker.flush()`` waits for those calls.
+
+    ``reads_rows = True`` (with ``deferrable``) says the observer can read a successful
+    model call from its ledger row instead of its record: a ledger that writes rows
+    (SQLite) then calls :meth:`on_model_row` for such calls and skips building the
+    record, when every observer of the tracker reads rows. Everywhere else (and for every
+    other run) :meth:`on_run_end` is called as usual, with the record.
     """
 
     deferrable: bool = False
+    reads_rows: bool = False
 
     def attach(self, tracker: CostTracker) -> None:  # pragma: no cover - default no-op
         """This observer was added to ``tracker`` (e.g. to flush it at exit)."""
@@ -151,6 +158,21 @@ class RunObserver:
     ) -> None:  # pragma: no cover - default no-op
         """A run ended. ``record`` is set for model calls; ``task`` for root runs."""
 
+    def on_model_row(
+        self,
+        run: RunInfo,
+        *,
+        row: tuple[Any, ...],
+        task: TaskState | None,
+        outputs: Any = None,
+    ) -> None:  # pragma: no cover - default no-op
+        """A successful model call ended (only with ``reads_rows = True``, see above):
+        ``row`` holds the record's values in the ledger table's column order
+        (``ledger._base.RECORD_COLUMNS``: the breakdown's parts and currency after
+        ``cost_usd``; ``tags`` as JSON text or None, flags as 1 / 0, ``timestamp`` as UTC
+        ISO text); ``task`` is set when the call was its
+        task's root run."""
+
 
 def notify_start(observers: Sequence[RunObserver], run: RunInfo) -> None:
     for obs in observers:
@@ -158,6 +180,21 @@ def notify_start(observers: Sequence[RunObserver], run: RunInfo) -> None:
             obs.on_run_start(run)
         except Exception:
             logger.exception("llm-cost-hooks observer %r failed on run start", obs)
+
+
+def reads_rows(observers: Sequence[RunObserver]) -> bool:
+    """Whether every observer reads a model call's ledger row (``RunObserver.reads_rows``)."""
+    return all(getattr(obs, "reads_rows", False) for obs in observers)
+
+
+def notify_row(
+    observers: Sequence[RunObserver], run: RunInfo, row: tuple[Any, ...], task: TaskState | None, outputs: Any
+) -> None:
+    for obs in observers:
+        try:
+            obs.on_model_row(run, row=row, task=task, outputs=outputs)
+        except Exception:
+            logger.exception("llm-cost-hooks observer %r failed on run end", obs)
 
 
 def notify_end(
