@@ -24,7 +24,7 @@ from .._records import (
     utc_isoformat,
 )
 from ._pricing import Pricer, billed_breakdown, flat_parts, flat_savings
-from ._runs import RunInfo, TaskState
+from ._runs import Attribution, RunInfo, TaskState
 
 __all__ = ["CACHE_WRITE_PREMIUM_TAG", "RawCall", "RecordBuilder"]
 
@@ -41,6 +41,8 @@ _PLAUSIBLE_TOKENS = 100_000
 _NO_USAGE = TokenUsage()
 _NO_COST = CostBreakdown()
 _UTC = timezone.utc
+# Attributions whose tags' JSON is kept; cleared when full.
+_TAGS_JSON_MAX = 1024
 
 
 class RawCall:
@@ -102,6 +104,11 @@ class RecordBuilder:
         self.pricer = pricer
         self.default_tenant = default_tenant
         self._warned: set[Any] = set()
+        # The JSON of each attribution's tags (id -> attribution, its tags, their JSON):
+        # calls repeat the same few attributions (memoised and shared), and dumping the
+        # tags costs more than the rest of a row. The attribution is kept in the value so
+        # its id is not reused while the entry lives.
+        self._tags_json: dict[int, tuple[Attribution, dict[str, str], str]] = {}
 
     def build(self, call: RawCall) -> CostRecord:
         _usage_of(call)
@@ -203,7 +210,7 @@ class RecordBuilder:
             1 if success else 0,
             error_text,
             run.attempt,
-            json.dumps(tags, sort_keys=True) if tags else None,
+            self._tags_text(a, tags) if tags else None,
             1 if call.tokens_estimated else 0,
             1 if price_estimated else 0,
         )
@@ -222,6 +229,19 @@ class RecordBuilder:
             premium,
         )
         return row, record
+
+    def _tags_text(self, a: Attribution, tags: dict[str, str]) -> str:
+        """A row's tags as JSON: the attribution's, dumped once while they are unchanged,
+        or the call's own (tags added to the attribution's) dumped each time."""
+        known = self._tags_json.get(id(a))
+        if known is not None and known[0] is a and known[1] == tags:
+            return known[2]
+        text = json.dumps(tags, sort_keys=True)
+        if tags is a.tags:
+            if len(self._tags_json) >= _TAGS_JSON_MAX:
+                self._tags_json.clear()
+            self._tags_json[id(a)] = (a, dict(tags), text)
+        return text
 
     def _price(
         self, call: RawCall
