@@ -110,7 +110,13 @@ def saved_router_run(
         out=out,
     )  # type: ignore[arg-type]
     report = evaluate_router(out, test, embedder=embedder, train=train)
-    return {"report": report, "promise": router.operating_point, "train": train, "test": test}
+    return {
+        "report": report,
+        "promise": router.operating_point,
+        "train": train,
+        "test": test,
+        "candidate": router.model.info.get("candidate", kind),
+    }
 
 
 def _share(report: Any, name: str, strong: str) -> tuple[float, float]:
@@ -155,8 +161,8 @@ def _routerbench(embedder: Any, quick: bool, rows: list[Row], workdir: Path) -> 
             met += ok
             below_table += cheaper
             details.append(
-                f"seed {seed}: {q:.1%} at {c:.1%} (table {tq:.1%} at {tc:.1%}); curve at 95%: {hq:.1%} "
-                f"(table {htc:.1%}; oracle {oracle:.1%})"
+                f"seed {seed}: {q:.1%} at {c:.1%} (table {tq:.1%} at {tc:.1%}; saved: {run['candidate']}); "
+                f"curve at 95%: {hq:.1%} (table {htc:.1%}; oracle {oracle:.1%})"
             )
             rows.append(
                 Row(
@@ -170,7 +176,8 @@ def _routerbench(embedder: Any, quick: bool, rows: list[Row], workdir: Path) -> 
                     ok=bool(ok and cheaper),
                     note=f"quality {q:.2%} of gpt-4 (table {tq:.2%}); promised on train {run['promise'].quality:.4f} "
                     f"(lower bound {run['promise'].quality_low or 0:.4f}) "
-                    f"at ${run['promise'].cost:.6f}; hindsight, cheapest knob reaching 95% on the test rows: "
+                    f"at ${run['promise'].cost:.6f}; saved candidate: {run['candidate']}; "
+                    f"hindsight, cheapest knob reaching 95% on the test rows: "
                     f"{hq:.1%} (table {htc:.1%}, oracle {oracle:.1%}); {len(run['train'])} train / "
                     f"{len(run['test'])} test rows; "
                     f"{time.perf_counter() - t0:.0f}s",

@@ -279,6 +279,7 @@ class RouterModel:
         guard_z: float = 1.2816,
         group_cols: int = 0,
         group_shrink: float = 30.0,
+        question_weight: float = 1.0,
     ) -> RouterModel:
         """Train on ``data``; ``embeddings`` (n, dim) may be given to skip embedding.
 
@@ -291,6 +292,8 @@ class RouterModel:
         ``group_cols`` (``ridge`` kinds): the last this many columns of the embeddings name a
         request's group (a template); the model learns a prior per group, shrunk towards the
         overall mean by ``group_shrink`` pseudo-rows, and the ridge fit learns the rest.
+        ``question_weight`` (``ridge``): how much of what the ridge fit learns is added to the
+        prior (0: the per-template table alone, no ridge fit; see :meth:`with_question_weight`).
         """
         if str(kind) == "knn":
             raise ConfigurationError(
@@ -348,6 +351,10 @@ class RouterModel:
         elif kind in ("ridge", "ridge_guarded"):
             if not l2_grid or any(v <= 0 for v in l2_grid):
                 raise ConfigurationError(f"l2_grid must hold positive values, got {list(l2_grid)}.")
+            if not 0.0 <= question_weight <= 1.0 or (kind != "ridge" and question_weight != 1.0):
+                raise ConfigurationError(
+                    f"question_weight must be in [0, 1] (and 1 unless kind='ridge'), got {question_weight}."
+                )
             if group_cols < 0 or group_cols > emb.shape[1] or not group_shrink > 0:
                 raise ConfigurationError(
                     f"group_cols must be in [0, {emb.shape[1]}] and group_shrink > 0, got "
@@ -369,9 +376,17 @@ class RouterModel:
                 }
                 pq = _prior_of(keys, gkey, gq, group["gq_all"])
                 qy, cy = qy - pq, cy - _prior_of(keys, gkey, gc, group["gc_all"])
-            wq, mu, qm, l2q, q_loo = _fit_ridge_loo_preds(x, qy, l2_grid)
-            q_loo = q_loo + pq
-            wc, _, cm, l2c = _fit_ridge_loo(x, cy, l2_grid)
+            if question_weight > 0.0:
+                wq, mu, qm, l2q, q_loo = _fit_ridge_loo_preds(x, qy, l2_grid)
+                q_loo = q_loo + pq
+                wc, _, cm, l2c = _fit_ridge_loo(x, cy, l2_grid)
+                if question_weight < 1.0:
+                    wq, qm, wc, cm = (v * question_weight for v in (wq, qm, wc, cm))
+            else:  # the template table alone: no ridge fit to pay for
+                mu = x.mean(axis=0)
+                wq, wc = np.zeros((x.shape[1], qy.shape[1])), np.zeros((x.shape[1], cy.shape[1]))
+                qm, cm = np.zeros(qy.shape[1]), np.zeros(cy.shape[1])
+                l2q = l2c = 0.0
             arrays = {
                 "mu": mu.astype(np.float32),
                 "wq": wq.astype(np.float32),
@@ -382,6 +397,8 @@ class RouterModel:
                 **{k: v.astype(np.float32) for k, v in group.items()},
             }
             params = {"l2_quality": l2q, "l2_cost": l2c}
+            if question_weight != 1.0:
+                params["question_weight"] = float(question_weight)
             if group_cols:
                 params.update(group_cols=int(group_cols), group_shrink=float(group_shrink))
                 info["template_groups"] = len(group["gkey"])
@@ -433,6 +450,41 @@ class RouterModel:
                 params=params,
             )
         return cache[k]  # type: ignore[no-any-return]
+
+    def _fold_names(self) -> list[str]:
+        return [f"f{k}." for k in range(self.n_folds)] if self.n_folds else [""]
+
+    def with_question_weight(self, weight: float) -> RouterModel:
+        """A copy of this ``ridge`` router whose question part counts ``weight`` times (0-1):
+        a blend of its predictions with its template prior (the per-template table)."""
+        if self.kind != "ridge" or not 0.0 <= weight <= 1.0:
+            raise ConfigurationError(
+                f"only a 'ridge' router takes a question weight in [0, 1], got {weight}."
+            )
+        arrays = dict(self.arrays)
+        for pre in self._fold_names():
+            for name in ("wq", "bq", "wc", "bc"):
+                arrays[pre + name] = (self.arrays[pre + name] * np.float32(weight)).astype(np.float32)
+        params = json.loads(json.dumps(self.params))
+        for p in params.get("fold_params") or [params]:
+            p["question_weight"] = float(p.get("question_weight", 1.0)) * weight
+        return RouterModel(
+            self.kind, self.tiers, self.embedder_name, self.dim, arrays, params, dict(self.info)
+        )
+
+    def with_tiers(self, tiers: Sequence[str]) -> RouterModel:
+        """A copy of this router that routes only to ``tiers`` (the others are never chosen)."""
+        unknown = [t for t in tiers if t not in self.tiers]
+        if unknown or not tiers:
+            raise ConfigurationError(f"tiers {list(tiers)} must be some of the router's {self.tiers}.")
+        active = np.array([t in tiers for t in self.tiers])
+        arrays = dict(self.arrays)
+        for pre in self._fold_names():
+            arrays[pre + "active"] = active & self.arrays.get(pre + "active", active)
+        info = dict(self.info, active_tiers=[t for t in self.tiers if t in tiers])
+        return RouterModel(
+            self.kind, self.tiers, self.embedder_name, self.dim, arrays, dict(self.params), info
+        )
 
     @classmethod
     def cross_fit(

@@ -104,11 +104,16 @@ class TextSelector:
 
     @classmethod
     def learn(
-        cls, prompts: Sequence[str], *, min_count: int = 3, min_share: float = 0.005, **kwargs: Any
+        cls, prompts: Sequence[str], *, min_count: int = 3, min_share: float = 0.02, **kwargs: Any
     ) -> TextSelector:
         """Template lines: lines found in at least ``max(min_count, min_share x distinct
         prompts)`` distinct prompts (a repeated prompt counts once). The selector embeds
-        at most ``max_tokens`` (default :data:`DEFAULT_MAX_TOKENS`) of the selected text."""
+        at most ``max_tokens`` (default :data:`DEFAULT_MAX_TOKENS`) of the selected text.
+
+        The share is 2 % so that lines which recur in a few dozen questions of one task (an
+        answer option such as ``A) Samantha``) stay part of the question: taken for
+        template lines they would be cut from the text read and split one template into
+        many small groups, each with its own, noisier, prior."""
         kwargs.setdefault("max_tokens", DEFAULT_MAX_TOKENS)
         distinct = set(prompts)
         counts: dict[int, int] = {}

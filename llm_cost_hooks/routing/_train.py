@@ -19,7 +19,7 @@ import numpy as np
 from .._errors import ConfigurationError
 from ._data import OutcomeDataset
 from ._eval import CurvePoint, EvalReport, _point, evaluate
-from ._model import RouterModel
+from ._select import cross_fit_select
 from ._strategies import (
     BudgetTarget,
     OperatingPoint,
@@ -82,12 +82,13 @@ def train_router(
     groups: dict[str, Any] = {}
     if template_prior is not None and kind != "logistic" and selector.buckets:
         groups = {"group_cols": selector.buckets, "group_shrink": float(template_prior)}
-    model, oof_q, oof_c = RouterModel.cross_fit(data, embedder, x, folds=folds, kind=kind, **groups)
-    model.set_selector(selector)
     weights = propensity_weights(data) if ipw else None
-    point = calibrate_points(
-        data.quality, data.cost, oof_q, oof_c, data.tiers, target, texts=data.prompts, weights=weights
+    # Candidates (the ridge router, a blend with its template table, the table, fewer tiers)
+    # are cross-fitted and calibrated alike; the one saved has the best calibrated point.
+    model, _, _, point = cross_fit_select(
+        data, embedder, x, target, folds=folds, kind=kind, weights=weights, **groups
     )
+    model.set_selector(selector)
     if weights is not None:
         model.info["calibration_rows_effective"] = round(effective_rows(weights), 1)
     model.info.update(
