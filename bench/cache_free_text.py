@@ -66,7 +66,9 @@ def _judge(
     return same
 
 
-def _core(emb: Any, learn: bool | None, judge: Callable[[str, str], bool] | None, verify: float = 0.0) -> Any:
+def _core(
+    emb: Any, learn: bool | None, judge: Callable[[str, str], bool] | None, verify: float = 0.0, seed: int = 0
+) -> Any:
     from llm_cost_hooks.cache import CacheConfig, CacheCore, EmbeddedBackend
 
     return CacheCore(
@@ -74,7 +76,7 @@ def _core(emb: Any, learn: bool | None, judge: Callable[[str, str], bool] | None
         embedder=emb,
         config=CacheConfig(audit_sample_rate=0.0, learn_answer_keys=learn, verify_share=verify),
         equivalence=judge,
-        seed=0,
+        seed=seed,  # which would-be hits online verification samples
     )
 
 
@@ -191,7 +193,7 @@ def intent_runs(quick: bool, only: str | None = None, judges: list[int] | None =
             intent_of: dict[str, str] = {f"answer-{i}": lab for i, lab in enumerate(labels)}
             judge = _judge(intent_of, *noise, seed=seed) if noise else None
             t0 = time.perf_counter()
-            core = _core(emb, learn, judge, verify)
+            core = _core(emb, learn, judge, verify, seed)
             r = stream(core, texts, labels, len(tr))
             print(f"  {title} [{time.perf_counter() - t0:.0f}s]", flush=True)
             st = core.stats
@@ -260,7 +262,12 @@ def main() -> None:
         help="comma-separated indices of the runs to do (default all): "
         + ", ".join(f"{i} = {t}" for i, (t, *_) in enumerate(JUDGES)),
     )
-    ap.add_argument("--seed", type=int, default=0, help="seed of the simulated judge's mistakes")
+    ap.add_argument(
+        "--seed",
+        type=int,
+        default=0,
+        help="seed of the simulated judge's mistakes and of the verified sample",
+    )
     ap.add_argument("--buckets", action="store_true", help="only: why the test questions missed")
     args = ap.parse_args()
     if args.buckets:
