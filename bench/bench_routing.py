@@ -286,6 +286,36 @@ def shadow_target(data: Any, seed: int) -> Any:
     return QualityTarget(share=QUALITY_SHARE, of=GPT4, confidence=SHADOW_CONFIDENCE, horizon=len(test))
 
 
+# A longer real stream of the same two models: RouterBench's prompts (ARC-Challenge,
+# Winogrande, MBPP; its Mixtral-8x7B-chat is the instruct model served by Together, as in
+# RouteLLM's file) followed by GSM8K's, each row once: 3,512 prompts, 2,458 streamed and
+# 1,054 held out per seed (stratified by task). Costs are each source's real dollars.
+SHADOW_STREAM_CHECKPOINTS = (200, 400, 800, 1200, 1600, 2000, 2458)
+
+
+def _shadow_stream_data() -> Any:
+    from llm_cost_hooks.routing import load_routerbench
+    from llm_cost_hooks.routing._data import OutcomeDataset
+
+    path = _data_dir() / "routing" / "routerbench_train"
+    gsm8k = _gsm8k_data(False)
+    if not path.is_dir() or gsm8k is None:
+        print(
+            f"[routing] RouterBench data not found at {path}; skipping the long shadow stream",
+            file=sys.stderr,
+        )
+        return None
+    rb = load_routerbench(path).select_tiers(["mistralai/mixtral-8x7b-chat", GPT4])
+    return OutcomeDataset(
+        prompts=rb.prompts + gsm8k.prompts,
+        tiers=[MIXTRAL, GPT4],
+        quality=np.vstack([rb.quality, gsm8k.quality[:, [gsm8k.index(MIXTRAL), gsm8k.index(GPT4)]]]),
+        cost=np.vstack([rb.cost, gsm8k.cost[:, [gsm8k.index(MIXTRAL), gsm8k.index(GPT4)]]]),
+        features=[str(f) for f in rb.features or [""] * len(rb)] + ["gsm8k"] * len(gsm8k),
+        source="routerbench+gsm8k",
+    )
+
+
 # How a checkpoint's cost at 95 % quality is read (see ``_shadow``).
 _SHADOW_READINGS = (
     ("hull", "hull cost at 95%", "hull_total_share", "hull_cost_share"),

@@ -382,6 +382,7 @@ def simulate_shadow(
     min_share: float = 0.0,
     retrain: Sequence[int] | None = None,
     ipw: bool = True,
+    ipw_clip: float | None = None,
 ) -> dict[str, Any]:
     """Replay ``data`` (two or more tiers) as a stream that starts with no labels.
 
@@ -464,7 +465,7 @@ def simulate_shadow(
         if len(labelled) >= 20:
             seen = stream_ds.subset(labelled)
             seen.extra["propensity"] = list(propensity)
-            router = train_router(seen, embedder, target=target, kind=kind, ipw=ipw)  # type: ignore[arg-type]
+            router = train_router(seen, embedder, target=target, kind=kind, ipw=ipw, ipw_clip=ipw_clip)  # type: ignore[arg-type]
             if t in retrain_at:
                 q, c = router.predict_texts(stream_ds.prompts)
                 assert router.operating_point is not None
@@ -483,6 +484,12 @@ def simulate_shadow(
             entry["total_share"] = entry["router_cost_share"] + entry["exploration_share"]
             entry["curve_total_share"] = entry["curve_cost_share"] + entry["exploration_share"]
             entry["hull_total_share"] = entry["hull_cost_share"] + entry["exploration_share"]
+            if router is not None:
+                op = router.operating_point
+                entry["calibration_rows_effective"] = router.model.info.get(
+                    "calibration_rows_effective", float(len(labelled))
+                )
+                entry["optimism"] = op.optimism if op is not None else 0.0
             points.append(entry)
     full_router = train_router(stream_ds, embedder, target=target, kind=kind)  # type: ignore[arg-type]
     fq, fc, fcurve, fhull = score(full_router)
@@ -500,4 +507,5 @@ def simulate_shadow(
         },
         "labels": len(labelled),
         "ipw": ipw,
+        "ipw_clip": ipw_clip,
     }
