@@ -393,6 +393,70 @@ def _shadow(data: Any, embedder: Any, quick: bool, rows: list[Row]) -> None:
             )
 
 
+def _shadow_stream(embedder: Any, quick: bool, rows: list[Row]) -> None:
+    """:data:`SHADOW_POLICY` on the long stream (:func:`_shadow_stream_data`), every seed,
+    calibrated point only. Stated number = the first checkpoint from which every seed's
+    router, plus the exploration spent so far, stays within 5 points of the router trained
+    on all of its stream's labels, at 95 % of GPT-4's quality or more."""
+    from llm_cost_hooks.routing._shadow import simulate_shadow
+
+    data = _shadow_stream_data()
+    if data is None:
+        return
+    seeds = SEEDS[:2] if quick else SEEDS
+    marks = SHADOW_STREAM_CHECKPOINTS[::2] if quick else SHADOW_STREAM_CHECKPOINTS
+    ok_at: dict[int, list[bool]] = {m: [] for m in marks}
+    for seed in seeds:
+        t0 = time.perf_counter()
+        sim = simulate_shadow(
+            data, embedder, seed=seed, target=shadow_target(data, seed), checkpoints=marks, **SHADOW_POLICY
+        )
+        full = sim["full"]
+        for p in sim["points"]:
+            ok_at[p["requests"]].append(
+                p["quality_share"] >= QUALITY_SHARE and p["total_share"] <= full["cost_share"] + 0.05
+            )
+        last = sim["points"][-1]
+        rows.append(
+            Row(
+                BENCH,
+                f"shadow learning, long stream seed {seed}: calibrated point + exploration after "
+                f"{last['requests']} requests",
+                100 * last["total_share"],
+                "% of GPT-4 cost",
+                "fully-labelled router",
+                100 * full["cost_share"],
+                "within 5 points, >= 95% quality",
+                ok=bool(ok_at[last["requests"]][-1]),
+                note=f"policy {SHADOW_POLICY}; quality {last['quality_share']:.1%}; fully-labelled "
+                f"{full['quality_share']:.1%} at {full['cost_share']:.1%}; {sim['stream']} requests, "
+                f"{sim['test_rows']} held out; {time.perf_counter() - t0:.0f}s; "
+                + "; ".join(
+                    f"{p['requests']} req: {p['labels']} labels ({p['labels_below_1']} weighted up, "
+                    f"{p.get('calibration_rows_effective', 0):.0f} effective), router "
+                    f"{p['router_cost_share']:.1%} (quality {p['quality_share']:.1%}) + exploration "
+                    f"{p['exploration_share']:.1%}"
+                    for p in sim["points"]
+                ),
+            )
+        )
+    held = [m for k, m in enumerate(marks) if all(all(ok_at[later]) for later in marks[k:])]
+    rows.append(
+        Row(
+            BENCH,
+            "shadow learning, long stream: requests after which every seed stays within 5 points",
+            float(held[0]) if held else float("nan"),
+            "requests",
+            "stream length",
+            float(marks[-1]),
+            f"every seed ({len(seeds)}) within 5 points, >= 95% quality",
+            ok=bool(held),
+            note="seeds within 5 points per checkpoint: "
+            + ", ".join(f"{m}: {sum(ok_at[m])}/{len(ok_at[m])}" for m in marks),
+        )
+    )
+
+
 def _overhead(embedder: Any, quick: bool, rows: list[Row]) -> None:
     from llm_cost_hooks.langchain import FakeChatModelWithUsage
     from llm_cost_hooks.langchain._routed import RoutedChatModel
@@ -811,7 +875,7 @@ def run(quick: bool) -> list[Row]:
     embedder = _CachedEmbedder(base)
     rows: list[Row] = []
     parts = os.environ.get(
-        "LLM_COST_HOOKS_BENCH_ROUTING_PARTS", "routerbench,gsm8k,mtbench,shadow,overhead"
+        "LLM_COST_HOOKS_BENCH_ROUTING_PARTS", "routerbench,gsm8k,mtbench,shadow,shadow-stream,overhead"
     ).split(",")
     with tempfile.TemporaryDirectory(prefix="bench-routing-") as tmp:
         work = Path(tmp)
@@ -825,6 +889,8 @@ def run(quick: bool) -> list[Row]:
             _two_model("mt-bench", mtbench, embedder, rows, work)
         if gsm8k is not None and "shadow" in parts:
             _shadow(gsm8k, embedder, quick, rows)
+        if "shadow-stream" in parts:
+            _shadow_stream(embedder, quick, rows)
     if "overhead" in parts:
         _long_prompt_decision(base, quick, rows)
         _shared_prefix_decision(base, quick, rows)
