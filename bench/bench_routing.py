@@ -266,11 +266,11 @@ def _mtbench_data() -> Any:
     return load_mtbench(path, price_models={MIXTRAL: "together_ai/" + MIXTRAL})
 
 
-# The exploration policy the shadow rows replay (ShadowMode's arguments of the same names):
-# a request the strong tier answered is checked against the cheap tier (a cheap call, about
-# 2 % of GPT-4's price here) every time (``cheap_share``); one the cheap tier answered is
+# The exploration policy the shadow rows replay: ShadowMode's default (its arguments of the
+# same names). A request the strong tier answered is checked against the cheap tier (a cheap
+# call, 2-5 % of GPT-4's price here) at ``cheap_share``; one the cheap tier answered is
 # checked against the strong tier (a full GPT-4 call) at ``share``.
-SHADOW_POLICY: dict[str, Any] = {"share": 0.02, "cheap_share": 1.0}
+SHADOW_POLICY: dict[str, Any] = {"share": 0.06, "cheap_share": 0.3}
 SHADOW_FLAT: dict[str, Any] = {"share": 0.3}
 SHADOW_CHECKPOINTS = (100, 200, 300, 400, 600, 800, 915)
 # The confidence the stream's routers are calibrated at: what a user ships.

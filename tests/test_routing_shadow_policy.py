@@ -134,3 +134,10 @@ def test_without_shares_the_measured_default_policy_applies(tmp_path: Path) -> N
     assert (only_cheap.share, only_cheap.cheap_share) == (DEFAULT_SHARE, 1.0)
     sim = simulate_shadow(_stream(120, seed=1), HashingEmbedder(32), checkpoints=(60,))
     assert sim["policy"]["share"] == DEFAULT_SHARE and sim["policy"]["cheap_share"] == DEFAULT_CHEAP_SHARE
+
+
+def test_the_bench_replays_the_default_policy() -> None:
+    from bench.bench_routing import SHADOW_POLICY
+    from llm_cost_hooks.routing._shadow import DEFAULT_CHEAP_SHARE, DEFAULT_SHARE
+
+    assert SHADOW_POLICY == {"share": DEFAULT_SHARE, "cheap_share": DEFAULT_CHEAP_SHARE}
