@@ -273,11 +273,11 @@ def _mtbench_data() -> Any:
     return load_mtbench(path, price_models={MIXTRAL: "together_ai/" + MIXTRAL})
 
 
-# The exploration policy the shadow rows replay (ShadowMode's arguments of the same names):
-# a request the strong tier answered is checked against the cheap tier (a cheap call, about
-# 2 % of GPT-4's price here) every time (``cheap_share``); one the cheap tier answered is
+# The exploration policy the shadow rows replay: ShadowMode's default (its arguments of the
+# same names). A request the strong tier answered is checked against the cheap tier (a cheap
+# call, 2-5 % of GPT-4's price here) at ``cheap_share``; one the cheap tier answered is
 # checked against the strong tier (a full GPT-4 call) at ``share``.
-SHADOW_POLICY: dict[str, Any] = {"share": 0.02, "cheap_share": 1.0}
+SHADOW_POLICY: dict[str, Any] = {"share": 0.06, "cheap_share": 0.3}
 SHADOW_FLAT: dict[str, Any] = {"share": 0.3}
 SHADOW_CHECKPOINTS = (100, 200, 300, 400, 600, 800, 915)
 # The confidence the stream's routers are calibrated at: what a user ships.
@@ -291,6 +291,36 @@ def shadow_target(data: Any, seed: int) -> Any:
 
     _, test = data.split(0.3, seed=seed)
     return QualityTarget(share=QUALITY_SHARE, of=GPT4, confidence=SHADOW_CONFIDENCE, horizon=len(test))
+
+
+# A longer real stream of the same two models: RouterBench's prompts (ARC-Challenge,
+# Winogrande, MBPP; its Mixtral-8x7B-chat is the instruct model served by Together, as in
+# RouteLLM's file) followed by GSM8K's, each row once: 3,512 prompts, 2,458 streamed and
+# 1,054 held out per seed (stratified by task). Costs are each source's real dollars.
+SHADOW_STREAM_CHECKPOINTS = (200, 400, 800, 1200, 1600, 2000, 2458)
+
+
+def _shadow_stream_data() -> Any:
+    from llm_cost_hooks.routing import load_routerbench
+    from llm_cost_hooks.routing._data import OutcomeDataset
+
+    path = _data_dir() / "routing" / "routerbench_train"
+    gsm8k = _gsm8k_data(False)
+    if not path.is_dir() or gsm8k is None:
+        print(
+            f"[routing] RouterBench data not found at {path}; skipping the long shadow stream",
+            file=sys.stderr,
+        )
+        return None
+    rb = load_routerbench(path).select_tiers(["mistralai/mixtral-8x7b-chat", GPT4])
+    return OutcomeDataset(
+        prompts=rb.prompts + gsm8k.prompts,
+        tiers=[MIXTRAL, GPT4],
+        quality=np.vstack([rb.quality, gsm8k.quality[:, [gsm8k.index(MIXTRAL), gsm8k.index(GPT4)]]]),
+        cost=np.vstack([rb.cost, gsm8k.cost[:, [gsm8k.index(MIXTRAL), gsm8k.index(GPT4)]]]),
+        features=[str(f) for f in rb.features or [""] * len(rb)] + ["gsm8k"] * len(gsm8k),
+        source="routerbench+gsm8k",
+    )
 
 
 # How a checkpoint's cost at 95 % quality is read (see ``_shadow``).
@@ -368,6 +398,70 @@ def _shadow(data: Any, embedder: Any, quick: bool, rows: list[Row]) -> None:
                     f"requests, {sim['labels']} labelled (flat: {flat['labels']}); " + "; ".join(lines),
                 )
             )
+
+
+def _shadow_stream(embedder: Any, quick: bool, rows: list[Row]) -> None:
+    """:data:`SHADOW_POLICY` on the long stream (:func:`_shadow_stream_data`), every seed,
+    calibrated point only. Stated number = the first checkpoint from which every seed's
+    router, plus the exploration spent so far, stays within 5 points of the router trained
+    on all of its stream's labels, at 95 % of GPT-4's quality or more."""
+    from llm_cost_hooks.routing._shadow import simulate_shadow
+
+    data = _shadow_stream_data()
+    if data is None:
+        return
+    seeds = SEEDS[:2] if quick else SEEDS
+    marks = SHADOW_STREAM_CHECKPOINTS[::2] if quick else SHADOW_STREAM_CHECKPOINTS
+    ok_at: dict[int, list[bool]] = {m: [] for m in marks}
+    for seed in seeds:
+        t0 = time.perf_counter()
+        sim = simulate_shadow(
+            data, embedder, seed=seed, target=shadow_target(data, seed), checkpoints=marks, **SHADOW_POLICY
+        )
+        full = sim["full"]
+        for p in sim["points"]:
+            ok_at[p["requests"]].append(
+                p["quality_share"] >= QUALITY_SHARE and p["total_share"] <= full["cost_share"] + 0.05
+            )
+        last = sim["points"][-1]
+        rows.append(
+            Row(
+                BENCH,
+                f"shadow learning, long stream seed {seed}: calibrated point + exploration after "
+                f"{last['requests']} requests",
+                100 * last["total_share"],
+                "% of GPT-4 cost",
+                "fully-labelled router",
+                100 * full["cost_share"],
+                "within 5 points, >= 95% quality",
+                ok=bool(ok_at[last["requests"]][-1]),
+                note=f"policy {SHADOW_POLICY}; quality {last['quality_share']:.1%}; fully-labelled "
+                f"{full['quality_share']:.1%} at {full['cost_share']:.1%}; {sim['stream']} requests, "
+                f"{sim['test_rows']} held out; {time.perf_counter() - t0:.0f}s; "
+                + "; ".join(
+                    f"{p['requests']} req: {p['labels']} labels ({p['labels_below_1']} weighted up, "
+                    f"{p.get('calibration_rows_effective', 0):.0f} effective), router "
+                    f"{p['router_cost_share']:.1%} (quality {p['quality_share']:.1%}) + exploration "
+                    f"{p['exploration_share']:.1%}"
+                    for p in sim["points"]
+                ),
+            )
+        )
+    held = [m for k, m in enumerate(marks) if all(all(ok_at[later]) for later in marks[k:])]
+    rows.append(
+        Row(
+            BENCH,
+            "shadow learning, long stream: requests after which every seed stays within 5 points",
+            float(held[0]) if held else float("nan"),
+            "requests",
+            "stream length",
+            float(marks[-1]),
+            f"every seed ({len(seeds)}) within 5 points, >= 95% quality",
+            ok=bool(held),
+            note="seeds within 5 points per checkpoint: "
+            + ", ".join(f"{m}: {sum(ok_at[m])}/{len(ok_at[m])}" for m in marks),
+        )
+    )
 
 
 def _overhead(embedder: Any, quick: bool, rows: list[Row]) -> None:
@@ -788,7 +882,7 @@ def run(quick: bool) -> list[Row]:
     embedder = _CachedEmbedder(base)
     rows: list[Row] = []
     parts = os.environ.get(
-        "LLM_COST_HOOKS_BENCH_ROUTING_PARTS", "routerbench,gsm8k,mtbench,shadow,overhead"
+        "LLM_COST_HOOKS_BENCH_ROUTING_PARTS", "routerbench,gsm8k,mtbench,shadow,shadow-stream,overhead"
     ).split(",")
     with tempfile.TemporaryDirectory(prefix="bench-routing-") as tmp:
         work = Path(tmp)
@@ -802,6 +896,8 @@ def run(quick: bool) -> list[Row]:
             _two_model("mt-bench", mtbench, embedder, rows, work)
         if gsm8k is not None and "shadow" in parts:
             _shadow(gsm8k, embedder, quick, rows)
+        if "shadow-stream" in parts:
+            _shadow_stream(embedder, quick, rows)
     if "overhead" in parts:
         _long_prompt_decision(base, quick, rows)
         _shared_prefix_decision(base, quick, rows)

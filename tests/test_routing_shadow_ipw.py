@@ -220,3 +220,38 @@ def test_simulation_weighting_leaves_the_fully_labelled_router_alone() -> None:
     assert weighted["ipw"] is True and plain["ipw"] is False
     assert weighted["full"] == plain["full"]  # every label has propensity 1: weight 1
     assert weighted["points"][0] == plain["points"][0]  # before any cheap answer, all weights are 1
+
+
+def test_a_weight_cap_bounds_every_row_and_keeps_full_rows_at_one() -> None:
+    ds = OutcomeDataset(
+        prompts=["a", "b", "c"],
+        tiers=TIERS,
+        quality=np.ones((3, 2)),
+        cost=np.ones((3, 2)),
+        extra={"propensity": [1.0, 0.5, 0.02]},
+    )
+    w = propensity_weights(ds, clip=10.0)
+    assert w is not None and w.tolist() == [1.0, 2.0, 10.0]
+    # A cap at or above every weight changes nothing; a cap below 1 would reweigh full rows.
+    assert (propensity_weights(ds, clip=100.0) == propensity_weights(ds)).all()
+    with pytest.raises(ConfigurationError, match="cap"):
+        propensity_weights(ds, clip=0.5)
+    full = OutcomeDataset(
+        prompts=["a", "b"],
+        tiers=TIERS,
+        quality=np.ones((2, 2)),
+        cost=np.ones((2, 2)),
+        extra={"propensity": [1.0, 1.0]},
+    )
+    assert propensity_weights(full, clip=5.0) is None
+
+
+def test_simulation_reports_the_calibration_rows_it_counted() -> None:
+    data, emb = _stream(300, seed=5), HashingEmbedder(64)
+    sim = simulate_shadow(data, emb, share=0.05, cheap_share=1.0, checkpoints=(100, 200), seed=1)
+    for p in sim["points"]:
+        # Effective rows never exceed the labels; equal weights count every label.
+        assert 0 < p["calibration_rows_effective"] <= p["labels"] + 1e-9
+        if p["labels_below_1"] == 0:
+            assert p["calibration_rows_effective"] == p["labels"]
+        assert p["optimism"] >= 0.0

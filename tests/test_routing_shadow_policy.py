@@ -117,3 +117,27 @@ def test_simulation_reports_the_hull_reading_and_what_the_answers_cost() -> None
         assert p["hull_cost_share"] <= p["curve_cost_share"] + 1e-12
         assert p["hull_total_share"] == pytest.approx(p["hull_cost_share"] + p["exploration_share"])
     assert 0 < sim["full"]["hull_cost_share"] <= sim["full"]["curve_cost_share"] + 1e-12
+
+
+def test_without_shares_the_measured_default_policy_applies(tmp_path: Path) -> None:
+    from llm_cost_hooks.routing._shadow import DEFAULT_CHEAP_SHARE, DEFAULT_SHARE
+
+    shadow = ShadowMode(_judge, store=tmp_path / "l.db", seed=3)
+    assert (shadow.share, shadow.cheap_share) == (DEFAULT_SHARE, DEFAULT_CHEAP_SHARE)
+    assert DEFAULT_SHARE < DEFAULT_CHEAP_SHARE  # the dear check is the rarer one
+    up, down = _picks(shadow, "small", 4000), _picks(shadow, "large", 4000)
+    assert abs(up / 4000 - DEFAULT_SHARE) < 0.02 and abs(down / 4000 - DEFAULT_CHEAP_SHARE) < 0.03
+    # A share given alone still applies in both directions, as before.
+    given = ShadowMode(_judge, share=1.0, store=tmp_path / "l.db")
+    assert given.cheap_share == 1.0
+    only_cheap = ShadowMode(_judge, cheap_share=1.0, store=tmp_path / "l.db")
+    assert (only_cheap.share, only_cheap.cheap_share) == (DEFAULT_SHARE, 1.0)
+    sim = simulate_shadow(_stream(120, seed=1), HashingEmbedder(32), checkpoints=(60,))
+    assert sim["policy"]["share"] == DEFAULT_SHARE and sim["policy"]["cheap_share"] == DEFAULT_CHEAP_SHARE
+
+
+def test_the_bench_replays_the_default_policy() -> None:
+    from bench.bench_routing import SHADOW_POLICY
+    from llm_cost_hooks.routing._shadow import DEFAULT_CHEAP_SHARE, DEFAULT_SHARE
+
+    assert SHADOW_POLICY == {"share": DEFAULT_SHARE, "cheap_share": DEFAULT_CHEAP_SHARE}

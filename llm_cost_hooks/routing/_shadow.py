@@ -147,6 +147,27 @@ class _Exploration:
         return max(base, min(self.min_share, self.share if upward else self.cheap_share))
 
 
+#: The default exploration policy, measured on a stream of real outcomes (see the shadow
+#: section of docs/routing-training.md): a request the cheap tier answered is checked
+#: with the strong tier at ``DEFAULT_SHARE``, one the strong tier answered with the cheap
+#: tier at ``DEFAULT_CHEAP_SHARE``. Cheap checks cost little, so they are taken more
+#: often; the rarer dear checks then weigh less each, which keeps more effective rows
+#: for the calibration at less spend than checking every strong answer.
+DEFAULT_SHARE = 0.06
+DEFAULT_CHEAP_SHARE = 0.3
+
+
+def _shares(share: float | None, cheap_share: float | None) -> tuple[float, float]:
+    """(share, cheap_share): the default policy when neither is given; a given ``share``
+    alone applies in both directions."""
+    if share is None:
+        return DEFAULT_SHARE, _check_share(
+            "cheap_share", DEFAULT_CHEAP_SHARE if cheap_share is None else cheap_share
+        )
+    share = _check_share("share", share)
+    return share, share if cheap_share is None else _check_share("cheap_share", cheap_share)
+
+
 def _check_share(name: str, value: float) -> float:
     if not 0.0 <= value <= 1.0:
         raise ConfigurationError(f"{name} must be between 0 and 1, got {value}.")
@@ -159,7 +180,9 @@ class ShadowMode:
     ``share``: the chance a request is shadowed by a dearer tier than the one that
     answered; ``cheap_share``: the chance when the shadow tier is cheaper than the one
     that answered (a strong-tier request checked against a cheap tier costs the cheap
-    call only; default: ``share``); ``decay_after``: once this many outcomes are
+    call only; default: ``share`` when ``share`` is given). With neither given, the
+    measured default policy applies: :data:`DEFAULT_SHARE` upward,
+    :data:`DEFAULT_CHEAP_SHARE` downward. ``decay_after``: once this many outcomes are
     recorded, both shares fall as ``sqrt(decay_after / outcomes)`` (None: they stay);
     ``min_share``: the floor they fall to; ``budget_usd``: stop exploring once the
     shadow calls have cost this much (None: no cap); ``tier``: the tier to ask (default:
@@ -182,7 +205,7 @@ class ShadowMode:
         self,
         judge: Judge,
         *,
-        share: float = 0.05,
+        share: float | None = None,
         budget_usd: float | None = None,
         tier: str | None = None,
         store: ShadowStore | str | Path | None = None,
@@ -195,8 +218,7 @@ class ShadowMode:
             raise ConfigurationError(
                 "ShadowMode needs a judge: judge(request, {tier: answer}) -> {tier: quality}."
             )
-        share = _check_share("share", share)
-        cheap_share = share if cheap_share is None else _check_share("cheap_share", cheap_share)
+        share, cheap_share = _shares(share, cheap_share)
         min_share = _check_share("min_share", min_share)
         if decay_after is not None and decay_after < 1:
             raise ConfigurationError(f"decay_after must be >= 1 (or None), got {decay_after}.")
@@ -372,7 +394,7 @@ def simulate_shadow(
     embedder: Embedder,
     *,
     seed: int = 0,
-    share: float = 0.3,
+    share: float | None = None,
     target: Any = None,
     checkpoints: Sequence[int] = (100, 200, 400, 800),
     test_fraction: float = 0.3,
@@ -382,13 +404,14 @@ def simulate_shadow(
     min_share: float = 0.0,
     retrain: Sequence[int] | None = None,
     ipw: bool = True,
+    ipw_clip: float | None = None,
 ) -> dict[str, Any]:
     """Replay ``data`` (two or more tiers) as a stream that starts with no labels.
 
     The held-out ``test_fraction`` measures routers; the rest arrives in a random order.
     Until a router exists every request goes to the reference tier (``target.of``, default
     the best); requests are shadowed by :class:`ShadowMode`'s rule with the same
-    ``share``, ``cheap_share``, ``decay_after`` and ``min_share``, and the recorded
+    ``share``, ``cheap_share``, ``decay_after`` and ``min_share`` (the same defaults), and the recorded
     outcomes of both tiers play the judge. The deployed router is retrained on the pairs
     seen so far at each of ``retrain`` (default: the checkpoints), as ``route train
     --from-ledger`` would: with ``ipw``, each pair weighs 1 / the chance its request was
@@ -410,8 +433,7 @@ def simulate_shadow(
 
     target = target or QualityTarget(share=0.95)
     policy = _Exploration(
-        _check_share("share", share),
-        share if cheap_share is None else _check_share("cheap_share", cheap_share),
+        *_shares(share, cheap_share),
         decay_after,
         _check_share("min_share", min_share),
     )
@@ -464,7 +486,7 @@ def simulate_shadow(
         if len(labelled) >= 20:
             seen = stream_ds.subset(labelled)
             seen.extra["propensity"] = list(propensity)
-            router = train_router(seen, embedder, target=target, kind=kind, ipw=ipw)  # type: ignore[arg-type]
+            router = train_router(seen, embedder, target=target, kind=kind, ipw=ipw, ipw_clip=ipw_clip)  # type: ignore[arg-type]
             if t in retrain_at:
                 q, c = router.predict_texts(stream_ds.prompts)
                 assert router.operating_point is not None
@@ -483,6 +505,12 @@ def simulate_shadow(
             entry["total_share"] = entry["router_cost_share"] + entry["exploration_share"]
             entry["curve_total_share"] = entry["curve_cost_share"] + entry["exploration_share"]
             entry["hull_total_share"] = entry["hull_cost_share"] + entry["exploration_share"]
+            if router is not None:
+                op = router.operating_point
+                entry["calibration_rows_effective"] = router.model.info.get(
+                    "calibration_rows_effective", float(len(labelled))
+                )
+                entry["optimism"] = op.optimism if op is not None else 0.0
             points.append(entry)
     full_router = train_router(stream_ds, embedder, target=target, kind=kind)  # type: ignore[arg-type]
     fq, fc, fcurve, fhull = score(full_router)
@@ -491,7 +519,7 @@ def simulate_shadow(
         "full": {"quality_share": fq, "cost_share": fc, "curve_cost_share": fcurve, "hull_cost_share": fhull},
         "stream": len(stream),
         "test_rows": len(test),
-        "share": share,
+        "share": policy.share,
         "policy": {
             "share": policy.share,
             "cheap_share": policy.cheap_share,
@@ -500,4 +528,5 @@ def simulate_shadow(
         },
         "labels": len(labelled),
         "ipw": ipw,
+        "ipw_clip": ipw_clip,
     }

@@ -50,6 +50,7 @@ def train_router(
     template_prior: float | None = 30.0,
     out: str | Path | None = None,
     ipw: bool = True,
+    ipw_clip: float | None = None,
 ) -> TrainedRouter:
     """Train, cross-fit and calibrate a router on ``data``; save it to ``out`` if given.
 
@@ -58,6 +59,8 @@ def train_router(
     as shadow outcomes do), the calibration weighs each row by 1 / that chance, so
     requests the exploration policy labelled rarely count for the traffic they stand for;
     the bound then counts the rows' effective number. Rows without one weigh 1.
+    ``ipw_clip``: the most one row may weigh (None: no cap); a cap trades a little bias
+    for fewer effective rows lost to a handful of rarely labelled requests.
     ``template_prior`` (``ridge`` kinds): requests that share a template start from their
     template's mean outcomes, shrunk towards the overall mean by this many pseudo-rows,
     and the question's embedding predicts the rest; None fits the embedding alone.
@@ -82,7 +85,7 @@ def train_router(
     groups: dict[str, Any] = {}
     if template_prior is not None and kind != "logistic" and selector.buckets:
         groups = {"group_cols": selector.buckets, "group_shrink": float(template_prior)}
-    weights = propensity_weights(data) if ipw else None
+    weights = propensity_weights(data, clip=ipw_clip) if ipw else None
     # Candidates (the ridge router, a blend with its template table, the table, fewer tiers)
     # are cross-fitted and calibrated alike; the one saved has the best calibrated point.
     model, _, _, point = cross_fit_select(
@@ -103,14 +106,17 @@ def train_router(
     return router
 
 
-def propensity_weights(data: OutcomeDataset) -> np.ndarray | None:
+def propensity_weights(data: OutcomeDataset, *, clip: float | None = None) -> np.ndarray | None:
     """1 / the chance each row was labelled (``data.extra["propensity"]``; a missing one
-    counts as 1), or None when the rows carry no propensities or all are equal.
+    counts as 1), at most ``clip`` when given, or None when the rows carry no
+    propensities or all weigh the same.
 
     >>> ds = OutcomeDataset(prompts=["a", "b"], tiers=["s", "l"], quality=np.ones((2, 2)),
     ...     cost=np.ones((2, 2)), extra={"propensity": [1.0, 0.25]})
     >>> propensity_weights(ds).tolist()
     [1.0, 4.0]
+    >>> propensity_weights(ds, clip=2.0).tolist()
+    [1.0, 2.0]
     """
     props = data.extra.get("propensity")
     if props is None:
@@ -120,7 +126,10 @@ def propensity_weights(data: OutcomeDataset) -> np.ndarray | None:
     p = np.array([1.0 if v is None else float(v) for v in props], dtype=np.float64)
     if not np.all((p > 0) & (p <= 1)):
         raise ConfigurationError("propensities must be in (0, 1].")
-    return None if np.all(p == p[0]) else 1.0 / p
+    if clip is not None and clip < 1.0:
+        raise ConfigurationError(f"the weight cap must be >= 1, got {clip}.")
+    w = 1.0 / p if clip is None else np.minimum(1.0 / p, clip)
+    return None if np.all(w == w[0]) else w
 
 
 class TaskTable:
