@@ -405,6 +405,7 @@ def simulate_shadow(
     retrain: Sequence[int] | None = None,
     ipw: bool = True,
     ipw_clip: float | None = None,
+    doubly_robust: bool = False,
 ) -> dict[str, Any]:
     """Replay ``data`` (two or more tiers) as a stream that starts with no labels.
 
@@ -486,7 +487,17 @@ def simulate_shadow(
         if len(labelled) >= 20:
             seen = stream_ds.subset(labelled)
             seen.extra["propensity"] = list(propensity)
-            router = train_router(seen, embedder, target=target, kind=kind, ipw=ipw, ipw_clip=ipw_clip)  # type: ignore[arg-type]
+            if doubly_robust:
+                _add_unlabelled(seen, stream_ds, stream[:t], labelled)
+            router = train_router(
+                seen,
+                embedder,
+                target=target,
+                kind=kind,  # type: ignore[arg-type]
+                ipw=ipw,
+                ipw_clip=ipw_clip,
+                doubly_robust=doubly_robust,
+            )
             if t in retrain_at:
                 q, c = router.predict_texts(stream_ds.prompts)
                 assert router.operating_point is not None
@@ -529,4 +540,18 @@ def simulate_shadow(
         "labels": len(labelled),
         "ipw": ipw,
         "ipw_clip": ipw_clip,
+        "doubly_robust": doubly_robust,
     }
+
+
+def _add_unlabelled(
+    labelled_ds: OutcomeDataset, stream_ds: OutcomeDataset, arrived: np.ndarray, labelled: Sequence[int]
+) -> None:
+    """Give the labelled rows the requests that arrived without a label (their texts and
+    contexts), for the doubly robust calibration of :func:`~._train.train_router`."""
+    done = set(labelled)
+    rest = [int(i) for i in arrived if int(i) not in done]
+    labelled_ds.extra["unlabelled"] = tuple(stream_ds.prompts[i] for i in rest)
+    contexts = stream_ds.extra.get("contexts")
+    if contexts is not None:
+        labelled_ds.extra["unlabelled_contexts"] = tuple(contexts[i] for i in rest)

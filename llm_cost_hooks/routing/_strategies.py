@@ -363,6 +363,8 @@ def calibrate_points(
     mix: bool = True,
     texts: Sequence[str] | None = None,
     weights: np.ndarray | Sequence[float] | None = None,
+    unlabelled: tuple[np.ndarray, np.ndarray] | None = None,
+    unlabelled_texts: Sequence[str] | None = None,
 ) -> OperatingPoint:
     """Pick the operating point on held-out outcomes (any number of tiers).
 
@@ -378,11 +380,34 @@ def calibrate_points(
     sample of the traffic they stand for: every mean is weighted, and the bound counts
     the rows' effective number (Kish: ``sum(w)**2 / sum(w**2)``), so unequal weights widen
     it. None (or equal weights) is the plain calibration.
+
+    ``unlabelled`` (the predicted quality and cost of requests seen but not labelled, with
+    their ``unlabelled_texts``) makes a quality target's estimate doubly robust: every
+    request seen counts with its predicted outcome, and each labelled row adds its
+    prediction's error times its weight (``weights`` must then be 1 / the chance each row
+    was labelled). The mean is unbiased when either the weights or the predictions are
+    right, and its spread shrinks with the predictions' errors rather than the outcomes',
+    so the bound counts every request seen, not the labelled rows' effective number.
     """
     import numpy as np
 
     from ._metrics import nondecreasing_hull
 
+    if unlabelled is not None and isinstance(target, QualityTarget):
+        return _calibrate_doubly_robust(
+            q_true,
+            c_true,
+            q_pred,
+            c_pred,
+            tiers,
+            target,
+            mode,
+            mix,
+            texts,
+            weights,
+            unlabelled,
+            unlabelled_texts,
+        )
     w = _row_weights(weights, len(q_true))
     rows = np.arange(len(q_true))
     knobs = [float(k) for k in knob_grid(c_pred, mode)]
@@ -424,6 +449,58 @@ def calibrate_points(
             )
         break
     return best
+
+
+def _calibrate_doubly_robust(
+    q_true: np.ndarray,
+    c_true: np.ndarray,
+    q_pred: np.ndarray,
+    c_pred: np.ndarray,
+    tiers: Sequence[str],
+    target: QualityTarget,
+    mode: str,
+    mix: bool,
+    texts: Sequence[str] | None,
+    weights: np.ndarray | Sequence[float] | None,
+    unlabelled: tuple[np.ndarray, np.ndarray],
+    unlabelled_texts: Sequence[str] | None,
+) -> OperatingPoint:
+    """:func:`calibrate_points` for a quality target over every request seen (AIPW).
+
+    Each request gets a pseudo-outcome per tier, its prediction plus, when labelled, the
+    prediction's error times the row's weight; the candidates are judged on the plain mean
+    and spread of those over all requests seen. The spread of the outcomes themselves
+    (for the ``horizon`` term) comes from the labelled rows, weighted."""
+    import numpy as np
+
+    n = len(q_true)
+    qu, cu = (np.asarray(a, dtype=np.float64) for a in unlabelled)
+    w = np.ones(n) if weights is None else np.asarray(weights, dtype=np.float64).reshape(-1)
+    if len(w) != n:
+        raise ConfigurationError(f"got {len(w)} weights for {n} calibration rows.")
+    if not np.all(np.isfinite(w)) or np.any(w < 1.0):
+        raise ConfigurationError("doubly robust calibration weights are 1 / propensity: finite and >= 1.")
+    if qu.shape[1:] != q_pred.shape[1:] or cu.shape != qu.shape:
+        raise ConfigurationError("unlabelled predictions must have the labelled rows' tiers.")
+    if unlabelled_texts is not None and len(unlabelled_texts) != len(qu):
+        raise ConfigurationError(f"got {len(unlabelled_texts)} texts for {len(qu)} unlabelled rows.")
+    # The router picks by its own predictions; the pseudo-outcomes start from them, clipped
+    # (a pruned tier predicts -1 and is never picked).
+    q_all = np.vstack([q_pred, qu])
+    c_all = np.vstack([c_pred, cu])
+    q_dr = np.clip(q_all, 0.0, 1.0)
+    c_dr = c_all.copy()
+    q_dr[:n] += w[:, None] * (q_true - q_dr[:n])
+    c_dr[:n] += w[:, None] * (c_true - c_dr[:n])
+    ref = tiers.index(target.of) if target.of else int(np.argmax(np.average(q_true, axis=0, weights=w)))
+    # Outcomes are known on the labelled rows only: weight 0 elsewhere.
+    spread = (np.vstack([q_true, np.zeros_like(qu)]), np.concatenate([w, np.zeros(len(qu))]))
+    all_texts = None if texts is None or unlabelled_texts is None else [*texts, *unlabelled_texts]
+    knobs = [float(k) for k in knob_grid(c_all, mode)]
+    picks = [choose_tiers(q_all, c_all, k, mode) for k in knobs]
+    return _calibrate_quality(
+        q_dr, c_dr, picks, knobs, tiers, target, mode, mix, all_texts, None, spread, ref
+    )
 
 
 def _row_weights(weights: np.ndarray | Sequence[float] | None, n: int) -> np.ndarray | None:
@@ -476,6 +553,28 @@ _MIX_GRID = 50
 _Candidate = tuple[float, float, float, int, int, float]
 
 
+@dataclass(frozen=True)
+class _Outcomes:
+    """The labelled outcomes behind pseudo-outcomes: each candidate's quality per row, the
+    floor, and row weights (0 where unlabelled), for the spread of real requests."""
+
+    qs: list[np.ndarray]
+    floor: np.ndarray
+    w: np.ndarray
+
+    def part(self, mask: np.ndarray) -> _Outcomes:
+        return _Outcomes([x[mask] for x in self.qs], self.floor[mask], self.w[mask])
+
+    def sd(self, ia: int, ib: int, m: float) -> float:
+        """The per-request spread of the gap of a candidate, hash-split noise included."""
+        if not self.w.any():
+            return 0.0
+        gap = (1 - m) * self.qs[ia] + m * self.qs[ib] - self.floor
+        _, sd, _ = _wstats(gap, self.w)
+        split = m * (1 - m) * _wmean((self.qs[ia] - self.qs[ib]) ** 2, self.w) if m > 0.0 else 0.0
+        return math.sqrt(sd**2 + split)
+
+
 def _calibrate_quality(
     q_true: np.ndarray,
     c_true: np.ndarray,
@@ -487,6 +586,8 @@ def _calibrate_quality(
     mix: bool,
     texts: Sequence[str] | None,
     w: np.ndarray | None = None,
+    spread: tuple[np.ndarray, np.ndarray] | None = None,
+    ref: int | None = None,
 ) -> OperatingPoint:
     """The cheapest candidate (single knob or a mix of two) whose quality gap to
     ``share x reference`` has a lower confidence bound of at least 0.
@@ -502,12 +603,18 @@ def _calibrate_quality(
     import numpy as np
 
     rows = np.arange(len(q_true))
-    ref = tiers.index(target.of) if target.of else int(np.argmax(q_true.mean(axis=0)))
+    if ref is None:
+        ref = tiers.index(target.of) if target.of else int(np.argmax(q_true.mean(axis=0)))
     floor = target.share * q_true[:, ref]
     qs = [q_true[rows, p] for p in picks]
     cs = [c_true[rows, p] for p in picks]
-    optimism = _choice_optimism(qs, cs, floor, target, mix, texts, w) if target.confidence > 0.5 else 0.0
-    best, ok = _best_candidate(qs, cs, floor + optimism, target, mix, w)
+    outcomes = None
+    if spread is not None:
+        outcomes = _Outcomes([spread[0][rows, p] for p in picks], target.share * spread[0][:, ref], spread[1])
+    optimism = (
+        _choice_optimism(qs, cs, floor, target, mix, texts, w, outcomes) if target.confidence > 0.5 else 0.0
+    )
+    best, ok = _best_candidate(qs, cs, floor + optimism, target, mix, w, outcomes)
     c, q, low, ia, ib, m = best
     single = ia == ib or m <= 0.0
     if not single and texts is not None:
@@ -535,6 +642,7 @@ def _best_candidate(
     target: QualityTarget,
     mix: bool,
     w: np.ndarray | None = None,
+    outcomes: _Outcomes | None = None,
 ) -> tuple[_Candidate, bool]:
     """The cheapest candidate whose gap to ``floor`` has a lower bound of at least 0
     (else the one with the highest bound), and whether any does (``w``: row weights)."""
@@ -549,8 +657,12 @@ def _best_candidate(
         mean, sd, n = _wstats(q - floor, w)
         # At run time a mix sends each request to one knob by its hash: the requests a
         # promise is judged on carry that coin's noise as well as the rows' own spread.
-        split = m * (1 - m) * _wmean((qs[ia] - qs[ib]) ** 2, w) if m > 0.0 else 0.0
-        low = mean - target.margin(sd, n if w is not None else int(n), math.sqrt(sd**2 + split))
+        if outcomes is not None:
+            hsd = outcomes.sd(ia, ib, m)
+        else:
+            split = m * (1 - m) * _wmean((qs[ia] - qs[ib]) ** 2, w) if m > 0.0 else 0.0
+            hsd = math.sqrt(sd**2 + split)
+        low = mean - target.margin(sd, n if w is not None else int(n), hsd)
         if keep:
             cands.append((_wmean(c, w), _wmean(q, w), low, ia, ib, m))
         return low
@@ -592,6 +704,7 @@ def _choice_optimism(
     mix: bool,
     texts: Sequence[str] | None,
     w: np.ndarray | None = None,
+    outcomes: _Outcomes | None = None,
 ) -> float:
     """How much the chosen candidate's mean gap flatters it, in quality points: per part
     of the rows, the candidate chosen on the other parts, its mean gap there minus on the
@@ -611,7 +724,13 @@ def _choice_optimism(
         if int(a.sum()) < 2 or not b.any():
             continue
         (_, _, _, ia, ib, m), _ok = _best_candidate(
-            [x[a] for x in qs], [x[a] for x in cs], floor[a], target, mix, None if w is None else w[a]
+            [x[a] for x in qs],
+            [x[a] for x in cs],
+            floor[a],
+            target,
+            mix,
+            None if w is None else w[a],
+            None if outcomes is None else outcomes.part(a),
         )
         gap = (1 - m) * qs[ia] + m * qs[ib] - floor
         seen.append(_wmean(gap[a], None if w is None else w[a]) - _wmean(gap[b], None if w is None else w[b]))

@@ -19,6 +19,7 @@ import numpy as np
 from .._errors import ConfigurationError
 from ._data import OutcomeDataset
 from ._eval import CurvePoint, EvalReport, _point, evaluate
+from ._model import fold_of
 from ._select import cross_fit_select
 from ._strategies import (
     BudgetTarget,
@@ -51,6 +52,7 @@ def train_router(
     out: str | Path | None = None,
     ipw: bool = True,
     ipw_clip: float | None = None,
+    doubly_robust: bool = False,
 ) -> TrainedRouter:
     """Train, cross-fit and calibrate a router on ``data``; save it to ``out`` if given.
 
@@ -61,6 +63,13 @@ def train_router(
     the bound then counts the rows' effective number. Rows without one weigh 1.
     ``ipw_clip``: the most one row may weigh (None: no cap); a cap trades a little bias
     for fewer effective rows lost to a handful of rarely labelled requests.
+    ``doubly_robust``: when the rows also carry the requests seen but not labelled
+    (``data.extra["unlabelled"]``, a tuple of their texts, and ``"unlabelled_contexts"``,
+    as :func:`~._shadow.outcomes_from_ledger` returns them), a quality target is
+    calibrated over every request seen: each counts with the saved router's predicted
+    outcome, and each labelled row corrects its prediction by its error times 1 / its
+    propensity (AIPW; see :func:`~._strategies.calibrate_points`). The bound then counts
+    the requests seen rather than the labelled rows' effective number.
     ``template_prior`` (``ridge`` kinds): requests that share a template start from their
     template's mean outcomes, shrunk towards the overall mean by this many pseudo-rows,
     and the question's embedding predicts the rest; None fits the embedding alone.
@@ -88,12 +97,32 @@ def train_router(
     weights = propensity_weights(data, clip=ipw_clip) if ipw else None
     # Candidates (the ridge router, a blend with its template table, the table, fewer tiers)
     # are cross-fitted and calibrated alike; the one saved has the best calibrated point.
-    model, _, _, point = cross_fit_select(
+    model, q, c, point = cross_fit_select(
         data, embedder, x, target, folds=folds, kind=kind, weights=weights, **groups
     )
     model.set_selector(selector)
     if weights is not None:
         model.info["calibration_rows_effective"] = round(effective_rows(weights), 1)
+    seen = data.extra.get("unlabelled")
+    if doubly_robust and seen and isinstance(target, QualityTarget) and data.extra.get("propensity"):
+        raw = propensity_weights(data, clip=ipw_clip, keep_equal=True)
+        assert raw is not None
+        xu = selector.features(embedder, list(seen), data.extra.get("unlabelled_contexts"))
+        qu, cu = model.predict(xu, [fold_of(t, model.n_folds) for t in seen] if model.n_folds else None)
+        point = calibrate_points(
+            data.quality,
+            data.cost,
+            q,
+            c,
+            data.tiers,
+            target,
+            texts=data.prompts,
+            weights=raw,
+            unlabelled=(qu, cu),
+            unlabelled_texts=list(seen),
+        )
+        model.info["calibration_rows_effective"] = len(data) + len(seen)
+        model.info["calibration_estimate"] = "doubly robust (AIPW) over every request seen"
     model.info.update(
         operating_point=point.model_dump(),
         trained_rows=len(data),
@@ -106,10 +135,12 @@ def train_router(
     return router
 
 
-def propensity_weights(data: OutcomeDataset, *, clip: float | None = None) -> np.ndarray | None:
+def propensity_weights(
+    data: OutcomeDataset, *, clip: float | None = None, keep_equal: bool = False
+) -> np.ndarray | None:
     """1 / the chance each row was labelled (``data.extra["propensity"]``; a missing one
     counts as 1), at most ``clip`` when given, or None when the rows carry no
-    propensities or all weigh the same.
+    propensities or (unless ``keep_equal``) all weigh the same.
 
     >>> ds = OutcomeDataset(prompts=["a", "b"], tiers=["s", "l"], quality=np.ones((2, 2)),
     ...     cost=np.ones((2, 2)), extra={"propensity": [1.0, 0.25]})
@@ -129,7 +160,7 @@ def propensity_weights(data: OutcomeDataset, *, clip: float | None = None) -> np
     if clip is not None and clip < 1.0:
         raise ConfigurationError(f"the weight cap must be >= 1, got {clip}.")
     w = 1.0 / p if clip is None else np.minimum(1.0 / p, clip)
-    return None if np.all(w == w[0]) else w
+    return None if np.all(w == w[0]) and not keep_equal else w
 
 
 class TaskTable:
