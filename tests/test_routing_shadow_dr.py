@@ -3,6 +3,8 @@ and each labelled row corrects the prediction by its error times 1 / its propens
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pytest
 
@@ -78,11 +80,19 @@ def test_fully_labelled_rows_calibrate_as_before() -> None:
     assert dr.quality_low == pytest.approx(plain.quality_low)
 
 
+def _realised(q: np.ndarray, qp: np.ndarray, cp: np.ndarray, point: Any, seed: int) -> float:
+    """The share of the large tier's quality the point reaches on the traffic itself."""
+    a = choose_tiers(qp, cp, point.knob)
+    b = choose_tiers(qp, cp, point.knob_b) if point.knob_b is not None else a
+    pick = np.where(np.random.default_rng(seed).random(len(q)) < point.mix, b, a)
+    return float(q[np.arange(len(q)), pick].mean() / q[:, 1].mean())
+
+
 def test_the_bound_holds_on_the_traffic_across_draws() -> None:
     # Coverage: at confidence 0.9 the promised share must hold on the traffic itself in
-    # (about) nine draws of ten; a bound that ignored the weights would fail far more.
+    # about nine draws of ten; trusting the (hopeful) predictions as outcomes fails.
     target = QualityTarget(share=0.95, confidence=0.9)
-    misses = 0
+    misses = trusting_misses = 0
     for seed in range(12):
         q, c, qp, cp, hard = _population(2000, 100 + seed)
         keep, prop = _labelled(hard, 200 + seed)
@@ -97,12 +107,11 @@ def test_the_bound_holds_on_the_traffic_across_draws() -> None:
             unlabelled=(qp[~keep], cp[~keep]),
         )
         assert point.met
-        a = choose_tiers(qp, cp, point.knob)
-        b = choose_tiers(qp, cp, point.knob_b) if point.knob_b is not None else a
-        pick = np.where(np.random.default_rng(seed).random(len(q)) < point.mix, b, a)
-        realised = float(q[np.arange(len(q)), pick].mean())
-        misses += realised < 0.95 * float(q[:, 1].mean()) - 1e-9
+        misses += _realised(q, qp, cp, point, seed) < 0.95 - 1e-9
+        trusting = calibrate_points(qp, cp, qp, cp, TIERS, target)
+        trusting_misses += _realised(q, qp, cp, trusting, seed) < 0.95 - 1e-9
     assert misses <= 3
+    assert trusting_misses >= 9
 
 
 def test_bad_inputs_are_refused() -> None:

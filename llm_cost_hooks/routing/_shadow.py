@@ -428,6 +428,10 @@ def simulate_shadow(
     than one). ``served_share`` is what the stream's answers themselves cost so far (the
     deployed router's picks), per request, as a share of the reference tier's cost.
     ``full`` is the router trained on every stream row (every propensity 1), scored both ways.
+    ``doubly_robust``: calibrate each stream router over every request seen so far, the
+    unlabelled ones by their predicted outcomes (see :func:`~._train.train_router`); off
+    by default, as ``route train --from-ledger`` (the ledger keeps the labelled requests
+    only).
     """
     from ._strategies import QualityTarget, pick_tiers
     from ._train import evaluate_router, train_router

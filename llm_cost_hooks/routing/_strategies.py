@@ -386,8 +386,10 @@ def calibrate_points(
     request seen counts with its predicted outcome, and each labelled row adds its
     prediction's error times its weight (``weights`` must then be 1 / the chance each row
     was labelled). The mean is unbiased when either the weights or the predictions are
-    right, and its spread shrinks with the predictions' errors rather than the outcomes',
-    so the bound counts every request seen, not the labelled rows' effective number.
+    right, and the bound counts every request seen; its spread is that of the weighted
+    prediction errors, so it is narrower than the weighted outcomes' only as far as the
+    predictions explain the outcomes (little, for right/wrong answers a router predicts
+    weakly).
     """
     import numpy as np
 
