@@ -17,18 +17,18 @@ TIERS = ["small", "large"]
 
 
 def _population(n: int, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Two tiers; the cheap one fails on "hard" rows (30 %); the predictions see hardness
-    through noise and are biased (too hopeful for the cheap tier). Returns (q_true,
+    """Two tiers, the large one always right; the small one is right with a chance that
+    falls with each request's difficulty (30 % of requests are hard). The predictions see
+    the difficulty through noise and are too hopeful for the small tier. Returns (q_true,
     c_true, q_pred, c_pred, hard)."""
     rng = np.random.default_rng(seed)
     hard = rng.random(n) < 0.3
-    q_true = np.stack([np.where(hard, rng.random(n) < 0.2, rng.random(n) < 0.95), np.ones(n)], 1).astype(
-        float
-    )
-    c_true = np.tile([0.02, 1.0], (n, 1))
-    score = np.clip(hard * 0.4 + rng.normal(0.0, 0.15, n), 0.01, 1.0)
-    q_pred = np.stack([1.0 - score, np.ones(n)], 1)
-    return q_true, c_true, q_pred, c_true.copy(), hard
+    chance = np.where(hard, 0.2, 0.95)
+    small = (rng.random(n) < chance).astype(float)
+    q_true = np.column_stack([small, np.ones(n)])
+    q_pred = np.column_stack([np.clip(1.0 - hard * 0.4 - rng.normal(0.0, 0.15, n), 0.0, 0.99), np.ones(n)])
+    cost = np.repeat([[0.02, 1.0]], n, axis=0)
+    return q_true, cost, q_pred, cost.copy(), hard
 
 
 def _labelled(hard: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:
