@@ -148,6 +148,10 @@ def test_train_router_counts_every_request_seen_only_when_asked() -> None:
     assert ipw.model.info["calibration_rows_effective"] < 80
     assert dr.model.info["calibration_estimate"].startswith("doubly robust")
     assert dr.model.info["calibration_rows_effective"] == 200
+    unweighted = labelled.subset(list(range(80)))
+    del unweighted.extra["propensity"]
+    with pytest.raises(ConfigurationError, match="propensity"):
+        train_router(unweighted, emb, target=target, doubly_robust=True)
     assert dr.operating_point is not None and dr.operating_point.target == ipw.operating_point.target  # type: ignore[union-attr]
 
 

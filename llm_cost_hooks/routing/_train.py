@@ -104,7 +104,12 @@ def train_router(
     if weights is not None:
         model.info["calibration_rows_effective"] = round(effective_rows(weights), 1)
     seen = data.extra.get("unlabelled")
-    if doubly_robust and seen and isinstance(target, QualityTarget) and data.extra.get("propensity"):
+    if doubly_robust and seen and not data.extra.get("propensity"):
+        raise ConfigurationError(
+            "doubly robust calibration needs the chance each labelled row was labelled "
+            '(extra["propensity"]) beside the unlabelled requests.'
+        )
+    if doubly_robust and seen and isinstance(target, QualityTarget):
         raw = propensity_weights(data, clip=ipw_clip, keep_equal=True)
         assert raw is not None
         xu = selector.features(embedder, list(seen), data.extra.get("unlabelled_contexts"))
