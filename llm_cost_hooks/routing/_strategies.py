@@ -601,7 +601,11 @@ def _calibrate_quality(
     Above confidence 0.5 the bound also pays for the choice itself: the cheapest passing
     candidate is the one whose calibration rows flattered it most, so the optimism of
     choosing (:func:`_choice_optimism`, measured by choosing on part of the rows and
-    scoring on the rest) is taken off every candidate's gap first."""
+    scoring on the rest) is taken off every candidate's gap first.
+
+    With ``spread`` (outcomes and weights, 0 where unknown) the rows are pseudo-outcomes:
+    their mean and its standard error come from them, the per-request spread of the
+    horizon term from ``spread``; ``ref`` is then the reference tier's column."""
     import numpy as np
 
     rows = np.arange(len(q_true))

@@ -65,11 +65,13 @@ def train_router(
     for fewer effective rows lost to a handful of rarely labelled requests.
     ``doubly_robust``: when the rows also carry the requests seen but not labelled
     (``data.extra["unlabelled"]``, a tuple of their texts, and ``"unlabelled_contexts"``,
-    as :func:`~._shadow.outcomes_from_ledger` returns them), a quality target is
-    calibrated over every request seen: each counts with the saved router's predicted
-    outcome, and each labelled row corrects its prediction by its error times 1 / its
-    propensity (AIPW; see :func:`~._strategies.calibrate_points`). The bound then counts
-    the requests seen rather than the labelled rows' effective number.
+    as :func:`~._shadow.simulate_shadow` passes them; the ledger keeps labelled requests
+    only), a quality target is calibrated over every request seen: each counts with the
+    saved router's predicted outcome, and each labelled row corrects its prediction by
+    its error times 1 / its propensity (AIPW; see :func:`~._strategies.calibrate_points`).
+    The bound then counts the requests seen rather than the labelled rows' effective
+    number; on right/wrong outcomes that a router predicts weakly it is not narrower
+    (measured in the shadow section of docs/routing-training.md).
     ``template_prior`` (``ridge`` kinds): requests that share a template start from their
     template's mean outcomes, shrunk towards the overall mean by this many pseudo-rows,
     and the question's embedding predicts the rest; None fits the embedding alone.
