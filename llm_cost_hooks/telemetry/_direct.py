@@ -143,9 +143,12 @@ class DirectSpans:
         "_enabled",
         "_ids",
         "_info",
+        "_last_context",
+        "_last_parent",
         "_make",
         "_max_attributes",
         "_on_end",
+        "_on_end_sampled",
         "_processor",
         "_random_ids",
         "_readable",
@@ -172,12 +175,22 @@ class DirectSpans:
             if processors is not None and type(self._processor) is _SYNC_MULTI
             else (self._processor.on_end,)
         )
+        # For a sampled span: the SDK batch processor's queue directly (its on_end checks
+        # the sampled flag, then emits), where the shim allows.
+        self._on_end_sampled: tuple[Callable[[Any], None], ...] = (
+            tuple(_sdk.batch_emit(p) or p.on_end for p in processors)
+            if processors is not None and type(self._processor) is _SYNC_MULTI
+            else self._on_end
+        )
         self._sampler = tracer.sampler
         self._ids = tracer.id_generator
         self._info = tracer.instrumentation_info
         self._scope = scope
         self._max_attributes = max_attributes
         self._enabled = enabled
+        # The last parent context seen and its span's context (None: no valid parent).
+        self._last_context: Any = object()
+        self._last_parent: SpanContext | None = None
         # Per kind of parent: (recording, sampled) of the sampler's fixed decision, or None
         # (asked per span).
         table = _decision_table(self._sampler)
@@ -202,14 +215,19 @@ class DirectSpans:
         in the same order as ``Tracer.start_span``; a sampler whose decision is fixed per
         kind of parent (``ParentBased`` over ``ALWAYS_ON`` / ``ALWAYS_OFF``, the SDK's
         default) is read from its table, with the parent's trace state as it returns."""
-        parent: SpanContext | None = trace.get_current_span(context).get_span_context()
+        if context is self._last_context:  # contexts are immutable: the same parent
+            parent: SpanContext | None = self._last_parent
+        else:
+            parent = trace.get_current_span(context).get_span_context()
+            if parent is not None and not parent.is_valid:
+                parent = None
+            self._last_context, self._last_parent = context, parent
         if not self._enabled():
             return None
         random_ids = self._random_ids
-        if parent is None or not parent.is_valid:
-            parent = None
+        if parent is None:
             if random_ids:  # RandomIdGenerator.generate_trace_id's draw
-                trace_id = _random_id(128)
+                trace_id = random.getrandbits(128) or _random_id(128)  # (again while 0)
             else:
                 trace_id = self._ids.generate_trace_id()
         else:
@@ -243,7 +261,7 @@ class DirectSpans:
         ):
             flags |= _RANDOM_TRACE_ID
         if random_ids:  # RandomIdGenerator.generate_span_id's draw
-            span_id = _random_id(64)
+            span_id = random.getrandbits(64) or _random_id(64)
         else:
             span_id = self._ids.generate_span_id()
         return self._context(trace_id, span_id, _FLAGS[flags], trace_state), parent, attributes
@@ -282,7 +300,7 @@ class DirectSpans:
                 end_time=end_time,
                 instrumentation_scope=self._scope,
             )
-        for on_end in self._on_end:
+        for on_end in self._on_end_sampled if span_context.trace_flags & _SAMPLED else self._on_end:
             on_end(span)
 
 

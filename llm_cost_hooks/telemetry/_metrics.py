@@ -73,6 +73,28 @@ def _sample(samples: _Samples, histogram: Any, attrs: dict[str, Any], value: flo
         entry[2].append(value)
 
 
+def _sample_all(samples: _Samples, histogram: Any, attrs: dict[str, Any], values: list[float]) -> None:
+    entry = samples.get((id(histogram), id(attrs)))
+    if entry is None:
+        samples[(id(histogram), id(attrs))] = (histogram, attrs, values)
+    else:
+        entry[2].extend(values)
+
+
+def _add_all(
+    totals: dict[tuple[Any, ...], list[Any]], attrs: dict[str, Any], values: list[Any], k: tuple[Any, ...]
+) -> None:
+    """``_Metrics._add`` for each value in turn (the same float sums). Called with the lock held."""
+    slot = totals.get(k)
+    if slot is None:
+        slot = totals[k] = [attrs, values[0]]
+        values = values[1:]
+    total = slot[1]
+    for value in values:
+        total += value
+    slot[1] = total
+
+
 class _Metrics:
     def __init__(
         self,
@@ -327,6 +349,61 @@ class _Metrics:
             if success:
                 _sample(samples, self.op_output, attrs, output_tokens)
 
+    def _measure_group(self, key: tuple[Any, ...], calls: list[_Call], samples: _Samples) -> bool:
+        """:meth:`_measure` for calls sharing their attribute key (the first seven values) and
+        their cache status, column by column: the same sums (added in call order) and the
+        same samples in the same order. False, with nothing added, when the statuses differ
+        (then each call is measured on its own)."""
+        attrs, in_attrs, out_attrs, attrs_key, in_key, by_status = self._attrs_for(key)
+        columns = list(zip(*calls))
+        statuses = columns[7]
+        status = statuses[0]
+        if statuses.count(status) != len(statuses):
+            return False
+        money, money_key = attrs, attrs_key
+        if status != "miss":
+            hit = by_status.get(status)
+            if hit is None:
+                money = {**attrs, sc.CACHE_STATUS: status}
+                hit = by_status[status] = (money, tuple(money.items()))
+            money, money_key = hit
+        model_called = status in _MODEL_CALLED
+        costs = [v for v in columns[8] if v]
+        saved = [v for v in columns[9] if v]
+        usage = (
+            [[v for v in column if v] for column in columns[12:17]]
+            if model_called and not self._legacy
+            else []
+        )
+        if model_called:
+            durations = [ms / 1000.0 for ms in columns[10] if ms is not None]
+            success = columns[11]
+            inputs = [t for t, ok in zip(columns[12], success) if t or ok]
+            outputs = [t for t, ok in zip(columns[13], success) if ok]
+        with self._lock:
+            if costs:
+                _add_all(self._cost, money, costs, money_key)
+            if saved:
+                _add_all(self._saved, money, saved, money_key)
+            for counts, totals in zip(usage, self._usage_totals):
+                if counts:
+                    _add_all(totals, in_attrs, counts, in_key)
+        if not model_called:
+            return True  # served from our cache / deduplicated: not a GenAI operation
+        if durations:
+            _sample_all(samples, self.duration, attrs, durations)
+        if self._legacy:
+            if inputs:
+                _sample_all(samples, self.token_usage, in_attrs, inputs)
+            if outputs:
+                _sample_all(samples, self.token_usage, out_attrs, outputs)
+        else:
+            if inputs:
+                _sample_all(samples, self.op_input, attrs, inputs)
+            if outputs:
+                _sample_all(samples, self.op_output, attrs, outputs)
+        return True
+
     def _record_samples(self, samples: _Samples) -> None:
         """Hand the drained histogram samples to the SDK, one batch per instrument and
         attribute set where the shim can add them in one pass (see
@@ -347,11 +424,35 @@ class _Metrics:
         q = self._queue
         samples: _Samples = {}
         with self._drain_lock:
+            # Grouped by attribute set first: each group's sums and samples are then made
+            # column by column (see _measure_group), not call by call.
+            groups: dict[tuple[Any, ...], list[_Call]] = {}
+            single: list[_Call] = []
             while True:
                 try:
                     call = q.popleft()
                 except IndexError:
                     break
+                key = call[:7]
+                try:
+                    group = groups.get(key)
+                except TypeError:  # an unhashable value: measured on its own
+                    single.append(call)
+                    continue
+                if group is None:
+                    groups[key] = [call]
+                else:
+                    group.append(call)
+            for key, calls in groups.items():
+                try:
+                    done = self._measure_group(key, calls, samples)
+                except Exception:
+                    done = False  # nothing added yet: call by call, errors counted per call
+                if done:
+                    n += len(calls)
+                else:
+                    single.extend(calls)
+            for call in single:
                 try:
                     self._measure(call, samples)
                     n += 1

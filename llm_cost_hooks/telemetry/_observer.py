@@ -167,6 +167,20 @@ def _is_chunk(cls: type) -> bool:
     return chunk
 
 
+def _task_attrs(task: TaskState, success: bool, model_call: bool, attrs: dict[str, Any]) -> None:
+    """The totals of the task whose root run this is."""
+    attrs[TASK_COST] = task.cost_usd
+    attrs[TASK_CALLS] = task.calls
+    attrs[TASK_SUCCESS] = success
+    if task.saved_usd:
+        attrs[TASK_SAVED] = task.saved_usd
+    if not model_call or task.calls > 1:
+        # A task that is a single model call: its span's own counts are the task's.
+        attrs[TASK_FAILED_CALLS] = task.failed_calls
+        attrs[TASK_INPUT_TOKENS] = task.input_tokens
+        attrs[TASK_OUTPUT_TOKENS] = task.output_tokens
+
+
 def _operation(run: RunInfo) -> str:
     # The tracker's contract: a plain-text prompt is a str; chat messages are a list
     # (or a callable returning one).
@@ -362,7 +376,65 @@ class OTelObserver(RunObserver):
     ) -> None:
         # The same span and measurements as from the record, read from the ledger's row:
         # the writer then builds no record for this observer.
+        try:
+            if self._span_key not in run.observer_data and self._start_blind():
+                direct = self._direct
+                if direct is not None:
+                    self._row_direct(direct, run, row, task, outputs)
+                    return
+        except Exception:
+            self.stats.add("observer_errors")
+            logger.debug("llm-cost-hooks: span end failed", exc_info=True)
+            return
         self._run_end(run, row, None, task, outputs)
+
+    def _row_direct(
+        self,
+        direct: DirectSpans,
+        run: RunInfo,
+        row: tuple[Any, ...],
+        task: TaskState | None,
+        outputs: Any,
+    ) -> None:
+        """The usual deferred model call (no span yet, finished spans allowed): what
+        :meth:`_end` and :meth:`_end_direct` do for a row, in one pass."""
+        metrics = self._metrics
+        if metrics is not None:
+            metrics.record_row(run, row)
+        pending = run.observer_data.pop(self._pending_key, None)
+        self._pending.pop(run.run_id, None)
+        if pending is None:
+            return
+        name, static = self._llm_static_attrs(run)
+        sampled = direct.sample(pending[0], name, SpanKind.CLIENT)
+        if sampled is None:
+            return  # not recorded: nothing would be kept of its attributes
+        attrs = static.copy()
+        attrs[TASK_ID] = run.task_id
+        if run.attempt != 1:
+            attrs[ATTEMPT] = run.attempt
+        tags = row[_TAGS_AT]
+        self._cost_attrs(
+            attrs,
+            row[_COST_FROM:_COST_TO],
+            row[_TOKENS_ESTIMATED_AT],
+            row[_PRICE_ESTIMATED_AT],
+            _EMPTY if tags is None else _row_tags(run, tags),
+        )
+        finish = self._response_attrs(outputs, attrs) if outputs is not None else []
+        if self.capture_content:
+            self._content_attrs(run, outputs, finish, attrs)
+        if task is not None:
+            _task_attrs(task, True, True, attrs)
+        end_ns = run.end_ns
+        direct.end(
+            sampled,
+            name,
+            SpanKind.CLIENT,
+            attrs,
+            pending[1],
+            time.time_ns() - (time.perf_counter_ns() - end_ns) if end_ns else time.time_ns(),
+        )
 
     def _run_end(
         self,
@@ -450,11 +522,13 @@ class OTelObserver(RunObserver):
         when its sampler or span processors change (adding a processor makes a new tuple);
         the direct span route is re-checked with it."""
         tracer = self.tracer
-        key = (getattr(tracer, "sampler", None), _sdk.span_processors(tracer))
-        if self._blind_key is None or key[0] is not self._blind_key[0] or key[1] is not self._blind_key[1]:
+        last = self._blind_key
+        sampler = getattr(tracer, "sampler", None)
+        processors = _sdk.span_processors(tracer)
+        if last is None or sampler is not last[0] or processors is not last[1]:
             self._blind = start_attributes_unread(tracer)
             self._direct = direct_spans(tracer, self._scope()) if self._blind else None
-            self._blind_key = key
+            self._blind_key = (sampler, processors)
         return self._blind
 
     def _scope(self) -> Any:
@@ -475,7 +549,7 @@ class OTelObserver(RunObserver):
     def _llm_static_attrs(self, run: RunInfo) -> tuple[str, dict[str, Any]]:
         """Span name and the attributes shared by every call with the same operation,
         model, provider, parameters and attribution: built once, then copied."""
-        op = _operation(run)
+        op = "text_completion" if isinstance(run.messages, str) else "chat"  # as _operation
         a = run.attribution
         try:
             key: Any = (op, run.model, run.provider, id(a), tuple(run.params.items()) if run.params else ())
@@ -658,16 +732,7 @@ class OTelObserver(RunObserver):
             if self.capture_content:
                 self._content_attrs(run, outputs, finish, attrs)
         if task is not None:
-            attrs[TASK_COST] = task.cost_usd
-            attrs[TASK_CALLS] = task.calls
-            attrs[TASK_SUCCESS] = error is None
-            if task.saved_usd:
-                attrs[TASK_SAVED] = task.saved_usd
-            if record is None or task.calls > 1:
-                # A task that is a single model call: its span's own counts are the task's.
-                attrs[TASK_FAILED_CALLS] = task.failed_calls
-                attrs[TASK_INPUT_TOKENS] = task.input_tokens
-                attrs[TASK_OUTPUT_TOKENS] = task.output_tokens
+            _task_attrs(task, error is None, record is not None, attrs)
         if error is not None:
             attrs[ERROR_TYPE] = type(error).__qualname__
 
@@ -771,17 +836,21 @@ class OTelObserver(RunObserver):
         streamed = False
         for group in getattr(outputs, "generations", None) or ():
             for gen in group:
-                info = getattr(gen, "generation_info", None) or _EMPTY
+                # Empty mappings are not asked (most generations have no generation_info).
+                info = getattr(gen, "generation_info", None)
                 message = getattr(gen, "message", None)
-                meta = getattr(message, "response_metadata", None) or _EMPTY
-                reason = info.get("finish_reason") or meta.get("finish_reason") or meta.get("stop_reason")
+                meta = None if message is None else getattr(message, "response_metadata", None)
+                reason = info.get("finish_reason") if info else None
+                if not reason and meta:
+                    reason = meta.get("finish_reason") or meta.get("stop_reason")
                 finish.append(str(reason) if reason else None)
                 if response_id is None and message is not None:
-                    response_id = getattr(message, "id", None) or meta.get("id")
-                if response_model is None:
+                    response_id = getattr(message, "id", None) or (meta.get("id") if meta else None)
+                if response_model is None and meta:
                     response_model = meta.get("model_name") or meta.get("model")
                 if not streamed:
-                    streamed = _is_chunk(type(gen))
+                    chunk = _CHUNK_TYPES.get(type(gen))
+                    streamed = _is_chunk(type(gen)) if chunk is None else chunk
         llm_output = getattr(outputs, "llm_output", None)
         # dict first: the Mapping check goes through the ABC machinery (~0.7 us)
         if llm_output is not None and (type(llm_output) is dict or isinstance(llm_output, Mapping)):
@@ -792,7 +861,7 @@ class OTelObserver(RunObserver):
         if response_model:
             attrs[RESPONSE_MODEL] = response_model if type(response_model) is str else str(response_model)
         if finish:
-            reasons = tuple(f for f in finish if f)
+            reasons = tuple(filter(None, finish))
             if reasons:
                 attrs[RESPONSE_FINISH_REASONS] = reasons
         if streamed:

@@ -29,6 +29,7 @@ __all__ = [
     "SHIMS_ON",
     "TESTED_RANGE",
     "attribute_map",
+    "batch_emit",
     "direct_spans_allowed",
     "histogram_merge",
     "installed_sdk_version",
@@ -192,6 +193,23 @@ def noop_on_ending(processor: Any) -> bool:
     noops = [getattr(c, "_on_ending", None) for c in (SpanProcessor, BatchSpanProcessor, SimpleSpanProcessor)]
     hook = getattr(type(processor), "_on_ending", None)
     return hook is not None and hook in noops
+
+
+def batch_emit(processor: Any) -> Callable[[Any], None] | None:
+    """Shim for ``BatchSpanProcessor._batch_processor.emit``: what the SDK's batch span
+    processor's ``on_end`` calls with a span whose trace flags say sampled (its only other
+    work is that check). For the SDK's own ``BatchSpanProcessor`` only (not a subclass);
+    None otherwise, or if the field is not there."""
+    if not SHIMS_ON:
+        return None
+    try:
+        from opentelemetry.sdk.trace.export import BatchSpanProcessor
+    except Exception:
+        return None
+    if type(processor) is not BatchSpanProcessor:
+        return None
+    emit = getattr(getattr(processor, "_batch_processor", None), "emit", None)
+    return cast(Callable[[Any], None], emit) if callable(emit) else None
 
 
 def parent_based_delegates(sampler: Any) -> tuple[Any, ...] | None:
