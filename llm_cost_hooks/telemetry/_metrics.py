@@ -116,6 +116,7 @@ class _Metrics:
         self._queue: collections.deque[_Call] = collections.deque()
         self._max_queue = max_queue
         self._drain_at = drain_at
+        self._quiet_below = min(drain_at, max_queue) - 1
         self._wake = threading.Event()
         self._drainer: threading.Thread | None = None
         self._drain_lock = threading.Lock()
@@ -232,23 +233,30 @@ class _Metrics:
 
     def record_row(self, run: RunInfo, row: tuple[Any, ...]) -> None:
         """:meth:`record` from the call's ledger row (``RECORD_COLUMNS`` order)."""
-        self._put(
-            (
-                row[_MODEL],
-                run.provider,
-                row[_TENANT],
-                row[_FEATURE],
-                row[_ROUTE],
-                row[_ERROR_TYPE],
-                "text_completion" if isinstance(run.messages, str) else "chat",
-                row[_CACHE_STATUS],  # the status's value
-                row[_COST],
-                row[_SAVED],
-                row[_LATENCY],
-                row[_SUCCESS] == 1,
-                *row[_TOKENS_FROM:_TOKENS_TO],
-            )
+        call = (
+            row[_MODEL],
+            run.provider,
+            row[_TENANT],
+            row[_FEATURE],
+            row[_ROUTE],
+            row[_ERROR_TYPE],
+            "text_completion" if isinstance(run.messages, str) else "chat",
+            row[_CACHE_STATUS],  # the status's value
+            row[_COST],
+            row[_SAVED],
+            row[_LATENCY],
+            row[_SUCCESS] == 1,
+            row[_TOKENS_FROM],
+            row[_TOKENS_FROM + 1],
+            row[_TOKENS_FROM + 2],
+            row[_TOKENS_FROM + 3],
+            row[_TOKENS_FROM + 4],
         )
+        q = self._queue
+        if len(q) < self._quiet_below:  # room, and no drain due after this one
+            q.append(call)
+        else:
+            self._put(call)
 
     def _put(self, call: tuple[Any, ...]) -> None:
         q = self._queue
@@ -410,8 +418,10 @@ class _Metrics:
         :func:`._sdk.histogram_merge`), else one ``record`` per sample."""
         for histogram, attrs, values in samples.values():
             try:
-                clean = [v for v in values if v >= 0 and math.isfinite(v)]
-                if len(clean) < len(values) or not _sdk.histogram_merge(histogram, attrs, clean):
+                # Every value finite and >= 0: the smallest one >= 0 and a finite sum (a NaN
+                # or an infinity makes the sum NaN or infinite).
+                clean = min(values) >= 0 and math.isfinite(sum(values))
+                if not clean or not _sdk.histogram_merge(histogram, attrs, values):
                     for value in values:  # the SDK warns about and drops invalid ones
                         histogram.record(value, attrs)
             except Exception:

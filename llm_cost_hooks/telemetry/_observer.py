@@ -128,6 +128,9 @@ def _end_time(run: RunInfo) -> int | None:
 
 
 _EMPTY: Mapping[str, Any] = MappingProxyType({})
+# The caller's active OpenTelemetry context (otel_context.get_current, one call less where
+# the shim allows).
+_current_context = _sdk.current_context_getter() or otel_context.get_current
 
 # A ledger row's columns (see RunObserver.on_model_row): the token counts through the cache
 # status in one slice, in the order _cost_attrs reads them.
@@ -355,6 +358,12 @@ class OTelObserver(RunObserver):
     # -- observer hooks --------------------------------------------------------------------
     def on_run_start(self, run: RunInfo) -> None:
         try:
+            if run.kind is RunKind.LLM and not run.parent_id:
+                # A root model call (the usual case): what _start does for it, inline. Its
+                # parent is the caller's active context.
+                run.observer_data[self._pending_key] = (_current_context(), time.time_ns())
+                self._pending[run.run_id] = run
+                return
             self._start(run)
         except Exception:
             self.stats.add("observer_errors")
@@ -466,7 +475,7 @@ class OTelObserver(RunObserver):
         if parent is not None:
             return trace.set_span_in_context(parent)
         # A root run (or one whose parent we never saw): the caller's active context.
-        return otel_context.get_current()
+        return _current_context()
 
     def _attribution(self, run: RunInfo, attrs: dict[str, Any]) -> None:
         self._attribution_static(run.attribution, attrs)

@@ -21,6 +21,7 @@ import math
 import re
 from bisect import bisect_left
 from collections.abc import Callable, Mapping, Sequence
+from contextvars import ContextVar
 from functools import lru_cache
 from typing import Any, cast
 
@@ -30,6 +31,7 @@ __all__ = [
     "TESTED_RANGE",
     "attribute_map",
     "batch_emit",
+    "current_context_getter",
     "direct_spans_allowed",
     "histogram_merge",
     "installed_sdk_version",
@@ -210,6 +212,32 @@ def batch_emit(processor: Any) -> Callable[[Any], None] | None:
         return None
     emit = getattr(getattr(processor, "_batch_processor", None), "emit", None)
     return cast(Callable[[Any], None], emit) if callable(emit) else None
+
+
+def current_context_getter() -> Callable[[], Any] | None:
+    """Shim for ``opentelemetry.context._RUNTIME_CONTEXT._current_context.get``: what
+    ``opentelemetry.context.get_current()`` returns, read from the context variable of
+    the API's default runtime context directly. None for another runtime context
+    (``OTEL_PYTHON_CONTEXT``) or if the field is not there."""
+    if not SHIMS_ON:
+        return None
+    try:
+        from opentelemetry import context
+        from opentelemetry.context.contextvars_context import ContextVarsRuntimeContext
+    except Exception:
+        return None
+    runtime = getattr(context, "_RUNTIME_CONTEXT", None)
+    if type(runtime) is not ContextVarsRuntimeContext:
+        return None
+    variable = getattr(runtime, "_current_context", None)
+    if not isinstance(variable, ContextVar):
+        return None
+    try:
+        if variable.get() is not context.get_current():
+            return None
+    except Exception:
+        return None
+    return variable.get
 
 
 def parent_based_delegates(sampler: Any) -> tuple[Any, ...] | None:
@@ -442,9 +470,10 @@ def histogram_merge(instrument: Any, attributes: Mapping[str, Any], values: Sequ
                 counts = aggregation._value
                 boundaries = aggregation._boundaries
                 total = aggregation._sum
+                bucket = bisect_left
                 for value in values:  # the SDK's aggregate(), value by value, same order
                     total += value
-                    counts[bisect_left(boundaries, value)] += 1
+                    counts[bucket(boundaries, value)] += 1
                 aggregation._sum = total
                 if aggregation._record_min_max:
                     aggregation._min = min(aggregation._min, low)
