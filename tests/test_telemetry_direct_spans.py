@@ -291,15 +291,15 @@ def test_other_id_generators_are_asked_and_their_ids_checked() -> None:
 
 
 def test_direct_spans_without_the_span_and_context_shims(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Where the ReadableSpan / SpanContext layout shims decline, the direct path builds both
-    through their constructors: the same span."""
-    monkeypatch.setattr(_sdk, "readable_span_maker", lambda **fixed: None)
+    """Where the ReadableSpan signature / SpanContext layout shims decline, the direct path
+    builds both through their keyword constructors: the same span."""
+    monkeypatch.setattr(_sdk, "readable_span_positional", lambda: None)
     monkeypatch.setattr(_sdk, "span_context_maker", lambda: None)
     direct, direct_out = _pipeline()
     sdk, sdk_out = _pipeline(sdk_path=True)
     for observer in (direct, sdk):
         _call(CostTracker(ledger="memory://", observers=[observer]))
-    assert direct._direct is not None and direct._direct._make is None
+    assert direct._direct is not None and direct._direct._defaults is None
     assert direct._direct._context is _direct._public_span_context
     [a] = direct_out.get_finished_spans()
     [b] = sdk_out.get_finished_spans()

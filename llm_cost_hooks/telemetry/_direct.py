@@ -140,18 +140,19 @@ class DirectSpans:
     __slots__ = (
         "_context",
         "_decisions",
+        "_defaults",
         "_enabled",
         "_ids",
         "_info",
         "_last_context",
         "_last_parent",
-        "_make",
         "_max_attributes",
         "_on_end",
         "_on_end_sampled",
         "_processor",
         "_random_ids",
         "_readable",
+        "_resource",
         "_sampler",
         "_scope",
         "_tracer",
@@ -198,12 +199,10 @@ class DirectSpans:
         self._random_ids = _random_ids(self._ids)
         # The span's context without SpanContext re-checking ids drawn as RandomIdGenerator
         # draws them (valid by construction), where the shim allows; else the public one.
-        self._make = _sdk.readable_span_maker(
-            resource=tracer.resource,
-            kind=SpanKind.CLIENT,
-            instrumentation_info=self._info,
-            instrumentation_scope=scope,
-        )
+        # The constructor's defaults for events, links and status, to call it with
+        # positional arguments (cheaper than keywords), where its signature allows.
+        self._defaults = _sdk.readable_span_positional()
+        self._resource = tracer.resource
         maker = _sdk.span_context_maker() if self._random_ids else None
         self._context: Callable[[int, int, Any, Any], SpanContext] = maker or _public_span_context
 
@@ -284,9 +283,24 @@ class DirectSpans:
         limit = self._max_attributes
         if extra or (limit is not None and len(attributes) > limit):
             attrs = BoundedAttributes(limit, {**extra, **attributes}, immutable=True, max_value_len=None)
-        make = self._make
-        if make is not None and kind is SpanKind.CLIENT:  # the fields the SDK's constructor sets
-            span = make(name, span_context, parent, attrs, start_time, end_time)
+        defaults = self._defaults
+        if defaults is not None:
+            events, links, status = defaults
+            span = self._readable(
+                name,
+                span_context,
+                parent,
+                self._resource,
+                attrs,
+                events,
+                links,
+                kind,
+                self._info,
+                status,
+                start_time,
+                end_time,
+                self._scope,
+            )
         else:
             span = self._readable(
                 name=name,

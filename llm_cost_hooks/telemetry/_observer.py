@@ -284,7 +284,10 @@ class OTelObserver(RunObserver):
         # Keys of this observer's state in a run's observer_data: two observers on one tracker
         # (two backends) each keep their own span.
         self._span_key = f"otel.span.{id(self):x}"
+        # A model call not ended yet: its start time, and its parent context under its own
+        # key (two entries, no tuple kept alive per call until the writer gets to it).
         self._pending_key = f"otel.pending.{id(self):x}"
+        self._parent_key = f"otel.parent.{id(self):x}"
         self._pending: dict[str, RunInfo] = {}
         self._static_attrs: dict[Any, tuple[Any, str, dict[str, Any]]] = {}
         # (sampler, processors) the last start-attributes verdict was for, the verdict, and
@@ -361,7 +364,9 @@ class OTelObserver(RunObserver):
             if run.kind is RunKind.LLM and not run.parent_id:
                 # A root model call (the usual case): what _start does for it, inline. Its
                 # parent is the caller's active context.
-                run.observer_data[self._pending_key] = (_current_context(), time.time_ns())
+                data = run.observer_data
+                data[self._parent_key] = _current_context()
+                data[self._pending_key] = time.time_ns()
                 self._pending[run.run_id] = run
                 return
             self._start(run)
@@ -410,12 +415,14 @@ class OTelObserver(RunObserver):
         metrics = self._metrics
         if metrics is not None:
             metrics.record_row(run, row)
-        pending = run.observer_data.pop(self._pending_key, None)
+        data = run.observer_data
+        start_ns = data.pop(self._pending_key, None)
+        parent = data.pop(self._parent_key, None)
         self._pending.pop(run.run_id, None)
-        if pending is None:
+        if start_ns is None:
             return
         name, static = self._llm_static_attrs(run)
-        sampled = direct.sample(pending[0], name, SpanKind.CLIENT)
+        sampled = direct.sample(parent, name, SpanKind.CLIENT)
         if sampled is None:
             return  # not recorded: nothing would be kept of its attributes
         attrs = static.copy()
@@ -441,7 +448,7 @@ class OTelObserver(RunObserver):
             name,
             SpanKind.CLIENT,
             attrs,
-            pending[1],
+            start_ns,
             time.time_ns() - (time.perf_counter_ns() - end_ns) if end_ns else time.time_ns(),
         )
 
@@ -502,7 +509,9 @@ class OTelObserver(RunObserver):
             # The model span is created when the call ends, with every attribute in one
             # pass and this start time and parent (or earlier, if a child run needs it as
             # a parent): one attribute validation round in the SDK instead of two.
-            run.observer_data[self._pending_key] = (self._parent_context(run), time.time_ns())
+            data = run.observer_data
+            data[self._parent_key] = self._parent_context(run)
+            data[self._pending_key] = time.time_ns()
             self._pending[run.run_id] = run
             return
         attrs: dict[str, Any] = {sc.RUN_KIND: run.kind.value}
@@ -525,6 +534,13 @@ class OTelObserver(RunObserver):
         )
         run.observer_data[self._span_key] = span
         self._spans[run.run_id] = span
+
+    def _take_pending(self, run: RunInfo) -> tuple[Any, int] | None:
+        """(parent context, start time) of a model call not ended yet, forgotten here."""
+        start_ns = run.observer_data.pop(self._pending_key, None)
+        parent = run.observer_data.pop(self._parent_key, None)
+        self._pending.pop(run.run_id, None)
+        return None if start_ns is None else (parent, start_ns)
 
     def _start_blind(self) -> bool:
         """:func:`._direct.start_attributes_unread` for the current tracer, re-checked only
@@ -585,8 +601,7 @@ class OTelObserver(RunObserver):
 
     def _start_llm_span(self, run: RunInfo) -> Any:
         """Create a model call's span before it ends (only when a child run needs it)."""
-        pending = run.observer_data.pop(self._pending_key, None)
-        self._pending.pop(run.run_id, None)
+        pending = self._take_pending(run)
         if pending is None:
             return None
         attrs: dict[str, Any] = {}
@@ -637,8 +652,7 @@ class OTelObserver(RunObserver):
         if span is None:
             if run.kind is not RunKind.LLM:
                 return
-            pending = run.observer_data.pop(self._pending_key, None)
-            self._pending.pop(run.run_id, None)
+            pending = self._take_pending(run)
             if pending is None:
                 return
             # The usual case: the model span is made here, when every attribute is known.
