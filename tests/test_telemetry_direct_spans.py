@@ -254,7 +254,8 @@ def test_sampling_as_the_sdk_samples(sampler: Any, fixed: bool) -> None:
                 assert ours is None
                 continue
             assert ours is not None
-            span_context, parent, attributes = ours
+            span_context, parent, attributes, sampled = ours
+            assert sampled is span.get_span_context().trace_flags.sampled
             assert span_context == span.get_span_context()
             assert span_context.trace_state == span.get_span_context().trace_state
             assert parent == span.parent  # type: ignore[attr-defined]

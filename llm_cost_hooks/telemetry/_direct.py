@@ -208,7 +208,7 @@ class DirectSpans:
 
     def sample(
         self, context: Any, name: str, kind: SpanKind
-    ) -> tuple[SpanContext, SpanContext | None, Mapping[str, Any]] | None:
+    ) -> tuple[SpanContext, SpanContext | None, Mapping[str, Any], bool] | None:
         """The span's context, its parent's and the sampler's attributes, or None when the
         SDK would make a non-recording span (nothing of it would be kept). The same calls
         in the same order as ``Tracer.start_span``; a sampler whose decision is fixed per
@@ -263,11 +263,11 @@ class DirectSpans:
             span_id = random.getrandbits(64) or _random_id(64)
         else:
             span_id = self._ids.generate_span_id()
-        return self._context(trace_id, span_id, _FLAGS[flags], trace_state), parent, attributes
+        return self._context(trace_id, span_id, _FLAGS[flags], trace_state), parent, attributes, sampled
 
     def end(
         self,
-        sampled: tuple[SpanContext, SpanContext | None, Mapping[str, Any]],
+        sampled: tuple[SpanContext, SpanContext | None, Mapping[str, Any], bool],
         name: str,
         kind: SpanKind,
         attributes: dict[str, Any],
@@ -278,7 +278,7 @@ class DirectSpans:
         package built (str, bool, int, float, tuples of str), kept as they are unless the
         span's attribute count limit or the sampler's own attributes call for the SDK's
         bounded (and checking) container."""
-        span_context, parent, extra = sampled
+        span_context, parent, extra, is_sampled = sampled
         attrs: Any = attributes
         limit = self._max_attributes
         if extra or (limit is not None and len(attributes) > limit):
@@ -314,7 +314,7 @@ class DirectSpans:
                 end_time=end_time,
                 instrumentation_scope=self._scope,
             )
-        for on_end in self._on_end_sampled if span_context.trace_flags & _SAMPLED else self._on_end:
+        for on_end in self._on_end_sampled if is_sampled else self._on_end:
             on_end(span)
 
 

@@ -292,7 +292,7 @@ class OTelObserver(RunObserver):
         self._static_attrs: dict[Any, tuple[Any, str, dict[str, Any]]] = {}
         # (sampler, processors) the last start-attributes verdict was for, the verdict, and
         # the direct span route for the tracer (None: the SDK's start_span / end)
-        self._blind_key: tuple[Any, Any] | None = None
+        self._blind_key: tuple[Any, Any, bool] | None = None
         self._blind = False
         self._direct: DirectSpans | None = None
         self._metrics: _Metrics | None = None
@@ -549,11 +549,14 @@ class OTelObserver(RunObserver):
         tracer = self.tracer
         last = self._blind_key
         sampler = getattr(tracer, "sampler", None)
-        processors = _sdk.span_processors(tracer)
-        if last is None or sampler is not last[0] or processors is not last[1]:
+        # The multi-processor's tuple as it is (a change detector only: the verdict itself
+        # reads it through the shim), and whether the shims are on.
+        processors = getattr(getattr(tracer, "span_processor", None), "_span_processors", None)
+        shims = _sdk.SHIMS_ON
+        if last is None or sampler is not last[0] or processors is not last[1] or shims is not last[2]:
             self._blind = start_attributes_unread(tracer)
             self._direct = direct_spans(tracer, self._scope()) if self._blind else None
-            self._blind_key = (sampler, processors)
+            self._blind_key = (sampler, processors, shims)
         return self._blind
 
     def _scope(self) -> Any:

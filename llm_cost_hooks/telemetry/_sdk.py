@@ -20,9 +20,11 @@ from __future__ import annotations
 import math
 import re
 from bisect import bisect_left
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from contextvars import ContextVar
 from functools import lru_cache
+from itertools import repeat
 from typing import Any, cast
 
 __all__ = [
@@ -481,12 +483,12 @@ def histogram_merge(instrument: Any, attributes: Mapping[str, Any], values: Sequ
                 if aggregation._value is None:
                     aggregation._value = aggregation._get_empty_bucket_counts()
                 counts = aggregation._value
-                boundaries = aggregation._boundaries
                 total = aggregation._sum
-                bucket = bisect_left
-                for value in values:  # the SDK's aggregate(), value by value, same order
+                for value in values:  # the SDK's aggregate(): the sum value by value, same order
                     total += value
-                    counts[bucket(boundaries, value)] += 1
+                buckets = Counter(map(bisect_left, repeat(aggregation._boundaries), values))
+                for bucket, n in buckets.items():
+                    counts[bucket] += n
                 aggregation._sum = total
                 if aggregation._record_min_max:
                     aggregation._min = min(aggregation._min, low)
