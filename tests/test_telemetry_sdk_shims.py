@@ -382,3 +382,33 @@ def test_readable_span_positional_builds_the_keyword_constructors_span(
     monkeypatch.undo()
     monkeypatch.setattr(_sdk, "SHIMS_ON", False)
     assert _sdk.readable_span_positional() is None
+
+
+def test_current_context_getter_reads_what_get_current_returns(monkeypatch: pytest.MonkeyPatch) -> None:
+    from opentelemetry import context
+
+    get = _sdk.current_context_getter()
+    assert get is not None and get() is context.get_current()
+    tracer = TracerProvider().get_tracer("t")
+    with tracer.start_as_current_span("request") as span:
+        assert get() is context.get_current() and trace.get_current_span(get()) is span
+    assert get() is context.get_current()
+    monkeypatch.setattr(_sdk, "SHIMS_ON", False)
+    assert _sdk.current_context_getter() is None  # the observer then calls get_current()
+
+
+def test_batch_emit_only_for_the_sdks_own_batch_processor(monkeypatch: pytest.MonkeyPatch) -> None:
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor
+
+    class Sub(BatchSpanProcessor):
+        pass
+
+    exporter = InMemorySpanExporter()
+    own, sub = BatchSpanProcessor(exporter), Sub(exporter)
+    emit = _sdk.batch_emit(own)
+    assert emit is not None and emit == own._batch_processor.emit
+    assert _sdk.batch_emit(sub) is None and _sdk.batch_emit(SimpleSpanProcessor(exporter)) is None
+    monkeypatch.setattr(_sdk, "SHIMS_ON", False)
+    assert _sdk.batch_emit(own) is None
+    own.shutdown()
+    sub.shutdown()

@@ -20,10 +20,10 @@ import time
 
 sys.path.insert(0, os.getcwd())
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "otel-2026-12-06c"))
-from _events import ATTRIBUTION, PROMPT, model, pipeline  # noqa: E402
+from _events import ATTRIBUTION, PROMPT, model, pipeline
 
-from llm_cost_hooks.langchain import CostCallbackHandler  # noqa: E402
-from llm_cost_hooks.telemetry import OTelObserver  # noqa: E402
+from llm_cost_hooks.langchain import CostCallbackHandler
+from llm_cost_hooks.telemetry import OTelObserver
 
 captured = []
 
