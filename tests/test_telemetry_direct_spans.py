@@ -254,7 +254,8 @@ def test_sampling_as_the_sdk_samples(sampler: Any, fixed: bool) -> None:
                 assert ours is None
                 continue
             assert ours is not None
-            span_context, parent, attributes = ours
+            span_context, parent, attributes, sampled = ours
+            assert sampled is span.get_span_context().trace_flags.sampled
             assert span_context == span.get_span_context()
             assert span_context.trace_state == span.get_span_context().trace_state
             assert parent == span.parent  # type: ignore[attr-defined]
@@ -291,15 +292,15 @@ def test_other_id_generators_are_asked_and_their_ids_checked() -> None:
 
 
 def test_direct_spans_without_the_span_and_context_shims(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Where the ReadableSpan / SpanContext layout shims decline, the direct path builds both
-    through their constructors: the same span."""
-    monkeypatch.setattr(_sdk, "readable_span_maker", lambda **fixed: None)
+    """Where the ReadableSpan signature / SpanContext layout shims decline, the direct path
+    builds both through their keyword constructors: the same span."""
+    monkeypatch.setattr(_sdk, "readable_span_positional", lambda: None)
     monkeypatch.setattr(_sdk, "span_context_maker", lambda: None)
     direct, direct_out = _pipeline()
     sdk, sdk_out = _pipeline(sdk_path=True)
     for observer in (direct, sdk):
         _call(CostTracker(ledger="memory://", observers=[observer]))
-    assert direct._direct is not None and direct._direct._make is None
+    assert direct._direct is not None and direct._direct._defaults is None
     assert direct._direct._context is _direct._public_span_context
     [a] = direct_out.get_finished_spans()
     [b] = sdk_out.get_finished_spans()
@@ -307,3 +308,38 @@ def test_direct_spans_without_the_span_and_context_shims(monkeypatch: pytest.Mon
     assert (
         a.instrumentation_scope == b.instrumentation_scope and a.context.trace_flags == b.context.trace_flags
     )
+
+
+def test_batch_processor_queue_direct_or_through_on_end(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A sampled direct span goes straight into the SDK batch processor's queue where the shim
+    allows, through its on_end otherwise (a subclass, or the shim declining): the same span."""
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor
+
+    class Counting(BatchSpanProcessor):  # a subclass: its on_end is called
+        ends = 0
+
+        def on_end(self, span: Any) -> None:
+            Counting.ends += 1
+            super().on_end(span)
+
+    exported = []
+    for shim in (True, False):
+        if not shim:
+            monkeypatch.setattr(_sdk, "batch_emit", lambda processor: None)
+        plain, counted = InMemorySpanExporter(), InMemorySpanExporter()
+        tp = TracerProvider(resource=Resource.create({"service.name": "svc"}))
+        tp.add_span_processor(BatchSpanProcessor(plain))
+        tp.add_span_processor(Counting(counted))
+        observer = OTelObserver(tracer_provider=tp, metrics=False)
+        _call(CostTracker(ledger="memory://", observers=[observer]))
+        assert observer._direct is not None
+        [direct_emit, on_end] = observer._direct._on_end_sampled
+        assert (getattr(direct_emit, "__name__", "") == "emit") is shim
+        assert getattr(on_end, "__func__", None) is Counting.on_end
+        tp.force_flush()
+        [a] = plain.get_finished_spans()
+        [b] = counted.get_finished_spans()
+        assert a is b
+        exported.append((a.name, _same(a)))
+        tp.shutdown()
+    assert Counting.ends == 2 and exported[0] == exported[1]

@@ -16,7 +16,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 
 from llm_cost_hooks import CacheStatus, CostRecord, CostTracker, TokenUsage
 from llm_cost_hooks.ledger._base import record_to_row
-from llm_cost_hooks.telemetry import OTelObserver
+from llm_cost_hooks.telemetry import OTelObserver, _sdk
 from llm_cost_hooks.tracking import RunInfo, RunObserver, TaskState
 
 TAGS = {"budget.state": "ok", "team": "search", "a_first": "1"}
@@ -151,8 +151,12 @@ def _export(ledger: str, extra: list[RunObserver], content: bool = False) -> tup
     return spans, sorted(metrics, key=repr), observer
 
 
-@pytest.mark.parametrize("content", [False, True])
-def test_row_path_exports_what_the_record_path_does(tmp_path: Any, content: bool) -> None:
+@pytest.mark.parametrize(("content", "shims"), [(False, True), (True, True), (False, False)])
+def test_row_path_exports_what_the_record_path_does(
+    tmp_path: Any, content: bool, shims: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # shims off: the SDK's public API only (the row's span through start_span / end)
+    monkeypatch.setattr(_sdk, "SHIMS_ON", shims)
     # memory:// ledger: the record on the caller; SQLite with a record-reading observer beside:
     # the record on the writer; SQLite alone: the row, no record.
     by_record, metrics_record, _ = _export("memory://", [], content)

@@ -333,29 +333,82 @@ def test_span_context_maker_builds_the_public_span_context(monkeypatch: pytest.M
     assert _sdk.span_context_maker() is None
 
 
-def test_readable_span_maker_builds_the_constructors_span(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_readable_span_positional_builds_the_keyword_constructors_span(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     from opentelemetry.sdk.resources import Resource
     from opentelemetry.sdk.trace import ReadableSpan
     from opentelemetry.sdk.util.instrumentation import InstrumentationScope
     from opentelemetry.trace import SpanContext, SpanKind, TraceFlags
 
-    fixed = {
-        "resource": Resource.create({"service.name": "svc"}),
-        "kind": SpanKind.CLIENT,
-        "instrumentation_info": None,
-        "instrumentation_scope": InstrumentationScope("llm_cost_hooks", "1"),
-    }
-    make = _sdk.readable_span_maker(**fixed)
-    assert make is not None
+    defaults = _sdk.readable_span_positional()
+    assert defaults is not None
+    events, links, status = defaults
+    resource = Resource.create({"service.name": "svc"})
+    scope = InstrumentationScope("llm_cost_hooks", "1")
     context = SpanContext(7, 8, is_remote=False, trace_flags=TraceFlags(TraceFlags.SAMPLED))
     parent = SpanContext(7, 9, is_remote=False)
     attrs = {"gen_ai.request.model": "m", "n": 1}
-    ours = make("chat m", context, parent, attrs, 10, 20)
-    public = ReadableSpan(
-        name="chat m", context=context, parent=parent, attributes=attrs, start_time=10, end_time=20, **fixed
+    ours = ReadableSpan(
+        "chat m",
+        context,
+        parent,
+        resource,
+        attrs,
+        events,
+        links,
+        SpanKind.CLIENT,
+        None,
+        status,
+        10,
+        20,
+        scope,
     )
-    assert type(ours) is ReadableSpan and vars(ours) == vars(public)
-    assert ours.to_json() == public.to_json()
-    assert make("other", context, None, {}, 1, 2).name == "other" and ours.name == "chat m"  # no shared state
+    public = ReadableSpan(
+        name="chat m",
+        context=context,
+        parent=parent,
+        resource=resource,
+        attributes=attrs,
+        kind=SpanKind.CLIENT,
+        instrumentation_info=None,
+        start_time=10,
+        end_time=20,
+        instrumentation_scope=scope,
+    )
+    assert vars(ours) == vars(public) and ours.to_json() == public.to_json()
+    monkeypatch.setattr(_sdk, "_READABLE_SPAN_PARAMETERS", ("name", "context", "attributes"))
+    assert _sdk.readable_span_positional() is None  # another signature: keywords
+    monkeypatch.undo()
     monkeypatch.setattr(_sdk, "SHIMS_ON", False)
-    assert _sdk.readable_span_maker(**fixed) is None
+    assert _sdk.readable_span_positional() is None
+
+
+def test_current_context_getter_reads_what_get_current_returns(monkeypatch: pytest.MonkeyPatch) -> None:
+    from opentelemetry import context
+
+    get = _sdk.current_context_getter()
+    assert get is not None and get() is context.get_current()
+    tracer = TracerProvider().get_tracer("t")
+    with tracer.start_as_current_span("request") as span:
+        assert get() is context.get_current() and trace.get_current_span(get()) is span
+    assert get() is context.get_current()
+    monkeypatch.setattr(_sdk, "SHIMS_ON", False)
+    assert _sdk.current_context_getter() is None  # the observer then calls get_current()
+
+
+def test_batch_emit_only_for_the_sdks_own_batch_processor(monkeypatch: pytest.MonkeyPatch) -> None:
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor
+
+    class Sub(BatchSpanProcessor):
+        pass
+
+    exporter = InMemorySpanExporter()
+    own, sub = BatchSpanProcessor(exporter), Sub(exporter)
+    emit = _sdk.batch_emit(own)
+    assert emit is not None and emit == own._batch_processor.emit
+    assert _sdk.batch_emit(sub) is None and _sdk.batch_emit(SimpleSpanProcessor(exporter)) is None
+    monkeypatch.setattr(_sdk, "SHIMS_ON", False)
+    assert _sdk.batch_emit(own) is None
+    own.shutdown()
+    sub.shutdown()

@@ -789,23 +789,24 @@ def test_deferred_spans_are_exported_at_interpreter_exit(tmp_path: Any) -> None:
 
 
 def test_queued_metric_calls_hold_plain_values_only(otel: OTel) -> None:
-    # Until a reader collects, a call waits as a tuple of plain values: no record (and its
-    # dicts) kept alive for the garbage collector to walk.
+    # Until a reader collects, a call waits as plain values in a list per attribute key: no
+    # record (and its dicts), nor any other object per call, kept alive for the garbage
+    # collector to walk.
     observer = otel.observer()
     handler = otel.handler(observer)
     model = FakeChatModelWithUsage(model_name="gpt-4o-mini", responses=[ANSWER], cached_fraction=0.5)
     model.invoke(QUESTION, config={"callbacks": [handler], "metadata": META})
     assert handler.tracker.flush()
     assert observer._metrics is not None
-    (queued,) = list(observer._metrics._queue)
-    assert all(v is None or type(v) in (str, int, float, bool) for v in queued)
+    [(key, queued)] = observer._metrics._queued.items()
+    assert all(v is None or type(v) in (str, int, float, bool) for v in (*key, *queued))
     [record] = handler.records()
     m = otel.metrics()
     [(attrs, cost)] = m["llm_cost_hooks.cost"]
     assert cost == pytest.approx(record.cost_usd) and attrs["llm_cost_hooks.tenant"] == "acme"
     [(_, saved)] = m["llm_cost_hooks.cost.saved"]
     assert saved == pytest.approx(record.saved_usd) and record.saved_usd > 0
-    assert not observer._metrics._queue
+    assert not observer._metrics._queued
 
 
 def test_two_observers_on_one_tracker_each_export_every_span(tmp_path: Any) -> None:

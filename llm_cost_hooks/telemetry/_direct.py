@@ -140,15 +140,19 @@ class DirectSpans:
     __slots__ = (
         "_context",
         "_decisions",
+        "_defaults",
         "_enabled",
         "_ids",
         "_info",
-        "_make",
+        "_last_context",
+        "_last_parent",
         "_max_attributes",
         "_on_end",
+        "_on_end_sampled",
         "_processor",
         "_random_ids",
         "_readable",
+        "_resource",
         "_sampler",
         "_scope",
         "_tracer",
@@ -172,12 +176,22 @@ class DirectSpans:
             if processors is not None and type(self._processor) is _SYNC_MULTI
             else (self._processor.on_end,)
         )
+        # For a sampled span: the SDK batch processor's queue directly (its on_end checks
+        # the sampled flag, then emits), where the shim allows.
+        self._on_end_sampled: tuple[Callable[[Any], None], ...] = (
+            tuple(_sdk.batch_emit(p) or p.on_end for p in processors)
+            if processors is not None and type(self._processor) is _SYNC_MULTI
+            else self._on_end
+        )
         self._sampler = tracer.sampler
         self._ids = tracer.id_generator
         self._info = tracer.instrumentation_info
         self._scope = scope
         self._max_attributes = max_attributes
         self._enabled = enabled
+        # The last parent context seen and its span's context (None: no valid parent).
+        self._last_context: Any = object()
+        self._last_parent: SpanContext | None = None
         # Per kind of parent: (recording, sampled) of the sampler's fixed decision, or None
         # (asked per span).
         table = _decision_table(self._sampler)
@@ -185,31 +199,34 @@ class DirectSpans:
         self._random_ids = _random_ids(self._ids)
         # The span's context without SpanContext re-checking ids drawn as RandomIdGenerator
         # draws them (valid by construction), where the shim allows; else the public one.
-        self._make = _sdk.readable_span_maker(
-            resource=tracer.resource,
-            kind=SpanKind.CLIENT,
-            instrumentation_info=self._info,
-            instrumentation_scope=scope,
-        )
+        # The constructor's defaults for events, links and status, to call it with
+        # positional arguments (cheaper than keywords), where its signature allows.
+        self._defaults = _sdk.readable_span_positional()
+        self._resource = tracer.resource
         maker = _sdk.span_context_maker() if self._random_ids else None
         self._context: Callable[[int, int, Any, Any], SpanContext] = maker or _public_span_context
 
     def sample(
         self, context: Any, name: str, kind: SpanKind
-    ) -> tuple[SpanContext, SpanContext | None, Mapping[str, Any]] | None:
+    ) -> tuple[SpanContext, SpanContext | None, Mapping[str, Any], bool] | None:
         """The span's context, its parent's and the sampler's attributes, or None when the
         SDK would make a non-recording span (nothing of it would be kept). The same calls
         in the same order as ``Tracer.start_span``; a sampler whose decision is fixed per
         kind of parent (``ParentBased`` over ``ALWAYS_ON`` / ``ALWAYS_OFF``, the SDK's
         default) is read from its table, with the parent's trace state as it returns."""
-        parent: SpanContext | None = trace.get_current_span(context).get_span_context()
+        if context is self._last_context:  # contexts are immutable: the same parent
+            parent: SpanContext | None = self._last_parent
+        else:
+            parent = trace.get_current_span(context).get_span_context()
+            if parent is not None and not parent.is_valid:
+                parent = None
+            self._last_context, self._last_parent = context, parent
         if not self._enabled():
             return None
         random_ids = self._random_ids
-        if parent is None or not parent.is_valid:
-            parent = None
+        if parent is None:
             if random_ids:  # RandomIdGenerator.generate_trace_id's draw
-                trace_id = _random_id(128)
+                trace_id = random.getrandbits(128) or _random_id(128)  # (again while 0)
             else:
                 trace_id = self._ids.generate_trace_id()
         else:
@@ -243,14 +260,14 @@ class DirectSpans:
         ):
             flags |= _RANDOM_TRACE_ID
         if random_ids:  # RandomIdGenerator.generate_span_id's draw
-            span_id = _random_id(64)
+            span_id = random.getrandbits(64) or _random_id(64)
         else:
             span_id = self._ids.generate_span_id()
-        return self._context(trace_id, span_id, _FLAGS[flags], trace_state), parent, attributes
+        return self._context(trace_id, span_id, _FLAGS[flags], trace_state), parent, attributes, sampled
 
     def end(
         self,
-        sampled: tuple[SpanContext, SpanContext | None, Mapping[str, Any]],
+        sampled: tuple[SpanContext, SpanContext | None, Mapping[str, Any], bool],
         name: str,
         kind: SpanKind,
         attributes: dict[str, Any],
@@ -261,14 +278,29 @@ class DirectSpans:
         package built (str, bool, int, float, tuples of str), kept as they are unless the
         span's attribute count limit or the sampler's own attributes call for the SDK's
         bounded (and checking) container."""
-        span_context, parent, extra = sampled
+        span_context, parent, extra, is_sampled = sampled
         attrs: Any = attributes
         limit = self._max_attributes
         if extra or (limit is not None and len(attributes) > limit):
             attrs = BoundedAttributes(limit, {**extra, **attributes}, immutable=True, max_value_len=None)
-        make = self._make
-        if make is not None and kind is SpanKind.CLIENT:  # the fields the SDK's constructor sets
-            span = make(name, span_context, parent, attrs, start_time, end_time)
+        defaults = self._defaults
+        if defaults is not None:
+            events, links, status = defaults
+            span = self._readable(
+                name,
+                span_context,
+                parent,
+                self._resource,
+                attrs,
+                events,
+                links,
+                kind,
+                self._info,
+                status,
+                start_time,
+                end_time,
+                self._scope,
+            )
         else:
             span = self._readable(
                 name=name,
@@ -282,7 +314,7 @@ class DirectSpans:
                 end_time=end_time,
                 instrumentation_scope=self._scope,
             )
-        for on_end in self._on_end:
+        for on_end in self._on_end_sampled if is_sampled else self._on_end:
             on_end(span)
 
 

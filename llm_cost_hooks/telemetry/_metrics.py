@@ -2,12 +2,13 @@
 
 Recording a measurement with the OpenTelemetry SDK validates and hashes its attributes
 every time (~10 us each here); a model call makes four or more. So a model call only
-queues its record (one deque append); the queue is turned into measurements when a metric
-reader collects (first thing in every observable counter's callback), or by a background
+queues its plain values (appended to a list per attribute key, no object kept per call);
+the queue is turned into measurements when a metric reader collects (first thing in every observable counter's callback), or by a background
 thread once the queue passes ``drain_at`` (so it stays bounded even when nothing collects):
 
 * counters (dollars, and the ``latest`` token counters) are summed here, per attribute
-  set (built once per combination), and reported through observable counters;
+  set (built once per combination), in call order, and reported through observable
+  counters;
 * histogram samples (durations, tokens per call) are grouped per instrument and attribute
   set and added to the SDK histograms' aggregations in one pass per group where the SDK
   shim allows it (one validated, hashed ``record`` per sample otherwise, ~20 us each): the
@@ -16,7 +17,6 @@ thread once the queue passes ``drain_at`` (so it stays bounded even when nothing
 
 from __future__ import annotations
 
-import collections
 import math
 import threading
 from typing import TYPE_CHECKING, Any
@@ -58,6 +58,9 @@ assert RECORD_COLUMNS[_TOKENS_TO - 1] == "reasoning_tokens"
 # cache status, cost, saved, latency ms, success, input, output, cache-read, cache-write,
 # reasoning tokens).
 _Call = tuple[Any, ...]
+# The values queued per call after its attribute key: cache status, cost, saved, latency ms,
+# success, input, output, cache-read, cache-write, reasoning tokens.
+_WIDTH = 10
 # Statuses under which the model was really called (a provider prefix cache still is).
 _MODEL_CALLED = frozenset({"miss", "provider_prefix"})
 # Histogram samples of one drain: (instrument id, attribute-set id) -> (instrument,
@@ -71,6 +74,28 @@ def _sample(samples: _Samples, histogram: Any, attrs: dict[str, Any], value: flo
         samples[(id(histogram), id(attrs))] = (histogram, attrs, [value])
     else:
         entry[2].append(value)
+
+
+def _sample_all(samples: _Samples, histogram: Any, attrs: dict[str, Any], values: list[float]) -> None:
+    entry = samples.get((id(histogram), id(attrs)))
+    if entry is None:
+        samples[(id(histogram), id(attrs))] = (histogram, attrs, values)
+    else:
+        entry[2].extend(values)
+
+
+def _add_all(
+    totals: dict[tuple[Any, ...], list[Any]], attrs: dict[str, Any], values: list[Any], k: tuple[Any, ...]
+) -> None:
+    """``_Metrics._add`` for each value in turn (the same float sums). Called with the lock held."""
+    slot = totals.get(k)
+    if slot is None:
+        slot = totals[k] = [attrs, values[0]]
+        values = values[1:]
+    total = slot[1]
+    for value in values:
+        total += value
+    slot[1] = total
 
 
 class _Metrics:
@@ -88,10 +113,14 @@ class _Metrics:
         self.limiter = limiter
         self.owner = owner
         self._legacy = names.mode == "legacy"
-        # Model calls not yet turned into measurements, as flat tuples of plain values (see
-        # record): a queued CostRecord would keep a dozen objects per call alive, which
-        # every garbage collection until the drain then walks.
-        self._queue: collections.deque[_Call] = collections.deque()
+        # Model calls not yet turned into measurements: per attribute key (model, provider,
+        # tenant, feature, route, error type, operation), the calls' plain values one after
+        # the other, _WIDTH per call (see _queue_call). No object is kept per call for the
+        # garbage collector to walk until the drain, and the drain reads them column by column.
+        self._queued: dict[tuple[Any, ...], list[Any]] = {}
+        self._odd: list[_Call] = []  # calls whose key cannot be hashed, measured one by one
+        self._count = 0
+        self._queue_lock = threading.Lock()
         self._max_queue = max_queue
         self._drain_at = drain_at
         self._wake = threading.Event()
@@ -186,7 +215,7 @@ class _Metrics:
         """Queue a model call's measurements (the caller's only metric work)."""
         v = record.__dict__  # one dict read per field, not pydantic's attribute machinery
         status = v["cache_status"]
-        self._put(
+        self._queue_call(
             (
                 v["model"],
                 run.provider,
@@ -195,6 +224,8 @@ class _Metrics:
                 v["route"],
                 v["error_type"],
                 "text_completion" if isinstance(run.messages, str) else "chat",
+            ),
+            (
                 status._value_ if type(status) is CacheStatus else str(status),  # no enum property
                 v["cost_usd"],
                 v["saved_usd"],
@@ -205,12 +236,12 @@ class _Metrics:
                 v["cache_read_tokens"],
                 v["cache_write_tokens"],
                 v["reasoning_tokens"],
-            )
+            ),
         )
 
     def record_row(self, run: RunInfo, row: tuple[Any, ...]) -> None:
         """:meth:`record` from the call's ledger row (``RECORD_COLUMNS`` order)."""
-        self._put(
+        self._queue_call(
             (
                 row[_MODEL],
                 run.provider,
@@ -219,22 +250,41 @@ class _Metrics:
                 row[_ROUTE],
                 row[_ERROR_TYPE],
                 "text_completion" if isinstance(run.messages, str) else "chat",
+            ),
+            (
                 row[_CACHE_STATUS],  # the status's value
                 row[_COST],
                 row[_SAVED],
                 row[_LATENCY],
                 row[_SUCCESS] == 1,
-                *row[_TOKENS_FROM:_TOKENS_TO],
-            )
+                row[_TOKENS_FROM],
+                row[_TOKENS_FROM + 1],
+                row[_TOKENS_FROM + 2],
+                row[_TOKENS_FROM + 3],
+                row[_TOKENS_FROM + 4],
+            ),
         )
 
-    def _put(self, call: tuple[Any, ...]) -> None:
-        q = self._queue
-        if len(q) >= self._max_queue:
+    def _queue_call(self, key: tuple[Any, ...], values: tuple[Any, ...]) -> None:
+        with self._queue_lock:
+            if self._count >= self._max_queue:
+                dropped = True
+            else:
+                dropped = False
+                self._count += 1
+                try:
+                    column = self._queued.get(key)
+                except TypeError:  # an unhashable value
+                    self._odd.append(key + values)
+                else:
+                    if column is None:
+                        self._queued[key] = list(values)
+                    else:
+                        column += values
+            count = self._count
+        if dropped:
             self.owner.stats.add("metric_measurements_dropped")
-            return
-        q.append(call)
-        if len(q) >= self._drain_at and not self._wake.is_set():
+        elif count >= self._drain_at and not self._wake.is_set():
             self._start_drainer()
             self._wake.set()
 
@@ -327,14 +377,82 @@ class _Metrics:
             if success:
                 _sample(samples, self.op_output, attrs, output_tokens)
 
+    def _measure_columns(self, key: tuple[Any, ...], values: list[Any], samples: _Samples) -> int:
+        """:meth:`_measure` for the calls queued under ``key`` (``values``: _WIDTH per call),
+        column by column when they share their cache status: the same sums (added in call
+        order) and the same samples in the same order. Returns how many calls."""
+        columns = [values[i::_WIDTH] for i in range(_WIDTH)]
+        statuses = columns[0]
+        status = statuses[0]
+        if statuses.count(status) != len(statuses):
+            return self._measure_each(key, columns, samples)
+        try:
+            attrs, in_attrs, out_attrs, attrs_key, in_key, by_status = self._attrs_for(key)
+            money, money_key = attrs, attrs_key
+            if status != "miss":
+                hit = by_status.get(status)
+                if hit is None:
+                    money = {**attrs, sc.CACHE_STATUS: status}
+                    hit = by_status[status] = (money, tuple(money.items()))
+                money, money_key = hit
+            model_called = status in _MODEL_CALLED
+            costs = [v for v in columns[1] if v]
+            saved = [v for v in columns[2] if v]
+            usage = (
+                [[v for v in column if v] for column in columns[5:]]
+                if model_called and not self._legacy
+                else []
+            )
+            if model_called:
+                durations = [ms / 1000.0 for ms in columns[3] if ms is not None]
+                success = columns[4]
+                inputs = [t for t, ok in zip(columns[5], success) if t or ok]
+                outputs = [t for t, ok in zip(columns[6], success) if ok]
+        except Exception:  # nothing added yet: call by call, errors counted per call
+            return self._measure_each(key, columns, samples)
+        with self._lock:
+            if costs:
+                _add_all(self._cost, money, costs, money_key)
+            if saved:
+                _add_all(self._saved, money, saved, money_key)
+            for counts, totals in zip(usage, self._usage_totals):
+                if counts:
+                    _add_all(totals, in_attrs, counts, in_key)
+        if model_called:  # else served from our cache / deduplicated: not a GenAI operation
+            if durations:
+                _sample_all(samples, self.duration, attrs, durations)
+            if self._legacy:
+                if inputs:
+                    _sample_all(samples, self.token_usage, in_attrs, inputs)
+                if outputs:
+                    _sample_all(samples, self.token_usage, out_attrs, outputs)
+            else:
+                if inputs:
+                    _sample_all(samples, self.op_input, attrs, inputs)
+                if outputs:
+                    _sample_all(samples, self.op_output, attrs, outputs)
+        return len(statuses)
+
+    def _measure_each(self, key: tuple[Any, ...], columns: list[list[Any]], samples: _Samples) -> int:
+        n = 0
+        for values in zip(*columns):
+            try:
+                self._measure(key + values, samples)
+                n += 1
+            except Exception:
+                self.owner.stats.add("observer_errors")
+        return n
+
     def _record_samples(self, samples: _Samples) -> None:
         """Hand the drained histogram samples to the SDK, one batch per instrument and
         attribute set where the shim can add them in one pass (see
         :func:`._sdk.histogram_merge`), else one ``record`` per sample."""
         for histogram, attrs, values in samples.values():
             try:
-                clean = [v for v in values if v >= 0 and math.isfinite(v)]
-                if len(clean) < len(values) or not _sdk.histogram_merge(histogram, attrs, clean):
+                # Every value finite and >= 0: the smallest one >= 0 and a finite sum (a NaN
+                # or an infinity makes the sum NaN or infinite).
+                clean = min(values) >= 0 and math.isfinite(sum(values))
+                if not clean or not _sdk.histogram_merge(histogram, attrs, values):
                     for value in values:  # the SDK warns about and drops invalid ones
                         histogram.record(value, attrs)
             except Exception:
@@ -344,14 +462,15 @@ class _Metrics:
     def drain(self) -> int:
         """Turn queued model calls into measurements. Returns how many calls."""
         n = 0
-        q = self._queue
         samples: _Samples = {}
         with self._drain_lock:
-            while True:
-                try:
-                    call = q.popleft()
-                except IndexError:
-                    break
+            with self._queue_lock:
+                queued, self._queued = self._queued, {}
+                odd, self._odd = self._odd, []
+                self._count = 0
+            for key, values in queued.items():
+                n += self._measure_columns(key, values, samples)
+            for call in odd:
                 try:
                     self._measure(call, samples)
                     n += 1
@@ -375,6 +494,7 @@ class _Metrics:
         self._wake = threading.Event()
         self._drain_lock = threading.Lock()
         self._lock = threading.Lock()
+        self._queue_lock = threading.Lock()
 
     def _start_drainer(self) -> None:
         if self._drainer is not None:

@@ -128,6 +128,9 @@ def _end_time(run: RunInfo) -> int | None:
 
 
 _EMPTY: Mapping[str, Any] = MappingProxyType({})
+# The caller's active OpenTelemetry context (otel_context.get_current, one call less where
+# the shim allows).
+_current_context = _sdk.current_context_getter() or otel_context.get_current
 
 # A ledger row's columns (see RunObserver.on_model_row): the token counts through the cache
 # status in one slice, in the order _cost_attrs reads them.
@@ -165,6 +168,20 @@ def _is_chunk(cls: type) -> bool:
         if len(_CHUNK_TYPES) < 256:
             _CHUNK_TYPES[cls] = chunk
     return chunk
+
+
+def _task_attrs(task: TaskState, success: bool, model_call: bool, attrs: dict[str, Any]) -> None:
+    """The totals of the task whose root run this is."""
+    attrs[TASK_COST] = task.cost_usd
+    attrs[TASK_CALLS] = task.calls
+    attrs[TASK_SUCCESS] = success
+    if task.saved_usd:
+        attrs[TASK_SAVED] = task.saved_usd
+    if not model_call or task.calls > 1:
+        # A task that is a single model call: its span's own counts are the task's.
+        attrs[TASK_FAILED_CALLS] = task.failed_calls
+        attrs[TASK_INPUT_TOKENS] = task.input_tokens
+        attrs[TASK_OUTPUT_TOKENS] = task.output_tokens
 
 
 def _operation(run: RunInfo) -> str:
@@ -267,12 +284,15 @@ class OTelObserver(RunObserver):
         # Keys of this observer's state in a run's observer_data: two observers on one tracker
         # (two backends) each keep their own span.
         self._span_key = f"otel.span.{id(self):x}"
+        # A model call not ended yet: its start time, and its parent context under its own
+        # key (two entries, no tuple kept alive per call until the writer gets to it).
         self._pending_key = f"otel.pending.{id(self):x}"
+        self._parent_key = f"otel.parent.{id(self):x}"
         self._pending: dict[str, RunInfo] = {}
         self._static_attrs: dict[Any, tuple[Any, str, dict[str, Any]]] = {}
         # (sampler, processors) the last start-attributes verdict was for, the verdict, and
         # the direct span route for the tracer (None: the SDK's start_span / end)
-        self._blind_key: tuple[Any, Any] | None = None
+        self._blind_key: tuple[Any, Any, bool] | None = None
         self._blind = False
         self._direct: DirectSpans | None = None
         self._metrics: _Metrics | None = None
@@ -341,6 +361,14 @@ class OTelObserver(RunObserver):
     # -- observer hooks --------------------------------------------------------------------
     def on_run_start(self, run: RunInfo) -> None:
         try:
+            if run.kind is RunKind.LLM and not run.parent_id:
+                # A root model call (the usual case): what _start does for it, inline. Its
+                # parent is the caller's active context.
+                data = run.observer_data
+                data[self._parent_key] = _current_context()
+                data[self._pending_key] = time.time_ns()
+                self._pending[run.run_id] = run
+                return
             self._start(run)
         except Exception:
             self.stats.add("observer_errors")
@@ -362,7 +390,67 @@ class OTelObserver(RunObserver):
     ) -> None:
         # The same span and measurements as from the record, read from the ledger's row:
         # the writer then builds no record for this observer.
+        try:
+            if self._span_key not in run.observer_data and self._start_blind():
+                direct = self._direct
+                if direct is not None:
+                    self._row_direct(direct, run, row, task, outputs)
+                    return
+        except Exception:
+            self.stats.add("observer_errors")
+            logger.debug("llm-cost-hooks: span end failed", exc_info=True)
+            return
         self._run_end(run, row, None, task, outputs)
+
+    def _row_direct(
+        self,
+        direct: DirectSpans,
+        run: RunInfo,
+        row: tuple[Any, ...],
+        task: TaskState | None,
+        outputs: Any,
+    ) -> None:
+        """The usual deferred model call (no span yet, finished spans allowed): what
+        :meth:`_end` and :meth:`_end_direct` do for a row, in one pass."""
+        metrics = self._metrics
+        if metrics is not None:
+            metrics.record_row(run, row)
+        data = run.observer_data
+        start_ns = data.pop(self._pending_key, None)
+        parent = data.pop(self._parent_key, None)
+        self._pending.pop(run.run_id, None)
+        if start_ns is None:
+            return
+        name, static = self._llm_static_attrs(run)
+        sampled = direct.sample(parent, name, SpanKind.CLIENT)
+        if sampled is None:
+            return  # not recorded: nothing would be kept of its attributes
+        attrs = static.copy()
+        attrs[TASK_ID] = run.task_id
+        if run.attempt != 1:
+            attrs[ATTEMPT] = run.attempt
+        tags = row[_TAGS_AT]
+        self._cost_attrs(
+            attrs,
+            row[_COST_FROM:_COST_TO],
+            row[_TOKENS_ESTIMATED_AT],
+            row[_PRICE_ESTIMATED_AT],
+            _EMPTY if tags is None else _row_tags(run, tags),
+        )
+        finish = self._response_attrs(outputs, attrs) if outputs is not None else []
+        if self.capture_content:
+            self._content_attrs(run, outputs, finish, attrs)
+        if task is not None:
+            _task_attrs(task, True, True, attrs)
+        end_ns = run.end_ns
+        direct.end(
+            sampled,
+            name,
+            SpanKind.CLIENT,
+            attrs,
+            start_ns,
+            time.time_ns() - (time.perf_counter_ns() - end_ns) if end_ns else time.time_ns(),
+        )
 
     def _run_end(
         self,
@@ -394,7 +482,7 @@ class OTelObserver(RunObserver):
         if parent is not None:
             return trace.set_span_in_context(parent)
         # A root run (or one whose parent we never saw): the caller's active context.
-        return otel_context.get_current()
+        return _current_context()
 
     def _attribution(self, run: RunInfo, attrs: dict[str, Any]) -> None:
         self._attribution_static(run.attribution, attrs)
@@ -421,7 +509,9 @@ class OTelObserver(RunObserver):
             # The model span is created when the call ends, with every attribute in one
             # pass and this start time and parent (or earlier, if a child run needs it as
             # a parent): one attribute validation round in the SDK instead of two.
-            run.observer_data[self._pending_key] = (self._parent_context(run), time.time_ns())
+            data = run.observer_data
+            data[self._parent_key] = self._parent_context(run)
+            data[self._pending_key] = time.time_ns()
             self._pending[run.run_id] = run
             return
         attrs: dict[str, Any] = {sc.RUN_KIND: run.kind.value}
@@ -445,16 +535,28 @@ class OTelObserver(RunObserver):
         run.observer_data[self._span_key] = span
         self._spans[run.run_id] = span
 
+    def _take_pending(self, run: RunInfo) -> tuple[Any, int] | None:
+        """(parent context, start time) of a model call not ended yet, forgotten here."""
+        start_ns = run.observer_data.pop(self._pending_key, None)
+        parent = run.observer_data.pop(self._parent_key, None)
+        self._pending.pop(run.run_id, None)
+        return None if start_ns is None else (parent, start_ns)
+
     def _start_blind(self) -> bool:
         """:func:`._direct.start_attributes_unread` for the current tracer, re-checked only
         when its sampler or span processors change (adding a processor makes a new tuple);
         the direct span route is re-checked with it."""
         tracer = self.tracer
-        key = (getattr(tracer, "sampler", None), _sdk.span_processors(tracer))
-        if self._blind_key is None or key[0] is not self._blind_key[0] or key[1] is not self._blind_key[1]:
+        last = self._blind_key
+        sampler = getattr(tracer, "sampler", None)
+        # The multi-processor's tuple as it is (a change detector only: the verdict itself
+        # reads it through the shim), and whether the shims are on.
+        processors = getattr(getattr(tracer, "span_processor", None), "_span_processors", None)
+        shims = _sdk.SHIMS_ON
+        if last is None or sampler is not last[0] or processors is not last[1] or shims is not last[2]:
             self._blind = start_attributes_unread(tracer)
             self._direct = direct_spans(tracer, self._scope()) if self._blind else None
-            self._blind_key = key
+            self._blind_key = (sampler, processors, shims)
         return self._blind
 
     def _scope(self) -> Any:
@@ -475,7 +577,7 @@ class OTelObserver(RunObserver):
     def _llm_static_attrs(self, run: RunInfo) -> tuple[str, dict[str, Any]]:
         """Span name and the attributes shared by every call with the same operation,
         model, provider, parameters and attribution: built once, then copied."""
-        op = _operation(run)
+        op = "text_completion" if isinstance(run.messages, str) else "chat"  # as _operation
         a = run.attribution
         try:
             key: Any = (op, run.model, run.provider, id(a), tuple(run.params.items()) if run.params else ())
@@ -502,8 +604,7 @@ class OTelObserver(RunObserver):
 
     def _start_llm_span(self, run: RunInfo) -> Any:
         """Create a model call's span before it ends (only when a child run needs it)."""
-        pending = run.observer_data.pop(self._pending_key, None)
-        self._pending.pop(run.run_id, None)
+        pending = self._take_pending(run)
         if pending is None:
             return None
         attrs: dict[str, Any] = {}
@@ -554,8 +655,7 @@ class OTelObserver(RunObserver):
         if span is None:
             if run.kind is not RunKind.LLM:
                 return
-            pending = run.observer_data.pop(self._pending_key, None)
-            self._pending.pop(run.run_id, None)
+            pending = self._take_pending(run)
             if pending is None:
                 return
             # The usual case: the model span is made here, when every attribute is known.
@@ -658,16 +758,7 @@ class OTelObserver(RunObserver):
             if self.capture_content:
                 self._content_attrs(run, outputs, finish, attrs)
         if task is not None:
-            attrs[TASK_COST] = task.cost_usd
-            attrs[TASK_CALLS] = task.calls
-            attrs[TASK_SUCCESS] = error is None
-            if task.saved_usd:
-                attrs[TASK_SAVED] = task.saved_usd
-            if record is None or task.calls > 1:
-                # A task that is a single model call: its span's own counts are the task's.
-                attrs[TASK_FAILED_CALLS] = task.failed_calls
-                attrs[TASK_INPUT_TOKENS] = task.input_tokens
-                attrs[TASK_OUTPUT_TOKENS] = task.output_tokens
+            _task_attrs(task, error is None, record is not None, attrs)
         if error is not None:
             attrs[ERROR_TYPE] = type(error).__qualname__
 
@@ -771,17 +862,21 @@ class OTelObserver(RunObserver):
         streamed = False
         for group in getattr(outputs, "generations", None) or ():
             for gen in group:
-                info = getattr(gen, "generation_info", None) or _EMPTY
+                # Empty mappings are not asked (most generations have no generation_info).
+                info = getattr(gen, "generation_info", None)
                 message = getattr(gen, "message", None)
-                meta = getattr(message, "response_metadata", None) or _EMPTY
-                reason = info.get("finish_reason") or meta.get("finish_reason") or meta.get("stop_reason")
+                meta = None if message is None else getattr(message, "response_metadata", None)
+                reason = info.get("finish_reason") if info else None
+                if not reason and meta:
+                    reason = meta.get("finish_reason") or meta.get("stop_reason")
                 finish.append(str(reason) if reason else None)
                 if response_id is None and message is not None:
-                    response_id = getattr(message, "id", None) or meta.get("id")
-                if response_model is None:
+                    response_id = getattr(message, "id", None) or (meta.get("id") if meta else None)
+                if response_model is None and meta:
                     response_model = meta.get("model_name") or meta.get("model")
                 if not streamed:
-                    streamed = _is_chunk(type(gen))
+                    chunk = _CHUNK_TYPES.get(type(gen))
+                    streamed = _is_chunk(type(gen)) if chunk is None else chunk
         llm_output = getattr(outputs, "llm_output", None)
         # dict first: the Mapping check goes through the ABC machinery (~0.7 us)
         if llm_output is not None and (type(llm_output) is dict or isinstance(llm_output, Mapping)):
@@ -792,7 +887,7 @@ class OTelObserver(RunObserver):
         if response_model:
             attrs[RESPONSE_MODEL] = response_model if type(response_model) is str else str(response_model)
         if finish:
-            reasons = tuple(f for f in finish if f)
+            reasons = tuple(filter(None, finish))
             if reasons:
                 attrs[RESPONSE_FINISH_REASONS] = reasons
         if streamed:
