@@ -113,8 +113,12 @@ def _why_missed(core: Any, req: Any, lab: str, answer_intent: dict[str, str]) ->
 
     policy = core.config.default
     neigh = core.backend.search(req.partition, core._vector(req), policy.k)
-    if not neigh or neigh[0].similarity < max(policy.min_similarity, core.config.learned_min_similarity):
-        return "no stored question near enough (learned keys: cosine under learned_min_similarity)"
+    if not neigh:
+        return "no stored question near enough"
+    top = neigh[0]
+    low = top.similarity < max(policy.min_similarity, core.config.learned_min_similarity)
+    if low and not core._under_class_bar(core._key_class(top.answer_key), top.similarity, policy):
+        return "no stored question near enough (under learned_min_similarity and its class's own bar)"
     if contrast_flags(req.query, neigh[0].payload.query) and len(neigh) > 1:
         neigh = neigh[1:]  # the next nearest one is the candidate
     cand = neigh[0].payload

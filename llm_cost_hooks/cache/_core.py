@@ -70,10 +70,6 @@ _LOW_FLOOR_GAP = 0.0
 # ... and such would-be hits are verified at this share at least (verify_share when higher):
 # they were misses under the plain bar, so a verified one costs no hit the plain bar served.
 _LOW_VERIFY = 0.0
-# ... the floor that counts there: the candidate entry's own (the highest similarity at which a
-# miss's answer was checked different from it) and its class's from verified would-be hits,
-# rather than the class's from every check (True); or the class's from every check (False).
-_LOW_LOCAL = True
 # ... and a verified disagreement there raises those floors only, not the route's thresholds:
 # the class's own bar served it, so the class's own bar is what was wrong.
 _LOW_TIGHTENS_ROUTE = False
@@ -314,10 +310,6 @@ class CacheCore:
         # learn_answer_keys: per class, the _LOW_CONFIRM lowest similarities at which an answer
         # was checked the same as one of its answers (ascending).
         self._class_same: dict[str, list[float]] = {}
-        # learn_answer_keys: per entry, the highest similarity at which a miss's answer was
-        # checked different from its answer; per class, the same from verified would-be hits.
-        self._entry_diff: dict[str, float] = {}
-        self._class_vfloor: dict[str, float] = {}
         # learn_answer_keys: answer keys found equal (a union-find: key -> parent key) and the
         # evidence for merging two classes not yet merged.
         self._key_parent: dict[str, str] = {}
@@ -514,7 +506,10 @@ class CacheCore:
         floor = self.config.learned_min_similarity if self.learning else policy.min_similarity
         if (
             not sims
-            or (sims[0] < max(policy.min_similarity, floor) and not self._under_class_bar(keys[0], top.entry_id, sims[0], policy))
+            or (
+                sims[0] < max(policy.min_similarity, floor)
+                and not self._under_class_bar(keys[0], sims[0], policy)
+            )
             or sims[0] < self._entry_floor.get(top.entry_id, -1.0)
         ):
             self._count(rejected=1)
@@ -562,7 +557,7 @@ class CacheCore:
             status="semantic", entry=entry, similarity=top.similarity, score=score, saved_usd=entry.cost_usd
         )
 
-    def _under_class_bar(self, cls: str, entry_id: str, similarity: float, policy: DecisionPolicy) -> bool:
+    def _under_class_bar(self, cls: str, similarity: float, policy: DecisionPolicy) -> bool:
         """``learn_answer_keys``: whether class ``cls`` may serve at ``similarity`` under
         ``learned_min_similarity`` (its own bar, from its checked outcomes; see ``_LOW_BAR``)."""
         if not self.learning or similarity < max(policy.min_similarity, _LOW_BAR):
@@ -570,23 +565,15 @@ class CacheCore:
         seen = self._class_same.get(cls)
         if seen is None or len(seen) < _LOW_CONFIRM or seen[_LOW_CONFIRM - 1] > similarity + _LOW_MARGIN:
             return False
-        if _LOW_LOCAL:
-            floor = max(self._entry_diff.get(entry_id, -1.0), self._class_vfloor.get(cls, -1.0))
-        else:
-            floor = self._class_floor.get(cls, -1.0)
-        return similarity > floor + _LOW_FLOOR_GAP
+        return similarity > self._class_floor.get(cls, -1.0) + _LOW_FLOOR_GAP
 
-    def _note_outcome(self, entry: CacheEntry, similarity: float, same: bool, verified: bool = False) -> None:
-        """A check of a new answer against ``entry``'s at ``similarity``: a "different" raises
-        the floors, a "same" may lower its class's bar (``_under_class_bar``)."""
+    def _note_outcome(self, key: str, similarity: float, same: bool) -> None:
+        """A check of a new answer against an answer of ``key``'s class at ``similarity`` (on a
+        miss, or of a verified would-be hit): a "different" raises the class's floor, a "same"
+        may lower its own bar (``_under_class_bar``)."""
         with self._verify_lock:
-            cls = self._key_class(entry.answer_key)
+            cls = self._key_class(key)
             if not same:
-                floors = self._class_vfloor if verified else self._entry_diff
-                k = cls if verified else entry.id
-                floors[k] = max(floors.get(k, -1.0), similarity)
-                while len(floors) > 100_000:  # bounded; oldest first
-                    del floors[next(iter(floors))]
                 if _CLASS_FLOOR:
                     self._class_floor[cls] = max(self._class_floor.get(cls, -1.0), similarity)
                     while len(self._class_floor) > 100_000:  # bounded; oldest first
@@ -723,7 +710,7 @@ class CacheCore:
                 continue
             self._count(equivalence_checks=1)
             agree = self._agrees(new, entry)
-            self._note_outcome(entry, similarity, agree)
+            self._note_outcome(entry.answer_key, similarity, agree)
             if agree:
                 agreed.append(self._key_class(entry.answer_key))
         if not agreed:
@@ -745,7 +732,7 @@ class CacheCore:
         agree = self._agrees(answer_text if answer_text is not None else answer, entry)
         req.verified = "agree" if agree else "disagree"
         if self.learning:
-            self._note_outcome(entry, similarity, agree, verified=True)
+            self._note_outcome(entry.answer_key, similarity, agree)
         if agree:
             self._count(verified_agree=1)
             req.verified_entry = entry
