@@ -15,7 +15,10 @@ agrees, files the new entry under that class; when two separate misses each agre
 classes, the classes merge. The neighbourhood path then serves where answers were checked
 equal (when a contrast check tells the nearest stored question apart, from the next one;
 neighbours a contrast check tells apart from the request do not count against its candidate,
-above the similarity at which that candidate's class was last checked wrong). Each comparison
+above the similarity at which that candidate's class was last checked wrong). Under
+``learned_min_similarity``, down to 0.70, a class serves only where two answers were checked
+the same as its answers at that similarity or lower and none checked different at or above it
+(its own bar). Each comparison
 is one call of the equivalence check: the script prints how many. No
 real model answers exist for these sets, so the check is simulated: a judge that says "same"
 iff the two questions have the same intent, then the same judge wrong on a share of the pairs

@@ -84,11 +84,17 @@ def test_checks_same_only_further_out_do_not_open_a_nearer_bar() -> None:
     assert core.lookup(_req(core, "the request", REQUEST)) is None
 
 
-def test_a_different_answer_next_to_the_candidate_outweighs_the_sames() -> None:
+def test_one_different_answer_at_or_above_the_request_outweighs_the_sames_under_it() -> None:
     core = _core()
     ring = _ring(core, 0.74)
-    # A miss checked different from the candidate at a higher similarity than the request's ...
-    _probe(core, ring[0], 0.745, 3, "another answer")
+    # A miss checked different from the class at a higher similarity than the request's (on the
+    # far side of the candidate: it is no near neighbour of the request itself) ...
+    c, s = ring[0][0], ring[0][1]
+    away = [-s, c, 0.0, 0.0, 0.0]  # orthogonal to the candidate, away from the request
+    v = [0.745 * x + math.sqrt(1.0 - 0.745**2) * y for x, y in zip(ring[0], away)]
+    req = _req(core, "the question away", v)
+    assert core.lookup(req) is None
+    core.update(req, "another answer")
     # ... outweighs two checked the same under it.
     _probe(core, ring[0], 0.73, 1, "the answer, in other words")
     _probe(core, ring[0], 0.73, 2, "the answer, once more")
