@@ -61,6 +61,12 @@ def _probe(core: CacheCore, near: list[float], cos: float, axis: int, answer: st
     core.update(req, answer)
 
 
+def _two_sames(core: CacheCore, near: list[float], cos: float) -> None:
+    """Two misses at cosine ``cos`` to ``near`` whose answers are checked the same as its."""
+    _probe(core, near, cos, 1, "the answer, in other words")
+    _probe(core, near, cos, 2, "the answer, once more")
+
+
 def test_a_class_serves_under_the_plain_bar_only_once_checked_same_twice_there() -> None:
     core = _core()
     ring = _ring(core, 0.74)
@@ -79,8 +85,7 @@ def test_checks_same_only_further_out_do_not_open_a_nearer_bar() -> None:
     core = _core()
     ring = _ring(core, 0.74)
     # Both answers checked the same at 0.76: the class has no evidence at 0.74.
-    _probe(core, ring[0], 0.76, 1, "the answer, in other words")
-    _probe(core, ring[0], 0.76, 2, "the answer, once more")
+    _two_sames(core, ring[0], 0.76)
     assert core.lookup(_req(core, "the request", REQUEST)) is None
 
 
@@ -96,8 +101,7 @@ def test_one_different_answer_at_or_above_the_request_outweighs_the_sames_under_
     assert core.lookup(req) is None
     core.update(req, "another answer")
     # ... outweighs two checked the same under it.
-    _probe(core, ring[0], 0.73, 1, "the answer, in other words")
-    _probe(core, ring[0], 0.73, 2, "the answer, once more")
+    _two_sames(core, ring[0], 0.73)
     assert core.lookup(_req(core, "the request", REQUEST)) is None
 
 
@@ -112,8 +116,7 @@ def test_no_class_bar_goes_under_its_lowest_bound() -> None:
 def test_a_verified_disagreement_under_the_plain_bar_closes_the_class_there_only() -> None:
     core = _core(verify_share=1.0)  # every would-be hit is verified
     ring = _ring(core, 0.74)
-    _probe(core, ring[0], 0.73, 1, "the answer, in other words")
-    _probe(core, ring[0], 0.73, 2, "the answer, once more")
+    _two_sames(core, ring[0], 0.73)
     threshold = core.config.default.threshold
     req = _req(core, "the request", REQUEST)
     assert core.lookup(req) is None and core.stats.verifications == 1  # a would-be hit, verified
