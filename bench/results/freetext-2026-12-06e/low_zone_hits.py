@@ -13,9 +13,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[3]))
 
-import bench.cache_free_text as cf  # noqa: E402
-from bench.bench_cache import _embed_cached, _intent_sets, _TableEmbedder  # noqa: E402
-from llm_cost_hooks.cache import CacheConfig, CacheCore, CacheScope, EmbeddedBackend  # noqa: E402
+import bench.cache_free_text as cf
+from bench.bench_cache import _embed_cached, _intent_sets, _TableEmbedder
+from llm_cost_hooks.cache import CacheConfig, CacheCore, CacheScope, EmbeddedBackend
 
 name = os.environ.get("SET", "banking77")
 seed = int(os.environ.get("SEED", "2"))
