@@ -127,3 +127,11 @@ def test_a_verified_disagreement_under_the_plain_bar_closes_the_class_there_only
     assert core.stats.verifications == 1
     # ... while the route's thresholds, which the plain bar's hits rely on, stay.
     assert core.config.default.threshold == threshold
+
+
+def test_a_stricter_plain_bar_moves_the_class_bars_up_with_it() -> None:
+    core = _core()
+    core.config = core.config.model_copy(update={"learned_min_similarity": 0.9})
+    ring = _ring(core, 0.74)
+    _two_sames(core, ring[0], 0.73)
+    assert core.lookup(_req(core, "the request", REQUEST)) is None  # 0.742 is under 0.9 - 0.08

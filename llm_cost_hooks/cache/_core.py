@@ -58,12 +58,13 @@ _DROP_TOLD_APART = True
 # checks learning already makes, vCache-style; it only ever rises).
 _CLASS_FLOOR = True
 # learn_answer_keys, per-class bars (vCache-style: a class's bar comes from its own checked
-# outcomes): under learned_min_similarity, down to _LOW_BAR, a class may serve where it was
+# outcomes): under learned_min_similarity, down to _LOW_DEPTH under it (0.70 at the default
+# 0.78; it moves with the setting, so a stricter bar stays stricter), a class may serve where it was
 # checked "same" (learning's comparisons on misses, verified agreements) at least _LOW_CONFIRM
 # times at that similarity or lower (plus _LOW_MARGIN), and only above its floor (the highest
 # similarity at which it was checked "different"), by _LOW_FLOOR_GAP. One "different" thus
 # outweighs any number of "same" at or under it.
-_LOW_BAR = 0.70
+_LOW_DEPTH = 0.08
 _LOW_MARGIN = 0.0
 _LOW_CONFIRM = 2
 _LOW_FLOOR_GAP = 0.0
@@ -559,8 +560,9 @@ class CacheCore:
 
     def _under_class_bar(self, cls: str, similarity: float, policy: DecisionPolicy) -> bool:
         """``learn_answer_keys``: whether class ``cls`` may serve at ``similarity`` under
-        ``learned_min_similarity`` (its own bar, from its checked outcomes; see ``_LOW_BAR``)."""
-        if not self.learning or similarity < max(policy.min_similarity, _LOW_BAR):
+        ``learned_min_similarity`` (its own bar, from its checked outcomes; see ``_LOW_DEPTH``)."""
+        low = self.config.learned_min_similarity - _LOW_DEPTH
+        if not self.learning or similarity < max(policy.min_similarity, low):
             return False
         seen = self._class_same.get(cls)
         if seen is None or len(seen) < _LOW_CONFIRM or seen[_LOW_CONFIRM - 1] > similarity + _LOW_MARGIN:

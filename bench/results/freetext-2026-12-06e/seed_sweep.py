@@ -2,7 +2,7 @@
 
 The sweep of ``../freetext-2026-12-06d/seed_sweep.py`` (env SETS, SEEDS, FAS, TAG, CFG), with
 SEEDS 0,1,2 by default and KNOBS: module constants of ``llm_cost_hooks.cache._core`` to set first,
-e.g. ``KNOBS=_LOW_BAR=0.72,_LOW_VERIFY=0.3``.
+e.g. ``KNOBS=_LOW_CONFIRM=3,_LOW_VERIFY=0.3``.
 """
 
 import ast
