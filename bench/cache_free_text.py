@@ -15,7 +15,10 @@ agrees, files the new entry under that class; when two separate misses each agre
 classes, the classes merge. The neighbourhood path then serves where answers were checked
 equal (when a contrast check tells the nearest stored question apart, from the next one;
 neighbours a contrast check tells apart from the request do not count against its candidate,
-above the similarity at which that candidate's class was last checked wrong). Each comparison
+above the similarity at which that candidate's class was last checked wrong). Under
+``learned_min_similarity``, down to 0.70, a class serves only where two answers were checked
+the same as its answers at that similarity or lower and none checked different at or above it
+(its own bar). Each comparison
 is one call of the equivalence check: the script prints how many. No
 real model answers exist for these sets, so the check is simulated: a judge that says "same"
 iff the two questions have the same intent, then the same judge wrong on a share of the pairs
@@ -113,8 +116,12 @@ def _why_missed(core: Any, req: Any, lab: str, answer_intent: dict[str, str]) ->
 
     policy = core.config.default
     neigh = core.backend.search(req.partition, core._vector(req), policy.k)
-    if not neigh or neigh[0].similarity < max(policy.min_similarity, core.config.learned_min_similarity):
-        return "no stored question near enough (learned keys: cosine under learned_min_similarity)"
+    if not neigh:
+        return "no stored question near enough"
+    top = neigh[0]
+    low = top.similarity < max(policy.min_similarity, core.config.learned_min_similarity)
+    if low and not core._under_class_bar(core._key_class(top.answer_key), top.similarity, policy):
+        return "no stored question near enough (under learned_min_similarity and its class's own bar)"
     if contrast_flags(req.query, neigh[0].payload.query) and len(neigh) > 1:
         neigh = neigh[1:]  # the next nearest one is the candidate
     cand = neigh[0].payload

@@ -57,6 +57,23 @@ _DROP_TOLD_APART = True
 # answer was checked different from an answer of that class (learned from the equivalence
 # checks learning already makes, vCache-style; it only ever rises).
 _CLASS_FLOOR = True
+# learn_answer_keys, per-class bars (vCache-style: a class's bar comes from its own checked
+# outcomes): under learned_min_similarity, down to _LOW_DEPTH under it (0.70 at the default
+# 0.78; it moves with the setting, so a stricter bar stays stricter), a class may serve where it was
+# checked "same" (learning's comparisons on misses, verified agreements) at least _LOW_CONFIRM
+# times at that similarity or lower (plus _LOW_MARGIN), and only above its floor (the highest
+# similarity at which it was checked "different"), by _LOW_FLOOR_GAP. One "different" thus
+# outweighs any number of "same" at or under it.
+_LOW_DEPTH = 0.08
+_LOW_MARGIN = 0.0
+_LOW_CONFIRM = 2
+_LOW_FLOOR_GAP = 0.0
+# ... and such would-be hits are verified at this share at least (verify_share when higher):
+# they were misses under the plain bar, so a verified one costs no hit the plain bar served.
+_LOW_VERIFY = 0.0
+# ... and a verified disagreement there raises those floors only, not the route's thresholds:
+# the class's own bar served it, so the class's own bar is what was wrong.
+_LOW_TIGHTENS_ROUTE = False
 _VETOED = object()  # sentinel of _decide_at: the candidate was told apart by a contrast check
 
 
@@ -291,6 +308,9 @@ class CacheCore:
         # learn_answer_keys: per answer-key class, the highest similarity at which a miss's
         # answer was checked different from one of its entries' (see _comparable_score).
         self._class_floor: dict[str, float] = {}
+        # learn_answer_keys: per class, the _LOW_CONFIRM lowest similarities at which an answer
+        # was checked the same as one of its answers (ascending).
+        self._class_same: dict[str, list[float]] = {}
         # learn_answer_keys: answer keys found equal (a union-find: key -> parent key) and the
         # evidence for merging two classes not yet merged.
         self._key_parent: dict[str, str] = {}
@@ -444,7 +464,10 @@ class CacheCore:
                 self._remember_near_miss(req, neigh, policy)
             self._count(misses=1)
             return None
-        if self.config.verify_share > 0 and self._rng.random() < self.config.verify_share:
+        share = self.config.verify_share
+        if share > 0 and self.learning and hit.similarity < self.config.learned_min_similarity:
+            share = max(share, _LOW_VERIFY)  # under the plain bar: its own class bar decided
+        if share > 0 and self._rng.random() < share:
             # Answer this one with the model; ``update`` compares its answer with the entry's.
             with self._verify_lock:
                 self._pending[req.exact_key] = (hit.entry, hit.similarity, req.scope.route)
@@ -484,7 +507,10 @@ class CacheCore:
         floor = self.config.learned_min_similarity if self.learning else policy.min_similarity
         if (
             not sims
-            or sims[0] < max(policy.min_similarity, floor)
+            or (
+                sims[0] < max(policy.min_similarity, floor)
+                and not self._under_class_bar(keys[0], sims[0], policy)
+            )
             or sims[0] < self._entry_floor.get(top.entry_id, -1.0)
         ):
             self._count(rejected=1)
@@ -531,6 +557,39 @@ class CacheCore:
         return CacheHit(
             status="semantic", entry=entry, similarity=top.similarity, score=score, saved_usd=entry.cost_usd
         )
+
+    def _under_class_bar(self, cls: str, similarity: float, policy: DecisionPolicy) -> bool:
+        """``learn_answer_keys``: whether class ``cls`` may serve at ``similarity`` under
+        ``learned_min_similarity`` (its own bar, from its checked outcomes; see ``_LOW_DEPTH``)."""
+        low = self.config.learned_min_similarity - _LOW_DEPTH
+        if not self.learning or similarity < max(policy.min_similarity, low):
+            return False
+        seen = self._class_same.get(cls)
+        if seen is None or len(seen) < _LOW_CONFIRM or seen[_LOW_CONFIRM - 1] > similarity + _LOW_MARGIN:
+            return False
+        return similarity > self._class_floor.get(cls, -1.0) + _LOW_FLOOR_GAP
+
+    def _note_outcome(self, key: str, similarity: float, same: bool) -> None:
+        """A check of a new answer against an answer of ``key``'s class at ``similarity`` (on a
+        miss, or of a verified would-be hit): a "different" raises the class's floor, a "same"
+        may lower its own bar (``_under_class_bar``)."""
+        with self._verify_lock:
+            cls = self._key_class(key)
+            if not same:
+                if _CLASS_FLOOR:
+                    self._class_floor[cls] = max(self._class_floor.get(cls, -1.0), similarity)
+                    while len(self._class_floor) > 100_000:  # bounded; oldest first
+                        del self._class_floor[next(iter(self._class_floor))]
+                return
+            seen = self._class_same.get(cls)
+            if seen is None:
+                self._class_same[cls] = [similarity]
+                while len(self._class_same) > 100_000:  # bounded; oldest first
+                    del self._class_same[next(iter(self._class_same))]
+            elif len(seen) < _LOW_CONFIRM or similarity < seen[-1]:
+                seen.append(similarity)
+                seen.sort()
+                del seen[_LOW_CONFIRM:]
 
     def _comparable_score(
         self, req: CacheRequest, neigh: list[Neighbor], same: list[bool], policy: DecisionPolicy, score: float
@@ -634,6 +693,9 @@ class CacheCore:
             floor = self._class_floor.pop(pair[1], None)
             if floor is not None:
                 self._class_floor[pair[0]] = max(self._class_floor.get(pair[0], -1.0), floor)
+            seen = self._class_same.pop(pair[1], None)
+            if seen is not None:
+                self._class_same[pair[0]] = sorted(self._class_same.get(pair[0], []) + seen)[:_LOW_CONFIRM]
         self._count(keys_merged=1)
 
     def _learned_key(
@@ -649,14 +711,10 @@ class CacheCore:
             if entry is None or contrast_flags(req.query, entry.query):
                 continue
             self._count(equivalence_checks=1)
-            if self._agrees(new, entry):
+            agree = self._agrees(new, entry)
+            self._note_outcome(entry.answer_key, similarity, agree)
+            if agree:
                 agreed.append(self._key_class(entry.answer_key))
-            elif _CLASS_FLOOR:
-                with self._verify_lock:
-                    cls = self._key_class(entry.answer_key)
-                    self._class_floor[cls] = max(self._class_floor.get(cls, -1.0), similarity)
-                    while len(self._class_floor) > 100_000:  # bounded; oldest first
-                        del self._class_floor[next(iter(self._class_floor))]
         if not agreed:
             self._count(keys_refused=1)
             return None
@@ -675,6 +733,8 @@ class CacheCore:
         entry, similarity, route = pending
         agree = self._agrees(answer_text if answer_text is not None else answer, entry)
         req.verified = "agree" if agree else "disagree"
+        if self.learning:
+            self._note_outcome(entry.answer_key, similarity, agree)
         if agree:
             self._count(verified_agree=1)
             req.verified_entry = entry
@@ -682,7 +742,8 @@ class CacheCore:
         self._count(verified_disagree=1)
         with self._verify_lock:  # this entry serves only nearer requests from now on
             self._entry_floor[entry.id] = max(self._entry_floor.get(entry.id, -1.0), similarity + 1e-6)
-        self._tighten(route)
+        if _LOW_TIGHTENS_ROUTE or not (self.learning and similarity < self.config.learned_min_similarity):
+            self._tighten(route)
         logger.info(
             "cache: verified answer disagreed with entry %s (similarity %.4f); decision tightened",
             entry.id,
