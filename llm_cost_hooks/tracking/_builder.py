@@ -41,6 +41,10 @@ _PLAUSIBLE_TOKENS = 100_000
 _NO_USAGE = TokenUsage()
 _NO_COST = CostBreakdown()
 _UTC = timezone.utc
+# Members read once: an attribute of an Enum class goes through its metaclass's
+# __getattr__ (about 900 instructions a read).
+_MISS = CacheStatus.MISS
+_PROVIDER_PREFIX = CacheStatus.PROVIDER_PREFIX
 # Attributions whose tags' JSON is kept; cleared when full.
 _TAGS_JSON_MAX = 1024
 
@@ -137,7 +141,7 @@ class RecordBuilder:
             self.pricer.flat(model, run.provider)
             if error_type is None
             and call.billed_usd is None
-            and call.cache_status is CacheStatus.MISS
+            and call.cache_status is _MISS
             and not call.batch
             else None
         )
@@ -148,11 +152,11 @@ class RecordBuilder:
             rates, price_estimated = flat
             counts = usage if isinstance(usage, tuple) else counts_of(usage)
             parts = flat_parts(counts, rates)
-            cache_status, saved_usd, premium = CacheStatus.MISS, call.saved_usd or 0.0, None
+            cache_status, saved_usd, premium = _MISS, call.saved_usd or 0.0, None
             if counts[2] or counts[3]:
                 cache_saved, premium = flat_savings(rates, counts)
                 if cache_saved > 0:
-                    cache_status = CacheStatus.PROVIDER_PREFIX
+                    cache_status = _PROVIDER_PREFIX
                     saved_usd += cache_saved
             currency = "USD"
         else:
@@ -258,7 +262,7 @@ class RecordBuilder:
         cache_status, saved_usd = call.cache_status, call.saved_usd
         if call.error_type is not None:
             return usage, breakdown, cache_status, 0.0, price_estimated, None
-        if cache_status is not CacheStatus.MISS:
+        if cache_status is not _MISS:
             # A cache hit: billed nothing; saved what the original call cost by default.
             saved = breakdown.total if saved_usd is None else saved_usd
             return _NO_USAGE, _NO_COST, cache_status, saved, price_estimated, None
@@ -276,7 +280,7 @@ class RecordBuilder:
                 if savings is not None:
                     cache_saved, premium = savings
                 if savings is not None and cache_saved > 0:
-                    cache_status = CacheStatus.PROVIDER_PREFIX
+                    cache_status = _PROVIDER_PREFIX
                     saved_usd = (saved_usd or 0.0) + cache_saved
         return usage, breakdown, cache_status, saved_usd or 0.0, price_estimated, premium
 
