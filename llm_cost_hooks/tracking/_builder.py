@@ -22,6 +22,7 @@ from .._records import (
     storable_text,
     usage_invalid,
     utc_isoformat,
+    utc_isoformat_ns,
 )
 from ._pricing import Pricer, billed_breakdown, flat_parts, flat_savings
 from ._runs import Attribution, RunInfo, TaskState
@@ -177,9 +178,11 @@ class RecordBuilder:
         if premium is not None and counts[3]:
             tags = {**tags, CACHE_WRITE_PREMIUM_TAG: f"{premium:.10g}"}
         provider = run.provider
-        ts = run.start_time
-        if ts.tzinfo is not _UTC:
-            ts = ts.astimezone(_UTC)
+        ts = run._start_time
+        if ts is None:
+            stamp = utc_isoformat_ns(run.wall_ns)
+        else:
+            stamp = utc_isoformat(ts if ts.tzinfo is _UTC else ts.astimezone(_UTC))
         # The sum in CostBreakdown.total's order (the same float).
         cost = parts[0] + parts[1] + parts[2] + parts[3] + parts[4]
         saved = float(saved_usd)
@@ -195,7 +198,7 @@ class RecordBuilder:
             run.run_id,
             run.task_id,
             run.parent_id,
-            utc_isoformat(ts),
+            stamp,
             tenant,
             a.user,
             a.feature,

@@ -17,7 +17,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
-from datetime import datetime, timezone
+from datetime import datetime
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
@@ -188,7 +188,7 @@ class CostTracker:
             task_id,
             kind,
             name,
-            datetime.now(timezone.utc),
+            None,  # start_time: made from the wall clock's int (wall_ns) when read
             time.perf_counter_ns(),
             metadata,
             tags or (),
@@ -196,9 +196,13 @@ class CostTracker:
             is_root,
             model,
             provider,
-            {} if params is None else params,
+            params,
             messages,
             attempt,
+            None,
+            0,
+            0,
+            time.time_ns(),
         )
         self._runs[run_id] = run
         # A lone model call's totals are its record: without observers nobody reads its
