@@ -80,7 +80,7 @@ def test_every_shape_of_empty_columns_reads_back(tmp_path: Path) -> None:
     # Each record leaves a different set of optional fields empty, in one batch and across
     # batches of every statement size.
     shapes = [()] + [(f,) for f in _OPTIONAL_FIELDS] + list(itertools.combinations(_OPTIONAL_FIELDS, 3))[:20]
-    shapes += [(*_OPTIONAL_FIELDS, "error_type", "tags"), ("error_type",), ("tags",)]
+    shapes += [_OPTIONAL_FIELDS, ("error_type",), ("tags",)]
     records = [rec(i, shapes[i % len(shapes)]) for i in range(200)]
     ledger = SQLiteLedger(tmp_path / "x.db", background=False)
     start = 0

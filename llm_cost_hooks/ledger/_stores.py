@@ -101,18 +101,8 @@ _INSERT_SIZES = (30, 16, 8, 4, 2, 1)
 # The columns a record leaves empty (None) are left out of its INSERT (they default to NULL):
 # the sqlite3 module binds None only after an adapter look-up that raises and discards two
 # AttributeErrors, about 3,000 instructions a value, a third of a typical row's insert.
-_OPTIONAL_COLUMNS = (
-    "task_id",
-    "parent_id",
-    "tenant",
-    "user",
-    "feature",
-    "route",
-    "prompt_version",
-    "provider",
-    "latency_ms",
-    "error_type",
-    "tags",
+_OPTIONAL_COLUMNS = tuple(
+    "task_id parent_id tenant user feature route prompt_version provider latency_ms error_type tags".split()
 )
 _OPTIONAL_AT = tuple(RECORD_COLUMNS.index(c) for c in _OPTIONAL_COLUMNS)
 

@@ -1,7 +1,7 @@
 # ruff: noqa: E402
-"""The SQLite store's work per row, in instructions (run with count_pieces.sh): rows as the
-writer makes them for the cheap bench model's calls (``ledger_row()`` of the handler's queued
-calls, each with its own request id and timestamp), written with ``_write_batch`` one row a
+"""The SQLite store's work per row, in instructions (run with count_pieces.sh): rows with the
+values and empty columns of the writer's row of a cheap bench model's call (each with its own
+request id and timestamp), written with ``_write_batch`` one row a
 transaction (a writer that finds one call per wake-up) and 256 rows a transaction (a busy
 writer). The file already holds 20,000 rows. PKG=llm_cost_hooks_base measures main's copy."""
 
@@ -16,37 +16,30 @@ sys.path.insert(0, os.getcwd())
 PKG = os.environ.get("PKG", "llm_cost_hooks")
 if PKG != "llm_cost_hooks":
     sys.path.insert(0, os.environ.get("BASE_PKG_DIR", "/tmp/callcpu/basepkg"))
-lc = importlib.import_module(PKG + ".langchain")
+records = importlib.import_module(PKG + "._records")
 ledger_mod = importlib.import_module(PKG + ".ledger")
-from langchain_core.callbacks import BaseCallbackHandler
-
-from bench._common import fixed_usage_model
-
-
-class _Capture(BaseCallbackHandler):
-    def on_chat_model_start(self, serialized, messages, **kwargs):  # type: ignore[no-untyped-def]
-        self.start = (serialized, messages, kwargs)
-
-    def on_llm_end(self, response, **kwargs):  # type: ignore[no-untyped-def]
-        self.end = (response, kwargs)
-
-
-capture = _Capture()
-fixed_usage_model().invoke(
-    "When will my card arrive?",
-    config={"callbacks": [capture], "metadata": {"tenant_id": "acme", "prompt_version": "v1"}},
-)
-ser, msgs, start_kw = capture.start
-res, end_kw = capture.end
+base = importlib.import_module(PKG + ".ledger._base")
 tmp = tempfile.mkdtemp()
-h = lc.CostCallbackHandler(ledger=f"sqlite:///{tmp}/x.db", defaults={"feature": "bench"})
-items: list = []
-h.tracker.ledger.write = items.append
-rid = uuid.uuid4()
-h.on_chat_model_start(ser, msgs, **{**start_kw, "run_id": rid})
-h.on_llm_end(res, **{**end_kw, "run_id": rid})
-template = items[0].ledger_row()
-assert isinstance(template, tuple)
+# The row the writer makes of a cheap bench model's call (its values and its empty columns).
+template = base.record_to_row(
+    records.CostRecord(
+        request_id=str(uuid.uuid4()),
+        task_id="t",
+        tenant="acme",
+        feature="bench",
+        prompt_version="v1",
+        provider="openai",
+        model="gpt-4o-mini-2024-07-18",
+        input_tokens=412,
+        output_tokens=14,
+        cache_read_tokens=256,
+        cost_usd=5.1e-05,
+        cost_breakdown=records.CostBreakdown(input=2.34e-05, cache_read=1.92e-05, output=8.4e-06),
+        saved_usd=1.92e-05,
+        cache_status=records.CacheStatus.PROVIDER_PREFIX,
+        latency_ms=0.75,
+    )
+)
 print("template", template)
 
 ledger = ledger_mod.SQLiteLedger(os.path.join(tmp, "store.db"), background=False)
