@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import json
 import logging
+import operator
 import os
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from itertools import chain
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -93,17 +94,58 @@ _MIGRATIONS: dict[int, tuple[str, ...]] = {
 INSERT_RECORD = "INSERT OR REPLACE INTO cost_records ({}) VALUES ({})".format(
     ", ".join(RECORD_COLUMNS), ", ".join("?" for _ in RECORD_COLUMNS)
 )
-# Rows per INSERT statement, largest first (30 rows: 960 parameters, under the 999 of SQLite
-# before 3.32): a batch is written with few statement steps, so the writer thread gives up
-# the GIL a few times per batch instead of once per row, and the VM runs fewer round trips.
-_INSERT_SIZES = (30, 16, 8, 4, 2)
-_ROW_PLACEHOLDERS = "({})".format(", ".join("?" for _ in RECORD_COLUMNS))
-_INSERT_ROWS = {
-    size: "INSERT OR REPLACE INTO cost_records ({}) VALUES {}".format(
-        ", ".join(RECORD_COLUMNS), ", ".join([_ROW_PLACEHOLDERS] * size)
+# Rows per INSERT statement, largest first (30 rows: at most 960 parameters, under the 999 of
+# SQLite before 3.32): a batch is written with few statement steps, so the writer thread gives
+# up the GIL a few times per batch instead of once per row, and the VM runs fewer round trips.
+_INSERT_SIZES = (30, 16, 8, 4, 2, 1)
+# The columns a record leaves empty (None) are left out of its INSERT (they default to NULL):
+# the sqlite3 module binds None only after an adapter look-up that raises and discards two
+# AttributeErrors, about 3,000 instructions a value, a third of a typical row's insert.
+_OPTIONAL_COLUMNS = tuple(
+    "task_id parent_id tenant user feature route prompt_version provider latency_ms error_type tags".split()
+)
+_OPTIONAL_AT = tuple(RECORD_COLUMNS.index(c) for c in _OPTIONAL_COLUMNS)
+
+
+def _empty_columns(r: Sequence[object]) -> tuple[bool, ...]:
+    """Which optional columns of row ``r`` are None, in ``_OPTIONAL_COLUMNS`` order (spelled
+    out: a generator or ``map`` costs several times more per row)."""
+    return (
+        r[1] is None,
+        r[2] is None,
+        r[4] is None,
+        r[5] is None,
+        r[6] is None,
+        r[7] is None,
+        r[8] is None,
+        r[9] is None,
+        r[25] is None,
+        r[27] is None,
+        r[29] is None,
     )
-    for size in _INSERT_SIZES
-}
+
+
+class _Shape:
+    """The INSERT statements of rows whose empty optional columns are the same."""
+
+    __slots__ = ("statements", "values")
+
+    def __init__(self, empty: tuple[bool, ...]) -> None:
+        skip = {at for at, none in zip(_OPTIONAL_AT, empty) if none}
+        keep = [i for i in range(len(RECORD_COLUMNS)) if i not in skip]
+        # The values a row binds (a plain tuple when it binds them all).
+        self.values: Callable[[Sequence[object]], Sequence[object]] = (
+            operator.itemgetter(*keep) if skip else tuple
+        )
+        columns = ", ".join(RECORD_COLUMNS[i] for i in keep)
+        one = "({})".format(", ".join("?" for _ in keep))
+        self.statements = {
+            size: f"INSERT OR REPLACE INTO cost_records ({columns}) VALUES {', '.join([one] * size)}"
+            for size in _INSERT_SIZES
+        }
+
+
+_SHAPES: dict[tuple[bool, ...], _Shape] = {}
 INSERT_OUTCOME = (
     "INSERT INTO task_outcomes (task_id, success, source, reason, timestamp) VALUES (?, ?, ?, ?, ?)"
 )
@@ -150,18 +192,36 @@ def _keyed_by_request_id(conn: sqlite3.Connection) -> bool:
     return any(row[1] == "request_id" and row[5] for row in conn.execute("PRAGMA table_info(cost_records)"))
 
 
-def _insert_rows(conn: sqlite3.Connection, rows: list[tuple[object, ...]]) -> None:
-    done = 0
-    for size in _INSERT_SIZES:
-        end = done + (len(rows) - done) // size * size
-        if end > done:
-            conn.executemany(
-                _INSERT_ROWS[size],
-                (tuple(chain.from_iterable(rows[i : i + size])) for i in range(done, end, size)),
-            )
-            done = end
-    if done < len(rows):
-        conn.executemany(INSERT_RECORD, rows[done:])
+def _insert_rows(conn: sqlite3.Connection | sqlite3.Cursor, rows: Sequence[Sequence[object]]) -> None:
+    """Insert ``rows`` (``RECORD_COLUMNS`` values) in their order: each run of rows with the
+    same empty columns by multi-row statements that leave those columns out."""
+    start = 0
+    n = len(rows)
+    while start < n:
+        empty = _empty_columns(rows[start])
+        end = start + 1
+        while end < n and _empty_columns(rows[end]) == empty:
+            end += 1
+        shape = _SHAPES.get(empty)
+        if shape is None:
+            shape = _SHAPES[empty] = _Shape(empty)
+        values = shape.values
+        done = start
+        for size in _INSERT_SIZES:
+            stop = done + (end - done) // size * size
+            if stop > done:
+                if size == 1:
+                    conn.executemany(shape.statements[1], map(values, rows[done:stop]))
+                else:
+                    conn.executemany(
+                        shape.statements[size],
+                        (
+                            tuple(chain.from_iterable(map(values, rows[i : i + size])))
+                            for i in range(done, stop, size)
+                        ),
+                    )
+                done = stop
+        start = end
 
 
 class SQLiteLedger(Ledger):
@@ -195,7 +255,9 @@ class SQLiteLedger(Ledger):
                 "Give a writable file path (e.g. 'sqlite:///./llm_costs.db') or "
                 "ledger='memory://'."
             ) from exc
+        self._path_text = os.fspath(self.path)
         self._conn: sqlite3.Connection | None = None
+        self._cursor: sqlite3.Cursor | None = None
         self._inode: tuple[int, int] | None = None
         self._read_lock = threading.Lock()
         super().__init__(**kwargs)  # type: ignore[arg-type]
@@ -209,7 +271,7 @@ class SQLiteLedger(Ledger):
             # A connection keeps writing into a file deleted or replaced under it, where
             # nobody will read the records again: reopen the path instead.
             try:
-                st = self.path.stat()
+                st = os.stat(self._path_text)
                 same = (st.st_dev, st.st_ino) == self._inode
             except OSError:
                 same = False
@@ -221,7 +283,9 @@ class SQLiteLedger(Ledger):
                 )
                 self._drop_conn()
         if self._conn is None:
-            conn = sqlite3.connect(self.path, check_same_thread=False)
+            # Autocommit: _write_batch opens its transactions itself (the module's implicit
+            # BEGIN and its COMMIT compile their statement anew each time).
+            conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
             try:
                 conn.execute("PRAGMA journal_mode=WAL")
                 # NORMAL is durable across application crashes in WAL mode; only a power
@@ -235,6 +299,7 @@ class SQLiteLedger(Ledger):
                 raise
             self._inode = (st.st_dev, st.st_ino)
             self._conn = conn
+            self._cursor = conn.cursor()
         return self._conn
 
     def _drop_conn(self) -> None:
@@ -245,7 +310,7 @@ class SQLiteLedger(Ledger):
                 self._conn.close()
             except sqlite3.Error:
                 pass
-        self._conn = None
+        self._conn = self._cursor = None
 
     def _is_record_error(self, exc: BaseException) -> bool:
         import sqlite3
@@ -261,7 +326,7 @@ class SQLiteLedger(Ledger):
         # could checkpoint or release locks of a database the parent is writing.
         if self._conn is not None:
             _INHERITED_CONNECTIONS.append(self._conn)
-        self._conn = None
+        self._conn = self._cursor = None
         self._inode = None
         self._read_lock = threading.Lock()
 
@@ -272,11 +337,27 @@ class SQLiteLedger(Ledger):
 
         try:
             conn = self._writer_conn()
-            with conn:
-                if records:
-                    _insert_rows(conn, [r if isinstance(r, tuple) else record_to_row(r) for r in records])
+            cur = self._cursor
+            assert cur is not None
+            rows = [r if isinstance(r, tuple) else record_to_row(r) for r in records]
+            if len(rows) == 1 and not outcomes:
+                # One statement: a transaction of its own.
+                _insert_rows(cur, rows)
+                return
+            cur.execute("BEGIN")
+            try:
+                if rows:
+                    _insert_rows(cur, rows)
                 if outcomes:
-                    conn.executemany(INSERT_OUTCOME, [outcome_to_row(o) for o in outcomes])
+                    cur.executemany(INSERT_OUTCOME, [outcome_to_row(o) for o in outcomes])
+                cur.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:
+                    try:
+                        conn.rollback()
+                    except sqlite3.Error:
+                        logger.debug("llm-cost-hooks ledger: rollback failed", exc_info=True)
+                raise
         except sqlite3.Error as exc:
             if not self._is_record_error(exc):
                 # Reopen next time: the file may have been replaced or the disk remounted.
@@ -286,7 +367,7 @@ class SQLiteLedger(Ledger):
     def _close_storage(self) -> None:
         if self._conn is not None:
             self._conn.close()
-            self._conn = None
+            self._conn = self._cursor = None
 
     def connect(self) -> sqlite3.Connection:
         """A new read connection (the caller closes it)."""

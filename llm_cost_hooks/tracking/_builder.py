@@ -22,6 +22,7 @@ from .._records import (
     storable_text,
     usage_invalid,
     utc_isoformat,
+    utc_isoformat_ns,
 )
 from ._pricing import Pricer, billed_breakdown, flat_parts, flat_savings
 from ._runs import Attribution, RunInfo, TaskState
@@ -41,6 +42,10 @@ _PLAUSIBLE_TOKENS = 100_000
 _NO_USAGE = TokenUsage()
 _NO_COST = CostBreakdown()
 _UTC = timezone.utc
+# Members read once: an attribute of an Enum class goes through its metaclass's
+# __getattr__ (about 900 instructions a read).
+_MISS = CacheStatus.MISS
+_PROVIDER_PREFIX = CacheStatus.PROVIDER_PREFIX
 # Attributions whose tags' JSON is kept; cleared when full.
 _TAGS_JSON_MAX = 1024
 
@@ -137,7 +142,7 @@ class RecordBuilder:
             self.pricer.flat(model, run.provider)
             if error_type is None
             and call.billed_usd is None
-            and call.cache_status is CacheStatus.MISS
+            and call.cache_status is _MISS
             and not call.batch
             else None
         )
@@ -148,11 +153,11 @@ class RecordBuilder:
             rates, price_estimated = flat
             counts = usage if isinstance(usage, tuple) else counts_of(usage)
             parts = flat_parts(counts, rates)
-            cache_status, saved_usd, premium = CacheStatus.MISS, call.saved_usd or 0.0, None
+            cache_status, saved_usd, premium = _MISS, call.saved_usd or 0.0, None
             if counts[2] or counts[3]:
                 cache_saved, premium = flat_savings(rates, counts)
                 if cache_saved > 0:
-                    cache_status = CacheStatus.PROVIDER_PREFIX
+                    cache_status = _PROVIDER_PREFIX
                     saved_usd += cache_saved
             currency = "USD"
         else:
@@ -173,9 +178,11 @@ class RecordBuilder:
         if premium is not None and counts[3]:
             tags = {**tags, CACHE_WRITE_PREMIUM_TAG: f"{premium:.10g}"}
         provider = run.provider
-        ts = run.start_time
-        if ts.tzinfo is not _UTC:
-            ts = ts.astimezone(_UTC)
+        ts = run._start_time
+        if ts is None:
+            stamp = utc_isoformat_ns(run.wall_ns)
+        else:
+            stamp = utc_isoformat(ts if ts.tzinfo is _UTC else ts.astimezone(_UTC))
         # The sum in CostBreakdown.total's order (the same float).
         cost = parts[0] + parts[1] + parts[2] + parts[3] + parts[4]
         saved = float(saved_usd)
@@ -191,7 +198,7 @@ class RecordBuilder:
             run.run_id,
             run.task_id,
             run.parent_id,
-            utc_isoformat(ts),
+            stamp,
             tenant,
             a.user,
             a.feature,
@@ -258,7 +265,7 @@ class RecordBuilder:
         cache_status, saved_usd = call.cache_status, call.saved_usd
         if call.error_type is not None:
             return usage, breakdown, cache_status, 0.0, price_estimated, None
-        if cache_status is not CacheStatus.MISS:
+        if cache_status is not _MISS:
             # A cache hit: billed nothing; saved what the original call cost by default.
             saved = breakdown.total if saved_usd is None else saved_usd
             return _NO_USAGE, _NO_COST, cache_status, saved, price_estimated, None
@@ -276,7 +283,7 @@ class RecordBuilder:
                 if savings is not None:
                     cache_saved, premium = savings
                 if savings is not None and cache_saved > 0:
-                    cache_status = CacheStatus.PROVIDER_PREFIX
+                    cache_status = _PROVIDER_PREFIX
                     saved_usd = (saved_usd or 0.0) + cache_saved
         return usage, breakdown, cache_status, saved_usd or 0.0, price_estimated, premium
 

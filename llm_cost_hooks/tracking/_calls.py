@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
+from uuid import UUID
 
 from ._runs import RunKind
 
@@ -18,6 +19,7 @@ __all__ = [
     "VERIFIED_MARKER_KEY",
     "annotate_run",
     "call_model",
+    "run_id_text",
     "run_kind",
 ]
 
@@ -77,6 +79,20 @@ def call_model(
     if "max_tokens" not in params and metadata.get("ls_max_tokens") is not None:
         params["max_tokens"] = metadata["ls_max_tokens"]
     return model if type(model) is str else str(model), provider, params
+
+
+def run_id_text(run_id: Any) -> str:
+    """``str(run_id)``: a UUID's canonical text built from its bytes' hex, a third cheaper
+    than ``UUID.__str__`` (which formats its int and joins five slices of it).
+
+    >>> run_id_text(UUID("12345678-9abc-def0-1234-56789abcdef0"))
+    '12345678-9abc-def0-1234-56789abcdef0'
+    """
+    if type(run_id) is UUID:
+        b = run_id.int.to_bytes(16, "big")
+        # The first ten bytes in groups of two ("xxxx-xxxx-...") with the first dash gone.
+        return f"{b[:10].hex('-', 2).replace('-', '', 1)}-{b[10:].hex()}"
+    return str(run_id)
 
 
 def run_kind(

@@ -44,9 +44,10 @@ class PendingRecord(RawCall):
         billed_usd: float | None,
         tokens_estimated: bool,
     ) -> None:
-        RawCall.__init__(
-            self, run, usage, model, end_ns, cache_status, saved_usd, batch, billed_usd, tokens_estimated
-        )
+        # RawCall's fields set here: one call frame less per model call.
+        self.run, self.usage, self.model, self.end_ns = run, usage, model, end_ns
+        self.cache_status, self.saved_usd, self.batch = cache_status, saved_usd, batch
+        self.billed_usd, self.tokens_estimated, self.error_type = billed_usd, tokens_estimated, None
         self.builder = builder
         self.task = task
         self.finished = finished  # the task, when this run was its root

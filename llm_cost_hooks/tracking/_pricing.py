@@ -72,7 +72,8 @@ def flat_savings(rates: Any, counts: Counts) -> tuple[float, float]:
     """``(saved_usd, write_premium_usd)`` of a call's cache reads and writes at ``rates``."""
     saved = counts[2] * (rates.input - rates.cache_read)
     premium = counts[3] * (rates.cache_write - rates.input)
-    return max(saved, 0.0), premium if abs(premium) > 1e-15 else 0.0
+    # Comparisons, not max() and abs(): builtin calls cost ten times more here.
+    return saved if saved > 0.0 else 0.0, premium if premium > 1e-15 or premium < -1e-15 else 0.0
 
 
 def flat_parts(counts: Counts, rates: Any) -> tuple[float, float, float, float, float]:

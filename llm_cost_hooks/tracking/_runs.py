@@ -11,6 +11,8 @@ from datetime import datetime
 from enum import Enum
 from typing import TYPE_CHECKING, Any
 
+from .._records import utc_datetime_ns
+
 if TYPE_CHECKING:  # pragma: no cover
     from .._records import CostRecord
     from ._tracker import CostTracker
@@ -90,33 +92,98 @@ class TaskState:
             self.output_tokens += output_tokens
 
 
-@dataclass(slots=True)
 class RunInfo:
     """One run (chain, tool, agent, retriever or model call) as the tracker sees it.
 
     ``observer_data`` lets observers keep per-run state (a span, a token) without a
-    second lookup table.
+    second lookup table. ``start_time`` is the UTC wall-clock start: the tracker reads
+    the clock as an int (``wall_ns``) and makes the datetime when it is first read.
     """
 
-    run_id: str
-    parent_id: str | None
-    task_id: str
-    kind: RunKind
-    name: str
-    start_time: datetime
-    start_ns: int
-    metadata: Mapping[str, Any]
-    tags: Sequence[str]
-    attribution: Attribution
-    is_root: bool
-    model: str | None = None
-    provider: str | None = None
-    params: dict[str, Any] = field(default_factory=dict)
-    messages: Any = None  # kept only to count tokens if the provider reports none
-    attempt: int = 1
-    observer_data: dict[str, Any] = field(default_factory=dict)
-    children: int = 0
-    end_ns: int = 0  # time.perf_counter_ns() when the run ended (0 while open)
+    __slots__ = (
+        "_start_time",
+        "attempt",
+        "attribution",
+        "children",
+        "end_ns",
+        "is_root",
+        "kind",
+        "messages",
+        "metadata",
+        "model",
+        "name",
+        "observer_data",
+        "params",
+        "parent_id",
+        "provider",
+        "run_id",
+        "start_ns",
+        "tags",
+        "task_id",
+        "wall_ns",
+    )
+
+    def __init__(
+        self,
+        run_id: str,
+        parent_id: str | None,
+        task_id: str,
+        kind: RunKind,
+        name: str,
+        start_time: datetime | None,
+        start_ns: int,
+        metadata: Mapping[str, Any],
+        tags: Sequence[str],
+        attribution: Attribution,
+        is_root: bool,
+        model: str | None = None,
+        provider: str | None = None,
+        params: dict[str, Any] | None = None,
+        messages: Any = None,  # kept only to count tokens if the provider reports none
+        attempt: int = 1,
+        observer_data: dict[str, Any] | None = None,
+        children: int = 0,
+        end_ns: int = 0,  # time.perf_counter_ns() when the run ended (0 while open)
+        wall_ns: int = 0,  # time.time_ns() at the start, read when start_time is None
+    ) -> None:
+        self.run_id = run_id
+        self.parent_id = parent_id
+        self.task_id = task_id
+        self.kind = kind
+        self.name = name
+        self._start_time = start_time
+        self.start_ns = start_ns
+        self.metadata = metadata
+        self.tags = tags
+        self.attribution = attribution
+        self.is_root = is_root
+        self.model = model
+        self.provider = provider
+        self.params = {} if params is None else params
+        self.messages = messages
+        self.attempt = attempt
+        self.observer_data = {} if observer_data is None else observer_data
+        self.children = children
+        self.end_ns = end_ns
+        self.wall_ns = wall_ns
+
+    @property
+    def start_time(self) -> datetime:
+        """When the run started (UTC)."""
+        ts = self._start_time
+        if ts is None:
+            ts = self._start_time = utc_datetime_ns(self.wall_ns)
+        return ts
+
+    @start_time.setter
+    def start_time(self, value: datetime) -> None:
+        self._start_time = value
+
+    def __repr__(self) -> str:
+        return (
+            f"RunInfo(run_id={self.run_id!r}, parent_id={self.parent_id!r}, task_id={self.task_id!r}, "
+            f"kind={self.kind!r}, name={self.name!r}, model={self.model!r}, provider={self.provider!r})"
+        )
 
 
 class RunObserver:

@@ -17,7 +17,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
-from datetime import datetime, timezone
+from datetime import datetime
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
@@ -39,6 +39,8 @@ __all__ = ["CostTracker"]
 logger = logging.getLogger("llm_cost_hooks")
 
 _RETRY_TAG = "retry:attempt:"
+# Read once: an attribute of an Enum class goes through its metaclass's __getattr__.
+_LLM = RunKind.LLM
 _NO_METADATA: Mapping[str, Any] = MappingProxyType({})
 
 
@@ -162,7 +164,7 @@ class CostTracker:
             task_id = parent.task_id
             is_root = False
             parent.children += 1
-            if parent.is_root and parent.kind is RunKind.LLM and task_id not in self._tasks:
+            if parent.is_root and parent.kind is _LLM and task_id not in self._tasks:
                 # A model run with runs of its own (a router): its task's totals now count.
                 self._tasks[task_id] = TaskState(task_id=task_id, root_run_id=parent.run_id)
         else:
@@ -186,7 +188,7 @@ class CostTracker:
             task_id,
             kind,
             name,
-            datetime.now(timezone.utc),
+            None,  # start_time: made from the wall clock's int (wall_ns) when read
             time.perf_counter_ns(),
             metadata,
             tags or (),
@@ -194,14 +196,18 @@ class CostTracker:
             is_root,
             model,
             provider,
-            {} if params is None else params,
+            params,
             messages,
             attempt,
+            None,
+            0,
+            0,
+            time.time_ns(),
         )
         self._runs[run_id] = run
         # A lone model call's totals are its record: without observers nobody reads its
         # task (made when a run starts under it).
-        if is_root and task_id not in self._tasks and (kind is not RunKind.LLM or self.observers):
+        if is_root and task_id not in self._tasks and (kind is not _LLM or self.observers):
             self._tasks[task_id] = TaskState(task_id=task_id, root_run_id=run_id)
         # Observers see the run complete (a model run with its model, provider and params).
         if self.observers:
@@ -295,7 +301,7 @@ class CostTracker:
             if task is not None:
                 self._tasks[run.task_id] = task
             return None
-        if run.kind is RunKind.LLM:
+        if run.kind is _LLM:
             # A task that is a single model call: its record already says how it ended.
             return task
         self.ledger.write_task(

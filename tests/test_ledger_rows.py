@@ -1,0 +1,138 @@
+"""The SQLite store's INSERTs: a row's empty (None) optional columns are left out of its
+statement, rows of different shapes share a batch in their order, and every batch size
+(one row: a transaction of its own; more: BEGIN ... COMMIT) reads back what was written."""
+
+from __future__ import annotations
+
+import itertools
+import sqlite3
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+
+from llm_cost_hooks import CacheStatus, CostBreakdown, CostRecord
+from llm_cost_hooks.ledger import SQLiteLedger
+from llm_cost_hooks.ledger._base import RECORD_COLUMNS, record_to_row
+from llm_cost_hooks.ledger._stores import _OPTIONAL_COLUMNS, _empty_columns
+
+T0 = datetime(2026, 12, 6, 12, 0, 0, tzinfo=timezone.utc)
+_OPTIONAL_FIELDS = (
+    "task_id",
+    "parent_id",
+    "tenant",
+    "user",
+    "feature",
+    "route",
+    "prompt_version",
+    "provider",
+)
+
+
+def rec(i: int, empty: tuple[str, ...] = ()) -> CostRecord:
+    values: dict[str, object] = {
+        "request_id": f"req-{i:05d}",
+        "task_id": f"task-{i // 3}",
+        "parent_id": f"parent-{i}",
+        "timestamp": T0 + timedelta(microseconds=i * 1_001),
+        "tenant": "acme",
+        "user": "u" * 16,
+        "feature": "search",
+        "route": "r1",
+        "prompt_version": "v2",
+        "provider": "openai",
+        "model": "gpt-4o-mini",
+        "input_tokens": 100 + i,
+        "output_tokens": 20,
+        "cost_usd": 3e-5,
+        "cost_breakdown": CostBreakdown(input=1e-5, output=2e-5),
+        "saved_usd": 0.5,
+        "cache_status": CacheStatus.EXACT,
+        "latency_ms": 12.5,
+        "success": False,
+        "error_type": "RateLimitError",
+        "attempt": 2,
+        "tags": {"team": "support"},
+        "tokens_estimated": True,
+        "price_estimated": True,
+    }
+    for name in empty:
+        values[name] = {} if name == "tags" else None
+    return CostRecord(**values)  # type: ignore[arg-type]
+
+
+def _stored(path: Path) -> dict[tuple[str, str], tuple[object, ...]]:
+    with sqlite3.connect(path) as conn:
+        rows = conn.execute(f"SELECT {', '.join(RECORD_COLUMNS)} FROM cost_records").fetchall()
+    return {(r[3], r[0]): tuple(r) for r in rows}
+
+
+def test_the_optional_columns_are_the_records_optional_fields() -> None:
+    # _empty_columns reads them by position: the positions must be those of the names.
+    row = tuple(range(len(RECORD_COLUMNS)))
+    assert _empty_columns(row) == (False,) * len(_OPTIONAL_COLUMNS)
+    for name in _OPTIONAL_COLUMNS:
+        one = tuple(None if c == name else v for c, v in zip(RECORD_COLUMNS, row))
+        assert _empty_columns(one) == tuple(c == name for c in _OPTIONAL_COLUMNS)
+
+
+def test_every_shape_of_empty_columns_reads_back(tmp_path: Path) -> None:
+    # Each record leaves a different set of optional fields empty, in one batch and across
+    # batches of every statement size.
+    shapes = [()] + [(f,) for f in _OPTIONAL_FIELDS] + list(itertools.combinations(_OPTIONAL_FIELDS, 3))[:20]
+    shapes += [_OPTIONAL_FIELDS, ("error_type",), ("tags",)]
+    records = [rec(i, shapes[i % len(shapes)]) for i in range(200)]
+    ledger = SQLiteLedger(tmp_path / "x.db", background=False)
+    start = 0
+    for size in (1, 2, 3, 5, 8, 13, 31, 64, 73):
+        ledger._write_batch(records[start : start + size], [])
+        start += size
+    ledger._write_batch(records[start:], [])
+    assert sorted(ledger.records(), key=lambda r: r.request_id) == records
+    stored = _stored(tmp_path / "x.db")
+    assert len(stored) == len(records)
+    for r in records:
+        assert stored[(record_to_row(r)[3], r.request_id)] == record_to_row(r)
+    ledger.close()
+
+
+def test_rows_of_other_shapes_keep_their_order(tmp_path: Path) -> None:
+    # The same record key twice in one batch, the two rows of different shapes: the later
+    # row is the one kept, as when every row had the same statement.
+    first = rec(1, ("tenant", "route"))
+    second = rec(1, ("feature",))
+    ledger = SQLiteLedger(tmp_path / "x.db", background=False)
+    ledger._write_batch([rec(0), first, rec(2, ("user",)), second, rec(3)], [])
+    (kept,) = [r for r in ledger.records() if r.request_id == first.request_id]
+    assert kept == second
+    ledger._write_batch([second, first], [])
+    (kept,) = [r for r in ledger.records() if r.request_id == first.request_id]
+    assert kept == first
+    ledger.close()
+
+
+@pytest.mark.parametrize("size", [1, 2, 40])
+def test_a_batch_the_store_rejects_writes_nothing_of_it(tmp_path: Path, size: int) -> None:
+    # A value SQLite cannot bind fails the batch: no row of it may be left behind (the
+    # writer then splits it and sets the bad row aside).
+    ledger = SQLiteLedger(tmp_path / "x.db", background=False)
+    rows = [record_to_row(rec(i)) for i in range(size)]
+    bad = list(rows[-1])
+    bad[RECORD_COLUMNS.index("feature")] = object()
+    with pytest.raises(sqlite3.Error):
+        ledger._write_batch([*rows[:-1], tuple(bad)], [])
+    assert list(ledger.records()) == []
+    ledger._write_batch(rows, [])
+    assert len(list(ledger.records())) == size
+    ledger.close()
+
+
+def test_a_row_and_its_task_outcome_share_one_transaction(tmp_path: Path) -> None:
+    from llm_cost_hooks.ledger import TaskOutcome
+
+    ledger = SQLiteLedger(tmp_path / "x.db", background=False)
+    outcome = TaskOutcome(task_id="task-0", success=True)
+    ledger._write_batch([rec(0)], [outcome])
+    assert list(ledger.records()) == [rec(0)]
+    assert [o.task_id for o in ledger.task_outcomes()] == ["task-0"]
+    ledger.close()
