@@ -9,7 +9,7 @@ import uuid
 from datetime import datetime, timezone
 
 sys.path.insert(0, os.getcwd())
-from llm_cost_hooks._records import CacheStatus  # noqa: E402
+from llm_cost_hooks._records import CacheStatus
 
 UTC = timezone.utc
 MISS = CacheStatus.MISS

@@ -1,4 +1,3 @@
-# ruff: noqa: E402
 """The SQLite store's work per row, in instructions (run with count_pieces.sh): rows with the
 values and empty columns of the writer's row of a cheap bench model's call (each with its own
 request id and timestamp), written with ``_write_batch`` one row a
