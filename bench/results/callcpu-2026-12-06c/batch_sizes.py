@@ -30,4 +30,13 @@ for _ in range(11):
         model.invoke("When will my card arrive?", config=c)
     h.flush()
 print("load", os.getloadavg())
-print("batches", len(sizes), "records", sum(sizes), "median size", statistics.median(sizes), "mean", sum(sizes) / len(sizes))
+print(
+    "batches",
+    len(sizes),
+    "records",
+    sum(sizes),
+    "median size",
+    statistics.median(sizes),
+    "mean",
+    sum(sizes) / len(sizes),
+)
