@@ -742,12 +742,17 @@ class CacheCore:
         self._count(verified_disagree=1)
         with self._verify_lock:  # this entry serves only nearer requests from now on
             self._entry_floor[entry.id] = max(self._entry_floor.get(entry.id, -1.0), similarity + 1e-6)
-        if _LOW_TIGHTENS_ROUTE or not (self.learning and similarity < self.config.learned_min_similarity):
+        route_tightened = _LOW_TIGHTENS_ROUTE or not (
+            self.learning and similarity < self.config.learned_min_similarity
+        )
+        if route_tightened:
             self._tighten(route)
         logger.info(
-            "cache: verified answer disagreed with entry %s (similarity %.4f); decision tightened",
+            "cache: verified answer disagreed with entry %s (similarity %.4f); the entry now serves "
+            "only nearer requests%s",
             entry.id,
             similarity,
+            "" if route_tightened else " and its class only above this similarity (route thresholds kept)",
         )
         return None
 
