@@ -136,3 +136,24 @@ def test_an_unhashable_key_is_measured_on_its_own_or_counted() -> None:
     measured = m.drain()
     assert measured + observer.stats.observer_errors == 2 and measured >= 1
     assert not m._odd and not m._queued
+
+
+def test_a_batch_with_a_missing_latency_measures_the_others() -> None:
+    # A call without a latency adds no duration sample; the batch's other calls keep theirs.
+    samples = []
+    for column_path in (True, False):
+        observer, m, _ = _bare_metrics()
+        latencies = (120.0, None, 30.0, 4500.0)
+        for latency in latencies:
+            m._queue_call(KEY, (*VALUES[:3], latency, *VALUES[4:]))
+        found: Any = {}
+        if column_path:
+            m._measure_each = None  # the column pass handles the batch itself
+            assert m._measure_columns(KEY, m._queued[KEY], found) == len(latencies)
+        else:
+            width = metrics_module._WIDTH
+            m._measure_each(KEY, [m._queued[KEY][i::width] for i in range(width)], found)
+        assert observer.stats.observer_errors == 0
+        samples.append({h.name: list(v) for h, _, v in found.values()})
+    assert samples[0] == samples[1]
+    assert samples[0][m.duration.name] == [0.12, 0.03, 4.5]

@@ -412,3 +412,56 @@ def test_batch_emit_only_for_the_sdks_own_batch_processor(monkeypatch: pytest.Mo
     assert _sdk.batch_emit(own) is None
     own.shutdown()
     sub.shutdown()
+
+
+@pytest.mark.parametrize("size", [1, 5, 40, 500])
+def test_histogram_merge_of_a_large_batch_exports_what_one_record_per_value_does(size: int) -> None:
+    # Batches larger than the bucket count are sorted once and bisected per bucket: the
+    # counts, sum, min and max stay those of one record() per value, values on a boundary
+    # included (a boundary's bucket holds the values up to and including it).
+    import random
+
+    from opentelemetry.sdk.metrics import MeterProvider
+    from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+
+    from llm_cost_hooks.telemetry import _semconv as sc
+
+    rng = random.Random(size)
+    bounds = list(sc.DURATION_BUCKETS)
+    values = [
+        rng.choice([rng.uniform(0, 2 * bounds[-1]), rng.choice(bounds), 0.0, rng.randint(0, 90)])
+        for _ in range(size)
+    ]
+    points = []
+    for merged in (True, False):
+        reader = InMemoryMetricReader()
+        h = (
+            MeterProvider(metric_readers=[reader])
+            .get_meter("m")
+            .create_histogram("h", explicit_bucket_boundaries_advisory=bounds)
+        )
+        if merged:
+            assert _sdk.histogram_merge(h, {"a": "b"}, values)
+        else:
+            for v in values:
+                h.record(v, {"a": "b"})
+        points.append(_metric_points(reader))
+    assert points[0] == points[1]
+    (counts,) = [p[4] for p in points[0].values()]
+    assert sum(counts) == size and (size < 40 or sum(1 for c in counts if c) > 3)
+
+
+def test_bucket_counts_sorted_and_per_value_agree() -> None:
+    import random
+    from bisect import bisect_left
+
+    rng = random.Random(7)
+    bounds = [0.0, 1.0, 1.0, 2.5, 10.0]  # a repeated boundary's bucket stays empty
+    for size in (0, 3, 11, 12, 200):
+        values = [rng.choice([rng.uniform(-1, 12), rng.choice(bounds), 3]) for _ in range(size)]
+        counts = [0] * (len(bounds) + 1)
+        _sdk._count_buckets(counts, bounds, values)
+        expected = [0] * (len(bounds) + 1)
+        for v in values:
+            expected[bisect_left(bounds, v)] += 1
+        assert counts == expected, size

@@ -18,7 +18,10 @@ thread once the queue passes ``drain_at`` (so it stays bounded even when nothing
 from __future__ import annotations
 
 import math
+import operator
 import threading
+from functools import reduce
+from itertools import compress, repeat
 from typing import TYPE_CHECKING, Any
 
 from opentelemetry.metrics import CallbackOptions, Observation
@@ -92,10 +95,8 @@ def _add_all(
     if slot is None:
         slot = totals[k] = [attrs, values[0]]
         values = values[1:]
-    total = slot[1]
-    for value in values:
-        total += value
-    slot[1] = total
+    # reduce adds left to right as a loop of += would (sum() may compensate floats).
+    slot[1] = reduce(operator.add, values, slot[1])
 
 
 class _Metrics:
@@ -396,18 +397,25 @@ class _Metrics:
                     hit = by_status[status] = (money, tuple(money.items()))
                 money, money_key = hit
             model_called = status in _MODEL_CALLED
-            costs = [v for v in columns[1] if v]
-            saved = [v for v in columns[2] if v]
+            # Filtered and converted in C (filter, map, compress): the same values in order.
+            costs = list(filter(None, columns[1]))
+            saved = list(filter(None, columns[2]))
             usage = (
-                [[v for v in column if v] for column in columns[5:]]
+                [list(filter(None, column)) for column in columns[5:]]
                 if model_called and not self._legacy
                 else []
             )
             if model_called:
-                durations = [ms / 1000.0 for ms in columns[3] if ms is not None]
+                latencies = columns[3]
+                if None in latencies:
+                    latencies = [ms for ms in latencies if ms is not None]
+                durations = list(map(operator.truediv, latencies, repeat(1000.0)))
                 success = columns[4]
-                inputs = [t for t, ok in zip(columns[5], success) if t or ok]
-                outputs = [t for t, ok in zip(columns[6], success) if ok]
+                if all(success):
+                    inputs, outputs = columns[5], columns[6]
+                else:
+                    inputs = [t for t, ok in zip(columns[5], success) if t or ok]
+                    outputs = list(compress(columns[6], success))
         except Exception:  # nothing added yet: call by call, errors counted per call
             return self._measure_each(key, columns, samples)
         with self._lock:

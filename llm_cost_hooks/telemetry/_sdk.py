@@ -18,12 +18,13 @@ check each shim on the installed one and force the public path).
 from __future__ import annotations
 
 import math
+import operator
 import re
-from bisect import bisect_left
+from bisect import bisect_left, bisect_right
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from contextvars import ContextVar
-from functools import lru_cache
+from functools import lru_cache, reduce
 from itertools import repeat
 from typing import Any, cast
 
@@ -421,6 +422,24 @@ def _histogram_shim() -> tuple[Any, ...] | None:
     return _histogram_internals() if SHIMS_ON else None
 
 
+def _count_buckets(counts: Any, boundaries: Sequence[float], values: Sequence[float]) -> None:
+    """Add to ``counts`` what ``counts[bisect_left(boundaries, v)] += 1`` per value adds.
+    Many values: sorted once, then each bucket's count is the number of sorted values
+    above the previous boundary and up to its own (two bisections per bucket instead of
+    one per value)."""
+    if len(values) <= 2 * len(boundaries):
+        for bucket, n in Counter(map(bisect_left, repeat(boundaries), values)).items():
+            counts[bucket] += n
+        return
+    ordered = sorted(values)
+    below = 0  # values <= the previous boundary
+    for bucket, boundary in enumerate(boundaries):
+        upto = bisect_right(ordered, boundary)
+        counts[bucket] += upto - below
+        below = upto
+    counts[len(boundaries)] += len(ordered) - below
+
+
 def histogram_merge(instrument: Any, attributes: Mapping[str, Any], values: Sequence[float]) -> bool:
     """Shim for the SDK histogram's aggregation state (the measurement consumer's reader
     storages, their view matches and each match's ``_ExplicitBucketHistogramAggregation``
@@ -483,13 +502,9 @@ def histogram_merge(instrument: Any, attributes: Mapping[str, Any], values: Sequ
                 if aggregation._value is None:
                     aggregation._value = aggregation._get_empty_bucket_counts()
                 counts = aggregation._value
-                total = aggregation._sum
-                for value in values:  # the SDK's aggregate(): the sum value by value, same order
-                    total += value
-                buckets = Counter(map(bisect_left, repeat(aggregation._boundaries), values))
-                for bucket, n in buckets.items():
-                    counts[bucket] += n
-                aggregation._sum = total
+                # The SDK's aggregate(): the sum value by value, in the same order.
+                aggregation._sum = reduce(operator.add, values, aggregation._sum)
+                _count_buckets(counts, aggregation._boundaries, values)
                 if aggregation._record_min_max:
                     aggregation._min = min(aggregation._min, low)
                     aggregation._max = max(aggregation._max, high)
