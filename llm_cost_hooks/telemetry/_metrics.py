@@ -71,6 +71,18 @@ _MODEL_CALLED = frozenset({"miss", "provider_prefix"})
 _Samples = dict[tuple[int, int], tuple[Any, dict[str, Any], list[float]]]
 
 
+def _money_attrs(
+    attrs: dict[str, Any], by_status: dict[str, tuple[dict[str, Any], tuple[Any, ...]]], status: str
+) -> tuple[dict[str, Any], tuple[Any, ...]]:
+    """The cost metrics' attributes (and their key) of a call served with cache ``status``:
+    the call's attributes plus the cache status, made once per status."""
+    hit = by_status.get(status)
+    if hit is None:
+        money = {**attrs, sc.CACHE_STATUS: status}
+        hit = by_status[status] = (money, tuple(money.items()))
+    return hit
+
+
 def _sample(samples: _Samples, histogram: Any, attrs: dict[str, Any], value: float) -> None:
     entry = samples.get((id(histogram), id(attrs)))
     if entry is None:
@@ -345,13 +357,7 @@ class _Metrics:
     def _measure(self, call: _Call, samples: _Samples) -> None:
         attrs, in_attrs, out_attrs, key, in_key, by_status = self._attrs_for(call[:7])
         status, cost, saved, latency_ms, success = call[7:12]
-        money, money_key = attrs, key
-        if status != "miss":
-            hit = by_status.get(status)
-            if hit is None:
-                money = {**attrs, sc.CACHE_STATUS: status}
-                hit = by_status[status] = (money, tuple(money.items()))
-            money, money_key = hit
+        money, money_key = (attrs, key) if status == "miss" else _money_attrs(attrs, by_status, status)
         model_called = status in _MODEL_CALLED
         input_tokens, output_tokens = call[12], call[13]
         with self._lock:
@@ -389,13 +395,9 @@ class _Metrics:
             return self._measure_each(key, columns, samples)
         try:
             attrs, in_attrs, out_attrs, attrs_key, in_key, by_status = self._attrs_for(key)
-            money, money_key = attrs, attrs_key
-            if status != "miss":
-                hit = by_status.get(status)
-                if hit is None:
-                    money = {**attrs, sc.CACHE_STATUS: status}
-                    hit = by_status[status] = (money, tuple(money.items()))
-                money, money_key = hit
+            money, money_key = (
+                (attrs, attrs_key) if status == "miss" else _money_attrs(attrs, by_status, status)
+            )
             model_called = status in _MODEL_CALLED
             # Filtered and converted in C (filter, map, compress): the same values in order.
             costs = list(filter(None, columns[1]))
