@@ -319,7 +319,7 @@ def test_the_second_look_fetches_the_neighbours_in_one_call_where_the_backend_ca
     assert core.stats.errors == 1
 
 
-def test_learning_is_on_by_default_only_with_verification_and_a_check_of_your_own() -> None:
+def test_learning_is_on_by_default_only_with_a_check_of_your_own() -> None:
     def core(judge=None, **cfg) -> CacheCore:  # type: ignore[no-untyped-def]
         return CacheCore(EmbeddedBackend(), config=CacheConfig(**cfg), equivalence=judge, semantic=False)
 
@@ -328,7 +328,8 @@ def test_learning_is_on_by_default_only_with_verification_and_a_check_of_your_ow
 
     assert CacheConfig().learn_answer_keys is None
     assert not core().learning
-    assert not core(judge).learning  # a check but no verification
+    assert core(judge).learning  # a check of yours turns verification on (5 %)
+    assert not core(judge, verify_share=0.0).learning  # a check but verification turned off
     assert not core(verify_share=0.1).learning  # verification with the default word-overlap check
     assert core(judge, verify_share=0.1).learning
     assert not core(judge, verify_share=0.1, learn_answer_keys=False).learning

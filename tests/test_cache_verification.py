@@ -159,3 +159,30 @@ def test_wilson_interval_matches_known_values() -> None:
     assert (round(lo, 4), hi) == (0.7225, 1.0)
     lo99, hi99 = wilson_interval(8, 10, 0.99)
     assert lo99 < 0.4902 and hi99 > 0.9433
+
+
+def test_verify_share_defaults_on_only_with_a_check_of_yours() -> None:
+    """verify_share=None: one would-be hit in twenty is verified when the cache has an
+    equivalence check of the user's (and answer keys are learned), none with the built-in check,
+    which cannot judge freely worded answers; an explicit share always wins."""
+    from llm_cost_hooks.cache import CacheCore, EmbeddedBackend
+
+    def check(new: str, old: str) -> bool:
+        return new == old
+
+    plain = CacheCore(EmbeddedBackend(), semantic=False)
+    assert plain.config.verify_share is None
+    assert plain.verify_share == 0.0 and not plain.learning
+
+    checked = CacheCore(EmbeddedBackend(), semantic=False, equivalence=check)
+    assert checked.verify_share == 0.05 and checked.learning
+
+    plain.equivalence = check  # a check given later counts too
+    assert plain.verify_share == 0.05 and plain.learning
+
+    off = CacheCore(
+        EmbeddedBackend(), config=CacheConfig(verify_share=0.0), semantic=False, equivalence=check
+    )
+    assert off.verify_share == 0.0 and not off.learning
+    every = CacheCore(EmbeddedBackend(), config=CacheConfig(verify_share=1.0), semantic=False)
+    assert every.verify_share == 1.0 and not every.learning

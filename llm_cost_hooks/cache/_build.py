@@ -65,7 +65,7 @@ def build_core(
     ``":memory:"`` for none). ``config`` may be a saved config's path; ``ttl_seconds`` and
     ``default_tenant`` override it. Audit text capture follows the package setting unless set.
     ``equivalence(new_answer, stored_answer) -> bool`` is the answer check of online
-    verification (with ``verify_share > 0`` it also turns learned answer keys on)."""
+    verification; with one, ``verify_share`` defaults to 0.05 and learned answer keys turn on."""
     if backend is None:
         if redis_url is not None:
             from ._redis import RedisBackend

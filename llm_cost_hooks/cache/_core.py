@@ -74,6 +74,9 @@ _LOW_VERIFY = 0.0
 # ... and a verified disagreement there raises those floors only, not the route's thresholds:
 # the class's own bar served it, so the class's own bar is what was wrong.
 _LOW_TIGHTENS_ROUTE = False
+# verify_share=None with an equivalence check of the user's: the share measured with the
+# free-text benchmark (bench/cache_free_text.py): it pays one would-be hit in twenty.
+_CHECKED_VERIFY_SHARE = 0.05
 _VETOED = object()  # sentinel of _decide_at: the candidate was told apart by a contrast check
 
 
@@ -116,20 +119,22 @@ class CacheConfig(BaseModel):
     per_user: bool = False
     audit_sample_rate: float = Field(default=0.05, ge=0.0, le=1.0)
     tighten_step: float = Field(default=0.005, description="How much a bad hit raises a route's thresholds.")
-    verify_share: float = Field(
-        default=0.0,
+    verify_share: float | None = Field(
+        default=None,
         ge=0.0,
         le=1.0,
         description="Share of would-be semantic hits answered by the model anyway and compared with the "
-        "stored answer (online verification); disagreements tighten the decision.",
+        "stored answer (online verification); disagreements tighten the decision. None (the default): "
+        "0.05 when you give the cache an equivalence check of your own (CacheCore(equivalence=...)), "
+        "0 otherwise (the built-in check cannot judge freely worded answers).",
     )
     learn_answer_keys: bool | None = Field(
         default=None,
         description="Free-text answers: when a request misses next to a stored question, compare the "
         "model's answer with that entry's (the equivalence check) and, if they agree, store it under the "
         "same answer key, so the neighbourhood path can serve where answers were checked equal. None (the "
-        "default): on when online verification is on (verify_share > 0) with an equivalence check you "
-        "give the cache (CacheCore(equivalence=...)); off otherwise.",
+        "default): on when online verification is on (verify_share > 0, the default once you give the "
+        "cache an equivalence check: CacheCore(equivalence=...)) with a check of yours; off otherwise.",
     )
 
     learned_min_similarity: float = Field(
@@ -336,7 +341,16 @@ class CacheCore:
         learn = self.config.learn_answer_keys
         if learn is not None:
             return learn
-        return self.config.verify_share > 0 and self.equivalence is not answers_equivalent
+        return self.verify_share > 0 and self.equivalence is not answers_equivalent
+
+    @property
+    def verify_share(self) -> float:
+        """The share of would-be semantic hits verified: ``CacheConfig.verify_share``, or when
+        that is None, 0.05 with an equivalence check of your own and 0 without one."""
+        share = self.config.verify_share
+        if share is not None:
+            return share
+        return _CHECKED_VERIFY_SHARE if self.equivalence is not answers_equivalent else 0.0
 
     @property
     def embedder(self) -> Any:
@@ -464,7 +478,7 @@ class CacheCore:
                 self._remember_near_miss(req, neigh, policy)
             self._count(misses=1)
             return None
-        share = self.config.verify_share
+        share = self.verify_share
         if share > 0 and self.learning and hit.similarity < self.config.learned_min_similarity:
             share = max(share, _LOW_VERIFY)  # under the plain bar: its own class bar decided
         if share > 0 and self._rng.random() < share:

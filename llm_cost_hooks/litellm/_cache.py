@@ -191,7 +191,7 @@ class LiteLLMSemanticCache(Cache):
                 return None
             hit = self.core.lookup(req)
             if hit is None:
-                if self.core.config.verify_share > 0 and kwargs.get("litellm_call_id"):
+                if self.core.verify_share > 0 and kwargs.get("litellm_call_id"):
                     self._note(self._misses, kwargs["litellm_call_id"], req)
                 return None
             answer = decode_answer(hit.entry.answer)
