@@ -70,7 +70,11 @@ def _judge(
 
 
 def _core(
-    emb: Any, learn: bool | None, judge: Callable[[str, str], bool] | None, verify: float = 0.0, seed: int = 0
+    emb: Any,
+    learn: bool | None,
+    judge: Callable[[str, str], bool] | None,
+    verify: float | None = 0.0,
+    seed: int = 0,
 ) -> Any:
     from llm_cost_hooks.cache import CacheConfig, CacheCore, EmbeddedBackend
 
@@ -175,15 +179,15 @@ def _fmt(served: int, good: int, n: int) -> str:
     return f"hit rate {served / n:.4f} ({served:>4} of {n}), precision {prec} ({good} of {served})"
 
 
-JUDGES: tuple[tuple[str, bool | None, tuple[float, float] | None, float], ...] = (
+JUDGES: tuple[tuple[str, bool | None, tuple[float, float] | None, float | None], ...] = (
     ("default (learning off)", False, None, 0.0),
     ("learned keys, exact judge", True, (0.0, 0.0), 0.0),
     ("learned keys, judge 10% false-disagree", True, (0.0, 0.10), 0.0),
     ("learned keys, judge 1% false-agree", True, (0.01, 0.0), 0.0),
     ("learned keys, judge 5% false-agree", True, (0.05, 0.0), 0.0),
-    # The default configuration once online verification has a judge: learned keys turn on.
-    ("defaults + verify_share 0.05, exact judge", None, (0.0, 0.0), 0.05),
-    ("defaults + verify_share 0.05, judge 5% false-agree", None, (0.05, 0.0), 0.05),
+    # The default configuration with a check of yours: verify_share 0.05, learned keys on.
+    ("defaults + your check (verify_share 0.05), exact judge", None, (0.0, 0.0), None),
+    ("defaults + your check (verify_share 0.05), judge 5% false-agree", None, (0.05, 0.0), None),
 )
 
 
