@@ -279,7 +279,10 @@ class _Metrics:
         )
 
     def _queue_call(self, key: tuple[Any, ...], values: tuple[Any, ...]) -> None:
-        with self._queue_lock:
+        # acquire / release rather than ``with``: half the cost of the lock, once per call.
+        lock = self._queue_lock
+        lock.acquire()
+        try:
             if self._count >= self._max_queue:
                 dropped = True
             else:
@@ -295,6 +298,8 @@ class _Metrics:
                     else:
                         column += values
             count = self._count
+        finally:
+            lock.release()
         if dropped:
             self.owner.stats.add("metric_measurements_dropped")
         elif count >= self._drain_at and not self._wake.is_set():

@@ -83,13 +83,17 @@ class TaskState:
     ) -> None:
         """Count one call in the totals from its numbers (a call written as a ledger row
         has no record object)."""
-        with _totals_lock:
+        lock = _totals_lock
+        lock.acquire()  # rather than ``with``: half the lock's cost, once per call
+        try:
             self.cost_usd += cost_usd
             self.saved_usd += saved_usd
             self.calls += 1
             self.failed_calls += 0 if success else 1
             self.input_tokens += input_tokens
             self.output_tokens += output_tokens
+        finally:
+            lock.release()
 
 
 class RunInfo:
@@ -251,6 +255,8 @@ def notify_start(observers: Sequence[RunObserver], run: RunInfo) -> None:
 
 def reads_rows(observers: Sequence[RunObserver]) -> bool:
     """Whether every observer reads a model call's ledger row (``RunObserver.reads_rows``)."""
+    if len(observers) == 1:  # the usual case, asked once per call: no generator
+        return bool(getattr(observers[0], "reads_rows", False))
     return all(getattr(obs, "reads_rows", False) for obs in observers)
 
 
