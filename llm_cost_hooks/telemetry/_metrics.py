@@ -20,7 +20,6 @@ from __future__ import annotations
 import math
 import operator
 import threading
-from functools import reduce
 from itertools import compress, repeat
 from typing import TYPE_CHECKING, Any
 
@@ -107,8 +106,7 @@ def _add_all(
     if slot is None:
         slot = totals[k] = [attrs, values[0]]
         values = values[1:]
-    # reduce adds left to right as a loop of += would (sum() may compensate floats).
-    slot[1] = reduce(operator.add, values, slot[1])
+    slot[1] = _sdk.sequential_sum(values, slot[1])  # left to right, as a loop of += would
 
 
 class _Metrics:
