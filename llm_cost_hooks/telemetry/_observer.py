@@ -887,9 +887,13 @@ class OTelObserver(RunObserver):
         if response_model:
             attrs[RESPONSE_MODEL] = response_model if type(response_model) is str else str(response_model)
         if finish:
-            reasons = tuple(filter(None, finish))
-            if reasons:
-                attrs[RESPONSE_FINISH_REASONS] = reasons
+            # The usual cases without the filter: every reason known, or none.
+            if None not in finish and "" not in finish:
+                attrs[RESPONSE_FINISH_REASONS] = tuple(finish)
+            elif finish.count(None) != len(finish):
+                reasons = tuple(filter(None, finish))
+                if reasons:
+                    attrs[RESPONSE_FINISH_REASONS] = reasons
         if streamed:
             attrs[REQUEST_STREAM] = True
         return finish
