@@ -202,6 +202,12 @@ class RunObserver:
     only when every observer is deferrable, the caller does not need the record back and
     the ledger has a background writer; ``tracker.flush()`` waits for those calls.
 
+    ``digests_calls = True`` (with ``deferrable``): when this is the tracker's only
+    observer, a successful model call queued for the writer is first given to
+    :meth:`digest_call` on the caller's thread, and the tracker keeps only what it
+    returns (the chat messages and the run's metadata are dropped then; a text prompt,
+    one string, stays), not the call's LangChain objects, until the writer.
+
     ``reads_rows = True`` (with ``deferrable``) says the observer can read a successful
     model call from its ledger row instead of its record: a ledger that writes rows
     (SQLite) then calls :meth:`on_model_row` for such calls and skips building the
@@ -211,6 +217,7 @@ class RunObserver:
 
     deferrable: bool = False
     reads_rows: bool = False
+    digests_calls: bool = False
 
     def attach(self, tracker: CostTracker) -> None:  # pragma: no cover - default no-op
         """This observer was added to ``tracker`` (e.g. to flush it at exit)."""
@@ -228,6 +235,12 @@ class RunObserver:
         outputs: Any = None,
     ) -> None:  # pragma: no cover - default no-op
         """A run ended. ``record`` is set for model calls; ``task`` for root runs."""
+
+    def digest_call(self, run: RunInfo, outputs: Any) -> Any:
+        """With ``digests_calls = True`` (see above): what this observer needs of a queued
+        model call's result, read now; it gets it back as ``outputs`` when told about the
+        call. Default: ``outputs`` itself."""
+        return outputs
 
     def on_model_row(
         self,
