@@ -38,3 +38,14 @@ def report(cpu, pairs):
     for a, b in pairs:
         paired = statistics.median(x - y for x, y in zip(cpu[a], cpu[b]))
         print(f"  {a} - {b} (median paired): {paired:.2f} us")
+
+
+def run_ab(arms, calls, pairs, rounds_default):
+    """Warm every arm, run interleaved rounds (``N`` calls each, ``ROUNDS`` rounds), print."""
+    n, rounds = int(os.environ.get("N", "200")), int(os.environ.get("ROUNDS", str(rounds_default)))
+    for name, arm in arms.items():
+        calls(name, arm, 200)
+    print("load at start:", load())
+    cpu = interleaved(arms, calls, n, rounds)
+    print("load:", load(), f"N={n} rounds={rounds}")
+    report(cpu, pairs)

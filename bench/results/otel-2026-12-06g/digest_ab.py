@@ -5,10 +5,9 @@ writer (``digests_calls`` off); the OTel observer digesting the call on the call
     N=200 ROUNDS=100 PYTHONPATH=$PWD python bench/results/otel-2026-12-06g/digest_ab.py
 """
 
-import os
 import tempfile
 
-from _common import interleaved, load, report
+from _common import run_ab
 from _events import invoke_calls, pipeline
 
 from llm_cost_hooks.langchain import CostCallbackHandler
@@ -43,10 +42,4 @@ def calls(name, handler, n):
         exporter.clear()
 
 
-n, rounds = int(os.environ.get("N", "200")), int(os.environ.get("ROUNDS", "60"))
-for name, handler in arms.items():
-    calls(name, handler, 200)
-print("load at start:", load())
-cpu = interleaved(arms, calls, n, rounds)
-print("load:", load(), f"N={n} rounds={rounds}")
-report(cpu, [("otel keep", "none"), ("otel digest", "none"), ("otel digest", "otel keep")])
+run_ab(arms, calls, [("otel keep", "none"), ("otel digest", "none"), ("otel digest", "otel keep")], 60)

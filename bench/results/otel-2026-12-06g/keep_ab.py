@@ -7,10 +7,9 @@ metadata dropped on the caller when the call is queued (as the tracker does with
     N=200 ROUNDS=60 PYTHONPATH=$PWD python bench/results/otel-2026-12-06g/keep_ab.py
 """
 
-import os
 import tempfile
 
-from _common import interleaved, load, report
+from _common import run_ab
 from _events import invoke_calls
 
 from llm_cost_hooks.langchain import CostCallbackHandler
@@ -51,10 +50,4 @@ def calls(name, handler, n):
     assert handler.flush(300)
 
 
-n, rounds = int(os.environ.get("N", "200")), int(os.environ.get("ROUNDS", "40"))
-for name, handler in arms.items():
-    calls(name, handler, 200)
-print("load at start:", load())
-cpu = interleaved(arms, calls, n, rounds)
-print("load:", load(), f"N={n} rounds={rounds}")
-report(cpu, [("noop", "none"), ("noop_drop", "none"), ("noop", "noop_drop")])
+run_ab(arms, calls, [("noop", "none"), ("noop_drop", "none"), ("noop", "noop_drop")], 40)

@@ -25,22 +25,26 @@ from llm_cost_hooks.langchain import CostCallbackHandler
 from llm_cost_hooks.telemetry import OTelObserver
 from llm_cost_hooks.telemetry import _observer as O
 
-captured = []
-
-
-class Capture(OTelObserver):
-    def on_model_row(self, run, *, row, task, outputs=None):
-        if not captured:
-            captured.append((copy.copy(run), dict(run.observer_data), row, task, outputs))
-        super().on_model_row(run, row=row, task=task, outputs=outputs)
-
-
 tp, exporter, reader, mp = pipeline()
-obs = Capture(tracer_provider=tp, meter_provider=mp)
+obs = OTelObserver(tracer_provider=tp, meter_provider=mp)
+first: list = []
+told = obs.on_model_row
+
+
+def keep_first(run, **kwargs):
+    """The first call's arguments, taken before the observer pops its start state."""
+    if not first:
+        first.append((copy.copy(run), dict(run.observer_data), kwargs))
+    told(run, **kwargs)
+
+
+obs.on_model_row = keep_first
 h = CostCallbackHandler(ledger=f"sqlite:///{tempfile.mkdtemp()}/x.db", observers=[obs])
 model.invoke(PROMPT, config={"callbacks": [h], "metadata": ATTRIBUTION})
-assert h.flush(60) and captured
-run0, data0, row, task, outputs = captured[0]
+assert h.flush(60) and first
+obs.on_model_row = told
+run0, data0, kw = first[0]
+row, task, outputs = kw["row"], kw["task"], kw["outputs"]
 obs._start_blind()
 direct = obs._direct
 N = int(os.environ.get("N", "5000"))
