@@ -89,7 +89,7 @@ def test_no_digest_beside_another_observer_or_when_it_fails(tmp_path: Any, caplo
     tracker.close()
 
 
-def _spans(tmp_path: Any, name: str, digest: bool, messages: Any) -> list[Any]:
+def _spans(tmp_path: Any, name: str, digest: bool, messages: Any, rows: bool = True) -> list[Any]:
     exporter = InMemorySpanExporter()
     tp = TracerProvider()
     tp.add_span_processor(SimpleSpanProcessor(exporter))
@@ -100,6 +100,8 @@ def _spans(tmp_path: Any, name: str, digest: bool, messages: Any) -> list[Any]:
     digest_call = observer.digest_call
     observer.digest_call = lambda run, outputs: digests.append(digest_call(run, outputs)) or digests[-1]  # type: ignore[method-assign]
     tracker = CostTracker(ledger=f"sqlite:///{tmp_path / name}", observers=[observer])
+    if not rows:  # a background ledger that stores records: the observer is told with the record
+        tracker.ledger._writes_rows = False  # type: ignore[attr-defined]
     for i, reason in enumerate(("stop", "length")):
         tracker.start_llm(f"r{i}", None, model="gpt-4o-mini", provider="openai", messages=messages)
         tracker.end_llm(
@@ -115,10 +117,13 @@ def _spans(tmp_path: Any, name: str, digest: bool, messages: Any) -> list[Any]:
     ]
 
 
+@pytest.mark.parametrize("rows", [True, False])
 @pytest.mark.parametrize("messages", [[HumanMessage(content="hi")], "a text prompt"])
-def test_otel_spans_from_the_digest_are_the_ones_from_the_result(tmp_path: Any, messages: Any) -> None:
-    digested = _spans(tmp_path, "a.db", True, messages)
-    kept = _spans(tmp_path, "b.db", False, messages)
+def test_otel_spans_from_the_digest_are_the_ones_from_the_result(
+    tmp_path: Any, messages: Any, rows: bool
+) -> None:
+    digested = _spans(tmp_path, "a.db", True, messages, rows)
+    kept = _spans(tmp_path, "b.db", False, messages, rows)
     assert digested == kept
     op = "chat" if isinstance(messages, list) else "text_completion"
     assert [name for name, _ in digested] == [f"{op} gpt-4o-mini"] * 2
