@@ -244,6 +244,8 @@ def test_sampling_as_the_sdk_samples(sampler: Any, fixed: bool) -> None:
     tracer = tp.get_tracer("llm_cost_hooks")
     direct = _direct.direct_spans(tracer, InstrumentationScope("llm_cost_hooks"))
     assert direct is not None and (direct._decisions is not None) is fixed
+    # A recording root decision that is fixed: root spans take the once-worked-out path.
+    assert (direct._root is not None) is (sampler is None)
     for context in _parents():
         for seed in range(8):  # the same random draws: the same ids
             random.seed(seed)

@@ -465,3 +465,31 @@ def test_bucket_counts_sorted_and_per_value_agree() -> None:
         for v in values:
             expected[bisect_left(bounds, v)] += 1
         assert counts == expected, size
+
+
+@pytest.mark.parametrize(
+    ("start", "values"),
+    [
+        (1e16, [1.0, -1e16]),  # a compensated sum gives 1.0; value by value gives 0.0
+        (0.5, [0.1] * 10),
+        (0, [3, 0.25, 7, 1e-9, True]),  # ints and bools among floats, an int start
+        (5, [412, 14, 256]),  # ints: exact either way
+        (0.5, []),
+    ],
+)
+def test_sequential_sum_adds_value_by_value(start: Any, values: list[Any]) -> None:
+    """The metric sums stay those of call-by-call recording: left to right, no compensation."""
+    import random
+
+    looped = start
+    for value in values:
+        looped += value
+    assert _sdk.sequential_sum(values, start) == looped
+    assert type(_sdk.sequential_sum(values, start)) is type(looped)
+    rng = random.Random(7)
+    floats = [rng.uniform(0, 1e-3) * 10 ** rng.randint(-6, 6) for _ in range(5000)]
+    looped = 0.0
+    for value in floats:
+        looped += value
+    assert _sdk.sequential_sum(floats, 0.0) == looped
+    assert _sdk._reduce_sum(floats, 0.0) == looped

@@ -153,6 +153,7 @@ class DirectSpans:
         "_random_ids",
         "_readable",
         "_resource",
+        "_root",
         "_sampler",
         "_scope",
         "_tracer",
@@ -197,6 +198,13 @@ class DirectSpans:
         table = _decision_table(self._sampler)
         self._decisions = None if table is None else tuple((d.is_recording(), d.is_sampled()) for d in table)
         self._random_ids = _random_ids(self._ids)
+        # A root span's (sampled, flags) when the sampler's decision for it is fixed and
+        # recording and ids are drawn as RandomIdGenerator draws them: the same for every
+        # trace, so worked out once. None: worked out per span below.
+        self._root: tuple[bool, Any] | None = None
+        if self._decisions is not None and self._random_ids and self._decisions[0][0]:
+            root_sampled = self._decisions[0][1]
+            self._root = (root_sampled, _FLAGS[(_SAMPLED if root_sampled else 0) | _RANDOM_TRACE_ID])
         # The span's context without SpanContext re-checking ids drawn as RandomIdGenerator
         # draws them (valid by construction), where the shim allows; else the public one.
         # The constructor's defaults for events, links and status, to call it with
@@ -223,6 +231,12 @@ class DirectSpans:
             self._last_context, self._last_parent = context, parent
         if not self._enabled():
             return None
+        if parent is None and self._root is not None:
+            # RandomIdGenerator's draws (again while 0), the fixed decision and flags.
+            trace_id = random.getrandbits(128) or _random_id(128)
+            span_id = random.getrandbits(64) or _random_id(64)
+            sampled, flags = self._root
+            return self._context(trace_id, span_id, flags, None), None, _NO_ATTRIBUTES, sampled
         random_ids = self._random_ids
         if parent is None:
             if random_ids:  # RandomIdGenerator.generate_trace_id's draw

@@ -20,7 +20,6 @@ from __future__ import annotations
 import math
 import operator
 import threading
-from functools import reduce
 from itertools import compress, repeat
 from typing import TYPE_CHECKING, Any
 
@@ -107,8 +106,7 @@ def _add_all(
     if slot is None:
         slot = totals[k] = [attrs, values[0]]
         values = values[1:]
-    # reduce adds left to right as a loop of += would (sum() may compensate floats).
-    slot[1] = reduce(operator.add, values, slot[1])
+    slot[1] = _sdk.sequential_sum(values, slot[1])  # left to right, as a loop of += would
 
 
 class _Metrics:
@@ -279,7 +277,10 @@ class _Metrics:
         )
 
     def _queue_call(self, key: tuple[Any, ...], values: tuple[Any, ...]) -> None:
-        with self._queue_lock:
+        # acquire / release rather than ``with``: half the cost of the lock, once per call.
+        lock = self._queue_lock
+        lock.acquire()
+        try:
             if self._count >= self._max_queue:
                 dropped = True
             else:
@@ -295,6 +296,8 @@ class _Metrics:
                     else:
                         column += values
             count = self._count
+        finally:
+            lock.release()
         if dropped:
             self.owner.stats.add("metric_measurements_dropped")
         elif count >= self._drain_at and not self._wake.is_set():

@@ -190,6 +190,16 @@ def _operation(run: RunInfo) -> str:
     return "text_completion" if isinstance(run.messages, str) else "chat"
 
 
+class _Response:
+    """A model call's response attributes and finish reasons (see OTelObserver.digest_call)."""
+
+    __slots__ = ("attrs", "finish")
+
+    def __init__(self, attrs: dict[str, Any], finish: list[str | None]) -> None:
+        self.attrs = attrs
+        self.finish = finish
+
+
 class OTelObserver(RunObserver):
     """Turns every run the :class:`~llm_cost_hooks.CostTracker` sees into an OpenTelemetry
     span, and every model call into GenAI metrics plus cost and savings counters.
@@ -266,7 +276,7 @@ class OTelObserver(RunObserver):
                 capture_content = bool(get_settings().capture_content)
             except Exception:
                 capture_content = False
-        self.capture_content = bool(capture_content)
+        self.capture_content = bool(capture_content)  # sets digests_calls too
         self.limiter = limiter or AttributeLimiter()
         self._tracer_provider = tracer_provider
         self._meter_provider = meter_provider
@@ -304,6 +314,19 @@ class OTelObserver(RunObserver):
                 else otel_metrics.get_meter(_SCOPE, _version())
             )
             self._metrics = _Metrics(meter, self.names, self.limiter, self)
+
+    @property
+    def capture_content(self) -> bool:
+        """Whether prompts and answers are recorded on the model spans."""
+        return self._capture_content
+
+    @capture_content.setter
+    def capture_content(self, value: bool) -> None:
+        self._capture_content = bool(value)
+        # A deferred model call's response attributes are read on the caller's thread (see
+        # digest_call), so the tracker need not keep the call's objects until the writer;
+        # prompts and answers are read from them there, so not with content capture.
+        self.digests_calls = self.deferrable and not self._capture_content
 
     @property
     def stats(self) -> TelemetryStats:
@@ -385,6 +408,16 @@ class OTelObserver(RunObserver):
     ) -> None:
         self._run_end(run, record, error, task, outputs)
 
+    def digest_call(self, run: RunInfo, outputs: Any) -> Any:
+        """A queued model call's response attributes, read on the caller's thread (see
+        ``RunObserver.digests_calls``): what the span gets from ``outputs`` later."""
+        try:
+            attrs: dict[str, Any] = {}
+            finish = self._response_attrs(outputs, attrs) if outputs is not None else []
+        except Exception:
+            return outputs  # read again on the writer, whose error handling applies
+        return _Response(attrs, finish)
+
     def on_model_row(
         self, run: RunInfo, *, row: tuple[Any, ...], task: TaskState | None, outputs: Any = None
     ) -> None:
@@ -438,7 +471,7 @@ class OTelObserver(RunObserver):
             _EMPTY if tags is None else _row_tags(run, tags),
         )
         finish = self._response_attrs(outputs, attrs) if outputs is not None else []
-        if self.capture_content:
+        if self._capture_content:
             self._content_attrs(run, outputs, finish, attrs)
         if task is not None:
             _task_attrs(task, True, True, attrs)
@@ -856,7 +889,11 @@ class OTelObserver(RunObserver):
 
     @staticmethod
     def _response_attrs(outputs: Any, attrs: dict[str, Any]) -> list[str | None]:
-        """Response id / model / finish reasons, read duck-typed from an LLMResult-like."""
+        """Response id / model / finish reasons, read duck-typed from an LLMResult-like
+        (or taken from what :meth:`digest_call` read of it)."""
+        if type(outputs) is _Response:
+            attrs.update(outputs.attrs)
+            return outputs.finish
         finish: list[str | None] = []
         response_id = response_model = None
         streamed = False
@@ -887,9 +924,13 @@ class OTelObserver(RunObserver):
         if response_model:
             attrs[RESPONSE_MODEL] = response_model if type(response_model) is str else str(response_model)
         if finish:
-            reasons = tuple(filter(None, finish))
-            if reasons:
-                attrs[RESPONSE_FINISH_REASONS] = reasons
+            # The usual cases without the filter: every reason known, or none.
+            if None not in finish and "" not in finish:
+                attrs[RESPONSE_FINISH_REASONS] = tuple(finish)
+            elif finish.count(None) != len(finish):
+                reasons = tuple(filter(None, finish))
+                if reasons:
+                    attrs[RESPONSE_FINISH_REASONS] = reasons
         if streamed:
             attrs[REQUEST_STREAM] = True
         return finish

@@ -20,9 +20,10 @@ from __future__ import annotations
 import math
 import operator
 import re
+import sys
 from bisect import bisect_left, bisect_right
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextvars import ContextVar
 from functools import lru_cache, reduce
 from itertools import repeat
@@ -422,6 +423,17 @@ def _histogram_shim() -> tuple[Any, ...] | None:
     return _histogram_internals() if SHIMS_ON else None
 
 
+def _reduce_sum(values: Iterable[Any], start: Any) -> Any:
+    return reduce(operator.add, values, start)
+
+
+# ``start`` plus each value in turn, as a loop of ``+`` adds them (the SDK's aggregate()
+# does, and so did a call-by-call drain): before Python 3.12 ``sum`` does exactly that in
+# C (a plain double or int accumulator); from 3.12 it compensates float rounding, another
+# result in the last bits, so the loop is kept there, through ``reduce``.
+sequential_sum: Callable[[Iterable[Any], Any], Any] = sum if sys.version_info < (3, 12) else _reduce_sum
+
+
 def _count_buckets(counts: Any, boundaries: Sequence[float], values: Sequence[float]) -> None:
     """Add to ``counts`` what ``counts[bisect_left(boundaries, v)] += 1`` per value adds.
     Many values: sorted once, then each bucket's count is the number of sorted values
@@ -503,7 +515,7 @@ def histogram_merge(instrument: Any, attributes: Mapping[str, Any], values: Sequ
                     aggregation._value = aggregation._get_empty_bucket_counts()
                 counts = aggregation._value
                 # The SDK's aggregate(): the sum value by value, in the same order.
-                aggregation._sum = reduce(operator.add, values, aggregation._sum)
+                aggregation._sum = sequential_sum(values, aggregation._sum)
                 _count_buckets(counts, aggregation._boundaries, values)
                 if aggregation._record_min_max:
                     aggregation._min = min(aggregation._min, low)

@@ -12,7 +12,9 @@ observers.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import logging
+from collections.abc import Mapping, Sequence
+from types import MappingProxyType
 from typing import Any
 
 from .._records import CacheStatus, CostRecord, Counts, TokenUsage
@@ -20,6 +22,24 @@ from ._builder import RawCall, RecordBuilder
 from ._runs import RunInfo, RunObserver, TaskState, notify_end, notify_row, reads_rows
 
 __all__ = ["PendingEnd", "PendingRecord"]
+
+logger = logging.getLogger("llm_cost_hooks")
+_NO_METADATA: Mapping[str, Any] = MappingProxyType({})
+
+
+def _digest(observer: RunObserver, run: RunInfo, outputs: Any) -> Any:
+    """The only observer's digest of a queued call (``RunObserver.digests_calls``); the
+    call's objects are then dropped now, as with no observer, instead of living until the
+    writer: the chat messages (a text prompt, one string, stays) and the metadata."""
+    try:
+        digest = observer.digest_call(run, outputs)
+    except Exception:
+        logger.exception("llm-cost-hooks observer %r failed to digest a call", observer)
+        return outputs
+    if not isinstance(run.messages, str):
+        run.messages = None
+    run.metadata = _NO_METADATA
+    return digest
 
 
 class PendingRecord(RawCall):
@@ -52,6 +72,8 @@ class PendingRecord(RawCall):
         self.task = task
         self.finished = finished  # the task, when this run was its root
         self.observers = observers
+        if len(observers) == 1 and getattr(observers[0], "digests_calls", False):
+            outputs = _digest(observers[0], run, outputs)
         self.outputs = outputs
 
     def __call__(self) -> CostRecord:
