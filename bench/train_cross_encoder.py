@@ -106,17 +106,17 @@ def pick_threshold(
     cosine floor and the contrast checks. Intent slices (every name but ``mrpc``) need precision
     >= 0.99 with at least one hit; the MRPC slice needs false hits <= 1 % of its non-paraphrases.
     """
-    for t in grid:
-        ok = True
-        for name, (p, eligible, y) in val.items():
-            s = eligible & (p >= t)
-            if name == "mrpc":
-                ok &= bool((s & ~y).sum() <= FALSE_HITS * (~y).sum())
-            else:
-                ok &= bool(s.sum() > 0 and (s & y).sum() / s.sum() >= PRECISION)
-        if ok:
-            return float(t)
-    return None
+    ok = np.ones(len(grid), dtype=bool)
+    for name, (p, eligible, y) in val.items():
+        served = eligible[None, :] & (p[None, :] >= grid[:, None])  # one row per threshold
+        n = served.sum(1)
+        if name == "mrpc":
+            ok &= (served & ~y).sum(1) <= FALSE_HITS * (~y).sum()
+        else:
+            right = (served & y).sum(1)
+            ok &= (n > 0) & (right / np.maximum(n, 1) >= PRECISION)
+    first = np.flatnonzero(ok)
+    return float(grid[first[0]]) if len(first) else None
 
 
 def cosine_recall_at(cos: np.ndarray, y: np.ndarray, false_hits: int) -> float:
