@@ -18,7 +18,7 @@ Four steps, two Python environments (the library's, and one with PyTorch for the
     python bench/train_cross_encoder.py latency --hold hwu64
 
 ``--hold`` is ``banking77``, ``hwu64`` or ``mrpc``: that set's data never reaches the fit nor
-the threshold. Every split is seeded (``--seed``, default 0).
+the threshold (``none``: fit on all three, every test set scored, nothing held out). Every split is seeded (``--seed``, default 0).
 
 Pairs (train splits only, ``pairs``): each intent set's train split is cut 80 / 20 (seeded).
 Every question of the 80 % is paired with its nearest question of the same intent and with its
