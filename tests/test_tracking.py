@@ -201,8 +201,9 @@ def test_a_ledger_row_built_without_a_record_equals_the_records_row(case: int) -
     builder = tracker._builder
     expected = record_to_row(builder.build(call))
     assert builder.row(call, None) == expected
-    if case == 0:  # flat rates, priced before: the row is priced without a breakdown
+    if case in (0, 1):  # flat rates, priced before: the row is priced inline, without a breakdown
         assert builder.pricer.flat(model, provider) is not None
+        assert (model, provider) in builder.pricer.row_rates
     failed = RawCall(run, usage, model, run.start_ns + 5, error_type="Timeout\ud800")
     assert builder.row(failed, None) == record_to_row(builder.build(failed))
     from llm_cost_hooks.tracking._runs import TaskState
