@@ -101,3 +101,20 @@ print("usage_metadata", um)
 m("counts_from_metadata", lambda: usage_mod.counts_from_metadata(um))
 m("time.perf_counter_ns + time_ns", lambda: (time.perf_counter_ns(), time.time_ns()))
 print("items", len(items), flush=True)
+runs_mod = importlib.import_module(PKG + ".tracking._runs")
+deferred = importlib.import_module(PKG + ".tracking._deferred")
+att = tr.defaults
+m(
+    "RunInfo(...)",
+    lambda: runs_mod.RunInfo(
+        "r", None, "r", "llm", "n", None, 1, meta, (), att, True, "m", "p", {}, None, 1, None, 0, 0, 5
+    ),
+)
+run0 = runs_mod.RunInfo("r", None, "r", "llm", "n", None, 1, meta, (), att, True, "m", "p", {})
+m(
+    "PendingRecord(...)",
+    lambda: deferred.PendingRecord(
+        tr._builder, None, None, [], None, run0, (1, 2, 0, 0, 0), "m", 5, "miss", None, False, None, False
+    ),
+)
+m("tracker._defers_observers()", lambda: tr._defers_observers())
