@@ -84,9 +84,9 @@ class CostCallbackHandler(TrackerAdapterMixin, BaseCallbackHandler):
     """
 
     run_inline = True  # called directly in async code: no thread-pool hop per event
-    # Events the handler has no use for: LangChain then skips it instead of calling a no-op.
-    ignore_retry = True
-    ignore_custom_event = True
+    # Read by LangChain per event: class attributes, not property calls. True: events it skips.
+    ignore_retry = ignore_custom_event = True
+    ignore_llm = ignore_chat_model = ignore_chain = ignore_agent = ignore_retriever = False
 
     def __init__(
         self,
