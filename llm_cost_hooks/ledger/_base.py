@@ -370,15 +370,22 @@ class Ledger(ABC):
         out: list[Any] = []
         rows = self._writes_rows
         for r in records:
-            if type(r) is not tuple and not isinstance(r, CostRecord):
-                if type(r) is _Task:
+            kind = type(r)
+            if kind is not tuple and kind is not CostRecord:
+                if kind is _Task:
                     try:
                         r.fn()
                     except Exception:
                         logger.exception("llm-cost-hooks: a deferred observer call failed")
                     continue
+                # A builder's ledger_row is looked up before the isinstance() check of a
+                # record (a pydantic class's isinstance goes through ABCMeta: ~1,000
+                # instructions a queued call).
+                as_row = getattr(r, "ledger_row", None) if rows else None
+                if as_row is None and isinstance(r, CostRecord):
+                    out.append(r)
+                    continue
                 try:
-                    as_row = getattr(r, "ledger_row", None) if rows else None
                     r = r() if as_row is None else as_row()
                 except Exception:
                     logger.exception("llm-cost-hooks: building a cost record failed; record lost")
