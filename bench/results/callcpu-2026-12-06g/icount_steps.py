@@ -1,7 +1,8 @@
-# ruff: noqa: E402
-"""The steps of the handler's two callbacks, in instructions (run with
-``../callcpu-2026-12-06c/count_pieces.sh``): each callback alone, and the functions they call
-with the cheap bench model's arguments. PKG=llm_cost_hooks_base measures main's copy."""
+"""Where a cheap bench model's call goes in our code, in instructions (run with
+``../callcpu-2026-12-06c/count_pieces.sh``): the handler's two callbacks, each alone, and the
+functions they call, then the steps of the writer's row for one queued call
+(``PendingRecord.ledger_row``). PKG=llm_cost_hooks_base measures main's copy (functions main
+does not have are skipped)."""
 
 import functools
 import gc
@@ -16,105 +17,96 @@ sys.path.insert(0, os.getcwd())
 PKG = os.environ.get("PKG", "llm_cost_hooks")
 if PKG != "llm_cost_hooks":
     sys.path.insert(0, os.environ.get("BASE_PKG_DIR", "/tmp/callcpu/basepkg"))
-lc = importlib.import_module(PKG + ".langchain")
-calls = importlib.import_module(PKG + ".tracking._calls")
-usage_mod = importlib.import_module(PKG + ".tracking._usage")
-from langchain_core.callbacks import BaseCallbackHandler
-
-from bench._common import fixed_usage_model
 
 
-class _Capture(BaseCallbackHandler):
-    def on_chat_model_start(self, serialized, messages, **kwargs):  # type: ignore[no-untyped-def]
-        self.start = (serialized, messages, kwargs)
-
-    def on_llm_end(self, response, **kwargs):  # type: ignore[no-untyped-def]
-        self.end = (response, kwargs)
+def mod(name: str):  # type: ignore[no-untyped-def]
+    return importlib.import_module(f"{PKG}.{name}")
 
 
-capture = _Capture()
-fixed_usage_model().invoke(
-    "When will my card arrive?",
-    config={"callbacks": [capture], "metadata": {"tenant_id": "acme", "prompt_version": "v1"}},
+bench_common = importlib.import_module("bench._common")
+handler = mod("langchain").CostCallbackHandler(
+    ledger=f"sqlite:///{tempfile.mkdtemp()}/x.db", defaults={"feature": "bench"}
 )
-ser, msgs, start_kw = capture.start
-res, end_kw = capture.end
-print("start kwargs", sorted(start_kw), "end kwargs", sorted(end_kw))
-tmp = tempfile.mkdtemp()
-h = lc.CostCallbackHandler(ledger=f"sqlite:///{tmp}/x.db", defaults={"feature": "bench"})
-led = h.tracker.ledger
-time.sleep(0.2)
-N = 2000
-ids = [uuid.uuid4() for _ in range(5 * N + 400)]
+tracker, ledger = handler.tracker, handler.tracker.ledger
+# The arguments LangChain passes the handler, taken from one real call.
+events: dict = {}
+for event in ("on_chat_model_start", "on_llm_end"):
+    real = getattr(handler, event)
+    setattr(handler, event, lambda *a, _e=event, _f=real, **k: (events.setdefault(_e, (a, k)), _f(*a, **k)))
+bench_common.fixed_usage_model().invoke(
+    "When will my card arrive?",
+    config={"callbacks": [handler], "metadata": {"tenant_id": "acme", "prompt_version": "v1"}},
+)
+del handler.on_chat_model_start, handler.on_llm_end
+(ser, msgs), start_kw = events["on_chat_model_start"]
+(res,), end_kw = events["on_llm_end"]
 start_kw = {k: v for k, v in start_kw.items() if k != "run_id"}
 end_kw = {k: v for k, v in end_kw.items() if k != "run_id"}
 meta = start_kw["metadata"]
-print("metadata", meta)
-for rid in ids[:200]:
-    h.on_chat_model_start(ser, msgs, run_id=rid, **start_kw)
-    h.on_llm_end(res, run_id=rid, **end_kw)
-h.flush()
-items: list = []
-led.write = items.append
+print("start kwargs", sorted(start_kw), "end kwargs", sorted(end_kw))
+time.sleep(0.2)
+N = 2000
+ids = iter([uuid.uuid4() for _ in range(8 * N)])
 
 
-def m(label, f, n=N):
+def call() -> None:
+    rid = next(ids)
+    handler.on_chat_model_start(ser, msgs, run_id=rid, **start_kw)
+    handler.on_llm_end(res, run_id=rid, **end_kw)
+
+
+for _ in range(200):
+    call()
+handler.flush()
+queued: list = []
+ledger.write = queued.append
+
+
+def m(label, f, n=N):  # type: ignore[no-untyped-def]
     print("LABEL", label, n, flush=True)
     functools.reduce(lambda acc, _: (f(), acc)[1], range(n), 0)
 
 
 m("empty", lambda: None)
 gc.disable()
-it = iter(ids[200 : 200 + N])
-
-
-def both():
-    rid = next(it)
-    h.on_chat_model_start(ser, msgs, run_id=rid, **start_kw)
-    h.on_llm_end(res, run_id=rid, **end_kw)
-
-
-m("start+end", both)
-block = ids[200 + N : 200 + 2 * N]
+m("start+end", call)
+calls, usage_mod = mod("tracking._calls"), mod("tracking._usage")
+block = [next(ids) for _ in range(N)]
 it = iter(block)
-m("on_chat_model_start", lambda: h.on_chat_model_start(ser, msgs, run_id=next(it), **start_kw))
-texts = [calls.run_id_text(r) for r in block]
-pairs = iter(list(zip(block, texts)))
+m("on_chat_model_start", lambda: handler.on_chat_model_start(ser, msgs, run_id=next(it), **start_kw))
+pairs = iter([(r, calls.run_id_text(r)) for r in block])
 
 
-def end_only():
+def end_only() -> None:
     rid, text = next(pairs)
-    h._last_id = (rid, text)
-    h.on_llm_end(res, run_id=rid, **end_kw)
+    handler._last_id = (rid, text)
+    handler.on_llm_end(res, run_id=rid, **end_kw)
 
 
 m("on_llm_end (id text known)", end_only)
-m("  h._last_id = tuple (subtract)", lambda: setattr(h, "_last_id", (None, "")))
-inv = start_kw.get("invocation_params")
+m("  handler._last_id = tuple (to subtract)", lambda: setattr(handler, "_last_id", (None, "")))
 m("call_model", lambda: calls.call_model(ser, meta, start_kw, None))
-rid0 = ids[0]
-m("run_id_text", lambda: calls.run_id_text(rid0))
-tr = h.tracker
-m("attributions.cached", lambda: tr._attributions.cached(meta, tr.defaults))
+m("run_id_text", lambda: calls.run_id_text(block[0]))
+m("attributions.cached", lambda: tracker._attributions.cached(meta, tracker.defaults))
 um = res.generations[0][0].message.usage_metadata
-print("usage_metadata", um)
 m("counts_from_metadata", lambda: usage_mod.counts_from_metadata(um))
 m("time.perf_counter_ns + time_ns", lambda: (time.perf_counter_ns(), time.time_ns()))
-print("items", len(items), flush=True)
-runs_mod = importlib.import_module(PKG + ".tracking._runs")
-deferred = importlib.import_module(PKG + ".tracking._deferred")
-att = tr.defaults
-m(
-    "RunInfo(...)",
-    lambda: runs_mod.RunInfo(
-        "r", None, "r", "llm", "n", None, 1, meta, (), att, True, "m", "p", {}, None, 1, None, 0, 0, 5
-    ),
-)
-run0 = runs_mod.RunInfo("r", None, "r", "llm", "n", None, 1, meta, (), att, True, "m", "p", {})
-m(
-    "PendingRecord(...)",
-    lambda: deferred.PendingRecord(
-        tr._builder, None, None, [], None, run0, (1, 2, 0, 0, 0), "m", 5, "miss", None, False, None, False
-    ),
-)
-m("tracker._defers_observers()", lambda: tr._defers_observers())
+runs = mod("tracking._runs")
+m("RunInfo(...)", lambda: runs.RunInfo("r", None, "r", "llm", "n", None, 1, meta, (), tracker.defaults, True))
+
+# The writer's row of a queued call.
+for _ in range(2 * N):
+    call()
+p = queued[0]
+b = p.builder
+print("row", p.ledger_row(), flush=True)
+it = iter(queued[:N])
+m("ledger_row", lambda: next(it).ledger_row())
+it = iter(queued[N : 2 * N])
+m("builder._row", lambda: b._row(next(it), None, False))
+pricing, records = mod("tracking._pricing"), mod("_records")
+rates = b.pricer.flat(p.model, p.run.provider)[0]
+m("pricer.flat", lambda: b.pricer.flat(p.model, p.run.provider))
+m("flat_parts", lambda: pricing.flat_parts(p.usage, rates))
+m("flat_savings", lambda: pricing.flat_savings(rates, p.usage))
+m("utc_isoformat_ns", lambda: records.utc_isoformat_ns(p.run.wall_ns))
