@@ -14,7 +14,13 @@ import pytest
 from llm_cost_hooks import CacheStatus, CostBreakdown, CostRecord
 from llm_cost_hooks.ledger import SQLiteLedger
 from llm_cost_hooks.ledger._base import RECORD_COLUMNS, record_to_row
-from llm_cost_hooks.ledger._stores import _OPTIONAL_COLUMNS, _empty_columns
+from llm_cost_hooks.ledger._stores import (
+    _OPTIONAL_COLUMNS,
+    _USUAL_VALUES,
+    CREATE_RECORDS,
+    INSERT_RECORD,
+    _empty_columns,
+)
 
 T0 = datetime(2026, 12, 6, 12, 0, 0, tzinfo=timezone.utc)
 _OPTIONAL_FIELDS = (
@@ -70,10 +76,55 @@ def _stored(path: Path) -> dict[tuple[str, str], tuple[object, ...]]:
 def test_the_optional_columns_are_the_records_optional_fields() -> None:
     # _empty_columns reads them by position: the positions must be those of the names.
     row = tuple(range(len(RECORD_COLUMNS)))
-    assert _empty_columns(row) == (False,) * len(_OPTIONAL_COLUMNS)
+    assert _empty_columns(row) == (False,) * (len(_OPTIONAL_COLUMNS) + 1)
     for name in _OPTIONAL_COLUMNS:
         one = tuple(None if c == name else v for c, v in zip(RECORD_COLUMNS, row))
-        assert _empty_columns(one) == tuple(c == name for c in _OPTIONAL_COLUMNS)
+        assert _empty_columns(one)[:-1] == tuple(c == name for c in _OPTIONAL_COLUMNS)
+    # Its last item: whether the row has the usual values, read by position too.
+    usual = dict(zip(RECORD_COLUMNS, row)) | {"currency": "USD"}
+    usual |= {c: int(literal) for c, literal in _USUAL_VALUES.items() if c != "currency"}
+    assert _empty_columns(tuple(usual[c] for c in RECORD_COLUMNS))[-1]
+    for name in _USUAL_VALUES:
+        other = usual | {name: "EUR" if name == "currency" else 2}
+        assert not _empty_columns(tuple(other[c] for c in RECORD_COLUMNS))[-1]
+
+
+def test_rows_with_the_usual_values_read_back_as_bound(tmp_path: Path) -> None:
+    # The usual values written as literals store what binding them stores, whatever the
+    # Python type of an equal number; rows without them share batches in their order.
+    usual = {
+        "cache_write_tokens": 0,
+        "reasoning_tokens": 0,
+        "currency": "USD",
+        "success": True,
+        "attempt": 1,
+        "tokens_estimated": False,
+        "price_estimated": False,
+    }
+    rows = []
+    for i in range(70):
+        r = dict(zip(RECORD_COLUMNS, record_to_row(rec(i))))
+        if i % 3:
+            r |= usual
+        if i % 7 == 1:
+            r |= {"cache_write_tokens": 0.0, "success": 1.0, "attempt": True}
+        rows.append(tuple(r[c] for c in RECORD_COLUMNS))
+    plain = sqlite3.connect(tmp_path / "bound.db")
+    plain.execute(CREATE_RECORDS)
+    plain.executemany(INSERT_RECORD, rows)
+    plain.commit()
+    bound = plain.execute(f"SELECT {', '.join(RECORD_COLUMNS)}, typeof(success) FROM cost_records").fetchall()
+    plain.close()
+    ledger = SQLiteLedger(tmp_path / "x.db", background=False)
+    ledger._write_batch(rows[:1], [])
+    ledger._write_batch(rows[1:], [])
+    with sqlite3.connect(tmp_path / "x.db") as conn:
+        written = conn.execute(
+            f"SELECT {', '.join(RECORD_COLUMNS)}, typeof(success) FROM cost_records ORDER BY rowid"
+        ).fetchall()
+    assert written == bound
+    assert [r[RECORD_COLUMNS.index("success")] for r in written[:3]] == [0, 1, 1]
+    ledger.close()
 
 
 def test_every_shape_of_empty_columns_reads_back(tmp_path: Path) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -201,8 +202,9 @@ def test_a_ledger_row_built_without_a_record_equals_the_records_row(case: int) -
     builder = tracker._builder
     expected = record_to_row(builder.build(call))
     assert builder.row(call, None) == expected
-    if case == 0:  # flat rates, priced before: the row is priced without a breakdown
+    if case in (0, 1):  # flat rates, priced before: the row is priced inline, without a breakdown
         assert builder.pricer.flat(model, provider) is not None
+        assert (model, provider) in builder.pricer.row_rates
     failed = RawCall(run, usage, model, run.start_ns + 5, error_type="Timeout\ud800")
     assert builder.row(failed, None) == record_to_row(builder.build(failed))
     from llm_cost_hooks.tracking._runs import TaskState
@@ -289,4 +291,27 @@ def test_a_deferrable_observer_sees_the_record_the_row_ledger_stores(tmp_path: P
     assert run_id == "r1" and told_outputs is outputs
     assert record.model_dump() == stored.model_dump()
     assert round(record.cost_usd, 6) == 0.00027 and (task.calls, task.cost_usd) == (1, record.cost_usd)
+    tracker.close()
+
+
+def test_a_run_and_its_queued_call_have_every_field_set(tmp_path: Path) -> None:
+    """The tracker fills RunInfo and PendingRecord without their __init__: every slot is set."""
+    from llm_cost_hooks.ledger import SQLiteLedger
+
+    tracker = CostTracker(ledger=SQLiteLedger(tmp_path / "costs.db"))
+    run = tracker.start_llm("r", None, model="gpt-4o-mini", provider="openai")
+    queued: list[Any] = []
+    tracker.ledger.write = queued.append  # type: ignore[method-assign]
+    tracker.end_llm("r", TokenUsage(input_tokens=10, output_tokens=2), defer=True)
+    (pending,) = queued
+    for obj in (run, pending):
+        for cls in type(obj).__mro__:
+            for name in getattr(cls, "__slots__", ()):
+                getattr(obj, name)  # AttributeError when a field was left unset
+    assert pending.run is run and pending.error_type is None and run.end_ns > run.start_ns
+    del tracker.ledger.write
+    tracker.ledger.write(pending)
+    assert tracker.flush()
+    (record,) = tracker.ledger.records()
+    assert (record.request_id, record.input_tokens, record.output_tokens) == ("r", 10, 2)
     tracker.close()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextvars
 import logging
 from collections.abc import Mapping, Sequence
+from functools import partial
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
@@ -19,7 +20,7 @@ from ..tracking._calls import (
     CACHE_MARKER_KEY,
     ROUTE_MARKER_KEY,
     VERIFIED_MARKER_KEY,
-    call_model,
+    model_params,
     run_id_text,
     run_kind,
 )
@@ -83,9 +84,9 @@ class CostCallbackHandler(TrackerAdapterMixin, BaseCallbackHandler):
     """
 
     run_inline = True  # called directly in async code: no thread-pool hop per event
-    # Events the handler has no use for: LangChain then skips it instead of calling a no-op.
-    ignore_retry = True
-    ignore_custom_event = True
+    # Read by LangChain per event: class attributes, not property calls. True: events it skips.
+    ignore_retry = ignore_custom_event = True
+    ignore_llm = ignore_chat_model = ignore_chain = ignore_agent = ignore_retriever = False
 
     def __init__(
         self,
@@ -109,13 +110,11 @@ class CostCallbackHandler(TrackerAdapterMixin, BaseCallbackHandler):
             strict=strict,
         )
         self.default_model = default_model
-        # The last model run started and its id as text: its end usually comes next (one
-        # uuid formatting per call instead of two).
+        # The last model run started, its id as text: its end usually comes next (one formatting).
         self._last_id: tuple[Any, str] = (None, "")
         # strict: our typed errors reach the caller instead of being logged by LangChain.
         self.raise_error = strict
 
-    # -- conveniences ------------------------------------------------------------------
     def flush(self, timeout: float = 10.0) -> bool:
         return self.tracker.flush(timeout)
 
@@ -126,18 +125,19 @@ class CostCallbackHandler(TrackerAdapterMixin, BaseCallbackHandler):
         parent_run_id: UUID | None,
         tags: list[str] | None,
         metadata: dict[str, Any] | None,
-        kwargs: Mapping[str, Any],
+        name: str | None,
+        inv: Mapping[str, Any] | None,
         messages: Any,
     ) -> None:
         metadata = metadata or {}
-        model, provider, params = call_model(serialized, metadata, kwargs, self.default_model)
+        model, provider, params = model_params(serialized, metadata, inv or {}, self.default_model)
         self._last_id = (run_id, rid := run_id_text(run_id))
         # CostTracker.start_llm without its argument handling: params is a new dict here.
         self.tracker._start(
             rid,
             run_id_text(parent_run_id) if parent_run_id else None,
             _LLM,
-            kwargs.get("name") or (serialized or {}).get("name") or model,
+            name or (serialized or {}).get("name") or model,
             metadata,
             tags,
             model,
@@ -146,7 +146,6 @@ class CostCallbackHandler(TrackerAdapterMixin, BaseCallbackHandler):
             messages,
         )
 
-    # -- model events ------------------------------------------------------------------
     def on_chat_model_start(
         self,
         serialized: dict[str, Any],
@@ -156,10 +155,15 @@ class CostCallbackHandler(TrackerAdapterMixin, BaseCallbackHandler):
         parent_run_id: UUID | None = None,
         tags: list[str] | None = None,
         metadata: dict[str, Any] | None = None,
+        # Named: a keyword left to **kwargs is first compared with every parameter's name.
+        name: str | None = None,
+        invocation_params: dict[str, Any] | None = None,
+        options: Any = None,
+        batch_size: Any = None,
         **kwargs: Any,
     ) -> None:
-        msgs = messages[0] if messages else []
-        self._start_llm(serialized, run_id, parent_run_id, tags, metadata, kwargs, lambda: _to_openai(msgs))
+        msgs = partial(_to_openai, messages[0] if messages else [])  # converted only to count tokens
+        self._start_llm(serialized, run_id, parent_run_id, tags, metadata, name, invocation_params, msgs)
 
     def on_llm_start(
         self,
@@ -172,17 +176,17 @@ class CostCallbackHandler(TrackerAdapterMixin, BaseCallbackHandler):
         metadata: dict[str, Any] | None = None,
         **kwargs: Any,
     ) -> None:
-        self._start_llm(serialized, run_id, parent_run_id, tags, metadata, kwargs, "\n".join(prompts))
+        name, inv = kwargs.get("name"), kwargs.get("invocation_params")
+        self._start_llm(serialized, run_id, parent_run_id, tags, metadata, name, inv, "\n".join(prompts))
 
     def on_llm_end(self, response: LLMResult, *, run_id: UUID, **kwargs: Any) -> None:
         last = self._last_id
         rid = last[1] if last[0] is run_id else run_id_text(run_id)
         usage: TokenUsage | Counts | None = None
         model: str | None = None
-        cache_status = _MISS
+        cache_status, billed_estimated = _MISS, False
         saved: float | None = None
         billed: float | None = None
-        billed_estimated = False
         generation = response.generations[0][0] if response.generations and response.generations[0] else None
         message = getattr(generation, "message", None)
         if message is not None:
@@ -249,7 +253,6 @@ class CostCallbackHandler(TrackerAdapterMixin, BaseCallbackHandler):
             return
         self.tracker.error_llm(run_id_text(run_id), error)
 
-    # -- other runs --------------------------------------------------------------------
     def _start_other(
         self,
         kind: RunKind,
@@ -322,7 +325,6 @@ class CostCallbackHandler(TrackerAdapterMixin, BaseCallbackHandler):
         self.tracker.end_run(run_id_text(run_id), error=error)
 
 
-# -- process-wide installation ------------------------------------------------------------
 _installed: list[tuple[contextvars.ContextVar[Any], CostCallbackHandler]] = []
 
 

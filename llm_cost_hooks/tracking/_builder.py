@@ -24,7 +24,7 @@ from .._records import (
     utc_isoformat,
     utc_isoformat_ns,
 )
-from ._pricing import Pricer, billed_breakdown, flat_parts, flat_savings
+from ._pricing import Pricer, billed_breakdown
 from ._runs import Attribution, RunInfo, TaskState
 
 __all__ = ["CACHE_WRITE_PREMIUM_TAG", "RawCall", "RecordBuilder"]
@@ -107,6 +107,7 @@ class RecordBuilder:
 
     def __init__(self, pricer: Pricer, default_tenant: str | None) -> None:
         self.pricer = pricer
+        self._row_rates = pricer.row_rates
         self.default_tenant = default_tenant
         self._warned: set[Any] = set()
         # The JSON of each attribution's tags (id -> attribution, its tags, their JSON):
@@ -138,8 +139,9 @@ class RecordBuilder:
         self, call: RawCall, task: TaskState | None, with_record: bool
     ) -> tuple[tuple[Any, ...], CostRecord | None]:
         run, usage, model, error_type = call.run, call.usage, call.model, call.error_type
+        provider = run.provider
         flat = (
-            self.pricer.flat(model, run.provider)
+            self._row_rates.get((model, provider))
             if error_type is None
             and call.billed_usd is None
             and call.cache_status is _MISS
@@ -148,17 +150,27 @@ class RecordBuilder:
         )
         breakdown: CostBreakdown | None = None
         if flat is not None:
-            # The common call (a model with flat rates, priced before): what _price does
-            # for it, without the breakdown object.
-            rates, price_estimated = flat
+            # The common call (a model with flat float rates, priced before): what _price
+            # does for it (flat_parts' and flat_savings' products, the same floats), inline.
+            r_in, r_read, r_write, r_out, r_reason, read_saves, write_costs, price_estimated = flat
             counts = usage if isinstance(usage, tuple) else counts_of(usage)
-            parts = flat_parts(counts, rates)
+            inp, out, read, write, reasoning = counts
+            parts = (
+                (inp - read - write) * r_in,
+                read * r_read,
+                write * r_write,
+                (out - reasoning) * r_out,
+                reasoning * r_reason,
+            )
             cache_status, saved_usd, premium = _MISS, call.saved_usd or 0.0, None
-            if counts[2] or counts[3]:
-                cache_saved, premium = flat_savings(rates, counts)
-                if cache_saved > 0:
+            if read:
+                cache_saved = read * read_saves
+                if cache_saved > 0.0:
                     cache_status = _PROVIDER_PREFIX
                     saved_usd += cache_saved
+            if write:
+                premium = write * write_costs
+                premium = premium if premium > 1e-15 or premium < -1e-15 else 0.0
             currency = "USD"
         else:
             usage, breakdown, cache_status, saved_usd, price_estimated, premium = self._price(call)
@@ -177,7 +189,6 @@ class RecordBuilder:
             )
         if premium is not None and counts[3]:
             tags = {**tags, CACHE_WRITE_PREMIUM_TAG: f"{premium:.10g}"}
-        provider = run.provider
         ts = run._start_time
         if ts is None:
             stamp = utc_isoformat_ns(run.wall_ns)

@@ -19,6 +19,7 @@ __all__ = [
     "VERIFIED_MARKER_KEY",
     "annotate_run",
     "call_model",
+    "model_params",
     "run_id_text",
     "run_kind",
 ]
@@ -57,7 +58,16 @@ def call_model(
     ...     {"invocation_params": {"model": "gpt-4o", "temperature": 0.2, "stream": True}}, None)
     ('gpt-4o', 'openai', {'temperature': 0.2})
     """
-    inv = kwargs.get("invocation_params") or {}
+    return model_params(serialized, metadata, kwargs.get("invocation_params") or {}, default_model)
+
+
+def model_params(
+    serialized: Mapping[str, Any] | None,
+    metadata: Mapping[str, Any],
+    inv: Mapping[str, Any],
+    default_model: str | None,
+) -> tuple[str, str | None, dict[str, Any]]:
+    """:func:`call_model` of the run's ``invocation_params`` (``inv``)."""
     model = (
         metadata.get("ls_model_name")
         or inv.get("model")

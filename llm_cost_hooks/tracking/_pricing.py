@@ -15,7 +15,7 @@ from typing import Any, NamedTuple
 from .._errors import UnknownModelError
 from .._records import CostBreakdown, Counts, TokenUsage, counts_of
 
-__all__ = ["Pricer", "billed_breakdown", "flat_parts", "flat_savings", "prefix_cache_savings"]
+__all__ = ["Pricer", "RowRates", "billed_breakdown", "flat_parts", "flat_savings", "prefix_cache_savings"]
 
 logger = logging.getLogger("llm_cost_hooks")
 
@@ -28,12 +28,35 @@ class _Priced(NamedTuple):
     flat: Any  # its TokenRates when they never vary, else None
 
 
+#: A flat-rate model's numbers for a ledger row: the five rates (input, cache read, cache
+#: write, output, reasoning), what a cache-read token saves (input - cache read) and what a
+#: cache-write token costs above input (cache write - input), and ``price_estimated``.
+RowRates = tuple[float, float, float, float, float, float, float, bool]
+
+
 def _flat_rates(price: Any) -> Any:
     from ..pricing import ModelPrice
 
     if type(price) is ModelPrice and not price.tiers and not price.range_tiers and price.off_peak is None:
         return price.rates_for(0)
     return None
+
+
+def _row_rates(rates: Any, estimated: bool) -> RowRates | None:
+    """The :data:`RowRates` of flat float rates (None for other rates: they are priced by
+    :func:`flat_parts`, whose products these give exactly for floats)."""
+    if rates is None or any(type(r) is not float for r in rates):
+        return None
+    return (
+        rates.input,
+        rates.cache_read,
+        rates.cache_write,
+        rates.output,
+        rates.reasoning,
+        rates.input - rates.cache_read,
+        rates.cache_write - rates.input,
+        estimated,
+    )
 
 
 def prefix_cache_savings(
@@ -105,6 +128,9 @@ class Pricer:
         self._book = price_book
         self.strict = strict
         self._priced: dict[tuple[str, str | None], _Priced] = {}
+        #: (model, provider) -> RowRates of the flat-rate models priced so far: the row
+        #: builder reads it directly (no call per row).
+        self.row_rates: dict[tuple[str, str | None], RowRates] = {}
         self._warned: set[Any] = set()
 
     @property
@@ -146,6 +172,9 @@ class Pricer:
                 priced = self._priced[key] = _Priced(
                     resolved.price, resolved.estimated, _flat_rates(resolved.price)
                 )
+                row_rates = _row_rates(priced.flat, priced.estimated)
+                if row_rates is not None:
+                    self.row_rates[key] = row_rates
             rates = priced.flat
             if rates is None or batch:
                 # ``at``: the billing moment, for providers with off-peak prices.
