@@ -27,7 +27,7 @@ logger = logging.getLogger("llm_cost_hooks")
 _NO_METADATA: Mapping[str, Any] = MappingProxyType({})
 
 
-def _digest(observer: RunObserver, run: RunInfo, outputs: Any) -> Any:
+def digest_call(observer: RunObserver, run: RunInfo, outputs: Any) -> Any:
     """The only observer's digest of a queued call (``RunObserver.digests_calls``); the
     call's objects are then dropped now, as with no observer, instead of living until the
     writer: the chat messages (a text prompt, one string, stays) and the metadata."""
@@ -73,7 +73,7 @@ class PendingRecord(RawCall):
         self.finished = finished  # the task, when this run was its root
         self.observers = observers
         if len(observers) == 1 and getattr(observers[0], "digests_calls", False):
-            outputs = _digest(observers[0], run, outputs)
+            outputs = digest_call(observers[0], run, outputs)
         self.outputs = outputs
 
     def __call__(self) -> CostRecord:

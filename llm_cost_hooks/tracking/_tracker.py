@@ -27,7 +27,7 @@ from .._records import CacheStatus, CostBreakdown, CostRecord, Counts, TokenUsag
 from ..ledger import Ledger, TaskOutcome, open_ledger
 from ._attribution import ATTR_KEY_SET, AttributionResolver
 from ._builder import RawCall, RecordBuilder
-from ._deferred import PendingEnd, PendingRecord
+from ._deferred import PendingEnd, PendingRecord, digest_call
 from ._pricing import Pricer
 from ._runs import Attribution, RunInfo, RunKind, RunObserver, TaskState, notify_end, notify_start
 
@@ -394,6 +394,9 @@ class CostTracker:
                     # objects alive (every garbage collection walks the writer's queue).
                     outputs = run.messages = None
                     run.metadata = _NO_METADATA
+                elif len(observers) == 1 and getattr(observers[0], "digests_calls", False):
+                    # The only observer reads what it needs now; the call's objects go.
+                    outputs = digest_call(observers[0], run, outputs)
                 # The ledger builds it on its writer. PendingRecord's fields set here, as for
                 # RunInfo above (a class call's __init__ frame: ~3,000 instructions).
                 p = _new(PendingRecord)
