@@ -186,7 +186,7 @@ class Interleaved:
     def how(self) -> str:
         return (
             f"{self.rounds} rounds x {self.calls_per_round} calls a side, sides alternating every "
-            f"{self.block} calls (rotated order), drains timed into their side every round"
+            f"{self.block} calls (rotated order), drains timed into their side every round, full GC between rounds"
         )
 
 
@@ -198,7 +198,8 @@ def interleaved_cost(
     every side within milliseconds of each other instead of one side for a whole round.
 
     A round is ``blocks_per_round`` blocks of each side (the order rotated block by block),
-    then each side's ``drain()``. Per side and round: ``wall`` and ``thread`` over its calls
+    then each side's ``drain()``; a full garbage collection runs before each round. Per side
+    and round: ``wall`` and ``thread`` over its calls
     (the caller's view); ``process`` = the caller thread's CPU over its calls and its drain,
     plus the CPU its own background threads used over the round (read from their per-thread
     clocks, so one side's writer is never charged to another side that happens to be
@@ -215,6 +216,10 @@ def interleaved_cost(
     unowned = 0.0
     start = time.perf_counter()
     for r in range(rounds):
+        # A full collection between rounds, outside the windows: one landing inside a round
+        # (tens of ms on a process with LangChain loaded) would go to whichever side
+        # happened to cross the threshold. Young collections inside the rounds count.
+        gc.collect()
         wall = dict.fromkeys(names, 0.0)
         thread = dict.fromkeys(names, 0.0)
         drained = dict.fromkeys(names, 0.0)

@@ -4,14 +4,18 @@ Same run, same model, same handler: ``model.invoke`` with no handler, with LangC
 ``UsageMetadataCallbackHandler`` (anchor), with the cost handler alone, and with the
 handler plus an :class:`OTelObserver` (batch span processor + in-memory exporter, meter
 provider + in-memory reader). Two models: a cheap fixed-usage one and a realistic one
-(parses an OpenAI JSON response), see ``bench/_common.py``. The rounds are interleaved
-so a drift of the machine hits every side alike.
+(parses an OpenAI JSON response), see ``bench/_common.py``. The sides alternate every
+20 calls, so a change in the machine's speed hits every side alike
+(:func:`bench._common.interleaved_cost`).
 
-Three clocks per row: wall, the caller's thread CPU, and the whole process's CPU, with
-everything the calls queued done inside the measured window: the ledger flushed (records
-priced, written, spans ended on its writer), the spans exported, and the metrics
-collected (queued calls turned into counter sums and histogram samples, as a periodic
-reader does in production).
+Three clocks per row: wall, the caller's thread CPU, and the whole process's CPU: the
+caller's CPU over the side's calls plus the CPU of the side's own background threads (its
+ledger's writer, the span processor's worker), read from their per-thread clocks, with
+everything the calls queued done every round: the ledger flushed (records priced,
+written, spans ended on its writer), the spans exported, and the metrics collected
+(queued calls turned into counter sums and histogram samples, as a periodic reader does
+in production). Values are means over the rounds; the notes give 90% intervals from
+resampling the rounds.
 
 Two ledgers: the default SQLite one (a background writer: the target rows) and
 ``memory://`` (no writer thread: everything on the caller's thread).
