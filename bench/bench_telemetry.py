@@ -40,16 +40,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench._common import (
-    CLOCK_LABELS,
-    CLOCKS,
-    Arm,
-    Row,
-    fixed_usage_model,
-    interleaved_cost,
-    realistic_model,
-    threads_started_by,
-)
+from bench import _common as common
+from bench._common import CLOCK_LABELS, CLOCKS, Row
 
 TARGET_US = 40.0
 # The sides alternate every BLOCK calls (see bench_foundation); a round is CPU_ROUNDS[0]
@@ -83,7 +75,7 @@ def _measure(ledger_for: Any, model: Any, quick: bool) -> dict[str, Any]:
 
     # Each side's background threads (its ledger's writer; the span processor's worker) are
     # read from their own CPU clocks and charged to it, whichever side is running meanwhile.
-    plain, plain_threads = threads_started_by(lambda: CostCallbackHandler(ledger=ledger_for("plain")))
+    plain, plain_threads = common.threads_started_by(lambda: CostCallbackHandler(ledger=ledger_for("plain")))
     exporter = InMemorySpanExporter()
     reader = InMemoryMetricReader()
 
@@ -94,11 +86,11 @@ def _measure(ledger_for: Any, model: Any, quick: bool) -> dict[str, Any]:
         observer = OTelObserver(tracer_provider=tp, meter_provider=mp)
         return tp, mp, observer, CostCallbackHandler(ledger=ledger_for("traced"), observers=[observer])
 
-    (tp, mp, observer, traced), traced_threads = threads_started_by(make_traced)
-    told, told_threads = threads_started_by(
+    (tp, mp, observer, traced), traced_threads = common.threads_started_by(make_traced)
+    told, told_threads = common.threads_started_by(
         lambda: CostCallbackHandler(ledger=ledger_for("told"), observers=[NoOpObserver()])
     )
-    told_rows, told_rows_threads = threads_started_by(
+    told_rows, told_rows_threads = common.threads_started_by(
         lambda: CostCallbackHandler(ledger=ledger_for("told_rows"), observers=[NoOpRowObserver()])
     )
 
@@ -122,16 +114,22 @@ def _measure(ledger_for: Any, model: Any, quick: bool) -> dict[str, Any]:
 
     blocks, rounds = (4, 5) if quick else CPU_ROUNDS
     warmup = 200
-    run = interleaved_cost(
+    run = common.interleaved_cost(
         {
-            "bare": Arm(lambda: model.invoke(prompt, config=cfg_none)),
-            "usage": Arm(lambda: model.invoke(prompt, config=cfg_usage)),
-            "plain": Arm(lambda: model.invoke(prompt, config=cfg_plain), plain_threads, plain.tracker.flush),
-            "told": Arm(lambda: model.invoke(prompt, config=cfg_told), told_threads, told.tracker.flush),
-            "told_rows": Arm(
+            "bare": common.Arm(lambda: model.invoke(prompt, config=cfg_none)),
+            "usage": common.Arm(lambda: model.invoke(prompt, config=cfg_usage)),
+            "plain": common.Arm(
+                lambda: model.invoke(prompt, config=cfg_plain), plain_threads, plain.tracker.flush
+            ),
+            "told": common.Arm(
+                lambda: model.invoke(prompt, config=cfg_told), told_threads, told.tracker.flush
+            ),
+            "told_rows": common.Arm(
                 lambda: model.invoke(prompt, config=cfg_told_rows), told_rows_threads, told_rows.tracker.flush
             ),
-            "traced": Arm(lambda: model.invoke(prompt, config=cfg_traced), traced_threads, drain_traced),
+            "traced": common.Arm(
+                lambda: model.invoke(prompt, config=cfg_traced), traced_threads, drain_traced
+            ),
         },
         block=BLOCK,
         blocks_per_round=blocks,
@@ -209,7 +207,10 @@ def run(quick: bool) -> list[Row]:
         )
     ]
     try:
-        for mlabel, model in (("cheap model", fixed_usage_model()), ("realistic model", realistic_model())):
+        for mlabel, model in (
+            ("cheap model", common.fixed_usage_model()),
+            ("realistic model", common.realistic_model()),
+        ):
             for label, ledger_for, target in (
                 ("SQLite ledger", lambda name, m=mlabel: f"sqlite:///{tmp / (name + m[:5])}.db", True),
                 ("memory:// ledger", lambda name: "memory://", False),
