@@ -186,7 +186,8 @@ class Interleaved:
     def how(self) -> str:
         return (
             f"{self.rounds} rounds x {self.calls_per_round} calls a side, sides alternating every "
-            f"{self.block} calls (rotated order), drains timed into their side every round, full GC between rounds"
+            f"{self.block} calls (rotated order), drains timed into their side every round, "
+            "full GC between rounds"
         )
 
 
@@ -199,11 +200,11 @@ def interleaved_cost(
 
     A round is ``blocks_per_round`` blocks of each side (the order rotated block by block),
     then each side's ``drain()``; a full garbage collection runs before each round. Per side
-    and round: ``wall`` and ``thread`` over its calls
-    (the caller's view); ``process`` = the caller thread's CPU over its calls and its drain,
-    plus the CPU its own background threads used over the round (read from their per-thread
-    clocks, so one side's writer is never charged to another side that happens to be
-    running). Compare sides with :meth:`CallCost.excess` and :func:`ratio_interval`."""
+    and round: ``wall`` and ``thread`` over its calls (the caller's view); ``process`` = the
+    caller thread's CPU over its calls and its drain, plus the CPU its own background threads
+    used over the round (read from their per-thread clocks, so one side's writer is never
+    charged to another side that happens to be running). Compare sides with
+    :meth:`CallCost.excess` and :func:`ratio_interval`."""
     names = list(arms)
     clocks = {name: _ThreadClocks(arm.threads) for name, arm in arms.items()}
     for arm in arms.values():

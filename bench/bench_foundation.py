@@ -28,9 +28,9 @@ from bench._common import (
 )
 
 # The sides of the CPU rows alternate every BLOCK calls: short enough that a change in the
-# machine's speed hits all of them alike, long enough that one side's call does not run
-# with another side's objects in the caches. A round is CPU_ROUNDS[0] blocks a side, then
-# the ledger flush; CPU_ROUNDS[1] rounds.
+# machine's speed hits all of them alike, long enough that a side's calls follow each other
+# as in an application (switching sides on every call read higher, and less steadily). A
+# round is CPU_ROUNDS[0] blocks a side, then the ledger flush; CPU_ROUNDS[1] rounds.
 BLOCK = 20
 CPU_ROUNDS = (20, 20)
 
@@ -158,7 +158,7 @@ def _cpu_rows(quick: bool) -> list[Row]:
                     f"{spread}; means over {run.how()}; the same config metadata on every side; "
                     f"SQLite ledger writer's thread CPU counted, flushed every round ({written} records "
                     f"written); CPU of threads of no side {run.unowned_cpu * 1e6:.1f} µs/call; "
-                    f"{run.seconds:.1f} s"
+                    f"{run.seconds:.1f} s for these rounds"
                 )
             rows += [
                 Row("foundation", f"{label}: no handler ({what})", cost["bare"].mean(clock) * 1e6, "µs/call"),

@@ -228,7 +228,7 @@ def _rows(label: str, m: dict[str, Any], target: bool) -> list[Row]:
         f"means over {run.how()}; {m['spans']} spans exported for {m['calls']} calls; observer errors "
         f"{m['observer_errors']}; span work "
         + ("on the ledger's writer thread" if m["deferred"] else "on the caller's thread")
-        + f"; CPU of threads of no side {run.unowned_cpu * 1e6:.1f} us/call; {run.seconds:.1f} s"
+        + f"; CPU of threads of no side {run.unowned_cpu * 1e6:.1f} us/call; {run.seconds:.1f} s for these rounds"
     )
 
     def over(a: str, b: str, clock: str = "process") -> tuple[float, str]:
