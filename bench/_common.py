@@ -8,9 +8,11 @@ means something on any machine.
 from __future__ import annotations
 
 import gc
+import random
 import statistics
+import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -73,6 +75,19 @@ class CallCost:
         """Median of the per-round differences (self - other): paired rounds, same load."""
         return statistics.median(a - b for a, b in zip(getattr(self, clock), getattr(other, clock)))
 
+    def mean(self, clock: str) -> float:
+        return statistics.fmean(getattr(self, clock))
+
+    def excess(self, other: CallCost, clock: str, *, level: float = 0.9) -> tuple[float, float, float]:
+        """Mean per-call difference (self - other) over paired rounds of the same calls
+        (CPU is paid on average: a median would leave out the rounds where the collector
+        or the writer ran), and a ``level`` interval from resampling the rounds."""
+        d = [a - b for a, b in zip(getattr(self, clock), getattr(other, clock))]
+        return (
+            statistics.fmean(d),
+            *_bootstrap(lambda idx: statistics.fmean(d[i] for i in idx), len(d), level),
+        )
+
 
 CLOCKS = ("wall", "thread", "process")
 CLOCK_LABELS = {"wall": "wall", "thread": "caller-thread CPU", "process": "process CPU, all threads"}
@@ -112,6 +127,158 @@ def cost_per_call(
             cost.thread.append((t1 - t0) / number)
             cost.process.append((time.process_time() - p0) / number)
     return out
+
+
+@dataclass
+class Arm:
+    """One side of an interleaved comparison: ``call()`` makes one call; ``threads`` are the
+    background threads whose CPU is this side's (a ledger's writer, a span processor's
+    worker: see :func:`threads_started_by`); ``drain()`` waits for the background work the
+    calls queued (a ledger flush, a span export, a metric collection) and is timed into
+    this side at the end of every round."""
+
+    call: Callable[[], object]
+    threads: Sequence[threading.Thread] = ()
+    drain: Callable[[], object] | None = None
+
+
+def threads_started_by(make: Callable[[], Any]) -> tuple[Any, list[threading.Thread]]:
+    """``make()``'s result and the threads that were started while it ran."""
+    before = set(threading.enumerate())
+    made = make()
+    return made, [t for t in threading.enumerate() if t not in before]
+
+
+class _ThreadClocks:
+    """CPU seconds of a set of threads, read through their per-thread CPU clocks."""
+
+    def __init__(self, threads: Sequence[threading.Thread]) -> None:
+        self._clocks = [time.pthread_getcpuclockid(t.ident) for t in threads if t.ident is not None]
+        self._last = [0.0] * len(self._clocks)
+
+    def read(self) -> float:
+        for i, clock in enumerate(self._clocks):
+            try:
+                self._last[i] = time.clock_gettime(clock)
+            except OSError:  # the thread has ended: its CPU stays as last read
+                pass
+        return sum(self._last)
+
+
+@dataclass
+class Interleaved:
+    """What :func:`interleaved_cost` measured: a :class:`CallCost` per side (one value per
+    round; rounds have the same calls on every side, so means of per-round differences are
+    differences of totals), the shape of the run, and the CPU per call of threads that
+    belong to no side (0 when every background thread was given to its side)."""
+
+    cost: dict[str, CallCost]
+    rounds: int
+    calls_per_round: int
+    block: int
+    seconds: float
+    unowned_cpu: float
+
+    @property
+    def calls(self) -> int:
+        return self.rounds * self.calls_per_round
+
+    def how(self) -> str:
+        return (
+            f"{self.rounds} rounds x {self.calls_per_round} calls a side, sides alternating every "
+            f"{self.block} calls (rotated order), drains timed into their side every round, "
+            "full GC between rounds"
+        )
+
+
+def interleaved_cost(
+    arms: Mapping[str, Arm], *, block: int, blocks_per_round: int, rounds: int, warmup: int = 200
+) -> Interleaved:
+    """Per-call cost of each side on three clocks, the sides alternating every ``block``
+    calls, so a change in the machine's speed (another process, a CPU frequency step) hits
+    every side within milliseconds of each other instead of one side for a whole round.
+
+    A round is ``blocks_per_round`` blocks of each side (the order rotated block by block),
+    then each side's ``drain()``; a full garbage collection runs before each round. Per side
+    and round: ``wall`` and ``thread`` over its calls (the caller's view); ``process`` = the
+    caller thread's CPU over its calls and its drain, plus the CPU its own background threads
+    used over the round (read from their per-thread clocks, so one side's writer is never
+    charged to another side that happens to be running). Compare sides with
+    :meth:`CallCost.excess` and :func:`ratio_interval`."""
+    names = list(arms)
+    clocks = {name: _ThreadClocks(arm.threads) for name, arm in arms.items()}
+    for arm in arms.values():
+        for _ in range(warmup):
+            arm.call()
+        if arm.drain is not None:
+            arm.drain()
+    out = {name: CallCost() for name in names}
+    number = block * blocks_per_round
+    unowned = 0.0
+    start = time.perf_counter()
+    for r in range(rounds):
+        # A full collection between rounds, outside the windows: one landing inside a round
+        # (tens of ms on a process with LangChain loaded) would go to whichever side
+        # happened to cross the threshold. Young collections inside the rounds count.
+        gc.collect()
+        wall = dict.fromkeys(names, 0.0)
+        thread = dict.fromkeys(names, 0.0)
+        drained = dict.fromkeys(names, 0.0)
+        bg0 = {name: clocks[name].read() for name in names}
+        p0, c0 = time.process_time(), time.thread_time()
+        for b in range(blocks_per_round):
+            k = (r * blocks_per_round + b) % len(names)
+            for name in names[k:] + names[:k]:
+                call = arms[name].call
+                w0, t0 = time.perf_counter(), time.thread_time()
+                for _ in range(block):
+                    call()
+                t1, w1 = time.thread_time(), time.perf_counter()
+                wall[name] += w1 - w0
+                thread[name] += t1 - t0
+        for name in names:
+            drain = arms[name].drain
+            if drain is not None:
+                t0 = time.thread_time()
+                drain()
+                drained[name] = time.thread_time() - t0
+        caller, process = time.thread_time() - c0, time.process_time() - p0
+        background = 0.0
+        for name in names:
+            bg = clocks[name].read() - bg0[name]
+            background += bg
+            cost = out[name]
+            cost.wall.append(wall[name] / number)
+            cost.thread.append(thread[name] / number)
+            cost.process.append((thread[name] + drained[name] + bg) / number)
+        unowned += process - caller - background
+    return Interleaved(
+        out, rounds, number, block, time.perf_counter() - start, unowned / (rounds * number * len(names))
+    )
+
+
+def ratio_interval(
+    num: CallCost, anchor: CallCost, base: CallCost, clock: str = "process", *, level: float = 0.9
+) -> tuple[float, float, float]:
+    """``(num - base) / (anchor - base)`` over the whole run (a ratio of totals, not a
+    median of per-round ratios, which divides by small noisy differences), and a
+    ``level`` interval from resampling the rounds (seeded: the same data give the same
+    interval)."""
+    a, b, c = (getattr(x, clock) for x in (num, anchor, base))
+    n = len(c)
+
+    def ratio(idx: Sequence[int]) -> float:
+        den = sum(b[i] - c[i] for i in idx)
+        return sum(a[i] - c[i] for i in idx) / den if den else float("nan")
+
+    return (ratio(range(n)), *_bootstrap(ratio, n, level))
+
+
+def _bootstrap(stat: Callable[[Sequence[int]], float], n: int, level: float) -> tuple[float, float]:
+    rng = random.Random(20)
+    values = sorted(stat([rng.randrange(n) for _ in range(n)]) for _ in range(1000))
+    lo = int(len(values) * (1 - level) / 2)
+    return values[lo], values[len(values) - 1 - lo]
 
 
 def fixed_usage_model() -> Any:

@@ -18,11 +18,21 @@ from typing import Any
 from bench._common import (
     CLOCK_LABELS,
     CLOCKS,
+    Arm,
     Row,
-    cost_per_call,
     fixed_usage_model,
+    interleaved_cost,
+    ratio_interval,
     realistic_model,
+    threads_started_by,
 )
+
+# The sides of the CPU rows alternate every BLOCK calls: short enough that a change in the
+# machine's speed hits all of them alike, long enough that a side's calls follow each other
+# as in an application (switching sides on every call read higher, and less steadily). A
+# round is CPU_ROUNDS[0] blocks a side, then the ledger flush; CPU_ROUNDS[1] rounds.
+BLOCK = 20
+CPU_ROUNDS = (20, 20)
 
 
 def _overhead_rows(quick: bool) -> list[Row]:
@@ -92,13 +102,14 @@ def _cpu_rows(quick: bool) -> list[Row]:
     """Sync overhead per call on three clocks (wall, the caller's thread CPU, the whole
     process's CPU: the caller's and the ledger writer's, which prices deferred calls and
     writes SQLite), for a cheap fixed-usage model and a realistic one (parses an OpenAI
-    JSON response). The ledger is flushed inside each measured round, so no deferred work
-    escapes it; the rounds of no handler / UsageMetadataCallbackHandler / ours alternate."""
+    JSON response). No handler / UsageMetadataCallbackHandler / ours alternate every
+    :data:`BLOCK` calls; the writer's CPU is read from its own thread clock and the ledger
+    is flushed at the end of every round, so no deferred work escapes."""
     from langchain_core.callbacks import UsageMetadataCallbackHandler
 
     from llm_cost_hooks.langchain import CostCallbackHandler
 
-    n, rounds = (300, 5) if quick else (1000, 11)
+    blocks, rounds = (5, 6) if quick else CPU_ROUNDS
     meta = {"tenant_id": "acme", "prompt_version": "v1"}
     rows: list[Row] = []
     tmp = tempfile.mkdtemp()
@@ -106,54 +117,67 @@ def _cpu_rows(quick: bool) -> list[Row]:
         ("cheap fixed-usage model", fixed_usage_model()),
         ("realistic model", realistic_model()),
     ):
-        ours = CostCallbackHandler(
-            ledger=f"sqlite:///{tmp}/bench-{len(rows)}.db", defaults={"feature": "bench"}
+        ours, writer = threads_started_by(
+            lambda: CostCallbackHandler(
+                ledger=f"sqlite:///{tmp}/bench-{len(rows)}.db", defaults={"feature": "bench"}
+            )
         )
+        if not writer:
+            raise RuntimeError("the SQLite ledger started no writer thread: its CPU would go uncounted")
         # The same call on every side (the application's metadata included): only the
         # handler differs, as in the telemetry benchmark.
         bare_cfg = {"metadata": meta}
         usage_cfg = {"callbacks": [UsageMetadataCallbackHandler()], "metadata": meta}
         ours_cfg = {"callbacks": [ours], "metadata": meta}
         prompt = "When will my card arrive?"
-        cost = cost_per_call(
+        run = interleaved_cost(
             {
-                "bare": (lambda m=model: m.invoke(prompt, config=bare_cfg), None),
-                "usage": (lambda m=model: m.invoke(prompt, config=usage_cfg), None),
-                "ours": (lambda m=model, c=ours_cfg: m.invoke(prompt, config=c), ours.flush),
+                "bare": Arm(lambda m=model: m.invoke(prompt, config=bare_cfg)),
+                "usage": Arm(lambda m=model: m.invoke(prompt, config=usage_cfg)),
+                "ours": Arm(lambda m=model: m.invoke(prompt, config=ours_cfg), writer, ours.flush),
             },
-            number=n,
+            block=BLOCK,
+            blocks_per_round=blocks,
             rounds=rounds,
         )
+        cost = run.cost
         written = ours.ledger.stats.written
         ours.tracker.close()
-        note = (
-            f"median of {rounds} interleaved rounds x {n} calls (paired differences), the same config "
-            f"metadata on every side; SQLite ledger flushed in the round ({written} records written)"
-        )
         for clock in CLOCKS:
-            usage_over = cost["usage"].over(cost["bare"], clock) * 1e6
-            ours_over = cost["ours"].over(cost["bare"], clock) * 1e6
+            usage_over, u_lo, u_hi = cost["usage"].excess(cost["bare"], clock)
+            ours_over, o_lo, o_hi = cost["ours"].excess(cost["bare"], clock)
+            _, r_lo, r_hi = ratio_interval(cost["ours"], cost["usage"], cost["bare"], clock)
             what = CLOCK_LABELS[clock]
+            spread = (
+                f"90% intervals from resampling the rounds: ratio {r_lo:.2f}-{r_hi:.2f}x, "
+                f"this {o_lo * 1e6:.1f}-{o_hi * 1e6:.1f} µs, anchor {u_lo * 1e6:.1f}-{u_hi * 1e6:.1f} µs"
+            )
+            note = spread
+            if clock == "process":
+                note = (
+                    f"{spread}; means over {run.how()}; the same config metadata on every side; "
+                    f"SQLite ledger writer's thread CPU counted, flushed every round ({written} records "
+                    f"written); CPU of threads of no side {run.unowned_cpu * 1e6:.1f} µs/call; "
+                    f"{run.seconds:.1f} s for these rounds"
+                )
             rows += [
-                Row(
-                    "foundation", f"{label}: no handler ({what})", cost["bare"].median(clock) * 1e6, "µs/call"
-                ),
+                Row("foundation", f"{label}: no handler ({what})", cost["bare"].mean(clock) * 1e6, "µs/call"),
                 Row(
                     "foundation",
                     f"{label}: UsageMetadataCallbackHandler overhead ({what})",
-                    usage_over,
+                    usage_over * 1e6,
                     "µs/call",
                 ),
                 Row(
                     "foundation",
                     f"{label}: CostCallbackHandler overhead ({what})",
-                    ours_over,
+                    ours_over * 1e6,
                     "µs/call",
                     anchor_name="UsageMetadataCallbackHandler overhead",
-                    anchor_value=usage_over,
+                    anchor_value=usage_over * 1e6,
                     target="<= 1.5x",
                     ok=ours_over <= 1.5 * usage_over,
-                    note=note if clock == "process" else "",
+                    note=note,
                 ),
             ]
     return rows

@@ -4,14 +4,18 @@ Same run, same model, same handler: ``model.invoke`` with no handler, with LangC
 ``UsageMetadataCallbackHandler`` (anchor), with the cost handler alone, and with the
 handler plus an :class:`OTelObserver` (batch span processor + in-memory exporter, meter
 provider + in-memory reader). Two models: a cheap fixed-usage one and a realistic one
-(parses an OpenAI JSON response), see ``bench/_common.py``. The rounds are interleaved
-so a drift of the machine hits every side alike.
+(parses an OpenAI JSON response), see ``bench/_common.py``. The sides alternate every
+20 calls, so a change in the machine's speed hits every side alike
+(:func:`bench._common.interleaved_cost`).
 
-Three clocks per row: wall, the caller's thread CPU, and the whole process's CPU, with
-everything the calls queued done inside the measured window: the ledger flushed (records
-priced, written, spans ended on its writer), the spans exported, and the metrics
-collected (queued calls turned into counter sums and histogram samples, as a periodic
-reader does in production).
+Three clocks per row: wall, the caller's thread CPU, and the whole process's CPU: the
+caller's CPU over the side's calls plus the CPU of the side's own background threads (its
+ledger's writer, the span processor's worker), read from their per-thread clocks, with
+everything the calls queued done every round: the ledger flushed (records priced,
+written, spans ended on its writer), the spans exported, and the metrics collected
+(queued calls turned into counter sums and histogram samples, as a periodic reader does
+in production). Values are means over the rounds; the notes give 90% intervals from
+resampling the rounds.
 
 Two ledgers: the default SQLite one (a background writer: the target rows) and
 ``memory://`` (no writer thread: everything on the caller's thread).
@@ -30,14 +34,20 @@ Run: ``python -m bench telemetry`` (``--quick`` for a smoke run).
 from __future__ import annotations
 
 import shutil
+import statistics
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-from bench._common import CLOCK_LABELS, CLOCKS, Row, cost_per_call, fixed_usage_model, realistic_model
+from bench import _common as common
+from bench._common import CLOCK_LABELS, CLOCKS, Row
 
 TARGET_US = 40.0
+# The sides alternate every BLOCK calls (see bench_foundation); a round is CPU_ROUNDS[0]
+# blocks a side, then every side's drain; CPU_ROUNDS[1] rounds.
+BLOCK = 20
+CPU_ROUNDS = (12, 20)
 
 
 def _measure(ledger_for: Any, model: Any, quick: bool) -> dict[str, Any]:
@@ -63,16 +73,26 @@ def _measure(ledger_for: Any, model: Any, quick: bool) -> dict[str, Any]:
     prompt = "When will my card arrive?"
     meta = {"tenant_id": "acme", "feature": "qa", "route": "cheap"}
 
-    plain = CostCallbackHandler(ledger=ledger_for("plain"))
+    # Each side's background threads (its ledger's writer; the span processor's worker) are
+    # read from their own CPU clocks and charged to it, whichever side is running meanwhile.
+    plain, plain_threads = common.threads_started_by(lambda: CostCallbackHandler(ledger=ledger_for("plain")))
     exporter = InMemorySpanExporter()
-    tp = TracerProvider()
-    tp.add_span_processor(BatchSpanProcessor(exporter, max_queue_size=4096, schedule_delay_millis=200))
     reader = InMemoryMetricReader()
-    mp = MeterProvider(metric_readers=[reader])
-    observer = OTelObserver(tracer_provider=tp, meter_provider=mp)
-    traced = CostCallbackHandler(ledger=ledger_for("traced"), observers=[observer])
-    told = CostCallbackHandler(ledger=ledger_for("told"), observers=[NoOpObserver()])
-    told_rows = CostCallbackHandler(ledger=ledger_for("told_rows"), observers=[NoOpRowObserver()])
+
+    def make_traced() -> tuple[Any, Any, Any, Any]:
+        tp = TracerProvider()
+        tp.add_span_processor(BatchSpanProcessor(exporter, max_queue_size=4096, schedule_delay_millis=200))
+        mp = MeterProvider(metric_readers=[reader])
+        observer = OTelObserver(tracer_provider=tp, meter_provider=mp)
+        return tp, mp, observer, CostCallbackHandler(ledger=ledger_for("traced"), observers=[observer])
+
+    (tp, mp, observer, traced), traced_threads = common.threads_started_by(make_traced)
+    told, told_threads = common.threads_started_by(
+        lambda: CostCallbackHandler(ledger=ledger_for("told"), observers=[NoOpObserver()])
+    )
+    told_rows, told_rows_threads = common.threads_started_by(
+        lambda: CostCallbackHandler(ledger=ledger_for("told_rows"), observers=[NoOpRowObserver()])
+    )
 
     cfg_none = {"metadata": meta}
     cfg_usage = {"callbacks": [UsageMetadataCallbackHandler()], "metadata": meta}
@@ -86,35 +106,43 @@ def _measure(ledger_for: Any, model: Any, quick: bool) -> dict[str, Any]:
     def drain_traced() -> None:
         traced.tracker.flush()
         tp.force_flush()
-        c0 = time.process_time()
+        c0 = time.thread_time()
         reader.get_metrics_data()
-        collect_cpu.append(time.process_time() - c0)
+        collect_cpu.append(time.thread_time() - c0)
         spans_seen[0] += len(exporter.get_finished_spans())
         exporter.clear()
 
-    number = 200 if quick else 1000
-    rounds = 5 if quick else 9
-    cost = cost_per_call(
+    blocks, rounds = (4, 5) if quick else CPU_ROUNDS
+    warmup = 200
+    run = common.interleaved_cost(
         {
-            "bare": (lambda: model.invoke(prompt, config=cfg_none), None),
-            "usage": (lambda: model.invoke(prompt, config=cfg_usage), None),
-            "plain": (lambda: model.invoke(prompt, config=cfg_plain), plain.tracker.flush),
-            "told": (lambda: model.invoke(prompt, config=cfg_told), told.tracker.flush),
-            "told_rows": (lambda: model.invoke(prompt, config=cfg_told_rows), told_rows.tracker.flush),
-            "traced": (lambda: model.invoke(prompt, config=cfg_traced), drain_traced),
+            "bare": common.Arm(lambda: model.invoke(prompt, config=cfg_none)),
+            "usage": common.Arm(lambda: model.invoke(prompt, config=cfg_usage)),
+            "plain": common.Arm(
+                lambda: model.invoke(prompt, config=cfg_plain), plain_threads, plain.tracker.flush
+            ),
+            "told": common.Arm(
+                lambda: model.invoke(prompt, config=cfg_told), told_threads, told.tracker.flush
+            ),
+            "told_rows": common.Arm(
+                lambda: model.invoke(prompt, config=cfg_told_rows), told_rows_threads, told_rows.tracker.flush
+            ),
+            "traced": common.Arm(
+                lambda: model.invoke(prompt, config=cfg_traced), traced_threads, drain_traced
+            ),
         },
-        number=number,
+        block=BLOCK,
+        blocks_per_round=blocks,
         rounds=rounds,
-        warmup=100,
+        warmup=warmup,
     )
     out = {
-        "cost": cost,
+        "run": run,
+        "cost": run.cost,
         # the first drain is the warm-up's
-        "collect": sorted(collect_cpu[1:])[len(collect_cpu[1:]) // 2] / number,
-        "rounds": rounds,
-        "number": number,
+        "collect": statistics.fmean(collect_cpu[1:]) / run.calls_per_round,
         "spans": spans_seen[0],
-        "calls": 100 + rounds * number,
+        "calls": warmup + run.calls,
         "observer_errors": observer.stats.observer_errors,
         "deferred": traced.tracker._defers_observers(),
     }
@@ -179,7 +207,10 @@ def run(quick: bool) -> list[Row]:
         )
     ]
     try:
-        for mlabel, model in (("cheap model", fixed_usage_model()), ("realistic model", realistic_model())):
+        for mlabel, model in (
+            ("cheap model", common.fixed_usage_model()),
+            ("realistic model", common.realistic_model()),
+        ):
             for label, ledger_for, target in (
                 ("SQLite ledger", lambda name, m=mlabel: f"sqlite:///{tmp / (name + m[:5])}.db", True),
                 ("memory:// ledger", lambda name: "memory://", False),
@@ -192,17 +223,25 @@ def run(quick: bool) -> list[Row]:
 
 def _rows(label: str, m: dict[str, Any], target: bool) -> list[Row]:
     cost = m["cost"]
+    run = m["run"]
     how = (
-        f"median of {m['rounds']} interleaved rounds x {m['number']} calls (paired differences); "
-        f"{m['spans']} spans exported for {m['calls']} calls; observer errors {m['observer_errors']}; span "
-        "work " + ("on the ledger's writer thread" if m["deferred"] else "on the caller's thread")
+        f"means over {run.how()}; {m['spans']} spans exported for {m['calls']} calls; observer errors "
+        f"{m['observer_errors']}; span work "
+        + ("on the ledger's writer thread" if m["deferred"] else "on the caller's thread")
+        + f"; CPU of threads of no side {run.unowned_cpu * 1e6:.1f} us/call; {run.seconds:.1f} s for these rounds"
     )
-    usage_over = cost["usage"].over(cost["bare"], "process") * 1e6
-    plain_over = cost["plain"].over(cost["bare"], "process") * 1e6
+
+    def over(a: str, b: str, clock: str = "process") -> tuple[float, str]:
+        mean, lo, hi = cost[a].excess(cost[b], clock)
+        return mean * 1e6, f"90% interval from resampling the rounds {lo * 1e6:+.1f} to {hi * 1e6:+.1f} us"
+
+    def base(name: str, clock: str = "process") -> float:
+        return float(cost[name].mean(clock) * 1e6)
+
+    usage_over, _ = over("usage", "bare")
+    plain_over, plain_spread = over("plain", "bare")
     rows = [
-        Row(
-            "telemetry", f"{label}: no handler (process CPU)", cost["bare"].median("process") * 1e6, "us/call"
-        ),
+        Row("telemetry", f"{label}: no handler (process CPU)", base("bare"), "us/call"),
         Row(
             "telemetry",
             f"{label}: handler only, overhead (process CPU)",
@@ -210,28 +249,36 @@ def _rows(label: str, m: dict[str, Any], target: bool) -> list[Row]:
             "us/call",
             anchor_name="UsageMetadataCallbackHandler overhead (process CPU)",
             anchor_value=usage_over,
+            note=plain_spread,
         ),
     ]
     for clock in CLOCKS:
-        over = cost["traced"].over(cost["plain"], clock) * 1e6
+        value, spread = over("traced", "plain", clock)
         is_target = target and clock == "process"
+        note = spread
+        if clock == "process":
+            note = (
+                f"{spread} ({value / base('bare') * 100:.1f}% of the no-handler call's CPU); {how}; "
+                "includes the metric collection of these calls (next rows split it out)"
+            )
         rows.append(
             Row(
                 "telemetry",
                 f"{label}: telemetry overhead ({CLOCK_LABELS[clock]})",
-                over,
+                value,
                 "us/call",
                 anchor_name=f"handler only ({CLOCK_LABELS[clock]})",
-                anchor_value=cost["plain"].median(clock) * 1e6,
+                anchor_value=base("plain", clock),
                 target=f"<= +{TARGET_US:.0f} us" if is_target else "",
-                ok=(over <= TARGET_US) if is_target else None,
-                note=how + "; includes the metric collection of these calls (next rows split it out)"
-                if clock == "process"
-                else "",
+                ok=(value <= TARGET_US) if is_target else None,
+                note=note,
             )
         )
     collect_us = m["collect"] * 1e6
-    told_over = cost["told"].over(cost["plain"], "process") * 1e6
+    told_over, told_spread = over("told", "plain")
+    told_rows_over, told_rows_spread = over("told_rows", "plain")
+    traced_told, traced_told_spread = over("traced", "told")
+    traced_plain, _ = over("traced", "plain")
     rows += [
         Row(
             "telemetry",
@@ -239,35 +286,36 @@ def _rows(label: str, m: dict[str, Any], target: bool) -> list[Row]:
             told_over,
             "us/call",
             anchor_name="handler only (process CPU)",
-            anchor_value=cost["plain"].median("process") * 1e6,
+            anchor_value=base("plain"),
             note="the tracker's share of an observer that reads records: the record object built for "
-            "observers, the call's objects kept until the writer takes them",
+            f"observers, the call's objects kept until the writer takes them; {told_spread}",
         ),
         Row(
             "telemetry",
             f"{label}: a no-op deferrable observer that reads rows, overhead (process CPU)",
-            cost["told_rows"].over(cost["plain"], "process") * 1e6,
+            told_rows_over,
             "us/call",
             anchor_name="handler only (process CPU)",
-            anchor_value=cost["plain"].median("process") * 1e6,
+            anchor_value=base("plain"),
             note="the tracker's share of an observer that reads ledger rows, as the OTel observer "
-            "does (with a SQLite ledger no record object is built for it)",
+            f"does (with a SQLite ledger no record object is built for it); {told_rows_spread}",
         ),
         Row(
             "telemetry",
             f"{label}: telemetry overhead over the no-op observer (process CPU)",
-            cost["traced"].over(cost["told"], "process") * 1e6,
+            traced_told,
             "us/call",
             anchor_name="no-op observer (process CPU)",
-            anchor_value=cost["told"].median("process") * 1e6,
+            anchor_value=base("told"),
+            note=traced_told_spread,
         ),
         Row(
             "telemetry",
             f"{label}: telemetry overhead excl. metric collection (process CPU)",
-            cost["traced"].over(cost["plain"], "process") * 1e6 - collect_us,
+            traced_plain - collect_us,
             "us/call",
             anchor_name="handler only (process CPU)",
-            anchor_value=cost["plain"].median("process") * 1e6,
+            anchor_value=base("plain"),
         ),
         Row(
             "telemetry",
@@ -275,7 +323,7 @@ def _rows(label: str, m: dict[str, Any], target: bool) -> list[Row]:
             collect_us,
             "us/call",
             note="queued calls turned into counter sums and histogram samples (added to the SDK's "
-            "aggregations one batch per attribute set) when a reader collects",
+            "aggregations one batch per attribute set) when a reader collects, once a round",
         ),
     ]
     return rows
