@@ -92,6 +92,16 @@ class PendingRecord(RawCall):
         observers = self.observers
         if not observers:
             return self.builder._row(self, self.task, False)[0]
+        if len(observers) == 1 and getattr(observers[0], "reads_rows", False):
+            # The usual single observer reading rows: told here, no notify_row frame and loop.
+            obs = observers[0]
+            row = self.builder._row(self, self.task, False)[0]
+            try:
+                obs.on_model_row(self.run, row=row, task=self.finished, outputs=self.outputs)
+            except Exception:
+                logger.exception("llm-cost-hooks observer %r failed on run end", obs)
+            self.outputs = None
+            return row
         if reads_rows(observers):
             row = self.builder._row(self, self.task, False)[0]
             notify_row(observers, self.run, row, self.finished, self.outputs)

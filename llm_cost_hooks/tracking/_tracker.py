@@ -195,11 +195,24 @@ class CostTracker:
         self._runs[run_id] = run
         # A lone model call's totals are its record: without observers nobody reads its
         # task (made when a run starts under it).
-        if is_root and task_id not in self._tasks and (kind is not _LLM or self.observers):
-            self._tasks[task_id] = TaskState(task_id=task_id, root_run_id=run_id)
+        observers = self.observers
+        if is_root and task_id not in self._tasks and (kind is not _LLM or observers):
+            # TaskState's fields set here, as for RunInfo (no dataclass __init__ frame).
+            task = _new(TaskState)
+            task.task_id, task.root_run_id = task_id, run_id
+            task.cost_usd = task.saved_usd = 0.0
+            task.calls = task.failed_calls = task.input_tokens = task.output_tokens = 0
+            self._tasks[task_id] = task
         # Observers see the run complete (a model run with its model, provider and params).
-        if self.observers:
-            notify_start(self.observers, run)
+        if observers:
+            if len(observers) == 1:  # the usual case: no notify_start frame and loop
+                obs = observers[0]
+                try:
+                    obs.on_run_start(run)
+                except Exception:
+                    logger.exception("llm-cost-hooks observer %r failed on run start", obs)
+            else:
+                notify_start(observers, run)
         return run
 
     def start_run(
@@ -385,10 +398,23 @@ class CostTracker:
                 defer
                 and not self._pricer.strict
                 and self.ledger._defers
-                and (not observers or all(getattr(o, "deferrable", False) for o in observers))
+                and (
+                    not observers
+                    or (
+                        getattr(observers[0], "deferrable", False)
+                        if len(observers) == 1  # no generator for the usual single observer
+                        else all(getattr(o, "deferrable", False) for o in observers)
+                    )
+                )
             ):
                 task = self._tasks.get(run.task_id)
-                finished = self._finish_task(run, None) if run.is_root and task is not None else None
+                finished = None
+                if run.is_root and task is not None:
+                    if run.kind is _LLM and task.root_run_id == run.run_id:
+                        # _finish_task() inline for a model call that is its task's root.
+                        finished = self._tasks.pop(run.task_id, None)
+                    else:
+                        finished = self._finish_task(run, None)
                 if not observers:
                     # Nothing reads them any more: a queued call must not keep the chat's
                     # objects alive (every garbage collection walks the writer's queue).
