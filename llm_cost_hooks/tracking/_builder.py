@@ -24,7 +24,6 @@ from .._records import (
     utc_isoformat,
     utc_isoformat_ns,
 )
-from . import _runs
 from ._pricing import Pricer, billed_breakdown
 from ._runs import Attribution, RunInfo, TaskState
 
@@ -200,18 +199,7 @@ class RecordBuilder:
         saved = float(saved_usd)
         success = error_type is None
         if task is not None:
-            # TaskState.add_call inline: a call frame less per observed call on the writer.
-            lock = _runs._totals_lock  # read each time: replaced in a forked child
-            lock.acquire()
-            try:
-                task.cost_usd += cost
-                task.saved_usd += saved
-                task.calls += 1
-                task.failed_calls += 0 if success else 1
-                task.input_tokens += counts[0]
-                task.output_tokens += counts[1]
-            finally:
-                lock.release()
+            task.add_call(cost, saved, success, counts[0], counts[1])
         provider = provider if provider is None or provider.isascii() else storable_text(provider)
         model = model if model.isascii() and len(model) <= 512 else storable_text(model)
         tenant = a.tenant or self.default_tenant
