@@ -13,8 +13,7 @@ observers.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
-from types import MappingProxyType
+from collections.abc import Sequence
 from typing import Any
 
 from .._records import CacheStatus, CostRecord, Counts, TokenUsage
@@ -24,26 +23,12 @@ from ._runs import RunInfo, RunObserver, TaskState, notify_end, notify_row, read
 __all__ = ["PendingEnd", "PendingRecord"]
 
 logger = logging.getLogger("llm_cost_hooks")
-_NO_METADATA: Mapping[str, Any] = MappingProxyType({})
-
-
-def digest_call(observer: RunObserver, run: RunInfo, outputs: Any) -> Any:
-    """The only observer's digest of a queued call (``RunObserver.digests_calls``); the
-    call's objects are then dropped now, as with no observer, instead of living until the
-    writer: the chat messages (a text prompt, one string, stays) and the metadata."""
-    try:
-        digest = observer.digest_call(run, outputs)
-    except Exception:
-        logger.exception("llm-cost-hooks observer %r failed to digest a call", observer)
-        return outputs
-    if not isinstance(run.messages, str):
-        run.messages = None
-    run.metadata = _NO_METADATA
-    return digest
 
 
 class PendingRecord(RawCall):
-    """A successful model call's raw numbers, priced and recorded on the ledger's writer."""
+    """A successful model call's raw numbers, priced and recorded on the ledger's writer.
+    The tracker fills its fields without ``__init__`` (a frame less per call), after taking
+    the only observer's digest (``RunObserver.digests_calls``)."""
 
     __slots__ = ("builder", "finished", "observers", "outputs", "task")
 
@@ -72,8 +57,6 @@ class PendingRecord(RawCall):
         self.task = task
         self.finished = finished  # the task, when this run was its root
         self.observers = observers
-        if len(observers) == 1 and getattr(observers[0], "digests_calls", False):
-            outputs = digest_call(observers[0], run, outputs)
         self.outputs = outputs
 
     def __call__(self) -> CostRecord:
