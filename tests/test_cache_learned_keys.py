@@ -29,7 +29,9 @@ def _core(embedder, *, learn: bool = True, judge=None) -> CacheCore:
     return CacheCore(
         EmbeddedBackend(),
         embedder=embedder,
-        config=CacheConfig(audit_sample_rate=0.0, learn_answer_keys=learn),
+        # Verification off: with a check of yours it would send a random 5 % of would-be hits
+        # to the model, and these tests count hits exactly.
+        config=CacheConfig(audit_sample_rate=0.0, learn_answer_keys=learn, verify_share=0.0),
         equivalence=judge,
     )
 
@@ -118,7 +120,7 @@ def _keyed_core(judge) -> CacheCore:
     core = CacheCore(
         EmbeddedBackend(),
         embedder=CallableEmbedder(vec, name="table", dim=3),
-        config=CacheConfig(audit_sample_rate=0.0, learn_answer_keys=True),
+        config=CacheConfig(audit_sample_rate=0.0, learn_answer_keys=True, verify_share=0.0),
         equivalence=judge,
     )
     core._table = table  # type: ignore[attr-defined]
