@@ -227,12 +227,17 @@ class Ledger(ABC):
         self,
         *,
         max_buffer: int = 100_000,
-        flush_interval: float = 0.05,
+        flush_interval: float = 0.25,
         batch_size: int = 5_000,
         background: bool = True,
         dead_letter: str | os.PathLike[str] | None = None,
     ) -> None:
         self._max_buffer = max_buffer
+        # A wake-up of the writer while the caller runs costs far more than its
+        # instructions (a ~50-row SQLite batch: 14 us a row there, 5 us alone): waking every
+        # 0.25 s (or at _wake_at queued) rather than 0.05 s cut ~14 us of process CPU per
+        # LangChain call. Records reach the file up to that much later; flush() and exit
+        # still write everything.
         self._flush_interval = flush_interval
         self._batch_size = batch_size
         # Records queued before the writer is woken early (it wakes every flush_interval anyway).
