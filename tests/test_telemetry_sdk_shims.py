@@ -470,6 +470,22 @@ def test_batch_emit_queues_as_the_sdks_emit_does(monkeypatch: pytest.MonkeyPatch
     assert after == []
 
 
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_the_queue_shims_process_id_follows_a_fork() -> None:
+    # The shim tells a forked child's first span by the process id its fork hook keeps: in
+    # the child it must be the child's (else spans would go into the parent's stopped queue).
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: report and leave at once
+        os.write(write, f"{_sdk._PID[0]} {os.getpid()}".encode())
+        os._exit(0)
+    os.close(write)
+    kept, actual = os.read(read, 100).decode().split()
+    os.close(read)
+    os.waitpid(pid, 0)
+    assert kept == actual and int(actual) == pid and _sdk._PID[0] == os.getpid()
+
+
 @pytest.mark.parametrize("size", [1, 5, 40, 500])
 def test_histogram_merge_of_a_large_batch_exports_what_one_record_per_value_does(size: int) -> None:
     # Batches larger than the bucket count are sorted once and bisected per bucket: the
