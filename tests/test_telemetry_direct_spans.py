@@ -336,7 +336,7 @@ def test_batch_processor_queue_direct_or_through_on_end(monkeypatch: pytest.Monk
         _call(CostTracker(ledger="memory://", observers=[observer]))
         assert observer._direct is not None
         [direct_emit, on_end] = observer._direct._on_end_sampled
-        assert (getattr(direct_emit, "__name__", "") == "emit") is shim
+        assert (getattr(direct_emit, "__name__", "") == "emit_queued") is shim
         assert getattr(on_end, "__func__", None) is Counting.on_end
         tp.force_flush()
         [a] = plain.get_finished_spans()

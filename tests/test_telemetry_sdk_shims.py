@@ -3,6 +3,8 @@ SDK, the version check, and the public-API path they fall back to."""
 
 from __future__ import annotations
 
+import os
+import threading
 from typing import Any
 
 import pytest
@@ -406,12 +408,82 @@ def test_batch_emit_only_for_the_sdks_own_batch_processor(monkeypatch: pytest.Mo
     exporter = InMemorySpanExporter()
     own, sub = BatchSpanProcessor(exporter), Sub(exporter)
     emit = _sdk.batch_emit(own)
-    assert emit is not None and emit == own._batch_processor.emit
+    assert emit is not None and emit != own._batch_processor.emit  # the queue directly
     assert _sdk.batch_emit(sub) is None and _sdk.batch_emit(SimpleSpanProcessor(exporter)) is None
+    monkeypatch.setattr(_sdk, "_DIRECT_SPANS_VERSION_OK", False)  # another SDK release: its emit
+    assert _sdk.batch_emit(own) == own._batch_processor.emit
     monkeypatch.setattr(_sdk, "SHIMS_ON", False)
     assert _sdk.batch_emit(own) is None
     own.shutdown()
     sub.shutdown()
+
+
+def test_batch_emit_queues_as_the_sdks_emit_does(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Same spans, same order, the worker woken at the same batch size, a full queue's drop
+    # counted and its oldest span dropped, a shut-down processor ignoring spans, and a forked
+    # child's processor restarted: through the shim's emit and through the SDK's own.
+    from opentelemetry.sdk.trace import ReadableSpan
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor
+
+    if not _sdk.direct_spans_allowed():
+        pytest.skip("the queue shim is for the SDK releases of DIRECT_SPANS_RANGE")
+    states = []
+    for shim in (True, False):
+        exporter = InMemorySpanExporter()
+        processor = BatchSpanProcessor(
+            exporter, max_queue_size=6, max_export_batch_size=4, schedule_delay_millis=600_000
+        )
+        batch = processor._batch_processor
+        # The worker waits on the event it read: a new one is set by the emits, and the
+        # worker sleeps on (no export while spans go in) until it is given back.
+        asleep, batch._worker_awaken = batch._worker_awaken, threading.Event()
+        emit = _sdk.batch_emit(processor) if shim else batch.emit
+        assert emit is not None and (emit != batch.emit) is shim
+        woken = []
+        for i in range(8):
+            if i == 3:
+                batch._worker_awaken.clear()  # as the worker does after each wake-up
+            emit(ReadableSpan(name=f"s{i}"))
+            woken.append(batch._worker_awaken.is_set())
+        full: list[int] = []
+        monkeypatch.setattr(batch._metrics, "drop_items", lambda n, *a, f=full: f.append(n))
+        emit(ReadableSpan(name="full"))
+        queued = [s.name for s in batch._queue]
+        # A forked child's first span: the processor restarts its worker, queue emptied.
+        monkeypatch.setattr(batch, "_pid", batch._pid + 1)
+        restarted: list[int] = []
+        monkeypatch.setattr(
+            batch, "_at_fork_reinit", lambda b=batch, r=restarted: (r.append(1), b._queue.clear())
+        )
+        emit(ReadableSpan(name="child"))
+        child = [s.name for s in batch._queue]
+        monkeypatch.setattr(batch, "_pid", os.getpid())
+        batch._worker_awaken = asleep
+        processor.shutdown()
+        emit(ReadableSpan(name="late"))
+        states.append((woken, full, queued, restarted, child, [s.name for s in batch._queue]))
+    assert states[0] == states[1]
+    woken, full, queued, restarted, child, after = states[0]
+    # Drops counted: the full queue's oldest span, then the span the shut-down processor ignored.
+    assert woken == [False, False, False, True, True, True, True, True] and full == [1, 1]
+    assert queued == ["full", "s7", "s6", "s5", "s4", "s3"] and restarted == [1] and child == ["child"]
+    assert after == []
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_the_queue_shims_process_id_follows_a_fork() -> None:
+    # The shim tells a forked child's first span by the process id its fork hook keeps: in
+    # the child it must be the child's (else spans would go into the parent's stopped queue).
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: report and leave at once
+        os.write(write, f"{_sdk._PID[0]} {os.getpid()}".encode())
+        os._exit(0)
+    os.close(write)
+    kept, actual = os.read(read, 100).decode().split()
+    os.close(read)
+    os.waitpid(pid, 0)
+    assert kept == actual and int(actual) == pid and _sdk._PID[0] == os.getpid()
 
 
 @pytest.mark.parametrize("size", [1, 5, 40, 500])

@@ -128,6 +128,10 @@ def _end_time(run: RunInfo) -> int | None:
 
 
 _EMPTY: Mapping[str, Any] = MappingProxyType({})
+# Enum members read once: ``RunKind.LLM`` / ``SpanKind.CLIENT`` on each use go through the
+# enum class's attribute lookup (~0.13 us each on Python 3.11), a module global does not.
+_LLM = RunKind.LLM
+_CLIENT = SpanKind.CLIENT
 # The caller's active OpenTelemetry context (otel_context.get_current, one call less where
 # the shim allows).
 _current_context = _sdk.current_context_getter() or otel_context.get_current
@@ -198,6 +202,9 @@ class _Response:
     def __init__(self, attrs: dict[str, Any], finish: list[str | None]) -> None:
         self.attrs = attrs
         self.finish = finish
+
+
+_new_response = object.__new__
 
 
 class OTelObserver(RunObserver):
@@ -384,7 +391,7 @@ class OTelObserver(RunObserver):
     # -- observer hooks --------------------------------------------------------------------
     def on_run_start(self, run: RunInfo) -> None:
         try:
-            if run.kind is RunKind.LLM and not run.parent_id:
+            if run.kind is _LLM and not run.parent_id:
                 # A root model call (the usual case): what _start does for it, inline. Its
                 # parent is the caller's active context.
                 data = run.observer_data
@@ -416,7 +423,10 @@ class OTelObserver(RunObserver):
             finish = self._response_attrs(outputs, attrs) if outputs is not None else []
         except Exception:
             return outputs  # read again on the writer, whose error handling applies
-        return _Response(attrs, finish)
+        # Fields set here: calling the class runs its __init__ in a frame of its own.
+        response = _new_response(_Response)
+        response.attrs, response.finish = attrs, finish
+        return response
 
     def on_model_row(
         self, run: RunInfo, *, row: tuple[Any, ...], task: TaskState | None, outputs: Any = None
@@ -455,7 +465,7 @@ class OTelObserver(RunObserver):
         if start_ns is None:
             return
         name, static = self._llm_static_attrs(run)
-        sampled = direct.sample(parent, name, SpanKind.CLIENT)
+        sampled = direct.sample(parent, name, _CLIENT)
         if sampled is None:
             return  # not recorded: nothing would be kept of its attributes
         attrs = static.copy()
@@ -479,7 +489,7 @@ class OTelObserver(RunObserver):
         direct.end(
             sampled,
             name,
-            SpanKind.CLIENT,
+            _CLIENT,
             attrs,
             start_ns,
             time.time_ns() - (time.perf_counter_ns() - end_ns) if end_ns else time.time_ns(),
@@ -686,7 +696,7 @@ class OTelObserver(RunObserver):
             else:
                 self._metrics.record(run, record)  # type: ignore[arg-type]
         if span is None:
-            if run.kind is not RunKind.LLM:
+            if run.kind is not _LLM:
                 return
             pending = self._take_pending(run)
             if pending is None:
@@ -747,7 +757,7 @@ class OTelObserver(RunObserver):
     ) -> None:
         """A successful model call's span, made finished (see :mod:`._direct`): the same
         attributes, in the same order, as the SDK path above."""
-        sampled = direct.sample(pending[0], name, SpanKind.CLIENT)
+        sampled = direct.sample(pending[0], name, _CLIENT)
         if sampled is None:
             return  # not recorded: nothing would be kept of its attributes
         attrs = static.copy()
@@ -759,7 +769,7 @@ class OTelObserver(RunObserver):
         direct.end(
             sampled,
             name,
-            SpanKind.CLIENT,
+            _CLIENT,
             attrs,
             pending[1],
             time.time_ns() if end_time is None else end_time,

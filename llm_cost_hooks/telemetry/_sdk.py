@@ -19,10 +19,12 @@ from __future__ import annotations
 
 import math
 import operator
+import os
 import re
 import sys
+import threading
 from bisect import bisect_left, bisect_right
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextvars import ContextVar
 from functools import lru_cache, reduce
@@ -204,8 +206,9 @@ def noop_on_ending(processor: Any) -> bool:
 def batch_emit(processor: Any) -> Callable[[Any], None] | None:
     """Shim for ``BatchSpanProcessor._batch_processor.emit``: what the SDK's batch span
     processor's ``on_end`` calls with a span whose trace flags say sampled (its only other
-    work is that check). For the SDK's own ``BatchSpanProcessor`` only (not a subclass);
-    None otherwise, or if the field is not there."""
+    work is that check), as :func:`_queue_emit` where it can. For the SDK's own
+    ``BatchSpanProcessor`` only (not a subclass); None otherwise, or if the field is not
+    there."""
     if not SHIMS_ON:
         return None
     try:
@@ -214,8 +217,60 @@ def batch_emit(processor: Any) -> Callable[[Any], None] | None:
         return None
     if type(processor) is not BatchSpanProcessor:
         return None
-    emit = getattr(getattr(processor, "_batch_processor", None), "emit", None)
-    return cast(Callable[[Any], None], emit) if callable(emit) else None
+    batch = getattr(processor, "_batch_processor", None)
+    emit = getattr(batch, "emit", None)
+    if not callable(emit):
+        return None
+    return _queue_emit(batch, emit) or cast(Callable[[Any], None], emit)
+
+
+# This process's id, kept by a fork hook: os.getpid() is a system call (~0.3 us here), and
+# the SDK's emit makes one per span to notice a fork.
+_PID = [os.getpid()]
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=lambda: _PID.__setitem__(0, os.getpid()))
+
+
+def _queue_emit(batch: Any, emit: Callable[[Any], None]) -> Callable[[Any], None] | None:
+    """The SDK batch processor's ``emit`` (``opentelemetry-sdk`` 1.45, the releases of
+    :data:`DIRECT_SPANS_RANGE`) for the usual span: put in its queue, the worker woken once
+    a batch is waiting, without the fork check's system call. A shut-down processor, a
+    forked child's first span (the processor restarts its worker) and a full queue (a
+    warning and a dropped span counted) go through ``emit`` itself. None when the fields
+    are not shaped as that release has them."""
+    try:
+        from opentelemetry.sdk._shared_internal import BatchProcessor
+    except Exception:
+        return None
+    queue = getattr(batch, "_queue", None)
+    max_queue = getattr(batch, "_max_queue_size", None)
+    max_batch = getattr(batch, "_max_export_batch_size", None)
+    if (
+        not _DIRECT_SPANS_VERSION_OK
+        or type(batch) is not BatchProcessor
+        or getattr(emit, "__func__", None) is not BatchProcessor.emit
+        or type(queue) is not deque
+        or type(max_queue) is not int
+        or queue.maxlen != max_queue
+        or type(max_batch) is not int
+        or type(getattr(batch, "_pid", None)) is not int
+        or type(getattr(batch, "_shutdown", None)) is not bool
+        or not isinstance(getattr(batch, "_worker_awaken", None), threading.Event)
+    ):
+        return None
+    pid = _PID
+
+    def emit_queued(span: Any) -> None:
+        # The queue is the processor's for its life (a fork's restart clears it in place);
+        # the worker's event is replaced then, so it is read per use.
+        if batch._shutdown or batch._pid != pid[0] or len(queue) >= max_queue:
+            emit(span)
+            return
+        queue.appendleft(span)
+        if len(queue) >= max_batch and not batch._worker_awaken.is_set():
+            batch._worker_awaken.set()
+
+    return emit_queued
 
 
 def current_context_getter() -> Callable[[], Any] | None:
