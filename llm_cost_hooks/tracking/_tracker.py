@@ -246,7 +246,7 @@ class CostTracker:
         return self._start(
             run_id,
             parent_id,
-            RunKind.LLM,
+            _LLM,
             name or model,
             metadata,
             tags,
