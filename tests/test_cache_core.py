@@ -143,9 +143,10 @@ def test_per_route_policy_and_ttl() -> None:
     core = core_with(routes=cfg_routes)
     e = put(core, "How do I reset my PIN?", "A", scope=CacheScope(route="strict"))
     assert e.expires_at == pytest.approx(e.created_at + 60)
-    assert get(core, "How can I reset my PIN?", scope=CacheScope(route="strict")) is None
+    # A paraphrase at about 0.94: clear of both bars (0.999 and 0.8), whatever CPU embeds it.
+    assert get(core, "How do I reset my PIN code?", scope=CacheScope(route="strict")) is None
     put(core, "How do I reset my PIN?", "A", scope=CacheScope(route="loose"))
-    assert get(core, "How can I reset my PIN?", scope=CacheScope(route="loose")) is not None
+    assert get(core, "How do I reset my PIN code?", scope=CacheScope(route="loose")) is not None
 
 
 def test_lru_eviction() -> None:
