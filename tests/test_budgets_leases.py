@@ -63,9 +63,11 @@ def test_a_settlement_after_the_lease_ended_is_counted_as_late() -> None:
 
 
 def test_leases_are_renewed_while_the_call_is_alive_and_a_release_frees_at_once() -> None:
-    guard = _guard([], lease_seconds=0.3)
+    # The renewer runs every third of a lease: a lease of 1 s lets it be late by up to 0.67 s
+    # (a loaded machine) before the hold lapses.
+    guard = _guard([], lease_seconds=1.0)
     r = guard.reserve(REQ)
-    time.sleep(0.9)  # three leases: only renewals keep it
+    time.sleep(3.0)  # three leases: only renewals keep it
     assert guard.usage("daily", "acme")[1] == pytest.approx(r.worst_usd)
     r.settle(0.0001)
     assert not r.overspend  # renewed: not late

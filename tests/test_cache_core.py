@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import sqlite3
 import time
+from typing import Any
 
 import pytest
 
@@ -125,13 +126,38 @@ def test_combined_policy_uses_neighbourhood_agreement() -> None:
     assert core2.stats.rejected == 1
 
 
-def test_ttl_fixed_at_write_and_not_extended() -> None:
+class CacheClock:
+    """The cache's wall clock, moved by the test: a TTL test then does not depend on how
+    fast a (loaded) machine gets from the write to the next read."""
+
+    def __init__(self) -> None:
+        self.now = time.time()
+
+    def time(self) -> float:
+        return self.now
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(time, name)
+
+
+@pytest.fixture
+def cache_clock(monkeypatch: pytest.MonkeyPatch) -> CacheClock:
+    from llm_cost_hooks.cache import _core, _embedded, _entry
+
+    clock = CacheClock()
+    for module in (_core, _embedded, _entry):
+        monkeypatch.setattr(module, "time", clock)
+    return clock
+
+
+def test_ttl_fixed_at_write_and_not_extended(cache_clock: CacheClock) -> None:
     core = core_with(ttl_seconds=0.5)
     entry = put(core, "How do I reset my PIN?", "A")
     assert entry.expires_at == pytest.approx(entry.created_at + 0.5)
+    cache_clock.now += 0.4
     assert get(core, "How do I reset my PIN?") is not None  # a hit ...
     assert core.backend.get(entry.id).expires_at == entry.expires_at  # ... does not extend it
-    time.sleep(0.6)
+    cache_clock.now += 0.2
     assert get(core, "How do I reset my PIN?") is None
     assert get(core, "How can I reset my PIN?") is None
 
@@ -143,9 +169,10 @@ def test_per_route_policy_and_ttl() -> None:
     core = core_with(routes=cfg_routes)
     e = put(core, "How do I reset my PIN?", "A", scope=CacheScope(route="strict"))
     assert e.expires_at == pytest.approx(e.created_at + 60)
-    assert get(core, "How can I reset my PIN?", scope=CacheScope(route="strict")) is None
+    # A paraphrase at about 0.94: clear of both bars (0.999 and 0.8), whatever CPU embeds it.
+    assert get(core, "How do I reset my PIN code?", scope=CacheScope(route="strict")) is None
     put(core, "How do I reset my PIN?", "A", scope=CacheScope(route="loose"))
-    assert get(core, "How can I reset my PIN?", scope=CacheScope(route="loose")) is not None
+    assert get(core, "How do I reset my PIN code?", scope=CacheScope(route="loose")) is not None
 
 
 def test_lru_eviction() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 import uuid
+import zlib
 
 import numpy as np
 import pytest
@@ -27,7 +28,8 @@ class WordsEmbedder:
     def embed_one(self, text: str) -> np.ndarray:
         v = np.zeros(self.dim, np.float32)
         for w in text.lower().replace("?", "").split():
-            v[hash(w) % self.dim] += 1.0
+            # crc32, not hash(): the same buckets under every PYTHONHASHSEED.
+            v[zlib.crc32(w.encode()) % self.dim] += 1.0
         return v / max(float(np.linalg.norm(v)), 1e-9)
 
     def embed(self, texts: list[str]) -> np.ndarray:

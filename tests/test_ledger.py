@@ -276,10 +276,14 @@ def test_overflow_is_counted_not_raised(tmp_path: Path) -> None:
     ledger = _FlakySQLite(tmp_path / "full.db", failures=10**9, max_buffer=100, flush_interval=0.01)
     for i in range(250):
         ledger.write(rec(request_id=f"r{i}"))  # must not raise
-    time.sleep(0.1)
-    # What did not fit the buffer of 100 is counted: dropped, or set aside by the writer, which
-    # moves the oldest to the dead-letter file while the store fails (how many of each depends
-    # on when that thread runs).
+    # The writer sets the oldest aside once a failed write finds the queue past half full; on a
+    # loaded machine its thread may not have run yet, so wait for that (not a fixed sleep).
+    deadline = time.monotonic() + 30
+    while ledger.stats.dead_lettered == 0:
+        assert time.monotonic() < deadline, "the writer never set records aside while the store failed"
+        time.sleep(0.01)
+    # What did not fit the buffer of 100 is counted: dropped, or set aside by the writer (how
+    # many of each depends on when that thread runs).
     assert ledger.stats.dropped + ledger.stats.dead_lettered >= 150
     ledger.failures = 0  # the disk recovers
     assert ledger.flush(timeout=20)
