@@ -179,7 +179,16 @@ class CostCallbackHandler(TrackerAdapterMixin, BaseCallbackHandler):
         name, inv = kwargs.get("name"), kwargs.get("invocation_params")
         self._start_llm(serialized, run_id, parent_run_id, tags, metadata, name, inv, "\n".join(prompts))
 
-    def on_llm_end(self, response: LLMResult, *, run_id: UUID, **kwargs: Any) -> None:
+    def on_llm_end(
+        self,
+        response: LLMResult,
+        *,
+        run_id: UUID,
+        # Named, as in on_chat_model_start: LangChain passes both on every call.
+        parent_run_id: UUID | None = None,
+        tags: list[str] | None = None,
+        **kwargs: Any,
+    ) -> None:
         last = self._last_id
         rid = last[1] if last[0] is run_id else run_id_text(run_id)
         usage: TokenUsage | Counts | None = None
@@ -187,7 +196,8 @@ class CostCallbackHandler(TrackerAdapterMixin, BaseCallbackHandler):
         cache_status, billed_estimated = _MISS, False
         saved: float | None = None
         billed: float | None = None
-        generation = response.generations[0][0] if response.generations and response.generations[0] else None
+        gens = response.generations  # a pydantic field: read once
+        generation = gens[0][0] if gens and gens[0] else None
         message = getattr(generation, "message", None)
         if message is not None:
             rm = message.response_metadata or {}
@@ -230,7 +240,6 @@ class CostCallbackHandler(TrackerAdapterMixin, BaseCallbackHandler):
             model = model or response.llm_output.get("model_name") or response.llm_output.get("model")
 
         # The answer's text is read only to count its tokens (no usage reported).
-        gens = response.generations
         output_text = None if usage is not None else (lambda: "".join(g.text for gs in gens for g in gs))
         self.tracker.end_llm(
             rid,
