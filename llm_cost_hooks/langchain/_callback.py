@@ -118,34 +118,6 @@ class CostCallbackHandler(TrackerAdapterMixin, BaseCallbackHandler):
     def flush(self, timeout: float = 10.0) -> bool:
         return self.tracker.flush(timeout)
 
-    def _start_llm(
-        self,
-        serialized: Mapping[str, Any] | None,
-        run_id: UUID,
-        parent_run_id: UUID | None,
-        tags: list[str] | None,
-        metadata: dict[str, Any] | None,
-        name: str | None,
-        inv: Mapping[str, Any] | None,
-        messages: Any,
-    ) -> None:
-        metadata = metadata or {}
-        model, provider, params = model_params(serialized, metadata, inv or {}, self.default_model)
-        self._last_id = (run_id, rid := run_id_text(run_id))
-        # CostTracker.start_llm without its argument handling: params is a new dict here.
-        self.tracker._start(
-            rid,
-            run_id_text(parent_run_id) if parent_run_id else None,
-            _LLM,
-            name or (serialized or {}).get("name") or model,
-            metadata,
-            tags,
-            model,
-            provider,
-            params,
-            messages,
-        )
-
     def on_chat_model_start(
         self,
         serialized: dict[str, Any],
@@ -162,8 +134,22 @@ class CostCallbackHandler(TrackerAdapterMixin, BaseCallbackHandler):
         batch_size: Any = None,
         **kwargs: Any,
     ) -> None:
-        msgs = partial(_to_openai, messages[0] if messages else [])  # converted only to count tokens
-        self._start_llm(serialized, run_id, parent_run_id, tags, metadata, name, invocation_params, msgs)
+        # CostTracker.start_llm without its argument handling (params is a new dict here).
+        inv, metadata = invocation_params or {}, metadata or {}
+        model, provider, params = model_params(serialized, metadata, inv, self.default_model)
+        self._last_id = (run_id, rid := run_id_text(run_id))
+        self.tracker._start(
+            rid,
+            run_id_text(parent_run_id) if parent_run_id else None,
+            _LLM,
+            name or (serialized or {}).get("name") or model,
+            metadata,
+            tags,
+            model,
+            provider,
+            params,
+            partial(_to_openai, messages[0] if messages else []),  # converted only to count tokens
+        )
 
     def on_llm_start(
         self,
@@ -176,16 +162,21 @@ class CostCallbackHandler(TrackerAdapterMixin, BaseCallbackHandler):
         metadata: dict[str, Any] | None = None,
         **kwargs: Any,
     ) -> None:
-        name, inv = kwargs.get("name"), kwargs.get("invocation_params")
-        self._start_llm(serialized, run_id, parent_run_id, tags, metadata, name, inv, "\n".join(prompts))
+        inv = kwargs.get("invocation_params") or {}
+        model, provider, params = model_params(serialized, metadata or {}, inv, self.default_model)
+        name = kwargs.get("name") or (serialized or {}).get("name") or model
+        parent = run_id_text(parent_run_id) if parent_run_id else None
+        self.tracker.start_llm(
+            run_id_text(run_id), parent, model=model, provider=provider, name=name, params=params,
+            metadata=metadata, tags=tags, messages="\n".join(prompts),
+        )  # fmt: skip
 
     def on_llm_end(
         self,
         response: LLMResult,
         *,
         run_id: UUID,
-        # Named, as in on_chat_model_start: LangChain passes both on every call.
-        parent_run_id: UUID | None = None,
+        parent_run_id: UUID | None = None,  # named, as in on_chat_model_start: passed on every call
         tags: list[str] | None = None,
         **kwargs: Any,
     ) -> None:
