@@ -118,34 +118,6 @@ class CostCallbackHandler(TrackerAdapterMixin, BaseCallbackHandler):
     def flush(self, timeout: float = 10.0) -> bool:
         return self.tracker.flush(timeout)
 
-    def _start_llm(
-        self,
-        serialized: Mapping[str, Any] | None,
-        run_id: UUID,
-        parent_run_id: UUID | None,
-        tags: list[str] | None,
-        metadata: dict[str, Any] | None,
-        name: str | None,
-        inv: Mapping[str, Any] | None,
-        messages: Any,
-    ) -> None:
-        metadata = metadata or {}
-        model, provider, params = model_params(serialized, metadata, inv or {}, self.default_model)
-        self._last_id = (run_id, rid := run_id_text(run_id))
-        # CostTracker.start_llm without its argument handling: params is a new dict here.
-        self.tracker._start(
-            rid,
-            run_id_text(parent_run_id) if parent_run_id else None,
-            _LLM,
-            name or (serialized or {}).get("name") or model,
-            metadata,
-            tags,
-            model,
-            provider,
-            params,
-            messages,
-        )
-
     def on_chat_model_start(
         self,
         serialized: dict[str, Any],
@@ -162,8 +134,22 @@ class CostCallbackHandler(TrackerAdapterMixin, BaseCallbackHandler):
         batch_size: Any = None,
         **kwargs: Any,
     ) -> None:
-        msgs = partial(_to_openai, messages[0] if messages else [])  # converted only to count tokens
-        self._start_llm(serialized, run_id, parent_run_id, tags, metadata, name, invocation_params, msgs)
+        # CostTracker.start_llm without its argument handling (params is a new dict here).
+        inv, metadata = invocation_params or {}, metadata or {}
+        model, provider, params = model_params(serialized, metadata, inv, self.default_model)
+        self._last_id = (run_id, rid := run_id_text(run_id))
+        self.tracker._start(
+            rid,
+            run_id_text(parent_run_id) if parent_run_id else None,
+            _LLM,
+            name or (serialized or {}).get("name") or model,
+            metadata,
+            tags,
+            model,
+            provider,
+            params,
+            partial(_to_openai, messages[0] if messages else []),  # converted only to count tokens
+        )
 
     def on_llm_start(
         self,
@@ -176,10 +162,24 @@ class CostCallbackHandler(TrackerAdapterMixin, BaseCallbackHandler):
         metadata: dict[str, Any] | None = None,
         **kwargs: Any,
     ) -> None:
-        name, inv = kwargs.get("name"), kwargs.get("invocation_params")
-        self._start_llm(serialized, run_id, parent_run_id, tags, metadata, name, inv, "\n".join(prompts))
+        inv = kwargs.get("invocation_params") or {}
+        model, provider, params = model_params(serialized, metadata or {}, inv, self.default_model)
+        name = kwargs.get("name") or (serialized or {}).get("name") or model
+        parent = run_id_text(parent_run_id) if parent_run_id else None
+        self.tracker.start_llm(
+            run_id_text(run_id), parent, model=model, provider=provider, name=name, params=params,
+            metadata=metadata, tags=tags, messages="\n".join(prompts),
+        )  # fmt: skip
 
-    def on_llm_end(self, response: LLMResult, *, run_id: UUID, **kwargs: Any) -> None:
+    def on_llm_end(
+        self,
+        response: LLMResult,
+        *,
+        run_id: UUID,
+        parent_run_id: UUID | None = None,  # named, as in on_chat_model_start: passed on every call
+        tags: list[str] | None = None,
+        **kwargs: Any,
+    ) -> None:
         last = self._last_id
         rid = last[1] if last[0] is run_id else run_id_text(run_id)
         usage: TokenUsage | Counts | None = None
@@ -187,7 +187,8 @@ class CostCallbackHandler(TrackerAdapterMixin, BaseCallbackHandler):
         cache_status, billed_estimated = _MISS, False
         saved: float | None = None
         billed: float | None = None
-        generation = response.generations[0][0] if response.generations and response.generations[0] else None
+        gens = response.generations  # a pydantic field: read once
+        generation = gens[0][0] if gens and gens[0] else None
         message = getattr(generation, "message", None)
         if message is not None:
             rm = message.response_metadata or {}
@@ -230,7 +231,6 @@ class CostCallbackHandler(TrackerAdapterMixin, BaseCallbackHandler):
             model = model or response.llm_output.get("model_name") or response.llm_output.get("model")
 
         # The answer's text is read only to count its tokens (no usage reported).
-        gens = response.generations
         output_text = None if usage is not None else (lambda: "".join(g.text for gs in gens for g in gs))
         self.tracker.end_llm(
             rid,
