@@ -6,6 +6,7 @@ import os
 import socket
 import sys
 import tempfile
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -224,3 +225,28 @@ def openai_stub(openai_stub_server: OpenAIStub) -> OpenAIStub:
     """The stub server with its scripted behaviour reset for this test."""
     openai_stub_server.control(batch_modes=[], fail_next=0, reset_stats=True)
     return openai_stub_server
+
+
+class CacheClock:
+    """The semantic cache's wall clock, moved by a test instead of slept: a TTL test then
+    does not depend on how fast a (loaded) machine gets from a write to the next read."""
+
+    def __init__(self) -> None:
+        self.now = time.time()
+
+    def time(self) -> float:
+        return self.now
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(time, name)
+
+
+@pytest.fixture
+def cache_clock(monkeypatch: pytest.MonkeyPatch) -> CacheClock:
+    """The cache modules' ``time`` replaced by a :class:`CacheClock` (``cache_clock.now += s``)."""
+    from llm_cost_hooks.cache import _core, _embedded, _entry
+
+    clock = CacheClock()
+    for module in (_core, _embedded, _entry):
+        monkeypatch.setattr(module, "time", clock)
+    return clock

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import argparse
 import sqlite3
-import time
 from typing import Any
 
 import pytest
@@ -126,31 +125,7 @@ def test_combined_policy_uses_neighbourhood_agreement() -> None:
     assert core2.stats.rejected == 1
 
 
-class CacheClock:
-    """The cache's wall clock, moved by the test: a TTL test then does not depend on how
-    fast a (loaded) machine gets from the write to the next read."""
-
-    def __init__(self) -> None:
-        self.now = time.time()
-
-    def time(self) -> float:
-        return self.now
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(time, name)
-
-
-@pytest.fixture
-def cache_clock(monkeypatch: pytest.MonkeyPatch) -> CacheClock:
-    from llm_cost_hooks.cache import _core, _embedded, _entry
-
-    clock = CacheClock()
-    for module in (_core, _embedded, _entry):
-        monkeypatch.setattr(module, "time", clock)
-    return clock
-
-
-def test_ttl_fixed_at_write_and_not_extended(cache_clock: CacheClock) -> None:
+def test_ttl_fixed_at_write_and_not_extended(cache_clock: Any) -> None:
     core = core_with(ttl_seconds=0.5)
     entry = put(core, "How do I reset my PIN?", "A")
     assert entry.expires_at == pytest.approx(entry.created_at + 0.5)

@@ -76,32 +76,14 @@ def test_scope_tenant_and_prompt_version_separate_entries(setup: Any) -> None:
     assert r.choices[0].message.content == "hot"
 
 
-class CacheClock:
-    """The cache's wall clock, moved by the test (not slept): on a loaded machine the second
-    call may come more than the TTL after the first."""
-
-    def __init__(self) -> None:
-        self.now = time.time()
-
-    def time(self) -> float:
-        return self.now
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(time, name)
-
-
-def test_ttl_expires_entries(litellm_clean: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    from llm_cost_hooks.cache import _core, _embedded, _entry
+def test_ttl_expires_entries(litellm_clean: Any, cache_clock: Any) -> None:
     from llm_cost_hooks.litellm import LiteLLMSemanticCache
 
-    clock = CacheClock()
-    for module in (_core, _embedded, _entry):
-        monkeypatch.setattr(module, "time", clock)
     litellm_clean.cache = LiteLLMSemanticCache(path=":memory:", semantic=False, ttl_seconds=0.5)
     ask(litellm_clean, answer="old")
-    clock.now += 0.4
+    cache_clock.now += 0.4
     assert ask(litellm_clean, answer="new").choices[0].message.content == "old"
-    clock.now += 0.2
+    cache_clock.now += 0.2
     assert ask(litellm_clean, answer="new").choices[0].message.content == "new"
 
 
