@@ -825,6 +825,27 @@ def _one_sided(a: TextView, b: TextView) -> dict[str, tuple[frozenset[str], froz
     }
 
 
+# Prepositions that open a qualifier phrase at the end of a question ("... for my child's
+# account", "... for a gift card").
+_QUALIFIER_PREPS = frozenset("for to from in on at with about via by into of".split())
+
+
+def _added_qualifier(a: TextView, b: TextView) -> bool:
+    """``a`` is ``b`` plus a short closing phrase opened by a preposition, with two or more
+    content words ``b`` lacks ("reset my password" / "... for my child's account"): a
+    question about someone or something else. Longer additions are the scope check's."""
+    extra = a.content - b.content - _FRAMING
+    if len(extra) < 2 or b.content - a.content:
+        return False
+    low = a.lower
+    for i in range(max(0, len(low) - 7), len(low) - 1):  # the phrase: at most six words
+        if low[i] in _QUALIFIER_PREPS:
+            tail = {_stem(t) for t in low[i + 1 :]} & a.content
+            if extra <= tail and not tail & b.content:
+                return True
+    return False
+
+
 def one_sided_counts(query: str, stored: str) -> tuple[int, int, int, int]:
     """How many numbers, dates, names and units one text has and the other lacks (both ways
     added up). Where a contrast check does not fire, these are a rewording's added or dropped
@@ -884,7 +905,12 @@ def contrast_flags(query: str, stored: str) -> list[str]:
         or (a.content == b.content and a.persons and b.persons and a.persons != b.persons)
     ):
         flags.append("role")
-    if (len(extra_a - _FRAMING) >= 3 and not extra_b) or (len(extra_b - _FRAMING) >= 3 and not extra_a):
+    if (
+        (len(extra_a - _FRAMING) >= 3 and not extra_b)
+        or (len(extra_b - _FRAMING) >= 3 and not extra_a)
+        or _added_qualifier(a, b)
+        or _added_qualifier(b, a)
+    ):
         flags.append("scope")
     if not flags and _slot_swapped(a, b):  # nothing more specific explains the swap
         flags.append("entity")
