@@ -79,6 +79,47 @@ def canonical_request(
     return canonical_chat(_bare_model(model), list(messages or []), params)
 
 
+def _guard_cache_hit_path() -> None:
+    """Let cache hits work on a LiteLLM install without its proxy's dependencies.
+
+    On a hit, LiteLLM asks whether the cached result is a stream by importing the class of
+    a cached Anthropic Messages stream, whose module imports the proxy (fastapi, ...):
+    without them every hit, ours or LiteLLM's own cache's, raised ModuleNotFoundError into
+    the caller's ``completion()``. A class whose module cannot be imported has no instances,
+    so leaving it out of the check answers the same.
+    """
+    import importlib
+
+    from litellm.caching import caching_handler
+
+    name = "_should_defer_streaming_cache_hit_callbacks"
+    check = getattr(caching_handler, name, None)
+    stream_wrapper = getattr(caching_handler, "CustomStreamWrapper", None)
+    if check is None or stream_wrapper is None or getattr(check, "_llm_cost_hooks", False):
+        return
+    try:
+        check(cached_result=None)
+        return  # its imports work here
+    except ImportError:
+        pass
+    types: list[type] = [stream_wrapper]
+    for module, attr in (
+        ("litellm.responses.streaming_iterator", "BaseResponsesAPIStreamingIterator"),
+        ("litellm.llms.anthropic.messages.native.response_cache", "CachedAnthropicMessagesStreamIterator"),
+    ):
+        try:
+            types.append(getattr(importlib.import_module(module), attr))
+        except (ImportError, AttributeError):
+            pass
+    stream_types = tuple(types)
+
+    def is_stream(*, cached_result: object) -> bool:
+        return isinstance(cached_result, stream_types)
+
+    is_stream._llm_cost_hooks = True  # type: ignore[attr-defined]
+    setattr(caching_handler, name, is_stream)
+
+
 class LiteLLMSemanticCache(Cache):
     """``litellm.cache = LiteLLMSemanticCache()``: exact, then semantic, inside the scope
     named by each call's ``metadata``.
@@ -101,6 +142,10 @@ class LiteLLMSemanticCache(Cache):
         # LiteLLM's own machinery (supported call types, mode) with an in-memory inner
         # cache that we never use for chat answers.
         super().__init__(type=LiteLLMCacheType.LOCAL)
+        try:
+            _guard_cache_hit_path()
+        except Exception as exc:  # LiteLLM internals moved: its own hit path applies
+            logger.debug("LiteLLM cache-hit guard not applied (%s)", exc)
         self.core = core if core is not None else build_core(**options)
         self._price_book = price_book
         self._hits: OrderedDict[str, dict[str, Any]] = OrderedDict()
