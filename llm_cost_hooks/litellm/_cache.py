@@ -86,23 +86,36 @@ def _guard_cache_hit_path() -> None:
     a cached Anthropic Messages stream, whose module imports the proxy (fastapi, ...):
     without them every hit, ours or LiteLLM's own cache's, raised ModuleNotFoundError into
     the caller's ``completion()``. A class whose module cannot be imported has no instances,
-    so leaving it out of the check answers the same.
+    so leaving it out of the check answers the same. LiteLLM's check runs as before until
+    its import first fails (nothing is imported here, at construction).
     """
-    import importlib
-
     from litellm.caching import caching_handler
 
     name = "_should_defer_streaming_cache_hit_callbacks"
     check = getattr(caching_handler, name, None)
-    stream_wrapper = getattr(caching_handler, "CustomStreamWrapper", None)
-    if check is None or stream_wrapper is None or getattr(check, "_llm_cost_hooks", False):
+    if check is None or getattr(check, "_llm_cost_hooks", False):
         return
-    try:
-        check(cached_result=None)
-        return  # its imports work here
-    except ImportError:
-        pass
-    types: list[type] = [stream_wrapper]
+    known: list[tuple[type, ...]] = []  # the importable stream types, once LiteLLM's import failed
+
+    def is_stream(*, cached_result: object) -> bool:
+        if not known:
+            try:
+                return bool(check(cached_result=cached_result))
+            except ImportError:
+                known.append(_importable_stream_types(caching_handler))
+        return isinstance(cached_result, known[0])
+
+    is_stream._llm_cost_hooks = True  # type: ignore[attr-defined]
+    setattr(caching_handler, name, is_stream)
+
+
+def _importable_stream_types(caching_handler: Any) -> tuple[type, ...]:
+    import importlib
+
+    types: list[type] = []
+    wrapper = getattr(caching_handler, "CustomStreamWrapper", None)
+    if isinstance(wrapper, type):
+        types.append(wrapper)
     for module, attr in (
         ("litellm.responses.streaming_iterator", "BaseResponsesAPIStreamingIterator"),
         ("litellm.llms.anthropic.messages.native.response_cache", "CachedAnthropicMessagesStreamIterator"),
@@ -111,13 +124,7 @@ def _guard_cache_hit_path() -> None:
             types.append(getattr(importlib.import_module(module), attr))
         except (ImportError, AttributeError):
             pass
-    stream_types = tuple(types)
-
-    def is_stream(*, cached_result: object) -> bool:
-        return isinstance(cached_result, stream_types)
-
-    is_stream._llm_cost_hooks = True  # type: ignore[attr-defined]
-    setattr(caching_handler, name, is_stream)
+    return tuple(types)
 
 
 class LiteLLMSemanticCache(Cache):
