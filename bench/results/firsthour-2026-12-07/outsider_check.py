@@ -384,6 +384,27 @@ def scope_paths() -> None:
         lambda: retrying.invoke({"q": x}, config=meta("A")),
         lambda: retrying.invoke({"q": x}, config=meta("B")),
     )
+    x = q()
+    falling = chain.with_fallbacks([chain])
+    check_path(
+        "chain.with_fallbacks",
+        lambda: falling.invoke({"q": x}, config=meta("A")),
+        lambda: falling.invoke({"q": x}, config=meta("B")),
+    )
+    x = q()
+
+    async def via_events(t: str) -> Any:
+        out = None
+        async for ev in ns.astream_events(x, config=meta(t), version="v2"):
+            if ev["event"] == "on_chat_model_end":
+                out = ev["data"]["output"]
+        return out
+
+    check_path(
+        "astream_events (model without native streaming)",
+        lambda: asyncio.run(via_events("A")),
+        lambda: asyncio.run(via_events("B")),
+    )
 
     @tool
     def ask_model(question: str) -> str:
@@ -578,6 +599,37 @@ def litellm_paths(tmp: str) -> None:
         lambda: ask("A", x, user="u1"),
         lambda: ask("B", x, user="u1"),
     )
+    x = f"{Q} (litellm 7)"
+
+    def streamed(t: str) -> Any:
+        chunks = litellm.completion(
+            model="gpt-4o-mini",
+            messages=[{"role": "user", "content": x}],
+            mock_response=f"LiteLLM streamed reply #{next(seq)}",
+            metadata={"tenant_id": t},
+            stream=True,
+        )
+        text = "".join(c.choices[0].delta.content or "" for c in chunks)
+        return type(
+            "R", (), {"choices": [type("C", (), {"message": type("M", (), {"content": text})()})()]}
+        )()
+
+    path("completion(stream=True)", lambda: streamed("A"), lambda: streamed("B"))
+    x = f"{Q} (litellm 8)"
+    router = litellm.Router(
+        model_list=[{"model_name": "support", "litellm_params": {"model": "gpt-4o-mini"}}]
+    )
+
+    def routed(t: str) -> Any:
+        return router.completion(
+            model="support",
+            messages=[{"role": "user", "content": x}],
+            mock_response=f"Router reply #{next(seq)}",
+            metadata={"tenant_id": t},
+            caching=True,
+        )
+
+    path("Router.completion(metadata=)", lambda: routed("A"), lambda: routed("B"))
     # exact repeat under one tenant served; near-misses under one tenant not
     served = 0
     for i, (_, s, qn) in enumerate(NEAR_MISSES[:20]):
