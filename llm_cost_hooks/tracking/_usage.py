@@ -98,10 +98,19 @@ def counts_from_metadata(um: Mapping[str, Any]) -> Counts | TokenUsage:
     details = um.get("input_token_details")
     i, o = um.get("input_tokens") or 0, um.get("output_tokens") or 0
     r = w = z = 0
+    # A details field that is not a mapping is kept as the count's value: repaired to 0
+    # and flagged (usage_invalid) below, instead of an AttributeError losing the record.
     if details:
-        r, w = details.get("cache_read") or 0, details.get("cache_creation") or 0
+        if type(details) is dict or isinstance(details, Mapping):
+            r, w = details.get("cache_read") or 0, details.get("cache_creation") or 0
+        else:
+            r = details
     if details := um.get("output_token_details"):
-        z = details.get("reasoning") or 0
+        z = (
+            (details.get("reasoning") or 0)
+            if type(details) is dict or isinstance(details, Mapping)
+            else details
+        )
     # What plain_counts() checks, inline (a call frame less per model call).
     if (
         type(i) is int
