@@ -10,7 +10,6 @@ What a ledger cannot write by then goes to its dead-letter file.
 from __future__ import annotations
 
 import atexit
-import contextlib
 import logging
 import os
 import threading
@@ -78,54 +77,31 @@ def run_exit_hooks(total: float | None = None) -> None:
     start = time.monotonic()
     end = start + budget
     has_telemetry = any(phase == TELEMETRY for phase, _, _ in hooks)
-    # A SIGTERM while the hooks run (multiprocessing's Pool.terminate() signals workers
-    # that are already exiting) would raise SystemExit inside a ledger's flush and lose
-    # what it holds: the process is already on its way out, within the deadline.
-    restore = _hold_sigterm()
-    try:
-        for phase, ref, fn in hooks:
-            owner = ref() if ref is not None else None
-            if ref is not None and owner is None:
-                continue
-            deadline = start + budget * _LEDGER_SHARE if phase < TELEMETRY and has_telemetry else end
+    interrupted = False
+    for phase, ref, fn in hooks:
+        owner = ref() if ref is not None else None
+        if ref is not None and owner is None:
+            continue
+        deadline = start + budget * _LEDGER_SHARE if phase < TELEMETRY and has_telemetry else end
+        for _ in range(2):
             try:
                 fn(owner, deadline)
             except Exception:
                 logger.exception("llm-cost-hooks: an exit hook failed")
-    finally:
-        if restore is not None:
-            restore()
-
-
-def _hold_sigterm() -> Callable[[], None] | None:
-    """While the exit hooks run, our SIGTERM handler (only ours) notes a SIGTERM instead
-    of raising; a second one ends the process at once, as before. Returns the undo."""
-    import signal
-
-    if threading.current_thread() is not threading.main_thread() or not hasattr(signal, "SIGTERM"):
-        return None
-    try:
-        if signal.getsignal(signal.SIGTERM) is not _on_sigterm:
-            return None
-        signal.signal(signal.SIGTERM, _sigterm_while_exiting)
-    except (ValueError, OSError):  # pragma: no cover - not allowed here
-        return None
-
-    def restore() -> None:
-        with contextlib.suppress(ValueError, OSError):
-            if signal.getsignal(signal.SIGTERM) is _sigterm_while_exiting:
-                signal.signal(signal.SIGTERM, _on_sigterm)
-
-    return restore
-
-
-def _sigterm_while_exiting(signum: int, frame: Any) -> None:
-    import signal
-
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # a second SIGTERM ends the process at once
-    logger.warning(
-        "llm-cost-hooks: SIGTERM while writing queued records at exit; finishing within the exit deadline"
-    )
+            except SystemExit:
+                # Our SIGTERM handler fired while the hook ran: multiprocessing's
+                # Pool.terminate() signals workers that are already exiting. The process is
+                # on its way out anyway (with the exit code it had); finish the hook within
+                # the deadline so what the ledger holds is written. A second SIGTERM ends the
+                # process at once (the handler reset itself).
+                if not interrupted:
+                    logger.info(
+                        "llm-cost-hooks: SIGTERM while writing queued records at exit; finishing "
+                        "within the exit deadline"
+                    )
+                interrupted = True
+                continue
+            break
 
 
 _fork_children: list[tuple[weakref.ReferenceType[Any], Callable[[Any], None]]] = []

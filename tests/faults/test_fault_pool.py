@@ -15,15 +15,26 @@ from fault_tools import child_env, ledger_ids
 pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
 
 _SIGTERM_DURING_EXIT = """
-import os, signal, sys
+import logging, os, signal, sys
 from llm_cost_hooks import CostTracker, TokenUsage, _shutdown
+
+logging.basicConfig(level=logging.INFO)
 
 tracker = CostTracker(ledger="sqlite:///" + sys.argv[1])
 for i in range(300):
     tracker.start_llm(f"r{i}", None, model="gpt-4o-mini", provider="openai")
     tracker.end_llm(f"r{i}", TokenUsage(input_tokens=100, output_tokens=10))
-# Runs first among the exit hooks: the signal lands while the ledger writes what is queued.
-_shutdown.register(_shutdown.TRACKERS, None, lambda owner, deadline: os.kill(os.getpid(), signal.SIGTERM))
+sent = []
+
+
+def sigterm_once(owner, deadline):
+    # Runs first among the exit hooks: the signal lands while the exit is under way.
+    if not sent:
+        sent.append(1)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+
+_shutdown.register(_shutdown.TRACKERS, None, sigterm_once)
 """
 
 _POOL = """
