@@ -219,7 +219,7 @@ class CostCallbackHandler(TrackerAdapterMixin, BaseCallbackHandler):
             if verified is not None:
                 self.tracker.annotate(rid, {"cache.verified": verified})
             um = getattr(message, "usage_metadata", None)
-            if um and (type(um) is dict or isinstance(um, Mapping)):  # else broken: counted, estimated
+            if um:
                 usage = counts_from_metadata(um)
                 if replayed_by_cache(um):
                     cache_status = CacheStatus.EXACT

@@ -40,7 +40,7 @@ def _run(usage: Any) -> Any:
     return records[0]
 
 
-@pytest.mark.parametrize("usage", [[1, 2, 3], "12 tokens"], ids=["list", "string"])
+@pytest.mark.parametrize("usage", [[1, 2, 3], "12 tokens", 15], ids=["list", "string", "int"])
 def test_usage_that_is_not_a_mapping_is_counted_and_flagged_estimated(usage: Any) -> None:
     record = _run(usage)
     assert record.tokens_estimated
