@@ -77,15 +77,31 @@ def run_exit_hooks(total: float | None = None) -> None:
     start = time.monotonic()
     end = start + budget
     has_telemetry = any(phase == TELEMETRY for phase, _, _ in hooks)
+    interrupted = False
     for phase, ref, fn in hooks:
         owner = ref() if ref is not None else None
         if ref is not None and owner is None:
             continue
         deadline = start + budget * _LEDGER_SHARE if phase < TELEMETRY and has_telemetry else end
-        try:
-            fn(owner, deadline)
-        except Exception:
-            logger.exception("llm-cost-hooks: an exit hook failed")
+        for _ in range(2):
+            try:
+                fn(owner, deadline)
+            except Exception:
+                logger.exception("llm-cost-hooks: an exit hook failed")
+            except SystemExit:
+                # Our SIGTERM handler fired while the hook ran: multiprocessing's
+                # Pool.terminate() signals workers that are already exiting. The process is
+                # on its way out anyway (with the exit code it had); finish the hook within
+                # the deadline so what the ledger holds is written. A second SIGTERM ends the
+                # process at once (the handler reset itself).
+                if not interrupted:
+                    logger.info(
+                        "llm-cost-hooks: SIGTERM while writing queued records at exit; finishing "
+                        "within the exit deadline"
+                    )
+                interrupted = True
+                continue
+            break
 
 
 _fork_children: list[tuple[weakref.ReferenceType[Any], Callable[[Any], None]]] = []

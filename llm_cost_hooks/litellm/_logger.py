@@ -8,6 +8,7 @@ touched, never with ``import llm_cost_hooks``.
 
 from __future__ import annotations
 
+import logging
 import math
 import threading
 import time
@@ -15,6 +16,7 @@ from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import litellm
 from litellm.integrations.custom_logger import CustomLogger
 
 from .._adapter import TrackerAdapterMixin
@@ -26,6 +28,8 @@ from ._events import _EventRecorder
 from ._hooks import _PreCallHooks
 from ._state import CACHE_MARKER_KEY, CostComparison
 from ._state import _metadata_of as _metadata_of  # used by ._dedup from here
+
+logger = logging.getLogger("llm_cost_hooks")
 
 __all__ = ["CACHE_MARKER_KEY", "CostComparison", "CostHooksLogger", "install", "uninstall"]
 
@@ -120,6 +124,12 @@ class CostHooksLogger(TrackerAdapterMixin, _PreCallHooks, _EventRecorder, Custom
         # Runs re-opened by a retry after LiteLLM already reported the call's failure: it may
         # report their end or not, so flush() does not wait for them and old ones are dropped.
         self._tentative: OrderedDict[str, float] = OrderedDict()
+        #: Unique per logger. LiteLLM registers one logger per class and public scalar
+        #: attributes: without it, a logger put in ``litellm.callbacks`` after another one was
+        #: used is never given a success event and records nothing.
+        self.logger_id = f"{id(self):x}-{time.monotonic_ns():x}"
+        self._listed = False  # seen in litellm.callbacks (see _replaced)
+        self._warned_replaced = False
 
     # -- conveniences ------------------------------------------------------------------
     def flush(self, timeout: float = 10.0) -> bool:
@@ -202,25 +212,49 @@ class CostHooksLogger(TrackerAdapterMixin, _PreCallHooks, _EventRecorder, Custom
             self.dedup.complete(call_id, response)  # no-op if the success hook already did
         return response
 
+    def _replaced(self) -> bool:
+        """True when this logger was taken out of ``litellm.callbacks`` and another
+        CostHooksLogger put there (``litellm.callbacks = [new]``): LiteLLM still calls it
+        from its internal lists, and recording here too would count each call twice."""
+        callbacks = litellm.callbacks
+        if self in callbacks:
+            self._listed = True
+            return False
+        if not self._listed or not any(isinstance(cb, CostHooksLogger) for cb in callbacks):
+            return False  # never registered there (per-call callbacks), or nothing replaced it
+        if not self._warned_replaced:
+            self._warned_replaced = True
+            logger.warning(
+                "llm-cost-hooks: a CostHooksLogger removed from litellm.callbacks still gets LiteLLM's "
+                "events; another CostHooksLogger records the calls now and this one ignores them. "
+                "llm_cost_hooks.litellm.uninstall(old_logger) removes it from every LiteLLM list."
+            )
+        return True
+
     # -- LiteLLM CustomLogger API (parameter names matter: LiteLLM passes keywords) -----
     def log_pre_api_call(self, model: Any, messages: Any, kwargs: Any) -> None:
-        self._on_pre(model, messages, kwargs)
+        if not self._replaced():
+            self._on_pre(model, messages, kwargs)
 
     def log_success_event(self, kwargs: Any, response_obj: Any, start_time: Any, end_time: Any) -> None:
-        self._on_success(kwargs, response_obj, start_time, end_time)
+        if not self._replaced():
+            self._on_success(kwargs, response_obj, start_time, end_time)
 
     def log_failure_event(self, kwargs: Any, response_obj: Any, start_time: Any, end_time: Any) -> None:
-        self._on_failure(kwargs, response_obj, start_time, end_time)
+        if not self._replaced():
+            self._on_failure(kwargs, response_obj, start_time, end_time)
 
     async def async_log_success_event(
         self, kwargs: Any, response_obj: Any, start_time: Any, end_time: Any
     ) -> None:
-        self._on_success(kwargs, response_obj, start_time, end_time)
+        if not self._replaced():
+            self._on_success(kwargs, response_obj, start_time, end_time)
 
     async def async_log_failure_event(
         self, kwargs: Any, response_obj: Any, start_time: Any, end_time: Any
     ) -> None:
-        self._on_failure(kwargs, response_obj, start_time, end_time)
+        if not self._replaced():
+            self._on_failure(kwargs, response_obj, start_time, end_time)
 
 
 def install(cost_logger: CostHooksLogger | None = None, /, **kwargs: Any) -> CostHooksLogger:

@@ -79,9 +79,10 @@ def usage_from_openai(usage: Any) -> TokenUsage | None:
 
 
 # -- the chat-message usage shape (``usage_metadata``: input/output tokens and details) --
-def usage_from_metadata(um: Mapping[str, Any]) -> TokenUsage:
+def usage_from_metadata(um: Mapping[str, Any]) -> TokenUsage | None:
     """A :class:`TokenUsage` from a message's ``usage_metadata`` (``input_tokens``,
-    ``input_token_details.cache_read``, ``output_token_details.reasoning``, ...).
+    ``input_token_details.cache_read``, ``output_token_details.reasoning``, ...); None
+    when it is not a mapping at all.
 
     >>> usage_from_metadata({"input_tokens": 12, "output_tokens": 3,
     ...     "input_token_details": {"cache_read": 8}}).cache_read_tokens
@@ -91,17 +92,25 @@ def usage_from_metadata(um: Mapping[str, Any]) -> TokenUsage:
     return TokenUsage._counted(counts) if isinstance(counts, tuple) else counts
 
 
-def counts_from_metadata(um: Mapping[str, Any]) -> Counts | TokenUsage:
+def counts_from_metadata(um: Mapping[str, Any]) -> Counts | TokenUsage | None:
     """:func:`usage_from_metadata`'s counts as a plain tuple (``Counts``) when they need no
     repair, which the tracker takes without building a :class:`TokenUsage`; else the
-    repaired, flagged usage."""
-    details = um.get("input_token_details")
-    i, o = um.get("input_tokens") or 0, um.get("output_tokens") or 0
+    repaired, flagged usage. None when ``um`` is not a mapping (a broken integration): read
+    as no usage reported, so the caller counts the tokens and flags them estimated."""
+    # try costs nothing until it raises (3.11+): the usual dict pays no type checks.
+    try:
+        details = um.get("input_token_details")
+        i, o = um.get("input_tokens") or 0, um.get("output_tokens") or 0
+    except AttributeError:
+        return None
     r = w = z = 0
-    if details:
-        r, w = details.get("cache_read") or 0, details.get("cache_creation") or 0
-    if details := um.get("output_token_details"):
-        z = details.get("reasoning") or 0
+    try:
+        if details:
+            r, w = details.get("cache_read") or 0, details.get("cache_creation") or 0
+        if details := um.get("output_token_details"):
+            z = details.get("reasoning") or 0
+    except AttributeError:
+        r, w, z = _odd_details(um)
     # What plain_counts() checks, inline (a call frame less per model call).
     if (
         type(i) is int
@@ -118,6 +127,22 @@ def counts_from_metadata(um: Mapping[str, Any]) -> Counts | TokenUsage:
     return TokenUsage.from_reported(i, o, r, w, z)
 
 
+def _odd_details(um: Mapping[str, Any]) -> tuple[Any, Any, Any]:
+    """Token details of which one is not a mapping: that one is kept as the count's value,
+    so it is repaired to 0 and flagged (``usage_invalid``) instead of losing the record."""
+    r: Any = 0
+    w: Any = 0
+    z: Any = 0
+    if details := um.get("input_token_details"):
+        if isinstance(details, Mapping):
+            r, w = details.get("cache_read") or 0, details.get("cache_creation") or 0
+        else:
+            r = details
+    if details := um.get("output_token_details"):
+        z = (details.get("reasoning") or 0) if isinstance(details, Mapping) else details
+    return r, w, z
+
+
 def usage_from_llm_output(llm_output: Mapping[str, Any]) -> TokenUsage | None:
     """``llm_output["token_usage"]`` (or ``["usage"]``; OpenAI's field names) as a
     :class:`TokenUsage`, or None when there is none."""
@@ -129,7 +154,10 @@ def usage_from_llm_output(llm_output: Mapping[str, Any]) -> TokenUsage | None:
 
 def replayed_by_cache(um: Mapping[str, Any] | None) -> bool:
     """A framework cache that replays the stored usage adds ``total_cost: 0`` to it."""
-    return um is not None and "total_cost" in um and not um["total_cost"]
+    try:
+        return um is not None and "total_cost" in um and not um["total_cost"]
+    except (TypeError, KeyError, IndexError):  # not a mapping (a broken integration)
+        return False
 
 
 def usage_of_message(message: Any) -> TokenUsage | None:

@@ -1,0 +1,58 @@
+"""The dead-letter file on a disk that fills up while records are set aside in it.
+
+A write cut short by the full disk must not leave half a line behind: the records were
+counted as lost, and the fragment would make ``replay_dead_letters`` stop at that line
+and swallow the first record set aside after the disk frees up."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from fault_tools import child_env
+
+pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="needs POSIX resource limits")
+
+_FILL_UP = """
+import json, resource, signal, sys
+from llm_cost_hooks import CostRecord
+from llm_cost_hooks.ledger import SQLiteLedger
+
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a full disk: writes fail with EFBIG
+db, dead = sys.argv[1], sys.argv[2]
+ledger = SQLiteLedger(db, dead_letter=dead)
+recs = [CostRecord(request_id=f"r{i}", model="gpt-4o-mini", input_tokens=10, output_tokens=2)
+        for i in range(100)]
+soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+resource.setrlimit(resource.RLIMIT_FSIZE, (4096, hard))  # room for a few lines only
+ledger._set_aside(recs[:50], [], reason="disk full")
+resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))  # space freed
+ledger._set_aside(recs[50:], [], reason="after the disk was freed")
+s = ledger.stats
+print(json.dumps({"dead_lettered": s.dead_lettered, "dropped": s.dropped}))
+ledger.close()
+"""
+
+
+def test_a_dead_letter_write_cut_short_by_a_full_disk_leaves_whole_lines(tmp_path: Path) -> None:
+    dead = tmp_path / "costs.db.dead-letter.jsonl"
+    done = subprocess.run(
+        [sys.executable, "-c", _FILL_UP, str(tmp_path / "costs.db"), str(dead)],
+        capture_output=True, text=True, timeout=60,
+        env=child_env(TMPDIR=str(tmp_path)),  # the temp-folder fallback fills up too
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    stats = json.loads(done.stdout.splitlines()[-1])
+    assert stats["dropped"] + stats["dead_lettered"] == 100
+    for path in (dead, *tmp_path.glob("llm-cost-hooks-dead-letter-*.jsonl")):
+        ids = []
+        for line in path.read_text(encoding="utf-8").splitlines():
+            ids.append(json.loads(line)["record"]["request_id"])  # every line whole
+        if path == dead:
+            # What the file holds is exactly what was counted as set aside there.
+            assert len(ids) == stats["dead_lettered"]
+            assert ids[-50:] == [f"r{i}" for i in range(50, 100)]

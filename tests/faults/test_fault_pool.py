@@ -1,0 +1,81 @@
+"""A SIGTERM that reaches a process while it writes its queued records at exit: what
+multiprocessing's ``with Pool() as pool:`` does to its workers (``terminate()`` on the way
+out signals workers that are already exiting). The records are still written."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from fault_tools import child_env, ledger_ids
+
+pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+
+_SIGTERM_DURING_EXIT = """
+import logging, os, signal, sys
+from llm_cost_hooks import CostTracker, TokenUsage, _shutdown
+
+logging.basicConfig(level=logging.INFO)
+
+tracker = CostTracker(ledger="sqlite:///" + sys.argv[1])
+for i in range(300):
+    tracker.start_llm(f"r{i}", None, model="gpt-4o-mini", provider="openai")
+    tracker.end_llm(f"r{i}", TokenUsage(input_tokens=100, output_tokens=10))
+sent = []
+
+
+def sigterm_once(owner, deadline):
+    # Runs first among the exit hooks: the signal lands while the exit is under way.
+    if not sent:
+        sent.append(1)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+
+_shutdown.register(_shutdown.TRACKERS, None, sigterm_once)
+"""
+
+_POOL = """
+import multiprocessing, sys
+from llm_cost_hooks import CostTracker, TokenUsage
+
+tracker = CostTracker(ledger="sqlite:///" + sys.argv[1])
+
+
+def task(i):
+    for k in range(20):
+        rid = f"t{i}-{k}"
+        tracker.start_llm(rid, None, model="gpt-4o-mini", provider="openai")
+        tracker.end_llm(rid, TokenUsage(input_tokens=100, output_tokens=10))
+    return 20
+
+
+if __name__ == "__main__":
+    with multiprocessing.get_context("fork").Pool(3) as pool:  # __exit__ calls terminate()
+        print(sum(pool.map(task, range(30))))
+"""
+
+
+def test_sigterm_while_the_exit_hooks_write_loses_nothing(tmp_path: Path) -> None:
+    db = tmp_path / "costs.db"
+    done = subprocess.run(
+        [sys.executable, "-c", _SIGTERM_DURING_EXIT, str(db)],
+        capture_output=True, text=True, timeout=60, env=child_env(),
+    )  # fmt: skip
+    assert len(ledger_ids(db)) == 300, done.stderr[-2000:]
+    assert "SIGTERM while writing queued records at exit" in done.stderr
+
+
+def test_pool_workers_terminated_by_the_with_block_write_their_records(tmp_path: Path) -> None:
+    db = tmp_path / "costs.db"
+    script = tmp_path / "pool_app.py"
+    script.write_text(_POOL)
+    done = subprocess.run(
+        [sys.executable, str(script), str(db)], capture_output=True, text=True, timeout=120, env=child_env()
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split() == ["600"]
+    ids = ledger_ids(db)
+    assert len(ids) == len(set(ids)) == 600, done.stderr[-2000:]
