@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -16,6 +17,11 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
+
+try:
+    import fcntl
+except ImportError:  # Windows: no advisory locks
+    fcntl = None  # type: ignore[assignment]
 
 from .. import _shutdown
 from .._errors import LedgerError
@@ -671,11 +677,14 @@ class Ledger(ABC):
             outcomes = list(in_flight[1]) + outcomes
         built = self._materialize(records) if records else []
         if built or outcomes:
-            self._set_aside(
-                built,
-                outcomes,
-                reason=f"not written by the exit deadline (last error: {self._stats.last_error})",
-            )
+            error = self._stats.last_error
+            if error is not None:
+                why = f"last error: {error}"
+            elif stuck:  # e.g. waiting for a connection to a database that is down
+                why = "the writer was still inside a call to the store"
+            else:
+                why = "the store raised no error"
+            self._set_aside(built, outcomes, reason=f"not written by the exit deadline ({why})")
         if not stuck:
             try:
                 self._close_storage()
@@ -769,14 +778,23 @@ def _append_durably(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
     try:
-        data = text.encode("ascii")
-        view = memoryview(data)
-        while view:
-            n = os.write(fd, view)
-            view = view[n:]
-        os.fsync(fd)
+        if fcntl is not None:  # other processes may set records aside in the same file
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        size = os.fstat(fd).st_size
+        try:
+            view = memoryview(text.encode("ascii"))
+            while view:
+                n = os.write(fd, view)
+                view = view[n:]
+            os.fsync(fd)
+        except BaseException:
+            # A write cut short (a full disk) leaves no half line: the caller counts these
+            # records as not set aside, and a fragment would break the next line appended.
+            with contextlib.suppress(OSError):
+                os.ftruncate(fd, size)
+            raise
     finally:
-        os.close(fd)
+        os.close(fd)  # releases the lock
 
 
 def _fallback_dead_letter_path() -> Path:

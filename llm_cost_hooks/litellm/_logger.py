@@ -19,6 +19,7 @@ from typing import Any
 import litellm
 from litellm.integrations.custom_logger import CustomLogger
 
+from .. import _shutdown
 from .._adapter import TrackerAdapterMixin
 from ..budget._requests import Holds, coerce_prompt_cache
 from ..ledger import Ledger
@@ -130,6 +131,9 @@ class CostHooksLogger(TrackerAdapterMixin, _PreCallHooks, _EventRecorder, Custom
         self.logger_id = f"{id(self):x}-{time.monotonic_ns():x}"
         self._listed = False  # seen in litellm.callbacks (see _replaced)
         self._warned_replaced = False
+        # Before the ledgers close at exit: LiteLLM's own exit flush of the same events
+        # would come after them and find the ledger closed.
+        _shutdown.register(_shutdown.TRACKERS, self, _deliver_at_exit)
 
     # -- conveniences ------------------------------------------------------------------
     def flush(self, timeout: float = 10.0) -> bool:
@@ -137,6 +141,7 @@ class CostHooksLogger(TrackerAdapterMixin, _PreCallHooks, _EventRecorder, Custom
         delivers sync success events on its logging thread, a little after ``completion``
         returns -- then flush the ledger. Returns False on timeout."""
         deadline = time.monotonic() + timeout
+        _deliver_events_of_ended_loops(deadline)
         stale_ns = time.perf_counter_ns() - 300 * 10**9  # a call open for 5 min is not waited for
         waiting = {
             rid
@@ -271,6 +276,64 @@ def install(cost_logger: CostHooksLogger | None = None, /, **kwargs: Any) -> Cos
     if cost_logger not in litellm.callbacks:
         litellm.callbacks = [*litellm.callbacks, cost_logger]
     return cost_logger
+
+
+def _deliver_events_of_ended_loops(deadline: float) -> int:
+    """Run the async success events LiteLLM's logging worker still holds for an event loop
+    that has ended, and return how many ran.
+
+    ``asyncio.run(litellm.acompletion(...))`` returns before the worker delivers the call's
+    success event; LiteLLM keeps it for the next event loop or for its own exit flush. Only
+    events of a closed loop are taken (a running or paused loop delivers its own), never
+    from inside a running loop (:meth:`CostHooksLogger.aflush` is the way there), and none
+    on a LiteLLM without this worker.
+    """
+    import asyncio
+    import sys
+
+    module = sys.modules.get("litellm.litellm_core_utils.logging_worker")
+    worker = getattr(module, "GLOBAL_LOGGING_WORKER", None)
+    queue = getattr(worker, "_queue", None)
+    bound = getattr(worker, "_bound_loop", None)
+    if queue is None or bound is None or not bound.is_closed():
+        return 0
+    try:
+        asyncio.get_running_loop()
+        return 0
+    except RuntimeError:
+        pass
+    ran = 0
+    loop: asyncio.AbstractEventLoop | None = None
+    try:
+        while time.monotonic() < deadline:
+            try:
+                task = queue.get_nowait()
+            except asyncio.QueueEmpty:
+                break
+            coroutine = task.get("coroutine") if isinstance(task, dict) else None
+            if coroutine is None:
+                continue
+            if loop is None:
+                loop = asyncio.new_event_loop()
+            try:
+                loop.run_until_complete(asyncio.wait_for(coroutine, max(deadline - time.monotonic(), 0.05)))
+                ran += 1
+            except (Exception, asyncio.CancelledError) as exc:  # another callback's failure
+                logger.warning(
+                    "llm-cost-hooks: a LiteLLM success event left by an ended event loop failed "
+                    "when delivered (%s)",
+                    type(exc).__name__,
+                )
+    except Exception:  # LiteLLM's worker changed shape: its own exit flush applies
+        logger.debug("llm-cost-hooks: LiteLLM's queued events not delivered here", exc_info=True)
+    finally:
+        if loop is not None:
+            loop.close()
+    return ran
+
+
+def _deliver_at_exit(owner: CostHooksLogger, deadline: float) -> None:
+    _deliver_events_of_ended_loops(deadline)
 
 
 def uninstall(cost_logger: CostHooksLogger | None = None) -> None:
