@@ -95,12 +95,13 @@ def usage_from_metadata(um: Mapping[str, Any]) -> TokenUsage | None:
 def counts_from_metadata(um: Mapping[str, Any]) -> Counts | TokenUsage | None:
     """:func:`usage_from_metadata`'s counts as a plain tuple (``Counts``) when they need no
     repair, which the tracker takes without building a :class:`TokenUsage`; else the
-    repaired, flagged usage. None when ``um`` is not a mapping (a broken integration): read
-    as no usage reported, so the caller counts the tokens and flags them estimated."""
+    repaired, flagged usage. None when ``um`` is not a mapping or lacks the input or the
+    output count (a broken integration): read as no usage reported, so the caller counts
+    the tokens and flags them estimated."""
     # try costs nothing until it raises (3.11+): the usual dict pays no type checks.
     try:
         details = um.get("input_token_details")
-        i, o = um.get("input_tokens") or 0, um.get("output_tokens") or 0
+        i, o = um.get("input_tokens"), um.get("output_tokens")
     except AttributeError:
         return None
     r = w = z = 0
@@ -124,6 +125,10 @@ def counts_from_metadata(um: Mapping[str, Any]) -> Counts | TokenUsage | None:
         and r + w <= i
     ):
         return i, o, r, w, z
+    if i is None or o is None:
+        # A count left out is not zero tokens: read as no usage reported, so the caller
+        # counts the tokens and flags them estimated.
+        return None
     return TokenUsage.from_reported(i, o, r, w, z)
 
 

@@ -62,3 +62,18 @@ def test_token_details_that_are_not_mappings_are_repaired_and_flagged() -> None:
     assert (record.cache_read_tokens, record.reasoning_tokens) == (0, 0)
     original = json.loads(record.tags["usage_invalid"])
     assert original["cache_read_tokens"] == "cache" and original["reasoning_tokens"] == "[1]"
+
+
+@pytest.mark.parametrize(
+    "usage",
+    [
+        {"input_tokens": None, "output_tokens": None, "total_tokens": None},
+        {"input_tokens": 12, "output_tokens": None, "total_tokens": 12},
+    ],
+    ids=["both-none", "output-none"],
+)
+def test_a_count_left_out_is_counted_and_flagged_estimated_not_zero(usage: Any) -> None:
+    record = _run(usage)
+    assert record.tokens_estimated
+    assert record.input_tokens > 0 and record.output_tokens > 0
+    assert record.cost_usd > 0
