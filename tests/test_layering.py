@@ -68,6 +68,9 @@ ADAPTER_API = frozenset(
         f"{PACKAGE}._settings",
         f"{PACKAGE}._lazy",
         f"{PACKAGE}._adapter",  # TrackerAdapterMixin: the user API both adapters share
+        # the one bounded exit: an adapter delivers events its framework still holds before
+        # the ledgers close
+        f"{PACKAGE}._shutdown",
         # the breakpoint planner both adapters drive over their own message types
         f"{PACKAGE}.prompt_cache._placement",
         # the neutral cache key and answer format both adapters map their calls into
