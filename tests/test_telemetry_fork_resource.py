@@ -67,3 +67,55 @@ def test_forked_child_spans_carry_the_childs_resource() -> None:
     child_id, got = out.decode().split()
     assert child_id != parent_id  # the SDK re-detected it in the child
     assert got == child_id
+
+
+def test_forked_child_cost_counter_starts_from_its_own_calls() -> None:
+    """The cost counter is cumulative per process: a forked worker (a new
+    ``service.instance.id``) that reported the parent's pre-fork dollars as its own would
+    have a collector count them once more per worker."""
+    from opentelemetry.sdk.metrics import MeterProvider
+    from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+
+    reader = InMemoryMetricReader()
+    mp = MeterProvider(resource=Resource.create({"service.name": "svc"}), metric_readers=[reader])
+    observer = OTelObserver(tracer_provider=TracerProvider(), meter_provider=mp)
+    tracker = CostTracker(ledger="memory://", observers=[observer])
+    for i in range(3):
+        _call(tracker, f"parent-{i}")
+    tracker.flush()
+
+    def cost() -> float:
+        data = reader.get_metrics_data()
+        return sum(
+            p.value
+            for rm in data.resource_metrics
+            for sm in rm.scope_metrics
+            for m in sm.metrics
+            if m.name == "llm_cost_hooks.cost"
+            for p in m.data.data_points
+        )
+
+    per_call = cost() / 3
+    assert per_call > 0
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        code = 1
+        try:
+            _call(tracker, "child-0")
+            tracker.flush()
+            os.write(write, repr(cost()).encode())
+            code = 0
+        except BaseException as exc:  # pragma: no cover - reported through the pipe
+            os.write(write, f"error {exc!r}".encode())
+        finally:
+            os._exit(code)
+    os.close(write)
+    out = b""
+    while chunk := os.read(read, 4096):
+        out += chunk
+    os.close(read)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0, out.decode()
+    assert float(out.decode()) == pytest.approx(per_call)  # one call: the child's
+    assert cost() == pytest.approx(3 * per_call)  # the parent's own, unchanged
