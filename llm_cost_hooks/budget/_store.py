@@ -1247,6 +1247,14 @@ class FailoverSpendStore:
 
     def _safe_steps(self, op: str, args: tuple[Any, ...], fallback: bool = True) -> _Steps:
         # Alert bookkeeping and lease renewal never refuse a call, whatever the fail mode.
+        if self._replaying:
+            # The replay holds the breaker's one probe and the primary is answering it: the
+            # alert flags its settlements raise go there too, or each process of a fleet
+            # would keep them locally and send the same alert.
+            try:
+                return (yield op, args, {})
+            except SpendStoreUnavailable:
+                return getattr(self.fallback, op)(*args) if fallback else None
         if self.breaker.allow():
             with self._attempt:
                 return (yield op, args, {})

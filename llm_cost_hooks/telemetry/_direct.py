@@ -152,7 +152,6 @@ class DirectSpans:
         "_processor",
         "_random_ids",
         "_readable",
-        "_resource",
         "_root",
         "_sampler",
         "_scope",
@@ -210,7 +209,6 @@ class DirectSpans:
         # The constructor's defaults for events, links and status, to call it with
         # positional arguments (cheaper than keywords), where its signature allows.
         self._defaults = _sdk.readable_span_positional()
-        self._resource = tracer.resource
         maker = _sdk.span_context_maker() if self._random_ids else None
         self._context: Callable[[int, int, Any, Any], SpanContext] = maker or _public_span_context
 
@@ -304,7 +302,9 @@ class DirectSpans:
                 name,
                 span_context,
                 parent,
-                self._resource,
+                # read per span: the provider gives a forked child its own resource
+                # (service.instance.id) by replacing the tracer's after fork
+                self._tracer.resource,
                 attrs,
                 events,
                 links,

@@ -508,6 +508,13 @@ class _Metrics:
         self._drain_lock = threading.Lock()
         self._lock = threading.Lock()
         self._queue_lock = threading.Lock()
+        # A forked child is a new process (the SDK gives it its own service.instance.id):
+        # its cumulative counters start at zero, or a collector would count the parent's
+        # dollars and tokens again for every worker. The parent still reports those, and
+        # its calls still queued here too.
+        self._queued, self._odd, self._count = {}, [], 0
+        for totals in (self._cost, self._saved, *self._usage.values()):
+            totals.clear()  # in place: the counters' callbacks hold these dicts
 
     def _start_drainer(self) -> None:
         if self._drainer is not None:
