@@ -22,7 +22,13 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from .. import _shutdown
-from .._errors import ConfigurationError
+from .._errors import (
+    BudgetExceeded,
+    CircuitOpenError,
+    ConfigurationError,
+    DeduplicatedCallFailed,
+    SpendStoreUnavailable,
+)
 from .._records import CacheStatus, CostBreakdown, CostRecord, Counts, TokenUsage, storable_text
 from ..ledger import Ledger, TaskOutcome, open_ledger
 from ._attribution import ATTR_KEY_SET, AttributionResolver
@@ -37,6 +43,9 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = ["CostTracker"]
 
 logger = logging.getLogger("llm_cost_hooks")
+
+# Our refusals: the request never reached a provider, so its record bills nothing.
+_NOT_SENT = (BudgetExceeded, CircuitOpenError, DeduplicatedCallFailed, SpendStoreUnavailable)
 
 _RETRY_TAG = "retry:attempt:"
 # Read once: an attribute of an Enum class goes through its metaclass's __getattr__.
@@ -499,14 +508,18 @@ class CostTracker:
         self, run_id: str, error: BaseException, *, usage: TokenUsage | None = None
     ) -> CostRecord | None:
         """A model call failed. Recorded as failed, with its prompt tokens (counted here
-        when the provider reported none) and the price of those tokens."""
+        when the provider reported none) and the price of those tokens; a call refused
+        before it was sent (a budget, an open circuit, a shared call that failed
+        elsewhere) with no tokens and no cost."""
         run = self._take(run_id)
         try:
             if run is None:
                 return None
             model_name = run.model or "unknown"
             estimated = False
-            if usage is None:
+            if usage is None and isinstance(error, _NOT_SENT):
+                usage = TokenUsage()
+            elif usage is None:
                 in_tok, estimated = self.count_prompt_tokens(run.messages, model_name)
                 usage = TokenUsage(input_tokens=in_tok)
             call = RawCall(
