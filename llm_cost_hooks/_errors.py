@@ -69,7 +69,15 @@ __all__ = [
 
 
 class LLMCostHooksError(Exception):
-    """Base class of every error raised by llm-cost-hooks."""
+    """Base class of every error raised by llm-cost-hooks.
+
+    >>> from llm_cost_hooks import PriceBook
+    >>> try:
+    ...     PriceBook(overrides={"my-llm": {"input_per_million": 1, "output_per_million": 2}}).lookup("my-lm")
+    ... except LLMCostHooksError as exc:
+    ...     print(type(exc).__name__)
+    UnknownModelError
+    """
 
 
 class ConfigurationError(LLMCostHooksError, ValueError):
@@ -89,6 +97,13 @@ class UnknownModelError(LLMCostHooksError, KeyError):
     """The price book has no price for a model.
 
     ``suggestions`` holds the closest known model names.
+
+    >>> from llm_cost_hooks import PriceBook
+    >>> try:
+    ...     PriceBook.default().lookup("gpt-4o-mni")
+    ... except UnknownModelError as exc:
+    ...     print(exc.suggestions[0])
+    gpt-4o-mini
     """
 
     def __init__(self, model: str, suggestions: Sequence[str] = ()) -> None:
@@ -120,7 +135,13 @@ class PriceMapUpdateError(LLMCostHooksError):
 
 
 class MissingExtraError(LLMCostHooksError, ImportError):
-    """An optional backend is used but its extra is not installed."""
+    """An optional backend is used but its extra is not installed.
+
+    It is an :class:`ImportError` whose message names the ``pip install`` line:
+
+    >>> str(MissingExtraError("redis", "redis", "The Redis cache backend"))
+    "The Redis cache backend needs the optional dependency 'redis'. Install it with: pip install 'llm-cost-hooks[redis]'"
+    """
 
     def __init__(self, extra: str, module: str, purpose: str) -> None:
         self.extra = extra

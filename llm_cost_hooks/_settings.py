@@ -117,7 +117,16 @@ _settings: Settings | None = None
 
 
 def get_settings(reload: bool = False) -> Settings:
-    """The settings from the environment (read once, or again with ``reload=True``)."""
+    """The settings from the environment (read once, or again with ``reload=True``).
+
+    >>> import os
+    >>> os.environ["LLM_COST_HOOKS_LEDGER"] = "sqlite:///costs.db"
+    >>> get_settings(reload=True).ledger
+    'sqlite:///costs.db'
+    >>> del os.environ["LLM_COST_HOOKS_LEDGER"]
+    >>> get_settings(reload=True).ledger
+    'sqlite:///llm_costs.db'
+    """
     global _settings
     if _settings is None or reload:
         _settings = Settings()

@@ -40,7 +40,11 @@ _MAX_PER_BATCH = 50_000
 
 
 def is_deferrable(metadata: Mapping[str, Any] | None) -> bool:
-    """True when the request's metadata marks it deferrable (``deferrable=True``)."""
+    """True when the request's metadata marks it deferrable (``deferrable=True``).
+
+    >>> is_deferrable({"deferrable": True}), is_deferrable({"deferrable": "yes"}), is_deferrable(None)
+    (True, False, False)
+    """
     return bool(metadata) and metadata.get(DEFERRABLE_KEY) is True  # type: ignore[union-attr]
 
 

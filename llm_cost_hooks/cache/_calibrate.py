@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, Field
 
-from .._errors import ConfigurationError
+from .._errors import ConfigurationError, MissingExtraError
 from ._signals import FEATURE_NAMES, DecisionPolicy, wilson_lower_bound
 
 if TYPE_CHECKING:
@@ -169,8 +169,10 @@ def operating_point(
 
 
 def _np() -> Any:
-    import numpy as np
-
+    try:
+        import numpy as np
+    except ModuleNotFoundError as exc:  # the core install has no numpy: name the extra
+        raise MissingExtraError("embed", "numpy", "Cache calibration") from exc
     return np
 
 

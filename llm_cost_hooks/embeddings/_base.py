@@ -39,7 +39,11 @@ class Embedder(Protocol):
 
 
 def normalize_rows(vectors: Any) -> np.ndarray:
-    """``vectors`` as a 2-D float32 array with L2-normalised rows (zero rows stay zero)."""
+    """``vectors`` as a 2-D float32 array with L2-normalised rows (zero rows stay zero).
+
+    >>> [[round(float(x), 2) for x in row] for row in normalize_rows([[3, 4], [0, 0]])]
+    [[0.6, 0.8], [0.0, 0.0]]
+    """
     np = _numpy()
     arr = np.asarray(vectors, dtype=np.float32)
     if arr.ndim == 1:

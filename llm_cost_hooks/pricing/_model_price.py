@@ -166,7 +166,11 @@ def _calendar(name: str | None) -> tzinfo:
 
 
 class TokenRates(NamedTuple):
-    """Per-token USD rates one request pays, after tiers and off-peak windows."""
+    """Per-token USD rates one request pays, after tiers and off-peak windows.
+
+    >>> ModelPrice(model="m", input_per_token=5e-7, output_per_token=1.5e-6).rates_for(1000)
+    TokenRates(input=5e-07, output=1.5e-06, cache_read=5e-07, cache_write=5e-07, reasoning=1.5e-06)
+    """
 
     input: float
     output: float

@@ -58,14 +58,25 @@ _DESCRIPTIVE = ("litellm_provider", "mode", "max_tokens", "max_input_tokens", "m
 
 
 class ResolvedPrice(NamedTuple):
-    """A price and whether it is the configured fallback (``estimated=True``)."""
+    """A price and whether it is the configured fallback (``estimated=True``).
+
+    >>> book = PriceBook(overrides={"my-llm": {"input_per_million": 0.5, "output_per_million": 1.5}})
+    >>> book.resolve("my-llm").estimated
+    False
+    """
 
     price: ModelPrice
     estimated: bool
 
 
 class PricedCost(NamedTuple):
-    """The dollars of a call and whether they come from the fallback price (``estimated``)."""
+    """The dollars of a call and whether they come from the fallback price (``estimated``).
+
+    >>> book = PriceBook(overrides={"my-llm": {"input_per_million": 0.5, "output_per_million": 1.5}})
+    >>> priced = book.cost_with_flag({"input_tokens": 1000, "output_tokens": 200}, "my-llm")
+    >>> round(priced.cost.total, 6), priced.estimated
+    (0.0008, False)
+    """
 
     cost: CostBreakdown
     estimated: bool

@@ -178,7 +178,16 @@ def _snapshot(root: Path, rev: str, commit: str, pyproject: str, timeout: float)
 
 def prompt_tokens(prompt: RegisteredPrompt, model: str) -> int:
     """Tokens of the template as ``model`` receives it with every variable empty
-    (OpenAI's per-message framing and the tool definitions included)."""
+    (OpenAI's per-message framing and the tool definitions included).
+
+    >>> from llm_cost_hooks.prompts import PromptRegistry, register_prompt
+    >>> prompt = register_prompt(
+    ...     "support", [("system", "You are a helpful assistant."), ("human", "{question}")],
+    ...     registry=PromptRegistry(),
+    ... )
+    >>> prompt_tokens(prompt, "gpt-4o")
+    17
+    """
     from ..tokens import count_message_tokens
 
     messages = prompt.render({var: "" for var in prompt.variables()})

@@ -92,7 +92,11 @@ _OPENAI_PREFIXES = ("openai/", "azure/", "azure_ai/openai/", "text-completion-op
 
 
 class TokenCount(BaseModel):
-    """A token count and whether it is exact."""
+    """A token count and whether it is exact.
+
+    >>> TokenCounter().count_text("hello world", "gpt-4o")
+    TokenCount(tokens=2, estimated=False, encoding='o200k_base')
+    """
 
     model_config = ConfigDict(frozen=True)
 
@@ -310,7 +314,11 @@ _default_lock = threading.Lock()
 
 
 def default_counter() -> TokenCounter:
-    """The process-wide counter (source from ``LLM_COST_HOOKS_TOKENIZER_SOURCE``)."""
+    """The process-wide counter (source from ``LLM_COST_HOOKS_TOKENIZER_SOURCE``).
+
+    >>> default_counter() is default_counter()
+    True
+    """
     global _default_counter
     if _default_counter is None:
         with _default_lock:
@@ -321,7 +329,11 @@ def default_counter() -> TokenCounter:
 
 
 def count_tokens(text: str, model: str = "gpt-4o") -> int:
-    """Tokens of ``text`` for ``model`` (see :class:`TokenCounter`)."""
+    """Tokens of ``text`` for ``model`` (see :class:`TokenCounter`).
+
+    >>> count_tokens("hello world", "gpt-4o")
+    2
+    """
     return default_counter().count_text(text, model).tokens
 
 
@@ -331,5 +343,11 @@ def count_message_tokens(
     *,
     tools: Sequence[Mapping[str, Any]] | None = None,
 ) -> int:
-    """Prompt tokens of OpenAI-format chat messages for ``model``."""
+    """Prompt tokens of OpenAI-format chat messages for ``model``.
+
+    The count includes OpenAI's per-message framing, so it is more than the text's tokens:
+
+    >>> count_message_tokens([{"role": "user", "content": "hello world"}], "gpt-4o")
+    9
+    """
     return default_counter().count_messages(messages, model, tools=tools).tokens
