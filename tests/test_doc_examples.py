@@ -20,11 +20,7 @@ ROOT = Path(__file__).resolve().parent.parent
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 
 # Docstrings doctest cannot parse, per public name: the entry fails until the docstring is fixed.
-KNOWN_BROKEN = {
-    # the example's "\n" inside a non-raw docstring becomes a real line break, so help()
-    # shows a broken example and doctest rejects it (routing/_data.py)
-    ("llm_cost_hooks.routing", "load_long"),
-}
+KNOWN_BROKEN: set[tuple[str, str]] = set()
 
 _RUN_DOCTESTS = r"""
 import doctest, importlib, json, os, sys

@@ -9,8 +9,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 ROOT = Path(__file__).resolve().parent.parent
 
 _NO_NUMPY = "import sys; sys.modules['numpy'] = None\nfrom llm_cost_hooks.cli import main\nsys.exit(main(sys.argv[1:]))"
@@ -43,10 +41,6 @@ def test_cache_calibrate_without_numpy_names_the_extra(tmp_path: Path) -> None:
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="routing/_cli.py imports routing/_train.py (numpy) unguarded: a ModuleNotFoundError traceback",
-)
 def test_route_train_without_numpy_names_the_extra(tmp_path: Path) -> None:
     rows = ["prompt_id,prompt,model,quality,cost"]
     rows += [f"{i},q{i},small,{i % 2},0.0001\n{i},q{i},large,1,0.001" for i in range(12)]

@@ -654,7 +654,7 @@ def load_long(
     price_models: Mapping[str, str] | None = None,
     missing: Literal["drop", "error"] = "drop",
 ) -> OutcomeDataset:
-    """Read outcomes in the long form: one row per (prompt, model) answer.
+    r"""Read outcomes in the long form: one row per (prompt, model) answer.
 
     Columns: ``prompt_id`` (rows with the same id are answers to one prompt; default: the
     prompt text), ``prompt``, ``model``, ``quality`` (in [0, 1]: correctness, or a judge
