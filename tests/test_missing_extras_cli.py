@@ -48,3 +48,10 @@ def test_route_train_without_numpy_names_the_extra(tmp_path: Path) -> None:
     _assert_names_extra(
         _run(["route", "train", "outcomes.csv", "--out", "router", "--strong", "large"], tmp_path)
     )
+
+
+def test_demo_without_numpy_names_the_demo_extra(tmp_path: Path) -> None:
+    out = _run(["demo", "--quiet"], tmp_path)
+    assert out.returncode == 2, (out.returncode, out.stderr[-2000:])
+    assert "Traceback" not in out.stderr and "could not be read" not in out.stderr, out.stderr[-2000:]
+    assert "pip install 'llm-cost-hooks[demo]'" in out.stderr, out.stderr[-2000:]

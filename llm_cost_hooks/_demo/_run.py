@@ -35,6 +35,23 @@ from ._workload import DATA_HINT, Workload, build_workload, data_dir, load_demo_
 
 __all__ = ["STEPS", "STEP_TAG", "DemoEngine", "run_demo"]
 
+
+def _require_demo_extra() -> None:
+    """The demo embeds, trains a router and draws a chart: without the ``demo`` extra, say
+    so before anything else (not as unreadable data)."""
+    import importlib.util
+
+    from .._errors import MissingExtraError
+
+    for module in ("numpy", "onnxruntime", "tokenizers"):
+        try:
+            found = importlib.util.find_spec(module) is not None
+        except (ImportError, ValueError):  # a module blocked or half-installed
+            found = False
+        if not found:
+            raise MissingExtraError("demo", module, "llm-cost demo")
+
+
 TENANT = "acme-bank"
 STEP_TAG = "demo.step"
 # Cumulative: each step switches one more lever on.
@@ -186,6 +203,7 @@ def run_demo(
     out = out or sys.stdout
     started = time.perf_counter()
     root = data_dir(data)
+    _require_demo_extra()
     loaded = load_demo_data(root)
     if isinstance(loaded, str):
         print(f"{loaded}\n{DATA_HINT}", file=sys.stderr)
