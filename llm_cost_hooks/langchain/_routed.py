@@ -29,6 +29,7 @@ from ._routed_run import (
     answer_of,
     as_chunks,
     child_config,
+    join_chunks,
     prepare_call,
     read_answer,
     route_request,
@@ -304,11 +305,18 @@ class RoutedChatModel(StreamRunChatModel):
                 run_manager.on_llm_new_token(chunk.text, chunk=chunk)
             return chunk
 
+        def ask(other: str) -> Any:
+            return self.tiers[other].invoke(
+                messages,
+                config=child_config(shadow_run(other), parent),
+                stop=stop if stop is not None else self.stop,
+            )
+
         if whole:
             pieces: Any = as_chunks(self._generate(messages, stop, parent, **kwargs))
             yield from (deliver(piece, None) for piece in pieces)
         else:
-            yield from stream_tiers(run, open_stream, deliver)
+            yield from stream_tiers(run, open_stream, deliver, ask, join_chunks)
 
     async def _astream(
         self,
@@ -329,9 +337,16 @@ class RoutedChatModel(StreamRunChatModel):
                 await run_manager.on_llm_new_token(chunk.text, chunk=chunk)
             return chunk
 
+        async def ask(other: str) -> Any:
+            return await self.tiers[other].ainvoke(
+                messages,
+                config=child_config(shadow_run(other), parent),
+                stop=stop if stop is not None else self.stop,
+            )
+
         if whole:
             for piece in as_chunks(await self._agenerate(messages, stop, parent, **kwargs)):
                 yield await deliver(piece, None)
         else:
-            async for chunk in astream_tiers(run, open_stream, deliver):
+            async for chunk in astream_tiers(run, open_stream, deliver, ask, join_chunks):
                 yield chunk
