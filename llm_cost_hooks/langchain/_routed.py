@@ -114,6 +114,12 @@ class RoutedChatModel(StreamRunChatModel):
             inner=model, guard=self.guard, context_budget=self.context_budget, route=tier
         )
 
+    def _shadow_model(self, tier: str) -> BaseChatModel:
+        """The model shadow mode asks: the tier behind the same spend guard and context
+        budget as an answering call, so exploration spend counts against the limits."""
+        model: BaseChatModel = self._guarded.get(tier, self.tiers[tier])
+        return model
+
     # -- LangChain plumbing -------------------------------------------------------------------
     @property
     def _llm_type(self) -> str:
@@ -242,7 +248,7 @@ class RoutedChatModel(StreamRunChatModel):
             return answer_of(tier, model.invoke(msgs, **call_kwargs), structured, call_kwargs, run)
 
         def ask(other: str) -> Any:
-            return self.tiers[other].invoke(
+            return self._shadow_model(other).invoke(
                 messages, config=child_config(shadow_run(other), run_manager), stop=stop
             )
 
@@ -263,7 +269,7 @@ class RoutedChatModel(StreamRunChatModel):
             return answer_of(tier, await model.ainvoke(msgs, **call_kwargs), structured, call_kwargs, run)
 
         async def ask(other: str) -> Any:
-            return await self.tiers[other].ainvoke(
+            return await self._shadow_model(other).ainvoke(
                 messages, config=child_config(shadow_run(other), run_manager), stop=stop
             )
 
@@ -306,7 +312,7 @@ class RoutedChatModel(StreamRunChatModel):
             return chunk
 
         def ask(other: str) -> Any:
-            return self.tiers[other].invoke(
+            return self._shadow_model(other).invoke(
                 messages,
                 config=child_config(shadow_run(other), parent),
                 stop=stop if stop is not None else self.stop,
@@ -338,7 +344,7 @@ class RoutedChatModel(StreamRunChatModel):
             return chunk
 
         async def ask(other: str) -> Any:
-            return await self.tiers[other].ainvoke(
+            return await self._shadow_model(other).ainvoke(
                 messages,
                 config=child_config(shadow_run(other), parent),
                 stop=stop if stop is not None else self.stop,
