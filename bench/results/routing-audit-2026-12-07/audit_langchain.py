@@ -259,6 +259,19 @@ def failing_judge_and_store() -> None:
         [(r.route, r.success) for r in rs],
     )
 
+    # streamed answers are shadowed after their last chunk
+    shadow5 = ShadowMode(good_judge, share=1.0, budget_usd=5.0, store=os.path.join(d, "l5.db"), seed=0)
+    llm5 = RoutedChatModel(tiers=tiers(), strategy=RuleRouter([], default="small"), shadow=shadow5)
+    h = CostCallbackHandler(ledger="memory://")
+    text = "".join(str(c.content) for c in llm5.stream("What is 2 + 2?", config=cfg(h)))
+    check(
+        "stream shadow: answer, records small + shadow:large, outcome written",
+        text == "Paris."
+        and sorted(r.route for r in records(h)) == ["shadow:large", "small"]
+        and shadow5.stats["written"] == 1,
+        (text, [r.route for r in records(h)], shadow5.stats),
+    )
+
     # async shadow
     shadow4 = ShadowMode(good_judge, share=1.0, budget_usd=5.0, store=os.path.join(d, "l4.db"), seed=0)
     llm4 = RoutedChatModel(tiers=tiers(), strategy=RuleRouter([], default="small"), shadow=shadow4)

@@ -194,12 +194,58 @@ def failing_tier() -> None:
     uninstall(log)
 
 
+def streamed() -> None:
+    for mode in ("sync", "async"):
+        d = tempfile.mkdtemp()
+        log = CostHooksLogger(ledger="memory://")
+        litellm.callbacks = [log]
+        r = router()
+        shadow = ShadowMode(
+            lambda req, a: {t: 1.0 for t in a}, share=1.0, budget_usd=5.0, store=os.path.join(d, "l.db")
+        )
+        routing = CostAwareRouting(
+            r, RuleRouter([], default="small"), tiers=["small", "large"], shadow=shadow
+        )
+        if mode == "sync":
+            text = "".join(
+                c.choices[0].delta.content or ""
+                for c in r.completion(model="auto", messages=MSG, stream=True)
+            )
+        else:
+
+            async def go() -> str:
+                out = ""
+                async for c in await r.acompletion(model="auto", messages=MSG, stream=True):
+                    out += c.choices[0].delta.content or ""
+                for _ in range(200):
+                    if shadow.stats["written"]:
+                        break
+                    await asyncio.sleep(0.02)
+                return out
+
+            text = asyncio.run(go())
+        wait(lambda: shadow.stats["written"] >= 1, 5.0)
+        log.flush()
+        rs = log.records()
+        got = sorted((str(rec.route), rec.model, rec.tags.get("routing.tier")) for rec in rs)
+        check(f"{mode} stream: answer streamed", text == "4", text)
+        check(
+            f"{mode} stream: routed record tagged + shadow record",
+            got == [("None", "gpt-4o-mini", "small"), ("shadow:large", "gpt-4o", "large")],
+            got,
+        )
+        check(f"{mode} stream: outcome written", shadow.stats["written"] == 1, shadow.stats)
+        litellm.callbacks.remove(routing.shadow_hook)
+        uninstall(log)
+
+
 def main() -> int:
     for name, fn in (
         ("routed", routed_records),
         ("shadow", shadow_records),
         ("failing shadow", failing_shadow),
         ("failing tier", failing_tier),
+        ("streamed", streamed),
     ):
         print(f"== {name}")
         run(name, fn)
