@@ -29,7 +29,6 @@ from ._routed_run import (
     answer_of,
     as_chunks,
     child_config,
-    join_chunks,
     prepare_call,
     read_answer,
     route_request,
@@ -114,11 +113,13 @@ class RoutedChatModel(StreamRunChatModel):
             inner=model, guard=self.guard, context_budget=self.context_budget, route=tier
         )
 
-    def _shadow_model(self, tier: str) -> BaseChatModel:
-        """The model shadow mode asks: the tier behind the same spend guard and context
-        budget as an answering call, so exploration spend counts against the limits."""
-        model: BaseChatModel = self._guarded.get(tier, self.tiers[tier])
-        return model
+    def _ask(self, messages: list[BaseMessage], stop: list[str] | None, parent: Any, method: str) -> Any:
+        """Shadow mode's call of another tier (``method``: invoke or ainvoke), behind the same
+        spend guard and context budget as an answering call: its spend counts on the limits."""
+        stop = stop if stop is not None else self.stop
+        return lambda other: getattr(self._guarded.get(other, self.tiers[other]), method)(
+            messages, config=child_config(shadow_run(other), parent), stop=stop
+        )
 
     # -- LangChain plumbing -------------------------------------------------------------------
     @property
@@ -241,18 +242,12 @@ class RoutedChatModel(StreamRunChatModel):
         **kwargs: Any,
     ) -> ChatResult:
         run, tier_call = self._start(messages, stop, run_manager, kwargs)
-        stop = stop if stop is not None else self.stop
 
         def perform(tier: str, attempt: int) -> Any:
             model, msgs, call_kwargs, structured = tier_call(tier, attempt)
             return answer_of(tier, model.invoke(msgs, **call_kwargs), structured, call_kwargs, run)
 
-        def ask(other: str) -> Any:
-            return self._shadow_model(other).invoke(
-                messages, config=child_config(shadow_run(other), run_manager), stop=stop
-            )
-
-        return self._result(*run_tiers(run, perform, ask))
+        return self._result(*run_tiers(run, perform, self._ask(messages, stop, run_manager, "invoke")))
 
     async def _agenerate(
         self,
@@ -262,18 +257,14 @@ class RoutedChatModel(StreamRunChatModel):
         **kwargs: Any,
     ) -> ChatResult:
         run, tier_call = self._start(messages, stop, run_manager, kwargs)
-        stop = stop if stop is not None else self.stop
 
         async def perform(tier: str, attempt: int) -> Any:
             model, msgs, call_kwargs, structured = tier_call(tier, attempt)
             return answer_of(tier, await model.ainvoke(msgs, **call_kwargs), structured, call_kwargs, run)
 
-        async def ask(other: str) -> Any:
-            return await self._shadow_model(other).ainvoke(
-                messages, config=child_config(shadow_run(other), run_manager), stop=stop
-            )
-
-        return self._result(*await arun_tiers(run, perform, ask))
+        return self._result(
+            *await arun_tiers(run, perform, self._ask(messages, stop, run_manager, "ainvoke"))
+        )
 
     # -- streaming ----------------------------------------------------------------------------
     # Without escalation the chosen tier's chunks stream straight through. With a cascade
@@ -311,18 +302,11 @@ class RoutedChatModel(StreamRunChatModel):
                 run_manager.on_llm_new_token(chunk.text, chunk=chunk)
             return chunk
 
-        def ask(other: str) -> Any:
-            return self._shadow_model(other).invoke(
-                messages,
-                config=child_config(shadow_run(other), parent),
-                stop=stop if stop is not None else self.stop,
-            )
-
         if whole:
             pieces: Any = as_chunks(self._generate(messages, stop, parent, **kwargs))
             yield from (deliver(piece, None) for piece in pieces)
         else:
-            yield from stream_tiers(run, open_stream, deliver, ask, join_chunks)
+            yield from stream_tiers(run, open_stream, deliver, self._ask(messages, stop, parent, "invoke"))
 
     async def _astream(
         self,
@@ -343,16 +327,11 @@ class RoutedChatModel(StreamRunChatModel):
                 await run_manager.on_llm_new_token(chunk.text, chunk=chunk)
             return chunk
 
-        async def ask(other: str) -> Any:
-            return await self._shadow_model(other).ainvoke(
-                messages,
-                config=child_config(shadow_run(other), parent),
-                stop=stop if stop is not None else self.stop,
-            )
-
         if whole:
             for piece in as_chunks(await self._agenerate(messages, stop, parent, **kwargs)):
                 yield await deliver(piece, None)
         else:
-            async for chunk in astream_tiers(run, open_stream, deliver, ask, join_chunks):
+            async for chunk in astream_tiers(
+                run, open_stream, deliver, self._ask(messages, stop, parent, "ainvoke")
+            ):
                 yield chunk

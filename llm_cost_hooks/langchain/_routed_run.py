@@ -141,14 +141,6 @@ def _place_breakpoints(
     return extras.place(tier, name, place, messages)
 
 
-def join_chunks(chunks: list[Any]) -> Any:
-    """A streamed answer, whole (what shadow mode's judge reads)."""
-    message = chunks[0]
-    for chunk in chunks[1:]:
-        message = message + chunk
-    return message
-
-
 def as_chunks(result: ChatResult) -> list[AIMessageChunk]:
     """A whole answer replayed as one chunk (a stream whose answer had to pass checks)."""
     return [message_chunk(result.generations[0].message)]

@@ -12,6 +12,8 @@ how to read its answer. Nothing here imports a framework.
 
 from __future__ import annotations
 
+import functools
+import operator
 from collections.abc import (
     AsyncIterable,
     AsyncIterator,
@@ -236,13 +238,14 @@ def _streamed_shadow(
 ) -> tuple[str, CascadeOutcome] | None:
     """The tier shadow mode also asks for a stream that ended (``kept``: its pieces), and
     the streamed answer as an outcome, or None."""
-    if kept is None or join is None or not kept:
+    if not kept:
         return None
     try:
         other = run.plan.shadow_tier(tier, structured=run.structured) if run.read is not None else None
         if other is None:
             return None
-        outcome = CascadeOutcome(result=join(kept), answer=None, tier=tier, attempts=[], checks_passed=True)
+        whole = join(kept) if join is not None else functools.reduce(operator.add, kept)  # chunks add up
+        outcome = CascadeOutcome(result=whole, answer=None, tier=tier, attempts=[], checks_passed=True)
     except Exception as exc:  # the user's answer is already delivered
         run.shadow_failed(tier, exc)
         return None
@@ -259,7 +262,8 @@ def stream_tiers(
     """The pieces of the first tier that starts answering, each passed through
     ``deliver(piece, route)`` (``route``: the route metadata, on the first piece only).
     With ``ask_shadow``, shadow mode's second call is made after the last piece, on the
-    answer ``join(pieces)`` (a stream the caller stops early is not shadowed)."""
+    answer ``join(pieces)`` (default: the pieces added up, as LangChain chunks are; a stream
+    the caller stops early is not shadowed)."""
     plan = run.stream_plan()
     keep = ask_shadow is not None and run.plan.shadow is not None
     while (tier := plan.next()) is not None:
