@@ -113,6 +113,14 @@ class RoutedChatModel(StreamRunChatModel):
             inner=model, guard=self.guard, context_budget=self.context_budget, route=tier
         )
 
+    def _ask(self, messages: list[BaseMessage], stop: list[str] | None, parent: Any, method: str) -> Any:
+        """Shadow mode's call of another tier (``method``: invoke or ainvoke), behind the same
+        spend guard and context budget as an answering call: its spend counts on the limits."""
+        stop = stop if stop is not None else self.stop
+        return lambda other: getattr(self._guarded.get(other, self.tiers[other]), method)(
+            messages, config=child_config(shadow_run(other), parent), stop=stop
+        )
+
     # -- LangChain plumbing -------------------------------------------------------------------
     @property
     def _llm_type(self) -> str:
@@ -234,18 +242,12 @@ class RoutedChatModel(StreamRunChatModel):
         **kwargs: Any,
     ) -> ChatResult:
         run, tier_call = self._start(messages, stop, run_manager, kwargs)
-        stop = stop if stop is not None else self.stop
 
         def perform(tier: str, attempt: int) -> Any:
             model, msgs, call_kwargs, structured = tier_call(tier, attempt)
             return answer_of(tier, model.invoke(msgs, **call_kwargs), structured, call_kwargs, run)
 
-        def ask(other: str) -> Any:
-            return self.tiers[other].invoke(
-                messages, config=child_config(shadow_run(other), run_manager), stop=stop
-            )
-
-        return self._result(*run_tiers(run, perform, ask))
+        return self._result(*run_tiers(run, perform, self._ask(messages, stop, run_manager, "invoke")))
 
     async def _agenerate(
         self,
@@ -255,18 +257,14 @@ class RoutedChatModel(StreamRunChatModel):
         **kwargs: Any,
     ) -> ChatResult:
         run, tier_call = self._start(messages, stop, run_manager, kwargs)
-        stop = stop if stop is not None else self.stop
 
         async def perform(tier: str, attempt: int) -> Any:
             model, msgs, call_kwargs, structured = tier_call(tier, attempt)
             return answer_of(tier, await model.ainvoke(msgs, **call_kwargs), structured, call_kwargs, run)
 
-        async def ask(other: str) -> Any:
-            return await self.tiers[other].ainvoke(
-                messages, config=child_config(shadow_run(other), run_manager), stop=stop
-            )
-
-        return self._result(*await arun_tiers(run, perform, ask))
+        return self._result(
+            *await arun_tiers(run, perform, self._ask(messages, stop, run_manager, "ainvoke"))
+        )
 
     # -- streaming ----------------------------------------------------------------------------
     # Without escalation the chosen tier's chunks stream straight through. With a cascade
@@ -308,7 +306,7 @@ class RoutedChatModel(StreamRunChatModel):
             pieces: Any = as_chunks(self._generate(messages, stop, parent, **kwargs))
             yield from (deliver(piece, None) for piece in pieces)
         else:
-            yield from stream_tiers(run, open_stream, deliver)
+            yield from stream_tiers(run, open_stream, deliver, self._ask(messages, stop, parent, "invoke"))
 
     async def _astream(
         self,
@@ -333,5 +331,7 @@ class RoutedChatModel(StreamRunChatModel):
             for piece in as_chunks(await self._agenerate(messages, stop, parent, **kwargs)):
                 yield await deliver(piece, None)
         else:
-            async for chunk in astream_tiers(run, open_stream, deliver):
+            async for chunk in astream_tiers(
+                run, open_stream, deliver, self._ask(messages, stop, parent, "ainvoke")
+            ):
                 yield chunk

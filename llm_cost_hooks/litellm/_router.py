@@ -115,7 +115,10 @@ class CostAwareRouting(CustomRoutingStrategyBase):
         )
         if request_kwargs is not None:
             pair = self.shadow is not None and not request.structured
-            tag_request(request_kwargs, decision, served, serve_mode=self.serve is not None, pair=pair)
+            owner = getattr(self.shadow_hook, "hook_id", None)
+            tag_request(
+                request_kwargs, decision, served, serve_mode=self.serve is not None, pair=pair, owner=owner
+            )
         return self._deployment(served)
 
     async def async_get_available_deployment(

@@ -6,6 +6,7 @@ the user's judge scores both answers and the pair goes to the
 from __future__ import annotations
 
 import threading
+import time
 from collections import deque
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
@@ -13,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from litellm.integrations.custom_logger import CustomLogger
 
 from .._errors import ConfigurationError, UnknownModelError
-from ..routing._requests import plan_shadow, route_request, wants_shadow
+from ..routing._requests import PAIR_KEY, plan_shadow, route_request, wants_shadow
 from ._usage import output_text, usage_from_litellm
 
 if TYPE_CHECKING:
@@ -52,6 +53,22 @@ class ShadowHook(CustomLogger):
         self.price_book = price_book
         self._seen: deque[str] = deque(maxlen=4096)  # call ids handled (sync and async events)
         self._lock = threading.Lock()
+        # LiteLLM keeps one logger per key of its class name and public str/int/bool
+        # attributes: without an attribute of its own, the hook of a second routing is
+        # never added to LiteLLM's internal lists and that routing shadows nothing.
+        self.hook_id = f"{id(self):x}-{time.monotonic_ns():x}"
+        self._listed = False  # seen in litellm.callbacks (see _detached)
+
+    def _detached(self) -> bool:
+        """True once the hook was taken out of ``litellm.callbacks``: LiteLLM still calls
+        it from its internal lists, but the documented way to stop shadowing must stop it."""
+        import litellm
+
+        callbacks = litellm.callbacks if isinstance(litellm.callbacks, list) else []
+        if any(cb is self for cb in callbacks):
+            self._listed = True
+            return False
+        return self._listed
 
     # -- which requests, which tier -------------------------------------------------------------
     def _job(self, kwargs: Mapping[str, Any], response: Any) -> dict[str, Any] | None:
@@ -59,6 +76,9 @@ class ShadowHook(CustomLogger):
         md = lp.get("metadata") if isinstance(lp.get("metadata"), Mapping) else None
         if md is None or not wants_shadow(md):
             return None
+        owner = md[PAIR_KEY].get("owner")
+        if owner is not None and owner != self.hook_id:
+            return None  # routed by another CostAwareRouting: its own hook shadows it
         call_id = str(kwargs.get("litellm_call_id") or id(response))
         with self._lock:
             if call_id in self._seen:
@@ -96,6 +116,8 @@ class ShadowHook(CustomLogger):
 
     def _safe_job(self, kwargs: Any, response: Any) -> dict[str, Any] | None:
         try:
+            if self._detached():
+                return None
             return self._job(kwargs or {}, response)
         except Exception as exc:  # a malformed event must never surface in the user's call
             self.shadow.call_failed("?", exc)

@@ -83,10 +83,12 @@ def tag_request(
     *,
     serve_mode: bool,
     pair: bool,
+    owner: str | None = None,
 ) -> None:
     """Write the decision into the request's metadata: record tags (``routing.tier``,
     ``routing.reason``, and what the strategy would have chosen when another tier served),
-    the route, and with ``pair`` the served / chosen pair a shadow hook reads back."""
+    the route, and with ``pair`` the served / chosen pair a shadow hook reads back
+    (``owner``: that hook's id, so another routing's hook leaves the request alone)."""
     md = request_kwargs.get("metadata")
     if not isinstance(md, dict):
         md = request_kwargs["metadata"] = {}
@@ -106,7 +108,7 @@ def tag_request(
     route = decision.as_metadata() if not serve_mode else {**decision.as_metadata(), "served": served}
     md["llm_cost_hooks_route"] = json.dumps(route)
     if pair:
-        md[PAIR_KEY] = {"served": served, "choice": decision.tier}
+        md[PAIR_KEY] = {"served": served, "choice": decision.tier, "owner": owner}
 
 
 def wants_shadow(md: Mapping[str, Any] | None) -> bool:

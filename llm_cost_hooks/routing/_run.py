@@ -12,6 +12,8 @@ how to read its answer. Nothing here imports a framework.
 
 from __future__ import annotations
 
+import functools
+import operator
 from collections.abc import (
     AsyncIterable,
     AsyncIterator,
@@ -231,46 +233,96 @@ async def arun_tiers(
     return outcome.result, run.route_metadata(outcome)
 
 
+def _streamed_shadow(
+    run: RoutedRun, tier: str, kept: list[Any] | None, join: Callable[[list[Any]], Any] | None
+) -> tuple[str, CascadeOutcome] | None:
+    """The tier shadow mode also asks for a stream that ended (``kept``: its pieces), and
+    the streamed answer as an outcome, or None."""
+    if not kept:
+        return None
+    try:
+        other = run.plan.shadow_tier(tier, structured=run.structured) if run.read is not None else None
+        if other is None:
+            return None
+        whole = join(kept) if join is not None else functools.reduce(operator.add, kept)  # chunks add up
+        outcome = CascadeOutcome(result=whole, answer=None, tier=tier, attempts=[], checks_passed=True)
+    except Exception as exc:  # the user's answer is already delivered
+        run.shadow_failed(tier, exc)
+        return None
+    return other, outcome
+
+
 def stream_tiers(
     run: RoutedRun,
     open_stream: Callable[[str, int], Iterable[P]],
     deliver: Callable[[P, dict[str, Any] | None], C],
+    ask_shadow: Callable[[str], Any] | None = None,
+    join: Callable[[list[P]], Any] | None = None,
 ) -> Iterator[C]:
     """The pieces of the first tier that starts answering, each passed through
-    ``deliver(piece, route)`` (``route``: the route metadata, on the first piece only)."""
+    ``deliver(piece, route)`` (``route``: the route metadata, on the first piece only).
+    With ``ask_shadow``, shadow mode's second call is made after the last piece, on the
+    answer ``join(pieces)`` (default: the pieces added up, as LangChain chunks are; a stream
+    the caller stops early is not shadowed)."""
     plan = run.stream_plan()
+    keep = ask_shadow is not None and run.plan.shadow is not None
     while (tier := plan.next()) is not None:
         pieces = open_stream(tier, plan.attempt)  # an error preparing the call is raised as is
         started = False
+        kept: list[P] | None = [] if keep else None
         try:
             for piece in pieces:
                 route = None if started else plan.started(tier)
                 started = True
+                if kept is not None:
+                    kept.append(piece)
                 yield deliver(piece, route)
-            return
         except Exception as exc:
             error = plan.failed(tier, exc, started)
             if error is not None:
                 raise error from None
+            continue
+        shadow = _streamed_shadow(run, tier, kept, join)
+        if shadow is not None and ask_shadow is not None:
+            other, outcome = shadow
+            try:
+                run.shadowed(outcome, other, ask_shadow(other))
+            except Exception as exc:
+                run.shadow_failed(other, exc)
+        return
 
 
 async def astream_tiers(
     run: RoutedRun,
     open_stream: Callable[[str, int], AsyncIterable[P]],
     deliver: Callable[[P, dict[str, Any] | None], Awaitable[C]],
+    ask_shadow: Callable[[str], Awaitable[Any]] | None = None,
+    join: Callable[[list[P]], Any] | None = None,
 ) -> AsyncIterator[C]:
     """Async :func:`stream_tiers`."""
     plan = run.stream_plan()
+    keep = ask_shadow is not None and run.plan.shadow is not None
     while (tier := plan.next()) is not None:
         pieces = open_stream(tier, plan.attempt)
         started = False
+        kept: list[P] | None = [] if keep else None
         try:
             async for piece in pieces:
                 route = None if started else plan.started(tier)
                 started = True
+                if kept is not None:
+                    kept.append(piece)
                 yield await deliver(piece, route)
-            return
         except Exception as exc:
             error = plan.failed(tier, exc, started)
             if error is not None:
                 raise error from None
+            continue
+        shadow = _streamed_shadow(run, tier, kept, join)
+        if shadow is not None and ask_shadow is not None:
+            other, outcome = shadow
+            try:
+                run.shadowed(outcome, other, await ask_shadow(other))
+            except Exception as exc:
+                run.shadow_failed(other, exc)
+        return

@@ -71,13 +71,23 @@ class ShadowStore:
         self.failed = 0
         #: outcomes that could not be written (kept, newest 1000, and counted in ``failed``)
         self.set_aside: deque[dict[str, Any]] = deque(maxlen=1000)
-        with self._connect() as conn:
-            conn.execute(_SCHEMA)
-            # Tables written before propensities were recorded gain the column; their rows
-            # keep NULL, which training reads as 1 (unweighted).
-            cols = {r[1] for r in conn.execute(f"PRAGMA table_info({_TABLE})")}
-            if "propensity" not in cols:
-                conn.execute(f"ALTER TABLE {_TABLE} ADD COLUMN propensity REAL")
+        try:
+            conn = self._connect()
+            try:
+                with conn:
+                    conn.execute(_SCHEMA)
+                    # Tables written before propensities were recorded gain the column; their
+                    # rows keep NULL, which training reads as 1 (unweighted).
+                    cols = {r[1] for r in conn.execute(f"PRAGMA table_info({_TABLE})")}
+                    if "propensity" not in cols:
+                        conn.execute(f"ALTER TABLE {_TABLE} ADD COLUMN propensity REAL")
+            finally:
+                conn.close()
+        except sqlite3.Error as exc:  # SQLite's message does not say which file
+            raise ConfigurationError(
+                f"shadow outcome store {self.path} cannot be opened ({exc}); give a writable path "
+                "in an existing directory."
+            ) from exc
 
     def _connect(self) -> sqlite3.Connection:
         return sqlite3.connect(self.path, timeout=5.0)

@@ -232,6 +232,8 @@ def evaluate_router(
             "this router has no calibrated operating point; train it with `llm-cost route train`."
         )
     report = evaluate(test, train=None, cascade=cascade)
+    # The saved router is not refitted; the training rows feed only the task-name baseline.
+    report.n_train = len(train) if train is not None else 0
     q, c = router.predict_texts(test.prompts, test.extra.get("contexts"))
     strong = report.tiers.index(report.strong)
     pick = pick_tiers(q, c, op, test.prompts)
