@@ -27,7 +27,7 @@ from ..pricing._compare import CostChecks
 from ..tracking import CostTracker, RunObserver
 from ._events import _EventRecorder
 from ._hooks import _PreCallHooks
-from ._state import CACHE_MARKER_KEY, CostComparison
+from ._state import CACHE_MARKER_KEY, CostComparison, in_callbacks, registry_id
 from ._state import _metadata_of as _metadata_of  # used by ._dedup from here
 
 logger = logging.getLogger("llm_cost_hooks")
@@ -125,10 +125,9 @@ class CostHooksLogger(TrackerAdapterMixin, _PreCallHooks, _EventRecorder, Custom
         # Runs re-opened by a retry after LiteLLM already reported the call's failure: it may
         # report their end or not, so flush() does not wait for them and old ones are dropped.
         self._tentative: OrderedDict[str, float] = OrderedDict()
-        #: Unique per logger. LiteLLM registers one logger per class and public scalar
-        #: attributes: without it, a logger put in ``litellm.callbacks`` after another one was
-        #: used is never given a success event and records nothing.
-        self.logger_id = f"{id(self):x}-{time.monotonic_ns():x}"
+        #: Unique per logger (see ``registry_id``): without it, a logger put in
+        #: ``litellm.callbacks`` after another one was used would record nothing.
+        self.logger_id = registry_id(self)
         self._listed = False  # seen in litellm.callbacks (see _replaced)
         self._warned_replaced = False
         # Before the ledgers close at exit: LiteLLM's own exit flush of the same events
@@ -221,11 +220,10 @@ class CostHooksLogger(TrackerAdapterMixin, _PreCallHooks, _EventRecorder, Custom
         """True when this logger was taken out of ``litellm.callbacks`` and another
         CostHooksLogger put there (``litellm.callbacks = [new]``): LiteLLM still calls it
         from its internal lists, and recording here too would count each call twice."""
-        callbacks = litellm.callbacks
-        if self in callbacks:
+        if in_callbacks(self):
             self._listed = True
             return False
-        if not self._listed or not any(isinstance(cb, CostHooksLogger) for cb in callbacks):
+        if not self._listed or not any(isinstance(cb, CostHooksLogger) for cb in litellm.callbacks):
             return False  # never registered there (per-call callbacks), or nothing replaced it
         if not self._warned_replaced:
             self._warned_replaced = True

@@ -6,7 +6,6 @@ the user's judge scores both answers and the pair goes to the
 from __future__ import annotations
 
 import threading
-import time
 from collections import deque
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
@@ -15,6 +14,7 @@ from litellm.integrations.custom_logger import CustomLogger
 
 from .._errors import ConfigurationError, UnknownModelError
 from ..routing._requests import PAIR_KEY, plan_shadow, route_request, wants_shadow
+from ._state import in_callbacks, registry_id
 from ._usage import output_text, usage_from_litellm
 
 if TYPE_CHECKING:
@@ -53,19 +53,15 @@ class ShadowHook(CustomLogger):
         self.price_book = price_book
         self._seen: deque[str] = deque(maxlen=4096)  # call ids handled (sync and async events)
         self._lock = threading.Lock()
-        # LiteLLM keeps one logger per key of its class name and public str/int/bool
-        # attributes: without an attribute of its own, the hook of a second routing is
-        # never added to LiteLLM's internal lists and that routing shadows nothing.
-        self.hook_id = f"{id(self):x}-{time.monotonic_ns():x}"
+        # Unique per hook (see registry_id): without it, a second routing's hook would
+        # never be added to LiteLLM's internal lists and that routing would shadow nothing.
+        self.hook_id = registry_id(self)
         self._listed = False  # seen in litellm.callbacks (see _detached)
 
     def _detached(self) -> bool:
         """True once the hook was taken out of ``litellm.callbacks``: LiteLLM still calls
         it from its internal lists, but the documented way to stop shadowing must stop it."""
-        import litellm
-
-        callbacks = litellm.callbacks if isinstance(litellm.callbacks, list) else []
-        if any(cb is self for cb in callbacks):
+        if in_callbacks(self):
             self._listed = True
             return False
         return self._listed

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections import OrderedDict, deque
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
@@ -25,6 +26,21 @@ if TYPE_CHECKING:
 __all__ = ["CACHE_MARKER_KEY", "CostComparison"]
 
 logger = logging.getLogger("llm_cost_hooks")
+
+
+def registry_id(callback: object) -> str:
+    """A value unique to ``callback``, for a public attribute of it. LiteLLM keeps one
+    callback per key of its class name and public str/int/bool attributes: two instances
+    of one class that look alike would be one, and the second is never given events."""
+    return f"{id(callback):x}-{time.monotonic_ns():x}"
+
+
+def in_callbacks(callback: object) -> bool:
+    """``callback`` is in ``litellm.callbacks`` (by identity)."""
+    import litellm
+
+    callbacks = litellm.callbacks
+    return isinstance(callbacks, list) and any(cb is callback for cb in callbacks)
 
 
 _PARAM_KEYS = ("temperature", "max_tokens", "max_completion_tokens", "top_p", "top_k",
