@@ -10,7 +10,7 @@ import importlib
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-__all__ = ["install_lazy_exports"]
+__all__ = ["install_lazy_exports", "require"]
 
 
 def install_lazy_exports(
@@ -49,3 +49,14 @@ def install_lazy_exports(
 
     namespace["__getattr__"] = __getattr__
     namespace["__dir__"] = __dir__
+
+
+def require(module: str, extra: str, purpose: str) -> Any:
+    """Import ``module`` for code that needs it outside a lazy export (a CLI command, a
+    helper): when it is missing, :class:`MissingExtraError` names ``pip install ...[extra]``."""
+    try:
+        return importlib.import_module(module)
+    except ModuleNotFoundError as exc:
+        from ._errors import MissingExtraError
+
+        raise MissingExtraError(extra, exc.name or module, purpose) from exc

@@ -31,7 +31,8 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, Field
 
-from .._errors import ConfigurationError, MissingExtraError
+from .._errors import ConfigurationError
+from .._lazy import require
 from ._signals import FEATURE_NAMES, DecisionPolicy, wilson_lower_bound
 
 if TYPE_CHECKING:
@@ -169,11 +170,7 @@ def operating_point(
 
 
 def _np() -> Any:
-    try:
-        import numpy as np
-    except ModuleNotFoundError as exc:  # the core install has no numpy: name the extra
-        raise MissingExtraError("embed", "numpy", "Cache calibration") from exc
-    return np
+    return require("numpy", "embed", "Cache calibration")  # not on the core install
 
 
 def knn_features(

@@ -15,7 +15,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from .._errors import ConfigurationError, MissingExtraError
+from .._errors import ConfigurationError
+from .._lazy import require
 
 __all__ = ["add_route_commands", "route_eval", "route_train"]
 
@@ -349,15 +350,8 @@ def add_route_commands(subparsers: Any) -> argparse.ArgumentParser:
     return route
 
 
-def _require_numpy() -> None:
-    try:
-        import numpy  # noqa: F401
-    except ModuleNotFoundError as exc:  # the core install has no numpy: name the extra
-        raise MissingExtraError("embed", "numpy", "Training and evaluating routers") from exc
-
-
 def _run_eval(args: argparse.Namespace) -> int:
-    _require_numpy()
+    require("numpy", "embed", "Training and evaluating routers")  # not on the core install
     report = route_eval(
         args.data,
         test=args.test,
@@ -383,7 +377,7 @@ def _run_eval(args: argparse.Namespace) -> int:
 
 
 def _run_train(args: argparse.Namespace) -> int:
-    _require_numpy()
+    require("numpy", "embed", "Training and evaluating routers")  # not on the core install
     result = route_train(
         args.data,
         out=args.out,
