@@ -179,7 +179,9 @@ class GuardedCall(Generic[M]):
         self.guard = guard
         self.breaker = breaker
         self.retry = retry
-        self.retry_state: RetryState | None = retry.state(task_id) if retry is not None else None
+        # Per tenant: two tenants that reuse a task id do not spend each other's retries.
+        task = f"tenant={scope.tenant}:{task_id}" if scope.tenant is not None else task_id
+        self.retry_state: RetryState | None = retry.state(task) if retry is not None else None
         self._counted = input_tokens
         self.count_input = count_input
         self.max_tokens = max_tokens
@@ -237,10 +239,13 @@ class GuardedCall(Generic[M]):
         derive: bool,
     ) -> str | None:
         """The single-flight key of this call: ``metadata['idempotency_key']``, else (when
-        ``derive``) one derived from the exact request as sent, output cap included."""
+        ``derive``) one derived from the exact request as sent, output cap included, and
+        the target's own settings (a wrapped model's temperature...); scoped to the tenant."""
         model = self.target.model
+        handle = self.target.handle
         request = {
             "model": model,
+            "target": handle if isinstance(handle, str) else getattr(handle, "_identifying_params", None),
             "messages": messages,
             "stop": stop,
             "max_tokens": self.max_tokens,

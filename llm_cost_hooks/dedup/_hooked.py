@@ -54,14 +54,12 @@ class HookDedup:
         self, data: Mapping[str, Any], metadata: Mapping[str, Any] | None, scope: str = ""
     ) -> str | None:
         """The request's idempotency key: ``metadata["idempotency_key"]`` (scoped to the
-        tenant and API key, so two clients never share answers by picking the same key)
-        or, with ``derive``, the exact request."""
+        tenant, the API key and the model, so two clients never share answers by picking
+        the same key) or, with ``derive``, the exact request."""
         md = metadata or {}
-        tenant = md.get("tenant_id") or md.get("tenant") or ""
         request = {k: data[k] for k in DERIVED_KEY_FIELDS if data.get(k) is not None}
-        return idempotency_key(
-            md, request, namespace=f"{self.namespace}:{scope}:{tenant}:", derive=self.derive
-        )
+        namespace = f"{self.namespace}:{scope}:{data.get('model') or ''}:"
+        return idempotency_key(md, request, namespace=namespace, derive=self.derive)
 
     async def join(self, key: str, call_id: str) -> Any:
         """None when this request leads (it must go upstream); else the shared

@@ -33,12 +33,19 @@ def idempotency_key(
     metadata: Mapping[str, Any] | None, request: Any = None, *, namespace: str = "", derive: bool = True
 ) -> str | None:
     """The explicit key in ``metadata['idempotency_key']`` (namespaced), else the derived
-    :func:`request_key` when ``derive``, else ``None``.
+    :func:`request_key` when ``derive``, else ``None``. Either is scoped to the tenant in
+    ``metadata`` (``tenant_id`` / ``tenant``): two tenants never share an answer, even
+    when they pick the same key or send the same request.
 
     >>> idempotency_key({"idempotency_key": "order-42"})
     'explicit:order-42'
+    >>> idempotency_key({"idempotency_key": "order-42", "tenant_id": "acme"})
+    'explicit:tenant=acme:order-42'
     """
     if metadata:
+        tenant = metadata.get("tenant_id") or metadata.get("tenant")
+        if tenant is not None and tenant != "":
+            namespace = f"{namespace}tenant={tenant}:"
         explicit = metadata.get(IDEMPOTENCY_KEY)
         if explicit is not None:
             if not isinstance(explicit, (str, int)) or isinstance(explicit, bool) or explicit == "":

@@ -163,7 +163,7 @@ class GuardedChatModel(StreamRunChatModel):
             retry=self.retry,
             task_id=str(metadata.get("task_id") or getattr(run_manager, "run_id", "") or id(messages)),
             max_tokens=max_tokens,
-            scope=Attribution.of(metadata, self.route) if self.guard is not None else Attribution(),
+            scope=Attribution.of(metadata, self.route),  # the guard's scope, the retry budget's tenant
             downgrade=self._pick_downgrade,
             stream=stream,
         )

@@ -25,7 +25,9 @@ _KEY_FIELDS_SKIP = frozenset(
 def _key(kwargs: Mapping[str, Any]) -> str | None:
     request = {k: v for k, v in kwargs.items() if k not in _KEY_FIELDS_SKIP}
     md = kwargs.get("metadata")
-    return idempotency_key(md if isinstance(md, Mapping) else None, request, namespace="litellm")
+    # An explicit key is scoped to the model too: the same key on another model is another call.
+    namespace = f"litellm:{kwargs.get('model') or ''}:"
+    return idempotency_key(md if isinstance(md, Mapping) else None, request, namespace=namespace)
 
 
 def _dumps(response: Any) -> str:

@@ -1,0 +1,111 @@
+"""The edges of budgets and guards, attacked from outside (bench/results/guards-edges-2026-12-07):
+answers shared only within one tenant and one exact model configuration, retry budgets per
+tenant, limits that cannot be enforced refused with a ConfigurationError, alert sinks that
+hang, and many concurrent asyncio calls on one Redis limit."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from llm_cost_hooks.dedup import RetryBudget, SingleFlight, idempotency_key
+from llm_cost_hooks.langchain import FakeChatModelWithUsage
+from llm_cost_hooks.langchain._budget import GuardedChatModel
+
+
+def _answers(answer: str, **fields: Any) -> FakeChatModelWithUsage:
+    return FakeChatModelWithUsage(responses=[answer] * 10, **fields)
+
+
+def _config(tenant: str, **metadata: Any) -> dict[str, Any]:
+    return {"metadata": {"tenant_id": tenant, **metadata}}
+
+
+# -- dedup never shares an answer across tenants or model configurations ----------------------
+def test_the_same_idempotency_key_in_two_tenants_gets_two_answers() -> None:
+    flight = SingleFlight(result_ttl=60)
+    acme = GuardedChatModel(inner=_answers("Acme balance: $1,000"), dedup=flight)
+    globex = GuardedChatModel(inner=_answers("Globex balance: $5"), dedup=flight)
+    assert acme.invoke("My balance?", config=_config("acme", idempotency_key="req-1")).content == (
+        "Acme balance: $1,000"
+    )
+    got = globex.invoke("My balance?", config=_config("globex", idempotency_key="req-1")).content
+    assert got == "Globex balance: $5"
+    # Within one tenant the key still shares the answer.
+    again = globex.invoke("My balance?", config=_config("acme", idempotency_key="req-1")).content
+    assert again == "Acme balance: $1,000"
+
+
+def test_an_identical_request_from_another_tenant_is_not_served_the_first_answer() -> None:
+    flight = SingleFlight(result_ttl=60)
+    acme = GuardedChatModel(inner=_answers("Acme balance: $1,000"), dedup=flight)
+    globex = GuardedChatModel(inner=_answers("Globex balance: $5"), dedup=flight)
+    acme.invoke("My balance?", config=_config("acme"))
+    assert globex.invoke("My balance?", config=_config("globex")).content == "Globex balance: $5"
+
+
+def test_a_derived_key_covers_the_wrapped_models_own_parameters() -> None:
+    flight = SingleFlight(result_ttl=60)
+    cold = GuardedChatModel(inner=_answers("cold", temperature=0.0), dedup=flight)
+    hot = GuardedChatModel(inner=_answers("hot", temperature=1.0), dedup=flight)
+    same = GuardedChatModel(inner=_answers("same as cold", temperature=0.0), dedup=flight)
+    assert cold.invoke("Name a colour.", config=_config("t")).content == "cold"
+    assert hot.invoke("Name a colour.", config=_config("t")).content == "hot"
+    assert same.invoke("Name a colour.", config=_config("t")).content == "cold"  # still shared
+
+
+def test_idempotency_keys_are_scoped_to_the_tenant() -> None:
+    assert idempotency_key({"idempotency_key": "order-42"}) == "explicit:order-42"
+    a = idempotency_key({"idempotency_key": "order-42", "tenant_id": "acme"})
+    b = idempotency_key({"idempotency_key": "order-42", "tenant": "globex"})
+    assert a != b and a is not None and a.startswith("explicit:")
+    request = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]}
+    assert idempotency_key({"tenant_id": "acme"}, request) != idempotency_key(
+        {"tenant_id": "globex"}, request
+    )
+
+
+def test_litellm_dedup_keeps_tenants_and_models_apart(litellm_clean: Any) -> None:
+    from llm_cost_hooks.litellm import deduplicated_completion
+
+    flight = SingleFlight(result_ttl=60)
+
+    def ask(model: str, answer: str, tenant: str, **md: Any) -> str:
+        response = deduplicated_completion(
+            flight,
+            model=model,
+            mock_response=answer,
+            messages=[{"role": "user", "content": "My balance?"}],
+            metadata={"tenant_id": tenant, **md},
+        )
+        return str(response.choices[0].message.content)
+
+    assert ask("gpt-4o-mini", "acme", "acme", idempotency_key="r1") == "acme"
+    assert ask("gpt-4o-mini", "globex", "globex", idempotency_key="r1") == "globex"
+    assert ask("gpt-4o", "acme on 4o", "acme", idempotency_key="r1") == "acme on 4o"
+    assert ask("gpt-4o-mini", "acme again", "acme", idempotency_key="r1") == "acme"  # shared
+    assert ask("gpt-4o-mini", "derived acme", "acme") == "derived acme"
+    assert ask("gpt-4o-mini", "derived globex", "globex") == "derived globex"
+
+
+def test_the_proxy_hook_key_covers_the_model() -> None:
+    from llm_cost_hooks.dedup._hooked import HookDedup
+
+    hook = HookDedup(SingleFlight())
+    md = {"idempotency_key": "r1", "tenant_id": "acme"}
+    mini = hook.key_for({"model": "gpt-4o-mini", "messages": []}, md)
+    big = hook.key_for({"model": "gpt-4o", "messages": []}, md)
+    other = hook.key_for({"model": "gpt-4o-mini", "messages": []}, {**md, "tenant_id": "globex"})
+    assert len({mini, big, other}) == 3
+
+
+# -- retry budgets per tenant ---------------------------------------------------------------
+def test_a_task_id_reused_by_another_tenant_has_its_own_retry_budget() -> None:
+    budget = RetryBudget(max_attempts=2)
+    flaky = GuardedChatModel(
+        inner=FakeChatModelWithUsage(
+            responses=["ok"] * 4, errors=[ConnectionError(), None, ConnectionError(), None]
+        ),
+        retry=budget,
+    )
+    assert flaky.invoke("x", config=_config("acme", task_id="nightly-job")).content == "ok"
+    assert flaky.invoke("x", config=_config("globex", task_id="nightly-job")).content == "ok"
