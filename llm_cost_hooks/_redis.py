@@ -5,7 +5,7 @@ Every client has bounded connect and socket timeouts and makes no silent retries
 timed-out command may still have run on the server, and each caller has its own policy for
 an unreachable server (a circuit breaker, a local fallback, a journal). The async side keeps
 one client per event loop, because asyncio connections cannot cross loops, and bounds each
-whole call, because a server that accepted the connection but is paused would otherwise
+whole call (waiting for a free pooled connection included), because a server that accepted the connection but is paused would otherwise
 hold the handshake forever.
 """
 
@@ -81,7 +81,11 @@ class RedisConnection:
         return self._errors
 
     def _options(self) -> dict[str, Any]:
+        # A blocking pool: more concurrent callers than connections wait (at most the
+        # connect timeout) for one to come free; a plain pool raised "too many
+        # connections", which callers took for an unreachable server.
         return {
+            "timeout": self.connect_timeout,
             "socket_connect_timeout": self.connect_timeout,
             "socket_timeout": self.socket_timeout,
             "decode_responses": self.decode_responses,
@@ -94,7 +98,10 @@ class RedisConnection:
             from redis.backoff import NoBackoff
             from redis.retry import Retry
 
-            self._client = redis.Redis.from_url(self.url, retry=Retry(NoBackoff(), 0), **self._options())
+            retry = Retry(NoBackoff(), 0)
+            pool = redis.BlockingConnectionPool.from_url(self.url, retry=retry, **self._options())
+            self._client = redis.Redis(connection_pool=pool, retry=retry)
+            self._client.auto_close_connection_pool = True
         return self._client
 
     def aclient(self) -> Any:
@@ -106,7 +113,10 @@ class RedisConnection:
             from redis.asyncio.retry import Retry
             from redis.backoff import NoBackoff
 
-            self._aclient = aredis.Redis.from_url(self.url, retry=Retry(NoBackoff(), 0), **self._options())
+            retry = Retry(NoBackoff(), 0)
+            pool = aredis.BlockingConnectionPool.from_url(self.url, retry=retry, **self._options())
+            self._aclient = aredis.Redis(connection_pool=pool, retry=retry)
+            self._aclient.auto_close_connection_pool = True
             self._loop = loop
         return self._aclient
 

@@ -5,8 +5,13 @@ hang, and many concurrent asyncio calls on one Redis limit."""
 
 from __future__ import annotations
 
+import asyncio
+import threading
+import time
 from typing import Any
 
+from llm_cost_hooks import BudgetExceeded
+from llm_cost_hooks.budget import AlertManager, Limit, SpendGuard, SpendRequest
 from llm_cost_hooks.dedup import RetryBudget, SingleFlight, idempotency_key
 from llm_cost_hooks.langchain import FakeChatModelWithUsage
 from llm_cost_hooks.langchain._budget import GuardedChatModel
@@ -109,3 +114,64 @@ def test_a_task_id_reused_by_another_tenant_has_its_own_retry_budget() -> None:
     )
     assert flaky.invoke("x", config=_config("acme", task_id="nightly-job")).content == "ok"
     assert flaky.invoke("x", config=_config("globex", task_id="nightly-job")).content == "ok"
+
+
+# -- many concurrent callers on one Redis limit -----------------------------------------------
+def _redis_guard(url: str) -> SpendGuard:
+    return SpendGuard(
+        [Limit.usd(0.01, per="day", scope="tenant", name="daily")],
+        store=url,
+        alerts=AlertManager(log=False, span_events=False),
+    )
+
+
+_REQUEST = SpendRequest(model="gpt-4o-mini", input_tokens=1000, max_output_tokens=500, tenant="busy")
+
+
+def test_two_hundred_asyncio_tasks_on_one_redis_limit_do_not_fail_open(redis_clean_url: str) -> None:
+    # More concurrent calls than the client's connection pool holds: they wait for a
+    # connection instead of taking "too many connections" for an outage (which enforced
+    # the limit per process, from 0, and let the tenant spend it twice).
+    guard = _redis_guard(redis_clean_url)
+
+    async def one() -> int:
+        try:
+            r = await guard.areserve(_REQUEST)
+        except BudgetExceeded:
+            return 0
+        await asyncio.sleep(0.001)
+        await r.asettle(0.00045)
+        return 1
+
+    async def run() -> int:
+        return sum(await asyncio.gather(*[one() for _ in range(200)]))
+
+    calls = asyncio.run(run())
+    spent, held = guard.usage("daily", "busy")
+    assert held == 0
+    assert spent <= 0.01 + 1e-12, f"{calls} calls spent {spent}"
+    assert calls == 22  # floor(0.01 / 0.00045): the whole budget, and no more
+
+
+def test_a_hundred_and_fifty_threads_on_one_redis_limit_do_not_fail_open(redis_clean_url: str) -> None:
+    guard = _redis_guard(redis_clean_url)
+    barrier = threading.Barrier(150)
+    done = []
+
+    def one() -> None:
+        barrier.wait()
+        try:
+            with guard.reserve(_REQUEST) as r:
+                time.sleep(0.01)
+                r.settle(0.00045)
+            done.append(1)
+        except BudgetExceeded:
+            pass
+
+    threads = [threading.Thread(target=one) for _ in range(150)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    spent, held = guard.usage("daily", "busy")
+    assert held == 0 and spent <= 0.01 + 1e-12, f"{len(done)} calls spent {spent}"
