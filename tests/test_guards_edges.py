@@ -6,9 +6,12 @@ hang, and many concurrent asyncio calls on one Redis limit."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
 import time
 from typing import Any
+
+import pytest
 
 from llm_cost_hooks import BudgetExceeded
 from llm_cost_hooks.budget import AlertManager, Limit, SpendGuard, SpendRequest
@@ -175,3 +178,52 @@ def test_a_hundred_and_fifty_threads_on_one_redis_limit_do_not_fail_open(redis_c
         t.join()
     spent, held = guard.usage("daily", "busy")
     assert held == 0 and spent <= 0.01 + 1e-12, f"{len(done)} calls spent {spent}"
+
+
+# -- alert sinks never hold up a call ---------------------------------------------------------
+def test_an_alert_sink_that_hangs_does_not_stall_the_call(caplog: pytest.LogCaptureFixture) -> None:
+    release = threading.Event()
+    seen: list[str] = []
+
+    def hanging(event: Any) -> None:
+        release.wait(30)  # a webhook posted inline to a dead host
+        seen.append(f"{event.kind}:{event.threshold}")
+
+    alerts = AlertManager([hanging], log=False, span_events=False)
+    guard = SpendGuard([Limit.usd(0.0001, per="day", scope="tenant", name="daily")], alerts=alerts)
+    request = SpendRequest(model="gpt-4o-mini", input_tokens=100, max_output_tokens=50, tenant="acme")
+    finished = threading.Event()
+
+    def calls() -> None:
+        for _ in range(3):  # 50 %, 80 %, then a refusal: three alerts to the stuck sink
+            try:
+                guard.reserve(request).settle(0.00004)
+            except BudgetExceeded:
+                pass
+        finished.set()
+
+    with caplog.at_level(logging.ERROR, logger="llm_cost_hooks.budget"):
+        threading.Thread(target=calls, daemon=True).start()
+        assert finished.wait(15), "the calls waited for a sink that never returns"
+        assert not release.is_set() and seen == []  # the sink is still stuck: nothing delivered yet
+    assert any("alert sink" in r.getMessage() and "did not return" in r.getMessage() for r in caplog.records)
+    release.set()
+    assert alerts.flush(10)
+    assert seen == ["threshold:0.5", "threshold:0.8", "refused:None"]  # delivered late, in order
+
+
+def test_a_sink_that_raises_is_logged_and_the_others_still_get_the_alert(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    seen: list[str] = []
+
+    def broken(event: Any) -> None:
+        raise RuntimeError("sink down")
+
+    alerts = AlertManager([broken, lambda e: seen.append(e.kind)], log=False, span_events=False)
+    guard = SpendGuard([Limit.usd(0.00007, per="day", scope="tenant", name="daily")], alerts=alerts)
+    request = SpendRequest(model="gpt-4o-mini", input_tokens=100, max_output_tokens=50, tenant="acme")
+    with caplog.at_level(logging.ERROR, logger="llm_cost_hooks.budget"):
+        guard.reserve(request).settle(0.00004)
+    assert seen == ["threshold"]
+    assert any("alert sink" in r.getMessage() and "failed" in r.getMessage() for r in caplog.records)

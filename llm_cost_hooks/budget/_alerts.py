@@ -15,6 +15,8 @@ Sinks receive :class:`AlertEvent` objects: user callbacks (:class:`CallbackSink`
 Python log (:class:`LoggingSink`, always on unless disabled), the current OpenTelemetry
 span as a span event (:class:`SpanEventSink`, a no-op without ``opentelemetry-api``) and
 HTTP webhooks with retries (:class:`WebhookSink`, delivered off the caller's thread).
+Any other sink runs on a thread of its own: one that blocks holds up a call once, for at
+most ``AlertManager(sink_timeout=...)``, and its alerts queue up until it returns.
 Telemetry code attaches with ``AlertManager.add_sink`` / ``add_metric_hook``: a metric
 hook is called as ``hook(name, value, attributes)`` for every alert
 (``llm_cost_hooks.budget.alerts``, value 1) and for every settlement
@@ -25,6 +27,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import queue
 import threading
 import time
@@ -318,6 +321,10 @@ class AnomalyRule(BaseModel):
 Timer = Callable[[float, Callable[[], object]], Any]
 
 
+#: The package's own sinks, which never block the caller: called inline.
+_INLINE_SINKS = (LoggingSink, SpanEventSink, WebhookSink)
+
+
 def _thread_timer(delay: float, fn: Callable[[], object]) -> threading.Timer:
     timer = threading.Timer(max(delay, 0.0), fn)
     timer.daemon = True
@@ -343,8 +350,12 @@ class AlertManager:
         anomaly: AnomalyRule | None = None,
         metric_hooks: Sequence[MetricHook] = (),
         timer: Timer | None = None,
+        sink_timeout: float = 0.5,
     ) -> None:
         self.sinks: list[AlertSink] = []
+        #: Seconds a call waits for a sink of yours before going on (see the module doc).
+        self.sink_timeout = sink_timeout
+        self._threads: dict[int, _SinkThread] = {}
         for sink in sinks:
             self.add_sink(sink)
         if log:
@@ -376,7 +387,7 @@ class AlertManager:
         has delivered or given up on what it was sent; False if one is still busy."""
         deadline = time.monotonic() + timeout
         done = True
-        for sink in self.sinks:
+        for sink in [*self.sinks, *self._threads.values()]:
             flush = getattr(sink, "flush", None)
             if callable(flush):
                 done = bool(flush(max(deadline - time.monotonic(), 0.0))) and done
@@ -385,10 +396,19 @@ class AlertManager:
     def emit(self, event: AlertEvent) -> None:
         for sink in self.sinks:
             try:
-                sink.send(event)
+                if isinstance(sink, _INLINE_SINKS):  # return at once; the span sink needs this thread
+                    sink.send(event)
+                else:
+                    self._thread_of(sink).send(event)
             except Exception:
                 logger.exception("llm-cost-hooks: alert sink %r failed", sink)
         self.metric("llm_cost_hooks.budget.alerts", 1.0, event.attributes())
+
+    def _thread_of(self, sink: AlertSink) -> _SinkThread:
+        thread = self._threads.get(id(sink))
+        if thread is None or thread.sink is not sink:
+            thread = self._threads[id(sink)] = _SinkThread(sink, self.sink_timeout)
+        return thread
 
     def metric(self, name: str, value: float, attributes: Mapping[str, str]) -> None:
         for hook in self.metric_hooks:
@@ -396,6 +416,66 @@ class AlertManager:
                 hook(name, value, attributes)
             except Exception:
                 logger.exception("llm-cost-hooks: metric hook %r failed", hook)
+
+
+class _SinkThread:
+    """Delivers to one user sink on its own thread, in order. A sink that blocks (a
+    callback posting to a dead host) holds up the call raising an alert for at most
+    ``wait`` seconds, once: while it stays blocked, alerts queue up without waiting."""
+
+    def __init__(self, sink: AlertSink, wait: float) -> None:
+        self.sink = sink
+        self.wait = wait
+        self._lock = threading.Lock()
+        self._pid = 0
+        self._queue: queue.SimpleQueue[tuple[AlertEvent, threading.Event]] = queue.SimpleQueue()
+        self._pending = 0
+        self._stuck = False
+
+    def send(self, event: AlertEvent) -> None:
+        done = threading.Event()
+        with self._lock:
+            if self._pid != os.getpid():  # the first alert, or in a forked child
+                self._queue, self._pending, self._stuck = queue.SimpleQueue(), 0, False
+                threading.Thread(target=self._run, name="llm-cost-hooks-alert-sink", daemon=True).start()
+                self._pid = os.getpid()
+            self._pending += 1
+            stuck = self._stuck
+            self._queue.put((event, done))
+        if stuck or done.wait(self.wait):
+            return
+        with self._lock:
+            if done.is_set():
+                return
+            self._stuck = True
+        logger.error(
+            "llm-cost-hooks: alert sink %r did not return within %.1f s; calls go on without "
+            "waiting for it, and its alerts are queued until it returns",
+            self.sink,
+            self.wait,
+        )
+
+    def _run(self) -> None:
+        q = self._queue
+        while True:
+            event, done = q.get()
+            try:
+                self.sink.send(event)
+            except Exception:
+                logger.exception("llm-cost-hooks: alert sink %r failed", self.sink)
+            finally:
+                with self._lock:
+                    self._pending -= 1
+                    if self._stuck and self._pending == 0:
+                        self._stuck = False
+                        logger.warning("llm-cost-hooks: alert sink %r returned; alerts delivered", self.sink)
+                done.set()
+
+    def flush(self, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        while self._pending and time.monotonic() < deadline:
+            time.sleep(0.01)
+        return not self._pending
 
 
 def anomaly_baseline(history: Sequence[int], rule: AnomalyRule) -> float | None:
