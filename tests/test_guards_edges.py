@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from llm_cost_hooks import BudgetExceeded
+from llm_cost_hooks import BudgetExceeded, ConfigurationError
 from llm_cost_hooks.budget import AlertManager, Limit, SpendGuard, SpendRequest
 from llm_cost_hooks.dedup import RetryBudget, SingleFlight, idempotency_key
 from llm_cost_hooks.langchain import FakeChatModelWithUsage
@@ -227,3 +227,19 @@ def test_a_sink_that_raises_is_logged_and_the_others_still_get_the_alert(
         guard.reserve(request).settle(0.00004)
     assert seen == ["threshold"]
     assert any("alert sink" in r.getMessage() and "failed" in r.getMessage() for r in caplog.records)
+
+
+# -- limits that cannot be enforced are refused with a ConfigurationError ----------------------
+@pytest.mark.parametrize("amount", [0, -1, float("nan"), float("inf"), -float("inf")])
+def test_a_limit_of_zero_negative_nan_or_infinity_is_a_configuration_error(amount: float) -> None:
+    with pytest.raises(ConfigurationError) as info:
+        Limit.usd(amount, per="day", scope="tenant")
+    message = str(info.value)
+    assert "amount" in message and "positive" in message and repr(amount) in message
+
+
+def test_other_limit_mistakes_are_configuration_errors_too() -> None:
+    with pytest.raises(ConfigurationError, match="per-request limits use scope='request'"):
+        Limit.usd(1, per="request", scope="tenant")
+    with pytest.raises(ConfigurationError, match="metric"):
+        Limit(metric="dollars", amount=1)  # type: ignore[arg-type]

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import calendar
+import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from .._errors import BudgetExceeded, ConfigurationError, DowngradeRequired
 
@@ -49,7 +50,7 @@ class Limit(BaseModel):
 
     name: str = ""
     metric: Metric
-    amount: float = Field(gt=0)
+    amount: float
     period: Period = "request"
     scope: Scope = "request"
     route: str | None = None
@@ -57,6 +58,32 @@ class Limit(BaseModel):
     downgrade_to: str | None = None
     min_output_tokens: int = Field(16, ge=1)
     alert_at: tuple[float, ...] = (0.5, 0.8, 1.0)
+
+    if not TYPE_CHECKING:  # type checkers keep the fields' own signature
+
+        def __init__(self, **data: Any) -> None:
+            # The package's own error type, naming what to fix, rather than pydantic's.
+            try:
+                super().__init__(**data)
+            except ValidationError as exc:
+                problems = "; ".join(
+                    ": ".join(
+                        filter(None, (".".join(map(str, e["loc"])), e["msg"].removeprefix("Value error, ")))
+                    )
+                    for e in exc.errors()
+                )
+                raise ConfigurationError(f"invalid Limit: {problems}") from None
+
+    @field_validator("amount")
+    @classmethod
+    def _amount(cls, value: float) -> float:
+        # NaN and infinity cannot be enforced (nor kept as integer nano-dollars); 0 or less
+        # would refuse every call while looking like a limit.
+        if not (math.isfinite(value) and value > 0):
+            raise ValueError(
+                f"the amount must be a positive, finite number (dollars or tokens), got {value!r}"
+            )
+        return value
 
     @model_validator(mode="after")
     def _check(self) -> Limit:
