@@ -243,3 +243,35 @@ def test_other_limit_mistakes_are_configuration_errors_too() -> None:
         Limit.usd(1, per="request", scope="tenant")
     with pytest.raises(ConfigurationError, match="metric"):
         Limit(metric="dollars", amount=1)  # type: ignore[arg-type]
+
+
+# -- a stream the caller stops reading ----------------------------------------------------------
+_PARCEL = "The parcel left the warehouse on Monday and should arrive by Thursday at the latest."
+
+
+def test_a_stream_stopped_after_two_chunks_is_recorded_as_the_guard_settled_it() -> None:
+    # The guard settles the prompt plus the two streamed chunks (the provider bills them);
+    # the cost record must count the same output, flagged as estimated. Fails today: the
+    # tracker's error path (tracking/_tracker.py error_llm) records the prompt only, so the
+    # record says 0 output tokens and less money than the budget was charged.
+    from llm_cost_hooks.langchain import CostCallbackHandler
+
+    guard = SpendGuard(
+        [Limit.usd(1, per="day", scope="tenant", name="daily")],
+        alerts=AlertManager(log=False, span_events=False),
+    )
+    handler = CostCallbackHandler(ledger="memory://")
+    model = GuardedChatModel(inner=_answers(_PARCEL, max_tokens=300), guard=guard)
+    stream = model.stream("Where is my parcel?", config={"callbacks": [handler], **_config("acme")})
+    for i, _ in enumerate(stream):
+        if i == 1:
+            break
+    stream.close()
+    spent, held = guard.usage("daily", "acme")
+    assert held == 0
+    (record,) = handler.records()
+    assert record.tags["stream.outcome"] == "cancelled"
+    assert record.tags["stream.partial_output_tokens"] == "2"
+    assert record.tokens_estimated
+    assert record.output_tokens == 2
+    assert record.cost_usd == pytest.approx(spent, abs=1e-12)
