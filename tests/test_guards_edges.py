@@ -275,3 +275,30 @@ def test_a_stream_stopped_after_two_chunks_is_recorded_as_the_guard_settled_it()
     assert record.tokens_estimated
     assert record.output_tokens == 2
     assert record.cost_usd == pytest.approx(spent, abs=1e-12)
+
+
+# -- many tenants ----------------------------------------------------------------------------
+def test_tenants_seen_once_do_not_stay_in_memory_for_ever() -> None:
+    from llm_cost_hooks.budget import AnomalyRule, InProcessSpendStore
+
+    now = [1_800_000_000.0]
+    store = InProcessSpendStore(clock=lambda: now[0])
+    alerts = AlertManager(log=False, span_events=False, anomaly=AnomalyRule(), timer=lambda d, f: None)
+    guard = SpendGuard(
+        [Limit.usd(5, per="day", scope="tenant", name="daily")],
+        store=store,
+        alerts=alerts,
+        clock=lambda: now[0],
+    )
+    for day in range(4):
+        for i in range(6_000):  # a new set of tenants every day, each calling once
+            request = SpendRequest(
+                model="gpt-4o-mini", input_tokens=10, max_output_tokens=10, tenant=f"{day}-{i}"
+            )
+            guard.reserve(request).settle(0.00001)
+            now[0] += 0.01
+        now[0] += 86_400
+    # Budget counters live until a day after their period; per-tenant anomaly bookkeeping
+    # must not outlive the check interval either (it grew by one entry per tenant ever seen).
+    assert len(store) <= 2 * 6_000
+    assert len(guard._anomalies._last_check) <= 10_000

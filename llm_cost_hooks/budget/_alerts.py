@@ -525,6 +525,7 @@ class AnomalyMonitor:
         self._pending: dict[str, int] = {}  # scope key -> hour with spend not yet checked
         self._timer_set = False
         self._lock = threading.Lock()
+        self._prune_at = 10_000
 
     def _scope_key(self, scope_value: str) -> str:
         rule = self.manager.anomaly
@@ -537,6 +538,12 @@ class AnomalyMonitor:
         assert rule is not None
         hour = int(now // 3600)
         with self._lock:
+            if len(self._last_check) > self._prune_at:
+                # A check older than the interval decides nothing (the next spend is checked
+                # at once either way): forget it, or every scope value ever seen stays.
+                interval = rule.check_interval_seconds
+                self._last_check = {k: t for k, t in self._last_check.items() if 0 <= now - t < interval}
+                self._prune_at = max(10_000, 2 * len(self._last_check))
             last = self._last_check.get(scope_key)
             if last is None or now - last >= rule.check_interval_seconds or now < last:
                 self._last_check[scope_key] = now
