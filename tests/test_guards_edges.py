@@ -302,3 +302,73 @@ def test_tenants_seen_once_do_not_stay_in_memory_for_ever() -> None:
     # must not outlive the check interval either (it grew by one entry per tenant ever seen).
     assert len(store) <= 2 * 6_000
     assert len(guard._anomalies._last_check) <= 10_000
+
+
+# -- LiteLLM streams through guarded_completion ---------------------------------------------------
+_STREAM_KW: dict[str, Any] = {
+    "model": "gpt-4o-mini",
+    "max_tokens": 300,
+    "stream": True,
+    "mock_response": _PARCEL,
+    "messages": [{"role": "user", "content": "Where is my parcel?"}],
+}
+
+
+def _lite_guard(amount: float = 1.0) -> SpendGuard:
+    return SpendGuard(
+        [Limit.usd(amount, per="day", scope="tenant", name="daily")],
+        alerts=AlertManager(log=False, span_events=False),
+    )
+
+
+def test_a_litellm_stream_is_settled_on_what_it_streamed_not_the_worst_case(litellm_clean: Any) -> None:
+    from llm_cost_hooks.litellm import guarded_completion
+
+    guard = _lite_guard()
+    worst = guard.estimate(
+        SpendRequest(model="gpt-4o-mini", input_tokens=12, max_output_tokens=300, tenant="a")
+    )[2]
+    text = "".join(
+        chunk.choices[0].delta.content or ""
+        for chunk in guarded_completion(guard, **_STREAM_KW, metadata={"tenant_id": "a"})
+    )
+    assert text == _PARCEL
+    spent, held = guard.usage("daily", "a")
+    assert held == 0 and 0 < spent < worst / 5  # the answer's ~17 tokens, not the 300-token cap
+
+    stream = guarded_completion(guard, **_STREAM_KW, metadata={"tenant_id": "b"})
+    for i, _ in enumerate(stream):
+        if i == 1:
+            break
+    stream.close()
+    partial, held = guard.usage("daily", "b")
+    assert held == 0 and 0 < partial < spent  # the prompt and two chunks
+
+
+def test_a_litellm_stream_over_budget_is_refused_before_the_call(litellm_clean: Any) -> None:
+    from llm_cost_hooks.litellm import guarded_completion
+
+    with pytest.raises(BudgetExceeded):
+        guarded_completion(_lite_guard(0.00001), **_STREAM_KW, metadata={"tenant_id": "a"})
+
+
+def test_an_async_litellm_stream_stopped_early_settles_what_it_streamed(litellm_clean: Any) -> None:
+    from llm_cost_hooks.litellm import aguarded_completion
+
+    guard = _lite_guard()
+
+    async def run() -> None:
+        stream = await aguarded_completion(guard, **_STREAM_KW, metadata={"tenant_id": "a"})
+        n = 0
+        async for _ in stream:
+            n += 1
+            if n == 2:
+                break
+        await stream.aclose()
+
+    asyncio.run(run())
+    spent, held = guard.usage("daily", "a")
+    worst = guard.estimate(
+        SpendRequest(model="gpt-4o-mini", input_tokens=12, max_output_tokens=300, tenant="a")
+    )[2]
+    assert held == 0 and 0 < spent < worst / 5

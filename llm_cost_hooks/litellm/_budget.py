@@ -13,14 +13,14 @@ Two ways in:
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Generator, Iterator, Mapping
 from typing import Any
 
 import litellm
 
 from .._records import TokenUsage
 from ..budget import SpendGuard, SpendRequest
-from ..budget._call import Attempt, aguarded_call, guarded_call
+from ..budget._call import Attempt, GuardedCall, aguarded_call, aguarded_stream, guarded_call, guarded_stream
 from ..budget._requests import apply_output_cap, guarded_call_of, refusal_of, spend_request
 from ._prepare import split_model
 from ._usage import usage_from_litellm
@@ -54,6 +54,53 @@ def _usage(response: Any, attempt: Attempt[str]) -> TokenUsage | None:
     return usage_from_litellm(getattr(response, "usage", None))
 
 
+_END = object()
+
+
+def _add_chunk(aggregate: list[Any] | None, chunk: Any) -> list[Any]:
+    """``[usage reported so far, streamed text pieces]``: the last chunk carries the usage
+    when ``stream_options={"include_usage": True}``; otherwise the text is counted."""
+    if aggregate is None:
+        aggregate = [None, []]
+    usage = usage_from_litellm(getattr(chunk, "usage", None))
+    if usage is not None:
+        aggregate[0] = usage
+    choices = getattr(chunk, "choices", None) or []
+    piece = getattr(getattr(choices[0], "delta", None), "content", None) if choices else None
+    if piece:
+        aggregate[1].append(piece)
+    return aggregate
+
+
+def _stream_usage(call: GuardedCall[str]) -> Any:
+    def usage(aggregate: list[Any] | None, attempt: Attempt[str]) -> TokenUsage | None:
+        if aggregate is None:
+            return None
+        return call.usage_or_counted(aggregate[0], "".join(aggregate[1]), attempt)
+
+    return usage
+
+
+def _primed(first: Any, rest: Generator[Any, None, None]) -> Iterator[Any]:
+    # Closing this (or stopping early) closes the guarded stream: it settles what was streamed.
+    try:
+        if first is not _END:
+            yield first
+            yield from rest
+    finally:
+        rest.close()
+
+
+async def _aprimed(first: Any, rest: Any) -> AsyncIterator[Any]:
+    try:
+        if first is not _END:
+            yield first
+            async for chunk in rest:
+                yield chunk
+    finally:
+        await rest.aclose()
+
+
 def _call(guard: SpendGuard, kwargs: dict[str, Any]) -> Any:
     name, provider = split_model(kwargs["model"], kwargs.get("custom_llm_provider"))
     return guarded_call_of(guard, kwargs, name, provider)
@@ -62,7 +109,9 @@ def _call(guard: SpendGuard, kwargs: dict[str, Any]) -> Any:
 def guarded_completion(guard: SpendGuard, **kwargs: Any) -> Any:
     """``litellm.completion(**kwargs)`` under ``guard``: raises
     :class:`~llm_cost_hooks.BudgetExceeded` before any provider call when a limit would be
-    broken; otherwise settles the real cost (or releases the hold if the call fails).
+    broken; otherwise settles the real cost (or releases the hold if the call fails). With
+    ``stream=True`` it returns an iterator of the chunks, settled on what was streamed when
+    it ends, fails or is closed (``close()`` it when you stop reading early).
 
     >>> from llm_cost_hooks.budget import Limit, SpendGuard, AlertManager
     >>> guard = SpendGuard([Limit.usd(1.0, per="day")], alerts=AlertManager(log=False))
@@ -71,14 +120,32 @@ def guarded_completion(guard: SpendGuard, **kwargs: Any) -> Any:
     >>> r.choices[0].message.content
     'hi'
     """
-    return guarded_call(_call(guard, kwargs), lambda a: litellm.completion(**_capped(kwargs, a)), _usage)
+    call = _call(guard, kwargs)
+    if kwargs.get("stream"):
+        # Settled on what the stream delivered (its usage chunk, else the counted text) when
+        # it ends, fails or is closed early; reserved and sent now, so a refusal raises here.
+        call.stream = True
+        chunks = guarded_stream(
+            call, lambda a: litellm.completion(**_capped(kwargs, a)), _add_chunk, _stream_usage(call)
+        )
+        return _primed(next(chunks, _END), chunks)
+    return guarded_call(call, lambda a: litellm.completion(**_capped(kwargs, a)), _usage)
 
 
 async def aguarded_completion(guard: SpendGuard, **kwargs: Any) -> Any:
-    """Async :func:`guarded_completion` over ``litellm.acompletion``."""
-    return await aguarded_call(
-        _call(guard, kwargs), lambda a: litellm.acompletion(**_capped(kwargs, a)), _usage
-    )
+    """Async :func:`guarded_completion` over ``litellm.acompletion``; a stream is an async
+    iterator (``aclose()`` it when you stop early: what was streamed is settled at once)."""
+    call = _call(guard, kwargs)
+    if kwargs.get("stream"):
+        call.stream = True
+
+        async def perform(a: Attempt[str]) -> AsyncIterator[Any]:
+            async for chunk in await litellm.acompletion(**_capped(kwargs, a)):
+                yield chunk
+
+        chunks = aguarded_stream(call, perform, _add_chunk, _stream_usage(call))
+        return _aprimed(await anext(chunks, _END), chunks)
+    return await aguarded_call(call, lambda a: litellm.acompletion(**_capped(kwargs, a)), _usage)
 
 
 def proxy_refusal(error: BaseException, *, now: float | None = None) -> Exception | None:
