@@ -372,3 +372,39 @@ def test_an_async_litellm_stream_stopped_early_settles_what_it_streamed(litellm_
         SpendRequest(model="gpt-4o-mini", input_tokens=12, max_output_tokens=300, tenant="a")
     )[2]
     assert held == 0 and 0 < spent < worst / 5
+
+
+def test_a_cancelled_acompletion_through_the_logger_gives_its_hold_back(litellm_clean: Any) -> None:
+    # The logger reserves in LiteLLM's pre-call deployment hook; a call cancelled by a
+    # timeout gets neither a success nor a failure event, so nothing releases its hold, and
+    # the lease renewer keeps it alive (the hold is still referenced) for max_hold_seconds
+    # (an hour): every timed-out call takes its worst case off the tenant's budget for an
+    # hour. Fails today; the hook path (litellm/_hooks.py, budget/_requests.py Holds) needs
+    # to learn that the request was cancelled (logger.acompletion(), which wraps the call,
+    # already releases).
+    from llm_cost_hooks.litellm import CostHooksLogger
+
+    guard = SpendGuard(
+        [Limit.usd(1, per="day", scope="tenant", name="daily")],
+        alerts=AlertManager(log=False, span_events=False),
+        lease_seconds=1.0,
+    )
+    litellm_clean.callbacks = [CostHooksLogger(ledger="memory://", guard=guard)]
+
+    async def run() -> None:
+        with pytest.raises((asyncio.TimeoutError, TimeoutError)):
+            await asyncio.wait_for(
+                litellm_clean.acompletion(
+                    model="gpt-4o-mini",
+                    max_tokens=300,
+                    mock_response="hi there",
+                    mock_delay=2.0,
+                    messages=[{"role": "user", "content": "Where is my parcel?"}],
+                    metadata={"tenant_id": "acme"},
+                ),
+                0.3,
+            )
+        await asyncio.sleep(3.0)  # three leases
+
+    asyncio.run(run())
+    assert guard.usage("daily", "acme") == (0.0, 0.0)
