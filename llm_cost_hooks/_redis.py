@@ -81,11 +81,11 @@ class RedisConnection:
         return self._errors
 
     def _options(self) -> dict[str, Any]:
-        # A blocking pool: more concurrent callers than connections wait (at most the
-        # connect timeout) for one to come free; a plain pool raised "too many
-        # connections", which callers took for an unreachable server.
+        # A blocking pool: more concurrent callers than connections wait (at most one
+        # call's bound) for one to come free; a plain pool raised "too many connections",
+        # which callers took for an unreachable server.
         return {
-            "timeout": self.connect_timeout,
+            "timeout": self.bound,
             "socket_connect_timeout": self.connect_timeout,
             "socket_timeout": self.socket_timeout,
             "decode_responses": self.decode_responses,
