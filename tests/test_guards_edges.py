@@ -408,3 +408,28 @@ def test_a_cancelled_acompletion_through_the_logger_gives_its_hold_back(litellm_
 
     asyncio.run(run())
     assert guard.usage("daily", "acme") == (0.0, 0.0)
+
+
+# -- a limit changed at run time ---------------------------------------------------------------
+def test_a_guards_limits_cannot_be_changed_in_place_where_it_would_be_ignored() -> None:
+    # Replacing or adding a limit in guard.limits was silently ignored (the guard plans from
+    # what it was built with): a raised limit still refused at the old amount, an added one
+    # was never enforced.
+    guard = SpendGuard([Limit.usd(0.001, per="day", scope="tenant", name="daily")])
+    with pytest.raises(TypeError):
+        guard.limits[0] = Limit.usd(1.0, per="day", scope="tenant", name="daily")  # type: ignore[index]
+    with pytest.raises(AttributeError):
+        guard.limits.append(Limit.usd(1.0, per="day", scope="global", name="g"))  # type: ignore[attr-defined]
+    with pytest.raises(AttributeError):
+        guard.limits = [Limit.usd(1.0, per="day", scope="tenant", name="daily")]  # type: ignore[misc]
+
+
+def test_a_limit_changed_at_run_time_is_a_new_guard_on_the_same_store() -> None:
+    old = SpendGuard([Limit.usd(0.001, per="day", scope="tenant", name="daily")])
+    request = SpendRequest(model="gpt-4o-mini", input_tokens=1000, max_output_tokens=500, tenant="acme")
+    old.reserve(request).settle(0.0009)
+    with pytest.raises(BudgetExceeded):
+        old.reserve(request)
+    raised = SpendGuard([Limit.usd(0.002, per="day", scope="tenant", name="daily")], store=old.store)
+    raised.reserve(request).settle(0.0005)  # fits the new limit, on top of the day's spend
+    assert raised.spent("daily", "acme") == pytest.approx(0.0014, abs=1e-12)

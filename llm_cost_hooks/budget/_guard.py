@@ -289,8 +289,8 @@ class SpendGuard:
         names = [lim.name for lim in limits]
         if len(set(names)) != len(names):
             raise ConfigurationError(f"limit names must be unique; got {names}. Give each a name=.")
-        self.limits = list(limits)
-        self._request_limits = [lim for lim in self.limits if lim.period == "request"]
+        self._limits = tuple(limits)
+        self._request_limits = [lim for lim in self._limits if lim.period == "request"]
         self._period_limits = [lim for lim in self.limits if lim.period != "request"]
         if store is None:
             self.store: Any = InProcessSpendStore()
@@ -329,6 +329,13 @@ class SpendGuard:
         self._periods: dict[str, tuple[float, str, Any, float]] = {}
         self._anomalies = AnomalyMonitor(self.alerts, self.store, clock, self._fire)
         self._lock = threading.Lock()
+
+    @property
+    def limits(self) -> tuple[Limit, ...]:
+        """The guard's limits, read-only: every plan is built from them, so a change in place
+        would be ignored. To change a limit at run time, build a new :class:`SpendGuard` on
+        the same ``store``: the spend so far carries over and the new amounts apply."""
+        return self._limits
 
     # -- prices ---------------------------------------------------------------------------
     @property
