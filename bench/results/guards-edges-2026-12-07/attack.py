@@ -374,6 +374,28 @@ def part_windows() -> None:
                 isinstance(exc, ConfigurationError),
                 f"{type(exc).__name__}: {str(exc).splitlines()[0][:120]}",
             )
+    # limit changed in place: either refused loudly or enforced, never silently ignored
+    g = SpendGuard(
+        [Limit.usd(1.0, per="day", scope="tenant", name="daily")],
+        alerts=AlertManager(log=False, span_events=False),
+    )
+    req = SpendRequest(model="gpt-4o-mini", input_tokens=1000, max_output_tokens=500, tenant="inplace")
+    try:
+        g.limits.append(Limit.usd(0.001, per="day", scope="global", name="g"))
+        n = 0
+        try:
+            for _ in range(10):
+                g.reserve(req).settle(0.00045)
+                n += 1
+        except BudgetExceeded:
+            pass
+        check(
+            "limit appended to guard.limits: enforced",
+            n <= 2,
+            f"{n} calls of $0.00045 under an added $0.001 limit",
+        )
+    except (TypeError, AttributeError) as exc:
+        check("limit appended to guard.limits: refused loudly", True, f"{type(exc).__name__}: {exc}")
     # limit changed at run time: a new guard on the same store sees the same spend
     if REDIS:
         t = f"chg-{os.getpid()}"
