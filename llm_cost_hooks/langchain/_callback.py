@@ -20,6 +20,7 @@ from ..tracking._calls import (
     CACHE_MARKER_KEY,
     ROUTE_MARKER_KEY,
     VERIFIED_MARKER_KEY,
+    delivered_before_error,
     model_params,
     run_id_text,
     run_kind,
@@ -112,8 +113,7 @@ class CostCallbackHandler(TrackerAdapterMixin, BaseCallbackHandler):
         self.default_model = default_model
         # The last model run started, its id as text: its end usually comes next (one formatting).
         self._last_id: tuple[Any, str] = (None, "")
-        # strict: our typed errors reach the caller instead of being logged by LangChain.
-        self.raise_error = strict
+        self.raise_error = strict  # strict: our typed errors reach the caller, not LangChain's log
 
     def flush(self, timeout: float = 10.0) -> bool:
         return self.tracker.flush(timeout)
@@ -246,12 +246,12 @@ class CostCallbackHandler(TrackerAdapterMixin, BaseCallbackHandler):
             defer=True,
         )
 
-    def on_llm_error(self, error: BaseException, *, run_id: UUID, **kwargs: Any) -> None:
-        if getattr(error, "llm_cost_hooks_delegated", False):
-            # A router whose every tier failed: each failed tier call is already recorded.
-            self.tracker.end_llm_delegated(run_id_text(run_id), error=error)
+    def on_llm_error(self, error: BaseException, *, run_id: UUID, response: Any = None, **kw: Any) -> None:
+        if getattr(error, "llm_cost_hooks_delegated", False):  # a router whose tiers all failed,
+            self.tracker.end_llm_delegated(run_id_text(run_id), error=error)  # each one recorded
             return
-        self.tracker.error_llm(run_id_text(run_id), error)
+        usage, text = delivered_before_error(response)  # a stream stopped part-way was billed
+        self.tracker.error_llm(run_id_text(run_id), error, usage=usage, output_text=text)
 
     def _start_other(
         self,

@@ -30,7 +30,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from .._errors import ConfigurationError
+from .._errors import ConfigurationError, UnknownModelError
 from ._registry import RegisteredPrompt
 
 __all__ = ["PromptCostChange", "PromptCostEstimate", "estimate_pr_cost", "prompt_tokens", "snapshot_prompts"]
@@ -164,8 +164,9 @@ def _snapshot(root: Path, rev: str, commit: str, pyproject: str, timeout: float)
             f"Reading the prompts at {rev!r} ({commit[:12]}) failed: {done.stderr.strip()[-2000:]}"
         )
     payload = json.loads(lines[-1])
-    if "error" in payload:
-        raise ConfigurationError(f"Reading the prompts at {rev!r} ({commit[:12]}) failed: {payload['error']}")
+    if "error" in payload:  # paths as in the repository, not in the temporary copy
+        error = str(payload["error"]).replace(f"{tree}{os.sep}", "")
+        raise ConfigurationError(f"Reading the prompts at {rev!r} ({commit[:12]}) failed: {error}")
     prompts = [RegisteredPrompt.model_validate(p) for p in payload["prompts"]]
     for p in prompts:  # file sources as paths in the repository, not in the temporary copy
         if p.source and p.source.startswith(str(tree)):
@@ -344,8 +345,12 @@ def estimate_pr_cost(
             f"{sorted({p.key for p in before + after})}."
         )
 
-    def usd(tokens: int, model: str, calls: float) -> float:
-        return book.cost({"input_tokens": tokens}, model).total * calls if tokens else 0.0
+    def usd(tokens: int, model: str, calls: float, prompt: RegisteredPrompt) -> float:
+        try:
+            return book.cost({"input_tokens": tokens}, model).total * calls if tokens else 0.0
+        except UnknownModelError as exc:
+            where = f" ({prompt.source})" if prompt.source else ""
+            raise ConfigurationError(f"Prompt {prompt.name!r}{where} names model {model!r}: {exc}") from exc
 
     changes: list[PromptCostChange] = []
     for old, new in _pair(before, after):
@@ -376,8 +381,8 @@ def estimate_pr_cost(
             name=ref.name, status=status, key_before=old.key if old else None, key_after=new.key if new else None,
             model_before=model_old, model_after=model_new, source=ref.source, calls_per_month=calls,
             traffic_source=traffic, tokens_before=t_old, tokens_after=t_new,
-            usd_per_month_before=usd(t_old, model_old, calls) if model_old else 0.0,
-            usd_per_month_after=usd(t_new, model_new, calls) if model_new else 0.0,
+            usd_per_month_before=usd(t_old, model_old, calls, ref) if model_old else 0.0,
+            usd_per_month_after=usd(t_new, model_new, calls, ref) if model_new else 0.0,
         ))  # fmt: skip
     order = {"changed": 0, "added": 1, "removed": 2, "unchanged": 3}
     changes.sort(key=lambda c: (order[c.status], -abs(c.delta_usd_per_month), c.name))

@@ -384,7 +384,12 @@ def _is_template(obj: Any) -> bool:
 
 def _load_file(path: Path, registry: PromptRegistry, model: str | None) -> list[RegisteredPrompt]:
     suffix = path.suffix.lower()
-    text = path.read_text(encoding="utf-8")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigurationError(
+            f"Prompt file {str(path)!r} is not UTF-8 (byte {exc.start}): save it as UTF-8."
+        ) from exc
     if suffix in (".txt", ".md", ".prompt"):
         return [registry.register(path.stem, text, model=model, source=str(path))]
     if suffix in (".yaml", ".yml"):

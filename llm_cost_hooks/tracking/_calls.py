@@ -10,7 +10,9 @@ from collections.abc import Mapping
 from typing import Any
 from uuid import UUID
 
+from .._records import Counts, TokenUsage
 from ._runs import RunKind
+from ._usage import counts_from_metadata
 
 __all__ = [
     "BILLED_MARKER_KEY",
@@ -132,3 +134,18 @@ def annotate_run(run_manager: Any, tags: Mapping[str, Any], run_id: Any = None) 
         seen.add(id(tracker))
         done += bool(tracker.annotate(target, tags))
     return done
+
+
+def delivered_before_error(response: Any) -> tuple[Counts | TokenUsage | None, str | None]:
+    """What a failed model run had delivered, from the result LangChain passes with the
+    error (``LLMResult``-like: ``generations[0][0]`` holds the chunks a stream yielded
+    before it failed or was stopped): their usage when the provider sent it, and their
+    text. ``(None, None)`` when nothing was delivered."""
+    gens = getattr(response, "generations", None)
+    part = gens[0][0] if gens and gens[0] else None
+    if part is None:
+        return None, None
+    um = getattr(getattr(part, "message", None), "usage_metadata", None)
+    text = getattr(part, "text", None)
+    # str(): LangChain 1.x text is a callable str subclass, which would be called as a thunk.
+    return (counts_from_metadata(um) if um else None), (str(text) if isinstance(text, str) else None)

@@ -505,20 +505,31 @@ class CostTracker:
         return self.end_run(run_id, error=error, outputs=outputs)
 
     def error_llm(
-        self, run_id: str, error: BaseException, *, usage: TokenUsage | None = None
+        self,
+        run_id: str,
+        error: BaseException,
+        *,
+        usage: TokenUsage | Counts | None = None,
+        output_text: str | None = None,
     ) -> CostRecord | None:
         """A model call failed. Recorded as failed, with its prompt tokens (counted here
         when the provider reported none) and the price of those tokens; a call refused
         before it was sent (a budget, an open circuit, a shared call that failed
-        elsewhere) with no tokens and no cost."""
+        elsewhere) with no tokens and no cost. ``output_text``: what a stream that failed
+        or was stopped part-way had delivered (billed by the provider), counted here and
+        flagged estimated when no usage came with it."""
         run = self._take(run_id)
         try:
             if run is None:
                 return None
             model_name = run.model or "unknown"
             estimated = False
+            if isinstance(usage, tuple):
+                usage = TokenUsage._counted(usage)
             if usage is None and isinstance(error, _NOT_SENT):
                 usage = TokenUsage()
+            elif usage is None and output_text:
+                usage, estimated = self._count_usage(run, model_name, output_text), True
             elif usage is None:
                 in_tok, estimated = self.count_prompt_tokens(run.messages, model_name)
                 usage = TokenUsage(input_tokens=in_tok)
