@@ -16,7 +16,8 @@ Python log (:class:`LoggingSink`, always on unless disabled), the current OpenTe
 span as a span event (:class:`SpanEventSink`, a no-op without ``opentelemetry-api``) and
 HTTP webhooks with retries (:class:`WebhookSink`, delivered off the caller's thread).
 Any other sink runs on a thread of its own: one that blocks holds up a call once, for at
-most ``AlertManager(sink_timeout=...)``, and its alerts queue up until it returns.
+most ``AlertManager(sink_timeout=...)``, and its alerts queue up until it returns (at
+exit they get their turn within the exit deadline).
 Telemetry code attaches with ``AlertManager.add_sink`` / ``add_metric_hook``: a metric
 hook is called as ``hook(name, value, attributes)`` for every alert
 (``llm_cost_hooks.budget.alerts``, value 1) and for every settlement
@@ -438,6 +439,8 @@ class _SinkThread:
             if self._pid != os.getpid():  # the first alert, or in a forked child
                 self._queue, self._pending, self._stuck = queue.SimpleQueue(), 0, False
                 threading.Thread(target=self._run, name="llm-cost-hooks-alert-sink", daemon=True).start()
+                if not self._pid:  # the thread is a daemon: queued alerts get their chance at exit
+                    _shutdown.register(_shutdown.TRACKERS, self, _deliver_at_exit)
                 self._pid = os.getpid()
             self._pending += 1
             stuck = self._stuck
@@ -476,6 +479,17 @@ class _SinkThread:
         while self._pending and time.monotonic() < deadline:
             time.sleep(0.01)
         return not self._pending
+
+
+def _deliver_at_exit(thread: _SinkThread, deadline: float) -> None:
+    if thread._pid != os.getpid() or not thread._pending:
+        return
+    if not thread.flush(max(deadline - time.monotonic(), 0.0)):
+        logger.error(
+            "llm-cost-hooks: alert sink %r still held %d alert(s) at exit; they were not delivered",
+            thread.sink,
+            thread._pending,
+        )
 
 
 def anomaly_baseline(history: Sequence[int], rule: AnomalyRule) -> float | None:
