@@ -322,6 +322,15 @@ class _Partition:
         return [flat_ids[i] for i in idx.tolist()], sims[idx]
 
 
+def _damaged(exc: sqlite3.DatabaseError) -> bool:
+    """SQLite says the file is not a database or is corrupt (not: locked, read-only, full)."""
+    code = getattr(exc, "sqlite_errorcode", None)  # Python >= 3.11
+    if code is not None:
+        return code & 0xFF in (11, 26)  # SQLITE_CORRUPT, SQLITE_NOTADB
+    msg = str(exc).lower()
+    return "malformed" in msg or "not a database" in msg
+
+
 def _row_dots(mat: Any, vec: Any) -> Any:
     """``mat @ vec``. Up to ``_BLAS_MIN_ROWS`` rows on the calling thread: a BLAS product
     fans out to the BLAS thread pool, and on a busy machine waiting for those threads
@@ -387,10 +396,40 @@ class EmbeddedBackend:
 
     # ------------------------------------------------------------ persistence
     def _open(self) -> None:
+        """Open the file and load its entries. A file that is not a readable database (a
+        truncated copy, a disk fault, another program's file) is moved aside with a warning
+        and the cache starts empty: a cache can always be refilled, a start-up crash cannot."""
+        assert self.path is not None
+        try:
+            self._load(self._connect())
+        except sqlite3.DatabaseError as exc:
+            if not _damaged(exc):
+                raise ConfigurationError(f"cannot open the cache file {str(self.path)!r}: {exc}") from exc
+            if self._db is not None:
+                self._db.close()
+                self._db = None
+            self._entries.clear()
+            self._exact.clear()
+            self._parts.clear()
+            self._with_vec.clear()
+            aside = self.path.with_name(f"{self.path.name}.corrupt-{int(time.time())}")
+            for suffix in ("", "-wal", "-shm"):
+                part = Path(f"{self.path}{suffix}")
+                if part.exists():
+                    part.replace(Path(f"{aside}{suffix}"))
+            logger.warning(
+                "cache file %s is unreadable (%s); moved to %s, the cache starts empty", self.path, exc, aside
+            )
+            self._load(self._connect())
+
+    def _connect(self) -> sqlite3.Connection:
         assert self.path is not None
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             db = sqlite3.connect(str(self.path), check_same_thread=False, isolation_level=None)
+        except (OSError, sqlite3.Error) as exc:
+            raise ConfigurationError(f"cannot open the cache file {str(self.path)!r}: {exc}") from exc
+        try:
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=NORMAL")
             db.execute(
@@ -401,9 +440,13 @@ class EmbeddedBackend:
                 "(partition TEXT PRIMARY KEY, dim INTEGER NOT NULL, graph BLOB NOT NULL, keys TEXT NOT NULL)"
             )
             db.execute("DROP TABLE IF EXISTS ann_index")  # the previous (IVF) index's centroids
-        except sqlite3.Error as exc:
-            raise ConfigurationError(f"cannot open the cache file {str(self.path)!r}: {exc}") from exc
+        except sqlite3.Error:
+            db.close()
+            raise
         self._db = db
+        return db
+
+    def _load(self, db: sqlite3.Connection) -> None:
         import numpy as np
 
         now = time.time()
@@ -426,9 +469,14 @@ class EmbeddedBackend:
             rows = rows[len(rows) - self.max_entries :]
         pending: dict[str, list[tuple[str, Any]]] = {}
         for entry, v in rows:
-            self._insert(entry, None)
+            # Two processes that answered the same request each wrote a row: the later wins.
+            dropped += self._insert(entry, None)
             if v is not None:
                 pending.setdefault(entry.partition, []).append((entry.id, v))
+        for partition, items in list(pending.items()):
+            pending[partition] = [(i, v) for i, v in items if i in self._entries]
+            if not pending[partition]:
+                del pending[partition]
         for partition, items in pending.items():
             dims = {len(v) for _, v in items}
             if len(dims) != 1:  # vectors of another embedder in the same partition: keep the newest size
@@ -525,13 +573,16 @@ class EmbeddedBackend:
             self._db.executemany("DELETE FROM entries WHERE id = ?", [(i,) for i in ids])
 
     # ------------------------------------------------------------------- core
-    def _insert(self, entry: CacheEntry, vec: Any) -> None:
+    def _insert(self, entry: CacheEntry, vec: Any) -> list[str]:
+        """Add ``entry``; the ids of other entries it replaced (same exact key)."""
+        replaced = []
         old = self._entries.get(entry.id)
         if old is not None:
             self._remove_one(old.id)
         prev = self._exact.get(entry.exact_key)
         if prev is not None and prev != entry.id:
             self._remove_one(prev)
+            replaced.append(prev)
         self._entries[entry.id] = entry
         self._exact[entry.exact_key] = entry.id
         if vec is not None:
@@ -540,6 +591,7 @@ class EmbeddedBackend:
                 part = self._parts[entry.partition] = _Partition(len(vec), self.ann)
             part.add(entry.id, vec)
             self._with_vec.add(entry.id)
+        return replaced
 
     def _remove_one(self, entry_id: str) -> CacheEntry | None:
         entry = self._entries.pop(entry_id, None)
@@ -589,7 +641,9 @@ class EmbeddedBackend:
             out: list[Neighbor] = []
             stale: list[str] = []
             for entry_id, s in zip(ids, sims.tolist()):
-                entry = self._entries[entry_id]
+                entry = self._entries.get(entry_id)
+                if entry is None:  # never expected: a vector without its entry is not served
+                    continue
                 if entry.expired(now):
                     stale.append(entry.id)
                     continue
@@ -609,8 +663,10 @@ class EmbeddedBackend:
 
     def put(self, entry: CacheEntry, vec: Any) -> None:
         with self._lock:
-            self._insert(entry, vec)
+            replaced = self._insert(entry, vec)
             self._persist(entry, vec)
+            if replaced:  # a row left behind would come back on the next open
+                self._unpersist(replaced)
             self._evict()
 
     def delete(self, entry_ids: Iterable[str]) -> int:
