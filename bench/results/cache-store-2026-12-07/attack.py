@@ -277,6 +277,35 @@ def roundtrip_litellm(make_cache: Any, label: str) -> None:
         litellm.cache = None
 
 
+def litellm_hit_recorded(make_cache: Any, label: str) -> None:
+    """A LiteLLM hit is recorded by the cost logger as a hit with its saving, not a paid call."""
+    from llm_cost_hooks.litellm import CostHooksLogger
+
+    logger = CostHooksLogger(ledger="memory://")
+    litellm.callbacks = [logger]
+    litellm.cache = make_cache()
+    try:
+        ask = dict(
+            model="gpt-4o-mini",
+            messages=[{"role": "user", "content": f"[{label}] recorded?"}],
+            metadata={"tenant_id": "acme"},
+        )
+        litellm.completion(**ask, mock_response="Refunds take 5 days.")
+        litellm.completion(**ask, mock_response="SECOND CALL")
+        deadline = time.time() + 5
+        while len(logger.records()) < 2 and time.time() < deadline:
+            time.sleep(0.05)
+        recs = [(r.cache_status.value, r.cost_usd, r.saved_usd) for r in logger.records()]
+        check(
+            f"{label} litellm hit recorded by CostHooksLogger as a hit with its saving",
+            len(recs) == 2 and recs[1][0] == "exact" and recs[1][1] == 0 and recs[1][2] == recs[0][1] > 0,
+            recs,
+        )
+    finally:
+        litellm.cache = None
+        litellm.callbacks = []
+
+
 # --------------------------------------------------------------------------- embedded on disk
 
 CHILD = r"""
@@ -591,6 +620,7 @@ def redis_attacks(args: argparse.Namespace) -> None:
     try:
         roundtrip_langchain(lambda: SemanticCache(redis_url=stack.url, semantic=False), "redis")
         roundtrip_litellm(lambda: LiteLLMSemanticCache(redis_url=stack.url, semantic=False), "redis")
+        litellm_hit_recorded(lambda: LiteLLMSemanticCache(redis_url=stack.url, semantic=False), "redis")
 
         # hostile entries written by someone else
         r.flushall()
@@ -793,6 +823,7 @@ def main() -> int:
     roundtrip_litellm(
         lambda: LiteLLMSemanticCache(path=str(tmp / "rt-litellm.db"), semantic=False), "embedded"
     )
+    litellm_hit_recorded(lambda: LiteLLMSemanticCache(path=str(tmp / "rec.db"), semantic=False), "embedded")
     embedded_disk(tmp)
     redis_attacks(args)
     Path(args.out).write_text(json.dumps(RESULTS, indent=1))
