@@ -97,3 +97,22 @@ def test_a_cache_path_that_cannot_be_created_is_a_configuration_error(tmp_path: 
     blocker.write_text("")
     with pytest.raises(ConfigurationError, match="cache file"):
         EmbeddedBackend(blocker / "sub" / "c.db")
+
+
+def test_vectors_of_another_size_or_unreadable_are_dropped_at_open(tmp_path: Path) -> None:
+    path = tmp_path / "c.db"
+    b = EmbeddedBackend(path)
+    b.put(_entry("new", "new embedder"), _vec(1))
+    b.put(_entry("odd", "odd bytes"), _vec(2))
+    b.close()
+    old = _entry("old", "old embedder")
+    with sqlite3.connect(path) as db:
+        db.execute("UPDATE entries SET vec = x'010203' WHERE id = ?", (b.get_exact("odd").id,))  # type: ignore[union-attr]
+        db.execute(  # written earlier, by an embedder of another size
+            "INSERT INTO entries (rowid, id, data, vec) VALUES (0, ?, ?, ?)",
+            (old.id, old.model_dump_json(), (np.ones(4, np.float32) / 2).tobytes()),
+        )
+    c = EmbeddedBackend(path)
+    assert c.corrupt == 1 and c.count() == 1 and _rows(path) == 1
+    assert [n.payload.answer for n in c.search("p", _vec(1), 10)] == ["new embedder"]
+    c.close()
