@@ -89,9 +89,17 @@ def build_core(
 
         audit_capture_text = get_settings().capture_content
     audit = AuditLog(sample_rate=cfg.audit_sample_rate, path=audit_path, capture_text=audit_capture_text)
-    return CacheCore(
+    core = CacheCore(
         backend, embedder=embedder, config=cfg, semantic=semantic, audit=audit, equivalence=equivalence
     )
+    if core.config.semantic and hasattr(backend, "require_search"):
+        backend.require_search()  # plain Redis: a clear error now, not a warning on every call
+    # Entries the backend could not read (at open, or later from a shared store) count in stats.
+    if getattr(backend, "corrupt", 0):
+        core._count(corrupt=backend.corrupt)
+    if hasattr(backend, "on_corrupt"):
+        backend.on_corrupt = core.count_corrupt
+    return core
 
 
 def stored_usage(usage: TokenUsage | None) -> dict[str, int] | None:

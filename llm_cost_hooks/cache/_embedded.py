@@ -322,6 +322,15 @@ class _Partition:
         return [flat_ids[i] for i in idx.tolist()], sims[idx]
 
 
+def _damaged(exc: sqlite3.DatabaseError) -> bool:
+    """SQLite says the file is not a database or is corrupt (not: locked, read-only, full)."""
+    code = getattr(exc, "sqlite_errorcode", None)  # Python >= 3.11
+    if code is not None:
+        return code & 0xFF in (11, 26)  # SQLITE_CORRUPT, SQLITE_NOTADB
+    msg = str(exc).lower()
+    return "malformed" in msg or "not a database" in msg
+
+
 def _row_dots(mat: Any, vec: Any) -> Any:
     """``mat @ vec``. Up to ``_BLAS_MIN_ROWS`` rows on the calling thread: a BLAS product
     fans out to the BLAS thread pool, and on a busy machine waiting for those threads
@@ -387,10 +396,40 @@ class EmbeddedBackend:
 
     # ------------------------------------------------------------ persistence
     def _open(self) -> None:
+        """Open the file and load its entries. A file that is not a readable database (a
+        truncated copy, a disk fault, another program's file) is moved aside with a warning
+        and the cache starts empty: a cache can always be refilled, a start-up crash cannot."""
+        assert self.path is not None
+        try:
+            self._load(self._connect())
+        except sqlite3.DatabaseError as exc:
+            if not _damaged(exc):
+                raise ConfigurationError(f"cannot open the cache file {str(self.path)!r}: {exc}") from exc
+            if self._db is not None:
+                self._db.close()
+                self._db = None
+            self._entries.clear()
+            self._exact.clear()
+            self._parts.clear()
+            self._with_vec.clear()
+            aside = self.path.with_name(f"{self.path.name}.corrupt-{int(time.time())}")
+            for suffix in ("", "-wal", "-shm"):
+                part = Path(f"{self.path}{suffix}")
+                if part.exists():
+                    part.replace(Path(f"{aside}{suffix}"))
+            logger.warning(
+                "cache file %s is unreadable (%s); moved to %s, the cache starts empty", self.path, exc, aside
+            )
+            self._load(self._connect())
+
+    def _connect(self) -> sqlite3.Connection:
         assert self.path is not None
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             db = sqlite3.connect(str(self.path), check_same_thread=False, isolation_level=None)
+        except (OSError, sqlite3.Error) as exc:
+            raise ConfigurationError(f"cannot open the cache file {str(self.path)!r}: {exc}") from exc
+        try:
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=NORMAL")
             db.execute(
@@ -401,18 +440,25 @@ class EmbeddedBackend:
                 "(partition TEXT PRIMARY KEY, dim INTEGER NOT NULL, graph BLOB NOT NULL, keys TEXT NOT NULL)"
             )
             db.execute("DROP TABLE IF EXISTS ann_index")  # the previous (IVF) index's centroids
-        except sqlite3.Error as exc:
-            raise ConfigurationError(f"cannot open the cache file {str(self.path)!r}: {exc}") from exc
+        except sqlite3.Error:
+            db.close()
+            raise
         self._db = db
+        return db
+
+    def _load(self, db: sqlite3.Connection) -> None:
         import numpy as np
 
         now = time.time()
         dropped: list[str] = []
-        rows: list[tuple[CacheEntry, Any]] = []
-        for entry_id, data, vec in db.execute("SELECT id, data, vec FROM entries ORDER BY rowid"):
+        rows: list[tuple[CacheEntry, int | None]] = []  # an entry and its vector's size
+        # Vectors are read in a second pass, and only those a saved graph does not hold:
+        # a large cache's open then neither copies nor keeps them all.
+        for entry_id, data, nbytes in db.execute("SELECT id, data, length(vec) FROM entries ORDER BY rowid"):
             try:
                 entry = CacheEntry.model_validate_json(data)
-                v = np.frombuffer(vec, dtype=np.float32).copy() if vec is not None else None
+                if nbytes is not None and (nbytes == 0 or nbytes % 4):
+                    raise ValueError(f"a vector of {nbytes} bytes")
             except Exception:
                 self.corrupt += 1
                 dropped.append(entry_id)
@@ -420,68 +466,102 @@ class EmbeddedBackend:
             if entry.expired(now):
                 dropped.append(entry_id)
                 continue
-            rows.append((entry, v))
+            rows.append((entry, None if nbytes is None else nbytes // 4))
         if len(rows) > self.max_entries:  # oldest first: keep the newest
             dropped += [e.id for e, _ in rows[: len(rows) - self.max_entries]]
             rows = rows[len(rows) - self.max_entries :]
-        pending: dict[str, list[tuple[str, Any]]] = {}
-        for entry, v in rows:
-            self._insert(entry, None)
-            if v is not None:
-                pending.setdefault(entry.partition, []).append((entry.id, v))
+        pending: dict[str, list[tuple[str, int]]] = {}
+        for entry, dim in rows:
+            # Two processes that answered the same request each wrote a row: the later wins.
+            dropped += self._insert(entry, None)
+            if dim is not None:
+                pending.setdefault(entry.partition, []).append((entry.id, dim))
+        del rows
+        for partition, items in list(pending.items()):
+            pending[partition] = [(i, d) for i, d in items if i in self._entries]
+            if not pending[partition]:
+                del pending[partition]
         for partition, items in pending.items():
-            dims = {len(v) for _, v in items}
+            dims = {d for _, d in items}
             if len(dims) != 1:  # vectors of another embedder in the same partition: keep the newest size
-                dim = len(items[-1][1])
-                dropped += [i for i, v in items if len(v) != dim]
-                for i, v in items:
-                    if len(v) != dim:
+                dim = items[-1][1]
+                for i, d in items:
+                    if d != dim:
+                        dropped.append(i)
                         self._remove_one(i)
-                items = [(i, v) for i, v in items if len(v) == dim]
-            self._load_partition(db, partition, items)
+                pending[partition] = [(i, d) for i, d in items if d == dim]
+        graphs = {p: self._restore_graph(db, p, items[0][1]) for p, items in pending.items()}
+        need: set[str] = set()
+        for partition, items in pending.items():
+            graph, keys = graphs[partition]
+            exact_graph = graph is not None and self.ann.dtype == "f32"  # its vectors are the stored ones
+            need.update(i for i, _ in items if not (exact_graph and i in keys))
+        vecs: dict[str, Any] = {}
+        if need and len(need) * 4 < len(self._entries):  # a few: one lookup each
+            for i in need:
+                got = db.execute("SELECT vec FROM entries WHERE id = ?", (i,)).fetchone()
+                vecs[i] = np.frombuffer(got[0], dtype=np.float32)
+        elif need:
+            for entry_id, vec in db.execute("SELECT id, vec FROM entries WHERE vec IS NOT NULL"):
+                if entry_id in need:
+                    vecs[entry_id] = np.frombuffer(vec, dtype=np.float32)
+        for partition, items in pending.items():
+            self._load_partition(partition, items, graphs[partition], vecs)
         if dropped:
             db.executemany("DELETE FROM entries WHERE id = ?", [(i,) for i in dropped])
         self._drop_saved_graphs(keep=set(self._parts))
 
-    def _load_partition(self, db: sqlite3.Connection, partition: str, items: list[tuple[str, Any]]) -> None:
-        """A partition's search structure: its saved graph brought up to date with the
-        entries (written or removed since it was saved), or a new one."""
+    def _restore_graph(self, db: sqlite3.Connection, partition: str, dim: int) -> tuple[Any, dict[str, int]]:
+        """A partition's saved graph and its key map, or ``(None, {})``."""
         import json
 
-        import numpy as np
-
-        dim = len(items[0][1])
-        graph = None
-        keys: dict[str, int] = {}
         row = db.execute(
             "SELECT dim, graph, keys FROM ann_graph WHERE partition = ?", (partition,)
         ).fetchone()
-        if row is not None and row[0] == dim and self.ann.enabled and _usearch_available():
-            try:
-                from usearch.index import Index
+        if row is None or row[0] != dim or not self.ann.enabled or not _usearch_available():
+            return None, {}
+        try:
+            from usearch.index import Index
 
-                graph = Index.restore(bytes(row[1]))
-                keys = {str(k): int(v) for k, v in json.loads(row[2]).items()}
-                if graph is None or graph.ndim != dim or len(graph) != len(keys):
-                    raise ValueError("graph and key map disagree")
-                if str(graph.dtype).rsplit(".", 1)[-1].lower() != self.ann.dtype:
-                    raise ValueError(f"saved as {graph.dtype}, configured {self.ann.dtype}")
-                # usearch has a setter; mypy reads its property as read-only (the setter is
-                # declared after another property's)
-                graph.expansion_search = self.ann.expansion_search  # type: ignore[misc]
-            except Exception as exc:
-                logger.warning("saved vector index of a cache partition unusable (%s); rebuilding it", exc)
-                graph, keys = None, {}
+            graph = Index.restore(bytes(row[1]))
+            keys = {str(k): int(v) for k, v in json.loads(row[2]).items()}
+            if graph is None or graph.ndim != dim or len(graph) != len(keys):
+                raise ValueError("graph and key map disagree")
+            if str(graph.dtype).rsplit(".", 1)[-1].lower() != self.ann.dtype:
+                raise ValueError(f"saved as {graph.dtype}, configured {self.ann.dtype}")
+            # usearch has a setter; mypy reads its property as read-only (the setter is
+            # declared after another property's)
+            graph.expansion_search = self.ann.expansion_search  # type: ignore[misc]
+        except Exception as exc:
+            logger.warning("saved vector index of a cache partition unusable (%s); rebuilding it", exc)
+            return None, {}
+        return graph, keys
+
+    def _load_partition(
+        self,
+        partition: str,
+        items: list[tuple[str, int]],
+        restored: tuple[Any, dict[str, int]],
+        vecs: dict[str, Any],
+    ) -> None:
+        """A partition's search structure: its saved graph brought up to date with the
+        entries (written or removed since it was saved), or a new one."""
+        import numpy as np
+
+        dim = items[0][1]
+        graph, keys = restored
         present = {i for i, _ in items}
         if graph is not None:
             stale = [k for i, k in keys.items() if i not in present]
             if stale:
                 graph.remove(np.array(stale, np.uint64))
             keys = {i: k for i, k in keys.items() if i in present}
-        part = _Partition(dim, self.ann, graph=graph, keys=keys, vectors=dict(items) if graph else None)
-        missing = [(i, v) for i, v in items if i not in keys]
+        # A float32 graph's vectors are the stored ones; a quantised graph needs the originals.
+        given = vecs if graph is not None and self.ann.dtype != "f32" else None
+        part = _Partition(dim, self.ann, graph=graph, keys=keys, vectors=given)
+        missing = [i for i, _ in items if i not in keys]
         if missing:
-            part.add_many([i for i, _ in missing], np.stack([v for _, v in missing]).astype(np.float32))
+            part.add_many(missing, np.stack([vecs[i] for i in missing]).astype(np.float32))
         self._parts[partition] = part
         self._with_vec.update(present)
 
@@ -525,13 +605,16 @@ class EmbeddedBackend:
             self._db.executemany("DELETE FROM entries WHERE id = ?", [(i,) for i in ids])
 
     # ------------------------------------------------------------------- core
-    def _insert(self, entry: CacheEntry, vec: Any) -> None:
+    def _insert(self, entry: CacheEntry, vec: Any) -> list[str]:
+        """Add ``entry``; the ids of other entries it replaced (same exact key)."""
+        replaced = []
         old = self._entries.get(entry.id)
         if old is not None:
             self._remove_one(old.id)
         prev = self._exact.get(entry.exact_key)
         if prev is not None and prev != entry.id:
             self._remove_one(prev)
+            replaced.append(prev)
         self._entries[entry.id] = entry
         self._exact[entry.exact_key] = entry.id
         if vec is not None:
@@ -540,6 +623,7 @@ class EmbeddedBackend:
                 part = self._parts[entry.partition] = _Partition(len(vec), self.ann)
             part.add(entry.id, vec)
             self._with_vec.add(entry.id)
+        return replaced
 
     def _remove_one(self, entry_id: str) -> CacheEntry | None:
         entry = self._entries.pop(entry_id, None)
@@ -589,7 +673,9 @@ class EmbeddedBackend:
             out: list[Neighbor] = []
             stale: list[str] = []
             for entry_id, s in zip(ids, sims.tolist()):
-                entry = self._entries[entry_id]
+                entry = self._entries.get(entry_id)
+                if entry is None:  # never expected: a vector without its entry is not served
+                    continue
                 if entry.expired(now):
                     stale.append(entry.id)
                     continue
@@ -609,8 +695,10 @@ class EmbeddedBackend:
 
     def put(self, entry: CacheEntry, vec: Any) -> None:
         with self._lock:
-            self._insert(entry, vec)
+            replaced = self._insert(entry, vec)
             self._persist(entry, vec)
+            if replaced:  # a row left behind would come back on the next open
+                self._unpersist(replaced)
             self._evict()
 
     def delete(self, entry_ids: Iterable[str]) -> int:

@@ -22,7 +22,7 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from .._errors import ConfigurationError, MissingExtraError
@@ -171,6 +171,8 @@ class RedisBackend:
         self._dim: int | None = None
         self._lock = threading.Lock()
         self.corrupt = 0
+        #: Called once per unreadable entry (the cache core counts it in ``stats.corrupt``).
+        self.on_corrupt: Callable[[], None] | None = None
         self.recreated = 0  # times the index was found missing and created again
 
     # ----------------------------------------------------------------- index
@@ -223,15 +225,40 @@ class RedisBackend:
     def _xkey(self, exact_key: str) -> str:
         return f"{self.prefix}:x:{exact_key}"
 
+    def _corrupt(self) -> None:
+        self.corrupt += 1
+        if self.on_corrupt is not None:
+            self.on_corrupt()
+
     def _parse(self, raw: bytes | str | None, key: str) -> CacheEntry | None:
+        # Only ever read as JSON: a shared store may hold anything (a pickle, a stray value).
         if raw is None:
             return None
         try:
             return CacheEntry.model_validate_json(raw)
-        except Exception:
-            self.corrupt += 1
+        except Exception as exc:
+            self._corrupt()
+            logger.warning(
+                "cache entry %s in Redis is corrupt (%s, %d bytes); removed",
+                key,
+                type(exc).__name__,
+                len(raw),
+            )
             self.client.delete(key)
             return None
+
+    def require_search(self) -> None:
+        """Raise :class:`ConfigurationError` when the server answers but has no RediSearch
+        (plain Redis, not Redis Stack): the semantic tier cannot work there. A server that
+        is down or slow is a runtime condition (misses), not an error here."""
+        try:
+            self.client.execute_command("FT._LIST")
+        except Exception as exc:
+            if "unknown command" in str(exc).lower():
+                raise ConfigurationError(
+                    f"Redis at {self.redis_url} has no RediSearch module (FT._LIST: {exc}): the "
+                    "semantic cache needs Redis Stack or Redis 8; use semantic=False for the exact tier only."
+                ) from exc
 
     # ------------------------------------------------------------ backend API
     def get_exact(self, exact_key: str) -> CacheEntry | None:
@@ -309,7 +336,7 @@ class RedisBackend:
                 sim = 1.0 - float(fields["d"])
                 ak = fields["answer_key"]
             except (KeyError, ValueError):
-                self.corrupt += 1
+                self._corrupt()
                 continue
             out.append(Neighbor(key.rsplit(":", 1)[-1], sim, ak))
         out.sort(key=lambda n: -n.similarity)
