@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
+import os
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -102,9 +103,11 @@ def _cmd_estimate(args: argparse.Namespace) -> int:
 
     models = (
         [m.strip() for m in args.models.split(",") if m.strip()]
-        if args.models
+        if args.models is not None
         else list(DEFAULT_ESTIMATE_MODELS)
     )
+    if not models:
+        raise argparse.ArgumentTypeError(f"--models names no model: {args.models!r}")
     rows = estimate_rows(
         input_tokens=args.input_tokens,
         output_tokens=args.output_tokens,
@@ -328,6 +331,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return int(args.func(args) or 0)
+    except BrokenPipeError:
+        # The reader went away (`llm-cost report ... | head`): stop quietly, like other tools.
+        # stdout goes to devnull so the interpreter's final flush does not raise again.
+        try:
+            sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - lives until exit
+        except OSError:
+            pass
+        return 1
     except LLMCostHooksError as exc:
         print(f"llm-cost: error: {exc}", file=sys.stderr)
         return 2

@@ -1,0 +1,214 @@
+"""Reports read by people, fed what real ledgers hold: tenant and feature names with terminal,
+HTML, CSV and chart specials, a ledger another process holds locked, output into a closed pipe."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import sqlite3
+import subprocess
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from llm_cost_hooks import CostRecord
+from llm_cost_hooks.cli import main
+from llm_cost_hooks.ledger import LedgerReports, SQLiteLedger, format_rows
+from llm_cost_hooks.ledger._reports import DIMENSIONS
+
+HOSTILE = [
+    "<script>document.documentElement.setAttribute('data-pwned','script')</script>",
+    "<img src=x onerror=\"document.documentElement.setAttribute('data-pwned','img')\">",
+    'acme "quoted", with comma',
+    "line1\nline2",
+    "pipe|name",
+    "\x1b[31mRED\x1b[0m",
+    "Ünïcödé 日本語 🎉",
+    "x" * 300,
+    "$x_$",  # matplotlib reads $...$ as mathtext; this one does not parse
+    r"$\frac{$",
+    "_hidden",  # matplotlib leaves labels starting with _ out of legends
+    "=cmd|' /C calc'!A0",
+]
+
+
+def _records() -> list[CostRecord]:
+    out = []
+    for i, name in enumerate(HOSTILE * 3):
+        out.append(
+            CostRecord(
+                model=("gpt-4o", "gpt-4o-mini")[i % 2],
+                tenant=name,
+                feature=HOSTILE[(i * 5 + 1) % len(HOSTILE)],
+                route=HOSTILE[(i * 7 + 2) % len(HOSTILE)],
+                prompt_version=name,
+                task_id=f"t{i // 2}",
+                input_tokens=1000 + i,
+                output_tokens=50,
+                cost_usd=0.001 * (i + 1),
+                saved_usd=0.0005 if i % 4 == 0 else 0.0,
+                cache_status="exact" if i % 4 == 0 else "miss",
+                success=i % 5 != 0,
+                attempt=2 if i % 6 == 0 else 1,
+            )
+        )
+    return out
+
+
+def test_groups_add_up_to_the_total_whatever_the_names() -> None:
+    reports = LedgerReports.from_records(_records())
+    total = reports.totals()[0]
+    tasks = reports.tasks()[0]
+    for by in [*DIMENSIONS, "tenant,feature,route"]:
+        rows = reports.totals(by=by)
+        assert sum(r["calls"] for r in rows) == total["calls"], by
+        assert math.isclose(sum(r["cost_usd"] for r in rows), total["cost_usd"], abs_tol=1e-9), by
+        assert math.isclose(sum(r["saved_usd"] for r in rows), total["saved_usd"], abs_tol=1e-9), by
+    for by in ["tenant", "feature", "route", "prompt_version", "model"]:
+        rows = reports.tasks(by=by)
+        assert sum(r["tasks"] for r in rows) == tasks["tasks"], by
+        assert sum(r["successful_tasks"] for r in rows) == tasks["successful_tasks"], by
+    assert math.isclose(
+        tasks["cost_per_successful_task"], tasks["cost_usd"] / tasks["successful_tasks"], rel_tol=1e-6
+    )
+    saved = sum(r["saved_usd"] for r in reports.cache_savings())
+    assert math.isclose(saved, total["saved_usd"], abs_tol=1e-12)
+
+
+def _columns(line: str) -> int:
+    import unicodedata
+
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in line)
+
+
+def test_table_shows_control_characters_escaped_and_long_names_cut() -> None:
+    rows = LedgerReports.from_records(_records()).totals(by="tenant")
+    text = format_rows(rows)
+    # No raw escape sequence reaches the terminal, no name breaks a row over two lines.
+    assert "\x1b" not in text and "\\x1b[31mRED\\x1b[0m" in text
+    assert "line1\\nline2" in text
+    assert len(text.splitlines()) == 2 + len(rows)
+    assert "x" * 300 not in text and "x" * 40 + "…" in text
+    # Columns line up on a terminal: wide (CJK, emoji) characters count two columns.
+    wide = next(line for line in text.splitlines() if "日本語" in line)
+    narrow = next(line for line in text.splitlines() if line.startswith("pipe|name"))
+    assert wide.index("  ") > 0 and _columns(wide) == _columns(narrow)
+    # Machine formats keep every name exactly.
+    parsed = list(csv.DictReader(io.StringIO(format_rows(rows, "csv"))))
+    assert {r["tenant"] for r in parsed} == set(HOSTILE)
+    assert {r["tenant"] for r in json.loads(format_rows(rows, "json"))} == set(HOSTILE)
+
+
+def test_html_report_renders_names_chart_labels_cannot_parse(tmp_path: Path) -> None:
+    pytest.importorskip("matplotlib", reason="the HTML report's charts need the charts extra")
+    from llm_cost_hooks.ledger._html import render_html_report
+
+    out = render_html_report(LedgerReports.from_records(_records()), tmp_path / "r.html")
+    page = out.read_text(encoding="utf-8")
+    assert page.count("<img") >= 3  # the charts were drawn
+    assert "<script>" not in page and "&lt;script&gt;" in page
+    from llm_cost_hooks.ledger._html import _label
+
+    # Chart labels: literal dollars, legend-visible underscores, escaped controls, cut length.
+    assert _label("$x_$") == r"\$x_\$"
+    assert not _label("_hidden").startswith("_")
+    assert "\x1b" not in _label("\x1b[31mRED")
+    assert len(_label("x" * 300)) <= 41
+
+
+def _ledger(path: Path) -> None:
+    led = SQLiteLedger(path)
+    for r in _records():
+        led.write(r)
+    led.close()
+
+
+def test_html_report_with_hostile_names_runs_no_script_in_chromium(tmp_path: Path) -> None:
+    pytest.importorskip("matplotlib", reason="the HTML report's charts need the charts extra")
+    from test_report_browser import _chromium
+
+    browser = _chromium()
+    db = tmp_path / "llm_costs.db"
+    _ledger(db)
+    html = tmp_path / "report.html"
+    assert main(["report", str(db), "--html", str(html), "--format", "json"]) == 0
+    out = subprocess.run(
+        [browser, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update",
+         f"--user-data-dir={tmp_path / 'profile'}", "--virtual-time-budget=3000",
+         "--dump-dom", html.as_uri()],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr[-2000:]
+    dom = out.stdout
+    assert "data-pwned" in dom  # the names are on the page, as text
+    assert 'data-pwned="' not in dom.split("<body", 1)[0]  # and none of them ran
+    assert "&lt;img src=x onerror=" in dom
+
+
+def test_locked_ledger_says_it_is_locked(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    db = tmp_path / "llm_costs.db"
+    _ledger(db)
+    held, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        conn = sqlite3.connect(db, isolation_level=None, check_same_thread=False)
+        conn.execute("PRAGMA locking_mode=EXCLUSIVE")
+        conn.execute("BEGIN EXCLUSIVE")
+        held.set()
+        release.wait(30)
+        conn.execute("ROLLBACK")
+        conn.close()
+
+    t = threading.Thread(target=hold)
+    t.start()
+    try:
+        assert held.wait(10)
+        assert main(["report", str(db)]) == 2
+    finally:
+        release.set()
+        t.join()
+    err = capsys.readouterr().err
+    assert "locked" in err and "not an llm-cost-hooks" not in err
+
+
+class _ClosedPipe(io.TextIOBase):
+    def write(self, s: str) -> int:
+        raise BrokenPipeError(32, "Broken pipe")
+
+    def flush(self) -> None:
+        raise BrokenPipeError(32, "Broken pipe")
+
+
+def test_report_into_a_closed_pipe_exits_quietly(tmp_path: Path, monkeypatch: Any) -> None:
+    # `llm-cost report ... | head -3`: head closes the pipe; no traceback.
+    db = tmp_path / "llm_costs.db"
+    _ledger(db)
+    monkeypatch.setattr(sys, "stdout", _ClosedPipe())
+    assert main(["report", str(db), "--by", "tenant"]) == 1
+
+
+def test_estimate_without_models_is_an_error(capsys: pytest.CaptureFixture[str]) -> None:
+    args = ["estimate", "--input-tokens", "10", "--output-tokens", "1", "--requests-per-day", "1"]
+    with pytest.raises(SystemExit) as exc:
+        main([*args, "--models", " , ,"])
+    assert exc.value.code == 2
+    assert "--models" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "tail", [b'{"request_id": "cut sh', b"\xff\xfe not utf-8\n", b'{"model": 5, "cost_usd": "x"}\n']
+)
+def test_damaged_jsonl_ledger_is_a_typed_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], tail: bytes
+) -> None:
+    path = tmp_path / "llm_costs.jsonl"
+    path.write_bytes(b"".join(r.model_dump_json().encode() + b"\n" for r in _records()[:3]) + tail)
+    assert main(["report", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert "is not a readable llm-cost-hooks JSONL ledger" in err and "Traceback" not in err
