@@ -8,6 +8,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -341,7 +342,7 @@ class BatchQueue:
         return out
 
     def _start(self, job: BatchJob, req: BatchRequest) -> None:
-        self.tracker.start_llm(
+        run = self.tracker.start_llm(
             req.custom_id,
             None,
             model=req.model,
@@ -358,6 +359,11 @@ class BatchQueue:
             },
             messages=req.body.get("messages"),
         )
+        if job.submitted_at is not None:
+            # Stamped with the batch's submission time, saved in the state: a batch polled
+            # again after a restart (its answers recorded, the state not yet saved) writes
+            # the same (timestamp, request id) again, which replaces the row, not adds one.
+            run.start_time = datetime.fromtimestamp(job.submitted_at, timezone.utc)
 
     def _record_line(self, job: BatchJob, req: BatchRequest, line: Mapping[str, Any]) -> BatchResult:
         response = line.get("response") or {}
