@@ -212,3 +212,75 @@ def test_damaged_jsonl_ledger_is_a_typed_error(
     assert main(["report", str(path)]) == 2
     err = capsys.readouterr().err
     assert "is not a readable llm-cost-hooks JSONL ledger" in err and "Traceback" not in err
+
+
+def test_waterfall_nets_cache_write_premiums() -> None:
+    # Anthropic bills cache writes at 1.25x input: the prompt cache saves reads x 0.9 input
+    # but costs writes x 0.25 input. The waterfall's "without levers" is what the same calls
+    # cost with no cache at all, and its prompt-cache step is the net saving.
+    from llm_cost_hooks._records import TokenUsage
+    from llm_cost_hooks.ledger import MemoryLedger
+    from llm_cost_hooks.ledger._html import savings_waterfall
+    from llm_cost_hooks.pricing import PriceBook
+    from llm_cost_hooks.tracking import CostTracker
+
+    book = PriceBook.default()
+    ledger = MemoryLedger()
+    tracker = CostTracker(ledger=ledger, price_book=book)
+    calls = [
+        TokenUsage(input_tokens=10_000, output_tokens=100, cache_write_tokens=8_000),
+        TokenUsage(input_tokens=10_000, output_tokens=100, cache_read_tokens=8_000),
+        TokenUsage(input_tokens=10_000, output_tokens=100, cache_write_tokens=8_000),
+        TokenUsage(input_tokens=500, output_tokens=50),
+    ]
+    for i, usage in enumerate(calls):
+        tracker.start_llm(f"r{i}", None, model="claude-sonnet-4-5", provider="anthropic")
+        tracker.end_llm(f"r{i}", usage, model="claude-sonnet-4-5")
+    tracker.flush()
+    records = ledger.records()
+    billed = sum(r.cost_usd for r in records)
+    uncached = sum(
+        book.cost(
+            TokenUsage(input_tokens=u.input_tokens, output_tokens=u.output_tokens), "claude-sonnet-4-5"
+        ).total
+        for u in calls
+    )
+    steps = {s["step"]: s for s in savings_waterfall(LedgerReports.from_records(records))}
+    assert steps["billed"]["cost_usd"] == pytest.approx(billed)
+    assert steps["without levers"]["cost_usd"] == pytest.approx(uncached)
+    # one read of 8,000 saves 8,000 x $2.70/M; two writes cost 16,000 x $0.75/M more
+    net = 8_000 * 2.70e-6 - 16_000 * 0.75e-6
+    assert steps["provider prompt cache"]["saving_usd"] == pytest.approx(net)
+
+
+def test_postgresql_reports_the_hostile_names_as_sqlite_does(postgres_server: Any, tmp_path: Path) -> None:
+    import uuid
+
+    from llm_cost_hooks.ledger import open_ledger
+    from llm_cost_hooks.ledger._html import savings_waterfall
+
+    if not postgres_server.running:
+        postgres_server.start()
+    url = postgres_server.create_database("t_" + uuid.uuid4().hex[:12])
+    records = _records()
+    records[1] = records[1].model_copy(update={"tags": {"prompt_cache.write_premium_usd": "0.00125"}})
+    stores = [SQLiteLedger(tmp_path / "same.db"), open_ledger(url)]
+    for led in stores:
+        for r in records:
+            led.write(r)
+        assert led.flush(timeout=60)
+    sqlite, postgres = (led.reports() for led in stores)
+    try:
+        for by in ("tenant", "feature,route", "prompt_version"):
+            # Same numbers, same order (the test server's collation is C, like SQLite's).
+            assert postgres.totals(by=by) == sqlite.totals(by=by), by
+            assert postgres.tasks(by=by) == sqlite.tasks(by=by), by
+        assert {r["tenant"] for r in postgres.totals(by="tenant")} == set(HOSTILE)
+        for p, s in zip(savings_waterfall(postgres), savings_waterfall(sqlite), strict=True):
+            assert p["step"] == s["step"] and p["cost_usd"] == pytest.approx(s["cost_usd"])
+        assert postgres._write_premiums() == pytest.approx(0.00125)
+    finally:
+        sqlite.close()
+        postgres.close()
+        for led in stores:
+            led.close()

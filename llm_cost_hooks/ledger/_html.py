@@ -70,11 +70,16 @@ def _label(name: str) -> str:
 def savings_waterfall(reports: LedgerReports) -> list[dict[str, Any]]:
     """Steps from the cost without any lever down to the billed cost.
 
-    Each lever's saving comes from the records it served (``saved_usd`` by cache status).
+    Each lever's saving comes from the records it served (``saved_usd`` by cache status);
+    the provider prompt cache's is net of what its writes cost above plain input.
     """
     billed = sum(r["cost_usd"] or 0.0 for r in reports.totals())
     saved = {r["cache_status"]: r["saved_usd"] or 0.0 for r in reports.cache_savings()}
-    # provider prompt caching saves on calls that were billed (cache_status stays on them)
+    # provider prompt caching saves on calls that were billed (cache_status stays on them);
+    # its writes, billed above input on calls of any status, are part of the bill it caused
+    premiums = reports._write_premiums()
+    if premiums:
+        saved["provider_prefix"] = saved.get("provider_prefix", 0.0) - premiums
     without = billed + sum(saved.values())
     steps = [{"step": "without levers", "cost_usd": without, "saving_usd": 0.0}]
     running = without

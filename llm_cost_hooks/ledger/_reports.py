@@ -550,6 +550,17 @@ class LedgerReports:
         )
         return self._rows(sql, params)
 
+    def _write_premiums(self) -> float:
+        """Dollars the provider prompt cache's writes cost above plain input (the tracker's
+        ``prompt_cache.write_premium_usd`` tag), for the savings waterfall's net step."""
+        key = "prompt_cache.write_premium_usd"
+        if self._dialect.name == "sqlite":
+            value = f"CAST(json_extract(tags, '$.\"{key}\"') AS REAL)"
+        else:
+            value = f"CAST(CAST(tags AS jsonb) ->> '{key}' AS DOUBLE PRECISION)"
+        rows = self._rows(f"SELECT SUM({value}) AS premium FROM cost_records WHERE tags LIKE ?", [f"%{key}%"])
+        return float(rows[0]["premium"] or 0.0) if rows else 0.0
+
     def budget_breaches(
         self,
         *,
