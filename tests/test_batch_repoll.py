@@ -97,3 +97,36 @@ def test_repolled_batch_is_recorded_once(tmp_path: Path, monkeypatch: pytest.Mon
     # The answered ones at the batch price: half of gpt-4o-mini's $0.15 / $0.60 per million.
     for _, ok, cost in rows[1:]:
         assert ok == 1 and cost == pytest.approx((1000 * 0.15 + 100 * 0.60) / 2e6)
+
+
+@pytest.mark.parametrize(
+    "bad_line",
+    [
+        json.dumps([1, 2]),  # valid JSON, not an object
+        json.dumps({"custom_id": "r0", "response": {"status_code": "200 OK", "body": {"choices": []}}}),
+        # no usage (so the answer's text is counted) and choices of the wrong shapes
+        json.dumps({"custom_id": "r0", "response": {"status_code": 200, "body": {"choices": 5}}}),
+        json.dumps({"custom_id": "r0", "response": {"status_code": 200, "body": {"choices": ["x"]}}}),
+        json.dumps({"custom_id": "r0", "response": {"body": {"choices": [{"message": "text"}]}}}),
+    ],
+)
+def test_a_malformed_output_line_does_not_wedge_the_queue(tmp_path: Path, bad_line: str) -> None:
+    # A line the queue cannot read must not make every poll raise (the batch would stay
+    # "submitted" and its other answers never be recorded).
+    from llm_cost_hooks.ledger import MemoryLedger
+
+    backend = _Backend()
+    ledger = MemoryLedger()
+    queue = BatchQueue(backend, tmp_path / "state.json", tracker=CostTracker(ledger=ledger), max_resubmits=0)
+    for i in range(3):
+        queue.add("gpt-4o-mini", [{"role": "user", "content": f"q{i}"}], custom_id=f"r{i}")
+    (job,) = queue.submit()
+    out = backend.batches[str(job.batch_id)]["output_file_id"]
+    lines = backend.files[out].decode().splitlines()
+    backend.files[out] = "\n".join([bad_line, *lines[1:]]).encode()
+    results = {r.custom_id: r for r in queue.poll(force=True)}
+    assert results["r1"].status.value == "completed" and results["r2"].status.value == "completed"
+    assert "r0" in results  # answered as read, or reported missing: either way it has an outcome
+    assert not queue.active_jobs
+    tracker_records = {r.request_id for r in ledger.records()}
+    assert {"r1", "r2"} <= tracker_records
