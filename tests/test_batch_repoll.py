@@ -130,3 +130,29 @@ def test_a_malformed_output_line_does_not_wedge_the_queue(tmp_path: Path, bad_li
     assert not queue.active_jobs
     tracker_records = {r.request_id for r in ledger.records()}
     assert {"r1", "r2"} <= tracker_records
+
+
+def test_resume_finds_its_batch_past_the_first_page_of_the_list(monkeypatch: pytest.MonkeyPatch) -> None:
+    # On resume, a job whose batch creation was interrupted looks its batch up by tag. An
+    # account with more than one page of newer batches must not make it miss and create
+    # (and pay for) the same batch a second time.
+    pytest.importorskip("litellm")
+    import litellm
+
+    from llm_cost_hooks.litellm import LiteLLMBatchClient
+
+    batches = [{"id": f"batch_{i}", "metadata": {"other": "x"}} for i in range(250)]
+    batches[180]["metadata"] = {"llm_cost_hooks_job": "job-1"}
+    calls: list[Any] = []
+
+    def list_batches(after: str | None = None, limit: int | None = None, **kw: Any) -> dict[str, Any]:
+        calls.append(after)
+        start = 0 if after is None else next(i for i, b in enumerate(batches) if b["id"] == after) + 1
+        page = batches[start : start + (limit or 20)]
+        return {"data": page, "has_more": start + len(page) < len(batches), "last_id": page[-1]["id"]}
+
+    monkeypatch.setattr(litellm, "list_batches", list_batches)
+    client = LiteLLMBatchClient(api_key="sk-test")
+    found = client.find("llm_cost_hooks_job", "job-1")
+    assert found is not None and found["id"] == "batch_180"
+    assert client.find("llm_cost_hooks_job", "job-2") is None and len(calls) <= 2 + 3
