@@ -10,7 +10,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from ._errors import LLMCostHooksError
+from ._errors import ConfigurationError, LLMCostHooksError
 
 __all__ = ["main"]
 
@@ -128,7 +128,10 @@ def _cmd_report(args: argparse.Namespace) -> int:
         if args.html:
             from .ledger._html import render_html_report
 
-            path = render_html_report(reports, args.html, title=f"LLM cost report: {args.ledger}")
+            try:
+                path = render_html_report(reports, args.html, title=f"LLM cost report: {args.ledger}")
+            except OSError as exc:
+                raise ConfigurationError(f"Cannot write the HTML report to {args.html!r}: {exc}") from exc
             print(f"wrote {path}", file=sys.stderr)
         kinds = args.show.split(",") if args.show else ["totals", "tasks"]
         out: dict[str, Any] = {}

@@ -284,3 +284,16 @@ def test_postgresql_reports_the_hostile_names_as_sqlite_does(postgres_server: An
         postgres.close()
         for led in stores:
             led.close()
+
+
+@pytest.mark.parametrize("where", ["a-directory", "under-a-file/report.html"])
+def test_html_report_that_cannot_be_written_says_so(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], where: str
+) -> None:
+    pytest.importorskip("matplotlib", reason="the HTML report's charts need the charts extra")
+    db = tmp_path / "llm_costs.db"
+    _ledger(db)
+    (tmp_path / "a-directory").mkdir()
+    (tmp_path / "under-a-file").write_text("")
+    assert main(["report", str(db), "--html", str(tmp_path / where)]) == 2
+    assert "Cannot write the HTML report to" in capsys.readouterr().err
