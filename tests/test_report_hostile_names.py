@@ -264,6 +264,7 @@ def test_postgresql_reports_the_hostile_names_as_sqlite_does(postgres_server: An
     url = postgres_server.create_database("t_" + uuid.uuid4().hex[:12])
     records = _records()
     records[1] = records[1].model_copy(update={"tags": {"prompt_cache.write_premium_usd": "0.00125"}})
+    records += [r.model_copy(update={"tenant": HOSTILE[2]}) for r in _budget_records()]
     stores = [SQLiteLedger(tmp_path / "same.db"), open_ledger(url)]
     for led in stores:
         for r in records:
@@ -279,6 +280,8 @@ def test_postgresql_reports_the_hostile_names_as_sqlite_does(postgres_server: An
         for p, s in zip(savings_waterfall(postgres), savings_waterfall(sqlite), strict=True):
             assert p["step"] == s["step"] and p["cost_usd"] == pytest.approx(s["cost_usd"])
         assert postgres._write_premiums() == pytest.approx(0.00125)
+        assert postgres.budget_breaches() == sqlite.budget_breaches()
+        assert [(r["calls"], r["refused"]) for r in postgres.budget_breaches()] == [(2, 1)]
     finally:
         sqlite.close()
         postgres.close()
@@ -297,3 +300,18 @@ def test_html_report_that_cannot_be_written_says_so(
     (tmp_path / "under-a-file").write_text("")
     assert main(["report", str(db), "--html", str(tmp_path / where)]) == 2
     assert "Cannot write the HTML report to" in capsys.readouterr().err
+
+
+def _budget_records() -> list[CostRecord]:
+    return [
+        CostRecord(model="gpt-4o", tenant="acme", feature="qa", tags={"team": "budget.ops"}),
+        CostRecord(model="gpt-4o", tenant="acme", feature="qa", tags={"note": 'x", "budget.y": "1'}),
+        CostRecord(model="gpt-4o", tenant="acme", feature="qa", tags={"budget.trimmed.history": "120"}),
+        CostRecord(model="gpt-4o", tenant="acme", feature="qa", success=False, error_type="BudgetExceeded"),
+    ]
+
+
+def test_budget_breaches_read_tag_keys_not_values() -> None:
+    # A team's own tag whose value starts with "budget." is no budget action.
+    (row,) = LedgerReports.from_records(_budget_records()).budget_breaches()
+    assert (row["calls"], row["refused"]) == (2, 1)

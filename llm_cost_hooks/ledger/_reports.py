@@ -571,7 +571,13 @@ class LedgerReports:
         ``budget.*`` tag in the record (trims, downgrades), grouped by tenant and feature."""
         d = self._dialect
         where, params = self._where(since, until)
-        cond = "(error_type = 'BudgetExceeded' OR tags LIKE '%\"budget.%')"
+        # A budget.* tag key; the LIKE first skips rows without one cheaply (a tag value
+        # starting with "budget." passes it, the key test then drops it).
+        keys = "json_each(tags)" if d.name == "sqlite" else "jsonb_each_text(CAST(tags AS jsonb))"
+        tagged = (
+            f"(tags LIKE '%\"budget.%' AND EXISTS (SELECT 1 FROM {keys} AS t WHERE t.key LIKE 'budget.%'))"
+        )
+        cond = f"(error_type = 'BudgetExceeded' OR {tagged})"
         where = (where + " AND " if where else " WHERE ") + cond
         sql = (
             "SELECT tenant, feature, COUNT(*) AS calls, "
