@@ -127,9 +127,12 @@ def _cmd_report(args: argparse.Namespace) -> int:
     try:
         if args.html:
             from .ledger._html import render_html_report
+            from .ledger._postgres import redact
 
+            # The page is made to be shared: no database password in its title.
+            title = f"LLM cost report: {redact(args.ledger)}"
             try:
-                path = render_html_report(reports, args.html, title=f"LLM cost report: {args.ledger}")
+                path = render_html_report(reports, args.html, title=title)
             except OSError as exc:
                 raise ConfigurationError(f"Cannot write the HTML report to {args.html!r}: {exc}") from exc
             print(f"wrote {path}", file=sys.stderr)

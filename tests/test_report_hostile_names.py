@@ -315,3 +315,26 @@ def test_budget_breaches_read_tag_keys_not_values() -> None:
     # A team's own tag whose value starts with "budget." is no budget action.
     (row,) = LedgerReports.from_records(_budget_records()).budget_breaches()
     assert (row["calls"], row["refused"]) == (2, 1)
+
+
+def test_html_report_of_a_postgresql_url_does_not_show_its_password(
+    postgres_server: Any, tmp_path: Path
+) -> None:
+    # The page is made to be shared; the ledger URL in its title must not carry the password.
+    pytest.importorskip("matplotlib", reason="the HTML report's charts need the charts extra")
+    import uuid
+
+    from llm_cost_hooks.ledger import open_ledger
+
+    if not postgres_server.running:
+        postgres_server.start()
+    url = postgres_server.create_database("t_" + uuid.uuid4().hex[:12])
+    secret = url.replace("postgresql://postgres@", "postgresql://postgres:s3cret-pw@")
+    led = open_ledger(url)
+    for r in _records()[:4]:
+        led.write(r)
+    led.close()
+    html = tmp_path / "report.html"
+    assert main(["report", secret, "--html", str(html), "--format", "json"]) == 0
+    page = html.read_text(encoding="utf-8")
+    assert "s3cret-pw" not in page and "postgres:***@" in page
