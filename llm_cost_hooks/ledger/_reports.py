@@ -606,7 +606,7 @@ def wilson_interval(successes: int, n: int, confidence: float = 0.95) -> tuple[f
 
 
 # Longest text cell of a table; CSV and JSON keep whole values.
-_MAX_CELL = 40
+_MAX_CELL = 60
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
@@ -627,7 +627,7 @@ def _width(text: str) -> int:
 
 def format_rows(rows: Sequence[dict[str, Any]], fmt: Literal["table", "csv", "json"] = "table") -> str:
     """Render report rows as an aligned text table, CSV or JSON. The table shows control
-    characters in names escaped and cuts names at 40 characters; CSV and JSON keep them whole."""
+    characters in names escaped and cuts names at 60 characters; CSV and JSON keep them whole."""
     if fmt == "json":
         return json.dumps(list(rows), indent=2, default=str)
     if not rows:
