@@ -35,6 +35,9 @@ chromium --headless --no-sandbox --disable-gpu --no-first-run --user-data-dir="$
 echo "hostile names on the page: $(grep -o 'data-pwned' dom.html | wc -l)  scripts that ran: $(grep -o 'data-pwned="' dom.html | wc -l)"
 chromium --headless --no-sandbox --disable-gpu --no-first-run --user-data-dir="$WORK/prof2" \
   --window-size=1200,2400 --screenshot="$WORK/r.png" "file://$WORK/r<b>.html" 2>/dev/null; ls -la r.png
+PGPW=$(echo "$PG" | sed 's|postgresql://\([^@:]*\)@|postgresql://\1:s3cret-pw@|')
+$LC report "$PGPW" --html pg.html --show totals > /dev/null 2>&1
+echo "HTML of a PostgreSQL URL with a password: password in the page $(grep -c s3cret-pw pg.html) time(s)"
 step "bad ledgers: exit code and message"
 $PY -c "from llm_cost_hooks.ledger import SQLiteLedger; SQLiteLedger('empty.db').close()"
 $LC report empty.db --format json; echo "empty ledger: rc=$?"
