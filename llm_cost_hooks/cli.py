@@ -5,11 +5,12 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
+import os
 import sys
 from collections.abc import Sequence
 from typing import Any
 
-from ._errors import LLMCostHooksError
+from ._errors import ConfigurationError, LLMCostHooksError
 
 __all__ = ["main"]
 
@@ -102,9 +103,11 @@ def _cmd_estimate(args: argparse.Namespace) -> int:
 
     models = (
         [m.strip() for m in args.models.split(",") if m.strip()]
-        if args.models
+        if args.models is not None
         else list(DEFAULT_ESTIMATE_MODELS)
     )
+    if not models:
+        raise argparse.ArgumentTypeError(f"--models names no model: {args.models!r}")
     rows = estimate_rows(
         input_tokens=args.input_tokens,
         output_tokens=args.output_tokens,
@@ -124,8 +127,14 @@ def _cmd_report(args: argparse.Namespace) -> int:
     try:
         if args.html:
             from .ledger._html import render_html_report
+            from .ledger._postgres import redact
 
-            path = render_html_report(reports, args.html, title=f"LLM cost report: {args.ledger}")
+            # The page is made to be shared: no database password in its title.
+            title = f"LLM cost report: {redact(args.ledger)}"
+            try:
+                path = render_html_report(reports, args.html, title=title)
+            except OSError as exc:
+                raise ConfigurationError(f"Cannot write the HTML report to {args.html!r}: {exc}") from exc
             print(f"wrote {path}", file=sys.stderr)
         kinds = args.show.split(",") if args.show else ["totals", "tasks"]
         out: dict[str, Any] = {}
@@ -328,6 +337,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return int(args.func(args) or 0)
+    except BrokenPipeError:
+        # The reader went away (`llm-cost report ... | head`): stop quietly, like other tools.
+        # stdout goes to devnull so the interpreter's final flush does not raise again.
+        try:
+            sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - lives until exit
+        except OSError:
+            pass
+        return 1
     except LLMCostHooksError as exc:
         print(f"llm-cost: error: {exc}", file=sys.stderr)
         return 2

@@ -8,6 +8,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -284,8 +285,12 @@ class BatchQueue:
         for raw in backend.content(file_id).splitlines():
             if raw.strip():
                 try:
-                    out.append(json.loads(raw))
-                except json.JSONDecodeError:
+                    line = json.loads(raw)
+                except (json.JSONDecodeError, UnicodeDecodeError):
+                    line = None
+                if isinstance(line, dict):
+                    out.append(line)
+                else:  # its request, if any, is reported missing like an absent line
                     logger.warning("llm-cost-hooks: skipped a malformed line in batch file %s", file_id)
         return out
 
@@ -341,7 +346,7 @@ class BatchQueue:
         return out
 
     def _start(self, job: BatchJob, req: BatchRequest) -> None:
-        self.tracker.start_llm(
+        run = self.tracker.start_llm(
             req.custom_id,
             None,
             model=req.model,
@@ -358,13 +363,19 @@ class BatchQueue:
             },
             messages=req.body.get("messages"),
         )
+        if job.submitted_at is not None:
+            # Stamped with the batch's submission time, saved in the state: a batch polled
+            # again after a restart (its answers recorded, the state not yet saved) writes
+            # the same (timestamp, request id) again, which replaces the row, not adds one.
+            run.start_time = datetime.fromtimestamp(job.submitted_at, timezone.utc)
 
     def _record_line(self, job: BatchJob, req: BatchRequest, line: Mapping[str, Any]) -> BatchResult:
         response = line.get("response") or {}
         body = response.get("body") if isinstance(response, Mapping) else None
         code = response.get("status_code") if isinstance(response, Mapping) else None
+        status = _http_status(code)
         error = line.get("error")
-        if error or not isinstance(body, Mapping) or (code is not None and int(code) >= 400):
+        if error or not isinstance(body, Mapping) or (status is not None and status >= 400):
             message = ""
             if isinstance(error, Mapping):
                 message = str(error.get("message") or error.get("code"))
@@ -412,9 +423,20 @@ class BatchQueue:
         return BatchResult(custom_id=req.custom_id, status=status, batch_id=job.batch_id, error=why)
 
 
+def _http_status(code: Any) -> int | None:
+    """A line's HTTP status as a number; None when absent or unreadable (the body decides)."""
+    try:
+        return int(code)
+    except (TypeError, ValueError):
+        return None
+
+
 def _text(body: Mapping[str, Any]) -> str:
-    for choice in body.get("choices") or ():
-        content = (choice.get("message") or {}).get("content")
+    """The answer's text (counted when the line reports no usage); "" when it has none."""
+    choices = body.get("choices")
+    for choice in choices if isinstance(choices, list) else ():
+        message = choice.get("message") if isinstance(choice, Mapping) else None
+        content = message.get("content") if isinstance(message, Mapping) else None
         if isinstance(content, str):
             return content
     return ""

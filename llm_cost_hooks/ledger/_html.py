@@ -5,13 +5,14 @@ from __future__ import annotations
 import base64
 import html
 import io
+import warnings
 from collections import defaultdict
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 from .._errors import MissingExtraError
-from ._reports import LedgerReports
+from ._reports import LedgerReports, _printable
 
 __all__ = ["render_html_report", "savings_waterfall"]
 
@@ -50,19 +51,35 @@ def _plt() -> _Figures:
 
 def _png(fig: Any) -> str:
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
+    with warnings.catch_warnings():
+        # A name in a script the default font lacks is drawn as boxes, not an error.
+        warnings.filterwarnings("ignore", message="Glyph .* missing from font", category=UserWarning)
+        fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
     _plt().close(fig)
     return base64.b64encode(buf.getvalue()).decode()
+
+
+def _label(name: str) -> str:
+    """A tenant's, feature's or route's name as a chart label, shown as written: matplotlib
+    reads ``$...$`` as math (and raises on what does not parse), leaves labels that start
+    with ``_`` out of legends, and draws control characters as boxes; long names are cut."""
+    text = _printable(name).replace("$", r"\$")
+    return " " + text if text.startswith("_") else text
 
 
 def savings_waterfall(reports: LedgerReports) -> list[dict[str, Any]]:
     """Steps from the cost without any lever down to the billed cost.
 
-    Each lever's saving comes from the records it served (``saved_usd`` by cache status).
+    Each lever's saving comes from the records it served (``saved_usd`` by cache status);
+    the provider prompt cache's is net of what its writes cost above plain input.
     """
     billed = sum(r["cost_usd"] or 0.0 for r in reports.totals())
     saved = {r["cache_status"]: r["saved_usd"] or 0.0 for r in reports.cache_savings()}
-    # provider prompt caching saves on calls that were billed (cache_status stays on them)
+    # provider prompt caching saves on calls that were billed (cache_status stays on them);
+    # its writes, billed above input on calls of any status, are part of the bill it caused
+    premiums = reports._write_premiums()
+    if premiums:
+        saved["provider_prefix"] = saved.get("provider_prefix", 0.0) - premiums
     without = billed + sum(saved.values())
     steps = [{"step": "without levers", "cost_usd": without, "saving_usd": 0.0}]
     running = without
@@ -105,7 +122,9 @@ def _charts(reports: LedgerReports, bucket: str) -> dict[str, str]:
         buckets = sorted({r["bucket"] for r in series})
         per_feature: dict[str, dict[str, float]] = defaultdict(dict)
         for r in series:
-            per_feature[r["feature"] or "(none)"][r["bucket"]] = r["cost_usd"] or 0.0
+            # Added up: two long names can share the label they are cut to.
+            values = per_feature[_label(r["feature"]) if r["feature"] else "(none)"]
+            values[r["bucket"]] = values.get(r["bucket"], 0.0) + (r["cost_usd"] or 0.0)
         fig, ax = plt.subplots(figsize=(8, 3.6))
         bottom = [0.0] * len(buckets)
         for feature, values in sorted(per_feature.items()):
@@ -151,7 +170,7 @@ def _charts(reports: LedgerReports, bucket: str) -> dict[str, str]:
     routes = reports.totals(by="route")
     if routes:
         fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(8, 3.4))
-        names = [r["route"] or "(unrouted)" for r in routes]
+        names = [_label(r["route"]) if r["route"] else "(unrouted)" for r in routes]
         ax1.pie([r["calls"] for r in routes], labels=names, autopct="%1.0f%%", textprops={"fontsize": 8})
         ax1.set_title("Calls by route")
         ax2.pie(

@@ -14,7 +14,9 @@ import csv
 import io
 import json
 import math
+import re
 import sqlite3
+import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
@@ -128,6 +130,17 @@ def _check_by(by: Sequence[str] | str | None, allowed: Sequence[str]) -> list[st
     return out
 
 
+def _locked(exc: sqlite3.Error) -> bool:
+    return "locked" in str(exc) or "busy" in str(exc)
+
+
+def _locked_error(path: Path) -> LedgerError:
+    return LedgerError(
+        f"{str(path)!r} is locked by another process (one holding an exclusive lock, or a "
+        "schema migration in progress); run the report again once it is done."
+    )
+
+
 def _ts(value: datetime | date | str | None, name: str) -> str | None:
     if value is None:
         return None
@@ -158,6 +171,7 @@ class LedgerReports:
     def __init__(self, conn: Any, dialect: SQLDialect = SQLITE) -> None:
         self._conn = conn
         self._dialect = dialect
+        self._path: Path | None = None  # the SQLite file opened, for error messages
 
     # -- construction ------------------------------------------------------------------
     @classmethod
@@ -204,13 +218,26 @@ class LedgerReports:
             from ._stores import JSONLLedger
 
             led = JSONLLedger(p, background=False)
-            return cls.from_records(led.records(), led.task_outcomes())
+            try:
+                return cls.from_records(led.records(), led.task_outcomes())
+            except (ValueError, UnicodeDecodeError) as exc:  # JSON, UTF-8 and pydantic errors
+                raise LedgerError(
+                    f"{str(p)!r} is not a readable llm-cost-hooks JSONL ledger (one JSON record "
+                    f"per line, UTF-8): {str(exc).splitlines()[0]}. A line cut short by a crash "
+                    "can be deleted; the other lines are complete records."
+                ) from exc
+        if p.is_dir():
+            raise LedgerError(f"{str(p)!r} is a directory; give the ledger file in it.")
         try:
             conn = sqlite3.connect(f"file:{p}?mode=ro", uri=True)
             conn.execute("SELECT 1 FROM cost_records LIMIT 1")
         except sqlite3.Error as exc:
+            if _locked(exc):
+                raise _locked_error(p) from exc
             raise LedgerError(f"{str(p)!r} is not an llm-cost-hooks SQLite ledger: {exc}") from exc
-        return cls(conn)
+        report = cls(conn)
+        report._path = p
+        return report
 
     def close(self) -> None:
         self._conn.close()
@@ -228,7 +255,12 @@ class LedgerReports:
         return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
 
     def _rows(self, sql: str, params: Sequence[Any]) -> list[dict[str, Any]]:
-        cur = self._conn.execute(self._dialect.prepare(sql), params)
+        try:
+            cur = self._conn.execute(self._dialect.prepare(sql), params)
+        except sqlite3.OperationalError as exc:
+            if self._path is not None and _locked(exc):  # locked after open: same message
+                raise _locked_error(self._path) from exc
+            raise
         cols = [d[0] for d in cur.description]
         return [{c: _plain(v) for c, v in zip(cols, row)} for row in cur.fetchall()]
 
@@ -518,6 +550,17 @@ class LedgerReports:
         )
         return self._rows(sql, params)
 
+    def _write_premiums(self) -> float:
+        """Dollars the provider prompt cache's writes cost above plain input (the tracker's
+        ``prompt_cache.write_premium_usd`` tag), for the savings waterfall's net step."""
+        key = "prompt_cache.write_premium_usd"
+        if self._dialect.name == "sqlite":
+            value = f"CAST(json_extract(tags, '$.\"{key}\"') AS REAL)"
+        else:
+            value = f"CAST(CAST(tags AS jsonb) ->> '{key}' AS DOUBLE PRECISION)"
+        rows = self._rows(f"SELECT SUM({value}) AS premium FROM cost_records WHERE tags LIKE ?", [f"%{key}%"])
+        return float(rows[0]["premium"] or 0.0) if rows else 0.0
+
     def budget_breaches(
         self,
         *,
@@ -528,7 +571,13 @@ class LedgerReports:
         ``budget.*`` tag in the record (trims, downgrades), grouped by tenant and feature."""
         d = self._dialect
         where, params = self._where(since, until)
-        cond = "(error_type = 'BudgetExceeded' OR tags LIKE '%\"budget.%')"
+        # A budget.* tag key; the LIKE first skips rows without one cheaply (a tag value
+        # starting with "budget." passes it, the key test then drops it).
+        keys = "json_each(tags)" if d.name == "sqlite" else "jsonb_each_text(CAST(tags AS jsonb))"
+        tagged = (
+            f"(tags LIKE '%\"budget.%' AND EXISTS (SELECT 1 FROM {keys} AS t WHERE t.key LIKE 'budget.%'))"
+        )
+        cond = f"(error_type = 'BudgetExceeded' OR {tagged})"
         where = (where + " AND " if where else " WHERE ") + cond
         sql = (
             "SELECT tenant, feature, COUNT(*) AS calls, "
@@ -556,8 +605,29 @@ def wilson_interval(successes: int, n: int, confidence: float = 0.95) -> tuple[f
     return max(0.0, centre - spread), min(1.0, centre + spread)
 
 
+# Longest text cell of a table; CSV and JSON keep whole values.
+_MAX_CELL = 60
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def _printable(text: str) -> str:
+    """A name as one table cell: control characters (a tenant's ``\\x1b[31m`` or newline would
+    recolour the terminal or break the row) shown escaped, and cut at ``_MAX_CELL``."""
+    if _CONTROL.search(text):
+        text = _CONTROL.sub(lambda m: repr(m.group())[1:-1], text)
+    return text if len(text) <= _MAX_CELL else text[:_MAX_CELL] + "…"
+
+
+def _width(text: str) -> int:
+    """Terminal columns of ``text``: East Asian wide characters and most emoji take two."""
+    if text.isascii():
+        return len(text)
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+
+
 def format_rows(rows: Sequence[dict[str, Any]], fmt: Literal["table", "csv", "json"] = "table") -> str:
-    """Render report rows as an aligned text table, CSV or JSON."""
+    """Render report rows as an aligned text table, CSV or JSON. The table shows control
+    characters in names escaped and cuts names at 60 characters; CSV and JSON keep them whole."""
     if fmt == "json":
         return json.dumps(list(rows), indent=2, default=str)
     if not rows:
@@ -581,14 +651,15 @@ def format_rows(rows: Sequence[dict[str, Any]], fmt: Literal["table", "csv", "js
             return f"{v:,.3f}"
         if isinstance(v, int) and not isinstance(v, bool):
             return f"{v:,}"
-        return str(v)
+        return _printable(str(v))
 
     body = [[cell(c, r.get(c)) for c in cols] for r in rows]
-    widths = [max(len(c), *(len(b[i]) for b in body)) for i, c in enumerate(cols)]
+    widths = [max(_width(c), *(_width(b[i]) for b in body)) for i, c in enumerate(cols)]
     numeric = [all(isinstance(r.get(c), (int, float)) or r.get(c) is None for r in rows) for c in cols]
 
     def line(values: Sequence[str]) -> str:
-        return "  ".join(v.rjust(w) if n else v.ljust(w) for v, w, n in zip(values, widths, numeric))
+        pads = [" " * (w - _width(v)) for v, w in zip(values, widths)]
+        return "  ".join(p + v if n else v + p for v, p, n in zip(values, pads, numeric))
 
     out = [line(cols), "  ".join("-" * w for w in widths)]
     out += [line(b) for b in body]

@@ -71,12 +71,18 @@ class LiteLLMBatchClient:
         return data if isinstance(data, bytes) else str(data).encode()
 
     def find(self, metadata_key: str, value: str) -> dict[str, Any] | None:
-        page = litellm.list_batches(limit=100, **self._kw)
-        for item in getattr(page, "data", None) or _as_dict(page).get("data") or ():
-            batch = _as_dict(item)
-            if (batch.get("metadata") or {}).get(metadata_key) == value:
-                return batch
-        return None
+        # Every page: a batch missed on a busy account would be created (and billed) twice.
+        after: str | None = None
+        while True:
+            page = _as_dict(litellm.list_batches(after=after, limit=100, **self._kw))
+            items = [_as_dict(item) for item in page.get("data") or ()]
+            for batch in items:
+                if (batch.get("metadata") or {}).get(metadata_key) == value:
+                    return batch
+            last = page.get("last_id") or (items[-1].get("id") if items else None)
+            if not page.get("has_more") or not last or last == after:
+                return None
+            after = str(last)
 
 
 class DeferredResponse:

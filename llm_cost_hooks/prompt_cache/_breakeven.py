@@ -152,6 +152,8 @@ def self_host_breakeven(
     >>> round(r.breakeven_tokens_per_month / 1e6), r.recommendation.split(":")[0]
     (532, 'api')
     """
+    if not 0.0 <= min_utilisation <= 1.0:  # also False for NaN
+        raise ConfigurationError(f"min_utilisation must be a fraction from 0 to 1, got {min_utilisation!r}.")
     volume = _positive("tokens_per_month", tokens_per_month)
     c_api = _positive("api_cost_per_month", api_cost_per_month) / volume
     capacity = (
