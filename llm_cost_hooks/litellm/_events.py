@@ -124,6 +124,7 @@ class _EventRecorder(_LoggerState):
         with self._lock:
             self._prepared.pop(call_id, None)
             self._shared.pop(call_id, None)
+            self._expected.pop(call_id, None)
             run_id = self._open.pop(call_id, None)
             if run_id is not None:
                 self._tentative.pop(run_id, None)

@@ -8,6 +8,7 @@ touched, never with ``import llm_cost_hooks``.
 
 from __future__ import annotations
 
+import datetime
 import logging
 import math
 import threading
@@ -27,7 +28,7 @@ from ..pricing._compare import CostChecks
 from ..tracking import CostTracker, RunObserver
 from ._events import _EventRecorder
 from ._hooks import _PreCallHooks
-from ._state import CACHE_MARKER_KEY, CostComparison, in_callbacks, registry_id
+from ._state import CACHE_MARKER_KEY, CostComparison, Expected, in_callbacks, registry_id
 from ._state import _metadata_of as _metadata_of  # used by ._dedup from here
 
 logger = logging.getLogger("llm_cost_hooks")
@@ -125,6 +126,7 @@ class CostHooksLogger(TrackerAdapterMixin, _PreCallHooks, _EventRecorder, Custom
         # Runs re-opened by a retry after LiteLLM already reported the call's failure: it may
         # report their end or not, so flush() does not wait for them and old ones are dropped.
         self._tentative: OrderedDict[str, float] = OrderedDict()
+        self._expected: OrderedDict[str, Expected] = OrderedDict()  # async calls awaiting their event
         #: Unique per logger (see ``registry_id``): without it, a logger put in
         #: ``litellm.callbacks`` after another one was used would record nothing.
         self.logger_id = registry_id(self)
@@ -141,6 +143,7 @@ class CostHooksLogger(TrackerAdapterMixin, _PreCallHooks, _EventRecorder, Custom
         returns -- then flush the ledger. Returns False on timeout."""
         deadline = time.monotonic() + timeout
         _deliver_events_of_ended_loops(deadline)
+        self._record_lost_events()
         stale_ns = time.perf_counter_ns() - 300 * 10**9  # a call open for 5 min is not waited for
         waiting = {
             rid
@@ -215,6 +218,75 @@ class CostHooksLogger(TrackerAdapterMixin, _PreCallHooks, _EventRecorder, Custom
         if self.dedup is not None and not kwargs.get("stream"):
             self.dedup.complete(call_id, response)  # no-op if the success hook already did
         return response
+
+    def _record_lost_events(self) -> int:
+        """Record the async calls whose event loop has closed without LiteLLM delivering
+        their success event (the loop's end cancels a logging task LiteLLM already
+        started), and return how many. A call whose response LiteLLM returned is recorded
+        from that response, as its event would have; a streamed call, whose assembled
+        response only that event holds, is recorded with counted tokens
+        (``tokens_estimated``); one that never returned is recorded as failed. Each is
+        tagged ``litellm.event_lost``. Run after the events still queued were delivered,
+        so a call's own event is preferred; one arriving later is a duplicate and ignored."""
+        with self._lock:
+            lost = [
+                (cid, e) for cid, e in self._expected.items() if e.loop.is_closed() and cid not in self._done
+            ]
+            for cid, _ in lost:
+                del self._expected[cid]
+        if not lost or self._replaced():
+            return 0
+        recorded = 0
+        for call_id, expected in lost:
+            try:
+                recorded += self._record_lost(call_id, expected.response)
+            except Exception:
+                if self.tracker.strict:
+                    raise
+                logger.exception("llm-cost-hooks: a LiteLLM call whose success event was lost not recorded")
+        if recorded:
+            logger.warning(
+                "llm-cost-hooks: %d LiteLLM async call(s) ended with their event loop before LiteLLM "
+                "reported them; recorded from what was known (tagged litellm.event_lost)",
+                recorded,
+            )
+        return recorded
+
+    def _record_lost(self, call_id: str, response: Any) -> int:
+        with self._lock:
+            run_id = self._open.get(call_id)
+        run = self.tracker._runs.get(run_id) if run_id is not None else None
+        if run is None:
+            return 0  # no pre-call event either: nothing known about the call to record
+        if response is not None:
+            hidden = getattr(response, "_hidden_params", None)
+            kwargs: dict[str, Any] = {"litellm_call_id": call_id, "model": run.model}
+            if isinstance(hidden, Mapping):
+                kwargs["response_cost"] = hidden.get("response_cost")
+                if hidden.get("cache_hit"):
+                    kwargs["cache_hit"] = True
+            self.tracker.annotate(run.run_id, {"litellm.event_lost": "response"})
+            start = end = None
+            ms = getattr(response, "_response_ms", None)
+            if isinstance(ms, (int, float)) and ms >= 0:  # the call's duration, not until now
+                start = datetime.datetime(2000, 1, 1)
+                end = start + datetime.timedelta(milliseconds=ms)
+            self._on_success(kwargs, response, start, end)
+            return 1
+        try:
+            if run.params.get("stream"):
+                self.tracker.annotate(run.run_id, {"litellm.event_lost": "stream"})
+                record = self.tracker.end_llm(run.run_id, None, model=run.model)
+                self.holds.settle_record(call_id, record)
+            else:
+                self.tracker.annotate(run.run_id, {"litellm.event_lost": "no_response"})
+                self.tracker.error_llm(
+                    run.run_id, RuntimeError("the event loop ended before LiteLLM reported the call")
+                )
+        finally:
+            self._release(call_id)
+            self._finish(call_id, success=False)
+        return 1
 
     def _replaced(self) -> bool:
         """True when this logger was taken out of ``litellm.callbacks`` and another
@@ -332,6 +404,7 @@ def _deliver_events_of_ended_loops(deadline: float) -> int:
 
 def _deliver_at_exit(owner: CostHooksLogger, deadline: float) -> None:
     _deliver_events_of_ended_loops(deadline)
+    owner._record_lost_events()
 
 
 def uninstall(cost_logger: CostHooksLogger | None = None) -> None:

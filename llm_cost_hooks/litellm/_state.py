@@ -4,6 +4,7 @@ metadata reading they share."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
 import time
@@ -77,6 +78,18 @@ def _metadata_of(kwargs: Mapping[str, Any]) -> dict[str, Any]:
     return merged
 
 
+class Expected:
+    """An async call whose success event is still to come: the event loop it runs on and,
+    once LiteLLM has it, the response (kept to record the call if that event never
+    arrives: the loop's end can cancel it)."""
+
+    __slots__ = ("loop", "response")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self.response: Any = None
+
+
 class _LoggerState:
     """The attributes :class:`~llm_cost_hooks.litellm.CostHooksLogger` sets in
     ``__init__``, declared once for the parts of the class defined in other modules."""
@@ -100,6 +113,7 @@ class _LoggerState:
     _refused: OrderedDict[str, None]
     _shared: OrderedDict[str, str]
     _tentative: OrderedDict[str, float]
+    _expected: OrderedDict[str, Expected]
 
     def _remember(self, table: OrderedDict[str, Any], key: str, value: Any) -> None:
         table[key] = value
