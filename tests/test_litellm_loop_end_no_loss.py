@@ -233,32 +233,35 @@ def test_no_call_is_recorded_twice(litellm_clean: Any) -> None:
             logger.flush(timeout=1.0)
             assert len(logger.records()) == expected
 
-    # A cache hit through our LiteLLM cache: one record for the paid call, one for each hit
-    # (an async hit's event is awaited in its loop: LiteLLM runs no hook of ours before it).
-    logger = CostHooksLogger(ledger="memory://")
-    litellm_clean.callbacks = [logger]
-    litellm_clean.cache = LiteLLMSemanticCache(path=":memory:", semantic=False)
+    # A cache hit through our LiteLLM cache: one record for the paid call, one for each hit,
+    # also when the loop ends as the async hit's event starts.
     ask = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "Refund policy?"}]}
+    for end_with_aflush in (True, False):
+        logger = CostHooksLogger(ledger="memory://", defaults={"tenant_id": "acme"})
+        litellm_clean.callbacks = [logger]
+        litellm_clean.cache = LiteLLMSemanticCache(path=":memory:", semantic=False)
 
-    async def cached() -> None:
-        await litellm_clean.acompletion(**ask, mock_response="Within 30 days.")
-        await asyncio.sleep(0.2)  # the cache write
-        await litellm_clean.acompletion(**ask, mock_response="paid again")
-        assert await logger.aflush()
+        async def call(answer: str, logger: Any, aflush: bool) -> None:
+            await litellm_clean.acompletion(**ask, mock_response=answer)
+            if aflush:
+                assert await logger.aflush()
 
-    asyncio.run(cached())
-    litellm_clean.completion(**ask, mock_response="paid again")
-    logger.flush()
-    # A sync hit's event comes from LiteLLM's logging thread, with no pre-call event that
-    # flush() could wait for: let it land.
-    for _ in range(200):
-        if len(logger.records()) >= 3:
-            break
-        time.sleep(0.01)
-    logger.flush()
-    records = logger.records()
-    _one_per_call(records)
-    assert sorted(r.cache_status.value for r in records) == ["exact", "exact", "miss"]
+        asyncio.run(call("Within 30 days.", logger, True))
+        asyncio.run(call("paid again", logger, end_with_aflush))
+        litellm_clean.completion(**ask, mock_response="paid again")
+        logger.flush()
+        # A sync hit's event comes from LiteLLM's logging thread, with no pre-call event that
+        # flush() could wait for: let it land.
+        for _ in range(200):
+            if len(logger.records()) >= 3:
+                break
+            time.sleep(0.01)
+        logger.flush()
+        records = logger.records()
+        _one_per_call(records)
+        assert sorted(r.cache_status.value for r in records) == ["exact", "exact", "miss"], end_with_aflush
+        hits = [r for r in records if r.cache_status.value == "exact"]
+        assert all(r.cost_usd == 0 and r.saved_usd > 0 and r.tenant == "acme" for r in hits)
 
 
 _SCRIPT = """

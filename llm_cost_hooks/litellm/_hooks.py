@@ -247,6 +247,15 @@ class _PreCallHooks(_LoggerState):
                     self.dedup.complete(str(call_id), response)
         return None
 
+    def _expect_hit(self, call_id: str, kwargs: dict[str, Any], response: Any) -> None:
+        """An async call our LiteLLM cache answers (LiteLLM runs no hook of ours before its
+        event): noted with the cached response, like :meth:`_expect`."""
+        self._expect(call_id)
+        expected = self._expected.get(call_id)
+        if expected is not None:
+            expected.kwargs = kwargs
+            expected.response = response
+
     def _expect(self, call_id: str) -> None:
         """Note an async call (run on this event loop) whose success event is to come:
         the loop's end may cancel that event before it reaches us, and ``flush()`` and

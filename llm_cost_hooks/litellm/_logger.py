@@ -239,7 +239,7 @@ class CostHooksLogger(TrackerAdapterMixin, _PreCallHooks, _EventRecorder, Custom
         recorded = 0
         for call_id, expected in lost:
             try:
-                recorded += self._record_lost(call_id, expected.response)
+                recorded += self._record_lost(call_id, expected.response, expected.kwargs)
             except Exception:
                 if self.tracker.strict:
                     raise
@@ -252,10 +252,19 @@ class CostHooksLogger(TrackerAdapterMixin, _PreCallHooks, _EventRecorder, Custom
             )
         return recorded
 
-    def _record_lost(self, call_id: str, response: Any) -> int:
+    def _record_lost(self, call_id: str, response: Any, hit: Mapping[str, Any] | None) -> int:
         with self._lock:
             run_id = self._open.get(call_id)
         run = self.tracker._runs.get(run_id) if run_id is not None else None
+        if run is None and hit is not None and response is not None:  # a cache hit: no pre-call event
+            served = {**hit, "litellm_call_id": call_id, "cache_hit": True, "stream": False}
+            served.setdefault("call_type", "acompletion")
+            opened = self._start(served, None, None)
+            if opened is None:
+                return 0
+            self.tracker.annotate(opened.run_id, {"litellm.event_lost": "cache_hit"})
+            self._on_success(served, response, None, None)
+            return 1
         if run is None:
             return 0  # no pre-call event either: nothing known about the call to record
         if response is not None:

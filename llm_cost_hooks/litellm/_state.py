@@ -83,11 +83,13 @@ class Expected:
     once LiteLLM has it, the response (kept to record the call if that event never
     arrives: the loop's end can cancel it)."""
 
-    __slots__ = ("loop", "response")
+    __slots__ = ("kwargs", "loop", "response")
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self.loop = loop
         self.response: Any = None
+        # A cache hit has no pre-call event: the call's kwargs to open its run from.
+        self.kwargs: dict[str, Any] | None = None
 
 
 class _LoggerState:
