@@ -8,7 +8,6 @@ touched, never with ``import llm_cost_hooks``.
 
 from __future__ import annotations
 
-import datetime
 import logging
 import math
 import threading
@@ -219,84 +218,6 @@ class CostHooksLogger(TrackerAdapterMixin, _PreCallHooks, _EventRecorder, Custom
             self.dedup.complete(call_id, response)  # no-op if the success hook already did
         return response
 
-    def _record_lost_events(self) -> int:
-        """Record the async calls whose event loop has closed without LiteLLM delivering
-        their success event (the loop's end cancels a logging task LiteLLM already
-        started), and return how many. A call whose response LiteLLM returned is recorded
-        from that response, as its event would have; a streamed call, whose assembled
-        response only that event holds, is recorded with counted tokens
-        (``tokens_estimated``); one that never returned is recorded as failed. Each is
-        tagged ``litellm.event_lost``. Run after the events still queued were delivered,
-        so a call's own event is preferred; one arriving later is a duplicate and ignored."""
-        with self._lock:
-            lost = [
-                (cid, e) for cid, e in self._expected.items() if e.loop.is_closed() and cid not in self._done
-            ]
-            for cid, _ in lost:
-                del self._expected[cid]
-        if not lost or self._replaced():
-            return 0
-        recorded = 0
-        for call_id, expected in lost:
-            try:
-                recorded += self._record_lost(call_id, expected.response, expected.kwargs)
-            except Exception:
-                if self.tracker.strict:
-                    raise
-                logger.exception("llm-cost-hooks: a LiteLLM call whose success event was lost not recorded")
-        if recorded:
-            logger.warning(
-                "llm-cost-hooks: %d LiteLLM async call(s) ended with their event loop before LiteLLM "
-                "reported them; recorded from what was known (tagged litellm.event_lost)",
-                recorded,
-            )
-        return recorded
-
-    def _record_lost(self, call_id: str, response: Any, hit: Mapping[str, Any] | None) -> int:
-        with self._lock:
-            run_id = self._open.get(call_id)
-        run = self.tracker._runs.get(run_id) if run_id is not None else None
-        if run is None and hit is not None and response is not None:  # a cache hit: no pre-call event
-            served = {**hit, "litellm_call_id": call_id, "cache_hit": True, "stream": False}
-            served.setdefault("call_type", "acompletion")
-            opened = self._start(served, None, None)
-            if opened is None:
-                return 0
-            self.tracker.annotate(opened.run_id, {"litellm.event_lost": "cache_hit"})
-            self._on_success(served, response, None, None)
-            return 1
-        if run is None:
-            return 0  # no pre-call event either: nothing known about the call to record
-        if response is not None:
-            hidden = getattr(response, "_hidden_params", None)
-            kwargs: dict[str, Any] = {"litellm_call_id": call_id, "model": run.model}
-            if isinstance(hidden, Mapping):
-                kwargs["response_cost"] = hidden.get("response_cost")
-                if hidden.get("cache_hit"):
-                    kwargs["cache_hit"] = True
-            self.tracker.annotate(run.run_id, {"litellm.event_lost": "response"})
-            start = end = None
-            ms = getattr(response, "_response_ms", None)
-            if isinstance(ms, (int, float)) and ms >= 0:  # the call's duration, not until now
-                start = datetime.datetime(2000, 1, 1)
-                end = start + datetime.timedelta(milliseconds=ms)
-            self._on_success(kwargs, response, start, end)
-            return 1
-        try:
-            if run.params.get("stream"):
-                self.tracker.annotate(run.run_id, {"litellm.event_lost": "stream"})
-                record = self.tracker.end_llm(run.run_id, None, model=run.model)
-                self.holds.settle_record(call_id, record)
-            else:
-                self.tracker.annotate(run.run_id, {"litellm.event_lost": "no_response"})
-                self.tracker.error_llm(
-                    run.run_id, RuntimeError("the event loop ended before LiteLLM reported the call")
-                )
-        finally:
-            self._release(call_id)
-            self._finish(call_id, success=False)
-        return 1
-
     def _replaced(self) -> bool:
         """True when this logger was taken out of ``litellm.callbacks`` and another
         CostHooksLogger put there (``litellm.callbacks = [new]``): LiteLLM still calls it
@@ -383,12 +304,19 @@ def _deliver_events_of_ended_loops(deadline: float) -> int:
         pass
     ran = 0
     loop: asyncio.AbstractEventLoop | None = None
+    # Taken off the queue by the worker but never started: LiteLLM would run them on a later
+    # loop, with whatever callbacks are listed then.
+    unstarted = list(getattr(worker, "_unstarted_dequeued_tasks", tuple)())
     try:
         while time.monotonic() < deadline:
-            try:
-                task = queue.get_nowait()
-            except asyncio.QueueEmpty:
-                break
+            if unstarted:
+                task = unstarted.pop()
+                getattr(worker, "_untrack_dequeued", lambda t: None)(task)
+            else:
+                try:
+                    task = queue.get_nowait()
+                except asyncio.QueueEmpty:
+                    break
             coroutine = task.get("coroutine") if isinstance(task, dict) else None
             if coroutine is None:
                 continue

@@ -123,5 +123,8 @@ class _LoggerState:
         while len(table) > _MAX_REMEMBERED:
             table.popitem(last=False)
 
+    def _replaced(self) -> bool:  # CostHooksLogger: another logger took its place
+        return False
+
     def _release(self, call_id: str) -> None:
         self.holds.release(call_id)
