@@ -1,27 +1,18 @@
 """Two LiteLLM calls awaited one after the other in one ``asyncio.run`` (a routed script:
 ``CostAwareRouting`` sends them to two tiers) leave two cost records: the first call's
-success event must not be lost when the loop ends right after the second."""
+success event must not be lost when the loop ends right after the second (LiteLLM's worker
+may have started it, and the loop's end cancels it)."""
 
 from __future__ import annotations
 
 import asyncio
 from typing import Any
 
-import pytest
-
 from llm_cost_hooks.routing import Rule, RuleRouter
 
 MSG = [{"role": "user", "content": "What is 2 + 2?"}]
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason=(
-        "known gap: LiteLLM's logging worker may have started the earlier call's success "
-        "event, and asyncio.run's end cancels it before it reaches the logger; "
-        "await cost_logger.aflush() before the loop ends (the test below)"
-    ),
-)
 def test_both_calls_of_one_event_loop_are_recorded(litellm_clean: Any) -> None:
     from llm_cost_hooks.litellm import CostAwareRouting, CostHooksLogger
 
@@ -47,14 +38,6 @@ def test_both_calls_of_one_event_loop_are_recorded(litellm_clean: Any) -> None:
     assert sorted(r.model for r in logger.records()) == ["gpt-4o", "gpt-4o-mini"]
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason=(
-        "known gap: LiteLLM's logging worker may have started the earlier call's success "
-        "event, and asyncio.run's end cancels it before it reaches the logger; "
-        "await cost_logger.aflush() before the loop ends (the test below)"
-    ),
-)
 def test_both_sdk_calls_of_one_event_loop_are_recorded(litellm_clean: Any) -> None:
     from llm_cost_hooks.litellm import CostHooksLogger
 

@@ -263,10 +263,14 @@ class LiteLLMSemanticCache(Cache):
 
     async def async_get_cache(self, dynamic_cache_object: Any = None, **kwargs: Any) -> Any:
         if not self.core.backend.shared:  # in-process: sub-millisecond, no thread hop
-            return self.get_cache(**kwargs)
-        import asyncio
+            response = self.get_cache(**kwargs)
+        else:
+            import asyncio
 
-        return await asyncio.to_thread(lambda: self.get_cache(**kwargs))
+            response = await asyncio.to_thread(lambda: self.get_cache(**kwargs))
+        if response is not None and kwargs.get("litellm_call_id"):
+            _note_async_hit(str(kwargs["litellm_call_id"]), kwargs, response)
+        return response
 
     def add_cache(self, result: Any, **kwargs: Any) -> None:
         try:
@@ -316,3 +320,15 @@ class LiteLLMSemanticCache(Cache):
 
     def supports_async(self) -> bool:
         return True
+
+
+def _note_async_hit(call_id: str, kwargs: dict[str, Any], response: Any) -> None:
+    """Tell the installed :class:`CostHooksLogger` s of an async hit: its event comes from a
+    task the loop's end can cancel, and no hook of theirs runs before it."""
+    import litellm
+
+    from ._logger import CostHooksLogger
+
+    for cb in litellm.callbacks:
+        if isinstance(cb, CostHooksLogger):
+            cb._expect_hit(call_id, kwargs, response)

@@ -4,10 +4,10 @@ check of our price against LiteLLM's ``response_cost``."""
 
 from __future__ import annotations
 
+import datetime
 import math
 import time
 from collections.abc import Mapping
-from datetime import datetime
 from typing import Any
 
 from .._records import CacheStatus
@@ -124,6 +124,7 @@ class _EventRecorder(_LoggerState):
         with self._lock:
             self._prepared.pop(call_id, None)
             self._shared.pop(call_id, None)
+            self._expected.pop(call_id, None)
             run_id = self._open.pop(call_id, None)
             if run_id is not None:
                 self._tentative.pop(run_id, None)
@@ -135,7 +136,7 @@ class _EventRecorder(_LoggerState):
     def _use_litellm_timing(run: RunInfo, start_time: Any, end_time: Any) -> None:
         # Sync success events arrive on LiteLLM's logging thread, later than the call
         # ended: take the duration LiteLLM measured instead of our clock.
-        if isinstance(start_time, datetime) and isinstance(end_time, datetime):
+        if isinstance(start_time, datetime.datetime) and isinstance(end_time, datetime.datetime):
             seconds = (end_time - start_time).total_seconds()
             if seconds >= 0:
                 run.start_ns = time.perf_counter_ns() - int(seconds * 1e9)
@@ -276,6 +277,85 @@ class _EventRecorder(_LoggerState):
         finally:
             self._release(call_id)
             self._finish(call_id, success=False)
+
+    # -- calls whose event the end of their event loop cancelled --------------------------
+    def _record_lost_events(self) -> int:
+        """Record the async calls whose event loop has closed without LiteLLM delivering
+        their success event (the loop's end cancels a logging task LiteLLM already
+        started), and return how many. A call whose response LiteLLM returned is recorded
+        from that response, as its event would have; a streamed call, whose assembled
+        response only that event holds, is recorded with counted tokens
+        (``tokens_estimated``); one that never returned is recorded as failed. Each is
+        tagged ``litellm.event_lost``. Run after the events still queued were delivered,
+        so a call's own event is preferred; one arriving later is a duplicate and ignored."""
+        with self._lock:
+            lost = [
+                (cid, e) for cid, e in self._expected.items() if e.loop.is_closed() and cid not in self._done
+            ]
+            for cid, _ in lost:
+                del self._expected[cid]
+        if not lost or self._replaced():
+            return 0
+        recorded = 0
+        for call_id, expected in lost:
+            try:
+                recorded += self._record_lost(call_id, expected.response, expected.kwargs)
+            except Exception:
+                if self.tracker.strict:
+                    raise
+                logger.exception("llm-cost-hooks: a LiteLLM call whose success event was lost not recorded")
+        if recorded:
+            logger.warning(
+                "llm-cost-hooks: %d LiteLLM async call(s) ended with their event loop before LiteLLM "
+                "reported them; recorded from what was known (tagged litellm.event_lost)",
+                recorded,
+            )
+        return recorded
+
+    def _record_lost(self, call_id: str, response: Any, hit: Mapping[str, Any] | None) -> int:
+        with self._lock:
+            run_id = self._open.get(call_id)
+        run = self.tracker._runs.get(run_id) if run_id is not None else None
+        if run is None and hit is not None and response is not None:  # a cache hit: no pre-call event
+            served = {**hit, "litellm_call_id": call_id, "cache_hit": True, "stream": False}
+            served.setdefault("call_type", "acompletion")
+            opened = self._start(served, None, None)
+            if opened is None:
+                return 0
+            self.tracker.annotate(opened.run_id, {"litellm.event_lost": "cache_hit"})
+            self._on_success(served, response, None, None)
+            return 1
+        if run is None:
+            return 0  # no pre-call event either: nothing known about the call to record
+        if response is not None:
+            hidden = getattr(response, "_hidden_params", None)
+            kwargs: dict[str, Any] = {"litellm_call_id": call_id, "model": run.model}
+            if isinstance(hidden, Mapping):
+                kwargs["response_cost"] = hidden.get("response_cost")
+                if hidden.get("cache_hit"):
+                    kwargs["cache_hit"] = True
+            self.tracker.annotate(run.run_id, {"litellm.event_lost": "response"})
+            start = end = None
+            ms = getattr(response, "_response_ms", None)
+            if isinstance(ms, (int, float)) and ms >= 0:  # the call's duration, not until now
+                start = datetime.datetime(2000, 1, 1)
+                end = start + datetime.timedelta(milliseconds=ms)
+            self._on_success(kwargs, response, start, end)
+            return 1
+        try:
+            if run.params.get("stream"):
+                self.tracker.annotate(run.run_id, {"litellm.event_lost": "stream"})
+                record = self.tracker.end_llm(run.run_id, None, model=run.model)
+                self.holds.settle_record(call_id, record)
+            else:
+                self.tracker.annotate(run.run_id, {"litellm.event_lost": "no_response"})
+                self.tracker.error_llm(
+                    run.run_id, RuntimeError("the event loop ended before LiteLLM reported the call")
+                )
+        finally:
+            self._release(call_id)
+            self._finish(call_id, success=False)
+        return 1
 
     @staticmethod
     def _our_cache(method: str, *args: Any) -> Any:

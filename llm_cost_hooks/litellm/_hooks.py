@@ -3,12 +3,13 @@ dedup and spend-guard reservations, run before a request goes out (proxy and SDK
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import Iterator, Mapping
 from typing import Any
 
 from ..budget._requests import apply_output_cap
-from ._state import _CHAT_CALL_TYPES, _MODEL_CALL_TYPES, _LoggerState, _metadata_of, logger
+from ._state import _CHAT_CALL_TYPES, _MODEL_CALL_TYPES, Expected, _LoggerState, _metadata_of, logger
 
 __all__: list[str] = []
 
@@ -75,6 +76,7 @@ class _PreCallHooks(_LoggerState):
     def _refuse(self, call_id: str, error: BaseException) -> None:
         with self._lock:
             self._remember(self._refused, call_id, None)
+            self._expected.pop(call_id, None)
         self._pending_tags.pop(call_id, None)
         if self.dedup is not None:
             self.dedup.fail(call_id, error)
@@ -189,13 +191,16 @@ class _PreCallHooks(_LoggerState):
         """SDK ``acompletion`` and ``Router`` calls (LiteLLM runs this before every async
         call): the same work as :meth:`async_pre_call_hook`, unless that hook already did
         it for this call. ``BudgetExceeded`` reaches the caller of ``acompletion``."""
-        if not self._has_pre_call_work or not isinstance(kwargs, dict):
+        if not isinstance(kwargs, dict):
             return None
         kind = str(getattr(call_type, "value", call_type)) if call_type is not None else "acompletion"
         if kind not in _MODEL_CALL_TYPES:
             return None
         call_id = kwargs.get("litellm_call_id")
         if not call_id:
+            return None
+        self._expect(str(call_id))
+        if not self._has_pre_call_work:
             return None
         if str(call_id) in self._prepared:
             if str(call_id) in self._shared:
@@ -230,12 +235,38 @@ class _PreCallHooks(_LoggerState):
         self, request_data: Any, response: Any, call_type: Any
     ) -> Any:
         """Hand a leader's response to the requests waiting on it as soon as LiteLLM has it
-        (inline, before the logging events, which may come later on a worker)."""
-        if self.dedup is not None and isinstance(request_data, Mapping):
+        (inline, before the logging events, which may come later on a worker), and keep
+        the response until the call's success event records it."""
+        if isinstance(request_data, Mapping):
             call_id = request_data.get("litellm_call_id")
             if call_id and not request_data.get("stream"):
-                self.dedup.complete(str(call_id), response)
+                expected = self._expected.get(str(call_id))
+                if expected is not None:
+                    expected.response = response
+                if self.dedup is not None:
+                    self.dedup.complete(str(call_id), response)
         return None
+
+    def _expect_hit(self, call_id: str, kwargs: dict[str, Any], response: Any) -> None:
+        """An async call our LiteLLM cache answers (LiteLLM runs no hook of ours before its
+        event): noted with the cached response, like :meth:`_expect`."""
+        self._expect(call_id)
+        expected = self._expected.get(call_id)
+        if expected is not None:
+            expected.kwargs = kwargs
+            expected.response = response
+
+    def _expect(self, call_id: str) -> None:
+        """Note an async call (run on this event loop) whose success event is to come:
+        the loop's end may cancel that event before it reaches us, and ``flush()`` and
+        the exit then record the call from what was kept (see ``_record_lost_events``)."""
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return
+        with self._lock:
+            if call_id not in self._expected:
+                self._remember(self._expected, call_id, Expected(loop))
 
     async def async_post_call_failure_hook(
         self,

@@ -27,7 +27,7 @@ from ..pricing._compare import CostChecks
 from ..tracking import CostTracker, RunObserver
 from ._events import _EventRecorder
 from ._hooks import _PreCallHooks
-from ._state import CACHE_MARKER_KEY, CostComparison, in_callbacks, registry_id
+from ._state import CACHE_MARKER_KEY, CostComparison, Expected, in_callbacks, registry_id
 from ._state import _metadata_of as _metadata_of  # used by ._dedup from here
 
 logger = logging.getLogger("llm_cost_hooks")
@@ -125,6 +125,7 @@ class CostHooksLogger(TrackerAdapterMixin, _PreCallHooks, _EventRecorder, Custom
         # Runs re-opened by a retry after LiteLLM already reported the call's failure: it may
         # report their end or not, so flush() does not wait for them and old ones are dropped.
         self._tentative: OrderedDict[str, float] = OrderedDict()
+        self._expected: OrderedDict[str, Expected] = OrderedDict()  # async calls awaiting their event
         #: Unique per logger (see ``registry_id``): without it, a logger put in
         #: ``litellm.callbacks`` after another one was used would record nothing.
         self.logger_id = registry_id(self)
@@ -141,6 +142,7 @@ class CostHooksLogger(TrackerAdapterMixin, _PreCallHooks, _EventRecorder, Custom
         returns -- then flush the ledger. Returns False on timeout."""
         deadline = time.monotonic() + timeout
         _deliver_events_of_ended_loops(deadline)
+        self._record_lost_events()
         stale_ns = time.perf_counter_ns() - 300 * 10**9  # a call open for 5 min is not waited for
         waiting = {
             rid
@@ -302,12 +304,19 @@ def _deliver_events_of_ended_loops(deadline: float) -> int:
         pass
     ran = 0
     loop: asyncio.AbstractEventLoop | None = None
+    # Taken off the queue by the worker but never started: LiteLLM would run them on a later
+    # loop, with whatever callbacks are listed then.
+    unstarted = list(getattr(worker, "_unstarted_dequeued_tasks", tuple)())
     try:
         while time.monotonic() < deadline:
-            try:
-                task = queue.get_nowait()
-            except asyncio.QueueEmpty:
-                break
+            if unstarted:
+                task = unstarted.pop()
+                getattr(worker, "_untrack_dequeued", lambda t: None)(task)
+            else:
+                try:
+                    task = queue.get_nowait()
+                except asyncio.QueueEmpty:
+                    break
             coroutine = task.get("coroutine") if isinstance(task, dict) else None
             if coroutine is None:
                 continue
@@ -332,6 +341,7 @@ def _deliver_events_of_ended_loops(deadline: float) -> int:
 
 def _deliver_at_exit(owner: CostHooksLogger, deadline: float) -> None:
     _deliver_events_of_ended_loops(deadline)
+    owner._record_lost_events()
 
 
 def uninstall(cost_logger: CostHooksLogger | None = None) -> None:

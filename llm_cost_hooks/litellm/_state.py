@@ -4,6 +4,7 @@ metadata reading they share."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
 import time
@@ -77,6 +78,20 @@ def _metadata_of(kwargs: Mapping[str, Any]) -> dict[str, Any]:
     return merged
 
 
+class Expected:
+    """An async call whose success event is still to come: the event loop it runs on and,
+    once LiteLLM has it, the response (kept to record the call if that event never
+    arrives: the loop's end can cancel it)."""
+
+    __slots__ = ("kwargs", "loop", "response")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self.response: Any = None
+        # A cache hit has no pre-call event: the call's kwargs to open its run from.
+        self.kwargs: dict[str, Any] | None = None
+
+
 class _LoggerState:
     """The attributes :class:`~llm_cost_hooks.litellm.CostHooksLogger` sets in
     ``__init__``, declared once for the parts of the class defined in other modules."""
@@ -100,12 +115,16 @@ class _LoggerState:
     _refused: OrderedDict[str, None]
     _shared: OrderedDict[str, str]
     _tentative: OrderedDict[str, float]
+    _expected: OrderedDict[str, Expected]
 
     def _remember(self, table: OrderedDict[str, Any], key: str, value: Any) -> None:
         table[key] = value
         table.move_to_end(key)
         while len(table) > _MAX_REMEMBERED:
             table.popitem(last=False)
+
+    def _replaced(self) -> bool:  # CostHooksLogger: another logger took its place
+        return False
 
     def _release(self, call_id: str) -> None:
         self.holds.release(call_id)
