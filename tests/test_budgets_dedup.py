@@ -266,7 +266,8 @@ def test_failover_store_probes_redis_with_one_call_and_never_sticks_half_open() 
             return ReserveOutcome(True)
 
     primary = Primary()
-    store = FailoverSpendStore(primary, journal=None)
+    # outage_after=0: the first failure is an outage (the wait before one is tested apart).
+    store = FailoverSpendStore(primary, journal=None, outage_after=0)
     now = [0.0]
     store.breaker = Breaker(failure_threshold=1, reset_seconds=1, clock=lambda: now[0])
     args = (["k"], [100], [1], [3600], 60.0)

@@ -15,6 +15,7 @@ died) expires after ``lease_seconds`` and its amount is freed, so nothing leaks.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import logging
@@ -333,6 +334,16 @@ local ep = epoch()
 if ARGV[3] ~= '' and ARGV[3] ~= ep then return {-1, ep} end
 for i = 1, n do purge(KEYS[3*i-2], KEYS[3*i-1], KEYS[3*i], now) end
 local seen = {0, ep}
+-- A retry (ARGV after the triples is '1') of a reserve whose reply was lost: if the first
+-- attempt ran, its hold stands and is not taken twice.
+if ARGV[3*n+4] == '1' and redis.call('HEXISTS', KEYS[2], res_id) == 1 then
+  for i = 1, n do
+    local sr = redis.call('HMGET', KEYS[3*i-2], 'spent', 'reserved')
+    seen[2*i+1] = sr[1] or '0'
+    seen[2*i+2] = sr[2] or '0'
+  end
+  return seen
+end
 local fresh = {}
 for i = 1, n do
   local k = KEYS[3*i-2]
@@ -598,10 +609,13 @@ class RedisSpendStore:
         amounts: Sequence[int],
         ttls: Sequence[int],
         lease_seconds: float,
+        retry: bool = False,
     ) -> list[str]:
         args = [res_id, str(int(lease_seconds * 1000)), self._epoch or ""]
         for limit, amount, ttl in zip(limits, amounts, ttls):
             args += [str(int(limit)), str(int(amount)), str(int(ttl))]
+        if retry:
+            args.append("1")
         return args
 
     def _reserve_reply(
@@ -754,12 +768,16 @@ class RedisSpendStore:
         amounts: Sequence[int],
         ttls: Sequence[int],
         lease_seconds: float,
+        *,
+        retry: bool = False,
     ) -> ReserveOutcome:
+        """Hold ``amounts`` on every key, or none; ``retry``: this ``res_id`` was sent
+        before without a reply, and a hold it already has stands (not taken twice)."""
         script = self._script("reserve", _RESERVE)
         for _ in range(2):
             if self._owed is not None:  # a process puts back its spend before it may reserve
                 self._put_back()
-            args = self._reserve_args(res_id, limits, amounts, ttls, lease_seconds)
+            args = self._reserve_args(res_id, limits, amounts, ttls, lease_seconds, retry)
             outcome = self._reserve_reply(
                 keys, ttls, self._call(lambda args=args: script(keys=self._triples(keys), args=args))
             )
@@ -851,11 +869,13 @@ class RedisSpendStore:
         amounts: Sequence[int],
         ttls: Sequence[int],
         lease_seconds: float,
+        *,
+        retry: bool = False,
     ) -> ReserveOutcome:
         for _ in range(2):
             if self._owed is not None:
                 await self._aput_back()
-            args = self._reserve_args(res_id, limits, amounts, ttls, lease_seconds)
+            args = self._reserve_args(res_id, limits, amounts, ttls, lease_seconds, retry)
             reply = await self._acall(
                 lambda args=args: self._ascript("reserve", _RESERVE)(keys=self._triples(keys), args=args)
             )
@@ -1081,46 +1101,28 @@ _Units = Sequence[int]
 _Steps = Generator[tuple[str, tuple[Any, ...], dict[str, Any]], Any, Any]
 
 
-class _Attempt:
-    """Reports one call to the primary to the breaker: success closes it; an unreachable
-    store opens it and is swallowed (the caller goes on to the fallback); any other error
-    gives the probe back (the server answered) and propagates."""
-
-    __slots__ = ("store",)
-
-    def __init__(self, store: FailoverSpendStore) -> None:
-        self.store = store
-
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: Any) -> bool:
-        if kind is None:
-            self.store._mark_up()
-            return False
-        if isinstance(exc, SpendStoreUnavailable):
-            self.store._mark_down(exc)
-            return True
-        self.store.breaker.release_probe()
-        return False
-
-
 class FailoverSpendStore:
     """A shared store with a documented policy for when it is unreachable.
 
-    ``fail_mode="open"`` (default): the request goes on against a local
-    :class:`InProcessSpendStore` and a warning is logged once per outage; after
-    ``retry_after`` seconds one call tries Redis again (``breaker``) while the others stay
-    local until it answers. The local store starts each key at the shared
-    total this process last saw, so a process never spends more than what was left when
-    it lost Redis (plus what it had in flight). Every operation made meanwhile is written
-    to the :class:`SpendJournal` (``journal``: a directory, ``None`` for memory only, or
-    a ``SpendJournal``; default ``$LLM_COST_HOOKS_SPEND_JOURNAL`` or
+    ``fail_mode="open"`` (default): once the primary has given no answer for
+    ``outage_after`` seconds (3 s, from the start of a failed call or the last answer,
+    whichever is later, to a failure), it is down: requests go on against a local
+    :class:`InProcessSpendStore`, a warning is logged once per outage, and after
+    ``retry_after`` seconds one call tries Redis again (``breaker``) while the others
+    stay local until it answers. A shorter failure is not an outage: a reservation asks
+    again (after 0.05 s, doubling up to 0.5 s) until the primary answers or is declared
+    down, so one slow reply under load lets no call through unchecked; other operations
+    use the local store and the journal for that one call. The local store starts each
+    key at the shared total this process last saw, so a process never spends more than
+    what was left when it lost Redis (plus what it had in flight). Every operation made
+    meanwhile is written to the :class:`SpendJournal` (``journal``: a directory, ``None``
+    for memory only, or a ``SpendJournal``; default ``$LLM_COST_HOOKS_SPEND_JOURNAL`` or
     ``~/.cache/llm_cost_hooks/spend-journal``) and replayed to Redis, idempotently, as
     soon as it answers again: the shared total is right afterwards. ``on_replay(keys,
     spent)`` is called after each replayed settlement (the guard raises its alerts).
-    ``fail_mode="closed"``: :class:`SpendStoreUnavailable` is raised, the call is not made;
-    settlements of calls already made are still journalled and replayed.
+    ``fail_mode="closed"``: :class:`SpendStoreUnavailable` is raised at the first failure,
+    the call is not made; settlements of calls already made are still journalled and
+    replayed.
     """
 
     def __init__(
@@ -1132,6 +1134,7 @@ class FailoverSpendStore:
         retry_after: float = 1.0,
         max_pending: int = 100_000,
         journal: Any = "auto",
+        outage_after: float = 3.0,
     ) -> None:
         if fail_mode not in ("open", "closed"):
             from .._errors import ConfigurationError
@@ -1141,10 +1144,13 @@ class FailoverSpendStore:
         self.fallback = fallback or InProcessSpendStore()
         self.fail_mode = fail_mode
         self.retry_after = retry_after
-        # One failure opens it; after ``retry_after`` one call probes the primary while
-        # the others stay on the fallback (no pile-up of timeouts on a dead server).
+        # Opened when an outage is declared (``_failed``); after ``retry_after`` one call
+        # probes the primary while the others stay on the fallback (no pile-up of timeouts
+        # on a dead server).
         self.breaker = Breaker(failure_threshold=1, reset_seconds=retry_after)
-        self._attempt = _Attempt(self)
+        self.outage_after = outage_after
+        self._failing_since: float | None = None  # since when the primary has not answered
+        self._answered_at = 0.0  # the primary's last answer
         self.replayed = 0  # journal entries replayed to the primary
         self._local: set[str] = set()  # reservations held by the fallback
         self._seeded: set[str] = set()  # keys the fallback started from the shared total, this outage
@@ -1174,7 +1180,22 @@ class FailoverSpendStore:
         """How many times the primary went down."""
         return self.breaker.opens
 
+    def _failed(self, exc: BaseException, started: float) -> bool:
+        """A call to the primary begun at ``started`` found it unreachable; True when this
+        is an outage (the breaker opened, or stays open)."""
+        if self.fail_mode == "open" and self.breaker.is_closed:
+            # Silent since this call began, or since the last answer another call got.
+            began = max(started, self._answered_at)
+            since = self._failing_since
+            if since is None or began < since:
+                self._failing_since = since = began
+            if time.monotonic() - since < self.outage_after:
+                return False
+        self._mark_down(exc)
+        return True
+
     def _mark_down(self, exc: BaseException) -> None:
+        self._failing_since = None
         if self.breaker.record_failure():
             self._seeded.clear()
             if self.fail_mode == "open":
@@ -1188,6 +1209,9 @@ class FailoverSpendStore:
                 logger.warning("llm-cost-hooks: %s; budgets fail CLOSED: refusing calls.", exc)
 
     def _mark_up(self) -> None:
+        self._answered_at = time.monotonic()
+        if self._failing_since is not None:
+            self._failing_since = None
         if self.breaker.record_success():
             logger.warning(
                 "llm-cost-hooks: the spend store is reachable again; shared budgets resumed "
@@ -1238,11 +1262,30 @@ class FailoverSpendStore:
     def _run_steps(self, op: str, args: tuple[Any, ...], res_id: str | None) -> _Steps:
         if res_id is not None and res_id in self._local and op != "reserve":
             return self._degraded(op, args, res_id)
-        if self.breaker.allow():
-            with self._attempt:
+        kwargs: dict[str, Any] = {}
+        pause = 0.05
+        while self.breaker.allow():
+            started = time.monotonic()
+            try:
                 if (self.journal._entries or not self._orphans_checked) and self._needs_replay():
                     yield from self._replay_steps()
-                return (yield op, args, {})
+                result = yield op, args, kwargs
+            except SpendStoreUnavailable as exc:
+                if self._failed(exc, started) or op != "reserve":
+                    break
+                # Not an outage yet: a reservation waits for an answer rather than going
+                # through unchecked. The next attempt uses a new connection (a timed-out
+                # one is dropped) and does not hold twice if the last one ran.
+                yield "_pause", (pause,), {}
+                pause = min(pause * 2, 0.5)
+                if isinstance(self.primary, RedisSpendStore):
+                    kwargs = {"retry": True}
+                continue
+            except BaseException:
+                self.breaker.release_probe()  # the server answered (or the caller left)
+                raise
+            self._mark_up()
+            return result
         return self._degraded(op, args, res_id)
 
     def _safe_steps(self, op: str, args: tuple[Any, ...], fallback: bool = True) -> _Steps:
@@ -1256,8 +1299,17 @@ class FailoverSpendStore:
             except SpendStoreUnavailable:
                 return getattr(self.fallback, op)(*args) if fallback else None
         if self.breaker.allow():
-            with self._attempt:
-                return (yield op, args, {})
+            started = time.monotonic()
+            try:
+                result = yield op, args, {}
+            except SpendStoreUnavailable as exc:
+                self._failed(exc, started)
+            except BaseException:
+                self.breaker.release_probe()
+                raise
+            else:
+                self._mark_up()
+                return result
         return getattr(self.fallback, op)(*args) if fallback else None
 
     def _drive(self, steps: _Steps) -> Any:
@@ -1266,6 +1318,10 @@ class FailoverSpendStore:
             step = next(steps)
             while True:
                 op, args, kwargs = step
+                if op == "_pause":
+                    time.sleep(args[0])
+                    step = steps.send(None)
+                    continue
                 try:
                     result = getattr(self.primary, op)(*args, **kwargs)
                 except BaseException as exc:
@@ -1281,6 +1337,10 @@ class FailoverSpendStore:
             step = next(steps)
             while True:
                 name, params, named = step
+                if name == "_pause":
+                    await asyncio.sleep(params[0])
+                    step = steps.send(None)
+                    continue
                 call = getattr(self.primary, "a" + name)
                 try:
                     value = await call(*params, **named)
