@@ -180,3 +180,30 @@ def test_import_never_fails_on_bad_values(tmp_path: Path) -> None:
     code = "import llm_cost_hooks, llm_cost_hooks.langchain, llm_cost_hooks.pricing, llm_cost_hooks.tokens"
     done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
+
+
+@pytest.mark.parametrize(
+    ("table", "expected"),
+    [
+        ('prompt_module = ["app.prompts"]', "did you mean 'prompt_modules'"),
+        ('prompt_files = "prompts/*.txt"', "must be a list of strings"),
+        ("default_model = [", "not valid TOML"),
+    ],
+)
+def test_bad_pyproject_table_is_a_configuration_error(tmp_path: Path, table: str, expected: str) -> None:
+    from llm_cost_hooks import ConfigurationError
+    from llm_cost_hooks.prompts._registry import load_project_config
+
+    pyproject = tmp_path / "pyproject.toml"
+    pyproject.write_text(f"[tool.llm-cost-hooks]\n{table}\n")
+    with pytest.raises(ConfigurationError, match=re.escape(expected)):
+        load_project_config(pyproject)
+
+
+def test_good_pyproject_table_loads(tmp_path: Path) -> None:
+    from llm_cost_hooks.prompts._registry import load_project_config
+
+    pyproject = tmp_path / "pyproject.toml"
+    pyproject.write_text('[tool.llm-cost-hooks]\nprompt_files = ["p/*.txt"]\ndefault_model = "gpt-4o"\n')
+    config = load_project_config(pyproject)
+    assert config["prompt_files"] == ["p/*.txt"] and config["default_model"] == "gpt-4o"
