@@ -17,19 +17,24 @@ __all__ = ["Settings", "get_settings"]
 
 logger = logging.getLogger("llm_cost_hooks")
 
-# Variables with this prefix that are read outside Settings (the LiteLLM proxy callback,
-# the spend journal): known, so not reported as misspelled.
+# Variables with this prefix that are read outside Settings, so not reported as misspelled:
+# the spend journal, the LiteLLM proxy callback (every PROXY_* name) and this repository's
+# own test and benchmark tooling.
 _OTHER_VARIABLES = frozenset(
     {
         "SPEND_JOURNAL",
-        "PROXY_LIMITS",
-        "PROXY_BUDGET_STORE",
-        "PROXY_BUDGET_FAIL_MODE",
-        "PROXY_BREAKER",
-        "PROXY_CACHE",
-        "PROXY_CACHE_STORE",
+        "SHARED_DATA",
+        "LIBSSL",
+        "PG_BIN",
+        "PG_USER",
+        "SKIP_LINT",
+        "BENCH_BASE",
+        "BENCH_ROUTING_PARTS",
+        "CACHE_BENCH_DIR",
+        "PHOENIX_VENV",
     }
 )
+_OTHER_PREFIXES = ("PROXY_",)
 _PREFIX = "LLM_COST_HOOKS_"
 
 
@@ -178,10 +183,18 @@ def _warn_unknown_variables() -> None:
     known = {name.upper() for name in Settings.model_fields} | _OTHER_VARIABLES
     for variable in os.environ:
         upper = variable.upper()
-        if not upper.startswith(_PREFIX) or upper[len(_PREFIX) :] in known or variable in _warned:
+        name = upper[len(_PREFIX) :]
+        if (
+            not upper.startswith(_PREFIX)
+            or name in known
+            or name.startswith(_OTHER_PREFIXES)
+            or variable in _warned
+        ):
             continue
         _warned.add(variable)
-        close = difflib.get_close_matches(upper[len(_PREFIX) :], sorted(known), n=1)
+        close = difflib.get_close_matches(
+            name, [*(n.upper() for n in Settings.model_fields), "SPEND_JOURNAL"], n=1
+        )
         hint = f" Did you mean {_PREFIX}{close[0]}?" if close else ""
         logger.warning(
             "llm-cost-hooks: the environment variable %s is not a setting and is ignored.%s "

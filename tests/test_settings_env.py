@@ -80,7 +80,9 @@ def test_misspelled_variable_is_warned_about_once_with_the_right_name(
     monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     monkeypatch.setenv("LLM_COST_HOOKS_LEDGR", "memory://")
-    monkeypatch.setenv("LLM_COST_HOOKS_SPEND_JOURNAL", "/tmp/journal")  # read elsewhere: no warning
+    # Read elsewhere (budgets, the LiteLLM proxy callback): no warning.
+    monkeypatch.setenv("LLM_COST_HOOKS_SPEND_JOURNAL", "/tmp/journal")
+    monkeypatch.setenv("LLM_COST_HOOKS_PROXY_DEDUP_TTL", "30")
     with caplog.at_level(logging.WARNING, logger="llm_cost_hooks"):
         get_settings(reload=True)
         get_settings(reload=True)
