@@ -2,15 +2,40 @@
 
 from __future__ import annotations
 
+import difflib
+import logging
+import os
 import typing
 from typing import Any, Literal
 
-from pydantic import Field, ValidationError
+from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from ._errors import SettingsError
 
 __all__ = ["Settings", "get_settings"]
+
+logger = logging.getLogger("llm_cost_hooks")
+
+# Variables with this prefix that are read outside Settings, so not reported as misspelled:
+# the spend journal, the LiteLLM proxy callback (every PROXY_* name) and this repository's
+# own test and benchmark tooling.
+_OTHER_VARIABLES = frozenset(
+    {
+        "SPEND_JOURNAL",
+        "SHARED_DATA",
+        "LIBSSL",
+        "PG_BIN",
+        "PG_USER",
+        "SKIP_LINT",
+        "BENCH_BASE",
+        "BENCH_ROUTING_PARTS",
+        "CACHE_BENCH_DIR",
+        "PHOENIX_VENV",
+    }
+)
+_OTHER_PREFIXES = ("PROXY_",)
+_PREFIX = "LLM_COST_HOOKS_"
 
 
 class Settings(BaseSettings):
@@ -75,6 +100,19 @@ class Settings(BaseSettings):
         description="Turn SIGTERM into a normal exit (when nothing else handles it) so queued "
         "records are written before the process ends.",
     )
+    cache_dir: str | None = Field(
+        None,
+        description="Where `llm-cost prices update` saves the price map it fetches "
+        "(default: ~/.cache/llm-cost-hooks).",
+    )
+
+    @field_validator("ledger")
+    @classmethod
+    def _ledger_not_blank(cls, value: str) -> str:
+        # An empty value would open a SQLite file named '.' and fail far from its cause.
+        if not value.strip():
+            raise ValueError("the ledger URL is empty")
+        return value
 
     def __init__(self, **values: Any) -> None:
         try:
@@ -95,6 +133,8 @@ def _expected(name: str) -> str:
         return "a number of seconds, 0 or more (e.g. 5 or 2.5)"
     if annotation is int:
         return "a whole number"
+    if name == "ledger":
+        return "a ledger URL: sqlite:///path.db, jsonl:///path.jsonl, postgresql://... or memory:// (or unset the variable)"
     if args and typing.get_origin(args[0]) is Literal:
         return "one of " + ", ".join(repr(a) for a in typing.get_args(args[0]))
     return "a string"
@@ -130,4 +170,35 @@ def get_settings(reload: bool = False) -> Settings:
     global _settings
     if _settings is None or reload:
         _settings = Settings()
+        _warn_unknown_variables()
     return _settings
+
+
+_warned: set[str] = set()
+
+
+def _warn_unknown_variables() -> None:
+    """Log once per name an ``LLM_COST_HOOKS_*`` variable no setting reads (a typo would
+    otherwise be silently ignored), with the closest known name."""
+    known = {name.upper() for name in Settings.model_fields} | _OTHER_VARIABLES
+    for variable in os.environ:
+        upper = variable.upper()
+        name = upper[len(_PREFIX) :]
+        if (
+            not upper.startswith(_PREFIX)
+            or name in known
+            or name.startswith(_OTHER_PREFIXES)
+            or variable in _warned
+        ):
+            continue
+        _warned.add(variable)
+        close = difflib.get_close_matches(
+            name, [*(n.upper() for n in Settings.model_fields), "SPEND_JOURNAL"], n=1
+        )
+        hint = f" Did you mean {_PREFIX}{close[0]}?" if close else ""
+        logger.warning(
+            "llm-cost-hooks: the environment variable %s is not a setting and is ignored.%s "
+            "The settings are listed in docs/configuration.md.",
+            variable,
+            hint,
+        )

@@ -123,6 +123,10 @@ def _cmd_estimate(args: argparse.Namespace) -> int:
 def _cmd_report(args: argparse.Namespace) -> int:
     from .ledger import LedgerReports, format_rows
 
+    if args.failure_policy is None:
+        from ._settings import get_settings
+
+        args.failure_policy = get_settings().task_failure_policy
     reports = LedgerReports.open(args.ledger)
     try:
         if args.html:
@@ -268,7 +272,12 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument(
         "--html", metavar="OUT.html", help="also write an HTML report with charts (needs the charts extra)"
     )
-    rep.add_argument("--failure-policy", choices=("any_error", "root_error"), default="any_error")
+    rep.add_argument(
+        "--failure-policy",
+        choices=("any_error", "root_error"),
+        default=None,
+        help="when a task counts as failed (default: $LLM_COST_HOOKS_TASK_FAILURE_POLICY, else any_error)",
+    )
     rep.add_argument("--format", choices=("table", "csv", "json"), default="table")
     rep.set_defaults(func=_cmd_report)
 

@@ -368,12 +368,39 @@ def load_project_config(pyproject: str | Path | None = None) -> dict[str, Any]:
     path = Path(pyproject)
     if not path.is_file():
         raise ConfigurationError(f"No pyproject.toml at {str(path)!r}.")
-    with path.open("rb") as f:
-        data = tomllib.load(f)
+    try:
+        with path.open("rb") as f:
+            data = tomllib.load(f)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigurationError(f"{str(path)!r} is not valid TOML: {exc}. Fix the file's syntax.") from exc
     table = data.get("tool", {}).get("llm-cost-hooks", {})
     if not isinstance(table, dict):
         raise ConfigurationError("[tool.llm-cost-hooks] in pyproject.toml must be a table.")
+    _check_project_config(table, path)
     return {**table, "_root": str(path.resolve().parent)}
+
+
+_PROJECT_KEYS = {"prompt_modules": list, "prompt_files": list, "default_model": str}
+
+
+def _check_project_config(table: dict[str, Any], path: Path) -> None:
+    # A misspelled key would otherwise be ignored and the audit would find no prompts.
+    import difflib
+
+    for key, value in table.items():
+        if key not in _PROJECT_KEYS:
+            close = difflib.get_close_matches(key, list(_PROJECT_KEYS), n=1)
+            hint = f"did you mean {close[0]!r}? " if close else ""
+            raise ConfigurationError(
+                f"Unknown key {key!r} in [tool.llm-cost-hooks] of {str(path)!r}: {hint}"
+                f"the keys are {', '.join(_PROJECT_KEYS)}."
+            )
+        kind = _PROJECT_KEYS[key]
+        if not isinstance(value, kind) or (kind is list and not all(isinstance(v, str) for v in value)):
+            form = "a list of strings" if kind is list else "a string"
+            raise ConfigurationError(
+                f"[tool.llm-cost-hooks] {key} in {str(path)!r} must be {form}, got {value!r}."
+            )
 
 
 def _is_template(obj: Any) -> bool:

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from .._errors import ConfigurationError, TokenizerUnavailableError
+from .._errors import ConfigurationError, SettingsError, TokenizerUnavailableError
 
 if TYPE_CHECKING:  # pragma: no cover
     import tiktoken
@@ -182,7 +182,15 @@ class TokenCounter:
         try:
             contents = path.read_bytes()
         except OSError as exc:
-            raise TokenizerUnavailableError(f"Tokenizer file for {name} not found at {path}: {exc}") from exc
+            where = ""
+            if self._dir is None and os.environ.get("LLM_COST_HOOKS_TOKENIZER_DIR"):
+                where = (
+                    " (the folder comes from LLM_COST_HOOKS_TOKENIZER_DIR; point it at a folder "
+                    f"holding {file_name}, or unset it to use the bundled files)"
+                )
+            raise TokenizerUnavailableError(
+                f"Tokenizer file for {name} not found at {path}: {exc}{where}"
+            ) from exc
         if hashlib.sha256(contents).hexdigest() != sha256:
             raise TokenizerUnavailableError(
                 f"Tokenizer file {path} does not match the published sha256 of {name}."
@@ -324,7 +332,13 @@ def default_counter() -> TokenCounter:
         with _default_lock:
             if _default_counter is None:
                 source = os.environ.get("LLM_COST_HOOKS_TOKENIZER_SOURCE", "bundled")
-                _default_counter = TokenCounter(source)  # type: ignore[arg-type]
+                if source not in ("bundled", "tiktoken"):
+                    raise SettingsError(
+                        f"LLM_COST_HOOKS_TOKENIZER_SOURCE={source!r} is not valid. "
+                        "Expected one of 'bundled', 'tiktoken' (or unset it).",
+                        variable="LLM_COST_HOOKS_TOKENIZER_SOURCE",
+                    )
+                _default_counter = TokenCounter(source)  # type: ignore[arg-type]  # checked above
     return _default_counter
 
 

@@ -93,15 +93,19 @@ class CostTracker:
 
             settings = get_settings()
         self.settings = settings
-        if price_book is None and (
-            os.environ.get("LLM_COST_HOOKS_PRICE_MAP", "").strip()
-            or os.environ.get("LLM_COST_HOOKS_PRICE_OVERRIDES", "").strip()
-        ):
+        price_map = (settings.price_map or "").strip() or None
+        price_overrides = (settings.price_overrides or "").strip() or None
+        if price_book is None and (price_map or price_overrides):
             # Configured prices are checked now: a bad file fails here with its line and
             # fix, not as a $0 price on every call later.
             from ..pricing import PriceBook
 
-            price_book = PriceBook.default()
+            if price_map == (os.environ.get("LLM_COST_HOOKS_PRICE_MAP", "").strip() or None) and (
+                price_overrides == (os.environ.get("LLM_COST_HOOKS_PRICE_OVERRIDES", "").strip() or None)
+            ):
+                price_book = PriceBook.default()
+            else:  # settings=Settings(price_map=...) given in code: its files, not the env's
+                price_book = PriceBook(price_map_path=price_map, overrides=price_overrides)
             price_book.version  # noqa: B018 - loads the map and applies the overrides
         self.ledger = open_ledger(ledger if ledger is not None else self.settings.ledger)
         self._pricer = Pricer(price_book, strict)
