@@ -18,22 +18,8 @@ __all__ = ["Settings", "get_settings"]
 logger = logging.getLogger("llm_cost_hooks")
 
 # Variables with this prefix that are read outside Settings, so not reported as misspelled:
-# the spend journal, the LiteLLM proxy callback (every PROXY_* name) and this repository's
-# own test and benchmark tooling.
-_OTHER_VARIABLES = frozenset(
-    {
-        "SPEND_JOURNAL",
-        "SHARED_DATA",
-        "LIBSSL",
-        "PG_BIN",
-        "PG_USER",
-        "SKIP_LINT",
-        "BENCH_BASE",
-        "BENCH_ROUTING_PARTS",
-        "CACHE_BENCH_DIR",
-        "PHOENIX_VENV",
-    }
-)
+# the spend journal and the LiteLLM proxy callback (every PROXY_* name).
+_OTHER_VARIABLES = frozenset({"SPEND_JOURNAL"})
 _OTHER_PREFIXES = ("PROXY_",)
 _PREFIX = "LLM_COST_HOOKS_"
 

@@ -447,8 +447,6 @@ class EmbeddedBackend:
         return db
 
     def _load(self, db: sqlite3.Connection) -> None:
-        import numpy as np
-
         now = time.time()
         dropped: list[str] = []
         rows: list[tuple[CacheEntry, int | None]] = []  # an entry and its vector's size
@@ -497,6 +495,8 @@ class EmbeddedBackend:
             exact_graph = graph is not None and self.ann.dtype == "f32"  # its vectors are the stored ones
             need.update(i for i, _ in items if not (exact_graph and i in keys))
         vecs: dict[str, Any] = {}
+        if need:  # only a file with vectors needs numpy (an exact-only cache stores none)
+            import numpy as np
         if need and len(need) * 4 < len(self._entries):  # a few: one lookup each
             for i in need:
                 got = db.execute("SELECT vec FROM entries WHERE id = ?", (i,)).fetchone()
