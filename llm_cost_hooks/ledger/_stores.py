@@ -454,6 +454,7 @@ class JSONLLedger(Ledger):
             ) from exc
         # Lines the last read skipped as damaged.
         self.damaged_lines = 0
+        self._clean_end = -1
         super().__init__(**kwargs)  # type: ignore[arg-type]
 
     def _write_batch(self, records: Sequence[CostRecord], outcomes: Sequence[TaskOutcome]) -> None:
@@ -463,7 +464,8 @@ class JSONLLedger(Ledger):
         fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
         try:
             start = os.fstat(fd).st_size
-            if _ends_torn(fd, start):
+            # The size this writer left the file at ends with its own newline: no need to look.
+            if start != self._clean_end and _ends_torn(fd, start):
                 # A process killed mid-write left a line without its end: start on a new
                 # line so these records do not merge into the damaged one.
                 data = b"\n" + data
@@ -471,6 +473,7 @@ class JSONLLedger(Ledger):
             try:
                 while done < len(data):
                     done += os.write(fd, data[done:])
+                self._clean_end = start + done
             except BaseException:
                 # No half-written batch (it is retried or set aside whole), unless another
                 # process appended meanwhile: its lines are not ours to cut.
