@@ -204,11 +204,16 @@ def test_estimate_without_models_is_an_error(capsys: pytest.CaptureFixture[str])
 @pytest.mark.parametrize(
     "tail", [b'{"request_id": "cut sh', b"\xff\xfe not utf-8\n", b'{"model": 5, "cost_usd": "x"}\n']
 )
-def test_damaged_jsonl_ledger_is_a_typed_error(
+def test_damaged_jsonl_ledger_line_is_set_aside(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], tail: bytes
 ) -> None:
+    # The other lines are whole records: the report counts them and says a line was skipped.
     path = tmp_path / "llm_costs.jsonl"
     path.write_bytes(b"".join(r.model_dump_json().encode() + b"\n" for r in _records()[:3]) + tail)
+    assert main(["report", str(path)]) == 0
+    err = capsys.readouterr().err
+    assert "1 line(s) of" in err and "Traceback" not in err
+    path.write_bytes(tail)
     assert main(["report", str(path)]) == 2
     err = capsys.readouterr().err
     assert "is not a readable llm-cost-hooks JSONL ledger" in err and "Traceback" not in err

@@ -776,13 +776,18 @@ def _dead_letter_line(kind: str, item: Any, reason: str, at: str) -> str:
 
 def _append_durably(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+    fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o600)
     try:
         if fcntl is not None:  # other processes may set records aside in the same file
             fcntl.flock(fd, fcntl.LOCK_EX)
         size = os.fstat(fd).st_size
+        data = text.encode("ascii")
+        if size and os.pread(fd, 1, size - 1) != b"\n":
+            # A process killed mid-write left half a line: these lines start on a new one
+            # instead of merging into it.
+            data = b"\n" + data
         try:
-            view = memoryview(text.encode("ascii"))
+            view = memoryview(data)
             while view:
                 n = os.write(fd, view)
                 view = view[n:]
@@ -807,26 +812,50 @@ def _fallback_dead_letter_path() -> Path:
 def replay_dead_letters(path: str | os.PathLike[str], ledger: Ledger) -> int:
     """Write the records and task outcomes of a dead-letter file into ``ledger``; returns
     how many records were queued. The file is renamed ``*.replayed`` once the ledger has
-    written them (left in place if the flush times out, so it can be replayed again)."""
+    written them (left in place if the flush times out, so it can be replayed again).
+
+    A line that is not a whole dead-letter line (cut short when a process was killed while
+    setting records aside) is skipped and named in a warning; the other lines are replayed.
+    A file in which no line is one raises :class:`LedgerError`."""
     source = Path(path)
     records = 0
-    with open(source, encoding="utf-8") as fh:
-        for number, line in enumerate(fh, 1):
-            line = line.strip()
+    items: list[CostRecord | TaskOutcome] = []
+    damaged: list[int] = []
+    with open(source, "rb") as fh:
+        for number, raw in enumerate(fh, 1):
+            line = raw.strip()
             if not line:
                 continue
             try:
                 data = json.loads(line)
                 if "record" in data:
-                    ledger.write(CostRecord.model_validate(data["record"]))
-                    records += 1
+                    items.append(CostRecord.model_validate(data["record"]))
                 elif "task_outcome" in data:
-                    ledger.write_task(TaskOutcome.model_validate(data["task_outcome"]))
-            except Exception as exc:
-                raise LedgerError(
-                    f"{source}:{number}: not a dead-letter line ({exc}); fix or delete the line "
-                    "and replay again."
-                ) from None
+                    items.append(TaskOutcome.model_validate(data["task_outcome"]))
+                else:
+                    raise ValueError("neither a record nor a task outcome")
+            except (ValueError, TypeError):  # JSON, UTF-8 and pydantic errors
+                damaged.append(number)
+    if damaged:
+        if not items:
+            raise LedgerError(
+                f"{source}:{damaged[0]}: not a dead-letter line, and no line of the file is one."
+            )
+        shown = ", ".join(map(str, damaged[:10])) + (" ..." if len(damaged) > 10 else "")
+        logger.warning(
+            "llm-cost-hooks ledger: %s: %d line(s) are not whole dead-letter lines and were "
+            "skipped (line %s); a process killed while setting records aside leaves such a "
+            "line. The other lines are replayed.",
+            source,
+            len(damaged),
+            shown,
+        )
+    for item in items:
+        if isinstance(item, CostRecord):
+            ledger.write(item)
+            records += 1
+        else:
+            ledger.write_task(item)
     if ledger.flush(60.0):
         source.rename(source.with_name(source.name + ".replayed"))
     return records

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any, cast
 
 from .._errors import ConfigurationError
@@ -102,12 +102,19 @@ def copy_ledger(
     try:
         before = _count(dst)
         read = 0
-        for batch in _record_batches(src, batch_size):
+        # A JSONL file is read once: one warning if a crash left a damaged line in it.
+        whole = src._read() if isinstance(src, JSONLLedger) else None
+        batches: Iterable[list[CostRecord]] = (
+            (whole[0][i : i + batch_size] for i in range(0, len(whole[0]), batch_size))
+            if whole is not None
+            else _record_batches(src, batch_size)
+        )
+        for batch in batches:
             dst._write_batch(batch, ())
             read += len(batch)
         seen = {_outcome_key(o) for o in dst.task_outcomes()}
         new_outcomes: list[TaskOutcome] = []
-        outcomes = list(src.task_outcomes())
+        outcomes = whole[1] if whole is not None else list(src.task_outcomes())
         for o in outcomes:
             key = _outcome_key(o)
             if key not in seen:

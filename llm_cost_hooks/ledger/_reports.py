@@ -172,6 +172,8 @@ class LedgerReports:
         self._conn = conn
         self._dialect = dialect
         self._path: Path | None = None  # the SQLite file opened, for error messages
+        # Lines of a JSONL ledger skipped as not whole records (cut short by a crash).
+        self.damaged_lines = 0
 
     # -- construction ------------------------------------------------------------------
     @classmethod
@@ -184,6 +186,13 @@ class LedgerReports:
         if isinstance(ledger, PostgresLedger):
             ledger.flush()
             return cls(ledger.connect(), POSTGRES)
+        from ._stores import JSONLLedger
+
+        if isinstance(ledger, JSONLLedger):
+            ledger.flush()
+            report = cls.from_records(*ledger._read())  # one read: one warning about damage
+            report.damaged_lines = ledger.damaged_lines
+            return report
         return cls.from_records(ledger.records(), ledger.task_outcomes())
 
     @classmethod
@@ -219,13 +228,14 @@ class LedgerReports:
 
             led = JSONLLedger(p, background=False)
             try:
-                return cls.from_records(led.records(), led.task_outcomes())
-            except (ValueError, UnicodeDecodeError) as exc:  # JSON, UTF-8 and pydantic errors
+                report = cls.from_records(*led._read())
+            except ValueError as exc:  # not one line is a record
                 raise LedgerError(
                     f"{str(p)!r} is not a readable llm-cost-hooks JSONL ledger (one JSON record "
-                    f"per line, UTF-8): {str(exc).splitlines()[0]}. A line cut short by a crash "
-                    "can be deleted; the other lines are complete records."
+                    f"per line, UTF-8): {str(exc).splitlines()[0]}."
                 ) from exc
+            report.damaged_lines = led.damaged_lines
+            return report
         if p.is_dir():
             raise LedgerError(f"{str(p)!r} is a directory; give the ledger file in it.")
         try:

@@ -452,19 +452,28 @@ class JSONLLedger(Ledger):
             raise LedgerError(
                 f"Cannot open the JSONL ledger at {str(self.path)!r}: {exc}. Give a writable file path."
             ) from exc
+        # Lines the last read skipped as damaged.
+        self.damaged_lines = 0
+        self._clean_end = -1
         super().__init__(**kwargs)  # type: ignore[arg-type]
 
     def _write_batch(self, records: Sequence[CostRecord], outcomes: Sequence[TaskOutcome]) -> None:
         lines = [r.model_dump_json() for r in records]
         lines += [json.dumps({"task_outcome": json.loads(o.model_dump_json())}) for o in outcomes]
         data = ("\n".join(lines) + "\n").encode("utf-8")
-        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
         try:
             start = os.fstat(fd).st_size
+            # The size this writer left the file at ends with its own newline: no need to look.
+            if start != self._clean_end and _ends_torn(fd, start):
+                # A process killed mid-write left a line without its end: start on a new
+                # line so these records do not merge into the damaged one.
+                data = b"\n" + data
             done = 0
             try:
                 while done < len(data):
                     done += os.write(fd, data[done:])
+                self._clean_end = start + done
             except BaseException:
                 # No half-written batch (it is retried or set aside whole), unless another
                 # process appended meanwhile: its lines are not ours to cut.
@@ -477,18 +486,55 @@ class JSONLLedger(Ledger):
         finally:
             os.close(fd)
 
-    def _lines(self) -> Iterable[dict[str, object]]:
-        with open(self.path, encoding="utf-8") as fh:
-            for line in fh:
-                line = line.strip()
-                if line:
-                    yield json.loads(line)
+    def _read(self) -> tuple[list[CostRecord], list[TaskOutcome]]:
+        """The file's records and task outcomes. A line that is not a whole record (cut
+        short by a crash, or a later append merged into such a line) is skipped, counted in
+        :attr:`damaged_lines` and named in one warning per read: the other lines are read."""
+        records: list[CostRecord] = []
+        outcomes: list[TaskOutcome] = []
+        damaged: list[int] = []
+        with open(self.path, "rb") as fh:
+            for number, raw in enumerate(fh, 1):
+                line = raw.strip()
+                if not line:
+                    continue
+                try:
+                    data = json.loads(line)
+                    if "task_outcome" in data:
+                        outcomes.append(TaskOutcome.model_validate(data["task_outcome"]))
+                    else:
+                        records.append(CostRecord.model_validate(data))
+                except (ValueError, TypeError):  # JSON, UTF-8 and pydantic errors
+                    damaged.append(number)
+        self.damaged_lines = len(damaged)
+        if damaged:
+            if not records and not outcomes:
+                raise ValueError(f"no line is a record; line {damaged[0]} is not one")
+            logger.warning(
+                "llm-cost-hooks ledger: %s: %d line(s) are not whole records and were skipped "
+                "(line %s); a process killed while writing leaves such a line. The other lines "
+                "were read.",
+                self.path,
+                len(damaged),
+                _line_list(damaged),
+            )
+        return records, outcomes
 
     def records(self) -> list[CostRecord]:
-        return [CostRecord.model_validate(d) for d in self._lines() if "task_outcome" not in d]
+        return self._read()[0]
 
     def task_outcomes(self) -> list[TaskOutcome]:
-        return [TaskOutcome.model_validate(d["task_outcome"]) for d in self._lines() if "task_outcome" in d]
+        return self._read()[1]
+
+
+def _ends_torn(fd: int, size: int) -> bool:
+    """Whether the file open at ``fd`` (``size`` bytes) ends inside a line."""
+    return size > 0 and os.pread(fd, 1, size - 1) != b"\n"
+
+
+def _line_list(numbers: Sequence[int], most: int = 10) -> str:
+    text = ", ".join(map(str, numbers[:most]))
+    return text + (f" and {len(numbers) - most} more" if len(numbers) > most else "")
 
 
 def open_ledger(target: str | os.PathLike[str] | Ledger | None) -> Ledger:
