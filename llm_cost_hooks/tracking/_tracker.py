@@ -87,22 +87,25 @@ class CostTracker:
         settings: Settings | None = None,
         strict: bool = False,
     ) -> None:
+        env_map = os.environ.get("LLM_COST_HOOKS_PRICE_MAP", "").strip() or None
+        env_overrides = os.environ.get("LLM_COST_HOOKS_PRICE_OVERRIDES", "").strip() or None
         if settings is None:
             # Imported here: pydantic-settings costs ~25 ms at import time.
             from .._settings import get_settings
 
             settings = get_settings()
+            # The environment as it is now (the default price book reads it the same way).
+            price_map, price_overrides = env_map, env_overrides
+        else:
+            price_map = (settings.price_map or "").strip() or None
+            price_overrides = (settings.price_overrides or "").strip() or None
         self.settings = settings
-        price_map = (settings.price_map or "").strip() or None
-        price_overrides = (settings.price_overrides or "").strip() or None
         if price_book is None and (price_map or price_overrides):
             # Configured prices are checked now: a bad file fails here with its line and
             # fix, not as a $0 price on every call later.
             from ..pricing import PriceBook
 
-            if price_map == (os.environ.get("LLM_COST_HOOKS_PRICE_MAP", "").strip() or None) and (
-                price_overrides == (os.environ.get("LLM_COST_HOOKS_PRICE_OVERRIDES", "").strip() or None)
-            ):
+            if (price_map, price_overrides) == (env_map, env_overrides):
                 price_book = PriceBook.default()
             else:  # settings=Settings(price_map=...) given in code: its files, not the env's
                 price_book = PriceBook(price_map_path=price_map, overrides=price_overrides)
