@@ -809,6 +809,33 @@ def _fallback_dead_letter_path() -> Path:
     )
 
 
+def read_json_lines(
+    path: str | os.PathLike[str], parse: Callable[[Any], CostRecord | TaskOutcome]
+) -> tuple[list[CostRecord | TaskOutcome], list[int]]:
+    """``parse`` of each JSON line of a file, and the numbers of the lines that are not
+    whole (cut short by a crash, not UTF-8, or rejected by ``parse``)."""
+    items: list[CostRecord | TaskOutcome] = []
+    damaged: list[int] = []
+    with open(path, "rb") as fh:
+        for number, raw in enumerate(fh, 1):
+            line = raw.strip()
+            if not line:
+                continue
+            try:
+                items.append(parse(json.loads(line)))
+            except (ValueError, TypeError):  # JSON, UTF-8 and pydantic errors
+                damaged.append(number)
+    return items, damaged
+
+
+def _dead_letter_item(data: Any) -> CostRecord | TaskOutcome:
+    if "record" in data:
+        return CostRecord.model_validate(data["record"])
+    if "task_outcome" in data:
+        return TaskOutcome.model_validate(data["task_outcome"])
+    raise ValueError("neither a record nor a task outcome")
+
+
 def replay_dead_letters(path: str | os.PathLike[str], ledger: Ledger) -> int:
     """Write the records and task outcomes of a dead-letter file into ``ledger``; returns
     how many records were queued. The file is renamed ``*.replayed`` once the ledger has
@@ -819,23 +846,7 @@ def replay_dead_letters(path: str | os.PathLike[str], ledger: Ledger) -> int:
     A file in which no line is one raises :class:`LedgerError`."""
     source = Path(path)
     records = 0
-    items: list[CostRecord | TaskOutcome] = []
-    damaged: list[int] = []
-    with open(source, "rb") as fh:
-        for number, raw in enumerate(fh, 1):
-            line = raw.strip()
-            if not line:
-                continue
-            try:
-                data = json.loads(line)
-                if "record" in data:
-                    items.append(CostRecord.model_validate(data["record"]))
-                elif "task_outcome" in data:
-                    items.append(TaskOutcome.model_validate(data["task_outcome"]))
-                else:
-                    raise ValueError("neither a record nor a task outcome")
-            except (ValueError, TypeError):  # JSON, UTF-8 and pydantic errors
-                damaged.append(number)
+    items, damaged = read_json_lines(source, _dead_letter_item)
     if damaged:
         if not items:
             raise LedgerError(

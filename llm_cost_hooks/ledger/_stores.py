@@ -10,7 +10,7 @@ import threading
 from collections.abc import Callable, Iterable, Sequence
 from itertools import chain
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .._errors import ConfigurationError, LedgerError
 from .._records import CostRecord
@@ -19,6 +19,7 @@ from ._base import (
     Ledger,
     TaskOutcome,
     outcome_to_row,
+    read_json_lines,
     record_to_row,
     row_to_record,
     rows_to_outcomes,
@@ -490,22 +491,9 @@ class JSONLLedger(Ledger):
         """The file's records and task outcomes. A line that is not a whole record (cut
         short by a crash, or a later append merged into such a line) is skipped, counted in
         :attr:`damaged_lines` and named in one warning per read: the other lines are read."""
-        records: list[CostRecord] = []
-        outcomes: list[TaskOutcome] = []
-        damaged: list[int] = []
-        with open(self.path, "rb") as fh:
-            for number, raw in enumerate(fh, 1):
-                line = raw.strip()
-                if not line:
-                    continue
-                try:
-                    data = json.loads(line)
-                    if "task_outcome" in data:
-                        outcomes.append(TaskOutcome.model_validate(data["task_outcome"]))
-                    else:
-                        records.append(CostRecord.model_validate(data))
-                except (ValueError, TypeError):  # JSON, UTF-8 and pydantic errors
-                    damaged.append(number)
+        items, damaged = read_json_lines(self.path, _jsonl_item)
+        records = [i for i in items if isinstance(i, CostRecord)]
+        outcomes = [i for i in items if isinstance(i, TaskOutcome)]
         self.damaged_lines = len(damaged)
         if damaged:
             if not records and not outcomes:
@@ -530,6 +518,12 @@ class JSONLLedger(Ledger):
 def _ends_torn(fd: int, size: int) -> bool:
     """Whether the file open at ``fd`` (``size`` bytes) ends inside a line."""
     return size > 0 and os.pread(fd, 1, size - 1) != b"\n"
+
+
+def _jsonl_item(data: Any) -> CostRecord | TaskOutcome:
+    if "task_outcome" in data:
+        return TaskOutcome.model_validate(data["task_outcome"])
+    return CostRecord.model_validate(data)
 
 
 def _line_list(numbers: Sequence[int], most: int = 10) -> str:
