@@ -5,8 +5,8 @@ Every client has bounded connect and socket timeouts and makes no silent retries
 timed-out command may still have run on the server, and each caller has its own policy for
 an unreachable server (a circuit breaker, a local fallback, a journal). The async side keeps
 one client per event loop, because asyncio connections cannot cross loops, and bounds each
-whole call (waiting for a free pooled connection included), because a server that accepted the connection but is paused would otherwise
-hold the handshake forever.
+whole call (waiting for a free pooled connection included), because a server that accepted
+the connection but is paused would otherwise hold the handshake forever.
 """
 
 from __future__ import annotations
