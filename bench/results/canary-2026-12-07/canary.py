@@ -161,11 +161,16 @@ def main() -> int:
     step("cache semantic", lambda: cm.invoke(f"Please tell me about {PROMPT}", config=cfg))
     step("cache semantic 2", lambda: cm.invoke(f"Tell me about {PROMPT}, please!", config=cfg))
 
-    # Without verification, a paraphrase is served as a semantic hit and goes to the audit log.
+    # Similarity alone, no verification: a paraphrase is served as a semantic hit and goes to
+    # the audit log (texts hashed unless content capture is on).
+    from llm_cost_hooks.cache import DecisionPolicy
+
     set_llm_cache(
         SemanticCache(
             path=str(tmp / "cache3.db"),
-            config=CacheConfig(audit_sample_rate=1.0),
+            config=CacheConfig(
+                default=DecisionPolicy(kind="similarity", threshold=0.5), audit_sample_rate=1.0
+            ),
             audit_path=str(tmp / "audit3.jsonl"),
         )
     )
@@ -394,7 +399,7 @@ def main() -> int:
             return "documented store"  # the cache keeps its entries; shadow mode its requests
         if where.startswith("log ") and not where.startswith(("log llm_cost_hooks", "log root")):
             return "third party"  # LiteLLM's own DEBUG lines, not ours
-        if args.capture and where.startswith("span "):
+        if args.capture and (where.startswith("span ") or "audit" in where):
             return "opt-in"
         return "UNEXPECTED"
 
