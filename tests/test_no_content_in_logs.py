@@ -117,3 +117,48 @@ def test_litellm_cache_failures_are_logged_without_the_messages(caplog: pytest.L
         assert cache.get_cache(**kwargs) is None
     assert "cache lookup failed (RuntimeError)" in caplog.text
     assert PROMPT not in caplog.text
+
+
+def _content_made_invalid(o: object) -> object:
+    """The stored message's content turned into a mapping: the message no longer validates."""
+    if isinstance(o, dict):
+        return {
+            k: {"x": v} if k == "content" and isinstance(v, str) and ANSWER in v else _content_made_invalid(v)
+            for k, v in o.items()
+        }
+    if isinstance(o, list):
+        return [_content_made_invalid(v) for v in o]
+    return o
+
+
+def test_a_corrupt_cache_entry_is_logged_without_its_answer(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    import json
+    import sqlite3
+
+    from langchain_core.globals import set_llm_cache
+
+    from llm_cost_hooks.langchain import SemanticCache
+
+    db = tmp_path / "cache.db"
+    llm = FakeChatModelWithUsage(model_name="gpt-4o", responses=[f"ok {ANSWER}"] * 4)
+    set_llm_cache(SemanticCache(path=str(db), semantic=False))
+    try:
+        llm.invoke(f"card {PROMPT}")
+        with sqlite3.connect(db) as con:
+            entry_id, data = con.execute("select id, data from entries").fetchone()
+            entry = json.loads(data)
+            answer = json.loads(entry["answer"])
+            answer["native"]["langchain"] = json.dumps(
+                _content_made_invalid(json.loads(answer["native"]["langchain"]))
+            )
+            entry["answer"] = json.dumps(answer)
+            con.execute("update entries set data = ? where id = ?", (json.dumps(entry), entry_id))
+        set_llm_cache(SemanticCache(path=str(db), semantic=False))  # reads the entry back from the file
+        with caplog.at_level(logging.DEBUG):
+            assert llm.invoke(f"card {PROMPT}").content == f"ok {ANSWER}"  # a miss: the model answers
+    finally:
+        set_llm_cache(None)
+    assert "is corrupt (ValidationError); removed" in caplog.text
+    assert PROMPT not in caplog.text and ANSWER not in caplog.text

@@ -186,6 +186,29 @@ def main() -> int:
         ],
     )
 
+    # A cache entry that no longer reads back (its stored message does not validate): dropped.
+    def corrupt_entry() -> None:
+        db = tmp / "cache4.db"
+        set_llm_cache(SemanticCache(path=str(db), semantic=False))
+        cm.invoke(f"corrupt {PROMPT}", config=cfg)
+
+        def bad(o: Any) -> Any:
+            if isinstance(o, dict):
+                return {k: {"x": v} if k == "content" and ANSWER in str(v) else bad(v) for k, v in o.items()}
+            return [bad(v) for v in o] if isinstance(o, list) else o
+
+        with sqlite3.connect(db) as con:
+            entry_id, data = con.execute("select id, data from entries").fetchone()
+            entry = json.loads(data)
+            answer = json.loads(entry["answer"])
+            answer["native"]["langchain"] = json.dumps(bad(json.loads(answer["native"]["langchain"])))
+            entry["answer"] = json.dumps(answer)
+            con.execute("update entries set data = ? where id = ?", (json.dumps(entry), entry_id))
+        set_llm_cache(SemanticCache(path=str(db), semantic=False))
+        cm.invoke(f"corrupt {PROMPT}", config=cfg)
+
+    step("cache, corrupt entry", corrupt_entry)
+
     class QuotingEmbedder:  # a user's embedder whose error quotes the text it was given
         name = "quoting"
         dim = 8
