@@ -214,7 +214,7 @@ async def test_user_checks_sync_async_and_raising(caplog: pytest.LogCaptureFixtu
         out = RoutedChatModel(tiers=tiers, checks=[broken]).invoke("x")
     route = out.response_metadata["llm_cost_hooks_route"]
     assert route["attempts"][0]["reason"] == "broken raised RuntimeError" and not route["checks_passed"]
-    assert "bug in check" in caplog.text
+    assert "check broken raised RuntimeError" in caplog.text and "bug in check" not in caplog.text
 
 
 def test_quality_floor_by_feature() -> None:

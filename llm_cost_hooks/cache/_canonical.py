@@ -448,5 +448,6 @@ def store_answer(
 def drop_corrupt(core: Any, entry_id: str, exc: BaseException) -> None:
     """An entry could not be read back: count it, warn, and remove it (the call is a miss)."""
     core.count_corrupt()
-    logger.warning("cache entry %s is corrupt (%s); removed", entry_id, exc)
+    # The type only: a validation error quotes the stored answer it could not read.
+    logger.warning("cache entry %s is corrupt (%s); removed", entry_id, type(exc).__name__)
     core.invalidate(entry_id=entry_id)

@@ -652,8 +652,9 @@ class CacheCore:
         try:
             return bool(self.equivalence(new, old))
         except Exception as exc:
+            # The type only: the check's message may quote the answers it compared.
             logger.warning(
-                "cache equivalence check failed (%s: %s); counted as a disagreement", type(exc).__name__, exc
+                "cache equivalence check failed (%s); counted as a disagreement", type(exc).__name__
             )
             return False
 
@@ -850,7 +851,10 @@ class CacheCore:
             try:
                 vec = self._vector(req)
             except Exception as exc:
-                logger.warning("cache could not embed a query (%s); stored for exact hits only", exc)
+                # The type only: an embedder's message may quote the text it was given.
+                logger.warning(
+                    "cache could not embed a query (%s); stored for exact hits only", type(exc).__name__
+                )
         self._backend_call("put", self.backend.put, entry, vec)
         self._count(writes=1)
         return entry

@@ -188,7 +188,7 @@ class SemanticCache(CacheFront, BaseCache):
             req, _ = self._request(prompt, llm_string)
             hit = self.core.lookup(req)
         except Exception as exc:
-            logger.warning("cache lookup failed (%s: %s); treated as a miss", type(exc).__name__, exc)
+            logger.warning("cache lookup failed (%s); treated as a miss", type(exc).__name__)
             return None
         return self._revive(hit, chat=prompt.startswith("[{")) if hit is not None else None
 
@@ -225,7 +225,7 @@ class SemanticCache(CacheFront, BaseCache):
             if msg is not None:  # online verification: the cost handler records the outcome
                 msg.response_metadata[VERIFIED_MARKER_KEY] = verified
         except Exception as exc:
-            logger.warning("cache update failed (%s: %s); answer not cached", type(exc).__name__, exc)
+            logger.warning("cache update failed (%s); answer not cached", type(exc).__name__)
 
     async def alookup(self, prompt: str, llm_string: str) -> RETURN_VAL_TYPE | None:
         return await self._off_loop(self.lookup, prompt, llm_string)

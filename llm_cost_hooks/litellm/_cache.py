@@ -255,7 +255,7 @@ class LiteLLMSemanticCache(Cache):
             if hit is not None:  # a corrupt entry: skip, count, remove
                 drop_corrupt(self.core, hit.entry.id, exc)
             else:
-                logger.warning("cache lookup failed (%s: %s); treated as a miss", type(exc).__name__, exc)
+                logger.warning("cache lookup failed (%s); treated as a miss", type(exc).__name__)
             return None
         if kwargs.get("litellm_call_id"):
             self._note(self._hits, kwargs["litellm_call_id"], hit_marker(hit))
@@ -298,7 +298,7 @@ class LiteLLMSemanticCache(Cache):
             if verified is not None and kwargs.get("litellm_call_id"):
                 self._note(self._verified, kwargs["litellm_call_id"], verified)
         except Exception as exc:
-            logger.warning("cache update failed (%s: %s); answer not cached", type(exc).__name__, exc)
+            logger.warning("cache update failed (%s); answer not cached", type(exc).__name__)
         finally:
             if kwargs.get("litellm_call_id"):
                 with self._hits_lock:

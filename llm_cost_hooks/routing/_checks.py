@@ -274,7 +274,12 @@ def _run_checks(answer: Answer, checks: Sequence[Check]) -> str | None:
                     value.close()
                 return f"{_name(check)} is async; use ainvoke/astream"
         except Exception as exc:
-            logger.warning("llm-cost-hooks routing: check %s raised %r; counted as failed", _name(check), exc)
+            # The type only: a check's message may quote the answer it read.
+            logger.warning(
+                "llm-cost-hooks routing: check %s raised %s; counted as failed",
+                _name(check),
+                type(exc).__name__,
+            )
             return f"{_name(check)} raised {type(exc).__name__}"
         failed = _verdict(check, value)
         if failed:
@@ -289,7 +294,12 @@ async def _arun_checks(answer: Answer, checks: Sequence[Check]) -> str | None:
             if inspect.isawaitable(value):
                 value = await value
         except Exception as exc:
-            logger.warning("llm-cost-hooks routing: check %s raised %r; counted as failed", _name(check), exc)
+            # The type only: a check's message may quote the answer it read.
+            logger.warning(
+                "llm-cost-hooks routing: check %s raised %s; counted as failed",
+                _name(check),
+                type(exc).__name__,
+            )
             return f"{_name(check)} raised {type(exc).__name__}"
         failed = _verdict(check, value)
         if failed:

@@ -301,7 +301,10 @@ class ShadowMode:
         except Exception as exc:
             with self._lock:
                 self.stats["judge_errors"] += 1
-            logger.warning("llm-cost-hooks routing: shadow judge failed (%r); outcome not recorded", exc)
+            # The type only: a judge's message may quote the request or the answers.
+            logger.warning(
+                "llm-cost-hooks routing: shadow judge failed (%s); outcome not recorded", type(exc).__name__
+            )
             return False
         if propensity is None:
             propensity = self._propensity(answers, explored)
