@@ -178,9 +178,7 @@ def _warn_unknown_variables() -> None:
         ):
             continue
         _warned.add(variable)
-        close = difflib.get_close_matches(
-            name, [*(n.upper() for n in Settings.model_fields), "SPEND_JOURNAL"], n=1
-        )
+        close = difflib.get_close_matches(name, sorted(known), n=1)
         hint = f" Did you mean {_PREFIX}{close[0]}?" if close else ""
         logger.warning(
             "llm-cost-hooks: the environment variable %s is not a setting and is ignored.%s "
