@@ -98,10 +98,35 @@ def test_table_shows_control_characters_escaped_and_long_names_cut() -> None:
     wide = next(line for line in text.splitlines() if "日本語" in line)
     narrow = next(line for line in text.splitlines() if line.startswith("pipe|name"))
     assert wide.index("  ") > 0 and _columns(wide) == _columns(narrow)
-    # Machine formats keep every name exactly.
+    # JSON keeps every name exactly; CSV too, but a name a spreadsheet would run as a formula
+    # is shown as text (a leading apostrophe), and numbers stay numbers.
     parsed = list(csv.DictReader(io.StringIO(format_rows(rows, "csv"))))
-    assert {r["tenant"] for r in parsed} == set(HOSTILE)
+    formula = "=cmd|' /C calc'!A0"
+    assert {r["tenant"] for r in parsed} == (set(HOSTILE) - {formula}) | {"'" + formula}
+    assert not any(v.startswith(("=", "+", "@")) for r in parsed for v in r.values())
+    assert {float(r["cost_usd"]) for r in parsed} == {r["cost_usd"] for r in rows}
     assert {r["tenant"] for r in json.loads(format_rows(rows, "json"))} == set(HOSTILE)
+
+
+def test_csv_cells_a_spreadsheet_would_run_are_shown_as_text() -> None:
+    rows = [
+        {"tenant": t, "cost_usd": -0.5, "calls": 3}
+        for t in ("=1+1", "+SUM(A1)", "-2+3", "@cmd", "\tx", "plain", "a=b")
+    ]
+    rows.append({"tenant": "\t=1", "cost_usd": 1.0, "calls": -1})
+    parsed = list(csv.DictReader(io.StringIO(format_rows(rows, "csv"))))
+    assert [r["tenant"] for r in parsed] == [
+        "'=1+1",
+        "'+SUM(A1)",
+        "'-2+3",
+        "'@cmd",
+        "'\tx",
+        "plain",
+        "a=b",
+        "'\t=1",
+    ]
+    assert [r["cost_usd"] for r in parsed] == ["-0.5"] * 7 + ["1.0"]
+    assert parsed[-1]["calls"] == "-1"
 
 
 def test_html_report_renders_names_chart_labels_cannot_parse(tmp_path: Path) -> None:

@@ -635,9 +635,23 @@ def _width(text: str) -> int:
     return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
 
 
+# A spreadsheet runs a cell that starts with one of these as a formula (OWASP "CSV injection").
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _csv_cell(value: Any) -> Any:
+    """A CSV cell: a text value a spreadsheet would run as a formula (a tenant named
+    ``=HYPERLINK(...)``) gets a leading apostrophe, which shows it as text; numbers stay numbers."""
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
+
+
 def format_rows(rows: Sequence[dict[str, Any]], fmt: Literal["table", "csv", "json"] = "table") -> str:
     """Render report rows as an aligned text table, CSV or JSON. The table shows control
-    characters in names escaped and cuts names at 60 characters; CSV and JSON keep them whole."""
+    characters in names escaped and cuts names at 60 characters; CSV and JSON keep them whole,
+    and CSV starts a name a spreadsheet would read as a formula (``=``, ``+``, ``-``, ``@``) with
+    an apostrophe."""
     if fmt == "json":
         return json.dumps(list(rows), indent=2, default=str)
     if not rows:
@@ -647,7 +661,7 @@ def format_rows(rows: Sequence[dict[str, Any]], fmt: Literal["table", "csv", "js
         buf = io.StringIO()
         writer = csv.DictWriter(buf, fieldnames=cols, lineterminator="\n")
         writer.writeheader()
-        writer.writerows(rows)
+        writer.writerows({c: _csv_cell(r.get(c)) for c in cols} for r in rows)
         return buf.getvalue()
     if fmt != "table":
         raise ConfigurationError(f"format must be table, csv or json; got {fmt!r}.")
