@@ -51,6 +51,28 @@ def test_an_identical_request_from_another_tenant_is_not_served_the_first_answer
     assert globex.invoke("My balance?", config=_config("globex")).content == "Globex balance: $5"
 
 
+def test_a_tenant_set_by_cache_scope_or_cache_tenant_keeps_shared_answers_apart() -> None:
+    from llm_cost_hooks.cache import cache_scope
+
+    flight = SingleFlight(result_ttl=60)
+    acme = GuardedChatModel(inner=_answers("Acme balance: $1,000"), dedup=flight)
+    globex = GuardedChatModel(inner=_answers("Globex balance: $5"), dedup=flight)
+    with cache_scope(tenant="acme"):
+        assert acme.invoke("My balance?").content == "Acme balance: $1,000"
+    with cache_scope(tenant="globex"):
+        assert globex.invoke("My balance?").content == "Globex balance: $5"
+    other = {"metadata": {"cache_tenant": "initech"}}
+    initech = GuardedChatModel(inner=_answers("Initech: $7"), dedup=flight)
+    assert initech.invoke("My balance?", config=other).content == "Initech: $7"
+    # The metadata's tenant wins over an enclosing scope, as it does for the cache.
+    with cache_scope(tenant="globex"):
+        assert globex.invoke("My balance?", config=_config("acme")).content == "Acme balance: $1,000"
+    request = {"messages": [{"role": "user", "content": "hi"}]}
+    with cache_scope(tenant="acme"):
+        scoped = idempotency_key(None, request)
+    assert scoped == idempotency_key({"tenant_id": "acme"}, request) != idempotency_key(None, request)
+
+
 def test_a_derived_key_covers_the_wrapped_models_own_parameters() -> None:
     flight = SingleFlight(result_ttl=60)
     cold = GuardedChatModel(inner=_answers("cold", temperature=0.0), dedup=flight)

@@ -34,18 +34,19 @@ def idempotency_key(
 ) -> str | None:
     """The explicit key in ``metadata['idempotency_key']`` (namespaced), else the derived
     :func:`request_key` when ``derive``, else ``None``. Either is scoped to the tenant in
-    ``metadata`` (``tenant_id`` / ``tenant``): two tenants never share an answer, even
-    when they pick the same key or send the same request.
+    ``metadata`` (``tenant_id`` / ``tenant`` / ``cache_tenant``), else to the tenant of the
+    enclosing :func:`~llm_cost_hooks.cache.cache_scope`: two tenants never share an answer,
+    even when they pick the same key or send the same request.
 
     >>> idempotency_key({"idempotency_key": "order-42"})
     'explicit:order-42'
     >>> idempotency_key({"idempotency_key": "order-42", "tenant_id": "acme"})
     'explicit:tenant=acme:order-42'
     """
+    tenant = _tenant(metadata)
+    if tenant is not None:
+        namespace = f"{namespace}tenant={tenant}:"
     if metadata:
-        tenant = metadata.get("tenant_id") or metadata.get("tenant")
-        if tenant is not None and tenant != "":
-            namespace = f"{namespace}tenant={tenant}:"
         explicit = metadata.get(IDEMPOTENCY_KEY)
         if explicit is not None:
             if not isinstance(explicit, (str, int)) or isinstance(explicit, bool) or explicit == "":
@@ -55,4 +56,21 @@ def idempotency_key(
             return f"explicit:{namespace}{explicit}"
     if derive and request is not None:
         return "req:" + request_key(request, namespace=namespace)
+    return None
+
+
+def _tenant(metadata: Mapping[str, Any] | None) -> str | None:
+    """The tenant a key is scoped to: the run's metadata first, the same keys the cache's
+    partition reads, then a ``cache_scope(tenant=...)`` around the call (a tenant set there
+    keeps apart the cache's answers, so it must keep apart the shared ones too)."""
+    if metadata:
+        for key in ("tenant_id", "tenant", "cache_tenant"):
+            value = metadata.get(key)
+            if value is not None and value != "":
+                return str(value)
+    from ..cache._scope import current_scope  # loaded only when the metadata names no tenant
+
+    scope = current_scope()
+    if scope is not None and scope.tenant:
+        return str(scope.tenant)
     return None
