@@ -1,0 +1,105 @@
+"""The LangChain cache under wrapped models: answers never cross tool sets, tool_choice,
+structured-output schemas or images, and a cached tool call replays as a tool call."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from langchain_core.globals import set_llm_cache
+from langchain_core.messages import HumanMessage
+from pydantic import BaseModel
+
+from llm_cost_hooks.langchain import (
+    FakeChatModelWithUsage,
+    GuardedChatModel,
+    RoutedChatModel,
+    SemanticCache,
+)
+
+
+class Weather(BaseModel):
+    """Weather in a city."""
+
+    city: str
+
+
+class Clock(BaseModel):
+    """Time in a zone."""
+
+    zone: str
+
+
+class Person(BaseModel):
+    """A person."""
+
+    name: str
+
+
+def _fake(name: str = "gpt-4o-mini") -> FakeChatModelWithUsage:
+    return FakeChatModelWithUsage(model_name=name, responses=[f"answer {i}" for i in range(50)])
+
+
+@pytest.fixture(params=[True, False], ids=["semantic", "exact-only"])
+def cache(request: pytest.FixtureRequest) -> Iterator[SemanticCache]:
+    c = SemanticCache(path=":memory:", semantic=request.param)
+    set_llm_cache(c)
+    yield c
+    set_llm_cache(None)
+
+
+def _wrapped(kind: str) -> tuple[Any, list[FakeChatModelWithUsage]]:
+    inner = _fake()
+    if kind == "guarded":
+        return GuardedChatModel(inner=inner), [inner]
+    if kind == "routed":
+        large = _fake("gpt-4o")
+        return RoutedChatModel(tiers={"small": inner, "large": large}), [inner, large]
+    return inner, [inner]
+
+
+@pytest.mark.parametrize("kind", ["bare", "guarded", "routed"])
+def test_answers_never_cross_tools_tool_choice_schemas_or_images(cache: SemanticCache, kind: str) -> None:
+    model, fakes = _wrapped(kind)
+    q = "What's the weather in Paris?"
+
+    def picture(url: str) -> list[HumanMessage]:
+        image = {"type": "image_url", "image_url": {"url": url}}
+        return [HumanMessage(content=[{"type": "text", "text": q}, image])]
+
+    variants: dict[str, Callable[[], Any]] = {
+        "tools A": lambda: model.bind_tools([Weather]).invoke(q),
+        "tools B": lambda: model.bind_tools([Clock]).invoke(q),
+        "tools A+B": lambda: model.bind_tools([Weather, Clock]).invoke(q),
+        "tool_choice": lambda: model.bind_tools([Weather, Clock], tool_choice="Clock").invoke(q),
+        "schema A": lambda: model.with_structured_output(Weather).invoke(q),
+        "schema B": lambda: model.with_structured_output(Clock).invoke(q),
+        "no tools": lambda: model.invoke(q),
+        "image 1": lambda: model.invoke(picture("https://example.com/1.png")),
+        "image 2": lambda: model.invoke(picture("https://example.com/2.png")),
+    }
+
+    def calls() -> int:
+        return sum(f.call_count for f in fakes)
+
+    for name in variants:  # the same text each time: every variant is its own miss...
+        before = calls()
+        variants[name]()
+        assert calls() > before, f"{name} was served another request's answer"
+    for name in variants:  # ...and its own hit
+        before = calls()
+        variants[name]()
+        assert calls() == before, f"{name} missed its own entry"
+
+
+def test_a_cached_tool_call_replays_as_a_tool_call(cache: SemanticCache) -> None:
+    from langchain_core.messages import AIMessage
+
+    call = {"name": "Weather", "args": {"city": "Paris"}, "id": "c1", "type": "tool_call"}
+    inner = FakeChatModelWithUsage(responses=[AIMessage(content="", tool_calls=[call])])
+    model = GuardedChatModel(inner=inner).bind_tools([Weather])
+    first, again = model.invoke("Weather in Paris?"), model.invoke("Weather in Paris?")
+    assert inner.call_count == 1
+    assert again.tool_calls == first.tool_calls == [call] and again.content == ""
+    assert again.response_metadata["llm_cost_hooks_cache"]["status"] == "exact"
