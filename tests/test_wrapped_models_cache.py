@@ -1,8 +1,10 @@
 """The LangChain cache under wrapped models: answers never cross tool sets, tool_choice,
-structured-output schemas or images, and a cached tool call replays as a tool call."""
+structured-output schemas or images, a cached tool call replays as a tool call, and a routed
+structured answer is served from its tier's entry without a broken entry of its own."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -12,6 +14,7 @@ from langchain_core.messages import HumanMessage
 from pydantic import BaseModel
 
 from llm_cost_hooks.langchain import (
+    CostCallbackHandler,
     FakeChatModelWithUsage,
     GuardedChatModel,
     RoutedChatModel,
@@ -103,3 +106,23 @@ def test_a_cached_tool_call_replays_as_a_tool_call(cache: SemanticCache) -> None
     assert inner.call_count == 1
     assert again.tool_calls == first.tool_calls == [call] and again.content == ""
     assert again.response_metadata["llm_cost_hooks_cache"]["status"] == "exact"
+
+
+def test_routed_structured_output_is_served_from_the_cache_without_corrupt_entries(
+    cache: SemanticCache, caplog: pytest.LogCaptureFixture
+) -> None:
+    from langchain_core.messages import AIMessage
+
+    call = {"name": "Person", "args": {"name": "Ann"}, "id": "c1", "type": "tool_call"}
+    small = FakeChatModelWithUsage(responses=[AIMessage(content="", tool_calls=[call])] * 3)
+    routed = RoutedChatModel(tiers={"small": small, "large": _fake("gpt-4o")})
+    handler = CostCallbackHandler(ledger="memory://")
+    config: Any = {"callbacks": [handler], "metadata": {"tenant_id": "acme"}}
+    with caplog.at_level(logging.WARNING, logger="llm_cost_hooks.cache"):
+        got = [routed.with_structured_output(Person).invoke("Who is Ann?", config=config) for _ in range(3)]
+    assert got == [Person(name="Ann")] * 3 and small.call_count == 1
+    assert cache.core.stats.corrupt == 0 and "corrupt" not in caplog.text
+    records = handler.records()
+    assert [r.cache_status.value for r in records] == ["miss", "exact", "exact"]
+    assert {(r.model, r.tenant) for r in records} == {("gpt-4o-mini", "acme")}
+    assert records[0].input_tokens > 0 and records[1].cost_usd == 0

@@ -420,6 +420,11 @@ def token_usage(usage: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
+# What langchain_core.load.dumps writes for an object it cannot serialise (unescaped quotes:
+# never inside a JSON string value).
+_UNREADABLE = '"type": "not_implemented"'
+
+
 def store_answer(
     core: Any,
     req: Any,
@@ -433,6 +438,11 @@ def store_answer(
     """Write a model's answer for ``req`` through ``core`` in the shared format, with the
     saving a hit on it will record. Returns the online verification's outcome
     (``"agree"`` / ``"disagree"``) when this call was one, else ``None``."""
+    if any(isinstance(v, str) and _UNREADABLE in v for v in native.values()):
+        # Part of the answer has no serialised form (e.g. a routed structured answer's parsed
+        # object): it would never read back, so it is not stored (its tier's call was).
+        logger.debug("answer not cached: part of it cannot be serialised")
+        return None
     req = dataclasses.replace(req, verified=None)  # requests are memoised and shared: never write into one
     core.update(
         req,
