@@ -94,3 +94,12 @@ def test_tool_schemas_are_in_the_reserve() -> None:
     with pytest.raises(BudgetExceeded):
         guarded.bind_tools([Order]).invoke("hi")
     assert inner.call_count == 1
+
+
+def test_a_json_schema_response_format_is_in_the_reserve() -> None:
+    # The schema is prompt the provider bills, like a tool's: the same limit refuses it.
+    fmt = {"type": "json_schema", "json_schema": {"name": "Order", "schema": Order.model_json_schema()}}
+    guarded, inner = _guarded(0.0002)
+    with pytest.raises(BudgetExceeded):
+        guarded.bind(response_format=fmt).invoke("hi")
+    assert inner.call_count == 0

@@ -222,7 +222,8 @@ class GuardedCall(Generic[M]):
             from ..tokens import default_counter
 
             count = counter if counter is not None else default_counter()
-            tool_list = tools if isinstance(tools, list) else None
+            # tool definitions, or one structured-output schema (a response_format)
+            tool_list = tools if isinstance(tools, list) else [tools] if isinstance(tools, Mapping) else None
 
             def count_input() -> int:
                 return int(count.count_messages(messages, target.model, tools=tool_list).tokens)

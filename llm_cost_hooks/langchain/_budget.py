@@ -158,7 +158,7 @@ class GuardedChatModel(StreamRunChatModel):
             target,
             dicts,
             trimmed=trimmed,
-            tools=kwargs.get("tools"),
+            tools=kwargs.get("tools") or kwargs.get("response_format"),  # schemas are prompt too
             counter=self.context_budget.counter if self.context_budget is not None else None,
             guard=self.guard,
             breaker=self.breaker,
