@@ -28,6 +28,7 @@ __all__ = [
     "check_call_options",
     "check_tiers",
     "mark_delegated",
+    "tier_bound",
     "tier_params",
     "tier_price",
 ]
@@ -120,6 +121,19 @@ def tier_params(
     params = {k: v for k, v in defaults.items() if v is not None}
     params.update(kwargs)
     return params, [params.pop(key, None) for key in bound]
+
+
+def tier_bound(tier: str, what: str, bind: Callable[[], T]) -> T:
+    """``bind()``: the tier's ``bind_tools`` / ``with_structured_output``. A tier whose model
+    does not implement it raises a :class:`ConfigurationError` naming the tier, so the cascade
+    moves on to the next tier, and when none can, the caller learns why."""
+    try:
+        return bind()
+    except NotImplementedError as exc:
+        raise ConfigurationError(
+            f"tier {tier!r} cannot take {what}: its model does not implement them, so a call with "
+            f"{what} moves on to the next tier; give the router a tier whose model supports {what}."
+        ) from exc
 
 
 def check_call_options(prompt_cache: Any, context_budget: Any, guard: Any) -> None:
