@@ -284,7 +284,9 @@ class TokenCounter:
                 if key == "content":
                     text, approx = _content_text(value)
                     estimated = estimated or approx
-                    total += len(enc.encode(text, disallowed_special=())) + _images_tokens(value, model)
+                    total += len(enc.encode(text, disallowed_special=()))
+                    if approx:  # non-text parts: images count as the provider bills them
+                        total += _images_tokens(value, model)
                 elif key == "name":
                     total += per_name + len(enc.encode(str(value), disallowed_special=()))
                 elif key == "role":
