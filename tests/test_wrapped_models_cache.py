@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from langchain_core.globals import set_llm_cache
 from langchain_core.messages import HumanMessage
-from pydantic import BaseModel
+from pydantic import BaseModel, create_model
 
 from llm_cost_hooks.langchain import (
     CostCallbackHandler,
@@ -126,3 +126,18 @@ def test_routed_structured_output_is_served_from_the_cache_without_corrupt_entri
     assert [r.cache_status.value for r in records] == ["miss", "exact", "exact"]
     assert {(r.model, r.tenant) for r in records} == {("gpt-4o-mini", "acme")}
     assert records[0].input_tokens > 0 and records[1].cost_usd == 0
+
+
+def test_a_routed_call_is_keyed_by_its_tools_schema_not_their_names(cache: SemanticCache) -> None:
+    # the same name, a changed schema (as when a notebook cell is run again)
+    v1 = create_model("Forecast", __doc__="A forecast.", city=(str, ...))
+    v2 = create_model("Forecast", __doc__="A forecast.", city=(str, ...), days=(int, ...))
+    assert repr(v1) == repr(v2)
+    small = _fake()
+    routed = RoutedChatModel(tiers={"small": small, "large": _fake("gpt-4o")})
+    routed.bind_tools([v1]).invoke("Forecast for Paris?")
+    routed.bind_tools([v2]).invoke("Forecast for Paris?")
+    routed.bind_tools([v2], tool_choice="Forecast").invoke("Forecast for Paris?")
+    assert small.call_count == 3
+    routed.bind_tools([v2]).invoke("Forecast for Paris?")
+    assert small.call_count == 3  # and the same tools hit
