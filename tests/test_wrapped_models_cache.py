@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 from langchain_core.globals import set_llm_cache
-from langchain_core.messages import HumanMessage
+from langchain_core.messages import AIMessage, HumanMessage
 from pydantic import BaseModel, create_model
 
 from llm_cost_hooks.langchain import (
@@ -141,3 +141,33 @@ def test_a_routed_call_is_keyed_by_its_tools_schema_not_their_names(cache: Seman
     assert small.call_count == 3
     routed.bind_tools([v2]).invoke("Forecast for Paris?")
     assert small.call_count == 3  # and the same tools hit
+
+
+def test_tool_calls_that_differ_are_different_answers_on_the_semantic_tier() -> None:
+    # A tool-call answer has no text: its calls are what the semantic tier's agreement rule
+    # compares, so calls with other arguments never vouch for each other.
+    cache = SemanticCache(path=":memory:")
+    set_llm_cache(cache)
+    try:
+
+        def respond(messages: list[Any]) -> AIMessage:
+            args = {"query": messages[-1].content}
+            return AIMessage(content="", tool_calls=[{"name": "Weather", "args": args, "id": "c"}])
+
+        inner = FakeChatModelWithUsage(respond=respond)
+        model = inner.bind_tools([Weather])
+        asked = [
+            "What's the weather in Paris?",
+            "what is the weather like in paris",
+            "Paris weather today?",
+            "How is the weather in Paris right now?",
+            "Tell me the weather in Paris",
+            "weather forecast Paris",
+            "How's the weather in Paris?",
+            "Is it cold in Paris?",
+        ]
+        for q in asked:
+            assert model.invoke(q).tool_calls[0]["args"] == {"query": q}
+        assert inner.call_count == len(asked) and cache.core.stats.semantic_hits == 0
+    finally:
+        set_llm_cache(None)

@@ -447,12 +447,20 @@ def store_answer(
     core.update(
         req,
         encode_answer(choices, model=model, usage=usage, native=native),
-        answer_text="".join(str(c.get("text") or "") for c in choices),
+        answer_text="".join(_answer_text(c) for c in choices),
         cost_usd=price_usage(usage, model, price_book),
         model=model,
     )
     verified: str | None = req.verified
     return verified
+
+
+def _answer_text(choice: Mapping[str, Any]) -> str:
+    """What a choice's answer key and agreement are computed from: its text, and its tool
+    calls' names and arguments (a tool-call answer has no text; calls with other arguments
+    are other answers)."""
+    calls = [{"name": t["name"], "args": t["args"]} for t in _norm_tool_calls(choice.get("tool_calls"))]
+    return str(choice.get("text") or "") + (_dumps(calls) if calls else "")
 
 
 def drop_corrupt(core: Any, entry_id: str, exc: BaseException) -> None:
