@@ -36,7 +36,7 @@ from collections.abc import (
 )
 from typing import TYPE_CHECKING, Any, Generic, Literal, NamedTuple, TypeVar
 
-from .._errors import BudgetExceeded, UnknownModelError
+from .._errors import BudgetExceeded, ConfigurationError, UnknownModelError
 from .._records import TokenUsage
 from ..dedup import CircuitBreaker, CircuitOpenError, RetryBudget, RetryState, idempotency_key
 from ._guard import Reservation, SpendGuard
@@ -56,6 +56,7 @@ __all__ = [
     "guarded_call",
     "guarded_stream",
     "pick_downgrade",
+    "rewrap",
     "shared_call",
 ]
 
@@ -64,6 +65,7 @@ logger = logging.getLogger("llm_cost_hooks.budget")
 T = TypeVar("T")
 A = TypeVar("A")
 M = TypeVar("M")
+R = TypeVar("R")
 
 # Errors that end a call without the provider having failed: no breaker failure, no retry.
 _OWN_REFUSALS = (BudgetExceeded, CircuitOpenError)
@@ -220,7 +222,8 @@ class GuardedCall(Generic[M]):
             from ..tokens import default_counter
 
             count = counter if counter is not None else default_counter()
-            tool_list = tools if isinstance(tools, list) else None
+            # tool definitions, or one structured-output schema (a response_format)
+            tool_list = tools if isinstance(tools, list) else [tools] if isinstance(tools, Mapping) else None
 
             def count_input() -> int:
                 return int(count.count_messages(messages, target.model, tools=tool_list).tokens)
@@ -585,3 +588,36 @@ async def ashared_call(
         return await upstream(), False
     flight = await dedup.ado(key, upstream, **codec)
     return flight.value, call.shared(flight.source, key)
+
+
+def rewrap(chain: R, inner: Any, outer: Any) -> R:
+    """``chain`` (what a method of ``inner`` such as ``bind_tools`` returned: a tree of
+    pydantic runnables) with ``inner`` replaced by ``outer`` wherever it is called, keeping
+    the bound arguments, so a wrapper serves the inner model's own recipe (its tool format,
+    its structured-output method) through its guard. Duck-typed: imports no framework."""
+    found = False
+
+    def walk(x: Any) -> Any:
+        nonlocal found
+        if x is inner:
+            found = True
+            return outer
+        if type(x) in (list, tuple):
+            items = [walk(i) for i in x]
+            return type(x)(items) if any(a is not b for a, b in zip(items, x)) else x
+        if isinstance(x, dict):
+            new = {k: walk(v) for k, v in x.items()}
+            return new if any(new[k] is not v for k, v in x.items()) else x
+        fields = getattr(type(x), "model_fields", None)
+        if not fields or isinstance(x, type) or not hasattr(x, "invoke"):
+            return x
+        updates = {k: v for k in fields if (v := walk(getattr(x, k, None))) is not getattr(x, k, None)}
+        return x.model_copy(update=updates) if updates else x
+
+    out: R = walk(chain)
+    if not found:  # the recipe calls another model: sending it on would skip the guard
+        raise ConfigurationError(
+            f"{type(inner).__name__}'s tools or structured output call another model than the "
+            "wrapped one, so the wrapper cannot guard them; wrap the model they call instead."
+        )
+    return out

@@ -420,6 +420,11 @@ def token_usage(usage: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
+# What langchain_core.load.dumps writes for an object it cannot serialise (unescaped quotes:
+# never inside a JSON string value).
+_UNREADABLE = '"type": "not_implemented"'
+
+
 def store_answer(
     core: Any,
     req: Any,
@@ -433,16 +438,29 @@ def store_answer(
     """Write a model's answer for ``req`` through ``core`` in the shared format, with the
     saving a hit on it will record. Returns the online verification's outcome
     (``"agree"`` / ``"disagree"``) when this call was one, else ``None``."""
+    if any(isinstance(v, str) and _UNREADABLE in v for v in native.values()):
+        # Part of the answer has no serialised form (e.g. a routed structured answer's parsed
+        # object): it would never read back, so it is not stored (its tier's call was).
+        logger.debug("answer not cached: part of it cannot be serialised")
+        return None
     req = dataclasses.replace(req, verified=None)  # requests are memoised and shared: never write into one
     core.update(
         req,
         encode_answer(choices, model=model, usage=usage, native=native),
-        answer_text="".join(str(c.get("text") or "") for c in choices),
+        answer_text="".join(_answer_text(c) for c in choices),
         cost_usd=price_usage(usage, model, price_book),
         model=model,
     )
     verified: str | None = req.verified
     return verified
+
+
+def _answer_text(choice: Mapping[str, Any]) -> str:
+    """What a choice's answer key and agreement are computed from: its text, and its tool
+    calls' names and arguments (a tool-call answer has no text; calls with other arguments
+    are other answers)."""
+    calls = [{"name": t["name"], "args": t["args"]} for t in _norm_tool_calls(choice.get("tool_calls"))]
+    return str(choice.get("text") or "") + (_dumps(calls) if calls else "")
 
 
 def drop_corrupt(core: Any, entry_id: str, exc: BaseException) -> None:

@@ -37,6 +37,7 @@ from ..budget._call import (
     guarded_call,
     guarded_stream,
     pick_downgrade,
+    rewrap,
     shared_call,
 )
 from ..dedup import CircuitBreaker, RedisSingleFlight, RetryBudget, SingleFlight
@@ -82,8 +83,7 @@ def _message(result: ChatResult) -> AIMessage:
 
 def _result(message: AIMessage, shared: bool) -> ChatResult:
     if shared:
-        # Same answer, marked so the cost handler records it as deduplicated: cost 0,
-        # saved = the price of the shared call's usage.
+        # Same answer, marked as deduplicated: the cost handler records cost 0, saved = its price.
         message = message.model_copy(deep=True)
         message.response_metadata = {
             **message.response_metadata,
@@ -116,7 +116,7 @@ class GuardedChatModel(StreamRunChatModel):
     downgrades: dict[str, BaseChatModel] = Field(default_factory=dict)
     route: str | None = None
 
-    # -- identity -------------------------------------------------------------------------
+    # -- identity; tools and structured output: the inner model's own, sent through the guard
     @property
     def _llm_type(self) -> str:
         return f"guarded-{self.inner._llm_type}"
@@ -129,8 +129,10 @@ class GuardedChatModel(StreamRunChatModel):
         return self.inner._get_ls_params(stop=stop, **kwargs)
 
     def bind_tools(self, tools: Sequence[Any], **kwargs: Any) -> Runnable[LanguageModelInput, AIMessage]:
-        bound = self.inner.bind_tools(tools, **kwargs)
-        return self.bind(**getattr(bound, "kwargs", {}))
+        return rewrap(self.inner.bind_tools(tools, **kwargs), self.inner, self)
+
+    def with_structured_output(self, schema: Any, **kwargs: Any) -> Runnable[LanguageModelInput, Any]:
+        return rewrap(self.inner.with_structured_output(schema, **kwargs), self.inner, self)
 
     # -- preparation (no I/O) -----------------------------------------------------------------
     def _prepare(
@@ -156,7 +158,7 @@ class GuardedChatModel(StreamRunChatModel):
             target,
             dicts,
             trimmed=trimmed,
-            tools=kwargs.get("tools"),
+            tools=kwargs.get("tools") or kwargs.get("response_format"),  # schemas are prompt too
             counter=self.context_budget.counter if self.context_budget is not None else None,
             guard=self.guard,
             breaker=self.breaker,
@@ -246,12 +248,10 @@ class GuardedChatModel(StreamRunChatModel):
         return _result(message, shared)
 
     # -- streaming ------------------------------------------------------------------------
-    # stream() / astream(): reserve before the first chunk, settle on the chunks' usage (or
-    # on what was streamed when it fails or stops early; docs/budgets.md). Streams are not
-    # deduplicated: each caller wants its own token stream.
+    # stream() / astream(): reserve before the first chunk, settle on the chunks' usage (or what
+    # streamed before a failure or early stop; docs/budgets.md). Never deduplicated: own tokens.
     def _should_stream(self, *, async_api: bool, run_manager: Any = None, **kwargs: Any) -> bool:
-        # Only an explicit stream()/astream() streams: invoke() keeps dedup and retries even
-        # when a streaming callback handler is attached.
+        # Only an explicit stream()/astream() streams: invoke() keeps dedup and retries.
         if not kwargs.get("stream"):
             return False
         inner_sync = type(self.inner)._stream is not BaseChatModel._stream

@@ -172,8 +172,6 @@ class FakeChatModelWithUsage(AnswerChatModel):
             reply.id = f"chatcmpl-fake-{self._script.calls}"
         return reply
 
-    def bind_tools(
-        self, tools: Sequence[Any], *, tool_choice: Any = None, **kwargs: Any
-    ) -> Runnable[LanguageModelInput, AIMessage]:
-        formatted = [convert_to_openai_tool(t) for t in tools]
-        return self.bind(tools=formatted, **kwargs)
+    def bind_tools(self, tools: Sequence[Any], **kwargs: Any) -> Runnable[LanguageModelInput, AIMessage]:
+        # tool_choice too is bound, as a provider sends it: it changes the answer (and its cache key).
+        return self.bind(tools=[convert_to_openai_tool(t) for t in tools], **kwargs)

@@ -14,11 +14,12 @@ from langchain_core.language_models import BaseChatModel, LangSmithParams, Langu
 from langchain_core.messages import AIMessage, BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 from langchain_core.runnables import Runnable, RunnableLambda
+from langchain_core.utils.function_calling import convert_to_openai_tool
 from pydantic import ConfigDict, Field, PrivateAttr
 
 from ..routing import RouteDecision
 from ..routing._run import RoutedRun, arun_tiers, astream_tiers, run_tiers, stream_tiers, structured_output
-from ..routing._tiers import TierPlan, check_call_options, check_tiers, shadow_run, tier_run
+from ..routing._tiers import TierPlan, check_call_options, check_tiers, keyed_binding, shadow_run, tier_run
 from ..tracking._usage import model_name_of
 from ._budget import TierGuardedChatModel
 from ._context import StreamRunChatModel
@@ -169,10 +170,8 @@ class RoutedChatModel(StreamRunChatModel):
         self, tools: Sequence[Any], *, tool_choice: Any = None, **kwargs: Any
     ) -> Runnable[LanguageModelInput, AIMessage]:
         """Bind tools; at call time they are bound to the tier that answers."""
-        tool_kwargs = dict(kwargs)
-        if tool_choice is not None:
-            tool_kwargs["tool_choice"] = tool_choice
-        return self.bind(**{TOOLS_KW: (list(tools), tool_kwargs)})
+        tool_kwargs = {**kwargs, "tool_choice": tool_choice} if tool_choice is not None else dict(kwargs)
+        return self.bind(**{TOOLS_KW: keyed_binding(list(tools), tool_kwargs, convert_to_openai_tool)})
 
     def with_structured_output(
         self, schema: Any, *, include_raw: bool = False, **kwargs: Any
@@ -181,7 +180,7 @@ class RoutedChatModel(StreamRunChatModel):
 
         A cascade escalates when the answer does not parse as ``schema``.
         """
-        bound = self.bind(**{STRUCT_KW: (schema, dict(kwargs))})
+        bound = self.bind(**{STRUCT_KW: keyed_binding(schema, dict(kwargs), convert_to_openai_tool)})
 
         def extract(message: BaseMessage) -> Any:
             payload = (message.additional_kwargs or {}).get(PARSED_KEY) or {}

@@ -15,7 +15,7 @@ from langchain_core.runnables import Runnable, RunnableConfig
 from .._records import TokenUsage
 from ..routing import Answer, RouteRequest
 from ..routing._run import RoutedRun, request_of, tier_answer
-from ..routing._tiers import CallExtras, tier_params
+from ..routing._tiers import CallExtras, tier_bound, tier_params
 from ..tracking._usage import model_name_of, usage_of_message
 from ._callback import ROUTE_MARKER_KEY
 from ._context import child_manager
@@ -112,11 +112,13 @@ def prepare_call(
         model = owner._guarded.get(tier, base)
     chat: Any = model
     if tools is not None:
-        model = chat.bind_tools(tools[0], **tools[1])
-    schema = None
+        model = tier_bound(tier, "tools", lambda: chat.bind_tools(tools[0], **tools[1]))
+    schema = structured[0] if structured is not None else None
     if structured is not None:
-        schema = structured[0]
-        model = chat.with_structured_output(structured[0], include_raw=True, **structured[1])
+        build = chat.with_structured_output
+        model = tier_bound(
+            tier, "structured output", lambda: build(schema, include_raw=True, **structured[1])
+        )
         params = {}
     if owner.prompt_cache:
         messages = _place_breakpoints(owner, tier, messages, tools, extras)

@@ -12,6 +12,7 @@ messages.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -27,7 +28,9 @@ __all__ = [
     "TierPlan",
     "check_call_options",
     "check_tiers",
+    "keyed_binding",
     "mark_delegated",
+    "tier_bound",
     "tier_params",
     "tier_price",
 ]
@@ -120,6 +123,43 @@ def tier_params(
     params = {k: v for k, v in defaults.items() if v is not None}
     params.update(kwargs)
     return params, [params.pop(key, None) for key in bound]
+
+
+class _Keyed(tuple[Any, ...]):
+    """A router's bound tools or schema with its kwargs, whose repr (what LangChain's cache
+    keys the call by) is their formatted schemas: a class's repr is only its name, so a
+    changed schema under the same name would otherwise be served the old answer."""
+
+    key: str
+
+    def __repr__(self) -> str:
+        return repr(self.key)
+
+
+def keyed_binding(items: Any, kwargs: dict[str, Any], fmt: Callable[[Any], Any]) -> tuple[Any, ...]:
+    """``(items, kwargs)`` keyed by ``fmt`` of each item (a list of tools, or one schema)."""
+    formatted = []
+    for item in items if isinstance(items, list) else [items]:
+        try:
+            formatted.append(fmt(item))
+        except Exception:  # a tool only its tier can format: its repr
+            formatted.append(repr(item))
+    bound = _Keyed((items, kwargs))
+    bound.key = json.dumps([formatted, kwargs], sort_keys=True, default=repr)
+    return bound
+
+
+def tier_bound(tier: str, what: str, bind: Callable[[], T]) -> T:
+    """``bind()``: the tier's ``bind_tools`` / ``with_structured_output``. A tier whose model
+    does not implement it raises a :class:`ConfigurationError` naming the tier, so the cascade
+    moves on to the next tier, and when none can, the caller learns why."""
+    try:
+        return bind()
+    except NotImplementedError as exc:
+        raise ConfigurationError(
+            f"tier {tier!r} cannot take {what}: its model does not implement them, so a call with "
+            f"{what} moves on to the next tier; give the router a tier whose model supports {what}."
+        ) from exc
 
 
 def check_call_options(prompt_cache: Any, context_budget: Any, guard: Any) -> None:

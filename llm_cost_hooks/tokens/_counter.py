@@ -14,7 +14,9 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import math
 import os
+import struct
 import threading
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
@@ -283,6 +285,8 @@ class TokenCounter:
                     text, approx = _content_text(value)
                     estimated = estimated or approx
                     total += len(enc.encode(text, disallowed_special=()))
+                    if approx:  # non-text parts: images count as the provider bills them
+                        total += _images_tokens(value, model)
                 elif key == "name":
                     total += per_name + len(enc.encode(str(value), disallowed_special=()))
                 elif key == "role":
@@ -315,6 +319,74 @@ def _content_text(content: Any) -> tuple[str, bool]:
                     approx = True
         return "".join(parts), approx
     return str(content), True
+
+
+# Images follow OpenAI's published recipe: 85 tokens, plus 170 per 512-px tile at high detail
+# after fitting in 2048 px and scaling the short side to 768. A size not readable from the
+# data (a URL, an unknown format) counts as the largest high-detail image (768 x 2048:
+# 1,445 tokens), so a spend guard's reserve never takes a picture for free. Claude models
+# use Anthropic's: width x height / 750, at most (and when the size is unknown) 1,600.
+_IMAGE_BASE, _IMAGE_TILE, _IMAGE_UNKNOWN = 85, 170, (768, 2048)
+_HEAD_CHARS = 87_384  # base64 of the first 64 KiB: where a JPEG's size is
+
+
+def _images_tokens(content: Any, model: str) -> int:
+    if isinstance(content, str) or not isinstance(content, Iterable):
+        return 0
+    return sum(
+        _image_tokens(p, "claude" in model.lower())
+        for p in content
+        if isinstance(p, Mapping) and p.get("type") in ("image_url", "image")
+    )
+
+
+def _image_tokens(part: Mapping[str, Any], anthropic: bool = False) -> int:
+    """Prompt tokens of one image part (OpenAI ``image_url``; LangChain / Anthropic ``image``)."""
+    ref = part.get("image_url")
+    source = part.get("source")
+    detail = (ref.get("detail") if isinstance(ref, Mapping) else None) or part.get("detail")
+    if detail == "low" and not anthropic:
+        return _IMAGE_BASE
+    url = ref.get("url") if isinstance(ref, Mapping) else ref if isinstance(ref, str) else part.get("url")
+    data = (
+        part.get("base64")
+        or part.get("data")
+        or (source.get("data") if isinstance(source, Mapping) else None)
+    )
+    if isinstance(url, str) and url.startswith("data:") and "," in url:
+        start = url.index(",") + 1
+        data = url[start : start + _HEAD_CHARS]
+    size = _image_size(data) if isinstance(data, str) else None
+    if anthropic:  # larger images are scaled down to about 1,600 tokens
+        return min(1600, math.ceil(size[0] * size[1] / 750)) if size else 1600
+    width, height = size or _IMAGE_UNKNOWN
+    fit = min(1.0, 2048 / max(width, height))
+    scale = fit * min(1.0, 768 / (min(width, height) * fit))
+    return _IMAGE_BASE + _IMAGE_TILE * math.ceil(width * scale / 512) * math.ceil(height * scale / 512)
+
+
+def _image_size(data: str) -> tuple[int, int] | None:
+    """(width, height) from a base64 PNG, GIF or JPEG header; ``None`` when not readable."""
+    try:
+        chars = data[:_HEAD_CHARS]
+        head = base64.b64decode(chars + "=" * (-len(chars) % 4))
+    except ValueError:
+        return None
+    if head[:8] == b"\x89PNG\r\n\x1a\n" and len(head) >= 24:
+        w, h = struct.unpack(">II", head[16:24])
+    elif head[:6] in (b"GIF87a", b"GIF89a") and len(head) >= 10:
+        w, h = struct.unpack("<HH", head[6:10])
+    elif head[:2] == b"\xff\xd8":  # JPEG: the first start-of-frame segment holds the size
+        i, w, h = 2, 0, 0
+        while i + 9 <= len(head) and head[i] == 0xFF:
+            marker, length = head[i + 1], struct.unpack(">H", head[i + 2 : i + 4])[0]
+            if 0xC0 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC):
+                h, w = struct.unpack(">HH", head[i + 5 : i + 9])
+                break
+            i += 2 + length
+    else:
+        return None
+    return (int(w), int(h)) if w > 0 and h > 0 else None
 
 
 _default_counter: TokenCounter | None = None
