@@ -274,3 +274,25 @@ def test_fallback_records_each_attempt_and_prices_the_fallback_model(gateway: di
     assert (fallback.input_tokens, fallback.output_tokens) == (prompt, 9)
     assert fallback.cost_usd == pytest.approx(price("gpt-4o-mini", prompt, 9))
     assert "cost_mismatch" not in fallback.tags
+
+
+def test_openai_user_field_is_the_records_user(gateway: dict[str, Any]) -> None:
+    run = "user-" + uuid.uuid4().hex[:6]
+    ask = client(gateway).chat.completions.create
+    hello = [{"role": "user", "content": "hello"}]
+    ask(
+        model="gpt-4o-mini",
+        messages=hello,
+        max_tokens=3,
+        user="globex-7",
+        extra_body={"metadata": {"task_id": f"{run}-1"}},
+    )  # type: ignore[arg-type]
+    ask(
+        model="gpt-4o-mini",
+        messages=hello,
+        max_tokens=3,
+        extra_body={"metadata": {"task_id": f"{run}-2", "user_id": "globex-7"}},
+    )  # type: ignore[arg-type]
+    by_field, by_metadata = sorted(records(gateway["ledger"], run, want=2), key=lambda r: r.task_id)
+    assert by_field.user is not None and by_field.user != "globex-7"  # hashed, as from metadata
+    assert by_field.user == by_metadata.user

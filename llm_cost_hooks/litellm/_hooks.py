@@ -170,6 +170,7 @@ class _PreCallHooks(_LoggerState):
         a :class:`~llm_cost_hooks.BudgetExceeded` rejects the request with its message."""
         if str(call_type) not in _MODEL_CALL_TYPES or not isinstance(data, dict):
             return data
+        _user_from_request(data)
         _namespace_litellm_cache(data)
         if not self._has_pre_call_work:
             return data
@@ -306,3 +307,16 @@ def _namespace_litellm_cache(data: dict[str, Any]) -> None:
     scope = "tenant-" + hashlib.sha256(str(tenant).encode()).hexdigest()[:16]
     control["namespace"] = f"{base}:{scope}" if base else scope
     data["cache"] = control
+
+
+def _user_from_request(data: dict[str, Any]) -> None:
+    """The OpenAI ``user`` field of a proxy request is the end user: the record's user
+    (hashed) when the request's metadata names none."""
+    user = data.get("user")
+    metadata = data.get("metadata")
+    if not isinstance(user, str) or not user or (metadata is not None and not isinstance(metadata, dict)):
+        return
+    if metadata is None:
+        data["metadata"] = metadata = {}
+    if metadata.get("user_id") is None and metadata.get("user") is None:
+        metadata["user_id"] = user
