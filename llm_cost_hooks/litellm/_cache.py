@@ -153,6 +153,13 @@ class LiteLLMSemanticCache(Cache):
             _guard_cache_hit_path()
         except Exception as exc:  # LiteLLM internals moved: its own hit path applies
             logger.debug("LiteLLM cache-hit guard not applied (%s)", exc)
+        if core is None and options.get("semantic") is True and options.get("embedder") is None:
+            # The semantic tier asked for with the default embedder: a missing [embed] extra
+            # is an error now (e.g. at proxy start), not a logged miss on every lookup.
+            # It loads once per process; the first lookup would load it anyway.
+            from ..embeddings import default_embedder
+
+            default_embedder()
         self.core = core if core is not None else build_core(**options)
         self._price_book = price_book
         self._hits: OrderedDict[str, dict[str, Any]] = OrderedDict()

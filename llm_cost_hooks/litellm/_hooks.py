@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -167,11 +168,11 @@ class _PreCallHooks(_LoggerState):
         clamped), place prompt-cache breakpoints (``prompt_cache``), serve a duplicate
         from its leader's answer (``dedup``) and reserve the worst-case cost on ``guard``;
         a :class:`~llm_cost_hooks.BudgetExceeded` rejects the request with its message."""
-        if (
-            not self._has_pre_call_work
-            or str(call_type) not in _MODEL_CALL_TYPES
-            or not isinstance(data, dict)
-        ):
+        if str(call_type) not in _MODEL_CALL_TYPES or not isinstance(data, dict):
+            return data
+        _user_from_request(data)
+        _namespace_litellm_cache(data)
+        if not self._has_pre_call_work:
             return data
         call_id = self._call_id(data)
         metadata = _metadata_of(
@@ -283,3 +284,39 @@ class _PreCallHooks(_LoggerState):
             if self.dedup is not None:
                 self.dedup.fail(str(call_id), original_exception)
         return None
+
+
+def _namespace_litellm_cache(data: dict[str, Any]) -> None:
+    """LiteLLM's own cache (the proxy's ``cache: true``) keys an answer by the request alone,
+    so a tenant asking what another asked would get that tenant's answer: behind the proxy,
+    a request naming ``metadata.tenant_id`` reads and writes only its tenant's entries (a
+    per-request cache namespace). Our ``LiteLLMSemanticCache`` scopes entries itself."""
+    import litellm
+
+    cache = litellm.cache
+    metadata = data.get("metadata")
+    if cache is None or hasattr(cache, "pop_hit") or not isinstance(metadata, Mapping):
+        return
+    tenant = metadata.get("tenant_id")
+    if tenant is None or tenant == "":
+        return
+    given = data.get("cache")
+    control = dict(given) if isinstance(given, Mapping) else {}
+    base = control.get("namespace") or metadata.get("redis_namespace") or getattr(cache, "namespace", None)
+    # Hashed: cache keys (e.g. in Redis) then carry no tenant names.
+    scope = "tenant-" + hashlib.sha256(str(tenant).encode()).hexdigest()[:16]
+    control["namespace"] = f"{base}:{scope}" if base else scope
+    data["cache"] = control
+
+
+def _user_from_request(data: dict[str, Any]) -> None:
+    """The OpenAI ``user`` field of a proxy request is the end user: the record's user
+    (hashed) when the request's metadata names none."""
+    user = data.get("user")
+    metadata = data.get("metadata")
+    if not isinstance(user, str) or not user or (metadata is not None and not isinstance(metadata, dict)):
+        return
+    if metadata is None:
+        data["metadata"] = metadata = {}
+    if metadata.get("user_id") is None and metadata.get("user") is None:
+        metadata["user_id"] = user
