@@ -331,7 +331,7 @@ class PostgresLedger(Ledger):
             if isinstance(exc, LedgerError):
                 raise
             self._connect_error = exc
-            if _refused_login(exc):
+            if isinstance(exc, self._psycopg.OperationalError) and _refused_login(exc):
                 # The server answered and said no: retrying will not help until the URL
                 # (or the role) is fixed, so say so loudly and where the records will go.
                 logger.error(
@@ -543,8 +543,10 @@ _LOGIN_REFUSED = (
 
 
 def _refused_login(exc: BaseException) -> bool:
+    # "FATAL:" is the server's own answer to the login (a failed statement, such as a
+    # migration's, reads differently).
     text = str(exc)
-    return any(words in text for words in _LOGIN_REFUSED)
+    return "FATAL:" in text and any(words in text for words in _LOGIN_REFUSED)
 
 
 def _first_line(exc: BaseException) -> str:
