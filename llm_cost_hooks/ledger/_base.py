@@ -486,6 +486,7 @@ class Ledger(ABC):
             self._retry_at = time.monotonic() + self._backoff
             self._backoff = min(self._backoff * 2, self.retry_max)
             failures = self._stats.write_failures
+            queued = sum(1 for r in self._buffer if type(r) is not _Task)
             # Past half the queue, the oldest records go to the dead-letter file rather
             # than let the queue fill up and new records be lost.
             spill = len(self._buffer) - self._max_buffer // 2
@@ -499,7 +500,7 @@ class Ledger(ABC):
                 "back-off (failure %d)",
                 type(exc).__name__,
                 exc,
-                len(kept_records),
+                queued,
                 failures,
             )
         if spilled:

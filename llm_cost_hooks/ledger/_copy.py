@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Iterable, Iterator
 from typing import Any, cast
 
-from .._errors import ConfigurationError
+from .._errors import ConfigurationError, LedgerError
 from .._records import CostRecord
-from ._base import RECORD_COLUMNS, Ledger, TaskOutcome, row_to_record
+from ._base import RECORD_COLUMNS, Ledger, TaskOutcome, _dead_letter_item, read_json_lines, row_to_record
 from ._stores import JSONLLedger, SQLiteLedger
 
 __all__ = ["copy_ledger"]
+
+logger = logging.getLogger("llm_cost_hooks.ledger")
 
 
 def _open(target: str | os.PathLike[str], *, role: str) -> Ledger:
@@ -103,7 +106,7 @@ def copy_ledger(
         before = _count(dst)
         read = 0
         # A JSONL file is read once: one warning if a crash left a damaged line in it.
-        whole = src._read() if isinstance(src, JSONLLedger) else None
+        whole = _read_jsonl(src) if isinstance(src, JSONLLedger) else None
         batches: Iterable[list[CostRecord]] = (
             (whole[0][i : i + batch_size] for i in range(0, len(whole[0]), batch_size))
             if whole is not None
@@ -131,6 +134,33 @@ def copy_ledger(
     finally:
         src.close()
         dst.close()
+
+
+def _read_jsonl(src: JSONLLedger) -> tuple[list[CostRecord], list[TaskOutcome]]:
+    """A JSONL ledger's records and outcomes; or those of a dead-letter file (what a ledger
+    set aside: one ``{"record": ...}`` per line), so set-aside records are copied into the
+    fleet database the same way, skipped if already there."""
+    try:
+        return src._read()
+    except ValueError as exc:
+        items, damaged = read_json_lines(src.path, _dead_letter_item)
+        if not items:
+            raise LedgerError(
+                f"{src.path} is neither a JSONL ledger nor a dead-letter file "
+                f"(one JSON record per line): {exc}."
+            ) from exc
+        if damaged:
+            logger.warning(
+                "llm-cost-hooks ledger: %s: %d line(s) are not whole dead-letter lines and were "
+                "skipped (line %s); the other lines were read.",
+                src.path,
+                len(damaged),
+                ", ".join(map(str, damaged[:10])) + (" ..." if len(damaged) > 10 else ""),
+            )
+        return (
+            [i for i in items if isinstance(i, CostRecord)],
+            [i for i in items if isinstance(i, TaskOutcome)],
+        )
 
 
 def _count(ledger: Ledger) -> int:

@@ -313,6 +313,9 @@ class PostgresLedger(Ledger):
         self._pool: Any = None
         self._pool_lock = threading.Lock()
         self._migrated = False
+        # Why the last new connection failed: a pool timeout alone does not say (refused,
+        # wrong password, too many clients), and stats.last_error should.
+        self._connect_error: BaseException | None = None
         try:
             # Parse now: a malformed URL is a configuration error, not a retryable outage.
             self._psycopg.conninfo.conninfo_to_dict(self._conninfo)
@@ -327,12 +330,25 @@ class PostgresLedger(Ledger):
         except Exception as exc:
             if isinstance(exc, LedgerError):
                 raise
-            logger.warning(
-                "llm-cost-hooks: PostgreSQL ledger %s not reachable at start-up (%s); records "
-                "are kept in memory and written when it answers",
-                redact(url),
-                exc,
-            )
+            self._connect_error = exc
+            if isinstance(exc, self._psycopg.OperationalError) and _refused_login(exc):
+                # The server answered and said no: retrying will not help until the URL
+                # (or the role) is fixed, so say so loudly and where the records will go.
+                logger.error(
+                    "llm-cost-hooks: PostgreSQL ledger %s refused the connection at start-up "
+                    "(%s). Check the user, password and database name in the URL. Records are "
+                    "kept in memory and retried; those not written by exit are set aside in %s",
+                    redact(url),
+                    _first_line(exc),
+                    self.dead_letter_path,
+                )
+            else:
+                logger.warning(
+                    "llm-cost-hooks: PostgreSQL ledger %s not reachable at start-up (%s); records "
+                    "are kept in memory and written when it answers",
+                    redact(url),
+                    _first_line(exc),
+                )
 
     # -- connections -------------------------------------------------------------------
     def _get_pool(self) -> Any:
@@ -340,6 +356,7 @@ class PostgresLedger(Ledger):
             if self._pool is None:
                 pool = self._pool_mod.ConnectionPool(
                     self._conninfo,
+                    connection_class=self._connection_class(),
                     min_size=1,
                     max_size=self._pool_size,
                     # No server-side prepared statements: they break behind PgBouncer
@@ -360,7 +377,25 @@ class PostgresLedger(Ledger):
                 self._pool = pool
             return self._pool
 
+    def _connection_class(self) -> Any:
+        """psycopg's connection class, noting on this ledger why a connection failed."""
+        ledger = weakref.ref(self)
+
+        class _LedgerConnection(self._psycopg.Connection):  # type: ignore[misc, name-defined]
+            @classmethod
+            def connect(cls, *args: Any, **kwargs: Any) -> Any:
+                try:
+                    return super().connect(*args, **kwargs)
+                except Exception as exc:
+                    owner = ledger()
+                    if owner is not None:
+                        owner._connect_error = exc
+                    raise
+
+        return _LedgerConnection
+
     def _configure(self, conn: Any) -> None:
+        self._connect_error = None
         if not self._migrated:
             if self._conninfo not in _migrated_databases:
                 migrate(conn)
@@ -457,7 +492,9 @@ class PostgresLedger(Ledger):
                         for row in outcome_rows:
                             copy.write_row(row)
         except self._pool_mod.PoolTimeout as exc:
-            raise LedgerError(f"PostgreSQL ledger {redact(self.url)} unreachable: {exc}") from exc
+            cause = self._connect_error
+            why = f"{_first_line(cause)} ({exc})" if cause is not None else str(exc)
+            raise LedgerError(f"PostgreSQL ledger {redact(self.url)} unreachable: {why}") from exc
 
     def _close_storage(self) -> None:
         _live_ledgers.discard(self)
@@ -493,6 +530,28 @@ class PostgresLedger(Ledger):
 
 
 _TS_INDEX = RECORD_COLUMNS.index("timestamp")
+
+# libpq's words when the server answered and turned the login down (SQLSTATE classes 28
+# and 3D; a failed connection carries no SQLSTATE in psycopg).
+_LOGIN_REFUSED = (
+    "password authentication failed",
+    "authentication failed",
+    "no pg_hba.conf entry",
+    "does not exist",
+    "password is required",
+)
+
+
+def _refused_login(exc: BaseException) -> bool:
+    # "FATAL:" is the server's own answer to the login (a failed statement, such as a
+    # migration's, reads differently).
+    text = str(exc)
+    return "FATAL:" in text and any(words in text for words in _LOGIN_REFUSED)
+
+
+def _first_line(exc: BaseException) -> str:
+    """The error without libpq's hint lines ("Is the server running ...")."""
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
 
 
 def _storable(row: Sequence[Any]) -> tuple[Any, ...]:

