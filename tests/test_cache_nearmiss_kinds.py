@@ -1,6 +1,7 @@
 """Near-misses of kinds the development pairs lack: another person's account or card, two
 people trading places ("I sent him" / "he sent me"), a negated question against one with
-no negation at all, and a product whose number and name are swapped in one slot. Each must
+no negation at all, the other end of a comparison ("closest" / "farthest"), and a product
+whose number and name are swapped in one slot. Each must
 be refused; true rewordings of the same kinds must still be served.
 Pairs from bench/results/nearmiss-2026-12-07/pairs.jsonl."""
 
@@ -30,6 +31,9 @@ NEAR_MISSES = [
         "The VPN connects but websites load slowly, what can I do?",
         "The VPN does not connect and websites do not load, what can I do?",
     ),
+    # the other end of a comparison, in the superlative
+    ("Which hotel is closest to the beach?", "Which hotel is farthest from the beach?"),
+    ("Which laptop has the longest battery life?", "Which laptop has the shortest battery life?"),
     # one slot, other values: a number and a name
     ("Does the iPhone 15 case fit the iPhone 15 Pro?", "Does the iPhone 15 case fit the iPhone 14?"),
 ]
@@ -91,6 +95,16 @@ def test_keyed_neighbourhood_refuses_the_near_misses(keyed_core: CacheCore) -> N
     # question they nearly match would be wrong.
     served = [(s, r) for s, r in NEAR_MISSES if _answer(keyed_core, r) == f"answer {STORED.index(s)}"]
     assert served == []
+
+
+def test_superlatives_are_opposites_whatever_the_framing() -> None:
+    # The one-slot check needs the rest of the sentence word for word; the antonym check does not.
+    assert "antonym" in contrast_flags(
+        "Which hotel is farthest from the beach?", "Hi, Which hotel is closest to the beach?"
+    )
+    assert "antonym" in contrast_flags(
+        "Shortest battery life, please", "Which laptop has the longest battery life?"
+    )
 
 
 def test_keyed_neighbourhood_serves_person_rewordings(keyed_core: CacheCore) -> None:

@@ -462,6 +462,35 @@ members
 )
 _ORDER_WORDS = frozenset("to from into onto than vs versus over by for with against".split())
 
+# Opposite adjectives in all three degrees ("long" / "short", "longer" / "shorter",
+# "longest" / "shortest"; "closest" / "farthest"): a comparison asks for the other end.
+_GRADED_PAIRS = """
+long:short close:far near:far high:low big:small large:small fast:slow quick:slow cheap:dear old:new
+old:young early:late hot:cold warm:cold cool:warm strong:weak light:dark light:heavy thick:thin deep:shallow
+wide:narrow loud:quiet bright:dim easy:hard rich:poor tight:loose low:high short:tall few:many
+"""
+_IRREGULAR = {"far": ("farther", "farthest"), "good": ("better", "best"), "bad": ("worse", "worst")}
+_IRREGULAR.update({"many": ("more", "most"), "few": ("fewer", "fewest"), "little": ("less", "least")})
+
+
+def _degrees(w: str) -> tuple[str, str]:
+    """The comparative and superlative of a one-word adjective."""
+    if w in _IRREGULAR:
+        return _IRREGULAR[w]
+    if w.endswith("e"):
+        return w + "r", w + "st"
+    if w.endswith("y") and w[-2] not in "aeiou":
+        return w[:-1] + "ier", w[:-1] + "iest"
+    if len(w) <= 4 and w[-1] not in "aeiouwxy" and w[-2] in "aeiou" and w[-3] not in "aeiou":
+        return w + w[-1] + "er", w + w[-1] + "est"  # big, hot, thin, wet
+    return w + "er", w + "est"
+
+
+for _pair in _GRADED_PAIRS.split():
+    _x, _y = _pair.split(":")
+    _ANTONYM_PAIRS += [(_x, _y), *zip(_degrees(_x), _degrees(_y))]
+_ANTONYM_PAIRS += [("further", "nearer"), ("furthest", "nearest"), ("furthest", "closest")]
+
 _OPPOSITE: dict[str, set[tuple[str, str]]] = {}
 for _kind, _pairs in (("direction", _DIRECTION_PAIRS), ("antonym", _ANTONYM_PAIRS)):
     for _a, _b in _pairs:
