@@ -29,7 +29,7 @@ HERE = Path(__file__).resolve().parent
 PAD = ["{q}", "Hi, {q}", "Quick question: {q}", "{q} Thanks!", "Hello there. {q}"]
 
 
-def load(dev: str | None = None) -> list[dict]:
+def load(dev: str | None = None, pairs: str = "pairs.jsonl") -> list[dict]:
     if dev:  # minimal_pairs_dev/pairs.tsv: kind, stored, query; all near-misses
         with open(dev, encoding="utf-8", newline="") as f:
             rows = list(csv.DictReader(f, dialect="excel-tab"))
@@ -43,7 +43,7 @@ def load(dev: str | None = None) -> list[dict]:
             }
             for r in rows
         ]
-    return [json.loads(x) for x in (HERE / "pairs.jsonl").read_text().splitlines()]
+    return [json.loads(x) for x in (HERE / pairs).read_text().splitlines()]
 
 
 def lc_settings(rows: list[dict]) -> dict[str, list[bool]]:
@@ -207,9 +207,10 @@ if __name__ == "__main__":
     ap.add_argument("--background", action="store_true")
     ap.add_argument("--no-lc", action="store_true")
     ap.add_argument("--out")
+    ap.add_argument("--pairs", default="pairs.jsonl", help="a JSONL file beside this script")
     ap.add_argument("--dev", help="judge minimal_pairs_dev/pairs.tsv instead (shown as the fix half)")
     a = ap.parse_args()
-    rows = load(a.dev)
+    rows = load(a.dev, a.pairs)
     t0 = time.time()
     res: dict[str, list] = {} if a.no_lc else lc_settings(rows)
     res.update(core_settings(rows, a.background))
