@@ -446,7 +446,50 @@ for _g, _words in enumerate(_ROLE_GROUPS):
 _ROLE_WORDS = frozenset(_ROLE_OF)
 # Subject and object forms: "I paid him" and "he paid me" use different ones.
 _PERSONS = frozenset("i me we us he him she her they them".split())
+# Subject and object forms of one person: "I sent him" / "he sent me" trade them.
+_SUBJECT = {"i": "1s", "we": "1p", "he": "3m", "she": "3f", "they": "3p"}
+_OBJECT = {"me": "1s", "us": "1p", "him": "3m", "her": "3f", "them": "3p"}
+_POSSESSIVE = frozenset("my our your his her their".split())
+# People a question can be about besides the asker: one side naming one while the other names
+# none asks about someone else's account, card or leave.
+_PARTY_WORDS = frozenset(
+    """
+child children kid kids son sons daughter daughters baby newborn wife husband spouse partner mother father
+mom mum dad parent parents brother brothers sister sisters grandmother grandfather grandparent grandparents
+colleague colleagues coworker coworkers team teammate friend friends boss manager employee employees member
+members
+""".split()
+)
 _ORDER_WORDS = frozenset("to from into onto than vs versus over by for with against".split())
+
+# Opposite adjectives in all three degrees ("long" / "short", "longer" / "shorter",
+# "longest" / "shortest"; "closest" / "farthest"): a comparison asks for the other end.
+_GRADED_PAIRS = """
+long:short close:far near:far high:low big:small large:small fast:slow quick:slow cheap:dear old:new
+old:young early:late hot:cold warm:cold cool:warm strong:weak light:dark light:heavy thick:thin deep:shallow
+wide:narrow loud:quiet bright:dim easy:hard rich:poor tight:loose low:high short:tall few:many
+"""
+_IRREGULAR = {"far": ("farther", "farthest"), "good": ("better", "best"), "bad": ("worse", "worst")}
+_IRREGULAR.update({"many": ("more", "most"), "few": ("fewer", "fewest"), "little": ("less", "least")})
+
+
+def _degrees(w: str) -> tuple[str, str]:
+    """The comparative and superlative of a one-word adjective."""
+    if w in _IRREGULAR:
+        return _IRREGULAR[w]
+    if w.endswith("e"):
+        return w + "r", w + "st"
+    if w.endswith("y") and w[-2] not in "aeiou":
+        return w[:-1] + "ier", w[:-1] + "iest"
+    if len(w) <= 4 and w[-1] not in "aeiouwxy" and w[-2] in "aeiou" and w[-3] not in "aeiou":
+        return w + w[-1] + "er", w + w[-1] + "est"  # big, hot, thin, wet
+    return w + "er", w + "est"
+
+
+for _pair in _GRADED_PAIRS.split():
+    _x, _y = _pair.split(":")
+    _ANTONYM_PAIRS += [(_x, _y), *zip(_degrees(_x), _degrees(_y))]
+_ANTONYM_PAIRS += [("further", "nearer"), ("furthest", "nearest"), ("furthest", "closest")]
 
 _OPPOSITE: dict[str, set[tuple[str, str]]] = {}
 for _kind, _pairs in (("direction", _DIRECTION_PAIRS), ("antonym", _ANTONYM_PAIRS)):
@@ -600,9 +643,11 @@ class TextView:
         "lower",
         "names",
         "negation",
+        "negations",
         "numbers",
         "one_word",
         "order",
+        "parties",
         "persons",
         "roles",
         "runs",
@@ -624,6 +669,7 @@ class TextView:
             if t in _NEG_WORDS or t.endswith("n't"):
                 neg += 1
         self.negation = neg % 2
+        self.negations = neg
         self.numbers = frozenset(_numbers(low))
         # "one shooting scene" / "a shooting scene": the word "one" may stand for an article.
         self.articles = "a" in self.words or "an" in self.words
@@ -671,6 +717,14 @@ class TextView:
         )
         self.roles = frozenset(_ROLE_OF[t] + ":" + t for t in low if t in _ROLE_WORDS)
         self.persons = frozenset(t for t in low if t in _PERSONS)
+        # People the question is about, as the asker names them: "my child", "my late mother",
+        # "a colleague's password" ("can someone help", "a friend" name no one in particular).
+        self.parties = frozenset(
+            t
+            for i, t in enumerate(low)
+            if t in _PARTY_WORDS
+            and (toks[i].lower().endswith(("'s", "’s")) or _POSSESSIVE.intersection(low[max(0, i - 2) : i]))
+        )
         # (word before, order word, word after) around "to"/"from"/...: "euros to dollars".
         kept = [t for t in low if t not in _STOP or t in _ORDER_WORDS]
         self.order = frozenset(
@@ -718,7 +772,7 @@ def _order_swapped(a: TextView, b: TextView) -> bool:
 
 def _actors_swapped(a: TextView, b: TextView) -> bool:
     """Same content words in another order with a party named ("the owner sees my..." vs "I see the owner's...")."""
-    if a.content != b.content or not a.roles:
+    if a.content != b.content or not (a.roles or a.parties):
         return False
     ca = [_stem(t) for t in a.lower if _stem(t) in a.content]
     cb = [_stem(t) for t in b.lower if _stem(t) in b.content]
@@ -755,6 +809,25 @@ def _one_adjacent_swap(pos: list[int]) -> bool:
     return len(moved) == 2 and moved[1] == moved[0] + 1
 
 
+def _persons_swapped(a: TextView, b: TextView) -> bool:
+    """Subject and object trade places between two people ("I sent him ..." / "He sent me
+    ..."): the first subject and first object pronouns of one side are the other's, crossed."""
+
+    def first(v: TextView) -> tuple[str | None, str | None]:
+        subj = next((_SUBJECT[t] for t in v.lower if t in _SUBJECT), None)
+        return subj, next((_OBJECT[t] for t in v.lower if t in _OBJECT), None)
+
+    (sa, oa), (sb, ob) = first(a), first(b)
+    return sa is not None and oa is not None and sa != oa and (sa, oa) == (ob, sb)
+
+
+def _other_party(a: TextView, b: TextView) -> bool:
+    """One side asks about someone else's thing ("my card" / "my child's card", "do I get" /
+    "does my team get"): a person of the asker's named on one side while the other names no
+    such person at all ("my friend" / "a friend" is the same friend)."""
+    return bool(a.parties and not b.words & _PARTY_WORDS) or bool(b.parties and not a.words & _PARTY_WORDS)
+
+
 def _slot_swapped(a: TextView, b: TextView) -> bool:
     """The same sentence with one slot filled differently ("side effects of ibuprofen" /
     "... of paracetamol"): a changed subject, not a rewording."""
@@ -773,12 +846,22 @@ def _slot_swapped(a: TextView, b: TextView) -> bool:
     if "".join(mid_a) == "".join(w[0] for w in mid_b) or "".join(mid_b) == "".join(w[0] for w in mid_a):
         return False  # "EPA" / "Environmental Protection Agency": one name, spelled out
 
-    def slot(ts: list[str]) -> set[str]:  # negation and numbers have their own checks
-        return {
+    def slot(ts: list[str]) -> set[str]:  # negation has its own check
+        # Numbers count by value ("15" / "fifteen", "1.5 million" / "1,500,000", "7 PM" /
+        # "19:00"): "iPhone 15 Pro" / "iPhone 14" fills one slot with other values even though
+        # the number check sees a number on one side only.
+        words = {
             _stem(_date_word(t))
             for t in ts
-            if t not in _STOP and not t[0].isdigit() and t not in _NEG_WORDS and not t.endswith("n't")
+            if t not in _STOP
+            and not t[0].isdigit()
+            and t not in _NUMBER_WORDS
+            and t not in _MAGNITUDE
+            and t not in ("am", "pm", "m")
+            and t not in _NEG_WORDS
+            and not t.endswith("n't")
         }
+        return words | _numbers(ts)
 
     ca, cb = slot(mid_a), slot(mid_b)
     return bool(ca) and bool(cb) and not (ca & cb)
@@ -867,8 +950,10 @@ def contrast_flags(query: str, stored: str) -> list[str]:
     overlap = len(a.content & b.content) / len(union) if union else 1.0
     # A negation word on one side matters when the rest says the same ("arrived" / "never
     # arrived"); between loosely worded paraphrases ("isn't working" / "stopped") it does not.
+    # A negated side against one with no negation at all is a contrast even when the negations
+    # come in twos ("connects and loads" / "does not connect and does not load").
     if (
-        (a.negation != b.negation and overlap >= 0.5)
+        ((a.negation != b.negation or bool(a.negations) != bool(b.negations)) and overlap >= 0.5)
         or _prefix_negated(a.words, b.words)
         or _prefix_negated(b.words, a.words)
     ):
@@ -903,6 +988,8 @@ def contrast_flags(query: str, stored: str) -> list[str]:
         or _actors_swapped(a, b)
         or _words_swapped(a, b)
         or (a.content == b.content and a.persons and b.persons and a.persons != b.persons)
+        or _persons_swapped(a, b)
+        or _other_party(a, b)
     ):
         flags.append("role")
     if (
