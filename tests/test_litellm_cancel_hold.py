@@ -384,3 +384,21 @@ def test_a_stream_read_to_its_end_is_recorded_from_its_event(litellm_clean: Any)
     (record,) = cost_logger.records()
     assert record.success and "litellm.cancelled" not in record.tags
     assert guard.usage("daily", "acme")[1] == 0.0
+
+
+def test_a_call_left_running_when_asyncio_run_ends_is_recorded_as_cancelled(
+    litellm_clean: Any, slow_model: str
+) -> None:
+    # asyncio.run cancels the tasks left when its coroutine returns: the call in flight is
+    # recorded then, not set aside for the loop-end recovery (litellm.event_lost).
+    cost_logger, guard = _setup(litellm_clean)
+
+    left: list[Any] = []
+
+    async def run() -> None:
+        left.append(asyncio.ensure_future(litellm_clean.acompletion(**_BASE, api_base=slow_model)))
+        await _request_sent()
+
+    asyncio.run(run())
+    assert left[0].cancelled()
+    _assert_cancelled_record(cost_logger, guard)
