@@ -396,22 +396,12 @@ def test_an_async_litellm_stream_stopped_early_settles_what_it_streamed(litellm_
     assert held == 0 and 0 < spent < worst / 5
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason=(
-        "known gap, documented in docs/budgets.md: LiteLLM sends no end event for a cancelled "
-        "call, so the hold made in the pre-call hook lasts until max_hold_seconds; "
-        "logger.acompletion() and aguarded_completion release it at once"
-    ),
-)
 def test_a_cancelled_acompletion_through_the_logger_gives_its_hold_back(litellm_clean: Any) -> None:
     # The logger reserves in LiteLLM's pre-call deployment hook; a call cancelled by a
-    # timeout gets neither a success nor a failure event, so nothing releases its hold, and
-    # the lease renewer keeps it alive (the hold is still referenced) for max_hold_seconds
-    # (an hour): every timed-out call takes its worst case off the tenant's budget for an
-    # hour. Fails today; the hook path (litellm/_hooks.py, budget/_requests.py Holds) needs
-    # to learn that the request was cancelled (logger.acompletion(), which wraps the call,
-    # already releases).
+    # timeout gets neither a success nor a failure event from LiteLLM. The hold must not
+    # wait for its lease to lapse (the lease renewer would keep it for max_hold_seconds, an
+    # hour): the logger sees the cancellation itself. Here the call is cut while LiteLLM's
+    # mock delay runs, before any request is sent, so nothing is spent either.
     from llm_cost_hooks.litellm import CostHooksLogger
 
     guard = SpendGuard(

@@ -131,6 +131,7 @@ class _EventRecorder(_LoggerState):
             self._remember(self._done, call_id, None)
             if success:
                 self._attempts.pop(call_id, None)
+        self._unwatch(call_id)
 
     @staticmethod
     def _use_litellm_timing(run: RunInfo, start_time: Any, end_time: Any) -> None:

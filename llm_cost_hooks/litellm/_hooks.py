@@ -201,6 +201,7 @@ class _PreCallHooks(_LoggerState):
         if not call_id:
             return None
         self._expect(str(call_id))
+        self._watch(str(call_id), bool(kwargs.get("stream")))  # LiteLLM reports no cancellation
         if not self._has_pre_call_work:
             return None
         if str(call_id) in self._prepared:

@@ -25,6 +25,7 @@ from ..budget._requests import Holds, coerce_prompt_cache
 from ..ledger import Ledger
 from ..pricing._compare import CostChecks
 from ..tracking import CostTracker, RunObserver
+from ._cancel import _CancelWatch
 from ._events import _EventRecorder
 from ._hooks import _PreCallHooks
 from ._state import CACHE_MARKER_KEY, CostComparison, Expected, in_callbacks, registry_id
@@ -35,7 +36,7 @@ logger = logging.getLogger("llm_cost_hooks")
 __all__ = ["CACHE_MARKER_KEY", "CostComparison", "CostHooksLogger", "install", "uninstall"]
 
 
-class CostHooksLogger(TrackerAdapterMixin, _PreCallHooks, _EventRecorder, CustomLogger):
+class CostHooksLogger(TrackerAdapterMixin, _CancelWatch, _PreCallHooks, _EventRecorder, CustomLogger):
     """Records the tokens, dollars and attribution of every LiteLLM call.
 
     Register it once: ``litellm.callbacks = [CostHooksLogger(...)]``. It works for
@@ -126,6 +127,7 @@ class CostHooksLogger(TrackerAdapterMixin, _PreCallHooks, _EventRecorder, Custom
         # report their end or not, so flush() does not wait for them and old ones are dropped.
         self._tentative: OrderedDict[str, float] = OrderedDict()
         self._expected: OrderedDict[str, Expected] = OrderedDict()  # async calls awaiting their event
+        self._watches = {}  # async calls in flight, watched for a cancellation (see ._cancel)
         #: Unique per logger (see ``registry_id``): without it, a logger put in
         #: ``litellm.callbacks`` after another one was used would record nothing.
         self.logger_id = registry_id(self)

@@ -128,3 +128,12 @@ class _LoggerState:
 
     def _release(self, call_id: str) -> None:
         self.holds.release(call_id)
+
+    def _finish(self, call_id: str, *, success: bool) -> None:  # CostHooksLogger: see ._events
+        return None
+
+    def _watch(self, call_id: str, stream: bool) -> None:  # CostHooksLogger: see ._cancel
+        return None
+
+    def _unwatch(self, call_id: str) -> None:
+        return None
