@@ -12,11 +12,6 @@ import pytest
 from llm_cost_hooks import PriceBook, TokenUsage
 
 ANSWER = " ".join(f"word{i}" for i in range(60))
-PARTIAL = pytest.mark.xfail(
-    strict=True,
-    reason="LiteLLM reports a stream only once it is read to the end; a stream left part-way "
-    "is not recorded (sync).",
-)
 
 
 def _kwargs(task: str) -> dict[str, Any]:
@@ -72,9 +67,7 @@ def _check(cost_logger: Any, task: str, how: str, delivered: list[str]) -> None:
     assert rec.cost_usd == pytest.approx(PriceBook.default().cost(usage, "gpt-4o-mini").total)
 
 
-@pytest.mark.parametrize(
-    "how", ["full", pytest.param("break", marks=PARTIAL), pytest.param("raise", marks=PARTIAL)]
-)
+@pytest.mark.parametrize("how", ["full", "break", "raise"])
 def test_sync_stream_leaves_one_record(litellm_clean: Any, how: str) -> None:
     import litellm
 
@@ -113,3 +106,55 @@ def test_async_stream_leaves_one_record(litellm_clean: Any, how: str) -> None:
     asyncio.run(call())
     cost_logger.flush(timeout=2)  # a call never reported is waited for until the timeout
     _check(cost_logger, task, how, delivered)
+
+
+@pytest.mark.parametrize("how", ["break", "raise"])
+def test_sync_stream_left_part_way_settles_its_hold(litellm_clean: Any, how: str) -> None:
+    import litellm
+
+    from llm_cost_hooks.budget import AlertManager, Limit, SpendGuard
+    from llm_cost_hooks.litellm import CostHooksLogger
+
+    guard = SpendGuard(
+        [Limit.usd(1, per="day", scope="tenant", name="daily")],
+        alerts=AlertManager(log=False, span_events=False),
+    )
+    cost_logger = CostHooksLogger(ledger="memory://", guard=guard)
+    litellm.callbacks = [cost_logger]
+    task = f"guarded-{how}"
+    delivered: list[str] = []
+    try:
+        stream = cost_logger.completion(**_kwargs(task))
+        assert guard.usage("daily", "acme")[1] > 0  # held while it is read
+        _consume(stream, how, delivered)
+    except ValueError:
+        pass
+    del stream
+    assert cost_logger.flush(timeout=5)
+    _check(cost_logger, task, how, delivered)
+    [rec] = cost_logger.records()
+    spent, held = guard.usage("daily", "acme")
+    assert held == 0.0 and spent == pytest.approx(rec.cost_usd) and spent > 0
+
+
+def test_sync_stream_still_held_at_exit_is_recorded(tmp_path: Any) -> None:
+    import os
+    import sqlite3
+    import subprocess
+    import sys
+
+    db = tmp_path / "costs.db"
+    script = (
+        "import litellm\n"
+        "from llm_cost_hooks.litellm import CostHooksLogger\n"
+        f"litellm.callbacks = [CostHooksLogger(ledger={f'sqlite:///{db}'!r})]\n"
+        f"stream = litellm.completion(**{_kwargs('held')!r})\n"
+        "for i, chunk in enumerate(stream):\n"
+        "    if i == 4:\n"
+        "        break\n"
+    )
+    env = {**os.environ, "LITELLM_LOCAL_MODEL_COST_MAP": "True"}
+    subprocess.run([sys.executable, "-c", script], env=env, check=True, timeout=120)
+    with sqlite3.connect(db) as conn:
+        rows = conn.execute("SELECT error_type, output_tokens, tokens_estimated FROM cost_records").fetchall()
+    assert len(rows) == 1 and rows[0][0] == "GeneratorExit" and rows[0][1] > 0 and rows[0][2]

@@ -30,13 +30,16 @@ from ._events import _EventRecorder
 from ._hooks import _PreCallHooks
 from ._state import CACHE_MARKER_KEY, CostComparison, Expected, in_callbacks, registry_id
 from ._state import _metadata_of as _metadata_of  # used by ._dedup from here
+from ._sync_stream import _SyncStreamWatch
 
 logger = logging.getLogger("llm_cost_hooks")
 
 __all__ = ["CACHE_MARKER_KEY", "CostComparison", "CostHooksLogger", "install", "uninstall"]
 
 
-class CostHooksLogger(TrackerAdapterMixin, _CancelWatch, _PreCallHooks, _EventRecorder, CustomLogger):
+class CostHooksLogger(
+    TrackerAdapterMixin, _CancelWatch, _SyncStreamWatch, _PreCallHooks, _EventRecorder, CustomLogger
+):
     """Records the tokens, dollars and attribution of every LiteLLM call.
 
     Register it once: ``litellm.callbacks = [CostHooksLogger(...)]``. It works for
@@ -128,6 +131,7 @@ class CostHooksLogger(TrackerAdapterMixin, _CancelWatch, _PreCallHooks, _EventRe
         self._tentative: OrderedDict[str, float] = OrderedDict()
         self._expected: OrderedDict[str, Expected] = OrderedDict()  # async calls awaiting their event
         self._watches = {}  # async calls in flight, watched for a cancellation (see ._cancel)
+        self._sync_streams = {}  # sync streams returned, watched until freed (see ._sync_stream)
         #: Unique per logger (see ``registry_id``): without it, a logger put in
         #: ``litellm.callbacks`` after another one was used would record nothing.
         self.logger_id = registry_id(self)
@@ -242,6 +246,7 @@ class CostHooksLogger(TrackerAdapterMixin, _CancelWatch, _PreCallHooks, _EventRe
     def log_pre_api_call(self, model: Any, messages: Any, kwargs: Any) -> None:
         if not self._replaced():
             self._on_pre(model, messages, kwargs)
+            self._watch_sync_stream(kwargs)
 
     def log_success_event(self, kwargs: Any, response_obj: Any, start_time: Any, end_time: Any) -> None:
         if not self._replaced():
@@ -344,6 +349,7 @@ def _deliver_events_of_ended_loops(deadline: float) -> int:
 def _deliver_at_exit(owner: CostHooksLogger, deadline: float) -> None:
     _deliver_events_of_ended_loops(deadline)
     owner._record_lost_events()
+    owner._record_open_sync_streams()
 
 
 def uninstall(cost_logger: CostHooksLogger | None = None) -> None:

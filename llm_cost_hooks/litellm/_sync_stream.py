@@ -1,0 +1,128 @@
+"""Sync LiteLLM streams left part-way (``break``, an exception in the caller's loop).
+
+LiteLLM reports a stream only once it is read to its end: ``completion(stream=True)``
+read part-way and dropped gets no event at all. Its prompt was sent and its chunks were
+delivered, so the provider bills them.
+
+LiteLLM's pre-API-call event runs in the caller's thread, inside its call wrapper
+(``litellm.utils.client``). For a sync stream, a profile function is set on that thread
+only until the wrapper returns, to get the stream it returns; it is then removed. The
+stream is watched with a weak reference: freed before its last chunk was sent, it is
+recorded with the prompt and the text it had delivered, as ``._cancel`` records an async
+stream let go unfinished, and its budget hold is settled on that record.
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+import threading
+import weakref
+from collections.abc import Mapping
+from typing import Any
+
+from ._cancel import _delivered_text
+from ._state import _LoggerState, logger
+
+__all__: list[str] = []
+
+_WRAPPER = "wrapper"  # LiteLLM's sync call wrapper (litellm.utils.client)
+
+
+class _SyncStreamWatch(_LoggerState):
+    """The sync-stream half of :class:`~llm_cost_hooks.litellm.CostHooksLogger`."""
+
+    _sync_streams: dict[str, tuple[weakref.ref[Any], list[Any], dict[str, Any]]]
+
+    def _watch_sync_stream(self, kwargs: Mapping[str, Any]) -> None:
+        """Called from the pre-API-call event, in the caller's thread."""
+        call_id = kwargs.get("litellm_call_id")
+        if kwargs.get("stream") is not True or not isinstance(call_id, str) or sys.getprofile() is not None:
+            return  # not a stream, or a profiler is on: not displaced (no record, as before)
+        frame: Any = sys._getframe(2)
+        for _ in range(24):  # LiteLLM's pre_call <- its provider code <- its wrapper
+            if frame is None or frame.f_code.co_name == "wrapper_async":
+                return  # an async call: ._cancel watches it
+            if frame.f_code.co_name == _WRAPPER and frame.f_globals.get("__name__") == "litellm.utils":
+                break
+            frame = frame.f_back
+        else:
+            return
+        target = frame
+
+        def returned(at: Any, event: str, value: Any) -> None:
+            if event == "return" and at is target:
+                sys.setprofile(None)
+                self._stream_returned(call_id, value)
+
+        sys.setprofile(returned)
+
+    def _stream_returned(self, call_id: str, stream: Any) -> None:
+        chunks = getattr(stream, "chunks", None)
+        if not isinstance(chunks, list):
+            return  # the call failed, or returned no LiteLLM stream
+        try:
+            state = vars(stream)  # read once the stream is gone
+            ref = weakref.ref(stream, functools.partial(self._sync_stream_freed, call_id, chunks, state))
+        except TypeError:
+            return
+        with self._lock:
+            self._sync_streams[call_id] = (ref, chunks, state)
+
+    def _sync_stream_freed(self, call_id: str, chunks: list[Any], state: dict[str, Any], _ref: Any) -> None:
+        # Runs wherever the last reference went (often LiteLLM's logging pool, which holds
+        # the stream until its per-chunk work is done), maybe inside the garbage collector
+        # while this thread holds one of our locks: the record is written on a thread of
+        # its own. No thread starts once the interpreter is finalizing.
+        self._sync_streams.pop(call_id, None)
+        if state.get("sent_last_chunk"):
+            return  # read to its end: LiteLLM's success event records it
+        if sys.is_finalizing():
+            self._abandoned(call_id, chunks)
+            return
+        try:
+            threading.Thread(
+                target=self._abandoned, args=(call_id, chunks), name="llm-cost-hooks-stream", daemon=True
+            ).start()
+        except RuntimeError:
+            self._abandoned(call_id, chunks)
+
+    def _record_open_sync_streams(self) -> int:
+        """At exit, before the ledgers close: the streams still held unfinished (a global,
+        a cycle) will never be read on; record them now. Returns how many."""
+        with self._lock:
+            held = list(self._sync_streams.items())
+            self._sync_streams.clear()
+        count = 0
+        for call_id, (_ref, chunks, state) in held:
+            if not state.get("sent_last_chunk"):
+                self._abandoned(call_id, chunks)
+                count += 1
+        return count
+
+    def _abandoned(self, call_id: str, chunks: list[Any]) -> None:
+        """Record a sync stream freed before its last chunk, once: the prompt and the
+        delivered text, counted (``tokens_estimated``), error type ``GeneratorExit``; its
+        hold is settled on that record."""
+        with self._lock:
+            if call_id in self._done:
+                return  # its end event (or the async watch) came first
+            run_id = self._open.get(call_id)
+        try:
+            run = self.tracker._runs.get(run_id) if run_id is not None else None
+            if run is not None and not self._replaced():
+                self.tracker.annotate(
+                    run.run_id, {"litellm.cancelled": "stream", "stream.outcome": "cancelled"}
+                )
+                text = _delivered_text(chunks)
+                record = self.tracker.error_llm(run.run_id, GeneratorExit(), output_text=text or None)
+                self.holds.settle_record(call_id, record)
+        except Exception:
+            if self.tracker.strict:
+                raise
+            logger.exception("llm-cost-hooks: recording a LiteLLM stream left part-way failed")
+        finally:
+            self._release(call_id)  # whatever the settlement left
+            if self.dedup is not None:
+                self.dedup.fail(call_id, GeneratorExit())
+            self._finish(call_id, success=False)
