@@ -50,11 +50,20 @@ class _EventRecorder(_LoggerState):
                     self._tentative[run_id] = time.monotonic()
                 self._drop_stale_tentative()
         if open_id is not None:
-            # Same call id started again before it ended: LiteLLM retried it silently.
             run = self.tracker._runs.get(open_id)
-            if run is not None:
-                run.attempt = attempt
-            return run
+            if run is None or model is None or str(model) == run.model:
+                # Same call id started again before it ended: LiteLLM retried it silently.
+                if run is not None:
+                    run.attempt = attempt
+                return run
+            # A Router fallback to another model before the failed attempt's event came
+            # (the proxy delivers events late): that attempt reached its provider and
+            # failed; the fallback is a run of its own.
+            self.tracker.error_llm(open_id, RuntimeError("failed; the Router fell back to another model"))
+            with self._lock:
+                self._tentative.pop(open_id, None)
+                run_id = f"{call_id}:{attempt}"
+                self._open[call_id] = run_id
         optional = kwargs.get("optional_params") or {}
         params = {k: optional[k] for k in _PARAM_KEYS if optional.get(k) is not None}
         if kwargs.get("stream"):
@@ -265,6 +274,9 @@ class _EventRecorder(_LoggerState):
         if taken is None:
             return
         call_id, run = taken
+        failed_model = kwargs.get("model")
+        if failed_model and run.model and str(failed_model) != run.model and run.attempt > 1:
+            return  # a late event of an attempt on another model, closed when the fallback began
         try:
             error = kwargs.get("exception")
             if not isinstance(error, BaseException):
