@@ -7,6 +7,7 @@ serves a repeated request without an upstream call."""
 from __future__ import annotations
 
 import json
+import uuid
 from typing import Any
 
 import httpx  # both come with litellm
@@ -15,6 +16,7 @@ import pytest
 import yaml
 from _servers import free_port
 from test_litellm_proxy import INTEGRATION, start_proxy
+from test_litellm_proxy_gateway import records
 
 
 @pytest.fixture(scope="module")
@@ -52,7 +54,7 @@ def refusing_proxy(tmp_path_factory: pytest.TempPathFactory, openai_stub_server:
     }
     proc, port, key = start_proxy(workdir, config, env, timeout=120)
     try:
-        yield {"port": port, "key": key}
+        yield {"port": port, "key": key, "ledger": workdir / "ledger.db"}
     finally:
         proc.stop()
 
@@ -80,7 +82,8 @@ class Client:
 
 def test_budget_refusal_is_litellms_budget_error_in_one_request(refusing_proxy: dict[str, Any]) -> None:
     client = Client(refusing_proxy)
-    metadata = {"tenant_id": "capped", "route": "/budgeted"}
+    task = "refused-" + uuid.uuid4().hex[:6]
+    metadata = {"tenant_id": "capped", "route": "/budgeted", "task_id": task}
     client.chat(
         "mock-mini", "hi", max_tokens=10, extra_body={"metadata": metadata}
     )  # fits, spends the budget
@@ -94,6 +97,14 @@ def test_budget_refusal_is_litellms_budget_error_in_one_request(refusing_proxy: 
     assert body["type"] == "budget_exceeded" and body["code"] == "422"
     assert "Budget 'usd_per_day_per_tenant@/budgeted' exceeded" in body["message"]
     assert 0 < int(err.response.headers["retry-after"]) <= 86_400  # the day's reset
+    # Both calls are in the ledger: the refused one failed, at no cost (as a refused LangChain call).
+    paid, refused = sorted(
+        records(refusing_proxy["ledger"], task, want=2, settle=1.0), key=lambda r: r.success
+    )[::-1]
+    assert paid.success and paid.cost_usd > 0
+    assert (refused.success, refused.error_type, refused.cost_usd) == (False, "BudgetExceeded", 0.0)
+    assert (refused.input_tokens, refused.output_tokens, refused.tenant) == (0, 0, "capped")
+    assert refused.model == paid.model
 
 
 def test_context_budget_that_cannot_be_met_is_a_400_in_one_request(refusing_proxy: dict[str, Any]) -> None:

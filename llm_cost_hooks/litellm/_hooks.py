@@ -69,21 +69,44 @@ class _PreCallHooks(_LoggerState):
                 price_book=self.tracker.price_book,
             )
         except BudgetExceeded as exc:  # a segment over budget with oversize="raise"
-            self._refuse(call_id, exc)
+            self._refuse(call_id, exc, model, metadata)
             raise
         counted = prepared.trim.prompt_tokens if prepared.trim is not None and not data.get("tools") else None
         return prepared.tags, counted
 
-    def _refuse(self, call_id: str, error: BaseException) -> None:
+    def _refuse(self, call_id: str, error: BaseException, model: str, metadata: Mapping[str, Any]) -> None:
         with self._lock:
             self._remember(self._refused, call_id, None)
             self._expected.pop(call_id, None)
         self._pending_tags.pop(call_id, None)
         if self.dedup is not None:
             self.dedup.fail(call_id, error)
+        self._record_refusal(call_id, error, model, metadata)
+
+    def _record_refusal(
+        self, call_id: str, error: BaseException, model: str, metadata: Mapping[str, Any]
+    ) -> None:
+        """A refused call leaves a failed record with no tokens and no cost (no provider
+        received it), as a refused LangChain call does: reports count refusals from it.
+        LiteLLM's failure event for it, if any, is not recorded (``_refused``)."""
+        if self._replaced():
+            return
+        try:
+            with self._lock:
+                run_id = self._open.pop(call_id, None) or call_id
+                self._remember(self._done, call_id, None)
+            if run_id not in self.tracker._runs:
+                md = _metadata_of({"litellm_params": {"metadata": dict(metadata)}})
+                name, provider = _model_and_provider(model)
+                self.tracker.start_llm(run_id, None, model=name, provider=provider, name=name, metadata=md)
+            self.tracker.error_llm(run_id, error)
+        except Exception:
+            if self.tracker.strict:
+                raise
+            logger.exception("llm-cost-hooks: recording a refused LiteLLM call failed")
 
     @contextlib.contextmanager
-    def _reserving(self, call_id: str, model: str) -> Iterator[None]:
+    def _reserving(self, call_id: str, model: str, metadata: Mapping[str, Any]) -> Iterator[None]:
         """Around a reserve: an unpriced model is let through (warned), a refusal is
         remembered (no failure record for a call that never went out) and raised."""
         from .._errors import BudgetExceeded, UnknownModelError
@@ -93,7 +116,7 @@ class _PreCallHooks(_LoggerState):
         except UnknownModelError:
             logger.warning("llm-cost-hooks: no price for %r; request not budget-checked", model)
         except BudgetExceeded as exc:
-            self._refuse(call_id, exc)
+            self._refuse(call_id, exc, model, metadata)
             raise
 
     @staticmethod
@@ -136,7 +159,7 @@ class _PreCallHooks(_LoggerState):
                     return
                 tags["dedup.source"] = "leader"
         if self.guard is not None:
-            with self._reserving(call_id, model):
+            with self._reserving(call_id, model, metadata):
                 reservation = await self.guard.areserve(self._spend_request(data, model, metadata, counted))
                 self._hold(call_id, data, reservation)
         self._mark_prepared(call_id, tags)
@@ -148,7 +171,7 @@ class _PreCallHooks(_LoggerState):
         :func:`~llm_cost_hooks.litellm.deduplicated_completion`)."""
         tags, counted = self._prepare(data, model, metadata, call_id)
         if self.guard is not None:
-            with self._reserving(call_id, model):
+            with self._reserving(call_id, model, metadata):
                 self._hold(
                     call_id, data, self.guard.reserve(self._spend_request(data, model, metadata, counted))
                 )
@@ -285,6 +308,17 @@ class _PreCallHooks(_LoggerState):
             if self.dedup is not None:
                 self.dedup.fail(str(call_id), original_exception)
         return None
+
+
+def _model_and_provider(model: str) -> tuple[str, str | None]:
+    # Named as LiteLLM's own events name it ("openai/gpt-4o-mini" -> "gpt-4o-mini", "openai").
+    try:
+        from litellm import get_llm_provider
+
+        name, provider = get_llm_provider(model)[:2]
+        return str(name), str(provider) if provider else None
+    except Exception:
+        return model or "unknown", None
 
 
 def _namespace_litellm_cache(data: dict[str, Any]) -> None:

@@ -1,0 +1,69 @@
+"""A LiteLLM call the spend guard refuses leaves the same record as a refused LangChain
+call (tests/test_budgets_refused_call_cost.py): failed, ``error_type`` ``BudgetExceeded``,
+no tokens, no cost, the call's attribution; ``llm-cost report --show budget`` counts
+refusals from it on both adapters."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+
+from llm_cost_hooks import BudgetExceeded
+from llm_cost_hooks.budget import AlertManager, Limit, SpendGuard
+
+KWARGS: dict[str, Any] = {
+    "model": "gpt-4o-mini",
+    "messages": [{"role": "user", "content": "a question " * 200}],
+    "mock_response": "ok",
+    "metadata": {"tenant_id": "acme", "feature": "faq"},
+}
+
+
+def _logger(litellm: Any) -> Any:
+    from llm_cost_hooks.litellm import CostHooksLogger
+
+    guard = SpendGuard(
+        [Limit.usd(0.000001, per="day", scope="tenant")], alerts=AlertManager(log=False, span_events=False)
+    )
+    cost_logger = CostHooksLogger(ledger="memory://", guard=guard)
+    litellm.callbacks = [cost_logger]
+    return cost_logger
+
+
+def _assert_refused(cost_logger: Any) -> None:
+    assert cost_logger.flush(timeout=5)
+    [record] = cost_logger.records()
+    assert record.error_type == "BudgetExceeded" and not record.success
+    assert record.cost_usd == 0.0 and record.input_tokens == 0 and record.output_tokens == 0
+    assert (record.tenant, record.feature, record.model) == ("acme", "faq", "gpt-4o-mini")
+    assert record.tags == {}  # as the LangChain adapter's refused record
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_refused_completion_through_the_logger_is_recorded_at_no_cost(
+    litellm_clean: Any, stream: bool
+) -> None:
+    import litellm
+
+    cost_logger = _logger(litellm)
+    with pytest.raises(BudgetExceeded):
+        cost_logger.completion(**KWARGS, stream=stream)
+    _assert_refused(cost_logger)
+
+
+@pytest.mark.parametrize("through", ["litellm", "logger"])
+def test_refused_acompletion_is_recorded_at_no_cost(litellm_clean: Any, through: str) -> None:
+    import litellm
+
+    cost_logger = _logger(litellm)
+    call = litellm.acompletion if through == "litellm" else cost_logger.acompletion
+
+    async def main() -> None:
+        with pytest.raises(BudgetExceeded):
+            await call(**KWARGS)
+        await cost_logger.aflush(timeout=5)
+
+    asyncio.run(main())
+    _assert_refused(cost_logger)
