@@ -277,8 +277,17 @@ async def test_budget_exceeded_from_plain_acompletion_before_any_request(
     assert openai_stub.stats()["chat"] == 0
     r = await litellm_clean.acompletion(max_tokens=40, metadata={"tenant_id": "acme", "task_id": "b-2"}, **kw)
     assert openai_stub.stats()["chat"] == 1
-    [rec] = await wait_records(cl, lambda x: x.task_id in ("b-1", "b-2"), 1)
-    assert rec.task_id == "b-2"  # the refused call left no record
+    refused, rec = sorted(
+        await wait_records(cl, lambda x: x.task_id in ("b-1", "b-2"), 2), key=lambda x: x.task_id
+    )
+    # The refused call left a failed record at no cost (no provider received it).
+    assert (refused.task_id, refused.error_type, refused.cost_usd, refused.input_tokens) == (
+        "b-1",
+        "BudgetExceeded",
+        0.0,
+        0,
+    )
+    assert rec.task_id == "b-2"
     assert (
         g.spent(g.limits[0], "acme") == pytest.approx(rec.cost_usd, abs=1e-12)
         and r.usage.completion_tokens == 40
@@ -425,7 +434,9 @@ async def test_an_oversized_system_prompt_is_refused_with_the_segment_named(lite
         )
     assert "context.system" in str(info.value)
     await cl.aflush()
-    assert [r for r in cl.records() if r.task_id == "big-sys"] == []  # nothing was sent, nothing billed
+    # Nothing was sent, nothing billed: a failed record at no cost, as for a spend refusal.
+    [refused] = [r for r in cl.records() if r.task_id == "big-sys"]
+    assert (refused.error_type, refused.cost_usd, refused.input_tokens) == ("BudgetExceeded", 0.0, 0)
 
 
 async def test_embeddings_pass_the_hook_untouched_even_with_an_idempotency_key(litellm_clean: Any) -> None:

@@ -214,11 +214,12 @@ def test_proxy_budget_rejects_the_request_that_would_overspend(proxy: dict[str, 
     assert info.value.code >= 400
     assert "Budget 'usd_per_day_per_tenant@/budgeted' exceeded" in body
     time_limit = time.monotonic() + 2
-    while time.monotonic() < time_limit:  # and nothing was recorded for the refused request
+    while time.monotonic() < time_limit:  # the refused request is recorded once, at no cost
         time.sleep(0.2)
     led = open_ledger(f"sqlite:///{proxy['ledger']}")
     try:
-        assert not [r for r in led.records() if r.task_id == "budget-2"]
+        [refused] = [r for r in led.records() if r.task_id == "budget-2"]
+        assert (refused.success, refused.error_type, refused.cost_usd) == (False, "BudgetExceeded", 0.0)
     finally:
         led.close()
 
