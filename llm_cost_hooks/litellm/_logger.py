@@ -246,6 +246,9 @@ class CostHooksLogger(
     def log_pre_api_call(self, model: Any, messages: Any, kwargs: Any) -> None:
         if not self._replaced():
             self._on_pre(model, messages, kwargs)
+
+    def log_stream_event(self, kwargs: Any, response_obj: Any, start_time: Any, end_time: Any) -> None:
+        if not self._replaced():
             self._watch_sync_stream(kwargs)
 
     def log_success_event(self, kwargs: Any, response_obj: Any, start_time: Any, end_time: Any) -> None:

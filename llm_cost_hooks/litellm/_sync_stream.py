@@ -4,12 +4,13 @@ LiteLLM reports a stream only once it is read to its end: ``completion(stream=Tr
 read part-way and dropped gets no event at all. Its prompt was sent and its chunks were
 delivered, so the provider bills them.
 
-LiteLLM's pre-API-call event runs in the caller's thread, inside its call wrapper
-(``litellm.utils.client``). For a sync stream, a profile function is set on that thread
-only until the wrapper returns, to get the stream it returns; it is then removed. The
-stream is watched with a weak reference: freed before its last chunk was sent, it is
-recorded with the prompt and the text it had delivered, as ``._cancel`` records an async
-stream let go unfinished, and its budget hold is settled on that record.
+LiteLLM hands each chunk of a sync stream to its callbacks' ``log_stream_event`` on its
+logging pool, from a method of the stream itself: at the first chunk, the stream is taken
+from that frame (a few frames up, no tracing) and watched with a weak reference. Freed
+before its last chunk was sent, it is recorded with the prompt and the text it had
+delivered, as ``._cancel`` records an async stream let go unfinished, and its budget hold
+is settled on that record. A stream dropped before LiteLLM logged its first chunk is not
+seen here.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from ._state import _LoggerState, logger
 
 __all__: list[str] = []
 
-_WRAPPER = "wrapper"  # LiteLLM's sync call wrapper (litellm.utils.client)
+_CHUNK_LOGGER = "run_success_logging_and_cache_storage"  # CustomStreamWrapper's per-chunk logging
 
 
 class _SyncStreamWatch(_LoggerState):
@@ -35,27 +36,22 @@ class _SyncStreamWatch(_LoggerState):
     _sync_streams: dict[str, tuple[weakref.ref[Any], list[Any], dict[str, Any]]]
 
     def _watch_sync_stream(self, kwargs: Mapping[str, Any]) -> None:
-        """Called from the pre-API-call event, in the caller's thread."""
+        """Called from ``log_stream_event`` (one chunk of a sync stream, on LiteLLM's logging
+        pool): the first time for a call, find the stream and watch it."""
         call_id = kwargs.get("litellm_call_id")
-        if kwargs.get("stream") is not True or not isinstance(call_id, str) or sys.getprofile() is not None:
-            return  # not a stream, or a profiler is on: not displaced (no record, as before)
-        frame: Any = sys._getframe(2)
-        for _ in range(24):  # LiteLLM's pre_call <- its provider code <- its wrapper
-            if frame is None or frame.f_code.co_name == "wrapper_async":
-                return  # an async call: ._cancel watches it
-            if frame.f_code.co_name == _WRAPPER and frame.f_globals.get("__name__") == "litellm.utils":
-                break
-            frame = frame.f_back
-        else:
+        if not isinstance(call_id, str) or call_id in self._sync_streams:
             return
-        target = frame
-
-        def returned(at: Any, event: str, value: Any) -> None:
-            if event == "return" and at is target:
-                sys.setprofile(None)
-                self._stream_returned(call_id, value)
-
-        sys.setprofile(returned)
+        with self._lock:
+            if call_id in self._done or call_id not in self._open:
+                return
+        frame: Any = sys._getframe(1)
+        for _ in range(12):  # our hook <- LiteLLM's success_handler <- the stream's method
+            if frame is None:
+                return
+            if frame.f_code.co_name == _CHUNK_LOGGER:
+                self._stream_returned(call_id, frame.f_locals.get("self"))
+                return
+            frame = frame.f_back
 
     def _stream_returned(self, call_id: str, stream: Any) -> None:
         chunks = getattr(stream, "chunks", None)
@@ -67,7 +63,7 @@ class _SyncStreamWatch(_LoggerState):
         except TypeError:
             return
         with self._lock:
-            self._sync_streams[call_id] = (ref, chunks, state)
+            self._sync_streams.setdefault(call_id, (ref, chunks, state))
 
     def _sync_stream_freed(self, call_id: str, chunks: list[Any], state: dict[str, Any], _ref: Any) -> None:
         # Runs wherever the last reference went (often LiteLLM's logging pool, which holds
