@@ -197,20 +197,33 @@ class _CancelWatch(_LoggerState):
             run_id = self._open.get(call_id)
         if not watch.stream and expected is not None and expected.response is not None:
             return  # the call returned before the cancellation: its success event records it
+        self._record_cut(call_id, run_id, error, watch.chunks if watch.stream else None, watch.stream)
+
+    def _record_cut(
+        self,
+        call_id: str,
+        run_id: str | None,
+        error: type[BaseException],
+        chunks: list[Any] | None,
+        stream: bool,
+    ) -> None:
+        """Write the record of a call cut short (cancelled, or a stream let go): failed with
+        ``error``, the prompt and any delivered text counted (``tokens_estimated``), tagged;
+        settle its hold on that record and end its bookkeeping, whatever happens."""
         try:
             run = self.tracker._runs.get(run_id) if run_id is not None else None
             if run is not None and not self._replaced():
-                tags = {"litellm.cancelled": "stream" if watch.stream else "request"}
-                if watch.stream:
+                tags = {"litellm.cancelled": "stream" if stream else "request"}
+                if stream:
                     tags["stream.outcome"] = "cancelled"
                 self.tracker.annotate(run.run_id, tags)
-                text = _delivered_text(watch.chunks) if watch.stream else ""
+                text = _delivered_text(chunks) if stream else ""
                 record = self.tracker.error_llm(run.run_id, error(), output_text=text or None)
                 self.holds.settle_record(call_id, record)
         except Exception:
             if self.tracker.strict:
                 raise
-            logger.exception("llm-cost-hooks: recording a cancelled LiteLLM call failed")
+            logger.exception("llm-cost-hooks: recording a LiteLLM call cut short failed")
         finally:
             self._release(call_id)  # whatever the settlement left
             if self.dedup is not None:

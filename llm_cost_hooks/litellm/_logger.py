@@ -25,7 +25,6 @@ from ..budget._requests import Holds, coerce_prompt_cache
 from ..ledger import Ledger
 from ..pricing._compare import CostChecks
 from ..tracking import CostTracker, RunObserver
-from ._cancel import _CancelWatch
 from ._events import _EventRecorder
 from ._hooks import _PreCallHooks
 from ._state import CACHE_MARKER_KEY, CostComparison, Expected, in_callbacks, registry_id
@@ -37,9 +36,7 @@ logger = logging.getLogger("llm_cost_hooks")
 __all__ = ["CACHE_MARKER_KEY", "CostComparison", "CostHooksLogger", "install", "uninstall"]
 
 
-class CostHooksLogger(
-    TrackerAdapterMixin, _CancelWatch, _SyncStreamWatch, _PreCallHooks, _EventRecorder, CustomLogger
-):
+class CostHooksLogger(TrackerAdapterMixin, _SyncStreamWatch, _PreCallHooks, _EventRecorder, CustomLogger):
     """Records the tokens, dollars and attribution of every LiteLLM call.
 
     Register it once: ``litellm.callbacks = [CostHooksLogger(...)]``. It works for

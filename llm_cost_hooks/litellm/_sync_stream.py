@@ -22,15 +22,14 @@ import weakref
 from collections.abc import Mapping
 from typing import Any
 
-from ._cancel import _delivered_text
-from ._state import _LoggerState, logger
+from ._cancel import _CancelWatch
 
 __all__: list[str] = []
 
 _CHUNK_LOGGER = "run_success_logging_and_cache_storage"  # CustomStreamWrapper's per-chunk logging
 
 
-class _SyncStreamWatch(_LoggerState):
+class _SyncStreamWatch(_CancelWatch):
     """The sync-stream half of :class:`~llm_cost_hooks.litellm.CostHooksLogger`."""
 
     _sync_streams: dict[str, tuple[weakref.ref[Any], list[Any], dict[str, Any]]]
@@ -104,21 +103,4 @@ class _SyncStreamWatch(_LoggerState):
             if call_id in self._done:
                 return  # its end event (or the async watch) came first
             run_id = self._open.get(call_id)
-        try:
-            run = self.tracker._runs.get(run_id) if run_id is not None else None
-            if run is not None and not self._replaced():
-                self.tracker.annotate(
-                    run.run_id, {"litellm.cancelled": "stream", "stream.outcome": "cancelled"}
-                )
-                text = _delivered_text(chunks)
-                record = self.tracker.error_llm(run.run_id, GeneratorExit(), output_text=text or None)
-                self.holds.settle_record(call_id, record)
-        except Exception:
-            if self.tracker.strict:
-                raise
-            logger.exception("llm-cost-hooks: recording a LiteLLM stream left part-way failed")
-        finally:
-            self._release(call_id)  # whatever the settlement left
-            if self.dedup is not None:
-                self.dedup.fail(call_id, GeneratorExit())
-            self._finish(call_id, success=False)
+        self._record_cut(call_id, run_id, GeneratorExit, chunks, True)
