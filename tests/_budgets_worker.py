@@ -201,6 +201,8 @@ async def outage_worker(url: str, budget: float, journal: str, sync_dir: str) ->
     fallback_slots: list[int] = []  # paid while Redis did not answer (local single-flight only)
     timeout_slots: list[int] = []  # paid by a waiter whose leader's answer never came in time
     dedup_calls: list[list] = []  # [slot, source, seconds]
+    dedup_errors: list[str] = []  # a single-flight call that raised (the test fails on any)
+    dedup_pending: set = set()
 
     async def dedup_call(slot: int) -> None:
         async def upstream() -> dict:
@@ -217,6 +219,11 @@ async def outage_worker(url: str, budget: float, journal: str, sync_dir: str) ->
         assert flight.value["slot"] == slot
         dedup_calls.append([slot, flight.source, time.monotonic() - t0])
 
+    def dedup_done(task: asyncio.Future) -> None:
+        dedup_pending.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            dedup_errors.append(repr(task.exception())[:300])
+
     async def dedup_loop(stop: asyncio.Event) -> None:
         tasks = []
         last = None
@@ -224,7 +231,10 @@ async def outage_worker(url: str, budget: float, journal: str, sync_dir: str) ->
             slot = int(time.time() / DEDUP_SLOT)
             if slot != last:
                 last = slot
-                tasks.append(asyncio.ensure_future(dedup_call(slot)))
+                task = asyncio.ensure_future(dedup_call(slot))
+                dedup_pending.add(task)
+                task.add_done_callback(dedup_done)
+                tasks.append(task)
             await asyncio.sleep(0.01)
         await asyncio.gather(*tasks)
 
@@ -273,6 +283,8 @@ async def outage_worker(url: str, budget: float, journal: str, sync_dir: str) ->
                 "degraded": store.degraded,
                 "pending": store.journal.pending,
                 "dedup_calls": len(dedup_calls),
+                "dedup_pending": len(dedup_pending),
+                "dedup_errors": dedup_errors[-3:],
                 "dedup_closed": flights.breaker.is_closed,
                 "dedup_opens": flights.breaker.opens - warm_opens,
             },

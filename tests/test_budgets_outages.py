@@ -29,9 +29,15 @@ DEDUP_SLOT = 0.25  # as in the worker
 class _Workers:
     """The worker processes and the state each one reports after every batch."""
 
-    def __init__(self, procs: list[subprocess.Popen], sync: Path) -> None:
+    def __init__(self, procs: list[subprocess.Popen], sync: Path, logs: list[Path]) -> None:
         self.procs = procs
         self.sync = sync
+        self.logs = logs
+
+    def log(self, i: int) -> str:
+        """The tail of worker ``i``'s log (a file, not a pipe: a pipe nobody reads while
+        the test waits fills up and stops the worker at its next log line)."""
+        return self.logs[i].read_text(errors="replace")[-3000:]
 
     def states(self) -> list[dict]:
         out = []
@@ -54,8 +60,13 @@ class _Workers:
             if len(states) == PROCESSES and all(each(st) for st in states):
                 return states
             dead = [p for p in self.procs if p.poll() is not None]
-            assert not dead, f"a worker exited while waiting for {what}: {dead[0].communicate()[1][-3000:]}"
-            assert time.monotonic() < deadline, f"timed out waiting for {what}: {states}"
+            if dead:
+                raise AssertionError(
+                    f"a worker exited while waiting for {what}: {self.log(self.procs.index(dead[0]))}"
+                )
+            if time.monotonic() >= deadline:
+                logs = "\n".join(f"--- worker {i}:\n{self.log(i)}" for i in range(len(self.procs)))
+                raise AssertionError(f"timed out waiting for {what}: {states}\n{logs}")
             time.sleep(0.05)
 
 
@@ -68,16 +79,19 @@ def _outage_run(redis_server: Any, url: str, budget: float, journal: Path, exhau
     on how fast the machine is."""
     sync = journal.parent / "sync"
     sync.mkdir()
-    procs = [
-        subprocess.Popen(
-            [sys.executable, WORKER, "outage", url, str(budget), str(journal), str(sync)],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for _ in range(PROCESSES)
-    ]
-    workers = _Workers(procs, sync)
+    logs = [journal.parent / f"worker-{i}.log" for i in range(PROCESSES)]
+    procs = []
+    for log in logs:
+        with log.open("w") as err:
+            procs.append(
+                subprocess.Popen(
+                    [sys.executable, WORKER, "outage", url, str(budget), str(journal), str(sync)],
+                    stdout=subprocess.PIPE,
+                    stderr=err,
+                    text=True,
+                )
+            )
+    workers = _Workers(procs, sync, logs)
     try:
         deadline = time.monotonic() + WAIT
         while len(list(sync.glob("ready-*"))) < PROCESSES:  # all imported: start together
@@ -89,7 +103,10 @@ def _outage_run(redis_server: Any, url: str, budget: float, journal: Path, exhau
         (sync / "go.tmp").write_text(repr(start_at))
         (sync / "go.tmp").rename(sync / "go")
         # Up: every worker has spent on Redis and deduplicated a few keys through it.
-        workers.wait("calls on Redis", lambda st: st["ok"] >= 8 and st["dedup_calls"] >= 12)
+        workers.wait(
+            "calls on Redis",
+            lambda st: st["ok"] >= 8 and st["dedup_calls"] >= 12 and st["dedup_closed"],
+        )
         pid = redis_server.pid
         opens = workers.snapshot("dedup_opens")
         faults: dict[str, Any] = {"paused_at": time.time()}
@@ -112,7 +129,14 @@ def _outage_run(redis_server: Any, url: str, budget: float, journal: Path, exhau
         batches = workers.snapshot("batches")
         workers.wait(
             "recovery from the pause",
-            lambda st: not st["degraded"] and st["pending"] == 0 and st["batches"] > batches[st["pid"]] + 2,
+            # The single-flight breaker closed again too: ``dedup_opens`` only counts a
+            # closed breaker opening, so a kill while it is still open would never show.
+            lambda st: (
+                not st["degraded"]
+                and st["pending"] == 0
+                and st["batches"] > batches[st["pid"]] + 2
+                and st["dedup_closed"]
+            ),
         )
         outages, opens = workers.snapshot("outages"), workers.snapshot("dedup_opens")
         os.kill(pid, signal.SIGKILL)  # killed: everything Redis held is gone
@@ -133,11 +157,16 @@ def _outage_run(redis_server: Any, url: str, budget: float, journal: Path, exhau
         workers.wait("dedup calls after recovery", lambda st: st["dedup_calls"] >= calls[st["pid"]] + 12)
         (sync / "stop").touch()
         results = []
-        for p in procs:
-            out, err = p.communicate(timeout=WAIT)
-            assert p.returncode == 0, f"worker failed:\n{err[-3000:]}"
+        for i, p in enumerate(procs):
+            out, _ = p.communicate(timeout=WAIT)
+            assert p.returncode == 0, f"worker failed:\n{workers.log(i)}"
             results.append(
-                {**json.loads(out.strip().splitlines()[-1]), "log": err[-1500:], "faults": faults, "pid": pid}
+                {
+                    **json.loads(out.strip().splitlines()[-1]),
+                    "log": workers.log(i)[-1500:],
+                    "faults": faults,
+                    "pid": pid,
+                }
             )
         return results
     finally:
