@@ -528,3 +528,27 @@ def test_text_postgresql_cannot_store_is_written_replaced_not_retried_forever(
     assert stored[bad.request_id].tenant == "ac\ufffdme" and stored[bad.request_id].feature == "x\ufffdy"
     assert stored[bad.request_id].input_tokens == 3_000_000_000  # beyond a 32-bit column
     ledger.close()
+
+
+def test_a_replayed_dead_letter_file_counts_records_already_stored_as_duplicates(
+    pg_url: str, tmp_path: Path
+) -> None:
+    """Records the server holds already (same request id) are skipped by the insert: the
+    writer counts them as ``duplicates``, and ``written`` is what was added."""
+    from llm_cost_hooks.ledger import replay_dead_letters
+
+    records, _ = sample_records(20)
+    ledger = PostgresLedger(pg_url)
+    try:
+        for r in records[:15]:
+            ledger.write(r)
+        assert ledger.flush(30.0)
+        dead = tmp_path / "dead.jsonl"  # a dead-letter file holding all 20, 15 stored already
+        dead.write_text("".join(json.dumps({"record": r.model_dump(mode="json")}) + "\n" for r in records))
+        assert replay_dead_letters(dead, ledger) == 20
+        stats = ledger.stats
+        assert (stats.written, stats.duplicates) == (20, 15)
+        with psycopg.connect(pg_url) as conn:
+            assert conn.execute("SELECT COUNT(*) FROM cost_records").fetchone()[0] == 20
+    finally:
+        ledger.close()

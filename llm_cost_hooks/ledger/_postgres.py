@@ -440,11 +440,11 @@ class PostgresLedger(Ledger):
         return _connect(self.url, "llm-cost-hooks")
 
     # -- writing -----------------------------------------------------------------------
-    def _write_batch(self, records: Sequence[CostRecord], outcomes: Sequence[TaskOutcome]) -> None:
+    def _write_batch(self, records: Sequence[CostRecord], outcomes: Sequence[TaskOutcome]) -> int | None:
         rows = [record_to_row(r) for r in records]
         outcome_rows = [outcome_to_row(o) for o in outcomes]
         try:
-            self._send(rows, outcome_rows)
+            return self._send(rows, outcome_rows)
         except (self._psycopg.DataError, UnicodeError) as exc:
             # Text PostgreSQL cannot store (a NUL character, an unpaired surrogate) would
             # fail this batch on every retry: store those values with the characters
@@ -454,15 +454,19 @@ class PostgresLedger(Ledger):
             changed = sum(a != b for a, b in zip(rows + outcome_rows, clean + clean_outcomes))
             if not changed:
                 raise
-            self._send(clean, clean_outcomes)
+            skipped = self._send(clean, clean_outcomes)
             logger.warning(
                 "llm-cost-hooks: %d cost records or task outcomes held text PostgreSQL cannot "
                 "store (%s); written with those characters replaced by U+FFFD",
                 changed,
                 exc,
             )
+            return skipped
 
-    def _send(self, rows: Sequence[Sequence[Any]], outcome_rows: Sequence[Sequence[Any]]) -> None:
+    def _send(self, rows: Sequence[Sequence[Any]], outcome_rows: Sequence[Sequence[Any]]) -> int:
+        """Write rows and outcome rows in one transaction; returns how many rows were
+        skipped as already stored (ON CONFLICT DO NOTHING)."""
+        skipped = 0
         pool = self._get_pool()
         try:
             with (
@@ -485,6 +489,8 @@ class PostgresLedger(Ledger):
                         f"INSERT INTO cost_records ({_COLS}) SELECT {_COLS} FROM llm_cost_staging "
                         "ON CONFLICT (request_id) DO NOTHING"
                     )
+                    if cur.rowcount >= 0:  # -1: the server did not say
+                        skipped = len(rows) - cur.rowcount
                 if outcome_rows:
                     with cur.copy(
                         'COPY task_outcomes (task_id, success, source, reason, "timestamp") FROM STDIN'
@@ -495,6 +501,7 @@ class PostgresLedger(Ledger):
             cause = self._connect_error
             why = f"{_first_line(cause)} ({exc})" if cause is not None else str(exc)
             raise LedgerError(f"PostgreSQL ledger {redact(self.url)} unreachable: {why}") from exc
+        return skipped
 
     def _close_storage(self) -> None:
         _live_ledgers.discard(self)
