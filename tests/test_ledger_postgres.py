@@ -5,6 +5,7 @@ mid-run, schema migrations, reports equal to SQLite's, copy between stores, the 
 from __future__ import annotations
 
 import json
+import logging
 import math
 import os
 import subprocess
@@ -552,3 +553,27 @@ def test_a_replayed_dead_letter_file_counts_records_already_stored_as_duplicates
             assert conn.execute("SELECT COUNT(*) FROM cost_records").fetchone()[0] == 20
     finally:
         ledger.close()
+
+
+def test_a_lost_server_is_reported_once_by_the_ledger_not_per_connection_attempt(
+    pg: PostgresServer, pg_url: str, caplog: pytest.LogCaptureFixture, tmp_path: Path
+) -> None:
+    """While the server is down the writer retries with back-off and warns at failures 1,
+    10, 100...; nothing else should log on its behalf (a connection pool reconnecting on its
+    own threads logged every attempt, in every process, also while the process exited)."""
+    ledger = PostgresLedger(pg_url, connect_timeout=1.0, dead_letter=tmp_path / "dead.jsonl")
+    ledger.write(CostRecord(model="gpt-4o-mini"))
+    assert ledger.flush(timeout=30)
+    with caplog.at_level("DEBUG", logger="psycopg"), caplog.at_level("WARNING", logger="llm_cost_hooks"):
+        with pg.down():
+            for _ in range(5):
+                ledger.write(CostRecord(model="gpt-4o-mini"))
+            assert not ledger.flush(timeout=4)
+            assert ledger.stats.write_failures >= 2  # retried, and said once
+            ledger.close(timeout=0.5)
+    warnings = [r for r in caplog.records if r.levelno >= logging.WARNING]
+    by_us = [r for r in warnings if r.name.startswith("llm_cost_hooks")]
+    assert [r for r in warnings if r not in by_us] == []
+    failed = [r.getMessage() for r in by_us if "write failed" in r.getMessage()]
+    assert len(failed) == 1 and "Connection refused" in failed[0]
+    assert ledger.stats.dead_lettered == 5 and ledger.stats.dropped == 0
