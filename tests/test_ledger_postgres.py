@@ -577,3 +577,11 @@ def test_a_lost_server_is_reported_once_by_the_ledger_not_per_connection_attempt
     failed = [r.getMessage() for r in by_us if "write failed" in r.getMessage()]
     assert len(failed) == 1 and "Connection refused" in failed[0]
     assert ledger.stats.dead_lettered == 5 and ledger.stats.dropped == 0
+
+
+def test_a_password_is_never_shown_even_without_a_user_name() -> None:
+    from llm_cost_hooks.ledger._postgres import redact
+
+    assert redact("postgresql://app:pw@db:5432/costs") == "postgresql://app:***@db:5432/costs"
+    assert redact("postgresql://:pw@db/costs") == "postgresql://:***@db/costs"
+    assert redact("postgresql://db/costs") == "postgresql://db/costs"

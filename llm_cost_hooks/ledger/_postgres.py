@@ -181,7 +181,7 @@ def _conninfo(url: str) -> str:
 
 def redact(url: str) -> str:
     """The URL without its password (for logs and errors)."""
-    return re.sub(r"(://[^:/@]+):[^@]*@", r"\1:***@", url)
+    return re.sub(r"(://[^:/@]*):[^@]*@", r"\1:***@", url)  # also with no user name
 
 
 def schema_version(conn: Any) -> int:
