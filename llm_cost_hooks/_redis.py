@@ -12,17 +12,24 @@ the connection but is paused would otherwise hold the handshake forever.
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 from ._errors import MissingExtraError
 
-__all__ = ["RedisConnection", "redis_module"]
+__all__ = ["RedisConnection", "redacted_url", "redis_module"]
 
 T = TypeVar("T")
 
 # Python 3.11+: cheaper than asyncio.wait_for (no extra task).
 _asyncio_timeout = getattr(asyncio, "timeout", None)
+
+
+def redacted_url(url: str) -> str:
+    """``url`` with its password replaced by ``***`` (for logs and error messages); a Redis
+    URL often has a password and no user name (``redis://:secret@host:6379``)."""
+    return re.sub(r"(://[^:/@]*):[^@]*@", r"\1:***@", url)
 
 
 def redis_module(feature: str) -> Any:

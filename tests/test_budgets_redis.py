@@ -220,3 +220,26 @@ def test_a_settle_that_sees_a_restart_reports_the_total_after_the_put_back(redis
     # total it reports (what budget alerts are judged on) includes that put-back.
     assert store.settle("c", ["k"], [20], [600]) == [75]
     assert store.usage("k") == (75, 0)
+
+
+def test_an_unreachable_store_is_named_without_its_password(caplog) -> None:
+    """The outage warning (and the error a closed guard raises) name the Redis URL, which
+    often carries a password: it is shown as ``***``."""
+    from _servers import free_port
+
+    url = f"redis://:s3cret-pw@127.0.0.1:{free_port()}/0"
+    limit = Limit.usd(1.0, per="day", scope="tenant", name="daily")
+    req = SpendRequest(model="gpt-4o-mini", input_tokens=1000, max_output_tokens=500, tenant="acme")
+    closed = SpendGuard(
+        [limit],
+        alerts=_no_alerts(),
+        store=FailoverSpendStore(
+            RedisSpendStore(url, connect_timeout=0.2, socket_timeout=0.2), fail_mode="closed", journal=None
+        ),
+    )
+    with caplog.at_level(logging.WARNING, logger="llm_cost_hooks"):
+        with pytest.raises(SpendStoreUnavailable) as raised:
+            closed.reserve(req)
+    said = [str(raised.value)] + [r.getMessage() for r in caplog.records]
+    assert any(f"redis://:***@127.0.0.1:{url.rsplit(':', 1)[1]}" in text for text in said), said
+    assert not any("s3cret" in text for text in said), said

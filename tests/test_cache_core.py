@@ -254,7 +254,45 @@ def test_backend_failure_is_a_miss_and_opens_the_breaker(caplog) -> None:
         assert get(core, "How do I reset my PIN?") is None
     put(core, "How do I reset my PIN?", "A")  # a failed write does not raise either
     assert core.stats.errors == 2 and core.stats.skipped_while_open >= 2
-    assert any("circuit open" in r.message for r in caplog.records)
+    assert any("uncached" in r.message for r in caplog.records)
+
+
+def test_a_backend_outage_is_one_warning_naming_it_and_its_end_is_logged(caplog) -> None:
+    """A backend that stays down is retried every breaker_reset_s: one warning for the whole
+    outage (naming the backend without its password and saying what happens meanwhile),
+    not one per circuit opening; a backend that answers again says so, and a new outage
+    warns again."""
+    import time
+
+    class Flaky(EmbeddedBackend):
+        down = True
+        redis_url = "redis://:s3cret@cache.internal:6379/0"
+
+        def get_exact(self, key):  # type: ignore[no-untyped-def]
+            if self.down:
+                raise ConnectionError("Error 111 connecting to cache.internal:6379. Connection refused.")
+            return super().get_exact(key)
+
+    backend = Flaky()
+    core = CacheCore(
+        backend, embedder=default_embedder(), config=CacheConfig(default=SIM, semantic=False),
+        breaker_failures=2, breaker_reset_s=0.01,
+    )  # fmt: skip
+    with caplog.at_level("INFO", logger="llm_cost_hooks"):
+        for _ in range(4):  # four openings of the circuit, each retried after its reset
+            for _ in range(3):
+                assert get(core, "How do I reset my PIN?") is None
+            time.sleep(0.02)
+        warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+        assert len(warnings) == 1, warnings
+        assert "redis://:***@cache.internal:6379/0" in warnings[0] and "s3cret" not in warnings[0]
+        assert "Connection refused" in warnings[0] and "uncached" in warnings[0]
+        backend.down = False
+        assert get(core, "How do I reset my PIN?") is None  # answered: a plain miss
+        assert any("answers again" in r.getMessage() for r in caplog.records)
+        backend.down = True
+        assert get(core, "How do I reset my PIN?") is None
+        assert len([r for r in caplog.records if r.levelname == "WARNING"]) == 2
 
 
 def test_wilson_and_operating_point() -> None:

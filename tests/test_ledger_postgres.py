@@ -5,6 +5,7 @@ mid-run, schema migrations, reports equal to SQLite's, copy between stores, the 
 from __future__ import annotations
 
 import json
+import logging
 import math
 import os
 import subprocess
@@ -528,3 +529,59 @@ def test_text_postgresql_cannot_store_is_written_replaced_not_retried_forever(
     assert stored[bad.request_id].tenant == "ac\ufffdme" and stored[bad.request_id].feature == "x\ufffdy"
     assert stored[bad.request_id].input_tokens == 3_000_000_000  # beyond a 32-bit column
     ledger.close()
+
+
+def test_a_replayed_dead_letter_file_counts_records_already_stored_as_duplicates(
+    pg_url: str, tmp_path: Path
+) -> None:
+    """Records the server holds already (same request id) are skipped by the insert: the
+    writer counts them as ``duplicates``, and ``written`` is what was added."""
+    from llm_cost_hooks.ledger import replay_dead_letters
+
+    records, _ = sample_records(20)
+    ledger = PostgresLedger(pg_url)
+    try:
+        for r in records[:15]:
+            ledger.write(r)
+        assert ledger.flush(30.0)
+        dead = tmp_path / "dead.jsonl"  # a dead-letter file holding all 20, 15 stored already
+        dead.write_text("".join(json.dumps({"record": r.model_dump(mode="json")}) + "\n" for r in records))
+        assert replay_dead_letters(dead, ledger) == 20
+        stats = ledger.stats
+        assert (stats.written, stats.duplicates) == (20, 15)
+        with psycopg.connect(pg_url) as conn:
+            assert conn.execute("SELECT COUNT(*) FROM cost_records").fetchone()[0] == 20
+    finally:
+        ledger.close()
+
+
+def test_a_lost_server_is_reported_once_by_the_ledger_not_per_connection_attempt(
+    pg: PostgresServer, pg_url: str, caplog: pytest.LogCaptureFixture, tmp_path: Path
+) -> None:
+    """While the server is down the writer retries with back-off and warns at failures 1,
+    10, 100...; nothing else should log on its behalf (a connection pool reconnecting on its
+    own threads logged every attempt, in every process, also while the process exited)."""
+    ledger = PostgresLedger(pg_url, connect_timeout=1.0, dead_letter=tmp_path / "dead.jsonl")
+    ledger.write(CostRecord(model="gpt-4o-mini"))
+    assert ledger.flush(timeout=30)
+    with caplog.at_level("DEBUG", logger="psycopg"), caplog.at_level("WARNING", logger="llm_cost_hooks"):
+        with pg.down():
+            for _ in range(5):
+                ledger.write(CostRecord(model="gpt-4o-mini"))
+            assert not ledger.flush(timeout=4)
+            assert ledger.stats.write_failures >= 2  # retried, and said once
+            ledger.close(timeout=0.5)
+    warnings = [r for r in caplog.records if r.levelno >= logging.WARNING]
+    by_us = [r for r in warnings if r.name.startswith("llm_cost_hooks")]
+    assert [r for r in warnings if r not in by_us] == []
+    failed = [r.getMessage() for r in by_us if "write failed" in r.getMessage()]
+    assert len(failed) == 1 and "Connection refused" in failed[0]
+    assert ledger.stats.dead_lettered == 5 and ledger.stats.dropped == 0
+
+
+def test_a_password_is_never_shown_even_without_a_user_name() -> None:
+    from llm_cost_hooks.ledger._postgres import redact
+
+    assert redact("postgresql://app:pw@db:5432/costs") == "postgresql://app:***@db:5432/costs"
+    assert redact("postgresql://:pw@db/costs") == "postgresql://:***@db/costs"
+    assert redact("postgresql://db/costs") == "postgresql://db/costs"

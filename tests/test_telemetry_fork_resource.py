@@ -8,6 +8,7 @@ resource too, or a collector sees every worker's spans as the parent's.
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 
@@ -119,3 +120,70 @@ def test_forked_child_cost_counter_starts_from_its_own_calls() -> None:
     assert os.waitstatus_to_exitcode(status) == 0, out.decode()
     assert float(out.decode()) == pytest.approx(per_call)  # one call: the child's
     assert cost() == pytest.approx(3 * per_call)  # the parent's own, unchanged
+
+
+def _points(reader: object) -> dict[str, float]:
+    """Per metric: the histograms' sample count, the counters' value, summed over points."""
+    out: dict[str, float] = {}
+    data = reader.get_metrics_data()  # type: ignore[attr-defined]
+    for rm in data.resource_metrics if data else ():
+        for sm in rm.scope_metrics:
+            for m in sm.metrics:
+                for p in m.data.data_points:
+                    value = getattr(p, "count", None)
+                    out[m.name] = out.get(m.name, 0) + (p.value if value is None else value)
+    return out
+
+
+@pytest.mark.parametrize("temporality", ["cumulative", "delta"])
+def test_forked_child_exports_only_its_own_histogram_samples(temporality: str) -> None:
+    """The SDK's MeterProvider gives a forked child a new ``service.instance.id`` but keeps
+    the parent's aggregations: a child exporting the parent's duration and token samples
+    (cumulative), or a negative dollar delta (delta), would be summed wrong by a backend."""
+    from opentelemetry.sdk.metrics import Histogram, MeterProvider, ObservableCounter
+    from opentelemetry.sdk.metrics.export import AggregationTemporality, InMemoryMetricReader
+
+    kw = {}
+    if temporality == "delta":
+        delta = AggregationTemporality.DELTA
+        kw = {"preferred_temporality": {Histogram: delta, ObservableCounter: delta}}
+    reader = InMemoryMetricReader(**kw)  # type: ignore[arg-type]
+    mp = MeterProvider(resource=Resource.create({"service.name": "svc"}), metric_readers=[reader])
+    observer = OTelObserver(tracer_provider=TracerProvider(), meter_provider=mp)
+    tracker = CostTracker(ledger="memory://", observers=[observer])
+    for i in range(3):
+        _call(tracker, f"parent-{i}")
+    tracker.flush()
+    before = _points(reader)  # collected: the parent's three calls are in the SDK now
+    duration = observer.names.duration_metric
+    assert before[duration] == 3
+    _call(tracker, "parent-late")  # queued, not collected yet at the fork
+    tracker.flush()
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        code = 1
+        try:
+            _call(tracker, "child-0")
+            tracker.flush()
+            os.write(write, json.dumps(_points(reader)).encode())
+            code = 0
+        except BaseException as exc:  # pragma: no cover - reported through the pipe
+            os.write(write, f"error {exc!r}".encode())
+        finally:
+            os._exit(code)
+    os.close(write)
+    out = b""
+    while chunk := os.read(read, 4096):
+        out += chunk
+    os.close(read)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0, out.decode()
+    child = json.loads(out)
+    per_call = before["llm_cost_hooks.cost"] / 3
+    assert child[duration] == 1  # the child's one call
+    assert child["llm_cost_hooks.cost"] == pytest.approx(per_call)
+    after = _points(reader)
+    # The parent's call queued at the fork is exported once, by the parent.
+    assert after[duration] == (4 if temporality == "cumulative" else 1)
+    assert after["llm_cost_hooks.cost"] == pytest.approx((4 if temporality == "cumulative" else 1) * per_call)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import textwrap
@@ -296,3 +297,65 @@ def test_bad_protocol_and_headers_are_typed_errors(monkeypatch: pytest.MonkeyPat
     monkeypatch.delenv("OTEL_EXPORTER_OTLP_PROTOCOL")
     with pytest.raises(ConfigurationError, match="key=value"):
         configure_otel("x", headers="x-honeycomb-team")
+
+
+_FORKING_APP = """
+import multiprocessing as mp, sys
+from llm_cost_hooks import CostTracker, TokenUsage
+from llm_cost_hooks.telemetry import OTelObserver, configure_otel
+
+providers = configure_otel(service_name="forking-app")
+observer = OTelObserver(tracer_provider=providers.tracer_provider, meter_provider=providers.meter_provider)
+tracker = CostTracker(ledger="memory://", observers=[observer])
+
+
+def call(run_id):
+    tracker.start_llm(run_id, None, model="gpt-4o-mini", provider="openai", messages=[], params={}, metadata={})
+    tracker.end_llm(run_id, TokenUsage(input_tokens=100, output_tokens=20))
+
+
+def child(i):
+    call(f"child-{i}")
+    tracker.flush()
+
+
+for i in range(3):
+    call(f"parent-{i}")
+tracker.flush()
+providers.meter_provider.force_flush()  # exported before the fork, as a periodic export would
+for i in range(2):
+    call(f"late-{i}")  # not exported yet when the process forks
+tracker.flush()
+workers = [mp.get_context("fork").Process(target=child, args=(i,)) for i in range(2)]
+for w in workers:
+    w.start()
+for w in workers:
+    w.join()
+sys.exit(max(w.exitcode for w in workers))
+"""
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_forked_workers_export_their_own_calls_once(receiver: Receiver, tmp_path: Path) -> None:
+    """Seven calls (five in the parent, one in each of two ``multiprocessing`` workers forked
+    after it exported three): summed over the instances as a backend does, the last
+    exported latency histogram of each process counts seven calls, not the parent's again
+    per worker, and no worker's call is missing."""
+    script = tmp_path / "app.py"
+    script.write_text(_FORKING_APP)
+    env = {
+        **os.environ,
+        "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{receiver.http_port}",
+    }
+    done = subprocess.run([sys.executable, str(script)], env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+
+    def last_counts(rows: list[dict[str, Any]]) -> dict[str, int]:
+        last: dict[str, int] = {}  # per service.instance.id: cumulative, the last export holds all
+        for r in rows:
+            if r["signal"] == "metric" and r["name"] == "gen_ai.client.operation.duration":
+                last[r["resource"]["service.instance.id"]] = r["count"]
+        return last
+
+    rows = receiver.wait_for(lambda rows: len(last_counts(rows)) == 3)
+    assert sorted(last_counts(rows).values()) == [1, 1, 5]

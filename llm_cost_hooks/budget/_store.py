@@ -31,7 +31,7 @@ from typing import Any, Literal, Protocol, cast, runtime_checkable
 
 from .._breaker import Breaker
 from .._errors import SpendStoreUnavailable
-from .._redis import RedisConnection
+from .._redis import RedisConnection, redacted_url
 
 __all__ = [
     "FailoverSpendStore",
@@ -598,7 +598,7 @@ class RedisSpendStore:
 
     def _unavailable(self, exc: BaseException) -> SpendStoreUnavailable:
         return SpendStoreUnavailable(
-            f"Redis spend store at {self.url} is unreachable: {type(exc).__name__}: {exc}"
+            f"Redis spend store at {redacted_url(self.url)} is unreachable: {type(exc).__name__}: {exc}"
         )
 
     # -- argument packing and replies -----------------------------------------------------
@@ -687,7 +687,7 @@ class RedisSpendStore:
         logger.warning(
             "llm-cost-hooks: Redis at %s came back without its budget counters; putting back the "
             "spend this process settled on %d live budget key(s).",
-            self.url,
+            redacted_url(self.url),
             len(owed.items),
         )
         return True

@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from .._breaker import Breaker
 from .._errors import ConfigurationError
+from .._redis import redacted_url
 from ._contrast import contrast_flags, view
 from ._entry import CacheEntry, CacheHit
 from ._scope import DEFAULT_TENANT, CacheScope, digest, normalize_query, partition_of
@@ -302,7 +303,9 @@ class CacheCore:
         self._breaker = Breaker(failure_threshold=breaker_failures, reset_seconds=breaker_reset_s)
         self._vec_memo: OrderedDict[tuple[str, str], Any] = OrderedDict()
         self._part_memo: dict[tuple[Any, ...], str] = {}
-        self._last_warning = 0.0
+        # Whether the backend's current run of failures was logged: one warning per outage,
+        # not one per circuit opening (every breaker_reset_s) while it lasts.
+        self._outage_logged = False
         self._verifier = verifier
         self.equivalence = equivalence or answers_equivalent
         self._rng = random.Random(seed)
@@ -383,20 +386,32 @@ class CacheCore:
             out = fn(*args)
         except Exception as exc:
             self._count(errors=1)
-            opened = self._breaker.record_failure()
-            now = time.monotonic()
-            if opened or now - self._last_warning > 30:
-                self._last_warning = now
+            self._breaker.record_failure()
+            if not self._outage_logged:
+                self._outage_logged = True
                 logger.warning(
-                    "cache backend %s failed (%s: %s); treating as a miss%s",
+                    "llm-cost-hooks: cache backend %s failed (%s: %s); calls go to the model "
+                    "uncached (lookups are misses, answers are not stored) until it answers "
+                    "again, tried every %gs once %d calls in a row failed. Failures are counted "
+                    "in the cache's stats.errors.",
+                    self._backend_name(),
                     what,
-                    type(exc).__name__,
-                    exc,
-                    f"; circuit open for {self._breaker.reset_seconds:g}s" if opened else "",
+                    f"{type(exc).__name__}: {exc}",
+                    self._breaker.reset_seconds,
+                    self._breaker.failure_threshold,
                 )
+            else:
+                logger.debug("cache backend %s failed: %s: %s", what, type(exc).__name__, exc)
             return default
         self._breaker.record_success()
+        if self._outage_logged:
+            self._outage_logged = False
+            logger.info("llm-cost-hooks: cache backend %s answers again", self._backend_name())
         return out
+
+    def _backend_name(self) -> str:
+        url = getattr(self.backend, "redis_url", None)
+        return f"at {redacted_url(url)}" if isinstance(url, str) else type(self.backend).__name__
 
     def _vector(self, req: CacheRequest) -> Any:
         key = (req.partition, req.normalized)

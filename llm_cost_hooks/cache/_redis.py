@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from .._errors import ConfigurationError, MissingExtraError
-from .._redis import RedisConnection, redis_module
+from .._redis import RedisConnection, redacted_url, redis_module
 from ._entry import CacheEntry
 from ._scope import digest
 from ._signals import Neighbor
@@ -489,4 +489,4 @@ class RedisBackend:
         self.client.close()
 
     def __repr__(self) -> str:
-        return f"RedisBackend({self.redis_url!r}, prefix={self.prefix!r})"
+        return f"RedisBackend({redacted_url(self.redis_url)!r}, prefix={self.prefix!r})"

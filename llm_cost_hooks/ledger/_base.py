@@ -45,12 +45,14 @@ class TaskOutcome(BaseModel):
 
 
 class LedgerStats(BaseModel):
-    """Counters of a ledger's writer. Every record queued is ``written``, ``pending``,
-    ``dead_lettered`` (set aside in the file at ``dead_letter_path``) or ``dropped``
-    (lost; logged as an error; 0 unless the dead-letter file failed too or the queue
-    overflowed)."""
+    """Counters of a ledger's writer. Every record queued is ``written``, a ``duplicate``
+    (a store that skips a record it holds already, as PostgreSQL does, had it: a replayed
+    dead-letter file, a batch retried after a lost commit; nothing added), ``pending``, ``dead_lettered`` (set aside in the file at
+    ``dead_letter_path``) or ``dropped`` (lost; logged as an error; 0 unless the
+    dead-letter file failed too or the queue overflowed)."""
 
     written: int = 0
+    duplicates: int = 0
     pending: int = 0
     dead_lettered: int = 0
     dropped: int = 0
@@ -433,8 +435,9 @@ class Ledger(ABC):
 
     # -- writer ------------------------------------------------------------------------
     @abstractmethod
-    def _write_batch(self, records: Sequence[CostRecord], outcomes: Sequence[TaskOutcome]) -> None:
-        """Persist a batch, all or nothing; raise on failure.
+    def _write_batch(self, records: Sequence[CostRecord], outcomes: Sequence[TaskOutcome]) -> int | None:
+        """Persist a batch, all or nothing; raise on failure. Returns how many of the
+        records the store skipped as already there (None: none, or the store cannot tell).
 
         A batch that raises an error :meth:`_is_record_error` accepts is split and its
         halves written again, down to single records; any other error keeps the whole
@@ -460,7 +463,7 @@ class Ledger(ABC):
             records = self._materialize(records)
             self._in_flight_batch = (records, outcomes)
             try:
-                written, rejected, kept, exc = self._write_splitting(records, outcomes)
+                written, duplicates, rejected, kept, exc = self._write_splitting(records, outcomes)
             finally:
                 self._in_flight_batch = None
         if rejected:
@@ -471,6 +474,7 @@ class Ledger(ABC):
             )
         with self._lock:
             self._stats.written += written
+            self._stats.duplicates += duplicates
             self._in_flight = 0
             if exc is None:
                 self._backoff = self.retry_initial
@@ -512,13 +516,17 @@ class Ledger(ABC):
     def _write_splitting(
         self, records: list[CostRecord], outcomes: list[TaskOutcome]
     ) -> tuple[
-        int, list[tuple[Any, BaseException]], tuple[list[CostRecord], list[TaskOutcome]], BaseException | None
+        int,
+        int,
+        list[tuple[Any, BaseException]],
+        tuple[list[CostRecord], list[TaskOutcome]],
+        BaseException | None,
     ]:
         """Write a batch, splitting it when the store rejects a value in it.
 
-        Returns (records written, rejected items with their error, items kept for a retry,
-        the store error that stopped the writing or None)."""
-        written = 0
+        Returns (records written, records the store held already, rejected items with their
+        error, items kept for a retry, the store error that stopped the writing or None)."""
+        written = duplicates = 0
         rejected: list[tuple[Any, BaseException]] = []
         todo: list[tuple[list[CostRecord], list[TaskOutcome]]] = [(records, outcomes)]
         while todo:
@@ -526,12 +534,12 @@ class Ledger(ABC):
             if not recs and not outs:
                 continue
             try:
-                self._write_batch(recs, outs)
+                skipped = self._write_batch(recs, outs) or 0
             except Exception as exc:
                 if not self._is_record_error(exc):
                     kept_r = list(recs) + [r for part, _ in reversed(todo) for r in part]
                     kept_o = list(outs) + [o for _, part in reversed(todo) for o in part]
-                    return written, rejected, (kept_r, kept_o), exc
+                    return written, duplicates, rejected, (kept_r, kept_o), exc
                 if len(recs) + len(outs) == 1:
                     rejected.append(((recs or outs)[0], exc))
                     continue
@@ -543,8 +551,9 @@ class Ledger(ABC):
                 todo.append((recs[hr:], []))
                 todo.append((recs[:hr], []))
                 continue
-            written += len(recs)
-        return written, rejected, ([], []), None
+            written += len(recs) - skipped
+            duplicates += skipped
+        return written, duplicates, rejected, ([], []), None
 
     def _set_aside(
         self,
@@ -693,11 +702,14 @@ class Ledger(ABC):
                 logger.debug("llm-cost-hooks: closing the ledger store failed", exc_info=True)
         s = self.stats
         level = logging.ERROR if s.dropped else logging.WARNING if s.dead_lettered else logging.INFO
+        # Duplicates named only when there were some: the usual line stays as it was.
+        already = f", {s.duplicates} already in the ledger (skipped)" if s.duplicates else ""
         logger.log(
             level,
-            "llm-cost-hooks ledger %s closed: %d records written, %d set aside in %s, %d lost",
+            "llm-cost-hooks ledger %s closed: %d records written%s, %d set aside in %s, %d lost",
             self._describe(),
             s.written,
+            already,
             s.dead_lettered,
             s.dead_letter_path,
             s.dropped,

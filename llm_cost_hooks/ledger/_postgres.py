@@ -173,14 +173,6 @@ def _psycopg() -> Any:
     return psycopg
 
 
-def _pool_module() -> Any:
-    try:
-        import psycopg_pool
-    except ImportError as exc:
-        raise MissingExtraError("postgres", "psycopg-pool", "The PostgreSQL ledger") from exc
-    return psycopg_pool
-
-
 def _conninfo(url: str) -> str:
     if url.startswith("postgresql+psycopg://"):
         url = "postgresql://" + url[len("postgresql+psycopg://") :]
@@ -189,7 +181,7 @@ def _conninfo(url: str) -> str:
 
 def redact(url: str) -> str:
     """The URL without its password (for logs and errors)."""
-    return re.sub(r"(://[^:/@]+):[^@]*@", r"\1:***@", url)
+    return re.sub(r"(://[^:/@]*):[^@]*@", r"\1:***@", url)  # also with no user name
 
 
 def schema_version(conn: Any) -> int:
@@ -305,17 +297,16 @@ class PostgresLedger(Ledger):
         if pool_size < 1:
             raise ConfigurationError("pool_size must be at least 1.")
         self._psycopg = _psycopg()
-        self._pool_mod = _pool_module()
         self.url = url
         self._conninfo = _conninfo(url)
-        self._pool_size = pool_size
+        self._pool_size = pool_size  # accepted for compatibility: the writer needs one connection
         self._connect_timeout = connect_timeout
-        self._pool: Any = None
-        self._pool_lock = threading.Lock()
+        # The writer's one connection, opened when a batch needs it. No connection pool: a
+        # pool reconnects on its own threads and logs every failed attempt, beside the
+        # writer's own retries and warnings, in every process, also at exit.
+        self._conn: Any = None
+        self._conn_lock = threading.Lock()
         self._migrated = False
-        # Why the last new connection failed: a pool timeout alone does not say (refused,
-        # wrong password, too many clients), and stats.last_error should.
-        self._connect_error: BaseException | None = None
         try:
             # Parse now: a malformed URL is a configuration error, not a retryable outage.
             self._psycopg.conninfo.conninfo_to_dict(self._conninfo)
@@ -330,7 +321,6 @@ class PostgresLedger(Ledger):
         except Exception as exc:
             if isinstance(exc, LedgerError):
                 raise
-            self._connect_error = exc
             if isinstance(exc, self._psycopg.OperationalError) and _refused_login(exc):
                 # The server answered and said no: retrying will not help until the URL
                 # (or the role) is fixed, so say so loudly and where the records will go.
@@ -351,51 +341,50 @@ class PostgresLedger(Ledger):
                 )
 
     # -- connections -------------------------------------------------------------------
-    def _get_pool(self) -> Any:
-        with self._pool_lock:
-            if self._pool is None:
-                pool = self._pool_mod.ConnectionPool(
-                    self._conninfo,
-                    connection_class=self._connection_class(),
-                    min_size=1,
-                    max_size=self._pool_size,
-                    # No server-side prepared statements: they break behind PgBouncer
-                    # in transaction mode, a common fleet set-up.
-                    kwargs={
-                        "connect_timeout": max(1, int(self._connect_timeout)),
-                        "application_name": "llm-cost-hooks",
-                        "prepare_threshold": None,
-                    },
-                    configure=self._configure,
-                    # A connection that died with a restarted server is replaced, not used.
-                    check=self._pool_mod.ConnectionPool.check_connection,
-                    timeout=self._connect_timeout,
-                    open=False,
-                    name="llm-cost-hooks-ledger",
-                )
-                pool.open(wait=False)
-                self._pool = pool
-            return self._pool
+    def _connection(self) -> Any:
+        """The writer's connection (call with ``_conn_lock`` held): the open one if it still
+        answers (a restarted server leaves it dead), else a new one. Raises
+        :class:`LedgerError` naming the cause when the server cannot be reached."""
+        conn = self._conn
+        if conn is not None:
+            try:
+                if not conn.closed and not conn.broken:
+                    conn.execute("")  # one round trip, as a pool's connection check
+                    return conn
+            except self._psycopg.Error:
+                pass
+            self._drop_connection()
+        try:
+            conn = self._psycopg.Connection.connect(
+                self._conninfo,
+                autocommit=True,  # batches run in conn.transaction()
+                connect_timeout=max(1, int(self._connect_timeout)),
+                application_name="llm-cost-hooks",
+                # No server-side prepared statements: they break behind PgBouncer in
+                # transaction mode, a common fleet set-up.
+                prepare_threshold=None,
+            )
+        except self._psycopg.OperationalError as exc:
+            raise LedgerError(
+                f"PostgreSQL ledger {redact(self.url)} unreachable: {_first_line(exc)}"
+            ) from exc
+        try:
+            self._configure(conn)
+        except BaseException:
+            conn.close()
+            raise
+        self._conn = conn
+        return conn
 
-    def _connection_class(self) -> Any:
-        """psycopg's connection class, noting on this ledger why a connection failed."""
-        ledger = weakref.ref(self)
-
-        class _LedgerConnection(self._psycopg.Connection):  # type: ignore[misc, name-defined]
-            @classmethod
-            def connect(cls, *args: Any, **kwargs: Any) -> Any:
-                try:
-                    return super().connect(*args, **kwargs)
-                except Exception as exc:
-                    owner = ledger()
-                    if owner is not None:
-                        owner._connect_error = exc
-                    raise
-
-        return _LedgerConnection
+    def _drop_connection(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            try:
+                conn.close()
+            except Exception:
+                logger.debug("llm-cost-hooks: closing a PostgreSQL ledger connection failed", exc_info=True)
 
     def _configure(self, conn: Any) -> None:
-        self._connect_error = None
         if not self._migrated:
             if self._conninfo not in _migrated_databases:
                 migrate(conn)
@@ -415,11 +404,11 @@ class PostgresLedger(Ledger):
         self._migrated = True
 
     def _forget_connections(self) -> None:
-        """In a forked child: drop the parent's pool without closing its sockets."""
-        if self._pool is not None:
-            _inherited.append(self._pool)
-        self._pool = None
-        self._pool_lock = threading.Lock()
+        """In a forked child: drop the parent's connection without closing its socket."""
+        if self._conn is not None:
+            _inherited.append(self._conn)
+        self._conn = None
+        self._conn_lock = threading.Lock()
 
     def _after_fork_in_child(self) -> None:
         self._forget_connections()
@@ -440,11 +429,11 @@ class PostgresLedger(Ledger):
         return _connect(self.url, "llm-cost-hooks")
 
     # -- writing -----------------------------------------------------------------------
-    def _write_batch(self, records: Sequence[CostRecord], outcomes: Sequence[TaskOutcome]) -> None:
+    def _write_batch(self, records: Sequence[CostRecord], outcomes: Sequence[TaskOutcome]) -> int | None:
         rows = [record_to_row(r) for r in records]
         outcome_rows = [outcome_to_row(o) for o in outcomes]
         try:
-            self._send(rows, outcome_rows)
+            return self._send(rows, outcome_rows)
         except (self._psycopg.DataError, UnicodeError) as exc:
             # Text PostgreSQL cannot store (a NUL character, an unpaired surrogate) would
             # fail this batch on every retry: store those values with the characters
@@ -454,53 +443,63 @@ class PostgresLedger(Ledger):
             changed = sum(a != b for a, b in zip(rows + outcome_rows, clean + clean_outcomes))
             if not changed:
                 raise
-            self._send(clean, clean_outcomes)
+            skipped = self._send(clean, clean_outcomes)
             logger.warning(
                 "llm-cost-hooks: %d cost records or task outcomes held text PostgreSQL cannot "
                 "store (%s); written with those characters replaced by U+FFFD",
                 changed,
                 exc,
             )
+            return skipped
 
-    def _send(self, rows: Sequence[Sequence[Any]], outcome_rows: Sequence[Sequence[Any]]) -> None:
-        pool = self._get_pool()
-        try:
-            with (
-                pool.connection(timeout=self._connect_timeout) as conn,
-                conn.transaction(),
-                conn.cursor() as cur,
-            ):
-                if rows:
-                    # Staging for COPY, private to the session and emptied at commit;
-                    # created in the same transaction, so it also works behind a
-                    # transaction-mode pooler that changes sessions between transactions.
-                    cur.execute(
-                        "CREATE TEMP TABLE IF NOT EXISTS llm_cost_staging "
-                        "(LIKE cost_records INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
-                    )
-                    with cur.copy(f"COPY llm_cost_staging ({_COLS}) FROM STDIN") as copy:
-                        for row in rows:
-                            copy.write_row(row)
-                    cur.execute(
-                        f"INSERT INTO cost_records ({_COLS}) SELECT {_COLS} FROM llm_cost_staging "
-                        "ON CONFLICT (request_id) DO NOTHING"
-                    )
-                if outcome_rows:
-                    with cur.copy(
-                        'COPY task_outcomes (task_id, success, source, reason, "timestamp") FROM STDIN'
-                    ) as copy:
-                        for row in outcome_rows:
-                            copy.write_row(row)
-        except self._pool_mod.PoolTimeout as exc:
-            cause = self._connect_error
-            why = f"{_first_line(cause)} ({exc})" if cause is not None else str(exc)
-            raise LedgerError(f"PostgreSQL ledger {redact(self.url)} unreachable: {why}") from exc
+    def _send(self, rows: Sequence[Sequence[Any]], outcome_rows: Sequence[Sequence[Any]]) -> int:
+        """Write rows and outcome rows in one transaction; returns how many rows were
+        skipped as already stored (ON CONFLICT DO NOTHING)."""
+        skipped = 0
+        with self._conn_lock:
+            conn = self._connection()
+            try:
+                skipped = self._copy_rows(conn, rows, outcome_rows)
+            except self._psycopg.Error:
+                if conn.broken or conn.closed:  # the server went away mid-batch: reconnect next time
+                    self._drop_connection()
+                raise
+        return skipped
+
+    def _copy_rows(
+        self, conn: Any, rows: Sequence[Sequence[Any]], outcome_rows: Sequence[Sequence[Any]]
+    ) -> int:
+        skipped = 0
+        with conn.transaction(), conn.cursor() as cur:
+            if rows:
+                # Staging for COPY, private to the session and emptied at commit;
+                # created in the same transaction, so it also works behind a
+                # transaction-mode pooler that changes sessions between transactions.
+                cur.execute(
+                    "CREATE TEMP TABLE IF NOT EXISTS llm_cost_staging "
+                    "(LIKE cost_records INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
+                )
+                with cur.copy(f"COPY llm_cost_staging ({_COLS}) FROM STDIN") as copy:
+                    for row in rows:
+                        copy.write_row(row)
+                cur.execute(
+                    f"INSERT INTO cost_records ({_COLS}) SELECT {_COLS} FROM llm_cost_staging "
+                    "ON CONFLICT (request_id) DO NOTHING"
+                )
+                if cur.rowcount >= 0:  # -1: the server did not say
+                    skipped = len(rows) - cur.rowcount
+            if outcome_rows:
+                with cur.copy(
+                    'COPY task_outcomes (task_id, success, source, reason, "timestamp") FROM STDIN'
+                ) as copy:
+                    for row in outcome_rows:
+                        copy.write_row(row)
+        return skipped
 
     def _close_storage(self) -> None:
         _live_ledgers.discard(self)
-        pool, self._pool = self._pool, None
-        if pool is not None:
-            pool.close(timeout=5.0)
+        with self._conn_lock:
+            self._drop_connection()
 
     # -- reading -----------------------------------------------------------------------
     def records(self) -> Iterable[CostRecord]:

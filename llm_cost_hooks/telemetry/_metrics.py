@@ -17,6 +17,7 @@ thread once the queue passes ``drain_at`` (so it stays bounded even when nothing
 
 from __future__ import annotations
 
+import logging
 import math
 import operator
 import threading
@@ -31,6 +32,8 @@ from ..ledger._base import RECORD_COLUMNS
 from . import _sdk
 from . import _semconv as sc
 from ._limits import OVERFLOW_VALUE, AttributeLimiter
+
+logger = logging.getLogger("llm_cost_hooks")
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..tracking import RunInfo
@@ -145,6 +148,8 @@ class _Metrics:
         self._attr_cache: dict[tuple[Any, ...], tuple[Any, ...]] = {}
         _shutdown.after_fork_in_child(self, _Metrics._after_fork_in_child)
 
+        # Every instrument made here: a forked child resets their SDK state (see _after_fork_in_child).
+        self._instruments: list[Any] = []
         self.duration = meter.create_histogram(
             names.duration_metric,
             unit="s",
@@ -188,12 +193,13 @@ class _Metrics:
             ):
                 totals: dict[tuple[Any, ...], list[Any]] = {}
                 self._usage[field] = totals
-                meter.create_observable_counter(
+                counter = meter.create_observable_counter(
                     f"gen_ai.client.inference.usage.{suffix}",
                     callbacks=[self._observe(totals)],
                     unit="{token}",
                     description=desc,
                 )
+                self._instruments.append(counter)
         # In the order of the token counts of a queued call (see record).
         self._usage_totals = [
             self._usage[f]
@@ -208,18 +214,24 @@ class _Metrics:
         ]
         # Every counter's callback drains the queue first: the first one runs at the start
         # of a collection, before the SDK reads its histograms.
-        meter.create_observable_counter(
+        cost = meter.create_observable_counter(
             sc.METRIC_COST,
             callbacks=[self._observe(self._cost)],
             unit="{USD}",
             description="Dollars billed for model calls (llm-cost-hooks price book).",
         )
-        meter.create_observable_counter(
+        saved = meter.create_observable_counter(
             sc.METRIC_SAVED,
             callbacks=[self._observe(self._saved)],
             unit="{USD}",
             description="Dollars saved by caches and other levers.",
         )
+        histograms = (
+            [self.duration, self.token_usage]
+            if self._legacy
+            else [self.duration, self.op_input, self.op_output]
+        )
+        self._instruments += [*histograms, cost, saved]
 
     # -- hot path -----------------------------------------------------------------------------
     def record(self, run: RunInfo, record: CostRecord) -> None:
@@ -515,6 +527,16 @@ class _Metrics:
         self._queued, self._odd, self._count = {}, [], 0
         for totals in (self._cost, self._saved, *self._usage.values()):
             totals.clear()  # in place: the counters' callbacks hold these dicts
+        # The SDK keeps the parent's points too (histogram samples, and what a delta reader
+        # last reported of each counter): the child's first export would repeat them, or
+        # report a negative delta, under the child's new service.instance.id.
+        if not _sdk.forget_inherited_points(self._instruments):
+            logger.warning(
+                "llm-cost-hooks: this forked process could not reset the metric points it "
+                "inherited (opentelemetry-sdk %s is not one this release was tested with); "
+                "its GenAI histograms include its parent's measurements",
+                ".".join(map(str, _sdk.installed_sdk_version() or ("unknown",))),
+            )
 
     def _start_drainer(self) -> None:
         if self._drainer is not None:

@@ -39,6 +39,7 @@ __all__ = [
     "batch_emit",
     "current_context_getter",
     "direct_spans_allowed",
+    "forget_inherited_points",
     "histogram_merge",
     "installed_sdk_version",
     "noop_on_ending",
@@ -576,3 +577,44 @@ def histogram_merge(instrument: Any, attributes: Mapping[str, Any], values: Sequ
                     aggregation._min = min(aggregation._min, low)
                     aggregation._max = max(aggregation._max, high)
     return True
+
+
+def forget_inherited_points(instruments: Iterable[Any]) -> bool:
+    """Shim for the SDK's per-instrument aggregation state (the measurement consumer's
+    reader storages and their view matches' ``_attributes_aggregation``, ``_lock`` and
+    ``_previous_collection_start_nanos``): in a forked child, drop the points (and the
+    delta readers' last reported values) the child inherited from its parent for
+    ``instruments``, so its first export holds its own measurements only. The SDK's
+    ``MeterProvider`` gives the child a new ``service.instance.id`` after ``fork`` but
+    keeps the parent's aggregations, which a backend would then count once more per child.
+    True when every SDK instrument among them was reset (others hold no SDK state);
+    False, nothing changed for the instrument concerned, if a field is not shaped as
+    expected."""
+    if not SHIMS_ON:
+        return False
+    ok = True
+    for instrument in instruments:
+        consumer = getattr(instrument, "_measurement_consumer", None)
+        if consumer is None:
+            continue  # not the SDK's (the API's no-op instruments keep nothing)
+        storages = getattr(consumer, "_reader_storages", None)
+        if not isinstance(storages, Mapping):
+            ok = False
+            continue
+        for storage in list(storages.values()):
+            matches = getattr(storage, "_instrument_view_instrument_matches", None)
+            if not isinstance(matches, dict):
+                ok = False
+                continue
+            for match in matches.get(instrument, ()):
+                if not isinstance(getattr(match, "_attributes_aggregation", None), dict) or not hasattr(
+                    match, "_previous_collection_start_nanos"
+                ):
+                    ok = False
+                    continue
+                # A new lock: a parent thread (its reader collecting) may have held it at fork.
+                match._lock = threading.Lock()
+                match._attributes_aggregation = {}
+                # New points start at the child's first measurement, not the parent's collection.
+                match._previous_collection_start_nanos = None
+    return ok

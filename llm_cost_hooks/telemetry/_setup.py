@@ -302,6 +302,9 @@ def configure_otel(
         _set_global(tracer_provider, meter_provider)
     providers = OTelProviders(tracer_provider, meter_provider)
     _shutdown.register(_shutdown.TELEMETRY, tracer_provider, _provider_exit_hook(meter_provider))
+    # multiprocessing ends its children with os._exit(): without this a worker's spans and
+    # metrics are exported only if a ledger with a background writer asked for the same.
+    _shutdown.watch_multiprocessing_children()
     return providers
 
 
