@@ -273,6 +273,8 @@ class PostgresLedger(Ledger):
 
     ``ledger="postgresql://user:password@host:5432/db"`` selects it everywhere a ledger
     is accepted (or ``LLM_COST_HOOKS_LEDGER``). Needs ``pip install 'llm-cost-hooks[postgres]'``.
+    The writer holds one connection (``pool_size`` is accepted and has no effect); reports
+    open their own.
 
     Example (needs a running server)::
 
