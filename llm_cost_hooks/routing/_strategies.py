@@ -8,6 +8,7 @@ to escalate to if the answer fails a check or the tier errors (a cascade).
 from __future__ import annotations
 
 import itertools
+import logging
 import math
 import re
 from collections.abc import Mapping, Sequence
@@ -16,7 +17,8 @@ from typing import TYPE_CHECKING, Any, Literal, cast
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from .._errors import ConfigurationError
+from .._errors import ConfigurationError, RouterModelError
+from .._lazy import require
 
 if TYPE_CHECKING:
     import numpy as np
@@ -25,6 +27,8 @@ if TYPE_CHECKING:
     from ._data import OutcomeDataset
     from ._model import RouterModel
     from ._scorer import AnswerScorer
+
+logger = logging.getLogger("llm_cost_hooks.routing")
 
 __all__ = [
     "BudgetTarget",
@@ -753,7 +757,16 @@ def _router_embedder(trained_with: str) -> Any:
         from ._model import HashingEmbedder
 
         return HashingEmbedder(int(trained_with[8:]))
-    return (embedder_named(trained_with) if trained_with else None) or default_embedder(int8_matmul=True)
+    if not trained_with:
+        return default_embedder(int8_matmul=True)
+    found = embedder_named(trained_with)
+    if found is None:
+        # Another embedder's vectors would be another policy: never swap one in silently.
+        raise RouterModelError(
+            f"the router was trained with embedder {trained_with!r}, which this version does not "
+            "ship; pass it as TrainedRouter.load(directory, embedder=...), or retrain."
+        )
+    return found
 
 
 class TrainedRouter(RoutingStrategy):
@@ -802,6 +815,7 @@ class TrainedRouter(RoutingStrategy):
 
     @classmethod
     def load(cls, directory: str, *, embedder: Embedder | None = None, **kwargs: Any) -> TrainedRouter:
+        require("numpy", "embed", "The trained router")
         from ._model import RouterModel
 
         model = RouterModel.load(directory, embedder=embedder)
@@ -826,6 +840,14 @@ class TrainedRouter(RoutingStrategy):
             raise ConfigurationError(
                 f"none of the tiers {list(tiers)} is known to the router (it knows {self.model.tiers}); "
                 "pass tier_map={your_tier: router_model_name}."
+            )
+        unknown = [t for t in tiers if t not in names]
+        if unknown:
+            logger.warning(
+                "llm-cost-hooks routing: the trained router knows %s, so tiers %s are never chosen; "
+                "pass tier_map={your_tier: router_model_name} or retrain with their outcomes.",
+                self.model.tiers,
+                unknown,
             )
 
     def features(self, texts: Sequence[str], contexts: Sequence[str | None] | None = None) -> np.ndarray:
@@ -852,6 +874,8 @@ class TrainedRouter(RoutingStrategy):
         from ._model import fold_of
 
         names, cols = self._columns(tiers)
+        if not names:
+            self.check_tiers(tiers)
         text = request.query_text
         selector = self.model.selector
         if selector is not None:
