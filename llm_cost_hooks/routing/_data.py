@@ -990,7 +990,9 @@ def load_outcomes(
 def _guess_layout(
     columns: Sequence[str], rows: Sequence[Mapping[str, Any]]
 ) -> Literal["long", "routerbench", "routellm"]:
-    if {"model", "quality"} <= set(columns) and ("prompt_id" in columns or "prompt" in columns):
+    # One of the long form's own columns: a long-form file missing the other gets the long
+    # form's error naming it, not another layout's.
+    if {"model", "quality"} & set(columns) and ("prompt_id" in columns or "prompt" in columns):
         return "long"
     if any(c.endswith(_COST_SUFFIX) for c in columns):
         return "routerbench"
