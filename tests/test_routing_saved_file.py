@@ -17,6 +17,7 @@ import pytest
 
 from llm_cost_hooks import ConfigurationError
 from llm_cost_hooks.routing import (
+    AnswerScorer,
     HashingEmbedder,
     OutcomeDataset,
     QualityTarget,
@@ -171,3 +172,35 @@ def test_loading_without_numpy_names_the_extra(saved: Path) -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert "MissingExtraError" in out.stdout and "llm-cost-hooks[embed]" in out.stdout, out.stderr[-2000:]
+
+
+def _scorer_file(tmp_path: Path) -> tuple[Path, dict[str, Any]]:
+    from llm_cost_hooks.routing._scorer import FEATURES
+
+    n = len(FEATURES)
+    scorer = AnswerScorer(mean=np.zeros(n), scale=np.ones(n), weights=np.zeros(n), bias=0.0, l2=1.0)
+    path = scorer.save(tmp_path / "scorer.json")
+    return path, json.loads(path.read_text())
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        lambda d: "[1]",
+        lambda d: json.dumps(d)[:50],
+        lambda d: json.dumps({k: v for k, v in d.items() if k != "bias"}),
+        lambda d: json.dumps({**d, "weights": [0.0]}),
+        lambda d: json.dumps({**d, "weights": "abc"}),
+        lambda d: json.dumps({**d, "bias": "nan"}),
+        lambda d: json.dumps({**d, "features": ["length"]}),
+    ],
+    ids=["list", "truncated", "no-bias", "short", "text", "nan", "other-features"],
+)
+def test_a_damaged_or_edited_scorer_file_is_a_router_model_error(
+    tmp_path: Path, damage: Callable[[dict[str, Any]], str]
+) -> None:
+    path, saved = _scorer_file(tmp_path)
+    assert 0.0 <= AnswerScorer.load(path).score("What is 2 + 2?", "4") <= 1.0
+    path.write_text(damage(saved))
+    with pytest.raises(RouterModelError, match="retrain it"):
+        AnswerScorer.load(path)
