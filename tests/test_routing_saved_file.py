@@ -204,3 +204,20 @@ def test_a_damaged_or_edited_scorer_file_is_a_router_model_error(
     path.write_text(damage(saved))
     with pytest.raises(RouterModelError, match="retrain it"):
         AnswerScorer.load(path)
+
+
+@pytest.mark.parametrize("mode", ["utility", "threshold"])
+def test_a_file_without_the_calibrated_point_used_is_warned_about(
+    saved: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture, mode: str
+) -> None:
+    d = _copy(saved, tmp_path)
+    if mode == "utility":
+        _edit_json(lambda m: m["info"].pop("operating_point"))(d)
+    with caplog.at_level(logging.WARNING, logger="llm_cost_hooks.routing"):
+        TrainedRouter.load(str(d), mode=mode)  # type: ignore[arg-type]
+    assert "no calibrated operating point" in caplog.text
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="llm_cost_hooks.routing"):
+        TrainedRouter.load(str(saved))
+        TrainedRouter.load(str(d), mode=mode, knob=0.5)  # type: ignore[arg-type]
+    assert "operating point" not in caplog.text

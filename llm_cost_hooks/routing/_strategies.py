@@ -819,11 +819,22 @@ class TrainedRouter(RoutingStrategy):
         from ._model import RouterModel
 
         model = RouterModel.load(directory, embedder=embedder)
-        return cls(
+        router = cls(
             model,
             embedder=embedder if embedder is not None else _router_embedder(model.embedder_name),
             **kwargs,
         )
+        cal = model.info.get("operating_point")
+        if kwargs.get("knob") is None and (cal is None or cal.get("mode", "utility") != router.mode):
+            # Not the policy the file was calibrated to: say so rather than route quietly.
+            logger.warning(
+                "llm-cost-hooks routing: the router in %s has no calibrated operating point for mode %r; "
+                "it routes with knob %s. Calibrate it (route train does) or pass knob=.",
+                directory,
+                router.mode,
+                router.knob,
+            )
+        return router
 
     def _columns(self, tiers: Sequence[str]) -> tuple[list[str], list[int]]:
         names, cols = [], []
