@@ -221,3 +221,15 @@ def test_a_file_without_the_calibrated_point_used_is_warned_about(
         TrainedRouter.load(str(saved))
         TrainedRouter.load(str(d), mode=mode, knob=0.5)  # type: ignore[arg-type]
     assert "operating point" not in caplog.text
+
+
+def test_a_request_with_a_lone_surrogate_is_routed_as_its_readable_text(saved: Path) -> None:
+    # A broken emoji decoded from JSON ("\ud83d" alone): the tokenizers and the hashing
+    # embedder refuse it, and the request must not fail on the router's reading of it.
+    router = TrainedRouter.load(str(saved))
+    broken = router.route(RouteRequest("Prove the conjecture about prime gaps number 4242. \ud83d"), TIERS)
+    readable = router.route(RouteRequest("Prove the conjecture about prime gaps number 4242. ?"), TIERS)
+    assert broken.tier == readable.tier and broken.scores == readable.scores
+    # a router without text selection (saved before it) embeds the raw text
+    old = TrainedRouter(RouterModel.fit(_outcomes(40), HashingEmbedder(64)), knob=0.0)
+    assert old.route(RouteRequest("What is 2 plus 2? \ud83d"), TIERS).tier in TIERS

@@ -43,7 +43,7 @@ import numpy as np
 
 from .._errors import ConfigurationError, RouterModelError
 from ._data import OutcomeDataset
-from ._text import TextSelector
+from ._text import TextSelector, embeddable
 
 if TYPE_CHECKING:
     from ..embeddings import Embedder
@@ -107,7 +107,7 @@ def embed_texts(
     embedder: Embedder, texts: Sequence[str], *, max_chars: int = 2000, batch: int = 32
 ) -> np.ndarray:
     """Embed in small batches (a padded batch of thousands of long prompts exhausts memory)."""
-    texts = [t[:max_chars] for t in texts]
+    texts = [embeddable(t[:max_chars]) for t in texts]
     out = [
         np.asarray(embedder.embed(texts[i : i + batch]), dtype=np.float32)
         for i in range(0, len(texts), batch)

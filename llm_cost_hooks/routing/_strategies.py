@@ -892,7 +892,9 @@ class TrainedRouter(RoutingStrategy):
         if selector is not None:
             x = selector.feature_one(self.embedder, text, request.context)
         else:
-            x = self.embedder.embed_one(text[: self.max_chars])
+            from ._text import embeddable
+
+            x = self.embedder.embed_one(embeddable(text[: self.max_chars]))
         folds = [fold_of(text, self.model.n_folds)] if self.model.n_folds else None
         q, c = self.model.predict(x, folds)
         q, c = q[:, cols], c[:, cols]
