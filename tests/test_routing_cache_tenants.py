@@ -5,6 +5,7 @@ carries its route."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,7 +17,7 @@ from llm_cost_hooks.langchain import (
     RoutedChatModel,
     SemanticCache,
 )
-from llm_cost_hooks.routing import Cascade, Rule, RuleRouter
+from llm_cost_hooks.routing import Cascade, Rule, RuleRouter, ShadowMode, outcomes_from_ledger
 
 
 @pytest.fixture
@@ -69,3 +70,20 @@ def test_a_cascade_under_the_cache_replays_its_route_per_tenant(cache: SemanticC
     )
     other = _ask(llm, "D")
     assert other[0] == "large-1" and [r[2] for r in other[2]] == ["miss", "miss"]
+
+
+def test_an_answer_served_by_the_cache_is_not_shadowed_again(cache: SemanticCache, tmp_path: Path) -> None:
+    # Shadow mode explores requests it has not labelled: a cached answer's request was seen
+    # before, and judging it again would write the same pair once per repeat.
+    def judge(request: Any, answers: dict[str, str]) -> dict[str, float]:
+        return {tier: 1.0 for tier in answers}
+
+    shadow = ShadowMode(judge, share=1.0, budget_usd=5.0, store=str(tmp_path / "ledger.db"), seed=0)
+    llm = RoutedChatModel(tiers=_tiers(), strategy=RuleRouter([], default="small"), shadow=shadow)
+    first = _ask(llm, "A")
+    assert [r[:3] for r in first[2]] == [("small", "gpt-4o-mini", "miss"), ("shadow:large", "gpt-4o", "miss")]
+    for _ in range(2):
+        assert _ask(llm, "A")[2] == [("small", "gpt-4o-mini", "exact", "A")]
+    assert shadow.stats["written"] == 1 and len(outcomes_from_ledger(str(tmp_path / "ledger.db"))) == 1
+    # Another tenant's first ask is a miss, and is explored.
+    assert [r[0] for r in _ask(llm, "B")[2]] == ["small", "shadow:large"]
