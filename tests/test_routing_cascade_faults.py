@@ -110,3 +110,35 @@ def test_a_stream_through_a_cascade_records_both_tiers() -> None:
         ("gpt-4o", "large", 2),
     ]
     assert all(r.cost_usd > 0 for r in handler.records())
+
+
+def test_a_router_cascade_whose_router_cannot_score_the_weak_tier_fails_at_construction() -> None:
+    from llm_cost_hooks import ConfigurationError
+    from llm_cost_hooks.routing import (
+        HashingEmbedder,
+        OutcomeDataset,
+        RouterCascade,
+        RouterModel,
+        TrainedRouter,
+    )
+
+    data = OutcomeDataset(
+        prompts=["2+2?", "prove fermat"],
+        tiers=["gpt-4o-mini", "gpt-4o"],
+        quality=np.array([[1.0, 1.0], [0.0, 1.0]]),
+        cost=np.array([[1e-4, 1e-3], [1e-4, 1e-3]]),
+    )
+    emb = HashingEmbedder(32)
+    tiers = {
+        "small": FakeChatModelWithUsage(model_name="gpt-4o-mini", responses=["4"]),
+        "large": FakeChatModelWithUsage(model_name="gpt-4o", responses=["4"]),
+    }
+    partial = TrainedRouter(RouterModel.fit(data, emb), embedder=emb, tier_map={"large": "gpt-4o"})
+    rc = RouterCascade(partial, None, weak="small", strong="large", direct_below=0.3)
+    with pytest.raises(ConfigurationError, match="no prediction for weak tier 'small'.*tier_map"):
+        RoutedChatModel(tiers=tiers, strategy=rc)
+    full = TrainedRouter(
+        RouterModel.fit(data, emb), embedder=emb, tier_map={"small": "gpt-4o-mini", "large": "gpt-4o"}
+    )
+    rc = RouterCascade(full, None, weak="small", strong="large", direct_below=0.3)
+    assert RoutedChatModel(tiers=tiers, strategy=rc).invoke("2+2?").content == "4"

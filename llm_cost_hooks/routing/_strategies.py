@@ -1254,6 +1254,12 @@ class RouterCascade(RoutingStrategy):
                 f"RouterCascade: weak tier {self.weak!r} must be cheaper than {self.strong!r}."
             )
         self.router.check_tiers(tiers)
+        # Said now, not on every request: without the weak tier's score no call can be routed.
+        if isinstance(self.router, TrainedRouter) and self.weak not in self.router._columns(tiers)[0]:
+            raise ConfigurationError(
+                f"RouterCascade: the trained router has no prediction for weak tier {self.weak!r} "
+                f"(it knows {self.router.model.tiers}); pass tier_map={{your_tier: router_model_name}}."
+            )
 
     def route(self, request: RouteRequest, tiers: Sequence[str]) -> RouteDecision:
         d = self.router.route(request, tiers)
