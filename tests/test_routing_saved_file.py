@@ -233,3 +233,24 @@ def test_a_request_with_a_lone_surrogate_is_routed_as_its_readable_text(saved: P
     # a router without text selection (saved before it) embeds the raw text
     old = TrainedRouter(RouterModel.fit(_outcomes(40), HashingEmbedder(64)), knob=0.0)
     assert old.route(RouteRequest("What is 2 plus 2? \ud83d"), TIERS).tier in TIERS
+
+
+def test_the_path_of_router_json_names_its_router(saved: Path) -> None:
+    assert TrainedRouter.load(str(saved / "router.json")).model.tiers == TIERS
+    assert RouterModel.load(saved / "router.npz").tiers == TIERS
+
+
+def test_saving_into_a_file_is_a_configuration_error(saved: Path, tmp_path: Path) -> None:
+    (tmp_path / "afile").write_text("")
+    with pytest.raises(ConfigurationError, match="is a file"):
+        RouterModel.load(saved).save(tmp_path / "afile")
+
+
+@pytest.mark.parametrize("content", [b"not a database", b"prompt,model,quality\nhi,gpt-4o,1\n"])
+def test_a_file_that_is_not_a_ledger_is_named(tmp_path: Path, content: bytes) -> None:
+    from llm_cost_hooks import OutcomeDataError
+    from llm_cost_hooks.routing import outcomes_from_ledger
+
+    (tmp_path / "x.db").write_bytes(content)
+    with pytest.raises(OutcomeDataError, match="is not a ledger file.*without --from-ledger"):
+        outcomes_from_ledger(tmp_path / "x.db")

@@ -596,7 +596,10 @@ class RouterModel:
     def save(self, directory: str | Path) -> Path:
         """Write ``router.npz`` and ``router.json`` into ``directory`` (created)."""
         d = Path(directory)
-        d.mkdir(parents=True, exist_ok=True)
+        try:
+            d.mkdir(parents=True, exist_ok=True)
+        except (FileExistsError, NotADirectoryError):
+            raise ConfigurationError(f"{d} is a file: give a directory to save the router in.") from None
         npz = d / "router.npz"
         arrays: dict[str, Any] = {k: np.ascontiguousarray(v) for k, v in self.arrays.items()}
         np.savez(npz, **arrays)
@@ -621,6 +624,8 @@ class RouterModel:
         Any file this version cannot use (damaged, edited, older or newer) raises
         :class:`RouterModelError` saying what to do; nothing in it is executed (no pickle)."""
         d = Path(directory)
+        if d.is_file() and d.name in ("router.json", "router.npz"):
+            d = d.parent  # the path of one of its two files names the router too
         jpath, npath = d / "router.json", d / "router.npz"
         for p in (jpath, npath):
             if not p.is_file():
