@@ -50,3 +50,11 @@ def test_a_bad_row_is_named(tmp_path: Path, row: list[object], says: str) -> Non
     path = _write(tmp_path / "o.csv", HEADER, [*ROWS, row])
     with pytest.raises(OutcomeDataError, match=says):
         load_outcomes(path)
+
+
+@pytest.mark.parametrize("prompt", ["[{[]: 1}]", "[1, {[1]}]"])
+def test_a_prompt_that_looks_like_a_list_literal_is_read_as_text(tmp_path: Path, prompt: str) -> None:
+    # Such text is tried as a list of turns; an unhashable literal must not stop the load.
+    rows = [[1, prompt, "gpt-4o-mini", 1, 12, 3], [1, prompt, "gpt-4o", 1, 12, 3]]
+    data = load_outcomes(_write(tmp_path / "o.csv", HEADER, [*ROWS, *[[3, *r[1:]] for r in rows]]))
+    assert prompt in data.prompts

@@ -295,7 +295,7 @@ def _prompt_text(value: Any) -> str:
     if text.startswith("[") and text.endswith("]"):
         try:
             parsed = ast.literal_eval(text)
-        except (ValueError, SyntaxError, MemoryError, RecursionError):
+        except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
             return text
         if isinstance(parsed, list) and all(isinstance(p, str) for p in parsed):
             return "\n".join(parsed)
@@ -342,7 +342,7 @@ def _response_text(value: Any) -> str | None:
     if text.startswith("[") and text.endswith("]"):
         try:
             parsed = ast.literal_eval(text)
-        except (ValueError, SyntaxError, MemoryError, RecursionError):
+        except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
             return text
         if isinstance(parsed, list) and len(parsed) == 1 and isinstance(parsed[0], str):
             return parsed[0]
