@@ -142,3 +142,56 @@ def test_a_router_cascade_whose_router_cannot_score_the_weak_tier_fails_at_const
     )
     rc = RouterCascade(full, None, weak="small", strong="large", direct_below=0.3)
     assert RoutedChatModel(tiers=tiers, strategy=rc).invoke("2+2?").content == "4"
+
+
+class _BrokenEmbedder:
+    """Embeds training texts, then fails (an onnxruntime error at serving time)."""
+
+    def __init__(self) -> None:
+        from llm_cost_hooks.routing import HashingEmbedder
+
+        self.inner = HashingEmbedder(32)
+        self.name, self.dim = self.inner.name, self.inner.dim
+        self.broken = False
+
+    def embed(self, texts: Any) -> Any:
+        if self.broken:
+            raise RuntimeError("session failed")
+        return self.inner.embed(texts)
+
+    def embed_one(self, text: str) -> Any:
+        return self.embed([text])[0]
+
+
+def test_a_trained_router_that_cannot_read_a_request_sends_it_to_the_dearest_tier(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from llm_cost_hooks.routing import OutcomeDataset, RouterCascade, RouterModel, TrainedRouter
+
+    data = OutcomeDataset(
+        prompts=["2+2?", "prove fermat"],
+        tiers=["small", "large"],
+        quality=np.array([[1.0, 1.0], [0.0, 1.0]]),
+        cost=np.array([[1e-4, 1e-3], [1e-4, 1e-3]]),
+    )
+    emb = _BrokenEmbedder()
+    router = TrainedRouter(RouterModel.fit(data, emb), embedder=emb, knob=1000.0)  # type: ignore[arg-type]
+    tiers = {
+        "small": FakeChatModelWithUsage(model_name="gpt-4o-mini", responses=["4"] * 4),
+        "large": FakeChatModelWithUsage(model_name="gpt-4o", responses=["4"] * 4),
+    }
+    llm = RoutedChatModel(tiers=tiers, strategy=router)
+    cascade = RoutedChatModel(
+        tiers=tiers, strategy=RouterCascade(router, None, weak="small", strong="large", direct_below=0.3)
+    )
+    assert llm.invoke("2+2?").response_metadata["llm_cost_hooks_route"]["tier"] == "small"
+    emb.broken = True
+    handler = CostCallbackHandler(ledger="memory://")
+    with caplog.at_level(logging.WARNING, logger="llm_cost_hooks.routing"):
+        for model in (llm, cascade):
+            route = model.invoke("2+2?", config={"callbacks": [handler]}).response_metadata[
+                "llm_cost_hooks_route"
+            ]
+            assert route["tier"] == "large" and "trained:fallback:RuntimeError" in route["reason"]
+    assert [r.route for r in handler.records()] == ["large", "large"]
+    assert "could not route a request (RuntimeError)" in caplog.text and "2+2" not in caplog.text

@@ -769,6 +769,10 @@ def _router_embedder(trained_with: str) -> Any:
     return found
 
 
+#: The reason of a trained router's decision when it could not read the request.
+FALLBACK_REASON = "trained:fallback"
+
+
 class TrainedRouter(RoutingStrategy):
     """Embeds the request and asks a :class:`RouterModel` which tier is worth its price.
 
@@ -882,11 +886,27 @@ class TrainedRouter(RoutingStrategy):
         return self.model.predict(x, folds)
 
     def route(self, request: RouteRequest, tiers: Sequence[str]) -> RouteDecision:
-        from ._model import fold_of
-
         names, cols = self._columns(tiers)
         if not names:
             self.check_tiers(tiers)
+        try:
+            return self._route(request, names, cols)
+        except ConfigurationError:
+            raise
+        except Exception as exc:
+            # The router's own failure (its embedder, a request it cannot read) must not fail
+            # the user's call: the dearest tier it knows answers, as without a router.
+            logger.warning(
+                "llm-cost-hooks routing: the trained router could not route a request (%s); "
+                "it goes to tier %r",
+                type(exc).__name__,
+                names[-1],
+            )
+            return RouteDecision(names[-1], f"{FALLBACK_REASON}:{type(exc).__name__}")
+
+    def _route(self, request: RouteRequest, names: list[str], cols: list[int]) -> RouteDecision:
+        from ._model import fold_of
+
         text = request.query_text
         selector = self.model.selector
         if selector is not None:
@@ -1264,6 +1284,8 @@ class RouterCascade(RoutingStrategy):
     def route(self, request: RouteRequest, tiers: Sequence[str]) -> RouteDecision:
         d = self.router.route(request, tiers)
         p = (d.scores or {}).get(self.weak)
+        if p is None and d.reason.startswith(FALLBACK_REASON):
+            return RouteDecision(self.strong, f"router-cascade:{d.reason}")
         if p is None:
             raise ConfigurationError(
                 f"RouterCascade: the router's decision has no score for tier {self.weak!r} "
