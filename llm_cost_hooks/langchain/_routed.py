@@ -77,14 +77,14 @@ class RoutedChatModel(StreamRunChatModel):
     context_budget: Any = None
     guard: Any = None
     shadow: Any = None
+    cache: Any = Field(default=False, exclude=True)  # tiers cache their own calls, keyed by the tier chosen
 
     _plan: TierPlan = PrivateAttr()
     _guarded: dict[str, BaseChatModel] = PrivateAttr(default_factory=dict)
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        # Checked here, not in a pydantic validator, so callers get our typed
-        # ConfigurationError rather than a ValidationError wrapping it.
+        # Checked here, not in a validator: callers get our ConfigurationError, not a ValidationError.
         self._setup()
 
     def _setup(self) -> None:

@@ -1,7 +1,8 @@
 """Quality checks and the cascade loop (try a tier, check, escalate). Framework-free.
 
 A check takes an :class:`Answer` and returns ``True`` (pass), ``False`` or a string (fail,
-the string says why), or an awaitable of those. A check that raises counts as failed and
+the string says why), or an awaitable of those; any other value (a score, NaN) counts as
+failed and is logged. A check that raises counts as failed and
 is logged; it never crashes the call.
 """
 
@@ -261,7 +262,19 @@ def _verdict(check: Any, value: Any) -> str | None:
         return None
     if value is False:
         return f"{_name(check)} failed"
-    return str(value)
+    if isinstance(value, str):
+        return value or f"{_name(check)} failed"
+    if type(value).__module__ == "numpy" and type(value).__name__ in ("bool", "bool_"):
+        # numpy's bool, as `score > 0.5` on a numpy float gives (bool_ before numpy 2)
+        return None if bool(value) else f"{_name(check)} failed"
+    # A score, NaN or anything else is no verdict: failing it costs an escalation, passing
+    # it could serve a wrong answer.
+    logger.warning(
+        "llm-cost-hooks routing: check %s returned %s, not True/False or a reason; counted as failed",
+        _name(check),
+        type(value).__name__,
+    )
+    return f"{_name(check)} returned {type(value).__name__}"
 
 
 def _run_checks(answer: Answer, checks: Sequence[Check]) -> str | None:

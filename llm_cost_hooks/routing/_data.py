@@ -295,7 +295,7 @@ def _prompt_text(value: Any) -> str:
     if text.startswith("[") and text.endswith("]"):
         try:
             parsed = ast.literal_eval(text)
-        except (ValueError, SyntaxError, MemoryError, RecursionError):
+        except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
             return text
         if isinstance(parsed, list) and all(isinstance(p, str) for p in parsed):
             return "\n".join(parsed)
@@ -342,7 +342,7 @@ def _response_text(value: Any) -> str | None:
     if text.startswith("[") and text.endswith("]"):
         try:
             parsed = ast.literal_eval(text)
-        except (ValueError, SyntaxError, MemoryError, RecursionError):
+        except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
             return text
         if isinstance(parsed, list) and len(parsed) == 1 and isinstance(parsed[0], str):
             return parsed[0]
@@ -990,7 +990,9 @@ def load_outcomes(
 def _guess_layout(
     columns: Sequence[str], rows: Sequence[Mapping[str, Any]]
 ) -> Literal["long", "routerbench", "routellm"]:
-    if {"model", "quality"} <= set(columns) and ("prompt_id" in columns or "prompt" in columns):
+    # One of the long form's own columns: a long-form file missing the other gets the long
+    # form's error naming it, not another layout's.
+    if {"model", "quality"} & set(columns) and ("prompt_id" in columns or "prompt" in columns):
         return "long"
     if any(c.endswith(_COST_SUFFIX) for c in columns):
         return "routerbench"

@@ -29,8 +29,10 @@ seen in training gets the overall mean as its prior.
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import time
+import zipfile
 import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -41,7 +43,7 @@ import numpy as np
 
 from .._errors import ConfigurationError, RouterModelError
 from ._data import OutcomeDataset
-from ._text import TextSelector
+from ._text import TextSelector, embeddable
 
 if TYPE_CHECKING:
     from ..embeddings import Embedder
@@ -105,7 +107,7 @@ def embed_texts(
     embedder: Embedder, texts: Sequence[str], *, max_chars: int = 2000, batch: int = 32
 ) -> np.ndarray:
     """Embed in small batches (a padded batch of thousands of long prompts exhausts memory)."""
-    texts = [t[:max_chars] for t in texts]
+    texts = [embeddable(t[:max_chars]) for t in texts]
     out = [
         np.asarray(embedder.embed(texts[i : i + batch]), dtype=np.float32)
         for i in range(0, len(texts), batch)
@@ -594,7 +596,10 @@ class RouterModel:
     def save(self, directory: str | Path) -> Path:
         """Write ``router.npz`` and ``router.json`` into ``directory`` (created)."""
         d = Path(directory)
-        d.mkdir(parents=True, exist_ok=True)
+        try:
+            d.mkdir(parents=True, exist_ok=True)
+        except (FileExistsError, NotADirectoryError):
+            raise ConfigurationError(f"{d} is a file: give a directory to save the router in.") from None
         npz = d / "router.npz"
         arrays: dict[str, Any] = {k: np.ascontiguousarray(v) for k, v in self.arrays.items()}
         np.savez(npz, **arrays)
@@ -614,8 +619,13 @@ class RouterModel:
 
     @classmethod
     def load(cls, directory: str | Path, *, embedder: Embedder | None = None) -> RouterModel:
-        """Load a saved router; with ``embedder``, check it is the one it was trained with."""
+        """Load a saved router; with ``embedder``, check it is the one it was trained with.
+
+        Any file this version cannot use (damaged, edited, older or newer) raises
+        :class:`RouterModelError` saying what to do; nothing in it is executed (no pickle)."""
         d = Path(directory)
+        if d.is_file() and d.name in ("router.json", "router.npz"):
+            d = d.parent  # the path of one of its two files names the router too
         jpath, npath = d / "router.json", d / "router.npz"
         for p in (jpath, npath):
             if not p.is_file():
@@ -623,12 +633,25 @@ class RouterModel:
                     f"{p} is missing; train one with `llm-cost route train DATA --out {d}`."
                 )
         try:
-            meta = json.loads(jpath.read_text())
+            meta = json.loads(jpath.read_text(encoding="utf-8"))
         except json.JSONDecodeError as exc:
             raise RouterModelError(f"{jpath} is not valid JSON: {exc.msg}.") from None
-        if meta.get("format_version") not in _READABLE_VERSIONS:
+        except UnicodeDecodeError:
+            raise RouterModelError(f"{jpath} is not valid JSON: it is not UTF-8 text.") from None
+        if not isinstance(meta, dict):
             raise RouterModelError(
-                f"{jpath}: format_version {meta.get('format_version')!r}, expected one of "
+                f"{jpath} does not describe a router (expected a JSON object); restore the file "
+                "written by `llm-cost route train` or retrain."
+            )
+        version = meta.get("format_version")
+        if isinstance(version, int) and version > FORMAT_VERSION:
+            raise RouterModelError(
+                f"{jpath}: format_version {version} was written by a newer version of llm-cost-hooks "
+                f"(this one reads {_READABLE_VERSIONS}); upgrade llm-cost-hooks, or retrain with this version."
+            )
+        if version not in _READABLE_VERSIONS:
+            raise RouterModelError(
+                f"{jpath}: format_version {version!r}, expected one of "
                 f"{_READABLE_VERSIONS}; retrain with this version of llm-cost-hooks."
             )
         raw = npath.read_bytes()
@@ -641,20 +664,74 @@ class RouterModel:
                 f"{jpath}: router kind {meta.get('kind')!r} is not supported by this version "
                 "(kNN routers were removed; 'ridge' replaces them); retrain with `llm-cost route train`."
             )
-        with np.load(npath, allow_pickle=False) as z:
-            arrays = {k: z[k] for k in z.files}
+        try:
+            with np.load(io.BytesIO(raw), allow_pickle=False) as z:
+                arrays = {k: z[k] for k in z.files}
+        except ValueError as exc:
+            if "allow_pickle" not in str(exc):
+                raise RouterModelError(
+                    f"{npath} cannot be read ({exc}); retrain or restore both files."
+                ) from None
+            raise RouterModelError(
+                f"{npath} holds Python objects, which are never loaded (they would need pickle); "
+                "retrain with `llm-cost route train`."
+            ) from None
+        except (OSError, EOFError, zipfile.BadZipFile) as exc:
+            raise RouterModelError(
+                f"{npath} cannot be read ({exc}); retrain or restore both files."
+            ) from None
         emb_meta = meta.get("embedder") or {}
-        if embedder is not None and emb_meta.get("name") != embedder.name:
+        if embedder is not None and isinstance(emb_meta, dict) and emb_meta.get("name") != embedder.name:
             raise RouterModelError(
                 f"router in {d} was trained with embedder {emb_meta.get('name')!r} but "
                 f"{embedder.name!r} was given; use the same embedder or retrain."
             )
-        return cls(
+        try:
+            model = cls._from_saved(meta, arrays)
+        except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
+            # A file edited by hand or cut short: numpy's and json's own messages say nothing
+            # about what to do.
+            raise RouterModelError(
+                f"{d}: router.json and router.npz do not describe a router this version can use "
+                f"({type(exc).__name__}: {exc}); retrain with `llm-cost route train` or restore both files."
+            ) from None
+        return model
+
+    @classmethod
+    def _from_saved(cls, meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> RouterModel:
+        """The router ``meta`` and ``arrays`` describe, checked end to end: every fold
+        predicts one quality and one cost per tier, and the operating point reads."""
+        from ._strategies import OperatingPoint
+
+        tiers = meta["tiers"]
+        if not isinstance(tiers, list) or len(tiers) < 1 or not all(isinstance(t, str) for t in tiers):
+            raise TypeError(f"tiers must be a list of model names, got {tiers!r}")
+        if len(set(tiers)) != len(tiers):
+            raise ValueError(f"tiers repeat a name: {tiers}")
+        emb_meta = meta.get("embedder") or {}
+        model = cls(
             kind=meta["kind"],
-            tiers=list(meta["tiers"]),
-            embedder_name=emb_meta.get("name", ""),
+            tiers=list(tiers),
+            embedder_name=str(emb_meta.get("name", "")),
             dim=int(emb_meta.get("dim", 0)),
             arrays=arrays,
             params=dict(meta.get("params") or {}),
             info=dict(meta.get("info") or {}),
         )
+        if model.n_folds:
+            saved = {name.split(".", 1)[0] for name in arrays if name[:1] == "f" and "." in name}
+            if saved != {f"f{k}" for k in range(model.n_folds)}:
+                raise ValueError(f"params.folds is {model.n_folds} but the arrays hold folds {sorted(saved)}")
+        probe = np.zeros((1, model.dim), dtype=np.float32)
+        for k in range(model.n_folds) if model.n_folds else [None]:
+            q, c = model.predict(probe, None if k is None else [k])
+            if q.shape != (1, len(tiers)) or c.shape != (1, len(tiers)) or not np.isfinite(q).all():
+                raise ValueError(f"the arrays give {q.shape[1]} predictions for {len(tiers)} tiers")
+        model.__dict__.pop("_fold_cache", None)
+        if _TEXT_KEY in arrays:
+            _ = model.selector
+        cal = model.info.get("operating_point")
+        if cal is not None:
+            OperatingPoint(**cal)
+            float(cal["knob"])
+        return model

@@ -27,6 +27,7 @@ from collections.abc import (
 from typing import Any, TypeVar
 
 from .._errors import BudgetExceeded
+from ..tracking._calls import CACHE_MARKER_KEY
 from ._checks import Answer, CascadeOutcome, Check, arun_cascade, run_cascade
 from ._strategies import RouteRequest
 from ._tiers import CallExtras, StreamPlan, TierPlan, mark_delegated
@@ -110,6 +111,13 @@ def structured_output(payload: Mapping[str, Any], raw: Any = None, *, include_ra
     return parsed
 
 
+def _served_by_cache(result: Any) -> bool:
+    """True for an answer one of our caches served: its request was seen (and had its chance
+    to be shadowed) before, and judging it again would record the same pair once more."""
+    meta = getattr(result, "response_metadata", None)
+    return isinstance(meta, Mapping) and bool(meta.get(CACHE_MARKER_KEY))
+
+
 class RoutedRun:
     """One routed request: its decision (the plan's, raised to the quality floor), the
     downgrades and prompt-cache breakpoints it adds to the route metadata, and its shadow
@@ -143,7 +151,7 @@ class RoutedRun:
     # -- shadow mode --------------------------------------------------------------------------
     def shadow_tier(self, outcome: CascadeOutcome) -> str | None:
         """The tier shadow mode also asks (plain chat with a reader only), or None."""
-        if self.read is None:
+        if self.read is None or _served_by_cache(outcome.result):
             return None
         return self.plan.shadow_tier(outcome.tier, structured=self.structured)
 

@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from .._errors import ConfigurationError
+from .._errors import ConfigurationError, RouterModelError
 from ._checks import Answer, _value, check_arithmetic
 from ._model import L2_GRID, _fit_ridge_loo
 
@@ -202,17 +202,35 @@ class AnswerScorer:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> AnswerScorer:
-        """Inverse of :meth:`to_dict` (checks the feature set matches this version)."""
+        """Inverse of :meth:`to_dict` (checks the feature set matches this version and every
+        number is there and finite: :class:`RouterModelError` says what to do otherwise)."""
+        if not isinstance(d, dict):
+            raise RouterModelError(
+                "a saved scorer is a JSON object written by AnswerScorer.save; retrain it."
+            )
         if list(d.get("features") or []) != list(FEATURES):
-            raise ConfigurationError("the saved scorer was trained on other features; retrain it.")
-        return cls(
-            mean=np.array(d["mean"]),
-            scale=np.array(d["scale"]),
-            weights=np.array(d["weights"]),
-            bias=float(d["bias"]),
-            l2=float(d["l2"]),
-            threshold=d.get("threshold"),
-        )
+            raise RouterModelError("the saved scorer was trained on other features; retrain it.")
+        try:
+            scorer = cls(
+                mean=np.array(d["mean"], dtype=np.float64),
+                scale=np.array(d["scale"], dtype=np.float64),
+                weights=np.array(d["weights"], dtype=np.float64),
+                bias=float(d["bias"]),
+                l2=float(d["l2"]),
+                threshold=None if d.get("threshold") is None else float(d["threshold"]),
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise RouterModelError(
+                f"the saved scorer is incomplete or edited ({type(exc).__name__}: {exc}); retrain it."
+            ) from None
+        arrays = (scorer.mean, scorer.scale, scorer.weights)
+        if any(a.shape != (len(FEATURES),) or not np.isfinite(a).all() for a in arrays) or not (
+            math.isfinite(scorer.bias) and (scorer.threshold is None or math.isfinite(scorer.threshold))
+        ):
+            raise RouterModelError(
+                f"the saved scorer needs {len(FEATURES)} finite numbers per array and a finite bias; retrain it."
+            )
+        return scorer
 
     def save(self, path: str | Path) -> Path:
         """Write the scorer as JSON."""
@@ -223,4 +241,10 @@ class AnswerScorer:
     @classmethod
     def load(cls, path: str | Path) -> AnswerScorer:
         """Read a scorer written by :meth:`save`."""
-        return cls.from_dict(json.loads(Path(path).read_text()))
+        try:
+            d = json.loads(Path(path).read_text(encoding="utf-8"))
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise RouterModelError(
+                f"{path} is not a saved scorer (not valid JSON: {exc}); retrain it."
+            ) from None
+        return cls.from_dict(d)

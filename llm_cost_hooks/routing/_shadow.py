@@ -365,6 +365,11 @@ def outcomes_from_ledger(path: str | Path, *, tiers: Sequence[str] | None = None
             f"{p}: no shadow outcomes here ({exc}); run RoutedChatModel with "
             "shadow=ShadowMode(judge, store=THIS_FILE) first."
         ) from None
+    except sqlite3.DatabaseError as exc:  # a CSV or another file given as the ledger
+        raise OutcomeDataError(
+            f"{p} is not a ledger file ({exc}); --from-ledger reads the SQLite file of "
+            "ShadowMode(store=...). An outcome file (CSV, JSONL) is read without --from-ledger."
+        ) from None
     if tiers:
         rows = [r for r in rows if r["model"] in set(tiers)]
     if not rows:

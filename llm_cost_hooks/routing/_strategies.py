@@ -8,6 +8,7 @@ to escalate to if the answer fails a check or the tier errors (a cascade).
 from __future__ import annotations
 
 import itertools
+import logging
 import math
 import re
 from collections.abc import Mapping, Sequence
@@ -16,7 +17,8 @@ from typing import TYPE_CHECKING, Any, Literal, cast
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from .._errors import ConfigurationError
+from .._errors import ConfigurationError, RouterModelError
+from .._lazy import require
 
 if TYPE_CHECKING:
     import numpy as np
@@ -25,6 +27,8 @@ if TYPE_CHECKING:
     from ._data import OutcomeDataset
     from ._model import RouterModel
     from ._scorer import AnswerScorer
+
+logger = logging.getLogger("llm_cost_hooks.routing")
 
 __all__ = [
     "BudgetTarget",
@@ -753,7 +757,20 @@ def _router_embedder(trained_with: str) -> Any:
         from ._model import HashingEmbedder
 
         return HashingEmbedder(int(trained_with[8:]))
-    return (embedder_named(trained_with) if trained_with else None) or default_embedder(int8_matmul=True)
+    if not trained_with:
+        return default_embedder(int8_matmul=True)
+    found = embedder_named(trained_with)
+    if found is None:
+        # Another embedder's vectors would be another policy: never swap one in silently.
+        raise RouterModelError(
+            f"the router was trained with embedder {trained_with!r}, which this version does not "
+            "ship; pass it as TrainedRouter.load(directory, embedder=...), or retrain."
+        )
+    return found
+
+
+#: The reason of a trained router's decision when it could not read the request.
+FALLBACK_REASON = "trained:fallback"
 
 
 class TrainedRouter(RoutingStrategy):
@@ -802,14 +819,26 @@ class TrainedRouter(RoutingStrategy):
 
     @classmethod
     def load(cls, directory: str, *, embedder: Embedder | None = None, **kwargs: Any) -> TrainedRouter:
+        require("numpy", "embed", "The trained router")
         from ._model import RouterModel
 
         model = RouterModel.load(directory, embedder=embedder)
-        return cls(
+        router = cls(
             model,
             embedder=embedder if embedder is not None else _router_embedder(model.embedder_name),
             **kwargs,
         )
+        cal = model.info.get("operating_point")
+        if kwargs.get("knob") is None and (cal is None or cal.get("mode", "utility") != router.mode):
+            # Not the policy the file was calibrated to: say so rather than route quietly.
+            logger.warning(
+                "llm-cost-hooks routing: the router in %s has no calibrated operating point for mode %r; "
+                "it routes with knob %s. Calibrate it (route train does) or pass knob=.",
+                directory,
+                router.mode,
+                router.knob,
+            )
+        return router
 
     def _columns(self, tiers: Sequence[str]) -> tuple[list[str], list[int]]:
         names, cols = [], []
@@ -826,6 +855,14 @@ class TrainedRouter(RoutingStrategy):
             raise ConfigurationError(
                 f"none of the tiers {list(tiers)} is known to the router (it knows {self.model.tiers}); "
                 "pass tier_map={your_tier: router_model_name}."
+            )
+        unknown = [t for t in tiers if t not in names]
+        if unknown:
+            logger.warning(
+                "llm-cost-hooks routing: the trained router knows %s, so tiers %s are never chosen; "
+                "pass tier_map={your_tier: router_model_name} or retrain with their outcomes.",
+                self.model.tiers,
+                unknown,
             )
 
     def features(self, texts: Sequence[str], contexts: Sequence[str | None] | None = None) -> np.ndarray:
@@ -849,15 +886,35 @@ class TrainedRouter(RoutingStrategy):
         return self.model.predict(x, folds)
 
     def route(self, request: RouteRequest, tiers: Sequence[str]) -> RouteDecision:
+        names, cols = self._columns(tiers)
+        if not names:
+            self.check_tiers(tiers)
+        try:
+            return self._route(request, names, cols)
+        except ConfigurationError:
+            raise
+        except Exception as exc:
+            # The router's own failure (its embedder, a request it cannot read) must not fail
+            # the user's call: the dearest tier it knows answers, as without a router.
+            logger.warning(
+                "llm-cost-hooks routing: the trained router could not route a request (%s); "
+                "it goes to tier %r",
+                type(exc).__name__,
+                names[-1],
+            )
+            return RouteDecision(names[-1], f"{FALLBACK_REASON}:{type(exc).__name__}")
+
+    def _route(self, request: RouteRequest, names: list[str], cols: list[int]) -> RouteDecision:
         from ._model import fold_of
 
-        names, cols = self._columns(tiers)
         text = request.query_text
         selector = self.model.selector
         if selector is not None:
             x = selector.feature_one(self.embedder, text, request.context)
         else:
-            x = self.embedder.embed_one(text[: self.max_chars])
+            from ._text import embeddable
+
+            x = self.embedder.embed_one(embeddable(text[: self.max_chars]))
         folds = [fold_of(text, self.model.n_folds)] if self.model.n_folds else None
         q, c = self.model.predict(x, folds)
         q, c = q[:, cols], c[:, cols]
@@ -1217,10 +1274,18 @@ class RouterCascade(RoutingStrategy):
                 f"RouterCascade: weak tier {self.weak!r} must be cheaper than {self.strong!r}."
             )
         self.router.check_tiers(tiers)
+        # Said now, not on every request: without the weak tier's score no call can be routed.
+        if isinstance(self.router, TrainedRouter) and self.weak not in self.router._columns(tiers)[0]:
+            raise ConfigurationError(
+                f"RouterCascade: the trained router has no prediction for weak tier {self.weak!r} "
+                f"(it knows {self.router.model.tiers}); pass tier_map={{your_tier: router_model_name}}."
+            )
 
     def route(self, request: RouteRequest, tiers: Sequence[str]) -> RouteDecision:
         d = self.router.route(request, tiers)
         p = (d.scores or {}).get(self.weak)
+        if p is None and d.reason.startswith(FALLBACK_REASON):
+            return RouteDecision(self.strong, f"router-cascade:{d.reason}")
         if p is None:
             raise ConfigurationError(
                 f"RouterCascade: the router's decision has no score for tier {self.weak!r} "

@@ -67,6 +67,16 @@ def _prefix_digest(text: str, end: int) -> bytes:
     return hashlib.blake2b(text[:end].encode("utf-8", "surrogatepass"), digest_size=16).digest()
 
 
+def embeddable(text: str) -> str:
+    """``text`` with lone surrogates (a broken emoji decoded from JSON) replaced by ``?``:
+    the tokenizers refuse them, and a request must not fail on the router's reading of it."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "replace").decode("utf-8")
+    return text
+
+
 class TextSelector:
     """Selects the varying part of a request and summarises its template.
 
@@ -207,7 +217,7 @@ class TextSelector:
             n = float(np.linalg.norm(vec))
             if n:
                 vec *= self.template_weight / n
-        return self._clip(body), vec
+        return embeddable(self._clip(body)), vec
 
     def features(
         self, embedder: Embedder, texts: Sequence[str], contexts: Sequence[str | None] | None = None
