@@ -464,6 +464,14 @@ def test_budget_breaches_report() -> None:
     assert (row["tenant"], row["calls"], row["refused"]) == ("a", 2, 1)
 
 
+def test_budget_breaches_count_a_downgrade_with_nowhere_to_go_as_refused() -> None:
+    ledger = MemoryLedger()
+    ledger.write(rec(tenant="a", feature="f", success=False, error_type="DowngradeRequired", cost_usd=0.0))
+    ledger.write(rec(tenant="a", feature="f", success=False, error_type="CircuitOpenError", cost_usd=0.0))
+    (row,) = LedgerReports.from_ledger(ledger).budget_breaches()
+    assert (row["tenant"], row["calls"], row["refused"]) == ("a", 1, 1)  # a circuit is no budget
+
+
 def test_deferred_records_are_built_once_on_the_writer_even_across_retries(tmp_path: Path) -> None:
     ledger = _FlakySQLite(tmp_path / "d.db", failures=2, flush_interval=0.01)
     built: list[str] = []

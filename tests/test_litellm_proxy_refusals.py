@@ -127,18 +127,32 @@ def test_context_budget_that_cannot_be_met_is_a_400_in_one_request(refusing_prox
 
 def test_open_circuit_is_a_429_with_retry_after_in_one_request(refusing_proxy: dict[str, Any]) -> None:
     client = Client(refusing_proxy)
+    task = "circuit-" + uuid.uuid4().hex[:6]
+    metadata = {"extra_body": {"metadata": {"tenant_id": "acme", "task_id": task}}}
     with pytest.raises(openai.APIError):  # the model is down: the first call fails upstream
         client.client.with_options(max_retries=0).chat.completions.create(
-            model="dead-mini", messages=[{"role": "user", "content": "hi"}]
+            model="dead-mini", messages=[{"role": "user", "content": "hi"}], **metadata
         )
     client.requests = 0
     with pytest.raises(openai.RateLimitError) as info:
-        client.chat("dead-mini", "hi again")
+        client.chat("dead-mini", "hi again", **metadata)
     assert client.requests == 1
     assert info.value.status_code == 429
     body = info.value.response.json()["error"]
     assert body["type"] == "rate_limit_error" and "Circuit for model 'dead-mini' is open" in body["message"]
     assert 1 <= int(info.value.response.headers["retry-after"]) <= 121
+    # Both are in the ledger, once each: the upstream failure, and the refusal at no cost.
+    found = records(refusing_proxy["ledger"], task, want=2, settle=1.0)
+    [refused] = [r for r in found if r.error_type == "CircuitOpenError"]
+    [upstream] = [r for r in found if r is not refused]
+    assert not upstream.success and upstream.input_tokens > 0  # the provider was asked
+    assert (refused.success, refused.cost_usd, refused.input_tokens, refused.output_tokens) == (
+        False,
+        0.0,
+        0,
+        0,
+    )
+    assert (refused.tenant, refused.model) == ("acme", "gpt-4o-mini")
 
 
 def test_cache_switch_serves_a_repeated_request_without_an_upstream_call(

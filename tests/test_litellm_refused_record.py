@@ -67,3 +67,72 @@ def test_refused_acompletion_is_recorded_at_no_cost(litellm_clean: Any, through:
 
     asyncio.run(main())
     _assert_refused(cost_logger)
+
+
+class _StoreDown:
+    """A shared spend store that cannot answer (with ``fail_mode="closed"`` the guard refuses)."""
+
+    def __getattr__(self, name: str) -> Any:
+        from llm_cost_hooks import SpendStoreUnavailable
+
+        def fail(*args: Any, **kwargs: Any) -> Any:
+            raise SpendStoreUnavailable("the shared spend store is unreachable")
+
+        async def afail(*args: Any, **kwargs: Any) -> Any:
+            fail()
+
+        return afail if name.startswith("a") else fail
+
+
+def _closed_logger(litellm: Any) -> Any:
+    from llm_cost_hooks.litellm import CostHooksLogger
+
+    guard = SpendGuard(
+        [Limit.usd(10.0, per="day", scope="tenant")],
+        store=_StoreDown(),
+        alerts=AlertManager(log=False, span_events=False),
+    )
+    cost_logger = CostHooksLogger(ledger="memory://", guard=guard)
+    litellm.callbacks = [cost_logger]
+    return cost_logger
+
+
+def _assert_store_refusal(cost_logger: Any) -> None:
+    assert cost_logger.flush(timeout=5)
+    [record] = cost_logger.records()  # one record: not a second one from LiteLLM's failure event
+    assert record.error_type == "SpendStoreUnavailable" and not record.success
+    assert record.cost_usd == 0.0 and record.input_tokens == 0 and record.output_tokens == 0
+    assert (record.tenant, record.feature, record.model) == ("acme", "faq", "gpt-4o-mini")
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_a_call_refused_by_an_unreachable_spend_store_is_recorded_at_no_cost(
+    litellm_clean: Any, stream: bool
+) -> None:
+    from llm_cost_hooks import SpendStoreUnavailable
+
+    cost_logger = _closed_logger(litellm_clean)
+    with pytest.raises(SpendStoreUnavailable):
+        cost_logger.completion(**KWARGS, stream=stream)
+    _assert_store_refusal(cost_logger)
+
+
+@pytest.mark.parametrize("through", ["litellm", "logger", "proxy"])
+def test_an_async_call_refused_by_an_unreachable_spend_store_is_recorded_once(
+    litellm_clean: Any, through: str
+) -> None:
+    from llm_cost_hooks import SpendStoreUnavailable
+
+    cost_logger = _closed_logger(litellm_clean)
+
+    async def main() -> None:
+        with pytest.raises(SpendStoreUnavailable):
+            if through == "proxy":
+                await cost_logger.async_pre_call_hook(None, None, dict(KWARGS), "completion")
+            else:
+                call = litellm_clean.acompletion if through == "litellm" else cost_logger.acompletion
+                await call(**KWARGS)
+        await cost_logger.aflush(timeout=5)
+
+    asyncio.run(main())
+    _assert_store_refusal(cost_logger)

@@ -123,7 +123,11 @@ class ProxyCostHooksLogger(CostHooksLogger):
         probing = False
         try:
             if model:
-                probing = self.breaker.check(model).value == "half_open"
+                try:
+                    probing = self.breaker.check(model).value == "half_open"
+                except Exception as exc:  # an open circuit: recorded as a $0 refusal, like a budget's
+                    self._refuse_request(data, exc)
+                    raise
             return await super().async_pre_call_hook(user_api_key_dict, cache, data, call_type)
         except Exception as exc:
             refusal = proxy_refusal(exc)

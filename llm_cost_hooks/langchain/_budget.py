@@ -25,7 +25,7 @@ from langchain_core.runnables import Runnable
 from pydantic import ConfigDict, Field
 
 from .._records import TokenUsage
-from ..budget import ContextBudget, Downgrade, DowngradeRequired, SpendGuard
+from ..budget import ContextBudget, Downgrade, SpendGuard
 from ..budget._call import (
     Attempt,
     Attribution,
@@ -310,10 +310,10 @@ class GuardedChatModel(StreamRunChatModel):
 
 
 class TierGuardedChatModel(GuardedChatModel):
-    """A routed tier's guard: a downgrade request is raised, marked as not sent, so the
-    router moves the call to a cheaper tier and the refused tier writes no failed record."""
+    """A routed tier's guard: the router moves a downgrade to a cheaper tier (``downgrades``)."""
 
     def _pick_downgrade(self, d: Downgrade) -> Target[BaseChatModel] | None:
-        from ..routing._tiers import mark_delegated  # loaded with the router already
+        from ..routing._tiers import tier_downgrade  # loaded with the router already
 
-        raise mark_delegated(DowngradeRequired(d))
+        tier_downgrade(d, self.downgrades)  # raises, handing the call down, unless none is cheaper
+        return None

@@ -110,8 +110,9 @@ class RoutedChatModel(StreamRunChatModel):
         """The tier behind the context budget and spend guard, with the route = tier."""
         if self.context_budget is None and self.guard is None:
             return model
+        cheaper = {t: self.tiers[t] for t in self._plan.order[: self._plan.order.index(tier)]}
         return TierGuardedChatModel(
-            inner=model, guard=self.guard, context_budget=self.context_budget, route=tier
+            inner=model, guard=self.guard, context_budget=self.context_budget, route=tier, downgrades=cheaper
         )
 
     def _ask(self, messages: list[BaseMessage], stop: list[str] | None, parent: Any, method: str) -> Any:

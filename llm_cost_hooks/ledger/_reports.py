@@ -577,8 +577,9 @@ class LedgerReports:
         since: datetime | date | str | None = None,
         until: datetime | date | str | None = None,
     ) -> list[dict[str, Any]]:
-        """Calls refused or changed by a budget: ``error_type`` BudgetExceeded, or a
-        ``budget.*`` tag in the record (trims, downgrades), grouped by tenant and feature."""
+        """Calls refused or changed by a budget: ``error_type`` BudgetExceeded (or
+        DowngradeRequired: a downgrade with nowhere cheaper to go), or a ``budget.*`` tag in
+        the record (trims, downgrades), grouped by tenant and feature."""
         d = self._dialect
         where, params = self._where(since, until)
         # A budget.* tag key; the LIKE first skips rows without one cheaply (a tag value
@@ -587,11 +588,12 @@ class LedgerReports:
         tagged = (
             f"(tags LIKE '%\"budget.%' AND EXISTS (SELECT 1 FROM {keys} AS t WHERE t.key LIKE 'budget.%'))"
         )
-        cond = f"(error_type = 'BudgetExceeded' OR {tagged})"
+        refused = "error_type IN ('BudgetExceeded', 'DowngradeRequired')"
+        cond = f"({refused} OR {tagged})"
         where = (where + " AND " if where else " WHERE ") + cond
         sql = (
             "SELECT tenant, feature, COUNT(*) AS calls, "
-            "SUM(CASE WHEN error_type = 'BudgetExceeded' THEN 1 ELSE 0 END) AS refused, "
+            f"SUM(CASE WHEN {refused} THEN 1 ELSE 0 END) AS refused, "
             f"{d.round('SUM(cost_usd)')} AS cost_usd "
             f"FROM cost_records{where} GROUP BY tenant, feature"
             " ORDER BY calls DESC, tenant NULLS LAST, feature NULLS LAST"

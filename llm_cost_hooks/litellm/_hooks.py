@@ -107,15 +107,15 @@ class _PreCallHooks(_LoggerState):
 
     @contextlib.contextmanager
     def _reserving(self, call_id: str, model: str, metadata: Mapping[str, Any]) -> Iterator[None]:
-        """Around a reserve: an unpriced model is let through (warned), a refusal is
-        remembered (no failure record for a call that never went out) and raised."""
-        from .._errors import BudgetExceeded, UnknownModelError
+        """Around a reserve: an unpriced model is let through (warned), a refusal (a limit,
+        or a fail-closed spend store that cannot answer) is recorded once and raised."""
+        from .._errors import BudgetExceeded, SpendStoreUnavailable, UnknownModelError
 
         try:
             yield
         except UnknownModelError:
             logger.warning("llm-cost-hooks: no price for %r; request not budget-checked", model)
-        except BudgetExceeded as exc:
+        except (BudgetExceeded, SpendStoreUnavailable) as exc:
             self._refuse(call_id, exc, model, metadata)
             raise
 
@@ -186,6 +186,20 @@ class _PreCallHooks(_LoggerState):
             call_id = data["litellm_call_id"] = str(uuid.uuid4())
         return str(call_id)
 
+    def _proxy_request(self, data: dict[str, Any]) -> tuple[str, Mapping[str, Any], str]:
+        """A proxy request's call id, metadata and priced model."""
+        metadata = _metadata_of(
+            {"litellm_params": {"metadata": data.get("metadata")}, "metadata": data.get("metadata")}
+        )
+        return self._call_id(data), metadata, self._deployment_model(str(data.get("model") or ""))
+
+    def _refuse_request(self, data: Any, error: BaseException) -> None:
+        """Proxy: record a request refused before this logger's hook ran (the proxy
+        callback's circuit breaker) as the hook records its own refusals."""
+        if isinstance(data, dict):
+            call_id, metadata, model = self._proxy_request(data)
+            self._refuse(call_id, error, model, metadata)
+
     async def async_pre_call_hook(self, user_api_key_dict: Any, cache: Any, data: Any, call_type: Any) -> Any:
         """Proxy: fit the request to ``context_budget`` (messages trimmed, ``max_tokens``
         clamped), place prompt-cache breakpoints (``prompt_cache``), serve a duplicate
@@ -197,11 +211,7 @@ class _PreCallHooks(_LoggerState):
         _namespace_litellm_cache(data)
         if not self._has_pre_call_work:
             return data
-        call_id = self._call_id(data)
-        metadata = _metadata_of(
-            {"litellm_params": {"metadata": data.get("metadata")}, "metadata": data.get("metadata")}
-        )
-        model = self._deployment_model(str(data.get("model") or ""))
+        call_id, metadata, model = self._proxy_request(data)
         # Answers are shared only between holders of the same proxy key.
         scope = str(
             getattr(user_api_key_dict, "token", None) or getattr(user_api_key_dict, "api_key", None) or ""

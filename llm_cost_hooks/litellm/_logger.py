@@ -129,6 +129,8 @@ class CostHooksLogger(TrackerAdapterMixin, _SyncStreamWatch, _PreCallHooks, _Eve
         self._expected: OrderedDict[str, Expected] = OrderedDict()  # async calls awaiting their event
         self._watches = {}  # async calls in flight, watched for a cancellation (see ._cancel)
         self._sync_streams = {}  # sync streams returned, watched until freed (see ._sync_stream)
+        self._unread = {}  # sync streams sent, no chunk logged yet (see ._sync_stream)
+        self._cut = OrderedDict()  # call id -> the record of a call cut short (see ._cancel)
         #: Unique per logger (see ``registry_id``): without it, a logger put in
         #: ``litellm.callbacks`` after another one was used would record nothing.
         self.logger_id = registry_id(self)
@@ -243,6 +245,8 @@ class CostHooksLogger(TrackerAdapterMixin, _SyncStreamWatch, _PreCallHooks, _Eve
     def log_pre_api_call(self, model: Any, messages: Any, kwargs: Any) -> None:
         if not self._replaced():
             self._on_pre(model, messages, kwargs)
+            if kwargs.get("stream"):
+                self._watch_unread(kwargs)
 
     def log_stream_event(self, kwargs: Any, response_obj: Any, start_time: Any, end_time: Any) -> None:
         if not self._replaced():

@@ -9,8 +9,15 @@ logging pool, from a method of the stream itself: at the first chunk, the stream
 from that frame (a few frames up, no tracing) and watched with a weak reference. Freed
 before its last chunk was sent, it is recorded with the prompt and the text it had
 delivered, as ``._cancel`` records an async stream let go unfinished, and its budget hold
-is settled on that record. A stream dropped before LiteLLM logged its first chunk is not
-seen here.
+is settled on that record.
+
+A stream never read (or closed, or dropped, before its first chunk) logs no chunk. Its
+request was sent, though: LiteLLM calls ``log_pre_api_call`` from its logging object's
+``pre_call`` before it, and the stream holds that object. The logging object of a sync
+stream call is watched with a weak reference until the first chunk is logged; freed
+before that with no end event, the call is recorded with its prompt, as cancelled.
+LiteLLM gives no hook when a stream is closed, so a closed stream still held is recorded
+when it is freed (or at exit).
 """
 
 from __future__ import annotations
@@ -27,12 +34,39 @@ from ._cancel import _CancelWatch
 __all__: list[str] = []
 
 _CHUNK_LOGGER = "run_success_logging_and_cache_storage"  # CustomStreamWrapper's per-chunk logging
+_PRE_CALL = "pre_call"  # Logging.pre_call: LiteLLM's caller of log_pre_api_call
 
 
 class _SyncStreamWatch(_CancelWatch):
     """The sync-stream half of :class:`~llm_cost_hooks.litellm.CostHooksLogger`."""
 
     _sync_streams: dict[str, tuple[weakref.ref[Any], list[Any], dict[str, Any]]]
+    _unread: dict[str, weakref.ref[Any]]
+
+    def _watch_unread(self, kwargs: Mapping[str, Any]) -> None:
+        """Called from ``log_pre_api_call`` of a stream, on the caller's thread: watch a sync
+        stream's logging object (async calls are ``._cancel``'s) until its first chunk."""
+        call_id = kwargs.get("litellm_call_id")
+        params = kwargs.get("litellm_params")
+        if not isinstance(call_id, str) or (isinstance(params, Mapping) and params.get("acompletion")):
+            return
+        if getattr(sys.modules.get("litellm"), "disable_streaming_logging", False):
+            return  # no chunk (nor the end) is logged: a stream read to its end would look unread
+        frame: Any = sys._getframe(2)  # ours <- log_pre_api_call <- Logging.pre_call
+        if frame is None or frame.f_code.co_name != _PRE_CALL:
+            return
+        try:
+            ref = weakref.ref(frame.f_locals["self"], functools.partial(self._unread_freed, call_id))
+        except (KeyError, TypeError):
+            return
+        self._unread[call_id] = ref
+
+    def _unread_freed(self, call_id: str, _ref: Any) -> None:
+        # The stream (the logging object's holder) is gone before its first chunk was
+        # logged: recorded with its prompt, as a sync stream let go part-way is. No lock
+        # taken: like _sync_stream_freed, this may run inside the garbage collector.
+        if self._unread.pop(call_id, None) is not None:  # else a chunk came: the stream is watched
+            self._sync_stream_freed(call_id, [], {}, None)
 
     def _watch_sync_stream(self, kwargs: Mapping[str, Any]) -> None:
         """Called from ``log_stream_event`` (one chunk of a sync stream, on LiteLLM's logging
@@ -41,6 +75,7 @@ class _SyncStreamWatch(_CancelWatch):
         if not isinstance(call_id, str) or call_id in self._sync_streams:
             return
         with self._lock:
+            self._unread.pop(call_id, None)  # from now on the stream is watched, not its logging object
             if call_id in self._done or call_id not in self._open:
                 return
         frame: Any = sys._getframe(1)
@@ -87,7 +122,9 @@ class _SyncStreamWatch(_CancelWatch):
         a cycle) will never be read on; record them now. Returns how many."""
         with self._lock:
             held = list(self._sync_streams.items())
+            held += [(call_id, (ref, [], {})) for call_id, ref in self._unread.items()]
             self._sync_streams.clear()
+            self._unread.clear()
         count = 0
         for call_id, (_ref, chunks, state) in held:
             if not state.get("sent_last_chunk"):

@@ -16,11 +16,14 @@ import json
 import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from .._errors import BudgetExceeded, ConfigurationError, UnknownModelError
+from .._errors import BudgetExceeded, ConfigurationError, DowngradeRequired, UnknownModelError
 from ._checks import BUILTIN_CHECKS, CascadeOutcome, Check
 from ._strategies import Cascade, QualityFloor, RouteDecision, RouteRequest, RoutingStrategy
+
+if TYPE_CHECKING:
+    from ..budget import Downgrade
 
 __all__ = [
     "CallExtras",
@@ -31,6 +34,7 @@ __all__ = [
     "keyed_binding",
     "mark_delegated",
     "tier_bound",
+    "tier_downgrade",
     "tier_params",
     "tier_price",
 ]
@@ -51,6 +55,15 @@ def mark_delegated(error: BaseException) -> BaseException:
     except Exception:  # an exception type with __slots__: nothing to mark
         pass
     return error
+
+
+def tier_downgrade(decision: Downgrade, cheaper: Mapping[str, Any]) -> None:
+    """A tier's answer to a spend limit's ``downgrade`` policy. With ``cheaper`` tiers, the
+    breach is raised marked as delegated: the router moves the call and the refused tier
+    writes no record. On the cheapest tier nothing can take over: ``None``, so the tier
+    refuses the call itself and its own run records the refusal (failed, $0)."""
+    if cheaper:
+        raise mark_delegated(DowngradeRequired(decision))
 
 
 def tier_run(tier: str, attempt: int) -> dict[str, Any]:
