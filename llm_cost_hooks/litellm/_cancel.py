@@ -12,12 +12,6 @@ task ends (``wait_for`` runs the call in a task of its own). If the task was bei
 cancelled then and no end event came, the call is recorded as cancelled and its hold is
 settled on that record at once. A stream is watched on from the object LiteLLM returned:
 cancelled part-way, it is recorded with the text already delivered.
-
-Should LiteLLM's success event still come for a call recorded as cut short, the provider
-answered and billed it: its usage is the true cost. The ledger's records are written once
-and never changed, so the difference to the estimate is written as one correction record
-(``litellm.late_usage`` = the first record's id; tokens and dollars may be negative), once
-per call: sums over the ledger then give the billed usage.
 """
 
 from __future__ import annotations
@@ -27,12 +21,9 @@ import functools
 import sys
 import threading
 import weakref
-from collections import OrderedDict
-from collections.abc import Mapping
 from typing import Any
 
 from ._state import _LoggerState, logger
-from ._usage import usage_from_litellm
 
 __all__: list[str] = []
 
@@ -85,7 +76,6 @@ class _CancelWatch(_LoggerState):
     """The cancellation half of :class:`~llm_cost_hooks.litellm.CostHooksLogger`."""
 
     _watches: dict[str, CallWatch]
-    _cut: OrderedDict[str, Any]
 
     def _watch(self, call_id: str, stream: bool) -> None:
         """Called from the pre-call deployment hook, in the caller's task."""
@@ -230,9 +220,6 @@ class _CancelWatch(_LoggerState):
                 text = _delivered_text(chunks) if stream else ""
                 record = self.tracker.error_llm(run.run_id, error(), output_text=text or None)
                 self.holds.settle_record(call_id, record)
-                if record is not None:
-                    with self._lock:
-                        self._remember(self._cut, call_id, record)
         except Exception:
             if self.tracker.strict:
                 raise
@@ -242,45 +229,3 @@ class _CancelWatch(_LoggerState):
             if self.dedup is not None:
                 self.dedup.fail(call_id, error())
             self._finish(call_id, success=False)
-
-    def _late_usage(self, kwargs: Mapping[str, Any], response: Any) -> None:
-        """A success event for a call already recorded as cut short: write the difference
-        between its usage (what the provider billed) and the estimate, once."""
-        call_id = kwargs.get("litellm_call_id")
-        with self._lock:
-            cut = self._cut.pop(str(call_id), None) if call_id else None
-        if cut is None:
-            return  # not cut short (a duplicate event), or already corrected
-        try:
-            raw = response.get("usage") if isinstance(response, Mapping) else getattr(response, "usage", None)
-            usage = usage_from_litellm(raw)
-            if usage is None or not (usage.input_tokens or usage.output_tokens):
-                return  # no counts came with it: the estimate stands
-            priced = self.tracker.price(usage, cut.model, cut.provider, at=cut.timestamp)[0]
-            was = cut.cost_breakdown
-            correction = cut.model_copy(
-                update={
-                    "request_id": f"{cut.request_id}:late-usage",
-                    "input_tokens": usage.input_tokens - cut.input_tokens,
-                    "output_tokens": usage.output_tokens - cut.output_tokens,
-                    "cache_read_tokens": usage.cache_read_tokens - cut.cache_read_tokens,
-                    "cache_write_tokens": usage.cache_write_tokens - cut.cache_write_tokens,
-                    "reasoning_tokens": usage.reasoning_tokens - cut.reasoning_tokens,
-                    "cost_usd": priced.total - cut.cost_usd,
-                    "cost_breakdown": type(was)(
-                        input=priced.input - was.input,
-                        cache_read=priced.cache_read - was.cache_read,
-                        cache_write=priced.cache_write - was.cache_write,
-                        output=priced.output - was.output,
-                        reasoning=priced.reasoning - was.reasoning,
-                    ),
-                    "latency_ms": None,
-                    "tokens_estimated": False,
-                    "tags": {**cut.tags, "litellm.late_usage": cut.request_id},
-                }
-            )
-            self.tracker.ledger.write(correction)
-        except Exception:
-            if self.tracker.strict:
-                raise
-            logger.exception("llm-cost-hooks: recording the late usage of a LiteLLM call failed")

@@ -191,7 +191,6 @@ class _EventRecorder(_LoggerState):
             return  # a chunk; the complete streamed response comes in its own event
         taken = self._take(kwargs)
         if taken is None:
-            self._late_usage(kwargs, complete or response_obj)  # of a call recorded as cut short?
             return
         call_id, run = taken
         try:

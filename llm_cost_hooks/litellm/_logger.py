@@ -130,7 +130,6 @@ class CostHooksLogger(TrackerAdapterMixin, _SyncStreamWatch, _PreCallHooks, _Eve
         self._watches = {}  # async calls in flight, watched for a cancellation (see ._cancel)
         self._sync_streams = {}  # sync streams returned, watched until freed (see ._sync_stream)
         self._unread = {}  # sync streams sent, no chunk logged yet (see ._sync_stream)
-        self._cut = OrderedDict()  # call id -> the record of a call cut short (see ._cancel)
         #: Unique per logger (see ``registry_id``): without it, a logger put in
         #: ``litellm.callbacks`` after another one was used would record nothing.
         self.logger_id = registry_id(self)

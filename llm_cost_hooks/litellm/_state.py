@@ -135,8 +135,5 @@ class _LoggerState:
     def _watch(self, call_id: str, stream: bool) -> None:  # CostHooksLogger: see ._cancel
         return None
 
-    def _late_usage(self, kwargs: Mapping[str, Any], response: Any) -> None:  # see ._cancel
-        return None
-
     def _unwatch(self, call_id: str) -> None:
         return None
