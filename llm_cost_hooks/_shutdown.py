@@ -12,6 +12,7 @@ from __future__ import annotations
 import atexit
 import logging
 import os
+import sys
 import threading
 import time
 import weakref
@@ -33,6 +34,7 @@ _LEDGER_SHARE = 0.7
 _hooks: list[tuple[int, weakref.ReferenceType[Any] | None, Callable[..., None]]] = []
 _lock = threading.Lock()
 _ran_in: int | None = None  # pid of the process that already ran the hooks
+_sigterm_while_exiting = False  # our SIGTERM handler fired once the exit was under way
 
 
 def exit_timeout() -> float:
@@ -89,11 +91,10 @@ def run_exit_hooks(total: float | None = None) -> None:
             except Exception:
                 logger.exception("llm-cost-hooks: an exit hook failed")
             except SystemExit:
-                # Our SIGTERM handler fired while the hook ran: multiprocessing's
-                # Pool.terminate() signals workers that are already exiting. The process is
-                # on its way out anyway (with the exit code it had); finish the hook within
-                # the deadline so what the ledger holds is written. A second SIGTERM ends the
-                # process at once (the handler reset itself).
+                # A signal handler raised while the hook ran (ours does not once the exit
+                # is under way, see _on_sigterm). The process is on its way out anyway (with
+                # the exit code it had); finish the hook within the deadline so what the
+                # ledger holds is written.
                 if not interrupted:
                     logger.info(
                         "llm-cost-hooks: SIGTERM while writing queued records at exit; finishing "
@@ -102,6 +103,10 @@ def run_exit_hooks(total: float | None = None) -> None:
                 interrupted = True
                 continue
             break
+    if _sigterm_while_exiting and not interrupted:
+        logger.info(
+            "llm-cost-hooks: SIGTERM while writing queued records at exit; finishing within the exit deadline"
+        )
 
 
 _fork_children: list[tuple[weakref.ReferenceType[Any], Callable[[Any], None]]] = []
@@ -161,10 +166,26 @@ def install_sigterm_handler() -> None:
 def _on_sigterm(signum: int, frame: Any) -> None:
     # Raised rather than flushing here: the handler may run inside our own locked section
     # on this thread. Unwinding releases it, then atexit runs the hooks.
+    global _sigterm_while_exiting
     import signal
 
     signal.signal(signal.SIGTERM, signal.SIG_DFL)  # a second SIGTERM ends the process at once
+    if _exit_under_way():
+        # The process is already ending (multiprocessing's Pool.terminate() signals workers
+        # that are): a SystemExit now would cut the exit hooks short, or skip them if it
+        # lands just before they start, and lose what the ledgers hold.
+        _sigterm_while_exiting = True
+        return
     raise SystemExit(128 + signum)
+
+
+def _exit_under_way() -> bool:
+    if _ran_in == os.getpid():
+        return True
+    # A multiprocessing child sets this first thing in its exit, before its finalizers
+    # (ours among them) run; the module is only looked up, never imported here.
+    mp_util = sys.modules.get("multiprocessing.util")
+    return bool(getattr(mp_util, "_exiting", False))
 
 
 def _multiprocessing_child_exit() -> None:
