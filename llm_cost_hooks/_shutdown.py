@@ -12,6 +12,7 @@ from __future__ import annotations
 import atexit
 import logging
 import os
+import sys
 import threading
 import time
 import weakref
@@ -33,6 +34,7 @@ _LEDGER_SHARE = 0.7
 _hooks: list[tuple[int, weakref.ReferenceType[Any] | None, Callable[..., None]]] = []
 _lock = threading.Lock()
 _ran_in: int | None = None  # pid of the process that already ran the hooks
+_sigterm_while_exiting = False  # our SIGTERM handler fired once the exit was under way
 
 
 def exit_timeout() -> float:
@@ -89,11 +91,10 @@ def run_exit_hooks(total: float | None = None) -> None:
             except Exception:
                 logger.exception("llm-cost-hooks: an exit hook failed")
             except SystemExit:
-                # Our SIGTERM handler fired while the hook ran: multiprocessing's
-                # Pool.terminate() signals workers that are already exiting. The process is
-                # on its way out anyway (with the exit code it had); finish the hook within
-                # the deadline so what the ledger holds is written. A second SIGTERM ends the
-                # process at once (the handler reset itself).
+                # A signal handler raised while the hook ran (ours does not once the exit
+                # is under way, see _on_sigterm). The process is on its way out anyway (with
+                # the exit code it had); finish the hook within the deadline so what the
+                # ledger holds is written.
                 if not interrupted:
                     logger.info(
                         "llm-cost-hooks: SIGTERM while writing queued records at exit; finishing "
@@ -102,6 +103,10 @@ def run_exit_hooks(total: float | None = None) -> None:
                 interrupted = True
                 continue
             break
+    if _sigterm_while_exiting and not interrupted:
+        logger.info(
+            "llm-cost-hooks: SIGTERM while writing queued records at exit; finishing within the exit deadline"
+        )
 
 
 _fork_children: list[tuple[weakref.ReferenceType[Any], Callable[[Any], None]]] = []
@@ -161,10 +166,26 @@ def install_sigterm_handler() -> None:
 def _on_sigterm(signum: int, frame: Any) -> None:
     # Raised rather than flushing here: the handler may run inside our own locked section
     # on this thread. Unwinding releases it, then atexit runs the hooks.
+    global _sigterm_while_exiting
     import signal
 
     signal.signal(signal.SIGTERM, signal.SIG_DFL)  # a second SIGTERM ends the process at once
+    if _exit_under_way():
+        # The process is already ending (multiprocessing's Pool.terminate() signals workers
+        # that are): a SystemExit now would cut the exit hooks short, or skip them if it
+        # lands just before they start, and lose what the ledgers hold.
+        _sigterm_while_exiting = True
+        return
     raise SystemExit(128 + signum)
+
+
+def _exit_under_way() -> bool:
+    if _ran_in == os.getpid():
+        return True
+    # A multiprocessing child sets this first thing in its exit, before its finalizers
+    # (ours among them) run; the module is only looked up, never imported here.
+    mp_util = sys.modules.get("multiprocessing.util")
+    return bool(getattr(mp_util, "_exiting", False))
 
 
 def _multiprocessing_child_exit() -> None:
@@ -204,3 +225,66 @@ def _on_mp_child(_: object) -> None:
     import multiprocessing.util as mp_util
 
     mp_util.Finalize(None, _multiprocessing_child_exit, exitpriority=100)
+    _watch_sigterm_in_child()
+
+
+# Seconds the main thread gets to run our SIGTERM handler before it is woken for it.
+_SIGTERM_GRACE = 1.0
+_wakeup_fd: int | None = None  # write end of our signal wake-up pipe in this process
+
+
+def _watch_sigterm_in_child() -> None:
+    """Make a SIGTERM end a multiprocessing child whose main thread waits on a lock.
+
+    Python runs a signal's handler on the main thread only, when that thread next checks:
+    a child waiting on a multiprocessing lock (an idle pool worker after
+    ``Pool.terminate()`` took the task queue's lock) checks only when its wait is
+    interrupted. A SIGTERM that Python took just before the wait, or on another thread,
+    leaves the handler pending and the child waiting for ever; without our handler the
+    kernel would have ended it. A thread reads the signal wake-up pipe and, if the handler
+    has not run within a second, sends SIGTERM to the main thread, whose wait then ends.
+    Skipped when something else uses the wake-up fd (e.g. an asyncio loop)."""
+    global _wakeup_fd
+    import signal
+
+    if threading.current_thread() is not threading.main_thread():
+        return
+    try:
+        if signal.getsignal(signal.SIGTERM) is not _on_sigterm:
+            return
+        read_end, write_end = os.pipe()
+        os.set_blocking(write_end, False)
+        old = signal.set_wakeup_fd(write_end, warn_on_full_buffer=False)
+    except (ValueError, OSError):  # pragma: no cover - not allowed here
+        return
+    if old not in (-1, _wakeup_fd):
+        signal.set_wakeup_fd(old)  # someone else's: theirs stays
+        os.close(read_end)
+        os.close(write_end)
+        return
+    _wakeup_fd = write_end
+    threading.Thread(
+        target=_sigterm_watch,
+        args=(read_end, threading.main_thread().ident),
+        name="llm-cost-hooks-sigterm",
+        daemon=True,
+    ).start()
+
+
+def _sigterm_watch(read_end: int, main_ident: int | None) -> None:
+    import signal
+
+    while True:
+        try:
+            data = os.read(read_end, 64)
+        except OSError:
+            return
+        if not data:
+            return
+        if int(signal.SIGTERM) in data:
+            break
+    time.sleep(_SIGTERM_GRACE)
+    if main_ident is not None and signal.getsignal(signal.SIGTERM) is _on_sigterm:
+        # Still pending (the handler resets itself when it runs): interrupt the wait.
+        logger.info("llm-cost-hooks: SIGTERM still pending after %ss; waking the main thread", _SIGTERM_GRACE)
+        signal.pthread_kill(main_ident, signal.SIGTERM)

@@ -10,7 +10,7 @@ import json
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -22,7 +22,7 @@ _ANSWER = "Your parcel left the depot this morning."
 
 
 class _SlowModel(BaseHTTPRequestHandler):
-    """An OpenAI-compatible chat endpoint that answers after 5 s (the request is sent and
+    """An OpenAI-compatible chat endpoint that answers after 30 s (the request is sent and
     the provider is working on it when the caller gives up); a stream sends its first two
     chunks at once, then stalls."""
 
@@ -47,9 +47,9 @@ class _SlowModel(BaseHTTPRequestHandler):
                          "choices": [{"index": 0, "delta": {"content": piece}, "finish_reason": None}]}  # fmt: skip
                 self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
                 self.wfile.flush()
-            time.sleep(5.0)
+            time.sleep(30.0)
             return
-        time.sleep(0.0 if warm_up else 5.0)
+        time.sleep(0.0 if warm_up else 30.0)
         answer = {"id": "r1", "object": "chat.completion", "created": 1, "model": "gpt-4o-mini",
                   "choices": [{"index": 0, "finish_reason": "stop",
                                "message": {"role": "assistant", "content": _ANSWER}}],
@@ -95,7 +95,35 @@ def slow_model(slow_server: str, litellm_clean: Any) -> str:
 
 
 async def _request_sent() -> None:
-    assert await asyncio.to_thread(_SlowModel.arrived.wait, 10)
+    assert await asyncio.to_thread(_SlowModel.arrived.wait, 60)
+
+
+# The callers below give up once the call is where the test needs it (the model has the
+# request, or the stream delivered its two chunks), not after a fixed time: on a loaded
+# machine a fixed 2 s could run out before the request was even sent.
+async def _until(ready: Callable[[], bool], within: float = 60.0) -> None:
+    deadline = time.monotonic() + within
+    while not ready():
+        assert time.monotonic() < deadline, f"not ready after {within}s"
+        await asyncio.sleep(0.01)
+
+
+async def _wait_for_until(aw: Awaitable[Any], ready: Callable[[], bool]) -> None:
+    """``asyncio.wait_for(aw, ...)`` whose timeout runs out once ``ready()``."""
+    task = asyncio.ensure_future(aw)
+    await _until(ready)
+    await asyncio.wait_for(task, 0.01)
+
+
+def _cut_when(cut: Any, ready: Callable[[], bool]) -> asyncio.Task[None]:
+    """Make the ``asyncio.timeout`` ``cut`` run out once ``ready()``."""
+    loop = asyncio.get_running_loop()
+
+    async def watch() -> None:
+        await _until(ready)
+        cut.reschedule(loop.time())
+
+    return loop.create_task(watch())
 
 
 _BASE: dict[str, Any] = {
@@ -145,7 +173,9 @@ def test_a_call_cut_by_wait_for_settles_its_hold_and_is_recorded_in_the_loop(
 
     async def run() -> None:
         with pytest.raises((asyncio.TimeoutError, TimeoutError)):
-            await asyncio.wait_for(litellm_clean.acompletion(**_BASE, api_base=slow_model), 2.0)
+            await _wait_for_until(
+                litellm_clean.acompletion(**_BASE, api_base=slow_model), _SlowModel.arrived.is_set
+            )
         assert _SlowModel.arrived.is_set()
         await _settled()
         seen.append(guard.usage("daily", "acme"))
@@ -166,8 +196,10 @@ def test_a_call_cut_by_asyncio_timeout_settles_while_the_task_goes_on(
 
     async def run() -> None:
         with pytest.raises(TimeoutError):
-            async with asyncio.timeout(2.0):  # type: ignore[attr-defined]
+            async with asyncio.timeout(None) as cut:  # type: ignore[attr-defined]
+                sent = _cut_when(cut, _SlowModel.arrived.is_set)
                 await litellm_clean.acompletion(**_BASE, api_base=slow_model)
+        await sent
         await _settled()
         seen.append(guard.usage("daily", "acme"))
         # The same task goes on and calls again: the next call is recorded as usual.
@@ -226,7 +258,9 @@ def test_a_late_event_for_a_cancelled_call_is_not_recorded_again(litellm_clean: 
 
     async def run() -> None:
         with pytest.raises((asyncio.TimeoutError, TimeoutError)):
-            await asyncio.wait_for(litellm_clean.acompletion(**_BASE, api_base=slow_model), 2.0)
+            await _wait_for_until(
+                litellm_clean.acompletion(**_BASE, api_base=slow_model), _SlowModel.arrived.is_set
+            )
         await _settled()
         (record,) = cost_logger.records()
         response = await litellm_clean.acompletion(**{**_BASE, "metadata": {}}, mock_response=_ANSWER)
@@ -315,7 +349,7 @@ def test_a_stream_read_under_wait_for_records_what_it_delivered(litellm_clean: A
 
     async def run() -> None:
         with pytest.raises((asyncio.TimeoutError, TimeoutError)):
-            await asyncio.wait_for(consume(), 2.0)
+            await _wait_for_until(consume(), lambda: len(got) == 2)
         await _settled()
         assert guard.usage("daily", "acme")[1] == 0.0
 
@@ -336,10 +370,12 @@ def test_a_stream_cut_by_asyncio_timeout_records_what_it_delivered(
 
     async def run() -> None:
         try:
-            async with asyncio.timeout(2.0):  # type: ignore[attr-defined]
+            async with asyncio.timeout(None) as cut:  # type: ignore[attr-defined]
+                delivered = _cut_when(cut, lambda: len(got) == 2)
                 await _read(await litellm_clean.acompletion(**_BASE, api_base=slow_model, stream=True), got)
         except TimeoutError:
             pass
+        await delivered
         await _settled()
         seen.append(guard.usage("daily", "acme"))
 

@@ -40,8 +40,14 @@ def anthropic_endpoint() -> Any:
     capture.close()
 
 
+# The proxy imports most of LiteLLM before it listens: ~120 s on a 2-core machine under
+# load (16 runnable processes) where 90 s was once too short. Being slow to start is no
+# fault of ours; a proxy that never starts still fails the test.
+PROXY_START_TIMEOUT = 300.0
+
+
 def start_proxy(
-    workdir: Path, config: dict[str, Any], env: dict[str, str], *, timeout: float
+    workdir: Path, config: dict[str, Any], env: dict[str, str], *, timeout: float = PROXY_START_TIMEOUT
 ) -> tuple[Any, int, str]:
     """``litellm --config`` with ``config`` and the shipped callback module in ``workdir``,
     on loopback, ready: ``(process, port, master key)``. A test failure if it cannot start."""
@@ -120,7 +126,7 @@ def proxy(tmp_path_factory: pytest.TempPathFactory, openai_stub_server: Any, ant
             [{"metric": "usd", "amount": 0.00002, "period": "day", "scope": "tenant", "route": "/budgeted"}]
         ),
     }
-    proc, port, key = start_proxy(workdir, config, env, timeout=90)
+    proc, port, key = start_proxy(workdir, config, env)
     try:
         yield {"port": port, "key": key, "ledger": ledger}
     finally:

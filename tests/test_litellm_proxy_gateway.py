@@ -110,7 +110,7 @@ def gateway(tmp_path_factory: pytest.TempPathFactory, openai_stub_server: Any, u
     config["litellm_settings"].update({"cache": True, "cache_params": {"type": "local"}})
     ledger = workdir / "ledger.db"
     env = {"LLM_COST_HOOKS_LEDGER": f"sqlite:///{ledger}", "OPENAI_API_BASE": openai_stub_server.base}
-    proc, port, key = start_proxy(workdir, config, env, timeout=120)
+    proc, port, key = start_proxy(workdir, config, env)
     try:
         yield {"base": f"http://127.0.0.1:{port}", "key": key, "ledger": ledger}
     finally:

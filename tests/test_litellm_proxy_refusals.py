@@ -52,7 +52,7 @@ def refusing_proxy(tmp_path_factory: pytest.TempPathFactory, openai_stub_server:
         ),
         "LLM_COST_HOOKS_PROXY_BREAKER": json.dumps({"failure_threshold": 1, "reset_seconds": 120}),
     }
-    proc, port, key = start_proxy(workdir, config, env, timeout=120)
+    proc, port, key = start_proxy(workdir, config, env)
     try:
         yield {"port": port, "key": key, "ledger": workdir / "ledger.db"}
     finally:
