@@ -441,13 +441,18 @@ class TierPlan:
         answers: Mapping[str, str],
         usages: Mapping[str, Any],
         explored: str,
+        *,
+        billed: float | None = None,
     ) -> None:
         """Judge and record a shadowed pair (``{tier: answer}``, ``{tier: TokenUsage}``);
-        never raises: the user's answer is already made."""
+        ``billed``: what the shadow call's cost record says it cost, when that is not its
+        tokens at list price (a cache hit: 0). Never raises: the user's answer is already made."""
         try:
             costs = {t: self.call_cost(t, usages.get(t)) for t in answers}
             models: dict[str, str | None] = {t: self.model_names[t] for t in answers}
-            self.shadow.record(request, context, dict(answers), costs, models, explored=explored)
+            self.shadow.record(
+                request, context, dict(answers), costs, models, explored=explored, spent_usd=billed
+            )
         except Exception as exc:
             self.shadow.call_failed(explored, exc)
 
