@@ -101,7 +101,7 @@ class RoutedChatModel(StreamRunChatModel):
             shadow=self.shadow,
         )
         self.strategy = self._plan.strategy
-        check_call_options(self.prompt_cache, self.context_budget, self.guard)
+        check_call_options(self.prompt_cache, self.context_budget, self.guard, self.cache)
         self._guarded = {}
         if self.context_budget is not None or self.guard is not None:
             self._guarded = {name: self._wrap(name, model) for name, model in self.tiers.items()}

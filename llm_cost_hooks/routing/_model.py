@@ -31,6 +31,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import os
 import time
 import zipfile
 import zlib
@@ -43,6 +44,7 @@ import numpy as np
 
 from .._errors import ConfigurationError, RouterModelError
 from ._data import OutcomeDataset
+from ._files import replace_file
 from ._text import TextSelector, embeddable
 
 if TYPE_CHECKING:
@@ -53,6 +55,10 @@ __all__ = ["HashingEmbedder", "RouterModel", "RouterModelError"]
 FORMAT_VERSION = 3
 #: Files written before cross-fitting and text selection (1) or template priors (2) still load.
 _READABLE_VERSIONS = (1, 2, 3)
+#: Reads of the pair before a checksum mismatch is taken for a damaged file (a save under
+#: way settles within one of them).
+_PAIR_READS = 20
+
 # Two template features are the same group when no coordinate differs by more than this.
 _GROUP_TOL = 1e-3
 _TEXT_KEY = "text.shared_lines"
@@ -222,6 +228,11 @@ def _fit_logistic(x: np.ndarray, y: np.ndarray, l2: float, iters: int = 25) -> t
         if float(np.abs(step).max()) < 1e-6:
             break
     return w[:-1], float(w[-1])
+
+
+def _staged(directory: Path, digest: str) -> Path:
+    """Where a save stages its new arrays: named by their checksum's first 16 hex digits."""
+    return directory / f"router.npz.{digest[:16]}"
 
 
 @dataclass
@@ -594,16 +605,23 @@ class RouterModel:
 
     # -- persistence ---------------------------------------------------------------------------
     def save(self, directory: str | Path) -> Path:
-        """Write ``router.npz`` and ``router.json`` into ``directory`` (created)."""
+        """Write ``router.npz`` and ``router.json`` into ``directory`` (created).
+
+        The pair is replaced as one: the new arrays are staged under their checksum's name,
+        then ``router.json`` is renamed into place (the moment the new router counts), then
+        the arrays. A reader, or a save cut short, sees the old router or the new one, never
+        the json of one with the arrays of the other (:meth:`load` finds the staged arrays
+        until they are renamed)."""
         d = Path(directory)
         try:
             d.mkdir(parents=True, exist_ok=True)
         except (FileExistsError, NotADirectoryError):
             raise ConfigurationError(f"{d} is a file: give a directory to save the router in.") from None
-        npz = d / "router.npz"
         arrays: dict[str, Any] = {k: np.ascontiguousarray(v) for k, v in self.arrays.items()}
-        np.savez(npz, **arrays)
-        digest = hashlib.sha256(npz.read_bytes()).hexdigest()
+        buf = io.BytesIO()
+        np.savez(buf, **arrays)
+        data = buf.getvalue()
+        digest = hashlib.sha256(data).hexdigest()
         meta = {
             # Without template priors (in no fold) the file is what version 2 readers read right.
             "format_version": FORMAT_VERSION if any(k.split(".")[-1] == "gkey" for k in arrays) else 2,
@@ -614,24 +632,15 @@ class RouterModel:
             "info": self.info,
             "arrays_sha256": digest,
         }
-        (d / "router.json").write_text(json.dumps(meta, indent=2))
+        staged = _staged(d, digest)
+        replace_file(staged, data)
+        replace_file(d / "router.json", json.dumps(meta, indent=2).encode("utf-8"))
+        os.replace(staged, d / "router.npz")
         return d
 
-    @classmethod
-    def load(cls, directory: str | Path, *, embedder: Embedder | None = None) -> RouterModel:
-        """Load a saved router; with ``embedder``, check it is the one it was trained with.
-
-        Any file this version cannot use (damaged, edited, older or newer) raises
-        :class:`RouterModelError` saying what to do; nothing in it is executed (no pickle)."""
-        d = Path(directory)
-        if d.is_file() and d.name in ("router.json", "router.npz"):
-            d = d.parent  # the path of one of its two files names the router too
-        jpath, npath = d / "router.json", d / "router.npz"
-        for p in (jpath, npath):
-            if not p.is_file():
-                raise RouterModelError(
-                    f"{p} is missing; train one with `llm-cost route train DATA --out {d}`."
-                )
+    @staticmethod
+    def _read_meta(jpath: Path) -> dict[str, Any]:
+        """``router.json``, checked to be a router description this version reads."""
         try:
             meta = json.loads(jpath.read_text(encoding="utf-8"))
         except json.JSONDecodeError as exc:
@@ -654,11 +663,46 @@ class RouterModel:
                 f"{jpath}: format_version {version!r}, expected one of "
                 f"{_READABLE_VERSIONS}; retrain with this version of llm-cost-hooks."
             )
-        raw = npath.read_bytes()
-        if meta.get("arrays_sha256") and hashlib.sha256(raw).hexdigest() != meta["arrays_sha256"]:
-            raise RouterModelError(
-                f"{npath} does not match the checksum in {jpath}; retrain or restore both files."
-            )
+        return meta
+
+    @classmethod
+    def _read_pair(cls, jpath: Path, npath: Path) -> tuple[dict[str, Any], bytes]:
+        """``router.json`` and the arrays its checksum names. While a save is under way the
+        arrays may still be staged, or already the next save's: then both are read again."""
+        for attempt in range(_PAIR_READS):
+            meta = cls._read_meta(jpath)
+            want = meta.get("arrays_sha256")
+            raw = npath.read_bytes()
+            if not want or hashlib.sha256(raw).hexdigest() == want:
+                return meta, raw
+            try:
+                raw = _staged(npath.parent, str(want)).read_bytes()
+            except OSError:
+                pass
+            else:
+                if hashlib.sha256(raw).hexdigest() == want:
+                    return meta, raw
+            time.sleep(0.001 * attempt)
+        raise RouterModelError(
+            f"{npath} does not match the checksum in {jpath}; retrain or restore both files."
+        )
+
+    @classmethod
+    def load(cls, directory: str | Path, *, embedder: Embedder | None = None) -> RouterModel:
+        """Load a saved router; with ``embedder``, check it is the one it was trained with.
+
+        Any file this version cannot use (damaged, edited, older or newer) raises
+        :class:`RouterModelError` saying what to do; nothing in it is executed (no pickle)."""
+        d = Path(directory)
+        if d.is_file() and d.name in ("router.json", "router.npz"):
+            d = d.parent  # the path of one of its two files names the router too
+        jpath, npath = d / "router.json", d / "router.npz"
+        for p in (jpath, npath):
+            if not p.is_file():
+                raise RouterModelError(
+                    f"{p} is missing; train one with `llm-cost route train DATA --out {d}`."
+                )
+        meta, raw = cls._read_pair(jpath, npath)
         if meta.get("kind") not in ("logistic", "ridge", "ridge_guarded"):
             raise RouterModelError(
                 f"{jpath}: router kind {meta.get('kind')!r} is not supported by this version "

@@ -27,7 +27,7 @@ from collections.abc import (
 from typing import Any, TypeVar
 
 from .._errors import BudgetExceeded
-from ..tracking._calls import CACHE_MARKER_KEY
+from ..tracking._calls import BILLED_MARKER_KEY, CACHE_MARKER_KEY
 from ._checks import Answer, CascadeOutcome, Check, arun_cascade, run_cascade
 from ._strategies import RouteRequest
 from ._tiers import CallExtras, StreamPlan, TierPlan, mark_delegated
@@ -118,6 +118,17 @@ def _served_by_cache(result: Any) -> bool:
     return isinstance(meta, Mapping) and bool(meta.get(CACHE_MARKER_KEY))
 
 
+def _billed_usd(result: Any) -> float | None:
+    """What a call's cost record says it cost when that is not its tokens at list price:
+    0 for an answer our cache served, the recorded dollars of a replayed call; else None."""
+    if _served_by_cache(result):
+        return 0.0
+    bill = (getattr(result, "response_metadata", None) or {}).get(BILLED_MARKER_KEY)
+    if isinstance(bill, Mapping) and isinstance(bill.get("cost_usd"), (int, float)):
+        return float(bill["cost_usd"])
+    return None
+
+
 class RoutedRun:
     """One routed request: its decision (the plan's, raised to the quality floor), the
     downgrades and prompt-cache breakpoints it adds to the route metadata, and its shadow
@@ -160,7 +171,8 @@ class RoutedRun:
 
     def shadowed(self, outcome: CascadeOutcome, other: str, out: Any) -> None:
         """Judge and record the pair (never raises: the user's answer is made). The chosen
-        tier's cost is its accepted answer's call."""
+        tier's cost is its accepted answer's call; the exploration budget is charged what the
+        shadow call was billed (nothing for a cache hit)."""
         assert self.read is not None
         try:
             (chosen_text, chosen_usage), (other_text, other_usage) = self.read(outcome.result), self.read(out)
@@ -170,7 +182,8 @@ class RoutedRun:
         answers = {outcome.tier: chosen_text, other: other_text}
         usages = {outcome.tier: chosen_usage, other: other_usage}
         query = self.request.query or self.request.text
-        self.plan.shadow_record(query, self.request.context, answers, usages, other)
+        billed = _billed_usd(out)
+        self.plan.shadow_record(query, self.request.context, answers, usages, other, billed=billed)
 
 
 def _downgrading(run: RoutedRun, perform: Callable[[str, int], R]) -> Callable[[str, int], R]:

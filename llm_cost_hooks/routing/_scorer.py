@@ -28,6 +28,7 @@ import numpy as np
 
 from .._errors import ConfigurationError, RouterModelError
 from ._checks import Answer, _value, check_arithmetic
+from ._files import replace_file
 from ._model import L2_GRID, _fit_ridge_loo
 
 __all__ = ["AnswerScorer", "answer_features"]
@@ -233,9 +234,10 @@ class AnswerScorer:
         return scorer
 
     def save(self, path: str | Path) -> Path:
-        """Write the scorer as JSON."""
+        """Write the scorer as JSON, replacing the old file whole (a reader, or a save cut
+        short, sees the old scorer or the new one)."""
         p = Path(path)
-        p.write_text(json.dumps(self.to_dict()))
+        replace_file(p, json.dumps(self.to_dict()).encode("utf-8"))
         return p
 
     @classmethod

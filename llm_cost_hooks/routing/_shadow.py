@@ -286,13 +286,18 @@ class ShadowMode:
         models: Mapping[str, str | None],
         explored: str,
         propensity: float | None = None,
+        spent_usd: float | None = None,
     ) -> bool:
         """Judge the answers and write the outcomes; never raises. ``propensity``: the
         chance this request was shadowed (default: the policy's rate for this direction,
-        tiers ordered as :meth:`pick` last saw them)."""
+        tiers ordered as :meth:`pick` last saw them). ``spent_usd``: what the shadow call
+        was billed, charged to ``budget_usd`` (default: its cost in ``costs``); a call a
+        cache answered was billed nothing, while ``costs`` keeps what the tier costs on this
+        request, which is what the router learns from."""
+        spent = float(costs.get(explored, 0.0)) if spent_usd is None else float(spent_usd)
         with self._lock:
             self.stats["shadowed"] += 1
-            self.stats["spent_usd"] += float(costs.get(explored, 0.0))
+            self.stats["spent_usd"] += spent
         try:
             scores = self.judge(request, dict(answers))
             qualities = {t: float(scores[t]) for t in answers}

@@ -175,8 +175,19 @@ def tier_bound(tier: str, what: str, bind: Callable[[], T]) -> T:
         ) from exc
 
 
-def check_call_options(prompt_cache: Any, context_budget: Any, guard: Any) -> None:
-    """Typed errors for a routed model's ``prompt_cache``, ``context_budget`` and ``guard``."""
+def check_call_options(prompt_cache: Any, context_budget: Any, guard: Any, cache: Any = False) -> None:
+    """Typed errors for a routed model's ``prompt_cache``, ``context_budget``, ``guard`` and
+    ``cache``."""
+    if cache is not False:
+        # A cache of the routed model's own answer is keyed by the request, not by the tier
+        # chosen: it would serve one tier's answer to a request now routed to another (and
+        # skip the cascade's checks). Each tier's call is cached under its own model instead.
+        given = repr(cache) if cache is None or isinstance(cache, bool) else f"{type(cache).__name__}(...)"
+        raise ConfigurationError(
+            f"RoutedChatModel(cache={given}) would cache the routed answer without the tier that gave it; leave cache at its "
+            "default (False). Under set_llm_cache(...), or with cache= on each tier's model, every "
+            "tier's call is cached under that tier's model and tenant."
+        )
     if isinstance(prompt_cache, Mapping):
         unknown = set(prompt_cache) - PROMPT_CACHE_OPTIONS
         if unknown:
@@ -454,13 +465,18 @@ class TierPlan:
         answers: Mapping[str, str],
         usages: Mapping[str, Any],
         explored: str,
+        *,
+        billed: float | None = None,
     ) -> None:
         """Judge and record a shadowed pair (``{tier: answer}``, ``{tier: TokenUsage}``);
-        never raises: the user's answer is already made."""
+        ``billed``: what the shadow call's cost record says it cost, when that is not its
+        tokens at list price (a cache hit: 0). Never raises: the user's answer is already made."""
         try:
             costs = {t: self.call_cost(t, usages.get(t)) for t in answers}
             models: dict[str, str | None] = {t: self.model_names[t] for t in answers}
-            self.shadow.record(request, context, dict(answers), costs, models, explored=explored)
+            self.shadow.record(
+                request, context, dict(answers), costs, models, explored=explored, spent_usd=billed
+            )
         except Exception as exc:
             self.shadow.call_failed(explored, exc)
 
