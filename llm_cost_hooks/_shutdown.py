@@ -206,6 +206,10 @@ def watch_multiprocessing_children() -> None:
     mp_util.register_after_fork(_REGISTRY_KEY, _on_mp_child)
     if _in_mp_child():
         _on_mp_child(_REGISTRY_KEY)
+    elif _spawned_child_starting():
+        # A spawned child imports the main module before it starts, and runs no after-fork
+        # hooks (it ends with sys.exit, so atexit writes the records): only the watch.
+        _watch_sigterm_in_child()
 
 
 class _Key:
@@ -219,6 +223,14 @@ def _in_mp_child() -> bool:
     import multiprocessing
 
     return multiprocessing.parent_process() is not None
+
+
+def _spawned_child_starting() -> bool:
+    # multiprocessing marks the process while a spawned child unpickles its parent's
+    # state and imports the main module, before parent_process() is known.
+    import multiprocessing.process as mp_process
+
+    return bool(getattr(mp_process.current_process(), "_inheriting", False))
 
 
 def _on_mp_child(_: object) -> None:

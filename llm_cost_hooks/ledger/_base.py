@@ -263,8 +263,9 @@ class Ledger(ABC):
         if background:
             self._start_thread()
             _shutdown.register(_shutdown.LEDGERS, self, Ledger._close_until)
-            _shutdown.watch_multiprocessing_children()
+            # The handler first: a spawned child's SIGTERM watch starts only if it is ours.
             _shutdown.install_sigterm_handler()
+            _shutdown.watch_multiprocessing_children()
 
     def _init_writer_state(self) -> None:
         # CostRecords, and builders of deferred ones (see write_deferred).

@@ -85,6 +85,7 @@ if __name__ == "__main__":
 # The state a pool worker hung in: Python takes a SIGTERM (its C handler runs) while the
 # main thread waits on a multiprocessing lock, which only runs Python's handler when its
 # wait is interrupted. Taking it on another thread makes that state every time.
+# A spawned child makes its ledger itself (this module runs again there).
 _SIGTERM_TAKEN_ON_ANOTHER_THREAD = """
 import multiprocessing, signal, sys, threading, time
 from llm_cost_hooks.ledger import SQLiteLedger
@@ -101,7 +102,7 @@ def child(lock):
 
 
 if __name__ == "__main__":
-    ctx = multiprocessing.get_context("fork")
+    ctx = multiprocessing.get_context(sys.argv[2])
     lock = ctx.Lock()
     lock.acquire()
     p = ctx.Process(target=child, args=(lock,))
@@ -147,10 +148,15 @@ def test_sigterm_as_a_multiprocessing_child_starts_its_exit_loses_nothing(tmp_pa
     assert done.stdout.split() == ["0"], done.stderr[-2000:]
 
 
-def test_sigterm_python_takes_while_a_child_waits_on_a_multiprocessing_lock_ends_it(tmp_path: Path) -> None:
+@pytest.mark.parametrize("start", ["fork", "spawn", "forkserver"])
+def test_sigterm_python_takes_while_a_child_waits_on_a_multiprocessing_lock_ends_it(
+    tmp_path: Path, start: str
+) -> None:
     db = tmp_path / "costs.db"
+    script = tmp_path / "app.py"  # spawn imports the main module again: a file, not -c
+    script.write_text(_SIGTERM_TAKEN_ON_ANOTHER_THREAD)
     done = subprocess.run(
-        [sys.executable, "-c", _SIGTERM_TAKEN_ON_ANOTHER_THREAD, str(db)],
+        [sys.executable, str(script), str(db), start],
         capture_output=True, text=True, timeout=120, env=child_env(),
     )  # fmt: skip
     assert done.stdout.split() == ["143"], done.stderr[-2000:]
