@@ -69,3 +69,22 @@ def test_a_removed_hook_stops_shadowing(litellm_clean: Any, tmp_path: Path) -> N
     router.completion(model="auto", messages=MSG)
     time.sleep(0.5)  # a shadow call, if made, comes after the answer
     assert shadow.stats["shadowed"] == 1 and shadow.stats["written"] == 1
+
+
+def test_a_shadow_call_litellms_cache_answered_costs_the_budget_nothing(
+    litellm_clean: Any, tmp_path: Path
+) -> None:
+    from litellm.caching.caching import Cache
+
+    litellm_clean.cache = Cache(type="local")
+    router, _, shadow = _routing(litellm_clean, tmp_path / "a.db")
+    router.cache_responses = True  # Router(cache_responses=True): every call through it is cached
+    router.completion(model="auto", messages=MSG)
+    _settle(lambda: shadow.stats["shadowed"] >= 1)
+    first = shadow.stats["spent_usd"]
+    assert first > 0  # the shadow call to "large" was paid
+    router.completion(model="auto", messages=MSG)
+    _settle(lambda: shadow.stats["shadowed"] >= 2)
+    # The repeat's shadow call was answered by LiteLLM's cache: billed nothing.
+    assert shadow.stats["shadowed"] == 2
+    assert shadow.stats["spent_usd"] == first

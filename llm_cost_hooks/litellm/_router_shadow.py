@@ -148,6 +148,15 @@ class ShadowHook(CustomLogger):
         except Exception as exc:
             self.shadow.call_failed(other, exc)
             return
+        # A shadow call LiteLLM's cache answered was billed nothing; ``costs`` keeps the
+        # tier's price, which is what the router learns from.
+        hit = bool((getattr(out, "_hidden_params", None) or {}).get("cache_hit"))
         self.shadow.record(
-            request.query or request.text, request.context, answers, costs, models, explored=other
+            request.query or request.text,
+            request.context,
+            answers,
+            costs,
+            models,
+            explored=other,
+            spent_usd=0.0 if hit else None,
         )
