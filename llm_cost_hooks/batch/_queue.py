@@ -61,7 +61,13 @@ class BatchQueue:
 
     Requests missing from a finished batch (partial output, an expired batch) are queued
     again up to ``max_resubmits`` times, then reported as ``missing``; a failed batch's
-    requests are reported ``batch_failed`` (resubmitted too with ``resubmit_failed``).
+    requests are reported ``batch_failed`` (resubmitted too with ``resubmit_failed``). A
+    batch cancelled at the provider keeps the answers it gave; its other requests are
+    reported ``cancelled`` and not resubmitted.
+
+    Each answer is recorded at the batch price; ``saved_usd`` is what the batch API saved
+    over realtime plus what prompt-cache reads saved at batch rates, so cost plus savings
+    (net of cache-write premiums) is the realtime price without prompt caching.
 
     >>> from llm_cost_hooks.batch import BatchQueue
     >>> q = BatchQueue(backend=None, state_path=None, ledger="memory://")
@@ -301,12 +307,25 @@ class BatchQueue:
         results: list[BatchResult] = []
         seen: set[str] = set()
         wanted = set(job.custom_ids)
+        strays: list[str] = []
         for line in self._lines(backend, job.output_file_id) + self._lines(backend, job.error_file_id):
             cid = line.get("custom_id")
-            if cid not in wanted or cid in seen or cid in self.state.results:
+            if cid not in wanted:
+                strays.append(str(cid))
+                continue
+            if cid in seen or cid in self.state.results:
                 continue
             seen.add(cid)
             results.append(self._record_line(job, self.state.requests[cid], line))
+        if strays:
+            # Billed by the provider but sent by no request of this batch: nothing to attribute
+            # it to, so it is not recorded; said, so a bill that differs can be traced.
+            logger.warning(
+                "llm-cost-hooks: batch %s returned %d line(s) for custom_id(s) it was not sent: %s",
+                job.batch_id,
+                len(strays),
+                ", ".join(strays[:10]),
+            )
         missing = [c for c in job.custom_ids if c not in seen and c not in self.state.results]
         if status == "failed":
             errs = (batch.get("errors") or {}).get("data") or []
@@ -321,6 +340,10 @@ class BatchQueue:
                     requeue=self.resubmit_failed,
                 )
             )
+        elif status == "cancelled":
+            # Someone cancelled it to stop the spend: its unanswered requests are not sent again.
+            why = f"batch {job.batch_id} was cancelled before answering"
+            results.extend(self._give_up_or_requeue(job, missing, ResultStatus.CANCELLED, why, requeue=False))
         else:
             why = f"absent from the output of batch {job.batch_id} ({status})"
             results.extend(self._give_up_or_requeue(job, missing, ResultStatus.MISSING, why, requeue=True))
@@ -390,9 +413,14 @@ class BatchQueue:
         realtime = saved = 0.0
         if usage is not None:
             realtime = self.tracker.price(usage, req.model, req.provider)[0].total
-            # What routing this request through the batch API saved over realtime.
+            # What the batch API saved, on the prompt taken as plain input: the record adds
+            # what cache reads saved at batch rates, so the two sum to the realtime price with
+            # no prompt cache (the report's "without levers"), each counted once.
+            plain = usage.model_copy(update={"cache_read_tokens": 0, "cache_write_tokens": 0})
             saved = max(
-                realtime - self.tracker.price(usage, req.model, req.provider, batch=True)[0].total, 0.0
+                self.tracker.price(plain, req.model, req.provider)[0].total
+                - self.tracker.price(plain, req.model, req.provider, batch=True)[0].total,
+                0.0,
             )
         record = self.tracker.end_llm(
             req.custom_id,

@@ -1,0 +1,155 @@
+"""What a user's batch traffic meets: a batch cancelled mid-way, answers with prompt-cache
+reads and writes, lines the queue did not send. Against an OpenAI-like batch API in memory."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from llm_cost_hooks import PriceBook, TokenUsage
+from llm_cost_hooks.batch import Backoff, BatchQueue, ResultStatus
+
+FAST = Backoff(initial=0.01, factor=1.0, maximum=0.01)
+Usage = dict[str, Any]
+
+
+class _Backend:
+    """Every batch ends with ``status`` at its first poll; ``answer(custom_id)`` gives a
+    request's usage, or None to leave it out of the output file."""
+
+    def __init__(
+        self,
+        answer: Callable[[str], Usage | None],
+        status: str = "completed",
+        extra_lines: tuple[dict[str, Any], ...] = (),
+    ) -> None:
+        self.answer, self.status, self.extra_lines = answer, status, extra_lines
+        self.files: dict[str, bytes] = {}
+        self.batches: dict[str, dict[str, Any]] = {}
+        self.creates = 0
+
+    def upload(self, data: bytes, filename: str) -> str:
+        fid = f"file-{len(self.files)}"
+        self.files[fid] = data
+        return fid
+
+    def create(self, input_file_id: str, endpoint: str, metadata: dict[str, str]) -> dict[str, Any]:
+        self.creates += 1
+        out = []
+        for raw in self.files[input_file_id].splitlines():
+            cid = json.loads(raw)["custom_id"]
+            usage = self.answer(cid)
+            if usage is not None:
+                body = {"choices": [{"message": {"content": "ok"}}], "usage": usage}
+                out.append({"custom_id": cid, "response": {"status_code": 200, "body": body}})
+        out.extend(self.extra_lines)
+        self.files[f"out-{input_file_id}"] = b"".join(json.dumps(x).encode() + b"\n" for x in out)
+        bid = f"batch-{len(self.batches)}"
+        self.batches[bid] = {
+            "id": bid,
+            "status": self.status,
+            "output_file_id": f"out-{input_file_id}",
+            "metadata": metadata,
+        }
+        return {"id": bid, "status": "validating", "metadata": metadata}
+
+    def retrieve(self, batch_id: str) -> dict[str, Any]:
+        return self.batches[batch_id]
+
+    def content(self, file_id: str) -> bytes:
+        return self.files[file_id]
+
+    def find(self, metadata_key: str, value: str) -> dict[str, Any] | None:
+        return next((b for b in self.batches.values() if b["metadata"].get(metadata_key) == value), None)
+
+
+def _queue(backend: _Backend, tmp_path: Path, **kw: Any) -> BatchQueue:
+    return BatchQueue(
+        backend, tmp_path / "state.json", ledger=f"sqlite:///{tmp_path / 'ledger.db'}", backoff=FAST, **kw
+    )
+
+
+def _records(q: BatchQueue) -> dict[str, Any]:
+    q.tracker.flush()
+    return {r.request_id: r for r in q.tracker.ledger.records()}
+
+
+def test_a_cancelled_batch_is_not_submitted_again(tmp_path: Path) -> None:
+    # Cancelled by its owner after two of four answers: those two are recorded, the other
+    # two are reported cancelled, not sent in a new batch (and billed) behind their back.
+    backend = _Backend(lambda cid: None if cid in ("r2", "r3") else {"prompt_tokens": 100, "completion_tokens": 10},
+                       status="cancelled")  # fmt: skip
+    q = _queue(backend, tmp_path, max_resubmits=3)
+    for i in range(4):
+        q.add("gpt-4o-mini", [{"role": "user", "content": f"q{i}"}], custom_id=f"r{i}")
+    results = q.run(timeout=5)
+    assert backend.creates == 1
+    assert q.pending_count == 0
+    assert [results[f"r{i}"].status for i in range(4)] == [ResultStatus.COMPLETED] * 2 + [
+        ResultStatus.CANCELLED
+    ] * 2
+    assert "cancelled" in (results["r2"].error or "")
+    recs = _records(q)
+    assert recs["r0"].success and recs["r0"].cost_usd > 0
+    assert not recs["r3"].success and recs["r3"].cost_usd == 0
+
+
+@pytest.mark.parametrize(
+    ("model", "provider", "usage"),
+    [
+        (
+            "claude-sonnet-4-5",
+            "anthropic",
+            {"prompt_tokens": 3000, "completion_tokens": 100,
+             "cache_read_input_tokens": 2000, "cache_creation_input_tokens": 500},
+        ),
+        (
+            "gpt-4o-mini",
+            "openai",
+            {"prompt_tokens": 3000, "completion_tokens": 100, "prompt_tokens_details": {"cached_tokens": 2048}},
+        ),
+    ],
+)  # fmt: skip
+def test_batch_savings_with_prompt_cache_reads_add_up_to_the_uncached_realtime_price(
+    tmp_path: Path, model: str, provider: str, usage: Usage
+) -> None:
+    # The report's "without levers" cost is the billed cost plus the recorded savings, net
+    # of cache-write premiums: for a batch answer it must be the same call at realtime
+    # prices with no prompt cache, whichever way the batch and the cache share the saving.
+    q = _queue(_Backend(lambda cid: usage), tmp_path, provider=provider)
+    q.add(model, [{"role": "user", "content": "hi"}], custom_id="a")
+    q.run(timeout=5)
+    rec = _records(q)["a"]
+    book = PriceBook.default()
+    read = usage.get("cache_read_input_tokens") or usage.get("prompt_tokens_details", {}).get(
+        "cached_tokens", 0
+    )
+    write = usage.get("cache_creation_input_tokens", 0)
+    actual = TokenUsage(
+        input_tokens=3000, output_tokens=100, cache_read_tokens=read, cache_write_tokens=write
+    )
+    plain = TokenUsage(input_tokens=3000, output_tokens=100)
+    assert rec.cache_read_tokens == read and rec.cache_write_tokens == write and rec.input_tokens == 3000
+    assert rec.cost_usd == pytest.approx(book.cost(actual, model, provider, batch=True).total)
+    premium = float(rec.tags.get("prompt_cache.write_premium_usd", 0.0))
+    assert rec.cost_usd + rec.saved_usd - premium == pytest.approx(book.cost(plain, model, provider).total)
+
+
+def test_a_line_the_queue_did_not_send_is_reported(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    # The provider billed it, but no request of ours carries its custom_id: it cannot be
+    # attributed, so it is said, not dropped without a word.
+    stray = {"custom_id": "not-ours", "response": {"status_code": 200, "body": {
+        "choices": [], "usage": {"prompt_tokens": 5, "completion_tokens": 5}}}}  # fmt: skip
+    q = _queue(
+        _Backend(lambda cid: {"prompt_tokens": 10, "completion_tokens": 1}, extra_lines=(stray,)), tmp_path
+    )
+    q.add("gpt-4o-mini", [{"role": "user", "content": "hi"}], custom_id="a")
+    with caplog.at_level(logging.WARNING, logger="llm_cost_hooks"):
+        results = q.run(timeout=5)
+    assert results["a"].status is ResultStatus.COMPLETED and set(results) == {"a"}
+    assert any("not-ours" in r.getMessage() for r in caplog.records)
