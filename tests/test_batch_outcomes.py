@@ -153,3 +153,71 @@ def test_a_line_the_queue_did_not_send_is_reported(tmp_path: Path, caplog: pytes
         results = q.run(timeout=5)
     assert results["a"].status is ResultStatus.COMPLETED and set(results) == {"a"}
     assert any("not-ours" in r.getMessage() for r in caplog.records)
+
+
+def test_the_savings_waterfall_credits_batch_savings_to_the_batch_api(tmp_path: Path) -> None:
+    # One Anthropic batch answer with cache reads and writes (cache status provider_prefix)
+    # and one OpenAI batch answer without: the batch API's saving is its own step, the
+    # prompt cache's step holds only what cache reads saved net of write premiums.
+    from llm_cost_hooks.ledger import LedgerReports, savings_waterfall
+
+    anthropic = {"prompt_tokens": 3000, "completion_tokens": 100,
+                 "cache_read_input_tokens": 2000, "cache_creation_input_tokens": 500}  # fmt: skip
+    book = PriceBook.default()
+    records = []
+    for model, provider, usage in (
+        ("claude-sonnet-4-5", "anthropic", anthropic),
+        ("gpt-4o-mini", "openai", {"prompt_tokens": 3000, "completion_tokens": 100}),
+    ):
+        d = tmp_path / model
+        d.mkdir()
+        q = _queue(_Backend(lambda cid, u=usage: u), d, provider=provider)
+        q.add(model, [{"role": "user", "content": "hi"}], custom_id=model)
+        q.run(timeout=5)
+        records.extend(_records(q).values())
+    steps = {s["step"]: s for s in savings_waterfall(LedgerReports.from_records(records))}
+    plain = TokenUsage(input_tokens=3000, output_tokens=100)
+    expected_batch = sum(
+        book.cost(plain, m, p).total - book.cost(plain, m, p, batch=True).total
+        for m, p in (("claude-sonnet-4-5", "anthropic"), ("gpt-4o-mini", "openai"))
+    )
+    # At batch rates: 2,000 reads save $1.35/M each, 500 writes cost $0.375/M above input.
+    expected_cache = 2000 * 1.35e-6 - 500 * 0.375e-6
+    assert steps["batch API"]["saving_usd"] == pytest.approx(expected_batch)
+    assert steps["provider prompt cache"]["saving_usd"] == pytest.approx(expected_cache)
+    assert steps["without levers"]["cost_usd"] == pytest.approx(
+        sum(
+            book.cost(plain, m, p).total
+            for m, p in (("claude-sonnet-4-5", "anthropic"), ("gpt-4o-mini", "openai"))
+        )
+    )
+
+
+def test_breakpoint_economics_of_a_batch_answer_count_only_the_cache_reads(tmp_path: Path) -> None:
+    # `llm-cost prefix-report` judges each breakpoint by what its reads saved: the batch
+    # API's own saving on the same record is not theirs.
+    from llm_cost_hooks.prompt_cache import breakpoint_economics
+
+    usage = {"prompt_tokens": 3000, "completion_tokens": 100,
+             "cache_read_input_tokens": 2000, "cache_creation_input_tokens": 500}  # fmt: skip
+    q = _queue(_Backend(lambda cid: usage), tmp_path, provider="anthropic")
+    q.add("claude-sonnet-4-5", [{"role": "user", "content": "hi"}], custom_id="a")
+    q.run(timeout=5)
+    [row] = breakpoint_economics(_records(q).values())
+    assert row.read_savings_usd == pytest.approx(2000 * 1.35e-6)  # batch rates: $1.50 - $0.15 per M
+    assert row.write_premium_usd == pytest.approx(500 * 0.375e-6)
+
+
+def test_the_cache_savings_report_leaves_the_batch_saving_out(tmp_path: Path) -> None:
+    # `llm-cost report --show cache`: the provider_prefix row holds what cache reads saved.
+    from llm_cost_hooks.ledger import LedgerReports
+
+    usage = {"prompt_tokens": 3000, "completion_tokens": 100,
+             "cache_read_input_tokens": 2000, "cache_creation_input_tokens": 500}  # fmt: skip
+    q = _queue(_Backend(lambda cid: usage), tmp_path, provider="anthropic")
+    q.add("claude-sonnet-4-5", [{"role": "user", "content": "hi"}], custom_id="a")
+    q.run(timeout=5)
+    q.tracker.close()
+    reports = LedgerReports.from_ledger(q.tracker.ledger)
+    [row] = reports.cache_savings()
+    assert row["cache_status"] == "provider_prefix" and row["saved_usd"] == pytest.approx(2000 * 1.35e-6)

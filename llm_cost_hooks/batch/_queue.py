@@ -36,6 +36,9 @@ logger = logging.getLogger("llm_cost_hooks")
 #: Metadata key that marks a request as deferrable (``{"deferrable": True}``).
 DEFERRABLE_KEY = "deferrable"
 _JOB_META_KEY = "llm_cost_hooks_job"
+# What the batch API saved on a record, apart from what its prompt-cache reads saved (both
+# are in saved_usd): reports credit it to the batch, not to the record's cache status.
+_SAVED_TAG = "batch.saved_usd"
 # OpenAI's limit per batch input file.
 _MAX_PER_BATCH = 50_000
 
@@ -368,7 +371,10 @@ class BatchQueue:
             logger.warning("llm-cost-hooks: %d request(s) %s", len(custom_ids), why)
         return out
 
-    def _start(self, job: BatchJob, req: BatchRequest) -> None:
+    def _start(self, job: BatchJob, req: BatchRequest, saved: float | None = None) -> None:
+        tags = {"batch_id": job.batch_id or "", "batch": "true"}
+        if saved:
+            tags[_SAVED_TAG] = f"{saved:.10g}"
         run = self.tracker.start_llm(
             req.custom_id,
             None,
@@ -378,11 +384,7 @@ class BatchQueue:
             params={k: v for k, v in req.body.items() if k in ("max_tokens", "temperature", "top_p")},
             metadata={
                 **req.metadata,
-                "cost_tags": {
-                    **(req.metadata.get("cost_tags") or {}),
-                    "batch_id": job.batch_id or "",
-                    "batch": "true",
-                },
+                "cost_tags": {**(req.metadata.get("cost_tags") or {}), **tags},
             },
             messages=req.body.get("messages"),
         )
@@ -409,7 +411,6 @@ class BatchQueue:
             )
 
         usage = usage_from_openai(body.get("usage"))
-        self._start(job, req)
         realtime = saved = 0.0
         if usage is not None:
             realtime = self.tracker.price(usage, req.model, req.provider)[0].total
@@ -422,6 +423,7 @@ class BatchQueue:
                 - self.tracker.price(plain, req.model, req.provider, batch=True)[0].total,
                 0.0,
             )
+        self._start(job, req, saved)
         record = self.tracker.end_llm(
             req.custom_id,
             usage,
