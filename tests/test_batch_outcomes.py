@@ -27,8 +27,10 @@ class _Backend:
         answer: Callable[[str], Usage | None],
         status: str = "completed",
         extra_lines: tuple[dict[str, Any], ...] = (),
+        error_line: Callable[[str, int], dict[str, Any] | None] = lambda cid, n: None,
     ) -> None:
         self.answer, self.status, self.extra_lines = answer, status, extra_lines
+        self.error_line = error_line
         self.files: dict[str, bytes] = {}
         self.batches: dict[str, dict[str, Any]] = {}
         self.creates = 0
@@ -43,6 +45,9 @@ class _Backend:
         out = []
         for raw in self.files[input_file_id].splitlines():
             cid = json.loads(raw)["custom_id"]
+            if (line := self.error_line(cid, self.creates)) is not None:
+                out.append({"custom_id": cid, **line})
+                continue
             usage = self.answer(cid)
             if usage is not None:
                 body = {"choices": [{"message": {"content": "ok"}}], "usage": usage}
@@ -221,3 +226,64 @@ def test_the_cache_savings_report_leaves_the_batch_saving_out(tmp_path: Path) ->
     reports = LedgerReports.from_ledger(q.tracker.ledger)
     [row] = reports.cache_savings()
     assert row["cache_status"] == "provider_prefix" and row["saved_usd"] == pytest.approx(2000 * 1.35e-6)
+
+
+# How requests a batch did not run come back: OpenAI writes them to the error file with the
+# code batch_expired / batch_cancelled; LiteLLM turns Anthropic's "expired" / "canceled"
+# results into HTTP 400 lines with this message.
+_OPENAI_EXPIRED = {
+    "response": None,
+    "error": {
+        "code": "batch_expired",
+        "message": "This request could not be executed before the completion window expired.",
+    },
+}
+_OPENAI_CANCELLED = {
+    "response": None,
+    "error": {
+        "code": "batch_cancelled",
+        "message": "This request was not executed because the batch was cancelled.",
+    },
+}
+
+
+def _litellm_anthropic(kind: str) -> dict[str, Any]:
+    error = {"message": f"Batch request was {kind}", "type": "invalid_request_error"}
+    return {"response": {"status_code": 400, "request_id": "", "body": {"error": error}}}  # fmt: skip
+
+
+@pytest.mark.parametrize("expired", [_OPENAI_EXPIRED, _litellm_anthropic("expired")])
+def test_requests_a_batch_did_not_run_in_time_are_resubmitted(
+    tmp_path: Path, expired: dict[str, Any]
+) -> None:
+    backend = _Backend(
+        lambda cid: {"prompt_tokens": 100, "completion_tokens": 10},
+        status="expired",
+        error_line=lambda cid, n: expired if n == 1 and cid in ("r2", "r3") else None,
+    )
+    q = _queue(backend, tmp_path)
+    for i in range(4):
+        q.add("gpt-4o-mini", [{"role": "user", "content": f"q{i}"}], custom_id=f"r{i}")
+    results = q.run(timeout=5)
+    assert backend.creates == 2 and q.state.jobs[1].custom_ids == ["r2", "r3"]
+    assert {r.status for r in results.values()} == {ResultStatus.COMPLETED}
+    assert all(r.success for r in _records(q).values())
+
+
+@pytest.mark.parametrize("cancelled", [_OPENAI_CANCELLED, _litellm_anthropic("canceled")])
+def test_requests_a_cancelled_batch_did_not_run_are_reported_cancelled(
+    tmp_path: Path, cancelled: dict[str, Any]
+) -> None:
+    backend = _Backend(
+        lambda cid: {"prompt_tokens": 100, "completion_tokens": 10},
+        status="cancelled",
+        error_line=lambda cid, n: cancelled if cid in ("r2", "r3") else None,
+    )
+    q = _queue(backend, tmp_path)
+    for i in range(4):
+        q.add("gpt-4o-mini", [{"role": "user", "content": f"q{i}"}], custom_id=f"r{i}")
+    results = q.run(timeout=5)
+    assert backend.creates == 1
+    assert [results[f"r{i}"].status for i in range(4)] == [ResultStatus.COMPLETED] * 2 + [
+        ResultStatus.CANCELLED
+    ] * 2

@@ -62,11 +62,11 @@ class BatchQueue:
     created and tagged with its id, and on resume a job whose creation was interrupted is
     looked up by that tag instead of created again.
 
-    Requests missing from a finished batch (partial output, an expired batch) are queued
-    again up to ``max_resubmits`` times, then reported as ``missing``; a failed batch's
-    requests are reported ``batch_failed`` (resubmitted too with ``resubmit_failed``). A
-    batch cancelled at the provider keeps the answers it gave; its other requests are
-    reported ``cancelled`` and not resubmitted.
+    Requests a finished batch did not run (absent from its output or written as expired:
+    partial output, an expired batch) are queued again up to ``max_resubmits`` times, then
+    reported as ``missing``; a failed batch's requests are reported ``batch_failed``
+    (resubmitted too with ``resubmit_failed``). A batch cancelled at the provider keeps the
+    answers it gave; its other requests are reported ``cancelled`` and not resubmitted.
 
     Each answer is recorded at the batch price; ``saved_usd`` is what the batch API saved
     over realtime plus what prompt-cache reads saved at batch rates, so cost plus savings
@@ -311,6 +311,7 @@ class BatchQueue:
         seen: set[str] = set()
         wanted = set(job.custom_ids)
         strays: list[str] = []
+        cancelled: list[str] = []
         for line in self._lines(backend, job.output_file_id) + self._lines(backend, job.error_file_id):
             cid = line.get("custom_id")
             if cid not in wanted:
@@ -318,8 +319,19 @@ class BatchQueue:
                 continue
             if cid in seen or cid in self.state.results:
                 continue
+            not_run = _not_run(line)
+            if not_run == "expired":
+                continue  # never ran: like a request absent from the output, resubmitted
             seen.add(cid)
+            if not_run == "cancelled":
+                cancelled.append(cid)
+                continue
             results.append(self._record_line(job, self.state.requests[cid], line))
+        if cancelled:
+            why = f"batch {job.batch_id} was cancelled before answering"
+            results.extend(
+                self._give_up_or_requeue(job, cancelled, ResultStatus.CANCELLED, why, requeue=False)
+            )
         if strays:
             # Billed by the provider but sent by no request of this batch: nothing to attribute
             # it to, so it is not recorded; said, so a bill that differs can be traced.
@@ -451,6 +463,24 @@ class BatchQueue:
         # Not billed: a request the batch did not answer costs nothing.
         self.tracker.error_llm(req.custom_id, BatchError(why), usage=TokenUsage())
         return BatchResult(custom_id=req.custom_id, status=status, batch_id=job.batch_id, error=why)
+
+
+def _not_run(line: Mapping[str, Any]) -> str | None:
+    """``"expired"`` / ``"cancelled"`` for the line of a request the provider never ran (no
+    bill, no answer), else None. OpenAI writes them to the error file with the code
+    ``batch_expired`` / ``batch_cancelled``; LiteLLM turns Anthropic's ``expired`` /
+    ``canceled`` results into HTTP 400 lines with its own message."""
+    error = line.get("error")
+    code = error.get("code") if isinstance(error, Mapping) else None
+    response = line.get("response")
+    body = response.get("body") if isinstance(response, Mapping) else None
+    body_error = body.get("error") if isinstance(body, Mapping) else None
+    message = body_error.get("message") if isinstance(body_error, Mapping) else None
+    if code == "batch_expired" or message == "Batch request was expired":
+        return "expired"
+    if code == "batch_cancelled" or message == "Batch request was canceled":
+        return "cancelled"
+    return None
 
 
 def _http_status(code: Any) -> int | None:
