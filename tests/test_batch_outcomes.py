@@ -287,3 +287,35 @@ def test_requests_a_cancelled_batch_did_not_run_are_reported_cancelled(
     assert [results[f"r{i}"].status for i in range(4)] == [ResultStatus.COMPLETED] * 2 + [
         ResultStatus.CANCELLED
     ] * 2
+
+
+def test_anthropic_usage_counts_cache_tokens_into_the_input() -> None:
+    # Anthropic's own usage (a Message Batches result, a /v1/messages body) reports input
+    # tokens after the last cache breakpoint only; cache reads and writes come beside it.
+    # Responses-API usage counts cached tokens inside input_tokens and stays as reported.
+    from llm_cost_hooks._records import usage_invalid
+    from llm_cost_hooks.tracking._usage import usage_from_openai
+
+    native = {"input_tokens": 500, "output_tokens": 100,
+              "cache_read_input_tokens": 2000, "cache_creation_input_tokens": 500}  # fmt: skip
+    u = usage_from_openai(native)
+    assert u is not None
+    assert (u.input_tokens, u.cache_read_tokens, u.cache_write_tokens) == (3000, 2000, 500)
+    assert not usage_invalid(u)
+    responses = {"input_tokens": 3000, "output_tokens": 100, "input_tokens_details": {"cached_tokens": 2000}}
+    r = usage_from_openai(responses)
+    assert r is not None and (r.input_tokens, r.cache_read_tokens) == (3000, 2000)
+
+
+def test_a_batch_answer_with_anthropic_usage_is_billed_for_every_prompt_token(tmp_path: Path) -> None:
+    native = {"input_tokens": 500, "output_tokens": 100,
+              "cache_read_input_tokens": 2000, "cache_creation_input_tokens": 500}  # fmt: skip
+    q = _queue(_Backend(lambda cid: native), tmp_path, provider="anthropic")
+    q.add("claude-sonnet-4-5", [{"role": "user", "content": "hi"}], custom_id="a")
+    q.run(timeout=5)
+    rec = _records(q)["a"]
+    actual = TokenUsage(input_tokens=3000, output_tokens=100, cache_read_tokens=2000, cache_write_tokens=500)
+    assert (rec.input_tokens, rec.cache_read_tokens, rec.cache_write_tokens) == (3000, 2000, 500)
+    assert rec.cost_usd == pytest.approx(
+        PriceBook.default().cost(actual, "claude-sonnet-4-5", batch=True).total
+    )
