@@ -319,3 +319,42 @@ def test_a_batch_answer_with_anthropic_usage_is_billed_for_every_prompt_token(tm
     assert rec.cost_usd == pytest.approx(
         PriceBook.default().cost(actual, "claude-sonnet-4-5", batch=True).total
     )
+
+
+def test_a_batch_is_marked_done_only_once_its_records_are_in_the_ledger(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A process killed right after the state says "done" must not take the batch's records
+    # with it: nothing would poll that batch again.
+    import sqlite3
+
+    from llm_cost_hooks.batch._models import BatchState, JobStatus
+
+    q = _queue(_Backend(lambda cid: {"prompt_tokens": 100, "completion_tokens": 10}), tmp_path)
+    for i in range(3):
+        q.add("gpt-4o-mini", [{"role": "user", "content": f"q{i}"}], custom_id=f"r{i}")
+    q.submit()
+    # The writer thread holds records back at first, as a busy ledger does.
+    monkeypatch.setattr(type(q.tracker.ledger), "_write_batch", _slow(type(q.tracker.ledger)._write_batch))
+    on_disk: list[int] = []
+    real_save = BatchState.save
+
+    def save(self: BatchState, path: Path) -> None:
+        if any(j.status is JobStatus.DONE for j in self.jobs) and not on_disk:
+            with sqlite3.connect(tmp_path / "ledger.db") as conn:
+                on_disk.append(conn.execute("SELECT COUNT(*) FROM cost_records").fetchone()[0])
+        real_save(self, path)
+
+    monkeypatch.setattr(BatchState, "save", save)
+    q.poll(force=True)
+    assert on_disk == [3]
+
+
+def _slow(write: Callable[..., Any]) -> Callable[..., Any]:
+    import time
+
+    def slow(*args: Any, **kwargs: Any) -> Any:
+        time.sleep(0.2)
+        return write(*args, **kwargs)
+
+    return slow

@@ -256,6 +256,14 @@ class BatchQueue:
                 job.provider_status = str(batch.get("status"))
                 if job.provider_status in FINAL_STATUSES:
                     new.extend(self._process(backend, job, batch))
+                    # Its records are written before the state says it is done: a process
+                    # killed in between polls it again (recorded once, same request ids),
+                    # instead of losing records nothing would write again.
+                    if not self.tracker.flush():
+                        logger.warning(
+                            "llm-cost-hooks: the ledger did not confirm batch %s's records in time",
+                            job.batch_id,
+                        )
                 else:
                     job.poll_interval = self.backoff.next(job.poll_interval)
                     job.next_poll_at = self._clock() + job.poll_interval
