@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import threading
 import time
 import uuid
@@ -57,10 +58,11 @@ class BatchQueue:
     each answer at the batch price, attributed like a realtime call.
 
     State (queued requests, submitted jobs, results) lives in ``state_path`` and is saved
-    after every step, so a restarted process resumes polling the batches it submitted and
-    never submits a request twice: a job is written to the state before its batch is
-    created and tagged with its id, and on resume a job whose creation was interrupted is
-    looked up by that tag instead of created again.
+    after every step (a request queued since the last save is one line appended to
+    ``<state_path>.queued.jsonl``, read back on restart), so a restarted process resumes
+    polling the batches it submitted and never submits a request twice: a job is written to
+    the state before its batch is created and tagged with its id, and on resume a job whose
+    creation was interrupted is looked up by that tag instead of created again.
 
     Requests a finished batch did not run (absent from its output or written as expired:
     partial output, an expired batch) are queued again up to ``max_resubmits`` times, then
@@ -114,12 +116,34 @@ class BatchQueue:
         self._sleep = sleep
         self._lock = threading.RLock()
         self.state = BatchState.load(self.state_path) if self.state_path else BatchState()
+        # Requests queued since the state was last saved: appended one line each, so adding
+        # n requests writes O(n) bytes, not the whole state n times. Folded into the state
+        # file at its next save.
+        self._journal = Path(f"{self.state_path}.queued.jsonl") if self.state_path else None
+        self._pending_ids = {r.custom_id for r in self.state.pending}
+        self._replay_journal()
 
     # -- queueing ----------------------------------------------------------------------
     def _known(self, custom_id: str) -> bool:
         s = self.state
-        return (custom_id in s.requests or custom_id in s.results
-                or any(r.custom_id == custom_id for r in s.pending))  # fmt: skip
+        return custom_id in s.requests or custom_id in s.results or custom_id in self._pending_ids
+
+    def _queue(self, req: BatchRequest) -> None:
+        self.state.pending.append(req)
+        self._pending_ids.add(req.custom_id)
+
+    def _replay_journal(self) -> None:
+        if self._journal is None or not self._journal.exists():
+            return
+        for n, raw in enumerate(self._journal.read_bytes().splitlines(), 1):
+            try:
+                req = BatchRequest.model_validate_json(raw)
+            except ValueError:
+                # A line cut short by a crash mid-append: its add() never returned.
+                logger.warning("llm-cost-hooks: skipped damaged line %d of %s", n, self._journal)
+                continue
+            if not self._known(req.custom_id):  # also in the state when saved before a crash
+                self._queue(req)
 
     def add(
         self,
@@ -149,17 +173,15 @@ class BatchQueue:
             if self._known(custom_id):
                 return custom_id
             body = {"messages": [dict(m) for m in messages], **params}
-            self.state.pending.append(
-                BatchRequest(
-                    custom_id=custom_id,
-                    model=model,
-                    body=body,
-                    url=url,
-                    metadata=meta,
-                    provider=self.provider,
-                )
+            req = BatchRequest(
+                custom_id=custom_id, model=model, body=body, url=url, metadata=meta, provider=self.provider
             )
-            self._save()
+            if self._journal is not None:
+                with open(self._journal, "ab") as f:
+                    f.write(req.model_dump_json().encode() + b"\n")
+                    f.flush()
+                    os.fsync(f.fileno())
+            self._queue(req)
         return custom_id
 
     @property
@@ -177,6 +199,9 @@ class BatchQueue:
     def _save(self) -> None:
         if self.state_path is not None:
             self.state.save(self.state_path)
+            if self._journal is not None:
+                # Now in the state file; a crash before this unlink replays known ids: no-ops.
+                self._journal.unlink(missing_ok=True)
 
     def _need_backend(self) -> BatchBackend:
         if self.backend is None:
@@ -211,6 +236,7 @@ class BatchQueue:
                     self.state.jobs.append(job)
                     created.append(job)
             self.state.pending = []
+            self._pending_ids.clear()
             # The jobs (and which requests they hold) are on disk before any upload.
             self._save()
             for job in [j for j in self.state.jobs if j.status is JobStatus.UPLOADED]:
@@ -384,7 +410,7 @@ class BatchQueue:
             req = self.state.requests[cid]
             if requeue and req.submissions <= self.max_resubmits:
                 self.state.requests.pop(cid, None)
-                self.state.pending.append(req)
+                self._queue(req)
                 continue
             out.append(self._record_failure(job, req, status, why))
         if custom_ids:
