@@ -106,6 +106,7 @@ class ResultStatus(str, Enum):
     COMPLETED = "completed"  # an answer came back and was recorded at the batch price
     FAILED = "failed"  # the provider answered with an error for this request
     BATCH_FAILED = "batch_failed"  # the whole batch failed
+    CANCELLED = "cancelled"  # its batch was cancelled before answering it; not resubmitted
     MISSING = "missing"  # absent from the output after the batch ended, resubmits exhausted
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import threading
 import time
 import uuid
@@ -36,6 +37,9 @@ logger = logging.getLogger("llm_cost_hooks")
 #: Metadata key that marks a request as deferrable (``{"deferrable": True}``).
 DEFERRABLE_KEY = "deferrable"
 _JOB_META_KEY = "llm_cost_hooks_job"
+# What the batch API saved on a record, apart from what its prompt-cache reads saved (both
+# are in saved_usd): reports credit it to the batch, not to the record's cache status.
+_SAVED_TAG = "batch.saved_usd"
 # OpenAI's limit per batch input file.
 _MAX_PER_BATCH = 50_000
 
@@ -54,14 +58,21 @@ class BatchQueue:
     each answer at the batch price, attributed like a realtime call.
 
     State (queued requests, submitted jobs, results) lives in ``state_path`` and is saved
-    after every step, so a restarted process resumes polling the batches it submitted and
-    never submits a request twice: a job is written to the state before its batch is
-    created and tagged with its id, and on resume a job whose creation was interrupted is
-    looked up by that tag instead of created again.
+    after every step (a request queued since the last save is one line appended to
+    ``<state_path>.queued.jsonl``, read back on restart), so a restarted process resumes
+    polling the batches it submitted and never submits a request twice: a job is written to
+    the state before its batch is created and tagged with its id, and on resume a job whose
+    creation was interrupted is looked up by that tag instead of created again.
 
-    Requests missing from a finished batch (partial output, an expired batch) are queued
-    again up to ``max_resubmits`` times, then reported as ``missing``; a failed batch's
-    requests are reported ``batch_failed`` (resubmitted too with ``resubmit_failed``).
+    Requests a finished batch did not run (absent from its output or written as expired:
+    partial output, an expired batch) are queued again up to ``max_resubmits`` times, then
+    reported as ``missing``; a failed batch's requests are reported ``batch_failed``
+    (resubmitted too with ``resubmit_failed``). A batch cancelled at the provider keeps the
+    answers it gave; its other requests are reported ``cancelled`` and not resubmitted.
+
+    Each answer is recorded at the batch price; ``saved_usd`` is what the batch API saved
+    over realtime plus what prompt-cache reads saved at batch rates, so cost plus savings
+    (net of cache-write premiums) is the realtime price without prompt caching.
 
     >>> from llm_cost_hooks.batch import BatchQueue
     >>> q = BatchQueue(backend=None, state_path=None, ledger="memory://")
@@ -105,12 +116,34 @@ class BatchQueue:
         self._sleep = sleep
         self._lock = threading.RLock()
         self.state = BatchState.load(self.state_path) if self.state_path else BatchState()
+        # Requests queued since the state was last saved: appended one line each, so adding
+        # n requests writes O(n) bytes, not the whole state n times. Folded into the state
+        # file at its next save.
+        self._journal = Path(f"{self.state_path}.queued.jsonl") if self.state_path else None
+        self._pending_ids = {r.custom_id for r in self.state.pending}
+        self._replay_journal()
 
     # -- queueing ----------------------------------------------------------------------
     def _known(self, custom_id: str) -> bool:
         s = self.state
-        return (custom_id in s.requests or custom_id in s.results
-                or any(r.custom_id == custom_id for r in s.pending))  # fmt: skip
+        return custom_id in s.requests or custom_id in s.results or custom_id in self._pending_ids
+
+    def _queue(self, req: BatchRequest) -> None:
+        self.state.pending.append(req)
+        self._pending_ids.add(req.custom_id)
+
+    def _replay_journal(self) -> None:
+        if self._journal is None or not self._journal.exists():
+            return
+        for n, raw in enumerate(self._journal.read_bytes().splitlines(), 1):
+            try:
+                req = BatchRequest.model_validate_json(raw)
+            except ValueError:
+                # A line cut short by a crash mid-append: its add() never returned.
+                logger.warning("llm-cost-hooks: skipped damaged line %d of %s", n, self._journal)
+                continue
+            if not self._known(req.custom_id):  # also in the state when saved before a crash
+                self._queue(req)
 
     def add(
         self,
@@ -140,17 +173,15 @@ class BatchQueue:
             if self._known(custom_id):
                 return custom_id
             body = {"messages": [dict(m) for m in messages], **params}
-            self.state.pending.append(
-                BatchRequest(
-                    custom_id=custom_id,
-                    model=model,
-                    body=body,
-                    url=url,
-                    metadata=meta,
-                    provider=self.provider,
-                )
+            req = BatchRequest(
+                custom_id=custom_id, model=model, body=body, url=url, metadata=meta, provider=self.provider
             )
-            self._save()
+            if self._journal is not None:
+                with open(self._journal, "ab") as f:
+                    f.write(req.model_dump_json().encode() + b"\n")
+                    f.flush()
+                    os.fsync(f.fileno())
+            self._queue(req)
         return custom_id
 
     @property
@@ -168,6 +199,9 @@ class BatchQueue:
     def _save(self) -> None:
         if self.state_path is not None:
             self.state.save(self.state_path)
+            if self._journal is not None:
+                # Now in the state file; a crash before this unlink replays known ids: no-ops.
+                self._journal.unlink(missing_ok=True)
 
     def _need_backend(self) -> BatchBackend:
         if self.backend is None:
@@ -202,6 +236,7 @@ class BatchQueue:
                     self.state.jobs.append(job)
                     created.append(job)
             self.state.pending = []
+            self._pending_ids.clear()
             # The jobs (and which requests they hold) are on disk before any upload.
             self._save()
             for job in [j for j in self.state.jobs if j.status is JobStatus.UPLOADED]:
@@ -247,6 +282,14 @@ class BatchQueue:
                 job.provider_status = str(batch.get("status"))
                 if job.provider_status in FINAL_STATUSES:
                     new.extend(self._process(backend, job, batch))
+                    # Its records are written before the state says it is done: a process
+                    # killed in between polls it again (recorded once, same request ids),
+                    # instead of losing records nothing would write again.
+                    if not self.tracker.flush():
+                        logger.warning(
+                            "llm-cost-hooks: the ledger did not confirm batch %s's records in time",
+                            job.batch_id,
+                        )
                 else:
                     job.poll_interval = self.backoff.next(job.poll_interval)
                     job.next_poll_at = self._clock() + job.poll_interval
@@ -301,12 +344,37 @@ class BatchQueue:
         results: list[BatchResult] = []
         seen: set[str] = set()
         wanted = set(job.custom_ids)
+        strays: list[str] = []
+        cancelled: list[str] = []
         for line in self._lines(backend, job.output_file_id) + self._lines(backend, job.error_file_id):
             cid = line.get("custom_id")
-            if cid not in wanted or cid in seen or cid in self.state.results:
+            if cid not in wanted:
+                strays.append(str(cid))
                 continue
+            if cid in seen or cid in self.state.results:
+                continue
+            not_run = _not_run(line)
+            if not_run == "expired":
+                continue  # never ran: like a request absent from the output, resubmitted
             seen.add(cid)
+            if not_run == "cancelled":
+                cancelled.append(cid)
+                continue
             results.append(self._record_line(job, self.state.requests[cid], line))
+        if cancelled:
+            why = f"batch {job.batch_id} was cancelled before answering"
+            results.extend(
+                self._give_up_or_requeue(job, cancelled, ResultStatus.CANCELLED, why, requeue=False)
+            )
+        if strays:
+            # Billed by the provider but sent by no request of this batch: nothing to attribute
+            # it to, so it is not recorded; said, so a bill that differs can be traced.
+            logger.warning(
+                "llm-cost-hooks: batch %s returned %d line(s) for custom_id(s) it was not sent: %s",
+                job.batch_id,
+                len(strays),
+                ", ".join(strays[:10]),
+            )
         missing = [c for c in job.custom_ids if c not in seen and c not in self.state.results]
         if status == "failed":
             errs = (batch.get("errors") or {}).get("data") or []
@@ -321,6 +389,10 @@ class BatchQueue:
                     requeue=self.resubmit_failed,
                 )
             )
+        elif status == "cancelled":
+            # Someone cancelled it to stop the spend: its unanswered requests are not sent again.
+            why = f"batch {job.batch_id} was cancelled before answering"
+            results.extend(self._give_up_or_requeue(job, missing, ResultStatus.CANCELLED, why, requeue=False))
         else:
             why = f"absent from the output of batch {job.batch_id} ({status})"
             results.extend(self._give_up_or_requeue(job, missing, ResultStatus.MISSING, why, requeue=True))
@@ -338,14 +410,17 @@ class BatchQueue:
             req = self.state.requests[cid]
             if requeue and req.submissions <= self.max_resubmits:
                 self.state.requests.pop(cid, None)
-                self.state.pending.append(req)
+                self._queue(req)
                 continue
             out.append(self._record_failure(job, req, status, why))
         if custom_ids:
             logger.warning("llm-cost-hooks: %d request(s) %s", len(custom_ids), why)
         return out
 
-    def _start(self, job: BatchJob, req: BatchRequest) -> None:
+    def _start(self, job: BatchJob, req: BatchRequest, saved: float | None = None) -> None:
+        tags = {"batch_id": job.batch_id or "", "batch": "true"}
+        if saved:
+            tags[_SAVED_TAG] = f"{saved:.10g}"
         run = self.tracker.start_llm(
             req.custom_id,
             None,
@@ -355,11 +430,7 @@ class BatchQueue:
             params={k: v for k, v in req.body.items() if k in ("max_tokens", "temperature", "top_p")},
             metadata={
                 **req.metadata,
-                "cost_tags": {
-                    **(req.metadata.get("cost_tags") or {}),
-                    "batch_id": job.batch_id or "",
-                    "batch": "true",
-                },
+                "cost_tags": {**(req.metadata.get("cost_tags") or {}), **tags},
             },
             messages=req.body.get("messages"),
         )
@@ -386,14 +457,19 @@ class BatchQueue:
             )
 
         usage = usage_from_openai(body.get("usage"))
-        self._start(job, req)
         realtime = saved = 0.0
         if usage is not None:
             realtime = self.tracker.price(usage, req.model, req.provider)[0].total
-            # What routing this request through the batch API saved over realtime.
+            # What the batch API saved, on the prompt taken as plain input: the record adds
+            # what cache reads saved at batch rates, so the two sum to the realtime price with
+            # no prompt cache (the report's "without levers"), each counted once.
+            plain = usage.model_copy(update={"cache_read_tokens": 0, "cache_write_tokens": 0})
             saved = max(
-                realtime - self.tracker.price(usage, req.model, req.provider, batch=True)[0].total, 0.0
+                self.tracker.price(plain, req.model, req.provider)[0].total
+                - self.tracker.price(plain, req.model, req.provider, batch=True)[0].total,
+                0.0,
             )
+        self._start(job, req, saved)
         record = self.tracker.end_llm(
             req.custom_id,
             usage,
@@ -421,6 +497,24 @@ class BatchQueue:
         # Not billed: a request the batch did not answer costs nothing.
         self.tracker.error_llm(req.custom_id, BatchError(why), usage=TokenUsage())
         return BatchResult(custom_id=req.custom_id, status=status, batch_id=job.batch_id, error=why)
+
+
+def _not_run(line: Mapping[str, Any]) -> str | None:
+    """``"expired"`` / ``"cancelled"`` for the line of a request the provider never ran (no
+    bill, no answer), else None. OpenAI writes them to the error file with the code
+    ``batch_expired`` / ``batch_cancelled``; LiteLLM turns Anthropic's ``expired`` /
+    ``canceled`` results into HTTP 400 lines with its own message."""
+    error = line.get("error")
+    code = error.get("code") if isinstance(error, Mapping) else None
+    response = line.get("response")
+    body = response.get("body") if isinstance(response, Mapping) else None
+    body_error = body.get("error") if isinstance(body, Mapping) else None
+    message = body_error.get("message") if isinstance(body_error, Mapping) else None
+    if code == "batch_expired" or message == "Batch request was expired":
+        return "expired"
+    if code == "batch_cancelled" or message == "Batch request was canceled":
+        return "cancelled"
+    return None
 
 
 def _http_status(code: Any) -> int | None:

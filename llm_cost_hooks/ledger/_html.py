@@ -21,6 +21,7 @@ _LEVER_LABELS = {
     "exact": "exact cache",
     "semantic": "semantic cache",
     "provider_prefix": "provider prompt cache",
+    "batch": "batch API",
 }
 
 
@@ -80,6 +81,9 @@ def savings_waterfall(reports: LedgerReports) -> list[dict[str, Any]]:
     premiums = reports._write_premiums()
     if premiums:
         saved["provider_prefix"] = saved.get("provider_prefix", 0.0) - premiums
+    # What batch answers saved by the batch API itself (the cache savings leave it out).
+    if batch := reports._batch_savings():
+        saved["batch"] = batch
     without = billed + sum(saved.values())
     steps = [{"step": "without levers", "cost_usd": without, "saving_usd": 0.0}]
     running = without

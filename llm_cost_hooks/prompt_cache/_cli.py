@@ -33,9 +33,10 @@ def _records(path: str | None) -> tuple[list[Any], list[Any]]:
 
 
 def _registry(args: argparse.Namespace) -> Any:
-    from ..prompts import PromptRegistry, discover_prompts
+    from ..prompts import default_registry, discover_prompts
 
-    registry = PromptRegistry()
+    # The process-wide registry: register_prompt(...) in the listed modules fills it.
+    registry = default_registry()
     discover_prompts(args.pyproject, registry=registry)
     if not len(registry):
         raise ConfigurationError(

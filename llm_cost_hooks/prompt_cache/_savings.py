@@ -37,6 +37,9 @@ __all__ = [
     "prefix_cache_savings",
 ]
 
+# Set by the batch queue (llm_cost_hooks.batch) on the answers it records.
+_BATCH_SAVED_TAG = "batch.saved_usd"
+
 
 class BreakpointEconomics(BaseModel):
     """Cache reads against cache writes of one prompt version on one model."""
@@ -86,7 +89,8 @@ def breakpoint_economics(
             # The tracker already priced this call's reads and writes (tier-exact).
             g["premium"] += float(premium_tag or 0.0)
             if r.cache_status is CacheStatus.PROVIDER_PREFIX:
-                g["saved"] += r.saved_usd
+                # A batch answer's saved_usd also holds the batch API's saving (tagged).
+                g["saved"] += r.saved_usd - float((r.tags or {}).get(_BATCH_SAVED_TAG) or 0.0)
             if premium_tag is not None or not r.cache_write_tokens:
                 continue
             rule = resolve_cache_rule(r.model, r.provider, price_book=price_book)

@@ -44,7 +44,8 @@ def usage_from_openai(usage: Any) -> TokenUsage | None:
     Reads chat-completions fields (``prompt_tokens``, ``completion_tokens``,
     ``prompt_tokens_details.cached_tokens``, ``completion_tokens_details.reasoning_tokens``),
     Anthropic-style ``cache_read_input_tokens`` / ``cache_creation_input_tokens`` and
-    Responses-API fields (``input_tokens``, ``output_tokens``, ``*_tokens_details``).
+    Responses-API fields (``input_tokens``, ``output_tokens``, ``*_tokens_details``), and
+    Anthropic's own usage, whose ``input_tokens`` leaves the cache reads and writes out.
     Returns None when there is no usage at all. Broken counts are repaired and flagged
     (``usage_invalid``), never a lost record.
 
@@ -68,6 +69,16 @@ def usage_from_openai(usage: Any) -> TokenUsage | None:
     # LiteLLM normalises both spellings; prefer the OpenAI one, fall back to Anthropic's.
     read = pdetails.get("cached_tokens") or u.get("cache_read_input_tokens") or 0
     write = u.get("cache_creation_input_tokens") or pdetails.get("cache_creation_tokens") or 0
+    if (
+        u.get("prompt_tokens") is None
+        and not pdetails
+        and (u.get("cache_read_input_tokens") or u.get("cache_creation_input_tokens"))
+        and isinstance(prompt, int)
+        and isinstance(read, int)
+        and isinstance(write, int)
+    ):
+        # Anthropic's own usage: input_tokens leaves out the cache reads and writes.
+        prompt += read + write
     # Counted inside input/output (the OpenTelemetry convention, as providers report them).
     return TokenUsage.from_reported(
         input_tokens=prompt,
