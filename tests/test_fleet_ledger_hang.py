@@ -1,0 +1,118 @@
+"""The fleet ledger on a PostgreSQL server that stops answering: a backend process that
+hangs (SIGSTOP) after the writer's connection is open is given up after a deadline and
+the writer goes on over a new connection; a server that never answers the login does not
+hold up the constructor (the user's start-up)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import threading
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from _servers import PostgresServer
+
+from llm_cost_hooks import CostRecord
+
+psycopg = pytest.importorskip("psycopg", reason="needs the postgres extra (psycopg)")
+
+from llm_cost_hooks.ledger._postgres import PostgresLedger  # noqa: E402
+
+
+@pytest.fixture
+def pg_url(postgres_server: PostgresServer) -> str:
+    if not postgres_server.running:
+        postgres_server.start()
+    return postgres_server.create_database("h_" + uuid.uuid4().hex[:12])
+
+
+def _writer_backends(url: str) -> set[int]:
+    """The PIDs of the server processes connected as the ledger writer to ``url``'s database."""
+    dbname = url.rsplit("/", 1)[1]
+    with psycopg.connect(url, autocommit=True) as conn:
+        rows = conn.execute(
+            "SELECT pid FROM pg_stat_activity WHERE application_name = 'llm-cost-hooks' AND datname = %s",
+            (dbname,),
+        ).fetchall()
+    return {int(pid) for (pid,) in rows}
+
+
+@pytest.mark.parametrize("when", ["between batches", "inside a batch"])
+def test_a_backend_that_hangs_is_given_up_and_the_records_land_over_a_new_connection(
+    pg_url: str, when: str
+) -> None:
+    ledger = PostgresLedger(pg_url, connect_timeout=2.0)
+    ledger._answer_timeout = 1.0  # the default (30 s) is too long to wait for here
+    first = [CostRecord(model="gpt-4o-mini", tenant="acme", cost_usd=0.01) for _ in range(50)]
+    for r in first:
+        ledger.write(r)
+    assert ledger.flush(timeout=30), ledger.stats
+    (backend,) = _writer_backends(pg_url)
+    if when == "between batches":
+        os.kill(backend, signal.SIGSTOP)  # the server's process for our connection hangs
+    else:  # after the connection check answered, before the COPY
+        copy_rows = ledger._copy_rows
+
+        def hang_then_copy(*args: Any) -> int:
+            if not hung:
+                hung.append(backend)
+                os.kill(backend, signal.SIGSTOP)
+            return copy_rows(*args)
+
+        hung: list[int] = []
+        ledger._copy_rows = hang_then_copy  # type: ignore[method-assign]
+    try:
+        during = [CostRecord(model="gpt-4o", tenant="acme", cost_usd=0.02) for _ in range(200)]
+        for r in during:
+            ledger.write(r)
+        # The hung backend stays hung: the writer must not wait for it.
+        assert ledger.flush(timeout=30), ledger.stats
+        stats = ledger.stats
+        assert stats.written == len(first) + len(during) and stats.dropped == 0
+        assert _writer_backends(pg_url) - {backend}  # written over a new connection
+        if when == "inside a batch":
+            assert stats.write_failures == 1 and "did not answer within 1 s" in (stats.last_error or "")
+    finally:
+        os.kill(backend, signal.SIGCONT)
+    ledger.close()
+    with psycopg.connect(pg_url) as conn:
+        total, distinct = conn.execute(
+            "SELECT COUNT(*), COUNT(DISTINCT request_id) FROM cost_records"
+        ).fetchone()
+        rolled = conn.execute("SELECT SUM(calls) FROM cost_rollup_hour").fetchone()[0]
+    assert total == distinct == rolled == len(first) + len(during)
+
+
+@pytest.fixture
+def black_hole() -> Iterator[int]:
+    """A port whose socket listens and never accepts: the kernel completes the TCP
+    handshake and takes the startup packet; no server ever answers it."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(16)
+    try:
+        yield sock.getsockname()[1]
+    finally:
+        sock.close()
+
+
+def test_the_constructor_does_not_wait_for_a_server_that_never_answers(black_hole: int) -> None:
+    url = f"postgresql://postgres@127.0.0.1:{black_hole}/nowhere"
+    made: list[PostgresLedger] = []
+    # connect_timeout far above the bound: a constructor that tries to connect waits it out.
+    maker = threading.Thread(
+        target=lambda: made.append(PostgresLedger(url, connect_timeout=60.0)), daemon=True
+    )
+    maker.start()
+    maker.join(10.0)
+    assert made, "PostgresLedger() waited for the server at start-up"
+    ledger = made[0]
+    try:
+        ledger.write(CostRecord(model="gpt-4o-mini"))  # kept, not lost
+        assert ledger.stats.pending == 1 and ledger.stats.dropped == 0
+    finally:
+        ledger._closed = True  # no exit-time flush against the black hole
