@@ -116,3 +116,27 @@ def test_the_constructor_does_not_wait_for_a_server_that_never_answers(black_hol
         assert ledger.stats.pending == 1 and ledger.stats.dropped == 0
     finally:
         ledger._closed = True  # no exit-time flush against the black hole
+
+
+def test_the_writer_connection_has_keepalives_and_a_user_timeout_unless_the_url_sets_them(
+    pg_url: str,
+) -> None:
+    """The kernel gives up on a server lost on the network after about 30 s, not after
+    its default two hours of idle (keepalive) or ~15 minutes of retransmissions."""
+    ledger = PostgresLedger(pg_url + "?keepalives_idle=45")
+    try:
+        ledger.write(CostRecord(model="gpt-4o-mini"))
+        assert ledger.flush(timeout=30)
+        with ledger._conn_lock:
+            conn = ledger._connection()
+            sock = socket.socket(fileno=os.dup(conn.fileno()))
+        try:
+            assert sock.getsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE) == 1
+            assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE) == 45  # the URL's
+            assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPINTVL) == 10
+            assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPCNT) == 3
+            assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT) == 30_000
+        finally:
+            sock.close()  # a duplicate descriptor: the connection stays open
+    finally:
+        ledger.close()
