@@ -349,8 +349,10 @@ class PostgresLedger(Ledger):
     so a batch retried after a lost commit acknowledgement is never counted twice. A
     statement trigger keeps the hourly rollups (``cost_rollup_hour``: hour x tenant x
     feature x model) that reports read. The schema is created or migrated on the first
-    connection. While the server is unreachable, records stay in the bounded buffer and
-    are retried with back-off; ``write`` never touches the network.
+    connection, which the writer makes as the ledger starts (the constructor does not wait
+    for the server). While the server is unreachable, or hung (no answer within 30 s), records
+    stay in the bounded buffer and are retried with back-off; ``write`` never touches the
+    network.
 
     ``ledger="postgresql://user:password@host:5432/db"`` selects it everywhere a ledger
     is accepted (or ``LLM_COST_HOOKS_LEDGER``). Needs ``pip install 'llm-cost-hooks[postgres]'``.
