@@ -118,6 +118,30 @@ def test_the_constructor_does_not_wait_for_a_server_that_never_answers(black_hol
         ledger._closed = True  # no exit-time flush against the black hole
 
 
+def test_a_fork_right_after_the_ledger_is_made_does_not_wait_for_the_server(black_hole: int) -> None:
+    """A pre-fork server loads the app (and makes the ledger), then starts its workers:
+    neither the constructor nor the fork waits for the writer's first connection."""
+    url = f"postgresql://postgres@127.0.0.1:{black_hole}/nowhere"
+    made: list[PostgresLedger] = []
+    forked = threading.Event()
+
+    def start_app() -> None:
+        made.append(PostgresLedger(url, connect_timeout=60.0))
+        pid = os.fork()
+        if pid == 0:
+            os._exit(0)
+        forked.set()
+        os.waitpid(pid, 0)
+
+    threading.Thread(target=start_app, daemon=True).start()
+    try:
+        # A fork waits for a writer inside the store for up to 10 s.
+        assert forked.wait(8.0), "the constructor or os.fork() waited for the server"
+    finally:
+        for ledger in made:
+            ledger._closed = True
+
+
 def test_the_writer_connection_has_keepalives_and_a_user_timeout_unless_the_url_sets_them(
     pg_url: str,
 ) -> None:

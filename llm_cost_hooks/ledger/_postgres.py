@@ -425,7 +425,10 @@ class PostgresLedger(Ledger):
         say so when it fails. A login the server refuses or a schema newer than this
         version are configuration errors: logged as errors, so the user sees them."""
         try:
-            with self._io_lock, self._conn_lock:
+            # Not under _io_lock: a fork (a pre-fork server starting its workers right after
+            # the app is loaded) must not wait for a server that does not answer. The child
+            # drops this half-made connection with the rest (_forget_connections).
+            with self._conn_lock:
                 self._connection()
         except Exception as exc:
             cause = exc.__cause__ if exc.__cause__ is not None else exc
