@@ -142,6 +142,17 @@ def test_a_fork_right_after_the_ledger_is_made_does_not_wait_for_the_server(blac
             ledger._closed = True
 
 
+def test_closing_with_nothing_to_write_does_not_wait_for_the_first_connection(black_hole: int) -> None:
+    """A short process with nothing written (or everything flushed) exits at once, not when
+    a server that never answers has timed out."""
+    ledger = PostgresLedger(f"postgresql://postgres@127.0.0.1:{black_hole}/nowhere", connect_timeout=60.0)
+    closer = threading.Thread(target=lambda: ledger.close(timeout=30.0), daemon=True)
+    closer.start()
+    closer.join(8.0)
+    assert not closer.is_alive(), "close() waited for the server"
+    assert ledger.stats.dropped == ledger.stats.dead_lettered == 0
+
+
 def test_the_writer_connection_has_keepalives_and_a_user_timeout_unless_the_url_sets_them(
     pg_url: str,
 ) -> None:

@@ -417,19 +417,27 @@ class PostgresLedger(Ledger):
     def _run(self) -> None:
         if self._open_at_start:
             self._open_at_start = False
-            self._first_connection()
+            # On a thread of its own: the writer stays free, so a process that ends before
+            # a silent server has answered does not wait for it at exit (nothing to write).
+            threading.Thread(
+                target=self._first_connection, name="llm-cost-hooks-PostgresLedger-connect", daemon=True
+            ).start()
         super()._run()
 
     def _first_connection(self) -> None:
-        """Connect (and create or migrate the schema) as the ledger starts, on the writer;
-        say so when it fails. A login the server refuses or a schema newer than this
+        """Connect (and create or migrate the schema) as the ledger starts, off the caller's
+        thread; say so when it fails. A login the server refuses or a schema newer than this
         version are configuration errors: logged as errors, so the user sees them."""
         try:
             # Not under _io_lock: a fork (a pre-fork server starting its workers right after
             # the app is loaded) must not wait for a server that does not answer. The child
             # drops this half-made connection with the rest (_forget_connections).
             with self._conn_lock:
+                if self._closed:
+                    return
                 self._connection()
+                if self._closed:  # closed while connecting: _close_storage did not wait
+                    self._drop_connection()
         except Exception as exc:
             cause = exc.__cause__ if exc.__cause__ is not None else exc
             with self._lock:
@@ -634,8 +642,13 @@ class PostgresLedger(Ledger):
 
     def _close_storage(self) -> None:
         _live_ledgers.discard(self)
-        with self._conn_lock:
-            self._drop_connection()
+        # Held here only by the first connection still under way (the writer has ended):
+        # it drops its connection itself when it sees the ledger closed.
+        if self._conn_lock.acquire(blocking=self._thread is None):
+            try:
+                self._drop_connection()
+            finally:
+                self._conn_lock.release()
 
     # -- reading -----------------------------------------------------------------------
     def records(self) -> Iterable[CostRecord]:
