@@ -180,9 +180,10 @@ def _conninfo(url: str) -> str:
     return url
 
 
-# TCP keepalives and a limit on unacknowledged data, unless the URL sets them: a server
-# lost on the network (a dead host, a NAT or firewall dropping the idle connection) fails
-# the connection in about 30 s instead of the kernel's ~15 minutes of retransmissions.
+# TCP keepalives and a limit on unacknowledged data, unless the URL sets them: the kernel
+# gives up on a server lost on the network (a dead host, a NAT or firewall dropping the
+# idle connection) after 30 s of unacknowledged data or three unanswered probes, instead of
+# its defaults (two hours before the first probe, many minutes of retransmissions).
 # libpq ignores them on Unix-domain sockets.
 _TRANSPORT_DEFAULTS = {
     "keepalives": "1",
@@ -398,8 +399,8 @@ class PostgresLedger(Ledger):
         except self._psycopg.ProgrammingError as exc:
             raise ConfigurationError(f"Invalid PostgreSQL ledger URL {redact(url)!r}: {exc}") from exc
         self._transport = _transport_params(self._conninfo)
-        # The first connection (schema check, migration) is the writer's: start-up never
-        # waits for the server, which may be hung or behind a black-holed address.
+        # The first connection (schema check, migration) is made in the background as the
+        # ledger starts: start-up never waits for a server that is hung or black-holed.
         self._open_at_start = True
         _live_ledgers.add(self)
         super().__init__(**kwargs)
@@ -642,7 +643,7 @@ class PostgresLedger(Ledger):
 
     def _close_storage(self) -> None:
         _live_ledgers.discard(self)
-        # Held here only by the first connection still under way (the writer has ended):
+        # With the writer ended, only a first connection still under way holds the lock;
         # it drops its connection itself when it sees the ledger closed.
         if self._conn_lock.acquire(blocking=self._thread is None):
             try:
