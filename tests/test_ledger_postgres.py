@@ -258,8 +258,11 @@ def test_unreachable_server_at_start_up_is_retried_not_raised(pg: PostgresServer
 def test_migrations_from_an_empty_database(pg_url: str) -> None:
     with psycopg.connect(pg_url, autocommit=True) as conn:
         assert schema_version(conn) == 0
-    ledger = PostgresLedger(pg_url)
+    ledger = PostgresLedger(pg_url)  # the writer's first connection creates the schema
     with psycopg.connect(pg_url, autocommit=True) as conn:
+        deadline = time.monotonic() + 30
+        while schema_version(conn) < SCHEMA_VERSION and time.monotonic() < deadline:
+            time.sleep(0.05)
         assert schema_version(conn) == SCHEMA_VERSION
         versions = [v for (v,) in conn.execute("SELECT version FROM llm_cost_schema ORDER BY version")]
         assert versions == list(range(1, SCHEMA_VERSION + 1))
@@ -306,14 +309,29 @@ def test_migration_from_an_older_schema_backfills_the_rollups(pg_url: str, tmp_p
         sqlite.close()
 
 
-def test_a_newer_schema_is_refused_with_a_clear_error(pg_url: str) -> None:
-    from llm_cost_hooks._errors import LedgerError
-
+def test_a_newer_schema_is_refused_with_a_clear_error(
+    pg_url: str, caplog: pytest.LogCaptureFixture, tmp_path: Path
+) -> None:
+    """The app starts (the writer finds the schema, not the constructor); the error is
+    logged as the ledger starts, and records are kept, not written into a schema this
+    version does not know."""
     with psycopg.connect(pg_url, autocommit=True) as conn:
         migrate(conn)
         conn.execute("INSERT INTO llm_cost_schema (version) VALUES (%s)", (SCHEMA_VERSION + 1,))
-    with pytest.raises(LedgerError, match="upgrade llm-cost-hooks"):
-        PostgresLedger(pg_url)
+    caplog.set_level(logging.WARNING, logger="llm_cost_hooks.ledger")
+    ledger = PostgresLedger(pg_url, dead_letter=tmp_path / "dead.jsonl")
+    try:
+        deadline = time.monotonic() + 30
+        while not caplog.records and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert caplog.records and caplog.records[0].levelno == logging.ERROR
+        assert "upgrade llm-cost-hooks" in caplog.records[0].getMessage()
+        ledger.write(CostRecord(model="gpt-4o-mini"))
+        assert not ledger.flush(timeout=1)
+        assert ledger.stats.pending == 1 and "upgrade llm-cost-hooks" in (ledger.stats.last_error or "")
+    finally:
+        ledger.close(timeout=0.5)
+    assert ledger.stats.dead_lettered == 1 and ledger.stats.dropped == 0
 
 
 def test_copy_sqlite_to_postgresql_is_idempotent_and_reports_agree(

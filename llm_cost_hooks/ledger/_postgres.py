@@ -7,6 +7,7 @@ import logging
 import os
 import re
 import threading
+import time
 import weakref
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timezone
@@ -179,6 +180,82 @@ def _conninfo(url: str) -> str:
     return url
 
 
+# TCP keepalives and a limit on unacknowledged data, unless the URL sets them: the kernel
+# gives up on a server lost on the network (a dead host, a NAT or firewall dropping the
+# idle connection) after 30 s of unacknowledged data or three unanswered probes, instead of
+# its defaults (two hours before the first probe, many minutes of retransmissions).
+# libpq ignores them on Unix-domain sockets.
+_TRANSPORT_DEFAULTS = {
+    "keepalives": "1",
+    "keepalives_idle": "30",
+    "keepalives_interval": "10",
+    "keepalives_count": "3",
+    "tcp_user_timeout": "30000",  # milliseconds
+}
+
+
+def _transport_params(conninfo: str) -> dict[str, str]:
+    """The keepalive settings the URL does not set itself."""
+    try:
+        given = _psycopg().conninfo.conninfo_to_dict(conninfo)
+    except Exception:
+        return {}  # a malformed URL fails later, with psycopg's own message
+    return {k: v for k, v in _TRANSPORT_DEFAULTS.items() if k not in given}
+
+
+class _Hung(Exception):
+    """A server that did not answer within the deadline of the connection."""
+
+
+_deadline_connection: Any = None
+
+
+def _deadline_connection_class() -> Any:
+    """A psycopg Connection whose every wait for the server ends after ``answer_timeout``
+    seconds: the connection is closed and an OperationalError raised, so the writer retries
+    on a new connection. A hung server process (SIGSTOP, a stalled VM, a proxy that stops
+    forwarding) keeps the TCP connection open and acknowledged: neither keepalives nor
+    statement_timeout (the server's own clock) end such a wait; only the client's can."""
+    global _deadline_connection
+    if _deadline_connection is not None:
+        return _deadline_connection
+    psycopg = _psycopg()
+
+    class DeadlineConnection(psycopg.Connection):  # type: ignore[misc,name-defined]
+        answer_timeout: float | None = None
+
+        def wait(self, gen: Any, *args: Any, **kwargs: Any) -> Any:
+            limit = self.answer_timeout
+            if limit is None:
+                return super().wait(gen, *args, **kwargs)
+            try:
+                return super().wait(_until(gen, time.monotonic() + limit), *args, **kwargs)
+            except _Hung:
+                # The protocol stopped half way: the connection cannot be used again.
+                # Closing it also makes psycopg skip the rollback (another wait).
+                self.pgconn.finish()
+                raise psycopg.OperationalError(
+                    f"the server did not answer within {limit:g} s (connection closed)"
+                ) from None
+
+    _deadline_connection = DeadlineConnection
+    return DeadlineConnection
+
+
+def _until(gen: Any, deadline: float) -> Any:
+    """``gen`` (a psycopg I/O generator) that raises :class:`_Hung` once ``deadline`` has
+    passed. psycopg's wait loop resumes it at least every 0.1 s, also with no data."""
+    try:
+        state = next(gen)
+        while True:
+            ready = yield state
+            if time.monotonic() > deadline:
+                raise _Hung
+            state = gen.send(ready)
+    except StopIteration as stop:
+        return stop.value
+
+
 def redact(url: str) -> str:
     """The URL without its password (for logs and errors)."""
     return re.sub(r"(://[^:/@]*):[^@]*@", r"\1:***@", url)  # also with no user name
@@ -226,8 +303,13 @@ def migrate_url(url: str) -> tuple[int, int]:
 def _connect(url: str, application_name: str) -> Any:
     psycopg = _psycopg()
     try:
+        conninfo = _conninfo(url)
         return psycopg.connect(
-            _conninfo(url), autocommit=True, connect_timeout=10, application_name=application_name
+            conninfo,
+            autocommit=True,
+            connect_timeout=10,
+            application_name=application_name,
+            **_transport_params(conninfo),
         )
     except psycopg.Error as exc:
         raise LedgerError(f"Cannot connect to the PostgreSQL ledger {redact(url)}: {exc}") from exc
@@ -268,8 +350,10 @@ class PostgresLedger(Ledger):
     so a batch retried after a lost commit acknowledgement is never counted twice. A
     statement trigger keeps the hourly rollups (``cost_rollup_hour``: hour x tenant x
     feature x model) that reports read. The schema is created or migrated on the first
-    connection. While the server is unreachable, records stay in the bounded buffer and
-    are retried with back-off; ``write`` never touches the network.
+    connection, which the writer makes as the ledger starts (the constructor does not wait
+    for the server). While the server is unreachable, or hung (no answer within 30 s), records
+    stay in the bounded buffer and are retried with back-off; ``write`` never touches the
+    network.
 
     ``ledger="postgresql://user:password@host:5432/db"`` selects it everywhere a ledger
     is accepted (or ``LLM_COST_HOOKS_LEDGER``). Needs ``pip install 'llm-cost-hooks[postgres]'``.
@@ -314,32 +398,80 @@ class PostgresLedger(Ledger):
             self._psycopg.conninfo.conninfo_to_dict(self._conninfo)
         except self._psycopg.ProgrammingError as exc:
             raise ConfigurationError(f"Invalid PostgreSQL ledger URL {redact(url)!r}: {exc}") from exc
+        self._transport = _transport_params(self._conninfo)
+        # The first connection (schema check, migration) is made in the background as the
+        # ledger starts: start-up never waits for a server that is hung or black-holed.
+        self._open_at_start = True
         _live_ledgers.add(self)
         super().__init__(**kwargs)
-        # Create or migrate the schema now if the server answers; if it does not, the
-        # writer does it on its first successful connection and keeps records meanwhile.
+        if not self._background:  # every write goes to the server on the caller's thread anyway
+            self._first_connection()
+
+    #: Seconds the writer waits for any one answer of the server (a statement, a part of
+    #: the COPY, the commit) before it closes the connection as hung and retries the batch
+    #: on a new one. Above the slowest batch a busy server takes, rollups included.
+    _answer_timeout = 30.0
+    #: The same for the statements of a schema migration (it rebuilds the rollups from
+    #: every record, minutes on a large ledger).
+    _migrate_timeout = 3600.0
+
+    def _run(self) -> None:
+        if self._open_at_start:
+            self._open_at_start = False
+            # On a thread of its own: the writer stays free, so a process that ends before
+            # a silent server has answered does not wait for it at exit (nothing to write).
+            threading.Thread(
+                target=self._first_connection, name="llm-cost-hooks-PostgresLedger-connect", daemon=True
+            ).start()
+        super()._run()
+
+    def _first_connection(self) -> None:
+        """Connect (and create or migrate the schema) as the ledger starts, off the caller's
+        thread; say so when it fails. A login the server refuses or a schema newer than this
+        version are configuration errors: logged as errors, so the user sees them."""
         try:
-            self._ensure_schema()
+            # Not under _io_lock: a fork (a pre-fork server starting its workers right after
+            # the app is loaded) must not wait for a server that does not answer. The child
+            # drops this half-made connection with the rest (_forget_connections).
+            with self._conn_lock:
+                if self._closed:
+                    return
+                self._connection()
+                if self._closed:  # closed while connecting: _close_storage did not wait
+                    self._drop_connection()
         except Exception as exc:
-            if isinstance(exc, LedgerError):
-                raise
-            if isinstance(exc, self._psycopg.OperationalError) and _refused_login(exc):
+            cause = exc.__cause__ if exc.__cause__ is not None else exc
+            with self._lock:
+                self._stats.last_error = f"{type(exc).__name__}: {exc}"
+                # The first batch waits for the back-off as after a failed one.
+                self._retry_at = time.monotonic() + self._backoff
+                self._backoff = min(self._backoff * 2, self.retry_max)
+            url = redact(self.url)
+            if _refused_login(cause):
                 # The server answered and said no: retrying will not help until the URL
                 # (or the role) is fixed, so say so loudly and where the records will go.
                 logger.error(
                     "llm-cost-hooks: PostgreSQL ledger %s refused the connection at start-up "
                     "(%s). Check the user, password and database name in the URL. Records are "
                     "kept in memory and retried; those not written by exit are set aside in %s",
-                    redact(url),
-                    _first_line(exc),
+                    url,
+                    _first_line(cause),
+                    self.dead_letter_path,
+                )
+            elif isinstance(cause, LedgerError):
+                logger.error(
+                    "llm-cost-hooks: PostgreSQL ledger %s cannot be used: %s Records are kept "
+                    "in memory and retried; those not written by exit are set aside in %s",
+                    url,
+                    cause,
                     self.dead_letter_path,
                 )
             else:
                 logger.warning(
                     "llm-cost-hooks: PostgreSQL ledger %s not reachable at start-up (%s); records "
                     "are kept in memory and written when it answers",
-                    redact(url),
-                    _first_line(exc),
+                    url,
+                    _first_line(cause),
                 )
 
     # -- connections -------------------------------------------------------------------
@@ -351,13 +483,14 @@ class PostgresLedger(Ledger):
         if conn is not None:
             try:
                 if not conn.closed and not conn.broken:
+                    conn.answer_timeout = self._answer_timeout
                     conn.execute("")  # one round trip, as a pool's connection check
                     return conn
             except self._psycopg.Error:
                 pass
             self._drop_connection()
         try:
-            conn = self._psycopg.Connection.connect(
+            conn = _deadline_connection_class().connect(
                 self._conninfo,
                 autocommit=True,  # batches run in conn.transaction()
                 connect_timeout=max(1, int(self._connect_timeout)),
@@ -365,11 +498,13 @@ class PostgresLedger(Ledger):
                 # No server-side prepared statements: they break behind PgBouncer in
                 # transaction mode, a common fleet set-up.
                 prepare_threshold=None,
+                **self._transport,
             )
         except self._psycopg.OperationalError as exc:
             raise LedgerError(
                 f"PostgreSQL ledger {redact(self.url)} unreachable: {_first_line(exc)}"
             ) from exc
+        conn.answer_timeout = self._answer_timeout
         try:
             self._configure(conn)
         except BaseException:
@@ -389,17 +524,24 @@ class PostgresLedger(Ledger):
     def _configure(self, conn: Any) -> None:
         if not self._migrated:
             if self._conninfo not in _migrated_databases:
-                migrate(conn)
+                if schema_version(conn) != SCHEMA_VERSION:  # newer: migrate() refuses it
+                    conn.answer_timeout = self._migrate_timeout
+                    try:
+                        migrate(conn)
+                    finally:
+                        conn.answer_timeout = self._answer_timeout
                 _migrated_databases.add(self._conninfo)
             self._migrated = True
-        conn.commit()
 
     def _ensure_schema(self) -> None:
         if self._migrated:
             return
         if self._conninfo not in _migrated_databases:
             with self._psycopg.connect(
-                self._conninfo, connect_timeout=max(1, int(self._connect_timeout)), autocommit=True
+                self._conninfo,
+                connect_timeout=max(1, int(self._connect_timeout)),
+                autocommit=True,
+                **self._transport,
             ) as conn:
                 migrate(conn)
             _migrated_databases.add(self._conninfo)
@@ -411,6 +553,7 @@ class PostgresLedger(Ledger):
             _inherited.append(self._conn)
         self._conn = None
         self._conn_lock = threading.Lock()
+        self._open_at_start = False  # a child connects when it has records to write
 
     def _after_fork_in_child(self) -> None:
         self._forget_connections()
@@ -500,8 +643,13 @@ class PostgresLedger(Ledger):
 
     def _close_storage(self) -> None:
         _live_ledgers.discard(self)
-        with self._conn_lock:
-            self._drop_connection()
+        # With the writer ended, only a first connection still under way holds the lock;
+        # it drops its connection itself when it sees the ledger closed.
+        if self._conn_lock.acquire(blocking=self._thread is None):
+            try:
+                self._drop_connection()
+            finally:
+                self._conn_lock.release()
 
     # -- reading -----------------------------------------------------------------------
     def records(self) -> Iterable[CostRecord]:
