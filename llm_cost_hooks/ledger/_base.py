@@ -101,6 +101,9 @@ RECORD_COLUMNS: tuple[str, ...] = (
 
 _UTC = timezone.utc
 
+#: A store call running this long when the queue fills is named as the cause.
+_SLOW_STORE_SECONDS = 5.0
+
 
 def record_to_row(r: CostRecord) -> tuple[Any, ...]:
     """A record as a row of ``RECORD_COLUMNS`` values (the write path of every store).
@@ -284,6 +287,10 @@ class Ledger(ABC):
         self._retry_at = 0.0
         self._backoff = self.retry_initial
         self._warned_dead_letter = False
+        # Whether the last batch failed, and since when the writer has been inside the store
+        # (0.0: not now): the queue-full error says which of these filled the queue.
+        self._store_failing = False
+        self._io_started = 0.0
         self._thread: threading.Thread | None = None
 
     def _start_thread(self) -> None:
@@ -324,14 +331,47 @@ class Ledger(ABC):
 
     def _report_overflow(self) -> None:
         dropped = self._stats.dropped
-        if dropped in (1, 100, 10_000) or dropped % 100_000 == 0:
+        if not (dropped in (1, 100, 10_000) or dropped % 100_000 == 0):
+            return
+        queued = len(self._buffer) + self._in_flight
+        # Say why the queue is full: the fix differs (the store vs. max_buffer).
+        if self._store_failing:
             logger.error(
-                "llm-cost-hooks ledger: the queue is full (%d records; the store is failing: "
-                "%s); %d record(s) lost so far. Fix the store or raise max_buffer.",
+                "llm-cost-hooks ledger: the queue is full (%d records queued, max_buffer=%d) "
+                "because the store is failing (last error: %s); the writer retries with "
+                "back-off and sets the oldest queued records aside in %s. Records that arrive "
+                "while the queue is full are lost: %d so far (ledger.stats.dropped). Fix the "
+                "store or raise max_buffer.",
+                queued,
                 self._max_buffer,
                 self._stats.last_error,
+                self.dead_letter_path,
                 dropped,
             )
+            return
+        started = self._io_started
+        waiting = time.monotonic() - started if started else 0.0
+        if waiting >= _SLOW_STORE_SECONDS:
+            logger.error(
+                "llm-cost-hooks ledger: the queue is full (%d records queued, max_buffer=%d): "
+                "the writer has been waiting %.0f s for the store to answer (no error yet). "
+                "Records that arrive while the queue is full are lost: %d so far "
+                "(ledger.stats.dropped). Check the store or raise max_buffer.",
+                queued,
+                self._max_buffer,
+                waiting,
+                dropped,
+            )
+            return
+        logger.error(
+            "llm-cost-hooks ledger: the queue is full (%d records queued, max_buffer=%d): the "
+            "writer fell behind a burst of records (no write to the store has failed). "
+            "Records that arrive while the queue is full are lost: %d so far "
+            "(ledger.stats.dropped). Raise max_buffer for such bursts.",
+            queued,
+            self._max_buffer,
+            dropped,
+        )
 
     def _write_after_close(self, record: CostRecord) -> None:
         # Installed as ``self.write`` by close(): no writer is left to take the record.
@@ -463,10 +503,12 @@ class Ledger(ABC):
             # Deferred records are built here, once: a failed batch goes back built.
             records = self._materialize(records)
             self._in_flight_batch = (records, outcomes)
+            self._io_started = time.monotonic()
             try:
                 written, duplicates, rejected, kept, exc = self._write_splitting(records, outcomes)
             finally:
                 self._in_flight_batch = None
+                self._io_started = 0.0
         if rejected:
             self._set_aside(
                 [r for r, _ in rejected if isinstance(r, (CostRecord, tuple))],
@@ -477,6 +519,7 @@ class Ledger(ABC):
             self._stats.written += written
             self._stats.duplicates += duplicates
             self._in_flight = 0
+            self._store_failing = exc is not None
             if exc is None:
                 self._backoff = self.retry_initial
                 self._retry_at = 0.0

@@ -392,6 +392,8 @@ class PostgresLedger(Ledger):
         # writer's own retries and warnings, in every process, also at exit.
         self._conn: Any = None
         self._conn_lock = threading.Lock()
+        # Between a lost connection and the next batch written (one warning, one info line).
+        self._in_outage = False
         self._migrated = False
         try:
             # Parse now: a malformed URL is a configuration error, not a retryable outage.
@@ -443,6 +445,7 @@ class PostgresLedger(Ledger):
             cause = exc.__cause__ if exc.__cause__ is not None else exc
             with self._lock:
                 self._stats.last_error = f"{type(exc).__name__}: {exc}"
+                self._store_failing = True
                 # The first batch waits for the back-off as after a failed one.
                 self._retry_at = time.monotonic() + self._backoff
                 self._backoff = min(self._backoff * 2, self.retry_max)
@@ -486,9 +489,11 @@ class PostgresLedger(Ledger):
                     conn.answer_timeout = self._answer_timeout
                     conn.execute("")  # one round trip, as a pool's connection check
                     return conn
-            except self._psycopg.Error:
-                pass
+                cause = "the connection was closed"
+            except self._psycopg.Error as exc:
+                cause = _first_line(exc)
             self._drop_connection()
+            self._outage_began(cause)
         try:
             conn = _deadline_connection_class().connect(
                 self._conninfo,
@@ -501,6 +506,8 @@ class PostgresLedger(Ledger):
                 **self._transport,
             )
         except self._psycopg.OperationalError as exc:
+            # The writer's own warning says so (write failed); writes resuming is logged.
+            self._in_outage = True
             raise LedgerError(
                 f"PostgreSQL ledger {redact(self.url)} unreachable: {_first_line(exc)}"
             ) from exc
@@ -512,6 +519,20 @@ class PostgresLedger(Ledger):
             raise
         self._conn = conn
         return conn
+
+    def _outage_began(self, cause: str) -> None:
+        """Say once per outage that the server stopped answering (call with ``_conn_lock``
+        held): a reconnect that works at once is otherwise silent, and the batches of an
+        outage each give a line otherwise."""
+        if self._in_outage:
+            return
+        self._in_outage = True
+        logger.warning(
+            "llm-cost-hooks: PostgreSQL ledger %s stopped answering (%s); reconnecting. "
+            "Records are kept in memory and retried; writes resuming is logged",
+            redact(self.url),
+            cause,
+        )
 
     def _drop_connection(self) -> None:
         conn, self._conn = self._conn, None
@@ -605,10 +626,14 @@ class PostgresLedger(Ledger):
             conn = self._connection()
             try:
                 skipped = self._copy_rows(conn, rows, outcome_rows)
-            except self._psycopg.Error:
+            except self._psycopg.Error as exc:
                 if conn.broken or conn.closed:  # the server went away mid-batch: reconnect next time
                     self._drop_connection()
+                    self._outage_began(_first_line(exc))
                 raise
+            if self._in_outage:
+                self._in_outage = False
+                logger.info("llm-cost-hooks: PostgreSQL ledger %s: writes resumed", redact(self.url))
         return skipped
 
     def _copy_rows(

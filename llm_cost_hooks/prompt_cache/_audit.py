@@ -307,10 +307,10 @@ def audit_prompt(
 
 def audit_prompts(
     records: Iterable[CostRecord] = (),
-    registry: PromptRegistry | None = None,
+    registry: PromptRegistry | Iterable[RegisteredPrompt] | None = None,
     **kwargs: Any,
 ) -> list[PromptAudit]:
-    """Audit every registered template, most expensive first."""
+    """Audit every registered template (or the prompts given), most expensive first."""
     records = list(records)
     audits = [
         audit_prompt(p, records, **kwargs) for p in (registry if registry is not None else default_registry())

@@ -54,12 +54,40 @@ def _print(rows: list[dict[str, Any]], fmt: str, title: str | None = None) -> No
     print(format_rows(rows, fmt))  # type: ignore[arg-type]
 
 
+def _duplicate_rows(duplicates: list[Any]) -> list[dict[str, Any]]:
+    """One row per distinct finding, with how many times it occurs: a sentence repeated 150
+    times is one row with a count of 149, not 149 rows. Tokens and dollars are totals."""
+    rows: dict[tuple[Any, ...], dict[str, Any]] = {}
+    for d in duplicates:
+        key = (d.first, d.second, d.first_section, d.second_section, round(d.similarity, 3))
+        row = rows.get(key)
+        if row is None:
+            rows[key] = {
+                "repeats": d.first[:50],
+                "copy": d.second[:50],
+                "sections": f"{d.first_section}->{d.second_section}",
+                "similarity": d.similarity,
+                "count": 1,
+                "tokens": d.tokens,
+                "monthly_usd": d.monthly_usd,
+            }
+        else:
+            row["count"] += 1
+            row["tokens"] += d.tokens
+            row["monthly_usd"] += d.monthly_usd
+    return list(rows.values())
+
+
 def _cmd_audit(args: argparse.Namespace) -> int:
+    from ..prompts._registry import _without_attribute_copies
     from ._audit import audit_prompts
 
     records, _ = _records(args.ledger)
     audits = audit_prompts(
-        records, _registry(args), threshold=args.threshold, calls_per_month=args.calls_per_month
+        records,
+        _without_attribute_copies(_registry(args)),
+        threshold=args.threshold,
+        calls_per_month=args.calls_per_month,
     )
     if args.prompt:
         audits = [a for a in audits if a.prompt == args.prompt or a.prompt.split("@")[0] == args.prompt]
@@ -88,19 +116,10 @@ def _cmd_audit(args: argparse.Namespace) -> int:
         )
         if a.duplicates:
             _print(
-                [
-                    {
-                        "repeats": d.first[:50],
-                        "copy": d.second[:50],
-                        "sections": f"{d.first_section}->{d.second_section}",
-                        "similarity": d.similarity,
-                        "tokens": d.tokens,
-                        "monthly_usd": d.monthly_usd,
-                    }
-                    for d in a.duplicates
-                ],
+                _duplicate_rows(a.duplicates),
                 args.format,
-                "Repeated or near-duplicate instructions",
+                "Repeated or near-duplicate instructions (count: times found; tokens and "
+                "monthly_usd: all copies)",
             )
         if a.examples:
             _print(

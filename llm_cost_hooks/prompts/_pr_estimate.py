@@ -105,7 +105,7 @@ _SNAPSHOT_CODE = "from llm_cost_hooks.prompts._pr_estimate import _snapshot_main
 def _snapshot_main() -> None:
     """Child-process entry: discover the prompts of the tree at ``argv[1]`` (a pyproject)
     and print them as JSON."""
-    from ._registry import default_registry, discover_prompts
+    from ._registry import _without_attribute_copies, default_registry, discover_prompts
 
     pyproject = Path(sys.argv[1])
     src = pyproject.parent / "src"
@@ -117,8 +117,7 @@ def _snapshot_main() -> None:
         print(json.dumps({"error": f"{type(exc).__name__}: {exc}"}))
         return
     # A template registered with register_prompt() is also a module attribute: keep one.
-    explicit = [p for p in found if not (p.source and p.name.startswith(f"{p.source}:"))]
-    kept = explicit + [p for p in found if p not in explicit and all(p.parts != e.parts for e in explicit)]
+    kept = _without_attribute_copies(found)
     print(json.dumps({"prompts": [p.model_dump(mode="json") for p in kept]}))
 
 

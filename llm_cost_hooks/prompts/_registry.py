@@ -24,7 +24,7 @@ import json
 import string
 import sys
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -500,3 +500,12 @@ def discover_prompts(
     seen = {p.key for p in found}
     found.extend(p for p in registry if p.key in new_keys and p.key not in seen)
     return found
+
+
+def _without_attribute_copies(prompts: Iterable[RegisteredPrompt]) -> list[RegisteredPrompt]:
+    """The prompts without the ``"<module>:<attribute>"`` copies :func:`discover_prompts`
+    makes of templates that are also registered with :func:`register_prompt` (same parts):
+    a command lists each template once."""
+    found = list(prompts)
+    explicit = [p for p in found if not (p.source and p.name.startswith(f"{p.source}:"))]
+    return explicit + [p for p in found if p not in explicit and all(p.parts != e.parts for e in explicit)]
