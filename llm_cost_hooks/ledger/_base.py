@@ -45,11 +45,12 @@ class TaskOutcome(BaseModel):
 
 
 class LedgerStats(BaseModel):
-    """Counters of a ledger's writer. Every record queued is ``written``, a ``duplicate``
-    (a store that skips a record it holds already, as PostgreSQL does, had it: a replayed
-    dead-letter file, a batch retried after a lost commit; nothing added), ``pending``, ``dead_lettered`` (set aside in the file at
-    ``dead_letter_path``) or ``dropped`` (lost; logged as an error; 0 unless the
-    dead-letter file failed too or the queue overflowed)."""
+    """Counters of a ledger's writer. Every record queued is ``written``, one of the
+    ``duplicates`` (the store held it already and skipped it, as PostgreSQL does: a
+    replayed dead-letter file, a batch retried after a lost commit; nothing added),
+    ``pending``, ``dead_lettered`` (set aside in the file at ``dead_letter_path``) or
+    ``dropped`` (lost; logged as an error; 0 unless the dead-letter file failed too or the
+    queue overflowed)."""
 
     written: int = 0
     duplicates: int = 0
