@@ -125,12 +125,13 @@ def test_a_call_cancelled_after_its_request_went_out_is_recorded_as_failed(litel
 
     from llm_cost_hooks.litellm import CostHooksLogger
 
-    answered = threading.Event()
+    arrived, answered = threading.Event(), threading.Event()
 
     class SlowProvider(BaseHTTPRequestHandler):  # answers after the caller gave up
         def do_POST(self) -> None:
             self.rfile.read(int(self.headers["Content-Length"]))
-            answered.wait(5)
+            arrived.set()
+            answered.wait(30)
             body = {"id": "x", "object": "chat.completion", "created": 1, "model": "gpt-4o-mini",
                     "choices": [{"index": 0, "message": {"role": "assistant", "content": "4"},
                                  "finish_reason": "stop"}],
@@ -152,21 +153,27 @@ def test_a_call_cancelled_after_its_request_went_out_is_recorded_as_failed(litel
     litellm_clean.callbacks = [logger]
 
     async def call() -> None:
-        await asyncio.wait_for(
+        task = asyncio.ensure_future(
             litellm_clean.acompletion(
                 model="openai/gpt-4o-mini",
                 messages=MSG,
                 num_retries=0,
                 api_key="test",
                 api_base=f"http://127.0.0.1:{server.server_port}/v1",
-            ),
-            0.5,
+            )
         )
+        # The caller gives up once the request is out: LiteLLM may take seconds to send it
+        # on a loaded machine.
+        deadline = time.monotonic() + 60
+        while not arrived.is_set() and time.monotonic() < deadline:
+            await asyncio.sleep(0.01)
+        await asyncio.wait_for(task, 0.01)
 
     try:
         with pytest.raises(asyncio.TimeoutError):
             asyncio.run(call())
-        logger.flush(timeout=2.0)
+        assert arrived.is_set()
+        assert logger.flush(timeout=60)
         (record,) = logger.records()
     finally:
         answered.set()
