@@ -31,7 +31,9 @@ def test_a_router_call_cut_by_wait_for_settles_its_hold(litellm_clean: Any, slow
     kwargs = {k: v for k, v in _BASE.items() if k not in ("model", "api_key")}
 
     async def run() -> None:
-        task = asyncio.ensure_future(asyncio.wait_for(router.acompletion(model="support", **kwargs), 10))
+        # The cancel below cuts the call once the model has the request (waited for up to
+        # 60 s); the wait_for's own timeout must not run out first on a loaded machine.
+        task = asyncio.ensure_future(asyncio.wait_for(router.acompletion(model="support", **kwargs), 120))
         await _request_sent()
         task.cancel()
         with pytest.raises(asyncio.CancelledError):

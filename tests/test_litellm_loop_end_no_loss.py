@@ -57,7 +57,7 @@ def test_calls_whose_event_the_loop_end_cancelled_are_recorded_from_their_respon
         ]
 
     answers = asyncio.run(calls())
-    logger.flush(timeout=1.0)
+    assert logger.flush(timeout=60)
     records = logger.records()
     _one_per_call(records)
     assert sorted(r.request_id for r in records) == sorted(
@@ -75,7 +75,7 @@ def test_calls_whose_event_the_loop_end_cancelled_are_recorded_from_their_respon
         assert record.output_tokens == usage[record.request_id].completion_tokens > 0
         assert record.cost_usd > 0 and record.tenant == "acme"
         assert "cost_mismatch" not in record.tags
-    logger.flush(timeout=1.0)
+    assert logger.flush(timeout=60)
     assert len(logger.records()) == 2
 
 
@@ -94,7 +94,7 @@ def test_a_streamed_call_whose_event_was_cancelled_is_recorded_with_counted_toke
         return "".join([chunk.choices[0].delta.content or "" async for chunk in stream])
 
     assert asyncio.run(call()) == "four, as always"
-    logger.flush(timeout=1.0)
+    assert logger.flush(timeout=60)
     (record,) = logger.records()
     assert record.tags["litellm.event_lost"] == "stream"
     assert record.success and record.tokens_estimated and record.input_tokens > 0
@@ -113,7 +113,7 @@ def test_a_call_that_raises_is_recorded_once_as_failed(litellm_clean: Any) -> No
 
     with pytest.raises(Exception, match="upstream down"):
         asyncio.run(call())
-    logger.flush(timeout=1.0)
+    assert logger.flush(timeout=60)
     (record,) = logger.records()
     assert not record.success and "litellm.event_lost" not in record.tags
 
@@ -125,12 +125,13 @@ def test_a_call_cancelled_after_its_request_went_out_is_recorded_as_failed(litel
 
     from llm_cost_hooks.litellm import CostHooksLogger
 
-    answered = threading.Event()
+    arrived, answered = threading.Event(), threading.Event()
 
     class SlowProvider(BaseHTTPRequestHandler):  # answers after the caller gave up
         def do_POST(self) -> None:
             self.rfile.read(int(self.headers["Content-Length"]))
-            answered.wait(5)
+            arrived.set()
+            answered.wait(30)
             body = {"id": "x", "object": "chat.completion", "created": 1, "model": "gpt-4o-mini",
                     "choices": [{"index": 0, "message": {"role": "assistant", "content": "4"},
                                  "finish_reason": "stop"}],
@@ -152,21 +153,27 @@ def test_a_call_cancelled_after_its_request_went_out_is_recorded_as_failed(litel
     litellm_clean.callbacks = [logger]
 
     async def call() -> None:
-        await asyncio.wait_for(
+        task = asyncio.ensure_future(
             litellm_clean.acompletion(
                 model="openai/gpt-4o-mini",
                 messages=MSG,
                 num_retries=0,
                 api_key="test",
                 api_base=f"http://127.0.0.1:{server.server_port}/v1",
-            ),
-            0.5,
+            )
         )
+        # The caller gives up once the request is out: LiteLLM may take seconds to send it
+        # on a loaded machine.
+        deadline = time.monotonic() + 60
+        while not arrived.is_set() and time.monotonic() < deadline:
+            await asyncio.sleep(0.01)
+        await asyncio.wait_for(task, 0.01)
 
     try:
         with pytest.raises(asyncio.TimeoutError):
             asyncio.run(call())
-        logger.flush(timeout=2.0)
+        assert arrived.is_set()
+        assert logger.flush(timeout=60)
         (record,) = logger.records()
     finally:
         answered.set()
@@ -228,10 +235,13 @@ def test_no_call_is_recorded_twice(litellm_clean: Any) -> None:
             litellm_clean.cache = None
             expected = litellm_clean.completion(model="gpt-4o-mini", messages=MSG, mock_response="4") and 1
             expected += asyncio.run(calls(logger, end_with_aflush and not slow))
+            # A short flush cuts the delivery of events the slow callback still holds;
+            # then every record is written before counting (a loaded machine is slow).
             logger.flush(timeout=1.0 if slow else 10.0)
+            assert logger.flush(timeout=60)
             counts = _one_per_call(logger.records())
             assert sum(counts.values()) == expected, (end_with_aflush, slow, counts)
-            logger.flush(timeout=1.0)
+            assert logger.flush(timeout=60)
             assert len(logger.records()) == expected
 
     # A cache hit through our LiteLLM cache: one record for the paid call, one for each hit,
@@ -250,14 +260,13 @@ def test_no_call_is_recorded_twice(litellm_clean: Any) -> None:
         asyncio.run(call("Within 30 days.", logger, True))
         asyncio.run(call("paid again", logger, end_with_aflush))
         litellm_clean.completion(**ask, mock_response="paid again")
-        logger.flush()
+        assert logger.flush()
         # A sync hit's event comes from LiteLLM's logging thread, with no pre-call event that
         # flush() could wait for: let it land.
-        for _ in range(200):
-            if len(logger.records()) >= 3:
-                break
+        deadline = time.monotonic() + 60
+        while len(logger.records()) < 3 and time.monotonic() < deadline:
             time.sleep(0.01)
-        logger.flush()
+        assert logger.flush()
         records = logger.records()
         _one_per_call(records)
         assert sorted(r.cache_status.value for r in records) == ["exact", "exact", "miss"], end_with_aflush
