@@ -33,6 +33,27 @@ apt permissions); elsewhere, provide these yourself before running it:
 NEEDS
 fi
 
+# --- disk and temporary files ----------------------------------------------
+# The run needs about 3 GB: .venv, Phoenix's venv, pip's build files, the test servers'
+# data. Say so up front rather than fail half-way with "No space left on device".
+need_mb=3000
+for where in . "${TMPDIR:-/tmp}"; do
+    free_mb=$(df -Pm "$where" 2>/dev/null | awk 'NR == 2 { print $4 }')
+    if [ -n "$free_mb" ] && [ "$free_mb" -lt "$need_mb" ]; then
+        echo "WARNING: only ${free_mb} MB free on the disk of '$where'; the install and the" \
+            "test servers need about ${need_mb} MB. Free some space if the run fails with" \
+            "'No space left on device'." >&2
+    fi
+done
+# Everything the run writes to the temporary directory (pip's build files, test servers'
+# data, files of tests and their child processes) goes into one folder removed at the end,
+# so repeated runs do not fill the disk. World-traversable: the PostgreSQL test server runs
+# as the 'postgres' user and some fault tests as 'nobody'.
+run_tmp=$(mktemp -d "${TMPDIR:-/tmp}/llm-cost-hooks-run.XXXXXX")
+chmod 755 "$run_tmp"
+trap 'rm -rf "$run_tmp"' EXIT
+export TMPDIR="$run_tmp"
+
 # --- virtualenv (shared with scripts/demo.sh) --------------------------------
 # shellcheck source=scripts/_venv.sh
 source scripts/_venv.sh

