@@ -29,7 +29,7 @@ apt permissions); elsewhere, provide these yourself before running it:
     tests/test_report_browser.py;
   * PostgreSQL 15 server binaries (initdb, pg_ctl) for the fleet-ledger tests;
   * ../shared/data (the full development data sets) is optional: tests that need it skip;
-  * about 2 GB of disk: .venv (~1 GB) and Phoenix's own venv in .test-servers/ (~0.9 GB).
+  * about 3 GB of disk: .venv (~1.6 GB), Phoenix's own venv in .test-servers/ (~0.9 GB), temporary files.
 NEEDS
 fi
 
