@@ -875,8 +875,8 @@ class CacheCore:
                 logger.warning(
                     "cache could not embed a query (%s); stored for exact hits only", type(exc).__name__
                 )
-        self._backend_call("put", self.backend.put, entry, vec)
-        self._count(writes=1)
+        if self._backend_call("put", self.backend.put, entry, vec, default=False) is not False:
+            self._count(writes=1)  # only what was stored: a failed or skipped put is in errors
         return entry
 
     def invalidate(
