@@ -407,6 +407,16 @@ def scope_paths() -> None:
         lambda: chain.invoke({"q": x}, config=meta("B")),
     )
     x = q()
+    cfg_a: RunnableConfig = {"configurable": {"tenant_id": "A"}}
+    cfg_b: RunnableConfig = {"configurable": {"tenant_id": "B"}}
+    a, b = chain.invoke({"q": x}, config=cfg_a), chain.invoke({"q": x}, config=cfg_b)
+    a2 = chain.invoke({"q": x}, config=cfg_a)
+    report(
+        "scope: chain invoke(config=configurable): not shared (a bypass: the tenant is not in metadata)",
+        text(b) != text(a) and status(b) == "miss",
+        f"B={status(b)!r} A again={status(a2)!r}",
+    )
+    x = q()
     check_path(
         "chain.ainvoke",
         lambda: asyncio.run(chain.ainvoke({"q": x}, config=meta("A"))),
