@@ -52,6 +52,14 @@ class Settings(BaseSettings):
     )
     default_tenant: str | None = Field(None, description="Tenant recorded when a call names none.")
     user_hash_salt: str = Field("", description="Salt for hashing user ids in records.")
+    cache_hmac_key: str | None = Field(
+        None,
+        description=(
+            "Key that signs the Redis cache's entries (HMAC-SHA256); entries without a valid "
+            "signature are misses. Give every process sharing the cache the same key."
+        ),
+        repr=False,
+    )
     capture_content: bool = Field(
         False, description="Put prompt and answer text in spans and logs (off by default)."
     )

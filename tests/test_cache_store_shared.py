@@ -75,7 +75,10 @@ def test_hostile_redis_entries_are_not_served_and_are_counted(
                 served.append(model.invoke("Refund policy?").content)
         assert served == ["model 1", "model 2", "model 3"]  # each went to the model
         assert cache.stats.corrupt == 3
-        assert caplog.text.count("corrupt") >= 3
+        # one warning, not one per call: the count goes on in stats.corrupt
+        assert (
+            sum(rec.levelno == logging.WARNING and "unreadable" in rec.message for rec in caplog.records) == 1
+        )
     finally:
         set_llm_cache(None)
 

@@ -3,6 +3,7 @@ tier chosen, it would serve one tier's stored answer to a request now routed to 
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
@@ -62,3 +63,35 @@ def test_a_cache_of_ones_own_goes_on_each_tier_and_is_keyed_by_that_tier() -> No
     assert answers == ["small-0", "large-0", "small-0", "large-0"]
     hit = llm.invoke("Where is my order?", config=pro).response_metadata
     assert hit["llm_cost_hooks_cache"]["status"] == "exact" and hit["llm_cost_hooks_route"]["tier"] == "large"
+
+
+def _set_cache(llm: RoutedChatModel, cache: Any) -> RoutedChatModel:
+    llm.cache = cache
+    return llm
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: _routed().model_copy(update={"cache": None}),
+        lambda: _routed().model_copy(update={"cache": True}),
+        lambda: _routed().model_copy(update={"cache": InMemoryCache()}),
+        lambda: _set_cache(_routed(), None),
+    ],
+    ids=["copy-none", "copy-true", "copy-a-cache", "setattr-none"],
+)
+def test_a_cache_set_past_the_constructor_is_refused_at_the_call(make: Any) -> None:
+    # Before the refusal moved to the call, such a copy served the small tier's stored answer
+    # to a request routed to the large tier.
+    set_llm_cache(SemanticCache(path=":memory:", semantic=False))
+    try:
+        llm = make()
+        pro: Any = {"metadata": {"plan": "pro"}}
+        with pytest.raises(ConfigurationError, match="leave cache at its"):
+            llm.invoke("Where is my order?")
+        with pytest.raises(ConfigurationError, match="leave cache at its"):
+            asyncio.run(llm.ainvoke("Where is my order?", config=pro))
+        with pytest.raises(ConfigurationError, match="leave cache at its"):
+            llm.batch(["Where is my order?"], config=pro)
+    finally:
+        set_llm_cache(None)

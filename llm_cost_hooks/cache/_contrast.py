@@ -140,6 +140,12 @@ _UNIT_WORDS = {
     "g": "g",
     "gram": "g",
     "grams": "g",
+    "mg": "mg",  # a dose: "2 mg" and "2 g" differ a thousandfold
+    "milligram": "mg",
+    "milligrams": "mg",
+    "mcg": "mcg",
+    "microgram": "mcg",
+    "micrograms": "mcg",
     "ounce": "oz",
     "ounces": "oz",
     "oz": "oz",

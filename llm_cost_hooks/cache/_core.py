@@ -306,6 +306,7 @@ class CacheCore:
         # Whether the backend's current run of failures was logged: one warning per outage,
         # not one per circuit opening (every breaker_reset_s) while it lasts.
         self._outage_logged = False
+        self._misplaced_logged = False
         self._verifier = verifier
         self.equivalence = equivalence or answers_equivalent
         self._rng = random.Random(seed)
@@ -475,6 +476,8 @@ class CacheCore:
             self._count(lookups=1, misses=1)
             return None
         entry = self._backend_call("get_exact", self.backend.get_exact, req.exact_key)
+        if entry is not None and entry.exact_key != req.exact_key:
+            entry = self._misplaced(entry)  # a shared store's value moved under another key: None
         if entry is not None:  # one counter update per exact hit: it is the hot path
             self._count(lookups=1, exact_hits=1, saved_usd=entry.cost_usd or 0.0)
             return CacheHit(status="exact", entry=entry, saved_usd=entry.cost_usd)
@@ -552,6 +555,8 @@ class CacheCore:
             if isinstance(top.payload, CacheEntry)
             else self._backend_call("get", self.backend.get, top.entry_id)
         )
+        if entry is not None and entry.partition != req.partition:
+            entry = self._misplaced(entry)
         if entry is None:
             return None
         if policy.contrast and contrast_flags(req.query, entry.query):
@@ -870,8 +875,8 @@ class CacheCore:
                 logger.warning(
                     "cache could not embed a query (%s); stored for exact hits only", type(exc).__name__
                 )
-        self._backend_call("put", self.backend.put, entry, vec)
-        self._count(writes=1)
+        if self._backend_call("put", self.backend.put, entry, vec, default=False) is not False:
+            self._count(writes=1)  # only what was stored: a failed or skipped put is in errors
         return entry
 
     def invalidate(
@@ -949,6 +954,17 @@ class CacheCore:
 
     def count_corrupt(self) -> None:
         self._count(corrupt=1)
+
+    def _misplaced(self, entry: CacheEntry) -> CacheEntry | None:
+        """An entry found under a key or partition it was not written for is not served."""
+        self.count_corrupt()
+        log = logger.debug if self._misplaced_logged else logger.warning
+        self._misplaced_logged = True
+        log(
+            "cache entry %s is stored outside its own partition: not served (counted in stats.corrupt)",
+            entry.id,
+        )
+        return None
 
 
 def answers_equivalent(new: str, old: str) -> bool:

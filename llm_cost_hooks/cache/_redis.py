@@ -9,7 +9,9 @@ Layout under ``prefix`` (default ``llmch``):
   prompt and corpus version, stored as hashes so any id is a safe tag), and a cosine
   vector field: HNSW by default (``algorithm="flat"`` for exact brute force).
 
-Both keys get the entry's expiry as a native Redis TTL (fixed at write). Searches use a
+Both hold the entry JSON behind a layout marker, ``{"layout":1,`` (then, with an HMAC key,
+``"mac":"<hex>",``); a value without it is another program's, another layout's or a forgery,
+and is a miss. Both keys get the entry's expiry as a native Redis TTL (fixed at write). Searches use a
 ``@partition:{...}`` tag pre-filter with KNN, so one tenant's request can never reach
 another tenant's vectors. With HNSW, small partitions are scanned exactly and large ones
 searched through the graph; ``ef_runtime`` sets the graph search's breadth (bench_cache
@@ -18,6 +20,8 @@ measures its recall against exact search at 10k and 100k entries).
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import logging
 import threading
@@ -36,6 +40,10 @@ __all__ = ["RedisBackend"]
 logger = logging.getLogger("llm_cost_hooks.cache")
 
 _TAG_FIELDS = ("tenant", "route", "prompt_version", "corpus_version")
+# Every value this layout writes starts so; a reader never guesses at any other.
+_LAYOUT = b'{"layout":1,'
+_SIGNED = b'{"layout":1,"mac":"'
+_MAC_END = len(_SIGNED) + 64
 
 
 def _s(x: Any) -> str:
@@ -137,6 +145,7 @@ class RedisBackend:
         ef_construction: int = 200,
         graph_min_entries: int = 2000,
         size_refresh_s: float = 10.0,
+        hmac_key: str | None = None,
     ) -> None:
         # Fails early (a clear error) when the redis extra is missing.
         redis_module("The Redis cache backend")
@@ -174,6 +183,12 @@ class RedisBackend:
         #: Called once per unreadable entry (the cache core counts it in ``stats.corrupt``).
         self.on_corrupt: Callable[[], None] | None = None
         self.recreated = 0  # times the index was found missing and created again
+        if hmac_key is None:
+            from .._settings import get_settings
+
+            hmac_key = get_settings().cache_hmac_key
+        self._key = hmac_key.encode() if hmac_key else None
+        self._corrupt_logged = False
 
     # ----------------------------------------------------------------- index
     def _ensure_index(self, dim: int) -> None:
@@ -225,26 +240,54 @@ class RedisBackend:
     def _xkey(self, exact_key: str) -> str:
         return f"{self.prefix}:x:{exact_key}"
 
-    def _corrupt(self) -> None:
+    def _corrupt(self, key: str, why: str, size: int) -> None:
         self.corrupt += 1
         if self.on_corrupt is not None:
             self.on_corrupt()
+        # Once per process: a shared Redis full of another version's entries would otherwise
+        # log on every call. The count goes on in the cache's stats.corrupt.
+        log = logger.debug if self._corrupt_logged else logger.warning
+        self._corrupt_logged = True
+        log(
+            "cache entry %s in Redis is unreadable (%s, %d bytes): a miss, left in place (it may be "
+            "another version's); further ones are counted in the cache's stats.corrupt",
+            key,
+            why,
+            size,
+        )
+
+    def _mac(self, body: bytes) -> bytes:
+        assert self._key is not None
+        return hmac.new(self._key, body, hashlib.sha256).hexdigest().encode()
+
+    def _dump(self, entry: CacheEntry) -> bytes:
+        body = entry.model_dump_json().encode()
+        if self._key is None:
+            return _LAYOUT + body[1:]
+        return _SIGNED + self._mac(body) + b'",' + body[1:]
 
     def _parse(self, raw: bytes | str | None, key: str) -> CacheEntry | None:
-        # Only ever read as JSON: a shared store may hold anything (a pickle, a stray value).
+        # Only ever read as JSON, and only in this layout: a shared store may hold anything
+        # (a pickle, a stray value, another version's entry, a forgery).
         if raw is None:
             return None
+        data = raw.encode() if isinstance(raw, str) else raw
+        if self._key is not None:
+            body = b"{" + data[_MAC_END + 2 :]
+            if not (data.startswith(_SIGNED) and data[_MAC_END : _MAC_END + 2] == b'",') or not (
+                hmac.compare_digest(data[len(_SIGNED) : _MAC_END], self._mac(body))
+            ):
+                self._corrupt(key, "no valid HMAC", len(data))
+                return None
+        elif not data.startswith(_LAYOUT):
+            self._corrupt(key, "unknown layout", len(data))
+            return None
+        else:
+            body = data
         try:
-            return CacheEntry.model_validate_json(raw)
+            return CacheEntry.model_validate_json(body)
         except Exception as exc:
-            self._corrupt()
-            logger.warning(
-                "cache entry %s in Redis is corrupt (%s, %d bytes); removed",
-                key,
-                type(exc).__name__,
-                len(raw),
-            )
-            self.client.delete(key)
+            self._corrupt(key, type(exc).__name__, len(data))
             return None
 
     def require_search(self) -> None:
@@ -336,7 +379,7 @@ class RedisBackend:
                 sim = 1.0 - float(fields["d"])
                 ak = fields["answer_key"]
             except (KeyError, ValueError):
-                self._corrupt()
+                self._corrupt(key, "index fields missing", 0)
                 continue
             out.append(Neighbor(key.rsplit(":", 1)[-1], sim, ak))
         out.sort(key=lambda n: -n.similarity)
@@ -378,7 +421,7 @@ class RedisBackend:
         return None  # recency is Redis's job (maxmemory-policy allkeys-lru)
 
     def put(self, entry: CacheEntry, vec: Any) -> None:
-        data = entry.model_dump_json()
+        data = self._dump(entry)
         mapping: dict[str, Any] = {
             "partition": entry.partition,
             "answer_key": entry.answer_key,

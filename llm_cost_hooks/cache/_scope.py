@@ -205,14 +205,36 @@ _run_scopes: contextvars.ContextVar[dict[Hashable, CacheScope] | None] = context
 )
 
 
-def begin_run(run_id: Hashable, metadata: Mapping[str, Any] | None) -> None:
+_TENANT_KEYS = frozenset(_META_KEYS["tenant"])
+_configurable_logged = False
+
+
+def begin_run(
+    run_id: Hashable, metadata: Mapping[str, Any] | None, configurable: Mapping[str, Any] | None = None
+) -> None:
     """Record the scope of a model run from its metadata. Unreadable metadata fails
-    closed: the run bypasses the cache."""
+    closed: the run bypasses the cache. So does a tenant named only in the enclosing
+    config's ``configurable``, which the framework does not hand to callbacks as metadata:
+    the run's partition would otherwise be every tenant's default one."""
+    global _configurable_logged
     try:
         scope = scope_from_metadata(metadata)
     except Exception as exc:
         logger.warning("cache scope unreadable from run metadata (%s); this call bypasses the cache", exc)
         scope = UNKNOWN_SCOPE
+    if (
+        configurable
+        and scope.tenant is None
+        and not _TENANT_KEYS.isdisjoint(configurable)
+        and getattr(_scope_var.get(), "tenant", None) is None
+    ):
+        scope = UNKNOWN_SCOPE
+        log = logger.debug if _configurable_logged else logger.warning
+        _configurable_logged = True
+        log(
+            "the tenant is in the config's 'configurable' only, which the cache cannot read on every "
+            "path; these calls bypass the cache: put it in 'metadata' or use cache_scope(tenant=...)"
+        )
     runs = _run_scopes.get()
     fresh = dict(runs) if runs else {}
     fresh[run_id] = scope

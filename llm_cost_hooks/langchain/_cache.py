@@ -75,7 +75,7 @@ class _RunScopeTracker(BaseCallbackHandler):
     def on_chat_model_start(
         self, *args: Any, run_id: UUID, metadata: dict[str, Any] | None = None, **kw: Any
     ) -> None:
-        begin_run(run_id, metadata)
+        begin_run(run_id, metadata, (var_child_runnable_config.get() or {}).get("configurable"))
 
     def on_llm_end(self, *args: Any, run_id: UUID, **kwargs: Any) -> None:
         end_run(run_id)

@@ -130,11 +130,8 @@ class RoutedChatModel(StreamRunChatModel):
 
     @property
     def _identifying_params(self) -> dict[str, Any]:
-        return {
-            "model_name": self.model_name,
-            "tiers": self.tier_order,
-            "strategy": type(self.strategy).__name__,
-        }
+        strategy = type(self.strategy).__name__
+        return {"model_name": self.model_name, "tiers": self.tier_order, "strategy": strategy}
 
     def _get_ls_params(self, stop: list[str] | None = None, **kwargs: Any) -> LangSmithParams:
         params = LangSmithParams(
@@ -220,6 +217,7 @@ class RoutedChatModel(StreamRunChatModel):
     ) -> tuple[RoutedRun, Any]:
         """The routed run and its tier calls: ``(tier, attempt) -> (runnable, messages,
         call kwargs, structured?)``, each a child run of ``parent``."""
+        check_call_options(False, None, None, self.cache)  # a cache set past __init__ (model_copy, setattr)
         structured = STRUCT_KW in kwargs or TOOLS_KW in kwargs
         metadata = getattr(parent, "metadata", None) or {}
         request = route_request(messages, metadata, structured=structured)
