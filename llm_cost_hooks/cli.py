@@ -142,7 +142,14 @@ def _cmd_report(args: argparse.Namespace) -> int:
             # The page is made to be shared: no database password in its title.
             title = f"LLM cost report: {redact(args.ledger)}"
             try:
-                path = render_html_report(reports, args.html, title=title)
+                path = render_html_report(
+                    reports,
+                    args.html,
+                    title=title,
+                    since=args.since,
+                    until=args.until,
+                    failure_policy=args.failure_policy,
+                )
             except OSError as exc:
                 raise ConfigurationError(f"Cannot write the HTML report to {args.html!r}: {exc}") from exc
             print(f"wrote {path}", file=sys.stderr)
