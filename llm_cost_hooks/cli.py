@@ -154,25 +154,23 @@ def _cmd_report(args: argparse.Namespace) -> int:
                 raise ConfigurationError(f"Cannot write the HTML report to {args.html!r}: {exc}") from exc
             print(f"wrote {path}", file=sys.stderr)
         kinds = args.show.split(",") if args.show else ["totals", "tasks"]
+        # Read as the reports read a string: spaces around names and empty items ignored.
+        by_keys = [b.strip() for b in args.by.split(",") if b.strip()]
+        # Tasks and cache hits have no single cache status or success to group by.
+        per_task_by = [b for b in by_keys if b not in ("cache_status", "success")]
         out: dict[str, Any] = {}
         for kind in kinds:
             kind = kind.strip()
             if kind == "totals":
-                out[kind] = reports.totals(by=args.by, since=args.since, until=args.until)
+                out[kind] = reports.totals(by=by_keys, since=args.since, until=args.until)
             elif kind == "tasks":
-                task_by = [
-                    b for b in (args.by.split(",") if args.by else []) if b not in ("cache_status", "success")
-                ]
                 out[kind] = reports.tasks(
-                    by=task_by, since=args.since, until=args.until, failure_policy=args.failure_policy
+                    by=per_task_by, since=args.since, until=args.until, failure_policy=args.failure_policy
                 )
             elif kind == "cache":
                 out[kind] = reports.cache_savings(since=args.since, until=args.until)
-                hit_by = [
-                    b for b in (args.by.split(",") if args.by else []) if b not in ("cache_status", "success")
-                ]
                 out["cache_precision"] = reports.cache_precision(
-                    by=hit_by, since=args.since, until=args.until
+                    by=per_task_by, since=args.since, until=args.until
                 )
             elif kind == "budget":
                 out[kind] = reports.budget_breaches(since=args.since, until=args.until)
