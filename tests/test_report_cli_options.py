@@ -29,3 +29,19 @@ def test_by_with_spaces_or_a_trailing_comma_groups_every_table(
         ("acme", "chat", 1),
     }
     assert out["cache"] == [] and out["cache_precision"] == []
+
+
+def test_unknown_show_table_fails_before_anything_is_written(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    db, page = tmp_path / "llm_costs.db", tmp_path / "report.html"
+    SQLiteLedger(db).close()
+    with pytest.raises(SystemExit) as exc:
+        main(["report", str(db), "--show", "totals,bogus", "--html", str(page)])
+    assert exc.value.code == 2
+    captured = capsys.readouterr()
+    assert not page.exists() and captured.out == ""
+    assert (
+        "llm-cost report: error: argument --show: takes totals, tasks, cache, budget; got 'bogus'"
+        in captured.err
+    )
