@@ -240,12 +240,12 @@ def render_html_report(
         ("Savings waterfall", savings_waterfall(reports, **w)),
         ("Budget breaches", reports.budget_breaches(**w)),
     ]
-    window = (
-        f"records from {since or 'the first'} (inclusive) to {until or 'the last'}"
-        + (" (exclusive)" if until else "")
-        if since or until
-        else "every record"
-    )
+    if since and until:
+        window = f"records from {since} (inclusive) to {until} (exclusive)"
+    elif since or until:
+        window = f"records from {since} (inclusive)" if since else f"records before {until}"
+    else:
+        window = "every record"
     images = "".join(
         f'<figure><img alt="{html.escape(name)}" src="data:image/png;base64,{data}"><figcaption>{html.escape(name)}</figcaption></figure>'
         for name, data in charts.items()
