@@ -108,3 +108,45 @@ def test_html_report_without_a_window_covers_every_record(tmp_path: Path) -> Non
     totals = _first_row(_section(page, "Totals"))
     assert (totals["calls"], totals["cost_usd"]) == ("5", "$0.360000")
     assert "Savings waterfall" in page and "exact cache" in page
+
+
+def test_savings_waterfall_of_a_window_counts_only_its_records() -> None:
+    from llm_cost_hooks.ledger import LedgerReports, savings_waterfall
+
+    day1 = datetime(2026, 11, 1, 12, tzinfo=timezone.utc)
+    day2 = datetime(2026, 11, 2, 12, tzinfo=timezone.utc)
+    reports = LedgerReports.from_records(
+        [
+            # Day 1: a provider prompt-cache write (premium $0.01) and a batch answer ($0.02 saved).
+            CostRecord(
+                model="claude-sonnet-4-5",
+                timestamp=day1,
+                cost_usd=0.05,
+                tags={"prompt_cache.write_premium_usd": "0.01"},
+            ),
+            CostRecord(
+                model="gpt-4o",
+                timestamp=day1,
+                cost_usd=0.02,
+                saved_usd=0.02,
+                tags={"batch.saved_usd": "0.02"},
+            ),
+            # Day 2: a prompt-cache read that saved $0.03 and an exact cache hit that saved $0.04.
+            CostRecord(
+                model="claude-sonnet-4-5",
+                timestamp=day2,
+                cost_usd=0.01,
+                saved_usd=0.03,
+                cache_status="provider_prefix",
+            ),
+            CostRecord(model="gpt-4o", timestamp=day2, cost_usd=0.0, saved_usd=0.04, cache_status="exact"),
+        ]
+    )
+    steps = {s["step"]: s for s in savings_waterfall(reports, since="2026-11-02")}
+    assert set(steps) == {"without levers", "exact cache", "provider prompt cache", "billed"}
+    assert steps["provider prompt cache"]["saving_usd"] == pytest.approx(0.03)  # day 1's write premium is out
+    assert steps["billed"]["cost_usd"] == pytest.approx(0.01)
+    assert steps["without levers"]["cost_usd"] == pytest.approx(0.08)
+    whole = {s["step"]: s for s in savings_waterfall(reports)}
+    assert whole["provider prompt cache"]["saving_usd"] == pytest.approx(0.02)
+    assert whole["batch API"]["saving_usd"] == pytest.approx(0.02)
