@@ -52,6 +52,18 @@ def _positive_int(name: str) -> Any:
     return parse
 
 
+_REPORT_TABLES = ("totals", "tasks", "cache", "budget")
+
+
+def _report_tables(text: str) -> list[str]:
+    """``--show``'s list, checked when the arguments are read: before any page is written."""
+    kinds = [k.strip() for k in text.split(",") if k.strip()] or ["totals", "tasks"]
+    for kind in kinds:
+        if kind not in _REPORT_TABLES:
+            raise argparse.ArgumentTypeError(f"takes {', '.join(_REPORT_TABLES)}; got {kind!r}")
+    return kinds
+
+
 def _fraction(text: str) -> float:
     try:
         value = float(text)
@@ -142,35 +154,36 @@ def _cmd_report(args: argparse.Namespace) -> int:
             # The page is made to be shared: no database password in its title.
             title = f"LLM cost report: {redact(args.ledger)}"
             try:
-                path = render_html_report(reports, args.html, title=title)
+                path = render_html_report(
+                    reports,
+                    args.html,
+                    title=title,
+                    since=args.since,
+                    until=args.until,
+                    failure_policy=args.failure_policy,
+                )
             except OSError as exc:
                 raise ConfigurationError(f"Cannot write the HTML report to {args.html!r}: {exc}") from exc
             print(f"wrote {path}", file=sys.stderr)
-        kinds = args.show.split(",") if args.show else ["totals", "tasks"]
+        # Read as the reports read a string: spaces around names and empty items ignored.
+        by_keys = [b.strip() for b in args.by.split(",") if b.strip()]
+        # Tasks and cache hits have no single cache status or success to group by.
+        per_task_by = [b for b in by_keys if b not in ("cache_status", "success")]
         out: dict[str, Any] = {}
-        for kind in kinds:
-            kind = kind.strip()
+        for kind in args.show:
             if kind == "totals":
-                out[kind] = reports.totals(by=args.by, since=args.since, until=args.until)
+                out[kind] = reports.totals(by=by_keys, since=args.since, until=args.until)
             elif kind == "tasks":
-                task_by = [
-                    b for b in (args.by.split(",") if args.by else []) if b not in ("cache_status", "success")
-                ]
                 out[kind] = reports.tasks(
-                    by=task_by, since=args.since, until=args.until, failure_policy=args.failure_policy
+                    by=per_task_by, since=args.since, until=args.until, failure_policy=args.failure_policy
                 )
             elif kind == "cache":
                 out[kind] = reports.cache_savings(since=args.since, until=args.until)
-                hit_by = [
-                    b for b in (args.by.split(",") if args.by else []) if b not in ("cache_status", "success")
-                ]
                 out["cache_precision"] = reports.cache_precision(
-                    by=hit_by, since=args.since, until=args.until
+                    by=per_task_by, since=args.since, until=args.until
                 )
-            elif kind == "budget":
+            else:  # budget (_report_tables let no other name through)
                 out[kind] = reports.budget_breaches(since=args.since, until=args.until)
-            else:
-                raise argparse.ArgumentTypeError(f"--show takes totals, tasks, cache, budget; got {kind!r}")
         if args.format == "json":
             print(json.dumps(out, indent=2, default=str))
         else:
@@ -274,7 +287,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     rep.add_argument("--since", help="ISO date/time, inclusive")
     rep.add_argument("--until", help="ISO date/time, exclusive")
-    rep.add_argument("--show", default="totals,tasks", help="which tables: totals,tasks,cache,budget")
+    rep.add_argument(
+        "--show", type=_report_tables, default="totals,tasks", help="which tables: totals,tasks,cache,budget"
+    )
     rep.add_argument(
         "--html", metavar="OUT.html", help="also write an HTML report with charts (needs the charts extra)"
     )

@@ -7,12 +7,12 @@ import html
 import io
 import warnings
 from collections import defaultdict
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import Any
 
 from .._errors import MissingExtraError
-from ._reports import LedgerReports, _printable
+from ._reports import FailurePolicy, LedgerReports, _printable
 
 __all__ = ["render_html_report", "savings_waterfall"]
 
@@ -68,21 +68,29 @@ def _label(name: str) -> str:
     return " " + text if text.startswith("_") else text
 
 
-def savings_waterfall(reports: LedgerReports) -> list[dict[str, Any]]:
-    """Steps from the cost without any lever down to the billed cost.
+def savings_waterfall(
+    reports: LedgerReports,
+    *,
+    since: datetime | date | str | None = None,
+    until: datetime | date | str | None = None,
+) -> list[dict[str, Any]]:
+    """Steps from the cost without any lever down to the billed cost (of the records from
+    ``since``, inclusive, to ``until``, exclusive, when given).
 
     Each lever's saving comes from the records it served (``saved_usd`` by cache status);
     the provider prompt cache's is net of what its writes cost above plain input.
     """
-    billed = sum(r["cost_usd"] or 0.0 for r in reports.totals())
-    saved = {r["cache_status"]: r["saved_usd"] or 0.0 for r in reports.cache_savings()}
+    billed = sum(r["cost_usd"] or 0.0 for r in reports.totals(since=since, until=until))
+    saved = {
+        r["cache_status"]: r["saved_usd"] or 0.0 for r in reports.cache_savings(since=since, until=until)
+    }
     # provider prompt caching saves on calls that were billed (cache_status stays on them);
     # its writes, billed above input on calls of any status, are part of the bill it caused
-    premiums = reports._write_premiums()
+    premiums = reports._write_premiums(since=since, until=until)
     if premiums:
         saved["provider_prefix"] = saved.get("provider_prefix", 0.0) - premiums
     # What batch answers saved by the batch API itself (the cache savings leave it out).
-    if batch := reports._batch_savings():
+    if batch := reports._batch_savings(since=since, until=until):
         saved["batch"] = batch
     without = billed + sum(saved.values())
     steps = [{"step": "without levers", "cost_usd": without, "saving_usd": 0.0}]
@@ -117,11 +125,11 @@ def _table(rows: list[dict[str, Any]], limit: int = 50) -> str:
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>{more}"
 
 
-def _charts(reports: LedgerReports, bucket: str) -> dict[str, str]:
+def _charts(reports: LedgerReports, bucket: str, since: Any, until: Any) -> dict[str, str]:
     plt = _plt()
     charts: dict[str, str] = {}
 
-    series = reports.timeseries(bucket, by="feature")  # type: ignore[arg-type]
+    series = reports.timeseries(bucket, by="feature", since=since, until=until)  # type: ignore[arg-type]
     if series:
         buckets = sorted({r["bucket"] for r in series})
         per_feature: dict[str, dict[str, float]] = defaultdict(dict)
@@ -141,7 +149,7 @@ def _charts(reports: LedgerReports, bucket: str) -> dict[str, str]:
         ax.legend(fontsize=8)
         charts["Cost over time by feature"] = _png(fig)
 
-    steps = savings_waterfall(reports)
+    steps = savings_waterfall(reports, since=since, until=until)
     if len(steps) > 2:
         fig, ax = plt.subplots(figsize=(8, 3.6))
         labels = [s["step"] for s in steps]
@@ -159,7 +167,7 @@ def _charts(reports: LedgerReports, bucket: str) -> dict[str, str]:
         ax.set_title("Savings waterfall (from the ledger's saved_usd per lever)")
         charts["Savings waterfall"] = _png(fig)
 
-    overall = reports.timeseries(bucket)  # type: ignore[arg-type]
+    overall = reports.timeseries(bucket, since=since, until=until)  # type: ignore[arg-type]
     if overall:
         fig, ax = plt.subplots(figsize=(8, 3.2))
         xs = [r["bucket"] for r in overall]
@@ -171,7 +179,7 @@ def _charts(reports: LedgerReports, bucket: str) -> dict[str, str]:
         ax.set_title(f"Cache hit rate per {bucket}")
         charts["Cache hit rate over time"] = _png(fig)
 
-    routes = reports.totals(by="route")
+    routes = reports.totals(by="route", since=since, until=until)
     if routes:
         fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(8, 3.4))
         names = [_label(r["route"]) if r["route"] else "(unrouted)" for r in routes]
@@ -190,8 +198,19 @@ def _charts(reports: LedgerReports, bucket: str) -> dict[str, str]:
     return charts
 
 
-def render_html_report(reports: LedgerReports, path: str | Path, *, title: str = "LLM cost report") -> Path:
+def render_html_report(
+    reports: LedgerReports,
+    path: str | Path,
+    *,
+    title: str = "LLM cost report",
+    since: datetime | date | str | None = None,
+    until: datetime | date | str | None = None,
+    failure_policy: FailurePolicy = "any_error",
+) -> Path:
     """Write a self-contained HTML report (tables + PNG charts inlined) and return its path.
+
+    ``since`` (inclusive), ``until`` (exclusive) and ``failure_policy`` are the tables'
+    (``LedgerReports.totals`` / ``tasks``); the page names them.
 
     >>> from llm_cost_hooks.ledger import LedgerReports
     >>> from llm_cost_hooks import CostRecord
@@ -203,23 +222,30 @@ def render_html_report(reports: LedgerReports, path: str | Path, *, title: str =
     """
     from ..pricing._map_source import price_map_version
 
-    span = reports.timeseries("day")
+    w: dict[str, Any] = {"since": since, "until": until}
+    span = reports.timeseries("day", **w)
     bucket = "hour" if len(span) <= 2 else "day"
-    charts = _charts(reports, bucket)
+    charts = _charts(reports, bucket, since, until)
     sections = [
-        ("Totals", reports.totals()),
-        ("Tasks: cost per successful task", reports.tasks()),
-        ("By tenant", reports.totals(by="tenant")),
-        ("By feature", reports.totals(by="feature")),
-        ("By route", reports.totals(by="route")),
-        ("By prompt version", reports.totals(by="prompt_version")),
-        ("By model", reports.totals(by="model")),
-        ("By day", reports.totals(by="day")),
-        ("Cache savings", reports.cache_savings()),
-        ("Precision of served semantic hits (online verification)", reports.cache_precision(by="route")),
-        ("Savings waterfall", savings_waterfall(reports)),
-        ("Budget breaches", reports.budget_breaches()),
+        ("Totals", reports.totals(**w)),
+        ("Tasks: cost per successful task", reports.tasks(failure_policy=failure_policy, **w)),
+        ("By tenant", reports.totals(by="tenant", **w)),
+        ("By feature", reports.totals(by="feature", **w)),
+        ("By route", reports.totals(by="route", **w)),
+        ("By prompt version", reports.totals(by="prompt_version", **w)),
+        ("By model", reports.totals(by="model", **w)),
+        ("By day", reports.totals(by="day", **w)),
+        ("Cache savings", reports.cache_savings(**w)),
+        ("Precision of served semantic hits (online verification)", reports.cache_precision(by="route", **w)),
+        ("Savings waterfall", savings_waterfall(reports, **w)),
+        ("Budget breaches", reports.budget_breaches(**w)),
     ]
+    if since and until:
+        window = f"records from {since} (inclusive) to {until} (exclusive)"
+    elif since or until:
+        window = f"records from {since} (inclusive)" if since else f"records before {until}"
+    else:
+        window = "every record"
     images = "".join(
         f'<figure><img alt="{html.escape(name)}" src="data:image/png;base64,{data}"><figcaption>{html.escape(name)}</figcaption></figure>'
         for name, data in charts.items()
@@ -236,7 +262,9 @@ th {{ background: #f3f3f3; }} td:first-child, th:first-child {{ text-align: left
 figure {{ display: inline-block; margin: 0 1rem 1rem 0; }} img {{ max-width: 100%; }}
 </style></head><body>
 <h1>{html.escape(title)}</h1><p>Generated {generated} by llm-cost-hooks; price map in use:
-<code class="price-map">{html.escape(price_map_version())}</code> (each record keeps the cost it was written with).</p>
+<code class="price-map">{html.escape(price_map_version())}</code> (each record keeps the cost it was written with).
+Covers <span class="window">{html.escape(window)}</span>; a task fails by
+<code class="failure-policy">{html.escape(failure_policy)}</code>.</p>
 <section class="charts">{images}</section>
 {tables}
 </body></html>"""

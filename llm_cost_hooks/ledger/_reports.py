@@ -564,7 +564,7 @@ class LedgerReports:
         )
         return self._rows(sql, params)
 
-    def _write_premiums(self) -> float:
+    def _write_premiums(self, *, since: Any = None, until: Any = None) -> float:
         """Dollars the provider prompt cache's writes cost above plain input (the tracker's
         ``prompt_cache.write_premium_usd`` tag), for the savings waterfall's net step."""
         key = "prompt_cache.write_premium_usd"
@@ -572,7 +572,9 @@ class LedgerReports:
             value = f"CAST(json_extract(tags, '$.\"{key}\"') AS REAL)"
         else:
             value = f"CAST(CAST(tags AS jsonb) ->> '{key}' AS DOUBLE PRECISION)"
-        rows = self._rows(f"SELECT SUM({value}) AS premium FROM cost_records WHERE tags LIKE ?", [f"%{key}%"])
+        where, params = self._where(since, until)
+        where = (where + " AND " if where else " WHERE ") + "tags LIKE ?"
+        rows = self._rows(f"SELECT SUM({value}) AS premium FROM cost_records{where}", [*params, f"%{key}%"])
         return float(rows[0]["premium"] or 0.0) if rows else 0.0
 
     def _batch_saved(self) -> str:
@@ -586,9 +588,10 @@ class LedgerReports:
         # The LIKE skips the JSON parse on the rows without the tag (nearly all).
         return f"(CASE WHEN tags LIKE '%{key}%' THEN COALESCE({value}, 0) ELSE 0 END)"
 
-    def _batch_savings(self) -> float:
+    def _batch_savings(self, *, since: Any = None, until: Any = None) -> float:
         """Dollars the batch API saved, for the savings waterfall's batch step."""
-        rows = self._rows(f"SELECT SUM({self._batch_saved()}) AS saved FROM cost_records", [])
+        where, params = self._where(since, until)
+        rows = self._rows(f"SELECT SUM({self._batch_saved()}) AS saved FROM cost_records{where}", params)
         return float(rows[0]["saved"] or 0.0) if rows else 0.0
 
     def budget_breaches(

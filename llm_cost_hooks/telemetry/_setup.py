@@ -53,7 +53,9 @@ class OTelProviders(NamedTuple):
         try:
             self.tracer_provider.shutdown()
         finally:
-            if self.meter_provider is not None:
+            # An application that shut its meter provider down itself (OpenTelemetry's own
+            # examples do) would get the SDK's "shutdown can only be called once" at exit.
+            if self.meter_provider is not None and not getattr(self.meter_provider, "_shutdown", False):
                 self.meter_provider.shutdown()
 
 
