@@ -391,7 +391,8 @@ class ContextBudget:
         tokens = self._text_tokens(text, model)
         overhead = msg.tokens - len(tokens) if isinstance(content, str) else None
         if overhead is None:
-            probe = dict(msg.data, content="")
+            # Images and other non-text parts stay in the message: they count as overhead.
+            probe = dict(msg.data, content=_replace_text(content, ""))
             overhead = self.count_message(probe, model)
         keep = max(
             target - overhead - len(self._text_tokens(self.marker.format(removed=len(tokens)), model)), 0
@@ -400,11 +401,12 @@ class ContextBudget:
         for _ in range(4):  # re-tokenising the joined text can shift a token or two
             removed = len(tokens) - keep
             new_text = self._decode(tokens[:keep], model) + self.marker.format(removed=removed)
-            new_size = self.count_message(dict(msg.data, content=new_text), model)
+            cut = new_text if isinstance(content, str) else _replace_text(content, new_text)
+            new_size = self.count_message(dict(msg.data, content=cut), model)
             if new_size <= target or keep == 0:
                 break
             keep = max(keep - (new_size - target), 0)
-        msg.content_cut = new_text
+        msg.content_cut = cut
         msg.tokens = new_size
         return new_size
 
@@ -763,7 +765,12 @@ class ContextBudget:
         content = msg.data.get("content")
         text = content if isinstance(content, str) else _text_of(content)
         tokens = self._text_tokens(text, model)
-        overhead = self.count_message(dict(msg.data, content=""), model)
+
+        def with_text(new_text: str) -> Any:
+            # Images and other non-text parts stay, so they are counted in every size.
+            return new_text if isinstance(content, str) else _replace_text(content, new_text)
+
+        overhead = self.count_message(dict(msg.data, content=with_text("")), model)
         keep = (
             target - overhead - len(self._text_tokens(self.marker.format(removed=len(tokens)) + "\n", model))
         )
@@ -778,14 +785,11 @@ class ContextBudget:
                 + "\n"
                 + self._decode(tail, model)
             )
-            new_size = self.count_message(dict(msg.data, content=new_text), model)
+            candidate = with_text(new_text)
+            new_size = self.count_message(dict(msg.data, content=candidate), model)
             if new_size <= target:
-                msg.content_cut = new_text if isinstance(content, str) else _replace_text(content, new_text)
-                msg.tokens = (
-                    new_size
-                    if isinstance(content, str)
-                    else self.count_message(dict(msg.data, content=msg.content_cut), model)
-                )
+                msg.content_cut = candidate
+                msg.tokens = new_size
                 return
             keep -= max(new_size - target, 1)
         raise BudgetExceeded(
