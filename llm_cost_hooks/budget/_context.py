@@ -526,7 +526,14 @@ class ContextBudget:
         if total <= budget:
             return
         if self.oversize == "raise":
-            raise BudgetExceeded(f"context.{seg}", limit=budget, spent=0, requested=total, unit="tokens")
+            raise _exceeded(
+                seg,
+                budget,
+                0,
+                total,
+                f"Raise SegmentBudgets({seg}=...) to at least {total} for this route, shorten the "
+                f"{seg} message(s), or pass oversize='truncate' to cut them.",
+            )
         # Cut the later messages of the segment first; the first one carries the persona.
         room = budget - sum(m.tokens for m in members[:-1])
         for m in reversed(members):
@@ -751,8 +758,13 @@ class ContextBudget:
         if over() and head is not None and live["history"] > history:
             others = live["history"] - head.tokens
             if self.strict:
-                raise BudgetExceeded(
-                    "context.history", limit=history, spent=others, requested=head.tokens, unit="tokens"
+                raise _exceeded(
+                    "history",
+                    history,
+                    others,
+                    head.tokens,
+                    "Raise SegmentBudgets(history=...) for this route, send a shorter last user "
+                    "message, or leave out strict=True to keep its head and tail.",
                 )
             before = head.tokens
             self._cut_middle(head, history - others, model, history)
@@ -792,8 +804,13 @@ class ContextBudget:
                 msg.tokens = new_size
                 return
             keep -= max(new_size - target, 1)
-        raise BudgetExceeded(
-            "context.history", limit=history, spent=history - target, requested=msg.tokens, unit="tokens"
+        raise _exceeded(
+            "history",
+            history,
+            history - target,
+            msg.tokens,
+            "The last user message cannot be cut that far (its framing, the truncation marker and "
+            "any images stay): raise SegmentBudgets(history=...) for this route or send less.",
         )
 
     def _fill_retrieved(self, msgs: list[_Msg], budget: int | None) -> None:
@@ -809,6 +826,13 @@ class ContextBudget:
                 remaining -= m.tokens
             else:
                 m.dropped = True
+
+
+def _exceeded(seg: str, limit: int, spent: int, requested: int, fix: str) -> BudgetExceeded:
+    """A context budget that cannot be met, with the setting that would let it be."""
+    error = BudgetExceeded(f"context.{seg}", limit=limit, spent=spent, requested=requested, unit="tokens")
+    error.args = (f"{error.args[0]} {fix}",)
+    return error
 
 
 def _coerce_budgets(value: Any, route: str) -> SegmentBudgets:
