@@ -99,3 +99,20 @@ def test_an_alert_given_up_is_logged_as_an_error_naming_it_without_the_url_path(
     text = lost[0].getMessage()
     assert "reached 50%" in text and "HTTP 500" in text
     assert "s3cr3t" not in caplog.text
+
+
+def test_an_alert_dropped_on_a_full_queue_is_an_error_naming_it(receiver, caplog) -> None:
+    _Receiver.delay = threading.Event()  # the receiver holds the first POST: the queue fills
+    sink = WebhookSink(f"http://127.0.0.1:{receiver.server_port}/hook/s3cr3t", retries=0, max_queue=1)
+    with caplog.at_level(logging.WARNING, logger="llm_cost_hooks.budget"):
+        for limit in ("a", "b", "c", "d"):
+            SpendGuard(
+                [Limit.usd(0.001, per="day", scope="tenant", alert_at=(0.5,), name=limit)],
+                alerts=AlertManager([sink], log=False, span_events=False),
+            ).reserve(REQ).settle(0.0006)
+    dropped = [r for r in caplog.records if "dropped" in r.getMessage()]
+    assert dropped and all(r.levelno == logging.ERROR for r in dropped)
+    assert all("reached 50%" in r.getMessage() for r in dropped)
+    assert "s3cr3t" not in caplog.text
+    _Receiver.delay.set()
+    assert sink.flush(10)

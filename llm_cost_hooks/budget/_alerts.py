@@ -253,7 +253,13 @@ class WebhookSink:
             self._queue.put_nowait(event)
         except queue.Full:
             self.failed += 1
-            logger.warning("llm-cost-hooks: webhook queue full; alert dropped: %s", event.message)
+            logger.error(
+                "llm-cost-hooks: budget alert dropped: the queue of webhook %s is full (%d alerts "
+                "waiting; a slow or failing receiver): %s",
+                _origin(self.url),
+                self._queue.maxsize,
+                event.message,
+            )
 
     def _post(self, body: bytes, key: str) -> None:
         headers = {**self.headers, "Idempotency-Key": key}
