@@ -26,7 +26,7 @@ handler = CostCallbackHandler(ledger="memory://")
 tenant = os.environ.get("TENANT", "acme")
 model.invoke("warm up", config={"metadata": {"tenant_id": "warm-" + tag}})
 open(os.environ.get("CHK", "/tmp/bud/chk") + f"/ready_{tag}", "w").close()
-while not os.path.exists(os.environ.get("CHK", "/tmp/bud/chk") + "/go"):
+while not os.path.exists(os.environ.get("GO", os.environ.get("CHK", "/tmp/bud/chk") + "/go")):
     time.sleep(0.05)
 T0 = time.time()
 done = {"ok": 0, "refused": 0, "other": 0}
