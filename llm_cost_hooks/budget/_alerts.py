@@ -26,6 +26,7 @@ hook is called as ``hook(name, value, attributes)`` for every alert
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -33,6 +34,7 @@ import queue
 import threading
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timezone
@@ -189,9 +191,29 @@ class SpanEventSink:
             span.add_event("llm_cost_hooks.budget.alert", {**event.attributes(), "budget.spent": event.spent})
 
 
+def _alert_id(event: AlertEvent) -> str:
+    """The same for every copy of one alert: the processes that raised it while they could
+    not share their flags (a Redis outage), and the retries of one POST."""
+    parts = (event.kind, event.limit_name, event.scope, event.scope_value, event.period_id)
+    extra = (f"{event.threshold:g}" if event.threshold is not None else "", event.reason or "")
+    return hashlib.sha256("\x1f".join((*parts, *extra)).encode()).hexdigest()[:32]
+
+
+def _origin(url: str) -> str:
+    # Webhook URLs often carry their secret in the path (Slack, Teams): logs get the host only.
+    parts = urllib.parse.urlsplit(url)
+    return f"{parts.scheme}://{parts.hostname or ''}{f':{parts.port}' if parts.port else ''}/..."
+
+
 class WebhookSink:
     """POSTs each alert as JSON to ``url`` from a background thread, retrying
-    ``retries`` times with exponential backoff on connection errors and 5xx/429.
+    ``retries`` times with exponential backoff on connection errors, timeouts and 5xx/429.
+
+    Each POST carries an ``Idempotency-Key`` header, also in the body as ``alert_id``: it
+    is the same for every copy of one alert (a retry of a POST the receiver got but
+    answered too late, or the same threshold raised by several processes while Redis was
+    down), so the receiver can keep the first. An alert given up is logged as an error
+    that names it; logs show the URL's host, never its path.
 
     Alerts still queued when the interpreter exits are delivered first, within the
     package's exit deadline (``LLM_COST_HOOKS_EXIT_TIMEOUT``); any left then are logged as
@@ -231,10 +253,17 @@ class WebhookSink:
             self._queue.put_nowait(event)
         except queue.Full:
             self.failed += 1
-            logger.warning("llm-cost-hooks: webhook queue full; alert dropped: %s", event.message)
+            logger.error(
+                "llm-cost-hooks: budget alert dropped: the queue of webhook %s is full (%d alerts "
+                "waiting; a slow or failing receiver): %s",
+                _origin(self.url),
+                self._queue.maxsize,
+                event.message,
+            )
 
-    def _post(self, body: bytes) -> None:
-        request = urllib.request.Request(self.url, data=body, headers=self.headers, method="POST")
+    def _post(self, body: bytes, key: str) -> None:
+        headers = {**self.headers, "Idempotency-Key": key}
+        request = urllib.request.Request(self.url, data=body, headers=headers, method="POST")
         with urllib.request.urlopen(request, timeout=self.timeout) as response:
             response.read()
 
@@ -244,29 +273,38 @@ class WebhookSink:
             if event is None:
                 self._queue.task_done()
                 return
-            body = json.dumps({**event.model_dump(mode="json"), "message": event.message}).encode()
+            key = _alert_id(event)
+            body = json.dumps(
+                {**event.model_dump(mode="json"), "message": event.message, "alert_id": key}
+            ).encode()
             for attempt in range(self.retries + 1):
                 try:
-                    self._post(body)
+                    self._post(body, key)
                     self.delivered += 1
                     break
                 except urllib.error.HTTPError as exc:
+                    error = f"HTTP {exc.code}"
                     if exc.code < 500 and exc.code != 429:
-                        self.failed += 1
-                        logger.warning(
-                            "llm-cost-hooks: webhook %s refused an alert: HTTP %s", self.url, exc.code
-                        )
+                        self._lost(event, f"{error}, not retried", attempt + 1)
                         break
-                except (urllib.error.URLError, OSError):
-                    pass
+                except (urllib.error.URLError, OSError) as exc:
+                    reason = getattr(exc, "reason", exc)
+                    error = f"{type(reason).__name__}: {reason}"
                 if attempt == self.retries:
-                    self.failed += 1
-                    logger.warning(
-                        "llm-cost-hooks: webhook %s failed after %d attempts", self.url, attempt + 1
-                    )
+                    self._lost(event, error, attempt + 1)
                 else:
                     time.sleep(self.backoff * (2**attempt))
             self._queue.task_done()
+
+    def _lost(self, event: AlertEvent, error: str, attempts: int) -> None:
+        self.failed += 1
+        logger.error(
+            "llm-cost-hooks: budget alert not delivered to webhook %s after %d attempt(s) (%s): %s",
+            _origin(self.url),
+            attempts,
+            error,
+            event.message,
+        )
 
     def flush(self, timeout: float = 10.0) -> bool:
         """Wait until queued alerts are delivered or given up."""
@@ -291,7 +329,7 @@ def _flush_at_exit(sink: WebhookSink, deadline: float) -> None:
         logger.error(
             "llm-cost-hooks: %d budget alert(s) for webhook %s were not delivered before the process exited",
             left,
-            sink.url,
+            _origin(sink.url),
         )
 
 

@@ -67,6 +67,22 @@ A = TypeVar("A")
 M = TypeVar("M")
 R = TypeVar("R")
 
+_retry_usd_warned = False
+
+
+def _warn_retry_usd_unpriced() -> None:
+    # Attempts are priced with the guard's price book: without a guard they cost $0 here,
+    # so the dollar cap never stops a retry. Once per process: it is a setup mistake.
+    global _retry_usd_warned
+    if not _retry_usd_warned:
+        _retry_usd_warned = True
+        logger.warning(
+            "llm-cost-hooks: RetryBudget(max_retry_usd=...) needs a SpendGuard to price attempts; "
+            "without a guard only max_attempts limits retries (pass guard=SpendGuard([...]), "
+            "a guard with no limits is enough)."
+        )
+
+
 # Errors that end a call without the provider having failed: no breaker failure, no retry.
 _OWN_REFUSALS = (BudgetExceeded, CircuitOpenError)
 # The consumer went away: the hold is released (or the delivered part settled) at once.
@@ -184,6 +200,8 @@ class GuardedCall(Generic[M]):
         # Per tenant: two tenants that reuse a task id do not spend each other's retries.
         task = f"tenant={scope.tenant}:{task_id}" if scope.tenant is not None else task_id
         self.retry_state: RetryState | None = retry.state(task) if retry is not None else None
+        if retry is not None and retry.max_retry_usd is not None and guard is None:
+            _warn_retry_usd_unpriced()
         self._counted = input_tokens
         self.count_input = count_input
         self.max_tokens = max_tokens

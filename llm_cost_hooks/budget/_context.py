@@ -391,7 +391,8 @@ class ContextBudget:
         tokens = self._text_tokens(text, model)
         overhead = msg.tokens - len(tokens) if isinstance(content, str) else None
         if overhead is None:
-            probe = dict(msg.data, content="")
+            # Images and other non-text parts stay in the message: they count as overhead.
+            probe = dict(msg.data, content=_replace_text(content, ""))
             overhead = self.count_message(probe, model)
         keep = max(
             target - overhead - len(self._text_tokens(self.marker.format(removed=len(tokens)), model)), 0
@@ -400,11 +401,12 @@ class ContextBudget:
         for _ in range(4):  # re-tokenising the joined text can shift a token or two
             removed = len(tokens) - keep
             new_text = self._decode(tokens[:keep], model) + self.marker.format(removed=removed)
-            new_size = self.count_message(dict(msg.data, content=new_text), model)
+            cut = new_text if isinstance(content, str) else _replace_text(content, new_text)
+            new_size = self.count_message(dict(msg.data, content=cut), model)
             if new_size <= target or keep == 0:
                 break
             keep = max(keep - (new_size - target), 0)
-        msg.content_cut = new_text
+        msg.content_cut = cut
         msg.tokens = new_size
         return new_size
 
@@ -524,7 +526,14 @@ class ContextBudget:
         if total <= budget:
             return
         if self.oversize == "raise":
-            raise BudgetExceeded(f"context.{seg}", limit=budget, spent=0, requested=total, unit="tokens")
+            raise _exceeded(
+                seg,
+                budget,
+                0,
+                total,
+                f"Raise SegmentBudgets({seg}=...) to at least {total} for this route, shorten the "
+                f"{seg} message(s), or pass oversize='truncate' to cut them.",
+            )
         # Cut the later messages of the segment first; the first one carries the persona.
         room = budget - sum(m.tokens for m in members[:-1])
         for m in reversed(members):
@@ -749,8 +758,13 @@ class ContextBudget:
         if over() and head is not None and live["history"] > history:
             others = live["history"] - head.tokens
             if self.strict:
-                raise BudgetExceeded(
-                    "context.history", limit=history, spent=others, requested=head.tokens, unit="tokens"
+                raise _exceeded(
+                    "history",
+                    history,
+                    others,
+                    head.tokens,
+                    "Raise SegmentBudgets(history=...) for this route, send a shorter last user "
+                    "message, or leave out strict=True to keep its head and tail.",
                 )
             before = head.tokens
             self._cut_middle(head, history - others, model, history)
@@ -763,7 +777,12 @@ class ContextBudget:
         content = msg.data.get("content")
         text = content if isinstance(content, str) else _text_of(content)
         tokens = self._text_tokens(text, model)
-        overhead = self.count_message(dict(msg.data, content=""), model)
+
+        def with_text(new_text: str) -> Any:
+            # Images and other non-text parts stay, so they are counted in every size.
+            return new_text if isinstance(content, str) else _replace_text(content, new_text)
+
+        overhead = self.count_message(dict(msg.data, content=with_text("")), model)
         keep = (
             target - overhead - len(self._text_tokens(self.marker.format(removed=len(tokens)) + "\n", model))
         )
@@ -778,18 +797,20 @@ class ContextBudget:
                 + "\n"
                 + self._decode(tail, model)
             )
-            new_size = self.count_message(dict(msg.data, content=new_text), model)
+            candidate = with_text(new_text)
+            new_size = self.count_message(dict(msg.data, content=candidate), model)
             if new_size <= target:
-                msg.content_cut = new_text if isinstance(content, str) else _replace_text(content, new_text)
-                msg.tokens = (
-                    new_size
-                    if isinstance(content, str)
-                    else self.count_message(dict(msg.data, content=msg.content_cut), model)
-                )
+                msg.content_cut = candidate
+                msg.tokens = new_size
                 return
             keep -= max(new_size - target, 1)
-        raise BudgetExceeded(
-            "context.history", limit=history, spent=history - target, requested=msg.tokens, unit="tokens"
+        raise _exceeded(
+            "history",
+            history,
+            history - target,
+            msg.tokens,
+            "The last user message cannot be cut that far (its framing, the truncation marker and "
+            "any images stay): raise SegmentBudgets(history=...) for this route or send less.",
         )
 
     def _fill_retrieved(self, msgs: list[_Msg], budget: int | None) -> None:
@@ -805,6 +826,13 @@ class ContextBudget:
                 remaining -= m.tokens
             else:
                 m.dropped = True
+
+
+def _exceeded(seg: str, limit: int, spent: int, requested: int, fix: str) -> BudgetExceeded:
+    """A context budget that cannot be met, with the setting that would let it be."""
+    error = BudgetExceeded(f"context.{seg}", limit=limit, spent=spent, requested=requested, unit="tokens")
+    error.args = (f"{error.args[0]} {fix}",)
+    return error
 
 
 def _coerce_budgets(value: Any, route: str) -> SegmentBudgets:

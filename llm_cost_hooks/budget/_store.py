@@ -1167,6 +1167,10 @@ class FailoverSpendStore:
             self.journal = SpendJournal(directory, namespace=namespace, max_entries=max_pending)
         self._orphans_checked = False
         self._replaying = False
+        # Alert flags set on the fallback during an outage (flag -> expiry, monotonic): written
+        # to the primary with the replay, so a process that did not alert then does not send
+        # the same alert again once the primary answers.
+        self._local_flags: dict[str, float] = {}
         self.on_replay: Any = None
         self._lock = threading.Lock()
 
@@ -1256,6 +1260,13 @@ class FailoverSpendStore:
                 else:
                     spent = yield "release", (entry["id"], entry["keys"]), {}
                 self._replayed_one(entry, spent)
+            # The alerts this process raised alone: a flag that fails to be written stays
+            # for the next replay.
+            for flag, expires in list(self._local_flags.items()):
+                left = int(expires - time.monotonic())
+                if left > 0:
+                    yield "once", (flag, left), {}
+                self._local_flags.pop(flag, None)
         finally:
             self._replaying = False
 
@@ -1297,7 +1308,7 @@ class FailoverSpendStore:
             try:
                 return (yield op, args, {})
             except SpendStoreUnavailable:
-                return getattr(self.fallback, op)(*args) if fallback else None
+                return self._on_fallback(op, args) if fallback else None
         if self.breaker.allow():
             started = time.monotonic()
             try:
@@ -1310,7 +1321,15 @@ class FailoverSpendStore:
             else:
                 self._mark_up()
                 return result
-        return getattr(self.fallback, op)(*args) if fallback else None
+        return self._on_fallback(op, args) if fallback else None
+
+    def _on_fallback(self, op: str, args: tuple[Any, ...]) -> Any:
+        result = getattr(self.fallback, op)(*args)
+        if op == "once" and result:
+            flag, ttl = args
+            with self._lock:
+                self._local_flags[flag] = time.monotonic() + ttl
+        return result
 
     def _drive(self, steps: _Steps) -> Any:
         """Run ``steps`` with blocking calls to the primary."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable
@@ -10,6 +11,8 @@ from .._breaker import Breaker, BreakerState
 from .._errors import CircuitOpenError
 
 __all__ = ["BreakerState", "CircuitBreaker", "CircuitOpenError"]
+
+logger = logging.getLogger("llm_cost_hooks.dedup")
 
 
 class CircuitBreaker:
@@ -79,7 +82,26 @@ class CircuitBreaker:
         self.circuit(model).release_probe()
 
     def record_success(self, model: str) -> None:
-        self.circuit(model).record_success()
+        if self.circuit(model).record_success():
+            logger.warning("llm-cost-hooks: circuit for model %r closed: a probe call succeeded.", model)
 
     def record_failure(self, model: str) -> None:
-        self.circuit(model).record_failure()
+        # One line per change of state: opened (WARNING), a failed probe (INFO, once per
+        # reset_seconds while the model stays down), closed again (WARNING).
+        circuit = self.circuit(model)
+        was_probe = circuit.state is BreakerState.HALF_OPEN
+        if circuit.record_failure():
+            logger.warning(
+                "llm-cost-hooks: circuit for model %r opened after %d failures within %gs; "
+                "calls to it raise CircuitOpenError for %gs, then a probe call is let through.",
+                model,
+                self.failure_threshold,
+                self.window_seconds,
+                self.reset_seconds,
+            )
+        elif was_probe:
+            logger.info(
+                "llm-cost-hooks: circuit for model %r: the probe call failed; open again for %gs.",
+                model,
+                self.reset_seconds,
+            )

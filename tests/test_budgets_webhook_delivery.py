@@ -1,0 +1,118 @@
+"""Webhook alerts a receiver can deduplicate, and lost alerts that say which one was lost."""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, ClassVar
+
+import pytest
+
+from llm_cost_hooks.budget import (
+    AlertManager,
+    InProcessSpendStore,
+    Limit,
+    SpendGuard,
+    SpendRequest,
+    WebhookSink,
+)
+
+REQ = SpendRequest(model="gpt-4o-mini", input_tokens=1000, max_output_tokens=1000, tenant="acme")
+
+
+class _Receiver(BaseHTTPRequestHandler):
+    received: ClassVar[list[tuple[dict[str, str], dict[str, Any]]]] = []
+    status: ClassVar[int] = 204
+    delay: ClassVar[threading.Event | None] = None
+
+    def do_POST(self) -> None:
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        type(self).received.append((dict(self.headers), body))
+        if type(self).delay is not None:
+            type(self).delay.wait(5)  # slower than the sink's timeout: the sink tries again
+        self.send_response(type(self).status)
+        self.end_headers()
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def receiver() -> Iterator[ThreadingHTTPServer]:
+    _Receiver.received, _Receiver.status, _Receiver.delay = [], 204, None
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Receiver)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield server
+    if _Receiver.delay is not None:
+        _Receiver.delay.set()
+    server.shutdown()
+    server.server_close()
+
+
+def _guard(sink: WebhookSink, store: Any = None) -> SpendGuard:
+    return SpendGuard(
+        [Limit.usd(0.001, per="day", scope="tenant", alert_at=(0.5,))],
+        store=store or InProcessSpendStore(),
+        alerts=AlertManager([sink], log=False, span_events=False),
+    )
+
+
+def test_the_same_alert_carries_one_idempotency_key_across_processes_and_retries(receiver) -> None:
+    _Receiver.delay = threading.Event()
+    url = f"http://127.0.0.1:{receiver.server_port}/alerts"
+    slow = WebhookSink(url, retries=1, backoff=0.01, timeout=0.3)
+    # Two guards that do not share a store flag, as two workers during a Redis outage.
+    _guard(slow).reserve(REQ).settle(0.0006)
+    assert slow.flush(10)
+    _Receiver.delay.set()
+    other_worker = WebhookSink(url, retries=0)
+    _guard(other_worker).reserve(REQ).settle(0.0006)
+    assert other_worker.flush(10)
+    keys = [headers["Idempotency-Key"] for headers, _ in _Receiver.received]
+    assert len(keys) == 3  # the slow POST, its retry, and the other worker's alert
+    assert len(set(keys)) == 1
+    assert {body["alert_id"] for _, body in _Receiver.received} == set(keys)
+    # Another period, limit or fraction is another alert.
+    other = WebhookSink(url, retries=0)
+    SpendGuard(
+        [Limit.usd(0.001, per="month", scope="tenant", alert_at=(0.5,))],
+        alerts=AlertManager([other], log=False, span_events=False),
+    ).reserve(REQ).settle(0.0006)
+    assert other.flush(10)
+    assert _Receiver.received[-1][0]["Idempotency-Key"] not in keys
+
+
+def test_an_alert_given_up_is_logged_as_an_error_naming_it_without_the_url_path(receiver, caplog) -> None:
+    _Receiver.status = 500
+    sink = WebhookSink(
+        f"http://127.0.0.1:{receiver.server_port}/services/T0/B0/s3cr3t-token", retries=1, backoff=0.01
+    )
+    with caplog.at_level(logging.WARNING, logger="llm_cost_hooks.budget"):
+        _guard(sink).reserve(REQ).settle(0.0006)
+        assert sink.flush(10)
+    assert sink.failed == 1 and len(_Receiver.received) == 2
+    lost = [r for r in caplog.records if "not delivered" in r.getMessage()]
+    assert len(lost) == 1 and lost[0].levelno == logging.ERROR
+    text = lost[0].getMessage()
+    assert "reached 50%" in text and "HTTP 500" in text
+    assert "s3cr3t" not in caplog.text
+
+
+def test_an_alert_dropped_on_a_full_queue_is_an_error_naming_it(receiver, caplog) -> None:
+    _Receiver.delay = threading.Event()  # the receiver holds the first POST: the queue fills
+    sink = WebhookSink(f"http://127.0.0.1:{receiver.server_port}/hook/s3cr3t", retries=0, max_queue=1)
+    with caplog.at_level(logging.WARNING, logger="llm_cost_hooks.budget"):
+        for limit in ("a", "b", "c", "d"):
+            SpendGuard(
+                [Limit.usd(0.001, per="day", scope="tenant", alert_at=(0.5,), name=limit)],
+                alerts=AlertManager([sink], log=False, span_events=False),
+            ).reserve(REQ).settle(0.0006)
+    dropped = [r for r in caplog.records if "dropped" in r.getMessage()]
+    assert dropped and all(r.levelno == logging.ERROR for r in dropped)
+    assert all("reached 50%" in r.getMessage() for r in dropped)
+    assert "s3cr3t" not in caplog.text
+    _Receiver.delay.set()
+    assert sink.flush(10)
