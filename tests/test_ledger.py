@@ -278,19 +278,19 @@ def test_overflow_is_counted_not_raised(tmp_path: Path) -> None:
         ledger.write(rec(request_id=f"r{i}"))  # must not raise
     # The writer sets the oldest aside once a failed write finds the queue past half full; on a
     # loaded machine its thread may not have run yet, so wait for that (not a fixed sleep).
+    # What did not fit the buffer of 100 is set aside: by the caller when the queue was full,
+    # or by the writer (how many of each depends on when that thread runs); none is lost.
     deadline = time.monotonic() + 30
-    while ledger.stats.dead_lettered == 0:
-        assert time.monotonic() < deadline, "the writer never set records aside while the store failed"
+    while (stats := ledger.stats).dead_lettered == 0 or stats.dead_lettered + stats.pending < 250:
+        assert time.monotonic() < deadline, f"records neither queued nor set aside: {stats}"
         time.sleep(0.01)
-    # What did not fit the buffer of 100 is counted: dropped, or set aside by the writer (how
-    # many of each depends on when that thread runs).
-    assert ledger.stats.dropped + ledger.stats.dead_lettered >= 150
+    assert stats.dropped == 0
     ledger.failures = 0  # the disk recovers
     assert ledger.flush(timeout=20)
     kept = len(list(ledger.records()))
     stats = ledger.stats
     assert stats.dead_lettered > 0  # set aside while the store failed, not lost
-    assert kept + stats.dead_lettered + stats.dropped == 250
+    assert kept + stats.dead_lettered == 250 and stats.dropped == 0
     assert len((tmp_path / "full.db.dead-letter.jsonl").read_text().splitlines()) == stats.dead_lettered
     ledger.close()
 

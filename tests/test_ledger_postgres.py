@@ -603,3 +603,77 @@ def test_a_password_is_never_shown_even_without_a_user_name() -> None:
     assert redact("postgresql://app:pw@db:5432/costs") == "postgresql://app:***@db:5432/costs"
     assert redact("postgresql://:pw@db/costs") == "postgresql://:***@db/costs"
     assert redact("postgresql://db/costs") == "postgresql://db/costs"
+
+
+class _CommitAnswerLost(PostgresLedger):
+    """The first batch commits on the server, then the connection fails before its answer
+    arrives (as a network cut right after COMMIT does): the writer sends the batch again."""
+
+    lost = 0
+
+    def _copy_rows(self, conn: Any, rows: Any, outcome_rows: Any) -> int:
+        skipped = super()._copy_rows(conn, rows, outcome_rows)
+        if not self.lost:
+            self.lost += 1
+            raise psycopg.OperationalError("server closed the connection unexpectedly")
+        return skipped
+
+
+def test_task_outcomes_sent_again_after_a_lost_commit_are_not_doubled(pg_url: str, tmp_path: Path) -> None:
+    records, outcomes = sample_records(40)
+    ledger = _CommitAnswerLost(pg_url)
+    try:
+        for r in records:
+            ledger.write(r)
+        for o in outcomes:
+            ledger.write_task(o)
+        assert ledger.flush(30.0)
+        assert ledger.lost == 1 and ledger.stats.write_failures == 1
+        assert ledger.stats.duplicates == len(records)  # the records were skipped already
+        stored = list(ledger.task_outcomes())
+        assert len(stored) == len(outcomes)
+        assert sorted((o.task_id, o.source) for o in stored) == sorted(
+            (o.task_id, o.source) for o in outcomes
+        )
+        # The task reports (cost per successful task) equal SQLite's on the same data.
+        sqlite = SQLiteLedger(tmp_path / "ref.db")
+        for r in records:
+            sqlite.write(r)
+        for o in outcomes:
+            sqlite.write_task(o)
+        rp, rs = ledger.reports(), sqlite.reports()
+        try:
+            assert_rows_equal(rp.tasks(by="feature"), rs.tasks(by="feature"), "tasks by feature")
+        finally:
+            rp.close()
+            rs.close()
+            sqlite.close()
+    finally:
+        ledger.close()
+
+
+def test_migration_removes_doubled_outcomes_and_keeps_the_table_working(pg_url: str) -> None:
+    from llm_cost_hooks.ledger._base import outcome_to_row
+
+    _, outcomes = sample_records(40)
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        assert migrate(conn, target=2) == (0, 2)  # the schema before outcomes had a key
+        with conn.cursor() as cur:
+            # Every outcome twice (a lost commit each), one three times, and a NULL reason.
+            cur.executemany(
+                'INSERT INTO task_outcomes (task_id, success, source, reason, "timestamp") '
+                "VALUES (%s, %s, %s, %s, %s)",
+                [outcome_to_row(o) for o in outcomes * 2 + outcomes[:1]],
+            )
+        assert conn.execute("SELECT COUNT(*) FROM task_outcomes").fetchone()[0] == 2 * len(outcomes) + 1
+    ledger = PostgresLedger(pg_url)  # first connect migrates 2 -> latest
+    try:
+        later = TaskOutcome(task_id=outcomes[0].task_id, success=False, source="user", reason=None)
+        ledger.write_task(later)  # another outcome of the same task is a new row
+        ledger.write_task(outcomes[1])  # one already stored is not
+        assert ledger.flush(30.0)
+        with psycopg.connect(pg_url, autocommit=True) as conn:
+            assert schema_version(conn) == SCHEMA_VERSION
+            assert conn.execute("SELECT COUNT(*) FROM task_outcomes").fetchone()[0] == len(outcomes) + 1
+    finally:
+        ledger.close()

@@ -1,6 +1,6 @@
 """The error a full ledger queue logs says why it is full: the writer fell behind a burst
 (the store is fine), the writer is waiting on a store that does not answer, or the store is
-failing (with its last error); and what happens to the records that do not fit."""
+failing (with its last error); and where the records that do not fit went."""
 
 from __future__ import annotations
 
@@ -41,10 +41,11 @@ def test_a_burst_the_writer_has_not_caught_up_with_is_not_called_a_failing_store
     assert "failing" not in line and "None" not in line
     assert "100 records queued, max_buffer=100" in line
     assert "fell behind a burst" in line
-    assert "lost: 1 so far (ledger.stats.dropped)" in line
+    assert f"set aside in {tmp_path / 'burst.db.dead-letter.jsonl'}: 1 so far" in line
+    assert "(counted in ledger.stats.dead_lettered)" in line and "replay_dead_letters(" in line
     assert ledger.flush(timeout=30)
     stats = ledger.stats
-    assert stats.written == 100 and stats.dropped == 50  # what the message said
+    assert stats.written == 100 and stats.dead_lettered == 50 and stats.dropped == 0  # as said
     ledger.close()
 
 

@@ -136,3 +136,82 @@ def test_an_async_call_refused_by_an_unreachable_spend_store_is_recorded_once(
 
     asyncio.run(main())
     _assert_store_refusal(cost_logger)
+
+
+# -- guarded_completion / aguarded_completion: the guard sits around the call, before LiteLLM --
+
+
+def _tight_guard() -> SpendGuard:
+    return SpendGuard(
+        [Limit.usd(0.000001, per="day", scope="tenant")], alerts=AlertManager(log=False, span_events=False)
+    )
+
+
+def _down_guard() -> SpendGuard:
+    return SpendGuard(
+        [Limit.usd(10.0, per="day", scope="tenant")],
+        store=_StoreDown(),
+        alerts=AlertManager(log=False, span_events=False),
+    )
+
+
+@pytest.mark.parametrize("refusal", ["budget", "store"])
+@pytest.mark.parametrize("mode", ["sync", "sync-stream", "async", "async-stream"])
+def test_a_call_guarded_completion_refuses_is_recorded_by_the_registered_logger(
+    litellm_clean: Any, mode: str, refusal: str
+) -> None:
+    from llm_cost_hooks import SpendStoreUnavailable
+    from llm_cost_hooks.litellm import CostHooksLogger, aguarded_completion, guarded_completion
+
+    cost_logger = CostHooksLogger(ledger="memory://")  # records only; the guard is the helper's
+    litellm_clean.callbacks = [cost_logger]
+    guard, error = (
+        (_tight_guard(), BudgetExceeded) if refusal == "budget" else (_down_guard(), SpendStoreUnavailable)
+    )
+    kwargs = {**KWARGS, "stream": mode.endswith("stream")}
+    with pytest.raises(error):
+        if mode.startswith("sync"):
+            guarded_completion(guard, **kwargs)
+        else:
+            asyncio.run(aguarded_completion(guard, **kwargs))
+    assert cost_logger.flush(timeout=5)
+    [record] = cost_logger.records()
+    assert record.error_type == error.__name__ and not record.success
+    assert record.cost_usd == 0.0 and record.input_tokens == 0 and record.output_tokens == 0
+    assert (record.tenant, record.feature, record.model) == ("acme", "faq", "gpt-4o-mini")
+
+
+def test_a_logger_passed_with_the_call_records_the_refusal_too(litellm_clean: Any) -> None:
+    from llm_cost_hooks.litellm import CostHooksLogger, guarded_completion
+
+    cost_logger = CostHooksLogger(ledger="memory://")
+    with pytest.raises(BudgetExceeded):
+        guarded_completion(_tight_guard(), **KWARGS, callbacks=[cost_logger])
+    assert cost_logger.flush(timeout=5)
+    [record] = cost_logger.records()
+    assert record.error_type == "BudgetExceeded" and record.cost_usd == 0.0
+
+
+def test_a_refusal_with_the_logger_guarding_too_is_recorded_once(litellm_clean: Any) -> None:
+    # The logger's own guard refuses inside LiteLLM (its pre-call hook) and records that;
+    # the helper's guard let the call through, so it adds nothing.
+    from llm_cost_hooks.litellm import aguarded_completion
+
+    cost_logger = _logger(litellm_clean)
+    roomy = SpendGuard([Limit.usd(10.0, per="day")], alerts=AlertManager(log=False, span_events=False))
+
+    async def main() -> None:
+        with pytest.raises(BudgetExceeded):
+            await aguarded_completion(roomy, **KWARGS)
+        await cost_logger.aflush(timeout=5)
+
+    asyncio.run(main())
+    _assert_refused(cost_logger)
+
+
+def test_without_a_logger_of_ours_a_refusal_is_only_the_error(litellm_clean: Any) -> None:
+    from llm_cost_hooks.litellm import guarded_completion
+
+    litellm_clean.callbacks = []
+    with pytest.raises(BudgetExceeded):
+        guarded_completion(_tight_guard(), **KWARGS)

@@ -214,11 +214,15 @@ def spend_request(
 
 
 def guarded_call_of(
-    guard: SpendGuard, kwargs: Mapping[str, Any], name: str, provider: str | None
+    guard: SpendGuard,
+    kwargs: Mapping[str, Any],
+    name: str,
+    provider: str | None,
+    cls: type[GuardedCall[str]] = GuardedCall,
 ) -> GuardedCall[str]:
-    """The guarded call of a request; a model without a price is let through unguarded
-    (warned): the framework may still know it."""
-    return GuardedCall(
+    """The guarded call of a request (a ``cls``); a model without a price is let through
+    unguarded (warned): the framework may still know it."""
+    return cls(
         Target(kwargs["model"], name, provider),
         guard=guard,
         input_tokens=count_input(kwargs.get("messages"), name),

@@ -48,9 +48,10 @@ class LedgerStats(BaseModel):
     """Counters of a ledger's writer. Every record queued is ``written``, one of the
     ``duplicates`` (the store held it already and skipped it, as PostgreSQL does: a
     replayed dead-letter file, a batch retried after a lost commit; nothing added),
-    ``pending``, ``dead_lettered`` (set aside in the file at ``dead_letter_path``) or
-    ``dropped`` (lost; logged as an error; 0 unless the dead-letter file failed too or the
-    queue overflowed)."""
+    ``pending``, ``dead_lettered`` (set aside in the file at ``dead_letter_path``: records
+    the store rejected, records still queued at exit, records that arrived while the queue
+    was full) or ``dropped`` (lost; logged as an error; 0 unless the dead-letter file could
+    not be written either)."""
 
     written: int = 0
     duplicates: int = 0
@@ -221,6 +222,8 @@ class Ledger(ABC):
       split until only the records it rejects are left; those are set aside;
     - any other failure (disk full, file read-only, database locked or corrupt) keeps the
       batch and retries it with exponential back-off;
+    - a record that arrives while the queue holds ``max_buffer`` records is set aside at
+      once, on the caller's thread;
     - at exit (or :meth:`close`) the writer has until ``LLM_COST_HOOKS_EXIT_TIMEOUT``
       (5 s by default); what is still queued then is set aside;
     - after ``os.fork()`` the child gets its own writer thread and storage connection.
@@ -288,6 +291,11 @@ class Ledger(ABC):
         self._retry_at = 0.0
         self._backoff = self.retry_initial
         self._warned_dead_letter = False
+        # Records and outcomes set aside (or lost) because the queue was full, for its error
+        # lines; and why the last set-aside failed.
+        self._overflow_kept = 0
+        self._overflow_lost = 0
+        self._set_aside_error: str | None = None
         # Whether the last batch failed, and since when the writer has been inside the store
         # (0.0: not now): the queue-full error says which of these filled the queue.
         self._store_failing = False
@@ -310,17 +318,17 @@ class Ledger(ABC):
     # -- request path ----------------------------------------------------------------
     def write(self, record: CostRecord) -> None:
         """Queue a record. Cheap; never raises, never does I/O on the caller's thread
-        (except after :meth:`close`, when the record goes straight to the dead-letter file)."""
+        (except when the queue is full, or after :meth:`close`: the record then goes
+        straight to the dead-letter file)."""
         buffer = self._buffer
         with self._lock:
             if len(buffer) >= self._max_buffer:
-                self._stats.dropped += 1
                 overflow = True
             else:
                 buffer.append(record)
                 overflow = False
         if overflow:
-            self._report_overflow()
+            self._overflow([record], [])
             return
         if not self._background:
             self._drain_once()
@@ -330,48 +338,81 @@ class Ledger(ABC):
             # caller once per model call.
             self._wake.set()
 
-    def _report_overflow(self) -> None:
-        dropped = self._stats.dropped
-        if not (dropped in (1, 100, 10_000) or dropped % 100_000 == 0):
+    def _overflow(self, records: list[Any], outcomes: list[TaskOutcome]) -> None:
+        """Set aside what arrives while the queue is full, on the caller's thread (the
+        writer is behind or stuck). Never raises: what no dead-letter file takes is lost,
+        counted in ``dropped`` and logged as an error."""
+        built: list[Any] = []
+        for r in records:
+            if type(r) is CostRecord or isinstance(r, CostRecord):
+                built.append(r)
+                continue
+            try:  # a deferred record: built here, as a ledger without a writer builds it
+                built.append(r())
+            except Exception:
+                logger.exception("llm-cost-hooks: building a cost record failed; record lost")
+                with self._lock:
+                    self._stats.dropped += 1
+        if not built and not outcomes:
             return
+        reason = f"the ledger's queue was full (max_buffer={self._max_buffer})"
+        try:
+            kept = self._set_aside(built, outcomes, reason=reason, quiet=True)
+        except Exception as exc:  # e.g. a value that makes no dead-letter line: lost, not raised
+            with self._lock:
+                self._stats.dropped += len(built)
+                self._stats.dropped_outcomes += len(outcomes)
+                self._set_aside_error = f"{type(exc).__name__}: {exc}"
+            kept = False
+        n = len(built) + len(outcomes)
+        with self._lock:
+            if kept:
+                self._overflow_kept += n
+            else:
+                self._overflow_lost += n
+            count = self._overflow_kept if kept else self._overflow_lost
+        if count - n < _last_mark(count):
+            with contextlib.suppress(Exception):  # logging must not break the caller either
+                self._report_overflow(kept, count)
+
+    def _report_overflow(self, kept: bool, count: int) -> None:
         queued = len(self._buffer) + self._in_flight
         # Say why the queue is full: the fix differs (the store vs. max_buffer).
-        if self._store_failing:
-            logger.error(
-                "llm-cost-hooks ledger: the queue is full (%d records queued, max_buffer=%d) "
-                "because the store is failing (last error: %s); the writer retries with "
-                "back-off and sets the oldest queued records aside in %s. Records that arrive "
-                "while the queue is full are lost: %d so far (ledger.stats.dropped). Fix the "
-                "store or raise max_buffer.",
-                queued,
-                self._max_buffer,
-                self._stats.last_error,
-                self.dead_letter_path,
-                dropped,
-            )
-            return
         started = self._io_started
         waiting = time.monotonic() - started if started else 0.0
-        if waiting >= _SLOW_STORE_SECONDS:
+        if self._store_failing:
+            why = (
+                f"because the store is failing (last error: {self._stats.last_error}); the writer "
+                "retries with back-off and sets the oldest queued records aside"
+            )
+            fix = "Fix the store or raise max_buffer."
+        elif waiting >= _SLOW_STORE_SECONDS:
+            why = f"the writer has been waiting {waiting:.0f} s for the store to answer (no error yet)"
+            fix = "Check the store or raise max_buffer."
+        else:
+            why = "the writer fell behind a burst of records (no write to the store has failed)"
+            fix = "Raise max_buffer for such bursts."
+        head = f"llm-cost-hooks ledger: the queue is full ({queued} records queued, max_buffer={self._max_buffer}): {why}."
+        if kept:
+            path = self._stats.dead_letter_path
             logger.error(
-                "llm-cost-hooks ledger: the queue is full (%d records queued, max_buffer=%d): "
-                "the writer has been waiting %.0f s for the store to answer (no error yet). "
-                "Records that arrive while the queue is full are lost: %d so far "
-                "(ledger.stats.dropped). Check the store or raise max_buffer.",
-                queued,
-                self._max_buffer,
-                waiting,
-                dropped,
+                "%s Records that arrive while the queue is full are set aside in %s: %d so far "
+                "(counted in ledger.stats.dead_lettered); load them with "
+                "llm_cost_hooks.ledger.replay_dead_letters(%r, ledger) once the ledger keeps up. %s",
+                head,
+                path,
+                count,
+                path,
+                fix,
             )
             return
         logger.error(
-            "llm-cost-hooks ledger: the queue is full (%d records queued, max_buffer=%d): the "
-            "writer fell behind a burst of records (no write to the store has failed). "
-            "Records that arrive while the queue is full are lost: %d so far "
-            "(ledger.stats.dropped). Raise max_buffer for such bursts.",
-            queued,
-            self._max_buffer,
-            dropped,
+            "%s Records that arrive while the queue is full could not be set aside either (%s) "
+            "and are LOST: %d so far (ledger.stats.dropped). %s",
+            head,
+            self._set_aside_error,
+            count,
+            fix,
         )
 
     def _write_after_close(self, record: CostRecord) -> None:
@@ -453,10 +494,12 @@ class Ledger(ABC):
     def write_task(self, outcome: TaskOutcome) -> None:
         """Queue a task outcome (root run ended, or marked by the user)."""
         with self._lock:
-            if len(self._outcomes) >= self._max_buffer:
-                self._stats.dropped_outcomes += 1
-                return
-            self._outcomes.append(outcome)
+            overflow = len(self._outcomes) >= self._max_buffer
+            if not overflow:
+                self._outcomes.append(outcome)
+        if overflow:
+            self._overflow([], [outcome])
+            return
         if not self._background:
             self._drain_once()
         elif len(self._outcomes) >= self._wake_at and not self._wake.is_set():
@@ -471,8 +514,8 @@ class Ledger(ABC):
 
     @property
     def dropped(self) -> int:
-        """Records lost: neither written nor set aside (0 unless the queue overflowed or
-        the dead-letter file could not be written either; each case is logged)."""
+        """Records lost: neither written nor set aside (0 unless the dead-letter file could
+        not be written either, or a deferred record could not be built; each is logged)."""
         return self._stats.dropped
 
     # -- writer ------------------------------------------------------------------------
@@ -606,12 +649,14 @@ class Ledger(ABC):
         outcomes: Sequence[TaskOutcome],
         *,
         reason: str,
-    ) -> None:
+        quiet: bool = False,
+    ) -> bool:
         """Append records and outcomes to the dead-letter file (a JSON object per line);
         if that fails too, to one in the temp folder; if both fail they are counted as
-        dropped and logged as an error."""
+        dropped and logged as an error. Returns whether they were set aside. ``quiet``:
+        the caller logs instead (the queue-full error, once in a while)."""
         if not records and not outcomes:
-            return
+            return True
         records = [_as_record(r) for r in records]
         at = datetime.now(timezone.utc).isoformat()
         lines = [_dead_letter_line("record", r, reason, at) for r in records]
@@ -628,8 +673,9 @@ class Ledger(ABC):
                 self._stats.dead_lettered += len(records)
                 self._stats.dead_lettered_outcomes += len(outcomes)
                 self._stats.dead_letter_path = str(path)
-                first = not self._warned_dead_letter
-                self._warned_dead_letter = True
+                first = not self._warned_dead_letter and not quiet
+                if not quiet:
+                    self._warned_dead_letter = True
             if first:
                 logger.warning(
                     "llm-cost-hooks ledger: %d record(s) and %d task outcome(s) could not be written "
@@ -642,10 +688,13 @@ class Ledger(ABC):
                     path,
                     str(path),
                 )
-            return
+            return True
         with self._lock:
             self._stats.dropped += len(records)
             self._stats.dropped_outcomes += len(outcomes)
+            self._set_aside_error = "; ".join(errors)
+        if quiet:
+            return False
         logger.error(
             "llm-cost-hooks ledger: %d record(s) and %d task outcome(s) LOST: the ledger failed "
             "(%s) and no dead-letter file could be written (%s).",
@@ -654,6 +703,7 @@ class Ledger(ABC):
             reason,
             "; ".join(errors),
         )
+        return False
 
     def _run(self) -> None:
         while True:
@@ -803,6 +853,15 @@ class Ledger(ABC):
         return LedgerReports.from_ledger(self)
 
 
+def _last_mark(count: int) -> int:
+    """The count at which the error for ``count`` was last logged: 1, 100, 10,000, then
+    every 100,000 (a full queue logs a few lines, not one per call)."""
+    for mark in (100_000, 10_000, 100, 1):
+        if count >= mark:
+            return count - count % 100_000 if mark == 100_000 else mark
+    return 1
+
+
 class _Task:
     """A call queued among the records that makes no record (see Ledger.run_deferred)."""
 
@@ -897,7 +956,8 @@ def _dead_letter_item(data: Any) -> CostRecord | TaskOutcome:
 def replay_dead_letters(path: str | os.PathLike[str], ledger: Ledger) -> int:
     """Write the records and task outcomes of a dead-letter file into ``ledger``; returns
     how many records were queued. The file is renamed ``*.replayed`` once the ledger has
-    written them (left in place if the flush times out, so it can be replayed again).
+    written them (left in place if the flush times out, so it can be replayed again). No
+    more than the ledger's queue holds is queued at a time.
 
     A line that is not a whole dead-letter line (cut short when a process was killed while
     setting records aside) is skipped and named in a warning; the other lines are replayed.
@@ -919,13 +979,20 @@ def replay_dead_letters(path: str | os.PathLike[str], ledger: Ledger) -> int:
             len(damaged),
             shown,
         )
+    complete = True
     for item in items:
+        # Never more than the queue holds: a record that overflowed it would be set aside
+        # again, in the very file being replayed.
+        queue = ledger._buffer if isinstance(item, CostRecord) else ledger._outcomes
+        if len(queue) >= ledger._max_buffer and not ledger.flush(60.0):
+            complete = False  # the store does not keep up: what is queued is written later
+            break
         if isinstance(item, CostRecord):
             ledger.write(item)
             records += 1
         else:
             ledger.write_task(item)
-    if ledger.flush(60.0):
+    if complete and ledger.flush(60.0):
         source.rename(source.with_name(source.name + ".replayed"))
     return records
 

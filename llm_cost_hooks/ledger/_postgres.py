@@ -40,6 +40,7 @@ _URL_PREFIXES = ("postgresql://", "postgres://", "postgresql+psycopg://")
 
 # Every column is quoted: "user" is a reserved word in PostgreSQL.
 _COLS = ", ".join(f'"{c}"' for c in RECORD_COLUMNS)
+_OUTCOME_COLS = 'task_id, success, source, reason, "timestamp"'
 
 _PG_TYPES = {
     "timestamp": "TIMESTAMPTZ NOT NULL",
@@ -150,8 +151,23 @@ _V2 = (
     _rollup_upsert("cost_records"),
 )
 
+# A task outcome is the same outcome when all of it is (what copy_ledger compares too): a
+# batch sent again after its commit's answer was lost, or a dead-letter file replayed twice,
+# must not count a task twice. COALESCE: a NULL reason is equal to another (every version).
+_OUTCOME_KEY = "(task_id, \"timestamp\", success, source, (COALESCE(reason, '')))"
+
+_V3 = (
+    # No writer adds rows while the duplicates go and the index is built (readers go on).
+    "LOCK TABLE task_outcomes IN SHARE ROW EXCLUSIVE MODE",
+    # Copies that earlier versions wrote twice: identical to the microsecond, the same outcome.
+    "DELETE FROM task_outcomes a USING task_outcomes b WHERE a.ctid > b.ctid "
+    'AND a.task_id = b.task_id AND a."timestamp" = b."timestamp" AND a.success = b.success '
+    "AND a.source = b.source AND a.reason IS NOT DISTINCT FROM b.reason",
+    f"CREATE UNIQUE INDEX IF NOT EXISTS ux_outcomes_key ON task_outcomes {_OUTCOME_KEY}",
+)
+
 # Forward migrations: MIGRATIONS[i] takes a database from version i to i + 1.
-MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1, _V2)
+MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1, _V2, _V3)
 SCHEMA_VERSION = len(MIGRATIONS)
 # Serializes migrations of concurrent first connects (any fixed 64-bit key).
 _MIGRATION_LOCK = 7_243_190_551
@@ -659,11 +675,19 @@ class PostgresLedger(Ledger):
                 if cur.rowcount >= 0:  # -1: the server did not say
                     skipped = len(rows) - cur.rowcount
             if outcome_rows:
-                with cur.copy(
-                    'COPY task_outcomes (task_id, success, source, reason, "timestamp") FROM STDIN'
-                ) as copy:
+                cur.execute(
+                    "CREATE TEMP TABLE IF NOT EXISTS llm_cost_outcome_staging "
+                    "(LIKE task_outcomes INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
+                )
+                with cur.copy(f"COPY llm_cost_outcome_staging ({_OUTCOME_COLS}) FROM STDIN") as copy:
                     for row in outcome_rows:
                         copy.write_row(row)
+                # An outcome stored already (the batch's commit reached the server, its
+                # answer did not) is not added again.
+                cur.execute(
+                    f"INSERT INTO task_outcomes ({_OUTCOME_COLS}) SELECT {_OUTCOME_COLS} "
+                    f"FROM llm_cost_outcome_staging ON CONFLICT {_OUTCOME_KEY} DO NOTHING"
+                )
         return skipped
 
     def _close_storage(self) -> None:

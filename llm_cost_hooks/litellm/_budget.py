@@ -13,11 +13,13 @@ Two ways in:
 from __future__ import annotations
 
 import dataclasses
+import uuid
 from collections.abc import AsyncIterator, Generator, Iterator, Mapping
-from typing import Any
+from typing import Any, cast
 
 import litellm
 
+from .._errors import BudgetExceeded, SpendStoreUnavailable
 from .._records import TokenUsage
 from ..budget import SpendGuard, SpendRequest
 from ..budget._call import Attempt, GuardedCall, aguarded_call, aguarded_stream, guarded_call, guarded_stream
@@ -101,9 +103,57 @@ async def _aprimed(first: Any, rest: Any) -> AsyncIterator[Any]:
         await rest.aclose()
 
 
+class _RecordedCall(GuardedCall[str]):
+    """A guarded call whose refusals are recorded: a refusal happens before LiteLLM sees the
+    call, so no logger of ours hears of it from LiteLLM."""
+
+    __slots__ = ("kwargs",)
+    kwargs: dict[str, Any]
+
+    def begin(self) -> Attempt[str]:
+        try:
+            return super().begin()
+        except (BudgetExceeded, SpendStoreUnavailable) as exc:
+            _record_refusal(self.kwargs, exc)
+            raise
+
+    async def abegin(self) -> Attempt[str]:
+        try:
+            return await super().abegin()
+        except (BudgetExceeded, SpendStoreUnavailable) as exc:
+            _record_refusal(self.kwargs, exc)
+            raise
+
+
 def _call(guard: SpendGuard, kwargs: dict[str, Any]) -> Any:
     name, provider = split_model(kwargs["model"], kwargs.get("custom_llm_provider"))
-    return guarded_call_of(guard, kwargs, name, provider)
+    call = cast(_RecordedCall, guarded_call_of(guard, kwargs, name, provider, _RecordedCall))
+    call.kwargs = kwargs
+    return call
+
+
+def _record_refusal(kwargs: Mapping[str, Any], error: BaseException) -> None:
+    """A $0 failed record of a refused call in each :class:`CostHooksLogger` that would
+    have recorded it (in ``litellm.callbacks`` or the call's ``callbacks=``), as the logger
+    records the refusals of its own guard. None: only the raised error (and the guard's
+    alerts) says it."""
+    from ._logger import CostHooksLogger
+
+    listed = litellm.callbacks if isinstance(litellm.callbacks, list) else []
+    per_call = kwargs.get("callbacks")
+    loggers: list[CostHooksLogger] = []
+    for cb in [*listed, *(per_call if isinstance(per_call, list) else [])]:
+        if isinstance(cb, CostHooksLogger) and not any(cb is seen for seen in loggers):
+            loggers.append(cb)
+    if not loggers:
+        return
+    metadata = kwargs.get("metadata")
+    # Its own id: a retry refused after a failed attempt is another call than that attempt.
+    call_id = str(kwargs.get("litellm_call_id") or uuid.uuid4())
+    for cost_logger in loggers:
+        cost_logger._record_refusal(
+            call_id, error, str(kwargs["model"]), metadata if isinstance(metadata, Mapping) else {}
+        )
 
 
 def guarded_completion(guard: SpendGuard, **kwargs: Any) -> Any:
