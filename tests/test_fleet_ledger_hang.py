@@ -87,6 +87,11 @@ def test_a_backend_that_hangs_is_given_up_and_the_records_land_over_a_new_connec
     assert total == distinct == rolled == len(first) + len(during)
 
 
+# Ledgers made against the black hole: stopped when it closes, so no writer thread
+# outlives its test and logs its failed retries into later tests' captured warnings.
+_AGAINST_BLACK_HOLE: list[PostgresLedger] = []
+
+
 @pytest.fixture
 def black_hole() -> Iterator[int]:
     """A port whose socket listens and never accepts: the kernel completes the TCP
@@ -97,7 +102,14 @@ def black_hole() -> Iterator[int]:
     try:
         yield sock.getsockname()[1]
     finally:
-        sock.close()
+        sock.close()  # resets the connections waiting in it: the writers' logins fail now
+        while _AGAINST_BLACK_HOLE:
+            ledger = _AGAINST_BLACK_HOLE.pop()
+            ledger._closed = True  # no exit-time flush against the closed port
+            ledger._wake.set()
+            if ledger._thread is not None:
+                ledger._thread.join(15.0)
+                assert not ledger._thread.is_alive(), "a ledger's writer did not stop"
 
 
 def test_the_constructor_does_not_wait_for_a_server_that_never_answers(black_hole: int) -> None:
@@ -115,7 +127,7 @@ def test_the_constructor_does_not_wait_for_a_server_that_never_answers(black_hol
         ledger.write(CostRecord(model="gpt-4o-mini"))  # kept, not lost
         assert ledger.stats.pending == 1 and ledger.stats.dropped == 0
     finally:
-        ledger._closed = True  # no exit-time flush against the black hole
+        _AGAINST_BLACK_HOLE.append(ledger)
 
 
 def test_a_fork_right_after_the_ledger_is_made_does_not_wait_for_the_server(black_hole: int) -> None:
@@ -138,14 +150,14 @@ def test_a_fork_right_after_the_ledger_is_made_does_not_wait_for_the_server(blac
         # A fork waits for a writer inside the store for up to 10 s.
         assert forked.wait(8.0), "the constructor or os.fork() waited for the server"
     finally:
-        for ledger in made:
-            ledger._closed = True
+        _AGAINST_BLACK_HOLE.extend(made)
 
 
 def test_closing_with_nothing_to_write_does_not_wait_for_the_first_connection(black_hole: int) -> None:
     """A short process with nothing written (or everything flushed) exits at once, not when
     a server that never answers has timed out."""
     ledger = PostgresLedger(f"postgresql://postgres@127.0.0.1:{black_hole}/nowhere", connect_timeout=60.0)
+    _AGAINST_BLACK_HOLE.append(ledger)
     closer = threading.Thread(target=lambda: ledger.close(timeout=30.0), daemon=True)
     closer.start()
     closer.join(8.0)
