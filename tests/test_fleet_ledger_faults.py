@@ -20,7 +20,13 @@ from llm_cost_hooks.ledger._postgres import PostgresLedger  # noqa: E402
 
 
 def _drop(ledger: PostgresLedger) -> None:
-    ledger._closed = True  # no exit-time flush against a server that will not let it in
+    """Stop the writer without the exit-time flush against a server that will not let it
+    in; waited for, so it does not go on retrying and log into later tests."""
+    ledger._closed = True
+    ledger._wake.set()
+    if ledger._thread is not None:
+        ledger._thread.join(15.0)
+        assert not ledger._thread.is_alive(), "the ledger's writer did not stop"
 
 
 @pytest.mark.parametrize("what", ["database", "role"])

@@ -252,7 +252,13 @@ def test_unreachable_server_at_start_up_is_retried_not_raised(pg: PostgresServer
     ledger.write(CostRecord(model="gpt-4o-mini"))
     assert not ledger.flush(timeout=2)
     assert ledger.stats.pending == 1 and ledger.stats.write_failures >= 1
-    ledger._closed = True  # drop it without the exit-time flush timeout
+    # Stop the writer without the exit-time flush, and wait for it: left retrying, it would
+    # log its failures into later tests' captured warnings.
+    ledger._closed = True
+    ledger._wake.set()
+    assert ledger._thread is not None
+    ledger._thread.join(15.0)
+    assert not ledger._thread.is_alive(), "the ledger's writer did not stop"
 
 
 def test_migrations_from_an_empty_database(pg_url: str) -> None:
