@@ -83,11 +83,11 @@ class CircuitBreaker:
 
     def record_success(self, model: str) -> None:
         if self.circuit(model).record_success():
-            logger.warning("llm-cost-hooks: circuit for model %r closed: a probe call succeeded.", model)
+            logger.info("llm-cost-hooks: circuit for model %r closed: a probe call succeeded.", model)
 
     def record_failure(self, model: str) -> None:
         # One line per change of state: opened (WARNING), a failed probe (INFO, once per
-        # reset_seconds while the model stays down), closed again (WARNING).
+        # reset_seconds while the model stays down), closed again (INFO: good news).
         circuit = self.circuit(model)
         was_probe = circuit.state is BreakerState.HALF_OPEN
         if circuit.record_failure():
