@@ -177,6 +177,37 @@ def _cmd_prefix(args: argparse.Namespace) -> int:
     return 0
 
 
+# The functions' argument names, as the command's options: an error names the option to fix.
+_FLAGS = {
+    "tokens_per_month": "--tokens-per-month",
+    "api_cost_per_month": "--api-cost-per-month",
+    "gpu_hourly_usd": "--gpu-hourly",
+    "throughput_tokens_per_s": "--throughput",
+    "gpus_per_replica": "--gpus",
+    "hours_per_month": "--hours",
+    "infra_monthly_usd": "--infra",
+    "engineering_hours_per_month": "--eng-hours",
+    "engineer_hourly_usd": "--eng-rate",
+    "min_utilisation": "--min-utilisation",
+    "calls_per_month": "--calls-per-month",
+    "prompt_tokens_removed": "--prompt-tokens",
+    "other_input_tokens": "--other-input-tokens",
+    "output_tokens": "--output-tokens",
+    "training_tokens": "--training-tokens",
+    "epochs": "--epochs",
+    "cached_share": "--cached-share",
+    "prompt_tokens_left": "--prompt-tokens-left",
+    "ft_hosting_monthly_usd": "--hosting",
+    "horizon_months": "--horizon",
+}
+
+
+def _with_flag(exc: ConfigurationError) -> ConfigurationError:
+    name, _, rest = str(exc).partition(" ")
+    flag = _FLAGS.get(name)
+    return ConfigurationError(f"{flag} ({name}) {rest}") if flag else exc
+
+
 def _cmd_selfhost(args: argparse.Namespace) -> int:
     from ._breakeven import self_host_breakeven, traffic_from_records
 
@@ -190,18 +221,21 @@ def _cmd_selfhost(args: argparse.Namespace) -> int:
         raise ConfigurationError(
             "Give --ledger (the real volume) or both --tokens-per-month and --api-cost-per-month."
         )
-    r = self_host_breakeven(
-        tokens_per_month=tokens,
-        api_cost_per_month=api_cost,
-        gpu_hourly_usd=args.gpu_hourly,
-        throughput_tokens_per_s=args.throughput,
-        gpus_per_replica=args.gpus,
-        hours_per_month=args.hours,
-        infra_monthly_usd=args.infra,
-        engineering_hours_per_month=args.eng_hours,
-        engineer_hourly_usd=args.eng_rate,
-        min_utilisation=args.min_utilisation,
-    )
+    try:
+        r = self_host_breakeven(
+            tokens_per_month=tokens,
+            api_cost_per_month=api_cost,
+            gpu_hourly_usd=args.gpu_hourly,
+            throughput_tokens_per_s=args.throughput,
+            gpus_per_replica=args.gpus,
+            hours_per_month=args.hours,
+            infra_monthly_usd=args.infra,
+            engineering_hours_per_month=args.eng_hours,
+            engineer_hourly_usd=args.eng_rate,
+            min_utilisation=args.min_utilisation,
+        )
+    except ConfigurationError as exc:
+        raise _with_flag(exc) from exc
     if args.format == "json":
         print(json.dumps(r.model_dump(), indent=2, default=str))
         return 0
@@ -247,6 +281,10 @@ def _cmd_finetune(args: argparse.Namespace) -> int:
         raise ConfigurationError(
             "Give --ledger or --calls-per-month, --other-input-tokens and --output-tokens."
         )
+    if args.training_price_per_mtok is not None and not args.training_price_per_mtok >= 0:
+        raise ConfigurationError(
+            f"--training-price-per-mtok must be a non-negative number, got {args.training_price_per_mtok!r}."
+        )
     train_rate = (
         args.training_price_per_mtok / 1e6
         if args.training_price_per_mtok is not None
@@ -256,24 +294,27 @@ def _cmd_finetune(args: argparse.Namespace) -> int:
         raise ConfigurationError(
             f"No known training price for {args.model!r}; pass --training-price-per-mtok."
         )
-    r = fine_tune_breakeven(
-        calls_per_month=calls,
-        prompt_tokens_removed=args.prompt_tokens,
-        other_input_tokens=other,
-        output_tokens=output,
-        input_rate=base.input_per_token,
-        output_rate=base.output_per_token,
-        cache_read_rate=base.cache_read_per_token,
-        cached_share=cached or 0.0,
-        ft_input_rate=ft.input_per_token,
-        ft_output_rate=ft.output_per_token,
-        training_tokens=args.training_tokens,
-        training_usd_per_token=train_rate,
-        epochs=args.epochs,
-        prompt_tokens_left=args.prompt_tokens_left,
-        ft_hosting_monthly_usd=args.hosting,
-        horizon_months=args.horizon,
-    )
+    try:
+        r = fine_tune_breakeven(
+            calls_per_month=calls,
+            prompt_tokens_removed=args.prompt_tokens,
+            other_input_tokens=other,
+            output_tokens=output,
+            input_rate=base.input_per_token,
+            output_rate=base.output_per_token,
+            cache_read_rate=base.cache_read_per_token,
+            cached_share=cached or 0.0,
+            ft_input_rate=ft.input_per_token,
+            ft_output_rate=ft.output_per_token,
+            training_tokens=args.training_tokens,
+            training_usd_per_token=train_rate,
+            epochs=args.epochs,
+            prompt_tokens_left=args.prompt_tokens_left,
+            ft_hosting_monthly_usd=args.hosting,
+            horizon_months=args.horizon,
+        )
+    except ConfigurationError as exc:
+        raise _with_flag(exc) from exc
     if args.format == "json":
         print(json.dumps(r.model_dump(), indent=2, default=str))
         return 0
