@@ -105,3 +105,20 @@ def test_prices_update_refuses_a_negative_timeout(capsys: pytest.CaptureFixture[
         main(["prices", "update", "--timeout", "-1", "--url", "http://127.0.0.1:9/"])
     assert exit_info.value.code == 2
     assert "--timeout" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "flag, value", [("--quality-share", "3"), ("--confidence", "1"), ("--horizon", "-5"), ("--budget", "-1")]
+)
+def test_route_eval_calibration_target_names_the_option(
+    flag: str, value: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import llm_cost_hooks
+
+    data = (
+        Path(llm_cost_hooks.__file__).parent
+        / "_demo/data/routing/routerbench_train/arc_challenge_train.csv.gz"
+    )
+    assert main(["route", "eval", str(data), "--embedder", "hashing-256", flag, value]) == 2
+    err = capsys.readouterr().err
+    assert flag in err and "Traceback" not in err and "pydantic" not in err
