@@ -58,3 +58,29 @@ def test_workflow_installs_the_package_from_its_repository() -> None:
         line for run in runs for line in run.splitlines() if "pip install" in line and "cost-hooks" in line
     ]
     assert installs and all(f"git+{homepage.group(1)}" in line for line in installs), installs
+
+
+def test_an_empty_first_commit_has_no_prompts(tmp_path: Path) -> None:
+    """Many repositories start with an empty commit; as the base of a PR it read as
+    "git archive ... failed: end of file header"."""
+    import subprocess
+
+    from llm_cost_hooks.prompts import estimate_pr_cost
+
+    def git(*args: str) -> None:
+        subprocess.run(
+            ["git", "-c", "user.name=t", "-c", "user.email=t@t", *args],
+            cwd=tmp_path,
+            check=True,
+            capture_output=True,
+        )
+
+    git("init", "-q")
+    git("commit", "-q", "--allow-empty", "-m", "initial")
+    (tmp_path / "pyproject.toml").write_text('[tool.llm-cost-hooks]\nprompt_files = ["p/*.txt"]\n')
+    (tmp_path / "p").mkdir()
+    (tmp_path / "p" / "hello.txt").write_text("Say hello.")
+    git("add", "-A")
+    git("commit", "-q", "-m", "a prompt")
+    est = estimate_pr_cost("HEAD~1", "HEAD", repo=tmp_path, default_model="gpt-4o-mini")
+    assert [(p.name, p.status) for p in est.prompts] == [("hello", "added")]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 from pathlib import Path
 from typing import Any
 
@@ -78,6 +79,24 @@ def _duplicate_rows(duplicates: list[Any]) -> list[dict[str, Any]]:
     return list(rows.values())
 
 
+def _number(flag: str, *, low: float = 0.0, high: float = math.inf, low_open: bool = False) -> Any:
+    """An argparse type: a finite number in [low, high] (or (low, high]) naming ``flag``."""
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            value = math.nan
+        if not (math.isfinite(value) and (value > low if low_open else value >= low) and value <= high):
+            span = f"{'above' if low_open else 'at least'} {low:g}" + (
+                f" and at most {high:g}" if high < math.inf else ""
+            )
+            raise argparse.ArgumentTypeError(f"{flag} must be a number {span}, got {text!r}")
+        return value
+
+    return parse
+
+
 def _cmd_audit(args: argparse.Namespace) -> int:
     from ..prompts._registry import _without_attribute_copies
     from ._audit import audit_prompts
@@ -90,7 +109,10 @@ def _cmd_audit(args: argparse.Namespace) -> int:
         calls_per_month=args.calls_per_month,
     )
     if args.prompt:
+        names = sorted({a.prompt for a in audits})
         audits = [a for a in audits if a.prompt == args.prompt or a.prompt.split("@")[0] == args.prompt]
+        if not audits:
+            raise ConfigurationError(f"--prompt {args.prompt!r} matches no prompt; prompts are {names}.")
     if args.format == "json":
         print(json.dumps([a.model_dump() for a in audits], indent=2, default=str))
         return 0
@@ -361,9 +383,15 @@ def add_prompt_cache_commands(subparsers: Any) -> None:
     audit.add_argument("--pyproject", help="pyproject.toml listing the prompts (default: ./pyproject.toml)")
     audit.add_argument("--prompt", help="audit only this prompt (name or name@version)")
     audit.add_argument(
-        "--threshold", type=float, help="similarity above which two instructions are duplicates"
+        "--threshold",
+        type=_number("--threshold", high=1.0, low_open=True),
+        help="similarity above which two instructions are duplicates",
     )
-    audit.add_argument("--calls-per-month", type=float, help="traffic to price at, instead of the ledger's")
+    audit.add_argument(
+        "--calls-per-month",
+        type=_number("--calls-per-month"),
+        help="traffic to price at, instead of the ledger's",
+    )
     audit.add_argument("--format", **fmt)
     audit.set_defaults(func=_cmd_audit)
 
@@ -374,7 +402,10 @@ def add_prompt_cache_commands(subparsers: Any) -> None:
     prefix.add_argument("--ledger", required=True, help="ledger file (SQLite .db or .jsonl)")
     prefix.add_argument("--pyproject", help="pyproject.toml listing the prompts")
     prefix.add_argument(
-        "--ttl", type=float, default=300.0, help="provider cache lifetime in seconds (default 300)"
+        "--ttl",
+        type=_number("--ttl", low_open=True),
+        default=300.0,
+        help="provider cache lifetime in seconds (default 300)",
     )
     prefix.add_argument("--format", **fmt)
     prefix.set_defaults(func=_cmd_prefix)
