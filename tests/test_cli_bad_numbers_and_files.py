@@ -122,3 +122,69 @@ def test_route_eval_calibration_target_names_the_option(
     assert main(["route", "eval", str(data), "--embedder", "hashing-256", flag, value]) == 2
     err = capsys.readouterr().err
     assert flag in err and "Traceback" not in err and "pydantic" not in err
+
+
+@pytest.mark.parametrize(
+    "argv, flag",
+    [
+        (["audit-prompts", "--threshold", "5"], "--threshold"),
+        (["audit-prompts", "--threshold", "nan"], "--threshold"),
+        (["audit-prompts", "--calls-per-month", "-5"], "--calls-per-month"),
+        (["prefix-report", "--ledger", "x.db", "--ttl", "-5"], "--ttl"),
+        (["pr-estimate", "--base", "HEAD", "--fail-above", "nan"], "--fail-above"),
+    ],
+)
+def test_out_of_range_numbers_are_argument_errors(
+    argv: list[str], flag: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    assert exit_info.value.code == 2
+    assert f"argument {flag}" in capsys.readouterr().err
+
+
+def test_audit_prompts_unknown_prompt_is_an_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "p").mkdir()
+    (tmp_path / "p" / "classify.txt").write_text("Classify the ticket into billing, shipping or other.")
+    pyproject = tmp_path / "pyproject.toml"
+    pyproject.write_text('[tool.llm-cost-hooks]\nprompt_files = ["p/*.txt"]\ndefault_model = "gpt-4o-mini"\n')
+    assert main(["audit-prompts", "--pyproject", str(pyproject), "--prompt", "clasify"]) == 2
+    err = capsys.readouterr().err
+    assert "'clasify' matches no prompt" in err and "classify" in err
+
+
+def test_pr_estimate_unwritable_output(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import subprocess
+
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    for cmd in (["init", "-q"], ["commit", "-q", "--allow-empty", "-m", "one"]):
+        subprocess.run(
+            ["git", "-c", "user.name=t", "-c", "user.email=t@t", *cmd],
+            cwd=repo,
+            check=True,
+            capture_output=True,
+        )
+    blocker = tmp_path / "a_file"
+    blocker.write_text("x")
+    out = str(blocker / "comment.md")
+    assert main(["pr-estimate", "--base", "HEAD", "--repo", str(repo), "--output", out]) == 2
+    assert f"Cannot write --output {out!r}" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("which", ["out", "config"])
+def test_cache_calibrate_bad_out_or_config(
+    tmp_path: Path, which: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = tmp_path / "intents.csv"
+    data.write_text("text,label\nhello,a\nhi,a\nbye,b\nciao,b\n")
+    blocker = tmp_path / "a_file"
+    blocker.write_text("x")
+    argv = ["cache", "calibrate", str(data), "--out"]
+    if which == "out":
+        argv += [str(blocker / "c.json")]
+    else:
+        argv += [str(tmp_path / "c.json"), "--config", str(blocker)]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert f"--{which} {str(blocker) if which == 'config' else str(blocker / 'c.json')!r}" in err
