@@ -51,3 +51,26 @@ def test_demo_does_not_replace_a_ledger_it_did_not_write(
     assert "holds cost records" in capsys.readouterr().err
     with sqlite3.connect(ledger) as conn:
         assert conn.execute("SELECT count(*) FROM cost_records").fetchone()[0] == before
+
+
+@pytest.mark.slow
+def test_demo_with_otlp_shuts_telemetry_down_once(tmp_path: Path) -> None:
+    """`llm-cost demo --otlp URL` ended with OpenTelemetry's "shutdown can only be called once"
+    under the table: the demo shut the providers down, then the exit hook did again."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "LLM_COST_HOOKS_EXIT_TIMEOUT": "2"}
+    done = subprocess.run(
+        [sys.executable, "-m", "llm_cost_hooks.cli", "demo", "--limit", "2", "--quiet"]
+        + ["--ledger", str(tmp_path / "d.db"), "--otlp", "http://127.0.0.1:9"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=240,
+        cwd=tmp_path,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "Took" in done.stdout
+    assert "shutdown can only be called once" not in done.stdout + done.stderr

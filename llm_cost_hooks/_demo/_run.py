@@ -161,10 +161,10 @@ def _step_result(
     )
 
 
-def _otel(target: str | None) -> tuple[Any, Any, Any]:
+def _otel(target: str | None) -> tuple[Any, Any]:
     from ..telemetry import OTelObserver, configure_otel
 
-    tp, mp = configure_otel(
+    providers = configure_otel(
         "llm-cost-demo",
         exporter="otlp",
         endpoint=target or None,
@@ -173,7 +173,10 @@ def _otel(target: str | None) -> tuple[Any, Any, Any]:
         max_export_batch_size=2048,
         schedule_delay_ms=500,
     )
-    return OTelObserver(tracer_provider=tp, meter_provider=mp), tp, mp
+    observer = OTelObserver(
+        tracer_provider=providers.tracer_provider, meter_provider=providers.meter_provider
+    )
+    return observer, providers
 
 
 def _postgres_has_records(url: str) -> bool:
@@ -315,9 +318,9 @@ def run_demo(
         ]
     finally:
         if otel is not None:
-            otel[1].force_flush()
+            # Once, within the exit deadline: shutting the providers down directly left the
+            # exit hook to do it again ("shutdown can only be called once" after the table).
             otel[1].shutdown()
-            otel[2].shutdown()
 
     _print_report(out, workload, prepared, results, by_step.get(STEPS[-1][0], []))
     try:
