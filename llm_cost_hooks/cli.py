@@ -39,7 +39,7 @@ _PLUGINS = (
 )
 
 
-def _positive_int(name: str) -> Any:
+def _positive_int(name: str, minimum: int = 0) -> Any:
     def parse(text: str) -> int:
         try:
             value = int(text)
@@ -47,6 +47,8 @@ def _positive_int(name: str) -> Any:
             raise argparse.ArgumentTypeError(f"{name} must be a whole number, got {text!r}") from None
         if value < 0:
             raise argparse.ArgumentTypeError(f"{name} must not be negative, got {value}")
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"{name} must be at least {minimum}, got {value}")
         return value
 
     return parse
@@ -333,7 +335,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     demo.add_argument(
         "--limit",
-        type=_positive_int("--limit"),
+        # One support ticket and one assistant prompt at least: the table compares both.
+        type=_positive_int("--limit", minimum=2),
         default=1000,
         help="distinct requests to replay, half support tickets, half assistant prompts (default: 1000)",
     )

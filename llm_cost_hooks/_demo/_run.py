@@ -161,10 +161,10 @@ def _step_result(
     )
 
 
-def _otel(target: str | None) -> tuple[Any, Any, Any]:
+def _otel(target: str | None) -> tuple[Any, Any]:
     from ..telemetry import OTelObserver, configure_otel
 
-    tp, mp = configure_otel(
+    providers = configure_otel(
         "llm-cost-demo",
         exporter="otlp",
         endpoint=target or None,
@@ -173,7 +173,10 @@ def _otel(target: str | None) -> tuple[Any, Any, Any]:
         max_export_batch_size=2048,
         schedule_delay_ms=500,
     )
-    return OTelObserver(tracer_provider=tp, meter_provider=mp), tp, mp
+    observer = OTelObserver(
+        tracer_provider=providers.tracer_provider, meter_provider=providers.meter_provider
+    )
+    return observer, providers
 
 
 def _postgres_has_records(url: str) -> bool:
@@ -184,6 +187,33 @@ def _postgres_has_records(url: str) -> bool:
         return bool(conn.execute("SELECT EXISTS (SELECT 1 FROM cost_records)").fetchone()[0])
     finally:
         conn.close()
+
+
+def _not_a_demo_ledger(path: Path) -> str | None:
+    """Why the demo must not overwrite the file at ``path`` (None: absent, empty, or a ledger
+    an earlier demo run wrote, every record tagged ``demo.step``)."""
+    import sqlite3
+
+    if not path.exists():
+        return None
+    if path.is_dir():
+        return f"{str(path)!r} is a directory"
+    if path.stat().st_size == 0:
+        return None
+    try:
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        try:
+            row = conn.execute(
+                "SELECT EXISTS (SELECT 1 FROM cost_records WHERE tags IS NULL OR tags NOT LIKE ?)",
+                (f'%"{STEP_TAG}"%',),
+            ).fetchone()
+        finally:
+            conn.close()
+    except sqlite3.Error:
+        return f"{str(path)!r} is not a ledger an earlier demo run wrote"
+    if row and row[0]:
+        return f"{str(path)!r} holds cost records the demo did not write"
+    return None
 
 
 def run_demo(
@@ -226,14 +256,33 @@ def run_demo(
             return 2
         ledger_label = redact(ledger_url)
         chart_file = Path(chart) if chart else Path("demo_out/savings_waterfall.png")
-        chart_file.parent.mkdir(parents=True, exist_ok=True)
+        ledger_file: Path | None = None
     else:
         ledger_file = Path(ledger_path)
-        ledger_file.parent.mkdir(parents=True, exist_ok=True)
-        for suffix in ("", "-wal", "-shm"):
-            Path(f"{ledger_file}{suffix}").unlink(missing_ok=True)
+        # The demo starts from an empty ledger: it replaces its own earlier one, never a
+        # file that holds a team's records (a quick start's llm_costs.db).
+        refusal = _not_a_demo_ledger(ledger_file)
+        if refusal:
+            print(
+                f"{refusal}; the demo writes a new ledger and would replace it. "
+                "Pass --ledger with a new file name (default: demo_out/llm_costs.db).",
+                file=sys.stderr,
+            )
+            return 2
         chart_file = Path(chart) if chart else ledger_file.with_name("savings_waterfall.png")
         ledger_url, ledger_label = f"sqlite:///{ledger_file}", str(ledger_file)
+    try:
+        chart_file.parent.mkdir(parents=True, exist_ok=True)
+        if ledger_file is not None:
+            ledger_file.parent.mkdir(parents=True, exist_ok=True)
+            for suffix in ("", "-wal", "-shm"):
+                Path(f"{ledger_file}{suffix}").unlink(missing_ok=True)
+    except OSError as exc:
+        print(
+            f"Cannot write the demo's files ({exc}); pass --ledger and --chart paths in a writable folder.",
+            file=sys.stderr,
+        )
+        return 2
 
     observers: list[Any] = []
     otel = None
@@ -269,9 +318,9 @@ def run_demo(
         ]
     finally:
         if otel is not None:
-            otel[1].force_flush()
+            # Once, within the exit deadline: shutting the providers down directly left the
+            # exit hook to do it again ("shutdown can only be called once" after the table).
             otel[1].shutdown()
-            otel[2].shutdown()
 
     _print_report(out, workload, prepared, results, by_step.get(STEPS[-1][0], []))
     try:

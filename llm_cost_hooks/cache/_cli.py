@@ -97,11 +97,25 @@ def run_calibrate(args: argparse.Namespace) -> int:
     else:
         print(result.summary())
     if args.out:
-        cfg = CacheConfig.load(args.config) if args.config else CacheConfig()
+        try:
+            cfg = CacheConfig.load(args.config) if args.config else CacheConfig()
+        except (OSError, ValueError) as exc:  # pydantic's ValidationError is a ValueError
+            from .._errors import ConfigurationError
+
+            lines = str(exc).strip().splitlines()
+            raise ConfigurationError(
+                f"--config {args.config!r} is not a cache config JSON (one `--out` wrote): "
+                f"{' '.join(lines[:3])}"
+            ) from None
         if args.route:
             cfg = cfg.model_copy(update={"routes": {**cfg.routes, args.route: result.policy}})
         else:
             cfg = cfg.model_copy(update={"default": result.policy})
-        cfg.save(args.out)
+        try:
+            cfg.save(args.out)
+        except OSError as exc:
+            from .._errors import ConfigurationError
+
+            raise ConfigurationError(f"Cannot write --out {args.out!r}: {exc}") from exc
         print(f"wrote {args.out}", file=sys.stderr)
     return 0 if result.met else 2

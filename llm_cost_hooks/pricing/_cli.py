@@ -41,6 +41,16 @@ def _ssl_context() -> ssl.SSLContext:
         return ssl.create_default_context()
 
 
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"--timeout must be a positive number of seconds, got {text!r}")
+    return value
+
+
 def _check_map(raw: bytes, url: str) -> int:
     try:
         data = json.loads(raw)
@@ -161,7 +171,7 @@ def add_prices_commands(sub: Any) -> None:
     update.add_argument(
         "--url", default=DEFAULT_PRICE_MAP_URL, help="where to fetch it (default: LiteLLM's main branch)"
     )
-    update.add_argument("--timeout", type=float, default=30.0, help="seconds (default 30)")
+    update.add_argument("--timeout", type=_seconds, default=30.0, help="seconds (default 30)")
     update.set_defaults(func=_cmd_update)
     reset = cmds.add_parser("reset", help="delete the fetched map: back to litellm's or the shipped snapshot")
     reset.set_defaults(func=_cmd_reset)

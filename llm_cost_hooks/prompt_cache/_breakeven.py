@@ -272,6 +272,21 @@ def fine_tune_breakeven(
     if not 0 <= cached_share <= 1:
         raise ConfigurationError(f"cached_share must be between 0 and 1, got {cached_share}.")
     _positive("horizon_months", horizon_months)
+    # A negative or NaN volume, price or token count gives a confident wrong answer
+    # (negative break-even volumes, "pays back in -6 months"): refuse it, as self-hosting does.
+    _positive("calls_per_month", calls_per_month)
+    _positive("prompt_tokens_removed", prompt_tokens_removed)
+    _positive("training_tokens", training_tokens)
+    if int(epochs) != epochs or epochs < 1:
+        raise ConfigurationError(f"epochs must be a whole number of at least 1, got {epochs!r}.")
+    for name, value in (
+        ("other_input_tokens", other_input_tokens),
+        ("output_tokens", output_tokens),
+        ("prompt_tokens_left", prompt_tokens_left),
+        ("training_usd_per_token", training_usd_per_token),
+        ("ft_hosting_monthly_usd", ft_hosting_monthly_usd),
+    ):
+        _positive(name, value, zero=True)
     read = input_rate if cache_read_rate is None else cache_read_rate
     long_call = (
         prompt_tokens_removed * (input_rate * (1 - cached_share) + read * cached_share)

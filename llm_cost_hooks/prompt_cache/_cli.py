@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 from pathlib import Path
 from typing import Any
 
@@ -78,6 +79,24 @@ def _duplicate_rows(duplicates: list[Any]) -> list[dict[str, Any]]:
     return list(rows.values())
 
 
+def _number(flag: str, *, low: float = 0.0, high: float = math.inf, low_open: bool = False) -> Any:
+    """An argparse type: a finite number in [low, high] (or (low, high]) naming ``flag``."""
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            value = math.nan
+        if not (math.isfinite(value) and (value > low if low_open else value >= low) and value <= high):
+            span = f"{'above' if low_open else 'at least'} {low:g}" + (
+                f" and at most {high:g}" if high < math.inf else ""
+            )
+            raise argparse.ArgumentTypeError(f"{flag} must be a number {span}, got {text!r}")
+        return value
+
+    return parse
+
+
 def _cmd_audit(args: argparse.Namespace) -> int:
     from ..prompts._registry import _without_attribute_copies
     from ._audit import audit_prompts
@@ -90,7 +109,10 @@ def _cmd_audit(args: argparse.Namespace) -> int:
         calls_per_month=args.calls_per_month,
     )
     if args.prompt:
+        names = sorted({a.prompt for a in audits})
         audits = [a for a in audits if a.prompt == args.prompt or a.prompt.split("@")[0] == args.prompt]
+        if not audits:
+            raise ConfigurationError(f"--prompt {args.prompt!r} matches no prompt; prompts are {names}.")
     if args.format == "json":
         print(json.dumps([a.model_dump() for a in audits], indent=2, default=str))
         return 0
@@ -177,6 +199,37 @@ def _cmd_prefix(args: argparse.Namespace) -> int:
     return 0
 
 
+# The functions' argument names, as the command's options: an error names the option to fix.
+_FLAGS = {
+    "tokens_per_month": "--tokens-per-month",
+    "api_cost_per_month": "--api-cost-per-month",
+    "gpu_hourly_usd": "--gpu-hourly",
+    "throughput_tokens_per_s": "--throughput",
+    "gpus_per_replica": "--gpus",
+    "hours_per_month": "--hours",
+    "infra_monthly_usd": "--infra",
+    "engineering_hours_per_month": "--eng-hours",
+    "engineer_hourly_usd": "--eng-rate",
+    "min_utilisation": "--min-utilisation",
+    "calls_per_month": "--calls-per-month",
+    "prompt_tokens_removed": "--prompt-tokens",
+    "other_input_tokens": "--other-input-tokens",
+    "output_tokens": "--output-tokens",
+    "training_tokens": "--training-tokens",
+    "epochs": "--epochs",
+    "cached_share": "--cached-share",
+    "prompt_tokens_left": "--prompt-tokens-left",
+    "ft_hosting_monthly_usd": "--hosting",
+    "horizon_months": "--horizon",
+}
+
+
+def _with_flag(exc: ConfigurationError) -> ConfigurationError:
+    name, _, rest = str(exc).partition(" ")
+    flag = _FLAGS.get(name)
+    return ConfigurationError(f"{flag} ({name}) {rest}") if flag else exc
+
+
 def _cmd_selfhost(args: argparse.Namespace) -> int:
     from ._breakeven import self_host_breakeven, traffic_from_records
 
@@ -190,18 +243,21 @@ def _cmd_selfhost(args: argparse.Namespace) -> int:
         raise ConfigurationError(
             "Give --ledger (the real volume) or both --tokens-per-month and --api-cost-per-month."
         )
-    r = self_host_breakeven(
-        tokens_per_month=tokens,
-        api_cost_per_month=api_cost,
-        gpu_hourly_usd=args.gpu_hourly,
-        throughput_tokens_per_s=args.throughput,
-        gpus_per_replica=args.gpus,
-        hours_per_month=args.hours,
-        infra_monthly_usd=args.infra,
-        engineering_hours_per_month=args.eng_hours,
-        engineer_hourly_usd=args.eng_rate,
-        min_utilisation=args.min_utilisation,
-    )
+    try:
+        r = self_host_breakeven(
+            tokens_per_month=tokens,
+            api_cost_per_month=api_cost,
+            gpu_hourly_usd=args.gpu_hourly,
+            throughput_tokens_per_s=args.throughput,
+            gpus_per_replica=args.gpus,
+            hours_per_month=args.hours,
+            infra_monthly_usd=args.infra,
+            engineering_hours_per_month=args.eng_hours,
+            engineer_hourly_usd=args.eng_rate,
+            min_utilisation=args.min_utilisation,
+        )
+    except ConfigurationError as exc:
+        raise _with_flag(exc) from exc
     if args.format == "json":
         print(json.dumps(r.model_dump(), indent=2, default=str))
         return 0
@@ -247,6 +303,10 @@ def _cmd_finetune(args: argparse.Namespace) -> int:
         raise ConfigurationError(
             "Give --ledger or --calls-per-month, --other-input-tokens and --output-tokens."
         )
+    if args.training_price_per_mtok is not None and not args.training_price_per_mtok >= 0:
+        raise ConfigurationError(
+            f"--training-price-per-mtok must be a non-negative number, got {args.training_price_per_mtok!r}."
+        )
     train_rate = (
         args.training_price_per_mtok / 1e6
         if args.training_price_per_mtok is not None
@@ -256,24 +316,27 @@ def _cmd_finetune(args: argparse.Namespace) -> int:
         raise ConfigurationError(
             f"No known training price for {args.model!r}; pass --training-price-per-mtok."
         )
-    r = fine_tune_breakeven(
-        calls_per_month=calls,
-        prompt_tokens_removed=args.prompt_tokens,
-        other_input_tokens=other,
-        output_tokens=output,
-        input_rate=base.input_per_token,
-        output_rate=base.output_per_token,
-        cache_read_rate=base.cache_read_per_token,
-        cached_share=cached or 0.0,
-        ft_input_rate=ft.input_per_token,
-        ft_output_rate=ft.output_per_token,
-        training_tokens=args.training_tokens,
-        training_usd_per_token=train_rate,
-        epochs=args.epochs,
-        prompt_tokens_left=args.prompt_tokens_left,
-        ft_hosting_monthly_usd=args.hosting,
-        horizon_months=args.horizon,
-    )
+    try:
+        r = fine_tune_breakeven(
+            calls_per_month=calls,
+            prompt_tokens_removed=args.prompt_tokens,
+            other_input_tokens=other,
+            output_tokens=output,
+            input_rate=base.input_per_token,
+            output_rate=base.output_per_token,
+            cache_read_rate=base.cache_read_per_token,
+            cached_share=cached or 0.0,
+            ft_input_rate=ft.input_per_token,
+            ft_output_rate=ft.output_per_token,
+            training_tokens=args.training_tokens,
+            training_usd_per_token=train_rate,
+            epochs=args.epochs,
+            prompt_tokens_left=args.prompt_tokens_left,
+            ft_hosting_monthly_usd=args.hosting,
+            horizon_months=args.horizon,
+        )
+    except ConfigurationError as exc:
+        raise _with_flag(exc) from exc
     if args.format == "json":
         print(json.dumps(r.model_dump(), indent=2, default=str))
         return 0
@@ -320,9 +383,15 @@ def add_prompt_cache_commands(subparsers: Any) -> None:
     audit.add_argument("--pyproject", help="pyproject.toml listing the prompts (default: ./pyproject.toml)")
     audit.add_argument("--prompt", help="audit only this prompt (name or name@version)")
     audit.add_argument(
-        "--threshold", type=float, help="similarity above which two instructions are duplicates"
+        "--threshold",
+        type=_number("--threshold", high=1.0, low_open=True),
+        help="similarity above which two instructions are duplicates",
     )
-    audit.add_argument("--calls-per-month", type=float, help="traffic to price at, instead of the ledger's")
+    audit.add_argument(
+        "--calls-per-month",
+        type=_number("--calls-per-month"),
+        help="traffic to price at, instead of the ledger's",
+    )
     audit.add_argument("--format", **fmt)
     audit.set_defaults(func=_cmd_audit)
 
@@ -333,7 +402,10 @@ def add_prompt_cache_commands(subparsers: Any) -> None:
     prefix.add_argument("--ledger", required=True, help="ledger file (SQLite .db or .jsonl)")
     prefix.add_argument("--pyproject", help="pyproject.toml listing the prompts")
     prefix.add_argument(
-        "--ttl", type=float, default=300.0, help="provider cache lifetime in seconds (default 300)"
+        "--ttl",
+        type=_number("--ttl", low_open=True),
+        default=300.0,
+        help="provider cache lifetime in seconds (default 300)",
     )
     prefix.add_argument("--format", **fmt)
     prefix.set_defaults(func=_cmd_prefix)

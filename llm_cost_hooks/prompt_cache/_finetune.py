@@ -183,16 +183,35 @@ def export_finetune(
             "tracker's observers for the routes you want to export (content is never stored otherwise)."
         )
     content: dict[str, dict[str, Any]] = {}
-    with content_file.open(encoding="utf-8") as f:
-        for line in f:
-            if line.strip():
-                entry = json.loads(line)
-                content[entry["request_id"]] = entry
+    with content_file.open("rb") as f:
+        for number, raw in enumerate(f, 1):
+            if not raw.strip():
+                continue
+            try:
+                entry = json.loads(raw.decode("utf-8"))
+            except (UnicodeDecodeError, json.JSONDecodeError):
+                entry = None
+            if not (
+                isinstance(entry, dict)
+                and isinstance(entry.get("request_id"), str)
+                and isinstance(entry.get("messages"), list)
+                and "answer" in entry
+            ):
+                raise ConfigurationError(
+                    f"{str(content_file)!r} line {number} is not captured content (a JSON object with "
+                    "request_id, messages and answer, as ContentCapture writes): pass the file "
+                    "ContentCapture(path, ...) wrote as --content."
+                )
+            content[entry["request_id"]] = entry
     failed = set(failed_tasks)
     written = no_content = bad = other = 0
     out = Path(out_path)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with out.open("w", encoding="utf-8") as f:
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        handle = out.open("w", encoding="utf-8")
+    except OSError as exc:
+        raise ConfigurationError(f"Cannot write the fine-tuning file {str(out)!r}: {exc}") from exc
+    with handle as f:
         for r in records:
             if (route and r.route != route) or (feature and r.feature != feature):
                 continue

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 from pathlib import Path
 from typing import Any
@@ -47,6 +48,16 @@ def _ledger_records(path: str | None) -> list[Any]:
         ledger.close()
 
 
+def _usd(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value):  # NaN never compares above: the gate would never fail
+        raise argparse.ArgumentTypeError(f"--fail-above must be a number of dollars, got {text!r}")
+    return value
+
+
 def _cmd_pr_estimate(args: argparse.Namespace) -> int:
     from ._pr_estimate import DEFAULT_MODEL, estimate_pr_cost, format_usd
 
@@ -63,7 +74,10 @@ def _cmd_pr_estimate(args: argparse.Namespace) -> int:
     )
     text = json.dumps(est.to_json(), indent=2) if args.format == "json" else est.markdown()
     if args.output:
-        Path(args.output).write_text(text, encoding="utf-8")
+        try:
+            Path(args.output).write_text(text, encoding="utf-8")
+        except OSError as exc:
+            raise ConfigurationError(f"Cannot write --output {args.output!r}: {exc}") from exc
     print(text, end="" if text.endswith("\n") else "\n")
     if args.fail_above is not None and est.delta_usd_per_month > args.fail_above:
         print(
@@ -102,7 +116,7 @@ def add_prompts_commands(subparsers: Any) -> None:
     )
     pr.add_argument(
         "--fail-above",
-        type=float,
+        type=_usd,
         metavar="USD",
         help="exit 1 when the change adds more than this many dollars per month",
     )

@@ -77,6 +77,16 @@ def _resolve_rev(root: Path, rev: str) -> str:
 
 
 def _extract(root: Path, commit: str, dest: Path) -> None:
+    # A commit without files (a repository's empty first commit) archives to a tar that
+    # Python's tarfile cannot read ("end of file header"): it has no prompts.
+    listing = subprocess.run(
+        ["git", "-C", str(root), "ls-tree", "--name-only", commit],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if listing.returncode == 0 and not listing.stdout.strip():
+        return
     # Streamed: a large repository's tree never sits in memory as one tar.
     with subprocess.Popen(
         ["git", "-C", str(root), "archive", "--format=tar", commit],

@@ -403,6 +403,19 @@ def _check_project_config(table: dict[str, Any], path: Path) -> None:
             )
 
 
+def _model_of(template: Any) -> str | None:
+    """The model a module-level template names in its metadata: the template's own
+    (``ChatPromptTemplate(..., metadata=...)``) or, for ``template.with_config(metadata=...)``,
+    the binding's, which LangChain keeps in its config, not on the template."""
+    for metadata in (
+        getattr(template, "metadata", None),
+        (getattr(template, "config", None) or {}).get("metadata") if hasattr(template, "bound") else None,
+    ):
+        if isinstance(metadata, Mapping) and metadata.get("model"):
+            return str(metadata["model"])
+    return None
+
+
 def _is_template(obj: Any) -> bool:
     return hasattr(obj, "input_variables") and (
         hasattr(obj, "messages") or isinstance(getattr(obj, "template", None), str)
@@ -483,8 +496,7 @@ def discover_prompts(
                 continue
             key = f"{name}:{attr}"
             if registry.find(key) is None:
-                metadata = getattr(value, "metadata", None) or {}
-                registry.register(key, value, model=metadata.get("model") or default_model, source=name)
+                registry.register(key, value, model=_model_of(value) or default_model, source=name)
     for pattern in files:
         is_glob = any(c in pattern for c in "*?[")
         matches = sorted(glob.glob(str(root / pattern), recursive=True)) if is_glob else [str(root / pattern)]

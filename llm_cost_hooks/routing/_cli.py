@@ -99,17 +99,36 @@ def _load(
     return data
 
 
+_TARGET_FLAGS = {
+    "usd_per_request": "--budget",
+    "share": "--quality-share",
+    "confidence": "--confidence",
+    "horizon": "--horizon",
+}
+
+
 def _target(args: argparse.Namespace) -> Any:
+    from pydantic import ValidationError
+
     from ._strategies import BudgetTarget, QualityTarget
 
-    if args.budget is not None:
-        return BudgetTarget(usd_per_request=args.budget)
-    return QualityTarget(
-        share=args.quality_share,
-        of=args.strong,
-        confidence=getattr(args, "confidence", 0.5),
-        horizon=getattr(args, "horizon", None),
-    )
+    try:
+        if args.budget is not None:
+            return BudgetTarget(usd_per_request=args.budget)
+        return QualityTarget(
+            share=args.quality_share,
+            of=args.strong,
+            confidence=getattr(args, "confidence", 0.5),
+            horizon=getattr(args, "horizon", None),
+        )
+    except ValidationError as exc:
+        # The option as typed, not the model's field and a pydantic traceback.
+        problems = "; ".join(
+            f"{_TARGET_FLAGS.get(str(e['loc'][0]), e['loc'][0]) if e['loc'] else 'target'}: "
+            f"{e['msg'].lower()}, got {e.get('input')!r}"
+            for e in exc.errors()
+        )
+        raise ConfigurationError(f"Calibration target: {problems}.") from None
 
 
 def route_eval(
