@@ -45,3 +45,15 @@ def test_unknown_show_table_fails_before_anything_is_written(
         "llm-cost report: error: argument --show: takes totals, tasks, cache, budget; got 'bogus'"
         in captured.err
     )
+
+
+def test_a_window_whose_start_is_not_before_its_end_is_an_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    db = tmp_path / "costs.db"
+    ledger = SQLiteLedger(str(db))
+    ledger.write(CostRecord(model="gpt-4o-mini", cost_usd=0.01))
+    ledger.close()
+    rc = main(["report", str(db), "--since", "2026-12-02", "--until", "2026-12-01"])
+    err = capsys.readouterr().err
+    assert rc == 2 and "since" in err and "before until" in err

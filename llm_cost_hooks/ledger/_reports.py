@@ -256,6 +256,11 @@ class LedgerReports:
     def _where(self, since: Any, until: Any, column: str = "timestamp") -> tuple[str, list[Any]]:
         clauses, params = [], []
         s, u = _ts(since, "since"), _ts(until, "until")
+        if s and u and s >= u:
+            # Always empty: more likely swapped bounds than a question worth "(no records)".
+            raise ConfigurationError(
+                f"since ({s}) must be before until ({u}, exclusive): that window holds no records."
+            )
         if s:
             clauses.append(f"{column} >= ?")
             params.append(s)
