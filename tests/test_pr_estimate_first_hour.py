@@ -84,3 +84,36 @@ def test_an_empty_first_commit_has_no_prompts(tmp_path: Path) -> None:
     git("commit", "-q", "-m", "a prompt")
     est = estimate_pr_cost("HEAD~1", "HEAD", repo=tmp_path, default_model="gpt-4o-mini")
     assert [(p.name, p.status) for p in est.prompts] == [("hello", "added")]
+
+
+def test_the_model_option_wins_over_the_pyproject_default_model(tmp_path: Path) -> None:
+    """`--model` prices the prompts that name no model even when pyproject.toml sets a
+    `default_model` (a command-line option overrides the file); a model a prompt names
+    itself stays."""
+    import subprocess
+
+    from llm_cost_hooks.prompts import estimate_pr_cost
+
+    def git(*args: str) -> None:
+        subprocess.run(
+            ["git", "-c", "user.name=t", "-c", "user.email=t@t", *args],
+            cwd=tmp_path,
+            check=True,
+            capture_output=True,
+        )
+
+    git("init", "-q")
+    (tmp_path / "pyproject.toml").write_text(
+        '[tool.llm-cost-hooks]\nprompt_files = ["p/*.txt"]\ndefault_model = "gpt-4o-mini"\n'
+    )
+    (tmp_path / "p").mkdir()
+    (tmp_path / "p" / "hello.txt").write_text("Say hello.")
+    git("add", "-A")
+    git("commit", "-q", "-m", "a prompt")
+    (tmp_path / "p" / "hello.txt").write_text("Say hello, briefly and kindly.")
+    git("commit", "-q", "-am", "longer")
+
+    from_file = estimate_pr_cost("HEAD~1", "HEAD", repo=tmp_path)
+    given = estimate_pr_cost("HEAD~1", "HEAD", repo=tmp_path, default_model="gpt-4o")
+    assert [(p.model_before, p.model_after) for p in from_file.prompts] == [("gpt-4o-mini", "gpt-4o-mini")]
+    assert [(p.model_before, p.model_after) for p in given.prompts] == [("gpt-4o", "gpt-4o")]

@@ -59,7 +59,7 @@ def _usd(text: str) -> float:
 
 
 def _cmd_pr_estimate(args: argparse.Namespace) -> int:
-    from ._pr_estimate import DEFAULT_MODEL, estimate_pr_cost, format_usd
+    from ._pr_estimate import estimate_pr_cost, format_usd
 
     named, default = _calls(args.calls_per_month or [])
     est = estimate_pr_cost(
@@ -70,7 +70,7 @@ def _cmd_pr_estimate(args: argparse.Namespace) -> int:
         records=_ledger_records(args.ledger),
         calls_per_month=named,
         default_calls_per_month=default or 0.0,
-        default_model=args.model or DEFAULT_MODEL,
+        default_model=args.model,
     )
     text = json.dumps(est.to_json(), indent=2) if args.format == "json" else est.markdown()
     if args.output:

@@ -118,11 +118,13 @@ def _snapshot_main() -> None:
     from ._registry import _without_attribute_copies, default_registry, discover_prompts
 
     pyproject = Path(sys.argv[1])
+    # The caller's model for prompts that name none wins over the pyproject's default_model.
+    default_model = sys.argv[2] if len(sys.argv) > 2 and sys.argv[2] else None
     src = pyproject.parent / "src"
     if src.is_dir():
         sys.path.insert(0, str(src))
     try:
-        found = discover_prompts(pyproject, registry=default_registry())
+        found = discover_prompts(pyproject, registry=default_registry(), default_model=default_model)
     except Exception as exc:
         print(json.dumps({"error": f"{type(exc).__name__}: {exc}"}))
         return
@@ -147,7 +149,9 @@ def snapshot_prompts(
     return _snapshot(root, rev, _resolve_rev(root, rev), pyproject, timeout)
 
 
-def _snapshot(root: Path, rev: str, commit: str, pyproject: str, timeout: float) -> list[RegisteredPrompt]:
+def _snapshot(
+    root: Path, rev: str, commit: str, pyproject: str, timeout: float, default_model: str | None = None
+) -> list[RegisteredPrompt]:
     with tempfile.TemporaryDirectory(prefix="llm-cost-pr-") as tmp:
         tree, neutral = Path(tmp) / "tree", Path(tmp) / "cwd"
         tree.mkdir()
@@ -159,7 +163,7 @@ def _snapshot(root: Path, rev: str, commit: str, pyproject: str, timeout: float)
         env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
         # cwd is an empty folder so the child imports llm_cost_hooks as installed, not from the tree.
         done = subprocess.run(
-            [sys.executable, "-c", _SNAPSHOT_CODE, str(target)],
+            [sys.executable, "-c", _SNAPSHOT_CODE, str(target), default_model or ""],
             cwd=neutral,
             env=env,
             capture_output=True,
@@ -325,7 +329,7 @@ def estimate_pr_cost(
     records: Iterable[Any] = (),
     calls_per_month: Mapping[str, float] | None = None,
     default_calls_per_month: float = 0.0,
-    default_model: str = DEFAULT_MODEL,
+    default_model: str | None = None,
     price_book: Any = None,
     timeout: float = 120.0,
 ) -> PromptCostEstimate:
@@ -333,6 +337,8 @@ def estimate_pr_cost(
 
     ``calls_per_month`` maps a prompt name or key to its traffic and wins over the
     ledger ``records``; prompts with neither use ``default_calls_per_month``.
+    ``default_model`` prices prompts that name no model; when ``None``, the pyproject's
+    ``default_model``, else ``gpt-4o``.
     """
     from ..pricing import PriceBook
 
@@ -343,8 +349,8 @@ def estimate_pr_cost(
     from concurrent.futures import ThreadPoolExecutor
 
     with ThreadPoolExecutor(2) as pool:  # two child processes at once
-        before_f = pool.submit(_snapshot, root, base, base_commit, pyproject, timeout)
-        after_f = pool.submit(_snapshot, root, head, head_commit, pyproject, timeout)
+        before_f = pool.submit(_snapshot, root, base, base_commit, pyproject, timeout, default_model)
+        after_f = pool.submit(_snapshot, root, head, head_commit, pyproject, timeout, default_model)
         before, after = before_f.result(), after_f.result()
     records = list(records)
     unused = set(given) - {k for p in before + after for k in (p.name, p.key)}
@@ -374,8 +380,8 @@ def estimate_pr_cost(
             traffic = f"ledger: {n} calls in {days:.1f} days" if n else "default"
             if not n:
                 calls = float(default_calls_per_month)
-        model_old = (old.model or default_model) if old else None
-        model_new = (new.model or default_model) if new else None
+        model_old = (old.model or default_model or DEFAULT_MODEL) if old else None
+        model_new = (new.model or default_model or DEFAULT_MODEL) if new else None
         t_old = prompt_tokens(old, model_old) if old and model_old else 0
         t_new = prompt_tokens(new, model_new) if new and model_new else 0
         status: Literal["changed", "unchanged", "added", "removed"]
