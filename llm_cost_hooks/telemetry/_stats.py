@@ -38,6 +38,8 @@ class TelemetryStats:
     spans dropped because the queue was full, and spans still queued when the exit
     deadline (``LLM_COST_HOOKS_EXIT_TIMEOUT``) ran out. ``metric_measurements_dropped``
     counts model calls whose metric measurements were dropped (the metric queue was full).
+    The export counters cover the exporters :func:`configure_otel` set up; with the user's
+    own providers they stay at 0 (those exporters are the user's to count).
 
     >>> stats = TelemetryStats()
     >>> stats.add("spans_failed", 3); stats.spans_dropped
