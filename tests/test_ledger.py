@@ -101,7 +101,7 @@ def test_an_old_schema_file_is_migrated_and_keeps_its_records(tmp_path: Path) ->
     assert len(list(ledger.records())) == 2
     ledger.close()
     version, indexes = _version_and_indexes(path)
-    assert version == 3 and indexes == {"ux_records_time_request"}
+    assert version == 4 and indexes == {"ux_records_time_request"}
     (tasks,) = LedgerReports.open(path).tasks()
     assert tasks["tasks"] == 1 and tasks["calls"] == 2 and tasks["cost_usd"] == 0.75
 

@@ -88,7 +88,7 @@ def test_a_version_2_file_is_rebuilt_and_every_record_reads_back(tmp_path: Path)
     order_before = _rows_in_rowid_order(path)
     totals_before = LedgerReports.open(path).totals(by="tenant")
     ledger = SQLiteLedger(path)
-    assert _layout(path) == (3, {"ux_records_time_request"}, False)
+    assert _layout(path) == (4, {"ux_records_time_request"}, False)
     back = {r.request_id: r for r in ledger.records()}
     assert len(back) == len(old)
     for r in old:  # every field of every record, timestamps as instants
@@ -106,7 +106,7 @@ def test_a_version_2_file_is_rebuilt_and_every_record_reads_back(tmp_path: Path)
     # Opening it again changes nothing.
     with SQLiteLedger(path) as again:
         assert len(list(again.records())) == 3001
-    assert _layout(path) == (3, {"ux_records_time_request"}, False)
+    assert _layout(path) == (4, {"ux_records_time_request"}, False)
 
 
 def test_a_file_of_the_first_schema_without_user_version_is_rebuilt(tmp_path: Path) -> None:
@@ -118,7 +118,7 @@ def test_a_file_of_the_first_schema_without_user_version_is_rebuilt(tmp_path: Pa
         conn.execute("PRAGMA user_version = 0")
     with SQLiteLedger(path) as ledger:
         assert len(list(ledger.records())) == 10
-    assert _layout(path) == (3, {"ux_records_time_request"}, False)
+    assert _layout(path) == (4, {"ux_records_time_request"}, False)
 
 
 def test_a_failed_rebuild_leaves_the_old_file_whole(tmp_path: Path) -> None:
@@ -261,7 +261,7 @@ def test_processes_opening_one_old_file_at_once_migrate_it_once(tmp_path: Path) 
     for p in procs:
         _, err = p.communicate(timeout=300)
         assert p.returncode == 0, err
-    assert _layout(path) == (3, {"ux_records_time_request"}, False)
+    assert _layout(path) == (4, {"ux_records_time_request"}, False)
     ids = _rows_in_rowid_order(path)
     assert len(ids) == len(set(ids)) == 20_300
     written = [*range(20_000), *(i for b in (20_000, 30_000, 40_000) for i in range(b, b + 100))]

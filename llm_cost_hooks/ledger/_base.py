@@ -51,7 +51,8 @@ class LedgerStats(BaseModel):
     ``pending``, ``dead_lettered`` (set aside in the file at ``dead_letter_path``: records
     the store rejected, records still queued at exit, records that arrived while the queue
     was full) or ``dropped`` (lost; logged as an error; 0 unless the dead-letter file could
-    not be written either)."""
+    not be written either). The ``*_outcomes`` counters are the same for task outcomes
+    (``duplicate_outcomes``: outcomes a SQLite ledger held already and skipped)."""
 
     written: int = 0
     duplicates: int = 0
@@ -60,6 +61,7 @@ class LedgerStats(BaseModel):
     dropped: int = 0
     dead_lettered_outcomes: int = 0
     dropped_outcomes: int = 0
+    duplicate_outcomes: int = 0
     write_failures: int = 0
     last_error: str | None = None
     dead_letter_path: str | None = None
@@ -777,7 +779,8 @@ class Ledger(ABC):
             in_flight = self._in_flight_batch if stuck else None
         if in_flight is not None:
             # Still being written: it may also land in the ledger (replaying it is
-            # idempotent for the SQLite store: same request id and timestamp, same row).
+            # idempotent for the SQLite store: same request id and timestamp, same row;
+            # an outcome equal in every field is skipped).
             records = list(in_flight[0]) + records
             outcomes = list(in_flight[1]) + outcomes
         built = self._materialize(records) if records else []
