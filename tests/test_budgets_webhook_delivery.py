@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, ClassVar
 
@@ -52,6 +52,24 @@ def receiver() -> Iterator[ThreadingHTTPServer]:
     server.server_close()
 
 
+@pytest.fixture
+def webhook(receiver: ThreadingHTTPServer) -> Iterator[Callable[..., WebhookSink]]:
+    """Makes WebhookSinks that are closed (their threads waited for) when the test ends,
+    before the receiver: none outlives its test."""
+    made: list[WebhookSink] = []
+
+    def make(url: str, **kwargs: Any) -> WebhookSink:
+        made.append(WebhookSink(url, **kwargs))
+        return made[-1]
+
+    yield make
+    if _Receiver.delay is not None:
+        _Receiver.delay.set()
+    for sink in made:
+        sink.close()
+        assert not sink._thread.is_alive(), "a webhook sink's thread did not stop"
+
+
 def _guard(sink: WebhookSink, store: Any = None) -> SpendGuard:
     return SpendGuard(
         [Limit.usd(0.001, per="day", scope="tenant", alert_at=(0.5,))],
@@ -60,15 +78,15 @@ def _guard(sink: WebhookSink, store: Any = None) -> SpendGuard:
     )
 
 
-def test_the_same_alert_carries_one_idempotency_key_across_processes_and_retries(receiver) -> None:
+def test_the_same_alert_carries_one_idempotency_key_across_processes_and_retries(receiver, webhook) -> None:
     _Receiver.delay = threading.Event()
     url = f"http://127.0.0.1:{receiver.server_port}/alerts"
-    slow = WebhookSink(url, retries=1, backoff=0.01, timeout=0.3)
+    slow = webhook(url, retries=1, backoff=0.01, timeout=0.3)
     # Two guards that do not share a store flag, as two workers during a Redis outage.
     _guard(slow).reserve(REQ).settle(0.0006)
     assert slow.flush(10)
     _Receiver.delay.set()
-    other_worker = WebhookSink(url, retries=0)
+    other_worker = webhook(url, retries=0)
     _guard(other_worker).reserve(REQ).settle(0.0006)
     assert other_worker.flush(10)
     keys = [headers["Idempotency-Key"] for headers, _ in _Receiver.received]
@@ -76,7 +94,7 @@ def test_the_same_alert_carries_one_idempotency_key_across_processes_and_retries
     assert len(set(keys)) == 1
     assert {body["alert_id"] for _, body in _Receiver.received} == set(keys)
     # Another period, limit or fraction is another alert.
-    other = WebhookSink(url, retries=0)
+    other = webhook(url, retries=0)
     SpendGuard(
         [Limit.usd(0.001, per="month", scope="tenant", alert_at=(0.5,))],
         alerts=AlertManager([other], log=False, span_events=False),
@@ -85,32 +103,36 @@ def test_the_same_alert_carries_one_idempotency_key_across_processes_and_retries
     assert _Receiver.received[-1][0]["Idempotency-Key"] not in keys
 
 
-def test_an_alert_given_up_is_logged_as_an_error_naming_it_without_the_url_path(receiver, caplog) -> None:
+def test_an_alert_given_up_is_logged_as_an_error_naming_it_without_the_url_path(
+    receiver, webhook, caplog
+) -> None:
     _Receiver.status = 500
-    sink = WebhookSink(
+    sink = webhook(
         f"http://127.0.0.1:{receiver.server_port}/services/T0/B0/s3cr3t-token", retries=1, backoff=0.01
     )
     with caplog.at_level(logging.WARNING, logger="llm_cost_hooks.budget"):
         _guard(sink).reserve(REQ).settle(0.0006)
         assert sink.flush(10)
     assert sink.failed == 1 and len(_Receiver.received) == 2
-    lost = [r for r in caplog.records if "not delivered" in r.getMessage()]
+    here = f"127.0.0.1:{receiver.server_port}/"  # this sink's lines, not another's still running
+    lost = [r for r in caplog.records if "not delivered" in r.getMessage() and here in r.getMessage()]
     assert len(lost) == 1 and lost[0].levelno == logging.ERROR
     text = lost[0].getMessage()
     assert "reached 50%" in text and "HTTP 500" in text
     assert "s3cr3t" not in caplog.text
 
 
-def test_an_alert_dropped_on_a_full_queue_is_an_error_naming_it(receiver, caplog) -> None:
+def test_an_alert_dropped_on_a_full_queue_is_an_error_naming_it(receiver, webhook, caplog) -> None:
     _Receiver.delay = threading.Event()  # the receiver holds the first POST: the queue fills
-    sink = WebhookSink(f"http://127.0.0.1:{receiver.server_port}/hook/s3cr3t", retries=0, max_queue=1)
+    sink = webhook(f"http://127.0.0.1:{receiver.server_port}/hook/s3cr3t", retries=0, max_queue=1)
     with caplog.at_level(logging.WARNING, logger="llm_cost_hooks.budget"):
         for limit in ("a", "b", "c", "d"):
             SpendGuard(
                 [Limit.usd(0.001, per="day", scope="tenant", alert_at=(0.5,), name=limit)],
                 alerts=AlertManager([sink], log=False, span_events=False),
             ).reserve(REQ).settle(0.0006)
-    dropped = [r for r in caplog.records if "dropped" in r.getMessage()]
+    here = f"127.0.0.1:{receiver.server_port}/"  # this sink's lines, not another's still running
+    dropped = [r for r in caplog.records if "dropped" in r.getMessage() and here in r.getMessage()]
     assert dropped and all(r.levelno == logging.ERROR for r in dropped)
     assert all("reached 50%" in r.getMessage() for r in dropped)
     assert "s3cr3t" not in caplog.text

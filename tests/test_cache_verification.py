@@ -39,10 +39,11 @@ def cache():
 
 
 def test_verified_outcomes_reach_the_ledger_and_the_cli_report(
-    cache: SemanticCache, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    cache: SemanticCache, tmp_path: Path, capsys: pytest.CaptureFixture[str], request: pytest.FixtureRequest
 ) -> None:
     db = tmp_path / "costs.db"
     handler = CostCallbackHandler(ledger=f"sqlite:///{db}")
+    request.addfinalizer(handler.tracker.close)  # its ledger's writer ends with the test
     # The model's answers, in call order: the stored answer, then what each verification gets.
     model = FakeChatModelWithUsage(model_name="gpt-4o", responses=[RESET, RESET, "Call us on 0800 123."])
     chain = PROMPT | model | StrOutputParser()

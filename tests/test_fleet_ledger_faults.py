@@ -45,10 +45,18 @@ def test_a_login_the_server_refuses_is_an_error_naming_the_cause_not_an_outage(
     ledger = PostgresLedger(url, connect_timeout=1.0, dead_letter=dead_letter)
     assert time.monotonic() - t0 < 10  # starts, no hang
     try:
-        # Said by the writer's first connection, as the ledger starts.
-        while not caplog.records and time.monotonic() - t0 < 30:
+        # Said by the writer's first connection, as the ledger starts; this ledger's line
+        # names its dead-letter file (another test's ledger may be logging meanwhile).
+        def said() -> list[logging.LogRecord]:
+            return [
+                r
+                for r in caplog.records
+                if "start-up" in r.getMessage() and str(dead_letter) in r.getMessage()
+            ]
+
+        while not said() and time.monotonic() - t0 < 30:
             time.sleep(0.02)
-        start_up = [r for r in caplog.records if "start-up" in r.getMessage()]
+        start_up = said()
         assert start_up and start_up[0].levelno == logging.ERROR
         message = start_up[0].getMessage()
         assert "does not exist" in message and "Check the user, password and database" in message
@@ -68,7 +76,8 @@ def test_the_write_failure_warning_counts_every_record_waiting(
 ) -> None:
     from _servers import free_port
 
-    url = f"postgresql://postgres@127.0.0.1:{free_port()}/nowhere"
+    port = free_port()
+    url = f"postgresql://postgres@127.0.0.1:{port}/nowhere"
     ledger = PostgresLedger(url, connect_timeout=1.0, flush_interval=30.0)
     try:
         caplog.set_level(logging.WARNING, logger="llm_cost_hooks.ledger")
@@ -76,7 +85,8 @@ def test_the_write_failure_warning_counts_every_record_waiting(
             ledger.write(CostRecord(model="gpt-4o-mini"))
         ledger._batch_size = 3  # the first failed batch holds 3 of the 7
         assert not ledger.flush(timeout=4)
-        failed = [r.getMessage() for r in caplog.records if "write failed" in r.getMessage()]
+        said = [r.getMessage() for r in caplog.records if "write failed" in r.getMessage()]
+        failed = [m for m in said if f":{port}/" in m]  # this ledger's, not another's retrying
         assert failed and "7 records queued" in failed[0], failed
         assert "Connection refused" in (ledger.stats.last_error or "")
     finally:

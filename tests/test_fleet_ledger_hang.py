@@ -5,6 +5,7 @@ hold up the constructor (the user's start-up)."""
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import socket
@@ -91,25 +92,39 @@ def test_a_backend_that_hangs_is_given_up_and_the_records_land_over_a_new_connec
 # outlives its test and logs its failed retries into later tests' captured warnings.
 _AGAINST_BLACK_HOLE: list[PostgresLedger] = []
 
+_CONNECT_THREAD = "llm-cost-hooks-PostgresLedger-connect"
+
+
+def _connecting(before: set[threading.Thread]) -> list[threading.Thread]:
+    """The first-connection threads of ledgers made since ``before`` still under way."""
+    return [t for t in threading.enumerate() if t.name == _CONNECT_THREAD and t not in before]
+
 
 @pytest.fixture
 def black_hole() -> Iterator[int]:
     """A port whose socket listens and never accepts: the kernel completes the TCP
     handshake and takes the startup packet; no server ever answers it."""
+    before = set(threading.enumerate())
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.bind(("127.0.0.1", 0))
     sock.listen(16)
     try:
         yield sock.getsockname()[1]
     finally:
-        sock.close()  # resets the connections waiting in it: the writers' logins fail now
-        while _AGAINST_BLACK_HOLE:
-            ledger = _AGAINST_BLACK_HOLE.pop()
+        made = list(_AGAINST_BLACK_HOLE)
+        _AGAINST_BLACK_HOLE.clear()
+        for ledger in made:
             ledger._closed = True  # no exit-time flush against the closed port
             ledger._wake.set()
+        sock.close()  # resets the connections waiting in it: the writers' logins fail now
+        for ledger in made:
             if ledger._thread is not None:
                 ledger._thread.join(15.0)
                 assert not ledger._thread.is_alive(), "a ledger's writer did not stop"
+        # The first connections too: each one ends, or says its failure, within this test.
+        for thread in _connecting(before):
+            thread.join(15.0)
+            assert not thread.is_alive(), "a ledger's first connection did not end"
 
 
 def test_the_constructor_does_not_wait_for_a_server_that_never_answers(black_hole: int) -> None:
@@ -187,3 +202,35 @@ def test_the_writer_connection_has_keepalives_and_a_user_timeout_unless_the_url_
             sock.close()  # a duplicate descriptor: the connection stays open
     finally:
         ledger.close()
+
+
+def test_a_first_connection_failing_after_close_logs_no_warning(caplog: pytest.LogCaptureFixture) -> None:
+    """close() does not wait for a server that never answers the login; when that first
+    connection fails afterwards, the closed ledger says nothing more: its close already
+    said where every record went, and a warning then would reach whatever the process
+    does next (the user's later logs)."""
+    before = set(threading.enumerate())
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(16)
+    port = sock.getsockname()[1]
+    ledger = None
+    try:
+        ledger = PostgresLedger(f"postgresql://postgres@127.0.0.1:{port}/nowhere", connect_timeout=60.0)
+        for _ in range(500):  # the writer starts the first connection as it starts
+            if _connecting(before) and ledger._conn_lock.locked():
+                break
+            threading.Event().wait(0.01)
+        ledger.close(timeout=5.0)
+        (connecting,) = _connecting(before)  # still waiting for the server
+        with caplog.at_level(logging.DEBUG, logger="llm_cost_hooks"):
+            sock.close()  # the login fails now
+            connecting.join(15.0)
+            assert not connecting.is_alive(), "the first connection did not end"
+        about_it = [r for r in caplog.records if f":{port}/" in r.getMessage()]
+        assert about_it, "the failure is still there at DEBUG"
+        assert [r.getMessage() for r in about_it if r.levelno >= logging.WARNING] == []
+    finally:
+        sock.close()
+        if ledger is not None and ledger._thread is not None:
+            ledger._thread.join(15.0)

@@ -326,7 +326,11 @@ def test_close_flushes(tmp_path: Path) -> None:
         ledger.write(rec())
     ledger.close()
     ledger.close()  # idempotent
-    assert len(list(SQLiteLedger(tmp_path / "c.db").records())) == 100
+    reader = SQLiteLedger(tmp_path / "c.db")
+    try:
+        assert len(list(reader.records())) == 100
+    finally:
+        reader.close()  # its writer thread ends with the test
 
 
 def test_flush_at_interpreter_exit(tmp_path: Path) -> None:

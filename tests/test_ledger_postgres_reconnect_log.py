@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 import os
 import signal
+import threading
 import uuid
 
 import pytest
@@ -64,13 +65,15 @@ def test_a_hung_server_caught_at_the_connection_check_is_logged_once_and_its_rec
     ours = [r for r in caplog.records if r.name.startswith("llm_cost_hooks")]
     warnings = [r.getMessage() for r in ours if r.levelno >= logging.WARNING]
     infos = [r.getMessage() for r in ours if r.levelno == logging.INFO]
-    outage = [m for m in warnings if "stopped answering" in m]
+    # This ledger's lines name its database; another test's ledger may still be retrying.
+    database = pg_url.rsplit("/", 1)[1]
+    outage = [m for m in warnings if "stopped answering" in m and database in m]
     assert len(outage) == 1, warnings  # once per outage, not once per batch
     (warning,) = outage
     assert "reconnecting" in warning
     assert pg_url.split(":s3cret-pw@")[1] in warning  # names the server
     assert "s3cret-pw" not in warning and ":***@" in warning
-    resumed_lines = [m for m in infos if "PostgreSQL ledger" in m]
+    resumed_lines = [m for m in infos if "PostgreSQL ledger" in m and database in m]
     assert len(resumed_lines) == 1, infos
     (resumed,) = resumed_lines
     assert "writes resumed" in resumed and "s3cret-pw" not in resumed
@@ -79,11 +82,20 @@ def test_a_hung_server_caught_at_the_connection_check_is_logged_once_and_its_rec
 
 def test_a_healthy_server_logs_nothing(pg_url: str, caplog: pytest.LogCaptureFixture) -> None:
     ledger = PostgresLedger(pg_url, connect_timeout=2.0, batch_size=20)
+    assert ledger._thread is not None
+    # Said by this ledger: on this thread or its writer, or naming its database (its first
+    # connection); not by another test's ledger still retrying on its own thread.
+    here = {threading.get_ident(), ledger._thread.ident}
+    database = pg_url.rsplit("/", 1)[1]
     with caplog.at_level(logging.INFO, logger="llm_cost_hooks"):
         for _ in range(100):
             ledger.write(CostRecord(model="gpt-4o-mini", tenant="acme", cost_usd=0.01))
         assert ledger.flush(timeout=30), ledger.stats
     ledger.close()
     assert not [
-        r for r in caplog.records if r.name.startswith("llm_cost_hooks") and r.levelno >= logging.INFO
+        r
+        for r in caplog.records
+        if r.name.startswith("llm_cost_hooks")
+        and r.levelno >= logging.INFO
+        and (r.thread in here or database in r.getMessage())
     ]

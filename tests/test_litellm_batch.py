@@ -4,6 +4,7 @@ OpenAI-compatible stub (tests/openai_stub_server.py)."""
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -32,9 +33,21 @@ def client(litellm_module: Any, openai_stub: Any) -> Any:
     return LiteLLMBatchClient(api_base=openai_stub.base, api_key="sk-test")
 
 
+# Queues made by make_queue: their ledgers are closed (writers stopped) when the test ends.
+_MADE: list[BatchQueue] = []
+
+
+@pytest.fixture(autouse=True)
+def _close_queues() -> Iterator[None]:
+    yield
+    while _MADE:
+        _MADE.pop().tracker.close()
+
+
 def make_queue(client: Any, tmp_path: Path, **kw: Any) -> BatchQueue:
     kw.setdefault("ledger", f"sqlite:///{tmp_path / 'ledger.db'}")
-    return BatchQueue(client, tmp_path / "batch-state.json", backoff=FAST, **kw)
+    _MADE.append(BatchQueue(client, tmp_path / "batch-state.json", backoff=FAST, **kw))
+    return _MADE[-1]
 
 
 def records(q: BatchQueue) -> dict[str, Any]:

@@ -170,7 +170,7 @@ def verifying_setup(litellm: Any, ledger: str) -> tuple[Any, Any]:
 
 
 def test_verified_outcomes_reach_litellm_records_and_the_report(
-    litellm_clean: Any, tmp_path: Any, capsys: pytest.CaptureFixture[str]
+    litellm_clean: Any, tmp_path: Any, capsys: pytest.CaptureFixture[str], request: pytest.FixtureRequest
 ) -> None:
     import json
 
@@ -178,6 +178,7 @@ def test_verified_outcomes_reach_litellm_records_and_the_report(
 
     db = tmp_path / "costs.db"
     cache, cl = verifying_setup(litellm_clean, f"sqlite:///{db}")
+    request.addfinalizer(cl.tracker.close)  # its ledger's writer ends with the test
     assert ask(litellm_clean, "How do I reset my password?", RESET).choices[0].message.content == RESET
     # Would-be hits answered by the model: the first agrees with the stored answer, the second not.
     assert ask(litellm_clean, "how can I reset my password", RESET).choices[0].message.content == RESET

@@ -465,6 +465,16 @@ class PostgresLedger(Ledger):
                 # The first batch waits for the back-off as after a failed one.
                 self._retry_at = time.monotonic() + self._backoff
                 self._backoff = min(self._backoff * 2, self.retry_max)
+            if self._closed:
+                # Closed while connecting (close() does not wait for a silent server): the
+                # close has said where every record went; a warning now would be about
+                # nothing, and would come long after the user's close().
+                logger.debug(
+                    "llm-cost-hooks: PostgreSQL ledger %s was closed; its first connection failed (%s)",
+                    redact(self.url),
+                    _first_line(cause),
+                )
+                return
             url = redact(self.url)
             if _refused_login(cause):
                 # The server answered and said no: retrying will not help until the URL
