@@ -156,11 +156,39 @@ def install_sigterm_handler() -> None:
         if not get_settings().handle_sigterm:
             return
     try:
-        if signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
-            return
-        signal.signal(signal.SIGTERM, _on_sigterm)
+        current = signal.getsignal(signal.SIGTERM)
+        if current is signal.SIG_DFL:
+            signal.signal(signal.SIGTERM, _on_sigterm)
+        elif _is_uvicorn_exit(current):
+            signal.signal(signal.SIGTERM, _UvicornSigterm(current))
     except (ValueError, OSError):  # pragma: no cover - not allowed here (embedded interpreter)
         return
+
+
+def _is_uvicorn_exit(handler: Any) -> bool:
+    server = getattr(handler, "__self__", None)
+    return getattr(handler, "__name__", "") == "handle_exit" and isinstance(
+        getattr(server, "_captured_signals", None), list
+    )
+
+
+class _UvicornSigterm:
+    """uvicorn's SIGTERM handler, minus the signal's second delivery.
+
+    uvicorn shuts down gracefully, then puts back the handler it found (the default one, as
+    it starts before any ledger exists) and raises the signal again: the process ends on the
+    spot, without ``atexit``, losing queued records and the ledger's closing line. Dropping
+    the signal from the ones it raises again lets the process exit normally (status 0).
+    """
+
+    def __init__(self, handler: Any) -> None:
+        self.handler = handler
+
+    def __call__(self, signum: int, frame: Any) -> None:
+        self.handler(signum, frame)
+        captured = self.handler.__self__._captured_signals
+        while signum in captured:
+            captured.remove(signum)
 
 
 def _on_sigterm(signum: int, frame: Any) -> None:

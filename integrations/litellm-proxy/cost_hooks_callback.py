@@ -9,7 +9,9 @@ config's ``environment_variables:`` block, which the proxy applies before loadin
   request, e.g. ``[{"metric": "usd", "amount": 25, "period": "day", "scope": "tenant"}]``
   (fields of ``llm_cost_hooks.budget.Limit``). A request over budget is refused the way
   LiteLLM refuses its own budgets: HTTP 422 (``litellm.budget_exceeded_status_code``),
-  error type ``budget_exceeded``, ``Retry-After`` until the period resets.
+  error type ``budget_exceeded``, ``Retry-After`` until the period resets. With
+  ``--num_workers`` above 1 this needs ``LLM_COST_HOOKS_PROXY_BUDGET_STORE`` (else the proxy
+  does not start: each worker would enforce the limits alone).
 * ``LLM_COST_HOOKS_PROXY_BUDGET_STORE``: ``redis://...`` to share budgets between proxy
   replicas (default: in this process); ``LLM_COST_HOOKS_PROXY_BUDGET_FAIL_MODE``: ``open``
   (default: while Redis is unreachable each replica enforces the budgets from the last
@@ -36,9 +38,23 @@ config's ``environment_variables:`` block, which the proxy applies before loadin
 """
 
 import json
+import logging
 import os
+import sys
 
 from llm_cost_hooks.litellm import CostHooksLogger, proxy_refusal
+
+# The proxy configures no Python logging of its own, so only warnings of ours would show.
+# Our INFO lines matter here: at shutdown the ledger's "closed: N records written, M set
+# aside in FILE, K lost" line says where every record went. Kept off when your logging
+# is already set up (a handler on the root or on "llm_cost_hooks").
+_ours = logging.getLogger("llm_cost_hooks")
+if not _ours.handlers and not logging.getLogger().handlers:
+    _handler = logging.StreamHandler(sys.stderr)
+    _handler.setFormatter(logging.Formatter("%(asctime)s - %(name)s:%(levelname)s - %(message)s"))
+    _ours.addHandler(_handler)
+    if _ours.level == logging.NOTSET:
+        _ours.setLevel(logging.INFO)
 
 
 def _env(name):
@@ -49,11 +65,22 @@ def _guard():
     raw = _env("LLM_COST_HOOKS_PROXY_LIMITS")
     if not raw:
         return None
+    from llm_cost_hooks import ConfigurationError
     from llm_cost_hooks.budget import Limit, SpendGuard
 
     limits = [Limit(**item) for item in json.loads(raw)]
-    return SpendGuard(limits, store=_env("LLM_COST_HOOKS_PROXY_BUDGET_STORE") or None,
-                      fail_mode=_env("LLM_COST_HOOKS_PROXY_BUDGET_FAIL_MODE") or "open")
+    store = _env("LLM_COST_HOOKS_PROXY_BUDGET_STORE") or None
+    # `litellm --num_workers N` sets NUM_WORKERS for its worker processes. Budgets kept in
+    # each worker's memory would let a tenant spend N times its limit, so refuse to start.
+    workers = _env("NUM_WORKERS")
+    if store is None and workers.isdigit() and int(workers) > 1:
+        raise ConfigurationError(
+            f"LLM_COST_HOOKS_PROXY_LIMITS with --num_workers {workers} needs a shared spend store: "
+            "each worker would enforce the limits on its own, letting a tenant spend "
+            f"{workers} times its budget. Set LLM_COST_HOOKS_PROXY_BUDGET_STORE=redis://host:6379 "
+            "or run one worker per proxy."
+        )
+    return SpendGuard(limits, store=store, fail_mode=_env("LLM_COST_HOOKS_PROXY_BUDGET_FAIL_MODE") or "open")
 
 
 def _context_budget():
