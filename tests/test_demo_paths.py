@@ -42,7 +42,7 @@ def test_demo_does_not_replace_a_ledger_it_did_not_write(
     FakeChatModelWithUsage(model_name="gpt-4o-mini", responses=["ok"]).invoke(
         "hello", config={"callbacks": [handler]}
     )
-    handler.flush()
+    assert handler.flush(timeout=30)
     handler.tracker.close()
     with sqlite3.connect(ledger) as conn:
         before = conn.execute("SELECT count(*) FROM cost_records").fetchone()[0]

@@ -287,8 +287,9 @@ class Ledger(ABC):
         self._wake = threading.Event()
         self._idle = threading.Condition(self._lock)
         self._in_flight = 0
-        # Task outcomes the writer holds right now: flush() waits for them as for records.
-        self._in_flight_outcomes = 0
+        # A batch is being written (records, task outcomes or deferred calls): flush() waits
+        # for it; _in_flight counts only its records, 0 for a batch of task outcomes.
+        self._batch_open = False
         # The batch the writer holds right now (set aside at close if the writer is stuck).
         self._in_flight_batch: tuple[list[CostRecord], list[TaskOutcome]] | None = None
         self._stats = LedgerStats(dead_letter_path=str(self.dead_letter_path))
@@ -545,7 +546,7 @@ class Ledger(ABC):
             outcomes = self._outcomes[: self._batch_size]
             del self._outcomes[: self._batch_size]
             self._in_flight = sum(1 for r in records if type(r) is not _Task)
-            self._in_flight_outcomes = len(outcomes)
+            self._batch_open = bool(records or outcomes)
         if not records and not outcomes:
             return True
         with self._io_lock:
@@ -568,7 +569,7 @@ class Ledger(ABC):
             self._stats.written += written
             self._stats.duplicates += duplicates
             self._in_flight = 0
-            self._in_flight_outcomes = 0
+            self._batch_open = False
             self._store_failing = exc is not None
             if exc is None:
                 self._backoff = self.retry_initial
@@ -741,11 +742,11 @@ class Ledger(ABC):
                     return False
         if self._thread is None or not self._thread.is_alive():
             with self._lock:
-                return not (self._buffer or self._outcomes or self._in_flight or self._in_flight_outcomes)
+                return not (self._buffer or self._outcomes or self._in_flight or self._batch_open)
         deadline = time.monotonic() + timeout
         self._wake.set()
         with self._lock:
-            while self._buffer or self._outcomes or self._in_flight or self._in_flight_outcomes:
+            while self._buffer or self._outcomes or self._in_flight or self._batch_open:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     return False
