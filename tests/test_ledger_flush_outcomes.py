@@ -5,30 +5,15 @@ also waits for the schema migration)."""
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Sequence
 from pathlib import Path
 
-from llm_cost_hooks import CostRecord
-from llm_cost_hooks.ledger import SQLiteLedger, TaskOutcome
+from _ledger_doubles import HeldSQLiteLedger
 
-
-class _HeldStore(SQLiteLedger):
-    """A store call that does not return until released (a slow first connection)."""
-
-    def __init__(self, path: Path, **kw: object) -> None:
-        self.entered = threading.Event()
-        self.release = threading.Event()
-        super().__init__(path, **kw)  # type: ignore[arg-type]
-
-    def _write_batch(self, records: Sequence[CostRecord], outcomes: Sequence[TaskOutcome]) -> None:
-        self.entered.set()
-        self.release.wait(60)
-        super()._write_batch(records, outcomes)
+from llm_cost_hooks.ledger import TaskOutcome
 
 
 def test_flush_waits_for_a_batch_of_task_outcomes_being_written(tmp_path: Path) -> None:
-    ledger = _HeldStore(tmp_path / "costs.db")
+    ledger = HeldSQLiteLedger(tmp_path / "costs.db")
     try:
         ledger.write_task(TaskOutcome(task_id="t1", success=True))
         ledger._wake.set()  # the writer takes the batch now, not at its next tick

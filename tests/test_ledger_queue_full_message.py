@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import logging
 import sqlite3
-import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
+from _ledger_doubles import HeldSQLiteLedger
 
 from llm_cost_hooks import CostRecord
 from llm_cost_hooks.ledger import SQLiteLedger, TaskOutcome, _base
@@ -72,25 +72,11 @@ def test_a_failing_store_is_named_with_its_last_error(
     ledger.close(timeout=5)
 
 
-class _SilentStore(SQLiteLedger):
-    """A store call that does not return until released (a server that stopped answering)."""
-
-    def __init__(self, path: Path, **kw: object) -> None:
-        self.entered = threading.Event()
-        self.release = threading.Event()
-        super().__init__(path, **kw)  # type: ignore[arg-type]
-
-    def _write_batch(self, records: Sequence[CostRecord], outcomes: Sequence[TaskOutcome]) -> None:
-        self.entered.set()
-        self.release.wait(60)
-        super()._write_batch(records, outcomes)
-
-
 def test_a_store_that_does_not_answer_is_named(
     tmp_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(_base, "_SLOW_STORE_SECONDS", 0.0)  # any wait counts: no timing here
-    ledger = _SilentStore(tmp_path / "silent.db", max_buffer=100, flush_interval=0.01)
+    ledger = HeldSQLiteLedger(tmp_path / "silent.db", max_buffer=100, flush_interval=0.01)
     try:
         with caplog.at_level(logging.ERROR, logger="llm_cost_hooks.ledger"):
             ledger.write(CostRecord(model="gpt-4o-mini"))

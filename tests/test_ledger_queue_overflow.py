@@ -8,35 +8,20 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
-from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
+from _ledger_doubles import HeldSQLiteLedger
 
 from llm_cost_hooks import CostRecord
-from llm_cost_hooks.ledger import SQLiteLedger, TaskOutcome, _base, replay_dead_letters
+from llm_cost_hooks.ledger import TaskOutcome, _base, replay_dead_letters
 
 N = 60
 MAX_BUFFER = 5
 
 
-class _BlockedStore(SQLiteLedger):
-    """A store call that does not return until released (a server that stopped answering)."""
-
-    def __init__(self, path: Path, **kw: object) -> None:
-        self.entered = threading.Event()
-        self.release = threading.Event()
-        super().__init__(path, **kw)  # type: ignore[arg-type]
-
-    def _write_batch(self, records: Sequence[CostRecord], outcomes: Sequence[TaskOutcome]) -> None:
-        self.entered.set()
-        self.release.wait(60)
-        super()._write_batch(records, outcomes)
-
-
-def _blocked(tmp_path: Path) -> _BlockedStore:
-    ledger = _BlockedStore(tmp_path / "costs.db", max_buffer=MAX_BUFFER, flush_interval=0.01)
+def _blocked(tmp_path: Path) -> HeldSQLiteLedger:
+    ledger = HeldSQLiteLedger(tmp_path / "costs.db", max_buffer=MAX_BUFFER, flush_interval=0.01)
     ledger.write(CostRecord(model="gpt-4o-mini", request_id="first"))
     assert ledger.entered.wait(30), "the writer never called the store"
     return ledger
@@ -97,7 +82,7 @@ def test_an_overflow_no_dead_letter_file_takes_is_lost_counted_and_said(
     # Both dead-letter files sit under a regular file: no folder can be made for them.
     (tmp_path / "not-a-folder").write_text("")
     monkeypatch.setattr(_base, "_fallback_dead_letter_path", lambda: tmp_path / "not-a-folder" / "tmp.jsonl")
-    ledger = _BlockedStore(
+    ledger = HeldSQLiteLedger(
         tmp_path / "costs.db",
         max_buffer=MAX_BUFFER,
         flush_interval=0.01,

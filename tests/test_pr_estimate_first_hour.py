@@ -4,12 +4,26 @@ from where it is published."""
 
 from __future__ import annotations
 
+import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from llm_cost_hooks.prompts import PromptRegistry, discover_prompts
+
+
+def _git_in(repo: Path) -> Callable[..., None]:
+    def git(*args: str) -> None:
+        subprocess.run(
+            ["git", "-c", "user.name=t", "-c", "user.email=t@t", *args],
+            cwd=repo,
+            check=True,
+            capture_output=True,
+        )
+
+    return git
 
 
 def test_model_from_with_config_metadata(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -63,17 +77,9 @@ def test_workflow_installs_the_package_from_its_repository() -> None:
 def test_an_empty_first_commit_has_no_prompts(tmp_path: Path) -> None:
     """Many repositories start with an empty commit; as the base of a PR it read as
     "git archive ... failed: end of file header"."""
-    import subprocess
-
     from llm_cost_hooks.prompts import estimate_pr_cost
 
-    def git(*args: str) -> None:
-        subprocess.run(
-            ["git", "-c", "user.name=t", "-c", "user.email=t@t", *args],
-            cwd=tmp_path,
-            check=True,
-            capture_output=True,
-        )
+    git = _git_in(tmp_path)
 
     git("init", "-q")
     git("commit", "-q", "--allow-empty", "-m", "initial")
@@ -90,17 +96,9 @@ def test_the_model_option_wins_over_the_pyproject_default_model(tmp_path: Path) 
     """`--model` prices the prompts that name no model even when pyproject.toml sets a
     `default_model` (a command-line option overrides the file); a model a prompt names
     itself stays."""
-    import subprocess
-
     from llm_cost_hooks.prompts import estimate_pr_cost
 
-    def git(*args: str) -> None:
-        subprocess.run(
-            ["git", "-c", "user.name=t", "-c", "user.email=t@t", *args],
-            cwd=tmp_path,
-            check=True,
-            capture_output=True,
-        )
+    git = _git_in(tmp_path)
 
     git("init", "-q")
     (tmp_path / "pyproject.toml").write_text(
