@@ -652,6 +652,7 @@ def test_task_outcomes_sent_again_after_a_lost_commit_are_not_doubled(pg_url: st
         assert ledger.flush(30.0)
         assert ledger.lost == 1 and ledger.stats.write_failures == 1
         assert ledger.stats.duplicates == len(records)  # the records were skipped already
+        assert ledger.stats.duplicate_outcomes == len(outcomes)  # and so were the outcomes
         stored = list(ledger.task_outcomes())
         assert len(stored) == len(outcomes)
         assert sorted((o.task_id, o.source) for o in stored) == sorted(

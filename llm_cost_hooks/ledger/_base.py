@@ -52,7 +52,7 @@ class LedgerStats(BaseModel):
     the store rejected, records still queued at exit, records that arrived while the queue
     was full) or ``dropped`` (lost; logged as an error; 0 unless the dead-letter file could
     not be written either). The ``*_outcomes`` counters are the same for task outcomes
-    (``duplicate_outcomes``: outcomes a SQLite ledger held already and skipped)."""
+    (``duplicate_outcomes``: task outcomes the store held already and skipped)."""
 
     written: int = 0
     duplicates: int = 0

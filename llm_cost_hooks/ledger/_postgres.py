@@ -665,7 +665,7 @@ class PostgresLedger(Ledger):
     def _copy_rows(
         self, conn: Any, rows: Sequence[Sequence[Any]], outcome_rows: Sequence[Sequence[Any]]
     ) -> int:
-        skipped = 0
+        skipped = outcomes_skipped = 0
         with conn.transaction(), conn.cursor() as cur:
             if rows:
                 # Staging for COPY, private to the session and emptied at commit;
@@ -698,6 +698,11 @@ class PostgresLedger(Ledger):
                     f"INSERT INTO task_outcomes ({_OUTCOME_COLS}) SELECT {_OUTCOME_COLS} "
                     f"FROM llm_cost_outcome_staging ON CONFLICT {_OUTCOME_KEY} DO NOTHING"
                 )
+                if cur.rowcount >= 0:
+                    outcomes_skipped = len(outcome_rows) - cur.rowcount
+        if outcomes_skipped:  # counted once the transaction committed
+            with self._lock:
+                self._stats.duplicate_outcomes += outcomes_skipped
         return skipped
 
     def _close_storage(self) -> None:
