@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from llm_cost_hooks import CostRecord
-from llm_cost_hooks.ledger import SQLiteLedger, TaskOutcome
+from llm_cost_hooks.ledger import Ledger, SQLiteLedger, TaskOutcome
 
 
 class HeldSQLiteLedger(SQLiteLedger):
@@ -23,3 +23,14 @@ class HeldSQLiteLedger(SQLiteLedger):
         self.entered.set()
         self.release.wait(60)
         super()._write_batch(records, outcomes)
+
+
+def stop_writer(ledger: Ledger) -> None:
+    """Stop a ledger's writer without the exit-time flush (against a server that will not
+    answer or let it in), and wait for it: left retrying, it would log its failures into
+    later tests' captured warnings."""
+    ledger._closed = True
+    ledger._wake.set()
+    if ledger._thread is not None:
+        ledger._thread.join(15.0)
+        assert not ledger._thread.is_alive(), "the ledger's writer did not stop"

@@ -10,6 +10,7 @@ import uuid
 from pathlib import Path
 
 import pytest
+from _ledger_doubles import stop_writer
 from _servers import PostgresServer
 
 from llm_cost_hooks import CostRecord
@@ -17,16 +18,6 @@ from llm_cost_hooks import CostRecord
 psycopg = pytest.importorskip("psycopg", reason="needs the postgres extra (psycopg)")
 
 from llm_cost_hooks.ledger._postgres import PostgresLedger  # noqa: E402
-
-
-def _drop(ledger: PostgresLedger) -> None:
-    """Stop the writer without the exit-time flush against a server that will not let it
-    in; waited for, so it does not go on retrying and log into later tests."""
-    ledger._closed = True
-    ledger._wake.set()
-    if ledger._thread is not None:
-        ledger._thread.join(15.0)
-        assert not ledger._thread.is_alive(), "the ledger's writer did not stop"
 
 
 @pytest.mark.parametrize("what", ["database", "role"])
@@ -68,7 +59,7 @@ def test_a_login_the_server_refuses_is_an_error_naming_the_cause_not_an_outage(
         assert stats.pending == 1 and stats.write_failures >= 1
         assert stats.last_error is not None and "does not exist" in stats.last_error
     finally:
-        _drop(ledger)
+        stop_writer(ledger)
 
 
 def test_the_write_failure_warning_counts_every_record_waiting(
@@ -90,4 +81,4 @@ def test_the_write_failure_warning_counts_every_record_waiting(
         assert failed and "7 records queued" in failed[0], failed
         assert "Connection refused" in (ledger.stats.last_error or "")
     finally:
-        _drop(ledger)
+        stop_writer(ledger)

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from _ledger_doubles import stop_writer
 from _servers import PostgresServer
 
 from llm_cost_hooks import CacheStatus, CostRecord
@@ -256,13 +257,8 @@ def test_unreachable_server_at_start_up_is_retried_not_raised(pg: PostgresServer
     ledger.write(CostRecord(model="gpt-4o-mini"))
     assert not ledger.flush(timeout=2)
     assert ledger.stats.pending == 1 and ledger.stats.write_failures >= 1
-    # Stop the writer without the exit-time flush, and wait for it: left retrying, it would
-    # log its failures into later tests' captured warnings.
-    ledger._closed = True
-    ledger._wake.set()
     assert ledger._thread is not None
-    ledger._thread.join(15.0)
-    assert not ledger._thread.is_alive(), "the ledger's writer did not stop"
+    stop_writer(ledger)
 
 
 def test_migrations_from_an_empty_database(pg_url: str) -> None:
