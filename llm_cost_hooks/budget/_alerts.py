@@ -16,8 +16,9 @@ Python log (:class:`LoggingSink`, always on unless disabled), the current OpenTe
 span as a span event (:class:`SpanEventSink`, a no-op without ``opentelemetry-api``) and
 HTTP webhooks with retries (:class:`WebhookSink`, delivered off the caller's thread).
 Any other sink runs on a thread of its own: one that blocks holds up a call once, for at
-most ``AlertManager(sink_timeout=...)``, and its alerts queue up until it returns (at
-exit they get their turn within the exit deadline).
+most ``AlertManager(sink_timeout=...)``, and its alerts queue up until it returns.
+``AlertManager.close(timeout)`` delivers what is queued, stops those threads and names
+the alerts it could not deliver (at exit the package does it within the exit deadline).
 Telemetry code attaches with ``AlertManager.add_sink`` / ``add_metric_hook``: a metric
 hook is called as ``hook(name, value, attributes)`` for every alert
 (``llm_cost_hooks.budget.alerts``, value 1) and for every settlement
@@ -26,6 +27,7 @@ hook is called as ``hook(name, value, attributes)`` for every alert
 
 from __future__ import annotations
 
+import collections
 import hashlib
 import json
 import logging
@@ -362,6 +364,8 @@ Timer = Callable[[float, Callable[[], object]], Any]
 
 #: The package's own sinks, which never block the caller: called inline.
 _INLINE_SINKS = (LoggingSink, SpanEventSink, WebhookSink)
+#: Those of them that deliver on the caller's thread, also after ``AlertManager.close()``.
+_NEVER_BLOCK = (LoggingSink, SpanEventSink)
 
 
 def _thread_timer(delay: float, fn: Callable[[], object]) -> threading.Timer:
@@ -374,10 +378,20 @@ def _thread_timer(delay: float, fn: Callable[[], object]) -> threading.Timer:
 class AlertManager:
     """Fans alerts out to sinks and metric hooks; a failing sink never breaks a call.
 
+    ``close(timeout)`` (or leaving a ``with`` block) delivers what is queued for the
+    sinks that deliver later (your own sinks, :class:`WebhookSink`), stops their threads
+    and names, in an ERROR log, each alert it could not deliver in time; ``undelivered``
+    counts them. The package does this at interpreter exit, within the exit deadline, for
+    a manager not closed before. An alert raised after ``close()`` goes to the log and
+    span sinks and the metric hooks as usual; the sinks that deliver later refuse it with
+    an ERROR that names it, and it is counted in ``undelivered``.
+
     >>> events = []
-    >>> manager = AlertManager(sinks=[CallbackSink(events.append)], log=False, span_events=False)
-    >>> len(manager.sinks)
+    >>> with AlertManager(sinks=[CallbackSink(events.append)], log=False, span_events=False) as manager:
+    ...     len(manager.sinks)
     1
+    >>> manager.closed, manager.undelivered
+    (True, 0)
     """
 
     def __init__(
@@ -395,6 +409,13 @@ class AlertManager:
         #: Seconds a call waits for a sink of yours before going on (see the module doc).
         self.sink_timeout = sink_timeout
         self._threads: dict[int, _SinkThread] = {}
+        self._lock = threading.Lock()
+        self._exit_hook = False
+        #: Alerts that a sink which delivers later did not get: not delivered by ``close()``
+        #: within its timeout, or raised after it.
+        self.undelivered = 0
+        #: True once ``close()`` ran (or the package closed the manager at exit).
+        self.closed = False
         for sink in sinks:
             self.add_sink(sink)
         if log:
@@ -435,7 +456,17 @@ class AlertManager:
     def emit(self, event: AlertEvent) -> None:
         for sink in self.sinks:
             try:
-                if isinstance(sink, _INLINE_SINKS):  # return at once; the span sink needs this thread
+                if self.closed and not isinstance(sink, _NEVER_BLOCK):
+                    # Delivering inline could hold up a shutdown on a sink that hangs, and
+                    # a new thread would outlive close(): refuse, loudly.
+                    self.undelivered += 1
+                    logger.error(
+                        "llm-cost-hooks: budget alert raised after AlertManager.close(), not "
+                        "delivered to sink %r: %s",
+                        sink,
+                        event.message,
+                    )
+                elif isinstance(sink, _INLINE_SINKS):  # return at once; the span sink needs this thread
                     sink.send(event)
                 else:
                     self._thread_of(sink).send(event)
@@ -446,8 +477,60 @@ class AlertManager:
     def _thread_of(self, sink: AlertSink) -> _SinkThread:
         thread = self._threads.get(id(sink))
         if thread is None or thread.sink is not sink:
-            thread = self._threads[id(sink)] = _SinkThread(sink, self.sink_timeout)
+            with self._lock:
+                thread = self._threads[id(sink)] = _SinkThread(sink, self.sink_timeout)
+                if not self._exit_hook:
+                    self._exit_hook = True
+                    _shutdown.register(_shutdown.TRACKERS, self, _close_at_exit)
         return thread
+
+    def close(self, timeout: float = 5.0) -> bool:
+        """Deliver what is queued for the sinks that deliver later (your own sinks and
+        :class:`WebhookSink`) within ``timeout`` seconds, then stop their threads. Each
+        alert not delivered by then is named in an ERROR log and counted in
+        ``undelivered``; a sink still blocked is not waited for beyond ``timeout``.
+        Returns True when everything was delivered. Calling it again does nothing more."""
+        return self._close_until(time.monotonic() + timeout)
+
+    def _close_until(self, deadline: float) -> bool:
+        with self._lock:
+            if self.closed:
+                return True
+            self.closed = True
+            threads = list(self._threads.values())
+            self._threads.clear()
+        lost: list[tuple[Any, list[AlertEvent] | int]] = []
+        for thread in threads:
+            missed = thread.stop(deadline)
+            if missed:
+                lost.append((thread.sink, missed))
+        for sink in self.sinks:
+            if isinstance(sink, WebhookSink) and sink._thread.is_alive():
+                if sink.flush(max(deadline - time.monotonic(), 0.0)):
+                    sink.close()
+                else:  # its thread goes on trying (a daemon): this only says it was late
+                    lost.append((sink, sink._queue.unfinished_tasks))
+        for sink, events in lost:
+            count = events if isinstance(events, int) else len(events)
+            self.undelivered += count
+            where = f"webhook {_origin(sink.url)}" if isinstance(sink, WebhookSink) else f"sink {sink!r}"
+            names = "" if isinstance(events, int) else ": " + "; ".join(e.message for e in events[:20])
+            more = f" (and {count - 20} more)" if not isinstance(events, int) and count > 20 else ""
+            logger.error(
+                "llm-cost-hooks: %d budget alert(s) not delivered to %s before AlertManager.close() "
+                "timed out%s%s",
+                count,
+                where,
+                names,
+                more,
+            )
+        return not lost
+
+    def __enter__(self) -> AlertManager:
+        return self
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        self.close()
 
     def metric(self, name: str, value: float, attributes: Mapping[str, str]) -> None:
         for hook in self.metric_hooks:
@@ -466,23 +549,30 @@ class _SinkThread:
         self.sink = sink
         self.wait = wait
         self._lock = threading.Lock()
+        self._cond = threading.Condition(self._lock)
         self._pid = 0
-        self._queue: queue.SimpleQueue[tuple[AlertEvent, threading.Event]] = queue.SimpleQueue()
-        self._pending = 0
+        self._queue: collections.deque[tuple[AlertEvent, threading.Event]] = collections.deque()
+        self._current: AlertEvent | None = None  # being sent right now
+        self._pending = 0  # queued + being sent
         self._stuck = False
+        self._stopping = False
+        self._thread: threading.Thread | None = None
 
     def send(self, event: AlertEvent) -> None:
         done = threading.Event()
         with self._lock:
             if self._pid != os.getpid():  # the first alert, or in a forked child
-                self._queue, self._pending, self._stuck = queue.SimpleQueue(), 0, False
-                threading.Thread(target=self._run, name="llm-cost-hooks-alert-sink", daemon=True).start()
-                if not self._pid:  # the thread is a daemon: queued alerts get their chance at exit
-                    _shutdown.register(_shutdown.TRACKERS, self, _deliver_at_exit)
+                self._queue, self._pending, self._stuck, self._current = collections.deque(), 0, False, None
+                self._stopping = False
+                self._thread = threading.Thread(
+                    target=self._run, name="llm-cost-hooks-alert-sink", daemon=True
+                )
+                self._thread.start()
                 self._pid = os.getpid()
             self._pending += 1
             stuck = self._stuck
-            self._queue.put((event, done))
+            self._queue.append((event, done))
+            self._cond.notify()
         if stuck or done.wait(self.wait):
             return
         with self._lock:
@@ -497,37 +587,65 @@ class _SinkThread:
         )
 
     def _run(self) -> None:
-        q = self._queue
         while True:
-            event, done = q.get()
+            with self._lock:
+                while not self._queue and not self._stopping:
+                    self._cond.wait()
+                if not self._queue:  # stopping, and everything was delivered
+                    return
+                event, done = self._queue.popleft()
+                self._current = event
             try:
                 self.sink.send(event)
             except Exception:
                 logger.exception("llm-cost-hooks: alert sink %r failed", self.sink)
             finally:
                 with self._lock:
+                    self._current = None
                     self._pending -= 1
                     if self._stuck and self._pending == 0:
                         self._stuck = False
                         logger.warning("llm-cost-hooks: alert sink %r returned; alerts delivered", self.sink)
+                    self._cond.notify_all()
                 done.set()
 
     def flush(self, timeout: float) -> bool:
         deadline = time.monotonic() + timeout
-        while self._pending and time.monotonic() < deadline:
-            time.sleep(0.01)
-        return not self._pending
+        with self._lock:
+            while self._pending and self._pid == os.getpid():
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    break
+                self._cond.wait(left)
+            return not self._pending or self._pid != os.getpid()
+
+    def stop(self, deadline: float) -> list[AlertEvent]:
+        """Deliver what is queued until ``deadline``, then stop the thread; returns the
+        alerts not delivered by then (queued, or in a send that has not returned). Those
+        still queued are dropped, so a sink that returns late does not send them after
+        they were reported lost."""
+        with self._lock:
+            if self._pid != os.getpid() or self._thread is None:
+                return []
+            self._stopping = True
+            self._cond.notify_all()
+        self.flush(max(deadline - time.monotonic(), 0.0))
+        with self._lock:
+            lost = ([] if self._current is None else [self._current]) + [event for event, _ in self._queue]
+            self._queue.clear()
+            self._pending = 0 if self._current is None else 1
+            thread, self._pid = self._thread, 0
+            self._thread = None
+            self._cond.notify_all()
+        if thread is not None and not lost:
+            thread.join(max(deadline - time.monotonic(), 0.0))
+        return lost
 
 
-def _deliver_at_exit(thread: _SinkThread, deadline: float) -> None:
-    if thread._pid != os.getpid() or not thread._pending:
-        return
-    if not thread.flush(max(deadline - time.monotonic(), 0.0)):
-        logger.error(
-            "llm-cost-hooks: alert sink %r still held %d alert(s) at exit; they were not delivered",
-            thread.sink,
-            thread._pending,
-        )
+def _close_at_exit(manager: AlertManager, deadline: float) -> None:
+    # The sink threads are daemons (they never hold up an exit on their own): queued alerts
+    # get their turn here, and those that cannot be delivered by the deadline are named.
+    manager._close_until(deadline)
 
 
 def anomaly_baseline(history: Sequence[int], rule: AnomalyRule) -> float | None:
