@@ -55,6 +55,7 @@ def test_close_delivers_alerts_queued_to_a_slow_sink_and_leaves_no_thread() -> N
 
 
 def test_a_sink_hung_past_the_timeout_is_reported_not_waited_for(caplog: pytest.LogCaptureFixture) -> None:
+    before = set(_sink_threads())  # other tests' managers may still hold theirs
     release = threading.Event()
     got: list[str] = []
 
@@ -80,14 +81,15 @@ def test_a_sink_hung_past_the_timeout_is_reported_not_waited_for(caplog: pytest.
     assert all(f"alert {i}" in errors[0] for i in range(3))
     release.set()
     deadline = time.monotonic() + 30
-    while any(t.name == "llm-cost-hooks-alert-sink" for t in _sink_threads()) and time.monotonic() < deadline:
+    while set(_sink_threads()) - before and time.monotonic() < deadline:
         time.sleep(0.01)
     # The send under way returns; the alerts reported lost are not sent after the report.
     assert got == ["alert 0"]
-    assert not [t for t in _sink_threads() if t.name == "llm-cost-hooks-alert-sink"]
+    assert set(_sink_threads()) <= before
 
 
 def test_an_alert_after_close_is_refused_loudly_and_still_logged(caplog: pytest.LogCaptureFixture) -> None:
+    before = set(_sink_threads())
     got: list[AlertEvent] = []
     seen: list[str] = []
     with AlertManager(
@@ -104,7 +106,7 @@ def test_an_alert_after_close_is_refused_loudly_and_still_logged(caplog: pytest.
     assert any("after AlertManager.close()" in m and "alert 1" in m for m in messages)
     assert any(m.startswith("llm-cost-hooks alert:") and "alert 1" in m for m in messages)  # the log sink
     assert seen == ["llm_cost_hooks.budget.alerts", "llm_cost_hooks.budget.alerts"]
-    assert not [t for t in _sink_threads() if t.name == "llm-cost-hooks-alert-sink"]
+    assert set(_sink_threads()) <= before
     assert manager.close() is True  # again: nothing more to do
 
 
