@@ -9,7 +9,8 @@ Event kinds (:attr:`AlertEvent.kind`):
   is left); once per limit, scope value and period, and every refusal also adds 1 to the
   ``llm_cost_hooks.budget.refused`` metric.
 * ``anomaly``: spend of a scope value in the current clock hour is above ``factor`` x
-  its mean hourly spend (:class:`AnomalyRule`); once per scope value and hour.
+  its mean hourly spend, or with ``AnomalyRule(baseline="cycle")`` above what is usual
+  for that hour of the day and week (:class:`AnomalyRule`); once per scope value and hour.
 
 Sinks receive :class:`AlertEvent` objects: user callbacks (:class:`CallbackSink`), the
 Python log (:class:`LoggingSink`, always on unless disabled), the current OpenTelemetry
@@ -60,6 +61,7 @@ __all__ = [
     "SpanEventSink",
     "WebhookSink",
     "anomaly_baseline",
+    "anomaly_cycle_threshold",
 ]
 
 logger = logging.getLogger("llm_cost_hooks.budget")
@@ -104,6 +106,11 @@ class AlertEvent(BaseModel):
     def message(self) -> str:
         who = f"{self.scope}={self.scope_value}"
         reset = f"; resets at {self.resets_at.isoformat()}" if self.resets_at else ""
+        if self.kind == "anomaly" and self.reason == "cycle":
+            return (
+                f"Spend anomaly for {who}: {self.spent:.6g} {self.unit} this hour vs a usual "
+                f"{self.baseline:.6g} {self.unit} for this hour of the day and week."
+            )
         if self.kind == "anomaly":
             return (
                 f"Spend anomaly for {who}: {self.spent:.6g} {self.unit} this hour vs a trailing "
@@ -339,6 +346,11 @@ class AnomalyRule(BaseModel):
     """Alert when spend in the current clock hour exceeds ``factor`` x the mean hourly
     spend of the ``trailing_hours`` before it, for each value of ``scope``.
 
+    ``baseline="cycle"`` compares the hour with the same hour of the day and of the week
+    instead (see :func:`anomaly_cycle_threshold`): traffic with quiet nights and weekends
+    raises no alert for its busy hours, and no hour alarms unless it is at least
+    ``floor_usd`` above what is usual. Its hourly sums are kept four weeks.
+
     The mean covers only hours the scope value has existed: a new tenant's baseline
     starts after its first hour with spend (that hour is partial), and no alert fires
     before ``min_history_hours`` such hours have passed. Checks run on the guard's
@@ -357,6 +369,8 @@ class AnomalyRule(BaseModel):
     trailing_hours: int = Field(24, ge=1, le=24 * 14)
     min_history_hours: int = Field(3, ge=1)
     check_interval_seconds: float = Field(5.0, ge=0)
+    baseline: Literal["trailing_mean", "cycle"] = "trailing_mean"
+    floor_usd: float = Field(0.25, ge=0)
 
 
 Timer = Callable[[float, Callable[[], object]], Any]
@@ -673,6 +687,75 @@ def anomaly_baseline(history: Sequence[int], rule: AnomalyRule) -> float | None:
     return mean if mean > 0 else None
 
 
+#: Hours before the current one that the cycle baseline reads: the last 24, the same hour
+#: on each of the 14 days before, in the 3rd and 4th week before, and 12 hours off the same
+#: hour 3 to 14 days before (they tell the scope value's age when it never spends at this hour).
+_CYCLE_BACK = (
+    *range(24, 0, -1),
+    *(24 * d for d in range(1, 15)),
+    24 * 21,
+    24 * 28,
+    *(24 * d - 12 for d in range(4, 15)),
+)
+_CYCLE_TTL_HOURS = 24 * 28 + 3
+# Fixed parts of the cycle rule, chosen on the generated traffic of bench/alerts_anomaly.py.
+_CYCLE_MAD_K = 3.0  # above the usual hour by 3 robust deviations of that hour
+_CYCLE_HIGH = 2.0  # and above 2x its second largest value of the last 14 days
+_CYCLE_EXCESS = 2.0  # and above it by at least 2x the trailing 24-hour mean
+
+
+def anomaly_cycle_threshold(history: Sequence[int], rule: AnomalyRule) -> tuple[float, float] | None:
+    """(usual spend for this hour, threshold) for ``AnomalyRule(baseline="cycle")``, or
+    ``None`` when the scope value is too new (under ``min_history_hours``). ``history``
+    holds the hourly sums of the hours ``_CYCLE_BACK`` lists: 24, 23, ... 1 hour before the
+    current one, then 1, 2, ... 14 days before it, 3 and 4 weeks before it, and 3.5, 4.5,
+    ... 13.5 days before it.
+
+    The usual spend is the larger of the median of the same hour over the days there are
+    (up to 14) and, from two weeks on, of the same hour of the week; the hour alarms above
+    ``max(factor x usual, usual + 3 x MAD, 2 x the second largest same hour)`` when it is
+    also ``floor_usd`` and twice the trailing 24-hour mean above the usual. Under three
+    days of history, the usual spend is the busiest of the last 24 hours.
+
+    >>> rule = AnomalyRule(baseline="cycle", factor=2.5)
+    >>> night, day = 10_000_000, 2_000_000_000  # 0.01 and 2 USD an hour
+    >>> quiet = [night] * 24 + [night] * 14 + [night] * 2 + [day] * 11  # quiet every day
+    >>> usual, threshold = anomaly_cycle_threshold(quiet, rule)
+    >>> usual, threshold / 1e9  # an alert needs more than 0.25 USD above the usual
+    (10000000.0, 0.26)
+    """
+    recent = list(history[:24])
+    days = list(history[24:38])
+    weeks_34 = list(history[38:40])
+    # The scope value's age: from the oldest of these hours that had spend.
+    ages = [24 - i for i, v in enumerate(recent) if v > 0]
+    ages += [24 * d for d, v in enumerate(days, 1) if v > 0]
+    ages += [24 * 7 * w for w, v in zip((3, 4), weeks_34) if v > 0]
+    ages += [24 * d - 12 for d, v in zip(range(4, 15), history[40:51]) if v > 0]
+    lived = max(ages, default=0) - 1  # the first hour with spend is partial
+    if lived < rule.min_history_hours:
+        return None
+    floor = rule.floor_usd * NANO
+    need = max(floor, _CYCLE_EXCESS * sum(recent) / 24)
+    if lived < 3 * 24:
+        usual = float(max(recent))
+        return usual, max(rule.factor * usual, usual + need)
+    same = sorted(v for d, v in enumerate(days, 1) if 24 * d <= lived + 1)
+    mid = len(same) // 2
+    median = same[mid] if len(same) % 2 else (same[mid - 1] + same[mid]) / 2
+    deviations = sorted(abs(v - median) for v in same)
+    mad = 1.4826 * (deviations[mid] if len(same) % 2 else (deviations[mid - 1] + deviations[mid]) / 2)
+    weekly = [v for w, v in zip((1, 2, 3, 4), (days[6], days[13], *weeks_34)) if 24 * 7 * w <= lived + 1]
+    usual = float(median)
+    if len(weekly) >= 2:
+        weekly.sort()
+        half = len(weekly) // 2
+        usual = max(usual, weekly[half] if len(weekly) % 2 else (weekly[half - 1] + weekly[half]) / 2)
+    top = same[-2] if len(same) >= 2 else 0
+    threshold = max(rule.factor * usual, usual + _CYCLE_MAD_K * mad, _CYCLE_HIGH * top, usual + need)
+    return usual, threshold
+
+
 class AnomalyMonitor:
     """Hourly spend per scope value and the anomaly checks of one guard.
 
@@ -735,25 +818,40 @@ class AnomalyMonitor:
     def _hours(self, hour: int) -> list[int]:
         rule = self.manager.anomaly
         assert rule is not None
+        if rule.baseline == "cycle":
+            return [hour - back for back in _CYCLE_BACK] + [hour]
         return list(range(hour - rule.trailing_hours - 1, hour + 1))
+
+    @staticmethod
+    def _ttl(rule: AnomalyRule) -> int:
+        hours = _CYCLE_TTL_HOURS if rule.baseline == "cycle" else rule.trailing_hours + 3
+        return hours * 3600
 
     def _event(self, scope_key: str, hour: int, series: Sequence[int]) -> tuple[AlertEvent, str, int] | None:
         rule = self.manager.anomaly
         assert rule is not None
         *history, current = series
-        mean = anomaly_baseline(history, rule)
-        if mean is None or current <= rule.factor * mean:
-            return None
+        if rule.baseline == "cycle":
+            found = anomaly_cycle_threshold(history, rule)
+            if found is None or current <= found[1]:
+                return None
+            mean, name, reason = found[0], f"anomaly_cycle_x{rule.factor:g}", "cycle"
+        else:
+            trailing = anomaly_baseline(history, rule)
+            if trailing is None or current <= rule.factor * trailing:
+                return None
+            mean, name, reason = trailing, f"anomaly_x{rule.factor:g}", None
         scope, _, value = scope_key.partition(":")
         event = AlertEvent(
             kind="anomaly",
-            limit_name=f"anomaly_x{rule.factor:g}",
+            limit_name=name,
             scope=scope,
             scope_value=value,
             period="hour",
             period_id=str(hour),
             spent=current / NANO,
             baseline=mean / NANO,
+            reason=reason,
         )
         return event, f"anomaly:{scope_key}:{hour}", 3600
 
@@ -765,7 +863,7 @@ class AnomalyMonitor:
             return None
         key = self._scope_key(scope_value)
         now = self.clock()
-        self.store.add_hourly(key, int(now // 3600), amount, (rule.trailing_hours + 3) * 3600)
+        self.store.add_hourly(key, int(now // 3600), amount, self._ttl(rule))
         hour, due = self._plan(key, now)
         return self._event(key, hour, self.store.hourly(key, self._hours(hour))) if due else None
 
@@ -775,7 +873,7 @@ class AnomalyMonitor:
             return None
         key = self._scope_key(scope_value)
         now = self.clock()
-        await self.store.aadd_hourly(key, int(now // 3600), amount, (rule.trailing_hours + 3) * 3600)
+        await self.store.aadd_hourly(key, int(now // 3600), amount, self._ttl(rule))
         hour, due = self._plan(key, now)
         return self._event(key, hour, await self.store.ahourly(key, self._hours(hour))) if due else None
 
