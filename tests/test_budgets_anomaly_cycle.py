@@ -74,6 +74,7 @@ def test_office_hours_raise_no_cycle_anomaly_where_the_trailing_mean_raises_many
     assert anomalies[0].reason == "cycle" and anomalies[0].baseline == 0.0
     assert anomalies[0].spent == pytest.approx(0.3, abs=0.11)  # raised as soon as it passed the floor
     assert "usual" in anomalies[0].message
+    assert "budget.overspend.reason" not in anomalies[0].attributes()
 
 
 def test_a_tiny_tenant_never_raises_a_cycle_anomaly() -> None:

@@ -77,7 +77,7 @@ class AlertEvent(BaseModel):
     """One alert. ``kind`` is ``threshold`` (``fraction`` of ``limit`` reached by settled
     spend), ``refused`` (a reservation of ``requested`` did not fit: ``spent`` is what was
     settled or held), ``anomaly`` (``spent`` in the current hour vs ``baseline``, the
-    mean hourly spend) or ``overspend`` (spend counted beyond what was reserved: ``reason``
+    mean hourly spend, or with ``reason="cycle"`` the usual spend of that hour) or ``overspend`` (spend counted beyond what was reserved: ``reason``
     is ``above_reservation``, ``lease_expired``, ``replayed`` (journalled spend replayed
     after an outage) or ``over_limit`` (a shared total past the limit after a Redis
     restart), ``excess`` how much)."""
@@ -143,7 +143,7 @@ class AlertEvent(BaseModel):
         }
         if self.threshold is not None:
             attrs["budget.threshold"] = f"{self.threshold:g}"
-        if self.reason is not None:
+        if self.reason is not None and self.kind == "overspend":
             attrs["budget.overspend.reason"] = self.reason
         return attrs
 
