@@ -3,6 +3,7 @@ a runaway at night does, tiny spend never does, and the hourly sums are kept fou
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime, timezone
 
 import pytest
@@ -96,3 +97,39 @@ def test_cycle_threshold_needs_min_history_and_uses_the_busiest_recent_hour_firs
     day = [0] * 20 + [usd, 2 * usd, usd, usd] + [0] * 27
     usual, threshold = anomaly_cycle_threshold(day, rule)  # type: ignore[misc]
     assert usual == 2 * usd and threshold == 5 * usd
+
+
+def test_cycle_rule_on_redis_keeps_four_weeks_and_alerts_from_async_calls(redis_clean_url: str) -> None:
+    import redis
+
+    events: list = []
+    clock = Clock(DAY0)
+    alerts = AlertManager(
+        [events.append],
+        log=False,
+        span_events=False,
+        anomaly=AnomalyRule(baseline="cycle", factor=2.5, check_interval_seconds=0),
+        timer=lambda delay, fn: None,
+    )
+    guard = SpendGuard([], clock=clock, alerts=alerts, store=redis_clean_url)
+
+    async def main() -> None:
+        for day in range(4):
+            for second in range(9 * 3600, 17 * 3600, 900):  # 0.4 USD a busy hour
+                clock.t = DAY0 + day * 86400 + second
+                r = await guard.areserve(REQ)
+                await r.asettle(0.1)
+        assert events == []
+        for k in range(10):  # day 5, 02:00: 1 USD where the tenant spends nothing
+            clock.t = DAY0 + 4 * 86400 + 2 * 3600 + 60 * k
+            r = await guard.areserve(REQ)
+            await r.asettle(0.1)
+
+    asyncio.run(main())
+    anomalies = [e for e in events if e.kind == "anomaly"]
+    assert len(anomalies) == 1 and anomalies[0].reason == "cycle" and anomalies[0].baseline == 0.0
+    client = redis.Redis.from_url(redis_clean_url)
+    keys = list(client.scan_iter(match="*h:tenant:acme:*"))
+    assert len(keys) == 4 * 8 + 1
+    ttl = client.ttl(keys[0])
+    assert (24 * 28 + 2) * 3600 < ttl <= (24 * 28 + 3) * 3600
