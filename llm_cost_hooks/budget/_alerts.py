@@ -503,7 +503,8 @@ class AlertManager:
         :class:`WebhookSink`) within ``timeout`` seconds, then stop their threads. Each
         alert not delivered by then is named in an ERROR log and counted in
         ``undelivered``; a sink still blocked is not waited for beyond ``timeout``.
-        Returns True when everything was delivered. Calling it again does nothing more."""
+        Returns True when everything was delivered; calling it again does nothing and
+        returns True."""
         return self._close_until(time.monotonic() + timeout)
 
     def _close_until(self, deadline: float) -> bool:
