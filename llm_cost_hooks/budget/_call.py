@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sys
 import time
 from collections.abc import (
     AsyncGenerator,
@@ -104,17 +105,31 @@ class Attribution(NamedTuple):
     @classmethod
     def of(cls, metadata: Mapping[str, Any], route: str | None = None) -> Attribution:
         """Read from a call's metadata: ``tenant_id``/``tenant``, ``feature``, ``route``
-        (else ``route``), ``user_id``/``user``."""
+        (else ``route``), ``user_id``/``user``; the fields of an enclosing
+        ``cache_scope(...)`` win, as they do for the cache and the cost record."""
         get = metadata.get
-        return cls(
+        found = cls(
             _text(get("tenant_id") or get("tenant")),
             _text(get("feature")),
             _text(get("route") or route),
             _text(get("user_id") or get("user")),
         )
+        # Loaded only if cache_scope was: no scope can be set before (importing the cache
+        # here would load it for every guarded call).
+        module = _modules.get("llm_cost_hooks.cache._scope")
+        scope = module._scope_var.get() if module is not None else None
+        if scope is None:
+            return found
+        return cls(
+            found.tenant if scope.tenant is None else scope.tenant,
+            found.feature if scope.feature is None else scope.feature,
+            found.route if scope.route is None else scope.route,
+            found.user if scope.user is None else scope.user,
+        )
 
 
 _UNATTRIBUTED = Attribution()
+_modules = sys.modules
 
 
 class Target(Generic[M]):

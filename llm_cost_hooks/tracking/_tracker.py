@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -54,6 +55,29 @@ _NO_METADATA: Mapping[str, Any] = MappingProxyType({})
 _new = object.__new__
 # Bound once: a module attribute read per use costs a global and an attribute look-up.
 _perf_ns, _wall_ns, _get_ident = time.perf_counter_ns, time.time_ns, threading.get_ident
+
+
+# cache_scope(...) (llm_cost_hooks.cache) also attributes the calls inside it. Read only
+# once that module is loaded (no scope can be set before): importing the cache from here
+# would load it, and its dependencies, for every tracker.
+_SCOPE_MODULE = "llm_cost_hooks.cache._scope"
+_modules = sys.modules
+
+
+def _scope_metadata() -> dict[str, Any] | None:
+    """The attribution fields of the enclosing ``cache_scope(...)``, as metadata keys."""
+    module = _modules.get(_SCOPE_MODULE)
+    scope = module._scope_var.get() if module is not None else None
+    if scope is None:
+        return None
+    fields = {
+        "tenant_id": scope.tenant,
+        "user_id": scope.user,
+        "feature": scope.feature,
+        "route": scope.route,
+        "prompt_version": scope.prompt_version,
+    }
+    return fields if any(v is not None for v in fields.values()) else None
 
 
 def _attach(observer: RunObserver, tracker: CostTracker) -> None:
@@ -179,6 +203,11 @@ class CostTracker:
             attribution = self._attributions.cached(metadata, base)
         else:
             attribution = base
+        scoped = _scope_metadata()
+        if scoped is not None:
+            # The scope wins over metadata, as it does for the cache: the record names the
+            # tenant whose cache partition and budget the call used.
+            attribution = self._attributions.cached(scoped, attribution)
         if parent is not None:
             task_id = parent.task_id
             is_root = False
