@@ -285,3 +285,18 @@ def test_failover_store_probes_redis_with_one_call_and_never_sticks_half_open() 
     store.breaker.release_probe()
     assert store.reserve("r5", *args).ok and primary.calls == 3  # the probe reaches Redis
     assert not store.degraded and store.outages == 1
+
+
+def test_dedup_key_takes_the_tenant_of_the_enclosing_cache_scope_over_metadata() -> None:
+    # The cache, the cost record and the spend guard let the scope win; a dedup key that read
+    # the metadata first would let one call share another tenant's in-flight answer.
+    from llm_cost_hooks.cache import cache_scope
+    from llm_cost_hooks.dedup._keys import idempotency_key
+
+    request = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]}
+    with cache_scope(tenant="beta"):
+        inside = idempotency_key({"tenant_id": "acme"}, request)
+        explicit = idempotency_key({"tenant_id": "acme", "idempotency_key": "k"})
+    assert inside == idempotency_key({"tenant_id": "beta"}, request)
+    assert inside != idempotency_key({"tenant_id": "acme"}, request)
+    assert explicit == "explicit:tenant=beta:k"

@@ -64,9 +64,9 @@ def test_a_tenant_set_by_cache_scope_or_cache_tenant_keeps_shared_answers_apart(
     other = {"metadata": {"cache_tenant": "initech"}}
     initech = GuardedChatModel(inner=_answers("Initech: $7"), dedup=flight)
     assert initech.invoke("My balance?", config=other).content == "Initech: $7"
-    # The metadata's tenant wins over an enclosing scope, as it does for the cache.
+    # An enclosing scope's tenant wins over the metadata's, as it does for the cache.
     with cache_scope(tenant="globex"):
-        assert globex.invoke("My balance?", config=_config("acme")).content == "Acme balance: $1,000"
+        assert acme.invoke("My balance?", config=_config("acme")).content == "Globex balance: $5"
     request = {"messages": [{"role": "user", "content": "hi"}]}
     with cache_scope(tenant="acme"):
         scoped = idempotency_key(None, request)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import sys
 from collections.abc import Mapping
 from typing import Any
 
@@ -34,8 +35,8 @@ def idempotency_key(
 ) -> str | None:
     """The explicit key in ``metadata['idempotency_key']`` (namespaced), else the derived
     :func:`request_key` when ``derive``, else ``None``. Either is scoped to the tenant in
-    ``metadata`` (``tenant_id`` / ``tenant`` / ``cache_tenant``), else to the tenant of the
-    enclosing :func:`~llm_cost_hooks.cache.cache_scope`: two tenants never share an answer,
+    enclosing :func:`~llm_cost_hooks.cache.cache_scope`, else to the tenant in ``metadata``
+    (``tenant_id`` / ``tenant`` / ``cache_tenant``): two tenants never share an answer,
     even when they pick the same key or send the same request.
 
     >>> idempotency_key({"idempotency_key": "order-42"})
@@ -60,17 +61,17 @@ def idempotency_key(
 
 
 def _tenant(metadata: Mapping[str, Any] | None) -> str | None:
-    """The tenant a key is scoped to: the run's metadata first, the same keys the cache's
-    partition reads, then a ``cache_scope(tenant=...)`` around the call (a tenant set there
-    keeps apart the cache's answers, so it must keep apart the shared ones too)."""
+    """The tenant a key is scoped to: the enclosing ``cache_scope(tenant=...)`` first, then
+    the run's metadata (``tenant_id`` / ``tenant`` / ``cache_tenant``). The same order the
+    cache's partition, the cost record and the spend guard use, so a call that names two
+    tenants is one tenant's everywhere."""
+    module = sys.modules.get("llm_cost_hooks.cache._scope")  # no scope exists before its import
+    scope = module.current_scope() if module is not None else None
+    if scope is not None and scope.tenant:
+        return str(scope.tenant)
     if metadata:
         for key in ("tenant_id", "tenant", "cache_tenant"):
             value = metadata.get(key)
             if value is not None and value != "":
                 return str(value)
-    from ..cache._scope import current_scope  # loaded only when the metadata names no tenant
-
-    scope = current_scope()
-    if scope is not None and scope.tenant:
-        return str(scope.tenant)
     return None
