@@ -173,6 +173,11 @@ if redis.call('SET', KEYS[2], ARGV[1], 'NX', 'PX', ARGV[2]) then return {2} end
 return {0}
 """
 
+_KEEP_LOCK = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+return 0
+"""
+
 _RELEASE_LOCK = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0
@@ -253,10 +258,16 @@ class RedisSingleFlight:
             self._k("res", key),
             self._k("lock", key),
             token,
-            int(self.lock_ttl * 1000),
+            # Held for lock_ttl only once the caller has the answer (_KEEP_LOCK): a lock
+            # whose answer was lost frees itself after a few seconds.
+            int(min(self.lock_ttl, 2 * self._conn.bound + _CLOCK_ALLOWANCE) * 1000),
             int(time.time() * 1000),
             int((self._conn.bound + _CLOCK_ALLOWANCE) * 1000),
         )
+
+    def _keep_lock(self, key: str, token: str) -> tuple[Any, ...]:
+        """``EVAL`` arguments that hold the lock of ``key`` for ``lock_ttl`` (the leader)."""
+        return (_KEEP_LOCK, 1, self._k("lock", key), token, int(self.lock_ttl * 1000))
 
     def _down(self, exc: BaseException) -> None:
         if self.breaker.record_failure():
@@ -380,6 +391,10 @@ class RedisSingleFlight:
                 self._down(exc)
                 won = False  # still down while waiting: keep waiting (below)
             if won:
+                try:
+                    await conn.acall(lambda: client.eval(*self._keep_lock(key, token)))
+                except errors as exc:
+                    self._down(exc)  # it leads all the same; the lock frees itself soon
                 return await self._alead(client, key, token, fn, dumps)
             # Wait for the leader: its result, its error, or its lock expiring.
             shared_source[:] = ["inflight"]
@@ -511,6 +526,10 @@ class RedisSingleFlight:
                 self._down(exc)
                 won = False
             if won:
+                try:
+                    client.eval(*self._keep_lock(key, token))
+                except errors as exc:
+                    self._down(exc)  # it leads all the same; the lock frees itself soon
                 try:
                     value = fn()
                 except BaseException as exc:
