@@ -38,6 +38,7 @@ class NetFault:
         self._lock = threading.Lock()
         self._socks: set[socket.socket] = set()
         self._listener: socket.socket | None = None
+        self._acceptor: threading.Thread | None = None
         self.port = 0
         self.accepted = 0  # connections accepted so far (tests check a client reconnected)
         self._listen()
@@ -63,7 +64,11 @@ class NetFault:
             listener, self._listener = self._listener, None
             socks, self._socks = self._socks, set()
         if listener is not None:
+            with contextlib.suppress(OSError):  # stops listening now, not when accept() wakes
+                listener.shutdown(socket.SHUT_RDWR)
             listener.close()
+            if self._acceptor is not None and self._acceptor is not threading.current_thread():
+                self._acceptor.join(1.0)
         for s in socks:  # RST, like a server that died
             with contextlib.suppress(OSError):
                 s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
@@ -96,7 +101,8 @@ class NetFault:
             s.settimeout(_POLL)
             self.port = s.getsockname()[1]
             self._listener = s
-        threading.Thread(target=self._accept, args=(s,), daemon=True).start()
+        self._acceptor = threading.Thread(target=self._accept, args=(s,), daemon=True)
+        self._acceptor.start()
 
     def _accept(self, listener: socket.socket) -> None:
         while self._listener is listener:

@@ -6,6 +6,7 @@ and leaves no lock behind that would hold up the same request after the heal."""
 from __future__ import annotations
 
 import asyncio
+import socket
 import time
 import uuid
 import zlib
@@ -24,6 +25,7 @@ from llm_cost_hooks.budget import (
     RedisSpendStore,
     SpendGuard,
     SpendRequest,
+    SpendStoreUnavailable,
 )
 from llm_cost_hooks.cache import CacheConfig, CacheCore, CacheScope, DecisionPolicy, RedisBackend
 from llm_cost_hooks.dedup import RedisSingleFlight
@@ -258,3 +260,44 @@ def test_a_leader_holds_its_lock_for_lock_ttl(redis_clean_url: str) -> None:
     client = sf._conn.sync()
     sf.do("q", lambda: ttl.append(client.pttl(sf._k("lock", "q"))))
     assert CLAIM * 1000 < ttl[0] <= 30_000  # kept for lock_ttl once the leader had the answer
+
+
+def test_fail_closed_refuses_a_call_within_one_attempt(net: NetFault, tmp_path: Path) -> None:
+    primary = RedisSpendStore(net.url("redis"), connect_timeout=CONNECT, socket_timeout=SOCKET)
+    store = FailoverSpendStore(primary, journal=str(tmp_path), fail_mode="closed", retry_after=0.2)
+    guard = _guard(store)
+    guard.reserve(REQUEST).settle(COST)
+    net.blackhole()
+    t = time.monotonic()
+    with pytest.raises(SpendStoreUnavailable):
+        guard.reserve(REQUEST)
+    assert time.monotonic() - t < BOUND + 0.5
+
+
+# -- the proxy itself -------------------------------------------------------------------
+
+
+def _ping(port: int, timeout: float = 0.5) -> bytes:
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
+        s.sendall(b"PING\r\n")
+        return s.recv(64)
+
+
+def test_the_proxy_switches(net: NetFault) -> None:
+    assert _ping(net.port) == b"+PONG\r\n"
+    held = socket.create_connection(("127.0.0.1", net.port), timeout=0.3)
+    net.blackhole()
+    with pytest.raises(TimeoutError):  # accepted, never answered
+        _ping(net.port, timeout=0.3)
+    held.sendall(b"PING\r\n")
+    with pytest.raises(TimeoutError):  # an open connection stays open, unanswered
+        held.recv(64)
+    net.heal()
+    held.settimeout(2)
+    assert held.recv(64) == b"+PONG\r\n"  # what the black hole held, delivered late
+    held.close()
+    net.refuse()
+    with pytest.raises(ConnectionRefusedError):
+        _ping(net.port)
+    net.heal()
+    assert _ping(net.port, timeout=2) == b"+PONG\r\n"
