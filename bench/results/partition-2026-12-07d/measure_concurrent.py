@@ -81,7 +81,7 @@ def main() -> None:
                 "shared (spent, reserved):", fresh.usage(LIMIT, "t"), "expected spent", round(0.001 * 141, 6)
             )
     finally:
-        server.stop()
+        server.close()
 
 
 main()

@@ -30,7 +30,7 @@ def main() -> None:
             res.append((time.perf_counter() - t) * 1000)
         print(llm_cost_hooks.__file__, "us per leader call:", " ".join(f"{x:.0f}" for x in res))
     finally:
-        server.stop()
+        server.close()
 
 
 main()

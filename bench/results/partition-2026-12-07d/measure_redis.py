@@ -126,7 +126,7 @@ def main() -> None:
                 round(0.001 * 8, 6),
             )
     finally:
-        server.stop()
+        server.close()
 
 
 main()
