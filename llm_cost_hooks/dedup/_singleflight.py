@@ -163,6 +163,7 @@ class SingleFlight:
 # caller sent it (ARGV[3], the caller's clock) takes no lock: the caller gave up on it
 # (a partition held it in the network) and nobody would release that lock before lock_ttl.
 _RESULT_OR_LOCK = """
+if redis.replicate_commands then redis.replicate_commands() end -- TIME before a write (Redis < 5)
 local t = redis.call('TIME')
 if tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) - tonumber(ARGV[3]) > tonumber(ARGV[4]) then
   return {3}
@@ -194,9 +195,10 @@ class RedisSingleFlight:
     """Single-flight across processes through Redis.
 
     Concurrent callers in one process are first joined locally (:class:`SingleFlight`),
-    then one process wins a lock (``SET NX PX lock_ttl``) and makes the call; it stores
-    the result as JSON (``dumps``/``loads``; never pickle) for ``result_ttl`` seconds and
-    the others poll for it. If the leader fails, the others raise
+    then one process wins a lock and makes the call (the lock is held for ``lock_ttl`` once
+    Redis's answer is back, a few seconds before: a lock whose answer a network partition
+    lost frees itself); it stores the result as JSON (``dumps``/``loads``; never pickle)
+    for ``result_ttl`` seconds and the others poll for it. If the leader fails, the others raise
     :class:`DeduplicatedCallFailed`; if it dies, its lock expires and a waiter takes
     over. When Redis is unreachable, calls go ahead with local single-flight only
     (logged warning): dedup is an optimisation, never a reason to fail a call.
