@@ -5,6 +5,7 @@ result is served again for a TTL. In-process (:class:`SingleFlight`) and across 
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
 import threading
@@ -158,12 +159,24 @@ class SingleFlight:
 
 # The finished result, or the lock for this caller, in one atomic step: a caller that
 # read "no result" and then took the lock once the leader had published and released it
-# would pay for the same request again.
+# would pay for the same request again. A script that runs later than ARGV[4] ms after the
+# caller sent it (ARGV[3], the caller's clock) takes no lock: the caller gave up on it
+# (a partition held it in the network) and nobody would release that lock before lock_ttl.
 _RESULT_OR_LOCK = """
+if redis.replicate_commands then redis.replicate_commands() end -- TIME before a write (Redis < 5)
+local t = redis.call('TIME')
+if tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) - tonumber(ARGV[3]) > tonumber(ARGV[4]) then
+  return {3}
+end
 local res = redis.call('GET', KEYS[1])
 if res then return {1, res} end
 if redis.call('SET', KEYS[2], ARGV[1], 'NX', 'PX', ARGV[2]) then return {2} end
 return {0}
+"""
+
+_KEEP_LOCK = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+return 0
 """
 
 _RELEASE_LOCK = """
@@ -172,13 +185,20 @@ return 0
 """
 
 
+# Seconds the clocks of a host and Redis may differ by before a lock request is taken for
+# one that ran too late (see _RESULT_OR_LOCK).
+_CLOCK_ALLOWANCE = 1.0
+_MAX_UNSURE = 10_000
+
+
 class RedisSingleFlight:
     """Single-flight across processes through Redis.
 
     Concurrent callers in one process are first joined locally (:class:`SingleFlight`),
-    then one process wins a lock (``SET NX PX lock_ttl``) and makes the call; it stores
-    the result as JSON (``dumps``/``loads``; never pickle) for ``result_ttl`` seconds and
-    the others poll for it. If the leader fails, the others raise
+    then one process wins a lock and makes the call (the lock is held for ``lock_ttl`` once
+    Redis's answer is back, a few seconds before: a lock whose answer a network partition
+    lost frees itself); it stores the result as JSON (``dumps``/``loads``; never pickle)
+    for ``result_ttl`` seconds and the others poll for it. If the leader fails, the others raise
     :class:`DeduplicatedCallFailed`; if it dies, its lock expires and a waiter takes
     over. When Redis is unreachable, calls go ahead with local single-flight only
     (logged warning): dedup is an optimisation, never a reason to fail a call.
@@ -224,6 +244,10 @@ class RedisSingleFlight:
         self.breaker = Breaker(failure_threshold=1, reset_seconds=retry_after)
         self.local = SingleFlight(result_ttl=0)
         self._publishing: set[Any] = set()
+        # Locks asked for whose answer never came (token -> key): they may be held in Redis
+        # with nobody to release them; given back when Redis answers again.
+        self._unsure: dict[str, str] = {}
+        self._warned_clock = False
 
     def _k(self, kind: str, key: str) -> str:
         return f"{{{self.prefix}}}:sf:{kind}:{key}"
@@ -236,8 +260,16 @@ class RedisSingleFlight:
             self._k("res", key),
             self._k("lock", key),
             token,
-            int(self.lock_ttl * 1000),
+            # Held for lock_ttl only once the caller has the answer (_KEEP_LOCK): a lock
+            # whose answer was lost frees itself after a few seconds.
+            int(min(self.lock_ttl, 2 * self._conn.bound + _CLOCK_ALLOWANCE) * 1000),
+            int(time.time() * 1000),
+            int((self._conn.bound + _CLOCK_ALLOWANCE) * 1000),
         )
+
+    def _keep_lock(self, key: str, token: str) -> tuple[Any, ...]:
+        """``EVAL`` arguments that hold the lock of ``key`` for ``lock_ttl`` (the leader)."""
+        return (_KEEP_LOCK, 1, self._k("lock", key), token, int(self.lock_ttl * 1000))
 
     def _down(self, exc: BaseException) -> None:
         if self.breaker.record_failure():
@@ -252,6 +284,56 @@ class RedisSingleFlight:
         # Called on each Redis reply; a closed breaker returns at once.
         if self.breaker.record_success():
             logger.warning("llm-cost-hooks: Redis single-flight is reachable again.")
+
+    def _locked(self, token: str) -> bool:
+        """Redis answered the lock request of ``token``; True if locks asked for earlier
+        are unsure and should be given back now."""
+        self._up()
+        if self._unsure:
+            self._unsure.pop(token, None)  # this caller knows where its lock stands now
+            return bool(self._unsure)
+        return False
+
+    def _unsure_lock(self, key: str, token: str) -> None:
+        if len(self._unsure) >= _MAX_UNSURE:  # a long outage: lock_ttl frees the oldest
+            try:
+                self._unsure.pop(next(iter(self._unsure)))
+            except (StopIteration, KeyError, RuntimeError):  # another thread changed it
+                pass
+        self._unsure[token] = key
+
+    def _take_unsure(self) -> list[tuple[str, str]]:
+        items = [(key, token) for token, key in list(self._unsure.items())]
+        for _, token in items:
+            self._unsure.pop(token, None)
+        return items
+
+    def _release_unsure(self, client: Any) -> None:
+        for key, token in self._take_unsure():
+            try:
+                client.eval(_RELEASE_LOCK, 1, self._k("lock", key), token)
+            except self._conn.errors:
+                return
+
+    async def _arelease_unsure(self, client: Any) -> None:
+        for key, token in self._take_unsure():
+            lock = self._k("lock", key)
+            try:
+                await self._conn.acall(functools.partial(client.eval, _RELEASE_LOCK, 1, lock, token))
+            except self._conn.errors:
+                return
+
+    def _late(self) -> None:
+        """Redis ran a lock request later than the caller could have waited for it: the
+        clocks of this host and Redis differ (a request held up that long timed out)."""
+        if not self._warned_clock:
+            self._warned_clock = True
+            logger.warning(
+                "llm-cost-hooks: Redis single-flight at %s: Redis's clock is more than %g s ahead "
+                "of this host's; calls go ahead without the cross-process lock until they agree.",
+                self.url,
+                self._conn.bound + _CLOCK_ALLOWANCE,
+            )
 
     # -- async ----------------------------------------------------------------------------
     async def ado(
@@ -294,18 +376,27 @@ class RedisSingleFlight:
         while True:
             try:
                 reply = await conn.acall(lambda: client.eval(*self._result_or_lock(key, token)))
-                self._up()
+                if self._locked(token):
+                    await self._arelease_unsure(client)
+                if reply[0] == 3:
+                    self._late()
+                    return await fn()
                 if reply[0] == 1:
                     shared_source.append("cached")
                     # JSON from another process: trusted to be what fn returns.
                     return cast(T, loads(reply[1]))
                 won = reply[0] == 2
             except errors as exc:
+                self._unsure_lock(key, token)
                 if not outage:
                     raise _RedisDown(exc) from exc
                 self._down(exc)
                 won = False  # still down while waiting: keep waiting (below)
             if won:
+                try:
+                    await conn.acall(lambda: client.eval(*self._keep_lock(key, token)))
+                except errors as exc:
+                    self._down(exc)  # it leads all the same; the lock frees itself soon
                 return await self._alead(client, key, token, fn, dumps)
             # Wait for the leader: its result, its error, or its lock expiring.
             shared_source[:] = ["inflight"]
@@ -420,18 +511,27 @@ class RedisSingleFlight:
         while True:
             try:
                 reply = client.eval(*self._result_or_lock(key, token))
-                self._up()
+                if self._locked(token):
+                    self._release_unsure(client)
+                if reply[0] == 3:
+                    self._late()
+                    return fn()
                 if reply[0] == 1:
                     shared_source.append("cached")
                     # JSON from another process: trusted to be what fn returns.
                     return cast(T, loads(reply[1]))
                 won = reply[0] == 2
             except errors as exc:
+                self._unsure_lock(key, token)
                 if not outage:
                     raise _RedisDown(exc) from exc
                 self._down(exc)
                 won = False
             if won:
+                try:
+                    client.eval(*self._keep_lock(key, token))
+                except errors as exc:
+                    self._down(exc)  # it leads all the same; the lock frees itself soon
                 try:
                     value = fn()
                 except BaseException as exc:
