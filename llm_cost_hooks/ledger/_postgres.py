@@ -571,10 +571,21 @@ class PostgresLedger(Ledger):
     def _configure(self, conn: Any) -> None:
         if not self._migrated:
             if self._conninfo not in _migrated_databases:
-                if schema_version(conn) != SCHEMA_VERSION:  # newer: migrate() refuses it
+                version = schema_version(conn)
+                if version != SCHEMA_VERSION:  # newer: migrate() refuses it
                     conn.answer_timeout = self._migrate_timeout
                     try:
                         migrate(conn)
+                    except self._psycopg.errors.InsufficientPrivilege as exc:
+                        # A role that may only insert, on a database of an older release:
+                        # a configuration error (logged as one at start-up), not an outage.
+                        # Retried, so the owner's migrate lets the writer go on.
+                        raise LedgerError(
+                            f"The PostgreSQL ledger has schema version {version}, this "
+                            f"llm-cost-hooks writes version {SCHEMA_VERSION}, and the user of "
+                            f"the URL may not migrate it ({_first_line(exc)}). Run "
+                            "'llm-cost ledger migrate URL' as the owner of the database."
+                        ) from None
                     finally:
                         conn.answer_timeout = self._answer_timeout
                 _migrated_databases.add(self._conninfo)
