@@ -186,3 +186,33 @@ def test_an_app_role_that_may_not_migrate_says_so_and_writes_once_the_owner_has(
         with psycopg.connect(pg_url, autocommit=True) as conn:
             conn.execute(f"DROP OWNED BY {role}")
             conn.execute(f"DROP ROLE {role}")
+
+
+def test_a_role_that_may_only_read_reports_from_a_database_of_the_schema_before(
+    pg_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    # A dashboard's read-only role, with the new release, while the fleet's database is
+    # still at the schema before: reports raised the server's refusal of the migration.
+    from llm_cost_hooks.ledger import LedgerReports
+
+    _make_schema_2(pg_url)
+    role = "reader_" + uuid.uuid4().hex[:8]
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute(f"CREATE ROLE {role} LOGIN")
+        conn.execute(f"GRANT SELECT ON ALL TABLES IN SCHEMA public TO {role}")
+    try:
+        with caplog.at_level(logging.WARNING, logger="llm_cost_hooks.ledger"):
+            reports = LedgerReports.open(pg_url.replace("postgres@", f"{role}@", 1))
+        try:
+            (totals,) = reports.totals()
+        finally:
+            reports.close()
+        assert totals["calls"] == 1 and totals["cost_usd"] == pytest.approx(0.5)
+        (said,) = [r.getMessage() for r in caplog.records]
+        assert "schema version 2" in said and "llm-cost ledger migrate" in said
+        with psycopg.connect(pg_url, autocommit=True) as conn:
+            assert schema_version(conn) == 2  # read as it is, nothing changed
+    finally:
+        with psycopg.connect(pg_url, autocommit=True) as conn:
+            conn.execute(f"DROP OWNED BY {role}")
+            conn.execute(f"DROP ROLE {role}")

@@ -332,10 +332,34 @@ def _connect(url: str, application_name: str) -> Any:
 
 
 def connect_for_reports(url: str) -> Any:
-    """An autocommit connection for reports, with the schema brought up to date."""
+    """An autocommit connection for reports, with the schema brought up to date. A role
+    that may only read a database of schema 2 (before outcomes had a key) reads it as it
+    is: reports need its tables, not the key."""
     conn = _connect(url, "llm-cost-hooks-report")
-    if schema_version(conn) < SCHEMA_VERSION:
-        migrate(conn)
+    version = schema_version(conn)
+    if version < SCHEMA_VERSION:
+        try:
+            migrate(conn)
+        except _psycopg().errors.InsufficientPrivilege as exc:
+            advice = "Run 'llm-cost ledger migrate URL' as the owner of the database."
+            if version < 2:  # no rollups yet: nothing reports can read
+                conn.close()
+                raise LedgerError(
+                    f"The PostgreSQL ledger {redact(url)} has schema version {version} and the "
+                    f"user of the URL may not migrate it ({_first_line(exc)}). {advice}"
+                ) from None
+            logger.warning(
+                "llm-cost-hooks: PostgreSQL ledger %s has schema version %d and the user of "
+                "the URL may not migrate it to %d (%s); reports read it as it is. %s",
+                redact(url),
+                version,
+                SCHEMA_VERSION,
+                _first_line(exc),
+                advice,
+            )
+        except BaseException:
+            conn.close()
+            raise
     return conn
 
 

@@ -193,6 +193,7 @@ def main() -> None:
                     env=env("new"),
                     capture_output=True,
                     text=True,
+                    cwd=work,  # not the repository: python -c puts the working directory first
                 )
                 show(
                     "mixed/new-then-old/copy",
