@@ -4,6 +4,9 @@ schema is made here from the SQL that release ran, not from an old wheel."""
 from __future__ import annotations
 
 import logging
+import os
+import subprocess
+import sys
 import time
 import uuid
 from pathlib import Path
@@ -216,3 +219,81 @@ def test_a_role_that_may_only_read_reports_from_a_database_of_the_schema_before(
         with psycopg.connect(pg_url, autocommit=True) as conn:
             conn.execute(f"DROP OWNED BY {role}")
             conn.execute(f"DROP ROLE {role}")
+
+
+_WRITER = """
+import os, sys, time
+from llm_cost_hooks import CostRecord
+from llm_cost_hooks.ledger import PostgresLedger, TaskOutcome
+url, name, go = sys.argv[1:4]
+while not os.path.exists(go):
+    time.sleep(0.01)
+ledger = PostgresLedger(url, dead_letter=go + "." + name + ".jsonl")
+for i in range(50):
+    ledger.write(CostRecord(request_id=f"{name}-{i}", task_id=f"{name}-t{i % 5}", model="m", cost_usd=0.01))
+for t in range(5):
+    ledger.write_task(TaskOutcome(task_id=f"{name}-t{t}", success=True))
+ledger.close()
+s = ledger.stats
+print(s.written, s.dead_lettered, s.dropped)
+"""
+
+
+@pytest.mark.parametrize("start", ["empty", "schema 2"])
+def test_processes_starting_at_once_migrate_once_and_all_write(
+    pg_url: str, tmp_path: Path, start: str
+) -> None:
+    if start == "schema 2":
+        _make_schema_2(pg_url)
+    go = tmp_path / "go"
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(
+            [str(Path(__file__).resolve().parents[1]), os.environ.get("PYTHONPATH", "")]
+        ),
+    }
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", _WRITER, pg_url, f"p{i}", str(go)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+            cwd=tmp_path,
+        )
+        for i in range(4)
+    ]
+    time.sleep(1.0)  # every interpreter up, waiting for the same moment
+    if start == "empty":
+        go.touch()
+    else:
+        # Hold the outcomes table until all four are inside their migration (version 3
+        # waits for it): each would add version 3 without the advisory lock between them.
+        with psycopg.connect(pg_url) as holder:
+            holder.execute("LOCK TABLE task_outcomes IN SHARE MODE")
+            go.touch()
+            waiting = 0
+            deadline = time.monotonic() + 60
+            while waiting < 4 and time.monotonic() < deadline:
+                time.sleep(0.05)
+                with psycopg.connect(pg_url, autocommit=True) as watch:
+                    waiting = watch.execute(
+                        "SELECT COUNT(*) FROM pg_stat_activity "
+                        "WHERE application_name = 'llm-cost-hooks' AND wait_event_type = 'Lock'"
+                    ).fetchone()[0]
+            assert waiting == 4
+            holder.commit()
+    for p in procs:
+        out, err = p.communicate(timeout=120)
+        assert p.returncode == 0, err[-2000:]
+        assert out.split() == ["50", "0", "0"], err[-2000:]
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        versions = [v for (v,) in conn.execute("SELECT version FROM llm_cost_schema ORDER BY version")]
+        assert versions == list(range(1, SCHEMA_VERSION + 1))  # each applied once
+        old = 1 if start == "schema 2" else 0
+        assert conn.execute("SELECT COUNT(DISTINCT request_id), COUNT(*) FROM cost_records").fetchone() == (
+            200 + old,
+            200 + old,
+        )
+        assert conn.execute("SELECT COUNT(*) FROM task_outcomes").fetchone()[0] == 20
+        assert conn.execute("SELECT SUM(calls) FROM cost_rollup_hour").fetchone()[0] == 200 + old
