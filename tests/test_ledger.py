@@ -160,6 +160,27 @@ def test_indexes_an_earlier_release_adds_to_a_current_file_go_when_it_is_opened(
     assert outcome_indexes == {"ux_outcomes_key"}
 
 
+def test_a_file_whose_writer_holds_it_opens_with_the_earlier_indexes_left_for_later(tmp_path: Path) -> None:
+    # Dropping them is not worth failing, or long holding up, the ledger's start.
+    path = tmp_path / "busy.db"
+    SQLiteLedger(path).close()
+    other = sqlite3.connect(path)
+    try:
+        other.execute("CREATE INDEX ix_records_time ON cost_records(timestamp)")
+        other.commit()
+        other.execute("BEGIN IMMEDIATE")  # another process in the middle of a batch
+        ledger = SQLiteLedger(path)
+        assert "ix_records_time" in _version_and_indexes(path)[1]
+        other.rollback()
+        ledger.write(rec(request_id="r1"))
+        assert ledger.flush()
+        ledger.close()
+    finally:
+        other.close()
+    SQLiteLedger(path).close()
+    assert _version_and_indexes(path) == (4, {"ux_records_time_request"})
+
+
 def test_a_newer_schema_version_is_left_as_it_is(tmp_path: Path) -> None:
     path = tmp_path / "newer.db"
     _v1_ledger_file(path)

@@ -259,6 +259,10 @@ def _drop_earlier_indexes(conn: sqlite3.Connection) -> None:
     found = f"SELECT 1 FROM sqlite_master WHERE type = 'index' AND name IN ({names})"
     if not conn.execute(found).fetchone():
         return
+    # Not worth holding up the ledger's start: a writer busy for longer leaves them for the
+    # next open.
+    wait = conn.execute("PRAGMA busy_timeout").fetchone()[0]
+    conn.execute("PRAGMA busy_timeout = 2000")
     try:
         conn.commit()
         conn.execute("BEGIN IMMEDIATE")
@@ -268,6 +272,8 @@ def _drop_earlier_indexes(conn: sqlite3.Connection) -> None:
     except sqlite3.Error:
         conn.rollback()
         logger.debug("llm-cost-hooks ledger: indexes of an earlier version left in place", exc_info=True)
+    finally:
+        conn.execute(f"PRAGMA busy_timeout = {int(wait)}")
 
 
 def _keyed_by_request_id(conn: sqlite3.Connection) -> bool:
