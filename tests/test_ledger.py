@@ -106,6 +106,81 @@ def test_an_old_schema_file_is_migrated_and_keeps_its_records(tmp_path: Path) ->
     assert tasks["tasks"] == 1 and tasks["calls"] == 2 and tasks["cost_usd"] == 0.75
 
 
+@pytest.mark.parametrize(
+    ("release", "statements"),
+    [
+        # What releases of schema 1 and 2 run on every open (schema 1 sets its version).
+        (
+            1,
+            (
+                "CREATE INDEX IF NOT EXISTS ix_records_task ON cost_records(task_id)",
+                "CREATE INDEX IF NOT EXISTS ix_records_time ON cost_records(timestamp)",
+                "CREATE INDEX IF NOT EXISTS ix_outcomes_task ON task_outcomes(task_id)",
+                "PRAGMA user_version = 1",
+            ),
+        ),
+        (
+            2,
+            (
+                "CREATE INDEX IF NOT EXISTS ix_records_time ON cost_records(timestamp)",
+                "CREATE INDEX IF NOT EXISTS ix_outcomes_task ON task_outcomes(task_id)",
+            ),
+        ),
+    ],
+)
+def test_indexes_an_earlier_release_adds_to_a_current_file_go_when_it_is_opened(
+    tmp_path: Path, release: int, statements: tuple[str, ...]
+) -> None:
+    # A fleet upgraded one process at a time: a process of an earlier release opens the
+    # file after the current one made it, and adds the indexes of its version, which every
+    # insert then updates.
+    path = tmp_path / "mixed.db"
+    ledger = SQLiteLedger(path)
+    ledger.write(rec(request_id="new-1", task_id="T", cost_usd=0.5))
+    ledger.write_task(TaskOutcome(task_id="T", success=True))
+    ledger.close()
+    with sqlite3.connect(path) as conn:
+        for stmt in statements:
+            conn.execute(stmt)
+        conn.execute(
+            f"INSERT INTO cost_records VALUES ('old-{release}', 'T', NULL, '2026-01-02T03:04:05+00:00', "
+            "'acme', NULL, 'qa', NULL, NULL, 'openai', 'gpt-4o-mini', 100, 20, 0, 0, 0, 0.25, 0.2, 0, "
+            "0, 0.05, 0, 'USD', 0.0, 'miss', 12.5, 1, NULL, 1, NULL, 0, 0)"
+        )
+    ledger = SQLiteLedger(path)
+    ledger.write(rec(request_id="new-2", task_id="T", cost_usd=0.5))
+    assert ledger.flush()
+    assert sorted(r.request_id for r in ledger.records()) == sorted(["new-1", "new-2", f"old-{release}"])
+    assert len(list(ledger.task_outcomes())) == 1
+    ledger.close()
+    version, indexes = _version_and_indexes(path)
+    assert version == 4 and indexes == {"ux_records_time_request"}
+    with sqlite3.connect(path) as conn:
+        outcome_indexes = {row[1] for row in conn.execute("PRAGMA index_list(task_outcomes)")}
+    assert outcome_indexes == {"ux_outcomes_key"}
+
+
+def test_a_file_whose_writer_holds_it_opens_with_the_earlier_indexes_left_for_later(tmp_path: Path) -> None:
+    # Dropping them is not worth failing, or long holding up, the ledger's start.
+    path = tmp_path / "busy.db"
+    SQLiteLedger(path).close()
+    other = sqlite3.connect(path)
+    try:
+        other.execute("CREATE INDEX ix_records_time ON cost_records(timestamp)")
+        other.commit()
+        other.execute("BEGIN IMMEDIATE")  # another process in the middle of a batch
+        ledger = SQLiteLedger(path)
+        assert "ix_records_time" in _version_and_indexes(path)[1]
+        other.rollback()
+        ledger.write(rec(request_id="r1"))
+        assert ledger.flush()
+        ledger.close()
+    finally:
+        other.close()
+    SQLiteLedger(path).close()
+    assert _version_and_indexes(path) == (4, {"ux_records_time_request"})
+
+
 def test_a_newer_schema_version_is_left_as_it_is(tmp_path: Path) -> None:
     path = tmp_path / "newer.db"
     _v1_ledger_file(path)

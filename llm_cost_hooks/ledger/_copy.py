@@ -10,7 +10,7 @@ from typing import Any, cast
 from .._errors import ConfigurationError, LedgerError
 from .._records import CostRecord
 from ._base import RECORD_COLUMNS, Ledger, TaskOutcome, _dead_letter_item, read_json_lines, row_to_record
-from ._stores import JSONLLedger, SQLiteLedger
+from ._stores import JSONLLedger, SQLiteLedger, _jsonl_item
 
 __all__ = ["copy_ledger"]
 
@@ -139,28 +139,36 @@ def copy_ledger(
 def _read_jsonl(src: JSONLLedger) -> tuple[list[CostRecord], list[TaskOutcome]]:
     """A JSONL ledger's records and outcomes; or those of a dead-letter file (what a ledger
     set aside: one ``{"record": ...}`` per line), so set-aside records are copied into the
-    fleet database the same way, skipped if already there."""
-    try:
-        return src._read()
-    except ValueError as exc:
-        items, damaged = read_json_lines(src.path, _dead_letter_item)
+    fleet database the same way, skipped if already there. Each line is read as either
+    kind: task outcome lines read alike in both, so a dead-letter file holding outcomes
+    was taken for a damaged JSONL ledger and its records skipped."""
+    items, damaged = read_json_lines(src.path, _ledger_or_dead_letter_item)
+    if damaged:
         if not items:
             raise LedgerError(
                 f"{src.path} is neither a JSONL ledger nor a dead-letter file "
-                f"(one JSON record per line): {exc}."
-            ) from exc
-        if damaged:
-            logger.warning(
-                "llm-cost-hooks ledger: %s: %d line(s) are not whole dead-letter lines and were "
-                "skipped (line %s); the other lines were read.",
-                src.path,
-                len(damaged),
-                ", ".join(map(str, damaged[:10])) + (" ..." if len(damaged) > 10 else ""),
+                f"(one JSON record per line): line {damaged[0]} is neither."
             )
-        return (
-            [i for i in items if isinstance(i, CostRecord)],
-            [i for i in items if isinstance(i, TaskOutcome)],
+        logger.warning(
+            "llm-cost-hooks ledger: %s: %d line(s) are not whole records and were skipped "
+            "(line %s); a process killed while writing leaves such a line. The other lines "
+            "were read.",
+            src.path,
+            len(damaged),
+            ", ".join(map(str, damaged[:10])) + (" ..." if len(damaged) > 10 else ""),
         )
+    return (
+        [i for i in items if isinstance(i, CostRecord)],
+        [i for i in items if isinstance(i, TaskOutcome)],
+    )
+
+
+def _ledger_or_dead_letter_item(data: Any) -> CostRecord | TaskOutcome:
+    # A dead-letter line wraps its record ({"record": ...}); a JSONL ledger's line is the
+    # record itself (no field of a record is named "record").
+    if isinstance(data, dict) and "record" in data:
+        return _dead_letter_item(data)
+    return _jsonl_item(data)
 
 
 def _count(ledger: Ledger) -> int:

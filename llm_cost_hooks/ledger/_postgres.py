@@ -332,10 +332,34 @@ def _connect(url: str, application_name: str) -> Any:
 
 
 def connect_for_reports(url: str) -> Any:
-    """An autocommit connection for reports, with the schema brought up to date."""
+    """An autocommit connection for reports, with the schema brought up to date. A role
+    that may only read a database of schema 2 (before outcomes had a key) reads it as it
+    is: reports need its tables, not the key."""
     conn = _connect(url, "llm-cost-hooks-report")
-    if schema_version(conn) < SCHEMA_VERSION:
-        migrate(conn)
+    version = schema_version(conn)
+    if version < SCHEMA_VERSION:
+        try:
+            migrate(conn)
+        except _psycopg().errors.InsufficientPrivilege as exc:
+            advice = "Run 'llm-cost ledger migrate URL' as the owner of the database."
+            if version < 2:  # no rollups yet: nothing reports can read
+                conn.close()
+                raise LedgerError(
+                    f"The PostgreSQL ledger {redact(url)} has schema version {version} and the "
+                    f"user of the URL may not migrate it ({_first_line(exc)}). {advice}"
+                ) from None
+            logger.warning(
+                "llm-cost-hooks: PostgreSQL ledger %s has schema version %d and the user of "
+                "the URL may not migrate it to %d (%s); reports read it as it is. %s",
+                redact(url),
+                version,
+                SCHEMA_VERSION,
+                _first_line(exc),
+                advice,
+            )
+        except BaseException:
+            conn.close()
+            raise
     return conn
 
 
@@ -571,10 +595,21 @@ class PostgresLedger(Ledger):
     def _configure(self, conn: Any) -> None:
         if not self._migrated:
             if self._conninfo not in _migrated_databases:
-                if schema_version(conn) != SCHEMA_VERSION:  # newer: migrate() refuses it
+                version = schema_version(conn)
+                if version != SCHEMA_VERSION:  # newer: migrate() refuses it
                     conn.answer_timeout = self._migrate_timeout
                     try:
                         migrate(conn)
+                    except self._psycopg.errors.InsufficientPrivilege as exc:
+                        # A role that may only insert, on a database of an older release:
+                        # a configuration error (logged as one at start-up), not an outage.
+                        # Retried, so the owner's migrate lets the writer go on.
+                        raise LedgerError(
+                            f"The PostgreSQL ledger has schema version {version}, this "
+                            f"llm-cost-hooks writes version {SCHEMA_VERSION}, and the user of "
+                            f"the URL may not migrate it ({_first_line(exc)}). Run "
+                            "'llm-cost ledger migrate URL' as the owner of the database."
+                        ) from None
                     finally:
                         conn.answer_timeout = self._answer_timeout
                 _migrated_databases.add(self._conninfo)

@@ -113,6 +113,12 @@ _MIGRATIONS: dict[int, tuple[str, ...]] = {
         "DROP INDEX ix_outcomes_task",
     ),
 }
+# Indexes of earlier versions that a release of version 1 or 2 creates again when it opens a
+# file of this version (they run their CREATE INDEX IF NOT EXISTS on every open; version 1
+# also sets user_version back to 1; releases of version 3 leave a newer file alone). Each one adds to every insert: with
+# ix_records_time and ix_outcomes_task SQLite's steps take 29% more instructions a record
+# (bench/results/upgrade-2026-12-07d/). Opening the file drops them again.
+_EARLIER_INDEXES = ("ix_records_task", "ix_records_time", "ix_outcomes_task")
 INSERT_RECORD = "INSERT OR REPLACE INTO cost_records ({}) VALUES ({})".format(
     ", ".join(RECORD_COLUMNS), ", ".join("?" for _ in RECORD_COLUMNS)
 )
@@ -208,7 +214,11 @@ def init_schema(conn: sqlite3.Connection) -> None:
     transaction (a file of a newer version is left as it is: its tables hold the same
     columns). Several processes may open one old file at once: the first migrates it under
     the write lock, the others find it done."""
-    if conn.execute("PRAGMA user_version").fetchone()[0] >= _SCHEMA_VERSION:
+    version = conn.execute("PRAGMA user_version").fetchone()[0]
+    if version > _SCHEMA_VERSION:
+        return
+    if version == _SCHEMA_VERSION:
+        _drop_earlier_indexes(conn)
         return
     conn.commit()
     conn.execute("BEGIN IMMEDIATE")
@@ -230,11 +240,40 @@ def init_schema(conn: sqlite3.Connection) -> None:
             conn.execute(CREATE_OUTCOMES)
             for stmt in CREATE_INDEXES:
                 conn.execute(stmt)
+            for name in _EARLIER_INDEXES:  # version 3's rebuild is skipped on a time-keyed table
+                conn.execute(f"DROP INDEX IF EXISTS {name}")
             conn.execute(f"PRAGMA user_version = {_SCHEMA_VERSION}")
         conn.commit()
     except BaseException:
         conn.rollback()
         raise
+
+
+def _drop_earlier_indexes(conn: sqlite3.Connection) -> None:
+    """Drop the indexes a release of an earlier version added to this file when it opened
+    it. Only a cost: a file that cannot be changed now (read-only, or locked longer than the
+    connection waits) opens as it is."""
+    import sqlite3
+
+    names = ", ".join(f"'{n}'" for n in _EARLIER_INDEXES)
+    found = f"SELECT 1 FROM sqlite_master WHERE type = 'index' AND name IN ({names})"
+    if not conn.execute(found).fetchone():
+        return
+    # Not worth holding up the ledger's start: a writer busy for longer leaves them for the
+    # next open.
+    wait = conn.execute("PRAGMA busy_timeout").fetchone()[0]
+    conn.execute("PRAGMA busy_timeout = 2000")
+    try:
+        conn.commit()
+        conn.execute("BEGIN IMMEDIATE")
+        for name in _EARLIER_INDEXES:
+            conn.execute(f"DROP INDEX IF EXISTS {name}")
+        conn.commit()
+    except sqlite3.Error:
+        conn.rollback()
+        logger.debug("llm-cost-hooks ledger: indexes of an earlier version left in place", exc_info=True)
+    finally:
+        conn.execute(f"PRAGMA busy_timeout = {int(wait)}")
 
 
 def _keyed_by_request_id(conn: sqlite3.Connection) -> bool:
