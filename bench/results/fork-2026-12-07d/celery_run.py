@@ -44,10 +44,13 @@ cmd = [
     *extra,
 ]
 out = open(work / "celery.out", "w")  # noqa: SIM115 - the worker writes it until it exits
-proc = subprocess.Popen(cmd, cwd=work, env=env, stdout=out, stderr=subprocess.STDOUT)
+proc = subprocess.Popen(cmd, cwd=work, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
 results = [celery_tasks.ask.delay(f"task{i % 5}", 5) for i in range(n)]
 done = sum(r.get(timeout=120) for r in results)
-proc.send_signal(signal.SIGTERM)
+if os.environ.get("FORK_KILL_GROUP"):  # SIGTERM to every process, as systemd's default KillMode does
+    os.killpg(proc.pid, signal.SIGTERM)
+else:
+    proc.send_signal(signal.SIGTERM)
 code = proc.wait(120)
 out.close()
 if kind == "sqlite":
