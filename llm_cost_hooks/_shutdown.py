@@ -228,6 +228,8 @@ def watch_multiprocessing_children() -> None:
         import multiprocessing.util as mp_util
     except ImportError:  # pragma: no cover - platforms without multiprocessing
         return
+    # Before the once-only check: Celery may be imported after the first ledger was made.
+    _watch_celery_pool_children()
     if getattr(watch_multiprocessing_children, "_done", False):
         return
     watch_multiprocessing_children._done = True  # type: ignore[attr-defined]
@@ -265,7 +267,31 @@ def _on_mp_child(_: object) -> None:
     import multiprocessing.util as mp_util
 
     mp_util.Finalize(None, _multiprocessing_child_exit, exitpriority=100)
+    _watch_celery_pool_children()
     _watch_sigterm_in_child()
+
+
+def _watch_celery_pool_children() -> None:
+    """Make Celery's prefork pool children run the exit hooks.
+
+    Its pool (billiard) ends a child with ``os._exit()`` from inside the child's task loop,
+    before multiprocessing's finalizers run: the records a child still held (a slow or
+    unreachable store) were lost without a line. Celery sends ``worker_process_shutdown``
+    in the child just before that exit. Connected only when Celery is already imported
+    (a worker's children always have it); never imports it."""
+    signals = sys.modules.get("celery.signals")
+    if signals is None:
+        return
+    try:
+        signals.worker_process_shutdown.connect(
+            _celery_child_exit, weak=False, dispatch_uid="llm-cost-hooks-exit-hooks"
+        )
+    except Exception:  # pragma: no cover - a Celery without this signal
+        logger.debug("llm-cost-hooks: cannot watch Celery pool children", exc_info=True)
+
+
+def _celery_child_exit(**_: Any) -> None:
+    run_exit_hooks()
 
 
 # Seconds the main thread gets to run our SIGTERM handler before it is woken for it.

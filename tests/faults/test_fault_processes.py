@@ -218,3 +218,75 @@ def test_fork_while_the_writer_is_inside_sqlite(tmp_path: Path) -> None:
         f"child{k}-{i}" for k in range(12) for i in range(50)
     }
     tracker.close()
+
+
+_CELERY_TASKS = """
+import os
+from celery import Celery
+from langchain_core.language_models import GenericFakeChatModel
+from langchain_core.messages import AIMessage
+from llm_cost_hooks.langchain import CostCallbackHandler
+from llm_cost_hooks.ledger import SQLiteLedger
+
+work = os.environ["FAULT_WORK"]
+app = Celery("fault_celery")
+app.conf.update(
+    broker_url="filesystem://",
+    broker_transport_options={"data_folder_in": work + "/broker", "data_folder_out": work + "/broker"},
+    result_backend="file://" + work + "/results",
+    worker_hijack_root_logger=False,
+)
+# Built in the worker's main process, before its pool forks. The writer waits a minute
+# between writes (a store that is slow or down): every record is still held at child exit.
+handler = CostCallbackHandler(ledger=SQLiteLedger(os.environ["FAULT_DB"], flush_interval=60))
+
+
+@app.task
+def ask(name):
+    usage = {"input_tokens": 1200, "output_tokens": 150, "total_tokens": 1350}
+    model = GenericFakeChatModel(messages=iter([AIMessage("ok", usage_metadata=usage)] * 3))
+    for i in range(3):
+        model.invoke("hi", config={"callbacks": [handler],
+                     "metadata": {"ls_model_name": "gpt-4o-mini", "task": name}})
+    return 3
+"""
+
+
+def test_celery_prefork_children_write_what_they_hold_at_exit(tmp_path: Path) -> None:
+    # Celery's pool ends a child with os._exit() inside its task loop, before
+    # multiprocessing's finalizers: the records the child held were lost, without a line.
+    pytest.importorskip("celery")
+    (tmp_path / "fault_celery.py").write_text(_CELERY_TASKS)
+    for d in ("broker", "results"):
+        (tmp_path / d).mkdir()
+    db = tmp_path / "costs.db"
+    env = child_env(FAULT_DB=str(db), FAULT_WORK=str(tmp_path), PYTHONPATH=f"{ROOT}{os.pathsep}{tmp_path}")
+    worker = [sys.executable, "-m", "celery", "-A", "fault_celery", "worker", "--pool=prefork", "-c", "2"]
+    proc = subprocess.Popen(
+        [*worker, "--loglevel=INFO"], cwd=str(tmp_path), env=env, stderr=subprocess.PIPE, text=True
+    )
+    client = (
+        "import fault_celery as t\n"
+        "results = [t.ask.delay(f'task{i}') for i in range(8)]\n"
+        "print(sum(r.get(timeout=60) for r in results))\n"
+    )
+    try:
+        done = subprocess.run(
+            [sys.executable, "-c", client],
+            cwd=str(tmp_path),
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=90,
+        )
+    finally:
+        proc.send_signal(signal.SIGTERM)  # a warm shutdown: the pool's children exit
+        _, stderr = proc.communicate(timeout=60)
+    assert done.stdout.strip() == "24", done.stderr[-2000:]
+    ids = ledger_ids(db)
+    assert len(ids) == len(set(ids)) == 24, stderr[-3000:]
+    # Each child says where its records went.
+    lines = [
+        closed_counts(line) for line in stderr.splitlines() if "ForkPoolWorker" in line and "closed:" in line
+    ]
+    assert sum(w for w, _, _, _ in lines) == 24
