@@ -41,7 +41,8 @@ def _chunk(delta: dict[str, Any], finish: str | None = None) -> bytes:
 class _HeldModel(BaseHTTPRequestHandler):
     """An OpenAI-compatible streaming endpoint. A prompt ending in "first" sends its first
     chunk at once and the rest once ``release`` is set; one ending in "none" sends nothing
-    until then. The rest ends with the provider's usage (``include_usage``)."""
+    until then. The rest ends with the provider's usage (``include_usage``): 1 prompt token
+    when the prompt asks for a "small" count."""
 
     protocol_version = "HTTP/1.1"
     release = threading.Event()
@@ -66,8 +67,9 @@ class _HeldModel(BaseHTTPRequestHandler):
             for piece in rest:
                 self.wfile.write(_chunk({"content": piece}))
             self.wfile.write(_chunk({}, "stop"))
+            counts = {**_USAGE, "prompt_tokens": 1, "total_tokens": 9} if "small" in prompt else _USAGE
             usage = {"id": "c1", "object": "chat.completion.chunk", "created": 1, "model": "gpt-4o-mini",
-                     "choices": [], "usage": _USAGE}  # fmt: skip
+                     "choices": [], "usage": counts}  # fmt: skip
             self.wfile.write(f"data: {json.dumps(usage)}\n\ndata: [DONE]\n\n".encode())
             self.wfile.flush()
         except OSError:  # the client has gone
@@ -259,3 +261,25 @@ def test_a_sync_stream_whose_first_read_was_interrupted_is_recorded(held: str, t
     success, error_type, input_tokens, output_tokens, estimated, tags = rows[0]
     assert (success, error_type, output_tokens, estimated) == (0, "GeneratorExit", 0, 1)
     assert input_tokens > 0 and json.loads(tags)["litellm.cancelled"] == "stream"
+
+
+def test_a_late_answer_below_the_cancelled_estimate_tags_the_overcount(litellm_clean: Any, held: str) -> None:
+    # The provider reports fewer prompt tokens (1) than the cancelled record counted: no
+    # record can take tokens back, so the rest carries 0 input and the excess is tagged.
+    cost_logger = _logger(litellm_clean)
+    task = "late-overcount"
+
+    async def run() -> None:
+        holder: list[Any] = []
+        await _cancel_after_first_chunk(litellm_clean, _kwargs(held, task, "small first"), holder)
+        _HeldModel.release.set()
+        async for _chunk in holder.pop():
+            pass
+        assert await cost_logger.aflush(timeout=30)
+
+    asyncio.run(run())
+    assert cost_logger.flush(timeout=30)
+    cut, late = sorted((r for r in cost_logger.records() if r.task_id == task), key=lambda r: r.success)
+    assert cut.input_tokens > 1 and late.input_tokens == 0
+    assert cut.output_tokens + late.output_tokens == 8
+    assert late.tags["litellm.late_overcount"] == str(cut.input_tokens - 1)
