@@ -11,7 +11,9 @@ call is over when the coroutine is freed (the task may go on: ``asyncio.timeout`
 task ends (``wait_for`` runs the call in a task of its own). If the task was being
 cancelled then and no end event came, the call is recorded as cancelled and its hold is
 settled on that record at once. A stream is watched on from the object LiteLLM returned:
-cancelled part-way, it is recorded with the text already delivered.
+cancelled part-way, it is recorded with the text already delivered. A cancelled stream
+still held elsewhere may be read to its end after all: LiteLLM's success event then adds a
+second record, the provider's usage beyond the cancelled record's counts (``_late_success``).
 """
 
 from __future__ import annotations
@@ -21,9 +23,13 @@ import functools
 import sys
 import threading
 import weakref
+from collections import OrderedDict
+from collections.abc import Mapping
 from typing import Any
 
-from ._state import _LoggerState, logger
+from .._records import CostRecord, TokenUsage
+from ._state import _LoggerState, _metadata_of, logger
+from ._usage import usage_from_litellm
 
 __all__: list[str] = []
 
@@ -35,7 +41,9 @@ class CallWatch:
     started, LiteLLM's call frame (until its coroutine is found) and, for a stream, the
     list of chunks the stream has delivered."""
 
-    __slots__ = ("chunks", "frame", "loop", "noted", "on_done", "refs", "state", "stream", "task", "thread")
+    __slots__ = (
+        "chunks", "frame", "held", "loop", "noted", "on_done", "refs", "state", "stream", "task", "thread",
+    )  # fmt: skip
 
     def __init__(self, task: asyncio.Task[Any], loop: asyncio.AbstractEventLoop, stream: bool) -> None:
         self.task = task
@@ -48,6 +56,7 @@ class CallWatch:
         self.state: dict[str, Any] | None = None  # the stream's attributes, read once it is gone
         self.on_done: Any = None
         self.refs: list[weakref.ref[Any]] = []  # kept alive so their callbacks run
+        self.held: weakref.ref[Any] | None = None  # the stream LiteLLM returned
 
 
 def _cancelling(task: asyncio.Task[Any]) -> int | None:
@@ -60,6 +69,16 @@ def _being_cancelled(watch: CallWatch) -> bool:
         return watch.task.cancelled()
     now = _cancelling(watch.task)
     return now is not None and watch.noted is not None and now > watch.noted
+
+
+def _unfinished(state: dict[str, Any]) -> bool:
+    """The stream did not get to the provider's end: its last chunk was never sent, or
+    LiteLLM ended it with nothing from the provider. A read cut before the first chunk (a
+    timeout, a cancellation taken back) leaves LiteLLM's iterator exhausted; read on, the
+    stream then ends as if complete, and LiteLLM reports no usage for it."""
+    if not state.get("sent_last_chunk"):
+        return True
+    return not state.get("chunks") and state.get("received_finish_reason") is None
 
 
 def _delivered_text(chunks: list[Any] | None) -> str:
@@ -76,6 +95,9 @@ class _CancelWatch(_LoggerState):
     """The cancellation half of :class:`~llm_cost_hooks.litellm.CostHooksLogger`."""
 
     _watches: dict[str, CallWatch]
+    # Cancelled records of streams still referenced, by call id, with the weak reference
+    # whose callback drops the entry once the stream is freed unfinished, and its state.
+    _cut: OrderedDict[str, tuple[CostRecord, weakref.ref[Any], dict[str, Any]]]
 
     def _watch(self, call_id: str, stream: bool) -> None:
         """Called from the pre-call deployment hook, in the caller's task."""
@@ -131,7 +153,8 @@ class _CancelWatch(_LoggerState):
             watch.chunks = chunks  # the stream keeps appending to this list
             try:
                 watch.state = vars(stream)
-                watch.refs.append(weakref.ref(stream, functools.partial(self._stream_freed, call_id)))
+                watch.held = weakref.ref(stream, functools.partial(self._stream_freed, call_id))
+                watch.refs.append(watch.held)
             except TypeError:
                 pass
         elif not watch.stream:
@@ -143,10 +166,16 @@ class _CancelWatch(_LoggerState):
         the consumer stopped reading): LiteLLM reports it never, so it is recorded now."""
         watch = self._watches.get(call_id)
         if watch is None:
+            # Recorded as cancelled already. Freed unfinished, it was not read to its end;
+            # read to its end, its success event is still to come. No lock (this may run
+            # inside the garbage collector).
+            cut = self._cut.get(call_id)
+            if cut is not None and _unfinished(cut[2]):
+                self._cut.pop(call_id, None)
             return
         if _being_cancelled(watch):
             self._schedule(call_id, watch)
-        elif watch.state is not None and not watch.state.get("sent_last_chunk"):
+        elif watch.state is not None and _unfinished(watch.state):
             self._schedule(call_id, watch, GeneratorExit)
 
     def _task_ended(self, call_id: str, task: asyncio.Task[Any]) -> None:
@@ -197,7 +226,74 @@ class _CancelWatch(_LoggerState):
             run_id = self._open.get(call_id)
         if not watch.stream and expected is not None and expected.response is not None:
             return  # the call returned before the cancellation: its success event records it
-        self._record_cut(call_id, run_id, error, watch.chunks if watch.stream else None, watch.stream)
+        if watch.stream and watch.state is not None and not _unfinished(watch.state):
+            return  # read to its end: its success event records it (or the loop's end does)
+        record = self._record_cut(
+            call_id, run_id, error, watch.chunks if watch.stream else None, watch.stream
+        )
+        if record is not None and watch.held is not None and watch.held() is not None and watch.state:
+            with self._lock:  # still referenced: it may yet be read to its end (_late_success)
+                self._remember(self._cut, call_id, (record, watch.held, watch.state))
+
+    def _late_success(self, kwargs: Mapping[str, Any], response: Any) -> None:
+        """LiteLLM's success event for a stream already recorded as cancelled: whatever
+        still held it read it to its end, and the provider billed the whole answer. The
+        cancelled record stands (PostgreSQL keeps the first record of an id; other stores
+        would add a second); a second record, tagged ``litellm.cancelled`` =
+        ``late_success``, carries the provider's usage and price beyond it, so the two add
+        up to what the provider reported (a count the cancelled record estimated above the
+        provider's stays, tagged ``litellm.late_overcount``)."""
+        call_id = str(kwargs.get("litellm_call_id") or "")
+        with self._lock:
+            entry = self._cut.pop(call_id, None)
+        if entry is None or self._replaced():
+            return
+        cut = entry[0]
+        try:
+            raw = response.get("usage") if isinstance(response, Mapping) else getattr(response, "usage", None)
+            usage = usage_from_litellm(raw)
+            if usage is None or not (usage.input_tokens or usage.output_tokens):
+                return  # the provider reported nothing: the cancelled record's estimate stands
+            rest_in = max(usage.input_tokens - cut.input_tokens, 0)
+            rest_out = max(usage.output_tokens - cut.output_tokens, 0)
+            cached = min(usage.cache_read_tokens, rest_in)
+            rest = TokenUsage(
+                input_tokens=rest_in,
+                output_tokens=rest_out,
+                cache_read_tokens=cached,
+                cache_write_tokens=min(usage.cache_write_tokens, rest_in - cached),
+                reasoning_tokens=min(usage.reasoning_tokens, rest_out),
+            )
+            full = self.tracker.price(usage, cut.model, cut.provider, at=cut.timestamp)[0].total
+            run = self.tracker.start_llm(
+                f"{cut.request_id}:late", None, model=cut.model, provider=cut.provider,
+                name=cut.model, metadata=_metadata_of(kwargs),
+            )  # fmt: skip
+            tags = {"litellm.cancelled": "late_success", "litellm.late_of": cut.request_id}
+            over = max(cut.input_tokens - usage.input_tokens, 0) + max(
+                cut.output_tokens - usage.output_tokens, 0
+            )
+            if over:
+                tags["litellm.late_overcount"] = str(over)
+            self.tracker.annotate(run.run_id, tags)
+            self.tracker.end_llm(run.run_id, rest, model=cut.model, billed_usd=max(full - cut.cost_usd, 0.0))
+        except Exception:
+            if self.tracker.strict:
+                raise
+            logger.exception("llm-cost-hooks: the late answer of a cancelled LiteLLM stream not recorded")
+
+    def _cut_at_loop_end(self, call_id: str, run_id: str) -> bool:
+        """A stream still held when its loop ended: recorded as cut (True) when its task
+        was cancelled or it did not get to the provider's end."""
+        watch = self._watches.pop(call_id, None)
+        if watch is None or not watch.stream or watch.state is None:
+            return False
+        cancelled = watch.task.done() and watch.task.cancelled()
+        if not cancelled and not _unfinished(watch.state):
+            return False
+        error = asyncio.CancelledError if cancelled else GeneratorExit
+        self._record_cut(call_id, run_id, error, watch.chunks, True)
+        return True
 
     def _record_cut(
         self,
@@ -206,10 +302,11 @@ class _CancelWatch(_LoggerState):
         error: type[BaseException],
         chunks: list[Any] | None,
         stream: bool,
-    ) -> None:
+    ) -> CostRecord | None:
         """Write the record of a call cut short (cancelled, or a stream let go): failed with
         ``error``, the prompt and any delivered text counted (``tokens_estimated``), tagged;
         settle its hold on that record and end its bookkeeping, whatever happens."""
+        record = None
         try:
             run = self.tracker._runs.get(run_id) if run_id is not None else None
             if run is not None and not self._replaced():
@@ -229,3 +326,4 @@ class _CancelWatch(_LoggerState):
             if self.dedup is not None:
                 self.dedup.fail(call_id, error())
             self._finish(call_id, success=False)
+        return record

@@ -191,6 +191,7 @@ class _EventRecorder(_LoggerState):
             return  # a chunk; the complete streamed response comes in its own event
         taken = self._take(kwargs)
         if taken is None:
+            self._late_success(kwargs, complete or response_obj)  # a stream recorded as cancelled
             return
         call_id, run = taken
         try:
@@ -358,6 +359,8 @@ class _EventRecorder(_LoggerState):
         try:
             if run.params.get("stream"):
                 self.tracker.annotate(run.run_id, {"litellm.event_lost": "stream"})
+                if self._cut_at_loop_end(call_id, run.run_id):
+                    return 1  # cancelled, or left before the provider's end
                 record = self.tracker.end_llm(run.run_id, None, model=run.model)
                 self.holds.settle_record(call_id, record)
             else:

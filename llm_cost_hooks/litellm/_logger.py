@@ -128,6 +128,7 @@ class CostHooksLogger(TrackerAdapterMixin, _SyncStreamWatch, _PreCallHooks, _Eve
         self._tentative: OrderedDict[str, float] = OrderedDict()
         self._expected: OrderedDict[str, Expected] = OrderedDict()  # async calls awaiting their event
         self._watches = {}  # async calls in flight, watched for a cancellation (see ._cancel)
+        self._cut = OrderedDict()  # cancelled records of streams still held (see ._cancel)
         self._sync_streams = {}  # sync streams returned, watched until freed (see ._sync_stream)
         self._unread = {}  # sync streams sent, no chunk logged yet (see ._sync_stream)
         #: Unique per logger (see ``registry_id``): without it, a logger put in

@@ -137,3 +137,9 @@ class _LoggerState:
 
     def _unwatch(self, call_id: str) -> None:
         return None
+
+    def _cut_at_loop_end(self, call_id: str, run_id: str) -> bool:  # CostHooksLogger: see ._cancel
+        return False
+
+    def _late_success(self, kwargs: Mapping[str, Any], response: Any) -> None:  # see ._cancel
+        return None

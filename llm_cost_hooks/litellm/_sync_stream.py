@@ -9,7 +9,9 @@ logging pool, from a method of the stream itself: at the first chunk, the stream
 from that frame (a few frames up, no tracing) and watched with a weak reference. Freed
 before its last chunk was sent, it is recorded with the prompt and the text it had
 delivered, as ``._cancel`` records an async stream let go unfinished, and its budget hold
-is settled on that record.
+is settled on that record. So is one whose first read was cut (an exception raised into
+it, such as a signal's timeout) and that LiteLLM then ended with nothing from the
+provider: LiteLLM reports no usage for it.
 
 A stream never read (or closed, or dropped, before its first chunk) logs no chunk. Its
 request was sent, though: LiteLLM calls ``log_pre_api_call`` from its logging object's
@@ -29,7 +31,7 @@ import weakref
 from collections.abc import Mapping
 from typing import Any
 
-from ._cancel import _CancelWatch
+from ._cancel import _CancelWatch, _unfinished
 
 __all__: list[str] = []
 
@@ -105,7 +107,7 @@ class _SyncStreamWatch(_CancelWatch):
         # while this thread holds one of our locks: the record is written on a thread of
         # its own. No thread starts once the interpreter is finalizing.
         self._sync_streams.pop(call_id, None)
-        if state.get("sent_last_chunk"):
+        if not _unfinished(state):
             return  # read to its end: LiteLLM's success event records it
         if sys.is_finalizing():
             self._abandoned(call_id, chunks)
@@ -127,7 +129,7 @@ class _SyncStreamWatch(_CancelWatch):
             self._unread.clear()
         count = 0
         for call_id, (_ref, chunks, state) in held:
-            if not state.get("sent_last_chunk"):
+            if _unfinished(state):
                 self._abandoned(call_id, chunks)
                 count += 1
         return count
