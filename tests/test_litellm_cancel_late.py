@@ -283,3 +283,56 @@ def test_a_late_answer_below_the_cancelled_estimate_tags_the_overcount(litellm_c
     assert cut.input_tokens > 1 and late.input_tokens == 0
     assert cut.output_tokens + late.output_tokens == 8
     assert late.tags["litellm.late_overcount"] == str(cut.input_tokens - 1)
+
+
+# -- a late answer is charged to the spend guard ------------------------------
+def _late_call(litellm: Any, held: str, task: str, cost_logger: Any, **extra: Any) -> Any:
+    """One streamed call cancelled after its first chunk and then read to its end elsewhere;
+    returns the budget reservation settled on its cancelled record (None without a guard)."""
+    settled: list[Any] = []
+
+    async def run() -> None:
+        holder: list[Any] = []
+        await _cancel_after_first_chunk(litellm, {**_kwargs(held, task, "first"), **extra}, holder)
+        await asyncio.sleep(0.2)
+        settled.extend(entry[-1] for entry in cost_logger._cut.values())
+        _HeldModel.release.set()
+        async for _chunk in holder.pop():
+            pass
+        assert await cost_logger.aflush(timeout=30)
+
+    asyncio.run(run())
+    assert cost_logger.flush(timeout=30)
+    return settled[0] if settled else None
+
+
+def _provider_price() -> float:
+    return PriceBook.default().cost(TokenUsage(input_tokens=20, output_tokens=8), "gpt-4o-mini").total
+
+
+@pytest.mark.parametrize("store", ["process", "redis"])
+def test_the_spend_guard_is_charged_a_late_answer_and_counts_its_overspend(
+    litellm_clean: Any, held: str, store: str, request: Any
+) -> None:
+    from llm_cost_hooks.budget import AlertManager, Limit, SpendGuard
+    from llm_cost_hooks.litellm import CostHooksLogger
+
+    url = request.getfixturevalue("redis_clean_url") if store == "redis" else None
+    guard = SpendGuard(
+        [Limit.usd(1, per="day", scope="tenant", name="daily")],
+        store=url,
+        alerts=AlertManager(log=False, span_events=False),
+    )
+    cost_logger = CostHooksLogger(ledger="memory://", guard=guard)
+    litellm_clean.callbacks = [cost_logger]
+    # A hold for the prompt and 2 output tokens: the billed answer (8) goes past it.
+    reservation = _late_call(litellm_clean, held, "late-guard-" + store, cost_logger, max_tokens=2)
+    cut, late = sorted(cost_logger.records(), key=lambda r: r.success)
+    price = _provider_price()
+    assert cut.cost_usd + late.cost_usd == pytest.approx(price)
+    spent, held_usd = guard.usage("daily", "acme")
+    assert held_usd == 0.0 and spent == pytest.approx(price, abs=1e-9)  # what the provider billed
+    assert reservation is not None and reservation.actual_usd == pytest.approx(price)
+    events, units = guard.overspend["daily"]
+    # Past the hold by what the call came to in all, counted once.
+    assert units == pytest.approx(round(price * 1e9) - round(reservation.worst_usd * 1e9), abs=2)

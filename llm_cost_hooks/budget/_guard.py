@@ -211,6 +211,38 @@ class Reservation:
         events = self.guard._overspent(self, actual, spent) if self._past_hold(actual) else ()
         await self.guard._aafter_settle(self._plan, spent, cost_usd, extra=events)
 
+    def _settle_late(
+        self, cost_usd: float, input_tokens: int, output_tokens: int, settled_tokens: int
+    ) -> None:
+        """Add spend billed after this call was settled (a cancelled stream read to its end
+        elsewhere: the provider billed the whole answer). ``settled_tokens``: the tokens it
+        was settled on. Counted under an id of its own (a store counts one settlement per
+        id once); what the call comes to beyond its hold is over-spend, as at settlement."""
+        if self.state != "settled" or self.actual_usd is None:
+            return
+        plan, guard = self._plan, self.guard
+        before = self._actual(self.actual_usd, settled_tokens, 0)
+        extra = self._actual(cost_usd, input_tokens, output_tokens)
+        self.actual_usd += cost_usd
+        if not plan.keys:
+            guard._after_settle(plan, [], cost_usd, sync=True)
+            return
+        spent = guard.store.settle(f"{self.id}:late", plan.keys, extra, plan.ttls)
+        events = []
+        for i, lim in enumerate(plan.limits):
+            # Only the part of the excess this charge adds: the settlement counted its own.
+            units = max(before[i] + extra[i] - plan.amounts[i], 0) - max(before[i] - plan.amounts[i], 0)
+            if units <= 0:
+                continue
+            self.overspend.append((lim.name, units / lim.scale, ABOVE_RESERVATION))
+            count = guard.overspend.setdefault(lim.name, [0, 0])
+            count[0] += 1
+            count[1] += units
+            total = (spent[i] if i < len(spent) else 0) / lim.scale
+            event = guard._overspend_event(plan, i, total, units / lim.scale, ABOVE_RESERVATION)
+            events.append((event, f"overspend:{plan.keys[i]}", plan.ttls[i]))
+        guard._after_settle(plan, spent, cost_usd, sync=True, extra=events)
+
     def _past_hold(self, actual: list[int]) -> bool:
         # The common case (within the hold, lease alive) costs one clock read.
         if _monotonic() > self.lease_until:

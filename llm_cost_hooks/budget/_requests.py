@@ -278,17 +278,19 @@ class Holds:
         tags: dict[str, str] = reservation.tags()
         return tags
 
-    def settle_record(self, call_id: str, record: Any) -> None:
-        """Settle from a written record (``None``: no record, release the hold)."""
+    def settle_record(self, call_id: str, record: Any) -> Any:
+        """Settle from a written record (``None``: no record, release the hold). Returns
+        the settled reservation (usage billed later is added to it), else None."""
         reservation = self.pop(call_id)
         if reservation is None:
-            return
+            return None
         if record is None:
             reservation.release()
-            return
+            return None
         reservation.settle(
             record.cost_usd, input_tokens=record.input_tokens, output_tokens=record.output_tokens
         )
+        return reservation
 
     def release(self, call_id: str) -> None:
         reservation = self.pop(call_id)

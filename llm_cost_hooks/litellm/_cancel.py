@@ -96,8 +96,9 @@ class _CancelWatch(_LoggerState):
 
     _watches: dict[str, CallWatch]
     # Cancelled records of streams still referenced, by call id, with the weak reference
-    # whose callback drops the entry once the stream is freed unfinished, and its state.
-    _cut: OrderedDict[str, tuple[CostRecord, weakref.ref[Any], dict[str, Any]]]
+    # whose callback drops the entry once the stream is freed unfinished, its state, and
+    # the budget reservation settled on the record (None without a guard).
+    _cut: OrderedDict[str, tuple[CostRecord, weakref.ref[Any], dict[str, Any], Any]]
 
     def _watch(self, call_id: str, stream: bool) -> None:
         """Called from the pre-call deployment hook, in the caller's task."""
@@ -228,12 +229,12 @@ class _CancelWatch(_LoggerState):
             return  # the call returned before the cancellation: its success event records it
         if watch.stream and watch.state is not None and not _unfinished(watch.state):
             return  # read to its end: its success event records it (or the loop's end does)
-        record = self._record_cut(
+        record, reservation = self._record_cut(
             call_id, run_id, error, watch.chunks if watch.stream else None, watch.stream
         )
         if record is not None and watch.held is not None and watch.held() is not None and watch.state:
             with self._lock:  # still referenced: it may yet be read to its end (_late_success)
-                self._remember(self._cut, call_id, (record, watch.held, watch.state))
+                self._remember(self._cut, call_id, (record, watch.held, watch.state, reservation))
 
     def _late_success(self, kwargs: Mapping[str, Any], response: Any) -> None:
         """LiteLLM's success event for a stream already recorded as cancelled: whatever
@@ -242,7 +243,8 @@ class _CancelWatch(_LoggerState):
         would add a second); a second record, tagged ``litellm.cancelled`` =
         ``late_success``, carries the provider's usage and price beyond it, so the two add
         up to what the provider reported (a count the cancelled record estimated above the
-        provider's stays, tagged ``litellm.late_overcount``)."""
+        provider's stays, tagged ``litellm.late_overcount``). The budget hold settled on
+        the cancelled record is charged the rest too: the provider billed it."""
         call_id = str(kwargs.get("litellm_call_id") or "")
         with self._lock:
             entry = self._cut.pop(call_id, None)
@@ -276,11 +278,20 @@ class _CancelWatch(_LoggerState):
             if over:
                 tags["litellm.late_overcount"] = str(over)
             self.tracker.annotate(run.run_id, tags)
-            self.tracker.end_llm(run.run_id, rest, model=cut.model, billed_usd=max(full - cut.cost_usd, 0.0))
+            extra_usd = max(full - cut.cost_usd, 0.0)
+            self.tracker.end_llm(run.run_id, rest, model=cut.model, billed_usd=extra_usd)
         except Exception:
             if self.tracker.strict:
                 raise
             logger.exception("llm-cost-hooks: the late answer of a cancelled LiteLLM stream not recorded")
+            return
+        if entry[3] is not None:
+            try:  # after the record: a spend store's failure never costs it
+                entry[3]._settle_late(extra_usd, rest_in, rest_out, cut.input_tokens + cut.output_tokens)
+            except Exception:
+                logger.exception(
+                    "llm-cost-hooks: charging the budget the late answer of a cancelled call failed"
+                )
 
     def _cut_at_loop_end(self, call_id: str, run_id: str) -> bool:
         """A stream still held when its loop ended: recorded as cut (True) when its task
@@ -302,11 +313,12 @@ class _CancelWatch(_LoggerState):
         error: type[BaseException],
         chunks: list[Any] | None,
         stream: bool,
-    ) -> CostRecord | None:
+    ) -> tuple[CostRecord | None, Any]:
         """Write the record of a call cut short (cancelled, or a stream let go): failed with
         ``error``, the prompt and any delivered text counted (``tokens_estimated``), tagged;
-        settle its hold on that record and end its bookkeeping, whatever happens."""
-        record = None
+        settle its hold on that record and end its bookkeeping, whatever happens. Returns
+        the record and the settled reservation (None without a guard)."""
+        record = reservation = None
         try:
             run = self.tracker._runs.get(run_id) if run_id is not None else None
             if run is not None and not self._replaced():
@@ -316,7 +328,7 @@ class _CancelWatch(_LoggerState):
                 self.tracker.annotate(run.run_id, tags)
                 text = _delivered_text(chunks) if stream else ""
                 record = self.tracker.error_llm(run.run_id, error(), output_text=text or None)
-                self.holds.settle_record(call_id, record)
+                reservation = self.holds.settle_record(call_id, record)
         except Exception:
             if self.tracker.strict:
                 raise
@@ -326,4 +338,4 @@ class _CancelWatch(_LoggerState):
             if self.dedup is not None:
                 self.dedup.fail(call_id, error())
             self._finish(call_id, success=False)
-        return record
+        return record, reservation
