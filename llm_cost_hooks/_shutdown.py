@@ -3,8 +3,8 @@
 Trackers, ledgers and telemetry exporters all flush at interpreter exit. Each used to wait
 on its own timeout, so a collector that did not answer could hold the process past a
 container's grace period. Here they share one deadline (``LLM_COST_HOOKS_EXIT_TIMEOUT``,
-5 s by default): trackers first, then ledgers (records outrank spans), then exporters.
-What a ledger cannot write by then goes to its dead-letter file.
+5 s by default): trackers first, then ledgers (records outrank spans), then alert
+deliveries, then exporters. What a ledger cannot write by then goes to its dead-letter file.
 """
 
 from __future__ import annotations
@@ -26,8 +26,10 @@ logger = logging.getLogger("llm_cost_hooks")
 DEFAULT_EXIT_TIMEOUT = 5.0
 
 #: Phases, run in this order: a tracker flush ends the spans of deferred calls before the
-#: exporters shut down; ledgers go before exporters so records get the time first.
-TRACKERS, LEDGERS, TELEMETRY = 0, 1, 2
+#: exporters shut down; ledgers go before exporters so records get the time first. Alert
+#: sinks close after every tracker and ledger hook, whenever they registered: an alert
+#: raised by the last records (a threshold crossed in the final flush) is still delivered.
+TRACKERS, LEDGERS, ALERTS, TELEMETRY = 0, 1, 2, 3
 # Share of the deadline the ledgers may use when exporters also wait their turn.
 _LEDGER_SHARE = 0.7
 
@@ -68,7 +70,6 @@ def run_exit_hooks(total: float | None = None) -> None:
         if _ran_in == os.getpid():
             return
         _ran_in = os.getpid()
-        hooks = sorted(_hooks, key=lambda h: h[0])
     try:
         budget = exit_timeout() if total is None else total
     except Exception:
@@ -78,9 +79,19 @@ def run_exit_hooks(total: float | None = None) -> None:
         budget = DEFAULT_EXIT_TIMEOUT
     start = time.monotonic()
     end = start + budget
-    has_telemetry = any(phase == TELEMETRY for phase, _, _ in hooks)
     interrupted = False
-    for phase, ref, fn in hooks:
+    ran: dict[int, Any] = {}  # id -> hook (kept referenced, so an id is not reused)
+    while True:
+        # Read again after each hook: one may register another (an alert manager closes at
+        # exit once its first alert, raised by a tracker's final flush, starts its thread).
+        with _lock:
+            pending = [h for h in _hooks if id(h) not in ran]
+            has_telemetry = any(phase == TELEMETRY for phase, _, _ in _hooks)
+        if not pending:
+            break
+        hook = min(pending, key=lambda h: h[0])  # the earliest phase, then registration order
+        ran[id(hook)] = hook
+        phase, ref, fn = hook
         owner = ref() if ref is not None else None
         if ref is not None and owner is None:
             continue
