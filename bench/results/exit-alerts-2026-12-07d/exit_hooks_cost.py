@@ -1,10 +1,17 @@
 """The cost of running N registered exit hooks that do nothing (half trackers, half
 ledgers): milliseconds spent in run_exit_hooks, printed. Usage: exit_hooks_cost.py N"""
 
-import sys, time
+import sys
+import time
+
 from llm_cost_hooks import _shutdown
-class O: pass
-owners = [O() for _ in range(int(sys.argv[1]))]
+
+
+class Owner:
+    pass
+
+
+owners = [Owner() for _ in range(int(sys.argv[1]))]
 for o in owners:
     _shutdown.register(_shutdown.TRACKERS if id(o) % 2 else _shutdown.LEDGERS, o, lambda o, d: None)
 t = time.perf_counter()
