@@ -710,7 +710,9 @@ class PostgresLedger(Ledger):
         )
 
     def connect(self) -> Any:
-        """A new autocommit connection to the ledger's database (the caller closes it)."""
+        """A new autocommit connection to the ledger's database (the caller closes it).
+        Connecting and each answer wait at most ``LLM_COST_HOOKS_LEDGER_READ_TIMEOUT``
+        seconds (60 by default, 0: no limit); then a :class:`LedgerError` is raised."""
         try:
             self._ensure_schema()
         except self._psycopg.Error as exc:
