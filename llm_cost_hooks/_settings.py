@@ -89,6 +89,13 @@ class Settings(BaseSettings):
         "telemetry, all together; what is not written by then goes to the dead-letter file.",
     )
 
+    ledger_read_timeout: float = Field(
+        60.0,
+        ge=0,
+        description="Seconds reports, records() and `llm-cost ledger migrate` wait for a PostgreSQL "
+        "ledger to connect and for each answer before giving up with a LedgerError (0: no limit). "
+        "A migration's own statements are not limited by it.",
+    )
     handle_sigterm: bool = Field(
         True,
         description="Turn SIGTERM into a normal exit (when nothing else handles it) so queued "

@@ -3,13 +3,14 @@
 Trackers, ledgers and telemetry exporters all flush at interpreter exit. Each used to wait
 on its own timeout, so a collector that did not answer could hold the process past a
 container's grace period. Here they share one deadline (``LLM_COST_HOOKS_EXIT_TIMEOUT``,
-5 s by default): trackers first, then ledgers (records outrank spans), then exporters.
-What a ledger cannot write by then goes to its dead-letter file.
+5 s by default): trackers first, then ledgers (records outrank spans), then alert
+deliveries, then exporters. What a ledger cannot write by then goes to its dead-letter file.
 """
 
 from __future__ import annotations
 
 import atexit
+import bisect
 import logging
 import os
 import sys
@@ -26,14 +27,18 @@ logger = logging.getLogger("llm_cost_hooks")
 DEFAULT_EXIT_TIMEOUT = 5.0
 
 #: Phases, run in this order: a tracker flush ends the spans of deferred calls before the
-#: exporters shut down; ledgers go before exporters so records get the time first.
-TRACKERS, LEDGERS, TELEMETRY = 0, 1, 2
+#: exporters shut down; ledgers go before exporters so records get the time first. Alert
+#: sinks close after every tracker and ledger hook, whenever they registered: an alert
+#: raised by the last records (a threshold crossed in the final flush) is still delivered.
+TRACKERS, LEDGERS, ALERTS, TELEMETRY = 0, 1, 2, 3
 # Share of the deadline the ledgers may use when exporters also wait their turn.
 _LEDGER_SHARE = 0.7
 
 _hooks: list[tuple[int, weakref.ReferenceType[Any] | None, Callable[..., None]]] = []
 _lock = threading.Lock()
 _ran_in: int | None = None  # pid of the process that already ran the hooks
+# Hooks registered while the exit hooks run (None otherwise): run too, in their phase.
+_late: list[tuple[int, weakref.ReferenceType[Any] | None, Callable[..., None]]] | None = None
 _sigterm_while_exiting = False  # our SIGTERM handler fired once the exit was under way
 
 
@@ -54,6 +59,8 @@ def register(phase: int, owner: Any, fn: Callable[[Any, float], None]) -> None:
         if len(_hooks) >= 256 and len(_hooks) & (len(_hooks) - 1) == 0:
             _hooks[:] = [h for h in _hooks if h[1] is None or h[1]() is not None]
         _hooks.append((phase, ref, fn))
+        if _late is not None:
+            _late.append(_hooks[-1])
     # atexit runs the newest registration first: moving ours to the end makes it run
     # before the exit hooks of whatever was set up earlier (an OpenTelemetry provider
     # created before our observer must still be up when the tracker flush ends spans).
@@ -63,12 +70,13 @@ def register(phase: int, owner: Any, fn: Callable[[Any, float], None]) -> None:
 
 def run_exit_hooks(total: float | None = None) -> None:
     """Run every registered hook once per process, within ``total`` seconds altogether."""
-    global _ran_in
+    global _ran_in, _late
     with _lock:
         if _ran_in == os.getpid():
             return
         _ran_in = os.getpid()
-        hooks = sorted(_hooks, key=lambda h: h[0])
+        queue = sorted(_hooks, key=_phase)  # stable: in registration order within a phase
+        _late = []
     try:
         budget = exit_timeout() if total is None else total
     except Exception:
@@ -78,9 +86,41 @@ def run_exit_hooks(total: float | None = None) -> None:
         budget = DEFAULT_EXIT_TIMEOUT
     start = time.monotonic()
     end = start + budget
-    has_telemetry = any(phase == TELEMETRY for phase, _, _ in hooks)
+    has_telemetry = any(phase == TELEMETRY for phase, _, _ in queue)
+    try:
+        _run_queue(queue, has_telemetry, start, budget, end)
+    finally:
+        with _lock:
+            _late = None
+
+
+def _phase(hook: tuple[int, Any, Any]) -> int:
+    return hook[0]
+
+
+def _run_queue(
+    queue: list[tuple[int, weakref.ReferenceType[Any] | None, Callable[..., None]]],
+    has_telemetry: bool,
+    start: float,
+    budget: float,
+    end: float,
+) -> None:
+    global _late
     interrupted = False
-    for phase, ref, fn in hooks:
+    next_hook = 0
+    while True:
+        if _late:  # taken under the lock; most exits have none, so no lock per hook
+            # A hook may register another (an alert manager closes at exit once its first
+            # alert, raised by a tracker's final flush, has started its sink's thread).
+            with _lock:
+                late, _late = _late, []
+            for hook in late:  # after the hooks of its phase registered before it
+                bisect.insort_right(queue, hook, lo=next_hook, key=_phase)
+                has_telemetry = has_telemetry or hook[0] == TELEMETRY
+        if next_hook == len(queue):
+            break
+        phase, ref, fn = queue[next_hook]
+        next_hook += 1
         owner = ref() if ref is not None else None
         if ref is not None and owner is None:
             continue

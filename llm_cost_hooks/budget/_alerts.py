@@ -255,7 +255,7 @@ class WebhookSink:
         self._queue: queue.Queue[AlertEvent | None] = queue.Queue(maxsize=max_queue)
         self._thread = threading.Thread(target=self._worker, name="llm-cost-hooks-webhook", daemon=True)
         self._thread.start()
-        _shutdown.register(_shutdown.TRACKERS, self, _flush_at_exit)
+        _shutdown.register(_shutdown.ALERTS, self, _flush_at_exit)
 
     def send(self, event: AlertEvent) -> None:
         try:
@@ -495,7 +495,7 @@ class AlertManager:
                 thread = self._threads[id(sink)] = _SinkThread(sink, self.sink_timeout)
                 if not self._exit_hook:
                     self._exit_hook = True
-                    _shutdown.register(_shutdown.TRACKERS, self, _close_at_exit)
+                    _shutdown.register(_shutdown.ALERTS, self, _close_at_exit)
         return thread
 
     def close(self, timeout: float = 5.0) -> bool:

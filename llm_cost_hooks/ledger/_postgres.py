@@ -4,6 +4,7 @@ database, written with COPY by the background writer, with hourly rollups for re
 from __future__ import annotations
 
 import logging
+import math
 import os
 import re
 import threading
@@ -239,6 +240,9 @@ def _deadline_connection_class() -> Any:
 
     class DeadlineConnection(psycopg.Connection):  # type: ignore[misc,name-defined]
         answer_timeout: float | None = None
+        #: Makes the error raised when the server is silent (default: OperationalError,
+        #: which the writer retries); reports raise a LedgerError that says what to check.
+        hung_error: Any = None
 
         def wait(self, gen: Any, *args: Any, **kwargs: Any) -> Any:
             limit = self.answer_timeout
@@ -250,6 +254,8 @@ def _deadline_connection_class() -> Any:
                 # The protocol stopped half way: the connection cannot be used again.
                 # Closing it also makes psycopg skip the rollback (another wait).
                 self.pgconn.finish()
+                if self.hung_error is not None:
+                    raise self.hung_error(limit) from None
                 raise psycopg.OperationalError(
                     f"the server did not answer within {limit:g} s (connection closed)"
                 ) from None
@@ -308,27 +314,79 @@ def migrate(conn: Any, target: int | None = None) -> tuple[int, int]:
 
 
 def migrate_url(url: str) -> tuple[int, int]:
-    """Bring the database at ``url`` to the latest schema (``llm-cost ledger migrate``)."""
+    """Bring the database at ``url`` to the latest schema (``llm-cost ledger migrate``).
+    Connecting is bounded by the read timeout; the migration itself may take long on a
+    large ledger (it rebuilds the rollups), so its statements get the migration's own
+    deadline, and a server lost on the network is noticed by the keepalives."""
     conn = _connect(url, "llm-cost-hooks-migrate")
     try:
-        return migrate(conn)
+        return _migrate_unhurried(conn)
     finally:
         conn.close()
 
 
+def _migrate_unhurried(conn: Any) -> tuple[int, int]:
+    """``migrate(conn)`` with the deadline of a migration (it may rebuild the rollups from
+    every record) instead of the connection's read timeout."""
+    limit = conn.answer_timeout
+    if limit is not None:
+        conn.answer_timeout = max(limit, PostgresLedger._migrate_timeout)
+    try:
+        return migrate(conn)
+    finally:
+        conn.answer_timeout = limit
+
+
+#: Default of ``LLM_COST_HOOKS_LEDGER_READ_TIMEOUT``: seconds reports, ``records()`` and
+#: ``llm-cost ledger migrate`` wait to connect and for each answer of the server.
+DEFAULT_READ_TIMEOUT = 60.0
+
+
+def _read_timeout() -> float:
+    if "LLM_COST_HOOKS_LEDGER_READ_TIMEOUT" not in os.environ:
+        return DEFAULT_READ_TIMEOUT
+    from .._settings import get_settings
+
+    return float(get_settings().ledger_read_timeout)
+
+
+class _NoAnswer(LedgerError, TimeoutError):
+    """The PostgreSQL server did not answer a report's connection in time (a LedgerError
+    and a TimeoutError)."""
+
+
+def _no_answer(url: str, limit: float, doing: str) -> _NoAnswer:
+    return _NoAnswer(
+        f"The PostgreSQL ledger {redact(url)} did not answer within {limit:g} s {doing}. "
+        "Check that the server is running and reachable from here (host and port, network, "
+        "firewall, VPN, a proxy or pooler in between); a report that needs longer can have it "
+        "with LLM_COST_HOOKS_LEDGER_READ_TIMEOUT (seconds, 0: no limit)."
+    )
+
+
 def _connect(url: str, application_name: str) -> Any:
+    """An autocommit connection whose connecting and every answer are bounded by the read
+    timeout: a server cut off by the network (accepted connection, no answer) ends the
+    wait with a :class:`LedgerError` instead of holding it until the kernel gives up."""
     psycopg = _psycopg()
+    limit = _read_timeout()
     try:
         conninfo = _conninfo(url)
-        return psycopg.connect(
+        conn = _deadline_connection_class().connect(
             conninfo,
             autocommit=True,
-            connect_timeout=10,
+            # 0: libpq's "wait forever"; psycopg waits at least 2 s anyway.
+            connect_timeout=math.ceil(limit) if limit else 0,
             application_name=application_name,
             **_transport_params(conninfo),
         )
+    except psycopg.errors.ConnectionTimeout:
+        raise _no_answer(url, limit, "while connecting") from None
     except psycopg.Error as exc:
         raise LedgerError(f"Cannot connect to the PostgreSQL ledger {redact(url)}: {exc}") from exc
+    conn.answer_timeout = limit or None
+    conn.hung_error = lambda waited: _no_answer(url, waited, "(connection closed)")
+    return conn
 
 
 def connect_for_reports(url: str) -> Any:
@@ -336,10 +394,14 @@ def connect_for_reports(url: str) -> Any:
     that may only read a database of schema 2 (before outcomes had a key) reads it as it
     is: reports need its tables, not the key."""
     conn = _connect(url, "llm-cost-hooks-report")
-    version = schema_version(conn)
+    try:
+        version = schema_version(conn)
+    except BaseException:
+        conn.close()
+        raise
     if version < SCHEMA_VERSION:
         try:
-            migrate(conn)
+            _migrate_unhurried(conn)
         except _psycopg().errors.InsufficientPrivilege as exc:
             advice = "Run 'llm-cost ledger migrate URL' as the owner of the database."
             if version < 2:  # no rollups yet: nothing reports can read
@@ -648,7 +710,9 @@ class PostgresLedger(Ledger):
         )
 
     def connect(self) -> Any:
-        """A new autocommit connection to the ledger's database (the caller closes it)."""
+        """A new autocommit connection to the ledger's database (the caller closes it).
+        Connecting and each answer wait at most ``LLM_COST_HOOKS_LEDGER_READ_TIMEOUT``
+        seconds (60 by default, 0: no limit); then a :class:`LedgerError` is raised."""
         try:
             self._ensure_schema()
         except self._psycopg.Error as exc:
@@ -769,6 +833,8 @@ class PostgresLedger(Ledger):
         """Recompute the hourly rollups from ``cost_records`` (after deleting records by
         hand, for instance: the trigger only follows inserts)."""
         with self.connect() as conn, conn.transaction():
+            if conn.answer_timeout is not None:  # every record is read again
+                conn.answer_timeout = max(conn.answer_timeout, self._migrate_timeout)
             conn.execute(f"LOCK TABLE {ROLLUP_TABLE} IN EXCLUSIVE MODE")
             conn.execute(f"DELETE FROM {ROLLUP_TABLE}")
             conn.execute(_rollup_upsert("cost_records"))
