@@ -119,6 +119,8 @@ def counts_from_metadata(um: Mapping[str, Any]) -> Counts | TokenUsage | None:
     try:
         if details:
             r, w = details.get("cache_read") or 0, details.get("cache_creation") or 0
+            if not w and ("ephemeral_5m_input_tokens" in details or "ephemeral_1h_input_tokens" in details):
+                w = _ttl_writes(details)
         if details := um.get("output_token_details"):
             z = details.get("reasoning") or 0
     except AttributeError:
@@ -143,6 +145,15 @@ def counts_from_metadata(um: Mapping[str, Any]) -> Counts | TokenUsage | None:
     return TokenUsage.from_reported(i, o, r, w, z)
 
 
+def _ttl_writes(details: Mapping[str, Any]) -> Any:
+    """The cache writes of a usage that splits them by cache lifetime: langchain-anthropic
+    then reports ``cache_creation`` 0 and the writes in ``ephemeral_5m_input_tokens`` and
+    ``ephemeral_1h_input_tokens`` (both inside ``input_tokens``)."""
+    five, hour = details.get("ephemeral_5m_input_tokens") or 0, details.get("ephemeral_1h_input_tokens") or 0
+    # An odd value is passed on as the count, so it is repaired and flagged, not lost.
+    return five + hour if type(five) is int and type(hour) is int else (five or hour)
+
+
 def _odd_details(um: Mapping[str, Any]) -> tuple[Any, Any, Any]:
     """Token details of which one is not a mapping: that one is kept as the count's value,
     so it is repaired to 0 and flagged (``usage_invalid``) instead of losing the record."""
@@ -152,6 +163,8 @@ def _odd_details(um: Mapping[str, Any]) -> tuple[Any, Any, Any]:
     if details := um.get("input_token_details"):
         if isinstance(details, Mapping):
             r, w = details.get("cache_read") or 0, details.get("cache_creation") or 0
+            if not w and ("ephemeral_5m_input_tokens" in details or "ephemeral_1h_input_tokens" in details):
+                w = _ttl_writes(details)
         else:
             r = details
     if details := um.get("output_token_details"):
