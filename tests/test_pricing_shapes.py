@@ -68,3 +68,39 @@ def test_langchain_anthropic_cache_writes_split_by_lifetime_bill_at_the_write_ra
     hand = 1_000 * 3e-6 + 20_000 * 0.3e-6 + 5_000 * 3.75e-6 + 500 * 15e-6
     assert rec.cost_usd == pytest.approx(hand, rel=1e-12)
     assert rec.cost_usd == pytest.approx(0.03525, rel=1e-12)
+
+
+def test_litellm_azure_deployment_is_priced_as_its_base_model(litellm_clean: Any) -> None:
+    from litellm.types.utils import Usage
+
+    from llm_cost_hooks.litellm import CostHooksLogger
+
+    cl = CostHooksLogger(ledger="memory://")
+    litellm_clean.callbacks = [cl]
+    usage = Usage(prompt_tokens=10_000, completion_tokens=1_000, total_tokens=11_000)
+    mock = litellm_clean.ModelResponse(
+        model="gpt-4o",
+        choices=[{"index": 0, "message": {"role": "assistant", "content": "ok"}, "finish_reason": "stop"}],
+        usage=usage,
+    )
+    resp = litellm_clean.completion(
+        model="azure/prod-chat-eastus",
+        messages=[{"role": "user", "content": "hi"}],
+        mock_response=mock,
+        api_base="https://example.openai.azure.com",
+        api_key="test",
+        api_version="2024-10-21",
+        model_info={"base_model": "azure/gpt-4o"},
+    )
+    deadline = time.monotonic() + 10
+    while not cl.records() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    (rec,) = cl.records()
+    cl.flush()
+    # azure/gpt-4o: input $2.50/M, output $10/M
+    hand = 10_000 * 2.5e-6 + 1_000 * 10e-6
+    assert not rec.price_estimated
+    assert rec.cost_usd == pytest.approx(hand, rel=1e-12)
+    assert rec.cost_usd == pytest.approx(resp._hidden_params["response_cost"], rel=1e-9)
+    assert rec.tags.get("deployment") == "prod-chat-eastus"
+    assert "cost_mismatch" not in rec.tags
