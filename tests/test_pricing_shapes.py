@@ -11,6 +11,8 @@ from langchain_core.language_models.chat_models import BaseChatModel
 from langchain_core.messages import AIMessage, AIMessageChunk
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 
+from llm_cost_hooks import InvalidUsageError, PriceBook, TokenUsage
+from llm_cost_hooks._records import usage_invalid
 from llm_cost_hooks.langchain import CostCallbackHandler
 
 
@@ -34,6 +36,13 @@ class _Reporting(BaseChatModel):
     def _stream(self, messages: Any, stop: Any = None, run_manager: Any = None, **kw: Any) -> Any:
         yield ChatGenerationChunk(message=AIMessageChunk("ok"))
         yield ChatGenerationChunk(message=AIMessageChunk("", usage_metadata=self.usage))  # type: ignore[arg-type]
+
+
+def _wait(cost_logger: Any) -> None:
+    # Sync success events run on LiteLLM's logging thread pool.
+    deadline = time.monotonic() + 10
+    while not cost_logger.records() and time.monotonic() < deadline:
+        time.sleep(0.02)
 
 
 def _anthropic_usage(five_minute: int, one_hour: int) -> dict[str, Any]:
@@ -92,9 +101,7 @@ def test_litellm_azure_deployment_is_priced_as_its_base_model(litellm_clean: Any
         api_version="2024-10-21",
         model_info={"base_model": "azure/gpt-4o"},
     )
-    deadline = time.monotonic() + 10
-    while not cl.records() and time.monotonic() < deadline:
-        time.sleep(0.02)
+    _wait(cl)
     (rec,) = cl.records()
     cl.flush()
     # azure/gpt-4o: input $2.50/M, output $10/M
@@ -104,3 +111,93 @@ def test_litellm_azure_deployment_is_priced_as_its_base_model(litellm_clean: Any
     assert rec.cost_usd == pytest.approx(resp._hidden_params["response_cost"], rel=1e-9)
     assert rec.tags.get("deployment") == "prod-chat-eastus"
     assert "cost_mismatch" not in rec.tags
+
+
+def test_langchain_one_hour_cache_writes_bill_at_the_one_hour_rate() -> None:
+    handler = CostCallbackHandler(ledger="memory://")
+    model = _Reporting(
+        model_name="claude-sonnet-4-5", provider="anthropic", usage=_anthropic_usage(2_000, 3_000)
+    )
+    model.invoke("hi", config={"callbacks": [handler]})
+    (rec,) = handler.records()
+    assert (rec.input_tokens, rec.cache_read_tokens, rec.cache_write_tokens) == (26_000, 20_000, 5_000)
+    # claude-sonnet-4-5: 5-minute write $3.75/M, 1-hour write $6/M
+    hand = 1_000 * 3e-6 + 20_000 * 0.3e-6 + 2_000 * 3.75e-6 + 3_000 * 6e-6 + 500 * 15e-6
+    assert rec.cost_usd == pytest.approx(hand, rel=1e-12)
+    assert rec.cost_usd == pytest.approx(0.042, rel=1e-12)
+    assert rec.cost_breakdown.cache_write == pytest.approx(2_000 * 3.75e-6 + 3_000 * 6e-6, rel=1e-12)
+
+
+def test_litellm_one_hour_cache_writes_match_litellm(litellm_clean: Any) -> None:
+    from litellm.types.utils import CacheCreationTokenDetails, Usage
+
+    from llm_cost_hooks.litellm import CostHooksLogger
+
+    cl = CostHooksLogger(ledger="memory://")
+    litellm_clean.callbacks = [cl]
+    # LiteLLM's usage of an Anthropic reply: prompt_tokens holds the reads and writes.
+    usage = Usage(
+        prompt_tokens=26_000,
+        completion_tokens=500,
+        total_tokens=26_500,
+        cache_read_input_tokens=20_000,
+        cache_creation_input_tokens=5_000,
+    )
+    usage.prompt_tokens_details.cache_creation_token_details = CacheCreationTokenDetails(  # type: ignore[union-attr]
+        ephemeral_5m_input_tokens=2_000, ephemeral_1h_input_tokens=3_000
+    )
+    mock = litellm_clean.ModelResponse(
+        model="claude-sonnet-4-5",
+        choices=[{"index": 0, "message": {"role": "assistant", "content": "ok"}, "finish_reason": "stop"}],
+        usage=usage,
+    )
+    resp = litellm_clean.completion(
+        model="anthropic/claude-sonnet-4-5", messages=[{"role": "user", "content": "hi"}], mock_response=mock
+    )
+    _wait(cl)
+    (rec,) = cl.records()
+    cl.flush()
+    hand = 1_000 * 3e-6 + 20_000 * 0.3e-6 + 2_000 * 3.75e-6 + 3_000 * 6e-6 + 500 * 15e-6
+    assert rec.cost_usd == pytest.approx(hand, rel=1e-12)
+    assert rec.cost_usd == pytest.approx(resp._hidden_params["response_cost"], rel=1e-9)
+    assert "cost_mismatch" not in rec.tags
+
+
+def test_anthropic_native_usage_with_one_hour_writes() -> None:
+    from llm_cost_hooks.tracking._usage import usage_from_openai
+
+    # Anthropic's own usage: input_tokens leaves out the reads and writes.
+    usage = usage_from_openai(
+        {
+            "input_tokens": 1_000,
+            "output_tokens": 500,
+            "cache_read_input_tokens": 20_000,
+            "cache_creation_input_tokens": 5_000,
+            "cache_creation": {"ephemeral_5m_input_tokens": 2_000, "ephemeral_1h_input_tokens": 3_000},
+        }
+    )
+    assert usage is not None
+    assert (usage.input_tokens, usage.cache_write_tokens, usage.cache_write_1h_tokens) == (
+        26_000,
+        5_000,
+        3_000,
+    )
+    cost = PriceBook.default().cost(usage, "claude-sonnet-4-5")
+    assert cost.total == pytest.approx(0.042, rel=1e-12)
+
+
+def test_one_hour_writes_above_the_long_context_threshold_use_that_tier() -> None:
+    price = PriceBook.default().lookup("anthropic.claude-sonnet-4-5-20250929-v1:0", "bedrock")
+    usage = TokenUsage(
+        input_tokens=300_000, output_tokens=1_000, cache_write_tokens=100_000, cache_write_1h_tokens=100_000
+    )
+    # above 200k: input $6/M, 1-hour write $12/M, output $22.50/M
+    hand = 200_000 * 6e-6 + 100_000 * 12e-6 + 1_000 * 22.5e-6
+    assert price.cost(usage).total == pytest.approx(hand, rel=1e-12)
+
+
+def test_one_hour_writes_are_part_of_the_cache_writes() -> None:
+    with pytest.raises(InvalidUsageError, match="cache_write_1h_tokens"):
+        TokenUsage(input_tokens=10, cache_write_tokens=2, cache_write_1h_tokens=3)
+    repaired = TokenUsage.from_reported(10, 1, 0, 2, 0, 3)
+    assert repaired.cache_write_1h_tokens == 2 and usage_invalid(repaired) is not None

@@ -146,6 +146,8 @@ class RecordBuilder:
             and call.billed_usd is None
             and call.cache_status is _MISS
             and not call.batch
+            # 1-hour cache writes have a rate of their own: priced by _price below.
+            and (isinstance(usage, tuple) or not usage.cache_write_1h_tokens)
             else None
         )
         breakdown: CostBreakdown | None = None

@@ -75,7 +75,7 @@ def prefix_cache_savings(
     """
     if not usage.cache_read_tokens and not usage.cache_write_tokens:
         return 0.0, 0.0
-    if not batch:
+    if not batch and not usage.cache_write_1h_tokens:
         # Realtime cost is linear in the rates of the request's prompt size, and moving
         # tokens between cache and plain input keeps that size: one rate lookup suffices.
         return flat_savings(price.rates_for(usage.input_tokens, at=at), counts_of(usage))
@@ -85,7 +85,7 @@ def prefix_cache_savings(
         no_reads = usage.model_copy(update={"cache_read_tokens": 0})
         saved = price.cost(no_reads, batch=batch, at=at).total - actual
     if usage.cache_write_tokens:
-        no_writes = usage.model_copy(update={"cache_write_tokens": 0})
+        no_writes = usage.model_copy(update={"cache_write_tokens": 0, "cache_write_1h_tokens": 0})
         premium = actual - price.cost(no_writes, batch=batch, at=at).total
     # Float noise must not turn "no discount" into a tiny negative saving.
     return max(saved, 0.0), premium if abs(premium) > 1e-15 else 0.0
@@ -176,7 +176,7 @@ class Pricer:
                 if row_rates is not None:
                     self.row_rates[key] = row_rates
             rates = priced.flat
-            if rates is None or batch:
+            if rates is None or batch or usage.cache_write_1h_tokens:
                 # ``at``: the billing moment, for providers with off-peak prices.
                 return priced.price.cost(usage, batch=batch, at=at), priced.estimated
             return CostBreakdown._of(*flat_parts(counts_of(usage), rates)), priced.estimated
@@ -208,6 +208,6 @@ class Pricer:
         priced = self._priced.get((model, provider))
         if priced is None:
             return None
-        if priced.flat is not None and not batch:
+        if priced.flat is not None and not batch and not usage.cache_write_1h_tokens:
             return flat_savings(priced.flat, counts_of(usage))
         return prefix_cache_savings(priced.price, usage, batch=batch, at=at)

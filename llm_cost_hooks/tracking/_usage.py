@@ -69,6 +69,9 @@ def usage_from_openai(usage: Any) -> TokenUsage | None:
     # LiteLLM normalises both spellings; prefer the OpenAI one, fall back to Anthropic's.
     read = pdetails.get("cached_tokens") or u.get("cache_read_input_tokens") or 0
     write = u.get("cache_creation_input_tokens") or pdetails.get("cache_creation_tokens") or 0
+    # Anthropic's split of the writes by cache lifetime (LiteLLM: in prompt_tokens_details).
+    lifetimes = fields_of(pdetails.get("cache_creation_token_details") or u.get("cache_creation"))
+    hour = lifetimes.get("ephemeral_1h_input_tokens") or 0
     if (
         u.get("prompt_tokens") is None
         and not pdetails
@@ -86,6 +89,7 @@ def usage_from_openai(usage: Any) -> TokenUsage | None:
         cache_read_tokens=read,
         cache_write_tokens=write,
         reasoning_tokens=cdetails.get("reasoning_tokens") or 0,
+        cache_write_1h_tokens=hour,
     )
 
 
@@ -115,16 +119,21 @@ def counts_from_metadata(um: Mapping[str, Any]) -> Counts | TokenUsage | None:
         i, o = um.get("input_tokens"), um.get("output_tokens")
     except AttributeError:
         return None
-    r = w = z = 0
+    r = w = z = h = 0
     try:
         if details:
             r, w = details.get("cache_read") or 0, details.get("cache_creation") or 0
-            if not w and ("ephemeral_5m_input_tokens" in details or "ephemeral_1h_input_tokens" in details):
-                w = _ttl_writes(details)
+            if "ephemeral_1h_input_tokens" in details or "ephemeral_5m_input_tokens" in details:
+                h = details.get("ephemeral_1h_input_tokens") or 0
+                if not w:
+                    w = _ttl_writes(details)
         if details := um.get("output_token_details"):
             z = details.get("reasoning") or 0
     except AttributeError:
         r, w, z = _odd_details(um)
+    if h:
+        # 1-hour writes bill at a rate of their own: a usage that carries them.
+        return TokenUsage.from_reported(i, o, r, w, z, h) if i is not None and o is not None else None
     # What plain_counts() checks, inline (a call frame less per model call).
     if (
         type(i) is int
