@@ -201,3 +201,64 @@ def test_one_hour_writes_are_part_of_the_cache_writes() -> None:
         TokenUsage(input_tokens=10, cache_write_tokens=2, cache_write_1h_tokens=3)
     repaired = TokenUsage.from_reported(10, 1, 0, 2, 0, 3)
     assert repaired.cache_write_1h_tokens == 2 and usage_invalid(repaired) is not None
+
+
+def test_langchain_audio_input_tokens_bill_at_the_audio_rate() -> None:
+    handler = CostCallbackHandler(ledger="memory://")
+    usage = {
+        "input_tokens": 5_000,
+        "output_tokens": 100,
+        "total_tokens": 5_100,
+        "input_token_details": {"audio": 4_000},
+    }
+    _Reporting(model_name="gemini-2.5-flash", provider="google_genai", usage=usage).invoke(
+        "hi", config={"callbacks": [handler]}
+    )
+    (rec,) = handler.records()
+    # gemini-2.5-flash: text input $0.30/M, audio input $1/M, output $2.50/M
+    hand = 1_000 * 0.3e-6 + 4_000 * 1e-6 + 100 * 2.5e-6
+    assert rec.cost_usd == pytest.approx(hand, rel=1e-12)
+    assert rec.cost_usd == pytest.approx(0.00455, rel=1e-12)
+
+
+def test_litellm_audio_input_and_output_match_litellm(litellm_clean: Any) -> None:
+    from litellm.types.utils import Usage
+
+    from llm_cost_hooks.litellm import CostHooksLogger
+
+    cl = CostHooksLogger(ledger="memory://")
+    litellm_clean.callbacks = [cl]
+    usage = Usage(
+        prompt_tokens=3_000,
+        completion_tokens=1_200,
+        total_tokens=4_200,
+        prompt_tokens_details={"audio_tokens": 2_000, "text_tokens": 1_000},
+        completion_tokens_details={"audio_tokens": 1_000, "text_tokens": 200},
+    )
+    mock = litellm_clean.ModelResponse(
+        model="gpt-audio",
+        choices=[{"index": 0, "message": {"role": "assistant", "content": "ok"}, "finish_reason": "stop"}],
+        usage=usage,
+    )
+    resp = litellm_clean.completion(
+        model="gpt-audio", messages=[{"role": "user", "content": "hi"}], mock_response=mock
+    )
+    _wait(cl)
+    (rec,) = cl.records()
+    cl.flush()
+    # gpt-audio: text in $2.50/M, audio in $32/M, text out $10/M, audio out $64/M
+    hand = 1_000 * 2.5e-6 + 2_000 * 32e-6 + 200 * 10e-6 + 1_000 * 64e-6
+    assert rec.cost_usd == pytest.approx(hand, rel=1e-12)
+    assert rec.cost_usd == pytest.approx(resp._hidden_params["response_cost"], rel=1e-9)
+
+
+def test_audio_tokens_are_part_of_input_and_output() -> None:
+    with pytest.raises(InvalidUsageError, match="audio_input_tokens"):
+        TokenUsage(input_tokens=10, cache_read_tokens=5, audio_input_tokens=6)
+    with pytest.raises(InvalidUsageError, match="audio_output_tokens"):
+        TokenUsage(input_tokens=10, output_tokens=5, reasoning_tokens=3, audio_output_tokens=3)
+    repaired = TokenUsage.from_reported(10, 5, 5, 0, 0, 0, 6, 0)
+    assert repaired.audio_input_tokens == 5 and usage_invalid(repaired) is not None
+    # A model without audio prices bills audio as text.
+    plain = PriceBook.default().cost(TokenUsage(input_tokens=1_000, audio_input_tokens=400), "gpt-4o")
+    assert plain.total == pytest.approx(1_000 * 2.5e-6, rel=1e-12)

@@ -23,9 +23,13 @@ equals what ``litellm.cost_per_token`` reports for the same usage. The rules, in
 * 1-hour cache writes (``cache_write_1h_tokens``) bill at
   ``cache_creation_input_token_cost_above_1hr`` (the long-context tier's when the prompt
   exceeds it), else at the cache-write rate.
+* Audio tokens (``audio_input_tokens``, ``audio_output_tokens``) bill at
+  ``input_cost_per_audio_token`` / ``output_cost_per_audio_token`` when the map has them,
+  else as text.
 
-Not modelled: service tiers (``flex``, ``priority``, ...), regional uplifts,
-audio/image/video tokens, a 1-hour rate in batches.
+Not modelled: service tiers (``flex``, ``priority``, ...), regional uplifts, cached audio
+tokens (billed at the text cache-read rate), image/video tokens, audio and 1-hour rates in
+batches.
 """
 
 from __future__ import annotations
@@ -251,6 +255,10 @@ class ModelPrice(BaseModel):
         default=None, description="1-hour cache writes (Anthropic); None: the cache-write rate."
     )
     reasoning_per_token: Rate | None = None
+    audio_input_per_token: Rate | None = Field(default=None, description="Audio input; None: the input rate.")
+    audio_output_per_token: Rate | None = Field(
+        default=None, description="Audio output; None: the output rate."
+    )
 
     batch_input_per_token: Rate | None = None
     batch_output_per_token: Rate | None = None
@@ -316,11 +324,22 @@ class ModelPrice(BaseModel):
             cache_write = (tokens.cache_write_tokens - hour) * rates.cache_write + hour * self._hour_rate(
                 tokens.input_tokens, rates.cache_write
             )
+        audio_in, audio_out = tokens.audio_input_tokens, tokens.audio_output_tokens
+        input_cost = tokens.uncached_input_tokens * rates.input
+        output_cost = (tokens.output_tokens - tokens.reasoning_tokens) * rates.output
+        if audio_in and self.audio_input_per_token is not None:
+            input_cost = (
+                tokens.uncached_input_tokens - audio_in
+            ) * rates.input + audio_in * self.audio_input_per_token
+        if audio_out and self.audio_output_per_token is not None:
+            output_cost = (
+                tokens.output_tokens - tokens.reasoning_tokens - audio_out
+            ) * rates.output + audio_out * self.audio_output_per_token
         return CostBreakdown(
-            input=tokens.uncached_input_tokens * rates.input,
+            input=input_cost,
             cache_read=tokens.cache_read_tokens * rates.cache_read,
             cache_write=cache_write,
-            output=(tokens.output_tokens - tokens.reasoning_tokens) * rates.output,
+            output=output_cost,
             reasoning=tokens.reasoning_tokens * rates.reasoning,
         )
 
@@ -643,6 +662,8 @@ def price_from_entry(model: str, entry: Mapping[str, Any], *, source: PriceSourc
         cache_write_per_token=parse_rate(entry.get("cache_creation_input_token_cost")),
         cache_write_1h_per_token=parse_rate(entry.get("cache_creation_input_token_cost_above_1hr")),
         reasoning_per_token=reasoning,
+        audio_input_per_token=parse_rate(entry.get("input_cost_per_audio_token")),
+        audio_output_per_token=parse_rate(entry.get("output_cost_per_audio_token")),
         batch_input_per_token=parse_rate(entry.get("input_cost_per_token_batches")),
         batch_output_per_token=parse_rate(entry.get("output_cost_per_token_batches")),
         batch_cache_read_per_token=parse_rate(entry.get("cache_read_input_token_cost_batches")),

@@ -90,6 +90,8 @@ def usage_from_openai(usage: Any) -> TokenUsage | None:
         cache_write_tokens=write,
         reasoning_tokens=cdetails.get("reasoning_tokens") or 0,
         cache_write_1h_tokens=hour,
+        audio_input_tokens=pdetails.get("audio_tokens") or 0,
+        audio_output_tokens=cdetails.get("audio_tokens") or 0,
     )
 
 
@@ -119,21 +121,25 @@ def counts_from_metadata(um: Mapping[str, Any]) -> Counts | TokenUsage | None:
         i, o = um.get("input_tokens"), um.get("output_tokens")
     except AttributeError:
         return None
-    r = w = z = h = 0
+    r = w = z = h = a = b = 0
     try:
         if details:
-            r, w = details.get("cache_read") or 0, details.get("cache_creation") or 0
+            r, w, a = (
+                details.get("cache_read") or 0,
+                details.get("cache_creation") or 0,
+                details.get("audio") or 0,
+            )
             if "ephemeral_1h_input_tokens" in details or "ephemeral_5m_input_tokens" in details:
                 h = details.get("ephemeral_1h_input_tokens") or 0
                 if not w:
                     w = _ttl_writes(details)
         if details := um.get("output_token_details"):
-            z = details.get("reasoning") or 0
+            z, b = details.get("reasoning") or 0, details.get("audio") or 0
     except AttributeError:
         r, w, z = _odd_details(um)
-    if h:
-        # 1-hour writes bill at a rate of their own: a usage that carries them.
-        return TokenUsage.from_reported(i, o, r, w, z, h) if i is not None and o is not None else None
+    if h or a or b:
+        # 1-hour writes and audio bill at rates of their own: a usage that carries them.
+        return TokenUsage.from_reported(i, o, r, w, z, h, a, b) if i is not None and o is not None else None
     # What plain_counts() checks, inline (a call frame less per model call).
     if (
         type(i) is int
