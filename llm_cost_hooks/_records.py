@@ -242,7 +242,16 @@ class TokenUsage(BaseModel):
     def _counted(cls, counts: Counts) -> TokenUsage:
         """The usage of counts :func:`plain_counts` accepted (in field order), unchecked."""
         usage = object.__new__(cls)
-        _fill(usage, dict(zip(_USAGE_KEYS, (*counts, 0, 0, 0))), _COUNT_FIELDS_SET.copy())
+        # A copy of a dict of the final size: building the 8 entries one by one resizes it.
+        values = _ZERO_USAGE.copy()
+        (
+            values["input_tokens"],
+            values["output_tokens"],
+            values["cache_read_tokens"],
+            values["cache_write_tokens"],
+            values["reasoning_tokens"],
+        ) = counts
+        _fill(usage, values, _COUNT_FIELDS_SET.copy())
         return usage
 
     @property

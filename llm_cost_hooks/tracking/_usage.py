@@ -129,7 +129,10 @@ def counts_from_metadata(um: Mapping[str, Any]) -> Counts | TokenUsage | None:
                 details.get("cache_creation") or 0,
                 details.get("audio") or 0,
             )
-            if "ephemeral_1h_input_tokens" in details or "ephemeral_5m_input_tokens" in details:
+            # The lifetime split comes with cache_read and cache_creation (more than 2 keys).
+            if len(details) > 2 and (
+                "ephemeral_1h_input_tokens" in details or "ephemeral_5m_input_tokens" in details
+            ):
                 h = details.get("ephemeral_1h_input_tokens") or 0
                 if not w:
                     w = _ttl_writes(details)
