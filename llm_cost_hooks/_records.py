@@ -69,6 +69,11 @@ _COUNT_FIELDS = (
 _COUNT_FIELD_SET = frozenset(_COUNT_FIELDS)
 _COUNT_FIELDS_SET = set(_COUNT_FIELDS)  # copied: each model owns its fields-set
 _ZERO_COUNTS = dict.fromkeys(_COUNT_FIELDS, 0)
+#: A usage's values: the counts and the parts some models price apart (1-hour cache
+#: writes, audio tokens).
+_APART = ("cache_write_1h_tokens", "audio_input_tokens", "audio_output_tokens")
+_ZERO_USAGE = {**_ZERO_COUNTS, **dict.fromkeys(_APART, 0)}
+_USAGE_KEYS = (*_COUNT_FIELDS, *_APART)
 #: Token counts in ``_COUNT_FIELDS`` order (input, output, cache read, cache write,
 #: reasoning): a call's usage before a :class:`TokenUsage` is needed.
 Counts = tuple[int, int, int, int, int]
@@ -87,7 +92,10 @@ class TokenUsage(BaseModel):
     """Token counts of one model call.
 
     ``cache_read_tokens`` and ``cache_write_tokens`` are part of ``input_tokens``;
-    ``reasoning_tokens`` are part of ``output_tokens``.
+    ``reasoning_tokens`` are part of ``output_tokens``; ``cache_write_1h_tokens`` are the
+    part of ``cache_write_tokens`` written to a 1-hour cache (Anthropic bills them at a
+    higher rate than 5-minute writes); ``audio_input_tokens`` are part of the uncached input
+    tokens and ``audio_output_tokens`` part of ``output_tokens`` (audio has its own rates).
 
     >>> TokenUsage(input_tokens=1200, output_tokens=300, cache_read_tokens=1000).uncached_input_tokens
     200
@@ -100,6 +108,9 @@ class TokenUsage(BaseModel):
     cache_read_tokens: int = 0
     cache_write_tokens: int = 0
     reasoning_tokens: int = 0
+    cache_write_1h_tokens: int = 0
+    audio_input_tokens: int = 0
+    audio_output_tokens: int = 0
 
     def __init__(self, **data: Any) -> None:
         # Checked here rather than in pydantic validators so the caller gets our typed
@@ -107,13 +118,13 @@ class TokenUsage(BaseModel):
         if data.keys() <= _COUNT_FIELD_SET:
             # Only counts: fill the model the way pydantic would, without its validation
             # round (a model per model call, on the callback's hot path).
-            values = {**_ZERO_COUNTS, **data}
+            values = {**_ZERO_USAGE, **data}
             for name, value in data.items():
                 if type(value) is not int or value < 0:
                     values[name] = 0 if value is None else _check_count(name, value)
             _fill(self, values, set(data))
         else:
-            for name in _COUNT_FIELDS:
+            for name in _USAGE_KEYS:
                 if name in data:
                     data[name] = 0 if data[name] is None else _check_count(name, data[name])
             super().__init__(**data)
@@ -123,6 +134,23 @@ class TokenUsage(BaseModel):
                 f"({self.cache_read_tokens} + {self.cache_write_tokens}) exceed "
                 f"input_tokens ({self.input_tokens}); cached tokens are counted "
                 "inside input_tokens."
+            )
+        if self.cache_write_1h_tokens > self.cache_write_tokens:
+            raise InvalidUsageError(
+                f"cache_write_1h_tokens ({self.cache_write_1h_tokens}) exceed cache_write_tokens "
+                f"({self.cache_write_tokens}); 1-hour cache writes are counted inside "
+                "cache_write_tokens."
+            )
+        if self.audio_input_tokens > self.input_tokens - self.cache_read_tokens - self.cache_write_tokens:
+            raise InvalidUsageError(
+                f"audio_input_tokens ({self.audio_input_tokens}) exceed the uncached input tokens; "
+                "audio tokens are counted inside input_tokens."
+            )
+        if self.reasoning_tokens + self.audio_output_tokens > self.output_tokens:
+            raise InvalidUsageError(
+                f"reasoning_tokens + audio_output_tokens ({self.reasoning_tokens} + "
+                f"{self.audio_output_tokens}) exceed output_tokens ({self.output_tokens}); both "
+                "are counted inside output_tokens."
             )
         if self.reasoning_tokens > self.output_tokens:
             raise InvalidUsageError(
@@ -139,6 +167,9 @@ class TokenUsage(BaseModel):
         cache_read_tokens: Any = 0,
         cache_write_tokens: Any = 0,
         reasoning_tokens: Any = 0,
+        cache_write_1h_tokens: Any = 0,
+        audio_input_tokens: Any = 0,
+        audio_output_tokens: Any = 0,
     ) -> TokenUsage:
         """The usage a provider reported, never raising: counts that are negative, not
         whole numbers, or inconsistent (cached tokens above input, reasoning above output)
@@ -150,7 +181,9 @@ class TokenUsage(BaseModel):
         >>> u.output_tokens, usage_invalid(u)
         (0, {'input_tokens': 100, 'output_tokens': -5, 'cache_read_tokens': 0, 'cache_write_tokens': 0, 'reasoning_tokens': 0})
         """
-        if plain_counts(input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, reasoning_tokens):
+        if not (cache_write_1h_tokens or audio_input_tokens or audio_output_tokens) and plain_counts(
+            input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, reasoning_tokens
+        ):
             # The usual report (plain, consistent counts), once per model call: no repair.
             return cls._counted(
                 (input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, reasoning_tokens)
@@ -162,7 +195,9 @@ class TokenUsage(BaseModel):
             "cache_write_tokens": cache_write_tokens,
             "reasoning_tokens": reasoning_tokens,
         }
-        values = {}
+        apart = (cache_write_1h_tokens, audio_input_tokens, audio_output_tokens)
+        raw.update({name: value for name, value in zip(_APART, apart) if value})
+        values = dict.fromkeys(_APART, 0)
         bad = False
         for name, value in raw.items():
             if value is None:
@@ -181,11 +216,21 @@ class TokenUsage(BaseModel):
             values["cache_write_tokens"] = min(
                 values["cache_write_tokens"], inp - values["cache_read_tokens"]
             )
+        if values["cache_write_1h_tokens"] > values["cache_write_tokens"]:
+            bad = True
+            values["cache_write_1h_tokens"] = values["cache_write_tokens"]
         if values["reasoning_tokens"] > out:
             bad = True
             values["reasoning_tokens"] = out
+        uncached = inp - values["cache_read_tokens"] - values["cache_write_tokens"]
+        if values["audio_input_tokens"] > uncached:
+            bad = True
+            values["audio_input_tokens"] = uncached
+        if values["audio_output_tokens"] > out - values["reasoning_tokens"]:
+            bad = True
+            values["audio_output_tokens"] = out - values["reasoning_tokens"]
         usage = object.__new__(cls)
-        _fill(usage, values, set(values))
+        _fill(usage, values, set(raw))
         if bad:
             original = {
                 k: v if isinstance(v, (int, float, str)) or v is None else repr(v) for k, v in raw.items()
@@ -197,7 +242,16 @@ class TokenUsage(BaseModel):
     def _counted(cls, counts: Counts) -> TokenUsage:
         """The usage of counts :func:`plain_counts` accepted (in field order), unchecked."""
         usage = object.__new__(cls)
-        _fill(usage, dict(zip(_COUNT_FIELDS, counts)), _COUNT_FIELDS_SET.copy())
+        # A copy of a dict of the final size: building the 8 entries one by one resizes it.
+        values = _ZERO_USAGE.copy()
+        (
+            values["input_tokens"],
+            values["output_tokens"],
+            values["cache_read_tokens"],
+            values["cache_write_tokens"],
+            values["reasoning_tokens"],
+        ) = counts
+        _fill(usage, values, _COUNT_FIELDS_SET.copy())
         return usage
 
     @property

@@ -19,6 +19,7 @@ from ._state import (
     CACHE_MARKER_KEY,
     _LoggerState,
     _metadata_of,
+    _priced_model,
     logger,
 )
 from ._usage import LLMResultView, output_text, usage_from_litellm
@@ -51,7 +52,7 @@ class _EventRecorder(_LoggerState):
                 self._drop_stale_tentative()
         if open_id is not None:
             run = self.tracker._runs.get(open_id)
-            if run is None or model is None or str(model) == run.model:
+            if run is None or model is None or _priced_model(kwargs, str(model)) == run.model:
                 # Same call id started again before it ended: LiteLLM retried it silently.
                 if run is not None:
                     run.attempt = attempt
@@ -68,7 +69,8 @@ class _EventRecorder(_LoggerState):
         params = {k: optional[k] for k in _PARAM_KEYS if optional.get(k) is not None}
         if kwargs.get("stream"):
             params["stream"] = True
-        model_name = str(model or kwargs.get("model") or "unknown")
+        deployment = str(model or kwargs.get("model") or "unknown")
+        model_name = _priced_model(kwargs, deployment)
         metadata = _metadata_of(kwargs)
         if metadata.get("model_group"):
             # A Router call: its retries and fallbacks are new calls of one trace, and
@@ -91,6 +93,8 @@ class _EventRecorder(_LoggerState):
         )
         run.attempt = attempt
         tags = self._pending_tags.pop(call_id, None)
+        if model_name != deployment:
+            tags = {**(tags or {}), "deployment": deployment}
         if tags:
             self.tracker.annotate(run_id, tags)
         return run

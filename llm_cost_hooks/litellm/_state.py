@@ -78,6 +78,23 @@ def _metadata_of(kwargs: Mapping[str, Any]) -> dict[str, Any]:
     return merged
 
 
+def _priced_model(kwargs: Mapping[str, Any], model: str) -> str:
+    """The model a call is billed as: the ``base_model`` its deployment declares (an Azure
+    deployment name says nothing about the model behind it), as LiteLLM prices it, else
+    ``model``."""
+    params = kwargs.get("litellm_params")
+    if not isinstance(params, Mapping):
+        return model
+    base = params.get("base_model")
+    for key in ("metadata", "litellm_metadata"):
+        if base:
+            break
+        meta = params.get(key)
+        info = meta.get("model_info") if isinstance(meta, Mapping) else None
+        base = info.get("base_model") if isinstance(info, Mapping) else None
+    return base if isinstance(base, str) and base else model
+
+
 class Expected:
     """An async call whose success event is still to come: the event loop it runs on and,
     once LiteLLM has it, the response (kept to record the call if that event never

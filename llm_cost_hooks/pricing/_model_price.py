@@ -20,13 +20,22 @@ equals what ``litellm.cost_per_token`` reports for the same usage. The rules, in
   rate. xAI bills them as output tokens.
 * Batch: see :meth:`ModelPrice.cost`.
 
-Not modelled: service tiers (``flex``, ``priority``, ...), the 1-hour cache-write rate
-(all cache writes bill at the 5-minute rate), regional uplifts, audio/image/video tokens.
+* 1-hour cache writes (``cache_write_1h_tokens``) bill at
+  ``cache_creation_input_token_cost_above_1hr`` (the long-context tier's when the prompt
+  exceeds it), else at the cache-write rate.
+* Audio tokens (``audio_input_tokens``, ``audio_output_tokens``) bill at
+  ``input_cost_per_audio_token`` / ``output_cost_per_audio_token`` when the map has them,
+  else as text.
+
+Not modelled: service tiers (``flex``, ``priority``, ...), regional uplifts, cached audio
+tokens (billed at the text cache-read rate), image/video tokens, audio and 1-hour rates in
+batches.
 """
 
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Iterable, Mapping
 from datetime import datetime, time, timezone, tzinfo
 from typing import Annotated, Any, Literal, NamedTuple
@@ -77,6 +86,7 @@ class ThresholdTier(BaseModel):
     output_per_token: Rate | None = None
     cache_read_per_token: Rate | None = None
     cache_write_per_token: Rate | None = None
+    cache_write_1h_per_token: Rate | None = None
 
 
 class RangeTier(BaseModel):
@@ -241,7 +251,14 @@ class ModelPrice(BaseModel):
     output_per_token: Rate = 0.0
     cache_read_per_token: Rate | None = None
     cache_write_per_token: Rate | None = None
+    cache_write_1h_per_token: Rate | None = Field(
+        default=None, description="1-hour cache writes (Anthropic); None: the cache-write rate."
+    )
     reasoning_per_token: Rate | None = None
+    audio_input_per_token: Rate | None = Field(default=None, description="Audio input; None: the input rate.")
+    audio_output_per_token: Rate | None = Field(
+        default=None, description="Audio output; None: the output rate."
+    )
 
     batch_input_per_token: Rate | None = None
     batch_output_per_token: Rate | None = None
@@ -301,11 +318,28 @@ class ModelPrice(BaseModel):
         if batch:
             return self._batch_cost(tokens)
         rates = self.rates_for(tokens.input_tokens, at=at)
+        hour = tokens.cache_write_1h_tokens
+        cache_write = tokens.cache_write_tokens * rates.cache_write
+        if hour:
+            cache_write = (tokens.cache_write_tokens - hour) * rates.cache_write + hour * self._hour_rate(
+                tokens.input_tokens, rates.cache_write
+            )
+        audio_in, audio_out = tokens.audio_input_tokens, tokens.audio_output_tokens
+        input_cost = tokens.uncached_input_tokens * rates.input
+        output_cost = (tokens.output_tokens - tokens.reasoning_tokens) * rates.output
+        if audio_in and self.audio_input_per_token is not None:
+            input_cost = (
+                tokens.uncached_input_tokens - audio_in
+            ) * rates.input + audio_in * self.audio_input_per_token
+        if audio_out and self.audio_output_per_token is not None:
+            output_cost = (
+                tokens.output_tokens - tokens.reasoning_tokens - audio_out
+            ) * rates.output + audio_out * self.audio_output_per_token
         return CostBreakdown(
-            input=tokens.uncached_input_tokens * rates.input,
+            input=input_cost,
             cache_read=tokens.cache_read_tokens * rates.cache_read,
-            cache_write=tokens.cache_write_tokens * rates.cache_write,
-            output=(tokens.output_tokens - tokens.reasoning_tokens) * rates.output,
+            cache_write=cache_write,
+            output=output_cost,
             reasoning=tokens.reasoning_tokens * rates.reasoning,
         )
 
@@ -375,6 +409,16 @@ class ModelPrice(BaseModel):
         else:
             reasoning = output_rate
         return TokenRates(input_rate, output_rate, cache_read, cache_write, reasoning)
+
+    def _hour_rate(self, prompt_tokens: int, write_rate: float) -> float:
+        # The largest exceeded tier's 1-hour rate, else the flat one, else a plain write.
+        rate = self.cache_write_1h_per_token
+        for tier in self.tiers:
+            if tier.cache_write_1h_per_token is not None and _exceeds(
+                prompt_tokens, tier.threshold_tokens, self.tier_threshold_inclusive
+            ):
+                rate = tier.cache_write_1h_per_token
+        return write_rate if rate is None else rate
 
     def _range_tier_for(self, prompt_tokens: int) -> RangeTier | None:
         # LiteLLM's select_tier_for_input: the row with start < tokens <= end, else the
@@ -477,7 +521,7 @@ def parse_threshold(text: str) -> int:
     return int(float(text[:-1]) * 1000) if text.endswith("k") else int(float(text))
 
 
-def _build_tiers(entry: Mapping[str, Any], pattern: Any) -> tuple[ThresholdTier, ...]:
+def _build_tiers(entry: Mapping[str, Any], pattern: Any, *, hours: bool = False) -> tuple[ThresholdTier, ...]:
     by_threshold: dict[int, dict[str, float]] = {}
     for key, value in entry.items():
         match = pattern.match(key)
@@ -488,10 +532,20 @@ def _build_tiers(entry: Mapping[str, Any], pattern: Any) -> tuple[ThresholdTier,
             continue
         fields = by_threshold.setdefault(parse_threshold(match.group(2)), {})
         fields[_TIER_FIELDS[match.group(1)]] = rate
+    if hours:  # realtime tiers: their 1-hour cache-write rates too
+        for key, value in entry.items():
+            hour = _HOUR_TIER_KEY.match(key)
+            rate = parse_rate(value) if hour is not None else None
+            if hour is not None and rate is not None:
+                by_threshold.setdefault(parse_threshold(hour.group(1)), {})["cache_write_1h_per_token"] = rate
     return tuple(
         ThresholdTier(threshold_tokens=threshold, **fields)
         for threshold, fields in sorted(by_threshold.items())
     )
+
+
+#: ``cache_creation_input_token_cost_above_1hr_above_200k_tokens`` (Bedrock, Vertex AI).
+_HOUR_TIER_KEY = re.compile(r"^cache_creation_input_token_cost_above_1hr_above_(\d+(?:\.\d+)?k?)_tokens$")
 
 
 def _build_range_tiers(raw: object) -> tuple[RangeTier, ...]:
@@ -606,12 +660,15 @@ def price_from_entry(model: str, entry: Mapping[str, Any], *, source: PriceSourc
         output_per_token=parse_rate(entry.get("output_cost_per_token")) or 0.0,
         cache_read_per_token=cache_read,
         cache_write_per_token=parse_rate(entry.get("cache_creation_input_token_cost")),
+        cache_write_1h_per_token=parse_rate(entry.get("cache_creation_input_token_cost_above_1hr")),
         reasoning_per_token=reasoning,
+        audio_input_per_token=parse_rate(entry.get("input_cost_per_audio_token")),
+        audio_output_per_token=parse_rate(entry.get("output_cost_per_audio_token")),
         batch_input_per_token=parse_rate(entry.get("input_cost_per_token_batches")),
         batch_output_per_token=parse_rate(entry.get("output_cost_per_token_batches")),
         batch_cache_read_per_token=parse_rate(entry.get("cache_read_input_token_cost_batches")),
         batch_cache_write_per_token=parse_rate(entry.get("cache_creation_input_token_cost_batches")),
-        tiers=_build_tiers(entry, TIER_KEY),
+        tiers=_build_tiers(entry, TIER_KEY, hours=True),
         batch_tiers=_build_tiers(entry, BATCH_TIER_KEY),
         range_tiers=_build_range_tiers(entry.get("tiered_pricing")),
         off_peak=_build_off_peak(entry.get("off_peak_pricing")),

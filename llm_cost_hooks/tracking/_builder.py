@@ -24,7 +24,7 @@ from .._records import (
     utc_isoformat,
     utc_isoformat_ns,
 )
-from ._pricing import Pricer, billed_breakdown
+from ._pricing import Pricer, _priced_apart, billed_breakdown
 from ._runs import Attribution, RunInfo, TaskState
 
 __all__ = ["CACHE_WRITE_PREMIUM_TAG", "RawCall", "RecordBuilder"]
@@ -146,6 +146,8 @@ class RecordBuilder:
             and call.billed_usd is None
             and call.cache_status is _MISS
             and not call.batch
+            # 1-hour cache writes and audio have rates of their own: priced by _price below.
+            and (isinstance(usage, tuple) or not _priced_apart(usage))
             else None
         )
         breakdown: CostBreakdown | None = None

@@ -75,7 +75,7 @@ def prefix_cache_savings(
     """
     if not usage.cache_read_tokens and not usage.cache_write_tokens:
         return 0.0, 0.0
-    if not batch:
+    if not batch and not _priced_apart(usage):
         # Realtime cost is linear in the rates of the request's prompt size, and moving
         # tokens between cache and plain input keeps that size: one rate lookup suffices.
         return flat_savings(price.rates_for(usage.input_tokens, at=at), counts_of(usage))
@@ -85,10 +85,17 @@ def prefix_cache_savings(
         no_reads = usage.model_copy(update={"cache_read_tokens": 0})
         saved = price.cost(no_reads, batch=batch, at=at).total - actual
     if usage.cache_write_tokens:
-        no_writes = usage.model_copy(update={"cache_write_tokens": 0})
+        no_writes = usage.model_copy(update={"cache_write_tokens": 0, "cache_write_1h_tokens": 0})
         premium = actual - price.cost(no_writes, batch=batch, at=at).total
     # Float noise must not turn "no discount" into a tiny negative saving.
     return max(saved, 0.0), premium if abs(premium) > 1e-15 else 0.0
+
+
+def _priced_apart(usage: TokenUsage) -> bool:
+    """Whether a usage has tokens some models price at rates of their own (1-hour cache
+    writes, audio): flat rates do not price it."""
+    u = usage.__dict__
+    return bool(u.get("cache_write_1h_tokens") or u.get("audio_input_tokens") or u.get("audio_output_tokens"))
 
 
 def flat_savings(rates: Any, counts: Counts) -> tuple[float, float]:
@@ -176,7 +183,7 @@ class Pricer:
                 if row_rates is not None:
                     self.row_rates[key] = row_rates
             rates = priced.flat
-            if rates is None or batch:
+            if rates is None or batch or _priced_apart(usage):
                 # ``at``: the billing moment, for providers with off-peak prices.
                 return priced.price.cost(usage, batch=batch, at=at), priced.estimated
             return CostBreakdown._of(*flat_parts(counts_of(usage), rates)), priced.estimated
@@ -208,6 +215,6 @@ class Pricer:
         priced = self._priced.get((model, provider))
         if priced is None:
             return None
-        if priced.flat is not None and not batch:
+        if priced.flat is not None and not batch and not _priced_apart(usage):
             return flat_savings(priced.flat, counts_of(usage))
         return prefix_cache_savings(priced.price, usage, batch=batch, at=at)

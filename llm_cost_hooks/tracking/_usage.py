@@ -69,6 +69,9 @@ def usage_from_openai(usage: Any) -> TokenUsage | None:
     # LiteLLM normalises both spellings; prefer the OpenAI one, fall back to Anthropic's.
     read = pdetails.get("cached_tokens") or u.get("cache_read_input_tokens") or 0
     write = u.get("cache_creation_input_tokens") or pdetails.get("cache_creation_tokens") or 0
+    # Anthropic's split of the writes by cache lifetime (LiteLLM: in prompt_tokens_details).
+    lifetimes = fields_of(pdetails.get("cache_creation_token_details") or u.get("cache_creation"))
+    hour = lifetimes.get("ephemeral_1h_input_tokens") or 0
     if (
         u.get("prompt_tokens") is None
         and not pdetails
@@ -86,6 +89,9 @@ def usage_from_openai(usage: Any) -> TokenUsage | None:
         cache_read_tokens=read,
         cache_write_tokens=write,
         reasoning_tokens=cdetails.get("reasoning_tokens") or 0,
+        cache_write_1h_tokens=hour,
+        audio_input_tokens=pdetails.get("audio_tokens") or 0,
+        audio_output_tokens=cdetails.get("audio_tokens") or 0,
     )
 
 
@@ -115,14 +121,28 @@ def counts_from_metadata(um: Mapping[str, Any]) -> Counts | TokenUsage | None:
         i, o = um.get("input_tokens"), um.get("output_tokens")
     except AttributeError:
         return None
-    r = w = z = 0
+    r = w = z = h = a = b = 0
     try:
         if details:
-            r, w = details.get("cache_read") or 0, details.get("cache_creation") or 0
+            r, w, a = (
+                details.get("cache_read") or 0,
+                details.get("cache_creation") or 0,
+                details.get("audio") or 0,
+            )
+            # The lifetime split comes with cache_read and cache_creation (more than 2 keys).
+            if len(details) > 2 and (
+                "ephemeral_1h_input_tokens" in details or "ephemeral_5m_input_tokens" in details
+            ):
+                h = details.get("ephemeral_1h_input_tokens") or 0
+                if not w:
+                    w = _ttl_writes(details)
         if details := um.get("output_token_details"):
-            z = details.get("reasoning") or 0
+            z, b = details.get("reasoning") or 0, details.get("audio") or 0
     except AttributeError:
         r, w, z = _odd_details(um)
+    if h or a or b:
+        # 1-hour writes and audio bill at rates of their own: a usage that carries them.
+        return TokenUsage.from_reported(i, o, r, w, z, h, a, b) if i is not None and o is not None else None
     # What plain_counts() checks, inline (a call frame less per model call).
     if (
         type(i) is int
@@ -143,6 +163,15 @@ def counts_from_metadata(um: Mapping[str, Any]) -> Counts | TokenUsage | None:
     return TokenUsage.from_reported(i, o, r, w, z)
 
 
+def _ttl_writes(details: Mapping[str, Any]) -> Any:
+    """The cache writes of a usage that splits them by cache lifetime: langchain-anthropic
+    then reports ``cache_creation`` 0 and the writes in ``ephemeral_5m_input_tokens`` and
+    ``ephemeral_1h_input_tokens`` (both inside ``input_tokens``)."""
+    five, hour = details.get("ephemeral_5m_input_tokens") or 0, details.get("ephemeral_1h_input_tokens") or 0
+    # An odd value is passed on as the count, so it is repaired and flagged, not lost.
+    return five + hour if type(five) is int and type(hour) is int else (five or hour)
+
+
 def _odd_details(um: Mapping[str, Any]) -> tuple[Any, Any, Any]:
     """Token details of which one is not a mapping: that one is kept as the count's value,
     so it is repaired to 0 and flagged (``usage_invalid``) instead of losing the record."""
@@ -152,6 +181,8 @@ def _odd_details(um: Mapping[str, Any]) -> tuple[Any, Any, Any]:
     if details := um.get("input_token_details"):
         if isinstance(details, Mapping):
             r, w = details.get("cache_read") or 0, details.get("cache_creation") or 0
+            if not w and ("ephemeral_5m_input_tokens" in details or "ephemeral_1h_input_tokens" in details):
+                w = _ttl_writes(details)
         else:
             r = details
     if details := um.get("output_token_details"):
