@@ -8,6 +8,8 @@ batch endpoint, ...):
   process, wait until ``ready_check()`` is true, return a ``ManagedProcess``
   with ``.stop()`` (and ``.start()`` to start it again with the same command).
 * ``tcp_ready(port)`` / ``redis_ping(port)`` -- ready checks.
+* ``serve_http(handler)`` -- an in-process HTTP server (a ``BaseHTTPRequestHandler``
+  class, one thread per request) on a free port, as a context manager yielding its URL.
 
 PostgreSQL:
 
@@ -36,8 +38,10 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -70,6 +74,22 @@ def tcp_ready(port: int, host: str = "127.0.0.1") -> Callable[[], bool]:
             return True
 
     return check
+
+
+@contextlib.contextmanager
+def serve_http(handler: type[BaseHTTPRequestHandler]) -> Iterator[str]:
+    """Serve ``handler`` on a free port of 127.0.0.1, one thread per request; yields
+    ``http://127.0.0.1:<port>`` and shuts the server down after. Handler threads are
+    daemons: one still waiting when the tests end does not hold up the exit."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 def _die_with_parent_prefix() -> list[str]:

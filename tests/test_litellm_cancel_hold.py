@@ -11,10 +11,11 @@ import sys
 import threading
 import time
 from collections.abc import Awaitable, Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 import pytest
+from _servers import serve_http
 
 from llm_cost_hooks.budget import AlertManager, Limit, SpendGuard
 
@@ -67,15 +68,8 @@ class _SlowModel(BaseHTTPRequestHandler):
 
 @pytest.fixture(scope="module")
 def slow_server() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _SlowModel)
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/v1"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serve_http(_SlowModel) as url:
+        yield f"{url}/v1"
 
 
 @pytest.fixture

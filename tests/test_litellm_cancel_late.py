@@ -21,10 +21,11 @@ import subprocess
 import sys
 import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 import pytest
+from _servers import serve_http
 
 from llm_cost_hooks import PriceBook, TokenUsage
 
@@ -78,16 +79,11 @@ class _HeldModel(BaseHTTPRequestHandler):
 
 @pytest.fixture(scope="module")
 def held_server() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _HeldModel)
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/v1"
-    finally:
-        _HeldModel.release.set()
-        server.shutdown()
-        server.server_close()
+    with serve_http(_HeldModel) as url:
+        try:
+            yield f"{url}/v1"
+        finally:
+            _HeldModel.release.set()  # no handler left waiting when the server shuts down
 
 
 @pytest.fixture
