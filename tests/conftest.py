@@ -9,6 +9,7 @@ import socket
 import sys
 import tempfile
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -81,6 +82,15 @@ def postgres_server() -> Iterator[PostgresServer]:
     """The session's PostgreSQL server (Debian's binaries, see ``_servers.PostgresServer``):
     ``.url``, ``.create_database(name)``, ``.stop()``, ``.start()``, ``.down()``."""
     yield from _serve(PostgresServer, "PostgreSQL")
+
+
+@pytest.fixture
+def postgres_db_url(postgres_server: PostgresServer) -> str:
+    """The URL of a new, empty database on the session's PostgreSQL server (started again
+    first if an earlier test left it stopped)."""
+    if not postgres_server.running:
+        postgres_server.start()
+    return postgres_server.create_database("t_" + uuid.uuid4().hex[:12])
 
 
 @pytest.fixture(scope="session")

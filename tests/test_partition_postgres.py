@@ -7,7 +7,6 @@ with every record set aside and counted."""
 from __future__ import annotations
 
 import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -27,20 +26,13 @@ ANSWER, CONNECT = 0.5, 1.0
 
 
 @pytest.fixture
-def direct_url(postgres_server: PostgresServer) -> str:
-    if not postgres_server.running:
-        postgres_server.start()
-    return postgres_server.create_database("p_" + uuid.uuid4().hex[:12])
-
-
-@pytest.fixture
-def net(postgres_server: PostgresServer, direct_url: str) -> Iterator[NetFault]:
+def net(postgres_server: PostgresServer, postgres_db_url: str) -> Iterator[NetFault]:
     with NetFault(postgres_server.port) as proxy:
         yield proxy
 
 
-def _ledger(net: NetFault, direct_url: str, tmp_path: Path) -> PostgresLedger:
-    url = net.url("postgresql", "/" + direct_url.rsplit("/", 1)[1]).replace("://", "://postgres@")
+def _ledger(net: NetFault, postgres_db_url: str, tmp_path: Path) -> PostgresLedger:
+    url = net.url("postgresql", "/" + postgres_db_url.rsplit("/", 1)[1]).replace("://", "://postgres@")
     ledger = PostgresLedger(url, connect_timeout=CONNECT, dead_letter=tmp_path / "dead.jsonl")
     ledger._answer_timeout = ANSWER
     return ledger
@@ -60,9 +52,9 @@ def _records(n: int) -> list[CostRecord]:
 
 @pytest.mark.parametrize("replies_only", [False, True], ids=["both ways", "replies lost"])
 def test_records_written_during_a_partition_land_once_after_the_heal(
-    net: NetFault, direct_url: str, tmp_path: Path, replies_only: bool
+    net: NetFault, postgres_db_url: str, tmp_path: Path, replies_only: bool
 ) -> None:
-    ledger = _ledger(net, direct_url, tmp_path)
+    ledger = _ledger(net, postgres_db_url, tmp_path)
     for r in _records(20):
         ledger.write(r)
     assert ledger.flush(timeout=30), ledger.stats
@@ -84,13 +76,13 @@ def test_records_written_during_a_partition_land_once_after_the_heal(
     ledger.close()
     stats = ledger.stats
     assert stats.written + stats.duplicates == 50 and stats.dropped == stats.dead_lettered == 0
-    assert _rows(direct_url) == (50, 50)
+    assert _rows(postgres_db_url) == (50, 50)
 
 
 def test_close_during_a_partition_returns_in_time_and_sets_every_record_aside(
-    net: NetFault, direct_url: str, tmp_path: Path
+    net: NetFault, postgres_db_url: str, tmp_path: Path
 ) -> None:
-    ledger = _ledger(net, direct_url, tmp_path)
+    ledger = _ledger(net, postgres_db_url, tmp_path)
     for r in _records(20):
         ledger.write(r)
     assert ledger.flush(timeout=30), ledger.stats
@@ -108,10 +100,10 @@ def test_close_during_a_partition_returns_in_time_and_sets_every_record_aside(
         ledger._thread.join(ANSWER + CONNECT + 5)
         assert not ledger._thread.is_alive()
     # Loading what was set aside adds each record once, whatever the writer did after.
-    target = PostgresLedger(direct_url)
+    target = PostgresLedger(postgres_db_url)
     try:
         assert replay_dead_letters(tmp_path / "dead.jsonl", target) == 30
         assert target.flush(timeout=30)
     finally:
         target.close()
-    assert _rows(direct_url) == (50, 50)
+    assert _rows(postgres_db_url) == (50, 50)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import threading
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -39,20 +38,13 @@ def read_timeout(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
 
 @pytest.fixture
-def direct_url(postgres_server: PostgresServer) -> str:
-    if not postgres_server.running:
-        postgres_server.start()
-    return postgres_server.create_database("r_" + uuid.uuid4().hex[:12])
-
-
-@pytest.fixture
-def net(postgres_server: PostgresServer, direct_url: str) -> Iterator[NetFault]:
+def net(postgres_server: PostgresServer, postgres_db_url: str) -> Iterator[NetFault]:
     with NetFault(postgres_server.port) as proxy:
         yield proxy
 
 
-def _proxied(net: NetFault, direct_url: str) -> str:
-    return net.url("postgresql", "/" + direct_url.rsplit("/", 1)[1]).replace("://", "://postgres@")
+def _proxied(net: NetFault, postgres_db_url: str) -> str:
+    return net.url("postgresql", "/" + postgres_db_url.rsplit("/", 1)[1]).replace("://", "://postgres@")
 
 
 def _bounded(fn: Callable[[], Any], net: NetFault) -> tuple[Any, float]:
@@ -79,10 +71,10 @@ def _bounded(fn: Callable[[], Any], net: NetFault) -> tuple[Any, float]:
 
 
 def test_cli_report_during_a_partition_at_connect_fails_within_the_bound(
-    net: NetFault, direct_url: str, capsys: pytest.CaptureFixture[str]
+    net: NetFault, postgres_db_url: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     net.blackhole()
-    code, took = _bounded(lambda: main(["report", _proxied(net, direct_url)]), net)
+    code, took = _bounded(lambda: main(["report", _proxied(net, postgres_db_url)]), net)
     assert code == 2, code
     err = capsys.readouterr().err
     assert f"did not answer within {LIMIT:g} s while connecting" in err, err
@@ -90,7 +82,7 @@ def test_cli_report_during_a_partition_at_connect_fails_within_the_bound(
 
 
 def test_cli_report_when_the_partition_comes_after_the_connection_fails_within_the_bound(
-    net: NetFault, direct_url: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    net: NetFault, postgres_db_url: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     real = _postgres.connect_for_reports
 
@@ -100,15 +92,15 @@ def test_cli_report_when_the_partition_comes_after_the_connection_fails_within_t
         return conn
 
     monkeypatch.setattr(_postgres, "connect_for_reports", connect_then_partition)
-    code, took = _bounded(lambda: main(["report", _proxied(net, direct_url)]), net)
+    code, took = _bounded(lambda: main(["report", _proxied(net, postgres_db_url)]), net)
     assert code == 2, code
     err = capsys.readouterr().err
     assert f"did not answer within {LIMIT:g} s (connection closed)" in err, err
     assert took >= LIMIT  # it did wait for the answer, as long as it may
 
 
-def test_records_during_a_partition_raise_a_ledger_timeout(net: NetFault, direct_url: str) -> None:
-    ledger = PostgresLedger(_proxied(net, direct_url), background=False)
+def test_records_during_a_partition_raise_a_ledger_timeout(net: NetFault, postgres_db_url: str) -> None:
+    ledger = PostgresLedger(_proxied(net, postgres_db_url), background=False)
     try:
         ledger.write(CostRecord(model="gpt-4o-mini", tenant="acme", cost_usd=0.01))
         assert len(list(ledger.records())) == 1
@@ -121,10 +113,10 @@ def test_records_during_a_partition_raise_a_ledger_timeout(net: NetFault, direct
         ledger.close(timeout=5)
 
 
-def test_migrate_during_a_partition_fails_within_the_bound(net: NetFault, direct_url: str) -> None:
+def test_migrate_during_a_partition_fails_within_the_bound(net: NetFault, postgres_db_url: str) -> None:
     net.blackhole()
-    error, _ = _bounded(lambda: migrate_url(_proxied(net, direct_url)), net)
+    error, _ = _bounded(lambda: migrate_url(_proxied(net, postgres_db_url)), net)
     assert isinstance(error, LedgerError), repr(error)
     assert "while connecting" in str(error)
     net.heal()
-    assert migrate_url(_proxied(net, direct_url)) == (0, _postgres.SCHEMA_VERSION)
+    assert migrate_url(_proxied(net, postgres_db_url)) == (0, _postgres.SCHEMA_VERSION)
