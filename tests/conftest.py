@@ -250,6 +250,17 @@ def openai_stub(openai_stub_server: OpenAIStub) -> OpenAIStub:
     return openai_stub_server
 
 
+class FakeClock:
+    """A clock a test moves by hand (``clock.t += 3600``), for code that takes a ``clock``
+    callable returning epoch seconds: hours and days pass without sleeping."""
+
+    def __init__(self, t: float) -> None:
+        self.t = t
+
+    def __call__(self) -> float:
+        return self.t
+
+
 class CacheClock:
     """The semantic cache's wall clock, moved by a test instead of slept: a TTL test then
     does not depend on how fast a (loaded) machine gets from a write to the next read."""

@@ -7,6 +7,7 @@ import asyncio
 from datetime import datetime, timezone
 
 import pytest
+from conftest import FakeClock
 
 from llm_cost_hooks import BudgetExceeded
 from llm_cost_hooks.budget import AlertManager, AnomalyRule, Limit, SpendGuard, SpendRequest
@@ -15,18 +16,10 @@ HOUR0 = datetime(2026, 3, 10, 0, tzinfo=timezone.utc).timestamp()
 REQ = SpendRequest(model="gpt-4o-mini", input_tokens=1000, max_output_tokens=500, tenant="acme")
 
 
-class Clock:
-    def __init__(self, t: float) -> None:
-        self.t = t
-
-    def __call__(self) -> float:
-        return self.t
-
-
 class FakeTimer:
     """Collects timers; ``run_due(now)`` runs those whose time has come on the fake clock."""
 
-    def __init__(self, clock: Clock) -> None:
+    def __init__(self, clock: FakeClock) -> None:
         self.clock = clock
         self.pending: list[tuple[float, object]] = []
 
@@ -41,7 +34,7 @@ class FakeTimer:
         return len(due)
 
 
-def _guard(events: list, clock: Clock, timer: FakeTimer | None = None, limits=(), **rule) -> SpendGuard:
+def _guard(events: list, clock: FakeClock, timer: FakeTimer | None = None, limits=(), **rule) -> SpendGuard:
     rule = {"scope": "tenant", "factor": 2.0, "trailing_hours": 24, "min_history_hours": 3, **rule}
     alerts = AlertManager(
         [events.append], log=False, span_events=False, anomaly=AnomalyRule(**rule), timer=timer
@@ -49,14 +42,16 @@ def _guard(events: list, clock: Clock, timer: FakeTimer | None = None, limits=()
     return SpendGuard(list(limits), clock=clock, alerts=alerts)
 
 
-def _setup(**rule) -> tuple[list, Clock, FakeTimer, SpendGuard]:
+def _setup(**rule) -> tuple[list, FakeClock, FakeTimer, SpendGuard]:
     events: list = []
-    clock = Clock(HOUR0)
+    clock = FakeClock(HOUR0)
     timer = FakeTimer(clock)
     return events, clock, timer, _guard(events, clock, timer, **rule)
 
 
-def _steady(guard: SpendGuard, clock: Clock, timer: FakeTimer, hours: range, per_hour: float = 1.0) -> None:
+def _steady(
+    guard: SpendGuard, clock: FakeClock, timer: FakeTimer, hours: range, per_hour: float = 1.0
+) -> None:
     """Six calls an hour, one every 10 minutes starting at minute 7 (a new tenant's
     first hour is partial)."""
     for h in hours:
@@ -129,7 +124,7 @@ def test_spike_checks_follow_the_guard_clock_not_the_wall_clock() -> None:
 def test_thresholds_fire_once_each_at_real_spend_and_refusal_has_its_own_event() -> None:
     events: list = []
     metrics: list = []
-    clock = Clock(HOUR0 + 3600)
+    clock = FakeClock(HOUR0 + 3600)
     alerts = AlertManager(
         [events.append],
         log=False,
@@ -171,7 +166,7 @@ def test_thresholds_fire_once_each_at_real_spend_and_refusal_has_its_own_event()
 def test_threshold_100_fires_when_real_spend_reaches_the_limit() -> None:
     """The refusal at 96 % used to fire 100 % early; now 100 % waits for real spend."""
     events: list = []
-    clock = Clock(HOUR0)
+    clock = FakeClock(HOUR0)
     guard = SpendGuard(
         [Limit.usd(1.0, per="day", scope="tenant")],
         clock=clock,

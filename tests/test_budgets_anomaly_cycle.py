@@ -7,20 +7,13 @@ import asyncio
 from datetime import datetime, timezone
 
 import pytest
+from conftest import FakeClock
 
 from llm_cost_hooks.budget import AlertManager, AnomalyRule, InProcessSpendStore, SpendGuard, SpendRequest
 from llm_cost_hooks.budget._alerts import anomaly_cycle_threshold
 
 DAY0 = datetime(2026, 3, 2, 0, tzinfo=timezone.utc).timestamp()  # a Monday
 REQ = SpendRequest(model="gpt-4o-mini", input_tokens=1000, max_output_tokens=500, tenant="acme")
-
-
-class Clock:
-    def __init__(self, t: float) -> None:
-        self.t = t
-
-    def __call__(self) -> float:
-        return self.t
 
 
 class TtlStore(InProcessSpendStore):
@@ -33,7 +26,7 @@ class TtlStore(InProcessSpendStore):
         super().add_hourly(key, hour, amount, ttl)
 
 
-def _guard(events: list, clock: Clock, **rule: object) -> SpendGuard:
+def _guard(events: list, clock: FakeClock, **rule: object) -> SpendGuard:
     alerts = AlertManager(
         [events.append],
         log=False,
@@ -44,7 +37,7 @@ def _guard(events: list, clock: Clock, **rule: object) -> SpendGuard:
     return SpendGuard([], clock=clock, alerts=alerts, store=TtlStore())
 
 
-def _office_hours(guards: list[SpendGuard], clock: Clock, days: int, per_call: float = 0.05) -> None:
+def _office_hours(guards: list[SpendGuard], clock: FakeClock, days: int, per_call: float = 0.05) -> None:
     """Twelve calls an hour 09:00-17:00 UTC on weekdays, a quarter of that at weekends."""
     for day in range(days):
         step = 300 if day % 7 < 5 else 1200
@@ -57,7 +50,7 @@ def _office_hours(guards: list[SpendGuard], clock: Clock, days: int, per_call: f
 def test_office_hours_raise_no_cycle_anomaly_where_the_trailing_mean_raises_many() -> None:
     cycle_events: list = []
     mean_events: list = []
-    clock = Clock(DAY0)
+    clock = FakeClock(DAY0)
     cycle = _guard(cycle_events, clock, baseline="cycle", factor=2.5)
     mean = _guard(mean_events, clock)
     _office_hours([cycle, mean], clock, days=21)
@@ -80,7 +73,7 @@ def test_office_hours_raise_no_cycle_anomaly_where_the_trailing_mean_raises_many
 
 def test_a_tiny_tenant_never_raises_a_cycle_anomaly() -> None:
     events: list = []
-    clock = Clock(DAY0)
+    clock = FakeClock(DAY0)
     guard = _guard(events, clock, baseline="cycle", factor=2.5)
     _office_hours([guard], clock, days=15, per_call=0.0005)  # 0.006 USD a busy hour
     for k in range(40):  # 0.2 USD in one night hour: 30x the busy hours, under the 0.25 floor
@@ -103,7 +96,7 @@ def test_cycle_rule_on_redis_keeps_four_weeks_and_alerts_from_async_calls(redis_
     import redis
 
     events: list = []
-    clock = Clock(DAY0)
+    clock = FakeClock(DAY0)
     alerts = AlertManager(
         [events.append],
         log=False,
