@@ -34,6 +34,7 @@ import json
 import logging
 import os
 import queue
+import re
 import threading
 import time
 import urllib.error
@@ -47,7 +48,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from .. import _shutdown
 from .._errors import ConfigurationError
-from ._limits import NANO
+from ._limits import NANO, scope_value_of_key
 
 __all__ = [
     "AlertEvent",
@@ -104,7 +105,7 @@ class AlertEvent(BaseModel):
 
     @property
     def message(self) -> str:
-        who = f"{self.scope}={self.scope_value}"
+        who = f"{self.scope}={_shown(self.scope_value)}"
         reset = f"; resets at {self.resets_at.isoformat()}" if self.resets_at else ""
         if self.kind == "anomaly" and self.reason == "cycle":
             return (
@@ -198,6 +199,18 @@ class SpanEventSink:
         span = trace.get_current_span()
         if span.is_recording():
             span.add_event("llm_cost_hooks.budget.alert", {**event.attributes(), "budget.spent": event.spent})
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def _shown(name: str, limit: int = 120) -> str:
+    """A tenant's (feature's, user's...) name inside a message: control characters shown
+    escaped, so a name with a newline cannot forge a log line; long names cut. The
+    event's ``budget.scope_value`` attribute keeps the name whole."""
+    if _CONTROL.search(name):
+        name = _CONTROL.sub(lambda m: repr(m.group())[1:-1], name)
+    return name if len(name) <= limit else name[:limit] + "…"
 
 
 def _alert_id(event: AlertEvent) -> str:
@@ -781,10 +794,10 @@ class AnomalyMonitor:
         self._lock = threading.Lock()
         self._prune_at = 10_000
 
-    def _scope_key(self, scope_value: str) -> str:
+    def _scope_key(self, key_part: str) -> str:
         rule = self.manager.anomaly
         assert rule is not None
-        return f"{rule.scope}:{scope_value}"
+        return f"{rule.scope}:{key_part}"
 
     def _plan(self, scope_key: str, now: float) -> tuple[int, bool]:
         """(hour, check now?); when not now, the hour waits for the timer."""
@@ -842,12 +855,12 @@ class AnomalyMonitor:
             if trailing is None or current <= rule.factor * trailing:
                 return None
             mean, name, reason = trailing, f"anomaly_x{rule.factor:g}", None
-        scope, _, value = scope_key.partition(":")
+        scope, _, part = scope_key.partition(":")
         event = AlertEvent(
             kind="anomaly",
             limit_name=name,
             scope=scope,
-            scope_value=value,
+            scope_value=scope_value_of_key(part),
             period="hour",
             period_id=str(hour),
             spent=current / NANO,
@@ -856,23 +869,24 @@ class AnomalyMonitor:
         )
         return event, f"anomaly:{scope_key}:{hour}", 3600
 
-    def record(self, scope_value: str, amount: int) -> tuple[AlertEvent, str, int] | None:
-        """Add ``amount`` (nano-dollars) to the current hour; returns an event to fire
+    def record(self, key_part: str, amount: int) -> tuple[AlertEvent, str, int] | None:
+        """Add ``amount`` (nano-dollars) to the current hour of the scope value whose key form
+        (``scope_key_part``) is ``key_part``; returns an event to fire
         (with its flag and ttl) when a check is due and finds an anomaly."""
         rule = self.manager.anomaly
         if rule is None:
             return None
-        key = self._scope_key(scope_value)
+        key = self._scope_key(key_part)
         now = self.clock()
         self.store.add_hourly(key, int(now // 3600), amount, self._ttl(rule))
         hour, due = self._plan(key, now)
         return self._event(key, hour, self.store.hourly(key, self._hours(hour))) if due else None
 
-    async def arecord(self, scope_value: str, amount: int) -> tuple[AlertEvent, str, int] | None:
+    async def arecord(self, key_part: str, amount: int) -> tuple[AlertEvent, str, int] | None:
         rule = self.manager.anomaly
         if rule is None:
             return None
-        key = self._scope_key(scope_value)
+        key = self._scope_key(key_part)
         now = self.clock()
         await self.store.aadd_hourly(key, int(now // 3600), amount, self._ttl(rule))
         hour, due = self._plan(key, now)

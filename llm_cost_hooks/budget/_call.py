@@ -40,6 +40,7 @@ from typing import TYPE_CHECKING, Any, Generic, Literal, NamedTuple, TypeVar
 from .._errors import BudgetExceeded, ConfigurationError, UnknownModelError
 from .._records import TokenUsage
 from ..dedup import CircuitBreaker, CircuitOpenError, RetryBudget, RetryState, idempotency_key
+from ..dedup._keys import _quote
 from ._guard import Reservation, SpendGuard
 from ._limits import Downgrade, DowngradeRequired, SpendRequest
 
@@ -213,7 +214,9 @@ class GuardedCall(Generic[M]):
         self.breaker = breaker
         self.retry = retry
         # Per tenant: two tenants that reuse a task id do not spend each other's retries.
-        task = f"tenant={scope.tenant}:{task_id}" if scope.tenant is not None else task_id
+        # The tenant percent-encoded (no ':' left in it): tenant "a:b" with task "c" is not
+        # tenant "a" with task "b:c".
+        task = f"tenant={_quote(scope.tenant)}:{task_id}" if scope.tenant is not None else task_id
         self.retry_state: RetryState | None = retry.state(task) if retry is not None else None
         if retry is not None and retry.max_retry_usd is not None and guard is None:
             _warn_retry_usd_unpriced()

@@ -16,7 +16,18 @@ from typing import Any, Literal
 from .._errors import BudgetExceeded, ConfigurationError
 from .._records import TokenUsage
 from ._alerts import AlertEvent, AlertKind, AlertManager, AnomalyMonitor
-from ._limits import NANO, Downgrade, DowngradeRequired, Limit, Period, SpendRequest, period_bounds
+from ._limits import (
+    NANO,
+    Downgrade,
+    DowngradeRequired,
+    Limit,
+    Period,
+    SpendRequest,
+    period_bounds,
+    request_scope_key,
+    scope_key_part,
+    scope_value_of_key,
+)
 from ._store import _PID, FailoverSpendStore, InProcessSpendStore, RedisSpendStore, ReserveOutcome
 
 #: Over-reservation and late settlement reasons (tagged ``budget.overspend.reason``).
@@ -470,7 +481,7 @@ class SpendGuard:
                 continue
             scope_value = request.scope_value(lim.scope)
             period_id, resets, resets_ts = self._period(lim.period, now)
-            scopes.keys.append(f"{prefix}{scope_value}:{period_id}")
+            scopes.keys.append(f"{prefix}{request_scope_key(request, lim.scope)}:{period_id}")
             scopes.limits.append(lim)
             scopes.limit_units.append(limit_units)
             scopes.usd.append(usd)
@@ -744,8 +755,8 @@ class SpendGuard:
         for lim in self._period_limits:
             head = f"b:{lim.name}:{lim.scope}:"
             if key.startswith(head):
-                value, _, period_id = key[len(head) :].rpartition(":")
-                return lim, value, period_id
+                part, _, period_id = key[len(head) :].rpartition(":")
+                return lim, "*" if lim.scope == "global" else scope_value_of_key(part), period_id
         return None
 
     # -- alerts ---------------------------------------------------------------------------
@@ -815,7 +826,7 @@ class SpendGuard:
                 self._fire(event, flag, ttl)
             if self.alerts.anomaly is not None:
                 found = self._anomalies.record(
-                    plan.request.scope_value(self.alerts.anomaly.scope), round(cost_usd * NANO)
+                    request_scope_key(plan.request, self.alerts.anomaly.scope), round(cost_usd * NANO)
                 )
                 if found is not None:
                     self._fire(*found)
@@ -838,7 +849,7 @@ class SpendGuard:
                 await self._afire(event, flag, ttl)
             if self.alerts.anomaly is not None:
                 found = await self._anomalies.arecord(
-                    plan.request.scope_value(self.alerts.anomaly.scope), round(cost_usd * NANO)
+                    request_scope_key(plan.request, self.alerts.anomaly.scope), round(cost_usd * NANO)
                 )
                 if found is not None:
                     await self._afire(*found)
@@ -856,13 +867,14 @@ class SpendGuard:
         if lim is None or lim.period == "request":
             raise ConfigurationError(f"{limit!r} is not a period limit of this guard.")
         period_id, _ = period_bounds(lim.period, self.clock() if at is None else at)
-        value = "*" if lim.scope == "global" else (scope_value or "_unattributed")
+        value = "*" if lim.scope == "global" else scope_key_part(scope_value)
         return lim, f"b:{lim.name}:{lim.scope}:{value}:{period_id}"
 
     def usage(
         self, limit: Limit | str, scope_value: str | None = None, *, at: float | None = None
     ) -> tuple[float, float]:
-        """``(spent, reserved)`` of a period limit for one scope value, in its unit."""
+        """``(spent, reserved)`` of a period limit for one scope value (``None``: the
+        requests that named none), in its unit."""
         lim, key = self._key(limit, scope_value, at)
         spent, reserved = self.store.usage(key)
         return spent / lim.scale, reserved / lim.scale

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import calendar
 import math
+import urllib.parse
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any, Literal
@@ -177,6 +178,38 @@ class SpendRequest(BaseModel):
             return "*"
         value = getattr(self, scope, None)
         return "_unattributed" if value is None else str(value)
+
+
+#: The store-key form of a request naming no value for a limit's scope.
+UNATTRIBUTED_KEY = "_unattributed"
+
+
+def scope_key_part(value: str | None) -> str:
+    """The form of a scope value inside a store key: percent-encoded, so no two values
+    share a key (``"a:b"``, ``"*"``, ``"{t}"`` are plain text there) and no tenant named
+    ``"_unattributed"`` spends the pool of requests that name none. Plain ids (letters,
+    digits, ``-``, ``.``) keep their form, so their counters carry over.
+
+    >>> scope_key_part("acme"), scope_key_part(None), scope_key_part("_unattributed")
+    ('acme', '_unattributed', '%5Funattributed')
+    """
+    if value is None:
+        return UNATTRIBUTED_KEY
+    out = urllib.parse.quote(value, safe="", errors="surrogatepass")
+    return "%5F" + out[1:] if out.startswith("_") else out
+
+
+def scope_value_of_key(part: str) -> str:
+    """The scope value a :func:`scope_key_part` stands for (alerts show it)."""
+    return part if part == UNATTRIBUTED_KEY else urllib.parse.unquote(part, errors="surrogatepass")
+
+
+def request_scope_key(request: SpendRequest, scope: Scope) -> str:
+    """The key part of ``request``'s value for ``scope`` (``*`` for the global scope)."""
+    if scope == "global":
+        return "*"
+    value = getattr(request, scope, None)
+    return scope_key_part(None if value is None else str(value))
 
 
 @dataclass(frozen=True)

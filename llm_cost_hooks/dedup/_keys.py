@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import sys
+import urllib.parse
 from collections.abc import Mapping
 from typing import Any
 
@@ -46,7 +47,9 @@ def idempotency_key(
     """
     tenant = _tenant(metadata)
     if tenant is not None:
-        namespace = f"{namespace}tenant={tenant}:"
+        # Percent-encoded, as is the explicit key below: tenant "acme:order" with key "42"
+        # and tenant "acme" with key "order:42" must not share one answer.
+        namespace = f"{namespace}tenant={_quote(tenant)}:"
     if metadata:
         explicit = metadata.get(IDEMPOTENCY_KEY)
         if explicit is not None:
@@ -54,7 +57,7 @@ def idempotency_key(
                 raise ConfigurationError(
                     f"metadata['{IDEMPOTENCY_KEY}'] must be a non-empty string, got {explicit!r}."
                 )
-            return f"explicit:{namespace}{explicit}"
+            return f"explicit:{namespace}{_quote(str(explicit))}"
     if derive and request is not None:
         return "req:" + request_key(request, namespace=namespace)
     return None
@@ -75,3 +78,8 @@ def _tenant(metadata: Mapping[str, Any] | None) -> str | None:
             if value is not None and value != "":
                 return str(value)
     return None
+
+
+def _quote(part: str) -> str:
+    # Injective and free of ':' and '=', so a key's parts cannot shift into each other.
+    return urllib.parse.quote(part, safe="", errors="surrogatepass")
