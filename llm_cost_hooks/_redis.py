@@ -29,7 +29,8 @@ _asyncio_timeout = getattr(asyncio, "timeout", None)
 def redacted_url(url: str) -> str:
     """``url`` with its password replaced by ``***`` (for logs and error messages); a Redis
     URL often has a password and no user name (``redis://:secret@host:6379``)."""
-    return re.sub(r"(://[^:/@]*):[^@]*@", r"\1:***@", url)
+    # Up to the last '@' before the path, as redis-py reads it: a password may hold an '@'.
+    return re.sub(r"(://[^:/@]*):[^/?#]*@", r"\1:***@", url)
 
 
 def redis_module(feature: str) -> Any:

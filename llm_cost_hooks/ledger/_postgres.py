@@ -280,7 +280,19 @@ def _until(gen: Any, deadline: float) -> Any:
 
 def redact(url: str) -> str:
     """The URL without its password (for logs and errors)."""
-    return re.sub(r"(://[^:/@]*):[^@]*@", r"\1:***@", url)  # also with no user name
+    # Up to the last '@' before the path: a password may hold an '@' of its own.
+    return re.sub(r"(://[^:/@]*):[^/?#]*@", r"\1:***@", url)  # also with no user name
+
+
+def _scrubbed(exc: BaseException, url: str) -> str:
+    """``exc``'s message without the URL's password: libpq quotes the part of a URL it
+    cannot read (``invalid percent-encoded token: "<password>"``)."""
+    text = str(exc)
+    for pattern in (r"://[^:/@]*:([^/?#]*)@", r"://[^:/@]*:([^@]*)@"):  # last '@', first '@'
+        found = re.search(pattern, url)
+        if found and found.group(1):
+            text = text.replace(found.group(1), "***")
+    return text
 
 
 def schema_version(conn: Any) -> int:
@@ -383,7 +395,9 @@ def _connect(url: str, application_name: str) -> Any:
     except psycopg.errors.ConnectionTimeout:
         raise _no_answer(url, limit, "while connecting") from None
     except psycopg.Error as exc:
-        raise LedgerError(f"Cannot connect to the PostgreSQL ledger {redact(url)}: {exc}") from exc
+        raise LedgerError(
+            f"Cannot connect to the PostgreSQL ledger {redact(url)}: {_scrubbed(exc, url)}"
+        ) from exc
     conn.answer_timeout = limit or None
     conn.hung_error = lambda waited: _no_answer(url, waited, "(connection closed)")
     return conn
@@ -480,7 +494,8 @@ class PostgresLedger(Ledger):
     ) -> None:
         if not isinstance(url, str) or not is_postgres_url(url):
             raise ConfigurationError(
-                f"A PostgreSQL ledger URL looks like postgresql://user:password@host:5432/db; got {url!r}."
+                "A PostgreSQL ledger URL looks like postgresql://user:password@host:5432/db; got "
+                f"{redact(url) if isinstance(url, str) else type(url).__name__!r}."
             )
         if pool_size < 1:
             raise ConfigurationError("pool_size must be at least 1.")
@@ -497,11 +512,14 @@ class PostgresLedger(Ledger):
         # Between a lost connection and the next batch written (one warning, one info line).
         self._in_outage = False
         self._migrated = False
+        unreadable = None
         try:
             # Parse now: a malformed URL is a configuration error, not a retryable outage.
             self._psycopg.conninfo.conninfo_to_dict(self._conninfo)
         except self._psycopg.ProgrammingError as exc:
-            raise ConfigurationError(f"Invalid PostgreSQL ledger URL {redact(url)!r}: {exc}") from exc
+            unreadable = _scrubbed(exc, url)
+        if unreadable is not None:  # raised here, without the original: it quotes the password
+            raise ConfigurationError(f"Invalid PostgreSQL ledger URL {redact(url)!r}: {unreadable}")
         self._transport = _transport_params(self._conninfo)
         # The first connection (schema check, migration) is made in the background as the
         # ledger starts: start-up never waits for a server that is hung or black-holed.
@@ -716,7 +734,9 @@ class PostgresLedger(Ledger):
         try:
             self._ensure_schema()
         except self._psycopg.Error as exc:
-            raise LedgerError(f"Cannot connect to the PostgreSQL ledger {redact(self.url)}: {exc}") from exc
+            raise LedgerError(
+                f"Cannot connect to the PostgreSQL ledger {redact(self.url)}: {_scrubbed(exc, self.url)}"
+            ) from exc
         return _connect(self.url, "llm-cost-hooks")
 
     # -- writing -----------------------------------------------------------------------
