@@ -29,3 +29,33 @@ def test_an_unreadable_postgres_url_does_not_repeat_its_password(url: str) -> No
         open_ledger(url)
     shown = str(info.value) + repr(info.value.__cause__) + repr(info.value.__context__)
     assert "s3c" not in shown and "***" in shown
+
+
+def test_single_flight_logs_name_its_redis_without_the_password(caplog: pytest.LogCaptureFixture) -> None:
+    from llm_cost_hooks.dedup import RedisSingleFlight
+
+    flight = RedisSingleFlight("redis://:s3cret@127.0.0.1:1/0", connect_timeout=0.2, socket_timeout=0.2)
+    with caplog.at_level("WARNING", logger="llm_cost_hooks"):
+        assert flight.do("k", lambda: 42).value == 42
+    assert "unreachable" in caplog.text and "s3cret" not in caplog.text and ":***@" in caplog.text
+
+
+def test_no_search_module_error_names_redis_without_the_password() -> None:
+    from llm_cost_hooks.cache._redis import RedisBackend
+
+    class PlainRedis:
+        def execute_command(self, *args: object) -> None:
+            raise RuntimeError("unknown command 'FT._LIST'")
+
+    backend = RedisBackend("redis://:s3cret@127.0.0.1:1/0", client=PlainRedis())
+    with pytest.raises(ConfigurationError) as info:
+        backend.require_search()
+    assert "s3cret" not in str(info.value) and ":***@" in str(info.value)
+
+
+def test_a_webhook_url_without_its_scheme_is_not_repeated_whole() -> None:
+    from llm_cost_hooks.budget._alerts import WebhookSink
+
+    with pytest.raises(ConfigurationError) as info:
+        WebhookSink("hooks.slack.com/services/T000/B000/s3cretToken")
+    assert "s3cret" not in str(info.value) and "hooks.slack.com" in str(info.value)

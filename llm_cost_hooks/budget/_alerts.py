@@ -257,7 +257,9 @@ class WebhookSink:
         max_queue: int = 1000,
     ) -> None:
         if not url.startswith(("http://", "https://")):
-            raise ConfigurationError(f"webhook url must start with http:// or https://, got {url!r}.")
+            # Only up to the first '/': a webhook's path often is its secret (Slack, Teams).
+            shown = url.split("/", 1)[0][:40]
+            raise ConfigurationError(f"webhook url must start with http:// or https://, got {shown!r}/...")
         self.url = url
         self.retries = retries
         self.backoff = backoff

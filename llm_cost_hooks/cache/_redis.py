@@ -299,7 +299,7 @@ class RedisBackend:
         except Exception as exc:
             if "unknown command" in str(exc).lower():
                 raise ConfigurationError(
-                    f"Redis at {self.redis_url} has no RediSearch module (FT._LIST: {exc}): the "
+                    f"Redis at {redacted_url(self.redis_url)} has no RediSearch module (FT._LIST: {exc}): the "
                     "semantic cache needs Redis Stack or Redis 8; use semantic=False for the exact tier only."
                 ) from exc
 

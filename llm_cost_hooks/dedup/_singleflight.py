@@ -17,7 +17,7 @@ from typing import Any, Generic, Literal, TypeVar, cast
 
 from .._breaker import Breaker
 from .._errors import DeduplicatedCallFailed
-from .._redis import RedisConnection
+from .._redis import RedisConnection, redacted_url
 
 __all__ = ["DeduplicatedCallFailed", "Flight", "RedisSingleFlight", "SingleFlight"]
 
@@ -248,6 +248,10 @@ class RedisSingleFlight:
         # with nobody to release them; given back when Redis answers again.
         self._unsure: dict[str, str] = {}
         self._warned_clock = False
+        #: Results or errors read from Redis that could not be read back (malformed JSON,
+        #: wrong types: another program's value or a forgery); each caller made its own call.
+        self.unreadable = 0
+        self._warned_unreadable = False
 
     def _k(self, kind: str, key: str) -> str:
         return f"{{{self.prefix}}}:sf:{kind}:{key}"
@@ -276,7 +280,7 @@ class RedisSingleFlight:
             logger.warning(
                 "llm-cost-hooks: Redis single-flight at %s unreachable (%s); deduplicating "
                 "within this process only until it is back.",
-                self.url,
+                redacted_url(self.url),
                 type(exc).__name__,
             )
 
@@ -323,6 +327,38 @@ class RedisSingleFlight:
             except self._conn.errors:
                 return
 
+    def _read(self, raw: Any, loads: Callable[[str], Any]) -> tuple[bool, Any]:
+        """``(True, value)`` of a result stored in Redis, else ``(False, None)``, counted: a
+        value that does not read back is never handed to the caller, who calls itself."""
+        try:
+            return True, loads(raw)
+        except Exception as exc:
+            self._unreadable(exc)
+            return False, None
+
+    def _failure(self, raw: Any) -> tuple[str, str] | None:
+        """``(type, message)`` of a leader's failure stored in Redis, ``None`` if unreadable."""
+        try:
+            info = json.loads(raw)
+            kind, message = info.get("type", "Error"), info.get("message", "")
+            if isinstance(kind, str) and isinstance(message, str):
+                return kind, message
+            raise TypeError("type or message is not a string")
+        except Exception as exc:
+            self._unreadable(exc)
+            return None
+
+    def _unreadable(self, exc: Exception) -> None:
+        self.unreadable += 1
+        log = logger.debug if self._warned_unreadable else logger.warning
+        self._warned_unreadable = True
+        log(
+            "llm-cost-hooks: Redis single-flight at %s: a stored result does not read back (%s); "
+            "the caller makes its own call (further ones are counted in .unreadable)",
+            redacted_url(self.url),
+            type(exc).__name__,
+        )
+
     def _late(self) -> None:
         """Redis ran a lock request later than the caller could have waited for it: the
         clocks of this host and Redis differ (a request held up that long timed out)."""
@@ -331,7 +367,7 @@ class RedisSingleFlight:
             logger.warning(
                 "llm-cost-hooks: Redis single-flight at %s: Redis's clock is more than %g s ahead "
                 "of this host's; calls go ahead without the cross-process lock until they agree.",
-                self.url,
+                redacted_url(self.url),
                 self._conn.bound + _CLOCK_ALLOWANCE,
             )
 
@@ -382,9 +418,12 @@ class RedisSingleFlight:
                     self._late()
                     return await fn()
                 if reply[0] == 1:
+                    # JSON from another process; a value that does not read back is not served.
+                    ok, value = self._read(reply[1], loads)
+                    if not ok:
+                        return await fn()
                     shared_source.append("cached")
-                    # JSON from another process: trusted to be what fn returns.
-                    return cast(T, loads(reply[1]))
+                    return cast(T, value)
                 won = reply[0] == 2
             except errors as exc:
                 self._unsure_lock(key, token)
@@ -416,10 +455,17 @@ class RedisSingleFlight:
                     continue
                 self._up()
                 if res is not None:
-                    return cast(T, loads(res))
+                    ok, value = self._read(res, loads)
+                    if ok:
+                        return cast(T, value)
+                    shared_source.clear()
+                    return await fn()
                 if err is not None:
-                    info = json.loads(err)
-                    raise DeduplicatedCallFailed(key, info.get("type", "Error"), info.get("message", ""))
+                    failure = self._failure(err)
+                    if failure is None:
+                        shared_source.clear()
+                        return await fn()
+                    raise DeduplicatedCallFailed(key, *failure)
                 if lock is None:
                     if outage:
                         continue  # Redis came back empty: the leader may be alive; wait for it
@@ -517,9 +563,12 @@ class RedisSingleFlight:
                     self._late()
                     return fn()
                 if reply[0] == 1:
+                    # JSON from another process; a value that does not read back is not served.
+                    ok, value = self._read(reply[1], loads)
+                    if not ok:
+                        return fn()
                     shared_source.append("cached")
-                    # JSON from another process: trusted to be what fn returns.
-                    return cast(T, loads(reply[1]))
+                    return cast(T, value)
                 won = reply[0] == 2
             except errors as exc:
                 self._unsure_lock(key, token)
@@ -566,10 +615,17 @@ class RedisSingleFlight:
                     continue
                 self._up()
                 if res is not None:
-                    return cast(T, loads(res))
+                    ok, value = self._read(res, loads)
+                    if ok:
+                        return cast(T, value)
+                    shared_source.clear()
+                    return fn()
                 if err is not None:
-                    info = json.loads(err)
-                    raise DeduplicatedCallFailed(key, info.get("type", "Error"), info.get("message", ""))
+                    failure = self._failure(err)
+                    if failure is None:
+                        shared_source.clear()
+                        return fn()
+                    raise DeduplicatedCallFailed(key, *failure)
                 if lock is None:
                     if outage:
                         continue
