@@ -130,3 +130,13 @@ def test_a_tenant_name_with_a_newline_cannot_forge_an_alert_log_line(
     messages = [r.getMessage() for r in caplog.records if "alert" in r.getMessage()]
     assert messages and all("\n" not in m and "\u2028" not in m for m in messages)
     assert all("acme\\nCRITICAL" in m and len(m) < 400 for m in messages)
+
+
+def test_tenant_id_zero_is_a_tenant_of_its_own_for_the_guard() -> None:
+    from llm_cost_hooks.budget._call import Attribution
+
+    assert Attribution.of({"tenant_id": 0, "user_id": 0}) == Attribution(tenant="0", user="0")
+    assert Attribution.of({"tenant_id": "", "tenant": "acme"}).tenant == "acme"
+    assert Attribution.of({"route": 0}, route="faq").route == "0"
+    # The same tenant the dedup key is scoped to.
+    assert idempotency_key({"tenant_id": 0, "idempotency_key": "k"}) == "explicit:tenant=0:k"

@@ -95,6 +95,15 @@ def _text(value: Any) -> str | None:
     return None if value is None else str(value)
 
 
+def _first(*values: Any) -> str | None:
+    """The first value that names something: tenant id ``0`` is tenant ``"0"`` (as for the
+    cache and the dedup key), not the pool of calls that name no tenant."""
+    for value in values:
+        if value is not None and value != "":
+            return str(value)
+    return None
+
+
 class Attribution(NamedTuple):
     """The :class:`SpendRequest` scope fields of a call."""
 
@@ -110,10 +119,10 @@ class Attribution(NamedTuple):
         ``cache_scope(...)`` win, as they do for the cache and the cost record."""
         get = metadata.get
         found = cls(
-            _text(get("tenant_id") or get("tenant")),
+            _first(get("tenant_id"), get("tenant")),
             _text(get("feature")),
-            _text(get("route") or route),
-            _text(get("user_id") or get("user")),
+            _first(get("route"), route),
+            _first(get("user_id"), get("user")),
         )
         # Loaded only if cache_scope was: no scope can be set before (importing the cache
         # here would load it for every guarded call).
