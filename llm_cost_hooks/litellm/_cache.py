@@ -41,6 +41,7 @@ from ..cache._canonical import (
     stored_usage,
 )
 from ..cache._openai import completion_dict, completion_from_answer, scope_of_call, stored_choices
+from ._state import _PROXY_IDENTITY
 from ._usage import output_text, usage_from_litellm
 
 if TYPE_CHECKING:
@@ -51,9 +52,6 @@ __all__ = ["LiteLLMSemanticCache", "canonical_request"]
 logger = logging.getLogger("llm_cost_hooks.cache")
 
 _MAX_PENDING = 10_000
-# Who is calling, as a LiteLLM proxy records it in the call's metadata (the fields LiteLLM's
-# own semantic cache scopes by): organisation, team and virtual key.
-_PROXY_IDENTITY = ("user_api_key_org_id", "user_api_key_team_id", "user_api_key_hash", "user_api_key")
 
 
 def _bare_model(model: str) -> str:

@@ -6,11 +6,20 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import json
 from collections.abc import Iterator, Mapping
 from typing import Any
 
 from ..budget._requests import apply_output_cap
-from ._state import _CHAT_CALL_TYPES, _MODEL_CALL_TYPES, Expected, _LoggerState, _metadata_of, logger
+from ._state import (
+    _CHAT_CALL_TYPES,
+    _MODEL_CALL_TYPES,
+    _PROXY_IDENTITY,
+    Expected,
+    _LoggerState,
+    _metadata_of,
+    logger,
+)
 
 __all__: list[str] = []
 
@@ -348,8 +357,15 @@ def _namespace_litellm_cache(data: dict[str, Any]) -> None:
     given = data.get("cache")
     control = dict(given) if isinstance(given, Mapping) else {}
     base = control.get("namespace") or metadata.get("redis_namespace") or getattr(cache, "namespace", None)
+    # The client writes metadata.tenant_id itself: behind the proxy the caller's identity
+    # (organisation, team, virtual key) wraps it, so naming another caller's tenant reaches
+    # none of its entries (as in LiteLLMSemanticCache).
+    caller = [metadata.get(f) for f in _PROXY_IDENTITY]
+    named = str(tenant)
+    if any(v is not None for v in caller):
+        named = json.dumps(["proxy", *(None if v is None else str(v) for v in caller), named])
     # Hashed: cache keys (e.g. in Redis) then carry no tenant names.
-    scope = "tenant-" + hashlib.sha256(str(tenant).encode()).hexdigest()[:16]
+    scope = "tenant-" + hashlib.sha256(named.encode()).hexdigest()[:16]
     control["namespace"] = f"{base}:{scope}" if base else scope
     data["cache"] = control
 

@@ -54,6 +54,9 @@ _MODEL_CALL_TYPES = frozenset({
 })  # fmt: skip
 # Chat calls: the only ones whose answers can be shared between deduplicated requests.
 _CHAT_CALL_TYPES = frozenset({"completion", "acompletion"})
+# Who is calling, as a LiteLLM proxy records it in the call's metadata (the fields LiteLLM's
+# own semantic cache scopes by): organisation, team and virtual key.
+_PROXY_IDENTITY = ("user_api_key_org_id", "user_api_key_team_id", "user_api_key_hash", "user_api_key")
 _MAX_REMEMBERED = 20_000
 _MISSING = object()  # call ids kept to number retries and drop duplicate events
 
