@@ -111,6 +111,33 @@ check(
     not any(line.startswith("### Approved") for line in md.splitlines()),
 )
 
+# 9. Guarded calls: tenant id 0 charged the pool of calls naming no tenant.
+from llm_cost_hooks.budget._call import Attribution  # noqa: E402
+
+got = Attribution.of({"tenant_id": 0}).tenant
+check("budget: metadata tenant_id 0 is tenant '0'", got == "0", f"tenant {got!r}")
+
+# 10. Proxy: LiteLLM's own cache namespace came from the client's tenant_id alone.
+try:
+    import litellm
+
+    from llm_cost_hooks.litellm._hooks import _namespace_litellm_cache
+
+    litellm.cache = litellm.Cache(type="local")
+    spaces = []
+    for key in ("hash-of-acme-key", "hash-of-other-key"):
+        data = {"metadata": {"tenant_id": "acme", "user_api_key_hash": key}}
+        _namespace_litellm_cache(data)
+        spaces.append(data["cache"]["namespace"])
+    litellm.cache = None
+    check(
+        "proxy: another key naming tenant 'acme' shares its cache namespace",
+        spaces[0] != spaces[1],
+        spaces[0],
+    )
+except ImportError:
+    pass
+
 print("\n".join(results))
 print(json.dumps({"defects": sum(r.startswith("DEFECT") for r in results), "checks": len(results)}))
 sys.exit(0)
