@@ -635,3 +635,19 @@ def test_sqlite_batch_of_many_statements_keeps_every_record_and_sets_aside_only_
     assert ledger.flush()
     assert {r.request_id: r.input_tokens for r in ledger.records()}["r007"] == 7000
     ledger.close()
+
+
+@pytest.mark.parametrize("bad", [[rec()], (rec(),), {"model": "gpt-4o"}, None])
+def test_write_refuses_anything_but_one_record_where_the_mistake_is(tmp_path: Path, bad: object) -> None:
+    # A list of records used to be queued, fail to build on the writer thread and be
+    # counted as dropped there, far from the call that made the mistake.
+    ledger = SQLiteLedger(tmp_path / "costs.db")
+    try:
+        with pytest.raises(TypeError, match="one CostRecord"):
+            ledger.write(bad)  # type: ignore[arg-type]
+        ledger.write(rec(request_id="ok"))
+        ledger.flush()
+        assert ledger.stats.dropped == 0
+        assert [r.request_id for r in ledger.records()] == ["ok"]
+    finally:
+        ledger.close()

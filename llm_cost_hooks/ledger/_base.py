@@ -324,7 +324,13 @@ class Ledger(ABC):
     def write(self, record: CostRecord) -> None:
         """Queue a record. Cheap; never raises, never does I/O on the caller's thread
         (except when the queue is full, or after :meth:`close`: the record then goes
-        straight to the dead-letter file)."""
+        straight to the dead-letter file). Anything but one :class:`CostRecord` raises
+        ``TypeError`` here, where the mistake is, rather than being dropped later."""
+        if type(record) is not CostRecord and not callable(record) and not isinstance(record, CostRecord):
+            raise TypeError(
+                f"Ledger.write() takes one CostRecord, got {type(record).__name__}; "
+                "call write() once per record"
+            )
         buffer = self._buffer
         with self._lock:
             if len(buffer) >= self._max_buffer:
