@@ -132,3 +132,37 @@ def test_postgres_reports_match_sqlite_whatever_the_collation_and_window(
     finally:
         reports.close()
         ledger.close()
+
+
+def _two_marks(ledger: Any) -> list[dict[str, Any]]:
+    """A task marked failed at 10:30 in Berlin (09:30 UTC), then successful at 10:00 UTC: the
+    later mark, the success, is the verdict."""
+    from llm_cost_hooks.ledger import TaskOutcome
+
+    berlin = timezone(timedelta(hours=1))
+    ledger.write(CostRecord(model="gpt-4o-mini", task_id="t1", cost_usd=0.5, timestamp=T0))
+    ledger.write_task(
+        TaskOutcome(
+            task_id="t1", success=False, source="user", timestamp=datetime(2026, 11, 1, 10, 30, tzinfo=berlin)
+        )
+    )
+    ledger.write_task(
+        TaskOutcome(task_id="t1", success=True, source="user", timestamp=T0 + timedelta(hours=1))
+    )
+    reports = ledger.reports()
+    try:
+        return reports.tasks()
+    finally:
+        reports.close()
+        ledger.close()
+
+
+def test_the_latest_mark_wins_whatever_offset_it_was_given_in(tmp_path: Path) -> None:
+    rows = _two_marks(SQLiteLedger(tmp_path / "l.db"))
+    assert rows[0]["successful_tasks"] == 1
+
+
+def test_the_latest_mark_wins_on_postgres_as_on_sqlite(postgres_db_url: str, tmp_path: Path) -> None:
+    from llm_cost_hooks.ledger._postgres import PostgresLedger
+
+    assert _two_marks(PostgresLedger(postgres_db_url)) == _two_marks(SQLiteLedger(tmp_path / "l.db"))
