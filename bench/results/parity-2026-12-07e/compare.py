@@ -19,6 +19,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 from llm_cost_hooks.cli import main as cli
+from llm_cost_hooks.ledger import LedgerReports
 
 LEDGERS = dict(a.split("=", 1) for a in sys.argv[1:])
 DIMS = [
@@ -430,6 +431,19 @@ for name, ledger in LEDGERS.items():
         trows = sect.get("Tasks: cost per successful task", [])
         if len(trows[1:]) != len(tj):
             problem(f"{name} html tasks {since}..{until}: {len(trows) - 1} rows != {len(tj)}")
+        for cells, jr in zip(trows[1:], tj):
+            for col, cell in zip(trows[0], cells):
+                v = jr.get(col)
+                if (v is None and cell != "–") or (v is not None and abs(num(cell) - v) > 0.5e-6 + 1e-12):
+                    problem(f"{name} html tasks {since}..{until} {col}: page {cell} vs json {v}")
+        # the time series the page's charts draw, kept for the comparison between stores
+        reports = LedgerReports.open(ledger)
+        for bucket in ("hour", "day", "month"):
+            for by in (None, "tenant", "feature", "route"):
+                res[f"series {bucket} {by} {since}..{until}"] = {
+                    "series": reports.timeseries(bucket, by=by, since=since, until=until)
+                }
+        reports.close()
 
 # handler.report(...) written by the workload (REPORTS=a.json,b.json) against the CLI's totals
 for path in filter(None, __import__("os").environ.get("REPORTS", "").split(",")):
@@ -446,7 +460,6 @@ for path in filter(None, __import__("os").environ.get("REPORTS", "").split(","))
 
 # the savings waterfall (HTML page) against the totals: billed = cost_usd; its total saving =
 # saved_usd less the prompt cache's write premiums (documented: saved_usd is gross of them)
-from llm_cost_hooks.ledger import LedgerReports  # noqa: E402
 from llm_cost_hooks.ledger._html import savings_waterfall  # noqa: E402
 
 for name, ledger in LEDGERS.items():
