@@ -160,8 +160,12 @@ def record_to_row(r: CostRecord) -> tuple[Any, ...]:
 
 
 def outcome_to_row(o: TaskOutcome) -> tuple[object, ...]:
-    """A task outcome as a ``(task_id, success, source, reason, timestamp)`` row of any store."""
-    return (o.task_id, 1 if o.success else 0, o.source, o.reason, o.timestamp.isoformat())
+    """A task outcome as a ``(task_id, success, source, reason, timestamp)`` row of any store.
+
+    The time in UTC, as records keep theirs: SQLite compares it as text (the latest user mark
+    wins, the outcome key skips copies), so an offset of +01:00 would sort it wrongly."""
+    ts = o.timestamp
+    return (o.task_id, 1 if o.success else 0, o.source, o.reason, utc_isoformat(ts.astimezone(_UTC)))
 
 
 def rows_to_outcomes(rows: Iterable[Sequence[Any]]) -> list[TaskOutcome]:

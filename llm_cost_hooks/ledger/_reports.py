@@ -65,6 +65,9 @@ _TASK_DIMENSIONS = (
 FailurePolicy = Literal["any_error", "root_error"]
 
 _TIME_DIMENSIONS = ("hour", "day", "month")
+# Names: an empty one ('') is reported as none, as PostgreSQL's rollups (which store none as
+# '') must report it, so a name groups the same way on every store and in every window.
+_NAME_DIMENSIONS = ("tenant", "user", "feature", "route", "prompt_version", "model", "provider")
 
 
 @dataclass(frozen=True)
@@ -91,6 +94,11 @@ class SQLDialect:
         if self.name == "sqlite":
             return f"ROUND({expr}, {digits})"
         return f"CAST(ROUND(CAST({expr} AS NUMERIC), {digits}) AS DOUBLE PRECISION)"
+
+    def text(self, expr: str) -> str:
+        """``expr`` compared byte by byte, as SQLite compares text: rows with equal measures
+        come in the same order whatever collation the PostgreSQL database was created with."""
+        return expr if self.name == "sqlite" else f'({expr}) COLLATE "C"'
 
     def int_sum(self, expr: str) -> str:
         # PostgreSQL sums BIGINT into NUMERIC; reports give whole numbers as int.
@@ -282,9 +290,9 @@ class LedgerReports:
     def _dim(self, key: str, rollup: bool = False) -> str:
         """The SQL expression of a report dimension, over records or over the rollups."""
         if key in _TIME_DIMENSIONS:
-            return self._dialect.bucket(key, "hour" if rollup else "timestamp")
-        if rollup:
-            return f"NULLIF({key}, '')"  # the rollups store "none" as ''
+            return self._dialect.text(self._dialect.bucket(key, "hour" if rollup else "timestamp"))
+        if key in _NAME_DIMENSIONS:
+            return self._dialect.text(f"NULLIF({DIMENSIONS[key]}, '')")
         return DIMENSIONS[key]
 
     def _use_rollups(self, keys: Sequence[str], since: Any, until: Any) -> bool:
@@ -558,7 +566,7 @@ class LedgerReports:
         d = self._dialect
         rollup, source, where, params, m = self._source(keys, since, until)
         calls, hits, errors = m["calls"], m["cache_hits"], m["errors"]
-        t = d.bucket(bucket, "hour" if rollup else "timestamp")
+        t = d.text(d.bucket(bucket, "hour" if rollup else "timestamp"))
         extra = f', {self._dim(keys[0], rollup)} AS "{keys[0]}"' if keys else ""
         group = t + (f", {self._dim(keys[0], rollup)}" if keys else "")
         order = "bucket" + (f', "{keys[0]}" NULLS LAST' if keys else "")
@@ -619,11 +627,12 @@ class LedgerReports:
         refused = "error_type IN ('BudgetExceeded', 'DowngradeRequired')"
         cond = f"({refused} OR {tagged})"
         where = (where + " AND " if where else " WHERE ") + cond
+        tenant, feature = self._dim("tenant"), self._dim("feature")
         sql = (
-            "SELECT tenant, feature, COUNT(*) AS calls, "
+            f"SELECT {tenant} AS tenant, {feature} AS feature, COUNT(*) AS calls, "
             f"SUM(CASE WHEN {refused} THEN 1 ELSE 0 END) AS refused, "
             f"{d.round('SUM(cost_usd)')} AS cost_usd "
-            f"FROM cost_records{where} GROUP BY tenant, feature"
+            f"FROM cost_records{where} GROUP BY {tenant}, {feature}"
             " ORDER BY calls DESC, tenant NULLS LAST, feature NULLS LAST"
         )
         return self._rows(sql, params)
