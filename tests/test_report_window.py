@@ -12,7 +12,7 @@ import pytest
 
 from llm_cost_hooks import CostRecord
 from llm_cost_hooks.cli import main
-from llm_cost_hooks.ledger import SQLiteLedger
+from llm_cost_hooks.ledger import LedgerReports, SQLiteLedger
 from llm_cost_hooks.ledger._base import TaskOutcome
 
 pytest.importorskip("matplotlib", reason="the HTML report's charts need the charts extra")
@@ -150,3 +150,19 @@ def test_savings_waterfall_of_a_window_counts_only_its_records() -> None:
     whole = {s["step"]: s for s in savings_waterfall(reports)}
     assert whole["provider prompt cache"]["saving_usd"] == pytest.approx(0.02)
     assert whole["batch API"]["saving_usd"] == pytest.approx(0.02)
+
+
+def test_a_window_bound_in_z_form_reads_as_utc(tmp_path: Path) -> None:
+    # Python 3.10's datetime.fromisoformat rejects the "Z" suffix; the window parses it itself.
+    from llm_cost_hooks.ledger._reports import _ts
+
+    assert _ts("2026-11-02T00:00:00Z", "since") == _ts("2026-11-02T00:00:00+00:00", "since")
+    assert _ts("2026-11-02T01:30:00z", "until") == "2026-11-02T01:30:00+00:00"
+    path = tmp_path / "costs.db"
+    _ledger(path)
+    ledger = SQLiteLedger(path)
+    try:
+        rows = LedgerReports.from_ledger(ledger).totals(by=["tenant"], since="2026-11-02T00:00:00Z")
+    finally:
+        ledger.close()
+    assert [r["tenant"] for r in rows] == ["new-tenant"]

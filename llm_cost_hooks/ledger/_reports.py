@@ -153,6 +153,8 @@ def _ts(value: datetime | date | str | None, name: str) -> str | None:
     if value is None:
         return None
     if isinstance(value, str):
+        if value[-1:] in ("Z", "z"):  # Python 3.10's fromisoformat does not read the "Z" suffix
+            value = value[:-1] + "+00:00"
         try:
             value = datetime.fromisoformat(value)
         except ValueError as exc:
