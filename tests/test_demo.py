@@ -85,6 +85,24 @@ def test_table_matches_the_ledger_and_levers_only_save(runs: dict[str, Any]) -> 
     assert billed == pytest.approx(per_step["batch"], abs=1e-4)
 
 
+def test_the_batch_lever_saving_is_in_the_ledger(runs: dict[str, Any]) -> None:
+    # The HTML report's waterfall credits the batch step from the records' batch.saved_usd.
+    from llm_cost_hooks.ledger import LedgerReports
+
+    with sqlite3.connect(runs["ledger"]) as conn:
+        rows = conn.execute("SELECT tags, saved_usd FROM cost_records").fetchall()
+    batched = [(json.loads(t), saved) for t, saved in rows if json.loads(t).get("batch") == "true"]
+    assert batched
+    tagged = sum(float(t["batch.saved_usd"]) for t, _ in batched)
+    assert tagged > 0
+    assert all(saved >= float(t["batch.saved_usd"]) - 1e-12 for t, saved in batched)
+    reports = LedgerReports.open(runs["ledger"])
+    try:
+        assert reports._batch_savings() == pytest.approx(tagged)
+    finally:
+        reports.close()
+
+
 def test_png_and_ledger_are_written(runs: dict[str, Any]) -> None:
     png = runs["ledger"].with_name("savings_waterfall.png")
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

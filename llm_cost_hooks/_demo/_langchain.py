@@ -138,6 +138,7 @@ class _BatchedSupportBot(_SupportBot):
         self._queue.submit()
         result = self._queue.run(timeout=60)[custom_id]
         body = result.response or {}
+        batch_saved = max(result.realtime_cost_usd - result.cost_usd, 0.0)
         u = body.get("usage") or {}
         read = (u.get("prompt_tokens_details") or {}).get("cached_tokens", 0)
         write = u.get("cache_creation_input_tokens", 0)
@@ -156,7 +157,16 @@ class _BatchedSupportBot(_SupportBot):
                 "model_name": self.model_name,
                 "finish_reason": "stop",
                 ANSWER_KEY: body.get("demo_intent"),
-                BILLED_KEY: {"cost_usd": result.cost_usd},
+                BILLED_KEY: {
+                    "cost_usd": result.cost_usd,
+                    # What the batch price saved, credited to the batch lever in reports.
+                    "saved_usd": batch_saved,
+                    "tags": {
+                        "batch": "true",
+                        "batch_id": result.batch_id or "",
+                        "batch.saved_usd": f"{batch_saved:.10g}",
+                    },
+                },
                 "llm_cost_hooks_batch": {
                     "batch_id": result.batch_id,
                     "realtime_cost_usd": result.realtime_cost_usd,

@@ -213,6 +213,10 @@ class CostCallbackHandler(TrackerAdapterMixin, BaseCallbackHandler):
             ):
                 billed = float(bill["cost_usd"])
                 billed_estimated = bool(bill.get("tokens_estimated"))
+                if isinstance(bill.get("saved_usd"), (int, float)):
+                    saved = float(bill["saved_usd"])
+                if isinstance(bill.get("tags"), Mapping):
+                    self.tracker.annotate(rid, bill["tags"])
             model = rm.get("model_name") or rm.get("model")
             marker = rm.get(CACHE_MARKER_KEY)
             verified = rm.get(VERIFIED_MARKER_KEY)

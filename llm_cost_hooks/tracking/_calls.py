@@ -34,7 +34,8 @@ CACHE_MARKER_KEY = "llm_cost_hooks_cache"
 #: runs with their own records), so the handler skips it instead of counting twice.
 ROUTE_MARKER_KEY = "llm_cost_hooks_route"
 #: ``response_metadata`` key carrying a call's known dollars (ReplayChatModel replays a
-#: recorded call): ``{"cost_usd": float, "tokens_estimated": bool}``; recorded as is.
+#: recorded call): ``{"cost_usd": float, "tokens_estimated": bool}``, optionally
+#: ``"saved_usd"`` (e.g. what a batch API saved) and ``"tags"`` for the record; recorded as is.
 BILLED_MARKER_KEY = "llm_cost_hooks_billed"
 #: ``response_metadata`` key by which our caches say that a call was a would-be semantic hit
 #: answered by the model to verify it: ``"agree"`` / ``"disagree"``, recorded as the tag
