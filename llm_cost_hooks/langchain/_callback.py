@@ -22,6 +22,7 @@ from ..tracking._calls import (
     VERIFIED_MARKER_KEY,
     delivered_before_error,
     model_params,
+    read_bill,
     run_id_text,
     run_kind,
 )
@@ -206,17 +207,10 @@ class CostCallbackHandler(TrackerAdapterMixin, BaseCallbackHandler):
                 self.tracker.end_llm_delegated(rid, outputs=response)
                 return
             bill = rm.get(BILLED_MARKER_KEY)
-            if (
-                bill is not None
-                and isinstance(bill, Mapping)
-                and isinstance(bill.get("cost_usd"), (int, float))
-            ):
-                billed = float(bill["cost_usd"])
-                billed_estimated = bool(bill.get("tokens_estimated"))
-                if isinstance(bill.get("saved_usd"), (int, float)):
-                    saved = float(bill["saved_usd"])
-                if isinstance(bill.get("tags"), Mapping):
-                    self.tracker.annotate(rid, bill["tags"])
+            if bill is not None and (known := read_bill(bill)) is not None:
+                billed, billed_estimated, saved, bill_tags = known
+                if bill_tags:
+                    self.tracker.annotate(rid, bill_tags)
             model = rm.get("model_name") or rm.get("model")
             marker = rm.get(CACHE_MARKER_KEY)
             verified = rm.get(VERIFIED_MARKER_KEY)

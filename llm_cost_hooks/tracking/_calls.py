@@ -22,6 +22,7 @@ __all__ = [
     "annotate_run",
     "call_model",
     "model_params",
+    "read_bill",
     "run_id_text",
     "run_kind",
 ]
@@ -41,6 +42,22 @@ BILLED_MARKER_KEY = "llm_cost_hooks_billed"
 #: answered by the model to verify it: ``"agree"`` / ``"disagree"``, recorded as the tag
 #: ``cache.verified`` (``llm-cost report --show cache`` estimates hit precision from them).
 VERIFIED_MARKER_KEY = "llm_cost_hooks_cache_verified"
+
+
+def read_bill(bill: Any) -> tuple[float, bool, float | None, Mapping[str, Any] | None] | None:
+    """``(cost_usd, tokens_estimated, saved_usd, tags)`` of a :data:`BILLED_MARKER_KEY`
+    value, or None when it carries no dollar amount."""
+    if not isinstance(bill, Mapping) or not isinstance(cost := bill.get("cost_usd"), (int, float)):
+        return None
+    saved = bill.get("saved_usd")
+    tags = bill.get("tags")
+    return (
+        float(cost),
+        bool(bill.get("tokens_estimated")),
+        float(saved) if isinstance(saved, (int, float)) else None,
+        tags if isinstance(tags, Mapping) else None,
+    )
+
 
 # Request parameters recorded on a model run (spans show them).
 _PARAM_KEY_SET = frozenset(
