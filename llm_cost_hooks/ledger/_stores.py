@@ -8,6 +8,7 @@ import operator
 import os
 import threading
 from collections.abc import Callable, Iterable, Sequence
+from datetime import datetime
 from itertools import chain
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -488,6 +489,11 @@ class SQLiteLedger(Ledger):
             ).fetchall()
         return rows_to_outcomes(rows)
 
+    def _prune(self, cutoff: datetime, *, dry_run: bool, batch_size: int) -> dict[str, int]:
+        from ._prune import prune_sqlite
+
+        return prune_sqlite(self.path, cutoff, dry_run=dry_run, batch_size=batch_size)
+
 
 class MemoryLedger(Ledger):
     """Keeps records in a list; for tests and short scripts. Writes synchronously."""
@@ -507,6 +513,18 @@ class MemoryLedger(Ledger):
 
     def task_outcomes(self) -> list[TaskOutcome]:
         return list(self._task_outcomes)
+
+    def _prune(self, cutoff: datetime, *, dry_run: bool, batch_size: int) -> dict[str, int]:
+        with self._io_lock:
+            records = [r for r in self._records if r.timestamp >= cutoff]
+            outcomes = [o for o in self._task_outcomes if o.timestamp >= cutoff]
+            counts = {
+                "records": len(self._records) - len(records),
+                "outcomes": len(self._task_outcomes) - len(outcomes),
+            }
+            if not dry_run:
+                self._records, self._task_outcomes = records, outcomes
+        return counts
 
 
 class JSONLLedger(Ledger):
@@ -582,6 +600,14 @@ class JSONLLedger(Ledger):
 
     def task_outcomes(self) -> list[TaskOutcome]:
         return self._read()[1]
+
+    def _prune(self, cutoff: datetime, *, dry_run: bool, batch_size: int) -> dict[str, int]:
+        from ._prune import prune_jsonl
+
+        # The writer appends under this lock: none of this process's lines is written
+        # while the file is swapped.
+        with self._io_lock:
+            return prune_jsonl(self.path, cutoff, dry_run=dry_run)
 
 
 def _ends_torn(fd: int, size: int) -> bool:
