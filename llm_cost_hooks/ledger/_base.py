@@ -11,7 +11,7 @@ import threading
 import time
 import weakref
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -966,18 +966,27 @@ def read_json_lines(
 ) -> tuple[list[CostRecord | TaskOutcome], list[int]]:
     """``parse`` of each JSON line of a file, and the numbers of the lines that are not
     whole (cut short by a crash, not UTF-8, or rejected by ``parse``)."""
-    items: list[CostRecord | TaskOutcome] = []
     damaged: list[int] = []
+    items = list(iter_json_lines(path, parse, damaged))
+    return items, damaged
+
+
+def iter_json_lines(
+    path: str | os.PathLike[str], parse: Callable[[Any], CostRecord | TaskOutcome], damaged: list[int]
+) -> Iterator[CostRecord | TaskOutcome]:
+    """:func:`read_json_lines` one item at a time (a large file is never all in memory);
+    the numbers of damaged lines are appended to ``damaged``."""
     with open(path, "rb") as fh:
         for number, raw in enumerate(fh, 1):
             line = raw.strip()
             if not line:
                 continue
             try:
-                items.append(parse(json.loads(line)))
+                item = parse(json.loads(line))
             except (ValueError, TypeError):  # JSON, UTF-8 and pydantic errors
                 damaged.append(number)
-    return items, damaged
+                continue
+            yield item
 
 
 def _dead_letter_item(data: Any) -> CostRecord | TaskOutcome:

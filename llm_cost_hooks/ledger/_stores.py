@@ -19,6 +19,7 @@ from ._base import (
     RECORD_COLUMNS,
     Ledger,
     TaskOutcome,
+    iter_json_lines,
     outcome_to_row,
     read_json_lines,
     record_to_row,
@@ -581,9 +582,40 @@ class JSONLLedger(Ledger):
         items, damaged = read_json_lines(self.path, _jsonl_item)
         records = [i for i in items if isinstance(i, CostRecord)]
         outcomes = [i for i in items if isinstance(i, TaskOutcome)]
+        self._note_damage(damaged, bool(records or outcomes))
+        return records, outcomes
+
+    def _load_into(self, conn: sqlite3.Connection, batch: int = 5000) -> None:
+        """Insert the file's records and outcomes into the ledger tables of ``conn`` a few
+        thousand at a time (a year of records would not fit in memory as objects), with
+        the damaged lines skipped and counted as :meth:`_read` does."""
+        damaged: list[int] = []
+        rows: list[tuple[Any, ...]] = []
+        outcomes: list[tuple[object, ...]] = []
+        found = False
+        for item in iter_json_lines(self.path, _jsonl_item, damaged):
+            found = True
+            if isinstance(item, CostRecord):
+                rows.append(record_to_row(item))
+                if len(rows) >= batch:
+                    _insert_rows(conn, rows)
+                    rows.clear()
+            else:
+                outcomes.append(outcome_to_row(item))
+                if len(outcomes) >= batch:
+                    conn.executemany(INSERT_OUTCOME, outcomes)
+                    outcomes.clear()
+        if rows:
+            _insert_rows(conn, rows)
+        if outcomes:
+            conn.executemany(INSERT_OUTCOME, outcomes)
+        conn.commit()
+        self._note_damage(damaged, found)
+
+    def _note_damage(self, damaged: list[int], found: bool) -> None:
         self.damaged_lines = len(damaged)
         if damaged:
-            if not records and not outcomes:
+            if not found:
                 raise ValueError(f"no line is a record; line {damaged[0]} is not one")
             logger.warning(
                 "llm-cost-hooks ledger: %s: %d line(s) are not whole records and were skipped "
@@ -593,7 +625,6 @@ class JSONLLedger(Ledger):
                 len(damaged),
                 _line_list(damaged),
             )
-        return records, outcomes
 
     def records(self) -> list[CostRecord]:
         return self._read()[0]
