@@ -413,11 +413,20 @@ class LedgerReports:
         # and their outcomes read, not the whole ledger's (a week of a year's ledger: 2.9 s of
         # CPU for a million records, most of it sorting every call by task).
         of_window_tasks = " WHERE {} IN (SELECT task_id FROM t)" if where else ""
+        calls = f"cost_records{of_window_tasks.format('COALESCE(task_id, request_id)')}"
+        if where and d.name == "postgresql":
+            # Their calls through the task_id index, and the request_id key for the calls
+            # without a task id (each its own task), not by a scan of every record: 0.6-0.8 s
+            # instead of 1.3-1.7 s for a week of a million records.
+            calls = (
+                "(SELECT c.* FROM cost_records c JOIN t ON c.task_id = t.task_id UNION ALL "
+                "SELECT c.* FROM cost_records c JOIN t ON c.task_id IS NULL AND c.request_id = t.task_id) "
+                "cost_records"
+            )
         first_join = (
             "LEFT JOIN (SELECT * FROM (SELECT COALESCE(task_id, request_id) AS task_id"
             f"{first_cols}, ROW_NUMBER() OVER (PARTITION BY COALESCE(task_id, request_id) "
-            "ORDER BY timestamp, request_id) AS rn FROM cost_records"
-            f"{of_window_tasks.format('COALESCE(task_id, request_id)')}) ranked WHERE rn = 1) f "
+            f"ORDER BY timestamp, request_id) AS rn FROM {calls}) ranked WHERE rn = 1) f "
             "ON f.task_id = t.task_id"
             if keys
             else ""
