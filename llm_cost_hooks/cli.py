@@ -237,7 +237,7 @@ def _cmd_ledger_copy(args: argparse.Namespace) -> int:
 
 def _cmd_ledger_prune(args: argparse.Namespace) -> int:
     from .ledger._copy import _open
-    from .ledger._postgres import redact
+    from .ledger._postgres import is_postgres_url, redact
 
     # Checked before the ledger opens: a bad date is told without touching the store.
     from .ledger._prune import cutoff_from
@@ -258,10 +258,10 @@ def _cmd_ledger_prune(args: argparse.Namespace) -> int:
     if free:
         print(
             f"{free / 1e6:,.1f} MB of the file are free pages, which new records reuse; "
-            f"to return them to the disk run: sqlite3 {args.ledger} 'VACUUM' "
+            f"to return them to the disk run: sqlite3 {args.ledger.removeprefix('sqlite:///')} 'VACUUM' "
             "(it rewrites the file and locks it while it runs)"
         )
-    elif not args.dry_run and counts["records"] and "://" in args.ledger and "sqlite:" not in args.ledger:
+    elif not args.dry_run and counts["records"] and is_postgres_url(args.ledger):
         print(
             "autovacuum makes the space reusable; VACUUM (ANALYZE) cost_records, task_outcomes, "
             "cost_rollup_hour does it now without blocking writers"

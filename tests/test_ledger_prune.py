@@ -159,10 +159,10 @@ def test_cli_prune_exit_codes_and_output(tmp_path: Path, capsys: pytest.CaptureF
 
     assert main(["ledger", "prune", str(db), "--before", "2026-09-21", "--dry-run"]) == 0
     assert "would delete 240 records and 120 task outcomes" in capsys.readouterr().out
-    assert main(["ledger", "prune", str(db), "--before", "2026-09-21", "--batch-size", "50"]) == 0
+    assert main(["ledger", "prune", f"sqlite:///{db}", "--before", "2026-09-21", "--batch-size", "50"]) == 0
     out = capsys.readouterr().out
     assert "deleted 240 records and 120 task outcomes older than 2026-09-21T00:00:00+00:00" in out
-    assert "VACUUM" in out
+    assert f"sqlite3 {db} 'VACUUM'" in out  # the file's path, which sqlite3 opens
     assert main(["ledger", "prune", str(db), "--before", "2026-09-21"]) == 0
     assert "deleted 0 records" in capsys.readouterr().out
 
@@ -190,7 +190,10 @@ def test_cli_prune_jsonl(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> 
     assert main(["ledger", "prune", str(path), "--before", "2026-09-21", "--dry-run"]) == 0
     assert "would delete 40 records and 20 task outcomes" in capsys.readouterr().out
     assert path.read_bytes() == before
-    assert main(["ledger", "prune", str(path), "--before", "2026-09-21"]) == 0
+    assert main(["ledger", "prune", f"jsonl:///{path}", "--before", "2026-09-21"]) == 0
+    out = capsys.readouterr().out
+    assert "deleted 40 records and 20 task outcomes" in out
+    assert "VACUUM" not in out  # nothing to vacuum in a rewritten file
     kept = [json.loads(line) for line in path.read_text().splitlines()]
     assert len(kept) == 15
 
@@ -294,6 +297,7 @@ def test_postgres_prune_cli(postgres_db_url: str, capsys: pytest.CaptureFixture[
     assert main(["ledger", "prune", postgres_db_url, "--before", "2026-09-21", "--dry-run"]) == 0
     assert "would delete 40 records and 20 task outcomes" in capsys.readouterr().out
     assert main(["ledger", "prune", postgres_db_url, "--before", "2026-09-21", "--batch-size", "3"]) == 0
-    assert "deleted 40 records and 20 task outcomes" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "deleted 40 records and 20 task outcomes" in out and "VACUUM (ANALYZE)" in out
     _rollups_match_records(postgres_db_url)
     assert main(["ledger", "prune", postgres_db_url, "--before", "not a date"]) == 2
