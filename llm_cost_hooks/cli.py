@@ -235,6 +235,40 @@ def _cmd_ledger_copy(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_ledger_prune(args: argparse.Namespace) -> int:
+    from .ledger._copy import _open
+    from .ledger._postgres import is_postgres_url, redact
+
+    # Checked before the ledger opens: a bad date is told without touching the store.
+    from .ledger._prune import cutoff_from
+
+    cutoff = cutoff_from(args.before, args.older_than, names=("--before", "--older-than"))
+    ledger = _open(args.ledger, role="source")
+    try:
+        counts = ledger.prune(cutoff, dry_run=args.dry_run, batch_size=args.batch_size)
+    finally:
+        ledger.close()
+    when = cutoff.isoformat(timespec="seconds")
+    verb = "would delete" if args.dry_run else "deleted"
+    print(
+        f"{verb} {counts['records']:,} records and {counts['outcomes']:,} task outcomes "
+        f"older than {when} from {redact(args.ledger)}"
+    )
+    free = counts.get("free_bytes")
+    if free:
+        print(
+            f"{free / 1e6:,.1f} MB of the file are free pages, which new records reuse; "
+            f"to return them to the disk run: sqlite3 {args.ledger.removeprefix('sqlite:///')} 'VACUUM' "
+            "(it rewrites the file and locks it while it runs)"
+        )
+    elif not args.dry_run and counts["records"] and is_postgres_url(args.ledger):
+        print(
+            "autovacuum makes the space reusable; VACUUM (ANALYZE) cost_records, task_outcomes, "
+            "cost_rollup_hour does it now without blocking writers"
+        )
+    return 0
+
+
 def _cmd_demo(args: argparse.Namespace) -> int:
     from ._demo import run_demo
 
@@ -304,7 +338,9 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--format", choices=("table", "csv", "json"), default="table")
     rep.set_defaults(func=_cmd_report)
 
-    led = sub.add_parser("ledger", help="manage a ledger: migrate a PostgreSQL schema, copy records")
+    led = sub.add_parser(
+        "ledger", help="manage a ledger: migrate a PostgreSQL schema, copy records, prune old ones"
+    )
     led_sub = led.add_subparsers(dest="ledger_command", required=True, metavar="ACTION")
     mig = led_sub.add_parser("migrate", help="create or upgrade the schema of a PostgreSQL ledger")
     mig.add_argument("url", help="postgresql://user:password@host:5432/db")
@@ -318,6 +354,22 @@ def build_parser() -> argparse.ArgumentParser:
     cp.add_argument("destination", help="ledger to write: SQLite .db or postgresql:// URL")
     cp.add_argument("--batch-size", type=_positive_int("--batch-size"), default=5000)
     cp.set_defaults(func=_cmd_ledger_copy)
+    pr = led_sub.add_parser(
+        "prune",
+        help="delete records and task outcomes older than a date, in small batches (writers go on meanwhile)",
+    )
+    pr.add_argument("ledger", help="ledger: SQLite .db, .jsonl or postgresql:// URL")
+    when = pr.add_mutually_exclusive_group(required=True)
+    when.add_argument("--before", metavar="DATE", help="ISO date or date and time (UTC unless it says)")
+    when.add_argument("--older-than", metavar="AGE", help="an age: 90d, 12w or 36h")
+    pr.add_argument("--dry-run", action="store_true", help="count what would go; change nothing")
+    pr.add_argument(
+        "--batch-size",
+        type=_positive_int("--batch-size", minimum=1),
+        default=10_000,
+        help="rows per transaction (default: 10000)",
+    )
+    pr.set_defaults(func=_cmd_ledger_prune)
 
     demo = sub.add_parser(
         "demo",

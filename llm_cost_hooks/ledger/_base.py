@@ -11,8 +11,8 @@ import threading
 import time
 import weakref
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterable, Sequence
-from datetime import datetime, timezone
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +24,7 @@ except ImportError:  # Windows: no advisory locks
     fcntl = None  # type: ignore[assignment]
 
 from .. import _shutdown
-from .._errors import LedgerError
+from .._errors import ConfigurationError, LedgerError
 from .._records import CacheStatus, CostBreakdown, CostRecord, utc_isoformat
 
 __all__ = ["Ledger", "LedgerStats", "TaskOutcome", "replay_dead_letters"]
@@ -870,6 +870,33 @@ class Ledger(ABC):
         self.flush()
         return LedgerReports.from_ledger(self)
 
+    # -- retention ---------------------------------------------------------------------
+    def prune(
+        self,
+        before: datetime | date | str | None = None,
+        *,
+        older_than: str | timedelta | None = None,
+        dry_run: bool = False,
+        batch_size: int = 10_000,
+    ) -> dict[str, int]:
+        """Delete the records and task outcomes older than ``before`` (an ISO date, taken
+        as midnight UTC, or datetime) or ``older_than`` (``"90d"``, ``"12w"``, ``"36h"`` or
+        a timedelta), in transactions of at most ``batch_size`` rows: writers go on
+        meanwhile. Queued records are flushed first. Returns the counts deleted (with
+        ``dry_run``, that would be deleted; nothing changes): ``records``, ``outcomes``
+        and, for SQLite, ``free_bytes`` (space new records reuse; ``VACUUM`` returns it to
+        the disk). A bad or future date raises :class:`ConfigurationError`."""
+        from ._prune import cutoff_from
+
+        cutoff = cutoff_from(before, older_than)
+        if batch_size < 1:
+            raise ConfigurationError(f"batch_size must be at least 1, got {batch_size}.")
+        self.flush()
+        return self._prune(cutoff, dry_run=dry_run, batch_size=batch_size)
+
+    def _prune(self, cutoff: datetime, *, dry_run: bool, batch_size: int) -> dict[str, int]:
+        raise ConfigurationError(f"{type(self).__name__} cannot prune records.")
+
 
 def _last_mark(count: int) -> int:
     """The count at which the error for ``count`` was last logged: 1, 100, 10,000, then
@@ -949,18 +976,27 @@ def read_json_lines(
 ) -> tuple[list[CostRecord | TaskOutcome], list[int]]:
     """``parse`` of each JSON line of a file, and the numbers of the lines that are not
     whole (cut short by a crash, not UTF-8, or rejected by ``parse``)."""
-    items: list[CostRecord | TaskOutcome] = []
     damaged: list[int] = []
+    items = list(iter_json_lines(path, parse, damaged))
+    return items, damaged
+
+
+def iter_json_lines(
+    path: str | os.PathLike[str], parse: Callable[[Any], CostRecord | TaskOutcome], damaged: list[int]
+) -> Iterator[CostRecord | TaskOutcome]:
+    """:func:`read_json_lines` one item at a time (a large file is never all in memory);
+    the numbers of damaged lines are appended to ``damaged``."""
     with open(path, "rb") as fh:
         for number, raw in enumerate(fh, 1):
             line = raw.strip()
             if not line:
                 continue
             try:
-                items.append(parse(json.loads(line)))
+                item = parse(json.loads(line))
             except (ValueError, TypeError):  # JSON, UTF-8 and pydantic errors
                 damaged.append(number)
-    return items, damaged
+                continue
+            yield item
 
 
 def _dead_letter_item(data: Any) -> CostRecord | TaskOutcome:

@@ -849,6 +849,23 @@ class PostgresLedger(Ledger):
             ).fetchall()
         return rows_to_outcomes(rows)
 
+    def _prune(self, cutoff: datetime, *, dry_run: bool, batch_size: int) -> dict[str, int]:
+        from ._prune import prune_postgres
+
+        try:
+            with self.connect() as conn:
+                return prune_postgres(conn, cutoff, dry_run=dry_run, batch_size=batch_size)
+        except self._psycopg.errors.InsufficientPrivilege as exc:
+            raise LedgerError(
+                f"The user of {redact(self.url)} may not prune the ledger ({_first_line(exc)}): it needs "
+                "DELETE on cost_records and task_outcomes and UPDATE, DELETE on cost_rollup_hour "
+                "(see the fleet guide)."
+            ) from None
+        except self._psycopg.Error as exc:
+            raise LedgerError(
+                f"Cannot prune the PostgreSQL ledger {redact(self.url)}: {_first_line(exc)}"
+            ) from exc
+
     def rebuild_rollups(self) -> None:
         """Recompute the hourly rollups from ``cost_records`` (after deleting records by
         hand, for instance: the trigger only follows inserts)."""

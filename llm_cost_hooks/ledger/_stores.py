@@ -8,6 +8,7 @@ import operator
 import os
 import threading
 from collections.abc import Callable, Iterable, Sequence
+from datetime import datetime
 from itertools import chain
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -18,6 +19,7 @@ from ._base import (
     RECORD_COLUMNS,
     Ledger,
     TaskOutcome,
+    iter_json_lines,
     outcome_to_row,
     read_json_lines,
     record_to_row,
@@ -488,6 +490,11 @@ class SQLiteLedger(Ledger):
             ).fetchall()
         return rows_to_outcomes(rows)
 
+    def _prune(self, cutoff: datetime, *, dry_run: bool, batch_size: int) -> dict[str, int]:
+        from ._prune import prune_sqlite
+
+        return prune_sqlite(self.path, cutoff, dry_run=dry_run, batch_size=batch_size)
+
 
 class MemoryLedger(Ledger):
     """Keeps records in a list; for tests and short scripts. Writes synchronously."""
@@ -507,6 +514,18 @@ class MemoryLedger(Ledger):
 
     def task_outcomes(self) -> list[TaskOutcome]:
         return list(self._task_outcomes)
+
+    def _prune(self, cutoff: datetime, *, dry_run: bool, batch_size: int) -> dict[str, int]:
+        with self._io_lock:
+            records = [r for r in self._records if r.timestamp >= cutoff]
+            outcomes = [o for o in self._task_outcomes if o.timestamp >= cutoff]
+            counts = {
+                "records": len(self._records) - len(records),
+                "outcomes": len(self._task_outcomes) - len(outcomes),
+            }
+            if not dry_run:
+                self._records, self._task_outcomes = records, outcomes
+        return counts
 
 
 class JSONLLedger(Ledger):
@@ -563,9 +582,40 @@ class JSONLLedger(Ledger):
         items, damaged = read_json_lines(self.path, _jsonl_item)
         records = [i for i in items if isinstance(i, CostRecord)]
         outcomes = [i for i in items if isinstance(i, TaskOutcome)]
+        self._note_damage(damaged, bool(records or outcomes))
+        return records, outcomes
+
+    def _load_into(self, conn: sqlite3.Connection, batch: int = 5000) -> None:
+        """Insert the file's records and outcomes into the ledger tables of ``conn`` a few
+        thousand at a time (a year of records would not fit in memory as objects), with
+        the damaged lines skipped and counted as :meth:`_read` does."""
+        damaged: list[int] = []
+        rows: list[tuple[Any, ...]] = []
+        outcomes: list[tuple[object, ...]] = []
+        found = False
+        for item in iter_json_lines(self.path, _jsonl_item, damaged):
+            found = True
+            if isinstance(item, CostRecord):
+                rows.append(record_to_row(item))
+                if len(rows) >= batch:
+                    _insert_rows(conn, rows)
+                    rows.clear()
+            else:
+                outcomes.append(outcome_to_row(item))
+                if len(outcomes) >= batch:
+                    conn.executemany(INSERT_OUTCOME, outcomes)
+                    outcomes.clear()
+        if rows:
+            _insert_rows(conn, rows)
+        if outcomes:
+            conn.executemany(INSERT_OUTCOME, outcomes)
+        conn.commit()
+        self._note_damage(damaged, found)
+
+    def _note_damage(self, damaged: list[int], found: bool) -> None:
         self.damaged_lines = len(damaged)
         if damaged:
-            if not records and not outcomes:
+            if not found:
                 raise ValueError(f"no line is a record; line {damaged[0]} is not one")
             logger.warning(
                 "llm-cost-hooks ledger: %s: %d line(s) are not whole records and were skipped "
@@ -575,13 +625,20 @@ class JSONLLedger(Ledger):
                 len(damaged),
                 _line_list(damaged),
             )
-        return records, outcomes
 
     def records(self) -> list[CostRecord]:
         return self._read()[0]
 
     def task_outcomes(self) -> list[TaskOutcome]:
         return self._read()[1]
+
+    def _prune(self, cutoff: datetime, *, dry_run: bool, batch_size: int) -> dict[str, int]:
+        from ._prune import prune_jsonl
+
+        # The writer appends under this lock: none of this process's lines is written
+        # while the file is swapped.
+        with self._io_lock:
+            return prune_jsonl(self.path, cutoff, dry_run=dry_run)
 
 
 def _ends_torn(fd: int, size: int) -> bool:
