@@ -448,3 +448,40 @@ def test_cache_hit_inside_a_routed_tier_is_recorded_once() -> None:
     handler.flush()
     recs = sorted(handler.records(), key=lambda r: r.timestamp)
     assert [r.cache_status.value for r in recs] == ["miss", "exact", "exact"]
+
+
+class _BilledModel(BaseChatModel):
+    """Answers with a known bill (as a batch API or a replay does), optionally marked as a
+    copy served by dedup."""
+
+    served_copy: bool = False
+
+    @property
+    def _llm_type(self) -> str:
+        return "billed"
+
+    def _generate(
+        self, messages: list[BaseMessage], stop: Any = None, run_manager: Any = None, **kw: Any
+    ) -> ChatResult:
+        from llm_cost_hooks.langchain._callback import BILLED_MARKER_KEY, CACHE_MARKER_KEY
+
+        meta: dict[str, Any] = {
+            "model_name": "gpt-4o-mini",
+            BILLED_MARKER_KEY: {"cost_usd": 0.002, "saved_usd": 0.002, "tags": {"batch.saved_usd": "0.002"}},
+        }
+        if self.served_copy:
+            meta[CACHE_MARKER_KEY] = {"status": "deduplicated", "saved_usd": 0.004}
+        msg = AIMessage("billed answer", response_metadata=meta)
+        return ChatResult(generations=[ChatGeneration(message=msg)])
+
+
+def test_a_billed_marker_carries_its_saving_and_tags_to_the_record_but_not_to_a_served_copy(
+    handler: CostCallbackHandler,
+) -> None:
+    _BilledModel().invoke("hello", config={"callbacks": [handler]})
+    _BilledModel(served_copy=True).invoke("hello", config={"callbacks": [handler]})
+    billed, copy = handler.records()
+    assert (billed.cost_usd, billed.saved_usd, billed.tags.get("batch.saved_usd")) == (0.002, 0.002, "0.002")
+    assert copy.cache_status is CacheStatus.DEDUPLICATED
+    assert copy.saved_usd == 0.004
+    assert "batch.saved_usd" not in copy.tags

@@ -90,9 +90,14 @@ def test_the_batch_lever_saving_is_in_the_ledger(runs: dict[str, Any]) -> None:
     from llm_cost_hooks.ledger import LedgerReports
 
     with sqlite3.connect(runs["ledger"]) as conn:
-        rows = conn.execute("SELECT tags, saved_usd FROM cost_records").fetchall()
-    batched = [(json.loads(t), saved) for t, saved in rows if json.loads(t).get("batch") == "true"]
+        rows = conn.execute("SELECT tags, saved_usd, cache_status FROM cost_records").fetchall()
+    batched = [(json.loads(t), saved) for t, saved, _ in rows if json.loads(t).get("batch") == "true"]
     assert batched
+    # A copy served by dedup or a cache saved its whole price, not the batch discount.
+    assert {status for t, _, status in rows if "batch.saved_usd" in json.loads(t)} <= {
+        "miss",
+        "provider_prefix",
+    }
     tagged = sum(float(t["batch.saved_usd"]) for t, _ in batched)
     assert tagged > 0
     assert all(saved >= float(t["batch.saved_usd"]) - 1e-12 for t, saved in batched)

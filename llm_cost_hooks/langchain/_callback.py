@@ -188,6 +188,7 @@ class CostCallbackHandler(TrackerAdapterMixin, BaseCallbackHandler):
         cache_status, billed_estimated = _MISS, False
         saved: float | None = None
         billed: float | None = None
+        bill_tags = None
         gens = response.generations  # a pydantic field: read once
         generation = gens[0][0] if gens and gens[0] else None
         message = getattr(generation, "message", None)
@@ -209,8 +210,6 @@ class CostCallbackHandler(TrackerAdapterMixin, BaseCallbackHandler):
             bill = rm.get(BILLED_MARKER_KEY)
             if bill is not None and (known := read_bill(bill)) is not None:
                 billed, billed_estimated, saved, bill_tags = known
-                if bill_tags:
-                    self.tracker.annotate(rid, bill_tags)
             model = rm.get("model_name") or rm.get("model")
             marker = rm.get(CACHE_MARKER_KEY)
             verified = rm.get(VERIFIED_MARKER_KEY)
@@ -224,6 +223,8 @@ class CostCallbackHandler(TrackerAdapterMixin, BaseCallbackHandler):
             if marker is not None and isinstance(marker, Mapping):
                 cache_status = CacheStatus(marker.get("status", "exact"))
                 saved = marker.get("saved_usd")
+            elif bill_tags and cache_status is _MISS:  # not for a copy served by a cache or dedup
+                self.tracker.annotate(rid, bill_tags)
         if usage is None and response.llm_output:
             usage = usage_from_llm_output(response.llm_output)
             model = model or response.llm_output.get("model_name") or response.llm_output.get("model")
