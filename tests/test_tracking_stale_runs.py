@@ -4,6 +4,8 @@ ended as failed (error type RunNotEnded) and dropped with its task."""
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
 
 from llm_cost_hooks import CostTracker, TokenUsage
@@ -67,3 +69,42 @@ def test_many_open_runs_younger_than_an_hour_stay() -> None:
     for i in range(5000):
         assert tracker.end_llm(f"r{i}", TokenUsage(input_tokens=1, output_tokens=1)) is not None
     assert tracker.open_runs == 0 and len(tracker.ledger.records()) == 5000
+
+
+def test_an_observer_sees_stale_runs_end_and_keeps_nothing_of_them(monkeypatch: pytest.MonkeyPatch) -> None:
+    from langchain_core.messages import HumanMessage
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    from llm_cost_hooks.langchain import CostCallbackHandler
+    from llm_cost_hooks.telemetry import OTelObserver
+
+    exporter = InMemorySpanExporter()
+    tp = TracerProvider()
+    tp.add_span_processor(SimpleSpanProcessor(exporter))
+    observer = OTelObserver(tracer_provider=tp, metrics=False)
+    handler = CostCallbackHandler(ledger="memory://", observers=[observer])
+    stale = [uuid.uuid4() for _ in range(300)]
+    for i, run_id in enumerate(stale):  # LangChain's start of a chat model call, and nothing after it
+        handler.on_chat_model_start(
+            {"kwargs": {"model_name": "gpt-4o-mini"}, "name": "ChatOpenAI"},
+            [[HumanMessage(content="hi")]],
+            run_id=run_id,
+            metadata={"tenant_id": f"t{i}"},
+            invocation_params={"model_name": "gpt-4o-mini", "_type": "openai-chat"},
+        )
+    assert handler.tracker.open_runs == 300
+    assert {str(r) for r in stale} <= set(observer._pending) | set(observer._spans)
+    _later(monkeypatch, HOUR_NS + 1)
+    for i in range(300):
+        handler.tracker.start_llm(f"new-{i}", None, model="gpt-4o-mini", provider="openai")
+    handler.flush()
+    tp.force_flush()
+
+    assert handler.tracker.open_runs == 300  # only the new ones
+    held = set(observer._pending) | set(observer._spans)
+    assert not held & {str(r) for r in stale}  # the observer holds none of them
+    failed = [s for s in exporter.get_finished_spans() if s.attributes.get("error.type") == "RunNotEnded"]
+    assert len(failed) == 300
+    tp.shutdown()
