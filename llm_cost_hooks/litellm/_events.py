@@ -50,6 +50,8 @@ class _EventRecorder(_LoggerState):
                 if self._done.pop(call_id, _MISSING) is not _MISSING:
                     self._tentative[run_id] = time.monotonic()
                 self._drop_stale_tentative()
+                if len(self._open) > self._open_prune_at:
+                    self._prune_open()
         if open_id is not None:
             run = self.tracker._runs.get(open_id)
             if run is None or model is None or _priced_model(kwargs, str(model)) == run.model:
@@ -98,6 +100,18 @@ class _EventRecorder(_LoggerState):
         if tags:
             self.tracker.annotate(run_id, tags)
         return run
+
+    def _prune_open(self) -> None:
+        """Drop calls whose run the tracker ended with no end event (an hour on): only when
+        two prunes in a row found it gone, so a call whose start or end is under way on
+        another thread keeps its entry. Called under self._lock."""
+        runs, ending = self.tracker._runs, self.tracker._ending
+        dead = {cid for cid, rid in self._open.items() if rid not in runs and rid not in ending}
+        for cid in dead & self._open_dead:
+            del self._open[cid]
+        self._open_dead = dead - self._open_dead
+        # the next prune when the live calls double (the dead ones go then)
+        self._open_prune_at = max(256, 2 * (len(self._open) - len(self._open_dead)))
 
     def _drop_stale_tentative(self, max_age: float = 600.0) -> None:
         # Called under self._lock.

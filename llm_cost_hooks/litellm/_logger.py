@@ -106,6 +106,10 @@ class CostHooksLogger(TrackerAdapterMixin, _SyncStreamWatch, _PreCallHooks, _Eve
         self.cost_checks = self.cost_check.counts
         self._lock = threading.Lock()
         self._open: dict[str, str] = {}  # litellm_call_id -> our open run id
+        # Calls whose run the tracker no longer holds (ended stale, see _prune_open): found
+        # so at the last prune; dropped if still so at the next one.
+        self._open_dead: set[str] = set()
+        self._open_prune_at = 256
         self._attempts: OrderedDict[str, int] = OrderedDict()
         self._done: OrderedDict[str, None] = OrderedDict()
         #: A :class:`~llm_cost_hooks.budget.SpendGuard` enforced in the pre-call hooks.

@@ -127,6 +127,8 @@ class _LoggerState:
     dedup: HookDedup | None
     _lock: threading.Lock
     _open: dict[str, str]  # litellm_call_id -> our open run id
+    _open_dead: set[str]
+    _open_prune_at: int
     _attempts: OrderedDict[str, int]
     _done: OrderedDict[str, None]
     holds: Holds  # spend-guard holds by call id

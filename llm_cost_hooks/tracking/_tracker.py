@@ -56,6 +56,19 @@ _new = object.__new__
 # Bound once: a module attribute read per use costs a global and an attribute look-up.
 _perf_ns, _wall_ns, _get_ident = time.perf_counter_ns, time.time_ns, threading.get_ident
 
+# A run with no end event this long after its start is ended as failed (RunNotEnded): a
+# start without an end (LangChain on some errors, a callback manager dropped mid-call)
+# must not keep its run, prompt and task in memory for the life of the process. No model
+# call runs for an hour; a chain that does loses its task outcome, not its calls' records.
+_STALE_RUN_NS = 3600 * 1_000_000_000
+# Open runs are checked for stale ones when their count passes this (then twice what is
+# left open): a cost per start only when runs pile up.
+_SWEEP_MIN_RUNS = 256
+
+
+class RunNotEnded(TimeoutError):
+    """The run's end event never came (see _STALE_RUN_NS)."""
+
 
 # cache_scope(...) (llm_cost_hooks.cache) also attributes the calls inside it. Read only
 # once that module is loaded (no scope can be set before): importing the cache from here
@@ -149,6 +162,7 @@ class CostTracker:
         # its record *and* its observers' work (e.g. the span ended).
         self._ending: dict[str, int] = {}  # run id -> the ending thread's ident
         self._tasks: dict[str, TaskState] = {}
+        self._sweep_runs = _SWEEP_MIN_RUNS  # open runs that trigger a stale-run sweep
         _shutdown.after_fork_in_child(self, CostTracker._after_fork_in_child)
 
     def _after_fork_in_child(self) -> None:
@@ -240,6 +254,8 @@ class CostTracker:
         run.model, run.provider, run.params = model, provider, {} if params is None else params
         run.messages, run.attempt, run.observer_data, run.children = messages, attempt, {}, 0
         self._runs[run_id] = run
+        if len(self._runs) > self._sweep_runs:
+            self._end_stale_runs(run.start_ns - _STALE_RUN_NS)
         # A lone model call's totals are its record: without observers nobody reads its
         # task (made when a run starts under it).
         observers = self.observers
@@ -261,6 +277,35 @@ class CostTracker:
             else:
                 notify_start(observers, run)
         return run
+
+    def _end_stale_runs(self, started_before_ns: int) -> None:
+        """End, as failed, the open runs started before ``started_before_ns`` (the oldest
+        first: ``_runs`` keeps start order). Their records say RunNotEnded."""
+        ended = 0
+        while True:
+            try:
+                run = next(iter(self._runs.values()))
+            except (StopIteration, RuntimeError):  # empty, or changed by another thread
+                break
+            if run.start_ns >= started_before_ns:
+                break
+            error = RunNotEnded("no end event within an hour of its start")
+            try:
+                if run.kind is _LLM:
+                    self.error_llm(run.run_id, error)
+                else:
+                    self.end_run(run.run_id, error=error)
+            except Exception:  # strict pricing or an observer: the run still goes
+                self._runs.pop(run.run_id, None)
+                logger.debug("llm-cost-hooks: ending a stale run failed", exc_info=True)
+            ended += 1
+        if ended:
+            logger.warning(
+                "llm-cost-hooks: %d run(s) had no end event within an hour of their start; "
+                "recorded as failed (RunNotEnded) and dropped from memory.",
+                ended,
+            )
+        self._sweep_runs = max(_SWEEP_MIN_RUNS, 2 * len(self._runs))
 
     def start_run(
         self,
