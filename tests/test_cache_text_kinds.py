@@ -139,6 +139,8 @@ def test_follow_ups_of_other_conversations_are_not_served(exact_cache: Any) -> N
         ("Convert current time from IST to EST", None),
         ("Is the bank the only place I can change my PIN>", None),
         ("Where is my transfer from [country]?", None),
+        ("Set an alarm for <insert time>", None),
+        ("Why is x<y false here?", "code"),
         ("switch to Los Angeles time", None),
     ],
 )

@@ -22,9 +22,9 @@ __all__ = ["case_differs", "semantic_refusal"]
 _WORDS = re.compile(r"[^\W\d_]+")
 # Characters of code, markup and data (JSON, SQL, formulas), indexing and indented lines:
 # one of them changes the meaning while the embedding barely moves. "<" and ">" count only
-# between two operands: typed questions end in one ("my PIN>") and wrap placeholders
-# ("<insert time>"), as brackets do ("[country]").
-_CODE = re.compile(r"[{}=*+|\\^~@]|\w\s*[<>]\s*\w|\w\[|\n[^\S\n]+\S|://")
+# between two operands spaced alike (age > 30, x<y): typed questions end in one ("my PIN>")
+# and wrap placeholders ("for <insert time>"), as brackets do ("[country]").
+_CODE = re.compile(r"[{}=*+|\\^~@]|\w\s+[<>]=?\s+\w|\w[<>]=?\w|\w\[|\n[^\S\n]+\S|://")
 # Function words of the Latin-script languages users most often write in besides English.
 # Words that are also common English words (a, as, die, no, per, come, was, ...) are left out.
 _FOREIGN = frozenset(
