@@ -202,3 +202,19 @@ def test_english_paraphrase_is_still_served_on_the_pair_path(embedder: Any) -> N
 def test_codes_in_another_case_are_not_served_on_the_pair_path(embedder: Any) -> None:
     # The exact tier keeps AbC123 and abc123 apart; the uncased embedder sees one text.
     assert not _served(_pair_core(embedder), "Is the code AbC123 valid?", "Is the code abc123 valid?")
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "differs"),
+    [
+        ("Is the code AbC123 valid?", "Is the code abc123 valid?", True),
+        # One word typed two ways: Banking77 questions the keyed cache served right.
+        ("are both visa and mastercard available to me?", "Visa and MasterCard, can I get them both?", False),
+        ("At what ATMS am I able to use the card?", "At which ATMs can I use this card?", False),
+        ("HOw do I get my card back?", "How do I get my card back?", False),
+    ],
+)
+def test_case_tells_codes_apart_not_words(a: str, b: str, differs: bool) -> None:
+    from llm_cost_hooks.cache._textkind import case_differs
+
+    assert case_differs(a, b) is differs
