@@ -957,6 +957,7 @@ def run(quick: bool) -> list[Row]:
         rows = embed_rows(quick)
         rows += exact_hit_rows(quick)
         rows += near_miss_rows()
+        rows += text_kind_rows()
         rows += free_text_rows(quick)
         rows += mrpc_rows(quick)
         rows += calibration_rows(quick)
@@ -1082,6 +1083,74 @@ def near_miss_rows() -> list[Row]:
             note=f"{hits} of {len(para)} true paraphrases of near-miss stored questions served (misses cost money, not correctness)",
         )
     )
+    return rows
+
+
+def text_kind_rows() -> list[Row]:
+    """Other languages and scripts, short replies, code and Unicode forms
+    (``bench/data/cache_text_kinds.tsv``, hand-written): wrong answers served, each stored
+    question with its own answer, with the defaults and with the pair path on at 0.95."""
+    import re
+
+    from llm_cost_hooks.cache import CacheConfig, CacheCore, CacheScope, DecisionPolicy, EmbeddedBackend
+    from llm_cost_hooks.embeddings import default_embedder
+
+    esc = re.compile(r"\\u([0-9a-fA-F]{4})|\\n")
+
+    def unescape(t: str) -> str:
+        return esc.sub(lambda m: "\n" if m.group(0) == "\\n" else chr(int(m.group(1), 16)), t)
+
+    sets: dict[str, list[tuple[str, str, str]]] = {}
+    for r in _tsv(_FIXTURES / "cache_text_kinds.tsv"):
+        sets.setdefault(r["set"], []).append((r["label"], unescape(r["stored"]), unescape(r["query"])))
+    emb = default_embedder()
+    policies = {"defaults": DecisionPolicy(), "pair path 0.95": DecisionPolicy(pair_threshold=0.95)}
+    rows: list[Row] = []
+    for name, pairs in sets.items():
+        wrong: dict[str, int] = {}
+        right: dict[str, int] = {}
+        for pname, policy in policies.items():
+            for how in ("one-entry", "full"):
+                core = CacheCore(
+                    EmbeddedBackend(), embedder=emb, config=CacheConfig(default=policy, audit_sample_rate=0.0)
+                )
+                scopes = [
+                    CacheScope(tenant=f"{how}-{i}" if how == "one-entry" else how) for i in range(len(pairs))
+                ]
+                answers = {}
+                for (_, stored, _), scope in zip(pairs, scopes):
+                    answers[stored] = f"answer to {stored}"
+                    core.update(core.request(stored, llm_string="m", scope=scope), answers[stored])
+                key = f"{pname}, {how}"
+                wrong[key] = right[key] = 0
+                for (label, _, query), scope in zip(pairs, scopes):
+                    hit = core.lookup(core.request(query, llm_string="m", scope=scope))
+                    if hit is None or hit.entry.answer == answers.get(query):
+                        continue  # a miss, or the query is itself a stored question
+                    if label in ("para", "same"):
+                        right[key] += 1
+                    else:
+                        wrong[key] += 1
+        n_bad = sum(1 for lab, _, _ in pairs if lab not in ("para", "same"))
+        n_good = len(pairs) - n_bad
+        rows.append(
+            Row(
+                B,
+                f"text kinds {name}: wrong answers served (one-entry + full; defaults + pair path 0.95)",
+                float(sum(wrong.values())),
+                "served",
+                target="0",
+                ok=not sum(wrong.values()),
+                note=f"of {n_bad} near-miss/unrelated/different pairs in each of 4 runs: "
+                + ", ".join(f"{k} {v}" for k, v in wrong.items())
+                + (
+                    f"; of {n_good} same-meaning pairs served: "
+                    + ", ".join(f"{k} {v}" for k, v in right.items())
+                    if n_good
+                    else ""
+                ),
+            )
+        )
     return rows
 
 

@@ -23,6 +23,7 @@ from ._contrast import contrast_flags, view
 from ._entry import CacheEntry, CacheHit
 from ._scope import DEFAULT_TENANT, CacheScope, digest, normalize_query, partition_of
 from ._signals import DecisionPolicy, Neighbor, wilson_lower_bound
+from ._textkind import case_differs, semantic_refusal
 
 if TYPE_CHECKING:
     from ..embeddings import Embedder
@@ -483,7 +484,11 @@ class CacheCore:
             return CacheHit(status="exact", entry=entry, saved_usd=entry.cost_usd)
         self._count(lookups=1)
         policy = self.config.policy_for(req.scope.route)
-        if not (req.semantic and policy.enabled) or not self._breaker.is_closed:
+        if (
+            not (req.semantic and policy.enabled)
+            or not self._breaker.is_closed
+            or semantic_refusal(req.query, self.embedder) is not None
+        ):
             self._count(misses=1)
             return None
         vec = self._vector(req)
@@ -558,6 +563,13 @@ class CacheCore:
         if entry is not None and entry.partition != req.partition:
             entry = self._misplaced(entry)
         if entry is None:
+            return None
+        if semantic_refusal(entry.query, self.embedder) is not None or case_differs(req.query, entry.query):
+            # Stored before this check existed (new entries of such text have no vector), or
+            # a code in another case, which the uncased embedder cannot see.
+            if not last:
+                return _VETOED
+            self._count(rejected=1)
             return None
         if policy.contrast and contrast_flags(req.query, entry.query):
             if not last:
@@ -867,7 +879,7 @@ class CacheCore:
             expires_at=(now + ttl) if ttl else None,
         )
         vec = None
-        if req.semantic:
+        if req.semantic and semantic_refusal(req.query, self.embedder) is None:
             try:
                 vec = self._vector(req)
             except Exception as exc:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import functools
 import hashlib
 import json
 import logging
@@ -283,15 +284,66 @@ def resolve_scope(outer_metadata: Callable[[], Mapping[str, Any] | None]) -> Cac
 
 
 _WS = re.compile(r"\s+")
+_HSPACE = re.compile(r"[^\S\n]+")
+_WORD = re.compile(r"\w+")
+_CAMEL = re.compile(r"[a-z][A-Z]")
+# Invisible characters that never change what a text says (zero-width space, word joiner,
+# byte-order mark, soft hyphen). The zero-width joiner and non-joiner are kept: they change
+# emoji sequences and the spelling of Persian and Indic words.
+_INVISIBLE = dict.fromkeys(map(ord, "\u200b\u2060\ufeff\u00ad"))
+# Compatibility forms NFKC would fold but that change the meaning: 2³ is not 23, x₂ not x2,
+# ½ not 1⁄2, ① not 1.
+_KEEP_TAGS = ("<super>", "<sub>", "<fraction>", "<circle>")
+
+
+@functools.lru_cache(maxsize=4096)
+def _folds(ch: str) -> bool:
+    return not unicodedata.decomposition(ch).startswith(_KEEP_TAGS)
+
+
+def _compat(text: str) -> str:
+    """NFKC except for the compatibility forms in ``_KEEP_TAGS`` (kept as NFC)."""
+    if all(_folds(c) for c in text if not c.isascii()):
+        return unicodedata.normalize("NFKC", text)
+    return "".join(unicodedata.normalize("NFKC" if _folds(c) else "NFC", c) for c in text)
+
+
+def _fold_word(m: re.Match[str]) -> str:
+    w = m.group()
+    # camelCase and mixed-case codes (userName, AbC123) are kept: their case is meaning.
+    return w.lower() if w.islower() or w.isupper() or w.istitle() or not any(c.isupper() for c in w) else w
 
 
 def normalize_query(text: str) -> str:
-    """Unicode NFKC, case-folded, whitespace collapsed: the exact tier's key text.
+    """The exact tier's key text: Unicode NFKC (full-width digits, no-break spaces and
+    ligatures folded; superscripts, subscripts, fractions and circled numbers kept),
+    invisible zero-width characters dropped, words lower-cased (mixed-case words such as
+    ``userName`` or ``AbC123`` kept), spaces collapsed. Lines and their indentation are
+    kept: in code they are meaning.
 
     >>> normalize_query("  Where is   MY card?\\n")
     'where is my card?'
+    >>> normalize_query("Order １２３４"), normalize_query("What is 2³?")
+    ('order 1234', 'what is 2³?')
     """
-    return _WS.sub(" ", unicodedata.normalize("NFKC", text)).strip().casefold()
+    if text.isascii():
+        norm = text
+    else:
+        norm = _compat(text).translate(_INVISIBLE)
+    norm = norm.strip()
+    if "\n" in norm or "\r" in norm:
+        norm = norm.replace("\r\n", "\n").replace("\r", "\n")
+        lines = []
+        for line in norm.split("\n"):
+            body = line.strip()
+            if body:  # indentation kept as written: its width is meaning in Python and YAML
+                lines.append(line[: len(line) - len(line.lstrip())] + _HSPACE.sub(" ", body))
+        norm = "\n".join(lines)
+    else:
+        norm = _WS.sub(" ", norm)
+    if norm.isascii() and not _CAMEL.search(norm):
+        return norm.lower()
+    return _WORD.sub(_fold_word, norm)
 
 
 def digest(*parts: Any) -> str:

@@ -154,6 +154,7 @@ class OnnxEmbedder:
         pad_id = tokenizer.token_to_id("[PAD]")
         tokenizer.enable_padding(pad_id=0 if pad_id is None else pad_id, pad_token="[PAD]")
         self._tokenizer = tokenizer
+        self.max_tokens = max_tokens  # what the cache reads to refuse text the model cuts off
 
         # Intra-op threads: ``threads`` when given; by default chosen by the machine's load
         # (see ``_ThreadChooser``): two threads while at least one core is free, else one.
