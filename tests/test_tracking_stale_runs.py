@@ -1,6 +1,7 @@
 """Runs that start and never end (LangChain on some errors, a dropped callback manager) do
-not stay in memory for the life of the process: an hour after its start such a run is
-ended as failed (error type RunNotEnded) and dropped with its task."""
+not stay in memory for the life of the process: an hour after its start such a model call
+(a day after, a chain) is ended as failed (error type RunNotEnded) and dropped with its
+task."""
 
 from __future__ import annotations
 
@@ -42,9 +43,9 @@ def test_runs_without_an_end_are_recorded_failed_and_dropped_after_an_hour(
     for i in range(1200):
         tracker.start_llm(f"more-{i}", None, model="gpt-4o-mini", provider="openai")
 
-    # Only the young runs are left: the stale ones and their tasks are gone.
-    assert tracker.open_runs == 1202
-    assert len(tracker._tasks) == 0
+    # The stale model calls are gone; their chains (an agent may run for hours) stay a day.
+    assert tracker.open_runs == 1202 + 1000
+    assert len(tracker._tasks) == 1000
     records = tracker.ledger.records()
     stale = [r for r in records if r.error_type == "RunNotEnded"]
     assert len(stale) == 2000  # every stale model call has its failed record
@@ -54,11 +55,19 @@ def test_runs_without_an_end_are_recorded_failed_and_dropped_after_an_hour(
         f"t{i}" for i in range(1000)
     )
     outcomes = tracker.ledger._task_outcomes
-    assert sum(1 for o in outcomes if not o.success and o.reason == "RunNotEnded") == 1000
+    assert not any(o.reason == "RunNotEnded" for o in outcomes)
 
     # A call whose end comes after all is not recorded twice.
     assert tracker.end_llm("lone-5", TokenUsage(input_tokens=5, output_tokens=1)) is None
     assert tracker.end_llm("open-now", TokenUsage(input_tokens=5, output_tokens=1)) is not None
+
+    # A day after their start the chains end as failed, and their tasks go.
+    _later(monkeypatch, 24 * HOUR_NS + 1)
+    for i in range(5000):
+        tracker.start_llm(f"day-{i}", None, model="gpt-4o-mini", provider="openai")
+    assert len(tracker._tasks) == 0
+    assert sum(1 for o in outcomes if not o.success and o.reason == "RunNotEnded") == 1000
+    assert not any(run_id.startswith(("chain-", "more-")) for run_id in tracker._runs)
 
 
 def test_many_open_runs_younger_than_an_hour_stay() -> None:

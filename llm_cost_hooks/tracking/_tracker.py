@@ -59,8 +59,9 @@ _perf_ns, _wall_ns, _get_ident = time.perf_counter_ns, time.time_ns, threading.g
 # A run with no end event this long after its start is ended as failed (RunNotEnded): a
 # start without an end (LangChain on some errors, a callback manager dropped mid-call)
 # must not keep its run, prompt and task in memory for the life of the process. No model
-# call runs for an hour; a chain that does loses its task outcome, not its calls' records.
+# call runs for an hour; a chain (an agent) may, so chains, tools and agents get a day.
 _STALE_RUN_NS = 3600 * 1_000_000_000
+_STALE_CHAIN_NS = 24 * _STALE_RUN_NS
 # Open runs are checked for stale ones when their count passes this (then twice what is
 # left open): a cost per start only when runs pile up.
 _SWEEP_MIN_RUNS = 256
@@ -255,7 +256,7 @@ class CostTracker:
         run.messages, run.attempt, run.observer_data, run.children = messages, attempt, {}, 0
         self._runs[run_id] = run
         if len(self._runs) > self._sweep_runs:
-            self._end_stale_runs(run.start_ns - _STALE_RUN_NS)
+            self._end_stale_runs(run.start_ns)
         # A lone model call's totals are its record: without observers nobody reads its
         # task (made when a run starts under it).
         observers = self.observers
@@ -278,18 +279,21 @@ class CostTracker:
                 notify_start(observers, run)
         return run
 
-    def _end_stale_runs(self, started_before_ns: int) -> None:
-        """End, as failed, the open runs started before ``started_before_ns`` (the oldest
-        first: ``_runs`` keeps start order). Their records say RunNotEnded."""
+    def _end_stale_runs(self, now_ns: int) -> None:
+        """End, as failed, the open model calls started over an hour before ``now_ns`` and
+        the other runs started over a day before. Their records say RunNotEnded."""
+        llm_before, other_before = now_ns - _STALE_RUN_NS, now_ns - _STALE_CHAIN_NS
+        try:
+            runs = list(self._runs.values())
+        except RuntimeError:  # changed by another thread: the next start checks again
+            return
         ended = 0
-        while True:
-            try:
-                run = next(iter(self._runs.values()))
-            except (StopIteration, RuntimeError):  # empty, or changed by another thread
-                break
-            if run.start_ns >= started_before_ns:
-                break
-            error = RunNotEnded("no end event within an hour of its start")
+        for run in runs:
+            if run.start_ns >= (llm_before if run.kind is _LLM else other_before):
+                continue
+            if self._runs.get(run.run_id) is not run:  # ended meanwhile
+                continue
+            error = RunNotEnded("no end event within an hour (a model call) or a day of its start")
             try:
                 if run.kind is _LLM:
                     self.error_llm(run.run_id, error)
@@ -301,8 +305,9 @@ class CostTracker:
             ended += 1
         if ended:
             logger.warning(
-                "llm-cost-hooks: %d run(s) had no end event within an hour of their start; "
-                "recorded as failed (RunNotEnded) and dropped from memory.",
+                "llm-cost-hooks: %d run(s) had no end event within an hour (model calls) or a "
+                "day (chains, tools) of their start; recorded as failed (RunNotEnded) and "
+                "dropped from memory.",
                 ended,
             )
         self._sweep_runs = max(_SWEEP_MIN_RUNS, 2 * len(self._runs))
