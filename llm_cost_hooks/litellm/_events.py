@@ -22,7 +22,7 @@ from ._state import (
     _priced_model,
     logger,
 )
-from ._usage import LLMResultView, output_text, usage_from_litellm
+from ._usage import LLMResultView, output_text, returned_model, usage_from_litellm, usage_not_asked
 
 __all__: list[str] = []
 
@@ -222,18 +222,22 @@ class _EventRecorder(_LoggerState):
             if (
                 kwargs.get("stream")
                 and usage is not None
-                and not usage.input_tokens
-                and not usage.output_tokens
+                and ((not usage.input_tokens and not usage.output_tokens) or usage_not_asked(kwargs))
             ):
                 # A stream without stream_options={"include_usage": True}: the provider sent
-                # no counts and LiteLLM reports zeros. None makes the tracker count the
-                # prompt and the streamed text and flag them tokens_estimated (budgets
-                # settle on that estimate), as on the LangChain path.
+                # no counts and LiteLLM reports zeros (or, from 1.110, its own count). None
+                # makes the tracker count the prompt and the streamed text and flag them
+                # tokens_estimated (budgets settle on that estimate), as on the LangChain path.
                 usage = None
             model = run.model or str(kwargs.get("model") or "unknown")
             cache_status = CacheStatus.MISS
             saved: float | None = None
             hidden = getattr(response, "_hidden_params", None)
+            returned = returned_model(response, hidden)
+            if returned and returned != model and not _priced_model(kwargs, ""):
+                # Billed as the model that answered (gpt-4o -> gpt-4o-2024-08-06), as the
+                # LangChain handler does; a deployment's declared base_model stays.
+                model = self.tracker._billed_model(model, returned, run.provider)
             marker = hidden.get(CACHE_MARKER_KEY) if isinstance(hidden, Mapping) else None
             if isinstance(marker, Mapping):
                 cache_status = CacheStatus(marker.get("status", "exact"))

@@ -7,13 +7,15 @@ access. Usage and responses are OpenAI-shaped and read by the core
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
+from urllib.parse import urlsplit
 
 from .._records import TokenUsage
 from ..tracking._responses import LLMResultView, output_text
 from ..tracking._usage import usage_from_openai
 
-__all__ = ["LLMResultView", "output_text", "usage_from_litellm"]
+__all__ = ["LLMResultView", "output_text", "returned_model", "usage_from_litellm", "usage_not_asked"]
 
 
 def usage_from_litellm(usage: Any) -> TokenUsage | None:
@@ -30,3 +32,30 @@ def usage_from_litellm(usage: Any) -> TokenUsage | None:
     1000
     """
     return usage_from_openai(usage)
+
+
+def usage_not_asked(kwargs: Mapping[str, Any]) -> bool:
+    """An OpenAI-API stream sent without ``stream_options.include_usage`` to a server other
+    than api.openai.com (LiteLLM asks OpenAI's own API for usage itself): the server sent no
+    counts, so the usage LiteLLM reports is its own count."""
+    if kwargs.get("custom_llm_provider") != "openai":
+        return False
+    sent = kwargs.get("optional_params")
+    options = sent.get("stream_options") if isinstance(sent, Mapping) else None
+    if isinstance(options, Mapping) and options.get("include_usage"):
+        return False
+    params = kwargs.get("litellm_params")
+    base = params.get("api_base") if isinstance(params, Mapping) else None
+    if not isinstance(base, str) or not base:
+        return False  # LiteLLM's default base: api.openai.com
+    host = urlsplit(base).hostname or ""
+    return host != "api.openai.com" and not host.endswith(".api.openai.com")
+
+
+def returned_model(response: Any, hidden: Any) -> str | None:
+    """The model the provider said answered: LiteLLM keeps it in ``_hidden_params`` (a
+    stream's ``model`` is the requested name), else the response's ``model``."""
+    name = hidden.get("provider_response_model") if isinstance(hidden, Mapping) else None
+    if not name:
+        name = response.get("model") if isinstance(response, Mapping) else getattr(response, "model", None)
+    return name if isinstance(name, str) and name else None

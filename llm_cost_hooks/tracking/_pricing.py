@@ -139,6 +139,7 @@ class Pricer:
         #: builder reads it directly (no call per row).
         self.row_rates: dict[tuple[str, str | None], RowRates] = {}
         self._warned: set[Any] = set()
+        self._returned: dict[tuple[str, str, str | None], str] = {}
 
     @property
     def book(self) -> Any:
@@ -155,6 +156,28 @@ class Pricer:
         if priced is None or priced.flat is None:
             return None
         return priced.flat, priced.estimated
+
+    def billed_model(self, requested: str, returned: str, provider: str | None) -> str:
+        """The name a call is billed as: the model the provider says answered (the dated
+        snapshot behind an alias such as ``gpt-4o``) when the price book prices it; else the
+        requested name. A requested name you gave a price override keeps it."""
+        key = (requested, returned, provider)
+        name = self._returned.get(key)
+        if name is None:
+            name = requested
+            book = self.book
+            overrides = getattr(book, "_overrides", None)
+            mine = {e.name.lower() for e in getattr(overrides, "entries", ())}
+            if requested.lower() not in mine:
+                try:
+                    if not book.resolve(returned, provider).estimated:
+                        name = returned
+                except Exception:  # unknown to the price book (or a custom book's error)
+                    pass
+            if len(self._returned) > 1024:  # bounded: names come from responses
+                self._returned.clear()
+            self._returned[key] = name
+        return name
 
     def known(self, model: str, provider: str | None) -> Any:
         """The model's resolved price if it was priced before (else None)."""

@@ -179,6 +179,10 @@ class CostTracker:
     def strict(self, value: bool) -> None:
         self._pricer.strict = self._attributions.strict = value
 
+    def _billed_model(self, requested: str, returned: str, provider: str | None) -> str:
+        """See :meth:`Pricer.billed_model` (the adapters read the returned model)."""
+        return self._pricer.billed_model(requested, returned, provider)
+
     # -- lazily built collaborators -------------------------------------------------------
     @property
     def price_book(self) -> Any:

@@ -8,11 +8,13 @@ messages (LangChain's standard field). The adapters build on it.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from functools import partial
 from typing import Any
 
 from .._records import Counts, TokenUsage
 
 __all__ = [
+    "all_1h_writes",
     "counts_from_metadata",
     "fields_of",
     "model_name_of",
@@ -161,6 +163,34 @@ def counts_from_metadata(um: Mapping[str, Any]) -> Counts | TokenUsage | None:
         # counts the tokens and flags them estimated.
         return None
     return TokenUsage.from_reported(i, o, r, w, z)
+
+
+def all_1h_writes(um: Mapping[str, Any], run: Any) -> bool:
+    """Whether the cache writes of a ``usage_metadata`` given without their split by
+    lifetime (langchain-anthropic's streams: built from ``message_delta``, which has no
+    split) are all 1-hour writes: the cache breakpoints of the run's request
+    (``cache_control`` on its messages' content blocks) all ask for 1 hour."""
+    details = um.get("input_token_details") or {}
+    if "ephemeral_1h_input_tokens" in details or "ephemeral_5m_input_tokens" in details:
+        return False
+    messages = getattr(run, "messages", None)
+    if isinstance(messages, partial):  # the LangChain handler's deferred conversion
+        messages = messages.args[0] if messages.args else None
+    seen = False
+    for message in messages or ():
+        content = (
+            message.get("content") if isinstance(message, Mapping) else getattr(message, "content", None)
+        )
+        if not isinstance(content, list):
+            continue
+        for block in content:
+            control = block.get("cache_control") if isinstance(block, Mapping) else None
+            if control is None:
+                continue
+            if not isinstance(control, Mapping) or control.get("ttl") != "1h":
+                return False
+            seen = True
+    return seen
 
 
 def _ttl_writes(details: Mapping[str, Any]) -> Any:
