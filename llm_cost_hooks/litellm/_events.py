@@ -102,15 +102,13 @@ class _EventRecorder(_LoggerState):
         return run
 
     def _prune_open(self) -> None:
-        """Drop calls whose run the tracker ended with no end event (an hour on): only when
-        two prunes in a row found it gone, so a call whose start or end is under way on
-        another thread keeps its entry. Called under self._lock."""
+        """Drop calls whose run the tracker closed (no end event), once two prunes in a row found it
+        gone (a start or end under way on another thread keeps it). Under self._lock."""
         runs, ending = self.tracker._runs, self.tracker._ending
         dead = {cid for cid, rid in self._open.items() if rid not in runs and rid not in ending}
         for cid in dead & self._open_dead:
             del self._open[cid]
-        self._open_dead = dead - self._open_dead
-        # the next prune when the live calls double (the dead ones go then)
+        self._open_dead = dead - self._open_dead  # next prune: when the live calls double
         self._open_prune_at = max(256, 2 * (len(self._open) - len(self._open_dead)))
 
     def _drop_stale_tentative(self, max_age: float = 600.0) -> None:
@@ -224,10 +222,9 @@ class _EventRecorder(_LoggerState):
                 and usage is not None
                 and ((not usage.input_tokens and not usage.output_tokens) or usage_not_asked(kwargs))
             ):
-                # A stream without stream_options={"include_usage": True}: the provider sent
-                # no counts and LiteLLM reports zeros (or, from 1.110, its own count). None
-                # makes the tracker count the prompt and the streamed text and flag them
-                # tokens_estimated (budgets settle on that estimate), as on the LangChain path.
+                # A stream without stream_options={"include_usage": True}: no provider counts
+                # (LiteLLM reports zeros or, from 1.110, its own count). None makes the tracker
+                # count prompt and text, flagged tokens_estimated, as on the LangChain path.
                 usage = None
             model = run.model or str(kwargs.get("model") or "unknown")
             cache_status = CacheStatus.MISS
