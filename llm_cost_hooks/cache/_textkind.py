@@ -53,12 +53,14 @@ def _latin(ch: str) -> bool:
 
 
 def semantic_refusal(text: str, embedder: Embedder | None = None) -> str | None:
-    """Why the semantic tier must not decide on ``text`` (``None`` when it may): ``"script"``
-    (letters outside the Latin script), ``"language"`` (more function words of another
-    language than of English, or as many and at least two), ``"no words"`` (fewer than two words: "yes",
-    "ok", emoji, a number), ``"code"`` (code, markup or data characters, several lines, a
-    URL or an email address), ``"long"`` (longer than the
-    embedder reads: the rest would not be compared).
+    """Why the semantic tier must not decide on ``text`` (``None`` when it may):
+
+    * ``"script"``: letters outside the Latin script;
+    * ``"language"``: more function words of another language than of English (or as many,
+      and at least two);
+    * ``"no words"``: fewer than two words ("yes", "ok", emoji, a number);
+    * ``"code"``: code, markup or data characters, indented lines, a URL or an email address;
+    * ``"long"``: longer than the embedder reads (the rest would not be compared).
 
     >>> semantic_refusal("How do I block my card?") is None
     True
