@@ -17,6 +17,7 @@ from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .._durable import sync_dir
 from .._errors import ConfigurationError, LedgerError
 
 if TYPE_CHECKING:
@@ -226,25 +227,12 @@ def prune_jsonl(
                     out.write(pending + b"\n")
                 out.flush()
                 os.fsync(out.fileno())
-        _fsync_dir(path.parent)
+        sync_dir(path.parent)
     except OSError as exc:
         raise LedgerError(f"Cannot rewrite the JSONL ledger {str(path)!r}: {exc}") from exc
     finally:
         tmp.unlink(missing_ok=True)
     return _result(gone["records"], gone["outcomes"])
-
-
-def _fsync_dir(directory: Path) -> None:
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 # -- PostgreSQL ----------------------------------------------------------------------------
