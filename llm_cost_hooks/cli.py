@@ -282,7 +282,12 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     )
 
 
-def build_parser() -> argparse.ArgumentParser:
+# Commands defined in this module: running one needs none of the plugin commands' modules
+# (importing them took most of a short `llm-cost report`).
+_CORE_COMMANDS = frozenset({"estimate", "report", "ledger", "demo"})
+
+
+def build_parser(*, plugins: bool = True) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="llm-cost",
         description="Estimate, attribute and cut the cost of LLM calls.",
@@ -408,7 +413,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     demo.set_defaults(func=_cmd_demo)
 
-    for module_name, func_name in _PLUGINS:
+    for module_name, func_name in _PLUGINS if plugins else ():
         try:
             module = importlib.import_module(module_name)
         except ImportError:
@@ -418,8 +423,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    words = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser(plugins=not words or words[0] not in _CORE_COMMANDS)
+    args = parser.parse_args(words)
     try:
         return int(args.func(args) or 0)
     except BrokenPipeError:

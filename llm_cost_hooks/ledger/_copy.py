@@ -4,12 +4,20 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from typing import Any, cast
 
 from .._errors import ConfigurationError, LedgerError
 from .._records import CostRecord
-from ._base import RECORD_COLUMNS, Ledger, TaskOutcome, _dead_letter_item, read_json_lines, row_to_record
+from ._base import (
+    RECORD_COLUMNS,
+    Ledger,
+    TaskOutcome,
+    _dead_letter_item,
+    iter_json_lines,
+    row_to_record,
+    rows_to_outcomes,
+)
 from ._stores import JSONLLedger, SQLiteLedger, _jsonl_item
 
 __all__ = ["copy_ledger"]
@@ -45,36 +53,75 @@ def _open(target: str | os.PathLike[str], *, role: str) -> Ledger:
     return SQLiteLedger(text, background=False)
 
 
-def _record_batches(ledger: Ledger, size: int) -> Iterator[list[CostRecord]]:
-    """The source's records in batches, streamed from SQL stores (not all in memory)."""
-    from ._postgres import PostgresLedger, _iso_row
+def _sql_batches(ledger: Ledger, select: str, order: str, size: int) -> Iterator[list[Any]]:
+    """Rows of a SQL store's query in batches of ``size``, streamed (never all in memory)."""
+    from ._postgres import PostgresLedger
 
-    columns = ", ".join(f'"{c}"' for c in RECORD_COLUMNS)
-    if isinstance(ledger, SQLiteLedger):
-        conn: Any = ledger.connect()
-        cur = conn.execute(f"SELECT {columns} FROM cost_records ORDER BY rowid")
-    elif isinstance(ledger, PostgresLedger):
-        conn = ledger.connect()
-        conn.autocommit = False  # a named (server-side) cursor lives in a transaction
-        cur = conn.cursor(name="llm_cost_copy")
-        cur.execute(f'SELECT {columns} FROM cost_records ORDER BY "timestamp", request_id')
-    else:
-        records = list(ledger.records())
-        for i in range(0, len(records), size):
-            yield records[i : i + size]
-        return
+    conn: Any = cast(Any, ledger).connect()
     try:
+        if isinstance(ledger, PostgresLedger):
+            conn.autocommit = False  # a named (server-side) cursor lives in a transaction
+            cur = conn.cursor(name="llm_cost_copy")
+            cur.execute(f"{select} ORDER BY {order}")
+        else:
+            cur = conn.execute(f"{select} ORDER BY rowid")
         while True:
             rows = cur.fetchmany(size)
             if not rows:
                 return
-            yield [row_to_record(_iso_row(r)) for r in rows]
+            yield rows
     finally:
         conn.close()
 
 
-def _outcome_key(o: TaskOutcome) -> tuple[Any, ...]:
-    return (o.task_id, o.success, o.source, o.reason, o.timestamp.timestamp())
+def _sql_items(ledger: Ledger, size: int) -> Iterator[tuple[list[CostRecord], list[TaskOutcome]]]:
+    """A SQL store's records, then its task outcomes, in batches."""
+    from ._postgres import _iso_row
+
+    columns = ", ".join(f'"{c}"' for c in RECORD_COLUMNS)
+    for rows in _sql_batches(ledger, f"SELECT {columns} FROM cost_records", '"timestamp", request_id', size):
+        yield [row_to_record(_iso_row(r)) for r in rows], []
+    select = 'SELECT task_id, success, source, reason, "timestamp" FROM task_outcomes'
+    for rows in _sql_batches(ledger, select, '"timestamp", task_id', size):
+        yield [], rows_to_outcomes(rows)
+
+
+def _jsonl_items(src: JSONLLedger, size: int) -> Iterator[tuple[list[CostRecord], list[TaskOutcome]]]:
+    """A JSONL ledger's records and outcomes, or those of a dead-letter file (what a ledger
+    set aside: one ``{"record": ...}`` per line), read a batch at a time, so set-aside
+    records are copied into the fleet database the same way, skipped if already there.
+    Each line is read as either kind: task outcome lines read alike in both, so a
+    dead-letter file holding outcomes was taken for a damaged JSONL ledger and its records
+    skipped. One warning at the end if a crash left damaged lines in the file."""
+    damaged: list[int] = []
+    records: list[CostRecord] = []
+    outcomes: list[TaskOutcome] = []
+    any_item = False
+    for item in iter_json_lines(src.path, _ledger_or_dead_letter_item, damaged):
+        any_item = True
+        if isinstance(item, CostRecord):
+            records.append(item)
+        else:
+            outcomes.append(item)
+        if len(records) + len(outcomes) >= size:
+            yield records, outcomes
+            records, outcomes = [], []
+    if records or outcomes:
+        yield records, outcomes
+    if damaged:
+        if not any_item:
+            raise LedgerError(
+                f"{src.path} is neither a JSONL ledger nor a dead-letter file "
+                f"(one JSON record per line): line {damaged[0]} is neither."
+            )
+        logger.warning(
+            "llm-cost-hooks ledger: %s: %d line(s) are not whole records and were skipped "
+            "(line %s); a process killed while writing leaves such a line. The other lines "
+            "were read.",
+            src.path,
+            len(damaged),
+            ", ".join(map(str, damaged[:10])) + (" ..." if len(damaged) > 10 else ""),
+        )
 
 
 def copy_ledger(
@@ -86,7 +133,8 @@ def copy_ledger(
     ``request_id``) or rewritten with the same values (SQLite, by ``request_id`` and
     ``timestamp``), and task outcomes already there are not added again, so an interrupted
     copy can simply be run again. Returns counts: ``records`` read, ``records_added``,
-    ``outcomes`` read, ``outcomes_added``.
+    ``outcomes`` read, ``outcomes_added``. The ledgers are read and written ``batch_size``
+    rows at a time: memory does not grow with their size.
 
     >>> import os, tempfile
     >>> from llm_cost_hooks.ledger import SQLiteLedger
@@ -103,64 +151,26 @@ def copy_ledger(
     src = _open(source, role="source")
     dst = _open(destination, role="destination")
     try:
-        before = _count(dst)
-        read = 0
-        # A JSONL file is read once: one warning if a crash left a damaged line in it.
-        whole = _read_jsonl(src) if isinstance(src, JSONLLedger) else None
-        batches: Iterable[list[CostRecord]] = (
-            (whole[0][i : i + batch_size] for i in range(0, len(whole[0]), batch_size))
-            if whole is not None
-            else _record_batches(src, batch_size)
+        records_before, outcomes_before = _count(dst, "cost_records"), _count(dst, "task_outcomes")
+        read = outcomes_read = 0
+        batches = (
+            _jsonl_items(src, batch_size) if isinstance(src, JSONLLedger) else _sql_items(src, batch_size)
         )
-        for batch in batches:
-            dst._write_batch(batch, ())
-            read += len(batch)
-        seen = {_outcome_key(o) for o in dst.task_outcomes()}
-        new_outcomes: list[TaskOutcome] = []
-        outcomes = whole[1] if whole is not None else list(src.task_outcomes())
-        for o in outcomes:
-            key = _outcome_key(o)
-            if key not in seen:
-                seen.add(key)
-                new_outcomes.append(o)
-        for i in range(0, len(new_outcomes), batch_size):
-            dst._write_batch((), new_outcomes[i : i + batch_size])
+        for records, outcomes in batches:
+            # Outcomes the destination holds already are skipped by its unique outcome key
+            # (the same key in SQLite and PostgreSQL), so no set of them is kept here.
+            dst._write_batch(records, outcomes)
+            read += len(records)
+            outcomes_read += len(outcomes)
         return {
             "records": read,
-            "records_added": _count(dst) - before,
-            "outcomes": len(outcomes),
-            "outcomes_added": len(new_outcomes),
+            "records_added": _count(dst, "cost_records") - records_before,
+            "outcomes": outcomes_read,
+            "outcomes_added": _count(dst, "task_outcomes") - outcomes_before,
         }
     finally:
         src.close()
         dst.close()
-
-
-def _read_jsonl(src: JSONLLedger) -> tuple[list[CostRecord], list[TaskOutcome]]:
-    """A JSONL ledger's records and outcomes; or those of a dead-letter file (what a ledger
-    set aside: one ``{"record": ...}`` per line), so set-aside records are copied into the
-    fleet database the same way, skipped if already there. Each line is read as either
-    kind: task outcome lines read alike in both, so a dead-letter file holding outcomes
-    was taken for a damaged JSONL ledger and its records skipped."""
-    items, damaged = read_json_lines(src.path, _ledger_or_dead_letter_item)
-    if damaged:
-        if not items:
-            raise LedgerError(
-                f"{src.path} is neither a JSONL ledger nor a dead-letter file "
-                f"(one JSON record per line): line {damaged[0]} is neither."
-            )
-        logger.warning(
-            "llm-cost-hooks ledger: %s: %d line(s) are not whole records and were skipped "
-            "(line %s); a process killed while writing leaves such a line. The other lines "
-            "were read.",
-            src.path,
-            len(damaged),
-            ", ".join(map(str, damaged[:10])) + (" ..." if len(damaged) > 10 else ""),
-        )
-    return (
-        [i for i in items if isinstance(i, CostRecord)],
-        [i for i in items if isinstance(i, TaskOutcome)],
-    )
 
 
 def _ledger_or_dead_letter_item(data: Any) -> CostRecord | TaskOutcome:
@@ -171,10 +181,10 @@ def _ledger_or_dead_letter_item(data: Any) -> CostRecord | TaskOutcome:
     return _jsonl_item(data)
 
 
-def _count(ledger: Ledger) -> int:
+def _count(ledger: Ledger, table: str) -> int:
     # SQL stores only: a JSONL ledger is never a destination (see _open)
     conn = cast(Any, ledger).connect()
     try:
-        return int(conn.execute("SELECT COUNT(*) FROM cost_records").fetchone()[0])
+        return int(conn.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0])
     finally:
         conn.close()

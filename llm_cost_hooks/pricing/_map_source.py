@@ -124,6 +124,6 @@ def price_map_version() -> str:
     from ._pricebook import PriceBook
 
     try:
-        return PriceBook.default().version
+        return PriceBook.default()._version_without_loading()
     except Exception as exc:
         return f"unavailable ({type(exc).__name__}: {exc})"

@@ -116,12 +116,16 @@ def _read_map(path: str, mtime_ns: int, size: int, bundled: bool) -> _PriceMap:
     entries = {
         key: value for key, value in data.items() if isinstance(value, dict) and key not in _NOT_MODELS
     }
-    digest = hashlib.sha256(raw).hexdigest()[:12]
-    version = f"{default_map_source().label}+{digest}" if bundled else f"override:{path}+{digest}"
+    version = _map_version(path, raw, bundled=bundled)
     lower: dict[str, str] = {}
     for key in entries:
         lower.setdefault(key.lower(), key)  # first spelling wins, as in LiteLLM
     return _PriceMap(path=Path(path), version=version, entries=entries, lower=lower)
+
+
+def _map_version(path: str, raw: bytes, *, bundled: bool) -> str:
+    digest = hashlib.sha256(raw).hexdigest()[:12]
+    return f"{default_map_source().label}+{digest}" if bundled else f"override:{path}+{digest}"
 
 
 def _load_map(path: Path, *, bundled: bool, origin: str) -> _PriceMap:
@@ -297,6 +301,26 @@ class PriceBook:
         ``+overrides-<sha256[:12]>`` appended when price overrides are in effect.
         """
         return self._loaded().version
+
+    def _version_without_loading(self) -> str:
+        """:attr:`version`, computed from the file's bytes when the map is not loaded yet:
+        parsing the whole map (tens of thousands of entries) only to print its version cost
+        a report most of its run time."""
+        state = self._state
+        if state is not None:
+            return state.version
+        if self._map_path is None:
+            path, bundled = default_map_source().path, True
+        else:  # a chosen map was loaded (checked) by __init__; kept for completeness
+            path, bundled = self._map_path, False
+        try:
+            raw = path.read_bytes()
+        except OSError:
+            return self.version  # the loader's error, with what to fix
+        version = _map_version(str(path), raw, bundled=bundled)
+        if self._overrides is not None:
+            version = f"{version}+overrides-{self._overrides.digest}"
+        return version
 
     @property
     def fallback_price(self) -> ModelPrice | None:
