@@ -40,9 +40,13 @@ from typing import TYPE_CHECKING, Any, Generic, Literal, NamedTuple, TypeVar
 from .._errors import BudgetExceeded, ConfigurationError, UnknownModelError
 from .._records import TokenUsage
 from ..dedup import CircuitBreaker, CircuitOpenError, RetryBudget, RetryState, idempotency_key
-from ..dedup._keys import _quote
+from ..dedup._keys import _quote, credentials_scope
 from ._guard import Reservation, SpendGuard
 from ._limits import Downgrade, DowngradeRequired, SpendRequest
+
+# Where LangChain chat models keep their credentials (ChatOpenAI, ChatAnthropic, others).
+_HANDLE_CREDENTIALS = ("openai_api_key", "anthropic_api_key", "api_key", "openai_api_base", "anthropic_api_url",
+                       "base_url", "api_base", "openai_organization", "organization")  # fmt: skip
 
 if TYPE_CHECKING:
     from ._context import TrimResult
@@ -299,7 +303,10 @@ class GuardedCall(Generic[M]):
             "max_tokens": self.max_tokens,
             "params": params,
         }
-        return idempotency_key(metadata, request, namespace=f"{model}:", derive=derive)
+        # The wrapped model's credentials (a digest): chat models with other API keys or
+        # endpoints are other customers, even with equal identifying params.
+        cred = credentials_scope(handle, fields=_HANDLE_CREDENTIALS) if not isinstance(handle, str) else ""
+        return idempotency_key(metadata, request, namespace=f"{model}:{cred}", derive=derive)
 
     def shared(self, source: str, key: str) -> bool:
         """Note how single-flight served this call (tags ``dedup.source``, ``dedup.key``);

@@ -7,10 +7,10 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from ._keys import idempotency_key
+from ._keys import credentials_scope, idempotency_key
 from ._singleflight import RedisSingleFlight
 
-__all__ = ["DERIVED_KEY_FIELDS", "HookDedup"]
+__all__ = ["DERIVED_KEY_FIELDS", "HookDedup", "credentials_scope"]
 
 # Request fields that make two requests "the same" for a derived key; proxy-added fields
 # (metadata, auth, call ids, logging objects) are left out.
@@ -55,10 +55,11 @@ class HookDedup:
     ) -> str | None:
         """The request's idempotency key: ``metadata["idempotency_key"]`` (scoped to the
         tenant, the API key and the model, so two clients never share answers by picking
-        the same key) or, with ``derive``, the exact request."""
+        the same key) or, with ``derive``, the exact request. ``scope`` (the proxy key) and
+        the request's own credentials enter as a digest, never in plain text."""
         md = metadata or {}
         request = {k: data[k] for k in DERIVED_KEY_FIELDS if data.get(k) is not None}
-        namespace = f"{self.namespace}:{scope}:{data.get('model') or ''}:"
+        namespace = f"{self.namespace}:{data.get('model') or ''}:{credentials_scope(data, also=scope)}"
         return idempotency_key(md, request, namespace=namespace, derive=self.derive)
 
     async def join(self, key: str, call_id: str) -> Any:

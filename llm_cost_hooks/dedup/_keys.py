@@ -63,6 +63,38 @@ def idempotency_key(
     return None
 
 
+# Whose account a request is sent on. Different API keys (or endpoints, organizations) are
+# different customers of one gateway: they never share an answer, tenant named or not.
+_CREDENTIAL_FIELDS = ("api_key", "api_base", "base_url", "organization")
+
+
+def credentials_scope(source: Any, *, fields: tuple[str, ...] = _CREDENTIAL_FIELDS, also: str = "") -> str:
+    """A namespace part for the credentials in ``source`` (a mapping, or an object read by
+    attribute, e.g. a chat model): ``"cred=<sha256 of them>:"``, or ``""`` when it has
+    none. Only the digest goes into a key; the key itself never reaches Redis or a log.
+
+    >>> credentials_scope({"api_key": "sk-a"}) != credentials_scope({"api_key": "sk-b"})
+    True
+    >>> credentials_scope({"model": "gpt-4o"})
+    ''
+    """
+    found: dict[str, str] = {}
+    mapping = isinstance(source, Mapping)
+    for name in fields:
+        value = source.get(name) if mapping else getattr(source, name, None)
+        secret = getattr(value, "get_secret_value", None)  # pydantic SecretStr
+        if callable(secret):
+            value = secret()
+        if value is not None and value != "":
+            found[name] = str(value)
+    if also:
+        found["scope"] = also
+    if not found:
+        return ""
+    blob = json.dumps(found, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return "cred=" + hashlib.sha256(blob.encode("utf-8", "surrogatepass")).hexdigest()[:32] + ":"
+
+
 def _tenant(metadata: Mapping[str, Any] | None) -> str | None:
     """The tenant a key is scoped to: the enclosing ``cache_scope(tenant=...)`` first, then
     the run's metadata (``tenant_id`` / ``tenant`` / ``cache_tenant``). The same order the

@@ -11,7 +11,7 @@ import litellm
 
 from .._records import CacheStatus
 from ..dedup import RedisSingleFlight, idempotency_key
-from ..dedup._hooked import HookDedup
+from ..dedup._hooked import HookDedup, credentials_scope
 from ._prepare import split_model
 from ._usage import usage_from_litellm
 
@@ -25,8 +25,9 @@ _KEY_FIELDS_SKIP = frozenset(
 def _key(kwargs: Mapping[str, Any]) -> str | None:
     request = {k: v for k, v in kwargs.items() if k not in _KEY_FIELDS_SKIP}
     md = kwargs.get("metadata")
-    # An explicit key is scoped to the model too: the same key on another model is another call.
-    namespace = f"litellm:{kwargs.get('model') or ''}:"
+    # An explicit key is scoped to the model too: the same key on another model is another
+    # call; and to the credentials (a digest): another API key is another customer.
+    namespace = f"litellm:{kwargs.get('model') or ''}:{credentials_scope(kwargs)}"
     return idempotency_key(md if isinstance(md, Mapping) else None, request, namespace=namespace)
 
 

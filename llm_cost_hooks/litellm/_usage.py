@@ -35,6 +35,22 @@ def usage_from_litellm(usage: Any) -> TokenUsage | None:
 
 
 def usage_not_asked(kwargs: Mapping[str, Any]) -> bool:
+    """A stream whose server sent no token counts, so the usage LiteLLM reports is its own
+    count (from 1.110; zeros before). Read from the chunks LiteLLM kept of the stream
+    (``original_response``, its stream wrapper): any provider, and a server that sends
+    usage unasked counts as sending it. Without those chunks: :func:`_openai_not_asked`."""
+    chunks = getattr(kwargs.get("original_response"), "chunks", None)
+    if isinstance(chunks, list) and chunks:
+        for chunk in reversed(chunks):  # the usage chunk is the last or near it
+            usage = chunk.get("usage") if isinstance(chunk, dict) else getattr(chunk, "usage", None)
+            counted = usage_from_openai(usage) if usage is not None else None
+            if counted is not None and (counted.input_tokens or counted.output_tokens):
+                return False
+        return True
+    return _openai_not_asked(kwargs)
+
+
+def _openai_not_asked(kwargs: Mapping[str, Any]) -> bool:
     """An OpenAI-API stream sent without ``stream_options.include_usage`` to a server other
     than api.openai.com (LiteLLM asks OpenAI's own API for usage itself): the server sent no
     counts, so the usage LiteLLM reports is its own count."""
