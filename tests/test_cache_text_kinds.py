@@ -142,12 +142,66 @@ def test_follow_ups_of_other_conversations_are_not_served(exact_cache: Any) -> N
         ("Set an alarm for <insert time>", None),
         ("Why is x<y false here?", "code"),
         ("switch to Los Angeles time", None),
+        # Latin-script languages past Spanish, German and French, English brands among them
+        # (bench/results/langid-2026-12-07f/foreign.tsv).
+        ("Hoe reset ik mijn iPhone wachtwoord?", "language"),
+        ("Jak zmienić adres dostawy?", "language"),
+        ("Kan jag betala med Swish?", "language"),
+        ("Voinko maksaa MobilePaylla?", "language"),
+        ("Di mana saya bisa lihat invoice saya?", "language"),
+        ("Hindi gumagana ang app sa phone ko", "language"),
+        ("Naweza kulipa kwa M-Pesa?", "language"),
+        ("Hóa đơn của tôi ở đâu?", "language"),
+        ("Hoa don cua toi o dau?", "language"),
+        ("Magaza pazar gunu acik mi?", "language"),
+        ("Die app werk nie op my foon nie", "language"),
+        # English full of names, loanwords, quoted phrases or typos stays semantic.
+        ("flights from Kraków to Göteborg", None),
+        ("Call Zoë Østergaard", None),
+        ("Find a recipe for crème brûlée", None),
+        ('What does "je ne sais quoi" mean?', None),
+        ("hw do i rset my pw", None),
+        ("The bottle holds 2 ½ servings", None),
     ],
 )
 def test_semantic_refusal_kinds(text: str, kind: str | None) -> None:
     from llm_cost_hooks.cache._textkind import semantic_refusal
 
     assert semantic_refusal(text) == kind
+
+
+@pytest.mark.parametrize(
+    "text", ["Hoe reset ik mijn wachtwoord?", "如何冻结我的银行卡？", "¿Cómo bloqueo mi tarjeta?"]
+)
+def test_a_multilingual_embedder_judges_other_languages(text: str) -> None:
+    from llm_cost_hooks.cache._textkind import semantic_refusal
+    from llm_cost_hooks.embeddings import CallableEmbedder
+
+    def vectors(texts: list[str]) -> list[list[float]]:
+        return [[1.0, 0.0] for _ in texts]
+
+    english = CallableEmbedder(vectors, name="fake", dim=2)
+    multilingual = CallableEmbedder(vectors, name="fake", dim=2, english_only=False)
+    assert semantic_refusal(text, english) in ("language", "script")
+    assert semantic_refusal(text, multilingual) is None
+    # The other refusals do not depend on the language.
+    assert semantic_refusal("ja", multilingual) == "no words"
+    assert semantic_refusal(f"{text} x = a * b", multilingual) == "code"
+
+
+def test_pair_path_serves_other_languages_only_for_a_multilingual_embedder() -> None:
+    from llm_cost_hooks.embeddings import CallableEmbedder
+
+    def vectors(texts: list[str]) -> list[list[float]]:
+        return [[1.0, 0.0] for _ in texts]  # every text the same vector: the cosine always serves
+
+    served = []
+    for english_only in (True, False):
+        e = CallableEmbedder(vectors, name="fake", dim=2, english_only=english_only)
+        served.append(
+            _served(_pair_core(e), "Hoe reset ik mijn wachtwoord?", "Hoe kan ik mijn wachtwoord resetten?")
+        )
+    assert served == [False, True]
 
 
 @pytest.fixture(scope="module")

@@ -58,6 +58,9 @@ class CallableEmbedder:
 
     Use it to plug in an online model or a redisvl vectorizer
     (``CallableEmbedder(vectorizer.embed_many, name="openai/text-embedding-3-small", dim=1536)``).
+    ``english_only=False`` tells the semantic cache the model also reads other languages and
+    scripts, so it judges them too instead of leaving them to the exact tier (the contrast
+    checks stay English word rules: see docs/semantic-cache.md).
 
     >>> import numpy as np
     >>> e = CallableEmbedder(lambda ts: [[len(t), 1.0] for t in ts], name="len", dim=2)
@@ -65,7 +68,9 @@ class CallableEmbedder:
     (1, 2)
     """
 
-    def __init__(self, fn: Callable[[list[str]], Any], *, name: str, dim: int) -> None:
+    def __init__(
+        self, fn: Callable[[list[str]], Any], *, name: str, dim: int, english_only: bool = True
+    ) -> None:
         if not name:
             raise ConfigurationError("CallableEmbedder needs a non-empty name (it scopes cached vectors).")
         if dim <= 0:
@@ -73,6 +78,7 @@ class CallableEmbedder:
         self._fn = fn
         self.name = name
         self.dim = dim
+        self.english_only = english_only  # read by the semantic cache's language rule
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         texts = list(texts)

@@ -96,7 +96,8 @@ class OnnxEmbedder:
     graph of the same weights (see ``_fused.py``: 50 nodes instead of ~280, 6-15 % less
     time per query, vectors equal to float rounding: cosine >= 0.9999998 on real texts);
     ``fused=False`` runs the file's own graph. ``self.fused`` says which one is in use.
-    Other model files always run as they are.
+    Other model files always run as they are. ``english_only=False`` (a multilingual export)
+    lets the semantic cache judge text in other languages and scripts too.
 
     ``int8_matmul=True`` (default file, fused graph only) runs the attention output and
     feed-forward matmuls in int8 on the stored int8 weights (onnxruntime's
@@ -122,6 +123,7 @@ class OnnxEmbedder:
         threads: int | None = None,
         fused: bool = True,
         int8_matmul: bool = False,
+        english_only: bool = True,
     ) -> None:
         np, ort, tokenizers = _import_runtime()
         self._np = np
@@ -155,6 +157,8 @@ class OnnxEmbedder:
         tokenizer.enable_padding(pad_id=0 if pad_id is None else pad_id, pad_token="[PAD]")
         self._tokenizer = tokenizer
         self.max_tokens = max_tokens  # what the cache reads to refuse text the model cuts off
+        # What the cache reads to judge other languages too: False for a multilingual export.
+        self.english_only = english_only
 
         # Intra-op threads: ``threads`` when given; by default chosen by the machine's load
         # (see ``_ThreadChooser``): two threads while at least one core is free, else one.
