@@ -57,7 +57,7 @@ _FOREIGN = frozenset(
     " mano kuidas miks millal kas mu ma hogyan miért mikor hol van nem és az cum ce când unde este"
     " nu în și pe cu nasıl neden ne zaman nerede mı bir ile"
     # Indonesian, Malay, Tagalog, Swahili, Vietnamese without diacritics
-    " bagaimana kenapa kapan apakah saya bisa tidak di ke dan ini itu yang mau macam mana boleh tak nak"
+    " bagaimana kenapa kapan apakah saya bisa tidak di ke ini itu yang mau macam mana boleh tak nak"
     " paano bakit kailan saan ang ko ba sa ng mga po nini kwa yangu wangu langu ni"
     " lam sao toi cua khong la khi nao duoc bi va nhieu dau bao muon".split()
 )
@@ -104,6 +104,14 @@ def _latin(ch: str) -> bool:
     return unicodedata.name(ch, "").startswith("LATIN")
 
 
+def _inflected(w: str, classes: dict[str, int]) -> bool:
+    # The vocabulary keeps stems whole and splits endings off (reminder ##s, refund ##ed).
+    for end in ("s", "es", "ed", "d", "ing", "ly"):
+        if w.endswith(end) and len(w) - len(end) > 2 and classes.get(w[: -len(end)]) == _INSIDE:
+            return True
+    return False
+
+
 def _evidence(words: list[str]) -> tuple[int, int, int, int]:
     """Words inside and outside the English vocabulary, English and foreign function words.
 
@@ -123,7 +131,9 @@ def _evidence(words: list[str]) -> tuple[int, int, int, int]:
             if len(w) == 1 or not w.isalpha():
                 continue  # a letter cut off by an apostrophe; ½ and ³ are no words
             # Accented words whose plain form is English are loanwords: café, fiancée.
-            if lw.isascii() or not _VIETNAMESE.isdisjoint(lw) or classes.get(_folded(lw)) != _INSIDE:
+            if lw.isascii() and _inflected(lw, classes):
+                inside += 1
+            elif lw.isascii() or not _VIETNAMESE.isdisjoint(lw) or classes.get(_folded(lw)) != _INSIDE:
                 outside += 1
             else:
                 inside += 1
@@ -149,11 +159,17 @@ def _language(words: list[str]) -> bool:
 _QUOTED = re.compile(r'"[^"]*"|“[^”]*”|„[^“”]*[“”]|«[^»]*»')
 
 
-def _unquoted(text: str, words: list[str]) -> list[str]:
+def _foreign(text: str, words: list[str]) -> bool:
+    if "¿" in text or "¡" in text:
+        return True
+    if not _language(words):
+        return False
+    # Quotes can only keep a text: an English question around a foreign quote is kept, and a
+    # quote around an English sentence ("...," Schwarzenegger quipped.) still reads as English.
     if not _QUOTED.search(text):
-        return words
+        return True
     rest = _WORDS.findall(_QUOTED.sub(" ", text))
-    return rest if len(rest) >= 2 else words
+    return len(rest) < 2 or _language(rest)
 
 
 def _unspaced(words: list[str]) -> bool:
@@ -193,7 +209,7 @@ def semantic_refusal(text: str, embedder: Embedder | None = None) -> str | None:
         return "no words"  # "yes", "ok", "2", 👍: nothing the model or the checks can compare
     if _CODE.search(text):
         return "code"
-    if not any_language and ("¿" in text or "¡" in text or _language(_unquoted(text, words))):
+    if not any_language and _foreign(text, words):
         return "language"
     limit = getattr(embedder, "max_tokens", None)
     # A token is at least one character, plus [CLS] and [SEP]: shorter texts fit unread.
