@@ -184,6 +184,8 @@ def test_a_multilingual_embedder_judges_other_languages(text: str) -> None:
     multilingual = CallableEmbedder(vectors, name="fake", dim=2, english_only=False)
     assert semantic_refusal(text, english) in ("language", "script")
     assert semantic_refusal(text, multilingual) is None
+    english.english_only = False  # the attribute on an embedder built elsewhere (LangChainEmbedder)
+    assert semantic_refusal(text, english) is None
     # The other refusals do not depend on the language.
     assert semantic_refusal("ja", multilingual) == "no words"
     assert semantic_refusal(f"{text} x = a * b", multilingual) == "code"

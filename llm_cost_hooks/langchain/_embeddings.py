@@ -21,7 +21,6 @@ class LangChainEmbedder(CallableEmbedder):
 
     Rows are L2-normalised here, so models that return unnormalised vectors work too.
     ``name`` scopes cached vectors: give each model its own (default: class + model attr).
-    ``english_only=False`` for a multilingual model (see :class:`CallableEmbedder`).
 
     >>> from langchain_core.embeddings import DeterministicFakeEmbedding
     >>> e = LangChainEmbedder(DeterministicFakeEmbedding(size=8))
@@ -29,14 +28,7 @@ class LangChainEmbedder(CallableEmbedder):
     (2, 8)
     """
 
-    def __init__(
-        self,
-        embeddings: Embeddings,
-        *,
-        name: str | None = None,
-        dim: int | None = None,
-        english_only: bool = True,
-    ) -> None:
+    def __init__(self, embeddings: Embeddings, *, name: str | None = None, dim: int | None = None) -> None:
         if not isinstance(embeddings, Embeddings):
             raise ConfigurationError(
                 f"LangChainEmbedder needs a langchain_core Embeddings object, got {type(embeddings).__name__}."
@@ -46,9 +38,7 @@ class LangChainEmbedder(CallableEmbedder):
         default_name = f"langchain:{type(embeddings).__name__}" + (f":{model}" if model else "")
         # One probe call when the caller does not say the dimension.
         size = int(dim) if dim is not None else len(embeddings.embed_query("dimension probe"))
-        super().__init__(
-            embeddings.embed_documents, name=name or default_name, dim=size, english_only=english_only
-        )
+        super().__init__(embeddings.embed_documents, name=name or default_name, dim=size)
 
     def embed_one(self, text: str) -> np.ndarray:
         # The model's query embedding (some models embed queries and documents differently).
