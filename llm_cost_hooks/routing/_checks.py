@@ -68,7 +68,13 @@ _FENCE = re.compile(r"^\s*```(?:json)?\s*(.*?)\s*```\s*$", re.DOTALL)
 
 
 def not_refusal(answer: Answer) -> bool | str:
-    """Fails when the answer starts by refusing ("I'm sorry, but I can't ...")."""
+    """Fails when the answer starts by refusing ("I'm sorry, but I can't ...").
+
+    >>> not_refusal(Answer(text="I'm sorry, but I can't help with that.", tier="small"))
+    'refusal'
+    >>> not_refusal(Answer(text="Your card arrives in 3-5 days.", tier="small"))
+    True
+    """
     if answer.tool_calls:
         return True
     return "refusal" if _REFUSAL.match(answer.text[:300]) else True
@@ -84,7 +90,11 @@ def not_truncated(answer: Answer) -> bool | str:
 
 
 def not_empty(answer: Answer) -> bool | str:
-    """Fails on an answer with neither text nor tool calls."""
+    """Fails on an answer with neither text nor tool calls.
+
+    >>> not_empty(Answer(text="  ", tier="small")), not_empty(Answer(text="Yes.", tier="small"))
+    ('empty', True)
+    """
     return True if (answer.text.strip() or answer.tool_calls) else "empty"
 
 
