@@ -81,7 +81,11 @@ def not_refusal(answer: Answer) -> bool | str:
 
 
 def not_truncated(answer: Answer) -> bool | str:
-    """Fails when the provider stopped at the token limit."""
+    """Fails when the provider stopped at the token limit.
+
+    >>> not_truncated(Answer(text="The refund takes", tier="small", finish_reason="length"))
+    'truncated (length)'
+    """
     return (
         f"truncated ({answer.finish_reason})"
         if (answer.finish_reason or "").lower() in {"length", "max_tokens", "max_output_tokens"}
@@ -99,7 +103,13 @@ def not_empty(answer: Answer) -> bool | str:
 
 
 def parses(answer: Answer) -> bool | str:
-    """When JSON/structured output was asked for: it parsed (as the schema, if any)."""
+    """When JSON/structured output was asked for: it parsed (as the schema, if any).
+
+    >>> parses(Answer(text='{"order": 42}', tier="small", expects_json=True))
+    True
+    >>> parses(Answer(text="order 42", tier="small", expects_json=True))
+    'not JSON: Expecting value: line 1 column 1 (char 0)'
+    """
     if answer.parse_error:
         return f"parse error: {answer.parse_error[:120]}"
     if answer.expects_json and answer.parsed is None and not answer.tool_calls:
