@@ -81,7 +81,15 @@ class LLMCostHooksError(Exception):
 
 
 class ConfigurationError(LLMCostHooksError, ValueError):
-    """A setting, argument or metadata value has the wrong type or value."""
+    """A setting, argument or metadata value has the wrong type or value.
+
+    >>> from llm_cost_hooks.ledger import open_ledger
+    >>> try:
+    ...     open_ledger("ftp://costs.example.com/ledger")
+    ... except ConfigurationError as exc:
+    ...     print(exc)
+    Unknown ledger URL ftp://...; use sqlite:///path.db, jsonl:///path.jsonl, postgresql://user@host/db or memory://.
+    """
 
 
 class CacheScopeError(ConfigurationError):
@@ -126,7 +134,15 @@ class PriceOverrideError(ConfigurationError):
 
 
 class LedgerError(LLMCostHooksError):
-    """The ledger cannot be opened or written (bad path, not writable)."""
+    """The ledger cannot be opened or written (bad path, not writable).
+
+    >>> from llm_cost_hooks.ledger import LedgerReports
+    >>> try:
+    ...     LedgerReports.open("no_such_ledger.db")
+    ... except LedgerError as exc:
+    ...     print(exc)
+    No ledger file at 'no_such_ledger.db'.
+    """
 
 
 class PriceMapUpdateError(LLMCostHooksError):
@@ -184,7 +200,15 @@ class BudgetExceeded(LLMCostHooksError):
 
 class SettingsError(ConfigurationError):
     """An ``LLM_COST_HOOKS_*`` environment variable (or a :class:`Settings` argument) has a
-    value that cannot be used. ``variable`` names it; the message gives the expected form."""
+    value that cannot be used. ``variable`` names it; the message gives the expected form.
+
+    >>> from llm_cost_hooks import Settings
+    >>> try:
+    ...     Settings(exit_timeout="soon")
+    ... except SettingsError as exc:
+    ...     print(exc.variable)
+    exit_timeout
+    """
 
     def __init__(self, message: str, *, variable: str) -> None:
         self.variable = variable

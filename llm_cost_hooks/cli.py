@@ -324,7 +324,7 @@ def build_parser(*, plugins: bool = True) -> argparse.ArgumentParser:
     rep.add_argument(
         "--by",
         default="",
-        help="comma-separated: tenant,user,feature,route,prompt_version,model,provider,day,month,cache_status",
+        help="comma-separated: tenant,user,feature,route,prompt_version,model,provider,day,month,cache_status,success",
     )
     rep.add_argument("--since", help="ISO date/time, inclusive")
     rep.add_argument("--until", help="ISO date/time, exclusive")

@@ -110,6 +110,45 @@ def test_cli_command_in_docs_parses(page: str, command: str, capsys: pytest.Capt
         assert exc.code == 0 or mention, f"{page}: `{command}` is rejected: {err}"
 
 
+def _commands(parser: object, path: tuple[str, ...] = ()) -> list[tuple[tuple[str, ...], set[str]]]:
+    import argparse
+
+    assert isinstance(parser, argparse.ArgumentParser)
+    found = [
+        (path, {s for a in parser._actions for s in a.option_strings if s.startswith("--")} - {"--help"})
+    ]
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                found += _commands(sub, (*path, name))
+    return found
+
+
+def test_cli_md_shows_every_command_and_option() -> None:
+    """docs/cli.md's synopsis names each subcommand of `llm-cost --help` and each of its options."""
+    from llm_cost_hooks.cli import build_parser
+
+    synopsis = re.findall(
+        r"^```bash\n(.*?)^```", (ROOT / "docs" / "cli.md").read_text(encoding="utf-8"), re.S | re.M
+    )[0]
+    lines = synopsis.splitlines()
+    missing = []
+    for path, options in _commands(build_parser()):
+        if not path:
+            continue
+        # a command's lines: the one naming it and the indented ones that continue it
+        start = next(
+            (i for i, line in enumerate(lines) if re.search(rf"\b{re.escape(path[-1])}\b", line)), None
+        )
+        if start is None:
+            missing.append(" ".join(path))
+            continue
+        end = next((i for i in range(start + 1, len(lines)) if not lines[i].startswith(" ")), len(lines))
+        text = "\n".join(lines[start:end]) + ("\n" + synopsis if path[0] == "route" else "")
+        missing += [f"{' '.join(path)} {o}" for o in sorted(options) if not re.search(rf"{o}(?![\w-])", text)]
+    assert missing == [], f"not in docs/cli.md: {missing}"
+
+
 def test_pip_install_lines_name_real_extras() -> None:
     section = (
         (ROOT / "pyproject.toml")

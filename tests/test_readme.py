@@ -45,6 +45,9 @@ def test_readme_is_short_and_lists_every_extra() -> None:
     assert {"litellm", "redis", "otlp", "embed", "dev"} <= set(extras)
     missing = [e for e in extras if f"'.[{e}]'" not in text]
     assert not missing, f"README's Install omits extras {missing}"
+    install = (ROOT / "docs" / "install.md").read_text(encoding="utf-8")
+    missing = [e for e in extras if f"'.[{e}]'" not in install]
+    assert not missing, f"docs/install.md omits extras {missing}"
 
 
 def test_docs_import_public_names_only() -> None:

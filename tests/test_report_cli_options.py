@@ -57,3 +57,12 @@ def test_a_window_whose_start_is_not_before_its_end_is_an_error(
     rc = main(["report", str(db), "--since", "2026-12-02", "--until", "2026-12-01"])
     err = capsys.readouterr().err
     assert rc == 2 and "since" in err and "before until" in err
+
+
+def test_help_of_by_names_every_dimension_a_report_accepts() -> None:
+    from llm_cost_hooks.cli import build_parser
+    from llm_cost_hooks.ledger._reports import DIMENSIONS
+
+    report = build_parser(plugins=False)._subparsers._group_actions[0].choices["report"]  # type: ignore[union-attr]
+    by = next(a for a in report._actions if "--by" in a.option_strings)
+    assert set(by.help.split(": ", 1)[1].split(",")) == set(DIMENSIONS)  # type: ignore[union-attr]

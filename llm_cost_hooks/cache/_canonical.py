@@ -348,7 +348,12 @@ def encode_answer(
 ) -> str:
     """The JSON an entry stores. ``choices``: ``{"text", "tool_calls", "finish_reason"}``;
     ``usage``: ``input_tokens``, ``output_tokens``, ``cache_read_tokens``, ...;
-    ``native``: ``{"langchain": <load JSON>, "litellm": <response dict>}``."""
+    ``native``: ``{"langchain": <load JSON>, "litellm": <response dict>}``.
+
+    >>> stored = encode_answer([{"text": "Within 3-5 business days."}], model="gpt-4o-mini")
+    >>> decode_answer(stored).choices[0]["text"]
+    'Within 3-5 business days.'
+    """
     neutral = [
         {
             "text": str(c.get("text") or ""),
@@ -364,7 +369,11 @@ def encode_answer(
 
 
 def decode_answer(stored: str) -> StoredAnswer:
-    """Read an entry's answer; raises ``ValueError`` when it is not one of ours."""
+    """Read an entry's answer; raises ``ValueError`` when it is not one of ours.
+
+    >>> decode_answer(encode_answer([{"text": "Yes."}], usage={"output_tokens": 2})).usage
+    {'output_tokens': 2}
+    """
     data = json.loads(stored)
     if isinstance(data, Mapping) and data.get("v") == 1 and isinstance(data.get("choices"), list):
         native = data.get("native") or {}

@@ -118,7 +118,14 @@ def cache_scope(**fields: Any) -> Iterator[CacheScope]:
 
 
 def current_scope() -> CacheScope | None:
-    """The scope set by the innermost :func:`cache_scope`, if any."""
+    """The scope set by the innermost :func:`cache_scope`, if any.
+
+    >>> current_scope() is None
+    True
+    >>> with cache_scope(tenant="acme"):
+    ...     current_scope().tenant
+    'acme'
+    """
     return _scope_var.get()
 
 
@@ -153,6 +160,10 @@ def scope_from_metadata(metadata: Mapping[str, Any] | None) -> CacheScope:
     empty tenant ``""`` never shares a partition with requests that name no tenant.
     A value that is not a string, number or UUID raises :class:`CacheScopeError` (callers
     then bypass the cache rather than guess a partition).
+
+    >>> scope = scope_from_metadata({"tenant_id": "acme", "route": "faq"})
+    >>> scope.tenant, scope.route, scope.prompt_version
+    ('acme', 'faq', None)
     """
     if not metadata or _READ_KEY_SET.isdisjoint(metadata):  # most runs name no scope at all
         return _NO_SCOPE

@@ -497,7 +497,14 @@ class SQLiteLedger(Ledger):
 
 
 class MemoryLedger(Ledger):
-    """Keeps records in a list; for tests and short scripts. Writes synchronously."""
+    """Keeps records in a list; for tests and short scripts. Writes synchronously.
+
+    >>> from llm_cost_hooks import CostRecord
+    >>> ledger = MemoryLedger()
+    >>> ledger.write(CostRecord(model="gpt-4o-mini", tenant="acme", cost_usd=0.0002))
+    >>> [(r.tenant, r.cost_usd) for r in ledger.records()]
+    [('acme', 0.0002)]
+    """
 
     def __init__(self, **kwargs: object) -> None:
         self._records: list[CostRecord] = []
@@ -529,7 +536,15 @@ class MemoryLedger(Ledger):
 
 
 class JSONLLedger(Ledger):
-    """Appends one JSON object per line (records and ``{"task_outcome": ...}`` lines)."""
+    """Appends one JSON object per line (records and ``{"task_outcome": ...}`` lines).
+
+    >>> import json
+    >>> from llm_cost_hooks import CostRecord
+    >>> with JSONLLedger("llm_costs.jsonl") as ledger:
+    ...     ledger.write(CostRecord(model="gpt-4o-mini", tenant="acme", cost_usd=0.0002))
+    >>> json.loads(open("llm_costs.jsonl").readline())["tenant"]
+    'acme'
+    """
 
     def __init__(self, path: str | os.PathLike[str], **kwargs: object) -> None:
         self.path = Path(path)
@@ -665,6 +680,11 @@ def open_ledger(target: str | os.PathLike[str] | Ledger | None) -> Ledger:
     :class:`JSONLLedger`; ``"postgresql://user@host/db"``: ``PostgresLedger`` (the
     ``postgres`` extra); ``"memory://"`` or ``None``: :class:`MemoryLedger`. A
     :class:`Ledger` instance is returned as is.
+
+    >>> type(open_ledger("sqlite:///llm_costs.db")).__name__
+    'SQLiteLedger'
+    >>> type(open_ledger("costs.jsonl")).__name__, type(open_ledger(None)).__name__
+    ('JSONLLedger', 'MemoryLedger')
     """
     if target is None:
         return MemoryLedger()

@@ -68,14 +68,24 @@ _FENCE = re.compile(r"^\s*```(?:json)?\s*(.*?)\s*```\s*$", re.DOTALL)
 
 
 def not_refusal(answer: Answer) -> bool | str:
-    """Fails when the answer starts by refusing ("I'm sorry, but I can't ...")."""
+    """Fails when the answer starts by refusing ("I'm sorry, but I can't ...").
+
+    >>> not_refusal(Answer(text="I'm sorry, but I can't help with that.", tier="small"))
+    'refusal'
+    >>> not_refusal(Answer(text="Your card arrives in 3-5 days.", tier="small"))
+    True
+    """
     if answer.tool_calls:
         return True
     return "refusal" if _REFUSAL.match(answer.text[:300]) else True
 
 
 def not_truncated(answer: Answer) -> bool | str:
-    """Fails when the provider stopped at the token limit."""
+    """Fails when the provider stopped at the token limit.
+
+    >>> not_truncated(Answer(text="The refund takes", tier="small", finish_reason="length"))
+    'truncated (length)'
+    """
     return (
         f"truncated ({answer.finish_reason})"
         if (answer.finish_reason or "").lower() in {"length", "max_tokens", "max_output_tokens"}
@@ -84,12 +94,22 @@ def not_truncated(answer: Answer) -> bool | str:
 
 
 def not_empty(answer: Answer) -> bool | str:
-    """Fails on an answer with neither text nor tool calls."""
+    """Fails on an answer with neither text nor tool calls.
+
+    >>> not_empty(Answer(text="  ", tier="small")), not_empty(Answer(text="Yes.", tier="small"))
+    ('empty', True)
+    """
     return True if (answer.text.strip() or answer.tool_calls) else "empty"
 
 
 def parses(answer: Answer) -> bool | str:
-    """When JSON/structured output was asked for: it parsed (as the schema, if any)."""
+    """When JSON/structured output was asked for: it parsed (as the schema, if any).
+
+    >>> parses(Answer(text='{"order": 42}', tier="small", expects_json=True))
+    True
+    >>> parses(Answer(text="order 42", tier="small", expects_json=True))
+    'not JSON: Expecting value: line 1 column 1 (char 0)'
+    """
     if answer.parse_error:
         return f"parse error: {answer.parse_error[:120]}"
     if answer.expects_json and answer.parsed is None and not answer.tool_calls:
