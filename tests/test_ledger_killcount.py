@@ -254,3 +254,22 @@ def test_report_counts_killed_processes(tmp_path: Path, capsys: pytest.CaptureFi
     assert "3 record(s) accepted by 1 process(es) killed outright were never written" in err
     assert str(db.with_name(db.name + ".unwritten.jsonl")) in err
     assert _counts_files(db) == []
+
+
+def test_a_ledger_without_a_file_keeps_no_counts_in_the_working_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A PostgreSQL or background memory ledger has no file to put them beside; its default
+    # dead-letter path is in the working directory, which is no place for a new folder.
+    from llm_cost_hooks.ledger import MemoryLedger
+
+    monkeypatch.chdir(tmp_path)
+    ledger = MemoryLedger(background=True)
+    ledger.write(CostRecord(model="gpt-4o-mini"))
+    assert ledger.flush()
+    assert os.listdir(tmp_path) == []
+    ledger.close()
+    # With a dead-letter file chosen for it, its counts go beside that file.
+    chosen = MemoryLedger(background=True, dead_letter=tmp_path / "keep" / "dl.jsonl")
+    assert len(os.listdir(tmp_path / "keep" / "dl.jsonl.writers")) == 1
+    chosen.close()

@@ -280,8 +280,14 @@ class Ledger(ABC):
         self._counts_file: _killcount.CountsFile | None = None
         self._init_writer_state()
         _LIVE_LEDGERS.add(self)
+        # Counts of records a kill would lose live beside a ledger file or a dead-letter
+        # file chosen for it: never in whatever directory the process happens to run in.
+        self._keeps_counts = background and (
+            dead_letter is not None or isinstance(getattr(self, "path", None), Path)
+        )
         if background:
-            self._open_counts()
+            if self._keeps_counts:
+                self._open_counts()
             self._start_thread()
             _shutdown.register(_shutdown.LEDGERS, self, Ledger._close_until)
             # The handler first: a spawned child's SIGTERM watch starts only if it is ours.
@@ -907,7 +913,8 @@ class Ledger(ABC):
         self._init_writer_state()
         self._after_fork_in_child()
         if self._background and not self._closed:
-            self._open_counts()
+            if self._keeps_counts:
+                self._open_counts()
             self._start_thread()
 
     def __enter__(self) -> Ledger:
