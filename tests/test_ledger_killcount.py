@@ -273,3 +273,33 @@ def test_a_ledger_without_a_file_keeps_no_counts_in_the_working_directory(
     chosen = MemoryLedger(background=True, dead_letter=tmp_path / "keep" / "dl.jsonl")
     assert len(os.listdir(tmp_path / "keep" / "dl.jsonl.writers")) == 1
     chosen.close()
+
+
+def test_a_batch_in_the_store_at_the_kill_is_counted_as_maybe_written(tmp_path: Path) -> None:
+    # Killed while the store holds a batch: its commit may have landed, so the count says
+    # how many of the unwritten records may be in the ledger after all.
+    dead_letter = tmp_path / "dl.jsonl"
+    code = (
+        "import time\n"
+        "from llm_cost_hooks import CostRecord\n"
+        "from llm_cost_hooks.ledger import MemoryLedger\n"
+        "class Slow(MemoryLedger):\n"
+        "    def _write_batch(self, records, outcomes):\n"
+        "        time.sleep(600)\n"
+        f"ledger = Slow(background=True, dead_letter={str(dead_letter)!r}, flush_interval=3600)\n"
+        "for _ in range(5): ledger.write(CostRecord(model='gpt-4o-mini'))\n"
+        "ledger._wake.set()\n"
+        "while ledger._in_flight != 5: time.sleep(0.01)\n"
+        "for _ in range(3): ledger.write(CostRecord(model='gpt-4o-mini'))\n"
+        "print('ready', flush=True)\n"
+        "time.sleep(600)\n"
+    )
+    child = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, env=_env(), text=True)
+    try:
+        assert child.stdout is not None and child.stdout.readline().strip() == "ready"
+    finally:
+        child.kill()
+        child.wait(30)
+    (entry,) = _killcount.collect_dead(dead_letter)
+    assert (entry["pid"], entry["unwritten"], entry["maybe_written"]) == (child.pid, 8, 5)
+    assert json.loads((tmp_path / "dl.jsonl.unwritten.jsonl").read_text())["maybe_written"] == 5
