@@ -303,3 +303,15 @@ def test_a_batch_in_the_store_at_the_kill_is_counted_as_maybe_written(tmp_path: 
     (entry,) = _killcount.collect_dead(dead_letter)
     assert (entry["pid"], entry["unwritten"], entry["maybe_written"]) == (child.pid, 8, 5)
     assert json.loads((tmp_path / "dl.jsonl.unwritten.jsonl").read_text())["maybe_written"] == 5
+
+
+def test_a_file_left_half_made_by_a_kill_is_removed_once_old(tmp_path: Path) -> None:
+    dead_letter = tmp_path / "costs.db.dead-letter.jsonl"
+    directory = _killcount.writers_dir(dead_letter)
+    directory.mkdir()
+    old, new = directory / ".1-1.tmp", directory / ".2-2.tmp"
+    old.write_bytes(b"")
+    new.write_bytes(b"")
+    os.utime(old, (time.time() - 120, time.time() - 120))
+    assert _killcount.collect_dead(dead_letter) == []
+    assert sorted(os.listdir(directory)) == [".2-2.tmp"]  # a process may be making it now

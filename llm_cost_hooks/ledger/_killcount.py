@@ -146,9 +146,13 @@ def collect_dead(dead_letter_path: Path, own: Path | None = None) -> list[dict[s
         return []
     directory = writers_dir(dead_letter_path)
     try:
-        names = [n for n in os.listdir(directory) if n.endswith(_SUFFIX)]
+        listed = os.listdir(directory)
     except OSError:
         return []
+    names = [n for n in listed if n.endswith(_SUFFIX)]
+    for name in listed:
+        if name.endswith(".tmp"):
+            _remove_stale_tmp(directory / name)
     found: list[dict[str, Any]] = []
     for name in names:
         path = directory / name
@@ -163,6 +167,25 @@ def collect_dead(dead_letter_path: Path, own: Path | None = None) -> list[dict[s
     if found:
         _log_entries(dead_letter_path, found)
     return found
+
+
+def _remove_stale_tmp(path: Path) -> None:
+    """A file a process was killed while making (before its first record): nothing in it.
+    Only once it is a minute old, so a process making one now keeps it."""
+    assert fcntl is not None
+    try:
+        fd = os.open(path, os.O_RDWR)
+    except OSError:
+        return
+    try:
+        if time.time() - os.fstat(fd).st_mtime < 60:
+            return
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        os.unlink(path)
+    except OSError:  # locked by a live process, or gone already
+        pass
+    finally:
+        os.close(fd)
 
 
 def _take_if_dead(path: Path) -> dict[str, Any] | None:
