@@ -142,6 +142,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
 
         args.failure_policy = get_settings().task_failure_policy
     reports = LedgerReports.open(args.ledger)
+    _say_unwritten(args.ledger)
     if reports.damaged_lines:
         print(
             f"{reports.damaged_lines} line(s) of {args.ledger} are not whole records (cut short "
@@ -209,6 +210,30 @@ def _cmd_report(args: argparse.Namespace) -> int:
     finally:
         reports.close()
     return 0
+
+
+def _say_unwritten(ledger: str) -> None:
+    """Count the records of processes killed outright beside a ledger file, and say how
+    many were never written (see docs/reliability.md)."""
+    from pathlib import Path
+
+    from .ledger._killcount import collect_dead, read_unwritten, unwritten_log_path
+    from .ledger._postgres import is_postgres_url
+
+    if is_postgres_url(ledger):
+        return
+    for prefix in ("sqlite:///", "jsonl:///"):
+        if ledger.startswith(prefix):
+            ledger = ledger[len(prefix) :]
+    dead_letter = Path(ledger + ".dead-letter.jsonl").absolute()
+    collect_dead(dead_letter)
+    processes, records = read_unwritten(dead_letter)
+    if records:
+        print(
+            f"{records} record(s) accepted by {processes} process(es) killed outright were never "
+            f"written (see {unwritten_log_path(dead_letter)}); the report cannot include them.",
+            file=sys.stderr,
+        )
 
 
 def _cmd_ledger_migrate(args: argparse.Namespace) -> int:

@@ -26,6 +26,7 @@ except ImportError:  # Windows: no advisory locks
 from .. import _shutdown
 from .._errors import ConfigurationError, LedgerError
 from .._records import CacheStatus, CostBreakdown, CostRecord, utc_isoformat
+from . import _killcount
 
 __all__ = ["Ledger", "LedgerStats", "TaskOutcome", "replay_dead_letters"]
 
@@ -52,7 +53,11 @@ class LedgerStats(BaseModel):
     the store rejected, records still queued at exit, records that arrived while the queue
     was full) or ``dropped`` (lost; logged as an error; 0 unless the dead-letter file could
     not be written either). The ``*_outcomes`` counters are the same for task outcomes
-    (``duplicate_outcomes``: task outcomes the store held already and skipped)."""
+    (``duplicate_outcomes``: task outcomes the store held already and skipped).
+
+    ``unwritten`` is about other processes: the records that processes killed outright
+    (SIGKILL, the OOM killer, ``os._exit()``) had accepted and never written or set aside,
+    found in their counts when this ledger started (see ``docs/reliability.md``)."""
 
     written: int = 0
     duplicates: int = 0
@@ -65,6 +70,7 @@ class LedgerStats(BaseModel):
     write_failures: int = 0
     last_error: str | None = None
     dead_letter_path: str | None = None
+    unwritten: int = 0
 
 
 RECORD_COLUMNS: tuple[str, ...] = (
@@ -271,9 +277,17 @@ class Ledger(ABC):
         # call costs ~1,500 instructions); a class's write() does not change after this.
         self._defers = background and type(self).write is Ledger.write
         self._closed = False
+        self._counts_file: _killcount.CountsFile | None = None
         self._init_writer_state()
         _LIVE_LEDGERS.add(self)
+        # Counts of records a kill would lose live beside a ledger file or a dead-letter
+        # file chosen for it: never in whatever directory the process happens to run in.
+        self._keeps_counts = background and (
+            dead_letter is not None or isinstance(getattr(self, "path", None), Path)
+        )
         if background:
+            if self._keeps_counts:
+                self._open_counts()
             self._start_thread()
             _shutdown.register(_shutdown.LEDGERS, self, Ledger._close_until)
             # The handler first: a spawned child's SIGTERM watch starts only if it is ours.
@@ -310,6 +324,30 @@ class Ledger(ABC):
         self._store_failing = False
         self._io_started = 0.0
         self._thread: threading.Thread | None = None
+        # Records accepted and accounted for, in this process's counts file once it has one
+        # (see _killcount): slot 3 accepted, 4 accounted, 5 in the store, 6 when accounted.
+        self._counts = _killcount.scratch()
+
+    def _open_counts(self) -> None:
+        """Keep this process's counts in a file beside the ledger, and count the records of
+        processes that were killed before writing theirs. Never raises."""
+        try:
+            counts = _killcount.CountsFile.create(_killcount.writers_dir(self.dead_letter_path))
+            if counts is not None:
+                self._counts_file, self._counts = counts, counts.view
+            found = _killcount.collect_dead(self.dead_letter_path, counts.path if counts else None)
+            if found:
+                with self._lock:
+                    self._stats.unwritten += sum(e["unwritten"] for e in found)
+        except Exception:
+            logger.exception("llm-cost-hooks: counting the records of killed processes failed")
+
+    def _account_locked(self) -> None:
+        # Called with self._lock held, whenever records are written, set aside or dropped.
+        s = self._stats
+        counts = self._counts
+        counts[4] = s.written + s.duplicates + s.dead_lettered + s.dropped
+        counts[6] = time.time_ns()
 
     def _start_thread(self) -> None:
         self._thread = threading.Thread(
@@ -337,6 +375,7 @@ class Ledger(ABC):
             )
         buffer = self._buffer
         with self._lock:
+            self._counts[3] += 1  # accepted: one memory write (see _killcount)
             if len(buffer) >= self._max_buffer:
                 overflow = True
             else:
@@ -368,6 +407,7 @@ class Ledger(ABC):
                 logger.exception("llm-cost-hooks: building a cost record failed; record lost")
                 with self._lock:
                     self._stats.dropped += 1
+                    self._account_locked()
         if not built and not outcomes:
             return
         reason = f"the ledger's queue was full (max_buffer={self._max_buffer})"
@@ -378,6 +418,7 @@ class Ledger(ABC):
                 self._stats.dropped += len(built)
                 self._stats.dropped_outcomes += len(outcomes)
                 self._set_aside_error = f"{type(exc).__name__}: {exc}"
+                self._account_locked()
             kept = False
         n = len(built) + len(outcomes)
         with self._lock:
@@ -453,7 +494,9 @@ class Ledger(ABC):
             except Exception:
                 logger.exception("llm-cost-hooks: building a cost record failed; record lost")
                 with self._lock:
+                    self._counts[3] += 1  # accepted and lost here, never through write()
                     self._stats.dropped += 1
+                    self._account_locked()
                 return
             self.write(record)
             return
@@ -502,6 +545,7 @@ class Ledger(ABC):
                     logger.exception("llm-cost-hooks: building a cost record failed; record lost")
                     with self._lock:
                         self._stats.dropped += 1
+                        self._account_locked()
                     continue
             out.append(r)
         return out
@@ -556,6 +600,7 @@ class Ledger(ABC):
             outcomes = self._outcomes[: self._batch_size]
             del self._outcomes[: self._batch_size]
             self._in_flight = sum(1 for r in records if type(r) is not _Task)
+            self._counts[5] = self._in_flight
             self._batch_open = bool(records or outcomes)
         if not records and not outcomes:
             return True
@@ -579,6 +624,8 @@ class Ledger(ABC):
             self._stats.written += written
             self._stats.duplicates += duplicates
             self._in_flight = 0
+            self._account_locked()
+            self._counts[5] = 0
             self._batch_open = False
             self._store_failing = exc is not None
             if exc is None:
@@ -690,6 +737,7 @@ class Ledger(ABC):
                 self._stats.dead_lettered += len(records)
                 self._stats.dead_lettered_outcomes += len(outcomes)
                 self._stats.dead_letter_path = str(path)
+                self._account_locked()
                 first = not self._warned_dead_letter and not quiet
                 if not quiet:
                     self._warned_dead_letter = True
@@ -710,6 +758,7 @@ class Ledger(ABC):
             self._stats.dropped += len(records)
             self._stats.dropped_outcomes += len(outcomes)
             self._set_aside_error = "; ".join(errors)
+            self._account_locked()
         if quiet:
             return False
         logger.error(
@@ -813,6 +862,7 @@ class Ledger(ABC):
                 self._close_storage()
             except Exception:
                 logger.debug("llm-cost-hooks: closing the ledger store failed", exc_info=True)
+        self._close_counts()
         s = self.stats
         level = logging.ERROR if s.dropped else logging.WARNING if s.dead_lettered else logging.INFO
         # Duplicates named only when there were some: the usual line stays as it was.
@@ -828,6 +878,19 @@ class Ledger(ABC):
             s.dropped,
         )
 
+    def _close_counts(self) -> None:
+        counts = self._counts_file
+        if counts is None:
+            return
+        with self._lock:
+            self._counts_file = None
+            accepted, accounted = self._counts[3], self._counts[4]
+            # Records set aside after close (written after it) count into plain memory.
+            self._counts = _killcount.scratch()
+        # Every record accounted for: nothing to report. Otherwise (a write that raced the
+        # close) the file stays and is counted once this process has ended.
+        counts.close(remove=accepted <= accounted)
+
     def _describe(self) -> str:
         path = getattr(self, "path", None)
         return f"{type(self).__name__}({str(path)!r})" if path is not None else type(self).__name__
@@ -842,10 +905,16 @@ class Ledger(ABC):
     def _restart_after_fork(self) -> None:
         # The parent's queue is the parent's to write; the child starts empty, with its
         # own locks (a lock held by a parent thread at fork time would never be released)
-        # and its own writer thread.
+        # and its own writer thread. The parent's counts file stays the parent's (closing
+        # our copy keeps its lock the parent's alone); the child counts in its own.
+        inherited, self._counts_file = self._counts_file, None
+        if inherited is not None:
+            inherited.close(remove=False)
         self._init_writer_state()
         self._after_fork_in_child()
         if self._background and not self._closed:
+            if self._keeps_counts:
+                self._open_counts()
             self._start_thread()
 
     def __enter__(self) -> Ledger:
