@@ -21,7 +21,10 @@ def add(kind: str, same: bool, rows: str) -> None:
         P.setdefault(kind, []).append((dom, s, r, same))
 
 
-add("modality_tense", False, """
+add(
+    "modality_tense",
+    False,
+    """
 banking | Can I cancel a pending transfer? | Should I cancel a pending transfer?
 banking | Was I charged a foreign transaction fee on this purchase? | Will I be charged a foreign transaction fee on this purchase?
 ecommerce | Did my order ship yet? | When will my order ship?
@@ -34,8 +37,12 @@ health | Should I take this medication with food? | Can I take this medication w
 hr | Did I get paid for overtime this month? | Will I get paid for overtime this month?
 travel | Can I bring a power bank in my checked bag? | Should I bring a power bank in my checked bag?
 banking | Did my direct deposit arrive? | When will my direct deposit arrive?
-""")
-add("modality_tense", True, """
+""",
+)
+add(
+    "modality_tense",
+    True,
+    """
 banking | Can I cancel a pending transfer? | can i cancel a pending tranfer
 banking | Was I charged a foreign transaction fee on this purchase? | Did I get charged a foreign transaction fee on this purchase?
 travel | Has my flight been delayed? | Is my flight delayed?
@@ -48,8 +55,12 @@ health | Should I take this medication with food? | Should this medication be ta
 hr | Will I get paid for overtime this month? | Will I be paid for overtime this month?
 travel | Can I bring a power bank in my checked bag? | Am I allowed to bring a power bank in my checked bag?
 banking | When will my direct deposit arrive? | when does my direct deposit arive?
-""")
-add("quantifier", False, """
+""",
+)
+add(
+    "quantifier",
+    False,
+    """
 banking | How do I freeze one of my cards? | How do I freeze all my cards?
 saas | Can I delete a single message in a channel? | Can I delete every message in a channel?
 ecommerce | What is the shipping fee for each item? | What is the total shipping fee?
@@ -62,8 +73,12 @@ ecommerce | Can I use both coupons on one order? | Can I use either coupon on th
 it | How do I sign out of all devices? | How do I sign out of this device?
 hr | Is the bonus paid to every employee? | Is the bonus paid to some employees?
 telecom | Is the data allowance per line? | Is the data allowance shared across all lines?
-""")
-add("quantifier", True, """
+""",
+)
+add(
+    "quantifier",
+    True,
+    """
 banking | How do I freeze all my cards? | how do I freeze all of my cards?
 telecom | How much does the plan cost per month? | What is the monthly cost of the plan?
 insurance | Are all of my dependents covered? | Are all my dependants covered?
@@ -76,8 +91,12 @@ hr | Is the bonus paid to every employee? | Does every employee get the bonus?
 saas | Can I delete every message in a channel? | Can I delete all messages in a channel?
 it | Does the update restart every computer in the office? | will the update reboot every computer in the office
 telecom | Is the data allowance shared across all lines? | Is the data allowence shared by all lines?
-""")
-add("object_swap", False, """
+""",
+)
+add(
+    "object_swap",
+    False,
+    """
 ecommerce | How do I cancel my order? | How do I cancel my subscription?
 travel | How do I cancel my flight? | How do I cancel my hotel booking?
 banking | How do I reset my password? | How do I reset my PIN?
@@ -90,8 +109,12 @@ ecommerce | How do I change my delivery address? | How do I change my billing ad
 travel | Can I change the name on my ticket? | Can I change the date on my ticket?
 banking | How do I close my savings account? | How do I close my credit card?
 health | How do I book a blood test? | How do I book a vaccination?
-""")
-add("object_swap", True, """
+""",
+)
+add(
+    "object_swap",
+    True,
+    """
 ecommerce | How do I cancel my subscription? | how can i cancel my subscription
 travel | How do I cancel my flight? | I need to cancel my flight, how do I do that?
 banking | How do I reset my PIN? | How can I reset my PIN?
@@ -104,8 +127,12 @@ ecommerce | How do I change my delivery address? | How do I update my delivery a
 travel | Can I change the name on my ticket? | Is it possible to change the name on my ticket?
 banking | How do I close my savings account? | how do i close my savings acount?
 health | How do I book a blood test? | How can I book a blood test?
-""")
-add("interrogative", False, """
+""",
+)
+add(
+    "interrogative",
+    False,
+    """
 banking | How do I close my account? | Why was my account closed?
 ecommerce | When will my refund arrive? | How will my refund arrive?
 travel | Where do I pick up my rental car? | When do I pick up my rental car?
@@ -118,8 +145,12 @@ banking | Where can I use my debit card? | How can I use my debit card?
 ecommerce | Who pays for return shipping? | How do I pay for return shipping?
 health | Why do I need a referral? | How do I get a referral?
 travel | When does check-in open? | Where is check-in?
-""")
-add("interrogative", True, """
+""",
+)
+add(
+    "interrogative",
+    True,
+    """
 banking | How do I close my account? | how can I close my acount
 ecommerce | When will my refund arrive? | When am I going to get my refund?
 travel | Where do I pick up my rental car? | Where can I pick up my rental car?
@@ -132,8 +163,12 @@ banking | Where can I use my debit card? | Where am I able to use my debit card?
 ecommerce | Who pays for return shipping? | Who covers the cost of return shipping?
 health | Why do I need a referral? | Why is a referral required?
 travel | When does check-in open? | What time does check-in open?
-""")
-add("conditional", False, """
+""",
+)
+add(
+    "conditional",
+    False,
+    """
 saas | Will I be charged if I cancel before the trial ends? | Will I be charged unless I cancel before the trial ends?
 travel | Is the ticket refundable if the airline cancels the flight? | Is the ticket refundable unless the airline cancels the flight?
 it | Is support available every day except weekends? | Is support available every day including weekends?
@@ -146,8 +181,12 @@ health | Should I keep taking the antibiotics if I feel better? | Should I keep 
 saas | Are my files kept if I downgrade? | Are my files kept unless I downgrade?
 banking | Is there a monthly fee if I keep the minimum balance? | Is there a monthly fee unless I keep the minimum balance?
 ecommerce | Does delivery happen on weekends? | Does delivery happen every day except weekends?
-""")
-add("conditional", True, """
+""",
+)
+add(
+    "conditional",
+    True,
+    """
 saas | Will I be charged if I cancel before the trial ends? | If I cancel before the trial ends, will I be charged?
 travel | Is the ticket refundable if the airline cancels the flight? | If the airline cancels the flight, is my ticket refundable?
 it | Is support available every day except weekends? | Is support open every day apart from weekends?
@@ -160,8 +199,12 @@ health | Should I keep taking the antibiotics if I feel better? | If I feel bett
 saas | Are my files kept if I downgrade? | If I downgrade, are my files kept?
 banking | Is there a monthly fee unless I keep the minimum balance? | Is there a monthly fee unless I maintain the minimum balance?
 hr | Do I get paid overtime if I work on a holiday? | Do I get overtime pay if I work on a holiday?
-""")
-add("units_formats", False, """
+""",
+)
+add(
+    "units_formats",
+    False,
+    """
 hr | What happens if I'm 10 minutes late for my shift? | What happens if I'm 10 hours late for my shift?
 ecommerce | Can I wash this jacket at 40°C? | Can I wash this jacket at 40°F?
 banking | Is there a fee to send 100 USD? | Is there a fee to send 100 CAD?
@@ -174,8 +217,12 @@ travel | Is the price for 2-3 people? | Is the price for 2-4 people?
 telecom | Is the number 555-0142 a support line? | Is the number 555-0124 a support line?
 ecommerce | Do you ship to postcode 10115? | Do you ship to postcode 10151?
 banking | Is the APR 19.9%? | Is the APR 19.99%?
-""")
-add("units_formats", True, """
+""",
+)
+add(
+    "units_formats",
+    True,
+    """
 hr | What happens if I'm 10 minutes late for my shift? | what happens if im 10 mins late for my shift
 ecommerce | Can I wash this jacket at 40°C? | Is it OK to wash this jacket at 40°C?
 banking | Is there a fee to send 100 USD? | Is there a fee to send 100 US dollars?
@@ -188,8 +235,12 @@ travel | Is the price for 2-3 people? | Is the price for 2 to 3 people?
 telecom | Is the number 555-0142 a support line? | is 555-0142 a support number?
 ecommerce | Do you ship to postcode 10115? | Do you deliver to postcode 10115?
 banking | Is the APR 19.9%? | Is the APR 19.9 percent?
-""")
-add("roles_pronouns", False, """
+""",
+)
+add(
+    "roles_pronouns",
+    False,
+    """
 hr | My manager approved my timesheet, what now? | I approved my manager's timesheet, what now?
 banking | They owe me 50 dollars, how do I settle up in the app? | I owe them 50 dollars, how do I settle up in the app?
 saas | Can my admin see my messages? | Can I see my admin's messages?
@@ -202,8 +253,12 @@ hr | Who reports to me? | Who do I report to?
 telecom | Can she call me from abroad for free? | Can I call her from abroad for free?
 saas | Did they get my invite? | Did I get their invite?
 health | Can my husband pick up my prescription? | Can I pick up my husband's prescription?
-""")
-add("roles_pronouns", True, """
+""",
+)
+add(
+    "roles_pronouns",
+    True,
+    """
 hr | My manager approved my timesheet, what now? | my manager approved my timesheet. what happens next?
 banking | They owe me 50 dollars, how do I settle up in the app? | They owe me 50 dollars, how can I settle up in the app?
 saas | Can my admin see my messages? | Is my admin able to see my messages?
@@ -216,7 +271,8 @@ hr | Who do I report to? | Who am I reporting to?
 telecom | Can she call me from abroad for free? | Can she call me for free from abroad?
 saas | Did they get my invite? | Did they receive my invite?
 health | Can my husband pick up my prescription? | Is my husband allowed to pick up my prescription?
-""")
+""",
+)
 
 if __name__ == "__main__":
     rng = random.Random(20261209)
@@ -230,8 +286,14 @@ if __name__ == "__main__":
             fix = set(order[: len(group) // 2])
             for i, (dom, s, r, _) in enumerate(group):
                 rows.append(
-                    {"kind": kind, "domain": dom, "stored": s, "request": r, "same_answer": same,
-                     "half": "fix" if i in fix else "check"}
+                    {
+                        "kind": kind,
+                        "domain": dom,
+                        "stored": s,
+                        "request": r,
+                        "same_answer": same,
+                        "half": "fix" if i in fix else "check",
+                    }
                 )
     OUT.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
     print(f"{len(rows)} pairs -> {OUT}")
