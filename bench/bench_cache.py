@@ -32,6 +32,7 @@ import contextlib
 import csv
 import gzip
 import hashlib
+import json
 import os
 import sys
 import time
@@ -1026,6 +1027,15 @@ def _near_miss_sets() -> dict[str, list[tuple[str, str, str]]]:
     dev = _semantic_cache_dir() / "minimal_pairs_dev" / "pairs.tsv"
     if dev.is_file():
         out["minimal_pairs_dev"] = [(r["kind"], r["stored"], r["query"]) for r in _tsv(dev)]
+    # Hand-written: tense, modality, question word, quantifiers, conditions, units, roles.
+    # Requests that are another pair's stored question would be exact hits, not near-misses.
+    rows = [json.loads(x) for x in (_FIXTURES / "cache_nearmiss_kinds3.jsonl").read_text().splitlines()]
+    stored = {r["stored"] for r in rows}
+    out["near-miss kinds 3 (bench/data)"] = [
+        (r["kind"], r["stored"], r["request"])
+        for r in rows
+        if not r["same_answer"] and r["request"] not in stored
+    ]
     return out
 
 

@@ -20,7 +20,13 @@ pairs very close together, so the semantic tier checks them explicitly before se
 * ``role``: the parties differ (buyer/seller, tenant/landlord) or trade places, or the same
   words name who does what to whom in another order ("Smith defeated Jones" / "Jones
   defeated Smith");
-* ``scope``: one question is the other plus a qualifier of three or more content words.
+* ``scope``: one question is the other plus a qualifier of three or more content words, or
+  the two quantify differently ("all my cards" / "one of my cards", "each item" / "total");
+* ``question``: the same words ask another question: another question word ("how do I close
+  my account" / "why was my account closed"), tense ("was I charged" / "will I be charged")
+  or modality ("can I cancel" / "should I cancel").
+
+"unless" and "except" count as negations ("if I cancel" / "unless I cancel").
 
 Numbers, dates, names and units compare what differs, not what is present: a value stated on
 both sides is no contrast, and a value on one side only is a contrast when that side is the
@@ -46,7 +52,18 @@ from itertools import pairwise
 
 __all__ = ["CONTRAST_KINDS", "TextView", "content_words", "contrast_flags", "one_sided_counts", "view"]
 
-CONTRAST_KINDS = ("negation", "number", "date", "entity", "unit", "direction", "antonym", "role", "scope")
+CONTRAST_KINDS = (
+    "negation",
+    "number",
+    "date",
+    "entity",
+    "unit",
+    "direction",
+    "antonym",
+    "role",
+    "scope",
+    "question",
+)
 
 _TOKEN = re.compile(r"[A-Za-z]+(?:['’][A-Za-z]+)*|\d+(?:[.,:]\d+)*[A-Za-z]*|[$€£¥%]")
 _NEG_WORDS = frozenset(
@@ -503,6 +520,103 @@ for _kind, _pairs in (("direction", _DIRECTION_PAIRS), ("antonym", _ANTONYM_PAIR
         _OPPOSITE.setdefault(_a, set()).add((_b, _kind))
         _OPPOSITE.setdefault(_b, set()).add((_a, _kind))
 
+# What a question asks, beside its content words: these words are stop words elsewhere, but
+# "was I charged" / "will I be charged" and "how do I close" / "why was it closed" need
+# different answers. Each side's classes are compared only when both sides have one.
+# "where do I update my details" and "how do I update my details" ask the same thing.
+_QUESTION_WORDS = {"how": "how", "why": "why", "when": "when", "where": "how", "who": "who", "whom": "who"}
+# A question word asks when an auxiliary follows it ("when will", "where do").
+_AUXILIARIES = frozenset(
+    "is am are was were do does did have has had can could will would shall should may might must "
+    "to isn't aren't wasn't weren't don't doesn't didn't can't won't hasn't haven't".split()
+)
+_CAME = frozenset("come comes came coming".split())
+# "what time" asks when; "how much" / "how many" ask amounts, not a method.
+_WHAT_WHEN = frozenset("time day date year month hour".split())
+_PAST = frozenset("was were did wasn't weren't didn't been".split())
+_PERFECT = frozenset("has have had hasn't haven't hadn't".split())
+_FUTURE = frozenset("will shall 'll".split())  # "won't work" is a refusal, not a tense
+_IRREGULAR_PARTICIPLES = frozenset(
+    "paid sent made got gotten taken given done gone seen built bought sold lost found left kept "
+    "held brought told shown known put set cut hit frozen chosen stolen written spent".split()
+)
+# Permission or ability against obligation or advice ("can I" / "should I", "do I need to").
+_PERMISSION = frozenset("can could may allowed able possible".split())
+_OBLIGATION = frozenset("should must ought required mandatory necessary".split())
+# Quantifiers: "all my cards" / "one of my cards", "each item" / "the total".
+_QUANTIFIERS = {
+    **dict.fromkeys("all every everything everyone everybody both whole entire".split(), "all"),
+    # "any" reads as "all" as often as "some" ("do you take any currency"): no class.
+    **dict.fromkeys("some either single".split(), "some"),
+    **dict.fromkeys("each per".split(), "each"),
+    **dict.fromkeys("total combined altogether overall".split(), "total"),
+    "only": "only",
+    **dict.fromkeys("none nobody neither".split(), "none"),
+}
+# "unless" is "if not", "except" is "not including": negations a negation word list misses.
+_EXCEPT = frozenset("unless except excluding".split())
+
+
+def _asks(low: list[str]) -> frozenset[str]:
+    """The classes of the question words: "how" (and "where"), "why", "when", "who"."""
+    out: set[str] = set()
+    for i, t in enumerate(low):
+        nxt = low[i + 1] if i + 1 < len(low) else ""
+        if (t == "what" and nxt in _WHAT_WHEN) or (t == "how" and nxt in ("long", "soon")):
+            out.add("when")
+        elif t == "how" and nxt in ("much", "many", "often", "far", "big"):
+            continue  # an amount: the number and unit checks compare those
+        elif t == "how" and nxt == "come":
+            out.add("why")
+        elif t == "where" and "from" in low[i + 2 : i + 11] and _CAME & set(low[i + 2 : i + 11]):
+            out.add("why")  # "where did this fee come from?"
+        # "When the item is damaged, who pays?": a "when" opening a clause asks nothing.
+        elif t in _QUESTION_WORDS and (t in ("who", "whom", "how", "why") or nxt in _AUXILIARIES):
+            out.add(_QUESTION_WORDS[t])
+    return frozenset(out)
+
+
+def _tense(low: list[str]) -> frozenset[str]:
+    """ "past" and/or "future" from auxiliaries ("did", "was", "has ... shipped", "will")."""
+    out: set[str] = set()
+    for i, t in enumerate(low):
+        if t in _PAST:
+            out.add("past")
+        elif t in _FUTURE or t.endswith("'ll") or (t == "going" and low[i + 1 : i + 2] == ["to"]):
+            out.add("future")
+        elif t in _PERFECT and any(
+            w.endswith("ed") or w in _IRREGULAR_PARTICIPLES for w in low[i + 1 : i + 4]
+        ):
+            out.add("past")
+    return frozenset(out)
+
+
+def _modality(low: list[str]) -> frozenset[str]:
+    """ "may" (permission, ability) and/or "must" (obligation, advice) of a yes/no question;
+    "can you" asks for help, and after a question word ("what should I do", "when can I
+    expect") the modal is mostly a manner of speaking."""
+    out: set[str] = set()
+    for i, t in enumerate(low):
+        if t in _QUESTION_WORDS or t == "what":
+            break
+        nxt = low[i + 1] if i + 1 < len(low) else ""
+        prev = low[i - 1] if i else ""
+        if t in _PERMISSION and nxt not in ("you", "u") and (t != "may" or nxt in ("i", "we")):
+            out.add("may")
+        elif t in _OBLIGATION or (
+            t in ("need", "needs", "have", "has")
+            and nxt == "to"
+            and (
+                # "do I need to" / "does it have to" ask whether it must; "I need to X" asks how.
+                {"do", "does", "did", "will"} & set(low[max(0, i - 4) : i])
+            )
+        ):
+            out.add("must")
+        elif t == "ok" and prev == "it":
+            out.add("may")
+    return frozenset(out)
+
+
 _STOP = frozenset(
     """
 a an the i me my mine we us our you your he him his she her it its they them their this that these those
@@ -643,10 +757,13 @@ class TextView:
 
     __slots__ = (
         "articles",
+        "asks",
         "caps",
         "content",
         "dates",
+        "except_",
         "lower",
+        "modality",
         "names",
         "negation",
         "negations",
@@ -655,9 +772,11 @@ class TextView:
         "order",
         "parties",
         "persons",
+        "quantifiers",
         "roles",
         "runs",
         "stems",
+        "tense",
         "tokens",
         "units",
         "words",
@@ -676,6 +795,15 @@ class TextView:
                 neg += 1
         self.negation = neg % 2
         self.negations = neg
+        self.asks = _asks(low)
+        self.tense = _tense(low)
+        self.modality = _modality(low)
+        self.quantifiers = frozenset(
+            _QUANTIFIERS[t]
+            for i, t in enumerate(low)
+            if t in _QUANTIFIERS and low[i + 1 : i + 3] != ["of", "a"]
+        )  # "all of a sudden"
+        self.except_ = any(t in _EXCEPT for t in low) or ("apart", "from") in pairwise(low)
         self.numbers = frozenset(_numbers(low))
         # "one shooting scene" / "a shooting scene": the word "one" may stand for an article.
         self.articles = "a" in self.words or "an" in self.words
@@ -935,6 +1063,23 @@ def _added_qualifier(a: TextView, b: TextView) -> bool:
     return False
 
 
+_CHATTER = _FRAMING | {"quick", "question"}
+
+
+def _close(x: frozenset[str], y: frozenset[str], share: float) -> bool:
+    """The content words other than quantifiers and framing ("quick question: ...") mostly
+    shared, "approves" and "approved" one word."""
+    cx = {w.rstrip("e") for w in x - _CHATTER if w not in _QUANTIFIERS}
+    cy = {w.rstrip("e") for w in y - _CHATTER if w not in _QUANTIFIERS}
+    union = cx | cy
+    return not union or len(cx & cy) / len(union) >= share
+
+
+def _apart(x: frozenset[str], y: frozenset[str]) -> bool:
+    """Both sides have a class and share none."""
+    return bool(x) and bool(y) and not x & y
+
+
 def one_sided_counts(query: str, stored: str) -> tuple[int, int, int, int]:
     """How many numbers, dates, names and units one text has and the other lacks (both ways
     added up). Where a contrast check does not fire, these are a rewording's added or dropped
@@ -960,6 +1105,7 @@ def contrast_flags(query: str, stored: str) -> list[str]:
     # come in twos ("connects and loads" / "does not connect and does not load").
     if (
         ((a.negation != b.negation or bool(a.negations) != bool(b.negations)) and overlap >= 0.5)
+        or (a.except_ != b.except_ and overlap >= 0.5)  # "if I cancel" / "unless I cancel"
         or _prefix_negated(a.words, b.words)
         or _prefix_negated(b.words, a.words)
     ):
@@ -998,8 +1144,16 @@ def contrast_flags(query: str, stored: str) -> list[str]:
         or _other_party(a, b)
     ):
         flags.append("role")
+    # The same words asking another thing: "when" / "how", "was" / "will", "can" / "should".
+    # Support questions word these loosely ("how did my top-up fail" / "why did it fail"), so
+    # only near-identical wording counts; the rest is left to the embedding and the verifier.
+    if _close(a.content, b.content, 0.75) and (
+        _apart(a.asks, b.asks) or _apart(a.tense, b.tense) or _apart(a.modality, b.modality)
+    ):
+        flags.append("question")
     if (
-        (len(extra_a - _FRAMING) >= 3 and not extra_b)
+        (_close(a.content, b.content, 0.5) and _apart(a.quantifiers, b.quantifiers))  # "all" / "one of"
+        or (len(extra_a - _FRAMING) >= 3 and not extra_b)
         or (len(extra_b - _FRAMING) >= 3 and not extra_a)
         or _added_qualifier(a, b)
         or _added_qualifier(b, a)
