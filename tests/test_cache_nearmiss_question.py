@@ -106,3 +106,20 @@ def test_keyed_neighbourhood_refuses_the_near_misses() -> None:
     assert served == []
     # A rewording of a stored question is still served from the same neighbourhood.
     assert answer("Has my flight been delayed?") == f"answer {stored.index('Has my flight been delayed?')}"
+
+
+@pytest.mark.parametrize(
+    ("stored", "asked"),
+    [
+        ("Does v2.1 support single sign-on?", "Does v2.10 support single sign-on?"),
+        ("Is the SDK compatible with Python 3.1?", "Is the SDK compatible with Python 3.10?"),
+        ("What changed in release 4.20?", "What changed in release 4.2?"),
+    ],
+)
+def test_a_trailing_zero_in_a_version_is_another_number(stored: str, asked: str) -> None:
+    # 2.10 and 2.1 are one amount but two versions: the number is compared as written.
+    assert "number" in contrast_flags(asked, stored)
+
+
+def test_the_same_amount_written_with_thousands_separators_still_matches() -> None:
+    assert contrast_flags("Can I send 1,500 euros abroad?", "Can I send 1500 euros abroad?") == []

@@ -704,6 +704,11 @@ def _numbers(low: list[str]) -> set[str]:
         nxt = low[i + 1] if i + 1 < len(low) else ""
         if nxt in _MAGNITUDE:
             value, skip = value * _MAGNITUDE[nxt], i + 1
+        elif "." in raw and raw.endswith("0"):
+            # "2.10" is not "2.1" in a version ("v2.10", "Python 3.10"); kept as written, so
+            # a trailing zero costs at most a hit on "$1.50" against "$1.5".
+            nums.add(raw)
+            continue
         nums.add(_number_key(value))
     return nums
 
