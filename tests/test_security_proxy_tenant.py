@@ -79,21 +79,13 @@ def test_hook_refuses_unbound_keys_when_binding_is_required() -> None:
         cl.tracker.close()
 
 
-def test_the_record_reads_the_bound_tenant_over_the_clients() -> None:
-    # What a success event carries: the proxy's user_api_key_* fields next to the
-    # client's metadata (and its requester_metadata snapshot).
-    md = {
-        "tenant_id": "globex",
-        "requester_metadata": {"tenant_id": "globex", "tenant": "globex"},
-        "user_api_key_metadata": {"tenant_id": "acme"},
-        "user_api_key_team_metadata": None,
-    }
-    merged = _metadata_of({"litellm_params": {"metadata": md}})
+def test_the_event_after_the_hook_carries_the_bound_tenant(cost_logger: CostHooksLogger) -> None:
+    # The proxy's success event carries the request metadata the hook changed; the client's
+    # own tenant key ("tenant") and the proxy's snapshot of it agree with the binding.
+    metadata = {"tenant": "acme", "requester_metadata": {"tenant": "acme"}, "feature": "faq"}
+    data = _hook(cost_logger, _auth({"tenant_id": "acme"}), metadata)
+    merged = _metadata_of({"litellm_params": {"metadata": data["metadata"]}})
     assert merged["tenant_id"] == merged["tenant"] == "acme"
-    unbound = _metadata_of(
-        {"litellm_params": {"metadata": {"tenant_id": "hooli", "user_api_key_metadata": {}}}}
-    )
-    assert unbound["tenant_id"] == "hooli"
 
 
 def test_the_semantic_cache_partitions_by_the_bound_tenant() -> None:

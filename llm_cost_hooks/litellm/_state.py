@@ -12,7 +12,6 @@ from collections import OrderedDict, deque
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from .._tenancy import TENANT_KEYS, bound_or_none
 from ..pricing._compare import CostChecks, CostComparison
 from ..tracking import CostTracker
 
@@ -79,22 +78,7 @@ def _metadata_of(kwargs: Mapping[str, Any]) -> dict[str, Any]:
         md = kwargs.get("metadata")
         if isinstance(md, Mapping):
             merged.update(md)
-    if "user_api_key_metadata" in merged or "user_api_key_team_metadata" in merged:
-        _apply_binding(merged)
     return merged
-
-
-def _apply_binding(merged: dict[str, Any]) -> None:
-    """Behind the proxy, the tenant the operator bound to the caller's key (or team) is the
-    call's tenant, whatever the client wrote (the pre-call hook refused a different one;
-    this also covers calls it did not see). The proxy drops client-written
-    ``user_api_key_*`` fields, so these are the operator's."""
-    bound = bound_or_none(merged.get("user_api_key_metadata"), merged.get("user_api_key_team_metadata"))
-    if bound is not None:
-        for key in TENANT_KEYS:
-            if key in merged:
-                merged[key] = bound
-        merged["tenant_id"] = bound
 
 
 def _priced_model(kwargs: Mapping[str, Any], model: str) -> str:
