@@ -65,8 +65,8 @@ def bound_tenant(
 
 
 def bound_or_none(key_metadata: Any, team_metadata: Any) -> str | None:
-    """:func:`bound_tenant` that never raises (for events after the request was admitted:
-    a conflicting binding was refused before, and nothing is bound then)."""
+    """:func:`bound_tenant` that never raises, for reads after the request was admitted
+    (the cache's partition): a conflicting binding was refused before, and binds nothing."""
     key = _named(key_metadata, BINDING_KEYS)
     team = _named(team_metadata, BINDING_KEYS)
     if key is not None and team is not None and key != team:
