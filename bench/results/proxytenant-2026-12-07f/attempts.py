@@ -3,13 +3,17 @@
 Run with the python of a venv holding the wheel (``llm_cost_hooks[litellm-proxy]``), from
 an empty directory::
 
-    VENV/bin/python attempts.py WORKTREE [LABEL] [--require]
+    VENV/bin/python attempts.py WORKTREE [LABEL] [--require | --cache]
 
 Starts ``VENV/bin/litellm --config config.yaml`` (the shipped config and callback module,
 plus a mock model and a ``custom_auth`` giving four virtual keys: two bound to tenants by
 their metadata, one by its team's metadata, one unbound), a spend limit of $0.00001 per
 tenant per day (one request of max_tokens=10 fits, a second does not), sends each
-attempt, and reads the ledger after each: the records added, by tenant.
+attempt, and reads the ledger after each: the records added, by tenant. ``--cache``:
+LiteLLM's own response cache on, no limit, and the attempts of ``CACHE_ATTEMPTS`` (one prompt): which
+requests are answered from which tenant's entries (needs OPENAI_API_BASE: an
+OpenAI-compatible upstream, e.g. ``python tests/openai_stub_server.py 18950`` and
+``OPENAI_API_BASE=http://127.0.0.1:18950/v1``).
 """
 
 from __future__ import annotations
@@ -59,6 +63,14 @@ ATTEMPTS = [  # (key, request metadata)
     ("sk-unbound", {"tenant_id": "globex"}),
 ]
 
+CACHE_ATTEMPTS = [
+    ("sk-acme", {"tenant_id": "acme"}),  # a miss: stored in acme's partition (for this key)
+    ("sk-acme", {"tenant_id": "acme"}),  # the same request again: the control
+    ("sk-acme", {}),  # the same tenant: a hit
+    ("sk-globex", {}),  # another tenant: a miss
+    ("sk-unbound", {"tenant_id": "acme"}),  # another key naming acme: a miss
+]
+
 
 def free_port() -> int:
     with socket.socket() as s:
@@ -73,15 +85,22 @@ def spend(ledger: Path) -> dict[str, tuple[int, float]]:
     try:
         out: dict[str, tuple[int, float]] = {}
         for r in led.records():
-            n, usd = out.get(str(r.tenant), (0, 0.0))
-            out[str(r.tenant)] = (n + 1, usd + r.cost_usd)
+            name = str(r.tenant) if not CACHE else f"{r.tenant} ({r.cache_status.value})"
+            n, usd = out.get(name, (0, 0.0))
+            out[name] = (n + 1, usd + r.cost_usd)
         return out
     finally:
         led.close()
 
 
 def ask(port: int, key: str, metadata: dict[str, str]) -> tuple[int, str]:
-    payload = {"model": "mock-mini", "max_tokens": 10, "messages": [{"role": "user", "content": "hi"}]}
+    # LiteLLM caches no mock_response answer: the cache run asks the shipped gpt-4o-mini
+    # model, sent to OPENAI_API_BASE (e.g. tests/openai_stub_server.py).
+    payload = {
+        "model": "gpt-4o-mini" if CACHE else "mock-mini",
+        "max_tokens": 10,
+        "messages": [{"role": "user", "content": "hi"}],
+    }
     payload["metadata"] = metadata
     req = urllib.request.Request(
         f"http://127.0.0.1:{port}/v1/chat/completions",
@@ -94,6 +113,9 @@ def ask(port: int, key: str, metadata: dict[str, str]) -> tuple[int, str]:
     except urllib.error.HTTPError as exc:
         body = json.loads(exc.read() or b"{}")
         return exc.code, str((body.get("error") or {}).get("type"))
+
+
+CACHE = "--cache" in sys.argv
 
 
 def main() -> None:
@@ -111,6 +133,8 @@ def main() -> None:
         }
     )
     config["general_settings"] = {"custom_auth": "tenant_auth.user_api_key_auth"}
+    if CACHE:  # LiteLLM's own response cache, in the proxy's memory
+        config["litellm_settings"].update({"cache": True, "cache_params": {"type": "local"}})
     (work / "config.yaml").write_text(yaml.safe_dump(config))
     shutil.copy(integration / "cost_hooks_callback.py", work / "cost_hooks_callback.py")
     (work / "tenant_auth.py").write_text(AUTH)
@@ -121,7 +145,7 @@ def main() -> None:
         "LITELLM_LOCAL_MODEL_COST_MAP": "True",
         "LITELLM_MASTER_KEY": "sk-" + secrets.token_hex(16),
         "OPENAI_API_KEY": "sk-unused",
-        "OPENAI_API_BASE": "http://127.0.0.1:9/v1",
+        "OPENAI_API_BASE": os.environ.get("OPENAI_API_BASE", "http://127.0.0.1:9/v1"),
         "LLM_COST_HOOKS_LEDGER": f"sqlite:///{ledger}",
         "LLM_COST_HOOKS_PROXY_DEDUP": "off",
         "LLM_COST_HOOKS_PROXY_LIMITS": json.dumps(
@@ -130,6 +154,8 @@ def main() -> None:
     }
     if require:
         env["LLM_COST_HOOKS_PROXY_REQUIRE_TENANT"] = "true"
+    if CACHE:
+        del env["LLM_COST_HOOKS_PROXY_LIMITS"]
     litellm = Path(sys.executable).with_name("litellm")
     log = (work / "proxy.log").open("w")
     cmd = [str(litellm), "--config", "config.yaml", "--host", "127.0.0.1", "--port", str(port)]
@@ -147,7 +173,7 @@ def main() -> None:
         print("| # | key | request metadata | HTTP | error type | records added (tenant: n, $) |")
         print("|---|---|---|---|---|---|")
         before = spend(ledger)
-        for i, (key, metadata) in enumerate(ATTEMPTS, 1):
+        for i, (key, metadata) in enumerate(CACHE_ATTEMPTS if CACHE else ATTEMPTS, 1):
             status, kind = ask(port, key, metadata)
             # Records are written by the ledger's background writer: wait for this one.
             after = before
