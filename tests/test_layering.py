@@ -97,6 +97,8 @@ ADAPTER_API = frozenset(
         f"{PACKAGE}.pricing._compare",
         f"{PACKAGE}.batch._requests",
         f"{PACKAGE}.tracking._responses",
+        # the tenant a gateway operator binds to a caller's credential (the adapter reads it)
+        f"{PACKAGE}._tenancy",
     }
 )
 FRAMEWORKS = ("langchain", "langchain_core", "langchain_community", "litellm")

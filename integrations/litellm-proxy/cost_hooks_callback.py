@@ -30,6 +30,11 @@ config's ``environment_variables:`` block, which the proxy applies before loadin
   (``metadata.route``) and ``max_tokens`` is clamped to ``output``.
 * ``LLM_COST_HOOKS_PROXY_PROMPT_CACHE``: ``true`` to place prompt-cache breakpoints on
   Anthropic / Bedrock / Vertex Claude requests (or JSON options, e.g. ``{"ttl": "1h"}``).
+* ``LLM_COST_HOOKS_PROXY_REQUIRE_TENANT``: ``true`` to refuse (403) requests from virtual
+  keys bound to no tenant. A key is bound by its metadata, ``{"tenant_id": "acme"}`` at
+  ``/key/generate`` (or its team's metadata): its requests are that tenant's for records,
+  budgets, alerts, dedup and cache, and a request naming another tenant is refused (403).
+  Without it, a key bound to none keeps the tenant its client writes.
 * ``LLM_COST_HOOKS_PROXY_DEDUP``: ``memory`` (this proxy process) or ``redis://...``
   (all replicas): requests with the same ``metadata.idempotency_key`` share one upstream
   call, and a finished answer is served again for ``LLM_COST_HOOKS_PROXY_DEDUP_TTL``
@@ -204,4 +209,5 @@ proxy_handler_instance = ProxyCostHooksLogger(
     prompt_cache=_prompt_cache(),
     dedup=_dedup(),
     derive_dedup_key=_env("LLM_COST_HOOKS_PROXY_DEDUP_DERIVE").lower() in ("1", "true", "yes", "on"),
+    require_bound_tenant=_env("LLM_COST_HOOKS_PROXY_REQUIRE_TENANT").lower() in ("1", "true", "yes", "on"),
 )

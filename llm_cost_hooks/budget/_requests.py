@@ -319,7 +319,8 @@ def refusal_of(error: BaseException, *, budget_status: int, now: float | None = 
     seconds until the period resets; a context budget that cannot be met: 400,
     ``invalid_request_error`` on ``messages``; an open circuit: 429 ``rate_limit_error``
     with the seconds until a probe; an unreachable spend store (fail closed): 503 with
-    ``Retry-After: 1``. Every refusal says ``x-should-retry: false`` (clients would
+    ``Retry-After: 1``; a tenant the caller's key is not bound to: 403 ``permission_error``
+    on ``metadata.tenant_id``. Every refusal says ``x-should-retry: false`` (clients would
     otherwise repeat it at once).
     """
     headers = {"x-should-retry": "false"}
@@ -339,4 +340,8 @@ def refusal_of(error: BaseException, *, budget_status: int, now: float | None = 
     if isinstance(error, SpendStoreUnavailable):
         headers["retry-after"] = "1"
         return Refusal(message, "service_unavailable", 503, headers)
+    from .._tenancy import TenantRefused
+
+    if isinstance(error, TenantRefused):
+        return Refusal(message, "permission_error", 403, headers, "metadata.tenant_id", "tenant_not_allowed")
     return None

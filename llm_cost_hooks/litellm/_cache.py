@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from litellm.caching.caching import Cache, LiteLLMCacheType
 
+from .._tenancy import TENANT_KEYS, bound_or_none
 from ..cache import UNKNOWN_SCOPE, CacheCore, CacheRequest, CacheScope
 from ..cache._canonical import (
     CacheOptions,
@@ -125,6 +126,17 @@ def _importable_stream_types(caching_handler: Any) -> tuple[type, ...]:
     return tuple(types)
 
 
+def _bound(sources: Sequence[Any]) -> dict[str, str] | None:
+    """The tenant the proxy operator bound to the caller's key or team, over every tenant
+    key (appended last, so it wins): the partition is the tenant the budgets charge."""
+    for md in sources:
+        if isinstance(md, Mapping) and ("user_api_key_metadata" in md or "user_api_key_team_metadata" in md):
+            bound = bound_or_none(md.get("user_api_key_metadata"), md.get("user_api_key_team_metadata"))
+            if bound is not None:
+                return dict.fromkeys(TENANT_KEYS, bound)
+    return None
+
+
 class LiteLLMSemanticCache(Cache):
     """``litellm.cache = LiteLLMSemanticCache()``: exact, then semantic, inside the scope
     named by each call's ``metadata``.
@@ -192,7 +204,7 @@ class LiteLLMSemanticCache(Cache):
                 kwargs.get("litellm_metadata"),
                 kwargs.get("metadata"),
             )
-            scope = scope_of_call(sources, kwargs.get("user"), _PROXY_IDENTITY)
+            scope = scope_of_call((*sources, _bound(sources)), kwargs.get("user"), _PROXY_IDENTITY)
         except Exception as exc:
             logger.warning("cache scope unreadable (%s); this call bypasses the cache", exc)
             scope = UNKNOWN_SCOPE

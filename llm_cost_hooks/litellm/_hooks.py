@@ -209,6 +209,20 @@ class _PreCallHooks(_LoggerState):
             call_id, metadata, model = self._proxy_request(data)
             self._refuse(call_id, error, model, metadata)
 
+    def _bind_tenant(self, auth: Any, data: dict[str, Any]) -> None:
+        """Proxy: the tenant bound to the caller's virtual key or team is the request's
+        (``llm_cost_hooks._tenancy``); a refusal is recorded under that tenant, then raised."""
+        from .._tenancy import TenantRefused, bind_request, unclaimed
+
+        mds = [md for md in (data.get("metadata"), data.get("litellm_metadata")) if isinstance(md, dict)]
+        key_md, team_md = getattr(auth, "metadata", None), getattr(auth, "team_metadata", None)
+        try:
+            bind_request(mds, key_md, team_md, required=self.require_bound_tenant)
+        except TenantRefused as exc:
+            call_id, metadata, model = self._proxy_request(data)
+            self._refuse(call_id, exc, model, unclaimed(metadata, exc.bound))
+            raise
+
     async def async_pre_call_hook(self, user_api_key_dict: Any, cache: Any, data: Any, call_type: Any) -> Any:
         """Proxy: fit the request to ``context_budget`` (messages trimmed, ``max_tokens``
         clamped), place prompt-cache breakpoints (``prompt_cache``), serve a duplicate
@@ -216,6 +230,7 @@ class _PreCallHooks(_LoggerState):
         a :class:`~llm_cost_hooks.BudgetExceeded` rejects the request with its message."""
         if str(call_type) not in _MODEL_CALL_TYPES or not isinstance(data, dict):
             return data
+        self._bind_tenant(user_api_key_dict, data)  # first: everything below reads the tenant
         _user_from_request(data)
         _namespace_litellm_cache(data)
         if not self._has_pre_call_work:

@@ -46,7 +46,10 @@ class CostHooksLogger(TrackerAdapterMixin, _SyncStreamWatch, _PreCallHooks, _Eve
 
     * Attribution comes from ``defaults`` and the call's ``metadata`` (keys ``tenant_id``,
       ``user_id`` (hashed), ``feature``, ``route``, ``prompt_version``, ``task_id``,
-      ``cost_tags``), the same keys as the LangChain handler.
+      ``cost_tags``), the same keys as the LangChain handler. Behind the proxy, a tenant
+      the operator bound to the virtual key (``{"tenant_id": ...}`` in the key's or its
+      team's metadata) is the tenant; a request naming another one is refused (403), and
+      ``require_bound_tenant=True`` also refuses keys bound to none.
     * The run id (the record's ``request_id``) is LiteLLM's ``litellm_call_id``; a retry
       of the same call (``num_retries``) counts as the next ``attempt``.
     * Each call is priced by our price book and checked against LiteLLM's own
@@ -84,6 +87,7 @@ class CostHooksLogger(TrackerAdapterMixin, _SyncStreamWatch, _PreCallHooks, _Eve
         prompt_cache: Any = False,
         dedup: Any = None,
         derive_dedup_key: bool = False,
+        require_bound_tenant: bool = False,
     ) -> None:
         super().__init__()
         if not isinstance(cost_tolerance, (int, float)) or cost_tolerance < 0 or math.isnan(cost_tolerance):
@@ -122,6 +126,8 @@ class CostHooksLogger(TrackerAdapterMixin, _SyncStreamWatch, _PreCallHooks, _Eve
 
         #: Single-flight of identical / same-key requests in the pre-call hooks (None: off).
         self.dedup = hook_dedup(dedup, derive=derive_dedup_key) if dedup is not None else None
+        #: Proxy: refuse requests from virtual keys bound to no tenant (see docs/security.md).
+        self.require_bound_tenant = bool(require_bound_tenant)
         self.holds = Holds()
         self._prepared: OrderedDict[str, None] = OrderedDict()  # call ids a pre-call hook handled
         self._pending_tags: dict[str, dict[str, str]] = {}  # call id -> tags for its record

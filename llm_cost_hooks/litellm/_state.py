@@ -127,6 +127,7 @@ class _LoggerState:
     context_budget: Any
     prompt_cache: PromptCacheOptions | None
     dedup: HookDedup | None
+    require_bound_tenant: bool
     _lock: threading.Lock
     _open: dict[str, str]  # litellm_call_id -> our open run id
     _open_dead: set[str]
