@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from functools import partial
 from typing import Any
 
-from .._records import Counts, TokenUsage
+from .._records import Counts, TokenUsage, with_service_tier
 
 __all__ = [
     "all_1h_writes",
@@ -23,6 +23,7 @@ __all__ = [
     "usage_from_metadata",
     "usage_from_openai",
     "usage_of_message",
+    "usage_of_response",
 ]
 
 
@@ -131,6 +132,9 @@ def counts_from_metadata(um: Mapping[str, Any]) -> Counts | TokenUsage | None:
                 details.get("cache_creation") or 0,
                 details.get("audio") or 0,
             )
+            # No cache reads may be a service tier's usage (its counts under other keys).
+            if not r and ("flex" in details or "priority" in details):
+                return _tier_usage(um, details, i, o)
             # The lifetime split comes with cache_read and cache_creation (more than 2 keys).
             if len(details) > 2 and (
                 "ephemeral_1h_input_tokens" in details or "ephemeral_5m_input_tokens" in details
@@ -163,6 +167,50 @@ def counts_from_metadata(um: Mapping[str, Any]) -> Counts | TokenUsage | None:
         # counts the tokens and flags them estimated.
         return None
     return TokenUsage.from_reported(i, o, r, w, z)
+
+
+def _tier_usage(um: Mapping[str, Any], details: Mapping[str, Any], i: Any, o: Any) -> TokenUsage | None:
+    """langchain-openai's usage of a call served on the ``flex`` or ``priority`` tier: the
+    tier's uncached tokens under ``input_token_details[tier]`` and its cache reads, cache
+    writes and reasoning under ``<tier>_cache_read``, ``<tier>_cache_creation`` and
+    ``output_token_details["<tier>_reasoning"]``."""
+    if i is None or o is None:
+        return None
+    tier = "flex" if "flex" in details else "priority"
+    out = um.get("output_token_details") or {}
+    usage = TokenUsage.from_reported(
+        i,
+        o,
+        details.get(f"{tier}_cache_read") or 0,
+        details.get(f"{tier}_cache_creation") or details.get("cache_creation") or 0,
+        out.get(f"{tier}_reasoning") or out.get("reasoning") or 0,
+        0,
+        details.get("audio") or 0,
+        out.get("audio") or 0,
+    )
+    return with_service_tier(usage, tier)
+
+
+def usage_of_response(response: Any, requested_tier: Any = None) -> TokenUsage | None:
+    """The usage of an OpenAI-shaped response (a dict or a LiteLLM ``ModelResponse``) with
+    the service tier that served it: the response's ``service_tier`` (or its usage's), as
+    LiteLLM's cost calculator reads it; ``requested_tier`` (the request's
+    ``service_tier``) when the response names no billable tier."""
+    fields = fields_of(response)
+    raw = fields.get("usage")
+    usage = usage_from_openai(raw)
+    if usage is None:
+        return None
+    served = fields.get("service_tier")
+    if not isinstance(served, str):
+        served = fields_of(raw).get("service_tier")
+    tier = served.lower() if isinstance(served, str) and served else None
+    if tier in ("default", "standard"):
+        return usage
+    if tier is None or tier == "auto":
+        tier = requested_tier.lower() if isinstance(requested_tier, str) else None
+    # Any other tier is kept: one the price map has no rates for is flagged, not hidden.
+    return with_service_tier(usage, tier) if tier and tier != "auto" else usage
 
 
 def all_1h_writes(um: Mapping[str, Any], run: Any) -> bool:
