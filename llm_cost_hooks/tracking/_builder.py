@@ -361,6 +361,8 @@ class RecordBuilder:
         tier = service_tier_of(usage)
         if tier:
             tags["service_tier"] = tier
+        if usage.__pydantic_private__ and usage.__pydantic_private__.get("write_ttls_unknown"):
+            tags["cache_write_lifetimes"] = "unknown"
         original = usage_invalid(usage)
         if original is not None:
             tags["usage_invalid"] = json.dumps(original, sort_keys=True)

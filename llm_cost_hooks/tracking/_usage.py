@@ -13,12 +13,14 @@ from typing import Any
 
 from .._records import Counts, TokenUsage, with_service_tier
 
+_setattr = object.__setattr__
+
 __all__ = [
-    "all_1h_writes",
     "counts_from_metadata",
     "fields_of",
     "model_name_of",
     "replayed_by_cache",
+    "split_writes",
     "usage_from_llm_output",
     "usage_from_metadata",
     "usage_from_openai",
@@ -213,18 +215,37 @@ def usage_of_response(response: Any, requested_tier: Any = None) -> TokenUsage |
     return with_service_tier(usage, tier) if tier and tier != "auto" else usage
 
 
-def all_1h_writes(um: Mapping[str, Any], run: Any) -> bool:
-    """Whether the cache writes of a ``usage_metadata`` given without their split by
-    lifetime (langchain-anthropic's streams: built from ``message_delta``, which has no
-    split) are all 1-hour writes: the cache breakpoints of the run's request
-    (``cache_control`` on its messages' content blocks) all ask for 1 hour."""
+def split_writes(counts: Counts, um: Mapping[str, Any], run: Any) -> Counts | TokenUsage:
+    """The usage of ``counts`` whose cache writes came without their split by lifetime
+    (langchain-anthropic's streams: built from ``message_delta``, which has no split; the
+    split in ``message_start`` is dropped before any callback sees it), read from the
+    cache breakpoints of the run's request (``cache_control`` on its messages' content
+    blocks): all asking for 1 hour, the writes are 1-hour writes; 1-hour and 5-minute
+    markers mixed, the split is unknown: the writes are priced at the 5-minute rate (the
+    least they cost) and the record is flagged ``price_estimated``."""
+    ttls = _marker_ttls(um, run)
+    if ttls == "1h":
+        return TokenUsage.from_reported(*counts, counts[3])
+    if ttls == "mixed":
+        usage = TokenUsage.from_reported(*counts)
+        _setattr(
+            usage, "__pydantic_private__", {**(usage.__pydantic_private__ or {}), "write_ttls_unknown": True}
+        )
+        return usage
+    return counts
+
+
+def _marker_ttls(um: Mapping[str, Any], run: Any) -> str | None:
+    """``"1h"`` when every cache breakpoint of the run's request asks for 1 hour,
+    ``"mixed"`` when 1-hour and 5-minute ones are mixed, else None (the usage splits the
+    writes itself, or all are 5-minute writes)."""
     details = um.get("input_token_details") or {}
     if "ephemeral_1h_input_tokens" in details or "ephemeral_5m_input_tokens" in details:
-        return False
+        return None
     messages = getattr(run, "messages", None)
     if isinstance(messages, partial):  # the LangChain handler's deferred conversion
         messages = messages.args[0] if messages.args else None
-    seen = False
+    hour = short = False
     for message in messages or ():
         content = (
             message.get("content") if isinstance(message, Mapping) else getattr(message, "content", None)
@@ -235,10 +256,11 @@ def all_1h_writes(um: Mapping[str, Any], run: Any) -> bool:
             control = block.get("cache_control") if isinstance(block, Mapping) else None
             if control is None:
                 continue
-            if not isinstance(control, Mapping) or control.get("ttl") != "1h":
-                return False
-            seen = True
-    return seen
+            if isinstance(control, Mapping) and control.get("ttl") == "1h":
+                hour = True
+            else:
+                short = True
+    return ("mixed" if short else "1h") if hour else None
 
 
 def _ttl_writes(details: Mapping[str, Any]) -> Any:
