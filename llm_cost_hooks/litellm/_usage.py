@@ -45,7 +45,8 @@ def usage_of_call(response: Any, kwargs: Mapping[str, Any]) -> TokenUsage | None
     """A LiteLLM response's usage, marked with the service tier that served it (the
     response's ``service_tier``, else the one the request asked for)."""
     sent = kwargs.get("optional_params")
-    return usage_of_response(response, sent.get("service_tier") if isinstance(sent, Mapping) else None)
+    # type(), not an ABC isinstance check: once per call (LiteLLM passes a dict).
+    return usage_of_response(response, sent.get("service_tier") if type(sent) is dict else None)
 
 
 def usage_not_asked(kwargs: Mapping[str, Any]) -> bool:

@@ -198,14 +198,24 @@ def usage_of_response(response: Any, requested_tier: Any = None) -> TokenUsage |
     the service tier that served it: the response's ``service_tier`` (or its usage's), as
     LiteLLM's cost calculator reads it; ``requested_tier`` (the request's
     ``service_tier``) when the response names no billable tier."""
-    fields = fields_of(response)
-    raw = fields.get("usage")
+    if isinstance(response, Mapping):
+        raw, served = response.get("usage"), response.get("service_tier")
+    else:
+        # A LiteLLM ModelResponse keeps both among its pydantic extras: read there, without
+        # copying its fields (fields_of) or a missing name's slow __getattr__.
+        extra = getattr(response, "__pydantic_extra__", None) or {}
+        raw = extra["usage"] if "usage" in extra else getattr(response, "usage", None)
+        served = extra.get("service_tier") or getattr(response, "__dict__", {}).get("service_tier")
     usage = usage_from_openai(raw)
     if usage is None:
         return None
-    served = fields.get("service_tier")
     if not isinstance(served, str):
-        served = fields_of(raw).get("service_tier")
+        if type(raw) is dict:
+            served = raw.get("service_tier")
+        else:  # a LiteLLM Usage: its fields, then its extras (no ABC check, no copy)
+            served = getattr(raw, "__dict__", {}).get("service_tier") or (
+                getattr(raw, "__pydantic_extra__", None) or {}
+            ).get("service_tier")
     tier = served.lower() if isinstance(served, str) and served else None
     if tier in ("default", "standard"):
         return usage
