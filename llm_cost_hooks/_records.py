@@ -303,6 +303,21 @@ def usage_invalid(usage: TokenUsage) -> dict[str, Any] | None:
     return private.get("usage_invalid") if private else None
 
 
+def with_service_tier(usage: TokenUsage, tier: str | None) -> TokenUsage:
+    """``usage`` (just built, not shared yet) marked as served on a provider service tier
+    (OpenAI ``flex``, ``priority``): the tier's rates price it. Kept beside the counts, as
+    :func:`usage_invalid` is: the tier is how the call was billed, not a token count."""
+    if tier:
+        _setattr(usage, "__pydantic_private__", {**(usage.__pydantic_private__ or {}), "service_tier": tier})
+    return usage
+
+
+def service_tier_of(usage: TokenUsage) -> str | None:
+    """The service tier :func:`with_service_tier` marked ``usage`` with, else None."""
+    private = usage.__pydantic_private__
+    return private.get("service_tier") if private else None
+
+
 class CostBreakdown(BaseModel):
     """Dollars of one call, split by token kind. ``total`` is their sum."""
 

@@ -6,6 +6,7 @@ costs what the same call costs unstreamed. langchain-anthropic builds a stream's
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler
 from typing import Any
@@ -29,6 +30,8 @@ def _split(body: dict[str, Any]) -> tuple[int, int]:
         for block in (part if isinstance(part, list) else [])
         if isinstance(block, dict) and block.get("cache_control")
     }
+    if ttls == {"1h", "5m"}:
+        return 1000, _WRITES - 1000
     return (0, _WRITES) if ttls == {"1h"} else (_WRITES, 0)
 
 
@@ -133,3 +136,39 @@ def test_a_streamed_call_bills_its_cache_writes_at_their_lifetime_rate(
         _INPUT + _WRITES + _READ, _WRITES, _READ,
     )  # fmt: skip
     assert rec.cost_usd == pytest.approx(_hand_priced(*split), rel=1e-12)
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_a_stream_mixing_lifetimes_is_flagged_estimated(
+    anthropic_server: str, stream: bool, caplog: pytest.LogCaptureFixture
+) -> None:
+    """1-hour and 5-minute markers in one request: the stream's usage does not split the
+    writes (langchain-anthropic drops message_start's split), so they are recorded at the
+    5-minute rate, the least they cost, and flagged, never silently billed short."""
+    from langchain_anthropic import ChatAnthropic
+
+    from llm_cost_hooks.langchain import CostCallbackHandler
+
+    handler = CostCallbackHandler(ledger="memory://")
+    model = ChatAnthropic(
+        model="claude-sonnet-4-5", base_url=anthropic_server, api_key="sk-ant-test", max_retries=0
+    )
+    config: Any = {"callbacks": [handler]}
+    with caplog.at_level(logging.WARNING, logger="llm_cost_hooks"):
+        for _ in range(2):
+            if stream:
+                list(model.stream(_request("1h", None), config=config))
+            else:
+                model.invoke(_request("1h", None), config=config)
+    records = handler.records()
+    assert len(records) == 2
+    warned = [r for r in caplog.records if "5-minute cache markers" in r.getMessage()]
+    for rec in records:
+        assert rec.cache_write_tokens == _WRITES
+        if stream:
+            assert rec.cost_usd == pytest.approx(_hand_priced(_WRITES, 0), rel=1e-12)
+            assert rec.price_estimated and rec.tags.get("cache_write_lifetimes") == "unknown"
+        else:  # the unstreamed usage carries the split: exact
+            assert rec.cost_usd == pytest.approx(_hand_priced(1000, _WRITES - 1000), rel=1e-12)
+            assert not rec.price_estimated and "cache_write_lifetimes" not in rec.tags
+    assert len(warned) == (1 if stream else 0)

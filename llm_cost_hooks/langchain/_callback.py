@@ -26,7 +26,7 @@ from ..tracking._calls import (
     run_id_text,
     run_kind,
 )
-from ..tracking._usage import all_1h_writes, counts_from_metadata, replayed_by_cache, usage_from_llm_output
+from ..tracking._usage import counts_from_metadata, replayed_by_cache, split_writes, usage_from_llm_output
 
 if TYPE_CHECKING:  # pragma: no cover - kept out of the import path (~70 ms)
     from langchain_core.messages import BaseMessage
@@ -218,8 +218,8 @@ class CostCallbackHandler(TrackerAdapterMixin, BaseCallbackHandler):
             um = getattr(message, "usage_metadata", None)
             if um:
                 usage = counts_from_metadata(um)
-                if type(usage) is tuple and usage[3] and all_1h_writes(um, self.tracker._runs.get(rid)):
-                    usage = TokenUsage.from_reported(*usage, usage[3])
+                if type(usage) is tuple and usage[3]:  # writes: split by the request's markers?
+                    usage = split_writes(usage, um, self.tracker._runs.get(rid))
                 if replayed_by_cache(um):
                     cache_status = CacheStatus.EXACT
             if marker is not None and isinstance(marker, Mapping):

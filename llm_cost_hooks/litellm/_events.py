@@ -22,7 +22,7 @@ from ._state import (
     _priced_model,
     logger,
 )
-from ._usage import LLMResultView, output_text, returned_model, usage_from_litellm, usage_not_asked
+from ._usage import LLMResultView, output_text, returned_model, usage_not_asked, usage_of_call
 
 __all__: list[str] = []
 
@@ -212,11 +212,7 @@ class _EventRecorder(_LoggerState):
         call_id, run = taken
         try:
             response = complete or response_obj
-            usage = usage_from_litellm(
-                getattr(response, "usage", None)
-                if not isinstance(response, Mapping)
-                else response.get("usage")
-            )
+            usage = usage_of_call(response, kwargs)
             if (
                 kwargs.get("stream")
                 and usage is not None

@@ -13,9 +13,16 @@ from urllib.parse import urlsplit
 
 from .._records import TokenUsage
 from ..tracking._responses import LLMResultView, output_text
-from ..tracking._usage import usage_from_openai
+from ..tracking._usage import usage_from_openai, usage_of_response
 
-__all__ = ["LLMResultView", "output_text", "returned_model", "usage_from_litellm", "usage_not_asked"]
+__all__ = [
+    "LLMResultView",
+    "output_text",
+    "returned_model",
+    "usage_from_litellm",
+    "usage_not_asked",
+    "usage_of_call",
+]
 
 
 def usage_from_litellm(usage: Any) -> TokenUsage | None:
@@ -32,6 +39,14 @@ def usage_from_litellm(usage: Any) -> TokenUsage | None:
     1000
     """
     return usage_from_openai(usage)
+
+
+def usage_of_call(response: Any, kwargs: Mapping[str, Any]) -> TokenUsage | None:
+    """A LiteLLM response's usage, marked with the service tier that served it (the
+    response's ``service_tier``, else the one the request asked for)."""
+    sent = kwargs.get("optional_params")
+    # type(), not an ABC isinstance check: once per call (LiteLLM passes a dict).
+    return usage_of_response(response, sent.get("service_tier") if type(sent) is dict else None)
 
 
 def usage_not_asked(kwargs: Mapping[str, Any]) -> bool:

@@ -26,10 +26,16 @@ equals what ``litellm.cost_per_token`` reports for the same usage. The rules, in
 * Audio tokens (``audio_input_tokens``, ``audio_output_tokens``) bill at
   ``input_cost_per_audio_token`` / ``output_cost_per_audio_token`` when the map has them,
   else as text.
+* Service tiers (OpenAI ``flex`` and ``priority``; ``fast`` is ``priority``): each rate
+  bills at its ``*_<tier>`` key (``input_cost_per_token_flex``,
+  ``cache_read_input_token_cost_above_272k_tokens_priority``, ...) when the map has it,
+  else at the standard rate, as LiteLLM does; reasoning tokens of a tier with its own
+  output rate bill at that rate. ``default``, ``standard`` and ``auto`` are the standard
+  rates. A tier the map has no input or output rate for is priced at the standard rates
+  (the caller flags those dollars estimated: see :meth:`ModelPrice.cost`).
 
-Not modelled: service tiers (``flex``, ``priority``, ...), regional uplifts, cached audio
-tokens (billed at the text cache-read rate), image/video tokens, audio and 1-hour rates in
-batches.
+Not modelled: regional uplifts, cached audio tokens (billed at the text cache-read rate),
+image/video tokens, audio and 1-hour rates in batches, service tiers in batches.
 """
 
 from __future__ import annotations
@@ -224,6 +230,31 @@ def coerce_usage(usage: TokenUsage | Mapping[str, Any]) -> TokenUsage:
         raise InvalidUsageError(f"Invalid usage: {first.get('msg', exc)}") from None
 
 
+#: The price-map key suffix of each service tier (LiteLLM's _SERVICE_TIER_TO_COST_KEY_SUFFIX).
+_TIER_SUFFIX = {"flex": "flex", "balanced": "balanced", "priority": "priority", "fast": "priority",
+                "ultrafast": "ultrafast"}  # fmt: skip
+#: Tiers billed at the standard rates (OpenAI answers ``default`` for them; ``auto`` is a
+#: request that the answer resolves).
+_STANDARD_TIERS = frozenset({"default", "standard", "auto", "on_demand"})
+_TIER_TAILS = tuple(f"_{suffix}" for suffix in set(_TIER_SUFFIX.values()))
+
+
+def service_tier_key(tier: object) -> str | None:
+    """The price-map suffix a service tier bills at (``"flex"``, ``"priority"``), None for
+    the standard rates; a tier the map has no suffix for is returned lower-cased, so it is
+    looked up, found missing and flagged rather than silently priced as standard.
+
+    >>> service_tier_key("Flex"), service_tier_key("default"), service_tier_key("fast")
+    ('flex', None, 'priority')
+    """
+    if not isinstance(tier, str) or not tier:
+        return None
+    name = tier.strip().lower()
+    if name in _STANDARD_TIERS:
+        return None
+    return _TIER_SUFFIX.get(name, name)
+
+
 def _exceeds(prompt_tokens: int, threshold: int, inclusive: bool) -> bool:
     return prompt_tokens > threshold or (inclusive and prompt_tokens == threshold)
 
@@ -277,6 +308,9 @@ class ModelPrice(BaseModel):
     max_output_tokens: int | None = None
     supports_prompt_caching: bool = False
     source: PriceSource = "litellm"
+    service_tiers: tuple[tuple[str, ModelPrice], ...] = Field(
+        default=(), description="(suffix, the model's prices on that service tier) per tier the map prices."
+    )
 
     @field_validator("tiers", "batch_tiers")
     @classmethod
@@ -292,10 +326,15 @@ class ModelPrice(BaseModel):
         *,
         batch: bool = False,
         at: datetime | None = None,
+        service_tier: str | None = None,
     ) -> CostBreakdown:
         """Price ``usage`` (a :class:`TokenUsage` or a dict of its fields).
 
         ``at`` is the billing moment for off-peak schedules (default: now, UTC).
+        ``service_tier`` is the tier the provider says served the call (OpenAI's response
+        ``service_tier``: ``flex``, ``priority``, ``default``): see the module docstring.
+        A tier this price has no rates for bills at the standard rates; ``PriceBook`` and
+        the trackers then flag the dollars ``price_estimated``.
 
         With ``batch=True`` the rules of LiteLLM's ``batch_cost_calculator`` apply:
 
@@ -317,6 +356,10 @@ class ModelPrice(BaseModel):
         tokens = coerce_usage(usage)
         if batch:
             return self._batch_cost(tokens)
+        if service_tier is not None:
+            tiered = self.for_tier(service_tier)[0]
+            if tiered is not self:
+                return tiered.cost(tokens, at=at)
         rates = self.rates_for(tokens.input_tokens, at=at)
         hour = tokens.cache_write_1h_tokens
         cache_write = tokens.cache_write_tokens * rates.cache_write
@@ -409,6 +452,23 @@ class ModelPrice(BaseModel):
         else:
             reasoning = output_rate
         return TokenRates(input_rate, output_rate, cache_read, cache_write, reasoning)
+
+    def for_tier(self, service_tier: str | None) -> tuple[ModelPrice, bool]:
+        """``(price, priced)``: this model's prices on ``service_tier`` and whether the map
+        prices that tier (False: the standard prices, to be flagged estimated).
+
+        >>> from llm_cost_hooks.pricing import PriceBook
+        >>> flex, priced = PriceBook.default().lookup("gpt-5").for_tier("flex")
+        >>> flex.input_per_token, priced
+        (6.25e-07, True)
+        """
+        suffix = service_tier_key(service_tier)
+        if suffix is None:
+            return self, True
+        for name, price in self.service_tiers:
+            if name == suffix:
+                return price, True
+        return self, False
 
     def _hour_rate(self, prompt_tokens: int, write_rate: float) -> float:
         # The largest exceeded tier's 1-hour rate, else the flat one, else a plain write.
@@ -639,8 +699,31 @@ def _build_off_peak(raw: object) -> OffPeakPricing | None:
     )
 
 
+def _tier_entries(entry: Mapping[str, Any]) -> tuple[dict[str, Any], list[tuple[str, dict[str, Any]]]]:
+    """The entry without its service-tier keys, and per tier it prices (an input or output
+    rate of its own) the entry that tier bills by: each ``<key>_<tier>`` in place of
+    ``<key>``, the standard key where the tier has none (LiteLLM's per-key fallback)."""
+    if not any(key.endswith(_TIER_TAILS) for key in entry):
+        return dict(entry), []
+    standard = {key: value for key, value in entry.items() if not key.endswith(_TIER_TAILS)}
+    tiers: list[tuple[str, dict[str, Any]]] = []
+    for tail in sorted(_TIER_TAILS):
+        if parse_rate(entry.get(f"input_cost_per_token{tail}")) is None and (
+            parse_rate(entry.get(f"output_cost_per_token{tail}")) is None
+        ):
+            continue
+        tiered = dict(standard)
+        tiered.update({key[: -len(tail)]: value for key, value in entry.items() if key.endswith(tail)})
+        if f"output_cost_per_reasoning_token{tail}" not in entry and f"output_cost_per_token{tail}" in entry:
+            # LiteLLM: a tier with its own output rate bills reasoning tokens at it.
+            tiered.pop("output_cost_per_reasoning_token", None)
+        tiers.append((tail[1:], tiered))
+    return standard, tiers
+
+
 def price_from_entry(model: str, entry: Mapping[str, Any], *, source: PriceSource) -> ModelPrice:
     """Build a :class:`ModelPrice` from a LiteLLM-format price-map entry."""
+    entry, tier_entries = _tier_entries(entry)
     from ._keys import BATCH_TIER_KEY, TIER_KEY  # local: keeps the key regexes in one place
 
     provider = entry.get("litellm_provider")
@@ -678,4 +761,7 @@ def price_from_entry(model: str, entry: Mapping[str, Any], *, source: PriceSourc
         # The flag when the map has it; otherwise a published cache-read price implies it.
         supports_prompt_caching=caching_flag if isinstance(caching_flag, bool) else cache_read is not None,
         source=source,
+        service_tiers=tuple(
+            (name, price_from_entry(model, tiered, source=source)) for name, tiered in tier_entries
+        ),
     )

@@ -391,16 +391,18 @@ class PriceBook:
         *,
         batch: bool = False,
         at: datetime | None = None,
+        service_tier: str | None = None,
     ) -> CostBreakdown:
         """Dollars of one call. ``usage`` is a :class:`TokenUsage` or a dict of its fields.
 
         ``batch=True`` prices a batch-API call; ``at`` is the billing moment for
-        off-peak schedules (default now). See :meth:`ModelPrice.cost` for the rules.
+        off-peak schedules (default now); ``service_tier`` the tier that served the call
+        (``"flex"``, ``"priority"``). See :meth:`ModelPrice.cost` for the rules.
 
         >>> PriceBook.default().cost({"input_tokens": 1_000_000}, "gpt-4o").total
         2.5
         """
-        return self.cost_with_flag(usage, model, provider, batch=batch, at=at).cost
+        return self.cost_with_flag(usage, model, provider, batch=batch, at=at, service_tier=service_tier).cost
 
     def cost_with_flag(
         self,
@@ -410,8 +412,10 @@ class PriceBook:
         *,
         batch: bool = False,
         at: datetime | None = None,
+        service_tier: str | None = None,
     ) -> PricedCost:
-        """Like :meth:`cost`, plus whether the fallback price was used: ``(cost, estimated)``.
+        """Like :meth:`cost`, plus whether the dollars are estimated: the fallback price was
+        used, or the map has no rates for ``service_tier`` (standard rates billed).
 
         >>> book = PriceBook(fallback_price={"input_per_million": 1, "output_per_million": 1})
         >>> cost, estimated = book.cost_with_flag({"input_tokens": 10}, "no-such-model")
@@ -419,6 +423,9 @@ class PriceBook:
         True
         """
         price, estimated = self.resolve(model, provider)
+        if service_tier is not None and not batch:
+            price, priced = price.for_tier(service_tier)
+            estimated = estimated or not priced
         return PricedCost(price.cost(usage, batch=batch, at=at), estimated)
 
     # ------------------------------------------------------------------ internals

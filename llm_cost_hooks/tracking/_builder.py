@@ -19,6 +19,7 @@ from .._records import (
     Counts,
     TokenUsage,
     counts_of,
+    service_tier_of,
     storable_text,
     usage_invalid,
     utc_isoformat,
@@ -357,6 +358,11 @@ class RecordBuilder:
     def _flag_usage(self, tags: dict[str, str], usage: TokenUsage, model: str, provider: str | None) -> None:
         """Tag a record whose counts the provider reported broken (``usage_invalid``: the
         original values) or beyond belief (``usage_implausible``: why)."""
+        tier = service_tier_of(usage)
+        if tier:
+            tags["service_tier"] = tier
+        if usage.__pydantic_private__ and usage.__pydantic_private__.get("write_ttls_unknown"):
+            tags["cache_write_lifetimes"] = "unknown"
         original = usage_invalid(usage)
         if original is not None:
             tags["usage_invalid"] = json.dumps(original, sort_keys=True)

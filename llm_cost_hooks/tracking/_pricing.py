@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any, NamedTuple
 
 from .._errors import UnknownModelError
-from .._records import CostBreakdown, Counts, TokenUsage, counts_of
+from .._records import CostBreakdown, Counts, TokenUsage, counts_of, service_tier_of
 
 __all__ = ["Pricer", "RowRates", "billed_breakdown", "flat_parts", "flat_savings", "prefix_cache_savings"]
 
@@ -93,9 +93,15 @@ def prefix_cache_savings(
 
 def _priced_apart(usage: TokenUsage) -> bool:
     """Whether a usage has tokens some models price at rates of their own (1-hour cache
-    writes, audio): flat rates do not price it."""
+    writes, audio) or a note on how it was billed (a service tier, writes of unknown
+    lifetime, repaired counts): flat rates do not price it."""
     u = usage.__dict__
-    return bool(u.get("cache_write_1h_tokens") or u.get("audio_input_tokens") or u.get("audio_output_tokens"))
+    return bool(
+        u.get("cache_write_1h_tokens")
+        or u.get("audio_input_tokens")
+        or u.get("audio_output_tokens")
+        or usage.__pydantic_private__ is not None
+    )
 
 
 def flat_savings(rates: Any, counts: Counts) -> tuple[float, float]:
@@ -207,8 +213,24 @@ class Pricer:
                     self.row_rates[key] = row_rates
             rates = priced.flat
             if rates is None or batch or _priced_apart(usage):
+                price, estimated = priced.price, priced.estimated
+                notes = usage.__pydantic_private__
+                if notes:
+                    tier = notes.get("service_tier")
+                    if tier and not batch:
+                        price, estimated = self._tiered(price, estimated, model, tier)
+                    if notes.get("write_ttls_unknown"):
+                        estimated = True
+                        self._warn_once(
+                            ("ttl", model),
+                            "llm-cost-hooks: a streamed %r call mixed 1-hour and 5-minute cache "
+                            "markers and its usage does not split the cache writes by lifetime; "
+                            "they are recorded at the 5-minute rate (the least they cost), "
+                            "flagged price_estimated.",
+                            model,
+                        )
                 # ``at``: the billing moment, for providers with off-peak prices.
-                return priced.price.cost(usage, batch=batch, at=at), priced.estimated
+                return price.cost(usage, batch=batch, at=at), estimated
             return CostBreakdown._of(*flat_parts(counts_of(usage), rates)), priced.estimated
         except UnknownModelError as exc:
             if self.strict:
@@ -230,6 +252,27 @@ class Pricer:
                 )
             return _NO_COST, True
 
+    def _tiered(self, price: Any, estimated: bool, model: str, tier: str) -> tuple[Any, bool]:
+        """A model's price on the service tier that served a call; the standard price,
+        flagged estimated and warned about once per model and tier, when the price map
+        has no rates for that tier."""
+        for_tier = getattr(price, "for_tier", None)  # a custom price book's price may lack it
+        tiered, priced = for_tier(tier) if for_tier is not None else (price, False)
+        if not priced:
+            self._warn_once(
+                ("tier", model, tier),
+                "llm-cost-hooks: the price map has no %r service-tier rates for %r; its calls "
+                "on that tier are recorded at the standard rates, flagged price_estimated.",
+                tier,
+                model,
+            )
+        return tiered, estimated or not priced
+
+    def _warn_once(self, key: Any, message: str, *args: Any) -> None:
+        if key not in self._warned:
+            self._warned.add(key)
+            logger.warning(message, *args)
+
     def prefix_savings(
         self, usage: TokenUsage, model: str, provider: str | None, *, batch: bool, at: datetime | None
     ) -> tuple[float, float] | None:
@@ -240,4 +283,8 @@ class Pricer:
             return None
         if priced.flat is not None and not batch and not _priced_apart(usage):
             return flat_savings(priced.flat, counts_of(usage))
-        return prefix_cache_savings(priced.price, usage, batch=batch, at=at)
+        price = priced.price
+        tier = service_tier_of(usage)
+        if tier and not batch and getattr(price, "for_tier", None) is not None:
+            price = price.for_tier(tier)[0]
+        return prefix_cache_savings(price, usage, batch=batch, at=at)

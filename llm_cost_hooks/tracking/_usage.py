@@ -11,18 +11,21 @@ from collections.abc import Mapping
 from functools import partial
 from typing import Any
 
-from .._records import Counts, TokenUsage
+from .._records import Counts, TokenUsage, with_service_tier
+
+_setattr = object.__setattr__
 
 __all__ = [
-    "all_1h_writes",
     "counts_from_metadata",
     "fields_of",
     "model_name_of",
     "replayed_by_cache",
+    "split_writes",
     "usage_from_llm_output",
     "usage_from_metadata",
     "usage_from_openai",
     "usage_of_message",
+    "usage_of_response",
 ]
 
 
@@ -131,6 +134,9 @@ def counts_from_metadata(um: Mapping[str, Any]) -> Counts | TokenUsage | None:
                 details.get("cache_creation") or 0,
                 details.get("audio") or 0,
             )
+            # No cache reads may be a service tier's usage (its counts under other keys).
+            if not r and ("flex" in details or "priority" in details):
+                return _tier_usage(um, details, i, o)
             # The lifetime split comes with cache_read and cache_creation (more than 2 keys).
             if len(details) > 2 and (
                 "ephemeral_1h_input_tokens" in details or "ephemeral_5m_input_tokens" in details
@@ -165,18 +171,91 @@ def counts_from_metadata(um: Mapping[str, Any]) -> Counts | TokenUsage | None:
     return TokenUsage.from_reported(i, o, r, w, z)
 
 
-def all_1h_writes(um: Mapping[str, Any], run: Any) -> bool:
-    """Whether the cache writes of a ``usage_metadata`` given without their split by
-    lifetime (langchain-anthropic's streams: built from ``message_delta``, which has no
-    split) are all 1-hour writes: the cache breakpoints of the run's request
-    (``cache_control`` on its messages' content blocks) all ask for 1 hour."""
+def _tier_usage(um: Mapping[str, Any], details: Mapping[str, Any], i: Any, o: Any) -> TokenUsage | None:
+    """langchain-openai's usage of a call served on the ``flex`` or ``priority`` tier: the
+    tier's uncached tokens under ``input_token_details[tier]`` and its cache reads, cache
+    writes and reasoning under ``<tier>_cache_read``, ``<tier>_cache_creation`` and
+    ``output_token_details["<tier>_reasoning"]``."""
+    if i is None or o is None:
+        return None
+    tier = "flex" if "flex" in details else "priority"
+    out = um.get("output_token_details") or {}
+    usage = TokenUsage.from_reported(
+        i,
+        o,
+        details.get(f"{tier}_cache_read") or 0,
+        details.get(f"{tier}_cache_creation") or details.get("cache_creation") or 0,
+        out.get(f"{tier}_reasoning") or out.get("reasoning") or 0,
+        0,
+        details.get("audio") or 0,
+        out.get("audio") or 0,
+    )
+    return with_service_tier(usage, tier)
+
+
+def usage_of_response(response: Any, requested_tier: Any = None) -> TokenUsage | None:
+    """The usage of an OpenAI-shaped response (a dict or a LiteLLM ``ModelResponse``) with
+    the service tier that served it: the response's ``service_tier`` (or its usage's), as
+    LiteLLM's cost calculator reads it; ``requested_tier`` (the request's
+    ``service_tier``) when the response names no billable tier."""
+    if isinstance(response, Mapping):
+        raw, served = response.get("usage"), response.get("service_tier")
+    else:
+        # A LiteLLM ModelResponse keeps both among its pydantic extras: read there, without
+        # copying its fields (fields_of) or a missing name's slow __getattr__.
+        extra = getattr(response, "__pydantic_extra__", None) or {}
+        raw = extra["usage"] if "usage" in extra else getattr(response, "usage", None)
+        served = extra.get("service_tier") or getattr(response, "__dict__", {}).get("service_tier")
+    usage = usage_from_openai(raw)
+    if usage is None:
+        return None
+    if not isinstance(served, str):
+        if type(raw) is dict:
+            served = raw.get("service_tier")
+        else:  # a LiteLLM Usage: its fields, then its extras (no ABC check, no copy)
+            served = getattr(raw, "__dict__", {}).get("service_tier") or (
+                getattr(raw, "__pydantic_extra__", None) or {}
+            ).get("service_tier")
+    tier = served.lower() if isinstance(served, str) and served else None
+    if tier in ("default", "standard"):
+        return usage
+    if tier is None or tier == "auto":
+        tier = requested_tier.lower() if isinstance(requested_tier, str) else None
+    # Any other tier is kept: one the price map has no rates for is flagged, not hidden.
+    return with_service_tier(usage, tier) if tier and tier != "auto" else usage
+
+
+def split_writes(counts: Counts, um: Mapping[str, Any], run: Any) -> Counts | TokenUsage:
+    """The usage of ``counts`` whose cache writes came without their split by lifetime
+    (langchain-anthropic's streams: built from ``message_delta``, which has no split; the
+    split in ``message_start`` is dropped before any callback sees it), read from the
+    cache breakpoints of the run's request (``cache_control`` on its messages' content
+    blocks): all asking for 1 hour, the writes are 1-hour writes; 1-hour and 5-minute
+    markers mixed, the split is unknown: the writes are priced at the 5-minute rate (the
+    least they cost) and the record is flagged ``price_estimated``."""
+    ttls = _marker_ttls(um, run)
+    if ttls == "1h":
+        return TokenUsage.from_reported(*counts, counts[3])
+    if ttls == "mixed":
+        usage = TokenUsage.from_reported(*counts)
+        _setattr(
+            usage, "__pydantic_private__", {**(usage.__pydantic_private__ or {}), "write_ttls_unknown": True}
+        )
+        return usage
+    return counts
+
+
+def _marker_ttls(um: Mapping[str, Any], run: Any) -> str | None:
+    """``"1h"`` when every cache breakpoint of the run's request asks for 1 hour,
+    ``"mixed"`` when 1-hour and 5-minute ones are mixed, else None (the usage splits the
+    writes itself, or all are 5-minute writes)."""
     details = um.get("input_token_details") or {}
     if "ephemeral_1h_input_tokens" in details or "ephemeral_5m_input_tokens" in details:
-        return False
+        return None
     messages = getattr(run, "messages", None)
     if isinstance(messages, partial):  # the LangChain handler's deferred conversion
         messages = messages.args[0] if messages.args else None
-    seen = False
+    hour = short = False
     for message in messages or ():
         content = (
             message.get("content") if isinstance(message, Mapping) else getattr(message, "content", None)
@@ -187,10 +266,11 @@ def all_1h_writes(um: Mapping[str, Any], run: Any) -> bool:
             control = block.get("cache_control") if isinstance(block, Mapping) else None
             if control is None:
                 continue
-            if not isinstance(control, Mapping) or control.get("ttl") != "1h":
-                return False
-            seen = True
-    return seen
+            if isinstance(control, Mapping) and control.get("ttl") == "1h":
+                hour = True
+            else:
+                short = True
+    return ("mixed" if short else "1h") if hour else None
 
 
 def _ttl_writes(details: Mapping[str, Any]) -> Any:
