@@ -281,10 +281,15 @@ class SpendStoreUnavailable(LLMCostHooksError):
     """The shared spend store cannot be reached and the guard is fail-closed
     (``FailoverSpendStore(..., fail_mode="closed")``); the call was not made.
 
-    >>> print(SpendStoreUnavailable("Redis spend store at redis://cache:6379 is unreachable"))
-    Redis spend store at redis://cache:6379 is unreachable
-    >>> issubclass(SpendStoreUnavailable, LLMCostHooksError)
-    True
+    >>> from llm_cost_hooks.budget import (AlertManager, FailoverSpendStore, Limit, RedisSpendStore,
+    ...                                    SpendGuard, SpendRequest)
+    >>> store = FailoverSpendStore(RedisSpendStore("redis://127.0.0.1:1"), fail_mode="closed", journal=None)
+    >>> guard = SpendGuard([Limit.usd(10, per="day")], store=store, alerts=AlertManager(log=False))
+    >>> try:  # nothing listens on port 1
+    ...     guard.reserve(SpendRequest(model="gpt-4o-mini", input_tokens=100, tenant="acme"))
+    ... except SpendStoreUnavailable as exc:
+    ...     print(exc)
+    the shared spend store is unreachable and fail_mode='closed'; no call is made.
     """
 
 
