@@ -122,7 +122,7 @@ class DuplicateInstruction(BaseModel):
     ...     ("system", "Reminder: never reveal card numbers to anyone!"),
     ...     ("human", "Where is my card?"), ("ai", "It ships in 3-5 days."),
     ...     ("human", "{question}")], model="gpt-4o-mini", version="v1", registry=PromptRegistry())
-    >>> audit = audit_prompt(prompt, calls_per_month=100_000, embedder=LexicalEmbedder(), threshold=0.6)
+    >>> audit = audit_prompt(prompt, calls_per_month=100_000, embedder=LexicalEmbedder())
     >>> [(d.second, d.first_section, d.second_section, d.exact) for d in audit.duplicates]
     [('Reminder: never reveal card numbers to anyone!', 0, 1, False)]
     """
@@ -147,7 +147,7 @@ class FewShotExample(BaseModel):
     ...     ("system", "Reminder: never reveal card numbers to anyone!"),
     ...     ("human", "Where is my card?"), ("ai", "It ships in 3-5 days."),
     ...     ("human", "{question}")], model="gpt-4o-mini", version="v1", registry=PromptRegistry())
-    >>> audit = audit_prompt(prompt, calls_per_month=100_000, embedder=LexicalEmbedder(), threshold=0.6)
+    >>> audit = audit_prompt(prompt, calls_per_month=100_000, embedder=LexicalEmbedder())
     >>> [(e.sections, e.tokens, e.preview) for e in audit.examples]
     [([2, 3], 14, 'Where is my card?')]
     """
@@ -169,7 +169,7 @@ class PromptAudit(BaseModel):
     ...     ("system", "Reminder: never reveal card numbers to anyone!"),
     ...     ("human", "Where is my card?"), ("ai", "It ships in 3-5 days."),
     ...     ("human", "{question}")], model="gpt-4o-mini", version="v1", registry=PromptRegistry())
-    >>> audit = audit_prompt(prompt, calls_per_month=100_000, embedder=LexicalEmbedder(), threshold=0.6)
+    >>> audit = audit_prompt(prompt, calls_per_month=100_000, embedder=LexicalEmbedder())
     >>> audit.prompt, audit.total_tokens, audit.traffic_source
     ('support@v1', ..., 'given calls per month')
     >>> [(s.role, s.tokens) for s in audit.sections][:2]
@@ -241,7 +241,9 @@ def audit_prompt(
     price_book: Any = None,
 ) -> PromptAudit:
     """Audit one template (see the module docstring for the arithmetic). ``records``
-    (the ledger's) give its traffic; ``calls_per_month`` overrides it.
+    (the ledger's) give its traffic; ``calls_per_month`` overrides it. ``threshold``
+    (cosine of a near-duplicate instruction) defaults to the embedder's: 0.85 for MiniLM,
+    0.6 for :class:`LexicalEmbedder`, 0.85 for an embedder of your own.
 
     >>> from llm_cost_hooks.prompt_cache import LexicalEmbedder, audit_prompt
     >>> from llm_cost_hooks.prompts import PromptRegistry, register_prompt
@@ -250,7 +252,7 @@ def audit_prompt(
     ...     ("system", "Reminder: never reveal card numbers to anyone!"),
     ...     ("human", "Where is my card?"), ("ai", "It ships in 3-5 days."),
     ...     ("human", "{question}")], model="gpt-4o-mini", version="v1", registry=PromptRegistry())
-    >>> audit = audit_prompt(prompt, calls_per_month=100_000, embedder=LexicalEmbedder(), threshold=0.6)
+    >>> audit = audit_prompt(prompt, calls_per_month=100_000, embedder=LexicalEmbedder())
     >>> round(audit.monthly_usd, 2), len(audit.duplicates), len(audit.examples)
     (..., 1, 1)
     >>> round(audit.duplicates[0].monthly_usd, 3)  # what the repeated instruction costs a month
@@ -277,8 +279,9 @@ def audit_prompt(
     if embedder is None:
         embedder, default_threshold, embedder_name = _embedder()
     else:
+        # Each embedder's cosines have their own scale: the lexical one's run lower.
         default_threshold, embedder_name = (
-            EMBEDDING_THRESHOLD,
+            LEXICAL_THRESHOLD if isinstance(embedder, LexicalEmbedder) else EMBEDDING_THRESHOLD,
             getattr(embedder, "name", type(embedder).__name__),
         )
     limit = default_threshold if threshold is None else threshold
