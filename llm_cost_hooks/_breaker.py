@@ -16,7 +16,16 @@ __all__ = ["Breaker", "BreakerState"]
 
 
 class BreakerState(str, Enum):
-    """State of a circuit breaker: closed (calls pass), open (skipped), half-open (probing)."""
+    """State of a circuit breaker: closed (calls pass), open (skipped), half-open (probing).
+
+    >>> from llm_cost_hooks import CircuitBreaker
+    >>> breaker = CircuitBreaker(failure_threshold=1, reset_seconds=10, clock=lambda: 0.0)
+    >>> breaker.state("gpt-4o") is BreakerState.CLOSED
+    True
+    >>> breaker.record_failure("gpt-4o")
+    >>> breaker.state("gpt-4o")
+    <BreakerState.OPEN: 'open'>
+    """
 
     CLOSED = "closed"
     OPEN = "open"

@@ -94,11 +94,27 @@ class ConfigurationError(LLMCostHooksError, ValueError):
 
 class CacheScopeError(ConfigurationError):
     """A cache scope value the cache cannot partition by (e.g. a tenant id given as a
-    dict): pass a string or a number."""
+    dict): pass a string or a number.
+
+    >>> from llm_cost_hooks.cache import scope_from_metadata
+    >>> try:
+    ...     scope_from_metadata({"tenant_id": {"id": 7}})
+    ... except CacheScopeError as exc:
+    ...     print(exc)
+    metadata['tenant_id'] is a dict; the cache scope needs a string or number.
+    """
 
 
 class InvalidUsageError(LLMCostHooksError, ValueError):
-    """Token counts that cannot be priced (negative, non-integer, inconsistent)."""
+    """Token counts that cannot be priced (negative, non-integer, inconsistent).
+
+    >>> from llm_cost_hooks import TokenUsage
+    >>> try:
+    ...     TokenUsage(input_tokens=10, cache_read_tokens=20)
+    ... except InvalidUsageError as exc:
+    ...     print(exc)
+    cache_read_tokens + cache_write_tokens (20 + 0) exceed input_tokens (10); cached tokens are counted inside input_tokens.
+    """
 
 
 class UnknownModelError(LLMCostHooksError, KeyError):
@@ -130,7 +146,16 @@ class UnknownModelError(LLMCostHooksError, KeyError):
 
 
 class PriceOverrideError(ConfigurationError):
-    """A price override (dict, YAML or JSON file) is malformed."""
+    """A price override (dict, YAML or JSON file) is malformed; the message names the
+    model, the field and the fix.
+
+    >>> from llm_cost_hooks import PriceBook
+    >>> try:
+    ...     PriceBook(overrides={"my-model": {"input": 0.5}})
+    ... except PriceOverrideError as exc:
+    ...     print(str(exc)[:70])
+    price overrides (dict), model 'my-model', field 'input': unknown field
+    """
 
 
 class LedgerError(LLMCostHooksError):
@@ -147,7 +172,15 @@ class LedgerError(LLMCostHooksError):
 
 class PriceMapUpdateError(LLMCostHooksError):
     """``llm-cost prices update`` could not fetch a usable price map (network, HTTP
-    status, not a LiteLLM price map); the map in use is left as it was."""
+    status, not a LiteLLM price map); the map in use is left as it was.
+
+    >>> from llm_cost_hooks.pricing._cli import update_price_map
+    >>> try:
+    ...     update_price_map("file:///no/such/map.json")
+    ... except PriceMapUpdateError as exc:
+    ...     print(str(exc)[-34:])
+    the price map in use is unchanged.
+    """
 
 
 class MissingExtraError(LLMCostHooksError, ImportError):
@@ -220,7 +253,14 @@ class SettingsError(ConfigurationError):
 
 class DowngradeRequired(BudgetExceeded):
     """Raised by :meth:`SpendGuard.reserve` when a limit's policy is ``downgrade``;
-    a router catches it (or calls ``try_reserve``) and uses ``downgrade.to_model``."""
+    a router catches it (or calls ``try_reserve``) and uses ``downgrade.to_model``.
+
+    An example is under :class:`~llm_cost_hooks.budget.Downgrade`. It is a
+    :class:`BudgetExceeded`, so code that only stops on budgets needs no change:
+
+    >>> issubclass(DowngradeRequired, BudgetExceeded)
+    True
+    """
 
     def __init__(self, downgrade: Downgrade) -> None:
         e = downgrade.error
@@ -238,7 +278,19 @@ class DowngradeRequired(BudgetExceeded):
 
 
 class SpendStoreUnavailable(LLMCostHooksError):
-    """The shared spend store cannot be reached and the guard is fail-closed."""
+    """The shared spend store cannot be reached and the guard is fail-closed
+    (``FailoverSpendStore(..., fail_mode="closed")``); the call was not made.
+
+    >>> from llm_cost_hooks.budget import (AlertManager, FailoverSpendStore, Limit, RedisSpendStore,
+    ...                                    SpendGuard, SpendRequest)
+    >>> store = FailoverSpendStore(RedisSpendStore("redis://127.0.0.1:1"), fail_mode="closed", journal=None)
+    >>> guard = SpendGuard([Limit.usd(10, per="day")], store=store, alerts=AlertManager(log=False))
+    >>> try:  # nothing listens on port 1
+    ...     guard.reserve(SpendRequest(model="gpt-4o-mini", input_tokens=100, tenant="acme"))
+    ... except SpendStoreUnavailable as exc:
+    ...     print(exc)
+    the shared spend store is unreachable and fail_mode='closed'; no call is made.
+    """
 
 
 class CircuitOpenError(LLMCostHooksError):
@@ -254,11 +306,34 @@ class CircuitOpenError(LLMCostHooksError):
 
 
 class RetryBudgetExhausted(LLMCostHooksError):
-    """A task's retry budget (attempts or dollars) is used up; ``__cause__`` is the last error."""
+    """A task's retry budget (attempts or dollars) is used up; ``__cause__`` is the last error.
+
+    :class:`~llm_cost_hooks.RetryBudget` only answers ``can_retry``; your retry loop raises
+    this when it says no:
+
+    >>> from llm_cost_hooks import RetryBudget
+    >>> budget = RetryBudget(max_attempts=2)
+    >>> state = budget.state("task-7")
+    >>> try:
+    ...     for attempt in range(5):
+    ...         if attempt and not budget.can_retry(state):
+    ...             raise RetryBudgetExhausted(f"task-7: {state.attempts} attempts") from TimeoutError()
+    ...         budget.record(state, 0.001)  # the attempt, which timed out
+    ... except RetryBudgetExhausted as exc:
+    ...     print(exc, type(exc.__cause__).__name__)
+    task-7: 2 attempts TimeoutError
+    """
 
 
 class DeduplicatedCallFailed(LLMCostHooksError):
-    """The shared call this request waited on (in another process) failed."""
+    """The shared call this request waited on (in another process) failed.
+
+    >>> exc = DeduplicatedCallFailed("llmch:req:3f9a", "RateLimitError", "429 Too Many Requests")
+    >>> print(exc)
+    The deduplicated call 'llmch:req:3f9a' failed upstream: RateLimitError: 429 Too Many Requests
+    >>> exc.error_type
+    'RateLimitError'
+    """
 
     def __init__(self, key: str, error_type: str, message: str) -> None:
         self.key = key
@@ -267,18 +342,39 @@ class DeduplicatedCallFailed(LLMCostHooksError):
 
 
 class BatchError(LLMCostHooksError, RuntimeError):
-    """A batch-level error recorded on a result (not raised to the caller)."""
+    """A batch-level error recorded on a result (not raised to the caller); a failed
+    :class:`~llm_cost_hooks.batch.BatchResult` carries its text in ``error``.
+
+    >>> issubclass(BatchError, RuntimeError)
+    True
+    """
 
 
 # --- resources, data and models -------------------------------------------------------
 
 
 class TokenizerUnavailableError(LLMCostHooksError, RuntimeError):
-    """The bundled tokenizer files are missing or damaged."""
+    """The bundled tokenizer files are missing or damaged.
+
+    >>> from llm_cost_hooks.tokens import TokenCounter
+    >>> try:
+    ...     TokenCounter(bundled_dir="empty_dir").count_text("Hello", model="gpt-4o")
+    ... except TokenizerUnavailableError as exc:
+    ...     print(str(exc)[:32])
+    Tokenizer file for o200k_base no
+    """
 
 
 class EmbeddingModelError(LLMCostHooksError):
-    """The embedding model file is missing, altered or does not match its tokenizer."""
+    """The embedding model file is missing, altered or does not match its tokenizer.
+
+    >>> from llm_cost_hooks.embeddings import OnnxEmbedder
+    >>> try:
+    ...     OnnxEmbedder("missing.onnx")
+    ... except EmbeddingModelError as exc:
+    ...     print(str(exc)[:44])
+    embedding model file 'missing.onnx' does not
+    """
 
 
 class OutcomeDataError(ConfigurationError):
@@ -286,11 +382,28 @@ class OutcomeDataError(ConfigurationError):
 
 
 class RouterModelError(ConfigurationError):
-    """A saved router cannot be loaded (missing/corrupt files, different embedder)."""
+    """A saved router cannot be loaded (missing/corrupt files, different embedder).
+
+    >>> from llm_cost_hooks.routing import TrainedRouter
+    >>> try:
+    ...     TrainedRouter.load("no_router_here")
+    ... except RouterModelError as exc:
+    ...     print(exc)
+    no_router_here/router.json is missing; train one with `llm-cost route train DATA --out no_router_here`.
+    """
 
 
 class ReplayMissError(LLMCostHooksError, KeyError):
-    """The request's prompt is not in the outcomes file."""
+    """The request's prompt is not in the outcomes file (a
+    :class:`~llm_cost_hooks.langchain.ReplayChatModel` replays only recorded prompts). It is
+    a :class:`KeyError`:
+
+    >>> try:
+    ...     raise ReplayMissError("prompt not in the outcomes: 'What is 2+2?'...")
+    ... except KeyError as exc:
+    ...     print(exc)
+    prompt not in the outcomes: 'What is 2+2?'...
+    """
 
     def __str__(self) -> str:  # KeyError would repr() the message
         return str(self.args[0])

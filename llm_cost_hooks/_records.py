@@ -37,7 +37,13 @@ def storable_text(value: str, limit: int = MAX_TEXT) -> str:
 
 
 class CacheStatus(str, Enum):
-    """Where an answer came from."""
+    """Where an answer came from (a record's ``cache_status``).
+
+    >>> CostRecord(model="gpt-4o-mini").cache_status
+    <CacheStatus.MISS: 'miss'>
+    >>> [status.value for status in CacheStatus]
+    ['miss', 'exact', 'semantic', 'provider_prefix', 'deduplicated']
+    """
 
     MISS = "miss"
     EXACT = "exact"
@@ -319,7 +325,13 @@ def service_tier_of(usage: TokenUsage) -> str | None:
 
 
 class CostBreakdown(BaseModel):
-    """Dollars of one call, split by token kind. ``total`` is their sum."""
+    """Dollars of one call, split by token kind. ``total`` is their sum.
+
+    >>> from llm_cost_hooks import PriceBook
+    >>> cost = PriceBook.default().cost({"input_tokens": 1000, "output_tokens": 200}, "gpt-4o-mini")
+    >>> cost.input, round(cost.output, 6), round(cost.total, 6), cost.currency
+    (0.00015, 0.00012, 0.00027, 'USD')
+    """
 
     model_config = ConfigDict(frozen=True)
 

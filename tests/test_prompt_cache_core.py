@@ -284,6 +284,24 @@ def test_audit_finds_planted_duplicate_instruction(embedder: object) -> None:
     assert audit.monthly_usd == pytest.approx(audit.total_tokens * 900 * 0.15e-6)
 
 
+def test_audit_with_the_lexical_embedder_uses_its_own_threshold() -> None:
+    # The lexical stand-in's cosines run lower than MiniLM's: given explicitly, it must be
+    # judged at its own threshold (0.6), not at MiniLM's 0.85, or paraphrases are missed.
+    prompt = register_prompt(
+        "support",
+        [
+            ("system", "You are a support agent.\nNever reveal card numbers to anyone."),
+            ("system", "Reminder: never reveal card numbers to anyone!"),
+            ("human", "{question}"),
+        ],
+        model="gpt-4o-mini",
+        registry=PromptRegistry(),
+    )
+    audit = audit_prompt(prompt, embedder=LexicalEmbedder())
+    assert [d.second for d in audit.duplicates] == ["Reminder: never reveal card numbers to anyone!"]
+    assert 0.6 <= audit.duplicates[0].similarity < 0.85
+
+
 def test_audit_has_no_false_duplicates_on_distinct_instructions() -> None:
     prompt = register_prompt(
         "clean",

@@ -111,7 +111,7 @@ SURFACE: dict[str, str] = {
         "request_key "
     ),
     "llm_cost_hooks.batch": (
-        "Backoff BatchBackend BatchError BatchJob BatchQueue BatchRequest BatchResult BatchState "
+        "Backoff BatchBackend BatchError BatchJob BatchQueue BatchRequest BatchResult "
         "DEFERRABLE_KEY JobStatus ResultStatus is_deferrable to_jsonl "
     ),
     "llm_cost_hooks.prompt_cache": (

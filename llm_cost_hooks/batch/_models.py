@@ -35,6 +35,13 @@ class BatchRequest(BaseModel):
 
     ``metadata`` carries the attribution (``tenant_id``, ``feature``, ...) recorded with
     the result; it is not sent to the provider.
+
+    >>> request = BatchRequest(custom_id="r1", model="gpt-4o-mini",
+    ...                        body={"messages": [{"role": "user", "content": "Hi"}]},
+    ...                        metadata={"tenant_id": "acme"})
+    >>> request.line()
+    {'custom_id': 'r1', 'method': 'POST', 'url': '/v1/chat/completions',
+     'body': {'messages': [{'role': 'user', 'content': 'Hi'}], 'model': 'gpt-4o-mini'}}
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -70,7 +77,11 @@ def to_jsonl(requests: list[BatchRequest]) -> bytes:
 
 
 class JobStatus(str, Enum):
-    """Our view of a submitted batch."""
+    """Our view of a submitted batch.
+
+    >>> [status.value for status in JobStatus]
+    ['uploaded', 'submitted', 'done']
+    """
 
     UPLOADED = "uploaded"  # input file uploaded, batch not (known to be) created
     SUBMITTED = "submitted"  # batch created, waiting for it to finish
@@ -78,7 +89,13 @@ class JobStatus(str, Enum):
 
 
 class BatchJob(BaseModel):
-    """One provider batch we submitted (or are submitting)."""
+    """One provider batch we submitted (or are submitting); :meth:`BatchQueue.submit`
+    returns them (a full run is under :class:`BatchBackend`).
+
+    >>> job = BatchJob(job_id="j1", custom_ids=["r1", "r2"], model="gpt-4o-mini")
+    >>> job.status.value, job.batch_id
+    ('uploaded', None)
+    """
 
     model_config = ConfigDict(extra="forbid")
 
@@ -101,7 +118,11 @@ class BatchJob(BaseModel):
 
 
 class ResultStatus(str, Enum):
-    """How one deferred request ended in its batch."""
+    """How one deferred request ended in its batch.
+
+    >>> ResultStatus("batch_failed") is ResultStatus.BATCH_FAILED
+    True
+    """
 
     COMPLETED = "completed"  # an answer came back and was recorded at the batch price
     FAILED = "failed"  # the provider answered with an error for this request
@@ -111,7 +132,14 @@ class ResultStatus(str, Enum):
 
 
 class BatchResult(BaseModel):
-    """The outcome of one deferred request."""
+    """The outcome of one deferred request, from :meth:`BatchQueue.poll` or
+    :meth:`BatchQueue.results` (a full run is under :class:`BatchBackend`).
+
+    >>> result = BatchResult(custom_id="r1", status=ResultStatus.COMPLETED,
+    ...                      response={"choices": [{"message": {"content": "Done."}}]})
+    >>> result.text, result.error
+    ('Done.', None)
+    """
 
     model_config = ConfigDict(extra="forbid")
 
@@ -137,7 +165,12 @@ class BatchResult(BaseModel):
 
 class Backoff(BaseModel):
     """Polling intervals: ``initial`` seconds, times ``factor`` after each unfinished poll,
-    at most ``maximum``."""
+    at most ``maximum``.
+
+    >>> backoff = Backoff(initial=30, factor=2, maximum=100)
+    >>> backoff.next(0), backoff.next(30), backoff.next(60)
+    (30.0, 60.0, 100.0)
+    """
 
     model_config = ConfigDict(frozen=True)
 
@@ -194,7 +227,40 @@ class BatchState(BaseModel):
 
 class BatchBackend(Protocol):
     """The provider's files + batches API (OpenAI shape). The LiteLLM adapter
-    (:class:`llm_cost_hooks.litellm.LiteLLMBatchClient`) implements it."""
+    (:class:`llm_cost_hooks.litellm.LiteLLMBatchClient`) implements it.
+
+    A stand-in that finishes every batch at once, as a test of your own code might use:
+
+    >>> import json
+    >>> from llm_cost_hooks.batch import BatchQueue
+    >>> class InstantBatches:
+    ...     def __init__(self):
+    ...         self.files = {}
+    ...     def upload(self, data, filename):
+    ...         self.files["in"] = data
+    ...         return "in"
+    ...     def create(self, input_file_id, endpoint, metadata):
+    ...         body = {"choices": [{"message": {"content": "Done."}}],
+    ...                 "usage": {"prompt_tokens": 12, "completion_tokens": 2}}
+    ...         lines = [{"custom_id": json.loads(line)["custom_id"],
+    ...                   "response": {"status_code": 200, "body": body}}
+    ...                  for line in self.files["in"].splitlines()]
+    ...         self.files["out"] = "\\n".join(map(json.dumps, lines)).encode()
+    ...         return self.retrieve("batch_1")
+    ...     def retrieve(self, batch_id):
+    ...         return {"id": batch_id, "status": "completed", "output_file_id": "out"}
+    ...     def content(self, file_id):
+    ...         return self.files[file_id]
+    ...     def find(self, metadata_key, value):
+    ...         return None
+    >>> q = BatchQueue(backend=InstantBatches(), state_path=None, ledger="memory://")
+    >>> q.add("gpt-4o-mini", [{"role": "user", "content": "Summarise..."}], custom_id="r1")
+    'r1'
+    >>> [(job.batch_id, job.status.value) for job in q.submit()]
+    [('batch_1', 'submitted')]
+    >>> [(r.custom_id, r.status.value, r.text, r.cost_usd < r.realtime_cost_usd) for r in q.poll(force=True)]
+    [('r1', 'completed', 'Done.', True)]
+    """
 
     def upload(self, data: bytes, filename: str) -> str:
         """Upload a batch input file; return its file id."""

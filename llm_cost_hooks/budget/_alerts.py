@@ -81,7 +81,28 @@ class AlertEvent(BaseModel):
     mean hourly spend, or with ``reason="cycle"`` the usual spend of that hour) or ``overspend`` (spend counted beyond what was reserved: ``reason``
     is ``above_reservation``, ``lease_expired``, ``replayed`` (journalled spend replayed
     after an outage) or ``over_limit`` (a shared total past the limit after a Redis
-    restart), ``excess`` how much)."""
+    restart), ``excess`` how much).
+
+    Sinks get them; ``message`` is the line the log sink writes:
+
+    >>> from llm_cost_hooks.budget import (AlertManager, BudgetExceeded, CallbackSink, Limit,
+    ...                                    SpendGuard, SpendRequest)
+    >>> events = []
+    >>> alerts = AlertManager(sinks=[CallbackSink(events.append)], log=False, span_events=False)
+    >>> guard = SpendGuard([Limit.usd(0.001, per="day", scope="tenant")], alerts=alerts)
+    >>> try:
+    ...     guard.reserve(SpendRequest(model="gpt-4o", input_tokens=100_000, max_output_tokens=500,
+    ...                                tenant="acme"))
+    ... except BudgetExceeded:
+    ...     pass
+    >>> alerts.close()  # waits for the sinks
+    True
+    >>> event = events[0]
+    >>> event.kind, event.scope_value, event.limit, event.requested
+    ('refused', 'acme', 0.001, 0.255)
+    >>> event.message
+    "Budget 'usd_per_day_per_tenant' for tenant=acme refused a call needing 0.255 USD: 0 of 0.001 USD spent or held (day ...); resets at ..."
+    """
 
     model_config = ConfigDict(frozen=True)
 
@@ -151,7 +172,21 @@ class AlertEvent(BaseModel):
 
 @runtime_checkable
 class AlertSink(Protocol):
-    """Anything with ``send(event)``. It must be quick and may raise (errors are logged)."""
+    """Anything with ``send(event)``. It must be quick and may raise (errors are logged).
+
+    >>> from llm_cost_hooks.budget import AlertManager
+    >>> class PagerSink:
+    ...     def send(self, event):
+    ...         if event.kind == "refused":
+    ...             print("page on-call:", event.limit_name, event.scope_value)
+    >>> isinstance(PagerSink(), AlertSink)
+    True
+    >>> PagerSink().send(AlertEvent(kind="refused", limit_name="usd_per_day_per_tenant",
+    ...     scope="tenant", scope_value="acme", period="day", period_id="20261207", spent=9.9))
+    page on-call: usd_per_day_per_tenant acme
+    >>> AlertManager(sinks=[PagerSink()], log=False).close()
+    True
+    """
 
     def send(self, event: AlertEvent) -> None: ...
 
@@ -176,7 +211,19 @@ class CallbackSink:
 
 
 class LoggingSink:
-    """Logs every alert at WARNING on ``llm_cost_hooks.budget`` (no prompt text)."""
+    """Logs every alert at WARNING on ``llm_cost_hooks.budget`` (no prompt text).
+
+    ``AlertManager`` adds one unless ``log=False``; here with a logger of our own:
+
+    >>> import logging, sys
+    >>> log = logging.getLogger("billing-alerts")
+    >>> log.addHandler(logging.StreamHandler(sys.stdout))
+    >>> log.propagate = False
+    >>> LoggingSink(log).send(AlertEvent(kind="threshold", limit_name="usd_per_day_per_tenant",
+    ...     scope="tenant", scope_value="acme", period="day", period_id="20261207", spent=8.0,
+    ...     limit=10.0, threshold=0.8, fraction=0.8))
+    llm-cost-hooks alert: Budget 'usd_per_day_per_tenant' for tenant=acme reached 80%: 8 of 10 USD (day 20261207).
+    """
 
     def __init__(self, logger_: logging.Logger | None = None, level: int = logging.WARNING) -> None:
         self.logger = logger_ or logger
@@ -189,7 +236,18 @@ class LoggingSink:
 
 
 class SpanEventSink:
-    """Adds ``llm_cost_hooks.budget.alert`` as an event on the current OpenTelemetry span."""
+    """Adds ``llm_cost_hooks.budget.alert`` as an event on the current OpenTelemetry span
+    (without OpenTelemetry installed, or outside a recording span, it does nothing).
+
+    >>> from opentelemetry.sdk.trace import TracerProvider
+    >>> tracer = TracerProvider().get_tracer("app")
+    >>> with tracer.start_as_current_span("chat") as span:
+    ...     SpanEventSink().send(AlertEvent(kind="refused", limit_name="usd_per_day_per_tenant",
+    ...         scope="tenant", scope_value="acme", period="day", period_id="20261207", spent=9.9))
+    >>> event = span.events[0]
+    >>> event.name, event.attributes["budget.spent"]
+    ('llm_cost_hooks.budget.alert', 9.9)
+    """
 
     def send(self, event: AlertEvent) -> None:
         try:

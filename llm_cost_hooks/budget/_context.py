@@ -109,6 +109,14 @@ class TrimResult:
     new (cut) content; ``inserted`` the added compact facts message by its position in
     ``messages``; ``removed`` the net tokens removed per segment; ``max_tokens`` the
     clamped output cap. :meth:`report` says per segment what was dropped and kept.
+
+    >>> budget = ContextBudget(SegmentBudgets(history=40))
+    >>> result = budget.apply([
+    ...     {"role": "user", "content": "Book a table for 4 at 19:30 on Friday."},
+    ...     {"role": "assistant", "content": "Which area of town would you like to eat in today?"},
+    ...     {"role": "user", "content": "Somewhere central."}])
+    >>> result.kept, result.dropped_messages, result.facts_kept, result.removed
+    ([2], 2, ['Book table for 4 at 19:30 on Friday'], {'history': 10})
     """
 
     messages: list[dict[str, Any]]

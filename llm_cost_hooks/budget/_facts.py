@@ -75,7 +75,11 @@ _PHRASES = re.compile(r"\b(?:as long as|as well as|in order to|at all)\b", re.I)
 @dataclass(frozen=True)
 class Fact:
     """One clause of kept words; ``strong`` when it holds a number, a date or time, a
-    name or another value that is easy to lose (see :func:`fact_clauses`)."""
+    name or another value that is easy to lose (see :func:`fact_clauses`).
+
+    >>> fact_clauses("Book a table for 4 at 19:30 on Friday, please.")
+    [Fact(text='Book table for 4 at 19:30 on Friday', strong=True)]
+    """
 
     text: str
     strong: bool

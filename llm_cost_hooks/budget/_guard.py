@@ -134,6 +134,16 @@ class Reservation:
     (every third of ``lease_seconds``), so a long call or stream keeps its hold and a
     crashed process's hold ends within one lease. ``overspend`` lists what settling
     counted beyond the hold, per limit: ``(limit name, excess, reason)``.
+
+    >>> from llm_cost_hooks import TokenUsage
+    >>> guard = SpendGuard([Limit.usd(0.01, per="day", scope="tenant")], alerts=AlertManager(log=False))
+    >>> req = SpendRequest(model="gpt-4o-mini", input_tokens=1000, max_output_tokens=500, tenant="acme")
+    >>> reservation = guard.reserve(req)
+    >>> reservation.state, reservation.worst_usd, reservation.max_output_tokens
+    ('held', 0.00045, 500)
+    >>> reservation.settle(guard.cost_of(TokenUsage(input_tokens=1000, output_tokens=120), "gpt-4o-mini"))
+    >>> reservation.state, round(reservation.actual_usd, 6), reservation.overspend
+    ('settled', 0.000222, [])
     """
 
     __slots__ = (

@@ -218,6 +218,22 @@ class Downgrade:
 
     ``to_model`` is the limit's ``downgrade_to`` (``None``: the router's next cheaper
     tier). ``error`` is the :class:`BudgetExceeded` that would otherwise be raised.
+
+    ``SpendGuard.try_reserve`` returns it; ``SpendGuard.reserve`` raises it inside
+    :class:`~llm_cost_hooks.DowngradeRequired`:
+
+    >>> from llm_cost_hooks import AlertManager, DowngradeRequired, SpendGuard, SpendRequest
+    >>> cap = Limit.usd_per_request(0.001, on_breach="downgrade", downgrade_to="gpt-4o-mini")
+    >>> guard = SpendGuard([cap], alerts=AlertManager(log=False))
+    >>> request = SpendRequest(model="gpt-4o", input_tokens=1000, max_output_tokens=500)
+    >>> downgrade = guard.try_reserve(request)
+    >>> downgrade.from_model, downgrade.to_model, downgrade.limit_name
+    ('gpt-4o', 'gpt-4o-mini', 'usd_per_request')
+    >>> try:
+    ...     guard.reserve(request)
+    ... except DowngradeRequired as exc:
+    ...     print(exc.downgrade.to_model)
+    gpt-4o-mini
     """
 
     limit_name: str

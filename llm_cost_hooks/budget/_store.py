@@ -49,7 +49,14 @@ logger = logging.getLogger("llm_cost_hooks.budget")
 @dataclass(frozen=True)
 class ReserveOutcome:
     """``ok``; otherwise ``failed`` is the index of the first key that has no room, with
-    its ``spent`` and ``reserved`` units."""
+    its ``spent`` and ``reserved`` units.
+
+    >>> store = InProcessSpendStore()
+    >>> store.reserve("r1", ["acme:day"], [100], [60], [3600], 60)
+    ReserveOutcome(ok=True, failed=None, spent=0, reserved=0)
+    >>> store.reserve("r2", ["acme:day"], [100], [60], [3600], 60)
+    ReserveOutcome(ok=False, failed=0, spent=0, reserved=60)
+    """
 
     ok: bool
     failed: int | None = None
@@ -92,6 +99,13 @@ class SpendStore(_SyncSpendStore, Protocol):
 
     ``keys``/``limits``/``amounts``/``ttls`` are parallel lists; amounts are integers.
     Implementations must make ``reserve`` all-or-nothing and atomic across callers.
+
+    The stores shipped implement it (a usage example is under :class:`InProcessSpendStore`):
+
+    >>> isinstance(InProcessSpendStore(), SpendStore)
+    True
+    >>> isinstance(RedisSpendStore("redis://127.0.0.1:6379"), SpendStore)  # connects lazily
+    True
     """
 
     async def areserve(

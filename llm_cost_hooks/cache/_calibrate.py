@@ -52,7 +52,25 @@ __all__ = [
 
 
 class CalibrationPoint(BaseModel):
-    """One operating point of a calibration curve: threshold, precision, hit rate."""
+    """One operating point of a calibration curve: threshold, precision, hit rate.
+
+    >>> from llm_cost_hooks.cache import calibrate_pairs
+    >>> from llm_cost_hooks.routing import HashingEmbedder  # offline; use your cache's embedder
+    >>> same = [("How do I reset my PIN?", "How can I reset my PIN?"),
+    ...         ("Where is my card?", "Where is my card now?"),
+    ...         ("Cancel my order", "Please cancel my order"),
+    ...         ("What is the refund policy?", "What's the refund policy?")]
+    >>> other = [("How do I reset my PIN?", "How do I change my address?"),
+    ...          ("Where is my card?", "Where is the nearest branch?"),
+    ...          ("Cancel my order", "Track my order"),
+    ...          ("What is the refund policy?", "What is the privacy policy?")]
+    >>> pairs, labels = (same + other) * 5, ([1] * 4 + [0] * 4) * 5
+    >>> result = calibrate_pairs([a for a, _ in pairs], [b for _, b in pairs], labels,
+    ...                          embedder=HashingEmbedder(), target_precision=0.9, rule="point")
+    >>> point = result.point  # the chosen one; result.curve holds them all
+    >>> round(point.threshold, 4), point.precision, point.hit_rate, point.hits
+    (0.9235, 1.0, 0.25, 7)
+    """
 
     threshold: float
     precision: float
@@ -62,7 +80,25 @@ class CalibrationPoint(BaseModel):
 
 
 class HoldoutCheck(BaseModel):
-    """What the chosen threshold did on the held-out slice."""
+    """What the chosen threshold did on the held-out slice.
+
+    >>> from llm_cost_hooks.cache import calibrate_pairs
+    >>> from llm_cost_hooks.routing import HashingEmbedder  # offline; use your cache's embedder
+    >>> same = [("How do I reset my PIN?", "How can I reset my PIN?"),
+    ...         ("Where is my card?", "Where is my card now?"),
+    ...         ("Cancel my order", "Please cancel my order"),
+    ...         ("What is the refund policy?", "What's the refund policy?")]
+    >>> other = [("How do I reset my PIN?", "How do I change my address?"),
+    ...          ("Where is my card?", "Where is the nearest branch?"),
+    ...          ("Cancel my order", "Track my order"),
+    ...          ("What is the refund policy?", "What is the privacy policy?")]
+    >>> pairs, labels = (same + other) * 5, ([1] * 4 + [0] * 4) * 5
+    >>> result = calibrate_pairs([a for a, _ in pairs], [b for _, b in pairs], labels,
+    ...                          embedder=HashingEmbedder(), target_precision=0.9, rule="point")
+    >>> check = result.holdout
+    >>> check.n_queries, check.hits, check.correct, check.precision
+    (12, 8, 8, 1.0)
+    """
 
     n_queries: int
     hits: int
@@ -74,7 +110,26 @@ class HoldoutCheck(BaseModel):
 
 
 class CalibrationResult(BaseModel):
-    """The chosen policy, what it achieved on the fitting slice and on the held-out slice."""
+    """The chosen policy, what it achieved on the fitting slice and on the held-out slice.
+
+    >>> from llm_cost_hooks.cache import calibrate_pairs
+    >>> from llm_cost_hooks.routing import HashingEmbedder  # offline; use your cache's embedder
+    >>> same = [("How do I reset my PIN?", "How can I reset my PIN?"),
+    ...         ("Where is my card?", "Where is my card now?"),
+    ...         ("Cancel my order", "Please cancel my order"),
+    ...         ("What is the refund policy?", "What's the refund policy?")]
+    >>> other = [("How do I reset my PIN?", "How do I change my address?"),
+    ...          ("Where is my card?", "Where is the nearest branch?"),
+    ...          ("Cancel my order", "Track my order"),
+    ...          ("What is the refund policy?", "What is the privacy policy?")]
+    >>> pairs, labels = (same + other) * 5, ([1] * 4 + [0] * 4) * 5
+    >>> result = calibrate_pairs([a for a, _ in pairs], [b for _, b in pairs], labels,
+    ...                          embedder=HashingEmbedder(), target_precision=0.9, rule="point")
+    >>> result.met, result.policy.kind, round(result.policy.pair_threshold, 4)
+    (True, 'verified', 0.9235)
+    >>> print(result.summary().splitlines()[0])
+    target precision 0.900 (point rule, 95% confidence): met
+    """
 
     policy: DecisionPolicy
     target_precision: float
@@ -589,7 +644,26 @@ def calibrate_pairs(
     vectors: tuple[Any, Any] | None = None,
 ) -> CalibrationResult:
     """Fit the ``verified`` policy's threshold on labelled pairs (label 1/true = same answer):
-    ``text_a`` stored, ``text_b`` looked up; checked on a held-out share of the pairs."""
+    ``text_a`` stored, ``text_b`` looked up; checked on a held-out share of the pairs.
+
+    >>> from llm_cost_hooks.cache import calibrate_pairs
+    >>> from llm_cost_hooks.routing import HashingEmbedder  # offline; use your cache's embedder
+    >>> same = [("How do I reset my PIN?", "How can I reset my PIN?"),
+    ...         ("Where is my card?", "Where is my card now?"),
+    ...         ("Cancel my order", "Please cancel my order"),
+    ...         ("What is the refund policy?", "What's the refund policy?")]
+    >>> other = [("How do I reset my PIN?", "How do I change my address?"),
+    ...          ("Where is my card?", "Where is the nearest branch?"),
+    ...          ("Cancel my order", "Track my order"),
+    ...          ("What is the refund policy?", "What is the privacy policy?")]
+    >>> pairs, labels = (same + other) * 5, ([1] * 4 + [0] * 4) * 5
+    >>> result = calibrate_pairs([a for a, _ in pairs], [b for _, b in pairs], labels,
+    ...                          embedder=HashingEmbedder(), target_precision=0.9, rule="point")
+    >>> result.met, result.n_queries, result.holdout.n_queries
+    (True, 40, 12)
+    >>> from llm_cost_hooks.cache import CacheConfig
+    >>> config = CacheConfig(default=result.policy)  # serve with what was measured
+    """
     np = _np()
     if not (len(text_a) == len(text_b) == len(labels)) or not text_a:
         raise ConfigurationError(

@@ -181,7 +181,13 @@ def _dumps(x: Any) -> str:
 class ChatKey:
     """What a chat request is cached under: ``llm_string`` (model + parameters, part of the
     partition), ``query`` (the last user message, compared exactly and semantically) and
-    ``context`` (everything before it, matched exactly)."""
+    ``context`` (everything before it, matched exactly). :func:`canonical_chat` makes one.
+
+    >>> key = canonical_chat("gpt-4o-mini", [{"role": "system", "content": "Be brief."},
+    ...                                      {"role": "user", "content": "Where is my card?"}])
+    >>> key.model, key.query, key.semantic, "Be brief." in key.context
+    ('gpt-4o-mini', 'Where is my card?', True, True)
+    """
 
     model: str
     llm_string: str
@@ -298,7 +304,16 @@ class SerializedRequests:
 # ------------------------------------------------------------------------- answers
 @dataclass(slots=True)
 class StoredAnswer:
-    """A decoded answer: the neutral choices/model/usage, and the writers' native forms."""
+    """A decoded answer: the neutral choices/model/usage, and the writers' native forms.
+    :func:`decode_answer` makes one.
+
+    >>> answer = decode_answer(encode_answer([{"text": "On its way.", "finish_reason": "stop"}],
+    ...                                      model="gpt-4o-mini"))
+    >>> answer.text, answer.model
+    ('On its way.', 'gpt-4o-mini')
+    >>> answer.messages()[0]["content"], answer.messages()[0]["finish_reason"]
+    ('On its way.', 'stop')
+    """
 
     choices: list[dict[str, Any]]
     model: str | None

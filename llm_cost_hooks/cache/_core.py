@@ -83,7 +83,22 @@ _VETOED = object()  # sentinel of _decide_at: the candidate was told apart by a 
 
 
 class CacheBackend(Protocol):
-    """Storage of entries, exact keys and vectors. ``EmbeddedBackend`` and ``RedisBackend``."""
+    """Storage of entries, exact keys and vectors. ``EmbeddedBackend`` and ``RedisBackend``.
+
+    >>> import numpy as np
+    >>> from llm_cost_hooks.cache import CacheEntry, EmbeddedBackend
+    >>> backend = EmbeddedBackend()
+    >>> entry = CacheEntry(partition="p1", exact_key="k1", tenant="acme", query="Where is my card?",
+    ...                    normalized_query="where is my card?", embedding_model="toy",
+    ...                    answer="On its way.", answer_key="a1")
+    >>> backend.put(entry, np.array([1.0, 0.0], dtype=np.float32))
+    >>> backend.count(), backend.get(entry.id).answer
+    (1, 'On its way.')
+    >>> [n.answer_key for n in backend.search("p1", np.array([0.8, 0.6], dtype=np.float32), k=3)]
+    ['a1']
+    >>> backend.invalidate(tenant="acme"), backend.count()
+    (1, 0)
+    """
 
     shared: bool
 
@@ -166,7 +181,15 @@ class CacheConfig(BaseModel):
 
 @dataclass(slots=True)
 class CacheRequest:
-    """A normalised request: where it may be served from and what is compared."""
+    """A normalised request: where it may be served from and what is compared.
+    :meth:`CacheCore.request` makes one.
+
+    >>> from llm_cost_hooks.cache import CacheCore, CacheScope
+    >>> core = CacheCore(semantic=False)
+    >>> req = core.request("What is 2+2?", llm_string="gpt-4o-mini", scope=CacheScope(tenant="acme"))
+    >>> req.query, req.normalized, req.tenant, req.semantic
+    ('What is 2+2?', 'what is 2+2?', 'acme', False)
+    """
 
     partition: str
     exact_key: str
@@ -183,7 +206,20 @@ class CacheRequest:
 
 
 class CacheStats(BaseModel):
-    """Counters of a cache: lookups, hits per tier, misses, skipped corrupt entries."""
+    """Counters of a cache: lookups, hits per tier, misses, skipped corrupt entries.
+
+    >>> from llm_cost_hooks.cache import CacheCore, CacheScope
+    >>> core = CacheCore(semantic=False)
+    >>> req = core.request("What is 2+2?", llm_string="gpt-4o-mini", scope=CacheScope(tenant="acme"))
+    >>> core.lookup(req) is None
+    True
+    >>> _ = core.update(req, answer="4")
+    >>> core.lookup(req).status
+    'exact'
+    >>> stats = core.stats
+    >>> stats.lookups, stats.exact_hits, stats.misses, stats.writes
+    (2, 1, 1, 1)
+    """
 
     lookups: int = 0
     exact_hits: int = 0
@@ -210,6 +246,16 @@ class AuditLog:
 
     Texts are recorded only with ``capture_text=True`` (else their hashes), following
     the package rule that prompt text stays out of logs unless the user opts in.
+
+    >>> from llm_cost_hooks.cache import CacheCore, CacheScope
+    >>> core = CacheCore(semantic=False)
+    >>> req = core.request("What is 2+2?", llm_string="gpt-4o-mini", scope=CacheScope(tenant="acme"))
+    >>> _ = core.update(req, answer="4")
+    >>> audit = AuditLog(sample_rate=1.0)
+    >>> audit.maybe_record("hit-1", req, core.lookup(req))
+    >>> row = audit.records[0]
+    >>> row["hit_id"], row["similarity"], row["query"].startswith("sha256:")
+    ('hit-1', 1.0, True)
     """
 
     def __init__(

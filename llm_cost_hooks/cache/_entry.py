@@ -22,6 +22,12 @@ class CacheEntry(BaseModel):
     (a hash of the normalised answer text unless the caller gives one, e.g. an intent or
     a template id); the semantic tier's agreement signals compare these keys.
     ``expires_at`` is fixed at write time: hits do not extend it.
+
+    >>> entry = CacheEntry(partition="p1", exact_key="k1", tenant="acme", query="Where is my card?",
+    ...                    normalized_query="where is my card?", embedding_model="toy",
+    ...                    answer="On its way.", answer_key="a1", expires_at=1_000.0)
+    >>> entry.expired(now=999.0), entry.expired(now=1_000.0)
+    (False, True)
     """
 
     model_config = ConfigDict(extra="ignore")
@@ -52,7 +58,16 @@ class CacheEntry(BaseModel):
 
 
 class CacheHit(BaseModel):
-    """A served answer: which tier, which entry, and the evidence for a semantic hit."""
+    """A served answer: which tier, which entry, and the evidence for a semantic hit.
+
+    >>> from llm_cost_hooks.cache import CacheCore, CacheScope
+    >>> core = CacheCore(semantic=False)
+    >>> req = core.request("What is 2+2?", llm_string="gpt-4o-mini", scope=CacheScope(tenant="acme"))
+    >>> _ = core.update(req, answer="4")
+    >>> hit = core.lookup(req)
+    >>> hit.status, hit.entry.answer, hit.similarity
+    ('exact', '4', 1.0)
+    """
 
     model_config = ConfigDict(arbitrary_types_allowed=True)
 

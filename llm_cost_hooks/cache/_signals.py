@@ -41,7 +41,19 @@ _TAU = 0.05  # softness of the similarity weighting in agreement
 @dataclass(slots=True)
 class Neighbor:
     """One search result: entry id, cosine similarity, answer key, and the entry itself when
-    the backend has it at hand (``payload``; else the core fetches it for a hit)."""
+    the backend has it at hand (``payload``; else the core fetches it for a hit).
+
+    >>> import numpy as np
+    >>> from llm_cost_hooks.cache import CacheEntry, EmbeddedBackend
+    >>> backend = EmbeddedBackend()
+    >>> entry = CacheEntry(partition="p1", exact_key="k1", tenant="acme", query="Where is my card?",
+    ...                    normalized_query="where is my card?", embedding_model="toy",
+    ...                    answer="On its way.", answer_key="a1")
+    >>> backend.put(entry, np.array([1.0, 0.0], dtype=np.float32))
+    >>> [neighbor] = backend.search("p1", np.array([0.8, 0.6], dtype=np.float32), k=3)
+    >>> neighbor.entry_id == entry.id, round(neighbor.similarity, 2), neighbor.answer_key
+    (True, 0.8, 'a1')
+    """
 
     entry_id: str
     similarity: float

@@ -171,7 +171,17 @@ def pair_features(query: str, stored: str, cosine: float) -> list[float]:
 
 
 class PairVerifier:
-    """Logistic model over :func:`pair_features`; ``probability`` is P(the pair asks the same thing)."""
+    """Logistic model over :func:`pair_features`; ``probability`` is P(the pair asks the same thing).
+
+    The score is compared with a calibrated ``pair_threshold`` (see :func:`calibrate_pairs`),
+    not with 0.5:
+
+    >>> verifier = PairVerifier.default()
+    >>> round(verifier.probability("How do I reset my PIN?", "How can I reset my PIN?", 0.97), 2)
+    0.99
+    >>> round(verifier.probability("How do I reset my PIN?", "How do I close my account?", 0.35), 2)
+    0.79
+    """
 
     def __init__(self, weights: Sequence[float], bias: float, *, meta: dict[str, Any] | None = None) -> None:
         if len(weights) != len(PAIR_FEATURE_NAMES):

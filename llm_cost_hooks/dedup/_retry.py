@@ -15,7 +15,17 @@ __all__ = ["RetryBudget", "RetryBudgetExhausted", "RetryState"]
 
 @dataclass
 class RetryState:
-    """Attempts and retry dollars of one task so far (attempt 1 is not a retry)."""
+    """Attempts and retry dollars of one task so far (attempt 1 is not a retry).
+
+    >>> budget = RetryBudget(max_attempts=3)
+    >>> state = budget.state("task-1")
+    >>> budget.record(state, 0.002)  # first attempt
+    >>> budget.record(state, 0.004)  # first retry
+    >>> state
+    RetryState(task_id='task-1', attempts=2, retry_usd=0.004, first_usd=0.002)
+    >>> state.tags()
+    {'retry.attempts': '2', 'retry.usd': '0.004000000'}
+    """
 
     task_id: str
     attempts: int = 0

@@ -30,7 +30,15 @@ Source = Literal["leader", "inflight", "cached"]
 @dataclass(frozen=True)
 class Flight(Generic[T]):
     """A single-flight result. ``source``: ``leader`` (this caller made the call),
-    ``inflight`` (joined a call in progress) or ``cached`` (a finished result within TTL)."""
+    ``inflight`` (joined a call in progress) or ``cached`` (a finished result within TTL).
+
+    >>> sf = SingleFlight(result_ttl=60)
+    >>> sf.do("order-42", lambda: "answer")
+    Flight(value='answer', source='leader', key='order-42')
+    >>> again = sf.do("order-42", lambda: "not called")
+    >>> again.value, again.source, again.shared
+    ('answer', 'cached', True)
+    """
 
     value: T
     source: Source

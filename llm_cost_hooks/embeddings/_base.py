@@ -28,6 +28,20 @@ class Embedder(Protocol):
     ``embed`` returns an array of shape ``(len(texts), dim)``, dtype float32, each row
     L2-normalised (so a dot product is the cosine similarity). ``name`` identifies the
     model: vectors of different names are never compared.
+
+    Any object with these four members is one (:class:`CallableEmbedder` wraps a function):
+
+    >>> class VowelCounts:
+    ...     name, dim = "vowel-counts", 5
+    ...     def embed(self, texts):
+    ...         return normalize_rows([[t.lower().count(v) for v in "aeiou"] for t in texts])
+    ...     def embed_one(self, text):
+    ...         return self.embed([text])[0]
+    >>> embedder = VowelCounts()
+    >>> isinstance(embedder, Embedder)
+    True
+    >>> embedder.embed(["card arrived", "has my card arrived"]).shape
+    (2, 5)
     """
 
     name: str

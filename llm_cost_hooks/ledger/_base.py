@@ -34,7 +34,14 @@ logger = logging.getLogger("llm_cost_hooks.ledger")
 
 
 class TaskOutcome(BaseModel):
-    """How a task (a root run) ended, as seen by the tracker or marked by the user."""
+    """How a task (a root run) ended, as seen by the tracker or marked by the user.
+
+    >>> from llm_cost_hooks import CostTracker, MemoryLedger
+    >>> ledger = MemoryLedger()
+    >>> CostTracker(ledger=ledger).mark_task("ticket-42", success=False, reason="escalated")
+    >>> [(o.task_id, o.success, o.source, o.reason) for o in ledger.task_outcomes()]
+    [('ticket-42', False, 'user', 'escalated')]
+    """
 
     model_config = ConfigDict(extra="forbid")
 
@@ -57,7 +64,15 @@ class LedgerStats(BaseModel):
 
     ``unwritten`` is about other processes: the records that processes killed outright
     (SIGKILL, the OOM killer, ``os._exit()``) had accepted and never written or set aside,
-    found in their counts when this ledger started (see ``docs/reliability.md``)."""
+    found in their counts when this ledger started (see ``docs/reliability.md``).
+
+    >>> from llm_cost_hooks import CostRecord, MemoryLedger
+    >>> ledger = MemoryLedger()
+    >>> ledger.write(CostRecord(model="gpt-4o-mini", cost_usd=0.0002))
+    >>> stats = ledger.stats
+    >>> stats.written, stats.pending, stats.dead_lettered, stats.dropped
+    (1, 0, 0, 0)
+    """
 
     written: int = 0
     duplicates: int = 0
@@ -239,6 +254,26 @@ class Ledger(ABC):
     - at exit (or :meth:`close`) the writer has until ``LLM_COST_HOOKS_EXIT_TIMEOUT``
       (5 s by default); what is still queued then is set aside;
     - after ``os.fork()`` the child gets its own writer thread and storage connection.
+
+    A store of your own (here one that prints) implements three methods:
+
+    >>> from llm_cost_hooks import CostRecord
+    >>> class PrintLedger(Ledger):
+    ...     def _write_batch(self, records, outcomes):
+    ...         for record in records:
+    ...             print("wrote", record.model, record.tenant, record.cost_usd)
+    ...         return None  # None: no record was skipped as already stored
+    ...     def records(self):
+    ...         return []
+    ...     def task_outcomes(self):
+    ...         return []
+    >>> with PrintLedger() as ledger:
+    ...     ledger.write(CostRecord(model="gpt-4o-mini", tenant="acme", cost_usd=0.0002))
+    ...     ledger.flush()
+    wrote gpt-4o-mini acme 0.0002
+    True
+    >>> ledger.stats.written
+    1
     """
 
     #: Whether ``_write_batch`` also takes rows (tuples of ``RECORD_COLUMNS`` values, as

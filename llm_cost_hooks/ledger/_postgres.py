@@ -482,6 +482,14 @@ class PostgresLedger(Ledger):
         ledger.write(CostRecord(model="gpt-4o-mini", tenant="acme", cost_usd=0.0004))
         ledger.flush()
         print(ledger.reports().totals(by="tenant,day"))
+
+    The URL is checked before anything is imported or connected:
+
+    >>> try:
+    ...     PostgresLedger("sqlite:///costs.db")
+    ... except ConfigurationError as exc:
+    ...     print(exc)
+    A PostgreSQL ledger URL looks like postgresql://user:password@host:5432/db; got 'sqlite:///costs.db'.
     """
 
     def __init__(

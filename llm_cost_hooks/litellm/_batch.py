@@ -87,7 +87,15 @@ class LiteLLMBatchClient:
 
 class DeferredResponse:
     """Returned by :func:`completion_or_defer` for a deferred request: the ``custom_id``
-    under which its answer will appear in ``queue.results()``."""
+    under which its answer will appear in ``queue.results()``.
+
+    >>> from llm_cost_hooks.batch import BatchQueue
+    >>> queue = BatchQueue(backend=None, state_path=None, ledger="memory://")
+    >>> deferred = completion_or_defer(queue, model="gpt-4o-mini", metadata={"deferrable": True},
+    ...                                messages=[{"role": "user", "content": "Summarise..."}])
+    >>> isinstance(deferred, DeferredResponse), deferred.custom_id in queue.results()
+    (True, False)
+    """
 
     __slots__ = ("custom_id",)
 
@@ -105,6 +113,17 @@ def completion_or_defer(queue: BatchQueue, **kwargs: Any) -> Any:
 
     ``model`` may carry a provider prefix (``openai/gpt-4o-mini``); the batch line uses
     the bare model name.
+
+    >>> from llm_cost_hooks.batch import BatchQueue
+    >>> queue = BatchQueue(backend=None, state_path=None, ledger="memory://")
+    >>> completion_or_defer(queue, model="openai/gpt-4o-mini", messages=[{"role": "user", "content": "Summarise..."}],
+    ...                     metadata={"deferrable": True, "tenant_id": "acme"})
+    DeferredResponse(custom_id='...')
+    >>> queue.pending_count
+    1
+    >>> completion_or_defer(queue, model="gpt-4o-mini", mock_response="Now.",  # not deferrable: called now
+    ...                     messages=[{"role": "user", "content": "Hi"}]).choices[0].message.content
+    'Now.'
     """
     if not is_deferrable(kwargs.get("metadata")):
         return litellm.completion(**kwargs)

@@ -184,7 +184,16 @@ def guarded_completion(guard: SpendGuard, **kwargs: Any) -> Any:
 
 async def aguarded_completion(guard: SpendGuard, **kwargs: Any) -> Any:
     """Async :func:`guarded_completion` over ``litellm.acompletion``; a stream is an async
-    iterator (``aclose()`` it when you stop early: what was streamed is settled at once)."""
+    iterator (``aclose()`` it when you stop early: what was streamed is settled at once).
+
+    >>> import asyncio
+    >>> from llm_cost_hooks.budget import AlertManager, Limit, SpendGuard
+    >>> guard = SpendGuard([Limit.usd(1.0, per="day")], alerts=AlertManager(log=False))
+    >>> r = asyncio.run(aguarded_completion(guard, model="gpt-4o-mini", max_tokens=50, mock_response="hi",
+    ...     messages=[{"role": "user", "content": "hello"}], metadata={"tenant_id": "acme"}))
+    >>> r.choices[0].message.content, guard.spent(guard.limits[0], "acme")
+    ('hi', 1.35e-05)
+    """
     call = _call(guard, kwargs)
     if kwargs.get("stream"):
         call.stream = True

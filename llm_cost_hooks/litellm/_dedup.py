@@ -74,6 +74,15 @@ def deduplicated_completion(flight: Any, **kwargs: Any) -> Any:
     ``RedisSingleFlight`` from :mod:`llm_cost_hooks.dedup`): identical concurrent requests
     (or the same ``metadata["idempotency_key"]``) make one upstream call; the others get
     its response and a ``deduplicated`` cost record ($0, saved = the shared call's price).
+
+    >>> from llm_cost_hooks.dedup import SingleFlight
+    >>> flight = SingleFlight(result_ttl=60)
+    >>> request = dict(model="gpt-4o-mini", mock_response="Within 3-5 days.",
+    ...                messages=[{"role": "user", "content": "When does my card arrive?"}])
+    >>> first = deduplicated_completion(flight, **request)
+    >>> again = deduplicated_completion(flight, **request)  # within result_ttl: no second call
+    >>> again is first, again.choices[0].message.content
+    (True, 'Within 3-5 days.')
     """
     key = _key(kwargs)
     if key is None:
@@ -85,7 +94,18 @@ def deduplicated_completion(flight: Any, **kwargs: Any) -> Any:
 
 
 async def adeduplicated_completion(flight: Any, **kwargs: Any) -> Any:
-    """Async :func:`deduplicated_completion` over ``litellm.acompletion``."""
+    """Async :func:`deduplicated_completion` over ``litellm.acompletion``.
+
+    >>> import asyncio
+    >>> from llm_cost_hooks.dedup import SingleFlight
+    >>> flight = SingleFlight(result_ttl=60)
+    >>> async def three_at_once():
+    ...     return await asyncio.gather(*(adeduplicated_completion(flight, model="gpt-4o-mini",
+    ...         mock_response="ok", messages=[{"role": "user", "content": "Status?"}]) for _ in range(3)))
+    >>> responses = asyncio.run(three_at_once())
+    >>> len({id(r) for r in responses}), responses[0].choices[0].message.content
+    (1, 'ok')
+    """
     key = _key(kwargs)
     if key is None:
         return await litellm.acompletion(**kwargs)

@@ -14,7 +14,20 @@ logger = logging.getLogger("llm_cost_hooks")
 
 @dataclass(frozen=True)
 class CostComparison:
-    """Our price of one call next to LiteLLM's own ``response_cost`` for it."""
+    """Our price of one call next to LiteLLM's own ``response_cost`` for it; the LiteLLM
+    logger keeps the last ones in ``comparisons``.
+
+    >>> import litellm
+    >>> from llm_cost_hooks.litellm import install, uninstall
+    >>> cost_logger = install(ledger="memory://")
+    >>> _ = litellm.completion(model="gpt-4o-mini", mock_response="hi",
+    ...                        messages=[{"role": "user", "content": "hello"}])
+    >>> cost_logger.flush()
+    True
+    >>> uninstall(cost_logger)
+    >>> [(c.model, c.ours_usd, c.litellm_usd, c.matched) for c in cost_logger.comparisons]
+    [('gpt-4o-mini', 1.35e-05, 1.35e-05, True)]
+    """
 
     request_id: str
     model: str

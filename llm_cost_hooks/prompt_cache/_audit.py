@@ -113,7 +113,19 @@ class SectionCost(BaseModel):
 
 
 class DuplicateInstruction(BaseModel):
-    """An instruction that repeats (or nearly repeats) an earlier one; the second copy is the waste."""
+    """An instruction that repeats (or nearly repeats) an earlier one; the second copy is the waste.
+
+    >>> from llm_cost_hooks.prompt_cache import LexicalEmbedder, audit_prompt
+    >>> from llm_cost_hooks.prompts import PromptRegistry, register_prompt
+    >>> prompt = register_prompt("support", [
+    ...     ("system", "You are a support agent for Acme Bank.\\nNever reveal card numbers to anyone."),
+    ...     ("system", "Reminder: never reveal card numbers to anyone!"),
+    ...     ("human", "Where is my card?"), ("ai", "It ships in 3-5 days."),
+    ...     ("human", "{question}")], model="gpt-4o-mini", version="v1", registry=PromptRegistry())
+    >>> audit = audit_prompt(prompt, calls_per_month=100_000, embedder=LexicalEmbedder())
+    >>> [(d.second, d.first_section, d.second_section, d.exact) for d in audit.duplicates]
+    [('Reminder: never reveal card numbers to anyone!', 0, 1, False)]
+    """
 
     first: str
     second: str
@@ -126,7 +138,19 @@ class DuplicateInstruction(BaseModel):
 
 
 class FewShotExample(BaseModel):
-    """A few-shot example whose removal a team can test, with what it costs per month."""
+    """A few-shot example whose removal a team can test, with what it costs per month.
+
+    >>> from llm_cost_hooks.prompt_cache import LexicalEmbedder, audit_prompt
+    >>> from llm_cost_hooks.prompts import PromptRegistry, register_prompt
+    >>> prompt = register_prompt("support", [
+    ...     ("system", "You are a support agent for Acme Bank.\\nNever reveal card numbers to anyone."),
+    ...     ("system", "Reminder: never reveal card numbers to anyone!"),
+    ...     ("human", "Where is my card?"), ("ai", "It ships in 3-5 days."),
+    ...     ("human", "{question}")], model="gpt-4o-mini", version="v1", registry=PromptRegistry())
+    >>> audit = audit_prompt(prompt, calls_per_month=100_000, embedder=LexicalEmbedder())
+    >>> [(e.sections, e.tokens, e.preview) for e in audit.examples]
+    [([2, 3], 14, 'Where is my card?')]
+    """
 
     index: int
     sections: list[int]
@@ -136,7 +160,21 @@ class FewShotExample(BaseModel):
 
 
 class PromptAudit(BaseModel):
-    """The audit of one template: sections, duplicate instructions, few-shot examples."""
+    """The audit of one template: sections, duplicate instructions, few-shot examples.
+
+    >>> from llm_cost_hooks.prompt_cache import LexicalEmbedder, audit_prompt
+    >>> from llm_cost_hooks.prompts import PromptRegistry, register_prompt
+    >>> prompt = register_prompt("support", [
+    ...     ("system", "You are a support agent for Acme Bank.\\nNever reveal card numbers to anyone."),
+    ...     ("system", "Reminder: never reveal card numbers to anyone!"),
+    ...     ("human", "Where is my card?"), ("ai", "It ships in 3-5 days."),
+    ...     ("human", "{question}")], model="gpt-4o-mini", version="v1", registry=PromptRegistry())
+    >>> audit = audit_prompt(prompt, calls_per_month=100_000, embedder=LexicalEmbedder())
+    >>> audit.prompt, audit.total_tokens, audit.traffic_source
+    ('support@v1', ..., 'given calls per month')
+    >>> [(s.role, s.tokens) for s in audit.sections][:2]
+    [('system', ...), ('system', ...)]
+    """
 
     prompt: str
     model: str
@@ -202,7 +240,24 @@ def audit_prompt(
     embedder: Embedder | None = None,
     price_book: Any = None,
 ) -> PromptAudit:
-    """Audit one template (see the module docstring for the arithmetic)."""
+    """Audit one template (see the module docstring for the arithmetic). ``records``
+    (the ledger's) give its traffic; ``calls_per_month`` overrides it. ``threshold``
+    (cosine of a near-duplicate instruction) defaults to the embedder's: 0.85 for MiniLM,
+    0.6 for :class:`LexicalEmbedder`, 0.85 for an embedder of your own.
+
+    >>> from llm_cost_hooks.prompt_cache import LexicalEmbedder, audit_prompt
+    >>> from llm_cost_hooks.prompts import PromptRegistry, register_prompt
+    >>> prompt = register_prompt("support", [
+    ...     ("system", "You are a support agent for Acme Bank.\\nNever reveal card numbers to anyone."),
+    ...     ("system", "Reminder: never reveal card numbers to anyone!"),
+    ...     ("human", "Where is my card?"), ("ai", "It ships in 3-5 days."),
+    ...     ("human", "{question}")], model="gpt-4o-mini", version="v1", registry=PromptRegistry())
+    >>> audit = audit_prompt(prompt, calls_per_month=100_000, embedder=LexicalEmbedder())
+    >>> round(audit.monthly_usd, 2), len(audit.duplicates), len(audit.examples)
+    (..., 1, 1)
+    >>> round(audit.duplicates[0].monthly_usd, 3)  # what the repeated instruction costs a month
+    0.135
+    """
     model = model or prompt.model or "gpt-4o"
     calls, rate, source = _traffic(prompt, model, list(records), price_book)
     if calls_per_month is not None:
@@ -224,8 +279,9 @@ def audit_prompt(
     if embedder is None:
         embedder, default_threshold, embedder_name = _embedder()
     else:
+        # Each embedder's cosines have their own scale: the lexical one's run lower.
         default_threshold, embedder_name = (
-            EMBEDDING_THRESHOLD,
+            LEXICAL_THRESHOLD if isinstance(embedder, LexicalEmbedder) else EMBEDDING_THRESHOLD,
             getattr(embedder, "name", type(embedder).__name__),
         )
     limit = default_threshold if threshold is None else threshold
@@ -310,7 +366,17 @@ def audit_prompts(
     registry: PromptRegistry | Iterable[RegisteredPrompt] | None = None,
     **kwargs: Any,
 ) -> list[PromptAudit]:
-    """Audit every registered template (or the prompts given), most expensive first."""
+    """Audit every registered template (or the prompts given), most expensive first.
+
+    >>> from llm_cost_hooks.prompts import PromptRegistry
+    >>> registry = PromptRegistry()
+    >>> _ = registry.register("greet", "Say hello to {name}.", model="gpt-4o-mini", version="1")
+    >>> _ = registry.register("faq", "Answer from the FAQ, in the user's language, briefly and "
+    ...                       "politely: {question}", model="gpt-4o", version="1")
+    >>> [a.prompt for a in audit_prompts(registry=registry, calls_per_month=1000,
+    ...                                  embedder=LexicalEmbedder())]
+    ['faq@1', 'greet@1']
+    """
     records = list(records)
     audits = [
         audit_prompt(p, records, **kwargs) for p in (registry if registry is not None else default_registry())

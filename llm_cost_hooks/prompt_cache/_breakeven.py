@@ -61,7 +61,18 @@ MIN_UTILISATION = 0.6
 
 
 class TrafficProfile(BaseModel):
-    """A workload's monthly volume, as read from the ledger."""
+    """A workload's monthly volume, as read from the ledger (:func:`traffic_from_records`).
+
+    >>> from datetime import datetime, timedelta, timezone
+    >>> from llm_cost_hooks import CostRecord
+    >>> start = datetime(2026, 12, 1, tzinfo=timezone.utc)
+    >>> records = [CostRecord(model="gpt-4o-mini", route="faq", input_tokens=1200, output_tokens=100,
+    ...                       cache_read_tokens=600, cost_usd=0.0003, timestamp=start + timedelta(days=i))
+    ...            for i in range(10)]  # one call a day over 9 days
+    >>> traffic = traffic_from_records(records, route="faq")
+    >>> round(traffic.tokens_per_month)
+    43333
+    """
 
     calls_per_month: float
     input_tokens_per_call: float
@@ -78,7 +89,20 @@ class TrafficProfile(BaseModel):
 def traffic_from_records(records: Iterable[CostRecord], **filters: str | None) -> TrafficProfile:
     """Monthly volume of the (successful and failed) calls matching ``filters``
     (record fields such as ``model``, ``route``, ``feature``, ``prompt_version``),
-    scaled to 30 days from the period the records cover (at least one day)."""
+    scaled to 30 days from the period the records cover (at least one day).
+
+    >>> from datetime import datetime, timedelta, timezone
+    >>> from llm_cost_hooks import CostRecord
+    >>> start = datetime(2026, 12, 1, tzinfo=timezone.utc)
+    >>> records = [CostRecord(model="gpt-4o-mini", route="faq", input_tokens=1200, output_tokens=100,
+    ...                       cache_read_tokens=600, cost_usd=0.0003, timestamp=start + timedelta(days=i))
+    ...            for i in range(10)]  # one call a day over 9 days
+    >>> traffic = traffic_from_records(records, route="faq")
+    >>> round(traffic.calls_per_month, 2), traffic.input_tokens_per_call, traffic.cached_share
+    (33.33, 1200.0, 0.5)
+    >>> traffic.days_covered, round(traffic.cost_per_month_usd, 4)
+    (9.0, 0.01)
+    """
     recs = [r for r in records if all(v is None or getattr(r, k) == v for k, v in filters.items())]
     if not recs:
         raise ConfigurationError(f"No ledger records match {filters}; check the filters or the ledger path.")
@@ -109,7 +133,16 @@ class SelfHostRow(BaseModel):
 
 
 class SelfHostBreakEven(BaseModel):
-    """Result of :func:`self_host_breakeven`: today, the break-even volume and a table."""
+    """Result of :func:`self_host_breakeven`: today, the break-even volume and a table.
+
+    >>> r = self_host_breakeven(tokens_per_month=300e6, api_cost_per_month=1500, gpu_hourly_usd=2,
+    ...                         throughput_tokens_per_s=500, infra_monthly_usd=200,
+    ...                         engineering_hours_per_month=10, engineer_hourly_usd=100)
+    >>> r.current.cheaper, r.current.replicas, round(r.current.self_host_usd)
+    ('api', 1, 2660)
+    >>> r.recommendation
+    "api: self-hosting breaks even at 1.8x today's volume"
+    """
 
     api_usd_per_token: float
     capacity_tokens_per_month: float
@@ -229,7 +262,16 @@ class FineTuneRow(BaseModel):
 
 
 class FineTuneBreakEven(BaseModel):
-    """Result of :func:`fine_tune_breakeven`: per-call costs, payback, break-even volume, table."""
+    """Result of :func:`fine_tune_breakeven`: per-call costs, payback, break-even volume, table.
+
+    >>> r = fine_tune_breakeven(calls_per_month=100_000, prompt_tokens_removed=2000, other_input_tokens=200,
+    ...     output_tokens=150, input_rate=0.15e-6, output_rate=0.6e-6, ft_input_rate=0.3e-6,
+    ...     ft_output_rate=1.2e-6, training_tokens=500_000, training_usd_per_token=3e-6)
+    >>> round(r.long_prompt_usd_per_call, 5), round(r.fine_tuned_usd_per_call, 5), r.training_usd
+    (0.00042, 0.00024, 4.5)
+    >>> r.recommendation
+    'fine-tune: pays back the training in 0.2 months'
+    """
 
     long_prompt_usd_per_call: float
     fine_tuned_usd_per_call: float

@@ -154,7 +154,24 @@ class ContentCapture(RunObserver):
 
 
 class ExportSummary(BaseModel):
-    """How many examples :func:`export_finetune` wrote and why others were left out."""
+    """How many examples :func:`export_finetune` wrote and why others were left out.
+
+    >>> import json, os, tempfile
+    >>> from llm_cost_hooks import CostRecord
+    >>> tmp = tempfile.TemporaryDirectory()
+    >>> content = os.path.join(tmp.name, "content.jsonl")  # as ContentCapture writes it
+    >>> with open(content, "w") as f:
+    ...     _ = f.write(json.dumps({"request_id": "r1", "answer": "It ships in 3-5 days.",
+    ...         "messages": [{"role": "user", "content": "Where is my card?"}]}))
+    >>> records = [CostRecord(model="gpt-4o", route="strong", request_id="r1"),
+    ...            CostRecord(model="gpt-4o", route="strong", request_id="r2"),  # not captured
+    ...            CostRecord(model="gpt-4o", route="strong", request_id="r3", success=False)]
+    >>> out = os.path.join(tmp.name, "train.jsonl")
+    >>> summary = export_finetune(records, content, out, route="strong")
+    >>> summary.written, summary.skipped_no_content, summary.skipped_failed, summary.skipped_other_model
+    (1, 1, 1, 0)
+    >>> tmp.cleanup()
+    """
 
     written: int
     skipped_no_content: int
@@ -175,7 +192,26 @@ def export_finetune(
     redact: Sequence[Redactor] = (),
 ) -> ExportSummary:
     """Write OpenAI chat fine-tuning JSONL from the captured content of the records that
-    match ``route``/``model``/``feature``, succeeded, and whose task did not fail."""
+    match ``route``/``model``/``feature``, succeeded, and whose task did not fail.
+
+    >>> import json, os, tempfile
+    >>> from llm_cost_hooks import CostRecord
+    >>> tmp = tempfile.TemporaryDirectory()
+    >>> content = os.path.join(tmp.name, "content.jsonl")  # as ContentCapture writes it
+    >>> with open(content, "w") as f:
+    ...     _ = f.write(json.dumps({"request_id": "r1", "answer": "It ships in 3-5 days.",
+    ...         "messages": [{"role": "user", "content": "Where is my card?"}]}))
+    >>> records = [CostRecord(model="gpt-4o", route="strong", request_id="r1"),
+    ...            CostRecord(model="gpt-4o", route="strong", request_id="r2"),  # not captured
+    ...            CostRecord(model="gpt-4o", route="strong", request_id="r3", success=False)]
+    >>> out = os.path.join(tmp.name, "train.jsonl")
+    >>> summary = export_finetune(records, content, out, route="strong")
+    >>> summary.written
+    1
+    >>> print(open(out).read().strip())
+    {"messages": [{"role": "user", "content": "Where is my card?"}, {"role": "assistant", "content": "It ships in 3-5 days."}]}
+    >>> tmp.cleanup()
+    """
     content_file = Path(content_path)
     if not content_file.is_file():
         raise ConfigurationError(

@@ -71,7 +71,14 @@ def find_volatile(text: str) -> list[tuple[str, bool]]:
 
 
 class BreakpointInfo(BaseModel):
-    """One breakpoint placed (or found) in a request."""
+    """One breakpoint placed (or found) in a request.
+
+    >>> system = {"role": "system", "content": "You are a support agent. " * 400}
+    >>> messages, tools, report = add_cache_breakpoints(
+    ...     [system, {"role": "user", "content": "Where is my card?"}], None, "claude-sonnet-4-5")
+    >>> report.breakpoints
+    [BreakpointInfo(segment='system', location='messages', index=0, content_index=None, prefix_tokens=2404)]
+    """
 
     segment: Segment
     location: Literal["tools", "messages"]
@@ -83,7 +90,16 @@ class BreakpointInfo(BaseModel):
 
 
 class BreakpointReport(BaseModel):
-    """What :func:`add_cache_breakpoints` did and how cacheable the request is."""
+    """What :func:`add_cache_breakpoints` did and how cacheable the request is.
+
+    >>> system = {"role": "system", "content": "You are a support agent. " * 400}
+    >>> messages, tools, report = add_cache_breakpoints(
+    ...     [system, {"role": "user", "content": "Where is my card?"}], None, "claude-sonnet-4-5")
+    >>> report.mode.value, report.max_breakpoints, report.total_tokens, report.cacheable_tokens
+    ('explicit', 4, 2415, 2404)
+    >>> round(report.cacheable_share, 3), report.volatile, report.warnings
+    (0.995, [], [])
+    """
 
     model: str
     mode: CacheMode

@@ -51,7 +51,11 @@ ANTHROPIC_MAX_BREAKPOINTS = 4
 
 
 class CacheMode(str, Enum):
-    """How a provider caches prompt prefixes."""
+    """How a provider caches prompt prefixes.
+
+    >>> resolve_cache_rule("claude-sonnet-4-5").mode, resolve_cache_rule("gpt-4o-mini").mode
+    (<CacheMode.EXPLICIT: 'explicit'>, <CacheMode.IMPLICIT: 'implicit'>)
+    """
 
     EXPLICIT = "explicit"  # only up to ``cache_control`` breakpoints the request marks
     IMPLICIT = "implicit"  # automatically, on any long enough repeated prefix
@@ -116,6 +120,13 @@ class ResolvedCacheRule(BaseModel):
 
     ``input_rate``/``cache_read_rate``/``cache_write_rate`` are USD per token (base tier);
     a missing cache rate equals the input rate (no discount, no premium).
+    :func:`resolve_cache_rule` makes one.
+
+    >>> rule = resolve_cache_rule("claude-haiku-4-5")
+    >>> rule.provider, rule.min_tokens, rule.needs_breakpoints
+    ('anthropic', 4096, True)
+    >>> rule.input_rate, rule.cache_read_rate, rule.cache_write_rate
+    (1e-06, 1e-07, 1.25e-06)
     """
 
     model_config = ConfigDict(frozen=True)

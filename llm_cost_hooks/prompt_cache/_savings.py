@@ -42,7 +42,20 @@ _BATCH_SAVED_TAG = "batch.saved_usd"
 
 
 class BreakpointEconomics(BaseModel):
-    """Cache reads against cache writes of one prompt version on one model."""
+    """Cache reads against cache writes of one prompt version on one model; a row of
+    :func:`breakpoint_economics`.
+
+    >>> from llm_cost_hooks import CostRecord
+    >>> write = CostRecord(model="claude-sonnet-4-5", prompt_version="v1", input_tokens=3000,
+    ...                    cache_write_tokens=3000)
+    >>> read = CostRecord(model="claude-sonnet-4-5", prompt_version="v1", input_tokens=3000,
+    ...                   cache_read_tokens=3000)
+    >>> [row] = breakpoint_economics([write] + [read] * 4)
+    >>> row.calls_writing, row.calls_reading, row.reads_per_write, row.loses_money
+    (1, 4, 4.0, False)
+    >>> round(row.read_savings_usd, 4), round(row.write_premium_usd, 5), round(row.net_usd, 5)
+    (0.0324, 0.00225, 0.03015)
+    """
 
     prompt_version: str | None
     model: str

@@ -147,7 +147,17 @@ def prompt_segments(prompt: RegisteredPrompt, model: str | None = None) -> list[
 
 
 class PromptStability(BaseModel):
-    """How much of a template a provider can cache, as written and reordered."""
+    """How much of a template a provider can cache, as written and reordered.
+    :func:`analyze_prompt` makes one.
+
+    >>> from llm_cost_hooks.prompts import PromptRegistry, register_prompt
+    >>> prompt = register_prompt("rag", [("system", "Today is {today}. " + "Follow the refund policy. " * 300),
+    ...                                  ("human", "{question}")],
+    ...                          model="claude-sonnet-4-5", version="v1", registry=PromptRegistry())
+    >>> stability = analyze_prompt(prompt)
+    >>> stability.cacheable_now, stability.cacheable_reordered > 1024
+    (0, True)
+    """
 
     prompt: str
     model: str
@@ -172,7 +182,18 @@ class PromptStability(BaseModel):
 def analyze_prompt(
     prompt: RegisteredPrompt, model: str | None = None, *, price_book: Any = None
 ) -> PromptStability:
-    """Where the first variable sits in ``prompt`` and how many static tokens follow it."""
+    """Where the first variable sits in ``prompt`` and how many static tokens follow it.
+
+    >>> from llm_cost_hooks.prompts import PromptRegistry, register_prompt
+    >>> prompt = register_prompt("rag", [("system", "Today is {today}. " + "Follow the refund policy. " * 300),
+    ...                                  ("human", "{question}")],
+    ...                          model="claude-sonnet-4-5", version="v1", registry=PromptRegistry())
+    >>> stability = analyze_prompt(prompt)
+    >>> stability.first_variable, stability.first_variable_kind, stability.variable_before_static
+    ('today', 'timestamp', True)
+    >>> stability.prefix_tokens, stability.min_cacheable_tokens
+    (3, 1024)
+    """
     model = model or prompt.model or "gpt-4o"
     rule = resolve_cache_rule(model, price_book=price_book)
     segments = prompt_segments(prompt, model)
@@ -205,7 +226,25 @@ def analyze_prompt(
 
 
 class PrefixReportRow(BaseModel):
-    """One prompt version's prefix stability over the ledger's traffic."""
+    """One prompt version's prefix stability over the ledger's traffic; a row of
+    :func:`prefix_report`.
+
+    >>> from datetime import datetime, timedelta, timezone
+    >>> from llm_cost_hooks import CostRecord
+    >>> from llm_cost_hooks.prompts import PromptRegistry, register_prompt
+    >>> prompt_registry = PromptRegistry()
+    >>> prompt = register_prompt("rag", [("system", "Today is {today}. " + "Follow the refund policy. " * 300),
+    ...                                  ("human", "{question}")],
+    ...                          model="claude-sonnet-4-5", version="v1", registry=prompt_registry)
+    >>> start = datetime(2026, 12, 1, tzinfo=timezone.utc)
+    >>> records = [CostRecord(model="claude-sonnet-4-5", prompt_version="rag@v1", input_tokens=2000,
+    ...                       cost_usd=0.01, timestamp=start + timedelta(hours=i)) for i in range(24)]
+    >>> [row] = prefix_report(records, registry=prompt_registry)
+    >>> row.prompt_version, row.calls, row.first_variable
+    ('rag@v1', 24, 'today')
+    >>> row.flag
+    "timestamp '{today}' comes before ... static tokens: move it after them"
+    """
 
     prompt_version: str
     model: str

@@ -210,7 +210,15 @@ def prompt_tokens(prompt: RegisteredPrompt, model: str) -> int:
 
 
 class PromptCostChange(BaseModel):
-    """One prompt before and after the change: tokens, traffic and dollars per month."""
+    """One prompt before and after the change: tokens, traffic and dollars per month; one per
+    prompt in :attr:`PromptCostEstimate.prompts` (a full run is under :func:`estimate_pr_cost`).
+
+    >>> change = PromptCostChange(name="support", status="changed", calls_per_month=100_000,
+    ...     traffic_source="default", tokens_before=16, tokens_after=27,
+    ...     usd_per_month_before=0.24, usd_per_month_after=0.405)
+    >>> change.delta_tokens, round(change.delta_usd_per_month, 3)
+    (11, 0.165)
+    """
 
     name: str
     status: Literal["changed", "unchanged", "added", "removed"]
@@ -236,7 +244,18 @@ class PromptCostChange(BaseModel):
 
 
 class PromptCostEstimate(BaseModel):
-    """The PR cost estimate: every prompt's change, totals, and the markdown comment."""
+    """The PR cost estimate: every prompt's change, totals, and the markdown comment;
+    :func:`estimate_pr_cost` returns it.
+
+    >>> change = PromptCostChange(name="support", status="changed", calls_per_month=100_000,
+    ...     traffic_source="default", tokens_before=16, tokens_after=27,
+    ...     usd_per_month_before=0.24, usd_per_month_after=0.405)
+    >>> estimate = PromptCostEstimate(base="main", head="HEAD", prompts=[change])
+    >>> round(estimate.delta_usd_per_month, 3), estimate.to_json()["prompts"][0]["delta_tokens"]
+    (0.165, 11)
+    >>> "support" in estimate.markdown()
+    True
+    """
 
     base: str
     head: str
@@ -340,6 +359,29 @@ def estimate_pr_cost(
     ledger ``records``; prompts with neither use ``default_calls_per_month``.
     ``default_model`` prices prompts that name no model; when ``None``, the pyproject's
     ``default_model``, else ``gpt-4o``.
+
+    Each revision is read in a child process, so this takes a second or two. A repository
+    whose one prompt file grows in the last commit:
+
+    >>> tmp = tempfile.TemporaryDirectory()
+    >>> repo = Path(tmp.name)
+    >>> def git(*args):
+    ...     _ = subprocess.run(["git", "-C", str(repo), "-c", "user.name=dev",
+    ...                         "-c", "user.email=dev@example.com", *args], check=True, capture_output=True)
+    >>> (repo / "prompts").mkdir()
+    >>> _ = (repo / "pyproject.toml").write_text(
+    ...     '[tool.llm-cost-hooks]\\nprompt_files = ["prompts/*.txt"]\\ndefault_model = "gpt-4o-mini"\\n')
+    >>> _ = (repo / "prompts" / "support.txt").write_text("You are a support agent. Answer briefly.")
+    >>> git("init", "-q"); git("add", "."); git("commit", "-q", "-m", "base")
+    >>> _ = (repo / "prompts" / "support.txt").write_text(
+    ...     "You are a support agent for Acme Bank. Answer briefly and politely, in the user's language.")
+    >>> git("commit", "-q", "-a", "-m", "longer prompt")
+    >>> estimate = estimate_pr_cost("HEAD~1", "HEAD", repo=repo, default_calls_per_month=100_000)
+    >>> [(p.name, p.status, p.tokens_before, p.tokens_after) for p in estimate.prompts]
+    [('support', 'changed', 16, 27)]
+    >>> round(estimate.delta_usd_per_month, 3)
+    0.165
+    >>> tmp.cleanup()
     """
     from ..pricing import PriceBook
 

@@ -59,7 +59,13 @@ _ROLE_BY_TYPE = {"system": "system", "human": "user", "ai": "assistant", "tool":
 
 class PromptPart(BaseModel):
     """One message of a template. ``kind="placeholder"`` stands for a list of messages
-    filled at run time (chat history); its ``text`` is the variable name."""
+    filled at run time (chat history); its ``text`` is the variable name.
+
+    >>> PromptPart(role="user", text="Order {order_id}: {question}").variables()
+    ['order_id', 'question']
+    >>> PromptPart(role="placeholder", text="history", kind="placeholder").variables()
+    ['history']
+    """
 
     model_config = ConfigDict(frozen=True)
 
@@ -312,7 +318,13 @@ _default = PromptRegistry()
 
 
 def default_registry() -> PromptRegistry:
-    """The process-wide registry that :func:`register_prompt` fills."""
+    """The process-wide registry that :func:`register_prompt` fills.
+
+    >>> _ = register_prompt("refund-policy", "Explain the refund policy to {customer}.",
+    ...                     model="gpt-4o-mini", version="v3")
+    >>> default_registry().find("refund-policy@v3").model
+    'gpt-4o-mini'
+    """
     return _default
 
 
@@ -473,6 +485,18 @@ def discover_prompts(
 
     Module-level LangChain templates not registered explicitly are registered as
     ``"<module>:<attribute>"`` with the config's ``default_model``.
+
+    >>> import tempfile
+    >>> tmp = tempfile.TemporaryDirectory()
+    >>> root = Path(tmp.name)
+    >>> _ = (root / "pyproject.toml").write_text(
+    ...     '[tool.llm-cost-hooks]\\nprompt_files = ["prompts/*.txt"]\\ndefault_model = "gpt-4o-mini"\\n')
+    >>> (root / "prompts").mkdir()
+    >>> _ = (root / "prompts" / "support.txt").write_text("You are a support agent. Answer briefly.")
+    >>> [(p.key, p.model, p.parts[0].role) for p in
+    ...  discover_prompts(root / "pyproject.toml", registry=PromptRegistry())]
+    [('support', 'gpt-4o-mini', 'system')]
+    >>> tmp.cleanup()
     """
     registry = registry if registry is not None else _default
     config = load_project_config(pyproject) if (modules is None or files is None) else {}

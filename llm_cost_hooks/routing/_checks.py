@@ -237,7 +237,13 @@ def check_arithmetic(text: str) -> tuple[int, list[str]]:
 
 def arithmetic_consistent(answer: Answer) -> bool | str:
     """A cascade check: fails when a line of the answer's arithmetic is wrong
-    (:func:`check_arithmetic`); an answer with no arithmetic passes."""
+    (:func:`check_arithmetic`); an answer with no arithmetic passes.
+
+    >>> arithmetic_consistent(Answer(text="3 x 60 = 180, then 180 x 3 = 530.", tier="small"))
+    'arithmetic: 180 x 3 = 530 (is 540)'
+    >>> arithmetic_consistent(Answer(text="3 x 60 = 180.", tier="small"))
+    True
+    """
     _, wrong = check_arithmetic(answer.text)
     return (
         f"arithmetic: {wrong[0]}" + (f" (+{len(wrong) - 1} more)" if len(wrong) > 1 else "")
@@ -248,7 +254,17 @@ def arithmetic_consistent(answer: Answer) -> bool | str:
 
 @dataclass
 class Attempt:
-    """One tier tried: its answer passed, failed a check, or the tier errored."""
+    """One tier tried: its answer passed, failed a check, or the tier errored.
+
+    >>> from llm_cost_hooks.routing import Answer, RouteDecision, not_refusal, run_cascade
+    >>> def call(tier, attempt):  # your model call; the small tier refuses here
+    ...     text = "I'm sorry, but I can't help with that." if tier == "small" else "In 3-5 days."
+    ...     return {"tier": tier}, Answer(text=text, tier=tier)
+    >>> decision = RouteDecision("small", "rule:default", escalation=("large",))
+    >>> outcome = run_cascade(decision, ["small", "large"], call, [not_refusal])
+    >>> outcome.attempts
+    [Attempt(tier='small', ok=False, reason='refusal', error=None), Attempt(tier='large', ok=True, reason=None, error=None)]
+    """
 
     tier: str
     ok: bool
@@ -258,7 +274,19 @@ class Attempt:
 
 @dataclass
 class CascadeOutcome:
-    """What the cascade returned and every attempt it made (all of them were billed)."""
+    """What the cascade returned and every attempt it made (all of them were billed).
+
+    >>> from llm_cost_hooks.routing import Answer, RouteDecision, not_refusal, run_cascade
+    >>> def call(tier, attempt):  # your model call; the small tier refuses here
+    ...     text = "I'm sorry, but I can't help with that." if tier == "small" else "In 3-5 days."
+    ...     return {"tier": tier}, Answer(text=text, tier=tier)
+    >>> decision = RouteDecision("small", "rule:default", escalation=("large",))
+    >>> outcome = run_cascade(decision, ["small", "large"], call, [not_refusal])
+    >>> outcome.tier, outcome.checks_passed, outcome.result
+    ('large', True, {'tier': 'large'})
+    >>> outcome.route_reason(decision)
+    'rule:default;escalated[small:refusal,large:ok]'
+    """
 
     result: Any
     answer: Answer | None
@@ -362,7 +390,17 @@ def run_cascade(
     an error also fall back to the other tiers. ``call(tier, attempt)`` returns
     ``(result, answer)``. If every answer fails its checks, the last one is returned
     (``checks_passed=False``); if every tier errors, the last error is raised. A
-    :class:`~llm_cost_hooks.BudgetExceeded` is raised at once (no dearer tier is tried)."""
+    :class:`~llm_cost_hooks.BudgetExceeded` is raised at once (no dearer tier is tried).
+
+    >>> from llm_cost_hooks.routing import Answer, RouteDecision, not_refusal, run_cascade
+    >>> def call(tier, attempt):  # your model call; the small tier refuses here
+    ...     text = "I'm sorry, but I can't help with that." if tier == "small" else "In 3-5 days."
+    ...     return {"tier": tier}, Answer(text=text, tier=tier)
+    >>> decision = RouteDecision("small", "rule:default", escalation=("large",))
+    >>> outcome = run_cascade(decision, ["small", "large"], call, [not_refusal])
+    >>> outcome.tier, outcome.answer.text, [(a.tier, a.ok, a.reason) for a in outcome.attempts]
+    ('large', 'In 3-5 days.', [('small', False, 'refusal'), ('large', True, None)])
+    """
     escalate, fallback = _plan(decision, tiers)
     attempts: list[Attempt] = []
     last: tuple[Any, Answer] | None = None
@@ -399,7 +437,17 @@ async def arun_cascade(
     call: Callable[[str, int], Awaitable[tuple[Any, Answer]]],
     checks: Sequence[Check],
 ) -> CascadeOutcome:
-    """Async :func:`run_cascade` (checks may be async)."""
+    """Async :func:`run_cascade` (checks may be async).
+
+    >>> import asyncio
+    >>> async def call(tier, attempt):
+    ...     text = "I'm sorry, but I can't help with that." if tier == "small" else "In 3-5 days."
+    ...     return None, Answer(text=text, tier=tier)
+    >>> decision = RouteDecision("small", "rule:default", escalation=("large",))
+    >>> outcome = asyncio.run(arun_cascade(decision, ["small", "large"], call, [not_refusal]))
+    >>> outcome.tier, [a.tier for a in outcome.attempts]
+    ('large', ['small', 'large'])
+    """
     escalate, fallback = _plan(decision, tiers)
     attempts: list[Attempt] = []
     last: tuple[Any, Answer] | None = None

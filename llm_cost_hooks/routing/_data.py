@@ -529,6 +529,18 @@ def load_routellm(
     offline with the GPT-4 tokenizer (an estimate for other models). Without recorded
     responses each answer is priced as ``assumed_output_tokens`` tokens (1: a
     multiple-choice letter) and ``responses`` is None (no cascade can be replayed).
+
+    >>> import os, tempfile
+    >>> tmp = tempfile.TemporaryDirectory()
+    >>> path = os.path.join(tmp.name, "gsm8k_responses.csv")
+    >>> with open(path, "w") as f:
+    ...     _ = f.write("prompt,gpt-4,gpt-4_response,mixtral,mixtral_response\\n"
+    ...                 "What is 2+2?,True,4,True,4\\n"
+    ...                 "What is 17*23?,True,391,False,381\\n")
+    >>> ds = load_routellm(path, cost_per_call={"gpt-4": 0.01, "mixtral": 0.001})
+    >>> ds.tiers, ds.quality.tolist(), ds.responses["mixtral"]
+    (['gpt-4', 'mixtral'], [[1.0, 1.0], [1.0, 0.0]], ['4', '381'])
+    >>> tmp.cleanup()
     """
     files = _files(path)
     parts = [
@@ -790,7 +802,18 @@ def _long_from_rows(
 
 
 def write_long(data: OutcomeDataset, path: str | Path) -> Path:
-    """Write ``data`` in the long form :func:`load_long` reads (CSV, gzip if ``.gz``)."""
+    """Write ``data`` in the long form :func:`load_long` reads (CSV, gzip if ``.gz``).
+
+    >>> ds = OutcomeDataset(prompts=["2+2?", "prove it"], tiers=["small", "large"],
+    ...     quality=np.array([[1, 1], [0, 1.0]]), cost=np.array([[1e-4, 1e-3], [1e-4, 2e-3]]))
+    >>> import os, tempfile
+    >>> tmp = tempfile.TemporaryDirectory()
+    >>> path = write_long(ds, os.path.join(tmp.name, "outcomes.csv.gz"))
+    >>> back = load_long(path)
+    >>> back.tiers, back.quality.tolist()
+    (['small', 'large'], [[1.0, 1.0], [0.0, 1.0]])
+    >>> tmp.cleanup()
+    """
     p = Path(path)
     if p.suffix == ".gz":
         with gzip.open(p, "wt", encoding="utf-8", newline="") as fh:
@@ -860,6 +883,21 @@ def load_mtbench(
     (the second call re-sends turn 1 and its answer). Answers are taken from the judge
     prompts. ``mt_bench_contaminated_prompts.jsonl`` lists questions RouteLLM trained on;
     ``drop_contaminated=True`` leaves them out. ``features`` is the MT-Bench category.
+
+    >>> import json, os, tempfile
+    >>> tmp = tempfile.TemporaryDirectory()
+    >>> with open(os.path.join(tmp.name, "mt_bench_question.jsonl"), "w") as f:
+    ...     _ = f.write(json.dumps({"question_id": 81, "category": "writing",
+    ...                             "turns": ["Write a haiku.", "Now make it rhyme."]}) + "\\n")
+    >>> with open(os.path.join(tmp.name, "mt_bench_judgements.jsonl"), "w") as f:
+    ...     for model, score in [("gpt-4", 9), ("mixtral", 6)]:
+    ...         for turn in (1, 2):
+    ...             _ = f.write(json.dumps({"question_id": 81, "model": model, "turn": turn,
+    ...                                     "score": score}) + "\\n")
+    >>> ds = load_mtbench(tmp.name, cost_per_call={"gpt-4": 0.01, "mixtral": 0.001})
+    >>> ds.tiers, ds.quality.tolist(), ds.features
+    (['gpt-4', 'mixtral'], [[0.9, 0.6]], ['writing'])
+    >>> tmp.cleanup()
     """
     p = Path(path).expanduser()
     directory = p if p.is_dir() else p.parent

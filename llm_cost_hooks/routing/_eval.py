@@ -42,7 +42,18 @@ __all__ = ["CurvePoint", "EvalReport", "StrategyResult", "evaluate", "out_of_fol
 
 @dataclass
 class CurvePoint:
-    """One operating point: mean quality, mean dollars per request, share of strong-tier calls."""
+    """One operating point: mean quality, mean dollars per request, share of strong-tier calls.
+
+    >>> import numpy as np
+    >>> from llm_cost_hooks.routing import HashingEmbedder, OutcomeDataset, evaluate
+    >>> ds = OutcomeDataset(prompts=[f"question {i} " + ("hard" if i % 2 else "easy") for i in range(60)],
+    ...     tiers=["small", "large"], quality=np.array([[i % 2 == 0, 1] for i in range(60)], dtype=float),
+    ...     cost=np.tile([1e-4, 1e-3], (60, 1)))
+    >>> train, test = ds.split(0.3)
+    >>> report = evaluate(test, train=train, embedder=HashingEmbedder(64))
+    >>> report.singles["small"]
+    CurvePoint(quality=0.611..., cost=0.0001, strong_share=0.0, knob=None)
+    """
 
     quality: float
     cost: float
@@ -53,7 +64,22 @@ class CurvePoint:
 @dataclass
 class StrategyResult:
     """A strategy's cost-quality curve with its AIQ, APGR, CPT(50%), CPT(80%) and, for a
-    trained router, the calibrated operating point measured on the test rows."""
+    trained router, the calibrated operating point measured on the test rows.
+
+    >>> import numpy as np
+    >>> from llm_cost_hooks.routing import HashingEmbedder, OutcomeDataset, evaluate
+    >>> ds = OutcomeDataset(prompts=[f"question {i} " + ("hard" if i % 2 else "easy") for i in range(60)],
+    ...     tiers=["small", "large"], quality=np.array([[i % 2 == 0, 1] for i in range(60)], dtype=float),
+    ...     cost=np.tile([1e-4, 1e-3], (60, 1)))
+    >>> train, test = ds.split(0.3)
+    >>> report = evaluate(test, train=train, embedder=HashingEmbedder(64))
+    >>> result = report.result("trained-ridge")
+    >>> point = result.calibrated
+    >>> round(point.quality, 3), round(point.cost, 6), round(point.strong_share, 3)
+    (0.944, 0.0004, 0.333)
+    >>> result.cheapest_at(1.0).quality
+    1.0
+    """
 
     name: str
     points: list[CurvePoint]
@@ -73,7 +99,22 @@ class StrategyResult:
 
 @dataclass
 class EvalReport:
-    """Everything :func:`evaluate` measured; ``format()`` prints the table, ``to_json()`` the data."""
+    """Everything :func:`evaluate` measured; ``format()`` prints the table, ``to_json()`` the data.
+
+    >>> import numpy as np
+    >>> from llm_cost_hooks.routing import HashingEmbedder, OutcomeDataset, evaluate
+    >>> ds = OutcomeDataset(prompts=[f"question {i} " + ("hard" if i % 2 else "easy") for i in range(60)],
+    ...     tiers=["small", "large"], quality=np.array([[i % 2 == 0, 1] for i in range(60)], dtype=float),
+    ...     cost=np.tile([1e-4, 1e-3], (60, 1)))
+    >>> train, test = ds.split(0.3)
+    >>> report = evaluate(test, train=train, embedder=HashingEmbedder(64))
+    >>> report.weak, report.strong, report.n_train, report.n_test
+    ('small', 'large', 42, 18)
+    >>> [r.name for r in report.results]
+    ['random(weak,strong)', 'zero-router(single-model hull)', 'oracle', 'trained-ridge']
+    >>> print(report.format().splitlines()[0])
+    tiers: 2  train rows: 42  test rows: 18
+    """
 
     tiers: list[str]
     n_train: int

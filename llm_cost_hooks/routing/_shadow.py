@@ -455,6 +455,16 @@ def simulate_shadow(
     unlabelled ones by their predicted outcomes (see :func:`~._train.train_router`); off
     by default, as ``route train --from-ledger`` (the ledger keeps the labelled requests
     only).
+
+    >>> from llm_cost_hooks.routing import HashingEmbedder, OutcomeDataset
+    >>> ds = OutcomeDataset(prompts=[f"question {i} " + ("hard" if i % 2 else "easy") for i in range(60)],
+    ...     tiers=["small", "large"], quality=np.array([[i % 2 == 0, 1] for i in range(60)], dtype=float),
+    ...     cost=np.tile([1e-4, 1e-3], (60, 1)))
+    >>> run = simulate_shadow(ds, HashingEmbedder(64), checkpoints=(10, 20), share=0.5)
+    >>> run["stream"], run["test_rows"], [p["requests"] for p in run["points"]]
+    (42, 18, [10, 20])
+    >>> round(run["full"]["quality_share"], 3), round(run["full"]["cost_share"], 3)
+    (0.944, 0.4)
     """
     from ._strategies import QualityTarget, pick_tiers
     from ._train import evaluate_router, train_router

@@ -80,7 +80,14 @@ class RouteRequest:
 
 @dataclass(frozen=True)
 class RouteDecision:
-    """The tier to call, why, and where to go next if it fails (cheap to strong)."""
+    """The tier to call, why, and where to go next if it fails (cheap to strong).
+
+    >>> decision = Cascade().route(RouteRequest("Where is my card?"), ["small", "large"])
+    >>> decision.tier, decision.escalation
+    ('small', ('large',))
+    >>> RouteDecision("small", "rule:default", escalation=("large",)).as_metadata()
+    {'tier': 'small', 'reason': 'rule:default', 'escalation': ['large']}
+    """
 
     tier: str
     reason: str
@@ -95,7 +102,17 @@ class RouteDecision:
 
 
 class RoutingStrategy:
-    """Base class: override :meth:`route`. ``tiers`` are ordered cheapest first."""
+    """Base class: override :meth:`route`. ``tiers`` are ordered cheapest first.
+
+    >>> class ShortToSmall(RoutingStrategy):
+    ...     def route(self, request, tiers):
+    ...         if len(request.text) < 40:
+    ...             return RouteDecision(tiers[0], "short", escalation=tuple(tiers[1:]))
+    ...         return RouteDecision(tiers[-1], "long")
+    >>> [ShortToSmall().route(RouteRequest(t), ["small", "large"]).tier
+    ...  for t in ("2+2?", "Summarise this contract clause by clause, please.")]
+    ['small', 'large']
+    """
 
     def route(self, request: RouteRequest, tiers: Sequence[str]) -> RouteDecision:  # pragma: no cover
         raise NotImplementedError
@@ -235,6 +252,12 @@ def choose_tiers(q: np.ndarray, c: np.ndarray, knob: float, mode: str = "utility
     ``utility``: maximise ``q - knob * c`` (``knob`` = quality points one would pay a
     dollar for; 0 = best quality, large = cheapest). ``threshold``: the cheapest tier
     whose predicted quality is at least ``knob`` (else the best predicted).
+
+    >>> import numpy as np
+    >>> q = np.array([[0.9, 0.95], [0.3, 0.9]])  # predicted quality: rows x (small, large)
+    >>> c = np.array([[1e-4, 1e-3], [1e-4, 1e-3]])  # predicted dollars
+    >>> choose_tiers(q, c, knob=100.0).tolist(), choose_tiers(q, c, knob=0.8, mode="threshold").tolist()
+    ([0, 1], [0, 1])
     """
     import numpy as np
 
@@ -313,6 +336,14 @@ class OperatingPoint(BaseModel):
     hull is reachable by mixing): a request uses ``knob_b`` when a stable hash of its
     text falls below ``mix`` (so the same request always routes the same way), else
     ``knob``.
+
+    :func:`~llm_cost_hooks.routing.train_router` calibrates one (``router.operating_point``):
+
+    >>> point = OperatingPoint(knob=100.0, quality=0.9, cost=0.0005, target="quality>=0.9", met=True)
+    >>> point.knob_for("2+2?")
+    100.0
+    >>> point.model_copy(update={"knob_b": 5.0, "mix": 1.0}).knob_for("2+2?")
+    5.0
     """
 
     knob: float
@@ -344,7 +375,15 @@ def request_hash(text: str) -> float:
 
 
 def pick_tiers(q: np.ndarray, c: np.ndarray, point: OperatingPoint, texts: Sequence[str]) -> np.ndarray:
-    """Column index per row at an operating point (with its hull mixing)."""
+    """Column index per row at an operating point (with its hull mixing).
+
+    >>> import numpy as np
+    >>> q = np.array([[0.9, 0.95], [0.3, 0.9]])
+    >>> c = np.array([[1e-4, 1e-3], [1e-4, 1e-3]])
+    >>> point = OperatingPoint(knob=100.0, quality=0.9, cost=0.0005, target="quality>=0.9", met=True)
+    >>> pick_tiers(q, c, point, ["2+2?", "prove it"]).tolist()
+    [0, 1]
+    """
     import numpy as np
 
     pick = choose_tiers(q, c, point.knob, point.mode)
@@ -1068,6 +1107,11 @@ class CascadePoint(BaseModel):
     tier, whose answer is kept when the answer check's score reaches ``accept_at`` and
     escalated otherwise. ``strong_share`` is the share of requests that call the strong
     tier (directly or escalated), ``direct_share`` those sent to it directly.
+
+    >>> point = calibrate_router_cascade([1, 0, 1, 0], [1, 1, 1, 1], [0.1] * 4, [1.0] * 4,
+    ...     [0.9, 0.1, 0.8, 0.85], [0.9, 0.1, 0.9, 0.2], QualityTarget(share=1.0))
+    >>> point.met, point.quality, point.strong_share
+    (True, 1.0, 0.5)
     """
 
     direct_below: float

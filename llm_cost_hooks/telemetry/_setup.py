@@ -28,7 +28,15 @@ ExporterKind = Literal["otlp", "console"]
 
 
 class OTelProviders(NamedTuple):
-    """What :func:`configure_otel` returns; unpacks as ``(tracer_provider, meter_provider)``."""
+    """What :func:`configure_otel` returns; unpacks as ``(tracer_provider, meter_provider)``.
+
+    >>> providers = configure_otel("docs-example", exporter=None)
+    >>> tracer_provider, meter_provider = providers
+    >>> providers.stats.spans_exported, providers.stats.spans_dropped_queue_full
+    (0, 0)
+    >>> providers.shutdown(timeout=1)
+    True
+    """
 
     tracer_provider: Any
     meter_provider: Any

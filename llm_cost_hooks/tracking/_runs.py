@@ -23,7 +23,13 @@ logger = logging.getLogger("llm_cost_hooks")
 
 
 class RunKind(str, Enum):
-    """What kind of LangChain (or LiteLLM) run a :class:`RunInfo` describes."""
+    """What kind of LangChain (or LiteLLM) run a :class:`RunInfo` describes.
+
+    >>> from llm_cost_hooks import CostTracker
+    >>> tracker = CostTracker(ledger="memory://")
+    >>> tracker.start_run("run-1", None, kind=RunKind.TOOL, name="search").kind
+    <RunKind.TOOL: 'tool'>
+    """
 
     CHAIN = "chain"
     LLM = "llm"
@@ -61,7 +67,16 @@ if hasattr(os, "register_at_fork"):
 
 @dataclass
 class TaskState:
-    """Running totals of one task, kept while its root run is open."""
+    """Running totals of one task, kept while its root run is open; a
+    :class:`RunObserver` gets it as ``task`` when the root run ends.
+
+    >>> from llm_cost_hooks import CostRecord
+    >>> task = TaskState(task_id="t1", root_run_id="t1")
+    >>> task.add(CostRecord(model="gpt-4o-mini", cost_usd=0.002, input_tokens=900, output_tokens=80))
+    >>> task.add(CostRecord(model="gpt-4o-mini", cost_usd=0.001, success=False))
+    >>> task.calls, task.failed_calls, round(task.cost_usd, 6), task.input_tokens
+    (2, 1, 0.003, 900)
+    """
 
     task_id: str
     root_run_id: str
@@ -102,6 +117,16 @@ class RunInfo:
     ``observer_data`` lets observers keep per-run state (a span, a token) without a
     second lookup table. ``start_time`` is the UTC wall-clock start: the tracker reads
     the clock as an int (``wall_ns``) and makes the datetime when it is first read.
+
+    Observers get one per run (see :class:`RunObserver`); the tracker's ``start_*``
+    methods return it too:
+
+    >>> from llm_cost_hooks import CostTracker
+    >>> tracker = CostTracker(ledger="memory://")
+    >>> chain = tracker.start_run("chain-1", None, name="answer")
+    >>> run = tracker.start_llm("llm-1", "chain-1", model="gpt-4o-mini", provider="openai")
+    >>> run.kind.value, run.model, run.parent_id, run.task_id
+    ('llm', 'gpt-4o-mini', 'chain-1', 'chain-1')
     """
 
     __slots__ = (
@@ -213,6 +238,22 @@ class RunObserver:
     (SQLite) then calls :meth:`on_model_row` for such calls and skips building the
     record, when every observer of the tracker reads rows. Everywhere else (and for every
     other run) :meth:`on_run_end` is called as usual, with the record.
+
+    >>> from llm_cost_hooks import CostTracker, TokenUsage
+    >>> class PrintRuns(RunObserver):
+    ...     def on_run_end(self, run, *, record=None, error=None, task=None, **kwargs):
+    ...         if record is not None:
+    ...             print(run.kind.value, run.model, round(record.cost_usd, 6))
+    ...         if task is not None:
+    ...             print(run.kind.value, run.name, task.calls, "call(s)")
+    >>> tracker = CostTracker(ledger="memory://")
+    >>> tracker.add_observer(PrintRuns())
+    >>> _ = tracker.start_run("chain-1", None, name="answer")
+    >>> _ = tracker.start_llm("llm-1", "chain-1", model="gpt-4o-mini", provider="openai")
+    >>> _ = tracker.end_llm("llm-1", TokenUsage(input_tokens=1000, output_tokens=200))
+    llm gpt-4o-mini 0.00027
+    >>> task = tracker.end_run("chain-1")
+    chain answer 1 call(s)
     """
 
     deferrable: bool = False
