@@ -60,6 +60,14 @@ class Settings(BaseSettings):
         ),
         repr=False,
     )
+    cache_require_tenant: Literal["auto"] | bool = Field(
+        "auto",
+        description=(
+            "Whether a cache call that names no tenant may use the cache (CacheConfig.require_tenant "
+            "when that is unset): 'auto' bypasses it once the cache has seen a tenant, true always, "
+            "false never (tenant-less calls share one partition)."
+        ),
+    )
     capture_content: bool = Field(
         False, description="Put prompt and answer text in spans and logs (off by default)."
     )

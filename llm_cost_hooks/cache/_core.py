@@ -12,7 +12,7 @@ import uuid
 from collections import OrderedDict, deque
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -113,6 +113,10 @@ class CacheBackend(Protocol):
     def count(self) -> int: ...
 
 
+# One warning per process for calls that bypass the cache because they name no tenant.
+_tenantless_logged = False
+
+
 class CacheConfig(BaseModel):
     """Cache settings: the default decision policy, per-route overrides, TTL and audit.
 
@@ -134,6 +138,14 @@ class CacheConfig(BaseModel):
     )
     semantic: bool = True
     per_user: bool = False
+    require_tenant: Literal["auto"] | bool | None = Field(
+        default=None,
+        description="Calls that name no tenant: True bypasses the cache for them (no lookup, no write); "
+        "'auto' does so once the cache has seen a call with a tenant (in this process, or an entry of a "
+        "tenant in its store), so a multi-tenant app's tenant-less calls are never served across "
+        "tenants while a single-tenant app keeps its hits; False shares one default partition among "
+        "them. None (the default): LLM_COST_HOOKS_CACHE_REQUIRE_TENANT, itself 'auto' by default.",
+    )
     audit_sample_rate: float = Field(default=0.05, ge=0.0, le=1.0)
     tighten_step: float = Field(default=0.005, description="How much a bad hit raises a route's thresholds.")
     verify_share: float | None = Field(
@@ -231,6 +243,7 @@ class CacheStats(BaseModel):
     corrupt: int = 0
     skipped_while_open: int = 0
     contrast_vetoes: int = 0
+    tenantless_bypassed: int = 0
     verifications: int = 0
     verified_agree: int = 0
     verified_disagree: int = 0
@@ -374,8 +387,60 @@ class CacheCore:
         # Per-entry similarity floors learned from verified disagreements.
         self._entry_floor: dict[str, float] = {}
         self._verify_lock = threading.Lock()
+        # require_tenant: whether a call with a tenant was seen, and (None until asked) whether
+        # the store held a tenant's entries when first asked.
+        self._seen_tenant = False
+        self._store_has_tenants: bool | None = None
+        self._env_require: Literal["auto"] | bool | None = None
 
     # ------------------------------------------------------------ helpers
+    def _require_tenant(self) -> Literal["auto"] | bool:
+        mode = self.config.require_tenant
+        if mode is None:
+            if self._env_require is None:  # read once: it is asked on every tenant-less call
+                from .._settings import get_settings
+
+                self._env_require = get_settings().cache_require_tenant
+            mode = self._env_require
+        return mode
+
+    def _tenantless(self, scope: CacheScope) -> bool:
+        """Whether this call bypasses the cache because it names no tenant (require_tenant).
+        Such a call could otherwise be served an answer another tenant's tenant-less call wrote."""
+        if scope.tenant is not None:
+            self._seen_tenant = True
+            return False
+        mode = self._require_tenant()
+        if mode is False or (mode == "auto" and not self._seen_tenant and not self._tenants_in_store()):
+            return False
+        global _tenantless_logged
+        if not _tenantless_logged:
+            _tenantless_logged = True
+            logger.warning(
+                "llm-cost-hooks: a cache call names no tenant in a cache that %s; it bypasses the "
+                "cache (counted in stats.tenantless_bypassed). Give the tenant in the call's metadata "
+                "(config={'metadata': {'tenant_id': ...}}) or with cache_scope(tenant=...), or set "
+                "CacheConfig(require_tenant=False) / LLM_COST_HOOKS_CACHE_REQUIRE_TENANT=false if "
+                "tenant-less calls may share answers.",
+                "requires one" if mode is True else "has seen calls with a tenant",
+            )
+        return True
+
+    def _tenants_in_store(self) -> bool:
+        """Whether the store held entries of a named tenant when first asked (a restarted
+        multi-tenant app); a backend that cannot tell cheaply answers no."""
+        if self._store_has_tenants is None:
+            check = getattr(self.backend, "has_named_tenants", None)
+            found = False
+            if check is not None:
+                found = bool(
+                    self._backend_call("has_named_tenants", check, self.config.default_tenant, default=False)
+                )
+            self._store_has_tenants = found
+            if found:
+                self._seen_tenant = True
+        return self._store_has_tenants
+
     @property
     def verifier(self) -> Any:
         if self._verifier is None:
@@ -521,6 +586,9 @@ class CacheCore:
         """Exact tier, then the semantic tier. A miss (``None``) on any backend failure."""
         if req.scope.bypass:
             self._count(lookups=1, misses=1)
+            return None
+        if (req.scope.tenant is None or not self._seen_tenant) and self._tenantless(req.scope):
+            self._count(lookups=1, misses=1, tenantless_bypassed=1)
             return None
         entry = self._backend_call("get_exact", self.backend.get_exact, req.exact_key)
         if entry is not None and entry.exact_key != req.exact_key:
@@ -883,6 +951,8 @@ class CacheCore:
         ``answer_text`` or ``answer``).
         """
         if req.scope.bypass:
+            return None
+        if (req.scope.tenant is None or not self._seen_tenant) and self._tenantless(req.scope):
             return None
         if self._pending:
             self._check_pending(req, answer, answer_text)

@@ -727,6 +727,12 @@ class EmbeddedBackend:
     def count(self) -> int:
         return len(self._entries)
 
+    def has_named_tenants(self, default_tenant: str) -> bool:
+        """Whether an entry was written under a tenant other than ``default_tenant`` (the
+        entries are in memory: one pass, no file read)."""
+        with self._lock:
+            return any(e.tenant != default_tenant for e in self._entries.values())
+
     def entries(self) -> list[CacheEntry]:
         with self._lock:
             return list(self._entries.values())

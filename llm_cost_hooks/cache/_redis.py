@@ -525,6 +525,15 @@ class RedisBackend:
             if batch:
                 self.client.delete(*batch)
 
+    def has_named_tenants(self, default_tenant: str) -> bool:
+        """Whether the index holds an entry of a tenant other than ``default_tenant``: the
+        tenant tag's distinct values (one per tenant), not the entries. No index yet: no."""
+        if self._dim is None and not self._index_exists():
+            return False
+        values = self.client.execute_command("FT.TAGVALS", self.index_name, "tenant")
+        default = _tag(default_tenant)
+        return any((v.decode() if isinstance(v, bytes) else str(v)) != default for v in values)
+
     def count(self) -> int:
         return sum(1 for _ in self.client.scan_iter(match=f"{self.prefix}:x:*", count=1000))
 
