@@ -76,8 +76,8 @@ _COUNT_FIELD_SET = frozenset(_COUNT_FIELDS)
 _COUNT_FIELDS_SET = set(_COUNT_FIELDS)  # copied: each model owns its fields-set
 _ZERO_COUNTS = dict.fromkeys(_COUNT_FIELDS, 0)
 #: A usage's values: the counts and the parts some models price apart (1-hour cache
-#: writes, audio tokens).
-_APART = ("cache_write_1h_tokens", "audio_input_tokens", "audio_output_tokens")
+#: writes, audio and image output tokens).
+_APART = ("cache_write_1h_tokens", "audio_input_tokens", "audio_output_tokens", "image_output_tokens")
 _ZERO_USAGE = {**_ZERO_COUNTS, **dict.fromkeys(_APART, 0)}
 _USAGE_KEYS = (*_COUNT_FIELDS, *_APART)
 #: Token counts in ``_COUNT_FIELDS`` order (input, output, cache read, cache write,
@@ -101,7 +101,8 @@ class TokenUsage(BaseModel):
     ``reasoning_tokens`` are part of ``output_tokens``; ``cache_write_1h_tokens`` are the
     part of ``cache_write_tokens`` written to a 1-hour cache (Anthropic bills them at a
     higher rate than 5-minute writes); ``audio_input_tokens`` are part of the uncached input
-    tokens and ``audio_output_tokens`` part of ``output_tokens`` (audio has its own rates).
+    tokens and ``audio_output_tokens`` and ``image_output_tokens`` part of ``output_tokens``
+    (audio and generated images have rates of their own).
 
     >>> TokenUsage(input_tokens=1200, output_tokens=300, cache_read_tokens=1000).uncached_input_tokens
     200
@@ -117,6 +118,7 @@ class TokenUsage(BaseModel):
     cache_write_1h_tokens: int = 0
     audio_input_tokens: int = 0
     audio_output_tokens: int = 0
+    image_output_tokens: int = 0
 
     def __init__(self, **data: Any) -> None:
         # Checked here rather than in pydantic validators so the caller gets our typed
@@ -152,11 +154,11 @@ class TokenUsage(BaseModel):
                 f"audio_input_tokens ({self.audio_input_tokens}) exceed the uncached input tokens; "
                 "audio tokens are counted inside input_tokens."
             )
-        if self.reasoning_tokens + self.audio_output_tokens > self.output_tokens:
+        if self.reasoning_tokens + self.audio_output_tokens + self.image_output_tokens > self.output_tokens:
             raise InvalidUsageError(
-                f"reasoning_tokens + audio_output_tokens ({self.reasoning_tokens} + "
-                f"{self.audio_output_tokens}) exceed output_tokens ({self.output_tokens}); both "
-                "are counted inside output_tokens."
+                f"reasoning_tokens + audio_output_tokens + image_output_tokens ({self.reasoning_tokens} + "
+                f"{self.audio_output_tokens} + {self.image_output_tokens}) exceed output_tokens "
+                f"({self.output_tokens}); all are counted inside output_tokens."
             )
         if self.reasoning_tokens > self.output_tokens:
             raise InvalidUsageError(
@@ -176,6 +178,7 @@ class TokenUsage(BaseModel):
         cache_write_1h_tokens: Any = 0,
         audio_input_tokens: Any = 0,
         audio_output_tokens: Any = 0,
+        image_output_tokens: Any = 0,
     ) -> TokenUsage:
         """The usage a provider reported, never raising: counts that are negative, not
         whole numbers, or inconsistent (cached tokens above input, reasoning above output)
@@ -187,7 +190,9 @@ class TokenUsage(BaseModel):
         >>> u.output_tokens, usage_invalid(u)
         (0, {'input_tokens': 100, 'output_tokens': -5, 'cache_read_tokens': 0, 'cache_write_tokens': 0, 'reasoning_tokens': 0})
         """
-        if not (cache_write_1h_tokens or audio_input_tokens or audio_output_tokens) and plain_counts(
+        if not (
+            cache_write_1h_tokens or audio_input_tokens or audio_output_tokens or image_output_tokens
+        ) and plain_counts(
             input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, reasoning_tokens
         ):
             # The usual report (plain, consistent counts), once per model call: no repair.
@@ -201,7 +206,7 @@ class TokenUsage(BaseModel):
             "cache_write_tokens": cache_write_tokens,
             "reasoning_tokens": reasoning_tokens,
         }
-        apart = (cache_write_1h_tokens, audio_input_tokens, audio_output_tokens)
+        apart = (cache_write_1h_tokens, audio_input_tokens, audio_output_tokens, image_output_tokens)
         raw.update({name: value for name, value in zip(_APART, apart) if value})
         values = dict.fromkeys(_APART, 0)
         bad = False
@@ -235,6 +240,9 @@ class TokenUsage(BaseModel):
         if values["audio_output_tokens"] > out - values["reasoning_tokens"]:
             bad = True
             values["audio_output_tokens"] = out - values["reasoning_tokens"]
+        if values["image_output_tokens"] > out - values["reasoning_tokens"] - values["audio_output_tokens"]:
+            bad = True
+            values["image_output_tokens"] = out - values["reasoning_tokens"] - values["audio_output_tokens"]
         usage = object.__new__(cls)
         _fill(usage, values, set(raw))
         if bad:
@@ -248,7 +256,7 @@ class TokenUsage(BaseModel):
     def _counted(cls, counts: Counts) -> TokenUsage:
         """The usage of counts :func:`plain_counts` accepted (in field order), unchecked."""
         usage = object.__new__(cls)
-        # A copy of a dict of the final size: building the 8 entries one by one resizes it.
+        # A copy of a dict of the final size: building the entries one by one resizes it.
         values = _ZERO_USAGE.copy()
         (
             values["input_tokens"],

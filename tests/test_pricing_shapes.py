@@ -262,3 +262,73 @@ def test_audio_tokens_are_part_of_input_and_output() -> None:
     # A model without audio prices bills audio as text.
     plain = PriceBook.default().cost(TokenUsage(input_tokens=1_000, audio_input_tokens=400), "gpt-4o")
     assert plain.total == pytest.approx(1_000 * 2.5e-6, rel=1e-12)
+
+
+def _gemini_image_usage(litellm: Any, model: str) -> Any:
+    # LiteLLM's usage of a Gemini 2.5 Flash Image answer: candidatesTokensDetails with modality
+    # IMAGE become completion_tokens_details.image_tokens; thoughts are the reasoning tokens.
+    from litellm.types.utils import Usage
+
+    usage = Usage(
+        prompt_tokens=20,
+        completion_tokens=1_400,
+        total_tokens=1_420,
+        completion_tokens_details={"image_tokens": 1_290, "text_tokens": 60, "reasoning_tokens": 50},
+    )
+    return litellm.ModelResponse(
+        model=model,
+        choices=[{"index": 0, "message": {"role": "assistant", "content": "ok"}, "finish_reason": "stop"}],
+        usage=usage,
+    )
+
+
+@pytest.mark.parametrize("model", ["gemini/gemini-2.5-flash-image", "gpt-image-1"])
+def test_litellm_image_output_tokens_bill_at_the_image_rate(litellm_clean: Any, model: str) -> None:
+    from llm_cost_hooks.litellm import CostHooksLogger
+
+    cl = CostHooksLogger(ledger="memory://")
+    litellm_clean.callbacks = [cl]
+    resp = litellm_clean.completion(
+        model=model,
+        messages=[{"role": "user", "content": "draw"}],
+        mock_response=_gemini_image_usage(litellm_clean, model),
+    )
+    _wait(cl)
+    (rec,) = cl.records()
+    cl.flush()
+    if model.startswith("gemini"):
+        # text in $0.30/M, text out and thoughts $2.50/M, image out $30/M
+        hand = 20 * 0.3e-6 + (60 + 50) * 2.5e-6 + 1_290 * 30e-6
+    else:
+        # gpt-image-1 has no text output rate: every output token bills at $40/M, as in LiteLLM
+        hand = 20 * 5e-6 + 1_400 * 40e-6
+    assert rec.cost_usd == pytest.approx(hand, rel=1e-12)
+    assert rec.cost_usd == pytest.approx(resp._hidden_params["response_cost"], rel=1e-9)
+    assert not rec.price_estimated
+
+
+def test_image_output_without_an_image_rate_is_flagged_and_warned_once(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    import logging
+
+    from llm_cost_hooks.tracking._pricing import Pricer
+
+    pricer = Pricer(PriceBook.default(), strict=False)
+    usage = TokenUsage(input_tokens=20, output_tokens=1_400, reasoning_tokens=50, image_output_tokens=1_290)
+    with caplog.at_level(logging.WARNING, logger="llm_cost_hooks"):
+        cost, estimated = pricer.price(usage, "gemini-2.5-flash", None)
+        again = pricer.price(usage, "gemini-2.5-flash", None)
+    # gemini-2.5-flash has no image output rate: the text output rate, flagged.
+    assert cost.total == pytest.approx(20 * 0.3e-6 + 1_400 * 2.5e-6, rel=1e-12)
+    assert estimated and again[1]
+    assert len([r for r in caplog.records if "image output" in r.getMessage()]) == 1
+    assert PriceBook.default().cost_with_flag(usage, "gemini-2.5-flash").estimated
+    assert not PriceBook.default().cost_with_flag(usage, "gemini-2.5-flash-image").estimated
+
+
+def test_image_output_tokens_are_part_of_output() -> None:
+    with pytest.raises(InvalidUsageError, match="image_output_tokens"):
+        TokenUsage(input_tokens=10, output_tokens=5, reasoning_tokens=3, image_output_tokens=3)
+    repaired = TokenUsage.from_reported(10, 5, 0, 0, 3, 0, 0, 0, 4)
+    assert repaired.image_output_tokens == 2 and usage_invalid(repaired) is not None

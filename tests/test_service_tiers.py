@@ -167,3 +167,47 @@ def test_litellm_calls_on_a_tier_match_litellm(
     assert rec.cost_usd == pytest.approx(hand, rel=1e-12)
     assert rec.cost_usd == pytest.approx(resp._hidden_params["response_cost"], rel=1e-9)
     assert not rec.price_estimated and "cost_mismatch" not in rec.tags
+
+
+def test_an_override_of_standard_rates_bills_tier_calls_at_it_flagged(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # The map's gpt-5 flex and priority rates are half and twice its own standard rates,
+    # not yours: with your standard rates, a tier call bills at them and is flagged.
+    book = PriceBook(overrides={"gpt-5": {"input_per_million": 1.0, "output_per_million": 8.0}})
+    mine = 198 * 1e-6 + 1_152 * 0.125e-6 + 260 * 8e-6
+    for tier in ("flex", "priority"):
+        priced = book.cost_with_flag(USAGE, "gpt-5", service_tier=tier)
+        assert priced.cost.total == pytest.approx(mine, rel=1e-12) and priced.estimated
+    standard = book.cost_with_flag(USAGE, "gpt-5")
+    assert standard.cost.total == pytest.approx(mine, rel=1e-12) and not standard.estimated
+    handler = CostCallbackHandler(ledger="memory://", price_book=book)
+    model = _Reporting(model_name="gpt-5", usage=_langchain_openai_usage("flex"))
+    with caplog.at_level(logging.WARNING, logger="llm_cost_hooks"):
+        model.invoke("hi", config={"callbacks": [handler]})
+        model.invoke("hi", config={"callbacks": [handler]})
+    recs = handler.records()
+    assert [r.cost_usd for r in recs] == pytest.approx([mine, mine], rel=1e-12)
+    assert all(r.price_estimated for r in recs)
+    assert len([r for r in caplog.records if "service-tier" in r.getMessage()]) == 1
+
+
+def test_an_override_with_tier_rates_prices_the_tier() -> None:
+    book = PriceBook(
+        overrides={
+            "gpt-5": {
+                "input_per_million": 1.0,
+                "output_per_million": 8.0,
+                "input_cost_per_token_flex": 0.5e-6,
+                "output_cost_per_token_flex": 4e-6,
+            }
+        }
+    )
+    flex = book.cost_with_flag(USAGE, "gpt-5", service_tier="flex")
+    # the override's flex rates; cache reads at the standard cache-read rate (no flex one given)
+    assert flex.cost.total == pytest.approx(198 * 0.5e-6 + 1_152 * 0.125e-6 + 260 * 4e-6, rel=1e-12)
+    assert not flex.estimated
+    assert book.cost_with_flag(USAGE, "gpt-5", service_tier="priority").estimated
+    # An override of batch rates only leaves the map's tier rates as they are.
+    batch_only = PriceBook(overrides={"gpt-5": {"batch_input_per_million": 0.5}})
+    assert batch_only.cost(USAGE, "gpt-5", service_tier="flex").total == pytest.approx(FLEX, rel=1e-12)

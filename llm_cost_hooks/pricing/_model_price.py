@@ -26,6 +26,10 @@ equals what ``litellm.cost_per_token`` reports for the same usage. The rules, in
 * Audio tokens (``audio_input_tokens``, ``audio_output_tokens``) bill at
   ``input_cost_per_audio_token`` / ``output_cost_per_audio_token`` when the map has them,
   else as text.
+* Image output tokens (``image_output_tokens``: Gemini 2.5 Flash Image's generated images,
+  LiteLLM's ``completion_tokens_details.image_tokens``) bill at
+  ``output_cost_per_image_token`` when the map has it, else at the output rate (the caller
+  flags those dollars estimated).
 * Service tiers (OpenAI ``flex`` and ``priority``; ``fast`` is ``priority``): each rate
   bills at its ``*_<tier>`` key (``input_cost_per_token_flex``,
   ``cache_read_input_token_cost_above_272k_tokens_priority``, ...) when the map has it,
@@ -35,7 +39,8 @@ equals what ``litellm.cost_per_token`` reports for the same usage. The rules, in
   (the caller flags those dollars estimated: see :meth:`ModelPrice.cost`).
 
 Not modelled: regional uplifts, cached audio tokens (billed at the text cache-read rate),
-image/video tokens, audio and 1-hour rates in batches, service tiers in batches.
+image input and video tokens, audio, image and 1-hour rates in batches, service tiers in
+batches.
 """
 
 from __future__ import annotations
@@ -290,6 +295,9 @@ class ModelPrice(BaseModel):
     audio_output_per_token: Rate | None = Field(
         default=None, description="Audio output; None: the output rate."
     )
+    image_output_per_token: Rate | None = Field(
+        default=None, description="Generated image tokens; None: the output rate."
+    )
 
     batch_input_per_token: Rate | None = None
     batch_output_per_token: Rate | None = None
@@ -374,10 +382,21 @@ class ModelPrice(BaseModel):
             input_cost = (
                 tokens.uncached_input_tokens - audio_in
             ) * rates.input + audio_in * self.audio_input_per_token
-        if audio_out and self.audio_output_per_token is not None:
+        image_out = tokens.image_output_tokens
+        if (audio_out and self.audio_output_per_token is not None) or (
+            image_out and self.image_output_per_token is not None
+        ):
+            # Audio and generated images bill at their own rates where the map has them
+            # (Gemini 2.5 Flash Image: $30/M for images against $2.50/M for text).
+            audio_out = audio_out if self.audio_output_per_token is not None else 0
+            image_out = image_out if self.image_output_per_token is not None else 0
             output_cost = (
-                tokens.output_tokens - tokens.reasoning_tokens - audio_out
-            ) * rates.output + audio_out * self.audio_output_per_token
+                tokens.output_tokens - tokens.reasoning_tokens - audio_out - image_out
+            ) * rates.output
+            if audio_out:
+                output_cost += audio_out * (self.audio_output_per_token or 0.0)
+            if image_out:
+                output_cost += image_out * (self.image_output_per_token or 0.0)
         return CostBreakdown(
             input=input_cost,
             cache_read=tokens.cache_read_tokens * rates.cache_read,
@@ -732,6 +751,12 @@ def price_from_entry(model: str, entry: Mapping[str, Any], *, source: PriceSourc
     cache_read = parse_rate(entry.get("cache_read_input_token_cost"))
     caching_flag = entry.get("supports_prompt_caching")
     reasoning = parse_rate(entry.get("output_cost_per_reasoning_token"))
+    output = parse_rate(entry.get("output_cost_per_token"))
+    image_output = parse_rate(entry.get("output_cost_per_image_token"))
+    if not output and image_output is not None:
+        # An image model without a text output rate (gpt-image-1): every output token is an
+        # image token, as LiteLLM bills it.
+        output = image_output
     if provider == "xai" and source == "litellm":
         # LiteLLM's xAI calculator bills reasoning tokens as ordinary completion tokens.
         reasoning = None
@@ -740,13 +765,14 @@ def price_from_entry(model: str, entry: Mapping[str, Any], *, source: PriceSourc
         provider=provider,
         mode=mode if isinstance(mode, str) else None,
         input_per_token=parse_rate(entry.get("input_cost_per_token")) or 0.0,
-        output_per_token=parse_rate(entry.get("output_cost_per_token")) or 0.0,
+        output_per_token=output or 0.0,
         cache_read_per_token=cache_read,
         cache_write_per_token=parse_rate(entry.get("cache_creation_input_token_cost")),
         cache_write_1h_per_token=parse_rate(entry.get("cache_creation_input_token_cost_above_1hr")),
         reasoning_per_token=reasoning,
         audio_input_per_token=parse_rate(entry.get("input_cost_per_audio_token")),
         audio_output_per_token=parse_rate(entry.get("output_cost_per_audio_token")),
+        image_output_per_token=image_output,
         batch_input_per_token=parse_rate(entry.get("input_cost_per_token_batches")),
         batch_output_per_token=parse_rate(entry.get("output_cost_per_token_batches")),
         batch_cache_read_per_token=parse_rate(entry.get("cache_read_input_token_cost_batches")),

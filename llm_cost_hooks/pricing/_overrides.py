@@ -31,9 +31,10 @@ Price fields, per model:
   ``_batches`` variants and ``..._above_<N>k_tokens[_batches]`` tiers.
 * ``provider`` (or ``litellm_provider``), ``mode``, ``max_input_tokens``,
   ``max_output_tokens``, ``max_tokens``, ``supports_prompt_caching``; ``replace``.
-* Descriptive LiteLLM keys (``supports_*``, ``source``, ...) and keys for usage this
-  package does not price (audio, images, service tiers, 1-hour cache writes) are
-  accepted and ignored, so a copied LiteLLM entry loads.
+* Descriptive LiteLLM keys (``supports_*``, ``source``, ...) and LiteLLM's keys for other
+  usage (audio, images, service tiers, 1-hour cache writes) are accepted, so a copied
+  LiteLLM entry loads; those the price book reads (``output_cost_per_image_token``,
+  ``input_cost_per_token_flex``, ``output_cost_per_token_priority``, ...) price that usage.
 
 Numbers may be strings (YAML reads ``3e-6`` as a string). Negative, non-numeric or
 unknown fields raise :class:`~llm_cost_hooks.PriceOverrideError` naming the source, the
@@ -42,7 +43,10 @@ model and the field.
 Which entry an override changes: a name that is a price-map key (case-insensitively,
 optionally behind its provider, e.g. ``anthropic/claude-haiku-4-5``) updates that entry,
 key by key; setting its input or output price also drops the map's tier table and
-off-peak schedule, which would otherwise shadow the price you set. ``replace: true``
+off-peak schedule, which would otherwise shadow the price you set. Setting any standard
+rate (not only batch rates) drops the map's service-tier (``*_flex``, ``*_priority``) rates
+of that model too: tier calls bill at your rates, flagged estimated, unless you give tier
+rates as well. ``replace: true``
 drops all of the map's prices for it. Any other name adds a new model, which needs both
 an input and an output price; it matches every provider unless it names one.
 """

@@ -30,8 +30,9 @@ from typing import Any, NamedTuple
 
 from .._errors import ConfigurationError, UnknownModelError
 from .._records import CostBreakdown, TokenUsage
+from ._keys import FLAT_RATE_KEYS, TIER_KEY
 from ._map_source import default_map_source
-from ._model_price import ModelPrice, PriceSource, price_from_entry
+from ._model_price import _TIER_TAILS, ModelPrice, PriceSource, coerce_usage, price_from_entry
 from ._names import (
     PROVIDER_ALIASES,
     canonical_provider,
@@ -415,7 +416,8 @@ class PriceBook:
         service_tier: str | None = None,
     ) -> PricedCost:
         """Like :meth:`cost`, plus whether the dollars are estimated: the fallback price was
-        used, or the map has no rates for ``service_tier`` (standard rates billed).
+        used, the map has no rates for ``service_tier`` (standard rates billed), or the usage
+        has image output tokens and the map no image output rate (text rate billed).
 
         >>> book = PriceBook(fallback_price={"input_per_million": 1, "output_per_million": 1})
         >>> cost, estimated = book.cost_with_flag({"input_tokens": 10}, "no-such-model")
@@ -426,7 +428,10 @@ class PriceBook:
         if service_tier is not None and not batch:
             price, priced = price.for_tier(service_tier)
             estimated = estimated or not priced
-        return PricedCost(price.cost(usage, batch=batch, at=at), estimated)
+        tokens = coerce_usage(usage)
+        if tokens.image_output_tokens and price.image_output_per_token is None:
+            estimated = True
+        return PricedCost(price.cost(tokens, batch=batch, at=at), estimated)
 
     # ------------------------------------------------------------------ internals
 
@@ -501,6 +506,15 @@ class PriceBook:
                 # A tier table or an off-peak schedule would shadow the flat price you set.
                 merged.pop("tiered_pricing", None)
                 merged.pop("off_peak_pricing", None)
+            if _sets_standard_rate(override.fields):
+                # The map's flex / priority rates go with the map's standard rates, not with
+                # yours: tier calls bill at your rates (flagged estimated) unless the override
+                # gives tier rates of its own.
+                merged = {
+                    key: value
+                    for key, value in merged.items()
+                    if key in override.fields or "cost" not in key or not key.endswith(_TIER_TAILS)
+                }
         state.patched[target] = merged
         state.sources[target] = "override"
 
@@ -590,6 +604,15 @@ def _is_makers_price(name: str, entry_provider: str | None) -> bool:
     if maker == "gemini" and provider_family(entry_provider) == "vertex_ai":
         return True  # Google lists Gemini under both of its APIs at the same prices
     return providers_compatible(maker, entry_provider)
+
+
+def _sets_standard_rate(fields: Mapping[str, Any]) -> bool:
+    """Whether override fields change a rate of realtime calls on the standard tier (input,
+    output, cache, reasoning, long-context); batch rates and service-tier rates do not."""
+    return any(
+        (key in FLAT_RATE_KEYS or TIER_KEY.match(key) is not None) and not key.endswith("_batches")
+        for key in fields
+    )
 
 
 def _override_target(state: _State, name: str) -> str | None:

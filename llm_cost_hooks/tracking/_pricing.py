@@ -93,13 +93,14 @@ def prefix_cache_savings(
 
 def _priced_apart(usage: TokenUsage) -> bool:
     """Whether a usage has tokens some models price at rates of their own (1-hour cache
-    writes, audio) or a note on how it was billed (a service tier, writes of unknown
+    writes, audio, generated images) or a note on how it was billed (a service tier, writes of unknown
     lifetime, repaired counts): flat rates do not price it."""
     u = usage.__dict__
     return bool(
         u.get("cache_write_1h_tokens")
         or u.get("audio_input_tokens")
         or u.get("audio_output_tokens")
+        or u.get("image_output_tokens")
         or usage.__pydantic_private__ is not None
     )
 
@@ -229,6 +230,15 @@ class Pricer:
                             "flagged price_estimated.",
                             model,
                         )
+                if usage.image_output_tokens and getattr(price, "image_output_per_token", None) is None:
+                    estimated = True
+                    self._warn_once(
+                        ("image", model),
+                        "llm-cost-hooks: %r reported image output tokens and the price map has no "
+                        "image output rate for it; they are recorded at the text output rate, "
+                        "flagged price_estimated.",
+                        model,
+                    )
                 # ``at``: the billing moment, for providers with off-peak prices.
                 return price.cost(usage, batch=batch, at=at), estimated
             return CostBreakdown._of(*flat_parts(counts_of(usage), rates)), priced.estimated
@@ -261,8 +271,9 @@ class Pricer:
         if not priced:
             self._warn_once(
                 ("tier", model, tier),
-                "llm-cost-hooks: the price map has no %r service-tier rates for %r; its calls "
-                "on that tier are recorded at the standard rates, flagged price_estimated.",
+                "llm-cost-hooks: the price map has no %r service-tier rates for %r (or your price "
+                "override of it gives none); its calls on that tier are recorded at the standard "
+                "rates, flagged price_estimated.",
                 tier,
                 model,
             )

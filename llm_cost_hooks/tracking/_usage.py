@@ -97,6 +97,8 @@ def usage_from_openai(usage: Any) -> TokenUsage | None:
         cache_write_1h_tokens=hour,
         audio_input_tokens=pdetails.get("audio_tokens") or 0,
         audio_output_tokens=cdetails.get("audio_tokens") or 0,
+        # Generated images (LiteLLM's Gemini usage: candidatesTokensDetails, modality IMAGE).
+        image_output_tokens=cdetails.get("image_tokens") or 0,
     )
 
 
