@@ -114,6 +114,12 @@ class Settings(BaseSettings):
         description="Where `llm-cost prices update` saves the price map it fetches "
         "(default: ~/.cache/llm-cost-hooks).",
     )
+    state_dir: str | None = Field(
+        None,
+        description="Where a ledger without a file (PostgreSQL) keeps the counts of records lost "
+        "by processes killed outright and its default dead-letter file, one folder per ledger "
+        "(default: $XDG_STATE_HOME/llm-cost-hooks or ~/.local/state/llm-cost-hooks).",
+    )
 
     @field_validator("ledger")
     @classmethod

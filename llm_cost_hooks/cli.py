@@ -218,14 +218,31 @@ def _say_unwritten(ledger: str) -> None:
     from pathlib import Path
 
     from .ledger._killcount import collect_dead, read_unwritten, unwritten_log_path
-    from .ledger._postgres import is_postgres_url
+    from .ledger._postgres import is_postgres_url, state_dead_letter_path
 
     if is_postgres_url(ledger):
-        return
-    for prefix in ("sqlite:///", "jsonl:///"):
-        if ledger.startswith(prefix):
-            ledger = ledger[len(prefix) :]
-    dead_letter = Path(ledger + ".dead-letter.jsonl").absolute()
+        # Its counts are in its state directory (see docs/reliability.md).
+        in_state = state_dead_letter_path(ledger)
+        if in_state is None:
+            return
+        dead_letter = in_state
+    else:
+        for prefix in ("sqlite:///", "jsonl:///"):
+            if ledger.startswith(prefix):
+                ledger = ledger[len(prefix) :]
+        dead_letter = Path(ledger + ".dead-letter.jsonl").absolute()
+    set_aside = [dead_letter]
+    if is_postgres_url(ledger) and Path("llm_costs.dead-letter.jsonl").is_file():
+        set_aside.append(Path("llm_costs.dead-letter.jsonl").absolute())  # an earlier version's
+    for path in set_aside:
+        lines = _count_lines(path)
+        if lines:
+            print(
+                f"{lines} record(s) or task outcome(s) that could not be written are set aside in "
+                f"{path}, not in the ledger; load them with "
+                f"llm_cost_hooks.ledger.replay_dead_letters({str(path)!r}, ledger).",
+                file=sys.stderr,
+            )
     collect_dead(dead_letter)
     processes, records = read_unwritten(dead_letter)
     if records:
@@ -234,6 +251,14 @@ def _say_unwritten(ledger: str) -> None:
             f"written (see {unwritten_log_path(dead_letter)}); the report cannot include them.",
             file=sys.stderr,
         )
+
+
+def _count_lines(path: object) -> int:
+    try:
+        with open(str(path), "rb") as fh:
+            return sum(chunk.count(b"\n") for chunk in iter(lambda: fh.read(1 << 20), b""))
+    except OSError:
+        return 0
 
 
 def _cmd_ledger_migrate(args: argparse.Namespace) -> int:

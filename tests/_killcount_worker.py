@@ -1,7 +1,7 @@
 """A process of the killed-process tests: ``python _killcount_worker.py MODE DB WRITTEN QUEUED``.
 
 Makes WRITTEN LangChain calls (invoke and stream, through ``CostCallbackHandler`` with a
-SQLite ledger whose writer waits to be woken), flushes them, makes QUEUED more that stay
+SQLite or PostgreSQL ledger whose writer waits to be woken), flushes them, makes QUEUED more that stay
 queued, then by MODE:
 
 - ``stream``: starts one more stream, prints its counts as JSON and waits mid-stream for
@@ -22,10 +22,14 @@ import time
 def main() -> None:
     mode, db, written, queued = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
     from llm_cost_hooks.langchain import CostCallbackHandler, FakeChatModelWithUsage
-    from llm_cost_hooks.ledger import SQLiteLedger
+    from llm_cost_hooks.ledger import PostgresLedger, SQLiteLedger
 
     # The writer wakes only when asked (flush) or every hour: queued records stay queued.
-    ledger = SQLiteLedger(db, flush_interval=3600)
+    # DB is a SQLite file or a postgresql:// URL.
+    if db.startswith("postgresql://"):
+        ledger: SQLiteLedger | PostgresLedger = PostgresLedger(db, flush_interval=3600)
+    else:
+        ledger = SQLiteLedger(db, flush_interval=3600)
     handler = CostCallbackHandler(ledger=ledger)
     model = FakeChatModelWithUsage(model_name="gpt-4o-mini", responses=["Paris is the capital."])
     config = {"callbacks": [handler], "metadata": {"tenant_id": "acme"}}

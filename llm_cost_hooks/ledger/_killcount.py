@@ -16,10 +16,12 @@ turns a dead process's file whose counts differ into a warning, a line in
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import mmap
 import os
+import re
 import time
 from datetime import datetime, timezone
 from pathlib import Path
@@ -30,7 +32,15 @@ try:
 except ImportError:  # Windows: no flock, nothing kept
     fcntl = None  # type: ignore[assignment]
 
-__all__ = ["CountsFile", "collect_dead", "scratch", "unwritten_log_path", "writers_dir"]
+__all__ = [
+    "CountsFile",
+    "collect_dead",
+    "ledger_state_dir",
+    "scratch",
+    "unwritten_log_path",
+    "user_state_dir",
+    "writers_dir",
+]
 
 logger = logging.getLogger("llm_cost_hooks.ledger")
 
@@ -48,6 +58,42 @@ def scratch() -> memoryview:
     """Counters in plain memory: what a ledger counts into when it keeps no file (no
     branch on the caller's path either way)."""
     return memoryview(bytearray(_SIZE)).cast("q")
+
+
+STATE_DIR_ENV = "LLM_COST_HOOKS_STATE_DIR"
+
+
+def user_state_dir() -> Path | None:
+    """``$LLM_COST_HOOKS_STATE_DIR``, else ``$XDG_STATE_HOME/llm-cost-hooks`` or
+    ``~/.local/state/llm-cost-hooks`` (Linux, macOS), ``%LOCALAPPDATA%\\llm-cost-hooks\\state``
+    (Windows); None when there is no home to put it in (a container without ``HOME``)."""
+    explicit = os.environ.get(STATE_DIR_ENV, "").strip()
+    if explicit:
+        return Path(explicit).expanduser().absolute()
+    if os.name == "nt" and os.environ.get("LOCALAPPDATA"):
+        return Path(os.environ["LOCALAPPDATA"]) / "llm-cost-hooks" / "state"
+    xdg = os.environ.get("XDG_STATE_HOME", "").strip()
+    if xdg and os.path.isabs(xdg):  # the XDG spec: a relative value is to be ignored
+        return Path(xdg) / "llm-cost-hooks"
+    try:
+        home = Path.home()
+    except (RuntimeError, KeyError):  # no HOME and no passwd entry
+        return None
+    if not home.is_absolute() or home.parent == home:
+        return None  # "/" (no real home): a system directory is no place for our files
+    return home / ".local" / "state" / "llm-cost-hooks"
+
+
+def ledger_state_dir(kind: str, identity: dict[str, str]) -> Path | None:
+    """The state directory of one ledger without a file (a PostgreSQL database): named by a
+    digest of its identity (no password), so that its processes on this machine share it
+    and two ledgers never do. None when there is no user state directory."""
+    base = user_state_dir()
+    if base is None:
+        return None
+    digest = hashlib.sha256(json.dumps([kind, identity], sort_keys=True).encode()).hexdigest()[:16]
+    label = re.sub(r"[^A-Za-z0-9_.-]+", "_", identity.get("dbname") or "")[:40]
+    return base / "ledgers" / f"{kind}-{label}-{digest}"
 
 
 def writers_dir(dead_letter_path: Path) -> Path:

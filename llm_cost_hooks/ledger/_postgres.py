@@ -12,10 +12,12 @@ import time
 import weakref
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any
 
 from .._errors import ConfigurationError, LedgerError, MissingExtraError
 from .._records import CostRecord
+from . import _killcount
 from ._base import (
     RECORD_COLUMNS,
     Ledger,
@@ -195,6 +197,34 @@ def _conninfo(url: str) -> str:
     if url.startswith("postgresql+psycopg://"):
         url = "postgresql://" + url[len("postgresql+psycopg://") :]
     return url
+
+
+# What names a PostgreSQL ledger on this machine (the schema, through search_path in
+# options, names its tables), and libpq's variables for the parts a URL leaves out.
+_IDENTITY_KEYS = {
+    "host": "PGHOST",
+    "hostaddr": "PGHOSTADDR",
+    "port": "PGPORT",
+    "dbname": "PGDATABASE",
+    "user": "PGUSER",
+    "options": "PGOPTIONS",
+}
+
+
+def ledger_identity(url: str) -> dict[str, str]:
+    """The server, database, user and options of a ledger URL, without its password: the
+    name of its state directory (counts of killed processes, default dead-letter file)."""
+    given = _psycopg().conninfo.conninfo_to_dict(_conninfo(url))
+    return {key: str(given.get(key) or os.environ.get(env, "")) for key, env in _IDENTITY_KEYS.items()}
+
+
+def state_dead_letter_path(url: str) -> Path | None:
+    """The default dead-letter file of the ledger at ``url``, in its state directory (its
+    counts of killed processes are beside it); None when there is no state directory."""
+    from ._base import _STATE_DEAD_LETTER
+
+    state = _killcount.ledger_state_dir("postgresql", ledger_identity(url))
+    return None if state is None else state / _STATE_DEAD_LETTER
 
 
 # TCP keepalives and a limit on unacknowledged data, unless the URL sets them: the kernel
@@ -886,6 +916,9 @@ class PostgresLedger(Ledger):
 
     def __repr__(self) -> str:
         return f"PostgresLedger({redact(self.url)!r})"
+
+    def _state_identity(self) -> tuple[str, dict[str, str]] | None:
+        return "postgresql", ledger_identity(self.url)
 
 
 _TS_INDEX = RECORD_COLUMNS.index("timestamp")
