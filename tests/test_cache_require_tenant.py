@@ -244,3 +244,20 @@ def test_a_store_of_tenantless_entries_only_changes_nothing(tmp_path: Any) -> No
         assert core.stats.tenantless_bypassed == 0
     finally:
         backend.close()
+
+
+def test_nan_tenant_is_not_a_tenant(use_cache: Any, caplog: pytest.LogCaptureFixture) -> None:
+    """A tenant column read with pandas holds NaN where the tenant is missing. Read as the
+    text "nan", every row that lost its tenant shared one partition: the second such row was
+    served the first one's answer, in a cache that had seen tenants."""
+    cache = use_cache()
+    model = _model()
+    q = "What is my account balance?"
+    assert model.invoke(q, config={"metadata": {"tenant_id": "acme"}}).content == "answer 0"
+    with caplog.at_level(logging.WARNING, logger="llm_cost_hooks"):
+        first = model.invoke(q, config={"metadata": {"tenant_id": float("nan")}}).content
+        second = model.invoke(q, config={"metadata": {"tenant_id": float("nan")}}).content
+        third = model.invoke(q, config={"metadata": {"tenant_id": float("inf")}}).content
+    assert (first, second, third) == ("answer 1", "answer 2", "answer 3")
+    assert cache.core.stats.exact_hits == 0
+    assert "tenant_id" in caplog.text and "nan" in caplog.text

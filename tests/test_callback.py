@@ -485,3 +485,21 @@ def test_a_billed_marker_carries_its_saving_and_tags_to_the_record_but_not_to_a_
     assert copy.cache_status is CacheStatus.DEDUPLICATED
     assert copy.saved_usd == 0.004
     assert "batch.saved_usd" not in copy.tags
+
+
+def test_uuid_tenant_is_recorded_as_its_text(caplog: pytest.LogCaptureFixture) -> None:
+    # Tenant ids read from a database are often uuid.UUID objects. The cache partition, the
+    # spend guard and the dedup key read them as their text; the record used to drop the
+    # value with a warning and fall back to the handler's default tenant: spend charged to
+    # the tenant's budget was reported under another tenant.
+    import uuid
+
+    org = uuid.UUID("6f1c0e52-3d4b-4b8e-9a55-0f2d5b1c7e11")
+    handler = CostCallbackHandler(ledger="memory://", defaults={"tenant_id": "default-tenant"})
+    with caplog.at_level(logging.WARNING, logger="llm_cost_hooks"):
+        FakeChatModelWithUsage().invoke(
+            "x", config={"callbacks": [handler], "metadata": {"tenant_id": org, "task_id": org}}
+        )
+    (r,) = handler.records()
+    assert r.tenant == str(org) and r.task_id == str(org)
+    assert "must be a string" not in caplog.text

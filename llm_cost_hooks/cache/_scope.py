@@ -15,6 +15,7 @@ import functools
 import hashlib
 import json
 import logging
+import math
 import re
 import unicodedata
 import uuid
@@ -158,8 +159,9 @@ def scope_from_metadata(metadata: Mapping[str, Any] | None) -> CacheScope:
 
     The first key present wins for each field. An empty string is a value of its own: the
     empty tenant ``""`` never shares a partition with requests that name no tenant.
-    A value that is not a string, number or UUID raises :class:`CacheScopeError` (callers
-    then bypass the cache rather than guess a partition).
+    A value that is not a string, number or UUID, or a NaN or infinite number (NaN is how
+    a table spells a missing value), raises :class:`CacheScopeError` (callers then bypass
+    the cache rather than guess a partition).
 
     >>> scope = scope_from_metadata({"tenant_id": "acme", "route": "faq"})
     >>> scope.tenant, scope.route, scope.prompt_version
@@ -191,6 +193,12 @@ def _read_scope(metadata: Mapping[str, Any]) -> CacheScope:
             if not isinstance(value, _SCALARS):
                 raise CacheScopeError(
                     f"metadata[{key!r}] is a {type(value).__name__}; the cache scope needs a string or number."
+                )
+            if isinstance(value, float) and not math.isfinite(value):
+                # NaN is how a table (pandas, a CSV) spells a missing value: read as the text
+                # "nan", every row that lost its tenant would share one partition.
+                raise CacheScopeError(
+                    f"metadata[{key!r}] is {value!r} (a missing value?); the cache scope needs a string or number."
                 )
             data[field] = str(value)
             break

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import uuid
 from collections.abc import Mapping
 from typing import Any
 
@@ -34,8 +35,9 @@ def hash_user(user: str, salt: str) -> str:
 
 
 class AttributionResolver:
-    """Resolves metadata over a base attribution; bad values raise when ``strict``,
-    else are logged and skipped."""
+    """Resolves metadata over a base attribution. A string, an integer or a UUID (a
+    database's id) is read as its text; other values raise when ``strict``, else are
+    logged and skipped."""
 
     def __init__(self, user_hash_salt: str, strict: bool) -> None:
         self.salt = user_hash_salt
@@ -66,7 +68,7 @@ class AttributionResolver:
                 for key in keys:
                     if key in source and source[key] is not None:
                         value = source[key]
-                        if isinstance(value, bool) or not isinstance(value, (str, int)):
+                        if isinstance(value, bool) or not isinstance(value, (str, int, uuid.UUID)):
                             self.bad_input(
                                 ConfigurationError(
                                     f"metadata[{key!r}] must be a string, got "
