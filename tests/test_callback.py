@@ -503,3 +503,34 @@ def test_uuid_tenant_is_recorded_as_its_text(caplog: pytest.LogCaptureFixture) -
     (r,) = handler.records()
     assert r.tenant == str(org) and r.task_id == str(org)
     assert "must be a string" not in caplog.text
+
+
+def test_response_naming_its_model_with_a_dict_is_still_recorded(tmp_path: Any) -> None:
+    # The record used to be built on the writer thread with the dict as its model, which
+    # failed there ("building a cost record failed; record lost"): the call left no record.
+    from langchain_core.language_models import BaseChatModel
+    from langchain_core.messages import AIMessage
+    from langchain_core.outputs import ChatGeneration, ChatResult
+
+    class OddModelName(BaseChatModel):
+        model_name: str = "gpt-4o-mini"
+
+        @property
+        def _llm_type(self) -> str:
+            return "odd-model-name"
+
+        def _generate(
+            self, messages: Any, stop: Any = None, run_manager: Any = None, **kw: Any
+        ) -> ChatResult:
+            message = AIMessage(content="ok", response_metadata={"model_name": {"id": "gpt-4o-mini"}})
+            message.usage_metadata = {"input_tokens": 10, "output_tokens": 2, "total_tokens": 12}
+            return ChatResult(generations=[ChatGeneration(message=message)])
+
+    for ledger in ("memory://", f"sqlite:///{tmp_path / 'costs.db'}"):
+        handler = CostCallbackHandler(ledger=ledger)
+        OddModelName().invoke("x", config={"callbacks": [handler]})
+        assert handler.flush()
+        (r,) = handler.records()
+        assert (r.model, r.input_tokens, r.output_tokens) == ("gpt-4o-mini", 10, 2) and r.cost_usd > 0
+        stats = handler.ledger.stats
+        assert (stats.written, stats.dropped, stats.dead_lettered) == (1, 0, 0)

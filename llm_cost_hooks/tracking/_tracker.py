@@ -491,6 +491,10 @@ class CostTracker:
             if run is None:
                 return None
             run.end_ns = end_ns = _perf_ns()
+            if model is not None and not isinstance(model, str):
+                # A response naming its model with something other than text (a dict, a
+                # list): priced and recorded as the model the call asked for, not lost.
+                model = None
             model_name = model or run.model or "unknown"
             if usage is None:
                 usage = self._count_usage(run, model_name, output_text)
