@@ -280,6 +280,17 @@ def test_unwritable_path_is_a_typed_error(tmp_path: Path) -> None:
         JSONLLedger(blocker / "x.jsonl")
 
 
+def test_in_memory_sqlite_url_is_refused_at_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # ``sqlite:///:memory:`` (the SQLAlchemy habit) used to be accepted, then every write
+    # failed and was retried until the exit set the records aside in ``:memory:.dead-letter.jsonl``
+    # in the working directory: the handler's first call already looked broken.
+    monkeypatch.chdir(tmp_path)
+    for url in ("sqlite:///:memory:", ":memory:", "sqlite:///file::memory:?cache=shared"):
+        with pytest.raises(LedgerError, match="memory://"):
+            open_ledger(url)
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_jsonl_roundtrip(tmp_path: Path) -> None:
     ledger = JSONLLedger(tmp_path / "c.jsonl")
     ledger.write(rec(tenant="t"))

@@ -331,6 +331,15 @@ class SQLiteLedger(Ledger):
     def __init__(self, path: str | os.PathLike[str], **kwargs: object) -> None:
         import sqlite3
 
+        if os.fspath(path) in ("", ":memory:") or os.fspath(path).startswith("file::memory:"):
+            # Each connection to an in-memory SQLite database gets its own, empty one: the
+            # writer thread and the reports would each see another, and the records none.
+            raise LedgerError(
+                f"An in-memory SQLite database ({os.fspath(path)!r}) cannot hold a ledger: the "
+                "writer thread and the reports use connections of their own, each of which "
+                "would see another, empty database. Use ledger='memory://' for a ledger in "
+                "memory, or a file path (e.g. 'sqlite:///./llm_costs.db')."
+            )
         self.path = Path(path)
         try:
             if self.path.parent and not self.path.parent.exists():
