@@ -1,7 +1,11 @@
+# ruff: noqa: E402
 # the SQLAlchemy habit: ledger="sqlite:///:memory:"
-import logging, os
+import logging
+import os
+
 logging.basicConfig(level=logging.WARNING, format="LOG %(name)s %(levelname)s %(message)s")
 from llm_cost_hooks.langchain import CostCallbackHandler, FakeChatModelWithUsage
+
 try:
     h = CostCallbackHandler(ledger="sqlite:///:memory:")
 except Exception as e:

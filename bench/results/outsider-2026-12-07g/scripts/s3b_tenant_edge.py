@@ -1,13 +1,28 @@
 # pairs of distinct tenant values: must never share a cache entry
 from langchain_core.globals import set_llm_cache
+
 from llm_cost_hooks.langchain import CostCallbackHandler, FakeChatModelWithUsage, SemanticCache
+
 pairs = [
-  ("A", "a"), ("A", "A "), ("acme", "ａｃｍｅ"), ("x\ud800", "x\udfff"), ("x\ud800", "x\ufffd"),
-  ("org-" + "x" * 300 + "A", "org-" + "x" * 300 + "B"),
-  ("org-" + "x" * 5000 + "A", "org-" + "x" * 5000 + "B"),
-  ("a\x00b", "a\x00c"), ("a\x00b", "a"), ("7", 7), ("1", True), ("None", None), ("", None),
-  ("t1", {"a": 1}), ({"a": 1}, {"a": 2}), (float("nan"), "nan"), (1.0, "1.0"), (1, 1.0),
-  ("café", "cafe\u0301"),
+    ("A", "a"),
+    ("A", "A "),
+    ("acme", "ａｃｍｅ"),
+    ("x\ud800", "x\udfff"),
+    ("x\ud800", "x\ufffd"),
+    ("org-" + "x" * 300 + "A", "org-" + "x" * 300 + "B"),
+    ("org-" + "x" * 5000 + "A", "org-" + "x" * 5000 + "B"),
+    ("a\x00b", "a\x00c"),
+    ("a\x00b", "a"),
+    ("7", 7),
+    ("1", True),
+    ("None", None),
+    ("", None),
+    ("t1", {"a": 1}),
+    ({"a": 1}, {"a": 2}),
+    (float("nan"), "nan"),
+    (1.0, "1.0"),
+    (1, 1.0),
+    ("café", "cafe\u0301"),
 ]
 bad = 0
 for a, b in pairs:
@@ -20,5 +35,13 @@ for a, b in pairs:
     shared = rb == "ANSWER-A"
     bad += shared
     recs = h.records()
-    print("SHARED" if shared else "sep   ", repr(a)[:20], repr(b)[:20], "recorded tenants:", repr(recs[0].tenant)[:20], repr(recs[1].tenant)[:20], [r.cache_status.value for r in recs])
+    print(
+        "SHARED" if shared else "sep   ",
+        repr(a)[:20],
+        repr(b)[:20],
+        "recorded tenants:",
+        repr(recs[0].tenant)[:20],
+        repr(recs[1].tenant)[:20],
+        [r.cache_status.value for r in recs],
+    )
 print("shared:", bad)

@@ -1,20 +1,28 @@
-import os, sys, time, sqlite3
+import os
+import sqlite3
+import sys
+import time
+
 from llm_cost_hooks.langchain import CostCallbackHandler, FakeChatModelWithUsage
+
 for f in ("fork.db", "fork.db-wal", "fork.db-shm"):
-    if os.path.exists(f): os.remove(f)
+    if os.path.exists(f):
+        os.remove(f)
 h = CostCallbackHandler(ledger=sys.argv[1] if len(sys.argv) > 1 else "sqlite:///fork.db")
 llm = FakeChatModelWithUsage(model_name="gpt-4o-mini", responses=["ok"])
 cfg = {"callbacks": [h], "metadata": {"tenant_id": "parent"}}
-llm.invoke("parent before fork", config=cfg)   # starts writer thread in parent
+llm.invoke("parent before fork", config=cfg)  # starts writer thread in parent
 pids = []
 for i in range(3):
     pid = os.fork()
     if pid == 0:
         for j in range(5):
-            llm.invoke(f"child {i} call {j}", config={"callbacks": [h], "metadata": {"tenant_id": f"child{i}"}})
+            llm.invoke(
+                f"child {i} call {j}", config={"callbacks": [h], "metadata": {"tenant_id": f"child{i}"}}
+            )
         # child exits like a multiprocessing fork worker: normal sys.exit path
         if i == 2:
-            os._exit(0)   # like celery prefork / multiprocessing.Pool workers
+            os._exit(0)  # like celery prefork / multiprocessing.Pool workers
         sys.exit(0)
     pids.append(pid)
 for p in pids:

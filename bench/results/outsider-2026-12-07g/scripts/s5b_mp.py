@@ -1,13 +1,22 @@
-import multiprocessing as mp, os, sqlite3
+import multiprocessing as mp
+import os
+import sqlite3
+
 from llm_cost_hooks.langchain import CostCallbackHandler, FakeChatModelWithUsage
+
 for f in ("mp.db", "mp.db-wal", "mp.db-shm"):
-    if os.path.exists(f): os.remove(f)
+    if os.path.exists(f):
+        os.remove(f)
 h = CostCallbackHandler(ledger="sqlite:///mp.db")
 llm = FakeChatModelWithUsage(model_name="gpt-4o-mini", responses=["ok"])
 llm.invoke("warm", config={"callbacks": [h], "metadata": {"tenant_id": "parent"}})
+
+
 def work(i):
     llm.invoke(f"q{i}", config={"callbacks": [h], "metadata": {"tenant_id": "pool"}})
     return os.getpid()
+
+
 if __name__ == "__main__":
     ctx = mp.get_context("fork")
     with ctx.Pool(2) as pool:
