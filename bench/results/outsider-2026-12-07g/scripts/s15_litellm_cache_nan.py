@@ -15,7 +15,13 @@ litellm.callbacks = [cl]
 msgs = [{"role": "user", "content": "What is my account balance?"}]
 for i, tenant in enumerate(["seen", float("nan"), float("nan")]):
     try:
-        r = litellm.completion(model="gpt-4o-mini", messages=msgs, mock_response=f"answer {i}", caching=True, metadata={"tenant_id": tenant})
+        r = litellm.completion(
+            model="gpt-4o-mini",
+            messages=msgs,
+            mock_response=f"answer {i}",
+            caching=True,
+            metadata={"tenant_id": tenant},
+        )
         print(repr(tenant), "->", r.choices[0].message.content)
     except Exception as e:
         print(repr(tenant), "ERROR", type(e).__name__, str(e)[:200])
