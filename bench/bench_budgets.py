@@ -71,6 +71,19 @@ def _guard_rows(quick: bool) -> list[Row]:
         guard.reserve(req).settle(0.0001)
 
     per_call = time_per_call(check, number=number)
+
+    # A tenant past half its day's limit: its 50 % alert has fired and every later
+    # settlement ($0.000001 each) stays below 80 %.
+    past = SpendGuard(
+        [Limit.usd(1.0, per="day", scope="tenant"), Limit.usd_per_request(1.0), Limit.input_tokens(100_000)],
+        alerts=AlertManager(log=False, span_events=False),
+    )
+    past.reserve(req.model_copy(update={"max_output_tokens": 920_000})).settle(0.55)
+
+    def check_past_half() -> None:
+        past.reserve(req).settle(0.000001)
+
+    past_half = time_per_call(check_past_half, number=number)
     return [
         Row(
             "budgets",
@@ -82,7 +95,18 @@ def _guard_rows(quick: bool) -> list[Row]:
             "< 30 us",
             per_call * 1e6 < 30,
             "3 limits (tenant/day, $/request, input tokens); alerts on, no sinks",
-        )
+        ),
+        Row(
+            "budgets",
+            "guardrail reserve+settle, in-process, tenant past 50 %",
+            past_half * 1e6,
+            "us",
+            "bare model.invoke",
+            bare * 1e6,
+            "",
+            None,
+            "as above, the 50 % alert fired before (informational)",
+        ),
     ]
 
 

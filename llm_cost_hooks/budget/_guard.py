@@ -51,6 +51,7 @@ class _Scopes:
         "limit_units",
         "limits",
         "period_ids",
+        "quiet",
         "resets",
         "resets_ts",
         "scope_values",
@@ -69,6 +70,8 @@ class _Scopes:
         self.period_ids: list[str] = []
         self.resets: list[Any] = []
         self.resets_ts: list[float] = []
+        # Per limit: settled totals below this raise no threshold or over-limit alert.
+        self.quiet: list[float] = []
 
 
 _NO_SCOPES = _Scopes(-math.inf)
@@ -87,6 +90,7 @@ class _Plan:
         "limits",
         "output_rate",
         "period_ids",
+        "quiet",
         "request",
         "resets",
         "scope_values",
@@ -121,6 +125,7 @@ class _Plan:
         self.scope_values = scopes.scope_values
         self.period_ids = scopes.period_ids
         self.resets = scopes.resets
+        self.quiet = scopes.quiet
         self.amounts: list[int] = amounts if amounts is not None else []
         self.ttls: list[int] = ttls if ttls is not None else []
 
@@ -163,7 +168,8 @@ class Reservation:
     )
 
     def __init__(self, guard: SpendGuard, plan: _Plan) -> None:
-        self.id = _reservation_id()
+        state = _id_state
+        self.id = f"{state[1]}{next(state[2]):x}" if state[0] == _PID[0] else _reservation_id()
         self.guard = guard
         self._plan = plan
         self.request = plan.request
@@ -217,8 +223,17 @@ class Reservation:
             guard._after_settle(plan, [], cost_usd, sync=True)
             return
         spent = guard.store.settle(self.id, plan.keys, actual, plan.ttls)
-        events = guard._overspent(self, actual, spent) if self._past_hold(actual) else ()
-        guard._after_settle(plan, spent, cost_usd, sync=True, extra=events)
+        # Within the hold and the lease (the common case): no over-spend to count.
+        if _monotonic() > self.lease_until or any(map(operator.gt, actual, plan.amounts)):
+            events = guard._overspent(self, actual, spent)
+            guard._after_settle(plan, spent, cost_usd, sync=True, extra=events)
+        else:
+            try:
+                quiet = guard._quiet(plan, spent)
+            except Exception:
+                quiet = False  # _after_settle logs it
+            if not quiet:
+                guard._after_settle(plan, spent, cost_usd, sync=True)
 
     async def asettle(
         self, cost_usd: float, *, input_tokens: int | None = None, output_tokens: int | None = None
@@ -345,6 +360,8 @@ class SpendGuard:
         self._limits = tuple(limits)
         self._request_limits = [lim for lim in self._limits if lim.period == "request"]
         self._period_limits = [lim for lim in self.limits if lim.period != "request"]
+        # What each plan reads of a per-request limit (Limit fields are frozen).
+        self._request_checks = [(lim, lim.route, lim.metric, lim.amount) for lim in self._request_limits]
         if store is None:
             self.store: Any = InProcessSpendStore()
         elif isinstance(store, str):
@@ -359,10 +376,12 @@ class SpendGuard:
         self._prices: dict[tuple[str, str | None], Any] = {}
         self._flat_rates: dict[tuple[str, str | None], tuple[float, float]] = {}
         self._scopes_cache: dict[tuple[str | None, ...], _Scopes] = {}
-        # Per period limit, what every plan repeats: key prefix, limit in store units, USD?
+        # Per period limit, what every plan repeats: key prefix, limit in store units, USD?,
+        # and the settled total below which it raises no alert.
         self._period_info = [
-            (lim, f"b:{lim.name}:{lim.scope}:", round(lim.amount * lim.scale), lim.metric == "usd")
+            (lim, f"b:{lim.name}:{lim.scope}:", units, lim.metric == "usd", _quiet_below(lim, units))
             for lim in self._period_limits
+            for units in (round(lim.amount * lim.scale),)
         ]
         self.alerts = alerts if alerts is not None else AlertManager()
         self.lease_seconds = lease_seconds
@@ -434,21 +453,28 @@ class SpendGuard:
     ) -> _Plan | Downgrade:
         if cap is not None:
             request = request.model_copy(update={"max_output_tokens": cap})
-        input_usd, out_rate, worst, cap = self.estimate(request)
-        for lim in self._request_limits:
-            if not lim.applies_to(request.route):
+        flat = self._flat_rates.get((request.model, request.provider))
+        if flat is not None and request.max_output_tokens:
+            # What estimate() gives for a price read before, without its lookups.
+            cap = request.max_output_tokens
+            input_usd = request.input_tokens * flat[0]
+            out_rate = flat[1]
+            worst = input_usd + cap * out_rate
+        else:
+            input_usd, out_rate, worst, cap = self.estimate(request)
+        for lim, route, metric, amount in self._request_checks:
+            if route is not None and route != request.route:
                 continue
             value: float
-            requested: float
-            if lim.metric == "input_tokens":
-                value, requested = request.input_tokens, request.input_tokens
-            elif lim.metric == "output_tokens":
-                value, requested = cap, cap
+            if metric == "input_tokens":
+                value = request.input_tokens
+            elif metric == "output_tokens":
+                value = cap
             else:
-                value, requested = worst, worst
-            if value <= lim.amount:
+                value = worst
+            if value <= amount:
                 continue
-            error = BudgetExceeded(lim.name, limit=lim.amount, spent=0.0, requested=requested, unit=lim.unit)
+            error = BudgetExceeded(lim.name, limit=lim.amount, spent=0.0, requested=value, unit=lim.unit)
             if lim.on_breach == "shrink_output":
                 new_cap = (
                     int(lim.amount)
@@ -486,7 +512,7 @@ class SpendGuard:
         if scopes is not None and scopes.since <= now < scopes.until:
             return scopes
         scopes = _Scopes(now)
-        for lim, prefix, limit_units, usd in self._period_info:
+        for lim, prefix, limit_units, usd, quiet in self._period_info:
             if not lim.applies_to(request.route):
                 continue
             scope_value = request.scope_value(lim.scope)
@@ -495,6 +521,7 @@ class SpendGuard:
             scopes.limits.append(lim)
             scopes.limit_units.append(limit_units)
             scopes.usd.append(usd)
+            scopes.quiet.append(quiet)
             scopes.scope_values.append(scope_value)
             scopes.period_ids.append(period_id)
             scopes.resets.append(resets)
@@ -772,6 +799,7 @@ class SpendGuard:
     # -- alerts ---------------------------------------------------------------------------
     def _threshold_events(self, plan: _Plan, spent: list[int]) -> list[tuple[AlertEvent, str, int]]:
         out = []
+        fired = self._fired
         for i, units in enumerate(spent):
             lim = plan.limits[i]
             value = units / lim.scale
@@ -784,7 +812,9 @@ class SpendGuard:
                 )
             for t in lim.alert_at:
                 if fraction >= t:
-                    out.append((self._event(plan, i, t, value), f"{plan.keys[i]}:{t:g}", plan.ttls[i]))
+                    flag = f"{plan.keys[i]}:{t:g}"
+                    if flag not in fired:  # alerted before: no event to build
+                        out.append((self._event(plan, i, t, value), flag, plan.ttls[i]))
         return out
 
     def _fire(self, event: AlertEvent, flag: str, ttl: int, *, sync: bool = True) -> None:
@@ -828,6 +858,8 @@ class SpendGuard:
         extra: Sequence[tuple[AlertEvent, str, int]] = (),
     ) -> None:
         try:
+            if not extra and self._quiet(plan, spent):
+                return
             for event, flag, ttl in [
                 *extra,
                 *self._threshold_events(plan, spent),
@@ -851,6 +883,8 @@ class SpendGuard:
         extra: Sequence[tuple[AlertEvent, str, int]] = (),
     ) -> None:
         try:
+            if not extra and self._quiet(plan, spent):
+                return
             for event, flag, ttl in [
                 *extra,
                 *self._threshold_events(plan, spent),
@@ -865,6 +899,17 @@ class SpendGuard:
                     await self._afire(*found)
         except Exception:
             logger.exception("llm-cost-hooks: budget alerting failed")
+
+    def _quiet(self, plan: _Plan, spent: Sequence[int]) -> bool:
+        """Whether settling to ``spent`` has nothing to tell: no metric hook, no anomaly
+        rule, every total below the limit's lowest alert threshold and its amount."""
+        alerts = self.alerts
+        return (
+            not alerts.metric_hooks
+            and alerts.anomaly is None
+            and len(spent) <= len(plan.quiet)
+            and all(map(operator.lt, spent, plan.quiet))
+        )
 
     def check_anomalies(self) -> int:
         """Run the anomaly checks left for later (spend between two checks); the alert
@@ -894,6 +939,14 @@ class SpendGuard:
 
 
 _monotonic = time.monotonic
+
+
+def _quiet_below(lim: Limit, limit_units: int) -> float:
+    """The settled total (store units) below which ``lim`` raises no alert: under its
+    lowest ``alert_at`` fraction, by a margin far wider than float rounding (near the line
+    the exact check of ``_threshold_events`` decides), and not past the limit."""
+    lowest = min(lim.alert_at, default=math.inf)
+    return min(lowest * lim.amount * lim.scale * (1 - 1e-9), float(limit_units))
 
 
 def _plan_event(plan: _Plan, i: int, kind: AlertKind, spent: float, **extra: Any) -> AlertEvent:

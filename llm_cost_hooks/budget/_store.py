@@ -228,18 +228,26 @@ class InProcessSpendStore(_AsyncFromSync):
         lease_seconds: float,
     ) -> ReserveOutcome:
         now = self._clock()
+        spent_of, reserved_of, holds_of = self._spent, self._reserved, self._holds
         with self._lock:
             for key in keys:
-                self._purge(key, now)
+                if holds_of.get(key):  # no holds (the common case): nothing to purge
+                    self._purge(key, now)
             for i, key in enumerate(keys):
-                spent, reserved = self._spent.get(key, 0), self._reserved.get(key, 0)
+                spent, reserved = spent_of.get(key, 0), reserved_of.get(key, 0)
                 if spent + reserved + amounts[i] > limits[i]:
                     return ReserveOutcome(False, i, spent, reserved)
+            until = now + lease_seconds
             for i, key in enumerate(keys):
-                self._reserved[key] = self._reserved.get(key, 0) + amounts[i]
-                self._holds.setdefault(key, {})[res_id] = (amounts[i], now + lease_seconds)
+                amount = amounts[i]
+                reserved_of[key] = reserved_of.get(key, 0) + amount
+                holds = holds_of.get(key)
+                if holds is None:
+                    holds = holds_of[key] = {}
+                holds[res_id] = (amount, until)
                 # A key's period ends at a fixed time: its expiry is set once.
-                self._expires.setdefault(key, now + ttls[i])
+                if key not in self._expires:
+                    self._expires[key] = now + ttls[i]
             if now >= self._next_sweep:
                 self._sweep(now)
         return _RESERVED
@@ -247,16 +255,18 @@ class InProcessSpendStore(_AsyncFromSync):
     def settle(
         self, res_id: str, keys: Sequence[str], actual: Sequence[int], ttls: Sequence[int]
     ) -> list[int]:
+        spent_of, holds_of = self._spent, self._holds
         with self._lock:
             out = []
             for i, key in enumerate(keys):
-                hold = self._holds.get(key, {}).pop(res_id, None)
+                holds = holds_of.get(key)
+                hold = holds.pop(res_id, None) if holds else None
                 if hold is not None:
                     self._reserved[key] -= hold[0]
-                self._spent[key] = self._spent.get(key, 0) + actual[i]
+                spent = spent_of[key] = spent_of.get(key, 0) + actual[i]
                 if key not in self._expires:
                     self._expires[key] = self._clock() + ttls[i]
-                out.append(self._spent[key])
+                out.append(spent)
             return out
 
     def release(self, res_id: str, keys: Sequence[str]) -> None:
