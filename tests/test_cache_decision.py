@@ -602,6 +602,8 @@ def test_calibration_counts_questions_whose_answer_is_not_stored() -> None:
     """Leave-one-out alone only asks questions whose label is in the cache, so a threshold that
     serves a sibling label's answer (0.89) looked perfect; real traffic also asks questions no
     stored answer fits yet. Asked with their label left out, those hits count as false."""
+    import numpy as np
+
     texts, labels, vecs = _sibling_intents()
     res = calibrate_intents(
         texts, labels, vectors=(vecs, vecs), verifier=_CosineVerifier(), target_precision=0.9
@@ -611,6 +613,15 @@ def test_calibration_counts_questions_whose_answer_is_not_stored() -> None:
     assert 0.88 < sibling < 0.9
     assert res.policy.pair_threshold > sibling  # a question of a label not stored is not served
     assert res.n_new_questions == 200
+    # A label with one row has no other stored row: its leave-one-out ask already was a new question.
+    lone = calibrate_intents(
+        [*texts, "one of a kind"],
+        [*labels, "lonely"],
+        vectors=(np.vstack([vecs, vecs[-1:]]),) * 2,
+        verifier=_CosineVerifier(),
+        target_precision=0.9,
+    )
+    assert lone.n_new_questions == 200
     assert res.holdout is not None and res.holdout.precision == 1.0
     # Asked only as leave-one-out (all labels stored), the old choice comes back.
     loo_only = calibrate_intents(

@@ -537,7 +537,7 @@ def calibrate_intents(
     if new_questions:
         # Each labelled query once more, with every row of its label left out of the cache: a
         # question whose answer is not stored yet, in the same domain. Any hit on it is false.
-        ask = np.array([i for i, q in enumerate(q_labels) if q and q in set(c_labels)], dtype=int)
+        ask = _asked_again(q_labels, c_labels, loo)
         if len(ask) and len(set(c_labels)) > 1:
             q_codes = [q_labels[i] for i in ask]
             t2, s2 = _nearest_other_label(qv[ask], cv, q_codes, c_labels)
@@ -560,6 +560,17 @@ def calibrate_intents(
         n_off=len(off),
     )
     return res.model_copy(update={"n_new_questions": n_new})
+
+
+def _asked_again(q_labels: Sequence[str], c_labels: Sequence[str], loo: bool) -> Any:
+    """The labelled queries whose label has another stored row (leave-one-out: besides their own),
+    to be asked again with their label left out; for the others the first ask already was."""
+    np = _np()
+    count: dict[str, int] = defaultdict(int)
+    for lab in c_labels:
+        count[lab] += 1
+    least = 2 if loo else 1
+    return np.array([i for i, q in enumerate(q_labels) if q and count[q] >= least], dtype=int)
 
 
 def _holdout_by_group(texts: Sequence[str], labels: Sequence[str], share: float, seed: int) -> Any:
@@ -624,9 +635,8 @@ def _calibrate_combined(
         X, top, _ = knn_features(qv, cv, c_labels, k=k)
     correct = np.array([bool(q) and c_labels[t] == q for q, t in zip(q_labels, top)])
     n_new = 0
-    stored = set(c_labels)
-    ask = np.array([i for i, q in enumerate(q_labels) if q and q in stored], dtype=int)
-    if new_questions and len(ask) and len(stored) > 1:  # asked again with their label left out
+    ask = _asked_again(q_labels, c_labels, loo)
+    if new_questions and len(ask) and len(set(c_labels)) > 1:  # asked again with their label left out
         Xn, tn, _ = knn_features(qv[ask], cv, c_labels, k=k, exclude_keys=[q_labels[i] for i in ask])
         X, top = np.concatenate([X, Xn]), np.concatenate([top, tn])
         correct = np.concatenate([correct, np.zeros(len(ask), bool)])
