@@ -353,9 +353,10 @@ def _intents() -> tuple[list[str], list[str]]:
 def test_calibrate_intents_and_pairs() -> None:
     texts, labels = _intents()
     split = calibrate_intents(texts, labels, target_precision=0.9, rule="point", cache_fraction=0.5)
-    assert split.n_cache == 12 and split.n_queries == 12
+    # each query also asked with its label left out of the cache
+    assert split.n_cache == 12 and split.n_queries == 24 and split.n_new_questions == 12
     res = calibrate_intents(texts, labels, target_precision=0.9, rule="point")  # leave-one-out
-    assert res.n_queries == 24 and res.n_cache == 23
+    assert res.n_queries == 48 and res.n_cache == 23 and res.n_new_questions == 24
     assert res.policy.kind == "verified" and res.holdout is not None
     assert res.curve and 0.0 <= res.point.hit_rate <= 1.0
     if res.met:

@@ -450,7 +450,9 @@ def test_calibration_checks_a_held_out_slice() -> None:
         texts + off, labels + [""] * len(off), target_precision=0.9, rule="point", holdout=0.4
     )
     assert res.n_off_topic == 4 and res.holdout is not None
-    assert res.holdout.n_queries == round(len(texts + off) * 0.4)
+    # whole labels held out (each labelled row asked twice: stored and left out), off-topic by text
+    held_labels = round(len(set(labels)) * 0.4)
+    assert res.holdout.n_queries == 2 * 6 * held_labels + round(len(off) * 0.4)
     assert res.policy.kind == "verified"
     if res.met:
         assert res.holdout.precision is None or res.holdout.precision >= 0.9
@@ -553,3 +555,124 @@ def test_cli_says_plainly_when_the_target_is_out_of_reach(tmp_path, capsys) -> N
     assert CacheConfig.load(out).default.enabled is False
     args = parser.parse_args(["cache", "calibrate", str(f), "--kind", "combined", "--target", "0.99"])
     assert args.func(args) == 2
+
+
+class _CosineVerifier:
+    """The pair verifier's place taken by the cosine itself, so the geometry decides."""
+
+    def probability(self, query: str, stored: str, cosine: float) -> float:
+        return cosine
+
+
+def _sibling_intents() -> tuple[list[str], list[str], object]:
+    """Ten pairs of sibling labels (cosine 0.89 between their typical rows); each label has six
+    typical rows (0.99 to each other) and four loosely worded ones (0.85 to their own label,
+    0.77 to the sibling); thirty off-topic rows unlike anything."""
+    import numpy as np
+
+    rows, labels = [], []
+    n_rows = 20 * 10 + 30
+    vecs = np.zeros((n_rows, 20 + n_rows))
+    for k in range(10):
+        for side in (0, 1):
+            centre = np.zeros(20 + n_rows)
+            centre[2 * k] = 1.0 if side == 0 else 0.9
+            centre[2 * k + 1] = 0.0 if side == 0 else (1 - 0.81) ** 0.5
+            for r in range(10):
+                i = len(rows)
+                vecs[i] = centre
+                vecs[i, 20 + i] = 0.1 if r < 6 else 0.6
+                rows.append("please help me with my account")
+                labels.append(f"intent-{k}-{'ab'[side]}")
+    words = [
+        f"{a} {b}"
+        for a in ("a funny", "a long", "an old")
+        for b in "joke poem movie song planet river mountain city bird game".split()
+    ]
+    for w in words:
+        i = len(rows)
+        vecs[i, 20 + i] = 1.0
+        rows.append(f"tell me about {w}")
+        labels.append("")
+    vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
+    return rows, labels, vecs
+
+
+def test_calibration_counts_questions_whose_answer_is_not_stored() -> None:
+    """Leave-one-out alone only asks questions whose label is in the cache, so a threshold that
+    serves a sibling label's answer (0.89) looked perfect; real traffic also asks questions no
+    stored answer fits yet. Asked with their label left out, those hits count as false."""
+    import numpy as np
+
+    texts, labels, vecs = _sibling_intents()
+    res = calibrate_intents(
+        texts, labels, vectors=(vecs, vecs), verifier=_CosineVerifier(), target_precision=0.9
+    )
+    assert res.met, res.summary()
+    sibling = float(vecs[0] @ vecs[10])  # a typical row of intent-0-a against one of intent-0-b
+    assert 0.88 < sibling < 0.9
+    assert res.policy.pair_threshold > sibling  # a question of a label not stored is not served
+    assert res.n_new_questions == 200
+    # A label with one row has no other stored row: its leave-one-out ask already was a new question.
+    lone = calibrate_intents(
+        [*texts, "one of a kind"],
+        [*labels, "lonely"],
+        vectors=(np.vstack([vecs, vecs[-1:]]),) * 2,
+        verifier=_CosineVerifier(),
+        target_precision=0.9,
+    )
+    assert lone.n_new_questions == 200
+    assert res.holdout is not None and res.holdout.precision == 1.0
+    # Asked only as leave-one-out (all labels stored), the old choice comes back.
+    loo_only = calibrate_intents(
+        texts,
+        labels,
+        vectors=(vecs, vecs),
+        verifier=_CosineVerifier(),
+        target_precision=0.9,
+        new_questions=False,
+    )
+    assert loo_only.met and loo_only.policy.pair_threshold < sibling
+
+
+def test_held_out_slice_takes_whole_labels() -> None:
+    """The held-out slice holds whole labels (and copies of an off-topic text together): its
+    questions are unlike the ones the threshold was chosen on, not near-copies of them."""
+    from llm_cost_hooks.cache._calibrate import _holdout_by_group
+
+    texts, labels, _ = _sibling_intents()
+    texts += ["tell me about a funny joke"] * 3
+    labels += [""] * 3
+    for seed in range(5):
+        held = _holdout_by_group(texts, labels, 0.3, seed)
+        for lab in set(labels):
+            if lab:
+                assert len({bool(held[i]) for i, x in enumerate(labels) if x == lab}) == 1
+        jokes = {bool(held[i]) for i, t in enumerate(texts) if t == "tell me about a funny joke"}
+        assert len(jokes) == 1
+        assert 0.2 < held[:200].mean() < 0.4
+
+
+def test_neighbourhood_calibration_counts_questions_whose_answer_is_not_stored() -> None:
+    """The same for ``kind="combined"``: with the sibling label stored and the question's own
+    label not, the fitted model does not serve the sibling's answer."""
+    import numpy as np
+
+    from llm_cost_hooks.cache._calibrate import knn_features
+
+    texts, labels, vecs = _sibling_intents()
+    keep = [i for i, lab in enumerate(labels) if lab and lab != "intent-0-a"]
+
+    def serves_sibling(**kwargs: bool) -> bool:
+        res = calibrate_intents(
+            texts, labels, vectors=(vecs, vecs), kind="combined", target_precision=0.9, **kwargs
+        )
+        assert res.met, res.summary()
+        p = res.policy
+        X, top, _ = knn_features(vecs[:1], vecs[keep], [labels[i] for i in keep], k=p.k)
+        assert labels[keep[int(top[0])]] == "intent-0-b"
+        z = float(X[0] @ np.asarray(p.weights[:-1]) + p.weights[-1])
+        return bool(1 / (1 + np.exp(-z)) >= p.threshold and X[0, 0] >= p.min_similarity)
+
+    assert not serves_sibling()  # the default
+    assert serves_sibling(new_questions=False)  # leave-one-out alone: the sibling's answer would be served

@@ -122,6 +122,8 @@ class Prepared:
             target_precision=CACHE_TARGET_PRECISION,
             kind="combined",
             holdout=0.0,
+            # The warm entries span every intent the replay asks about.
+            new_questions=False,
         )  # the replay is the held-out check
         self.policy = self.calibration.policy
 

@@ -6,13 +6,17 @@ checks, then the pair verifier on the nearest stored question):
 * an **intents file** (``text,label``): rows with a label are cache entries (each one a query
   against all the others, or split per label with ``cache_fraction``); rows with an empty label
   are traffic that no stored answer fits (off-topic messages), so any hit on them is false.
-  Keep them in: they are what makes false hits in real traffic.
+  Keep them in: they are what makes false hits in real traffic. Each labelled query is also
+  asked with every row of its label left out of the cache (``new_questions``): a question
+  whose answer is not stored yet, where a close label's answer is a false hit.
 * a **pairs file** (``text_a,text_b,label`` with label 1 = same answer): ``text_a`` is stored,
   ``text_b`` looked up.
 
-The queries are split into a fitting slice and a held-out slice (``holdout``). The threshold is
-the one with the highest hit rate on the fitting slice whose precision's one-sided Wilson lower
-bound reaches the target (``rule="bound"``, the default) or whose measured precision does
+The queries are split into a fitting slice and a held-out slice (``holdout``) by group: whole
+labels (off-topic rows and pairs by their text, copies together), so the check runs on
+questions unlike the ones the threshold was chosen on. The threshold is the one with the
+highest hit rate on the fitting slice whose precision's one-sided Wilson lower bound reaches
+the target (``rule="bound"``, the default) or whose measured precision does
 (``rule="point"``). It is claimed only if the held-out slice, which took no part in choosing
 it, reaches the target by the same rule; otherwise the result says so and the policy it
 returns has the semantic tier off.
@@ -69,7 +73,7 @@ class CalibrationPoint(BaseModel):
     ...                          embedder=HashingEmbedder(), target_precision=0.9, rule="point")
     >>> point = result.point  # the chosen one; result.curve holds them all
     >>> round(point.threshold, 4), point.precision, point.hit_rate, point.hits
-    (0.9235, 1.0, 0.25, 7)
+    (0.9235, 1.0, 0.3333333333333333, 10)
     """
 
     threshold: float
@@ -97,7 +101,7 @@ class HoldoutCheck(BaseModel):
     ...                          embedder=HashingEmbedder(), target_precision=0.9, rule="point")
     >>> check = result.holdout
     >>> check.n_queries, check.hits, check.correct, check.precision
-    (12, 8, 8, 1.0)
+    (10, 5, 5, 1.0)
     """
 
     n_queries: int
@@ -142,6 +146,8 @@ class CalibrationResult(BaseModel):
     curve: list[CalibrationPoint] = Field(default_factory=list)
     holdout: HoldoutCheck | None = None
     n_off_topic: int = 0
+    #: Labelled queries asked a second time with their label left out of the cache (any hit false).
+    n_new_questions: int = 0
     reason: str = ""
     #: The fitting slice's choice when the held-out slice rejected it (``met`` is then False).
     rejected: CalibrationPoint | None = None
@@ -149,9 +155,8 @@ class CalibrationResult(BaseModel):
     def summary(self) -> str:
         p = self.point
         status = "met" if self.met else f"NOT met: {self.reason}; semantic tier off for this policy"
-        sizes = (
-            f"{self.n_queries} queries of which {self.n_off_topic} off-topic; {self.n_cache} cache entries"
-        )
+        new = f", {self.n_new_questions} asked with their label left out" if self.n_new_questions else ""
+        sizes = f"{self.n_queries} queries of which {self.n_off_topic} off-topic{new}; {self.n_cache} cache entries"
         shown = p if self.met else self.rejected
         if shown is None:
             fitting = f"fitting slice: no threshold reaches the target ({sizes})"
@@ -236,21 +241,26 @@ def knn_features(
     k: int = 10,
     block: int = 1024,
     leave_one_out: bool = False,
+    exclude_keys: Sequence[Any] | None = None,
 ) -> tuple[Any, Any, Any]:
     """Neighbour features for many queries at once: ``(X, top_index, sims)``.
 
     ``X`` has one row of :data:`FEATURE_NAMES` per query (same definition as
-    :func:`neighbour_features`).
+    :func:`neighbour_features`). With ``exclude_keys`` (one per query), cache rows with the
+    query's key are left out of its neighbours.
     """
     np = _np()
     keys = np.asarray(cache_keys)
     k_eff = min(k, len(keys))
+    ex = None if exclude_keys is None else np.asarray(exclude_keys)
     tops, simss = [], []
     for i in range(0, len(query_vecs), block):
         s = query_vecs[i : i + block] @ cache_vecs.T
         if leave_one_out:  # queries are the cache: a query may not match itself
             rows = np.arange(s.shape[0])
             s[rows, rows + i] = -np.inf
+        if ex is not None:
+            s[ex[i : i + block, None] == keys[None, :]] = -np.inf
         idx = np.argpartition(-s, k_eff - 1, axis=1)[:, :k_eff]
         part = np.take_along_axis(s, idx, 1)
         o = np.argsort(-part, axis=1)
@@ -258,6 +268,7 @@ def knn_features(
         simss.append(np.take_along_axis(part, o, 1))
     idx = np.concatenate(tops)
     sims = np.concatenate(simss).astype(np.float64)
+    sims[~np.isfinite(sims)] = 0.0  # a neighbour left out counts as a different answer at similarity 0
     if k_eff < k:  # sparse cache: missing neighbours are different answers at similarity 0
         sims = np.concatenate([sims, np.zeros((len(sims), k - k_eff))], 1)
     labk = keys[idx]
@@ -334,13 +345,31 @@ def _verified_scores(queries: Sequence[str], stored: Sequence[str], sims: Any, v
     return out
 
 
-def _holdout_mask(n: int, share: float, seed: int) -> Any:
+def _group_holdout(groups: Sequence[str], share: float, seed: int) -> Any:
+    """Hold out whole groups: every row of a held-out label (or every copy of a text) goes to
+    the held-out slice together, so the threshold is checked on questions unlike any it was
+    chosen on, not on near-copies of them. About ``share`` of the rows, at least one group."""
     np = _np()
-    rng = np.random.default_rng(seed)
-    mask = np.zeros(n, bool)
-    if share > 0 and n >= 2:
-        mask[rng.permutation(n)[: max(1, round(n * share))]] = True
+    mask = np.zeros(len(groups), bool)
+    keys = sorted(set(groups))
+    if share <= 0 or len(keys) < 2:
+        return mask
+    rows: dict[str, list[int]] = defaultdict(list)
+    for i, g in enumerate(groups):
+        rows[g].append(i)
+    order = [keys[i] for i in np.random.default_rng(seed).permutation(len(keys))]
+    want = share * len(groups)
+    taken = 0
+    for g in order[:-1]:  # at least one group stays in the fitting slice
+        if taken and taken + len(rows[g]) / 2 > want:
+            break
+        mask[rows[g]] = True
+        taken += len(rows[g])
     return mask
+
+
+def _text_key(text: str) -> str:
+    return " ".join(text.lower().split())
 
 
 def _check(
@@ -421,6 +450,7 @@ def calibrate_intents(
     holdout: float = 0.3,
     verifier: Any = None,
     kind: Literal["verified", "combined"] = "verified",
+    new_questions: bool = True,
 ) -> CalibrationResult:
     """Fit the default (``verified``) policy's threshold on an intents data set (``text, label``).
 
@@ -430,8 +460,11 @@ def calibrate_intents(
     Rows with an empty label are off-topic traffic: queries only, any hit on them is false.
     Without ``cache_texts``, every labelled row is a query against all the *other* labelled
     rows as the cache (leave-one-out); with ``cache_fraction`` the labelled rows are split per
-    label into cache entries and queries. A ``holdout`` share of the queries is set aside to
-    check the chosen threshold. ``vectors=(query_vecs, cache_vecs)`` skips embedding.
+    label into cache entries and queries. With ``new_questions`` (the default) each labelled
+    query is asked a second time with every row of its label left out of the cache, where any
+    hit is false: traffic also asks questions whose answer is not stored yet. A ``holdout``
+    share of the queries (whole labels) is set aside to check the chosen threshold.
+    ``vectors=(query_vecs, cache_vecs)`` skips embedding.
     """
     np = _np()
     if len(texts) != len(labels) or not texts:
@@ -470,7 +503,7 @@ def calibrate_intents(
         if loo:
             qv = np.concatenate([qv[on], qv[off]]) if off else qv[on]
             cv = cv[on]
-    held = _holdout_mask(len(q_texts), holdout, seed)
+    held = _holdout_by_group(q_texts, q_labels, holdout, seed)
     n_cache = len(c_texts) - (1 if loo else 0)
     if kind == "combined":
         return _calibrate_combined(
@@ -489,6 +522,7 @@ def calibrate_intents(
             rule=rule,
             n_cache=n_cache,
             n_off=len(off),
+            new_questions=new_questions,
         )
     block_self = np.arange(len(q_texts)) if loo else None
     top, top_sim = _nearest(qv, cv, block_self, n_self=len(on) if loo else 0)
@@ -496,10 +530,25 @@ def calibrate_intents(
         from ._verifier import PairVerifier
 
         verifier = PairVerifier.default()
-    scores = _verified_scores(q_texts, [c_texts[t] for t in top], top_sim, verifier)
+    stored = [c_texts[t] for t in top]
+    scores = _verified_scores(q_texts, stored, top_sim, verifier)
     correct = np.array([bool(q) and c_labels[t] == q for q, t in zip(q_labels, top)])
+    n_new = 0
+    if new_questions:
+        # Each labelled query once more, with every row of its label left out of the cache: a
+        # question whose answer is not stored yet, in the same domain. Any hit on it is false.
+        ask = _asked_again(q_labels, c_labels, loo)
+        if len(ask) and len(set(c_labels)) > 1:
+            q_codes = [q_labels[i] for i in ask]
+            t2, s2 = _nearest_other_label(qv[ask], cv, q_codes, c_labels)
+            scores = np.concatenate(
+                [scores, _verified_scores([q_texts[i] for i in ask], [c_texts[t] for t in t2], s2, verifier)]
+            )
+            correct = np.concatenate([correct, np.zeros(len(ask), bool)])
+            held = np.concatenate([held, held[ask]])
+            n_new = len(ask)
     policy = DecisionPolicy(kind="verified", k=k, threshold=1.0)
-    return _check(
+    res = _check(
         scores,
         correct,
         held,
@@ -510,6 +559,47 @@ def calibrate_intents(
         n_cache=n_cache,
         n_off=len(off),
     )
+    return res.model_copy(update={"n_new_questions": n_new})
+
+
+def _asked_again(q_labels: Sequence[str], c_labels: Sequence[str], loo: bool) -> Any:
+    """The labelled queries whose label has another stored row (leave-one-out: besides their own),
+    to be asked again with their label left out; for the others the first ask already was."""
+    np = _np()
+    count: dict[str, int] = defaultdict(int)
+    for lab in c_labels:
+        count[lab] += 1
+    least = 2 if loo else 1
+    return np.array([i for i, q in enumerate(q_labels) if q and count[q] >= least], dtype=int)
+
+
+def _holdout_by_group(texts: Sequence[str], labels: Sequence[str], share: float, seed: int) -> Any:
+    """The held-out slice by group: whole labels, and off-topic rows by their text (copies together)."""
+    np = _np()
+    held = np.zeros(len(texts), bool)
+    for labelled in (True, False):
+        idx = [i for i, lab in enumerate(labels) if bool(lab) == labelled]
+        keys = [labels[i] if labels[i] else _text_key(texts[i]) for i in idx]
+        held[idx] = _group_holdout(keys, share, seed)
+    return held
+
+
+def _nearest_other_label(
+    qv: Any, cv: Any, q_labels: Sequence[str], c_labels: Sequence[str], block: int = 1024
+) -> tuple[Any, Any]:
+    """Index and cosine of each query's nearest cache row of another label than its own."""
+    np = _np()
+    names = {lab: i for i, lab in enumerate(sorted(set(c_labels) | set(q_labels)))}
+    cc = np.array([names[lab] for lab in c_labels])
+    qc = np.array([names[lab] for lab in q_labels])
+    tops, sims = [], []
+    for i in range(0, len(qv), block):
+        s = qv[i : i + block] @ cv.T
+        s[qc[i : i + block, None] == cc[None, :]] = -np.inf
+        t = s.argmax(1)
+        tops.append(t)
+        sims.append(s[np.arange(len(t)), t])
+    return np.concatenate(tops), np.concatenate(sims).astype(np.float64)
 
 
 def _calibrate_combined(
@@ -529,6 +619,7 @@ def _calibrate_combined(
     rule: Literal["bound", "point"],
     n_cache: int,
     n_off: int,
+    new_questions: bool,
 ) -> CalibrationResult:
     """The neighbourhood model: weights fitted on the fitting slice only, contrast vetoes applied."""
     np = _np()
@@ -543,6 +634,15 @@ def _calibrate_combined(
     else:
         X, top, _ = knn_features(qv, cv, c_labels, k=k)
     correct = np.array([bool(q) and c_labels[t] == q for q, t in zip(q_labels, top)])
+    n_new = 0
+    ask = _asked_again(q_labels, c_labels, loo)
+    if new_questions and len(ask) and len(set(c_labels)) > 1:  # asked again with their label left out
+        Xn, tn, _ = knn_features(qv[ask], cv, c_labels, k=k, exclude_keys=[q_labels[i] for i in ask])
+        X, top = np.concatenate([X, Xn]), np.concatenate([top, tn])
+        correct = np.concatenate([correct, np.zeros(len(ask), bool)])
+        held = np.concatenate([held, held[ask]])
+        q_texts = q_texts + [q_texts[i] for i in ask]
+        n_new = len(ask)
     fit = ~held if held.any() else np.ones(len(X), bool)
     weights = fit_logistic(X[fit], correct[fit].astype(float))
     z = X @ np.asarray(weights[:-1]) + weights[-1]
@@ -553,7 +653,7 @@ def _calibrate_combined(
     vetoed = np.array([bool(contrast_flags(q, c_texts[t])) for q, t in zip(q_texts, top)])
     scores = np.where((X[:, 0] >= floor) & ~vetoed, scores, 0.0)
     policy = DecisionPolicy(kind="combined", weights=weights, k=k, min_similarity=floor)
-    return _check(
+    res = _check(
         scores,
         correct,
         held,
@@ -564,6 +664,7 @@ def _calibrate_combined(
         n_cache=n_cache,
         n_off=n_off,
     )
+    return res.model_copy(update={"n_new_questions": n_new})
 
 
 def _nearest(qv: Any, cv: Any, block_self: Any, n_self: int, block: int = 1024) -> tuple[Any, Any]:
@@ -660,7 +761,7 @@ def calibrate_pairs(
     >>> result = calibrate_pairs([a for a, _ in pairs], [b for _, b in pairs], labels,
     ...                          embedder=HashingEmbedder(), target_precision=0.9, rule="point")
     >>> result.met, result.n_queries, result.holdout.n_queries
-    (True, 40, 12)
+    (True, 40, 10)
     >>> from llm_cost_hooks.cache import CacheConfig
     >>> config = CacheConfig(default=result.policy)  # serve with what was measured
     """
@@ -684,7 +785,8 @@ def calibrate_pairs(
 
         verifier = PairVerifier.default()
     scores = _verified_scores(text_b, text_a, sims, verifier)
-    held = _holdout_mask(len(scores), holdout, seed)
+    # Pairs that share a stored question are held out together.
+    held = _group_holdout([_text_key(a) for a in text_a], holdout, seed)
     return _check(
         scores,
         y,

@@ -22,8 +22,11 @@ def add_cache_commands(subparsers: Any) -> argparse.ArgumentParser:
             "(columns text,label or text,category): by default every labelled row is a query against all the other "
             "labelled rows as the cache (leave-one-out); rows with an EMPTY label are traffic no stored answer fits "
             "(off-topic messages; include them, they are what makes false hits). "
+            "Each labelled row is also asked with every row of its label left out of the cache (a question whose answer "
+            "is not stored yet: any hit is false). "
             "CSV, TSV or JSONL, optionally .gz. The threshold is chosen on a fitting slice and claimed only if a "
-            "held-out slice reaches the target too; otherwise it says so, writes the policy disabled and exits 2."
+            "held-out slice of whole labels reaches the target too; otherwise it says so, writes the policy "
+            "disabled and exits 2."
         ),
     )
     cal.add_argument("file", help="labelled data (pairs or intents)")
@@ -60,6 +63,12 @@ def add_cache_commands(subparsers: Any) -> argparse.ArgumentParser:
         default=0.3,
         help="share of the queries set aside to check the chosen threshold (default 0.3)",
     )
+    cal.add_argument(
+        "--all-labels-stored",
+        action="store_true",
+        help="intents files: skip asking each labelled row once more with its label left out of the cache "
+        "(do this only when every question your traffic asks already has a stored answer)",
+    )
     cal.add_argument("--seed", type=int, default=0)
     cal.add_argument("--route", help="store the policy for this route (default: the default policy)")
     cal.add_argument("--config", help="existing cache config JSON to update")
@@ -88,7 +97,9 @@ def run_calibrate(args: argparse.Namespace) -> int:
     rows_are_pairs = bool(first) and {"text_a", "text_b"} <= set(first[0])
     kwargs.update(seed=args.seed)
     if not rows_are_pairs:
-        kwargs.update(cache_fraction=args.cache_fraction, kind=args.kind)
+        kwargs.update(
+            cache_fraction=args.cache_fraction, kind=args.kind, new_questions=not args.all_labels_stored
+        )
     result = calibrate_file(
         args.file, cache_path=args.cache_file, progress=lambda m: print(m, file=sys.stderr), **kwargs
     )
