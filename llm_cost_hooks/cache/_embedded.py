@@ -22,6 +22,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, Literal
 
+import pydantic_core
 from pydantic import BaseModel, ConfigDict, Field
 
 from .._errors import ConfigurationError
@@ -382,6 +383,7 @@ class EmbeddedBackend:
         self._parts: dict[str, _Partition] = {}
         self.corrupt = 0
         self._db: sqlite3.Connection | None = None
+        self._tenants_asked_at: int | None = None  # the file's data_version at has_named_tenants
         self.path = None if path in (None, "", ":memory:") else Path(path)
         if self.path is not None:
             self._open()
@@ -728,10 +730,26 @@ class EmbeddedBackend:
         return len(self._entries)
 
     def has_named_tenants(self, default_tenant: str) -> bool:
-        """Whether an entry was written under a tenant other than ``default_tenant`` (the
-        entries are in memory: one pass, no file read)."""
+        """Whether an entry was written under a tenant other than ``default_tenant``: one pass
+        over the entries in memory, then, for a file another process changed since the last
+        ask (SQLite's ``data_version``), one query over the file's rows."""
         with self._lock:
-            return any(e.tenant != default_tenant for e in self._entries.values())
+            if any(e.tenant != default_tenant for e in self._entries.values()):
+                return True
+            if self._db is None:
+                return False
+            version = self._db.execute("PRAGMA data_version").fetchone()[0]
+            if version == self._tenants_asked_at:
+                return False
+            # The default tenant's field as the entry's JSON spells it (json_extract would cut
+            # the default tenant's leading NUL); an entry has no other "tenant" key, and a quote
+            # inside a string value is escaped, so a row without it is a named tenant's.
+            field = '"tenant":' + pydantic_core.to_json(default_tenant).decode()
+            row = self._db.execute(
+                "SELECT 1 FROM entries WHERE instr(data, ?) = 0 LIMIT 1", (field,)
+            ).fetchone()
+            self._tenants_asked_at = version
+            return row is not None
 
     def entries(self) -> list[CacheEntry]:
         with self._lock:
