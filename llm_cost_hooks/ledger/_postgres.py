@@ -19,9 +19,12 @@ from .._errors import ConfigurationError, LedgerError, MissingExtraError
 from .._records import CostRecord
 from . import _killcount
 from ._base import (
+    CREATE_META,
     RECORD_COLUMNS,
+    USER_SALT_KEY,
     Ledger,
     TaskOutcome,
+    new_user_salt,
     outcome_to_row,
     record_to_row,
     row_to_record,
@@ -764,6 +767,43 @@ class PostgresLedger(Ledger):
         return super()._is_record_error(exc) or isinstance(
             exc, (self._psycopg.DataError, self._psycopg.IntegrityError, UnicodeError)
         )
+
+    _salt_is_remote = True
+
+    def _user_salt(self, new: str | None = None, *, create: bool = True) -> str | None:
+        """The salt kept in the database (table ``llm_cost_meta``): the first writer of the
+        fleet to ask stores a random one (or ``new``), every writer reads that one."""
+        conn = self.connect()
+        unsalted = 'SELECT 1 FROM cost_records WHERE "user" IS NOT NULL LIMIT 1'
+        try:
+            if not create and conn.execute("SELECT to_regclass('llm_cost_meta')").fetchone()[0] is None:
+                return "" if conn.execute(unsalted).fetchone() else None
+            for attempt in (1, 2):
+                try:
+                    conn.execute(CREATE_META)
+                    break
+                except self._psycopg.errors.UniqueViolation:  # another writer created it just now
+                    if attempt == 2:
+                        raise
+            select = "SELECT value FROM llm_cost_meta WHERE key = %s"
+            found = conn.execute(select, (USER_SALT_KEY,)).fetchone()
+            if found is None:
+                held = conn.execute(unsalted).fetchone()
+                if not create:
+                    return "" if held else None
+                conn.execute(
+                    "INSERT INTO llm_cost_meta (key, value) VALUES (%s, %s) ON CONFLICT (key) DO NOTHING",
+                    (USER_SALT_KEY, "" if held else (new_user_salt() if new is None else new)),
+                )
+                found = conn.execute(select, (USER_SALT_KEY,)).fetchone()
+            return str(found[0])
+        except self._psycopg.Error as exc:
+            raise LedgerError(
+                f"Cannot read the user-hash salt of the PostgreSQL ledger {redact(self.url)}: "
+                f"{_scrubbed(exc, self.url)}"
+            ) from exc
+        finally:
+            conn.close()
 
     def connect(self) -> Any:
         """A new autocommit connection to the ledger's database (the caller closes it).
