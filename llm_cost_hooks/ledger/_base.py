@@ -401,9 +401,10 @@ class Ledger(ABC):
         )
         self._thread.start()
 
-    def _state_identity(self) -> tuple[str, dict[str, str]] | None:
+    def _state_identity(self) -> tuple[str, dict[str, str], dict[str, str]] | None:
         """What names a ledger without a file (its kind, and e.g. host, port, database,
-        user; never a password): None for a ledger that keeps no state of its own."""
+        user; never a password), and the identity earlier releases named it by (its state
+        directory is moved to the new name): None for a ledger that keeps no state of its own."""
         return None
 
     def _ledger_state_dir(self) -> Path | None:

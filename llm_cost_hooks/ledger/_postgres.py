@@ -214,11 +214,63 @@ _IDENTITY_KEYS = {
 }
 
 
-def ledger_identity(url: str) -> dict[str, str]:
-    """The server, database, user and options of a ledger URL, without its password: the
-    name of its state directory (counts of killed processes, default dead-letter file)."""
+def _given_identity(url: str) -> dict[str, str]:
+    """The identity keys as the URL (or libpq's variables) spell them: what named the state
+    directory in earlier releases."""
     given = _psycopg().conninfo.conninfo_to_dict(_conninfo(url))
     return {key: str(given.get(key) or os.environ.get(env, "")) for key, env in _IDENTITY_KEYS.items()}
+
+
+# Names of this machine's loopback interface: a server reached by one is reached by all.
+_LOOPBACK = {"localhost", "127.0.0.1", "::1", "[::1]", "0:0:0:0:0:0:0:1"}
+# libpq's default port (also that of every Debian, Homebrew and Docker image server).
+_DEFAULT_PORT = "5432"
+# One setting of the options parameter: -c name=value, -cname=value or --name=value.
+_OPTION = re.compile(r"(?:-c\s*|--)([A-Za-z_][A-Za-z0-9_.-]*)=((?:\\.|[^\s\\])*)")
+
+
+def _same_hosts(text: str) -> str:
+    return ",".join(
+        "localhost" if h.strip().lower() in _LOOPBACK else h.strip().lower() for h in text.split(",")
+    )
+
+
+def _same_options(text: str) -> str:
+    """The options' settings in one order (the last of a name wins, as in the server); the
+    text unchanged when it holds anything else (a flag whose effect is not known here)."""
+    settings: dict[str, str] = {}
+
+    def take(m: re.Match[str]) -> str:
+        settings[m[1].lower().replace("-", "_")] = m[2]
+        return ""
+
+    if _OPTION.sub(take, text).strip():
+        return text
+    return " ".join(f"-c {name}={settings[name]}" for name in sorted(settings))
+
+
+def ledger_identity(url: str) -> dict[str, str]:
+    """The server, database, user and options of a ledger URL, without its password: the
+    name of its state directory (counts of killed processes, default dead-letter file).
+    Spellings of one ledger are named alike: the loopback host by any of its names, the
+    default port spelled out or not, the user and database libpq defaults to, the options'
+    settings in any order. A Unix-socket path stays apart from TCP (it may be another
+    server's)."""
+    import getpass
+
+    identity = _given_identity(url)
+    identity["host"] = _same_hosts(identity["host"])
+    identity["hostaddr"] = _same_hosts(identity["hostaddr"])
+    identity["port"] = ",".join(p.strip() or _DEFAULT_PORT for p in identity["port"].split(","))
+    if not identity["user"]:
+        try:
+            identity["user"] = getpass.getuser()  # libpq's default: the user running the process
+        except Exception:
+            pass
+    if not identity["dbname"]:
+        identity["dbname"] = identity["user"]  # libpq's default
+    identity["options"] = _same_options(identity["options"])
+    return identity
 
 
 def state_dead_letter_path(url: str) -> Path | None:
@@ -226,7 +278,7 @@ def state_dead_letter_path(url: str) -> Path | None:
     counts of killed processes are beside it); None when there is no state directory."""
     from ._base import _STATE_DEAD_LETTER
 
-    state = _killcount.ledger_state_dir("postgresql", ledger_identity(url))
+    state = _killcount.ledger_state_dir("postgresql", ledger_identity(url), _given_identity(url))
     return None if state is None else state / _STATE_DEAD_LETTER
 
 
@@ -957,8 +1009,8 @@ class PostgresLedger(Ledger):
     def __repr__(self) -> str:
         return f"PostgresLedger({redact(self.url)!r})"
 
-    def _state_identity(self) -> tuple[str, dict[str, str]] | None:
-        return "postgresql", ledger_identity(self.url)
+    def _state_identity(self) -> tuple[str, dict[str, str], dict[str, str]] | None:
+        return "postgresql", ledger_identity(self.url), _given_identity(self.url)
 
 
 _TS_INDEX = RECORD_COLUMNS.index("timestamp")
