@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from llm_cost_hooks import CostRecord, CostTracker
-from llm_cost_hooks._settings import Settings
+from llm_cost_hooks._settings import Settings, get_settings
 from llm_cost_hooks.ledger import JSONLLedger, MemoryLedger, SQLiteLedger
 from llm_cost_hooks.tracking._attribution import hash_user
 
@@ -94,9 +94,12 @@ def test_the_setting_wins(tmp_path: Path, no_env_salt: None, monkeypatch: pytest
         assert _user_of(_tracker(ledger, user_hash_salt="pepper")) == hash_user(USER, "pepper")
         assert _user_of(_tracker(ledger, user_hash_salt="")) == hash_user(USER, "")  # chosen: unsalted
         monkeypatch.setenv("LLM_COST_HOOKS_USER_HASH_SALT", "from-env")
+        get_settings(reload=True)
         assert _user_of(CostTracker(ledger=ledger)) == hash_user(USER, "from-env")
     finally:
         ledger.close()
+        monkeypatch.delenv("LLM_COST_HOOKS_USER_HASH_SALT")
+        get_settings(reload=True)
 
 
 def test_a_jsonl_ledger_keeps_its_salt_beside_it_for_its_owner_only(
