@@ -22,6 +22,7 @@ from langchain_core.globals import set_llm_cache
 
 from llm_cost_hooks._settings import get_settings
 from llm_cost_hooks.cache import CacheConfig, CacheCore, CacheScope, DecisionPolicy, EmbeddedBackend
+from llm_cost_hooks.cache._scope import DEFAULT_TENANT
 from llm_cost_hooks.langchain import FakeChatModelWithUsage
 from llm_cost_hooks.langchain._cache import SemanticCache, cache_scope
 
@@ -322,3 +323,17 @@ def test_a_running_process_learns_of_tenants_another_wrote_to_redis(
     early = CacheCore(RedisBackend(redis_clean_url, prefix=prefix), embedder=OneVector(), config=_config())
     late = CacheCore(RedisBackend(redis_clean_url, prefix=prefix), embedder=OneVector(), config=_config())
     _fleet_converges(early, late, clock)
+
+
+def test_the_embedded_store_counts_entries_per_tenant() -> None:
+    backend = EmbeddedBackend()
+    core = CacheCore(backend, embedder=OneVector(), config=_config())
+    core.update(core.request("Where is my order?", llm_string="m"), answer="anyone's")
+    assert not backend.has_named_tenants(DEFAULT_TENANT)
+    core.update(core.request("Hello", llm_string="m", scope=CacheScope(tenant="A")), answer="hi")
+    assert backend.has_named_tenants(DEFAULT_TENANT)
+    backend.delete([e.id for e in backend.entries() if e.tenant == "A"])
+    assert not backend.has_named_tenants(DEFAULT_TENANT)
+    core.update(core.request("Hello", llm_string="m", scope=CacheScope(tenant="A")), answer="hi")
+    backend.clear()
+    assert not backend.has_named_tenants(DEFAULT_TENANT)
