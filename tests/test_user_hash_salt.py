@@ -82,6 +82,7 @@ def test_a_ledger_of_unsalted_hashes_keeps_them_with_one_warning(
             tracker = _tracker(ledger)
             assert _user_of(tracker) == hash_user(USER, "")  # one user, one hash, across the upgrade
             assert _user_of(tracker, "bob") == hash_user("bob", "")
+            assert _user_of(_tracker(ledger), "carol") == hash_user("carol", "")  # another handler
         warned = [r for r in caplog.records if "without a salt" in r.getMessage()]
         assert len(warned) == 1
     finally:

@@ -473,7 +473,8 @@ class SQLiteLedger(Ledger):
         """The salt kept in the file (table ``llm_cost_meta``), made by the first writer."""
         import sqlite3
 
-        conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+        # A writer holding the file longer (a migration) makes this fail: asked again later.
+        conn = sqlite3.connect(self.path, timeout=5, isolation_level=None)
         try:
             select = "SELECT value FROM llm_cost_meta WHERE key = ?"
             unsalted = "SELECT 1 FROM cost_records WHERE user IS NOT NULL LIMIT 1"

@@ -40,6 +40,8 @@ def hash_user(user: str, salt: str) -> str:
 # it is asked again.
 _SALT_WAIT_SECONDS = 5.0
 _SALT_RETRY_SECONDS = 30.0
+# What was said about a ledger's salt (by its file, else its repr): once per process.
+_said_of_ledger: dict[str, set[str]] = {}
 
 
 class SaltSource:
@@ -100,15 +102,20 @@ class SaltSource:
                         _SALT_RETRY_SECONDS,
                     )
                 return None
+            where = str(getattr(self._ledger, "path", None) or repr(self._ledger))
+            said = _said_of_ledger.setdefault(where, set())
             if salt is None:
                 salt = ""
-                logger.warning(
-                    "llm-cost-hooks: the ledger %s keeps no salt for user ids: they are hashed without "
-                    "one, and anyone holding the records can test candidate ids. Set "
-                    "LLM_COST_HOOKS_USER_HASH_SALT to a secret, the same in every writer.",
-                    type(self._ledger).__name__,
-                )
-            elif salt == "":
+                if "none" not in said:
+                    said.add("none")
+                    logger.warning(
+                        "llm-cost-hooks: the ledger %s keeps no salt for user ids: they are hashed "
+                        "without one, and anyone holding the records can test candidate ids. Set "
+                        "LLM_COST_HOOKS_USER_HASH_SALT to a secret, the same in every writer.",
+                        type(self._ledger).__name__,
+                    )
+            elif salt == "" and "unsalted" not in said:
+                said.add("unsalted")
                 logger.warning(
                     "llm-cost-hooks: this ledger already holds user hashes made without a salt; new "
                     "ones are made the same way, so a user keeps one hash. To salt them, set "
