@@ -197,3 +197,23 @@ def test_a_copy_takes_the_source_salt_along(tmp_path: Path, no_env_salt: None, s
         assert _user_of(_tracker(dst)) == before  # one user, one hash, in the copy
     finally:
         dst.close()
+
+
+def test_the_owner_migrating_a_postgresql_ledger_makes_its_salt(
+    postgres_db_url: str, no_env_salt: None
+) -> None:
+    pytest.importorskip("psycopg")
+    import psycopg
+
+    from llm_cost_hooks.ledger import PostgresLedger
+    from llm_cost_hooks.ledger._postgres import migrate_url
+
+    migrate_url(postgres_db_url)  # what `llm-cost ledger migrate` runs, as the owner
+    with psycopg.connect(postgres_db_url) as conn:
+        row = conn.execute("SELECT value FROM llm_cost_meta WHERE key = 'user_hash_salt'").fetchone()
+    assert row is not None and len(row[0]) == 32
+    ledger = PostgresLedger(postgres_db_url)
+    try:
+        assert _user_of(_tracker(ledger)) == hash_user(USER, row[0])
+    finally:
+        ledger.close()

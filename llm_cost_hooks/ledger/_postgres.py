@@ -414,12 +414,42 @@ def migrate_url(url: str) -> tuple[int, int]:
     """Bring the database at ``url`` to the latest schema (``llm-cost ledger migrate``).
     Connecting is bounded by the read timeout; the migration itself may take long on a
     large ledger (it rebuilds the rollups), so its statements get the migration's own
-    deadline, and a server lost on the network is noticed by the keepalives."""
+    deadline, and a server lost on the network is noticed by the keepalives. The salt of
+    user hashes is made too, so that a role that may only read and insert finds it."""
     conn = _connect(url, "llm-cost-hooks-migrate")
     try:
-        return _migrate_unhurried(conn)
+        done = _migrate_unhurried(conn)
+        user_salt_on(conn)
+        return done
     finally:
         conn.close()
+
+
+def user_salt_on(conn: Any, new: str | None = None, *, create: bool = True) -> str | None:
+    """The ledger's salt of user hashes (see ``Ledger._user_salt``) on an autocommit
+    connection. The table is created only where it is missing (a role that may not create
+    tables reads the one its owner made: ``llm-cost ledger migrate``)."""
+    psycopg = _psycopg()
+    unsalted = 'SELECT 1 FROM cost_records WHERE "user" IS NOT NULL LIMIT 1'
+    if conn.execute("SELECT to_regclass('llm_cost_meta')").fetchone()[0] is None:
+        if not create:
+            return "" if conn.execute(unsalted).fetchone() else None
+        try:
+            conn.execute(CREATE_META)
+        except psycopg.errors.UniqueViolation:  # another writer created it just now
+            pass
+    select = "SELECT value FROM llm_cost_meta WHERE key = %s"
+    found = conn.execute(select, (USER_SALT_KEY,)).fetchone()
+    if found is None:
+        held = conn.execute(unsalted).fetchone()
+        if not create:
+            return "" if held else None
+        conn.execute(
+            "INSERT INTO llm_cost_meta (key, value) VALUES (%s, %s) ON CONFLICT (key) DO NOTHING",
+            (USER_SALT_KEY, "" if held else (new_user_salt() if new is None else new)),
+        )
+        found = conn.execute(select, (USER_SALT_KEY,)).fetchone()
+    return str(found[0])
 
 
 def _migrate_unhurried(conn: Any) -> tuple[int, int]:
@@ -826,29 +856,8 @@ class PostgresLedger(Ledger):
         """The salt kept in the database (table ``llm_cost_meta``): the first writer of the
         fleet to ask stores a random one (or ``new``), every writer reads that one."""
         conn = self.connect()
-        unsalted = 'SELECT 1 FROM cost_records WHERE "user" IS NOT NULL LIMIT 1'
         try:
-            if not create and conn.execute("SELECT to_regclass('llm_cost_meta')").fetchone()[0] is None:
-                return "" if conn.execute(unsalted).fetchone() else None
-            for attempt in (1, 2):
-                try:
-                    conn.execute(CREATE_META)
-                    break
-                except self._psycopg.errors.UniqueViolation:  # another writer created it just now
-                    if attempt == 2:
-                        raise
-            select = "SELECT value FROM llm_cost_meta WHERE key = %s"
-            found = conn.execute(select, (USER_SALT_KEY,)).fetchone()
-            if found is None:
-                held = conn.execute(unsalted).fetchone()
-                if not create:
-                    return "" if held else None
-                conn.execute(
-                    "INSERT INTO llm_cost_meta (key, value) VALUES (%s, %s) ON CONFLICT (key) DO NOTHING",
-                    (USER_SALT_KEY, "" if held else (new_user_salt() if new is None else new)),
-                )
-                found = conn.execute(select, (USER_SALT_KEY,)).fetchone()
-            return str(found[0])
+            return user_salt_on(conn, new, create=create)
         except self._psycopg.Error as exc:
             raise LedgerError(
                 f"Cannot read the user-hash salt of the PostgreSQL ledger {redact(self.url)}: "
