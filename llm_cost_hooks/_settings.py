@@ -51,7 +51,14 @@ class Settings(BaseSettings):
         description="'bundled' reads LiteLLM's shipped BPE files offline; 'tiktoken' uses tiktoken's own cache/download.",
     )
     default_tenant: str | None = Field(None, description="Tenant recorded when a call names none.")
-    user_hash_salt: str = Field("", description="Salt for hashing user ids in records.")
+    user_hash_salt: str | None = Field(
+        None,
+        description=(
+            "Salt for hashing user ids in records. Unset (the default): a random salt kept with "
+            "the ledger, made by its first writer and read by every other; an empty string hashes "
+            "without a salt."
+        ),
+    )
     cache_hmac_key: str | None = Field(
         None,
         description=(

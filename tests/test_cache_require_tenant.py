@@ -22,6 +22,7 @@ from langchain_core.globals import set_llm_cache
 
 from llm_cost_hooks._settings import get_settings
 from llm_cost_hooks.cache import CacheConfig, CacheCore, CacheScope, DecisionPolicy, EmbeddedBackend
+from llm_cost_hooks.cache._scope import DEFAULT_TENANT
 from llm_cost_hooks.langchain import FakeChatModelWithUsage
 from llm_cost_hooks.langchain._cache import SemanticCache, cache_scope
 
@@ -261,3 +262,95 @@ def test_nan_tenant_is_not_a_tenant(use_cache: Any, caplog: pytest.LogCaptureFix
     assert (first, second, third) == ("answer 1", "answer 2", "answer 3")
     assert cache.core.stats.exact_hits == 0
     assert "tenant_id" in caplog.text and "nan" in caplog.text
+
+
+class _Clock:
+    """Stands in for the monotonic clock of the store re-check."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> _Clock:
+    from llm_cost_hooks.cache import _core
+
+    c = _Clock()
+    monkeypatch.setattr(_core, "_monotonic", c)
+    return c
+
+
+def _fleet_converges(early: CacheCore, late: CacheCore, clock: _Clock) -> None:
+    """``early`` starts before any tenant was written and serves tenant-less calls from the
+    shared partition; ``late`` (another process of the fleet) then writes a named tenant's
+    entry. Within the documented 30 seconds ``early`` stops serving tenant-less calls."""
+    req = early.request("Where is my order?", llm_string="m")
+    assert early.lookup(req) is None
+    early.update(req, answer="anyone's")
+    assert early.lookup(early.request("Where is my order?", llm_string="m")) is not None
+    late.update(late.request("Hello", llm_string="m", scope=CacheScope(tenant="A")), answer="hi")
+    clock.now += 30.0
+    assert early.lookup(early.request("Where is my order?", llm_string="m")) is None
+    assert early.lookup(early.request("What is the status of my order?", llm_string="m")) is None
+    assert early.stats.tenantless_bypassed == 2
+
+
+def test_a_running_process_learns_of_tenants_another_wrote_to_its_file(tmp_path: Any, clock: _Clock) -> None:
+    path = tmp_path / "cache.db"
+    first, second = EmbeddedBackend(path), EmbeddedBackend(path)
+    try:
+        early = CacheCore(first, embedder=OneVector(), config=_config())
+        late = CacheCore(second, embedder=OneVector(), config=_config())
+        _fleet_converges(early, late, clock)
+    finally:
+        first.close()
+        second.close()
+
+
+def test_the_store_is_not_asked_on_every_tenantless_call(tmp_path: Any, clock: _Clock) -> None:
+    asked: list[str] = []
+    backend = EmbeddedBackend()
+    real = backend.has_named_tenants
+
+    def counted(default: str) -> bool:
+        asked.append(default)
+        return real(default)
+
+    backend.has_named_tenants = counted  # type: ignore[method-assign]
+    core = CacheCore(backend, embedder=OneVector(), config=_config())
+    core.update(core.request("Where is my order?", llm_string="m"), answer="yes")
+    for _ in range(5):
+        assert core.lookup(core.request("Where is my order?", llm_string="m")) is not None
+    assert len(asked) == 1
+    clock.now += 31
+    assert core.lookup(core.request("Where is my order?", llm_string="m")) is not None
+    assert len(asked) == 2
+
+
+@pytest.mark.redis
+def test_a_running_process_learns_of_tenants_another_wrote_to_redis(
+    redis_clean_url: str, clock: _Clock
+) -> None:
+    from llm_cost_hooks.cache import RedisBackend
+
+    prefix = f"rt{uuid.uuid4().hex[:8]}"
+    early = CacheCore(RedisBackend(redis_clean_url, prefix=prefix), embedder=OneVector(), config=_config())
+    late = CacheCore(RedisBackend(redis_clean_url, prefix=prefix), embedder=OneVector(), config=_config())
+    _fleet_converges(early, late, clock)
+
+
+def test_the_embedded_store_counts_entries_per_tenant() -> None:
+    backend = EmbeddedBackend()
+    core = CacheCore(backend, embedder=OneVector(), config=_config())
+    core.update(core.request("Where is my order?", llm_string="m"), answer="anyone's")
+    assert not backend.has_named_tenants(DEFAULT_TENANT)
+    core.update(core.request("Hello", llm_string="m", scope=CacheScope(tenant="A")), answer="hi")
+    assert backend.has_named_tenants(DEFAULT_TENANT)
+    backend.delete([e.id for e in backend.entries() if e.tenant == "A"])
+    assert not backend.has_named_tenants(DEFAULT_TENANT)
+    core.update(core.request("Hello", llm_string="m", scope=CacheScope(tenant="A")), answer="hi")
+    backend.clear()
+    assert not backend.has_named_tenants(DEFAULT_TENANT)

@@ -115,6 +115,10 @@ class CacheBackend(Protocol):
 
 # One warning per process for calls that bypass the cache because they name no tenant.
 _tenantless_logged = False
+#: require_tenant="auto": how often (seconds) a cache that has seen no tenant yet asks its store
+#: again whether another process wrote a tenant's entries; a fleet converges within this time.
+TENANT_RECHECK_SECONDS = 30.0
+_monotonic = time.monotonic  # the clock of that re-check (tests move it)
 
 
 class CacheConfig(BaseModel):
@@ -142,9 +146,10 @@ class CacheConfig(BaseModel):
         default=None,
         description="Calls that name no tenant: True bypasses the cache for them (no lookup, no write); "
         "'auto' does so once the cache has seen a call with a tenant (in this process, or an entry of a "
-        "tenant in its store), so a multi-tenant app's tenant-less calls are never served across "
-        "tenants while a single-tenant app keeps its hits; False shares one default partition among "
-        "them. None (the default): LLM_COST_HOOKS_CACHE_REQUIRE_TENANT, itself 'auto' by default.",
+        "tenant in its store, asked again every 30 seconds), so a multi-tenant app's tenant-less calls "
+        "are never served across tenants while a single-tenant app keeps its hits; False shares one "
+        "default partition among them. None (the default): LLM_COST_HOOKS_CACHE_REQUIRE_TENANT, itself "
+        "'auto' by default.",
     )
     audit_sample_rate: float = Field(default=0.05, ge=0.0, le=1.0)
     tighten_step: float = Field(default=0.005, description="How much a bad hit raises a route's thresholds.")
@@ -387,10 +392,10 @@ class CacheCore:
         # Per-entry similarity floors learned from verified disagreements.
         self._entry_floor: dict[str, float] = {}
         self._verify_lock = threading.Lock()
-        # require_tenant: whether a call with a tenant was seen, and (None until asked) whether
-        # the store held a tenant's entries when first asked.
+        # require_tenant: whether a call with a tenant was seen, and when the store was last
+        # asked whether it holds a tenant's entries (None: not yet).
         self._seen_tenant = False
-        self._store_has_tenants: bool | None = None
+        self._store_checked_at: float | None = None
         self._env_require: Literal["auto"] | bool | None = None
 
     # ------------------------------------------------------------ helpers
@@ -427,19 +432,24 @@ class CacheCore:
         return True
 
     def _tenants_in_store(self) -> bool:
-        """Whether the store held entries of a named tenant when first asked (a restarted
-        multi-tenant app); a backend that cannot tell cheaply answers no."""
-        if self._store_has_tenants is None:
-            check = getattr(self.backend, "has_named_tenants", None)
-            found = False
-            if check is not None:
-                found = bool(
-                    self._backend_call("has_named_tenants", check, self.config.default_tenant, default=False)
-                )
-            self._store_has_tenants = found
-            if found:
-                self._seen_tenant = True
-        return self._store_has_tenants
+        """Whether the store holds entries of a named tenant (a restarted multi-tenant app, or
+        another process of the fleet that names tenants). Asked on the first tenant-less call,
+        then again at most every ``TENANT_RECHECK_SECONDS`` until the answer is yes (then the
+        cache keeps bypassing tenant-less calls); a backend that cannot tell cheaply answers no."""
+        now = _monotonic()
+        last = self._store_checked_at
+        if last is not None and now - last < TENANT_RECHECK_SECONDS:
+            return False
+        self._store_checked_at = now
+        check = getattr(self.backend, "has_named_tenants", None)
+        if check is None:
+            return False
+        found = bool(
+            self._backend_call("has_named_tenants", check, self.config.default_tenant, default=False)
+        )
+        if found:
+            self._seen_tenant = True
+        return found
 
     @property
     def verifier(self) -> Any:

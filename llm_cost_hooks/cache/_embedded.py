@@ -17,11 +17,12 @@ import sqlite3
 import threading
 import time
 import weakref
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, Literal
 
+import pydantic_core
 from pydantic import BaseModel, ConfigDict, Field
 
 from .._errors import ConfigurationError
@@ -377,11 +378,15 @@ class EmbeddedBackend:
         self.ann = ann or AnnIndexConfig()
         self._lock = threading.RLock()
         self._entries: OrderedDict[str, CacheEntry] = OrderedDict()  # LRU order, oldest first
+        self._tenants: Counter[str] = Counter()  # entries per tenant (has_named_tenants)
         self._with_vec: set[str] = set()
         self._exact: dict[str, str] = {}
         self._parts: dict[str, _Partition] = {}
         self.corrupt = 0
         self._db: sqlite3.Connection | None = None
+        self._tenants_asked_at: int | None = None  # the file's data_version at has_named_tenants
+        self._tenants_db: sqlite3.Connection | None = None  # has_named_tenants' own connection
+        self._tenants_lock = threading.Lock()
         self.path = None if path in (None, "", ":memory:") else Path(path)
         if self.path is not None:
             self._open()
@@ -409,6 +414,7 @@ class EmbeddedBackend:
                 self._db.close()
                 self._db = None
             self._entries.clear()
+            self._tenants.clear()
             self._exact.clear()
             self._parts.clear()
             self._with_vec.clear()
@@ -616,6 +622,7 @@ class EmbeddedBackend:
             self._remove_one(prev)
             replaced.append(prev)
         self._entries[entry.id] = entry
+        self._tenants[entry.tenant] += 1
         self._exact[entry.exact_key] = entry.id
         if vec is not None:
             part = self._parts.get(entry.partition)
@@ -629,6 +636,11 @@ class EmbeddedBackend:
         entry = self._entries.pop(entry_id, None)
         if entry is None:
             return None
+        left = self._tenants[entry.tenant] - 1
+        if left:
+            self._tenants[entry.tenant] = left
+        else:
+            del self._tenants[entry.tenant]
         if self._exact.get(entry.exact_key) == entry_id:
             del self._exact[entry.exact_key]
         if entry_id in self._with_vec:
@@ -717,6 +729,7 @@ class EmbeddedBackend:
     def clear(self) -> None:
         with self._lock:
             self._entries.clear()
+            self._tenants.clear()
             self._with_vec.clear()
             self._exact.clear()
             self._parts.clear()
@@ -728,10 +741,29 @@ class EmbeddedBackend:
         return len(self._entries)
 
     def has_named_tenants(self, default_tenant: str) -> bool:
-        """Whether an entry was written under a tenant other than ``default_tenant`` (the
-        entries are in memory: one pass, no file read)."""
+        """Whether an entry was written under a tenant other than ``default_tenant``: the
+        entries in memory (counted per tenant), then, for a file another process changed
+        since the last ask (SQLite's ``data_version``), one pass over the file's rows on a
+        connection of its own, so lookups and writes do not wait for it."""
         with self._lock:
-            return any(e.tenant != default_tenant for e in self._entries.values())
+            if any(t != default_tenant for t in self._tenants):
+                return True
+            if self.path is None or self._db is None:
+                return False
+        with self._tenants_lock:  # one asker at a time; the file's lock is SQLite's
+            if self._tenants_db is None:
+                self._tenants_db = sqlite3.connect(str(self.path), check_same_thread=False)
+            db = self._tenants_db
+            version = db.execute("PRAGMA data_version").fetchone()[0]
+            if version == self._tenants_asked_at:
+                return False
+            # The default tenant's field as the entry's JSON spells it (json_extract would cut
+            # the default tenant's leading NUL); an entry has no other "tenant" key, and a quote
+            # inside a string value is escaped, so a row without it is a named tenant's.
+            field = '"tenant":' + pydantic_core.to_json(default_tenant).decode()
+            row = db.execute("SELECT 1 FROM entries WHERE instr(data, ?) = 0 LIMIT 1", (field,)).fetchone()
+            self._tenants_asked_at = version
+            return row is not None
 
     def entries(self) -> list[CacheEntry]:
         with self._lock:
@@ -749,6 +781,10 @@ class EmbeddedBackend:
                     )
                 self._db.close()
                 self._db = None
+        with self._tenants_lock:
+            if self._tenants_db is not None:
+                self._tenants_db.close()
+                self._tenants_db = None
 
     def __repr__(self) -> str:
         where = str(self.path) if self.path else "memory"

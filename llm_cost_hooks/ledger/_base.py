@@ -401,9 +401,10 @@ class Ledger(ABC):
         )
         self._thread.start()
 
-    def _state_identity(self) -> tuple[str, dict[str, str]] | None:
+    def _state_identity(self) -> tuple[str, dict[str, str], dict[str, str]] | None:
         """What names a ledger without a file (its kind, and e.g. host, port, database,
-        user; never a password): None for a ledger that keeps no state of its own."""
+        user; never a password), and the identity earlier releases named it by (its state
+        directory is moved to the new name): None for a ledger that keeps no state of its own."""
         return None
 
     def _ledger_state_dir(self) -> Path | None:
@@ -1011,6 +1012,19 @@ class Ledger(ABC):
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    # -- the salt of user hashes ---------------------------------------------------------
+    #: Whether reading the salt goes over the network (the tracker then asks in the
+    #: background as soon as it is made, and a call waits for the answer a bounded time).
+    _salt_is_remote = False
+
+    def _user_salt(self, new: str | None = None, *, create: bool = True) -> str | None:
+        """The salt user ids are hashed with for this ledger, kept with it: made by the first
+        writer that asks (at random, or ``new``), then read by every writer (so a fleet hashes
+        alike). ``""`` for a ledger that already held hashes made without a salt (a user keeps
+        one hash across the upgrade); None when the store keeps no salt (a store of your own),
+        or with ``create=False`` when it has none yet and holds no user hash."""
+        return None
+
     # -- reading -----------------------------------------------------------------------
     @abstractmethod
     def records(self) -> Iterable[CostRecord]:
@@ -1124,6 +1138,18 @@ def _append_durably(path: Path, text: str) -> None:
 # The default dead-letter file of a ledger without a file: in its state directory; before
 # 2026-12 in the working directory (still used while one is there).
 _STATE_DEAD_LETTER = "llm_costs.dead-letter.jsonl"
+# Where a database ledger keeps its user-hash salt: one row of this key-value table.
+USER_SALT_KEY = "user_hash_salt"
+CREATE_META = "CREATE TABLE IF NOT EXISTS llm_cost_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)"
+
+
+def new_user_salt() -> str:
+    """A random salt for a ledger's user hashes (128 bits)."""
+    import secrets
+
+    return secrets.token_hex(16)
+
+
 _OLD_DEAD_LETTER = "llm_costs.dead-letter.jsonl"
 _warned_no_state_dir: list[bool] = []
 

@@ -151,6 +151,7 @@ def copy_ledger(
     src = _open(source, role="source")
     dst = _open(destination, role="destination")
     try:
+        _carry_user_salt(src, dst)
         records_before, outcomes_before = _count(dst, "cost_records"), _count(dst, "task_outcomes")
         read = outcomes_read = 0
         batches = (
@@ -171,6 +172,19 @@ def copy_ledger(
     finally:
         src.close()
         dst.close()
+
+
+def _carry_user_salt(src: Ledger, dst: Ledger) -> None:
+    """Give ``dst`` the salt ``src``'s user hashes were made with when it has none yet, so a
+    user keeps one hash in it; say so when it has another (a user is then counted twice)."""
+    salt = src._user_salt(create=False)
+    if salt is None:  # no user hash to keep alike
+        return
+    if dst._user_salt(salt) != salt:
+        logger.warning(
+            "llm-cost-hooks ledger: the copied user hashes were made with another salt than the "
+            "destination's: a user who has records in both is counted as two users there."
+        )
 
 
 def _ledger_or_dead_letter_item(data: Any) -> CostRecord | TaskOutcome:

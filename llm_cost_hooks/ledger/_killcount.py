@@ -84,16 +84,51 @@ def user_state_dir() -> Path | None:
     return home / ".local" / "state" / "llm-cost-hooks"
 
 
-def ledger_state_dir(kind: str, identity: dict[str, str]) -> Path | None:
+def ledger_state_dir(
+    kind: str, identity: dict[str, str], earlier: dict[str, str] | None = None
+) -> Path | None:
     """The state directory of one ledger without a file (a PostgreSQL database): named by a
     digest of its identity (no password), so that its processes on this machine share it
-    and two ledgers never do. None when there is no user state directory."""
+    and two ledgers never do. None when there is no user state directory.
+
+    ``earlier``: the identity an earlier release named the same ledger by. Its directory,
+    if there is one and none of the new name yet, is renamed to the new name (what it
+    holds stays with the ledger); if both exist, a warning names the earlier one when it
+    holds records set aside."""
     base = user_state_dir()
     if base is None:
         return None
+    state = base / "ledgers" / _state_name(kind, identity)
+    if earlier is not None and earlier != identity:
+        old = base / "ledgers" / _state_name(kind, earlier)
+        if old != state and old.is_dir():
+            if not state.exists():
+                try:
+                    old.rename(state)  # another process may have done it (or made ``state``) first
+                except OSError:
+                    pass
+            if old.is_dir() and state.is_dir() and str(old) not in _warned_earlier:
+                _warned_earlier.add(str(old))
+                kept = [p for p in old.glob("*.jsonl") if p.is_file() and p.stat().st_size > 0]
+                if kept:
+                    logger.warning(
+                        "llm-cost-hooks ledger: %s holds records set aside for this ledger under "
+                        "another spelling of its URL, by an earlier release (%s); replay them with "
+                        "'llm-cost ledger copy <file> <ledger URL>'. This ledger's state is now in %s.",
+                        old,
+                        ", ".join(p.name for p in kept),
+                        state,
+                    )
+    return state
+
+
+_warned_earlier: set[str] = set()
+
+
+def _state_name(kind: str, identity: dict[str, str]) -> str:
     digest = hashlib.sha256(json.dumps([kind, identity], sort_keys=True).encode()).hexdigest()[:16]
     label = re.sub(r"[^A-Za-z0-9_.-]+", "_", identity.get("dbname") or "")[:40]
-    return base / "ledgers" / f"{kind}-{label}-{digest}"
+    return f"{kind}-{label}-{digest}"
 
 
 def writers_dir(dead_letter_path: Path) -> Path:

@@ -19,9 +19,12 @@ from .._errors import ConfigurationError, LedgerError, MissingExtraError
 from .._records import CostRecord
 from . import _killcount
 from ._base import (
+    CREATE_META,
     RECORD_COLUMNS,
+    USER_SALT_KEY,
     Ledger,
     TaskOutcome,
+    new_user_salt,
     outcome_to_row,
     record_to_row,
     row_to_record,
@@ -211,11 +214,63 @@ _IDENTITY_KEYS = {
 }
 
 
-def ledger_identity(url: str) -> dict[str, str]:
-    """The server, database, user and options of a ledger URL, without its password: the
-    name of its state directory (counts of killed processes, default dead-letter file)."""
+def _given_identity(url: str) -> dict[str, str]:
+    """The identity keys as the URL (or libpq's variables) spell them: what named the state
+    directory in earlier releases."""
     given = _psycopg().conninfo.conninfo_to_dict(_conninfo(url))
     return {key: str(given.get(key) or os.environ.get(env, "")) for key, env in _IDENTITY_KEYS.items()}
+
+
+# Names of this machine's loopback interface: a server reached by one is reached by all.
+_LOOPBACK = {"localhost", "127.0.0.1", "::1", "[::1]", "0:0:0:0:0:0:0:1"}
+# libpq's default port (also that of every Debian, Homebrew and Docker image server).
+_DEFAULT_PORT = "5432"
+# One setting of the options parameter: -c name=value, -cname=value or --name=value.
+_OPTION = re.compile(r"(?:-c\s*|--)([A-Za-z_][A-Za-z0-9_.-]*)=((?:\\.|[^\s\\])*)")
+
+
+def _same_hosts(text: str) -> str:
+    return ",".join(
+        "localhost" if h.strip().lower() in _LOOPBACK else h.strip().lower() for h in text.split(",")
+    )
+
+
+def _same_options(text: str) -> str:
+    """The options' settings in one order (the last of a name wins, as in the server); the
+    text unchanged when it holds anything else (a flag whose effect is not known here)."""
+    settings: dict[str, str] = {}
+
+    def take(m: re.Match[str]) -> str:
+        settings[m[1].lower().replace("-", "_")] = m[2]
+        return ""
+
+    if _OPTION.sub(take, text).strip():
+        return text
+    return " ".join(f"-c {name}={settings[name]}" for name in sorted(settings))
+
+
+def ledger_identity(url: str) -> dict[str, str]:
+    """The server, database, user and options of a ledger URL, without its password: the
+    name of its state directory (counts of killed processes, default dead-letter file).
+    Spellings of one ledger are named alike: the loopback host by any of its names, the
+    default port spelled out or not, the user and database libpq defaults to, the options'
+    settings in any order. A Unix-socket path stays apart from TCP (it may be another
+    server's)."""
+    import getpass
+
+    identity = _given_identity(url)
+    identity["host"] = _same_hosts(identity["host"])
+    identity["hostaddr"] = _same_hosts(identity["hostaddr"])
+    identity["port"] = ",".join(p.strip() or _DEFAULT_PORT for p in identity["port"].split(","))
+    if not identity["user"]:
+        try:
+            identity["user"] = getpass.getuser()  # libpq's default: the user running the process
+        except Exception:
+            pass
+    if not identity["dbname"]:
+        identity["dbname"] = identity["user"]  # libpq's default
+    identity["options"] = _same_options(identity["options"])
+    return identity
 
 
 def state_dead_letter_path(url: str) -> Path | None:
@@ -223,7 +278,7 @@ def state_dead_letter_path(url: str) -> Path | None:
     counts of killed processes are beside it); None when there is no state directory."""
     from ._base import _STATE_DEAD_LETTER
 
-    state = _killcount.ledger_state_dir("postgresql", ledger_identity(url))
+    state = _killcount.ledger_state_dir("postgresql", ledger_identity(url), _given_identity(url))
     return None if state is None else state / _STATE_DEAD_LETTER
 
 
@@ -359,12 +414,42 @@ def migrate_url(url: str) -> tuple[int, int]:
     """Bring the database at ``url`` to the latest schema (``llm-cost ledger migrate``).
     Connecting is bounded by the read timeout; the migration itself may take long on a
     large ledger (it rebuilds the rollups), so its statements get the migration's own
-    deadline, and a server lost on the network is noticed by the keepalives."""
+    deadline, and a server lost on the network is noticed by the keepalives. The salt of
+    user hashes is made too, so that a role that may only read and insert finds it."""
     conn = _connect(url, "llm-cost-hooks-migrate")
     try:
-        return _migrate_unhurried(conn)
+        done = _migrate_unhurried(conn)
+        user_salt_on(conn)
+        return done
     finally:
         conn.close()
+
+
+def user_salt_on(conn: Any, new: str | None = None, *, create: bool = True) -> str | None:
+    """The ledger's salt of user hashes (see ``Ledger._user_salt``) on an autocommit
+    connection. The table is created only where it is missing (a role that may not create
+    tables reads the one its owner made: ``llm-cost ledger migrate``)."""
+    psycopg = _psycopg()
+    unsalted = 'SELECT 1 FROM cost_records WHERE "user" IS NOT NULL LIMIT 1'
+    if conn.execute("SELECT to_regclass('llm_cost_meta')").fetchone()[0] is None:
+        if not create:
+            return "" if conn.execute(unsalted).fetchone() else None
+        try:
+            conn.execute(CREATE_META)
+        except psycopg.errors.UniqueViolation:  # another writer created it just now
+            pass
+    select = "SELECT value FROM llm_cost_meta WHERE key = %s"
+    found = conn.execute(select, (USER_SALT_KEY,)).fetchone()
+    if found is None:
+        held = conn.execute(unsalted).fetchone()
+        if not create:
+            return "" if held else None
+        conn.execute(
+            "INSERT INTO llm_cost_meta (key, value) VALUES (%s, %s) ON CONFLICT (key) DO NOTHING",
+            (USER_SALT_KEY, "" if held else (new_user_salt() if new is None else new)),
+        )
+        found = conn.execute(select, (USER_SALT_KEY,)).fetchone()
+    return str(found[0])
 
 
 def _migrate_unhurried(conn: Any) -> tuple[int, int]:
@@ -765,6 +850,22 @@ class PostgresLedger(Ledger):
             exc, (self._psycopg.DataError, self._psycopg.IntegrityError, UnicodeError)
         )
 
+    _salt_is_remote = True
+
+    def _user_salt(self, new: str | None = None, *, create: bool = True) -> str | None:
+        """The salt kept in the database (table ``llm_cost_meta``): the first writer of the
+        fleet to ask stores a random one (or ``new``), every writer reads that one."""
+        conn = self.connect()
+        try:
+            return user_salt_on(conn, new, create=create)
+        except self._psycopg.Error as exc:
+            raise LedgerError(
+                f"Cannot read the user-hash salt of the PostgreSQL ledger {redact(self.url)}: "
+                f"{_scrubbed(exc, self.url)}"
+            ) from exc
+        finally:
+            conn.close()
+
     def connect(self) -> Any:
         """A new autocommit connection to the ledger's database (the caller closes it).
         Connecting and each answer wait at most ``LLM_COST_HOOKS_LEDGER_READ_TIMEOUT``
@@ -917,8 +1018,8 @@ class PostgresLedger(Ledger):
     def __repr__(self) -> str:
         return f"PostgresLedger({redact(self.url)!r})"
 
-    def _state_identity(self) -> tuple[str, dict[str, str]] | None:
-        return "postgresql", ledger_identity(self.url)
+    def _state_identity(self) -> tuple[str, dict[str, str], dict[str, str]] | None:
+        return "postgresql", ledger_identity(self.url), _given_identity(self.url)
 
 
 _TS_INDEX = RECORD_COLUMNS.index("timestamp")

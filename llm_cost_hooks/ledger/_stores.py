@@ -16,10 +16,13 @@ from typing import TYPE_CHECKING, Any
 from .._errors import ConfigurationError, LedgerError
 from .._records import CostRecord
 from ._base import (
+    CREATE_META,
     RECORD_COLUMNS,
+    USER_SALT_KEY,
     Ledger,
     TaskOutcome,
     iter_json_lines,
+    new_user_salt,
     outcome_to_row,
     read_json_lines,
     record_to_row,
@@ -475,6 +478,46 @@ class SQLiteLedger(Ledger):
             self._conn.close()
             self._conn = self._cursor = None
 
+    def _user_salt(self, new: str | None = None, *, create: bool = True) -> str | None:
+        """The salt kept in the file (table ``llm_cost_meta``), made by the first writer."""
+        import sqlite3
+
+        # A writer holding the file longer (a migration) makes this fail: asked again later.
+        conn = sqlite3.connect(self.path, timeout=5, isolation_level=None)
+        try:
+            select = "SELECT value FROM llm_cost_meta WHERE key = ?"
+            unsalted = "SELECT 1 FROM cost_records WHERE user IS NOT NULL LIMIT 1"
+            if not create:
+                try:
+                    found = conn.execute(select, (USER_SALT_KEY,)).fetchone()
+                except sqlite3.OperationalError:  # no such table: a file of an earlier release
+                    found = None
+                if found is None:
+                    return "" if conn.execute(unsalted).fetchone() else None
+                return str(found[0])
+            conn.execute(CREATE_META)
+            found = conn.execute(select, (USER_SALT_KEY,)).fetchone()
+            if found is None:
+                conn.execute("BEGIN IMMEDIATE")  # one writer decides
+                try:
+                    found = conn.execute(select, (USER_SALT_KEY,)).fetchone()
+                    if found is None:
+                        found = (
+                            ""
+                            if conn.execute(unsalted).fetchone()
+                            else (new_user_salt() if new is None else new),
+                        )
+                        conn.execute(
+                            "INSERT INTO llm_cost_meta (key, value) VALUES (?, ?)", (USER_SALT_KEY, found[0])
+                        )
+                    conn.execute("COMMIT")
+                except BaseException:
+                    conn.execute("ROLLBACK")
+                    raise
+            return str(found[0])
+        finally:
+            conn.close()
+
     def connect(self) -> sqlite3.Connection:
         """A new read connection (the caller closes it)."""
         import sqlite3
@@ -518,12 +561,16 @@ class MemoryLedger(Ledger):
     def __init__(self, **kwargs: object) -> None:
         self._records: list[CostRecord] = []
         self._task_outcomes: list[TaskOutcome] = []
+        self._salt = new_user_salt()
         kwargs.setdefault("background", False)
         super().__init__(**kwargs)  # type: ignore[arg-type]
 
     def _write_batch(self, records: Sequence[CostRecord], outcomes: Sequence[TaskOutcome]) -> None:
         self._records.extend(records)
         self._task_outcomes.extend(outcomes)
+
+    def _user_salt(self, new: str | None = None, *, create: bool = True) -> str | None:
+        return self._salt
 
     def records(self) -> list[CostRecord]:
         return list(self._records)
@@ -569,6 +616,49 @@ class JSONLLedger(Ledger):
         self.damaged_lines = 0
         self._clean_end = -1
         super().__init__(**kwargs)  # type: ignore[arg-type]
+
+    def _user_salt(self, new: str | None = None, *, create: bool = True) -> str | None:
+        """The salt kept beside the file (``<file>.salt``, readable by its owner only), made
+        by the first writer; an empty one for a file that already held unsalted hashes."""
+        side = self.path.with_name(self.path.name + ".salt")
+        try:
+            return side.read_text(encoding="utf-8").strip()
+        except FileNotFoundError:
+            pass
+        unsalted = self._holds_user_hashes()
+        if not create:
+            return "" if unsalted else None
+        value = "" if unsalted else (new_user_salt() if new is None else new)
+        tmp = side.with_name(f"{side.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as f:
+                f.write(value)
+                f.flush()
+                os.fsync(f.fileno())
+            try:
+                os.link(tmp, side)  # the first writer's salt wins, whole
+            except FileExistsError:
+                return side.read_text(encoding="utf-8").strip()
+        finally:
+            tmp.unlink(missing_ok=True)
+        return value
+
+    def _holds_user_hashes(self) -> bool:
+        """Whether a record line of the file has a user: read a line at a time, up to the
+        first one. A dead-letter file's lines (``{"record": ...}``) do not count: their
+        hashes were made with their ledger's salt, which the file does not hold."""
+        with open(self.path, encoding="utf-8", errors="replace") as f:
+            for line in f:
+                if '"user"' not in line:
+                    continue
+                try:
+                    data = json.loads(line)
+                except ValueError:  # a damaged line
+                    continue
+                if isinstance(data, dict) and "record" not in data and data.get("user") is not None:
+                    return True
+        return False
 
     def _write_batch(self, records: Sequence[CostRecord], outcomes: Sequence[TaskOutcome]) -> None:
         lines = [r.model_dump_json() for r in records]

@@ -32,7 +32,7 @@ from .._errors import (
 )
 from .._records import CacheStatus, CostBreakdown, CostRecord, Counts, TokenUsage, storable_text
 from ..ledger import Ledger, TaskOutcome, open_ledger
-from ._attribution import ATTR_KEY_SET, AttributionResolver
+from ._attribution import ATTR_KEY_SET, AttributionResolver, SaltSource
 from ._builder import RawCall, RecordBuilder
 from ._deferred import PendingEnd, PendingRecord
 from ._pricing import Pricer
@@ -152,7 +152,8 @@ class CostTracker:
         self._pricer = Pricer(price_book, strict)
         self._builder = RecordBuilder(self._pricer, self.settings.default_tenant)
         self._token_counter = token_counter
-        self._attributions = AttributionResolver(self.settings.user_hash_salt, strict)
+        salt = self.settings.user_hash_salt
+        self._attributions = AttributionResolver(SaltSource(self.ledger) if salt is None else salt, strict)
         self.defaults = self._attributions.resolve({}, dict(defaults or {}), Attribution())
         self.observers: list[RunObserver] = list(observers)
         for observer in self.observers:

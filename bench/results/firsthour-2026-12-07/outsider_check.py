@@ -231,15 +231,28 @@ Q = "Where is my order and when will it arrive?"
 
 
 def check_path(
-    name: str, call_a: Callable[[], Any], call_b: Callable[[], Any], uses_cache: bool = True
+    name: str,
+    call_a: Callable[[], Any],
+    call_b: Callable[[], Any],
+    uses_cache: bool = True,
+    loses_tenant: bool = False,
 ) -> None:
     """A writes, B asks the same (must be a miss with B's own answer), A asks again (must
-    be an exact hit: the path does reach the cache)."""
+    be an exact hit: the path does reach the cache). A path that ``loses_tenant`` reaches the
+    cache naming no tenant: in a cache that has seen tenants (require_tenant="auto", the
+    default) it bypasses the cache, so A's repeat is paid too (a fresh answer, not served)."""
     a = call_a()
     b = call_b()
     a2 = call_a()
     leak = text(b) == text(a) or status(b) != "miss"
-    if uses_cache:
+    if loses_tenant:
+        bypassed = status(a2) == "miss" and text(a2) not in (text(a), text(b))
+        report(
+            f"scope: {name} (names no tenant: bypasses the cache)",
+            not leak and bypassed,
+            f"B={status(b)!r} A again={status(a2)!r}",
+        )
+    elif uses_cache:
         # a path returning a string (a tool) carries no cache status: its text tells
         served = text(a2) == text(a) and (isinstance(a2, str) or status(a2) == "exact")
         report(f"scope: {name}", not leak and served, f"B={status(b)!r} A again={status(a2)!r}")
@@ -337,12 +350,13 @@ def scope_paths() -> None:
     check_path("with_config(metadata)", lambda: ma.invoke(x), lambda: mb.invoke(x))
     x = q()
     ma, mb = m.with_config(configurable={"tenant_id": "A"}), m.with_config(configurable={"tenant_id": "B"})
-    check_path("with_config(configurable)", lambda: ma.invoke(x), lambda: mb.invoke(x))
+    check_path("with_config(configurable)", lambda: ma.invoke(x), lambda: mb.invoke(x), loses_tenant=True)
     x = q()
     check_path(
         "invoke(config=configurable)",
         lambda: m.invoke(x, config={"configurable": {"tenant_id": "A"}}),
         lambda: m.invoke(x, config={"configurable": {"tenant_id": "B"}}),
+        loses_tenant=True,
     )
     x = q()
     bound = m.bind(stop=["\n\n"])
@@ -451,7 +465,9 @@ def scope_paths() -> None:
         lambda: asyncio.run(alam.ainvoke(x, config=meta("B"))),
     )
 
-    # empty tenant vs default tenant (no tenant named) vs a named tenant
+    # empty tenant vs default tenant (no tenant named) vs a named tenant. The cache has seen
+    # tenants by now, so a call naming none bypasses it (require_tenant="auto", the default):
+    # its repeat is paid again, never served another call's answer.
     x = q()
     none1 = m.invoke(x)
     empty = m.invoke(x, config=meta(""))
@@ -461,12 +477,16 @@ def scope_paths() -> None:
     ok = (
         status(empty) == "miss"
         and status(named) == "miss"
-        and len({text(none1), text(empty), text(named)}) == 3
-        and status(none2) == "exact"
+        and len({text(none1), text(empty), text(named), text(none2)}) == 4
+        and status(none1) == "miss"
+        and status(none2) == "miss"
         and status(empty2) == "exact"
         and text(empty2) == text(empty)
     )
-    report("scope: empty tenant, no tenant and tenant 'default' are three partitions", ok)
+    report(
+        "scope: empty tenant and tenant 'default' are two partitions; no tenant bypasses the cache",
+        ok,
+    )
     # tenant given as an unhashable / structured value: scope cannot be read -> no hit, no write
     x = q()
     m.invoke(x, config=meta("A"))
