@@ -112,7 +112,9 @@ def test_combined_policy_uses_neighbourhood_agreement() -> None:
         "Where is my new card?",
         "How long does card delivery take?",
         "I am still waiting for my card",
-    ]
+        "Has my card been sent yet?",
+        "When is my card going to get here?",
+    ]  # ten: the whole neighbourhood (a sparser one counts its missing entries as other answers)
     for q in agree:
         put(core, q, "card_arrival", answer_key="card_arrival")
     hit = get(core, "When does my new card arrive?")

@@ -343,7 +343,8 @@ def test_learning_is_on_by_default_only_with_a_check_of_your_own() -> None:
 
 def _ring(core: CacheCore, cos: float, n: int = 4) -> None:
     """``n`` stored questions under one key, all at cosine ``cos`` to the query ``[1, 0, 0]``."""
-    for i, word in enumerate(["alpha", "beta", "gamma", "delta", "epsilon"][:n]):
+    words = ["alpha", "beta", "gamma", "delta", "epsilon", "zeta", "eta", "theta", "iota", "kappa"]
+    for i, word in enumerate(words[:n]):
         ang, s = 0.3 * i, (1.0 - cos * cos) ** 0.5
         core._table[f"stored question {word}"] = [cos, s * math.cos(ang), s * math.sin(ang)]  # type: ignore[attr-defined]
         core.update(_req(core, f"stored question {word}"), "the answer", answer_key="k")
@@ -352,7 +353,7 @@ def _ring(core: CacheCore, cos: float, n: int = 4) -> None:
 
 def test_learned_keys_serve_only_above_their_own_similarity_bar() -> None:
     core = _keyed_core(lambda new, old: True)
-    _ring(core, 0.76)
+    _ring(core, 0.76, n=10)  # the whole neighbourhood: without learning, fewer count as other answers
     bar = core.config.learned_min_similarity
     assert bar > 0.76
     assert core.lookup(_req(core, "the request")) is None

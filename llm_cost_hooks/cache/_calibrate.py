@@ -37,7 +37,7 @@ from pydantic import BaseModel, Field
 
 from .._errors import ConfigurationError
 from .._lazy import require
-from ._signals import FEATURE_NAMES, DecisionPolicy, wilson_lower_bound
+from ._signals import _OTHER_ANSWER_GAP, _TAU, FEATURE_NAMES, DecisionPolicy, wilson_lower_bound
 
 if TYPE_CHECKING:
     from ..embeddings import Embedder
@@ -276,14 +276,16 @@ def knn_features(
     if k_eff < k:
         same = np.concatenate([same, np.zeros((len(same), k - k_eff), bool)], 1)
     s1 = sims[:, 0]
-    diff_best = np.where(~same, sims, -np.inf).max(1)
+    # Other answers (and missing neighbours) no farther than the gap below the nearest one.
+    near = np.where(same, sims, np.maximum(sims, s1[:, None] - _OTHER_ANSWER_GAP))
+    diff_best = np.where(~same, near, -np.inf).max(1)
     diff_best = np.where(np.isfinite(diff_best), diff_best, 0.0)
-    w = np.exp((sims - s1[:, None]) / 0.05)
+    w = np.exp((near - s1[:, None]) / _TAU)
 
     def agree(n: int) -> Any:
         return (w[:, :n] * same[:, :n]).sum(1) / w[:, :n].sum(1)
 
-    X = np.stack([s1, sims[:, 1], s1 - diff_best, agree(5), agree(10), s1 - sims[:, 4]], 1)
+    X = np.stack([s1, sims[:, 1], s1 - diff_best, agree(5), agree(10), s1 - near[:, 4]], 1)
     assert X.shape[1] == len(FEATURE_NAMES)
     return X, idx[:, 0], sims
 

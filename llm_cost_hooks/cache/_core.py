@@ -22,7 +22,7 @@ from .._redis import redacted_url
 from ._contrast import contrast_flags, view
 from ._entry import CacheEntry, CacheHit
 from ._scope import DEFAULT_TENANT, CacheScope, digest, normalize_query, partition_of
-from ._signals import DecisionPolicy, Neighbor, wilson_lower_bound
+from ._signals import _OTHER_ANSWER_GAP, DecisionPolicy, Neighbor, wilson_lower_bound
 from ._textkind import case_differs, semantic_refusal
 
 if TYPE_CHECKING:
@@ -494,6 +494,14 @@ class CacheCore:
             return "none"
         return str(self.embedder.name)
 
+    @property
+    def _gap(self) -> float | None:
+        """How far below the nearest entry other answers (and missing neighbours) count at most
+        in the neighbourhood model. Learned answer keys have their own guard for a sparse
+        store, ``learned_min_similarity`` (measured from an empty cache on a stream), and keep
+        the features they were measured with."""
+        return None if self.learning else _OTHER_ANSWER_GAP
+
     def _count(self, **inc: float) -> None:
         with self._stats_lock:
             counts = self.stats.__dict__  # pydantic's __setattr__ costs more than the increment
@@ -676,7 +684,7 @@ class CacheCore:
         ):
             self._count(rejected=1)
             return None
-        if policy.kind != "verified" and not policy.accepts(sims, same):
+        if policy.kind != "verified" and not policy.accepts(sims, same, gap=self._gap):
             self._count(rejected=1)
             return None
         entry = (
@@ -700,7 +708,7 @@ class CacheCore:
                 return _VETOED
             self._count(rejected=1, contrast_vetoes=1)
             return None
-        score = policy.score(sims, same)
+        score = policy.score(sims, same, gap=self._gap)
         if policy.kind == "verified":
             p = (
                 self.verifier.probability(req.query, entry.query, top.similarity)
@@ -782,7 +790,7 @@ class CacheCore:
         sims = [neigh[i].similarity for i in kept]
         eq = [same[i] for i in kept]
         agreeing = sum(1 for s, e in zip(sims[1:], eq[1:]) if e and s >= policy.min_similarity)
-        return policy.score(sims, eq) if agreeing >= policy.min_agreeing else 0.0
+        return policy.score(sims, eq, gap=self._gap) if agreeing >= policy.min_agreeing else 0.0
 
     def _entries(self, neigh: list[Neighbor]) -> list[CacheEntry | None]:
         """The neighbours' entries: their payloads, the rest fetched in one call where the
