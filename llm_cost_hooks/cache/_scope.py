@@ -25,6 +25,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 from .._errors import CacheScopeError
+from .._tenancy import UnusableTenant, tenant_text
 
 __all__ = [
     "DEFAULT_TENANT",
@@ -161,7 +162,9 @@ def scope_from_metadata(metadata: Mapping[str, Any] | None) -> CacheScope:
     empty tenant ``""`` never shares a partition with requests that name no tenant.
     A value that is not a string, number or UUID, or a NaN or infinite number (NaN is how
     a table spells a missing value), raises :class:`CacheScopeError` (callers then bypass
-    the cache rather than guess a partition).
+    the cache rather than guess a partition). The tenant is read as the cost record and
+    the spend guard read it: ``7.0`` is tenant ``"7"``; a fraction, a bool, or text with
+    unpaired surrogates or NUL characters raises too.
 
     >>> scope = scope_from_metadata({"tenant_id": "acme", "route": "faq"})
     >>> scope.tenant, scope.route, scope.prompt_version
@@ -190,6 +193,13 @@ def _read_scope(metadata: Mapping[str, Any]) -> CacheScope:
             value = metadata.get(key)
             if value is None:
                 continue
+            if field == "tenant":
+                # The one reading of a tenant (the record's, the guard's): 7.0 is tenant "7";
+                # an unusable value (NaN, a dict, undecodable text) raises UnusableTenant, a
+                # CacheScopeError, after its one warning: the call bypasses the cache.
+                # "" stays a tenant of its own here: it never shares the no-tenant partition.
+                data[field] = "" if isinstance(value, str) and not value else tenant_text(value, key)
+                break
             if not isinstance(value, _SCALARS):
                 raise CacheScopeError(
                     f"metadata[{key!r}] is a {type(value).__name__}; the cache scope needs a string or number."
@@ -239,6 +249,8 @@ def begin_run(
     global _configurable_logged
     try:
         scope = scope_from_metadata(metadata)
+    except UnusableTenant:  # already warned about, once
+        scope = UNKNOWN_SCOPE
     except Exception as exc:
         logger.warning("cache scope unreadable from run metadata (%s); this call bypasses the cache", exc)
         scope = UNKNOWN_SCOPE

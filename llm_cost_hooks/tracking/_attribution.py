@@ -10,6 +10,7 @@ from typing import Any
 
 from .._errors import ConfigurationError, LLMCostHooksError
 from .._records import storable_text
+from .._tenancy import UnusableTenant, absent, tenant_text
 from ._runs import Attribution
 
 __all__ = ["ATTR_KEY_SET", "AttributionResolver", "hash_user"]
@@ -37,7 +38,8 @@ def hash_user(user: str, salt: str) -> str:
 class AttributionResolver:
     """Resolves metadata over a base attribution. A string, an integer or a UUID (a
     database's id) is read as its text; other values raise when ``strict``, else are
-    logged and skipped."""
+    logged and skipped. The tenant is read as everywhere else (``_tenancy.tenant_text``):
+    an unusable one is skipped (the default applies), as the spend guard and caches do."""
 
     def __init__(self, user_hash_salt: str, strict: bool) -> None:
         self.salt = user_hash_salt
@@ -68,6 +70,16 @@ class AttributionResolver:
                 for key in keys:
                     if key in source and source[key] is not None:
                         value = source[key]
+                        if attr == "tenant":
+                            if absent(value):
+                                values[attr] = ""
+                                break
+                            try:
+                                values[attr] = tenant_text(value, key)
+                            except UnusableTenant:
+                                if self.strict:
+                                    raise
+                            break
                         if isinstance(value, bool) or not isinstance(value, (str, int, uuid.UUID)):
                             self.bad_input(
                                 ConfigurationError(
