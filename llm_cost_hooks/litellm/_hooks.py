@@ -357,24 +357,20 @@ def _model_and_provider(model: str) -> tuple[str, str | None]:
 
 
 def _namespace_litellm_cache(data: dict[str, Any]) -> None:
-    """LiteLLM's own cache (the proxy's ``cache: true``) keys an answer by the request alone,
-    so a tenant asking what another asked would get that tenant's answer: behind the proxy,
-    a request naming ``metadata.tenant_id`` reads and writes only its tenant's entries (a
-    per-request cache namespace). Our ``LiteLLMSemanticCache`` scopes entries itself."""
+    """LiteLLM's own cache (the proxy's ``cache: true``) keys an answer by the request alone: a
+    request naming ``metadata.tenant_id`` gets a per-request namespace (its tenant's entries
+    only; an unusable tenant: no cache). Our ``LiteLLMSemanticCache`` scopes entries itself."""
     import litellm
 
     cache = litellm.cache
     metadata = data.get("metadata")
     if cache is None or hasattr(cache, "pop_hit") or not isinstance(metadata, Mapping):
         return
-    given = data.get("cache")
-    control = dict(given) if isinstance(given, Mapping) else {}
+    control = dict(data["cache"]) if isinstance(data.get("cache"), Mapping) else {}
     try:
         tenant = first_tenant(metadata, ("tenant_id",))
     except UnusableTenant:  # whose request it is is unknown (warned once): no shared answer
-        control["no-cache"] = control["no-store"] = True
-        data["cache"] = control
-        return
+        tenant, data["cache"] = None, {**control, "no-cache": True, "no-store": True}
     if tenant is None:
         return
     base = control.get("namespace") or metadata.get("redis_namespace") or getattr(cache, "namespace", None)
