@@ -92,7 +92,8 @@ _warned: set[tuple[str, str]] = set()
 
 
 def tenant_text(value: Any, key: str = "tenant_id") -> str | None:
-    """The tenant ``value`` (read from ``metadata[key]``) names: ``None`` for ``None`` and
+    """The tenant ``value`` (read from ``metadata[key]``, or a call such as
+    ``cache_scope(tenant)`` when ``key`` ends with ``)``) names: ``None`` for ``None`` and
     ``""`` (no tenant), else its text. An unusable value raises :class:`UnusableTenant`
     after one warning per key and kind of value (later ones are logged at debug level).
 
@@ -111,7 +112,7 @@ def tenant_text(value: Any, key: str = "tenant_id") -> str | None:
     if text is not None:
         return text
     message = (
-        f"metadata[{key!r}] {why}; this call is treated as naming no tenant and bypasses the cache "
+        f"{key if key.endswith(')') else f'metadata[{key!r}]'} {why}; this call is treated as naming no tenant and bypasses the cache "
         f"and dedup: pass the tenant id as text, e.g. metadata={{{key!r}: 'acme'}}."
     )
     seen = (key, why)

@@ -163,3 +163,15 @@ def test_a_binding_accepts_the_same_tenant_spelled_as_a_float() -> None:
     assert md["tenant_id"] == "7"
     with pytest.raises(_tenancy.TenantRefused):
         _tenancy.bind_tenant([{"tenant_id": math.nan}], "7")
+
+
+def test_cache_scope_tenant_is_read_as_metadata_is() -> None:
+    from llm_cost_hooks.budget._call import Attribution
+    from llm_cost_hooks.cache import cache_scope
+
+    with cache_scope(tenant=7.0) as scope:
+        assert scope.tenant == "7" and Attribution.of({}).tenant == "7"
+    with pytest.raises(CacheScopeError, match=r"cache_scope\(tenant\)"), cache_scope(tenant="x\udcff"):
+        pass  # the guard charged "x\udcff" while the record showed "x\ufffd"
+    with cache_scope(tenant="") as scope:
+        assert scope.tenant == ""  # its own partition, as before

@@ -102,6 +102,8 @@ def cache_scope(**fields: Any) -> Iterator[CacheScope]:
     """Set cache scope fields for the calls inside (nested scopes override outer ones).
 
     Works across threads started with ``contextvars.copy_context`` and in asyncio tasks.
+    A tenant is read as in metadata (``7`` and ``7.0`` are ``"7"``); one that is not usable
+    there (NaN, undecodable text...) raises :class:`CacheScopeError`.
 
     >>> with cache_scope(tenant="acme", route="faq", prompt_version="v3") as s:
     ...     s.tenant
@@ -109,6 +111,11 @@ def cache_scope(**fields: Any) -> Iterator[CacheScope]:
     """
     if "evidence_ids" in fields and fields["evidence_ids"] is not None:
         fields["evidence_ids"] = tuple(str(x) for x in fields["evidence_ids"])
+    tenant = fields.get("tenant")
+    if tenant is not None and not (isinstance(tenant, str) and not tenant):
+        # Read as metadata is (7 or 7.0 is "7"); an unusable tenant raises UnusableTenant
+        # here, where the caller named it, rather than differ between cache, guard and record.
+        fields["tenant"] = tenant_text(tenant, "cache_scope(tenant)")
     inner = CacheScope(**fields)
     outer = _scope_var.get()
     scope = outer.merged(inner) if outer is not None else inner
