@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import logging
 import math
+import numbers
 import uuid
 from collections.abc import Iterable, Mapping, MutableMapping
 from typing import Any
@@ -70,14 +71,16 @@ def _problem(value: Any) -> tuple[str | None, str]:
         return None, "is a bool"
     if isinstance(value, uuid.UUID):
         return str(value), ""
+    if type(value).__name__ in ("bool_", "bool"):  # numpy's bool, which also has __index__
+        return None, "is a bool"
+    if isinstance(value, numbers.Real) and not isinstance(value, numbers.Integral):
+        value = float(value)  # numpy's float32, fractions.Fraction
     if isinstance(value, float):
         if not math.isfinite(value):
             return None, "is a NaN or infinite float (a missing value?)"
         if not value.is_integer():
             return None, "is a float that is not a whole number"
         value = int(value)
-    if type(value).__name__ == "bool_":  # numpy's bool, which also has __index__
-        return None, "is a bool"
     try:
         number = int(value.__index__())  # int, numpy integers
         text = str(number)

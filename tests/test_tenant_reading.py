@@ -175,3 +175,11 @@ def test_cache_scope_tenant_is_read_as_metadata_is() -> None:
         pass  # the guard charged "x\udcff" while the record showed "x\ufffd"
     with cache_scope(tenant="") as scope:
         assert scope.tenant == ""  # its own partition, as before
+
+
+def test_numpy_scalars_read_as_the_python_numbers() -> None:
+    np = pytest.importorskip("numpy")
+    assert [tenant_text(v) for v in (np.int64(7), np.float64(7.0), np.float32(7.0))] == ["7", "7", "7"]
+    for bad in (np.True_, np.float64("nan")):
+        with pytest.raises(UnusableTenant):
+            tenant_text(bad)
