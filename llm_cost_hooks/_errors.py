@@ -101,7 +101,7 @@ class CacheScopeError(ConfigurationError):
     ...     scope_from_metadata({"tenant_id": {"id": 7}})
     ... except CacheScopeError as exc:
     ...     print(exc)
-    metadata['tenant_id'] is a dict; the cache scope needs a string or number.
+    metadata['tenant_id'] is a dict; this call is treated as naming no tenant and bypasses the cache and dedup: pass the tenant id as text, e.g. metadata={'tenant_id': 'acme'}.
     """
 
 

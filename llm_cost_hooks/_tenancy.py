@@ -1,4 +1,15 @@
-"""A tenant bound to a caller's credential by the operator of a gateway.
+"""What tenant a call belongs to, and a tenant bound to a caller's credential by the
+operator of a gateway.
+
+:func:`tenant_text` is the one reading of a tenant value: the cost record, the spend guard
+(limits and alerts), the dedup key and both caches all read a tenant through it, so a call
+is one tenant's everywhere. Text is kept as written; an integer (``7``), a whole float
+(``7.0``, how pandas spells an integer column with gaps) and a UUID are their integer's
+or UUID's text. Every other value (NaN, infinity, a fraction, ``True``, a dict, text with
+unpaired surrogates or NUL characters, text longer than 512 characters) is *unusable*:
+the call is treated as naming no tenant (the record's default tenant, the guard's
+no-tenant pool) and shares no answer (it bypasses the cache and dedup), with one warning
+naming the metadata key, never the value.
 
 Behind a gateway (the LiteLLM proxy) the client writes its request's metadata itself, so a
 tenant it names there is only a claim. A tenant the operator stored with the credential
@@ -9,10 +20,16 @@ names another tenant is refused. Adapters read the operator's metadata; the rule
 
 from __future__ import annotations
 
+import logging
+import math
+import numbers
+import uuid
 from collections.abc import Iterable, Mapping, MutableMapping
 from typing import Any
 
-from ._errors import InvalidUsageError
+from ._errors import CacheScopeError, InvalidUsageError
+
+logger = logging.getLogger("llm_cost_hooks")
 
 __all__: list[str] = []
 
@@ -31,17 +48,128 @@ class TenantRefused(InvalidUsageError):
     bound: str | None = None
 
 
+#: Longest tenant id kept (the records' limit on attribution text): a longer one would be
+#: cut, and two tenants sharing their first 512 characters would merge.
+MAX_TENANT = 512
+
+
+class UnusableTenant(CacheScopeError):
+    """A tenant value no store can keep as distinct text (see :func:`tenant_text`). The
+    message names the metadata key and the value's kind, never the value."""
+
+
+def _problem(value: Any) -> tuple[str | None, str]:
+    """``(text, "")`` for a usable tenant value, ``(None, why)`` for an unusable one."""
+    if type(value) is str or isinstance(value, str):
+        text = str.__str__(value)
+        if len(text) > MAX_TENANT:
+            return None, f"is longer than {MAX_TENANT} characters"
+        if "\x00" in text or (not text.isascii() and any("\ud800" <= c <= "\udfff" for c in text)):
+            return None, "is text with NUL characters or unpaired surrogates (undecodable bytes?)"
+        return text, ""
+    if isinstance(value, bool):
+        return None, "is a bool"
+    if isinstance(value, uuid.UUID):
+        return str(value), ""
+    if type(value).__name__ in ("bool_", "bool"):  # numpy's bool, which also has __index__
+        return None, "is a bool"
+    if isinstance(value, numbers.Real) and not isinstance(value, numbers.Integral):
+        value = float(value)  # numpy's float32, fractions.Fraction
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            return None, "is a NaN or infinite float (a missing value?)"
+        if not value.is_integer():
+            return None, "is a float that is not a whole number"
+        value = int(value)
+    try:
+        number = int(value.__index__())  # int, numpy integers
+        text = str(number)
+    except (AttributeError, TypeError, ValueError):
+        return None, f"is a {type(value).__name__}"
+    if len(text) > MAX_TENANT:
+        return None, f"is longer than {MAX_TENANT} characters"
+    return text, ""
+
+
+_warned: set[tuple[str, str]] = set()
+
+
+def tenant_text(value: Any, key: str = "tenant_id") -> str | None:
+    """The tenant ``value`` (read from ``metadata[key]``, or a call such as
+    ``cache_scope(tenant)`` when ``key`` ends with ``)``) names: ``None`` for ``None`` and
+    ``""`` (no tenant), else its text. An unusable value raises :class:`UnusableTenant`
+    after one warning per key and kind of value (later ones are logged at debug level).
+
+    >>> tenant_text("acme"), tenant_text(7), tenant_text(7.0), tenant_text(None)
+    ('acme', '7', '7', None)
+    >>> tenant_text(float("nan"))
+    Traceback (most recent call last):
+    ...
+    llm_cost_hooks._tenancy.UnusableTenant: metadata['tenant_id'] is a NaN or infinite float (a missing value?); this call is treated as naming no tenant and bypasses the cache and dedup: pass the tenant id as text, e.g. metadata={'tenant_id': 'acme'}.
+    """
+    if type(value) is str and len(value) <= MAX_TENANT and value.isascii() and "\x00" not in value:
+        return value or None
+    if value is None or (isinstance(value, str) and value == ""):
+        return None
+    text, why = _problem(value)
+    if text is not None:
+        return text
+    message = (
+        f"{key if key.endswith(')') else f'metadata[{key!r}]'} {why}; this call is treated as naming no tenant and bypasses the cache "
+        f"and dedup: pass the tenant id as text, e.g. metadata={{{key!r}: 'acme'}}."
+    )
+    seen = (key, why)
+    if seen in _warned:
+        logger.debug("llm-cost-hooks: %s", message)
+    else:
+        _warned.add(seen)
+        logger.warning("llm-cost-hooks: %s", message)
+    raise UnusableTenant(message)
+
+
+def tenant_or_none(value: Any, key: str = "tenant_id") -> str | None:
+    """:func:`tenant_text`, ``None`` for an unusable value (after its warning)."""
+    try:
+        return tenant_text(value, key)
+    except UnusableTenant:
+        return None
+
+
+def first_tenant(
+    metadata: Mapping[str, Any] | None, keys: Iterable[str] = ("tenant_id", "tenant")
+) -> str | None:
+    """The tenant named by the first of ``keys`` in ``metadata`` that names one (``None``
+    and ``""`` name none). An unusable value raises :class:`UnusableTenant`: it is not
+    skipped for a later key, so every reader agrees on the call's tenant.
+
+    >>> first_tenant({"tenant_id": "", "tenant": 0})
+    '0'
+    """
+    if not metadata:
+        return None
+    for key in keys:
+        value = metadata.get(key)
+        if not absent(value):
+            return tenant_text(value, key)
+    return None
+
+
+def absent(value: Any) -> bool:
+    """Whether a tenant key's value names no tenant (``None`` or ``""``); safe for values
+    whose ``==`` is not a bool (``pandas.NA``)."""
+    return value is None or (isinstance(value, str) and not value)
+
+
 def _named(metadata: Mapping[str, Any] | None, keys: Iterable[str]) -> str | None:
     # Tenant id 0 is tenant "0" (as everywhere else); None and "" name no tenant. None and
     # dicts (what the proxy passes) are told apart without the ABC's isinstance check: this
     # runs on every success event.
     if metadata is None or not isinstance(metadata, (dict, Mapping)):
         return None
-    for key in keys:
-        value = metadata.get(key)
-        if value is not None and value != "":
-            return str(value)
-    return None
+    try:
+        return first_tenant(metadata, keys)
+    except UnusableTenant:  # the operator's binding: an unusable one binds nothing
+        return None
 
 
 def bound_tenant(
@@ -103,9 +231,13 @@ def bind_tenant(
     for md in present:
         for key in TENANT_KEYS:
             value = md.get(key)
-            if value is not None and value != "" and str(value) != bound:
+            if absent(value):
+                continue
+            named = tenant_or_none(value, key)
+            if named != bound:
+                shown = repr(named) if named is not None else "an unusable value"
                 raise TenantRefused(
-                    f"metadata.{key} names tenant {str(value)!r}, but this key is bound to tenant "
+                    f"metadata.{key} names tenant {shown}, but this key is bound to tenant "
                     f"{bound!r}; leave the tenant out of the request (the key's tenant applies)."
                 )
     for md in present:

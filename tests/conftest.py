@@ -297,3 +297,11 @@ def cache_clock(monkeypatch: pytest.MonkeyPatch) -> CacheClock:
     for module in (_core, _embedded, _entry):
         monkeypatch.setattr(module, "time", clock)
     return clock
+
+
+@pytest.fixture(autouse=True)
+def _fresh_tenant_warnings() -> None:
+    """An unusable tenant value is warned about once per process: each test sees its own."""
+    from llm_cost_hooks import _tenancy
+
+    _tenancy._warned.clear()

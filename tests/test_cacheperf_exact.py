@@ -61,8 +61,11 @@ def test_metadata_scopes_are_shared_but_never_confused() -> None:
     a = scope_from_metadata({"tenant_id": "acme", "ls_provider": "openai"})
     assert a is scope_from_metadata({"tenant_id": "acme"})  # one object per distinct scope
     assert a.tenant == "acme"
-    # equal as dict keys (True == 1 == 1.0), different as tenants
-    assert [scope_from_metadata({"tenant_id": v}).tenant for v in (True, 1, 1.0)] == ["True", "1", "1.0"]
+    # equal as dict keys (True == 1 == 1.0): 1 and 1.0 are tenant "1" (as for the record and
+    # the guard), True is no tenant id at all, even once 1 is remembered
+    assert [scope_from_metadata({"tenant_id": v}).tenant for v in (1, 1.0)] == ["1", "1"]
+    with pytest.raises(CacheScopeError):
+        scope_from_metadata({"tenant_id": True})
     assert scope_from_metadata({"tenant_id": ""}).tenant == ""  # the empty tenant is its own
     assert scope_from_metadata({"ls_provider": "openai"}).tenant is None
     for _ in range(2):  # unhashable values are read each time, never remembered wrongly

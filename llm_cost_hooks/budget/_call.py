@@ -39,6 +39,7 @@ from typing import TYPE_CHECKING, Any, Generic, Literal, NamedTuple, TypeVar
 
 from .._errors import BudgetExceeded, ConfigurationError, UnknownModelError
 from .._records import TokenUsage
+from .._tenancy import UnusableTenant, first_tenant
 from ..dedup import CircuitBreaker, CircuitOpenError, RetryBudget, RetryState, idempotency_key
 from ..dedup._keys import _quote, credentials_scope
 from ._guard import Reservation, SpendGuard
@@ -108,6 +109,16 @@ def _first(*values: Any) -> str | None:
     return None
 
 
+def _tenant_of(metadata: Mapping[str, Any]) -> str | None:
+    """The call's tenant as the cost record reads it (``_tenancy.first_tenant``): an
+    unusable value (NaN, a dict...) names no tenant, so no pool the records do not show
+    is charged."""
+    try:
+        return first_tenant(metadata)
+    except UnusableTenant:
+        return None
+
+
 class Attribution(NamedTuple):
     """The :class:`SpendRequest` scope fields of a call."""
 
@@ -123,7 +134,7 @@ class Attribution(NamedTuple):
         ``cache_scope(...)`` win, as they do for the cache and the cost record."""
         get = metadata.get
         found = cls(
-            _first(get("tenant_id"), get("tenant")),
+            _tenant_of(metadata),
             _text(get("feature")),
             _first(get("route"), route),
             _first(get("user_id"), get("user")),

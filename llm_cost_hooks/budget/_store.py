@@ -959,9 +959,27 @@ class RedisSpendStore:
         self._conn.close()
 
 
-def _default_journal_dir() -> Path:
+def _default_journal_dir() -> Path | None:
+    """``$LLM_COST_HOOKS_SPEND_JOURNAL``, else ``spend-journal`` in the user state directory
+    (``$LLM_COST_HOOKS_STATE_DIR``, else ``~/.local/state/llm-cost-hooks``): the journal is
+    state to replay, not a cache to clear. ``None`` (memory only, with an error logged by
+    the store) when there is no home to put it in."""
     env = os.environ.get("LLM_COST_HOOKS_SPEND_JOURNAL", "").strip()
-    return Path(env).expanduser() if env else Path.home() / ".cache" / "llm_cost_hooks" / "spend-journal"
+    if env:
+        return Path(env).expanduser()
+    from ..ledger._killcount import user_state_dir
+
+    state = user_state_dir()
+    return state / "spend-journal" if state is not None else None
+
+
+def _legacy_journal_dirs() -> tuple[Path, ...]:
+    """Where earlier releases wrote the journal by default: a dead process's file there is
+    still adopted and replayed."""
+    try:
+        return (Path.home() / ".cache" / "llm_cost_hooks" / "spend-journal",)
+    except (RuntimeError, KeyError):  # no home
+        return ()
 
 
 class SpendJournal:
@@ -990,8 +1008,11 @@ class SpendJournal:
         *,
         namespace: str = "spend",
         max_entries: int = 100_000,
+        adopt_from: Sequence[str | os.PathLike[str]] = (),
     ) -> None:
         self.directory = Path(directory) if directory is not None else None
+        # Other directories whose dead processes' files are adopted too (an earlier default).
+        self.adopt_from = tuple(Path(d) for d in adopt_from)
         self.namespace = namespace
         self.max_entries = max_entries
         self.set_aside = 0
@@ -1076,12 +1097,14 @@ class SpendJournal:
 
     def adopt_orphans(self) -> int:
         """Take over the files of dead processes in this namespace; returns entries adopted."""
-        if self.directory is None or not self.directory.is_dir():
+        folders = [d for d in (self.directory, *self.adopt_from) if d is not None and d.is_dir()]
+        if self.directory is None or not folders:
             return 0
         import fcntl
 
         adopted = 0
-        for path in sorted(self.directory.glob(f"{self.namespace}-*.jsonl")):
+        paths = [p for d in dict.fromkeys(folders) for p in sorted(d.glob(f"{self.namespace}-*.jsonl"))]
+        for path in paths:
             if path == self._path:
                 continue
             try:
@@ -1141,7 +1164,8 @@ class FailoverSpendStore:
     what was left when it lost Redis (plus what it had in flight). Every operation made
     meanwhile is written to the :class:`SpendJournal` (``journal``: a directory, ``None``
     for memory only, or a ``SpendJournal``; default ``$LLM_COST_HOOKS_SPEND_JOURNAL`` or
-    ``~/.cache/llm_cost_hooks/spend-journal``) and replayed to Redis, idempotently, as
+    ``spend-journal`` in the state directory, ``$LLM_COST_HOOKS_STATE_DIR`` or
+    ``~/.local/state/llm-cost-hooks``) and replayed to Redis, idempotently, as
     soon as it answers again: the shared total is right afterwards. ``on_replay(keys,
     spent)`` is called after each replayed settlement (the guard raises its alerts).
     ``fail_mode="closed"``: :class:`SpendStoreUnavailable` is raised at the first failure,
@@ -1187,8 +1211,20 @@ class FailoverSpendStore:
                     f"{getattr(primary, 'url', '')}|{getattr(primary, 'prefix', '')}".encode()
                 ).hexdigest()[:12]
             )
-            directory = _default_journal_dir() if journal == "auto" else journal
-            self.journal = SpendJournal(directory, namespace=namespace, max_entries=max_pending)
+            directory: str | os.PathLike[str] | None = journal
+            legacy: tuple[Path, ...] = ()
+            if journal == "auto":
+                directory = _default_journal_dir()
+                legacy = _legacy_journal_dirs() if directory is not None else ()
+                if directory is None:
+                    logger.error(
+                        "llm-cost-hooks: no home directory for the spend journal; fallback settlements "
+                        "are kept in memory only: set LLM_COST_HOOKS_STATE_DIR (or "
+                        "LLM_COST_HOOKS_SPEND_JOURNAL) to keep them across a crash."
+                    )
+            self.journal = SpendJournal(
+                directory, namespace=namespace, max_entries=max_pending, adopt_from=legacy
+            )
         self._orphans_checked = False
         self._replaying = False
         # Alert flags set on the fallback during an outage (flag -> expiry, monotonic): written

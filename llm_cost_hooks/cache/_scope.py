@@ -25,6 +25,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 from .._errors import CacheScopeError
+from .._tenancy import UnusableTenant, tenant_text
 
 __all__ = [
     "DEFAULT_TENANT",
@@ -101,6 +102,8 @@ def cache_scope(**fields: Any) -> Iterator[CacheScope]:
     """Set cache scope fields for the calls inside (nested scopes override outer ones).
 
     Works across threads started with ``contextvars.copy_context`` and in asyncio tasks.
+    A tenant is read as in metadata (``7`` and ``7.0`` are ``"7"``); one that is not usable
+    there (NaN, undecodable text...) raises :class:`CacheScopeError`.
 
     >>> with cache_scope(tenant="acme", route="faq", prompt_version="v3") as s:
     ...     s.tenant
@@ -108,6 +111,11 @@ def cache_scope(**fields: Any) -> Iterator[CacheScope]:
     """
     if "evidence_ids" in fields and fields["evidence_ids"] is not None:
         fields["evidence_ids"] = tuple(str(x) for x in fields["evidence_ids"])
+    tenant = fields.get("tenant")
+    if tenant is not None and not (isinstance(tenant, str) and not tenant):
+        # Read as metadata is (7 or 7.0 is "7"); an unusable tenant raises UnusableTenant
+        # here, where the caller named it, rather than differ between cache, guard and record.
+        fields["tenant"] = tenant_text(tenant, "cache_scope(tenant)")
     inner = CacheScope(**fields)
     outer = _scope_var.get()
     scope = outer.merged(inner) if outer is not None else inner
@@ -161,7 +169,9 @@ def scope_from_metadata(metadata: Mapping[str, Any] | None) -> CacheScope:
     empty tenant ``""`` never shares a partition with requests that name no tenant.
     A value that is not a string, number or UUID, or a NaN or infinite number (NaN is how
     a table spells a missing value), raises :class:`CacheScopeError` (callers then bypass
-    the cache rather than guess a partition).
+    the cache rather than guess a partition). The tenant is read as the cost record and
+    the spend guard read it: ``7.0`` is tenant ``"7"``; a fraction, a bool, or text with
+    unpaired surrogates or NUL characters raises too.
 
     >>> scope = scope_from_metadata({"tenant_id": "acme", "route": "faq"})
     >>> scope.tenant, scope.route, scope.prompt_version
@@ -190,6 +200,13 @@ def _read_scope(metadata: Mapping[str, Any]) -> CacheScope:
             value = metadata.get(key)
             if value is None:
                 continue
+            if field == "tenant":
+                # The one reading of a tenant (the record's, the guard's): 7.0 is tenant "7";
+                # an unusable value (NaN, a dict, undecodable text) raises UnusableTenant, a
+                # CacheScopeError, after its one warning: the call bypasses the cache.
+                # "" stays a tenant of its own here: it never shares the no-tenant partition.
+                data[field] = "" if isinstance(value, str) and not value else tenant_text(value, key)
+                break
             if not isinstance(value, _SCALARS):
                 raise CacheScopeError(
                     f"metadata[{key!r}] is a {type(value).__name__}; the cache scope needs a string or number."
@@ -239,6 +256,8 @@ def begin_run(
     global _configurable_logged
     try:
         scope = scope_from_metadata(metadata)
+    except UnusableTenant:  # already warned about, once
+        scope = UNKNOWN_SCOPE
     except Exception as exc:
         logger.warning("cache scope unreadable from run metadata (%s); this call bypasses the cache", exc)
         scope = UNKNOWN_SCOPE

@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from .._errors import ConfigurationError
+from .._tenancy import UnusableTenant, first_tenant
 
 __all__ = ["IDEMPOTENCY_KEY", "idempotency_key", "request_key"]
 
@@ -38,14 +39,18 @@ def idempotency_key(
     :func:`request_key` when ``derive``, else ``None``. Either is scoped to the tenant in
     enclosing :func:`~llm_cost_hooks.cache.cache_scope`, else to the tenant in ``metadata``
     (``tenant_id`` / ``tenant`` / ``cache_tenant``): two tenants never share an answer,
-    even when they pick the same key or send the same request.
+    even when they pick the same key or send the same request. A tenant value that is not
+    usable (NaN, a dict...: see ``_tenancy.tenant_text``) gives ``None``: no dedup.
 
     >>> idempotency_key({"idempotency_key": "order-42"})
     'explicit:order-42'
     >>> idempotency_key({"idempotency_key": "order-42", "tenant_id": "acme"})
     'explicit:tenant=acme:order-42'
     """
-    tenant = _tenant(metadata)
+    try:
+        tenant = _tenant(metadata)
+    except UnusableTenant:  # whose call it is is unknown: it shares no answer (warned once)
+        return None
     if tenant is not None:
         # Percent-encoded, as is the explicit key below: tenant "acme:order" with key "42"
         # and tenant "acme" with key "order:42" must not share one answer.
@@ -104,12 +109,8 @@ def _tenant(metadata: Mapping[str, Any] | None) -> str | None:
     scope = module.current_scope() if module is not None else None
     if scope is not None and scope.tenant:
         return str(scope.tenant)
-    if metadata:
-        for key in ("tenant_id", "tenant", "cache_tenant"):
-            value = metadata.get(key)
-            if value is not None and value != "":
-                return str(value)
-    return None
+    # Read as the record and the guard read it (7.0 is "7"); an unusable value raises.
+    return first_tenant(metadata, ("tenant_id", "tenant", "cache_tenant"))
 
 
 def _quote(part: str) -> str:

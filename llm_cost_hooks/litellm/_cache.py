@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from litellm.caching.caching import Cache, LiteLLMCacheType
 
-from .._tenancy import TENANT_KEYS, bound_or_none
+from .._tenancy import TENANT_KEYS, UnusableTenant, bound_or_none
 from ..cache import UNKNOWN_SCOPE, CacheCore, CacheRequest, CacheScope
 from ..cache._canonical import (
     CacheOptions,
@@ -205,6 +205,8 @@ class LiteLLMSemanticCache(Cache):
                 kwargs.get("metadata"),
             )
             scope = scope_of_call((*sources, _bound(sources)), kwargs.get("user"), _PROXY_IDENTITY)
+        except UnusableTenant:  # already warned about, once
+            scope = UNKNOWN_SCOPE
         except Exception as exc:
             logger.warning("cache scope unreadable (%s); this call bypasses the cache", exc)
             scope = UNKNOWN_SCOPE

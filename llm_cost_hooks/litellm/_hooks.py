@@ -10,6 +10,7 @@ import json
 from collections.abc import Iterator, Mapping
 from typing import Any
 
+from .._tenancy import UnusableTenant, first_tenant
 from ..budget._requests import apply_output_cap
 from ._state import (
     _CHAT_CALL_TYPES,
@@ -356,27 +357,28 @@ def _model_and_provider(model: str) -> tuple[str, str | None]:
 
 
 def _namespace_litellm_cache(data: dict[str, Any]) -> None:
-    """LiteLLM's own cache (the proxy's ``cache: true``) keys an answer by the request alone,
-    so a tenant asking what another asked would get that tenant's answer: behind the proxy,
-    a request naming ``metadata.tenant_id`` reads and writes only its tenant's entries (a
-    per-request cache namespace). Our ``LiteLLMSemanticCache`` scopes entries itself."""
+    """LiteLLM's own cache (the proxy's ``cache: true``) keys an answer by the request alone: a
+    request naming ``metadata.tenant_id`` gets a per-request namespace (its tenant's entries
+    only; an unusable tenant: no cache). Our ``LiteLLMSemanticCache`` scopes entries itself."""
     import litellm
 
     cache = litellm.cache
     metadata = data.get("metadata")
     if cache is None or hasattr(cache, "pop_hit") or not isinstance(metadata, Mapping):
         return
-    tenant = metadata.get("tenant_id")
-    if tenant is None or tenant == "":
+    control = dict(data["cache"]) if isinstance(data.get("cache"), Mapping) else {}
+    try:
+        tenant = first_tenant(metadata, ("tenant_id",))
+    except UnusableTenant:  # whose request it is is unknown (warned once): no shared answer
+        tenant, data["cache"] = None, {**control, "no-cache": True, "no-store": True}
+    if tenant is None:
         return
-    given = data.get("cache")
-    control = dict(given) if isinstance(given, Mapping) else {}
     base = control.get("namespace") or metadata.get("redis_namespace") or getattr(cache, "namespace", None)
     # The client writes metadata.tenant_id itself: behind the proxy the caller's identity
     # (organisation, team, virtual key) wraps it, so naming another caller's tenant reaches
     # none of its entries (as in LiteLLMSemanticCache).
     caller = [metadata.get(f) for f in _PROXY_IDENTITY]
-    named = str(tenant)
+    named = tenant
     if any(v is not None for v in caller):
         named = json.dumps(["proxy", *(None if v is None else str(v) for v in caller), named])
     # Hashed: cache keys (e.g. in Redis) then carry no tenant names.

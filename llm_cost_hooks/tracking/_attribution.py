@@ -13,6 +13,7 @@ from typing import Any
 from .. import _shutdown
 from .._errors import ConfigurationError, LLMCostHooksError
 from .._records import storable_text
+from .._tenancy import UnusableTenant, absent, tenant_text
 from ._runs import Attribution
 
 __all__ = ["ATTR_KEY_SET", "AttributionResolver", "SaltSource", "hash_user"]
@@ -135,8 +136,9 @@ class SaltSource:
 class AttributionResolver:
     """Resolves metadata over a base attribution. A string, an integer or a UUID (a
     database's id) is read as its text; other values raise when ``strict``, else are
-    logged and skipped. ``user_hash_salt`` is the salt, or a :class:`SaltSource` reading
-    the ledger's."""
+    logged and skipped. The tenant is read as everywhere else (``_tenancy.tenant_text``):
+    an unusable one is skipped (the default applies), as the spend guard and caches do.
+    ``user_hash_salt`` is the salt, or a :class:`SaltSource` reading the ledger's."""
 
     def __init__(self, user_hash_salt: str | SaltSource, strict: bool) -> None:
         self._salt = user_hash_salt
@@ -173,6 +175,16 @@ class AttributionResolver:
                 for key in keys:
                     if key in source and source[key] is not None:
                         value = source[key]
+                        if attr == "tenant":
+                            if absent(value):
+                                values[attr] = ""
+                                break
+                            try:
+                                values[attr] = tenant_text(value, key)
+                            except UnusableTenant:
+                                if self.strict:
+                                    raise
+                            break
                         if isinstance(value, bool) or not isinstance(value, (str, int, uuid.UUID)):
                             self.bad_input(
                                 ConfigurationError(
