@@ -223,6 +223,13 @@ def fixed(n: int, name: str, reps: int) -> None:
     e = variant(name)
     ts = texts(n)
     qs = ts["banking77"] + ts["hwu64"]
+    sync = os.environ.get("CG_SYNC")  # callgrind.sh turns instrumentation on here
+    if sync:
+        for t in qs[:5]:
+            e.embed_one(t)
+        Path(sync + ".ready").touch()
+        while not Path(sync + ".go").exists():
+            time.sleep(0.05)
     for _ in range(reps):
         for t in qs:
             e.embed_one(t)
