@@ -518,8 +518,9 @@ def test_neighbourhood_path_needs_repeated_answers(embedder) -> None:
         )
 
     lone = [Neighbor("e0", 0.70, "k", entry(0, "How do I change my card's PIN?", "k"))]
-    # A lower threshold, as calibration may set: the neighbourhood model alone would serve it.
-    policy = DecisionPolicy(threshold=0.6)
+    # A lower threshold, as calibration may set: the neighbourhood model alone would serve it
+    # (and no floor for questions whose answer is not stored: every topic is stored here).
+    policy = DecisionPolicy(threshold=0.6, settled_min_similarity=0.5)
     assert policy.score([0.70], [True]) >= policy.threshold
     assert core.verifier.probability(req.query, lone[0].payload.query, 0.70) < policy.pair_threshold
     assert core.decide(req, lone, policy) is None
@@ -567,6 +568,27 @@ def test_sparse_partition_never_more_permissive(embedder) -> None:
     assert core.decide(req, _pin_neighbours(req, fuller), policy) is None
     assert core.decide(req, _pin_neighbours(req, near), policy) is None
     assert core.decide(req, _pin_neighbours(req, far), policy) is None
+
+
+def test_question_with_no_stored_answer_beside_a_settled_class(embedder) -> None:
+    """Ten nearest entries sharing one answer at cosine 0.75-0.78 look settled to the
+    neighbourhood model, and so does a question whose own answer is not stored at all (HWU64
+    with a third of its intents stored: such questions were most of the wrong hits). The
+    neighbourhood path needs the nearest entry at ``settled_min_similarity`` (0.8); nearer,
+    the same class is served, and a policy with the floor lowered serves it as before."""
+    core = _core(embedder)
+    policy = core.config.default
+    req = core.request("Where can I see my card's PIN?", llm_string="m", scope=CacheScope(tenant="t"))
+    settled = [(0.78 - 0.003 * i, "k") for i in range(10)]
+    sims, same = [s for s, _ in settled], [True] * 10
+    assert policy.score(sims, same) >= policy.threshold  # the model alone would serve it
+    assert core.decide(req, _pin_neighbours(req, settled), policy) is None
+    near = [(0.84 - 0.003 * i, "k") for i in range(10)]
+    hit = core.decide(req, _pin_neighbours(req, near), policy)
+    assert hit is not None and hit.entry.id == "e0"
+    lowered = policy.model_copy(update={"settled_min_similarity": 0.5})
+    hit = core.decide(req, _pin_neighbours(req, settled), lowered)
+    assert hit is not None and hit.entry.id == "e0"
 
 
 _OTHER_ANSWER_GAP = 0.15  # the documented gap (docs/cache-correctness.md)

@@ -357,8 +357,12 @@ def test_learned_keys_serve_only_above_their_own_similarity_bar() -> None:
     bar = core.config.learned_min_similarity
     assert bar > 0.76
     assert core.lookup(_req(core, "the request")) is None
-    # The same store without learning (keyed answers): the neighbourhood serves it.
+    # The same store without learning (keyed answers): under the neighbourhood path's own
+    # floor (``settled_min_similarity``, 0.8) too; with that floor lowered, the neighbourhood serves it.
     core.config = core.config.model_copy(update={"learn_answer_keys": False})
+    assert core.lookup(_req(core, "the request")) is None
+    lowered = core.config.default.model_copy(update={"settled_min_similarity": 0.5})
+    core.config = core.config.model_copy(update={"default": lowered})
     assert core.lookup(_req(core, "the request")) is not None
     core.config = core.config.model_copy(update={"learn_answer_keys": True, "learned_min_similarity": 0.7})
     assert core.lookup(_req(core, "the request")) is not None

@@ -718,8 +718,12 @@ class CacheCore:
             agreeing = sum(
                 1 for n, eq in zip(neigh[1:], same[1:]) if eq and n.similarity >= policy.min_similarity
             )
-            if agreeing < policy.min_agreeing:
-                score = 0.0  # no repeated answer to lean on: the pair alone decides
+            if agreeing < policy.min_agreeing or (
+                not self.learning and top.similarity < policy.settled_min_similarity
+            ):
+                # No repeated answer to lean on, or too far to be one of that class: the
+                # question may have no answer stored at all. The pair alone decides.
+                score = 0.0
             if (
                 score < policy.threshold
                 and _DROP_TOLD_APART
