@@ -10,6 +10,7 @@ what the call itself names.
 from __future__ import annotations
 
 import asyncio
+import logging
 import math
 from collections.abc import Iterator
 from typing import Any
@@ -239,3 +240,19 @@ def test_the_default_tenant_is_no_named_tenant_for_the_cache() -> None:
     finally:
         set_llm_cache(None)
         cache.core.backend.close()
+
+
+def test_unreadable_settings_do_not_break_a_tenantless_call(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from llm_cost_hooks import _settings
+    from llm_cost_hooks.budget import _call
+
+    monkeypatch.setenv("LLM_COST_HOOKS_EXIT_TIMEOUT", "soon")
+    monkeypatch.setattr(_settings, "_settings", None)
+    monkeypatch.setattr(_call, "_settings_warned", False)
+    with caplog.at_level(logging.WARNING, logger="llm_cost_hooks"):
+        assert _call.Attribution.of({}).tenant is None
+    assert "settings cannot be read" in caplog.text
+    monkeypatch.delenv("LLM_COST_HOOKS_EXIT_TIMEOUT")
+    get_settings(reload=True)

@@ -193,9 +193,21 @@ def recorded_tenant(
             return tenant
     from .._settings import get_settings
 
-    return get_settings().default_tenant
+    try:
+        return get_settings().default_tenant
+    except Exception as exc:  # a malformed LLM_COST_HOOKS_* variable: the call goes on
+        global _settings_warned
+        if not _settings_warned:
+            _settings_warned = True
+            logger.warning(
+                "llm-cost-hooks: the settings cannot be read (%s); calls naming no tenant are charged "
+                "to the no-tenant pool, not LLM_COST_HOOKS_DEFAULT_TENANT, until they can.",
+                type(exc).__name__,
+            )
+        return None
 
 
+_settings_warned = False
 _modules = sys.modules
 
 
