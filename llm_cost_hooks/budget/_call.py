@@ -128,10 +128,22 @@ class Attribution(NamedTuple):
     user: str | None = None
 
     @classmethod
-    def of(cls, metadata: Mapping[str, Any], route: str | None = None) -> Attribution:
+    def of(
+        cls,
+        metadata: Mapping[str, Any],
+        route: str | None = None,
+        *,
+        run: Any = None,
+        recorders: Iterable[Any] = (),
+    ) -> Attribution:
         """Read from a call's metadata: ``tenant_id``/``tenant``, ``feature``, ``route``
         (else ``route``), ``user_id``/``user``; the fields of an enclosing
-        ``cache_scope(...)`` win, as they do for the cache and the cost record."""
+        ``cache_scope(...)`` win, as they do for the cache and the cost record.
+
+        A call naming no usable tenant is charged to the tenant its cost record names
+        (:func:`recorded_tenant`): ``recorders`` are the cost handlers or loggers recording
+        it, or ``run`` an adapter's run whose ``handlers`` are (``run.run_id``: the run
+        they started)."""
         get = metadata.get
         found = cls(
             _tenant_of(metadata),
@@ -143,17 +155,59 @@ class Attribution(NamedTuple):
         # here would load it for every guarded call).
         module = _modules.get("llm_cost_hooks.cache._scope")
         scope = module._scope_var.get() if module is not None else None
-        if scope is None:
+        if scope is not None:
+            found = cls(
+                found.tenant if scope.tenant is None else scope.tenant,
+                found.feature if scope.feature is None else scope.feature,
+                found.route if scope.route is None else scope.route,
+                found.user if scope.user is None else scope.user,
+            )
+        if found.tenant is not None:
             return found
-        return cls(
-            found.tenant if scope.tenant is None else scope.tenant,
-            found.feature if scope.feature is None else scope.feature,
-            found.route if scope.route is None else scope.route,
-            found.user if scope.user is None else scope.user,
-        )
+        if run is not None:
+            recorders = getattr(run, "handlers", None) or ()
+        tenant = recorded_tenant(metadata, recorders, getattr(run, "run_id", None))
+        return found if tenant is None else found._replace(tenant=tenant)
 
 
 _UNATTRIBUTED = Attribution()
+
+
+def recorded_tenant(
+    metadata: Mapping[str, Any], recorders: Iterable[Any] = (), run_id: Any = None
+) -> str | None:
+    """The tenant the cost record of a call naming no usable tenant carries: what the first
+    of ``recorders`` (objects with a :class:`~llm_cost_hooks.CostTracker` as ``tracker``)
+    records it under (its ``defaults`` tenant, else its settings' default tenant), else
+    ``LLM_COST_HOOKS_DEFAULT_TENANT``; ``None`` when there is none (the pool of calls that
+    name no tenant). One rule, so a budget on the default tenant sees the calls its records
+    show.
+
+    >>> recorded_tenant({}) is None  # no default tenant set
+    True
+    """
+    for recorder in recorders:
+        tenant_of = getattr(getattr(recorder, "tracker", None), "tenant_of", None)
+        if tenant_of is not None:
+            tenant: str | None = tenant_of(metadata, run_id)
+            return tenant
+    from .._settings import get_settings
+
+    try:
+        return get_settings().default_tenant
+    except Exception as exc:  # a malformed LLM_COST_HOOKS_* variable: the call goes on
+        global _settings_warned
+        if not _settings_warned:
+            _settings_warned = True
+            logger.warning(
+                "llm-cost-hooks: the settings cannot be read (%s); calls naming no tenant are charged "
+                "to the no-tenant pool, not LLM_COST_HOOKS_DEFAULT_TENANT, until they can.",
+                type(exc).__name__,
+            )
+        return None
+
+
+_settings_warned = False
 _modules = sys.modules
 
 

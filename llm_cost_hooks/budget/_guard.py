@@ -375,6 +375,8 @@ class SpendGuard:
         self._price_book = price_book
         self._prices: dict[tuple[str, str | None], Any] = {}
         self._flat_rates: dict[tuple[str, str | None], tuple[float, float]] = {}
+        # A subclass's estimate() is asked for every plan (no flat-rate shortcut past it).
+        self._own_estimate = type(self).estimate is not SpendGuard.estimate
         self._scopes_cache: dict[tuple[str | None, ...], _Scopes] = {}
         # Per period limit, what every plan repeats: key prefix, limit in store units, USD?,
         # and the settled total below which it raises no alert.
@@ -431,7 +433,9 @@ class SpendGuard:
 
     def estimate(self, request: SpendRequest) -> tuple[float, float, float, int]:
         """``(input USD, output USD per token, worst-case USD, output cap)`` of a request:
-        counted input x input price + output cap x output price."""
+        counted input x input price + output cap x output price. A subclass may override it
+        (say, to add a margin): every reservation then asks it, including a ``shrink_output``
+        policy's smaller retry."""
         price = self._price(request.model, request.provider)
         flat = self._flat_rates.get((request.model, request.provider))
         if flat is not None:
@@ -453,7 +457,7 @@ class SpendGuard:
     ) -> _Plan | Downgrade:
         if cap is not None:
             request = request.model_copy(update={"max_output_tokens": cap})
-        flat = self._flat_rates.get((request.model, request.provider))
+        flat = None if self._own_estimate else self._flat_rates.get((request.model, request.provider))
         if flat is not None and request.max_output_tokens:
             # What estimate() gives for a price read before, without its lookups.
             cap = request.max_output_tokens
@@ -929,7 +933,8 @@ class SpendGuard:
         self, limit: Limit | str, scope_value: str | None = None, *, at: float | None = None
     ) -> tuple[float, float]:
         """``(spent, reserved)`` of a period limit for one scope value (``None``: the
-        requests that named none), in its unit."""
+        requests charged to none; the adapters charge a call naming no tenant to the
+        default tenant its record names, when one is set), in its unit."""
         lim, key = self._key(limit, scope_value, at)
         spent, reserved = self.store.usage(key)
         return spent / lim.scale, reserved / lim.scale

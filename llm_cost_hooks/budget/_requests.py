@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -200,16 +200,17 @@ def spend_request(
     metadata: Mapping[str, Any] | None = None,
     *,
     input_tokens: int | None = None,
+    recorders: Iterable[Any] = (),
 ) -> SpendRequest:
     """The :class:`~llm_cost_hooks.budget.SpendRequest` of a request: the prompt's counted
     tokens (``input_tokens`` when already counted), its output cap and the attribution in
-    ``metadata``."""
+    ``metadata`` (naming no tenant: the tenant ``recorders`` record it under)."""
     return SpendRequest(
         model=name,
         provider=provider,
         input_tokens=count_input(messages, name) if input_tokens is None else int(input_tokens),
         max_output_tokens=max_output_tokens(kwargs),
-        **Attribution.of(metadata or {})._asdict(),
+        **Attribution.of(metadata or {}, recorders=recorders)._asdict(),
     )
 
 
@@ -219,15 +220,17 @@ def guarded_call_of(
     name: str,
     provider: str | None,
     cls: type[GuardedCall[str]] = GuardedCall,
+    recorders: Iterable[Any] = (),
 ) -> GuardedCall[str]:
     """The guarded call of a request (a ``cls``); a model without a price is let through
-    unguarded (warned): the framework may still know it."""
+    unguarded (warned): the framework may still know it. ``recorders``: the loggers
+    recording it (a request naming no tenant is charged to the tenant they record)."""
     return cls(
         Target(kwargs["model"], name, provider),
         guard=guard,
         input_tokens=count_input(kwargs.get("messages"), name),
         max_tokens=max_output_tokens(kwargs),
-        scope=Attribution.of(kwargs.get("metadata") or {}),
+        scope=Attribution.of(kwargs.get("metadata") or {}, recorders=recorders),
         unpriced="allow",
     )
 

@@ -165,7 +165,8 @@ class GuardedChatModel(StreamRunChatModel):
             retry=self.retry,
             task_id=str(metadata.get("task_id") or getattr(run_manager, "run_id", "") or id(messages)),
             max_tokens=max_tokens,
-            scope=Attribution.of(metadata, self.route),  # the guard's scope, the retry budget's tenant
+            # The guard's scope, the retry budget's tenant (a call naming none: its record's).
+            scope=Attribution.of(metadata, self.route, run=run_manager),
             downgrade=self._pick_downgrade,
             stream=stream,
         )

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import uuid
-from collections.abc import AsyncIterator, Generator, Iterator, Mapping
+from collections.abc import AsyncIterator, Generator, Iterable, Iterator, Mapping
 from typing import Any, cast
 
 import litellm
@@ -37,12 +37,16 @@ def spend_request_for(
     metadata: Mapping[str, Any] | None = None,
     *,
     input_tokens: int | None = None,
+    recorders: Iterable[Any] = (),
 ) -> SpendRequest:
     """The :class:`~llm_cost_hooks.budget.SpendRequest` of a LiteLLM call: the prompt's
     counted tokens (``input_tokens`` when already counted), its ``max_tokens`` and the
-    attribution in ``metadata``."""
+    attribution in ``metadata`` (naming no tenant: the tenant the ``recorders``, cost
+    loggers, record it under, else ``LLM_COST_HOOKS_DEFAULT_TENANT``)."""
     name, provider = split_model(model, kwargs.get("custom_llm_provider"))
-    return spend_request(name, provider, messages, kwargs, metadata, input_tokens=input_tokens)
+    return spend_request(
+        name, provider, messages, kwargs, metadata, input_tokens=input_tokens, recorders=recorders
+    )
 
 
 def _capped(kwargs: dict[str, Any], attempt: Attempt[str]) -> dict[str, Any]:
@@ -127,16 +131,16 @@ class _RecordedCall(GuardedCall[str]):
 
 def _call(guard: SpendGuard, kwargs: dict[str, Any]) -> Any:
     name, provider = split_model(kwargs["model"], kwargs.get("custom_llm_provider"))
-    call = cast(_RecordedCall, guarded_call_of(guard, kwargs, name, provider, _RecordedCall))
+    call = cast(
+        _RecordedCall, guarded_call_of(guard, kwargs, name, provider, _RecordedCall, _loggers(kwargs))
+    )
     call.kwargs = kwargs
     return call
 
 
-def _record_refusal(kwargs: Mapping[str, Any], error: BaseException) -> None:
-    """A $0 failed record of a refused call in each :class:`CostHooksLogger` that would
-    have recorded it (in ``litellm.callbacks`` or the call's ``callbacks=``), as the logger
-    records the refusals of its own guard. None: only the raised error (and the guard's
-    alerts) says it."""
+def _loggers(kwargs: Mapping[str, Any]) -> list[Any]:
+    """The :class:`CostHooksLogger` s that record a call (in ``litellm.callbacks`` or the
+    call's ``callbacks=``), in that order."""
     from ._logger import CostHooksLogger
 
     listed = litellm.callbacks if isinstance(litellm.callbacks, list) else []
@@ -145,6 +149,15 @@ def _record_refusal(kwargs: Mapping[str, Any], error: BaseException) -> None:
     for cb in [*listed, *(per_call if isinstance(per_call, list) else [])]:
         if isinstance(cb, CostHooksLogger) and not any(cb is seen for seen in loggers):
             loggers.append(cb)
+    return loggers
+
+
+def _record_refusal(kwargs: Mapping[str, Any], error: BaseException) -> None:
+    """A $0 failed record of a refused call in each :class:`CostHooksLogger` that would
+    have recorded it (in ``litellm.callbacks`` or the call's ``callbacks=``), as the logger
+    records the refusals of its own guard. None: only the raised error (and the guard's
+    alerts) says it."""
+    loggers = _loggers(kwargs)
     if not loggers:
         return
     metadata = kwargs.get("metadata")

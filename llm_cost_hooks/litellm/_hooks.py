@@ -129,11 +129,11 @@ class _PreCallHooks(_LoggerState):
             self._refuse(call_id, exc, model, metadata)
             raise
 
-    @staticmethod
-    def _spend_request(data: Mapping[str, Any], model: str, metadata: Mapping[str, Any], counted: Any) -> Any:
-        from ._budget import spend_request_for
+    def _spend_request(self, data: Mapping[str, Any], model: str, metadata: Any, counted: Any) -> Any:
+        from ._budget import spend_request_for  # naming no tenant: the tenant this logger records
 
-        return spend_request_for(model, data.get("messages"), data, metadata, input_tokens=counted)
+        request = (model, data.get("messages"), data, metadata)
+        return spend_request_for(*request, input_tokens=counted, recorders=[self])
 
     def _hold(self, call_id: str, data: dict[str, Any], reservation: Any) -> None:
         self.holds.add(call_id, reservation)

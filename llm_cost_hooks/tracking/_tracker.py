@@ -28,12 +28,14 @@ from .._errors import (
     CircuitOpenError,
     ConfigurationError,
     DeduplicatedCallFailed,
+    LLMCostHooksError,
     SpendStoreUnavailable,
 )
 from .._records import CacheStatus, CostBreakdown, CostRecord, Counts, TokenUsage, storable_text
 from ..ledger import Ledger, TaskOutcome, open_ledger
 from ._attribution import ATTR_KEY_SET, AttributionResolver, SaltSource
 from ._builder import RawCall, RecordBuilder
+from ._calls import run_id_text
 from ._deferred import PendingEnd, PendingRecord
 from ._pricing import Pricer
 from ._runs import Attribution, RunInfo, RunKind, RunObserver, TaskState, notify_end, notify_start
@@ -200,6 +202,35 @@ class CostTracker:
     def add_observer(self, observer: RunObserver) -> None:
         self.observers.append(observer)
         _attach(observer, self)
+
+    def tenant_of(self, metadata: Mapping[str, Any] | None = None, run_id: Any = None) -> str | None:
+        """The tenant a record of a call names: the started run ``run_id``'s, else the one
+        ``metadata`` names over ``defaults`` (an enclosing ``cache_scope`` wins), and for a
+        call naming none (or an unusable one) the ``defaults`` tenant, else
+        ``LLM_COST_HOOKS_DEFAULT_TENANT``. The spend guard charges this tenant.
+
+        >>> tracker = CostTracker(ledger="memory://", defaults={"tenant_id": "acme"})
+        >>> tracker.tenant_of({}), tracker.tenant_of({"tenant_id": "globex"})
+        ('acme', 'globex')
+        """
+        run = self._runs.get(run_id_text(run_id)) if run_id is not None else None
+        if run is not None:
+            attribution = run.attribution
+        else:
+            attribution = self.defaults
+            # Only the tenant keys: the tenant is all that is asked (no user id hashed).
+            named = {k: metadata[k] for k in ("tenant_id", "tenant") if metadata and k in metadata}
+            scoped = _scope_metadata()
+            try:
+                if named:
+                    attribution = self._attributions.resolve(named, {}, attribution)
+                if scoped is not None and scoped.get("tenant_id") is not None:
+                    attribution = self._attributions.resolve(
+                        {"tenant_id": scoped["tenant_id"]}, {}, attribution
+                    )
+            except LLMCostHooksError:  # strict: the record's start raises it to the caller
+                attribution = self.defaults
+        return attribution.tenant or self._builder.default_tenant
 
     # -- runs ---------------------------------------------------------------------------
     def _start(
