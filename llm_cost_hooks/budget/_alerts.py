@@ -279,6 +279,31 @@ def _alert_id(event: AlertEvent) -> str:
     return hashlib.sha256("\x1f".join((*parts, *extra)).encode()).hexdigest()[:32]
 
 
+class _Done:
+    """Calls ``fn`` once ``n`` sinks are done with one alert (delivered it, or gave up on it
+    with an error logged)."""
+
+    def __init__(self, n: int, fn: Callable[[], object]) -> None:
+        self._left = n
+        self._fn = fn
+        self._lock = threading.Lock()
+        if n <= 0:
+            self._call()
+
+    def tick(self) -> None:
+        with self._lock:
+            self._left -= 1
+            last = self._left == 0
+        if last:
+            self._call()
+
+    def _call(self) -> None:
+        try:
+            self._fn()
+        except Exception:
+            logger.exception("llm-cost-hooks: alert bookkeeping after delivery failed")
+
+
 def _origin(url: str) -> str:
     # Webhook URLs often carry their secret in the path (Slack, Teams): logs get the host only.
     parts = urllib.parse.urlsplit(url)
@@ -291,8 +316,8 @@ class WebhookSink:
 
     Each POST carries an ``Idempotency-Key`` header, also in the body as ``alert_id``: it
     is the same for every copy of one alert (a retry of a POST the receiver got but
-    answered too late, or the same threshold raised by several processes while Redis was
-    down), so the receiver can keep the first. An alert given up is logged as an error
+    answered too late, or the same threshold raised on several machines while Redis was
+    down: one process per machine sends it), so the receiver can keep the first. An alert given up is logged as an error
     that names it; logs show the URL's host, never its path.
 
     Alerts still queued when the interpreter exits are delivered first, within the
@@ -325,15 +350,20 @@ class WebhookSink:
         self.headers = {"Content-Type": "application/json", **(headers or {})}
         self.delivered = 0
         self.failed = 0
-        self._queue: queue.Queue[AlertEvent | None] = queue.Queue(maxsize=max_queue)
+        self._queue: queue.Queue[tuple[AlertEvent, _Done | None] | None] = queue.Queue(maxsize=max_queue)
         self._thread = threading.Thread(target=self._worker, name="llm-cost-hooks-webhook", daemon=True)
         self._thread.start()
         _shutdown.register(_shutdown.ALERTS, self, _flush_at_exit)
 
     def send(self, event: AlertEvent) -> None:
+        self._send(event, None)
+
+    def _send(self, event: AlertEvent, done: _Done | None) -> None:
         try:
-            self._queue.put_nowait(event)
+            self._queue.put_nowait((event, done))
         except queue.Full:
+            if done is not None:
+                done.tick()
             self.failed += 1
             logger.error(
                 "llm-cost-hooks: budget alert dropped: the queue of webhook %s is full (%d alerts "
@@ -351,32 +381,40 @@ class WebhookSink:
 
     def _worker(self) -> None:
         while True:
-            event = self._queue.get()
-            if event is None:
+            item = self._queue.get()
+            if item is None:
                 self._queue.task_done()
                 return
-            key = _alert_id(event)
-            body = json.dumps(
-                {**event.model_dump(mode="json"), "message": event.message, "alert_id": key}
-            ).encode()
-            for attempt in range(self.retries + 1):
-                try:
-                    self._post(body, key)
-                    self.delivered += 1
+            event, done = item
+            try:
+                self._deliver(event)
+            finally:
+                if done is not None:
+                    done.tick()
+                self._queue.task_done()
+
+    def _deliver(self, event: AlertEvent) -> None:
+        key = _alert_id(event)
+        body = json.dumps(
+            {**event.model_dump(mode="json"), "message": event.message, "alert_id": key}
+        ).encode()
+        for attempt in range(self.retries + 1):
+            try:
+                self._post(body, key)
+                self.delivered += 1
+                break
+            except urllib.error.HTTPError as exc:
+                error = f"HTTP {exc.code}"
+                if exc.code < 500 and exc.code != 429:
+                    self._lost(event, f"{error}, not retried", attempt + 1)
                     break
-                except urllib.error.HTTPError as exc:
-                    error = f"HTTP {exc.code}"
-                    if exc.code < 500 and exc.code != 429:
-                        self._lost(event, f"{error}, not retried", attempt + 1)
-                        break
-                except (urllib.error.URLError, OSError) as exc:
-                    reason = getattr(exc, "reason", exc)
-                    error = f"{type(reason).__name__}: {reason}"
-                if attempt == self.retries:
-                    self._lost(event, error, attempt + 1)
-                else:
-                    time.sleep(self.backoff * (2**attempt))
-            self._queue.task_done()
+            except (urllib.error.URLError, OSError) as exc:
+                reason = getattr(exc, "reason", exc)
+                error = f"{type(reason).__name__}: {reason}"
+            if attempt == self.retries:
+                self._lost(event, error, attempt + 1)
+            else:
+                time.sleep(self.backoff * (2**attempt))
 
     def _lost(self, event: AlertEvent, error: str, attempts: int) -> None:
         self.failed += 1
@@ -540,7 +578,14 @@ class AlertManager:
                 done = bool(flush(max(deadline - time.monotonic(), 0.0))) and done
         return done
 
-    def emit(self, event: AlertEvent) -> None:
+    def emit(self, event: AlertEvent, delivered: Callable[[], object] | None = None) -> None:
+        """Hand ``event`` to every sink; ``delivered()``, if given, is called once every
+        sink is done with it (the sinks that deliver later: once they delivered it or gave
+        up on it, with an error logged)."""
+        done = None
+        if delivered is not None:
+            later = [s for s in self.sinks if not isinstance(s, _NEVER_BLOCK)]
+            done = _Done(1 + len(later), delivered)  # the extra tick: after this loop
         for sink in self.sinks:
             try:
                 if self.closed and not isinstance(sink, _NEVER_BLOCK):
@@ -553,12 +598,20 @@ class AlertManager:
                         sink,
                         event.message,
                     )
+                    if done is not None:
+                        done.tick()
+                elif isinstance(sink, WebhookSink):
+                    sink._send(event, done)
                 elif isinstance(sink, _INLINE_SINKS):  # return at once; the span sink needs this thread
                     sink.send(event)
                 else:
-                    self._thread_of(sink).send(event)
+                    self._thread_of(sink).send(event, done)
             except Exception:
                 logger.exception("llm-cost-hooks: alert sink %r failed", sink)
+                if done is not None and not isinstance(sink, _NEVER_BLOCK):
+                    done.tick()
+        if done is not None:
+            done.tick()
         self.metric("llm_cost_hooks.budget.alerts", 1.0, event.attributes())
 
     def _thread_of(self, sink: AlertSink) -> _SinkThread:
@@ -639,14 +692,14 @@ class _SinkThread:
         self._lock = threading.Lock()
         self._cond = threading.Condition(self._lock)
         self._pid = 0
-        self._queue: collections.deque[tuple[AlertEvent, threading.Event]] = collections.deque()
+        self._queue: collections.deque[tuple[AlertEvent, threading.Event, _Done | None]] = collections.deque()
         self._current: AlertEvent | None = None  # being sent right now
         self._pending = 0  # queued + being sent
         self._stuck = False
         self._stopping = False
         self._thread: threading.Thread | None = None
 
-    def send(self, event: AlertEvent) -> None:
+    def send(self, event: AlertEvent, after: _Done | None = None) -> None:
         done = threading.Event()
         with self._lock:
             if self._pid != os.getpid():  # the first alert, or in a forked child
@@ -659,7 +712,7 @@ class _SinkThread:
                 self._pid = os.getpid()
             self._pending += 1
             stuck = self._stuck
-            self._queue.append((event, done))
+            self._queue.append((event, done, after))
             self._cond.notify()
         if stuck or done.wait(self.wait):
             return
@@ -681,7 +734,7 @@ class _SinkThread:
                     self._cond.wait()
                 if not self._queue:  # stopping, and everything was delivered
                     return
-                event, done = self._queue.popleft()
+                event, done, after = self._queue.popleft()
                 self._current = event
             try:
                 self.sink.send(event)
@@ -696,6 +749,8 @@ class _SinkThread:
                         logger.warning("llm-cost-hooks: alert sink %r returned; alerts delivered", self.sink)
                     self._cond.notify_all()
                 done.set()
+                if after is not None:
+                    after.tick()
 
     def flush(self, timeout: float) -> bool:
         deadline = time.monotonic() + timeout
@@ -719,7 +774,7 @@ class _SinkThread:
             self._cond.notify_all()
         self.flush(max(deadline - time.monotonic(), 0.0))
         with self._lock:
-            lost = ([] if self._current is None else [self._current]) + [event for event, _ in self._queue]
+            lost = ([] if self._current is None else [self._current]) + [event for event, _, _ in self._queue]
             self._queue.clear()
             self._pending = 0 if self._current is None else 1
             thread, self._pid = self._thread, 0

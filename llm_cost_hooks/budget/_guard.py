@@ -830,9 +830,11 @@ class SpendGuard:
             # Whether another process alerted is unknown: a duplicate alert beats none.
             logger.exception("llm-cost-hooks: alert bookkeeping failed; alerting without deduplication")
             first = True
+        if not first and self._claim_waiting(flag):
+            return  # another worker of this machine is sending it: asked again next time
         self._remember(flag)
         if first:
-            self.alerts.emit(event)
+            self.alerts.emit(event, self._on_delivered(flag))
 
     async def _afire(self, event: AlertEvent, flag: str, ttl: int) -> None:
         if flag in self._fired:
@@ -843,9 +845,23 @@ class SpendGuard:
             # Whether another process alerted is unknown: a duplicate alert beats none.
             logger.exception("llm-cost-hooks: alert bookkeeping failed; alerting without deduplication")
             first = True
+        if not first and self._claim_waiting(flag):
+            return  # another worker of this machine is sending it: asked again next time
         self._remember(flag)
         if first:
-            self.alerts.emit(event)
+            self.alerts.emit(event, self._on_delivered(flag))
+
+    def _claim_waiting(self, flag: str) -> bool:
+        check = getattr(self.store, "claim_waiting", None)
+        return bool(check("alert:" + flag)) if check is not None else False
+
+    def _on_delivered(self, flag: str) -> Callable[[], None] | None:
+        # Once the sinks are done with it, the alert's machine claim (taken while the shared
+        # store was away) is marked sent; until then another worker may take it over.
+        mark = getattr(self.store, "alert_sent", None)
+        if mark is None:
+            return None
+        return lambda: mark("alert:" + flag)
 
     def _remember(self, flag: str) -> None:
         if len(self._fired) > 100_000:

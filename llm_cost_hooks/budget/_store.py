@@ -32,6 +32,7 @@ from typing import Any, Literal, Protocol, cast, runtime_checkable
 from .._breaker import Breaker
 from .._errors import SpendStoreUnavailable
 from .._redis import RedisConnection, redacted_url
+from ._claims import AlertClaims
 
 __all__ = [
     "FailoverSpendStore",
@@ -1231,6 +1232,15 @@ class FailoverSpendStore:
         # to the primary with the replay, so a process that did not alert then does not send
         # the same alert again once the primary answers.
         self._local_flags: dict[str, float] = {}
+        # One sender per machine for an alert raised during an outage (``_claims``): a
+        # claim file next to the journal, shared by the workers that share the journal.
+        where = getattr(self.journal, "directory", None)
+        self.claims = AlertClaims(
+            Path(where) / "alert-claims.sqlite3" if where is not None else None,
+            getattr(self.journal, "namespace", "spend"),
+        )
+        self._claimed: set[str] = set()  # claimed by this process, not yet marked sent
+        self._claim_waits: set[str] = set()  # claimed by another process, not yet sent
         self.on_replay: Any = None
         self._lock = threading.Lock()
 
@@ -1384,12 +1394,50 @@ class FailoverSpendStore:
         return self._on_fallback(op, args) if fallback else None
 
     def _on_fallback(self, op: str, args: tuple[Any, ...]) -> Any:
-        result = getattr(self.fallback, op)(*args)
-        if op == "once" and result:
-            flag, ttl = args
+        if op != "once":
+            return getattr(self.fallback, op)(*args)
+        flag, ttl = args
+        # Every worker of this machine crosses the threshold on its local total: the first
+        # to claim it sends it.
+        state = self.claims.claim(flag, ttl)
+        if state != "mine":
+            if state == "claimed":
+                with self._lock:
+                    self._claim_waits.add(flag)
+            return False
+        if not self.fallback.once(flag, ttl):  # this process raised it before
+            self.claims.sent(flag)
+            return False
+        with self._lock:
+            self._claimed.add(flag)
+            self._local_flags[flag] = time.monotonic() + ttl
+        return True
+
+    def _known_here(self, flag: str) -> Literal["sent", "claimed"] | None:
+        """``sent`` when a process of this machine sent ``flag`` during an outage,
+        ``claimed`` when one is sending it now (then ``claim_waiting(flag)`` is True)."""
+        state = self.claims.peek(flag)
+        if state == "claimed":
             with self._lock:
-                self._local_flags[flag] = time.monotonic() + ttl
-        return result
+                self._claim_waits.add(flag)
+        return state if state != "mine" else None
+
+    def claim_waiting(self, flag: str) -> bool:
+        """True (once) when ``once(flag)`` answered False only because another process of
+        this machine claimed the alert and has not sent it yet: ask again later."""
+        with self._lock:
+            if flag in self._claim_waits:
+                self._claim_waits.discard(flag)
+                return True
+            return False
+
+    def alert_sent(self, flag: str) -> None:
+        """The sinks are done with the alert of ``flag``: its machine claim is marked sent."""
+        with self._lock:
+            if flag not in self._claimed:
+                return
+            self._claimed.discard(flag)
+        self.claims.sent(flag)
 
     def _drive(self, steps: _Steps) -> Any:
         """Run ``steps`` with blocking calls to the primary."""
@@ -1526,6 +1574,13 @@ class FailoverSpendStore:
         return cast("tuple[int, int]", self._run("usage", (key,)))
 
     def once(self, flag: str, ttl: int) -> bool:
+        known = self._known_here(flag)
+        if known is not None:
+            # Sent by this machine during an outage: the other machines' processes learn it
+            # (a claim not yet sent is left alone: if its sender dies, another one sends it).
+            if known == "sent" and self.breaker.is_closed:
+                self._safe("once", (flag, ttl), fallback=False)
+            return False
         return cast("bool", self._safe("once", (flag, ttl)))
 
     def add_hourly(self, key: str, hour: int, amount: int, ttl: int) -> None:
@@ -1537,8 +1592,8 @@ class FailoverSpendStore:
     def _safe(self, op: str, args: tuple[Any, ...], fallback: bool = True) -> Any:
         return self._drive(self._safe_steps(op, args, fallback))
 
-    async def _asafe(self, op: str, args: tuple[Any, ...]) -> Any:
-        return await self._adrive(self._safe_steps(op, args))
+    async def _asafe(self, op: str, args: tuple[Any, ...], fallback: bool = True) -> Any:
+        return await self._adrive(self._safe_steps(op, args, fallback))
 
     async def areserve(
         self, res_id: str, keys: _Keys, limits: _Units, amounts: _Units, ttls: _Units, lease_seconds: float
@@ -1555,6 +1610,13 @@ class FailoverSpendStore:
         await self._arun("release", (res_id, keys), res_id)
 
     async def aonce(self, flag: str, ttl: int) -> bool:
+        known = self._known_here(flag)
+        if known is not None:
+            # Sent by this machine during an outage: the other machines' processes learn it
+            # (a claim not yet sent is left alone: if its sender dies, another one sends it).
+            if known == "sent" and self.breaker.is_closed:
+                await self._asafe("once", (flag, ttl), fallback=False)
+            return False
         return cast("bool", await self._asafe("once", (flag, ttl)))
 
     async def aadd_hourly(self, key: str, hour: int, amount: int, ttl: int) -> None:
