@@ -545,3 +545,51 @@ def test_a_call_within_its_hold_has_no_overspend_tag(litellm_clean: Any) -> None
     [rec] = [x for x in cl.records() if x.task_id == "ok-1"]
     assert "budget.overspend.reason" not in rec.tags
     assert "budget.reserved_usd" in rec.tags
+
+
+def test_a_plain_sync_completion_past_the_guard_is_warned_once(
+    litellm_clean: Any, openai_stub: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Sync ``litellm.completion`` runs no pre-call hook: the guard neither reserves nor
+    charges it. That must not be silent: one warning naming ``cost_logger.completion``."""
+    from llm_cost_hooks.litellm import CostHooksLogger
+
+    g = guard(Limit.usd(1.0, per="day", scope="tenant"))
+    cl = CostHooksLogger(ledger="memory://", guard=g)
+    litellm_clean.callbacks = [cl]
+    kw: dict[str, Any] = dict(
+        model="openai/gpt-4o-mini", api_base=openai_stub.base, api_key="sk-test", messages=MSG, max_tokens=20
+    )
+    with caplog.at_level("WARNING", logger="llm_cost_hooks"):
+        cl.completion(**kw, metadata={"tenant_id": "acme", "task_id": "wrapped"})
+        assert cl.flush()
+        assert not [r for r in caplog.records if "pre-call work" in r.getMessage()]
+        for i in range(2):
+            litellm_clean.completion(**kw, metadata={"tenant_id": "acme", "task_id": f"plain-{i}"})
+        assert cl.flush()
+    said = [r.getMessage() for r in caplog.records if "pre-call work" in r.getMessage()]
+    assert len(said) == 1
+    assert "spend guard" in said[0] and "cost_logger.completion" in said[0]
+    assert len([r for r in cl.records() if r.task_id and r.task_id.startswith("plain-")]) == 2
+
+
+async def test_acompletion_through_the_guard_is_not_warned(
+    litellm_clean: Any, openai_stub: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    from llm_cost_hooks.litellm import CostHooksLogger
+
+    g = guard(Limit.usd(1.0, per="day", scope="tenant"))
+    cl = CostHooksLogger(ledger="memory://", guard=g)
+    litellm_clean.callbacks = [cl]
+    with caplog.at_level("WARNING", logger="llm_cost_hooks"):
+        await litellm_clean.acompletion(
+            model="openai/gpt-4o-mini",
+            api_base=openai_stub.base,
+            api_key="sk-test",
+            messages=MSG,
+            max_tokens=20,
+            metadata={"tenant_id": "acme"},
+        )
+        assert await cl.aflush()
+    assert g.spent(g.limits[0], "acme") > 0
+    assert not [r for r in caplog.records if "pre-call work" in r.getMessage()]

@@ -348,3 +348,19 @@ def refusal_of(error: BaseException, *, budget_status: int, now: float | None = 
     if isinstance(error, TenantRefused):
         return Refusal(message, "permission_error", 403, headers, "metadata.tenant_id", "tenant_not_allowed")
     return None
+
+
+def warn_pre_call_skipped(**work: object) -> None:
+    """Say (at warning level) that a call ran without the pre-call work configured in
+    ``work`` (the names of the non-None values: ``guard``, ``context_budget``,
+    ``prompt_cache``, ``dedup``): LiteLLM runs no request-changing hook for sync calls, so
+    the spend guard neither reserved nor charged it. The caller says it once."""
+    names = {"guard": "spend guard (not reserved, not charged)", "context_budget": "context budget"}
+    skipped = ", ".join(names.get(k, k.replace("_", " ")) for k, v in work.items() if v is not None)
+    logger.warning(
+        "llm-cost-hooks: a sync LiteLLM call (litellm.completion) ran without this logger's "
+        "pre-call work: %s. LiteLLM runs no request-changing hook for sync calls: call "
+        "cost_logger.completion(...) (or await litellm.acompletion) instead. The call is "
+        "recorded; this is said once per logger.",
+        skipped,
+    )

@@ -23,7 +23,13 @@ from .._errors import BudgetExceeded, SpendStoreUnavailable
 from .._records import TokenUsage
 from ..budget import SpendGuard, SpendRequest
 from ..budget._call import Attempt, GuardedCall, aguarded_call, aguarded_stream, guarded_call, guarded_stream
-from ..budget._requests import apply_output_cap, guarded_call_of, refusal_of, spend_request
+from ..budget._requests import (
+    apply_output_cap,
+    guarded_call_of,
+    refusal_of,
+    spend_request,
+    warn_pre_call_skipped,
+)
 from ._prepare import split_model
 from ._usage import usage_from_litellm
 
@@ -248,3 +254,16 @@ def proxy_refusal(error: BaseException, *, now: float | None = None) -> Exceptio
     if refusal is None:
         return None
     return ProxyException(**dataclasses.asdict(refusal))  # the same field names
+
+
+def warn_if_unprepared(cl: Any, kwargs: Any) -> None:
+    """At a sync call's end (LiteLLM sends sync events for sync calls only): a call that did
+    not come through ``cost_logger.completion`` skipped the pre-call work; said once."""
+    call_id = kwargs.get("litellm_call_id") if isinstance(kwargs, Mapping) else None
+    if cl._unprepared_warned or not cl._has_pre_call_work or not call_id or kwargs.get("cache_hit"):
+        return
+    if str(call_id) not in cl._prepared:
+        cl._unprepared_warned = True
+        warn_pre_call_skipped(
+            guard=cl.guard, context_budget=cl.context_budget, prompt_cache=cl.prompt_cache, dedup=cl.dedup
+        )

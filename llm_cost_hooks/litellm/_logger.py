@@ -25,6 +25,7 @@ from ..budget._requests import Holds, coerce_prompt_cache
 from ..ledger import Ledger
 from ..pricing._compare import CostChecks
 from ..tracking import CostTracker, RunObserver
+from ._budget import warn_if_unprepared
 from ._events import _EventRecorder
 from ._hooks import _PreCallHooks
 from ._state import CACHE_MARKER_KEY, CostComparison, Expected, in_callbacks, registry_id
@@ -130,6 +131,7 @@ class CostHooksLogger(TrackerAdapterMixin, _SyncStreamWatch, _PreCallHooks, _Eve
         self.require_bound_tenant = bool(require_bound_tenant)
         self.holds = Holds()
         self._prepared: OrderedDict[str, None] = OrderedDict()  # call ids a pre-call hook handled
+        self._unprepared_warned = False  # a sync call went around the pre-call work (said once)
         self._pending_tags: dict[str, dict[str, str]] = {}  # call id -> tags for its record
         self._refused: OrderedDict[str, None] = OrderedDict()  # call ids our hook refused
         self._shared: OrderedDict[str, str] = OrderedDict()  # call id -> dedup source (served, not called)
@@ -264,10 +266,12 @@ class CostHooksLogger(TrackerAdapterMixin, _SyncStreamWatch, _PreCallHooks, _Eve
 
     def log_success_event(self, kwargs: Any, response_obj: Any, start_time: Any, end_time: Any) -> None:
         if not self._replaced():
+            warn_if_unprepared(self, kwargs)
             self._on_success(kwargs, response_obj, start_time, end_time)
 
     def log_failure_event(self, kwargs: Any, response_obj: Any, start_time: Any, end_time: Any) -> None:
         if not self._replaced():
+            warn_if_unprepared(self, kwargs)
             self._on_failure(kwargs, response_obj, start_time, end_time)
 
     async def async_log_success_event(

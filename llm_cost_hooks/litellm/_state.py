@@ -136,6 +136,7 @@ class _LoggerState:
     _done: OrderedDict[str, None]
     holds: Holds  # spend-guard holds by call id
     _prepared: OrderedDict[str, None]
+    _unprepared_warned: bool
     _pending_tags: dict[str, dict[str, str]]
     _refused: OrderedDict[str, None]
     _shared: OrderedDict[str, str]
