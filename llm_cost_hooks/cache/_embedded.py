@@ -757,11 +757,15 @@ class EmbeddedBackend:
             version = db.execute("PRAGMA data_version").fetchone()[0]
             if version == self._tenants_asked_at:
                 return False
-            # The default tenant's field as the entry's JSON spells it (json_extract would cut
-            # the default tenant's leading NUL); an entry has no other "tenant" key, and a quote
-            # inside a string value is escaped, so a row without it is a named tenant's.
-            field = '"tenant":' + pydantic_core.to_json(default_tenant).decode()
-            row = db.execute("SELECT 1 FROM entries WHERE instr(data, ?) = 0 LIMIT 1", (field,)).fetchone()
+            # The default tenant's field as the entry's JSON spells it, compact or with the
+            # space `json.dumps` puts after the colon (json_extract would cut the default
+            # tenant's leading NUL); an entry has no other "tenant" key, and a quote inside a
+            # string value is escaped, so a row with neither spelling is a named tenant's.
+            value = pydantic_core.to_json(default_tenant).decode()
+            row = db.execute(
+                "SELECT 1 FROM entries WHERE instr(data, ?) = 0 AND instr(data, ?) = 0 LIMIT 1",
+                ('"tenant":' + value, '"tenant": ' + value),
+            ).fetchone()
             self._tenants_asked_at = version
             return row is not None
 
