@@ -628,21 +628,70 @@ def _gptcache_redis_note() -> str:
     return "GPTCache's Redis vector store imports, but is not benchmarked"
 
 
+_ANSWER_TEXT = (
+    "Card deliveries usually take 3 to 5 business days after the order is confirmed. If your "
+    "card has not arrived after 7 business days, open the app, go to Cards, choose the card "
+    "and tap 'Report as lost' so we can freeze it and send a replacement free of charge. You "
+    "can keep paying with the virtual card in the meantime; it works online and in Apple Pay "
+    "or Google Pay."
+)
+
+
+def _stored_answer() -> str:
+    """A cached LangChain chat answer as the LangChain adapter stores it: ``encode_answer``
+    of one ``ChatGeneration`` (a few hundred characters, usage, the ``dumps`` form)."""
+    from langchain_core.load import dumps
+    from langchain_core.messages import AIMessage
+    from langchain_core.outputs import ChatGeneration
+
+    from llm_cost_hooks.cache._canonical import encode_answer
+
+    usage = {"input_tokens": 42, "output_tokens": 78}
+    msg = AIMessage(
+        content=_ANSWER_TEXT,
+        response_metadata={"model_name": "gpt-4o-mini", "finish_reason": "stop"},
+        usage_metadata={**usage, "total_tokens": 120},
+    )
+    gen = ChatGeneration(message=msg, generation_info={"finish_reason": "stop"})
+    choices = [{"text": _ANSWER_TEXT, "tool_calls": [], "finish_reason": "stop"}]
+    return encode_answer(choices, model="gpt-4o-mini", usage=usage, native={"langchain": dumps([gen])})
+
+
+def _lc_response() -> str:
+    """The same answer as langchain-redis stores it (its ``update``: JSON list of ``dumps``)."""
+    from langchain_core.load import dumps
+    from langchain_core.messages import AIMessage
+    from langchain_core.outputs import ChatGeneration
+
+    gen = ChatGeneration(message=AIMessage(content=_ANSWER_TEXT), generation_info={"finish_reason": "stop"})
+    return json.dumps([dumps(gen)])
+
+
 def _load_ours(client, backend, partition: str, vecs, keys) -> None:
+    """Bulk-load entries (pipelined) exactly as ``RedisBackend.put`` writes them: the entry
+    hash with the serialised entry (``_dump``) and the exact-tier key, a real answer each."""
+    from llm_cost_hooks.cache import CacheEntry
+
     backend._ensure_index(vecs.shape[1])
+    answer = _stored_answer()
     pipe = client.pipeline(transaction=False)
     for i in range(len(vecs)):
-        pipe.hset(
-            f"{backend.prefix}:e:e{i}",
-            mapping={
-                "partition": partition,
-                "answer_key": keys[i],
-                "query": f"q{i}",
-                "vec": vecs[i].tobytes(),
-                "xk": f"x{i}",
-                "data": "{}",
-            },
+        entry = CacheEntry(
+            id=f"e{i}",
+            partition=partition,
+            exact_key=f"x{i}",
+            tenant="t",
+            query=f"q{i}",
+            normalized_query=f"q{i}",
+            embedding_model="e",
+            answer=answer,
+            answer_key=keys[i],
+            model="gpt-4o-mini",
+            cost_usd=0.0000531,
         )
+        data = backend._dump(entry)
+        pipe.hset(backend._ekey(entry.id), mapping=backend._fields(entry, data, vecs[i]))
+        pipe.set(backend._xkey(entry.exact_key), data)
         if i % 2000 == 1999:
             pipe.execute()
     pipe.execute()
@@ -672,6 +721,22 @@ def _redis_lookup_latency(
         load_s = time.perf_counter() - t0
         pol = core.config.default
         name = f"ours Redis {algo.upper()}"
+        # A lookup whose nearest neighbour passes the similarity floor reads and parses that
+        # stored entry (then the policy serves it or not). The untimed pass over the probes
+        # counts those reads; any unreadable entry (logged, counted in backend.corrupt), or
+        # no entry read at all, fails the row.
+        reads, get = [0], backend.get
+
+        def counted_get(entry_id: str) -> Any:
+            reads[0] += 1
+            return get(entry_id)
+
+        backend.get = counted_get  # type: ignore[method-assign]
+        hits = sum(
+            core.decide(req, backend.search(req.partition, pr, pol.k), pol) is not None for pr in probes
+        )
+        del backend.get
+        corrupt0 = backend.corrupt
         out[name] = time_per_call(
             lambda: core.decide(
                 req, backend.search(req.partition, probes[next(it) % len(probes)], pol.k), pol
@@ -680,12 +745,24 @@ def _redis_lookup_latency(
             repeat=5,
             warmup=5,
         )
+        if backend.corrupt or not reads[0]:
+            print(
+                f"[bench cache] {name} FAILED: {backend.corrupt} unreadable entries read "
+                f"({backend.corrupt - corrupt0} in timed lookups); {reads[0]}/{len(probes)} lookups read an entry",
+                file=sys.stderr,
+            )
+            out[name] = float("nan")
+            notes[name + " failed"] = (
+                f"FAILED: {backend.corrupt} unreadable entries read, {reads[0]}/{len(probes)} lookups read an entry; "
+            )
         # Recall against exact search.
         got = [[int(nb.entry_id[1:]) for nb in backend.search(req.partition, pr, pol.k)] for pr in probes]
         rec = np.mean([len(set(g) & set(e.tolist())) / len(e) for g, e in zip(got, exact_top)])
         top1 = np.mean([bool(g) and g[0] == e[0] for g, e in zip(got, exact_top)])
-        notes[name] = (
+        notes[name] = notes.pop(name + " failed", "") + (
             f"recall@10 vs exact {rec:.4f}, same top-1 {top1:.3f} over {len(probes)} probes; "
+            f"{reads[0]}/{len(probes)} lookups read and parse the nearest stored entry (a LangChain answer "
+            f"of {len(_ANSWER_TEXT)} characters), {hits} served by the default policy; "
             f"load+index {load_s:.0f} s" + (f"; EF_RUNTIME {backend.ef_runtime}" if algo == "hnsw" else "")
         )
         client.execute_command("FT.DROPINDEX", backend.index_name, "DD")
@@ -693,12 +770,13 @@ def _redis_lookup_latency(
     # redisvl SemanticCache: load through its index (pipelined), time check(vector=...).
     try:
         table = {"probe": probes[0]}
+        answer_text = _stored_answer()
         rvl = _redisvl_cache(redis_url, table, f"lat-rvl-{uuid.uuid4().hex[:6]}")
         recs = [
             {
                 "entry_id": f"e{i}",
                 "prompt": f"q{i}",
-                "response": keys[i],
+                "response": answer_text,
                 "prompt_vector": vecs[i].tobytes(),
                 "inserted_at": time.time(),
                 "updated_at": time.time(),
@@ -729,15 +807,16 @@ def _redis_lookup_latency(
             prefix=f"lcr{uuid.uuid4().hex[:6]}",
         )
         inner = lc.cache
+        lc_response = _lc_response()
         recs = [
             {
                 "entry_id": f"e{i}",
                 "prompt": f"q{i}",
-                "response": "[]",
+                "response": lc_response,
                 "prompt_vector": vecs[i].tobytes(),
                 "inserted_at": time.time(),
                 "updated_at": time.time(),
-                "metadata": '{"llm_string": "x"}',
+                "metadata": '{"llm_string": "llm"}',
             }
             for i in range(n)
         ]

@@ -420,8 +420,8 @@ class RedisBackend:
     def touch(self, entry_id: str) -> None:
         return None  # recency is Redis's job (maxmemory-policy allkeys-lru)
 
-    def put(self, entry: CacheEntry, vec: Any) -> None:
-        data = self._dump(entry)
+    def _fields(self, entry: CacheEntry, data: bytes, vec: Any) -> dict[str, Any]:
+        """The entry hash's fields, ``data`` being ``_dump(entry)``."""
         mapping: dict[str, Any] = {
             "partition": entry.partition,
             "answer_key": entry.answer_key,
@@ -431,8 +431,14 @@ class RedisBackend:
             **{f: _tag(getattr(entry, f)) for f in _TAG_FIELDS},
         }
         if vec is not None:
-            self._ensure_index(len(vec))
             mapping["vec"] = vec.astype("float32").tobytes()
+        return mapping
+
+    def put(self, entry: CacheEntry, vec: Any) -> None:
+        data = self._dump(entry)
+        if vec is not None:
+            self._ensure_index(len(vec))
+        mapping = self._fields(entry, data, vec)
         ekey, xkey = self._ekey(entry.id), self._xkey(entry.exact_key)
         old = self.client.get(xkey)
         pipe = self.client.pipeline(transaction=True)
