@@ -148,6 +148,10 @@ class CalibrationResult(BaseModel):
     n_off_topic: int = 0
     #: Labelled queries asked a second time with their label left out of the cache (any hit false).
     n_new_questions: int = 0
+    #: Share of in-domain questions assumed to have no stored answer (weight of the second asks).
+    new_share: float = 0.0
+    #: That share as the labelled data suggests it (None for pairs): see ``calibrate_intents``.
+    new_share_estimate: float | None = None
     reason: str = ""
     #: The fitting slice's choice when the held-out slice rejected it (``met`` is then False).
     rejected: CalibrationPoint | None = None
@@ -170,12 +174,23 @@ class CalibrationResult(BaseModel):
             f"target precision {self.target_precision:.3f} ({self.rule} rule, {self.confidence:.0%} confidence): {status}",
             fitting,
         ]
+        if self.new_share_estimate is not None:
+            lines.append(
+                f"new questions (no stored answer): weighed as {self.new_share:.2f} of the in-domain traffic "
+                f"(--new-share); your labelled data suggests {self.new_share_estimate:.2f} (questions whose label "
+                "has no other stored row), which cannot see labels your traffic has not asked yet"
+            )
         h = self.holdout
         if h is not None:
             prec = "n/a (no hits)" if h.precision is None else f"{h.precision:.4f}"
             lines.append(
                 f"held-out slice: precision {prec} (interval {h.precision_lower:.4f}-{h.precision_upper:.4f}); "
-                f"hit rate {h.hit_rate:.4f} ({h.correct} of {h.hits} hits correct, {h.n_queries} queries)"
+                f"hit rate {h.hit_rate:.4f} ({h.correct} of {h.hits} hits correct, {h.n_queries} queries"
+                + (
+                    f"; weighed by the new-question share {self.new_share:.2f})"
+                    if self.n_new_questions
+                    else ")"
+                )
             )
         lines += ["curve (fitting slice): threshold  precision  lower_bound  hit_rate"]
         lines += [
@@ -192,30 +207,51 @@ def operating_point(
     target: float,
     confidence: float = 0.95,
     rule: Literal["bound", "point"] = "bound",
-    n_total: int | None = None,
+    n_total: float | None = None,
     curve_points: int = 15,
+    weights: Sequence[float] | None = None,
 ) -> tuple[CalibrationPoint | None, list[CalibrationPoint]]:
     """Best threshold on ``scores`` for ``target`` precision, and a coarse curve.
 
-    Queries with no candidate count in ``n_total`` (hit rate denominator) but not here.
+    Queries with no candidate count in ``n_total`` (hit rate denominator) but not here. With
+    ``weights`` (one per score; ``n_total`` is then their total) the precision at a threshold
+    is the weighted count of correct hits over the weighted count of hits, and its bound is
+    taken on the effective number of hits, ``(sum w)^2 / sum w^2``.
+
+    >>> from llm_cost_hooks.cache import operating_point
+    >>> point, _ = operating_point([0.9, 0.8, 0.7], [True, True, False], target=0.5,
+    ...                            rule="point", weights=[0.5, 0.5, 1.0], n_total=2.0)
+    >>> point.threshold, point.precision, point.hits   # 0.5+0.5 correct of 0.5+0.5+1.0
+    (0.7, 0.5, 3)
     """
-    n_total = n_total if n_total is not None else len(scores)
+    n_total = n_total if n_total is not None else (len(scores) if weights is None else float(sum(weights)))
     order = sorted(range(len(scores)), key=lambda i: -scores[i])
     best: CalibrationPoint | None = None
     pts: list[CalibrationPoint] = []
-    good = 0
+    good = 0.0
+    mass = mass2 = 0.0
     for rank, i in enumerate(order, 1):
-        good += bool(correct[i])
+        if weights is None:
+            good += bool(correct[i])
+        else:
+            w = float(weights[i])
+            good += w * bool(correct[i])
+            mass += w
+            mass2 += w * w
         # Only cut between distinct scores.
         if rank < len(order) and scores[order[rank]] == scores[i]:
             continue
-        prec = good / rank
-        low = wilson_lower_bound(good, rank, confidence)
+        if weights is None:
+            prec, low = good / rank, wilson_lower_bound(int(good), rank, confidence)
+            rate = rank / max(n_total, 1)
+        else:
+            prec, low, _ = _weighted_precision(good, mass, mass2, confidence)
+            rate = mass / n_total if n_total > 0 else 0.0
         pt = CalibrationPoint(
             threshold=float(scores[i]),
             precision=prec,
             precision_lower=low,
-            hit_rate=rank / max(n_total, 1),
+            hit_rate=rate,
             hits=rank,
         )
         pts.append(pt)
@@ -227,6 +263,20 @@ def operating_point(
     if pts and curve[-1] is not pts[-1]:
         curve.append(pts[-1])
     return best, curve
+
+
+def _weighted_precision(
+    good: float, mass: float, mass2: float, confidence: float
+) -> tuple[float, float, float]:
+    """Precision of weighted hits (``good`` correct of ``mass``; ``mass2`` the sum of squared
+    weights) and its Wilson bounds on the effective number of hits (Kish): (precision, lower, upper)."""
+    if mass <= 0:
+        return 0.0, 0.0, 1.0
+    prec = good / mass
+    n_eff = mass * mass / mass2
+    low = wilson_lower_bound(prec * n_eff, n_eff, confidence)
+    high = 1.0 - wilson_lower_bound((1.0 - prec) * n_eff, n_eff, confidence)
+    return prec, low, high
 
 
 def _np() -> Any:
@@ -385,9 +435,19 @@ def _check(
     policy: DecisionPolicy,
     n_cache: int,
     n_off: int,
+    weights: Any = None,
 ) -> CalibrationResult:
-    """Choose the threshold on the fitting slice, then check it on the held-out slice."""
+    """Choose the threshold on the fitting slice, then check it on the held-out slice; with
+    ``weights`` (one per query) both use weighted counts (see :func:`operating_point`)."""
     np = _np()
+    if weights is not None:  # a weight of 0 is a query the traffic does not ask
+        keep = np.asarray(weights, float) > 0
+        scores, correct, held, weights = (
+            scores[keep],
+            correct[keep],
+            held[keep],
+            np.asarray(weights, float)[keep],
+        )
     fit = ~held if held.any() else np.ones(len(scores), bool)
     point, curve = operating_point(
         list(scores[fit]),
@@ -395,7 +455,8 @@ def _check(
         target=target,
         confidence=confidence,
         rule=rule,
-        n_total=int(fit.sum()),
+        n_total=int(fit.sum()) if weights is None else float(weights[fit].sum()),
+        weights=None if weights is None else list(weights[fit]),
     )
     reason = ""
     check: HoldoutCheck | None = None
@@ -409,15 +470,26 @@ def _check(
         t = point.threshold if point is not None else float("inf")
         served = held & (scores >= t)
         hits, good = int(served.sum()), int((served & correct).sum())
-        prec = good / hits if hits else None
+        if weights is None:
+            prec: float | None = good / hits if hits else None
+            low = wilson_lower_bound(good, hits, confidence)
+            high = 1.0 - wilson_lower_bound(hits - good, hits, confidence) if hits else 1.0
+            rate = hits / int(held.sum())
+        else:
+            w = weights[served]
+            wp, low, high = _weighted_precision(
+                float(w[correct[served]].sum()), float(w.sum()), float((w * w).sum()), confidence
+            )
+            prec = wp if hits else None
+            rate = float(w.sum() / weights[held].sum())
         check = HoldoutCheck(
             n_queries=int(held.sum()),
             hits=hits,
             correct=good,
             precision=prec,
-            precision_lower=wilson_lower_bound(good, hits, confidence),
-            precision_upper=1.0 - wilson_lower_bound(hits - good, hits, confidence) if hits else 1.0,
-            hit_rate=hits / int(held.sum()),
+            precision_lower=low,
+            precision_upper=high,
+            hit_rate=rate,
         )
         held_value = check.precision_lower if rule == "bound" else prec
         if point is not None and (held_value is None or held_value < target):
@@ -453,6 +525,7 @@ def calibrate_intents(
     verifier: Any = None,
     kind: Literal["verified", "combined"] = "verified",
     new_questions: bool = True,
+    new_share: float | None = None,
 ) -> CalibrationResult:
     """Fit the default (``verified``) policy's threshold on an intents data set (``text, label``).
 
@@ -462,12 +535,30 @@ def calibrate_intents(
     Rows with an empty label are off-topic traffic: queries only, any hit on them is false.
     Without ``cache_texts``, every labelled row is a query against all the *other* labelled
     rows as the cache (leave-one-out); with ``cache_fraction`` the labelled rows are split per
-    label into cache entries and queries. With ``new_questions`` (the default) each labelled
-    query is asked a second time with every row of its label left out of the cache, where any
-    hit is false: traffic also asks questions whose answer is not stored yet. A ``holdout``
+    label into cache entries and queries. Each labelled query is also asked a second time with
+    every row of its label left out of the cache, where any hit is false: traffic also asks
+    questions whose answer is not stored yet. ``new_share`` (0 to 1) is the share of your in-domain traffic you expect to be such
+    questions (default 0.5): precision and hit rate count each labelled query's first ask with weight
+    ``1 - new_share`` and its second ask with weight ``new_share`` (off-topic rows, and queries
+    whose label has no other stored row, weigh 1). ``new_share=0`` (or
+    ``new_questions=False``) skips the second ask: every question has a stored answer.
+    ``result.new_share_estimate`` is what the labelled rows themselves suggest. A ``holdout``
     share of the queries (whole labels) is set aside to check the chosen threshold.
     ``vectors=(query_vecs, cache_vecs)`` skips embedding.
+
+    >>> from llm_cost_hooks.cache import calibrate_intents
+    >>> from llm_cost_hooks.routing import HashingEmbedder  # offline; use your cache's embedder
+    >>> rows = [("How do I reset my PIN?", "pin"), ("How can I reset my PIN?", "pin"),
+    ...         ("Where is my card?", "card"), ("Where is my card now?", "card"),
+    ...         ("Cancel my order", "cancel"), ("Please cancel my order", "cancel"),
+    ...         ("Tell me a joke", "")]                      # empty label: off-topic traffic
+    >>> result = calibrate_intents([t for t, _ in rows] * 4, [lab for _, lab in rows] * 4,
+    ...                            embedder=HashingEmbedder(), target_precision=0.9,
+    ...                            rule="point", new_share=0.25)
+    >>> result.new_share, result.n_new_questions, result.new_share_estimate
+    (0.25, 24, 0.0)
     """
+    share = _resolve_new_share(new_questions, new_share)
     np = _np()
     if len(texts) != len(labels) or not texts:
         raise ConfigurationError("calibrate_intents needs equally long, non-empty texts and labels.")
@@ -507,6 +598,9 @@ def calibrate_intents(
             cv = cv[on]
     held = _holdout_by_group(q_texts, q_labels, holdout, seed)
     n_cache = len(c_texts) - (1 if loo else 0)
+    estimate = _estimate_new_share(
+        [labels[i] for i in on], q_labels, c_labels if cache_texts is not None else None
+    )
     if kind == "combined":
         return _calibrate_combined(
             qv,
@@ -524,8 +618,8 @@ def calibrate_intents(
             rule=rule,
             n_cache=n_cache,
             n_off=len(off),
-            new_questions=new_questions,
-        )
+            share=share,
+        ).model_copy(update={"new_share_estimate": estimate})
     block_self = np.arange(len(q_texts)) if loo else None
     top, top_sim = _nearest(qv, cv, block_self, n_self=len(on) if loo else 0)
     if verifier is None:
@@ -536,7 +630,8 @@ def calibrate_intents(
     scores = _verified_scores(q_texts, stored, top_sim, verifier)
     correct = np.array([bool(q) and c_labels[t] == q for q, t in zip(q_labels, top)])
     n_new = 0
-    if new_questions:
+    weights = np.ones(len(scores))
+    if share > 0:
         # Each labelled query once more, with every row of its label left out of the cache: a
         # question whose answer is not stored yet, in the same domain. Any hit on it is false.
         ask = _asked_again(q_labels, c_labels, loo)
@@ -548,6 +643,7 @@ def calibrate_intents(
             )
             correct = np.concatenate([correct, np.zeros(len(ask), bool)])
             held = np.concatenate([held, held[ask]])
+            weights = _mixed_weights(weights, ask, share)
             n_new = len(ask)
     policy = DecisionPolicy(kind="verified", k=k, threshold=1.0)
     res = _check(
@@ -560,8 +656,62 @@ def calibrate_intents(
         policy=policy,
         n_cache=n_cache,
         n_off=len(off),
+        weights=weights if n_new else None,
     )
-    return res.model_copy(update={"n_new_questions": n_new})
+    return res.model_copy(
+        update={"n_new_questions": n_new, "new_share": share, "new_share_estimate": estimate}
+    )
+
+
+#: The share of in-domain questions with no stored answer that calibration assumes by default.
+DEFAULT_NEW_SHARE = 0.5
+
+
+def _resolve_new_share(new_questions: bool, new_share: float | None) -> float:
+    if new_share is None:
+        return DEFAULT_NEW_SHARE if new_questions else 0.0
+    try:
+        share = float(new_share)
+    except (TypeError, ValueError):
+        raise ConfigurationError(f"new_share must be a number from 0 to 1, not {new_share!r}.") from None
+    if not 0.0 <= share <= 1.0:  # NaN fails too
+        raise ConfigurationError(
+            f"new_share must be from 0 to 1 (the share of in-domain questions with no stored answer), not {new_share!r}."
+        )
+    if not new_questions and share > 0:
+        raise ConfigurationError(
+            f"new_questions=False (all labels stored) means new_share=0; got new_share={new_share!r}."
+        )
+    return share
+
+
+def _mixed_weights(weights: Any, ask: Any, share: float) -> Any:
+    """Weights of the first asks (``weights``) and the second asks of the queries ``ask``: a
+    query asked twice weighs ``1 - share`` stored and ``share`` left out; the rest weigh 1."""
+    np = _np()
+    first = weights.copy()
+    first[ask] = 1.0 - share
+    return np.concatenate([first, np.full(len(ask), share)])
+
+
+def _estimate_new_share(
+    labelled: Sequence[str], q_labels: Sequence[str], cache_labels: Sequence[str] | None
+) -> float | None:
+    """What the labelled data says the share of in-domain questions with no stored answer is.
+
+    With a separate cache: the share of labelled queries whose label has no cache row. Otherwise
+    the share of labelled rows whose label has no other row (the Good-Turing estimate of the
+    chance that the next question's label is one not seen yet, for rows sampled from traffic)."""
+    if cache_labels is not None:
+        stored = set(cache_labels)
+        asked = [q for q in q_labels if q]
+        return sum(q not in stored for q in asked) / len(asked) if asked else None
+    if not labelled:
+        return None
+    count: dict[str, int] = defaultdict(int)
+    for lab in labelled:
+        count[lab] += 1
+    return sum(1 for n in count.values() if n == 1) / len(labelled)
 
 
 def _asked_again(q_labels: Sequence[str], c_labels: Sequence[str], loo: bool) -> Any:
@@ -621,7 +771,7 @@ def _calibrate_combined(
     rule: Literal["bound", "point"],
     n_cache: int,
     n_off: int,
-    new_questions: bool,
+    share: float,
 ) -> CalibrationResult:
     """The neighbourhood model: weights fitted on the fitting slice only, contrast vetoes applied."""
     np = _np()
@@ -637,12 +787,14 @@ def _calibrate_combined(
         X, top, _ = knn_features(qv, cv, c_labels, k=k)
     correct = np.array([bool(q) and c_labels[t] == q for q, t in zip(q_labels, top)])
     n_new = 0
+    mix = np.ones(len(X))
     ask = _asked_again(q_labels, c_labels, loo)
-    if new_questions and len(ask) and len(set(c_labels)) > 1:  # asked again with their label left out
+    if share > 0 and len(ask) and len(set(c_labels)) > 1:  # asked again with their label left out
         Xn, tn, _ = knn_features(qv[ask], cv, c_labels, k=k, exclude_keys=[q_labels[i] for i in ask])
         X, top = np.concatenate([X, Xn]), np.concatenate([top, tn])
         correct = np.concatenate([correct, np.zeros(len(ask), bool)])
         held = np.concatenate([held, held[ask]])
+        mix = _mixed_weights(mix, ask, share)
         q_texts = q_texts + [q_texts[i] for i in ask]
         n_new = len(ask)
     fit = ~held if held.any() else np.ones(len(X), bool)
@@ -665,8 +817,9 @@ def _calibrate_combined(
         policy=policy,
         n_cache=n_cache,
         n_off=n_off,
+        weights=mix if n_new else None,
     )
-    return res.model_copy(update={"n_new_questions": n_new})
+    return res.model_copy(update={"n_new_questions": n_new, "new_share": share})
 
 
 def _nearest(qv: Any, cv: Any, block_self: Any, n_self: int, block: int = 1024) -> tuple[Any, Any]:

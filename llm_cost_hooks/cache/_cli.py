@@ -23,7 +23,8 @@ def add_cache_commands(subparsers: Any) -> argparse.ArgumentParser:
             "labelled rows as the cache (leave-one-out); rows with an EMPTY label are traffic no stored answer fits "
             "(off-topic messages; include them, they are what makes false hits). "
             "Each labelled row is also asked with every row of its label left out of the cache (a question whose answer "
-            "is not stored yet: any hit is false). "
+            "is not stored yet: any hit is false); --new-share F weighs the two asks as traffic where a share F of "
+            "the in-domain questions has no stored answer. "
             "CSV, TSV or JSONL, optionally .gz. The threshold is chosen on a fitting slice and claimed only if a "
             "held-out slice of whole labels reaches the target too; otherwise it says so, writes the policy "
             "disabled and exits 2."
@@ -64,10 +65,18 @@ def add_cache_commands(subparsers: Any) -> argparse.ArgumentParser:
         help="share of the queries set aside to check the chosen threshold (default 0.3)",
     )
     cal.add_argument(
+        "--new-share",
+        type=float,
+        default=None,
+        metavar="F",
+        help="intents files: the share (0 to 1) of your in-domain questions that have no stored answer yet; "
+        "each labelled row's ask with its label stored weighs 1-F, its ask with its label left out weighs F "
+        "(default 0.5; the output shows what your labelled data suggests)",
+    )
+    cal.add_argument(
         "--all-labels-stored",
         action="store_true",
-        help="intents files: skip asking each labelled row once more with its label left out of the cache "
-        "(do this only when every question your traffic asks already has a stored answer)",
+        help="intents files: the same as --new-share 0 (every question your traffic asks already has a stored answer)",
     )
     cal.add_argument("--seed", type=int, default=0)
     cal.add_argument("--route", help="store the policy for this route (default: the default policy)")
@@ -78,6 +87,23 @@ def add_cache_commands(subparsers: Any) -> argparse.ArgumentParser:
     cal.add_argument("--json", action="store_true", help="print the result as JSON")
     cal.set_defaults(func=run_calibrate)
     return cache
+
+
+def _new_share(new_share: float | None, all_labels_stored: bool) -> float | None:
+    """``--new-share`` and its alias ``--all-labels-stored`` (= 0) as one value; None = the default."""
+    from .._errors import ConfigurationError
+
+    if all_labels_stored:
+        if new_share not in (None, 0.0):
+            raise ConfigurationError(
+                f"--all-labels-stored is --new-share 0; it contradicts --new-share {new_share}."
+            )
+        return 0.0
+    if new_share is not None and not 0.0 <= new_share <= 1.0:  # NaN fails too
+        raise ConfigurationError(
+            f"--new-share must be from 0 to 1 (the share of in-domain questions with no stored answer), not {new_share}."
+        )
+    return new_share
 
 
 def run_calibrate(args: argparse.Namespace) -> int:
@@ -96,10 +122,11 @@ def run_calibrate(args: argparse.Namespace) -> int:
     first = load_table(args.file)[:1]
     rows_are_pairs = bool(first) and {"text_a", "text_b"} <= set(first[0])
     kwargs.update(seed=args.seed)
+    share = _new_share(args.new_share, args.all_labels_stored)
     if not rows_are_pairs:
-        kwargs.update(
-            cache_fraction=args.cache_fraction, kind=args.kind, new_questions=not args.all_labels_stored
-        )
+        kwargs.update(cache_fraction=args.cache_fraction, kind=args.kind, new_share=share)
+    elif args.new_share is not None or args.all_labels_stored:
+        print("note: --new-share / --all-labels-stored apply to intents files only; ignored", file=sys.stderr)
     result = calibrate_file(
         args.file, cache_path=args.cache_file, progress=lambda m: print(m, file=sys.stderr), **kwargs
     )

@@ -216,8 +216,9 @@ class DecisionPolicy(BaseModel):
         )
 
 
-def wilson_lower_bound(successes: int, n: int, confidence: float = 0.95) -> float:
-    """One-sided Wilson score lower confidence bound of a proportion.
+def wilson_lower_bound(successes: float, n: float, confidence: float = 0.95) -> float:
+    """One-sided Wilson score lower confidence bound of a proportion (``successes`` of ``n``;
+    weighted counts may be fractional).
 
     >>> round(wilson_lower_bound(99, 100), 3)
     0.956
