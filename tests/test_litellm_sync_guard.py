@@ -230,3 +230,24 @@ def test_crossing_the_limit_alerts_and_the_next_reserving_call_is_refused(litell
             mock_response="refused before it is sent",
             metadata={"tenant_id": "acme", "task_id": "refused"},
         )
+
+
+async def test_aguarded_completion_on_the_logger_guard_is_reserved_once(litellm_clean: Any) -> None:
+    """The async wrapper reserves and settles itself: the logger's pre-call hook, which
+    runs for every ``acompletion``, does not reserve it a second time on the same guard."""
+    from llm_cost_hooks.litellm import aguarded_completion
+
+    cl, g, _ = logger_with_guard(litellm_clean)
+    await aguarded_completion(
+        g,
+        model="gpt-4o-mini",
+        messages=MSG,
+        max_tokens=400,
+        mock_response=answer(litellm_clean),
+        metadata={"tenant_id": "acme", "task_id": "async-guarded"},
+    )
+    assert await cl.aflush()
+    [rec] = [r for r in cl.records() if r.task_id == "async-guarded"]
+    assert rec.cost_usd > 0
+    assert g.spent(g.limits[0], "acme") == pytest.approx(rec.cost_usd, abs=1e-12)
+    assert g.usage(g.limits[0], "acme")[1] == 0.0  # nothing left held

@@ -231,12 +231,19 @@ async def aguarded_completion(guard: SpendGuard, **kwargs: Any) -> Any:
         call.stream = True
 
         async def perform(a: Attempt[str]) -> AsyncIterator[Any]:
-            async for chunk in await litellm.acompletion(**_capped(kwargs, a)):
+            with settled_by(guard):  # a logger with this guard does not reserve it again
+                stream = await litellm.acompletion(**_capped(kwargs, a))
+            async for chunk in stream:
                 yield chunk
 
         chunks = aguarded_stream(call, perform, _add_chunk, _stream_usage(call))
         return _aprimed(await anext(chunks, _END), chunks)
-    return await aguarded_call(call, lambda a: litellm.acompletion(**_capped(kwargs, a)), _usage)
+
+    async def send(a: Attempt[str]) -> Any:
+        with settled_by(guard):
+            return await litellm.acompletion(**_capped(kwargs, a))
+
+    return await aguarded_call(call, send, _usage)
 
 
 def proxy_refusal(error: BaseException, *, now: float | None = None) -> Exception | None:
