@@ -251,3 +251,21 @@ async def test_aguarded_completion_on_the_logger_guard_is_reserved_once(litellm_
     assert rec.cost_usd > 0
     assert g.spent(g.limits[0], "acme") == pytest.approx(rec.cost_usd, abs=1e-12)
     assert g.usage(g.limits[0], "acme")[1] == 0.0  # nothing left held
+
+
+def test_a_sync_embedding_is_charged(litellm_clean: Any) -> None:
+    """A mocked embedding gets no pre-call event from LiteLLM: charged from its end event."""
+    cl, g, _ = logger_with_guard(litellm_clean)
+    litellm_clean.embedding(
+        model="text-embedding-3-small",
+        input=["the quarterly report, in full " * 40],
+        mock_response=[0.1, 0.2, 0.3],
+        metadata={"tenant_id": "acme", "task_id": "embed-1"},
+    )
+    deadline = time.monotonic() + 30  # no pre-call event for flush() to wait on
+    while not [r for r in cl.records() if r.task_id == "embed-1"] and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert cl.flush()
+    [rec] = [r for r in cl.records() if r.task_id == "embed-1"]
+    assert rec.cost_usd > 0 and rec.tags.get("budget.charged") == "after_call"
+    assert g.spent(g.limits[0], "acme") == pytest.approx(rec.cost_usd, abs=1e-15)

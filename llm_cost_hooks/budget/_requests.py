@@ -269,17 +269,17 @@ class Unreserved:
         if record is None or record.cache_status is not CacheStatus.MISS:
             return None
         scope = self.scope
-        request = SpendRequest(
-            model=record.model,
-            provider=record.provider,
-            input_tokens=record.input_tokens,
-            max_output_tokens=record.output_tokens,
-            tenant=record.tenant if record.tenant is not None else scope.tenant,
-            feature=scope.feature,
-            route=scope.route,
-            user=scope.user,
-        )
         try:
+            request = SpendRequest(
+                model=record.model,
+                provider=record.provider,
+                input_tokens=record.input_tokens,
+                max_output_tokens=record.output_tokens or None,  # an embedding has none
+                tenant=record.tenant if record.tenant is not None else scope.tenant,
+                feature=scope.feature,
+                route=scope.route,
+                user=scope.user,
+            )
             return self.guard.charge(
                 request, record.cost_usd, input_tokens=record.input_tokens, output_tokens=record.output_tokens
             )

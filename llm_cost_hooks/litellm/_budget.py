@@ -41,6 +41,7 @@ from ..budget._requests import (
     warn_pre_call_skipped,
 )
 from ._prepare import split_model
+from ._state import _MODEL_CALL_TYPES, _metadata_of
 from ._usage import usage_from_litellm
 
 __all__ = ["aguarded_completion", "guarded_completion", "proxy_refusal", "spend_request_for"]
@@ -276,13 +277,15 @@ def proxy_refusal(error: BaseException, *, now: float | None = None) -> Exceptio
     return ProxyException(**dataclasses.asdict(refusal))  # the same field names
 
 
-def charge_after(cl: Any, kwargs: Any) -> None:
+def charge_after(cl: Any, kwargs: Any, *, at_end: bool = False) -> None:
     """From ``log_pre_api_call``, on the caller's thread before a request is sent: a sync
     call (``litellm.completion``, the sync ``Router``, ``text_completion``, ``embedding``)
     that holds nothing on the logger's guard is charged its recorded cost when it ends
     (nothing if it fails, its delivered part if a stream is let go). LiteLLM catches what
     this hook raises, so the call itself cannot be refused; the limit refuses the calls
-    that reserve (``cost_logger.completion``, ``acompletion``) once the spend is counted."""
+    that reserve (``cost_logger.completion``, ``acompletion``) once the spend is counted.
+    ``at_end``: from a sync success event, for a call that had no pre-call event (LiteLLM
+    sends none for some mocked calls); a cache hit is charged nothing."""
     guard = cl.guard
     call_id = kwargs.get("litellm_call_id") if guard is not None and isinstance(kwargs, Mapping) else None
     params = kwargs.get("litellm_params") if call_id else None
@@ -290,12 +293,22 @@ def charge_after(cl: Any, kwargs: Any) -> None:
         return  # no guard, or an async call: its pre-call hook reserved
     call_id = str(call_id)
     run_id = cl._open.get(call_id)  # opened by _on_pre for model calls only
-    if run_id is None or call_id in cl._prepared or call_id in cl.holds or settled_elsewhere(guard):
+    if at_end:
+        kind = kwargs.get("call_type")
+        if run_id is not None or call_id in cl._done or kwargs.get("cache_hit"):
+            return  # decided at its pre-call event; or a duplicate event, or a cache hit
+        if str(getattr(kind, "value", kind)) not in _MODEL_CALL_TYPES:
+            return
+    elif run_id is None:
+        return
+    if call_id in cl._prepared or call_id in cl.holds or settled_elsewhere(guard):
         return  # cost_logger.completion or guarded_completion holds it already
-    from ._state import _metadata_of
-
     cl.holds.charge_after(call_id, guard, Attribution.of(_metadata_of(kwargs), recorders=[cl]))
-    cl.tracker.annotate(run_id, {"budget.charged": "after_call"})
+    tags = {"budget.charged": "after_call"}
+    if run_id is not None:
+        cl.tracker.annotate(run_id, tags)
+    else:  # the run opens with the success event
+        cl._pending_tags[call_id] = {**cl._pending_tags.get(call_id, {}), **tags}
 
 
 def warn_if_unprepared(cl: Any, kwargs: Any) -> None:

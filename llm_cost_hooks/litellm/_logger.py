@@ -261,6 +261,7 @@ class CostHooksLogger(TrackerAdapterMixin, _SyncStreamWatch, _PreCallHooks, _Eve
     def log_success_event(self, kwargs: Any, response_obj: Any, start_time: Any, end_time: Any) -> None:
         if not self._replaced():
             warn_if_unprepared(self, kwargs)
+            charge_after(self, kwargs, at_end=True)  # a call LiteLLM sent no pre-call event for
             self._on_success(kwargs, response_obj, start_time, end_time)
 
     def log_failure_event(self, kwargs: Any, response_obj: Any, start_time: Any, end_time: Any) -> None:
