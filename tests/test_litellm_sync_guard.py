@@ -269,3 +269,26 @@ def test_a_sync_embedding_is_charged(litellm_clean: Any) -> None:
     [rec] = [r for r in cl.records() if r.task_id == "embed-1"]
     assert rec.cost_usd > 0 and rec.tags.get("budget.charged") == "after_call"
     assert g.spent(g.limits[0], "acme") == pytest.approx(rec.cost_usd, abs=1e-15)
+
+
+@pytest.mark.redis
+def test_sync_calls_are_charged_on_a_shared_redis_store(litellm_clean: Any, redis_clean_url: str) -> None:
+    """Another guard on the same Redis store (another worker) sees the charge; no hold was made."""
+    from llm_cost_hooks.litellm import CostHooksLogger
+
+    g = SpendGuard(
+        [Limit.usd(1.0, per="day", scope="tenant")], store=redis_clean_url, alerts=AlertManager(log=False)
+    )
+    cl = CostHooksLogger(ledger="memory://", guard=g)
+    litellm_clean.callbacks = [cl]
+    for i in range(2):
+        litellm_clean.completion(
+            model="gpt-4o-mini",
+            messages=MSG,
+            mock_response=answer(litellm_clean),
+            metadata={"tenant_id": "acme", "task_id": f"redis-{i}"},
+        )
+    assert cl.flush()
+    other = SpendGuard([Limit.usd(1.0, per="day", scope="tenant")], store=redis_clean_url)
+    assert other.spent(other.limits[0], "acme") == pytest.approx(costs(cl, "redis-"), abs=1e-12)
+    assert other.usage(other.limits[0], "acme")[1] == 0.0  # nothing held
