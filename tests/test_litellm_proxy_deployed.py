@@ -50,32 +50,44 @@ def test_the_ledger_closed_line_reaches_the_proxy_log(tmp_path: Path) -> None:
     assert "CANARY" not in done.stderr + done.stdout
 
 
-def _load_callback(monkeypatch: pytest.MonkeyPatch, **env: str) -> dict[str, Any]:
+def _load_callback(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, **env: str) -> dict[str, Any]:
+    from llm_cost_hooks import _settings
+
     for name in [n for n in os.environ if n.startswith("LLM_COST_HOOKS_PROXY_")] + ["NUM_WORKERS"]:
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("LLM_COST_HOOKS_LEDGER", "memory://")
     monkeypatch.setenv("LLM_COST_HOOKS_PROXY_DEDUP", "off")
     for name, value in env.items():
         monkeypatch.setenv(name, value)
+    # The settings are read once per process: without this, the ledger variable above is
+    # not seen and the callback opens the default ledger, a file in the working directory.
+    monkeypatch.setattr(_settings, "_settings", None)
+    monkeypatch.chdir(tmp_path)  # whatever it opens lands here, not in the checkout
     return runpy.run_path(str(CALLBACK))
 
 
 def test_in_memory_budgets_with_several_workers_refuse_to_start(
-    litellm_clean: Any, monkeypatch: pytest.MonkeyPatch
+    litellm_clean: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     # Measured through the real proxy: --num_workers 2 let a tenant spend 2.2 times its limit.
     with pytest.raises(
         ConfigurationError, match=r"--num_workers 2 .*LLM_COST_HOOKS_PROXY_BUDGET_STORE=redis://"
     ):
-        _load_callback(monkeypatch, LLM_COST_HOOKS_PROXY_LIMITS=LIMITS, NUM_WORKERS="2")
+        _load_callback(monkeypatch, tmp_path, LLM_COST_HOOKS_PROXY_LIMITS=LIMITS, NUM_WORKERS="2")
 
 
 @pytest.mark.parametrize("workers", ["", "1"])
 def test_in_memory_budgets_with_one_worker_start(
-    litellm_clean: Any, monkeypatch: pytest.MonkeyPatch, workers: str
+    litellm_clean: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, workers: str
 ) -> None:
-    loaded = _load_callback(monkeypatch, LLM_COST_HOOKS_PROXY_LIMITS=LIMITS, NUM_WORKERS=workers)
+    from llm_cost_hooks.ledger import MemoryLedger
+
+    loaded = _load_callback(monkeypatch, tmp_path, LLM_COST_HOOKS_PROXY_LIMITS=LIMITS, NUM_WORKERS=workers)
     assert loaded["proxy_handler_instance"].guard is not None
+    # The ledger the test set, not a file in the working directory (the checkout's root).
+    assert isinstance(loaded["proxy_handler_instance"].tracker.ledger, MemoryLedger)
     # Several workers without budgets are fine too.
-    loaded = _load_callback(monkeypatch, NUM_WORKERS="2")
+    loaded = _load_callback(monkeypatch, tmp_path, NUM_WORKERS="2")
     assert loaded["proxy_handler_instance"].guard is None
+    assert isinstance(loaded["proxy_handler_instance"].tracker.ledger, MemoryLedger)
+    assert not list(tmp_path.glob("llm_costs.db*"))

@@ -650,6 +650,42 @@ class SpendGuard:
             raise DowngradeRequired(result)
         return result
 
+    def charge(
+        self,
+        request: SpendRequest,
+        cost_usd: float,
+        *,
+        input_tokens: int | None = None,
+        output_tokens: int | None = None,
+    ) -> Reservation:
+        """Count the spend of a call that ran without a reservation (a sync LiteLLM call:
+        no hook can stop one before it runs). ``cost_usd`` and the tokens (default: the
+        request's ``input_tokens`` and ``max_output_tokens``) are added to every period
+        limit that applies to ``request``, and alerts fire as after a settlement: the
+        thresholds it crosses, and ``overspend`` (reason ``over_limit``) for a total past
+        a limit. Nothing is refused (the call already ran) and per-request limits do not
+        apply. Returns the settled reservation.
+
+        >>> guard = SpendGuard([Limit.usd(0.01, per="day", scope="tenant")], alerts=AlertManager(log=False))
+        >>> req = SpendRequest(model="gpt-4o-mini", input_tokens=1000, max_output_tokens=120, tenant="acme")
+        >>> guard.charge(req, 0.000222).state, round(guard.spent(guard.limits[0], "acme"), 6)
+        ('settled', 0.000222)
+        """
+        if not isinstance(cost_usd, (int, float)) or cost_usd < 0 or math.isnan(cost_usd):
+            raise ConfigurationError(f"charged cost must be a non-negative number, got {cost_usd!r}.")
+        in_tok = request.input_tokens if input_tokens is None else int(input_tokens)
+        out_tok = (request.max_output_tokens or 0) if output_tokens is None else int(output_tokens)
+        now = self.clock()
+        scopes = self._scopes(request, now) if self._period_info else _NO_SCOPES
+        units = round(cost_usd * NANO)
+        # Held exactly what is settled: no per-call excess, only totals past a limit alert.
+        amounts = [units if usd else in_tok + out_tok for usd in scopes.usd]
+        ttls = [int(resets_ts - now) + 86_400 for resets_ts in scopes.resets_ts]
+        plan = _Plan(request, 0.0, 0.0, float(cost_usd), out_tok, scopes, amounts, ttls)
+        reservation = Reservation(self, plan)
+        reservation.settle(float(cost_usd), input_tokens=in_tok, output_tokens=out_tok)
+        return reservation
+
     # -- store calls used by Reservation ---------------------------------------------------
     async def _astore_settle(self, r: Reservation, actual: list[int]) -> list[int]:
         spent: list[int] = await self.store.asettle(r.id, r._plan.keys, actual, r._plan.ttls)

@@ -12,10 +12,12 @@ split (only it knows its framework's provider prefixes).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -32,6 +34,7 @@ __all__ = [
     "PreparedRequest",
     "PromptCacheOptions",
     "Refusal",
+    "Unreserved",
     "apply_output_cap",
     "coerce_prompt_cache",
     "count_input",
@@ -39,6 +42,8 @@ __all__ = [
     "guarded_call_of",
     "max_output_tokens",
     "refusal_of",
+    "settled_by",
+    "settled_elsewhere",
     "spend_request",
 ]
 
@@ -244,16 +249,59 @@ def apply_output_cap(kwargs: dict[str, Any], reservation: Any) -> None:
         kwargs[key] = int(cap)
 
 
+class Unreserved:
+    """A call that runs with nothing held on ``guard`` (a sync LiteLLM call: no hook can
+    stop one before it runs): charged its recorded cost when it ends
+    (:meth:`Holds.settle_record`), nothing if it fails. ``scope``: its attribution read
+    before it was sent (the record's tenant wins)."""
+
+    __slots__ = ("guard", "scope")
+
+    def __init__(self, guard: SpendGuard, scope: Attribution) -> None:
+        self.guard = guard
+        self.scope = scope
+
+    def charge(self, record: Any) -> Any:
+        """Charge ``record``'s cost and tokens (None, a cache hit or a deduplicated answer:
+        nothing was paid, nothing is charged). Returns the settled reservation, or None."""
+        from .._records import CacheStatus
+
+        if record is None or record.cache_status is not CacheStatus.MISS:
+            return None
+        scope = self.scope
+        try:
+            request = SpendRequest(
+                model=record.model,
+                provider=record.provider,
+                input_tokens=record.input_tokens,
+                max_output_tokens=record.output_tokens or None,  # an embedding has none
+                tenant=record.tenant if record.tenant is not None else scope.tenant,
+                feature=scope.feature,
+                route=scope.route,
+                user=scope.user,
+            )
+            return self.guard.charge(
+                request, record.cost_usd, input_tokens=record.input_tokens, output_tokens=record.output_tokens
+            )
+        except Exception:
+            # The record is written; the spend store's failure is said, never raised.
+            logger.exception("llm-cost-hooks: charging the spend guard a call that ran unreserved failed")
+            return None
+
+
 class Holds:
     """The spend-guard holds of calls in flight, by call id: made before a call, settled or
-    released by its end event (which may come on another thread)."""
+    released by its end event (which may come on another thread). A call with nothing held
+    (:class:`Unreserved`) is charged on its record instead."""
 
     def __init__(self) -> None:
         self._held: dict[str, Any] = {}
+        self._settling: set[str] = set()  # taken off _held, being settled on the store
         self._lock = threading.Lock()
 
     def __contains__(self, call_id: object) -> bool:
-        return call_id in self._held
+        """Held, or being settled (``flush()`` waits for both)."""
+        return call_id in self._held or call_id in self._settling
 
     def __len__(self) -> int:
         return len(self._held)
@@ -266,13 +314,20 @@ class Holds:
         with self._lock:
             return self._held.pop(call_id, None)
 
+    def charge_after(self, call_id: str, guard: SpendGuard, scope: Attribution) -> None:
+        """Charge ``call_id``'s record to ``guard`` when it ends (nothing is held for it)."""
+        self.add(call_id, Unreserved(guard, scope))
+
     def settle_usage(self, call_id: str, cost_usd: float, usage: TokenUsage) -> dict[str, str]:
         """Settle a call's hold from its priced usage and return the budget's tags for its
         record (over-spend included). A failed settlement is logged and the hold left to its
-        lease: the record is never lost to it."""
-        reservation = self.pop(call_id)
-        if reservation is None:
-            return {}
+        lease: the record is never lost to it. A call charged after it ran waits for its
+        record (:meth:`settle_record`)."""
+        with self._lock:
+            reservation = self._held.get(call_id)
+            if reservation is None or isinstance(reservation, Unreserved):
+                return {}
+            del self._held[call_id]
         try:
             reservation.settle(cost_usd, input_tokens=usage.input_tokens, output_tokens=usage.output_tokens)
         except Exception:
@@ -282,23 +337,54 @@ class Holds:
         return tags
 
     def settle_record(self, call_id: str, record: Any) -> Any:
-        """Settle from a written record (``None``: no record, release the hold). Returns
-        the settled reservation (usage billed later is added to it), else None."""
-        reservation = self.pop(call_id)
-        if reservation is None:
-            return None
-        if record is None:
-            reservation.release()
-            return None
-        reservation.settle(
-            record.cost_usd, input_tokens=record.input_tokens, output_tokens=record.output_tokens
-        )
-        return reservation
+        """Settle from a written record (``None``: no record, release the hold); a call
+        with nothing held is charged the record's cost. Returns the settled reservation
+        (usage billed later is added to it), else None."""
+        with self._lock:
+            reservation = self._held.pop(call_id, None)
+            if reservation is None:
+                return None
+            self._settling.add(call_id)
+        try:
+            if isinstance(reservation, Unreserved):
+                return reservation.charge(record)
+            if record is None:
+                reservation.release()
+                return None
+            reservation.settle(
+                record.cost_usd, input_tokens=record.input_tokens, output_tokens=record.output_tokens
+            )
+            return reservation
+        finally:
+            with self._lock:
+                self._settling.discard(call_id)
 
     def release(self, call_id: str) -> None:
+        """The call failed or was cut with no record to settle on: its hold is freed (a
+        call with nothing held is charged nothing)."""
         reservation = self.pop(call_id)
-        if reservation is not None:
+        if reservation is not None and not isinstance(reservation, Unreserved):
             reservation.release()
+
+
+# -- which guard settles a call itself ------------------------------------------------------
+_settling: ContextVar[Any] = ContextVar("llm_cost_hooks_settling_guard", default=None)
+
+
+@contextlib.contextmanager
+def settled_by(guard: SpendGuard) -> Iterator[None]:
+    """Around a call a wrapper reserves and settles on ``guard`` itself
+    (``guarded_completion``): a logger with the same guard does not charge it again."""
+    token = _settling.set(guard)
+    try:
+        yield
+    finally:
+        _settling.reset(token)
+
+
+def settled_elsewhere(guard: Any) -> bool:
+    """The call under way (on this thread or task) is settled on ``guard`` by a wrapper."""
+    return _settling.get() is guard
 
 
 # -- refusals as HTTP errors -------------------------------------------------------------------
@@ -351,15 +437,21 @@ def refusal_of(error: BaseException, *, budget_status: int, now: float | None = 
 
 
 def warn_pre_call_skipped(**work: object) -> None:
-    """Say (at warning level) that a call ran without the pre-call work configured in
+    """Say (at warning level) what a call that ran without the pre-call work configured in
     ``work`` (the names of the non-None values: ``guard``, ``context_budget``,
-    ``prompt_cache``, ``dedup``): LiteLLM runs no request-changing hook for sync calls, so
-    the spend guard neither reserved nor charged it. The caller says it once."""
-    names = {"guard": "spend guard (not reserved, not charged)", "context_budget": "context budget"}
-    skipped = ", ".join(names.get(k, k.replace("_", " ")) for k, v in work.items() if v is not None)
+    ``prompt_cache``, ``dedup``) did not get: LiteLLM runs no hook that can change or stop
+    a sync call before it is sent. The spend guard charges such a call's cost when it ends,
+    but cannot refuse it. The caller says it once."""
+    names = {
+        "guard": "spend guard (charged when the call ends, but never refused before it runs)",
+        "context_budget": "context budget (messages not trimmed, max_tokens not clamped)",
+        "prompt_cache": "prompt cache (no breakpoints placed)",
+        "dedup": "dedup (not shared with identical requests)",
+    }
+    skipped = "; ".join(names.get(k, k.replace("_", " ")) for k, v in work.items() if v is not None)
     logger.warning(
         "llm-cost-hooks: a sync LiteLLM call (litellm.completion) ran without this logger's "
-        "pre-call work: %s. LiteLLM runs no request-changing hook for sync calls: call "
+        "pre-call work: %s. LiteLLM runs no hook that can change or stop a sync call: call "
         "cost_logger.completion(...) (or await litellm.acompletion) instead. The call is "
         "recorded; this is said once per logger.",
         skipped,

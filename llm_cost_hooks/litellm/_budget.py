@@ -22,15 +22,26 @@ import litellm
 from .._errors import BudgetExceeded, SpendStoreUnavailable
 from .._records import TokenUsage
 from ..budget import SpendGuard, SpendRequest
-from ..budget._call import Attempt, GuardedCall, aguarded_call, aguarded_stream, guarded_call, guarded_stream
+from ..budget._call import (
+    Attempt,
+    Attribution,
+    GuardedCall,
+    aguarded_call,
+    aguarded_stream,
+    guarded_call,
+    guarded_stream,
+)
 from ..budget._requests import (
     apply_output_cap,
     guarded_call_of,
     refusal_of,
+    settled_by,
+    settled_elsewhere,
     spend_request,
     warn_pre_call_skipped,
 )
 from ._prepare import split_model
+from ._state import _MODEL_CALL_TYPES, _metadata_of
 from ._usage import usage_from_litellm
 
 __all__ = ["aguarded_completion", "guarded_completion", "proxy_refusal", "spend_request_for"]
@@ -190,15 +201,18 @@ def guarded_completion(guard: SpendGuard, **kwargs: Any) -> Any:
     'hi'
     """
     call = _call(guard, kwargs)
+
+    def send(a: Attempt[str]) -> Any:
+        with settled_by(guard):  # a logger with this guard does not charge it again
+            return litellm.completion(**_capped(kwargs, a))
+
     if kwargs.get("stream"):
         # Settled on what the stream delivered (its usage chunk, else the counted text) when
         # it ends, fails or is closed early; reserved and sent now, so a refusal raises here.
         call.stream = True
-        chunks = guarded_stream(
-            call, lambda a: litellm.completion(**_capped(kwargs, a)), _add_chunk, _stream_usage(call)
-        )
+        chunks = guarded_stream(call, send, _add_chunk, _stream_usage(call))
         return _primed(next(chunks, _END), chunks)
-    return guarded_call(call, lambda a: litellm.completion(**_capped(kwargs, a)), _usage)
+    return guarded_call(call, send, _usage)
 
 
 async def aguarded_completion(guard: SpendGuard, **kwargs: Any) -> Any:
@@ -218,12 +232,19 @@ async def aguarded_completion(guard: SpendGuard, **kwargs: Any) -> Any:
         call.stream = True
 
         async def perform(a: Attempt[str]) -> AsyncIterator[Any]:
-            async for chunk in await litellm.acompletion(**_capped(kwargs, a)):
+            with settled_by(guard):  # a logger with this guard does not reserve it again
+                stream = await litellm.acompletion(**_capped(kwargs, a))
+            async for chunk in stream:
                 yield chunk
 
         chunks = aguarded_stream(call, perform, _add_chunk, _stream_usage(call))
         return _aprimed(await anext(chunks, _END), chunks)
-    return await aguarded_call(call, lambda a: litellm.acompletion(**_capped(kwargs, a)), _usage)
+
+    async def send(a: Attempt[str]) -> Any:
+        with settled_by(guard):
+            return await litellm.acompletion(**_capped(kwargs, a))
+
+    return await aguarded_call(call, send, _usage)
 
 
 def proxy_refusal(error: BaseException, *, now: float | None = None) -> Exception | None:
@@ -256,9 +277,44 @@ def proxy_refusal(error: BaseException, *, now: float | None = None) -> Exceptio
     return ProxyException(**dataclasses.asdict(refusal))  # the same field names
 
 
+def charge_after(cl: Any, kwargs: Any, *, at_end: bool = False) -> None:
+    """From ``log_pre_api_call``, on the caller's thread before a request is sent: a sync
+    call (``litellm.completion``, the sync ``Router``, ``text_completion``, ``embedding``)
+    that holds nothing on the logger's guard is charged its recorded cost when it ends
+    (nothing if it fails, its delivered part if a stream is let go). LiteLLM catches what
+    this hook raises, so the call itself cannot be refused; the limit refuses the calls
+    that reserve (``cost_logger.completion``, ``acompletion``) once the spend is counted.
+    ``at_end``: from a sync success event, for a call that had no pre-call event (LiteLLM
+    sends none for some mocked calls); a cache hit is charged nothing."""
+    guard = cl.guard
+    call_id = kwargs.get("litellm_call_id") if guard is not None and isinstance(kwargs, Mapping) else None
+    params = kwargs.get("litellm_params") if call_id else None
+    if not call_id or (isinstance(params, Mapping) and params.get("acompletion")):
+        return  # no guard, or an async call: its pre-call hook reserved
+    call_id = str(call_id)
+    run_id = cl._open.get(call_id)  # opened by _on_pre for model calls only
+    if at_end:
+        kind = kwargs.get("call_type")
+        if run_id is not None or call_id in cl._done or kwargs.get("cache_hit"):
+            return  # decided at its pre-call event; or a duplicate event, or a cache hit
+        if str(getattr(kind, "value", kind)) not in _MODEL_CALL_TYPES:
+            return
+    elif run_id is None:
+        return
+    if call_id in cl._prepared or call_id in cl.holds or settled_elsewhere(guard):
+        return  # cost_logger.completion or guarded_completion holds it already
+    cl.holds.charge_after(call_id, guard, Attribution.of(_metadata_of(kwargs), recorders=[cl]))
+    tags = {"budget.charged": "after_call"}
+    if run_id is not None:
+        cl.tracker.annotate(run_id, tags)
+    else:  # the run opens with the success event
+        cl._pending_tags[call_id] = {**cl._pending_tags.get(call_id, {}), **tags}
+
+
 def warn_if_unprepared(cl: Any, kwargs: Any) -> None:
     """At a sync call's end (LiteLLM sends sync events for sync calls only): a call that did
-    not come through ``cost_logger.completion`` skipped the pre-call work; said once."""
+    not come through ``cost_logger.completion`` skipped the pre-call work; what it did not
+    get is said once."""
     call_id = kwargs.get("litellm_call_id") if isinstance(kwargs, Mapping) else None
     if cl._unprepared_warned or not cl._has_pre_call_work or not call_id or kwargs.get("cache_hit"):
         return

@@ -11,7 +11,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from .._tenancy import UnusableTenant, first_tenant
-from ..budget._requests import apply_output_cap
+from ..budget._requests import apply_output_cap, settled_elsewhere
 from ._state import (
     _CHAT_CALL_TYPES,
     _MODEL_CALL_TYPES,
@@ -168,7 +168,7 @@ class _PreCallHooks(_LoggerState):
                     self._mark_prepared(call_id, tags)
                     return
                 tags["dedup.source"] = "leader"
-        if self.guard is not None:
+        if self.guard is not None and not settled_elsewhere(self.guard):  # aguarded_completion's
             with self._reserving(call_id, model, metadata):
                 reservation = await self.guard.areserve(self._spend_request(data, model, metadata, counted))
                 self._hold(call_id, data, reservation)

@@ -25,7 +25,7 @@ from ..budget._requests import Holds, coerce_prompt_cache
 from ..ledger import Ledger
 from ..pricing._compare import CostChecks
 from ..tracking import CostTracker, RunObserver
-from ._budget import warn_if_unprepared
+from ._budget import charge_after, warn_if_unprepared
 from ._events import _EventRecorder
 from ._hooks import _PreCallHooks
 from ._state import CACHE_MARKER_KEY, CostComparison, Expected, in_callbacks, registry_id
@@ -160,17 +160,10 @@ class CostHooksLogger(TrackerAdapterMixin, _SyncStreamWatch, _PreCallHooks, _Eve
         deadline = time.monotonic() + timeout
         _deliver_events_of_ended_loops(deadline)
         self._record_lost_events()
-        stale_ns = time.perf_counter_ns() - 300 * 10**9  # a call open for 5 min is not waited for
-        waiting = {
-            rid
-            for rid in list(self._open.values())
-            if rid not in self._tentative
-            and (run := self.tracker._runs.get(rid)) is not None
-            and run.start_ns > stale_ns
-        }
+        waiting = self._in_flight()
         while waiting and time.monotonic() < deadline:
             time.sleep(0.002)
-            waiting = {rid for rid in waiting if rid in self.tracker._runs}
+            waiting = self._still_in_flight(waiting)
         return self.tracker.flush(max(deadline - time.monotonic(), 0.1)) and not waiting
 
     async def aflush(self, timeout: float = 10.0) -> bool:
@@ -257,6 +250,7 @@ class CostHooksLogger(TrackerAdapterMixin, _SyncStreamWatch, _PreCallHooks, _Eve
     def log_pre_api_call(self, model: Any, messages: Any, kwargs: Any) -> None:
         if not self._replaced():
             self._on_pre(model, messages, kwargs)
+            charge_after(self, kwargs)  # a sync call: charged to the guard when it ends
             if kwargs.get("stream"):
                 self._watch_unread(kwargs)
 
@@ -267,6 +261,7 @@ class CostHooksLogger(TrackerAdapterMixin, _SyncStreamWatch, _PreCallHooks, _Eve
     def log_success_event(self, kwargs: Any, response_obj: Any, start_time: Any, end_time: Any) -> None:
         if not self._replaced():
             warn_if_unprepared(self, kwargs)
+            charge_after(self, kwargs, at_end=True)  # a call LiteLLM sent no pre-call event for
             self._on_success(kwargs, response_obj, start_time, end_time)
 
     def log_failure_event(self, kwargs: Any, response_obj: Any, start_time: Any, end_time: Any) -> None:

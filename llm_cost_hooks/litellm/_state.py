@@ -149,6 +149,24 @@ class _LoggerState:
         while len(table) > _MAX_REMEMBERED:
             table.popitem(last=False)
 
+    def _in_flight(self) -> dict[str, str]:
+        """The calls (call id -> run id) started and not yet recorded, that ``flush()``
+        waits for; a call open for 5 min is not waited for."""
+        stale_ns = time.perf_counter_ns() - 300 * 10**9
+        return {
+            cid: rid
+            for cid, rid in list(self._open.items())
+            if rid not in self._tentative
+            and (run := self.tracker._runs.get(rid)) is not None
+            and run.start_ns > stale_ns
+        }
+
+    def _still_in_flight(self, waiting: dict[str, str]) -> dict[str, str]:
+        # Recorded, and its budget hold settled (or its cost charged): its end handling
+        # settles right after the record, then ends the call's bookkeeping.
+        runs, open_, holds = self.tracker._runs, self._open, self.holds
+        return {c: r for c, r in waiting.items() if r in runs or (c in holds and open_.get(c) == r)}
+
     def _replaced(self) -> bool:  # CostHooksLogger: another logger took its place
         return False
 
