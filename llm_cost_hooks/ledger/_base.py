@@ -359,6 +359,9 @@ class Ledger(ABC):
         self._retry_at = 0.0
         self._backoff = self.retry_initial
         self._warned_dead_letter = False
+        # Every file records were set aside in, in the order first used (a nearly full disk
+        # can spread one set-aside over the dead-letter file and the temp folder's).
+        self._dead_letter_files: list[str] = []
         # Records and outcomes set aside (or lost) because the queue was full, for its error
         # lines; and why the last set-aside failed.
         self._overflow_kept = 0
@@ -837,7 +840,11 @@ class Ledger(ABC):
                 self._stats.dead_lettered_outcomes += n_outs
                 self._stats.dead_letter_path = str(path)
                 self._account_locked()
-                first = not self._warned_dead_letter and not quiet
+                new_file = str(path) not in self._dead_letter_files
+                if new_file:
+                    self._dead_letter_files.append(str(path))
+                # Said once per file: records spread over two files are named in both.
+                first = (not self._warned_dead_letter or new_file) and not quiet
                 if not quiet:
                     self._warned_dead_letter = True
             if first:
@@ -967,15 +974,18 @@ class Ledger(ABC):
         level = logging.ERROR if s.dropped else logging.WARNING if s.dead_lettered else logging.INFO
         # Duplicates named only when there were some: the usual line stays as it was.
         already = f", {s.duplicates} already in the ledger (skipped)" if s.duplicates else ""
+        others = [f for f in self._dead_letter_files if f != s.dead_letter_path]
+        also = f"; set aside also in {', '.join(others)}" if others else ""
         logger.log(
             level,
-            "llm-cost-hooks ledger %s closed: %d records written%s, %d set aside in %s, %d lost",
+            "llm-cost-hooks ledger %s closed: %d records written%s, %d set aside in %s, %d lost%s",
             self._describe(),
             s.written,
             already,
             s.dead_lettered,
             s.dead_letter_path,
             s.dropped,
+            also,
         )
 
     def _close_counts(self) -> None:

@@ -103,5 +103,11 @@ def test_records_that_fit_in_a_nearly_full_dead_letter_file_are_set_aside(tmp_pa
             kept += [json.loads(line)["record"]["request_id"] for line in path.read_text().splitlines()]
     assert len(kept) == stats["dead_lettered"] == len(set(kept))
     assert kept == [f"r{i}" for i in range(len(kept))]  # in their order, the first ones kept
+    # Every file that holds some of them is named, in a warning and on the closed: line.
+    for path in (tmp_path / "costs.db.dead-letter.jsonl", *(tmp_path / "tmp").glob("*.jsonl")):
+        if path.exists():
+            assert f"set aside in {path}" in done.stderr
+            closed = [ln for ln in done.stderr.splitlines() if " closed: " in ln][-1]
+            assert str(path) in closed, closed
     if stats["dropped"]:
         assert f"{stats['dropped']} record(s) and 0 task outcome(s) LOST" in done.stderr
