@@ -95,6 +95,17 @@ def _bounded_shutdown(providers: OTelProviders, deadline: float) -> bool:
     worker.start()
     worker.join(max(deadline - time.monotonic(), 0.0))
     if not worker.is_alive():
+        stats = stats_for(providers.tracer_provider)
+        lost = stats._outage_loss() if stats is not None else 0
+        if lost and stats is not None:
+            # Only the outage's first failure was logged: say what it cost in the end.
+            logger.warning(
+                "llm-cost-hooks telemetry: the collector was still failing at exit; %d span(s) "
+                "were lost to failed exports since it began (%d in all, stats.spans_dropped). Is "
+                "the collector at the OTLP endpoint up?",
+                lost,
+                stats.spans_dropped,
+            )
         return True
     # The queue first, then the export in progress: a batch the worker takes between the
     # two reads may be counted twice, never left out.

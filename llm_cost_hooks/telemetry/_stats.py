@@ -95,6 +95,11 @@ class TelemetryStats:
             self._failed_in_outage += n
             return first, False, n
 
+    def _outage_loss(self) -> int:
+        """Spans lost to failed exports since the last success, while exports still fail."""
+        with self._lock:
+            return self._failed_in_outage if self._failing else 0
+
     def _abandon_exports(self, queued: int) -> int:
         """At the exit deadline: counts the ``queued`` spans and those in an unfinished
         export as unexported; a late answer moves them, never counts them twice."""

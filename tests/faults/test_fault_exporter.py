@@ -137,6 +137,40 @@ def test_spans_the_exit_left_behind_are_all_counted_and_named(
     assert int(named[-1]) + sum(map(int, failed_during_run)) == ended, proc.stderr[-3000:]
 
 
+_FAILING_APP = """
+import sys, time
+from llm_cost_hooks import CostTracker, TokenUsage
+from llm_cost_hooks.telemetry import OTelObserver, configure_otel
+
+providers = configure_otel("fault", endpoint=sys.argv[2], schedule_delay_ms=10, timeout=1, metrics=False)
+tracker = CostTracker(ledger="sqlite:///" + sys.argv[1])
+OTelObserver(tracer_provider=providers.tracer_provider).bind(tracker)
+for i in range(300):
+    tracker.start_llm(f"r{i}", None, model="gpt-4o-mini", provider="openai")
+    tracker.end_llm(f"r{i}", TokenUsage(input_tokens=100, output_tokens=10))
+tracker.flush()
+deadline = time.monotonic() + 60
+while providers.stats.spans_failed < 300 and time.monotonic() < deadline:
+    time.sleep(0.1)  # every export fails while the process runs
+print("failed", providers.stats.spans_failed, flush=True)
+"""
+
+
+def test_spans_lost_to_failed_exports_are_named_at_exit_when_the_collector_is_still_down(
+    tmp_path: Path, closed_port: int
+) -> None:
+    # Only the first failed export of the outage was logged (with its own batch's count):
+    # when the exit itself had nothing left to wait for, the log never said the rest.
+    proc = subprocess.run(
+        [sys.executable, "-c", _FAILING_APP, str(tmp_path / "costs.db"), f"http://127.0.0.1:{closed_port}"],
+        capture_output=True, text=True, timeout=120, env=child_env(), cwd=str(tmp_path),
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "failed 300" in proc.stdout, proc.stdout + proc.stderr[-3000:]
+    got = re.findall(r"(\d+) span\(s\) were lost to failed exports since it began", proc.stderr)
+    assert got == ["300"], proc.stderr[-3000:]
+
+
 def test_exit_deadline_is_configurable(tmp_path: Path, black_hole: int) -> None:
     took, stderr = _exit_seconds(tmp_path, black_hole, "1")
     assert took < 1.0 + 3.0, f"exit took {took:.1f} s\n{stderr[-2000:]}"
