@@ -359,3 +359,38 @@ def test_forked_workers_export_their_own_calls_once(receiver: Receiver, tmp_path
 
     rows = receiver.wait_for(lambda rows: len(last_counts(rows)) == 3)
     assert sorted(last_counts(rows).values()) == [1, 1, 5]
+
+
+class FlakyExporter(SpanExporter):
+    """Answers FAILURE while ``down`` is set, SUCCESS otherwise (a collector that goes away)."""
+
+    def __init__(self) -> None:
+        self.down = True
+
+    def export(self, spans: Any) -> SpanExportResult:
+        return SpanExportResult.FAILURE if self.down else SpanExportResult.SUCCESS
+
+    def shutdown(self) -> None:
+        pass
+
+
+def test_a_collector_outage_is_logged_once_while_running_and_its_end_with_the_loss(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # Spans lost to failed exports during the run were only counted: the log said nothing
+    # until the exit (and nothing at all when the exit itself went well).
+    stats = TelemetryStats()
+    flaky = FlakyExporter()
+    exporter = CountingSpanExporter(flaky, stats)
+    spans = [object()] * 3
+    with caplog.at_level("INFO", logger="llm_cost_hooks.telemetry"):
+        for _ in range(4):
+            exporter.export(spans)
+        flaky.down = False
+        exporter.export(spans)
+        exporter.export(spans)
+    ours = [r for r in caplog.records if r.name == "llm_cost_hooks.telemetry"]
+    assert [r.levelname for r in ours] == ["WARNING", "INFO"]
+    assert "3 span(s) lost" in ours[0].getMessage()
+    assert "12 span(s) were lost meanwhile" in ours[1].getMessage()
+    assert (stats.spans_failed, stats.spans_exported, stats.span_exports_failed) == (12, 6, 4)

@@ -16,6 +16,7 @@ died) expires after ``lease_seconds`` and its amount is freed, so nothing leaks.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
 import logging
@@ -1067,8 +1068,11 @@ class SpendJournal:
         with self._lock:
             f = self._open()
             if f is not None:
-                f.write(json.dumps(entry, separators=(",", ":")) + "\n")
-                f.flush()
+                try:
+                    f.write(json.dumps(entry, separators=(",", ":")) + "\n")
+                    f.flush()
+                except OSError as exc:  # a full disk: never a reason to fail the call
+                    self._file_failed(exc)
             if entry["op"] == "reserve":
                 return
             if len(self._entries) >= self.max_entries:
@@ -1083,6 +1087,23 @@ class SpendJournal:
                     self.set_aside,
                 )
             self._entries.append(entry)
+
+    def _file_failed(self, exc: OSError) -> None:
+        """The journal file stopped taking lines (no space left, a file size limit): keep
+        the entries in memory only, as when it cannot be opened, and say so once."""
+        f, self._file = self._file, None
+        self.directory = None
+        with contextlib.suppress(OSError, ValueError):
+            f.close()  # its unwritten buffer fails again: dropped, the entries are in memory
+        if not self._warned:
+            self._warned = True
+            logger.error(
+                "llm-cost-hooks: writing the spend journal %s failed (%s); fallback settlements "
+                "are kept in memory only until the shared store is back (a crash of this "
+                "process before then would lose them).",
+                self._path,
+                exc,
+            )
 
     def peek(self) -> dict[str, Any] | None:
         return self._entries[0] if self._entries else None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import logging
 import os
@@ -358,6 +359,9 @@ class Ledger(ABC):
         self._retry_at = 0.0
         self._backoff = self.retry_initial
         self._warned_dead_letter = False
+        # Every file records were set aside in, in the order first used (a nearly full disk
+        # can spread one set-aside over the dead-letter file and the temp folder's).
+        self._dead_letter_files: list[str] = []
         # Records and outcomes set aside (or lost) because the queue was full, for its error
         # lines; and why the last set-aside failed.
         self._overflow_kept = 0
@@ -814,20 +818,33 @@ class Ledger(ABC):
         at = datetime.now(timezone.utc).isoformat()
         lines = [_dead_letter_line("record", r, reason, at) for r in records]
         lines += [_dead_letter_line("task_outcome", o, reason, at) for o in outcomes]
-        text = "".join(line + "\n" for line in lines)
         errors: list[str] = []
+        recs_left, outs_left = len(records), len(outcomes)  # lines[:recs_left] are records
         for path in (self.dead_letter_path, _fallback_dead_letter_path()):
-            try:
-                _append_durably(path, text)
-            except OSError as exc:
+            if not lines:
+                break
+            # A disk with room for part of them (quiet: one record, all or nothing) keeps
+            # those that fit, whole lines in their order; the rest go on to the next file.
+            kept, exc = _append_what_fits(path, lines, split=not quiet)
+            if exc is not None:
                 errors.append(f"{path}: {exc.strerror or exc}")
+            if not kept:
                 continue
+            n_recs = min(kept, recs_left)
+            n_outs = kept - n_recs
+            lines = lines[kept:]
+            recs_left -= n_recs
+            outs_left -= n_outs
             with self._lock:
-                self._stats.dead_lettered += len(records)
-                self._stats.dead_lettered_outcomes += len(outcomes)
+                self._stats.dead_lettered += n_recs
+                self._stats.dead_lettered_outcomes += n_outs
                 self._stats.dead_letter_path = str(path)
                 self._account_locked()
-                first = not self._warned_dead_letter and not quiet
+                new_file = str(path) not in self._dead_letter_files
+                if new_file:
+                    self._dead_letter_files.append(str(path))
+                # Said once per file: records spread over two files are named in both.
+                first = (not self._warned_dead_letter or new_file) and not quiet
                 if not quiet:
                     self._warned_dead_letter = True
             if first:
@@ -836,25 +853,26 @@ class Ledger(ABC):
                     "to the ledger (%s); they were set aside in %s. Fix the cause, then load them "
                     "with llm_cost_hooks.ledger.replay_dead_letters(%r, ledger). Further records "
                     "set aside are counted in ledger.stats.dead_lettered.",
-                    len(records),
-                    len(outcomes),
+                    n_recs,
+                    n_outs,
                     reason,
                     path,
                     str(path),
                 )
+        if not lines:
             return True
         with self._lock:
-            self._stats.dropped += len(records)
-            self._stats.dropped_outcomes += len(outcomes)
+            self._stats.dropped += recs_left
+            self._stats.dropped_outcomes += outs_left
             self._set_aside_error = "; ".join(errors)
             self._account_locked()
         if quiet:
             return False
         logger.error(
             "llm-cost-hooks ledger: %d record(s) and %d task outcome(s) LOST: the ledger failed "
-            "(%s) and no dead-letter file could be written (%s).",
-            len(records),
-            len(outcomes),
+            "(%s) and no dead-letter file could take them (%s).",
+            recs_left,
+            outs_left,
             reason,
             "; ".join(errors),
         )
@@ -956,15 +974,18 @@ class Ledger(ABC):
         level = logging.ERROR if s.dropped else logging.WARNING if s.dead_lettered else logging.INFO
         # Duplicates named only when there were some: the usual line stays as it was.
         already = f", {s.duplicates} already in the ledger (skipped)" if s.duplicates else ""
+        others = [f for f in self._dead_letter_files if f != s.dead_letter_path]
+        also = f"; set aside also in {', '.join(others)}" if others else ""
         logger.log(
             level,
-            "llm-cost-hooks ledger %s closed: %d records written%s, %d set aside in %s, %d lost",
+            "llm-cost-hooks ledger %s closed: %d records written%s, %d set aside in %s, %d lost%s",
             self._describe(),
             s.written,
             already,
             s.dead_lettered,
             s.dead_letter_path,
             s.dropped,
+            also,
         )
 
     def _close_counts(self) -> None:
@@ -1105,6 +1126,28 @@ def _dead_letter_line(kind: str, item: Any, reason: str, at: str) -> str:
         body = {"repr": repr(item)}
     # ensure_ascii: a value the store rejected (e.g. a lone surrogate) still makes a line.
     return json.dumps({kind: body, "reason": reason, "set_aside_at": at}, ensure_ascii=True, default=str)
+
+
+# A file that cannot grow: no space left, over the file size limit, over the disk quota.
+_FULL_ERRNOS = frozenset({errno.ENOSPC, errno.EFBIG, getattr(errno, "EDQUOT", errno.ENOSPC)})
+
+
+def _append_what_fits(path: Path, lines: Sequence[str], *, split: bool = True) -> tuple[int, OSError | None]:
+    """Append ``lines`` to ``path``, each whole; on a full disk, as many of the first ones
+    as fit (halving the part written until it fits). Returns how many were written and
+    the error that stopped the rest (``None``: all written)."""
+    done, chunk = 0, len(lines)
+    while done < len(lines):
+        part = lines[done : done + chunk]
+        try:
+            _append_durably(path, "".join(line + "\n" for line in part))
+        except OSError as exc:
+            if not split or chunk == 1 or exc.errno not in _FULL_ERRNOS:
+                return done, exc
+            chunk = (chunk + 1) // 2
+            continue
+        done += len(part)
+    return done, None
 
 
 def _append_durably(path: Path, text: str) -> None:

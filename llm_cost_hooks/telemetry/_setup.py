@@ -95,16 +95,32 @@ def _bounded_shutdown(providers: OTelProviders, deadline: float) -> bool:
     worker.start()
     worker.join(max(deadline - time.monotonic(), 0.0))
     if not worker.is_alive():
+        stats = stats_for(providers.tracer_provider)
+        lost = stats._outage_loss() if stats is not None else 0
+        if lost and stats is not None:
+            # Only the outage's first failure was logged: say what it cost in the end.
+            logger.warning(
+                "llm-cost-hooks telemetry: the collector was still failing at exit; %d span(s) "
+                "were lost to failed exports since it began (%d in all, stats.spans_dropped). Is "
+                "the collector at the OTLP endpoint up?",
+                lost,
+                stats.spans_dropped,
+            )
         return True
+    # The queue first, then the export in progress: a batch the worker takes between the
+    # two reads may be counted twice, never left out.
     queued = _queued_spans(providers.tracer_provider)
     stats = stats_for(providers.tracer_provider)
-    if stats is not None and queued:
-        stats.add("spans_unexported_at_exit", queued)
+    unexported = stats._abandon_exports(queued) if stats is not None else queued
+    failed = stats.spans_failed if stats is not None else 0
     logger.warning(
         "llm-cost-hooks telemetry: the exporters did not finish by the exit deadline "
-        "(LLM_COST_HOOKS_EXIT_TIMEOUT); %d span(s) still queued were not exported. Is the "
-        "collector at the OTLP endpoint up?",
+        "(LLM_COST_HOOKS_EXIT_TIMEOUT); %d span(s) were not exported (%d still queued, %d in "
+        "an export the collector had not answered)%s. Is the collector at the OTLP endpoint up?",
+        unexported,
         queued,
+        unexported - queued,
+        f"; {failed} more span(s) were lost to failed exports before" if failed else "",
     )
     return False
 

@@ -57,10 +57,57 @@ class TelemetryStats:
     metric_measurements_dropped: int = 0
     observer_errors: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+    # Spans handed to the exporter and not answered yet, and whether the exit gave up on
+    # them (then they are counted in spans_unexported_at_exit already).
+    _in_export: int = field(default=0, repr=False, compare=False)
+    _abandoned: bool = field(default=False, repr=False, compare=False)
+    _failing: bool = field(default=False, repr=False, compare=False)
+    _failed_in_outage: int = field(default=0, repr=False, compare=False)
 
     def add(self, name: str, n: int = 1) -> None:
         with self._lock:
             setattr(self, name, getattr(self, name) + n)
+
+    def _begin_export(self, n: int) -> None:
+        with self._lock:
+            self._in_export += n
+
+    def _end_export(self, n: int, ok: bool) -> tuple[bool, bool, int]:
+        """Counts an export's result; returns (first failure of an outage, first success
+        after one, spans lost in that outage) for the caller to log outside the lock."""
+        with self._lock:
+            self._in_export -= n
+            if self._abandoned:  # counted as unexported at the exit already
+                if ok:
+                    moved = min(n, self.spans_unexported_at_exit)
+                    self.spans_unexported_at_exit -= moved
+                    self.spans_exported += moved
+                return False, False, 0
+            if ok:
+                self.spans_exported += n
+                recovered, lost = self._failing, self._failed_in_outage
+                self._failing, self._failed_in_outage = False, 0
+                return False, recovered, lost
+            self.spans_failed += n
+            self.span_exports_failed += 1
+            first = not self._failing
+            self._failing = True
+            self._failed_in_outage += n
+            return first, False, n
+
+    def _outage_loss(self) -> int:
+        """Spans lost to failed exports since the last success, while exports still fail."""
+        with self._lock:
+            return self._failed_in_outage if self._failing else 0
+
+    def _abandon_exports(self, queued: int) -> int:
+        """At the exit deadline: counts the ``queued`` spans and those in an unfinished
+        export as unexported; a late answer moves them, never counts them twice."""
+        with self._lock:
+            self._abandoned = True
+            n = queued + max(self._in_export, 0)
+            self.spans_unexported_at_exit += n
+            return n
 
     @property
     def spans_dropped(self) -> int:
@@ -107,16 +154,26 @@ class CountingSpanExporter(SpanExporter):
 
     def export(self, spans: Any) -> SpanExportResult:
         n = len(spans)
+        self.stats._begin_export(n)
+        raised = False
         try:
             result = self.inner.export(spans)
         except Exception:
+            raised = True
             logger.warning("llm-cost-hooks: span export raised; %d spans lost", n, exc_info=True)
             result = SpanExportResult.FAILURE
-        if result is SpanExportResult.SUCCESS:
-            self.stats.add("spans_exported", n)
-        else:
-            self.stats.add("spans_failed", n)
-            self.stats.add("span_exports_failed")
+        first_failure, recovered, lost = self.stats._end_export(n, result is SpanExportResult.SUCCESS)
+        if first_failure and not raised:
+            logger.warning(
+                "llm-cost-hooks telemetry: a span export failed; %d span(s) lost, counted in "
+                "stats.spans_failed. Further failures are counted, not logged, until an export "
+                "succeeds. Is the collector at the OTLP endpoint up?",
+                n,
+            )
+        elif recovered:
+            logger.info(
+                "llm-cost-hooks telemetry: spans are exported again; %d span(s) were lost meanwhile", lost
+            )
         return result
 
     def shutdown(self, timeout_millis: float | None = None) -> None:
