@@ -20,6 +20,7 @@ from llm_cost_hooks.ledger._stores import (
     CREATE_RECORDS,
     INSERT_RECORD,
     _empty_columns,
+    _Shape,
 )
 
 T0 = datetime(2026, 12, 6, 12, 0, 0, tzinfo=timezone.utc)
@@ -76,10 +77,15 @@ def _stored(path: Path) -> dict[tuple[str, str], tuple[object, ...]]:
 def test_the_optional_columns_are_the_records_optional_fields() -> None:
     # _empty_columns reads them by position: the positions must be those of the names.
     row = tuple(range(len(RECORD_COLUMNS)))
-    assert _empty_columns(row) == (False,) * (len(_OPTIONAL_COLUMNS) + 1)
+    n = len(_OPTIONAL_COLUMNS)
+    assert _empty_columns(row) == (False,) * (n + 2)
     for name in _OPTIONAL_COLUMNS:
         one = tuple(None if c == name else v for c, v in zip(RECORD_COLUMNS, row))
-        assert _empty_columns(one)[:-1] == tuple(c == name for c in _OPTIONAL_COLUMNS)
+        assert _empty_columns(one)[:n] == tuple(c == name for c in _OPTIONAL_COLUMNS)
+    # Then whether the task id is the request id (the same object), read by position too.
+    own = dict(zip(RECORD_COLUMNS, row)) | {"request_id": "r-1"}
+    assert _empty_columns(tuple((own | {"task_id": own["request_id"]})[c] for c in RECORD_COLUMNS))[n]
+    assert not _empty_columns(tuple((own | {"task_id": "t-1"})[c] for c in RECORD_COLUMNS))[n]
     # Its last item: whether the row has the usual values, read by position too.
     usual = dict(zip(RECORD_COLUMNS, row)) | {"currency": "USD"}
     usual |= {c: int(literal) for c, literal in _USUAL_VALUES.items() if c != "currency"}
@@ -124,6 +130,40 @@ def test_rows_with_the_usual_values_read_back_as_bound(tmp_path: Path) -> None:
         ).fetchall()
     assert written == bound
     assert [r[RECORD_COLUMNS.index("success")] for r in written[:3]] == [0, 1, 1]
+    ledger.close()
+
+
+def test_a_call_that_is_its_own_task_reads_back_as_bound(tmp_path: Path) -> None:
+    # Rows whose task id is their request id bind it once; they share batches with rows of
+    # other tasks, equal ids that are other string objects and rows without a task id.
+    rows = []
+    for i in range(80):
+        r = dict(zip(RECORD_COLUMNS, record_to_row(rec(i, ("parent_id",) if i % 4 == 3 else ()))))
+        if i % 5 in (0, 3):
+            r["task_id"] = r["request_id"]  # the same object, as the tracker makes it
+        elif i % 5 == 1:
+            r["task_id"] = "".join(["req-", r["request_id"][4:]])  # equal, not the same
+        elif i % 5 == 2 and i % 10:
+            r["task_id"] = None
+        rows.append(tuple(r[c] for c in RECORD_COLUMNS))
+    plain = sqlite3.connect(tmp_path / "bound.db")
+    plain.execute(CREATE_RECORDS)
+    plain.executemany(INSERT_RECORD, rows)
+    plain.commit()
+    query = f"SELECT {', '.join(RECORD_COLUMNS)}, typeof(task_id) FROM cost_records ORDER BY rowid"
+    bound = plain.execute(query).fetchall()
+    plain.close()
+    ledger = SQLiteLedger(tmp_path / "x.db", background=False)
+    for start, stop in ((0, 1), (1, 3), (3, 40), (40, 80)):
+        ledger._write_batch(rows[start:stop], [])
+    with sqlite3.connect(tmp_path / "x.db") as conn:
+        written = conn.execute(query).fetchall()
+    assert written == bound
+    task = RECORD_COLUMNS.index("task_id")
+    assert [r[task] for r in written[:3]] == ["req-00000", "req-00001", None]
+    # The own task's row binds one value fewer than the row naming an equal copy.
+    bind = [len(_Shape(_empty_columns(r)).values(r)) for r in rows[:2]]
+    assert bind[0] == bind[1] - 1
     ledger.close()
 
 

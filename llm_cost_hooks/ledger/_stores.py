@@ -156,8 +156,9 @@ _USUAL_AT = {RECORD_COLUMNS.index(c): literal for c, literal in _USUAL_VALUES.it
 
 def _empty_columns(r: Sequence[object]) -> tuple[bool, ...]:
     """Which optional columns of row ``r`` are None, in ``_OPTIONAL_COLUMNS`` order, then
-    whether it has the ``_USUAL_VALUES`` (spelled out: a generator or ``map`` costs several
-    times more per row)."""
+    whether its task id is its request id (the same string: a call that is its own task),
+    then whether it has the ``_USUAL_VALUES`` (spelled out: a generator or ``map`` costs
+    several times more per row)."""
     return (
         r[1] is None,
         r[2] is None,
@@ -170,6 +171,7 @@ def _empty_columns(r: Sequence[object]) -> tuple[bool, ...]:
         r[25] is None,
         r[27] is None,
         r[29] is None,
+        r[1] is r[0],
         r[14] == 0
         and r[15] == 0
         and r[22] == "USD"
@@ -182,24 +184,40 @@ def _empty_columns(r: Sequence[object]) -> tuple[bool, ...]:
 
 class _Shape:
     """The INSERT statements of rows whose empty optional columns are the same (and that
-    all have, or not all have, the usual values)."""
+    all have, or not all have, the usual values; whose task ids all are, or not all are,
+    their request ids)."""
 
     __slots__ = ("statements", "values")
 
     def __init__(self, empty: tuple[bool, ...]) -> None:
         skip = {at for at, none in zip(_OPTIONAL_AT, empty) if none}
-        literals = _USUAL_AT if empty[-1] else {}
+        own_task, usual = empty[-2:]
+        literals = _USUAL_AT if usual else {}
         keep = [i for i in range(len(RECORD_COLUMNS)) if i not in skip]
-        bound = [i for i in keep if i not in literals]
+        # A call that is its own task binds its id once, for both columns (binding a text
+        # value copies it: ~800 instructions).
+        bound = [i for i in keep if i not in literals and not (own_task and i == 1)]
         # The values a row binds (a plain tuple when it binds them all).
         self.values: Callable[[Sequence[object]], Sequence[object]] = (
             operator.itemgetter(*bound) if len(bound) < len(RECORD_COLUMNS) else tuple
         )
         columns = ", ".join(RECORD_COLUMNS[i] for i in keep)
-        one = "({})".format(", ".join(literals.get(i, "?") for i in keep))
+        if own_task:
+            # Numbered parameters: row k's values are ?(k*n+1) .. ?(k*n+n).
+            at = {i: n for n, i in enumerate(bound, 1)}
+            at[1] = at[0]
+
+            def one(k: int) -> str:
+                off = k * len(bound)
+                return "({})".format(", ".join(literals.get(i) or f"?{off + at[i]}" for i in keep))
+
+            rows = {size: ", ".join(one(k) for k in range(size)) for size in _INSERT_SIZES}
+        else:
+            plain = "({})".format(", ".join(literals.get(i, "?") for i in keep))
+            rows = {size: ", ".join([plain] * size) for size in _INSERT_SIZES}
         self.statements = {
-            size: f"INSERT OR REPLACE INTO cost_records ({columns}) VALUES {', '.join([one] * size)}"
-            for size in _INSERT_SIZES
+            size: f"INSERT OR REPLACE INTO cost_records ({columns}) VALUES {values}"
+            for size, values in rows.items()
         }
 
 

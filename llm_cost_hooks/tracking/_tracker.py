@@ -20,7 +20,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from .. import _shutdown
 from .._errors import (
@@ -54,6 +54,8 @@ _RETRY_TAG = "retry:attempt:"
 # Read once: an attribute of an Enum class goes through its metaclass's __getattr__.
 _LLM = RunKind.LLM
 _NO_METADATA: Mapping[str, Any] = MappingProxyType({})
+# The params and observer data of an ended run no observer is told of (read-only, shared).
+_ENDED_DICT = cast("dict[str, Any]", _NO_METADATA)
 _new = object.__new__
 # Bound once: a module attribute read per use costs a global and an attribute look-up.
 _perf_ns, _wall_ns, _get_ident = time.perf_counter_ns, time.time_ns, threading.get_ident
@@ -554,11 +556,17 @@ class CostTracker:
                         finished = self._tasks.pop(run.task_id, None)
                     else:
                         finished = self._finish_task(run, None)
+                told: Sequence[RunObserver] = observers
                 if not observers:
                     # Nothing reads them any more: a queued call must not keep the chat's
-                    # objects alive (every garbage collection walks the writer's queue).
+                    # objects alive (every garbage collection walks the writer's queue), nor
+                    # the run's own dicts: objects a queued call keeps count towards the next
+                    # garbage collection (a call without a handler keeps none). An observer
+                    # added before the writer gets to it is not told of a run it never saw.
                     outputs = run.messages = None
                     run.metadata = _NO_METADATA
+                    run.params = run.observer_data = _ENDED_DICT
+                    told = ()
                 elif len(observers) == 1 and getattr(obs := observers[0], "digests_calls", False):
                     # The only observer reads what it needs now; the call's objects go
                     # (digest_call() inline: a call frame less per model call).
@@ -577,7 +585,7 @@ class CostTracker:
                     self._builder,
                     task,
                     finished,
-                    observers,
+                    told,
                     outputs,
                 )
                 p.run, p.usage, p.model, p.end_ns, p.cache_status = (
