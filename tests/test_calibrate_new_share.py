@@ -160,7 +160,7 @@ def test_the_data_suggests_a_share() -> None:
         new_share=0.25,
     )
     assert lone.new_share_estimate == pytest.approx(1 / 5)
-    assert "suggests 0.20" in lone.summary()
+    assert "at least 0.20" in lone.summary()
     split = calibrate_intents(
         texts,
         labels,

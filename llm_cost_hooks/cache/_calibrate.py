@@ -150,7 +150,7 @@ class CalibrationResult(BaseModel):
     n_new_questions: int = 0
     #: Share of in-domain questions assumed to have no stored answer (weight of the second asks).
     new_share: float = 0.0
-    #: That share as the labelled data suggests it (None for pairs): see ``calibrate_intents``.
+    #: A floor for that share set by the labelled data (None for pairs): see ``calibrate_intents``.
     new_share_estimate: float | None = None
     reason: str = ""
     #: The fitting slice's choice when the held-out slice rejected it (``met`` is then False).
@@ -177,8 +177,9 @@ class CalibrationResult(BaseModel):
         if self.new_share_estimate is not None:
             lines.append(
                 f"new questions (no stored answer): weighed as {self.new_share:.2f} of the in-domain traffic "
-                f"(--new-share); your labelled data suggests {self.new_share_estimate:.2f} (questions whose label "
-                "has no other stored row), which cannot see labels your traffic has not asked yet"
+                f"(--new-share); in your labelled data at least {self.new_share_estimate:.2f} (questions whose label "
+                "has no other stored row): a floor, blind to labels your traffic has not asked yet, so a low value "
+                "does not make a lower --new-share safe"
             )
         h = self.holdout
         if h is not None:
@@ -542,7 +543,7 @@ def calibrate_intents(
     ``1 - new_share`` and its second ask with weight ``new_share`` (off-topic rows, and queries
     whose label has no other stored row, weigh 1). ``new_share=0`` (or
     ``new_questions=False``) skips the second ask: every question has a stored answer.
-    ``result.new_share_estimate`` is what the labelled rows themselves suggest. A ``holdout``
+    ``result.new_share_estimate`` is a floor the labelled rows themselves set (blind to labels not asked yet). A ``holdout``
     share of the queries (whole labels) is set aside to check the chosen threshold.
     ``vectors=(query_vecs, cache_vecs)`` skips embedding.
 

@@ -71,7 +71,7 @@ def add_cache_commands(subparsers: Any) -> argparse.ArgumentParser:
         metavar="F",
         help="intents files: the share (0 to 1) of your in-domain questions that have no stored answer yet; "
         "each labelled row's ask with its label stored weighs 1-F, its ask with its label left out weighs F "
-        "(default 0.5; the output shows what your labelled data suggests)",
+        "(default 0.5; the output shows the floor your labelled data sets)",
     )
     cal.add_argument(
         "--all-labels-stored",
