@@ -48,6 +48,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from .. import _shutdown
 from .._errors import ConfigurationError
+from .._options import ConfigModel
 from ._limits import NANO, scope_value_of_key
 
 __all__ = [
@@ -453,7 +454,7 @@ def _flush_at_exit(sink: WebhookSink, deadline: float) -> None:
         )
 
 
-class AnomalyRule(BaseModel):
+class AnomalyRule(ConfigModel):
     """Alert when spend in the current clock hour exceeds ``factor`` x the mean hourly
     spend of the ``trailing_hours`` before it, for each value of ``scope``.
 

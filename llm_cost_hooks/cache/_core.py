@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from .._breaker import Breaker
 from .._errors import ConfigurationError
+from .._options import ConfigModel
 from .._redis import redacted_url
 from ._contrast import contrast_flags, view
 from ._entry import CacheEntry, CacheHit
@@ -121,7 +122,7 @@ TENANT_RECHECK_SECONDS = 30.0
 _monotonic = time.monotonic  # the clock of that re-check (tests move it)
 
 
-class CacheConfig(BaseModel):
+class CacheConfig(ConfigModel):
     """Cache settings: the default decision policy, per-route overrides, TTL and audit.
 
     Save/load with :meth:`save` / :meth:`load` (``llm-cost cache calibrate --out`` writes

@@ -1,0 +1,150 @@
+"""The mistakes a user makes first with the options the docs show (a typo, a negative number,
+a wrong type, an empty environment variable) end in the package's own error saying what to
+fix, at construction, not in pydantic's error, a crash at the first call or a silent default."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from llm_cost_hooks import ConfigurationError, LLMCostHooksError, Settings, SettingsError, get_settings
+from llm_cost_hooks.budget import AnomalyRule, Limit, SegmentBudgets, SpendGuard, SpendRequest
+from llm_cost_hooks.dedup import RetryBudget
+from llm_cost_hooks.langchain import CostCallbackHandler, FakeChatModelWithUsage
+from llm_cost_hooks.routing import Rule
+
+OPTION_MISTAKES: dict[str, tuple[Callable[[], object], str]] = {
+    "negative history budget": (lambda: SegmentBudgets(history=-10), "history"),
+    "misspelt segment": (lambda: SegmentBudgets(histroy=100), "did you mean 'history'"),
+    "anomaly baseline typo": (lambda: AnomalyRule(baseline="cycles"), "'cycle'"),
+    "anomaly factor below 1": (lambda: AnomalyRule(factor=-1), "factor"),
+    "no attempts": (lambda: RetryBudget(max_attempts=0), "max_attempts"),
+    "negative retry dollars": (lambda: RetryBudget(max_retry_usd=-1), "max_retry_usd"),
+    "negative input tokens": (
+        lambda: SpendRequest(model="gpt-4o-mini", input_tokens=-5, max_output_tokens=10),
+        "input_tokens",
+    ),
+    "rule feature as a string": (lambda: Rule(tier="small", feature="faq"), "feature"),
+    "misspelt rule condition": (lambda: Rule(tier="small", featur=["faq"]), "did you mean 'feature'"),
+}
+
+
+@pytest.mark.parametrize("mistake", sorted(OPTION_MISTAKES))
+def test_option_models_raise_a_configuration_error_naming_the_field(mistake: str) -> None:
+    build, named = OPTION_MISTAKES[mistake]
+    with pytest.raises(ConfigurationError) as caught:
+        build()
+    assert named in str(caught.value)
+    assert str(caught.value).startswith("invalid ")
+
+
+def test_prompt_cache_options_from_a_dict_raise_a_configuration_error() -> None:
+    from llm_cost_hooks.budget._requests import coerce_prompt_cache
+
+    with pytest.raises(ConfigurationError, match="ttl"):
+        coerce_prompt_cache({"ttl": "2h"})
+
+
+def test_a_misspelt_fail_mode_is_refused_with_the_in_process_store() -> None:
+    # The typo showed only once the guard moved to Redis: on a laptop it was accepted.
+    with pytest.raises(ConfigurationError, match="fail_mode must be 'open' or 'closed'"):
+        SpendGuard([Limit.usd(25, per="day")], fail_mode="opn")  # type: ignore[arg-type]
+
+
+def test_cache_require_tenant_says_it_takes_auto_true_or_false(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LLM_COST_HOOKS_CACHE_REQUIRE_TENANT", "sometimes")
+    with pytest.raises(SettingsError) as caught:
+        get_settings(reload=True)
+    message = str(caught.value)
+    assert caught.value.variable == "LLM_COST_HOOKS_CACHE_REQUIRE_TENANT"
+    assert "'auto', true or false" in message
+    assert message.count("LLM_COST_HOOKS_CACHE_REQUIRE_TENANT=") == 1  # said once, not per member
+    monkeypatch.delenv("LLM_COST_HOOKS_CACHE_REQUIRE_TENANT")
+    get_settings(reload=True)
+
+
+def test_a_ledger_url_of_unknown_form_from_the_environment_names_the_variable(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("LLM_COST_HOOKS_LEDGER", "sqlit:///costs.db")
+    get_settings(reload=True)
+    try:
+        with pytest.raises(SettingsError) as caught:
+            CostCallbackHandler()
+    finally:
+        monkeypatch.delenv("LLM_COST_HOOKS_LEDGER")
+        get_settings(reload=True)
+    assert caught.value.variable == "LLM_COST_HOOKS_LEDGER"
+    assert "sqlite:///path.db" in str(caught.value)
+    with pytest.raises(ConfigurationError) as given:  # an argument stays the argument's error
+        CostCallbackHandler(ledger="sqlit:///costs.db")
+    assert not isinstance(given.value, SettingsError)
+
+
+def test_an_empty_default_tenant_names_no_tenant(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A blank .env line: the record's tenant is none, not a tenant called "".
+    monkeypatch.setenv("LLM_COST_HOOKS_DEFAULT_TENANT", "")
+    try:
+        assert get_settings(reload=True).default_tenant is None
+        handler = CostCallbackHandler(ledger="memory://")
+        FakeChatModelWithUsage(model_name="gpt-4o-mini").invoke("hi", config={"callbacks": [handler]})
+        handler.flush()
+        assert [r.tenant for r in handler.records()] == [None]
+    finally:
+        monkeypatch.delenv("LLM_COST_HOOKS_DEFAULT_TENANT")
+        get_settings(reload=True)
+    assert Settings(default_tenant="").default_tenant is None
+
+
+def test_an_empty_cache_path_variable_persists_to_the_default_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # SQLite takes "" as a throwaway file: the cache was lost at every restart.
+    from langchain_core.globals import set_llm_cache
+
+    from llm_cost_hooks.langchain import SemanticCache
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("LLM_COST_HOOKS_CACHE_PATH", "")
+    cache = SemanticCache(semantic=False)
+    set_llm_cache(cache)
+    try:
+        model = FakeChatModelWithUsage(model_name="gpt-4o-mini", responses=["first", "second"])
+        assert [model.invoke("hi").content, model.invoke("hi").content] == ["first", "first"]
+    finally:
+        set_llm_cache(None)
+    assert (tmp_path / "llm_cache.db").exists()
+
+
+def test_handler_defaults_must_be_a_mapping_and_open_nothing(tmp_path: Path) -> None:
+    ledger = tmp_path / "costs.db"
+    with pytest.raises(ConfigurationError, match="defaults must be a mapping"):
+        CostCallbackHandler(ledger=f"sqlite:///{ledger}", defaults="acme")  # type: ignore[arg-type]
+    assert not ledger.exists()
+
+
+def test_a_misspelt_defaults_key_is_warned_naming_the_key_read(caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.WARNING, logger="llm_cost_hooks"):
+        handler = CostCallbackHandler(ledger="memory://", defaults={"tenant_idd": "acme"})
+    assert "'tenant_idd'" in caplog.text and "did you mean 'tenant_id'" in caplog.text
+    handler.ledger.close()
+
+
+@pytest.mark.parametrize(
+    ("option", "value"),
+    [("guard", Limit.usd(1, per="day")), ("context_budget", SegmentBudgets(history=100))],
+)
+def test_litellm_logger_refuses_an_option_its_hooks_cannot_use(option: str, value: Any) -> None:
+    # Before: accepted, then an AttributeError raised into every acompletion.
+    from llm_cost_hooks.litellm import CostHooksLogger
+
+    with pytest.raises(ConfigurationError, match=f"{option} must be a"):
+        CostHooksLogger(ledger="memory://", **{option: value})
+
+
+def test_every_error_above_is_in_the_package_tree() -> None:
+    assert issubclass(ConfigurationError, LLMCostHooksError)
