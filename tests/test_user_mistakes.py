@@ -5,6 +5,7 @@ fix, at construction, not in pydantic's error, a crash at the first call or a si
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -148,3 +149,54 @@ def test_litellm_logger_refuses_an_option_its_hooks_cannot_use(option: str, valu
 
 def test_every_error_above_is_in_the_package_tree() -> None:
     assert issubclass(ConfigurationError, LLMCostHooksError)
+
+
+def _proxy_logger(monkeypatch: pytest.MonkeyPatch, **env: str) -> Any:
+    from llm_cost_hooks.litellm import proxy
+
+    for name in [n for n in os.environ if n.startswith("LLM_COST_HOOKS_PROXY_")]:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("LLM_COST_HOOKS_LEDGER", "memory://")
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    get_settings(reload=True)
+    return proxy._from_environment()
+
+
+LIMITS = '[{"metric": "usd", "amount": 25, "period": "day", "scope": "tenant"}]'
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "env"),
+    [
+        # a misspelt `true` left the protection off without a word
+        ("LLM_COST_HOOKS_PROXY_REQUIRE_TENANT", "ture", {}),
+        ("LLM_COST_HOOKS_PROXY_DEDUP_DERIVE", "enabled", {}),
+        ("LLM_COST_HOOKS_PROXY_BUDGET_FAIL_MODE", "opn", {"LLM_COST_HOOKS_PROXY_LIMITS": LIMITS}),
+        ("LLM_COST_HOOKS_PROXY_LIMITS", LIMITS.replace("25", "-25"), {}),
+        ("LLM_COST_HOOKS_PROXY_DEDUP_TTL", "1m", {"LLM_COST_HOOKS_PROXY_DEDUP": "memory"}),
+    ],
+)
+def test_a_proxy_setting_of_the_wrong_form_stops_it_naming_the_variable(
+    litellm_clean: Any, monkeypatch: pytest.MonkeyPatch, variable: str, value: str, env: dict[str, str]
+) -> None:
+    try:
+        with pytest.raises(ConfigurationError, match=variable):
+            _proxy_logger(monkeypatch, **env, **{variable: value})
+    finally:
+        monkeypatch.delenv("LLM_COST_HOOKS_LEDGER")
+        get_settings(reload=True)
+
+
+def test_proxy_require_tenant_true_still_turns_it_on(
+    litellm_clean: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    try:
+        logger = _proxy_logger(monkeypatch, LLM_COST_HOOKS_PROXY_REQUIRE_TENANT="Yes")
+        assert logger.require_bound_tenant is True
+        from llm_cost_hooks.litellm import uninstall
+
+        uninstall(logger)
+    finally:
+        monkeypatch.delenv("LLM_COST_HOOKS_LEDGER")
+        get_settings(reload=True)
