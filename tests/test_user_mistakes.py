@@ -200,3 +200,18 @@ def test_proxy_require_tenant_true_still_turns_it_on(
     finally:
         monkeypatch.delenv("LLM_COST_HOOKS_LEDGER")
         get_settings(reload=True)
+
+
+def test_a_cache_config_file_with_a_misspelt_option_names_the_file_and_the_option(tmp_path: Path) -> None:
+    from llm_cost_hooks import CacheConfig
+
+    path = tmp_path / "cache_config.json"
+    path.write_text('{"ttl_secondz": 5}', encoding="utf-8")
+    with pytest.raises(ConfigurationError, match=r"cache_config\.json.*did you mean 'ttl_seconds'"):
+        CacheConfig.load(path)
+    path.write_text("{not json", encoding="utf-8")
+    with pytest.raises(ConfigurationError, match="is not JSON"):
+        CacheConfig.load(path)
+    saved = CacheConfig(ttl_seconds=60)
+    saved.save(path)
+    assert CacheConfig.load(path) == saved

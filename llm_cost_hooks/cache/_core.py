@@ -194,7 +194,16 @@ class CacheConfig(ConfigModel):
         p = Path(path)
         if not p.is_file():
             raise ConfigurationError(f"cache config {str(p)!r} does not exist.")
-        return cls.model_validate_json(p.read_text(encoding="utf-8"))
+        try:
+            data = json.loads(p.read_text(encoding="utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise ConfigurationError(f"cache config {str(p)!r} is not JSON: {exc}.") from None
+        if not isinstance(data, dict):
+            raise ConfigurationError(f"cache config {str(p)!r} must hold a JSON object of settings.")
+        try:
+            return cls(**data)
+        except ConfigurationError as exc:  # the field, what it takes and what it got
+            raise ConfigurationError(f"cache config {str(p)!r}: {exc}") from None
 
 
 @dataclass(slots=True)
