@@ -215,3 +215,27 @@ def test_a_cache_config_file_with_a_misspelt_option_names_the_file_and_the_optio
     saved = CacheConfig(ttl_seconds=60)
     saved.save(path)
     assert CacheConfig.load(path) == saved
+
+
+def test_an_embedding_model_path_that_does_not_load_is_said_once_with_its_fix(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Before: only "cache lookup failed (EmbeddingModelError)" on every call, no path or variable.
+    from langchain_core.globals import set_llm_cache
+
+    from llm_cost_hooks.langchain import SemanticCache
+
+    missing = tmp_path / "model.onnx"
+    monkeypatch.setenv("LLM_COST_HOOKS_EMBEDDING_MODEL_PATH", str(missing))
+    set_llm_cache(SemanticCache(path=str(tmp_path / "cache.db")))
+    try:
+        model = FakeChatModelWithUsage(model_name="gpt-4o-mini", responses=["a", "b", "c"])
+        with caplog.at_level(logging.WARNING, logger="llm_cost_hooks"):
+            answers = [model.invoke("When will my card arrive?").content for _ in range(3)]
+    finally:
+        set_llm_cache(None)
+    assert answers == ["a", "b", "c"]  # the chain goes on (fail open)
+    said = [r for r in caplog.records if r.levelno == logging.ERROR and str(missing) in r.getMessage()]
+    assert len(said) == 1
+    assert "LLM_COST_HOOKS_EMBEDDING_MODEL_PATH" in said[0].getMessage()
+    assert "card" not in caplog.text

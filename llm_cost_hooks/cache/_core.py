@@ -371,6 +371,7 @@ class CacheCore:
             self.config = self.config.model_copy(update={"semantic": semantic})
         self._embedder = embedder
         self._embedder_lock = threading.Lock()
+        self._embedder_error_logged = False
         self.audit = audit or AuditLog(sample_rate=self.config.audit_sample_rate)
         self.stats = CacheStats()
         self._stats_lock = threading.Lock()
@@ -493,9 +494,18 @@ class CacheCore:
         if self._embedder is None:
             with self._embedder_lock:
                 if self._embedder is None:
-                    from ..embeddings import default_embedder
+                    from ..embeddings import EmbeddingModelError, default_embedder
 
-                    self._embedder = default_embedder()
+                    try:
+                        self._embedder = default_embedder()
+                    except EmbeddingModelError as exc:
+                        # Each call then fails as "cache lookup failed (EmbeddingModelError)":
+                        # say once what to fix (the message names the file and the variable;
+                        # it is about the model file, never a query).
+                        if not self._embedder_error_logged:
+                            self._embedder_error_logged = True
+                            logger.error("llm-cost-hooks cache: the embedder cannot load: %s", exc)
+                        raise
         return self._embedder
 
     @property
