@@ -13,7 +13,15 @@ from typing import Any
 import pytest
 
 from llm_cost_hooks import ConfigurationError, LLMCostHooksError, Settings, SettingsError, get_settings
-from llm_cost_hooks.budget import AnomalyRule, Limit, SegmentBudgets, SpendGuard, SpendRequest
+from llm_cost_hooks.budget import (
+    AlertManager,
+    AnomalyRule,
+    Limit,
+    SegmentBudgets,
+    SpendGuard,
+    SpendRequest,
+    WebhookSink,
+)
 from llm_cost_hooks.dedup import RetryBudget
 from llm_cost_hooks.langchain import CostCallbackHandler, FakeChatModelWithUsage
 from llm_cost_hooks.routing import Rule
@@ -239,3 +247,17 @@ def test_an_embedding_model_path_that_does_not_load_is_said_once_with_its_fix(
     assert len(said) == 1
     assert "LLM_COST_HOOKS_EMBEDDING_MODEL_PATH" in said[0].getMessage()
     assert "card" not in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("build", "named"),
+    [
+        (lambda: WebhookSink("https://x.test/h", retries=-1), "retries"),
+        (lambda: WebhookSink("https://x.test/h", timeout=0), "timeout"),
+        (lambda: AlertManager(sink_timeout=-1), "sink_timeout"),
+    ],
+)
+def test_alert_delivery_numbers_out_of_range_are_refused(build: Callable[[], object], named: str) -> None:
+    # Before: accepted; WebhookSink(retries=-1) then made no attempt at all.
+    with pytest.raises(ConfigurationError, match=named):
+        build()
