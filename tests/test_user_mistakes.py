@@ -231,10 +231,12 @@ def test_an_embedding_model_path_that_does_not_load_is_said_once_with_its_fix(
     # Before: only "cache lookup failed (EmbeddingModelError)" on every call, no path or variable.
     from langchain_core.globals import set_llm_cache
 
+    from llm_cost_hooks.embeddings import _onnx
     from llm_cost_hooks.langchain import SemanticCache
 
     missing = tmp_path / "model.onnx"
     monkeypatch.setenv("LLM_COST_HOOKS_EMBEDDING_MODEL_PATH", str(missing))
+    monkeypatch.setattr(_onnx, "_defaults", {})  # as in a process that has not loaded one yet
     set_llm_cache(SemanticCache(path=str(tmp_path / "cache.db")))
     try:
         model = FakeChatModelWithUsage(model_name="gpt-4o-mini", responses=["a", "b", "c"])
