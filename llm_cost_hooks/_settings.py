@@ -136,6 +136,19 @@ class Settings(BaseSettings):
             raise ValueError("the ledger URL is empty")
         return value
 
+    @field_validator("default_tenant")
+    @classmethod
+    def _empty_tenant_is_unset(cls, value: str | None) -> str | None:
+        # `LLM_COST_HOOKS_DEFAULT_TENANT=` (a .env line left blank) names no tenant: an empty
+        # tenant would be recorded and charged as a tenant called "".
+        return value if value else None
+
+    @field_validator("cache_path")
+    @classmethod
+    def _empty_cache_path_is_unset(cls, value: str) -> str:
+        # An empty path would give SQLite a temporary file: a cache lost at every restart.
+        return value if value.strip() else "llm_cache.db"
+
     def __init__(self, **values: Any) -> None:
         try:
             super().__init__(**values)
@@ -155,6 +168,8 @@ def _expected(name: str) -> str:
         return "a number of seconds, 0 or more (e.g. 5 or 2.5)"
     if annotation is int:
         return "a whole number"
+    if name == "cache_require_tenant":
+        return "'auto', true or false (also 1/0, yes/no, on/off)"
     if name == "ledger":
         return "a ledger URL: sqlite:///path.db, jsonl:///path.jsonl, postgresql://... or memory:// (or unset the variable)"
     if args and typing.get_origin(args[0]) is Literal:
@@ -165,8 +180,12 @@ def _expected(name: str) -> str:
 def _settings_error(exc: ValidationError, values: dict[str, Any]) -> SettingsError:
     lines = []
     variable = ""
+    named: set[str] = set()
     for error in exc.errors():
         name = str(error["loc"][0]) if error["loc"] else ""
+        if name in named:
+            continue  # a union field reports each member's error: say once what it takes
+        named.add(name)
         env = f"LLM_COST_HOOKS_{name.upper()}"
         where = f"Settings({name}=...)" if name in values else env
         variable = variable or (name if name in values else env)

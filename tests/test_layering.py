@@ -54,7 +54,7 @@ ROOT_MODULE_ROOMS: dict[str, str] = {}
 # _breaker and _redis: the one circuit breaker and the one Redis connection helper every
 # capability shares.
 BASE_MODULES = frozenset(
-    {"_errors", "_records", "_settings", "_lazy", "_shutdown", "_breaker", "_redis", "__init__"}
+    {"_errors", "_records", "_settings", "_options", "_lazy", "_shutdown", "_breaker", "_redis", "__init__"}
 )
 APP_MODULES = frozenset({"cli"})
 # Application packages: use the adapters through their public faces, like a user would.

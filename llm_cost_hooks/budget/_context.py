@@ -47,9 +47,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
 from .._errors import BudgetExceeded, ConfigurationError
+from .._options import ConfigModel
 from ._facts import fact_clauses
 
 if TYPE_CHECKING:
@@ -79,7 +80,7 @@ _MESSAGE_FRAMING = 3  # tokens per message in OpenAI's recipe
 _REPLY_PRIMING = 3
 
 
-class SegmentBudgets(BaseModel):
+class SegmentBudgets(ConfigModel):
     """Token budgets of one route, per segment. ``None`` means unlimited.
 
     >>> SegmentBudgets(system=400, policy=500, history=1500, retrieved=3500, tools=1000, output=800).history

@@ -351,6 +351,9 @@ class SpendGuard:
         clock: Callable[[], float] = time.time,
         key_prefix: str = "llm_cost_hooks",
     ) -> None:
+        if fail_mode not in ("open", "closed"):
+            # Checked whatever the store: a typo must not wait for the move to Redis to show.
+            raise ConfigurationError(f"fail_mode must be 'open' or 'closed', got {fail_mode!r}.")
         for lim in limits:
             if not isinstance(lim, Limit):
                 raise ConfigurationError(f"limits must be Limit objects, got {type(lim).__name__}.")

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from .._errors import BudgetExceeded, ConfigurationError, DowngradeRequired
+from .._options import ConfigModel
 
 __all__ = [
     "Downgrade",
@@ -155,7 +156,7 @@ class Limit(BaseModel):
         return self.route is None or self.route == route
 
 
-class SpendRequest(BaseModel):
+class SpendRequest(ConfigModel):
     """A model call about to be made, as the guard sees it.
 
     >>> SpendRequest(model="gpt-4o-mini", input_tokens=1200, max_output_tokens=300, tenant="acme").tenant

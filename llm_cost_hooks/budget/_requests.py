@@ -21,9 +21,10 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
 from .._errors import BudgetExceeded, CircuitOpenError, ConfigurationError, SpendStoreUnavailable
+from .._options import ConfigModel
 from .._records import TokenUsage
 from ._call import Attribution, GuardedCall, Target
 from ._guard import SpendGuard
@@ -36,6 +37,7 @@ __all__ = [
     "Refusal",
     "Unreserved",
     "apply_output_cap",
+    "check_hook_options",
     "coerce_prompt_cache",
     "count_input",
     "fit_request",
@@ -50,7 +52,7 @@ __all__ = [
 logger = logging.getLogger("llm_cost_hooks")
 
 
-class PromptCacheOptions(BaseModel):
+class PromptCacheOptions(ConfigModel):
     """How the LiteLLM hooks place ``cache_control`` breakpoints
     (:func:`~llm_cost_hooks.prompt_cache.add_cache_breakpoints` options).
 
@@ -92,6 +94,21 @@ def coerce_prompt_cache(value: Any) -> PromptCacheOptions | None:
     raise ConfigurationError(
         f"prompt_cache must be True/False, a dict of options or PromptCacheOptions; got {type(value).__name__}."
     )
+
+
+def check_hook_options(*, guard: Any = None, context_budget: Any = None) -> None:
+    """Refuse, at construction, a ``guard=`` or ``context_budget=`` the pre-call hooks could
+    not use: the mistake would otherwise surface as an ``AttributeError`` in every call."""
+    if guard is not None and not callable(getattr(guard, "atry_reserve", None)):
+        raise ConfigurationError(
+            f"guard must be a SpendGuard (llm_cost_hooks.budget.SpendGuard([Limit...])), got "
+            f"{type(guard).__name__}."
+        )
+    if context_budget is not None and not callable(getattr(context_budget, "apply_request", None)):
+        raise ConfigurationError(
+            "context_budget must be a ContextBudget (llm_cost_hooks.budget.ContextBudget({route: "
+            f"SegmentBudgets(...)}})), got {type(context_budget).__name__}."
+        )
 
 
 def fit_request(

@@ -90,7 +90,9 @@ def build_core(
 
             backend = RedisBackend(redis_url, prefix=redis_prefix, timeout_s=redis_timeout_s)
         else:
-            where = path if path is not None else os.environ.get(CACHE_PATH_ENV, _DEFAULT_PATH)
+            # An empty variable counts as unset (SQLite would take "" as a throwaway file).
+            where = path if path is not None else os.environ.get(CACHE_PATH_ENV, "")
+            where = where if str(where).strip() else _DEFAULT_PATH
             backend = EmbeddedBackend(where, max_entries=max_entries)
     if isinstance(config, (str, Path)):
         config = CacheConfig.load(config)

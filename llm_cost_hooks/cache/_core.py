@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from .._breaker import Breaker
 from .._errors import ConfigurationError
+from .._options import ConfigModel
 from .._redis import redacted_url
 from ._contrast import contrast_flags, view
 from ._entry import CacheEntry, CacheHit
@@ -121,7 +122,7 @@ TENANT_RECHECK_SECONDS = 30.0
 _monotonic = time.monotonic  # the clock of that re-check (tests move it)
 
 
-class CacheConfig(BaseModel):
+class CacheConfig(ConfigModel):
     """Cache settings: the default decision policy, per-route overrides, TTL and audit.
 
     Save/load with :meth:`save` / :meth:`load` (``llm-cost cache calibrate --out`` writes
@@ -193,7 +194,16 @@ class CacheConfig(BaseModel):
         p = Path(path)
         if not p.is_file():
             raise ConfigurationError(f"cache config {str(p)!r} does not exist.")
-        return cls.model_validate_json(p.read_text(encoding="utf-8"))
+        try:
+            data = json.loads(p.read_text(encoding="utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise ConfigurationError(f"cache config {str(p)!r} is not JSON: {exc}.") from None
+        if not isinstance(data, dict):
+            raise ConfigurationError(f"cache config {str(p)!r} must hold a JSON object of settings.")
+        try:
+            return cls(**data)
+        except ConfigurationError as exc:  # the field, what it takes and what it got
+            raise ConfigurationError(f"cache config {str(p)!r}: {exc}") from None
 
 
 @dataclass(slots=True)
@@ -361,6 +371,7 @@ class CacheCore:
             self.config = self.config.model_copy(update={"semantic": semantic})
         self._embedder = embedder
         self._embedder_lock = threading.Lock()
+        self._embedder_error_logged = False
         self.audit = audit or AuditLog(sample_rate=self.config.audit_sample_rate)
         self.stats = CacheStats()
         self._stats_lock = threading.Lock()
@@ -483,9 +494,18 @@ class CacheCore:
         if self._embedder is None:
             with self._embedder_lock:
                 if self._embedder is None:
-                    from ..embeddings import default_embedder
+                    from ..embeddings import EmbeddingModelError, default_embedder
 
-                    self._embedder = default_embedder()
+                    try:
+                        self._embedder = default_embedder()
+                    except EmbeddingModelError as exc:
+                        # Each call then fails as "cache lookup failed (EmbeddingModelError)":
+                        # say once what to fix (the message names the file and the variable;
+                        # it is about the model file, never a query).
+                        if not self._embedder_error_logged:
+                            self._embedder_error_logged = True
+                            logger.error("llm-cost-hooks cache: the embedder cannot load: %s", exc)
+                        raise
         return self._embedder
 
     @property

@@ -26,7 +26,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import ConfigDict, Field, model_validator
+
+from .._options import ConfigModel
 
 __all__ = [
     "FEATURE_NAMES",
@@ -130,7 +132,7 @@ _DEFAULT_PAIR_THRESHOLD = 1.0
 _DEFAULT_SETTLED_MIN_SIMILARITY = 0.8
 
 
-class DecisionPolicy(BaseModel):
+class DecisionPolicy(ConfigModel):
     """How the semantic tier decides, for one route or as the default.
 
     ``kind="verified"`` (default): contrast checks, then the neighbourhood model at

@@ -6,9 +6,10 @@ import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
 from .._errors import RetryBudgetExhausted
+from .._options import ConfigModel
 
 __all__ = ["RetryBudget", "RetryBudgetExhausted", "RetryState"]
 
@@ -36,7 +37,7 @@ class RetryState:
         return {"retry.attempts": str(self.attempts), "retry.usd": f"{self.retry_usd:.9f}"}
 
 
-class RetryBudget(BaseModel):
+class RetryBudget(ConfigModel):
     """At most ``max_attempts`` attempts per task and at most ``max_retry_usd`` dollars
     on attempts after the first (``None``: no dollar cap). States are kept per task id
     (the most recent ``max_tasks``).

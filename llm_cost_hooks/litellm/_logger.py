@@ -21,7 +21,7 @@ from litellm.integrations.custom_logger import CustomLogger
 
 from .. import _shutdown
 from .._adapter import TrackerAdapterMixin
-from ..budget._requests import Holds, coerce_prompt_cache
+from ..budget._requests import Holds, check_hook_options, coerce_prompt_cache
 from ..ledger import Ledger
 from ..pricing._compare import CostChecks
 from ..tracking import CostTracker, RunObserver
@@ -97,6 +97,7 @@ class CostHooksLogger(TrackerAdapterMixin, _SyncStreamWatch, _PreCallHooks, _Eve
             raise ConfigurationError(
                 f"cost_tolerance must be a non-negative fraction (e.g. 0.01 for 1%), got {cost_tolerance!r}."
             )
+        check_hook_options(guard=guard, context_budget=context_budget)
         self.tracker = tracker or CostTracker(
             ledger=ledger,
             price_book=price_book,

@@ -46,6 +46,7 @@ import logging
 import os
 import sys
 import threading
+from collections.abc import Callable
 from typing import Any
 
 from .. import ConfigurationError, LLMCostHooksError
@@ -60,6 +61,27 @@ _ON = ("1", "true", "yes", "on")
 
 def _env(name: str) -> str:
     return os.environ.get(name, "").strip()
+
+
+def _switch(name: str) -> bool:
+    """An on/off setting. Anything else is refused, naming the variable: a misspelt
+    ``true`` must not leave a protection (REQUIRE_TENANT) silently off."""
+    raw = _env(name).lower()
+    if raw in _ON or raw in _OFF:
+        return raw in _ON
+    raise ConfigurationError(
+        f"{name}={_env(name)!r} is not valid: expected true or false (also 1/0, yes/no, on/off)."
+    )
+
+
+def _named(name: str, build: Callable[[], Any]) -> Any:
+    """``build()``, whose bad value is an error naming the variable it came from."""
+    try:
+        return build()
+    except ValueError as exc:  # ConfigurationError, json's and float()'s errors
+        if name in str(exc):
+            raise
+        raise ConfigurationError(f"{name}={_env(name)!r} is not valid: {exc}") from None
 
 
 def _show_our_logs() -> None:
@@ -95,6 +117,10 @@ def _guard() -> Any:
             "or run one worker per proxy."
         )
     fail_mode: Any = _env("LLM_COST_HOOKS_PROXY_BUDGET_FAIL_MODE") or "open"
+    if fail_mode not in ("open", "closed"):
+        raise ConfigurationError(
+            f"LLM_COST_HOOKS_PROXY_BUDGET_FAIL_MODE={fail_mode!r} is not valid: expected open or closed."
+        )
     return SpendGuard(limits, store=store, fail_mode=fail_mode)
 
 
@@ -120,7 +146,9 @@ def _dedup() -> Any:
     raw = _env("LLM_COST_HOOKS_PROXY_DEDUP")
     if raw.lower() in _OFF:
         return None
-    ttl = float(_env("LLM_COST_HOOKS_PROXY_DEDUP_TTL") or 60)
+    ttl = _named(
+        "LLM_COST_HOOKS_PROXY_DEDUP_TTL", lambda: float(_env("LLM_COST_HOOKS_PROXY_DEDUP_TTL") or 60)
+    )
     if raw.startswith(("redis://", "rediss://", "unix://")):
         from ..dedup import RedisSingleFlight
 
@@ -227,13 +255,13 @@ def _from_environment() -> ProxyCostHooksLogger:
 
         litellm.cache = semantic_cache
     return ProxyCostHooksLogger(
-        breaker=_breaker(),
-        guard=_guard(),
-        context_budget=_context_budget(),
-        prompt_cache=_prompt_cache(),
-        dedup=_dedup(),
-        derive_dedup_key=_env("LLM_COST_HOOKS_PROXY_DEDUP_DERIVE").lower() in _ON,
-        require_bound_tenant=_env("LLM_COST_HOOKS_PROXY_REQUIRE_TENANT").lower() in _ON,
+        breaker=_named("LLM_COST_HOOKS_PROXY_BREAKER", _breaker),
+        guard=_named("LLM_COST_HOOKS_PROXY_LIMITS", _guard),
+        context_budget=_named("LLM_COST_HOOKS_PROXY_CONTEXT_BUDGETS", _context_budget),
+        prompt_cache=_named("LLM_COST_HOOKS_PROXY_PROMPT_CACHE", _prompt_cache),
+        dedup=_named("LLM_COST_HOOKS_PROXY_DEDUP", _dedup),
+        derive_dedup_key=_switch("LLM_COST_HOOKS_PROXY_DEDUP_DERIVE"),
+        require_bound_tenant=_switch("LLM_COST_HOOKS_PROXY_REQUIRE_TENANT"),
     )
 
 

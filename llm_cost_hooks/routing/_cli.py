@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -108,8 +109,6 @@ _TARGET_FLAGS = {
 
 
 def _target(args: argparse.Namespace) -> Any:
-    from pydantic import ValidationError
-
     from ._strategies import BudgetTarget, QualityTarget
 
     try:
@@ -121,14 +120,12 @@ def _target(args: argparse.Namespace) -> Any:
             confidence=getattr(args, "confidence", 0.5),
             horizon=getattr(args, "horizon", None),
         )
-    except ValidationError as exc:
-        # The option as typed, not the model's field and a pydantic traceback.
-        problems = "; ".join(
-            f"{_TARGET_FLAGS.get(str(e['loc'][0]), e['loc'][0]) if e['loc'] else 'target'}: "
-            f"{e['msg'].lower()}, got {e.get('input')!r}"
-            for e in exc.errors()
-        )
-        raise ConfigurationError(f"Calibration target: {problems}.") from None
+    except ConfigurationError as exc:
+        # The option as typed, not the model's field ("invalid QualityTarget: share: ...").
+        problems = str(exc).split(": ", 1)[-1]
+        for name, flag in _TARGET_FLAGS.items():
+            problems = re.sub(rf"(^|; ){name}: ", rf"\g<1>{flag}: ", problems)
+        raise ConfigurationError(f"Calibration target: {problems}") from None
 
 
 def route_eval(

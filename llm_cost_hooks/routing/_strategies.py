@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from .._errors import ConfigurationError, RouterModelError
 from .._lazy import require
+from .._options import ConfigModel
 
 if TYPE_CHECKING:
     import numpy as np
@@ -143,7 +144,7 @@ class FixedTier(RoutingStrategy):
         _need(self.tier, tiers, "FixedTier")
 
 
-class Rule(BaseModel):
+class Rule(ConfigModel):
     """One rule: when every given condition holds, use ``tier``.
 
     Conditions: ``feature`` (run metadata ``feature`` is one of these), ``metadata``
@@ -282,7 +283,7 @@ def knob_grid(c: np.ndarray, mode: str, n: int = 80) -> np.ndarray:
     return np.concatenate([[0.0], np.geomspace(1e-3, 1e4, n - 1) / scale])
 
 
-class QualityTarget(BaseModel):
+class QualityTarget(ConfigModel):
     """Calibrate to reach ``share`` of the quality of tier ``of`` (default: the strongest).
 
     ``confidence`` above 0.5 asks for a one-sided lower confidence bound: on the
@@ -322,7 +323,7 @@ class QualityTarget(BaseModel):
         return float(NormalDist().inv_cdf(self.confidence) * math.sqrt(var))
 
 
-class BudgetTarget(BaseModel):
+class BudgetTarget(ConfigModel):
     """Calibrate to the best quality whose mean cost is at most ``usd_per_request``."""
 
     model_config = ConfigDict(frozen=True)

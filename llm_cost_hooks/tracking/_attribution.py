@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import logging
 import threading
@@ -16,7 +17,7 @@ from .._records import storable_text
 from .._tenancy import UnusableTenant, absent, tenant_text
 from ._runs import Attribution
 
-__all__ = ["ATTR_KEY_SET", "AttributionResolver", "SaltSource", "hash_user"]
+__all__ = ["ATTR_KEY_SET", "AttributionResolver", "SaltSource", "check_defaults", "hash_user"]
 
 logger = logging.getLogger("llm_cost_hooks")
 
@@ -32,6 +33,33 @@ _ATTR_KEYS: dict[str, tuple[str, ...]] = {
 ATTR_KEY_SET = frozenset(k for keys in _ATTR_KEYS.values() for k in keys) | {"cost_tags"}
 # Attribution memo cap (the memo is keyed by every key of ATTR_KEY_SET: see cached()).
 _ATTR_MEMO_MAX = 4096
+
+
+_warned_default_keys: set[str] = set()
+
+
+def check_defaults(defaults: object) -> None:
+    """``defaults=`` of a handler or logger: a mapping of metadata keys. Anything else is a
+    :class:`ConfigurationError`; a key no record reads (``tenant`` misspelt) is warned about
+    once, naming the closest key, rather than left to drop the attribution silently."""
+    if defaults is None:
+        return
+    if not isinstance(defaults, Mapping):
+        raise ConfigurationError(
+            "defaults must be a mapping of metadata keys, e.g. defaults={'tenant_id': 'acme', "
+            f"'feature': 'support'}}; got {type(defaults).__name__}."
+        )
+    for key in defaults:
+        if key not in ATTR_KEY_SET and str(key) not in _warned_default_keys:
+            _warned_default_keys.add(str(key))
+            close = difflib.get_close_matches(str(key), sorted(ATTR_KEY_SET), n=1)
+            logger.warning(
+                "llm-cost-hooks: defaults key %r is not read by cost records and is ignored%s; "
+                "the keys read are %s.",
+                key,
+                f" (did you mean {close[0]!r}?)" if close else "",
+                ", ".join(sorted(ATTR_KEY_SET)),
+            )
 
 
 def hash_user(user: str, salt: str) -> str:

@@ -29,11 +29,12 @@ from .._errors import (
     ConfigurationError,
     DeduplicatedCallFailed,
     LLMCostHooksError,
+    SettingsError,
     SpendStoreUnavailable,
 )
 from .._records import CacheStatus, CostBreakdown, CostRecord, Counts, TokenUsage, storable_text
 from ..ledger import Ledger, TaskOutcome, open_ledger
-from ._attribution import ATTR_KEY_SET, AttributionResolver, SaltSource
+from ._attribution import ATTR_KEY_SET, AttributionResolver, SaltSource, check_defaults
 from ._builder import RawCall, RecordBuilder
 from ._calls import run_id_text
 from ._deferred import PendingEnd, PendingRecord
@@ -129,6 +130,8 @@ class CostTracker:
         settings: Settings | None = None,
         strict: bool = False,
     ) -> None:
+        check_defaults(defaults)
+        settings_given = settings is not None
         env_map = os.environ.get("LLM_COST_HOOKS_PRICE_MAP", "").strip() or None
         env_overrides = os.environ.get("LLM_COST_HOOKS_PRICE_OVERRIDES", "").strip() or None
         if settings is None:
@@ -152,7 +155,18 @@ class CostTracker:
             else:  # settings=Settings(price_map=...) given in code: its files, not the env's
                 price_book = PriceBook(price_map_path=price_map, overrides=price_overrides)
             price_book.version  # noqa: B018 - loads the map and applies the overrides
-        self.ledger = open_ledger(ledger if ledger is not None else self.settings.ledger)
+        try:
+            self.ledger = open_ledger(ledger if ledger is not None else self.settings.ledger)
+        except SettingsError:
+            raise
+        except ConfigurationError as exc:
+            if ledger is not None or settings_given:
+                raise
+            # The URL came from the environment: say which variable to fix.
+            raise SettingsError(
+                f"LLM_COST_HOOKS_LEDGER={self.settings.ledger!r} is not valid: {exc}",
+                variable="LLM_COST_HOOKS_LEDGER",
+            ) from None
         self._pricer = Pricer(price_book, strict)
         self._builder = RecordBuilder(self._pricer, self.settings.default_tenant)
         self._token_counter = token_counter
