@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from .._breaker import Breaker
 from .._errors import ConfigurationError
@@ -121,6 +121,15 @@ TENANT_RECHECK_SECONDS = 30.0
 _monotonic = time.monotonic  # the clock of that re-check (tests move it)
 
 
+def _first_error(exc: Exception) -> str:
+    """The first problem pydantic found, as ``where: what`` (no input value: it may be long)."""
+    if isinstance(exc, ValidationError) and exc.errors():
+        err = exc.errors()[0]
+        where = ".".join(str(part) for part in err.get("loc", ())) or "the file"
+        return f"{where}: {err.get('msg', 'invalid')}"
+    return "not UTF-8 text" if isinstance(exc, UnicodeDecodeError) else type(exc).__name__
+
+
 class CacheConfig(BaseModel):
     """Cache settings: the default decision policy, per-route overrides, TTL and audit.
 
@@ -193,7 +202,13 @@ class CacheConfig(BaseModel):
         p = Path(path)
         if not p.is_file():
             raise ConfigurationError(f"cache config {str(p)!r} does not exist.")
-        return cls.model_validate_json(p.read_text(encoding="utf-8"))
+        try:
+            return cls.model_validate_json(p.read_text(encoding="utf-8"))
+        except (ValidationError, UnicodeDecodeError) as exc:
+            raise ConfigurationError(
+                f"cache config {str(p)!r} is not a saved CacheConfig ({_first_error(exc)}): write it with "
+                "CacheConfig.save or `llm-cost cache calibrate --out`."
+            ) from None
 
 
 @dataclass(slots=True)
