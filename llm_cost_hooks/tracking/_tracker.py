@@ -107,6 +107,29 @@ def _attach(observer: RunObserver, tracker: CostTracker) -> None:
             logger.exception("llm-cost-hooks observer %r failed to attach", observer)
 
 
+def _check_defaults_and_observers(defaults: Any, observers: Any) -> None:
+    """:class:`ConfigurationError` saying what to pass, before anything is opened."""
+    if defaults is not None and not isinstance(defaults, Mapping):
+        raise ConfigurationError(
+            f"defaults must be a dict of attribution fields, e.g. defaults={{'feature': 'support', "
+            f"'tenant_id': 'acme'}}; got a {type(defaults).__name__}."
+        )
+    if (
+        hasattr(observers, "on_run_end")
+        or hasattr(observers, "on_model_row")
+        or isinstance(observers, (str, bytes))
+    ):
+        raise ConfigurationError(
+            f"observers must be a list of observers, e.g. observers=[observer]; got a single {type(observers).__name__}."
+        )
+    try:
+        iter(observers)
+    except TypeError:
+        raise ConfigurationError(
+            f"observers must be a list of observers, e.g. observers=[observer]; got a {type(observers).__name__}."
+        ) from None
+
+
 class CostTracker:
     """Prices, attributes and records model calls; rolls them up into tasks.
 
@@ -129,6 +152,7 @@ class CostTracker:
         settings: Settings | None = None,
         strict: bool = False,
     ) -> None:
+        _check_defaults_and_observers(defaults, observers)
         env_map = os.environ.get("LLM_COST_HOOKS_PRICE_MAP", "").strip() or None
         env_overrides = os.environ.get("LLM_COST_HOOKS_PRICE_OVERRIDES", "").strip() or None
         if settings is None:
