@@ -85,3 +85,13 @@ def test_cache_scope_unusable_tenant_says_what_to_pass() -> None:
     message = str(caught.value)
     assert "cache_scope(tenant='acme')" in message
     assert "metadata=" not in message and "bypasses" not in message  # it raised: no call was made
+
+
+def test_report_bad_hit_with_an_unknown_id_changes_nothing() -> None:
+    cache = SemanticCache(path=":memory:", semantic=False)
+    before = cache.core.config.policy_for(None)
+    with pytest.raises(ConfigurationError, match="neither a hit_id .* nor an entry"):
+        cache.report_bad_hit("no-such-hit")
+    assert cache.core.config.policy_for(None) == before  # the thresholds were not raised
+    tightened = cache.report_bad_hit("no-such-hit", route="faq")  # a route named: tightened anyway
+    assert tightened.threshold > before.threshold

@@ -1083,14 +1083,22 @@ class CacheCore:
         """A served semantic hit was wrong: delete its entry and tighten its route's threshold.
 
         Takes a ``hit_id`` from the audit log or an entry id. Returns the route's new policy.
+        An id that is neither (a typo, an entry already gone) changes nothing and raises
+        :class:`ConfigurationError`, unless ``route`` names the route to tighten.
         """
         rec = self.audit.find(hit_or_entry_id)
         entry_id = rec["entry_id"] if rec else hit_or_entry_id
         if route is None:
             route = rec["route"] if rec else None
-            if route is None:
+            if rec is None:
                 entry = self._backend_call("get", self.backend.get, entry_id)
-                route = entry.route if entry is not None else None
+                if entry is None:  # else one mistyped id would tighten every route's default
+                    raise ConfigurationError(
+                        f"report_bad_hit: {hit_or_entry_id!r} is neither a hit_id in cache.audit.records nor "
+                        "an entry in the cache (or the store could not be read); nothing was changed. Pass "
+                        "route=... to tighten that route anyway."
+                    )
+                route = entry.route
         self._backend_call("delete", self.backend.delete, [entry_id], default=0)
         return self._tighten(route)
 
