@@ -16,9 +16,9 @@ import re
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
-from ._errors import MissingExtraError
+from ._errors import ConfigurationError, MissingExtraError
 
-__all__ = ["RedisConnection", "redacted_url", "redis_module"]
+__all__ = ["RedisConnection", "check_redis_url", "redacted_url", "redis_module"]
 
 T = TypeVar("T")
 
@@ -31,6 +31,42 @@ def redacted_url(url: str) -> str:
     URL often has a password and no user name (``redis://:secret@host:6379``)."""
     # Up to the last '@' before the path, as redis-py reads it: a password may hold an '@'.
     return re.sub(r"(://[^:/@]*):[^/?#]*@", r"\1:***@", url)
+
+
+_REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
+
+
+def check_redis_url(url: Any, feature: str = "Redis") -> str:
+    """``url`` if redis-py can read it; else :class:`ConfigurationError` saying what to pass
+    (the password is never repeated).
+
+    >>> check_redis_url("redis://cache:6379/0")
+    'redis://cache:6379/0'
+    >>> check_redis_url("cache:6379")
+    Traceback (most recent call last):
+    ...
+    llm_cost_hooks._errors.ConfigurationError: Redis: the Redis URL 'cache:6379' has no scheme; give redis://host:6379 (rediss:// for TLS, unix:///path/to/redis.sock for a socket).
+    """
+    from urllib.parse import urlsplit
+
+    if not isinstance(url, str):
+        raise ConfigurationError(
+            f"{feature}: the Redis URL must be text such as redis://host:6379, got a {type(url).__name__}."
+        )
+    shown = redacted_url(url)
+    if not url.lower().startswith(_REDIS_SCHEMES):
+        raise ConfigurationError(
+            f"{feature}: the Redis URL {shown!r} has no scheme; give redis://host:6379 "
+            "(rediss:// for TLS, unix:///path/to/redis.sock for a socket)."
+        )
+    try:
+        urlsplit(url).port  # noqa: B018 - raises for a port that is not a number or out of range
+    except ValueError:
+        raise ConfigurationError(
+            f"{feature}: the Redis URL {shown!r} has a port that is not a number from 0 to 65535; "
+            "give redis://host:6379."
+        ) from None
+    return url
 
 
 def redis_module(feature: str) -> Any:
@@ -60,7 +96,7 @@ class RedisConnection:
         client: Any = None,
         feature: str = "Redis",
     ) -> None:
-        self.url = url
+        self.url = url if client is not None else check_redis_url(url, feature)
         self.connect_timeout = connect_timeout
         self.socket_timeout = socket_timeout
         self.decode_responses = decode_responses

@@ -114,10 +114,14 @@ def tenant_text(value: Any, key: str = "tenant_id") -> str | None:
     text, why = _problem(value)
     if text is not None:
         return text
-    message = (
-        f"{key if key.endswith(')') else f'metadata[{key!r}]'} {why}; this call is treated as naming no tenant and bypasses the cache "
-        f"and dedup: pass the tenant id as text, e.g. metadata={{{key!r}: 'acme'}}."
-    )
+    if key.endswith(")"):  # an argument: the call raises where it was named
+        name, _, arg = key[:-1].partition("(")
+        message = f"{key} {why}: pass the tenant id as text, e.g. {name}({arg}='acme')."
+    else:
+        message = (
+            f"metadata[{key!r}] {why}; this call is treated as naming no tenant and bypasses the cache "
+            f"and dedup: pass the tenant id as text, e.g. metadata={{{key!r}: 'acme'}}."
+        )
     seen = (key, why)
     if seen in _warned:
         logger.debug("llm-cost-hooks: %s", message)

@@ -61,6 +61,48 @@ def _require_embed_extra() -> None:
             raise MissingExtraError("embed", module, "The cache's semantic tier (semantic=True, the default)")
 
 
+def _check_options(*, config: Any, embedder: Any, ttl_seconds: Any, default_tenant: Any) -> None:
+    """:class:`ConfigurationError` for an option the cache would otherwise accept and then fail
+    on at every call (a warning per call, nothing cached) or keep useless (entries that expire
+    as they are written)."""
+    from .._errors import ConfigurationError
+
+    if config is not None and not isinstance(config, (CacheConfig, str, Path)):
+        raise ConfigurationError(
+            f"config must be a CacheConfig or the path of one saved with CacheConfig.save (what "
+            f"`llm-cost cache calibrate --out` writes), got a {type(config).__name__}"
+            + (": pass CacheConfig(**your_dict)." if isinstance(config, dict) else ".")
+        )
+    if ttl_seconds is not None and (
+        isinstance(ttl_seconds, bool)
+        or not isinstance(ttl_seconds, (int, float))
+        or not ttl_seconds > 0
+        or ttl_seconds == float("inf")
+    ):
+        raise ConfigurationError(
+            f"ttl_seconds must be a number of seconds above 0 (86_400 for a day), or None to keep "
+            f"entries until they are evicted; got {ttl_seconds!r}."
+        )
+    if default_tenant is not None and not isinstance(default_tenant, str):
+        raise ConfigurationError(
+            f"default_tenant must be text (the tenant of calls that name none), got a {type(default_tenant).__name__}."
+        )
+    if embedder is not None:
+        missing = [m for m in ("name", "embed", "embed_one") if not hasattr(embedder, m)]
+        if missing:
+            hint = (
+                " It looks like a LangChain Embeddings: wrap it, embedder=LangChainEmbedder(your_embeddings)"
+                " (llm_cost_hooks.embeddings)."
+                if hasattr(embedder, "embed_documents")
+                else " Pass an Embedder (llm_cost_hooks.embeddings: default_embedder(), OnnxEmbedder, "
+                "LangChainEmbedder(embeddings), CallableEmbedder(fn, name=..., dim=...)), or None for the default."
+            )
+            raise ConfigurationError(
+                f"embedder must be an Embedder with name, embed and embed_one; a {type(embedder).__name__} "
+                f"has no {', '.join(missing)}.{hint}"
+            )
+
+
 def build_core(
     *,
     path: str | Path | None = None,
@@ -84,6 +126,7 @@ def build_core(
     ``default_tenant`` override it. Audit text capture follows the package setting unless set.
     ``equivalence(new_answer, stored_answer) -> bool`` is the answer check of online
     verification; with one, ``verify_share`` defaults to 0.05 and learned answer keys turn on."""
+    _check_options(config=config, embedder=embedder, ttl_seconds=ttl_seconds, default_tenant=default_tenant)
     if backend is None:
         if redis_url is not None:
             from ._redis import RedisBackend
@@ -103,7 +146,7 @@ def build_core(
     if default_tenant is not None:
         updates["default_tenant"] = default_tenant
     if updates:
-        cfg = cfg.model_copy(update=updates)
+        cfg = cfg.model_copy(update=updates)  # both checked above
     if audit_capture_text is None:
         from .._settings import get_settings
 

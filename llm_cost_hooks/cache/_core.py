@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from .._breaker import Breaker
 from .._errors import ConfigurationError
@@ -122,6 +122,16 @@ TENANT_RECHECK_SECONDS = 30.0
 _monotonic = time.monotonic  # the clock of that re-check (tests move it)
 
 
+def _first_error(exc: Exception) -> str:
+    """The first problem pydantic found, as ``where: what`` (no input value: it may be long)."""
+    if isinstance(exc, ValidationError) and exc.errors():
+        err = exc.errors()[0]
+        where = ".".join(str(part) for part in err.get("loc", ()))
+        what = str(err.get("msg", "invalid")).removeprefix("Value error, ").rstrip(".")
+        return f"{where}: {what}" if where else what
+    return "not UTF-8 text" if isinstance(exc, UnicodeDecodeError) else type(exc).__name__
+
+
 class CacheConfig(ConfigModel):
     """Cache settings: the default decision policy, per-route overrides, TTL and audit.
 
@@ -197,13 +207,21 @@ class CacheConfig(ConfigModel):
         try:
             data = json.loads(p.read_text(encoding="utf-8"))
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise ConfigurationError(f"cache config {str(p)!r} is not JSON: {exc}.") from None
+            raise ConfigurationError(
+                f"cache config {str(p)!r} is not a saved CacheConfig: it is not JSON ({exc}); write it with "
+                "CacheConfig.save or `llm-cost cache calibrate --out`."
+            ) from None
         if not isinstance(data, dict):
             raise ConfigurationError(f"cache config {str(p)!r} must hold a JSON object of settings.")
         try:
-            return cls(**data)
+            return cls.model_validate(data)
         except ConfigurationError as exc:  # the field, what it takes and what it got
             raise ConfigurationError(f"cache config {str(p)!r}: {exc}") from None
+        except ValidationError as exc:
+            raise ConfigurationError(
+                f"cache config {str(p)!r} is not a saved CacheConfig ({_first_error(exc)}): write it with "
+                "CacheConfig.save or `llm-cost cache calibrate --out`."
+            ) from None
 
 
 @dataclass(slots=True)
@@ -1088,14 +1106,22 @@ class CacheCore:
         """A served semantic hit was wrong: delete its entry and tighten its route's threshold.
 
         Takes a ``hit_id`` from the audit log or an entry id. Returns the route's new policy.
+        An id that is neither (a typo, an entry already gone) changes nothing and raises
+        :class:`ConfigurationError`, unless ``route`` names the route to tighten.
         """
         rec = self.audit.find(hit_or_entry_id)
         entry_id = rec["entry_id"] if rec else hit_or_entry_id
         if route is None:
             route = rec["route"] if rec else None
-            if route is None:
+            if rec is None:
                 entry = self._backend_call("get", self.backend.get, entry_id)
-                route = entry.route if entry is not None else None
+                if entry is None:  # else one mistyped id would tighten every route's default
+                    raise ConfigurationError(
+                        f"report_bad_hit: {hit_or_entry_id!r} is neither a hit_id in cache.audit.records nor "
+                        "an entry in the cache (or the store could not be read); nothing was changed. Pass "
+                        "route=... to tighten that route anyway."
+                    )
+                route = entry.route
         self._backend_call("delete", self.backend.delete, [entry_id], default=0)
         return self._tighten(route)
 

@@ -109,6 +109,12 @@ def cache_scope(**fields: Any) -> Iterator[CacheScope]:
     ...     s.tenant
     'acme'
     """
+    unknown = sorted(set(fields) - set(CacheScope.model_fields))
+    if unknown:  # a misspelt field would be dropped silently: the calls would lose their tenant
+        raise CacheScopeError(
+            f"cache_scope() takes no field {', '.join(map(repr, unknown))}; its fields are "
+            f"{', '.join(CacheScope.model_fields)}."
+        )
     if "evidence_ids" in fields and fields["evidence_ids"] is not None:
         fields["evidence_ids"] = tuple(str(x) for x in fields["evidence_ids"])
     tenant = fields.get("tenant")

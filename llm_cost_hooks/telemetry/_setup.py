@@ -161,11 +161,27 @@ def _protocol(protocol: str | None, signal: str) -> str:
     return value
 
 
+def _check_http_url(url: str, where: str) -> None:
+    # The HTTP exporter cannot send to a URL without its scheme (a gRPC-style host:port):
+    # every export would fail at run time as if the collector were down.
+    if not url.lower().startswith(("http://", "https://")):
+        raise ConfigurationError(
+            f"the OTLP/HTTP endpoint {where} is {url.split('@')[-1]!r}, which has no http:// or https://; "
+            "give a URL such as http://localhost:4318 (protocol='grpc' takes host:port)."
+        )
+
+
 def _http_endpoint(endpoint: str | None, signal: str) -> str | None:
     # The HTTP exporters take a full URL; a base endpoint gets /v1/<signal> appended,
     # exactly as the exporters do for OTEL_EXPORTER_OTLP_ENDPOINT.
     if endpoint is None:
+        for name in (f"OTEL_EXPORTER_OTLP_{signal}_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT"):
+            value = (os.environ.get(name) or "").strip()
+            if value:  # the variable the exporter reads
+                _check_http_url(value, f"in {name}")
+                break
         return None
+    _check_http_url(endpoint, "given")
     return endpoint.rstrip("/") + f"/v1/{signal.lower()}"
 
 

@@ -108,6 +108,24 @@ def _attach(observer: RunObserver, tracker: CostTracker) -> None:
             logger.exception("llm-cost-hooks observer %r failed to attach", observer)
 
 
+def _check_observers(observers: Any) -> None:
+    """:class:`ConfigurationError` saying what to pass, before anything is opened."""
+    if (
+        hasattr(observers, "on_run_end")
+        or hasattr(observers, "on_model_row")
+        or isinstance(observers, (str, bytes))
+    ):
+        raise ConfigurationError(
+            f"observers must be a list of observers, e.g. observers=[observer]; got a single {type(observers).__name__}."
+        )
+    try:
+        iter(observers)
+    except TypeError:
+        raise ConfigurationError(
+            f"observers must be a list of observers, e.g. observers=[observer]; got a {type(observers).__name__}."
+        ) from None
+
+
 class CostTracker:
     """Prices, attributes and records model calls; rolls them up into tasks.
 
@@ -131,6 +149,7 @@ class CostTracker:
         strict: bool = False,
     ) -> None:
         check_defaults(defaults)
+        _check_observers(observers)
         settings_given = settings is not None
         env_map = os.environ.get("LLM_COST_HOOKS_PRICE_MAP", "").strip() or None
         env_overrides = os.environ.get("LLM_COST_HOOKS_PRICE_OVERRIDES", "").strip() or None
