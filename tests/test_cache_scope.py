@@ -414,3 +414,20 @@ def test_litellm_unreadable_metadata_bypasses_the_cache(litellm_cache, caplog) -
     second = _ll_call(litellm, QUESTIONS[0], tenant_id={"id": "A"}).choices[0].message.content
     assert first != second and _hits(cache) == 0 and cache.core.backend.count() == 0
     assert "bypasses the cache" in caplog.text
+
+
+def test_runs_whose_end_was_skipped_are_bounded_per_context() -> None:
+    # A raising end callback of another handler skips ours: left-behind runs must not grow
+    # without bound in a long-lived context.
+    import contextvars
+
+    from llm_cost_hooks.cache._scope import _MAX_RUNS, _run_scopes, begin_run
+
+    def leak() -> int:
+        for i in range(_MAX_RUNS * 3):
+            begin_run(("leaked", i), {"tenant_id": "acme"})
+        runs = _run_scopes.get() or {}
+        assert ("leaked", _MAX_RUNS * 3 - 1) in runs  # the newest run is the innermost
+        return len(runs)
+
+    assert contextvars.copy_context().run(leak) == _MAX_RUNS

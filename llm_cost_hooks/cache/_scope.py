@@ -250,6 +250,10 @@ _run_scopes: contextvars.ContextVar[dict[Hashable, CacheScope] | None] = context
 
 _TENANT_KEYS = frozenset(_META_KEYS["tenant"])
 _configurable_logged = False
+# Runs kept per context. A handler raising in its end callback (``strict=True`` on an
+# unknown model) makes LangChain skip the other handlers' ends, so a run's scope can be
+# left behind; nesting never comes near this, and the oldest entries go first.
+_MAX_RUNS = 256
 
 
 def begin_run(
@@ -282,6 +286,8 @@ def begin_run(
         )
     runs = _run_scopes.get()
     fresh = dict(runs) if runs else {}
+    while len(fresh) >= _MAX_RUNS:  # ends another callback's error skipped: drop the oldest
+        del fresh[next(iter(fresh))]
     fresh[run_id] = scope
     _run_scopes.set(fresh)
 
