@@ -15,11 +15,13 @@ from llm_cost_hooks import CacheStatus, CostBreakdown, CostRecord
 from llm_cost_hooks.ledger import SQLiteLedger
 from llm_cost_hooks.ledger._base import RECORD_COLUMNS, record_to_row
 from llm_cost_hooks.ledger._stores import (
+    _INSERT_SIZES,
     _OPTIONAL_COLUMNS,
     _USUAL_VALUES,
     CREATE_RECORDS,
     INSERT_RECORD,
     _empty_columns,
+    _insert_rows,
     _Shape,
 )
 
@@ -226,4 +228,99 @@ def test_a_row_and_its_task_outcome_share_one_transaction(tmp_path: Path) -> Non
     ledger._write_batch([rec(0)], [outcome])
     assert list(ledger.records()) == [rec(0)]
     assert [o.task_id for o in ledger.task_outcomes()] == ["task-0"]
+    ledger.close()
+
+
+def _typed(path: Path) -> list[tuple[object, ...]]:
+    # Every column and the storage type of every column, in the order written.
+    query = "SELECT {}, {} FROM cost_records ORDER BY rowid".format(
+        ", ".join(RECORD_COLUMNS), ", ".join(f"typeof({c})" for c in RECORD_COLUMNS)
+    )
+    with sqlite3.connect(path) as conn:
+        return conn.execute(query).fetchall()
+
+
+def _mixed_rows(n: int) -> list[tuple[object, ...]]:
+    # Runs of rows of one shape (own task, usual values, empty columns) long enough for the
+    # largest statements, and rows of other shapes between them.
+    usual = {"cache_write_tokens": 0, "reasoning_tokens": 0, "currency": "USD", "success": True, "attempt": 1}
+    usual |= {"tokens_estimated": False, "price_estimated": False}
+    rows = []
+    for i in range(n):
+        kind = (i // 300) % 3
+        r = dict(zip(RECORD_COLUMNS, record_to_row(rec(i, ("route",) if kind == 2 else ()))))
+        if kind != 1:
+            r |= usual
+        if kind == 0:
+            r["task_id"] = r["request_id"]
+        if i % 97 == 5:
+            r |= {"tenant": None, "cost_usd": -0.0, "model": "m\u00e9'\n" * 40}
+        rows.append(tuple(r[c] for c in RECORD_COLUMNS))
+    return rows
+
+
+def test_batches_of_every_statement_size_read_back_as_bound(tmp_path: Path) -> None:
+    # Every column and its storage type read back as a plain one-row executemany stores
+    # them, for a single row (a transaction of its own) and batches around each statement
+    # size, own-task rows (numbered parameters) among them.
+    rows = _mixed_rows(1_200)
+    plain = sqlite3.connect(tmp_path / "bound.db")
+    plain.execute(CREATE_RECORDS)
+    plain.executemany(INSERT_RECORD, rows)
+    plain.commit()
+    plain.close()
+    ledger = SQLiteLedger(tmp_path / "x.db", background=False)
+    start = 0
+    for size in (1, 255, 256, 257, 1, 29, 30, 31, 61, 300):
+        ledger._write_batch(rows[start : start + size], [])
+        start += size
+    ledger._write_batch(rows[start:], [])
+    written = _typed(tmp_path / "x.db")
+    assert len(written) == len(rows)
+    assert written == _typed(tmp_path / "bound.db")
+    ledger.close()
+
+
+def test_statements_stay_under_the_parameter_limit_of_old_sqlite(tmp_path: Path) -> None:
+    # SQLite before 3.32 binds at most 999 values a statement. Rows that bind every column
+    # (no empty column, no usual values, not their own task) are written on a connection
+    # held to that limit; a statement two rows larger than the largest would not be.
+    cols = len(RECORD_COLUMNS)
+    assert max(_INSERT_SIZES) * cols <= 999 < (max(_INSERT_SIZES) + 2) * cols
+    conn = sqlite3.connect(tmp_path / "x.db", isolation_level=None)
+    if not hasattr(conn, "setlimit"):
+        pytest.skip("Connection.setlimit needs Python 3.11")
+    conn.execute(CREATE_RECORDS)
+    conn.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, 999)
+    rows = [
+        tuple(f"v{i}-{c}" if isinstance(v, str) else v for c, v in enumerate(record_to_row(rec(i))))
+        for i in range(100)
+    ]
+    assert len(_Shape(_empty_columns(rows[0])).values(rows[0])) == cols
+    _insert_rows(conn, rows)
+    assert conn.execute("SELECT count(*) FROM cost_records").fetchone() == (100,)
+    too_many = "INSERT INTO cost_records VALUES " + ", ".join(["({})".format(", ".join("?" * cols))] * 32)
+    with pytest.raises(sqlite3.OperationalError, match="too many SQL variables"):
+        conn.execute(too_many, tuple(v for r in rows[:32] for v in r))
+    conn.close()
+
+
+def test_a_bad_row_in_a_large_batch_is_set_aside_alone(tmp_path: Path) -> None:
+    # A value SQLite cannot store fails its whole statement: the batch is split until the
+    # bad record is alone; it goes to the dead-letter file, every other row is written.
+    dead = tmp_path / "dead.jsonl"
+    ledger = SQLiteLedger(tmp_path / "x.db", flush_interval=60, dead_letter=dead)
+    records = [rec(i) for i in range(300)]
+    bad = records[137].model_copy(update={"input_tokens": 2**70})
+    records[137] = bad
+    for r in records:
+        ledger.write(r)
+    assert ledger.flush()
+    stats = ledger.stats
+    assert (stats.written, stats.dead_lettered, stats.dropped) == (299, 1, 0)
+    stored = _stored(tmp_path / "x.db")
+    assert len(stored) == 299
+    assert (record_to_row(bad)[3], bad.request_id) not in stored
+    lines = dead.read_text().splitlines()
+    assert len(lines) == 1 and bad.request_id in lines[0]
     ledger.close()
