@@ -110,7 +110,7 @@ def test_a_request_through_the_proxy_is_recorded_with_tenant_model_and_cost(inst
 
 def test_every_setting_the_callback_reads_is_in_the_page_table() -> None:
     source = (ROOT / "llm_cost_hooks" / "litellm" / "proxy.py").read_text()
-    read = set(re.findall(r'_env\("(LLM_COST_HOOKS_PROXY_[A-Z_]+)"\)', source))
+    read = set(re.findall(r'_(?:env|switch)\("(LLM_COST_HOOKS_PROXY_[A-Z_]+)"', source))
     rows = set(re.findall(r"^\| `(LLM_COST_HOOKS_PROXY_[A-Z_]+)` \|", PAGE.read_text(), flags=re.M))
     assert len(read) >= 10
     assert read == rows
