@@ -95,3 +95,16 @@ def test_report_bad_hit_with_an_unknown_id_changes_nothing() -> None:
     assert cache.core.config.policy_for(None) == before  # the thresholds were not raised
     tightened = cache.report_bad_hit("no-such-hit", route="faq")  # a route named: tightened anyway
     assert tightened.threshold > before.threshold
+
+
+@pytest.mark.parametrize(
+    "option",
+    [{"threshold": -0.5}, {"min_similarity": 1.5}, {"k": 0}, {"ttl_seconds": 0}, {"ttl_seconds": -60}],
+)
+def test_a_policy_value_out_of_range_is_refused(option: dict[str, float]) -> None:
+    # threshold -0.5 would serve every candidate; k 0 or a TTL of 0 would never serve: all mistakes.
+    from llm_cost_hooks.cache import DecisionPolicy
+
+    (name,) = option
+    with pytest.raises(ConfigurationError, match=rf"invalid DecisionPolicy: {name}"):
+        DecisionPolicy(**option)

@@ -155,6 +155,7 @@ class DecisionPolicy(ConfigModel):
     weights: list[float] = Field(default_factory=lambda: list(_DEFAULT_WEIGHTS))
     threshold: float = Field(
         default=_DEFAULT_THRESHOLD,
+        ge=0.0,
         description="Neighbourhood-model probability needed to serve; when not given, 0.95 for kind "
         "'verified' (which also needs repeated answers) and 0.9736 for 'combined'.",
     )
@@ -172,7 +173,7 @@ class DecisionPolicy(ConfigModel):
         description="Kind 'verified': the neighbourhood path needs at least this many other near entries "
         "(similarity >= min_similarity) with the nearest one's answer; a sparse cache never has them.",
     )
-    min_similarity: float = 0.5
+    min_similarity: float = Field(default=0.5, ge=-1.0, le=1.0)
     settled_min_similarity: float = Field(
         default=_DEFAULT_SETTLED_MIN_SIMILARITY,
         ge=0.0,
@@ -182,8 +183,8 @@ class DecisionPolicy(ConfigModel):
         "entries all share one answer and looks settled there; 0.5 serves on the neighbourhood alone. "
         "Learned answer keys use `learned_min_similarity` instead.",
     )
-    k: int = 10
-    ttl_seconds: float | None = None
+    k: int = Field(default=10, ge=1)
+    ttl_seconds: float | None = Field(default=None, gt=0)
     enabled: bool = True
     calibration: dict[str, Any] | None = None  # what calibrate measured, for the record
 
