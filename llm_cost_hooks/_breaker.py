@@ -64,6 +64,14 @@ class Breaker:
             from ._errors import ConfigurationError
 
             raise ConfigurationError("failure_threshold and half_open_probes must be at least 1.")
+        from ._options import check_number
+
+        check_number(
+            "Breaker", "window_seconds", window_seconds, above=0, hint="seconds in which failures count"
+        )
+        check_number(
+            "Breaker", "reset_seconds", reset_seconds, at_least=0, hint="seconds open before a probe"
+        )
         self.failure_threshold = failure_threshold
         self.window_seconds = window_seconds
         self.reset_seconds = reset_seconds

@@ -9,7 +9,7 @@ from pydantic import BaseModel, ValidationError
 
 from ._errors import ConfigurationError
 
-__all__ = ["ConfigModel", "config_problems"]
+__all__ = ["ConfigModel", "check_number", "config_problems"]
 
 
 class ConfigModel(BaseModel):
@@ -43,3 +43,32 @@ def config_problems(model: type[BaseModel], exc: ValidationError) -> str:
             message = f"no such option{f' (did you mean {close[0]!r}?)' if close else ''}"
         problems.append(": ".join(filter(None, (where, message + got))))
     return f"invalid {model.__name__}: " + "; ".join(problems) + "."
+
+
+def check_number(
+    owner: str,
+    name: str,
+    value: object,
+    *,
+    at_least: float | None = None,
+    above: float | None = None,
+    hint: str = "",
+) -> None:
+    """Refuse a numeric option out of its range (or not a number, or NaN) with a
+    :class:`ConfigurationError` naming the class, the option, the range and what to pass.
+
+    >>> check_number("SingleFlight", "result_ttl", -1, at_least=0, hint="pass 0 to keep no result")
+    Traceback (most recent call last):
+    ...
+    llm_cost_hooks._errors.ConfigurationError: SingleFlight(result_ttl=-1): result_ttl must be a number >= 0; pass 0 to keep no result.
+    """
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        ok = False
+    else:  # NaN compares false to everything, so it is refused too
+        ok = (at_least is None or value >= at_least) and (above is None or value > above) and value == value
+    if not ok:
+        bound = f">= {at_least:g}" if at_least is not None else f"> {above:g}" if above is not None else ""
+        raise ConfigurationError(
+            f"{owner}({name}={value!r}): {name} must be a number {bound}".rstrip()
+            + (f"; {hint}." if hint else ".")
+        )

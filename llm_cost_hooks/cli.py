@@ -143,12 +143,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
         args.failure_policy = get_settings().task_failure_policy
     reports = LedgerReports.open(args.ledger)
     _say_unwritten(args.ledger)
-    if reports.damaged_lines:
-        print(
-            f"{reports.damaged_lines} line(s) of {args.ledger} are not whole records (cut short "
-            "by a crash) and were skipped (left in the file); the report counts the other lines.",
-            file=sys.stderr,
-        )
+    # Damaged lines of a JSONL ledger: reading it already warned (once, with the line numbers).
     try:
         if args.html:
             from .ledger._html import render_html_report

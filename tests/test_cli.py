@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -102,3 +103,29 @@ def test_console_script_installed() -> None:
     exe = Path(sys.executable).parent / "llm-cost"
     out = subprocess.run([str(exe), "--help"], capture_output=True, text=True)
     assert out.returncode == 0 and "estimate" in out.stdout and "report" in out.stdout
+
+
+def test_report_of_a_torn_jsonl_ledger_says_the_damaged_line_once(tmp_path: Path) -> None:
+    # Before: said twice, once logged by the reader and once printed by the command.
+    from llm_cost_hooks import CostRecord
+    from llm_cost_hooks.ledger import JSONLLedger
+
+    path = tmp_path / "costs.jsonl"
+    ledger = JSONLLedger(path)
+    for i in range(3):
+        ledger.write(CostRecord(model="gpt-4o-mini", input_tokens=100, output_tokens=10, request_id=f"r{i}"))
+    ledger.close()
+    path.write_bytes(path.read_bytes()[:-40])  # the last line cut short, as by a crash
+    root = Path(__file__).resolve().parent.parent
+    out = subprocess.run(
+        [sys.executable, "-m", "llm_cost_hooks.cli", "report", str(path), "--format", "json"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": str(root), "LITELLM_LOCAL_MODEL_COST_MAP": "True"},
+        timeout=300,
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stderr.count("not whole records") == 1, out.stderr
+    assert "line 3" in out.stderr
+    assert json.loads(out.stdout)["totals"][0]["calls"] == 2  # the whole records are reported

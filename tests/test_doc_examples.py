@@ -168,3 +168,21 @@ def test_pip_install_lines_name_real_extras() -> None:
     assert named, "no pip install line found"
     unknown = sorted((page, extra) for page, extra in named if extra not in extras)
     assert not unknown, unknown
+
+
+def test_the_budgets_page_sync_guard_example_prints_what_the_page_says(tmp_path: Path) -> None:
+    # The page used to state "14 went through, 26 refused" without the prompt or max_tokens.
+    pytest.importorskip("litellm")
+    text = (ROOT / "docs" / "budgets.md").read_text()
+    found = re.search(
+        r"```python\n([^`]*sent = refused = 0[^`]*)```\n\nprints[^\n]*\n\n```text\n([^`]*)```", text, re.S
+    )
+    assert found, "the example and its output are no longer side by side on docs/budgets.md"
+    example, shown = found.groups()
+    (tmp_path / "example.py").write_text(example)
+    env = {**os.environ, "LITELLM_LOCAL_MODEL_COST_MAP": "True", "PYTHONPATH": str(ROOT)}
+    out = subprocess.run(
+        [sys.executable, "example.py"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300
+    )
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert out.stdout == shown

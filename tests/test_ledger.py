@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 import threading
 import time
@@ -654,11 +655,43 @@ def test_write_refuses_anything_but_one_record_where_the_mistake_is(tmp_path: Pa
     # counted as dropped there, far from the call that made the mistake.
     ledger = SQLiteLedger(tmp_path / "costs.db")
     try:
-        with pytest.raises(TypeError, match="one CostRecord"):
+        # The package's own error (a ConfigurationError, also a ValueError), not a TypeError.
+        with pytest.raises(ConfigurationError, match="one CostRecord") as caught:
             ledger.write(bad)  # type: ignore[arg-type]
+        if isinstance(bad, dict):
+            assert "CostRecord(**values)" in str(caught.value)
         ledger.write(rec(request_id="ok"))
         ledger.flush()
         assert ledger.stats.dropped == 0
         assert [r.request_id for r in ledger.records()] == ["ok"]
     finally:
         ledger.close()
+
+
+def test_a_deferred_builder_that_returns_no_record_is_counted_lost_and_holds_nothing_back(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Before: the dict was written with the batch, failed it (a write failure, back-off)
+    # and held the good record back until the batch was split.
+    ledger = SQLiteLedger(tmp_path / "costs.db")
+    try:
+        with caplog.at_level(logging.ERROR, logger="llm_cost_hooks.ledger"):
+            ledger.write_deferred(lambda: {"model": "gpt-4o"})  # type: ignore[arg-type,return-value]
+            ledger.write(rec(request_id="ok"))
+            assert ledger.flush()
+        assert [r.request_id for r in ledger.records()] == ["ok"]
+        assert ledger.stats.dropped == 1 and ledger.stats.write_failures == 0
+        assert any("returned dict, not a CostRecord" in r.getMessage() for r in caplog.records)
+    finally:
+        ledger.close()
+
+
+def test_a_deferred_builder_that_returns_no_record_never_raises_without_a_writer_thread(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    ledger = MemoryLedger()
+    assert not ledger.defers_writes
+    with caplog.at_level(logging.ERROR, logger="llm_cost_hooks.ledger"):
+        ledger.write_deferred(lambda: {"model": "gpt-4o"})  # type: ignore[arg-type,return-value]
+    assert ledger.stats.dropped == 1 and ledger.records() == []
+    assert any("returned dict, not a CostRecord" in r.getMessage() for r in caplog.records)

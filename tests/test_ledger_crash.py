@@ -79,14 +79,18 @@ def test_an_append_after_a_torn_line_starts_on_a_new_line(tmp_path: Path) -> Non
 
 
 def test_report_reads_a_torn_ledger_and_says_how_many_lines_it_set_aside(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
 ) -> None:
     path = tmp_path / "costs.jsonl"
     path.write_bytes(_lines(3) + _torn(3))
-    assert main(["report", str(path), "--show", "totals", "--format", "json"]) == 0
+    with caplog.at_level(logging.WARNING, logger="llm_cost_hooks.ledger"):
+        assert main(["report", str(path), "--show", "totals", "--format", "json"]) == 0
     out = capsys.readouterr()
     assert json.loads(out.out)["totals"][0]["calls"] == 3
-    assert "1 line(s) of" in out.err and str(path) in out.err
+    # Said once: the reader's warning (path, count and line numbers), not printed again.
+    said = [r.getMessage() for r in caplog.records if "not whole records" in r.getMessage()]
+    assert len(said) == 1 and "not whole records" not in out.err
+    assert str(path) in said[0] and "1 line(s)" in said[0] and "line 4" in said[0]
     report = LedgerReports.open(path)
     assert report.damaged_lines == 1 and report.totals()[0]["calls"] == 3
     report.close()

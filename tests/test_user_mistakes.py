@@ -22,7 +22,7 @@ from llm_cost_hooks.budget import (
     SpendRequest,
     WebhookSink,
 )
-from llm_cost_hooks.dedup import RetryBudget
+from llm_cost_hooks.dedup import CircuitBreaker, RedisSingleFlight, RetryBudget, SingleFlight
 from llm_cost_hooks.langchain import CostCallbackHandler, FakeChatModelWithUsage
 from llm_cost_hooks.routing import Rule
 
@@ -263,3 +263,66 @@ def test_alert_delivery_numbers_out_of_range_are_refused(build: Callable[[], obj
     # Before: accepted; WebhookSink(retries=-1) then made no attempt at all.
     with pytest.raises(ConfigurationError, match=named):
         build()
+
+
+@pytest.mark.parametrize(
+    ("build", "named"),
+    [
+        (lambda: SingleFlight(result_ttl=-1), "result_ttl"),
+        (lambda: SingleFlight(result_ttl=float("nan")), "result_ttl"),
+        (lambda: SingleFlight(max_results=0), "max_results"),
+        (lambda: RedisSingleFlight("redis://127.0.0.1:1", result_ttl=-5), "result_ttl"),
+        (lambda: RedisSingleFlight("redis://127.0.0.1:1", lock_ttl=0), "lock_ttl"),
+        (lambda: RedisSingleFlight("redis://127.0.0.1:1", error_ttl=0), "error_ttl"),
+        (lambda: RedisSingleFlight("redis://127.0.0.1:1", poll_interval=0), "poll_interval"),
+        (lambda: RedisSingleFlight("redis://127.0.0.1:1", max_poll_interval=0.001), "max_poll_interval"),
+        (lambda: RedisSingleFlight("redis://127.0.0.1:1", wait_timeout=-1), "wait_timeout"),
+        (lambda: CircuitBreaker(window_seconds=0), "window_seconds"),
+        (lambda: CircuitBreaker(window_seconds=-60), "window_seconds"),
+        (lambda: CircuitBreaker(reset_seconds=-1), "reset_seconds"),
+        (lambda: RetryBudget(max_tasks=0), "max_tasks"),
+        (lambda: RetryBudget(backoff_seconds=-1), "backoff_seconds"),
+    ],
+)
+def test_dedup_numbers_out_of_range_are_refused_saying_what_to_pass(
+    build: Callable[[], object], named: str
+) -> None:
+    # Before: SingleFlight(result_ttl=-1) was accepted and kept no result, as 0 does;
+    # CircuitBreaker(window_seconds=0) never opened.
+    with pytest.raises(ConfigurationError, match=named) as caught:
+        build()
+    assert "must be" in str(caught.value) or "greater than" in str(caught.value)
+
+
+def test_dedup_numbers_at_their_bounds_are_accepted() -> None:
+    assert SingleFlight(result_ttl=0).do("k", lambda: 1).source == "leader"
+    assert CircuitBreaker(reset_seconds=0, window_seconds=float("inf")).allow("gpt-4o")
+    assert RedisSingleFlight("redis://127.0.0.1:1", result_ttl=0, wait_timeout=0).result_ttl == 0
+
+
+def test_invalidate_with_a_misspelt_keyword_names_the_ones_it_takes() -> None:
+    from llm_cost_hooks.cache import CacheCore
+
+    core = CacheCore(semantic=False)
+    # Before: a plain TypeError ("unexpected keyword argument 'entry'").
+    with pytest.raises(ConfigurationError, match=r"did you mean entry_id") as caught:
+        core.invalidate(entry="abc")  # type: ignore[call-arg]
+    assert "tenant" in str(caught.value) and "prompt_version" in str(caught.value)
+    assert core.invalidate(entry_id="abc") == 0
+
+
+def test_a_guard_reserving_for_a_model_with_no_price_names_it_and_the_fix() -> None:
+    # What docs/budgets.md says of a model with no known price.
+    from llm_cost_hooks import UnknownModelError
+
+    guard = SpendGuard([Limit.usd(1, per="day", scope="tenant")])
+    request = SpendRequest(model="my-finetune-7b", input_tokens=100, max_output_tokens=50, tenant="acme")
+    with pytest.raises(UnknownModelError) as caught:
+        guard.reserve(request)
+    said = str(caught.value)
+    assert (
+        "my-finetune-7b" in said
+        and "PriceBook(overrides=" in said
+        and "LLM_COST_HOOKS_PRICE_OVERRIDES" in said
+    )
+    assert guard.spent("usd_per_day_per_tenant", "acme") == 0

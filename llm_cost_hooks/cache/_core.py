@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import json
 import logging
@@ -1075,8 +1076,21 @@ class CacheCore:
         corpus_version: str | None = None,
         route: str | None = None,
         entry_id: str | None = None,
+        **unknown: object,
     ) -> int:
-        """Delete entries by tenant, prompt version, corpus version, route or entry id."""
+        """Delete entries by tenant, prompt version, corpus version, route or entry id.
+
+        Any other keyword raises :class:`ConfigurationError` naming the ones it takes.
+        """
+        if unknown:
+            known = ["tenant", "prompt_version", "corpus_version", "route", "entry_id"]
+            hints = [difflib.get_close_matches(name, known, n=1) for name in sorted(unknown)]
+            close = sorted({h[0] for h in hints if h})
+            raise ConfigurationError(
+                f"invalidate() got {sorted(unknown)}; it takes {', '.join(known)}"
+                + (f" (did you mean {', '.join(close)}?)" if close else "")
+                + ", e.g. invalidate(entry_id=hit.entry.id) or invalidate(tenant='acme')."
+            )
         if entry_id is not None:
             return int(self._backend_call("delete", self.backend.delete, [entry_id], default=0))
         if tenant is None and prompt_version is None and corpus_version is None and route is None:

@@ -9,6 +9,7 @@ from collections.abc import Callable
 
 from .._breaker import Breaker, BreakerState
 from .._errors import CircuitOpenError
+from .._options import check_number
 
 __all__ = ["BreakerState", "CircuitBreaker", "CircuitOpenError"]
 
@@ -37,6 +38,20 @@ class CircuitBreaker:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         # Validates the settings once, at construction.
+        check_number(
+            "CircuitBreaker",
+            "window_seconds",
+            window_seconds,
+            above=0,
+            hint="seconds in which failures count, e.g. 60",
+        )
+        check_number(
+            "CircuitBreaker",
+            "reset_seconds",
+            reset_seconds,
+            at_least=0,
+            hint="seconds open before a probe, e.g. 30",
+        )
         Breaker(failure_threshold=failure_threshold, half_open_probes=half_open_probes)
         self.failure_threshold = failure_threshold
         self.window_seconds = window_seconds

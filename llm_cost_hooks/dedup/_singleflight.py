@@ -17,6 +17,7 @@ from typing import Any, Generic, Literal, TypeVar, cast
 
 from .._breaker import Breaker
 from .._errors import DeduplicatedCallFailed
+from .._options import check_number
 from .._redis import RedisConnection, redacted_url
 
 __all__ = ["DeduplicatedCallFailed", "Flight", "RedisSingleFlight", "SingleFlight"]
@@ -80,6 +81,20 @@ class SingleFlight:
         max_results: int = 10_000,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        check_number(
+            "SingleFlight",
+            "result_ttl",
+            result_ttl,
+            at_least=0,
+            hint="seconds a result is served again; 0 keeps none",
+        )
+        check_number(
+            "SingleFlight",
+            "max_results",
+            max_results,
+            at_least=1,
+            hint="how many finished results to keep, e.g. 10_000",
+        )
         self.result_ttl = result_ttl
         self.max_results = max_results
         self.clock = clock
@@ -235,6 +250,35 @@ class RedisSingleFlight:
         retry_after: float = 1.0,
         wait_timeout: float | None = None,
     ) -> None:
+        name = "RedisSingleFlight"
+        check_number(
+            name, "result_ttl", result_ttl, at_least=0, hint="seconds a result is kept in Redis; 0 keeps none"
+        )
+        check_number(
+            name, "lock_ttl", lock_ttl, at_least=0.001, hint="seconds a leader's lock is held, e.g. 120"
+        )
+        check_number(
+            name, "poll_interval", poll_interval, above=0, hint="seconds between a waiter's polls, e.g. 0.005"
+        )
+        check_number(
+            name,
+            "max_poll_interval",
+            max_poll_interval,
+            at_least=poll_interval,
+            hint="at least poll_interval",
+        )
+        check_number(
+            name, "error_ttl", error_ttl, at_least=0.001, hint="seconds a leader's error is shared, e.g. 10"
+        )
+        check_number(name, "connect_timeout", connect_timeout, above=0, hint="seconds, e.g. 1")
+        check_number(name, "socket_timeout", socket_timeout, above=0, hint="seconds, e.g. 2")
+        check_number(
+            name, "retry_after", retry_after, at_least=0, hint="seconds before Redis is tried again, e.g. 1"
+        )
+        if wait_timeout is not None:
+            check_number(
+                name, "wait_timeout", wait_timeout, at_least=0, hint="seconds, or None for lock_ttl + 5"
+            )
         self.url = url
         self.result_ttl = result_ttl
         self.lock_ttl = lock_ttl

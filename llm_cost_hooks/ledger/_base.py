@@ -459,13 +459,11 @@ class Ledger(ABC):
     def write(self, record: CostRecord) -> None:
         """Queue a record. Cheap; never raises, never does I/O on the caller's thread
         (except when the queue is full, or after :meth:`close`: the record then goes
-        straight to the dead-letter file). Anything but one :class:`CostRecord` raises
-        ``TypeError`` here, where the mistake is, rather than being dropped later."""
+        straight to the dead-letter file). Anything but one :class:`CostRecord` (a dict, a
+        list of records, None) raises :class:`ConfigurationError` here, where the mistake is,
+        rather than being dropped later on the writer thread."""
         if type(record) is not CostRecord and not callable(record) and not isinstance(record, CostRecord):
-            raise TypeError(
-                f"Ledger.write() takes one CostRecord, got {type(record).__name__}; "
-                "call write() once per record"
-            )
+            raise ConfigurationError(_not_a_record(record))
         buffer = self._buffer
         with self._lock:
             self._counts[3] += 1  # accepted: one memory write (see _killcount)
@@ -591,6 +589,16 @@ class Ledger(ABC):
                     self._stats.dropped += 1
                     self._account_locked()
                 return
+            if not isinstance(record, CostRecord):
+                logger.error(
+                    "llm-cost-hooks: a deferred cost record's builder returned %s, not a CostRecord; record lost",
+                    type(record).__name__,
+                )
+                with self._lock:
+                    self._counts[3] += 1
+                    self._stats.dropped += 1
+                    self._account_locked()
+                return
             self.write(record)
             return
         self.write(build)  # type: ignore[arg-type]  # built on the writer, in _materialize
@@ -636,6 +644,16 @@ class Ledger(ABC):
                     r = r() if as_row is None else as_row()
                 except Exception:
                     logger.exception("llm-cost-hooks: building a cost record failed; record lost")
+                    with self._lock:
+                        self._stats.dropped += 1
+                        self._account_locked()
+                    continue
+                if type(r) is not CostRecord and type(r) is not tuple and not isinstance(r, CostRecord):
+                    # Not written: it would fail the whole batch and hold the good records back.
+                    logger.error(
+                        "llm-cost-hooks: a deferred cost record's builder returned %s, not a CostRecord; record lost",
+                        type(r).__name__,
+                    )
                     with self._lock:
                         self._stats.dropped += 1
                         self._account_locked()
@@ -1318,3 +1336,15 @@ if hasattr(os, "register_at_fork"):
         after_in_parent=_resume_writers_after_fork,
         after_in_child=_restart_ledgers_after_fork,
     )
+
+
+def _not_a_record(record: object) -> str:
+    """What :meth:`Ledger.write` says to a caller who gave it something else than a record."""
+    got = type(record).__name__
+    if isinstance(record, dict):
+        fix = "build the record first: ledger.write(CostRecord(**values))"
+    elif isinstance(record, (list, tuple)):
+        fix = "call write() once per record"
+    else:
+        fix = "pass a CostRecord (llm_cost_hooks.CostRecord)"
+    return f"Ledger.write() takes one CostRecord, got {got}; {fix}."
