@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import logging
 import math
 import sqlite3
 import subprocess
@@ -230,14 +231,18 @@ def test_estimate_without_models_is_an_error(capsys: pytest.CaptureFixture[str])
     "tail", [b'{"request_id": "cut sh', b"\xff\xfe not utf-8\n", b'{"model": 5, "cost_usd": "x"}\n']
 )
 def test_damaged_jsonl_ledger_line_is_set_aside(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], tail: bytes
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture, tail: bytes
 ) -> None:
-    # The other lines are whole records: the report counts them and says a line was skipped.
+    # The other lines are whole records: the report counts them and says, once, that a line
+    # was skipped (the reader's warning, which the command line shows on stderr).
     path = tmp_path / "llm_costs.jsonl"
     path.write_bytes(b"".join(r.model_dump_json().encode() + b"\n" for r in _records()[:3]) + tail)
-    assert main(["report", str(path)]) == 0
+    with caplog.at_level(logging.WARNING, logger="llm_cost_hooks.ledger"):
+        assert main(["report", str(path)]) == 0
     err = capsys.readouterr().err
-    assert "1 line(s) of" in err and "Traceback" not in err
+    said = [r.getMessage() for r in caplog.records if "not whole records" in r.getMessage()]
+    assert len(said) == 1 and "1 line(s)" in said[0] and "line 4" in said[0]
+    assert "not whole records" not in err and "Traceback" not in err
     path.write_bytes(tail)
     assert main(["report", str(path)]) == 2
     err = capsys.readouterr().err
