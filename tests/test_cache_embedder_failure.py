@@ -27,8 +27,10 @@ class Flaky:
         self.name = name or self.inner.name
         self.dim = self.inner.dim
         self.broken = False
+        self.calls = 0
 
     def embed(self, texts: Sequence[str]) -> Any:
+        self.calls += 1
         if self.broken:
             raise TimeoutError("embedding service down for 'When will my card arrive?'")
         return self.inner.embed(texts)
@@ -211,3 +213,24 @@ def test_an_entry_stored_under_the_earlier_exact_key_is_still_an_exact_hit(
     near = core.lookup(core.request("When will my card arrive today?", llm_string="m", scope=scope))
     assert near is None or near.status == "semantic"
     assert core.stats.exact_hits == 1
+
+
+def test_an_embedder_failing_call_after_call_rests_then_is_probed(tmp_path: Path) -> None:
+    # Before: a failing embedder (a remote one timing out) was called, and waited for, on
+    # every lookup and write.
+    flaky = Flaky()
+    flaky.broken = True
+    cache = SemanticCache(path=str(tmp_path / "cache.db"), embedder=flaky, config=CacheConfig(default=SIM))
+    now = [0.0]
+    cache.core._embed_breaker.clock = lambda: now[0]
+    questions = [f"What is the fee for transfer number {i}?" for i in range(6)]
+    assert _ask(cache, questions, [f"fee-{i}" for i in range(6)]) == [f"fee-{i}" for i in range(6)]
+    assert flaky.calls == 3  # 12 lookups and writes; after 3 failures in a row it rests
+    assert cache.stats.embedder_errors == 12 and cache.stats.writes == 6
+    flaky.broken = False
+    now[0] = 11.0  # past the rest: one call probes it, and it answers
+    assert _ask(cache, ["How do I reset my PIN?", "How can I reset my PIN?"], ["reset-pin", "x"]) == [
+        "reset-pin",
+        "reset-pin",
+    ]
+    assert cache.stats.semantic_hits == 1 and cache.stats.embedder_errors == 12

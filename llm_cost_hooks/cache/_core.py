@@ -83,6 +83,10 @@ _CHECKED_VERIFY_SHARE = 0.05
 # The similarity of a question's vector with itself, give or take float rounding: a neighbour
 # this near is checked for being the request's own question (see CacheCore._earlier_exact).
 _SAME_TEXT_SIMILARITY = 0.9999
+# A loaded embedder that fails this many calls in a row is not called for this many seconds
+# (those calls skip the semantic tier, counted in stats.embedder_errors); then one call probes it.
+_EMBED_FAILURES = 3
+_EMBED_RESET_S = 10.0
 _VETOED = object()  # sentinel of _decide_at: the candidate was told apart by a contrast check
 
 
@@ -123,6 +127,10 @@ _tenantless_logged = False
 #: again whether another process wrote a tenant's entries; a fleet converges within this time.
 TENANT_RECHECK_SECONDS = 30.0
 _monotonic = time.monotonic  # the clock of that re-check (tests move it)
+
+
+class _EmbedderResting(Exception):
+    """The embedder failed its last calls and is not called until its breaker's reset time."""
 
 
 def _first_error(exc: Exception) -> str:
@@ -401,6 +409,9 @@ class CacheCore:
         # whether an embedding failure of a loaded embedder was logged (once per cache).
         self._embedder_load_error: str | None = None
         self._embed_failure_logged = False
+        # A failing embedder (an embedding service that is down or slow) is not waited for on
+        # every call: after _EMBED_FAILURES failures in a row it rests, then one call probes it.
+        self._embed_breaker = Breaker(failure_threshold=_EMBED_FAILURES, reset_seconds=_EMBED_RESET_S)
         self.audit = audit or AuditLog(sample_rate=self.config.audit_sample_rate)
         self.stats = CacheStats()
         self._stats_lock = threading.Lock()
@@ -565,10 +576,13 @@ class CacheCore:
         logger.error(
             "llm-cost-hooks cache: the embedder %r failed (%s). Exact hits are still served and "
             "stored; the semantic tier is skipped for each call it fails on (counted in the cache's "
-            "stats.embedder_errors) and is used again as soon as it answers. Check the embedder "
-            "(its model, service, credentials or timeout).",
+            "stats.embedder_errors), and for %gs once %d calls in a row failed, then tried again: it "
+            "is used again as soon as it answers. Check the embedder (its model, service, "
+            "credentials or timeout).",
             getattr(self._embedder, "name", None),
             type(exc).__name__,
+            _EMBED_RESET_S,
+            _EMBED_FAILURES,
         )
 
     @property
@@ -631,7 +645,14 @@ class CacheCore:
         key = (req.partition, req.normalized)
         vec = self._vec_memo.get(key)
         if vec is None:
-            vec = self.embedder.embed_one(req.query)
+            if not self._embed_breaker.allow():
+                raise _EmbedderResting
+            try:
+                vec = self.embedder.embed_one(req.query)
+            except Exception:
+                self._embed_breaker.record_failure()
+                raise
+            self._embed_breaker.record_success()
             self._vec_memo[key] = vec
             while len(self._vec_memo) > 512:
                 self._vec_memo.popitem(last=False)

@@ -54,12 +54,27 @@ def main() -> None:
         del os.environ["LLM_COST_HOOKS_EMBEDDING_MODEL_PATH"]
 
         # 2. An embedder of the user's that raises on every call.
+        tried = [0]
+
         def boom(texts: list[str]) -> list[list[float]]:
+            tried[0] += 1
             raise TimeoutError("embedding service down")
 
         emb = CallableEmbedder(boom, name="remote-embedder", dim=8)
         calls = _calls(n, SemanticCache(path=str(Path(tmp) / "b.db"), embedder=emb))
-        print(f"raising embedder:  hits {n - calls[0]}/{n}  stats {calls[1]}  logs {calls[2]}")
+        print(
+            f"raising embedder:  hits {n - calls[0]}/{n}  stats {calls[1]}  logs {calls[2]}  embedder called {tried[0]}x"
+        )
+
+        # 3. The same, every call a new question (no exact hit possible): how often the
+        # failing embedder is called (and waited for).
+        tried[0] = 0
+        global PROMPTS
+        PROMPTS = [f"What is the fee for transfer number {i}?" for i in range(n)]
+        calls = _calls(n, SemanticCache(path=str(Path(tmp) / "c.db"), embedder=emb))
+        print(
+            f"new questions:     hits {n - calls[0]}/{n}  stats {calls[1]}  logs {calls[2]}  embedder called {tried[0]}x"
+        )
 
 
 def _calls(n: int, cache: SemanticCache) -> tuple[int, dict[str, int], dict[str, int]]:
