@@ -80,8 +80,8 @@ def test_a_failing_embedder_is_logged_without_the_query(caplog: pytest.LogCaptur
     finally:
         set_llm_cache(None)
     assert first.content == again.content == f"ok {ANSWER}"  # the chain is not broken
-    assert "cache lookup failed (RuntimeError)" in caplog.text
-    assert "cache could not embed a query (RuntimeError)" in caplog.text
+    assert "the embedder 'quoting' failed (RuntimeError)" in caplog.text  # lookup and write
+    assert "cache embedder failed (RuntimeError)" in caplog.text
     assert PROMPT not in caplog.text and ANSWER not in caplog.text
 
 
@@ -115,7 +115,7 @@ def test_litellm_cache_failures_are_logged_without_the_messages(caplog: pytest.L
     kwargs = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": f"card {PROMPT}"}]}
     with caplog.at_level(logging.DEBUG, logger="llm_cost_hooks"):
         assert cache.get_cache(**kwargs) is None
-    assert "cache lookup failed (RuntimeError)" in caplog.text
+    assert "the embedder 'quoting' failed (RuntimeError)" in caplog.text
     assert PROMPT not in caplog.text
 
 

@@ -81,6 +81,13 @@ _LOW_TIGHTENS_ROUTE = False
 # verify_share=None with an equivalence check of the user's: the share measured with the
 # free-text benchmark (bench/cache_free_text.py): it pays one would-be hit in twenty.
 _CHECKED_VERIFY_SHARE = 0.05
+# The similarity of a question's vector with itself, give or take float rounding: a neighbour
+# this near is checked for being the request's own question (see CacheCore._earlier_exact).
+_SAME_TEXT_SIMILARITY = 0.9999
+# A loaded embedder that fails this many calls in a row is not called for this many seconds
+# (those calls skip the semantic tier, counted in stats.embedder_errors); then one call probes it.
+_EMBED_FAILURES = 3
+_EMBED_RESET_S = 10.0
 _VETOED = object()  # sentinel of _decide_at: the candidate was told apart by a contrast check
 
 
@@ -121,6 +128,10 @@ _tenantless_logged = False
 #: again whether another process wrote a tenant's entries; a fleet converges within this time.
 TENANT_RECHECK_SECONDS = 30.0
 _monotonic = time.monotonic  # the clock of that re-check (tests move it)
+
+
+class _EmbedderResting(Exception):
+    """The embedder failed its last calls and is not called until its breaker's reset time."""
 
 
 def _first_error(exc: Exception) -> str:
@@ -244,6 +255,8 @@ class CacheRequest:
     scope: CacheScope
     tenant: str
     semantic: bool = True
+    #: The semantic tier was wanted but the embedder could not load: exact tier only.
+    embedder_unavailable: bool = False
     #: After ``CacheCore.update``: ``"agree"`` / ``"disagree"`` when this request was a would-be
     #: semantic hit sent to the model for online verification (adapters put it on the cost record).
     verified: str | None = None
@@ -278,6 +291,9 @@ class CacheStats(BaseModel):
     skipped_while_open: int = 0
     contrast_vetoes: int = 0
     tenantless_bypassed: int = 0
+    #: Lookups and writes whose semantic step was skipped because the embedder failed or
+    #: could not load (the exact tier served and stored them as usual).
+    embedder_errors: int = 0
     verifications: int = 0
     verified_agree: int = 0
     verified_disagree: int = 0
@@ -390,14 +406,20 @@ class CacheCore:
             self.config = self.config.model_copy(update={"semantic": semantic})
         self._embedder = embedder
         self._embedder_lock = threading.Lock()
-        self._embedder_error_logged = False
+        # Why the embedder could not load (its type and message; tried once per cache), and
+        # whether an embedding failure of a loaded embedder was logged (once per cache).
+        self._embedder_load_error: str | None = None
+        self._embed_failure_logged = False
+        # A failing embedder (an embedding service that is down or slow) is not waited for on
+        # every call: after _EMBED_FAILURES failures in a row it rests, then one call probes it.
+        self._embed_breaker = Breaker(failure_threshold=_EMBED_FAILURES, reset_seconds=_EMBED_RESET_S)
         self.audit = audit or AuditLog(sample_rate=self.config.audit_sample_rate)
         self.stats = CacheStats()
         self._stats_lock = threading.Lock()
         # Consecutive failures open it (no window); half-open lets one lookup probe the backend.
         self._breaker = Breaker(failure_threshold=breaker_failures, reset_seconds=breaker_reset_s)
         self._vec_memo: OrderedDict[tuple[str, str], Any] = OrderedDict()
-        self._part_memo: dict[tuple[Any, ...], str] = {}
+        self._part_memo: dict[tuple[Any, ...], tuple[str, str | None]] = {}
         # Whether the backend's current run of failures was logged: one warning per outage,
         # not one per circuit opening (every breaker_reset_s) while it lasts.
         self._outage_logged = False
@@ -513,19 +535,56 @@ class CacheCore:
         if self._embedder is None:
             with self._embedder_lock:
                 if self._embedder is None:
-                    from ..embeddings import EmbeddingModelError, default_embedder
+                    from .._errors import EmbeddingModelError
+                    from ..embeddings import default_embedder
 
+                    if self._embedder_load_error is not None:  # tried once: a file is not re-read per call
+                        raise EmbeddingModelError(self._embedder_load_error)
                     try:
                         self._embedder = default_embedder()
-                    except EmbeddingModelError as exc:
-                        # Each call then fails as "cache lookup failed (EmbeddingModelError)":
-                        # say once what to fix (the message names the file and the variable;
-                        # it is about the model file, never a query).
-                        if not self._embedder_error_logged:
-                            self._embedder_error_logged = True
-                            logger.error("llm-cost-hooks cache: the embedder cannot load: %s", exc)
+                    except Exception as exc:
+                        # Said once, with what to fix (the message names the file and the
+                        # variable; it is about the model, never a query). Exact hits go on.
+                        self._embedder_load_error = f"{type(exc).__name__}: {exc}"
+                        logger.error(
+                            "llm-cost-hooks cache: the embedder cannot load (%s). Exact hits are still "
+                            "served and stored; the semantic tier is off in this process (skipped calls "
+                            "are counted in the cache's stats.embedder_errors) until the model is fixed "
+                            "and the process restarted.",
+                            self._embedder_load_error,
+                        )
                         raise
         return self._embedder
+
+    def _embedder_name_or_none(self) -> str | None:
+        """The embedder's name, or ``None`` when it cannot load (said once by ``embedder``)."""
+        if self._embedder is None and self._embedder_load_error is not None:
+            return None
+        try:
+            return str(self.embedder.name)
+        except Exception:
+            return None
+
+    def _embed_failed(self, exc: Exception) -> None:
+        """A loaded embedder raised: the semantic step of this call is skipped, counted, and
+        said once per cache (the type only: an embedder's message may quote the text)."""
+        with self._stats_lock:  # one ERROR, also when threads fail at once
+            self.stats.__dict__["embedder_errors"] += 1
+            first, self._embed_failure_logged = not self._embed_failure_logged, True
+        if not first:
+            logger.debug("cache embedder failed (%s); semantic tier skipped", type(exc).__name__)
+            return
+        logger.error(
+            "llm-cost-hooks cache: the embedder %r failed (%s). Exact hits are still served and "
+            "stored; the semantic tier is skipped for each call it fails on (counted in the cache's "
+            "stats.embedder_errors), and for %gs once %d calls in a row failed, then tried again: it "
+            "is used again as soon as it answers. Check the embedder (its model, service, "
+            "credentials or timeout).",
+            getattr(self._embedder, "name", None),
+            type(exc).__name__,
+            _EMBED_RESET_S,
+            _EMBED_FAILURES,
+        )
 
     @property
     def embedder_name(self) -> str:
@@ -587,7 +646,14 @@ class CacheCore:
         key = (req.partition, req.normalized)
         vec = self._vec_memo.get(key)
         if vec is None:
-            vec = self.embedder.embed_one(req.query)
+            if not self._embed_breaker.allow():
+                raise _EmbedderResting
+            try:
+                vec = self.embedder.embed_one(req.query)
+            except Exception:
+                self._embed_breaker.record_failure()
+                raise
+            self._embed_breaker.record_success()
             self._vec_memo[key] = vec
             while len(self._vec_memo) > 512:
                 self._vec_memo.popitem(last=False)
@@ -613,30 +679,43 @@ class CacheCore:
             scope = scope.model_copy(update={"per_user": True})
         tenant = scope.tenant if scope.tenant is not None else self.config.default_tenant
         sem = bool(semantic and self.config.semantic)
-        # The partition hash is the costliest step of an exact hit; calls of one app repeat
-        # few (scope, model, context) combinations, so it is memoised.
-        memo_key = (scope, llm_string, context, sem, self.config.default_tenant)
-        part = self._part_memo.get(memo_key)
-        if part is None:
-            part = partition_of(
-                scope,
-                llm_string=llm_string,
-                context_hash=digest(context),
-                embedder_name=self.embedder_name if sem else "none",
-                default_tenant=self.config.default_tenant,
-            )
+        # The partition hashes are the costliest step of an exact hit; calls of one app repeat
+        # few (scope, model, context) combinations, so they are memoised: the exact partition
+        # (no embedder in it: the exact key is the same whatever the embedder or its state) and
+        # the semantic one (the embedder's name too: vectors of two models are never compared).
+        memo_key = (scope, llm_string, context, self.config.default_tenant)
+        parts = self._part_memo.get(memo_key)
+        name = None
+        if parts is None or (sem and parts[1] is None and (name := self._embedder_name_or_none())):
+            ctx = digest(context)
+
+            def part_for(embedder_name: str) -> str:
+                return partition_of(
+                    scope,
+                    llm_string=llm_string,
+                    context_hash=ctx,
+                    embedder_name=embedder_name,
+                    default_tenant=self.config.default_tenant,
+                )
+
+            if parts is None and sem:
+                name = self._embedder_name_or_none()
+            parts = (parts[0] if parts is not None else part_for("none"), part_for(name) if name else None)
             if len(self._part_memo) >= 256:  # keys hold whole contexts: keep it small
                 self._part_memo.clear()
-            self._part_memo[memo_key] = part
+            self._part_memo[memo_key] = parts
+        exact_part, sem_part = parts
+        unavailable = sem and sem_part is None  # the embedder cannot load: exact tier only
         norm = normalize_query(query)
         return CacheRequest(
-            partition=part,
-            exact_key=digest(part, norm),
+            partition=sem_part if sem and sem_part is not None else exact_part,
+            exact_key=digest(exact_part, norm),
             query=query,
             normalized=norm,
             scope=scope,
             tenant=tenant,
-            semantic=sem,
+            semantic=sem and not unavailable,
+            embedder_unavailable=unavailable,
         )
 
     def lookup(self, req: CacheRequest) -> CacheHit | None:
@@ -655,17 +734,29 @@ class CacheCore:
             return CacheHit(status="exact", entry=entry, saved_usd=entry.cost_usd)
         self._count(lookups=1)
         policy = self.config.policy_for(req.scope.route)
-        if (
-            not (req.semantic and policy.enabled)
-            or not self._breaker.is_closed
-            or semantic_refusal(req.query, self.embedder) is not None
-        ):
+        if req.embedder_unavailable and policy.enabled:
+            self._count(misses=1, embedder_errors=1)
+            return None
+        if not (req.semantic and policy.enabled) or not self._breaker.is_closed:
             self._count(misses=1)
             return None
-        vec = self._vector(req)
+        try:
+            refused = semantic_refusal(req.query, self.embedder) is not None
+            vec = None if refused else self._vector(req)
+        except Exception as exc:  # the embedder's failure: this call skips the semantic tier
+            self._embed_failed(exc)
+            self._count(misses=1)
+            return None
+        if vec is None:
+            self._count(misses=1)
+            return None
         neigh: list[Neighbor] = self._backend_call(
             "search", self.backend.search, req.partition, vec, policy.k, default=[]
         )
+        earlier = self._earlier_exact(req, neigh)
+        if earlier is not None:
+            self._count(exact_hits=1, saved_usd=earlier.cost_usd or 0.0)
+            return CacheHit(status="exact", entry=earlier, saved_usd=earlier.cost_usd)
         hit = self.decide(req, neigh, policy)
         if hit is None:
             if self.learning:
@@ -687,6 +778,27 @@ class CacheCore:
         self._backend_call("touch", self.backend.touch, hit.entry.id)
         self.audit.maybe_record(uuid.uuid4().hex, req, hit)
         return hit
+
+    def _earlier_exact(self, req: CacheRequest, neigh: list[Neighbor]) -> CacheEntry | None:
+        """A neighbour that is this very question in this very partition under another exact
+        key: an entry written by an earlier version, whose exact key named the embedder. It is
+        an exact hit (same partition, same normalised question), found by the search the exact
+        miss makes anyway."""
+        for n in neigh[:3]:
+            if n.similarity < _SAME_TEXT_SIMILARITY:
+                return None
+            entry = (
+                n.payload
+                if isinstance(n.payload, CacheEntry)
+                else self._backend_call("get", self.backend.get, n.entry_id)
+            )
+            if (
+                entry is not None
+                and entry.partition == req.partition
+                and entry.normalized_query == req.normalized
+            ):
+                return entry
+        return None
 
     def decide(self, req: CacheRequest, neigh: list[Neighbor], policy: DecisionPolicy) -> CacheHit | None:
         """Apply the policy to the nearest neighbours: serve the nearest stored question (with
@@ -1056,14 +1168,14 @@ class CacheCore:
             expires_at=(now + ttl) if ttl else None,
         )
         vec = None
-        if req.semantic and semantic_refusal(req.query, self.embedder) is None:
+        if req.embedder_unavailable:
+            self._count(embedder_errors=1)
+        elif req.semantic:
             try:
-                vec = self._vector(req)
-            except Exception as exc:
-                # The type only: an embedder's message may quote the text it was given.
-                logger.warning(
-                    "cache could not embed a query (%s); stored for exact hits only", type(exc).__name__
-                )
+                if semantic_refusal(req.query, self.embedder) is None:
+                    vec = self._vector(req)
+            except Exception as exc:  # stored for exact hits only
+                self._embed_failed(exc)
         if self._backend_call("put", self.backend.put, entry, vec, default=False) is not False:
             self._count(writes=1)  # only what was stored: a failed or skipped put is in errors
         return entry
