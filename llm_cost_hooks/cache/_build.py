@@ -61,7 +61,7 @@ def _require_embed_extra() -> None:
             raise MissingExtraError("embed", module, "The cache's semantic tier (semantic=True, the default)")
 
 
-def _check_options(*, config: Any, embedder: Any, ttl_seconds: Any, default_tenant: Any) -> None:
+def _check_options(*, config: Any, given_embedder: Any, ttl_seconds: Any, default_tenant: Any) -> None:
     """:class:`ConfigurationError` for an option the cache would otherwise accept and then fail
     on at every call (a warning per call, nothing cached) or keep useless (entries that expire
     as they are written)."""
@@ -87,18 +87,18 @@ def _check_options(*, config: Any, embedder: Any, ttl_seconds: Any, default_tena
         raise ConfigurationError(
             f"default_tenant must be text (the tenant of calls that name none), got a {type(default_tenant).__name__}."
         )
-    if embedder is not None:
-        missing = [m for m in ("name", "embed", "embed_one") if not hasattr(embedder, m)]
+    if given_embedder is not None:
+        missing = [m for m in ("name", "embed", "embed_one") if not hasattr(given_embedder, m)]
         if missing:
             hint = (
                 " It looks like a LangChain Embeddings: wrap it, embedder=LangChainEmbedder(your_embeddings)"
                 " (llm_cost_hooks.embeddings)."
-                if hasattr(embedder, "embed_documents")
+                if hasattr(given_embedder, "embed_documents")
                 else " Pass an Embedder (llm_cost_hooks.embeddings: default_embedder(), OnnxEmbedder, "
                 "LangChainEmbedder(embeddings), CallableEmbedder(fn, name=..., dim=...)), or None for the default."
             )
             raise ConfigurationError(
-                f"embedder must be an Embedder with name, embed and embed_one; a {type(embedder).__name__} "
+                f"embedder must be an Embedder with name, embed and embed_one; a {type(given_embedder).__name__} "
                 f"has no {', '.join(missing)}.{hint}"
             )
 
@@ -126,7 +126,9 @@ def build_core(
     ``default_tenant`` override it. Audit text capture follows the package setting unless set.
     ``equivalence(new_answer, stored_answer) -> bool`` is the answer check of online
     verification; with one, ``verify_share`` defaults to 0.05 and learned answer keys turn on."""
-    _check_options(config=config, embedder=embedder, ttl_seconds=ttl_seconds, default_tenant=default_tenant)
+    _check_options(
+        config=config, given_embedder=embedder, ttl_seconds=ttl_seconds, default_tenant=default_tenant
+    )
     if backend is None:
         if redis_url is not None:
             from ._redis import RedisBackend
