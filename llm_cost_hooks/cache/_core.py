@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from .._breaker import Breaker
 from .._errors import ConfigurationError
@@ -134,16 +134,6 @@ class _EmbedderResting(Exception):
     """The embedder failed its last calls and is not called until its breaker's reset time."""
 
 
-def _first_error(exc: Exception) -> str:
-    """The first problem pydantic found, as ``where: what`` (no input value: it may be long)."""
-    if isinstance(exc, ValidationError) and exc.errors():
-        err = exc.errors()[0]
-        where = ".".join(str(part) for part in err.get("loc", ()))
-        what = str(err.get("msg", "invalid")).removeprefix("Value error, ").rstrip(".")
-        return f"{where}: {what}" if where else what
-    return "not UTF-8 text" if isinstance(exc, UnicodeDecodeError) else type(exc).__name__
-
-
 class CacheConfig(ConfigModel):
     """Cache settings: the default decision policy, per-route overrides, TTL and audit.
 
@@ -226,13 +216,11 @@ class CacheConfig(ConfigModel):
         if not isinstance(data, dict):
             raise ConfigurationError(f"cache config {str(p)!r} must hold a JSON object of settings.")
         try:
-            return cls.model_validate(data)
+            return cls(**data)
         except ConfigurationError as exc:  # the field, what it takes and what it got
-            raise ConfigurationError(f"cache config {str(p)!r}: {exc}") from None
-        except ValidationError as exc:
             raise ConfigurationError(
-                f"cache config {str(p)!r} is not a saved CacheConfig ({_first_error(exc)}): write it with "
-                "CacheConfig.save or `llm-cost cache calibrate --out`."
+                f"cache config {str(p)!r} is not a saved CacheConfig ({str(exc).rstrip('.')}): write it "
+                "with CacheConfig.save or `llm-cost cache calibrate --out`."
             ) from None
 
 
