@@ -48,7 +48,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from .. import _shutdown
 from .._errors import ConfigurationError
-from .._options import ConfigModel
+from .._options import ConfigModel, check_number
 from ._limits import NANO, scope_value_of_key
 
 __all__ = [
@@ -344,13 +344,13 @@ class WebhookSink:
             # Only up to the first '/': a webhook's path often is its secret (Slack, Teams).
             shown = url.split("/", 1)[0][:40]
             raise ConfigurationError(f"webhook url must start with http:// or https://, got {shown!r}/...")
-        _check_numbers(
-            "WebhookSink",
-            retries=(retries, 0, "0 or more"),
-            backoff=(backoff, 0, "0 or more seconds"),
-            timeout=(timeout, 1e-9, "more than 0 seconds"),
-            max_queue=(max_queue, 1, "at least 1"),
+        # A negative retry count would silently send nothing.
+        check_number("WebhookSink", "retries", retries, at_least=0)
+        check_number(
+            "WebhookSink", "backoff", backoff, at_least=0, hint="pass the seconds to wait between attempts"
         )
+        check_number("WebhookSink", "timeout", timeout, above=0, hint="pass the seconds one attempt may take")
+        check_number("WebhookSink", "max_queue", max_queue, at_least=1)
         self.url = url
         self.retries = retries
         self.backoff = backoff
@@ -461,14 +461,6 @@ def _flush_at_exit(sink: WebhookSink, deadline: float) -> None:
         )
 
 
-def _check_numbers(owner: str, **values: tuple[Any, float, str]) -> None:
-    """Each ``name=(value, least, wording)``: a number of at least ``least``, else a
-    ConfigurationError naming it (a negative retry count would silently send nothing)."""
-    for name, (value, least, wording) in values.items():
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= least:
-            raise ConfigurationError(f"{owner}({name}=...) must be {wording}, got {value!r}.")
-
-
 class AnomalyRule(ConfigModel):
     """Alert when spend in the current clock hour exceeds ``factor`` x the mean hourly
     spend of the ``trailing_hours`` before it, for each value of ``scope``.
@@ -546,7 +538,13 @@ class AlertManager:
         timer: Timer | None = None,
         sink_timeout: float = 0.5,
     ) -> None:
-        _check_numbers("AlertManager", sink_timeout=(sink_timeout, 0, "0 or more seconds"))
+        check_number(
+            "AlertManager",
+            "sink_timeout",
+            sink_timeout,
+            at_least=0,
+            hint="pass the seconds a call waits for a sink",
+        )
         self.sinks: list[AlertSink] = []
         #: Seconds a call waits for a sink of yours before going on (see the module doc).
         self.sink_timeout = sink_timeout
